@@ -1,0 +1,5 @@
+"""hpo-service: distributed hyperparameter tuning with hyperopt's API."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,53 @@
+"""Errors raised by hpo-service. Every error derives from :class:`HPOServiceError`."""
+
+from __future__ import annotations
+
+
+class HPOServiceError(Exception):
+    """Base class of every error that hpo-service raises on purpose."""
+
+
+class SpaceError(HPOServiceError, ValueError):
+    """A search space is malformed (bad bounds, duplicate labels, empty choice, ...)."""
+
+
+class StoreError(HPOServiceError):
+    """The trials store failed or refused an operation."""
+
+
+class StoreConnectionError(StoreError, ConnectionError):
+    """The store could not be reached within the allowed time."""
+
+
+class StudyNotFoundError(StoreError, KeyError):
+    """No study of that name exists in the store."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class StudyExistsError(StoreError, ValueError):
+    """A study of that name already exists."""
+
+
+class TrialNotFoundError(StoreError, KeyError):
+    """No trial with that id exists in the study."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class StudyMismatchError(HPOServiceError, ValueError):
+    """A resumed study was started with a different space, objective or algorithm."""
+
+
+class DriverLeaseError(HPOServiceError):
+    """Another live driver holds the study's driver lease."""
+
+
+class ObjectiveImportError(HPOServiceError, ImportError):
+    """The objective reference ``package.module:function`` could not be imported."""
+
+
+class AllTrialsFailed(HPOServiceError):
+    """Every trial of a study failed, so there is no best trial."""

@@ -1,0 +1,267 @@
+"""The trials-store contract that every backend implements.
+
+See ``../shared/DESIGN.md`` ("Store interface") for the rules; the contract tests in
+``tests/store/test_contract.py`` check them against every backend.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class TrialState(str, enum.Enum):
+    """Life cycle of a trial: ``new`` -> ``running`` -> ``done`` | ``error`` | ``cancelled``.
+
+    A ``running`` trial whose lease expires goes back to ``new`` while attempts remain.
+    """
+
+    NEW = "new"
+    RUNNING = "running"
+    DONE = "done"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+
+    def is_finished(self) -> bool:
+        """Whether the state is final (no further change is accepted)."""
+        return self in _FINISHED
+
+
+_FINISHED = frozenset({TrialState.DONE, TrialState.ERROR, TrialState.CANCELLED})
+
+
+@dataclass
+class Study:
+    """A study record. ``settings`` is opaque to the store (the runtime defines it)."""
+
+    name: str
+    settings: dict[str, Any]
+    created_at: float
+    updated_at: float
+    driver_owner: str | None = None
+    driver_lease_expires_at: float | None = None
+
+
+@dataclass
+class NewTrial:
+    """What a driver inserts: the active params and the config the objective receives."""
+
+    params: dict[str, Any]
+    config: Any
+
+
+@dataclass
+class Trial:
+    """A trial as the store holds it. Times are seconds since the epoch (store clock)."""
+
+    study: str
+    tid: int
+    state: TrialState
+    params: dict[str, Any]
+    config: Any
+    owner: str | None = None
+    token: str | None = None
+    attempts: int = 0
+    lease_expires_at: float | None = None
+    created_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    version: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RequeueReport:
+    """Outcome of :meth:`BaseTrialStore.requeue_expired`: tids requeued and tids failed."""
+
+    requeued: list[tuple[str, int]] = field(default_factory=list)
+    failed: list[tuple[str, int]] = field(default_factory=list)
+
+
+class BaseTrialStore(abc.ABC):
+    """A trials store shared by one driver per study and any number of workers.
+
+    Guarantees every backend keeps, whatever the number of processes or machines:
+
+    - every method is atomic on its own; a claim is one conditional write, never a read
+      followed by a write, so two workers never run the same attempt;
+    - tids are allocated by the store, unique per study, increasing, never reused;
+    - ``complete``/``fail`` are accepted only for the current attempt (matching token,
+      state ``running``) and at most once; a finished trial never changes again;
+    - leases are judged by the store's clock (:meth:`now`), never the caller's;
+    - every write bumps a per-study change cursor, so :meth:`changes_since` returns
+      exactly the trials written after a cursor without rescanning the study;
+    - transient connection errors are retried with backoff inside the backend;
+      :class:`~hpo_service.exceptions.StoreConnectionError` is raised only when the
+      store stays unreachable past the backend's bounded timeout;
+    - nothing read from the store is ever unpickled.
+    """
+
+    # ---- studies -----------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_study(self, name: str, settings: dict[str, Any]) -> Study:
+        """Create a study.
+
+        Raises:
+            StudyExistsError: A study of that name already exists.
+        """
+
+    @abc.abstractmethod
+    def get_study(self, name: str) -> Study:
+        """Return the study.
+
+        Raises:
+            StudyNotFoundError: No such study.
+        """
+
+    @abc.abstractmethod
+    def list_studies(self) -> list[Study]:
+        """Return every study, oldest first."""
+
+    @abc.abstractmethod
+    def update_study_settings(self, name: str, settings: dict[str, Any]) -> Study:
+        """Replace a study's settings (used when a resume overrides a changed space).
+
+        Raises:
+            StudyNotFoundError: No such study.
+        """
+
+    @abc.abstractmethod
+    def acquire_driver_lease(self, name: str, owner: str, seconds: float) -> bool:
+        """Take or extend the study's driver lease.
+
+        Returns:
+            True if ``owner`` now holds the lease (it was free, expired or already
+            ``owner``'s), False if another owner holds a live lease.
+        """
+
+    @abc.abstractmethod
+    def release_driver_lease(self, name: str, owner: str) -> None:
+        """Give the driver lease up if ``owner`` holds it; otherwise do nothing."""
+
+    # ---- trials: writes ------------------------------------------------------------
+
+    @abc.abstractmethod
+    def insert_trials(self, study: str, trials: list[NewTrial]) -> list[int]:
+        """Insert trials in state ``new`` and return their newly allocated tids, in order.
+
+        Raises:
+            StudyNotFoundError: No such study.
+        """
+
+    @abc.abstractmethod
+    def claim(
+        self, owner: str, lease_seconds: float, *, study: str | None = None
+    ) -> Trial | None:
+        """Atomically move the oldest ``new`` trial (of ``study``, or of any) to ``running``.
+
+        Sets ``owner``, a fresh ``token``, ``attempts += 1``, ``started_at`` and
+        ``lease_expires_at = now() + lease_seconds``.
+
+        Returns:
+            The claimed trial, or None when nothing is queued.
+        """
+
+    @abc.abstractmethod
+    def heartbeat(self, study: str, tid: int, token: str, lease_seconds: float) -> bool:
+        """Extend the lease of the attempt ``token`` to ``now() + lease_seconds``.
+
+        Returns:
+            True if the attempt is still current and running, False if it was requeued,
+            cancelled or finished meanwhile (the caller should stop working on it).
+        """
+
+    @abc.abstractmethod
+    def complete(
+        self, study: str, tid: int, token: str, result: dict[str, Any]
+    ) -> bool:
+        """Record ``result`` and move the trial to ``done``.
+
+        Returns:
+            True if accepted; False if ``token`` is not the current running attempt.
+        """
+
+    @abc.abstractmethod
+    def fail(self, study: str, tid: int, token: str, error: dict[str, Any]) -> bool:
+        """Record ``error`` (``type``, ``message``, ``traceback``) and move to ``error``.
+
+        Returns:
+            True if accepted; False if ``token`` is not the current running attempt.
+        """
+
+    @abc.abstractmethod
+    def release(self, study: str, tid: int, token: str) -> bool:
+        """Hand a running attempt back untouched: state ``new``, ``attempts -= 1``.
+
+        Used by a worker that cannot run the objective at all (import error, shutdown).
+
+        Returns:
+            True if accepted; False if ``token`` is not the current running attempt.
+        """
+
+    @abc.abstractmethod
+    def requeue_expired(
+        self, *, max_attempts: int, study: str | None = None
+    ) -> RequeueReport:
+        """Move running trials whose lease expired (by :meth:`now`) back to ``new``.
+
+        A trial that already used ``max_attempts`` attempts becomes ``error`` instead,
+        with ``error = {"type": "LeaseExpired", "message": ..., "traceback": None}``.
+        """
+
+    @abc.abstractmethod
+    def cancel(self, study: str, tids: list[int] | None = None) -> int:
+        """Cancel ``new`` and ``running`` trials (all of the study's when ``tids`` is None).
+
+        A cancelled running attempt's heartbeat and result are refused afterwards.
+
+        Returns:
+            How many trials were cancelled.
+        """
+
+    # ---- trials: reads ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    def get_trial(self, study: str, tid: int) -> Trial:
+        """Return one trial.
+
+        Raises:
+            TrialNotFoundError: No such trial.
+        """
+
+    @abc.abstractmethod
+    def get_trials(
+        self, study: str, states: list[TrialState] | None = None
+    ) -> list[Trial]:
+        """Return the study's trials (in those states, if given), ordered by tid."""
+
+    @abc.abstractmethod
+    def changes_since(self, study: str, cursor: int = 0) -> tuple[list[Trial], int]:
+        """Return the trials written after ``cursor`` and the cursor to pass next time.
+
+        ``cursor=0`` returns every trial. Each trial appears once, in its latest state.
+        """
+
+    @abc.abstractmethod
+    def count_by_state(self, study: str) -> dict[TrialState, int]:
+        """Return the number of trials in each state (every state present, zeros too)."""
+
+    # ---- misc ------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def now(self) -> float:
+        """The store's clock, seconds since the epoch (the database server's, if any)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections. The store must not be used afterwards."""
+
+    def __enter__(self) -> BaseTrialStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
