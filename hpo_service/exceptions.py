@@ -51,3 +51,7 @@ class ObjectiveImportError(HPOServiceError, ImportError):
 
 class AllTrialsFailed(HPOServiceError):
     """Every trial of a study failed, so there is no best trial."""
+
+
+class InvalidResultError(HPOServiceError, ValueError):
+    """An objective returned something that is not a loss or a valid result dict."""

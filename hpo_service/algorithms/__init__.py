@@ -1,0 +1,60 @@
+"""Suggestion algorithms, one module each, and the registry that names them.
+
+Every algorithm module has ``NAME`` and ``suggest(space, history, rng, n=1, **settings)``
+returning ``n`` params dicts. Users pick one the hyperopt way: ``algo=tpe.suggest`` or
+``algo=functools.partial(tpe.suggest, n_startup_jobs=10)``. A study stores the
+algorithm's name and settings, so a driver can rebuild it on resume.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["ALGORITHMS", "Algorithm", "describe", "resolve"]
+
+ALGORITHMS: dict[str, str] = {
+    "tpe": "hpo_service.algorithms.tpe",
+    "rand": "hpo_service.algorithms.rand",
+}
+
+Algorithm = Callable[..., list[dict[str, Any]]]
+
+
+def resolve(name: str, settings: dict[str, Any] | None = None) -> Algorithm:
+    """Return the suggest function registered as ``name``, bound to ``settings``.
+
+    Raises:
+        ValueError: ``name`` is not a registered algorithm.
+    """
+    if name not in ALGORITHMS:
+        known = ", ".join(sorted(ALGORITHMS))
+        raise ValueError(f"`algorithm` must be one of {known}, but got {name!r}")
+    suggest = importlib.import_module(ALGORITHMS[name]).suggest
+    return functools.partial(suggest, **(settings or {}))
+
+
+def describe(algo: Callable[..., Any]) -> tuple[str, dict[str, Any]]:
+    """Return the registered name and settings of ``algo`` (a suggest or a partial of it).
+
+    Raises:
+        ValueError: ``algo`` is not one of hpo-service's algorithms.
+    """
+    settings: dict[str, Any] = {}
+    while isinstance(algo, functools.partial):
+        if algo.args:
+            raise ValueError(
+                "`algo` partials may bind keyword settings only, "
+                f"but got positional arguments {algo.args!r}"
+            )
+        settings = {**algo.keywords, **settings}
+        algo = algo.func
+    for name, module in ALGORITHMS.items():
+        if importlib.import_module(module).suggest is algo:
+            return name, settings
+    raise ValueError(
+        "`algo` must be hpo_service's tpe.suggest or rand.suggest (optionally wrapped in "
+        f"functools.partial), but got {algo!r}"
+    )

@@ -1,0 +1,66 @@
+"""What an objective may return, and how it becomes a stored result.
+
+As in hyperopt, an objective returns a number (the loss) or a dict with ``status``
+(``"ok"`` or ``"fail"``) and, when ok, a numeric ``loss``; other keys are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+from collections.abc import Mapping
+from typing import Any
+
+from hpo_service.exceptions import InvalidResultError
+from hpo_service.trials import STATUS_FAIL, STATUS_OK
+
+
+def normalise_result(value: Any) -> dict[str, Any]:
+    """Turn an objective's return value into a JSON-able result dict.
+
+    Args:
+        value: What the objective returned.
+
+    Returns:
+        ``{"loss": float, "status": "ok", ...}`` or ``{"status": "fail", ...}``.
+
+    Raises:
+        InvalidResultError: The value is not a number or a valid result dict, the loss is
+            NaN or not numeric, the status is unknown, or the dict is not JSON-able.
+    """
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return {"loss": _checked_loss(value), "status": STATUS_OK}
+    if not isinstance(value, Mapping):
+        raise InvalidResultError(
+            "the objective must return a number or a dict with 'loss' and 'status', "
+            f"but got {type(value).__name__}: {value!r:.200}"
+        )
+    result = dict(value)
+    status = result.setdefault("status", STATUS_OK if "loss" in result else None)
+    if status not in (STATUS_OK, STATUS_FAIL):
+        raise InvalidResultError(
+            f"result 'status' must be 'ok' or 'fail', but got status={status!r}"
+        )
+    if status == STATUS_OK or result.get("loss") is not None:
+        result["loss"] = _checked_loss(result.get("loss"))
+    _check_json(result)
+    return result
+
+
+def _checked_loss(loss: Any) -> float:
+    if isinstance(loss, bool) or not isinstance(loss, numbers.Real):
+        raise InvalidResultError(
+            f"result 'loss' must be a number, but got loss={loss!r:.200}"
+        )
+    loss = float(loss)
+    if math.isnan(loss):
+        raise InvalidResultError("result 'loss' must not be NaN, but got loss=nan")
+    return loss
+
+
+def _check_json(result: dict[str, Any]) -> None:
+    try:
+        json.dumps(result)
+    except (TypeError, ValueError) as e:
+        raise InvalidResultError(f"the result dict must be JSON-able: {e}") from e

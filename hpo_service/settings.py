@@ -1,0 +1,57 @@
+"""The settings of a study, as kept in the store's study document."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+DEFAULT_LEASE_SECONDS = 30.0
+DEFAULT_MAX_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    """Everything a driver or worker needs to know about a study.
+
+    Attributes:
+        objective: Import reference of the objective, ``package.module:function``.
+        space: The serialised search space (``hpo_service.space.to_document``).
+        space_fingerprint: Stable hash of ``space``; a resume compares it.
+        max_evals: Number of finished trials that completes the study.
+        algorithm: Registered algorithm name (``"tpe"``, ``"rand"``).
+        algorithm_settings: Keyword settings of the algorithm (JSON-able).
+        seed: Seed of the suggestion sequence, or None for a random one.
+        queue_depth: How many trials the driver keeps queued (``new``), or None for
+            automatic: twice the number of live workers, at least 2.
+        lease_seconds: Lease a worker takes on claim and extends by heartbeat.
+        max_attempts: Attempts after which an expiring trial becomes an ``error``.
+        trial_timeout: Seconds an objective may run before it is killed, or None.
+        loss_threshold: Stop once a loss at or below this is found, or None.
+        timeout: Stop suggesting after this many seconds of driver time, or None.
+        no_improvement: Stop after this many finished trials without a better loss.
+    """
+
+    objective: str
+    space: dict[str, Any]
+    space_fingerprint: str
+    max_evals: int
+    algorithm: str = "tpe"
+    algorithm_settings: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    queue_depth: int | None = None
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    trial_timeout: float | None = None
+    loss_threshold: float | None = None
+    timeout: float | None = None
+    no_improvement: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict for the store."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StudySettings:
+        """Rebuild from :meth:`to_dict` output, ignoring keys of newer versions."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
