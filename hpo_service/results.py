@@ -12,6 +12,8 @@ import numbers
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from hpo_service.exceptions import InvalidResultError
 from hpo_service.trials import STATUS_FAIL, STATUS_OK
 
@@ -36,7 +38,7 @@ def normalise_result(value: Any) -> dict[str, Any]:
             "the objective must return a number or a dict with 'loss' and 'status', "
             f"but got {type(value).__name__}: {value!r:.200}"
         )
-    result = dict(value)
+    result = {str(k): _plain(v) for k, v in value.items()}
     status = result.setdefault("status", STATUS_OK if "loss" in result else None)
     if status not in (STATUS_OK, STATUS_FAIL):
         raise InvalidResultError(
@@ -57,6 +59,17 @@ def _checked_loss(loss: Any) -> float:
     if math.isnan(loss):
         raise InvalidResultError("result 'loss' must not be NaN, but got loss=nan")
     return loss
+
+
+def _plain(value: Any) -> Any:
+    """Numpy scalars and arrays as plain Python values, recursively."""
+    if isinstance(value, np.generic | np.ndarray):
+        return value.tolist()
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _check_json(result: dict[str, Any]) -> None:

@@ -29,6 +29,7 @@ class StudySettings:
         loss_threshold: Stop once a loss at or below this is found, or None.
         timeout: Stop suggesting after this many seconds of driver time, or None.
         no_improvement: Stop after this many finished trials without a better loss.
+        cancelled: Set by ``hpo-driver cancel``; a running driver stops when it sees it.
     """
 
     objective: str
@@ -45,6 +46,7 @@ class StudySettings:
     loss_threshold: float | None = None
     timeout: float | None = None
     no_improvement: int | None = None
+    cancelled: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict for the store."""

@@ -1,0 +1,101 @@
+"""Import objects by reference: ``package.module:attribute`` (dotted attribute allowed)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from typing import Any
+
+from hpo_service.exceptions import ObjectiveImportError
+
+
+def split_reference(reference: str) -> tuple[str, str]:
+    """Split ``package.module:attr`` into module and attribute path.
+
+    Raises:
+        ValueError: The reference is not of that form.
+    """
+    module, sep, attr = reference.partition(":")
+    if not sep or not module or not attr or ":" in attr:
+        raise ValueError(
+            "a reference must look like `package.module:name`, "
+            f"but got {reference!r}"
+        )
+    return module, attr
+
+
+def add_cwd_to_path() -> None:
+    """Let references name modules in the working directory, as ``python -m`` does."""
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+
+
+def import_reference(reference: str) -> Any:
+    """Import and return the object named by ``reference``.
+
+    Raises:
+        ValueError: The reference is malformed.
+        ObjectiveImportError: The module or attribute cannot be imported.
+    """
+    module_name, attr = split_reference(reference)
+    add_cwd_to_path()
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except Exception as e:
+        raise ObjectiveImportError(
+            f"cannot import {reference!r}: {type(e).__name__}: {e}"
+        ) from e
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError as e:
+            raise ObjectiveImportError(
+                f"cannot import {reference!r}: module {module_name!r} has no "
+                f"attribute {attr!r}"
+            ) from e
+    return obj
+
+
+def check_importable(reference: str) -> None:
+    """Check that the module of ``reference`` can be found, without running it.
+
+    Raises:
+        ValueError: The reference is malformed.
+        ObjectiveImportError: No such module.
+    """
+    module_name, _ = split_reference(reference)
+    add_cwd_to_path()
+    try:
+        found = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError) as e:
+        found = None
+        reason = f"{type(e).__name__}: {e}"
+    else:
+        reason = f"no module named {module_name!r}"
+    if found is None:
+        raise ObjectiveImportError(f"cannot import {reference!r}: {reason}")
+
+
+def reference_of(fn: Any) -> str:
+    """The ``module:qualname`` reference of a function, for workers to import.
+
+    Raises:
+        ValueError: ``fn`` is not importable by reference (a lambda, a local function,
+            or a function defined in ``__main__``).
+    """
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", None)
+    if not module or not qualname or "<" in qualname:
+        raise ValueError(
+            "workers import the objective by reference, so it must be a module-level "
+            f"function, but got {fn!r}"
+        )
+    if module == "__main__":
+        raise ValueError(
+            f"workers cannot import {qualname!r} from __main__: move the objective to "
+            "a module, or pass objective='package.module:function'"
+        )
+    return f"{module}:{qualname}"

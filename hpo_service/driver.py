@@ -1,0 +1,263 @@
+"""The study loop: keep the queue filled with suggestions until the study is complete.
+
+The driver holds no state of its own that matters: it rebuilds everything from the
+store on start (a resume is the same code path as a fresh start), so a killed driver is
+simply started again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hpo_service._progress import Progress
+from hpo_service._suggest import Suggester
+from hpo_service.algorithms import resolve
+from hpo_service.exceptions import DriverLeaseError
+from hpo_service.settings import StudySettings
+from hpo_service.store import BaseTrialStore, Trial, TrialState
+from hpo_service.trials import loss_of
+
+_logger = logging.getLogger(__name__)
+
+_FINISHED = (TrialState.DONE, TrialState.ERROR)
+_PENDING = (TrialState.NEW, TrialState.RUNNING)
+_CANCEL_CHECK_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class DriverOptions:
+    """How the driver behaves (not part of the study).
+
+    Attributes:
+        owner: Driver id used for the study's driver lease.
+        lease_seconds: Length of the driver lease; renewed every third of it.
+        min_poll: Shortest pause between store polls, seconds.
+        max_poll: Longest pause when nothing changes, seconds.
+        progress: Show a progress bar (or log lines when not on a terminal).
+        local_workers: Workers this process started (counted for the queue depth).
+    """
+
+    owner: str = field(default_factory=lambda: default_owner("driver"))
+    lease_seconds: float = 30.0
+    min_poll: float = 0.02
+    max_poll: float = 0.5
+    progress: bool = True
+    local_workers: int = 0
+
+
+@dataclass
+class StudyOutcome:
+    """How a driver run ended."""
+
+    reason: str
+    counts: dict[TrialState, int]
+    best: Trial | None
+
+
+def default_owner(kind: str) -> str:
+    """A readable unique id: ``kind@host:pid:random``."""
+    return f"{kind}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Driver:
+    """Runs one study to completion against a store."""
+
+    def __init__(
+        self,
+        store: BaseTrialStore,
+        name: str,
+        settings: StudySettings,
+        space: Any,
+        *,
+        options: DriverOptions | None = None,
+        should_stop: Callable[[], str | None] | None = None,
+    ) -> None:
+        self.store = store
+        self.name = name
+        self.settings = settings
+        self.options = options or DriverOptions()
+        self._should_stop = should_stop
+        algorithm = resolve(settings.algorithm, settings.algorithm_settings)
+        self._suggester = Suggester(space, algorithm)
+        self._states: dict[int, TrialState] = {}
+        self._counts = dict.fromkeys(TrialState, 0)
+        self._pending: dict[int, Trial] = {}
+        self._cursor = 0
+        self._best: Trial | None = None
+        self._last_improvement = 0
+        self._stop_reason: str | None = None
+        self._started = time.monotonic()
+        self._last_done: dict[str, float] = {}
+        self._cancelled = False
+
+    # ---- public ------------------------------------------------------------------
+
+    def run(self) -> StudyOutcome:
+        """Drive the study until it completes or a stop rule fires.
+
+        Raises:
+            DriverLeaseError: Another live driver runs this study.
+        """
+        self._renew_driver_lease()
+        progress = Progress(self.settings.max_evals, enabled=self.options.progress)
+        try:
+            reason = self._loop(progress)
+        finally:
+            progress.close()
+            self.store.release_driver_lease(self.name, self.options.owner)
+        return StudyOutcome(reason, self.counts(), self._best)
+
+    def counts(self) -> dict[TrialState, int]:
+        """Trials in each state, as last read from the store."""
+        return dict(self._counts)
+
+    # ---- the loop ------------------------------------------------------------------
+
+    def _loop(self, progress: Progress) -> str:
+        pause = self.options.min_poll
+        while True:
+            self._housekeeping()
+            changed = self._read_changes()
+            if self._stop_reason is None:
+                self._stop_reason = self._check_stop_rules()
+            if self._stop_reason is not None:
+                if self._drain():
+                    return self._stop_reason
+            elif self._complete():
+                return "max_evals"
+            else:
+                changed |= self._fill_queue()
+            progress.update(self._n_finished(), self._best_loss())
+            pause = self.options.min_poll if changed else min(
+                pause * 1.5, self.options.max_poll
+            )
+            time.sleep(pause)
+
+    def _housekeeping(self) -> None:
+        if self._due("lease", self.options.lease_seconds / 3):
+            self._renew_driver_lease()
+        if self._due("cancel", _CANCEL_CHECK_SECONDS):
+            settings = self.store.get_study(self.name).settings
+            self._cancelled = bool(settings.get("cancelled"))
+        if self._due("requeue", min(1.0, self.settings.lease_seconds / 4)):
+            self._requeue_expired()
+
+    def _due(self, what: str, interval: float) -> bool:
+        """Whether ``interval`` seconds passed since ``what`` was last due."""
+        now = time.monotonic()
+        if now - self._last_done.get(what, -float("inf")) < interval:
+            return False
+        self._last_done[what] = now
+        return True
+
+    def _requeue_expired(self) -> None:
+        report = self.store.requeue_expired(
+            max_attempts=self.settings.max_attempts, study=self.name
+        )
+        for study, tid in report.requeued:
+            _logger.warning("study %r: trial %s lease expired, requeued", study, tid)
+        for study, tid in report.failed:
+            _logger.error(
+                "study %r: trial %s quarantined after %s attempts",
+                study, tid, self.settings.max_attempts,
+            )  # fmt: skip
+
+    def _renew_driver_lease(self) -> None:
+        owner = self.options.owner
+        if not self.store.acquire_driver_lease(
+            self.name, owner, self.options.lease_seconds
+        ):
+            study = self.store.get_study(self.name)
+            raise DriverLeaseError(
+                f"study {self.name!r} is driven by {study.driver_owner} (lease expires "
+                f"in {study.driver_lease_expires_at - self.store.now():.0f} s); "
+                "stop that driver first, or wait for its lease to expire"
+            )
+
+    def _read_changes(self) -> bool:
+        changes, self._cursor = self.store.changes_since(self.name, self._cursor)
+        for trial in changes:
+            self._apply(trial)
+        return bool(changes)
+
+    def _apply(self, trial: Trial) -> None:
+        previous = self._states.get(trial.tid)
+        if previous is not None:
+            self._counts[previous] -= 1
+        self._states[trial.tid] = trial.state
+        self._counts[trial.state] += 1
+        if trial.state in _PENDING:
+            self._pending[trial.tid] = trial
+            return
+        self._pending.pop(trial.tid, None)
+        if trial.state not in _FINISHED or previous in _FINISHED:
+            return
+        result = trial.result if trial.state == TrialState.DONE else None
+        self._suggester.observe(trial.params, result)
+        loss = None if result is None else loss_of(result)
+        if loss is not None and (self._best is None or loss < self._best_loss()):
+            self._best = trial
+            self._last_improvement = self._n_finished()
+
+    # ---- decisions -----------------------------------------------------------------
+
+    def _check_stop_rules(self) -> str | None:
+        s = self.settings
+        if self._cancelled:
+            return "cancelled"
+        best = self._best_loss()
+        if s.loss_threshold is not None and best is not None and best <= s.loss_threshold:
+            return "loss_threshold"
+        if s.timeout is not None and time.monotonic() - self._started >= s.timeout:
+            return "timeout"
+        stale = self._n_finished() - self._last_improvement
+        if s.no_improvement is not None and self._best and stale >= s.no_improvement:
+            return "no_improvement"
+        if self._should_stop is not None:
+            return self._should_stop()
+        return None
+
+    def _complete(self) -> bool:
+        return not self._pending and self._n_finished() >= self.settings.max_evals
+
+    def _drain(self) -> bool:
+        """Cancel queued trials after a stop rule; True once nothing runs any more."""
+        queued = [t.tid for t in self._pending.values() if t.state == TrialState.NEW]
+        if queued:
+            self.store.cancel(self.name, queued)
+        return self._counts[TrialState.RUNNING] == 0
+
+    def _fill_queue(self) -> bool:
+        total = self._n_finished() + len(self._pending)
+        room = min(
+            self._queue_depth() - self._counts[TrialState.NEW],
+            self.settings.max_evals - total,
+        )
+        if room <= 0:
+            return False
+        pending = [t.params for t in self._pending.values()]
+        rng = np.random.default_rng([self.settings.seed or 0, len(self._states)])
+        new = self._suggester.suggest(rng, room, pending)
+        self.store.insert_trials(self.name, new)
+        return True
+
+    def _queue_depth(self) -> int:
+        if self.settings.queue_depth is not None:
+            return self.settings.queue_depth
+        owners = {t.owner for t in self._pending.values() if t.state == TrialState.RUNNING}
+        return max(2, 2 * max(len(owners), self.options.local_workers))
+
+    def _n_finished(self) -> int:
+        return self._counts[TrialState.DONE] + self._counts[TrialState.ERROR]
+
+    def _best_loss(self) -> float | None:
+        return None if self._best is None else loss_of(self._best.result or {})

@@ -1,0 +1,118 @@
+"""Creating a study, or resuming one and checking that it is still the same study."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import fields
+from typing import Any
+
+from hpo_service.exceptions import StudyExistsError, StudyMismatchError, StudyNotFoundError
+from hpo_service.settings import StudySettings
+from hpo_service.space import fingerprint, from_document, to_document
+from hpo_service.store import BaseTrialStore
+
+_logger = logging.getLogger(__name__)
+
+# Settings that define what a study searches; changing one on resume needs --override.
+IDENTITY_KEYS = ("objective", "space_fingerprint", "algorithm", "algorithm_settings")
+_REQUIRED_TO_CREATE = ("objective", "space", "max_evals")
+
+
+def space_settings(space: Any) -> dict[str, Any]:
+    """The ``space`` and ``space_fingerprint`` settings of a live space object."""
+    return {"space": to_document(space), "space_fingerprint": fingerprint(space)}
+
+
+def open_study(
+    store: BaseTrialStore,
+    name: str,
+    given: dict[str, Any],
+    *,
+    override: bool = False,
+) -> tuple[StudySettings, bool]:
+    """Create study ``name`` from ``given`` settings, or resume it.
+
+    Args:
+        store: The trials store.
+        name: The study name.
+        given: Settings the user gave (keys of :class:`StudySettings`); on resume, run
+            settings (``max_evals``, leases, stop rules, ...) replace the stored ones.
+        override: Accept a changed objective, space or algorithm on resume.
+
+    Returns:
+        The study's settings now in force, and whether the study was created.
+
+    Raises:
+        StudyMismatchError: The study exists with a different objective, space or
+            algorithm and ``override`` is False.
+        ValueError: The study does not exist and ``given`` lacks what creating it needs.
+    """
+    _check_known_keys(given)
+    try:
+        study = store.get_study(name)
+    except StudyNotFoundError:
+        try:
+            return _create(store, name, given), True
+        except StudyExistsError:  # another driver created it meanwhile
+            study = store.get_study(name)
+    stored = StudySettings.from_dict(study.settings)
+    merged = _merge(name, stored, given, override=override)
+    if merged != stored:
+        store.update_study_settings(name, merged.to_dict())
+    return merged, False
+
+
+def study_space(settings: StudySettings) -> Any:
+    """The live search space stored with a study."""
+    return from_document(settings.space)
+
+
+def _create(store: BaseTrialStore, name: str, given: dict[str, Any]) -> StudySettings:
+    missing = [k for k in _REQUIRED_TO_CREATE if given.get(k) is None]
+    if missing:
+        raise ValueError(
+            f"study {name!r} does not exist yet; to create it give "
+            + ", ".join(k.replace("_", "-") for k in missing)
+        )
+    values = dict(given)
+    if values.get("seed") is None:
+        values["seed"] = secrets.randbelow(2**31)
+    settings = StudySettings(**values)
+    store.create_study(name, settings.to_dict())
+    _logger.info("created study %r (seed %s)", name, settings.seed)
+    return settings
+
+
+def _merge(
+    name: str, stored: StudySettings, given: dict[str, Any], *, override: bool
+) -> StudySettings:
+    changed = [
+        key
+        for key in IDENTITY_KEYS
+        if given.get(key) is not None and given[key] != getattr(stored, key)
+    ]
+    if changed and not override:
+        details = "; ".join(_difference(key, stored, given) for key in changed)
+        raise StudyMismatchError(
+            f"study {name!r} exists with a different {', '.join(changed)} ({details}); "
+            "use another study name, or pass --override (override=True) to continue "
+            "it with the new settings"
+        )
+    for key in changed:
+        _logger.warning("study %r: overriding stored %s", name, key)
+    values = stored.to_dict()
+    values.update({k: v for k, v in given.items() if v is not None and k != "seed"})
+    values["cancelled"] = False  # starting a study again resumes a cancelled one
+    return StudySettings.from_dict(values)
+
+
+def _difference(key: str, stored: StudySettings, given: dict[str, Any]) -> str:
+    return f"{key}: stored {getattr(stored, key)!r:.80}, given {given[key]!r:.80}"
+
+
+def _check_known_keys(given: dict[str, Any]) -> None:
+    known = {f.name for f in fields(StudySettings)}
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise ValueError(f"unknown study settings: {', '.join(unknown)}")
