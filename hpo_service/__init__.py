@@ -1,5 +1,55 @@
-"""hpo-service: distributed hyperparameter tuning with hyperopt's API."""
+"""hpo-service: distributed hyperparameter tuning that speaks hyperopt's API.
+
+``from hpo_service import hp, fmin, tpe, Trials`` replaces ``from hyperopt import ...``;
+``StoreTrials`` runs the same ``fmin`` call as a study over a SQLite or MongoDB store,
+with ``hpo-worker`` processes anywhere running the objective.
+
+Names are imported on first use, so that a worker's child process importing one
+submodule does not pay for the rest.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
+
+_STATUS_AND_STATES = (
+    "JOB_STATE_CANCEL", "JOB_STATE_DONE", "JOB_STATE_ERROR", "JOB_STATE_NEW",
+    "JOB_STATE_RUNNING", "STATUS_FAIL", "STATUS_NEW", "STATUS_OK", "STATUS_RUNNING",
+    "STATUS_STRINGS", "STATUS_SUSPENDED",
+)  # fmt: skip
+
+_LOCATIONS: dict[str, str] = {
+    **dict.fromkeys(_STATUS_AND_STATES, "hpo_service.trials"),
+    "Trials": "hpo_service.trials",
+    "fmin": "hpo_service.fmin",
+    "hp": "hpo_service.space",
+    "sample": "hpo_service.space",
+    "space_eval": "hpo_service.space",
+    "open_store": "hpo_service.store",
+    "StoreTrials": "hpo_service.store_trials",
+    "AllTrialsFailed": "hpo_service.exceptions",
+    "HPOServiceError": "hpo_service.exceptions",
+    "InvalidResultError": "hpo_service.exceptions",
+    "SpaceError": "hpo_service.exceptions",
+    "StoreError": "hpo_service.exceptions",
+}
+_SUBMODULES = ("tpe", "rand", "early_stop")
+
+__all__ = sorted([*_LOCATIONS, *_SUBMODULES])
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("tpe", "rand"):
+        return importlib.import_module(f"hpo_service.algorithms.{name}")
+    if name == "early_stop":
+        return importlib.import_module("hpo_service.early_stop")
+    if name in _LOCATIONS:
+        return getattr(importlib.import_module(_LOCATIONS[name]), name)
+    raise AttributeError(f"module 'hpo_service' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,209 @@
+"""``hpo-driver``: start, inspect and cancel studies."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from hpo_service import _report
+from hpo_service._imports import check_importable, import_reference
+from hpo_service._local_workers import LocalWorkers
+from hpo_service.driver import Driver, DriverOptions
+from hpo_service.exceptions import HPOServiceError, StoreError
+from hpo_service.store import BaseTrialStore, TrialState, open_store
+from hpo_service.study import open_study, space_settings, study_space
+
+DEFAULT_DB = "sqlite:///hpo.sqlite"
+
+_db_option = click.option(
+    "--db",
+    "db_url",
+    envvar="HPO_DB",
+    default=DEFAULT_DB,
+    show_default=True,
+    help="Trials store URL: sqlite:///path, mongodb://..., mongomock://name "
+    "(env HPO_DB).",
+)
+_study_option = click.option("--study", "study", required=True, help="Study name.")
+
+
+def _with_store(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --db, open the store, pass it as ``store`` and close it afterwards."""
+
+    @_db_option
+    @functools.wraps(command)
+    def wrapper(db_url: str, **kwargs: Any) -> Any:
+        try:
+            store = open_store(db_url)
+        except (ValueError, StoreError) as e:
+            raise click.BadParameter(str(e), param_hint="--db") from e
+        try:
+            return command(store=store, db_url=db_url, **kwargs)
+        except HPOServiceError as e:
+            raise click.ClickException(str(e)) from e
+        finally:
+            store.close()
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(package_name="hpo-service")
+def main(verbose: int) -> None:
+    """Run hyperparameter studies: a driver fills a trials store with TPE
+    suggestions; any number of `hpo-worker` processes run the objective."""
+    level = logging.WARNING - 10 * min(verbose + 1, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s")
+
+
+@main.command()
+@_study_option
+@click.option("--objective", help="Objective reference, package.module:function.")
+@click.option("--space", "space_ref", help="Search space reference, package.module:name.")
+@click.option("--max-evals", type=click.IntRange(min=1), help="Trials to finish.")
+@click.option("--algo", type=click.Choice(["tpe", "rand"]), help="Algorithm [tpe].")
+@click.option("--seed", type=int, help="Seed of the suggestion sequence.")
+@click.option("--queue-depth", type=click.IntRange(min=1),
+              help="Trials kept queued [twice the live workers, at least 2].")
+@click.option("--lease-seconds", type=click.FloatRange(min=1.0),
+              help="Worker lease, renewed by heartbeats [30].")
+@click.option("--trial-timeout", type=click.FloatRange(min=0.0, min_open=True),
+              help="Seconds an objective may run before it is killed.")
+@click.option("--max-attempts", type=click.IntRange(min=1),
+              help="Attempts before a trial whose worker died is an error [3].")
+@click.option("--loss-threshold", type=float, help="Stop at a loss this low.")
+@click.option("--timeout", type=click.FloatRange(min=0.0, min_open=True),
+              help="Stop suggesting after this many seconds.")
+@click.option("--no-improvement", type=click.IntRange(min=1),
+              help="Stop after this many finished trials without a better loss.")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Also run this many local workers.")
+@click.option("--override", is_flag=True,
+              help="Resume even if the objective, space or algorithm changed.")
+@click.option("--no-progress", is_flag=True, help="Do not show a progress bar.")
+@_with_store
+def start(store: BaseTrialStore, db_url: str, study: str, space_ref: str | None,
+          workers: int, override: bool, no_progress: bool, algo: str | None,
+          **given: Any) -> None:  # fmt: skip
+    """Create study STUDY, or resume it, and run it until it is complete."""
+    given["algorithm"] = algo
+    space = _given_space(given, space_ref)
+    try:
+        settings, created = open_study(store, study, given, override=override)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from e
+    space = study_space(settings) if space is None else space
+    click.echo(f"{'created' if created else 'resuming'} study {study!r}", err=True)
+    options = DriverOptions(progress=not no_progress, local_workers=workers)
+    with LocalWorkers(workers, db_url, study) as local:
+        driver = Driver(store, study, settings, space, options=options,
+                        should_stop=_failing_workers(local))  # fmt: skip
+        outcome = driver.run()
+    click.echo(_report.outcome_text(study, outcome))
+
+
+def _given_space(given: dict[str, Any], space_ref: str | None) -> Any:
+    """Import the space and check the objective's module exists; fill ``given``."""
+    try:
+        if given.get("objective"):
+            check_importable(given["objective"])
+        if space_ref is None:
+            return None
+        space = import_reference(space_ref)
+        given.update(space_settings(space))
+        return space
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from e
+    except HPOServiceError as e:
+        raise click.ClickException(str(e)) from e
+
+
+def _failing_workers(local: LocalWorkers) -> Callable[[], str | None]:
+    def check() -> str | None:
+        local.check()
+        return None
+
+    return check
+
+
+@main.command()
+@_study_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_with_store
+def status(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> None:
+    """Counts by state, live workers, lease ages and the best trial."""
+    summary = _report.status_summary(store, study)
+    click.echo(json.dumps(summary, indent=2) if as_json else _report.status_text(summary))
+
+
+@main.command()
+@_study_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_with_store
+def best(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> None:
+    """The best trial: loss, params and config."""
+    trial = _report.best_trial(store, study)
+    if trial is None:
+        raise click.ClickException(f"study {study!r} has no successful trial yet")
+    record = _report.trial_record(trial)
+    click.echo(json.dumps(record, indent=2) if as_json else _report.best_text(record))
+
+
+@main.command()
+@_study_option
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
+              show_default=True, help="Output format.")
+@click.option("--state", "states", multiple=True,
+              type=click.Choice([s.value for s in TrialState]),
+              help="Only trials in this state (repeatable).")
+@_with_store
+def trials(store: BaseTrialStore, db_url: str, study: str, fmt: str,
+           states: tuple[str, ...]) -> None:  # fmt: skip
+    """Every trial of the study, as CSV or JSON on standard output."""
+    wanted = [TrialState(s) for s in states] or None
+    records = [_report.trial_record(t) for t in store.get_trials(study, wanted)]
+    if fmt == "json":
+        click.echo(json.dumps(records, indent=2))
+        return
+    rows = [_report.flat_row(r) for r in records]
+    columns = _report.columns(rows)
+    writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+@main.command()
+@_study_option
+@click.option("--tid", "tids", type=int, multiple=True,
+              help="Cancel only this trial (repeatable); a live driver replaces it.")
+@_with_store
+def cancel(store: BaseTrialStore, db_url: str, study: str,
+           tids: tuple[int, ...]) -> None:  # fmt: skip
+    """Cancel the study (its driver stops), or only some of its trials."""
+    if not tids:
+        settings = dict(store.get_study(study).settings, cancelled=True)
+        store.update_study_settings(study, settings)
+    n = store.cancel(study, list(tids) or None)
+    click.echo(f"cancelled {n} trial(s) of study {study!r}")
+
+
+@main.command("studies")
+@_with_store
+def list_studies(store: BaseTrialStore, db_url: str) -> None:
+    """List the studies in the store."""
+    for study in store.list_studies():
+        counts = store.count_by_state(study.name)
+        finished = counts[TrialState.DONE] + counts[TrialState.ERROR]
+        click.echo(f"{study.name}\t{finished}/{study.settings.get('max_evals')} finished")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

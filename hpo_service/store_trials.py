@@ -1,0 +1,219 @@
+"""``StoreTrials``: hyperopt's MongoTrials done over any trials store.
+
+``fmin(fn, space, trials=StoreTrials(url, study="name"))`` turns the calling process
+into the study's driver: trials go to the store, ``hpo-worker`` processes (started
+separately, or by ``workers=K``) run them, and the call returns the best params.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from hpo_service._imports import reference_of
+from hpo_service._local_workers import LocalWorkers
+from hpo_service._suggest import Suggester
+from hpo_service.algorithms import describe, resolve
+from hpo_service.driver import Driver, DriverOptions
+from hpo_service.fmin import as_generator, best_of
+from hpo_service.store import BaseTrialStore, Trial, TrialState, open_store
+from hpo_service.settings import StudySettings
+from hpo_service.space import compile_space
+from hpo_service.study import open_study, space_settings, study_space
+from hpo_service.trials import (
+    JOB_STATE_CANCEL,
+    JOB_STATE_DONE,
+    JOB_STATE_ERROR,
+    JOB_STATE_NEW,
+    JOB_STATE_RUNNING,
+    STATUS_FAIL,
+    TrialsView,
+    make_trial_doc,
+)
+
+_JOB_STATE = {
+    TrialState.NEW: JOB_STATE_NEW,
+    TrialState.RUNNING: JOB_STATE_RUNNING,
+    TrialState.DONE: JOB_STATE_DONE,
+    TrialState.ERROR: JOB_STATE_ERROR,
+    TrialState.CANCELLED: JOB_STATE_CANCEL,
+}
+
+
+class StoreTrials(TrialsView):
+    """The trials of one study in a store, viewed as hyperopt's ``Trials``.
+
+    Args:
+        db: Store URL (``sqlite:///path``, ``mongodb://...``, ``mongomock://name``).
+        study: The study name (hyperopt's ``exp_key``).
+        workers: Local ``hpo-worker`` processes that ``fmin`` starts for the study.
+        objective: Objective reference ``package.module:function`` for the workers;
+            by default the reference of the function given to ``fmin``.
+        override: Resume even if the objective, space or algorithm changed.
+    """
+
+    def __init__(
+        self,
+        db: str,
+        study: str,
+        *,
+        workers: int = 0,
+        objective: str | None = None,
+        override: bool = False,
+    ) -> None:
+        self.db_url = db
+        self.study = study
+        self.workers = workers
+        self.objective = objective
+        self.override = override
+        self.store: BaseTrialStore = open_store(db)
+        self._docs: dict[int, dict[str, Any]] = {}
+        self._cursor = 0
+        self._labels: list[str] | None = None
+
+    @property
+    def trials(self) -> list[dict[str, Any]]:
+        self.refresh()
+        return [self._docs[tid] for tid in sorted(self._docs)]
+
+    def refresh(self) -> None:
+        """Read the trials written since the last refresh."""
+        changes, self._cursor = self.store.changes_since(self.study, self._cursor)
+        for trial in changes:
+            self._docs[trial.tid] = self._doc(trial)
+
+    def count_by_state_unsynced(self, state: int) -> int:
+        """hyperopt's name: how many trials are in ``JOB_STATE_*`` ``state``."""
+        return sum(1 for doc in self.trials if doc["state"] == state)
+
+    def close(self) -> None:
+        """Close the store connection."""
+        self.store.close()
+
+    def fmin(
+        self,
+        fn: Callable[[Any], Any],
+        space: Any,
+        *,
+        algo: Callable[..., Any] | None,
+        max_evals: int | None,
+        timeout: float | None = None,
+        loss_threshold: float | None = None,
+        rstate: Any = None,
+        return_argmin: bool = True,
+        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
+        show_progressbar: bool = True,
+        early_stop_fn: Callable[..., Any] | None = None,
+        **_ignored: Any,
+    ) -> Any:
+        """Drive the study to ``max_evals`` finished trials; see :func:`fmin`.
+
+        Objective errors always become ``error`` trials here (workers catch them).
+        """
+        from hpo_service.algorithms import tpe
+
+        name, algo_settings = describe(algo or tpe.suggest)
+        given = {
+            "objective": self.objective or reference_of(fn),
+            **space_settings(space),
+            "max_evals": max_evals,
+            "algorithm": name,
+            "algorithm_settings": algo_settings,
+            "seed": _seed(rstate),
+            "loss_threshold": loss_threshold,
+            "timeout": timeout,
+        }
+        settings, created = open_study(self.store, self.study, given, override=self.override)
+        if created and points_to_evaluate:
+            self._insert_points(space, points_to_evaluate)
+        self._labels = None
+        options = DriverOptions(progress=show_progressbar, local_workers=self.workers)
+        should_stop = _early_stopper(self, early_stop_fn) if early_stop_fn else None
+        with self._local_workers():
+            Driver(self.store, self.study, settings, space, options=options,
+                   should_stop=should_stop).run()  # fmt: skip
+        return best_of(self, space, return_argmin=return_argmin)
+
+    def _insert_points(self, space: Any, points: Sequence[Mapping[str, Any]]) -> None:
+        suggester = Suggester(space, resolve("rand"))
+        self.store.insert_trials(self.study, [suggester.trial_for(p) for p in points])
+
+    def _local_workers(self) -> contextlib.AbstractContextManager[Any]:
+        if self.workers <= 0:
+            return contextlib.nullcontext()
+        return LocalWorkers(self.workers, self.db_url, self.study)
+
+    def _doc(self, trial: Trial) -> dict[str, Any]:
+        error = None
+        result = trial.result
+        if trial.state == TrialState.ERROR:
+            info = trial.error or {}
+            error = (str(info.get("type")), str(info.get("message")))
+        if result is None:
+            status = {TrialState.NEW: "new", TrialState.RUNNING: "running"}
+            result = {"status": status.get(trial.state, STATUS_FAIL)}
+        return make_trial_doc(
+            trial.tid,
+            state=_JOB_STATE[trial.state],
+            params=trial.params,
+            labels=self._space_labels(),
+            result=result,
+            error=error,
+            book_time=_datetime(trial.started_at),
+            refresh_time=_datetime(trial.finished_at),
+            owner=trial.owner,
+        )
+
+    def _space_labels(self) -> list[str]:
+        if self._labels is None:
+            settings = StudySettings.from_dict(self.store.get_study(self.study).settings)
+            self._labels = [spec.label for spec in compile_space(study_space(settings))]
+        return self._labels
+
+
+def _seed(rstate: Any) -> int | None:
+    if rstate is None:
+        return None
+    return int(as_generator(rstate).integers(2**31 - 1))
+
+
+def _datetime(seconds: float | None) -> _dt.datetime | None:
+    if seconds is None:
+        return None
+    return _dt.datetime.fromtimestamp(seconds, tz=_dt.timezone.utc)
+
+
+def _early_stopper(
+    trials: StoreTrials, early_stop_fn: Callable[..., Any]
+) -> Callable[[], str | None]:
+    """A driver stop hook calling ``early_stop_fn`` on the finished trials."""
+    state: list[Any] = []
+    finished = _FinishedTrials()
+
+    def check() -> str | None:
+        docs = [d for d in trials.trials if d["state"] in (JOB_STATE_DONE, JOB_STATE_ERROR)]
+        if len(docs) == len(finished.trials):
+            return None
+        finished.trials = docs
+        stop, state[:] = early_stop_fn(finished, *state)
+        return "early_stop" if stop else None
+
+    return check
+
+
+class _FinishedTrials(TrialsView):
+    """The finished trials only, in tid order, for ``early_stop_fn``."""
+
+    def __init__(self) -> None:
+        self._docs: list[dict[str, Any]] = []
+
+    @property
+    def trials(self) -> list[dict[str, Any]]:
+        return self._docs
+
+    @trials.setter
+    def trials(self, docs: list[dict[str, Any]]) -> None:
+        self._docs = docs
+
