@@ -1,0 +1,1 @@
+"""Runnable example studies (see the README's quick start)."""
