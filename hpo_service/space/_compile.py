@@ -1,0 +1,152 @@
+"""Flatten a space into a ``CompiledSpace``: a spec per label, with conditions."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from hpo_service.exceptions import SpaceError
+from hpo_service.space._expr import Choice, Labelled, Op, Param
+from hpo_service.space._spec import CompiledSpace, Condition, ParamSpec
+
+Path = tuple[str, ...]
+
+
+def compile_space(space: Any) -> CompiledSpace:
+    """Flatten ``space`` into its parameters, parents (choices) before children.
+
+    Args:
+        space: A nesting of dicts, lists, tuples, constants and ``hp`` expressions.
+
+    Returns:
+        The compiled space. A parameter inside option ``i`` of choice ``c`` gets the
+        condition ``(("c", i),)``; nested choices add up; a parameter reached along
+        several paths is active when any of them is taken.
+
+    Raises:
+        SpaceError: Two different expressions share a label, or the space contains
+            itself.
+    """
+    collector = _Collector()
+    collector.visit(space, (), ())
+    specs = {
+        label: dataclasses.replace(
+            spec_of(node), conditions=_simplified(collector.conditions[label])
+        )
+        for label, node in collector.nodes.items()
+    }
+    return CompiledSpace(_parents_first(specs))
+
+
+def format_path(path: Path) -> str:
+    """``("['a']", "[0]")`` -> ``"space['a'][0]"``, for error messages."""
+    return "space" + "".join(path)
+
+
+def spec_of(node: Labelled) -> ParamSpec:
+    """The unconditional :class:`ParamSpec` of one labelled expression."""
+    if isinstance(node, Choice):
+        n = len(node.options)
+        probs = node.probs or (1.0,) * n
+        total = sum(probs)
+        return ParamSpec(node.label, "choice", weights=tuple(p / total for p in probs))
+    args = node.named_args
+    if node.dist == "randint":
+        return ParamSpec(node.label, "randint", low=args["low"], high=args["high"])
+    kind = "normal" if "normal" in node.dist else "uniform"
+    q = 1.0 if node.dist == "uniformint" else args.pop("q", None)
+    return ParamSpec(
+        node.label,
+        kind,
+        **args,
+        q=q,
+        log="log" in node.dist,
+        is_int=node.dist == "uniformint",
+    )
+
+
+class _Collector:
+    """Walks a space once, recording each labelled node and the paths to it."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, Labelled] = {}
+        self.paths: dict[str, Path] = {}
+        self.conditions: dict[str, list[Condition]] = {}
+        self._done: set[tuple[int, Condition]] = set()
+        self._open: set[int] = set()
+
+    def visit(self, node: Any, condition: Condition, path: Path) -> None:
+        if isinstance(node, (Param, Choice)):
+            self._register(node, condition, path)
+        children = list(_children(node, condition))
+        if not children:
+            return
+        key = (id(node), condition)
+        if id(node) in self._open:
+            raise SpaceError(
+                f"a space must not contain itself, but {format_path(path)} does"
+            )
+        if key in self._done:
+            return
+        self._done.add(key)
+        self._open.add(id(node))
+        for step, child, child_condition in children:
+            self.visit(child, child_condition, (*path, step))
+        self._open.discard(id(node))
+
+    def _register(self, node: Labelled, condition: Condition, path: Path) -> None:
+        first = self.nodes.setdefault(node.label, node)
+        if first is not node:
+            raise SpaceError(
+                f"label {node.label!r} must name one expression, but {first!r} at "
+                f"{format_path(self.paths[node.label])} and {node!r} at "
+                f"{format_path(path)} are different; reuse one object to share it"
+            )
+        self.paths.setdefault(node.label, path)
+        conditions = self.conditions.setdefault(node.label, [])
+        if condition not in conditions:
+            conditions.append(condition)
+
+
+def _children(node: Any, condition: Condition) -> list[tuple[str, Any, Condition]]:
+    if isinstance(node, dict):
+        return [(f"[{k!r}]", v, condition) for k, v in node.items()]
+    if isinstance(node, (list, tuple)):
+        return [(f"[{i}]", v, condition) for i, v in enumerate(node)]
+    if isinstance(node, Choice):
+        return [
+            (f"<{node.label}={i}>", option, (*condition, (node.label, i)))
+            for i, option in enumerate(node.options)
+        ]
+    if isinstance(node, Op):
+        return [
+            (f"<{node.name} arg {i}>", a, condition) for i, a in enumerate(node.args)
+        ]
+    return []
+
+
+def _simplified(conditions: list[Condition]) -> tuple[Condition, ...]:
+    """Drop conditions implied by another one; no conditions if one path is free."""
+    if () in conditions:
+        return ()
+    sets = [frozenset(c) for c in conditions]
+    return tuple(
+        c for c, s in zip(conditions, sets, strict=True) if not any(o < s for o in sets)
+    )
+
+
+def _parents_first(specs: dict[str, ParamSpec]) -> tuple[ParamSpec, ...]:
+    """Keep first-seen order but move every choice before the params it enables."""
+    ordered: dict[str, ParamSpec] = {}
+
+    def emit(spec: ParamSpec) -> None:
+        if spec.label in ordered:
+            return
+        for condition in spec.conditions:
+            for label, _ in condition:
+                emit(specs[label])
+        ordered[spec.label] = spec
+
+    for spec in specs.values():
+        emit(spec)
+    return tuple(ordered.values())

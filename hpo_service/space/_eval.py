@@ -1,0 +1,174 @@
+"""Turn flat params into the nested config an objective receives, and check params."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from hpo_service.exceptions import SpaceError
+from hpo_service.space._expr import OPS, Choice, Op, Param, is_number
+from hpo_service.space._spec import CompiledSpace, ParamSpec
+
+_INT_DISTS = frozenset({"randint", "uniformint"})
+_TOLERANCE = 1e-9
+
+
+def space_eval(space: Any, params: Mapping[str, Any]) -> Any:
+    """Compute the config that ``params`` selects in ``space``, like hyperopt's.
+
+    Only the options that the choices select are evaluated, so ``params`` needs
+    values for the active parameters only; other keys are ignored. A value may also
+    be a one-element list (hyperopt's ``trial["misc"]["vals"]`` format), and an
+    empty list counts as absent. Unlike hyperopt, lists stay lists (not tuples).
+
+    Args:
+        space: The search space.
+        params: ``{label: value}``, the index of the option for a choice.
+
+    Returns:
+        The space with every expression replaced by its value.
+
+    Raises:
+        SpaceError: An active parameter has no value, or a choice index is invalid.
+    """
+    return _evaluate(space, params)
+
+
+def _evaluate(node: Any, params: Mapping[str, Any]) -> Any:
+    if isinstance(node, dict):
+        return {key: _evaluate(value, params) for key, value in node.items()}
+    if isinstance(node, Param):
+        return _param_value(node, _lookup(params, node.label))
+    if isinstance(node, Choice):
+        return _evaluate(node.options[_index(node, params)], params)
+    if isinstance(node, list):
+        return [_evaluate(value, params) for value in node]
+    if isinstance(node, tuple):
+        return tuple(_evaluate(value, params) for value in node)
+    if isinstance(node, Op):
+        return OPS[node.name](*(_evaluate(arg, params) for arg in node.args))
+    return node
+
+
+def _lookup(params: Mapping[str, Any], label: str) -> Any:
+    value = _unwrapped(params.get(label))
+    if value is None:
+        raise SpaceError(
+            f"params must hold a value for every active parameter, but {label!r} "
+            f"has none (got labels {sorted(params)})"
+        )
+    return value
+
+
+def _unwrapped(value: Any) -> Any:
+    """A one-element list becomes its element; an empty one becomes None."""
+    if isinstance(value, (list, tuple, np.ndarray)) and len(value) <= 1:
+        return value[0] if len(value) else None
+    return value
+
+
+def _param_value(node: Param, value: Any) -> int | float:
+    try:
+        return int(float(value)) if node.dist in _INT_DISTS else float(value)
+    except (TypeError, ValueError):
+        raise SpaceError(
+            f"params[{node.label!r}] must be a number, but got {value!r}"
+        ) from None
+
+
+def _index(node: Choice, params: Mapping[str, Any]) -> int:
+    value = _lookup(params, node.label)
+    n = len(node.options)
+    if not _is_integral(value) or not 0 <= value < n:
+        raise SpaceError(
+            f"params[{node.label!r}] must be an option index in [0, {n}), "
+            f"but got {value!r}"
+        )
+    return int(value)
+
+
+def _is_integral(value: Any) -> bool:
+    return is_number(value) and math.isfinite(value) and float(value).is_integer()
+
+
+def validate_params(
+    compiled: CompiledSpace, params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Check that ``params`` holds exactly the active labels, with valid values.
+
+    Args:
+        compiled: The space, from :func:`compile_space`.
+        params: ``{label: value}`` from the store, an algorithm or the user.
+
+    Returns:
+        A normalised copy: plain ``int`` for choices, ``randint`` and ``uniformint``,
+        plain ``float`` otherwise; one-element lists unwrapped.
+
+    Raises:
+        SpaceError: A label is unknown, missing while active, present while
+            inactive, or its value is out of range.
+    """
+    unknown = sorted(set(params) - set(compiled.by_label))
+    if unknown:
+        raise SpaceError(
+            f"params must only hold labels of the space, but got {unknown}"
+        )
+    checked: dict[str, Any] = {}
+    for spec in compiled:
+        value = _unwrapped(params.get(spec.label))
+        active = spec.is_active(checked)
+        if active and value is None:
+            raise SpaceError(f"params must hold active parameter {spec.label!r}")
+        if not active and value is not None:
+            raise SpaceError(
+                f"params must not hold inactive parameter {spec.label!r}, "
+                f"but got {spec.label}={value!r}"
+            )
+        if active:
+            checked[spec.label] = _checked(spec, value)
+    return checked
+
+
+def _checked(spec: ParamSpec, value: Any) -> int | float:
+    label = spec.label
+    if not is_number(value) or not math.isfinite(value):
+        raise SpaceError(
+            f"params[{label!r}] must be a finite number, but got {value!r}"
+        )
+    integral = spec.kind in ("choice", "randint") or spec.is_int
+    if integral and not float(value).is_integer():
+        raise SpaceError(f"params[{label!r}] must be an integer, but got {value!r}")
+    low, high = _value_range(spec)
+    slack = _TOLERANCE * max(1.0, abs(low), abs(high))
+    if not low - slack <= value <= high + slack:
+        raise SpaceError(
+            f"params[{label!r}]: `{low} <= {label} <= {high}` must hold, "
+            f"but got {label}={value!r}"
+        )
+    return int(value) if integral else float(value)
+
+
+def _value_range(spec: ParamSpec) -> tuple[float, float]:
+    """The closed interval of values ``spec`` can take (after exp and rounding)."""
+    if spec.kind == "choice":
+        return 0.0, float(spec.n_options - 1)
+    if spec.kind == "randint":
+        assert spec.low is not None and spec.high is not None
+        return float(spec.low), float(spec.high - 1)
+    if spec.kind == "normal":
+        low, high = (0.0, math.inf) if spec.log else (-math.inf, math.inf)
+    else:
+        assert spec.low is not None and spec.high is not None
+        low, high = spec.low, spec.high
+        if spec.log:
+            low, high = math.exp(low), math.exp(high)
+    if spec.q is not None:
+        low, high = (_rounded(low, spec.q), _rounded(high, spec.q))
+    return low, high
+
+
+def _rounded(value: float, q: float) -> float:
+    return value if math.isinf(value) else round(value / q) * q

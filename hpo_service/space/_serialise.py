@@ -1,0 +1,203 @@
+"""Spaces as JSON documents (what a study stores) and their fingerprints.
+
+A document looks like::
+
+    {"format": "hpo-service/space", "version": 1,
+     "params": {"lr": {"hp": "loguniform", "low": -9.0, "high": 0.0},
+                "clf": {"hp": "choice", "options": ["svm", {"param": "lr"}]}},
+     "root": {"dict": {"classifier": {"param": "clf"}}}}
+
+Every labelled expression is defined once under ``params`` and referred to as
+``{"param": label}``. In ``root`` (and in options) JSON scalars and lists stand for
+themselves; every object is tagged by its one key: ``param``, ``op`` (with ``args``),
+``tuple``, ``dict``, ``dict_items`` (dicts with non-str keys) or ``float`` (nan, inf).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from hpo_service.exceptions import SpaceError
+from hpo_service.space import hp
+from hpo_service.space._compile import Path, compile_space, format_path
+from hpo_service.space._expr import DIST_ARGS, OPS, Choice, Labelled, Op, Param
+
+FORMAT = "hpo-service/space"
+VERSION = 1
+_SCALARS = (type(None), bool, int, float, str)
+
+
+def to_document(space: Any) -> dict[str, Any]:
+    """Serialise ``space`` into a JSON-able document.
+
+    Args:
+        space: A search space whose constants are None, bools, numbers or strings.
+
+    Returns:
+        A dict of dicts, lists, str, int, float, bool and None only.
+
+    Raises:
+        SpaceError: The space is invalid, or holds a constant JSON cannot represent
+            (such a space still works in-process, but cannot be stored).
+    """
+    compile_space(space)  # rejects duplicate labels and self-containing spaces
+    writer = _Writer()
+    root = writer.node(space, ())
+    return {"format": FORMAT, "version": VERSION, "params": writer.params, "root": root}
+
+
+def from_document(document: Mapping[str, Any]) -> Any:
+    """Rebuild the space that :func:`to_document` serialised.
+
+    Raises:
+        SpaceError: The document is malformed or of an unknown format or version.
+    """
+    if not isinstance(document, Mapping) or document.get("format") != FORMAT:
+        raise SpaceError(f"`format == {FORMAT!r}` must hold for a space document")
+    if document.get("version") != VERSION:
+        raise SpaceError(
+            f"`version == {VERSION}` must hold for a space document, "
+            f"but got version={document.get('version')!r}"
+        )
+    try:
+        return _Reader(document["params"]).node(document["root"])
+    except SpaceError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise SpaceError(f"malformed space document: {type(e).__name__}: {e}") from e
+
+
+def fingerprint(space: Any) -> str:
+    """SHA-256 (hex) of the canonical JSON of ``to_document(space)``.
+
+    Equal for equal spaces, in any process; different when any label, bound, option
+    or structure differs.
+
+    Raises:
+        SpaceError: As :func:`to_document`.
+    """
+    text = json.dumps(
+        to_document(space),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+        allow_nan=False,
+    )
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.params: dict[str, Any] = {}
+
+    def node(self, node: Any, path: Path) -> Any:
+        if isinstance(node, (Param, Choice)):
+            if node.label not in self.params:
+                self.params[node.label] = None  # keeps parents before children
+                self.params[node.label] = self._definition(node, path)
+            return {"param": node.label}
+        if isinstance(node, Op):
+            args = [
+                self.node(a, (*path, f"<{node.name} arg {i}>"))
+                for i, a in enumerate(node.args)
+            ]
+            return {"op": node.name, "args": args}
+        if isinstance(node, (list, tuple)):
+            items = [self.node(v, (*path, f"[{i}]")) for i, v in enumerate(node)]
+            return items if isinstance(node, list) else {"tuple": items}
+        if isinstance(node, dict):
+            return self._dict(node, path)
+        return _constant(node, path)
+
+    def _dict(self, node: dict[Any, Any], path: Path) -> dict[str, Any]:
+        if all(type(k) is str for k in node):
+            return {
+                "dict": {k: self.node(v, (*path, f"[{k!r}]")) for k, v in node.items()}
+            }
+        items = [
+            [_constant(k, (*path, f" key {k!r}")), self.node(v, (*path, f"[{k!r}]"))]
+            for k, v in node.items()
+        ]
+        return {"dict_items": items}
+
+    def _definition(self, node: Labelled, path: Path) -> dict[str, Any]:
+        if isinstance(node, Param):
+            return {"hp": node.dist, **node.named_args}
+        options = [
+            self.node(o, (*path, f"<{node.label}={i}>"))
+            for i, o in enumerate(node.options)
+        ]
+        if node.probs is None:
+            return {"hp": "choice", "options": options}
+        return {"hp": "pchoice", "p": list(node.probs), "options": options}
+
+
+def _constant(value: Any, path: Path) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if type(value) not in _SCALARS:
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise SpaceError(
+            f"constants must be None, bool, int, float or str to store a space, but "
+            f"{format_path(path)} is {type(value).__name__} {shown} "
+            "(such a space works in-process only)"
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"float": repr(value)}
+    return value
+
+
+class _Reader:
+    def __init__(self, definitions: Mapping[str, Any]) -> None:
+        self._definitions = definitions
+        self._built: dict[str, Labelled] = {}
+        self._building: set[str] = set()
+
+    def node(self, doc: Any) -> Any:
+        if isinstance(doc, list):
+            return [self.node(d) for d in doc]
+        if not isinstance(doc, Mapping):
+            return doc
+        if "param" in doc:
+            return self._param(doc["param"])
+        if "op" in doc:
+            if doc["op"] not in OPS:
+                raise SpaceError(f"unknown operation {doc['op']!r} in space document")
+            return Op(doc["op"], tuple(self.node(a) for a in doc["args"]))
+        if "tuple" in doc:
+            return tuple(self.node(d) for d in doc["tuple"])
+        if "dict" in doc:
+            return {k: self.node(v) for k, v in doc["dict"].items()}
+        if "dict_items" in doc:
+            return {self.node(k): self.node(v) for k, v in doc["dict_items"]}
+        if "float" in doc:
+            return float(doc["float"])
+        raise SpaceError(f"unknown node {dict(doc)!r} in space document")
+
+    def _param(self, label: str) -> Labelled:
+        if label in self._built:
+            return self._built[label]
+        if label in self._building or label not in self._definitions:
+            raise SpaceError(f"param {label!r} is undefined or contains itself")
+        self._building.add(label)
+        self._built[label] = self._define(label, dict(self._definitions[label]))
+        return self._built[label]
+
+    def _define(self, label: str, definition: dict[str, Any]) -> Labelled:
+        dist = definition.pop("hp")
+        if dist == "choice":
+            return hp.choice(label, self.node(definition["options"]))
+        if dist == "pchoice":
+            options = self.node(definition["options"])
+            return hp.pchoice(label, list(zip(definition["p"], options, strict=True)))
+        if dist not in DIST_ARGS:
+            raise SpaceError(f"unknown distribution {dist!r} of {label!r}")
+        param: Param = getattr(hp, dist)(label, **definition)
+        return param

@@ -1,0 +1,203 @@
+"""Hyperparameter expressions with hyperopt's names and semantics.
+
+``from hpo_service import hp`` replaces ``from hyperopt import hp``. Every function
+checks its arguments at once and raises :class:`~hpo_service.exceptions.SpaceError`
+naming the label. Bounds of ``log*`` distributions are in log space, ``q*``
+distributions round the value to a multiple of ``q``, as in hyperopt.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import numpy as np
+
+from hpo_service.exceptions import SpaceError
+from hpo_service.space._expr import Choice, Param, is_number
+
+__all__ = [
+    "choice",
+    "lognormal",
+    "loguniform",
+    "normal",
+    "pchoice",
+    "qlognormal",
+    "qloguniform",
+    "qnormal",
+    "quniform",
+    "randint",
+    "uniform",
+    "uniformint",
+]
+
+PCHOICE_TOLERANCE = 1e-6
+_MAX_LOG = 709.0  # exp(high) must be a finite float
+
+
+def uniform(label: str, low: float, high: float) -> Param:
+    """A float drawn uniformly from ``[low, high]``."""
+    return _param("uniform", label, low=low, high=high)
+
+
+def loguniform(label: str, low: float, high: float) -> Param:
+    """``exp(uniform(low, high))``: a positive float whose log is uniform."""
+    return _param("loguniform", label, low=low, high=high)
+
+
+def quniform(label: str, low: float, high: float, q: float) -> Param:
+    """``round(uniform(low, high) / q) * q``, a float."""
+    return _param("quniform", label, low=low, high=high, q=q)
+
+
+def qloguniform(label: str, low: float, high: float, q: float) -> Param:
+    """``round(exp(uniform(low, high)) / q) * q``, a float."""
+    return _param("qloguniform", label, low=low, high=high, q=q)
+
+
+def uniformint(label: str, low: float, high: float) -> Param:
+    """An int in ``[low, high]``: ``quniform(low, high, 1)`` handed over as an int."""
+    return _param("uniformint", label, low=low, high=high)
+
+
+def normal(label: str, mu: float, sigma: float) -> Param:
+    """A float drawn from a normal distribution."""
+    return _param("normal", label, mu=mu, sigma=sigma)
+
+
+def lognormal(label: str, mu: float, sigma: float) -> Param:
+    """``exp(normal(mu, sigma))``: a positive float whose log is normal."""
+    return _param("lognormal", label, mu=mu, sigma=sigma)
+
+
+def qnormal(label: str, mu: float, sigma: float, q: float) -> Param:
+    """``round(normal(mu, sigma) / q) * q``, a float."""
+    return _param("qnormal", label, mu=mu, sigma=sigma, q=q)
+
+
+def qlognormal(label: str, mu: float, sigma: float, q: float) -> Param:
+    """``round(exp(normal(mu, sigma)) / q) * q``, a float."""
+    return _param("qlognormal", label, mu=mu, sigma=sigma, q=q)
+
+
+def randint(label: str, low: int, high: int | None = None) -> Param:
+    """An int in ``[0, low)`` (one bound, hyperopt's ``upper``) or in ``[low, high)``.
+
+    The integers are unordered categories to samplers, as in hyperopt.
+    """
+    _check_label("randint", label)
+    if high is None:
+        upper = _integer("randint", label, "upper", low)
+        _require(upper > 0, "randint", label, "upper > 0", f"upper={low}")
+        return Param(label, "randint", (0, upper))
+    values = (
+        _integer("randint", label, "low", low),
+        _integer("randint", label, "high", high),
+    )
+    _require(values[0] < values[1], "randint", label, "low < high", _shown(low, high))
+    return Param(label, "randint", values)
+
+
+def choice(label: str, options: Sequence[Any]) -> Choice:
+    """One of ``options`` (each may be a nested space), equally likely.
+
+    The params of a trial hold the option's index; the config holds the option.
+    """
+    _check_label("choice", label)
+    return Choice(label, _options("choice", label, options), None)
+
+
+def pchoice(label: str, p_options: Sequence[tuple[float, Any]]) -> Choice:
+    """One option of ``[(probability, option), ...]``; probabilities sum to 1."""
+    _check_label("pchoice", label)
+    pairs = _options("pchoice", label, p_options)
+    for i, pair in enumerate(pairs):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            _fail(
+                "pchoice", label, f"option {i} must be a (p, option) pair, not {pair!r}"
+            )
+    probs = tuple(_probability(label, i, p) for i, (p, _) in enumerate(pairs))
+    total = math.fsum(probs)
+    _require(
+        abs(total - 1.0) <= PCHOICE_TOLERANCE,
+        "pchoice",
+        label,
+        f"sum(p) == 1 (within {PCHOICE_TOLERANCE:g})",
+        f"sum(p)={total!r}",
+    )
+    return Choice(label, tuple(option for _, option in pairs), probs)
+
+
+def _param(dist: str, label: str, **args: Any) -> Param:
+    _check_label(dist, label)
+    values = {name: _real(dist, label, name, value) for name, value in args.items()}
+    if "low" in values:
+        _require(
+            values["low"] < values["high"],
+            dist,
+            label,
+            "low < high",
+            _shown(args["low"], args["high"]),
+        )
+    if dist in ("loguniform", "qloguniform"):
+        shown = f"high={args['high']}"
+        _require(values["high"] <= _MAX_LOG, dist, label, f"high <= {_MAX_LOG}", shown)
+    for positive in ("sigma", "q"):
+        if positive in values:
+            shown = f"{positive}={args[positive]}"
+            _require(values[positive] > 0, dist, label, f"{positive} > 0", shown)
+    return Param(label, dist, tuple(values.values()))
+
+
+def _check_label(dist: str, label: object) -> None:
+    if not isinstance(label, str):
+        raise SpaceError(
+            f"hp.{dist}: `label` must be a str, but got label={label!r} "
+            f"({type(label).__name__})"
+        )
+
+
+def _real(dist: str, label: str, name: str, value: object) -> float:
+    if not is_number(value) or not math.isfinite(float(value)):  # type: ignore[arg-type]
+        _fail(
+            dist, label, f"`{name}` must be a finite number, but got {name}={value!r}"
+        )
+    return float(value)  # type: ignore[arg-type]
+
+
+def _integer(dist: str, label: str, name: str, value: object) -> int:
+    number = _real(dist, label, name, value)
+    if not number.is_integer():
+        _fail(dist, label, f"`{name}` must be an integer, but got {name}={value!r}")
+    return int(number)
+
+
+def _probability(label: str, index: int, p: object) -> float:
+    shown = f"p={p!r} for option {index}"
+    if not is_number(p) or not math.isfinite(float(p)):  # type: ignore[arg-type]
+        _fail("pchoice", label, f"`p` must be a finite number, but got {shown}")
+    _require(float(p) >= 0, "pchoice", label, "p >= 0", shown)  # type: ignore[arg-type]
+    return float(p)  # type: ignore[arg-type]
+
+
+def _options(dist: str, label: str, options: object) -> tuple[Any, ...]:
+    if isinstance(options, np.ndarray):
+        options = list(options)
+    if not isinstance(options, (list, tuple, range)):
+        _fail(dist, label, f"`options` must be a list or tuple, but got {options!r}")
+    _require(len(options) > 0, dist, label, "len(options) > 0", "no options")
+    return tuple(options)
+
+
+def _shown(low: object, high: object) -> str:
+    return f"low={low}, high={high}"
+
+
+def _require(ok: bool, dist: str, label: str, condition: str, got: str) -> None:
+    if not ok:
+        _fail(dist, label, f"`{condition}` must hold, but got {got}")
+
+
+def _fail(dist: str, label: str, message: str) -> NoReturn:
+    raise SpaceError(f"hp.{dist}({label!r}): {message}")
