@@ -24,7 +24,7 @@ _STATUS_AND_STATES = (
 _LOCATIONS: dict[str, str] = {
     **dict.fromkeys(_STATUS_AND_STATES, "hpo_service.trials"),
     "Trials": "hpo_service.trials",
-    "fmin": "hpo_service.fmin",
+    "fmin": "hpo_service._fmin",
     "hp": "hpo_service.space",
     "sample": "hpo_service.space",
     "space_eval": "hpo_service.space",

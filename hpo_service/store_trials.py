@@ -17,7 +17,7 @@ from hpo_service._local_workers import LocalWorkers
 from hpo_service._suggest import Suggester
 from hpo_service.algorithms import describe, resolve
 from hpo_service.driver import Driver, DriverOptions
-from hpo_service.fmin import as_generator, best_of
+from hpo_service._fmin import as_generator, best_of
 from hpo_service.store import BaseTrialStore, Trial, TrialState, open_store
 from hpo_service.settings import StudySettings
 from hpo_service.space import compile_space
