@@ -1,0 +1,224 @@
+"""fmin in process: hyperopt's arguments, Trials shape, stop rules, determinism."""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import pytest
+
+from hpo_service import (
+    JOB_STATE_DONE,
+    JOB_STATE_ERROR,
+    STATUS_FAIL,
+    STATUS_OK,
+    AllTrialsFailed,
+    Trials,
+    early_stop,
+    fmin,
+    hp,
+    rand,
+    space_eval,
+    tpe,
+)
+
+SPACE = {
+    "x": hp.uniform("x", -5, 5),
+    "branch": hp.choice("branch", [{"k": 0.0}, {"k": hp.uniform("k", 1, 2)}]),
+}
+
+
+def bowl(config):
+    return (config["x"] - 1.0) ** 2 + config["branch"]["k"]
+
+
+def run(algo=rand.suggest, max_evals=30, seed=0, **kwargs):
+    trials = kwargs.pop("trials", Trials())
+    best = fmin(
+        bowl, SPACE, algo=algo, max_evals=max_evals, trials=trials,
+        rstate=np.random.default_rng(seed), show_progressbar=False, **kwargs,
+    )  # fmt: skip
+    return best, trials
+
+
+@pytest.mark.parametrize("algo", [rand.suggest, tpe.suggest])
+def test_fmin_returns_argmin_of_the_best_trial(algo):
+    best, trials = run(algo, max_evals=40)
+    assert len(trials) == 40
+    losses = trials.losses()
+    assert trials.best_trial["result"]["loss"] == min(losses)
+    assert best == trials.argmin
+    # Choices come back as indices; the config follows from space_eval.
+    assert best["branch"] in (0, 1)
+    config = space_eval(SPACE, best)
+    assert math.isclose(bowl(config), min(losses))
+
+
+def test_return_argmin_false_returns_the_best_config():
+    config = fmin(bowl, SPACE, algo=rand.suggest, max_evals=20,
+                  rstate=np.random.default_rng(1), return_argmin=False,
+                  show_progressbar=False)  # fmt: skip
+    assert set(config) == {"x", "branch"}
+    assert isinstance(config["branch"], dict)
+
+
+@pytest.mark.parametrize("algo", [rand.suggest, tpe.suggest])
+def test_same_seed_gives_same_sequence(algo):
+    _, first = run(algo, max_evals=25, seed=7)
+    _, second = run(algo, max_evals=25, seed=7)
+    _, other = run(algo, max_evals=25, seed=8)
+    assert first.vals == second.vals
+    assert first.vals != other.vals
+
+
+def test_trial_dicts_have_hyperopts_shape():
+    _, trials = run(max_evals=10)
+    for doc in trials.trials:
+        assert doc["state"] == JOB_STATE_DONE
+        assert doc["result"]["status"] == STATUS_OK
+        vals = doc["misc"]["vals"]
+        assert set(vals) == {"x", "branch", "k"}
+        assert all(isinstance(v, list) and len(v) <= 1 for v in vals.values())
+        assert (vals["k"] == []) == (vals["branch"] == [0])
+        assert doc["misc"]["idxs"]["x"] == [doc["tid"]]
+    assert trials.tids == list(range(10))
+    assert len(trials.vals["x"]) == 10
+    assert trials.statuses() == [STATUS_OK] * 10
+
+
+def test_trial_dicts_match_hyperopts_keys():
+    hyperopt = pytest.importorskip("hyperopt")
+    theirs = hyperopt.Trials()
+    hyperopt.fmin(lambda c: c["x"] ** 2, {"x": hyperopt.hp.uniform("x", 0, 1)},
+                  algo=hyperopt.rand.suggest, max_evals=2, trials=theirs,
+                  show_progressbar=False, rstate=np.random.default_rng(0))  # fmt: skip
+    ours = Trials()
+    fmin(lambda c: c["x"] ** 2, {"x": hp.uniform("x", 0, 1)}, algo=rand.suggest,
+         max_evals=2, trials=ours, show_progressbar=False)  # fmt: skip
+    assert set(ours.trials[0]) == set(theirs.trials[0])
+    assert set(ours.trials[0]["misc"]) >= {"tid", "idxs", "vals"}
+    assert ours.trials[0]["state"] == theirs.trials[0]["state"]
+
+
+def test_max_evals_counts_trials_already_in_the_trials_object():
+    _, trials = run(max_evals=10)
+    run(max_evals=15, trials=trials)
+    assert len(trials) == 15
+    assert trials.tids == list(range(15))
+
+
+def test_dict_results_keep_extra_keys():
+    def objective(config):
+        return {"loss": config["x"] ** 2, "status": STATUS_OK, "note": "hi"}
+
+    trials = Trials()
+    fmin(objective, {"x": hp.uniform("x", -1, 1)}, algo=rand.suggest, max_evals=3,
+         trials=trials, show_progressbar=False)  # fmt: skip
+    assert all(r["note"] == "hi" for r in trials.results)
+
+
+def test_exception_propagates_unless_caught():
+    def explode(config):
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fmin(explode, SPACE, algo=rand.suggest, max_evals=3, show_progressbar=False)
+    trials = Trials()
+    with pytest.raises(AllTrialsFailed):
+        fmin(explode, SPACE, algo=rand.suggest, max_evals=3, trials=trials,
+             catch_eval_exceptions=True, show_progressbar=False)  # fmt: skip
+    assert [t["state"] for t in trials.trials] == [JOB_STATE_ERROR] * 3
+    assert trials.trials[0]["misc"]["error"] == ("RuntimeError", "boom")
+    assert trials.statuses() == [STATUS_FAIL] * 3
+
+
+def test_nan_loss_is_a_failed_trial_when_caught():
+    calls = []
+
+    def sometimes_nan(config):
+        calls.append(config)
+        return float("nan") if len(calls) % 2 else config["x"] ** 2
+
+    trials = Trials()
+    fmin(sometimes_nan, {"x": hp.uniform("x", -1, 1)}, algo=tpe.suggest,
+         max_evals=10, trials=trials, catch_eval_exceptions=True,
+         show_progressbar=False)  # fmt: skip
+    states = [t["state"] for t in trials.trials]
+    assert states.count(JOB_STATE_ERROR) == 5
+    assert trials.best_trial["state"] == JOB_STATE_DONE
+
+
+def test_status_fail_results_are_never_best():
+    def fails_low(config):
+        if config["x"] < 0:
+            return {"status": STATUS_FAIL, "loss": -100.0}
+        return config["x"]
+
+    trials = Trials()
+    fmin(fails_low, {"x": hp.uniform("x", -1, 1)}, algo=rand.suggest, max_evals=20,
+         trials=trials, rstate=np.random.default_rng(3), show_progressbar=False)  # fmt: skip
+    assert trials.best_trial["result"]["loss"] >= 0
+
+
+def test_loss_threshold_stops_early():
+    _, trials = run(max_evals=500, loss_threshold=0.5)
+    assert len(trials) < 500
+    assert min(trials.losses()) <= 0.5
+    assert all(loss > 0.5 for loss in trials.losses()[:-1])
+
+
+def test_timeout_stops_early():
+    _, trials = run(max_evals=10**6, timeout=0.3)
+    assert 0 < len(trials) < 10**6
+
+
+def test_max_evals_or_timeout_is_required():
+    with pytest.raises(ValueError, match="max_evals"):
+        fmin(bowl, SPACE, algo=rand.suggest)
+
+
+def test_early_stop_no_progress_loss():
+    flat_calls = []
+
+    def flat(config):
+        flat_calls.append(1)
+        return 1.0
+
+    fmin(flat, SPACE, algo=rand.suggest, max_evals=100, show_progressbar=False,
+         early_stop_fn=early_stop.no_progress_loss(5))  # fmt: skip
+    # The first trial sets the best; five more without progress stop the search.
+    assert len(flat_calls) == 6
+
+
+def test_points_to_evaluate_come_first():
+    points = [{"x": 1.0, "branch": 0}, {"x": -2.0, "branch": 1, "k": 1.5}]
+    best, trials = run(max_evals=5, points_to_evaluate=points)
+    assert trials.trials[0]["misc"]["vals"]["x"] == [1.0]
+    assert trials.trials[1]["misc"]["vals"]["k"] == [1.5]
+    assert best["x"] == 1.0 and trials.best_trial["result"]["loss"] == 0.0
+
+
+def test_bad_point_to_evaluate_names_the_label():
+    with pytest.raises(ValueError, match="x"):
+        run(max_evals=5, points_to_evaluate=[{"branch": 0}])
+
+
+def test_partial_settings_reach_the_algorithm():
+    best, trials = run(functools.partial(tpe.suggest, n_startup_jobs=3), max_evals=12)
+    assert len(trials) == 12
+
+
+def test_rstate_accepts_int_and_randomstate():
+    a = fmin(bowl, SPACE, algo=rand.suggest, max_evals=5, rstate=11,
+             show_progressbar=False)  # fmt: skip
+    b = fmin(bowl, SPACE, algo=rand.suggest, max_evals=5, rstate=11,
+             show_progressbar=False)  # fmt: skip
+    assert a == b
+    fmin(bowl, SPACE, algo=rand.suggest, max_evals=2,
+         rstate=np.random.RandomState(0), show_progressbar=False)  # fmt: skip
+
+
+def test_unsupported_arguments_are_refused():
+    with pytest.raises(ValueError, match="trials_save_file"):
+        fmin(bowl, SPACE, max_evals=1, trials_save_file="x.pkl")
