@@ -16,10 +16,18 @@ from typing import Any
 __version__ = "0.1.0"
 
 _STATUS_AND_STATES = (
-    "JOB_STATE_CANCEL", "JOB_STATE_DONE", "JOB_STATE_ERROR", "JOB_STATE_NEW",
-    "JOB_STATE_RUNNING", "STATUS_FAIL", "STATUS_NEW", "STATUS_OK", "STATUS_RUNNING",
-    "STATUS_STRINGS", "STATUS_SUSPENDED",
-)  # fmt: skip
+    "JOB_STATE_CANCEL",
+    "JOB_STATE_DONE",
+    "JOB_STATE_ERROR",
+    "JOB_STATE_NEW",
+    "JOB_STATE_RUNNING",
+    "STATUS_FAIL",
+    "STATUS_NEW",
+    "STATUS_OK",
+    "STATUS_RUNNING",
+    "STATUS_STRINGS",
+    "STATUS_SUSPENDED",
+)
 
 _LOCATIONS: dict[str, str] = {
     **dict.fromkeys(_STATUS_AND_STATES, "hpo_service.trials"),

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from hpo_service._progress import Progress
 from hpo_service._suggest import Suggester
 from hpo_service.algorithms import Algorithm
 from hpo_service.exceptions import InvalidResultError
@@ -27,7 +28,6 @@ from hpo_service.trials import (
     loss_of,
     make_trial_doc,
 )
-from hpo_service._progress import Progress
 
 _logger = logging.getLogger(__name__)
 
@@ -99,26 +99,43 @@ def fmin(
     _check_unsupported(pass_expr_memo_ctrl, trials_save_file)
     if allow_trials_fmin and hasattr(trials, "fmin"):
         return trials.fmin(
-            fn, space, algo=algo, max_evals=max_evals, timeout=timeout,
-            loss_threshold=loss_threshold, rstate=rstate,
-            catch_eval_exceptions=catch_eval_exceptions, return_argmin=return_argmin,
-            points_to_evaluate=points_to_evaluate, show_progressbar=show_progressbar,
-            early_stop_fn=early_stop_fn, max_queue_len=max_queue_len,
-        )  # fmt: skip
+            fn,
+            space,
+            algo=algo,
+            max_evals=max_evals,
+            timeout=timeout,
+            loss_threshold=loss_threshold,
+            rstate=rstate,
+            catch_eval_exceptions=catch_eval_exceptions,
+            return_argmin=return_argmin,
+            points_to_evaluate=points_to_evaluate,
+            show_progressbar=show_progressbar,
+            early_stop_fn=early_stop_fn,
+            max_queue_len=max_queue_len,
+        )
     trials = Trials() if trials is None else trials
-    rules = _StopRules(_check_max_evals(max_evals, timeout), timeout, loss_threshold,
-                       early_stop_fn)  # fmt: skip
+    rules = _StopRules(
+        _check_max_evals(max_evals, timeout), timeout, loss_threshold, early_stop_fn
+    )
     suggester = Suggester(space, _algorithm(algo))
     _replay(trials, suggester)
     queue = [suggester.trial_for(p) for p in (points_to_evaluate or [])]
-    _search(fn, suggester, trials, as_generator(rstate), queue, rules,
-            catch=catch_eval_exceptions, batch=max(1, max_queue_len),
-            progress=show_progressbar and verbose)  # fmt: skip
+    _search(
+        fn,
+        suggester,
+        trials,
+        as_generator(rstate),
+        queue,
+        rules,
+        catch=catch_eval_exceptions,
+        batch=max(1, max_queue_len),
+        progress=show_progressbar and verbose,
+    )
     return best_of(trials, space, return_argmin=return_argmin)
 
 
 def best_of(trials: Any, space: Any, *, return_argmin: bool) -> Any:
-    """The best params of ``trials``, or their config when ``return_argmin`` is False."""
+    """The best params of ``trials`` (their config if not ``return_argmin``)."""
     if len(trials) == 0:
         raise ValueError("there are no trials, so there is no best trial to return")
     return trials.argmin if return_argmin else space_eval(space, trials.argmin)
@@ -195,8 +212,11 @@ def _search(
 ) -> None:
     started = time.monotonic()
     best = _best_loss(trials)
-    bar = Progress(rules.max_evals if rules.max_evals < sys.maxsize else None,
-                   enabled=progress, initial=len(trials))  # fmt: skip
+    bar = Progress(
+        rules.max_evals if rules.max_evals < sys.maxsize else None,
+        enabled=progress,
+        initial=len(trials),
+    )
     early_state: list[Any] = []
     try:
         while len(trials) < rules.max_evals:
@@ -225,7 +245,12 @@ def _seeded(rng: np.random.Generator) -> np.random.Generator:
 
 
 def _evaluate(
-    fn: Callable[[Any], Any], new: Any, trials: Trials, labels: list[str], *, catch: bool
+    fn: Callable[[Any], Any],
+    new: Any,
+    trials: Trials,
+    labels: list[str],
+    *,
+    catch: bool,
 ) -> dict[str, Any]:
     """Run the objective on one trial, append its record and return its result."""
     tid = trials.new_trial_ids(1)[0]
@@ -237,7 +262,9 @@ def _evaluate(
         if not catch:
             raise
         if not isinstance(e, InvalidResultError):
-            _logger.debug("objective raised on trial %s:\n%s", tid, traceback.format_exc())
+            _logger.debug(
+                "objective raised on trial %s:\n%s", tid, traceback.format_exc()
+            )
         result, error = {"status": STATUS_FAIL}, (type(e).__name__, str(e))
     doc = make_trial_doc(
         tid,

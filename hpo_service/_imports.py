@@ -1,4 +1,4 @@
-"""Import objects by reference: ``package.module:attribute`` (dotted attribute allowed)."""
+"""Import objects by reference: ``package.module:attribute`` (dotted attributes too)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,7 @@ def split_reference(reference: str) -> tuple[str, str]:
     module, sep, attr = reference.partition(":")
     if not sep or not module or not attr or ":" in attr:
         raise ValueError(
-            "a reference must look like `package.module:name`, "
-            f"but got {reference!r}"
+            f"a reference must look like `package.module:name`, but got {reference!r}"
         )
     return module, attr
 

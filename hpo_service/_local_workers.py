@@ -19,10 +19,16 @@ class LocalWorkers:
 
     def __init__(self, n: int, db_url: str, study: str) -> None:
         self._command = [
-            sys.executable, "-m", "hpo_service.worker",
-            "--db", db_url, "--study", study,
-            "--idle-timeout", str(_IDLE_TIMEOUT_SECONDS),
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "hpo_service.worker",
+            "--db",
+            db_url,
+            "--study",
+            study,
+            "--idle-timeout",
+            str(_IDLE_TIMEOUT_SECONDS),
+        ]
         self._n = n
         self._procs: list[subprocess.Popen[bytes]] = []
 

@@ -23,10 +23,12 @@ class Progress:
         self._last_log = time.monotonic()
         self._log_lines = enabled and not sys.stderr.isatty()
         if enabled and not self._log_lines:
-            self._bar = tqdm(total=total, initial=initial, unit="trial", dynamic_ncols=True)
+            self._bar = tqdm(
+                total=total, initial=initial, unit="trial", dynamic_ncols=True
+            )
 
     def update(self, done: int, best: float | None) -> None:
-        """Report ``done`` finished trials and the best loss (None if none succeeded)."""
+        """Report ``done`` finished trials and the best loss (None if none yet)."""
         changed = done != self._done or best != self._best
         if self._bar is not None and changed:
             self._bar.update(done - self._done)
@@ -45,7 +47,9 @@ class Progress:
     def _log_line(self) -> None:
         self._last_log = time.monotonic()
         total = "?" if self._total is None else self._total
-        _logger.info("%s/%s trials finished, %s", self._done, total, _best_text(self._best))
+        _logger.info(
+            "%s/%s trials finished, %s", self._done, total, _best_text(self._best)
+        )
 
 
 def _best_text(best: float | None) -> str:

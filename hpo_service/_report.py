@@ -11,8 +11,19 @@ from hpo_service.trials import loss_of
 if TYPE_CHECKING:
     from hpo_service.driver import StudyOutcome
 
-_BASE_COLUMNS = ["tid", "state", "loss", "status", "attempts", "owner", "duration",
-                 "created_at", "started_at", "finished_at", "error_type"]  # fmt: skip
+_BASE_COLUMNS = [
+    "tid",
+    "state",
+    "loss",
+    "status",
+    "attempts",
+    "owner",
+    "duration",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "error_type",
+]
 
 
 def best_trial(store: BaseTrialStore, study: str) -> Trial | None:
@@ -75,7 +86,9 @@ def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
         "counts": {s.value: n for s, n in store.count_by_state(study).items()},
         "driver": _driver_summary(record, now),
         "workers": [_running_summary(t, now) for t in running],
-        "best": None if best is None else {"tid": best.tid, "loss": loss_of(best.result or {})},
+        "best": None
+        if best is None
+        else {"tid": best.tid, "loss": loss_of(best.result or {})},
     }
 
 
@@ -91,9 +104,13 @@ def _running_summary(trial: Trial, now: float) -> dict[str, Any]:
     return {
         "owner": trial.owner,
         "tid": trial.tid,
-        "running_for": None if trial.started_at is None else round(now - trial.started_at, 1),
+        "running_for": _age(trial.started_at, now),
         "lease_left": None if lease is None else round(lease - now, 1),
     }
+
+
+def _age(since: float | None, now: float) -> float | None:
+    return None if since is None else round(now - since, 1)
 
 
 def status_text(summary: dict[str, Any]) -> str:
@@ -104,21 +121,30 @@ def status_text(summary: dict[str, Any]) -> str:
         f"study {summary['study']!r}: {finished}/{summary['max_evals']} finished"
         + (" (cancelled)" if summary["cancelled"] else ""),
         "  " + "  ".join(f"{state}={n}" for state, n in counts.items()),
-        "  driver: " + (
-            "none running" if summary["driver"] is None
-            else f"{summary['driver']['owner']} (lease {summary['driver']['lease_left']} s)"
-        ),
+        "  driver: " + _driver_text(summary["driver"]),
         f"  workers running trials: {len(summary['workers'])}",
-    ]  # fmt: skip
+    ]
     for w in summary["workers"]:
         lines.append(
             f"    {w['owner']}: trial {w['tid']} for {w['running_for']} s, "
             f"lease {w['lease_left']} s left"
         )
     best = summary["best"]
-    lines.append("  best: " + ("none yet" if best is None
-                               else f"loss {best['loss']:.6g} (trial {best['tid']})"))  # fmt: skip
+    lines.append(
+        "  best: "
+        + (
+            "none yet"
+            if best is None
+            else f"loss {best['loss']:.6g} (trial {best['tid']})"
+        )
+    )
     return "\n".join(lines)
+
+
+def _driver_text(driver: dict[str, Any] | None) -> str:
+    if driver is None:
+        return "none running"
+    return f"{driver['owner']} (lease {driver['lease_left']} s left)"
 
 
 def best_text(record: dict[str, Any]) -> str:

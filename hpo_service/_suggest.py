@@ -28,7 +28,9 @@ class Suggester:
         """Every parameter label of the space."""
         return [spec.label for spec in self.compiled]
 
-    def observe(self, params: Mapping[str, Any], result: Mapping[str, Any] | None) -> None:
+    def observe(
+        self, params: Mapping[str, Any], result: Mapping[str, Any] | None
+    ) -> None:
         """Record a finished trial; a failed one (no ok result) counts as a failure."""
         self.history.add(params, None if result is None else loss_of(result))
 

@@ -67,32 +67,68 @@ def main(verbose: int) -> None:
 @main.command()
 @_study_option
 @click.option("--objective", help="Objective reference, package.module:function.")
-@click.option("--space", "space_ref", help="Search space reference, package.module:name.")
+@click.option(
+    "--space", "space_ref", help="Search space reference, package.module:name."
+)
 @click.option("--max-evals", type=click.IntRange(min=1), help="Trials to finish.")
 @click.option("--algo", type=click.Choice(["tpe", "rand"]), help="Algorithm [tpe].")
 @click.option("--seed", type=int, help="Seed of the suggestion sequence.")
-@click.option("--queue-depth", type=click.IntRange(min=1),
-              help="Trials kept queued [twice the live workers, at least 2].")
-@click.option("--lease-seconds", type=click.FloatRange(min=1.0),
-              help="Worker lease, renewed by heartbeats [30].")
-@click.option("--trial-timeout", type=click.FloatRange(min=0.0, min_open=True),
-              help="Seconds an objective may run before it is killed.")
-@click.option("--max-attempts", type=click.IntRange(min=1),
-              help="Attempts before a trial whose worker died is an error [3].")
+@click.option(
+    "--queue-depth",
+    type=click.IntRange(min=1),
+    help="Trials kept queued [twice the live workers, at least 2].",
+)
+@click.option(
+    "--lease-seconds",
+    type=click.FloatRange(min=1.0),
+    help="Worker lease, renewed by heartbeats [30].",
+)
+@click.option(
+    "--trial-timeout",
+    type=click.FloatRange(min=0.0, min_open=True),
+    help="Seconds an objective may run before it is killed.",
+)
+@click.option(
+    "--max-attempts",
+    type=click.IntRange(min=1),
+    help="Attempts before a trial whose worker died is an error [3].",
+)
 @click.option("--loss-threshold", type=float, help="Stop at a loss this low.")
-@click.option("--timeout", type=click.FloatRange(min=0.0, min_open=True),
-              help="Stop suggesting after this many seconds.")
-@click.option("--no-improvement", type=click.IntRange(min=1),
-              help="Stop after this many finished trials without a better loss.")
-@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Also run this many local workers.")
-@click.option("--override", is_flag=True,
-              help="Resume even if the objective, space or algorithm changed.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.0, min_open=True),
+    help="Stop suggesting after this many seconds.",
+)
+@click.option(
+    "--no-improvement",
+    type=click.IntRange(min=1),
+    help="Stop after this many finished trials without a better loss.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Also run this many local workers.",
+)
+@click.option(
+    "--override",
+    is_flag=True,
+    help="Resume even if the objective, space or algorithm changed.",
+)
 @click.option("--no-progress", is_flag=True, help="Do not show a progress bar.")
 @_with_store
-def start(store: BaseTrialStore, db_url: str, study: str, space_ref: str | None,
-          workers: int, override: bool, no_progress: bool, algo: str | None,
-          **given: Any) -> None:  # fmt: skip
+def start(
+    store: BaseTrialStore,
+    db_url: str,
+    study: str,
+    space_ref: str | None,
+    workers: int,
+    override: bool,
+    no_progress: bool,
+    algo: str | None,
+    **given: Any,
+) -> None:
     """Create study STUDY, or resume it, and run it until it is complete."""
     given["algorithm"] = algo
     space = _given_space(given, space_ref)
@@ -104,8 +140,14 @@ def start(store: BaseTrialStore, db_url: str, study: str, space_ref: str | None,
     click.echo(f"{'created' if created else 'resuming'} study {study!r}", err=True)
     options = DriverOptions(progress=not no_progress, local_workers=workers)
     with LocalWorkers(workers, db_url, study) as local:
-        driver = Driver(store, study, settings, space, options=options,
-                        should_stop=_failing_workers(local))  # fmt: skip
+        driver = Driver(
+            store,
+            study,
+            settings,
+            space,
+            options=options,
+            should_stop=_failing_workers(local),
+        )
         outcome = driver.run()
     click.echo(_report.outcome_text(study, outcome))
 
@@ -141,7 +183,9 @@ def _failing_workers(local: LocalWorkers) -> Callable[[], str | None]:
 def status(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> None:
     """Counts by state, live workers, lease ages and the best trial."""
     summary = _report.status_summary(store, study)
-    click.echo(json.dumps(summary, indent=2) if as_json else _report.status_text(summary))
+    click.echo(
+        json.dumps(summary, indent=2) if as_json else _report.status_text(summary)
+    )
 
 
 @main.command()
@@ -159,14 +203,25 @@ def best(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> None:
 
 @main.command()
 @_study_option
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
-              show_default=True, help="Output format.")
-@click.option("--state", "states", multiple=True,
-              type=click.Choice([s.value for s in TrialState]),
-              help="Only trials in this state (repeatable).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json"]),
+    default="csv",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice([s.value for s in TrialState]),
+    help="Only trials in this state (repeatable).",
+)
 @_with_store
-def trials(store: BaseTrialStore, db_url: str, study: str, fmt: str,
-           states: tuple[str, ...]) -> None:  # fmt: skip
+def trials(
+    store: BaseTrialStore, db_url: str, study: str, fmt: str, states: tuple[str, ...]
+) -> None:
     """Every trial of the study, as CSV or JSON on standard output."""
     wanted = [TrialState(s) for s in states] or None
     records = [_report.trial_record(t) for t in store.get_trials(study, wanted)]
@@ -182,11 +237,17 @@ def trials(store: BaseTrialStore, db_url: str, study: str, fmt: str,
 
 @main.command()
 @_study_option
-@click.option("--tid", "tids", type=int, multiple=True,
-              help="Cancel only this trial (repeatable); a live driver replaces it.")
+@click.option(
+    "--tid",
+    "tids",
+    type=int,
+    multiple=True,
+    help="Cancel only this trial (repeatable); a live driver replaces it.",
+)
 @_with_store
-def cancel(store: BaseTrialStore, db_url: str, study: str,
-           tids: tuple[int, ...]) -> None:  # fmt: skip
+def cancel(
+    store: BaseTrialStore, db_url: str, study: str, tids: tuple[int, ...]
+) -> None:
     """Cancel the study (its driver stops), or only some of its trials."""
     if not tids:
         settings = dict(store.get_study(study).settings, cancelled=True)
@@ -202,7 +263,9 @@ def list_studies(store: BaseTrialStore, db_url: str) -> None:
     for study in store.list_studies():
         counts = store.count_by_state(study.name)
         finished = counts[TrialState.DONE] + counts[TrialState.ERROR]
-        click.echo(f"{study.name}\t{finished}/{study.settings.get('max_evals')} finished")
+        click.echo(
+            f"{study.name}\t{finished}/{study.settings.get('max_evals')} finished"
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

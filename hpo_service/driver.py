@@ -137,8 +137,10 @@ class Driver:
             else:
                 changed |= self._fill_queue()
             progress.update(self._n_finished(), self._best_loss())
-            pause = self.options.min_poll if changed else min(
-                pause * 1.5, self.options.max_poll
+            pause = (
+                self.options.min_poll
+                if changed
+                else min(pause * 1.5, self.options.max_poll)
             )
             time.sleep(pause)
 
@@ -168,8 +170,10 @@ class Driver:
         for study, tid in report.failed:
             _logger.error(
                 "study %r: trial %s quarantined after %s attempts",
-                study, tid, self.settings.max_attempts,
-            )  # fmt: skip
+                study,
+                tid,
+                self.settings.max_attempts,
+            )
 
     def _renew_driver_lease(self) -> None:
         owner = self.options.owner
@@ -215,7 +219,11 @@ class Driver:
         if self._cancelled:
             return "cancelled"
         best = self._best_loss()
-        if s.loss_threshold is not None and best is not None and best <= s.loss_threshold:
+        if (
+            s.loss_threshold is not None
+            and best is not None
+            and best <= s.loss_threshold
+        ):
             return "loss_threshold"
         if s.timeout is not None and time.monotonic() - self._started >= s.timeout:
             return "timeout"
@@ -253,7 +261,9 @@ class Driver:
     def _queue_depth(self) -> int:
         if self.settings.queue_depth is not None:
             return self.settings.queue_depth
-        owners = {t.owner for t in self._pending.values() if t.state == TrialState.RUNNING}
+        owners = {
+            t.owner for t in self._pending.values() if t.state == TrialState.RUNNING
+        }
         return max(2, 2 * max(len(owners), self.options.local_workers))
 
     def _n_finished(self) -> int:

@@ -55,3 +55,7 @@ class AllTrialsFailed(HPOServiceError):
 
 class InvalidResultError(HPOServiceError, ValueError):
     """An objective returned something that is not a loss or a valid result dict."""
+
+
+class WorkerError(HPOServiceError, RuntimeError):
+    """A worker cannot run trials at all (its objective process does not start)."""

@@ -28,8 +28,8 @@ def normalise_result(value: Any) -> dict[str, Any]:
         ``{"loss": float, "status": "ok", ...}`` or ``{"status": "fail", ...}``.
 
     Raises:
-        InvalidResultError: The value is not a number or a valid result dict, the loss is
-            NaN or not numeric, the status is unknown, or the dict is not JSON-able.
+        InvalidResultError: The value is not a number or a valid result dict, the
+            loss is NaN or not numeric, the status is unknown, or it is not JSON-able.
     """
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return {"loss": _checked_loss(value), "status": STATUS_OK}

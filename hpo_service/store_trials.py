@@ -12,15 +12,15 @@ import datetime as _dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from hpo_service._fmin import as_generator, best_of
 from hpo_service._imports import reference_of
 from hpo_service._local_workers import LocalWorkers
 from hpo_service._suggest import Suggester
 from hpo_service.algorithms import describe, resolve
 from hpo_service.driver import Driver, DriverOptions
-from hpo_service._fmin import as_generator, best_of
-from hpo_service.store import BaseTrialStore, Trial, TrialState, open_store
 from hpo_service.settings import StudySettings
 from hpo_service.space import compile_space
+from hpo_service.store import BaseTrialStore, Trial, TrialState, open_store
 from hpo_service.study import open_study, space_settings, study_space
 from hpo_service.trials import (
     JOB_STATE_CANCEL,
@@ -125,15 +125,23 @@ class StoreTrials(TrialsView):
             "loss_threshold": loss_threshold,
             "timeout": timeout,
         }
-        settings, created = open_study(self.store, self.study, given, override=self.override)
+        settings, created = open_study(
+            self.store, self.study, given, override=self.override
+        )
         if created and points_to_evaluate:
             self._insert_points(space, points_to_evaluate)
         self._labels = None
         options = DriverOptions(progress=show_progressbar, local_workers=self.workers)
         should_stop = _early_stopper(self, early_stop_fn) if early_stop_fn else None
         with self._local_workers():
-            Driver(self.store, self.study, settings, space, options=options,
-                   should_stop=should_stop).run()  # fmt: skip
+            Driver(
+                self.store,
+                self.study,
+                settings,
+                space,
+                options=options,
+                should_stop=should_stop,
+            ).run()
         return best_of(self, space, return_argmin=return_argmin)
 
     def _insert_points(self, space: Any, points: Sequence[Mapping[str, Any]]) -> None:
@@ -168,7 +176,9 @@ class StoreTrials(TrialsView):
 
     def _space_labels(self) -> list[str]:
         if self._labels is None:
-            settings = StudySettings.from_dict(self.store.get_study(self.study).settings)
+            settings = StudySettings.from_dict(
+                self.store.get_study(self.study).settings
+            )
             self._labels = [spec.label for spec in compile_space(study_space(settings))]
         return self._labels
 
@@ -193,7 +203,9 @@ def _early_stopper(
     finished = _FinishedTrials()
 
     def check() -> str | None:
-        docs = [d for d in trials.trials if d["state"] in (JOB_STATE_DONE, JOB_STATE_ERROR)]
+        docs = [
+            d for d in trials.trials if d["state"] in (JOB_STATE_DONE, JOB_STATE_ERROR)
+        ]
         if len(docs) == len(finished.trials):
             return None
         finished.trials = docs
@@ -216,4 +228,3 @@ class _FinishedTrials(TrialsView):
     @trials.setter
     def trials(self, docs: list[dict[str, Any]]) -> None:
         self._docs = docs
-

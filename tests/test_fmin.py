@@ -36,9 +36,15 @@ def bowl(config):
 def run(algo=rand.suggest, max_evals=30, seed=0, **kwargs):
     trials = kwargs.pop("trials", Trials())
     best = fmin(
-        bowl, SPACE, algo=algo, max_evals=max_evals, trials=trials,
-        rstate=np.random.default_rng(seed), show_progressbar=False, **kwargs,
-    )  # fmt: skip
+        bowl,
+        SPACE,
+        algo=algo,
+        max_evals=max_evals,
+        trials=trials,
+        rstate=np.random.default_rng(seed),
+        show_progressbar=False,
+        **kwargs,
+    )
     return best, trials
 
 
@@ -56,9 +62,15 @@ def test_fmin_returns_argmin_of_the_best_trial(algo):
 
 
 def test_return_argmin_false_returns_the_best_config():
-    config = fmin(bowl, SPACE, algo=rand.suggest, max_evals=20,
-                  rstate=np.random.default_rng(1), return_argmin=False,
-                  show_progressbar=False)  # fmt: skip
+    config = fmin(
+        bowl,
+        SPACE,
+        algo=rand.suggest,
+        max_evals=20,
+        rstate=np.random.default_rng(1),
+        return_argmin=False,
+        show_progressbar=False,
+    )
     assert set(config) == {"x", "branch"}
     assert isinstance(config["branch"], dict)
 
@@ -90,12 +102,24 @@ def test_trial_dicts_have_hyperopts_shape():
 def test_trial_dicts_match_hyperopts_keys():
     hyperopt = pytest.importorskip("hyperopt")
     theirs = hyperopt.Trials()
-    hyperopt.fmin(lambda c: c["x"] ** 2, {"x": hyperopt.hp.uniform("x", 0, 1)},
-                  algo=hyperopt.rand.suggest, max_evals=2, trials=theirs,
-                  show_progressbar=False, rstate=np.random.default_rng(0))  # fmt: skip
+    hyperopt.fmin(
+        lambda c: c["x"] ** 2,
+        {"x": hyperopt.hp.uniform("x", 0, 1)},
+        algo=hyperopt.rand.suggest,
+        max_evals=2,
+        trials=theirs,
+        show_progressbar=False,
+        rstate=np.random.default_rng(0),
+    )
     ours = Trials()
-    fmin(lambda c: c["x"] ** 2, {"x": hp.uniform("x", 0, 1)}, algo=rand.suggest,
-         max_evals=2, trials=ours, show_progressbar=False)  # fmt: skip
+    fmin(
+        lambda c: c["x"] ** 2,
+        {"x": hp.uniform("x", 0, 1)},
+        algo=rand.suggest,
+        max_evals=2,
+        trials=ours,
+        show_progressbar=False,
+    )
     assert set(ours.trials[0]) == set(theirs.trials[0])
     assert set(ours.trials[0]["misc"]) >= {"tid", "idxs", "vals"}
     assert ours.trials[0]["state"] == theirs.trials[0]["state"]
@@ -113,8 +137,14 @@ def test_dict_results_keep_extra_keys():
         return {"loss": config["x"] ** 2, "status": STATUS_OK, "note": "hi"}
 
     trials = Trials()
-    fmin(objective, {"x": hp.uniform("x", -1, 1)}, algo=rand.suggest, max_evals=3,
-         trials=trials, show_progressbar=False)  # fmt: skip
+    fmin(
+        objective,
+        {"x": hp.uniform("x", -1, 1)},
+        algo=rand.suggest,
+        max_evals=3,
+        trials=trials,
+        show_progressbar=False,
+    )
     assert all(r["note"] == "hi" for r in trials.results)
 
 
@@ -126,8 +156,15 @@ def test_exception_propagates_unless_caught():
         fmin(explode, SPACE, algo=rand.suggest, max_evals=3, show_progressbar=False)
     trials = Trials()
     with pytest.raises(AllTrialsFailed):
-        fmin(explode, SPACE, algo=rand.suggest, max_evals=3, trials=trials,
-             catch_eval_exceptions=True, show_progressbar=False)  # fmt: skip
+        fmin(
+            explode,
+            SPACE,
+            algo=rand.suggest,
+            max_evals=3,
+            trials=trials,
+            catch_eval_exceptions=True,
+            show_progressbar=False,
+        )
     assert [t["state"] for t in trials.trials] == [JOB_STATE_ERROR] * 3
     assert trials.trials[0]["misc"]["error"] == ("RuntimeError", "boom")
     assert trials.statuses() == [STATUS_FAIL] * 3
@@ -141,9 +178,15 @@ def test_nan_loss_is_a_failed_trial_when_caught():
         return float("nan") if len(calls) % 2 else config["x"] ** 2
 
     trials = Trials()
-    fmin(sometimes_nan, {"x": hp.uniform("x", -1, 1)}, algo=tpe.suggest,
-         max_evals=10, trials=trials, catch_eval_exceptions=True,
-         show_progressbar=False)  # fmt: skip
+    fmin(
+        sometimes_nan,
+        {"x": hp.uniform("x", -1, 1)},
+        algo=tpe.suggest,
+        max_evals=10,
+        trials=trials,
+        catch_eval_exceptions=True,
+        show_progressbar=False,
+    )
     states = [t["state"] for t in trials.trials]
     assert states.count(JOB_STATE_ERROR) == 5
     assert trials.best_trial["state"] == JOB_STATE_DONE
@@ -156,8 +199,15 @@ def test_status_fail_results_are_never_best():
         return config["x"]
 
     trials = Trials()
-    fmin(fails_low, {"x": hp.uniform("x", -1, 1)}, algo=rand.suggest, max_evals=20,
-         trials=trials, rstate=np.random.default_rng(3), show_progressbar=False)  # fmt: skip
+    fmin(
+        fails_low,
+        {"x": hp.uniform("x", -1, 1)},
+        algo=rand.suggest,
+        max_evals=20,
+        trials=trials,
+        rstate=np.random.default_rng(3),
+        show_progressbar=False,
+    )
     assert trials.best_trial["result"]["loss"] >= 0
 
 
@@ -185,8 +235,14 @@ def test_early_stop_no_progress_loss():
         flat_calls.append(1)
         return 1.0
 
-    fmin(flat, SPACE, algo=rand.suggest, max_evals=100, show_progressbar=False,
-         early_stop_fn=early_stop.no_progress_loss(5))  # fmt: skip
+    fmin(
+        flat,
+        SPACE,
+        algo=rand.suggest,
+        max_evals=100,
+        show_progressbar=False,
+        early_stop_fn=early_stop.no_progress_loss(5),
+    )
     # The first trial sets the best; five more without progress stop the search.
     assert len(flat_calls) == 6
 
@@ -205,18 +261,26 @@ def test_bad_point_to_evaluate_names_the_label():
 
 
 def test_partial_settings_reach_the_algorithm():
-    best, trials = run(functools.partial(tpe.suggest, n_startup_jobs=3), max_evals=12)
+    _, trials = run(functools.partial(tpe.suggest, n_startup_jobs=3), max_evals=12)
     assert len(trials) == 12
 
 
 def test_rstate_accepts_int_and_randomstate():
-    a = fmin(bowl, SPACE, algo=rand.suggest, max_evals=5, rstate=11,
-             show_progressbar=False)  # fmt: skip
-    b = fmin(bowl, SPACE, algo=rand.suggest, max_evals=5, rstate=11,
-             show_progressbar=False)  # fmt: skip
+    a = fmin(
+        bowl, SPACE, algo=rand.suggest, max_evals=5, rstate=11, show_progressbar=False
+    )
+    b = fmin(
+        bowl, SPACE, algo=rand.suggest, max_evals=5, rstate=11, show_progressbar=False
+    )
     assert a == b
-    fmin(bowl, SPACE, algo=rand.suggest, max_evals=2,
-         rstate=np.random.RandomState(0), show_progressbar=False)  # fmt: skip
+    fmin(
+        bowl,
+        SPACE,
+        algo=rand.suggest,
+        max_evals=2,
+        rstate=np.random.RandomState(0),
+        show_progressbar=False,
+    )
 
 
 def test_unsupported_arguments_are_refused():

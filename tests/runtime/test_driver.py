@@ -1,0 +1,119 @@
+"""The driver loop against a real SQLite store, with in-thread stand-in workers."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from examples.quadratic import objective, space
+from hpo_service import hp
+from hpo_service.driver import Driver, DriverOptions
+from hpo_service.exceptions import DriverLeaseError, StudyMismatchError
+from hpo_service.store import TrialState
+from hpo_service.study import open_study, space_settings
+
+FAST = DriverOptions(progress=False, min_poll=0.005, max_poll=0.05)
+
+
+def new_study(store, name="s", **given):
+    settings = {
+        "objective": "examples.quadratic:objective",
+        **space_settings(space),
+        "max_evals": 30,
+        "seed": 1,
+        **given,
+    }
+    return open_study(store, name, settings)[0]
+
+
+def drive(store, settings, name="s", options=FAST, **kwargs):
+    return Driver(store, name, settings, space, options=options, **kwargs).run()
+
+
+def test_study_completes_with_exactly_max_evals(store, db_url, thread_workers):
+    settings = new_study(store)
+    with thread_workers(db_url, objective, n=3) as workers:
+        outcome = drive(store, settings)
+    assert outcome.reason == "max_evals"
+    assert outcome.counts[TrialState.DONE] == 30
+    assert sorted(workers.completed) == list(range(30))
+    losses = [t.result["loss"] for t in store.get_trials("s")]
+    assert outcome.best.result["loss"] == min(losses)
+
+
+def queued_counts(store, n_polls):
+    """A stop hook that records the queue length at each poll, stopping after n."""
+    polls = []
+
+    def should_stop():
+        polls.append(store.count_by_state("s")[TrialState.NEW])
+        return "enough" if len(polls) >= n_polls else None
+
+    return polls, should_stop
+
+
+@pytest.mark.parametrize(("queue_depth", "expected"), [(3, 3), (None, 2)])
+def test_queue_is_filled_to_its_depth_and_no_further(store, queue_depth, expected):
+    settings = new_study(store, queue_depth=queue_depth)
+    polls, should_stop = queued_counts(store, 20)
+    outcome = drive(store, settings, should_stop=should_stop)
+    assert outcome.reason == "enough"
+    assert max(polls) == polls[-1] == expected
+    assert store.count_by_state("s")[TrialState.CANCELLED] == expected
+
+
+def test_second_live_driver_is_refused(store):
+    settings = new_study(store)
+    assert store.acquire_driver_lease("s", "someone-else", 30.0)
+    with pytest.raises(DriverLeaseError, match="someone-else"):
+        drive(store, settings)
+
+
+def test_resume_finishes_exactly_and_keeps_earlier_trials(
+    store, db_url, thread_workers
+):
+    settings = new_study(store, max_evals=10)
+    with thread_workers(db_url, objective):
+        drive(store, settings)
+    settings, created = open_study(store, "s", {"max_evals": 25})
+    assert not created and settings.max_evals == 25
+    with thread_workers(db_url, objective):
+        outcome = drive(store, settings)
+    assert outcome.counts[TrialState.DONE] == 25
+    assert [t.tid for t in store.get_trials("s")] == list(range(25))
+
+
+def test_changed_space_is_refused_unless_overridden(store):
+    new_study(store)
+    changed = space_settings({"x": hp.uniform("x", 0, 1)})
+    with pytest.raises(StudyMismatchError, match="space_fingerprint"):
+        open_study(store, "s", changed)
+    settings, _ = open_study(store, "s", changed, override=True)
+    assert settings.space_fingerprint == changed["space_fingerprint"]
+
+
+def test_loss_threshold_stops_and_cancels_the_queue(store, db_url, thread_workers):
+    settings = new_study(store, max_evals=500, loss_threshold=5.0, algorithm="rand")
+    with thread_workers(db_url, objective):
+        outcome = drive(store, settings)
+    assert outcome.reason == "loss_threshold"
+    assert outcome.best.result["loss"] <= 5.0
+    counts = store.count_by_state("s")
+    assert counts[TrialState.NEW] == counts[TrialState.RUNNING] == 0
+    assert counts[TrialState.DONE] < 500
+
+
+def test_cancelled_study_stops_its_driver(store, db_url):
+    settings = new_study(store, max_evals=100)
+    timer = threading.Timer(0.3, lambda: _cancel_study(store, "s"))
+    timer.start()
+    outcome = drive(store, settings)
+    assert outcome.reason == "cancelled"
+    assert store.count_by_state("s")[TrialState.NEW] == 0
+
+
+def _cancel_study(store, name):
+    study = store.get_study(name)
+    store.update_study_settings(name, dict(study.settings, cancelled=True))
+    store.cancel(name)
