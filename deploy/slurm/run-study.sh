@@ -1,0 +1,77 @@
+#!/bin/bash
+#
+# Run one hpo-service study on a Slurm cluster: submit the worker array, then run the
+# driver here (a login node is fine: the driver only suggests and bookkeeps) until the
+# study is complete. Run it under `nohup`, tmux or screen for long studies, or submit
+# it as a job of its own:  sbatch --time=1-0 --wrap 'deploy/slurm/run-study.sh ...'
+#
+#   export HPO_DB='mongodb://db.example.org:27017/hpo'
+#   deploy/slurm/run-study.sh --study quadratic \
+#       --objective examples.quadratic:objective --space examples.quadratic:space \
+#       --max-evals 500
+#
+# Every option is passed to `hpo-driver start` unchanged. Environment knobs:
+#   HPO_DB             the store URL, required (workers on every node must reach it)
+#   HPO_ARRAY          array spec of the workers, e.g. 0-63%16 [0-7]
+#   HPO_SBATCH_ARGS    more sbatch options, e.g. "--partition=cpu --account=ml"
+#   HPO_IDLE_TIMEOUT   seconds a worker waits for work before exiting [300]
+#
+# If the driver fails or this script is interrupted, the worker array is cancelled
+# (SIGTERM: running trials finish or are handed back). When the driver succeeds the
+# workers drain the queue and exit on their own after HPO_IDLE_TIMEOUT.
+
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+if [[ -z ${HPO_DB:-} ]]; then
+    echo "run-study: set HPO_DB to the store URL (mongodb://... reachable from every node)" >&2
+    exit 2
+fi
+if [[ $# -eq 0 ]]; then
+    echo "usage: HPO_DB=URL run-study.sh --study NAME --objective MOD:FN --space MOD:SPACE --max-evals N [...]" >&2
+    exit 2
+fi
+for tool in sbatch scancel hpo-driver; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "run-study: \`$tool\` is not on PATH" >&2
+        exit 2
+    fi
+done
+
+# Word splitting of HPO_SBATCH_ARGS is intended (several options in one variable).
+# shellcheck disable=SC2086
+array_job=$(sbatch --parsable --array="${HPO_ARRAY:-0-7}" ${HPO_SBATCH_ARGS:-} \
+    "$here/hpo-worker-array.sbatch" "$HPO_DB")
+array_job=${array_job%%;*}
+echo "run-study: submitted worker array job $array_job"
+
+cancel_workers() {
+    echo "run-study: cancelling worker array $array_job" >&2
+    # Tasks not started yet go away; running ones get SIGTERM (finish the trial).
+    scancel --state=PENDING "$array_job" 2>/dev/null || true
+    scancel --signal=TERM --batch "$array_job" 2>/dev/null || true
+}
+trap 'cancel_workers; exit 130' INT
+trap 'cancel_workers; exit 143' TERM
+
+study=
+args=("$@")
+for i in "${!args[@]}"; do
+    case ${args[i]} in
+        --study) study=${args[i + 1]:-} ;;
+        --study=*) study=${args[i]#--study=} ;;
+    esac
+done
+
+if hpo-driver start --db "$HPO_DB" "$@"; then
+    echo "run-study: study complete; workers exit after ${HPO_IDLE_TIMEOUT:-300}s idle"
+    if [[ -n $study ]]; then
+        hpo-driver best --db "$HPO_DB" --study "$study" || true
+    fi
+else
+    status=$?
+    echo "run-study: driver exited with status $status" >&2
+    cancel_workers
+    exit "$status"
+fi

