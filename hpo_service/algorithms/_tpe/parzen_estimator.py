@@ -1,0 +1,366 @@
+"""Mixtures of product kernels over one group of parameters (the TPE densities).
+
+A :class:`GroupLayout` fixes how the parameters of one group map to arrays:
+
+- numeric parameters (``uniform``/``normal``, with ``log``/``q``/``is_int``) live in
+  *normalised base space*: ``log`` is undone, then a bounded parameter is mapped onto
+  ``[0, 1]`` and an unbounded (normal) one is standardised by its prior;
+- categorical parameters (``choice`` and ``randint``) are option indices ``0..C-1``.
+
+A :class:`ParzenEstimator` is a weighted mixture with one component per observation plus
+one prior component. Each component is a product over the group's parameters of a
+truncated normal (continuous), the normal's probability mass of the value's rounding bin
+(quantised) or a smoothed one-hot table (categorical). Everything is vectorised over
+candidates x components x parameters.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import special
+
+from hpo_service.algorithms._tpe import _truncnorm
+from hpo_service.space._spec import ParamSpec
+
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+# A rounding bin at most this wide (normalised units) is at most a quarter of the
+# narrowest kernel (bandwidths are clipped to >= 0.01), so density x width is exact
+# to well under 1% there.
+_FINE_BIN = 0.0025
+# Above this many components, coarse quantised columns are scored per distinct kernel.
+_UNIQUE_ABOVE = 64
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Points of one group: raw numeric draws, their parameter values, option indices."""
+
+    raw: np.ndarray  # (m, n_numeric) normalised base-space draws (before rounding)
+    values: np.ndarray  # (m, n_numeric) parameter values (exp'ed and rounded)
+    options: np.ndarray  # (m, n_categorical) option indices
+
+
+class GroupLayout:
+    """How the parameters of one group are laid out as arrays (see module docstring)."""
+
+    def __init__(self, specs: Sequence[ParamSpec]) -> None:
+        self.specs = tuple(specs)
+        self.numeric = tuple(s for s in specs if s.kind in ("uniform", "normal"))
+        self.categorical = tuple(s for s in specs if s.kind in ("choice", "randint"))
+        self._init_numeric()
+        self._init_categorical()
+
+    def _init_numeric(self) -> None:
+        specs = self.numeric
+        bounded = np.array([s.kind == "uniform" for s in specs], dtype=bool)
+        self.center = np.array([_center(s) for s in specs], dtype=float)
+        self.scale = np.array([_scale(s) for s in specs], dtype=float)
+        self.low = np.where(bounded, 0.0, -np.inf)
+        self.high = np.where(bounded, 1.0, np.inf)
+        self.prior_mu = np.where(bounded, 0.5, 0.0)
+        self.log = np.array([s.log for s in specs], dtype=bool)
+        self.q = np.array([_effective_q(s) for s in specs], dtype=float)
+        self.is_int = np.array([s.is_int for s in specs], dtype=bool)
+        self.quantised = ~np.isnan(self.q)
+        # Bins much narrower than the narrowest kernel are scored as density x width.
+        fine = self.quantised & ~self.log & (self.q / self.scale <= _FINE_BIN)
+        self.fine = fine
+        self.dense_idx = np.flatnonzero(~self.quantised | fine)
+        self.coarse_idx = np.flatnonzero(self.quantised & ~fine)
+
+    def _init_categorical(self) -> None:
+        priors = [_option_prior(s) for s in self.categorical]
+        self.n_options = np.array([p.size for p in priors], dtype=int)
+        self.offsets = np.concatenate([[0], np.cumsum(self.n_options)[:-1]]).astype(int)
+        self.option_prior = priors
+        self.option_low = np.array(
+            [s.low if s.kind == "randint" else 0 for s in self.categorical], dtype=float
+        )
+
+    def observations(self, columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Internal arrays from recorded values, one column per spec of ``self.specs``.
+
+        Args:
+            columns: Recorded values of each parameter (all rows active).
+
+        Returns:
+            Normalised numeric observations ``(k, n_numeric)`` clipped to the bounds, and
+            option indices ``(k, n_categorical)``.
+        """
+        by_label = dict(zip((s.label for s in self.specs), columns, strict=True))
+        k = len(columns[0]) if columns else 0
+        values = np.empty((k, len(self.numeric)))
+        for j, spec in enumerate(self.numeric):
+            values[:, j] = by_label[spec.label]
+        options = np.empty((k, len(self.categorical)), dtype=np.intp)
+        for j, spec in enumerate(self.categorical):
+            options[:, j] = by_label[spec.label]
+        options -= self.option_low.astype(np.intp)
+        return self.normalise(values), options
+
+    def normalise(self, values: np.ndarray) -> np.ndarray:
+        """Map parameter values to clipped normalised base space."""
+        q_half = np.where(self.quantised, 0.5 * self.q, 0.0)
+        with np.errstate(divide="ignore"):
+            # A log parameter rounded down to 0 is placed at the top of its bin.
+            base = np.where(self.log, np.log(np.maximum(values, q_half)), values)
+        return np.clip((base - self.center) / self.scale, self.low, self.high)
+
+    def to_values(self, raw: np.ndarray) -> np.ndarray:
+        """Parameter values (exp'ed, rounded) of normalised base-space draws."""
+        values = self.center + self.scale * raw
+        values = np.where(self.log, np.exp(values), values)
+        q = np.where(self.quantised, self.q, 1.0)
+        return np.where(self.quantised, np.round(values / q) * q, values)
+
+    def bin_edges(
+        self, values: np.ndarray, idx: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Normalised, clipped edges of the rounding bins of columns ``idx`` of ``values``.
+
+        Args:
+            values: Parameter values ``(m, len(idx))``.
+            idx: Numeric (quantised) columns the values belong to.
+
+        Returns:
+            Lower and upper bin edges in normalised base space.
+        """
+        q = self.q[idx]
+        lo, hi = values - 0.5 * q, values + 0.5 * q
+        is_log = self.log[idx]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lo = np.where(is_log, np.log(np.maximum(lo, 0.0)), lo)
+            hi = np.where(is_log, np.log(np.maximum(hi, 0.0)), hi)
+        center, scale = self.center[idx], self.scale[idx]
+        low, high = self.low[idx], self.high[idx]
+        lo = np.clip((lo - center) / scale, low, high)
+        hi = np.clip((hi - center) / scale, low, high)
+        return lo, hi
+
+    def dense_coords(self, candidates: Candidates) -> tuple[np.ndarray, np.ndarray]:
+        """Coordinates of the densely scored columns and the summed log bin widths.
+
+        Continuous columns use the raw draw; fine quantised columns the middle of the
+        (clipped) rounding bin, whose log width is added to the density to give a mass.
+        """
+        x = candidates.raw[:, self.dense_idx].copy()
+        fine_cols = np.flatnonzero(self.fine[self.dense_idx])
+        if fine_cols.size == 0:
+            return x, np.zeros(x.shape[0])
+        idx = self.dense_idx[fine_cols]
+        lo, hi = self.bin_edges(candidates.values[:, idx], idx)
+        x[:, fine_cols] = 0.5 * (lo + hi)
+        with np.errstate(divide="ignore"):
+            return x, np.sum(np.log(hi - lo), axis=1)
+
+    def to_params(self, candidates: Candidates, index: int) -> dict[str, Any]:
+        """The params dict ``{label: value}`` of candidate ``index``, typed like the prior."""
+        out: dict[str, Any] = {}
+        for j, spec in enumerate(self.numeric):
+            value = float(candidates.values[index, j])
+            out[spec.label] = int(round(value)) if spec.is_int else value
+        for j, spec in enumerate(self.categorical):
+            out[spec.label] = int(candidates.options[index, j] + self.option_low[j])
+        return {s.label: out[s.label] for s in self.specs}
+
+
+class ParzenEstimator:
+    """A weighted mixture of product kernels, one per observation plus the prior.
+
+    Args:
+        layout: The group's layout.
+        numeric: Normalised numeric observations ``(k, n_numeric)``.
+        options: Option indices ``(k, n_categorical)``.
+        weights: Non-negative weight of each observation ``(k,)``.
+        prior_weight: Weight of the prior component (relative to an observation of
+            weight 1) and strength of the categorical smoothing.
+        consider_endpoints: Whether the bounds count as neighbours when choosing the
+            bandwidths of the outermost observations.
+        bandwidth_factor: Multiplier applied to every neighbour-based bandwidth.
+    """
+
+    def __init__(
+        self,
+        layout: GroupLayout,
+        numeric: np.ndarray,
+        options: np.ndarray,
+        weights: np.ndarray,
+        *,
+        prior_weight: float = 1.0,
+        consider_endpoints: bool = False,
+        bandwidth_factor: float = 1.0,
+    ) -> None:
+        self.layout = layout
+        k = numeric.shape[0]
+        w = np.append(np.asarray(weights, dtype=float), prior_weight if k else 1.0)
+        self.weights = w / w.sum()
+        self.log_weights = np.log(self.weights)
+        sigmas = _bandwidths(layout, numeric, consider_endpoints) * bandwidth_factor
+        sigmas = np.clip(sigmas, 1.0 / min(100.0, k + 1.0), 1.0)
+        self.mus = np.vstack([numeric, layout.prior_mu[None, :]])
+        self.sigmas = np.vstack([sigmas, np.ones((1, numeric.shape[1]))])
+        # Every mean lies inside its bounds, so each truncation interval straddles it.
+        self.log_mass = np.log1p(
+            -special.ndtr((layout.low - self.mus) / self.sigmas)
+            - special.ndtr((self.mus - layout.high) / self.sigmas)
+        )
+        self.log_tables = _option_tables(layout, options, prior_weight)
+
+    @property
+    def n_components(self) -> int:
+        """Number of mixture components (observations + prior)."""
+        return self.weights.size
+
+    def sample(self, rng: np.random.Generator, size: int) -> Candidates:
+        """Draw ``size`` points from the mixture."""
+        comp = rng.choice(self.n_components, size=size, p=self.weights)
+        layout = self.layout
+        raw = _truncnorm.sample(
+            self.mus[comp], self.sigmas[comp], layout.low, layout.high, rng
+        )
+        options = np.empty((size, layout.n_options.size), dtype=np.intp)
+        for j, (offset, n) in enumerate(zip(layout.offsets, layout.n_options, strict=True)):
+            cdf = np.cumsum(np.exp(self.log_tables[comp, offset : offset + n]), axis=1)
+            u = rng.random(size) * cdf[:, -1]
+            options[:, j] = np.minimum((u[:, None] >= cdf).sum(axis=1), n - 1)
+        return Candidates(raw=raw, values=layout.to_values(raw), options=options)
+
+    def log_pdf(self, candidates: Candidates) -> np.ndarray:
+        """Log density (log mass for quantised and categorical parts) of each candidate."""
+        joint = self.log_weights[None, :] + self._log_dense(candidates)
+        if self.layout.coarse_idx.size:
+            joint += self._log_coarse(candidates.values)
+        if self.layout.n_options.size:
+            joint += self._log_categorical(candidates.options)
+        return _logsumexp(joint)
+
+    def _log_dense(self, candidates: Candidates) -> np.ndarray:
+        idx = self.layout.dense_idx
+        if idx.size == 0:
+            return np.zeros((candidates.raw.shape[0], self.n_components))
+        x, log_width = self.layout.dense_coords(candidates)
+        inv_var = self.sigmas[:, idx] ** -2
+        mus = self.mus[:, idx]
+        # sum_d (x_d - mu_kd)^2 / s_kd^2, expanded so that BLAS does the heavy lifting.
+        sq = (x * x) @ inv_var.T - 2.0 * x @ (mus * inv_var).T
+        sq += np.sum(mus * mus * inv_var, axis=1)[None, :]
+        norm = np.sum(np.log(self.sigmas[:, idx]) + self.log_mass[:, idx], axis=1)
+        out = -0.5 * np.maximum(sq, 0.0) - norm[None, :]
+        return out + (log_width - idx.size * _LOG_SQRT_2PI)[:, None]
+
+    def _log_coarse(self, values: np.ndarray) -> np.ndarray:
+        """Exact log mass of each candidate's rounding bins under each component."""
+        idx = self.layout.coarse_idx
+        lo, hi = self.layout.bin_edges(values[:, idx], idx)
+        if self.n_components <= _UNIQUE_ABOVE:
+            mus, sigmas = self.mus[None, :, idx], self.sigmas[None, :, idx]
+            mass = _truncnorm.log_gauss_mass(
+                (lo[:, None, :] - mus) / sigmas, (hi[:, None, :] - mus) / sigmas
+            )
+            return np.sum(mass - self.log_mass[None, :, idx], axis=2)
+        out = np.zeros((values.shape[0], self.n_components))
+        for col, j in enumerate(idx):
+            # Many observations share (mu, sigma) on a coarse grid: score each once.
+            first, kernel_of = _unique_pairs(self.mus[:, j], self.sigmas[:, j])
+            mus, sigmas = self.mus[first, j], self.sigmas[first, j]
+            table = _truncnorm.log_gauss_mass(
+                (lo[:, col, None] - mus) / sigmas, (hi[:, col, None] - mus) / sigmas
+            )
+            out += (table - self.log_mass[first, j])[:, kernel_of]
+        return out
+
+    def _log_categorical(self, options: np.ndarray) -> np.ndarray:
+        cols = options + self.layout.offsets[None, :]
+        picked = self.log_tables[:, cols.ravel()].reshape(self.n_components, *cols.shape)
+        return picked.sum(axis=2).T
+
+
+def _unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First index of each distinct pair ``(a[i], b[i])`` and each row's pair number."""
+    order = np.lexsort((b, a))
+    sa, sb = a[order], b[order]
+    new = np.empty(a.size, dtype=bool)
+    new[:1] = True
+    new[1:] = (sa[1:] != sa[:-1]) | (sb[1:] != sb[:-1])
+    inverse = np.empty(a.size, dtype=np.intp)
+    inverse[order] = np.cumsum(new) - 1
+    return order[new], inverse
+
+
+def _logsumexp(x: np.ndarray) -> np.ndarray:
+    """Row-wise ``log(sum(exp(x)))``, safe for rows that are all ``-inf``."""
+    top = np.max(x, axis=1)
+    top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return top + np.log(np.sum(np.exp(x - top[:, None]), axis=1))
+
+
+def _bandwidths(
+    layout: GroupLayout, mus: np.ndarray, consider_endpoints: bool
+) -> np.ndarray:
+    """Per-observation, per-dimension bandwidth: the larger gap to a sorted neighbour."""
+    k = mus.shape[0]
+    if k == 0:
+        return np.empty((0, mus.shape[1]))
+    order = np.argsort(mus, axis=0, kind="stable")
+    padded = np.vstack([layout.low, np.take_along_axis(mus, order, axis=0), layout.high])
+    left = padded[1:-1] - padded[:-2]
+    right = padded[2:] - padded[1:-1]
+    sorted_sigmas = np.maximum(left, right)
+    if not consider_endpoints and k >= 2:
+        sorted_sigmas[0] = right[0]
+        sorted_sigmas[-1] = left[-1]
+    sigmas = np.empty_like(sorted_sigmas)
+    np.put_along_axis(sigmas, order, sorted_sigmas, axis=0)
+    return sigmas
+
+
+def _option_tables(
+    layout: GroupLayout, options: np.ndarray, prior_weight: float
+) -> np.ndarray:
+    """Log probability tables ``(k + 1, sum of options)``: smoothed one-hots + prior."""
+    k = options.shape[0]
+    tables = np.empty((k + 1, int(layout.n_options.sum())))
+    for j, (offset, prior) in enumerate(
+        zip(layout.offsets, layout.option_prior, strict=True)
+    ):
+        n = prior.size
+        block = np.tile(prior * (prior_weight * n / (k + 1)), (k + 1, 1))
+        block[np.arange(k), options[:, j]] += 1.0
+        block[k] = prior
+        tables[:, offset : offset + n] = block / block.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        return np.log(tables)
+
+
+def _center(spec: ParamSpec) -> float:
+    if spec.kind == "uniform":
+        return float(spec.low)  # type: ignore[arg-type]
+    return float(spec.mu)  # type: ignore[arg-type]
+
+
+def _scale(spec: ParamSpec) -> float:
+    if spec.kind == "uniform":
+        width = float(spec.high) - float(spec.low)  # type: ignore[arg-type]
+        return width if width > 0 else 1.0
+    sigma = float(spec.sigma)  # type: ignore[arg-type]
+    return sigma if sigma > 0 else 1.0
+
+
+def _effective_q(spec: ParamSpec) -> float:
+    if spec.q is not None:
+        return float(spec.q)
+    return 1.0 if spec.is_int else math.nan
+
+
+def _option_prior(spec: ParamSpec) -> np.ndarray:
+    if spec.kind == "choice":
+        prior = np.asarray(spec.weights, dtype=float)
+    else:
+        prior = np.ones(spec.n_options)
+    return prior / prior.sum()

@@ -1,0 +1,276 @@
+"""The TPE suggestion loop: groups, below/above split, constant liar, candidates.
+
+Parameters are grouped by their condition set: parameters of one group are active in
+exactly the same trials, so (with ``multivariate=True``) they are modelled, sampled and
+scored jointly; with ``multivariate=False`` every parameter is its own group. Groups are
+visited parents first; a group is sampled only if the choices made so far activate it,
+and it learns only from the trials (and pending points) in which it was active.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from hpo_service.algorithms._history import History
+from hpo_service.algorithms._tpe.parzen_estimator import (
+    Candidates,
+    GroupLayout,
+    ParzenEstimator,
+)
+from hpo_service.space._spec import CompiledSpace, Condition, ParamSpec
+
+_logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TPESettings:
+    """Tunable settings of TPE (every value JSON-able).
+
+    Attributes:
+        n_startup_jobs: Trials drawn from the prior before TPE starts modelling.
+        n_ei_candidates: Candidates drawn from the "good" density per suggestion.
+        gamma: Fraction of a group's trials that form the "good" (below) set.
+        max_below: Upper bound on the size of the below set.
+        prior_weight: Weight of the prior component in both densities.
+        multivariate: Model parameters that are active together jointly.
+        constant_liar: Treat pending trials (and earlier suggestions of the same call)
+            as bad observations so that parallel workers spread out.
+        linear_forgetting: Number of most recent "above" trials with full weight; older
+            ones get linearly decreasing weights.
+        consider_endpoints: Let the bounds act as neighbours when choosing bandwidths.
+        bandwidth_factor: Multiplier on every neighbour-based kernel bandwidth.
+        max_above_kernels: Cap on the number of components of the "above" density; a
+            weighted subsample is used beyond it (keeps latency flat for huge studies).
+    """
+
+    n_startup_jobs: int = 20
+    n_ei_candidates: int = 24
+    gamma: float = 0.1
+    max_below: int = 25
+    prior_weight: float = 1.0
+    multivariate: bool = True
+    constant_liar: bool = True
+    linear_forgetting: int = 25
+    consider_endpoints: bool = False
+    bandwidth_factor: float = 1.0
+    max_above_kernels: int = 256
+
+    def __post_init__(self) -> None:
+        _require(self.n_startup_jobs >= 0, "n_startup_jobs >= 0", self.n_startup_jobs)
+        _require(self.n_ei_candidates >= 1, "n_ei_candidates >= 1", self.n_ei_candidates)
+        _require(0.0 < self.gamma <= 1.0, "0 < gamma <= 1", self.gamma)
+        _require(self.max_below >= 1, "max_below >= 1", self.max_below)
+        _require(self.prior_weight > 0, "prior_weight > 0", self.prior_weight)
+        _require(self.linear_forgetting >= 0, "linear_forgetting >= 0", self.linear_forgetting)
+        _require(self.bandwidth_factor > 0, "bandwidth_factor > 0", self.bandwidth_factor)
+        _require(self.max_above_kernels >= 1, "max_above_kernels >= 1", self.max_above_kernels)
+
+    @classmethod
+    def from_kwargs(cls, settings: Mapping[str, Any]) -> TPESettings:
+        """Build settings from user keyword arguments, rejecting unknown names.
+
+        Raises:
+            TypeError: If a setting name is unknown.
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise TypeError(
+                f"`settings` must be among {sorted(known)}, but got unknown={unknown}"
+            )
+        return cls(**settings)
+
+
+def _require(ok: bool, rule: str, value: Any) -> None:
+    if not ok:
+        name = rule.replace("0 < ", "").split()[0]
+        raise ValueError(f"`{rule}` must hold, but got {name}={value!r}")
+
+
+@dataclass(frozen=True)
+class _Group:
+    conditions: tuple[Condition, ...]
+    specs: tuple[ParamSpec, ...]
+    layout: GroupLayout
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(s.label for s in self.specs)
+
+    def is_active(self, chosen: Mapping[str, Any]) -> bool:
+        return self.specs[0].is_active(chosen)
+
+
+_GROUP_CACHE: dict[tuple[int, bool], tuple[CompiledSpace, list[_Group]]] = {}
+
+
+def _groups(space: CompiledSpace, multivariate: bool) -> list[_Group]:
+    """The groups of ``space`` in parents-first order (cached per space object)."""
+    key = (id(space), multivariate)
+    cached = _GROUP_CACHE.get(key)
+    if cached is not None and cached[0] is space:
+        return cached[1]
+    buckets: dict[Any, list[ParamSpec]] = {}
+    for spec in space:
+        bucket = spec.conditions if multivariate else spec.label
+        buckets.setdefault(bucket, []).append(spec)
+    groups = [_Group(s[0].conditions, tuple(s), GroupLayout(s)) for s in buckets.values()]
+    if len(_GROUP_CACHE) > 32:
+        _GROUP_CACHE.clear()
+    _GROUP_CACHE[key] = (space, groups)
+    return groups
+
+
+def suggest_one(
+    space: CompiledSpace,
+    history: History,
+    pending: Sequence[Mapping[str, Any]],
+    rng: np.random.Generator,
+    settings: TPESettings,
+) -> dict[str, Any]:
+    """One TPE suggestion given the finished trials and the pending points.
+
+    Args:
+        space: The compiled search space.
+        history: Finished trials.
+        pending: Params of trials not finished yet (used as bad observations).
+        rng: Random generator.
+        settings: TPE settings.
+
+    Returns:
+        A params dict holding the active parameters only.
+    """
+    chosen: dict[str, Any] = {}
+    for group in _groups(space, settings.multivariate):
+        if group.is_active(chosen):
+            chosen.update(_suggest_group(group, history, pending, rng, settings))
+    return {s.label: chosen[s.label] for s in space if s.label in chosen}
+
+
+def _suggest_group(
+    group: _Group,
+    history: History,
+    pending: Sequence[Mapping[str, Any]],
+    rng: np.random.Generator,
+    settings: TPESettings,
+) -> dict[str, Any]:
+    below, above = _split(group, history, pending, rng, settings)
+    options = {
+        "prior_weight": settings.prior_weight,
+        "consider_endpoints": settings.consider_endpoints,
+        "bandwidth_factor": settings.bandwidth_factor,
+    }
+    good = ParzenEstimator(group.layout, *below, **options)
+    bad = ParzenEstimator(group.layout, *above, **options)
+    candidates = good.sample(rng, settings.n_ei_candidates)
+    score = good.log_pdf(candidates) - bad.log_pdf(candidates)
+    return group.layout.to_params(candidates, int(np.argmax(score)))
+
+
+_Observations = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _split(
+    group: _Group,
+    history: History,
+    pending: Sequence[Mapping[str, Any]],
+    rng: np.random.Generator,
+    settings: TPESettings,
+) -> tuple[_Observations, _Observations]:
+    """Below (best ``gamma`` share) and above observations of the group's trials."""
+    columns = [history.values(label) for label in group.labels]
+    rows = np.flatnonzero(~np.isnan(columns[0]))
+    losses = np.nan_to_num(history.losses[rows], nan=np.inf)
+    n_below = min(math.ceil(settings.gamma * rows.size), settings.max_below, rows.size)
+    is_below = np.zeros(rows.size, dtype=bool)
+    if n_below:
+        is_below[np.argpartition(losses, n_below - 1)[:n_below]] = True
+    below_rows, above_rows = rows[is_below], rows[~is_below]
+    above_weights = _forgetting_weights(above_rows.size, settings.linear_forgetting)
+    above_rows, above_weights = _cap(above_rows, above_weights, settings, rng)
+    layout = group.layout
+    below = (*layout.observations([c[below_rows] for c in columns]),)
+    above_cols = [c[above_rows] for c in columns]
+    pending_cols = _pending_columns(group, pending)
+    if pending_cols[0].size:
+        above_cols = [np.concatenate(p) for p in zip(above_cols, pending_cols, strict=True)]
+        above_weights = np.append(above_weights, np.ones(pending_cols[0].size))
+    above = (*layout.observations(above_cols),)
+    return (*below, np.ones(below_rows.size)), (*above, above_weights)
+
+
+def _forgetting_weights(n: int, linear_forgetting: int) -> np.ndarray:
+    """Weights of ``n`` chronological observations: old ones fade linearly."""
+    weights = np.ones(n)
+    n_ramp = n - linear_forgetting
+    if n_ramp > 0:
+        weights[:n_ramp] = np.linspace(1.0 / n, 1.0, n_ramp)
+    return weights
+
+
+def _cap(
+    rows: np.ndarray,
+    weights: np.ndarray,
+    settings: TPESettings,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted subsample without replacement (Gumbel top-k) down to the kernel cap."""
+    cap = settings.max_above_kernels
+    if rows.size <= cap:
+        return rows, weights
+    keys = np.log(weights) - np.log(-np.log(rng.random(rows.size)))
+    keep = np.sort(np.argpartition(-keys, cap - 1)[:cap])
+    return rows[keep], np.ones(cap)
+
+
+def _pending_columns(
+    group: _Group, pending: Sequence[Mapping[str, Any]]
+) -> list[np.ndarray]:
+    """Values of the group's parameters in the pending points that activate it."""
+    labels = group.labels
+    active = [p for p in pending if all(p.get(label) is not None for label in labels)]
+    return [np.array([float(p[label]) for p in active]) for label in labels]
+
+
+def sample_prior(space: CompiledSpace, rng: np.random.Generator) -> dict[str, Any]:
+    """One draw from the prior of ``space`` (active parameters only).
+
+    Args:
+        space: The compiled search space.
+        rng: Random generator.
+
+    Returns:
+        A params dict typed like :func:`suggest_one`'s.
+    """
+    chosen: dict[str, Any] = {}
+    for spec in space:
+        if spec.is_active(chosen):
+            chosen[spec.label] = _draw(spec, rng)
+    return chosen
+
+
+def _draw(spec: ParamSpec, rng: np.random.Generator) -> Any:
+    if spec.kind == "choice":
+        weights = np.asarray(spec.weights, dtype=float)
+        return int(rng.choice(weights.size, p=weights / weights.sum()))
+    if spec.kind == "randint":
+        return int(rng.integers(int(spec.low), int(spec.high)))  # type: ignore[arg-type]
+    if spec.kind == "uniform":
+        value = rng.uniform(spec.low, spec.high)  # type: ignore[arg-type]
+    else:
+        value = rng.normal(spec.mu, spec.sigma)  # type: ignore[arg-type]
+    if spec.log:
+        value = math.exp(value)
+    q = spec.q if spec.q is not None else (1.0 if spec.is_int else None)
+    if q is not None:
+        value = float(np.round(value / q) * q)
+    return int(round(value)) if spec.is_int else float(value)
+
+
+__all__ = ["Candidates", "TPESettings", "sample_prior", "suggest_one"]
