@@ -68,6 +68,24 @@ def default_owner(kind: str) -> str:
     return f"{kind}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+def _is_dead_local_process(owner: str | None) -> bool:
+    """Whether ``owner`` (from :func:`default_owner`) names a dead process on this host.
+
+    A driver killed with SIGKILL leaves its lease behind; on the same machine we can
+    tell that it is gone instead of waiting for the lease to expire.
+    """
+    try:
+        host, pid, _ = owner.split("@", 1)[1].rsplit(":", 2)  # type: ignore[union-attr]
+        if host != socket.gethostname():
+            return False
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (AttributeError, IndexError, ValueError, PermissionError):
+        return False
+    return False
+
+
 class Driver:
     """Runs one study to completion against a store."""
 
@@ -176,11 +194,14 @@ class Driver:
             )
 
     def _renew_driver_lease(self) -> None:
-        owner = self.options.owner
-        if not self.store.acquire_driver_lease(
-            self.name, owner, self.options.lease_seconds
-        ):
+        owner, seconds = self.options.owner, self.options.lease_seconds
+        if not self.store.acquire_driver_lease(self.name, owner, seconds):
             study = self.store.get_study(self.name)
+            if _is_dead_local_process(study.driver_owner):
+                _logger.warning("taking over from dead driver %s", study.driver_owner)
+                self.store.release_driver_lease(self.name, str(study.driver_owner))
+                if self.store.acquire_driver_lease(self.name, owner, seconds):
+                    return
             raise DriverLeaseError(
                 f"study {self.name!r} is driven by {study.driver_owner} (lease expires "
                 f"in {study.driver_lease_expires_at - self.store.now():.0f} s); "

@@ -1,0 +1,76 @@
+"""Helpers to run hpo-driver and hpo-worker as real processes from the repo root."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Processes:
+    """Starts CLI processes in their own sessions and kills every one at the end."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self._started: list[subprocess.Popen[str]] = []
+
+    def run(
+        self, module: str, *args: str, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``python -m module args`` to completion."""
+        return subprocess.run(
+            [sys.executable, "-m", module, *args],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def start(self, module: str, *args: str) -> subprocess.Popen[str]:
+        """Start ``python -m module args`` in the background, in a new session."""
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module, *args],
+            cwd=REPO,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        self._started.append(proc)
+        return proc
+
+    def kill_all(self) -> None:
+        for proc in self._started:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture
+def procs() -> Iterator[Processes]:
+    env = dict(os.environ, PYTHONPATH=str(REPO), HPO_DB="")
+    env.pop("HPO_DB")
+    started = Processes(env)
+    yield started
+    started.kill_all()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Poll ``condition`` until it holds; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout} s")
+        time.sleep(0.05)

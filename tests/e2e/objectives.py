@@ -1,0 +1,35 @@
+"""Spaces and objectives that the end-to-end tests run by reference."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from typing import Any
+
+from hpo_service import hp
+
+space = {"x": hp.uniform("x", -5.0, 5.0), "y": hp.uniform("y", -5.0, 5.0)}
+
+BEHAVIOURS = ["ok", "raise", "nan", "exit", "hang"]
+misbehaving_space = {"x": hp.uniform("x", -5.0, 5.0), "do": hp.choice("do", BEHAVIOURS)}
+
+
+def quadratic(config: dict[str, Any]) -> float:
+    """A bowl with its minimum 0 at (1, -2); sleeps ``HPO_TEST_SLEEP`` seconds first."""
+    time.sleep(float(os.environ.get("HPO_TEST_SLEEP", "0")))
+    return (config["x"] - 1.0) ** 2 + (config["y"] + 2.0) ** 2
+
+
+def misbehaving(config: dict[str, Any]) -> float:
+    """Does what ``config["do"]`` says: succeed, raise, return NaN, exit or hang."""
+    match config["do"]:
+        case "raise":
+            raise ValueError("objective failed on purpose")
+        case "nan":
+            return math.nan
+        case "exit":
+            os._exit(9)
+        case "hang":
+            time.sleep(3600)
+    return config["x"] ** 2

@@ -1,0 +1,61 @@
+"""Bad command-line input gives a usage error or a clear message, never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+DRIVER = "hpo_service.cli"
+WORKER = "hpo_service.worker"
+
+
+@pytest.fixture
+def db(tmp_path):
+    return f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["start"], 2, "Missing option '--study'"),
+        (["start", "--study", "s", "--max-evals", "0"], 2, "--max-evals"),
+        (["start", "--study", "s", "--max-evals", "ten"], 2, "--max-evals"),
+        (["start", "--study", "s", "--algo", "annealing"], 2, "--algo"),
+        (["start", "--study", "s", "--max-evals", "5"], 2, "objective"),
+        (["start", "--study", "s", "--objective", "no_colon", "--max-evals", "5",
+          "--space", "tests.e2e.objectives:space"], 2, "package.module:name"),
+        (["start", "--study", "s", "--objective", "nosuchmodule:f", "--max-evals", "5",
+          "--space", "tests.e2e.objectives:space"], 1, "nosuchmodule"),
+        (["start", "--study", "s", "--objective", "tests.e2e.objectives:quadratic",
+          "--space", "tests.e2e.objectives:nospace", "--max-evals", "5"], 1, "nospace"),
+        (["status", "--study", "missing"], 1, "missing"),
+        (["best", "--study", "missing"], 1, "missing"),
+        (["trials", "--study", "s", "--format", "xml"], 2, "--format"),
+        (["nosuchcommand"], 2, "No such command"),
+    ],
+)  # fmt: skip
+def test_driver_usage_errors(procs, db, args, code, message):
+    run = procs.run(DRIVER, args[0], "--db", db, *args[1:]) if args[0] in (
+        "start", "status", "best", "trials") else procs.run(DRIVER, *args)  # fmt: skip
+    assert run.returncode == code, run.stderr
+    assert message in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    "db_url", ["postgres://localhost/x", "sqlite:////no/such/dir/x.sqlite",
+               "mongodb://user:secret@127.0.0.1:1/?serverSelectionTimeoutMS=300"],
+)  # fmt: skip
+def test_bad_database_urls(procs, db_url):
+    for module, args in ((DRIVER, ["status", "--study", "s"]), (WORKER, [])):
+        run = procs.run(module, *args[:1], "--db", db_url, *args[1:], timeout=60)
+        assert run.returncode in (1, 2), run.stderr
+        assert "Traceback" not in run.stderr
+        assert "secret" not in run.stderr + run.stdout
+
+
+def test_help_texts(procs):
+    for module, args in ((DRIVER, ["--help"]), (DRIVER, ["start", "--help"]),
+                         (WORKER, ["--help"])):  # fmt: skip
+        run = procs.run(module, *args)
+        assert run.returncode == 0
+        assert "--db" in run.stdout or "Commands" in run.stdout

@@ -1,0 +1,147 @@
+"""Whole studies run by real hpo-driver and hpo-worker processes on SQLite."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+from hpo_service.store import TrialState, open_store
+
+from .conftest import wait_until
+
+DRIVER = "hpo_service.cli"
+WORKER = "hpo_service.worker"
+QUADRATIC = [
+    "--objective", "tests.e2e.objectives:quadratic",
+    "--space", "tests.e2e.objectives:space",
+]  # fmt: skip
+
+
+def start_args(db, study, max_evals, *extra):
+    return ["start", "--db", db, "--study", study, *QUADRATIC,
+            "--max-evals", str(max_evals), "--no-progress", *extra]  # fmt: skip
+
+
+def counts(db, study):
+    with open_store(db) as store:
+        return store.count_by_state(study)
+
+
+def done_count(db, study):
+    try:
+        return counts(db, study)[TrialState.DONE]
+    except KeyError:
+        return 0
+
+
+def test_one_command_runs_a_whole_study(procs, tmp_path):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    run = procs.run(DRIVER, *start_args(db, "q", 25, "--workers", "2", "--seed", "3"))
+    assert run.returncode == 0, run.stderr
+    assert "best trial" in run.stdout
+    assert counts(db, "q")[TrialState.DONE] == 25
+    with open_store(db) as store:
+        trials = store.get_trials("q")
+    assert [t.tid for t in trials] == list(range(25))
+    assert all(t.attempts == 1 and t.result["duration"] >= 0 for t in trials)
+    best = min(trials, key=lambda t: t.result["loss"])
+    assert f"loss {best.result['loss']:.6g}" in run.stdout
+
+
+def test_killed_driver_is_resumed_to_exact_completion(procs, tmp_path):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    procs.env["HPO_TEST_SLEEP"] = "0.05"
+    driver = procs.start(DRIVER, *start_args(db, "k", 40, "--workers", "2"))
+    wait_until(lambda: done_count(db, "k") >= 8)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    rerun = procs.run(DRIVER, *start_args(db, "k", 40, "--workers", "2"))
+    assert rerun.returncode == 0, rerun.stderr
+    assert "resuming study 'k'" in rerun.stderr
+    final = counts(db, "k")
+    assert final[TrialState.DONE] + final[TrialState.ERROR] == 40
+    assert final[TrialState.NEW] == final[TrialState.RUNNING] == 0
+    with open_store(db) as store:
+        tids = [t.tid for t in store.get_trials("k", [TrialState.DONE])]
+    assert len(tids) == len(set(tids))
+
+
+def test_killed_worker_trial_is_requeued_and_run_once(procs, tmp_path):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    procs.env["HPO_TEST_SLEEP"] = "0.5"
+    driver = procs.start(DRIVER, *start_args(db, "w", 6, "--lease-seconds", "1"))
+    victim = procs.start(WORKER, "--db", db, "--study", "w", "--idle-timeout", "30")
+    wait_until(lambda: counts(db, "w")[TrialState.RUNNING] == 1)
+    os.killpg(victim.pid, signal.SIGKILL)
+    procs.start(WORKER, "--db", db, "--study", "w", "--idle-timeout", "5")
+    assert driver.wait(timeout=120) == 0, driver.stderr.read()
+    with open_store(db) as store:
+        trials = store.get_trials("w")
+    assert [t.state for t in trials] == [TrialState.DONE] * 6
+    assert sorted(t.attempts for t in trials)[-1] == 2
+
+
+def test_second_live_driver_is_refused(procs, tmp_path):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    procs.start(DRIVER, *start_args(db, "d", 10))
+    wait_until(lambda: counts(db, "d")[TrialState.NEW] > 0)
+    second = procs.run(DRIVER, *start_args(db, "d", 10))
+    assert second.returncode == 1
+    assert "is driven by driver@" in second.stderr
+    assert "Traceback" not in second.stderr
+
+
+def test_worker_started_before_the_driver(procs, tmp_path):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    worker = procs.start(WORKER, "--db", db, "--idle-timeout", "20")
+    run = procs.run(DRIVER, *start_args(db, "early", 10))
+    assert run.returncode == 0, run.stderr
+    with open_store(db) as store:
+        owners = {t.owner for t in store.get_trials("early")}
+    assert len(owners) == 1 and str(worker.pid) in owners.pop()
+
+
+def test_misbehaving_objectives_become_error_trials(procs, tmp_path):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    run = procs.run(
+        DRIVER, "start", "--db", db, "--study", "bad", "--algo", "rand", "--seed", "5",
+        "--objective", "tests.e2e.objectives:misbehaving",
+        "--space", "tests.e2e.objectives:misbehaving_space",
+        "--max-evals", "25", "--trial-timeout", "1", "--workers", "2", "--no-progress",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    with open_store(db) as store:
+        trials = store.get_trials("bad")
+    assert len(trials) == 25
+    by_behaviour = {}
+    for trial in trials:
+        by_behaviour.setdefault(trial.config["do"], set()).add(trial.state)
+    assert by_behaviour["ok"] == {TrialState.DONE}
+    for behaviour in ("raise", "nan", "exit", "hang"):
+        assert by_behaviour[behaviour] == {TrialState.ERROR}, behaviour
+    errors = {t.config["do"]: t.error for t in trials if t.state == TrialState.ERROR}
+    assert errors["raise"]["type"] == "ValueError"
+    assert "objective failed on purpose" in errors["raise"]["traceback"]
+    assert "NaN" in errors["nan"]["message"] or "nan" in errors["nan"]["message"]
+
+
+def test_status_best_trials_and_cancel_commands(procs, tmp_path):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    assert procs.run(DRIVER, *start_args(db, "r", 8, "--workers", "1")).returncode == 0
+    status = procs.run(DRIVER, "status", "--db", db, "--study", "r", "--json")
+    summary = json.loads(status.stdout)
+    assert summary["counts"]["done"] == 8 and summary["driver"] is None
+    best = json.loads(
+        procs.run(DRIVER, "best", "--db", db, "--study", "r", "--json").stdout
+    )
+    as_json = procs.run(
+        DRIVER, "trials", "--db", db, "--study", "r", "--format", "json"
+    )
+    records = json.loads(as_json.stdout)
+    assert best["result"]["loss"] == min(r["result"]["loss"] for r in records)
+    as_csv = procs.run(DRIVER, "trials", "--db", db, "--study", "r").stdout.splitlines()
+    assert as_csv[0].startswith("tid,state,loss") and "param.x" in as_csv[0]
+    assert len(as_csv) == 9
+    cancel = procs.run(DRIVER, "cancel", "--db", db, "--study", "r")
+    assert cancel.returncode == 0 and "cancelled 0 trial(s)" in cancel.stdout
