@@ -1,0 +1,418 @@
+"""Running objectives in a reusable child process.
+
+The worker starts one child process (``python -c`` running :func:`child_main`) and
+talks to it over the child's stdin and stdout pipes with length-prefixed JSON frames.
+The child's own stdout and stderr (fds 1 and 2) go to a file that is truncated before
+each trial, so the tail of what the objective printed is known even after a crash.
+The child survives across trials; it is killed and replaced only when it dies, runs
+past the trial timeout or the worker must stop working on the trial. It runs in its
+own session, so a terminal's Ctrl-C reaches the worker only, and killing its process
+group also kills whatever the objective started.
+
+Frames (JSON objects, each preceded by its length as 4 big-endian bytes)::
+
+    child -> parent, once:  {"kind": "ready", "pid": ...}
+    parent -> child:        {"objective": "pkg.mod:fn", "config": ...}
+    child -> parent:        {"kind": "result" | "error" | "import_error", "data": {...}}
+
+Nothing is pickled: the config and the result travel as JSON.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import select
+import selectors
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hpo_service.exceptions import ObjectiveImportError, WorkerError
+
+_logger = logging.getLogger(__name__)
+
+OUTPUT_LIMIT = 10_000
+"""Bytes of the objective's output kept with a trial (the tail)."""
+
+_HEADER = struct.Struct(">I")
+_POLL_SLICE = 0.1
+_STARTUP_TIMEOUT = 60.0
+_SYS_PATH_ENV = "HPO_WORKER_SYS_PATH"
+# Runs before hpo_service is importable: the child resolves imports as the worker
+# does (its sys.path), with the working directory first, as ``python -m`` would.
+_BOOT = (
+    "import json, os, sys\n"
+    f"p = json.loads(os.environ.pop({_SYS_PATH_ENV!r}, '[]'))\n"
+    "sys.path[:] = [x for x in dict.fromkeys([os.getcwd(), *p, *sys.path]) if x]\n"
+    "from hpo_service.worker._child import child_main\n"
+    "child_main()\n"
+)
+
+
+@dataclass
+class ChildOutcome:
+    """What became of one trial in the child.
+
+    Attributes:
+        kind: ``"result"`` (``data`` is the result to store), ``"error"`` (``data``
+            is the error to store), ``"import_error"`` (the objective could not be
+            imported; ``data`` describes why) or ``"aborted"`` (the caller asked to
+            stop; the child was killed).
+        data: The result or error dict.
+    """
+
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class ChildRunner:
+    """Runs ``objective(config)`` calls in a child process that is reused across calls.
+
+    Not thread-safe: one thread drives a runner.
+
+    Args:
+        log: Where to log (the worker passes a logger that prefixes its id).
+        output_limit: Bytes of captured output kept per trial.
+        startup_timeout: Seconds a new child may take to become ready.
+    """
+
+    def __init__(
+        self,
+        *,
+        log: logging.Logger | logging.LoggerAdapter[logging.Logger] = _logger,
+        output_limit: int = OUTPUT_LIMIT,
+        startup_timeout: float = _STARTUP_TIMEOUT,
+    ) -> None:
+        self._log = log
+        self._output_limit = output_limit
+        self._startup_timeout = startup_timeout
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._selector: selectors.BaseSelector | None = None
+        self._output_path = ""
+        self._output_fd = -1
+
+    @property
+    def pid(self) -> int | None:
+        """The live child's pid, or None when no child is running."""
+        return None if self._proc is None else self._proc.pid
+
+    def start(self, should_abort: Callable[[], bool] | None = None) -> bool:
+        """Start the child unless one is running, and wait until it is ready.
+
+        Args:
+            should_abort: Polled while waiting; when it returns True the new child is
+                killed and False returned.
+
+        Returns:
+            True when a child is ready, False if aborted.
+
+        Raises:
+            WorkerError: The child exited or did not get ready in time.
+        """
+        if self._proc is not None:
+            return True
+        self._spawn()
+        got = self._wait(time.monotonic() + self._startup_timeout, should_abort)
+        if isinstance(got, dict) and got.get("kind") == "ready":
+            self._log.debug("objective process %s is ready", self.pid)
+            return True
+        code = self._kill()
+        if got == "aborted":
+            return False
+        raise WorkerError(
+            f"the objective process did not start ({got}, exit code {code}); "
+            f"its output:\n{self._output_tail() or '(none)'}"
+        )
+
+    def run(
+        self,
+        objective: str,
+        config: Any,
+        *,
+        timeout: float | None = None,
+        should_abort: Callable[[], bool] | None = None,
+    ) -> ChildOutcome:
+        """Run ``objective(config)`` in the child (starting one if needed).
+
+        Args:
+            objective: The reference ``package.module:function``.
+            config: The JSON value the objective receives.
+            timeout: Seconds the call may take before the child is killed, or None.
+            should_abort: Polled about every 0.1 s; when it returns True the child is
+                killed and an ``"aborted"`` outcome returned.
+
+        Returns:
+            The outcome. A timeout or the child's death is an ``"error"`` outcome
+            (``TrialTimeout``, ``ChildProcessDied``) and the next call starts a new
+            child.
+
+        Raises:
+            WorkerError: A new child could not be started.
+            TypeError: ``config`` is not JSON-able.
+        """
+        request = _encode({"objective": objective, "config": config})
+        if not self._send(request, should_abort):
+            return ChildOutcome("aborted")
+        start = time.monotonic()
+        deadline = None if timeout is None else start + timeout
+        got = self._wait(deadline, should_abort)
+        if isinstance(got, dict):
+            return ChildOutcome(str(got["kind"]), dict(got["data"]))
+        code = self._kill()
+        if got == "aborted":
+            return ChildOutcome("aborted")
+        if got == "timeout":
+            kind = "TrialTimeout"
+            message = f"the objective ran longer than trial_timeout={timeout}s"
+        else:
+            kind, message = "ChildProcessDied", _describe_exit(code)
+        self._log.warning("objective process %s: %s", kind, message)
+        error = {"type": kind, "message": message, "traceback": None}
+        error["duration"] = time.monotonic() - start
+        output = self._output_tail()
+        if output:
+            error["output"] = output
+        return ChildOutcome("error", error)
+
+    def kill(self) -> None:
+        """Kill the child (and its process group), if one is running."""
+        self._kill()
+
+    def close(self) -> None:
+        """Kill the child and remove the output file (a later run starts afresh)."""
+        self._kill()
+        if self._output_fd >= 0:
+            os.close(self._output_fd)
+            self._output_fd = -1
+            with contextlib.suppress(OSError):
+                os.unlink(self._output_path)
+
+    # ---- internals -------------------------------------------------------------------
+
+    def _spawn(self) -> None:
+        if self._output_fd < 0:
+            fd, self._output_path = tempfile.mkstemp(
+                prefix="hpo-worker-", suffix=".out"
+            )
+            os.close(fd)
+            self._output_fd = os.open(self._output_path, os.O_RDONLY)
+        env = dict(os.environ)
+        env[_SYS_PATH_ENV] = json.dumps([os.path.abspath(p) for p in sys.path])
+        args = [self._output_path, str(self._output_limit)]
+        with open(self._output_path, "ab") as output:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", _BOOT, *args],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=output,
+                env=env,
+                bufsize=0,
+                start_new_session=True,
+            )
+        self._selector = selectors.DefaultSelector()
+        assert self._proc.stdout is not None
+        self._selector.register(self._proc.stdout.fileno(), selectors.EVENT_READ)
+        self._log.debug("started objective process %s", self._proc.pid)
+
+    def _send(self, request: bytes, should_abort: Callable[[], bool] | None) -> bool:
+        """Send a request, replacing a child that died between trials (once)."""
+        for attempt in (1, 2):
+            if not self.start(should_abort):
+                return False
+            assert self._proc is not None and self._proc.stdin is not None
+            try:
+                _write_all(self._proc.stdin.fileno(), request)
+                return True
+            except OSError:
+                code = self._kill()
+                self._log.warning(
+                    "objective process died between trials (%s)", _describe_exit(code)
+                )
+                if attempt == 2:
+                    raise
+        return False  # pragma: no cover - the loop returns or raises
+
+    def _wait(
+        self, deadline: float | None, should_abort: Callable[[], bool] | None
+    ) -> dict[str, Any] | str:
+        """The child's next frame, or "died", "timeout" or "aborted"."""
+        assert self._proc is not None and self._proc.stdout is not None
+        assert self._selector is not None
+        while True:
+            if should_abort is not None and should_abort():
+                return "aborted"
+            wait = _POLL_SLICE
+            if deadline is not None:
+                wait = min(wait, deadline - time.monotonic())
+                if wait <= 0:
+                    return "timeout"
+            if self._selector.select(wait):
+                frame = _read_frame(self._proc.stdout.fileno())
+                return "died" if frame is None else frame
+
+    def _kill(self) -> int | None:
+        """Kill the child's process group and reap it; return its exit code."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return None
+        if self._selector is not None:
+            self._selector.close()
+            self._selector = None
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        code = proc.wait()
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+        return code
+
+    def _output_tail(self) -> str:
+        return _tail(self._output_fd, self._output_limit)
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is not None and code < 0:
+        with contextlib.suppress(ValueError):
+            return f"exit code {code} ({signal.Signals(-code).name})"
+    return f"exit code {code}"
+
+
+# ---- framing (both sides) ------------------------------------------------------------
+
+
+def _encode(message: dict[str, Any]) -> bytes:
+    data = json.dumps(message).encode()
+    return _HEADER.pack(len(data)) + data
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _read_exact(fd: int, n: int) -> bytes | None:
+    chunks = []
+    while n:
+        chunk = os.read(fd, n)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_frame(fd: int) -> dict[str, Any] | None:
+    """The next frame, or None at end of file (the other side is gone)."""
+    header = _read_exact(fd, _HEADER.size)
+    if header is None:
+        return None
+    body = _read_exact(fd, _HEADER.unpack(header)[0])
+    return None if body is None else json.loads(body)
+
+
+def _tail(fd: int, limit: int) -> str:
+    """The last ``limit`` bytes of the file open at ``fd``, as text."""
+    size = os.fstat(fd).st_size
+    if not size:
+        return ""
+    start = max(0, size - limit)
+    text = os.pread(fd, size - start, start).decode("utf-8", "replace")
+    return f"[{start} bytes cut]\n{text}" if start else text
+
+
+# ---- the child's side ----------------------------------------------------------------
+
+
+def child_main() -> None:
+    """Entry point of the child process: serve requests until the worker goes away.
+
+    ``sys.argv[1:]`` is the output file's path and the output limit in bytes.
+    """
+    from hpo_service.worker import _objective  # before "ready": a broken install fails
+
+    output_path, limit = sys.argv[1], int(sys.argv[2])
+    requests, responses = _take_over_stdio()
+    _exit_when_orphaned(requests)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        # A handler, not SIG_IGN: programs the objective starts get the default back.
+        signal.signal(signum, _ignore_signal)
+    output_fd = os.open(output_path, os.O_RDONLY)
+    _write_all(responses, _encode({"kind": "ready", "pid": os.getpid()}))
+    while (request := _read_frame(requests)) is not None:
+        response = _serve(_objective, request, output_fd, limit)
+        _write_all(responses, _encode(response))
+
+
+def _serve(
+    objectives: Any, request: dict[str, Any], output_fd: int, limit: int
+) -> dict[str, Any]:
+    _flush_std()
+    os.ftruncate(1, 0)
+    try:
+        objective = objectives.load_objective(request["objective"])
+    except ObjectiveImportError as e:
+        kind, data = "import_error", objectives.describe_exception(e.__cause__ or e)
+    else:
+        kind, data = objectives.evaluate(objective, request["config"])
+    _flush_std()
+    output = _tail(output_fd, limit)
+    if output:
+        data["output"] = output
+    return {"kind": kind, "data": data}
+
+
+def _take_over_stdio() -> tuple[int, int]:
+    """Move the pipes to private fds; stdin reads nothing, stdout joins stderr's file.
+
+    The private fds are not inherited by programs the objective starts.
+    """
+    requests, responses = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(2, 1)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    return requests, responses
+
+
+def _exit_when_orphaned(requests: int) -> None:
+    """Exit at once when the worker dies, even in the middle of a trial."""
+
+    def watch() -> None:
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(requests, 0)  # hang-up is reported whatever the mask
+            gone = select.POLLHUP | select.POLLERR | select.POLLNVAL
+            while not any(event & gone for _, event in poller.poll()):
+                pass
+        else:  # pragma: no cover - platforms without poll()
+            parent = os.getppid()
+            while os.getppid() == parent:
+                time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="hpo-orphan-watch", daemon=True).start()
+
+
+def _ignore_signal(signum: int, frame: object) -> None:
+    """The worker decides when the objective stops (it kills the process)."""
+
+
+def _flush_std() -> None:
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        with contextlib.suppress(Exception):
+            stream.flush()  # type: ignore[union-attr]

@@ -1,0 +1,156 @@
+"""Keeping the lease of the running trial alive from a background thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hpo_service.store._base import BaseTrialStore
+
+_logger = logging.getLogger(__name__)
+
+_RETRY_SECONDS = 1.0
+
+
+@dataclass
+class Lease:
+    """One attempt whose lease the heartbeat extends.
+
+    Attributes:
+        study: The trial's study.
+        tid: The trial's id.
+        token: The attempt's token.
+        seconds: Lease length asked for at each beat.
+        lost: Set once the store says the attempt is no longer ours (requeued,
+            cancelled or finished elsewhere): the worker must drop the trial.
+    """
+
+    study: str
+    tid: int
+    token: str
+    seconds: float
+    lost: threading.Event = field(default_factory=threading.Event)
+    due: float = 0.0
+
+    @property
+    def interval(self) -> float:
+        """Seconds between beats: a third of the lease."""
+        return self.seconds / 3
+
+
+class Heartbeat:
+    """A thread that calls ``store.heartbeat`` for the current lease every third of it.
+
+    One thread serves a worker's successive trials: :meth:`keep_alive` points it at a
+    new attempt, :meth:`release` stops beating for it. Connection errors are logged
+    and retried a second later; they never stop the thread.
+
+    Args:
+        store: The trials store (used from this thread too, so it must be safe to
+            share between threads).
+        log: Where to log (the worker passes a logger that prefixes its id).
+    """
+
+    def __init__(
+        self,
+        store: BaseTrialStore,
+        *,
+        log: logging.Logger | logging.LoggerAdapter[logging.Logger] = _logger,
+    ) -> None:
+        self._store = store
+        self._log = log
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._lease: Lease | None = None
+        self._idle = False
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def keep_alive(self, study: str, tid: int, token: str, seconds: float) -> Lease:
+        """Start beating for an attempt (replacing the previous one).
+
+        Args:
+            study: The trial's study.
+            tid: The trial's id.
+            token: The attempt's token.
+            seconds: Lease length; a beat is sent every ``seconds / 3``.
+
+        Returns:
+            The lease, whose ``lost`` event tells when the attempt was taken away.
+        """
+        lease = Lease(study, tid, token, seconds)
+        lease.due = time.monotonic() + lease.interval
+        with self._lock:
+            self._lease = lease
+            idle = self._idle
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="hpo-heartbeat", daemon=True
+                )
+                self._thread.start()
+        if idle:
+            self._wake.set()
+        return lease
+
+    def release(self) -> None:
+        """Stop beating for the current attempt (a beat in flight is then ignored)."""
+        with self._lock:
+            self._lease = None
+
+    def close(self) -> None:
+        """Stop the thread and wait a little for it (a beat may be in flight)."""
+        with self._lock:
+            self._closed = True
+            self._lease = None
+            thread = self._thread
+        self._wake.set()
+        if thread is not None:
+            thread.join(timeout=5.0)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if self._closed:
+                    return
+                lease = self._lease
+                self._idle = lease is None
+            delay = None if lease is None else lease.due - time.monotonic()
+            if delay is None or delay > 0:
+                self._wake.wait(delay)
+                self._wake.clear()
+                continue
+            assert lease is not None
+            self._beat(lease)
+
+    def _beat(self, lease: Lease) -> None:
+        try:
+            alive = self._store.heartbeat(
+                lease.study, lease.tid, lease.token, lease.seconds
+            )
+        except ConnectionError as e:
+            self._log.warning(
+                "heartbeat of trial %s/%s failed, retrying: %s",
+                lease.study,
+                lease.tid,
+                e,
+            )
+            lease.due = time.monotonic() + min(_RETRY_SECONDS, lease.interval)
+            return
+        except Exception:
+            self._log.error(
+                "heartbeat of trial %s/%s failed", lease.study, lease.tid, exc_info=True
+            )
+            lease.due = time.monotonic() + lease.interval
+            return
+        lease.due = time.monotonic() + lease.interval
+        with self._lock:
+            current = self._lease is lease
+        if current and not alive:
+            self._log.debug("trial %s/%s: lease lost", lease.study, lease.tid)
+            lease.lost.set()
+        elif current:
+            self._log.debug("trial %s/%s: heartbeat", lease.study, lease.tid)

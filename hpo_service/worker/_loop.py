@@ -1,0 +1,479 @@
+"""The worker's claim loop: claim a trial, run it in the child process, record it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hpo_service.exceptions import (
+    ObjectiveImportError,
+    StudyNotFoundError,
+    WorkerError,
+)
+from hpo_service.settings import DEFAULT_LEASE_SECONDS, StudySettings
+from hpo_service.store._base import BaseTrialStore, Trial, TrialState
+from hpo_service.worker._child import ChildOutcome, ChildRunner
+from hpo_service.worker._heartbeat import Heartbeat, Lease
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_POLL_INTERVAL = 0.1
+"""Seconds between the first polls of an empty queue (the pause then grows x1.5)."""
+
+_MAX_POLL_INTERVAL = 2.0
+_MAINTENANCE_INTERVAL = 2.0
+_SETTINGS_TTL = 30.0
+_SLICE = 0.1
+_MAX_WRITE_DELAY = 30.0
+_WARM, _COLD = 1, 2
+
+
+@dataclass
+class WorkerSummary:
+    """What a worker did before it stopped.
+
+    Attributes:
+        worker_id: The worker's id (the ``owner`` of its trials in the store).
+        done: Trials recorded as ``done`` (status ``ok`` or ``fail``).
+        failed: Trials recorded as ``error`` (exception, timeout, crash, bad result).
+        released: Trials handed back untouched (import failure, cold stop).
+        abandoned: Trials dropped because the attempt stopped being ours (requeued,
+            cancelled) or its result was refused as stale.
+        stop_reason: ``"max_trials"``, ``"idle_timeout"``, ``"study_finished"``,
+            ``"warm_stop"``, ``"cold_stop"`` or ``"error"``.
+    """
+
+    worker_id: str
+    done: int = 0
+    failed: int = 0
+    released: int = 0
+    abandoned: int = 0
+    stop_reason: str = ""
+
+    @property
+    def trials(self) -> int:
+        """Trials this worker ran (what ``max_trials`` counts)."""
+        return self.done + self.failed + self.abandoned
+
+
+def default_worker_id() -> str:
+    """``hostname:pid:short-uuid``, unique across machines and restarts."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def run_worker(
+    store: BaseTrialStore,
+    *,
+    study: str | None = None,
+    max_trials: int | None = None,
+    idle_timeout: float | None = None,
+    poll_interval: float = DEFAULT_POLL_INTERVAL,
+    worker_id: str | None = None,
+) -> WorkerSummary:
+    """Claim and run trials until a stop condition; see :class:`Worker`.
+
+    Args:
+        store: The trials store.
+        study: Claim only this study's trials (None: any study's).
+        max_trials: Stop after running this many trials.
+        idle_timeout: Stop after this many seconds without a trial to run.
+        poll_interval: First pause between polls of an empty queue.
+        worker_id: Owner id written on claimed trials (default
+            :func:`default_worker_id`).
+
+    Returns:
+        What the worker did.
+
+    Raises:
+        ObjectiveImportError: The objective could not be imported (the trial was
+            handed back untouched).
+        WorkerError: The objective process could not be started, or a study's settings
+            are unusable (the trial was handed back untouched).
+        ValueError: An argument is out of range.
+    """
+    worker = Worker(
+        store,
+        study=study,
+        max_trials=max_trials,
+        idle_timeout=idle_timeout,
+        poll_interval=poll_interval,
+        worker_id=worker_id,
+    )
+    return worker.run()
+
+
+class _Prefixed(logging.LoggerAdapter):  # type: ignore[type-arg]
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        return f"[{self.extra['worker_id']}] {msg}", kwargs  # type: ignore[index]
+
+
+class Worker:
+    """A stateless worker: claims trials, runs them isolated, records the outcome.
+
+    The objective runs in a child process that is reused across trials; a crash,
+    timeout or lost lease kills only that child. Run from the main thread, :meth:`run`
+    handles SIGTERM and SIGINT: the first finishes the current trial and stops, the
+    second kills the objective and hands the trial back. From elsewhere, call
+    :meth:`request_stop`.
+
+    Args:
+        store: The trials store (shared with the heartbeat thread).
+        study: Claim only this study's trials (None: any study's).
+        max_trials: Stop after running this many trials.
+        idle_timeout: Stop after this many seconds without a trial to run.
+        poll_interval: First pause between polls of an empty queue; it grows x1.5
+            (with jitter) up to 2 s while the queue stays empty.
+        worker_id: Owner id written on claimed trials.
+
+    Raises:
+        ValueError: An argument is out of range.
+    """
+
+    def __init__(
+        self,
+        store: BaseTrialStore,
+        *,
+        study: str | None = None,
+        max_trials: int | None = None,
+        idle_timeout: float | None = None,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        worker_id: str | None = None,
+    ) -> None:
+        _check_args(max_trials, idle_timeout, poll_interval)
+        self.worker_id = worker_id or default_worker_id()
+        self._store = store
+        self._study = study
+        self._max_trials = max_trials
+        self._idle_timeout = idle_timeout
+        self._poll_interval = poll_interval
+        self._log = _Prefixed(_logger, {"worker_id": self.worker_id})
+        self._summary = WorkerSummary(self.worker_id)
+        self._stop_level = 0
+        self._stop_logged = 0
+        self._settings: dict[str, tuple[float, StudySettings]] = {}
+        self._claim_lease = DEFAULT_LEASE_SECONDS
+        self._next_maintenance = 0.0
+        self._child = ChildRunner(log=self._log)
+        self._heartbeat = Heartbeat(store, log=self._log)
+
+    def request_stop(self, *, cold: bool = False) -> None:
+        """Ask the worker to stop (safe from signal handlers and other threads).
+
+        Args:
+            cold: Stop at once (kill the objective, hand the trial back) instead of
+                after the current trial. A second warm request is a cold one.
+        """
+        self._stop_level = _COLD if cold else min(self._stop_level + 1, _COLD)
+
+    def run(self) -> WorkerSummary:
+        """Work until a stop condition: max trials, idle timeout, study done, signal.
+
+        Returns:
+            What the worker did.
+
+        Raises:
+            ObjectiveImportError: See :func:`run_worker`.
+            WorkerError: See :func:`run_worker`.
+        """
+        restore = self._install_signal_handlers()
+        self._log.info("worker started (study=%s)", self._study or "any")
+        self._summary.stop_reason = "error"
+        try:
+            self._check_study()
+            self._child.start()
+            self._summary.stop_reason = self._loop()
+        finally:
+            self._heartbeat.close()
+            self._child.close()
+            restore()
+        s = self._summary
+        self._log.info(
+            "worker stopped (%s): %d done, %d failed, %d released, %d abandoned",
+            s.stop_reason, s.done, s.failed, s.released, s.abandoned,
+        )  # fmt: skip
+        return s
+
+    # ---- the loop --------------------------------------------------------------------
+
+    def _loop(self) -> str:
+        delay = self._poll_interval
+        idle_since = time.monotonic()
+        while not self._stopping(_WARM):
+            if self._summary.trials >= (self._max_trials or float("inf")):
+                return "max_trials"
+            trial = self._claim()
+            if trial is not None:
+                self._process(trial)
+                delay, idle_since = self._poll_interval, time.monotonic()
+                continue
+            idle = time.monotonic() - idle_since
+            if self._idle_timeout is not None and idle >= self._idle_timeout:
+                return "idle_timeout"
+            if self._maintain():
+                return "study_finished"
+            pause = delay * random.uniform(0.8, 1.2)
+            if self._idle_timeout is not None:
+                pause = min(pause, self._idle_timeout - idle)
+            self._sleep(pause, until=_WARM)
+            delay = min(delay * 1.5, max(_MAX_POLL_INTERVAL, self._poll_interval))
+        return "cold_stop" if self._stop_level >= _COLD else "warm_stop"
+
+    def _claim(self) -> Trial | None:
+        try:
+            return self._store.claim(
+                self.worker_id, self._claim_lease, study=self._study
+            )
+        except ConnectionError as e:
+            self._log.warning("cannot claim a trial, will retry: %s", e)
+            return None
+
+    def _process(self, trial: Trial) -> None:
+        name = f"{trial.study}/{trial.tid}"
+        try:
+            settings = self._retrying(
+                f"read the settings of study {trial.study!r}",
+                lambda: self._settings_for(trial.study),
+            )
+        except (TypeError, ValueError) as e:
+            self._release(trial, name)
+            raise WorkerError(
+                f"study {trial.study!r} has unusable settings: {e}"
+            ) from e
+        if settings is None:  # cold stop while the store was unreachable
+            return
+        lease = self._take_lease(trial, settings)
+        if lease is None:
+            self._log.warning("trial %s was taken away before it started", name)
+            self._summary.abandoned += 1
+            return
+        self._log.debug("trial %s: running %s", name, settings.objective)
+        try:
+            outcome = self._child.run(
+                settings.objective,
+                trial.config,
+                timeout=settings.trial_timeout,
+                should_abort=lambda: lease.lost.is_set() or self._stopping(_COLD),
+            )
+        finally:
+            self._heartbeat.release()
+        self._settle(trial, name, settings, lease, outcome)
+
+    def _take_lease(self, trial: Trial, settings: StudySettings) -> Lease | None:
+        """Switch to the study's lease length if the claim used another; start beats."""
+        seconds = float(settings.lease_seconds)
+        if seconds != self._claim_lease:
+            self._claim_lease = seconds  # the next claim is likely the same study's
+            try:
+                alive = self._store.heartbeat(
+                    trial.study, trial.tid, trial.token or "", seconds
+                )
+            except ConnectionError as e:
+                self._log.warning("heartbeat failed, will retry: %s", e)
+            else:
+                if not alive:
+                    return None
+        return self._heartbeat.keep_alive(
+            trial.study, trial.tid, trial.token or "", seconds
+        )
+
+    def _settle(
+        self,
+        trial: Trial,
+        name: str,
+        settings: StudySettings,
+        lease: Lease,
+        outcome: ChildOutcome,
+    ) -> None:
+        data = outcome.data
+        if outcome.kind == "result":
+            if self._write(self._store.complete, trial, name, data):
+                self._summary.done += 1
+                self._log.info(
+                    "trial %s %s: loss=%s (%.3f s)",
+                    name, data.get("status"), data.get("loss"), data.get("duration", 0),
+                )  # fmt: skip
+        elif outcome.kind == "error":
+            if self._write(self._store.fail, trial, name, data):
+                self._summary.failed += 1
+                error = f"{data.get('type')}: {data.get('message')}"
+                self._log.warning("trial %s error: %s", name, error)
+        elif outcome.kind == "import_error":
+            self._release(trial, name)
+            raise ObjectiveImportError(
+                f"cannot import objective {settings.objective!r} for study "
+                f"{trial.study!r}: {data.get('type')}: {data.get('message')}"
+            )
+        elif lease.lost.is_set():
+            self._summary.abandoned += 1
+            self._log.warning(
+                "trial %s was requeued or cancelled meanwhile: abandoned it", name
+            )
+        else:
+            self._release(trial, name)
+
+    # ---- writes ----------------------------------------------------------------------
+
+    def _write(
+        self, op: Callable[..., bool], trial: Trial, name: str, data: dict[str, Any]
+    ) -> bool:
+        """``complete``/``fail`` with retries; True if the store accepted it."""
+        accepted = self._retrying(
+            f"record trial {name}",
+            lambda: op(trial.study, trial.tid, trial.token, data),
+            keep=data,
+        )
+        if accepted is False:
+            self._summary.abandoned += 1
+            self._log.warning(
+                "trial %s: the store refused the outcome (the attempt is no longer "
+                "current: requeued, cancelled or recorded elsewhere)",
+                name,
+            )
+        return accepted is True
+
+    def _release(self, trial: Trial, name: str) -> None:
+        released = self._retrying(
+            f"hand back trial {name}",
+            lambda: self._store.release(trial.study, trial.tid, trial.token or ""),
+        )
+        if released is True:
+            self._summary.released += 1
+            self._log.warning("trial %s handed back untouched", name)
+
+    def _retrying(self, what: str, fn: Callable[[], Any], *, keep: Any = None) -> Any:
+        """``fn()``, retried with backoff while the store is unreachable.
+
+        Gives up only on a cold stop, returning None (and logging ``keep``, the data
+        that could not be written).
+        """
+        delay = 0.5
+        while True:
+            try:
+                return fn()
+            except ConnectionError as e:
+                if self._stopping(_COLD):
+                    self._log.error("gave up trying to %s: %s (%r)", what, e, keep)
+                    return None
+                self._log.warning("cannot %s, retrying in %.1f s: %s", what, delay, e)
+            self._sleep(delay, until=_COLD)
+            delay = min(delay * 2, _MAX_WRITE_DELAY)
+
+    # ---- idle time -------------------------------------------------------------------
+
+    def _settings_for(self, study: str) -> StudySettings:
+        cached = self._settings.get(study)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < _SETTINGS_TTL:
+            return cached[1]
+        settings = StudySettings.from_dict(self._store.get_study(study).settings)
+        self._settings[study] = (now, settings)
+        return settings
+
+    def _maintain(self) -> bool:
+        """Requeue dead leases (at most every 2 s); True if ``study`` is finished."""
+        now = time.monotonic()
+        if now < self._next_maintenance:
+            return False
+        self._next_maintenance = now + _MAINTENANCE_INTERVAL
+        try:
+            if self._study is not None:
+                self._requeue(self._study)
+                return self._finished(self._study)
+            for study in self._store.list_studies():
+                self._requeue(study.name)
+        except ConnectionError as e:
+            self._log.warning("store unreachable while idle: %s", e)
+        except (StudyNotFoundError, TypeError, ValueError) as e:
+            self._log.debug("skipped housekeeping: %s", e)
+        return False
+
+    def _requeue(self, study: str) -> None:
+        settings = self._settings_for(study)
+        report = self._store.requeue_expired(
+            max_attempts=settings.max_attempts, study=study
+        )
+        if report.requeued or report.failed:
+            self._log.info(
+                "study %s: requeued %d trials with expired leases, failed %d",
+                study, len(report.requeued), len(report.failed),
+            )  # fmt: skip
+
+    def _finished(self, study: str) -> bool:
+        settings = self._settings_for(study)
+        counts = self._store.count_by_state(study)
+        if counts.get(TrialState.NEW, 0) or counts.get(TrialState.RUNNING, 0):
+            return False
+        finished = counts.get(TrialState.DONE, 0) + counts.get(TrialState.ERROR, 0)
+        return settings.cancelled or finished >= settings.max_evals
+
+    def _check_study(self) -> None:
+        if self._study is None:
+            return
+        try:
+            self._store.get_study(self._study)
+        except StudyNotFoundError:
+            self._log.warning("study %r does not exist (yet): waiting", self._study)
+
+    # ---- stopping --------------------------------------------------------------------
+
+    def _stopping(self, level: int) -> bool:
+        """Whether a stop of at least ``level`` was requested (logs new requests)."""
+        current = self._stop_level
+        if current > self._stop_logged:
+            self._stop_logged = current
+            if current >= _COLD:
+                self._log.warning("cold stop: abandoning work at once")
+            else:
+                self._log.warning(
+                    "warm stop: finishing the current trial (stop again to abort it)"
+                )
+        return current >= level
+
+    def _sleep(self, seconds: float, *, until: int) -> None:
+        """Sleep in short slices, waking early on a stop request of level ``until``."""
+        end = time.monotonic() + seconds
+        while not self._stopping(until):
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, _SLICE))
+
+    def _install_signal_handlers(self) -> Callable[[], None]:
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+        for signum in previous:
+            signal.signal(signum, self._on_signal)
+
+        def restore() -> None:
+            for signum, handler in previous.items():
+                signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+        return restore
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.request_stop()
+
+
+def _check_args(
+    max_trials: int | None, idle_timeout: float | None, poll_interval: float
+) -> None:
+    if max_trials is not None and max_trials < 1:
+        raise ValueError(f"`max_trials` must be >= 1, but got max_trials={max_trials}")
+    if idle_timeout is not None and idle_timeout < 0:
+        raise ValueError(
+            f"`idle_timeout` must be >= 0, but got idle_timeout={idle_timeout}"
+        )
+    if not poll_interval > 0:
+        raise ValueError(
+            f"`poll_interval` must be > 0, but got poll_interval={poll_interval}"
+        )

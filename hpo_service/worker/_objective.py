@@ -1,0 +1,116 @@
+"""Importing an objective by reference and turning one call into a result or an error.
+
+Runs inside the worker's child process (see :mod:`hpo_service.worker._child`): nothing
+here is ever handed anything unpickled; the objective receives the trial's JSON config.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from hpo_service._imports import import_reference
+from hpo_service.exceptions import InvalidResultError, ObjectiveImportError
+from hpo_service.results import normalise_result
+
+Objective = Callable[[Any], Any]
+
+_cache: dict[str, Objective] = {}
+
+
+def load_objective(ref: str) -> Objective:
+    """Import the objective ``ref`` (cached per reference).
+
+    The current working directory is put on ``sys.path`` (as ``python -m`` does), so
+    a module next to where the worker runs can be imported.
+
+    Args:
+        ref: ``package.module:function``; a dotted attribute path after the colon is
+            allowed.
+
+    Returns:
+        The callable.
+
+    Raises:
+        ObjectiveImportError: The reference is malformed, the module cannot be imported
+            (whatever it raised), the attribute is missing or is not callable. Its
+            ``__cause__`` is the original error, when there is one.
+    """
+    objective = _cache.get(ref)
+    if objective is not None:
+        return objective
+    try:
+        obj = import_reference(ref)
+    except ValueError as e:
+        raise ObjectiveImportError(str(e)) from e
+    if not callable(obj):
+        raise ObjectiveImportError(
+            f"an objective must be callable, but {ref!r} is a {type(obj).__name__}"
+        )
+    _cache[ref] = obj
+    return obj
+
+
+def evaluate(objective: Objective, config: Any) -> tuple[str, dict[str, Any]]:
+    """Call ``objective(config)`` and judge what it returned.
+
+    Args:
+        objective: The imported objective.
+        config: The trial's config (JSON value).
+
+    Returns:
+        ``("result", result)`` with the normalised result plus ``duration``, or
+        ``("error", error)`` with ``type``, ``message``, ``traceback`` and ``duration``
+        when the objective raised (anything, even ``SystemExit``) or returned something
+        invalid (NaN or non-numeric loss, missing loss, non-JSON-able dict, ...).
+    """
+    start = time.perf_counter()
+    try:
+        value = objective(config)
+    except BaseException as e:  # the objective's failure is the trial's, not ours
+        error = describe_exception(e, skip_frames=1)
+        error["duration"] = time.perf_counter() - start
+        return "error", error
+    duration = time.perf_counter() - start
+    try:
+        result = normalise_result(value)
+    except InvalidResultError as e:
+        return "error", {
+            "type": type(e).__name__,
+            "message": str(e),
+            "traceback": None,
+            "duration": duration,
+        }
+    result["duration"] = duration
+    return "result", result
+
+
+def describe_exception(exc: BaseException, *, skip_frames: int = 0) -> dict[str, Any]:
+    """The ``{type, message, traceback}`` dict stored for a failed trial.
+
+    Args:
+        exc: The exception.
+        skip_frames: Leading traceback frames to leave out (the caller's own).
+
+    Returns:
+        The error dict.
+    """
+    tb = exc.__traceback__
+    for _ in range(skip_frames):
+        if tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+    lines = traceback.format_exception(type(exc), exc, tb)
+    return {
+        "type": type(exc).__name__,
+        "message": _message(exc),
+        "traceback": "".join(lines),
+    }
+
+
+def _message(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # a broken __str__ must not hide the failure
+        return f"<{type(exc).__name__}: str() failed>"

@@ -1,0 +1,122 @@
+"""``hpo-worker``: claim and run trials from a store until told or timed out to stop."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from hpo_service.exceptions import (
+    ObjectiveImportError,
+    StoreConnectionError,
+    StoreError,
+    WorkerError,
+)
+from hpo_service.store import open_store
+from hpo_service.worker._loop import DEFAULT_POLL_INTERVAL, run_worker
+
+if TYPE_CHECKING:
+    from hpo_service.store._base import BaseTrialStore
+
+DEFAULT_DB = "sqlite:///hpo.sqlite"
+EXIT_CANNOT_RUN = 3
+"""Exit code when the worker cannot run the objective at all (nothing was burnt)."""
+
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+@click.command(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
+@click.option(
+    "--db",
+    "db_url",
+    envvar="HPO_DB",
+    default=DEFAULT_DB,
+    show_default=True,
+    help="Trials store URL: sqlite:///path, mongodb://..., mongomock://name "
+    "(or env HPO_DB).",
+)
+@click.option(
+    "--study", default=None, help="Run only this study's trials [default: any study]."
+)
+@click.option(
+    "--max-trials",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Exit after running this many trials [default: no limit].",
+)
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Exit after this many seconds with nothing to run [default: never].",
+)
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_POLL_INTERVAL,
+    show_default=True,
+    help="First pause (seconds) between polls of an empty queue; grows to 2 s.",
+)
+@click.option(
+    "--worker-id",
+    default=None,
+    help="Owner id written on claimed trials [default: hostname:pid:uuid].",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages too.")
+def main(
+    db_url: str,
+    study: str | None,
+    max_trials: int | None,
+    idle_timeout: float | None,
+    poll_interval: float,
+    worker_id: str | None,
+    verbose: bool,
+) -> None:
+    """Claim queued trials, run the study's objective on each in a child process
+    and record the results.
+
+    The objective (``package.module:function``, from the study's settings) is
+    imported with the working directory on the import path. SIGTERM or Ctrl-C
+    finishes the current trial and exits 0; a second one kills the objective,
+    hands the trial back and exits. Exit code 3: the objective cannot be
+    imported or its process cannot start (the trial is handed back untouched).
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format=_LOG_FORMAT,
+        stream=sys.stderr,
+    )
+    store = _open_store(db_url)
+    try:
+        run_worker(
+            store,
+            study=study,
+            max_trials=max_trials,
+            idle_timeout=idle_timeout,
+            poll_interval=poll_interval,
+            worker_id=worker_id,
+        )
+    except (ObjectiveImportError, WorkerError) as e:
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(EXIT_CANNOT_RUN)
+    except StoreError as e:
+        raise click.ClickException(str(e)) from e
+    finally:
+        store.close()
+
+
+def _open_store(db_url: str) -> BaseTrialStore:
+    try:
+        return open_store(db_url)
+    except StoreConnectionError as e:
+        raise click.ClickException(f"cannot reach the store: {e}") from e
+    except (ValueError, StoreError) as e:
+        raise click.BadParameter(str(e), param_hint="'--db'") from e
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

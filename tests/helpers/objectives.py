@@ -1,0 +1,104 @@
+"""Objectives the worker tests import by reference (``tests.helpers.objectives:name``).
+
+Each takes the trial's config (a dict) and misbehaves in one documented way.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def quadratic(config: dict[str, Any]) -> float:
+    """``(x - 3) ** 2``: a well-behaved objective."""
+    return (config["x"] - 3.0) ** 2
+
+
+def returns_dict(config: dict[str, Any]) -> dict[str, Any]:
+    """A result dict with an extra key and the status given in the config."""
+    return {"loss": config.get("loss", 1.0), "status": config["status"], "note": "hi"}
+
+
+def raises(config: dict[str, Any]) -> float:
+    """Raises ``ValueError`` with the config's message."""
+    raise ValueError(config.get("message", "boom"))
+
+
+def returns_nan(config: dict[str, Any]) -> float:
+    """Returns a NaN loss."""
+    return math.nan
+
+
+def returns_bad(config: dict[str, Any]) -> Any:
+    """Returns something that is not a loss (a string), or ``config["value"]``."""
+    return config.get("value", "not a number")
+
+
+def returns_unjsonable(config: dict[str, Any]) -> dict[str, Any]:
+    """A result dict holding an object that JSON cannot encode."""
+    return {"loss": 1.0, "status": "ok", "model": object()}
+
+
+def hangs(config: dict[str, Any]) -> float:
+    """Never returns (until killed)."""
+    while True:
+        time.sleep(3600)
+
+
+def exits(config: dict[str, Any]) -> float:
+    """Ends its process at once with ``os._exit(config["code"])``."""
+    os._exit(config.get("code", 13))
+
+
+def segfaults(config: dict[str, Any]) -> float:
+    """Kills its own process with SIGSEGV."""
+    os.kill(os.getpid(), signal.SIGSEGV)
+    time.sleep(10)
+    return 0.0
+
+
+def prints(config: dict[str, Any]) -> float:
+    """Writes ``config["lines"]`` lines to stdout and one to stderr, returns 0."""
+    for i in range(config.get("lines", 1)):
+        print(f"out line {i}")
+    print("err line", file=sys.stderr)
+    os.write(1, b"raw fd write\n")
+    return 0.0
+
+
+def prints_then_exits(config: dict[str, Any]) -> float:
+    """Prints a line, then ends its process with ``os._exit(7)``."""
+    print("last words")
+    os._exit(7)
+
+
+def allocates(config: dict[str, Any]) -> float:
+    """Allocates ``config["nbytes"]`` bytes at once."""
+    block = bytearray(config["nbytes"])
+    return float(len(block))
+
+
+def sleeps(config: dict[str, Any]) -> float:
+    """Sleeps ``config["seconds"]``, returns ``config.get("loss", seconds)``.
+
+    With ``config["log"]`` (a path) it appends ``start <tag>`` and ``end <tag>`` lines
+    to that file, so a test can count how often a trial really ran.
+    """
+    log = config.get("log")
+    tag = config.get("tag", "")
+    if log:
+        with Path(log).open("a") as f:
+            f.write(f"start {tag}\n")
+    time.sleep(config["seconds"])
+    if log:
+        with Path(log).open("a") as f:
+            f.write(f"end {tag}\n")
+    return float(config.get("loss", config["seconds"]))
+
+
+NOT_CALLABLE = 42
