@@ -142,7 +142,7 @@ def _checked(spec: ParamSpec, value: Any) -> int | float:
     if integral and not float(value).is_integer():
         raise SpaceError(f"params[{label!r}] must be an integer, but got {value!r}")
     low, high = _value_range(spec)
-    slack = _TOLERANCE * max(1.0, abs(low), abs(high))
+    slack = _TOLERANCE * max([1.0, *(abs(b) for b in (low, high) if math.isfinite(b))])
     if not low - slack <= value <= high + slack:
         raise SpaceError(
             f"params[{label!r}]: `{low} <= {label} <= {high}` must hold, "

@@ -1,0 +1,158 @@
+"""Construction of ``hp`` expressions: argument checks, arithmetic and casts."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from hpo_service.exceptions import SpaceError
+from hpo_service.pyll import scope
+from hpo_service.space import hp, space_eval
+
+BAD_ARGUMENTS = [
+    (hp.uniform, (3, 1), r"`low < high` must hold, but got low=3, high=1"),
+    (hp.uniform, (1, 1), r"`low < high` must hold"),
+    (hp.loguniform, (0, -1), r"`low < high`"),
+    (hp.loguniform, (0, 1000), r"`high <= 709.0`"),
+    (hp.quniform, (5, 1, 1), r"`low < high`"),
+    (hp.quniform, (0, 1, 0), r"`q > 0` must hold, but got q=0"),
+    (hp.qloguniform, (0, 1, -1), r"`q > 0`"),
+    (hp.uniformint, (4, 2), r"`low < high`"),
+    (hp.normal, (0, 0), r"`sigma > 0` must hold, but got sigma=0"),
+    (hp.lognormal, (0, -1), r"`sigma > 0`"),
+    (hp.qnormal, (0, 1, 0), r"`q > 0`"),
+    (hp.qlognormal, (0, 1, -0.5), r"`q > 0`"),
+    (hp.randint, (0,), r"`upper > 0` must hold, but got upper=0"),
+    (hp.randint, (-3,), r"`upper > 0`"),
+    (hp.randint, (5, 5), r"`low < high` must hold, but got low=5, high=5"),
+    (hp.randint, (2.5,), r"`upper` must be an integer"),
+    (hp.randint, (0, 3.5), r"`high` must be an integer"),
+    (hp.uniform, ("0", 1), r"`low` must be a finite number, but got low='0'"),
+    (hp.uniform, (0, None), r"`high` must be a finite number"),
+    (hp.uniform, (0, math.inf), r"`high` must be a finite number"),
+    (hp.normal, (math.nan, 1), r"`mu` must be a finite number"),
+    (hp.normal, (0, True), r"`sigma` must be a finite number"),
+    (hp.uniform, (0, hp.uniform("other", 1, 2)), r"`high` must be a finite number"),
+    (hp.choice, ([],), r"`len\(options\) > 0` must hold"),
+    (hp.choice, ("abc",), r"`options` must be a list or tuple"),
+    (hp.choice, ({"a": 1},), r"`options` must be a list or tuple"),
+    (hp.pchoice, ([],), r"`len\(options\) > 0`"),
+    (hp.pchoice, ([(0.5, "a"), (0.4, "b")],), r"`sum\(p\) == 1 \(within 1e-06\)`"),
+    (hp.pchoice, ([(1.2, "a"), (-0.2, "b")],), r"`p >= 0` must hold, but got p=-0.2"),
+    (hp.pchoice, ([(0.5, "a"), ("x", "b")],), r"`p` must be a finite number"),
+    (hp.pchoice, (["a", "b"],), r"option 0 must be a \(p, option\) pair"),
+]
+
+
+@pytest.mark.parametrize(("function", "args", "message"), BAD_ARGUMENTS)
+def test_bad_arguments_raise_space_error_naming_the_label(function, args, message):
+    with pytest.raises(SpaceError, match=message) as info:
+        function("my_label", *args)
+    assert f"hp.{function.__name__}('my_label')" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("function", "args"),
+    [
+        (hp.uniform, (0, 1)),
+        (hp.loguniform, (0, 1)),
+        (hp.quniform, (0, 1, 1)),
+        (hp.qloguniform, (0, 1, 1)),
+        (hp.uniformint, (0, 1)),
+        (hp.normal, (0, 1)),
+        (hp.lognormal, (0, 1)),
+        (hp.qnormal, (0, 1, 1)),
+        (hp.qlognormal, (0, 1, 1)),
+        (hp.randint, (3,)),
+        (hp.choice, ([1, 2],)),
+        (hp.pchoice, ([(1.0, 1)],)),
+    ],
+)
+@pytest.mark.parametrize("label", [3, None, b"x", ("x",)])
+def test_labels_must_be_strings(function, args, label):
+    with pytest.raises(SpaceError, match=r"`label` must be a str, but got label="):
+        function(label, *args)
+
+
+def test_pchoice_accepts_probabilities_summing_to_one_within_tolerance():
+    choice = hp.pchoice("c", [(0.3 + 5e-7, "a"), (0.7, "b")])
+    assert space_eval(choice, {"c": 1}) == "b"
+
+
+def test_numpy_numbers_and_arrays_are_accepted():
+    x = hp.uniform("x", np.float32(0.5), np.int64(2))
+    assert space_eval(x, {"x": 1.0}) == 1.0
+    n = hp.choice("n", np.arange(3, 6))
+    assert space_eval(n, {"n": 2}) == 5
+
+
+def test_keyword_arguments_use_hyperopt_names():
+    space = {
+        "u": hp.uniform("u", low=0, high=1),
+        "q": hp.quniform("q", low=0, high=10, q=2),
+        "n": hp.normal("n", mu=0, sigma=1),
+        "r": hp.randint("r", low=2, high=4),
+    }
+    assert space_eval(space, {"u": 0.5, "q": 4.0, "n": 0.1, "r": 3}) == {
+        "u": 0.5,
+        "q": 4.0,
+        "n": 0.1,
+        "r": 3,
+    }
+
+
+X = hp.uniform("x", 0, 10)
+Y = hp.uniform("y", 0, 10)
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        (1 + X, 1 + 3.0),
+        (X + 1, 3.0 + 1),
+        (X - 1, 3.0 - 1),
+        (1 - X, 1 - 3.0),
+        (X * 2, 3.0 * 2),
+        (2 * X, 2 * 3.0),
+        (X / Y, 3.0 / 4.0),
+        (1 / X, 1 / 3.0),
+        (X // 2, 3.0 // 2),
+        (7 // X, 7 // 3.0),
+        (X**2, 3.0**2),
+        (2**X, 2**3.0),
+        (-X, -3.0),
+        (+X, 3.0),
+        (abs(-X), 3.0),
+        (X * Y + X, 3.0 * 4.0 + 3.0),
+        (1 + hp.lognormal("ln", 0, 1), 1 + 0.5),
+    ],
+)
+def test_arithmetic_on_expressions(expression, expected):
+    assert space_eval(expression, {"x": 3.0, "y": 4.0, "ln": 0.5}) == pytest.approx(
+        expected
+    )
+
+
+@pytest.mark.parametrize("other", ["a", [1], None, {"k": 1}])
+def test_arithmetic_with_non_numbers_is_a_type_error(other):
+    with pytest.raises(TypeError):
+        X + other
+    with pytest.raises(TypeError):
+        other * X
+
+
+def test_scope_casts():
+    n = scope.int(hp.quniform("n", 1, 10, 1))
+    f = scope.float(hp.randint("r", 5))
+    config = space_eval({"n": n, "f": f}, {"n": 4.0, "r": 2})
+    assert config == {"n": 4, "f": 2.0}
+    assert type(config["n"]) is int and type(config["f"]) is float
+    assert scope.int(3.7) == 3 and scope.float(2) == 2.0
+
+
+def test_repr_names_the_constructor_and_label():
+    assert repr(hp.quniform("q", 0, 4, 2)) == "hp.quniform('q', 0.0, 4.0, 2.0)"
+    assert repr(hp.choice("c", [1, 2])) == "hp.choice('c', <2 options>)"
+    assert "hp.uniform('x'" in repr(X * 2)
