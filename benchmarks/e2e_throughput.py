@@ -1,0 +1,70 @@
+"""End-to-end throughput: hpo-driver with K local workers, trivial objective, SQLite.
+
+    python benchmarks/e2e_throughput.py --trials 5000 --workers 4
+
+Prints trials/s over the whole study (first claim to last finish, from the store's own
+timestamps, so process start-up is excluded) and the rate over the first and last
+fifths of the study, to show whether per-trial cost grows with the study.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from hpo_service.store import TrialState, open_store
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_study(db: str, trials: int, workers: int, algo: str) -> float:
+    command = [
+        sys.executable, "-m", "hpo_service.cli", "start",
+        "--db", db, "--study", "bench",
+        "--objective", "benchmarks.trivial:objective",
+        "--space", "benchmarks.trivial:space", "--algo", algo,
+        "--max-evals", str(trials), "--workers", str(workers), "--no-progress",
+    ]  # fmt: skip
+    started = time.perf_counter()
+    subprocess.run(command, cwd=REPO, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def rates(db: str) -> dict[str, float]:
+    with open_store(db) as store:
+        trials = store.get_trials("bench", [TrialState.DONE])
+    finished = sorted(t.finished_at for t in trials)
+    start = min(t.started_at for t in trials)
+    fifth = len(finished) // 5
+    first = fifth / (finished[fifth - 1] - start)
+    last = fifth / (finished[-1] - finished[-fifth - 1])
+    return {
+        "trials_per_s": len(finished) / (finished[-1] - start),
+        "first_fifth_per_s": first,
+        "last_fifth_per_s": last,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=5000)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--algo", default="tpe", choices=["tpe", "rand"])
+    args = parser.parse_args()
+    header = ("workers", "wall s", "trials/s", "first 1/5", "last 1/5")
+    print(" ".join(f"{h:>9}" for h in header))
+    for workers in args.workers:
+        with tempfile.TemporaryDirectory() as tmp:
+            db = f"sqlite:///{tmp}/bench.sqlite"
+            wall = run_study(db, args.trials, workers, args.algo)
+            r = rates(db)
+        row = (workers, wall, *r.values())
+        print(" ".join(f"{v:>9.1f}" for v in row))
+
+
+if __name__ == "__main__":
+    main()
