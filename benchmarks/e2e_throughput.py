@@ -1,6 +1,6 @@
 """End-to-end throughput: hpo-driver with K local workers, trivial objective, SQLite.
 
-    python benchmarks/e2e_throughput.py --trials 5000 --workers 4
+    python -m benchmarks.e2e_throughput --trials 5000 --workers 4
 
 Prints trials/s over the whole study (first claim to last finish, from the store's own
 timestamps, so process start-up is excluded) and the rate over the first and last
