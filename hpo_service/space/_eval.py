@@ -65,8 +65,10 @@ def _lookup(params: Mapping[str, Any], label: str) -> Any:
 
 def _unwrapped(value: Any) -> Any:
     """A one-element list becomes its element; an empty one becomes None."""
-    if isinstance(value, (list, tuple, np.ndarray)) and len(value) <= 1:
-        return value[0] if len(value) else None
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)) and len(value) <= 1:
+        return value[0] if value else None
     return value
 
 

@@ -89,6 +89,12 @@ def test_hyperopt_vals_format_is_accepted():
         space_eval(SPACE, {**vals, "C": []})
 
 
+def test_numpy_arrays_of_one_value_are_accepted():
+    space = {"x": hp.uniform("x", 0, 1), "c": hp.choice("c", ["a", "b"])}
+    params = {"x": np.array(0.5), "c": np.array([1])}
+    assert space_eval(space, params) == {"x": 0.5, "c": "b"}
+
+
 def test_shared_expression_has_one_value_everywhere():
     x = hp.uniform("x", 0, 1)
     assert space_eval({"a": x, "b": [x, x * 2]}, {"x": 0.25}) == {
