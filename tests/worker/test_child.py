@@ -1,0 +1,241 @@
+"""The child runner: real child processes running the objectives of tests/helpers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from hpo_service.worker._child import OUTPUT_LIMIT, ChildRunner
+
+OBJ = "tests.helpers.objectives"
+
+
+@pytest.fixture(scope="module")
+def runner():
+    """One runner shared by the tests that leave its child alive."""
+    shared = ChildRunner()
+    yield shared
+    shared.close()
+
+
+@pytest.fixture
+def fresh():
+    """A runner of its own, for tests that kill or replace the child."""
+    own = ChildRunner()
+    yield own
+    own.close()
+
+
+def gone(pid: int) -> bool:
+    """Whether ``pid`` has exited (a zombie counts: it runs nothing any more)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def wait_gone(pid: int, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if gone(pid):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_number_becomes_ok_result_with_duration(runner):
+    outcome = runner.run(f"{OBJ}:quadratic", {"x": 1.0})
+    assert outcome.kind == "result"
+    assert outcome.data["loss"] == 4.0
+    assert outcome.data["status"] == "ok"
+    assert outcome.data["duration"] >= 0
+    assert "output" not in outcome.data
+
+
+def test_child_is_reused_across_trials(runner):
+    runner.run(f"{OBJ}:quadratic", {"x": 0.0})
+    pid = runner.pid
+    for x in range(5):
+        assert runner.run(f"{OBJ}:quadratic", {"x": x}).data["loss"] == (x - 3) ** 2
+    assert runner.pid == pid
+
+
+def test_child_runs_in_its_own_session(runner):
+    runner.run(f"{OBJ}:quadratic", {"x": 0.0})
+    assert os.getsid(runner.pid) == runner.pid != os.getsid(0)
+
+
+def test_dotted_attribute_reference(runner):
+    outcome = runner.run(f"{OBJ}:Namespace.quadratic", {"x": 5.0})
+    assert (outcome.kind, outcome.data["loss"]) == ("result", 4.0)
+
+
+def test_fail_status_dict_keeps_extra_keys(runner):
+    outcome = runner.run(f"{OBJ}:returns_dict", {"status": "fail"})
+    assert outcome.kind == "result"
+    assert outcome.data["status"] == "fail"
+    assert outcome.data["note"] == "hi"
+
+
+def test_exception_gives_error_with_raise_line_in_traceback(runner):
+    outcome = runner.run(f"{OBJ}:raises", {"message": "bad lr"})
+    assert outcome.kind == "error"
+    assert outcome.data["type"] == "ValueError"
+    assert outcome.data["message"] == "bad lr"
+    tb = outcome.data["traceback"]
+    assert 'raise ValueError(config.get("message", "boom"))' in tb
+    assert "objectives.py" in tb and "in raises" in tb
+    assert outcome.data["duration"] >= 0
+
+
+@pytest.mark.parametrize(
+    ("fn", "config", "fragment"),
+    [
+        ("returns_nan", {}, "NaN"),
+        ("returns_bad", {}, "must return a number or a dict"),
+        ("returns_bad", {"value": {"status": "ok"}}, "'loss' must be a number"),
+        ("returns_bad", {"value": {"loss": "low"}}, "'loss' must be a number"),
+        ("returns_bad", {"value": {"loss": 1, "status": "meh"}}, "'status'"),
+        ("returns_unjsonable", {}, "JSON"),
+    ],
+)
+def test_invalid_returns_become_errors(runner, fn, config, fragment):
+    outcome = runner.run(f"{OBJ}:{fn}", config)
+    assert outcome.kind == "error"
+    assert outcome.data["type"] == "InvalidResultError"
+    assert fragment in outcome.data["message"]
+
+
+def test_memory_blow_up_is_the_trials_error(runner):
+    outcome = runner.run(f"{OBJ}:allocates", {"nbytes": 1 << 50})
+    assert (outcome.kind, outcome.data["type"]) == ("error", "MemoryError")
+    assert runner.run(f"{OBJ}:quadratic", {"x": 3.0}).data["loss"] == 0.0
+
+
+def test_output_is_captured_per_trial(runner):
+    outcome = runner.run(f"{OBJ}:prints", {"lines": 2})
+    out = outcome.data["output"]
+    assert "out line 0\nout line 1\n" in out
+    assert "err line\n" in out
+    assert "raw fd write\n" in out
+    assert "output" not in runner.run(f"{OBJ}:quadratic", {"x": 1.0}).data
+
+
+def test_output_keeps_only_the_tail(runner):
+    outcome = runner.run(f"{OBJ}:prints", {"lines": 3000})
+    out = outcome.data["output"]
+    assert out.startswith("[") and "bytes cut]" in out.splitlines()[0]
+    assert len(out.encode()) <= OUTPUT_LIMIT + 40
+    assert "out line 2999\n" in out
+    assert "out line 0\n" not in out
+
+
+def test_timeout_kills_child_and_next_trial_gets_a_new_one(fresh):
+    fresh.run(f"{OBJ}:quadratic", {"x": 0.0})
+    old = fresh.pid
+    outcome = fresh.run(f"{OBJ}:hangs", {}, timeout=0.3)
+    assert outcome.kind == "error"
+    assert outcome.data["type"] == "TrialTimeout"
+    assert "trial_timeout=0.3" in outcome.data["message"]
+    assert outcome.data["duration"] >= 0.3
+    assert fresh.pid is None and wait_gone(old)
+    assert fresh.run(f"{OBJ}:quadratic", {"x": 2.0}).data["loss"] == 1.0
+    assert fresh.pid not in (None, old)
+
+
+def test_os_exit_is_child_process_died_with_last_output(fresh):
+    outcome = fresh.run(f"{OBJ}:prints_then_exits", {})
+    assert outcome.kind == "error"
+    assert outcome.data["type"] == "ChildProcessDied"
+    assert outcome.data["message"] == "exit code 7"
+    assert "last words" in outcome.data["output"]
+    assert fresh.run(f"{OBJ}:quadratic", {"x": 4.0}).data["loss"] == 1.0
+
+
+def test_segfault_is_child_process_died(fresh):
+    outcome = fresh.run(f"{OBJ}:segfaults", {})
+    assert outcome.data["type"] == "ChildProcessDied"
+    assert outcome.data["message"] == f"exit code {-signal.SIGSEGV} (SIGSEGV)"
+
+
+def test_child_that_died_between_trials_is_replaced(fresh):
+    fresh.run(f"{OBJ}:quadratic", {"x": 0.0})
+    old = fresh.pid
+    os.kill(old, signal.SIGKILL)
+    os.waitid(os.P_PID, old, os.WEXITED | os.WNOWAIT)  # dead, left for the runner
+    outcome = fresh.run(f"{OBJ}:quadratic", {"x": 1.0})
+    assert (outcome.kind, outcome.data["loss"]) == ("result", 4.0)
+    assert fresh.pid != old
+
+
+def test_abort_kills_the_running_objective(fresh):
+    calls = []
+
+    def should_abort():
+        calls.append(time.monotonic())
+        return len(calls) > 2
+
+    outcome = fresh.run(f"{OBJ}:sleeps", {"seconds": 30}, should_abort=should_abort)
+    assert outcome.kind == "aborted"
+    assert fresh.pid is None
+
+
+@pytest.mark.parametrize(
+    ("ref", "error_type"),
+    [
+        ("no_such_package_xyz.mod:fn", "ModuleNotFoundError"),
+        (f"{OBJ}:no_such_function", "AttributeError"),
+        (f"{OBJ}:NOT_CALLABLE", "ObjectiveImportError"),
+        ("missing-colon", "ValueError"),
+    ],
+)
+def test_import_failures_are_reported_not_run(runner, ref, error_type):
+    outcome = runner.run(ref, {})
+    assert outcome.kind == "import_error"
+    assert outcome.data["type"] == error_type
+
+
+def test_module_in_working_directory_is_importable(tmp_path, monkeypatch):
+    (tmp_path / "user_objective_mod.py").write_text(
+        "def fn(config):\n    return config['x'] * 2\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    own = ChildRunner()
+    try:
+        outcome = own.run("user_objective_mod:fn", {"x": 21})
+    finally:
+        own.close()
+    assert (outcome.kind, outcome.data["loss"]) == ("result", 42.0)
+
+
+def test_child_dies_with_its_worker(tmp_path):
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from hpo_service.worker._child import ChildRunner
+        runner = ChildRunner()
+        runner.start()
+        print(runner.pid, flush=True)
+        runner.run("{OBJ}:hangs", {{}})
+        """
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=os.getcwd(),
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    child_pid = int(parent.stdout.readline())
+    time.sleep(0.2)  # the child is now running the objective
+    parent.kill()
+    parent.wait()
+    parent.stdout.close()
+    assert wait_gone(child_pid)

@@ -1,0 +1,102 @@
+"""The heartbeat thread, against a scripted stand-in for the store."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from hpo_service.exceptions import StoreConnectionError
+from hpo_service.worker._heartbeat import Heartbeat
+
+
+class ScriptedStore:
+    """Answers ``heartbeat`` from a script: True, False or an exception to raise."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.calls = []
+        self.called = threading.Event()
+
+    def heartbeat(self, study, tid, token, lease_seconds):
+        self.calls.append((study, tid, token, lease_seconds))
+        self.called.set()
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def wait_for(condition, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+def test_beats_every_third_of_the_lease_with_the_attempt():
+    store = ScriptedStore(True)
+    beat = Heartbeat(store)
+    try:
+        lease = beat.keep_alive("s", 7, "tok", 0.15)
+        wait_for(lambda: len(store.calls) >= 3)
+    finally:
+        beat.close()
+    assert set(store.calls) == {("s", 7, "tok", 0.15)}
+    assert not lease.lost.is_set()
+
+
+def test_refused_beat_marks_the_lease_lost():
+    store = ScriptedStore(True, False)
+    beat = Heartbeat(store)
+    try:
+        lease = beat.keep_alive("s", 1, "tok", 0.15)
+        assert lease.lost.wait(5.0)
+    finally:
+        beat.close()
+
+
+def test_connection_errors_are_retried_not_fatal():
+    store = ScriptedStore(
+        StoreConnectionError("down"), StoreConnectionError("down"), False
+    )
+    beat = Heartbeat(store)
+    try:
+        lease = beat.keep_alive("s", 1, "tok", 0.15)
+        assert lease.lost.wait(5.0)
+    finally:
+        beat.close()
+    assert len(store.calls) == 3
+
+
+def test_released_and_replaced_leases_are_not_beaten_for():
+    store = ScriptedStore(True)
+    beat = Heartbeat(store)
+    try:
+        beat.keep_alive("s", 1, "old", 0.15)
+        beat.release()
+        time.sleep(0.15)
+        assert store.calls == []
+        beat.keep_alive("s", 2, "new", 0.15)
+        wait_for(lambda: store.calls)
+    finally:
+        beat.close()
+    assert {c[2] for c in store.calls} == {"new"}
+
+
+def test_refusal_for_a_released_lease_is_ignored():
+    class SlowRefusal(ScriptedStore):
+        def heartbeat(self, *args):
+            self.called.set()
+            time.sleep(0.2)
+            return False
+
+    store = SlowRefusal(False)
+    beat = Heartbeat(store)
+    try:
+        lease = beat.keep_alive("s", 1, "tok", 0.06)
+        assert store.called.wait(5.0)
+        beat.release()  # the trial finished while the beat was in flight
+        time.sleep(0.3)
+    finally:
+        beat.close()
+    assert not lease.lost.is_set()
