@@ -1,0 +1,35 @@
+"""The trials store: one contract, several backends, picked by URL.
+
+>>> store = open_store("sqlite:///hpo.db")            # doctest: +SKIP
+>>> store = open_store("mongodb://user:pw@host/hpo")  # doctest: +SKIP
+>>> store = open_store("mongomock://demo")            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from hpo_service.store._base import (
+    BaseTrialStore,
+    NewTrial,
+    RequeueReport,
+    Study,
+    Trial,
+    TrialState,
+)
+from hpo_service.store._common import LEASE_EXPIRED
+from hpo_service.store._url import SUPPORTED_SCHEMES, mask_url, open_store
+
+make_store = open_store
+
+__all__ = [
+    "LEASE_EXPIRED",
+    "SUPPORTED_SCHEMES",
+    "BaseTrialStore",
+    "NewTrial",
+    "RequeueReport",
+    "Study",
+    "Trial",
+    "TrialState",
+    "make_store",
+    "mask_url",
+    "open_store",
+]

@@ -1,0 +1,176 @@
+"""Argument checks and value encoding shared by the store backends."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from hpo_service.exceptions import StoreError
+from hpo_service.store._base import NewTrial, TrialState
+
+#: The ``error["type"]`` that :meth:`requeue_expired` records when attempts run out.
+LEASE_EXPIRED = "LeaseExpired"
+
+ALL_STATES: tuple[TrialState, ...] = tuple(TrialState)
+ACTIVE_STATES: tuple[TrialState, ...] = (TrialState.NEW, TrialState.RUNNING)
+
+
+def dumps(value: Any, what: str) -> str:
+    """Encode ``value`` as compact JSON text (never pickle).
+
+    Non-finite floats are written as the JSON5 tokens ``NaN``, ``Infinity`` and
+    ``-Infinity`` so that a result holding them reads back exactly.
+
+    Raises:
+        ValueError: ``value`` holds something JSON cannot represent.
+    """
+    try:
+        return json.dumps(value, separators=(",", ":"), allow_nan=True)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"`{what}` must be JSON-serialisable, but got {what}={value!r:.200} ({exc})"
+        ) from None
+
+
+def loads(text: str | None) -> Any:
+    """Decode what :func:`dumps` wrote (``None`` stays ``None``)."""
+    return None if text is None else json.loads(text)
+
+
+def normalise(value: Any, what: str) -> Any:
+    """Return ``value`` as JSON would give it back (tuples become lists, ...).
+
+    Backends that store native documents use this so that every backend returns the
+    same values for the same input.
+    """
+    return json.loads(dumps(value, what))
+
+
+def check_name(value: Any, what: str) -> str:
+    """Return ``value`` if it is a non-empty string, else raise ValueError."""
+    if not isinstance(value, str) or not value:
+        raise ValueError(
+            f"`{what}` must be a non-empty string, but got {what}={value!r}"
+        )
+    return value
+
+
+def check_positive(value: Any, what: str) -> float:
+    """Return ``value`` as a float if it is a finite number > 0, else raise."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or value <= 0:
+        raise ValueError(
+            f"`{what}` must be a finite number > 0, but got {what}={value!r}"
+        )
+    return float(value)
+
+
+def check_max_attempts(value: Any) -> int:
+    """Return ``value`` if it is an int >= 1, else raise ValueError."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(
+            f"`max_attempts` must be an int >= 1, but got max_attempts={value!r}"
+        )
+    return value
+
+
+def check_tid(value: Any) -> int:
+    """Return ``value`` if it is an int >= 0, else raise ValueError."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"`tid` must be an int >= 0, but got tid={value!r}")
+    return value
+
+
+def check_cursor(value: Any) -> int:
+    """Return ``value`` if it is an int >= 0, else raise ValueError."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"`cursor` must be an int >= 0, but got cursor={value!r}")
+    return value
+
+
+def check_dict(value: Any, what: str) -> dict[str, Any]:
+    """Return ``value`` if it is a dict, else raise ValueError."""
+    if not isinstance(value, dict):
+        raise ValueError(f"`{what}` must be a dict, but got {what}={value!r:.200}")
+    return value
+
+
+def check_error(error: Any) -> dict[str, Any]:
+    """Return a copy of a trial error with ``type``, ``message`` and ``traceback``.
+
+    Raises:
+        ValueError: ``error`` is not a dict with string ``type`` and ``message``.
+    """
+    check_dict(error, "error")
+    if not isinstance(error.get("type"), str) or not isinstance(
+        error.get("message"), str
+    ):
+        raise ValueError(
+            "`error` must hold string 'type' and 'message' entries, "
+            f"but got error={error!r:.200}"
+        )
+    return {"traceback": None, **error}
+
+
+def check_new_trials(trials: Any) -> list[NewTrial]:
+    """Return ``trials`` as a list of :class:`NewTrial` with dict params.
+
+    Raises:
+        ValueError: ``trials`` is not a sequence of NewTrial, or params is not a dict.
+    """
+    if not isinstance(trials, Sequence) or isinstance(trials, (str, bytes)):
+        raise ValueError(
+            f"`trials` must be a list of NewTrial, but got trials={trials!r:.200}"
+        )
+    for item in trials:
+        if not isinstance(item, NewTrial):
+            raise ValueError(
+                f"`trials` must hold NewTrial items, but got {item!r:.200}"
+            )
+        check_dict(item.params, "params")
+    return list(trials)
+
+
+def check_states(states: Any) -> list[TrialState] | None:
+    """Return ``states`` as TrialState members (None stays None)."""
+    if states is None:
+        return None
+    try:
+        return [TrialState(s) for s in states]
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"`states` must be TrialState values, but got states={states!r}"
+        ) from None
+
+
+def check_tids(tids: Any) -> list[int] | None:
+    """Return ``tids`` as a list of ints >= 0 (None stays None)."""
+    if tids is None:
+        return None
+    if isinstance(tids, (str, bytes)) or not isinstance(tids, Sequence):
+        raise ValueError(f"`tids` must be a list of ints, but got tids={tids!r:.200}")
+    return [check_tid(t) for t in tids]
+
+
+def lease_expired_error(max_attempts: int) -> dict[str, Any]:
+    """The ``error`` a trial gets when the lease of its last allowed attempt expires."""
+    return {
+        "type": LEASE_EXPIRED,
+        "message": (
+            f"the lease expired on the last allowed attempt (max_attempts="
+            f"{max_attempts}): the worker died, hung or lost the store"
+        ),
+        "traceback": None,
+    }
+
+
+def zero_counts() -> dict[TrialState, int]:
+    """A count per state, all zero."""
+    return dict.fromkeys(ALL_STATES, 0)
+
+
+def closed_error() -> StoreError:
+    """The error raised by every operation of a closed store."""
+    return StoreError("the store must be open, but close() was called on it")

@@ -1,0 +1,778 @@
+"""SQLite backend: one database file shared by many processes on one machine.
+
+Concurrency model:
+
+- WAL journal: readers never block the writer nor each other; ``synchronous=NORMAL``
+  (a commit survives a process crash; a power cut may lose the last commits, never
+  corrupt the file).
+- Every write is one short ``BEGIN IMMEDIATE`` transaction: it takes the database's
+  write lock up front (waiting up to ``busy_timeout``), so two writers never interleave
+  and a claim is a single conditional ``UPDATE ... RETURNING``.
+- The per-study ``version`` (change cursor) and ``next_tid`` live on the study row and
+  are bumped inside the same transaction as the trial write, so versions become visible
+  in order and :meth:`changes_since` needs no overlap window.
+- One clock: the local one (all processes share the machine).
+- Values are JSON text (see :func:`hpo_service.store._common.dumps`), never pickles.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from hpo_service.exceptions import (
+    StoreConnectionError,
+    StoreError,
+    StudyExistsError,
+    StudyNotFoundError,
+    TrialNotFoundError,
+)
+from hpo_service.store import _common as c
+from hpo_service.store._base import (
+    BaseTrialStore,
+    NewTrial,
+    RequeueReport,
+    Study,
+    Trial,
+    TrialState,
+)
+from hpo_service.store._retry import RetryPolicy
+from hpo_service.store._url import parse_sqlite_url
+
+_logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+_SCHEMA_VERSION = 1
+
+# Partial indexes hold only queued / running rows, so finished trials (the bulk of a
+# long study) cost nothing on the hot paths. ``trials_queue`` is keyed on the constant
+# state: its entries are ordered by rowid, i.e. insertion order, for FIFO claims.
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS studies (
+    name TEXT PRIMARY KEY,
+    settings TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    driver_owner TEXT,
+    driver_lease_expires_at REAL,
+    next_tid INTEGER NOT NULL DEFAULT 0,
+    version INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS trials (
+    id INTEGER PRIMARY KEY,
+    study TEXT NOT NULL,
+    tid INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    params TEXT NOT NULL,
+    config TEXT NOT NULL,
+    owner TEXT,
+    token TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    lease_expires_at REAL,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    result TEXT,
+    error TEXT,
+    version INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS trials_study_tid ON trials (study, tid);
+CREATE INDEX IF NOT EXISTS trials_queue ON trials (state) WHERE state = 'new';
+CREATE INDEX IF NOT EXISTS trials_study_queue ON trials (study, tid)
+    WHERE state = 'new';
+CREATE INDEX IF NOT EXISTS trials_leases ON trials (lease_expires_at)
+    WHERE state = 'running';
+CREATE INDEX IF NOT EXISTS trials_changes ON trials (study, version);
+"""
+
+_TRIAL_COLUMNS = (
+    "study, tid, state, params, config, owner, token, attempts, lease_expires_at, "
+    "created_at, started_at, finished_at, result, error, version"
+)
+_STUDY_COLUMNS = (
+    "name, settings, created_at, updated_at, driver_owner, driver_lease_expires_at"
+)
+
+# The version a write gives a trial row: one more than its study's current version.
+# Every statement using it is followed by _BUMP for each study it touched.
+_NEXT_VERSION = "(SELECT version + 1 FROM studies WHERE name = trials.study)"
+_BUMP = "UPDATE studies SET version = version + 1 WHERE name = ?"
+
+_CLAIM = (
+    "UPDATE trials SET state = 'running', owner = ?, token = ?, "
+    "attempts = attempts + 1, started_at = ?, lease_expires_at = ?, "
+    f"version = {_NEXT_VERSION} WHERE id = ({{pick}}) AND state = 'new' "
+    f"RETURNING {_TRIAL_COLUMNS}"
+)
+_CLAIM_ANY = _CLAIM.format(
+    pick="SELECT id FROM trials WHERE state = 'new' ORDER BY id LIMIT 1"
+)
+_CLAIM_STUDY = _CLAIM.format(
+    pick="SELECT id FROM trials WHERE state = 'new' AND study = ? ORDER BY tid LIMIT 1"
+)
+_ANY_QUEUED = "SELECT 1 FROM trials WHERE state = 'new' LIMIT 1"
+_STUDY_QUEUED = "SELECT 1 FROM trials WHERE state = 'new' AND study = ? LIMIT 1"
+
+_CURRENT = "WHERE study = ? AND tid = ? AND token = ? AND state = 'running'"
+_HEARTBEAT = f"UPDATE trials SET lease_expires_at = ? {_CURRENT}"
+_FINISH = (
+    "UPDATE trials SET state = ?, {column} = ?, finished_at = ?, "
+    f"lease_expires_at = NULL, version = {_NEXT_VERSION} {_CURRENT}"
+)
+_COMPLETE = _FINISH.format(column="result")
+_FAIL = _FINISH.format(column="error")
+_RELEASE = (
+    "UPDATE trials SET state = 'new', owner = NULL, token = NULL, "
+    "attempts = attempts - 1, started_at = NULL, lease_expires_at = NULL, "
+    f"version = {_NEXT_VERSION} {_CURRENT}"
+)
+
+_EXPIRED = "state = 'running' AND lease_expires_at < ?"
+_ANY_EXPIRED = f"SELECT 1 FROM trials WHERE {_EXPIRED} LIMIT 1"
+_EXPIRE_TO_ERROR = (
+    "UPDATE trials SET state = 'error', error = ?, finished_at = ?, "
+    f"lease_expires_at = NULL, version = {_NEXT_VERSION} "
+    f"WHERE {_EXPIRED} AND attempts >= ? {{study}} RETURNING study, tid"
+)
+_EXPIRE_TO_NEW = (
+    "UPDATE trials SET state = 'new', owner = NULL, token = NULL, started_at = NULL, "
+    f"lease_expires_at = NULL, version = {_NEXT_VERSION} "
+    f"WHERE {_EXPIRED} {{study}} RETURNING study, tid"
+)
+_CANCEL = (
+    "UPDATE trials SET state = 'cancelled', finished_at = ?, lease_expires_at = NULL, "
+    f"version = {_NEXT_VERSION} "
+    "WHERE study = ? AND state IN ('new', 'running') {tids}"
+)
+_CANCEL_ALL = _CANCEL.format(tids="")
+_CANCEL_TIDS = _CANCEL.format(tids="AND tid IN (SELECT value FROM json_each(?))")
+
+# Connections inherited across fork(): never used nor closed in the child (closing
+# could checkpoint or unlink the WAL under the parent's feet).
+_INHERITED: list[sqlite3.Connection] = []
+
+
+def _is_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite's "database is locked" (retry it), not a real fault."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back if a transaction is open; never mask the error being handled."""
+    try:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+    except sqlite3.Error as exc:
+        _logger.warning("SQLite rollback failed: %s", exc)
+
+
+def _one(cursor: sqlite3.Cursor) -> Any:
+    """The single row of a RETURNING statement (fully stepped), or None."""
+    rows = cursor.fetchall()
+    return rows[0] if rows else None
+
+
+def _study_not_found(name: str) -> StudyNotFoundError:
+    return StudyNotFoundError(
+        f"`study` must name an existing study, but got study={name!r}"
+    )
+
+
+def _trial_not_found(study: str, tid: int) -> TrialNotFoundError:
+    return TrialNotFoundError(
+        f"`tid` must name a trial of study {study!r}, but got tid={tid!r}"
+    )
+
+
+def _trial(row: Sequence[Any]) -> Trial:
+    return Trial(
+        study=row[0],
+        tid=row[1],
+        state=TrialState(row[2]),
+        params=c.loads(row[3]),
+        config=c.loads(row[4]),
+        owner=row[5],
+        token=row[6],
+        attempts=row[7],
+        lease_expires_at=row[8],
+        created_at=row[9],
+        started_at=row[10],
+        finished_at=row[11],
+        result=c.loads(row[12]),
+        error=c.loads(row[13]),
+        version=row[14],
+    )
+
+
+def _study(row: Sequence[Any]) -> Study:
+    return Study(
+        name=row[0],
+        settings=c.loads(row[1]),
+        created_at=row[2],
+        updated_at=row[3],
+        driver_owner=row[4],
+        driver_lease_expires_at=row[5],
+    )
+
+
+def open_sqlite(url: str, **options: Any) -> SQLiteTrialStore:
+    """Open the SQLite store of a ``sqlite:///path`` URL (see ``open_store``).
+
+    Raises:
+        ValueError: The URL is malformed or an option is unknown or invalid.
+        StoreConnectionError: The database's directory does not exist, or the file
+            cannot be opened.
+    """
+    path, query = parse_sqlite_url(url)
+    merged: dict[str, Any] = {**query, **options}
+    unknown = sorted(set(merged) - {"busy_timeout", "retry_timeout"})
+    if unknown:
+        raise ValueError(
+            "`options` of a sqlite:// store must be among busy_timeout, "
+            f"retry_timeout, but got {', '.join(unknown)} (url={url!r})"
+        )
+    timeouts = {k: _as_float(k, v) for k, v in merged.items()}
+    return SQLiteTrialStore(path, **timeouts)
+
+
+def _as_float(key: str, value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"`{key}` must be a number, but got {key}={value!r}") from None
+    return c.check_positive(number, key)
+
+
+class SQLiteTrialStore(BaseTrialStore):
+    """Trials store in one SQLite file, safe for many processes on one machine.
+
+    Args:
+        path: Database file (created if missing; its directory must exist), or
+            ``":memory:"`` for a private in-memory database.
+        busy_timeout: Seconds a write waits for another process's write lock before
+            SQLite reports the database as locked.
+        retry_timeout: Seconds "database is locked" errors are retried (with
+            backoff) before :class:`StoreConnectionError` is raised.
+    """
+
+    def __init__(
+        self, path: str, *, busy_timeout: float = 5.0, retry_timeout: float = 30.0
+    ) -> None:
+        self._path = path
+        self._busy_timeout = c.check_positive(busy_timeout, "busy_timeout")
+        self._retry = RetryPolicy(timeout=retry_timeout)
+        self._check_directory()
+        self._lock = threading.RLock()
+        self._closed = False
+        self._pid = os.getpid()
+        self._conn = self._retry.call(
+            lambda _: self._connect(), is_transient=_is_busy, what=self._what("open")
+        )
+        _logger.debug("opened SQLite store %s", path)
+
+    def __repr__(self) -> str:
+        return f"SQLiteTrialStore({self._path!r})"
+
+    # ---- connection --------------------------------------------------------------
+
+    def _what(self, operation: str) -> str:
+        return f"SQLite store {self._path!r}: {operation}"
+
+    def _check_directory(self) -> None:
+        if self._path == ":memory:":
+            return
+        directory = os.path.dirname(os.path.abspath(self._path))
+        if not os.path.isdir(directory):
+            raise StoreConnectionError(
+                "the directory of the SQLite database must exist, but got "
+                f"directory={directory!r} (path={self._path!r})"
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self._path,
+                timeout=self._busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+                cached_statements=256,
+            )
+        except sqlite3.Error as exc:
+            raise StoreConnectionError(
+                f"the SQLite database must be openable, but {self._path!r} gave: {exc}"
+            ) from exc
+        try:
+            self._prepare(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        try:
+            if self._path != ":memory:":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA temp_store = MEMORY")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > _SCHEMA_VERSION:
+                raise StoreError(
+                    f"the SQLite schema version must be <= {_SCHEMA_VERSION}, but got "
+                    f"{version} in {self._path!r} (written by a newer hpo-service)"
+                )
+            if version < _SCHEMA_VERSION:
+                conn.executescript(
+                    f"BEGIN IMMEDIATE; {_SCHEMA} "
+                    f"PRAGMA user_version = {_SCHEMA_VERSION}; COMMIT;"
+                )
+        except sqlite3.DatabaseError as exc:
+            _rollback(conn)
+            if _is_busy(exc):
+                raise
+            raise StoreConnectionError(
+                f"the SQLite database must be usable, but {self._path!r} gave: {exc}"
+            ) from exc
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._closed:
+            raise c.closed_error()
+        if self._pid != os.getpid():  # forked: never reuse the parent's connection
+            _INHERITED.append(self._conn)
+            self._pid = os.getpid()
+            self._conn = self._connect()
+        return self._conn
+
+    def _run(
+        self, what: str, body: Callable[[sqlite3.Connection], _T], *, write: bool
+    ) -> _T:
+        """Run ``body`` in one transaction (IMMEDIATE if ``write``), retrying busy."""
+        begin = "BEGIN IMMEDIATE" if write else "BEGIN"
+
+        def attempt(_: int) -> _T:
+            conn = self._connection()
+            conn.execute(begin)
+            try:
+                out = body(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
+            return out
+
+        if self._pid != os.getpid():
+            self._lock = threading.RLock()  # a lock held at fork time stays held
+        with self._lock:
+            try:
+                return self._retry.call(
+                    attempt, is_transient=_is_busy, what=self._what(what)
+                )
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self._what(what)} failed: {exc}") from exc
+
+    def _read(self, what: str, body: Callable[[sqlite3.Connection], _T]) -> _T:
+        return self._run(what, body, write=False)
+
+    def _write(self, what: str, body: Callable[[sqlite3.Connection], _T]) -> _T:
+        return self._run(what, body, write=True)
+
+    @staticmethod
+    def _require_study(conn: sqlite3.Connection, name: str) -> None:
+        if (
+            conn.execute("SELECT 1 FROM studies WHERE name = ?", (name,)).fetchone()
+            is None
+        ):
+            raise _study_not_found(name)
+
+    @classmethod
+    def _require_trial(cls, conn: sqlite3.Connection, study: str, tid: int) -> None:
+        row = conn.execute(
+            "SELECT 1 FROM trials WHERE study = ? AND tid = ?", (study, tid)
+        ).fetchone()
+        if row is None:
+            cls._require_study(conn, study)
+            raise _trial_not_found(study, tid)
+
+    # ---- studies -----------------------------------------------------------------
+
+    def create_study(self, name: str, settings: dict[str, Any]) -> Study:
+        c.check_name(name, "name")
+        text = c.dumps(c.check_dict(settings, "settings"), "settings")
+
+        def body(conn: sqlite3.Connection) -> Study:
+            now = time.time()
+            cur = conn.execute(
+                "INSERT INTO studies (name, settings, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+                (name, text, now, now),
+            )
+            if cur.rowcount != 1:
+                raise StudyExistsError(
+                    f"`name` must not name an existing study, but got name={name!r}"
+                )
+            return Study(name, c.loads(text), now, now)
+
+        return self._write("create_study", body)
+
+    def get_study(self, name: str) -> Study:
+        c.check_name(name, "name")
+
+        def body(conn: sqlite3.Connection) -> Study:
+            row = conn.execute(
+                f"SELECT {_STUDY_COLUMNS} FROM studies WHERE name = ?", (name,)
+            ).fetchone()
+            if row is None:
+                raise _study_not_found(name)
+            return _study(row)
+
+        return self._read("get_study", body)
+
+    def list_studies(self) -> list[Study]:
+        return self._read(
+            "list_studies",
+            lambda conn: [
+                _study(row)
+                for row in conn.execute(
+                    f"SELECT {_STUDY_COLUMNS} FROM studies ORDER BY created_at, rowid"
+                )
+            ],
+        )
+
+    def update_study_settings(self, name: str, settings: dict[str, Any]) -> Study:
+        c.check_name(name, "name")
+        text = c.dumps(c.check_dict(settings, "settings"), "settings")
+
+        def body(conn: sqlite3.Connection) -> Study:
+            row = _one(
+                conn.execute(
+                    "UPDATE studies SET settings = ?, updated_at = ? WHERE name = ? "
+                    f"RETURNING {_STUDY_COLUMNS}",
+                    (text, time.time(), name),
+                )
+            )
+            if row is None:
+                raise _study_not_found(name)
+            return _study(row)
+
+        return self._write("update_study_settings", body)
+
+    def acquire_driver_lease(self, name: str, owner: str, seconds: float) -> bool:
+        c.check_name(name, "name")
+        c.check_name(owner, "owner")
+        seconds = c.check_positive(seconds, "seconds")
+
+        def body(conn: sqlite3.Connection) -> bool:
+            now = time.time()
+            cur = conn.execute(
+                "UPDATE studies SET driver_owner = ?, driver_lease_expires_at = ? "
+                "WHERE name = ? AND (driver_owner IS NULL OR driver_owner = ? "
+                "OR driver_lease_expires_at < ?)",
+                (owner, now + seconds, name, owner, now),
+            )
+            if cur.rowcount == 0:
+                self._require_study(conn, name)
+            return cur.rowcount == 1
+
+        return self._write("acquire_driver_lease", body)
+
+    def release_driver_lease(self, name: str, owner: str) -> None:
+        c.check_name(name, "name")
+        c.check_name(owner, "owner")
+
+        def body(conn: sqlite3.Connection) -> None:
+            cur = conn.execute(
+                "UPDATE studies SET driver_owner = NULL, "
+                "driver_lease_expires_at = NULL WHERE name = ? AND driver_owner = ?",
+                (name, owner),
+            )
+            if cur.rowcount == 0:
+                self._require_study(conn, name)
+
+        self._write("release_driver_lease", body)
+
+    # ---- trials: writes ----------------------------------------------------------
+
+    def insert_trials(self, study: str, trials: list[NewTrial]) -> list[int]:
+        c.check_name(study, "study")
+        rows = [
+            (c.dumps(t.params, "params"), c.dumps(t.config, "config"))
+            for t in c.check_new_trials(trials)
+        ]
+
+        def body(conn: sqlite3.Connection) -> list[int]:
+            if not rows:
+                self._require_study(conn, study)
+                return []
+            found = _one(
+                conn.execute(
+                    "UPDATE studies SET next_tid = next_tid + ?, version = version + 1 "
+                    "WHERE name = ? RETURNING next_tid, version",
+                    (len(rows), study),
+                )
+            )
+            if found is None:
+                raise _study_not_found(study)
+            first, version = found[0] - len(rows), found[1]
+            now = time.time()
+            conn.executemany(
+                "INSERT INTO trials (study, tid, state, params, config, created_at, "
+                "version) VALUES (?, ?, 'new', ?, ?, ?, ?)",
+                [
+                    (study, first + i, p, cfg, now, version)
+                    for i, (p, cfg) in enumerate(rows)
+                ],
+            )
+            return list(range(first, first + len(rows)))
+
+        return self._write("insert_trials", body)
+
+    def claim(
+        self, owner: str, lease_seconds: float, *, study: str | None = None
+    ) -> Trial | None:
+        c.check_name(owner, "owner")
+        lease_seconds = c.check_positive(lease_seconds, "lease_seconds")
+        if study is not None:
+            c.check_name(study, "study")
+        if not self._anything_queued(study):
+            return None
+
+        def body(conn: sqlite3.Connection) -> Trial | None:
+            now = time.time()
+            args: tuple[Any, ...] = (owner, uuid.uuid4().hex, now, now + lease_seconds)
+            if study is None:
+                row = _one(conn.execute(_CLAIM_ANY, args))
+            else:
+                row = _one(conn.execute(_CLAIM_STUDY, (*args, study)))
+            if row is None:
+                return None
+            conn.execute(_BUMP, (row[0],))
+            return _trial(row)
+
+        return self._write("claim", body)
+
+    def _anything_queued(self, study: str | None) -> bool:
+        """A lock-free pre-check, so idle workers polling an empty queue never write."""
+
+        def body(conn: sqlite3.Connection) -> bool:
+            if study is None:
+                return conn.execute(_ANY_QUEUED).fetchone() is not None
+            if conn.execute(_STUDY_QUEUED, (study,)).fetchone() is not None:
+                return True
+            self._require_study(conn, study)
+            return False
+
+        return self._read("claim", body)
+
+    def _current_attempt_write(
+        self, what: str, sql: str, args: tuple[Any, ...], study: str, tid: int
+    ) -> bool:
+        """Run an UPDATE filtered on the current attempt; bump the version if it hit."""
+
+        def body(conn: sqlite3.Connection) -> bool:
+            if conn.execute(sql, args).rowcount == 1:
+                conn.execute(_BUMP, (study,))
+                return True
+            self._require_trial(conn, study, tid)
+            return False
+
+        return self._write(what, body)
+
+    def heartbeat(self, study: str, tid: int, token: str, lease_seconds: float) -> bool:
+        c.check_name(study, "study")
+        c.check_tid(tid)
+        lease_seconds = c.check_positive(lease_seconds, "lease_seconds")
+
+        def body(conn: sqlite3.Connection) -> bool:
+            args = (time.time() + lease_seconds, study, tid, token)
+            if conn.execute(_HEARTBEAT, args).rowcount == 1:
+                return True  # a heartbeat is not a change: no version bump
+            self._require_trial(conn, study, tid)
+            return False
+
+        return self._write("heartbeat", body)
+
+    def complete(
+        self, study: str, tid: int, token: str, result: dict[str, Any]
+    ) -> bool:
+        c.check_name(study, "study")
+        c.check_tid(tid)
+        text = c.dumps(c.check_dict(result, "result"), "result")
+        args = ("done", text, time.time(), study, tid, token)
+        return self._current_attempt_write("complete", _COMPLETE, args, study, tid)
+
+    def fail(self, study: str, tid: int, token: str, error: dict[str, Any]) -> bool:
+        c.check_name(study, "study")
+        c.check_tid(tid)
+        text = c.dumps(c.check_error(error), "error")
+        args = ("error", text, time.time(), study, tid, token)
+        return self._current_attempt_write("fail", _FAIL, args, study, tid)
+
+    def release(self, study: str, tid: int, token: str) -> bool:
+        c.check_name(study, "study")
+        c.check_tid(tid)
+        return self._current_attempt_write(
+            "release", _RELEASE, (study, tid, token), study, tid
+        )
+
+    def requeue_expired(
+        self, *, max_attempts: int, study: str | None = None
+    ) -> RequeueReport:
+        c.check_max_attempts(max_attempts)
+        if study is not None:
+            c.check_name(study, "study")
+        if not self._anything_expired(study):
+            return RequeueReport()
+        where = "" if study is None else "AND study = ?"
+        extra: tuple[Any, ...] = () if study is None else (study,)
+        error = c.dumps(c.lease_expired_error(max_attempts), "error")
+
+        def body(conn: sqlite3.Connection) -> RequeueReport:
+            now = time.time()
+            failed = conn.execute(
+                _EXPIRE_TO_ERROR.format(study=where),
+                (error, now, now, max_attempts, *extra),
+            ).fetchall()
+            self._bump_all(conn, failed)
+            requeued = conn.execute(
+                _EXPIRE_TO_NEW.format(study=where), (now, *extra)
+            ).fetchall()
+            self._bump_all(conn, requeued)
+            return RequeueReport(
+                requeued=sorted(map(tuple, requeued)), failed=sorted(map(tuple, failed))
+            )
+
+        report = self._write("requeue_expired", body)
+        if report.requeued or report.failed:
+            _logger.info(
+                "requeued %d expired trials, failed %d that used their attempts",
+                len(report.requeued),
+                len(report.failed),
+            )
+        return report
+
+    def _anything_expired(self, study: str | None) -> bool:
+        def body(conn: sqlite3.Connection) -> bool:
+            if study is not None:
+                self._require_study(conn, study)
+            return conn.execute(_ANY_EXPIRED, (time.time(),)).fetchone() is not None
+
+        return self._read("requeue_expired", body)
+
+    @staticmethod
+    def _bump_all(conn: sqlite3.Connection, rows: list[Any]) -> None:
+        conn.executemany(_BUMP, [(name,) for name in {row[0] for row in rows}])
+
+    def cancel(self, study: str, tids: list[int] | None = None) -> int:
+        c.check_name(study, "study")
+        tids = c.check_tids(tids)
+
+        def body(conn: sqlite3.Connection) -> int:
+            if tids is None:
+                cur = conn.execute(_CANCEL_ALL, (time.time(), study))
+            else:
+                cur = conn.execute(
+                    _CANCEL_TIDS, (time.time(), study, c.dumps(tids, "tids"))
+                )
+            if cur.rowcount > 0:
+                conn.execute(_BUMP, (study,))
+            else:
+                self._require_study(conn, study)
+            return cur.rowcount
+
+        return self._write("cancel", body)
+
+    # ---- trials: reads -----------------------------------------------------------
+
+    def get_trial(self, study: str, tid: int) -> Trial:
+        c.check_name(study, "study")
+        c.check_tid(tid)
+
+        def body(conn: sqlite3.Connection) -> Trial:
+            row = conn.execute(
+                f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE study = ? AND tid = ?",
+                (study, tid),
+            ).fetchone()
+            if row is None:
+                self._require_study(conn, study)
+                raise _trial_not_found(study, tid)
+            return _trial(row)
+
+        return self._read("get_trial", body)
+
+    def get_trials(
+        self, study: str, states: list[TrialState] | None = None
+    ) -> list[Trial]:
+        c.check_name(study, "study")
+        wanted = c.check_states(states)
+        sql = f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE study = ?"
+        args: list[Any] = [study]
+        if wanted is not None:
+            sql += f" AND state IN ({', '.join('?' * len(wanted))})"
+            args += [s.value for s in wanted]
+
+        def body(conn: sqlite3.Connection) -> list[Trial]:
+            self._require_study(conn, study)
+            return [_trial(row) for row in conn.execute(sql + " ORDER BY tid", args)]
+
+        return self._read("get_trials", body)
+
+    def changes_since(self, study: str, cursor: int = 0) -> tuple[list[Trial], int]:
+        c.check_name(study, "study")
+        c.check_cursor(cursor)
+
+        def body(conn: sqlite3.Connection) -> tuple[list[Trial], int]:
+            row = conn.execute(
+                "SELECT version FROM studies WHERE name = ?", (study,)
+            ).fetchone()
+            if row is None:
+                raise _study_not_found(study)
+            rows = conn.execute(
+                f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE study = ? AND version > ? "
+                "ORDER BY version, tid",
+                (study, cursor),
+            ).fetchall()
+            return [_trial(r) for r in rows], max(cursor, row[0])
+
+        return self._read("changes_since", body)
+
+    def count_by_state(self, study: str) -> dict[TrialState, int]:
+        c.check_name(study, "study")
+
+        def body(conn: sqlite3.Connection) -> dict[TrialState, int]:
+            self._require_study(conn, study)
+            counts = c.zero_counts()
+            for state, n in conn.execute(
+                "SELECT state, count(*) FROM trials WHERE study = ? GROUP BY state",
+                (study,),
+            ):
+                counts[TrialState(state)] = n
+            return counts
+
+        return self._read("count_by_state", body)
+
+    # ---- misc --------------------------------------------------------------------
+
+    def now(self) -> float:
+        return time.time()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._pid == os.getpid():
+                self._conn.close()
+            else:
+                _INHERITED.append(self._conn)

@@ -1,0 +1,218 @@
+"""Store URLs: parsing, dispatch to a backend, and password masking.
+
+Every message and log line that shows a URL shows :func:`mask_url`'s form, and error
+text coming from a driver goes through :func:`make_scrubber` first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+if TYPE_CHECKING:
+    from hpo_service.store._base import BaseTrialStore
+
+SUPPORTED_SCHEMES: tuple[str, ...] = ("sqlite", "mongodb", "mongodb+srv", "mongomock")
+
+#: Query options whose values are secrets (matched case-insensitively, by substring).
+_SECRET_OPTION = re.compile(r"password|secret|token|authmechanismproperties", re.I)
+
+_MASK = "***"
+
+
+def split_scheme(url: Any) -> tuple[str, str]:
+    """Split ``scheme://rest`` into the lower-cased scheme and the rest.
+
+    Raises:
+        ValueError: ``url`` is not a string of that form, or the scheme is unknown.
+    """
+    if not isinstance(url, str) or "://" not in url:
+        raise ValueError(
+            f"`url` must look like scheme://..., with scheme one of "
+            f"{_schemes_text()}, but got url={_safe_repr(url)}"
+        )
+    scheme, _, rest = url.partition("://")
+    scheme = scheme.lower()
+    if scheme not in SUPPORTED_SCHEMES:
+        raise ValueError(
+            f"`url` scheme must be one of {_schemes_text()}, "
+            f"but got scheme={scheme!r} in url={mask_url(url)!r}"
+        )
+    return scheme, rest
+
+
+def _schemes_text() -> str:
+    return ", ".join(f"{s}://" for s in SUPPORTED_SCHEMES)
+
+
+def _safe_repr(value: Any) -> str:
+    return repr(mask_url(value)) if isinstance(value, str) else repr(value)
+
+
+def _split_userinfo(rest: str) -> tuple[str | None, str]:
+    """Split ``user:password@hosts/path?query`` at the '@' that ends the userinfo.
+
+    Passwords that were not percent-encoded may hold '/', '?' or '@'; the split errs
+    on the side of treating too much as userinfo (over-masking, never a leak).
+    """
+    before_query = rest.split("?", 1)[0]
+    at = before_query.rfind("@")
+    if at < 0:
+        at = rest.rfind("@")
+    if at < 0:
+        return None, rest
+    return rest[:at], rest[at + 1 :]
+
+
+def _mask_option(pair: str) -> str:
+    key, eq, _ = pair.partition("=")
+    return f"{key}={_MASK}" if eq and _SECRET_OPTION.search(key) else pair
+
+
+def mask_url(url: str) -> str:
+    """Return ``url`` with its password and secret query options replaced by ``***``.
+
+    ``mongodb://user:pw@host/db?tlsCertificateKeyFilePassword=x`` becomes
+    ``mongodb://user:***@host/db?tlsCertificateKeyFilePassword=***``.
+    """
+    if "://" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    userinfo, tail = _split_userinfo(rest)
+    out = f"{scheme}://"
+    if userinfo is not None:
+        user, colon, _ = userinfo.partition(":")
+        out += f"{user}:{_MASK}@" if colon else f"{user}@"
+    hostpath, qmark, query = tail.partition("?")
+    out += hostpath
+    if qmark:
+        out += "?" + "&".join(_mask_option(p) for p in query.split("&"))
+    return out
+
+
+def _secrets(url: str) -> list[str]:
+    """The secret substrings of ``url``, raw and percent-decoded, longest first."""
+    if "://" not in url:
+        return []
+    rest = url.partition("://")[2]
+    userinfo, tail = _split_userinfo(rest)
+    found: list[str] = []
+    if userinfo is not None and ":" in userinfo:
+        found.append(userinfo.partition(":")[2])
+    for pair in tail.partition("?")[2].split("&"):
+        key, eq, value = pair.partition("=")
+        if eq and _SECRET_OPTION.search(key):
+            found.append(value)
+    found += [unquote(s) for s in found]
+    return sorted({s for s in found if s}, key=len, reverse=True)
+
+
+def make_scrubber(url: str) -> Callable[[str], str]:
+    """Return a function that removes ``url``'s secrets from any text.
+
+    The full URL is replaced by its masked form; any remaining occurrence of the
+    password (raw or percent-decoded) becomes ``***``.
+    """
+    masked = mask_url(url)
+    secrets = _secrets(url)
+
+    def scrub(text: str) -> str:
+        text = text.replace(url, masked)
+        for secret in secrets:
+            text = text.replace(secret, _MASK)
+        return text
+
+    return scrub
+
+
+def parse_sqlite_url(url: str) -> tuple[str, dict[str, str]]:
+    """Return the database path and query options of a ``sqlite:///...`` URL.
+
+    ``sqlite:///relative/path`` is relative to the working directory,
+    ``sqlite:////abs/path`` is absolute, ``sqlite:///:memory:`` is a private in-memory
+    database. Options may follow as ``?busy_timeout=10&retry_timeout=60``.
+
+    Raises:
+        ValueError: The URL has a host part or no path.
+    """
+    _, rest = split_scheme(url)
+    rest, _, query = rest.partition("?")
+    if not rest.startswith("/") or rest == "/":
+        raise ValueError(
+            "`url` must look like sqlite:///relative/path or sqlite:////abs/path, "
+            f"but got url={url!r}"
+        )
+    options: dict[str, str] = {}
+    for pair in filter(None, query.split("&")):
+        key, eq, value = pair.partition("=")
+        if not eq:
+            raise ValueError(
+                f"`url` options must be key=value, but got {pair!r} in {url!r}"
+            )
+        options[key] = unquote(value)
+    return unquote(rest[1:]), options
+
+
+def parse_mongo_database(url: str) -> str | None:
+    """Return the database named in a ``mongodb://hosts/database?...`` URL, if any."""
+    _, rest = split_scheme(url)
+    _, tail = _split_userinfo(rest)
+    hostpath = tail.partition("?")[0]
+    _, slash, path = hostpath.partition("/")
+    return unquote(path) if slash and path else None
+
+
+def parse_mongomock_url(url: str) -> tuple[str, str | None]:
+    """Return the in-process server name and the database of a ``mongomock://`` URL.
+
+    ``mongomock://`` and ``mongomock://name/db`` are both valid; the server name is
+    ``"default"`` when empty.
+    """
+    _, rest = split_scheme(url)
+    rest, _, query = rest.partition("?")
+    if query:
+        raise ValueError(f"`url` mongomock:// takes no options, but got url={url!r}")
+    name, _, database = rest.partition("/")
+    return unquote(name) or "default", unquote(database) or None
+
+
+def open_store(url: str, **options: Any) -> BaseTrialStore:
+    """Open the trials store that ``url`` names, picking the backend by its scheme.
+
+    Args:
+        url: ``sqlite:///relative/path``, ``sqlite:////abs/path``,
+            ``mongodb://[user:password@]host[:port][,host...]/[database][?options]``,
+            ``mongodb+srv://...`` or ``mongomock://[name][/database]``. A MongoDB URL
+            goes to :class:`pymongo.MongoClient` unchanged (auth, TLS, replica sets);
+            the database defaults to ``"hpo"``. ``mongomock://name`` is an in-memory
+            server shared by every store opened with that name in this process.
+        **options: Backend options. Every backend takes ``retry_timeout`` (seconds
+            of transient errors retried before giving up, default 30). SQLite takes
+            ``busy_timeout`` (seconds a write waits for the lock, default 5). MongoDB
+            takes ``connect_timeout`` (seconds to find a server, default 10; a
+            ``serverSelectionTimeoutMS`` in the URL wins), ``database`` (overrides the
+            URL's) and passes any other keyword to :class:`pymongo.MongoClient`.
+            mongomock takes ``database``.
+
+    Returns:
+        An open store; close it (or use it as a context manager) when done.
+
+    Raises:
+        ValueError: The URL is malformed, its scheme unknown, or an option invalid.
+        StoreConnectionError: The store cannot be reached within the timeout (for
+            SQLite: the database's directory does not exist or cannot be opened).
+    """
+    scheme, _ = split_scheme(url)
+    if scheme == "sqlite":
+        from hpo_service.store._sqlite import open_sqlite
+
+        return open_sqlite(url, **options)
+    if scheme == "mongomock":
+        from hpo_service.store._mongo import open_mongomock
+
+        return open_mongomock(url, **options)
+    from hpo_service.store._mongo import open_mongodb
+
+    return open_mongodb(url, **options)
