@@ -76,7 +76,7 @@ class GroupLayout:
     def _init_categorical(self) -> None:
         priors = [_option_prior(s) for s in self.categorical]
         self.n_options = np.array([p.size for p in priors], dtype=int)
-        self.offsets = np.concatenate([[0], np.cumsum(self.n_options)[:-1]]).astype(int)
+        self.offsets = np.cumsum(self.n_options) - self.n_options
         self.option_prior = priors
         self.option_low = np.array(
             [s.low if s.kind == "randint" else 0 for s in self.categorical], dtype=float
@@ -114,7 +114,8 @@ class GroupLayout:
     def to_values(self, raw: np.ndarray) -> np.ndarray:
         """Parameter values (exp'ed, rounded) of normalised base-space draws."""
         values = self.center + self.scale * raw
-        values = np.where(self.log, np.exp(values), values)
+        with np.errstate(over="ignore"):
+            values = np.where(self.log, np.exp(values), values)
         q = np.where(self.quantised, self.q, 1.0)
         return np.where(self.quantised, np.round(values / q) * q, values)
 

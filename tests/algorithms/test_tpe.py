@@ -1,0 +1,225 @@
+"""TPE suggestions: validity for every kind of parameter, determinism, learning, pending."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict
+from functools import partial
+
+import numpy as np
+import pytest
+
+from hpo_service.algorithms import tpe
+from hpo_service.algorithms._history import History
+from hpo_service.algorithms._tpe.sampler import TPESettings
+from hpo_service.space import compile_space, hp, validate_params
+
+MIXED = compile_space(
+    {
+        "u": hp.uniform("u", -2, 3),
+        "lu": hp.loguniform("lu", math.log(1e-4), 0.0),
+        "qu": hp.quniform("qu", 0.3, 10.2, 0.5),
+        "qlu": hp.qloguniform("qlu", 0.0, math.log(500), 5),
+        "ui": hp.uniformint("ui", 1, 12),
+        "n": hp.normal("n", 1.0, 2.0),
+        "ln": hp.lognormal("ln", 0.0, 0.5),
+        "qn": hp.qnormal("qn", 0.0, 3.0, 1.0),
+        "qln": hp.qlognormal("qln", 1.0, 1.0, 2.0),
+        "ri": hp.randint("ri", 2, 6),
+        "c": hp.choice(
+            "c",
+            [
+                {
+                    "a": hp.uniform("a", 0, 1),
+                    "b": hp.pchoice("b", [(0.2, 0), (0.8, 1)]),
+                },
+                {"k": hp.randint("k", 3)},
+                None,
+            ],
+        ),
+    }
+)
+
+
+def _loss(params):
+    value = (params["u"] - 1) ** 2 + math.log(params["lu"]) ** 2 / 10 + params["qu"]
+    return value + params["ui"] + params.get("a", 0.5) + params["ri"]
+
+
+def _run(space, loss, seed, n_trials, **settings):
+    history = History(space)
+    rng = np.random.default_rng(seed)
+    for _ in range(n_trials):
+        params = tpe.suggest(space, history, rng, **settings)[0]
+        history.add(params, loss(params))
+    return history
+
+
+def test_name():
+    assert tpe.NAME == "tpe"
+
+
+@pytest.mark.parametrize("multivariate", [True, False])
+def test_suggestions_are_valid_typed_and_active_only(multivariate):
+    history = _run(MIXED, _loss, 0, 30, n_startup_jobs=8, multivariate=multivariate)
+    picks = tpe.suggest(MIXED, history, np.random.default_rng(1), n=20)
+    for params in picks:
+        assert validate_params(MIXED, params) == params
+        assert set(params) == set(MIXED.active_labels(params))
+        for label, value in params.items():
+            spec = MIXED[label]
+            is_int = spec.kind in ("choice", "randint") or spec.is_int
+            assert type(value) is (int if is_int else float), label
+            if spec.q is not None:
+                assert value / spec.q == pytest.approx(round(value / spec.q), abs=1e-9)
+            if spec.kind == "uniform":
+                low, high = (
+                    (math.exp(spec.low), math.exp(spec.high))
+                    if spec.log
+                    else (
+                        spec.low,
+                        spec.high,
+                    )
+                )
+                slack = spec.q / 2 if spec.q else 0.0
+                assert low - slack - 1e-12 <= value <= high + slack + 1e-12, label
+            if spec.log:
+                assert value >= 0
+
+
+def test_same_seed_same_history_same_suggestions():
+    history = _run(MIXED, _loss, 3, 25, n_startup_jobs=5)
+    history.set_pending(tpe.suggest(MIXED, history, np.random.default_rng(0), n=3))
+    first = tpe.suggest(MIXED, history, np.random.default_rng(42), n=4)
+    second = tpe.suggest(MIXED, history, np.random.default_rng(42), n=4)
+    assert first == second
+    assert first != tpe.suggest(MIXED, history, np.random.default_rng(43), n=4)
+
+
+def test_startup_phase_draws_from_the_prior_only():
+    history = _run(MIXED, _loss, 0, 4, n_startup_jobs=10)
+    picks = tpe.suggest(
+        MIXED, history, np.random.default_rng(0), n=200, n_startup_jobs=10
+    )
+    us = np.array([p["u"] for p in picks])
+    # The loss prefers u = 1, but the prior is uniform on [-2, 3].
+    assert abs(us.mean() - 0.5) < 0.25
+    assert us.min() < -1.5
+    assert us.max() > 2.5
+
+
+QUADRATIC = compile_space(
+    {"x": hp.uniform("x", -10, 10), "y": hp.uniform("y", -10, 10)}
+)
+
+
+def _quadratic(params):
+    return (params["x"] - 3.0) ** 2 + (params["y"] + 1.0) ** 2
+
+
+def test_tpe_beats_random_search_on_a_quadratic():
+    tpe_best, rand_best = [], []
+    for seed in range(5):
+        history = _run(QUADRATIC, _quadratic, seed, 40, n_startup_jobs=10)
+        tpe_best.append(np.min(history.losses))
+        rng = np.random.default_rng(seed)
+        draws = rng.uniform(-10, 10, size=(40, 2))
+        rand_best.append(np.min((draws[:, 0] - 3) ** 2 + (draws[:, 1] + 1) ** 2))
+    assert np.median(tpe_best) < 0.5 * np.median(rand_best)
+
+
+def _min_distance(points):
+    xy = np.array([[p["x"], p["y"]] for p in points])
+    gaps = np.linalg.norm(xy[:, None, :] - xy[None, :, :], axis=2)
+    return gaps[np.triu_indices(len(points), 1)].min()
+
+
+def _batch_with_growing_pending(history, seed, **settings):
+    rng = np.random.default_rng(seed)
+    pending = []
+    for _ in range(8):
+        history.set_pending(pending)
+        pending = [*pending, tpe.suggest(QUADRATIC, history, rng, **settings)[0]]
+    history.set_pending([])
+    return pending
+
+
+def test_pending_points_spread_the_suggestions():
+    spread, clumped = [], []
+    for seed in range(4):
+        history = _run(QUADRATIC, _quadratic, seed, 40, n_startup_jobs=10)
+        liar = _batch_with_growing_pending(history, seed)
+        ignored = _batch_with_growing_pending(history, seed, constant_liar=False)
+        spread.append(_min_distance(liar))
+        clumped.append(_min_distance(ignored))
+        # One call for eight points spreads them the same way.
+        batch = tpe.suggest(QUADRATIC, history, np.random.default_rng(seed), n=8)
+        assert _min_distance(batch) > 0.05
+    assert min(spread) > 0.05
+    assert np.median(spread) > 2 * np.median(clumped)
+
+
+def test_failed_trials_count_as_bad():
+    space = compile_space({"x": hp.uniform("x", -1, 1)})
+    xs = np.random.default_rng(0).uniform(-1, 1, 60)
+    with_failures, without = History(space), History(space)
+    for x in xs:
+        # Failures (NaN) everywhere left of 0; right of 0 the loss prefers x = 0.5.
+        loss = None if x < 0 else (x - 0.5) ** 2
+        with_failures.add({"x": x}, loss)
+        if loss is not None:
+            without.add({"x": x}, loss)
+
+    def share_left(history):
+        picks = tpe.suggest(
+            space, history, np.random.default_rng(1), n=60, constant_liar=False
+        )
+        return np.mean([p["x"] < 0 for p in picks])
+
+    assert share_left(with_failures) < 0.1
+    assert share_left(with_failures) < share_left(without)
+
+
+def test_conditional_branch_is_learned_and_children_only_when_active():
+    space = compile_space(
+        hp.choice(
+            "branch",
+            [{"x": hp.uniform("x", 0, 1)}, {"z": hp.uniform("z", 0, 1)}],
+        )
+    )
+
+    def loss(params):
+        return params["x"] if params["branch"] == 0 else 1.0 + params["z"]
+
+    history = _run(space, loss, 0, 40, n_startup_jobs=10)
+    picks = tpe.suggest(
+        space, history, np.random.default_rng(3), n=30, constant_liar=False
+    )
+    for params in picks:
+        assert set(params) == (
+            {"branch", "x"} if params["branch"] == 0 else {"branch", "z"}
+        )
+    assert np.mean([p["branch"] == 0 for p in picks]) > 0.7
+    assert np.median([p["x"] for p in picks if p["branch"] == 0]) < 0.3
+
+
+def test_above_kernel_cap_still_gives_valid_deterministic_points():
+    history = _run(MIXED, _loss, 5, 60, n_startup_jobs=10)
+    capped = partial(tpe.suggest, max_above_kernels=8)
+    first = capped(MIXED, history, np.random.default_rng(0), n=3)
+    assert first == capped(MIXED, history, np.random.default_rng(0), n=3)
+    for params in first:
+        assert validate_params(MIXED, params) == params
+
+
+def test_settings_are_json_and_checked():
+    json.dumps(asdict(TPESettings()))
+    history = History(QUADRATIC)
+    rng = np.random.default_rng(0)
+    with pytest.raises(TypeError, match="n_EI_candidates"):
+        tpe.suggest(QUADRATIC, history, rng, n_EI_candidates=5)
+    with pytest.raises(ValueError, match="gamma"):
+        tpe.suggest(QUADRATIC, history, rng, gamma=0.0)
+    with pytest.raises(ValueError, match="n >= 1"):
+        tpe.suggest(QUADRATIC, history, rng, n=0)
