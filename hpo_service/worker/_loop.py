@@ -33,7 +33,8 @@ _MAX_POLL_INTERVAL = 2.0
 _MAINTENANCE_INTERVAL = 2.0
 _SETTINGS_TTL = 30.0
 _SLICE = 0.1
-_MAX_WRITE_DELAY = 30.0
+_FIRST_RETRY_DELAY = 0.5
+_MAX_RETRY_DELAY = 30.0
 _WARM, _COLD = 1, 2
 
 
@@ -214,12 +215,16 @@ class Worker:
             if trial is not None:
                 self._process(trial)
                 delay, idle_since = self._poll_interval, time.monotonic()
+                self._next_maintenance = 0.0  # housekeeping once the queue empties
                 continue
             idle = time.monotonic() - idle_since
             if self._idle_timeout is not None and idle >= self._idle_timeout:
                 return "idle_timeout"
-            if self._maintain():
+            housekeeping = self._maintain()
+            if housekeeping == "finished":
                 return "study_finished"
+            if housekeeping == "requeued":
+                continue
             pause = delay * random.uniform(0.8, 1.2)
             if self._idle_timeout is not None:
                 pause = min(pause, self._idle_timeout - idle)
@@ -355,7 +360,7 @@ class Worker:
         Gives up only on a cold stop, returning None (and logging ``keep``, the data
         that could not be written).
         """
-        delay = 0.5
+        delay = _FIRST_RETRY_DELAY
         while True:
             try:
                 return fn()
@@ -365,7 +370,7 @@ class Worker:
                     return None
                 self._log.warning("cannot %s, retrying in %.1f s: %s", what, delay, e)
             self._sleep(delay, until=_COLD)
-            delay = min(delay * 2, _MAX_WRITE_DELAY)
+            delay = min(delay * 2, _MAX_RETRY_DELAY)
 
     # ---- idle time -------------------------------------------------------------------
 
@@ -378,26 +383,40 @@ class Worker:
         self._settings[study] = (now, settings)
         return settings
 
-    def _maintain(self) -> bool:
-        """Requeue dead leases (at most every 2 s); True if ``study`` is finished."""
+    def _maintain(self) -> str | None:
+        """Requeue dead leases (when idling starts, then every 2 s).
+
+        Returns:
+            ``"requeued"`` if trials went back to the queue, ``"finished"`` if the
+            worker's study is finished (nothing queued or running, and ``max_evals``
+            trials done or failed, or the study cancelled), else None.
+        """
         now = time.monotonic()
         if now < self._next_maintenance:
-            return False
+            return None
         self._next_maintenance = now + _MAINTENANCE_INTERVAL
         try:
-            if self._study is not None:
-                self._requeue(self._study)
-                return self._finished(self._study)
-            for study in self._store.list_studies():
-                self._requeue(study.name)
+            if self._study is None:
+                names = [study.name for study in self._store.list_studies()]
+            else:
+                names = [self._study]
+            if sum(self._requeue(name) for name in names):
+                return "requeued"
+            if self._study is not None and self._finished(self._study):
+                return "finished"
         except ConnectionError as e:
             self._log.warning("store unreachable while idle: %s", e)
         except (StudyNotFoundError, TypeError, ValueError) as e:
             self._log.debug("skipped housekeeping: %s", e)
-        return False
+        return None
 
-    def _requeue(self, study: str) -> None:
-        settings = self._settings_for(study)
+    def _requeue(self, study: str) -> int:
+        """Requeue the study's expired leases; return how many went back to ``new``."""
+        try:
+            settings = self._settings_for(study)
+        except (StudyNotFoundError, TypeError, ValueError) as e:
+            self._log.debug("skipped requeueing study %r: %s", study, e)
+            return 0
         report = self._store.requeue_expired(
             max_attempts=settings.max_attempts, study=study
         )
@@ -406,6 +425,7 @@ class Worker:
                 "study %s: requeued %d trials with expired leases, failed %d",
                 study, len(report.requeued), len(report.failed),
             )  # fmt: skip
+        return len(report.requeued)
 
     def _finished(self, study: str) -> bool:
         settings = self._settings_for(study)

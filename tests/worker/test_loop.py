@@ -1,0 +1,243 @@
+"""run_worker in-process against a SQLite store, with real objective processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from hpo_service.exceptions import ObjectiveImportError, StoreConnectionError
+from hpo_service.store import TrialState, open_store
+from hpo_service.worker import Worker, _loop, run_worker
+
+from .conftest import OBJ, lines, make_study, wait_until
+
+
+def running(db_url, study, tid):
+    with open_store(db_url) as other:
+        return other.get_trial(study, tid).state is TrialState.RUNNING
+
+
+def in_thread(fn):
+    thread = threading.Thread(target=fn, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_completes_queued_trials_and_records_results(store):
+    xs = [0.0, 1.5, 3.0, 4.0, 7.0]
+    make_study(store, "q", f"{OBJ}:quadratic", [{"x": x} for x in xs])
+    summary = run_worker(store, study="q", idle_timeout=0, worker_id="w1")
+    assert (summary.done, summary.failed, summary.released) == (5, 0, 0)
+    trials = store.get_trials("q")
+    assert [t.state for t in trials] == [TrialState.DONE] * 5
+    assert [t.result["loss"] for t in trials] == [(x - 3) ** 2 for x in xs]
+    assert all(t.result["status"] == "ok" for t in trials)
+    assert all(t.result["duration"] >= 0 for t in trials)
+    assert {(t.owner, t.attempts) for t in trials} == {("w1", 1)}
+
+
+def test_claims_only_its_study_or_any(store):
+    make_study(store, "a", f"{OBJ}:quadratic", [{"x": 1.0}] * 2)
+    make_study(store, "b", f"{OBJ}:quadratic", [{"x": 2.0}] * 2)
+    assert run_worker(store, study="a", idle_timeout=0).done == 2
+    assert store.count_by_state("b")[TrialState.NEW] == 2
+    assert run_worker(store, idle_timeout=0).done == 2
+    assert store.count_by_state("b")[TrialState.DONE] == 2
+
+
+def test_stops_after_max_trials(store):
+    make_study(store, "m", f"{OBJ}:quadratic", [{"x": 1.0}] * 4)
+    summary = run_worker(store, study="m", max_trials=2)
+    assert (summary.done, summary.stop_reason) == (2, "max_trials")
+    assert store.count_by_state("m")[TrialState.NEW] == 2
+
+
+def test_misbehaving_objectives_become_errors_and_the_worker_goes_on(store):
+    calls = ["raises", "returns_nan", "returns_bad", "exits", "hangs", "quadratic"]
+    configs = [{"call": c, "x": 3.0, "message": "bad lr"} for c in calls]
+    make_study(store, "mix", f"{OBJ}:dispatch", configs, trial_timeout=0.5)
+    summary = run_worker(store, study="mix", idle_timeout=0)
+    assert (summary.done, summary.failed) == (1, 5)
+    trials = store.get_trials("mix")
+    errors = [t.error for t in trials[:5]]
+    assert [e["type"] for e in errors] == [
+        "ValueError",
+        "InvalidResultError",
+        "InvalidResultError",
+        "ChildProcessDied",
+        "TrialTimeout",
+    ]
+    assert errors[0]["message"] == "bad lr"
+    assert 'raise ValueError(config.get("message", "boom"))' in errors[0]["traceback"]
+    assert errors[3]["message"] == "exit code 13"
+    assert all(e["duration"] >= 0 for e in errors)
+    assert [t.state for t in trials] == [TrialState.ERROR] * 5 + [TrialState.DONE]
+    assert trials[5].result["loss"] == 0.0
+
+
+def test_captured_output_is_kept_with_the_result(store):
+    make_study(store, "p", f"{OBJ}:prints", [{"lines": 2}])
+    run_worker(store, study="p", idle_timeout=0)
+    output = store.get_trial("p", 0).result["output"]
+    assert "out line 1\n" in output and "err line\n" in output
+
+
+def test_import_failure_hands_the_trial_back_untouched(store):
+    make_study(store, "bad", "no_such_module_xyz:fn", [{"x": 1}])
+    with pytest.raises(ObjectiveImportError) as e:
+        run_worker(store, study="bad", idle_timeout=0)
+    assert str(e.value).startswith(
+        "cannot import objective 'no_such_module_xyz:fn' for study 'bad': "
+        "ModuleNotFoundError: No module named 'no_such_module_xyz'"
+    )
+    trial = store.get_trial("bad", 0)
+    assert (trial.state, trial.attempts, trial.result) == (TrialState.NEW, 0, None)
+
+
+def test_takes_the_studys_lease_right_after_claiming(store, db_url, tmp_path):
+    log = tmp_path / "log"
+    make_study(
+        store,
+        "l",
+        f"{OBJ}:sleeps",
+        [{"seconds": 1.0, "log": str(log)}],
+        lease_seconds=4,
+    )
+    seen = {}
+
+    def watch():
+        wait_until(lambda: lines(log))
+        with open_store(db_url) as other:
+            seen["left"] = other.get_trial("l", 0).lease_expires_at - other.now()
+
+    watcher = in_thread(watch)
+    run_worker(store, study="l", idle_timeout=0)
+    watcher.join()
+    assert 0 < seen["left"] <= 4.0
+
+
+def test_cancelled_trial_is_abandoned_and_stays_cancelled(store, db_url, tmp_path):
+    log = tmp_path / "log"
+    configs = [{"seconds": 60, "log": str(log)}]
+    make_study(store, "c", f"{OBJ}:sleeps", configs, lease_seconds=0.6)
+
+    def cancel_when_started():
+        wait_until(lambda: lines(log))
+        with open_store(db_url) as other:
+            assert other.cancel("c", [0]) == 1
+
+    canceller = in_thread(cancel_when_started)
+    summary = run_worker(store, study="c", idle_timeout=0)
+    canceller.join()
+    assert (summary.abandoned, summary.done, summary.failed) == (1, 0, 0)
+    trial = store.get_trial("c", 0)
+    assert (trial.state, trial.result, trial.error) == (
+        TrialState.CANCELLED,
+        None,
+        None,
+    )
+    assert lines(log) == ["start "]
+
+
+def test_lone_worker_requeues_a_dead_workers_trial(store):
+    make_study(store, "d", f"{OBJ}:quadratic", [{"x": 5.0}], max_attempts=3)
+    ghost = store.claim("dead-worker", 0.2, study="d")
+    assert ghost is not None
+    summary = run_worker(store, study="d", idle_timeout=10, worker_id="alive")
+    assert summary.done == 1
+    trial = store.get_trial("d", 0)
+    assert (trial.state, trial.owner, trial.attempts) == (TrialState.DONE, "alive", 2)
+
+
+def test_exits_when_its_study_is_finished(store):
+    make_study(store, "f", f"{OBJ}:quadratic", [{"x": 1.0}] * 2)
+    summary = run_worker(store, study="f", idle_timeout=30)
+    assert (summary.done, summary.stop_reason) == (2, "study_finished")
+
+
+def test_first_sigterm_finishes_the_trial_then_stops(store, tmp_path):
+    log = tmp_path / "log"
+    configs = [{"seconds": 0.5, "log": str(log), "loss": 1.0}] * 2
+    make_study(store, "t", f"{OBJ}:sleeps", configs)
+
+    def terminate_when_started():
+        wait_until(lambda: lines(log))
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    previous = signal.getsignal(signal.SIGTERM)
+    sender = in_thread(terminate_when_started)
+    summary = run_worker(store, study="t")
+    sender.join()
+    assert (summary.done, summary.stop_reason) == (1, "warm_stop")
+    assert store.get_trial("t", 0).result["loss"] == 1.0
+    assert store.get_trial("t", 1).state is TrialState.NEW
+    assert signal.getsignal(signal.SIGTERM) is previous
+
+
+def test_second_sigterm_kills_the_objective_and_hands_the_trial_back(store, tmp_path):
+    log = tmp_path / "log"
+    make_study(store, "t2", f"{OBJ}:sleeps", [{"seconds": 60, "log": str(log)}])
+
+    def terminate_twice_when_started():
+        wait_until(lambda: lines(log))
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.3)  # two signals sent at once would arrive as one
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    sender = in_thread(terminate_twice_when_started)
+    summary = run_worker(store, study="t2")
+    sender.join()
+    assert (summary.released, summary.stop_reason) == (1, "cold_stop")
+    trial = store.get_trial("t2", 0)
+    assert (trial.state, trial.attempts) == (TrialState.NEW, 0)
+    assert lines(log) == ["start "]
+
+
+class FlakyStore:
+    """Delegates to a store; ``complete`` raises a connection error ``n`` times."""
+
+    def __init__(self, store, n):
+        self._store = store
+        self.failures_left = n
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def complete(self, *args):
+        if self.failures_left:
+            self.failures_left -= 1
+            raise StoreConnectionError("store unreachable (test)")
+        return self._store.complete(*args)
+
+
+def test_result_is_kept_and_retried_while_the_store_is_unreachable(store, monkeypatch):
+    monkeypatch.setattr(_loop, "_FIRST_RETRY_DELAY", 0.01)
+    make_study(store, "r", f"{OBJ}:quadratic", [{"x": 2.0}])
+    flaky = FlakyStore(store, 3)
+    summary = run_worker(flaky, study="r", idle_timeout=0)
+    assert (flaky.failures_left, summary.done) == (0, 1)
+    assert store.get_trial("r", 0).result["loss"] == 1.0
+
+
+def test_stale_result_is_not_counted(store):
+    make_study(store, "s", f"{OBJ}:quadratic", [{"x": 2.0}])
+
+    class StaleStore(FlakyStore):
+        def complete(self, *args):
+            return False
+
+    summary = run_worker(StaleStore(store, 0), study="s", idle_timeout=0)
+    assert (summary.done, summary.abandoned) == (0, 1)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"max_trials": 0}, {"idle_timeout": -1.0}, {"poll_interval": 0.0}],
+)
+def test_out_of_range_arguments_are_refused(store, kwargs):
+    with pytest.raises(ValueError, match="must be"):
+        Worker(store, **kwargs)
