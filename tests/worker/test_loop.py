@@ -16,11 +16,6 @@ from hpo_service.worker import Worker, _loop, run_worker
 from .conftest import OBJ, lines, make_study, wait_until
 
 
-def running(db_url, study, tid):
-    with open_store(db_url) as other:
-        return other.get_trial(study, tid).state is TrialState.RUNNING
-
-
 def in_thread(fn):
     thread = threading.Thread(target=fn, daemon=True)
     thread.start()

@@ -1,0 +1,166 @@
+"""`hpo-worker` as real processes (`python -m hpo_service.worker`) and its options."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from hpo_service.store import TrialState
+from hpo_service.worker.cli import main
+
+from .conftest import OBJ, REPO, lines, make_study, wait_until
+
+
+@pytest.fixture
+def workers():
+    """Starts worker processes from the repo root; kills leftovers at the end."""
+    started = []
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("HPO_DB", None)
+
+    def start(*args):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hpo_service.worker", *args],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+
+
+def finish(proc, timeout=30):
+    _, err = proc.communicate(timeout=timeout)
+    return proc.returncode, err
+
+
+def test_completes_a_study_and_exits_when_idle(store, db_url, workers):
+    make_study(store, "q", f"{OBJ}:quadratic", [{"x": float(x)} for x in range(6)])
+    proc = workers("--db", db_url, "--idle-timeout", "0.5", "--worker-id", "w-cli")
+    code, err = finish(proc)
+    assert code == 0, err
+    trials = store.get_trials("q")
+    assert [t.result["loss"] for t in trials] == [(x - 3) ** 2 for x in range(6)]
+    assert {t.owner for t in trials} == {"w-cli"}
+    assert all(
+        "[w-cli]" in line for line in err.splitlines() if "hpo_service.worker" in line
+    )
+    assert "worker stopped (idle_timeout): 6 done" in err
+
+
+def test_import_failure_exits_3_and_burns_nothing(store, db_url, workers):
+    make_study(store, "bad", "no_such_module_xyz:fn", [{"x": 1}])
+    code, err = finish(workers("--db", db_url, "--study", "bad"))
+    assert code == 3
+    assert (
+        "cannot import objective 'no_such_module_xyz:fn' for study 'bad': "
+        "ModuleNotFoundError: No module named 'no_such_module_xyz'" in err
+    )
+    assert "Traceback" not in err
+    trial = store.get_trial("bad", 0)
+    assert (trial.state, trial.attempts) == (TrialState.NEW, 0)
+
+
+def test_sigterm_finishes_the_running_trial_and_exits_0(
+    store, db_url, workers, tmp_path
+):
+    log = tmp_path / "log"
+    configs = [{"seconds": 1.0, "log": str(log), "loss": 0.5}] * 2
+    make_study(store, "t", f"{OBJ}:sleeps", configs)
+    proc = workers("--db", db_url, "--study", "t")
+    wait_until(lambda: lines(log))
+    proc.send_signal(signal.SIGTERM)
+    code, err = finish(proc)
+    assert code == 0, err
+    assert lines(log) == ["start ", "end "]
+    assert store.get_trial("t", 0).result["loss"] == 0.5
+    assert store.get_trial("t", 1).state is TrialState.NEW
+
+
+def test_second_sigterm_hands_the_trial_back(store, db_url, workers, tmp_path):
+    log = tmp_path / "log"
+    make_study(store, "t2", f"{OBJ}:sleeps", [{"seconds": 60, "log": str(log)}])
+    proc = workers("--db", db_url, "--study", "t2")
+    wait_until(lambda: lines(log))
+    proc.send_signal(signal.SIGTERM)
+    wait_until(lambda: "warm stop" in proc.stderr.readline())  # it noticed
+    proc.send_signal(signal.SIGTERM)
+    code, err = finish(proc, timeout=10)
+    assert code == 0, err
+    trial = store.get_trial("t2", 0)
+    assert (trial.state, trial.attempts) == (TrialState.NEW, 0)
+    assert lines(log) == ["start "]
+
+
+def test_trial_of_a_killed_worker_is_completed_once_by_another(
+    store, db_url, workers, tmp_path
+):
+    log = tmp_path / "log"
+    configs = [{"seconds": 0.5, "log": str(log), "tag": "t"}]
+    make_study(store, "k", f"{OBJ}:sleeps", configs, lease_seconds=1.0)
+    first = workers("--db", db_url, "--study", "k", "--worker-id", "first")
+    wait_until(lambda: lines(log))
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    second = workers("--db", db_url, "--study", "k", "--worker-id", "second")
+    code, err = finish(second)
+    assert code == 0, err
+    assert "study_finished" in err
+    trial = store.get_trial("k", 0)
+    assert (trial.state, trial.owner, trial.attempts) == (TrialState.DONE, "second", 2)
+    assert lines(log) == ["start t", "start t", "end t"]
+
+
+def test_help_describes_every_option():
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for option in (
+        "--db",
+        "--study",
+        "--max-trials",
+        "--idle-timeout",
+        "--poll-interval",
+        "--worker-id",
+        "--verbose",
+    ):
+        assert option in result.output
+    assert "HPO_DB" in result.output
+    assert "sqlite:///hpo.sqlite" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "code", "message"),
+    [
+        (["--db", "postgres://x/y"], {}, 2, "Invalid value for '--db'"),
+        ([], {"HPO_DB": "redis://x"}, 2, "Invalid value for '--db'"),
+        (["--max-trials", "-1"], {}, 2, "Invalid value for '--max-trials'"),
+        (["--idle-timeout", "-2"], {}, 2, "Invalid value for '--idle-timeout'"),
+        (["--poll-interval", "0"], {}, 2, "Invalid value for '--poll-interval'"),
+        (
+            ["--db", "sqlite:////no/such/dir/hpo.sqlite"],
+            {},
+            1,
+            "cannot reach the store",
+        ),
+    ],
+)
+def test_bad_input_is_a_clear_error_not_a_traceback(args, env, code, message):
+    result = CliRunner().invoke(main, args, env=env)
+    assert result.exit_code == code, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
