@@ -357,6 +357,7 @@ class MongoTrialStore(BaseTrialStore):
         self._closed = False
         self._offset = 0.0
         self._offset_at = -math.inf
+        self._local_time: Callable[[], float] = time.time  # a test hook
         self._bind(connect())
         try:
             self._setup()
@@ -439,14 +440,14 @@ class MongoTrialStore(BaseTrialStore):
         """Server clock minus local clock, from the fastest of three round trips."""
         best_rtt, best = math.inf, 0.0
         for _ in range(3):
-            before = time.time()
+            before = self._local_time()
             doc = self._clock.find_one_and_update(
                 {"_id": "clock"},
                 {"$currentDate": {"at": True}},
                 upsert=True,
                 return_document=_AFTER,
             )
-            after = time.time()
+            after = self._local_time()
             if after - before < best_rtt:
                 # BSON dates truncate to the millisecond: add half of one.
                 server = _epoch(doc["at"]) + 0.0005
@@ -466,7 +467,7 @@ class MongoTrialStore(BaseTrialStore):
             except StoreConnectionError as exc:  # keep the last offset, try later
                 _logger.warning("could not re-read the server clock: %s", exc)
                 self._offset_at = time.monotonic()
-        return time.time() + self._offset
+        return self._local_time() + self._offset
 
     # ---- versioned writes ----------------------------------------------------------
 

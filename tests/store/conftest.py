@@ -1,0 +1,78 @@
+"""Backends for the store tests: SQLite and mongomock always, MongoDB if configured.
+
+Set ``HPO_TEST_MONGO_URL`` (for example ``mongodb://localhost:27017``) to also run
+every contract test against a real server; each test gets its own database, dropped
+afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from hpo_service.store import BaseTrialStore, open_store
+from hpo_service.store._mongo import drop_mongomock_server
+
+MONGO_URL_ENV = "HPO_TEST_MONGO_URL"
+
+STORE_MODES = ["sqlite", "mongomock"] + (
+    ["mongodb"] if os.environ.get(MONGO_URL_ENV) else []
+)
+
+#: Opens one more store object on the same data (another "process" of the test).
+StoreOpener = Callable[[], BaseTrialStore]
+
+
+@contextmanager
+def store_supplier(mode: str, tmp_path: Path) -> Iterator[StoreOpener]:
+    """Yield an opener of stores sharing one fresh database; close and drop at exit."""
+    opened: list[BaseTrialStore] = []
+    name = f"hpo_test_{uuid.uuid4().hex[:12]}"
+    if mode == "sqlite":
+        url, options = f"sqlite:///{tmp_path / 'trials.sqlite'}", {}
+    elif mode == "mongomock":
+        url, options = f"mongomock://{name}", {}
+    else:
+        url, options = os.environ[MONGO_URL_ENV], {"database": name}
+
+    def opener() -> BaseTrialStore:
+        store = open_store(url, **options)
+        opened.append(store)
+        return store
+
+    try:
+        yield opener
+    finally:
+        for store in opened:
+            store.close()
+        _drop(mode, url, name)
+
+
+def _drop(mode: str, url: str, name: str) -> None:
+    if mode == "mongomock":
+        drop_mongomock_server(name)
+    elif mode == "mongodb":
+        import pymongo
+
+        with pymongo.MongoClient(url) as client:
+            client.drop_database(name)
+
+
+@pytest.fixture(params=STORE_MODES)
+def store_opener(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[StoreOpener]:
+    """Opens stores on one fresh database of each backend in turn."""
+    with store_supplier(request.param, tmp_path) as opener:
+        yield opener
+
+
+@pytest.fixture
+def store(store_opener: StoreOpener) -> BaseTrialStore:
+    """A fresh, open store of each backend in turn."""
+    return store_opener()

@@ -1,0 +1,961 @@
+"""The trials-store contract (``hpo_service/store/_base.py``), run on every backend.
+
+Tests talk to :class:`BaseTrialStore` only. Leases are real and short (a tenth of a
+second) with sleeps a few times longer, so expiry is certain whatever the load.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from hpo_service.exceptions import (
+    StoreError,
+    StudyExistsError,
+    StudyNotFoundError,
+    TrialNotFoundError,
+)
+from hpo_service.store import (
+    LEASE_EXPIRED,
+    BaseTrialStore,
+    NewTrial,
+    Trial,
+    TrialState,
+)
+from tests.store.conftest import StoreOpener
+
+SHORT = 0.1  # a lease that will have expired after EXPIRE seconds
+EXPIRE = 0.35
+LONG = 60.0  # a lease that will not expire during a test
+
+S = TrialState
+
+
+def new_trials(n: int, start: int = 0) -> list[NewTrial]:
+    return [
+        NewTrial(params={"x": float(i)}, config={"x": float(i), "tag": f"t{i}"})
+        for i in range(start, start + n)
+    ]
+
+
+@pytest.fixture
+def study(store: BaseTrialStore) -> str:
+    store.create_study("s", {"objective": "pkg.mod:fn", "max_evals": 10})
+    return "s"
+
+
+def queued(store: BaseTrialStore, study: str, n: int) -> list[int]:
+    return store.insert_trials(study, new_trials(n))
+
+
+def claimed(store: BaseTrialStore, study: str, lease: float = LONG) -> Trial:
+    trial = store.claim("w1", lease, study=study)
+    assert trial is not None
+    return trial
+
+
+# ---- studies -------------------------------------------------------------------------
+
+
+class TestStudies:
+    def test_create_then_get_round_trips(self, store: BaseTrialStore) -> None:
+        settings = {"space": {"lr": {"kind": "loguniform", "low": -5}}, "seed": None}
+        created = store.create_study("a", settings)
+        got = store.get_study("a")
+        assert got == created
+        assert got.name == "a"
+        assert got.settings == settings
+        assert got.created_at == got.updated_at
+        assert got.driver_owner is None and got.driver_lease_expires_at is None
+
+    def test_created_at_is_store_clock(self, store: BaseTrialStore) -> None:
+        before = store.now()
+        created = store.create_study("a", {})
+        assert before <= created.created_at <= store.now()
+
+    def test_duplicate_name_is_refused(self, store: BaseTrialStore) -> None:
+        store.create_study("a", {"v": 1})
+        with pytest.raises(StudyExistsError, match="'a'"):
+            store.create_study("a", {"v": 2})
+        assert store.get_study("a").settings == {"v": 1}
+
+    def test_missing_study_is_a_key_error(self, store: BaseTrialStore) -> None:
+        with pytest.raises(StudyNotFoundError, match="nope") as info:
+            store.get_study("nope")
+        assert isinstance(info.value, KeyError)
+
+    def test_list_is_oldest_first(self, store: BaseTrialStore) -> None:
+        for name in ["b", "c", "a"]:
+            store.create_study(name, {})
+        assert [s.name for s in store.list_studies()] == ["b", "c", "a"]
+
+    def test_list_is_empty_at_first(self, store: BaseTrialStore) -> None:
+        assert store.list_studies() == []
+
+    def test_update_settings_replaces_them(self, store: BaseTrialStore) -> None:
+        created = store.create_study("a", {"v": 1, "old": True})
+        updated = store.update_study_settings("a", {"v": 2})
+        assert updated.settings == {"v": 2}
+        assert store.get_study("a").settings == {"v": 2}
+        assert updated.created_at == created.created_at
+        assert updated.updated_at >= created.updated_at
+
+    def test_update_settings_of_missing_study(self, store: BaseTrialStore) -> None:
+        with pytest.raises(StudyNotFoundError):
+            store.update_study_settings("nope", {})
+
+    @pytest.mark.parametrize("name", ["", None, 3])
+    def test_bad_name_is_a_value_error(self, store: BaseTrialStore, name: Any) -> None:
+        with pytest.raises(ValueError, match="name"):
+            store.create_study(name, {})
+
+    def test_settings_must_be_a_dict(self, store: BaseTrialStore) -> None:
+        with pytest.raises(ValueError, match="settings"):
+            store.create_study("a", [1, 2])  # type: ignore[arg-type]
+
+
+# ---- driver lease --------------------------------------------------------------------
+
+
+class TestDriverLease:
+    def test_free_lease_is_taken(self, store: BaseTrialStore, study: str) -> None:
+        assert store.acquire_driver_lease(study, "d1", LONG)
+        got = store.get_study(study)
+        assert got.driver_owner == "d1"
+        assert got.driver_lease_expires_at == pytest.approx(store.now() + LONG, abs=5)
+
+    def test_live_lease_is_exclusive(self, store: BaseTrialStore, study: str) -> None:
+        assert store.acquire_driver_lease(study, "d1", LONG)
+        assert not store.acquire_driver_lease(study, "d2", LONG)
+        assert store.get_study(study).driver_owner == "d1"
+
+    def test_owner_extends_its_lease(self, store: BaseTrialStore, study: str) -> None:
+        assert store.acquire_driver_lease(study, "d1", 1.0)
+        first = store.get_study(study).driver_lease_expires_at
+        assert store.acquire_driver_lease(study, "d1", LONG)
+        assert store.get_study(study).driver_lease_expires_at > first
+
+    def test_expired_lease_is_taken_over(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        assert store.acquire_driver_lease(study, "d1", SHORT)
+        time.sleep(EXPIRE)
+        assert store.acquire_driver_lease(study, "d2", LONG)
+        assert store.get_study(study).driver_owner == "d2"
+
+    def test_release_frees_it(self, store: BaseTrialStore, study: str) -> None:
+        store.acquire_driver_lease(study, "d1", LONG)
+        store.release_driver_lease(study, "d1")
+        got = store.get_study(study)
+        assert got.driver_owner is None and got.driver_lease_expires_at is None
+        assert store.acquire_driver_lease(study, "d2", LONG)
+
+    def test_release_by_other_is_ignored(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        store.acquire_driver_lease(study, "d1", LONG)
+        store.release_driver_lease(study, "d2")
+        assert store.get_study(study).driver_owner == "d1"
+
+    def test_missing_study(self, store: BaseTrialStore) -> None:
+        with pytest.raises(StudyNotFoundError):
+            store.acquire_driver_lease("nope", "d1", LONG)
+        with pytest.raises(StudyNotFoundError):
+            store.release_driver_lease("nope", "d1")
+
+    @pytest.mark.parametrize("seconds", [0, -1.0, math.nan, math.inf])
+    def test_bad_seconds(
+        self, store: BaseTrialStore, study: str, seconds: float
+    ) -> None:
+        with pytest.raises(ValueError, match="seconds"):
+            store.acquire_driver_lease(study, "d1", seconds)
+
+
+# ---- insert --------------------------------------------------------------------------
+
+
+class TestInsert:
+    def test_tids_count_up_from_zero(self, store: BaseTrialStore, study: str) -> None:
+        assert store.insert_trials(study, new_trials(3)) == [0, 1, 2]
+        assert store.insert_trials(study, new_trials(2)) == [3, 4]
+
+    def test_tids_are_per_study(self, store: BaseTrialStore, study: str) -> None:
+        store.create_study("other", {})
+        queued(store, study, 3)
+        assert store.insert_trials("other", new_trials(2)) == [0, 1]
+
+    def test_new_trial_fields(self, store: BaseTrialStore, study: str) -> None:
+        before = store.now()
+        (tid,) = store.insert_trials(
+            study, [NewTrial({"x": 1.5}, {"x": 1.5, "k": [1]})]
+        )
+        trial = store.get_trial(study, tid)
+        assert trial.study == study and trial.tid == tid
+        assert trial.state is S.NEW
+        assert trial.params == {"x": 1.5}
+        assert trial.config == {"x": 1.5, "k": [1]}
+        assert trial.attempts == 0
+        assert trial.owner is trial.token is trial.lease_expires_at is None
+        assert trial.started_at is trial.finished_at is None
+        assert trial.result is trial.error is None
+        assert before <= trial.created_at <= store.now()
+        assert trial.version > 0
+
+    def test_tids_are_never_reused(self, store: BaseTrialStore, study: str) -> None:
+        queued(store, study, 3)
+        trial = claimed(store, study)
+        store.complete(study, trial.tid, trial.token, {"loss": 1.0})
+        store.cancel(study)
+        assert store.insert_trials(study, new_trials(2)) == [3, 4]
+        assert [t.tid for t in store.get_trials(study)] == [0, 1, 2, 3, 4]
+
+    def test_empty_insert(self, store: BaseTrialStore, study: str) -> None:
+        _, cursor = store.changes_since(study)
+        assert store.insert_trials(study, []) == []
+        assert store.changes_since(study, cursor) == ([], cursor)
+
+    def test_missing_study(self, store: BaseTrialStore) -> None:
+        with pytest.raises(StudyNotFoundError):
+            store.insert_trials("nope", new_trials(1))
+        with pytest.raises(StudyNotFoundError):
+            store.insert_trials("nope", [])
+
+    @pytest.mark.parametrize(
+        "bad",
+        [[{"params": {}, "config": {}}], [NewTrial(params=[1], config={})], "x"],  # type: ignore[arg-type]
+    )
+    def test_bad_trials(self, store: BaseTrialStore, study: str, bad: Any) -> None:
+        with pytest.raises(ValueError):
+            store.insert_trials(study, bad)
+        assert store.get_trials(study) == []
+
+    def test_non_json_config_is_refused(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        with pytest.raises(ValueError, match="config"):
+            store.insert_trials(study, [NewTrial({"x": 1}, {"f": object()})])
+        assert store.get_trials(study) == []
+
+    def test_concurrent_inserts_get_distinct_tids(
+        self, store_opener: StoreOpener, store: BaseTrialStore, study: str
+    ) -> None:
+        stores = [store_opener() for _ in range(4)]
+        got: list[list[int]] = []
+
+        def insert(s: BaseTrialStore) -> None:
+            for _ in range(10):
+                got.append(s.insert_trials(study, new_trials(3)))
+
+        run_threads([lambda s=s: insert(s) for s in stores])
+        tids = sorted(t for batch in got for t in batch)
+        assert len(tids) == len(set(tids)) == 120
+        assert all(batch == list(range(batch[0], batch[0] + 3)) for batch in got)
+        assert len(store.get_trials(study)) == 120
+
+
+def run_threads(targets: list[Any]) -> None:
+    """Run each target in a thread; re-raise the first error any of them raised."""
+    errors: list[BaseException] = []
+
+    def guarded(fn: Any) -> None:
+        try:
+            fn()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(fn,)) for fn in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    if errors:
+        raise errors[0]
+
+
+# ---- claim ---------------------------------------------------------------------------
+
+
+class TestClaim:
+    def test_nothing_queued(self, store: BaseTrialStore, study: str) -> None:
+        assert store.claim("w1", LONG) is None
+        assert store.claim("w1", LONG, study=study) is None
+
+    def test_claim_sets_the_attempt(self, store: BaseTrialStore, study: str) -> None:
+        queued(store, study, 2)
+        before = store.now()
+        trial = claimed(store, study, lease=30.0)
+        assert trial.tid == 0
+        assert trial.state is S.RUNNING
+        assert trial.owner == "w1"
+        assert isinstance(trial.token, str) and len(trial.token) == 32
+        assert trial.attempts == 1
+        assert before <= trial.started_at <= store.now()
+        assert trial.lease_expires_at == pytest.approx(trial.started_at + 30.0)
+        assert trial.params == {"x": 0.0} and trial.config["tag"] == "t0"
+        assert store.get_trial(study, 0) == trial
+
+    def test_oldest_first_and_fresh_tokens(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 3)
+        trials = [claimed(store, study) for _ in range(3)]
+        assert [t.tid for t in trials] == [0, 1, 2]
+        assert len({t.token for t in trials}) == 3
+        assert store.claim("w1", LONG, study=study) is None
+
+    def test_claim_of_one_study(self, store: BaseTrialStore, study: str) -> None:
+        store.create_study("other", {})
+        store.insert_trials("other", new_trials(2))
+        queued(store, study, 1)
+        assert claimed(store, study).study == study
+        assert store.claim("w1", LONG, study=study) is None
+        assert store.count_by_state("other")[S.NEW] == 2
+
+    def test_claim_of_any_study_is_fifo(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        store.create_study("other", {})
+        queued(store, study, 1)
+        store.insert_trials("other", new_trials(1))
+        queued(store, study, 1)
+        got = [store.claim("w1", LONG) for _ in range(4)]
+        assert [(t.study, t.tid) for t in got[:3]] == [
+            (study, 0),
+            ("other", 0),
+            (study, 1),
+        ]
+        assert got[3] is None
+
+    def test_requeued_trial_is_claimed_first(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 3)
+        first = claimed(store, study, lease=SHORT)
+        time.sleep(EXPIRE)
+        store.requeue_expired(max_attempts=3, study=study)
+        again = claimed(store, study)
+        assert again.tid == first.tid
+        assert again.attempts == 2
+        assert again.token != first.token
+
+    def test_missing_study(self, store: BaseTrialStore) -> None:
+        with pytest.raises(StudyNotFoundError):
+            store.claim("w1", LONG, study="nope")
+
+    @pytest.mark.parametrize("lease", [0, -1, math.nan, math.inf, "5", True, None])
+    def test_bad_lease(self, store: BaseTrialStore, study: str, lease: Any) -> None:
+        queued(store, study, 1)
+        with pytest.raises(ValueError, match="lease_seconds"):
+            store.claim("w1", lease, study=study)
+        assert store.get_trial(study, 0).state is S.NEW
+
+    def test_bad_owner(self, store: BaseTrialStore, study: str) -> None:
+        with pytest.raises(ValueError, match="owner"):
+            store.claim("", LONG, study=study)
+
+    def test_concurrent_claims_never_share_a_trial(
+        self, store_opener: StoreOpener, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 60)
+        stores = [store_opener() for _ in range(4)]
+        got: list[tuple[int, str]] = []
+
+        def drain(s: BaseTrialStore) -> None:
+            while (trial := s.claim("w", LONG, study=study)) is not None:
+                got.append((trial.tid, trial.token))
+                assert s.complete(study, trial.tid, trial.token, {"loss": 0.0})
+
+        run_threads([lambda s=s: drain(s) for s in stores])
+        assert sorted(tid for tid, _ in got) == list(range(60))
+        assert store.count_by_state(study)[S.DONE] == 60
+        assert all(t.attempts == 1 for t in store.get_trials(study))
+
+
+# ---- heartbeat -----------------------------------------------------------------------
+
+
+class TestHeartbeat:
+    def test_current_attempt_is_extended(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study, lease=1.0)
+        assert store.heartbeat(study, trial.tid, trial.token, LONG)
+        got = store.get_trial(study, trial.tid)
+        assert got.lease_expires_at > trial.lease_expires_at + LONG / 2
+        assert got.state is S.RUNNING and got.token == trial.token
+
+    def test_heartbeat_keeps_a_trial_alive(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study, lease=0.3)
+        for _ in range(4):
+            time.sleep(0.1)
+            assert store.heartbeat(study, trial.tid, trial.token, 0.3)
+            store.requeue_expired(max_attempts=1, study=study)
+        assert store.get_trial(study, trial.tid).state is S.RUNNING
+
+    def test_wrong_token(self, store: BaseTrialStore, study: str) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        assert not store.heartbeat(study, trial.tid, "0" * 32, LONG)
+        assert (
+            store.get_trial(study, trial.tid).lease_expires_at == trial.lease_expires_at
+        )
+
+    def test_false_once_finished(self, store: BaseTrialStore, study: str) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        store.complete(study, trial.tid, trial.token, {"loss": 1.0})
+        assert not store.heartbeat(study, trial.tid, trial.token, LONG)
+
+    def test_false_once_cancelled(self, store: BaseTrialStore, study: str) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        store.cancel(study, [trial.tid])
+        assert not store.heartbeat(study, trial.tid, trial.token, LONG)
+
+    def test_false_once_requeued(self, store: BaseTrialStore, study: str) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study, lease=SHORT)
+        time.sleep(EXPIRE)
+        store.requeue_expired(max_attempts=3)
+        assert not store.heartbeat(study, trial.tid, trial.token, LONG)
+        assert store.get_trial(study, trial.tid).state is S.NEW
+
+    def test_heartbeat_is_not_a_change(self, store: BaseTrialStore, study: str) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        _, cursor = store.changes_since(study)
+        store.heartbeat(study, trial.tid, trial.token, LONG)
+        assert store.changes_since(study, cursor) == ([], cursor)
+
+    def test_missing_trial(self, store: BaseTrialStore, study: str) -> None:
+        with pytest.raises(TrialNotFoundError) as info:
+            store.heartbeat(study, 7, "t", LONG)
+        assert isinstance(info.value, KeyError)
+        with pytest.raises(StudyNotFoundError):
+            store.heartbeat("nope", 0, "t", LONG)
+
+    def test_bad_lease(self, store: BaseTrialStore, study: str) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        with pytest.raises(ValueError, match="lease_seconds"):
+            store.heartbeat(study, trial.tid, trial.token, 0)
+
+
+# ---- complete / fail / release -------------------------------------------------------
+
+
+class TestComplete:
+    def test_accepted_once(self, store: BaseTrialStore, study: str) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        result = {"loss": 0.5, "status": "ok", "duration": 1.25}
+        assert store.complete(study, trial.tid, trial.token, result)
+        assert not store.complete(study, trial.tid, trial.token, {"loss": 9.0})
+        got = store.get_trial(study, trial.tid)
+        assert got.state is S.DONE
+        assert got.result == result
+        assert got.error is None
+        assert got.started_at <= got.finished_at <= store.now()
+        assert got.attempts == 1 and got.owner == "w1"
+
+    def test_stale_token_is_refused(self, store: BaseTrialStore, study: str) -> None:
+        queued(store, study, 1)
+        old = claimed(store, study, lease=SHORT)
+        time.sleep(EXPIRE)
+        store.requeue_expired(max_attempts=3)
+        assert not store.complete(study, old.tid, old.token, {"loss": 1.0})
+        new = claimed(store, study)
+        assert not store.complete(study, old.tid, old.token, {"loss": 1.0})
+        assert store.complete(study, new.tid, new.token, {"loss": 2.0})
+        assert store.get_trial(study, old.tid).result == {"loss": 2.0}
+
+    def test_cancelled_trial_is_refused(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        assert store.cancel(study) == 1
+        assert not store.complete(study, trial.tid, trial.token, {"loss": 1.0})
+        assert not store.fail(study, trial.tid, trial.token, error_of("X"))
+        got = store.get_trial(study, trial.tid)
+        assert got.state is S.CANCELLED and got.result is None and got.error is None
+
+    def test_queued_trial_is_refused(self, store: BaseTrialStore, study: str) -> None:
+        queued(store, study, 1)
+        assert not store.complete(study, 0, "any", {"loss": 1.0})
+        assert store.get_trial(study, 0).state is S.NEW
+
+    def test_result_must_be_a_dict(self, store: BaseTrialStore, study: str) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        with pytest.raises(ValueError, match="result"):
+            store.complete(study, trial.tid, trial.token, 0.5)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="result"):
+            store.complete(study, trial.tid, trial.token, {"loss": {1, 2}})
+        assert store.get_trial(study, trial.tid).state is S.RUNNING
+
+    def test_missing_trial(self, store: BaseTrialStore, study: str) -> None:
+        with pytest.raises(TrialNotFoundError):
+            store.complete(study, 3, "t", {"loss": 1.0})
+        with pytest.raises(StudyNotFoundError):
+            store.complete("nope", 0, "t", {"loss": 1.0})
+
+
+def error_of(kind: str) -> dict[str, Any]:
+    return {"type": kind, "message": f"{kind} happened", "traceback": "Traceback..."}
+
+
+class TestFail:
+    def test_accepted_once(self, store: BaseTrialStore, study: str) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        assert store.fail(study, trial.tid, trial.token, error_of("ValueError"))
+        assert not store.fail(study, trial.tid, trial.token, error_of("Other"))
+        assert not store.complete(study, trial.tid, trial.token, {"loss": 1.0})
+        got = store.get_trial(study, trial.tid)
+        assert got.state is S.ERROR
+        assert got.error == error_of("ValueError")
+        assert got.result is None and got.finished_at is not None
+
+    def test_traceback_defaults_to_none(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        store.fail(study, trial.tid, trial.token, {"type": "Timeout", "message": "m"})
+        assert store.get_trial(study, trial.tid).error == {
+            "type": "Timeout",
+            "message": "m",
+            "traceback": None,
+        }
+
+    @pytest.mark.parametrize(
+        "bad", ["boom", {"message": "m"}, {"type": 1, "message": "m"}]
+    )
+    def test_bad_error(self, store: BaseTrialStore, study: str, bad: Any) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        with pytest.raises(ValueError, match="error"):
+            store.fail(study, trial.tid, trial.token, bad)
+
+    def test_stale_token_is_refused(self, store: BaseTrialStore, study: str) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        assert not store.fail(study, trial.tid, trial.token[::-1], error_of("X"))
+        assert store.get_trial(study, trial.tid).state is S.RUNNING
+
+
+class TestRelease:
+    def test_hands_the_trial_back_untouched(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 2)
+        trial = claimed(store, study)
+        assert store.release(study, trial.tid, trial.token)
+        got = store.get_trial(study, trial.tid)
+        assert got.state is S.NEW
+        assert got.attempts == 0
+        assert got.owner is got.token is got.lease_expires_at is got.started_at is None
+        assert claimed(store, study).tid == trial.tid
+
+    def test_old_token_is_refused_afterwards(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        assert store.release(study, trial.tid, trial.token)
+        assert not store.release(study, trial.tid, trial.token)
+        assert not store.complete(study, trial.tid, trial.token, {"loss": 1.0})
+        assert not store.heartbeat(study, trial.tid, trial.token, LONG)
+
+    def test_release_keeps_earlier_attempts(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 1)
+        claimed(store, study, lease=SHORT)
+        time.sleep(EXPIRE)
+        store.requeue_expired(max_attempts=3)
+        second = claimed(store, study)
+        assert second.attempts == 2
+        store.release(study, second.tid, second.token)
+        assert store.get_trial(study, second.tid).attempts == 1
+
+    def test_missing_trial(self, store: BaseTrialStore, study: str) -> None:
+        with pytest.raises(TrialNotFoundError):
+            store.release(study, 0, "t")
+
+
+# ---- requeue_expired -----------------------------------------------------------------
+
+
+class TestRequeueExpired:
+    def test_expired_attempt_goes_back_to_new(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 2)
+        dead = claimed(store, study, lease=SHORT)
+        live = claimed(store, study, lease=LONG)
+        time.sleep(EXPIRE)
+        report = store.requeue_expired(max_attempts=3)
+        assert report.requeued == [(study, dead.tid)]
+        assert report.failed == []
+        got = store.get_trial(study, dead.tid)
+        assert got.state is S.NEW and got.attempts == 1
+        assert got.owner is got.token is got.lease_expires_at is None
+        assert store.get_trial(study, live.tid).state is S.RUNNING
+
+    def test_nothing_expired(self, store: BaseTrialStore, study: str) -> None:
+        queued(store, study, 1)
+        claimed(store, study)
+        report = store.requeue_expired(max_attempts=1)
+        assert report.requeued == [] and report.failed == []
+
+    def test_attempt_cap_makes_an_error(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 1)
+        for attempt in (1, 2):
+            trial = claimed(store, study, lease=SHORT)
+            assert trial.attempts == attempt
+            time.sleep(EXPIRE)
+            report = store.requeue_expired(max_attempts=2)
+        assert report.requeued == []
+        assert report.failed == [(study, trial.tid)]
+        got = store.get_trial(study, trial.tid)
+        assert got.state is S.ERROR
+        assert got.error["type"] == LEASE_EXPIRED == "LeaseExpired"
+        assert "max_attempts=2" in got.error["message"]
+        assert got.error["traceback"] is None
+        assert got.finished_at is not None
+        assert store.claim("w1", LONG, study=study) is None
+        assert not store.complete(study, trial.tid, trial.token, {"loss": 1.0})
+
+    def test_only_the_given_study(self, store: BaseTrialStore, study: str) -> None:
+        store.create_study("other", {})
+        queued(store, study, 1)
+        store.insert_trials("other", new_trials(1))
+        claimed(store, study, lease=SHORT)
+        claimed(store, "other", lease=SHORT)
+        time.sleep(EXPIRE)
+        assert store.requeue_expired(max_attempts=3, study="other").requeued == [
+            ("other", 0)
+        ]
+        assert store.get_trial(study, 0).state is S.RUNNING
+        assert store.requeue_expired(max_attempts=3).requeued == [(study, 0)]
+
+    def test_requeue_is_a_change(self, store: BaseTrialStore, study: str) -> None:
+        queued(store, study, 1)
+        claimed(store, study, lease=SHORT)
+        _, cursor = store.changes_since(study)
+        time.sleep(EXPIRE)
+        store.requeue_expired(max_attempts=3)
+        changes, _ = store.changes_since(study, cursor)
+        assert [(t.tid, t.state) for t in changes] == [(0, S.NEW)]
+
+    @pytest.mark.parametrize("bad", [0, -1, 1.5, True, None])
+    def test_bad_max_attempts(self, store: BaseTrialStore, bad: Any) -> None:
+        with pytest.raises(ValueError, match="max_attempts"):
+            store.requeue_expired(max_attempts=bad)
+
+    def test_missing_study(self, store: BaseTrialStore) -> None:
+        with pytest.raises(StudyNotFoundError):
+            store.requeue_expired(max_attempts=1, study="nope")
+
+
+# ---- cancel --------------------------------------------------------------------------
+
+
+class TestCancel:
+    def test_cancels_new_and_running(self, store: BaseTrialStore, study: str) -> None:
+        queued(store, study, 4)
+        done = claimed(store, study)
+        store.complete(study, done.tid, done.token, {"loss": 1.0})
+        running = claimed(store, study)
+        assert store.cancel(study) == 3
+        counts = store.count_by_state(study)
+        assert counts[S.CANCELLED] == 3 and counts[S.DONE] == 1
+        got = store.get_trial(study, running.tid)
+        assert got.state is S.CANCELLED and got.finished_at is not None
+        assert store.claim("w1", LONG, study=study) is None
+        assert store.cancel(study) == 0
+
+    def test_cancels_only_the_given_tids(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 4)
+        assert store.cancel(study, [1, 3, 99]) == 2
+        states = [t.state for t in store.get_trials(study)]
+        assert states == [S.NEW, S.CANCELLED, S.NEW, S.CANCELLED]
+        assert store.cancel(study, []) == 0
+
+    def test_other_studies_untouched(self, store: BaseTrialStore, study: str) -> None:
+        store.create_study("other", {})
+        store.insert_trials("other", new_trials(2))
+        queued(store, study, 1)
+        store.cancel(study)
+        assert store.count_by_state("other")[S.NEW] == 2
+
+    def test_missing_study(self, store: BaseTrialStore) -> None:
+        with pytest.raises(StudyNotFoundError):
+            store.cancel("nope")
+
+    def test_bad_tids(self, store: BaseTrialStore, study: str) -> None:
+        with pytest.raises(ValueError, match="tid"):
+            store.cancel(study, [-1])
+
+
+# ---- reads ---------------------------------------------------------------------------
+
+
+class TestReads:
+    def test_get_trials_by_tid_and_state(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 4)
+        a = claimed(store, study)
+        b = claimed(store, study)
+        store.complete(study, b.tid, b.token, {"loss": 1.0})
+        assert [t.tid for t in store.get_trials(study)] == [0, 1, 2, 3]
+        assert [t.tid for t in store.get_trials(study, [S.NEW])] == [2, 3]
+        assert [t.tid for t in store.get_trials(study, [S.DONE, S.RUNNING])] == [
+            a.tid,
+            b.tid,
+        ]
+        assert store.get_trials(study, ["done"]) == store.get_trials(study, [S.DONE])
+        assert store.get_trials(study, []) == []
+
+    def test_get_trials_of_missing_study(self, store: BaseTrialStore) -> None:
+        with pytest.raises(StudyNotFoundError):
+            store.get_trials("nope")
+
+    def test_bad_state(self, store: BaseTrialStore, study: str) -> None:
+        with pytest.raises(ValueError, match="states"):
+            store.get_trials(study, ["finished"])  # type: ignore[list-item]
+
+    def test_get_missing_trial(self, store: BaseTrialStore, study: str) -> None:
+        queued(store, study, 1)
+        with pytest.raises(TrialNotFoundError, match="1") as info:
+            store.get_trial(study, 1)
+        assert isinstance(info.value, KeyError)
+        with pytest.raises(StudyNotFoundError):
+            store.get_trial("nope", 0)
+        with pytest.raises(ValueError, match="tid"):
+            store.get_trial(study, -1)
+
+    def test_count_by_state(self, store: BaseTrialStore, study: str) -> None:
+        assert store.count_by_state(study) == dict.fromkeys(S, 0)
+        queued(store, study, 5)
+        for finish in ("complete", "fail", None):
+            trial = claimed(store, study)
+            if finish == "complete":
+                store.complete(study, trial.tid, trial.token, {"loss": 1.0})
+            elif finish == "fail":
+                store.fail(study, trial.tid, trial.token, error_of("X"))
+        store.cancel(study, [4])
+        assert store.count_by_state(study) == {
+            S.NEW: 1,
+            S.RUNNING: 1,
+            S.DONE: 1,
+            S.ERROR: 1,
+            S.CANCELLED: 1,
+        }
+
+    def test_count_of_missing_study(self, store: BaseTrialStore) -> None:
+        with pytest.raises(StudyNotFoundError):
+            store.count_by_state("nope")
+
+
+# ---- changes_since -------------------------------------------------------------------
+
+
+def states_of(changes: list[Trial]) -> dict[int, TrialState]:
+    return {t.tid: t.state for t in changes}
+
+
+class TestChangesSince:
+    def test_zero_returns_everything(self, store: BaseTrialStore, study: str) -> None:
+        queued(store, study, 3)
+        changes, cursor = store.changes_since(study)
+        assert sorted(t.tid for t in changes) == [0, 1, 2]
+        assert cursor > 0
+
+    def test_empty_study(self, store: BaseTrialStore, study: str) -> None:
+        assert store.changes_since(study) == ([], 0)
+
+    def test_only_later_writes_each_once_in_latest_state(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 3)
+        _, cursor = store.changes_since(study)
+        assert store.changes_since(study, cursor) == ([], cursor)
+        trial = claimed(store, study)
+        store.complete(study, trial.tid, trial.token, {"loss": 1.0})
+        queued(store, study, 1)
+        changes, next_cursor = store.changes_since(study, cursor)
+        assert sorted(t.tid for t in changes) == [0, 3]
+        assert states_of(changes) == {0: S.DONE, 3: S.NEW}
+        assert next_cursor > cursor
+        assert next(t for t in changes if t.tid == 0).result == {"loss": 1.0}
+        assert store.changes_since(study, next_cursor) == ([], next_cursor)
+
+    def test_every_kind_of_write_is_a_change(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 4)
+        _, cursor = store.changes_since(study)
+        trials = [claimed(store, study, lease=SHORT) for _ in range(3)]
+        store.complete(study, trials[0].tid, trials[0].token, {"loss": 1.0})
+        store.fail(study, trials[1].tid, trials[1].token, error_of("X"))
+        store.release(study, trials[2].tid, trials[2].token)
+        store.cancel(study, [3])
+        changes, _ = store.changes_since(study, cursor)
+        assert states_of(changes) == {0: S.DONE, 1: S.ERROR, 2: S.NEW, 3: S.CANCELLED}
+
+    def test_versions_increase_with_each_write(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 2)
+        v0 = store.get_trial(study, 0).version
+        trial = claimed(store, study)
+        assert trial.version > v0
+        store.complete(study, trial.tid, trial.token, {"loss": 1.0})
+        assert store.get_trial(study, 0).version > trial.version
+        assert store.get_trial(study, 1).version == v0
+
+    def test_studies_are_independent(self, store: BaseTrialStore, study: str) -> None:
+        store.create_study("other", {})
+        queued(store, study, 1)
+        _, cursor = store.changes_since(study)
+        store.insert_trials("other", new_trials(2))
+        assert store.changes_since(study, cursor) == ([], cursor)
+
+    def test_bad_cursor_and_missing_study(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        with pytest.raises(ValueError, match="cursor"):
+            store.changes_since(study, -1)
+        with pytest.raises(StudyNotFoundError):
+            store.changes_since("nope")
+
+    def test_mirror_follows_concurrent_writers(
+        self, store_opener: StoreOpener, store: BaseTrialStore, study: str
+    ) -> None:
+        """A reader polling while writers work ends with every trial's final state."""
+        queued(store, study, 40)
+        mirror: dict[int, TrialState] = {}
+        cursor = 0
+        writers = [store_opener() for _ in range(3)]
+
+        def work(s: BaseTrialStore) -> None:
+            while (trial := s.claim("w", LONG, study=study)) is not None:
+                if trial.tid % 3 == 0:
+                    s.insert_trials(study, new_trials(1))
+                s.complete(study, trial.tid, trial.token, {"loss": float(trial.tid)})
+
+        def read() -> None:
+            nonlocal cursor
+            changes, cursor = store.changes_since(study, cursor)
+            mirror.update(states_of(changes))
+
+        threads = [threading.Thread(target=work, args=(s,)) for s in writers]
+        for thread in threads:
+            thread.start()
+        while any(thread.is_alive() for thread in threads):
+            read()
+        for thread in threads:
+            thread.join()
+        read()
+        assert mirror == states_of(store.get_trials(study))
+        assert set(mirror.values()) == {S.DONE}
+
+
+# ---- values --------------------------------------------------------------------------
+
+
+class TestJsonValues:
+    def test_nested_values_round_trip(self, store: BaseTrialStore, study: str) -> None:
+        params = {"model.lr": 0.01, "$depth": 3, "50%": True, "choice": 2}
+        config = {
+            "model": {"lr": 0.01, "layers": [{"units": 64}, {"units": None}]},
+            "name": "résumé ✓",
+            "flags": [True, False],
+            "big": 2**53 + 1,
+        }
+        store.insert_trials(study, [NewTrial(params, config)])
+        trial = claimed(store, study)
+        assert trial.params == params and trial.config == config
+        result = {"loss": -1e-300, "status": "ok", "extra": {"a.b": [1, {"$c": "d"}]}}
+        store.complete(study, trial.tid, trial.token, result)
+        assert store.get_trial(study, trial.tid).result == result
+
+    def test_non_finite_floats_round_trip(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        result = {"loss": math.nan, "upper": math.inf, "lower": -math.inf}
+        store.complete(study, trial.tid, trial.token, result)
+        got = store.get_trial(study, trial.tid).result
+        assert math.isnan(got["loss"])
+        assert got["upper"] == math.inf and got["lower"] == -math.inf
+
+    def test_json_semantics(self, store: BaseTrialStore, study: str) -> None:
+        store.insert_trials(study, [NewTrial({"x": 1}, {"t": (1, 2), 3: "three"})])
+        assert store.get_trial(study, 0).config == {"t": [1, 2], "3": "three"}
+
+    def test_non_json_values_are_refused(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        with pytest.raises(ValueError, match="result"):
+            store.complete(study, trial.tid, trial.token, {"model": object()})
+        with pytest.raises(ValueError, match="settings"):
+            store.create_study("b", {"f": print})
+
+
+# ---- lifecycle -----------------------------------------------------------------------
+
+
+class TestLifecycle:
+    def test_now_is_a_sane_clock(self, store: BaseTrialStore) -> None:
+        first = store.now()
+        assert abs(first - time.time()) < 60
+        assert store.now() >= first
+
+    def test_closed_store_refuses_every_call(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 1)
+        store.close()
+        store.close()  # idempotent
+        calls = [
+            lambda: store.get_study(study),
+            lambda: store.list_studies(),
+            lambda: store.insert_trials(study, new_trials(1)),
+            lambda: store.claim("w", LONG),
+            lambda: store.get_trials(study),
+            lambda: store.changes_since(study),
+            lambda: store.count_by_state(study),
+        ]
+        for call in calls:
+            with pytest.raises(StoreError, match="close"):
+                call()
+
+    def test_data_outlives_the_store_object(
+        self, store_opener: StoreOpener, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 2)
+        trial = claimed(store, study)
+        with store_opener() as other:
+            assert other.get_trial(study, trial.tid) == trial
+            assert other.complete(study, trial.tid, trial.token, {"loss": 3.0})
+        assert store.get_trial(study, trial.tid).state is S.DONE
