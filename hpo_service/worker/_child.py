@@ -168,6 +168,7 @@ class ChildRunner:
         got = self._wait(deadline, should_abort)
         if isinstance(got, dict):
             return ChildOutcome(str(got["kind"]), dict(got["data"]))
+        proc_pid = self.pid
         code = self._kill()
         if got == "aborted":
             return ChildOutcome("aborted")
@@ -176,7 +177,7 @@ class ChildRunner:
             message = f"the objective ran longer than trial_timeout={timeout}s"
         else:
             kind, message = "ChildProcessDied", _describe_exit(code)
-        self._log.warning("objective process %s: %s", kind, message)
+        self._log.debug("objective process %s killed or gone: %s", proc_pid, message)
         error = {"type": kind, "message": message, "traceback": None}
         error["duration"] = time.monotonic() - start
         output = self._output_tail()

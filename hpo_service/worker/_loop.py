@@ -184,7 +184,10 @@ class Worker:
         Raises:
             ObjectiveImportError: See :func:`run_worker`.
             WorkerError: See :func:`run_worker`.
+            RuntimeError: The worker already ran.
         """
+        if self._summary.stop_reason:
+            raise RuntimeError("a Worker runs once, but `run` was called again")
         restore = self._install_signal_handlers()
         self._log.info("worker started (study=%s)", self._study or "any")
         self._summary.stop_reason = "error"
@@ -268,8 +271,11 @@ class Worker:
                 timeout=settings.trial_timeout,
                 should_abort=lambda: lease.lost.is_set() or self._stopping(_COLD),
             )
-        finally:
+        except WorkerError:  # no objective process: the trial did not run
             self._heartbeat.release()
+            self._release(trial, name)
+            raise
+        self._heartbeat.release()
         self._settle(trial, name, settings, lease, outcome)
 
     def _take_lease(self, trial: Trial, settings: StudySettings) -> Lease | None:

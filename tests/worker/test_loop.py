@@ -9,7 +9,11 @@ import time
 
 import pytest
 
-from hpo_service.exceptions import ObjectiveImportError, StoreConnectionError
+from hpo_service.exceptions import (
+    ObjectiveImportError,
+    StoreConnectionError,
+    WorkerError,
+)
 from hpo_service.store import TrialState, open_store
 from hpo_service.worker import Worker, _loop, run_worker
 
@@ -236,3 +240,22 @@ def test_stale_result_is_not_counted(store):
 def test_out_of_range_arguments_are_refused(store, kwargs):
     with pytest.raises(ValueError, match="must be"):
         Worker(store, **kwargs)
+
+
+def test_objective_process_that_cannot_start_burns_nothing(store, monkeypatch):
+    from hpo_service.worker import _child
+
+    boot = "import sys; sys.stderr.write('broken install'); sys.exit(5)"
+    monkeypatch.setattr(_child, "_BOOT", boot)
+    make_study(store, "b", f"{OBJ}:quadratic", [{"x": 1.0}])
+    with pytest.raises(WorkerError, match=r"exit code 5(.|\n)*broken install"):
+        run_worker(store, study="b")
+    trial = store.get_trial("b", 0)
+    assert (trial.state, trial.attempts) == (TrialState.NEW, 0)
+
+
+def test_a_worker_runs_once(store):
+    worker = Worker(store, idle_timeout=0)
+    assert worker.run().stop_reason == "idle_timeout"
+    with pytest.raises(RuntimeError, match="runs once"):
+        worker.run()
