@@ -259,3 +259,30 @@ def test_a_worker_runs_once(store):
     assert worker.run().stop_reason == "idle_timeout"
     with pytest.raises(RuntimeError, match="runs once"):
         worker.run()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mongomock"])
+def test_heartbeats_keep_a_trial_longer_than_its_lease(backend, db_url, tmp_path):
+    url = db_url if backend == "sqlite" else f"mongomock://{tmp_path.name}"
+    with open_store(url) as store:
+        configs = [{"seconds": 1.0, "loss": 2.0}]
+        make_study(store, "h", f"{OBJ}:sleeps", configs, lease_seconds=0.3)
+        stop = threading.Event()
+
+        def reaper():  # what a driver does: requeue every expired lease, often
+            while not stop.wait(0.05):
+                store.requeue_expired(max_attempts=1, study="h")
+
+        thread = in_thread(reaper)
+        try:
+            summary = run_worker(store, study="h", idle_timeout=0)
+        finally:
+            stop.set()
+            thread.join()
+        trial = store.get_trial("h", 0)
+    assert summary.done == 1
+    assert (trial.state, trial.attempts, trial.result["loss"]) == (
+        TrialState.DONE,
+        1,
+        2.0,
+    )
