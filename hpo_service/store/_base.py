@@ -13,7 +13,7 @@ from typing import Any
 
 
 class TrialState(str, enum.Enum):
-    """Life cycle of a trial: ``new`` -> ``running`` -> ``done`` | ``error`` | ``cancelled``.
+    """A trial's life: ``new`` -> ``running`` -> ``done`` | ``error`` | ``cancelled``.
 
     A ``running`` trial whose lease expires goes back to ``new`` while attempts remain.
     """
@@ -46,7 +46,7 @@ class Study:
 
 @dataclass
 class NewTrial:
-    """What a driver inserts: the active params and the config the objective receives."""
+    """What a driver inserts: the active params and the objective's config."""
 
     params: dict[str, Any]
     config: Any
@@ -54,7 +54,12 @@ class NewTrial:
 
 @dataclass
 class Trial:
-    """A trial as the store holds it. Times are seconds since the epoch (store clock)."""
+    """A trial as the store holds it. Times are seconds since the epoch (store clock).
+
+    ``version`` is the study's change cursor at this trial's last change (see
+    :meth:`BaseTrialStore.changes_since`); on MongoDB it is ``-1`` for a moment after a
+    write, until the write is numbered.
+    """
 
     study: str
     tid: int
@@ -76,7 +81,7 @@ class Trial:
 
 @dataclass
 class RequeueReport:
-    """Outcome of :meth:`BaseTrialStore.requeue_expired`: tids requeued and tids failed."""
+    """Outcome of :meth:`BaseTrialStore.requeue_expired`: (study, tid) pairs, sorted."""
 
     requeued: list[tuple[str, int]] = field(default_factory=list)
     failed: list[tuple[str, int]] = field(default_factory=list)
@@ -93,12 +98,26 @@ class BaseTrialStore(abc.ABC):
     - ``complete``/``fail`` are accepted only for the current attempt (matching token,
       state ``running``) and at most once; a finished trial never changes again;
     - leases are judged by the store's clock (:meth:`now`), never the caller's;
-    - every write bumps a per-study change cursor, so :meth:`changes_since` returns
-      exactly the trials written after a cursor without rescanning the study;
+    - every change of a trial (insert, claim, complete, fail, release, requeue,
+      cancel) bumps a per-study change cursor, so :meth:`changes_since` returns the
+      trials changed after a cursor without rescanning the study; a heartbeat only
+      moves ``lease_expires_at`` and is not a change;
     - transient connection errors are retried with backoff inside the backend;
       :class:`~hpo_service.exceptions.StoreConnectionError` is raised only when the
       store stays unreachable past the backend's bounded timeout;
     - nothing read from the store is ever unpickled.
+
+    Values (settings, params, config, result, error) are stored as JSON: what comes
+    back is what ``json.loads(json.dumps(value))`` gives (tuples become lists,
+    non-string keys strings), except that NaN and +-inf floats round-trip exactly.
+    A value JSON cannot hold is a ValueError. Any key is allowed (``.`` and ``$`` too).
+
+    Errors: an unknown study is :class:`~hpo_service.exceptions.StudyNotFoundError`
+    and an unknown trial :class:`~hpo_service.exceptions.TrialNotFoundError` (both
+    KeyError), from every method that names one; malformed arguments (empty names,
+    ``lease_seconds <= 0``, ``max_attempts < 1``, negative tids or cursors) are
+    ValueError. After :meth:`close`, every operation on trials or studies raises
+    :class:`~hpo_service.exceptions.StoreError`.
     """
 
     # ---- studies -----------------------------------------------------------------
@@ -148,7 +167,10 @@ class BaseTrialStore(abc.ABC):
 
     @abc.abstractmethod
     def insert_trials(self, study: str, trials: list[NewTrial]) -> list[int]:
-        """Insert trials in state ``new`` and return their newly allocated tids, in order.
+        """Insert trials in state ``new`` and return their newly allocated tids.
+
+        Tids are consecutive within one call and increase across calls; a retried
+        allocation on MongoDB may leave a gap between two calls, never a reuse.
 
         Raises:
             StudyNotFoundError: No such study.
@@ -158,13 +180,18 @@ class BaseTrialStore(abc.ABC):
     def claim(
         self, owner: str, lease_seconds: float, *, study: str | None = None
     ) -> Trial | None:
-        """Atomically move the oldest ``new`` trial (of ``study``, or of any) to ``running``.
+        """Atomically move the oldest ``new`` trial (of ``study``, or any) to running.
 
         Sets ``owner``, a fresh ``token``, ``attempts += 1``, ``started_at`` and
-        ``lease_expires_at = now() + lease_seconds``.
+        ``lease_expires_at = now() + lease_seconds``. Oldest means lowest tid within a
+        study and insertion order across studies; a requeued trial keeps its place,
+        so it runs again before newer ones.
 
         Returns:
             The claimed trial, or None when nothing is queued.
+
+        Raises:
+            StudyNotFoundError: ``study`` is given but does not exist.
         """
 
     @abc.abstractmethod
@@ -188,7 +215,9 @@ class BaseTrialStore(abc.ABC):
 
     @abc.abstractmethod
     def fail(self, study: str, tid: int, token: str, error: dict[str, Any]) -> bool:
-        """Record ``error`` (``type``, ``message``, ``traceback``) and move to ``error``.
+        """Record ``error`` and move the trial to ``error``.
+
+        ``error`` needs string ``type`` and ``message``; ``traceback`` defaults to None.
 
         Returns:
             True if accepted; False if ``token`` is not the current running attempt.
@@ -212,13 +241,16 @@ class BaseTrialStore(abc.ABC):
 
         A trial that already used ``max_attempts`` attempts becomes ``error`` instead,
         with ``error = {"type": "LeaseExpired", "message": ..., "traceback": None}``.
+        ``attempts`` counts claims (a :meth:`release` gives one back). Each trial is
+        moved by its own conditional write, so a heartbeat that lands first wins.
         """
 
     @abc.abstractmethod
     def cancel(self, study: str, tids: list[int] | None = None) -> int:
-        """Cancel ``new`` and ``running`` trials (all of the study's when ``tids`` is None).
+        """Cancel ``new`` and ``running`` trials (all of them when ``tids`` is None).
 
         A cancelled running attempt's heartbeat and result are refused afterwards.
+        Tids that are unknown or already finished are skipped.
 
         Returns:
             How many trials were cancelled.
@@ -244,18 +276,25 @@ class BaseTrialStore(abc.ABC):
     def changes_since(self, study: str, cursor: int = 0) -> tuple[list[Trial], int]:
         """Return the trials written after ``cursor`` and the cursor to pass next time.
 
-        ``cursor=0`` returns every trial. Each trial appears once, in its latest state.
+        ``cursor=0`` returns every trial. Each trial appears at most once per call, in
+        its latest state. A trial may appear again in a later call without a new
+        change (on MongoDB, when a write raced the previous call), so callers apply
+        changes idempotently (by tid and state). The returned cursor never decreases.
         """
 
     @abc.abstractmethod
     def count_by_state(self, study: str) -> dict[TrialState, int]:
-        """Return the number of trials in each state (every state present, zeros too)."""
+        """Return the number of trials in each state (every state a key, zeros too)."""
 
     # ---- misc ------------------------------------------------------------------------
 
     @abc.abstractmethod
     def now(self) -> float:
-        """The store's clock, seconds since the epoch (the database server's, if any)."""
+        """The store's clock in seconds since the epoch (the database server's).
+
+        Leases are judged by this clock only; MongoDB estimates the server's clock from
+        the local one plus a measured offset, SQLite uses the local clock.
+        """
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections. The store must not be used afterwards."""

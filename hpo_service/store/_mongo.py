@@ -72,7 +72,6 @@ from hpo_service.store._retry import RetryPolicy
 from hpo_service.store._url import (
     make_scrubber,
     mask_url,
-    parse_mongo_database,
     parse_mongomock_url,
 )
 
@@ -262,7 +261,7 @@ def open_mongomock(url: str, **options: Any) -> MongoTrialStore:
         )
     client, lock = _mock_server(name)
     return MongoTrialStore(
-        lambda: client,
+        client,
         database,
         description=url,
         retry_timeout=retry_timeout,
@@ -287,9 +286,7 @@ def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
     connect_timeout = c.check_positive(
         options.pop("connect_timeout", 10.0), "connect_timeout"
     )
-    database = (
-        options.pop("database", None) or parse_mongo_database(url) or DEFAULT_DATABASE
-    )
+    database = options.pop("database", None)
     named = url.lower() + " " + " ".join(options).lower()
     if "serverselectiontimeoutms" not in named:
         options["serverSelectionTimeoutMS"] = int(connect_timeout * 1000)
@@ -310,12 +307,16 @@ def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
                 f"{scrub(str(exc))}"
             ) from None
 
+    client = connect()
+    if database is None:  # the URL's path, as pymongo parses it
+        database = client.get_default_database(DEFAULT_DATABASE).name
     return MongoTrialStore(
-        connect,
+        client,
         database,
         description=url,
         retry_timeout=retry_timeout,
         scrub=scrub,
+        reconnect=connect,
     )
 
 
@@ -326,19 +327,20 @@ class MongoTrialStore(BaseTrialStore):
     """Trials store in a MongoDB database (or mongomock), for any number of machines.
 
     Args:
-        connect: Returns a client (``pymongo.MongoClient`` or mongomock's); called
-            at open and again in a forked child process.
+        client: A ``pymongo.MongoClient`` or a mongomock client.
         database: Database name.
         description: The URL, shown masked in messages.
         retry_timeout: Seconds transient errors are retried before giving up.
         scrub: Removes secrets from error text.
         lock: Held around every collection call (mongomock); None for pymongo.
         owns_client: Whether :meth:`close` closes the client.
+        reconnect: Makes a new client in a forked child process (a pymongo client
+            must not cross ``fork()``); None keeps the client.
     """
 
     def __init__(
         self,
-        connect: Callable[[], Any],
+        client: Any,
         database: str,
         *,
         description: str,
@@ -346,8 +348,9 @@ class MongoTrialStore(BaseTrialStore):
         scrub: Callable[[str], str] | None = None,
         lock: threading.RLock | None = None,
         owns_client: bool = True,
+        reconnect: Callable[[], Any] | None = None,
     ) -> None:
-        self._connect = connect
+        self._reconnect = reconnect
         self._database = c.check_name(database, "database")
         self._description = mask_url(description)
         self._retry = RetryPolicy(timeout=retry_timeout)
@@ -358,7 +361,7 @@ class MongoTrialStore(BaseTrialStore):
         self._offset = 0.0
         self._offset_at = -math.inf
         self._local_time: Callable[[], float] = time.time  # a test hook
-        self._bind(connect())
+        self._bind(client)
         try:
             self._setup()
         except (PyMongoError, StoreError) as exc:
@@ -404,7 +407,7 @@ class MongoTrialStore(BaseTrialStore):
         if self._closed:
             raise c.closed_error()
         if self._pid != os.getpid():  # forked: a client must not cross fork()
-            self._bind(self._connect())
+            self._bind(self._client if self._reconnect is None else self._reconnect())
 
     def _call(self, what: str, op: Callable[[int], _T]) -> _T:
         """Run ``op(attempt)``, retrying transient errors; wrap driver errors."""

@@ -52,15 +52,12 @@ def _safe_repr(value: Any) -> str:
 
 
 def _split_userinfo(rest: str) -> tuple[str | None, str]:
-    """Split ``user:password@hosts/path?query`` at the '@' that ends the userinfo.
+    """Split ``user:password@hosts/path?query`` at its last '@'.
 
-    Passwords that were not percent-encoded may hold '/', '?' or '@'; the split errs
-    on the side of treating too much as userinfo (over-masking, never a leak).
+    A password that was not percent-encoded may hold '/', '?' or '@', so the last '@'
+    is taken: an '@' in a query option then over-masks the hosts, never leaks.
     """
-    before_query = rest.split("?", 1)[0]
-    at = before_query.rfind("@")
-    if at < 0:
-        at = rest.rfind("@")
+    at = rest.rfind("@")
     if at < 0:
         return None, rest
     return rest[:at], rest[at + 1 :]
@@ -153,15 +150,6 @@ def parse_sqlite_url(url: str) -> tuple[str, dict[str, str]]:
             )
         options[key] = unquote(value)
     return unquote(rest[1:]), options
-
-
-def parse_mongo_database(url: str) -> str | None:
-    """Return the database named in a ``mongodb://hosts/database?...`` URL, if any."""
-    _, rest = split_scheme(url)
-    _, tail = _split_userinfo(rest)
-    hostpath = tail.partition("?")[0]
-    _, slash, path = hostpath.partition("/")
-    return unquote(path) if slash and path else None
 
 
 def parse_mongomock_url(url: str) -> tuple[str, str | None]:
