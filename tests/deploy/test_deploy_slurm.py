@@ -482,3 +482,44 @@ def test_batch_sigterm_lets_the_running_trial_finish(
 
 def _outputs(folder: Path) -> str:
     return "\n".join(p.read_text() for p in sorted(folder.glob("worker-*.out")))
+
+
+@pytest.mark.slow
+def test_run_study_script_drives_a_study_with_the_array(
+    slurm: _Cluster, study: Callable[..., tuple[Any, str]], tmp_path: Path
+) -> None:
+    # `study` is unused here but skips the test where the store is not available.
+    shutil.copytree(REPO / "examples", tmp_path / "examples")
+    url = f"sqlite:///{tmp_path / 'run-study.sqlite'}"
+    command = [
+        str(RUN_STUDY),
+        *("--study", "rs", "--max-evals", "4", "--no-progress"),
+        *("--objective", "examples.quadratic:objective"),
+        *("--space", "examples.quadratic:space"),
+    ]
+    env = {
+        **slurm.env,
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
+        "HPO_DB": url,
+        "HPO_ARRAY": "0-1",
+        "HPO_IDLE_TIMEOUT": "2",
+        "HPO_SBATCH_ARGS": "--time=5",
+    }
+    done = subprocess.run(
+        command,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    job = re.search(r"submitted worker array job (\d+)", done.stdout)
+    assert job, done.stdout
+    _wait_for(lambda: slurm.job_gone(job.group(1)), "the workers to end", TIMEOUT, 0.5)
+    from hpo_service.store import open_store
+
+    with open_store(url) as store:
+        assert _states(store, "rs") == {"done": 4}
+    assert slurm.job_tasks(job.group(1)) == [("COMPLETED", "0:0")] * 2
