@@ -178,16 +178,12 @@ class ChildRunner:
         else:
             kind, message = "ChildProcessDied", _describe_exit(code)
         self._log.debug("objective process %s killed or gone: %s", proc_pid, message)
-        error = {"type": kind, "message": message, "traceback": None}
+        error: dict[str, Any] = {"type": kind, "message": message, "traceback": None}
         error["duration"] = time.monotonic() - start
         output = self._output_tail()
         if output:
             error["output"] = output
         return ChildOutcome("error", error)
-
-    def kill(self) -> None:
-        """Kill the child (and its process group), if one is running."""
-        self._kill()
 
     def close(self) -> None:
         """Kill the child and remove the output file (a later run starts afresh)."""
