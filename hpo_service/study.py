@@ -79,7 +79,7 @@ def _create(store: BaseTrialStore, name: str, given: dict[str, Any]) -> StudySet
             f"study {name!r} does not exist yet; to create it give "
             + ", ".join(k.replace("_", "-") for k in missing)
         )
-    values = dict(given)
+    values = {k: v for k, v in given.items() if v is not None}
     if values.get("seed") is None:
         values["seed"] = secrets.randbelow(2**31)
     settings = StudySettings(**values)
