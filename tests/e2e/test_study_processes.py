@@ -6,6 +6,7 @@ import json
 import os
 import signal
 
+from hpo_service.exceptions import StudyNotFoundError
 from hpo_service.store import TrialState, open_store
 
 from .conftest import wait_until
@@ -24,15 +25,16 @@ def start_args(db, study, max_evals, *extra):
 
 
 def counts(db, study):
+    """Trials by state; all zero while the study does not exist yet."""
     with open_store(db) as store:
-        return store.count_by_state(study)
+        try:
+            return store.count_by_state(study)
+        except StudyNotFoundError:
+            return dict.fromkeys(TrialState, 0)
 
 
 def done_count(db, study):
-    try:
-        return counts(db, study)[TrialState.DONE]
-    except KeyError:
-        return 0
+    return counts(db, study)[TrialState.DONE]
 
 
 def test_one_command_runs_a_whole_study(procs, tmp_path):
