@@ -1,0 +1,130 @@
+"""What only the SQLite backend must get right: WAL, JSON text, the write lock, fork."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hpo_service.exceptions import StoreConnectionError, StoreError
+from hpo_service.store import NewTrial, TrialState, open_store
+from hpo_service.store._sqlite import SQLiteTrialStore
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "trials.sqlite"
+
+
+@pytest.fixture
+def store(path: Path) -> Iterator[SQLiteTrialStore]:
+    with SQLiteTrialStore(str(path)) as opened:
+        opened.create_study("s", {})
+        yield opened
+
+
+@pytest.fixture
+def locker(path: Path, store: SQLiteTrialStore) -> Iterator[sqlite3.Connection]:
+    """Another connection, ready to hold the database's write lock."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    yield conn
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+    conn.close()
+
+
+def test_wal_journal_and_normal_sync(path: Path, store: SQLiteTrialStore) -> None:
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store._conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+
+
+def test_values_are_json_text(path: Path, store: SQLiteTrialStore) -> None:
+    store.insert_trials("s", [NewTrial({"x": 1.5}, {"nested": [1, {"a": None}]})])
+    trial = store.claim("w", 60.0)
+    store.complete("s", trial.tid, trial.token, {"loss": float("nan"), "ok": True})
+    with sqlite3.connect(path) as raw:
+        params, config, result = raw.execute(
+            "SELECT params, config, result FROM trials"
+        ).fetchone()
+    assert json.loads(params) == {"x": 1.5}
+    assert json.loads(config) == {"nested": [1, {"a": None}]}
+    assert result == '{"loss":NaN,"ok":true}'
+
+
+def test_write_lock_held_too_long_is_a_connection_error(
+    path: Path, locker: sqlite3.Connection
+) -> None:
+    with SQLiteTrialStore(str(path), busy_timeout=0.05, retry_timeout=0.3) as store:
+        locker.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreConnectionError, match="locked"):
+            store.create_study("b", {})
+        locker.execute("ROLLBACK")
+        assert store.create_study("b", {}).name == "b"
+
+
+def test_busy_writes_are_retried_until_the_lock_frees(
+    path: Path, locker: sqlite3.Connection
+) -> None:
+    with SQLiteTrialStore(str(path), busy_timeout=0.05, retry_timeout=30) as store:
+        locker.execute("BEGIN IMMEDIATE")
+        threading.Timer(0.4, lambda: locker.execute("ROLLBACK")).start()
+        assert store.create_study("b", {}).name == "b"
+        assert not locker.in_transaction
+
+
+def test_idle_claim_never_takes_the_write_lock(
+    path: Path, locker: sqlite3.Connection
+) -> None:
+    with SQLiteTrialStore(str(path), busy_timeout=0.05, retry_timeout=0.2) as store:
+        locker.execute("BEGIN IMMEDIATE")
+        assert store.claim("w", 60.0) is None
+        assert store.claim("w", 60.0, study="s") is None
+        assert store.requeue_expired(max_attempts=1).requeued == []
+
+
+def _claim_and_complete(store: SQLiteTrialStore, done: multiprocessing.Queue) -> None:
+    trial = store.claim("child", 60.0, study="s")
+    done.put(store.complete("s", trial.tid, trial.token, {"loss": 1.0}))
+    store.close()
+
+
+def test_forked_child_opens_its_own_connection(store: SQLiteTrialStore) -> None:
+    store.insert_trials("s", [NewTrial({}, {}), NewTrial({}, {})])
+    ctx = multiprocessing.get_context("fork")
+    done = ctx.Queue()
+    child = ctx.Process(target=_claim_and_complete, args=(store, done))
+    child.start()
+    assert done.get(timeout=30) is True
+    child.join(timeout=30)
+    assert child.exitcode == 0
+    assert store.get_trial("s", 0).state is TrialState.DONE
+    assert store.get_trial("s", 0).owner == "child"
+    assert store.claim("parent", 60.0).tid == 1
+
+
+def test_newer_schema_is_refused(path: Path, store: SQLiteTrialStore) -> None:
+    with sqlite3.connect(path) as raw:
+        raw.execute("PRAGMA user_version = 99")
+    with pytest.raises(StoreError, match="newer"):
+        SQLiteTrialStore(str(path))
+
+
+def test_memory_database_is_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with (
+        open_store("sqlite:///:memory:") as one,
+        open_store("sqlite:///:memory:") as two,
+    ):
+        one.create_study("s", {})
+        one.insert_trials("s", [NewTrial({}, {})])
+        assert one.claim("w", 1.0).tid == 0
+        assert two.list_studies() == []
+    assert list(tmp_path.iterdir()) == []
