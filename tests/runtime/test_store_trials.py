@@ -1,0 +1,65 @@
+"""fmin(trials=StoreTrials(...)): the Python API drives a study, workers run it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hpo_service import JOB_STATE_DONE, STATUS_OK, StoreTrials, early_stop, fmin, tpe
+from hpo_service.store import TrialState
+from tests.e2e.objectives import quadratic, space
+
+
+@pytest.fixture
+def trials(db_url):
+    opened = StoreTrials(db_url, study="py", workers=2)
+    yield opened
+    opened.close()
+
+
+def test_fmin_runs_the_study_through_the_store(trials):
+    best = fmin(quadratic, space, algo=tpe.suggest, max_evals=20, trials=trials,
+                rstate=np.random.default_rng(0), show_progressbar=False)  # fmt: skip
+    assert len(trials) == 20
+    assert all(doc["state"] == JOB_STATE_DONE for doc in trials.trials)
+    assert trials.statuses() == [STATUS_OK] * 20
+    assert best == trials.argmin
+    assert trials.best_trial["result"]["loss"] == min(trials.losses())
+    assert quadratic(best) == pytest.approx(min(trials.losses()))
+    assert set(trials.trials[0]["misc"]["vals"]) == {"x", "y"}
+
+
+def test_a_second_fmin_call_resumes_the_study(trials, db_url):
+    fmin(quadratic, space, max_evals=8, trials=trials, show_progressbar=False)
+    again = StoreTrials(db_url, study="py", workers=1)
+    fmin(quadratic, space, max_evals=12, trials=again, show_progressbar=False)
+    assert again.tids == list(range(12))
+    assert again.store.count_by_state("py")[TrialState.DONE] == 12
+    again.close()
+
+
+def test_early_stop_sees_only_finished_trials(trials):
+    calls = []
+
+    def stop_after_three(finished, *state):
+        calls.append(len(finished.trials))
+        assert all(d["state"] == JOB_STATE_DONE for d in finished.trials)
+        return len(finished.trials) >= 3, []
+
+    fmin(quadratic, space, max_evals=50, trials=trials, show_progressbar=False,
+         early_stop_fn=stop_after_three)  # fmt: skip
+    assert calls and calls[-1] >= 3
+    assert len([d for d in trials.trials if d["state"] == JOB_STATE_DONE]) < 50
+
+
+def test_no_progress_loss_works_on_store_trials(trials):
+    fmin(quadratic, space, max_evals=200, trials=trials, show_progressbar=False,
+         early_stop_fn=early_stop.no_progress_loss(3))  # fmt: skip
+    assert len(trials) < 200
+
+
+def test_objective_must_be_importable_by_workers(db_url):
+    trials = StoreTrials(db_url, study="local")
+    with pytest.raises(ValueError, match="module-level"):
+        fmin(lambda c: 0.0, space, max_evals=2, trials=trials)
+    trials.close()
