@@ -13,37 +13,24 @@ from typing import Any
 import click
 
 from hpo_service import _report
+from hpo_service._cli_options import db_option, open_store_for_cli
 from hpo_service._imports import check_importable, import_reference
 from hpo_service._local_workers import LocalWorkers
 from hpo_service.driver import Driver, DriverOptions
-from hpo_service.exceptions import HPOServiceError, StoreError
-from hpo_service.store import BaseTrialStore, TrialState, open_store
+from hpo_service.exceptions import HPOServiceError
+from hpo_service.store import BaseTrialStore, TrialState
 from hpo_service.study import open_study, space_settings, study_space
 
-DEFAULT_DB = "sqlite:///hpo.sqlite"
-
-_db_option = click.option(
-    "--db",
-    "db_url",
-    envvar="HPO_DB",
-    default=DEFAULT_DB,
-    show_default=True,
-    help="Trials store URL: sqlite:///path, mongodb://..., mongomock://name "
-    "(env HPO_DB).",
-)
 _study_option = click.option("--study", "study", required=True, help="Study name.")
 
 
 def _with_store(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add --db, open the store, pass it as ``store`` and close it afterwards."""
 
-    @_db_option
+    @db_option
     @functools.wraps(command)
     def wrapper(db_url: str, **kwargs: Any) -> Any:
-        try:
-            store = open_store(db_url)
-        except (ValueError, StoreError) as e:
-            raise click.BadParameter(str(e), param_hint="--db") from e
+        store = open_store_for_cli(db_url)
         try:
             return command(store=store, db_url=db_url, **kwargs)
         except HPOServiceError as e:

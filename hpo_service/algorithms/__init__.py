@@ -1,7 +1,8 @@
 """Suggestion algorithms, one module each, and the registry that names them.
 
-Every algorithm module has ``NAME`` and ``suggest(space, history, rng, n=1, **settings)``
-returning ``n`` params dicts. Users pick one the hyperopt way: ``algo=tpe.suggest`` or
+Every algorithm module has ``NAME`` and
+``suggest(space, history, rng, n=1, **settings)`` returning ``n`` params dicts.
+Users pick one the hyperopt way: ``algo=tpe.suggest`` or
 ``algo=functools.partial(tpe.suggest, n_startup_jobs=10)``. A study stores the
 algorithm's name and settings, so a driver can rebuild it on resume.
 """
@@ -37,7 +38,7 @@ def resolve(name: str, settings: dict[str, Any] | None = None) -> Algorithm:
 
 
 def describe(algo: Callable[..., Any]) -> tuple[str, dict[str, Any]]:
-    """Return the registered name and settings of ``algo`` (a suggest or a partial of it).
+    """Return the registered name and settings of ``algo`` (a suggest, or a partial).
 
     Raises:
         ValueError: ``algo`` is not one of hpo-service's algorithms.
@@ -55,6 +56,6 @@ def describe(algo: Callable[..., Any]) -> tuple[str, dict[str, Any]]:
         if importlib.import_module(module).suggest is algo:
             return name, settings
     raise ValueError(
-        "`algo` must be hpo_service's tpe.suggest or rand.suggest (optionally wrapped in "
-        f"functools.partial), but got {algo!r}"
+        "`algo` must be hpo_service's tpe.suggest or rand.suggest (optionally "
+        f"wrapped in functools.partial), but got {algo!r}"
     )

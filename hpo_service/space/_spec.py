@@ -12,10 +12,11 @@ Every parameter is described by its *base* distribution and a few transforms:
   no order assumed (hyperopt's ``randint`` semantics);
 - ``kind="choice"``: an index ``0..len(weights)-1`` drawn with ``weights``.
 
-For ``uniform`` and ``normal``, ``log=True`` means the base draw ``x`` becomes ``exp(x)``
-(``low``/``high``/``mu``/``sigma`` are in log space, as in hyperopt), and ``q`` means the
-value is then rounded to a multiple of ``q`` (``round(v / q) * q``). ``is_int`` marks
-parameters whose value is handed to the objective as an ``int`` (``uniformint``).
+For ``uniform`` and ``normal``, ``log=True`` means the base draw ``x`` becomes
+``exp(x)`` (``low``/``high``/``mu``/``sigma`` are in log space, as in hyperopt), and
+``q`` means the value is then rounded to a multiple of ``q`` (``round(v / q) * q``).
+``is_int`` marks parameters whose value is handed to the objective as an ``int``
+(``uniformint``).
 
 A parameter is *active* when any one of its ``conditions`` holds; a condition is a tuple
 of ``(choice_label, option_index)`` pairs that must all hold. A parameter with no
@@ -58,7 +59,9 @@ class ParamSpec:
         if self.kind == "randint":
             assert self.low is not None and self.high is not None
             return int(self.high - self.low)
-        raise TypeError(f"parameter {self.label!r} of kind {self.kind!r} has no options")
+        raise TypeError(
+            f"parameter {self.label!r} of kind {self.kind!r} has no options"
+        )
 
     def is_active(self, values: Mapping[str, Any]) -> bool:
         """Whether this parameter is active given the (choice) values drawn so far."""

@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import TYPE_CHECKING
 
 import click
 
-from hpo_service.exceptions import (
-    ObjectiveImportError,
-    StoreConnectionError,
-    StoreError,
-    WorkerError,
-)
-from hpo_service.store import open_store
+from hpo_service._cli_options import db_option, open_store_for_cli
+from hpo_service.exceptions import ObjectiveImportError, StoreError, WorkerError
 from hpo_service.worker._loop import DEFAULT_POLL_INTERVAL, run_worker
 
-if TYPE_CHECKING:
-    from hpo_service.store._base import BaseTrialStore
-
-DEFAULT_DB = "sqlite:///hpo.sqlite"
 EXIT_CANNOT_RUN = 3
 """Exit code when the worker cannot run the objective at all (nothing was burnt)."""
 
@@ -30,15 +20,7 @@ _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 @click.command(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
 )
-@click.option(
-    "--db",
-    "db_url",
-    envvar="HPO_DB",
-    default=DEFAULT_DB,
-    show_default=True,
-    help="Trials store URL: sqlite:///path, mongodb://..., mongomock://name "
-    "(or env HPO_DB).",
-)
+@db_option
 @click.option(
     "--study", default=None, help="Run only this study's trials [default: any study]."
 )
@@ -90,7 +72,7 @@ def main(
         format=_LOG_FORMAT,
         stream=sys.stderr,
     )
-    store = _open_store(db_url)
+    store = open_store_for_cli(db_url)
     try:
         run_worker(
             store,
@@ -107,15 +89,6 @@ def main(
         raise click.ClickException(str(e)) from e
     finally:
         store.close()
-
-
-def _open_store(db_url: str) -> BaseTrialStore:
-    try:
-        return open_store(db_url)
-    except StoreConnectionError as e:
-        raise click.ClickException(f"cannot reach the store: {e}") from e
-    except (ValueError, StoreError) as e:
-        raise click.BadParameter(str(e), param_hint="'--db'") from e
 
 
 if __name__ == "__main__":  # pragma: no cover
