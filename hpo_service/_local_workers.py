@@ -28,6 +28,7 @@ class LocalWorkers:
             study,
             "--idle-timeout",
             str(_IDLE_TIMEOUT_SECONDS),
+            "--quiet",
         ]
         self._n = n
         self._procs: list[subprocess.Popen[bytes]] = []

@@ -145,6 +145,7 @@ class Driver:
         while True:
             self._housekeeping()
             changed = self._read_changes()
+            progress.update(self._n_finished(), self._best_loss())
             if self._stop_reason is None:
                 self._stop_reason = self._check_stop_rules()
             if self._stop_reason is not None:
@@ -154,7 +155,6 @@ class Driver:
                 return "max_evals"
             else:
                 changed |= self._fill_queue()
-            progress.update(self._n_finished(), self._best_loss())
             pause = (
                 self.options.min_poll
                 if changed

@@ -459,7 +459,7 @@ class Worker:
             if current >= _COLD:
                 self._log.warning("cold stop: abandoning work at once")
             else:
-                self._log.warning(
+                self._log.info(
                     "warm stop: finishing the current trial (stop again to abort it)"
                 )
         return current >= level

@@ -49,6 +49,7 @@ _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
     help="Owner id written on claimed trials [default: hostname:pid:uuid].",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages too.")
+@click.option("-q", "--quiet", is_flag=True, help="Log warnings and errors only.")
 def main(
     db_url: str,
     study: str | None,
@@ -57,6 +58,7 @@ def main(
     poll_interval: float,
     worker_id: str | None,
     verbose: bool,
+    quiet: bool,
 ) -> None:
     """Claim queued trials, run the study's objective on each in a child process
     and record the results.
@@ -68,7 +70,7 @@ def main(
     imported or its process cannot start (the trial is handed back untouched).
     """
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO,
         format=_LOG_FORMAT,
         stream=sys.stderr,
     )
