@@ -84,7 +84,7 @@ def _create(store: BaseTrialStore, name: str, given: dict[str, Any]) -> StudySet
         values["seed"] = secrets.randbelow(2**31)
     settings = StudySettings(**values)
     store.create_study(name, settings.to_dict())
-    _logger.info("created study %r (seed %s)", name, settings.seed)
+    _logger.debug("created study %r (seed %s)", name, settings.seed)
     return settings
 
 
