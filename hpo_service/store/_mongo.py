@@ -86,6 +86,9 @@ _PENDING_GRACE = 10.0  # seconds before a reader numbers a pending write itself
 _CLOCK_REFRESH = 60.0  # seconds between two measurements of the server clock
 _AFTER = ReturnDocument.AFTER
 
+# Filters name their most selective field first: the server does not care, but
+# mongomock tests them document by document and stops at the first mismatch.
+
 # Server error codes that mean "primary changed or shutting down: try again".
 _TRANSIENT_CODES = frozenset(
     {6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436}
@@ -431,7 +434,7 @@ class MongoTrialStore(BaseTrialStore):
     def _require_trial(self, study: str, tid: int) -> None:
         doc = self._call(
             "read trial",
-            lambda _: self._trials.find_one({"study": study, "tid": tid}, {"_id": 1}),
+            lambda _: self._trials.find_one({"tid": tid, "study": study}, {"_id": 1}),
         )
         if doc is None:
             self._require_study(study)
@@ -494,7 +497,7 @@ class MongoTrialStore(BaseTrialStore):
             self._call(
                 "stamp the version",
                 lambda _: self._trials.update_many(
-                    {"study": study, "version": _PENDING, "wid": wid},
+                    {"version": _PENDING, "wid": wid, "study": study},
                     {"$set": {"version": version}},
                 ),
             )
@@ -547,7 +550,7 @@ class MongoTrialStore(BaseTrialStore):
         wid = uuid.uuid4().hex
         stamped = self._stamp(update, wid)
         self._call(what, lambda _: self._trials.update_many(query, stamped))
-        mine = {"study": study, "version": _PENDING, "wid": wid}
+        mine = {"version": _PENDING, "wid": wid, "study": study}
         count = self._call(what, lambda _: self._trials.count_documents(mine))
         if count:
             self._number(study, wid)
@@ -759,7 +762,7 @@ class MongoTrialStore(BaseTrialStore):
         c.check_name(study, "study")
         c.check_tid(tid)
         lease_seconds = c.check_positive(lease_seconds, "lease_seconds")
-        query = {"study": study, "tid": tid, "token": token, "state": "running"}
+        query = {"tid": tid, "study": study, "token": token, "state": "running"}
         update = {"$set": {"lease_expires_at": self.now() + lease_seconds}}
         result = self._call(
             "heartbeat", lambda _: self._trials.update_one(query, update)
@@ -773,8 +776,8 @@ class MongoTrialStore(BaseTrialStore):
     ) -> bool:
         c.check_name(study, "study")
         c.check_tid(tid)
-        query = {"study": study, "tid": tid, "token": token, "state": "running"}
-        lookup = {"study": study, "tid": tid}
+        query = {"tid": tid, "study": study, "token": token, "state": "running"}
+        lookup = {"tid": tid, "study": study}
         if self._write_one(what, query, update, lookup=lookup) is not None:
             return True
         self._require_trial(study, tid)
@@ -835,7 +838,7 @@ class MongoTrialStore(BaseTrialStore):
         report = RequeueReport()
         error = _encode(c.lease_expired_error(max_attempts), "error")
         for doc in docs:  # one conditional write each: a heartbeat since wins
-            key = {"study": doc["study"], "tid": doc["tid"]}
+            key = {"tid": doc["tid"], "study": doc["study"]}
             query = {**expired, **key, "attempts": doc["attempts"]}
             out_of_attempts = doc["attempts"] >= max_attempts
             update = _expired_update(out_of_attempts, error, now)
@@ -874,7 +877,7 @@ class MongoTrialStore(BaseTrialStore):
         c.check_tid(tid)
         doc = self._call(
             "get_trial",
-            lambda _: self._trials.find_one({"study": study, "tid": tid}),
+            lambda _: self._trials.find_one({"tid": tid, "study": study}),
         )
         if doc is None:
             self._require_study(study)

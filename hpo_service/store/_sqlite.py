@@ -356,13 +356,14 @@ class SQLiteTrialStore(BaseTrialStore):
         return self._conn
 
     def _run(
-        self, what: str, body: Callable[[sqlite3.Connection], _T], *, write: bool
+        self, what: str, body: Callable[[sqlite3.Connection], _T], begin: str | None
     ) -> _T:
-        """Run ``body`` in one transaction (IMMEDIATE if ``write``), retrying busy."""
-        begin = "BEGIN IMMEDIATE" if write else "BEGIN"
+        """Run ``body`` (in a transaction opened by ``begin``), retrying busy errors."""
 
         def attempt(_: int) -> _T:
             conn = self._connection()
+            if begin is None:
+                return body(conn)
             conn.execute(begin)
             try:
                 out = body(conn)
@@ -382,11 +383,19 @@ class SQLiteTrialStore(BaseTrialStore):
             except sqlite3.Error as exc:
                 raise StoreError(f"{self._what(what)} failed: {exc}") from exc
 
-    def _read(self, what: str, body: Callable[[sqlite3.Connection], _T]) -> _T:
-        return self._run(what, body, write=False)
+    def _read(
+        self,
+        what: str,
+        body: Callable[[sqlite3.Connection], _T],
+        *,
+        snapshot: bool = False,
+    ) -> _T:
+        """Run a read; ``snapshot`` makes several statements see one state."""
+        return self._run(what, body, "BEGIN" if snapshot else None)
 
     def _write(self, what: str, body: Callable[[sqlite3.Connection], _T]) -> _T:
-        return self._run(what, body, write=True)
+        """Run a write transaction, holding the database's write lock throughout."""
+        return self._run(what, body, "BEGIN IMMEDIATE")
 
     @staticmethod
     def _require_study(conn: sqlite3.Connection, name: str) -> None:
@@ -745,7 +754,7 @@ class SQLiteTrialStore(BaseTrialStore):
             ).fetchall()
             return [_trial(r) for r in rows], max(cursor, row[0])
 
-        return self._read("changes_since", body)
+        return self._read("changes_since", body, snapshot=True)
 
     def count_by_state(self, study: str) -> dict[TrialState, int]:
         c.check_name(study, "study")
