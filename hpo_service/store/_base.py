@@ -241,8 +241,9 @@ class BaseTrialStore(abc.ABC):
 
         A trial that already used ``max_attempts`` attempts becomes ``error`` instead,
         with ``error = {"type": "LeaseExpired", "message": ..., "traceback": None}``.
-        ``attempts`` counts claims (a :meth:`release` gives one back). Each trial is
-        moved by its own conditional write, so a heartbeat that lands first wins.
+        ``attempts`` counts claims (a :meth:`release` gives one back). A move is
+        conditional on the lease being expired at write time: a heartbeat that lands
+        first wins.
         """
 
     @abc.abstractmethod

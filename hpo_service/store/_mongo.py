@@ -129,6 +129,10 @@ def _escape(value: Any) -> Any:
         return {_escape_key(k): _escape(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_escape(v) for v in value]
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise ValueError(
+            f"integers stored in MongoDB must fit in 64 bits, but got {value}"
+        )
     return value
 
 

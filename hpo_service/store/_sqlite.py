@@ -777,11 +777,11 @@ class SQLiteTrialStore(BaseTrialStore):
         return time.time()
 
     def close(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
+        if self._pid != os.getpid():  # forked, never used here: leave it to the parent
             self._closed = True
-            if self._pid == os.getpid():
+            _INHERITED.append(self._conn)
+            return
+        with self._lock:
+            if not self._closed:
+                self._closed = True
                 self._conn.close()
-            else:
-                _INHERITED.append(self._conn)

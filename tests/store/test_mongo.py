@@ -228,6 +228,12 @@ def test_unsafe_keys_are_escaped_in_documents(url: str, store: MongoTrialStore) 
     assert store.get_trial("s", 0).params == params
 
 
+def test_integers_beyond_64_bits_are_refused(store: MongoTrialStore) -> None:
+    with pytest.raises(ValueError, match="64 bits"):
+        store.insert_trials("s", [NewTrial({"x": 2**70}, {})])
+    assert store.get_trials("s") == []
+
+
 def test_threads_sharing_one_mongomock_store_never_double_claim(
     store: MongoTrialStore,
 ) -> None:
