@@ -48,7 +48,9 @@ def _box_space(bounds: list[tuple[float, float]]) -> Callable[[Any], Any]:
 
 def _box_optuna(bounds: list[tuple[float, float]]) -> Callable[[Any], Any]:
     def draw(trial: Any) -> Any:
-        return [trial.suggest_float(f"x{i}", lo, hi) for i, (lo, hi) in enumerate(bounds)]
+        return [
+            trial.suggest_float(f"x{i}", lo, hi) for i, (lo, hi) in enumerate(bounds)
+        ]
 
     return draw
 
@@ -112,8 +114,16 @@ def _decoy_space(hp: Any) -> Any:
     return hp.choice(
         "branch",
         [
-            {"branch": "good", "x": hp.uniform("gx", -5, 5), "y": hp.uniform("gy", -5, 5)},
-            {"branch": "decoy", "x": hp.uniform("dx", -5, 5), "y": hp.uniform("dy", -5, 5)},
+            {
+                "branch": "good",
+                "x": hp.uniform("gx", -5, 5),
+                "y": hp.uniform("gy", -5, 5),
+            },
+            {
+                "branch": "decoy",
+                "x": hp.uniform("dx", -5, 5),
+                "y": hp.uniform("dy", -5, 5),
+            },
         ],
     )
 
@@ -190,7 +200,9 @@ def svm(config: dict[str, Any]) -> float:
     name = kernel.pop("name")
     if "degree" in kernel:
         kernel["degree"] = int(kernel["degree"])
-    model = SVR(kernel=name, C=config["C"], epsilon=config["epsilon"], max_iter=20_000, **kernel)
+    model = SVR(
+        kernel=name, C=config["C"], epsilon=config["epsilon"], max_iter=20_000, **kernel
+    )
     scores = cross_val_score(model, x, y, cv=3, scoring="neg_mean_squared_error")
     return float(-scores.mean())
 
@@ -204,8 +216,12 @@ PROBLEMS: dict[str, Problem] = {
     p.name: p
     for p in [
         Problem("branin", _box_space(_BRANIN), _box_optuna(_BRANIN), branin, 0.397887),
-        Problem("hartmann6", _box_space(_HART), _box_optuna(_HART), hartmann6, -3.32237),
-        Problem("rosenbrock5", _box_space(_ROSEN), _box_optuna(_ROSEN), rosenbrock, 0.0),
+        Problem(
+            "hartmann6", _box_space(_HART), _box_optuna(_HART), hartmann6, -3.32237
+        ),
+        Problem(
+            "rosenbrock5", _box_space(_ROSEN), _box_optuna(_ROSEN), rosenbrock, 0.0
+        ),
         Problem("ackley5", _box_space(_ACKLEY), _box_optuna(_ACKLEY), ackley, 0.0),
         Problem("decoy", _decoy_space, _decoy_optuna, decoy, 0.0, success=0.05),
         Problem("svm", _svm_space, _svm_optuna, svm, None, expensive=True),

@@ -50,7 +50,9 @@ def run_ours(problem: Problem, seed: int, evals: int, settings: dict[str, Any]) 
     return losses
 
 
-def run_hyperopt(problem: Problem, seed: int, evals: int, settings: dict[str, Any]) -> list:
+def run_hyperopt(
+    problem: Problem, seed: int, evals: int, settings: dict[str, Any]
+) -> list:
     import hyperopt
 
     logging.getLogger("hyperopt").setLevel(logging.ERROR)
@@ -67,7 +69,9 @@ def run_hyperopt(problem: Problem, seed: int, evals: int, settings: dict[str, An
     return [float(t["result"]["loss"]) for t in trials.trials]
 
 
-def run_optuna(problem: Problem, seed: int, evals: int, settings: dict[str, Any]) -> list:
+def run_optuna(
+    problem: Problem, seed: int, evals: int, settings: dict[str, Any]
+) -> list:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -131,7 +135,9 @@ def _summarise(runs: list[dict[str, Any]], evals: int) -> dict[str, dict[str, An
     return table
 
 
-def _print_table(table: dict[str, dict[str, Any]], algos: list[str], evals: int) -> None:
+def _print_table(
+    table: dict[str, dict[str, Any]], algos: list[str], evals: int
+) -> None:
     print(f"\nMedian simple regret after {evals} evaluations (lower is better)")
     header = f"{'problem':<12} {'seeds':>5} " + " ".join(f"{a:>18}" for a in algos)
     print(header)
@@ -149,21 +155,37 @@ def _print_table(table: dict[str, dict[str, Any]], algos: list[str], evals: int)
                 text += f" ({cell['success_share']:.0%} ok)"
             cells.append(f"{text:>18}")
         print(f"{name:<12} {seeds:>5} " + " ".join(cells))
-    print("\nMedian seconds per run: " + "; ".join(
-        f"{name}: " + ", ".join(f"{a} {c['median_seconds']:.2f}" for a, c in row.items())
-        for name, row in table.items()
-    ))
+    print(
+        "\nMedian seconds per run: "
+        + "; ".join(
+            f"{name}: "
+            + ", ".join(f"{a} {c['median_seconds']:.2f}" for a, c in row.items())
+            for name, row in table.items()
+        )
+    )
 
 
 def _parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=30)
-    parser.add_argument("--expensive-seeds", type=int, default=10,
-                        help="seeds for slow objectives (svm)")
+    parser.add_argument(
+        "--expensive-seeds",
+        type=int,
+        default=10,
+        help="seeds for slow objectives (svm)",
+    )
+    parser.add_argument(
+        "--seed-offset",
+        type=int,
+        default=0,
+        help="first seed (use another range to validate tuned defaults)",
+    )
     parser.add_argument("--evals", type=int, default=100)
     parser.add_argument("--problems", default=",".join(PROBLEMS))
     parser.add_argument("--algos", default=",".join(ALGOS))
-    parser.add_argument("--ours-settings", default="{}", help="JSON dict for tpe.suggest")
+    parser.add_argument(
+        "--ours-settings", default="{}", help="JSON dict for tpe.suggest"
+    )
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="5 seeds, 50 evaluations")
     parser.add_argument("--tag", default="", help="suffix of the results file name")
@@ -179,7 +201,7 @@ def main() -> None:
     jobs = []
     for name in args.problems.split(","):
         seeds = args.expensive_seeds if PROBLEMS[name].expensive else args.seeds
-        for seed in range(seeds):
+        for seed in range(args.seed_offset, args.seed_offset + seeds):
             jobs.extend((a, name, seed, args.evals, settings) for a in algos)
     start = time.perf_counter()
     with multiprocessing.Pool(args.processes) as pool:

@@ -146,15 +146,18 @@ def _batch_with_growing_pending(history, seed, **settings):
 
 
 def test_pending_points_spread_the_suggestions():
+    # Many candidates make TPE nearly deterministic: without pending points it would
+    # suggest (almost) the same maximiser of l/g over and over.
+    greedy = {"n_ei_candidates": 400}
     spread, clumped = [], []
     for seed in range(4):
         history = _run(QUADRATIC, _quadratic, seed, 40, n_startup_jobs=10)
-        liar = _batch_with_growing_pending(history, seed)
-        ignored = _batch_with_growing_pending(history, seed, constant_liar=False)
+        liar = _batch_with_growing_pending(history, seed, **greedy)
+        ignored = _batch_with_growing_pending(history, seed, constant_liar=False, **greedy)
         spread.append(_min_distance(liar))
         clumped.append(_min_distance(ignored))
         # One call for eight points spreads them the same way.
-        batch = tpe.suggest(QUADRATIC, history, np.random.default_rng(seed), n=8)
+        batch = tpe.suggest(QUADRATIC, history, np.random.default_rng(seed), n=8, **greedy)
         assert _min_distance(batch) > 0.05
     assert min(spread) > 0.05
     assert np.median(spread) > 2 * np.median(clumped)

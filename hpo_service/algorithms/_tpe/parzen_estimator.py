@@ -32,6 +32,8 @@ _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 # narrowest kernel (bandwidths are clipped to >= 0.01), so density x width is exact
 # to well under 1% there.
 _FINE_BIN = 0.0025
+# Scott's rule constant (1.06 for a Gaussian) halved: tuned on benchmarks/.
+_SCOTT_SCALE = 0.5
 # Above this many components, coarse quantised columns are scored per distinct kernel.
 _UNIQUE_ABOVE = 64
 
@@ -82,7 +84,9 @@ class GroupLayout:
             [s.low if s.kind == "randint" else 0 for s in self.categorical], dtype=float
         )
 
-    def observations(self, columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    def observations(
+        self, columns: Sequence[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Internal arrays from recorded values, one column per spec of ``self.specs``.
 
         Args:
@@ -182,7 +186,14 @@ class ParzenEstimator:
             weight 1) and strength of the categorical smoothing.
         consider_endpoints: Whether the bounds count as neighbours when choosing the
             bandwidths of the outermost observations.
-        bandwidth_factor: Multiplier applied to every neighbour-based bandwidth.
+        bandwidth_factor: Multiplier applied to every bandwidth.
+        bandwidth_floor: Bandwidths are at least ``bandwidth_floor / min(100, k + 1)``
+            (normalised units): the "magic clip" of hyperopt, scaled.
+        bandwidth: ``"neighbour"`` (each kernel as wide as the larger gap to its sorted
+            neighbours, per dimension) or ``"scott"`` (one width per dimension,
+            ``0.5 * std * k ** (-1 / (d + 4))``).
+        fixed_sigmas: Bandwidths ``(j, n_numeric)`` of the last ``j`` observations,
+            overriding the rule (used for pending points).
     """
 
     def __init__(
@@ -195,14 +206,22 @@ class ParzenEstimator:
         prior_weight: float = 1.0,
         consider_endpoints: bool = False,
         bandwidth_factor: float = 1.0,
+        bandwidth_floor: float = 1.0,
+        bandwidth: str = "neighbour",
+        fixed_sigmas: np.ndarray | None = None,
     ) -> None:
         self.layout = layout
         k = numeric.shape[0]
         w = np.append(np.asarray(weights, dtype=float), prior_weight if k else 1.0)
         self.weights = w / w.sum()
         self.log_weights = np.log(self.weights)
-        sigmas = _bandwidths(layout, numeric, consider_endpoints) * bandwidth_factor
-        sigmas = np.clip(sigmas, 1.0 / min(100.0, k + 1.0), 1.0)
+        if bandwidth == "scott" and k >= 2:
+            sigmas = _scott_bandwidths(numeric) * bandwidth_factor
+        else:
+            sigmas = _bandwidths(layout, numeric, consider_endpoints) * bandwidth_factor
+        sigmas = np.clip(sigmas, bandwidth_floor / min(100.0, k + 1.0), 1.0)
+        if fixed_sigmas is not None and len(fixed_sigmas):
+            sigmas[k - len(fixed_sigmas) :] = fixed_sigmas
         self.mus = np.vstack([numeric, layout.prior_mu[None, :]])
         self.sigmas = np.vstack([sigmas, np.ones((1, numeric.shape[1]))])
         # Every mean lies inside its bounds, so each truncation interval straddles it.
@@ -225,7 +244,9 @@ class ParzenEstimator:
             self.mus[comp], self.sigmas[comp], layout.low, layout.high, rng
         )
         options = np.empty((size, layout.n_options.size), dtype=np.intp)
-        for j, (offset, n) in enumerate(zip(layout.offsets, layout.n_options, strict=True)):
+        for j, (offset, n) in enumerate(
+            zip(layout.offsets, layout.n_options, strict=True)
+        ):
             cdf = np.cumsum(np.exp(self.log_tables[comp, offset : offset + n]), axis=1)
             u = rng.random(size) * cdf[:, -1]
             options[:, j] = np.minimum((u[:, None] >= cdf).sum(axis=1), n - 1)
@@ -277,7 +298,9 @@ class ParzenEstimator:
 
     def _log_categorical(self, options: np.ndarray) -> np.ndarray:
         cols = options + self.layout.offsets[None, :]
-        picked = self.log_tables[:, cols.ravel()].reshape(self.n_components, *cols.shape)
+        picked = self.log_tables[:, cols.ravel()].reshape(
+            self.n_components, *cols.shape
+        )
         return picked.sum(axis=2).T
 
 
@@ -309,7 +332,9 @@ def _bandwidths(
     if k == 0:
         return np.empty((0, mus.shape[1]))
     order = np.argsort(mus, axis=0, kind="stable")
-    padded = np.vstack([layout.low, np.take_along_axis(mus, order, axis=0), layout.high])
+    padded = np.vstack(
+        [layout.low, np.take_along_axis(mus, order, axis=0), layout.high]
+    )
     left = padded[1:-1] - padded[:-2]
     right = padded[2:] - padded[1:-1]
     sorted_sigmas = np.maximum(left, right)
@@ -319,6 +344,13 @@ def _bandwidths(
     sigmas = np.empty_like(sorted_sigmas)
     np.put_along_axis(sigmas, order, sorted_sigmas, axis=0)
     return sigmas
+
+
+def _scott_bandwidths(mus: np.ndarray) -> np.ndarray:
+    """One bandwidth per dimension from Scott's rule (halved), shared by all kernels."""
+    k, d = mus.shape
+    width = _SCOTT_SCALE * np.std(mus, axis=0, ddof=1) * k ** (-1.0 / (d + 4))
+    return np.tile(width, (k, 1))
 
 
 def _option_tables(

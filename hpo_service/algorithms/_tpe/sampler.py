@@ -28,48 +28,81 @@ from hpo_service.space._spec import CompiledSpace, Condition, ParamSpec
 _logger = logging.getLogger(__name__)
 
 
+_RULES = ("scott", "neighbour")
+
+
 @dataclass(frozen=True)
 class TPESettings:
     """Tunable settings of TPE (every value JSON-able).
+
+    Defaults were tuned with ``benchmarks/sample_efficiency.py`` (see its README).
 
     Attributes:
         n_startup_jobs: Trials drawn from the prior before TPE starts modelling.
         n_ei_candidates: Candidates drawn from the "good" density per suggestion.
         gamma: Fraction of a group's trials that form the "good" (below) set.
         max_below: Upper bound on the size of the below set.
-        prior_weight: Weight of the prior component in both densities.
+        prior_weight: Weight of the prior component in both densities (relative to
+            one observation), also the smoothing strength of categorical kernels.
         multivariate: Model parameters that are active together jointly.
-        constant_liar: Treat pending trials (and earlier suggestions of the same call)
-            as bad observations so that parallel workers spread out.
-        linear_forgetting: Number of most recent "above" trials with full weight; older
-            ones get linearly decreasing weights.
-        consider_endpoints: Let the bounds act as neighbours when choosing bandwidths.
-        bandwidth_factor: Multiplier on every neighbour-based kernel bandwidth.
-        max_above_kernels: Cap on the number of components of the "above" density; a
-            weighted subsample is used beyond it (keeps latency flat for huge studies).
+        constant_liar: Treat pending trials (and earlier suggestions of the same
+            call) as bad observations so that parallel workers spread out.
+        linear_forgetting: Number of most recent "above" trials with full weight;
+            older ones get linearly decreasing weights.
+        consider_endpoints: Let the bounds act as neighbours (``"neighbour"`` rule).
+        bandwidth: ``"scott"`` (one kernel width per dimension from the spread of
+            the observations) or ``"neighbour"`` (hyperopt's per-kernel gap rule).
+        bandwidth_factor: Multiplier on every kernel bandwidth.
+        bandwidth_floor: Bandwidths are at least ``bandwidth_floor / min(100, k + 1)``
+            of the range for ``k`` observations (hyperopt's "magic clip" is 1.0).
+        max_above_kernels: Cap on the number of components of the "above" density;
+            a weighted subsample is used beyond it (keeps latency flat).
     """
 
-    n_startup_jobs: int = 20
+    n_startup_jobs: int = 10
     n_ei_candidates: int = 24
     gamma: float = 0.1
     max_below: int = 25
-    prior_weight: float = 1.0
+    prior_weight: float = 1.5
     multivariate: bool = True
     constant_liar: bool = True
     linear_forgetting: int = 25
     consider_endpoints: bool = False
+    bandwidth: str = "scott"
     bandwidth_factor: float = 1.0
+    bandwidth_floor: float = 0.3
     max_above_kernels: int = 256
 
     def __post_init__(self) -> None:
-        _require(self.n_startup_jobs >= 0, "n_startup_jobs >= 0", self.n_startup_jobs)
-        _require(self.n_ei_candidates >= 1, "n_ei_candidates >= 1", self.n_ei_candidates)
-        _require(0.0 < self.gamma <= 1.0, "0 < gamma <= 1", self.gamma)
-        _require(self.max_below >= 1, "max_below >= 1", self.max_below)
-        _require(self.prior_weight > 0, "prior_weight > 0", self.prior_weight)
-        _require(self.linear_forgetting >= 0, "linear_forgetting >= 0", self.linear_forgetting)
-        _require(self.bandwidth_factor > 0, "bandwidth_factor > 0", self.bandwidth_factor)
-        _require(self.max_above_kernels >= 1, "max_above_kernels >= 1", self.max_above_kernels)
+        rules = [
+            ("n_startup_jobs", "n_startup_jobs >= 0", self.n_startup_jobs >= 0),
+            ("n_ei_candidates", "n_ei_candidates >= 1", self.n_ei_candidates >= 1),
+            ("gamma", "0 < gamma <= 1", 0.0 < self.gamma <= 1.0),
+            ("max_below", "max_below >= 1", self.max_below >= 1),
+            ("prior_weight", "prior_weight > 0", self.prior_weight > 0),
+            (
+                "linear_forgetting",
+                "linear_forgetting >= 0",
+                self.linear_forgetting >= 0,
+            ),
+            (
+                "bandwidth",
+                "bandwidth in ('scott', 'neighbour')",
+                self.bandwidth in _RULES,
+            ),
+            ("bandwidth_factor", "bandwidth_factor > 0", self.bandwidth_factor > 0),
+            ("bandwidth_floor", "bandwidth_floor > 0", self.bandwidth_floor > 0),
+            (
+                "max_above_kernels",
+                "max_above_kernels >= 1",
+                self.max_above_kernels >= 1,
+            ),
+        ]
+        for name, rule, ok in rules:
+            if not ok:
+                raise ValueError(
+                    f"`{rule}` must hold, but got {name}={getattr(self, name)!r}"
+                )
 
     @classmethod
     def from_kwargs(cls, settings: Mapping[str, Any]) -> TPESettings:
@@ -85,12 +118,6 @@ class TPESettings:
                 f"`settings` must be among {sorted(known)}, but got unknown={unknown}"
             )
         return cls(**settings)
-
-
-def _require(ok: bool, rule: str, value: Any) -> None:
-    if not ok:
-        name = rule.replace("0 < ", "").split()[0]
-        raise ValueError(f"`{rule}` must hold, but got {name}={value!r}")
 
 
 @dataclass(frozen=True)
@@ -120,7 +147,9 @@ def _groups(space: CompiledSpace, multivariate: bool) -> list[_Group]:
     for spec in space:
         bucket = spec.conditions if multivariate else spec.label
         buckets.setdefault(bucket, []).append(spec)
-    groups = [_Group(s[0].conditions, tuple(s), GroupLayout(s)) for s in buckets.values()]
+    groups = [
+        _Group(s[0].conditions, tuple(s), GroupLayout(s)) for s in buckets.values()
+    ]
     if len(_GROUP_CACHE) > 32:
         _GROUP_CACHE.clear()
     _GROUP_CACHE[key] = (space, groups)
@@ -146,31 +175,40 @@ def suggest_one(
     Returns:
         A params dict holding the active parameters only.
     """
+    groups = _groups(space, settings.multivariate)
     chosen: dict[str, Any] = {}
-    for group in _groups(space, settings.multivariate):
+    for group in groups:
         if group.is_active(chosen):
-            chosen.update(_suggest_group(group, history, pending, rng, settings))
+            good, bad = _models(group, history, pending, rng, settings)
+            candidates = good.sample(rng, settings.n_ei_candidates)
+            score = good.log_pdf(candidates) - bad.log_pdf(candidates)
+            chosen.update(group.layout.to_params(candidates, int(np.argmax(score))))
     return {s.label: chosen[s.label] for s in space if s.label in chosen}
 
 
-def _suggest_group(
+def _models(
     group: _Group,
     history: History,
     pending: Sequence[Mapping[str, Any]],
     rng: np.random.Generator,
     settings: TPESettings,
-) -> dict[str, Any]:
-    below, above = _split(group, history, pending, rng, settings)
-    options = {
+) -> tuple[ParzenEstimator, ParzenEstimator]:
+    """The good (below) and bad (above) densities of one group."""
+    below, above, n_pending = _split(group, history, pending, rng, settings)
+    options: dict[str, Any] = {
         "prior_weight": settings.prior_weight,
         "consider_endpoints": settings.consider_endpoints,
         "bandwidth_factor": settings.bandwidth_factor,
+        "bandwidth_floor": settings.bandwidth_floor,
+        "bandwidth": settings.bandwidth,
     }
     good = ParzenEstimator(group.layout, *below, **options)
-    bad = ParzenEstimator(group.layout, *above, **options)
-    candidates = good.sample(rng, settings.n_ei_candidates)
-    score = good.log_pdf(candidates) - bad.log_pdf(candidates)
-    return group.layout.to_params(candidates, int(np.argmax(score)))
+    # Pending points are as sharp in the bad density as good points are in the good
+    # one, so they push suggestions away from exactly where they sit.
+    sharp = np.median(good.sigmas[:-1], axis=0) if len(below[2]) else good.sigmas[-1]
+    pending_sigmas = np.tile(sharp, (n_pending, 1))
+    bad = ParzenEstimator(group.layout, *above, fixed_sigmas=pending_sigmas, **options)
+    return good, bad
 
 
 _Observations = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -182,8 +220,11 @@ def _split(
     pending: Sequence[Mapping[str, Any]],
     rng: np.random.Generator,
     settings: TPESettings,
-) -> tuple[_Observations, _Observations]:
-    """Below (best ``gamma`` share) and above observations of the group's trials."""
+) -> tuple[_Observations, _Observations, int]:
+    """Below (best ``gamma`` share) and above observations, and the pending count.
+
+    Pending points that activate the group come last among the above observations.
+    """
     columns = [history.values(label) for label in group.labels]
     rows = np.flatnonzero(~np.isnan(columns[0]))
     losses = np.nan_to_num(history.losses[rows], nan=np.inf)
@@ -199,10 +240,18 @@ def _split(
     above_cols = [c[above_rows] for c in columns]
     pending_cols = _pending_columns(group, pending)
     if pending_cols[0].size:
-        above_cols = [np.concatenate(p) for p in zip(above_cols, pending_cols, strict=True)]
-        above_weights = np.append(above_weights, np.ones(pending_cols[0].size))
+        above_cols = [
+            np.concatenate(p) for p in zip(above_cols, pending_cols, strict=True)
+        ]
+        # A pending point weighs in the bad density as much as one good observation
+        # weighs in the good density, so that it cancels the pull of its location.
+        pull = (above_weights.sum() + settings.prior_weight) / (
+            below_rows.size + settings.prior_weight
+        )
+        above_weights = np.append(above_weights, np.full(pending_cols[0].size, pull))
     above = (*layout.observations(above_cols),)
-    return (*below, np.ones(below_rows.size)), (*above, above_weights)
+    below_obs = (*below, np.ones(below_rows.size))
+    return below_obs, (*above, above_weights), pending_cols[0].size
 
 
 def _forgetting_weights(n: int, linear_forgetting: int) -> np.ndarray:
