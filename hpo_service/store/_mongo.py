@@ -280,6 +280,30 @@ def open_mongomock(url: str, **options: Any) -> MongoTrialStore:
 # ---- pymongo -------------------------------------------------------------------------
 
 
+def _client(url: str, options: dict[str, Any]) -> Any:
+    """A ``pymongo.MongoClient`` for ``url``; errors name the URL masked.
+
+    Raises:
+        ValueError: The URL or an option is invalid.
+        StoreConnectionError: A ``mongodb+srv://`` name does not resolve.
+    """
+    scrub = make_scrubber(url)
+    try:
+        return pymongo.MongoClient(url, **options)
+    except ConfigurationError as exc:
+        text = scrub(str(exc))
+        if "dns" in text.lower():
+            raise StoreConnectionError(
+                f"MongoDB at {mask_url(url)} must be resolvable, but: {text}"
+            ) from None
+        raise ValueError(f"`url` must be a valid MongoDB URL: {text}") from None
+    except (InvalidURI, ValueError, TypeError) as exc:
+        raise ValueError(
+            f"`url` must be a valid MongoDB URL, but {mask_url(url)!r} gave: "
+            f"{scrub(str(exc))}"
+        ) from None
+
+
 def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
     """Open a store on the MongoDB deployment of a ``mongodb[+srv]://`` URL.
 
@@ -288,7 +312,6 @@ def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
         StoreConnectionError: No server answered within the connect timeout, or
             authentication failed.
     """
-    scrub = make_scrubber(url)
     retry_timeout = options.pop("retry_timeout", 30.0)
     connect_timeout = c.check_positive(
         options.pop("connect_timeout", 10.0), "connect_timeout"
@@ -297,24 +320,7 @@ def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
     named = url.lower() + " " + " ".join(options).lower()
     if "serverselectiontimeoutms" not in named:
         options["serverSelectionTimeoutMS"] = int(connect_timeout * 1000)
-
-    def connect() -> Any:
-        try:
-            return pymongo.MongoClient(url, **options)
-        except ConfigurationError as exc:
-            text = scrub(str(exc))
-            if "dns" in text.lower():
-                raise StoreConnectionError(
-                    f"MongoDB at {mask_url(url)} must be resolvable, but: {text}"
-                ) from None
-            raise ValueError(f"`url` must be a valid MongoDB URL: {text}") from None
-        except (InvalidURI, ValueError, TypeError) as exc:
-            raise ValueError(
-                f"`url` must be a valid MongoDB URL, but {mask_url(url)!r} gave: "
-                f"{scrub(str(exc))}"
-            ) from None
-
-    client = connect()
+    client = _client(url, options)
     if database is None:  # the URL's path, as pymongo parses it
         database = client.get_default_database(DEFAULT_DATABASE).name
     return MongoTrialStore(
@@ -322,8 +328,8 @@ def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
         database,
         description=url,
         retry_timeout=retry_timeout,
-        scrub=scrub,
-        reconnect=connect,
+        scrub=make_scrubber(url),
+        reconnect=lambda: _client(url, options),
     )
 
 
