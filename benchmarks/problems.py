@@ -102,7 +102,7 @@ def ackley(x: list[float]) -> float:
     return a - math.exp(float(np.sum(np.cos(2 * math.pi * v))) / d) + 20 + math.e
 
 
-# --- conditional space with a decoy branch ---------------------------------------------
+# --- conditional space with a decoy branch ------------------------------------------
 # The decoy branch is a wide, shallow bowl: random points there score 0.3-0.8, and its
 # floor is 0.3. The good branch is 1.0 almost everywhere but hides a well reaching 0:
 # early on it looks worse, so a sampler that commits to the decoy never finds the well.
@@ -145,7 +145,7 @@ def decoy(config: dict[str, Any]) -> float:
     return 1.0 - math.exp(-d2 / (2 * _WELL_WIDTH**2))
 
 
-# --- a cheap real ML objective ---------------------------------------------------------
+# --- a cheap real ML objective ------------------------------------------------------
 def _svm_space(hp: Any) -> Any:
     return {
         "C": hp.loguniform("C", math.log(1e-2), math.log(1e2)),

@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.problems import PROBLEMS, Problem  # noqa: E402
+from benchmarks.problems import PROBLEMS, Problem
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ALGOS = ("ours", "hyperopt", "optuna")

@@ -1,8 +1,9 @@
 """Tree-structured Parzen Estimator (TPE) suggestions.
 
 Usage mirrors hyperopt: pass ``tpe.suggest`` as the algorithm, and tune it with
-``functools.partial(tpe.suggest, n_startup_jobs=10, gamma=0.15)``. Settings (all JSON-able,
-see :class:`~hpo_service.algorithms._tpe.sampler.TPESettings` for the full list):
+``functools.partial(tpe.suggest, n_startup_jobs=20, gamma=0.15)``. Settings (all
+JSON-able, see :class:`~hpo_service.algorithms._tpe.sampler.TPESettings` for the full
+list and the defaults):
 
 - ``n_startup_jobs``: random trials before modelling starts;
 - ``n_ei_candidates``: candidates drawn from the "good" density per suggestion;

@@ -1,4 +1,4 @@
-"""TPE suggestions: validity for every kind of parameter, determinism, learning, pending."""
+"""TPE suggestions: validity for every kind, determinism, learning, pending points."""
 
 from __future__ import annotations
 
@@ -153,11 +153,15 @@ def test_pending_points_spread_the_suggestions():
     for seed in range(4):
         history = _run(QUADRATIC, _quadratic, seed, 40, n_startup_jobs=10)
         liar = _batch_with_growing_pending(history, seed, **greedy)
-        ignored = _batch_with_growing_pending(history, seed, constant_liar=False, **greedy)
+        ignored = _batch_with_growing_pending(
+            history, seed, constant_liar=False, **greedy
+        )
         spread.append(_min_distance(liar))
         clumped.append(_min_distance(ignored))
         # One call for eight points spreads them the same way.
-        batch = tpe.suggest(QUADRATIC, history, np.random.default_rng(seed), n=8, **greedy)
+        batch = tpe.suggest(
+            QUADRATIC, history, np.random.default_rng(seed), n=8, **greedy
+        )
         assert _min_distance(batch) > 0.05
     assert min(spread) > 0.05
     assert np.median(spread) > 2 * np.median(clumped)

@@ -1,4 +1,4 @@
-"""TPE numerics against SciPy: truncated normals, densities and masses of the estimators."""
+"""TPE numerics against SciPy: truncated normals, estimator densities and masses."""
 
 from __future__ import annotations
 

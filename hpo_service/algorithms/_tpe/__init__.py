@@ -1,1 +1,1 @@
-"""Internals of the tree-structured Parzen estimator (see ``hpo_service.algorithms.tpe``)."""
+"""Internals of the tree-structured Parzen estimator (see ``algorithms.tpe``)."""

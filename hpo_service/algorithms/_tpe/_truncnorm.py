@@ -1,8 +1,8 @@
 """Vectorised truncated-normal helpers in standard units.
 
 All functions work on arrays of standardised bounds ``a = (low - mu) / sigma`` and
-``b = (high - mu) / sigma`` (``a < b``, infinite bounds allowed), and stay accurate far in
-the tails by evaluating the normal CDF on the side where it is small.
+``b = (high - mu) / sigma`` (``a < b``, infinite bounds allowed), and stay accurate
+far in the tails by evaluating the normal CDF on the side where it is small.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def log_gauss_mass(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     Returns:
         The log probability mass of ``[a, b]``; ``-inf`` where ``a == b``.
     """
-    # Reflect intervals lying right of 0 so the CDF is always evaluated where it is small.
+    # Reflect intervals right of 0 so that the CDF is evaluated where it is small.
     flip = a > 0
     lo = np.where(flip, -b, a)
     hi = np.where(flip, -a, b)
@@ -42,7 +42,7 @@ def log_gauss_mass(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     lo, hi = lo[near], hi[near]
     left = hi <= 0
     p_lo = special.ndtr(lo)
-    # Left of 0: Phi(hi) - Phi(lo). Straddling 0: 1 - Phi(lo) - Phi(-hi), both tails small.
+    # Left of 0: Phi(hi) - Phi(lo); straddling 0: 1 - Phi(lo) - Phi(-hi).
     p_hi = special.ndtr(np.where(left, hi, -hi))
     with np.errstate(divide="ignore"):
         out[near] = np.log(np.where(left, p_hi - p_lo, 1.0 - p_lo - p_hi))

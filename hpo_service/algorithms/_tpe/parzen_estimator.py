@@ -29,9 +29,9 @@ from hpo_service.space._spec import ParamSpec
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 # A rounding bin at most this wide (normalised units) is at most a quarter of the
-# narrowest kernel (bandwidths are clipped to >= 0.01), so density x width is exact
-# to well under 1% there.
-_FINE_BIN = 0.0025
+# narrowest kernel for bandwidth floors >= 0.3 (bandwidths >= floor / 100), so
+# density x width is exact to well under 1% there.
+_FINE_BIN = 0.00075
 # Scott's rule constant (1.06 for a Gaussian) halved: tuned on benchmarks/.
 _SCOTT_SCALE = 0.5
 # Above this many components, coarse quantised columns are scored per distinct kernel.
@@ -40,7 +40,7 @@ _UNIQUE_ABOVE = 64
 
 @dataclass(frozen=True)
 class Candidates:
-    """Points of one group: raw numeric draws, their parameter values, option indices."""
+    """Points of one group: raw numeric draws, their values, option indices."""
 
     raw: np.ndarray  # (m, n_numeric) normalised base-space draws (before rounding)
     values: np.ndarray  # (m, n_numeric) parameter values (exp'ed and rounded)
@@ -93,8 +93,8 @@ class GroupLayout:
             columns: Recorded values of each parameter (all rows active).
 
         Returns:
-            Normalised numeric observations ``(k, n_numeric)`` clipped to the bounds, and
-            option indices ``(k, n_categorical)``.
+            Normalised numeric observations ``(k, n_numeric)`` clipped to the
+            bounds, and option indices ``(k, n_categorical)``.
         """
         by_label = dict(zip((s.label for s in self.specs), columns, strict=True))
         k = len(columns[0]) if columns else 0
@@ -126,7 +126,7 @@ class GroupLayout:
     def bin_edges(
         self, values: np.ndarray, idx: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Normalised, clipped edges of the rounding bins of columns ``idx`` of ``values``.
+        """Normalised, clipped edges of the rounding bins of columns ``idx``.
 
         Args:
             values: Parameter values ``(m, len(idx))``.
@@ -164,11 +164,11 @@ class GroupLayout:
             return x, np.sum(np.log(hi - lo), axis=1)
 
     def to_params(self, candidates: Candidates, index: int) -> dict[str, Any]:
-        """The params dict ``{label: value}`` of candidate ``index``, typed like the prior."""
+        """The params ``{label: value}`` of candidate ``index``, typed by kind."""
         out: dict[str, Any] = {}
         for j, spec in enumerate(self.numeric):
             value = float(candidates.values[index, j])
-            out[spec.label] = int(round(value)) if spec.is_int else value
+            out[spec.label] = round(value) if spec.is_int else value
         for j, spec in enumerate(self.categorical):
             out[spec.label] = int(candidates.options[index, j] + self.option_low[j])
         return {s.label: out[s.label] for s in self.specs}
@@ -253,7 +253,7 @@ class ParzenEstimator:
         return Candidates(raw=raw, values=layout.to_values(raw), options=options)
 
     def log_pdf(self, candidates: Candidates) -> np.ndarray:
-        """Log density (log mass for quantised and categorical parts) of each candidate."""
+        """Log density (log mass for quantised and categorical parts) per candidate."""
         joint = self.log_weights[None, :] + self._log_dense(candidates)
         if self.layout.coarse_idx.size:
             joint += self._log_coarse(candidates.values)
@@ -327,7 +327,7 @@ def _logsumexp(x: np.ndarray) -> np.ndarray:
 def _bandwidths(
     layout: GroupLayout, mus: np.ndarray, consider_endpoints: bool
 ) -> np.ndarray:
-    """Per-observation, per-dimension bandwidth: the larger gap to a sorted neighbour."""
+    """Per-observation, per-dimension bandwidth: the larger gap to a neighbour."""
     k = mus.shape[0]
     if k == 0:
         return np.empty((0, mus.shape[1]))

@@ -319,7 +319,7 @@ def _draw(spec: ParamSpec, rng: np.random.Generator) -> Any:
     q = spec.q if spec.q is not None else (1.0 if spec.is_int else None)
     if q is not None:
         value = float(np.round(value / q) * q)
-    return int(round(value)) if spec.is_int else float(value)
+    return round(value) if spec.is_int else float(value)
 
 
 __all__ = ["Candidates", "TPESettings", "sample_prior", "suggest_one"]
