@@ -243,6 +243,8 @@ class Worker:
         except ConnectionError as e:
             self._log.warning("cannot claim a trial, will retry: %s", e)
             return None
+        except StudyNotFoundError:
+            return None  # the worker's study has not been created yet: keep polling
 
     def _process(self, trial: Trial) -> None:
         name = f"{trial.study}/{trial.tid}"

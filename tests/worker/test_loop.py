@@ -48,6 +48,19 @@ def test_claims_only_its_study_or_any(store):
     assert store.count_by_state("b")[TrialState.DONE] == 2
 
 
+def test_waits_for_a_study_that_does_not_exist_yet(store, db_url):
+    def create_later():
+        time.sleep(0.3)
+        with open_store(db_url) as other:
+            make_study(other, "later", f"{OBJ}:quadratic", [{"x": 3.0}] * 2)
+
+    creator = in_thread(create_later)
+    summary = run_worker(store, study="later", max_trials=2, poll_interval=0.05)
+    creator.join()
+    assert summary.done == 2
+    assert store.count_by_state("later")[TrialState.DONE] == 2
+
+
 def test_stops_after_max_trials(store):
     make_study(store, "m", f"{OBJ}:quadratic", [{"x": 1.0}] * 4)
     summary = run_worker(store, study="m", max_trials=2)
