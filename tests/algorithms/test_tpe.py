@@ -180,12 +180,12 @@ def test_failed_trials_count_as_bad():
 
     def share_left(history):
         picks = tpe.suggest(
-            space, history, np.random.default_rng(1), n=60, constant_liar=False
+            space, history, np.random.default_rng(1), n=200, constant_liar=False
         )
         return np.mean([p["x"] < 0 for p in picks])
 
-    assert share_left(with_failures) < 0.1
-    assert share_left(with_failures) < share_left(without)
+    assert share_left(with_failures) < 0.2
+    assert share_left(with_failures) < 0.75 * share_left(without)
 
 
 def test_conditional_branch_is_learned_and_children_only_when_active():
@@ -201,14 +201,14 @@ def test_conditional_branch_is_learned_and_children_only_when_active():
 
     history = _run(space, loss, 0, 40, n_startup_jobs=10)
     picks = tpe.suggest(
-        space, history, np.random.default_rng(3), n=30, constant_liar=False
+        space, history, np.random.default_rng(3), n=100, constant_liar=False
     )
     for params in picks:
         assert set(params) == (
             {"branch", "x"} if params["branch"] == 0 else {"branch", "z"}
         )
-    assert np.mean([p["branch"] == 0 for p in picks]) > 0.7
-    assert np.median([p["x"] for p in picks if p["branch"] == 0]) < 0.3
+    assert np.mean([p["branch"] == 0 for p in picks]) > 0.6
+    assert np.median([p["x"] for p in picks if p["branch"] == 0]) < 0.2
 
 
 def test_above_kernel_cap_still_gives_valid_deterministic_points():

@@ -61,7 +61,7 @@ class TPESettings:
 
     n_startup_jobs: int = 10
     n_ei_candidates: int = 24
-    gamma: float = 0.1
+    gamma: float = 0.07
     max_below: int = 25
     prior_weight: float = 1.5
     multivariate: bool = True
