@@ -32,6 +32,8 @@ _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 # narrowest kernel for bandwidth floors >= 0.3 (bandwidths >= floor / 100), so
 # density x width is exact to well under 1% there.
 _FINE_BIN = 0.00075
+# Where unbounded observations that are not finite are placed (in prior sigmas).
+_FAR = 50.0
 # Scott's rule constant (1.06 for a Gaussian) halved: tuned on benchmarks/.
 _SCOTT_SCALE = 0.5
 # Above this many components, coarse quantised columns are scored per distinct kernel.
@@ -113,7 +115,9 @@ class GroupLayout:
         with np.errstate(divide="ignore"):
             # A log parameter rounded down to 0 is placed at the top of its bin.
             base = np.where(self.log, np.log(np.maximum(values, q_half)), values)
-        return np.clip((base - self.center) / self.scale, self.low, self.high)
+        x = np.clip((base - self.center) / self.scale, self.low, self.high)
+        # An unbounded parameter recorded at 0 (log) or at +-inf stays finite.
+        return np.nan_to_num(x, nan=0.0, neginf=-_FAR, posinf=_FAR)
 
     def to_values(self, raw: np.ndarray) -> np.ndarray:
         """Parameter values (exp'ed, rounded) of normalised base-space draws."""
