@@ -63,6 +63,13 @@ def branin(x: list[float]) -> float:
     return (x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - t) * math.cos(x1) + 10
 
 
+def branin_fail(x: list[float]) -> float:
+    """Branin, but a disc of radius 5 around (2.5, 9) fails (NaN): 35% of the box."""
+    if (x[0] - 2.5) ** 2 + (x[1] - 9.0) ** 2 < 25.0:
+        return math.nan
+    return branin(x)
+
+
 _HARTMANN_A = np.array(
     [
         [10, 3, 17, 3.5, 1.7, 8],
@@ -224,6 +231,13 @@ PROBLEMS: dict[str, Problem] = {
         ),
         Problem("ackley5", _box_space(_ACKLEY), _box_optuna(_ACKLEY), ackley, 0.0),
         Problem("decoy", _decoy_space, _decoy_optuna, decoy, 0.0, success=0.05),
+        Problem(
+            "branin_fail",
+            _box_space(_BRANIN),
+            _box_optuna(_BRANIN),
+            branin_fail,
+            0.397887,
+        ),
         Problem("svm", _svm_space, _svm_optuna, svm, None, expensive=True),
     ]
 }

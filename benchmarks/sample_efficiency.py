@@ -2,12 +2,13 @@
 
 Runs every (algorithm, problem, seed) in a pool of worker processes, prints a table of
 median simple regret (and the share of successful seeds where a problem defines one),
-and writes the raw best-so-far curves to ``benchmarks/results/``.
+and writes every run's losses to ``benchmarks/results/``.
 
     python benchmarks/sample_efficiency.py                # 30 seeds, 100 evaluations
     python benchmarks/sample_efficiency.py --quick        # 5 seeds, 50 evaluations
     python benchmarks/sample_efficiency.py --problems branin,decoy --algos ours \
         --ours-settings '{"gamma": 0.15}'
+    python benchmarks/sample_efficiency.py --algos ours --batch 8   # 8 parallel workers
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import multiprocessing
 import sys
 import time
 import warnings
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +44,16 @@ def run_ours(problem: Problem, seed: int, evals: int, settings: dict[str, Any]) 
     compiled = compile_space(space)
     history = History(compiled)
     rng = np.random.default_rng(seed)
-    losses = []
-    for _ in range(evals):
-        params = tpe.suggest(compiled, history, rng, **settings)[0]
-        loss = problem.loss(space_eval(space, params))
-        history.add(params, loss)
-        losses.append(loss)
+    batch = settings.pop("batch", 1)
+    losses: list[float] = []
+    while len(losses) < evals:
+        # A batch of k points stands for k workers: later points see earlier ones as
+        # pending (constant liar), and all k finish before the next batch is asked.
+        n = min(batch, evals - len(losses))
+        for params in tpe.suggest(compiled, history, rng, n=n, **settings):
+            loss = problem.loss(space_eval(space, params))
+            history.add(params, loss)
+            losses.append(loss)
     return losses
 
 
@@ -58,7 +65,7 @@ def run_hyperopt(
     logging.getLogger("hyperopt").setLevel(logging.ERROR)
     trials = hyperopt.Trials()
     hyperopt.fmin(
-        lambda config: {"loss": problem.loss(config), "status": hyperopt.STATUS_OK},
+        partial(_hyperopt_objective, problem),
         problem.make_space(hyperopt.hp),
         algo=hyperopt.tpe.suggest,
         max_evals=evals,
@@ -66,7 +73,16 @@ def run_hyperopt(
         rstate=np.random.default_rng(seed),
         show_progressbar=False,
     )
-    return [float(t["result"]["loss"]) for t in trials.trials]
+    return [float(t["result"].get("loss", math.nan)) for t in trials.trials]
+
+
+def _hyperopt_objective(problem: Problem, config: Any) -> dict[str, Any]:
+    import hyperopt
+
+    loss = problem.loss(config)
+    if math.isnan(loss):
+        return {"status": hyperopt.STATUS_FAIL}
+    return {"loss": loss, "status": hyperopt.STATUS_OK}
 
 
 def run_optuna(
@@ -74,11 +90,11 @@ def run_optuna(
 ) -> list:
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.simplefilter("ignore")
     study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
     study.optimize(lambda t: problem.loss(problem.optuna_config(t)), n_trials=evals)
-    return [float(t.value) for t in study.trials]
+    return [math.nan if t.value is None else float(t.value) for t in study.trials]
 
 
 RUNNERS = {"ours": run_ours, "hyperopt": run_hyperopt, "optuna": run_optuna}
@@ -86,6 +102,7 @@ RUNNERS = {"ours": run_ours, "hyperopt": run_hyperopt, "optuna": run_optuna}
 
 def _task(job: tuple[str, str, int, int, dict[str, Any]]) -> dict[str, Any]:
     algo, name, seed, evals, settings = job
+    settings = dict(settings)
     start = time.perf_counter()
     losses = RUNNERS[algo](PROBLEMS[name], seed, evals, settings)
     return {
@@ -112,13 +129,13 @@ def _summarise(runs: list[dict[str, Any]], evals: int) -> dict[str, dict[str, An
     best_known = {}
     for run in runs:
         p = PROBLEMS[run["problem"]]
-        floor = min(run["losses"])
+        floor = float(np.nanmin(run["losses"]))
         ref = best_known.get(p.name, np.inf if p.optimum is None else p.optimum)
         best_known[p.name] = min(ref, floor) if p.optimum is None else p.optimum
     table: dict[str, dict[str, Any]] = {}
     for run in runs:
         p = PROBLEMS[run["problem"]]
-        regret = min(run["losses"][:evals]) - best_known[p.name]
+        regret = float(np.nanmin(run["losses"][:evals])) - best_known[p.name]
         cell = table.setdefault(p.name, {}).setdefault(run["algo"], {"regrets": []})
         cell["regrets"].append(regret)
         cell.setdefault("seconds", []).append(run["seconds"])
@@ -189,6 +206,12 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="5 seeds, 50 evaluations")
     parser.add_argument("--tag", default="", help="suffix of the results file name")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=1,
+        help="ours only: ask this many points at a time (simulated parallel workers)",
+    )
     return parser.parse_args()
 
 
@@ -198,6 +221,9 @@ def main() -> None:
         args.seeds, args.expensive_seeds, args.evals = 5, 3, 50
     algos = [a for a in args.algos.split(",") if _available(a)]
     settings = json.loads(args.ours_settings)
+    if args.batch > 1:
+        algos = [a for a in algos if a == "ours"]
+        settings["batch"] = args.batch
     jobs = []
     for name in args.problems.split(","):
         seeds = args.expensive_seeds if PROBLEMS[name].expensive else args.seeds

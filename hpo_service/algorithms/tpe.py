@@ -68,7 +68,8 @@ def suggest(
         else:
             params = suggest_one(space, history, pending, rng, config)
         out.append(params)
-        pending.append(params)
+        if config.constant_liar:
+            pending.append(params)
     return out
 
 

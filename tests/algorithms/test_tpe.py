@@ -12,7 +12,8 @@ import pytest
 
 from hpo_service.algorithms import tpe
 from hpo_service.algorithms._history import History
-from hpo_service.algorithms._tpe.sampler import TPESettings
+from hpo_service.algorithms._tpe.parzen_estimator import Candidates
+from hpo_service.algorithms._tpe.sampler import TPESettings, _groups, _models
 from hpo_service.space import compile_space, hp, validate_params
 
 MIXED = compile_space(
@@ -146,25 +147,37 @@ def _batch_with_growing_pending(history, seed, **settings):
 
 
 def test_pending_points_spread_the_suggestions():
-    # Many candidates make TPE nearly deterministic: without pending points it would
-    # suggest (almost) the same maximiser of l/g over and over.
-    greedy = {"n_ei_candidates": 400}
-    spread, clumped = [], []
     for seed in range(4):
         history = _run(QUADRATIC, _quadratic, seed, 40, n_startup_jobs=10)
-        liar = _batch_with_growing_pending(history, seed, **greedy)
-        ignored = _batch_with_growing_pending(
-            history, seed, constant_liar=False, **greedy
-        )
-        spread.append(_min_distance(liar))
-        clumped.append(_min_distance(ignored))
-        # One call for eight points spreads them the same way.
-        batch = tpe.suggest(
-            QUADRATIC, history, np.random.default_rng(seed), n=8, **greedy
-        )
+        grown = _batch_with_growing_pending(history, seed)
+        assert _min_distance(grown) > 0.05
+        # One call for eight points treats the earlier ones as pending the same way.
+        batch = tpe.suggest(QUADRATIC, history, np.random.default_rng(seed), n=8)
         assert _min_distance(batch) > 0.05
-    assert min(spread) > 0.05
-    assert np.median(spread) > 2 * np.median(clumped)
+
+
+def test_pending_points_count_as_bad_observations():
+    history = _run(QUADRATIC, _quadratic, 0, 40, n_startup_jobs=10)
+    best = {"x": 3.0, "y": -1.0}
+    group = _groups(QUADRATIC, True)[0]
+    settings = TPESettings()
+
+    def bad_density_at_best(pending):
+        rng = np.random.default_rng(0)
+        _, bad = _models(group, history, pending, rng, settings)
+        raw = group.layout.normalise(np.array([[best["x"], best["y"]]]))
+        values = group.layout.to_values(raw)
+        point = Candidates(raw=raw, values=values, options=np.empty((1, 0), dtype=int))
+        return bad.log_pdf(point)[0]
+
+    assert bad_density_at_best([best] * 3) > bad_density_at_best([]) + 0.1
+    ignored = tpe.suggest(
+        QUADRATIC, history, np.random.default_rng(5), n=3, constant_liar=False
+    )
+    history.set_pending([best] * 5)
+    assert ignored == tpe.suggest(
+        QUADRATIC, history, np.random.default_rng(5), n=3, constant_liar=False
+    )
 
 
 def test_failed_trials_count_as_bad():
@@ -178,14 +191,15 @@ def test_failed_trials_count_as_bad():
         if loss is not None:
             without.add({"x": x}, loss)
 
-    def share_left(history):
-        picks = tpe.suggest(
-            space, history, np.random.default_rng(1), n=200, constant_liar=False
-        )
+    def share_left(history, **settings):
+        rng = np.random.default_rng(1)
+        picks = tpe.suggest(space, history, rng, n=200, constant_liar=False, **settings)
         return np.mean([p["x"] < 0 for p in picks])
 
     assert share_left(with_failures) < 0.2
     assert share_left(with_failures) < 0.75 * share_left(without)
+    # With ignore_failures, failed trials are as good as absent.
+    assert share_left(with_failures, ignore_failures=True) == share_left(without)
 
 
 def test_conditional_branch_is_learned_and_children_only_when_active():

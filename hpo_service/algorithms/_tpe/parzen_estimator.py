@@ -196,8 +196,6 @@ class ParzenEstimator:
         bandwidth: ``"neighbour"`` (each kernel as wide as the larger gap to its sorted
             neighbours, per dimension) or ``"scott"`` (one width per dimension,
             ``0.5 * std * k ** (-1 / (d + 4))``).
-        fixed_sigmas: Bandwidths ``(j, n_numeric)`` of the last ``j`` observations,
-            overriding the rule (used for pending points).
     """
 
     def __init__(
@@ -212,7 +210,6 @@ class ParzenEstimator:
         bandwidth_factor: float = 1.0,
         bandwidth_floor: float = 1.0,
         bandwidth: str = "neighbour",
-        fixed_sigmas: np.ndarray | None = None,
     ) -> None:
         self.layout = layout
         k = numeric.shape[0]
@@ -224,8 +221,6 @@ class ParzenEstimator:
         else:
             sigmas = _bandwidths(layout, numeric, consider_endpoints) * bandwidth_factor
         sigmas = np.clip(sigmas, bandwidth_floor / min(100.0, k + 1.0), 1.0)
-        if fixed_sigmas is not None and len(fixed_sigmas):
-            sigmas[k - len(fixed_sigmas) :] = fixed_sigmas
         self.mus = np.vstack([numeric, layout.prior_mu[None, :]])
         self.sigmas = np.vstack([sigmas, np.ones((1, numeric.shape[1]))])
         # Every mean lies inside its bounds, so each truncation interval straddles it.

@@ -57,6 +57,8 @@ class TPESettings:
             of the range for ``k`` observations (hyperopt's "magic clip" is 1.0).
         max_above_kernels: Cap on the number of components of the "above" density;
             a weighted subsample is used beyond it (keeps latency flat).
+        ignore_failures: Leave failed trials (NaN loss) out of both densities instead
+            of counting them as the worst observations.
     """
 
     n_startup_jobs: int = 10
@@ -72,6 +74,7 @@ class TPESettings:
     bandwidth_factor: float = 1.0
     bandwidth_floor: float = 0.3
     max_above_kernels: int = 256
+    ignore_failures: bool = False
 
     def __post_init__(self) -> None:
         rules = [
@@ -194,7 +197,7 @@ def _models(
     settings: TPESettings,
 ) -> tuple[ParzenEstimator, ParzenEstimator]:
     """The good (below) and bad (above) densities of one group."""
-    below, above, n_pending = _split(group, history, pending, rng, settings)
+    below, above = _split(group, history, pending, rng, settings)
     options: dict[str, Any] = {
         "prior_weight": settings.prior_weight,
         "consider_endpoints": settings.consider_endpoints,
@@ -203,11 +206,7 @@ def _models(
         "bandwidth": settings.bandwidth,
     }
     good = ParzenEstimator(group.layout, *below, **options)
-    # Pending points are as sharp in the bad density as good points are in the good
-    # one, so they push suggestions away from exactly where they sit.
-    sharp = np.median(good.sigmas[:-1], axis=0) if len(below[2]) else good.sigmas[-1]
-    pending_sigmas = np.tile(sharp, (n_pending, 1))
-    bad = ParzenEstimator(group.layout, *above, fixed_sigmas=pending_sigmas, **options)
+    bad = ParzenEstimator(group.layout, *above, **options)
     return good, bad
 
 
@@ -220,13 +219,16 @@ def _split(
     pending: Sequence[Mapping[str, Any]],
     rng: np.random.Generator,
     settings: TPESettings,
-) -> tuple[_Observations, _Observations, int]:
-    """Below (best ``gamma`` share) and above observations, and the pending count.
+) -> tuple[_Observations, _Observations]:
+    """Below (best ``gamma`` share) and above observations of the group's trials.
 
-    Pending points that activate the group come last among the above observations.
+    Pending points that activate the group join the above ones (constant liar).
     """
     columns = [history.values(label) for label in group.labels]
-    rows = np.flatnonzero(~np.isnan(columns[0]))
+    active = ~np.isnan(columns[0])
+    if settings.ignore_failures:
+        active &= ~np.isnan(history.losses)
+    rows = np.flatnonzero(active)
     losses = np.nan_to_num(history.losses[rows], nan=np.inf)
     n_below = min(math.ceil(settings.gamma * rows.size), settings.max_below, rows.size)
     is_below = np.zeros(rows.size, dtype=bool)
@@ -243,15 +245,9 @@ def _split(
         above_cols = [
             np.concatenate(p) for p in zip(above_cols, pending_cols, strict=True)
         ]
-        # A pending point weighs in the bad density as much as one good observation
-        # weighs in the good density, so that it cancels the pull of its location.
-        pull = (above_weights.sum() + settings.prior_weight) / (
-            below_rows.size + settings.prior_weight
-        )
-        above_weights = np.append(above_weights, np.full(pending_cols[0].size, pull))
+        above_weights = np.append(above_weights, np.ones(pending_cols[0].size))
     above = (*layout.observations(above_cols),)
-    below_obs = (*below, np.ones(below_rows.size))
-    return below_obs, (*above, above_weights), pending_cols[0].size
+    return (*below, np.ones(below_rows.size)), (*above, above_weights)
 
 
 def _forgetting_weights(n: int, linear_forgetting: int) -> np.ndarray:
