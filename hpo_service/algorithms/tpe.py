@@ -5,15 +5,17 @@ Usage mirrors hyperopt: pass ``tpe.suggest`` as the algorithm, and tune it with
 JSON-able, see :class:`~hpo_service.algorithms._tpe.sampler.TPESettings` for the full
 list and the defaults):
 
-- ``n_startup_jobs``: random trials before modelling starts;
-- ``n_ei_candidates``: candidates drawn from the "good" density per suggestion;
-- ``gamma``: share of trials forming the "good" set (linear in the number of trials,
-  at most ``max_below``; hyperopt's rule is ``gamma * sqrt(n)``);
-- ``prior_weight``: weight of the prior component;
-- ``multivariate``: model parameters that are active together jointly (default True);
-- ``constant_liar``: pending trials count as bad observations (default True).
+- ``n_startup_jobs`` (10): random trials before modelling starts;
+- ``n_ei_candidates`` (24): candidates drawn from the "good" density per suggestion;
+- ``gamma`` (0.07): share of trials forming the "good" set, at most ``max_below``
+  (25); note hyperopt's rule is ``ceil(gamma * sqrt(n))`` with gamma 0.25;
+- ``prior_weight`` (1.5): weight of the prior component;
+- ``multivariate`` (True): model parameters that are active together jointly;
+- ``constant_liar`` (True): pending trials count as bad observations;
+- ``bandwidth`` ("scott"), ``bandwidth_floor`` (0.3): kernel width rule and its floor;
+- ``ignore_failures`` (False): failed trials (NaN loss) count as the worst ones.
 
-Finished trials with a NaN loss (failed) count as the worst observations.
+The defaults and why: ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
