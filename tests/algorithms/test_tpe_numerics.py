@@ -61,7 +61,7 @@ def test_truncnorm_samples_follow_the_distribution(mu, sigma, low, high):
     assert stats.kstest(draws, cdf).pvalue > 1e-3
 
 
-def _estimator(specs, k=12, seed=0, weights=None, prior_weight=1.0):
+def _estimator(specs, k=12, seed=0, weights=None, prior_weight=1.0, **rule):
     layout = GroupLayout(specs)
     rng = np.random.default_rng(seed)
     bounded = np.isfinite(layout.low)
@@ -75,8 +75,15 @@ def _estimator(specs, k=12, seed=0, weights=None, prior_weight=1.0):
     obs_numeric = layout.normalise(raw_values)
     w = np.ones(k) if weights is None else weights
     return layout, ParzenEstimator(
-        layout, obs_numeric, options, w, prior_weight=prior_weight
+        layout, obs_numeric, options, w, prior_weight=prior_weight, **rule
     )
+
+
+RULES = [
+    {"bandwidth": "neighbour"},
+    {"bandwidth": "scott", "bandwidth_floor": 0.3},
+    {"bandwidth": "neighbour", "consider_endpoints": True, "bandwidth_factor": 0.5},
+]
 
 
 def _candidates(layout, raw=None, values=None, options=None, m=None):
@@ -94,8 +101,10 @@ def _candidates(layout, raw=None, values=None, options=None, m=None):
 
 
 @pytest.mark.parametrize("k", [0, 1, 2, 30])
-def test_continuous_density_integrates_to_one(k):
-    layout, est = _estimator([ParamSpec("x", "uniform", low=-2.0, high=5.0)], k=k)
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: "-".join(map(str, r.values())))
+def test_continuous_density_integrates_to_one(k, rule):
+    spec = ParamSpec("x", "uniform", low=-2.0, high=5.0)
+    layout, est = _estimator([spec], k=k, **rule)
 
     def density(u):
         return float(np.exp(est.log_pdf(_candidates(layout, raw=np.array([[u]])))[0]))
@@ -121,7 +130,7 @@ def test_joint_two_dimensional_density_integrates_to_one():
         ParamSpec("x", "uniform", low=0, high=1),
         ParamSpec("y", "uniform", low=-1, high=1, log=False),
     ]
-    layout, est = _estimator(specs, k=7, seed=1)
+    layout, est = _estimator(specs, k=7, seed=1, bandwidth="scott", bandwidth_floor=0.3)
     grid = (np.arange(400) + 0.5) / 400
     xs, ys = np.meshgrid(grid, grid)
     raw = np.column_stack([xs.ravel(), ys.ravel()])
@@ -139,8 +148,9 @@ QUANTISED = [
 
 @pytest.mark.parametrize("spec", QUANTISED, ids=lambda s: s.label)
 @pytest.mark.parametrize("k", [0, 3, 80])
-def test_quantised_mass_sums_to_one(spec, k):
-    layout, est = _estimator([spec], k=k, seed=k)
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: "-".join(map(str, r.values())))
+def test_quantised_mass_sums_to_one(spec, k, rule):
+    layout, est = _estimator([spec], k=k, seed=k, **rule)
     raw = np.linspace(0.0, 1.0, 200_001)[:, None]
     values = np.unique(layout.to_values(raw))[:, None]
     mass = np.exp(
