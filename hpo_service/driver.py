@@ -8,6 +8,7 @@ simply started again.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import time
@@ -31,6 +32,9 @@ _logger = logging.getLogger(__name__)
 _FINISHED = (TrialState.DONE, TrialState.ERROR)
 _PENDING = (TrialState.NEW, TrialState.RUNNING)
 _CANCEL_CHECK_SECONDS = 2.0
+_QUEUE_SECONDS = 0.25
+_MAX_AUTO_QUEUE_DEPTH = 512
+_MAX_SUGGESTIONS_PER_POLL = 32
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,7 @@ class Driver:
         self._started = time.monotonic()
         self._last_done: dict[str, float] = {}
         self._cancelled = False
+        self._throughput = _Throughput()
 
     # ---- public ------------------------------------------------------------------
 
@@ -155,9 +160,10 @@ class Driver:
                 return "max_evals"
             else:
                 changed |= self._fill_queue()
+            busy = changed or self._counts[TrialState.RUNNING] > 0
             pause = (
                 self.options.min_poll
-                if changed
+                if busy
                 else min(pause * 1.5, self.options.max_poll)
             )
             time.sleep(pause)
@@ -226,6 +232,7 @@ class Driver:
         self._pending.pop(trial.tid, None)
         if trial.state not in _FINISHED or previous in _FINISHED:
             return
+        self._throughput.count()
         result = trial.result if trial.state == TrialState.DONE else None
         self._suggester.observe(trial.params, result)
         loss = None if result is None else loss_of(result)
@@ -270,6 +277,7 @@ class Driver:
         room = min(
             self._queue_depth() - self._counts[TrialState.NEW],
             self.settings.max_evals - total,
+            _MAX_SUGGESTIONS_PER_POLL,
         )
         if room <= 0:
             return False
@@ -280,15 +288,43 @@ class Driver:
         return True
 
     def _queue_depth(self) -> int:
+        """The configured depth, or enough to keep every worker busy between polls.
+
+        Automatic depth is twice the live workers (hyperopt's single queued trial
+        idles all but one worker), and more for fast objectives: enough trials for
+        :data:`_QUEUE_SECONDS` at the current completion rate.
+        """
         if self.settings.queue_depth is not None:
             return self.settings.queue_depth
         owners = {
             t.owner for t in self._pending.values() if t.state == TrialState.RUNNING
         }
-        return max(2, 2 * max(len(owners), self.options.local_workers))
+        workers = max(len(owners), self.options.local_workers)
+        by_rate = math.ceil(self._throughput.rate * _QUEUE_SECONDS)
+        return max(2, 2 * workers, min(by_rate, _MAX_AUTO_QUEUE_DEPTH))
 
     def _n_finished(self) -> int:
         return self._counts[TrialState.DONE] + self._counts[TrialState.ERROR]
 
     def _best_loss(self) -> float | None:
         return None if self._best is None else loss_of(self._best.result or {})
+
+
+class _Throughput:
+    """Trials finished per second, smoothed over about a second."""
+
+    _WINDOW = 0.25
+
+    def __init__(self) -> None:
+        self.rate = 0.0
+        self._count = 0
+        self._since = time.monotonic()
+
+    def count(self) -> None:
+        """Note one finished trial (and fold the window into the rate when due)."""
+        self._count += 1
+        now = time.monotonic()
+        elapsed = now - self._since
+        if elapsed >= self._WINDOW:
+            self.rate = 0.5 * self.rate + 0.5 * self._count / elapsed
+            self._count, self._since = 0, now

@@ -25,10 +25,15 @@ from typing import Any
 import numpy as np
 
 from hpo_service.algorithms._history import History
-from hpo_service.algorithms._tpe.sampler import TPESettings, sample_prior, suggest_one
+from hpo_service.algorithms._tpe.sampler import (
+    TPESettings,
+    sample_prior,
+    suggest_batch,
+)
 from hpo_service.space._spec import CompiledSpace
 
 NAME = "tpe"
+_MAX_POINTS_PER_FIT = 8
 
 
 def suggest(
@@ -43,7 +48,8 @@ def suggest(
     The first ``n_startup_jobs`` trials come from the prior. After that each suggestion
     maximises ``l(x) / g(x)`` over candidates drawn from ``l``, where ``l`` models the
     best trials and ``g`` the rest plus (with ``constant_liar``) the pending trials and
-    the earlier suggestions of this call.
+    the earlier suggestions of this call. A large call (``n >= 8``) draws several
+    points from each fit (see :func:`points_per_fit`).
 
     Args:
         space: The compiled search space.
@@ -63,16 +69,28 @@ def suggest(
         raise ValueError(f"`n >= 1` must hold, but got n={n!r}")
     config = TPESettings.from_kwargs(settings)
     pending = list(history.pending) if config.constant_liar else []
+    per_fit = points_per_fit(n)
     out: list[dict[str, Any]] = []
-    for _ in range(n):
+    while len(out) < n:
         if len(history) < config.n_startup_jobs:
-            params = sample_prior(space, rng)
+            batch = [sample_prior(space, rng)]
         else:
-            params = suggest_one(space, history, pending, rng, config)
-        out.append(params)
+            size = min(per_fit, n - len(out))
+            batch = suggest_batch(space, history, pending, rng, config, size)
+        out.extend(batch)
         if config.constant_liar:
-            pending.append(params)
+            pending.extend(batch)
     return out
+
+
+def points_per_fit(n: int) -> int:
+    """How many of ``n`` points one fit of the densities serves.
+
+    Up to 7 points, one each: every point sees the earlier ones as pending (the
+    constant liar). Larger calls, which a driver makes only when workers finish trials
+    faster than it can refit, refit about four times, and at least once per 8 points.
+    """
+    return max(1, min(_MAX_POINTS_PER_FIT, n // 4))
 
 
 __all__ = ["NAME", "TPESettings", "suggest"]

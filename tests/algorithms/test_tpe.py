@@ -244,3 +244,17 @@ def test_settings_are_json_and_checked():
         tpe.suggest(QUADRATIC, history, rng, gamma=0.0)
     with pytest.raises(ValueError, match="n >= 1"):
         tpe.suggest(QUADRATIC, history, rng, n=0)
+
+
+@pytest.mark.parametrize(("n", "expected"), [(1, 1), (7, 1), (8, 2), (16, 4), (100, 8)])
+def test_points_per_fit_is_one_for_small_calls(n, expected):
+    assert tpe.points_per_fit(n) == expected
+
+
+def test_large_calls_give_distinct_valid_deterministic_points():
+    history = _run(MIXED, _loss, 2, 60, n_startup_jobs=10)
+    first = tpe.suggest(MIXED, history, np.random.default_rng(1), n=32)
+    assert first == tpe.suggest(MIXED, history, np.random.default_rng(1), n=32)
+    for params in first:
+        assert validate_params(MIXED, params) == params
+    assert len({json.dumps(p, sort_keys=True) for p in first}) == 32

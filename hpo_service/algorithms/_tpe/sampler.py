@@ -159,14 +159,18 @@ def _groups(space: CompiledSpace, multivariate: bool) -> list[_Group]:
     return groups
 
 
-def suggest_one(
+def suggest_batch(
     space: CompiledSpace,
     history: History,
     pending: Sequence[Mapping[str, Any]],
     rng: np.random.Generator,
     settings: TPESettings,
-) -> dict[str, Any]:
-    """One TPE suggestion given the finished trials and the pending points.
+    size: int = 1,
+) -> list[dict[str, Any]]:
+    """``size`` TPE suggestions from one fit of the densities.
+
+    Each point takes the best of its own ``n_ei_candidates`` draws, so the points of
+    one batch differ without refitting; ``size=1`` is the classic single suggestion.
 
     Args:
         space: The compiled search space.
@@ -174,19 +178,24 @@ def suggest_one(
         pending: Params of trials not finished yet (used as bad observations).
         rng: Random generator.
         settings: TPE settings.
+        size: Number of points to draw from this fit.
 
     Returns:
-        A params dict holding the active parameters only.
+        ``size`` params dicts holding the active parameters only.
     """
-    groups = _groups(space, settings.multivariate)
-    chosen: dict[str, Any] = {}
-    for group in groups:
-        if group.is_active(chosen):
-            good, bad = _models(group, history, pending, rng, settings)
-            candidates = good.sample(rng, settings.n_ei_candidates)
-            score = good.log_pdf(candidates) - bad.log_pdf(candidates)
-            chosen.update(group.layout.to_params(candidates, int(np.argmax(score))))
-    return {s.label: chosen[s.label] for s in space if s.label in chosen}
+    chosen: list[dict[str, Any]] = [{} for _ in range(size)]
+    n_ei = settings.n_ei_candidates
+    for group in _groups(space, settings.multivariate):
+        rows = [i for i, point in enumerate(chosen) if group.is_active(point)]
+        if not rows:
+            continue
+        good, bad = _models(group, history, pending, rng, settings)
+        candidates = good.sample(rng, n_ei * len(rows))
+        score = good.log_pdf(candidates) - bad.log_pdf(candidates)
+        best = np.argmax(score.reshape(len(rows), n_ei), axis=1)
+        for row, index in zip(rows, best + n_ei * np.arange(len(rows)), strict=True):
+            chosen[row].update(group.layout.to_params(candidates, int(index)))
+    return [{s.label: p[s.label] for s in space if s.label in p} for p in chosen]
 
 
 def _models(
@@ -291,7 +300,7 @@ def sample_prior(space: CompiledSpace, rng: np.random.Generator) -> dict[str, An
         rng: Random generator.
 
     Returns:
-        A params dict typed like :func:`suggest_one`'s.
+        A params dict typed like :func:`suggest_batch`'s.
     """
     chosen: dict[str, Any] = {}
     for spec in space:
@@ -318,4 +327,4 @@ def _draw(spec: ParamSpec, rng: np.random.Generator) -> Any:
     return round(value) if spec.is_int else float(value)
 
 
-__all__ = ["Candidates", "TPESettings", "sample_prior", "suggest_one"]
+__all__ = ["Candidates", "TPESettings", "sample_prior", "suggest_batch"]
