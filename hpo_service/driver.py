@@ -159,14 +159,18 @@ class Driver:
             elif self._complete():
                 return "max_evals"
             else:
-                changed |= self._fill_queue()
-            busy = changed or self._counts[TrialState.RUNNING] > 0
-            pause = (
-                self.options.min_poll
-                if busy
-                else min(pause * 1.5, self.options.max_poll)
-            )
+                inserted = self._fill_queue()
+                if inserted == _MAX_SUGGESTIONS_PER_POLL:
+                    continue  # the queue is still short: fill it before pausing
+                changed |= inserted > 0
+            pause = self._next_pause(pause, changed)
             time.sleep(pause)
+
+    def _next_pause(self, pause: float, changed: bool) -> float:
+        """Poll fast while anything changes or runs; back off while all is quiet."""
+        if changed or self._counts[TrialState.RUNNING] > 0:
+            return self.options.min_poll
+        return min(pause * 1.5, self.options.max_poll)
 
     def _housekeeping(self) -> None:
         if self._due("lease", self.options.lease_seconds / 3):
@@ -272,7 +276,8 @@ class Driver:
             self.store.cancel(self.name, queued)
         return self._counts[TrialState.RUNNING] == 0
 
-    def _fill_queue(self) -> bool:
+    def _fill_queue(self) -> int:
+        """Queue new suggestions up to the queue depth; return how many."""
         total = self._n_finished() + len(self._pending)
         room = min(
             self._queue_depth() - self._counts[TrialState.NEW],
@@ -280,12 +285,12 @@ class Driver:
             _MAX_SUGGESTIONS_PER_POLL,
         )
         if room <= 0:
-            return False
+            return 0
         pending = [t.params for t in self._pending.values()]
         rng = np.random.default_rng([self.settings.seed or 0, len(self._states)])
         new = self._suggester.suggest(rng, room, pending)
         self.store.insert_trials(self.name, new)
-        return True
+        return len(new)
 
     def _queue_depth(self) -> int:
         """The configured depth, or enough to keep every worker busy between polls.

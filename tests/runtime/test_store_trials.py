@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hpo_service import JOB_STATE_DONE, STATUS_OK, StoreTrials, early_stop, fmin, tpe
+from hpo_service import (
+    JOB_STATE_CANCEL,
+    JOB_STATE_DONE,
+    STATUS_OK,
+    StoreTrials,
+    early_stop,
+    fmin,
+    tpe,
+)
 from hpo_service.store import TrialState
 from tests.e2e.objectives import quadratic, space
 
@@ -55,7 +63,9 @@ def test_early_stop_sees_only_finished_trials(trials):
 def test_no_progress_loss_works_on_store_trials(trials):
     fmin(quadratic, space, max_evals=200, trials=trials, show_progressbar=False,
          early_stop_fn=early_stop.no_progress_loss(3))  # fmt: skip
-    assert len(trials) < 200
+    finished = [d for d in trials.trials if d["state"] == JOB_STATE_DONE]
+    assert len(finished) < 200
+    assert all(d["state"] == JOB_STATE_CANCEL for d in trials.trials[len(finished) :])
 
 
 def test_objective_must_be_importable_by_workers(db_url):
