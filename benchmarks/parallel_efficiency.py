@@ -3,7 +3,7 @@
     python -m benchmarks.parallel_efficiency --seeds 30 --evals 100 --workers 4
 
 Replays the driver's policy in a discrete-event simulation (so 30 seeds take seconds,
-not hours): a queue kept at ``2 x workers`` trials, refilled after every completion with
+not hours): a queue kept at one trial per worker, refilled after every completion with
 suggestions that treat every queued and running trial as pending (the constant liar),
 and workers whose evaluation times vary uniformly in [0.5, 1.5]. Compares the median
 best loss after ``--evals`` trials with the sequential run (one worker, queue of one).
@@ -30,7 +30,7 @@ def simulate(problem_name: str, seed: int, evals: int, workers: int) -> float:
     space = problem.make_space(hp)
     suggester = Suggester(space, tpe.suggest)
     rng = np.random.default_rng(seed)
-    depth = 1 if workers == 1 else 2 * workers
+    depth = 1 if workers == 1 else max(2, workers)
     queue, running, clock, submitted, best = [], [], 0.0, 0, float("inf")
     for _ in range(evals):
         room = min(depth - len(queue), evals - submitted)

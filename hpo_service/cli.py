@@ -63,7 +63,7 @@ def main(verbose: int) -> None:
 @click.option(
     "--queue-depth",
     type=click.IntRange(min=1),
-    help="Trials kept queued [twice the live workers, at least 2].",
+    help="Trials kept queued [one per live worker, at least 2; more for fast trials].",
 )
 @click.option(
     "--lease-seconds",

@@ -295,8 +295,9 @@ class Driver:
     def _queue_depth(self) -> int:
         """The configured depth, or enough to keep every worker busy between polls.
 
-        Automatic depth is twice the live workers (hyperopt's single queued trial
-        idles all but one worker), and more for fast objectives: enough trials for
+        Automatic depth is one queued trial per live worker, at least 2 (hyperopt's
+        single queued trial idles all but one worker; a deeper queue makes staler
+        suggestions), and more for fast objectives: enough trials for
         :data:`_QUEUE_SECONDS` at the current completion rate.
         """
         if self.settings.queue_depth is not None:
@@ -306,7 +307,7 @@ class Driver:
         }
         workers = max(len(owners), self.options.local_workers)
         by_rate = math.ceil(self._throughput.rate * _QUEUE_SECONDS)
-        return max(2, 2 * workers, min(by_rate, _MAX_AUTO_QUEUE_DEPTH))
+        return max(2, workers, min(by_rate, _MAX_AUTO_QUEUE_DEPTH))
 
     def _n_finished(self) -> int:
         return self._counts[TrialState.DONE] + self._counts[TrialState.ERROR]
