@@ -7,7 +7,6 @@ separately, or by ``workers=K``) run them, and the call returns the best params.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -132,26 +131,21 @@ class StoreTrials(TrialsView):
             self._insert_points(space, points_to_evaluate)
         self._labels = None
         options = DriverOptions(progress=show_progressbar, local_workers=self.workers)
-        should_stop = _early_stopper(self, early_stop_fn) if early_stop_fn else None
-        with self._local_workers():
+        early = _early_stopper(self, early_stop_fn) if early_stop_fn else None
+        with LocalWorkers(self.workers, self.db_url, self.study) as local:
             Driver(
                 self.store,
                 self.study,
                 settings,
                 space,
                 options=options,
-                should_stop=should_stop,
+                should_stop=_stop_checks(local, early),
             ).run()
         return best_of(self, space, return_argmin=return_argmin)
 
     def _insert_points(self, space: Any, points: Sequence[Mapping[str, Any]]) -> None:
         suggester = Suggester(space, resolve("rand"))
         self.store.insert_trials(self.study, [suggester.trial_for(p) for p in points])
-
-    def _local_workers(self) -> contextlib.AbstractContextManager[Any]:
-        if self.workers <= 0:
-            return contextlib.nullcontext()
-        return LocalWorkers(self.workers, self.db_url, self.study)
 
     def _doc(self, trial: Trial) -> dict[str, Any]:
         error = None
@@ -193,6 +187,18 @@ def _datetime(seconds: float | None) -> _dt.datetime | None:
     if seconds is None:
         return None
     return _dt.datetime.fromtimestamp(seconds, tz=_dt.timezone.utc)
+
+
+def _stop_checks(
+    local: LocalWorkers, early: Callable[[], str | None] | None
+) -> Callable[[], str | None]:
+    """A driver stop hook: fail if every local worker died, then ask ``early``."""
+
+    def check() -> str | None:
+        local.check()
+        return None if early is None else early()
+
+    return check
 
 
 def _early_stopper(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -14,6 +16,7 @@ from hpo_service import (
     fmin,
     tpe,
 )
+from hpo_service.exceptions import HPOServiceError
 from hpo_service.store import TrialState
 from tests.e2e.objectives import quadratic, space
 
@@ -72,4 +75,25 @@ def test_objective_must_be_importable_by_workers(db_url):
     trials = StoreTrials(db_url, study="local")
     with pytest.raises(ValueError, match="module-level"):
         fmin(lambda c: 0.0, space, max_evals=2, trials=trials)
+    trials.close()
+
+
+def test_fmin_fails_instead_of_waiting_when_every_local_worker_dies(db_url):
+    trials = StoreTrials(
+        db_url, study="bad", workers=1, objective="tests.e2e.objectives:missing"
+    )
+    raised = []
+
+    def run():
+        try:
+            fmin(quadratic, space, max_evals=3, trials=trials, show_progressbar=False)
+        except HPOServiceError as e:
+            raised.append(e)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "fmin kept waiting for workers that had exited"
+    assert raised and "local workers exited" in str(raised[0])
+    assert trials.store.count_by_state("bad")[TrialState.DONE] == 0
     trials.close()
