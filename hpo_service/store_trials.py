@@ -204,25 +204,38 @@ def _stop_checks(
 def _early_stopper(
     trials: StoreTrials, early_stop_fn: Callable[..., Any]
 ) -> Callable[[], str | None]:
-    """A driver stop hook calling ``early_stop_fn`` on the finished trials."""
+    """A driver stop hook calling ``early_stop_fn`` once per newly finished trial.
+
+    As in-process ``fmin`` does, each call sees the finished trials so far with the
+    newest last, even when several trials finished between two driver polls.
+    """
     state: list[Any] = []
     finished = _FinishedTrials()
 
     def check() -> str | None:
-        docs = [
-            d for d in trials.trials if d["state"] in (JOB_STATE_DONE, JOB_STATE_ERROR)
+        seen = {doc["tid"] for doc in finished.trials}
+        new = [
+            d
+            for d in trials.trials
+            if d["state"] in (JOB_STATE_DONE, JOB_STATE_ERROR) and d["tid"] not in seen
         ]
-        if len(docs) == len(finished.trials):
-            return None
-        finished.trials = docs
-        stop, state[:] = early_stop_fn(finished, *state)
-        return "early_stop" if stop else None
+        for doc in sorted(new, key=_finish_order):
+            finished.trials.append(doc)
+            stop, state[:] = early_stop_fn(finished, *state)
+            if stop:
+                return "early_stop"
+        return None
 
     return check
 
 
+def _finish_order(doc: dict[str, Any]) -> tuple[float, int]:
+    finished_at = doc["refresh_time"]
+    return (0.0 if finished_at is None else finished_at.timestamp(), doc["tid"])
+
+
 class _FinishedTrials(TrialsView):
-    """The finished trials only, in tid order, for ``early_stop_fn``."""
+    """The finished trials only, in the order they finished, for ``early_stop_fn``."""
 
     def __init__(self) -> None:
         self._docs: list[dict[str, Any]] = []
@@ -230,7 +243,3 @@ class _FinishedTrials(TrialsView):
     @property
     def trials(self) -> list[dict[str, Any]]:
         return self._docs
-
-    @trials.setter
-    def trials(self, docs: list[dict[str, Any]]) -> None:
-        self._docs = docs

@@ -18,6 +18,8 @@ from hpo_service import (
 )
 from hpo_service.exceptions import HPOServiceError
 from hpo_service.store import TrialState
+from hpo_service.store_trials import _early_stopper
+from hpo_service.trials import make_trial_doc
 from tests.e2e.objectives import quadratic, space
 
 
@@ -97,3 +99,43 @@ def test_fmin_fails_instead_of_waiting_when_every_local_worker_dies(db_url):
     assert raised and "local workers exited" in str(raised[0])
     assert trials.store.count_by_state("bad")[TrialState.DONE] == 0
     trials.close()
+
+
+class _FakeStoreTrials:
+    def __init__(self):
+        self.trials = []
+
+    def finish(self, tid, loss):
+        result = {"loss": loss, "status": STATUS_OK}
+        doc = make_trial_doc(
+            tid, state=JOB_STATE_DONE, params={}, labels=[], result=result
+        )
+        self.trials.append(doc)
+
+
+def test_early_stop_fn_sees_every_trial_that_finished_between_polls():
+    seen = []
+
+    def record(finished, *state):
+        seen.append((finished.trials[-1]["tid"], len(finished.trials)))
+        return False, []
+
+    fake = _FakeStoreTrials()
+    check = _early_stopper(fake, record)
+    fake.finish(0, 5.0)
+    assert check() is None
+    fake.finish(1, 1.0)
+    fake.finish(2, 6.0)
+    assert check() is None
+    assert check() is None
+    assert seen == [(0, 1), (1, 2), (2, 3)]
+
+
+def test_no_progress_loss_counts_an_improvement_that_was_not_last_in_a_poll():
+    fake = _FakeStoreTrials()
+    check = _early_stopper(fake, early_stop.no_progress_loss(2))
+    fake.finish(0, 5.0)
+    check()
+    for tid, loss in [(1, 1.0), (2, 4.0), (3, 3.0)]:
+        fake.finish(tid, loss)
+    assert check() == "early_stop"  # 1.0 improved on 5.0; 4.0 and 3.0 did not
