@@ -121,6 +121,7 @@ class Driver:
         self._last_done: dict[str, float] = {}
         self._cancelled = False
         self._throughput = _Throughput()
+        self._replaying = True  # the first read replays what finished before this run
 
     # ---- public ------------------------------------------------------------------
 
@@ -222,6 +223,7 @@ class Driver:
         changes, self._cursor = self.store.changes_since(self.name, self._cursor)
         for trial in changes:
             self._apply(trial)
+        self._replaying = False
         return bool(changes)
 
     def _apply(self, trial: Trial) -> None:
@@ -236,7 +238,8 @@ class Driver:
         self._pending.pop(trial.tid, None)
         if trial.state not in _FINISHED or previous in _FINISHED:
             return
-        self._throughput.count()
+        if not self._replaying:
+            self._throughput.count()
         result = trial.result if trial.state == TrialState.DONE else None
         self._suggester.observe(trial.params, result)
         loss = None if result is None else loss_of(result)

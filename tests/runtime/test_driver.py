@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import threading
+import time
 
+import numpy as np
 import pytest
 
 from examples.quadratic import objective, space
 from hpo_service import hp
+from hpo_service._suggest import Suggester
+from hpo_service.algorithms import resolve
 from hpo_service.driver import Driver, DriverOptions
 from hpo_service.exceptions import DriverLeaseError, StudyMismatchError
 from hpo_service.store import TrialState
@@ -117,3 +121,30 @@ def _cancel_study(store, name):
     study = store.get_study(name)
     store.update_study_settings(name, dict(study.settings, cancelled=True))
     store.cancel(name)
+
+
+def _finish_trials(store, n):
+    """Run ``n`` trials of study "s" outside any driver (an earlier run's work)."""
+    suggester = Suggester(space, resolve("rand"))
+    new = suggester.suggest(np.random.default_rng(0), n)
+    store.insert_trials("s", new)
+    for _ in range(n):
+        trial = store.claim("earlier-worker", 30.0, study="s")
+        store.complete("s", trial.tid, trial.token, {"loss": 1.0, "status": "ok"})
+
+
+def test_resumed_trials_do_not_count_as_throughput(store):
+    settings = new_study(store, max_evals=500)
+    _finish_trials(store, 100)
+    polls = []
+
+    def one_live_completion_then_watch():
+        polls.append(store.count_by_state("s")[TrialState.NEW])
+        if len(polls) == 3:  # the window of the throughput estimate has passed
+            time.sleep(0.3)
+            trial = store.claim("live-worker", 30.0, study="s")
+            store.complete("s", trial.tid, trial.token, {"loss": 2.0, "status": "ok"})
+        return "enough" if len(polls) >= 15 else None
+
+    drive(store, settings, should_stop=one_live_completion_then_watch)
+    assert max(polls) <= 2  # one slow live trial, no workers: the minimum depth
