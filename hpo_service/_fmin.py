@@ -83,7 +83,8 @@ def fmin(
         verbose: Log progress messages.
         return_argmin: Return the best params (choices as indices); otherwise the best
             config (``space_eval`` of them).
-        points_to_evaluate: Params to try first, ``[{label: value}, ...]``.
+        points_to_evaluate: Params to try first, ``[{label: value}, ...]``; only
+            when ``trials`` is empty, so that a resumed search does not repeat them.
         max_queue_len: Suggestions asked for at a time.
         show_progressbar: Show a progress bar.
         early_stop_fn: ``fn(trials, *state) -> (stop, state)``, called after each trial.
@@ -119,7 +120,8 @@ def fmin(
     )
     suggester = Suggester(space, _algorithm(algo))
     _replay(trials, suggester)
-    queue = [suggester.trial_for(p) for p in (points_to_evaluate or [])]
+    points = [suggester.trial_for(p) for p in (points_to_evaluate or [])]
+    queue = points if len(trials) == 0 else []  # a resumed search ran them already
     _search(
         fn,
         suggester,

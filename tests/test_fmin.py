@@ -255,6 +255,14 @@ def test_points_to_evaluate_come_first():
     assert best["x"] == 1.0 and trials.best_trial["result"]["loss"] == 0.0
 
 
+def test_points_to_evaluate_are_not_repeated_when_resuming():
+    points = [{"x": 1.0, "branch": 0}]
+    _, trials = run(max_evals=3, points_to_evaluate=points)
+    run(max_evals=6, seed=1, points_to_evaluate=points, trials=trials)
+    assert len(trials) == 6
+    assert trials.vals["x"].count(1.0) == 1
+
+
 def test_bad_point_to_evaluate_names_the_label():
     with pytest.raises(ValueError, match="x"):
         run(max_evals=5, points_to_evaluate=[{"branch": 0}])
