@@ -206,18 +206,23 @@ class Driver:
 
     def _renew_driver_lease(self) -> None:
         owner, seconds = self.options.owner, self.options.lease_seconds
-        if not self.store.acquire_driver_lease(self.name, owner, seconds):
+        if self.store.acquire_driver_lease(self.name, owner, seconds):
+            return
+        study = self.store.get_study(self.name)
+        holder, expires = study.driver_owner, study.driver_lease_expires_at
+        if holder is None or expires is None or _is_dead_local_process(holder):
+            if holder is not None:
+                _logger.warning("taking over from dead driver %s", holder)
+                self.store.release_driver_lease(self.name, holder)
+            if self.store.acquire_driver_lease(self.name, owner, seconds):
+                return
             study = self.store.get_study(self.name)
-            if _is_dead_local_process(study.driver_owner):
-                _logger.warning("taking over from dead driver %s", study.driver_owner)
-                self.store.release_driver_lease(self.name, str(study.driver_owner))
-                if self.store.acquire_driver_lease(self.name, owner, seconds):
-                    return
-            raise DriverLeaseError(
-                f"study {self.name!r} is driven by {study.driver_owner} (lease expires "
-                f"in {study.driver_lease_expires_at - self.store.now():.0f} s); "
-                "stop that driver first, or wait for its lease to expire"
-            )
+            holder, expires = study.driver_owner, study.driver_lease_expires_at
+        left = "?" if expires is None else f"{expires - self.store.now():.0f}"
+        raise DriverLeaseError(
+            f"study {self.name!r} is driven by {holder} (lease expires in {left} s); "
+            "stop that driver first, or wait for its lease to expire"
+        )
 
     def _read_changes(self) -> bool:
         changes, self._cursor = self.store.changes_since(self.name, self._cursor)

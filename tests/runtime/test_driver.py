@@ -148,3 +148,17 @@ def test_resumed_trials_do_not_count_as_throughput(store):
 
     drive(store, settings, should_stop=one_live_completion_then_watch)
     assert max(polls) <= 2  # one slow live trial, no workers: the minimum depth
+
+
+def test_lease_released_by_the_other_driver_meanwhile_is_taken(store, monkeypatch):
+    settings = new_study(store)
+    acquire = store.acquire_driver_lease
+    calls = []
+
+    def refused_once(*args):  # the other driver released its lease just after
+        calls.append(args)
+        return len(calls) > 1 and acquire(*args)
+
+    monkeypatch.setattr(store, "acquire_driver_lease", refused_once)
+    outcome = drive(store, settings, should_stop=lambda: "enough")
+    assert outcome.reason == "enough"
