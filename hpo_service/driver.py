@@ -132,6 +132,7 @@ class Driver:
             DriverLeaseError: Another live driver runs this study.
         """
         self._renew_driver_lease()
+        self._started = time.monotonic()
         progress = Progress(self.settings.max_evals, enabled=self.options.progress)
         try:
             reason = self._loop(progress)
@@ -176,9 +177,6 @@ class Driver:
     def _housekeeping(self) -> None:
         if self._due("lease", self.options.lease_seconds / 3):
             self._renew_driver_lease()
-        if self._due("cancel", _CANCEL_CHECK_SECONDS):
-            settings = self.store.get_study(self.name).settings
-            self._cancelled = bool(settings.get("cancelled"))
         if self._due("requeue", min(1.0, self.settings.lease_seconds / 4)):
             self._requeue_expired()
 
@@ -241,6 +239,8 @@ class Driver:
             self._pending[trial.tid] = trial
             return
         self._pending.pop(trial.tid, None)
+        if trial.state == TrialState.CANCELLED and self._stop_reason is None:
+            self._last_done.pop("cancel", None)  # cancelled by someone: look now
         if trial.state not in _FINISHED or previous in _FINISHED:
             return
         if not self._replaying:
@@ -256,6 +256,9 @@ class Driver:
 
     def _check_stop_rules(self) -> str | None:
         s = self.settings
+        if self._due("cancel", _CANCEL_CHECK_SECONDS):
+            study = self.store.get_study(self.name)
+            self._cancelled = bool(study.settings.get("cancelled"))
         if self._cancelled:
             return "cancelled"
         best = self._best_loss()
@@ -325,7 +328,7 @@ class Driver:
 
 
 class _Throughput:
-    """Trials finished per second, smoothed over about a second."""
+    """Trials finished per second, averaged over windows of a quarter second."""
 
     _WINDOW = 0.25
 

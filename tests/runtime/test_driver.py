@@ -14,7 +14,7 @@ from hpo_service._suggest import Suggester
 from hpo_service.algorithms import resolve
 from hpo_service.driver import Driver, DriverOptions
 from hpo_service.exceptions import DriverLeaseError, StudyMismatchError
-from hpo_service.store import TrialState
+from hpo_service.store import TrialState, open_store
 from hpo_service.study import open_study, space_settings
 
 FAST = DriverOptions(progress=False, min_poll=0.005, max_poll=0.05)
@@ -115,6 +115,31 @@ def test_cancelled_study_stops_its_driver(store, db_url):
     outcome = drive(store, settings)
     assert outcome.reason == "cancelled"
     assert store.count_by_state("s")[TrialState.NEW] == 0
+
+
+def test_driver_queues_nothing_once_it_sees_the_study_cancelled(
+    store, db_url, thread_workers
+):
+    settings = new_study(store, max_evals=10_000, queue_depth=4)
+    cancelled_at = []
+
+    def cancel():
+        with open_store(db_url) as other:
+            _cancel_study(other, "s")
+            cancelled_at.append(other.now())
+
+    with thread_workers(db_url, _slow_objective):
+        threading.Timer(0.5, cancel).start()
+        outcome = drive(store, settings)
+    assert outcome.reason == "cancelled"
+    late = [t for t in store.get_trials("s") if t.created_at > cancelled_at[0]]
+    # At most the one batch that was being queued while the cancel landed.
+    assert len(late) <= 4
+
+
+def _slow_objective(config):
+    time.sleep(0.005)
+    return objective(config)
 
 
 def _cancel_study(store, name):
