@@ -35,7 +35,8 @@ class LocalWorkers:
 
     def __enter__(self) -> LocalWorkers:
         self._procs = [subprocess.Popen(self._command) for _ in range(self._n)]
-        _logger.info("started %s local workers", self._n)
+        if self._n:
+            _logger.info("started %s local workers", self._n)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

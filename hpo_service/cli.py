@@ -17,7 +17,7 @@ from hpo_service._cli_options import db_option, open_store_for_cli
 from hpo_service._imports import check_importable, import_reference
 from hpo_service._local_workers import LocalWorkers
 from hpo_service.driver import Driver, DriverOptions
-from hpo_service.exceptions import HPOServiceError
+from hpo_service.exceptions import HPOServiceError, ObjectiveImportError, SpaceError
 from hpo_service.store import BaseTrialStore, TrialState
 from hpo_service.study import open_study, space_settings, study_space
 
@@ -137,22 +137,35 @@ def start(
         )
         outcome = driver.run()
     click.echo(_report.outcome_text(study, outcome))
+    if outcome.best is None:
+        raise click.ClickException(
+            f"no trial of study {study!r} succeeded: see `hpo-driver trials "
+            f"--study {study} --state error` for the errors"
+        )
 
 
 def _given_space(given: dict[str, Any], space_ref: str | None) -> Any:
     """Import the space and check the objective's module exists; fill ``given``."""
+    if given.get("objective"):
+        _checked_reference("--objective", given["objective"], check_importable)
+    if space_ref is None:
+        return None
+    space = _checked_reference("--space", space_ref, import_reference)
     try:
-        if given.get("objective"):
-            check_importable(given["objective"])
-        if space_ref is None:
-            return None
-        space = import_reference(space_ref)
         given.update(space_settings(space))
-        return space
-    except ValueError as e:
-        raise click.BadParameter(str(e)) from e
-    except HPOServiceError as e:
+    except SpaceError as e:
+        raise click.ClickException(f"invalid space {space_ref!r}: {e}") from e
+    return space
+
+
+def _checked_reference(option: str, reference: str, load: Callable[[str], Any]) -> Any:
+    """``load(reference)``; a malformed reference is a usage error of ``option``."""
+    try:
+        return load(reference)
+    except ObjectiveImportError as e:
         raise click.ClickException(str(e)) from e
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint=f"'{option}'") from e
 
 
 def _failing_workers(local: LocalWorkers) -> Callable[[], str | None]:

@@ -33,3 +33,11 @@ def misbehaving(config: dict[str, Any]) -> float:
         case "hang":
             time.sleep(3600)
     return config["x"] ** 2
+
+
+duplicate_label_space = {"a": hp.uniform("x", 0.0, 1.0), "b": hp.normal("x", 0.0, 1.0)}
+
+
+def always_fails(config: dict[str, Any]) -> float:
+    """Raises on every config."""
+    raise RuntimeError("this objective always fails")

@@ -147,3 +147,16 @@ def test_status_best_trials_and_cancel_commands(procs, tmp_path):
     assert len(as_csv) == 9
     cancel = procs.run(DRIVER, "cancel", "--db", db, "--study", "r")
     assert cancel.returncode == 0 and "cancelled 0 trial(s)" in cancel.stdout
+
+
+def test_a_study_where_every_trial_failed_exits_non_zero(procs, tmp_path):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    run = procs.run(
+        DRIVER, "start", "--db", db, "--study", "f", "--max-evals", "3",
+        "--objective", "tests.e2e.objectives:always_fails",
+        "--space", "tests.e2e.objectives:space", "--workers", "1", "--no-progress",
+    )  # fmt: skip
+    assert run.returncode == 1
+    assert "no trial succeeded" in run.stdout
+    assert "no trial of study 'f' succeeded" in run.stderr
+    assert counts(db, "f")[TrialState.ERROR] == 3
