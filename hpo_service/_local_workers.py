@@ -43,11 +43,17 @@ class LocalWorkers:
         self.stop()
 
     def check(self) -> None:
-        """Raise if every local worker has exited with an error.
+        """Restart workers that exited idle; raise if every worker failed.
+
+        A worker exits 0 after its idle timeout, but a trial requeued later (a lease
+        that expired) still needs one, so an idle exit is replaced while the study runs.
 
         Raises:
             HPOServiceError: No local worker is left and the last one failed.
         """
+        for i, proc in enumerate(self._procs):
+            if proc.poll() == 0:
+                self._procs[i] = subprocess.Popen(self._command)
         codes = [p.poll() for p in self._procs]
         if self._procs and all(c is not None and c != 0 for c in codes):
             raise HPOServiceError(

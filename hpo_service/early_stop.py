@@ -16,7 +16,8 @@ def no_progress_loss(
     """Stop after ``iteration_stop_count`` trials in a row without enough improvement.
 
     A trial improves when its loss is below the best so far by more than
-    ``percent_increase`` percent of the best's magnitude. Failed trials never improve.
+    ``percent_increase`` percent of the best's magnitude. Failed trials never improve;
+    the first trial counts as one without improvement, as in hyperopt.
 
     Args:
         iteration_stop_count: Trials without improvement that stop the search.
@@ -35,8 +36,10 @@ def no_progress_loss(
         trials: Any, best_loss: float | None = None, stale: int = 0
     ) -> tuple[bool, list[Any]]:
         loss = loss_of(trials.trials[-1]["result"])
-        margin = 0.0 if best_loss is None else abs(best_loss) * percent_increase / 100
-        if loss is not None and (best_loss is None or loss < best_loss - margin):
+        if best_loss is None:  # the first trial sets the bar and counts, as in hyperopt
+            return False, [loss, stale + 1]
+        margin = abs(best_loss) * percent_increase / 100
+        if loss is not None and loss < best_loss - margin:
             return False, [loss, 0]
         stale += 1
         return stale >= iteration_stop_count, [best_loss, stale]

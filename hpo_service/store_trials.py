@@ -83,10 +83,6 @@ class StoreTrials(TrialsView):
         for trial in changes:
             self._docs[trial.tid] = self._doc(trial)
 
-    def count_by_state_unsynced(self, state: int) -> int:
-        """hyperopt's name: how many trials are in ``JOB_STATE_*`` ``state``."""
-        return sum(1 for doc in self.trials if doc["state"] == state)
-
     def close(self) -> None:
         """Close the store connection."""
         self.store.close()

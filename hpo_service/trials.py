@@ -138,6 +138,15 @@ class TrialsView:
     def vals(self) -> dict[str, list[Any]]:
         return self._column("vals")
 
+    @property
+    def idxs_vals(self) -> tuple[dict[str, list[int]], dict[str, list[Any]]]:
+        return self.idxs, self.vals
+
+    def count_by_state_unsynced(self, states: int | Sequence[int]) -> int:
+        """How many trials are in ``JOB_STATE_*`` ``states`` (hyperopt's name)."""
+        wanted = {states} if isinstance(states, int) else set(states)
+        return sum(1 for doc in self.trials if doc["state"] in wanted)
+
     def losses(self) -> list[float | None]:
         """Each trial's loss, None where it has none."""
         return [r.get("loss") for r in self.results]

@@ -97,6 +97,9 @@ def test_trial_dicts_have_hyperopts_shape():
     assert trials.tids == list(range(10))
     assert len(trials.vals["x"]) == 10
     assert trials.statuses() == [STATUS_OK] * 10
+    assert trials.count_by_state_unsynced(JOB_STATE_DONE) == 10
+    assert trials.count_by_state_unsynced([JOB_STATE_ERROR]) == 0
+    assert trials.idxs_vals == (trials.idxs, trials.vals)
 
 
 def test_trial_dicts_match_hyperopts_keys():
@@ -243,8 +246,30 @@ def test_early_stop_no_progress_loss():
         show_progressbar=False,
         early_stop_fn=early_stop.no_progress_loss(5),
     )
-    # The first trial sets the best; five more without progress stop the search.
-    assert len(flat_calls) == 6
+    # As in hyperopt, the first trial counts as one without progress.
+    assert len(flat_calls) == 5
+
+
+def test_no_progress_loss_stops_where_hyperopts_does():
+    hyperopt = pytest.importorskip("hyperopt")
+    hyperopt_early_stop = pytest.importorskip("hyperopt.early_stop")
+
+    def losses_seen(fmin_fn, hp_module, stop_fn):
+        seen = []
+
+        def objective(config):
+            seen.append(config["x"])
+            n = len(seen)
+            return 0.5 - n / 100 if n % 7 == 0 and n < 30 else 1.0
+
+        fmin_fn(objective, {"x": hp_module.uniform("x", 0, 1)}, max_evals=200,
+                show_progressbar=False, early_stop_fn=stop_fn(10))  # fmt: skip
+        return len(seen)
+
+    ours = losses_seen(fmin, hp, early_stop.no_progress_loss)
+    theirs = losses_seen(hyperopt.fmin, hyperopt.hp,
+                         hyperopt_early_stop.no_progress_loss)  # fmt: skip
+    assert ours == theirs < 200
 
 
 def test_points_to_evaluate_come_first():
