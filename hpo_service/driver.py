@@ -131,7 +131,7 @@ class Driver:
         Raises:
             DriverLeaseError: Another live driver runs this study.
         """
-        self._renew_driver_lease()
+        self._housekeeping()  # takes the driver lease first, then requeues dead ones
         self._started = time.monotonic()
         progress = Progress(self.settings.max_evals, enabled=self.options.progress)
         try:
