@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def run_study(db: str, trials: int, workers: int, algo: str) -> float:
     command = [
-        sys.executable, "-m", "hpo_service.cli", "start",
+        sys.executable, "-m", "hpo_service.driver.cli", "start",
         "--db", db, "--study", "bench",
         "--objective", "benchmarks.trivial:objective",
         "--space", "benchmarks.trivial:space", "--algo", algo,

@@ -20,8 +20,8 @@ import numpy as np
 
 from benchmarks.problems import PROBLEMS
 from hpo_service import hp
-from hpo_service._suggest import Suggester
 from hpo_service.algorithms import tpe
+from hpo_service.driver._suggest import Suggester
 
 
 def simulate(problem_name: str, seed: int, evals: int, workers: int) -> float:

@@ -11,6 +11,8 @@ submodule does not pay for the rest.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 __version__ = "0.1.0"
@@ -32,28 +34,27 @@ _STATUS_AND_STATES = (
 _LOCATIONS: dict[str, str] = {
     **dict.fromkeys(_STATUS_AND_STATES, "hpo_service.trials"),
     "Trials": "hpo_service.trials",
-    "fmin": "hpo_service._fmin",
     "hp": "hpo_service.space",
     "sample": "hpo_service.space",
     "space_eval": "hpo_service.space",
     "open_store": "hpo_service.store",
-    "StoreTrials": "hpo_service.store_trials",
+    "StoreTrials": "hpo_service.driver._store_trials",
     "AllTrialsFailed": "hpo_service.exceptions",
     "HPOServiceError": "hpo_service.exceptions",
     "InvalidResultError": "hpo_service.exceptions",
     "SpaceError": "hpo_service.exceptions",
     "StoreError": "hpo_service.exceptions",
 }
-_SUBMODULES = ("tpe", "rand", "early_stop")
+_SUBMODULES = ("tpe", "rand", "early_stop", "exceptions")
 
-__all__ = sorted([*_LOCATIONS, *_SUBMODULES])
+__all__ = sorted([*_LOCATIONS, *_SUBMODULES, "fmin"])
 
 
 def __getattr__(name: str) -> Any:
     if name in ("tpe", "rand"):
         return importlib.import_module(f"hpo_service.algorithms.{name}")
-    if name == "early_stop":
-        return importlib.import_module("hpo_service.early_stop")
+    if name in ("early_stop", "exceptions"):
+        return importlib.import_module(f"hpo_service.{name}")
     if name in _LOCATIONS:
         return getattr(importlib.import_module(_LOCATIONS[name]), name)
     raise AttributeError(f"module 'hpo_service' has no attribute {name!r}")
@@ -61,3 +62,24 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return __all__
+
+
+class _Package(types.ModuleType):
+    """``hpo_service.fmin`` is the function, as ``hyperopt.fmin`` is.
+
+    ``from hpo_service.fmin import ...`` still reaches the module (as in hyperopt):
+    importing it makes the import system bind the module here, which is ignored.
+    """
+
+    @property
+    def fmin(self) -> Any:
+        from hpo_service.fmin import fmin
+
+        return fmin
+
+    @fmin.setter
+    def fmin(self, value: Any) -> None:
+        pass
+
+
+sys.modules[__name__].__class__ = _Package

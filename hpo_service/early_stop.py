@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hpo_service.trials import loss_of
+from hpo_service.objective._result import loss_of
 
 __all__ = ["no_progress_loss"]
 

@@ -13,13 +13,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from hpo_service.exceptions import AllTrialsFailed
-
-STATUS_NEW = "new"
-STATUS_RUNNING = "running"
-STATUS_SUSPENDED = "suspended"
-STATUS_OK = "ok"
-STATUS_FAIL = "fail"
-STATUS_STRINGS = (STATUS_NEW, STATUS_RUNNING, STATUS_SUSPENDED, STATUS_OK, STATUS_FAIL)
+from hpo_service.objective._result import (  # noqa: F401 - public names
+    STATUS_FAIL,
+    STATUS_NEW,
+    STATUS_OK,
+    STATUS_RUNNING,
+    STATUS_STRINGS,
+    STATUS_SUSPENDED,
+    loss_of,
+)
 
 JOB_STATE_NEW = 0
 JOB_STATE_RUNNING = 1
@@ -84,17 +86,6 @@ def make_trial_doc(
         "book_time": book_time,
         "refresh_time": refresh_time,
     }
-
-
-def loss_of(result: Mapping[str, Any]) -> float | None:
-    """The loss of a successful result, or None (failed, missing or NaN)."""
-    if result.get("status") != STATUS_OK:
-        return None
-    loss = result.get("loss")
-    if loss is None:
-        return None
-    loss = float(loss)
-    return None if math.isnan(loss) else loss
 
 
 class TrialsView:

@@ -16,7 +16,8 @@ from hpo_service.store._base import (
     TrialState,
 )
 from hpo_service.store._common import LEASE_EXPIRED
-from hpo_service.store._url import SUPPORTED_SCHEMES, mask_url, open_store
+from hpo_service.store._open import open_store
+from hpo_service.store._url import SUPPORTED_SCHEMES, mask_url
 
 make_store = open_store
 

@@ -1,4 +1,4 @@
-"""Store URLs: parsing, dispatch to a backend, and password masking.
+"""Store URLs: parsing and password masking (dispatch to a backend is in ``_open``).
 
 Every message and log line that shows a URL shows :func:`mask_url`'s form, and error
 text coming from a driver goes through :func:`make_scrubber` first.
@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote
-
-if TYPE_CHECKING:
-    from hpo_service.store._base import BaseTrialStore
 
 SUPPORTED_SCHEMES: tuple[str, ...] = ("sqlite", "mongodb", "mongodb+srv", "mongomock")
 
@@ -164,43 +161,3 @@ def parse_mongomock_url(url: str) -> tuple[str, str | None]:
         raise ValueError(f"`url` mongomock:// takes no options, but got url={url!r}")
     name, _, database = rest.partition("/")
     return unquote(name) or "default", unquote(database) or None
-
-
-def open_store(url: str, **options: Any) -> BaseTrialStore:
-    """Open the trials store that ``url`` names, picking the backend by its scheme.
-
-    Args:
-        url: ``sqlite:///relative/path``, ``sqlite:////abs/path``,
-            ``mongodb://[user:password@]host[:port][,host...]/[database][?options]``,
-            ``mongodb+srv://...`` or ``mongomock://[name][/database]``. A MongoDB URL
-            goes to :class:`pymongo.MongoClient` unchanged (auth, TLS, replica sets);
-            the database defaults to ``"hpo"``. ``mongomock://name`` is an in-memory
-            server shared by every store opened with that name in this process.
-        **options: Backend options. Every backend takes ``retry_timeout`` (seconds
-            of transient errors retried before giving up, default 30). SQLite takes
-            ``busy_timeout`` (seconds a write waits for the lock, default 5). MongoDB
-            takes ``connect_timeout`` (seconds to find a server, default 10; a
-            ``serverSelectionTimeoutMS`` in the URL wins), ``database`` (overrides the
-            URL's) and passes any other keyword to :class:`pymongo.MongoClient`.
-            mongomock takes ``database``.
-
-    Returns:
-        An open store; close it (or use it as a context manager) when done.
-
-    Raises:
-        ValueError: The URL is malformed, its scheme unknown, or an option invalid.
-        StoreConnectionError: The store cannot be reached within the timeout (for
-            SQLite: the database's directory does not exist or cannot be opened).
-    """
-    scheme, _ = split_scheme(url)
-    if scheme == "sqlite":
-        from hpo_service.store._sqlite import open_sqlite
-
-        return open_sqlite(url, **options)
-    if scheme == "mongomock":
-        from hpo_service.store._mongo import open_mongomock
-
-        return open_mongomock(url, **options)
-    from hpo_service.store._mongo import open_mongodb
-
-    return open_mongodb(url, **options)

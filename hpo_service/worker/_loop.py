@@ -14,12 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from hpo_service.driver._settings import DEFAULT_LEASE_SECONDS, StudySettings
 from hpo_service.exceptions import (
     ObjectiveImportError,
     StudyNotFoundError,
     WorkerError,
 )
-from hpo_service.settings import DEFAULT_LEASE_SECONDS, StudySettings
 from hpo_service.store._base import BaseTrialStore, Trial, TrialState
 from hpo_service.worker._child import ChildOutcome, ChildRunner
 from hpo_service.worker._heartbeat import Heartbeat, Lease

@@ -11,9 +11,9 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from hpo_service._imports import import_reference
 from hpo_service.exceptions import InvalidResultError, ObjectiveImportError
-from hpo_service.results import normalise_result
+from hpo_service.objective._reference import import_reference
+from hpo_service.objective._result import normalise_result
 
 Objective = Callable[[Any], Any]
 

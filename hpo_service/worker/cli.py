@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from hpo_service._cli_options import db_option, open_store_for_cli
 from hpo_service.exceptions import ObjectiveImportError, StoreError, WorkerError
+from hpo_service.store._cli_option import db_option, open_store_for_cli
 from hpo_service.worker._loop import DEFAULT_POLL_INTERVAL, run_worker
 
 EXIT_CANNOT_RUN = 3

@@ -262,5 +262,5 @@ def test_build_context_builds_a_wheel_with_both_commands(
         scripts = archive.read(entry_points).decode()
     assert "hpo_service/__init__.py" in names
     assert "hpo_service/worker/__init__.py" in names
-    assert re.search(r"^hpo-driver = hpo_service\.cli:main$", scripts, re.M)
+    assert re.search(r"^hpo-driver = hpo_service\.driver\.cli:main$", scripts, re.M)
     assert re.search(r"^hpo-worker = hpo_service\.worker\.cli:main$", scripts, re.M)

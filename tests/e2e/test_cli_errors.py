@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-DRIVER = "hpo_service.cli"
+DRIVER = "hpo_service.driver.cli"
 WORKER = "hpo_service.worker"
 
 

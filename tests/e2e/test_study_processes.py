@@ -11,7 +11,7 @@ from hpo_service.store import TrialState, open_store
 
 from .conftest import wait_until
 
-DRIVER = "hpo_service.cli"
+DRIVER = "hpo_service.driver.cli"
 WORKER = "hpo_service.worker"
 QUADRATIC = [
     "--objective", "tests.e2e.objectives:quadratic",

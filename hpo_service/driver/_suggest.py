@@ -9,9 +9,9 @@ import numpy as np
 
 from hpo_service.algorithms import Algorithm
 from hpo_service.algorithms._history import History
+from hpo_service.objective._result import loss_of
 from hpo_service.space import compile_space, space_eval, validate_params
 from hpo_service.store._base import NewTrial
-from hpo_service.trials import loss_of
 
 
 class Suggester:

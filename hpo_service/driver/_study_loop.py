@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from hpo_service._progress import Progress
-from hpo_service._suggest import Suggester
 from hpo_service.algorithms import resolve
+from hpo_service.driver._progress import Progress
+from hpo_service.driver._settings import StudySettings
+from hpo_service.driver._suggest import Suggester
 from hpo_service.exceptions import DriverLeaseError
-from hpo_service.settings import StudySettings
+from hpo_service.objective._result import loss_of
 from hpo_service.store import BaseTrialStore, Trial, TrialState
-from hpo_service.trials import loss_of
 
 _logger = logging.getLogger(__name__)
 

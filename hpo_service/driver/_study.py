@@ -7,12 +7,12 @@ import secrets
 from dataclasses import fields
 from typing import Any
 
+from hpo_service.driver._settings import StudySettings
 from hpo_service.exceptions import (
     StudyExistsError,
     StudyMismatchError,
     StudyNotFoundError,
 )
-from hpo_service.settings import StudySettings
 from hpo_service.space import fingerprint, from_document, to_document
 from hpo_service.store import BaseTrialStore
 

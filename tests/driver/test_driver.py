@@ -10,12 +10,12 @@ import pytest
 
 from examples.quadratic import objective, space
 from hpo_service import hp
-from hpo_service._suggest import Suggester
 from hpo_service.algorithms import resolve
-from hpo_service.driver import Driver, DriverOptions
+from hpo_service.driver._study import open_study, space_settings
+from hpo_service.driver._study_loop import Driver, DriverOptions
+from hpo_service.driver._suggest import Suggester
 from hpo_service.exceptions import DriverLeaseError, StudyMismatchError
 from hpo_service.store import TrialState, open_store
-from hpo_service.study import open_study, space_settings
 
 FAST = DriverOptions(progress=False, min_poll=0.005, max_poll=0.05)
 

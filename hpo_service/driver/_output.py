@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from hpo_service.objective._result import loss_of
 from hpo_service.store import BaseTrialStore, Trial, TrialState
-from hpo_service.trials import loss_of
 
 if TYPE_CHECKING:
-    from hpo_service.driver import StudyOutcome
+    from hpo_service.driver._study_loop import StudyOutcome
 
 _BASE_COLUMNS = [
     "tid",

@@ -1,6 +1,6 @@
-"""What ``hpo-driver`` and ``hpo-worker`` share: the ``--db`` option and opening it.
+"""The ``--db URL`` option that ``hpo-driver`` and ``hpo-worker`` share, and opening it.
 
-Kept apart from ``hpo_service.cli`` so that a worker does not import the driver.
+Kept with the store so that a worker does not import the driver.
 """
 
 from __future__ import annotations

@@ -12,14 +12,14 @@ from typing import Any
 
 import click
 
-from hpo_service import _report
-from hpo_service._cli_options import db_option, open_store_for_cli
-from hpo_service._imports import check_importable, import_reference
-from hpo_service._local_workers import LocalWorkers
-from hpo_service.driver import Driver, DriverOptions
+from hpo_service.driver import _output
+from hpo_service.driver._local_workers import LocalWorkers
+from hpo_service.driver._study import open_study, space_settings, study_space
+from hpo_service.driver._study_loop import Driver, DriverOptions
 from hpo_service.exceptions import HPOServiceError, ObjectiveImportError, SpaceError
+from hpo_service.objective._reference import check_importable, import_reference
 from hpo_service.store import BaseTrialStore, TrialState
-from hpo_service.study import open_study, space_settings, study_space
+from hpo_service.store._cli_option import db_option, open_store_for_cli
 
 _study_option = click.option("--study", "study", required=True, help="Study name.")
 
@@ -136,7 +136,7 @@ def start(
             should_stop=_failing_workers(local),
         )
         outcome = driver.run()
-    click.echo(_report.outcome_text(study, outcome))
+    click.echo(_output.outcome_text(study, outcome))
     if outcome.best is None:
         raise click.ClickException(
             f"no trial of study {study!r} succeeded: see `hpo-driver trials "
@@ -182,9 +182,9 @@ def _failing_workers(local: LocalWorkers) -> Callable[[], str | None]:
 @_with_store
 def status(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> None:
     """Counts by state, live workers, lease ages and the best trial."""
-    summary = _report.status_summary(store, study)
+    summary = _output.status_summary(store, study)
     click.echo(
-        json.dumps(summary, indent=2) if as_json else _report.status_text(summary)
+        json.dumps(summary, indent=2) if as_json else _output.status_text(summary)
     )
 
 
@@ -194,11 +194,11 @@ def status(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> Non
 @_with_store
 def best(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> None:
     """The best trial: loss, params and config."""
-    trial = _report.best_trial(store, study)
+    trial = _output.best_trial(store, study)
     if trial is None:
         raise click.ClickException(f"study {study!r} has no successful trial yet")
-    record = _report.trial_record(trial)
-    click.echo(json.dumps(record, indent=2) if as_json else _report.best_text(record))
+    record = _output.trial_record(trial)
+    click.echo(json.dumps(record, indent=2) if as_json else _output.best_text(record))
 
 
 @main.command()
@@ -224,12 +224,12 @@ def trials(
 ) -> None:
     """Every trial of the study, as CSV or JSON on standard output."""
     wanted = [TrialState(s) for s in states] or None
-    records = [_report.trial_record(t) for t in store.get_trials(study, wanted)]
+    records = [_output.trial_record(t) for t in store.get_trials(study, wanted)]
     if fmt == "json":
         click.echo(json.dumps(records, indent=2))
         return
-    rows = [_report.flat_row(r) for r in records]
-    columns = _report.columns(rows)
+    rows = [_output.flat_row(r) for r in records]
+    columns = _output.columns(rows)
     writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)

@@ -11,16 +11,16 @@ import datetime as _dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from hpo_service._fmin import as_generator, best_of
-from hpo_service._imports import reference_of
-from hpo_service._local_workers import LocalWorkers
-from hpo_service._suggest import Suggester
 from hpo_service.algorithms import describe, resolve
-from hpo_service.driver import Driver, DriverOptions
-from hpo_service.settings import StudySettings
+from hpo_service.driver._local_workers import LocalWorkers
+from hpo_service.driver._settings import StudySettings
+from hpo_service.driver._study import open_study, space_settings, study_space
+from hpo_service.driver._study_loop import Driver, DriverOptions
+from hpo_service.driver._suggest import Suggester
+from hpo_service.fmin import as_generator, best_of
+from hpo_service.objective._reference import reference_of
 from hpo_service.space import compile_space
 from hpo_service.store import BaseTrialStore, Trial, TrialState, open_store
-from hpo_service.study import open_study, space_settings, study_space
 from hpo_service.trials import (
     JOB_STATE_CANCEL,
     JOB_STATE_DONE,

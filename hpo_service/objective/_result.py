@@ -15,7 +15,13 @@ from typing import Any
 import numpy as np
 
 from hpo_service.exceptions import InvalidResultError
-from hpo_service.trials import STATUS_FAIL, STATUS_OK
+
+STATUS_NEW = "new"
+STATUS_RUNNING = "running"
+STATUS_SUSPENDED = "suspended"
+STATUS_OK = "ok"
+STATUS_FAIL = "fail"
+STATUS_STRINGS = (STATUS_NEW, STATUS_RUNNING, STATUS_SUSPENDED, STATUS_OK, STATUS_FAIL)
 
 
 def normalise_result(value: Any) -> dict[str, Any]:
@@ -77,3 +83,14 @@ def _check_json(result: dict[str, Any]) -> None:
         json.dumps(result)
     except (TypeError, ValueError) as e:
         raise InvalidResultError(f"the result dict must be JSON-able: {e}") from e
+
+
+def loss_of(result: Mapping[str, Any]) -> float | None:
+    """The loss of a successful result, or None (failed, missing or NaN)."""
+    if result.get("status") != STATUS_OK:
+        return None
+    loss = result.get("loss")
+    if loss is None:
+        return None
+    loss = float(loss)
+    return None if math.isnan(loss) else loss

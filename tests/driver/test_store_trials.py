@@ -16,9 +16,9 @@ from hpo_service import (
     fmin,
     tpe,
 )
+from hpo_service.driver._store_trials import _early_stopper
 from hpo_service.exceptions import HPOServiceError
 from hpo_service.store import TrialState
-from hpo_service.store_trials import _early_stopper
 from hpo_service.trials import make_trial_doc
 from tests.e2e.objectives import quadratic, space
 

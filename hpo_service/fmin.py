@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from hpo_service._progress import Progress
-from hpo_service._suggest import Suggester
 from hpo_service.algorithms import Algorithm
+from hpo_service.driver._progress import Progress
+from hpo_service.driver._suggest import Suggester
 from hpo_service.exceptions import InvalidResultError
-from hpo_service.results import normalise_result
+from hpo_service.objective._result import normalise_result
 from hpo_service.space import space_eval
 from hpo_service.trials import (
     JOB_STATE_DONE,

@@ -1,0 +1,5 @@
+"""``python -m hpo_service.driver`` runs ``hpo-driver``."""
+
+from hpo_service.driver.cli import main
+
+main()

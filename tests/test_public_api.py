@@ -1,0 +1,112 @@
+"""The public API: every documented name imports, and the package keeps its shape."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.metadata
+import pkgutil
+from pathlib import Path
+
+import pytest
+
+import hpo_service
+
+PACKAGE = Path(hpo_service.__file__).parent
+
+#: What users import from the top of the package (README, DESIGN.md, hyperopt's names).
+DOCUMENTED = [
+    "fmin",
+    "Trials",
+    "StoreTrials",
+    "hp",
+    "tpe",
+    "rand",
+    "space_eval",
+    "sample",
+    "early_stop",
+    "exceptions",
+    "open_store",
+    "STATUS_OK",
+    "STATUS_FAIL",
+    "STATUS_NEW",
+    "STATUS_RUNNING",
+    "STATUS_SUSPENDED",
+    "STATUS_STRINGS",
+    "JOB_STATE_NEW",
+    "JOB_STATE_RUNNING",
+    "JOB_STATE_DONE",
+    "JOB_STATE_ERROR",
+    "JOB_STATE_CANCEL",
+    "HPOServiceError",
+    "SpaceError",
+    "StoreError",
+    "InvalidResultError",
+    "AllTrialsFailed",
+]
+
+#: Module paths that hyperopt users import from, with one name each.
+HYPEROPT_MODULE_PATHS = [
+    ("hpo_service.fmin", "fmin"),
+    ("hpo_service.early_stop", "no_progress_loss"),
+    ("hpo_service.exceptions", "AllTrialsFailed"),
+    ("hpo_service.pyll", "scope"),
+]
+
+#: Public modules allowed loose at the top of the package; all else is in folders.
+TOP_LEVEL_MODULES = {"__init__", "fmin", "trials", "early_stop", "exceptions", "pyll"}
+
+
+@pytest.mark.parametrize("name", DOCUMENTED)
+def test_documented_name_imports(name: str) -> None:
+    module = importlib.import_module("hpo_service")
+    assert getattr(module, name) is not None
+    assert name in dir(hpo_service)
+
+
+def test_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no_such_name"):
+        _ = hpo_service.no_such_name  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("module", "name"), HYPEROPT_MODULE_PATHS)
+def test_hyperopt_module_paths_import(module: str, name: str) -> None:
+    assert hasattr(importlib.import_module(module), name)
+
+
+def test_fmin_is_the_function_even_after_its_module_is_imported() -> None:
+    importlib.import_module("hpo_service.fmin")
+    from hpo_service import fmin
+
+    assert callable(fmin) and fmin.__name__ == "fmin"
+    assert hpo_service.fmin is fmin
+
+
+def test_top_level_holds_only_public_modules() -> None:
+    loose = {m.name for m in pkgutil.iter_modules([str(PACKAGE)]) if not m.ispkg}
+    assert loose <= TOP_LEVEL_MODULES, sorted(loose - TOP_LEVEL_MODULES)
+
+
+@pytest.mark.parametrize("script", ["hpo-driver", "hpo-worker"])
+def test_console_scripts_point_at_importable_functions(script: str) -> None:
+    points = importlib.metadata.entry_points(group="console_scripts")
+    (entry,) = [p for p in points if p.name == script]
+    assert callable(entry.load())
+
+
+def _imported_modules(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def test_url_parsing_imports_no_backend() -> None:
+    """Backends import ``_url``; ``_url`` must not import them back (no cycle)."""
+    imported = _imported_modules(PACKAGE / "store" / "_url.py")
+    backends = {"hpo_service.store._sqlite", "hpo_service.store._mongo"}
+    assert not imported & backends
+    assert "hpo_service.store._open" not in imported
