@@ -31,9 +31,11 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 HOST = "127.0.0.1"
@@ -219,6 +221,61 @@ def _alive(pid: int, process: subprocess.Popen[bytes] | None) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+# ---- faults (the server must run with test commands enabled) -------------------------
+
+
+@contextlib.contextmanager
+def fail_point(url: str, data: dict[str, Any], mode: Any) -> Iterator[None]:
+    """Arm the server's ``failCommand`` fail point for the ``with`` block.
+
+    Args:
+        url: The server.
+        data: ``failCommands`` (command names), ``appName`` (only clients of that
+            name are hit), and what happens: ``closeConnection``, ``errorCode``,
+            ``errorLabels``, ``writeConcernError``, ``blockConnection`` +
+            ``blockTimeMS``.
+        mode: ``{"times": n}``, ``{"skip": k, "times": n}`` or ``"alwaysOn"``.
+    """
+    import pymongo
+
+    with pymongo.MongoClient(url) as client:
+        command = {"configureFailPoint": "failCommand", "mode": mode, "data": data}
+        client.admin.command(command)
+        try:
+            yield
+        finally:
+            client.admin.command({"configureFailPoint": "failCommand", "mode": "off"})
+
+
+def fail_points_enabled(url: str) -> bool:
+    """Whether the server accepts ``configureFailPoint`` (switching it off)."""
+    import pymongo
+    from pymongo.errors import OperationFailure
+
+    with pymongo.MongoClient(url) as client:
+        try:
+            client.admin.command({"configureFailPoint": "failCommand", "mode": "off"})
+        except OperationFailure:
+            return False
+    return True
+
+
+def step_down(url: str, seconds: int) -> None:
+    """Make the primary a secondary for ``seconds`` (no primary meanwhile)."""
+    import pymongo
+
+    with pymongo.MongoClient(url) as client:
+        client.admin.command({"replSetStepDown": seconds, "force": True})
+
+
+def wait_writable(url: str, timeout: float = 60.0) -> None:
+    """Wait until the deployment has a primary again."""
+    import pymongo
+
+    with pymongo.MongoClient(url, serverSelectionTimeoutMS=int(timeout * 1000)) as c:
+        c["admin"].command("ping")  # a primary read: waits for the election
 
 
 def main(argv: list[str] | None = None) -> int:
