@@ -76,9 +76,9 @@ def _answers(url: str) -> bool:
     import pymongo
     from pymongo.errors import PyMongoError
 
-    try:
+    try:  # hello needs no authentication
         with pymongo.MongoClient(url, serverSelectionTimeoutMS=500) as client:
-            client.admin.command("ping")
+            client.admin.command("hello")
     except PyMongoError:
         return False
     return True
@@ -109,6 +109,8 @@ class WireServer:
         die_with_parent: bool = False,
         timeout: float = 60.0,
         attempts: int = 3,
+        storage: Path | None = None,
+        auth: bool = False,
     ) -> WireServer:
         """Start a server with its data in ``directory``; return once it answers.
 
@@ -121,6 +123,10 @@ class WireServer:
             timeout: Seconds to wait for each start to answer a ping.
             attempts: Starts tried, each on a fresh free port (another process may
                 take the port between picking and binding it).
+            storage: The data directory (default: a new one per port), to restart a
+                server on the same data.
+            auth: Require authentication (``--auth``): create users on a start
+                without it first (there is no localhost exception).
 
         Raises:
             RuntimeError: ``secantusd-py`` is not installed or never answered.
@@ -134,7 +140,9 @@ class WireServer:
         directory.mkdir(parents=True, exist_ok=True)
         failure = ""
         for _ in range(attempts):
-            server = cls._launch(program, directory, test_commands, die_with_parent)
+            flags = ["--enable-test-commands"] if test_commands else []
+            flags += ["--auth"] if auth else []
+            server = cls._launch(program, directory, flags, die_with_parent, storage)
             failure = server._wait(timeout)
             if not failure:
                 (directory / PID_FILE).write_text(f"{server.pid}\n")
@@ -144,14 +152,17 @@ class WireServer:
 
     @classmethod
     def _launch(
-        cls, program: str, directory: Path, test_commands: bool, die_with_parent: bool
+        cls,
+        program: str,
+        directory: Path,
+        flags: list[str],
+        die_with_parent: bool,
+        storage: Path | None,
     ) -> WireServer:
         port = _free_port()
-        data = directory / f"data-{port}"
+        data = storage or directory / f"data-{port}"
         command = [program, "--host", HOST, "--port", str(port)]
-        command += ["--storage-path", str(data), "--log-level", "WARNING"]
-        if test_commands:
-            command.append("--enable-test-commands")
+        command += ["--storage-path", str(data), "--log-level", "WARNING", *flags]
         with open(directory / LOG_FILE, "ab") as log:
             process = subprocess.Popen(
                 command,

@@ -9,6 +9,7 @@ draining the study: every trial must finish exactly once.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,10 +44,13 @@ class Wire:
     database: str
 
     def open(self, **options: Any) -> MongoTrialStore:
+        """A store whose client the fail points hit. Its monitor polls every 0.5 s:
+        an injected "not primary" changes nothing the server would announce, so a
+        streaming monitor would wait its full 10 s before looking again."""
         options.setdefault("retry_timeout", 60.0)
-        store = open_store(
-            self.server, database=self.database, appname=APP, **options
-        )
+        options.setdefault("serverMonitoringMode", "poll")
+        options.setdefault("heartbeatFrequencyMS", 500)
+        store = open_store(self.server, database=self.database, appname=APP, **options)
         assert isinstance(store, MongoTrialStore)
         return store
 
@@ -186,32 +190,34 @@ def test_slow_replies_lost_to_a_socket_timeout(wire: Wire, command: str) -> None
 
 
 def test_step_down_in_the_middle_of_a_study(wire: Wire) -> None:
-    """Workers in threads keep claiming and completing while the primary steps down."""
+    """Workers in threads keep claiming and completing while the primary steps down
+    for 3 s (no primary meanwhile): every trial still finishes exactly once."""
     with wire.open() as store:
         store.create_study("s", {})
         queue(store, 30)
         errors: list[BaseException] = []
-        done = threading.Event()
+        started = threading.Event()
 
         def work() -> None:
             with wire.open() as mine:
                 try:
                     while (trial := mine.claim("w", LONG, study="s")) is not None:
+                        started.set()
+                        time.sleep(0.1)  # the objective
                         assert mine.complete("s", trial.tid, trial.token, {"loss": 0.0})
-                        if trial.tid == 5:
-                            done.set()
                 except BaseException as exc:
                     errors.append(exc)
 
         threads = [threading.Thread(target=work) for _ in range(2)]
         for thread in threads:
             thread.start()
-        done.wait(60)
+        assert started.wait(60)
         step_down(wire.server, 3)
+        left = store.count_by_state("s")  # waits for the primary, as workers do
         for thread in threads:
             thread.join(120)
         assert errors == []
+        assert left[TrialState.NEW] > 0, "the study ended before the step-down"
         counts = store.count_by_state("s")
         assert counts[TrialState.DONE] == 30, counts
         assert all(t.attempts == 1 for t in store.get_trials("s"))
-
