@@ -45,7 +45,7 @@ import numpy as np
 from benchmarks.problems import PROBLEMS, Problem
 from hpo_service import hp
 from hpo_service.algorithms import tpe
-from hpo_service.driver._queue import CompletionRate, auto_queue_depth
+from hpo_service.driver._queue import CompletionRate, QueuePolicy
 from hpo_service.driver._suggest import Suggester
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -106,14 +106,34 @@ SAMPLERS: dict[str, Callable[..., Any]] = {"ours": _Ours, "optuna": _Optuna}
 # ---- queue policies ------------------------------------------------------------------
 
 
-def _policy(name: str) -> Callable[[int, float], int]:
-    if name == "auto":
-        return auto_queue_depth
-    if name == "per-worker":
-        return lambda workers, rate: max(2, workers, min(math.ceil(rate / 4), 512))
-    if name.startswith("fixed:"):
-        depth = int(name.split(":", 1)[1])
-        return lambda workers, rate: depth
+class _Fixed:
+    """A fixed depth, or (``per_worker``) the old rule: one per running worker, >= 2."""
+
+    def __init__(self, depth: int, clock: Callable[[], float], per_worker: bool):
+        self._depth, self._per_worker = depth, per_worker
+        self.completions = CompletionRate(clock)
+
+    def depth(self, running: int, queued: int) -> int:
+        if not self._per_worker:
+            return self._depth
+        return max(2, running, math.ceil(self.completions.rate / 4))
+
+    def filled(self, queued: int) -> None:
+        pass
+
+
+def make_policy(name: str, clock: Callable[[], float]) -> Any:
+    """``auto[:horizon[:floor]]``, ``per-worker`` or ``fixed:K``."""
+    kind, *args = name.split(":")
+    if kind == "auto":
+        options: dict[str, Any] = {}
+        if args:
+            options["horizon"] = float(args[0])
+        if len(args) > 1:
+            options["floor"] = int(args[1])
+        return QueuePolicy(clock=clock, **options)
+    if kind in ("fixed", "per-worker"):
+        return _Fixed(int(args[0]) if args else 0, clock, kind == "per-worker")
     raise ValueError(f"`--policy` must be auto, per-worker or fixed:K, got {name!r}")
 
 
@@ -152,8 +172,7 @@ class Simulation:
         self.sampler, self.config = sampler, config
         self.times = np.random.default_rng([seed, 7])  # eval times and poll jitter
         self.now = 0.0
-        self.rate = CompletionRate(clock=lambda: self.now)
-        self.depth = _policy(config.policy)
+        self.policy = make_policy(config.policy, lambda: self.now)
         self.state = _State(idle_since=dict.fromkeys(range(config.workers), 0.0))
         self._events: list[tuple[float, int, str, Any]] = []
         self._seq = 0
@@ -177,14 +196,15 @@ class Simulation:
         s, cfg = self.state, self.config
         for trial, loss in s.unseen:
             self.sampler.tell(trial, loss)
-            self.rate.count()
+            self.policy.completions.count()
         s.unseen.clear()
         room = min(
-            self.depth(len(s.running), self.rate.rate) - len(s.queue),
+            self.policy.depth(len(s.running), len(s.queue)) - len(s.queue),
             cfg.evals - s.submitted,
             _MAX_PER_POLL,
         )
         if room <= 0:
+            self.policy.filled(len(s.queue))
             self._at(self.now + _DRIVER_POLL, "poll")
             return
         pending = list(s.queue) + list(s.running.values())
@@ -196,6 +216,7 @@ class Simulation:
 
     def _on_insert(self, new: list[Any]) -> None:
         self.state.queue.extend(new)
+        self.policy.filled(len(self.state.queue))
 
     def _on_claim(self, data: tuple[int, float]) -> None:
         worker, delay = data

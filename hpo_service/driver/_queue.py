@@ -22,6 +22,10 @@ QUEUE_SECONDS = 0.25
 
 MAX_AUTO_QUEUE_DEPTH = 512
 
+HOLD_SECONDS = 2.5
+"""How long a raised depth holds without the queue running dry (workers poll an empty
+queue at most every 2 s)."""
+
 
 class CompletionRate:
     """Trials finished per second, averaged over windows of a quarter second.
@@ -46,6 +50,67 @@ class CompletionRate:
         if elapsed >= self.WINDOW:
             self.rate = 0.5 * self.rate + 0.5 * self._count / elapsed
             self._count, self._since = 0, now
+
+
+class QueuePolicy:
+    """The automatic queue depth, decided afresh at every refill of the driver.
+
+    The depth covers the trials expected to finish before the next refill can land,
+    ``lam = rate * horizon``, with a margin of two standard deviations (finishes are
+    roughly Poisson): ``ceil(lam + 2 * sqrt(lam)) + 1``, at least ``floor``. Workers
+    the driver knows to be idle (local ones not running a trial) get one each.
+
+    Idle remote workers are invisible until they claim. When a refill finds that
+    everything queued last time was claimed, demand may be higher than supply, so the
+    depth doubles (up to :data:`MAX_AUTO_QUEUE_DEPTH`); it halves again only after
+    :data:`HOLD_SECONDS` without such a drain (longer than a worker's longest pause
+    between polls of an empty queue, so that a fleet starting at once is served).
+
+    Args:
+        local_workers: Workers started by this driver (known to exist).
+        horizon: Seconds of work to keep queued at the measured completion rate.
+        floor: Smallest depth.
+        clock: Monotonic clock in seconds (a simulation passes its own).
+    """
+
+    def __init__(
+        self,
+        local_workers: int = 0,
+        *,
+        horizon: float = QUEUE_SECONDS,
+        floor: int = 2,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.local_workers = local_workers
+        self.horizon = horizon
+        self.floor = floor
+        self.completions = CompletionRate(clock)
+        self._clock = clock
+        self._boost = 0
+        self._since = clock()  # last drain, or last halving of the boost
+        self._queued_after_fill = 0
+
+    def depth(self, running: int, queued: int) -> int:
+        """The depth to fill to now.
+
+        Args:
+            running: Trials running now.
+            queued: Trials queued (``new``) now.
+        """
+        now = self._clock()
+        if self._queued_after_fill > 0 and queued == 0:
+            doubled = max(self._boost, 2 * self._queued_after_fill)
+            self._boost, self._since = min(doubled, MAX_AUTO_QUEUE_DEPTH), now
+        elif now - self._since > HOLD_SECONDS:
+            self._boost, self._since = self._boost // 2, now
+        lam = self.completions.rate * self.horizon
+        by_rate = min(math.ceil(lam + 2.0 * math.sqrt(lam)) + 1, MAX_AUTO_QUEUE_DEPTH)
+        idle_local = max(0, self.local_workers - running)
+        return max(self.floor, by_rate, idle_local, self._boost)
+
+    def filled(self, queued: int) -> None:
+        """Note how many trials are queued right after a refill."""
+        self._queued_after_fill = queued
 
 
 def auto_queue_depth(workers: int, rate: float) -> int:
