@@ -45,7 +45,7 @@ _LOCATIONS: dict[str, str] = {
     "SpaceError": "hpo_service.exceptions",
     "StoreError": "hpo_service.exceptions",
 }
-_SUBMODULES = ("tpe", "rand", "early_stop", "exceptions")
+_SUBMODULES = ("tpe", "rand", "early_stop", "exceptions", "plotting")
 
 __all__ = sorted([*_LOCATIONS, *_SUBMODULES, "fmin"])
 
@@ -53,7 +53,7 @@ __all__ = sorted([*_LOCATIONS, *_SUBMODULES, "fmin"])
 def __getattr__(name: str) -> Any:
     if name in ("tpe", "rand"):
         return importlib.import_module(f"hpo_service.algorithms.{name}")
-    if name in ("early_stop", "exceptions"):
+    if name in ("early_stop", "exceptions", "plotting"):
         return importlib.import_module(f"hpo_service.{name}")
     if name in _LOCATIONS:
         return getattr(importlib.import_module(_LOCATIONS[name]), name)

@@ -51,10 +51,21 @@ HYPEROPT_MODULE_PATHS = [
     ("hpo_service.early_stop", "no_progress_loss"),
     ("hpo_service.exceptions", "AllTrialsFailed"),
     ("hpo_service.pyll", "scope"),
+    ("hpo_service.plotting", "main_plot_history"),
+    ("hpo_service.plotting", "main_plot_histogram"),
+    ("hpo_service.plotting", "main_plot_vars"),
 ]
 
 #: Public modules allowed loose at the top of the package; all else is in folders.
-TOP_LEVEL_MODULES = {"__init__", "fmin", "trials", "early_stop", "exceptions", "pyll"}
+TOP_LEVEL_MODULES = {
+    "__init__",
+    "fmin",
+    "trials",
+    "early_stop",
+    "exceptions",
+    "pyll",
+    "plotting",
+}
 
 
 @pytest.mark.parametrize("name", DOCUMENTED)
