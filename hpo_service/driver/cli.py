@@ -271,6 +271,7 @@ def list_studies(store: BaseTrialStore, db_url: str) -> None:
 
 main.add_command(_insight_cli.report)
 main.add_command(_insight_cli.importance)
+main.add_command(_insight_cli.dashboard)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -135,3 +135,46 @@ def _record(p: Any) -> dict[str, Any]:
         "variance_fraction": p.variance_fraction,
         "std": p.std,
     }
+
+
+_LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@click.command()
+@click.option("--study", help="Study shown first [the first one].")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=8765, show_default=True,
+    help="TCP port to serve on.",
+)  # fmt: skip
+@click.option(
+    "--host", default="127.0.0.1", show_default=True,
+    help="Interface to bind. Anything but the loopback exposes the studies, without "
+    "authentication, to whoever reaches this machine.",
+)  # fmt: skip
+@db_option
+def dashboard(db_url: str, study: str | None, port: int, host: str) -> None:
+    """Serve a live web dashboard of the store's studies (read-only)."""
+    require_extra("plotly", "sklearn", "starlette", "uvicorn")
+    import uvicorn
+
+    from hpo_service.insight._dashboard import create_app
+
+    if host not in _LOCAL_HOSTS:
+        click.echo(
+            f"warning: serving on {host}: anyone who can reach this machine on port "
+            f"{port} can read every study in the store (no authentication)",
+            err=True,
+        )
+    store = open_store_for_cli(db_url)
+    try:
+        if study is not None:
+            try:
+                store.get_study(study)
+            except HPOServiceError as e:
+                raise click.ClickException(str(e)) from e
+        shown = "localhost" if host in _LOCAL_HOSTS else host
+        click.echo(f"dashboard on http://{shown}:{port}/ (Ctrl+C stops it)", err=True)
+        uvicorn.run(create_app(store, study=study), host=host, port=port,
+                    log_level="warning")  # fmt: skip
+    finally:
+        store.close()
