@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -131,7 +132,10 @@ class Driver:
         """
         self._housekeeping()  # takes the driver lease first, then requeues dead ones
         self._started = time.monotonic()
-        progress = Progress(self.settings.max_evals, enabled=self.options.progress)
+        total = self.settings.max_evals
+        progress = Progress(
+            total if total < sys.maxsize else None, enabled=self.options.progress
+        )
         try:
             reason = self._loop(progress)
         finally:
