@@ -15,10 +15,13 @@ from typing import Any
 import numpy as np
 
 from hpo_service.algorithms import Algorithm
+from hpo_service.algorithms.pruners import resolve_pruner
+from hpo_service.driver._local_pruning import LocalPruning
 from hpo_service.driver._progress import Progress
 from hpo_service.driver._suggest import Suggester
-from hpo_service.exceptions import InvalidResultError
-from hpo_service.objective._result import normalise_result
+from hpo_service.exceptions import InvalidResultError, TrialPruned
+from hpo_service.objective._report import pruned_result
+from hpo_service.objective._result import STATUS_PRUNED, normalise_result
 from hpo_service.space import space_eval
 from hpo_service.trials import (
     JOB_STATE_DONE,
@@ -61,6 +64,7 @@ def fmin(
     show_progressbar: bool = True,
     early_stop_fn: EarlyStopFn | None = None,
     trials_save_file: str = "",
+    pruner: Any = None,
 ) -> Any:
     """Minimise ``fn`` over ``space``, with hyperopt's arguments and meanings.
 
@@ -89,6 +93,11 @@ def fmin(
         show_progressbar: Show a progress bar.
         early_stop_fn: ``fn(trials, *state) -> (stop, state)``, called after each trial.
         trials_save_file: Not supported (a store-backed study checkpoints itself).
+        pruner: Stops unpromising trials early from what they report
+            (``hpo_service.report``): None (no pruning), a name (``"median"``,
+            ``"percentile"``, ``"asha"``, ``"hyperband"``, with default settings) or a
+            pruner object from ``hpo_service.pruners``. Pruned trials count toward
+            ``max_evals``. With ``StoreTrials``, None keeps the study's pruner.
 
     Returns:
         The best params (or config, see ``return_argmin``).
@@ -99,6 +108,7 @@ def fmin(
     """
     _check_unsupported(pass_expr_memo_ctrl, trials_save_file)
     if allow_trials_fmin and hasattr(trials, "fmin"):
+        extra = {} if pruner is None else {"pruner": pruner}
         return trials.fmin(
             fn,
             space,
@@ -113,8 +123,10 @@ def fmin(
             show_progressbar=show_progressbar,
             early_stop_fn=early_stop_fn,
             max_queue_len=max_queue_len,
+            **extra,
         )
     trials = Trials() if trials is None else trials
+    pruning = LocalPruning(resolve_pruner(pruner), trials.trials)
     rules = _StopRules(
         _check_max_evals(max_evals, timeout), timeout, loss_threshold, early_stop_fn
     )
@@ -129,6 +141,7 @@ def fmin(
         as_generator(rstate),
         queue,
         rules,
+        pruning,
         catch=catch_eval_exceptions,
         batch=max(1, max_queue_len),
         progress=show_progressbar and verbose,
@@ -207,6 +220,7 @@ def _search(
     rng: np.random.Generator,
     queue: list[Any],
     rules: _StopRules,
+    pruning: LocalPruning,
     *,
     catch: bool,
     batch: int,
@@ -228,7 +242,7 @@ def _search(
                 n = min(batch, rules.max_evals - len(trials))
                 queue = suggester.suggest(_seeded(rng), n)
             new = queue.pop(0)
-            result = _evaluate(fn, new, trials, suggester.labels, catch=catch)
+            result = _evaluate(fn, new, trials, suggester, pruning, catch=catch)
             suggester.observe(new.params, result)
             loss = loss_of(result)
             best = loss if best is None or (loss is not None and loss < best) else best
@@ -250,35 +264,48 @@ def _evaluate(
     fn: Callable[[Any], Any],
     new: Any,
     trials: Trials,
-    labels: list[str],
+    suggester: Suggester,
+    pruning: LocalPruning,
     *,
     catch: bool,
 ) -> dict[str, Any]:
-    """Run the objective on one trial, append its record and return its result."""
+    """Run the objective on one trial, append its record and return its result.
+
+    A trial whose objective raises ``TrialPruned`` is recorded as pruned (state
+    done, result status ``"pruned"`` with the last reported value as loss).
+    """
     tid = trials.new_trial_ids(1)[0]
     book = _dt.datetime.now(_dt.timezone.utc)
     error = None
-    try:
-        result = normalise_result(fn(new.config))
-    except Exception as e:
-        if not catch:
-            raise
-        if not isinstance(e, InvalidResultError):
-            _logger.debug(
-                "objective raised on trial %s:\n%s", tid, traceback.format_exc()
-            )
-        result, error = {"status": STATUS_FAIL}, (type(e).__name__, str(e))
+    with pruning.running(tid) as (progress, context):
+        start = time.perf_counter()
+        try:
+            result = normalise_result(fn(new.config))
+        except TrialPruned:
+            result = pruned_result(context, time.perf_counter() - start)
+        except Exception as e:
+            if not catch:
+                raise
+            if not isinstance(e, InvalidResultError):
+                _logger.debug(
+                    "objective raised on trial %s:\n%s", tid, traceback.format_exc()
+                )
+            result, error = {"status": STATUS_FAIL}, (type(e).__name__, str(e))
     doc = make_trial_doc(
         tid,
         state=JOB_STATE_DONE if error is None else JOB_STATE_ERROR,
         params=new.params,
-        labels=labels,
+        labels=suggester.labels,
         result=result,
         error=error,
         book_time=book,
         refresh_time=_dt.datetime.now(_dt.timezone.utc),
+        intermediate=progress.intermediate,
     )
     trials.append(doc)
+    pruning.observe(doc)
+    if result.get("status") == STATUS_PRUNED:
+        _logger.debug("trial %s pruned at step %s", tid, result.get("step"))
     return result
 
 
