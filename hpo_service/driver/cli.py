@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from hpo_service.algorithms import ALGORITHMS
 from hpo_service.driver import _output
 from hpo_service.driver._local_workers import LocalWorkers
 from hpo_service.driver._pruner_options import pruner_options, take_pruner
@@ -60,7 +61,7 @@ def main(verbose: int) -> None:
     "--space", "space_ref", help="Search space reference, package.module:name."
 )
 @click.option("--max-evals", type=click.IntRange(min=1), help="Trials to finish.")
-@click.option("--algo", type=click.Choice(["tpe", "rand"]), help="Algorithm [tpe].")
+@click.option("--algo", type=click.Choice(list(ALGORITHMS)), help="Algorithm [tpe].")
 @click.option("--seed", type=int, help="Seed of the suggestion sequence.")
 @click.option(
     "--queue-depth",
