@@ -57,7 +57,7 @@ _LOCATIONS: dict[str, str] = {
     "StoreError": "hpo_service.exceptions",
 }
 _ALGORITHMS = ("tpe", "rand", "anneal", "pruners")
-_SUBMODULES = (*_ALGORITHMS, "early_stop", "exceptions", "base", "pyll")
+_SUBMODULES = (*_ALGORITHMS, "early_stop", "exceptions", "base", "pyll", "plotting")
 
 __all__ = sorted([*_LOCATIONS, *_SUBMODULES, "fmin"])
 

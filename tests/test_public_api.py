@@ -64,6 +64,9 @@ HYPEROPT_MODULE_PATHS = [
     ("hpo_service.early_stop", "no_progress_loss"),
     ("hpo_service.exceptions", "AllTrialsFailed"),
     ("hpo_service.pyll", "scope"),
+    ("hpo_service.plotting", "main_plot_history"),
+    ("hpo_service.plotting", "main_plot_histogram"),
+    ("hpo_service.plotting", "main_plot_vars"),
     ("hpo_service.pyll", "as_apply"),
     ("hpo_service.pyll.base", "scope"),
     ("hpo_service.pyll.stochastic", "sample"),
@@ -89,6 +92,8 @@ TOP_LEVEL_MODULES = {
     "trials",
     "early_stop",
     "exceptions",
+    "pyll",
+    "plotting",
     "base",
     # hyperopt's algorithm module paths, aliases of hpo_service.algorithms.<name>
     "tpe",

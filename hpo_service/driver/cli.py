@@ -20,6 +20,7 @@ from hpo_service.driver._settings import COUNTED_STATES
 from hpo_service.driver._study import open_study, space_settings, study_space
 from hpo_service.driver._study_loop import Driver, DriverOptions
 from hpo_service.exceptions import HPOServiceError, ObjectiveImportError, SpaceError
+from hpo_service.insight import _cli as _insight_cli
 from hpo_service.objective._reference import check_importable, import_reference
 from hpo_service.store import BaseTrialStore, TrialState
 from hpo_service.store._cli_option import db_option, open_store_for_cli
@@ -272,6 +273,10 @@ def list_studies(store: BaseTrialStore, db_url: str) -> None:
             f"{study.name}\t{finished}/{study.settings.get('max_evals')} finished"
         )
 
+
+main.add_command(_insight_cli.report)
+main.add_command(_insight_cli.importance)
+main.add_command(_insight_cli.dashboard)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
