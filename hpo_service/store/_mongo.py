@@ -261,6 +261,14 @@ def _study_not_found(name: str) -> StudyNotFoundError:
     )
 
 
+def _short(exc: PyMongoError) -> str:
+    """The server's own message of ``exc`` (not the full reply), on one line."""
+    details = getattr(exc, "details", None)
+    text = str(details.get("errmsg") or exc) if isinstance(details, dict) else str(exc)
+    hint = " (check user, password and authSource)" if "authentication" in text else ""
+    return text.splitlines()[0][:300] + hint
+
+
 def _session_kw(session: Any) -> dict[str, Any]:
     return {} if session is None else {"session": session}
 
@@ -431,7 +439,7 @@ class MongoTrialStore(BaseTrialStore):
             self._close_client()
             raise StoreConnectionError(
                 f"MongoDB at {self._description} must be usable, but: "
-                f"{self._scrub(str(exc)).splitlines()[0]}"
+                f"{self._scrub(_short(exc))}"
             ) from None
         _logger.debug("opened MongoDB store %s/%s", self._description, database)
 
