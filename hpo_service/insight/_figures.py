@@ -17,7 +17,7 @@ from hpo_service.insight._style import (
     BEST_COLOR,
     LAYOUT,
     STATE_COLORS,
-    datetimes,
+    epoch_ms,
     floats,
     loss_axis_type,
 )
@@ -33,6 +33,7 @@ _logger = logging.getLogger(__name__)
 
 _MAX_CURVES = 1000  # intermediate-value curves drawn at most
 _GRID = 60  # contour resolution per axis
+_CONTOUR_POINTS = 4000  # trials the contour's surface is interpolated from
 _SLICE_COLUMNS = 3
 
 
@@ -96,6 +97,7 @@ def history_figure(data: StudyData, *, over: str = "number") -> go.Figure:
     fig.update_layout(
         title=f"Optimisation history over {title}",
         xaxis_title=title,
+        xaxis_type="linear" if over == "number" else "date",
         yaxis_title=data.objective_names[0],
         yaxis_type=loss_axis_type(loss),
         **LAYOUT,
@@ -105,8 +107,8 @@ def history_figure(data: StudyData, *, over: str = "number") -> go.Figure:
 
 def _x_values(rows: list[TrialRow], over: str) -> np.ndarray:
     if over == "number":
-        return np.array([r.tid for r in rows], dtype=float)
-    return datetimes(floats([r.finished_at for r in rows]))
+        return np.array([r.tid for r in rows], dtype=np.int64)
+    return epoch_ms(floats([r.finished_at for r in rows]))
 
 
 def _points(
@@ -143,7 +145,7 @@ def slice_figure(data: StudyData) -> go.Figure:
     params = data.params
     matrix = data.param_matrix(rows, params)
     loss = floats([r.loss for r in rows])
-    tids = np.array([r.tid for r in rows], dtype=float)
+    tids = np.array([r.tid for r in rows], dtype=np.int64)
     n_cols = min(_SLICE_COLUMNS, max(1, len(params)))
     n_rows = max(1, math.ceil(len(params) / n_cols))
     fig = make_subplots(
@@ -284,11 +286,15 @@ def contour_figure(data: StudyData, pair: tuple[str, str]) -> go.Figure:
     """Loss interpolated over two parameters (linear, on the plot's scale), with the
     trials on top.
 
+    The surface is a linear interpolation on a Delaunay triangulation (scipy's
+    ``griddata``) of at most 4,000 trials, a seeded random subsample on longer
+    studies: a triangulation grows faster than linearly when a parameter takes few
+    values (an integer or a choice), and 4,000 points already give 60 x 60 grid
+    cells about one trial each. Every trial is still drawn on top.
+
     Raises:
         KeyError: A label of ``pair`` is not a parameter of the study.
     """
-    from scipy.interpolate import griddata
-
     go = _go()
     infos = {p.label: p for p in data.params}
     px, py = infos[pair[0]], infos[pair[1]]
@@ -297,16 +303,16 @@ def contour_figure(data: StudyData, pair: tuple[str, str]) -> go.Figure:
     loss = floats([r.loss for r in rows])
     x, y = _plot_scale(px, matrix[px.label]), _plot_scale(py, matrix[py.label])
     ok = ~(np.isnan(x) | np.isnan(y) | np.isnan(loss))
+    x, y, loss = x[ok], y[ok], loss[ok]
     fig = go.Figure()
-    if ok.sum() >= 4 and np.ptp(x[ok]) > 0 and np.ptp(y[ok]) > 0:
-        gx = np.linspace(x[ok].min(), x[ok].max(), _GRID)
-        gy = np.linspace(y[ok].min(), y[ok].max(), _GRID)
-        z = griddata((x[ok], y[ok]), loss[ok], tuple(np.meshgrid(gx, gy)), "linear")
+    if len(x) >= 4 and np.ptp(x) > 0 and np.ptp(y) > 0:
+        gx = np.linspace(x.min(), x.max(), _GRID)
+        gy = np.linspace(y.min(), y.max(), _GRID)
         fig.add_trace(
             go.Contour(
                 x=_unscale(px, gx),
                 y=_unscale(py, gy),
-                z=z,
+                z=_surface(x, y, loss, gx, gy),
                 colorscale="Viridis_r",
                 colorbar={"title": "loss"},
                 contours={"coloring": "heatmap"},
@@ -315,8 +321,8 @@ def contour_figure(data: StudyData, pair: tuple[str, str]) -> go.Figure:
         )
     fig.add_trace(
         go.Scattergl(
-            x=_unscale(px, x[ok]),
-            y=_unscale(py, y[ok]),
+            x=_unscale(px, x),
+            y=_unscale(py, y),
             mode="markers",
             marker={"color": "black", "size": 3, "opacity": 0.5},
             name="trials",
@@ -327,6 +333,23 @@ def contour_figure(data: StudyData, pair: tuple[str, str]) -> go.Figure:
     fig.update_yaxes(title=py.label, **_scale_axis(py))
     fig.update_layout(title=f"Contour: {px.label} × {py.label}", **LAYOUT)
     return fig
+
+
+def _surface(
+    x: np.ndarray, y: np.ndarray, z: np.ndarray, gx: np.ndarray, gy: np.ndarray
+) -> np.ndarray:
+    """``z`` linearly interpolated on the grid ``gy x gx`` (NaN outside the hull)."""
+    from scipy.interpolate import griddata
+    from threadpoolctl import threadpool_limits
+
+    if len(x) > _CONTOUR_POINTS:
+        keep = np.random.default_rng(0).choice(len(x), _CONTOUR_POINTS, replace=False)
+        x, y, z = x[keep], y[keep], z[keep]
+    # One BLAS thread: the triangulation makes one tiny LAPACK call per triangle,
+    # and OpenBLAS's thread hand-off per call cost 10-40x the work (7.7 s instead
+    # of 0.2 s for 20,000 trials on the shared 2-core machine).
+    with threadpool_limits(limits=1, user_api="blas"):
+        return griddata((x, y), z, tuple(np.meshgrid(gx, gy)), "linear")
 
 
 def _plot_scale(info: ParamInfo, column: np.ndarray) -> np.ndarray:
