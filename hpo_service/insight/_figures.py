@@ -61,10 +61,16 @@ def history_figure(data: StudyData, *, over: str = "number") -> go.Figure:
 
     Args:
         data: The study.
-        over: ``"number"`` (the tid) or ``"time"`` (finish time, UTC).
+        over: ``"number"`` (the tid) or ``"time"`` (finish time, UTC, on a date axis
+            fed epoch milliseconds).
+
+    Returns:
+        A figure with one marker trace per state (done, pruned) and the best-so-far
+        line (done trials only).
 
     Raises:
         ValueError: ``over`` is neither.
+        ImportError: plotly is missing (every figure function raises it).
     """
     if over not in ("number", "time"):
         raise ValueError(f"`over` must be 'number' or 'time', but got over={over!r}")
@@ -137,7 +143,16 @@ def _axis_values(info: ParamInfo, column: np.ndarray) -> tuple[Any, dict[str, An
 
 
 def slice_figure(data: StudyData) -> go.Figure:
-    """One panel per parameter: its value (x) against the loss (y), coloured by tid."""
+    """One panel per parameter: its value (x) against the loss (y), coloured by tid.
+
+    Args:
+        data: The study (finished trials with a single loss are drawn).
+
+    Returns:
+        A grid of panels, 3 a row; choices by their option text, log-scale
+        parameters on log axes, trials where a parameter is inactive left out of
+        its panel.
+    """
     from plotly.subplots import make_subplots
 
     go = _go()
@@ -254,7 +269,15 @@ def _fmt(value: float) -> str:
 
 
 def importance_figure(importances: list[ParamImportance]) -> go.Figure:
-    """Horizontal bars of fANOVA importances, with the spread over trees."""
+    """Horizontal bars of fANOVA importances, with the spread over trees.
+
+    Args:
+        importances: From :func:`~hpo_service.insight.param_importances`.
+
+    Returns:
+        One bar per parameter (most important on top); the error bar is the
+        standard deviation over the forest's trees, on the same normalised scale.
+    """
     go = _go()
     ordered = list(reversed(importances))
     fig = go.Figure(
@@ -292,8 +315,18 @@ def contour_figure(data: StudyData, pair: tuple[str, str]) -> go.Figure:
     values (an integer or a choice), and 4,000 points already give 60 x 60 grid
     cells about one trial each. Every trial is still drawn on top.
 
+    Args:
+        data: The study (finished trials with a single loss and both parameters
+            active are used).
+        pair: The labels of the x and y parameters.
+
+    Returns:
+        A 60 x 60 contour (empty outside the trials' convex hull) with the trials
+        as points; log-scale parameters are interpolated and drawn in log space.
+
     Raises:
         KeyError: A label of ``pair`` is not a parameter of the study.
+        ImportError: plotly or scipy is missing.
     """
     go = _go()
     infos = {p.label: p for p in data.params}
@@ -375,6 +408,9 @@ def _scale_axis(info: ParamInfo) -> dict[str, Any]:
 def intermediate_figure(data: StudyData) -> go.Figure | None:
     """Each trial's reported values over steps; pruned ones dashed orange.
 
+    Args:
+        data: The study; at most 1,000 curves are drawn (every k-th trial by tid).
+
     Returns:
         The figure, or None when no trial reported an intermediate value.
     """
@@ -428,7 +464,15 @@ def pareto_front(points: np.ndarray) -> np.ndarray:
 
     A row dominates another when it is no worse in every objective and better in one;
     equal rows do not dominate each other. In lexicographic order no row is dominated
-    by a later one, so one pass against the front found so far is enough.
+    by a later one, so one pass against the front found so far is enough (the
+    sort-filter idea of Chomicki, Godfrey, Gryz and Liang, "Skyline with
+    presorting", ICDE 2003). O(n x front size) comparisons.
+
+    Args:
+        points: ``(n, m)`` losses, lower is better in each column.
+
+    Returns:
+        The indices of the Pareto front, ascending.
     """
     order = np.lexsort(points.T[::-1])
     front = np.empty((0, points.shape[1]))
@@ -443,7 +487,16 @@ def pareto_front(points: np.ndarray) -> np.ndarray:
 
 
 def pareto_figure(data: StudyData) -> go.Figure | None:
-    """The trials and their Pareto front for a 2- or 3-objective study, else None."""
+    """The trials and their Pareto front for a 2- or 3-objective study, else None.
+
+    Args:
+        data: The study (``done`` trials with a loss vector are drawn; axes are
+            titled with :attr:`~hpo_service.insight.StudyData.objective_names`).
+
+    Returns:
+        A 2-D (WebGL) or 3-D scatter with the front in red, or None for a study
+        with another number of objectives or no such trial yet.
+    """
     go = _go()
     n = data.n_objectives
     rows = [r for r in data.sorted_rows() if r.losses is not None and r.state == "done"]
