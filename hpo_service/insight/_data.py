@@ -102,8 +102,8 @@ def _losses(result: Mapping[str, Any]) -> tuple[float | None, tuple[float, ...] 
 
 
 def _intermediate(trial: Trial) -> dict[int, float]:
-    raw = getattr(trial, "intermediate", None)
-    if raw is None:
+    raw = trial.intermediate  # the store's field; older callers put it in ``extra``
+    if not raw:
         raw = trial.extra.get("intermediate") if trial.extra else None
     if not raw:
         return {}
