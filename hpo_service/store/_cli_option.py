@@ -9,13 +9,14 @@ import click
 
 from hpo_service.exceptions import StoreConnectionError, StoreError
 from hpo_service.store import BaseTrialStore, open_store
+from hpo_service.store._url import STORE_URL_ENV
 
 DEFAULT_DB = "sqlite:///hpo.sqlite"
 
 db_option = click.option(
     "--db",
     "db_url",
-    envvar="HPO_DB",
+    envvar=STORE_URL_ENV,
     default=DEFAULT_DB,
     show_default=True,
     help="Trials store URL: sqlite:///path, mongodb://..., mongomock://name "

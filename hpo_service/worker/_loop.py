@@ -321,9 +321,19 @@ class Worker:
                 self._log.warning("trial %s error: %s", name, error)
         elif outcome.kind == "import_error":
             self._release(trial, name)
+            output = data.get("output")
             raise ObjectiveImportError(
                 f"cannot import objective {settings.objective!r} for study "
                 f"{trial.study!r}: {data.get('type')}: {data.get('message')}"
+                + (f"; its output:\n{output.rstrip()}" if output else "")
+            )
+        elif outcome.kind == "start_failed":  # died importing: a worker fault
+            self._release(trial, name)
+            raise WorkerError(
+                f"the objective process failed while importing objective "
+                f"{settings.objective!r} for study {trial.study!r}, before the "
+                f"objective was called ({data.get('type')}: {data.get('message')}); "
+                f"its output:\n{data.get('output') or '(none)'}"
             )
         elif lease.lost.is_set():
             self._summary.abandoned += 1
