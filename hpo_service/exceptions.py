@@ -19,6 +19,14 @@ class StoreConnectionError(StoreError, ConnectionError):
     """The store could not be reached within the allowed time."""
 
 
+class StoreNotFoundError(StoreError):
+    """The store's database does not exist, and the caller asked not to create it."""
+
+
+class StoreLostError(StoreError):
+    """The store's database vanished or was replaced while this process used it."""
+
+
 class StudyNotFoundError(StoreError, KeyError):
     """No study of that name exists in the store."""
 

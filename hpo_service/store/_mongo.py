@@ -261,10 +261,11 @@ def open_mongomock(url: str, **options: Any) -> MongoTrialStore:
     name, database = parse_mongomock_url(url)
     database = options.pop("database", None) or database or DEFAULT_DATABASE
     retry_timeout = options.pop("retry_timeout", 30.0)
+    create = bool(options.pop("create", True))
     if options:
         raise ValueError(
             "`options` of a mongomock:// store must be among database, "
-            f"retry_timeout, but got {', '.join(sorted(options))}"
+            f"retry_timeout, create, but got {', '.join(sorted(options))}"
         )
     client, lock = _mock_server(name)
     return MongoTrialStore(
@@ -274,6 +275,7 @@ def open_mongomock(url: str, **options: Any) -> MongoTrialStore:
         retry_timeout=retry_timeout,
         lock=lock,
         owns_client=False,
+        create=create,
     )
 
 
@@ -313,6 +315,7 @@ def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
             authentication failed.
     """
     retry_timeout = options.pop("retry_timeout", 30.0)
+    create = bool(options.pop("create", True))
     connect_timeout = c.check_positive(
         options.pop("connect_timeout", 10.0), "connect_timeout"
     )
@@ -330,6 +333,7 @@ def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
         retry_timeout=retry_timeout,
         scrub=make_scrubber(url),
         reconnect=lambda: _client(url, options),
+        create=create,
     )
 
 
@@ -349,6 +353,8 @@ class MongoTrialStore(BaseTrialStore):
         owns_client: Whether :meth:`close` closes the client.
         reconnect: Makes a new client in a forked child process (a pymongo client
             must not cross ``fork()``); None keeps the client.
+        create: Create the collections' indexes on open; False for read-only use
+            (reads never create a database).
     """
 
     def __init__(
@@ -362,8 +368,10 @@ class MongoTrialStore(BaseTrialStore):
         lock: threading.RLock | None = None,
         owns_client: bool = True,
         reconnect: Callable[[], Any] | None = None,
+        create: bool = True,
     ) -> None:
         self._reconnect = reconnect
+        self._create = create
         self._database = c.check_name(database, "database")
         self._description = mask_url(description)
         self._retry = RetryPolicy(timeout=retry_timeout)
@@ -408,7 +416,7 @@ class MongoTrialStore(BaseTrialStore):
 
     def _setup(self) -> None:
         self._client.admin.command("ping")  # fails within serverSelectionTimeoutMS
-        for name, keys, unique in _TRIAL_INDEXES:
+        for name, keys, unique in _TRIAL_INDEXES if self._create else ():
             self._trials.create_index(keys, name=name, unique=unique)
         self._refresh_clock()
 

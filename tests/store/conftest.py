@@ -24,8 +24,9 @@ STORE_MODES = ["sqlite", "mongomock"] + (
     ["mongodb"] if os.environ.get(MONGO_URL_ENV) else []
 )
 
-#: Opens one more store object on the same data (another "process" of the test).
-StoreOpener = Callable[[], BaseTrialStore]
+#: Opens one more store object on the same data (another "process" of the test);
+#: keyword arguments are extra ``open_store`` options (``create=False``).
+StoreOpener = Callable[..., BaseTrialStore]
 
 
 @contextmanager
@@ -40,8 +41,8 @@ def store_supplier(mode: str, tmp_path: Path) -> Iterator[StoreOpener]:
     else:
         url, options = os.environ[MONGO_URL_ENV], {"database": name}
 
-    def opener() -> BaseTrialStore:
-        store = open_store(url, **options)
+    def opener(**extra: object) -> BaseTrialStore:
+        store = open_store(url, **options, **extra)
         opened.append(store)
         return store
 
