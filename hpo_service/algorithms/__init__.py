@@ -19,6 +19,7 @@ __all__ = ["ALGORITHMS", "Algorithm", "describe", "resolve"]
 ALGORITHMS: dict[str, str] = {
     "tpe": "hpo_service.algorithms.tpe",
     "rand": "hpo_service.algorithms.rand",
+    "anneal": "hpo_service.algorithms.anneal",
 }
 
 Algorithm = Callable[..., list[dict[str, Any]]]
@@ -55,7 +56,8 @@ def describe(algo: Callable[..., Any]) -> tuple[str, dict[str, Any]]:
     for name, module in ALGORITHMS.items():
         if importlib.import_module(module).suggest is algo:
             return name, settings
+    known = ", ".join(f"{name}.suggest" for name in ALGORITHMS)
     raise ValueError(
-        "`algo` must be hpo_service's tpe.suggest or rand.suggest (optionally "
-        f"wrapped in functools.partial), but got {algo!r}"
+        f"`algo` must be one of hpo_service's {known} (optionally wrapped in "
+        f"functools.partial), but got {algo!r}"
     )

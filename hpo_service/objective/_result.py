@@ -14,7 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from hpo_service.exceptions import InvalidResultError
+from hpo_service.exceptions import (
+    InvalidLoss,
+    InvalidResultError,
+    InvalidResultStatus,
+)
 
 STATUS_NEW = "new"
 STATUS_RUNNING = "running"
@@ -24,46 +28,75 @@ STATUS_FAIL = "fail"
 STATUS_STRINGS = (STATUS_NEW, STATUS_RUNNING, STATUS_SUSPENDED, STATUS_OK, STATUS_FAIL)
 
 
-def normalise_result(value: Any) -> dict[str, Any]:
-    """Turn an objective's return value into a JSON-able result dict.
+def normalise_result(value: Any, *, storable: bool = True) -> dict[str, Any]:
+    """Turn an objective's return value into a result dict.
 
     Args:
         value: What the objective returned.
+        storable: Whether the result goes to a store: numpy values become plain
+            JSON values and anything else JSON cannot hold is refused, naming its
+            key. In process (``storable=False``) values are kept as they are (a
+            fitted model, an array), as hyperopt keeps them.
 
     Returns:
         ``{"loss": float, "status": "ok", ...}`` or ``{"status": "fail", ...}``.
 
     Raises:
-        InvalidResultError: The value is not a number or a valid result dict, the
-            loss is NaN or not numeric, the status is unknown, or it is not JSON-able.
+        InvalidLoss: The loss is missing (status ok), not a number, or NaN.
+        InvalidResultStatus: The status is not ``"ok"`` or ``"fail"``.
+        InvalidResultError: The value is not a number or a dict, or (``storable``)
+            a value is not JSON-able.
     """
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+    if _as_real(value) is not None:
         return {"loss": _checked_loss(value), "status": STATUS_OK}
     if not isinstance(value, Mapping):
         raise InvalidResultError(
             "the objective must return a number or a dict with 'loss' and 'status', "
             f"but got {type(value).__name__}: {value!r:.200}"
         )
-    result = {str(k): _plain(v) for k, v in value.items()}
+    result = {str(k): (_plain(v) if storable else v) for k, v in value.items()}
     status = result.setdefault("status", STATUS_OK if "loss" in result else None)
     if status not in (STATUS_OK, STATUS_FAIL):
-        raise InvalidResultError(
-            f"result 'status' must be 'ok' or 'fail', but got status={status!r}"
+        raise InvalidResultStatus(
+            f"result 'status' must be 'ok' or 'fail', but got status={status!r}",
+            dict(value),
         )
     if status == STATUS_OK or result.get("loss") is not None:
-        result["loss"] = _checked_loss(result.get("loss"))
-    _check_json(result)
+        result["loss"] = _checked_loss(result.get("loss"), dict(value))
+    if storable:
+        _check_json(result)
     return result
 
 
-def _checked_loss(loss: Any) -> float:
-    if isinstance(loss, bool) or not isinstance(loss, numbers.Real):
-        raise InvalidResultError(
-            f"result 'loss' must be a number, but got loss={loss!r:.200}"
+def is_nan_loss(value: Any) -> bool:
+    """Whether an objective's return value is a NaN loss (bare, or a dict's ``loss``).
+
+    A diverged configuration returns NaN; callers record such a trial as failed
+    (with the reason) and go on, whatever else they do with invalid results.
+    """
+    if isinstance(value, Mapping):
+        value = value.get("loss")
+    number = _as_real(value)
+    return number is not None and math.isnan(number)
+
+
+def _as_real(value: Any) -> float | None:
+    """``value`` as a float if it is a real number (or a 0-d numpy array of one)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        return None
+    return float(value)
+
+
+def _checked_loss(value: Any, result: Any = None) -> float:
+    loss = _as_real(value)
+    if loss is None:
+        raise InvalidLoss(
+            f"result 'loss' must be a number, but got loss={value!r:.200}", result
         )
-    loss = float(loss)
     if math.isnan(loss):
-        raise InvalidResultError("result 'loss' must not be NaN, but got loss=nan")
+        raise InvalidLoss("result 'loss' must not be NaN, but got loss=nan", result)
     return loss
 
 
@@ -79,10 +112,17 @@ def _plain(value: Any) -> Any:
 
 
 def _check_json(result: dict[str, Any]) -> None:
-    try:
-        json.dumps(result)
-    except (TypeError, ValueError) as e:
-        raise InvalidResultError(f"the result dict must be JSON-able: {e}") from e
+    """Refuse a value JSON cannot hold, naming its key (the first one found)."""
+    for key, value in result.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as e:
+            raise InvalidResultError(
+                f"result[{key!r}] must be JSON-serialisable to be stored (None, bool, "
+                f"numbers, str, lists and dicts of them; numpy values are converted), "
+                f"but got {type(value).__name__} {value!r:.80} ({e}); keep large or "
+                "binary data in result['attachments'] as bytes, or run in process"
+            ) from e
 
 
 def loss_of(result: Mapping[str, Any]) -> float | None:

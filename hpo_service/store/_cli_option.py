@@ -35,6 +35,10 @@ db_option = click.option(
 )
 
 
+class MissingStoreError(click.ClickException):
+    """The database does not exist and the command does not create one (exit 1)."""
+
+
 def open_store_for_cli(db_url: str, *, create: bool = False) -> BaseTrialStore:
     """Open the store, turning failures into click errors.
 
@@ -44,7 +48,7 @@ def open_store_for_cli(db_url: str, *, create: bool = False) -> BaseTrialStore:
             does); read commands and workers never create one.
 
     Raises:
-        StoreNotFoundError: ``create`` is False and the database does not exist.
+        MissingStoreError: ``create`` is False and the database does not exist.
         click.ClickException: The store cannot be reached (exit code 1).
         click.BadParameter: The URL is malformed or names no usable store (exit 2).
     """
@@ -52,8 +56,8 @@ def open_store_for_cli(db_url: str, *, create: bool = False) -> BaseTrialStore:
         return open_store(db_url, create=create)
     except StoreConnectionError as e:
         raise click.ClickException(f"cannot reach the store: {e}") from e
-    except StoreNotFoundError:
-        raise
+    except StoreNotFoundError as e:
+        raise MissingStoreError(str(e)) from e
     except (ValueError, StoreError) as e:
         raise click.BadParameter(str(e), param_hint="'--db'") from e
 

@@ -11,11 +11,14 @@ import click
 from hpo_service.exceptions import (
     ObjectiveImportError,
     StoreError,
-    StoreNotFoundError,
     WorkerError,
 )
 from hpo_service.store import BaseTrialStore
-from hpo_service.store._cli_option import db_option, open_store_for_cli
+from hpo_service.store._cli_option import (
+    MissingStoreError,
+    db_option,
+    open_store_for_cli,
+)
 from hpo_service.worker._loop import DEFAULT_POLL_INTERVAL, run_worker
 
 EXIT_CANNOT_RUN = 3
@@ -121,7 +124,7 @@ def _open_store(db_url: str, idle_timeout: float | None) -> BaseTrialStore | Non
     while True:
         try:
             return open_store_for_cli(db_url)
-        except StoreNotFoundError as e:
+        except MissingStoreError as e:
             now = time.monotonic()
             if idle_timeout is not None and now - started >= idle_timeout:
                 _logger.warning(
@@ -129,7 +132,7 @@ def _open_store(db_url: str, idle_timeout: float | None) -> BaseTrialStore | Non
                 )
                 return None
             if now >= next_note:
-                _logger.warning("%s; waiting for it to be created", e)
+                _logger.warning("%s; waiting for it to be created", e.message)
                 next_note = now + _MISSING_NOTE_SECONDS
             time.sleep(_MISSING_POLL_SECONDS)
 
