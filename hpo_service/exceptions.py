@@ -118,3 +118,15 @@ class InvalidAnnotatedParameter(HPOServiceError, ValueError):
 
 class WorkerError(HPOServiceError, RuntimeError):
     """A worker cannot run trials at all (its objective process does not start)."""
+
+
+class TrialPruned(HPOServiceError):
+    """Raised by an objective to stop its trial early: the trial ends as ``pruned``.
+
+    Raise it when :func:`hpo_service.should_prune` returns True; the trial keeps its
+    last reported value (:func:`hpo_service.report`) and counts toward ``max_evals``.
+    """
+
+
+class NoActiveTrialError(HPOServiceError, RuntimeError):
+    """``report`` or ``should_prune`` was called outside an objective being run."""

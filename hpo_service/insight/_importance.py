@@ -17,7 +17,9 @@ Details of this implementation:
 - a conditional parameter gets one more cell, ``[-a, 0)``, standing for "inactive",
   sized so that its share of the axis equals the share of trials in which it was
   inactive; the forest sees inactive as ``-1`` and any split between ``-1`` and the
-  active values is put at ``0`` exactly;
+  active values is put at ``0`` exactly; its importance is the variance of its
+  marginal over the active cells only, times the probability of being active (the
+  inactive/active step belongs to the parent choice, not to the parameter);
 - ``importance`` is normalised to sum to 1 over the parameters (as Optuna shows it);
   ``variance_fraction`` keeps the raw main-effect fraction of the loss variance (the
   remainder, ``1 - sum``, is interactions between parameters).
@@ -217,6 +219,12 @@ def _marginal_variance(
     np.add.at(diff, start, weight)
     np.add.at(diff, stop, -weight)
     marginal = np.cumsum(diff)[:-1]
+    if low < 0:  # conditional: vary over the active cells only, weighted by P(active)
+        active = cuts[:-1] >= 0
+        share = np.diff(cuts)[active]
+        centre = float(share @ marginal[active])
+        spread = float(share @ marginal[active] ** 2) - centre**2
+        return max(0.0, spread / (1.0 - low))
     share = np.diff(cuts) / (1.0 - low)
     return max(0.0, float(share @ marginal**2) - mean**2)
 

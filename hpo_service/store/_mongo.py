@@ -165,7 +165,21 @@ def _trial(doc: dict[str, Any]) -> Trial:
         result=_unescape(doc.get("result")),
         error=_unescape(doc.get("error")),
         version=doc["version"],
+        intermediate=_intermediate(doc),
     )
+
+
+def _intermediate(doc: dict[str, Any]) -> dict[int, float]:
+    """A trial document's intermediate values, if they belong to its current attempt.
+
+    Reports are kept in ``intermediate`` (``{"<step>": value}``) with the token of the
+    attempt that wrote them in ``intermediate_token``; an old attempt's are ignored.
+    """
+    token = doc.get("token")
+    if token is None or doc.get("intermediate_token") != token:
+        return {}
+    values = doc.get("intermediate") or {}
+    return {int(step): float(value) for step, value in values.items()}
 
 
 def _study(doc: dict[str, Any]) -> Study:
@@ -951,6 +965,60 @@ class MongoTrialStore(BaseTrialStore):
                 )
             )
         return counts
+
+    # ---- intermediate values (pruning) ---------------------------------------------
+
+    def prune(self, study: str, tid: int, token: str, result: dict[str, Any]) -> bool:
+        encoded = _encode(c.check_dict(result, "result"), "result")
+        update = {
+            "$set": {
+                "state": TrialState.PRUNED.value,
+                "result": encoded,
+                "finished_at": self.now(),
+                "lease_expires_at": None,
+            }
+        }
+        return self._finish("prune", study, tid, token, update)
+
+    def report(self, study: str, tid: int, token: str, step: int, value: float) -> bool:
+        """Append to the attempt's reports, or start them if they are another's.
+
+        Two conditional updates, each idempotent (a retry sets the same field), and
+        neither numbered: a report is not a change.
+        """
+        c.check_name(study, "study")
+        c.check_tid(tid)
+        key = str(c.check_step(step))
+        value = c.check_report_value(value)
+        current = {"tid": tid, "study": study, "token": token, "state": "running"}
+        append = (
+            {**current, "intermediate_token": token},
+            {"$set": {f"intermediate.{key}": value}},
+        )
+        start = (
+            {**current, "intermediate_token": {"$ne": token}},
+            {"$set": {"intermediate": {key: value}, "intermediate_token": token}},
+        )
+        for query, update in (append, start, append):
+            result = self._call(
+                "report", lambda _, q=query, u=update: self._trials.update_one(q, u)
+            )
+            if result.matched_count:
+                return True
+        self._require_trial(study, tid)
+        return False
+
+    def running_intermediate(self, study: str) -> dict[int, dict[int, float]]:
+        c.check_name(study, "study")
+        query = {"state": TrialState.RUNNING.value, "study": study}
+        fields = {"tid": 1, "token": 1, "intermediate": 1, "intermediate_token": 1}
+        docs = self._call(
+            "running_intermediate", lambda _: list(self._trials.find(query, fields))
+        )
+        if not docs:
+            self._require_study(study)
+        found = {doc["tid"]: _intermediate(doc) for doc in docs}
+        return {tid: values for tid, values in found.items() if values}
 
     # ---- misc --------------------------------------------------------------------
 
