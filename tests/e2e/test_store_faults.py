@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from hpo_service.exceptions import StoreNotFoundError, StudyNotFoundError
 from hpo_service.store import TrialState, open_store
 
 from .conftest import wait_until
@@ -43,13 +44,12 @@ def children(pid: int) -> list[int]:
 
 
 def done_count(path: Path, study: str) -> int:
-    if not path.exists():
-        return 0
-    with open_store(f"sqlite:///{path}", create=False) as store:
-        try:
+    """Done trials; 0 while the driver has not created the database or study yet."""
+    try:
+        with open_store(f"sqlite:///{path}", create=False) as store:
             return store.count_by_state(study)[TrialState.DONE]
-        except KeyError:
-            return 0
+    except (StoreNotFoundError, StudyNotFoundError):
+        return 0
 
 
 @pytest.mark.parametrize("fault", ["deleted", "replaced"])
