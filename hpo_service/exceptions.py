@@ -41,6 +41,12 @@ class StoreLostError(StoreError):
     """The store's database vanished or was replaced while this process used it."""
 
 
+class UnstorableError(StoreError, ValueError):
+    """The store cannot hold a value: too large for one record (MongoDB: 16 MiB a
+    document), or of a kind its format lacks (MongoDB: integers beyond 64 bits).
+    Nothing was written; a worker records the trial as an error with this reason."""
+
+
 class StudyNotFoundError(StoreError, KeyError):
     """No study of that name exists in the store."""
 

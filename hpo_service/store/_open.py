@@ -30,8 +30,8 @@ def open_store(url: str, **options: Any) -> BaseTrialStore:
             URL's) and passes any other keyword to :class:`pymongo.MongoClient`.
             mongomock takes ``database``. Every backend takes ``create`` (default
             True): False opens only an existing store and writes nothing on open
-            (a missing SQLite file raises ``StoreNotFoundError``; MongoDB creates
-            no indexes).
+            (a missing SQLite file raises ``StoreNotFoundError``; opening MongoDB
+            never writes).
 
     Returns:
         An open store; close it (or use it as a context manager) when done.
