@@ -328,10 +328,11 @@ def open_mongomock(url: str, **options: Any) -> MongoTrialStore:
     name, database = parse_mongomock_url(url)
     database = options.pop("database", None) or database or DEFAULT_DATABASE
     retry_timeout = options.pop("retry_timeout", 30.0)
+    options.pop("create", None)  # opening never writes: nothing to create
     if options:
         raise ValueError(
             "`options` of a mongomock:// store must be among database, "
-            f"retry_timeout, but got {', '.join(sorted(options))}"
+            f"retry_timeout, create, but got {', '.join(sorted(options))}"
         )
     client, lock = _mock_server(name)
     return MongoTrialStore(
@@ -358,6 +359,7 @@ def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
         StoreConnectionError: No member answered within the connect timeout,
             authentication failed, or the server is older than MongoDB 4.2.
     """
+    options.pop("create", None)  # opening never writes: nothing to create
     retry_timeout = options.pop("retry_timeout", 30.0)
     connect_timeout = c.check_positive(
         options.pop("connect_timeout", 10.0), "connect_timeout"
