@@ -127,9 +127,8 @@ class StoreTrials(TrialsView):
         Objective errors always become ``error`` trials here (workers catch them).
         ``pruner`` (if given) replaces the one given to the constructor.
         """
-        from hpo_service.algorithms import tpe
-
-        name, algo_settings = describe(algo or tpe.suggest)
+        # algo=None: a new study uses tpe, a resumed one keeps its algorithm.
+        name, algo_settings = (None, None) if algo is None else describe(algo)
         chosen = self.pruner if pruner is None else resolve_pruner(pruner)
         given = {
             "objective": self.objective or reference_of(fn),

@@ -18,8 +18,8 @@ db_option = click.option(
     envvar="HPO_DB",
     default=DEFAULT_DB,
     show_default=True,
-    help="Trials store URL: sqlite:///path, mongodb://..., mongomock://name "
-    "(or env HPO_DB).",
+    help="Trials store URL: sqlite:///path, mongodb://..., hyperopt's "
+    "mongo://host:port/db/jobs, mongomock://name (or env HPO_DB).",
 )
 
 

@@ -56,7 +56,8 @@ class WorkerSummary:
         abandoned: Trials dropped because the attempt stopped being ours (requeued,
             cancelled) or its result was refused as stale.
         stop_reason: ``"max_trials"``, ``"idle_timeout"``, ``"study_finished"``,
-            ``"warm_stop"``, ``"cold_stop"`` or ``"error"``.
+            ``"max_consecutive_failures"``, ``"last_job_timeout"``, ``"warm_stop"``,
+            ``"cold_stop"`` or ``"error"``.
     """
 
     worker_id: str
@@ -86,6 +87,9 @@ def run_worker(
     idle_timeout: float | None = None,
     poll_interval: float = DEFAULT_POLL_INTERVAL,
     worker_id: str | None = None,
+    max_consecutive_failures: int | None = None,
+    last_job_timeout: float | None = None,
+    workdir: str | None = None,
 ) -> WorkerSummary:
     """Claim and run trials until a stop condition; see :class:`Worker`.
 
@@ -97,6 +101,9 @@ def run_worker(
         poll_interval: First pause between polls of an empty queue.
         worker_id: Owner id written on claimed trials (default
             :func:`default_worker_id`).
+        max_consecutive_failures: Stop after this many trials in a row end in error.
+        last_job_timeout: Claim no trial after this many seconds of running.
+        workdir: Run each trial in its own directory ``workdir/study/tid``.
 
     Returns:
         What the worker did.
@@ -115,8 +122,47 @@ def run_worker(
         idle_timeout=idle_timeout,
         poll_interval=poll_interval,
         worker_id=worker_id,
+        limits=WorkerLimits(max_consecutive_failures, last_job_timeout, workdir),
     )
     return worker.run()
+
+
+@dataclass(frozen=True)
+class WorkerLimits:
+    """hyperopt-mongo-worker's stop rules and per-trial working directories.
+
+    Attributes:
+        max_consecutive_failures: Stop after this many trials in a row end in error.
+        last_job_timeout: Claim no trial after this many seconds of running.
+        workdir: Root of the per-trial working directories ``workdir/study/tid``.
+    """
+
+    max_consecutive_failures: int | None = None
+    last_job_timeout: float | None = None
+    workdir: str | None = None
+
+    def reached(self, consecutive_failures: int, started: float) -> str | None:
+        """The stop reason a limit gives, or None."""
+        most = self.max_consecutive_failures
+        if most is not None and consecutive_failures >= most:
+            return "max_consecutive_failures"
+        last = self.last_job_timeout
+        if last is not None and time.monotonic() - started >= last:
+            return "last_job_timeout"
+        return None
+
+    def trial_dir(self, study: str, tid: int) -> str | None:
+        """The (created) working directory of one trial, or None for the worker's."""
+        if self.workdir is None:
+            return None
+        path = os.path.join(os.path.abspath(self.workdir), _safe_name(study), str(tid))
+        os.makedirs(path, exist_ok=True)
+        return path
+
+
+def _safe_name(study: str) -> str:
+    """A study name as one path component."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in study) or "_"
 
 
 class _Prefixed(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -141,6 +187,7 @@ class Worker:
         poll_interval: First pause between polls of an empty queue; it grows x1.5
             (with jitter) up to 2 s while the queue stays empty.
         worker_id: Owner id written on claimed trials.
+        limits: hyperopt-mongo-worker's extra stop rules and working directories.
 
     Raises:
         ValueError: An argument is out of range.
@@ -155,8 +202,11 @@ class Worker:
         idle_timeout: float | None = None,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         worker_id: str | None = None,
+        limits: WorkerLimits | None = None,
     ) -> None:
         _check_args(max_trials, idle_timeout, poll_interval)
+        self._limits = limits or WorkerLimits()
+        self._consecutive_failures = 0
         self.worker_id = worker_id or default_worker_id()
         self._store = store
         self._study = study
@@ -218,10 +268,13 @@ class Worker:
 
     def _loop(self) -> str:
         delay = self._poll_interval
-        idle_since = time.monotonic()
+        idle_since = started = time.monotonic()
         while not self._stopping(_WARM):
             if self._summary.trials >= (self._max_trials or float("inf")):
                 return "max_trials"
+            limit = self._limits.reached(self._consecutive_failures, started)
+            if limit is not None:
+                return limit
             trial = self._claim()
             if trial is not None:
                 self._process(trial)
@@ -278,6 +331,7 @@ class Worker:
             outcome = self._child.run(
                 settings.objective,
                 trial.config,
+                workdir=self._limits.trial_dir(trial.study, trial.tid),
                 timeout=settings.trial_timeout,
                 should_abort=lambda: lease.lost.is_set() or self._stopping(_COLD),
                 on_report=self._report_handler(trial, settings, lease),
@@ -344,6 +398,9 @@ class Worker:
         outcome: ChildOutcome,
     ) -> None:
         data = outcome.data
+        failed = outcome.kind == "error"
+        if outcome.kind in ("result", "pruned", "error"):
+            self._consecutive_failures = self._consecutive_failures + 1 if failed else 0
         if outcome.kind == "result":
             if self._write(self._store.complete, trial, name, data):
                 self._summary.done += 1

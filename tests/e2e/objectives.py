@@ -68,3 +68,9 @@ def curve(config: dict[str, Any]) -> float:
             raise TrialPruned()
         time.sleep(float(os.environ.get("HPO_TEST_PAUSE", "0")))
     return config["level"]
+
+
+grid_space = {
+    "x": hp.quniform("x", -2.0, 2.0, 1.0),
+    "y": hp.choice("y", [-2.0, 0.0]),
+}

@@ -141,3 +141,9 @@ def dispatch(config: dict[str, Any]) -> Any:
     Lets one study mix well-behaved and misbehaving trials.
     """
     return globals()[config["call"]](config)
+
+
+def works_in_cwd(config: dict[str, Any]) -> dict[str, Any]:
+    """Writes a file in its working directory and returns that directory."""
+    Path("output.txt").write_text(str(config.get("x")))
+    return {"loss": 0.0, "status": "ok", "cwd": os.getcwd()}
