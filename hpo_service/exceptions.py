@@ -33,6 +33,12 @@ class StoreConnectionError(StoreError, ConnectionError):
     """The store could not be reached within the allowed time."""
 
 
+class UnstorableError(StoreError, ValueError):
+    """The store cannot hold a value: too large for one record (MongoDB: 16 MiB a
+    document), or of a kind its format lacks (MongoDB: integers beyond 64 bits).
+    Nothing was written; a worker records the trial as an error with this reason."""
+
+
 class StudyNotFoundError(StoreError, KeyError):
     """No study of that name exists in the store."""
 

@@ -22,6 +22,7 @@ from hpo_service.driver._settings import (
 from hpo_service.exceptions import (
     ObjectiveImportError,
     StudyNotFoundError,
+    UnstorableError,
     WorkerError,
 )
 from hpo_service.store._base import BaseTrialStore, Trial, TrialState
@@ -402,7 +403,12 @@ class Worker:
         if outcome.kind in ("result", "pruned", "error"):
             self._consecutive_failures = self._consecutive_failures + 1 if failed else 0
         if outcome.kind == "result":
-            if self._write(self._store.complete, trial, name, data):
+            try:
+                recorded = self._write(self._store.complete, trial, name, data)
+            except UnstorableError as e:  # e.g. over MongoDB's 16 MiB
+                self._record_error(trial, name, _unstorable("result", e))
+                return
+            if recorded:
                 self._summary.done += 1
                 self._log.info(
                     "trial %s %s: loss=%s (%.3f s)",
@@ -416,10 +422,7 @@ class Worker:
                     name, data.get("step"), data.get("loss"), data.get("duration", 0),
                 )  # fmt: skip
         elif outcome.kind == "error":
-            if self._write(self._store.fail, trial, name, data):
-                self._summary.failed += 1
-                error = f"{data.get('type')}: {data.get('message')}"
-                self._log.warning("trial %s error: %s", name, error)
+            self._record_error(trial, name, data)
         elif outcome.kind == "import_error":
             self._release(trial, name)
             raise ObjectiveImportError(
@@ -435,6 +438,18 @@ class Worker:
             self._release(trial, name)
 
     # ---- writes ----------------------------------------------------------------------
+
+    def _record_error(self, trial: Trial, name: str, data: dict[str, Any]) -> None:
+        """``fail`` the trial; an error the store cannot hold is recorded shortened."""
+        try:
+            recorded = self._write(self._store.fail, trial, name, data)
+        except UnstorableError as e:
+            data = _unstorable("error", e, data)
+            recorded = self._write(self._store.fail, trial, name, data)
+        if recorded:
+            self._summary.failed += 1
+            error = f"{data.get('type')}: {data.get('message')}"
+            self._log.warning("trial %s error: %s", name, error)
 
     def _write(
         self, op: Callable[..., bool], trial: Trial, name: str, data: dict[str, Any]
@@ -606,3 +621,16 @@ def _check_args(
         raise ValueError(
             f"`poll_interval` must be > 0, but got poll_interval={poll_interval}"
         )
+
+
+def _unstorable(
+    what: str, exc: UnstorableError, error: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The error recorded when the store cannot hold a trial's ``what``."""
+    raised = str(error.get("type"))[:200] if error else ""
+    original = f" (the objective raised {raised})" if raised else ""
+    return {
+        "type": "UnstorableResult" if what == "result" else "UnstorableError",
+        "message": f"the store cannot hold the trial's {what}{original}: {exc}"[:2000],
+        "traceback": None,
+    }

@@ -203,7 +203,8 @@ class TestInsert:
         assert trial.started_at is trial.finished_at is None
         assert trial.result is trial.error is None
         assert before <= trial.created_at <= store.now()
-        assert trial.version > 0
+        store.changes_since(study)  # numbers the write (MongoDB numbers on read)
+        assert store.get_trial(study, tid).version > 0
 
     def test_tids_are_never_reused(self, store: BaseTrialStore, study: str) -> None:
         queued(store, study, 3)
@@ -825,13 +826,20 @@ class TestChangesSince:
     def test_versions_increase_with_each_write(
         self, store: BaseTrialStore, study: str
     ) -> None:
+        """As seen once a reader asked: MongoDB numbers writes in changes_since."""
+
+        def version_after_a_read(tid: int) -> int:
+            store.changes_since(study)
+            return store.get_trial(study, tid).version
+
         queued(store, study, 2)
-        v0 = store.get_trial(study, 0).version
+        v0 = version_after_a_read(0)
         trial = claimed(store, study)
-        assert trial.version > v0
+        v1 = version_after_a_read(0)
+        assert v1 > v0
         store.complete(study, trial.tid, trial.token, {"loss": 1.0})
-        assert store.get_trial(study, 0).version > trial.version
-        assert store.get_trial(study, 1).version == v0
+        assert version_after_a_read(0) > v1
+        assert version_after_a_read(1) == v0
 
     def test_studies_are_independent(self, store: BaseTrialStore, study: str) -> None:
         store.create_study("other", {})
