@@ -1156,15 +1156,14 @@ class MongoTrialStore(BaseTrialStore):
 
     def prune(self, study: str, tid: int, token: str, result: dict[str, Any]) -> bool:
         encoded = _encode(c.check_dict(result, "result"), "result")
-        update = {
-            "$set": {
-                "state": TrialState.PRUNED.value,
-                "result": encoded,
-                "finished_at": self.now(),
-                "lease_expires_at": None,
-            }
+        fields = {
+            "state": TrialState.PRUNED.value,
+            "result": self._sized(encoded, "result"),
+            "lease_expires_at": None,
         }
-        return self._finish("prune", study, tid, token, update)
+        return self._finish(
+            "prune", study, tid, token, fields, times={"finished_at": 0.0}
+        )
 
     def report(self, study: str, tid: int, token: str, step: int, value: float) -> bool:
         """Append to the attempt's reports, or start them if they are another's.
