@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from hpo_service.driver import _output
+from hpo_service.driver import _output, _warm_cli
 from hpo_service.driver._algo_options import algo_options, take_algorithm
 from hpo_service.driver._local_workers import LocalWorkers
 from hpo_service.driver._pruner_options import pruner_options, take_pruner
@@ -276,6 +276,8 @@ def list_studies(store: BaseTrialStore, db_url: str) -> None:
 main.add_command(_insight_cli.report)
 main.add_command(_insight_cli.importance)
 main.add_command(_insight_cli.dashboard)
+main.add_command(_warm_cli.enqueue)
+main.add_command(_warm_cli.import_results)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -25,9 +25,11 @@ from hpo_service.exceptions import (
     UnstorableError,
     WorkerError,
 )
+from hpo_service.objective._result import decode_attachments
 from hpo_service.store._base import BaseTrialStore, Trial, TrialState
 from hpo_service.worker._child import ChildOutcome, ChildRunner
 from hpo_service.worker._heartbeat import Heartbeat, Lease
+from hpo_service.worker._objective import ATTACHMENTS_KEY
 from hpo_service.worker._reports import ReportHandler, StudyPruning, study_pruning
 
 _logger = logging.getLogger(__name__)
@@ -403,6 +405,8 @@ class Worker:
         if outcome.kind in ("result", "pruned", "error"):
             self._consecutive_failures = self._consecutive_failures + 1 if failed else 0
         if outcome.kind == "result":
+            if not self._put_attachments(trial, name, data):
+                return
             try:
                 recorded = self._write(self._store.complete, trial, name, data)
             except UnstorableError as e:  # e.g. over MongoDB's 16 MiB
@@ -438,6 +442,27 @@ class Worker:
             self._release(trial, name)
 
     # ---- writes ----------------------------------------------------------------------
+
+    def _put_attachments(self, trial: Trial, name: str, data: dict[str, Any]) -> bool:
+        """Store the result's attachments first (if any); False if refused."""
+        encoded = data.pop(ATTACHMENTS_KEY, None)
+        if not encoded:
+            return True
+        blobs = decode_attachments(encoded)
+        stored = self._retrying(
+            f"store the attachments of trial {name}",
+            lambda: self._store.put_attachments(
+                trial.study, trial.tid, trial.token or "", blobs
+            ),
+        )
+        if stored is False:
+            self._summary.abandoned += 1
+            self._log.warning(
+                "trial %s: the store refused its attachments (the attempt is no "
+                "longer current)",
+                name,
+            )
+        return stored is True
 
     def _record_error(self, trial: Trial, name: str, data: dict[str, Any]) -> None:
         """``fail`` the trial; an error the store cannot hold is recorded shortened."""
