@@ -74,3 +74,12 @@ grid_space = {
     "x": hp.quniform("x", -2.0, 2.0, 1.0),
     "y": hp.choice("y", [-2.0, 0.0]),
 }
+
+
+oversized_space = {"x": hp.uniform("x", -5.0, 5.0), "big": hp.choice("big", [0, 1])}
+
+
+def oversized(config: dict[str, Any]) -> dict[str, Any]:
+    """A result of 17 MiB (more than a MongoDB document holds) when ``big`` is 1."""
+    blob = "x" * (17 * 1024 * 1024) if config["big"] else ""
+    return {"loss": config["x"] ** 2, "status": "ok", "blob": blob}
