@@ -136,3 +136,10 @@ class TrialPruned(HPOServiceError):
 
 class NoActiveTrialError(HPOServiceError, RuntimeError):
     """``report`` or ``should_prune`` was called outside an objective being run."""
+
+
+class SearchExhausted(HPOServiceError):
+    """The algorithm has no new point left (a grid search tried every point).
+
+    The study then ends once its running trials finish (reason ``"exhausted"``).
+    """
