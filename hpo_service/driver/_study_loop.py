@@ -21,7 +21,7 @@ import numpy as np
 
 from hpo_service.algorithms import resolve
 from hpo_service.driver._progress import Progress
-from hpo_service.driver._queue import CompletionRate, auto_queue_depth
+from hpo_service.driver._queue import QueuePolicy
 from hpo_service.driver._settings import StudySettings
 from hpo_service.driver._suggest import Suggester
 from hpo_service.exceptions import DriverLeaseError
@@ -119,7 +119,7 @@ class Driver:
         self._started = time.monotonic()
         self._last_done: dict[str, float] = {}
         self._cancelled = False
-        self._throughput = CompletionRate()
+        self._queue_policy = QueuePolicy(self.options.local_workers)
         self._replaying = True  # the first read replays what finished before this run
 
     # ---- public ------------------------------------------------------------------
@@ -246,7 +246,7 @@ class Driver:
         if trial.state not in _FINISHED or previous in _FINISHED:
             return
         if not self._replaying:
-            self._throughput.count()
+            self._queue_policy.completions.count()
         result = trial.result if trial.state == TrialState.DONE else None
         self._suggester.observe(trial.params, result)
         loss = None if result is None else loss_of(result)
@@ -306,14 +306,13 @@ class Driver:
         return len(new)
 
     def _queue_depth(self) -> int:
-        """The configured depth, or the automatic one (see :mod:`._queue`)."""
+        """The configured depth, or the automatic one (see :class:`QueuePolicy`)."""
         if self.settings.queue_depth is not None:
             return self.settings.queue_depth
-        owners = {
-            t.owner for t in self._pending.values() if t.state == TrialState.RUNNING
-        }
-        workers = max(len(owners), self.options.local_workers)
-        return auto_queue_depth(workers, self._throughput.rate)
+        counts = self._counts
+        return self._queue_policy.depth(
+            counts[TrialState.RUNNING], counts[TrialState.NEW]
+        )
 
     def _n_finished(self) -> int:
         return self._counts[TrialState.DONE] + self._counts[TrialState.ERROR]
