@@ -297,13 +297,24 @@ class Driver:
             self.settings.max_evals - total,
             _MAX_SUGGESTIONS_PER_POLL,
         )
-        if room <= 0:
+        if room <= 0 or self._cancelled_while_queue_empty():
             return 0
         pending = [t.params for t in self._pending.values()]
         rng = np.random.default_rng([self.settings.seed or 0, len(self._states)])
         new = self._suggester.suggest(rng, room, pending)
         self.store.insert_trials(self.name, new)
         return len(new)
+
+    def _cancelled_while_queue_empty(self) -> bool:
+        """Whether the study was cancelled, read now if nothing is queued.
+
+        A cancel shows up as cancelled queued trials, which the next read reports; with
+        an empty queue there are none, so look at the study itself before queueing.
+        """
+        if self._counts[TrialState.NEW] == 0:
+            study = self.store.get_study(self.name)
+            self._cancelled = bool(study.settings.get("cancelled"))
+        return self._cancelled
 
     def _queue_depth(self) -> int:
         """The configured depth, or the automatic one (see :class:`QueuePolicy`)."""
