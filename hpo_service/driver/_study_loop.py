@@ -22,7 +22,7 @@ import numpy as np
 from hpo_service.algorithms import resolve
 from hpo_service.driver._progress import Progress
 from hpo_service.driver._queue import QueuePolicy
-from hpo_service.driver._settings import StudySettings
+from hpo_service.driver._settings import COUNTED_STATES, StudySettings
 from hpo_service.driver._suggest import Suggester
 from hpo_service.exceptions import DriverLeaseError
 from hpo_service.objective._result import loss_of
@@ -30,7 +30,7 @@ from hpo_service.store import BaseTrialStore, Trial, TrialState
 
 _logger = logging.getLogger(__name__)
 
-_FINISHED = (TrialState.DONE, TrialState.ERROR)
+_FINISHED = COUNTED_STATES
 _PENDING = (TrialState.NEW, TrialState.RUNNING)
 _CANCEL_CHECK_SECONDS = 2.0
 _MAX_SUGGESTIONS_PER_POLL = 32
@@ -154,7 +154,11 @@ class Driver:
         while True:
             self._housekeeping()
             changed = self._read_changes()
-            progress.update(self._n_finished(), self._best_loss())
+            progress.update(
+                self._n_finished(),
+                self._best_loss(),
+                pruned=self._counts[TrialState.PRUNED],
+            )
             if self._stop_reason is None:
                 self._stop_reason = self._check_stop_rules()
             if self._stop_reason is not None:
@@ -247,7 +251,7 @@ class Driver:
             return
         if not self._replaying:
             self._queue_policy.completions.count()
-        result = trial.result if trial.state == TrialState.DONE else None
+        result = trial.result if trial.state != TrialState.ERROR else None
         self._suggester.observe(trial.params, result)
         loss = None if result is None else loss_of(result)
         if loss is not None and (self._best is None or loss < self._best_loss()):
@@ -326,7 +330,8 @@ class Driver:
         )
 
     def _n_finished(self) -> int:
-        return self._counts[TrialState.DONE] + self._counts[TrialState.ERROR]
+        """Finished trials that count toward ``max_evals`` (done, error, pruned)."""
+        return sum(self._counts[state] for state in _FINISHED)
 
     def _best_loss(self) -> float | None:
         return None if self._best is None else loss_of(self._best.result or {})
