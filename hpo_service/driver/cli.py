@@ -104,7 +104,7 @@ def main(verbose: int) -> None:
 @click.option(
     "--queue-depth",
     type=click.IntRange(min=1),
-    help="Trials kept queued [one per live worker, at least 2; more for fast trials].",
+    help="Trials kept queued [automatic: what finishes before the next refill, >= 1].",
 )
 @click.option(
     "--lease-seconds",
