@@ -17,8 +17,8 @@ import numpy as np
 from hpo_service.algorithms import Algorithm
 from hpo_service.driver._progress import Progress
 from hpo_service.driver._suggest import Suggester
-from hpo_service.exceptions import InvalidResultError
-from hpo_service.objective._result import normalise_result
+from hpo_service.exceptions import InvalidResultError, MultiObjectiveError
+from hpo_service.objective._result import check_objective_count, normalise_result
 from hpo_service.space import space_eval
 from hpo_service.trials import (
     JOB_STATE_DONE,
@@ -66,13 +66,16 @@ def fmin(
 
     Args:
         fn: The objective; takes a config drawn from ``space``, returns a loss or a
-            dict with ``loss`` and ``status``.
+            dict with ``loss`` and ``status``. Several objectives: a list of losses
+            (or ``loss`` a list), all minimised; a result may carry ``constraints``
+            (satisfied when ``<= 0``).
         space: A search space built with ``hp.*``.
         algo: ``tpe.suggest`` (default) or ``rand.suggest``, optionally a
             ``functools.partial`` binding settings.
         max_evals: Total number of trials (those already in ``trials`` count).
         timeout: Stop starting new trials after this many seconds.
-        loss_threshold: Stop once a loss at or below this is found.
+        loss_threshold: Stop once a loss at or below this is found (single
+            objective only).
         trials: A :class:`Trials` (in memory) or a store-backed ``StoreTrials``, which
             runs the study through the store and its workers.
         rstate: A numpy ``Generator`` (or ``RandomState``, or an int seed).
@@ -91,10 +94,12 @@ def fmin(
         trials_save_file: Not supported (a store-backed study checkpoints itself).
 
     Returns:
-        The best params (or config, see ``return_argmin``).
+        The best params (or config, see ``return_argmin``); with several objectives
+        the list of them for every trial on the Pareto front (``trials.best_trials``).
 
     Raises:
         AllTrialsFailed: No trial succeeded.
+        MultiObjectiveError: ``loss_threshold`` is given for several objectives.
         ValueError: Bad arguments.
     """
     _check_unsupported(pass_expr_memo_ctrl, trials_save_file)
@@ -137,10 +142,35 @@ def fmin(
 
 
 def best_of(trials: Any, space: Any, *, return_argmin: bool) -> Any:
-    """The best params of ``trials`` (their config if not ``return_argmin``)."""
+    """The best params of ``trials`` (their config if not ``return_argmin``).
+
+    With several objectives, a list: one per trial on the Pareto front.
+    """
     if len(trials) == 0:
         raise ValueError("there are no trials, so there is no best trial to return")
-    return trials.argmin if return_argmin else space_eval(space, trials.argmin)
+    count = trials.n_objectives
+    if count is None or count == 1:
+        return trials.argmin if return_argmin else space_eval(space, trials.argmin)
+    front = [
+        {k: v[0] for k, v in t["misc"]["vals"].items() if v} for t in trials.best_trials
+    ]
+    return front if return_argmin else [space_eval(space, p) for p in front]
+
+
+def check_loss_threshold(
+    loss_threshold: float | None, n_objectives: int | None
+) -> None:
+    """Refuse a loss threshold for a study with several objectives.
+
+    Raises:
+        MultiObjectiveError: ``loss_threshold`` is set and ``n_objectives > 1``.
+    """
+    if loss_threshold is not None and n_objectives is not None and n_objectives > 1:
+        raise MultiObjectiveError(
+            f"`loss_threshold` needs a single loss, but the study has {n_objectives} "
+            "objectives; leave it out (or stop with timeout / max_evals / "
+            "early_stop_fn)"
+        )
 
 
 def as_generator(
@@ -213,6 +243,7 @@ def _search(
     progress: bool,
 ) -> None:
     started = time.monotonic()
+    check_loss_threshold(rules.loss_threshold, trials.n_objectives)
     best = _best_loss(trials)
     bar = Progress(
         rules.max_evals if rules.max_evals < sys.maxsize else None,
@@ -230,6 +261,7 @@ def _search(
             new = queue.pop(0)
             result = _evaluate(fn, new, trials, suggester.labels, catch=catch)
             suggester.observe(new.params, result)
+            check_loss_threshold(rules.loss_threshold, trials.n_objectives)
             loss = loss_of(result)
             best = loss if best is None or (loss is not None and loss < best) else best
             bar.update(len(trials), best)
@@ -260,6 +292,8 @@ def _evaluate(
     error = None
     try:
         result = normalise_result(fn(new.config))
+        names = trials.objective_names or ()
+        check_objective_count(result, trials.n_objectives, names)
     except Exception as e:
         if not catch:
             raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -9,9 +10,11 @@ import numpy as np
 
 from hpo_service.algorithms import Algorithm
 from hpo_service.algorithms._history import History
-from hpo_service.objective._result import loss_of
+from hpo_service.objective._result import losses_of, violation_of
 from hpo_service.space import compile_space, space_eval, validate_params
 from hpo_service.store._base import NewTrial
+
+_logger = logging.getLogger(__name__)
 
 
 class Suggester:
@@ -31,8 +34,24 @@ class Suggester:
     def observe(
         self, params: Mapping[str, Any], result: Mapping[str, Any] | None
     ) -> None:
-        """Record a finished trial; a failed one (no ok result) counts as a failure."""
-        self.history.add(params, None if result is None else loss_of(result))
+        """Record a finished trial; a failed one (no ok result) counts as a failure.
+
+        A result whose number of losses differs from the earlier trials' (which the
+        worker or ``fmin`` turns into an error trial) also counts as a failure.
+        """
+        if result is None:
+            self.history.add(params, None)
+            return
+        losses = losses_of(result)
+        expected = self.history.n_objectives
+        if losses is not None and expected and len(losses) != expected:
+            _logger.warning(
+                "a result with %s losses counts as failed: the study has %s objectives",
+                len(losses),
+                expected,
+            )
+            losses = None
+        self.history.add(params, losses, violation=violation_of(result))
 
     def suggest(
         self,
