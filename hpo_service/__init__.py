@@ -45,13 +45,13 @@ _LOCATIONS: dict[str, str] = {
     "SpaceError": "hpo_service.exceptions",
     "StoreError": "hpo_service.exceptions",
 }
-_SUBMODULES = ("tpe", "rand", "early_stop", "exceptions")
+_SUBMODULES = ("tpe", "rand", "motpe", "early_stop", "exceptions")
 
 __all__ = sorted([*_LOCATIONS, *_SUBMODULES, "fmin"])
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("tpe", "rand"):
+    if name in ("tpe", "rand", "motpe"):
         return importlib.import_module(f"hpo_service.algorithms.{name}")
     if name in ("early_stop", "exceptions"):
         return importlib.import_module(f"hpo_service.{name}")

@@ -22,6 +22,7 @@ DOCUMENTED = [
     "hp",
     "tpe",
     "rand",
+    "motpe",
     "space_eval",
     "sample",
     "early_stop",

@@ -57,6 +57,7 @@ def describe(algo: Callable[..., Any]) -> tuple[str, dict[str, Any]]:
         if importlib.import_module(module).suggest is algo:
             return name, settings
     raise ValueError(
-        "`algo` must be hpo_service's tpe.suggest or rand.suggest (optionally "
+        "`algo` must be hpo_service's tpe.suggest, rand.suggest or motpe.suggest "
+        "(optionally "
         f"wrapped in functools.partial), but got {algo!r}"
     )
