@@ -47,8 +47,8 @@ def normalise_result(value: Any) -> dict[str, Any]:
         return {"loss": _checked_loss(_plain(value)), "status": STATUS_OK}
     if not isinstance(value, Mapping):
         raise InvalidResultError(
-            "the objective must return a number, a list of numbers (several "
-            "objectives) or a dict with 'loss' and 'status', "
+            "the objective must return a number or a dict with 'loss' and 'status' "
+            "(or a list of numbers, one loss per objective), "
             f"but got {type(value).__name__}: {value!r:.200}"
         )
     result = {str(k): _plain(v) for k, v in value.items()}
@@ -75,7 +75,13 @@ def _checked_loss(loss: Any) -> float | list[float]:
             )
         losses = _checked_numbers("loss", loss)
         return losses[0] if len(losses) == 1 else losses
-    return _checked_numbers("loss", [loss])[0]
+    if isinstance(loss, bool) or not isinstance(loss, numbers.Real):
+        raise InvalidResultError(
+            f"result 'loss' must be a number, but got loss={loss!r:.200}"
+        )
+    if math.isnan(loss):
+        raise InvalidResultError("result 'loss' must not be NaN, but got loss=nan")
+    return float(loss)
 
 
 def _checked_constraints(constraints: Any) -> list[float]:
