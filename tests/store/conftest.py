@@ -1,13 +1,11 @@
-"""Backends for the store tests: SQLite and mongomock always, MongoDB if configured.
-
-Set ``HPO_TEST_MONGO_URL`` (for example ``mongodb://localhost:27017``) to also run
-every contract test against a real server; each test gets its own database, dropped
-afterwards.
+"""Backends for the store tests: SQLite and mongomock always, MongoDB over TCP when a
+server is available (see ``tests/conftest.py``: ``HPO_TEST_MONGO_URL``, or a
+``secantusd-py`` started for the session). Each MongoDB test gets its own database,
+dropped afterwards.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,20 +15,22 @@ import pytest
 
 from hpo_service.store import BaseTrialStore, open_store
 from hpo_service.store._mongo import drop_mongomock_server
+from tests.conftest import mongo_lane
 
-MONGO_URL_ENV = "HPO_TEST_MONGO_URL"
-
-STORE_MODES = ["sqlite", "mongomock"] + (
-    ["mongodb"] if os.environ.get(MONGO_URL_ENV) else []
-)
+STORE_MODES = ["sqlite", "mongomock"] + (["mongodb"] if mongo_lane() else [])
 
 #: Opens one more store object on the same data (another "process" of the test).
 StoreOpener = Callable[[], BaseTrialStore]
 
 
 @contextmanager
-def store_supplier(mode: str, tmp_path: Path) -> Iterator[StoreOpener]:
-    """Yield an opener of stores sharing one fresh database; close and drop at exit."""
+def store_supplier(
+    mode: str, tmp_path: Path, mongo_url: str | None = None
+) -> Iterator[StoreOpener]:
+    """Yield an opener of stores sharing one fresh database; close and drop at exit.
+
+    ``mongo_url`` is the server of mode ``"mongodb"``.
+    """
     opened: list[BaseTrialStore] = []
     name = f"hpo_test_{uuid.uuid4().hex[:12]}"
     if mode == "sqlite":
@@ -38,7 +38,8 @@ def store_supplier(mode: str, tmp_path: Path) -> Iterator[StoreOpener]:
     elif mode == "mongomock":
         url, options = f"mongomock://{name}", {}
     else:
-        url, options = os.environ[MONGO_URL_ENV], {"database": name}
+        assert mongo_url is not None, "mode 'mongodb' needs the `mongo_url` fixture"
+        url, options = mongo_url, {"database": name}
 
     def opener() -> BaseTrialStore:
         store = open_store(url, **options)
@@ -68,7 +69,9 @@ def store_opener(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[StoreOpener]:
     """Opens stores on one fresh database of each backend in turn."""
-    with store_supplier(request.param, tmp_path) as opener:
+    mode = request.param
+    url = request.getfixturevalue("mongo_url") if mode == "mongodb" else None
+    with store_supplier(mode, tmp_path, url) as opener:
         yield opener
 
 

@@ -1,6 +1,7 @@
 """What only the MongoDB backend must get right: its change cursor without transactions,
 idempotent retries after a lost acknowledgement, the server clock, key escaping and the
-lock that makes mongomock thread-safe. Runs on mongomock (same code as pymongo).
+lock that makes mongomock thread-safe. Runs on mongomock and, through real pymongo over
+TCP, on the session's MongoDB-wire server (``mongo_url``, see ``tests/conftest.py``).
 """
 
 from __future__ import annotations
@@ -11,21 +12,33 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import pymongo
 import pytest
 from pymongo.errors import AutoReconnect, OperationFailure
 
 from hpo_service.exceptions import StoreConnectionError, StoreError
 from hpo_service.store import NewTrial, TrialState, _mongo, open_store
 from hpo_service.store._mongo import MongoTrialStore, drop_mongomock_server
+from tests.conftest import mongo_lane
+from tests.helpers.mongo_wire import with_database
 
 LONG = 60.0
 
+MODES = ["mongomock"] + (["mongodb"] if mongo_lane() else [])
 
-@pytest.fixture
-def url() -> Iterator[str]:
+
+@pytest.fixture(params=MODES)
+def url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh database: in-process mongomock, or on the wire server (real pymongo)."""
     name = f"mongo-test-{uuid.uuid4().hex[:8]}"
-    yield f"mongomock://{name}"
-    drop_mongomock_server(name)
+    if request.param == "mongomock":
+        yield f"mongomock://{name}"
+        drop_mongomock_server(name)
+        return
+    server = request.getfixturevalue("mongo_url")
+    yield with_database(server, name)
+    with pymongo.MongoClient(server) as client:
+        client.drop_database(name)
 
 
 @pytest.fixture
@@ -36,9 +49,9 @@ def store(url: str) -> Iterator[MongoTrialStore]:
         yield opened
 
 
-def raw_trials(url: str) -> Any:
-    client, _ = _mongo._mock_server(url.removeprefix("mongomock://"))
-    return client[_mongo.DEFAULT_DATABASE]["trials"]
+def raw_trials(store: MongoTrialStore) -> Any:
+    """The store's ``trials`` collection itself, bypassing the store."""
+    return store._trials
 
 
 def queue(store: MongoTrialStore, n: int) -> list[int]:
@@ -214,7 +227,7 @@ def test_leases_are_judged_by_the_server_clock(
 def test_unsafe_keys_are_escaped_in_documents(url: str, store: MongoTrialStore) -> None:
     params = {"a.b": 1, "$c": 2, "d%2E": 3, "plain": {"e.f": [{"$g": 4}]}}
     store.insert_trials("s", [NewTrial(params, params)])
-    raw = raw_trials(url).find_one({"tid": 0})
+    raw = raw_trials(store).find_one({"tid": 0})
 
     def keys(value: Any) -> list[str]:
         if isinstance(value, dict):
@@ -234,10 +247,13 @@ def test_integers_beyond_64_bits_are_refused(store: MongoTrialStore) -> None:
     assert store.get_trials("s") == []
 
 
-def test_threads_sharing_one_mongomock_store_never_double_claim(
-    store: MongoTrialStore,
+def test_threads_sharing_one_store_never_double_claim(
+    url: str, store: MongoTrialStore
 ) -> None:
-    queue(store, 200)
+    """mongomock needs the store's lock; pymongo shares one client between threads.
+    Fewer trials over the wire: each costs several round trips to a Python server."""
+    n = 200 if url.startswith("mongomock") else 40
+    queue(store, n)
     claimed: list[int] = []
     errors: list[BaseException] = []
 
@@ -255,5 +271,5 @@ def test_threads_sharing_one_mongomock_store_never_double_claim(
     for thread in threads:
         thread.join(timeout=60)
     assert errors == []
-    assert sorted(claimed) == list(range(200))
-    assert store.count_by_state("s")[TrialState.DONE] == 200
+    assert sorted(claimed) == list(range(n))
+    assert store.count_by_state("s")[TrialState.DONE] == n

@@ -1,0 +1,249 @@
+"""A MongoDB-wire server on 127.0.0.1 for the tests and CI: ``secantusdb``.
+
+``secantusd-py`` (PyPI ``secantusdb``) is a pure-Python server speaking MongoDB's wire
+protocol. It runs as a one-node replica set named ``secantus``, and with
+``--enable-test-commands`` it accepts ``configureFailPoint`` (the ``failCommand`` fail
+points) and ``replSetStepDown``, so pymongo's real networking, retryable writes, server
+selection and error types are exercised over TCP.
+
+From Python::
+
+    with WireServer.start(directory) as server:
+        server.url  # mongodb://127.0.0.1:PORT/?replicaSet=secantus
+
+From a shell (what ``.ci/run`` does)::
+
+    URL=$(python -m tests.helpers.mongo_wire start DIR)   # pid in DIR/server.pid
+    python -m tests.helpers.mongo_wire stop DIR
+
+The server only ever listens on 127.0.0.1, on a free port picked at start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from urllib.parse import urlsplit, urlunsplit
+
+HOST = "127.0.0.1"
+REPLICA_SET = "secantus"
+EXECUTABLE = "secantusd-py"
+PID_FILE = "server.pid"
+LOG_FILE = "server.log"
+
+_PR_SET_PDEATHSIG = 1
+
+
+def executable() -> str | None:
+    """The path of ``secantusd-py`` (next to this Python first), or None."""
+    beside = Path(sys.executable).with_name(EXECUTABLE)
+    if beside.exists():
+        return str(beside)
+    return shutil.which(EXECUTABLE)
+
+
+def with_database(url: str, database: str) -> str:
+    """``url`` with its path (the database name) replaced by ``database``."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _answers(url: str) -> bool:
+    import pymongo
+    from pymongo.errors import PyMongoError
+
+    try:
+        with pymongo.MongoClient(url, serverSelectionTimeoutMS=500) as client:
+            client.admin.command("ping")
+    except PyMongoError:
+        return False
+    return True
+
+
+def _log_tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+@dataclass
+class WireServer:
+    """A running ``secantusd-py``; stop it with :meth:`stop` (or use ``with``)."""
+
+    url: str
+    pid: int
+    directory: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def start(
+        cls,
+        directory: Path,
+        *,
+        test_commands: bool = True,
+        die_with_parent: bool = False,
+        timeout: float = 60.0,
+        attempts: int = 3,
+    ) -> WireServer:
+        """Start a server with its data in ``directory``; return once it answers.
+
+        Args:
+            directory: Created if missing; holds the data, ``server.log`` and
+                ``server.pid``.
+            test_commands: Enable fail points and ``replSetStepDown``.
+            die_with_parent: The server gets SIGTERM when this process dies (for a
+                test session; not for a starter that exits at once).
+            timeout: Seconds to wait for each start to answer a ping.
+            attempts: Starts tried, each on a fresh free port (another process may
+                take the port between picking and binding it).
+
+        Raises:
+            RuntimeError: ``secantusd-py`` is not installed or never answered.
+        """
+        program = executable()
+        if program is None:
+            raise RuntimeError(
+                f"`{EXECUTABLE}` must be installed (pip install secantusdb), "
+                "but it is not on PATH nor beside this Python"
+            )
+        directory.mkdir(parents=True, exist_ok=True)
+        failure = ""
+        for _ in range(attempts):
+            server = cls._launch(program, directory, test_commands, die_with_parent)
+            failure = server._wait(timeout)
+            if not failure:
+                (directory / PID_FILE).write_text(f"{server.pid}\n")
+                return server
+            server.stop()
+        raise RuntimeError(f"{EXECUTABLE} must start, but {failure}")
+
+    @classmethod
+    def _launch(
+        cls, program: str, directory: Path, test_commands: bool, die_with_parent: bool
+    ) -> WireServer:
+        port = _free_port()
+        data = directory / f"data-{port}"
+        command = [program, "--host", HOST, "--port", str(port)]
+        command += ["--storage-path", str(data), "--log-level", "WARNING"]
+        if test_commands:
+            command.append("--enable-test-commands")
+        with open(directory / LOG_FILE, "ab") as log:
+            process = subprocess.Popen(
+                command,
+                cwd=directory,  # it reads ./secantusd.toml if present: none there
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=not die_with_parent,
+                preexec_fn=_die_with_parent if die_with_parent else None,
+            )
+        url = f"mongodb://{HOST}:{port}/?replicaSet={REPLICA_SET}"
+        return cls(url=url, pid=process.pid, directory=directory, process=process)
+
+    def _wait(self, timeout: float) -> str:
+        """Wait until the server answers a ping; return why not ("" if it does)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                return (
+                    f"it exited with code {self.process.returncode}; log:\n"
+                    + _log_tail(self.directory / LOG_FILE)
+                )
+            if _answers(self.url):
+                return ""
+            time.sleep(0.1)
+        return f"it did not answer within {timeout} s; log:\n" + _log_tail(
+            self.directory / LOG_FILE
+        )
+
+    def stop(self, grace: float = 10.0) -> None:
+        """SIGTERM the server, SIGKILL it after ``grace`` seconds; reap it."""
+        stop_pid(self.pid, grace, self.process)
+
+    def __enter__(self) -> WireServer:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def stop_pid(
+    pid: int, grace: float = 10.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Stop the server ``pid``: SIGTERM, then SIGKILL after ``grace`` seconds."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and _alive(pid, process):
+        time.sleep(0.05)
+    if _alive(pid, process):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    if process is not None:
+        process.wait()
+
+
+def _alive(pid: int, process: subprocess.Popen[bytes] | None) -> bool:
+    if process is not None:
+        return process.poll() is None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``start DIR`` prints the URL (pid in DIR/server.pid); ``stop DIR`` stops it."""
+    parser = argparse.ArgumentParser(prog="python -m tests.helpers.mongo_wire")
+    parser.add_argument("action", choices=["start", "stop"])
+    parser.add_argument("directory", type=Path)
+    parser.add_argument(
+        "--no-test-commands",
+        action="store_true",
+        help="do not enable fail points and replSetStepDown",
+    )
+    args = parser.parse_args(argv)
+    if args.action == "start":
+        server = WireServer.start(
+            args.directory, test_commands=not args.no_test_commands
+        )
+        print(server.url)
+        return 0
+    pid_file = args.directory / PID_FILE
+    if pid_file.exists():
+        stop_pid(int(pid_file.read_text()))
+        pid_file.unlink()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
