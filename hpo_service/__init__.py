@@ -33,7 +33,12 @@ _STATUS_AND_STATES = (
 
 _LOCATIONS: dict[str, str] = {
     **dict.fromkeys(_STATUS_AND_STATES, "hpo_service.trials"),
+    "JOB_STATES": "hpo_service.trials",
     "Trials": "hpo_service.trials",
+    "trials_from_docs": "hpo_service.trials",
+    "Domain": "hpo_service.base",
+    "generate_trials_to_calculate": "hpo_service.fmin",
+    "partial": "functools",
     "hp": "hpo_service.space",
     "sample": "hpo_service.space",
     "space_eval": "hpo_service.space",
@@ -45,15 +50,16 @@ _LOCATIONS: dict[str, str] = {
     "SpaceError": "hpo_service.exceptions",
     "StoreError": "hpo_service.exceptions",
 }
-_SUBMODULES = ("tpe", "rand", "motpe", "early_stop", "exceptions")
+_ALGORITHMS = ("tpe", "rand", "anneal", "motpe")
+_SUBMODULES = (*_ALGORITHMS, "early_stop", "exceptions", "base", "pyll", "plotting")
 
 __all__ = sorted([*_LOCATIONS, *_SUBMODULES, "fmin"])
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("tpe", "rand", "motpe"):
+    if name in _ALGORITHMS:
         return importlib.import_module(f"hpo_service.algorithms.{name}")
-    if name in ("early_stop", "exceptions"):
+    if name in _SUBMODULES:
         return importlib.import_module(f"hpo_service.{name}")
     if name in _LOCATIONS:
         return getattr(importlib.import_module(_LOCATIONS[name]), name)

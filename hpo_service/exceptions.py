@@ -1,4 +1,10 @@
-"""Errors raised by hpo-service. Every error derives from :class:`HPOServiceError`."""
+"""Errors raised by hpo-service. Every error derives from :class:`HPOServiceError`.
+
+hyperopt's exception names (``BadSearchSpace``, ``DuplicateLabel``, ``InvalidTrial``,
+``InvalidResultStatus``, ``InvalidLoss``, ``AllTrialsFailed``,
+``InvalidAnnotatedParameter``) are here too, with the same base classes, so that
+``except hyperopt.exceptions.X`` code keeps working after the import changes.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,14 @@ class HPOServiceError(Exception):
 
 class SpaceError(HPOServiceError, ValueError):
     """A search space is malformed (bad bounds, duplicate labels, empty choice, ...)."""
+
+
+class BadSearchSpace(SpaceError):
+    """Something is wrong in the description of the search space (hyperopt's name)."""
+
+
+class DuplicateLabel(BadSearchSpace):
+    """Two different expressions of a search space share one label."""
 
 
 class StoreError(HPOServiceError):
@@ -60,6 +74,43 @@ class MultiObjectiveError(HPOServiceError, ValueError):
 
 class InvalidResultError(HPOServiceError, ValueError):
     """An objective returned something that is not a loss or a valid result dict."""
+
+
+class InvalidResultStatus(InvalidResultError):
+    """A result's ``status`` is not one of ``STATUS_STRINGS`` (hyperopt's name).
+
+    Attributes:
+        result: The offending result, when known.
+    """
+
+    def __init__(self, message: str, result: object = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class InvalidLoss(InvalidResultError):
+    """A result's ``loss`` is missing, not a number, or NaN (hyperopt's name).
+
+    Attributes:
+        result: The offending result, when known.
+    """
+
+    def __init__(self, message: str, result: object = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class InvalidTrial(HPOServiceError, ValueError):
+    """An object used as a trial document is not one (hyperopt's name)."""
+
+    def __init__(self, message: str, obj: object = None) -> None:
+        super().__init__(message if obj is None else f"{message} {obj!r:.200}")
+        self.obj = obj
+
+
+class InvalidAnnotatedParameter(HPOServiceError, ValueError):
+    """``fmin(fn, space="annotated")``: a parameter of ``fn`` is not annotated with
+    an ``hp`` expression (hyperopt's name)."""
 
 
 class WorkerError(HPOServiceError, RuntimeError):

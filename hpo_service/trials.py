@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
-from hpo_service.exceptions import AllTrialsFailed, MultiObjectiveError
+from hpo_service.exceptions import AllTrialsFailed, InvalidTrial, MultiObjectiveError
 from hpo_service.objective._result import (  # noqa: F401 - public names
     STATUS_FAIL,
     STATUS_NEW,
@@ -37,6 +37,9 @@ JOB_STATES = (
     JOB_STATE_ERROR,
     JOB_STATE_CANCEL,
 )
+#: States of the trials that ``trials.trials`` and ``len(trials)`` show, as in
+#: hyperopt: error and cancelled trials are only in ``trials._dynamic_trials``.
+JOB_VALID_STATES = frozenset({JOB_STATE_NEW, JOB_STATE_RUNNING, JOB_STATE_DONE})
 
 
 def make_trial_doc(
@@ -93,6 +96,9 @@ def make_trial_doc(
 def check_objective_names(names: Sequence[str] | str | None) -> list[str] | None:
     """Validate objective names: distinct, non-empty strings (None: no names).
 
+    Args:
+        names: A list of names, or one comma-separated string.
+
     Raises:
         ValueError: A name is empty, repeated or not a string, or the list is empty.
     """
@@ -117,8 +123,14 @@ class TrialsView:
 
     @property
     def trials(self) -> list[dict[str, Any]]:
-        """The trial dicts, ordered by tid."""
+        """The trial dicts, ordered by tid: new, running and done ones (as hyperopt,
+        error and cancelled trials are left out; see ``_dynamic_trials``)."""
         raise NotImplementedError
+
+    @property
+    def _dynamic_trials(self) -> list[dict[str, Any]]:
+        """Every trial dict, error and cancelled ones included (hyperopt's name)."""
+        return self.trials
 
     def __len__(self) -> int:
         return len(self.trials)
@@ -160,7 +172,7 @@ class TrialsView:
     def count_by_state_unsynced(self, states: int | Sequence[int]) -> int:
         """How many trials are in ``JOB_STATE_*`` ``states`` (hyperopt's name)."""
         wanted = {states} if isinstance(states, int) else set(states)
-        return sum(1 for doc in self.trials if doc["state"] in wanted)
+        return sum(1 for doc in self._dynamic_trials if doc["state"] in wanted)
 
     def losses(self) -> list[float | None]:
         """Each trial's loss, None where it has none."""
@@ -224,9 +236,26 @@ class TrialsView:
         vals = self.best_trial["misc"]["vals"]
         return {k: v[0] for k, v in vals.items() if v}
 
-    def average_best_error(self) -> float:
-        """The best successful loss (hyperopt's name; no loss variance is modelled)."""
+    def average_best_error(self, domain: Any = None) -> float:
+        """The best successful loss (hyperopt's name; no loss variance is modelled).
+
+        Args:
+            domain: Accepted for hyperopt's signature; not used.
+        """
         return float(self.best_trial["result"]["loss"])
+
+    @staticmethod
+    def aname(trial: Mapping[str, Any], name: str) -> str:
+        """The key of attachment ``name`` of ``trial`` in :attr:`attachments`."""
+        return f"ATTACH::{trial['tid']}::{name}"
+
+    def trial_attachments(self, trial: Mapping[str, Any]) -> MutableMapping[str, Any]:
+        """The attachments of one trial, by name: ``trials.trial_attachments(t)[k]``.
+
+        In process they live in :attr:`attachments` under ``ATTACH::<tid>::<name>``,
+        as hyperopt keeps them.
+        """
+        return _TrialAttachments(self.attachments, trial["tid"])
 
     def _column(self, key: str) -> dict[str, list[Any]]:
         column: dict[str, list[Any]] = {}
@@ -237,18 +266,29 @@ class TrialsView:
 
 
 class Trials(TrialsView):
-    """In-memory trials of one ``fmin`` run, as in hyperopt.
+    """In-memory trials of ``fmin`` runs, as in hyperopt (and picklable as there).
+
+    ``trials`` / ``len()`` show new, running and done trials; error trials are in
+    ``_dynamic_trials`` too, and count towards ``max_evals``. ``attachments`` holds
+    what objectives returned under ``result["attachments"]`` (see
+    :meth:`trial_attachments`).
 
     Args:
         exp_key: hyperopt's experiment key (kept on every trial).
+        refresh: Accepted for hyperopt's signature.
         objectives: Names of the objectives of a multi-objective search, e.g.
             ``["error", "latency_ms"]``; every result must then have that many losses.
     """
 
     def __init__(
-        self, exp_key: str | None = None, *, objectives: Sequence[str] | None = None
+        self,
+        exp_key: str | None = None,
+        refresh: bool = True,
+        *,
+        objectives: Sequence[str] | str | None = None,
     ) -> None:
-        self.exp_key = exp_key
+        self._exp_key = exp_key
+        self._all: list[dict[str, Any]] = []
         self._trials: list[dict[str, Any]] = []
         self.attachments: dict[str, Any] = {}
         self._objective_names = check_objective_names(objectives)
@@ -259,22 +299,127 @@ class Trials(TrialsView):
         return self._objective_names
 
     @property
+    def exp_key(self) -> str | None:
+        """The experiment key given to the constructor."""
+        return self._exp_key
+
+    @property
     def trials(self) -> list[dict[str, Any]]:
         return self._trials
 
+    @property
+    def _dynamic_trials(self) -> list[dict[str, Any]]:
+        return self._all
+
     def append(self, doc: dict[str, Any]) -> None:
-        """Add one finished trial dict (built with :func:`make_trial_doc`)."""
-        doc["exp_key"] = self.exp_key
-        self._trials.append(doc)
+        """Add one trial dict (built with :func:`make_trial_doc`)."""
+        self.insert_trial_docs([doc])
+
+    def insert_trial_doc(self, doc: dict[str, Any]) -> int:
+        """Add one trial dict after checking its shape; return its tid."""
+        return self.insert_trial_docs([doc])[0]
+
+    def insert_trial_docs(self, docs: Sequence[dict[str, Any]]) -> list[int]:
+        """Add trial dicts after checking their shape; return their tids.
+
+        Raises:
+            InvalidTrial: A doc lacks a key hyperopt's trials have, or reuses a tid.
+        """
+        taken = {doc["tid"] for doc in self._all}
+        for doc in docs:
+            check_trial_doc(doc, taken)
+            taken.add(doc["tid"])
+        for doc in docs:
+            doc["exp_key"] = self._exp_key
+        self._all.extend(docs)
+        self.refresh()
+        return [doc["tid"] for doc in docs]
 
     def new_trial_ids(self, n: int) -> list[int]:
         """The next ``n`` unused tids."""
-        start = self._trials[-1]["tid"] + 1 if self._trials else 0
+        start = max((doc["tid"] for doc in self._all), default=-1) + 1
         return list(range(start, start + n))
 
     def refresh(self) -> None:
-        """Nothing to refresh in memory (kept for hyperopt compatibility)."""
+        """Recompute :attr:`trials` from every trial (after a trial's state changed)."""
+        self._trials = [d for d in self._all if d["state"] in JOB_VALID_STATES]
 
     def delete_all(self) -> None:
-        """Forget every trial."""
+        """Forget every trial and attachment."""
+        self._all.clear()
         self._trials.clear()
+        self.attachments.clear()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle, also from a pickle written by an earlier version."""
+        if "_all" not in state:  # trials were one list, error trials included
+            state["_all"] = list(state.get("_trials", []))
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_exp_key", state.get("exp_key"))
+        self.__dict__.pop("exp_key", None)
+        self.__dict__.setdefault("_objective_names", None)
+        self.refresh()
+
+
+_TRIAL_KEYS = ("tid", "state", "result", "misc", "spec")
+_MISC_KEYS = ("tid", "idxs", "vals")
+
+
+def check_trial_doc(doc: Any, taken: Collection[int] = ()) -> None:
+    """Check that ``doc`` has the shape of a hyperopt trial dict.
+
+    Raises:
+        InvalidTrial: A key is missing, the tids disagree or ``tid`` is in ``taken``.
+    """
+    if not isinstance(doc, Mapping):
+        raise InvalidTrial("a trial must be a dict", doc)
+    missing = [k for k in _TRIAL_KEYS if k not in doc]
+    missing += [f"misc.{k}" for k in _MISC_KEYS if k not in doc.get("misc", {})]
+    if missing:
+        raise InvalidTrial(f"a trial must hold {', '.join(missing)}", doc)
+    if doc["tid"] != doc["misc"]["tid"]:
+        raise InvalidTrial("trial['tid'] must equal trial['misc']['tid']", doc)
+    if doc["tid"] in taken:
+        raise InvalidTrial(f"tid {doc['tid']} must be unused in these trials", doc)
+
+
+class _TrialAttachments(MutableMapping[str, Any]):
+    """One trial's slice of a trials object's ``attachments`` dict."""
+
+    def __init__(self, store: dict[str, Any], tid: int) -> None:
+        self._store = store
+        self._prefix = f"ATTACH::{tid}::"
+
+    def __getitem__(self, name: str) -> Any:
+        return self._store[self._prefix + name]
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self._store[self._prefix + name] = value
+
+    def __delitem__(self, name: str) -> None:
+        del self._store[self._prefix + name]
+
+    def __iter__(self) -> Iterator[str]:
+        n = len(self._prefix)
+        return iter([k[n:] for k in self._store if k.startswith(self._prefix)])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def trials_from_docs(
+    docs: Sequence[dict[str, Any]], validate: bool = True, **kwargs: Any
+) -> Trials:
+    """A :class:`Trials` holding ``docs`` (hyperopt's ``trials_from_docs``).
+
+    Args:
+        docs: Trial dicts, e.g. a filtered ``trials.trials``.
+        validate: Check each doc's shape (hyperopt's argument; always checked here).
+        **kwargs: Passed to :class:`Trials` (``exp_key``).
+
+    Raises:
+        InvalidTrial: A doc is malformed or two share a tid.
+    """
+    trials = Trials(**kwargs)
+    trials.insert_trial_docs(list(docs))
+    return trials

@@ -155,8 +155,19 @@ def test_exception_propagates_unless_caught():
     def explode(config):
         raise RuntimeError("boom")
 
+    raised = Trials()
     with pytest.raises(RuntimeError, match="boom"):
-        fmin(explode, SPACE, algo=rand.suggest, max_evals=3, show_progressbar=False)
+        fmin(
+            explode,
+            SPACE,
+            algo=rand.suggest,
+            max_evals=3,
+            trials=raised,
+            show_progressbar=False,
+        )
+    # As hyperopt: the trial is recorded as an error before the exception leaves.
+    assert [t["state"] for t in raised._dynamic_trials] == [JOB_STATE_ERROR]
+    assert len(raised) == 0
     trials = Trials()
     with pytest.raises(AllTrialsFailed):
         fmin(
@@ -168,12 +179,18 @@ def test_exception_propagates_unless_caught():
             catch_eval_exceptions=True,
             show_progressbar=False,
         )
-    assert [t["state"] for t in trials.trials] == [JOB_STATE_ERROR] * 3
-    assert trials.trials[0]["misc"]["error"] == ("RuntimeError", "boom")
-    assert trials.statuses() == [STATUS_FAIL] * 3
+    # Error trials are in _dynamic_trials and count towards max_evals; as in
+    # hyperopt, trials.trials and len() leave them out.
+    errors = trials._dynamic_trials
+    assert [t["state"] for t in errors] == [JOB_STATE_ERROR] * 3
+    assert errors[0]["misc"]["error"] == ("RuntimeError", "boom")
+    assert [t["result"]["status"] for t in errors] == [STATUS_FAIL] * 3
+    assert len(trials) == 0 and trials.trials == []
+    assert trials.count_by_state_unsynced(JOB_STATE_ERROR) == 3
 
 
-def test_nan_loss_is_a_failed_trial_when_caught():
+@pytest.mark.parametrize("catch", [True, False])
+def test_nan_loss_is_an_error_trial_and_never_stops_the_search(catch):
     calls = []
 
     def sometimes_nan(config):
@@ -187,11 +204,14 @@ def test_nan_loss_is_a_failed_trial_when_caught():
         algo=tpe.suggest,
         max_evals=10,
         trials=trials,
-        catch_eval_exceptions=True,
+        catch_eval_exceptions=catch,
         show_progressbar=False,
     )
-    states = [t["state"] for t in trials.trials]
-    assert states.count(JOB_STATE_ERROR) == 5
+    states = [t["state"] for t in trials._dynamic_trials]
+    assert states.count(JOB_STATE_ERROR) == 5 and len(states) == 10
+    errors = [t for t in trials._dynamic_trials if t["state"] == JOB_STATE_ERROR]
+    assert errors[0]["misc"]["error"][0] == "InvalidLoss"
+    assert "NaN" in errors[0]["misc"]["error"][1]
     assert trials.best_trial["state"] == JOB_STATE_DONE
 
 
@@ -317,5 +337,5 @@ def test_rstate_accepts_int_and_randomstate():
 
 
 def test_unsupported_arguments_are_refused():
-    with pytest.raises(ValueError, match="trials_save_file"):
-        fmin(bowl, SPACE, max_evals=1, trials_save_file="x.pkl")
+    with pytest.raises(ValueError, match="pass_expr_memo_ctrl"):
+        fmin(bowl, SPACE, max_evals=1, pass_expr_memo_ctrl=True)

@@ -74,9 +74,9 @@ def test_a_changed_number_of_losses_is_an_error_naming_both_counts():
         run(fn, evals=5)
     counter = itertools.count()
     _, trials = run(fn, evals=6, catch_eval_exceptions=True)
-    states = [t["state"] for t in trials]
-    assert states == [2, 2, 2, 3, 3, 3]  # done x3, then error trials
-    assert "got 3" in trials.trials[3]["misc"]["error"][1]
+    docs = trials._dynamic_trials  # error trials included
+    assert [t["state"] for t in docs] == [2, 2, 2, 3, 3, 3]  # done x3, then errors
+    assert "got 3" in docs[3]["misc"]["error"][1]
 
 
 def test_named_objectives_fix_the_count_from_the_first_trial():

@@ -23,6 +23,14 @@ DOCUMENTED = [
     "tpe",
     "rand",
     "motpe",
+    "anneal",
+    "base",
+    "pyll",
+    "Domain",
+    "JOB_STATES",
+    "generate_trials_to_calculate",
+    "trials_from_docs",
+    "partial",
     "space_eval",
     "sample",
     "early_stop",
@@ -52,10 +60,42 @@ HYPEROPT_MODULE_PATHS = [
     ("hpo_service.early_stop", "no_progress_loss"),
     ("hpo_service.exceptions", "AllTrialsFailed"),
     ("hpo_service.pyll", "scope"),
+    ("hpo_service.plotting", "main_plot_history"),
+    ("hpo_service.plotting", "main_plot_histogram"),
+    ("hpo_service.plotting", "main_plot_vars"),
+    ("hpo_service.pyll", "as_apply"),
+    ("hpo_service.pyll.base", "scope"),
+    ("hpo_service.pyll.stochastic", "sample"),
+    ("hpo_service.fmin", "generate_trials_to_calculate"),
+    ("hpo_service.base", "JOB_STATE_ERROR"),
+    ("hpo_service.base", "Domain"),
+    ("hpo_service.base", "Trials"),
+    ("hpo_service.exceptions", "DuplicateLabel"),
+    ("hpo_service.exceptions", "BadSearchSpace"),
+    ("hpo_service.exceptions", "InvalidTrial"),
+    ("hpo_service.exceptions", "InvalidResultStatus"),
+    ("hpo_service.exceptions", "InvalidLoss"),
+    ("hpo_service.exceptions", "InvalidAnnotatedParameter"),
+    ("hpo_service.tpe", "suggest"),
+    ("hpo_service.rand", "suggest"),
+    ("hpo_service.anneal", "suggest"),
 ]
 
 #: Public modules allowed loose at the top of the package; all else is in folders.
-TOP_LEVEL_MODULES = {"__init__", "fmin", "trials", "early_stop", "exceptions", "pyll"}
+TOP_LEVEL_MODULES = {
+    "__init__",
+    "fmin",
+    "trials",
+    "early_stop",
+    "exceptions",
+    "pyll",
+    "plotting",
+    "base",
+    # hyperopt's algorithm module paths, aliases of hpo_service.algorithms.<name>
+    "tpe",
+    "rand",
+    "anneal",
+}
 
 
 @pytest.mark.parametrize("name", DOCUMENTED)
@@ -81,6 +121,13 @@ def test_fmin_is_the_function_even_after_its_module_is_imported() -> None:
 
     assert callable(fmin) and fmin.__name__ == "fmin"
     assert hpo_service.fmin is fmin
+
+
+@pytest.mark.parametrize("name", ["tpe", "rand", "anneal"])
+def test_algorithm_module_paths_are_the_algorithm_modules(name: str) -> None:
+    alias = importlib.import_module(f"hpo_service.{name}")
+    assert alias is importlib.import_module(f"hpo_service.algorithms.{name}")
+    assert getattr(hpo_service, name) is alias
 
 
 def test_top_level_holds_only_public_modules() -> None:

@@ -20,6 +20,7 @@ ALGORITHMS: dict[str, str] = {
     "tpe": "hpo_service.algorithms.tpe",
     "rand": "hpo_service.algorithms.rand",
     "motpe": "hpo_service.algorithms.motpe",
+    "anneal": "hpo_service.algorithms.anneal",
 }
 
 Algorithm = Callable[..., list[dict[str, Any]]]
@@ -56,8 +57,8 @@ def describe(algo: Callable[..., Any]) -> tuple[str, dict[str, Any]]:
     for name, module in ALGORITHMS.items():
         if importlib.import_module(module).suggest is algo:
             return name, settings
+    known = ", ".join(f"{name}.suggest" for name in ALGORITHMS)
     raise ValueError(
-        "`algo` must be hpo_service's tpe.suggest, rand.suggest or motpe.suggest "
-        "(optionally "
-        f"wrapped in functools.partial), but got {algo!r}"
+        f"`algo` must be one of hpo_service's {known} (optionally wrapped in "
+        f"functools.partial), but got {algo!r}"
     )

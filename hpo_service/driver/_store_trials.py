@@ -8,6 +8,7 @@ separately, or by ``workers=K``) run them, and the call returns the best params.
 from __future__ import annotations
 
 import datetime as _dt
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -27,6 +28,7 @@ from hpo_service.trials import (
     JOB_STATE_ERROR,
     JOB_STATE_NEW,
     JOB_STATE_RUNNING,
+    JOB_VALID_STATES,
     STATUS_FAIL,
     TrialsView,
     make_trial_doc,
@@ -74,6 +76,12 @@ class StoreTrials(TrialsView):
 
     @property
     def trials(self) -> list[dict[str, Any]]:
+        """New, running and done trials, as hyperopt shows them (error and
+        cancelled ones are in ``_dynamic_trials``)."""
+        return [d for d in self._dynamic_trials if d["state"] in JOB_VALID_STATES]
+
+    @property
+    def _dynamic_trials(self) -> list[dict[str, Any]]:
         self.refresh()
         return [self._docs[tid] for tid in sorted(self._docs)]
 
@@ -113,7 +121,7 @@ class StoreTrials(TrialsView):
         given = {
             "objective": self.objective or reference_of(fn),
             **space_settings(space),
-            "max_evals": max_evals,
+            "max_evals": sys.maxsize if max_evals is None else max_evals,
             "algorithm": name,
             "algorithm_settings": algo_settings,
             "seed": _seed(rstate),
@@ -212,7 +220,7 @@ def _early_stopper(
         seen = {doc["tid"] for doc in finished.trials}
         new = [
             d
-            for d in trials.trials
+            for d in trials._dynamic_trials
             if d["state"] in (JOB_STATE_DONE, JOB_STATE_ERROR) and d["tid"] not in seen
         ]
         for doc in sorted(new, key=_finish_order):

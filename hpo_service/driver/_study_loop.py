@@ -11,6 +11,7 @@ import logging
 import math
 import os
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -133,7 +134,10 @@ class Driver:
         """
         self._housekeeping()  # takes the driver lease first, then requeues dead ones
         self._started = time.monotonic()
-        progress = Progress(self.settings.max_evals, enabled=self.options.progress)
+        total = self.settings.max_evals
+        progress = Progress(
+            total if total < sys.maxsize else None, enabled=self.options.progress
+        )
         try:
             reason = self._loop(progress)
         finally:

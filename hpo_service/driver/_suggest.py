@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -10,6 +11,7 @@ import numpy as np
 
 from hpo_service.algorithms import Algorithm
 from hpo_service.algorithms._history import History
+from hpo_service.exceptions import SpaceError
 from hpo_service.objective._result import losses_of, violation_of
 from hpo_service.space import compile_space, space_eval, validate_params
 from hpo_service.store._base import NewTrial
@@ -60,12 +62,85 @@ class Suggester:
         pending: Sequence[Mapping[str, Any]] = (),
     ) -> list[NewTrial]:
         """Ask the algorithm for ``n`` new trials, treating ``pending`` as in flight."""
+        return [
+            NewTrial(params=params, config=space_eval(self.space, params))
+            for params in self.suggest_params(rng, n, pending)
+        ]
+
+    def suggest_params(
+        self,
+        rng: np.random.Generator,
+        n: int = 1,
+        pending: Sequence[Mapping[str, Any]] = (),
+    ) -> list[dict[str, Any]]:
+        """The algorithm's next ``n`` params (validated), configs not evaluated."""
         self.history.set_pending(pending)
         picks = self._algorithm(self.compiled, self.history, rng, n)
-        return [self.trial_for(params) for params in picks]
+        return [validate_params(self.compiled, params) for params in picks]
+
+    def suggest_seeded(
+        self,
+        seed: int,
+        tids: Sequence[int],
+        pending: Sequence[Mapping[str, Any]] = (),
+    ) -> list[dict[str, Any]]:
+        """Params for ``tids`` from one seed, drawn as hyperopt's ``fmin`` does.
+
+        Algorithms whose ``suggest`` has ``seed_per_tid`` set (hyperopt's anneal)
+        get ``default_rng(seed + tid)`` for each point; others get
+        ``default_rng(seed)`` for the batch.
+        """
+        if not _seeds_per_tid(self._algorithm):
+            return self.suggest_params(np.random.default_rng(seed), len(tids), pending)
+        new: list[dict[str, Any]] = []
+        for tid in tids:
+            rng = np.random.default_rng(seed + tid)
+            new += self.suggest_params(rng, 1, [*pending, *new])
+        return new
 
     def trial_for(self, params: Mapping[str, Any]) -> NewTrial:
-        """A new trial for given params (validated), with its config evaluated."""
-        params = dict(params)
-        validate_params(self.compiled, params)
+        """A new trial for given params (validated), with its config evaluated.
+
+        Raises:
+            SpaceError: A label is unknown, an active one missing, an inactive one
+                given, or a value is outside the space.
+        """
+        params = validate_params(self.compiled, params)
         return NewTrial(params=params, config=space_eval(self.space, params))
+
+    def point_trial(self, params: Mapping[str, Any]) -> tuple[NewTrial, bool]:
+        """A trial for a user's point, and whether it is valid in the space.
+
+        As hyperopt does, a point that the space cannot produce (a value out of
+        range) is still evaluated as given, with a warning; the caller then keeps it
+        from the algorithm's history.
+
+        Raises:
+            SpaceError: The point cannot be evaluated (an active label is missing or
+                a choice index is invalid).
+        """
+        try:
+            return self.trial_for(params), True
+        except SpaceError as e:
+            config = space_eval(self.space, params)
+            _logger.warning(
+                "point %s is outside the space (%s): evaluated as given, not learnt "
+                "from",
+                dict(params),
+                e,
+            )
+            return NewTrial(params=dict(params), config=config), False
+
+    def is_valid(self, params: Mapping[str, Any]) -> bool:
+        """Whether ``params`` is a point the space can produce."""
+        try:
+            validate_params(self.compiled, params)
+        except SpaceError:
+            return False
+        return True
+
+
+def _seeds_per_tid(algorithm: Algorithm) -> bool:
+    while isinstance(algorithm, functools.partial):
+        algorithm = algorithm.func
+    return bool(getattr(algorithm, "seed_per_tid", False))

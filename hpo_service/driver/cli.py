@@ -12,11 +12,13 @@ from typing import Any
 
 import click
 
+from hpo_service.algorithms import ALGORITHMS
 from hpo_service.driver import _output
 from hpo_service.driver._local_workers import LocalWorkers
 from hpo_service.driver._study import open_study, space_settings, study_space
 from hpo_service.driver._study_loop import Driver, DriverOptions
 from hpo_service.exceptions import HPOServiceError, ObjectiveImportError, SpaceError
+from hpo_service.insight import _cli as _insight_cli
 from hpo_service.objective._reference import check_importable, import_reference
 from hpo_service.store import BaseTrialStore, TrialState
 from hpo_service.store._cli_option import db_option, open_store_for_cli
@@ -58,7 +60,7 @@ def main(verbose: int) -> None:
     "--space", "space_ref", help="Search space reference, package.module:name."
 )
 @click.option("--max-evals", type=click.IntRange(min=1), help="Trials to finish.")
-@click.option("--algo", type=click.Choice(["tpe", "rand"]), help="Algorithm [tpe].")
+@click.option("--algo", type=click.Choice(list(ALGORITHMS)), help="Algorithm [tpe].")
 @click.option("--seed", type=int, help="Seed of the suggestion sequence.")
 @click.option(
     "--queue-depth",
@@ -267,6 +269,10 @@ def list_studies(store: BaseTrialStore, db_url: str) -> None:
             f"{study.name}\t{finished}/{study.settings.get('max_evals')} finished"
         )
 
+
+main.add_command(_insight_cli.report)
+main.add_command(_insight_cli.importance)
+main.add_command(_insight_cli.dashboard)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -18,7 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from hpo_service.exceptions import InvalidResultError
+from hpo_service.exceptions import (
+    InvalidLoss,
+    InvalidResultError,
+    InvalidResultStatus,
+)
 
 STATUS_NEW = "new"
 STATUS_RUNNING = "running"
@@ -28,81 +32,122 @@ STATUS_FAIL = "fail"
 STATUS_STRINGS = (STATUS_NEW, STATUS_RUNNING, STATUS_SUSPENDED, STATUS_OK, STATUS_FAIL)
 
 
-def normalise_result(value: Any) -> dict[str, Any]:
-    """Turn an objective's return value into a JSON-able result dict.
+def normalise_result(value: Any, *, storable: bool = True) -> dict[str, Any]:
+    """Turn an objective's return value into a result dict.
 
     Args:
         value: What the objective returned.
+        storable: Whether the result goes to a store: numpy values become plain
+            JSON values and anything else JSON cannot hold is refused, naming its
+            key. In process (``storable=False``) values are kept as they are (a
+            fitted model, an array), as hyperopt keeps them.
 
     Returns:
-        ``{"loss": float, "status": "ok", ...}`` or ``{"status": "fail", ...}``.
+        ``{"loss": float, "status": "ok", ...}`` (``loss`` a list of floats for
+        several objectives) or ``{"status": "fail", ...}``.
 
     Raises:
-        InvalidResultError: The value is not a number or a valid result dict, the
-            loss is NaN or not numeric, the status is unknown, or it is not JSON-able.
+        InvalidLoss: The loss is missing (status ok), not a number or a non-empty
+            list of numbers, or NaN.
+        InvalidResultStatus: The status is not ``"ok"`` or ``"fail"``.
+        InvalidResultError: The value is not a number, a list or a dict, the
+            constraints are not numbers, or (``storable``) a value is not JSON-able.
     """
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+    if _as_real(value) is not None or isinstance(value, list | tuple | np.ndarray):
         return {"loss": _checked_loss(value), "status": STATUS_OK}
-    if isinstance(value, list | tuple | np.ndarray):
-        return {"loss": _checked_loss(_plain(value)), "status": STATUS_OK}
     if not isinstance(value, Mapping):
         raise InvalidResultError(
             "the objective must return a number or a dict with 'loss' and 'status' "
             "(or a list of numbers, one loss per objective), "
             f"but got {type(value).__name__}: {value!r:.200}"
         )
-    result = {str(k): _plain(v) for k, v in value.items()}
+    result = {str(k): (_plain(v) if storable else v) for k, v in value.items()}
     status = result.setdefault("status", STATUS_OK if "loss" in result else None)
     if status not in (STATUS_OK, STATUS_FAIL):
-        raise InvalidResultError(
-            f"result 'status' must be 'ok' or 'fail', but got status={status!r}"
+        raise InvalidResultStatus(
+            f"result 'status' must be 'ok' or 'fail', but got status={status!r}",
+            dict(value),
         )
     if status == STATUS_OK or result.get("loss") is not None:
-        result["loss"] = _checked_loss(result.get("loss"))
+        result["loss"] = _checked_loss(result.get("loss"), dict(value))
     if result.get("constraints") is not None:
         result["constraints"] = _checked_constraints(result["constraints"])
-    _check_json(result)
+    if storable:
+        _check_json(result)
     return result
 
 
-def _checked_loss(loss: Any) -> float | list[float]:
+def is_nan_loss(value: Any) -> bool:
+    """Whether an objective's return value is a NaN loss (bare, or a dict's ``loss``).
+
+    A diverged configuration returns NaN; callers record such a trial as failed
+    (with the reason) and go on, whatever else they do with invalid results.
+    """
+    if isinstance(value, Mapping):
+        value = value.get("loss")
+    if isinstance(value, list | tuple | np.ndarray) and np.ndim(value) == 1:
+        return any(_is_nan(v) for v in value)
+    return _is_nan(value)
+
+
+def _is_nan(value: Any) -> bool:
+    number = _as_real(value)
+    return number is not None and math.isnan(number)
+
+
+def _as_real(value: Any) -> float | None:
+    """``value`` as a float if it is a real number (or a 0-d numpy array of one)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        return None
+    return float(value)
+
+
+def _checked_loss(value: Any, result: Any = None) -> float | list[float]:
     """A float, or a list of at least two floats (a one-element list is unpacked)."""
-    if isinstance(loss, list | tuple):
-        if not loss:
-            raise InvalidResultError(
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        value = value.tolist()
+    if isinstance(value, list | tuple):
+        if not value:
+            raise InvalidLoss(
                 "result 'loss' must be a number or a non-empty list of numbers, "
-                "but got loss=[]"
+                "but got loss=[]",
+                result,
             )
-        losses = _checked_numbers("loss", loss)
+        losses = [_checked_number(v, value, result) for v in value]
         return losses[0] if len(losses) == 1 else losses
-    if isinstance(loss, bool) or not isinstance(loss, numbers.Real):
-        raise InvalidResultError(
-            f"result 'loss' must be a number, but got loss={loss!r:.200}"
+    return _checked_number(value, value, result)
+
+
+def _checked_number(value: Any, shown: Any, result: Any) -> float:
+    loss = _as_real(value)
+    if loss is None:
+        raise InvalidLoss(
+            f"result 'loss' must be a number, but got loss={shown!r:.200}", result
         )
     if math.isnan(loss):
-        raise InvalidResultError("result 'loss' must not be NaN, but got loss=nan")
-    return float(loss)
+        raise InvalidLoss(
+            f"result 'loss' must not be NaN, but got loss={shown}", result
+        )
+    return loss
 
 
 def _checked_constraints(constraints: Any) -> list[float]:
+    """Constraint values as a list of floats (one number becomes a list of one)."""
+    if isinstance(constraints, np.ndarray):
+        constraints = constraints.tolist()
     if not isinstance(constraints, list | tuple):
         constraints = [constraints]
-    return _checked_numbers("constraints", constraints)
-
-
-def _checked_numbers(key: str, values: list[Any] | tuple[Any, ...]) -> list[float]:
-    """Each value as a float; refuses non-numbers and NaN, naming ``key``."""
     out = []
-    for value in values:
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    for value in constraints:
+        number = _as_real(value)
+        if number is None or math.isnan(number):
             raise InvalidResultError(
-                f"result {key!r} must hold numbers only, but got {key}={values!r:.200}"
+                "result 'constraints' must be numbers (each satisfied when <= 0), "
+                f"but got constraints={constraints!r:.200}"
             )
-        if math.isnan(value):
-            raise InvalidResultError(
-                f"result {key!r} must not hold NaN, but got {key}={values!r:.200}"
-            )
-        out.append(float(value))
+        out.append(number)
     return out
 
 
@@ -118,10 +163,17 @@ def _plain(value: Any) -> Any:
 
 
 def _check_json(result: dict[str, Any]) -> None:
-    try:
-        json.dumps(result)
-    except (TypeError, ValueError) as e:
-        raise InvalidResultError(f"the result dict must be JSON-able: {e}") from e
+    """Refuse a value JSON cannot hold, naming its key (the first one found)."""
+    for key, value in result.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as e:
+            raise InvalidResultError(
+                f"result[{key!r}] must be JSON-serialisable to be stored (None, bool, "
+                f"numbers, str, lists and dicts of them; numpy values are converted), "
+                f"but got {type(value).__name__} {value!r:.80} ({e}); keep large or "
+                "binary data in result['attachments'] as bytes, or run in process"
+            ) from e
 
 
 def loss_of(result: Mapping[str, Any]) -> float | None:
@@ -130,7 +182,7 @@ def loss_of(result: Mapping[str, Any]) -> float | None:
     if result.get("status") != STATUS_OK:
         return None
     loss = result.get("loss")
-    if loss is None or isinstance(loss, list | tuple):
+    if loss is None or isinstance(loss, list | tuple | np.ndarray):
         return None
     loss = float(loss)
     return None if math.isnan(loss) else loss
@@ -148,10 +200,9 @@ def losses_of(result: Mapping[str, Any]) -> list[float] | None:
     loss = result.get("loss")
     if loss is None:
         return None
+    values = loss if isinstance(loss, list | tuple | np.ndarray) else [loss]
     try:
-        losses = [
-            float(v) for v in (loss if isinstance(loss, list | tuple) else [loss])
-        ]
+        losses = [float(v) for v in values]
     except (TypeError, ValueError):
         return None
     return None if not losses or any(math.isnan(v) for v in losses) else losses
@@ -166,7 +217,7 @@ def violation_of(result: Mapping[str, Any]) -> float:
     constraints = result.get("constraints")
     if constraints is None:
         return 0.0
-    if not isinstance(constraints, list | tuple):
+    if not isinstance(constraints, list | tuple | np.ndarray):
         constraints = [constraints]
     return float(sum(max(0.0, float(c)) for c in constraints))
 
@@ -191,15 +242,16 @@ def check_objective_count(
         names: The objectives' names, if the study has them (for the message).
 
     Raises:
-        InvalidResultError: The counts differ.
+        InvalidLoss: The counts differ.
     """
     losses = losses_of(result)
     if expected is None or losses is None or len(losses) == expected:
         return
     named = f" ({', '.join(names)})" if names else ""
-    raise InvalidResultError(
+    raise InvalidLoss(
         f"the study has {expected} objective(s){named}, so a result must have "
-        f"{expected} loss(es), but got {len(losses)}: loss={result.get('loss')!r:.200}"
+        f"{expected} loss(es), but got {len(losses)}: loss={result.get('loss')!r:.200}",
+        dict(result),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from hpo_service.exceptions import SpaceError
+from hpo_service.exceptions import DuplicateLabel, SpaceError
 from hpo_service.space._expr import Choice, Labelled, Op, Param
 from hpo_service.space._spec import CompiledSpace, Condition, ParamSpec
 
@@ -38,6 +38,17 @@ def compile_space(space: Any) -> CompiledSpace:
     return CompiledSpace(_parents_first(specs))
 
 
+def labelled_nodes(space: Any) -> dict[str, Labelled]:
+    """Every labelled expression of ``space`` by label, in first-seen order.
+
+    Raises:
+        SpaceError: As :func:`compile_space`.
+    """
+    collector = _Collector()
+    collector.visit(space, (), ())
+    return dict(collector.nodes)
+
+
 def format_path(path: Path) -> str:
     """``("['a']", "[0]")`` -> ``"space['a'][0]"``, for error messages."""
     return "space" + "".join(path)
@@ -54,7 +65,7 @@ def spec_of(node: Labelled) -> ParamSpec:
     if node.dist == "randint":
         return ParamSpec(node.label, "randint", low=args["low"], high=args["high"])
     kind = "normal" if "normal" in node.dist else "uniform"
-    q = 1.0 if node.dist == "uniformint" else args.pop("q", None)
+    q = args.pop("q", 1.0 if node.dist == "uniformint" else None)
     return ParamSpec(
         node.label,
         kind,
@@ -76,6 +87,7 @@ class _Collector:
         self._open: set[int] = set()
 
     def visit(self, node: Any, condition: Condition, path: Path) -> None:
+        _refuse_foreign(node, path)
         if isinstance(node, (Param, Choice)):
             self._register(node, condition, path)
         children = list(_children(node, condition))
@@ -97,7 +109,7 @@ class _Collector:
     def _register(self, node: Labelled, condition: Condition, path: Path) -> None:
         first = self.nodes.setdefault(node.label, node)
         if first is not node:
-            raise SpaceError(
+            raise DuplicateLabel(
                 f"label {node.label!r} must name one expression, but {first!r} at "
                 f"{format_path(self.paths[node.label])} and {node!r} at "
                 f"{format_path(path)} are different; reuse one object to share it"
@@ -106,6 +118,18 @@ class _Collector:
         conditions = self.conditions.setdefault(node.label, [])
         if condition not in conditions:
             conditions.append(condition)
+
+
+def _refuse_foreign(node: Any, path: Path) -> None:
+    """A hyperopt expression (built with ``hyperopt.hp``) is named, not taken as a
+    constant: the usual slip when porting is one import left unchanged."""
+    module = type(node).__module__ or ""
+    if module == "hyperopt" or module.startswith("hyperopt."):
+        raise SpaceError(
+            f"{format_path(path)} is a hyperopt expression ({module}."
+            f"{type(node).__name__}): use `hpo_service.hp` (`from hpo_service "
+            "import hp`) to build the space, not `hyperopt.hp`"
+        )
 
 
 def _children(node: Any, condition: Condition) -> list[tuple[str, Any, Condition]]:
@@ -121,7 +145,7 @@ def _children(node: Any, condition: Condition) -> list[tuple[str, Any, Condition
     if isinstance(node, Op):
         return [
             (f"<{node.name} arg {i}>", a, condition) for i, a in enumerate(node.args)
-        ]
+        ] + [(f"<{node.name} arg {k}>", v, condition) for k, v in node.kwargs]
     return []
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from hpo_service.exceptions import SpaceError
-from hpo_service.space._expr import OPS, Choice, Op, Param, is_number
+from hpo_service.space._expr import Choice, Op, Param, call_op, is_number
 from hpo_service.space._spec import CompiledSpace, ParamSpec
 
 _INT_DISTS = frozenset({"randint", "uniformint"})
@@ -49,7 +49,9 @@ def _evaluate(node: Any, params: Mapping[str, Any]) -> Any:
     if isinstance(node, tuple):
         return tuple(_evaluate(value, params) for value in node)
     if isinstance(node, Op):
-        return OPS[node.name](*(_evaluate(arg, params) for arg in node.args))
+        args = [_evaluate(arg, params) for arg in node.args]
+        kwargs = {key: _evaluate(value, params) for key, value in node.kwargs}
+        return call_op(node, args, kwargs)
     return node
 
 

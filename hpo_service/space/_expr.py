@@ -10,7 +10,9 @@ from __future__ import annotations
 import numbers
 import operator
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
+
+import numpy as np
 
 # Argument names of every labelled distribution, in the order ``hp.<dist>`` takes them.
 DIST_ARGS: dict[str, tuple[str, ...]] = {
@@ -18,7 +20,7 @@ DIST_ARGS: dict[str, tuple[str, ...]] = {
     "loguniform": ("low", "high"),
     "quniform": ("low", "high", "q"),
     "qloguniform": ("low", "high", "q"),
-    "uniformint": ("low", "high"),
+    "uniformint": ("low", "high", "q"),
     "normal": ("mu", "sigma"),
     "lognormal": ("mu", "sigma"),
     "qnormal": ("mu", "sigma", "q"),
@@ -26,20 +28,61 @@ DIST_ARGS: dict[str, tuple[str, ...]] = {
     "randint": ("low", "high"),
 }
 
-# Functions that an :class:`Op` node may apply (arithmetic and ``scope`` casts).
+# Functions that an :class:`Op` node may apply: arithmetic, indexing, ``scope`` casts
+# and math (hyperopt's ``scope.exp`` etc.), and unlabelled random draws
+# (``scope.normal(mu, sigma, rng=rng)``). ``scope.define`` adds user functions.
 OPS: dict[str, Callable[..., Any]] = {
     "add": operator.add,
     "sub": operator.sub,
     "mul": operator.mul,
     "truediv": operator.truediv,
     "floordiv": operator.floordiv,
+    "mod": operator.mod,
     "pow": operator.pow,
     "neg": operator.neg,
     "pos": operator.pos,
     "abs": abs,
+    "getitem": operator.getitem,
+    "identity": lambda value: value,
     "int": int,
     "float": float,
+    "bool": bool,
+    "str": str,
+    "len": len,
+    "round": round,
+    "min": min,
+    "max": max,
+    "sum": sum,
+    "exp": np.exp,
+    "log": np.log,
+    "sqrt": np.sqrt,
+    "sin": np.sin,
+    "cos": np.cos,
+    "tan": np.tan,
+    "arctan": np.arctan,
+    "tanh": np.tanh,
+    "uniform": lambda low, high, rng=None, size=None: _rng(rng).uniform(
+        low, high, size
+    ),
+    "normal": lambda mu, sigma, rng=None, size=None: _rng(rng).normal(mu, sigma, size),
+    "loguniform": lambda low, high, rng=None, size=None: np.exp(
+        _rng(rng).uniform(low, high, size)
+    ),
+    "lognormal": lambda mu, sigma, rng=None, size=None: np.exp(
+        _rng(rng).normal(mu, sigma, size)
+    ),
+    "randint": lambda low, high=None, rng=None, size=None: _rng(rng).integers(
+        low, high, size
+    ),
 }
+
+#: The names in :data:`OPS` that ship with hpo-service (the rest came from
+#: ``scope.define`` and are stored by import reference).
+BUILTIN_OPS = frozenset(OPS)
+
+
+def _rng(rng: np.random.Generator | None) -> np.random.Generator:
+    return np.random.default_rng() if rng is None else rng
 
 
 def is_number(value: object) -> bool:
@@ -97,6 +140,23 @@ class Expr:
     def __abs__(self) -> Op:
         return Op("abs", (self,))
 
+    def __mod__(self, other: object) -> Op:
+        return _binary("mod", self, other)
+
+    def __rmod__(self, other: object) -> Op:
+        return _binary("mod", other, self)
+
+    def __getitem__(self, key: object) -> Op:
+        """``expr[key]``: the item of the value (``choice(...)[0]``, ``a[idx]``)."""
+        return Op("getitem", (self, key))
+
+    def __iter__(self) -> NoReturn:
+        """Refused: with ``__getitem__``, iteration would never end."""
+        raise TypeError(
+            f"an hp expression is not iterable ({self!r}); index it (expr[0]) or "
+            "build the structure of the space from lists, tuples and dicts"
+        )
+
 
 def _binary(name: str, left: object, right: object) -> Op:
     for operand in (left, right):
@@ -105,17 +165,45 @@ def _binary(name: str, left: object, right: object) -> Op:
     return Op(name, (left, right))
 
 
+def call_op(node: Op, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    """Apply the function of ``node`` to evaluated arguments.
+
+    Raises:
+        SpaceError: ``node`` names a function that is not defined in this process.
+    """
+    try:
+        function = OPS[node.name]
+    except KeyError:
+        from hpo_service.exceptions import SpaceError
+
+        raise SpaceError(
+            f"scope.{node.name} is not defined in this process; import the module "
+            "that defines it with @scope.define"
+        ) from None
+    return function(*args, **kwargs)
+
+
 class Op(Expr):
-    """``OPS[name](*args)`` where args are numbers or expressions."""
+    """``OPS[name](*args, **kwargs)``; arguments may be constants or expressions.
 
-    __slots__ = ("args", "name")
+    ``kwargs`` is a tuple of ``(name, value)`` pairs (kept hashable and ordered).
+    """
 
-    def __init__(self, name: str, args: tuple[Any, ...]) -> None:
+    __slots__ = ("args", "kwargs", "name")
+
+    def __init__(
+        self,
+        name: str,
+        args: tuple[Any, ...],
+        kwargs: tuple[tuple[str, Any], ...] = (),
+    ) -> None:
         self.name = name
         self.args = args
+        self.kwargs = kwargs
 
     def __repr__(self) -> str:
-        return f"{self.name}({', '.join(map(repr, self.args))})"
+        shown = [*map(repr, self.args), *(f"{k}={v!r}" for k, v in self.kwargs)]
+        return f"{self.name}({', '.join(shown)})"
 
 
 class Param(Expr):
@@ -130,8 +218,15 @@ class Param(Expr):
 
     @property
     def named_args(self) -> dict[str, float]:
-        """The arguments by name, e.g. ``{"low": 0.0, "high": 1.0}``."""
-        return dict(zip(DIST_ARGS[self.dist], self.args, strict=True))
+        """The arguments by name, e.g. ``{"low": 0.0, "high": 1.0}``.
+
+        ``uniformint`` holds ``q`` only when it is not 1 (so that spaces stored
+        before ``q`` was accepted keep their fingerprint).
+        """
+        names = DIST_ARGS[self.dist]
+        if self.dist == "uniformint" and len(self.args) == 2:
+            names = names[:2]
+        return dict(zip(names, self.args, strict=True))
 
     def __repr__(self) -> str:
         args = "".join(f", {a!r}" for a in self.args)

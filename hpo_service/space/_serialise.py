@@ -11,6 +11,10 @@ Every labelled expression is defined once under ``params`` and referred to as
 ``{"param": label}``. In ``root`` (and in options) JSON scalars and lists stand for
 themselves; every object is tagged by its one key: ``param``, ``op`` (with ``args``),
 ``tuple``, ``dict``, ``dict_items`` (dicts with non-str keys) or ``float`` (nan, inf).
+An ``op`` may carry ``kwargs`` (``{name: node}``) and, for a function that
+``scope.define`` registered, ``ref``: its import reference ``module:qualname``, imported
+when the document is read (never unpickled). NumPy constants are stored as the plain
+values they hold.
 """
 
 from __future__ import annotations
@@ -26,7 +30,15 @@ import numpy as np
 from hpo_service.exceptions import SpaceError
 from hpo_service.space import hp
 from hpo_service.space._compile import Path, compile_space, format_path
-from hpo_service.space._expr import DIST_ARGS, OPS, Choice, Labelled, Op, Param
+from hpo_service.space._expr import (
+    BUILTIN_OPS,
+    DIST_ARGS,
+    OPS,
+    Choice,
+    Labelled,
+    Op,
+    Param,
+)
 
 FORMAT = "hpo-service/space"
 VERSION = 1
@@ -103,17 +115,31 @@ class _Writer:
                 self.params[node.label] = self._definition(node, path)
             return {"param": node.label}
         if isinstance(node, Op):
-            args = [
-                self.node(a, (*path, f"<{node.name} arg {i}>"))
-                for i, a in enumerate(node.args)
-            ]
-            return {"op": node.name, "args": args}
+            return self._op(node, path)
+        if isinstance(node, np.ndarray):
+            return self.node(node.tolist(), path)
         if isinstance(node, (list, tuple)):
             items = [self.node(v, (*path, f"[{i}]")) for i, v in enumerate(node)]
             return items if isinstance(node, list) else {"tuple": items}
         if isinstance(node, dict):
             return self._dict(node, path)
         return _constant(node, path)
+
+    def _op(self, node: Op, path: Path) -> dict[str, Any]:
+        step = f"<{node.name} arg "
+        doc: dict[str, Any] = {
+            "op": node.name,
+            "args": [
+                self.node(a, (*path, f"{step}{i}>")) for i, a in enumerate(node.args)
+            ],
+        }
+        if node.kwargs:
+            doc["kwargs"] = {
+                k: self.node(v, (*path, f"{step}{k}>")) for k, v in node.kwargs
+            }
+        if node.name not in BUILTIN_OPS:
+            doc["ref"] = _reference_of_op(node.name, path)
+        return doc
 
     def _dict(self, node: dict[Any, Any], path: Path) -> dict[str, Any]:
         if all(type(k) is str for k in node):
@@ -136,6 +162,20 @@ class _Writer:
         if node.probs is None:
             return {"hp": "choice", "options": options}
         return {"hp": "pchoice", "p": list(node.probs), "options": options}
+
+
+def _reference_of_op(name: str, path: Path) -> str:
+    """``module:qualname`` of a ``scope.define`` function, if it can be imported."""
+    function = OPS.get(name)
+    module = getattr(function, "__module__", None)
+    qualname = getattr(function, "__qualname__", "")
+    if function is None or module in (None, "__main__") or "<" in qualname:
+        raise SpaceError(
+            f"scope.{name} at {format_path(path)} must be a top-level function of an "
+            "importable module (not __main__, a lambda or a nested function) to store "
+            "the space (such a space works in-process only)"
+        )
+    return f"{module}:{qualname}"
 
 
 def _constant(value: Any, path: Path) -> Any:
@@ -168,9 +208,7 @@ class _Reader:
         if "param" in doc:
             return self._param(doc["param"])
         if "op" in doc:
-            if doc["op"] not in OPS:
-                raise SpaceError(f"unknown operation {doc['op']!r} in space document")
-            return Op(doc["op"], tuple(self.node(a) for a in doc["args"]))
+            return self._op(doc)
         if "tuple" in doc:
             return tuple(self.node(d) for d in doc["tuple"])
         if "dict" in doc:
@@ -180,6 +218,15 @@ class _Reader:
         if "float" in doc:
             return float(doc["float"])
         raise SpaceError(f"unknown node {dict(doc)!r} in space document")
+
+    def _op(self, doc: Mapping[str, Any]) -> Op:
+        name = doc["op"]
+        if name not in OPS and "ref" in doc:
+            _define_from_reference(name, doc["ref"])
+        if name not in OPS:
+            raise SpaceError(f"unknown operation {name!r} in space document")
+        kwargs = tuple((k, self.node(v)) for k, v in doc.get("kwargs", {}).items())
+        return Op(name, tuple(self.node(a) for a in doc["args"]), kwargs)
 
     def _param(self, label: str) -> Labelled:
         if label in self._built:
@@ -201,3 +248,17 @@ class _Reader:
             raise SpaceError(f"unknown distribution {dist!r} of {label!r}")
         param: Param = getattr(hp, dist)(label, **definition)
         return param
+
+
+def _define_from_reference(name: str, ref: str) -> None:
+    """Import a ``scope.define`` function stored as ``module:qualname``."""
+    from hpo_service.objective._reference import import_reference
+
+    try:
+        function = import_reference(ref)
+    except (ImportError, ValueError) as e:
+        raise SpaceError(
+            f"the space uses scope.{name} from {ref!r}, which cannot be imported "
+            f"here: {e}"
+        ) from e
+    OPS.setdefault(name, function)

@@ -79,9 +79,33 @@ class CompiledSpace:
 
     params: tuple[ParamSpec, ...]
     by_label: dict[str, ParamSpec] = field(init=False, repr=False, compare=False)
+    draw_order: tuple[ParamSpec, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_label", {p.label: p for p in self.params})
+        object.__setattr__(self, "draw_order", self._hyperopt_draw_order())
+
+    def _hyperopt_draw_order(self) -> tuple[ParamSpec, ...]:
+        """The order in which hyperopt's samplers draw the parameters of one point.
+
+        Labels in reverse sorted order, each preceded by the choices it depends on
+        (recursively, the same way). Drawing in this order (and with the same numpy
+        calls) gives hyperopt's values for the same seed, on flat spaces and on the
+        conditional ones tried; parents still come before their children.
+        """
+        ordered: dict[str, ParamSpec] = {}
+
+        def emit(spec: ParamSpec) -> None:
+            if spec.label in ordered:
+                return
+            parents = {label for c in spec.conditions for label, _ in c}
+            for label in sorted(parents, reverse=True):
+                emit(self.by_label[label])
+            ordered[spec.label] = spec
+
+        for label in sorted(self.by_label, reverse=True):
+            emit(self.by_label[label])
+        return tuple(ordered.values())
 
     def __iter__(self) -> Iterator[ParamSpec]:
         return iter(self.params)

@@ -56,9 +56,24 @@ def qloguniform(label: str, low: float, high: float, q: float) -> Param:
     return _param("qloguniform", label, low=low, high=high, q=q)
 
 
-def uniformint(label: str, low: float, high: float) -> Param:
-    """An int in ``[low, high]``: ``quniform(low, high, 1)`` handed over as an int."""
-    return _param("uniformint", label, low=low, high=high)
+def uniformint(label: str, low: float, high: float, q: float = 1.0) -> Param:
+    """An int in ``[low, high]``: ``quniform(low, high, q)`` handed over as an int.
+
+    ``q`` must be a whole number; hyperopt accepts ``q`` but ignores it (always 1),
+    here it is honoured: ``uniformint("a", 0, 10, q=2)`` gives 0, 2, ..., 10.
+    """
+    _check_label("uniformint", label)
+    step = _real("uniformint", label, "q", q)
+    _require(
+        step > 0 and step.is_integer(),
+        "uniformint",
+        label,
+        "q is a whole number > 0",
+        f"q={q!r}",
+    )
+    if step == 1:
+        return _param("uniformint", label, low=low, high=high)
+    return _param("uniformint", label, low=low, high=high, q=step)
 
 
 def normal(label: str, mu: float, sigma: float) -> Param:

@@ -21,17 +21,32 @@ def dumps(value: Any, what: str) -> str:
     """Encode ``value`` as compact JSON text (never pickle).
 
     Non-finite floats are written as the JSON5 tokens ``NaN``, ``Infinity`` and
-    ``-Infinity`` so that a result holding them reads back exactly.
+    ``-Infinity`` so that a result holding them reads back exactly. NumPy scalars
+    and arrays are written as the plain values they hold (``np.int64(4)`` as ``4``,
+    an array as a list), wherever they sit.
 
     Raises:
         ValueError: ``value`` holds something JSON cannot represent.
     """
     try:
-        return json.dumps(value, separators=(",", ":"), allow_nan=True)
+        return json.dumps(
+            value, separators=(",", ":"), allow_nan=True, default=_numpy_as_plain
+        )
     except (TypeError, ValueError) as exc:
         raise ValueError(
             f"`{what}` must be JSON-serialisable, but got {what}={value!r:.200} ({exc})"
         ) from None
+
+
+def _numpy_as_plain(value: Any) -> Any:
+    """``json.dumps`` hook: a NumPy scalar or array becomes its plain value.
+
+    NumPy is not imported here (a worker's store need not load it): anything from
+    NumPy has ``tolist()``, which gives plain Python values.
+    """
+    if type(value).__module__ == "numpy" and hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def loads(text: str | None) -> Any:

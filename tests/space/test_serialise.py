@@ -85,6 +85,17 @@ def test_round_trip_keeps_sharing_and_container_types():
     assert rebuilt[3] == {None: "v"}
 
 
+def test_numpy_arrays_and_choices_are_stored_as_plain_values():
+    space = {
+        "d": hp.choice("d", np.arange(1, 4)),
+        "w": np.array([[1.5, 2.0]]),
+        "flag": np.bool_(True),
+    }
+    rebuilt = from_document(to_document(space))
+    assert space_eval(rebuilt, {"d": 2}) == {"d": 3, "w": [[1.5, 2.0]], "flag": True}
+    assert type(space_eval(rebuilt, {"d": 2})["d"]) is int
+
+
 def test_non_finite_and_numpy_constants():
     rebuilt = from_document(
         to_document([math.inf, -math.inf, np.float64(2.5), np.int32(3)])
@@ -97,7 +108,7 @@ def test_non_finite_and_numpy_constants():
 @pytest.mark.parametrize(
     ("space", "where"),
     [
-        ({"clf": hp.choice("clf", [np.zeros(3), "b"])}, "space['clf']<clf=0>"),
+        ({"clf": hp.choice("clf", [np.dtype("f8"), "b"])}, "space['clf']<clf=0>"),
         ({"f": [1, len]}, "space['f'][1]"),
         ({"o": object()}, "space['o']"),
         ({(1, 2): 3}, "space key (1, 2)"),

@@ -96,20 +96,36 @@ def test_exception_gives_error_with_raise_line_in_traceback(runner):
 
 
 @pytest.mark.parametrize(
-    ("fn", "config", "fragment"),
+    ("fn", "config", "kind", "fragment"),
     [
-        ("returns_nan", {}, "NaN"),
-        ("returns_bad", {}, "must return a number or a dict"),
-        ("returns_bad", {"value": {"status": "ok"}}, "'loss' must be a number"),
-        ("returns_bad", {"value": {"loss": "low"}}, "'loss' must be a number"),
-        ("returns_bad", {"value": {"loss": 1, "status": "meh"}}, "'status'"),
-        ("returns_unjsonable", {}, "JSON"),
+        ("returns_nan", {}, "InvalidLoss", "NaN"),
+        ("returns_bad", {}, "InvalidResultError", "must return a number or a dict"),
+        (
+            "returns_bad",
+            {"value": {"status": "ok"}},
+            "InvalidLoss",
+            "'loss' must be a number",
+        ),
+        (
+            "returns_bad",
+            {"value": {"loss": "low"}},
+            "InvalidLoss",
+            "'loss' must be a number",
+        ),
+        (
+            "returns_bad",
+            {"value": {"loss": 1, "status": "meh"}},
+            "InvalidResultStatus",
+            "'status'",
+        ),
+        ("returns_unjsonable", {}, "InvalidResultError", "JSON"),
     ],
 )
-def test_invalid_returns_become_errors(runner, fn, config, fragment):
+def test_invalid_returns_become_errors(runner, fn, config, kind, fragment):
+    """Each invalid return is an error trial named with hyperopt's exception name."""
     outcome = runner.run(f"{OBJ}:{fn}", config)
     assert outcome.kind == "error"
-    assert outcome.data["type"] == "InvalidResultError"
+    assert outcome.data["type"] == kind
     assert fragment in outcome.data["message"]
 
 

@@ -78,7 +78,7 @@ def test_misbehaving_objectives_become_errors_and_the_worker_goes_on(store):
     errors = [t.error for t in trials[:5]]
     assert [e["type"] for e in errors] == [
         "ValueError",
-        "InvalidResultError",
+        "InvalidLoss",
         "InvalidResultError",
         "ChildProcessDied",
         "TrialTimeout",

@@ -1,0 +1,214 @@
+"""Report and dashboard cost on a long study, beside Optuna's and hyperopt's plots.
+
+    python -m benchmarks.insight --trials 20000
+
+Builds a SQLite study of ``--trials`` finished trials (random points of an 8-parameter
+space with log-scale, choice and conditional parameters; 5% errors; 8 workers as
+owners) through the store API, then measures:
+
+- ``report``: ``write_report`` of the whole study, from opening the store to the
+  written HTML (target < 5 s for 20,000 trials), and its parts;
+- ``dashboard``: the server time of one incremental update after 100 more trials
+  finish (``LiveStore.changes`` from the previous cursor plus JSON encoding; target
+  < 200 ms), and of the first full load for comparison;
+- peers on the same trials: Optuna's history, parallel-coordinate, slice and fANOVA
+  importance plots (``optuna.visualization``), and hyperopt's ``main_plot_history`` /
+  ``main_plot_vars`` (matplotlib, figures rendered to PNG).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hpo_service import hp
+from hpo_service.driver._study import space_settings
+from hpo_service.insight import StudyData, param_importances, write_report
+from hpo_service.insight._live import LiveStore
+from hpo_service.space import compile_space, sample_params, space_eval
+from hpo_service.store import NewTrial, open_store
+
+SPACE = {
+    "lr": hp.loguniform("lr", math.log(1e-5), math.log(1.0)),
+    "wd": hp.loguniform("wd", math.log(1e-6), math.log(1e-1)),
+    "dropout": hp.uniform("dropout", 0.0, 0.6),
+    "layers": hp.quniform("layers", 1, 8, 1),
+    "act": hp.choice("act", ["relu", "tanh", "gelu"]),
+    "opt": hp.choice("opt", [
+        {"name": "adam", "beta1": hp.uniform("beta1", 0.8, 0.99)},
+        {"name": "sgd", "momentum": hp.uniform("momentum", 0.0, 0.99)},
+    ]),
+}  # fmt: skip
+
+
+def loss(config: dict[str, Any]) -> float:
+    value = (math.log10(config["lr"]) + 3) ** 2 + 0.3 * config["dropout"]
+    value += (
+        0.05 * config["layers"] + {"relu": 0, "tanh": 0.2, "gelu": 0.1}[config["act"]]
+    )
+    return value
+
+
+def fill(store: Any, study: str, n: int, rng: np.random.Generator) -> list[dict]:
+    """Insert and finish ``n`` trials; returns their (params, loss) for the peers."""
+    compiled = compile_space(SPACE)
+    points = [sample_params(compiled, rng) for _ in range(n)]
+    tids = store.insert_trials(
+        study, [NewTrial(p, space_eval(SPACE, p)) for p in points]
+    )
+    done = []
+    for i, (tid, params) in enumerate(zip(tids, points, strict=True)):
+        trial = store.claim(f"worker-{i % 8}", 60.0, study=study)
+        assert trial is not None and trial.tid == tid
+        if rng.random() < 0.05:
+            store.fail(
+                study, tid, trial.token, {"type": "ValueError", "message": "diverged"}
+            )
+            done.append({"params": params, "loss": None})
+            continue
+        value = loss(space_eval(SPACE, params))
+        store.complete(
+            study, tid, trial.token, {"loss": value, "status": "ok", "duration": 0.01}
+        )
+        done.append({"params": params, "loss": value})
+    return done
+
+
+def timed(fn: Any) -> tuple[float, Any]:
+    start = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - start, value
+
+
+def bench_report(url: str, study: str, out: Path) -> dict[str, float]:
+    total, _ = timed(lambda: _report(url, study, out))
+    with open_store(url) as store:
+        load, data = timed(lambda: StudyData.from_store(store, study))
+    importance, _ = timed(lambda: param_importances(data))
+    return {"report total": total, "  read study": load,
+            "  fANOVA importance": importance,
+            "report size (MB)": out.stat().st_size / 1e6}  # fmt: skip
+
+
+def _report(url: str, study: str, out: Path) -> None:
+    with open_store(url) as store:
+        data = StudyData.from_store(store, study)
+    write_report(data, out)
+
+
+def bench_dashboard(url: str, study: str, rng: np.random.Generator) -> dict[str, float]:
+    with open_store(url) as store:
+        live = LiveStore(store)
+        first, delta = timed(lambda: json.dumps(live.changes(study, 0)))
+        cursor = json.loads(delta)["cursor"]
+        fill(store, study, 0, rng)  # nothing: keeps the store warm
+        store_writes = _finish_more(store, study, 100, rng)
+        update, delta = timed(lambda: json.dumps(live.changes(study, cursor)))
+        rows = len(json.loads(delta)["rows"])
+        figs, _ = timed(lambda: live.figures(study, ["history", "timeline"]))
+    assert rows == store_writes, (rows, store_writes)
+    return {"dashboard first load": first, "dashboard update, 100 new trials": update,
+            "  (rows in the update)": rows,
+            "dashboard history+timeline figures": figs}  # fmt: skip
+
+
+def _finish_more(store: Any, study: str, n: int, rng: np.random.Generator) -> int:
+    compiled = compile_space(SPACE)
+    points = [sample_params(compiled, rng) for _ in range(n)]
+    store.insert_trials(study, [NewTrial(p, space_eval(SPACE, p)) for p in points])
+    for _ in range(n):
+        trial = store.claim("worker-late", 60.0, study=study)
+        store.complete(study, trial.tid, trial.token, {"loss": 1.0, "status": "ok"})
+    return n
+
+
+def bench_optuna(done: list[dict]) -> dict[str, float]:
+    import optuna
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    dists = {
+        "lr": FloatDistribution(1e-5, 1.0, log=True),
+        "wd": FloatDistribution(1e-6, 1e-1, log=True),
+        "dropout": FloatDistribution(0.0, 0.6),
+        "layers": FloatDistribution(1, 8),
+        "act": CategoricalDistribution([0, 1, 2]),
+        "opt": CategoricalDistribution([0, 1]),
+        "beta1": FloatDistribution(0.8, 0.99),
+        "momentum": FloatDistribution(0.0, 0.99),
+    }
+    study = optuna.create_study()
+    study.add_trials([
+        optuna.trial.create_trial(
+            params=d["params"], distributions={k: dists[k] for k in d["params"]},
+            value=d["loss"],
+        )
+        for d in done if d["loss"] is not None
+    ])  # fmt: skip
+    vis = optuna.visualization
+    out = {}
+    for name, fn in (("history", vis.plot_optimization_history),
+                     ("parallel", vis.plot_parallel_coordinate),
+                     ("slice", vis.plot_slice),
+                     ("importance (fANOVA)", vis.plot_param_importances)):  # fmt: skip
+        seconds, _ = timed(lambda fn=fn: fn(study).to_html(include_plotlyjs=False))
+        out[f"optuna {name}"] = seconds
+    return out
+
+
+def bench_hyperopt(url: str, study: str) -> dict[str, float]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from hyperopt import plotting
+
+    from hpo_service import StoreTrials
+
+    trials = StoreTrials(url, study)
+    out = {}
+    for name in ("main_plot_history", "main_plot_vars"):
+
+        def draw(name: str = name) -> None:
+            plt.figure()
+            getattr(plotting, name)(trials, do_show=False)
+            plt.savefig(tempfile.mktemp(suffix=".png"))
+            plt.close("all")
+
+        out[f"hyperopt {name} (png)"], _ = timed(draw)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=20000)
+    parser.add_argument("--no-peers", action="store_true")
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.sqlite"
+        with open_store(url) as store:
+            settings = {**space_settings(SPACE), "max_evals": args.trials,
+                        "objective": "benchmarks.insight:loss"}  # fmt: skip
+            store.create_study("bench", settings)
+            seconds, done = timed(lambda: fill(store, "bench", args.trials, rng))
+        print(f"filled {args.trials} trials in {seconds:.1f} s")
+        results = bench_report(url, "bench", Path(tmp) / "report.html")
+        results.update(bench_dashboard(url, "bench", rng))
+        if not args.no_peers:
+            results.update(bench_optuna(done))
+            results.update(bench_hyperopt(url, "bench"))
+    for key, value in results.items():
+        unit = "" if "size" in key or "rows" in key else " s"
+        print(f"{key:<40} {value:10.3f}{unit}")
+
+
+if __name__ == "__main__":
+    main()

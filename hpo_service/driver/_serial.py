@@ -1,0 +1,303 @@
+"""In-process search: suggest, run the objective here, record, one trial at a time.
+
+This is what ``fmin`` does without a store. The trials object holds every trial dict
+(hyperopt's shape); trials in state new (``generate_trials_to_calculate``,
+``points_to_evaluate``, or a batch of suggestions) run first, in tid order.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import sys
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hpo_service.driver._checkpoint import save_checkpoint
+from hpo_service.driver._progress import Progress
+from hpo_service.driver._suggest import Suggester
+from hpo_service.exceptions import InvalidResultError, MultiObjectiveError
+from hpo_service.objective._result import (
+    check_objective_count,
+    is_nan_loss,
+    loss_of,
+    normalise_result,
+)
+from hpo_service.trials import (
+    JOB_STATE_DONE,
+    JOB_STATE_ERROR,
+    JOB_STATE_NEW,
+    JOB_STATE_RUNNING,
+    STATUS_FAIL,
+    STATUS_NEW,
+    Trials,
+    make_trial_doc,
+)
+
+_logger = logging.getLogger(__name__)
+
+_FINISHED = (JOB_STATE_DONE, JOB_STATE_ERROR)
+_SEED_BOUND = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class StopRules:
+    """When an in-process search stops (checked by ``fmin.check_stop_rules``)."""
+
+    max_evals: int
+    timeout: float | None
+    loss_threshold: float | None
+    early_stop_fn: Callable[..., tuple[bool, list[Any]]] | None
+
+
+def check_loss_threshold(
+    loss_threshold: float | None, n_objectives: int | None
+) -> None:
+    """Refuse a loss threshold for a study with several objectives.
+
+    Raises:
+        MultiObjectiveError: ``loss_threshold`` is set and ``n_objectives > 1``.
+    """
+    if loss_threshold is not None and n_objectives is not None and n_objectives > 1:
+        raise MultiObjectiveError(
+            f"`loss_threshold` needs a single loss, but the study has {n_objectives} "
+            "objectives; leave it out (or stop on max_evals, timeout or "
+            "early_stop_fn / --no-improvement)"
+        )
+
+
+def point_docs(
+    points: Sequence[Mapping[str, Any]], labels: Sequence[str] | None
+) -> list[dict[str, Any]]:
+    """New trial dicts (tids ``0..``) for given params, run before any suggestion.
+
+    Args:
+        points: ``[{label: value}, ...]``.
+        labels: Every label of the space (absent ones get empty lists), or None to
+            list only the labels each point gives.
+    """
+    return [
+        make_trial_doc(
+            tid,
+            state=JOB_STATE_NEW,
+            params=dict(point),
+            labels=list(point) if labels is None else labels,
+            result={"status": STATUS_NEW},
+        )
+        for tid, point in enumerate(points)
+    ]
+
+
+class SerialSearch:
+    """Runs trials one after the other in this process until a stop rule fires."""
+
+    def __init__(
+        self,
+        fn: Callable[[Any], Any],
+        suggester: Suggester,
+        trials: Trials,
+        rules: StopRules,
+        *,
+        seeds: np.random.Generator,
+        catch: bool,
+        batch: int,
+        save_file: str = "",
+    ) -> None:
+        self.fn = fn
+        self.suggester = suggester
+        self.trials = trials
+        self.rules = rules
+        self.seeds = seeds
+        self.catch = catch
+        self.batch = batch
+        self.save_file = save_file
+        self._early_state: list[Any] = []
+        self._best = replay(trials, suggester)
+        skip_seeds(seeds, self._n_finished())
+
+    def run(self, *, progress: bool) -> None:
+        """Evaluate queued and suggested trials until a stop rule fires."""
+        total = self.rules.max_evals
+        bar = Progress(
+            total if total < sys.maxsize else None,
+            enabled=progress,
+            initial=self._n_finished(),
+        )
+        started = time.monotonic()
+        check_loss_threshold(self.rules.loss_threshold, self.trials.n_objectives)
+        try:
+            while not self._stopping(started):
+                doc = self._next_doc()
+                if doc is None:
+                    break
+                self._run_one(doc)
+                check_loss_threshold(
+                    self.rules.loss_threshold, self.trials.n_objectives
+                )
+                bar.update(self._n_finished(), self._best)
+                if self._early_stop():
+                    break
+        finally:
+            bar.close()
+
+    # ---- steps -----------------------------------------------------------------
+
+    def _stopping(self, started: float) -> bool:
+        rules = self.rules
+        if rules.timeout is not None and time.monotonic() - started >= rules.timeout:
+            _logger.info("timeout of %s s reached", rules.timeout)
+            return True
+        threshold = rules.loss_threshold
+        return (
+            threshold is not None
+            and self._best is not None
+            and (self._best <= threshold)
+        )
+
+    def _next_doc(self) -> dict[str, Any] | None:
+        """The next new trial dict, suggesting a batch when none is queued."""
+        queued = self._queued()
+        if queued:
+            return queued[0]
+        room = self.rules.max_evals - self._n_finished()
+        if room <= 0:
+            return None
+        tids = self.trials.new_trial_ids(min(self.batch, room))
+        seed = int(self.seeds.integers(_SEED_BOUND))
+        new = self.suggester.suggest_seeded(seed, tids)
+        self.trials.insert_trial_docs(
+            [
+                make_trial_doc(
+                    tid,
+                    state=JOB_STATE_NEW,
+                    params=params,
+                    labels=self.suggester.labels,
+                    result={"status": STATUS_NEW},
+                )
+                for tid, params in zip(tids, new, strict=True)
+            ]
+        )
+        return self._queued()[0]
+
+    def _run_one(self, doc: dict[str, Any]) -> None:
+        params = {k: v[0] for k, v in doc["misc"]["vals"].items() if v}
+        new, valid = self.suggester.point_trial(params)
+        doc["state"] = JOB_STATE_RUNNING
+        doc["book_time"] = _now()
+        result: dict[str, Any] | None = None
+        try:
+            result = self._call(new.config, doc["tid"])
+            self._record_result(doc, result)
+        except Exception as e:
+            result = None
+            self._record_error(doc, e)
+            if not self.catch and not isinstance(e, _NaNLoss):
+                raise
+        finally:
+            self.trials.refresh()
+            if self.save_file:
+                save_checkpoint(self.trials, self.save_file)
+        if valid:
+            self.suggester.observe(params, result)
+
+    def _call(self, config: Any, tid: int) -> dict[str, Any]:
+        """The objective's normalised result (a NaN loss raises :class:`_NaNLoss`)."""
+        value = self.fn(config)
+        if is_nan_loss(value):
+            _logger.warning("trial %s: the loss is NaN, recorded as an error", tid)
+            raise _NaNLoss("result 'loss' must not be NaN, but got loss=nan")
+        result = normalise_result(value, storable=False)
+        names = self.trials.objective_names or ()
+        check_objective_count(result, self.trials.n_objectives, names)
+        return result
+
+    def _record_result(self, doc: dict[str, Any], result: dict[str, Any]) -> None:
+        attachments = result.pop("attachments", None)
+        if attachments is not None:
+            if not isinstance(attachments, Mapping):
+                raise InvalidResultError(
+                    "result['attachments'] must be a dict {name: bytes or str}, but "
+                    f"got {type(attachments).__name__}"
+                )
+            view = self.trials.trial_attachments(doc)
+            for name, value in attachments.items():
+                view[str(name)] = value
+        doc.update(state=JOB_STATE_DONE, result=result, refresh_time=_now())
+        loss = loss_of(result)
+        if loss is not None and (self._best is None or loss < self._best):
+            self._best = loss
+
+    def _record_error(self, doc: dict[str, Any], error: Exception) -> None:
+        if not isinstance(error, InvalidResultError):
+            _logger.debug(
+                "objective raised on trial %s:\n%s", doc["tid"], traceback.format_exc()
+            )
+        name = "InvalidLoss" if isinstance(error, _NaNLoss) else type(error).__name__
+        doc["misc"]["error"] = (name, str(error))
+        doc.update(
+            state=JOB_STATE_ERROR, result={"status": STATUS_FAIL}, refresh_time=_now()
+        )
+
+    def _early_stop(self) -> bool:
+        if self.rules.early_stop_fn is None:
+            return False
+        stop, self._early_state = self.rules.early_stop_fn(
+            self.trials, *self._early_state
+        )
+        if stop:
+            _logger.info("early stop requested after %s trials", self._n_finished())
+        return bool(stop)
+
+    def _queued(self) -> list[dict[str, Any]]:
+        docs = self.trials._dynamic_trials
+        return sorted(
+            (d for d in docs if d["state"] == JOB_STATE_NEW), key=lambda d: d["tid"]
+        )
+
+    def _n_finished(self) -> int:
+        return sum(1 for d in self.trials._dynamic_trials if d["state"] in _FINISHED)
+
+
+class _NaNLoss(InvalidResultError):
+    """A NaN loss: recorded as an error trial even without catch_eval_exceptions."""
+
+
+def skip_seeds(seeds: np.random.Generator, n: int) -> None:
+    """Advance the seed stream past ``n`` suggestions (those of finished trials).
+
+    A resumed search with the same ``rstate`` seed then continues the sequence
+    instead of replaying its first points (hyperopt replays them).
+    """
+    if n > 0:
+        seeds.integers(_SEED_BOUND, size=n)
+
+
+def replay(trials: Trials, suggester: Suggester) -> float | None:
+    """Feed trials finished before this call to the algorithm; return the best loss.
+
+    A trial whose params are not valid in ``space`` (an out-of-range point that was
+    evaluated as given) is skipped.
+    """
+    best = None
+    for doc in trials._dynamic_trials:
+        if doc["state"] not in _FINISHED:
+            continue
+        params = {k: v[0] for k, v in doc["misc"]["vals"].items() if v}
+        result = doc["result"] if doc["state"] == JOB_STATE_DONE else None
+        if suggester.is_valid(params):
+            suggester.observe(params, result)
+        else:
+            _logger.debug("trial %s is outside the space: not learnt from", doc["tid"])
+        loss = None if result is None else loss_of(result)
+        if loss is not None and (best is None or loss < best):
+            best = loss
+    return best
+
+
+def _now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc)

@@ -1,0 +1,180 @@
+"""``hpo-driver report`` and ``hpo-driver importance``.
+
+Registered on the ``hpo-driver`` group in :mod:`hpo_service.driver.cli`; plotting and
+scikit-learn are imported inside the commands, so ``hpo-driver --help`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from hpo_service.exceptions import HPOServiceError
+from hpo_service.store._cli_option import db_option, open_store_for_cli
+
+if TYPE_CHECKING:
+    from hpo_service.insight._data import StudyData
+
+_MISSING_EXTRA = (
+    'this command needs the dashboard extra: pip install "hpo-service[dashboard]"'
+)
+
+
+def load_for_cli(db_url: str, study: str) -> StudyData:
+    """Read a study for a command; store and lookup failures become click errors."""
+    from hpo_service.insight._data import StudyData
+
+    store = open_store_for_cli(db_url)
+    try:
+        return StudyData.from_store(store, study)
+    except HPOServiceError as e:
+        raise click.ClickException(str(e)) from e
+    finally:
+        store.close()
+
+
+def require_extra(*modules: str) -> None:
+    """Fail with an install hint when an optional dependency is missing."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise click.ClickException(f"{_MISSING_EXTRA} (missing: {', '.join(missing)})")
+
+
+@click.command()
+@click.option("--study", required=True, help="Study name.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=Path("report.html"),
+    show_default=True,
+    help="HTML file to write (self-contained: opens offline).",
+)
+@click.option(
+    "--format",
+    "image_format",
+    type=click.Choice(["png", "svg"]),
+    help="Also write every plot as an image beside the HTML (needs a Chromium).",
+)
+@db_option
+def report(db_url: str, study: str, out: Path, image_format: str | None) -> None:
+    """Write an HTML report of a study: history, parallel coordinates, slices,
+    importances, contour, intermediate values, worker timeline and failures."""
+    require_extra("plotly", "sklearn")
+    from hpo_service.insight._report import write_report
+
+    started = time.perf_counter()
+    data = load_for_cli(db_url, study)
+    if not out.parent.is_dir():
+        raise click.BadParameter(
+            f"the folder of `--out` must exist, but got --out={out}",
+            param_hint="'--out'",
+        )
+    try:
+        written = write_report(data, out, image_format=image_format)
+    except ImportError as e:
+        raise click.ClickException(str(e)) from e
+    for path in written:
+        click.echo(str(path))
+    click.echo(
+        f"report of study {study!r} ({len(data.rows)} trials) written in "
+        f"{time.perf_counter() - started:.1f} s",
+        err=True,
+    )
+
+
+@click.command()
+@click.option("--study", required=True, help="Study name.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--objective",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Which loss of a multi-objective study (0-based).",
+)
+@db_option
+def importance(db_url: str, study: str, as_json: bool, objective: int) -> None:
+    """Parameter importances of a study (fANOVA on a random forest)."""
+    require_extra("sklearn")
+    from hpo_service.insight._importance import param_importances
+
+    data = load_for_cli(db_url, study)
+    if objective >= data.n_objectives:
+        raise click.BadParameter(
+            f"`--objective` must be below {data.n_objectives}, the number of "
+            f"objectives, but got --objective={objective}",
+            param_hint="'--objective'",
+        )
+    result = param_importances(data, objective=objective)
+    if as_json:
+        click.echo(json.dumps([_record(p) for p in result], indent=2))
+        return
+    if not result:
+        raise click.ClickException(
+            f"study {study!r} has too few finished trials with distinct losses "
+            "for importances (at least 4 are needed)"
+        )
+    click.echo(f"{'parameter':<24} {'importance':>10} {'variance':>10} {'± trees':>8}")
+    for p in result:
+        click.echo(
+            f"{p.label:<24} {p.importance:>10.3f} {p.variance_fraction:>10.3f} "
+            f"{p.std:>8.3f}"
+        )
+
+
+def _record(p: Any) -> dict[str, Any]:
+    return {
+        "param": p.label,
+        "importance": p.importance,
+        "variance_fraction": p.variance_fraction,
+        "std": p.std,
+    }
+
+
+_LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@click.command()
+@click.option("--study", help="Study shown first [the first one].")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=8765, show_default=True,
+    help="TCP port to serve on.",
+)  # fmt: skip
+@click.option(
+    "--host", default="127.0.0.1", show_default=True,
+    help="Interface to bind. Anything but the loopback exposes the studies, without "
+    "authentication, to whoever reaches this machine.",
+)  # fmt: skip
+@db_option
+def dashboard(db_url: str, study: str | None, port: int, host: str) -> None:
+    """Serve a live web dashboard of the store's studies (read-only)."""
+    require_extra("plotly", "sklearn", "starlette", "uvicorn")
+    import uvicorn
+
+    from hpo_service.insight._dashboard import create_app
+
+    if host not in _LOCAL_HOSTS:
+        click.echo(
+            f"warning: serving on {host}: anyone who can reach this machine on port "
+            f"{port} can read every study in the store (no authentication)",
+            err=True,
+        )
+    store = open_store_for_cli(db_url)
+    try:
+        if study is not None:
+            try:
+                store.get_study(study)
+            except HPOServiceError as e:
+                raise click.ClickException(str(e)) from e
+        shown = "localhost" if host in _LOCAL_HOSTS else host
+        click.echo(f"dashboard on http://{shown}:{port}/ (Ctrl+C stops it)", err=True)
+        uvicorn.run(create_app(store, study=study), host=host, port=port,
+                    log_level="warning")  # fmt: skip
+    finally:
+        store.close()

@@ -1,0 +1,118 @@
+"""The live dashboard: a Starlette app over :class:`._live.LiveStore`.
+
+Routes (all GET, all read-only):
+
+- ``/``: the page (``_static/dashboard.html``); ``/static/dashboard.js`` and
+  ``/static/plotly.js`` (served from the installed plotly package, no CDN);
+- ``/api/studies``: every study with its progress;
+- ``/api/studies/{name}/changes?cursor=N``: trials changed after store cursor ``N``;
+- ``/api/studies/{name}/figures?names=a,b``: plotly figure JSON.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from hpo_service.exceptions import StudyNotFoundError
+from hpo_service.insight._live import FIGURES, LiveStore
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from hpo_service.store import BaseTrialStore
+
+_logger = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=1)
+def _plotly_js() -> str:
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
+
+
+def _static(name: str) -> str:
+    if name == "plotly.js":
+        return _plotly_js()
+    return resources.files("hpo_service.insight").joinpath("_static", name).read_text()
+
+
+def create_app(store: BaseTrialStore, *, study: str | None = None) -> Starlette:
+    """The dashboard's ASGI app over an open store.
+
+    Args:
+        store: The trials store (only read).
+        study: The study shown first, or None for the first in the list.
+
+    Returns:
+        A Starlette application (serve it with uvicorn or any ASGI server).
+    """
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse, JSONResponse, Response
+    from starlette.routing import Route
+
+    live = LiveStore(store)
+
+    def page(request: Request) -> Response:
+        html = _static("dashboard.html").replace("__INITIAL_STUDY__", _js(study))
+        return HTMLResponse(html)
+
+    def static(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in ("dashboard.js", "plotly.js"):
+            return Response("not found", status_code=404)
+        cache = "max-age=3600" if name == "plotly.js" else "no-cache"
+        return Response(_static(name), media_type="application/javascript",
+                        headers={"Cache-Control": cache})  # fmt: skip
+
+    def studies(request: Request) -> Response:
+        return JSONResponse({"studies": live.studies()})
+
+    def changes(request: Request) -> Response:
+        name = request.path_params["name"]
+        try:
+            cursor = int(request.query_params.get("cursor", "0"))
+        except ValueError:
+            return _error(400, "`cursor` must be an integer")
+        if cursor < 0:
+            return _error(400, f"`cursor` must be >= 0, but got cursor={cursor}")
+        return _for_study(name, lambda: live.changes(name, cursor))
+
+    def figures(request: Request) -> Response:
+        name = request.path_params["name"]
+        wanted = request.query_params.get("names", ",".join(FIGURES)).split(",")
+        unknown = sorted(set(wanted) - set(FIGURES))
+        if unknown:
+            return _error(400, f"unknown figures {unknown}; known: {list(FIGURES)}")
+        return _for_study(name, lambda: live.figures(name, wanted))
+
+    def _for_study(name: str, read: Any) -> Response:
+        try:
+            content = read()
+        except StudyNotFoundError:
+            return _error(404, f"no study named {name!r}")
+        if isinstance(content, str):
+            return Response(content, media_type="application/json")
+        return JSONResponse(content)
+
+    def _error(status: int, message: str) -> Response:
+        return JSONResponse({"error": message}, status_code=status)
+
+    return Starlette(routes=[
+        Route("/", page),
+        Route("/static/{name}", static),
+        Route("/api/studies", studies),
+        Route("/api/studies/{name:path}/changes", changes),
+        Route("/api/studies/{name:path}/figures", figures),
+    ])  # fmt: skip
+
+
+def _js(value: str | None) -> str:
+    import json
+
+    return json.dumps(value).replace("<", "\\u003c")

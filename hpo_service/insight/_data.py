@@ -1,0 +1,282 @@
+"""A study's trials as plots read them, built from a store or a hyperopt ``Trials``.
+
+:class:`StudyData` keeps one :class:`TrialRow` per tid and applies changes by tid, so a
+dashboard feeds it ``changes_since`` batches instead of rereading the study.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hpo_service.insight._params import (
+    ParamInfo,
+    infer_params,
+    params_from_space_document,
+)
+from hpo_service.objective._result import STATUS_OK
+
+if TYPE_CHECKING:
+    from hpo_service.store import BaseTrialStore, Study, Trial
+    from hpo_service.trials import TrialsView
+
+_logger = logging.getLogger(__name__)
+
+#: Finished states, as stored (``pruned`` arrives with the pruning feature).
+FINISHED_STATES = ("done", "error", "cancelled", "pruned")
+_JOB_STATES = {0: "new", 1: "running", 2: "done", 3: "error", 4: "cancelled"}
+
+
+@dataclass
+class TrialRow:
+    """One trial, flattened for plotting. Times are epoch seconds.
+
+    Attributes:
+        loss: The single-objective loss of a successful trial (None otherwise).
+        losses: The loss vector of a successful multi-objective trial, else None.
+        intermediate: ``{step: value}`` the objective reported (pruning).
+    """
+
+    tid: int
+    state: str
+    params: dict[str, Any]
+    loss: float | None = None
+    losses: tuple[float, ...] | None = None
+    status: str | None = None
+    owner: str | None = None
+    created_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    intermediate: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to finish, or None while unknown."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return max(0.0, self.finished_at - self.started_at)
+
+
+def row_from_trial(trial: Trial) -> TrialRow:
+    """Flatten one stored :class:`~hpo_service.store.Trial`."""
+    result = trial.result or {}
+    error = trial.error or {}
+    loss, losses = _losses(result)
+    return TrialRow(
+        tid=trial.tid,
+        state=trial.state.value,
+        params=dict(trial.params),
+        loss=loss,
+        losses=losses,
+        status=result.get("status"),
+        owner=trial.owner,
+        created_at=trial.created_at,
+        started_at=trial.started_at,
+        finished_at=trial.finished_at,
+        error_type=error.get("type"),
+        error_message=_first_line(error.get("message")),
+        intermediate=_intermediate(trial),
+    )
+
+
+def _losses(result: Mapping[str, Any]) -> tuple[float | None, tuple[float, ...] | None]:
+    """(single loss, loss vector) of a successful result; NaN counts as no loss."""
+    if result.get("status") != STATUS_OK:
+        return None, None
+    loss = result.get("loss")
+    if isinstance(loss, (list, tuple)):
+        vector = tuple(float(v) for v in loss)
+        return None, (None if any(math.isnan(v) for v in vector) else vector)
+    if loss is None or isinstance(loss, bool):
+        return None, None
+    value = float(loss)
+    return (None if math.isnan(value) else value), None
+
+
+def _intermediate(trial: Trial) -> dict[int, float]:
+    raw = getattr(trial, "intermediate", None)
+    if raw is None:
+        raw = trial.extra.get("intermediate") if trial.extra else None
+    if not raw:
+        return {}
+    return {int(step): float(value) for step, value in dict(raw).items()}
+
+
+def _first_line(message: Any) -> str | None:
+    if message is None:
+        return None
+    text = str(message).strip()
+    return text.splitlines()[0][:300] if text else ""
+
+
+class StudyData:
+    """The trials of one study, by tid, with what plots need about its parameters.
+
+    Args:
+        name: The study name.
+        params: The parameters, or None to infer them from the values seen.
+        settings: The study's settings (as stored), for objective names and budget.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        params: list[ParamInfo] | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.settings = dict(settings or {})
+        self._params = params
+        self.rows: dict[int, TrialRow] = {}
+        self.cursor = 0
+
+    @classmethod
+    def from_store(cls, store: BaseTrialStore, study: str) -> StudyData:
+        """Read every trial of ``study`` (one ``changes_since(study, 0)`` call).
+
+        Raises:
+            StudyNotFoundError: No such study.
+        """
+        data = cls.for_study(store.get_study(study))
+        data.refresh(store)
+        return data
+
+    @classmethod
+    def for_study(cls, study: Study) -> StudyData:
+        """An empty :class:`StudyData` for a stored study (fill it with refresh)."""
+        document = study.settings.get("space")
+        params = None
+        if isinstance(document, Mapping):
+            try:
+                params = params_from_space_document(document)
+            except Exception:  # a space of a newer version: infer from the values
+                _logger.warning("cannot read the space of study %r", study.name)
+        return cls(study.name, params, study.settings)
+
+    def refresh(self, store: BaseTrialStore) -> int:
+        """Apply the trials changed since the last refresh; return how many."""
+        trials, self.cursor = store.changes_since(self.name, self.cursor)
+        self.apply(row_from_trial(t) for t in trials)
+        return len(trials)
+
+    @classmethod
+    def from_trials(cls, trials: TrialsView, name: str = "trials") -> StudyData:
+        """Convert a hyperopt-style ``Trials`` (or a ``StoreTrials``).
+
+        A ``StoreTrials`` is read from its store, with its space; an in-memory
+        ``Trials`` has no space, so choices show as their indices.
+        """
+        store = getattr(trials, "store", None)
+        if store is not None and hasattr(trials, "study"):
+            return cls.from_store(store, trials.study)
+        data = cls(name)
+        data.apply(_row_from_doc(doc) for doc in trials.trials)
+        return data
+
+    def apply(self, rows: Iterable[TrialRow]) -> None:
+        """Insert or replace rows by tid (idempotent)."""
+        for row in rows:
+            self.rows[row.tid] = row
+
+    @property
+    def params(self) -> list[ParamInfo]:
+        """The study's parameters (from the space, or inferred from the values)."""
+        if self._params is None:
+            return infer_params(r.params for r in self.sorted_rows())
+        return self._params
+
+    def sorted_rows(self) -> list[TrialRow]:
+        """The rows ordered by tid."""
+        return [self.rows[tid] for tid in sorted(self.rows)]
+
+    def counts(self) -> dict[str, int]:
+        """Number of trials per state (states absent from the study are omitted)."""
+        counts: dict[str, int] = {}
+        for row in self.rows.values():
+            counts[row.state] = counts.get(row.state, 0) + 1
+        return counts
+
+    @property
+    def n_objectives(self) -> int:
+        """1, or the length of the loss vectors of a multi-objective study."""
+        for row in self.rows.values():
+            if row.losses is not None:
+                return len(row.losses)
+        return 1
+
+    @property
+    def objective_names(self) -> list[str]:
+        """Objective names (from the settings, else ``loss 0``, ``loss 1``...)."""
+        n = self.n_objectives
+        names = self.settings.get("objective_names") or self.settings.get("objectives")
+        if isinstance(names, (list, tuple)) and len(names) == n:
+            return [str(x) for x in names]
+        return ["loss"] if n == 1 else [f"loss {i}" for i in range(n)]
+
+    def best_row(self) -> TrialRow | None:
+        """The ``done`` trial with the lowest single-objective loss."""
+        rows = [
+            r for r in self.rows.values() if r.loss is not None and r.state == "done"
+        ]
+        return min(rows, key=lambda r: (r.loss, r.tid)) if rows else None
+
+    def param_matrix(
+        self, rows: list[TrialRow], params: list[ParamInfo]
+    ) -> dict[str, np.ndarray]:
+        """``{label: float array}`` over ``rows``: value or choice index, NaN if off."""
+        columns = {}
+        for info in params:
+            column = np.full(len(rows), np.nan)
+            for i, row in enumerate(rows):
+                value = row.params.get(info.label)
+                if value is not None:
+                    column[i] = info.code(value)
+            columns[info.label] = column
+        return columns
+
+
+def _row_from_doc(doc: Mapping[str, Any]) -> TrialRow:
+    """Flatten a hyperopt trial dict (``misc.vals``, integer job ``state``)."""
+    result = doc.get("result") or {}
+    loss, losses = _losses(result)
+    vals = (doc.get("misc") or {}).get("vals") or {}
+    error = (doc.get("misc") or {}).get("error")
+    return TrialRow(
+        tid=int(doc["tid"]),
+        state=_JOB_STATES.get(doc.get("state"), str(doc.get("state"))),
+        params={k: v[0] for k, v in vals.items() if v},
+        loss=loss,
+        losses=losses,
+        status=result.get("status"),
+        owner=_owner_text(doc.get("owner")),
+        started_at=_epoch(doc.get("book_time")),
+        finished_at=_epoch(doc.get("refresh_time")),
+        error_type=str(error[0]) if error else None,
+        error_message=_first_line(error[1]) if error else None,
+    )
+
+
+def _owner_text(owner: Any) -> str | None:
+    if owner is None:
+        return None
+    if isinstance(owner, (list, tuple)):
+        return ":".join(str(o) for o in owner)
+    return str(owner)
+
+
+def _epoch(value: Any) -> float | None:
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=_dt.timezone.utc)
+        return value.timestamp()
+    if isinstance(value, (int, float)):
+        return float(value)
+    return None

@@ -1,0 +1,462 @@
+"""The report's plotly figures: history, slices, parallel coordinates, contour,
+importances, intermediate values and the Pareto front.
+
+Every function takes a :class:`~hpo_service.insight.StudyData` and returns a
+``plotly.graph_objects.Figure``; large studies use WebGL traces.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hpo_service.insight._style import (
+    BEST_COLOR,
+    LAYOUT,
+    STATE_COLORS,
+    datetimes,
+    floats,
+    loss_axis_type,
+)
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from hpo_service.insight._data import StudyData, TrialRow
+    from hpo_service.insight._importance import ParamImportance
+    from hpo_service.insight._params import ParamInfo
+
+_logger = logging.getLogger(__name__)
+
+_MAX_CURVES = 1000  # intermediate-value curves drawn at most
+_GRID = 60  # contour resolution per axis
+_SLICE_COLUMNS = 3
+
+
+def _go() -> Any:
+    try:
+        import plotly.graph_objects as go
+    except ImportError as e:
+        raise ImportError(
+            'plots need plotly: pip install "hpo-service[dashboard]"'
+        ) from e
+    return go
+
+
+def scored_rows(data: StudyData) -> list[TrialRow]:
+    """Finished trials with a single loss (done, and pruned ones with a loss)."""
+    return [
+        r
+        for r in data.sorted_rows()
+        if r.loss is not None and r.state in ("done", "pruned")
+    ]
+
+
+def history_figure(data: StudyData, *, over: str = "number") -> go.Figure:
+    """Every trial's loss and the best so far, over trial number or finish time.
+
+    Args:
+        data: The study.
+        over: ``"number"`` (the tid) or ``"time"`` (finish time, UTC).
+
+    Raises:
+        ValueError: ``over`` is neither.
+    """
+    if over not in ("number", "time"):
+        raise ValueError(f"`over` must be 'number' or 'time', but got over={over!r}")
+    go = _go()
+    rows = scored_rows(data)
+    if over == "time":
+        rows = sorted(
+            (r for r in rows if r.finished_at is not None), key=lambda r: r.finished_at
+        )
+    x = _x_values(rows, over)
+    loss = floats([r.loss for r in rows])
+    fig = go.Figure()
+    for state in ("done", "pruned"):
+        mask = np.array([r.state == state for r in rows], dtype=bool)
+        if mask.any():
+            fig.add_trace(_points(go, x[mask], loss[mask], state, rows, mask))
+    done = np.array([r.state == "done" for r in rows], dtype=bool)
+    best = np.fmin.accumulate(np.where(done, loss, np.inf)) if len(rows) else loss
+    best = np.where(np.isinf(best), np.nan, best)
+    fig.add_trace(
+        go.Scattergl(
+            x=x,
+            y=best,
+            mode="lines",
+            name="best so far",
+            line={"color": BEST_COLOR, "shape": "hv", "width": 2},
+        )
+    )
+    title = "trial number" if over == "number" else "finish time (UTC)"
+    fig.update_layout(
+        title=f"Optimisation history over {title}",
+        xaxis_title=title,
+        yaxis_title=data.objective_names[0],
+        yaxis_type=loss_axis_type(loss),
+        **LAYOUT,
+    )
+    return fig
+
+
+def _x_values(rows: list[TrialRow], over: str) -> np.ndarray:
+    if over == "number":
+        return np.array([r.tid for r in rows], dtype=float)
+    return datetimes(floats([r.finished_at for r in rows]))
+
+
+def _points(
+    go: Any, x: Any, y: Any, state: str, rows: list[TrialRow], mask: Any
+) -> Any:
+    tids = np.array([r.tid for r in rows])[mask]
+    return go.Scattergl(
+        x=x,
+        y=y,
+        mode="markers",
+        name=state,
+        customdata=tids,
+        marker={"color": STATE_COLORS[state], "size": 5, "opacity": 0.7},
+        hovertemplate="trial %{customdata}<br>loss %{y:.6g}<extra></extra>",
+    )
+
+
+def _axis_values(info: ParamInfo, column: np.ndarray) -> tuple[Any, dict[str, Any]]:
+    """Plot coordinates of one parameter and the axis settings that label them."""
+    if info.type == "choice":
+        ticks = list(range(len(info.choices)))
+        return column, {"tickvals": ticks, "ticktext": list(info.choices)}
+    if info.log:
+        return column, {"type": "log"}
+    return column, {}
+
+
+def slice_figure(data: StudyData) -> go.Figure:
+    """One panel per parameter: its value (x) against the loss (y), coloured by tid."""
+    from plotly.subplots import make_subplots
+
+    go = _go()
+    rows = scored_rows(data)
+    params = data.params
+    matrix = data.param_matrix(rows, params)
+    loss = floats([r.loss for r in rows])
+    tids = np.array([r.tid for r in rows], dtype=float)
+    n_cols = min(_SLICE_COLUMNS, max(1, len(params)))
+    n_rows = max(1, math.ceil(len(params) / n_cols))
+    fig = make_subplots(
+        rows=n_rows,
+        cols=n_cols,
+        subplot_titles=[p.label for p in params] or None,
+        vertical_spacing=min(0.12, 0.6 / n_rows),
+        horizontal_spacing=0.08,
+    )
+    for i, info in enumerate(params):
+        r, c = divmod(i, n_cols)
+        x, axis = _axis_values(info, matrix[info.label])
+        active = ~np.isnan(x)
+        fig.add_trace(
+            go.Scattergl(
+                x=x[active],
+                y=loss[active],
+                mode="markers",
+                showlegend=False,
+                marker={
+                    "color": tids[active],
+                    "colorscale": "Blues",
+                    "size": 4,
+                    "showscale": i == 0,
+                    "colorbar": {"title": "trial"},
+                },
+                hovertemplate=f"{info.label}=%{{x}}<br>loss %{{y:.6g}}<extra></extra>",
+            ),
+            row=r + 1,
+            col=c + 1,
+        )
+        fig.update_xaxes(axis, row=r + 1, col=c + 1)
+        fig.update_yaxes(type=loss_axis_type(loss), row=r + 1, col=c + 1)
+    fig.update_layout(
+        title="Slice: loss against each parameter",
+        height=max(350, 280 * n_rows),
+        **LAYOUT,
+    )
+    return fig
+
+
+def parallel_figure(data: StudyData) -> go.Figure:
+    """Parallel coordinates of the parameters and the loss, lines coloured by loss.
+
+    Choices are shown by their values; a conditional parameter's inactive trials sit
+    on an extra ``inactive`` tick below its range; log-scale parameters are drawn in
+    log10 with their values as tick labels.
+    """
+    go = _go()
+    rows = scored_rows(data)
+    loss = floats([r.loss for r in rows])
+    matrix = data.param_matrix(rows, data.params)
+    dims = [_dimension(info, matrix[info.label]) for info in data.params]
+    dims = [d for d in dims if d is not None]
+    dims.append({"label": data.objective_names[0], "values": loss})
+    fig = go.Figure(
+        go.Parcoords(
+            line={
+                "color": loss,
+                "colorscale": "Viridis_r",
+                "showscale": True,
+                "colorbar": {"title": "loss"},
+            },
+            dimensions=dims,
+        )
+    )
+    fig.update_layout(title="Parallel coordinates", **LAYOUT)
+    return fig
+
+
+def _dimension(info: ParamInfo, column: np.ndarray) -> dict[str, Any] | None:
+    active = ~np.isnan(column)
+    if not active.any():
+        return None
+    if info.type == "choice":
+        ticks = list(range(len(info.choices)))
+        text = list(info.choices)
+        values = column.copy()
+        if not active.all():
+            values[~active] = -1.0
+            ticks, text = [-1, *ticks], ["inactive", *text]
+        return {
+            "label": info.label,
+            "values": values,
+            "tickvals": ticks,
+            "ticktext": text,
+        }
+    values = np.log10(column) if info.log else column.copy()
+    lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+    ticks = list(np.linspace(lo, hi, 5)) if hi > lo else [lo]
+    text = [_fmt(10**t if info.log else t) for t in ticks]
+    if not active.all():
+        below = lo - 0.15 * (hi - lo or 1.0)
+        values[~active] = below
+        ticks, text = [below, *ticks], ["inactive", *text]
+    return {
+        "label": info.label + (" (log)" if info.log else ""),
+        "values": values,
+        "tickvals": ticks,
+        "ticktext": text,
+    }
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def importance_figure(importances: list[ParamImportance]) -> go.Figure:
+    """Horizontal bars of fANOVA importances, with the spread over trees."""
+    go = _go()
+    ordered = list(reversed(importances))
+    fig = go.Figure(
+        go.Bar(
+            x=[p.importance for p in ordered],
+            y=[p.label for p in ordered],
+            orientation="h",
+            marker_color=STATE_COLORS["done"],
+            error_x={
+                "type": "data",
+                "array": [
+                    p.std / max(sum(q.variance_fraction for q in importances), 1e-12)
+                    for p in ordered
+                ],
+            },
+            hovertemplate="%{y}: %{x:.3f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title="Parameter importance (fANOVA)",
+        xaxis_title="importance",
+        height=max(300, 40 * len(importances) + 120),
+        **LAYOUT,
+    )
+    return fig
+
+
+def contour_figure(data: StudyData, pair: tuple[str, str]) -> go.Figure:
+    """Loss interpolated over two parameters (linear, on the plot's scale), with the
+    trials on top.
+
+    Raises:
+        KeyError: A label of ``pair`` is not a parameter of the study.
+    """
+    from scipy.interpolate import griddata
+
+    go = _go()
+    infos = {p.label: p for p in data.params}
+    px, py = infos[pair[0]], infos[pair[1]]
+    rows = scored_rows(data)
+    matrix = data.param_matrix(rows, [px, py])
+    loss = floats([r.loss for r in rows])
+    x, y = _plot_scale(px, matrix[px.label]), _plot_scale(py, matrix[py.label])
+    ok = ~(np.isnan(x) | np.isnan(y) | np.isnan(loss))
+    fig = go.Figure()
+    if ok.sum() >= 4 and np.ptp(x[ok]) > 0 and np.ptp(y[ok]) > 0:
+        gx = np.linspace(x[ok].min(), x[ok].max(), _GRID)
+        gy = np.linspace(y[ok].min(), y[ok].max(), _GRID)
+        z = griddata((x[ok], y[ok]), loss[ok], tuple(np.meshgrid(gx, gy)), "linear")
+        fig.add_trace(
+            go.Contour(
+                x=_unscale(px, gx),
+                y=_unscale(py, gy),
+                z=z,
+                colorscale="Viridis_r",
+                colorbar={"title": "loss"},
+                contours={"coloring": "heatmap"},
+                connectgaps=False,
+            )
+        )
+    fig.add_trace(
+        go.Scattergl(
+            x=_unscale(px, x[ok]),
+            y=_unscale(py, y[ok]),
+            mode="markers",
+            marker={"color": "black", "size": 3, "opacity": 0.5},
+            name="trials",
+            showlegend=False,
+        )
+    )
+    fig.update_xaxes(title=px.label, **_scale_axis(px))
+    fig.update_yaxes(title=py.label, **_scale_axis(py))
+    fig.update_layout(title=f"Contour: {px.label} × {py.label}", **LAYOUT)
+    return fig
+
+
+def _plot_scale(info: ParamInfo, column: np.ndarray) -> np.ndarray:
+    if info.log:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.log10(np.where(column > 0, column, np.nan))
+    return column
+
+
+def _unscale(info: ParamInfo, values: np.ndarray) -> np.ndarray:
+    return 10**values if info.log else values
+
+
+def _scale_axis(info: ParamInfo) -> dict[str, Any]:
+    if info.type == "choice":
+        return {
+            "tickvals": list(range(len(info.choices))),
+            "ticktext": list(info.choices),
+        }
+    return {"type": "log"} if info.log else {}
+
+
+def intermediate_figure(data: StudyData) -> go.Figure | None:
+    """Each trial's reported values over steps; pruned ones dashed orange.
+
+    Returns:
+        The figure, or None when no trial reported an intermediate value.
+    """
+    go = _go()
+    rows = [r for r in data.sorted_rows() if r.intermediate]
+    if not rows:
+        return None
+    if len(rows) > _MAX_CURVES:  # every k-th curve keeps the shape of the study
+        rows = rows[:: math.ceil(len(rows) / _MAX_CURVES)]
+    fig = go.Figure()
+    for state in ("done", "pruned", "running", "error", "cancelled"):
+        x, y = _curves([r for r in rows if r.state == state])
+        if x:
+            fig.add_trace(
+                go.Scattergl(
+                    x=x,
+                    y=y,
+                    mode="lines+markers",
+                    name=state,
+                    connectgaps=False,
+                    marker={"size": 3},
+                    opacity=0.6,
+                    line={
+                        "color": STATE_COLORS[state],
+                        "width": 1,
+                        "dash": "dash" if state == "pruned" else "solid",
+                    },
+                )
+            )
+    fig.update_layout(
+        title="Intermediate values (pruned trials dashed)",
+        xaxis_title="step",
+        yaxis_title="reported value",
+        **LAYOUT,
+    )
+    return fig
+
+
+def _curves(rows: list[TrialRow]) -> tuple[list[float | None], list[float | None]]:
+    x: list[float | None] = []
+    y: list[float | None] = []
+    for row in rows:
+        steps = sorted(row.intermediate)
+        x.extend([*steps, None])
+        y.extend([*(row.intermediate[s] for s in steps), None])
+    return x, y
+
+
+def pareto_front(points: np.ndarray) -> np.ndarray:
+    """Indices (ascending) of the non-dominated rows of ``points`` (n x m, minimised).
+
+    A row dominates another when it is no worse in every objective and better in one;
+    equal rows do not dominate each other. In lexicographic order no row is dominated
+    by a later one, so one pass against the front found so far is enough.
+    """
+    order = np.lexsort(points.T[::-1])
+    front = np.empty((0, points.shape[1]))
+    kept: list[int] = []
+    for i in order:
+        p = points[i]
+        if np.any(np.all(front <= p, axis=1) & np.any(front < p, axis=1)):
+            continue
+        front = np.vstack([front, p])
+        kept.append(int(i))
+    return np.array(sorted(kept), dtype=int)
+
+
+def pareto_figure(data: StudyData) -> go.Figure | None:
+    """The trials and their Pareto front for a 2- or 3-objective study, else None."""
+    go = _go()
+    n = data.n_objectives
+    rows = [r for r in data.sorted_rows() if r.losses is not None and r.state == "done"]
+    if n not in (2, 3) or not rows:
+        return None
+    points = np.array([r.losses for r in rows], dtype=float)
+    front = pareto_front(points)
+    on_front = np.zeros(len(rows), dtype=bool)
+    on_front[front] = True
+    names = data.objective_names
+    tids = np.array([r.tid for r in rows])
+    fig = go.Figure()
+    for mask, name, color in (
+        (~on_front, "trials", "#9ecae1"),
+        (on_front, "Pareto front", "#d62728"),
+    ):
+        coords = {k: points[mask, i] for i, k in enumerate("xyz"[:n])}
+        trace = go.Scatter3d if n == 3 else go.Scattergl
+        fig.add_trace(
+            trace(
+                mode="markers",
+                name=name,
+                customdata=tids[mask],
+                marker={"color": color, "size": 4 if n == 3 else 6},
+                **coords,
+            )
+        )
+    if n == 2:
+        fig.update_layout(xaxis_title=names[0], yaxis_title=names[1])
+    else:
+        fig.update_layout(
+            scene={
+                "xaxis_title": names[0],
+                "yaxis_title": names[1],
+                "zaxis_title": names[2],
+            }
+        )
+    fig.update_layout(title=f"Pareto front ({len(front)} trials)", **LAYOUT)
+    return fig

@@ -1,0 +1,202 @@
+"""What the dashboard serves, independent of the web framework: studies with their
+progress, trial changes since a cursor, and figures, all read-only.
+
+Each study's :class:`~hpo_service.insight.StudyData` is kept in memory and refreshed
+with ``changes_since`` (only trials changed since the last refresh are read); every
+browser polls with its own store cursor, so an update costs one indexed query for the
+changed trials, never a read of the whole study.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from hpo_service.insight import _figures
+from hpo_service.insight._data import StudyData, TrialRow, row_from_trial
+from hpo_service.insight._importance import param_importances
+from hpo_service.insight._workers import timeline_figure
+
+if TYPE_CHECKING:
+    from hpo_service.store import BaseTrialStore
+
+_logger = logging.getLogger(__name__)
+
+#: Figures the dashboard can ask for, cheapest first.
+FIGURES = (
+    "history", "history_time", "pareto", "parallel", "slice", "intermediate",
+    "timeline", "importance", "contour",
+)  # fmt: skip
+_REFRESH_EVERY = 0.5  # seconds between two store reads for one study's figures
+_IMPORTANCE_EVERY = 30.0  # seconds an importance result is reused while trials arrive
+
+
+class _LiveStudy:
+    def __init__(self, data: StudyData) -> None:
+        self.data = data
+        self.lock = threading.Lock()
+        self.refreshed = 0.0
+        self.importance_at = -1.0
+        self.importance_n = -1
+        self.importances: list[Any] = []
+
+
+class LiveStore:
+    """Read-only views of a store's studies for the dashboard (thread-safe).
+
+    Args:
+        store: An open trials store; only its read methods are called.
+    """
+
+    def __init__(self, store: BaseTrialStore) -> None:
+        self.store = store
+        self._studies: dict[str, _LiveStudy] = {}
+        self._lock = threading.Lock()
+
+    def studies(self) -> list[dict[str, Any]]:
+        """Every study with its budget, counts by state and best loss."""
+        out = []
+        for study in self.store.list_studies():
+            counts = {
+                s.value: n for s, n in self.store.count_by_state(study.name).items()
+            }
+            out.append({
+                "name": study.name,
+                "max_evals": study.settings.get("max_evals"),
+                "cancelled": bool(study.settings.get("cancelled")),
+                "counts": counts,
+                "finished": finished_count(counts),
+                "updated_at": study.updated_at,
+            })  # fmt: skip
+        return out
+
+    def changes(self, study: str, cursor: int) -> dict[str, Any]:
+        """Trials of ``study`` changed after ``cursor``, as table rows, and the next
+        cursor; ``cursor=0`` gives every trial.
+
+        Raises:
+            StudyNotFoundError: No such study.
+        """
+        live = self._live(study)
+        with live.lock:
+            if cursor > live.data.cursor:  # the cache lags behind this browser
+                live.data.refresh(self.store)
+            trials, next_cursor = self.store.changes_since(study, cursor)
+            rows = [row_from_trial(t) for t in trials]
+            live.data.apply(rows)
+            if cursor <= live.data.cursor:  # the delta covers the cache's gap
+                live.data.cursor = max(live.data.cursor, next_cursor)
+            summary = summary_of(live.data)
+            table = [table_row(live.data, r) for r in rows]
+        return {
+            "study": study,
+            "cursor": next_cursor,
+            "rows": table,
+            **summary,
+        }
+
+    def figures(self, study: str, names: list[str]) -> str:
+        """A JSON object ``{name: plotly figure}`` for the names asked (unknown names
+        and figures that do not apply are left out), as text.
+
+        Raises:
+            StudyNotFoundError: No such study.
+        """
+        live = self._live(study)
+        with live.lock:
+            if time.monotonic() - live.refreshed > _REFRESH_EVERY:
+                live.data.refresh(self.store)
+                live.refreshed = time.monotonic()
+            parts = []
+            for name in names:
+                fig = self._figure(live, name)
+                if fig is not None:
+                    parts.append(f"{json.dumps(name)}: {fig.to_json()}")
+            return "{" + ", ".join(parts) + "}"
+
+    def _figure(self, live: _LiveStudy, name: str) -> Any:
+        data = live.data
+        if name in ("importance", "contour"):
+            ranked = self._importances(live)
+            if name == "importance":
+                return _figures.importance_figure(ranked) if ranked else None
+            if len(ranked) < 2:
+                return None
+            return _figures.contour_figure(data, (ranked[0].label, ranked[1].label))
+        builders = {
+            "history": lambda: _figures.history_figure(data, over="number"),
+            "history_time": lambda: _figures.history_figure(data, over="time"),
+            "pareto": lambda: _figures.pareto_figure(data),
+            "parallel": lambda: _figures.parallel_figure(data) if data.params else None,
+            "slice": lambda: _figures.slice_figure(data) if data.params else None,
+            "intermediate": lambda: _figures.intermediate_figure(data),
+            "timeline": lambda: timeline_figure(data, now=self.store.now()),
+        }
+        build = builders.get(name)
+        return None if build is None else build()
+
+    def _importances(self, live: _LiveStudy) -> list[Any]:
+        n = live.data.counts().get("done", 0)
+        stale = time.monotonic() - live.importance_at > _IMPORTANCE_EVERY
+        if n != live.importance_n and (stale or live.importance_n < 0):
+            live.importances = param_importances(live.data)
+            live.importance_at, live.importance_n = time.monotonic(), n
+        return live.importances
+
+    def _live(self, study: str) -> _LiveStudy:
+        with self._lock:
+            live = self._studies.get(study)
+            if live is None:
+                live = _LiveStudy(StudyData.for_study(self.store.get_study(study)))
+                self._studies[study] = live
+            return live
+
+
+def finished_count(counts: dict[str, int]) -> int:
+    """Trials in a finished state that counts toward ``max_evals``."""
+    return sum(counts.get(s, 0) for s in ("done", "error", "pruned"))
+
+
+def summary_of(data: StudyData) -> dict[str, Any]:
+    """Counts, finished count, budget and best trial of a study."""
+    counts = data.counts()
+    best = data.best_row()
+    return {
+        "counts": counts,
+        "finished": finished_count(counts),
+        "max_evals": data.settings.get("max_evals"),
+        "best": None if best is None else {"tid": best.tid, "loss": best.loss},
+        "objectives": data.objective_names,
+    }
+
+
+def table_row(data: StudyData, row: TrialRow) -> dict[str, Any]:
+    """One trial as the dashboard's table shows it (choices by value)."""
+    infos = {p.label: p for p in data.params}
+    params = {
+        k: (infos[k].display(v) if k in infos else v) for k, v in row.params.items()
+    }
+    return {
+        "tid": row.tid,
+        "state": row.state,
+        "loss": _json_number(row.loss)
+        if row.losses is None
+        else [_json_number(v) for v in row.losses],
+        "params": params,
+        "duration": row.duration,
+        "owner": row.owner,
+        "started_at": row.started_at,
+        "finished_at": row.finished_at,
+        "error": row.error_type and f"{row.error_type}: {row.error_message or ''}",
+    }
+
+
+def _json_number(value: float | None) -> float | str | None:
+    """A float JSON can carry: infinities as the strings ``inf``/``-inf``."""
+    if value is None or math.isfinite(value):
+        return value
+    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")

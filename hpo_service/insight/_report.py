@@ -1,0 +1,280 @@
+"""The self-contained HTML report of a study (plotly.js embedded, no network needed)."""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hpo_service.insight import _figures
+from hpo_service.insight._failures import FailureGroup, failure_groups
+from hpo_service.insight._importance import ParamImportance, param_importances
+from hpo_service.insight._workers import WorkerUsage, timeline_figure, worker_usage
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from hpo_service.insight._data import StudyData
+
+_logger = logging.getLogger(__name__)
+
+
+@dataclass
+class StudyReport:
+    """Everything the report shows, computed once.
+
+    Attributes:
+        figures: ``{name: figure}`` in page order (names: history, history_time,
+            parallel, slice, importance, contour, intermediate, timeline, pareto).
+        importances: fANOVA importances, most important first.
+        failures: Error trials grouped by type.
+        workers: Per-worker utilisation.
+    """
+
+    data: StudyData
+    figures: dict[str, go.Figure] = field(default_factory=dict)
+    importances: list[ParamImportance] = field(default_factory=list)
+    failures: list[FailureGroup] = field(default_factory=list)
+    workers: list[WorkerUsage] = field(default_factory=list)
+
+
+def build_report(data: StudyData, *, importances: bool = True) -> StudyReport:
+    """Compute every figure and table of the report.
+
+    Args:
+        data: The study.
+        importances: Whether to compute fANOVA importances (and the contour of the
+            most important pair).
+
+    Returns:
+        The report's parts.
+    """
+    report = StudyReport(data)
+    figs = report.figures
+    figs["history"] = _figures.history_figure(data, over="number")
+    figs["history_time"] = _figures.history_figure(data, over="time")
+    if data.n_objectives in (2, 3):
+        figs["pareto"] = _figures.pareto_figure(data)
+    if data.params:
+        figs["parallel"] = _figures.parallel_figure(data)
+        figs["slice"] = _figures.slice_figure(data)
+    if importances:
+        report.importances = param_importances(data)
+    if report.importances:
+        figs["importance"] = _figures.importance_figure(report.importances)
+    if len(report.importances) >= 2:
+        pair = (report.importances[0].label, report.importances[1].label)
+        figs["contour"] = _figures.contour_figure(data, pair)
+    figs["intermediate"] = _figures.intermediate_figure(data)
+    figs["timeline"] = timeline_figure(data)
+    report.failures = failure_groups(data)
+    report.workers = worker_usage(data)
+    report.figures = {k: v for k, v in figs.items() if v is not None}
+    return report
+
+
+def write_report(
+    data: StudyData, out: str | Path, *, image_format: str | None = None
+) -> list[Path]:
+    """Write the HTML report, and each figure as an image if asked.
+
+    Args:
+        data: The study.
+        out: Path of the HTML file (its folder must exist).
+        image_format: ``"png"`` or ``"svg"`` to also write ``<out stem>-<figure>.<fmt>``
+            beside it (needs kaleido and a Chrome or Chromium), or None.
+
+    Returns:
+        The paths written, the HTML file first.
+
+    Raises:
+        ValueError: ``image_format`` is not png or svg.
+        ImportError: plotly (or, for images, kaleido) is missing.
+    """
+    if image_format not in (None, "png", "svg"):
+        raise ValueError(
+            "`image_format` must be 'png' or 'svg', but got "
+            f"image_format={image_format!r}"
+        )
+    started = time.perf_counter()
+    report = build_report(data)
+    out = Path(out)
+    out.write_text(report_html(report), encoding="utf-8")
+    written = [out]
+    if image_format is not None:
+        written += _write_images(report, out, image_format)
+    _logger.info(
+        "report of %r written in %.2f s", data.name, time.perf_counter() - started
+    )
+    return written
+
+
+def _write_images(report: StudyReport, out: Path, fmt: str) -> list[Path]:
+    import plotly.io as pio
+
+    paths = [out.with_name(f"{out.stem}-{name}.{fmt}") for name in report.figures]
+    try:
+        pio.write_images(list(report.figures.values()), paths, format=fmt)
+    except (ImportError, ValueError, RuntimeError) as e:
+        raise ImportError(
+            f"writing {fmt} images needs kaleido and a Chrome or Chromium browser "
+            f'(pip install "hpo-service[dashboard]"; then `plotly_get_chrome` or '
+            f"your system's chromium package): {e}"
+        ) from e
+    return paths
+
+
+def report_html(report: StudyReport) -> str:
+    """The whole report as one HTML document with plotly.js inlined."""
+    from plotly.offline import get_plotlyjs
+
+    data = report.data
+    parts = [
+        _head(f"{data.name}: study report", get_plotlyjs()),
+        f'<h1>Study <span id="study-name">{_e(data.name)}</span></h1>',
+        summary_html(data),
+        *_sections(report),
+        "</body></html>",
+    ]
+    return "\n".join(parts)
+
+
+def _sections(report: StudyReport) -> list[str]:
+    titles = {
+        "history": "History",
+        "history_time": "History over time",
+        "pareto": "Pareto front",
+        "parallel": "Parallel coordinates",
+        "slice": "Slices",
+        "importance": "Parameter importance",
+        "contour": "Contour of the two most important parameters",
+        "intermediate": "Intermediate values",
+        "timeline": "Workers",
+    }
+    out = []
+    for name, fig in report.figures.items():
+        out.append(f'<section id="section-{name}"><h2>{titles.get(name, name)}</h2>')
+        out.append(figure_div(fig, name))
+        if name == "importance":
+            out.append(importance_table(report.importances))
+        if name == "timeline":
+            out.append(workers_table(report.workers))
+        out.append("</section>")
+    out.append('<section id="section-failures"><h2>Failures</h2>')
+    out.append(failures_table(report.failures))
+    out.append("</section>")
+    return out
+
+
+def figure_div(fig: go.Figure, name: str) -> str:
+    """One figure as a ``<div id="plot-NAME">`` (plotly.js must be on the page)."""
+    return fig.to_html(
+        full_html=False,
+        include_plotlyjs=False,
+        div_id=f"plot-{name}",
+        config={"displaylogo": False, "responsive": True},
+    )
+
+
+def _head(title: str, script: str) -> str:
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>{_e(title)}</title><style>{STYLE}</style>"
+        f"<script>{script}</script></head><body>"
+    )
+
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
+th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: left; }
+th { background: #f4f4f4; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+section { margin-bottom: 2em; }
+.muted { color: #777; }
+"""
+
+
+def summary_html(data: StudyData) -> str:
+    """Counts by state, budget and the best trial, as HTML."""
+    counts = data.counts()
+    finished = sum(counts.get(s, 0) for s in ("done", "error", "pruned"))
+    budget = data.settings.get("max_evals")
+    cells = " ".join(f"{_e(s)}={n}" for s, n in sorted(counts.items()))
+    best = data.best_row()
+    best_text = (
+        "none yet"
+        if best is None
+        else f"loss {best.loss:.6g} (trial {best.tid}): "
+        + ", ".join(
+            f"{_e(k)}={_e(_value_text(data, k, v))}"
+            for k, v in sorted(best.params.items())
+        )
+    )
+    return (
+        f'<p><b><span id="finished-count">{finished}</span></b> finished'
+        + (f" of {budget}" if budget else "")
+        + f' <span class="muted">({cells or "no trials"})</span></p>'
+        f'<p id="best">Best: {best_text}</p>'
+    )
+
+
+def _value_text(data: StudyData, label: str, value: Any) -> str:
+    infos = {p.label: p for p in data.params}
+    info = infos.get(label)
+    shown = info.display(value) if info is not None else value
+    return f"{shown:.6g}" if isinstance(shown, float) else str(shown)
+
+
+def importance_table(importances: list[ParamImportance]) -> str:
+    """The importances as an HTML table."""
+    rows = "".join(
+        f"<tr><td>{_e(p.label)}</td><td class=num>{p.importance:.3f}</td>"
+        f"<td class=num>{p.variance_fraction:.3f} ± {p.std:.3f}</td></tr>"
+        for p in importances
+    )
+    return (
+        "<table><tr><th>parameter</th><th>importance</th>"
+        "<th>fraction of loss variance (± over trees)</th></tr>" + rows + "</table>"
+        '<p class="muted">fANOVA on a random forest (Hutter, Hoos and Leyton-Brown, '
+        "ICML 2014).</p>"
+    )
+
+
+def workers_table(workers: list[WorkerUsage]) -> str:
+    """Per-worker utilisation as an HTML table."""
+    rows = "".join(
+        f"<tr><td>{_e(w.owner)}</td><td class=num>{w.trials}</td>"
+        f"<td class=num>{w.busy:.1f}</td><td class=num>{w.idle:.1f}</td>"
+        f"<td class=num>{w.longest_gap:.1f}</td>"
+        f"<td class=num>{w.utilisation:.0%}</td></tr>"
+        for w in workers
+    )
+    return (
+        "<table id='workers'><tr><th>worker</th><th>trials</th><th>busy (s)</th>"
+        "<th>idle (s)</th><th>longest gap (s)</th><th>utilisation</th></tr>"
+        + rows
+        + "</table>"
+    )
+
+
+def failures_table(groups: list[FailureGroup]) -> str:
+    """Error trials grouped by type as an HTML table."""
+    if not groups:
+        return "<p id='failures'>No trial failed.</p>"
+    rows = "".join(
+        f"<tr><td>{_e(g.type)}</td><td class=num>{g.count}</td>"
+        f"<td class=num>{g.example_tid}</td><td>{_e(g.example_message)}</td></tr>"
+        for g in groups
+    )
+    return (
+        "<table id='failures'><tr><th>error type</th><th>trials</th>"
+        "<th>example trial</th><th>example message</th></tr>" + rows + "</table>"
+    )
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text))

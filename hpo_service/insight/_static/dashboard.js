@@ -1,0 +1,209 @@
+// hpo-service dashboard: polls the server for trial changes (by store cursor) and
+// redraws the table; figures are fetched from the server, less often for big studies.
+"use strict";
+
+const POLL_MS = 1000;
+const PAGE = 100;
+const CHEAP = ["history", "history_time", "pareto", "timeline"];
+const HEAVY = ["parallel", "slice", "intermediate", "importance", "contour"];
+
+const state = {
+  study: null, cursor: 0, rows: new Map(), sortKey: "tid", sortDesc: false,
+  page: 0, changed: false, figuresAt: {cheap: 0, heavy: 0}, generation: 0, busy: false,
+};
+
+const $ = (id) => document.getElementById(id);
+
+function fmt(v) {
+  if (v === null || v === undefined) return "";
+  if (typeof v === "number") return Number.isInteger(v) ? String(v) : v.toPrecision(6);
+  if (Array.isArray(v)) return v.map(fmt).join(", ");
+  return String(v);
+}
+
+async function getJSON(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(url + ": " + response.status);
+  return response.json();
+}
+
+async function pollStudies() {
+  try {
+    const {studies} = await getJSON("/api/studies");
+    const box = $("studies");
+    box.replaceChildren();
+    for (const s of studies) {
+      const a = document.createElement("a");
+      a.href = "#" + encodeURIComponent(s.name);
+      a.dataset.name = s.name;
+      a.className = s.name === state.study ? "current" : "";
+      const share = s.max_evals ? Math.min(1, s.finished / s.max_evals) : 0;
+      a.innerHTML = "<span></span> <span class='muted'></span>"
+        + "<div class='bar'><div></div></div>";
+      a.children[0].textContent = s.name;
+      a.children[1].textContent = s.finished + (s.max_evals ? "/" + s.max_evals : "");
+      a.querySelector(".bar > div").style.width = (100 * share).toFixed(1) + "%";
+      box.appendChild(a);
+    }
+    if (state.study === null && studies.length) selectStudy(studies[0].name);
+    if (!studies.length) box.textContent = "no study yet";
+  } catch (e) { console.warn(e); }
+}
+
+function selectStudy(name) {
+  if (name === state.study) return;
+  state.study = name; state.cursor = 0; state.rows = new Map(); state.page = 0;
+  state.figuresAt = {cheap: 0, heavy: 0}; state.generation += 1; state.busy = false;
+  $("study-name").textContent = name;
+  for (const a of $("studies").querySelectorAll("a")) {
+    a.className = a.dataset.name === name ? "current" : "";
+  }
+  pollChanges();
+}
+
+async function pollChanges() {
+  const generation = state.generation;
+  const study = state.study;
+  if (study === null || state.busy) return;
+  state.busy = true;
+  try {
+    const url = "/api/studies/" + encodeURIComponent(study) + "/changes?cursor=" + state.cursor;
+    const delta = await getJSON(url);
+    if (generation !== state.generation) return;
+    state.cursor = delta.cursor;
+    for (const row of delta.rows) state.rows.set(row.tid, row);
+    showSummary(delta);
+    if (delta.rows.length || !state.figuresAt.cheap) {
+      state.changed = true;
+      renderTable();
+    }
+    await maybeFigures(generation);
+  } catch (e) {
+    console.warn(e);
+  } finally {
+    state.busy = false;
+  }
+}
+
+function showSummary(delta) {
+  $("finished-count").textContent = delta.finished;
+  $("budget").textContent = delta.max_evals ? " of " + delta.max_evals : "";
+  $("counts").textContent = "(" + Object.entries(delta.counts)
+    .map(([k, v]) => k + "=" + v).join(" ") + ")";
+  $("best").textContent = delta.best
+    ? "best loss " + fmt(delta.best.loss) + " (trial " + delta.best.tid + ")" : "no best trial yet";
+  const select = $("state-filter");
+  for (const s of Object.keys(delta.counts)) {
+    if (![...select.options].some((o) => o.value === s)) select.add(new Option(s, s));
+  }
+}
+
+async function maybeFigures(generation) {
+  if (!state.changed) return;
+  const now = Date.now();
+  const n = state.rows.size;
+  // Bigger studies refresh their figures less often (server work grows with n).
+  const cheapEvery = 1000 + n / 10;
+  const heavyEvery = 5000 + n;
+  const names = [];
+  if (now - state.figuresAt.cheap > cheapEvery) { names.push(...CHEAP); state.figuresAt.cheap = now; }
+  if (now - state.figuresAt.heavy > heavyEvery) { names.push(...HEAVY); state.figuresAt.heavy = now; }
+  if (!names.length) return;
+  if (names.length === CHEAP.length + HEAVY.length) state.changed = false;
+  const url = "/api/studies/" + encodeURIComponent(state.study) + "/figures?names=" + names.join(",");
+  const figures = await getJSON(url);
+  if (generation !== state.generation) return;
+  for (const name of names) drawFigure(name, figures[name]);
+}
+
+function drawFigure(name, figure) {
+  const div = $("plot-" + name);
+  if (!div) return;
+  if (!figure) { div.hidden = name === "pareto" || name === "intermediate"; return; }
+  div.hidden = false;
+  Plotly.react(div, figure.data, figure.layout, {responsive: true, displaylogo: false});
+}
+
+const COLUMNS = [
+  ["tid", "trial"], ["state", "state"], ["loss", "loss"], ["params", "params"],
+  ["duration", "duration (s)"], ["owner", "worker"], ["error", "error"],
+];
+
+function paramsText(params) {
+  return Object.entries(params).map(([k, v]) => k + "=" + fmt(v)).join(" ");
+}
+
+function filteredRows() {
+  const wanted = $("state-filter").value;
+  const text = $("text-filter").value.trim().toLowerCase();
+  let rows = [...state.rows.values()];
+  if (wanted) rows = rows.filter((r) => r.state === wanted);
+  if (text) {
+    rows = rows.filter((r) => (paramsText(r.params) + " " + (r.owner || "") + " "
+      + (r.error || "") + " " + r.state).toLowerCase().includes(text));
+  }
+  const key = state.sortKey;
+  const value = (r) => key === "params" ? paramsText(r.params) : r[key];
+  rows.sort((a, b) => {
+    const x = value(a), y = value(b);
+    if (x === y) return a.tid - b.tid;
+    if (x === null || x === undefined) return 1;
+    if (y === null || y === undefined) return -1;
+    const order = x < y ? -1 : 1;
+    return state.sortDesc ? -order : order;
+  });
+  return rows;
+}
+
+function renderTable() {
+  const head = $("trials").tHead;
+  if (!head.rows.length) {
+    const tr = head.insertRow();
+    for (const [key, title] of COLUMNS) {
+      const th = document.createElement("th");
+      th.textContent = title; th.dataset.key = key;
+      th.onclick = () => {
+        state.sortDesc = state.sortKey === key ? !state.sortDesc : false;
+        state.sortKey = key; renderTable();
+      };
+      tr.appendChild(th);
+    }
+  }
+  for (const th of head.rows[0].cells) {
+    const title = COLUMNS.find(([k]) => k === th.dataset.key)[1];
+    th.textContent = title + (th.dataset.key === state.sortKey ? (state.sortDesc ? " ▼" : " ▲") : "");
+  }
+  const rows = filteredRows();
+  const pages = Math.max(1, Math.ceil(rows.length / PAGE));
+  state.page = Math.min(state.page, pages - 1);
+  const body = document.createElement("tbody");
+  for (const r of rows.slice(state.page * PAGE, (state.page + 1) * PAGE)) {
+    const tr = body.insertRow();
+    tr.dataset.tid = r.tid;
+    const cells = [r.tid, r.state, fmt(r.loss), paramsText(r.params), fmt(r.duration),
+                   r.owner || "", r.error || ""];
+    cells.forEach((text, i) => {
+      const td = tr.insertCell();
+      td.textContent = text; td.title = text;
+      if ([0, 2, 4].includes(i)) td.className = "num";
+      if (i === 1) td.className = "state-" + r.state;
+    });
+  }
+  $("trials").replaceChild(body, $("trials").tBodies[0]);
+  $("table-info").textContent = rows.length + " trials, page " + (state.page + 1) + "/" + pages;
+}
+
+$("state-filter").onchange = () => { state.page = 0; renderTable(); };
+$("text-filter").oninput = () => { state.page = 0; renderTable(); };
+$("prev").onclick = () => { state.page = Math.max(0, state.page - 1); renderTable(); };
+$("next").onclick = () => { state.page += 1; renderTable(); };
+window.addEventListener("hashchange", () => {
+  const name = decodeURIComponent(location.hash.slice(1));
+  if (name) selectStudy(name);
+});
+
+const fromHash = decodeURIComponent(location.hash.slice(1));
+if (fromHash || INITIAL_STUDY) selectStudy(fromHash || INITIAL_STUDY);
+pollStudies();
+setInterval(pollStudies, 5000);
+setInterval(pollChanges, POLL_MS);

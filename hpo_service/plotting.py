@@ -1,0 +1,234 @@
+"""hyperopt's ``hyperopt.plotting`` functions, and the report's figures for any study.
+
+``main_plot_history``, ``main_plot_histogram`` and ``main_plot_vars`` draw with
+matplotlib what hyperopt's functions of the same names draw, so notebooks written for
+``hyperopt.plotting`` keep working after ``from hpo_service import plotting``. They
+accept a ``Trials``, a ``StoreTrials``, or (as an extension) a store URL with
+``study=``. Like hyperopt's they draw on matplotlib's current figure and call
+``plt.show()`` when ``do_show`` is true; unlike hyperopt's (which return None) they
+return the axes they drew on.
+
+:func:`report_figures` returns the HTML report's interactive plotly figures.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hpo_service.insight import as_study_data
+from hpo_service.objective._result import (
+    STATUS_FAIL,
+    STATUS_NEW,
+    STATUS_OK,
+    STATUS_RUNNING,
+)
+
+if TYPE_CHECKING:
+    from hpo_service.insight import StudyData
+
+__all__ = [
+    "default_status_colors",
+    "main_plot_histogram",
+    "main_plot_history",
+    "main_plot_vars",
+    "report_figures",
+]
+
+#: Marker colour of each result status (hyperopt's defaults).
+default_status_colors = {
+    STATUS_NEW: "k",
+    STATUS_RUNNING: "g",
+    STATUS_OK: "b",
+    STATUS_FAIL: "r",
+}
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        raise ImportError(
+            "hpo_service.plotting needs matplotlib: "
+            'pip install "hpo-service[dashboard]"'
+        ) from e
+    return plt
+
+
+def _scored(data: StudyData) -> list[tuple[int, float, str]]:
+    """(tid, loss, status) of every trial with a loss, in tid order (as hyperopt)."""
+    return [
+        (row.tid, row.loss, row.status or STATUS_OK)
+        for row in data.sorted_rows()
+        if row.loss is not None
+    ]
+
+
+def main_plot_history(
+    trials: Any,
+    do_show: bool = True,
+    status_colors: dict[str, str] | None = None,
+    title: str = "Loss History",
+    *,
+    study: str | None = None,
+) -> Any:
+    """Scatter every trial's loss in trial order, with a line at the best loss.
+
+    Args:
+        trials: A ``Trials``, a ``StoreTrials`` or a store URL (with ``study``).
+        do_show: Call ``plt.show()`` at the end.
+        status_colors: Marker colour by result status (default
+            :data:`default_status_colors`).
+        title: The axes' title.
+        study: The study, when ``trials`` is a store URL.
+
+    Returns:
+        The matplotlib axes drawn on.
+
+    Raises:
+        ValueError: No trial has a loss yet.
+    """
+    plt = _pyplot()
+    colors = status_colors or default_status_colors
+    scored = _scored(as_study_data(trials, study))
+    if not scored:
+        raise ValueError("`trials` must hold a trial with a loss, but none has one")
+    losses = [loss for _, loss, _ in scored]
+    plt.scatter(range(len(losses)), losses, c=[colors[s] for _, _, s in scored])
+    plt.xlabel("time")
+    plt.ylabel("loss")
+    best = min(loss for _, loss, status in scored if status == STATUS_OK)
+    print("avg best error:", best)
+    plt.axhline(best, c="g")
+    plt.title(title)
+    return _finish(plt, do_show)
+
+
+def main_plot_histogram(
+    trials: Any,
+    do_show: bool = True,
+    title: str = "Loss Histogram",
+    *,
+    study: str | None = None,
+) -> Any:
+    """Histogram of the trials' losses.
+
+    Args:
+        trials: A ``Trials``, a ``StoreTrials`` or a store URL (with ``study``).
+        do_show: Call ``plt.show()`` at the end.
+        title: The axes' title.
+        study: The study, when ``trials`` is a store URL.
+
+    Returns:
+        The matplotlib axes drawn on.
+    """
+    plt = _pyplot()
+    losses = [loss for _, loss, _ in _scored(as_study_data(trials, study))]
+    print(f"Showing Histogram of {len(losses)} jobs")
+    plt.hist(losses)
+    plt.xlabel("loss")
+    plt.ylabel("frequency")
+    plt.title(title)
+    return _finish(plt, do_show)
+
+
+def main_plot_vars(
+    trials: Any,
+    do_show: bool = True,
+    fontsize: int = 10,
+    colorize_best: int | None = None,
+    columns: int = 5,
+    arrange_by_loss: bool = False,
+    *,
+    study: str | None = None,
+) -> Any:
+    """One panel per parameter: its value in each trial, shaded by the trial's loss.
+
+    As in hyperopt, panels are ordered by label; x is the trial id (or the loss with
+    ``arrange_by_loss``); shading runs from black (best) to light grey (worst), and
+    the ``colorize_best`` best trials are green. A log-scale parameter (known from
+    the study's space, or, as hyperopt does, "log" in its label) is drawn on a log
+    axis.
+
+    Args:
+        trials: A ``Trials``, a ``StoreTrials`` or a store URL (with ``study``).
+        do_show: Call ``plt.show()`` at the end.
+        fontsize: Font size of the panel titles.
+        colorize_best: How many of the best trials to draw in green, or None.
+        columns: Panels per row.
+        arrange_by_loss: Put the loss, not the trial id, on the x axes.
+        study: The study, when ``trials`` is a store URL.
+
+    Returns:
+        The matplotlib axes drawn on, one per parameter.
+
+    Raises:
+        ValueError: No trial has a finite loss yet.
+    """
+    plt = _pyplot()
+    data = as_study_data(trials, study)
+    rows = data.sorted_rows()
+    finite = sorted(
+        r.loss for r in rows if r.loss is not None and math.isfinite(r.loss)
+    )
+    if not finite:
+        raise ValueError("`trials` must hold a trial with a finite loss, but none has")
+    threshold = finite[min(colorize_best, len(finite) - 1)] if colorize_best else None
+    shade = _shader(finite[0], finite[-1], threshold)
+    params = sorted(data.params, key=lambda p: p.label)
+    n_cols = min(columns, max(1, len(params)))
+    n_rows = math.ceil(len(params) / n_cols)
+    axes = []
+    for number, info in enumerate(params):
+        ax = plt.subplot(n_rows, n_cols, number + 1)
+        active = [r for r in rows if info.label in r.params]
+        x = [r.loss if arrange_by_loss else r.tid for r in active]
+        y = [r.params[info.label] for r in active]
+        ax.set_title(info.label, fontsize=fontsize)
+        ax.set_xticklabels([])
+        if y:
+            ax.scatter(x, y, c=[shade(r.loss) for r in active])
+        if info.log or "log" in info.label:
+            ax.set_yscale("log")
+        axes.append(ax)
+    _finish(plt, do_show)
+    return axes
+
+
+def _shader(low: float, high: float, threshold: float | None) -> Any:
+    span = high - low + 1e-4
+
+    def shade(loss: float | None) -> tuple[float, float, float]:
+        if loss is None or not math.isfinite(loss):
+            return (1.0, 1.0, 1.0)
+        t = float(np.clip((loss - low) / span, 0.0, 1.0))
+        if threshold is not None and loss < threshold:
+            return (0.0, 1.0 - t, 0.0)
+        return (t, t, t)
+
+    return shade
+
+
+def _finish(plt: Any, do_show: bool) -> Any:
+    if do_show:
+        plt.show()
+    return plt.gca()
+
+
+def report_figures(source: Any, study: str | None = None) -> dict[str, Any]:
+    """The HTML report's plotly figures for a study.
+
+    Args:
+        source: A ``Trials``, a ``StoreTrials``, a store URL (with ``study``) or a
+            :class:`~hpo_service.insight.StudyData`.
+        study: The study, when ``source`` is a store URL.
+
+    Returns:
+        ``{name: plotly Figure}``: history, history_time, parallel, slice,
+        importance, contour, intermediate, timeline, pareto (those that apply).
+    """
+    from hpo_service.insight import build_report
+
+    return build_report(as_study_data(source, study)).figures

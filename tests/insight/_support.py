@@ -1,0 +1,84 @@
+"""Helpers for the insight tests: studies drawn from a space, and headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from hpo_service.insight import StudyData, TrialRow
+from hpo_service.insight._params import params_from_space_document
+from hpo_service.space import compile_space, sample_params, space_eval, to_document
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def random_study(
+    space: Any, loss: Callable[[Any], float], n: int, seed: int = 0
+) -> StudyData:
+    """A study of ``n`` random-search trials of ``space`` scored by ``loss(config)``."""
+    rng = np.random.default_rng(seed)
+    compiled = compile_space(space)
+    data = StudyData("synthetic", params_from_space_document(to_document(space)))
+    rows = []
+    for tid in range(n):
+        params = sample_params(compiled, rng)
+        config = space_eval(space, params)
+        rows.append(TrialRow(tid, "done", params, loss=loss(config), status="ok"))
+    data.apply(rows)
+    return data
+
+
+def chromium() -> str:
+    """The Chromium binary; skipped where none is installed, except in CI."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must install Debian's chromium (see .ci/run)")
+        pytest.skip("no chromium installed")
+    return path
+
+
+def dump_dom(url: str, tmp_path: Path, *, budget_ms: int = 8000) -> str:
+    """The page's DOM after its scripts ran for ``budget_ms`` of virtual time."""
+    profile = tmp_path / "chromium-profile"
+    run = subprocess.run(
+        [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+         f"--virtual-time-budget={budget_ms}", "--dump-dom", url],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    return run.stdout
+
+
+def screenshot(url: str, out: Path, tmp_path: Path, *, size: str = "1400,1800") -> None:
+    """Save a PNG of the page as a 1400 px wide window shows it."""
+    profile = tmp_path / "chromium-profile"
+    run = subprocess.run(
+        [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+         f"--window-size={size}", "--virtual-time-budget=8000", "--hide-scrollbars",
+         f"--screenshot={out}", url],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0 and out.exists(), run.stderr[-2000:]
+
+
+def plot_section(dom: str, name: str) -> str:
+    """The DOM of the ``plot-NAME`` figure (up to the next figure)."""
+    start = dom.index(f'id="plot-{name}"')
+    end = dom.find('id="plot-', start + 10)
+    return dom[start : end if end > 0 else len(dom)]

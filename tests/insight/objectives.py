@@ -1,0 +1,33 @@
+"""A small study for the report and dashboard tests: log, choice and conditional
+parameters, and trials that fail with two kinds of errors."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from typing import Any
+
+from hpo_service import hp
+
+space = {
+    "x": hp.uniform("x", -5.0, 5.0),
+    "lr": hp.loguniform("lr", math.log(1e-4), math.log(1.0)),
+    "model": hp.choice(
+        "model",
+        [{"kind": "linear"}, {"kind": "tree", "depth": hp.quniform("depth", 1, 8, 1)}],
+    ),
+}
+
+
+def objective(config: dict[str, Any]) -> float:
+    """A bowl in x and log(lr); x > 4 raises ValueError, x < -4.5 KeyError."""
+    time.sleep(float(os.environ.get("HPO_TEST_SLEEP", "0")))
+    if config["x"] > 4.0:
+        raise ValueError(f"x={config['x']:.3f} is too large")
+    if config["x"] < -4.5:
+        raise KeyError("missing")
+    loss = (config["x"] - 1.0) ** 2 + (math.log10(config["lr"]) + 2.0) ** 2
+    if config["model"]["kind"] == "tree":
+        loss += 0.1 * config["model"]["depth"]
+    return loss

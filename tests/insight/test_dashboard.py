@@ -1,0 +1,217 @@
+"""``hpo-driver dashboard`` in headless Chromium (selenium) while a real study runs:
+the page shows the study and updates as trials finish, without a reload."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from hpo_service.exceptions import StudyNotFoundError
+from hpo_service.store import TrialState, open_store
+from tests.e2e.conftest import REPO
+
+from ._support import CHROMIUM_FLAGS, chromium
+
+webdriver = pytest.importorskip("selenium.webdriver")
+STUDY = ["--objective", "tests.insight.objectives:objective",
+         "--space", "tests.insight.objectives:space"]  # fmt: skip
+#: Where the README's screenshot is written when HPO_DASHBOARD_SCREENSHOT is set.
+SCREENSHOT = REPO / "docs" / "dashboard.png"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(*args, env=None):
+    return subprocess.Popen(
+        [sys.executable, "-m", "hpo_service.driver.cli", *args], cwd=REPO,
+        env=dict(os.environ, **(env or {})), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+
+
+def stop(proc):
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def wait_for(condition, timeout=120.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} not met within {timeout} s")
+        time.sleep(0.2)
+
+
+def finished(db):
+    with open_store(db) as store:
+        try:
+            counts = store.count_by_state("live")
+        except StudyNotFoundError:
+            return 0
+    return counts[TrialState.DONE] + counts[TrialState.ERROR]
+
+
+def get(url):
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture
+def browser(tmp_path):
+    driver_path = shutil.which("chromedriver")
+    if driver_path is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must install Debian's chromium-driver (see .ci/run)")
+        pytest.skip("no chromedriver installed")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium()
+    for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
+                 "--window-size=1400,1500", "--hide-scrollbars"]:  # fmt: skip
+        options.add_argument(flag)
+    service = webdriver.ChromeService(executable_path=driver_path)
+    browser = webdriver.Chrome(options=options, service=service)
+    yield browser
+    browser.quit()
+
+
+def text(browser, element_id):
+    return browser.find_element("id", element_id).text
+
+
+def test_dashboard_follows_a_running_study(tmp_path, browser):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    port = free_port()
+    study = start("start", "--db", db, "--study", "live", *STUDY, "--seed", "1",
+                  "--max-evals", "60", "--workers", "2", "--no-progress",
+                  env={"HPO_TEST_SLEEP": "0.15"})  # fmt: skip
+    server = start("dashboard", "--db", db, "--port", str(port))
+    try:
+        wait_for(lambda: finished(db) >= 3, what="first trials")
+        url = f"http://127.0.0.1:{port}/"
+        wait_for(lambda: _up(url), what="dashboard up")
+        browser.get(url)
+        wait_for(lambda: text(browser, "study-name") == "live", what="study shown")
+        first = wait_for(lambda: int(text(browser, "finished-count") or 0),
+                         what="finished count")  # fmt: skip
+        history = "#plot-history .main-svg"
+        wait_for(lambda: browser.find_elements("css selector", history),
+                 what="history plot")  # fmt: skip
+        assert "trial number" in text(browser, "plot-history")
+        page = browser.execute_script("return window.performance.timeOrigin")
+
+        assert study.wait(timeout=300) == 0, study.stderr.read()[-3000:]
+        wait_for(lambda: int(text(browser, "finished-count")) == 60,
+                 what="all 60 trials shown")  # fmt: skip
+        assert first < 60
+        # the same page (no reload) updated, and shows what the store holds
+        assert browser.execute_script("return window.performance.timeOrigin") == page
+        assert finished(db) == 60
+        points = wait_for(lambda: _history_points(browser) or None, what="points")
+        with open_store(db) as store:
+            done = store.count_by_state("live")[TrialState.DONE]
+        wait_for(lambda: _history_points(browser) == done, what="history redrawn")
+        assert points <= done
+        if os.environ.get("HPO_DASHBOARD_SCREENSHOT"):
+            browser.execute_script("window.scrollTo(0, 0)")
+            SCREENSHOT.parent.mkdir(exist_ok=True)
+            browser.save_screenshot(str(SCREENSHOT))
+        _check_table(browser)
+        studies = get(f"http://127.0.0.1:{port}/api/studies")["studies"]
+        assert [(s["name"], s["finished"]) for s in studies] == [("live", 60)]
+    finally:
+        stop(study)
+        stop(server)
+    assert server.returncode in (0, -signal.SIGTERM), server.stderr.read()[-3000:]
+
+
+def _up(url):
+    try:
+        urllib.request.urlopen(url, timeout=5).close()
+        return True
+    except OSError:
+        return False
+
+
+def _history_points(browser):
+    """Points plotted as done trials in the history figure (plotly's full data)."""
+    return browser.execute_script(
+        "const d = document.getElementById('plot-history')._fullData || [];"
+        "const t = d.find((t) => t.name === 'done');"
+        "return t ? t._length : 0;"
+    )
+
+
+def _check_table(browser):
+    rows = browser.find_elements("css selector", "#trials tbody tr")
+    assert len(rows) == 60  # one page of 100 holds them all
+    states = {r.find_elements("tag name", "td")[1].text for r in rows}
+    assert states == {"done", "error"}  # the objective fails for |x| large
+    from selenium.webdriver.support.ui import Select
+
+    select = Select(browser.find_element("id", "state-filter"))
+    select.select_by_value("error")
+    errors = browser.find_elements("css selector", "#trials tbody tr")
+    assert errors and all(r.find_elements("tag name", "td")[1].text == "error"
+                          for r in errors)  # fmt: skip
+    assert any("ValueError" in r.text or "KeyError" in r.text for r in errors)
+    select.select_by_value("")
+    loss_header = browser.find_element("css selector", "#trials th[data-key=loss]")
+    loss_header.click()
+    rows = browser.find_elements("css selector", "#trials tbody tr")
+    losses = [r.find_elements("tag name", "td")[2].text for r in rows]
+    numbers = [float(x) for x in losses if x]
+    assert numbers == sorted(numbers) and numbers
+
+
+def test_dashboard_refuses_an_unknown_study_and_warns_on_other_interfaces(tmp_path):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    run = subprocess.run(
+        [sys.executable, "-m", "hpo_service.driver.cli", "dashboard", "--db", db,
+         "--study", "nope", "--port", str(free_port())],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert run.returncode == 1 and "nope" in run.stderr
+    assert "Traceback" not in run.stderr
+    server = start("dashboard", "--db", db, "--host", "0.0.0.0",
+                   "--port", str(free_port()))  # fmt: skip
+    try:
+        line = server.stderr.readline()
+        assert "warning" in line and "0.0.0.0" in line
+    finally:
+        stop(server)
+
+
+def test_studies_api_lists_nothing_for_an_empty_store(tmp_path):
+    port = free_port()
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    server = start("dashboard", "--db", db, "--port", str(port))
+    try:
+        wait_for(lambda: _up(f"http://127.0.0.1:{port}/"), what="dashboard up")
+        assert get(f"http://127.0.0.1:{port}/api/studies") == {"studies": []}
+        with pytest.raises(urllib.error.HTTPError) as e:
+            get(f"http://127.0.0.1:{port}/api/studies/nope/changes?cursor=0")
+        assert e.value.code == 404
+    finally:
+        stop(server)

@@ -1,0 +1,166 @@
+"""The pieces of the report on hand-made studies: Pareto front, worker usage,
+failures, parameters from a space, hyperopt ``Trials`` and pruned trials."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from hpo_service import STATUS_OK, Trials, fmin, hp, rand
+from hpo_service.insight import (
+    StudyData,
+    TrialRow,
+    build_report,
+    failure_groups,
+    pareto_front,
+    worker_usage,
+)
+from hpo_service.insight._data import row_from_trial
+from hpo_service.insight._params import params_from_space_document
+from hpo_service.space import to_document
+from hpo_service.store import Trial, TrialState
+
+
+def brute_force_front(points):
+    return [
+        i
+        for i, p in enumerate(points)
+        if not any(np.all(q <= p) and np.any(q < p) for q in points)
+    ]
+
+
+@pytest.mark.parametrize("m", [2, 3])
+def test_pareto_front_matches_the_definition(m):
+    rng = np.random.default_rng(m)
+    points = rng.integers(0, 6, size=(300, m)).astype(float)  # ties and duplicates
+    assert pareto_front(points).tolist() == brute_force_front(points)
+
+
+def row(tid, owner, start, end, state="done", **kw):
+    return TrialRow(
+        tid, state, {}, owner=owner, started_at=start, finished_at=end, **kw
+    )
+
+
+def test_worker_usage_counts_busy_time_gaps_and_overlaps_once():
+    data = StudyData("s")
+    data.apply([
+        row(0, "w1", 0.0, 10.0), row(1, "w1", 15.0, 20.0), row(2, "w1", 18.0, 30.0),
+        row(3, "w2", 5.0, 6.0), row(4, None, 0.0, 1.0), row(5, "w2", 6.0, None, "new"),
+    ])  # fmt: skip
+    usage = {u.owner: u for u in worker_usage(data)}
+    assert set(usage) == {"w1", "w2"}
+    w1 = usage["w1"]
+    assert (w1.trials, w1.busy, w1.span, w1.idle, w1.longest_gap) == (3, 25, 30, 5, 5)
+    assert w1.utilisation == pytest.approx(25 / 30)
+    assert usage["w2"].utilisation == pytest.approx(1.0)
+    data.apply([row(6, "w2", 10.0, None, "running")])
+    w2 = {u.owner: u for u in worker_usage(data, now=14.0)}["w2"]
+    assert (w2.busy, w2.span, w2.longest_gap) == (5.0, 9.0, 4.0)
+
+
+def test_failures_are_grouped_by_type_with_the_first_example():
+    data = StudyData("s")
+    data.apply([
+        TrialRow(0, "error", {}, error_type="ValueError", error_message="bad x"),
+        TrialRow(1, "done", {}, loss=1.0),
+        TrialRow(2, "error", {}, error_type="Timeout", error_message="killed"),
+        TrialRow(3, "error", {}, error_type="ValueError", error_message="bad y"),
+    ])  # fmt: skip
+    groups = failure_groups(data)
+    assert [(g.type, g.count, g.example_tid, g.example_message) for g in groups] == [
+        ("ValueError", 2, 0, "bad x"),
+        ("Timeout", 1, 2, "killed"),
+    ]
+
+
+def test_params_from_a_space_know_scales_bounds_choices_and_conditions():
+    space = {
+        "lr": hp.loguniform("lr", np.log(1e-3), np.log(1.0)),
+        "n": hp.uniformint("n", 1, 9),
+        "opt": hp.choice("opt", ["adam", {"name": "sgd", "m": hp.uniform("m", 0, 1)}]),
+    }
+    infos = {p.label: p for p in params_from_space_document(to_document(space))}
+    assert infos["lr"].log and infos["lr"].low == pytest.approx(1e-3)
+    assert infos["n"].type == "int" and not infos["n"].log
+    assert infos["opt"].type == "choice"
+    assert infos["opt"].choices == ("adam", "#1 name=sgd,m")
+    assert infos["opt"].display(0) == "adam"
+    assert infos["m"].conditional and not infos["lr"].conditional
+
+
+def test_hyperopt_trials_convert_with_losses_errors_and_times():
+    trials = Trials()
+    space = {"x": hp.uniform("x", -1, 1), "c": hp.choice("c", ["a", "b"])}
+
+    def objective(config):
+        if config["x"] > 0.8:
+            raise ValueError("too big")
+        return {"loss": config["x"] ** 2, "status": STATUS_OK}
+
+    fmin(objective, space, algo=rand.suggest, max_evals=40, trials=trials,
+         rstate=np.random.default_rng(0), catch_eval_exceptions=True,
+         show_progressbar=False)  # fmt: skip
+    data = StudyData.from_trials(trials)
+    assert len(data.rows) == len(trials.trials)
+    losses = [r.loss for r in data.sorted_rows()]
+    assert losses == [loss_or_none(t) for t in trials.trials]
+    assert {p.label for p in data.params} == {"x", "c"}
+    assert data.best_row().loss == pytest.approx(min(filter(None, losses)))
+    assert all(isinstance(r.started_at, float) for r in data.sorted_rows())
+    errors = [r for r in data.sorted_rows() if r.state == "error"]
+    assert all(r.error_type == "ValueError" for r in errors)  # where Trials keeps them
+
+
+def loss_or_none(doc):
+    result = doc["result"]
+    return result.get("loss") if result.get("status") == STATUS_OK else None
+
+
+def test_pruned_trials_and_intermediate_values_reach_the_report():
+    """Written against the pruning feature's names (``pruned``, ``intermediate``)."""
+    now = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc).timestamp()
+    data = StudyData("s", params_from_space_document(to_document(
+        {"x": hp.uniform("x", 0, 1), "y": hp.uniform("y", 0, 1)})))  # fmt: skip
+    rows = []
+    for tid in range(12):
+        curve = {step: 1.0 / (step + 1) + tid for step in range(5)}
+        state = "pruned" if tid % 3 == 0 else "done"
+        rows.append(TrialRow(
+            tid, state, {"x": tid / 12, "y": (tid * 7 % 12) / 12},
+            loss=curve[4] if state == "done" else curve[1], status="ok", owner="w",
+            started_at=now + tid, finished_at=now + tid + 0.5,
+            intermediate=curve if state == "done" else {0: curve[0], 1: curve[1]},
+        ))  # fmt: skip
+    data.apply(rows)
+    report = build_report(data)
+    fig = report.figures["intermediate"]
+    assert {t.name for t in fig.data} == {"done", "pruned"}
+    pruned = next(t for t in fig.data if t.name == "pruned")
+    assert pruned.line.dash == "dash"
+    names = {t.name for t in report.figures["history"].data}
+    assert {"done", "pruned", "best so far"} <= names
+    assert data.best_row().state == "done"
+
+
+def test_a_stored_trial_with_reports_in_extra_keeps_them():
+    trial = Trial("s", 3, TrialState.DONE, {"x": 1.0}, {"x": 1.0},
+                  result={"loss": 2.0, "status": "ok"},
+                  extra={"intermediate": {"0": 5.0, "2": 3.0}})  # fmt: skip
+    assert row_from_trial(trial).intermediate == {0: 5.0, 2: 3.0}
+
+
+def test_multi_objective_results_get_a_pareto_figure():
+    data = StudyData("mo", settings={"objective_names": ["error", "latency"]})
+    data.apply(
+        [
+            TrialRow(t, "done", {"x": t}, losses=(t / 10, 1 - t / 10), status="ok")
+            for t in range(10)
+        ]
+        + [TrialRow(10, "done", {"x": 10}, losses=(0.9, 0.9), status="ok")]
+    )
+    fig = build_report(data, importances=False).figures["pareto"]
+    front = next(t for t in fig.data if t.name == "Pareto front")
+    assert len(front.x) == 10 and fig.layout.xaxis.title.text == "error"

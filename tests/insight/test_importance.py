@@ -1,0 +1,101 @@
+"""fANOVA importances against objectives whose true importances are known."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from hpo_service import hp
+from hpo_service.insight import param_importances
+
+from ._support import random_study
+
+LOW, HIGH = math.log(1e-4), math.log(1.0)
+
+
+def additive(config):
+    """4*a + 2*u(lr) + k, with u(lr) the position of lr on its log axis in [0, 1]."""
+    u = (math.log(config["lr"]) - LOW) / (HIGH - LOW)
+    return 4 * config["a"] + 2 * u + config["k"]
+
+
+ADDITIVE_SPACE = {
+    "a": hp.uniform("a", 0.0, 1.0),
+    "lr": hp.loguniform("lr", LOW, HIGH),
+    "k": hp.choice("k", [0.0, 1.0, 2.0]),
+    "unused": hp.uniform("unused", -3.0, 3.0),
+}
+# Variance of each additive term under the prior: 16/12, 4/12, 2/3 and 0.
+_VAR = {"a": 16 / 12, "lr": 4 / 12, "k": 2 / 3, "unused": 0.0}
+TRUE = {label: v / sum(_VAR.values()) for label, v in _VAR.items()}
+
+
+def test_additive_objective_recovers_the_true_variance_shares():
+    data = random_study(ADDITIVE_SPACE, additive, n=600, seed=1)
+    result = param_importances(data, seed=0)
+    assert [p.label for p in result] == ["a", "k", "lr", "unused"]
+    for p in result:
+        assert p.importance == pytest.approx(TRUE[p.label], abs=0.05), p
+        # additive: the main effects explain (nearly) all of the variance
+        assert p.variance_fraction == pytest.approx(TRUE[p.label], abs=0.06), p
+    assert sum(p.importance for p in result) == pytest.approx(1.0)
+
+
+def test_importance_is_measured_on_the_log_axis_of_a_log_parameter():
+    """A loss linear in log(lr) is all lr; on a linear axis half of it would be lost
+    in the first percent of the range, which only a log-scale measure avoids."""
+    space = {"lr": hp.loguniform("lr", LOW, HIGH), "b": hp.uniform("b", 0, 1)}
+
+    def loss(config):
+        return (math.log(config["lr"]) - LOW) / (HIGH - LOW) + 0.5 * config["b"]
+
+    result = {p.label: p for p in param_importances(random_study(space, loss, 400))}
+    # Var(u) = 1/12 vs Var(0.5 b) = 1/48: shares 0.8 and 0.2
+    assert result["lr"].importance == pytest.approx(0.8, abs=0.05)
+    assert result["b"].importance == pytest.approx(0.2, abs=0.05)
+
+
+CONDITIONAL_SPACE = {
+    "model": hp.choice(
+        "model",
+        [
+            {"kind": "linear", "c": hp.uniform("c", 0.0, 1.0)},
+            {"kind": "tree", "depth": hp.uniform("depth", 0.0, 1.0),
+             "noise": hp.uniform("noise", 0.0, 1.0)},
+        ],
+    ),
+    "x": hp.uniform("x", 0.0, 1.0),
+}  # fmt: skip
+
+
+def conditional(config):
+    model = config["model"]
+    if model["kind"] == "linear":
+        return 1.0 + 0.1 * config["x"]
+    return 4.0 * model["depth"] + 0.1 * config["x"]
+
+
+def test_conditional_parameters_are_ranked_and_an_irrelevant_one_is_not():
+    data = random_study(CONDITIONAL_SPACE, conditional, n=2000, seed=2)
+    result = {p.label: p for p in param_importances(data)}
+    assert set(result) == {"model", "c", "depth", "noise", "x"}
+    assert max(result, key=lambda k: result[k].importance) == "depth"
+    assert result["noise"].variance_fraction < 0.03
+    assert result["c"].variance_fraction < 0.03
+    assert result["x"].variance_fraction < 0.03
+
+
+def test_too_few_or_constant_trials_give_no_importances():
+    assert param_importances(random_study(ADDITIVE_SPACE, additive, n=3)) == []
+    assert param_importances(random_study(ADDITIVE_SPACE, lambda c: 1.0, n=50)) == []
+
+
+def test_only_done_trials_count():
+    data = random_study(ADDITIVE_SPACE, additive, n=1000, seed=4)
+    for row in list(data.rows.values())[:500]:
+        row.state = "error"
+        row.loss = 1e9  # must be ignored
+    result = param_importances(data)
+    assert result[0].label == "a"
+    assert result[0].importance == pytest.approx(TRUE["a"], abs=0.08)

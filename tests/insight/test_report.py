@@ -1,0 +1,84 @@
+"""``hpo-driver report`` on a study run by real processes, opened in Chromium."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from hpo_service.store import TrialState, open_store
+from tests.e2e.conftest import REPO
+
+from ._support import dump_dom, plot_section
+
+STUDY = ["--objective", "tests.insight.objectives:objective",
+         "--space", "tests.insight.objectives:space"]  # fmt: skip
+
+
+def hpo_driver(*args, timeout=300):
+    run = subprocess.run(
+        [sys.executable, "-m", "hpo_service.driver.cli", *args],
+        cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+    return run
+
+
+def run_study(db, max_evals):
+    run = hpo_driver(
+        "start", "--db", db, "--study", "demo", *STUDY, "--seed", "5",
+        "--max-evals", str(max_evals), "--workers", "2", "--no-progress",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+
+
+def finished(db):
+    with open_store(db) as store:
+        counts = store.count_by_state("demo")
+    return counts[TrialState.DONE] + counts[TrialState.ERROR]
+
+
+def test_report_renders_in_a_browser_and_follows_the_study(tmp_path):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    out = tmp_path / "report.html"
+    run_study(db, 30)
+    run = hpo_driver("report", "--db", db, "--study", "demo", "--out", str(out))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip() == str(out)
+    page = out.read_text()
+    assert "<script src=" not in page and "<link" not in page  # self-contained
+
+    dom = dump_dom(out.as_uri(), tmp_path)
+    assert re.search(r'id="study-name">demo<', dom)
+    assert re.search(r'id="finished-count">30<', dom)
+    history = plot_section(dom, "history")
+    assert "main-svg" in history and "trial number" in history  # plotly drew it
+    for name in ("parallel", "slice", "importance", "contour", "timeline"):
+        assert "main-svg" in plot_section(dom, name), name
+    assert "ValueError" in dom and "too large" in dom  # failures grouped, with example
+    assert 'class="xaxislayer-above"' in dom
+
+    run_study(db, 45)  # more trials finish: a new report shows them
+    assert finished(db) == 45
+    run = hpo_driver("report", "--db", db, "--study", "demo", "--out", str(out))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert re.search(r'id="finished-count">45<', dump_dom(out.as_uri(), tmp_path))
+
+    run = hpo_driver("importance", "--db", db, "--study", "demo", "--json")
+    assert run.returncode == 0, run.stderr[-3000:]
+    ranked = json.loads(run.stdout)
+    assert {r["param"] for r in ranked} == {"x", "lr", "model", "depth"}
+    assert sum(r["importance"] for r in ranked) == pytest.approx(1.0)
+
+
+def test_report_of_an_unknown_study_is_a_clear_error(tmp_path):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    run = hpo_driver("report", "--db", db, "--study", "nope",
+                     "--out", str(tmp_path / "r.html"))  # fmt: skip
+    assert run.returncode == 1
+    assert "nope" in run.stderr and "Traceback" not in run.stderr
+    run = hpo_driver("report", "--db", db, "--study", "nope",
+                     "--out", str(tmp_path / "missing" / "r.html"))  # fmt: skip
+    assert run.returncode != 0 and "Traceback" not in run.stderr

@@ -1,0 +1,110 @@
+"""``scope``: deferred calls inside a space (hyperopt's pyll functions and your own)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from hpo_service.exceptions import SpaceError
+from hpo_service.pyll import as_apply, scope
+from hpo_service.space import (
+    compile_space,
+    from_document,
+    hp,
+    sample,
+    space_eval,
+    to_document,
+)
+from tests.helpers.scoped import half_plus
+
+
+def test_defined_function_is_called_directly_and_deferred_on_expressions():
+    assert half_plus(1, 4) == 3  # the decorator returns the function itself
+    space = scope.half_plus(hp.uniform("a", 0, 10), hp.normal("b", 0, 1))
+    assert space_eval(space, {"a": 2.0, "b": 4.0}) == 4.0
+    assert scope.half_plus(2, 2) == 3  # constants: called at once
+
+
+def test_a_defined_function_is_stored_by_reference_and_rebuilt():
+    space = {"v": scope.half_plus(hp.uniform("a", 0, 10), b=hp.uniform("b", 0, 1))}
+    document = to_document(space)
+    assert document["root"]["dict"]["v"]["ref"] == "tests.helpers.scoped:half_plus"
+    rebuilt = from_document(document)
+    params = {"a": 4.0, "b": 1.0}
+    assert space_eval(rebuilt, params) == space_eval(space, params) == {"v": 4.5}
+
+
+def test_a_function_that_cannot_be_imported_makes_the_space_in_process_only():
+    @scope.define
+    def local_twice(x):
+        return 2 * x
+
+    space = scope.local_twice(hp.uniform("a", 0, 1))
+    assert space_eval(space, {"a": 0.25}) == 0.5
+    with pytest.raises(SpaceError, match="in-process only"):
+        to_document(space)
+
+
+def test_redefining_a_name_with_another_function_is_refused():
+    with pytest.raises(ValueError, match=r"scope\.half_plus"):
+
+        @scope.define
+        def half_plus(a):
+            return a
+
+
+def test_unknown_scope_function_says_how_to_define_one():
+    with pytest.raises(AttributeError, match=r"@scope\.define"):
+        _ = scope.no_such_function
+
+
+def test_math_indexing_and_as_apply_of_hyperopt_test_domains():
+    x = hp.uniform("x", -5, 5)
+    pick = hp.choice("o", [(-3, hp.uniform("n", -5, 5)), (3, hp.uniform("p", -5, 5))])
+    arms = as_apply([-1.0, 0.0])
+    space = {
+        "min": scope.min(0.1 * (x - 10) ** 2, 10),
+        "sig": 1 / (1 + scope.exp(-x)),
+        "trig": scope.sin(x) + scope.cos(x),
+        "log": scope.float(scope.log(1e-12 + x**2)),
+        "pair": (pick[0] - pick[1]) ** 2,
+        "arm": arms[hp.choice("arm", [0, 1])],
+        "mod": x % 2,
+    }
+    params = {"x": 1.5, "o": 1, "p": 2.0, "arm": 0}
+    config = space_eval(space, params)
+    assert config["min"] == pytest.approx(7.225)  # min(7.225, 10)
+    assert config["sig"] == pytest.approx(1 / (1 + math.exp(-1.5)))
+    assert config["trig"] == pytest.approx(math.sin(1.5) + math.cos(1.5))
+    assert config["log"] == pytest.approx(math.log(2.25))
+    assert config["pair"] == 1.0 and config["arm"] == -1.0 and config["mod"] == 1.5
+    rebuilt = from_document(to_document(space))
+    assert space_eval(rebuilt, params) == pytest.approx(config)
+
+
+def test_an_unlabelled_random_node_draws_from_its_generator():
+    rng = np.random.default_rng(123)
+    noisy = {"loss": scope.normal(hp.choice("x", [-1.0, 0.0]), 1.0, rng=rng)}
+    expected = np.random.default_rng(123).normal(-1.0, 1.0)
+    assert space_eval(noisy, {"x": 0})["loss"] == pytest.approx(expected)
+    with pytest.raises(SpaceError, match="in-process only"):
+        to_document(noisy)  # the generator cannot be stored
+
+
+def test_expressions_are_not_iterable():
+    with pytest.raises(TypeError, match="not iterable"):
+        list(hp.uniform("x", 0, 1))
+
+
+def test_sample_takes_a_generator_a_random_state_or_a_seed():
+    space = hp.randint("a", 5, 15)
+    generator = np.random.default_rng(1)
+    draws = [sample(space, rng=generator) for _ in range(200)]
+    assert set(draws) == set(range(5, 15))
+    assert sample(space, np.random.RandomState(0)) in range(5, 15)
+    assert sample(space, 7) == sample(space, 7)
+    with pytest.raises(TypeError, match="rstate"):
+        sample(space, "seed")
+    assert compile_space(space)["a"].kind == "randint"

@@ -1,0 +1,101 @@
+"""``hpo_service.plotting`` draws what ``hyperopt.plotting`` does, on one Trials."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from hpo_service import STATUS_FAIL, STATUS_OK, Trials, fmin, hp, plotting, tpe
+
+hyperopt_plotting = pytest.importorskip("hyperopt.plotting")
+
+SPACE = {
+    "x": hp.uniform("x", -3, 3),
+    "log_c": hp.loguniform("log_c", -4, 2),
+    "k": hp.choice("k", ["a", "b", "c"]),
+}
+
+
+def objective(config):
+    if config["x"] > 2.5:
+        return {"status": STATUS_FAIL}
+    return {"loss": config["x"] ** 2 + config["log_c"], "status": STATUS_OK}
+
+
+@pytest.fixture(scope="module")
+def trials():
+    trials = Trials()
+    fmin(objective, SPACE, algo=tpe.suggest, max_evals=40, trials=trials,
+         rstate=np.random.default_rng(1), show_progressbar=False)  # fmt: skip
+    return trials
+
+
+def drawn(draw, trials):
+    """The scatter points and horizontal lines that ``draw(trials)`` puts on axes."""
+    plt.figure()
+    draw(trials, do_show=False)
+    points, lines = [], []
+    for ax in plt.gcf().axes:
+        points += [c.get_offsets().tolist() for c in ax.collections]
+        lines += [tuple(line.get_ydata()) for line in ax.lines]
+    plt.close("all")
+    return points, lines
+
+
+def test_history_draws_the_same_points_as_hyperopt(trials):
+    ours = drawn(plotting.main_plot_history, trials)
+    theirs = drawn(hyperopt_plotting.main_plot_history, trials)
+    assert ours == theirs
+
+
+def test_vars_draws_the_same_values_as_hyperopt(trials):
+    """hyperopt plots log(value) for a "log" label; we plot the value on a log axis."""
+    ours, _ = drawn(plotting.main_plot_vars, trials)
+    theirs, _ = drawn(hyperopt_plotting.main_plot_vars, trials)
+    assert len(ours) == len(theirs) == 3  # panels k, log_c, x (sorted by label)
+    for panel, (mine, hyperopts) in enumerate(zip(ours, theirs, strict=True)):
+        mine, hyperopts = np.array(mine), np.array(hyperopts)
+        if panel == 1:
+            hyperopts[:, 1] = np.exp(hyperopts[:, 1])
+        np.testing.assert_allclose(mine, hyperopts)
+
+
+def test_history_marks_the_best_loss(trials, capsys):
+    plt.figure()
+    ax = plotting.main_plot_history(trials, do_show=False)
+    best = min(r["loss"] for r in trials.results if r["status"] == STATUS_OK)
+    assert ax.lines[0].get_ydata()[0] == best
+    assert "avg best error:" in capsys.readouterr().out
+    plt.close("all")
+
+
+def test_histogram_counts_every_loss(trials):
+    plt.figure()
+    ax = plotting.main_plot_histogram(trials, do_show=False)
+    heights = sum(p.get_height() for p in ax.patches)
+    assert heights == sum(1 for r in trials.results if r.get("loss") is not None)
+    plt.close("all")
+
+
+def test_vars_uses_log_axes_for_log_parameters(trials):
+    plt.figure()
+    axes = plotting.main_plot_vars(trials, do_show=False, colorize_best=3)
+    by_title = {ax.get_title(): ax for ax in axes}
+    assert by_title["log_c"].get_yscale() == "log"
+    assert by_title["x"].get_yscale() == "linear"
+    greens = [
+        c for c in by_title["x"].collections[0].get_facecolors()
+        if c[0] == 0 and c[2] == 0 and c[1] > 0
+    ]  # fmt: skip
+    assert len(greens) == 3
+    plt.close("all")
+
+
+def test_report_figures_for_in_memory_trials(trials):
+    figures = plotting.report_figures(trials)
+    assert {"history", "slice", "parallel", "timeline"} <= set(figures)
