@@ -21,10 +21,12 @@ Every objective is minimised. Points are rows of a ``(n, m)`` float array.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
 
 import numpy as np
 
 __all__ = [
+    "ParetoArchive",
     "dominates",
     "greedy_hypervolume_subset",
     "hypervolume",
@@ -212,3 +214,23 @@ def _gain(
     if box <= 0.0:
         return 0.0
     return _exclusive(point, chosen, reference)
+
+
+class ParetoArchive:
+    """The Pareto front of the loss vectors added so far, kept incrementally."""
+
+    def __init__(self) -> None:
+        self.points: list[np.ndarray] = []
+
+    def add(self, losses: Sequence[float]) -> bool:
+        """Add one loss vector; True if it joined the front.
+
+        A vector joins when no vector of the front is at least as good in every
+        objective; the ones it dominates leave.
+        """
+        point = np.asarray(losses, dtype=float)
+        if any(p.shape == point.shape and np.all(p <= point) for p in self.points):
+            return False
+        self.points = [p for p in self.points if not dominates(point, p)]
+        self.points.append(point)
+        return True

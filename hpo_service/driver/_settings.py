@@ -28,8 +28,13 @@ class StudySettings:
         trial_timeout: Seconds an objective may run before it is killed, or None.
         loss_threshold: Stop once a loss at or below this is found, or None.
         timeout: Stop suggesting after this many seconds of driver time, or None.
-        no_improvement: Stop after this many finished trials without a better loss.
+        no_improvement: Stop after this many finished trials without a better loss
+            (with several objectives: without a trial joining the Pareto front).
         cancelled: Set by ``hpo-driver cancel``; a running driver stops when it sees it.
+        objective_names: Names of the objectives (``--objectives error,latency``),
+            or None.
+        n_objectives: Number of losses every result must have: from the names, else
+            recorded by the driver from the first successful result; None until then.
     """
 
     objective: str
@@ -47,6 +52,8 @@ class StudySettings:
     timeout: float | None = None
     no_improvement: int | None = None
     cancelled: bool = False
+    objective_names: list[str] | None = None
+    n_objectives: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict for the store."""

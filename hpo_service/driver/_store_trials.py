@@ -18,6 +18,7 @@ from hpo_service.driver._settings import StudySettings
 from hpo_service.driver._study import open_study, space_settings, study_space
 from hpo_service.driver._study_loop import Driver, DriverOptions
 from hpo_service.driver._suggest import Suggester
+from hpo_service.exceptions import StudyNotFoundError
 from hpo_service.fmin import as_generator, best_of
 from hpo_service.objective._reference import reference_of
 from hpo_service.space import compile_space
@@ -31,6 +32,7 @@ from hpo_service.trials import (
     JOB_VALID_STATES,
     STATUS_FAIL,
     TrialsView,
+    check_objective_names,
     make_trial_doc,
 )
 
@@ -53,6 +55,8 @@ class StoreTrials(TrialsView):
         objective: Objective reference ``package.module:function`` for the workers;
             by default the reference of the function given to ``fmin``.
         override: Resume even if the objective, space or algorithm changed.
+        objectives: Names of several objectives (like ``hpo-driver start
+            --objectives``); every result must then have that many losses.
     """
 
     def __init__(
@@ -63,12 +67,14 @@ class StoreTrials(TrialsView):
         workers: int = 0,
         objective: str | None = None,
         override: bool = False,
+        objectives: Sequence[str] | str | None = None,
     ) -> None:
         self.db_url = db
         self.study = study
         self.workers = workers
         self.objective = objective
         self.override = override
+        self._given_names = check_objective_names(objectives)
         self.store: BaseTrialStore = open_store(db)
         self._docs: dict[int, dict[str, Any]] = {}
         self._cursor = 0
@@ -90,6 +96,16 @@ class StoreTrials(TrialsView):
         changes, self._cursor = self.store.changes_since(self.study, self._cursor)
         for trial in changes:
             self._docs[trial.tid] = self._doc(trial)
+
+    @property
+    def objective_names(self) -> list[str] | None:
+        """The study's objective names (given here, or stored with the study)."""
+        if self._given_names:
+            return self._given_names
+        try:
+            return self.store.get_study(self.study).settings.get("objective_names")
+        except StudyNotFoundError:
+            return None
 
     def close(self) -> None:
         """Close the store connection."""
@@ -127,6 +143,7 @@ class StoreTrials(TrialsView):
             "seed": _seed(rstate),
             "loss_threshold": loss_threshold,
             "timeout": timeout,
+            "objective_names": self._given_names,
         }
         settings, created = open_study(
             self.store, self.study, given, override=self.override

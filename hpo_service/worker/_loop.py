@@ -16,10 +16,12 @@ from typing import Any
 
 from hpo_service.driver._settings import DEFAULT_LEASE_SECONDS, StudySettings
 from hpo_service.exceptions import (
+    InvalidResultError,
     ObjectiveImportError,
     StudyNotFoundError,
     WorkerError,
 )
+from hpo_service.objective._result import check_objective_count
 from hpo_service.store._base import BaseTrialStore, Trial, TrialState
 from hpo_service.worker._child import ChildOutcome, ChildRunner
 from hpo_service.worker._heartbeat import Heartbeat, Lease
@@ -306,15 +308,15 @@ class Worker:
         lease: Lease,
         outcome: ChildOutcome,
     ) -> None:
-        data = outcome.data
-        if outcome.kind == "result":
+        kind, data = _checked_objective_count(outcome.kind, outcome.data, settings)
+        if kind == "result":
             if self._write(self._store.complete, trial, name, data):
                 self._summary.done += 1
                 self._log.info(
                     "trial %s %s: loss=%s (%.3f s)",
                     name, data.get("status"), data.get("loss"), data.get("duration", 0),
                 )  # fmt: skip
-        elif outcome.kind == "error":
+        elif kind == "error":
             if self._write(self._store.fail, trial, name, data):
                 self._summary.failed += 1
                 error = f"{data.get('type')}: {data.get('message')}"
@@ -490,6 +492,22 @@ class Worker:
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self.request_stop()
+
+
+def _checked_objective_count(
+    kind: str, data: dict[str, Any], settings: StudySettings
+) -> tuple[str, dict[str, Any]]:
+    """A result with another number of losses than the study's becomes an error."""
+    if kind != "result":
+        return kind, data
+    try:
+        check_objective_count(
+            data, settings.n_objectives, settings.objective_names or ()
+        )
+    except InvalidResultError as e:
+        error = {"type": type(e).__name__, "message": str(e), "traceback": None}
+        return "error", {**error, "duration": data.get("duration")}
+    return kind, data
 
 
 def _check_args(
