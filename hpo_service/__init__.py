@@ -2,7 +2,9 @@
 
 ``from hpo_service import hp, fmin, tpe, Trials`` replaces ``from hyperopt import ...``;
 ``StoreTrials`` runs the same ``fmin`` call as a study over a SQLite or MongoDB store,
-with ``hpo-worker`` processes anywhere running the objective.
+with ``hpo-worker`` processes anywhere running the objective. Inside an objective,
+``report(loss, step)``, ``should_prune()`` and ``TrialPruned`` stop bad trials early
+with the study's pruner (``fmin(..., pruner="asha")``, see ``pruners``).
 
 Names are imported on first use, so that a worker's child process importing one
 submodule does not pay for the rest.
@@ -44,13 +46,17 @@ _LOCATIONS: dict[str, str] = {
     "space_eval": "hpo_service.space",
     "open_store": "hpo_service.store",
     "StoreTrials": "hpo_service.driver._store_trials",
+    "report": "hpo_service.objective._report",
+    "should_prune": "hpo_service.objective._report",
+    "TrialPruned": "hpo_service.exceptions",
+    "STATUS_PRUNED": "hpo_service.objective._result",
     "AllTrialsFailed": "hpo_service.exceptions",
     "HPOServiceError": "hpo_service.exceptions",
     "InvalidResultError": "hpo_service.exceptions",
     "SpaceError": "hpo_service.exceptions",
     "StoreError": "hpo_service.exceptions",
 }
-_ALGORITHMS = ("tpe", "rand", "anneal", "motpe")
+_ALGORITHMS = ("tpe", "rand", "anneal", "motpe", "pruners")
 _SUBMODULES = (*_ALGORITHMS, "early_stop", "exceptions", "base", "pyll", "plotting")
 
 __all__ = sorted([*_LOCATIONS, *_SUBMODULES, "fmin"])

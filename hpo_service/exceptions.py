@@ -33,6 +33,12 @@ class StoreConnectionError(StoreError, ConnectionError):
     """The store could not be reached within the allowed time."""
 
 
+class UnstorableError(StoreError, ValueError):
+    """The store cannot hold a value: too large for one record (MongoDB: 16 MiB a
+    document), or of a kind its format lacks (MongoDB: integers beyond 64 bits).
+    Nothing was written; a worker records the trial as an error with this reason."""
+
+
 class StudyNotFoundError(StoreError, KeyError):
     """No study of that name exists in the store."""
 
@@ -115,3 +121,15 @@ class InvalidAnnotatedParameter(HPOServiceError, ValueError):
 
 class WorkerError(HPOServiceError, RuntimeError):
     """A worker cannot run trials at all (its objective process does not start)."""
+
+
+class TrialPruned(HPOServiceError):
+    """Raised by an objective to stop its trial early: the trial ends as ``pruned``.
+
+    Raise it when :func:`hpo_service.should_prune` returns True; the trial keeps its
+    last reported value (:func:`hpo_service.report`) and counts toward ``max_evals``.
+    """
+
+
+class NoActiveTrialError(HPOServiceError, RuntimeError):
+    """``report`` or ``should_prune`` was called outside an objective being run."""

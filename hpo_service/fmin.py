@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from hpo_service.algorithms import Algorithm
+from hpo_service.algorithms.pruners import resolve_pruner
 from hpo_service.driver._checkpoint import load_checkpoint
 from hpo_service.driver._serial import SerialSearch, StopRules, point_docs
 from hpo_service.driver._suggest import Suggester
@@ -54,6 +55,7 @@ def fmin(
     show_progressbar: bool = True,
     early_stop_fn: EarlyStopFn | None = None,
     trials_save_file: str = "",
+    pruner: Any = None,
 ) -> Any:
     """Minimise ``fn`` over ``space``, with hyperopt's arguments and meanings.
 
@@ -95,6 +97,11 @@ def fmin(
         trials_save_file: Pickle the trials to this path after every trial; when
             ``trials`` is None and the file exists, resume from it. Load only files
             you wrote: unpickling runs code.
+        pruner: Stops unpromising trials early from what they report
+            (``hpo_service.report``): None (no pruning), a name (``"median"``,
+            ``"percentile"``, ``"asha"``, ``"hyperband"``, with default settings) or a
+            pruner object from ``hpo_service.pruners``. Pruned trials count toward
+            ``max_evals``. With ``StoreTrials``, None keeps the study's pruner.
 
     Returns:
         The best params (or config, see ``return_argmin``); with several objectives
@@ -111,6 +118,7 @@ def fmin(
     rules = check_stop_rules(max_evals, timeout, loss_threshold, early_stop_fn)
     fn, space = _annotated(fn, space)
     if allow_trials_fmin and hasattr(trials, "fmin"):
+        extra = {} if pruner is None else {"pruner": pruner}
         return trials.fmin(
             fn,
             space,
@@ -125,6 +133,7 @@ def fmin(
             show_progressbar=show_progressbar and verbose,
             early_stop_fn=early_stop_fn,
             max_queue_len=max_queue_len,
+            **extra,
         )
     trials = _initial_trials(trials, trials_save_file)
     suggester = Suggester(space, _algorithm(algo))
@@ -139,6 +148,7 @@ def fmin(
         catch=catch_eval_exceptions,
         batch=max(1, max_queue_len),
         save_file=trials_save_file,
+        pruner=resolve_pruner(pruner),
     ).run(progress=show_progressbar and verbose)
     return best_of(trials, space, return_argmin=return_argmin)
 

@@ -53,6 +53,7 @@ def make_trial_doc(
     book_time: _dt.datetime | None = None,
     refresh_time: _dt.datetime | None = None,
     owner: str | None = None,
+    intermediate: Mapping[int, float] | None = None,
 ) -> dict[str, Any]:
     """Build one hyperopt-shaped trial dict.
 
@@ -66,9 +67,11 @@ def make_trial_doc(
         book_time: When the trial started.
         refresh_time: When the trial last changed.
         owner: Who ran it (a worker id), if known.
+        intermediate: Values the objective reported, ``{step: value}``.
 
     Returns:
-        The trial dict.
+        The trial dict (hyperopt's keys, plus ``intermediate``). A pruned trial is in
+        state ``JOB_STATE_DONE`` with result status ``"pruned"``.
     """
     misc: dict[str, Any] = {
         "tid": tid,
@@ -90,6 +93,7 @@ def make_trial_doc(
         "version": 0,
         "book_time": book_time,
         "refresh_time": refresh_time,
+        "intermediate": dict(intermediate or {}),
     }
 
 

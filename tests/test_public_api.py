@@ -52,6 +52,11 @@ DOCUMENTED = [
     "StoreError",
     "InvalidResultError",
     "AllTrialsFailed",
+    "report",
+    "should_prune",
+    "TrialPruned",
+    "STATUS_PRUNED",
+    "pruners",
 ]
 
 #: Module paths that hyperopt users import from, with one name each.

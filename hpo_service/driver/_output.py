@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from hpo_service.driver._settings import COUNTED_STATES
 from hpo_service.objective._result import loss_of, pareto_front
 from hpo_service.store import BaseTrialStore, Trial, TrialState
 
@@ -23,6 +24,8 @@ _BASE_COLUMNS = [
     "started_at",
     "finished_at",
     "error_type",
+    "last_step",
+    "intermediate",
 ]
 
 
@@ -87,6 +90,7 @@ def trial_record(trial: Trial) -> dict[str, Any]:
         "created_at": trial.created_at,
         "started_at": trial.started_at,
         "finished_at": trial.finished_at,
+        "intermediate": {str(step): v for step, v in trial.intermediate.items()},
     }
 
 
@@ -111,9 +115,17 @@ def flat_row(record: dict[str, Any], names: list[str] | None = None) -> dict[str
         status=result.get("status"),
         duration=result.get("duration"),
         error_type=(record["error"] or {}).get("type"),
+        last_step=_last_step(record["intermediate"]),
+        intermediate=json.dumps(record["intermediate"])
+        if record["intermediate"]
+        else "",
     )
     row.update({f"param.{k}": v for k, v in record["params"].items()})
     return row
+
+
+def _last_step(intermediate: dict[str, float]) -> int | None:
+    return max(map(int, intermediate)) if intermediate else None
 
 
 def columns(rows: list[dict[str, Any]]) -> list[str]:
@@ -174,7 +186,7 @@ def _age(since: float | None, now: float) -> float | None:
 def status_text(summary: dict[str, Any]) -> str:
     """Human-readable form of :func:`status_summary`."""
     counts = summary["counts"]
-    finished = counts["done"] + counts["error"]
+    finished = sum(counts[state.value] for state in COUNTED_STATES)
     lines = [
         f"study {summary['study']!r}: {finished}/{summary['max_evals']} finished"
         + (" (cancelled)" if summary["cancelled"] else ""),
@@ -218,8 +230,8 @@ def outcome_text(study: str, outcome: StudyOutcome) -> str:
     counts = outcome.counts
     head = (
         f"study {study!r} finished ({outcome.reason}): "
-        f"{counts[TrialState.DONE]} done, {counts[TrialState.ERROR]} error, "
-        f"{counts[TrialState.CANCELLED]} cancelled"
+        f"{counts[TrialState.DONE]} done, {counts[TrialState.PRUNED]} pruned, "
+        f"{counts[TrialState.ERROR]} error, {counts[TrialState.CANCELLED]} cancelled"
     )
     if outcome.best is None:
         return head + "\nno trial succeeded"

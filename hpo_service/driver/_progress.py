@@ -19,6 +19,7 @@ class Progress:
         self._total = total
         self._done = initial
         self._best: float | None = None
+        self._pruned = 0
         self._bar: tqdm | None = None
         self._last_log = time.monotonic()
         self._log_lines = enabled and not sys.stderr.isatty()
@@ -27,13 +28,16 @@ class Progress:
                 total=total, initial=initial, unit="trial", dynamic_ncols=True
             )
 
-    def update(self, done: int, best: float | None) -> None:
-        """Report ``done`` finished trials and the best loss (None if none yet)."""
-        changed = done != self._done or best != self._best
+    def update(self, done: int, best: float | None, *, pruned: int = 0) -> None:
+        """Show ``done`` finished trials, ``pruned`` of them pruned, and the best loss.
+
+        ``best`` is None while no trial succeeded.
+        """
+        changed = done != self._done or best != self._best or pruned != self._pruned
         if self._bar is not None and changed:
             self._bar.update(done - self._done)
-            self._bar.set_postfix_str(_best_text(best), refresh=True)
-        self._done, self._best = done, best
+            self._bar.set_postfix_str(_best_text(best, pruned), refresh=True)
+        self._done, self._best, self._pruned = done, best, pruned
         if self._log_lines and time.monotonic() - self._last_log >= _LOG_EVERY_SECONDS:
             self._log_line()
 
@@ -48,9 +52,13 @@ class Progress:
         self._last_log = time.monotonic()
         total = "?" if self._total is None else self._total
         _logger.info(
-            "%s/%s trials finished, %s", self._done, total, _best_text(self._best)
+            "%s/%s trials finished, %s",
+            self._done,
+            total,
+            _best_text(self._best, self._pruned),
         )
 
 
-def _best_text(best: float | None) -> str:
-    return "best loss: none yet" if best is None else f"best loss: {best:.6g}"
+def _best_text(best: float | None, pruned: int = 0) -> str:
+    text = "best loss: none yet" if best is None else f"best loss: {best:.6g}"
+    return f"{text}, pruned: {pruned}" if pruned else text

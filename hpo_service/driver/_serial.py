@@ -18,10 +18,13 @@ from typing import Any
 
 import numpy as np
 
+from hpo_service.algorithms.pruners import BasePruner, NopPruner
 from hpo_service.driver._checkpoint import save_checkpoint
+from hpo_service.driver._local_pruning import LocalPruning
 from hpo_service.driver._progress import Progress
 from hpo_service.driver._suggest import Suggester
-from hpo_service.exceptions import InvalidResultError, MultiObjectiveError
+from hpo_service.exceptions import InvalidResultError, MultiObjectiveError, TrialPruned
+from hpo_service.objective._report import TrialContext, pruned_result
 from hpo_service.objective._result import (
     check_objective_count,
     is_nan_loss,
@@ -94,7 +97,12 @@ def point_docs(
 
 
 class SerialSearch:
-    """Runs trials one after the other in this process until a stop rule fires."""
+    """Runs trials one after the other in this process until a stop rule fires.
+
+    The objective's reports (``hpo_service.report``) go to the trial dict's
+    ``intermediate`` and to ``pruner``; an objective raising ``TrialPruned`` ends as
+    a pruned trial (state done, result status ``"pruned"``).
+    """
 
     def __init__(
         self,
@@ -107,6 +115,7 @@ class SerialSearch:
         catch: bool,
         batch: int,
         save_file: str = "",
+        pruner: BasePruner | None = None,
     ) -> None:
         self.fn = fn
         self.suggester = suggester
@@ -117,6 +126,7 @@ class SerialSearch:
         self.batch = batch
         self.save_file = save_file
         self._early_state: list[Any] = []
+        self._pruning = LocalPruning(pruner or NopPruner(), trials._dynamic_trials)
         self._best = replay(trials, suggester)
         skip_seeds(seeds, self._n_finished())
 
@@ -191,7 +201,9 @@ class SerialSearch:
         doc["book_time"] = _now()
         result: dict[str, Any] | None = None
         try:
-            result = self._call(new.config, doc["tid"])
+            with self._pruning.running(doc["tid"]) as (progress, context):
+                doc["intermediate"] = progress.intermediate
+                result = self._call(new.config, doc["tid"], context)
             self._record_result(doc, result)
         except Exception as e:
             result = None
@@ -199,15 +211,24 @@ class SerialSearch:
             if not self.catch and not isinstance(e, _NaNLoss):
                 raise
         finally:
+            self._pruning.observe(doc)
             self.trials.refresh()
             if self.save_file:
                 save_checkpoint(self.trials, self.save_file)
         if valid:
             self.suggester.observe(params, result)
 
-    def _call(self, config: Any, tid: int) -> dict[str, Any]:
-        """The objective's normalised result (a NaN loss raises :class:`_NaNLoss`)."""
-        value = self.fn(config)
+    def _call(self, config: Any, tid: int, context: TrialContext) -> dict[str, Any]:
+        """The objective's normalised result (a NaN loss raises :class:`_NaNLoss`).
+
+        An objective that raises ``TrialPruned`` gives a pruned result.
+        """
+        start = time.perf_counter()
+        try:
+            value = self.fn(config)
+        except TrialPruned:
+            _logger.debug("trial %s pruned at step %s", tid, context.last_step)
+            return pruned_result(context, time.perf_counter() - start)
         if is_nan_loss(value):
             _logger.warning("trial %s: the loss is NaN, recorded as an error", tid)
             raise _NaNLoss("result 'loss' must not be NaN, but got loss=nan")

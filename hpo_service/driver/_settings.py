@@ -5,8 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from hpo_service.store._base import TrialState
+
 DEFAULT_LEASE_SECONDS = 30.0
 DEFAULT_MAX_ATTEMPTS = 3
+
+COUNTED_STATES = (TrialState.DONE, TrialState.ERROR, TrialState.PRUNED)
+"""Finished states that count toward ``max_evals`` (a pruned trial used budget)."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,9 @@ class StudySettings:
         no_improvement: Stop after this many finished trials without a better loss
             (with several objectives: without a trial joining the Pareto front).
         cancelled: Set by ``hpo-driver cancel``; a running driver stops when it sees it.
+        pruner: Name of the study's pruner (``"none"``, ``"median"``, ``"percentile"``,
+            ``"asha"``, ``"hyperband"``; see :mod:`hpo_service.algorithms.pruners`).
+        pruner_settings: Keyword settings of the pruner (JSON-able).
         objective_names: Names of the objectives (``--objectives error,latency``),
             or None.
         n_objectives: Number of losses every result must have: from the names, else
@@ -52,6 +60,8 @@ class StudySettings:
     timeout: float | None = None
     no_improvement: int | None = None
     cancelled: bool = False
+    pruner: str = "none"
+    pruner_settings: dict[str, Any] = field(default_factory=dict)
     objective_names: list[str] | None = None
     n_objectives: int | None = None
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hpo_service.algorithms import describe, resolve
+from hpo_service.algorithms.pruners import resolve_pruner
 from hpo_service.driver._local_workers import LocalWorkers
 from hpo_service.driver._settings import StudySettings
 from hpo_service.driver._study import open_study, space_settings, study_space
@@ -42,6 +43,7 @@ _JOB_STATE = {
     TrialState.DONE: JOB_STATE_DONE,
     TrialState.ERROR: JOB_STATE_ERROR,
     TrialState.CANCELLED: JOB_STATE_CANCEL,
+    TrialState.PRUNED: JOB_STATE_DONE,  # finished, used budget; result status "pruned"
 }
 
 
@@ -54,9 +56,15 @@ class StoreTrials(TrialsView):
         workers: Local ``hpo-worker`` processes that ``fmin`` starts for the study.
         objective: Objective reference ``package.module:function`` for the workers;
             by default the reference of the function given to ``fmin``.
-        override: Resume even if the objective, space or algorithm changed.
+        override: Resume even if the objective, space, algorithm or pruner changed.
         objectives: Names of several objectives (like ``hpo-driver start
             --objectives``); every result must then have that many losses.
+        pruner: The study's pruner (see :func:`~hpo_service.fmin`'s ``pruner``);
+            None keeps the stored one (none for a new study).
+
+    Raises:
+        ValueError: ``pruner`` names no pruner or has bad settings.
+        TypeError: ``pruner`` is not None, a name or a pruner object.
     """
 
     def __init__(
@@ -67,6 +75,7 @@ class StoreTrials(TrialsView):
         workers: int = 0,
         objective: str | None = None,
         override: bool = False,
+        pruner: Any = None,
         objectives: Sequence[str] | str | None = None,
     ) -> None:
         self.db_url = db
@@ -74,6 +83,7 @@ class StoreTrials(TrialsView):
         self.workers = workers
         self.objective = objective
         self.override = override
+        self.pruner = None if pruner is None else resolve_pruner(pruner)
         self._given_names = check_objective_names(objectives)
         self.store: BaseTrialStore = open_store(db)
         self._docs: dict[int, dict[str, Any]] = {}
@@ -125,15 +135,18 @@ class StoreTrials(TrialsView):
         points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
         show_progressbar: bool = True,
         early_stop_fn: Callable[..., Any] | None = None,
+        pruner: Any = None,
         **_ignored: Any,
     ) -> Any:
         """Drive the study to ``max_evals`` finished trials; see :func:`fmin`.
 
         Objective errors always become ``error`` trials here (workers catch them).
+        ``pruner`` (if given) replaces the one given to the constructor.
         """
         from hpo_service.algorithms import tpe
 
         name, algo_settings = describe(algo or tpe.suggest)
+        chosen = self.pruner if pruner is None else resolve_pruner(pruner)
         given = {
             "objective": self.objective or reference_of(fn),
             **space_settings(space),
@@ -145,6 +158,8 @@ class StoreTrials(TrialsView):
             "timeout": timeout,
             "objective_names": self._given_names,
         }
+        if chosen is not None:
+            given.update(pruner=chosen.name, pruner_settings=chosen.settings())
         settings, created = open_study(
             self.store, self.study, given, override=self.override
         )
@@ -187,6 +202,7 @@ class StoreTrials(TrialsView):
             book_time=_datetime(trial.started_at),
             refresh_time=_datetime(trial.finished_at),
             owner=trial.owner,
+            intermediate=trial.intermediate,
         )
 
     def _space_labels(self) -> list[str]:

@@ -19,7 +19,14 @@ from hpo_service.store import BaseTrialStore
 _logger = logging.getLogger(__name__)
 
 # Settings that define what a study searches; changing one on resume needs --override.
-IDENTITY_KEYS = ("objective", "space_fingerprint", "algorithm", "algorithm_settings")
+IDENTITY_KEYS = (
+    "objective",
+    "space_fingerprint",
+    "algorithm",
+    "algorithm_settings",
+    "pruner",
+    "pruner_settings",
+)
 _REQUIRED_TO_CREATE = ("objective", "space", "max_evals")
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import os
 import socket
 import sys
@@ -24,8 +23,9 @@ import numpy as np
 from hpo_service.algorithms import resolve
 from hpo_service.algorithms._pareto import ParetoArchive
 from hpo_service.driver._progress import Progress
+from hpo_service.driver._queue import CompletionRate, auto_queue_depth
 from hpo_service.driver._serial import check_loss_threshold
-from hpo_service.driver._settings import StudySettings
+from hpo_service.driver._settings import COUNTED_STATES, StudySettings
 from hpo_service.driver._suggest import Suggester
 from hpo_service.exceptions import DriverLeaseError
 from hpo_service.objective._result import loss_of, losses_of, violation_of
@@ -33,11 +33,9 @@ from hpo_service.store import BaseTrialStore, Trial, TrialState
 
 _logger = logging.getLogger(__name__)
 
-_FINISHED = (TrialState.DONE, TrialState.ERROR)
+_FINISHED = COUNTED_STATES
 _PENDING = (TrialState.NEW, TrialState.RUNNING)
 _CANCEL_CHECK_SECONDS = 2.0
-_QUEUE_SECONDS = 0.25
-_MAX_AUTO_QUEUE_DEPTH = 512
 _MAX_SUGGESTIONS_PER_POLL = 32
 
 
@@ -125,7 +123,7 @@ class Driver:
         self._started = time.monotonic()
         self._last_done: dict[str, float] = {}
         self._cancelled = False
-        self._throughput = _Throughput()
+        self._throughput = CompletionRate()
         self._replaying = True  # the first read replays what finished before this run
 
     # ---- public ------------------------------------------------------------------
@@ -161,7 +159,11 @@ class Driver:
         while True:
             self._housekeeping()
             changed = self._read_changes()
-            progress.update(self._n_finished(), self._best_loss())
+            progress.update(
+                self._n_finished(),
+                self._best_loss(),
+                pruned=self._counts[TrialState.PRUNED],
+            )
             if self._stop_reason is None:
                 self._stop_reason = self._check_stop_rules()
             if self._stop_reason is not None:
@@ -254,7 +256,7 @@ class Driver:
             return
         if not self._replaying:
             self._throughput.count()
-        result = trial.result if trial.state == TrialState.DONE else None
+        result = trial.result if trial.state != TrialState.ERROR else None
         self._suggester.observe(trial.params, result)
         losses = None if result is None else losses_of(result)
         if losses is None:
@@ -343,44 +345,18 @@ class Driver:
         return len(new)
 
     def _queue_depth(self) -> int:
-        """The configured depth, or enough to keep every worker busy between polls.
-
-        Automatic depth is one queued trial per live worker, at least 2 (hyperopt's
-        single queued trial idles all but one worker; a deeper queue makes staler
-        suggestions), and more for fast objectives: enough trials for
-        :data:`_QUEUE_SECONDS` at the current completion rate.
-        """
+        """The configured depth, or the automatic one (see :mod:`._queue`)."""
         if self.settings.queue_depth is not None:
             return self.settings.queue_depth
         owners = {
             t.owner for t in self._pending.values() if t.state == TrialState.RUNNING
         }
         workers = max(len(owners), self.options.local_workers)
-        by_rate = math.ceil(self._throughput.rate * _QUEUE_SECONDS)
-        return max(2, workers, min(by_rate, _MAX_AUTO_QUEUE_DEPTH))
+        return auto_queue_depth(workers, self._throughput.rate)
 
     def _n_finished(self) -> int:
-        return self._counts[TrialState.DONE] + self._counts[TrialState.ERROR]
+        """Finished trials that count toward ``max_evals`` (done, error, pruned)."""
+        return sum(self._counts[state] for state in _FINISHED)
 
     def _best_loss(self) -> float | None:
         return None if self._best is None else loss_of(self._best.result or {})
-
-
-class _Throughput:
-    """Trials finished per second, averaged over windows of a quarter second."""
-
-    _WINDOW = 0.25
-
-    def __init__(self) -> None:
-        self.rate = 0.0
-        self._count = 0
-        self._since = time.monotonic()
-
-    def count(self) -> None:
-        """Note one finished trial (and fold the window into the rate when due)."""
-        self._count += 1
-        now = time.monotonic()
-        elapsed = now - self._since
-        if elapsed >= self._WINDOW:
-            self.rate = 0.5 * self.rate + 0.5 * self._count / elapsed
-            self._count, self._since = 0, now

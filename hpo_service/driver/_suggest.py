@@ -12,21 +12,44 @@ import numpy as np
 from hpo_service.algorithms import Algorithm
 from hpo_service.algorithms._history import History
 from hpo_service.exceptions import SpaceError
-from hpo_service.objective._result import losses_of, violation_of
+from hpo_service.objective._result import STATUS_PRUNED, losses_of, violation_of
 from hpo_service.space import compile_space, space_eval, validate_params
 from hpo_service.store._base import NewTrial
 
 _logger = logging.getLogger(__name__)
 
+PRUNED_RULES = ("last", "failure", "ignore")
+"""How a pruned trial enters the history the algorithm learns from.
+
+``"last"`` (the default): as an observation whose loss is the last value it reported.
+``"failure"``: as a failed trial (TPE counts it among the worst).
+``"ignore"``: not at all (only done and failed trials are learned from).
+See ``benchmarks/README.md`` ("What TPE learns from pruned trials") for the comparison.
+"""
+
 
 class Suggester:
-    """Feeds finished trials to an algorithm and turns its picks into new trials."""
+    """Feeds finished trials to an algorithm and turns its picks into new trials.
 
-    def __init__(self, space: Any, algorithm: Algorithm) -> None:
+    Args:
+        space: The search space.
+        algorithm: The suggest function.
+        pruned_rule: How pruned trials are learned from, one of :data:`PRUNED_RULES`.
+    """
+
+    def __init__(
+        self, space: Any, algorithm: Algorithm, *, pruned_rule: str = "last"
+    ) -> None:
+        if pruned_rule not in PRUNED_RULES:
+            raise ValueError(
+                f"`pruned_rule` must be one of {', '.join(PRUNED_RULES)}, but got "
+                f"pruned_rule={pruned_rule!r}"
+            )
         self.space = space
         self.compiled = compile_space(space)
         self.history = History(self.compiled)
         self._algorithm = algorithm
+        self._pruned_rule = pruned_rule
 
     @property
     def labels(self) -> list[str]:
@@ -38,9 +61,21 @@ class Suggester:
     ) -> None:
         """Record a finished trial; a failed one (no ok result) counts as a failure.
 
-        A result whose number of losses differs from the earlier trials' (which the
-        worker or ``fmin`` turns into an error trial) also counts as a failure.
+        A pruned trial (result status ``"pruned"``) is recorded by the pruned rule: by
+        default with its last reported value as its loss, so a trial stopped early at
+        a poor value is evidence of a poor region, as a bad completed trial is (with
+        several objectives, one reported value is no loss vector: it counts as a
+        failure). A result whose number of losses differs from the earlier trials'
+        (which the worker or ``fmin`` turns into an error trial) counts as a failure.
         """
+        if result is not None and result.get("status") == STATUS_PRUNED:
+            if self._pruned_rule == "ignore":
+                return
+            last = result.get("loss") if self._pruned_rule == "last" else None
+            if self.history.n_objectives > 1:
+                last = None
+            self.history.add(params, None if last is None else float(last))
+            return
         if result is None:
             self.history.add(params, None)
             return

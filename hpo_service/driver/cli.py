@@ -15,6 +15,8 @@ import click
 from hpo_service.algorithms import ALGORITHMS
 from hpo_service.driver import _output
 from hpo_service.driver._local_workers import LocalWorkers
+from hpo_service.driver._pruner_options import pruner_options, take_pruner
+from hpo_service.driver._settings import COUNTED_STATES
 from hpo_service.driver._study import open_study, space_settings, study_space
 from hpo_service.driver._study_loop import Driver, DriverOptions
 from hpo_service.exceptions import HPOServiceError, ObjectiveImportError, SpaceError
@@ -110,9 +112,10 @@ def main(verbose: int) -> None:
 @click.option(
     "--override",
     is_flag=True,
-    help="Resume even if the objective, space or algorithm changed.",
+    help="Resume even if the objective, space, algorithm or pruner changed.",
 )
 @click.option("--no-progress", is_flag=True, help="Do not show a progress bar.")
+@pruner_options
 @_with_store
 def start(
     store: BaseTrialStore,
@@ -127,6 +130,7 @@ def start(
 ) -> None:
     """Create study STUDY, or resume it, and run it until it is complete."""
     given["algorithm"] = algo
+    take_pruner(given)
     try:
         given["objective_names"] = check_objective_names(given["objective_names"])
     except ValueError as e:
@@ -285,7 +289,7 @@ def list_studies(store: BaseTrialStore, db_url: str) -> None:
     """List the studies in the store."""
     for study in store.list_studies():
         counts = store.count_by_state(study.name)
-        finished = counts[TrialState.DONE] + counts[TrialState.ERROR]
+        finished = sum(counts[state] for state in COUNTED_STATES)
         click.echo(
             f"{study.name}\t{finished}/{study.settings.get('max_evals')} finished"
         )

@@ -30,6 +30,8 @@ STATUS_SUSPENDED = "suspended"
 STATUS_OK = "ok"
 STATUS_FAIL = "fail"
 STATUS_STRINGS = (STATUS_NEW, STATUS_RUNNING, STATUS_SUSPENDED, STATUS_OK, STATUS_FAIL)
+STATUS_PRUNED = "pruned"
+"""The ``status`` of a pruned trial's result (not in hyperopt's ``STATUS_STRINGS``)."""
 
 
 def normalise_result(value: Any, *, storable: bool = True) -> dict[str, Any]:

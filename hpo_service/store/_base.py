@@ -13,9 +13,12 @@ from typing import Any
 
 
 class TrialState(str, enum.Enum):
-    """A trial's life: ``new`` -> ``running`` -> ``done`` | ``error`` | ``cancelled``.
+    """A trial's life: ``new`` -> ``running`` -> a finished state.
 
+    Finished states: ``done``, ``error``, ``cancelled`` and ``pruned``.
     A ``running`` trial whose lease expires goes back to ``new`` while attempts remain.
+    ``pruned`` is a finished state like ``done``: the pruner stopped the trial early
+    (it used budget, so it counts toward ``max_evals``).
     """
 
     NEW = "new"
@@ -23,13 +26,16 @@ class TrialState(str, enum.Enum):
     DONE = "done"
     ERROR = "error"
     CANCELLED = "cancelled"
+    PRUNED = "pruned"
 
     def is_finished(self) -> bool:
         """Whether the state is final (no further change is accepted)."""
         return self in _FINISHED
 
 
-_FINISHED = frozenset({TrialState.DONE, TrialState.ERROR, TrialState.CANCELLED})
+_FINISHED = frozenset(
+    {TrialState.DONE, TrialState.ERROR, TrialState.CANCELLED, TrialState.PRUNED}
+)
 
 
 @dataclass
@@ -59,6 +65,9 @@ class Trial:
     ``version`` is the study's change cursor at this trial's last change (see
     :meth:`BaseTrialStore.changes_since`); on MongoDB it is ``-1`` for a moment after a
     write, until the write is numbered.
+
+    ``intermediate`` maps step -> value reported by the objective during the current
+    attempt (see :meth:`BaseTrialStore.report`); empty for a queued trial.
     """
 
     study: str
@@ -77,6 +86,7 @@ class Trial:
     error: dict[str, Any] | None = None
     version: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    intermediate: dict[int, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -95,13 +105,18 @@ class BaseTrialStore(abc.ABC):
     - every method is atomic on its own; a claim is one conditional write, never a read
       followed by a write, so two workers never run the same attempt;
     - tids are allocated by the store, unique per study, increasing, never reused;
-    - ``complete``/``fail`` are accepted only for the current attempt (matching token,
-      state ``running``) and at most once; a finished trial never changes again;
+    - ``complete``/``fail``/``prune`` are accepted only for the current attempt
+      (matching token, state ``running``) and at most once; a finished trial never
+      changes again;
+    - intermediate values (:meth:`report`) belong to one attempt: a report is accepted
+      only from the current running attempt, and a trial that goes back to the queue
+      starts its reports afresh with its next attempt;
     - leases are judged by the store's clock (:meth:`now`), never the caller's;
     - every change of a trial (insert, claim, complete, fail, release, requeue,
       cancel) bumps a per-study change cursor, so :meth:`changes_since` returns the
       trials changed after a cursor without rescanning the study; a heartbeat only
-      moves ``lease_expires_at`` and is not a change;
+      moves ``lease_expires_at`` and a report only adds an intermediate value: neither
+      is a change;
     - transient connection errors are retried with backoff inside the backend;
       :class:`~hpo_service.exceptions.StoreConnectionError` is raised only when the
       store stays unreachable past the backend's bounded timeout;
@@ -221,6 +236,50 @@ class BaseTrialStore(abc.ABC):
 
         Returns:
             True if accepted; False if ``token`` is not the current running attempt.
+        """
+
+    @abc.abstractmethod
+    def prune(self, study: str, tid: int, token: str, result: dict[str, Any]) -> bool:
+        """Record ``result`` and move the trial to ``pruned`` (stopped early).
+
+        The trial keeps its intermediate values; ``result`` normally holds the last
+        reported value as ``loss`` and ``status`` ``"pruned"``.
+
+        Returns:
+            True if accepted; False if ``token`` is not the current running attempt.
+        """
+
+    @abc.abstractmethod
+    def report(self, study: str, tid: int, token: str, step: int, value: float) -> bool:
+        """Record the intermediate ``value`` at ``step`` of the attempt ``token``.
+
+        A second report at the same step replaces the first (so a retried report is
+        harmless). Reports are kept with the attempt: a trial requeued or released
+        shows no intermediate values until its next attempt reports. A report is
+        not a change of the trial (:meth:`changes_since` does not return it for one).
+
+        Args:
+            study: The study.
+            tid: The trial.
+            token: The attempt's token.
+            step: Training step, epoch or budget units; an int >= 0.
+            value: The intermediate loss (lower is better); a float, +-inf allowed.
+
+        Returns:
+            True if recorded; False if ``token`` is not the current running attempt.
+
+        Raises:
+            ValueError: ``step`` is not an int >= 0 or ``value`` is not a number or
+                is NaN.
+        """
+
+    @abc.abstractmethod
+    def running_intermediate(self, study: str) -> dict[int, dict[int, float]]:
+        """The intermediate values of the study's running trials, by tid.
+
+        What pruners read to compare a trial with the ones still running (ASHA's
+        rungs); running trials that reported nothing yet are left out. Reads only
+        running trials, whatever the size of the study.
         """
 
     @abc.abstractmethod

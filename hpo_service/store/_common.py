@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -189,3 +190,21 @@ def zero_counts() -> dict[TrialState, int]:
 def closed_error() -> StoreError:
     """The error raised by every operation of a closed store."""
     return StoreError("the store must be open, but close() was called on it")
+
+
+def check_step(value: Any) -> int:
+    """Return ``value`` as an int if it is an integer >= 0 (not a bool), else raise."""
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if not ok or value < 0:
+        raise ValueError(f"`step` must be an int >= 0, but got step={value!r}")
+    return int(value)
+
+
+def check_report_value(value: Any) -> float:
+    """Return ``value`` as a float if it is a real number other than NaN, else raise."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not ok or math.isnan(value):
+        raise ValueError(
+            f"`value` must be a number other than NaN, but got value={value!r:.100}"
+        )
+    return float(value)

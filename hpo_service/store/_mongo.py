@@ -1,55 +1,73 @@
 """MongoDB backend (pymongo); ``mongomock://`` runs the same code in-process.
 
 Collections of the database: ``studies`` (one document per study, ``_id`` = name, also
-holding the study's ``next_tid`` and ``version`` counters), ``trials`` and ``clock``.
+holding the study's ``next_tid`` and ``version`` counters), ``trials`` and ``meta``
+(the index version, see :mod:`._mongo_schema`).
 
 Design notes:
 
-- **One clock.** Lease times are floats (epoch seconds) judged by :meth:`now`, the
-  database server's clock estimated as ``local clock + offset``. The offset is measured
-  with a ``$currentDate`` write on ``clock`` (at open and every minute, corrected for
-  the round trip), so every client agrees on "now" within a few milliseconds whatever
-  its own clock says. Floats rather than BSON dates because mongomock cannot evaluate
-  ``$$NOW``, so the comparison value is computed client-side anyway; floats also keep
-  sub-millisecond precision and match the SQLite backend.
+- **Concerns.** The store's own reads go to the primary with read concern
+  ``majority``, its writes use write concern ``majority``, whatever the URL says
+  (see :mod:`._mongo_connect` for why and what it costs); ``w=0`` is refused.
+- **One clock.** Leases are judged by the database server's clock inside the query
+  itself: writes stamp times with ``$$NOW`` (updates with aggregation pipelines,
+  MongoDB 4.2+) and expiry is tested with ``$expr`` against ``$$NOW``, so no client
+  clock takes part. Times are floats (epoch seconds, millisecond resolution) like the
+  SQLite backend's. :meth:`now` estimates the server clock as ``local clock + offset``,
+  the offset read from ``hello``'s ``localTime`` (a read: a read-only user can open the
+  store); it stamps ``created_at`` and answers callers that ask for the time. mongomock
+  cannot evaluate ``$$NOW``: there, in-process, the local clock is the server's.
 - **Atomic claim.** One ``find_one_and_update({"state": "new", ...}, sort=...)``.
 - **Idempotent retries.** Every trial write stamps a fresh write id (``wid``); a retry
-  after a transient error first looks that id up, so a write whose acknowledgement was
-  lost is neither applied twice nor lost (a claim that landed is returned, not leaked).
-- **Change cursor.** MongoDB has no multi-document transaction here, so a write sets
-  ``version = -1`` ("pending") together with the change, then takes a number from the
-  study's counter and stamps it. :meth:`changes_since` reads the counter ``C`` first,
-  then the pending trials, then versions in ``(cursor, C]``, and returns ``C``: a write
-  whose number is ``<= C`` is either pending at the second read or numbered by the
-  third, so none is ever skipped. A trial may be returned again by a later call.
+  after a transient error first looks that id up on the primary's latest state, so a
+  write whose acknowledgement was lost is neither applied twice nor lost (a claim that
+  landed is returned, not leaked).
+- **Change cursor, one round trip per write.** MongoDB has no multi-document
+  transaction here, so a write only marks the trial ``version = -1`` ("pending")
+  together with the change; readers number pending writes. :meth:`changes_since` reads
+  the study's counter ``C`` first, then the pending trials, then versions in
+  ``(cursor, C]``, returns ``C``, and finally numbers what it saw pending (``$inc`` the
+  counter to ``v > C``, stamp ``v`` on the trials still pending with the same ``wid``).
+  A write numbered ``<= C`` got its number before the first read, so it is either still
+  pending at the second read or numbered by the third: none is ever skipped. A trial may
+  be returned again by a later call. The three reads share a causally consistent
+  session, so a failover between them cannot serve an older snapshot.
+- **Round trips.** claim 1, heartbeat 1, complete/fail/release 1; insert of a batch 2
+  (allocate tids, insert); a changes_since poll 3, plus 2 when it numbers writes. The
+  minimum per trial is therefore 2 (claim + complete) plus the driver's share of its
+  batch insert and polls; a retry after a lost reply adds a lookup.
 - **User values** are stored as native documents after a JSON round trip (so every
   backend returns the same values); keys holding ``.``, ``%``, NUL or a leading ``$``
-  are percent-escaped so that any label is a valid field name.
+  are percent-escaped so that any label is a valid field name. A value MongoDB cannot
+  hold (a document over 16 MiB, an integer beyond 64 bits) raises
+  :class:`~hpo_service.exceptions.UnstorableError` and writes nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
-import pymongo
-from pymongo import ReturnDocument
+import bson
+from bson.errors import InvalidDocument
+from pymongo import ReadPreference, ReturnDocument
 from pymongo.errors import (
+    AutoReconnect,
     BulkWriteError,
-    ConfigurationError,
     ConnectionFailure,
     DuplicateKeyError,
-    InvalidURI,
     OperationFailure,
     PyMongoError,
+    ServerSelectionTimeoutError,
 )
 
 from hpo_service.exceptions import (
@@ -58,8 +76,10 @@ from hpo_service.exceptions import (
     StudyExistsError,
     StudyNotFoundError,
     TrialNotFoundError,
+    UnstorableError,
 )
 from hpo_service.store import _common as c
+from hpo_service.store import _mongo_schema as schema
 from hpo_service.store._base import (
     BaseTrialStore,
     NewTrial,
@@ -68,12 +88,16 @@ from hpo_service.store._base import (
     Trial,
     TrialState,
 )
-from hpo_service.store._retry import RetryPolicy
-from hpo_service.store._url import (
-    make_scrubber,
-    mask_url,
-    parse_mongomock_url,
+from hpo_service.store._mongo_connect import (
+    check_version,
+    hello,
+    local_reads,
+    make_client,
+    pinned_options,
+    unreachable_message,
 )
+from hpo_service.store._retry import RetryPolicy
+from hpo_service.store._url import make_scrubber, mask_url, parse_mongomock_url
 
 _logger = logging.getLogger(__name__)
 
@@ -82,36 +106,62 @@ _T = TypeVar("_T")
 DEFAULT_DATABASE = "hpo"
 
 _PENDING = -1  # version of a trial whose latest write has not been numbered yet
-_PENDING_GRACE = 10.0  # seconds before a reader numbers a pending write itself
-_CLOCK_REFRESH = 60.0  # seconds between two measurements of the server clock
+_CLOCK_REFRESH = 60.0  # seconds between two readings of the server clock
 _AFTER = ReturnDocument.AFTER
+
+#: The server's clock as float epoch seconds, evaluated by the server per operation.
+_NOW: dict[str, Any] = {"$divide": [{"$toLong": "$$NOW"}, 1000]}
 
 # Filters name their most selective field first: the server does not care, but
 # mongomock tests them document by document and stops at the first mismatch.
 
-# Server error codes that mean "primary changed or shutting down: try again".
+# Server error codes that mean "primary changed, shutting down, or replication is
+# slow: try again" (64: write concern timed out; the write may have landed, which the
+# retry's write-id lookup handles).
 _TRANSIENT_CODES = frozenset(
-    {6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436}
+    {6, 7, 64, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436}
 )
-
-_TRIAL_INDEXES: list[tuple[str, list[tuple[str, int]], bool]] = [
-    ("study_tid", [("study", 1), ("tid", 1)], True),
-    ("claim_study", [("state", 1), ("study", 1), ("tid", 1)], False),
-    ("claim_any", [("state", 1), ("created_at", 1), ("tid", 1)], False),
-    ("leases", [("state", 1), ("lease_expires_at", 1)], False),
-    ("changes", [("study", 1), ("version", 1)], False),
-]
+_DUPLICATE_KEY = 11000
+_UNAUTHORIZED = 13
+# "document too large": BSONObjectTooLarge, and an update whose result would be.
+_TOO_LARGE_CODES = frozenset({10334, 17419, 17420})
+_MAX_DOCUMENT = 16 * 1024 * 1024  # MongoDB's document size limit, unless hello says
+_TRIAL_ROOM = 16 * 1024  # bytes a result leaves for the rest of its trial
 
 
 def _is_transient(exc: BaseException) -> bool:
-    """Whether ``exc`` is a dropped connection or an election: worth retrying."""
+    """Whether ``exc`` is a dropped connection, an election or a slow replication."""
     if isinstance(exc, ConnectionFailure):
         return True
-    if isinstance(exc, OperationFailure) and not isinstance(exc, BulkWriteError):
+    if isinstance(exc, BulkWriteError):
+        return _bulk_is_transient(exc.details)
+    if isinstance(exc, OperationFailure):  # WriteConcernError too: code of the WCE
         return exc.code in _TRANSIENT_CODES or exc.has_error_label(
             "RetryableWriteError"
         )
     return False
+
+
+def _bulk_is_transient(details: dict[str, Any]) -> bool:
+    """A bulk write failed only by write-concern errors or transient write errors.
+
+    Duplicate keys are left out: the caller decides whether they are its own
+    earlier attempt.
+    """
+    codes = {e.get("code") for e in details.get("writeConcernErrors", [])}
+    codes |= {e.get("code") for e in details.get("writeErrors", [])}
+    codes.discard(_DUPLICATE_KEY)
+    return bool(codes) and codes <= _TRANSIENT_CODES
+
+
+def _only_duplicates(exc: BulkWriteError) -> bool:
+    """Every write failed as a duplicate key and replication was confirmed."""
+    errors = exc.details.get("writeErrors", [])
+    return (
+        bool(errors)
+        and not exc.details.get("writeConcernErrors")
+        and all(e.get("code") == _DUPLICATE_KEY for e in errors)
+    )
 
 
 # ---- value encoding ----------------------------------------------------------------
@@ -130,7 +180,7 @@ def _escape(value: Any) -> Any:
     if isinstance(value, list):
         return [_escape(v) for v in value]
     if isinstance(value, int) and not -(2**63) <= value < 2**63:
-        raise ValueError(
+        raise UnstorableError(
             f"integers stored in MongoDB must fit in 64 bits, but got {value}"
         )
     return value
@@ -165,7 +215,21 @@ def _trial(doc: dict[str, Any]) -> Trial:
         result=_unescape(doc.get("result")),
         error=_unescape(doc.get("error")),
         version=doc["version"],
+        intermediate=_intermediate(doc),
     )
+
+
+def _intermediate(doc: dict[str, Any]) -> dict[int, float]:
+    """A trial document's intermediate values, if they belong to its current attempt.
+
+    Reports are kept in ``intermediate`` (``{"<step>": value}``) with the token of the
+    attempt that wrote them in ``intermediate_token``; an old attempt's are ignored.
+    """
+    token = doc.get("token")
+    if token is None or doc.get("intermediate_token") != token:
+        return {}
+    values = doc.get("intermediate") or {}
+    return {int(step): float(value) for step, value in values.items()}
 
 
 def _study(doc: dict[str, Any]) -> Study:
@@ -180,18 +244,9 @@ def _study(doc: dict[str, Any]) -> Study:
 
 
 def _epoch(moment: datetime) -> float:
-    if moment.tzinfo is None:  # pymongo and mongomock return naive UTC by default
+    if moment.tzinfo is None:  # pymongo returns naive UTC by default
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.timestamp()
-
-
-def _expired_update(out_of_attempts: bool, error: Any, now: float) -> dict[str, Any]:
-    """The update of an expired attempt: back to ``new``, or ``error`` if none left."""
-    if out_of_attempts:
-        fields = {"state": "error", "error": error, "finished_at": now}
-    else:
-        fields = {"state": "new", "owner": None, "token": None, "started_at": None}
-    return {"$set": {**fields, "lease_expires_at": None}}
 
 
 def _trial_not_found(study: str, tid: int) -> TrialNotFoundError:
@@ -204,6 +259,10 @@ def _study_not_found(name: str) -> StudyNotFoundError:
     return StudyNotFoundError(
         f"`study` must name an existing study, but got study={name!r}"
     )
+
+
+def _session_kw(session: Any) -> dict[str, Any]:
+    return {} if session is None else {"session": session}
 
 
 # ---- mongomock -----------------------------------------------------------------------
@@ -280,37 +339,16 @@ def open_mongomock(url: str, **options: Any) -> MongoTrialStore:
 # ---- pymongo -------------------------------------------------------------------------
 
 
-def _client(url: str, options: dict[str, Any]) -> Any:
-    """A ``pymongo.MongoClient`` for ``url``; errors name the URL masked.
-
-    Raises:
-        ValueError: The URL or an option is invalid.
-        StoreConnectionError: A ``mongodb+srv://`` name does not resolve.
-    """
-    scrub = make_scrubber(url)
-    try:
-        return pymongo.MongoClient(url, **options)
-    except ConfigurationError as exc:
-        text = scrub(str(exc))
-        if "dns" in text.lower():
-            raise StoreConnectionError(
-                f"MongoDB at {mask_url(url)} must be resolvable, but: {text}"
-            ) from None
-        raise ValueError(f"`url` must be a valid MongoDB URL: {text}") from None
-    except (InvalidURI, ValueError, TypeError) as exc:
-        raise ValueError(
-            f"`url` must be a valid MongoDB URL, but {mask_url(url)!r} gave: "
-            f"{scrub(str(exc))}"
-        ) from None
-
-
 def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
     """Open a store on the MongoDB deployment of a ``mongodb[+srv]://`` URL.
 
+    Opening reads only (one ``hello`` of any member for reachability, version and
+    clock): it writes nothing and creates no database, and it rides out an election.
+
     Raises:
-        ValueError: The URL or an option is invalid.
-        StoreConnectionError: No server answered within the connect timeout, or
-            authentication failed.
+        ValueError: The URL or an option is invalid, or it asks for ``w=0``.
+        StoreConnectionError: No member answered within the connect timeout,
+            authentication failed, or the server is older than MongoDB 4.2.
     """
     retry_timeout = options.pop("retry_timeout", 30.0)
     connect_timeout = c.check_positive(
@@ -320,16 +358,18 @@ def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
     named = url.lower() + " " + " ".join(options).lower()
     if "serverselectiontimeoutms" not in named:
         options["serverSelectionTimeoutMS"] = int(connect_timeout * 1000)
-    client = _client(url, options)
+    client = make_client(url, options)
     if database is None:  # the URL's path, as pymongo parses it
         database = client.get_default_database(DEFAULT_DATABASE).name
+    seconds = client.options.server_selection_timeout
     return MongoTrialStore(
         client,
         database,
         description=url,
         retry_timeout=retry_timeout,
         scrub=make_scrubber(url),
-        reconnect=lambda: _client(url, options),
+        reconnect=lambda: make_client(url, options),
+        connect_timeout=seconds,
     )
 
 
@@ -349,6 +389,7 @@ class MongoTrialStore(BaseTrialStore):
         owns_client: Whether :meth:`close` closes the client.
         reconnect: Makes a new client in a forked child process (a pymongo client
             must not cross ``fork()``); None keeps the client.
+        connect_timeout: Seconds pymongo waits to find a usable server (for messages).
     """
 
     def __init__(
@@ -362,6 +403,7 @@ class MongoTrialStore(BaseTrialStore):
         lock: threading.RLock | None = None,
         owns_client: bool = True,
         reconnect: Callable[[], Any] | None = None,
+        connect_timeout: float = 10.0,
     ) -> None:
         self._reconnect = reconnect
         self._database = c.check_name(database, "database")
@@ -370,18 +412,26 @@ class MongoTrialStore(BaseTrialStore):
         self._scrub = scrub or make_scrubber(description)
         self._lock = lock
         self._owns_client = owns_client
+        self._connect_timeout = connect_timeout
         self._closed = False
         self._offset = 0.0
         self._offset_at = -math.inf
+        self._schema_ready = False
+        self._numbering_refused = False
+        self._max_document = _MAX_DOCUMENT
+        self._server_clock = lock is None  # mongomock cannot evaluate $$NOW
         self._local_time: Callable[[], float] = time.time  # a test hook
         self._bind(client)
         try:
             self._setup()
-        except (PyMongoError, StoreError) as exc:
+        except StoreConnectionError:
+            self._close_client()
+            raise
+        except PyMongoError as exc:
             self._close_client()
             raise StoreConnectionError(
-                f"MongoDB at {self._description} must be reachable and usable, "
-                f"but: {self._scrub(str(exc))}"
+                f"MongoDB at {self._description} must be usable, but: "
+                f"{self._scrub(str(exc)).splitlines()[0]}"
             ) from None
         _logger.debug("opened MongoDB store %s/%s", self._description, database)
 
@@ -394,22 +444,28 @@ class MongoTrialStore(BaseTrialStore):
         self._client = client
         self._pid = os.getpid()
         db = client[self._database]
+        names = ("studies", "trials", "meta")
         if self._lock is None:
-            self._studies, self._trials, self._clock = (
-                db["studies"],
-                db["trials"],
-                db["clock"],
+            pinned = pinned_options(client)
+            self._studies, self._trials, self._meta = (
+                db.get_collection(name, **pinned) for name in names
             )
+            self._trials_latest = local_reads(self._trials)
+            self._studies_latest = local_reads(self._studies)
         else:
-            self._studies, self._trials, self._clock = (
-                _LockedCollection(db[name], self._lock)
-                for name in ("studies", "trials", "clock")
+            self._studies, self._trials, self._meta = (
+                _LockedCollection(db[name], self._lock) for name in names
             )
+            self._trials_latest, self._studies_latest = self._trials, self._studies
 
     def _setup(self) -> None:
-        self._client.admin.command("ping")  # fails within serverSelectionTimeoutMS
-        for name, keys, unique in _TRIAL_INDEXES:
-            self._trials.create_index(keys, name=name, unique=unique)
+        """Check that a server answers (reads only), its version, and its clock."""
+        if not self._server_clock:
+            self._offset_at = math.inf  # in-process: the local clock is the server's
+            return
+        reply = hello(self._client, self._description, self._connect_timeout)
+        check_version(reply, self._description)
+        self._max_document = int(reply.get("maxBsonObjectSize", _MAX_DOCUMENT))
         self._refresh_clock()
 
     def _close_client(self) -> None:
@@ -423,20 +479,65 @@ class MongoTrialStore(BaseTrialStore):
             self._bind(self._client if self._reconnect is None else self._reconnect())
 
     def _call(self, what: str, op: Callable[[int], _T]) -> _T:
-        """Run ``op(attempt)``, retrying transient errors; wrap driver errors."""
+        """Run ``op(attempt)``, retrying transient errors; wrap driver errors.
+
+        Raises:
+            StoreConnectionError: Transient errors outlasted ``retry_timeout``.
+            UnstorableError: A document is too large or holds what BSON cannot.
+            StoreError: Any other driver error.
+        """
         self._check_open()
         label = f"MongoDB store {self._description}: {what}"
         try:
             return self._retry.call(
-                op, is_transient=_is_transient, what=label, scrub=self._scrub
+                self._one_line_selection_errors(op),
+                is_transient=_is_transient,
+                what=label,
+                scrub=self._scrub,
             )
+        except InvalidDocument as exc:  # DocumentTooLarge is one; not a PyMongoError
+            raise UnstorableError(f"{label}: cannot store it: {exc}") from None
         except PyMongoError as exc:
+            if isinstance(exc, OperationFailure) and exc.code in _TOO_LARGE_CODES:
+                raise UnstorableError(
+                    f"{label}: cannot store it: {self._scrub(str(exc))}"
+                ) from None
             text = self._scrub(f"{label} failed: {exc}")
             cause = exc if text == f"{label} failed: {exc}" else None
             raise StoreError(text) from cause
 
-    def _require_study(self, name: str) -> dict[str, Any]:
-        doc = self._call("read study", lambda _: self._studies.find_one({"_id": name}))
+    def _one_line_selection_errors(
+        self, op: Callable[[int], _T]
+    ) -> Callable[[int], _T]:
+        """``op`` whose server-selection timeouts say in one line what went wrong."""
+
+        def run(attempt: int) -> _T:
+            try:
+                return op(attempt)
+            except ServerSelectionTimeoutError:
+                raise AutoReconnect(
+                    unreachable_message(
+                        self._client, self._description, self._connect_timeout
+                    )
+                ) from None
+
+        return run
+
+    @contextlib.contextmanager
+    def _causal(self) -> Iterator[Any]:
+        """A causally consistent session for a sequence of reads (None: mongomock)."""
+        if self._lock is not None:
+            yield None
+            return
+        self._check_open()
+        with self._client.start_session(causal_consistency=True) as session:
+            yield session
+
+    def _require_study(self, name: str, session: Any = None) -> dict[str, Any]:
+        doc = self._call(
+            "read study",
+            lambda _: self._studies.find_one({"_id": name}, **_session_kw(session)),
+        )
         if doc is None:
             raise _study_not_found(name)
         return doc
@@ -450,23 +551,43 @@ class MongoTrialStore(BaseTrialStore):
             self._require_study(study)
             raise _trial_not_found(study, tid)
 
+    def _ensure_schema(self, *, creating: bool = False) -> None:
+        """Create or migrate the indexes before this store's first write.
+
+        ``creating``: a study is being created. Otherwise a database with no study
+        is left untouched (a worker polling an empty database creates nothing).
+        """
+        if self._schema_ready:
+            return
+        version = self._call("read meta", lambda _: schema.stored_version(self._meta))
+        if version < schema.INDEX_VERSION:
+            if not creating and self._no_study_yet():
+                return
+            self._call(
+                "migrate indexes", lambda _: schema.migrate(self._trials, self._meta)
+            )
+        self._schema_ready = True
+
+    def _no_study_yet(self) -> bool:
+        probe = self._call(
+            "probe studies", lambda _: self._studies.find_one({}, {"_id": 1})
+        )
+        return probe is None
+
     # ---- clock -------------------------------------------------------------------
 
     def _measure_offset(self) -> float:
-        """Server clock minus local clock, from the fastest of three round trips."""
+        """Server clock minus local clock, from the faster of two ``hello`` replies."""
         best_rtt, best = math.inf, 0.0
-        for _ in range(3):
+        for _ in range(2):
             before = self._local_time()
-            doc = self._clock.find_one_and_update(
-                {"_id": "clock"},
-                {"$currentDate": {"at": True}},
-                upsert=True,
-                return_document=_AFTER,
+            reply = self._client.admin.command(
+                "hello", read_preference=ReadPreference.NEAREST
             )
             after = self._local_time()
             if after - before < best_rtt:
                 # BSON dates truncate to the millisecond: add half of one.
-                server = _epoch(doc["at"]) + 0.0005
+                server = _epoch(reply["localTime"]) + 0.0005
                 best_rtt, best = after - before, server - (before + after) / 2
         return best
 
@@ -485,14 +606,71 @@ class MongoTrialStore(BaseTrialStore):
                 self._offset_at = time.monotonic()
         return self._local_time() + self._offset
 
+    def _update(
+        self,
+        fields: dict[str, Any],
+        *,
+        times: dict[str, float] | None = None,
+        inc: dict[str, int] | None = None,
+    ) -> Any:
+        """An update that sets ``fields``, ``times`` and increments ``inc``.
+
+        ``times`` maps a field to seconds after the server's "now". On a server this is
+        a pipeline evaluating ``$$NOW``; values go in as ``$literal`` (a string starting
+        with ``$`` stays a string) after unsetting dict fields (so a new dict replaces
+        the old one instead of merging into it).
+        """
+        times, inc = times or {}, inc or {}
+        if not self._server_clock:
+            now = self.now()
+            update: dict[str, Any] = {
+                "$set": {**fields, **{k: now + dt for k, dt in times.items()}}
+            }
+            return {**update, "$inc": inc} if inc else update
+        stage = {k: {"$literal": v} for k, v in fields.items()}
+        stage |= {k: {"$add": [_NOW, dt]} for k, dt in times.items()}
+        stage |= {k: {"$add": [f"${k}", n]} for k, n in inc.items()}
+        replaced = [k for k, v in fields.items() if isinstance(v, dict)]
+        return ([{"$unset": replaced}] if replaced else []) + [{"$set": stage}]
+
+    def _before_now(self, field: str) -> dict[str, Any]:
+        """A filter: ``field`` holds a time earlier than the server's "now"."""
+        if not self._server_clock:
+            return {field: {"$lt": self.now()}}
+        return {field: {"$ne": None}, "$expr": {"$lt": [f"${field}", _NOW]}}
+
     # ---- versioned writes ----------------------------------------------------------
 
-    def _stamp(self, update: dict[str, Any], wid: str) -> dict[str, Any]:
-        fields = {"version": _PENDING, "wid": wid, "written_at": self.now()}
-        return {**update, "$set": {**update.get("$set", {}), **fields}}
+    def _stamped(
+        self,
+        fields: dict[str, Any],
+        wid: str,
+        *,
+        times: dict[str, float] | None = None,
+        inc: dict[str, int] | None = None,
+    ) -> Any:
+        """:meth:`_update` that also marks the write pending under write id ``wid``."""
+        marks = {"version": _PENDING, "wid": wid}
+        return self._update(
+            {**fields, **marks}, times={**(times or {}), "written_at": 0.0}, inc=inc
+        )
 
-    def _number(self, study: str, wid: str) -> int:
-        """Give the pending writes ``wid`` of ``study`` the study's next version."""
+    def _number(
+        self, study: str, pending: list[dict[str, Any]], session: Any
+    ) -> int | None:
+        """Give the writes seen ``pending`` the study's next version; return it.
+
+        Returns None when there is nothing to number or numbering is refused (a
+        read-only role): those writes stay pending and later calls return them again,
+        which callers accept. A trial rewritten since carries another write id and
+        stays pending too.
+
+        Raises:
+            StudyNotFoundError: No such study.
+        """
+        wids = sorted({doc["wid"] for doc in pending})
+        if not wids or self._numbering_refused:
+            return None
         try:
             doc = self._call(
                 "allocate a version",
@@ -501,89 +679,79 @@ class MongoTrialStore(BaseTrialStore):
                     {"$inc": {"version": 1}},
                     projection={"version": 1},
                     return_document=_AFTER,
+                    **_session_kw(session),
                 ),
             )
-            version = int(doc["version"])
-            self._call(
-                "stamp the version",
-                lambda _: self._trials.update_many(
-                    {"version": _PENDING, "wid": wid, "study": study},
-                    {"$set": {"version": version}},
-                ),
-            )
-        except StoreConnectionError as exc:  # the change itself is committed
-            _logger.warning(
-                "version of write %s left pending, readers will number it: %s", wid, exc
-            )
-            return _PENDING
+        except StoreError as exc:
+            self._refused(exc, len(wids))
+            return None
+        if doc is None:
+            raise _study_not_found(study)
+        version = int(doc["version"])
+        self._call(
+            "number pending writes",
+            lambda _: self._trials.update_many(
+                {"version": _PENDING, "study": study, "wid": {"$in": wids}},
+                {"$set": {"version": version}},
+                **_session_kw(session),
+            ),
+        )
         return version
+
+    def _refused(self, exc: StoreError, count: int) -> None:
+        cause = exc.__cause__
+        if not (isinstance(cause, OperationFailure) and cause.code == _UNAUTHORIZED):
+            raise exc
+        self._numbering_refused = True
+        _logger.debug("may not number %d pending writes (read-only): %s", count, exc)
 
     def _write_one(
         self,
         what: str,
         query: dict[str, Any],
-        update: dict[str, Any],
+        update: Any,
         *,
+        wid: str,
         lookup: dict[str, Any],
         sort: list[tuple[str, int]] | None = None,
     ) -> dict[str, Any] | None:
-        """Apply ``update`` to the first trial matching ``query``, in one write.
+        """Apply ``update`` (stamped ``wid``) to the first trial matching ``query``.
 
         ``lookup`` (with the write id added) finds the trial if a retried attempt
-        had in fact landed. Returns the written trial, numbered, or None.
+        had in fact landed. Returns the written trial, or None.
         """
-        wid = uuid.uuid4().hex
-        stamped = self._stamp(update, wid)
 
         def attempt(n: int) -> dict[str, Any] | None:
             if n > 0:
-                landed = self._trials.find_one({**lookup, "wid": wid})
+                landed = self._trials_latest.find_one({**lookup, "wid": wid})
                 if landed is not None:
                     return landed
             return self._trials.find_one_and_update(
-                query, stamped, sort=sort, return_document=_AFTER
+                query, update, sort=sort, return_document=_AFTER
             )
 
-        doc = self._call(what, attempt)
-        if doc is not None:
-            doc["version"] = self._number(doc["study"], wid)
-        return doc
+        return self._call(what, attempt)
 
     def _write_many(
-        self, what: str, study: str, query: dict[str, Any], update: dict[str, Any]
+        self, what: str, study: str, query: dict[str, Any], update: Any, wid: str
     ) -> int:
-        """Apply ``update`` to every trial of ``study`` matching ``query``; count them.
+        """Apply ``update`` (stamped with ``wid``) to every matching trial; count them.
 
         ``query`` must exclude the trials it changed (for example by state), so that a
         retry leaves the already changed ones as they are.
         """
-        wid = uuid.uuid4().hex
-        stamped = self._stamp(update, wid)
-        self._call(what, lambda _: self._trials.update_many(query, stamped))
-        mine = {"version": _PENDING, "wid": wid, "study": study}
-        count = self._call(what, lambda _: self._trials.count_documents(mine))
-        if count:
-            self._number(study, wid)
-        return int(count)
-
-    def _repair_pending(self, study: str) -> None:
-        """Number writes left pending for long (their writer died in between)."""
-        stale = {
-            "study": study,
-            "version": _PENDING,
-            "written_at": {"$lt": self.now() - _PENDING_GRACE},
-        }
-        docs = self._call(
-            "find stale writes", lambda _: list(self._trials.find(stale, {"wid": 1}))
+        self._call(what, lambda _: self._trials.update_many(query, update))
+        mine = {"wid": wid, "study": study}
+        return int(
+            self._call(what, lambda _: self._trials_latest.count_documents(mine))
         )
-        for wid in {doc["wid"] for doc in docs}:
-            self._number(study, wid)
 
     # ---- studies -----------------------------------------------------------------
 
     def create_study(self, name: str, settings: dict[str, Any]) -> Study:
         c.check_name(name, "name")
         encoded = _encode(c.check_dict(settings, "settings"), "settings")
+        self._ensure_schema(creating=True)
         now = self.now()
         wid = uuid.uuid4().hex
         doc = {
@@ -602,7 +770,8 @@ class MongoTrialStore(BaseTrialStore):
             try:
                 self._studies.insert_one(dict(doc))
             except DuplicateKeyError:
-                if n == 0 or self._studies.find_one({"_id": name, "wid": wid}) is None:
+                mine = {"_id": name, "wid": wid}
+                if n == 0 or self._studies_latest.find_one(mine) is None:
                     raise StudyExistsError(
                         f"`name` must not name an existing study, but got name={name!r}"
                     ) from None
@@ -625,7 +794,7 @@ class MongoTrialStore(BaseTrialStore):
     def update_study_settings(self, name: str, settings: dict[str, Any]) -> Study:
         c.check_name(name, "name")
         encoded = _encode(c.check_dict(settings, "settings"), "settings")
-        update = {"$set": {"settings": encoded, "updated_at": self.now()}}
+        update = self._update({"settings": encoded}, times={"updated_at": 0.0})
         doc = self._call(
             "update_study_settings",
             lambda _: self._studies.find_one_and_update(
@@ -640,15 +809,14 @@ class MongoTrialStore(BaseTrialStore):
         c.check_name(name, "name")
         c.check_name(owner, "owner")
         seconds = c.check_positive(seconds, "seconds")
-        now = self.now()
         free = [
             {"driver_owner": None},
             {"driver_owner": owner},
-            {"driver_lease_expires_at": {"$lt": now}},
+            self._before_now("driver_lease_expires_at"),
         ]
-        update = {
-            "$set": {"driver_owner": owner, "driver_lease_expires_at": now + seconds}
-        }
+        update = self._update(
+            {"driver_owner": owner}, times={"driver_lease_expires_at": seconds}
+        )
         result = self._call(
             "acquire_driver_lease",
             lambda _: self._studies.update_one({"_id": name, "$or": free}, update),
@@ -681,6 +849,7 @@ class MongoTrialStore(BaseTrialStore):
         if not payloads:
             self._require_study(study)
             return []
+        self._ensure_schema()
         first = self._allocate_tids(study, len(payloads))
         wid = uuid.uuid4().hex
         now = self.now()
@@ -691,14 +860,12 @@ class MongoTrialStore(BaseTrialStore):
 
         def attempt(n: int) -> None:
             try:
-                self._trials.insert_many(docs, ordered=False)
+                self._trials.insert_many([dict(doc) for doc in docs], ordered=False)
             except BulkWriteError as exc:  # a retry meets what an attempt inserted
-                codes = {e.get("code") for e in exc.details.get("writeErrors", [])}
-                if n == 0 or codes != {11000}:
+                if n == 0 or not _only_duplicates(exc):
                     raise
 
         self._call("insert_trials", attempt)
-        self._number(study, wid)
         return [first + i for i in range(len(docs))]
 
     def _allocate_tids(self, study: str, count: int) -> int:
@@ -749,19 +916,17 @@ class MongoTrialStore(BaseTrialStore):
         lookup: dict[str, Any] = {"state": TrialState.RUNNING.value}
         if study is not None:
             query["study"] = lookup["study"] = c.check_name(study, "study")
-        now = self.now()
-        update = {
-            "$set": {
-                "state": TrialState.RUNNING.value,
-                "owner": owner,
-                "token": uuid.uuid4().hex,
-                "started_at": now,
-                "lease_expires_at": now + lease_seconds,
-            },
-            "$inc": {"attempts": 1},
+        self._ensure_schema()
+        wid = uuid.uuid4().hex
+        fields = {
+            "state": TrialState.RUNNING.value,
+            "owner": owner,
+            "token": uuid.uuid4().hex,
         }
+        times = {"started_at": 0.0, "lease_expires_at": lease_seconds}
+        update = self._stamped(fields, wid, times=times, inc={"attempts": 1})
         sort = [("tid", 1)] if study else [("created_at", 1), ("tid", 1)]
-        doc = self._write_one("claim", query, update, lookup=lookup, sort=sort)
+        doc = self._write_one("claim", query, update, wid=wid, lookup=lookup, sort=sort)
         if doc is None:
             if study is not None:
                 self._require_study(study)
@@ -773,7 +938,7 @@ class MongoTrialStore(BaseTrialStore):
         c.check_tid(tid)
         lease_seconds = c.check_positive(lease_seconds, "lease_seconds")
         query = {"tid": tid, "study": study, "token": token, "state": "running"}
-        update = {"$set": {"lease_expires_at": self.now() + lease_seconds}}
+        update = self._update({}, times={"lease_expires_at": lease_seconds})
         result = self._call(
             "heartbeat", lambda _: self._trials.update_one(query, update)
         )  # a heartbeat is not a change: no version
@@ -781,14 +946,37 @@ class MongoTrialStore(BaseTrialStore):
             self._require_trial(study, tid)
         return result.matched_count == 1
 
+    def _sized(self, value: dict[str, Any], what: str) -> dict[str, Any]:
+        """``value`` if it leaves room in a trial document, else UnstorableError.
+
+        The server refuses a trial that grows past its document limit too (mapped to
+        UnstorableError in :meth:`_call`); this check names the culprit first.
+        """
+        size = len(bson.encode(value))
+        if size > self._max_document - _TRIAL_ROOM:
+            raise UnstorableError(
+                f"`{what}` must fit in a MongoDB document ({self._max_document} bytes "
+                f"with the rest of the trial), but it takes {size} bytes as BSON"
+            )
+        return value
+
     def _finish(
-        self, what: str, study: str, tid: int, token: str, update: dict[str, Any]
+        self,
+        what: str,
+        study: str,
+        tid: int,
+        token: str,
+        fields: dict[str, Any],
+        **extra: Any,
     ) -> bool:
+        """Apply ``fields`` (+ ``times``/``inc``) to the running attempt ``token``."""
         c.check_name(study, "study")
         c.check_tid(tid)
+        wid = uuid.uuid4().hex
+        update = self._stamped(fields, wid, **extra)
         query = {"tid": tid, "study": study, "token": token, "state": "running"}
         lookup = {"tid": tid, "study": study}
-        if self._write_one(what, query, update, lookup=lookup) is not None:
+        if self._write_one(what, query, update, wid=wid, lookup=lookup) is not None:
             return True
         self._require_trial(study, tid)
         return False
@@ -796,48 +984,47 @@ class MongoTrialStore(BaseTrialStore):
     def complete(
         self, study: str, tid: int, token: str, result: dict[str, Any]
     ) -> bool:
-        encoded = _encode(c.check_dict(result, "result"), "result")
-        update = {
-            "$set": {
-                "state": TrialState.DONE.value,
-                "result": encoded,
-                "finished_at": self.now(),
-                "lease_expires_at": None,
-            }
+        encoded = self._sized(
+            _encode(c.check_dict(result, "result"), "result"), "result"
+        )
+        fields = {
+            "state": TrialState.DONE.value,
+            "result": encoded,
+            "lease_expires_at": None,
         }
-        return self._finish("complete", study, tid, token, update)
+        return self._finish(
+            "complete", study, tid, token, fields, times={"finished_at": 0.0}
+        )
 
     def fail(self, study: str, tid: int, token: str, error: dict[str, Any]) -> bool:
-        encoded = _encode(c.check_error(error), "error")
-        update = {
-            "$set": {
-                "state": TrialState.ERROR.value,
-                "error": encoded,
-                "finished_at": self.now(),
-                "lease_expires_at": None,
-            }
+        encoded = self._sized(_encode(c.check_error(error), "error"), "error")
+        fields = {
+            "state": TrialState.ERROR.value,
+            "error": encoded,
+            "lease_expires_at": None,
         }
-        return self._finish("fail", study, tid, token, update)
+        return self._finish(
+            "fail", study, tid, token, fields, times={"finished_at": 0.0}
+        )
 
     def release(self, study: str, tid: int, token: str) -> bool:
-        update = {
-            "$set": {
-                "state": TrialState.NEW.value,
-                "owner": None,
-                "token": None,
-                "started_at": None,
-                "lease_expires_at": None,
-            },
-            "$inc": {"attempts": -1},
+        fields = {
+            "state": TrialState.NEW.value,
+            "owner": None,
+            "token": None,
+            "started_at": None,
+            "lease_expires_at": None,
         }
-        return self._finish("release", study, tid, token, update)
+        return self._finish("release", study, tid, token, fields, inc={"attempts": -1})
 
     def requeue_expired(
         self, *, max_attempts: int, study: str | None = None
     ) -> RequeueReport:
         c.check_max_attempts(max_attempts)
-        now = self.now()
-        expired: dict[str, Any] = {"state": "running", "lease_expires_at": {"$lt": now}}
+        expired: dict[str, Any] = {
+            "state": "running",
+            **self._before_now("lease_expires_at"),
+        }
         if study is not None:
             self._require_study(c.check_name(study, "study"))
             expired["study"] = study
@@ -848,16 +1035,35 @@ class MongoTrialStore(BaseTrialStore):
         report = RequeueReport()
         error = _encode(c.lease_expired_error(max_attempts), "error")
         for doc in docs:  # one conditional write each: a heartbeat since wins
-            key = {"tid": doc["tid"], "study": doc["study"]}
-            query = {**expired, **key, "attempts": doc["attempts"]}
             out_of_attempts = doc["attempts"] >= max_attempts
-            update = _expired_update(out_of_attempts, error, now)
-            if self._write_one("requeue_expired", query, update, lookup=key):
+            if self._requeue_one(expired, doc, out_of_attempts, error):
                 listed = report.failed if out_of_attempts else report.requeued
                 listed.append((doc["study"], doc["tid"]))
         report.requeued.sort()
         report.failed.sort()
         return report
+
+    def _requeue_one(
+        self, expired: dict[str, Any], doc: dict[str, Any], last: bool, error: Any
+    ) -> bool:
+        """Requeue (or, on its ``last`` attempt, fail) one trial still expired."""
+        key = {"tid": doc["tid"], "study": doc["study"]}
+        query = {**expired, **key, "attempts": doc["attempts"]}
+        wid = uuid.uuid4().hex
+        if last:
+            fields = {"state": "error", "error": error, "lease_expires_at": None}
+            update = self._stamped(fields, wid, times={"finished_at": 0.0})
+        else:
+            fields = {
+                "state": "new",
+                "owner": None,
+                "token": None,
+                "started_at": None,
+                "lease_expires_at": None,
+            }
+            update = self._stamped(fields, wid)
+        written = self._write_one("requeue_expired", query, update, wid=wid, lookup=key)
+        return written is not None
 
     def cancel(self, study: str, tids: list[int] | None = None) -> int:
         c.check_name(study, "study")
@@ -868,14 +1074,10 @@ class MongoTrialStore(BaseTrialStore):
         }
         if tids is not None:
             query["tid"] = {"$in": tids}
-        update = {
-            "$set": {
-                "state": TrialState.CANCELLED.value,
-                "finished_at": self.now(),
-                "lease_expires_at": None,
-            }
-        }
-        count = self._write_many("cancel", study, query, update)
+        wid = uuid.uuid4().hex
+        fields = {"state": TrialState.CANCELLED.value, "lease_expires_at": None}
+        update = self._stamped(fields, wid, times={"finished_at": 0.0})
+        count = self._write_many("cancel", study, query, update, wid)
         if count == 0:
             self._require_study(study)
         return count
@@ -912,24 +1114,30 @@ class MongoTrialStore(BaseTrialStore):
     def changes_since(self, study: str, cursor: int = 0) -> tuple[list[Trial], int]:
         c.check_name(study, "study")
         c.check_cursor(cursor)
-        self._repair_pending(study)
-        top = int(self._require_study(study)["version"])  # read first: see module doc
-        pending = self._call(
-            "changes_since",
-            lambda _: list(self._trials.find({"study": study, "version": _PENDING})),
-        )
-        numbered = self._call(
-            "changes_since",
-            lambda _: list(
-                self._trials.find(
-                    {"study": study, "version": {"$gt": cursor, "$lte": top}},
-                    sort=[("version", 1), ("tid", 1)],
-                )
-            ),
-        )
-        latest = {doc["tid"]: doc for doc in numbered}  # read last: newest state
-        extra = [doc for doc in pending if doc["tid"] not in latest]
-        return [_trial(doc) for doc in [*numbered, *extra]], max(cursor, top)
+        with self._causal() as session:  # in this order: see the module doc
+            pending = self._find(
+                "changes_since",
+                {"study": study, "version": _PENDING},
+                session,
+                projection={"wid": 1},
+            )
+            top = self._number(study, pending, session)
+            if top is None:
+                top = int(self._require_study(study, session)["version"])
+            changed: list[dict[str, Any]] = [{"version": _PENDING}]
+            if top > cursor:
+                changed.append({"version": {"$gt": cursor, "$lte": top}})
+            docs = self._find(
+                "changes_since", {"study": study, "$or": changed}, session
+            )
+        docs.sort(key=lambda d: (d["version"] == _PENDING, d["version"], d["tid"]))
+        return [_trial(doc) for doc in docs], max(cursor, top)
+
+    def _find(
+        self, what: str, query: dict[str, Any], session: Any, **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        kwargs.update(_session_kw(session))
+        return self._call(what, lambda _: list(self._trials.find(query, **kwargs)))
 
     def count_by_state(self, study: str) -> dict[TrialState, int]:
         c.check_name(study, "study")
@@ -943,6 +1151,59 @@ class MongoTrialStore(BaseTrialStore):
                 )
             )
         return counts
+
+    # ---- intermediate values (pruning) ---------------------------------------------
+
+    def prune(self, study: str, tid: int, token: str, result: dict[str, Any]) -> bool:
+        encoded = _encode(c.check_dict(result, "result"), "result")
+        fields = {
+            "state": TrialState.PRUNED.value,
+            "result": self._sized(encoded, "result"),
+            "lease_expires_at": None,
+        }
+        return self._finish(
+            "prune", study, tid, token, fields, times={"finished_at": 0.0}
+        )
+
+    def report(self, study: str, tid: int, token: str, step: int, value: float) -> bool:
+        """Append to the attempt's reports, or start them if they are another's.
+
+        Two conditional updates, each idempotent (a retry sets the same field), and
+        neither numbered: a report is not a change.
+        """
+        c.check_name(study, "study")
+        c.check_tid(tid)
+        key = str(c.check_step(step))
+        value = c.check_report_value(value)
+        current = {"tid": tid, "study": study, "token": token, "state": "running"}
+        append = (
+            {**current, "intermediate_token": token},
+            {"$set": {f"intermediate.{key}": value}},
+        )
+        start = (
+            {**current, "intermediate_token": {"$ne": token}},
+            {"$set": {"intermediate": {key: value}, "intermediate_token": token}},
+        )
+        for query, update in (append, start, append):
+            result = self._call(
+                "report", lambda _, q=query, u=update: self._trials.update_one(q, u)
+            )
+            if result.matched_count:
+                return True
+        self._require_trial(study, tid)
+        return False
+
+    def running_intermediate(self, study: str) -> dict[int, dict[int, float]]:
+        c.check_name(study, "study")
+        query = {"state": TrialState.RUNNING.value, "study": study}
+        fields = {"tid": 1, "token": 1, "intermediate": 1, "intermediate_token": 1}
+        docs = self._call(
+            "running_intermediate", lambda _: list(self._trials.find(query, fields))
+        )
+        if not docs:
+            self._require_study(study)
+        found = {doc["tid"]: _intermediate(doc) for doc in docs}
+        return {tid: values for tid, values in found.items() if values}
 
     # ---- misc --------------------------------------------------------------------
 

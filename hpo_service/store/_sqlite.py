@@ -17,9 +17,11 @@ Concurrency model:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
+import struct
 import threading
 import time
 import uuid
@@ -49,7 +51,7 @@ _logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2  # 2: the intermediate table (every statement is IF NOT EXISTS)
 
 # Partial indexes hold only queued / running rows, so finished trials (the bulk of a
 # long study) cost nothing on the hot paths. ``trials_queue`` is keyed on the constant
@@ -90,6 +92,13 @@ CREATE INDEX IF NOT EXISTS trials_study_queue ON trials (study, tid)
 CREATE INDEX IF NOT EXISTS trials_leases ON trials (lease_expires_at)
     WHERE state = 'running';
 CREATE INDEX IF NOT EXISTS trials_changes ON trials (study, version);
+CREATE TABLE IF NOT EXISTS intermediate (
+    study TEXT NOT NULL,
+    tid INTEGER NOT NULL,
+    token TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (study, tid)
+) WITHOUT ROWID;
 """
 
 _TRIAL_COLUMNS = (
@@ -154,6 +163,29 @@ _CANCEL = (
 _CANCEL_ALL = _CANCEL.format(tids="")
 _CANCEL_TIDS = _CANCEL.format(tids="AND tid IN (SELECT value FROM json_each(?))")
 
+# Intermediate values: one row per trial holding the reports of one attempt (token) as
+# packed (step, value) pairs; a report appends 16 bytes, a later pair of the same step
+# wins. A row whose token is not the trial's current one belongs to an old attempt and
+# is ignored (and replaced by the next attempt's first report), so claims, releases
+# and requeues never touch this table.
+_PAIR = struct.Struct("<qd")
+_REPORT = (
+    "INSERT INTO intermediate (study, tid, token, data) "
+    f"SELECT study, tid, token, ? FROM trials {_CURRENT} "
+    "ON CONFLICT (study, tid) DO UPDATE SET data = CASE "
+    "WHEN intermediate.token = excluded.token "
+    "THEN CAST(intermediate.data || excluded.data AS BLOB) "
+    "ELSE excluded.data END, token = excluded.token"
+)
+# Through the partial index of running trials (all studies'), which stays small
+# however long the study: without the hint SQLite would scan the study's trials.
+_RUNNING_INTERMEDIATE = (
+    "SELECT t.tid, i.data FROM trials AS t INDEXED BY trials_leases "
+    "JOIN intermediate AS i "
+    "ON i.study = t.study AND i.tid = t.tid AND i.token = t.token "
+    "WHERE t.state = 'running' AND t.study = ?"
+)
+
 # Connections inherited across fork(): never used nor closed in the child (closing
 # could checkpoint or unlink the WAL under the parent's feet).
 _INHERITED: list[sqlite3.Connection] = []
@@ -215,6 +247,34 @@ def _trial(row: Sequence[Any]) -> Trial:
         error=c.loads(row[13]),
         version=row[14],
     )
+
+
+def _unpack(data: bytes) -> dict[int, float]:
+    """The ``{step: value}`` of an intermediate row (a later pair of a step wins)."""
+    return dict(_PAIR.iter_unpack(data))
+
+
+def _with_intermediate(
+    conn: sqlite3.Connection, study: str, trials: list[Trial]
+) -> list[Trial]:
+    """Fill ``intermediate`` of ``trials`` (one study's) from their current attempts."""
+    tokens = {t.tid: t.token for t in trials if t.token is not None}
+    if not tokens:
+        return trials
+    sql = "SELECT tid, token, data FROM intermediate WHERE study = ?"
+    args: tuple[Any, ...] = (study,)
+    if len(tokens) < 256:  # a few trials: look them up; many: one range scan
+        sql += " AND tid IN (SELECT value FROM json_each(?))"
+        args += (json.dumps(list(tokens)),)
+    found = {
+        tid: data
+        for tid, token, data in conn.execute(sql, args)
+        if tokens.get(tid) == token
+    }
+    for trial in trials:
+        if trial.tid in found:
+            trial.intermediate = _unpack(found[trial.tid])
+    return trials
 
 
 def _study(row: Sequence[Any]) -> Study:
@@ -635,6 +695,37 @@ class SQLiteTrialStore(BaseTrialStore):
             "release", _RELEASE, (study, tid, token), study, tid
         )
 
+    def prune(self, study: str, tid: int, token: str, result: dict[str, Any]) -> bool:
+        c.check_name(study, "study")
+        c.check_tid(tid)
+        text = c.dumps(c.check_dict(result, "result"), "result")
+        args = ("pruned", text, time.time(), study, tid, token)
+        return self._current_attempt_write("prune", _COMPLETE, args, study, tid)
+
+    def report(self, study: str, tid: int, token: str, step: int, value: float) -> bool:
+        c.check_name(study, "study")
+        c.check_tid(tid)
+        pair = _PAIR.pack(c.check_step(step), c.check_report_value(value))
+
+        def body(conn: sqlite3.Connection) -> bool:
+            if conn.execute(_REPORT, (pair, study, tid, token)).rowcount == 1:
+                return True  # a report is not a change: no version bump
+            self._require_trial(conn, study, tid)
+            return False
+
+        return self._write("report", body)
+
+    def running_intermediate(self, study: str) -> dict[int, dict[int, float]]:
+        c.check_name(study, "study")
+
+        def body(conn: sqlite3.Connection) -> dict[int, dict[int, float]]:
+            rows = conn.execute(_RUNNING_INTERMEDIATE, (study,)).fetchall()
+            if not rows:
+                self._require_study(conn, study)
+            return {tid: _unpack(data) for tid, data in rows}
+
+        return self._read("running_intermediate", body)
+
     def requeue_expired(
         self, *, max_attempts: int, study: str | None = None
     ) -> RequeueReport:
@@ -716,9 +807,9 @@ class SQLiteTrialStore(BaseTrialStore):
             if row is None:
                 self._require_study(conn, study)
                 raise _trial_not_found(study, tid)
-            return _trial(row)
+            return _with_intermediate(conn, study, [_trial(row)])[0]
 
-        return self._read("get_trial", body)
+        return self._read("get_trial", body, snapshot=True)
 
     def get_trials(
         self, study: str, states: list[TrialState] | None = None
@@ -733,9 +824,10 @@ class SQLiteTrialStore(BaseTrialStore):
 
         def body(conn: sqlite3.Connection) -> list[Trial]:
             self._require_study(conn, study)
-            return [_trial(row) for row in conn.execute(sql + " ORDER BY tid", args)]
+            rows = conn.execute(sql + " ORDER BY tid", args)
+            return _with_intermediate(conn, study, [_trial(row) for row in rows])
 
-        return self._read("get_trials", body)
+        return self._read("get_trials", body, snapshot=True)
 
     def changes_since(self, study: str, cursor: int = 0) -> tuple[list[Trial], int]:
         c.check_name(study, "study")
@@ -752,7 +844,8 @@ class SQLiteTrialStore(BaseTrialStore):
                 "ORDER BY version, tid",
                 (study, cursor),
             ).fetchall()
-            return [_trial(r) for r in rows], max(cursor, row[0])
+            trials = _with_intermediate(conn, study, [_trial(r) for r in rows])
+            return trials, max(cursor, row[0])
 
         return self._read("changes_since", body, snapshot=True)
 

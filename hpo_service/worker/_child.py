@@ -13,7 +13,11 @@ Frames (JSON objects, each preceded by its length as 4 big-endian bytes)::
 
     child -> parent, once:  {"kind": "ready", "pid": ...}
     parent -> child:        {"objective": "pkg.mod:fn", "config": ...}
-    child -> parent:        {"kind": "result" | "error" | "import_error", "data": {...}}
+    child -> parent:        {"kind": "result" | "error" | "pruned" | "import_error",
+                             "data": {...}}
+
+While the objective runs, each ``hpo_service.report`` is a ``{"kind": "report"}`` frame
+that the parent answers with the pruner's decision (see :mod:`._reports`).
 
 Nothing is pickled: the config and the result travel as JSON.
 """
@@ -65,7 +69,8 @@ class ChildOutcome:
 
     Attributes:
         kind: ``"result"`` (``data`` is the result to store), ``"error"`` (``data``
-            is the error to store), ``"import_error"`` (the objective could not be
+            is the error to store), ``"pruned"`` (``data`` is the result of a trial
+            stopped by the pruner), ``"import_error"`` (the objective could not be
             imported; ``data`` describes why) or ``"aborted"`` (the caller asked to
             stop; the child was killed).
         data: The result or error dict.
@@ -141,6 +146,7 @@ class ChildRunner:
         *,
         timeout: float | None = None,
         should_abort: Callable[[], bool] | None = None,
+        on_report: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> ChildOutcome:
         """Run ``objective(config)`` in the child (starting one if needed).
 
@@ -150,6 +156,8 @@ class ChildRunner:
             timeout: Seconds the call may take before the child is killed, or None.
             should_abort: Polled about every 0.1 s; when it returns True the child is
                 killed and an ``"aborted"`` outcome returned.
+            on_report: Answers the objective's report frames (the pruner's
+                decision); None answers "do not prune".
 
         Returns:
             The outcome. A timeout or the child's death is an ``"error"`` outcome
@@ -166,6 +174,8 @@ class ChildRunner:
         start = time.monotonic()
         deadline = None if timeout is None else start + timeout
         got = self._wait(deadline, should_abort)
+        while isinstance(got, dict) and got.get("kind") == "report":
+            got = self._answer_report(got, on_report, deadline, should_abort)
         if isinstance(got, dict):
             return ChildOutcome(str(got["kind"]), dict(got["data"]))
         proc_pid = self.pid
@@ -257,6 +267,24 @@ class ChildRunner:
                 frame = _read_frame(self._proc.stdout.fileno())
                 return "died" if frame is None else frame
 
+    def _answer_report(
+        self,
+        frame: dict[str, Any],
+        on_report: Callable[[dict[str, Any]], dict[str, Any]] | None,
+        deadline: float | None,
+        should_abort: Callable[[], bool] | None,
+    ) -> dict[str, Any] | str:
+        """Answer a report frame, then wait for the child's next frame."""
+        reply = {"kind": "decision", "prune": False}
+        if on_report is not None:
+            reply = on_report(frame)
+        assert self._proc is not None and self._proc.stdin is not None
+        try:
+            _write_all(self._proc.stdin.fileno(), _encode(reply))
+        except OSError:
+            return "died"
+        return self._wait(deadline, should_abort)
+
     def _kill(self) -> int | None:
         """Kill the child's process group and reap it; return its exit code."""
         proc, self._proc = self._proc, None
@@ -338,6 +366,7 @@ def child_main() -> None:
     ``sys.argv[1:]`` is the output file's path and the output limit in bytes.
     """
     from hpo_service.worker import _objective  # before "ready": a broken install fails
+    from hpo_service.worker._reports import child_reports
 
     output_path, limit = sys.argv[1], int(sys.argv[2])
     requests, responses = _take_over_stdio()
@@ -348,7 +377,8 @@ def child_main() -> None:
     output_fd = os.open(output_path, os.O_RDONLY)
     _write_all(responses, _encode({"kind": "ready", "pid": os.getpid()}))
     while (request := _read_frame(requests)) is not None:
-        response = _serve(_objective, request, output_fd, limit)
+        with child_reports(requests, responses):
+            response = _serve(_objective, request, output_fd, limit)
         _write_all(responses, _encode(response))
 
 

@@ -14,17 +14,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hpo_service.driver._settings import DEFAULT_LEASE_SECONDS, StudySettings
+from hpo_service.driver._settings import (
+    COUNTED_STATES,
+    DEFAULT_LEASE_SECONDS,
+    StudySettings,
+)
 from hpo_service.exceptions import (
     InvalidResultError,
     ObjectiveImportError,
     StudyNotFoundError,
+    UnstorableError,
     WorkerError,
 )
 from hpo_service.objective._result import check_objective_count
 from hpo_service.store._base import BaseTrialStore, Trial, TrialState
 from hpo_service.worker._child import ChildOutcome, ChildRunner
 from hpo_service.worker._heartbeat import Heartbeat, Lease
+from hpo_service.worker._reports import ReportHandler, StudyPruning, study_pruning
 
 _logger = logging.getLogger(__name__)
 
@@ -48,6 +54,7 @@ class WorkerSummary:
         worker_id: The worker's id (the ``owner`` of its trials in the store).
         done: Trials recorded as ``done`` (status ``ok`` or ``fail``).
         failed: Trials recorded as ``error`` (exception, timeout, crash, bad result).
+        pruned: Trials recorded as ``pruned`` (stopped early by the study's pruner).
         released: Trials handed back untouched (import failure, cold stop).
         abandoned: Trials dropped because the attempt stopped being ours (requeued,
             cancelled) or its result was refused as stale.
@@ -61,11 +68,12 @@ class WorkerSummary:
     released: int = 0
     abandoned: int = 0
     stop_reason: str = ""
+    pruned: int = 0
 
     @property
     def trials(self) -> int:
         """Trials this worker ran (what ``max_trials`` counts)."""
-        return self.done + self.failed + self.abandoned
+        return self.done + self.failed + self.pruned + self.abandoned
 
 
 def default_worker_id() -> str:
@@ -167,6 +175,7 @@ class Worker:
         self._next_maintenance = 0.0
         self._child = ChildRunner(log=self._log)
         self._heartbeat = Heartbeat(store, log=self._log)
+        self._pruning: dict[str, tuple[tuple[str, str], StudyPruning]] = {}
 
     def request_stop(self, *, cold: bool = False) -> None:
         """Ask the worker to stop (safe from signal handlers and other threads).
@@ -274,6 +283,7 @@ class Worker:
                 trial.config,
                 timeout=settings.trial_timeout,
                 should_abort=lambda: lease.lost.is_set() or self._stopping(_COLD),
+                on_report=self._report_handler(trial, settings, lease),
             )
         except WorkerError:  # no objective process: the trial did not run
             self._heartbeat.release()
@@ -281,6 +291,34 @@ class Worker:
             raise
         self._heartbeat.release()
         self._settle(trial, name, settings, lease, outcome)
+
+    def _report_handler(
+        self, trial: Trial, settings: StudySettings, lease: Lease
+    ) -> ReportHandler:
+        """Answers the attempt's reports: store them, ask the study's pruner.
+
+        Raises:
+            WorkerError: The study's pruner settings are invalid.
+        """
+        try:
+            pruning = study_pruning(
+                self._pruning,
+                self._store,
+                trial.study,
+                settings.pruner,
+                settings.pruner_settings,
+            )
+        except ValueError as e:
+            raise WorkerError(
+                f"study {trial.study!r} has an unusable pruner: {e}"
+            ) from e
+        return ReportHandler(
+            trial,
+            pruning,
+            lease,
+            lambda what, fn: self._retrying(what, fn),
+            self._log,
+        )
 
     def _take_lease(self, trial: Trial, settings: StudySettings) -> Lease | None:
         """Switch to the study's lease length if the claim used another; start beats."""
@@ -310,17 +348,26 @@ class Worker:
     ) -> None:
         kind, data = _checked_objective_count(outcome.kind, outcome.data, settings)
         if kind == "result":
-            if self._write(self._store.complete, trial, name, data):
+            try:
+                recorded = self._write(self._store.complete, trial, name, data)
+            except UnstorableError as e:  # e.g. over MongoDB's 16 MiB
+                self._record_error(trial, name, _unstorable("result", e))
+                return
+            if recorded:
                 self._summary.done += 1
                 self._log.info(
                     "trial %s %s: loss=%s (%.3f s)",
                     name, data.get("status"), data.get("loss"), data.get("duration", 0),
                 )  # fmt: skip
+        elif outcome.kind == "pruned":
+            if self._write(self._store.prune, trial, name, data):
+                self._summary.pruned += 1
+                self._log.info(
+                    "trial %s pruned at step %s: last value %s (%.3f s)",
+                    name, data.get("step"), data.get("loss"), data.get("duration", 0),
+                )  # fmt: skip
         elif kind == "error":
-            if self._write(self._store.fail, trial, name, data):
-                self._summary.failed += 1
-                error = f"{data.get('type')}: {data.get('message')}"
-                self._log.warning("trial %s error: %s", name, error)
+            self._record_error(trial, name, data)
         elif outcome.kind == "import_error":
             self._release(trial, name)
             raise ObjectiveImportError(
@@ -336,6 +383,18 @@ class Worker:
             self._release(trial, name)
 
     # ---- writes ----------------------------------------------------------------------
+
+    def _record_error(self, trial: Trial, name: str, data: dict[str, Any]) -> None:
+        """``fail`` the trial; an error the store cannot hold is recorded shortened."""
+        try:
+            recorded = self._write(self._store.fail, trial, name, data)
+        except UnstorableError as e:
+            data = _unstorable("error", e, data)
+            recorded = self._write(self._store.fail, trial, name, data)
+        if recorded:
+            self._summary.failed += 1
+            error = f"{data.get('type')}: {data.get('message')}"
+            self._log.warning("trial %s error: %s", name, error)
 
     def _write(
         self, op: Callable[..., bool], trial: Trial, name: str, data: dict[str, Any]
@@ -442,7 +501,7 @@ class Worker:
         counts = self._store.count_by_state(study)
         if counts.get(TrialState.NEW, 0) or counts.get(TrialState.RUNNING, 0):
             return False
-        finished = counts.get(TrialState.DONE, 0) + counts.get(TrialState.ERROR, 0)
+        finished = sum(counts.get(s, 0) for s in COUNTED_STATES)
         return settings.cancelled or finished >= settings.max_evals
 
     def _check_study(self) -> None:
@@ -523,3 +582,16 @@ def _check_args(
         raise ValueError(
             f"`poll_interval` must be > 0, but got poll_interval={poll_interval}"
         )
+
+
+def _unstorable(
+    what: str, exc: UnstorableError, error: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The error recorded when the store cannot hold a trial's ``what``."""
+    raised = str(error.get("type"))[:200] if error else ""
+    original = f" (the objective raised {raised})" if raised else ""
+    return {
+        "type": "UnstorableResult" if what == "result" else "UnstorableError",
+        "message": f"the store cannot hold the trial's {what}{original}: {exc}"[:2000],
+        "traceback": None,
+    }

@@ -11,8 +11,14 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from hpo_service.exceptions import InvalidResultError, ObjectiveImportError
+from hpo_service.exceptions import (
+    InvalidResultError,
+    NoActiveTrialError,
+    ObjectiveImportError,
+    TrialPruned,
+)
 from hpo_service.objective._reference import import_reference
+from hpo_service.objective._report import TrialContext, current_context, pruned_result
 from hpo_service.objective._result import normalise_result
 
 Objective = Callable[[Any], Any]
@@ -61,7 +67,9 @@ def evaluate(objective: Objective, config: Any) -> tuple[str, dict[str, Any]]:
         config: The trial's config (JSON value).
 
     Returns:
-        ``("result", result)`` with the normalised result plus ``duration``, or
+        ``("result", result)`` with the normalised result plus ``duration``,
+        ``("pruned", result)`` when the objective raised ``TrialPruned`` (see
+        :func:`~hpo_service.objective._report.pruned_result`), or
         ``("error", error)`` with ``type``, ``message``, ``traceback`` and ``duration``
         when the objective raised (anything, even ``SystemExit``) or returned something
         invalid (NaN or non-numeric loss, missing loss, non-JSON-able dict, ...).
@@ -69,6 +77,8 @@ def evaluate(objective: Objective, config: Any) -> tuple[str, dict[str, Any]]:
     start = time.perf_counter()
     try:
         value = objective(config)
+    except TrialPruned:
+        return "pruned", pruned_result(_context(), time.perf_counter() - start)
     except BaseException as e:  # the objective's failure is the trial's, not ours
         error = describe_exception(e, skip_frames=1)
         error["duration"] = time.perf_counter() - start
@@ -85,6 +95,14 @@ def evaluate(objective: Objective, config: Any) -> tuple[str, dict[str, Any]]:
         }
     result["duration"] = duration
     return "result", result
+
+
+def _context() -> TrialContext:
+    """The running trial's reports (an empty context when none was opened)."""
+    try:
+        return current_context("TrialPruned")
+    except NoActiveTrialError:
+        return TrialContext(reporter=lambda step, value: False)
 
 
 def describe_exception(exc: BaseException, *, skip_frames: int = 0) -> dict[str, Any]:

@@ -139,3 +139,26 @@ def test_no_progress_loss_counts_an_improvement_that_was_not_last_in_a_poll():
     for tid, loss in [(1, 1.0), (2, 4.0), (3, 3.0)]:
         fake.finish(tid, loss)
     assert check() == "early_stop"  # 1.0 improved on 5.0; 4.0 and 3.0 did not
+
+
+def test_store_trials_with_a_pruner(db_url):
+    from hpo_service import pruners
+    from tests.e2e.objectives import curve, curve_space
+
+    trials = StoreTrials(db_url, study="pr", workers=1, pruner="median")
+    pruner = pruners.ASHAPruner(max_resource=9)
+    best = fmin(curve, curve_space, max_evals=12, trials=trials, pruner=pruner,
+                rstate=np.random.default_rng(1), show_progressbar=False)  # fmt: skip
+    settings = trials.store.get_study("pr").settings
+    assert settings["pruner"] == "asha"  # fmin's pruner wins over StoreTrials'
+    assert settings["pruner_settings"] == pruner.settings()
+    assert len(trials) == 12
+    statuses = trials.statuses()
+    assert "pruned" in statuses and statuses.count("ok") >= 1
+    assert {d["state"] for d in trials.trials} == {JOB_STATE_DONE}
+    pruned = [d for d in trials.trials if d["result"]["status"] == "pruned"]
+    for doc in pruned:
+        assert doc["result"]["loss"] == doc["intermediate"][doc["result"]["step"]]
+    assert trials.best_trial["result"]["status"] == STATUS_OK
+    assert best == trials.argmin
+    trials.close()

@@ -41,3 +41,30 @@ duplicate_label_space = {"a": hp.uniform("x", 0.0, 1.0), "b": hp.normal("x", 0.0
 def always_fails(config: dict[str, Any]) -> float:
     """Raises on every config."""
     raise RuntimeError("this objective always fails")
+
+
+curve_space = {"level": hp.uniform("level", 0.0, 10.0)}
+
+
+def curve(config: dict[str, Any]) -> float:
+    """A learning curve ``level + 1 / (step + 1)`` over ``HPO_TEST_STEPS`` steps.
+
+    Reports each step and stops when pruned. ``HPO_TEST_PAUSE`` seconds pass between
+    reports; with ``HPO_TEST_ATTEMPTS`` (a path) each run appends a line there and
+    adds ``100 * run number`` to its values, so a test can tell the attempts apart.
+    """
+    from hpo_service import TrialPruned, report, should_prune
+
+    offset = 0.0
+    attempts = os.environ.get("HPO_TEST_ATTEMPTS")
+    if attempts:
+        with open(attempts, "a") as f:
+            f.write("run\n")
+        with open(attempts) as f:
+            offset = 100.0 * len(f.read().splitlines())
+    for step in range(int(os.environ.get("HPO_TEST_STEPS", "9"))):
+        report(offset + config["level"] + 1.0 / (step + 1), step)
+        if should_prune():
+            raise TrialPruned()
+        time.sleep(float(os.environ.get("HPO_TEST_PAUSE", "0")))
+    return config["level"]

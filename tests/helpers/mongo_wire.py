@@ -31,9 +31,11 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 HOST = "127.0.0.1"
@@ -74,9 +76,9 @@ def _answers(url: str) -> bool:
     import pymongo
     from pymongo.errors import PyMongoError
 
-    try:
+    try:  # hello needs no authentication
         with pymongo.MongoClient(url, serverSelectionTimeoutMS=500) as client:
-            client.admin.command("ping")
+            client.admin.command("hello")
     except PyMongoError:
         return False
     return True
@@ -107,6 +109,8 @@ class WireServer:
         die_with_parent: bool = False,
         timeout: float = 60.0,
         attempts: int = 3,
+        storage: Path | None = None,
+        auth: bool = False,
     ) -> WireServer:
         """Start a server with its data in ``directory``; return once it answers.
 
@@ -119,6 +123,10 @@ class WireServer:
             timeout: Seconds to wait for each start to answer a ping.
             attempts: Starts tried, each on a fresh free port (another process may
                 take the port between picking and binding it).
+            storage: The data directory (default: a new one per port), to restart a
+                server on the same data.
+            auth: Require authentication (``--auth``): create users on a start
+                without it first (there is no localhost exception).
 
         Raises:
             RuntimeError: ``secantusd-py`` is not installed or never answered.
@@ -132,7 +140,9 @@ class WireServer:
         directory.mkdir(parents=True, exist_ok=True)
         failure = ""
         for _ in range(attempts):
-            server = cls._launch(program, directory, test_commands, die_with_parent)
+            flags = ["--enable-test-commands"] if test_commands else []
+            flags += ["--auth"] if auth else []
+            server = cls._launch(program, directory, flags, die_with_parent, storage)
             failure = server._wait(timeout)
             if not failure:
                 (directory / PID_FILE).write_text(f"{server.pid}\n")
@@ -142,14 +152,17 @@ class WireServer:
 
     @classmethod
     def _launch(
-        cls, program: str, directory: Path, test_commands: bool, die_with_parent: bool
+        cls,
+        program: str,
+        directory: Path,
+        flags: list[str],
+        die_with_parent: bool,
+        storage: Path | None,
     ) -> WireServer:
         port = _free_port()
-        data = directory / f"data-{port}"
+        data = storage or directory / f"data-{port}"
         command = [program, "--host", HOST, "--port", str(port)]
-        command += ["--storage-path", str(data), "--log-level", "WARNING"]
-        if test_commands:
-            command.append("--enable-test-commands")
+        command += ["--storage-path", str(data), "--log-level", "WARNING", *flags]
         with open(directory / LOG_FILE, "ab") as log:
             process = subprocess.Popen(
                 command,
@@ -219,6 +232,61 @@ def _alive(pid: int, process: subprocess.Popen[bytes] | None) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+# ---- faults (the server must run with test commands enabled) -------------------------
+
+
+@contextlib.contextmanager
+def fail_point(url: str, data: dict[str, Any], mode: Any) -> Iterator[None]:
+    """Arm the server's ``failCommand`` fail point for the ``with`` block.
+
+    Args:
+        url: The server.
+        data: ``failCommands`` (command names), ``appName`` (only clients of that
+            name are hit), and what happens: ``closeConnection``, ``errorCode``,
+            ``errorLabels``, ``writeConcernError``, ``blockConnection`` +
+            ``blockTimeMS``.
+        mode: ``{"times": n}``, ``{"skip": k, "times": n}`` or ``"alwaysOn"``.
+    """
+    import pymongo
+
+    with pymongo.MongoClient(url) as client:
+        command = {"configureFailPoint": "failCommand", "mode": mode, "data": data}
+        client.admin.command(command)
+        try:
+            yield
+        finally:
+            client.admin.command({"configureFailPoint": "failCommand", "mode": "off"})
+
+
+def fail_points_enabled(url: str) -> bool:
+    """Whether the server accepts ``configureFailPoint`` (switching it off)."""
+    import pymongo
+    from pymongo.errors import OperationFailure
+
+    with pymongo.MongoClient(url) as client:
+        try:
+            client.admin.command({"configureFailPoint": "failCommand", "mode": "off"})
+        except OperationFailure:
+            return False
+    return True
+
+
+def step_down(url: str, seconds: int) -> None:
+    """Make the primary a secondary for ``seconds`` (no primary meanwhile)."""
+    import pymongo
+
+    with pymongo.MongoClient(url) as client:
+        client.admin.command({"replSetStepDown": seconds, "force": True})
+
+
+def wait_writable(url: str, timeout: float = 60.0) -> None:
+    """Wait until the deployment has a primary again."""
+    import pymongo
+
+    with pymongo.MongoClient(url, serverSelectionTimeoutMS=int(timeout * 1000)) as c:
+        c["admin"].command("ping")  # a primary read: waits for the election
 
 
 def main(argv: list[str] | None = None) -> int:

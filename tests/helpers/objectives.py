@@ -101,6 +101,28 @@ def sleeps(config: dict[str, Any]) -> float:
     return float(config.get("loss", config["seconds"]))
 
 
+def learning_curve(config: dict[str, Any]) -> float:
+    """Reports ``level + 1 / (step + 1)`` for ``steps`` steps, stopping when pruned.
+
+    With ``config["pause"]`` it sleeps that long after each report; with
+    ``config["attempts"]`` (a path) it appends a line per run, and each value gets
+    ``100 * run number`` added, so a test can tell which attempt reported what.
+    """
+    from hpo_service import TrialPruned, report, should_prune
+
+    offset = 0.0
+    if config.get("attempts"):
+        with Path(config["attempts"]).open("a") as f:
+            f.write("run\n")
+        offset = 100.0 * len(Path(config["attempts"]).read_text().splitlines())
+    for step in range(config.get("steps", 10)):
+        report(offset + config["level"] + 1.0 / (step + 1), step)
+        if should_prune():
+            raise TrialPruned()
+        time.sleep(config.get("pause", 0.0))
+    return config["level"]
+
+
 NOT_CALLABLE = 42
 
 

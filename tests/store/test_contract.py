@@ -203,7 +203,8 @@ class TestInsert:
         assert trial.started_at is trial.finished_at is None
         assert trial.result is trial.error is None
         assert before <= trial.created_at <= store.now()
-        assert trial.version > 0
+        store.changes_since(study)  # numbers the write (MongoDB numbers on read)
+        assert store.get_trial(study, tid).version > 0
 
     def test_tids_are_never_reused(self, store: BaseTrialStore, study: str) -> None:
         queued(store, study, 3)
@@ -752,20 +753,23 @@ class TestReads:
 
     def test_count_by_state(self, store: BaseTrialStore, study: str) -> None:
         assert store.count_by_state(study) == dict.fromkeys(S, 0)
-        queued(store, study, 5)
-        for finish in ("complete", "fail", None):
+        queued(store, study, 6)
+        for finish in ("complete", "fail", "prune", None):
             trial = claimed(store, study)
             if finish == "complete":
                 store.complete(study, trial.tid, trial.token, {"loss": 1.0})
             elif finish == "fail":
                 store.fail(study, trial.tid, trial.token, error_of("X"))
-        store.cancel(study, [4])
+            elif finish == "prune":
+                store.prune(study, trial.tid, trial.token, {"status": "pruned"})
+        store.cancel(study, [5])
         assert store.count_by_state(study) == {
             S.NEW: 1,
             S.RUNNING: 1,
             S.DONE: 1,
             S.ERROR: 1,
             S.CANCELLED: 1,
+            S.PRUNED: 1,
         }
 
     def test_count_of_missing_study(self, store: BaseTrialStore) -> None:
@@ -822,13 +826,20 @@ class TestChangesSince:
     def test_versions_increase_with_each_write(
         self, store: BaseTrialStore, study: str
     ) -> None:
+        """As seen once a reader asked: MongoDB numbers writes in changes_since."""
+
+        def version_after_a_read(tid: int) -> int:
+            store.changes_since(study)
+            return store.get_trial(study, tid).version
+
         queued(store, study, 2)
-        v0 = store.get_trial(study, 0).version
+        v0 = version_after_a_read(0)
         trial = claimed(store, study)
-        assert trial.version > v0
+        v1 = version_after_a_read(0)
+        assert v1 > v0
         store.complete(study, trial.tid, trial.token, {"loss": 1.0})
-        assert store.get_trial(study, 0).version > trial.version
-        assert store.get_trial(study, 1).version == v0
+        assert version_after_a_read(0) > v1
+        assert version_after_a_read(1) == v0
 
     def test_studies_are_independent(self, store: BaseTrialStore, study: str) -> None:
         store.create_study("other", {})
@@ -959,3 +970,237 @@ class TestLifecycle:
             assert other.get_trial(study, trial.tid) == trial
             assert other.complete(study, trial.tid, trial.token, {"loss": 3.0})
         assert store.get_trial(study, trial.tid).state is S.DONE
+
+
+# ---- intermediate values and pruning -------------------------------------------------
+
+PRUNED_RESULT = {"status": "pruned", "loss": 0.5, "step": 2}
+
+
+class TestReport:
+    def test_reports_show_in_every_read(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 2)
+        trial = claimed(store, study)
+        for step, value in [(0, 3.0), (1, 2.0), (5, -math.inf), (7, math.inf)]:
+            assert store.report(study, trial.tid, trial.token, step, value)
+        expected = {0: 3.0, 1: 2.0, 5: -math.inf, 7: math.inf}
+        assert store.get_trial(study, trial.tid).intermediate == expected
+        by_tid = {t.tid: t.intermediate for t in store.get_trials(study)}
+        assert by_tid == {trial.tid: expected, 1: {}}
+        changes, _ = store.changes_since(study)
+        assert {t.tid: t.intermediate for t in changes} == by_tid
+        assert all(isinstance(k, int) for k in by_tid[trial.tid])
+
+    def test_same_step_again_replaces_the_value(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        assert store.report(study, trial.tid, trial.token, 3, 1.0)
+        assert store.report(study, trial.tid, trial.token, 3, 0.25)
+        assert store.get_trial(study, trial.tid).intermediate == {3: 0.25}
+
+    def test_integer_values_and_numpy_numbers(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        import numpy as np
+
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        assert store.report(study, trial.tid, trial.token, np.int64(2), np.float32(1.5))
+        assert store.report(study, trial.tid, trial.token, 4, 2)
+        got = store.get_trial(study, trial.tid).intermediate
+        assert got == {2: 1.5, 4: 2.0}
+        assert all(type(v) is float for v in got.values())
+
+    def test_stale_queued_and_finished_attempts_are_refused(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 2)
+        trial = claimed(store, study)
+        assert not store.report(study, trial.tid, "not-the-token", 0, 1.0)
+        assert not store.report(study, 1, "any", 0, 1.0)  # still queued
+        store.complete(study, trial.tid, trial.token, {"loss": 1.0})
+        assert not store.report(study, trial.tid, trial.token, 1, 1.0)
+        assert store.get_trial(study, trial.tid).intermediate == {}
+        assert store.get_trial(study, 1).intermediate == {}
+
+    def test_cancelled_attempt_keeps_its_reports_and_refuses_more(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        assert store.report(study, trial.tid, trial.token, 0, 4.0)
+        store.cancel(study, [trial.tid])
+        assert not store.report(study, trial.tid, trial.token, 1, 3.0)
+        assert store.get_trial(study, trial.tid).intermediate == {0: 4.0}
+
+    def test_requeued_trial_starts_its_reports_afresh(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 1)
+        first = claimed(store, study, lease=SHORT)
+        for step in range(3):
+            assert store.report(study, first.tid, first.token, step, 10.0 - step)
+        time.sleep(EXPIRE)
+        store.requeue_expired(max_attempts=3, study=study)
+        assert store.get_trial(study, first.tid).intermediate == {}
+        second = claimed(store, study)
+        assert second.tid == first.tid and second.intermediate == {}
+        assert store.get_trial(study, first.tid).intermediate == {}
+        assert not store.report(study, first.tid, first.token, 3, 1.0)  # late, stale
+        assert store.report(study, second.tid, second.token, 1, 5.0)
+        assert store.get_trial(study, first.tid).intermediate == {1: 5.0}
+        assert store.running_intermediate(study) == {first.tid: {1: 5.0}}
+
+    def test_released_trial_starts_its_reports_afresh(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 1)
+        first = claimed(store, study)
+        assert store.report(study, first.tid, first.token, 0, 1.0)
+        assert store.release(study, first.tid, first.token)
+        assert store.get_trial(study, first.tid).intermediate == {}
+        second = claimed(store, study)
+        assert store.get_trial(study, second.tid).intermediate == {}
+        assert store.report(study, second.tid, second.token, 2, 2.0)
+        assert store.get_trial(study, second.tid).intermediate == {2: 2.0}
+
+    def test_a_report_is_not_a_change(self, store: BaseTrialStore, study: str) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        _, cursor = store.changes_since(study)
+        assert store.report(study, trial.tid, trial.token, 0, 1.0)
+        assert store.changes_since(study, cursor) == ([], cursor)
+
+    @pytest.mark.parametrize("step", [-1, 1.5, "3", None, True])
+    def test_bad_step(self, store: BaseTrialStore, study: str, step: Any) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        with pytest.raises(ValueError, match="step"):
+            store.report(study, trial.tid, trial.token, step, 1.0)
+
+    @pytest.mark.parametrize("value", [math.nan, "1.0", None, False])
+    def test_bad_value(self, store: BaseTrialStore, study: str, value: Any) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        with pytest.raises(ValueError, match="value"):
+            store.report(study, trial.tid, trial.token, 0, value)
+        assert store.get_trial(study, trial.tid).intermediate == {}
+
+    def test_missing_trial_and_study(self, store: BaseTrialStore, study: str) -> None:
+        with pytest.raises(TrialNotFoundError):
+            store.report(study, 9, "t", 0, 1.0)
+        with pytest.raises(StudyNotFoundError):
+            store.report("nope", 0, "t", 0, 1.0)
+        with pytest.raises(StudyNotFoundError):
+            store.running_intermediate("nope")
+
+    def test_concurrent_reports_all_land(
+        self, store_opener: StoreOpener, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 4)
+        trials = [claimed(store, study) for _ in range(4)]
+
+        def report_all(trial: Trial) -> None:
+            with store_opener() as own:
+                for step in range(25):
+                    assert own.report(study, trial.tid, trial.token, step, step / 2)
+
+        threads = [threading.Thread(target=report_all, args=(t,)) for t in trials]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        expected = {step: step / 2 for step in range(25)}
+        assert store.running_intermediate(study) == dict.fromkeys(range(4), expected)
+
+
+class TestRunningIntermediate:
+    def test_only_running_trials_that_reported(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 5)
+        trials = [claimed(store, study) for _ in range(4)]
+        for trial in trials[:3]:
+            store.report(study, trial.tid, trial.token, 1, float(trial.tid))
+        store.complete(study, trials[0].tid, trials[0].token, {"loss": 1.0})
+        store.prune(study, trials[1].tid, trials[1].token, PRUNED_RESULT)
+        assert store.running_intermediate(study) == {trials[2].tid: {1: 2.0}}
+
+    def test_empty_study(self, store: BaseTrialStore, study: str) -> None:
+        assert store.running_intermediate(study) == {}
+
+    def test_other_studies_are_not_read(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        store.create_study("other", {})
+        store.insert_trials("other", new_trials(1))
+        other = claimed(store, "other")
+        store.report("other", other.tid, other.token, 0, 1.0)
+        assert store.running_intermediate(study) == {}
+
+
+class TestPrune:
+    def test_accepted_once_keeping_reports(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        store.report(study, trial.tid, trial.token, 0, 0.9)
+        store.report(study, trial.tid, trial.token, 2, 0.5)
+        assert store.prune(study, trial.tid, trial.token, PRUNED_RESULT)
+        got = store.get_trial(study, trial.tid)
+        assert got.state is S.PRUNED and got.state.is_finished()
+        assert got.result == PRUNED_RESULT
+        assert got.intermediate == {0: 0.9, 2: 0.5}
+        assert got.finished_at is not None and got.lease_expires_at is None
+        assert not store.prune(study, trial.tid, trial.token, PRUNED_RESULT)
+        assert not store.complete(study, trial.tid, trial.token, {"loss": 0.1})
+        assert not store.heartbeat(study, trial.tid, trial.token, LONG)
+        assert store.cancel(study) == 0
+        assert store.get_trial(study, trial.tid).state is S.PRUNED
+
+    def test_stale_queued_and_done_are_refused(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 2)
+        trial = claimed(store, study)
+        assert not store.prune(study, trial.tid, "stale", PRUNED_RESULT)
+        assert not store.prune(study, 1, "any", PRUNED_RESULT)
+        store.complete(study, trial.tid, trial.token, {"loss": 1.0})
+        assert not store.prune(study, trial.tid, trial.token, PRUNED_RESULT)
+        assert store.get_trial(study, trial.tid).state is S.DONE
+
+    def test_prune_is_a_change(self, store: BaseTrialStore, study: str) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        _, cursor = store.changes_since(study)
+        store.prune(study, trial.tid, trial.token, PRUNED_RESULT)
+        changes, _ = store.changes_since(study, cursor)
+        assert states_of(changes) == {trial.tid: S.PRUNED}
+        assert store.get_trials(study, [S.PRUNED])[0].tid == trial.tid
+
+    def test_result_must_be_a_dict_and_trial_must_exist(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        with pytest.raises(ValueError, match="result"):
+            store.prune(study, trial.tid, trial.token, [1])  # type: ignore[arg-type]
+        with pytest.raises(TrialNotFoundError):
+            store.prune(study, 5, "t", PRUNED_RESULT)
+
+    def test_reports_outlive_the_store_object(
+        self, store_opener: StoreOpener, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        store.report(study, trial.tid, trial.token, 4, 0.75)
+        store.prune(study, trial.tid, trial.token, PRUNED_RESULT)
+        store.close()
+        with store_opener() as other:
+            got = other.get_trial(study, trial.tid)
+        assert (got.state, got.intermediate) == (S.PRUNED, {4: 0.75})

@@ -95,45 +95,88 @@ class Flaky:
 
 
 class TestChangeCursor:
-    def test_reader_between_allocation_and_stamp_still_sees_the_write(
-        self, url: str, store: MongoTrialStore
+    def test_a_write_stays_pending_until_a_reader_numbers_it(
+        self, store: MongoTrialStore
     ) -> None:
-        """The race the pending marker exists for: a version is allocated, a reader
-        passes it, and only then is it stamped on the trial."""
-        queue(store, 1)
-        trial = store.claim("w", LONG, study="s")
-        with open_store(url) as reader:
-            _, cursor = reader.changes_since("s")
-            seen: list[Any] = []
-            stamp = store._number
-
-            def number_after_a_read(study: str, wid: str) -> int:
-                seen.append(reader.changes_since(study, cursor))
-                return stamp(study, wid)
-
-            store._number = number_after_a_read  # type: ignore[method-assign]
-            assert store.complete("s", trial.tid, trial.token, {"loss": 1.0})
-            ((changes, next_cursor),) = seen
-            assert [(t.tid, t.state) for t in changes] == [(0, TrialState.DONE)]
-            later, _ = reader.changes_since("s", next_cursor)
-            assert all(t.state is TrialState.DONE for t in later)
-
-    def test_abandoned_pending_write_is_numbered_by_a_reader(
-        self, store: MongoTrialStore, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
+        """One round trip per write: the reader, not the writer, numbers it."""
         queue(store, 1)
         _, cursor = store.changes_since("s")
-        monkeypatch.setattr(store, "_number", lambda study, wid: _mongo._PENDING)
-        trial = store.claim("w", LONG, study="s")  # "crashes" before numbering
-        assert trial.version == _mongo._PENDING
-        monkeypatch.undo()
-        first, cursor = store.changes_since("s", cursor)
-        assert [t.state for t in first] == [TrialState.RUNNING]
-        monkeypatch.setattr(_mongo, "_PENDING_GRACE", 0.0)
-        second, cursor = store.changes_since("s", cursor)  # seen again, now numbered
-        assert [t.tid for t in second] == [0]
-        assert store.get_trial("s", 0).version > 0
-        assert store.changes_since("s", cursor) == ([], cursor)
+        trial = store.claim("w", LONG, study="s")
+        assert trial.version == store.get_trial("s", 0).version == _mongo._PENDING
+        changes, next_cursor = store.changes_since("s", cursor)
+        assert [(t.tid, t.state) for t in changes] == [(0, TrialState.RUNNING)]
+        assert store.get_trial("s", 0).version == next_cursor > cursor
+        assert store.changes_since("s", next_cursor) == ([], next_cursor)
+
+    def test_reader_between_another_readers_allocation_and_stamp(
+        self, url: str, store: MongoTrialStore
+    ) -> None:
+        """Reader B has taken a version for a pending write but not stamped it yet
+        when reader A passes: A must still see the write, and its final state."""
+        queue(store, 1)
+        with open_store(url) as a, open_store(url) as b:
+            _, cursor = a.changes_since("s")
+            trial = store.claim("w", LONG, study="s")
+            seen: list[Any] = []
+            b._trials = StampHook(
+                b._trials, lambda: seen.append(a.changes_since("s", cursor))
+            )
+            b.changes_since("s")
+            ((changes, cursor),) = seen
+            assert [(t.tid, t.state) for t in changes] == [(0, TrialState.RUNNING)]
+            assert store.complete("s", trial.tid, trial.token, {"loss": 1.0})
+            later, _ = a.changes_since("s", cursor)
+            assert [(t.tid, t.state) for t in later] == [(0, TrialState.DONE)]
+
+    def test_writes_racing_readers_are_never_skipped(
+        self, url: str, store: MongoTrialStore
+    ) -> None:
+        """Writers and two polling readers in threads: the last state a reader saw
+        of every trial is its final state."""
+        queue(store, 20)
+        final: dict[int, TrialState] = {}
+        stop = threading.Event()
+
+        def poll() -> None:
+            with open_store(url) as reader:
+                cursor = 0
+                while True:
+                    last_round = stop.is_set()
+                    changes, cursor = reader.changes_since("s", cursor)
+                    final.update({t.tid: t.state for t in changes})
+                    if last_round:
+                        return
+                    time.sleep(0.01)
+
+        def work() -> None:
+            with open_store(url) as mine:
+                while (trial := mine.claim("w", LONG, study="s")) is not None:
+                    mine.complete("s", trial.tid, trial.token, {"loss": 0.0})
+
+        readers = [threading.Thread(target=poll) for _ in range(2)]
+        workers = [threading.Thread(target=work) for _ in range(2)]
+        for thread in readers + workers:
+            thread.start()
+        for thread in workers:
+            thread.join(120)
+        stop.set()
+        for thread in readers:
+            thread.join(120)
+        assert final == dict.fromkeys(range(20), TrialState.DONE)
+
+
+class StampHook:
+    """Wraps a collection: runs ``hook`` just before each ``update_many``."""
+
+    def __init__(self, inner: Any, hook: Any) -> None:
+        self.inner, self.hook = inner, hook
+
+    def update_many(self, *args: Any, **kwargs: Any) -> Any:
+        self.hook()
+        return self.inner.update_many(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
 # ---- retries -------------------------------------------------------------------------
@@ -213,15 +256,23 @@ class TestRetries:
 def test_leases_are_judged_by_the_server_clock(
     url: str, store: MongoTrialStore
 ) -> None:
-    """A node whose clock runs an hour fast must not requeue a live trial."""
-    queue(store, 1)
-    trial = store.claim("w", 30.0, study="s")
+    """A store whose idea of the time is an hour ahead (a node with a skewed clock, or
+    a bad offset reading) must neither requeue a live trial nor hand out leases by its
+    own clock: on a server, expiry is judged with $$NOW inside the query."""
+    if url.startswith("mongomock"):
+        pytest.skip("in-process: the local clock is the server's, nothing to skew")
+    queue(store, 2)
+    live = store.claim("w", 30.0, study="s")
+    assert store.acquire_driver_lease("s", "driver-1", 30.0)
     with open_store(url) as skewed:
-        skewed._local_time = lambda: time.time() + 3600.0
-        skewed._refresh_clock()
-        assert abs(skewed.now() - store.now()) < 1.0
+        skewed._offset += 3600.0
         assert skewed.requeue_expired(max_attempts=3).requeued == []
-    assert store.get_trial("s", trial.tid).state is TrialState.RUNNING
+        assert not skewed.acquire_driver_lease("s", "driver-2", 30.0)
+        mine = skewed.claim("w2", 30.0, study="s")
+        assert skewed.heartbeat("s", mine.tid, mine.token, 30.0)
+    assert store.get_trial("s", live.tid).state is TrialState.RUNNING
+    lease = store.get_trial("s", mine.tid).lease_expires_at
+    assert lease == pytest.approx(store.now() + 30.0, abs=5.0)
 
 
 def test_unsafe_keys_are_escaped_in_documents(url: str, store: MongoTrialStore) -> None:

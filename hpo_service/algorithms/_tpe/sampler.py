@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from hpo_service.algorithms._history import History
+from hpo_service.algorithms._tpe import _rows
 from hpo_service.algorithms._tpe.parzen_estimator import (
     Candidates,
     GroupLayout,
@@ -233,19 +234,14 @@ def _split(
 
     Pending points that activate the group join the above ones (constant liar).
     """
+    state = _rows.group_rows(history, group.labels, settings.ignore_failures)
+    n_active = state.count
+    n_below = min(math.ceil(settings.gamma * n_active), settings.max_below, n_active)
+    below_rows = _rows.below_rows(history, state, n_below)
+    above_rows, above_weights = _rows.above_rows(
+        state, below_rows, settings.linear_forgetting, settings.max_above_kernels, rng
+    )
     columns = [history.values(label) for label in group.labels]
-    active = ~np.isnan(columns[0])
-    if settings.ignore_failures:
-        active &= ~np.isnan(history.losses)
-    rows = np.flatnonzero(active)
-    losses = np.nan_to_num(history.losses[rows], nan=np.inf)
-    n_below = min(math.ceil(settings.gamma * rows.size), settings.max_below, rows.size)
-    is_below = np.zeros(rows.size, dtype=bool)
-    if n_below:
-        is_below[np.argpartition(losses, n_below - 1)[:n_below]] = True
-    below_rows, above_rows = rows[is_below], rows[~is_below]
-    above_weights = _forgetting_weights(above_rows.size, settings.linear_forgetting)
-    above_rows, above_weights = _cap(above_rows, above_weights, settings, rng)
     layout = group.layout
     below = (*layout.observations([c[below_rows] for c in columns]),)
     above_cols = [c[above_rows] for c in columns]
@@ -257,30 +253,6 @@ def _split(
         above_weights = np.append(above_weights, np.ones(pending_cols[0].size))
     above = (*layout.observations(above_cols),)
     return (*below, np.ones(below_rows.size)), (*above, above_weights)
-
-
-def _forgetting_weights(n: int, linear_forgetting: int) -> np.ndarray:
-    """Weights of ``n`` chronological observations: old ones fade linearly."""
-    weights = np.ones(n)
-    n_ramp = n - linear_forgetting
-    if n_ramp > 0:
-        weights[:n_ramp] = np.linspace(1.0 / n, 1.0, n_ramp)
-    return weights
-
-
-def _cap(
-    rows: np.ndarray,
-    weights: np.ndarray,
-    settings: TPESettings,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted subsample without replacement (Gumbel top-k) down to the kernel cap."""
-    cap = settings.max_above_kernels
-    if rows.size <= cap:
-        return rows, weights
-    keys = np.log(weights) - np.log(-np.log(rng.random(rows.size)))
-    keep = np.sort(np.argpartition(-keys, cap - 1)[:cap])
-    return rows[keep], np.ones(cap)
 
 
 def _pending_columns(

@@ -1,0 +1,89 @@
+"""Pruners: stop unpromising trials early, from the values they report.
+
+An objective reports ``hpo_service.report(loss, step)``; the study's pruner judges the
+trial at each report and ``hpo_service.should_prune()`` tells the objective to stop.
+Choose a pruner per study by name and settings (``hpo-driver start --pruner asha
+--max-resource 81``) or by object (``fmin(..., pruner=ASHAPruner(max_resource=81))``):
+
+- ``none`` (default): :class:`NopPruner`;
+- ``median``: :class:`MedianPruner`, Vizier's median stopping rule;
+- ``percentile``: :class:`PercentilePruner`, the same rule at another percentile;
+- ``asha``: :class:`ASHAPruner`, asynchronous successive halving;
+- ``hyperband``: :class:`HyperbandPruner`, ASHA brackets of several aggressiveness.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hpo_service.algorithms.pruners._asha import ASHAPruner
+from hpo_service.algorithms.pruners._base import BasePruner, TrialProgress
+from hpo_service.algorithms.pruners._hyperband import HyperbandPruner
+from hpo_service.algorithms.pruners._nop import NopPruner
+from hpo_service.algorithms.pruners._percentile import MedianPruner, PercentilePruner
+
+PRUNERS: dict[str, type[BasePruner]] = {
+    cls.name: cls
+    for cls in (NopPruner, MedianPruner, PercentilePruner, ASHAPruner, HyperbandPruner)
+}
+"""Pruner classes by the name a study stores (``--pruner``)."""
+
+SuccessiveHalvingPruner = ASHAPruner  # Optuna's name for the same pruner
+
+
+def make_pruner(name: str, settings: dict[str, Any] | None = None) -> BasePruner:
+    """A fresh pruner from the name and settings a study stores.
+
+    Args:
+        name: One of :data:`PRUNERS` (``"none"``, ``"median"``, ...).
+        settings: Keyword arguments of the pruner's class.
+
+    Raises:
+        ValueError: Unknown name, unknown setting, or a setting out of range.
+    """
+    cls = PRUNERS.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise ValueError(
+            f"`pruner` must be one of {', '.join(PRUNERS)}, but got pruner={name!r}"
+        )
+    try:
+        return cls(**(settings or {}))
+    except TypeError as e:
+        raise ValueError(f"invalid settings for pruner {name!r}: {e}") from None
+
+
+def resolve_pruner(pruner: Any) -> BasePruner:
+    """A pruner from what a user passes: None, a name, or a pruner object.
+
+    Returns:
+        A fresh pruner (with nothing learned) equal to the one described.
+
+    Raises:
+        ValueError: Unknown name or bad settings.
+        TypeError: ``pruner`` is none of the accepted kinds.
+    """
+    if pruner is None:
+        return NopPruner()
+    if isinstance(pruner, str):
+        return make_pruner(pruner)
+    if isinstance(pruner, BasePruner):
+        return make_pruner(pruner.name, pruner.settings())
+    raise TypeError(
+        "`pruner` must be None, a name (e.g. 'asha') or a pruner from "
+        f"hpo_service.pruners, but got pruner={pruner!r:.100}"
+    )
+
+
+__all__ = [
+    "PRUNERS",
+    "ASHAPruner",
+    "BasePruner",
+    "HyperbandPruner",
+    "MedianPruner",
+    "NopPruner",
+    "PercentilePruner",
+    "SuccessiveHalvingPruner",
+    "TrialProgress",
+    "make_pruner",
+    "resolve_pruner",
+]

@@ -1,0 +1,191 @@
+"""Asynchronous successive halving (ASHA).
+
+Li et al. 2020, "A System for Massively Parallel Hyperparameter Tuning" (MLSys),
+Algorithm 2. Rungs sit at ``min_resource * reduction_factor ** (s + k)`` steps
+(``s`` = ``min_early_stopping_rate``, k = 0, 1, ...), below ``max_resource``. A trial
+that reaches rung k (reports at a step >= the rung's) continues only if its value
+there is among the best ``1 / reduction_factor`` of the values recorded at rung k by
+every trial of the study so far, running or finished, itself included.
+
+As our objectives run to the end in one call (a trial cannot be paused and resumed
+later), this is the "stopping" form of ASHA that the paper's section 3.3 describes for
+such systems, not the "promotion" form: a trial decides at each rung as it arrives,
+and a trial that arrives when fewer than ``reduction_factor`` values are recorded
+continues only if it is the best so far.
+
+Correct with many workers at one rung: a worker writes its trial's report to the store
+*before* it reads the rung's values, so of two trials arriving together the later
+reader sees both, and when k trials arrive at once each decides among all k (exactly
+``max(1, k // reduction_factor)`` best continue), never among stale values.
+
+Differences from Optuna's ``SuccessiveHalvingPruner``:
+
+- Optuna reads the study's trials before it records the trial's own rung value, so
+  trials reaching a rung at the same time on several workers do not see each other
+  and all may continue; here the value is written first (see above);
+- a finished trial's rung values are learned once, a running trial's are read (only
+  at a rung) from the running trials alone, instead of reading every trial each time;
+- ``min_resource`` must be given (no "auto" estimate from the first completed trial);
+- NaN is refused at ``report`` rather than pruned.
+"""
+
+from __future__ import annotations
+
+import bisect
+from array import array
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from hpo_service.algorithms.pruners._base import (
+    BasePruner,
+    RunningReports,
+    TrialProgress,
+    check_int,
+)
+from hpo_service.store._base import TrialState
+
+
+class ASHAPruner(BasePruner):
+    """Asynchronous successive halving: continue past a rung only when in the top 1/eta.
+
+    Args:
+        min_resource: Steps of the first rung (r).
+        max_resource: Steps of a complete trial (R), or None for no limit; rungs lie
+            below it (a trial at R is complete, not judged).
+        reduction_factor: eta, >= 2: rungs are eta times apart, and 1/eta of the trials
+            reaching a rung continue.
+        min_early_stopping_rate: s: the first rung is at r * eta**s steps.
+
+    Raises:
+        ValueError: A setting is out of range, or ``min_resource > max_resource``.
+    """
+
+    name = "asha"
+
+    def __init__(
+        self,
+        *,
+        min_resource: int = 1,
+        max_resource: int | None = None,
+        reduction_factor: int = 3,
+        min_early_stopping_rate: int = 0,
+    ) -> None:
+        self._min_resource = check_int(min_resource, "min_resource", 1)
+        self._max_resource = check_max_resource(max_resource, self._min_resource)
+        self._eta = check_int(reduction_factor, "reduction_factor", 2)
+        self._rate = check_int(min_early_stopping_rate, "min_early_stopping_rate", 0)
+        self._rungs = _Rungs(self.rung_steps(len_hint=64))
+        self._finished: set[int] = set()
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "min_resource": self._min_resource,
+            "max_resource": self._max_resource,
+            "reduction_factor": self._eta,
+            "min_early_stopping_rate": self._rate,
+        }
+
+    def rung_steps(self, len_hint: int = 64) -> list[int]:
+        """The rungs' steps, lowest first (at most ``len_hint`` when unbounded)."""
+        steps: list[int] = []
+        step = self._min_resource * self._eta**self._rate
+        while len(steps) < len_hint and (
+            self._max_resource is None or step < self._max_resource
+        ):
+            steps.append(step)
+            step *= self._eta
+        return steps
+
+    def observe(
+        self, tid: int, state: TrialState, intermediate: Mapping[int, float]
+    ) -> None:
+        if tid not in self._finished:
+            self._finished.add(tid)
+            self._rungs.record(intermediate)
+
+    def prune(self, trial: TrialProgress, running: RunningReports) -> bool:
+        def others() -> list[Mapping[int, float]]:
+            skip = self._finished
+            return [r for t, r in running().items() if t != trial.tid and t not in skip]
+
+        return judge_rungs(trial, self._rungs, self._eta, others)
+
+
+def check_max_resource(value: Any, min_resource: int) -> int | None:
+    """Return ``max_resource`` (None allowed) if it is an int >= ``min_resource``."""
+    if value is None:
+        return None
+    value = check_int(value, "max_resource", 1)
+    if value < min_resource:
+        raise ValueError(
+            "`min_resource <= max_resource` must hold, but got "
+            f"min_resource={min_resource}, max_resource={value}"
+        )
+    return value
+
+
+def judge_rungs(
+    trial: TrialProgress,
+    rungs: _Rungs,
+    eta: int,
+    others: Callable[[], list[Mapping[int, float]]],
+) -> bool:
+    """Pass ``trial`` through each rung its newest step reached; True to stop it.
+
+    ``others()`` gives the other running trials' reports (read once, only when a rung
+    is to be judged); decisions already taken for this attempt stand (in its memo).
+    """
+    memo = trial.memo
+    if memo.get("pruned"):
+        return True
+    step = trial.last_step
+    passed = memo.get("rungs_passed", 0)
+    if step is None or passed >= len(rungs.steps) or step < rungs.steps[passed]:
+        return False
+    value = trial.intermediate[step]  # the first report at or past the rung
+    running = others()
+    while passed < len(rungs.steps) and step >= rungs.steps[passed]:
+        if not rungs.promotable(passed, value, running, eta):
+            memo["pruned"] = True
+            return True
+        passed += 1
+        memo["rungs_passed"] = passed
+    return False
+
+
+class _Rungs:
+    """The values finished trials recorded at each rung, sorted."""
+
+    def __init__(self, steps: list[int]) -> None:
+        self.steps = steps
+        self._values = [array("d") for _ in steps]
+
+    def record(self, intermediate: Mapping[int, float]) -> None:
+        """Add a finished trial's value at every rung it reached."""
+        steps = sorted(intermediate)
+        for k, rung in enumerate(self.steps):
+            i = bisect.bisect_left(steps, rung)
+            if i == len(steps):
+                break
+            bisect.insort(self._values[k], float(intermediate[steps[i]]))
+
+    def promotable(
+        self, k: int, value: float, running: list[Mapping[int, float]], eta: int
+    ) -> bool:
+        """Whether ``value`` is in the top ``max(1, n // eta)`` of the n at rung k.
+
+        The n values are the finished trials', the running trials' (those that
+        reached the rung) and ``value`` itself, which is equivalent to: fewer than
+        that many values are strictly better.
+        """
+        finished = self._values[k]
+        live = [v for r in running if (v := rung_value(r, self.steps[k])) is not None]
+        n = len(finished) + len(live) + 1
+        better = bisect.bisect_left(finished, value) + sum(v < value for v in live)
+        return better < max(1, n // eta)
+
+
+def rung_value(intermediate: Mapping[int, float], rung: int) -> float | None:
+    """The value at the first reported step >= ``rung`` (None if none is)."""
+    steps = [s for s in intermediate if s >= rung]
+    return float(intermediate[min(steps)]) if steps else None

@@ -1,0 +1,112 @@
+"""What every pruner implements, and the checks their settings share."""
+
+from __future__ import annotations
+
+import abc
+import math
+import numbers
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from hpo_service.store._base import TrialState
+
+#: Returns the intermediate values of the study's running trials, ``{tid: {step: v}}``.
+#: A pruner calls it only when it needs them (ASHA at a rung), as it reads the store.
+RunningReports = Callable[[], Mapping[int, Mapping[int, float]]]
+
+
+@dataclass
+class TrialProgress:
+    """The attempt being judged.
+
+    Attributes:
+        tid: The trial's id.
+        intermediate: This attempt's reports so far, ``{step: value}``, the newest
+            last.
+        memo: The pruner's notes about this attempt (rungs passed, decisions); the
+            caller keeps it for the attempt's life, so a requeued trial starts afresh.
+    """
+
+    tid: int
+    intermediate: dict[int, float] = field(default_factory=dict)
+    memo: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def last_step(self) -> int | None:
+        """The newest reported step, or None."""
+        return next(reversed(self.intermediate), None) if self.intermediate else None
+
+
+class BasePruner(abc.ABC):
+    """Decides at each report whether a trial should stop early.
+
+    A pruner object holds what it learned from the study's finished trials (fed by
+    :meth:`observe`, once per trial), so deciding for one trial costs no scan of the
+    study. Its settings (:meth:`settings`) rebuild an equal, empty pruner anywhere:
+    that is what a study stores, and what each worker builds its own pruner from.
+    """
+
+    name: ClassVar[str]
+
+    @abc.abstractmethod
+    def settings(self) -> dict[str, Any]:
+        """The keyword arguments that rebuild this pruner (JSON-able)."""
+
+    def observe(  # noqa: B027 - optional: a pruner may learn nothing
+        self, tid: int, state: TrialState, intermediate: Mapping[int, float]
+    ) -> None:
+        """Learn from a finished trial (called once per trial, in any order).
+
+        Args:
+            tid: The trial's id.
+            state: Its finished state (done, pruned, error or cancelled).
+            intermediate: Its reports, ``{step: value}``.
+        """
+
+    @abc.abstractmethod
+    def prune(self, trial: TrialProgress, running: RunningReports) -> bool:
+        """Whether ``trial`` should stop, judged at its newest report.
+
+        Args:
+            trial: The attempt, with its reports so far.
+            running: Reads the other running trials' reports (they include
+                ``trial``'s own, already written).
+
+        Returns:
+            True to stop the trial.
+        """
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.settings().items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, BasePruner)
+            and other.name == self.name
+            and other.settings() == self.settings()
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.name, tuple(sorted(self.settings().items()))))
+
+
+def check_int(value: Any, name: str, minimum: int) -> int:
+    """Return ``value`` as an int if it is an integer >= ``minimum``, else raise."""
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if not ok or value < minimum:
+        raise ValueError(
+            f"`{name}` must be an int >= {minimum}, but got {name}={value!r:.50}"
+        )
+    return int(value)
+
+
+def check_percentile(value: Any) -> float:
+    """Return ``value`` as a float if it is a number in [0, 100], else raise."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not ok or math.isnan(value) or not 0 <= value <= 100:
+        raise ValueError(
+            f"`percentile` must be a number in [0, 100], but got percentile={value!r}"
+        )
+    return float(value)

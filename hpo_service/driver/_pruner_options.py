@@ -1,0 +1,131 @@
+"""The ``--pruner`` options of ``hpo-driver start``, and turning them into settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from hpo_service.algorithms.pruners import PRUNERS, make_pruner
+
+_RUNGS = ("asha", "hyperband")
+_STOPPING = ("median", "percentile")
+
+# option dest -> (flag, pruner setting, pruners it applies to, click type, help)
+_OPTIONS: dict[str, tuple[str, str, tuple[str, ...], Any, str]] = {
+    "min_resource": (
+        "--min-resource",
+        "min_resource",
+        _RUNGS,
+        click.IntRange(min=1),
+        "steps of the first rung [1].",
+    ),
+    "max_resource": (
+        "--max-resource",
+        "max_resource",
+        _RUNGS,
+        click.IntRange(min=1),
+        "steps of a complete trial (hyperband needs it) [asha: none].",
+    ),
+    "reduction_factor": (
+        "--reduction-factor",
+        "reduction_factor",
+        _RUNGS,
+        click.IntRange(min=2),
+        "eta: rungs are eta times apart and 1/eta of a rung continues [3].",
+    ),
+    "early_stopping_rate": (
+        "--early-stopping-rate",
+        "min_early_stopping_rate",
+        ("asha",),
+        click.IntRange(min=0),
+        "the first rung is at min-resource * eta**rate steps [0].",
+    ),
+    "startup_trials": (
+        "--startup-trials",
+        "n_startup_trials",
+        _STOPPING,
+        click.IntRange(min=0),
+        "no pruning until this many trials completed [5].",
+    ),
+    "warmup_steps": (
+        "--warmup-steps",
+        "n_warmup_steps",
+        _STOPPING,
+        click.IntRange(min=0),
+        "no pruning at steps below this [0].",
+    ),
+    "interval_steps": (
+        "--interval-steps",
+        "interval_steps",
+        _STOPPING,
+        click.IntRange(min=1),
+        "judge trials only every this many steps [1].",
+    ),
+    "percentile": (
+        "--percentile",
+        "percentile",
+        ("percentile",),
+        click.FloatRange(0, 100),
+        "keep trials within this percentile of completed ones [25].",
+    ),
+}
+
+
+def pruner_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--pruner`` and its settings' options to ``command``."""
+    for dest, (flag, _, applies, kind, text) in reversed(_OPTIONS.items()):
+        command = click.option(
+            flag, dest, type=kind, help=f"{'/'.join(applies)}: {text}"
+        )(command)
+    return click.option(
+        "--pruner",
+        type=click.Choice(list(PRUNERS)),
+        help="Stop unpromising trials early from the values they report "
+        "(hpo_service.report) [none; a resumed study keeps its pruner].",
+    )(command)
+
+
+def take_pruner(given: dict[str, Any]) -> None:
+    """Replace the pruner options in ``given`` by ``pruner`` and ``pruner_settings``.
+
+    Without ``--pruner`` nothing is set (a resumed study keeps its pruner).
+
+    Raises:
+        click.UsageError: An option that the chosen pruner does not use, an option
+            without ``--pruner``, or settings that do not fit together.
+    """
+    name = given.pop("pruner", None)
+    chosen = {dest: given.pop(dest) for dest in _OPTIONS}
+    chosen = {dest: value for dest, value in chosen.items() if value is not None}
+    for dest in chosen:
+        flag, _, applies, _, _ = _OPTIONS[dest]
+        if name not in applies:
+            raise click.UsageError(
+                f"`{flag}` applies to --pruner {'|'.join(applies)}, but got "
+                f"--pruner {name or '(none given)'}"
+            )
+    if name is None:
+        return
+    _check_resources(name, chosen)
+    settings = {_OPTIONS[dest][1]: value for dest, value in chosen.items()}
+    try:
+        pruner = make_pruner(name, settings)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from e
+    given["pruner"], given["pruner_settings"] = pruner.name, pruner.settings()
+
+
+def _check_resources(name: str, chosen: dict[str, Any]) -> None:
+    low, high = chosen.get("min_resource", 1), chosen.get("max_resource")
+    if name == "hyperband" and high is None:
+        raise click.UsageError(
+            "`--max-resource` must be given with --pruner hyperband (the steps of a "
+            "complete trial), but got none"
+        )
+    if high is not None and low > high:
+        raise click.UsageError(
+            "`--min-resource <= --max-resource` must hold, but got "
+            f"--min-resource {low}, --max-resource {high}"
+        )

@@ -1,0 +1,178 @@
+"""Intermediate reports from inside an objective: ``report``, ``should_prune``.
+
+Whoever runs an objective (in-process ``fmin``, the worker's child process) opens a
+:func:`trial_context` around the call with a :class:`Reporter` that records a report
+where the trial lives (a ``Trials`` object, or the store through the worker) and
+answers with the study pruner's decision. The objective itself only calls::
+
+    for epoch in range(100):
+        loss = train_one_epoch(model)
+        hpo_service.report(loss, step=epoch)
+        if hpo_service.should_prune():
+            raise hpo_service.TrialPruned()
+
+The context is found through a context variable (the thread that runs the objective)
+and, from other threads the objective starts, as the process's only open context.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import math
+import numbers
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from hpo_service.exceptions import NoActiveTrialError
+from hpo_service.objective._result import STATUS_PRUNED
+
+_logger = logging.getLogger(__name__)
+
+
+class Reporter(Protocol):
+    """Records one report of the running trial and returns the pruner's decision."""
+
+    def __call__(self, step: int, value: float) -> bool:
+        """Record ``value`` at ``step``; return True if the trial should stop."""
+        ...
+
+
+@dataclass
+class TrialContext:
+    """The reports of the trial being run (what :func:`report` updates).
+
+    Attributes:
+        reporter: Where reports go.
+        last_step: The last reported step, or None before the first report.
+        last_value: The value reported at ``last_step``.
+        prune: The pruner's decision at the last report.
+    """
+
+    reporter: Reporter
+    last_step: int | None = None
+    last_value: float | None = None
+    prune: bool = False
+
+
+_current: contextvars.ContextVar[TrialContext | None] = contextvars.ContextVar(
+    "hpo_service_trial", default=None
+)
+_open: list[TrialContext] = []
+_open_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def trial_context(reporter: Reporter) -> Iterator[TrialContext]:
+    """Route :func:`report` calls to ``reporter`` while the objective runs.
+
+    Args:
+        reporter: Records a report and returns whether to prune.
+
+    Yields:
+        The trial's context (its last report and decision, once the call returns).
+    """
+    context = TrialContext(reporter)
+    token = _current.set(context)
+    with _open_lock:
+        _open.append(context)
+    try:
+        yield context
+    finally:
+        with _open_lock:
+            _open.remove(context)
+        _current.reset(token)
+
+
+def current_context(what: str) -> TrialContext:
+    """The context of the trial being run in this thread (or the process's only one).
+
+    Args:
+        what: The call that needs it, for the error message (``"report(0.5, step=3)"``).
+
+    Raises:
+        NoActiveTrialError: No objective is being run.
+    """
+    context = _current.get()
+    if context is not None:
+        return context
+    with _open_lock:
+        if len(_open) == 1:
+            return _open[0]
+    raise NoActiveTrialError(
+        f"`{what}` must be called inside an objective run by fmin or an hpo-worker, "
+        "but no trial is being run here"
+    )
+
+
+def report(value: float, step: int) -> None:
+    """Record an intermediate loss of the running trial (lower is better).
+
+    The study's pruner judges the trial at each report; :func:`should_prune` then
+    says whether to stop. In a study without a pruner reports are only recorded.
+
+    Args:
+        value: The loss at this step, a float (+-inf allowed, NaN is not).
+        step: Epoch, iteration or budget units used so far; an int >= 0 that grows
+            from one report to the next.
+
+    Raises:
+        NoActiveTrialError: Called outside an objective being run.
+        ValueError: ``value`` is NaN or not a number, or ``step`` is not an int >= 0
+            greater than the last reported step.
+    """
+    context = current_context(f"report({value!r:.50}, step={step!r:.50})")
+    value, step = _checked(value, step, context.last_step)
+    context.prune = bool(context.reporter(step, value))
+    context.last_step, context.last_value = step, value
+
+
+def should_prune() -> bool:
+    """Whether the study's pruner wants the running trial stopped.
+
+    Judged at the last :func:`report` (False before the first one). When it is True,
+    raise :class:`~hpo_service.TrialPruned` to end the trial as pruned.
+
+    Raises:
+        NoActiveTrialError: Called outside an objective being run.
+    """
+    return current_context("should_prune()").prune
+
+
+def pruned_result(context: TrialContext, duration: float) -> dict[str, Any]:
+    """The result stored for a trial whose objective raised ``TrialPruned``.
+
+    Args:
+        context: The trial's context.
+        duration: Seconds the objective ran.
+
+    Returns:
+        ``{"status": "pruned", "loss": last value, "step": last step, "duration"}``;
+        without any report, ``loss`` and ``step`` are None.
+    """
+    return {
+        "status": STATUS_PRUNED,
+        "loss": context.last_value,
+        "step": context.last_step,
+        "duration": duration,
+    }
+
+
+def _checked(value: Any, step: Any, last_step: int | None) -> tuple[float, int]:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(
+            f"`value` must be a number, but got value={value!r:.100} (step={step!r})"
+        )
+    if math.isnan(value):
+        raise ValueError(f"`value` must not be NaN, but got value=nan (step={step!r})")
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
+        raise ValueError(f"`step` must be an int >= 0, but got step={step!r:.50}")
+    if last_step is not None and step <= last_step:
+        raise ValueError(
+            f"`step` must grow from one report to the next, but got step={step} "
+            f"after step={last_step}"
+        )
+    return float(value), int(step)

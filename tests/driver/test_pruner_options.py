@@ -1,0 +1,75 @@
+"""``hpo-driver start --pruner ...``: settings stored with the study, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from hpo_service.driver._study_loop import StudyOutcome
+from hpo_service.driver.cli import main
+from hpo_service.store import TrialState, open_store
+
+BASE = ["--study", "s", "--objective", "tests.e2e.objectives:curve",
+        "--space", "tests.e2e.objectives:curve_space", "--max-evals", "1"]  # fmt: skip
+
+
+def start(db_url, *args):
+    return CliRunner().invoke(main, ["start", "--db", db_url, *BASE, *args])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--pruner", "hyperband"],
+         "`--max-resource` must be given with --pruner hyperband"),
+        (["--pruner", "asha", "--min-resource", "10", "--max-resource", "5"],
+         "`--min-resource <= --max-resource` must hold, but got --min-resource 10, "
+         "--max-resource 5"),
+        (["--pruner", "asha", "--percentile", "30"],
+         "`--percentile` applies to --pruner percentile, but got --pruner asha"),
+        (["--pruner", "median", "--max-resource", "9"],
+         "`--max-resource` applies to --pruner asha|hyperband, "
+         "but got --pruner median"),
+        (["--warmup-steps", "3"],
+         "`--warmup-steps` applies to --pruner median|percentile, "
+         "but got --pruner (none given)"),
+        (["--pruner", "asha", "--reduction-factor", "1"], "'--reduction-factor'"),
+        (["--pruner", "percentile", "--percentile", "101"], "'--percentile'"),
+        (["--pruner", "nope"], "'--pruner'"),
+    ],
+)  # fmt: skip
+def test_bad_pruner_options_are_usage_errors(db_url, args, message):
+    result = start(db_url, *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    with open_store(db_url) as store:
+        assert store.list_studies() == []
+
+
+@pytest.mark.parametrize(
+    ("args", "name", "settings"),
+    [
+        (["--pruner", "asha", "--max-resource", "27", "--reduction-factor", "4"],
+         "asha", {"min_resource": 1, "max_resource": 27, "reduction_factor": 4,
+          "min_early_stopping_rate": 0}),
+        (["--pruner", "hyperband", "--min-resource", "2", "--max-resource", "18"],
+         "hyperband", {"min_resource": 2, "max_resource": 18, "reduction_factor": 3}),
+        (["--pruner", "percentile", "--percentile", "10", "--warmup-steps", "2",
+          "--startup-trials", "1", "--interval-steps", "3"], "percentile",
+         {"percentile": 10.0, "n_startup_trials": 1, "n_warmup_steps": 2,
+          "interval_steps": 3, "n_min_trials": 1, "running_average": True}),
+        ([], "none", {}),
+    ],
+)  # fmt: skip
+def test_pruner_settings_are_stored(db_url, args, name, settings, monkeypatch):
+    from hpo_service.driver import cli
+
+    def no_trials(self):  # the study is created; do not drive it
+        return StudyOutcome("max_evals", dict.fromkeys(TrialState, 0), None)
+
+    monkeypatch.setattr(cli.Driver, "run", no_trials)
+    result = start(db_url, *args)
+    assert result.exit_code == 1 and "no trial of study 's'" in result.output
+    with open_store(db_url) as store:
+        stored = store.get_study("s").settings
+    assert (stored["pruner"], stored["pruner_settings"]) == (name, settings)

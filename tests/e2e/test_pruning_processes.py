@@ -1,0 +1,108 @@
+"""Pruned studies run by real hpo-driver and hpo-worker processes on SQLite."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+
+from hpo_service.exceptions import StudyNotFoundError
+from hpo_service.store import TrialState, open_store
+
+from .conftest import wait_until
+
+DRIVER = "hpo_service.driver.cli"
+WORKER = "hpo_service.worker"
+CURVE = [
+    "--objective", "tests.e2e.objectives:curve",
+    "--space", "tests.e2e.objectives:curve_space",
+]  # fmt: skip
+COUNTED = (TrialState.DONE, TrialState.ERROR, TrialState.PRUNED)
+
+
+def start_args(db, study, max_evals, *extra):
+    return ["start", "--db", db, "--study", study, *CURVE,
+            "--max-evals", str(max_evals), "--no-progress", *extra]  # fmt: skip
+
+
+def test_asha_study_with_workers_ends_with_exactly_max_evals(procs, tmp_path):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    asha = ["--pruner", "asha", "--max-resource", "9", "--seed", "4"]
+    run = procs.run(DRIVER, *start_args(db, "p", 24, "--workers", "2", *asha))
+    assert run.returncode == 0, run.stderr
+    with open_store(db) as store:
+        counts = store.count_by_state("p")
+        trials = store.get_trials("p")
+        settings = store.get_study("p").settings
+    assert sum(counts[s] for s in COUNTED) == 24 == len(trials)
+    assert counts[TrialState.PRUNED] > 0 and counts[TrialState.DONE] > 0
+    assert f"{counts[TrialState.PRUNED]} pruned" in run.stdout
+    assert settings["pruner"] == "asha"
+    assert settings["pruner_settings"]["max_resource"] == 9
+    for trial in trials:
+        steps = sorted(trial.intermediate)
+        assert steps == list(range(len(steps)))
+        if trial.state is TrialState.PRUNED:
+            assert steps[-1] in (1, 3)  # a rung
+            assert trial.result["loss"] == trial.intermediate[steps[-1]]
+        else:
+            assert steps[-1] == 8
+
+    status = json.loads(procs.run(DRIVER, "status", "--db", db, "--study", "p",
+                                  "--json").stdout)  # fmt: skip
+    assert status["counts"]["pruned"] == counts[TrialState.PRUNED]
+    text = procs.run(DRIVER, "status", "--db", db, "--study", "p").stdout
+    assert "24/24 finished" in text and f"pruned={counts[TrialState.PRUNED]}" in text
+    records = json.loads(procs.run(DRIVER, "trials", "--db", db, "--study", "p",
+                                   "--format", "json").stdout)  # fmt: skip
+    assert {r["tid"]: r["intermediate"] for r in records} == {
+        t.tid: {str(k): v for k, v in t.intermediate.items()} for t in trials
+    }
+    rows = list(csv.DictReader(io.StringIO(
+        procs.run(DRIVER, "trials", "--db", db, "--study", "p").stdout)))  # fmt: skip
+    pruned_row = next(r for r in rows if r["state"] == "pruned")
+    assert pruned_row["last_step"] in ("1", "3")
+    assert json.loads(pruned_row["intermediate"])["0"] > 0
+    best = json.loads(procs.run(DRIVER, "best", "--db", db, "--study", "p",
+                                "--json").stdout)  # fmt: skip
+    assert best["state"] == "done"
+
+    # a resume keeps the pruner; another one needs --override
+    more = procs.run(DRIVER, *start_args(db, "p", 26, "--workers", "1"))
+    assert more.returncode == 0, more.stderr
+    with open_store(db) as store:
+        assert store.get_study("p").settings["pruner"] == "asha"
+    other = procs.run(DRIVER, *start_args(db, "p", 26, "--pruner", "median"))
+    assert other.returncode == 2, other.stderr
+    assert "different pruner" in other.stderr and "--override" in other.stderr
+
+
+def test_worker_killed_mid_report_is_requeued_and_reports_afresh(procs, tmp_path):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    attempts = tmp_path / "attempts"
+    procs.env.update(HPO_TEST_ATTEMPTS=str(attempts), HPO_TEST_STEPS="60",
+                     HPO_TEST_PAUSE="0.005")  # fmt: skip
+    driver = procs.start(DRIVER, *start_args(db, "k", 1, "--lease-seconds", "1",
+                                             "--pruner", "median"))  # fmt: skip
+    victim = procs.start(WORKER, "--db", db, "--study", "k", "--idle-timeout", "30")
+
+    def reports_of_first_attempt():
+        with open_store(db) as store:
+            try:
+                trials = store.get_trials("k")
+            except StudyNotFoundError:
+                return False
+        return bool(trials) and len(trials[0].intermediate) >= 10
+
+    wait_until(reports_of_first_attempt)
+    os.killpg(victim.pid, signal.SIGKILL)  # reports flow every few ms: mid-report
+    procs.start(WORKER, "--db", db, "--study", "k", "--idle-timeout", "30")
+    assert driver.wait(timeout=120) == 0, driver.stderr.read()
+    with open_store(db) as store:
+        (trial,) = store.get_trials("k")
+    assert trial.state is TrialState.DONE and trial.attempts == 2
+    assert attempts.read_text().splitlines() == ["run", "run"]
+    assert sorted(trial.intermediate) == list(range(60))
+    assert all(value >= 200.0 for value in trial.intermediate.values())  # 2nd run

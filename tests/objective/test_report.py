@@ -1,0 +1,166 @@
+"""``report`` / ``should_prune`` / ``TrialPruned`` with in-process ``fmin``."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import pytest
+
+from hpo_service import (
+    STATUS_PRUNED,
+    TrialPruned,
+    Trials,
+    fmin,
+    hp,
+    pruners,
+    rand,
+    report,
+    should_prune,
+)
+from hpo_service.exceptions import AllTrialsFailed, NoActiveTrialError
+
+SPACE = {"x": hp.uniform("x", 0.0, 1.0)}
+
+
+def curve_objective(config):
+    """A learning curve whose level is set by x: loss(t) = x + 1 / (t + 1)."""
+    for step in range(10):
+        report(config["x"] + 1.0 / (step + 1), step)
+        if should_prune():
+            raise TrialPruned()
+    return config["x"] + 0.1
+
+
+def run(objective, max_evals=30, **kwargs):
+    trials = Trials()
+    fmin(
+        objective,
+        SPACE,
+        algo=rand.suggest,
+        max_evals=max_evals,
+        trials=trials,
+        show_progressbar=False,
+        rstate=7,
+        **kwargs,
+    )
+    return trials
+
+
+def test_report_outside_an_objective_names_the_call():
+    with pytest.raises(NoActiveTrialError, match=r"report\(0.5, step=3\)"):
+        report(0.5, 3)
+    with pytest.raises(NoActiveTrialError, match=r"should_prune\(\)"):
+        should_prune()
+    assert isinstance(NoActiveTrialError("x"), RuntimeError)
+
+
+@pytest.mark.parametrize(
+    ("value", "step", "match"),
+    [
+        (math.nan, 0, "value=nan"),
+        ("0.5", 0, "value='0.5'"),
+        (True, 0, "value=True"),
+        (0.5, -1, "step=-1"),
+        (0.5, 1.5, "step=1.5"),
+    ],
+)
+def test_bad_reports_name_the_value(value, step, match):
+    def objective(config):
+        report(value, step)
+        return 0.0
+
+    with pytest.raises(ValueError, match=match):
+        run(objective, max_evals=1)
+
+
+@pytest.mark.parametrize("steps", [(3, 2), (3, 3)])
+def test_steps_must_grow(steps):
+    def objective(config):
+        for step in steps:
+            report(1.0, step)
+        return 0.0
+
+    with pytest.raises(ValueError, match=f"step={steps[1]} after step=3"):
+        run(objective, max_evals=1)
+
+
+def test_without_pruner_reports_are_kept_and_nothing_is_pruned():
+    trials = run(curve_objective, max_evals=5)
+    assert len(trials) == 5
+    for doc in trials.trials:
+        x = doc["misc"]["vals"]["x"][0]
+        expected = {s: x + 1.0 / (s + 1) for s in range(10)}
+        assert doc["intermediate"] == pytest.approx(expected)
+        assert doc["result"]["status"] == "ok"
+
+
+def test_an_objective_that_never_reports_is_unchanged():
+    trials = run(lambda c: c["x"], max_evals=3, pruner="median")
+    assert [doc["intermediate"] for doc in trials.trials] == [{}, {}, {}]
+    assert trials.statuses() == ["ok"] * 3
+
+
+def test_median_pruner_stops_bad_trials_and_they_count():
+    pruner = pruners.MedianPruner(n_startup_trials=3)
+    trials = run(curve_objective, max_evals=30, pruner=pruner)
+    assert len(trials) == 30
+    pruned = [d for d in trials.trials if d["result"]["status"] == STATUS_PRUNED]
+    done = [d for d in trials.trials if d["result"]["status"] == "ok"]
+    assert pruned and len(done) >= 3
+    for doc in pruned:
+        result, reports = doc["result"], doc["intermediate"]
+        assert doc["state"] == 2  # JOB_STATE_DONE: finished, used budget
+        assert result["step"] == max(reports) < 9
+        assert result["loss"] == reports[result["step"]]
+    best_x = trials.argmin["x"]
+    assert best_x == min(d["misc"]["vals"]["x"][0] for d in done)
+    assert trials.best_trial["result"]["status"] == "ok"
+
+
+def test_trial_pruned_without_a_report():
+    def objective(config):
+        raise TrialPruned()
+
+    trials = Trials()
+    with pytest.raises(AllTrialsFailed):  # no trial completed: there is no best
+        fmin(objective, SPACE, max_evals=2, trials=trials, show_progressbar=False)
+    assert [d["result"]["status"] for d in trials.trials] == ["pruned"] * 2
+    assert trials.trials[0]["result"]["loss"] is None
+
+
+def test_report_from_a_thread_the_objective_started():
+    def objective(config):
+        worker = threading.Thread(target=report, args=(config["x"], 0))
+        worker.start()
+        worker.join()
+        return config["x"]
+
+    trials = run(objective, max_evals=2)
+    assert [list(d["intermediate"]) for d in trials.trials] == [[0], [0]]
+
+
+def test_infinite_reports_are_allowed():
+    def objective(config):
+        report(math.inf, 0)
+        return 1.0
+
+    trials = run(objective, max_evals=1)
+    assert trials.trials[0]["intermediate"] == {0: math.inf}
+
+
+def test_resumed_trials_teach_the_pruner():
+    pruner = pruners.MedianPruner(n_startup_trials=3)
+    trials = run(curve_objective, max_evals=3, pruner=pruner)
+    assert trials.statuses() == ["ok"] * 3
+    worst = max(trials.losses())
+
+    def terrible(config):
+        report(worst + 10.0, 0)
+        if should_prune():
+            raise TrialPruned()
+        return 0.0
+
+    fmin(terrible, SPACE, algo=rand.suggest, max_evals=4, trials=trials,
+         show_progressbar=False, pruner=pruner)  # fmt: skip
+    assert trials.statuses()[-1] == "pruned"

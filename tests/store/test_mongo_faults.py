@@ -1,0 +1,223 @@
+"""Faults injected by the MongoDB-wire server, through real pymongo over TCP.
+
+The server's ``failCommand`` fail point (scoped by ``appName`` to the store under test)
+drops connections, loses replies, answers with write-concern errors; ``replSetStepDown``
+leaves the one-node replica set without a primary for a few seconds. Each test ends by
+draining the study: every trial must finish exactly once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pymongo
+import pytest
+
+from hpo_service.store import NewTrial, TrialState, open_store
+from hpo_service.store._mongo import MongoTrialStore
+from tests.conftest import mongo_lane
+from tests.helpers.mongo_wire import (
+    fail_point,
+    fail_points_enabled,
+    step_down,
+    wait_writable,
+)
+
+pytestmark = pytest.mark.skipif(
+    mongo_lane() is None, reason="no MongoDB-wire server (see tests/conftest.py)"
+)
+
+APP = "hpo-fault-test"
+LONG = 60.0
+
+
+@dataclass
+class Wire:
+    """One fresh database on the wire server, and the faults to inject into it."""
+
+    server: str
+    database: str
+
+    def open(self, **options: Any) -> MongoTrialStore:
+        """A store whose client the fail points hit. Its monitor polls every 0.5 s:
+        an injected "not primary" changes nothing the server would announce, so a
+        streaming monitor would wait its full 10 s before looking again."""
+        options.setdefault("retry_timeout", 60.0)
+        options.setdefault("serverMonitoringMode", "poll")
+        options.setdefault("heartbeatFrequencyMS", 500)
+        store = open_store(self.server, database=self.database, appname=APP, **options)
+        assert isinstance(store, MongoTrialStore)
+        return store
+
+    def fault(self, commands: list[str], times: int, **data: Any) -> Any:
+        """Arm ``failCommand`` for ``times`` matching commands of the store's client."""
+        data = {"failCommands": commands, "appName": APP, **data}
+        return fail_point(self.server, data, {"times": times})
+
+
+@pytest.fixture
+def wire(mongo_url: str) -> Iterator[Wire]:
+    if not fail_points_enabled(mongo_url):
+        pytest.skip("the MongoDB server runs without test commands (fail points)")
+    name = f"hpo_fault_{uuid.uuid4().hex[:10]}"
+    yield Wire(mongo_url, name)
+    wait_writable(mongo_url)
+    with pymongo.MongoClient(mongo_url) as client:
+        client.drop_database(name)
+
+
+@pytest.fixture
+def store(wire: Wire) -> Iterator[MongoTrialStore]:
+    with wire.open() as opened:
+        opened.create_study("s", {})
+        yield opened
+
+
+def queue(store: MongoTrialStore, n: int) -> list[int]:
+    return store.insert_trials("s", [NewTrial({"i": i}, {"i": i}) for i in range(n)])
+
+
+def drain(store: MongoTrialStore) -> None:
+    """Run every queued trial; requeue claims that leaked (their lease expired)."""
+    while True:
+        trial = store.claim("drain", LONG, study="s")
+        if trial is None:
+            counts = store.count_by_state("s")
+            if counts[TrialState.RUNNING] == 0:
+                return
+            store.requeue_expired(max_attempts=5, study="s")
+            continue
+        assert store.complete("s", trial.tid, trial.token, {"loss": float(trial.tid)})
+
+
+def assert_each_finished_once(store: MongoTrialStore, n: int) -> None:
+    trials = store.get_trials("s")
+    assert [t.tid for t in trials] == list(range(n))
+    assert all(t.state is TrialState.DONE for t in trials), [t.state for t in trials]
+    assert all(t.result == {"loss": float(t.tid)} for t in trials)
+    assert all(t.attempts == 1 for t in trials), [t.attempts for t in trials]
+
+
+# Faults that beat pymongo's own single retry (times=2) or happen after the write
+# landed (a write-concern error: the acknowledgement says "failed" but it is there).
+NETWORK = {"closeConnection": True}
+NOT_PRIMARY = {"errorCode": 10107, "errorLabels": ["RetryableWriteError"]}
+WC_SHUTDOWN = {"writeConcernError": {"code": 91, "errmsg": "shutting down"}}
+WC_STEPDOWN = {"writeConcernError": {"code": 189, "errmsg": "stepped down"}}
+WC_INTERRUPTED = {"writeConcernError": {"code": 11602, "errmsg": "interrupted"}}
+WTIMEOUT = {"writeConcernError": {"code": 64, "errmsg": "waiting for replication"}}
+FAULTS = {
+    "network": NETWORK,
+    "not-primary": NOT_PRIMARY,
+    "wc-91": WC_SHUTDOWN,
+    "wc-189": WC_STEPDOWN,
+    "wc-11602": WC_INTERRUPTED,
+    "wtimeout-64": WTIMEOUT,
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_claim_under_fault(wire: Wire, store: MongoTrialStore, fault: str) -> None:
+    queue(store, 4)
+    with wire.fault(["findAndModify"], 2, **FAULTS[fault]):
+        trial = store.claim("w", LONG, study="s")
+    assert trial is not None and trial.tid == 0
+    counts = store.count_by_state("s")
+    assert counts[TrialState.RUNNING] == 1 and counts[TrialState.NEW] == 3
+    assert store.get_trial("s", 0).token == trial.token
+    assert store.complete("s", 0, trial.token, {"loss": 0.0})
+    drain(store)
+    assert_each_finished_once(store, 4)
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_complete_under_fault(wire: Wire, store: MongoTrialStore, fault: str) -> None:
+    queue(store, 2)
+    trial = store.claim("w", LONG, study="s")
+    with wire.fault(["findAndModify"], 2, **FAULTS[fault]):
+        assert store.complete("s", trial.tid, trial.token, {"loss": 0.0})
+    assert not store.complete("s", trial.tid, trial.token, {"loss": 9.0})
+    drain(store)
+    assert_each_finished_once(store, 2)
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_insert_under_fault(wire: Wire, store: MongoTrialStore, fault: str) -> None:
+    """insert_many raises BulkWriteError for write-concern errors: still transient."""
+    with wire.fault(["insert"], 2, **FAULTS[fault]):
+        assert queue(store, 5) == [0, 1, 2, 3, 4]
+    drain(store)
+    assert_each_finished_once(store, 5)
+
+
+def test_insert_outlasting_pymongos_retry(wire: Wire, store: MongoTrialStore) -> None:
+    with wire.fault(["insert"], 5, **NETWORK):
+        assert queue(store, 3) == [0, 1, 2]
+    drain(store)
+    assert_each_finished_once(store, 3)
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_heartbeat_under_fault(wire: Wire, store: MongoTrialStore, fault: str) -> None:
+    queue(store, 1)
+    trial = store.claim("w", 5.0, study="s")
+    with wire.fault(["update"], 2, **FAULTS[fault]):
+        assert store.heartbeat("s", trial.tid, trial.token, LONG)
+    assert store.get_trial("s", 0).lease_expires_at > store.now() + LONG - 5
+    assert store.complete("s", 0, trial.token, {"loss": 0.0})
+    assert_each_finished_once(store, 1)
+
+
+@pytest.mark.parametrize("command", ["findAndModify", "insert", "update", "find"])
+def test_slow_replies_lost_to_a_socket_timeout(wire: Wire, command: str) -> None:
+    """The reply arrives after the client gave up: the write may land late."""
+    slow = {"blockConnection": True, "blockTimeMS": 1500}
+    with wire.open(socketTimeoutMS=500) as store:
+        store.create_study("s", {})
+        with wire.fault([command], 2, **slow):
+            queue(store, 3)
+            trial = store.claim("w", LONG, study="s")
+            assert store.complete("s", trial.tid, trial.token, {"loss": 0.0})
+        drain(store)
+        trials = store.get_trials("s")
+        assert [t.tid for t in trials] == [0, 1, 2]
+        assert all(t.state is TrialState.DONE for t in trials)
+
+
+def test_step_down_in_the_middle_of_a_study(wire: Wire) -> None:
+    """Workers in threads keep claiming and completing while the primary steps down
+    for 3 s (no primary meanwhile): every trial still finishes exactly once."""
+    with wire.open() as store:
+        store.create_study("s", {})
+        queue(store, 30)
+        errors: list[BaseException] = []
+        started = threading.Event()
+
+        def work() -> None:
+            with wire.open() as mine:
+                try:
+                    while (trial := mine.claim("w", LONG, study="s")) is not None:
+                        started.set()
+                        time.sleep(0.1)  # the objective
+                        assert mine.complete("s", trial.tid, trial.token, {"loss": 0.0})
+                except BaseException as exc:
+                    errors.append(exc)
+
+        threads = [threading.Thread(target=work) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        assert started.wait(60)
+        step_down(wire.server, 3)
+        left = store.count_by_state("s")  # waits for the primary, as workers do
+        for thread in threads:
+            thread.join(120)
+        assert errors == []
+        assert left[TrialState.NEW] > 0, "the study ended before the step-down"
+        counts = store.count_by_state("s")
+        assert counts[TrialState.DONE] == 30, counts
+        assert all(t.attempts == 1 for t in store.get_trials("s"))

@@ -1,0 +1,334 @@
+"""What the MongoDB backend must get right against a real server, through real pymongo
+over TCP (the session's MongoDB-wire server): the concerns it pins whatever the URL
+says, what opening a store does and does not do, index migration, values MongoDB
+cannot hold, clear connection errors, a read-only user, and its round trips.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pymongo
+import pytest
+from pymongo import ReadPreference, monitoring
+
+from hpo_service.exceptions import (
+    StoreConnectionError,
+    StoreError,
+    StudyNotFoundError,
+    UnstorableError,
+)
+from hpo_service.store import NewTrial, TrialState, open_store
+from hpo_service.store import _mongo_schema as schema
+from hpo_service.store._mongo import MongoTrialStore
+from tests.conftest import mongo_lane
+from tests.helpers.mongo_wire import (
+    WireServer,
+    fail_points_enabled,
+    step_down,
+    wait_writable,
+    with_database,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.skipif(
+    mongo_lane() is None, reason="no MongoDB-wire server (see tests/conftest.py)"
+)
+
+LONG = 60.0
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def database(mongo_url: str) -> Iterator[str]:
+    name = f"hpo_wire_{uuid.uuid4().hex[:10]}"
+    yield name
+    with pymongo.MongoClient(mongo_url) as client:
+        client.drop_database(name)
+
+
+def url_with(server: str, database: str, query: str) -> str:
+    return with_database(server, database) + "&" + query
+
+
+def open_at(server: str, database: str, **options: Any) -> MongoTrialStore:
+    store = open_store(server, database=database, **options)
+    assert isinstance(store, MongoTrialStore)
+    return store
+
+
+def run_a_little_study(store: MongoTrialStore) -> None:
+    store.create_study("s", {"k": 1})
+    assert store.insert_trials("s", [NewTrial({"i": i}, {"i": i}) for i in range(3)])
+    _, cursor = store.changes_since("s")
+    trial = store.claim("w", LONG, study="s")
+    assert store.complete("s", trial.tid, trial.token, {"loss": 1.0})
+    changes, _ = store.changes_since("s", cursor)
+    assert [(t.tid, t.state) for t in changes] == [(0, TrialState.DONE)]
+    assert store.count_by_state("s")[TrialState.NEW] == 2
+
+
+# ---- concerns ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "readPreference=secondary",
+        "readPreference=nearest&w=1&readConcernLevel=local",
+        "readPreference=secondaryPreferred&wtimeoutMS=5000",
+    ],
+)
+def test_the_stores_own_reads_and_writes_ignore_the_urls_concerns(
+    mongo_url: str, database: str, query: str
+) -> None:
+    """With readPreference=secondary a one-node set has no server to read from: the
+    store must read the primary anyway, with majority reads and writes."""
+    with open_store(url_with(mongo_url, database, query)) as store:
+        assert isinstance(store, MongoTrialStore)
+        run_a_little_study(store)
+        for collection in (store._trials, store._studies):
+            assert collection.read_preference == ReadPreference.PRIMARY
+            assert collection.read_concern.level == "majority"
+            assert collection.write_concern.document["w"] == "majority"
+        wanted_timeout = 5000 if "wtimeoutMS" in query else 10_000
+        assert store._trials.write_concern.document["wtimeout"] == wanted_timeout
+
+
+def test_unacknowledged_writes_are_refused(mongo_url: str, database: str) -> None:
+    with pytest.raises(ValueError, match=r"`w` must ask for acknowledged.*w=0"):
+        open_store(url_with(mongo_url, database, "w=0"))
+
+
+# ---- opening -------------------------------------------------------------------------
+
+
+def test_opening_and_reading_create_no_database(mongo_url: str, database: str) -> None:
+    with open_at(mongo_url, database) as store:
+        assert store.list_studies() == []
+        with pytest.raises(StudyNotFoundError):
+            store.get_study("s")
+        assert store.claim("w", LONG) is None  # a worker polling an empty database
+    with pymongo.MongoClient(mongo_url) as client:
+        assert database not in client.list_database_names()
+
+
+def test_unreachable_server_is_one_clear_line() -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    started = time.monotonic()
+    with pytest.raises(StoreConnectionError) as info:
+        open_store(f"mongodb://127.0.0.1:{port}/hpo", connect_timeout=1)
+    message = str(info.value)
+    assert time.monotonic() - started < 30
+    assert "\n" not in message and len(message) < 400, message
+    assert f"127.0.0.1:{port}" in message and "within 1 s" in message
+    assert "connection refused" in message
+
+
+def test_opening_during_an_election_rides_it_out(mongo_url: str, database: str) -> None:
+    """No primary for 4 s: open (connect timeout 1 s) and the first write wait."""
+    if not fail_points_enabled(mongo_url):
+        pytest.skip("the MongoDB server runs without test commands")
+    step_down(mongo_url, 4)
+    try:
+        quick = {"serverMonitoringMode": "poll", "heartbeatFrequencyMS": 500}
+        with open_at(mongo_url, database, connect_timeout=1, **quick) as store:
+            store.create_study("s", {})
+            assert store.get_study("s").name == "s"
+    finally:
+        wait_writable(mongo_url)
+
+
+# ---- indexes -------------------------------------------------------------------------
+
+
+def _indexes(server: str, database: str) -> dict[str, Any]:
+    with pymongo.MongoClient(server) as client:
+        return {
+            ix["name"]: (list(ix["key"].items()), bool(ix.get("unique")))
+            for ix in client[database]["trials"].list_indexes()
+        }
+
+
+def test_changed_index_definitions_are_migrated(mongo_url: str, database: str) -> None:
+    """A database whose ``leases`` index has an older definition (and no version)."""
+    with pymongo.MongoClient(mongo_url) as client:
+        trials = client[database]["trials"]
+        trials.create_index([("lease_expires_at", 1)], name="leases")
+    with open_at(mongo_url, database) as store:
+        run_a_little_study(store)
+    wanted = {name: (keys, unique) for name, keys, unique in schema.TRIAL_INDEXES}
+    have = _indexes(mongo_url, database)
+    assert {name: have[name] for name in wanted} == wanted
+    with pymongo.MongoClient(mongo_url) as client:
+        meta = client[database]["meta"].find_one({"_id": schema.META_ID})
+    assert meta["indexes"] == schema.INDEX_VERSION
+
+
+def test_a_database_migrated_by_newer_code_is_left_alone(
+    mongo_url: str, database: str
+) -> None:
+    with pymongo.MongoClient(mongo_url) as client:
+        db = client[database]
+        db["trials"].create_index([("lease_expires_at", 1)], name="leases")
+        db["meta"].insert_one({"_id": schema.META_ID, "indexes": 99})
+    with open_at(mongo_url, database) as store:
+        run_a_little_study(store)
+    assert _indexes(mongo_url, database)["leases"] == ([("lease_expires_at", 1)], False)
+
+
+# ---- values MongoDB cannot hold ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        {"loss": 1.0, "blob": "x" * (17 * MIB)},  # the update command itself
+        {"loss": 1.0, "blob": "x" * (16 * MIB - 100)},  # the trial would not fit
+        {"loss": 1.0, "big": 2**70},
+    ],
+    ids=["17MiB", "just-under-16MiB", "int-beyond-64-bits"],
+)
+def test_a_result_mongodb_cannot_hold_is_refused_cleanly(
+    mongo_url: str, database: str, result: dict[str, Any]
+) -> None:
+    with open_at(mongo_url, database) as store:
+        store.create_study("s", {})
+        store.insert_trials("s", [NewTrial({"i": 0}, {"i": 0})])
+        trial = store.claim("w", LONG, study="s")
+        with pytest.raises(UnstorableError) as info:
+            store.complete("s", trial.tid, trial.token, result)
+        assert isinstance(info.value, ValueError)
+        assert store.get_trial("s", trial.tid).state is TrialState.RUNNING
+        error = {"type": "UnstorableResult", "message": str(info.value)[:500]}
+        assert store.fail("s", trial.tid, trial.token, error)
+
+
+# ---- round trips ---------------------------------------------------------------------
+
+
+class Commands(monitoring.CommandListener):
+    """Counts the commands a client sends (each one round trip)."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.names.append(event.command_name)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+    def during(self, fn: Any) -> list[str]:
+        self.names.clear()
+        fn()
+        return list(self.names)
+
+
+def test_round_trips_per_operation(mongo_url: str, database: str) -> None:
+    """claim, heartbeat, complete: one round trip each; a batch insert two."""
+    commands = Commands()
+    with open_at(mongo_url, database, event_listeners=[commands]) as store:
+        store.create_study("s", {})
+        batch = [NewTrial({"i": i}, {"i": i}) for i in range(10)]
+        assert commands.during(lambda: store.insert_trials("s", batch)) == [
+            "findAndModify",
+            "insert",
+        ]
+        claimed: list[Any] = []
+        assert commands.during(
+            lambda: claimed.append(store.claim("w", LONG, study="s"))
+        ) == ["findAndModify"]
+        trial = claimed[0]
+        beat = commands.during(lambda: store.heartbeat("s", trial.tid, trial.token, 9))
+        assert beat == ["update"]
+        done = commands.during(
+            lambda: store.complete("s", trial.tid, trial.token, {"loss": 0.0})
+        )
+        assert done == ["findAndModify"]
+
+
+# ---- a read-only user ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server with --auth holding a finished study ``q`` in database ``ro``; users
+    ``admin`` (root) and ``reader`` (role ``read`` on ``ro``). Yields its URL."""
+    directory = tmp_path_factory.mktemp("mongo-auth")
+    storage = directory / "data"
+    with WireServer.start(directory, storage=storage) as server:
+        _seed_read_only_database(server.url)
+    with WireServer.start(directory, storage=storage, auth=True) as server:
+        yield server.url
+
+
+def _seed_read_only_database(url: str) -> None:
+    study = ["start", "--db", with_database(url, "ro"), "--study", "q",
+             "--objective", "tests.e2e.objectives:quadratic",
+             "--space", "tests.e2e.objectives:space",
+             "--max-evals", "4", "--workers", "1", "--no-progress"]  # fmt: skip
+    run = _driver(*study)
+    assert run.returncode == 0, run.stderr
+    with open_store(url, database="ro") as store:  # one more, left queued
+        store.insert_trials("q", [NewTrial({"x": 0.0, "y": 0.0}, {"x": 0.0, "y": 0.0})])
+    with pymongo.MongoClient(url) as client:
+        client.admin.command("createUser", "admin", pwd="adminpw", roles=["root"])
+        roles = [{"role": "read", "db": "ro"}]
+        client["ro"].command("createUser", "reader", pwd="readpw", roles=roles)
+
+
+def _driver(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hpo_service.driver.cli", *args],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def _as_reader(url: str) -> str:
+    host = with_database(url, "ro").removeprefix("mongodb://")
+    return f"mongodb://reader:readpw@{host}&authSource=ro"
+
+
+def test_a_read_only_user_can_open_and_read(auth_server: str) -> None:
+    with open_store(_as_reader(auth_server)) as store:
+        assert [s.name for s in store.list_studies()] == ["q"]
+        counts = store.count_by_state("q")
+        assert counts[TrialState.DONE] == 4 and counts[TrialState.NEW] == 1
+        assert [t.tid for t in store.get_trials("q")] == [0, 1, 2, 3, 4]
+        first, cursor = store.changes_since("q")
+        assert sorted(t.tid for t in first) == [0, 1, 2, 3, 4]
+        pending = [t.tid for t in first if t.version < 0]
+        assert 4 in pending  # inserted after the driver's last read
+        again, _ = store.changes_since("q", cursor)  # may not number: seen again
+        assert [t.tid for t in again] == pending
+        with pytest.raises(StoreError, match=r"not authorized|Unauthorized"):
+            store.claim("w", LONG, study="q")
+
+
+@pytest.mark.parametrize("command", ["status", "best", "trials"])
+def test_read_commands_work_for_a_read_only_user(
+    auth_server: str, command: str
+) -> None:
+    run = _driver(command, "--db", _as_reader(auth_server), "--study", "q")
+    assert run.returncode == 0, run.stderr
+    assert "readpw" not in run.stdout + run.stderr

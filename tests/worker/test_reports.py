@@ -1,0 +1,117 @@
+"""Reports and pruning through real worker loops and objective processes (SQLite)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from hpo_service.algorithms.pruners import ASHAPruner, TrialProgress
+from hpo_service.exceptions import WorkerError
+from hpo_service.store import TrialState, open_store
+from hpo_service.worker import run_worker
+from hpo_service.worker._reports import StudyPruning
+
+from .conftest import OBJ, make_study, wait_until
+
+CURVE = f"{OBJ}:learning_curve"
+ASHA_9 = {"pruner": "asha", "pruner_settings": {"max_resource": 9}}
+
+
+def test_reports_are_stored_and_asha_prunes(store):
+    # Rungs at steps 1 and 3 (eta 3, max 9); rung values are level + 0.5 and + 0.25.
+    # Hand-run: 5.0 is first (continues alone); 6.0, 7.0 are not the best of 2 and 3;
+    # 0.3 is the best of 4 (rung 1) and of 2 (rung 3); 8.0 loses; 0.2 is in the top
+    # 2 of 6, then the best of 3; 9.0 loses; 0.1 is top of 8, then of 4; 9.5 loses.
+    levels = [5.0, 6.0, 7.0, 0.3, 8.0, 0.2, 9.0, 0.1, 9.5]
+    make_study(store, "a", CURVE, [{"level": v} for v in levels], **ASHA_9)
+    summary = run_worker(store, study="a", idle_timeout=0)
+    trials = store.get_trials("a")
+    pruned = [t for t in trials if t.state is TrialState.PRUNED]
+    done = [t for t in trials if t.state is TrialState.DONE]
+    assert (summary.done, summary.pruned) == (len(done), len(pruned))
+    assert sorted(t.config["level"] for t in done) == [0.1, 0.2, 0.3, 5.0]
+    assert sorted(t.config["level"] for t in pruned) == [6.0, 7.0, 8.0, 9.0, 9.5]
+    for t in pruned:
+        level = t.config["level"]
+        assert t.intermediate == {0: level + 1.0, 1: level + 0.5}  # stopped at rung 1
+        assert t.result["status"] == "pruned"
+        assert (t.result["step"], t.result["loss"]) == (1, level + 0.5)
+    for t in done:
+        assert sorted(t.intermediate) == list(range(10))
+
+
+def test_without_a_pruner_reports_are_stored_only(store):
+    make_study(store, "n", CURVE, [{"level": v, "steps": 3} for v in (3.0, 1.0)])
+    summary = run_worker(store, study="n", idle_timeout=0)
+    assert (summary.done, summary.pruned) == (2, 0)
+    assert [sorted(t.intermediate) for t in store.get_trials("n")] == [[0, 1, 2]] * 2
+
+
+def test_a_refused_report_drops_the_attempt(store, db_url):
+    make_study(store, "c", CURVE, [{"level": 1.0, "steps": 1000, "pause": 0.05}])
+
+    def cancel_after_reports():
+        with open_store(db_url) as other:
+            wait_until(lambda: len(other.get_trial("c", 0).intermediate) >= 2)
+            other.cancel("c", [0])
+
+    canceller = threading.Thread(target=cancel_after_reports, daemon=True)
+    canceller.start()
+    summary = run_worker(store, study="c", max_trials=1)
+    canceller.join()
+    assert (summary.abandoned, summary.done, summary.pruned) == (1, 0, 0)
+    trial = store.get_trial("c", 0)
+    assert trial.state is TrialState.CANCELLED
+    assert len(trial.intermediate) >= 2
+
+
+def test_unusable_pruner_settings_burn_no_trial(store):
+    bad = {"pruner": "asha", "pruner_settings": {"reduction_factor": 1}}
+    make_study(store, "b", CURVE, [{"level": 1.0}], **bad)
+    with pytest.raises(WorkerError, match="reduction_factor=1"):
+        run_worker(store, study="b", idle_timeout=0)
+    trial = store.get_trial("b", 0)
+    assert (trial.state, trial.attempts) == (TrialState.NEW, 0)
+
+
+def test_many_workers_reaching_a_rung_at_once(store, db_url):
+    """Each writes its report before it reads the rung: the best third continues."""
+    values = [0.9, 0.1, 0.5, 0.3, 0.7, 0.2, 0.8, 0.4, 0.6]
+    make_study(store, "r", CURVE, [{}] * len(values))
+    trials = [store.claim("w", 60.0, study="r") for _ in values]
+    everyone_reported = threading.Barrier(len(values))
+    kept: list[float] = []
+
+    def worker(trial, value):
+        with open_store(db_url) as own:
+            pruning = StudyPruning(own, "r", ASHAPruner(max_resource=9))
+            assert own.report("r", trial.tid, trial.token, 1, value)
+            everyone_reported.wait(timeout=30)
+            progress = TrialProgress(trial.tid, {1: value})
+            if not pruning.should_prune(progress):
+                kept.append(value)
+
+    threads = [
+        threading.Thread(target=worker, args=(t, v))
+        for t, v in zip(trials, values, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(kept) == [0.1, 0.2, 0.3]
+
+
+def test_pruning_learns_finished_trials_incrementally(store):
+    make_study(store, "i", CURVE, [{}] * 3)
+    pruning = StudyPruning(store, "i", ASHAPruner(max_resource=9))
+    first = store.claim("w", 60.0, study="i")
+    store.report("i", first.tid, first.token, 1, 0.1)
+    store.complete("i", first.tid, first.token, {"loss": 0.1})
+    second = store.claim("w", 60.0, study="i")
+    store.report("i", second.tid, second.token, 1, 0.5)
+    assert pruning.should_prune(TrialProgress(second.tid, {1: 0.5}))
+    third = store.claim("w", 60.0, study="i")
+    store.report("i", third.tid, third.token, 1, 0.05)
+    assert not pruning.should_prune(TrialProgress(third.tid, {1: 0.05}))
