@@ -19,3 +19,12 @@ def three_losses(config: dict[str, Any]) -> list[float]:
 def constant_losses(config: dict[str, Any]) -> list[float]:
     """The same two losses every time: only the first trial joins the front."""
     return [1.0, 1.0]
+
+
+def _space() -> dict[str, Any]:
+    from hpo_service import hp
+
+    return {"x": hp.uniform("x", 0, 1), "y": hp.uniform("y", 0, 0.5)}
+
+
+space = _space()
