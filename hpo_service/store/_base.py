@@ -63,8 +63,9 @@ class Trial:
     """A trial as the store holds it. Times are seconds since the epoch (store clock).
 
     ``version`` is the study's change cursor at this trial's last change (see
-    :meth:`BaseTrialStore.changes_since`); on MongoDB it is ``-1`` for a moment after a
-    write, until the write is numbered.
+    :meth:`BaseTrialStore.changes_since`); on MongoDB it is ``-1`` ("pending") after a
+    write until a reader's next ``changes_since`` numbers it (a write costs one round
+    trip that way).
 
     ``intermediate`` maps step -> value reported by the objective during the current
     attempt (see :meth:`BaseTrialStore.report`); empty for a queued trial.
@@ -338,8 +339,9 @@ class BaseTrialStore(abc.ABC):
 
         ``cursor=0`` returns every trial. Each trial appears at most once per call, in
         its latest state. A trial may appear again in a later call without a new
-        change (on MongoDB, when a write raced the previous call), so callers apply
-        changes idempotently (by tid and state). The returned cursor never decreases.
+        change (on MongoDB, when a write raced the previous call, or when the reader may
+        not write and so cannot number pending writes), so callers apply changes
+        idempotently (by tid and state). The returned cursor never decreases.
         """
 
     @abc.abstractmethod

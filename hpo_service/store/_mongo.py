@@ -1142,14 +1142,18 @@ class MongoTrialStore(BaseTrialStore):
     def count_by_state(self, study: str) -> dict[TrialState, int]:
         c.check_name(study, "study")
         self._require_study(study)
+        pipeline = [
+            {"$match": {"study": study}},
+            {"$group": {"_id": "$state", "n": {"$sum": 1}}},
+        ]
+        groups = self._call(
+            "count_by_state", lambda _: list(self._trials.aggregate(pipeline))
+        )
         counts = c.zero_counts()
-        for state in counts:
-            query = {"state": state.value, "study": study}
-            counts[state] = int(
-                self._call(
-                    "count_by_state", lambda _, q=query: self._trials.count_documents(q)
-                )
-            )
+        known = {state.value: state for state in counts}
+        for group in groups:  # a state a newer version added is not ours to count
+            if group["_id"] in known:
+                counts[known[group["_id"]]] = int(group["n"])
         return counts
 
     # ---- intermediate values (pruning) ---------------------------------------------

@@ -68,3 +68,12 @@ def curve(config: dict[str, Any]) -> float:
             raise TrialPruned()
         time.sleep(float(os.environ.get("HPO_TEST_PAUSE", "0")))
     return config["level"]
+
+
+oversized_space = {"x": hp.uniform("x", -5.0, 5.0), "big": hp.choice("big", [0, 1])}
+
+
+def oversized(config: dict[str, Any]) -> dict[str, Any]:
+    """A result of 17 MiB (more than a MongoDB document holds) when ``big`` is 1."""
+    blob = "x" * (17 * 1024 * 1024) if config["big"] else ""
+    return {"loss": config["x"] ** 2, "status": "ok", "blob": blob}

@@ -91,6 +91,7 @@ def drain(store: MongoTrialStore) -> None:
             if counts[TrialState.RUNNING] == 0:
                 return
             store.requeue_expired(max_attempts=5, study="s")
+            time.sleep(0.2)
             continue
         assert store.complete("s", trial.tid, trial.token, {"loss": float(trial.tid)})
 
@@ -175,13 +176,17 @@ def test_heartbeat_under_fault(wire: Wire, store: MongoTrialStore, fault: str) -
 
 @pytest.mark.parametrize("command", ["findAndModify", "insert", "update", "find"])
 def test_slow_replies_lost_to_a_socket_timeout(wire: Wire, command: str) -> None:
-    """The reply arrives after the client gave up: the write may land late."""
+    """The reply arrives after the client gave up (twice: pymongo's own retry too),
+    and the write may land after the store's retry looked for it: a claim can then
+    leak until its lease expires (it is requeued, never run twice at once), but every
+    trial finishes, once."""
     slow = {"blockConnection": True, "blockTimeMS": 1500}
     with wire.open(socketTimeoutMS=500) as store:
         store.create_study("s", {})
         with wire.fault([command], 2, **slow):
             queue(store, 3)
-            trial = store.claim("w", LONG, study="s")
+            trial = store.claim("w", 3.0, study="s")  # a leaked claim expires soon
+            assert store.heartbeat("s", trial.tid, trial.token, LONG)
             assert store.complete("s", trial.tid, trial.token, {"loss": 0.0})
         drain(store)
         trials = store.get_trials("s")

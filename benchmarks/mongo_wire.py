@@ -1,0 +1,146 @@
+"""MongoDB backend over TCP (the MongoDB-wire server ``secantusd-py``) beside SQLite.
+
+    python -m benchmarks.mongo_wire                       # starts its own server
+    python -m benchmarks.mongo_wire --url mongodb://127.0.0.1:27017/   # another one
+
+Three parts, each with 1 and 4 workers where it applies:
+
+1. claim + complete (trivial objective, no driver), ``--trials`` queued trials drained
+   by worker processes: trials/s from the store's own timestamps;
+2. a whole study, ``hpo-driver start --workers K`` with TPE: trials/s;
+3. round trips: the commands pymongo sends for each store call (counted by a command
+   listener), and the commands per trial the server saw during the studies of part 2
+   (its ``serverStatus`` opcounters, so every process and every monitor check is in).
+
+The wire server is written in Python: its speed is not MongoDB's. The point is the
+store's own cost per trial on a real network protocol: its round trips.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pymongo
+from pymongo import monitoring
+
+from benchmarks.e2e_throughput import rates, run_study
+from benchmarks.store_throughput import fill, measure, run_processes
+from hpo_service.store import NewTrial, open_store
+from tests.helpers.mongo_wire import WireServer, with_database
+
+
+@contextlib.contextmanager
+def server(url: str | None) -> Iterator[str]:
+    if url:
+        yield url
+        return
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        WireServer.start(Path(directory), test_commands=False) as started,
+    ):
+        yield started.url
+
+
+@contextlib.contextmanager
+def fresh_database(url: str) -> Iterator[str]:
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    try:
+        yield with_database(url, name)
+    finally:
+        with pymongo.MongoClient(url) as client:
+            client.drop_database(name)
+
+
+def claim_complete(db: str, trials: int, processes: int) -> float:
+    with open_store(db) as store:
+        fill(store, trials)
+        return measure(store, trials, run_processes(db, processes))["rate"]
+
+
+def opcounters(url: str) -> int:
+    with pymongo.MongoClient(url) as client:
+        counts = client.admin.command("serverStatus")["opcounters"]
+    return sum(int(v) for v in counts.values())
+
+
+class Commands(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.names.append(event.command_name)
+
+    def succeeded(self, event: Any) -> None:
+        pass
+
+    def failed(self, event: Any) -> None:
+        pass
+
+
+def round_trips(url: str) -> list[tuple[str, list[str]]]:
+    """The commands of each store call, in a study of 10 queued trials."""
+    commands = Commands()
+    rows: list[tuple[str, list[str]]] = []
+
+    def record(what: str, call: Any) -> Any:
+        commands.names.clear()
+        value = call()
+        rows.append((what, list(commands.names)))
+        return value
+
+    with fresh_database(url) as db, open_store(db, event_listeners=[commands]) as s:
+        s.create_study("rt", {})
+        batch = [NewTrial({"i": i}, {"i": i}) for i in range(10)]
+        record("insert_trials (batch of 10)", lambda: s.insert_trials("rt", batch))
+        trial = record("claim", lambda: s.claim("w", 60.0, study="rt"))
+        record("heartbeat", lambda: s.heartbeat("rt", trial.tid, trial.token, 60.0))
+        record(
+            "complete",
+            lambda: s.complete("rt", trial.tid, trial.token, {"loss": 0.0}),
+        )
+        record("changes_since (11 pending writes)", lambda: s.changes_since("rt"))
+        record("changes_since (nothing new)", lambda: s.changes_since("rt", 10**9))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", help="a running server (default: start one)")
+    parser.add_argument("--trials", type=int, default=2000)
+    parser.add_argument("--study-trials", type=int, default=500)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 4])
+    args = parser.parse_args()
+    with server(args.url) as url, tempfile.TemporaryDirectory() as tmp:
+        print("claim + complete, trials/s (no driver)")
+        for k in args.workers:
+            sqlite = claim_complete(f"sqlite:///{tmp}/cc-{k}.sqlite", args.trials, k)
+            with fresh_database(url) as db:
+                wire = claim_complete(db, args.trials, k)
+            print(f"  {k} workers: sqlite {sqlite:8.0f}   mongodb-wire {wire:8.0f}")
+        print("whole study (hpo-driver start --workers K, TPE), trials/s")
+        for k in args.workers:
+            sqlite_db = f"sqlite:///{tmp}/study-{k}.sqlite"
+            run_study(sqlite_db, args.study_trials, k, "tpe")
+            with fresh_database(url) as db:
+                before = opcounters(url)
+                run_study(db, args.study_trials, k, "tpe")
+                per_trial = (opcounters(url) - before) / args.study_trials
+                wire = rates(db)["trials_per_s"]
+            sqlite = rates(sqlite_db)["trials_per_s"]
+            print(
+                f"  {k} workers: sqlite {sqlite:8.0f}   mongodb-wire {wire:8.0f}"
+                f"   (server commands per trial, all processes: {per_trial:.2f})"
+            )
+        print("round trips per store call (commands pymongo sent)")
+        for what, names in round_trips(url):
+            print(f"  {what:<36} {len(names)}: {', '.join(names)}")
+
+
+if __name__ == "__main__":
+    main()

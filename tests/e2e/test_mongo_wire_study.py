@@ -1,0 +1,88 @@
+"""Whole studies run by real hpo-driver and hpo-worker processes on MongoDB, through
+real pymongo over TCP against the session's MongoDB-wire server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pymongo
+import pytest
+
+from hpo_service.store import TrialState, open_store
+from tests.conftest import mongo_lane
+from tests.helpers.mongo_wire import (
+    fail_points_enabled,
+    step_down,
+    wait_writable,
+    with_database,
+)
+
+from .conftest import wait_until
+from .test_study_processes import DRIVER, WORKER, counts, start_args
+
+pytestmark = pytest.mark.skipif(
+    mongo_lane() is None, reason="no MongoDB-wire server (see tests/conftest.py)"
+)
+
+
+@pytest.fixture
+def db(mongo_url: str) -> Iterator[str]:
+    """``mongodb://127.0.0.1:PORT/<fresh database>?replicaSet=...``, dropped after."""
+    name = f"hpo_e2e_{uuid.uuid4().hex[:10]}"
+    yield with_database(mongo_url, name)
+    wait_writable(mongo_url)
+    with pymongo.MongoClient(mongo_url) as client:
+        client.drop_database(name)
+
+
+def finished_once(db: str, study: str, n: int) -> None:
+    with open_store(db) as store:
+        trials = store.get_trials(study)
+    assert [t.tid for t in trials] == list(range(n))
+    assert all(t.state is TrialState.DONE for t in trials), [t.state for t in trials]
+    assert all(t.attempts == 1 for t in trials), [t.attempts for t in trials]
+
+
+def test_a_whole_study_with_two_workers(procs, db):
+    run = procs.run(DRIVER, *start_args(db, "q", 20, "--workers", "2", "--seed", "3"))
+    assert run.returncode == 0, run.stderr
+    assert "best trial" in run.stdout
+    finished_once(db, "q", 20)
+    status = procs.run(DRIVER, "status", "--db", db, "--study", "q")
+    assert status.returncode == 0 and "20" in status.stdout, status.stderr
+
+
+def test_primary_steps_down_in_the_middle_of_a_study(procs, db, mongo_url):
+    if not fail_points_enabled(mongo_url):
+        pytest.skip("the MongoDB server runs without test commands")
+    procs.env["HPO_TEST_SLEEP"] = "0.1"
+    driver = procs.start(DRIVER, *start_args(db, "f", 24, "--workers", "2"))
+    wait_until(lambda: counts(db, "f")[TrialState.DONE] >= 4, timeout=120)
+    step_down(mongo_url, 3)
+    assert driver.wait(timeout=240) == 0, driver.stderr.read()
+    finished_once(db, "f", 24)
+
+
+def test_a_result_too_large_for_mongodb_is_an_error_and_the_worker_lives(procs, db):
+    driver = procs.start(
+        DRIVER, "start", "--db", db, "--study", "big", "--algo", "rand", "--seed", "1",
+        "--objective", "tests.e2e.objectives:oversized",
+        "--space", "tests.e2e.objectives:oversized_space",
+        "--max-evals", "8", "--no-progress",
+    )  # fmt: skip
+    worker = procs.start(WORKER, "--db", db, "--study", "big", "--idle-timeout", "5")
+    assert driver.wait(timeout=300) == 0, driver.stderr.read()
+    assert worker.wait(timeout=120) == 0, worker.stderr.read()
+    with open_store(db) as store:
+        trials = store.get_trials("big")
+    assert len(trials) == 8
+    big = [t for t in trials if t.config["big"]]
+    small = [t for t in trials if not t.config["big"]]
+    assert big and small, "the seed must draw both kinds"
+    assert all(t.state is TrialState.DONE for t in small)
+    for trial in big:
+        assert trial.state is TrialState.ERROR
+        assert trial.error["type"] == "UnstorableResult"
+        assert "MongoDB document" in trial.error["message"]
+    assert len({t.owner for t in trials}) == 1  # one worker ran them all
