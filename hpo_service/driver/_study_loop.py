@@ -7,6 +7,7 @@ simply started again.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -20,12 +21,14 @@ from typing import Any
 import numpy as np
 
 from hpo_service.algorithms import resolve
+from hpo_service.algorithms._pareto import ParetoArchive
 from hpo_service.driver._progress import Progress
-from hpo_service.driver._queue import CompletionRate, auto_queue_depth
+from hpo_service.driver._queue import QueuePolicy
+from hpo_service.driver._serial import check_loss_threshold
 from hpo_service.driver._settings import COUNTED_STATES, StudySettings
 from hpo_service.driver._suggest import Suggester
-from hpo_service.exceptions import DriverLeaseError
-from hpo_service.objective._result import loss_of
+from hpo_service.exceptions import DriverLeaseError, SearchExhausted
+from hpo_service.objective._result import loss_of, losses_of, violation_of
 from hpo_service.store import BaseTrialStore, Trial, TrialState
 
 _logger = logging.getLogger(__name__)
@@ -113,13 +116,15 @@ class Driver:
         self._counts = dict.fromkeys(TrialState, 0)
         self._pending: dict[int, Trial] = {}
         self._cursor = 0
-        self._best: Trial | None = None
+        self._best: Trial | None = None  # several objectives: newest on the front
+        self._front = ParetoArchive()
         self._last_improvement = 0
         self._stop_reason: str | None = None
         self._started = time.monotonic()
         self._last_done: dict[str, float] = {}
         self._cancelled = False
-        self._throughput = CompletionRate()
+        self._exhausted = False  # the algorithm has no new point left (grid)
+        self._queue_policy = QueuePolicy(self.options.local_workers)
         self._replaying = True  # the first read replays what finished before this run
 
     # ---- public ------------------------------------------------------------------
@@ -130,6 +135,7 @@ class Driver:
         Raises:
             DriverLeaseError: Another live driver runs this study.
         """
+        check_loss_threshold(self.settings.loss_threshold, self.settings.n_objectives)
         self._housekeeping()  # takes the driver lease first, then requeues dead ones
         self._started = time.monotonic()
         total = self.settings.max_evals
@@ -165,7 +171,7 @@ class Driver:
                 if self._drain():
                     return self._stop_reason
             elif self._complete():
-                return "max_evals"
+                return "exhausted" if self._exhausted else "max_evals"
             else:
                 inserted = self._fill_queue()
                 if inserted == _MAX_SUGGESTIONS_PER_POLL:
@@ -250,13 +256,43 @@ class Driver:
         if trial.state not in _FINISHED or previous in _FINISHED:
             return
         if not self._replaying:
-            self._throughput.count()
+            self._queue_policy.completions.count()
         result = trial.result if trial.state != TrialState.ERROR else None
         self._suggester.observe(trial.params, result)
-        loss = None if result is None else loss_of(result)
-        if loss is not None and (self._best is None or loss < self._best_loss()):
+        losses = None if result is None else losses_of(result)
+        if losses is None:
+            return
+        count = self._note_objective_count(len(losses))
+        if count > 1:
+            self._note_front(trial, losses)
+        elif len(losses) == 1 and (self._best is None or losses[0] < self._best_loss()):
             self._best = trial
             self._last_improvement = self._n_finished()
+
+    def _note_front(self, trial: Trial, losses: list[float]) -> None:
+        """Several objectives: a trial improves the study when it joins the front."""
+        feasible = violation_of(trial.result or {}) <= 0
+        right_count = len(losses) == self.settings.n_objectives
+        if right_count and feasible and self._front.add(losses):
+            self._best = trial
+            self._last_improvement = self._n_finished()
+
+    def _note_objective_count(self, count: int) -> int:
+        """Record the study's number of objectives from its first result; return it.
+
+        Raises:
+            MultiObjectiveError: The study has a loss threshold and several objectives.
+        """
+        if self.settings.n_objectives is not None:
+            return self.settings.n_objectives
+        stored = dict(self.store.get_study(self.name).settings)
+        if stored.get("n_objectives") is None:
+            stored["n_objectives"] = count
+            self.store.update_study_settings(self.name, stored)
+        count = int(stored["n_objectives"])
+        self.settings = dataclasses.replace(self.settings, n_objectives=count)
+        check_loss_threshold(self.settings.loss_threshold, count)
+        return count
 
     # ---- decisions -----------------------------------------------------------------
 
@@ -284,7 +320,8 @@ class Driver:
         return None
 
     def _complete(self) -> bool:
-        return not self._pending and self._n_finished() >= self.settings.max_evals
+        done = self._exhausted or self._n_finished() >= self.settings.max_evals
+        return done and not self._pending
 
     def _drain(self) -> bool:
         """Cancel queued trials after a stop rule; True once nothing runs any more."""
@@ -301,23 +338,38 @@ class Driver:
             self.settings.max_evals - total,
             _MAX_SUGGESTIONS_PER_POLL,
         )
-        if room <= 0:
+        if room <= 0 or self._exhausted or self._cancelled_while_queue_empty():
             return 0
         pending = [t.params for t in self._pending.values()]
         rng = np.random.default_rng([self.settings.seed or 0, len(self._states)])
-        new = self._suggester.suggest(rng, room, pending)
+        try:
+            new = self._suggester.suggest(rng, room, pending)
+        except SearchExhausted as e:
+            _logger.info("study %r: %s; finishing the running trials", self.name, e)
+            self._exhausted = True
+            return 0
         self.store.insert_trials(self.name, new)
         return len(new)
 
+    def _cancelled_while_queue_empty(self) -> bool:
+        """Whether the study was cancelled, read now if nothing is queued.
+
+        A cancel shows up as cancelled queued trials, which the next read reports; with
+        an empty queue there are none, so look at the study itself before queueing.
+        """
+        if self._counts[TrialState.NEW] == 0:
+            study = self.store.get_study(self.name)
+            self._cancelled = bool(study.settings.get("cancelled"))
+        return self._cancelled
+
     def _queue_depth(self) -> int:
-        """The configured depth, or the automatic one (see :mod:`._queue`)."""
+        """The configured depth, or the automatic one (see :class:`QueuePolicy`)."""
         if self.settings.queue_depth is not None:
             return self.settings.queue_depth
-        owners = {
-            t.owner for t in self._pending.values() if t.state == TrialState.RUNNING
-        }
-        workers = max(len(owners), self.options.local_workers)
-        return auto_queue_depth(workers, self._throughput.rate)
+        counts = self._counts
+        return self._queue_policy.depth(
+            counts[TrialState.RUNNING], counts[TrialState.NEW]
+        )
 
     def _n_finished(self) -> int:
         """Finished trials that count toward ``max_evals`` (done, error, pruned)."""
