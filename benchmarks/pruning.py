@@ -1,0 +1,360 @@
+"""Pruning: training steps saved and final loss, ours vs optuna's pruners, with TPE.
+
+Every method tunes the same learning-curve problems (``curves.py``) with the same
+budget of training steps; trials report their loss after each step and stop when
+their pruner says so. Runs are simulated in one process per (method, problem, seed):
+W workers run trials asynchronously (each trial's steps take a per-trial duration
+drawn from [0.5, 1.5) time units, so trials reach rungs at different moments, or
+together), and a free worker starts a new trial while the steps used are below the
+budget. Ours runs through the real store (an in-memory SQLite ``BaseTrialStore``)
+with the worker's report path (``store.report`` then ``StudyPruning``), TPE through
+the driver's ``Suggester``; optuna runs ``study.ask``/``trial.report``/
+``trial.should_prune``/``study.tell`` with
+``TPESampler(seed=..., constant_liar=W > 1)``.
+
+Reported, per problem and worker count (medians over seeds):
+
+- final loss: the best final value (after all steps) of the trials that completed,
+  once a third of the budget, and all of it, was used;
+- trials: trials started within the budget; saved: share of the steps that running
+  every started trial to completion would have taken but were not spent;
+- mistakes: share of seeds where the configuration with the best final value among
+  those the run tried (the curves are known) was pruned.
+
+    python benchmarks/pruning.py                    # 10 seeds, 1 and 4 workers
+    python benchmarks/pruning.py --seeds 30         # the README's table
+    python benchmarks/pruning.py --problems synthetic --methods ours:asha,optuna:sha
+    python benchmarks/pruning.py --methods ours:asha,ours:asha:failure,ours:asha:ignore
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import logging
+import multiprocessing
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.curves import PROBLEMS, CurveProblem, load_sgd_curves
+
+RESULTS = Path(__file__).resolve().parent / "results"
+REDUCTION = 3
+METHODS = [
+    "ours:none",
+    "ours:median",
+    "ours:asha",
+    "ours:hyperband",
+    "optuna:none",
+    "optuna:median",
+    "optuna:sha",
+    "optuna:hyperband",
+]
+"""``library:pruner[:rule]``; ours may add the pruned-trial rule of TPE
+(``last``, the default, ``failure`` or ``ignore``)."""
+
+
+@dataclass
+class Outcome:
+    """What one simulated run did."""
+
+    completed: list[tuple[int, float]] = field(default_factory=list)  # (steps, final)
+    trials: int = 0
+    steps: int = 0
+    full_steps: int = 0
+    tried: list[tuple[float, bool]] = field(
+        default_factory=list
+    )  # (true final, pruned)
+
+
+# ---- the two libraries behind one small interface ------------------------------------
+
+
+class OursRunner:
+    """Our TPE and pruners, through the store as the driver and workers use them."""
+
+    def __init__(
+        self, problem: CurveProblem, pruner: str, rule: str, seed: int, workers: int
+    ) -> None:
+        from hpo_service.algorithms import resolve
+        from hpo_service.algorithms.pruners import make_pruner
+        from hpo_service.driver._suggest import Suggester
+        from hpo_service.space import hp
+        from hpo_service.store._sqlite import SQLiteTrialStore
+        from hpo_service.worker._reports import StudyPruning
+
+        self.store = SQLiteTrialStore(":memory:")
+        self.store.create_study("b", {})
+        self.suggester = Suggester(
+            problem.make_space(hp), resolve("tpe"), pruned_rule=rule
+        )
+        settings = _pruner_settings(pruner, problem.steps)
+        self.pruning = (
+            None
+            if pruner == "none"
+            else StudyPruning(self.store, "b", make_pruner(pruner, settings))
+        )
+        self.rng = np.random.default_rng(seed)
+        self.running: dict[int, Any] = {}
+
+    def ask(self) -> tuple[Any, dict[str, Any]]:
+        from hpo_service.algorithms.pruners import TrialProgress
+
+        pending = [t.params for t, _ in self.running.values()]
+        seed = int(self.rng.integers(2**31 - 1))
+        (new,) = self.suggester.suggest(np.random.default_rng(seed), 1, pending)
+        self.store.insert_trials("b", [new])
+        trial = self.store.claim("w", 1e9, study="b")
+        assert trial is not None
+        self.running[trial.tid] = (trial, TrialProgress(trial.tid))
+        return trial.tid, trial.config
+
+    def report(self, handle: int, step: int, value: float) -> bool:
+        trial, progress = self.running[handle]
+        assert self.store.report("b", trial.tid, trial.token, step, value)
+        progress.intermediate[step] = value
+        return self.pruning is not None and self.pruning.should_prune(progress)
+
+    def finish(self, handle: int, step: int, value: float, pruned: bool) -> None:
+        trial, _ = self.running.pop(handle)
+        if pruned:
+            result = {"status": "pruned", "loss": value, "step": step}
+            assert self.store.prune("b", trial.tid, trial.token, result)
+        else:
+            result = {"status": "ok", "loss": value}
+            assert self.store.complete("b", trial.tid, trial.token, result)
+        self.suggester.observe(trial.params, result)
+
+
+class OptunaRunner:
+    """Optuna's TPESampler with its pruners, through ask and tell."""
+
+    def __init__(
+        self, problem: CurveProblem, pruner: str, seed: int, workers: int
+    ) -> None:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        warnings.filterwarnings(
+            "ignore", category=optuna.exceptions.ExperimentalWarning
+        )
+        pruners = {
+            "none": optuna.pruners.NopPruner,
+            "median": optuna.pruners.MedianPruner,
+            "sha": lambda: optuna.pruners.SuccessiveHalvingPruner(
+                min_resource=1, reduction_factor=REDUCTION
+            ),
+            "hyperband": lambda: optuna.pruners.HyperbandPruner(
+                min_resource=1, max_resource=problem.steps, reduction_factor=REDUCTION
+            ),
+        }
+        sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=workers > 1)
+        self.study = optuna.create_study(sampler=sampler, pruner=pruners[pruner]())
+        self.problem = problem
+        self.optuna = optuna
+
+    def ask(self) -> tuple[Any, dict[str, Any]]:
+        trial = self.study.ask()
+        return trial, self.problem.optuna_config(trial)
+
+    def report(self, handle: Any, step: int, value: float) -> bool:
+        handle.report(value, step)
+        return bool(handle.should_prune())
+
+    def finish(self, handle: Any, step: int, value: float, pruned: bool) -> None:
+        state = self.optuna.trial.TrialState
+        if pruned:
+            self.study.tell(handle, state=state.PRUNED)
+        else:
+            self.study.tell(handle, value)
+
+
+def _pruner_settings(pruner: str, steps: int) -> dict[str, Any]:
+    if pruner == "asha":
+        return {"max_resource": steps, "reduction_factor": REDUCTION}
+    if pruner == "hyperband":
+        return {"max_resource": steps, "reduction_factor": REDUCTION}
+    return {}
+
+
+def make_runner(method: str, problem: CurveProblem, seed: int, workers: int) -> Any:
+    library, pruner, *rule = method.split(":")
+    if library == "ours":
+        return OursRunner(problem, pruner, rule[0] if rule else "last", seed, workers)
+    if rule:
+        raise ValueError(f"optuna methods take no rule, but got {method!r}")
+    return OptunaRunner(problem, "sha" if pruner == "asha" else pruner, seed, workers)
+
+
+# ---- the simulation ------------------------------------------------------------------
+
+
+def simulate(
+    method: str, problem: CurveProblem, seed: int, workers: int, budget: int
+) -> Outcome:
+    """Run asynchronous workers until the budget of steps is spent and all finished."""
+    runner = make_runner(method, problem, seed, workers)
+    durations = np.random.default_rng(seed + 10_000)
+    out = Outcome()
+    events: list[tuple[float, int, Any]] = []  # (time of the next step, order, state)
+    order = 0
+    for _ in range(workers):
+        order = _start(runner, problem, durations, events, 0.0, order, out, budget)
+    while events:
+        now, _, state = heapq.heappop(events)
+        if _step(runner, problem, state, out):
+            heapq.heappush(events, (now + state["duration"], order, state))
+            order += 1
+        else:
+            order = _start(runner, problem, durations, events, now, order, out, budget)
+    return out
+
+
+def _start(runner, problem, durations, events, now, order, out, budget) -> int:
+    if out.steps >= budget:
+        return order
+    handle, config = runner.ask()
+    curve = problem.curve(config)
+    state = {"handle": handle, "curve": curve, "step": 0}
+    state["duration"] = float(durations.uniform(0.5, 1.5))
+    out.trials += 1
+    out.full_steps += problem.steps
+    heapq.heappush(events, (now + state["duration"], order, state))
+    return order + 1
+
+
+def _step(runner, problem, state, out) -> bool:
+    """Train one step of a trial; False when it ended (pruned or complete)."""
+    state["step"] += 1
+    step, curve = state["step"], state["curve"]
+    value = float(curve[step - 1])
+    out.steps += 1
+    pruned = runner.report(state["handle"], step, value)
+    if pruned or step == problem.steps:
+        runner.finish(state["handle"], step, value, pruned)
+        out.tried.append((float(curve[-1]), pruned))
+        if not pruned:
+            out.completed.append((out.steps, value))
+        return False
+    return True
+
+
+# ---- summaries -----------------------------------------------------------------------
+
+
+def summarise(outcome: Outcome, budget: int) -> dict[str, Any]:
+    """One run's figures (see the module docstring)."""
+
+    def best_within(steps: float) -> float:
+        finals = [v for s, v in outcome.completed if s <= steps]
+        return min(finals) if finals else float("nan")
+
+    best_true = min(outcome.tried)
+    return {
+        "final_third": best_within(budget / 3),
+        "final": best_within(float("inf")),
+        "trials": outcome.trials,
+        "steps": outcome.steps,
+        "saved": 1.0 - outcome.steps / outcome.full_steps,
+        "mistake": bool(best_true[1]),
+        "best_true": best_true[0],
+    }
+
+
+def run_one(task: tuple[str, str, int, int, int]) -> dict[str, Any]:
+    method, problem_name, seed, workers, budget = task
+    problem = PROBLEMS[problem_name]
+    started = time.perf_counter()
+    outcome = simulate(method, problem, seed, workers, budget)
+    summary = summarise(outcome, budget)
+    summary.update(
+        method=method,
+        problem=problem_name,
+        seed=seed,
+        workers=workers,
+        seconds=time.perf_counter() - started,
+    )
+    return summary
+
+
+def table(rows: list[dict[str, Any]], methods: list[str]) -> str:
+    lines = []
+    groups = sorted({(r["problem"], r["workers"]) for r in rows})
+    for problem, workers in groups:
+        lines.append(f"\n{problem}, {workers} worker(s):")
+        lines.append(
+            "| method | final loss at 1/3 budget | final loss | trials | steps saved "
+            "| best config pruned |"
+        )
+        lines.append("| --- | --- | --- | --- | --- | --- |")
+        for method in methods:
+            mine = [
+                r
+                for r in rows
+                if (r["problem"], r["workers"], r["method"])
+                == (problem, workers, method)
+            ]
+            if not mine:
+                continue
+            med = {k: float(np.nanmedian([r[k] for r in mine])) for k in (
+                "final_third", "final", "trials", "saved")}  # fmt: skip
+            mistakes = sum(r["mistake"] for r in mine)
+            lines.append(
+                f"| {method} | {med['final_third']:.4f} | {med['final']:.4f} | "
+                f"{med['trials']:.0f} | {med['saved']:.0%} | "
+                f"{mistakes}/{len(mine)} |"
+            )
+    return "\n".join(lines)
+
+
+def _parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=10, help="seeds per method")
+    parser.add_argument("--seed-offset", type=int, default=0)
+    parser.add_argument(
+        "--budget", type=int, default=40, help="budget in complete trials' steps"
+    )
+    parser.add_argument("--workers", default="1,4", help="worker counts, e.g. 1,4")
+    parser.add_argument("--problems", default=",".join(PROBLEMS))
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--tag", default="", help="suffix of the results file name")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = _parse()
+    logging.basicConfig(level=logging.WARNING)
+    problems = args.problems.split(",")
+    methods = args.methods.split(",")
+    tasks = [
+        (method, problem, seed, int(workers), args.budget * PROBLEMS[problem].steps)
+        for problem in problems
+        for workers in args.workers.split(",")
+        for seed in range(args.seed_offset, args.seed_offset + args.seeds)
+        for method in methods
+    ]
+    started = time.perf_counter()
+    if "sgd" in problems:
+        load_sgd_curves(args.processes)  # before the pool forks: workers share them
+    with multiprocessing.Pool(args.processes) as pool:
+        rows = pool.map(run_one, tasks, chunksize=1)
+    elapsed = time.perf_counter() - started
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"pruning{args.tag}.json"
+    path.write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))
+    print(table(rows, methods))
+    print(f"\n{len(rows)} runs in {elapsed:.0f} s; results in {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,265 @@
+"""Cost of pruning: ``should_prune()`` on a large study, and reports beside claims.
+
+1. A study of N finished trials with S reported steps each (default 10,000 x 100)
+   and R running trials: the time of one ``report`` and one pruner decision as a
+   worker makes them (``store.report`` then ``StudyPruning.should_prune``), for the
+   median pruner (judges every step) and ASHA (reads the running trials at a rung),
+   and the first decision of a fresh worker (which learns every finished trial once).
+   Optuna's ``MedianPruner`` and ``SuccessiveHalvingPruner`` on an in-memory study
+   of the same size are timed beside it.
+2. Claim and heartbeat latency on SQLite with and without 4 processes reporting
+   as fast as they can into the same database.
+
+    python benchmarks/pruning_cost.py                       # 10,000 x 100
+    python benchmarks/pruning_cost.py --trials 1000 --steps 50 --skip-peers
+
+The large study is written with one SQL transaction per 1,000 trials (the store's
+own tables and encoding), not one ``report`` call per value, so that setting up
+1,000,000 values takes seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hpo_service.algorithms.pruners import ASHAPruner, MedianPruner, TrialProgress
+from hpo_service.store import NewTrial, open_store
+from hpo_service.store._sqlite import _PAIR
+from hpo_service.worker._reports import StudyPruning
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def curve(rng: np.random.Generator, steps: int) -> np.ndarray:
+    level = rng.uniform(0.1, 1.0)
+    return level + 1.0 / np.arange(1, steps + 1) + rng.normal(0, 0.01, steps)
+
+
+def build_study(url: str, n: int, steps: int, running: int) -> list[Any]:
+    """N finished trials with S reports each, then R running ones with S // 2."""
+    rng = np.random.default_rng(0)
+    with open_store(url) as store:
+        store.create_study("big", {})
+        for start in range(0, n, 1000):
+            count = min(1000, n - start)
+            store.insert_trials("big", [NewTrial({"x": 0.0}, {"x": 0.0})] * count)
+            _finish_in_bulk(store, start, count, steps, rng)
+        store.insert_trials("big", [NewTrial({"x": 0.0}, {"x": 0.0})] * (running + 1))
+        live = [store.claim("w", 3600.0, study="big") for _ in range(running + 1)]
+        for trial in live[:-1]:
+            for step, value in enumerate(curve(rng, steps)[: steps // 2]):
+                store.report("big", trial.tid, trial.token, step, float(value))
+    return live
+
+
+def _finish_in_bulk(store: Any, start: int, count: int, steps: int, rng: Any) -> None:
+    conn = store._connection()
+    conn.execute("BEGIN IMMEDIATE")
+    token = uuid.uuid4().hex
+    rows = []
+    for tid in range(start, start + count):
+        values = curve(rng, steps)
+        data = b"".join(_PAIR.pack(s, float(v)) for s, v in enumerate(values))
+        rows.append(
+            (tid, data, json.dumps({"loss": float(values[-1]), "status": "ok"}))
+        )
+    conn.executemany(
+        "UPDATE trials SET state = 'done', token = ?, attempts = 1, result = ?, "
+        "version = (SELECT version + 1 FROM studies WHERE name = 'big') "
+        "WHERE study = 'big' AND tid = ?",
+        [(token, result, tid) for tid, _, result in rows],
+    )
+    conn.executemany(
+        "INSERT INTO intermediate (study, tid, token, data) VALUES ('big', ?, ?, ?)",
+        [(tid, token, data) for tid, data, _ in rows],
+    )
+    conn.execute("UPDATE studies SET version = version + 1 WHERE name = 'big'")
+    conn.execute("COMMIT")
+
+
+def time_decisions(url: str, trial: Any, pruner: Any, steps: int) -> dict[str, float]:
+    """First decision of a fresh worker, then per-report cost over ``steps`` steps."""
+    with open_store(url) as store:
+        pruning = StudyPruning(store, "big", pruner)
+        progress = TrialProgress(trial.tid)
+        rng = np.random.default_rng(1)
+        values = curve(rng, steps) - 0.5  # a good trial: judged all the way
+        times: list[float] = []
+        first = None
+        for step, value in enumerate(values):
+            started = time.perf_counter()
+            store.report("big", trial.tid, trial.token, step, float(value))
+            progress.intermediate[step] = float(value)
+            pruning.should_prune(progress)
+            elapsed = time.perf_counter() - started
+            if first is None:
+                first = elapsed
+            else:
+                times.append(elapsed)
+    return {
+        "first_ms": 1000 * first,
+        "median_ms": 1000 * statistics.median(times),
+        "p95_ms": 1000 * float(np.percentile(times, 95)),
+    }
+
+
+def time_optuna(n: int, steps: int, pruner_name: str) -> dict[str, float]:
+    import optuna
+    from optuna.distributions import FloatDistribution
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    pruners = {
+        "median": optuna.pruners.MedianPruner(),
+        "sha": optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=1, reduction_factor=3
+        ),
+    }
+    study = optuna.create_study(pruner=pruners[pruner_name])
+    rng = np.random.default_rng(0)
+    dist = {"x": FloatDistribution(0, 1)}
+    trials = []
+    for _ in range(n):
+        values = curve(rng, steps)
+        attrs = {}
+        if pruner_name == "sha":  # what its own runs would have recorded at rungs
+            attrs = {
+                f"completed_rung_{k}": float(values[3**k])
+                for k in range(5)
+                if 3**k < steps
+            }
+        trials.append(
+            optuna.trial.create_trial(
+                params={"x": 0.5}, distributions=dist, value=float(values[-1]),
+                intermediate_values={s: float(v) for s, v in enumerate(values)},
+                system_attrs=attrs,
+            )
+        )  # fmt: skip
+    study.add_trials(trials)
+    trial = study.ask(dist)
+    times = []
+    for step, value in enumerate(curve(rng, steps) - 0.5):
+        started = time.perf_counter()
+        trial.report(float(value), step)
+        trial.should_prune()
+        times.append(time.perf_counter() - started)
+    return {
+        "first_ms": 1000 * times[0],
+        "median_ms": 1000 * statistics.median(times[1:]),
+        "p95_ms": 1000 * float(np.percentile(times[1:], 95)),
+    }
+
+
+# ---- claims and heartbeats beside reports -------------------------------------------
+
+
+def _reporter(url: str, seconds: float, counter: Any) -> None:
+    with open_store(url) as store:
+        store.insert_trials("busy", [NewTrial({}, {})])
+        trial = store.claim(f"r-{uuid.uuid4().hex[:6]}", 3600.0, study="busy")
+        end = time.monotonic() + seconds
+        step = 0
+        while time.monotonic() < end:
+            store.report("busy", trial.tid, trial.token, step, 1.0 / (step + 1))
+            step += 1
+        with counter.get_lock():
+            counter.value += step
+
+
+def time_claims(url: str, reporters: int, seconds: float = 8.0) -> dict[str, float]:
+    """Median and p95 latency of claim + heartbeat while ``reporters`` report."""
+    with open_store(url) as store:
+        store.insert_trials("claims", [NewTrial({}, {})] * 5000)
+    counter = multiprocessing.Value("q", 0)
+    procs = [
+        multiprocessing.Process(target=_reporter, args=(url, seconds, counter))
+        for _ in range(reporters)
+    ]
+    for proc in procs:
+        proc.start()
+    time.sleep(1.0)
+    claims, beats = [], []
+    with open_store(url) as store:
+        end = time.monotonic() + seconds - 2.0
+        while time.monotonic() < end:
+            started = time.perf_counter()
+            trial = store.claim("c", 60.0, study="claims")
+            claims.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            store.heartbeat("claims", trial.tid, trial.token, 60.0)
+            beats.append(time.perf_counter() - started)
+            store.complete("claims", trial.tid, trial.token, {"loss": 1.0})
+            time.sleep(0.005)
+    for proc in procs:
+        proc.join()
+    return {
+        "claim_median_ms": 1000 * statistics.median(claims),
+        "claim_p95_ms": 1000 * float(np.percentile(claims, 95)),
+        "heartbeat_median_ms": 1000 * statistics.median(beats),
+        "heartbeat_p95_ms": 1000 * float(np.percentile(beats, 95)),
+        "reports_per_s": counter.value / seconds,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=10_000)
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--running", type=int, default=32)
+    parser.add_argument("--skip-peers", action="store_true")
+    args = parser.parse_args()
+    out: dict[str, Any] = {"args": vars(args)}
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'big.sqlite'}"
+        started = time.perf_counter()
+        live = build_study(url, args.trials, args.steps, args.running)
+        built = time.perf_counter() - started
+        print(f"built {args.trials} x {args.steps} in {built:.0f} s")
+        mine = live[-1]
+        for name, pruner in [
+            ("median", MedianPruner()),
+            ("asha", ASHAPruner(max_resource=args.steps)),
+        ]:
+            out[f"ours_{name}"] = time_decisions(url, mine, pruner, args.steps)
+            print(f"ours {name}: {out[f'ours_{name}']}")
+            mine = _fresh_attempt(url, mine)
+    if not args.skip_peers:
+        for name in ("median", "sha"):
+            out[f"optuna_{name}"] = time_optuna(args.trials, args.steps, name)
+            print(f"optuna {name} (in memory): {out[f'optuna_{name}']}")
+    for reporters in (0, 4):
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{Path(tmp) / 'claims.sqlite'}"
+            with open_store(url) as store:
+                store.create_study("claims", {})
+                store.create_study("busy", {})
+            key = f"claims_{reporters}_reporters"
+            out[key] = time_claims(url, reporters)
+            print(f"claim/heartbeat, {reporters} reporters: {out[key]}")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "pruning_cost.json").write_text(json.dumps(out, indent=1))
+
+
+def _fresh_attempt(url: str, trial: Any) -> Any:
+    """Hand the trial back and claim it again: a new attempt with no reports."""
+    with open_store(url) as store:
+        store.release("big", trial.tid, trial.token)
+        again = store.claim("w", 3600.0, study="big")
+    assert again is not None and again.tid == trial.tid
+    return again
+
+
+if __name__ == "__main__":
+    main()
