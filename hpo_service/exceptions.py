@@ -33,6 +33,14 @@ class StoreConnectionError(StoreError, ConnectionError):
     """The store could not be reached within the allowed time."""
 
 
+class StoreNotFoundError(StoreError):
+    """The store's database does not exist, and the caller asked not to create it."""
+
+
+class StoreLostError(StoreError):
+    """The store's database vanished or was replaced while this process used it."""
+
+
 class UnstorableError(StoreError, ValueError):
     """The store cannot hold a value: too large for one record (MongoDB: 16 MiB a
     document), or of a kind its format lacks (MongoDB: integers beyond 64 bits).

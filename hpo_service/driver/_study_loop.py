@@ -23,7 +23,7 @@ import numpy as np
 from hpo_service.algorithms import resolve
 from hpo_service.algorithms._pareto import ParetoArchive
 from hpo_service.driver._progress import Progress
-from hpo_service.driver._queue import CompletionRate, auto_queue_depth
+from hpo_service.driver._queue import QueuePolicy
 from hpo_service.driver._serial import check_loss_threshold
 from hpo_service.driver._settings import COUNTED_STATES, StudySettings
 from hpo_service.driver._suggest import Suggester
@@ -124,7 +124,7 @@ class Driver:
         self._last_done: dict[str, float] = {}
         self._cancelled = False
         self._exhausted = False  # the algorithm has no new point left (grid)
-        self._throughput = CompletionRate()
+        self._queue_policy = QueuePolicy(self.options.local_workers)
         self._replaying = True  # the first read replays what finished before this run
 
     # ---- public ------------------------------------------------------------------
@@ -256,7 +256,7 @@ class Driver:
         if trial.state not in _FINISHED or previous in _FINISHED:
             return
         if not self._replaying:
-            self._throughput.count()
+            self._queue_policy.completions.count()
         result = trial.result if trial.state != TrialState.ERROR else None
         self._suggester.observe(trial.params, result)
         losses = None if result is None else losses_of(result)
@@ -338,7 +338,7 @@ class Driver:
             self.settings.max_evals - total,
             _MAX_SUGGESTIONS_PER_POLL,
         )
-        if room <= 0 or self._exhausted:
+        if room <= 0 or self._exhausted or self._cancelled_while_queue_empty():
             return 0
         pending = [t.params for t in self._pending.values()]
         rng = np.random.default_rng([self.settings.seed or 0, len(self._states)])
@@ -351,15 +351,25 @@ class Driver:
         self.store.insert_trials(self.name, new)
         return len(new)
 
+    def _cancelled_while_queue_empty(self) -> bool:
+        """Whether the study was cancelled, read now if nothing is queued.
+
+        A cancel shows up as cancelled queued trials, which the next read reports; with
+        an empty queue there are none, so look at the study itself before queueing.
+        """
+        if self._counts[TrialState.NEW] == 0:
+            study = self.store.get_study(self.name)
+            self._cancelled = bool(study.settings.get("cancelled"))
+        return self._cancelled
+
     def _queue_depth(self) -> int:
-        """The configured depth, or the automatic one (see :mod:`._queue`)."""
+        """The configured depth, or the automatic one (see :class:`QueuePolicy`)."""
         if self.settings.queue_depth is not None:
             return self.settings.queue_depth
-        owners = {
-            t.owner for t in self._pending.values() if t.state == TrialState.RUNNING
-        }
-        workers = max(len(owners), self.options.local_workers)
-        return auto_queue_depth(workers, self._throughput.rate)
+        counts = self._counts
+        return self._queue_policy.depth(
+            counts[TrialState.RUNNING], counts[TrialState.NEW]
+        )
 
     def _n_finished(self) -> int:
         """Finished trials that count toward ``max_evals`` (done, error, pruned)."""

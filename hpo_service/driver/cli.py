@@ -19,31 +19,68 @@ from hpo_service.driver._pruner_options import pruner_options, take_pruner
 from hpo_service.driver._settings import COUNTED_STATES
 from hpo_service.driver._study import open_study, space_settings, study_space
 from hpo_service.driver._study_loop import Driver, DriverOptions
-from hpo_service.exceptions import HPOServiceError, ObjectiveImportError, SpaceError
+from hpo_service.exceptions import (
+    HPOServiceError,
+    ObjectiveImportError,
+    SpaceError,
+    StudyNotFoundError,
+)
 from hpo_service.insight import _cli as _insight_cli
 from hpo_service.objective._reference import check_importable, import_reference
 from hpo_service.store import BaseTrialStore, TrialState
-from hpo_service.store._cli_option import db_option, open_store_for_cli
+from hpo_service.store._cli_option import (
+    db_option,
+    open_store_for_cli,
+    store_location,
+)
 from hpo_service.trials import check_objective_names
 
 _study_option = click.option("--study", "study", required=True, help="Study name.")
 
 
-def _with_store(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Add --db, open the store, pass it as ``store`` and close it afterwards."""
+def _store_command(*, create: bool) -> Callable[..., Any]:
+    """Add --db, open the store, pass it as ``store`` and close it afterwards.
 
-    @db_option
-    @functools.wraps(command)
-    def wrapper(db_url: str, **kwargs: Any) -> Any:
-        store = open_store_for_cli(db_url)
-        try:
-            return command(store=store, db_url=db_url, **kwargs)
-        except HPOServiceError as e:
-            raise click.ClickException(str(e)) from e
-        finally:
-            store.close()
+    Only ``create=True`` (``start``) creates a missing database; every other command
+    fails with the path it looked at, so one run from the wrong directory never
+    leaves an empty database behind.
+    """
 
-    return wrapper
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @db_option
+        @functools.wraps(command)
+        def wrapper(db_url: str, **kwargs: Any) -> Any:
+            store = open_store_for_cli(db_url, create=create)
+            try:
+                return command(store=store, db_url=db_url, **kwargs)
+            except StudyNotFoundError as e:
+                raise click.ClickException(
+                    _study_not_found(store, db_url, kwargs.get("study"))
+                ) from e
+            except HPOServiceError as e:
+                raise click.ClickException(str(e)) from e
+            finally:
+                store.close()
+
+        return wrapper
+
+    return decorate
+
+
+_with_store = _store_command(create=False)
+
+
+def _study_not_found(store: BaseTrialStore, db_url: str, study: str | None) -> str:
+    """ "study not found" naming the database looked in and the studies it holds."""
+    try:
+        names = [s.name for s in store.list_studies()]
+    except HPOServiceError:
+        names = []
+    held = f"it holds: {', '.join(names)}" if names else "it holds no study"
+    return (
+        f"study {study!r} not found in {store_location(db_url)} ({held}); "
+        "pass --db (or set HPO_DB) to use another store"
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -68,7 +105,7 @@ def main(verbose: int) -> None:
 @click.option(
     "--queue-depth",
     type=click.IntRange(min=1),
-    help="Trials kept queued [one per live worker, at least 2; more for fast trials].",
+    help="Trials kept queued [automatic: what finishes before the next refill, >= 1].",
 )
 @click.option(
     "--lease-seconds",
@@ -116,7 +153,7 @@ def main(verbose: int) -> None:
 )
 @click.option("--no-progress", is_flag=True, help="Do not show a progress bar.")
 @pruner_options
-@_with_store
+@_store_command(create=True)
 def start(
     store: BaseTrialStore,
     db_url: str,

@@ -262,6 +262,14 @@ def _study_not_found(name: str) -> StudyNotFoundError:
     )
 
 
+def _short(exc: PyMongoError) -> str:
+    """The server's own message of ``exc`` (not the full reply), on one line."""
+    details = getattr(exc, "details", None)
+    text = str(details.get("errmsg") or exc) if isinstance(details, dict) else str(exc)
+    hint = " (check user, password and authSource)" if "authentication" in text else ""
+    return text.splitlines()[0][:300] + hint
+
+
 def _session_kw(session: Any) -> dict[str, Any]:
     return {} if session is None else {"session": session}
 
@@ -321,10 +329,11 @@ def open_mongomock(url: str, **options: Any) -> MongoTrialStore:
     name, database = parse_mongomock_url(url)
     database = options.pop("database", None) or database or DEFAULT_DATABASE
     retry_timeout = options.pop("retry_timeout", 30.0)
+    options.pop("create", None)  # opening never writes: nothing to create
     if options:
         raise ValueError(
             "`options` of a mongomock:// store must be among database, "
-            f"retry_timeout, but got {', '.join(sorted(options))}"
+            f"retry_timeout, create, but got {', '.join(sorted(options))}"
         )
     client, lock = _mock_server(name)
     return MongoTrialStore(
@@ -351,6 +360,7 @@ def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
         StoreConnectionError: No member answered within the connect timeout,
             authentication failed, or the server is older than MongoDB 4.2.
     """
+    options.pop("create", None)  # opening never writes: nothing to create
     retry_timeout = options.pop("retry_timeout", 30.0)
     connect_timeout = c.check_positive(
         options.pop("connect_timeout", 10.0), "connect_timeout"
@@ -432,7 +442,7 @@ class MongoTrialStore(BaseTrialStore):
             self._close_client()
             raise StoreConnectionError(
                 f"MongoDB at {self._description} must be usable, but: "
-                f"{self._scrub(str(exc)).splitlines()[0]}"
+                f"{self._scrub(_short(exc))}"
             ) from None
         _logger.debug("opened MongoDB store %s/%s", self._description, database)
 

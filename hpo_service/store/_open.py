@@ -29,7 +29,10 @@ def open_store(url: str, **options: Any) -> BaseTrialStore:
             takes ``connect_timeout`` (seconds to find a server, default 10; a
             ``serverSelectionTimeoutMS`` in the URL wins), ``database`` (overrides the
             URL's) and passes any other keyword to :class:`pymongo.MongoClient`.
-            mongomock takes ``database``.
+            mongomock takes ``database``. Every backend takes ``create`` (default
+            True): False opens only an existing store and writes nothing on open
+            (a missing SQLite file raises ``StoreNotFoundError``; opening MongoDB
+            never writes).
 
     Returns:
         An open store; close it (or use it as a context manager) when done.
@@ -38,6 +41,7 @@ def open_store(url: str, **options: Any) -> BaseTrialStore:
         ValueError: The URL is malformed, its scheme unknown, or an option invalid.
         StoreConnectionError: The store cannot be reached within the timeout (for
             SQLite: the database's directory does not exist or cannot be opened).
+        StoreNotFoundError: ``create=False`` and the SQLite database is missing.
     """
     scheme, _ = split_scheme(url)
     if scheme == "sqlite":

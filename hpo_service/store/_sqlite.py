@@ -31,6 +31,8 @@ from typing import Any, TypeVar
 from hpo_service.exceptions import (
     StoreConnectionError,
     StoreError,
+    StoreLostError,
+    StoreNotFoundError,
     StudyExistsError,
     StudyNotFoundError,
     TrialNotFoundError,
@@ -315,15 +317,16 @@ def open_sqlite(url: str, **options: Any) -> SQLiteTrialStore:
             cannot be opened.
     """
     path, query = parse_sqlite_url(url)
+    create = bool(options.pop("create", True))
     merged: dict[str, Any] = {**query, **options}
     unknown = sorted(set(merged) - {"busy_timeout", "retry_timeout"})
     if unknown:
         raise ValueError(
             "`options` of a sqlite:// store must be among busy_timeout, "
-            f"retry_timeout, but got {', '.join(unknown)} (url={url!r})"
+            f"retry_timeout, create, but got {', '.join(unknown)} (url={url!r})"
         )
     timeouts = {k: _as_float(k, v) for k, v in merged.items()}
-    return SQLiteTrialStore(path, **timeouts)
+    return SQLiteTrialStore(path, create=create, **timeouts)
 
 
 def _as_float(key: str, value: Any) -> float:
@@ -337,32 +340,49 @@ def _as_float(key: str, value: Any) -> float:
 class SQLiteTrialStore(BaseTrialStore):
     """Trials store in one SQLite file, safe for many processes on one machine.
 
+    Every operation first checks that the database file is still the one opened: a
+    file deleted or replaced while in use (whose open connection would go on writing
+    to the deleted file, losing everything) raises :class:`StoreLostError`.
+
     Args:
-        path: Database file (created if missing; its directory must exist), or
-            ``":memory:"`` for a private in-memory database.
+        path: Database file (its directory must exist), or ``":memory:"`` for a
+            private in-memory database.
         busy_timeout: Seconds a write waits for another process's write lock before
             SQLite reports the database as locked.
         retry_timeout: Seconds "database is locked" errors are retried (with
             backoff) before :class:`StoreConnectionError` is raised.
+        create: Create the database when the file is missing; when False (read-only
+            commands, workers) a missing or empty file raises
+            :class:`StoreNotFoundError` and nothing is written.
     """
 
     def __init__(
-        self, path: str, *, busy_timeout: float = 5.0, retry_timeout: float = 30.0
+        self,
+        path: str,
+        *,
+        busy_timeout: float = 5.0,
+        retry_timeout: float = 30.0,
+        create: bool = True,
     ) -> None:
         self._path = path
         self._busy_timeout = c.check_positive(busy_timeout, "busy_timeout")
         self._retry = RetryPolicy(timeout=retry_timeout)
         self._check_directory()
+        self._create = create
+        self._abspath = path if path == ":memory:" else os.path.abspath(path)
+        if not create:
+            self._check_exists()
         self._lock = threading.RLock()
         self._closed = False
         self._pid = os.getpid()
         self._conn = self._retry.call(
             lambda _: self._connect(), is_transient=_is_busy, what=self._what("open")
         )
+        self._identity = self._file_identity()
         _logger.debug("opened SQLite store %s", path)
 
     def __repr__(self) -> str:
-        return f"SQLiteTrialStore({self._path!r})"
+        return f"SQLiteTrialStore({self._abspath!r})"
 
     # ---- connection --------------------------------------------------------------
 
@@ -378,6 +398,40 @@ class SQLiteTrialStore(BaseTrialStore):
                 "the directory of the SQLite database must exist, but got "
                 f"directory={directory!r} (path={self._path!r})"
             )
+
+    def _check_exists(self) -> None:
+        if self._path != ":memory:" and not os.path.isfile(self._abspath):
+            raise StoreNotFoundError(
+                f"no SQLite database at {self._abspath} (from {self._path!r}): "
+                "start a study there with `hpo-driver start`, or pass --db with the "
+                "database's path (a relative path is relative to the working "
+                "directory)"
+            )
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        """The (device, inode) of the database file, or None if it is gone."""
+        if self._path == ":memory:":
+            return (0, 0)
+        try:
+            found = os.stat(self._abspath)
+        except FileNotFoundError:
+            return None
+        return (found.st_dev, found.st_ino)
+
+    def _check_identity(self) -> None:
+        """Raise :class:`StoreLostError` if the file was deleted or replaced."""
+        if self._path == ":memory:":
+            return
+        identity = self._file_identity()
+        if identity == self._identity:
+            return
+        how = "deleted" if identity is None else "replaced by another file"
+        raise StoreLostError(
+            f"the SQLite database {self._abspath} was {how} while in use: what was "
+            "written to it since then is lost (it went to the old file); stop every "
+            "driver and worker using it, then restore the file or start the study "
+            "again"
+        )
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -401,11 +455,17 @@ class SQLiteTrialStore(BaseTrialStore):
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
         try:
-            if self._path != ":memory:":
+            if self._path != ":memory:" and self._create:
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA temp_store = MEMORY")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0 and not self._create:
+                raise StoreNotFoundError(
+                    f"{self._abspath} is not an hpo-service database (it holds no "
+                    "studies table): start a study there with `hpo-driver start`, or "
+                    "pass --db with the database's path"
+                )
             if version > _SCHEMA_VERSION:
                 raise StoreError(
                     f"the SQLite schema version must be <= {_SCHEMA_VERSION}, but got "
@@ -453,6 +513,7 @@ class SQLiteTrialStore(BaseTrialStore):
 
         if self._pid != os.getpid():
             self._lock = threading.RLock()  # a lock held at fork time stays held
+        self._check_identity()
         with self._lock:
             try:
                 return self._retry.call(

@@ -11,6 +11,9 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
+STORE_URL_ENV = "HPO_DB"
+"""Environment variable with the store URL (``--db``'s default; hidden from ``ps``)."""
+
 SUPPORTED_SCHEMES: tuple[str, ...] = (
     "sqlite",
     "mongodb",

@@ -45,6 +45,7 @@ _SLICE = 0.1
 _FIRST_RETRY_DELAY = 0.5
 _MAX_RETRY_DELAY = 30.0
 _WARM, _COLD = 1, 2
+_MISSING_STUDY_NOTE_SECONDS = 60.0
 
 
 @dataclass
@@ -224,6 +225,7 @@ class Worker:
         self._settings: dict[str, tuple[float, StudySettings]] = {}
         self._claim_lease = DEFAULT_LEASE_SECONDS
         self._next_maintenance = 0.0
+        self._next_missing_note = 0.0
         self._child = ChildRunner(log=self._log)
         self._heartbeat = Heartbeat(store, log=self._log)
         self._pruning: dict[str, tuple[tuple[str, str], StudyPruning]] = {}
@@ -309,7 +311,8 @@ class Worker:
             self._log.warning("cannot claim a trial, will retry: %s", e)
             return None
         except StudyNotFoundError:
-            return None  # the worker's study has not been created yet: keep polling
+            self._note_missing_study()  # not created yet: keep polling
+            return None
 
     def _process(self, trial: Trial) -> None:
         name = f"{trial.study}/{trial.tid}"
@@ -419,7 +422,7 @@ class Worker:
                     "trial %s %s: loss=%s (%.3f s)",
                     name, data.get("status"), data.get("loss"), data.get("duration", 0),
                 )  # fmt: skip
-        elif outcome.kind == "pruned":
+        elif kind == "pruned":
             if self._write(self._store.prune, trial, name, data):
                 self._summary.pruned += 1
                 self._log.info(
@@ -428,11 +431,21 @@ class Worker:
                 )  # fmt: skip
         elif kind == "error":
             self._record_error(trial, name, data)
-        elif outcome.kind == "import_error":
+        elif kind == "import_error":
             self._release(trial, name)
+            output = data.get("output")
             raise ObjectiveImportError(
                 f"cannot import objective {settings.objective!r} for study "
                 f"{trial.study!r}: {data.get('type')}: {data.get('message')}"
+                + (f"; its output:\n{output.rstrip()}" if output else "")
+            )
+        elif kind == "start_failed":  # died importing: a worker fault
+            self._release(trial, name)
+            raise WorkerError(
+                f"the objective process failed while importing objective "
+                f"{settings.objective!r} for study {trial.study!r}, before the "
+                f"objective was called ({data.get('type')}: {data.get('message')}); "
+                f"its output:\n{data.get('output') or '(none)'}"
             )
         elif lease.lost.is_set():
             self._summary.abandoned += 1
@@ -591,7 +604,19 @@ class Worker:
         try:
             self._store.get_study(self._study)
         except StudyNotFoundError:
-            self._log.warning("study %r does not exist (yet): waiting", self._study)
+            self._note_missing_study()
+
+    def _note_missing_study(self) -> None:
+        """Say that the study does not exist (yet), again every minute while so."""
+        now = time.monotonic()
+        if now < self._next_missing_note:
+            return
+        self._next_missing_note = now + _MISSING_STUDY_NOTE_SECONDS
+        self._log.warning(
+            "study %r does not exist (yet) in %r: waiting for `hpo-driver start "
+            "--study %s` to create it",
+            self._study, self._store, self._study,
+        )  # fmt: skip
 
     # ---- stopping --------------------------------------------------------------------
 

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from typing import Any
 
 import click
 
 from hpo_service.exceptions import ObjectiveImportError, StoreError, WorkerError
-from hpo_service.store._cli_option import db_option, open_store_for_cli
+from hpo_service.store import BaseTrialStore
+from hpo_service.store._cli_option import (
+    MissingStoreError,
+    db_option,
+    open_store_for_cli,
+)
 from hpo_service.worker._hyperopt_options import hyperopt_worker_options
 from hpo_service.worker._loop import DEFAULT_POLL_INTERVAL, run_worker
 
@@ -17,6 +23,10 @@ EXIT_CANNOT_RUN = 3
 """Exit code when the worker cannot run the objective at all (nothing was burnt)."""
 
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_MISSING_NOTE_SECONDS = 60.0
+_MISSING_POLL_SECONDS = 0.5
+
+_logger = logging.getLogger(__name__)
 
 
 @click.command(
@@ -82,7 +92,9 @@ def main(
         format=_LOG_FORMAT,
         stream=sys.stderr,
     )
-    store = open_store_for_cli(db_url)
+    store = _open_store(db_url, idle_timeout)
+    if store is None:
+        return
     try:
         summary = run_worker(
             store,
@@ -106,6 +118,34 @@ def main(
             f"{hyperopt_options['max_consecutive_failures']} in a row "
             "(--max-consecutive-failures): see `hpo-driver trials --state error`"
         )
+
+
+def _open_store(db_url: str, idle_timeout: float | None) -> BaseTrialStore | None:
+    """Open the store; wait (saying so now and then) while its database is missing.
+
+    A worker never creates a database: started before ``hpo-driver start`` it waits
+    for the driver to create one, and started from the wrong directory it says
+    which path it is looking at instead of serving an empty database of its own.
+
+    Returns:
+        The store, or None if ``idle_timeout`` seconds passed without a database.
+    """
+    started = time.monotonic()
+    next_note = started
+    while True:
+        try:
+            return open_store_for_cli(db_url)
+        except MissingStoreError as e:
+            now = time.monotonic()
+            if idle_timeout is not None and now - started >= idle_timeout:
+                _logger.warning(
+                    "stopped after --idle-timeout %s s: %s", idle_timeout, e
+                )
+                return None
+            if now >= next_note:
+                _logger.warning("%s; waiting for it to be created", e.message)
+                next_note = now + _MISSING_NOTE_SECONDS
+            time.sleep(_MISSING_POLL_SECONDS)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from hpo_service import StoreTrials, fmin, hp, rand, tpe
 from hpo_service.driver._study import open_study, space_settings
 from hpo_service.driver.cli import main
-from hpo_service.store import TrialState
+from hpo_service.store import TrialState, open_store
 from tests.e2e.objectives import quadratic
 
 SPACE = {
@@ -83,7 +83,10 @@ def test_a_bad_point_is_refused_and_nothing_is_queued(store, db_url, point, mess
     assert store.get_trials("b") == []
 
 
-def test_enqueue_needs_an_existing_study(db_url):
+def test_enqueue_needs_an_existing_database_and_study(db_url):
+    code, out = cli("enqueue", "--db", db_url, "--study", "nope", "--params", "{}")
+    assert code == 1 and "no SQLite database" in out  # and none was created
+    open_store(db_url).close()  # an empty database: now the study is what is missing
     code, out = cli("enqueue", "--db", db_url, "--study", "nope", "--params", "{}")
     assert code == 1 and "nope" in out
 

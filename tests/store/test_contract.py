@@ -973,6 +973,17 @@ class TestLifecycle:
             assert other.complete(study, trial.tid, trial.token, {"loss": 3.0})
         assert store.get_trial(study, trial.tid).state is S.DONE
 
+    def test_opening_without_create_serves_an_existing_store(
+        self, store_opener: StoreOpener, store: BaseTrialStore, study: str
+    ) -> None:
+        """What read commands and workers open: ``create=False`` (writes nothing)."""
+        queued(store, study, 1)
+        with store_opener(create=False) as other:
+            assert [s.name for s in other.list_studies()] == [study]
+            trial = claimed(other, study)
+            assert other.complete(study, trial.tid, trial.token, {"loss": 1.0})
+        assert store.get_trial(study, trial.tid).state is S.DONE
+
 
 # ---- intermediate values and pruning -------------------------------------------------
 
