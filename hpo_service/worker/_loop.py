@@ -26,10 +26,7 @@ from hpo_service.exceptions import (
     UnstorableError,
     WorkerError,
 )
-from hpo_service.objective._result import (
-    check_objective_count,
-    decode_attachments,
-)
+from hpo_service.objective._result import check_objective_count, decode_attachments
 from hpo_service.store._base import BaseTrialStore, Trial, TrialState
 from hpo_service.worker._child import ChildOutcome, ChildRunner
 from hpo_service.worker._heartbeat import Heartbeat, Lease
