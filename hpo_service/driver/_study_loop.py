@@ -27,7 +27,7 @@ from hpo_service.driver._queue import QueuePolicy
 from hpo_service.driver._serial import check_loss_threshold
 from hpo_service.driver._settings import COUNTED_STATES, StudySettings
 from hpo_service.driver._suggest import Suggester
-from hpo_service.exceptions import DriverLeaseError
+from hpo_service.exceptions import DriverLeaseError, SearchExhausted
 from hpo_service.objective._result import loss_of, losses_of, violation_of
 from hpo_service.store import BaseTrialStore, Trial, TrialState
 
@@ -123,6 +123,7 @@ class Driver:
         self._started = time.monotonic()
         self._last_done: dict[str, float] = {}
         self._cancelled = False
+        self._exhausted = False  # the algorithm has no new point left (grid)
         self._queue_policy = QueuePolicy(self.options.local_workers)
         self._replaying = True  # the first read replays what finished before this run
 
@@ -170,7 +171,7 @@ class Driver:
                 if self._drain():
                     return self._stop_reason
             elif self._complete():
-                return "max_evals"
+                return "exhausted" if self._exhausted else "max_evals"
             else:
                 inserted = self._fill_queue()
                 if inserted == _MAX_SUGGESTIONS_PER_POLL:
@@ -319,7 +320,8 @@ class Driver:
         return None
 
     def _complete(self) -> bool:
-        return not self._pending and self._n_finished() >= self.settings.max_evals
+        done = self._exhausted or self._n_finished() >= self.settings.max_evals
+        return done and not self._pending
 
     def _drain(self) -> bool:
         """Cancel queued trials after a stop rule; True once nothing runs any more."""
@@ -336,11 +338,16 @@ class Driver:
             self.settings.max_evals - total,
             _MAX_SUGGESTIONS_PER_POLL,
         )
-        if room <= 0 or self._cancelled_while_queue_empty():
+        if room <= 0 or self._exhausted or self._cancelled_while_queue_empty():
             return 0
         pending = [t.params for t in self._pending.values()]
         rng = np.random.default_rng([self.settings.seed or 0, len(self._states)])
-        new = self._suggester.suggest(rng, room, pending)
+        try:
+            new = self._suggester.suggest(rng, room, pending)
+        except SearchExhausted as e:
+            _logger.info("study %r: %s; finishing the running trials", self.name, e)
+            self._exhausted = True
+            return 0
         self.store.insert_trials(self.name, new)
         return len(new)
 
