@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hpo_service.driver._settings import COUNTED_STATES
 from hpo_service.insight._params import (
     ParamInfo,
     infer_params,
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
 
 _logger = logging.getLogger(__name__)
 
-#: Finished states, as stored (``pruned`` arrives with the pruning feature).
-FINISHED_STATES = ("done", "error", "cancelled", "pruned")
 _JOB_STATES = {0: "new", 1: "running", 2: "done", 3: "error", 4: "cancelled"}
 
 
@@ -272,6 +271,15 @@ def param_column(info: ParamInfo, rows: list[TrialRow]) -> np.ndarray:
     return np.array(
         [math.nan if v is None else info.code(v) for v in values], dtype=float
     )
+
+
+def finished_count(counts: Mapping[str, int]) -> int:
+    """Trials in a state that counts toward ``max_evals`` (done, error, pruned).
+
+    Args:
+        counts: Trials per state value (``"done"``...), as :meth:`StudyData.counts`.
+    """
+    return sum(counts.get(state.value, 0) for state in COUNTED_STATES)
 
 
 def _row_from_doc(doc: Mapping[str, Any]) -> TrialRow:

@@ -17,7 +17,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from hpo_service.insight import _figures
-from hpo_service.insight._data import StudyData, TrialRow, row_from_trial
+from hpo_service.insight._data import (
+    StudyData,
+    TrialRow,
+    finished_count,
+    row_from_trial,
+)
 from hpo_service.insight._importance import param_importances
 from hpo_service.insight._workers import timeline_figure
 
@@ -154,11 +159,6 @@ class LiveStore:
                 live = _LiveStudy(StudyData.for_study(self.store.get_study(study)))
                 self._studies[study] = live
             return live
-
-
-def finished_count(counts: dict[str, int]) -> int:
-    """Trials in a finished state that counts toward ``max_evals``."""
-    return sum(counts.get(s, 0) for s in ("done", "error", "pruned"))
 
 
 def summary_of(data: StudyData) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpo_service.insight import _figures
+from hpo_service.insight._data import finished_count
 from hpo_service.insight._failures import FailureGroup, failure_groups
 from hpo_service.insight._importance import ParamImportance, param_importances
 from hpo_service.insight._workers import WorkerUsage, timeline_figure, worker_usage
@@ -201,7 +202,7 @@ section { margin-bottom: 2em; }
 def summary_html(data: StudyData) -> str:
     """Counts by state, budget and the best trial, as HTML."""
     counts = data.counts()
-    finished = sum(counts.get(s, 0) for s in ("done", "error", "pruned"))
+    finished = finished_count(counts)
     budget = data.settings.get("max_evals")
     cells = " ".join(f"{_e(s)}={n}" for s, n in sorted(counts.items()))
     best = data.best_row()
