@@ -24,6 +24,7 @@ from hpo_service.insight import _cli as _insight_cli
 from hpo_service.objective._reference import check_importable, import_reference
 from hpo_service.store import BaseTrialStore, TrialState
 from hpo_service.store._cli_option import db_option, open_store_for_cli
+from hpo_service.trials import check_objective_names
 
 _study_option = click.option("--study", "study", required=True, help="Study name.")
 
@@ -96,6 +97,12 @@ def main(verbose: int) -> None:
     help="Stop after this many finished trials without a better loss.",
 )
 @click.option(
+    "--objectives",
+    "objective_names",
+    help="Names of several objectives, comma-separated (e.g. error,latency_ms); "
+    "each result must then return that many losses.",
+)
+@click.option(
     "--workers",
     type=click.IntRange(min=0),
     default=0,
@@ -124,6 +131,10 @@ def start(
     """Create study STUDY, or resume it, and run it until it is complete."""
     given["algorithm"] = algo
     take_pruner(given)
+    try:
+        given["objective_names"] = check_objective_names(given["objective_names"])
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="'--objectives'") from e
     space = _given_space(given, space_ref)
     try:
         settings, created = open_study(store, study, given, override=override)
@@ -199,7 +210,16 @@ def status(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> Non
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_with_store
 def best(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> None:
-    """The best trial: loss, params and config."""
+    """The best trial: loss, params and config; with several objectives, every
+    trial on the Pareto front (non-dominated, constraints satisfied)."""
+    names = _output.objective_names(store, study)
+    if names is not None:
+        records = [_output.trial_record(t) for t in _output.pareto_trials(store, study)]
+        if not records:
+            raise click.ClickException(f"study {study!r} has no feasible trial yet")
+        text = _output.front_text(records, names)
+        click.echo(json.dumps(records, indent=2) if as_json else text)
+        return
     trial = _output.best_trial(store, study)
     if trial is None:
         raise click.ClickException(f"study {study!r} has no successful trial yet")
@@ -234,7 +254,8 @@ def trials(
     if fmt == "json":
         click.echo(json.dumps(records, indent=2))
         return
-    rows = [_output.flat_row(r) for r in records]
+    names = _output.objective_names(store, study)
+    rows = [_output.flat_row(r, names) for r in records]
     columns = _output.columns(rows)
     writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
