@@ -162,14 +162,17 @@ class LiveStore:
 
 
 def summary_of(data: StudyData) -> dict[str, Any]:
-    """Counts, finished count, budget and best trial of a study."""
+    """Counts, finished count, budget, objective names, and the best trial (one
+    objective) or the Pareto front's size (``front``, several objectives)."""
     counts = data.counts()
     best = data.best_row()
+    several = data.n_objectives > 1
     return {
         "counts": counts,
         "finished": finished_count(counts),
         "max_evals": data.settings.get("max_evals"),
         "best": None if best is None else {"tid": best.tid, "loss": best.loss},
+        "front": len(data.pareto_rows()) if several else None,
         "objectives": data.objective_names,
     }
 
