@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from hpo_service.insight._data import StudyData, TrialRow
+from hpo_service.insight._data import StudyData, TrialRow, pareto_front
 from hpo_service.insight._failures import FailureGroup, failure_groups
 from hpo_service.insight._figures import (
     contour_figure,
@@ -20,7 +20,6 @@ from hpo_service.insight._figures import (
     intermediate_figure,
     parallel_figure,
     pareto_figure,
-    pareto_front,
     slice_figure,
 )
 from hpo_service.insight._importance import ParamImportance, param_importances

@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hpo_service.driver._settings import COUNTED_STATES
 from hpo_service.insight._params import (
     ParamInfo,
     infer_params,
     params_from_space_document,
 )
-from hpo_service.objective._result import STATUS_OK
+from hpo_service.objective._result import loss_of, losses_of, violation_of
 
 if TYPE_CHECKING:
     from hpo_service.store import BaseTrialStore, Study, Trial
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
 
 _logger = logging.getLogger(__name__)
 
-#: Finished states, as stored (``pruned`` arrives with the pruning feature).
-FINISHED_STATES = ("done", "error", "cancelled", "pruned")
 _JOB_STATES = {0: "new", 1: "running", 2: "done", 3: "error", 4: "cancelled"}
 
 
@@ -40,6 +39,8 @@ class TrialRow:
     Attributes:
         loss: The single-objective loss of a successful trial (None otherwise).
         losses: The loss vector of a successful multi-objective trial, else None.
+        violation: The result's total constraint violation (sum of its positive
+            ``constraints``; 0.0 when feasible or without constraints).
         intermediate: ``{step: value}`` the objective reported (pruning).
     """
 
@@ -55,7 +56,16 @@ class TrialRow:
     finished_at: float | None = None
     error_type: str | None = None
     error_message: str | None = None
+    violation: float = 0.0
     intermediate: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def score(self) -> float | None:
+        """What single-loss plots show: the loss, or a multi-objective trial's first
+        loss."""
+        if self.loss is not None or self.losses is None:
+            return self.loss
+        return self.losses[0]
 
     @property
     def duration(self) -> float | None:
@@ -76,6 +86,7 @@ def row_from_trial(trial: Trial) -> TrialRow:
         params=dict(trial.params),
         loss=loss,
         losses=losses,
+        violation=_violation(result) if losses is not None else 0.0,
         status=result.get("status"),
         owner=trial.owner,
         created_at=trial.created_at,
@@ -88,17 +99,24 @@ def row_from_trial(trial: Trial) -> TrialRow:
 
 
 def _losses(result: Mapping[str, Any]) -> tuple[float | None, tuple[float, ...] | None]:
-    """(single loss, loss vector) of a successful result; NaN counts as no loss."""
-    if result.get("status") != STATUS_OK:
+    """(single loss, loss vector of 2+ losses) of a successful result, as the driver
+    reads them (:func:`~hpo_service.objective._result.loss_of`, ``losses_of``); a
+    NaN or an unreadable loss counts as none."""
+    try:
+        loss = loss_of(result)
+    except (TypeError, ValueError):
         return None, None
-    loss = result.get("loss")
-    if isinstance(loss, (list, tuple)):
-        vector = tuple(float(v) for v in loss)
-        return None, (None if any(math.isnan(v) for v in vector) else vector)
-    if loss is None or isinstance(loss, bool):
-        return None, None
-    value = float(loss)
-    return (None if math.isnan(value) else value), None
+    vector = losses_of(result)
+    if loss is not None or vector is None or len(vector) < 2:
+        return loss, None
+    return None, tuple(vector)
+
+
+def _violation(result: Mapping[str, Any]) -> float:
+    try:
+        return violation_of(result)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _first_line(message: Any) -> str | None:
@@ -214,7 +232,11 @@ class StudyData:
 
     @property
     def n_objectives(self) -> int:
-        """1, or the length of the loss vectors of a multi-objective study."""
+        """The study's number of objectives: its ``n_objectives`` setting (stored by
+        the driver), else the length of the first loss vector seen, else 1."""
+        stored = self.settings.get("n_objectives")
+        if isinstance(stored, int) and stored >= 1:
+            return stored
         for row in self.rows.values():
             if row.losses is not None:
                 return len(row.losses)
@@ -222,12 +244,32 @@ class StudyData:
 
     @property
     def objective_names(self) -> list[str]:
-        """Objective names (from the settings, else ``loss 0``, ``loss 1``...)."""
+        """The ``objective_names`` setting (``hpo-driver start --objectives``), else
+        ``loss`` or ``loss 0``, ``loss 1``..."""
         n = self.n_objectives
-        names = self.settings.get("objective_names") or self.settings.get("objectives")
+        names = self.settings.get("objective_names")
         if isinstance(names, (list, tuple)) and len(names) == n:
             return [str(x) for x in names]
         return ["loss"] if n == 1 else [f"loss {i}" for i in range(n)]
+
+    def objective_rows(self) -> list[TrialRow]:
+        """``done`` trials with one loss per objective (multi-objective), by tid."""
+        n = self.n_objectives
+        return [
+            r
+            for r in self.sorted_rows()
+            if r.state == "done" and r.losses is not None and len(r.losses) == n
+        ]
+
+    def pareto_rows(self) -> list[TrialRow]:
+        """The Pareto front ``hpo-driver best`` shows: the feasible
+        :meth:`objective_rows` (no positive constraint) that no other feasible one
+        dominates, by tid; empty for a single-objective study."""
+        rows = [r for r in self.objective_rows() if r.violation <= 0]
+        if not rows:
+            return []
+        front = pareto_front(np.array([r.losses for r in rows], dtype=float))
+        return [rows[i] for i in front]
 
     def best_row(self) -> TrialRow | None:
         """The ``done`` trial with the lowest single-objective loss."""
@@ -274,6 +316,34 @@ def param_column(info: ParamInfo, rows: list[TrialRow]) -> np.ndarray:
     )
 
 
+def pareto_front(points: np.ndarray) -> np.ndarray:
+    """Indices (ascending) of the non-dominated rows of ``points`` (n x m, minimised).
+
+    A row dominates another when it is no worse in every objective and better in one;
+    equal rows do not dominate each other. The multi-objective search's own
+    :func:`~hpo_service.algorithms._pareto.pareto_mask` decides (one pass in
+    lexicographic order against the front found so far).
+
+    Args:
+        points: ``(n, m)`` losses, lower is better in each column; no NaN.
+
+    Returns:
+        The indices of the Pareto front, ascending.
+    """
+    from hpo_service.algorithms._pareto import pareto_mask
+
+    return np.flatnonzero(pareto_mask(points))
+
+
+def finished_count(counts: Mapping[str, int]) -> int:
+    """Trials in a state that counts toward ``max_evals`` (done, error, pruned).
+
+    Args:
+        counts: Trials per state value (``"done"``...), as :meth:`StudyData.counts`.
+    """
+    return sum(counts.get(state.value, 0) for state in COUNTED_STATES)
+
+
 def _row_from_doc(doc: Mapping[str, Any]) -> TrialRow:
     """Flatten a hyperopt trial dict (``misc.vals``, integer job ``state``)."""
     result = doc.get("result") or {}
@@ -286,6 +356,7 @@ def _row_from_doc(doc: Mapping[str, Any]) -> TrialRow:
         params={k: v[0] for k, v in vals.items() if v},
         loss=loss,
         losses=losses,
+        violation=_violation(result) if losses is not None else 0.0,
         status=result.get("status"),
         owner=_owner_text(doc.get("owner")),
         started_at=_epoch(doc.get("book_time")),

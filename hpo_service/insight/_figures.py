@@ -52,7 +52,7 @@ def scored_rows(data: StudyData) -> list[TrialRow]:
     return [
         r
         for r in data.sorted_rows()
-        if r.loss is not None and r.state in ("done", "pruned")
+        if r.score is not None and r.state in ("done", "pruned")
     ]
 
 
@@ -81,7 +81,7 @@ def history_figure(data: StudyData, *, over: str = "number") -> go.Figure:
             (r for r in rows if r.finished_at is not None), key=lambda r: r.finished_at
         )
     x = _x_values(rows, over)
-    loss = floats([r.loss for r in rows])
+    loss = floats([r.score for r in rows])
     fig = go.Figure()
     for state in ("done", "pruned"):
         mask = np.array([r.state == state for r in rows], dtype=bool)
@@ -159,7 +159,7 @@ def slice_figure(data: StudyData) -> go.Figure:
     rows = scored_rows(data)
     params = data.params
     matrix = data.param_matrix(rows, params)
-    loss = floats([r.loss for r in rows])
+    loss = floats([r.score for r in rows])
     tids = np.array([r.tid for r in rows], dtype=np.int64)
     n_cols = min(_SLICE_COLUMNS, max(1, len(params)))
     n_rows = max(1, math.ceil(len(params) / n_cols))
@@ -211,7 +211,7 @@ def parallel_figure(data: StudyData) -> go.Figure:
     """
     go = _go()
     rows = scored_rows(data)
-    loss = floats([r.loss for r in rows])
+    loss = floats([r.score for r in rows])
     matrix = data.param_matrix(rows, data.params)
     dims = [_dimension(info, matrix[info.label]) for info in data.params]
     dims = [d for d in dims if d is not None]
@@ -333,7 +333,7 @@ def contour_figure(data: StudyData, pair: tuple[str, str]) -> go.Figure:
     px, py = infos[pair[0]], infos[pair[1]]
     rows = scored_rows(data)
     matrix = data.param_matrix(rows, [px, py])
-    loss = floats([r.loss for r in rows])
+    loss = floats([r.score for r in rows])
     x, y = _plot_scale(px, matrix[px.label]), _plot_scale(py, matrix[py.label])
     ok = ~(np.isnan(x) | np.isnan(y) | np.isnan(loss))
     x, y, loss = x[ok], y[ok], loss[ok]
@@ -459,80 +459,50 @@ def _curves(rows: list[TrialRow]) -> tuple[list[float | None], list[float | None
     return x, y
 
 
-def pareto_front(points: np.ndarray) -> np.ndarray:
-    """Indices (ascending) of the non-dominated rows of ``points`` (n x m, minimised).
-
-    A row dominates another when it is no worse in every objective and better in one;
-    equal rows do not dominate each other. In lexicographic order no row is dominated
-    by a later one, so one pass against the front found so far is enough (the
-    sort-filter idea of Chomicki, Godfrey, Gryz and Liang, "Skyline with
-    presorting", ICDE 2003). O(n x front size) comparisons.
-
-    Args:
-        points: ``(n, m)`` losses, lower is better in each column.
-
-    Returns:
-        The indices of the Pareto front, ascending.
-    """
-    order = np.lexsort(points.T[::-1])
-    front = np.empty((0, points.shape[1]))
-    kept: list[int] = []
-    for i in order:
-        p = points[i]
-        if np.any(np.all(front <= p, axis=1) & np.any(front < p, axis=1)):
-            continue
-        front = np.vstack([front, p])
-        kept.append(int(i))
-    return np.array(sorted(kept), dtype=int)
-
-
 def pareto_figure(data: StudyData) -> go.Figure | None:
     """The trials and their Pareto front for a 2- or 3-objective study, else None.
 
     Args:
-        data: The study (``done`` trials with a loss vector are drawn; axes are
+        data: The study (``done`` trials with a full loss vector are drawn; axes are
             titled with :attr:`~hpo_service.insight.StudyData.objective_names`).
 
     Returns:
-        A 2-D (WebGL) or 3-D scatter with the front in red, or None for a study
-        with another number of objectives or no such trial yet.
+        A 2-D (WebGL) or 3-D scatter: the front in red (the front ``hpo-driver best``
+        shows: feasible trials no other feasible one dominates), other feasible
+        trials in blue, infeasible ones (a positive constraint) in grey; or None for
+        a study with another number of objectives or no such trial yet.
     """
     go = _go()
     n = data.n_objectives
-    rows = [r for r in data.sorted_rows() if r.losses is not None and r.state == "done"]
+    rows = data.objective_rows()
     if n not in (2, 3) or not rows:
         return None
     points = np.array([r.losses for r in rows], dtype=float)
-    front = pareto_front(points)
-    on_front = np.zeros(len(rows), dtype=bool)
-    on_front[front] = True
-    names = data.objective_names
+    front = {r.tid for r in data.pareto_rows()}
+    on_front = np.array([r.tid in front for r in rows])
+    feasible = np.array([r.violation <= 0 for r in rows])
     tids = np.array([r.tid for r in rows])
     fig = go.Figure()
     for mask, name, color in (
-        (~on_front, "trials", "#9ecae1"),
+        (feasible & ~on_front, "trials", "#9ecae1"),
+        (~feasible, "infeasible", "#bdbdbd"),
         (on_front, "Pareto front", "#d62728"),
     ):
-        coords = {k: points[mask, i] for i, k in enumerate("xyz"[:n])}
-        trace = go.Scatter3d if n == 3 else go.Scattergl
-        fig.add_trace(
-            trace(
-                mode="markers",
-                name=name,
-                customdata=tids[mask],
-                marker={"color": color, "size": 4 if n == 3 else 6},
-                **coords,
-            )
-        )
-    if n == 2:
-        fig.update_layout(xaxis_title=names[0], yaxis_title=names[1])
-    else:
-        fig.update_layout(
-            scene={
-                "xaxis_title": names[0],
-                "yaxis_title": names[1],
-                "zaxis_title": names[2],
-            }
-        )
+        if mask.any():
+            coords = {k: points[mask, i] for i, k in enumerate("xyz"[:n])}
+            trace = go.Scatter3d if n == 3 else go.Scattergl
+            marker = {"color": color, "size": 4 if n == 3 else 6}
+            fig.add_trace(trace(mode="markers", name=name, customdata=tids[mask],
+                                marker=marker, **coords))  # fmt: skip
+    _name_axes(fig, data.objective_names)
     fig.update_layout(title=f"Pareto front ({len(front)} trials)", **LAYOUT)
     return fig
+
+
+def _name_axes(fig: Any, names: list[str]) -> None:
+    """Title the axes of a 2-D (x, y) or 3-D (scene) objective-space figure."""
+    if len(names) == 2:
+        fig.update_layout(xaxis_title=names[0], yaxis_title=names[1])
+        return
+    axes = ("xaxis_title", "yaxis_title", "zaxis_title")
+    fig.update_layout(scene=dict(zip(axes, names, strict=True)))

@@ -17,7 +17,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from hpo_service.insight import _figures
-from hpo_service.insight._data import StudyData, TrialRow, row_from_trial
+from hpo_service.insight._data import (
+    StudyData,
+    TrialRow,
+    finished_count,
+    row_from_trial,
+)
 from hpo_service.insight._importance import param_importances
 from hpo_service.insight._workers import timeline_figure
 
@@ -156,20 +161,18 @@ class LiveStore:
             return live
 
 
-def finished_count(counts: dict[str, int]) -> int:
-    """Trials in a finished state that counts toward ``max_evals``."""
-    return sum(counts.get(s, 0) for s in ("done", "error", "pruned"))
-
-
 def summary_of(data: StudyData) -> dict[str, Any]:
-    """Counts, finished count, budget and best trial of a study."""
+    """Counts, finished count, budget, objective names, and the best trial (one
+    objective) or the Pareto front's size (``front``, several objectives)."""
     counts = data.counts()
     best = data.best_row()
+    several = data.n_objectives > 1
     return {
         "counts": counts,
         "finished": finished_count(counts),
         "max_evals": data.settings.get("max_evals"),
         "best": None if best is None else {"tid": best.tid, "loss": best.loss},
+        "front": len(data.pareto_rows()) if several else None,
         "objectives": data.objective_names,
     }
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpo_service.insight import _figures
+from hpo_service.insight._data import finished_count
 from hpo_service.insight._failures import FailureGroup, failure_groups
 from hpo_service.insight._importance import ParamImportance, param_importances
 from hpo_service.insight._workers import WorkerUsage, timeline_figure, worker_usage
@@ -199,27 +200,31 @@ section { margin-bottom: 2em; }
 
 
 def summary_html(data: StudyData) -> str:
-    """Counts by state, budget and the best trial, as HTML."""
+    """Counts by state, budget and the best trial (or the Pareto front), as HTML."""
     counts = data.counts()
-    finished = sum(counts.get(s, 0) for s in ("done", "error", "pruned"))
     budget = data.settings.get("max_evals")
     cells = " ".join(f"{_e(s)}={n}" for s, n in sorted(counts.items()))
-    best = data.best_row()
-    best_text = (
-        "none yet"
-        if best is None
-        else f"loss {best.loss:.6g} (trial {best.tid}): "
-        + ", ".join(
-            f"{_e(k)}={_e(_value_text(data, k, v))}"
-            for k, v in sorted(best.params.items())
-        )
-    )
     return (
-        f'<p><b><span id="finished-count">{finished}</span></b> finished'
+        f'<p><b><span id="finished-count">{finished_count(counts)}</span></b> '
+        "finished"
         + (f" of {budget}" if budget else "")
         + f' <span class="muted">({cells or "no trials"})</span></p>'
-        f'<p id="best">Best: {best_text}</p>'
+        f'<p id="best">{_best_text(data)}</p>'
     )
+
+
+def _best_text(data: StudyData) -> str:
+    """``Best: loss ... (trial t): params``, or the front's size and objectives."""
+    if data.n_objectives > 1:
+        names = ", ".join(_e(n) for n in data.objective_names)
+        return f"Pareto front: {len(data.pareto_rows())} trials ({names})"
+    best = data.best_row()
+    if best is None:
+        return "Best: none yet"
+    params = ", ".join(
+        f"{_e(k)}={_e(_value_text(data, k, v))}" for k, v in sorted(best.params.items())
+    )
+    return f"Best: loss {best.loss:.6g} (trial {best.tid}): {params}"
 
 
 def _value_text(data: StudyData, label: str, value: Any) -> str:

@@ -157,7 +157,7 @@ def test_a_stored_trial_keeps_the_values_its_attempt_reported(tmp_path):
     assert data.rows[tid].loss == 2.0
 
 
-def test_multi_objective_results_get_a_pareto_figure():
+def test_multi_objective_results_get_a_pareto_figure_of_feasible_trials():
     data = StudyData("mo", settings={"objective_names": ["error", "latency"]})
     data.apply(
         [
@@ -165,7 +165,23 @@ def test_multi_objective_results_get_a_pareto_figure():
             for t in range(10)
         ]
         + [TrialRow(10, "done", {"x": 10}, losses=(0.9, 0.9), status="ok")]
+        + [TrialRow(11, "done", {"x": 11}, losses=(0, 0), violation=0.5)]
     )
+    assert [r.tid for r in data.pareto_rows()] == list(range(10))
     fig = build_report(data, importances=False).figures["pareto"]
-    front = next(t for t in fig.data if t.name == "Pareto front")
-    assert len(front.x) == 10 and fig.layout.xaxis.title.text == "error"
+    traces = {t.name: t for t in fig.data}
+    assert len(traces["Pareto front"].x) == 10
+    assert list(traces["infeasible"].customdata) == [11]  # dominates all, infeasible
+    assert fig.layout.xaxis.title.text == "error"
+    assert fig.layout.yaxis.title.text == "latency"
+
+
+def test_objective_names_and_count_come_from_the_study_settings():
+    data = StudyData("mo", settings={"objective_names": ["a", "b"], "n_objectives": 2})
+    assert (data.n_objectives, data.objective_names) == (2, ["a", "b"])
+    unnamed = StudyData("mo", settings={"n_objectives": 3})
+    assert unnamed.objective_names == ["loss 0", "loss 1", "loss 2"]
+    seen = StudyData("mo")
+    seen.apply([TrialRow(0, "done", {}, losses=(1.0, 2.0), status="ok")])
+    assert (seen.n_objectives, seen.objective_names) == (2, ["loss 0", "loss 1"])
+    assert StudyData("so").objective_names == ["loss"]

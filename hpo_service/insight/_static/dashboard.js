@@ -90,8 +90,13 @@ function showSummary(delta) {
   $("budget").textContent = delta.max_evals ? " of " + delta.max_evals : "";
   $("counts").textContent = "(" + Object.entries(delta.counts)
     .map(([k, v]) => k + "=" + v).join(" ") + ")";
-  $("best").textContent = delta.best
-    ? "best loss " + fmt(delta.best.loss) + " (trial " + delta.best.tid + ")" : "no best trial yet";
+  if (delta.front !== null && delta.front !== undefined) {
+    $("best").textContent = "Pareto front: " + delta.front + " trials ("
+      + delta.objectives.join(", ") + ")";
+  } else {
+    $("best").textContent = delta.best
+      ? "best loss " + fmt(delta.best.loss) + " (trial " + delta.best.tid + ")" : "no best trial yet";
+  }
   const select = $("state-filter");
   for (const s of Object.keys(delta.counts)) {
     if (![...select.options].some((o) => o.value === s)) select.add(new Option(s, s));
