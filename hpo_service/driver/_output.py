@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from typing import TYPE_CHECKING, Any
 
+from hpo_service.driver._lease import is_dead_local_process
 from hpo_service.driver._settings import COUNTED_STATES
-from hpo_service.objective._result import loss_of
+from hpo_service.exceptions import HPOServiceError
+from hpo_service.objective._result import STATUS_FAIL, loss_of
 from hpo_service.store import BaseTrialStore, Trial, TrialState
 
 if TYPE_CHECKING:
@@ -24,6 +27,7 @@ _BASE_COLUMNS = [
     "started_at",
     "finished_at",
     "error_type",
+    "error_message",
     "last_step",
     "intermediate",
 ]
@@ -31,12 +35,20 @@ _BASE_COLUMNS = [
 
 def best_trial(store: BaseTrialStore, study: str) -> Trial | None:
     """The done trial with the lowest ok loss, or None."""
+    return _best_of(store.get_trials(study, [TrialState.DONE]))
+
+
+def _best_of(trials: list[Trial]) -> Trial | None:
     best, best_loss = None, float("inf")
-    for trial in store.get_trials(study, [TrialState.DONE]):
+    for trial in trials:
         loss = loss_of(trial.result or {})
         if loss is not None and (best is None or loss < best_loss):
             best, best_loss = trial, loss
     return best
+
+
+def _status(trial: Trial) -> Any:
+    return (trial.result or {}).get("status")
 
 
 def trial_record(trial: Trial) -> dict[str, Any]:
@@ -57,22 +69,69 @@ def trial_record(trial: Trial) -> dict[str, Any]:
     }
 
 
-def flat_row(record: dict[str, Any]) -> dict[str, Any]:
-    """One CSV row: fixed columns, then ``param.<label>`` columns."""
+def flat_row(
+    record: dict[str, Any], choices: dict[str, list[Any]] | None = None
+) -> dict[str, Any]:
+    """One CSV row: fixed columns, then ``param.<label>`` columns.
+
+    Times are ISO 8601 (UTC); a choice's column holds the option's index and a
+    ``param.<label>.value`` column the chosen option itself.
+
+    Args:
+        record: A :func:`trial_record`.
+        choices: The options of each choice label (:func:`choice_options`).
+    """
     result = record["result"] or {}
+    error = record["error"] or {}
     row = {key: record.get(key) for key in _BASE_COLUMNS}
     row.update(
         loss=result.get("loss"),
         status=result.get("status"),
         duration=result.get("duration"),
-        error_type=(record["error"] or {}).get("type"),
+        error_type=error.get("type"),
+        error_message=error.get("message"),
         last_step=_last_step(record["intermediate"]),
         intermediate=json.dumps(record["intermediate"])
         if record["intermediate"]
         else "",
     )
-    row.update({f"param.{k}": v for k, v in record["params"].items()})
+    for key in ("created_at", "started_at", "finished_at"):
+        row[key] = _iso(row[key])
+    params = record["params"]
+    for label, value in params.items():
+        row[f"param.{label}"] = value
+        if choices is not None and label in choices:
+            row[f"param.{label}.value"] = _chosen(choices[label], value, params)
     return row
+
+
+def choice_options(space: Any) -> dict[str, list[Any]]:
+    """The options of every ``hp.choice`` of ``space``, by label."""
+    from hpo_service.space._compile import labelled_nodes
+    from hpo_service.space._expr import Choice
+
+    nodes = labelled_nodes(space)
+    return {k: list(n.options) for k, n in nodes.items() if isinstance(n, Choice)}
+
+
+def _chosen(options: list[Any], index: Any, params: dict[str, Any]) -> Any:
+    """The option at ``index``, evaluated (JSON text if it is not a plain value)."""
+    from hpo_service.space import space_eval
+
+    try:
+        value = space_eval(options[int(index)], params)
+    except (HPOServiceError, IndexError, TypeError, ValueError):
+        return None
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, sort_keys=True, default=str)
+    return value
+
+
+def _iso(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    moment = datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc)
+    return moment.isoformat(timespec="milliseconds")
 
 
 def _last_step(intermediate: dict[str, float]) -> int | None:
@@ -90,12 +149,14 @@ def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
     record = store.get_study(study)
     now = store.now()
     running = store.get_trials(study, [TrialState.RUNNING])
-    best = best_trial(store, study)
+    done = store.get_trials(study, [TrialState.DONE])
+    best = _best_of(done)
     return {
         "study": study,
         "max_evals": record.settings.get("max_evals"),
         "cancelled": bool(record.settings.get("cancelled")),
         "counts": {s.value: n for s, n in store.count_by_state(study).items()},
+        "failed": sum(_status(t) == STATUS_FAIL for t in done),
         "driver": _driver_summary(record, now),
         "workers": [_running_summary(t, now) for t in running],
         "best": None
@@ -108,7 +169,11 @@ def _driver_summary(record: Any, now: float) -> dict[str, Any] | None:
     expires = record.driver_lease_expires_at
     if record.driver_owner is None or expires is None or expires <= now:
         return None
-    return {"owner": record.driver_owner, "lease_left": round(expires - now, 1)}
+    return {
+        "owner": record.driver_owner,
+        "lease_left": round(expires - now, 1),
+        "alive": not is_dead_local_process(record.driver_owner),
+    }
 
 
 def _running_summary(trial: Trial, now: float) -> dict[str, Any]:
@@ -118,6 +183,7 @@ def _running_summary(trial: Trial, now: float) -> dict[str, Any]:
         "tid": trial.tid,
         "running_for": _age(trial.started_at, now),
         "lease_left": None if lease is None else round(lease - now, 1),
+        "alive": not is_dead_local_process(trial.owner),
     }
 
 
@@ -136,10 +202,19 @@ def status_text(summary: dict[str, Any]) -> str:
         "  driver: " + _driver_text(summary["driver"]),
         f"  workers running trials: {len(summary['workers'])}",
     ]
+    if summary.get("failed"):
+        lines.insert(
+            2, f"  of the done trials, {summary['failed']} failed (status fail)"
+        )
     for w in summary["workers"]:
+        gone = (
+            ""
+            if w.get("alive", True)
+            else " (its process is gone: the trial is requeued when the lease ends)"
+        )
         lines.append(
             f"    {w['owner']}: trial {w['tid']} for {w['running_for']} s, "
-            f"lease {w['lease_left']} s left"
+            f"lease {w['lease_left']} s left{gone}"
         )
     best = summary["best"]
     lines.append(
@@ -156,6 +231,12 @@ def status_text(summary: dict[str, Any]) -> str:
 def _driver_text(driver: dict[str, Any] | None) -> str:
     if driver is None:
         return "none running"
+    if not driver.get("alive", True):
+        return (
+            f"{driver['owner']} is dead (its process is gone; its lease, "
+            f"{driver['lease_left']} s left, is taken over by the next "
+            "`hpo-driver start`)"
+        )
     return f"{driver['owner']} (lease {driver['lease_left']} s left)"
 
 
@@ -171,11 +252,51 @@ def best_text(record: dict[str, Any]) -> str:
 def outcome_text(study: str, outcome: StudyOutcome) -> str:
     """What ``hpo-driver start`` prints when the study ends."""
     counts = outcome.counts
+    done, failed = counts[TrialState.DONE], outcome.failed
+    how = (
+        "was cancelled (`hpo-driver cancel`)"
+        if outcome.reason == "cancelled"
+        else f"finished ({outcome.reason})"
+    )
     head = (
-        f"study {study!r} finished ({outcome.reason}): "
-        f"{counts[TrialState.DONE]} done, {counts[TrialState.PRUNED]} pruned, "
+        f"study {study!r} {how}: {done - failed} done, {failed} failed "
+        f"(status fail), {counts[TrialState.PRUNED]} pruned, "
         f"{counts[TrialState.ERROR]} error, {counts[TrialState.CANCELLED]} cancelled"
     )
     if outcome.best is None:
         return head + "\nno trial succeeded"
     return head + "\n" + best_text(trial_record(outcome.best))
+
+
+def no_success_text(study: str, outcome: StudyOutcome) -> str:
+    """Why no trial succeeded, with the commands that list the failures."""
+    counts = outcome.counts
+    reasons = []
+    if outcome.failed:
+        reasons.append(
+            f"{outcome.failed} returned status 'fail' (see `hpo-driver trials "
+            f"--study {study} --status fail`)"
+        )
+    if counts[TrialState.ERROR]:
+        reasons.append(
+            f"{counts[TrialState.ERROR]} failed with an error (see `hpo-driver "
+            f"trials --study {study} --state error`)"
+        )
+    if counts[TrialState.PRUNED]:
+        reasons.append(f"{counts[TrialState.PRUNED]} were pruned")
+    text = f"no trial of study {study!r} succeeded"
+    if outcome.reason == "cancelled":
+        text = (
+            f"study {study!r} was cancelled before any trial succeeded; "
+            f"`hpo-driver start --study {study}` resumes it"
+        )
+    return text + (": " + "; ".join(reasons) if reasons else "")
+
+
+def resume_hint(study: str, how: str) -> str:
+    """What an interrupted ``hpo-driver start`` says before it exits."""
+    return (
+        f"hpo-driver {how}: study {study!r} is not finished (its queued trials are "
+        f"kept); run `hpo-driver start --study {study}` again, with the same --db, "
+        "to resume it"
+    )

@@ -16,8 +16,13 @@ from hpo_service.algorithms import ALGORITHMS
 from hpo_service.driver import _output
 from hpo_service.driver._local_workers import LocalWorkers
 from hpo_service.driver._pruner_options import pruner_options, take_pruner
-from hpo_service.driver._settings import COUNTED_STATES
-from hpo_service.driver._study import open_study, space_settings, study_space
+from hpo_service.driver._settings import COUNTED_STATES, StudySettings
+from hpo_service.driver._signals import StopSignals
+from hpo_service.driver._study import (
+    open_driven_study,
+    space_settings,
+    study_space,
+)
 from hpo_service.driver._study_loop import Driver, DriverOptions
 from hpo_service.exceptions import (
     HPOServiceError,
@@ -26,13 +31,15 @@ from hpo_service.exceptions import (
     StudyNotFoundError,
 )
 from hpo_service.insight import _cli as _insight_cli
-from hpo_service.objective._reference import check_importable, import_reference
+from hpo_service.objective._reference import check_objective, import_reference
 from hpo_service.store import BaseTrialStore, TrialState
 from hpo_service.store._cli_option import (
     db_option,
     open_store_for_cli,
     store_location,
 )
+
+_logger = logging.getLogger(__name__)
 
 _study_option = click.option("--study", "study", required=True, help="Study name.")
 
@@ -158,39 +165,68 @@ def start(
     algo: str | None,
     **given: Any,
 ) -> None:
-    """Create study STUDY, or resume it, and run it until it is complete."""
+    """Create study STUDY, or resume it, and run it until it is complete.
+
+    SIGTERM, SIGHUP or Ctrl-C stop it cleanly: the local workers finish or hand back
+    their trials, the driver lease is released, and the same command resumes.
+    """
     given["algorithm"] = algo
     take_pruner(given)
     space = _given_space(given, space_ref)
+    options = DriverOptions(
+        progress=not no_progress,
+        local_workers=workers,
+        worker_hint=f"hpo-worker --study {study} (with the same --db or HPO_DB), "
+        "or pass --workers K",
+    )
     try:
-        settings, created = open_study(store, study, given, override=override)
+        settings, created = open_driven_study(
+            store, study, given, override=override, options=options
+        )
     except ValueError as e:
         raise click.UsageError(str(e)) from e
     space = study_space(settings) if space is None else space
     click.echo(f"{'created' if created else 'resuming'} study {study!r}", err=True)
-    options = DriverOptions(progress=not no_progress, local_workers=workers)
-    with LocalWorkers(workers, db_url, study) as local:
-        driver = Driver(
-            store,
-            study,
-            settings,
-            space,
-            options=options,
-            should_stop=_failing_workers(local),
-        )
-        outcome = driver.run()
+    try:
+        with StopSignals() as signals, LocalWorkers(workers, db_url, study) as local:
+            driver = Driver(
+                store,
+                study,
+                settings,
+                space,
+                options=options,
+                should_stop=_failing_workers(local),
+            )
+            local.on_dead = driver.requeue_dead_worker
+            signals.on_stop(driver.interrupt)
+            outcome = driver.run()
+    except KeyboardInterrupt:
+        click.echo(_output.resume_hint(study, "interrupted"), err=True)
+        sys.exit(130)
+    if signals.received is not None:
+        click.echo(_output.resume_hint(study, f"stopped by {signals.name}"), err=True)
+        sys.exit(128 + signals.received)
+    _report_outcome(study, outcome)
+
+
+def _report_outcome(study: str, outcome: Any) -> None:
+    """Print how the study ended; exit 1 if no trial succeeded."""
     click.echo(_output.outcome_text(study, outcome))
     if outcome.best is None:
-        raise click.ClickException(
-            f"no trial of study {study!r} succeeded: see `hpo-driver trials "
-            f"--study {study} --state error` for the errors"
-        )
+        raise click.ClickException(_output.no_success_text(study, outcome))
 
 
 def _given_space(given: dict[str, Any], space_ref: str | None) -> Any:
     """Import the space and check the objective's module exists; fill ``given``."""
     if given.get("objective"):
-        _checked_reference("--objective", given["objective"], check_importable)
+        unchecked = _checked_reference(
+            "--objective", given["objective"], check_objective
+        )
+        if unchecked:
+            _logger.warning(
+                "could not check --objective %s here (%s); workers will import it",
+                given["objective"], unchecked,
+            )  # fmt: skip
     if space_ref is None:
         return None
     space = _checked_reference("--space", space_ref, import_reference)
@@ -261,21 +297,53 @@ def best(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> None:
     type=click.Choice([s.value for s in TrialState]),
     help="Only trials in this state (repeatable).",
 )
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(["ok", "fail"]),
+    help="Only done trials whose objective returned this status (repeatable); "
+    "`--status fail` lists the trials that reported a failure.",
+)
 @_with_store
 def trials(
-    store: BaseTrialStore, db_url: str, study: str, fmt: str, states: tuple[str, ...]
+    store: BaseTrialStore,
+    db_url: str,
+    study: str,
+    fmt: str,
+    states: tuple[str, ...],
+    statuses: tuple[str, ...],
 ) -> None:
-    """Every trial of the study, as CSV or JSON on standard output."""
+    """Every trial of the study, as CSV or JSON on standard output.
+
+    CSV times are ISO 8601 (UTC); a choice parameter has its option index in
+    ``param.LABEL`` and the chosen option in ``param.LABEL.value``.
+    """
     wanted = [TrialState(s) for s in states] or None
-    records = [_output.trial_record(t) for t in store.get_trials(study, wanted)]
+    found = store.get_trials(study, wanted)
+    if statuses:
+        found = [t for t in found if (t.result or {}).get("status") in statuses]
+    records = [_output.trial_record(t) for t in found]
     if fmt == "json":
         click.echo(json.dumps(records, indent=2))
         return
-    rows = [_output.flat_row(r) for r in records]
+    choices = _choices_of(store, study)
+    rows = [_output.flat_row(r, choices) for r in records]
     columns = _output.columns(rows)
-    writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore")
+    writer = csv.DictWriter(
+        sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n"
+    )
     writer.writeheader()
     writer.writerows(rows)
+
+
+def _choices_of(store: BaseTrialStore, study: str) -> dict[str, list[Any]] | None:
+    """The study's choice options by label, or None if its space cannot be read."""
+    try:
+        settings = StudySettings.from_dict(store.get_study(study).settings)
+        return _output.choice_options(study_space(settings))
+    except (HPOServiceError, KeyError, TypeError, ValueError):
+        return None
 
 
 @main.command()

@@ -464,6 +464,7 @@ class SQLiteTrialStore(BaseTrialStore):
                 raise
             raise StoreConnectionError(
                 f"the SQLite database must be usable, but {self._path!r} gave: {exc}"
+                f"{self._advice(exc)}"
             ) from exc
 
     def _connection(self) -> sqlite3.Connection:
@@ -502,7 +503,24 @@ class SQLiteTrialStore(BaseTrialStore):
                     attempt, is_transient=_is_busy, what=self._what(what)
                 )
             except sqlite3.Error as exc:
-                raise StoreError(f"{self._what(what)} failed: {exc}") from exc
+                raise StoreError(
+                    f"{self._what(what)} failed: {exc}{self._advice(exc)}"
+                ) from exc
+
+    def _advice(self, exc: sqlite3.Error) -> str:
+        """What the user can do about a failed operation, when we can tell."""
+        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+        text = str(exc).lower()
+        if code == sqlite3.SQLITE_READONLY or "readonly" in text:
+            return (
+                f": this process cannot write {self._abspath} or its directory "
+                "(permissions, another user's file, or a read-only filesystem); run "
+                "as the file's owner, make the file and its directory writable, or "
+                "work on a copy (--db sqlite:////path/to/copy.sqlite)"
+            )
+        if code == sqlite3.SQLITE_FULL or "disk is full" in text:
+            return f": free space on the disk that holds {self._abspath}"
+        return ""
 
     def _read(
         self,

@@ -19,6 +19,7 @@ from hpo_service.store._cli_option import (
     db_option,
     open_store_for_cli,
 )
+from hpo_service.worker._lifeline import stop_with_driver
 from hpo_service.worker._loop import DEFAULT_POLL_INTERVAL, run_worker
 
 EXIT_CANNOT_RUN = 3
@@ -88,6 +89,7 @@ def main(
         format=_LOG_FORMAT,
         stream=sys.stderr,
     )
+    stop_with_driver()
     store = _open_store(db_url, idle_timeout)
     if store is None:
         return
