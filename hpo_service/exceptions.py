@@ -136,3 +136,7 @@ class TrialPruned(HPOServiceError):
 
 class NoActiveTrialError(HPOServiceError, RuntimeError):
     """``report`` or ``should_prune`` was called outside an objective being run."""
+
+
+class ObjectiveRefusedError(WorkerError):
+    """A worker refused to run a study's objective (see ``hpo-worker --objective``)."""

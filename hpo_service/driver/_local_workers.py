@@ -42,6 +42,8 @@ class LocalWorkers:
         study: The study they serve.
         stop_grace: Seconds a worker may take to finish its trial when stopped,
             before it is told to hand the trial back.
+        objective: The study's objective: the workers run it and nothing else
+            (``hpo-worker --objective``), whatever the store says later.
     """
 
     def __init__(
@@ -51,11 +53,14 @@ class LocalWorkers:
         study: str,
         *,
         stop_grace: float = _STOP_GRACE_SECONDS,
+        objective: str | None = None,
     ) -> None:
         self._command = [
             sys.executable, "-m", "hpo_service.worker", "--study", study,
             "--idle-timeout", str(_IDLE_TIMEOUT_SECONDS), "--quiet",
         ]  # fmt: skip
+        if objective is not None:
+            self._command += ["--objective", objective]
         self._db_url = db_url
         self._n = n
         self._stop_grace = stop_grace

@@ -157,7 +157,9 @@ class StoreTrials(TrialsView):
             self._insert_points(space, points_to_evaluate)
         self._labels = None
         early = _early_stopper(self, early_stop_fn) if early_stop_fn else None
-        workers = LocalWorkers(self.workers, self.db_url, self.study)
+        workers = LocalWorkers(
+            self.workers, self.db_url, self.study, objective=settings.objective
+        )
         with StopSignals() as signals, workers as local:
             driver = Driver(
                 self.store,

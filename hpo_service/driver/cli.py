@@ -188,7 +188,10 @@ def start(
     space = study_space(settings) if space is None else space
     click.echo(f"{'created' if created else 'resuming'} study {study!r}", err=True)
     try:
-        with StopSignals() as signals, LocalWorkers(workers, db_url, study) as local:
+        local_workers = LocalWorkers(
+            workers, db_url, study, objective=settings.objective
+        )
+        with StopSignals() as signals, local_workers as local:
             driver = Driver(
                 store,
                 study,

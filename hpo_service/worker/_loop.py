@@ -21,6 +21,7 @@ from hpo_service.driver._settings import (
 )
 from hpo_service.exceptions import (
     ObjectiveImportError,
+    ObjectiveRefusedError,
     StudyNotFoundError,
     UnstorableError,
     WorkerError,
@@ -28,6 +29,7 @@ from hpo_service.exceptions import (
 from hpo_service.store._base import BaseTrialStore, Trial, TrialState
 from hpo_service.worker._child import ChildOutcome, ChildRunner
 from hpo_service.worker._heartbeat import Heartbeat, Lease
+from hpo_service.worker._policy import ObjectivePolicy
 from hpo_service.worker._reports import ReportHandler, StudyPruning, study_pruning
 
 _logger = logging.getLogger(__name__)
@@ -88,6 +90,7 @@ def run_worker(
     idle_timeout: float | None = None,
     poll_interval: float = DEFAULT_POLL_INTERVAL,
     worker_id: str | None = None,
+    policy: ObjectivePolicy | None = None,
 ) -> WorkerSummary:
     """Claim and run trials until a stop condition; see :class:`Worker`.
 
@@ -99,6 +102,8 @@ def run_worker(
         poll_interval: First pause between polls of an empty queue.
         worker_id: Owner id written on claimed trials (default
             :func:`default_worker_id`).
+        policy: Which objectives the worker runs (default: any but the standard
+            library's); see :class:`ObjectivePolicy`.
 
     Returns:
         What the worker did.
@@ -106,6 +111,8 @@ def run_worker(
     Raises:
         ObjectiveImportError: The objective could not be imported (the trial was
             handed back untouched).
+        ObjectiveRefusedError: ``study``'s objective is not allowed by ``policy``
+            (nothing was run; a claimed trial was handed back untouched).
         WorkerError: The objective process could not be started, or a study's settings
             are unusable (the trial was handed back untouched).
         ValueError: An argument is out of range.
@@ -117,6 +124,7 @@ def run_worker(
         idle_timeout=idle_timeout,
         poll_interval=poll_interval,
         worker_id=worker_id,
+        policy=policy,
     )
     return worker.run()
 
@@ -157,8 +165,11 @@ class Worker:
         idle_timeout: float | None = None,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         worker_id: str | None = None,
+        policy: ObjectivePolicy | None = None,
     ) -> None:
         _check_args(max_trials, idle_timeout, poll_interval)
+        self._policy = policy or ObjectivePolicy()
+        self._refused: dict[str, str] = {}
         self.worker_id = worker_id or default_worker_id()
         self._store = store
         self._study = study
@@ -248,6 +259,8 @@ class Worker:
 
     def _claim(self) -> Trial | None:
         try:
+            if self._study is None and self._refused:
+                return self._claim_allowed()
             return self._store.claim(
                 self.worker_id, self._claim_lease, study=self._study
             )
@@ -257,6 +270,18 @@ class Worker:
         except StudyNotFoundError:
             self._note_missing_study()  # not created yet: keep polling
             return None
+
+    def _claim_allowed(self) -> Trial | None:
+        """Claim from the studies whose objective was not refused, oldest first."""
+        for study in self._store.list_studies():
+            if study.name in self._refused:
+                continue
+            trial = self._store.claim(
+                self.worker_id, self._claim_lease, study=study.name
+            )
+            if trial is not None:
+                return trial
+        return None
 
     def _process(self, trial: Trial) -> None:
         name = f"{trial.study}/{trial.tid}"
@@ -271,6 +296,10 @@ class Worker:
                 f"study {trial.study!r} has unusable settings: {e}"
             ) from e
         if settings is None:  # cold stop while the store was unreachable
+            return
+        refusal = self._policy.refusal(settings.objective)
+        if refusal is not None:
+            self._refuse(trial, name, refusal)
             return
         lease = self._take_lease(trial, settings)
         if lease is None:
@@ -292,6 +321,20 @@ class Worker:
             raise
         self._heartbeat.release()
         self._settle(trial, name, settings, lease, outcome)
+
+    def _refuse(self, trial: Trial, name: str, refusal: str) -> None:
+        """Hand a trial of a refused objective back; stop, or skip its study.
+
+        Raises:
+            ObjectiveRefusedError: The worker serves this study only.
+        """
+        self._release(trial, name)
+        message = f"refused study {trial.study!r}: {refusal}"
+        if self._study is not None:
+            raise ObjectiveRefusedError(message)
+        if trial.study not in self._refused:
+            self._log.error("%s; its trials are left to other workers", message)
+        self._refused[trial.study] = refusal
 
     def _report_handler(
         self, trial: Trial, settings: StudySettings, lease: Lease
@@ -516,12 +559,23 @@ class Worker:
         return settings.cancelled or finished >= settings.max_evals
 
     def _check_study(self) -> None:
+        """Say if the worker's study is missing; refuse its objective before claiming.
+
+        Raises:
+            ObjectiveRefusedError: The study's objective is not allowed.
+        """
         if self._study is None:
             return
         try:
-            self._store.get_study(self._study)
+            settings = self._settings_for(self._study)
         except StudyNotFoundError:
             self._note_missing_study()
+            return
+        except (TypeError, ValueError):
+            return  # said when a trial is claimed
+        refusal = self._policy.refusal(settings.objective)
+        if refusal is not None:
+            raise ObjectiveRefusedError(f"refused study {self._study!r}: {refusal}")
 
     def _note_missing_study(self) -> None:
         """Say that the study does not exist (yet), again every minute while so."""

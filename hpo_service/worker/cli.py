@@ -21,6 +21,7 @@ from hpo_service.store._cli_option import (
 )
 from hpo_service.worker._lifeline import stop_with_driver
 from hpo_service.worker._loop import DEFAULT_POLL_INTERVAL, run_worker
+from hpo_service.worker._policy import ObjectivePolicy
 
 EXIT_CANNOT_RUN = 3
 """Exit code when the worker cannot run the objective at all (nothing was burnt)."""
@@ -63,6 +64,27 @@ _logger = logging.getLogger(__name__)
     default=None,
     help="Owner id written on claimed trials [default: hostname:pid:uuid].",
 )
+@click.option(
+    "--objective",
+    "objectives",
+    multiple=True,
+    envvar="HPO_WORKER_OBJECTIVES",
+    metavar="REF",
+    help="Run only studies whose objective is REF, package.module:function "
+    "(repeatable; env HPO_WORKER_OBJECTIVES, space-separated). Recommended on "
+    "clusters: whoever can write the store otherwise chooses the code this worker "
+    "runs.",
+)
+@click.option(
+    "--allow-module",
+    "allow_modules",
+    multiple=True,
+    envvar="HPO_WORKER_ALLOW_MODULES",
+    metavar="PREFIX",
+    help="Run only objectives of module PREFIX or its submodules (repeatable; env "
+    "HPO_WORKER_ALLOW_MODULES). Without --objective or --allow-module any objective "
+    "runs except the standard library's.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages too.")
 @click.option("-q", "--quiet", is_flag=True, help="Log warnings and errors only.")
 def main(
@@ -72,6 +94,8 @@ def main(
     idle_timeout: float | None,
     poll_interval: float,
     worker_id: str | None,
+    objectives: tuple[str, ...],
+    allow_modules: tuple[str, ...],
     verbose: bool,
     quiet: bool,
 ) -> None:
@@ -82,7 +106,8 @@ def main(
     imported with the working directory on the import path. SIGTERM or Ctrl-C
     finishes the current trial and exits 0; a second one kills the objective,
     hands the trial back and exits. Exit code 3: the objective cannot be
-    imported or its process cannot start (the trial is handed back untouched).
+    imported, its process cannot start, or it is not one this worker runs
+    (--objective, --allow-module); the trial is handed back untouched.
     """
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO,
@@ -101,6 +126,7 @@ def main(
             idle_timeout=idle_timeout,
             poll_interval=poll_interval,
             worker_id=worker_id,
+            policy=ObjectivePolicy(objectives, allow_modules),
         )
     except (ObjectiveImportError, WorkerError) as e:
         click.echo(f"Error: {e}", err=True)
