@@ -56,7 +56,7 @@ _LOCATIONS: dict[str, str] = {
     "SpaceError": "hpo_service.exceptions",
     "StoreError": "hpo_service.exceptions",
 }
-_ALGORITHMS = ("tpe", "rand", "anneal", "pruners")
+_ALGORITHMS = ("tpe", "rand", "anneal", "motpe", "pruners")
 _SUBMODULES = (*_ALGORITHMS, "early_stop", "exceptions", "base", "pyll", "plotting")
 
 __all__ = sorted([*_LOCATIONS, *_SUBMODULES, "fmin"])

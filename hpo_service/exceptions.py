@@ -81,6 +81,11 @@ class AllTrialsFailed(HPOServiceError):
     """Every trial of a study failed, so there is no best trial."""
 
 
+class MultiObjectiveError(HPOServiceError, ValueError):
+    """A single-loss answer (best trial, loss threshold) was asked of a study with
+    several objectives, or the reverse."""
+
+
 class InvalidResultError(HPOServiceError, ValueError):
     """An objective returned something that is not a loss or a valid result dict."""
 

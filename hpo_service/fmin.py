@@ -63,6 +63,8 @@ def fmin(
         fn: The objective; takes a config drawn from ``space``, returns a loss or a
             dict with ``loss`` and ``status`` (other keys are kept; in process they
             may be any object, ``attachments`` go to ``trials.attachments``).
+            Several objectives: a list of losses (or ``loss`` a list), all
+            minimised; a result may carry ``constraints`` (satisfied when ``<= 0``).
         space: A search space built with ``hp.*``, or ``"annotated"`` to read it
             from ``fn``'s parameter annotations (``def f(x: hp.uniform(...))``).
         algo: ``tpe.suggest`` (default), ``rand.suggest``, ``anneal.suggest`` or
@@ -70,7 +72,8 @@ def fmin(
         max_evals: Total number of trials (those already in ``trials``, error ones
             included, count). May be None when another stop rule is given.
         timeout: Stop starting new trials after this many seconds (> 0).
-        loss_threshold: Stop once a loss at or below this is found.
+        loss_threshold: Stop once a loss at or below this is found (one objective
+            only).
         trials: A :class:`Trials` (in memory) or a store-backed ``StoreTrials`` /
             ``MongoTrials``, which runs the study through the store and its workers.
         rstate: A numpy ``Generator`` (or ``RandomState``, or an int seed). Each
@@ -101,11 +104,13 @@ def fmin(
             ``max_evals``. With ``StoreTrials``, None keeps the study's pruner.
 
     Returns:
-        The best params (or config, see ``return_argmin``).
+        The best params (or config, see ``return_argmin``); with several objectives
+        the list of them for every trial on the Pareto front (``trials.best_trials``).
 
     Raises:
         AllTrialsFailed: No trial succeeded (with ``return_argmin``, or when some
             trial finished but none with status ok).
+        MultiObjectiveError: ``loss_threshold`` is given for several objectives.
         ValueError: Bad arguments.
     """
     if pass_expr_memo_ctrl:
@@ -178,6 +183,8 @@ def generate_trials_to_calculate(
 def best_of(trials: Any, space: Any, *, return_argmin: bool) -> Any:
     """What ``fmin`` returns: the best params, or the best config, of ``trials``.
 
+    With several objectives, a list: one per trial on the Pareto front.
+
     Raises:
         AllTrialsFailed: ``return_argmin`` and no trial finished, or trials finished
             but none with status ok.
@@ -189,6 +196,13 @@ def best_of(trials: Any, space: Any, *, return_argmin: bool) -> Any:
             "no trial finished (every one raised or none ran), so there is no best "
             "trial to return"
         )
+    count = trials.n_objectives
+    if count is not None and count > 1:
+        front = [
+            {k: v[0] for k, v in t["misc"]["vals"].items() if v}
+            for t in trials.best_trials
+        ]
+        return front if return_argmin else [space_eval(space, p) for p in front]
     return trials.argmin if return_argmin else space_eval(space, trials.argmin)
 
 

@@ -12,7 +12,7 @@ import math
 from collections.abc import Collection, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
-from hpo_service.exceptions import AllTrialsFailed, InvalidTrial
+from hpo_service.exceptions import AllTrialsFailed, InvalidTrial, MultiObjectiveError
 from hpo_service.objective._result import (  # noqa: F401 - public names
     STATUS_FAIL,
     STATUS_NEW,
@@ -21,6 +21,8 @@ from hpo_service.objective._result import (  # noqa: F401 - public names
     STATUS_STRINGS,
     STATUS_SUSPENDED,
     loss_of,
+    objective_count,
+    pareto_front,
 )
 
 JOB_STATE_NEW = 0
@@ -95,6 +97,31 @@ def make_trial_doc(
     }
 
 
+def check_objective_names(names: Sequence[str] | str | None) -> list[str] | None:
+    """Validate objective names: distinct, non-empty strings (None: no names).
+
+    Args:
+        names: A list of names, or one comma-separated string.
+
+    Raises:
+        ValueError: A name is empty, repeated or not a string, or the list is empty.
+    """
+    if names is None:
+        return None
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",")]
+    names = list(names)
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise ValueError(
+            f"`objectives` must be non-empty names, but got objectives={names!r}"
+        )
+    if len(set(names)) != len(names):
+        raise ValueError(
+            f"`objectives` must be distinct names, but got objectives={names!r}"
+        )
+    return names
+
+
 class TrialsView:
     """Read-only analysis helpers over ``self.trials`` (a list of trial dicts)."""
 
@@ -160,12 +187,44 @@ class TrialsView:
         return [r.get("status") for r in self.results]
 
     @property
+    def objective_names(self) -> list[str] | None:
+        """Names of the study's objectives, if it was given any."""
+        return None
+
+    @property
+    def n_objectives(self) -> int | None:
+        """Number of objectives: of the names, else of the first successful result's
+        losses; None while neither is known."""
+        names = self.objective_names
+        return len(names) if names else objective_count(self.results)
+
+    @property
+    def best_trials(self) -> list[dict[str, Any]]:
+        """The Pareto front: every successful trial with all constraints satisfied
+        (``<= 0``) that no other such trial dominates, in tid order.
+
+        Dominating means no worse in every loss and better in at least one (all
+        losses are minimised); with one objective these are the trials with the
+        lowest loss.
+        """
+        trials = self.trials
+        return [trials[i] for i in pareto_front([t["result"] for t in trials])]
+
+    @property
     def best_trial(self) -> dict[str, Any]:
         """The successful trial with the lowest loss.
 
         Raises:
             AllTrialsFailed: No trial succeeded.
+            MultiObjectiveError: The study has several objectives (use
+                :attr:`best_trials`, the Pareto front).
         """
+        count = self.n_objectives
+        if count is not None and count > 1:
+            raise MultiObjectiveError(
+                f"the study has {count} objectives, so it has no single best trial; "
+                "use best_trials (the Pareto front) instead"
+            )
         best, best_loss = None, math.inf
         for trial in self.trials:
             loss = loss_of(trial["result"])
@@ -217,13 +276,31 @@ class Trials(TrialsView):
     ``_dynamic_trials`` too, and count towards ``max_evals``. ``attachments`` holds
     what objectives returned under ``result["attachments"]`` (see
     :meth:`trial_attachments`).
+
+    Args:
+        exp_key: hyperopt's experiment key (kept on every trial).
+        refresh: Accepted for hyperopt's signature.
+        objectives: Names of the objectives of a multi-objective search, e.g.
+            ``["error", "latency_ms"]``; every result must then have that many losses.
     """
 
-    def __init__(self, exp_key: str | None = None, refresh: bool = True) -> None:
+    def __init__(
+        self,
+        exp_key: str | None = None,
+        refresh: bool = True,
+        *,
+        objectives: Sequence[str] | str | None = None,
+    ) -> None:
         self._exp_key = exp_key
         self._all: list[dict[str, Any]] = []
         self._trials: list[dict[str, Any]] = []
         self.attachments: dict[str, Any] = {}
+        self._objective_names = check_objective_names(objectives)
+
+    @property
+    def objective_names(self) -> list[str] | None:
+        """Names of the objectives (``Trials(objectives=[...])``), or None."""
+        return self._objective_names
 
     @property
     def exp_key(self) -> str | None:
@@ -284,6 +361,7 @@ class Trials(TrialsView):
         self.__dict__.update(state)
         self.__dict__.setdefault("_exp_key", state.get("exp_key"))
         self.__dict__.pop("exp_key", None)
+        self.__dict__.setdefault("_objective_names", None)
         self.refresh()
 
 

@@ -22,6 +22,7 @@ DOCUMENTED = [
     "hp",
     "tpe",
     "rand",
+    "motpe",
     "anneal",
     "base",
     "pyll",

@@ -19,6 +19,7 @@ __all__ = ["ALGORITHMS", "Algorithm", "describe", "resolve"]
 ALGORITHMS: dict[str, str] = {
     "tpe": "hpo_service.algorithms.tpe",
     "rand": "hpo_service.algorithms.rand",
+    "motpe": "hpo_service.algorithms.motpe",
     "anneal": "hpo_service.algorithms.anneal",
 }
 

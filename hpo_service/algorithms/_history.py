@@ -6,7 +6,7 @@ after 10,000 trials does not rebuild 10,000 rows. Samplers read the arrays direc
 
 from __future__ import annotations
 
-import math
+import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,6 +23,11 @@ class History:
     ``values(label)`` is a float array with one entry per recorded trial, NaN where the
     parameter was inactive; ``losses`` holds each trial's loss (NaN for a failed trial).
     ``pending`` lists the params of trials that are queued or running.
+
+    A multi-objective history (:attr:`n_objectives` > 1, fixed by the first successful
+    trial) keeps each trial's loss vector in ``objectives`` (NaN rows for failed
+    trials) and NaN in ``losses``. ``violations`` holds each trial's total constraint
+    violation (the sum of its positive constraint values; 0 means feasible).
     """
 
     def __init__(self, space: CompiledSpace) -> None:
@@ -32,20 +37,105 @@ class History:
             spec.label: np.full(_INITIAL_CAPACITY, np.nan) for spec in space
         }
         self._losses = np.full(_INITIAL_CAPACITY, np.nan)
+        self._objectives: np.ndarray | None = None  # (capacity, m) once m > 1
+        self._violations = np.zeros(_INITIAL_CAPACITY)
+        self._n_objectives = 0  # 0 until a successful trial fixes it
         self.pending: list[Mapping[str, Any]] = []
 
     def __len__(self) -> int:
         return self._n
 
-    def add(self, params: Mapping[str, Any], loss: float | None) -> None:
-        """Record one finished trial; ``loss=None`` (or NaN) marks a failed trial."""
+    def add(
+        self,
+        params: Mapping[str, Any],
+        loss: float | Sequence[float] | None,
+        *,
+        violation: float = 0.0,
+    ) -> None:
+        """Record one finished trial.
+
+        Args:
+            params: The trial's active parameters ``{label: value}``.
+            loss: Its loss, or its losses (one per objective, all minimised), or
+                None (or NaN anywhere) for a failed trial.
+            violation: Its total constraint violation (>= 0; 0 means feasible).
+
+        Raises:
+            ValueError: ``loss`` has another number of objectives than the trials
+                recorded before.
+        """
+        vector = self._vector(loss)
         self._grow_if_full()
         for label, column in self._columns.items():
             value = params.get(label)
             column[self._n] = np.nan if value is None else float(value)
-        ok = loss is not None and not math.isnan(float(loss))
-        self._losses[self._n] = float(loss) if ok else np.nan
+        if vector is not None and vector.size > 1:
+            self._objectives_column(vector.size)[self._n] = vector
+        elif vector is not None:
+            self._losses[self._n] = vector[0]
+        self._violations[self._n] = max(0.0, float(violation))
         self._n += 1
+
+    def _vector(self, loss: float | Sequence[float] | None) -> np.ndarray | None:
+        """The loss as a float vector, None for a failure; fixes the objective count."""
+        if loss is None:
+            return None
+        vector = np.atleast_1d(np.asarray(loss, dtype=float)).ravel()
+        if vector.size == 0 or np.isnan(vector).any():
+            return None
+        if self._n_objectives and vector.size != self._n_objectives:
+            raise ValueError(
+                f"every loss must have {self._n_objectives} objective(s) like the "
+                f"earlier trials, but got {vector.size}: {list(vector)!r:.200}"
+            )
+        self._n_objectives = vector.size
+        return vector
+
+    def _objectives_column(self, m: int) -> np.ndarray:
+        if self._objectives is None:
+            self._objectives = np.full((self._losses.size, m), np.nan)
+        return self._objectives
+
+    @property
+    def n_objectives(self) -> int:
+        """Number of objectives; 0 until a successful trial fixes it."""
+        return self._n_objectives
+
+    @property
+    def objectives(self) -> np.ndarray:
+        """Loss vectors ``(n, max(1, n_objectives))``, NaN rows for failures, read-only
+        view."""
+        if self._objectives is None:
+            return self.losses[:, None]
+        view = self._objectives[: self._n]
+        view.flags.writeable = False
+        return view
+
+    @property
+    def violations(self) -> np.ndarray:
+        """Total constraint violation of each trial (0 = feasible), read-only view."""
+        view = self._violations[: self._n]
+        view.flags.writeable = False
+        return view
+
+    def scalarised(self, losses: np.ndarray) -> History:
+        """A single-objective, unconstrained view with the given per-trial losses.
+
+        The view shares the parameter columns and pending points (do not add to it);
+        multi-objective samplers use it to hand a single-objective sampler a ranking.
+
+        Args:
+            losses: One loss per recorded trial ``(len(self),)``; NaN for failures.
+
+        Returns:
+            The view.
+        """
+        view = copy.copy(self)
+        view._losses = np.array(losses, dtype=float).reshape(self._n)
+        view._objectives = None
+        view._violations = np.zeros(self._n)
+        view._n_objectives = 1
+        return view
 
     def set_pending(self, pending: Sequence[Mapping[str, Any]]) -> None:
         """Replace the list of queued-or-running trials' params."""
@@ -69,10 +159,13 @@ class History:
             return
         size = self._losses.size * 2
         self._losses = _grown(self._losses, size)
+        self._violations = _grown(self._violations, size, fill=0.0)
+        if self._objectives is not None:
+            self._objectives = _grown(self._objectives, size)
         self._columns = {k: _grown(v, size) for k, v in self._columns.items()}
 
 
-def _grown(array: np.ndarray, size: int) -> np.ndarray:
-    bigger = np.full(size, np.nan)
-    bigger[: array.size] = array
+def _grown(array: np.ndarray, size: int, fill: float = np.nan) -> np.ndarray:
+    bigger = np.full((size, *array.shape[1:]), fill)
+    bigger[: array.shape[0]] = array
     return bigger

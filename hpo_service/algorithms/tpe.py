@@ -49,7 +49,8 @@ def suggest(
     maximises ``l(x) / g(x)`` over candidates drawn from ``l``, where ``l`` models the
     best trials and ``g`` the rest plus (with ``constant_liar``) the pending trials and
     the earlier suggestions of this call. A large call (``n >= 8``) draws several
-    points from each fit (see :func:`points_per_fit`).
+    points from each fit (see :func:`points_per_fit`). A history with several
+    objectives or with constraint violations goes to :func:`.motpe.suggest`.
 
     Args:
         space: The compiled search space.
@@ -67,6 +68,10 @@ def suggest(
     """
     if n < 1:
         raise ValueError(f"`n >= 1` must hold, but got n={n!r}")
+    if history.n_objectives > 1 or history.violations.any():
+        from hpo_service.algorithms import motpe  # several objectives, or constraints
+
+        return motpe.suggest(space, history, rng, n, **settings)
     config = TPESettings.from_kwargs(settings)
     pending = list(history.pending) if config.constant_liar else []
     per_fit = points_per_fit(n)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from hpo_service.driver._lease import is_dead_local_process
 from hpo_service.driver._settings import COUNTED_STATES
 from hpo_service.exceptions import HPOServiceError
-from hpo_service.objective._result import STATUS_FAIL, loss_of
+from hpo_service.objective._result import STATUS_FAIL, loss_of, pareto_front
 from hpo_service.store import BaseTrialStore, Trial, TrialState
 
 if TYPE_CHECKING:
@@ -51,6 +51,43 @@ def _status(trial: Trial) -> Any:
     return (trial.result or {}).get("status")
 
 
+def pareto_trials(store: BaseTrialStore, study: str) -> list[Trial]:
+    """The done trials on the Pareto front (feasible, non-dominated), by tid."""
+    done = store.get_trials(study, [TrialState.DONE])
+    return [done[i] for i in pareto_front([t.result for t in done])]
+
+
+def objective_names(store: BaseTrialStore, study: str) -> list[str] | None:
+    """The study's objective names, or ``loss.0``, ``loss.1``... for several
+    unnamed objectives; None for a single-objective study."""
+    settings = store.get_study(study).settings
+    names = settings.get("objective_names")
+    if names:
+        return list(names)
+    count = settings.get("n_objectives")
+    return [f"loss.{i}" for i in range(count)] if count and count > 1 else None
+
+
+def front_text(records: list[dict[str, Any]], names: list[str] | None) -> str:
+    """Human-readable Pareto front: one trial per line with its named losses."""
+    lines = [f"Pareto front: {len(records)} trial(s)"]
+    for record in records:
+        losses = record["result"]["loss"]
+        shown = ", ".join(
+            f"{name}={value:.6g}"
+            for name, value in zip(
+                names or _default_names(losses), losses, strict=False
+            )
+        )
+        params = json.dumps(record["params"], sort_keys=True)
+        lines.append(f"  trial {record['tid']}: {shown}  params: {params}")
+    return "\n".join(lines)
+
+
+def _default_names(losses: list[float]) -> list[str]:
+    return [f"loss.{i}" for i in range(len(losses))]
+
+
 def trial_record(trial: Trial) -> dict[str, Any]:
     """A JSON-able dict of one trial."""
     return {
@@ -70,22 +107,35 @@ def trial_record(trial: Trial) -> dict[str, Any]:
 
 
 def flat_row(
-    record: dict[str, Any], choices: dict[str, list[Any]] | None = None
+    record: dict[str, Any],
+    names: list[str] | None = None,
+    choices: dict[str, list[Any]] | None = None,
 ) -> dict[str, Any]:
     """One CSV row: fixed columns, then ``param.<label>`` columns.
 
-    Times are ISO 8601 (UTC); a choice's column holds the option's index and a
-    ``param.<label>.value`` column the chosen option itself.
+    Several losses go to one column each (named by ``names``, else ``loss.0``,
+    ``loss.1``...), and to ``loss`` as a JSON list. Times are ISO 8601 (UTC); a
+    choice's column holds the option's index and a ``param.<label>.value`` column
+    the chosen option itself.
 
     Args:
         record: A :func:`trial_record`.
+        names: The study's objective names (several objectives).
         choices: The options of each choice label (:func:`choice_options`).
     """
     result = record["result"] or {}
     error = record["error"] or {}
     row = {key: record.get(key) for key in _BASE_COLUMNS}
+    loss = result.get("loss")
+    if isinstance(loss, list):
+        keys = names if names and len(names) == len(loss) else _default_names(loss)
+        row.update({f"objective.{k}": v for k, v in zip(keys, loss, strict=True)})
+        loss = json.dumps(loss)
+    constraints = result.get("constraints")
+    if constraints is not None:
+        row["constraints"] = json.dumps(constraints)
     row.update(
-        loss=result.get("loss"),
+        loss=loss,
         status=result.get("status"),
         duration=result.get("duration"),
         error_type=error.get("type"),
@@ -139,9 +189,14 @@ def _last_step(intermediate: dict[str, float]) -> int | None:
 
 
 def columns(rows: list[dict[str, Any]]) -> list[str]:
-    """The CSV header: fixed columns, then every param column seen, sorted."""
+    """The CSV header: fixed columns, objectives and constraints (if any), then every
+    param column seen, sorted."""
     params = sorted({key for row in rows for key in row if key.startswith("param.")})
-    return _BASE_COLUMNS + params
+    objectives = list(
+        dict.fromkeys(k for row in rows for k in row if k.startswith("objective."))
+    )
+    extra = ["constraints"] if any("constraints" in row for row in rows) else []
+    return _BASE_COLUMNS + objectives + extra + params
 
 
 def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
@@ -151,6 +206,7 @@ def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
     running = store.get_trials(study, [TrialState.RUNNING])
     done = store.get_trials(study, [TrialState.DONE])
     best = _best_of(done)
+    front = pareto_trials(store, study) if best is None else []
     return {
         "study": study,
         "max_evals": record.settings.get("max_evals"),
@@ -162,6 +218,9 @@ def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
         "best": None
         if best is None
         else {"tid": best.tid, "loss": loss_of(best.result or {})},
+        "pareto_front": [
+            {"tid": t.tid, "loss": (t.result or {})["loss"]} for t in front
+        ],
     }
 
 
@@ -216,15 +275,14 @@ def status_text(summary: dict[str, Any]) -> str:
             f"    {w['owner']}: trial {w['tid']} for {w['running_for']} s, "
             f"lease {w['lease_left']} s left{gone}"
         )
-    best = summary["best"]
-    lines.append(
-        "  best: "
-        + (
-            "none yet"
-            if best is None
-            else f"loss {best['loss']:.6g} (trial {best['tid']})"
+    best, front = summary["best"], summary.get("pareto_front")
+    if best is None and front:
+        lines.append(f"  Pareto front: {len(front)} trial(s) (hpo-driver best)")
+    else:
+        shown = "none yet" if best is None else f"loss {best['loss']:.6g}"
+        lines.append(
+            f"  best: {shown}" + ("" if best is None else f" (trial {best['tid']})")
         )
-    )
     return "\n".join(lines)
 
 
@@ -265,6 +323,12 @@ def outcome_text(study: str, outcome: StudyOutcome) -> str:
     )
     if outcome.best is None:
         return head + "\nno trial succeeded"
+    if isinstance((outcome.best.result or {}).get("loss"), list):
+        return (
+            head
+            + f"\nseveral objectives: `hpo-driver best --study {study}` "
+            + ("shows the Pareto front")
+        )
     return head + "\n" + best_text(trial_record(outcome.best))
 
 

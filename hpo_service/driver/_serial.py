@@ -23,9 +23,14 @@ from hpo_service.driver._checkpoint import save_checkpoint
 from hpo_service.driver._local_pruning import LocalPruning
 from hpo_service.driver._progress import Progress
 from hpo_service.driver._suggest import Suggester
-from hpo_service.exceptions import InvalidResultError, TrialPruned
+from hpo_service.exceptions import InvalidResultError, MultiObjectiveError, TrialPruned
 from hpo_service.objective._report import TrialContext, pruned_result
-from hpo_service.objective._result import is_nan_loss, loss_of, normalise_result
+from hpo_service.objective._result import (
+    check_objective_count,
+    is_nan_loss,
+    loss_of,
+    normalise_result,
+)
 from hpo_service.trials import (
     JOB_STATE_DONE,
     JOB_STATE_ERROR,
@@ -51,6 +56,22 @@ class StopRules:
     timeout: float | None
     loss_threshold: float | None
     early_stop_fn: Callable[..., tuple[bool, list[Any]]] | None
+
+
+def check_loss_threshold(
+    loss_threshold: float | None, n_objectives: int | None
+) -> None:
+    """Refuse a loss threshold for a study with several objectives.
+
+    Raises:
+        MultiObjectiveError: ``loss_threshold`` is set and ``n_objectives > 1``.
+    """
+    if loss_threshold is not None and n_objectives is not None and n_objectives > 1:
+        raise MultiObjectiveError(
+            f"`loss_threshold` needs a single loss, but the study has {n_objectives} "
+            "objectives; leave it out (or stop on max_evals, timeout or "
+            "early_stop_fn / --no-improvement)"
+        )
 
 
 def point_docs(
@@ -118,12 +139,16 @@ class SerialSearch:
             initial=self._n_finished(),
         )
         started = time.monotonic()
+        check_loss_threshold(self.rules.loss_threshold, self.trials.n_objectives)
         try:
             while not self._stopping(started):
                 doc = self._next_doc()
                 if doc is None:
                     break
                 self._run_one(doc)
+                check_loss_threshold(
+                    self.rules.loss_threshold, self.trials.n_objectives
+                )
                 bar.update(self._n_finished(), self._best)
                 if self._early_stop():
                     break
@@ -207,7 +232,10 @@ class SerialSearch:
         if is_nan_loss(value):
             _logger.warning("trial %s: the loss is NaN, recorded as an error", tid)
             raise _NaNLoss("result 'loss' must not be NaN, but got loss=nan")
-        return normalise_result(value, storable=False)
+        result = normalise_result(value, storable=False)
+        names = self.trials.objective_names or ()
+        check_objective_count(result, self.trials.n_objectives, names)
+        return result
 
     def _record_result(self, doc: dict[str, Any], result: dict[str, Any]) -> None:
         attachments = result.pop("attachments", None)

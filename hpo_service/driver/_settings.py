@@ -33,11 +33,16 @@ class StudySettings:
         trial_timeout: Seconds an objective may run before it is killed, or None.
         loss_threshold: Stop once a loss at or below this is found, or None.
         timeout: Stop suggesting after this many seconds of driver time, or None.
-        no_improvement: Stop after this many finished trials without a better loss.
+        no_improvement: Stop after this many finished trials without a better loss
+            (with several objectives: without a trial joining the Pareto front).
         cancelled: Set by ``hpo-driver cancel``; a running driver stops when it sees it.
         pruner: Name of the study's pruner (``"none"``, ``"median"``, ``"percentile"``,
             ``"asha"``, ``"hyperband"``; see :mod:`hpo_service.algorithms.pruners`).
         pruner_settings: Keyword settings of the pruner (JSON-able).
+        objective_names: Names of the objectives (``--objectives error,latency``),
+            or None.
+        n_objectives: Number of losses every result must have: from the names, else
+            recorded by the driver from the first successful result; None until then.
     """
 
     objective: str
@@ -57,6 +62,8 @@ class StudySettings:
     cancelled: bool = False
     pruner: str = "none"
     pruner_settings: dict[str, Any] = field(default_factory=dict)
+    objective_names: list[str] | None = None
+    n_objectives: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict for the store."""

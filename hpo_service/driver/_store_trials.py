@@ -20,6 +20,7 @@ from hpo_service.driver._signals import StopSignals
 from hpo_service.driver._study import open_driven_study, space_settings, study_space
 from hpo_service.driver._study_loop import Driver, DriverOptions
 from hpo_service.driver._suggest import Suggester
+from hpo_service.exceptions import StudyNotFoundError
 from hpo_service.fmin import as_generator, best_of
 from hpo_service.objective._reference import reference_of
 from hpo_service.space import compile_space
@@ -33,6 +34,7 @@ from hpo_service.trials import (
     JOB_VALID_STATES,
     STATUS_FAIL,
     TrialsView,
+    check_objective_names,
     make_trial_doc,
 )
 
@@ -56,6 +58,8 @@ class StoreTrials(TrialsView):
         objective: Objective reference ``package.module:function`` for the workers;
             by default the reference of the function given to ``fmin``.
         override: Resume even if the objective, space, algorithm or pruner changed.
+        objectives: Names of several objectives (like ``hpo-driver start
+            --objectives``); every result must then have that many losses.
         pruner: The study's pruner (see :func:`~hpo_service.fmin`'s ``pruner``);
             None keeps the stored one (none for a new study).
 
@@ -73,6 +77,7 @@ class StoreTrials(TrialsView):
         objective: str | None = None,
         override: bool = False,
         pruner: Any = None,
+        objectives: Sequence[str] | str | None = None,
     ) -> None:
         self.db_url = db
         self.study = study
@@ -80,6 +85,7 @@ class StoreTrials(TrialsView):
         self.objective = objective
         self.override = override
         self.pruner = None if pruner is None else resolve_pruner(pruner)
+        self._given_names = check_objective_names(objectives)
         self.store: BaseTrialStore = open_store(db)
         self._docs: dict[int, dict[str, Any]] = {}
         self._cursor = 0
@@ -101,6 +107,16 @@ class StoreTrials(TrialsView):
         changes, self._cursor = self.store.changes_since(self.study, self._cursor)
         for trial in changes:
             self._docs[trial.tid] = self._doc(trial)
+
+    @property
+    def objective_names(self) -> list[str] | None:
+        """The study's objective names (given here, or stored with the study)."""
+        if self._given_names:
+            return self._given_names
+        try:
+            return self.store.get_study(self.study).settings.get("objective_names")
+        except StudyNotFoundError:
+            return None
 
     def close(self) -> None:
         """Close the store connection."""
@@ -141,6 +157,7 @@ class StoreTrials(TrialsView):
             "seed": _seed(rstate),
             "loss_threshold": loss_threshold,
             "timeout": timeout,
+            "objective_names": self._given_names,
         }
         if chosen is not None:
             given.update(pruner=chosen.name, pruner_settings=chosen.settings())

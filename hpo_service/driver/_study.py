@@ -70,6 +70,7 @@ def open_study(
         ValueError: The study does not exist and ``given`` lacks what creating it needs.
     """
     _check_known_keys(given)
+    given = _with_objective_count(given)
     try:
         study = store.get_study(name)
     except StudyNotFoundError:
@@ -79,6 +80,7 @@ def open_study(
             study = store.get_study(name)
     stored = StudySettings.from_dict(study.settings)
     finished = sum(store.count_by_state(name)[state] for state in COUNTED_STATES)
+    _check_objective_count(name, stored, given)
     merged = _merge(name, stored, given, override=override, finished=finished)
     if merged != stored:
         store.update_study_settings(name, merged.to_dict())
@@ -209,6 +211,27 @@ def _check_budget(name: str, given: dict[str, Any], finished: int) -> None:
             name, finished, _flag("max_evals"), max_evals, _flag("max_evals"),
         )  # fmt: skip
         given["max_evals"] = finished
+
+
+def _with_objective_count(given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` with ``n_objectives`` from ``objective_names`` when names are given."""
+    names = given.get("objective_names")
+    if not names:
+        return given
+    return {**given, "n_objectives": len(names)}
+
+
+def _check_objective_count(
+    name: str, stored: StudySettings, given: dict[str, Any]
+) -> None:
+    """Refuse objective names whose number differs from the study's objectives."""
+    count = given.get("n_objectives")
+    if count is None or stored.n_objectives is None or count == stored.n_objectives:
+        return
+    raise StudyMismatchError(
+        f"study {name!r} has {stored.n_objectives} objective(s), but "
+        f"{count} objective names were given ({', '.join(given['objective_names'])})"
+    )
 
 
 def _difference(key: str, stored: StudySettings, given: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ simply started again.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
 import sys
@@ -18,12 +19,19 @@ from typing import Any
 import numpy as np
 
 from hpo_service.algorithms import resolve
+from hpo_service.algorithms._pareto import ParetoArchive
 from hpo_service.driver._lease import default_owner, take_driver_lease
 from hpo_service.driver._progress import Progress
 from hpo_service.driver._queue import CompletionRate, auto_queue_depth
+from hpo_service.driver._serial import check_loss_threshold
 from hpo_service.driver._settings import COUNTED_STATES, StudySettings
 from hpo_service.driver._suggest import Suggester
-from hpo_service.objective._result import STATUS_FAIL, loss_of
+from hpo_service.objective._result import (
+    STATUS_FAIL,
+    loss_of,
+    losses_of,
+    violation_of,
+)
 from hpo_service.store import BaseTrialStore, Trial, TrialState
 
 _logger = logging.getLogger(__name__)
@@ -103,7 +111,8 @@ class Driver:
         self._counts = dict.fromkeys(TrialState, 0)
         self._pending: dict[int, Trial] = {}
         self._cursor = 0
-        self._best: Trial | None = None
+        self._best: Trial | None = None  # several objectives: newest on the front
+        self._front = ParetoArchive()
         self._last_improvement = 0
         self._stop_reason: str | None = None
         self._started = time.monotonic()
@@ -123,6 +132,7 @@ class Driver:
         Raises:
             DriverLeaseError: Another live driver runs this study.
         """
+        check_loss_threshold(self.settings.loss_threshold, self.settings.n_objectives)
         self._housekeeping()  # takes the driver lease first, then requeues dead ones
         self._started = time.monotonic()
         total = self.settings.max_evals
@@ -284,10 +294,40 @@ class Driver:
             self._failed += 1
         result = trial.result if trial.state != TrialState.ERROR else None
         self._suggester.observe(trial.params, result)
-        loss = None if result is None else loss_of(result)
-        if loss is not None and (self._best is None or loss < self._best_loss()):
+        losses = None if result is None else losses_of(result)
+        if losses is None:
+            return
+        count = self._note_objective_count(len(losses))
+        if count > 1:
+            self._note_front(trial, losses)
+        elif len(losses) == 1 and (self._best is None or losses[0] < self._best_loss()):
             self._best = trial
             self._last_improvement = self._n_finished()
+
+    def _note_front(self, trial: Trial, losses: list[float]) -> None:
+        """Several objectives: a trial improves the study when it joins the front."""
+        feasible = violation_of(trial.result or {}) <= 0
+        right_count = len(losses) == self.settings.n_objectives
+        if right_count and feasible and self._front.add(losses):
+            self._best = trial
+            self._last_improvement = self._n_finished()
+
+    def _note_objective_count(self, count: int) -> int:
+        """Record the study's number of objectives from its first result; return it.
+
+        Raises:
+            MultiObjectiveError: The study has a loss threshold and several objectives.
+        """
+        if self.settings.n_objectives is not None:
+            return self.settings.n_objectives
+        stored = dict(self.store.get_study(self.name).settings)
+        if stored.get("n_objectives") is None:
+            stored["n_objectives"] = count
+            self.store.update_study_settings(self.name, stored)
+        count = int(stored["n_objectives"])
+        self.settings = dataclasses.replace(self.settings, n_objectives=count)
+        check_loss_threshold(self.settings.loss_threshold, count)
+        return count
 
     # ---- decisions -----------------------------------------------------------------
 

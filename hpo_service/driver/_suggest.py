@@ -12,7 +12,7 @@ import numpy as np
 from hpo_service.algorithms import Algorithm
 from hpo_service.algorithms._history import History
 from hpo_service.exceptions import SpaceError
-from hpo_service.objective._result import STATUS_PRUNED, loss_of
+from hpo_service.objective._result import STATUS_PRUNED, losses_of, violation_of
 from hpo_service.space import compile_space, space_eval, validate_params
 from hpo_service.store._base import NewTrial
 
@@ -63,15 +63,32 @@ class Suggester:
 
         A pruned trial (result status ``"pruned"``) is recorded by the pruned rule: by
         default with its last reported value as its loss, so a trial stopped early at
-        a poor value is evidence of a poor region, as a bad completed trial is.
+        a poor value is evidence of a poor region, as a bad completed trial is (with
+        several objectives, one reported value is no loss vector: it counts as a
+        failure). A result whose number of losses differs from the earlier trials'
+        (which the worker or ``fmin`` turns into an error trial) counts as a failure.
         """
         if result is not None and result.get("status") == STATUS_PRUNED:
             if self._pruned_rule == "ignore":
                 return
             last = result.get("loss") if self._pruned_rule == "last" else None
+            if self.history.n_objectives > 1:
+                last = None
             self.history.add(params, None if last is None else float(last))
             return
-        self.history.add(params, None if result is None else loss_of(result))
+        if result is None:
+            self.history.add(params, None)
+            return
+        losses = losses_of(result)
+        expected = self.history.n_objectives
+        if losses is not None and expected and len(losses) != expected:
+            _logger.warning(
+                "a result with %s losses counts as failed: the study has %s objectives",
+                len(losses),
+                expected,
+            )
+            losses = None
+        self.history.add(params, losses, violation=violation_of(result))
 
     def suggest(
         self,

@@ -38,6 +38,7 @@ from hpo_service.store._cli_option import (
     open_store_for_cli,
     store_location,
 )
+from hpo_service.trials import check_objective_names
 
 _logger = logging.getLogger(__name__)
 
@@ -140,6 +141,12 @@ def main(verbose: int) -> None:
     help="Stop after this many finished trials without a better loss.",
 )
 @click.option(
+    "--objectives",
+    "objective_names",
+    help="Names of several objectives, comma-separated (e.g. error,latency_ms); "
+    "each result must then return that many losses.",
+)
+@click.option(
     "--workers",
     type=click.IntRange(min=0),
     default=0,
@@ -172,6 +179,10 @@ def start(
     """
     given["algorithm"] = algo
     take_pruner(given)
+    try:
+        given["objective_names"] = check_objective_names(given["objective_names"])
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="'--objectives'") from e
     space = _given_space(given, space_ref)
     options = DriverOptions(
         progress=not no_progress,
@@ -275,7 +286,16 @@ def status(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> Non
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_with_store
 def best(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> None:
-    """The best trial: loss, params and config."""
+    """The best trial: loss, params and config; with several objectives, every
+    trial on the Pareto front (non-dominated, constraints satisfied)."""
+    names = _output.objective_names(store, study)
+    if names is not None:
+        records = [_output.trial_record(t) for t in _output.pareto_trials(store, study)]
+        if not records:
+            raise click.ClickException(f"study {study!r} has no feasible trial yet")
+        text = _output.front_text(records, names)
+        click.echo(json.dumps(records, indent=2) if as_json else text)
+        return
     trial = _output.best_trial(store, study)
     if trial is None:
         raise click.ClickException(f"study {study!r} has no successful trial yet")
@@ -330,8 +350,9 @@ def trials(
     if fmt == "json":
         click.echo(json.dumps(records, indent=2))
         return
+    names = _output.objective_names(store, study)
     choices = _choices_of(store, study)
-    rows = [_output.flat_row(r, choices) for r in records]
+    rows = [_output.flat_row(r, names, choices) for r in records]
     columns = _output.columns(rows)
     writer = csv.DictWriter(
         sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n"

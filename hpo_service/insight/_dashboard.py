@@ -12,6 +12,7 @@ Routes (all GET, all read-only):
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -53,16 +54,37 @@ def create_app(store: BaseTrialStore, *, study: str | None = None) -> Starlette:
         A Starlette application (serve it with uvicorn or any ASGI server).
     """
     from starlette.applications import Starlette
-    from starlette.responses import HTMLResponse, JSONResponse, Response
     from starlette.routing import Route
 
-    live = LiveStore(store)
+    routes = _Routes(LiveStore(store), study)
+    return Starlette(routes=[
+        Route("/", routes.page),
+        Route("/static/{name}", routes.static),
+        Route("/api/studies", routes.studies),
+        Route("/api/studies/{name:path}/changes", routes.changes),
+        Route("/api/studies/{name:path}/figures", routes.figures),
+    ])  # fmt: skip
 
-    def page(request: Request) -> Response:
-        html = _static("dashboard.html").replace("__INITIAL_STUDY__", _js(study))
+
+class _Routes:
+    """The request handlers (each a GET; bad arguments answer 400, unknown studies
+    404, both as ``{"error": message}``)."""
+
+    def __init__(self, live: LiveStore, study: str | None) -> None:
+        self.live = live
+        self.study = study
+
+    def page(self, request: Request) -> Response:
+        """The page, told which study to show first."""
+        from starlette.responses import HTMLResponse
+
+        html = _static("dashboard.html").replace("__INITIAL_STUDY__", _js(self.study))
         return HTMLResponse(html)
 
-    def static(request: Request) -> Response:
+    def static(self, request: Request) -> Response:
+        """``dashboard.js`` (never cached) or ``plotly.js`` (cached for an hour)."""
+        from starlette.responses import Response
+
         name = request.path_params["name"]
         if name not in ("dashboard.js", "plotly.js"):
             return Response("not found", status_code=404)
@@ -70,10 +92,14 @@ def create_app(store: BaseTrialStore, *, study: str | None = None) -> Starlette:
         return Response(_static(name), media_type="application/javascript",
                         headers={"Cache-Control": cache})  # fmt: skip
 
-    def studies(request: Request) -> Response:
-        return JSONResponse({"studies": live.studies()})
+    def studies(self, request: Request) -> Response:
+        """Every study with its progress."""
+        from starlette.responses import JSONResponse
 
-    def changes(request: Request) -> Response:
+        return JSONResponse({"studies": self.live.studies()})
+
+    def changes(self, request: Request) -> Response:
+        """Trials changed after ``?cursor=N`` (a store cursor; 0 gives them all)."""
         name = request.path_params["name"]
         try:
             cursor = int(request.query_params.get("cursor", "0"))
@@ -81,35 +107,35 @@ def create_app(store: BaseTrialStore, *, study: str | None = None) -> Starlette:
             return _error(400, "`cursor` must be an integer")
         if cursor < 0:
             return _error(400, f"`cursor` must be >= 0, but got cursor={cursor}")
-        return _for_study(name, lambda: live.changes(name, cursor))
+        return _for_study(name, lambda: self.live.changes(name, cursor))
 
-    def figures(request: Request) -> Response:
+    def figures(self, request: Request) -> Response:
+        """Plotly figure JSON for ``?names=a,b`` (default: every figure)."""
         name = request.path_params["name"]
         wanted = request.query_params.get("names", ",".join(FIGURES)).split(",")
         unknown = sorted(set(wanted) - set(FIGURES))
         if unknown:
             return _error(400, f"unknown figures {unknown}; known: {list(FIGURES)}")
-        return _for_study(name, lambda: live.figures(name, wanted))
+        return _for_study(name, lambda: self.live.figures(name, wanted))
 
-    def _for_study(name: str, read: Any) -> Response:
-        try:
-            content = read()
-        except StudyNotFoundError:
-            return _error(404, f"no study named {name!r}")
-        if isinstance(content, str):
-            return Response(content, media_type="application/json")
-        return JSONResponse(content)
 
-    def _error(status: int, message: str) -> Response:
-        return JSONResponse({"error": message}, status_code=status)
+def _for_study(name: str, read: Callable[[], Any]) -> Response:
+    """``read()`` as JSON (text is sent as it is), or 404 if the study is unknown."""
+    from starlette.responses import JSONResponse, Response
 
-    return Starlette(routes=[
-        Route("/", page),
-        Route("/static/{name}", static),
-        Route("/api/studies", studies),
-        Route("/api/studies/{name:path}/changes", changes),
-        Route("/api/studies/{name:path}/figures", figures),
-    ])  # fmt: skip
+    try:
+        content = read()
+    except StudyNotFoundError:
+        return _error(404, f"no study named {name!r}")
+    if isinstance(content, str):
+        return Response(content, media_type="application/json")
+    return JSONResponse(content)
+
+
+def _error(status: int, message: str) -> Response:
+    from starlette.responses import JSONResponse
+
+    return JSONResponse({"error": message}, status_code=status)
 
 
 def _js(value: str | None) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -83,7 +83,7 @@ def row_from_trial(trial: Trial) -> TrialRow:
         finished_at=trial.finished_at,
         error_type=error.get("type"),
         error_message=_first_line(error.get("message")),
-        intermediate=_intermediate(trial),
+        intermediate=dict(trial.intermediate),
     )
 
 
@@ -99,15 +99,6 @@ def _losses(result: Mapping[str, Any]) -> tuple[float | None, tuple[float, ...] 
         return None, None
     value = float(loss)
     return (None if math.isnan(value) else value), None
-
-
-def _intermediate(trial: Trial) -> dict[int, float]:
-    raw = getattr(trial, "intermediate", None)
-    if raw is None:
-        raw = trial.extra.get("intermediate") if trial.extra else None
-    if not raw:
-        return {}
-    return {int(step): float(value) for step, value in dict(raw).items()}
 
 
 def _first_line(message: Any) -> str | None:
@@ -137,6 +128,7 @@ class StudyData:
         self._params = params
         self.rows: dict[int, TrialRow] = {}
         self.cursor = 0
+        self._cache: dict[str, Any] = {}  # derived from rows; emptied by apply
 
     @classmethod
     def from_store(cls, store: BaseTrialStore, study: str) -> StudyData:
@@ -182,20 +174,36 @@ class StudyData:
         return data
 
     def apply(self, rows: Iterable[TrialRow]) -> None:
-        """Insert or replace rows by tid (idempotent)."""
+        """Insert or replace rows by tid (idempotent).
+
+        Rows reach the study only through here: what is derived from them (the tid
+        order, inferred parameters, the parameter matrix) is cached until the next
+        call.
+        """
         for row in rows:
             self.rows[row.tid] = row
+        self._cache.clear()
+
+    def _cached(self, key: str, compute: Callable[[], Any]) -> Any:
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
 
     @property
     def params(self) -> list[ParamInfo]:
         """The study's parameters (from the space, or inferred from the values)."""
         if self._params is None:
-            return infer_params(r.params for r in self.sorted_rows())
+            return self._cached(
+                "params", lambda: infer_params(r.params for r in self.sorted_rows())
+            )
         return self._params
 
     def sorted_rows(self) -> list[TrialRow]:
-        """The rows ordered by tid."""
-        return [self.rows[tid] for tid in sorted(self.rows)]
+        """The rows ordered by tid (a new list; the rows themselves are shared)."""
+        ordered = self._cached(
+            "sorted", lambda: [self.rows[tid] for tid in sorted(self.rows)]
+        )
+        return list(ordered)
 
     def counts(self) -> dict[str, int]:
         """Number of trials per state (states absent from the study are omitted)."""
@@ -231,16 +239,39 @@ class StudyData:
     def param_matrix(
         self, rows: list[TrialRow], params: list[ParamInfo]
     ) -> dict[str, np.ndarray]:
-        """``{label: float array}`` over ``rows``: value or choice index, NaN if off."""
-        columns = {}
-        for info in params:
-            column = np.full(len(rows), np.nan)
-            for i, row in enumerate(rows):
-                value = row.params.get(info.label)
-                if value is not None:
-                    column[i] = info.code(value)
-            columns[info.label] = column
-        return columns
+        """``{label: float array}`` over ``rows``: value or choice index, NaN if off.
+
+        Args:
+            rows: Rows of this study (any order, any subset).
+            params: The parameters wanted (of :attr:`params`).
+
+        Returns:
+            One array of ``len(rows)`` floats per label, aligned with ``rows``.
+        """
+        tids = self._cached(
+            "tids", lambda: np.fromiter(sorted(self.rows), int, len(self.rows))
+        )
+        at = np.searchsorted(tids, np.fromiter((r.tid for r in rows), int, len(rows)))
+        return {info.label: self._column(info)[at] for info in params}
+
+    def _column(self, info: ParamInfo) -> np.ndarray:
+        """One parameter over every row in tid order (computed once per version)."""
+        return self._cached(
+            f"column {info!r}", lambda: param_column(info, self.sorted_rows())
+        )
+
+
+def param_column(info: ParamInfo, rows: list[TrialRow]) -> np.ndarray:
+    """A parameter's value (or choice index) in each row, NaN where it is inactive."""
+    values = [row.params.get(info.label) for row in rows]
+    if info.type != "choice" or not info.by_value:
+        try:  # plain numbers (the common case) convert in one call
+            return np.array([math.nan if v is None else v for v in values], dtype=float)
+        except (TypeError, ValueError):
+            pass
+    return np.array(
+        [math.nan if v is None else info.code(v) for v in values], dtype=float
+    )
 
 
 def _row_from_doc(doc: Mapping[str, Any]) -> TrialRow:

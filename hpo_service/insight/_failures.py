@@ -27,7 +27,15 @@ class FailureGroup:
 
 
 def failure_groups(data: StudyData) -> list[FailureGroup]:
-    """Error trials grouped by ``error.type``, the most frequent first."""
+    """Error trials grouped by ``error.type``, the most frequent first.
+
+    Args:
+        data: The study.
+
+    Returns:
+        One group per error type (``"unknown"`` when a trial has none), with the
+        first such trial by tid as the example; ties by type name.
+    """
     groups: dict[str, list[int]] = {}
     messages: dict[int, str] = {}
     for row in data.sorted_rows():

@@ -196,7 +196,7 @@ def table_row(data: StudyData, row: TrialRow) -> dict[str, Any]:
 
 
 def _json_number(value: float | None) -> float | str | None:
-    """A float JSON can carry: infinities as the strings ``inf``/``-inf``."""
+    """A float JSON can carry: NaN and infinities as ``"nan"``/``"inf"``/``"-inf"``."""
     if value is None or math.isfinite(value):
         return value
     return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")

@@ -19,12 +19,13 @@ BEST_COLOR = "#2ca02c"
 LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
 
 
-def datetimes(epoch_seconds: np.ndarray) -> np.ndarray:
-    """Epoch seconds (NaN for unknown) as ``datetime64[ms]`` (NaT for unknown), UTC."""
-    out = np.full(len(epoch_seconds), np.datetime64("NaT"), dtype="datetime64[ms]")
-    known = ~np.isnan(epoch_seconds)
-    out[known] = (epoch_seconds[known] * 1000).astype("int64").astype("datetime64[ms]")
-    return out
+def epoch_ms(epoch_seconds: np.ndarray) -> np.ndarray:
+    """Epoch seconds as epoch milliseconds, what a plotly ``date`` axis reads (UTC).
+
+    Numbers travel to the page as a typed array (a few bytes each) where datetimes
+    would be ISO strings; NaN (unknown) stays NaN and leaves a gap.
+    """
+    return np.asarray(epoch_seconds, dtype=float) * 1000.0
 
 
 def floats(values: list[Any]) -> np.ndarray:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hpo_service.insight._style import LAYOUT, STATE_COLORS, datetimes, floats
+from hpo_service.insight._style import LAYOUT, STATE_COLORS, epoch_ms, floats
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -84,63 +85,75 @@ def timeline_figure(data: StudyData, now: float | None = None) -> go.Figure:
     """One row per worker, each trial a bar from start to finish coloured by outcome.
 
     Idle gaps between a worker's trials are drawn as thin grey bars; the y label
-    shows the worker's utilisation.
+    shows the worker's utilisation. Workers sit on numbered rows (first owner on
+    top) and times are epoch milliseconds on a date axis, so 20,000 trials travel
+    to the page as typed arrays.
+
+    Args:
+        data: The study.
+        now: Epoch seconds that running trials are drawn up to (None leaves them out).
     """
     import plotly.graph_objects as go
 
     groups = _intervals(data, now)
     usage = {u.owner: u for u in worker_usage(data, now)}
-    names = {o: f"{o} ({usage[o].utilisation:.0%})" for o in groups}
+    owners = sorted(groups)
+    positions = {o: float(len(owners) - 1 - i) for i, o in enumerate(owners)}
     fig = go.Figure()
-    gap_x, gap_y = _segments(groups, names, now, gaps=True)
+    gap_x, gap_y = _segments(groups, positions, now, gaps=True)
     if gap_x.size:
-        fig.add_trace(
-            go.Scattergl(
-                x=gap_x,
-                y=gap_y,
-                mode="lines",
-                name="idle",
-                line={"color": _IDLE_COLOR, "width": 3},
-                hoverinfo="skip",
-            )
-        )
+        fig.add_trace(_bars(go, gap_x, gap_y, "idle", _IDLE_COLOR, 3, hoverinfo="skip"))
     for state in ("done", "pruned", "error", "cancelled", "running"):
         subset = {
-            o: [r for r in rows if r.state == state] for o, rows in groups.items()
+            o: [r for r in trials if r.state == state] for o, trials in groups.items()
         }
-        x, y = _segments(subset, names, now, gaps=False)
+        x, y = _segments(subset, positions, now, gaps=False)
         if x.size:
-            fig.add_trace(
-                go.Scattergl(
-                    x=x,
-                    y=y,
-                    mode="lines",
-                    name=state,
-                    line={"color": STATE_COLORS[state], "width": 12},
-                )
-            )
+            fig.add_trace(_bars(go, x, y, state, STATE_COLORS[state], 12))
     fig.update_layout(
         title="Worker timeline (utilisation in brackets)",
         xaxis_title="time (UTC)",
+        xaxis_type="date",
         height=max(300, 28 * len(groups) + 150),
         **LAYOUT,
     )
-    fig.update_yaxes(type="category", categoryorder="category descending")
+    fig.update_yaxes(
+        tickvals=[positions[o] for o in owners],
+        ticktext=[f"{o} ({usage[o].utilisation:.0%})" for o in owners],
+        range=[-0.5, len(owners) - 0.5],
+        zeroline=False,
+    )
     return fig
+
+
+def _bars(
+    go: Any, x: np.ndarray, y: np.ndarray, name: str, color: str, width: int, **kw: Any
+) -> Any:
+    """Horizontal bars as one WebGL line trace (segments split by NaN)."""
+    return go.Scattergl(
+        x=x,
+        y=y,
+        mode="lines",
+        name=name,
+        line={"color": color, "width": width},
+        connectgaps=False,
+        **kw,
+    )
 
 
 def _segments(
     groups: dict[str, list[TrialRow]],
-    names: dict[str, str],
+    positions: dict[str, float],
     now: float | None,
     *,
     gaps: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Line segments (x: start, end, gap) for trials, or for the idle gaps between."""
+    """Line segments (x: start ms, end ms, NaN; y: the worker's row) for trials, or
+    for the idle gaps between them."""
     starts: list[float | None] = []
-    labels: list[Any] = []
-    for owner, rows in groups.items():
-        spans = [(r.started_at, r.finished_at or now) for r in rows]
+    ys: list[float] = []
+    for owner, trials in groups.items():
+        spans = [(r.started_at, r.finished_at or now) for r in trials]
         if gaps:
             spans = [
                 (a_end, b_start)
@@ -149,5 +162,5 @@ def _segments(
             ]
         for start, stop in spans:
             starts.extend([start, stop, None])
-            labels.extend([names[owner], names[owner], None])
-    return datetimes(floats(starts)), np.array(labels, dtype=object)
+            ys.extend([positions[owner], positions[owner], math.nan])
+    return epoch_ms(floats(starts)), np.array(ys, dtype=float)

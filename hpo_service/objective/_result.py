@@ -2,6 +2,10 @@
 
 As in hyperopt, an objective returns a number (the loss) or a dict with ``status``
 (``"ok"`` or ``"fail"``) and, when ok, a numeric ``loss``; other keys are kept.
+
+Several objectives (all minimised): ``loss`` is a list of numbers (or the objective
+returns a list or tuple); a one-element list is the plain loss. A result may carry
+``constraints``, a number or a list of numbers, each satisfied when ``<= 0``.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,19 +45,22 @@ def normalise_result(value: Any, *, storable: bool = True) -> dict[str, Any]:
             fitted model, an array), as hyperopt keeps them.
 
     Returns:
-        ``{"loss": float, "status": "ok", ...}`` or ``{"status": "fail", ...}``.
+        ``{"loss": float, "status": "ok", ...}`` (``loss`` a list of floats for
+        several objectives) or ``{"status": "fail", ...}``.
 
     Raises:
-        InvalidLoss: The loss is missing (status ok), not a number, or NaN.
+        InvalidLoss: The loss is missing (status ok), not a number or a non-empty
+            list of numbers, or NaN.
         InvalidResultStatus: The status is not ``"ok"`` or ``"fail"``.
-        InvalidResultError: The value is not a number or a dict, or (``storable``)
-            a value is not JSON-able.
+        InvalidResultError: The value is not a number, a list or a dict, the
+            constraints are not numbers, or (``storable``) a value is not JSON-able.
     """
-    if _as_real(value) is not None:
+    if _as_real(value) is not None or isinstance(value, list | tuple | np.ndarray):
         return {"loss": _checked_loss(value), "status": STATUS_OK}
     if not isinstance(value, Mapping):
         raise InvalidResultError(
-            "the objective must return a number or a dict with 'loss' and 'status', "
+            "the objective must return a number or a dict with 'loss' and 'status' "
+            "(or a list of numbers, one loss per objective), "
             f"but got {type(value).__name__}: {value!r:.200}"
         )
     result = {str(k): (_plain(v) if storable else v) for k, v in value.items()}
@@ -65,6 +72,8 @@ def normalise_result(value: Any, *, storable: bool = True) -> dict[str, Any]:
         )
     if status == STATUS_OK or result.get("loss") is not None:
         result["loss"] = _checked_loss(result.get("loss"), dict(value))
+    if result.get("constraints") is not None:
+        result["constraints"] = _checked_constraints(result["constraints"])
     if storable:
         _check_json(result)
     return result
@@ -78,6 +87,12 @@ def is_nan_loss(value: Any) -> bool:
     """
     if isinstance(value, Mapping):
         value = value.get("loss")
+    if isinstance(value, list | tuple | np.ndarray) and np.ndim(value) == 1:
+        return any(_is_nan(v) for v in value)
+    return _is_nan(value)
+
+
+def _is_nan(value: Any) -> bool:
     number = _as_real(value)
     return number is not None and math.isnan(number)
 
@@ -91,15 +106,51 @@ def _as_real(value: Any) -> float | None:
     return float(value)
 
 
-def _checked_loss(value: Any, result: Any = None) -> float:
+def _checked_loss(value: Any, result: Any = None) -> float | list[float]:
+    """A float, or a list of at least two floats (a one-element list is unpacked)."""
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        value = value.tolist()
+    if isinstance(value, list | tuple):
+        if not value:
+            raise InvalidLoss(
+                "result 'loss' must be a number or a non-empty list of numbers, "
+                "but got loss=[]",
+                result,
+            )
+        losses = [_checked_number(v, value, result) for v in value]
+        return losses[0] if len(losses) == 1 else losses
+    return _checked_number(value, value, result)
+
+
+def _checked_number(value: Any, shown: Any, result: Any) -> float:
     loss = _as_real(value)
     if loss is None:
         raise InvalidLoss(
-            f"result 'loss' must be a number, but got loss={value!r:.200}", result
+            f"result 'loss' must be a number, but got loss={shown!r:.200}", result
         )
     if math.isnan(loss):
-        raise InvalidLoss("result 'loss' must not be NaN, but got loss=nan", result)
+        raise InvalidLoss(
+            f"result 'loss' must not be NaN, but got loss={shown}", result
+        )
     return loss
+
+
+def _checked_constraints(constraints: Any) -> list[float]:
+    """Constraint values as a list of floats (one number becomes a list of one)."""
+    if isinstance(constraints, np.ndarray):
+        constraints = constraints.tolist()
+    if not isinstance(constraints, list | tuple):
+        constraints = [constraints]
+    out = []
+    for value in constraints:
+        number = _as_real(value)
+        if number is None or math.isnan(number):
+            raise InvalidResultError(
+                "result 'constraints' must be numbers (each satisfied when <= 0), "
+                f"but got constraints={constraints!r:.200}"
+            )
+        out.append(number)
+    return out
 
 
 def _plain(value: Any) -> Any:
@@ -128,11 +179,109 @@ def _check_json(result: dict[str, Any]) -> None:
 
 
 def loss_of(result: Mapping[str, Any]) -> float | None:
-    """The loss of a successful result, or None (failed, missing or NaN)."""
+    """The loss of a successful single-objective result, or None (failed, missing,
+    NaN, or a list of losses: see :func:`losses_of`)."""
+    if result.get("status") != STATUS_OK:
+        return None
+    loss = result.get("loss")
+    if loss is None or isinstance(loss, list | tuple | np.ndarray):
+        return None
+    loss = float(loss)
+    return None if math.isnan(loss) else loss
+
+
+def losses_of(result: Mapping[str, Any]) -> list[float] | None:
+    """The loss vector of a successful result (``[loss]`` for a single objective).
+
+    Returns:
+        One float per objective, or None if the result failed or its loss is missing
+        or holds NaN.
+    """
     if result.get("status") != STATUS_OK:
         return None
     loss = result.get("loss")
     if loss is None:
         return None
-    loss = float(loss)
-    return None if math.isnan(loss) else loss
+    values = loss if isinstance(loss, list | tuple | np.ndarray) else [loss]
+    try:
+        losses = [float(v) for v in values]
+    except (TypeError, ValueError):
+        return None
+    return None if not losses or any(math.isnan(v) for v in losses) else losses
+
+
+def violation_of(result: Mapping[str, Any]) -> float:
+    """Total constraint violation of a result: the sum of its positive ``constraints``.
+
+    Returns:
+        0.0 for a feasible result (or one without constraints), else the violation.
+    """
+    constraints = result.get("constraints")
+    if constraints is None:
+        return 0.0
+    if not isinstance(constraints, list | tuple | np.ndarray):
+        constraints = [constraints]
+    return float(sum(max(0.0, float(c)) for c in constraints))
+
+
+def objective_count(results: Iterable[Mapping[str, Any] | None]) -> int | None:
+    """Number of losses of the first successful result, None if none succeeded."""
+    for result in results:
+        losses = None if result is None else losses_of(result)
+        if losses is not None:
+            return len(losses)
+    return None
+
+
+def check_objective_count(
+    result: Mapping[str, Any], expected: int | None, names: Sequence[str] = ()
+) -> None:
+    """Refuse a successful result whose number of losses is not ``expected``.
+
+    Args:
+        result: A normalised result.
+        expected: The study's number of objectives, None while unknown.
+        names: The objectives' names, if the study has them (for the message).
+
+    Raises:
+        InvalidLoss: The counts differ.
+    """
+    losses = losses_of(result)
+    if expected is None or losses is None or len(losses) == expected:
+        return
+    named = f" ({', '.join(names)})" if names else ""
+    raise InvalidLoss(
+        f"the study has {expected} objective(s){named}, so a result must have "
+        f"{expected} loss(es), but got {len(losses)}: loss={result.get('loss')!r:.200}",
+        dict(result),
+    )
+
+
+def pareto_front(results: Sequence[Mapping[str, Any] | None]) -> list[int]:
+    """Positions of the results on the Pareto front, in order.
+
+    The front is every successful, feasible result (all constraints ``<= 0``) that no
+    other such result dominates (no worse in every loss and better in one); results
+    whose number of losses differs from the first successful one's are left out. With
+    one objective it is every result with the lowest loss.
+
+    Args:
+        results: Result dicts (None for trials without one).
+
+    Returns:
+        Indices into ``results``.
+    """
+    from hpo_service.algorithms._pareto import pareto_mask
+
+    count = objective_count(results)
+    rows, vectors = [], []
+    for i, result in enumerate(results):
+        losses = None if result is None else losses_of(result)
+        if losses is None or len(losses) != count or violation_of(result) > 0:
+            continue
+        rows.append(i)
+        vectors.append(losses)
+    if not rows:
+        return []
+    mask = pareto_mask(np.array(vectors, dtype=float))
+    return [row for row, keep in zip(rows, mask, strict=True) if keep]

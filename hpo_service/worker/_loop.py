@@ -20,12 +20,14 @@ from hpo_service.driver._settings import (
     StudySettings,
 )
 from hpo_service.exceptions import (
+    InvalidResultError,
     ObjectiveImportError,
     ObjectiveRefusedError,
     StudyNotFoundError,
     UnstorableError,
     WorkerError,
 )
+from hpo_service.objective._result import check_objective_count
 from hpo_service.store._base import BaseTrialStore, Trial, TrialState
 from hpo_service.worker._child import ChildOutcome, ChildRunner
 from hpo_service.worker._heartbeat import Heartbeat, Lease
@@ -390,8 +392,8 @@ class Worker:
         lease: Lease,
         outcome: ChildOutcome,
     ) -> None:
-        data = outcome.data
-        if outcome.kind == "result":
+        kind, data = _checked_objective_count(outcome.kind, outcome.data, settings)
+        if kind == "result":
             try:
                 recorded = self._write(self._store.complete, trial, name, data)
             except UnstorableError as e:  # e.g. over MongoDB's 16 MiB
@@ -410,7 +412,7 @@ class Worker:
                     "trial %s pruned at step %s: last value %s (%.3f s)",
                     name, data.get("step"), data.get("loss"), data.get("duration", 0),
                 )  # fmt: skip
-        elif outcome.kind == "error":
+        elif kind == "error":
             self._record_error(trial, name, data)
         elif outcome.kind == "import_error":
             self._release(trial, name)
@@ -628,6 +630,22 @@ class Worker:
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self.request_stop()
+
+
+def _checked_objective_count(
+    kind: str, data: dict[str, Any], settings: StudySettings
+) -> tuple[str, dict[str, Any]]:
+    """A result with another number of losses than the study's becomes an error."""
+    if kind != "result":
+        return kind, data
+    try:
+        check_objective_count(
+            data, settings.n_objectives, settings.objective_names or ()
+        )
+    except InvalidResultError as e:
+        error = {"type": type(e).__name__, "message": str(e), "traceback": None}
+        return "error", {**error, "duration": data.get("duration")}
+    return kind, data
 
 
 def _check_args(

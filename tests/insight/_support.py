@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +21,7 @@ import pytest
 from hpo_service.insight import StudyData, TrialRow
 from hpo_service.insight._params import params_from_space_document
 from hpo_service.space import compile_space, sample_params, space_eval, to_document
+from tests.e2e.conftest import REPO
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -82,3 +89,60 @@ def plot_section(dom: str, name: str) -> str:
     start = dom.index(f'id="plot-{name}"')
     end = dom.find('id="plot-', start + 10)
     return dom[start : end if end > 0 else len(dom)]
+
+
+# ---- a dashboard (or any hpo-driver command) in its own process --------------------
+
+
+def free_port():
+    """A TCP port free on 127.0.0.1 just now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(*args, env=None):
+    """``hpo-driver ARGS`` in its own process group, output piped."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "hpo_service.driver.cli", *args], cwd=REPO,
+        env=dict(os.environ, **(env or {})), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+
+
+def stop(proc):
+    """SIGTERM the process group of ``proc``, SIGKILL after 20 s."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def wait_for(condition, timeout=120.0, what="condition"):
+    """Poll ``condition()`` until it is truthy (returned) or fail the test."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} not met within {timeout} s")
+        time.sleep(0.2)
+
+
+def get(url):
+    """GET a JSON document."""
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def up(url):
+    """Whether ``url`` answers."""
+    try:
+        urllib.request.urlopen(url, timeout=5).close()
+        return True
+    except OSError:
+        return False

@@ -3,14 +3,11 @@ the page shows the study and updates as trials finish, without a reload."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
@@ -20,48 +17,22 @@ from hpo_service.exceptions import StudyNotFoundError
 from hpo_service.store import TrialState, open_store
 from tests.e2e.conftest import REPO
 
-from ._support import CHROMIUM_FLAGS, chromium
+from ._support import (
+    CHROMIUM_FLAGS,
+    chromium,
+    free_port,
+    get,
+    start,
+    stop,
+    up,
+    wait_for,
+)
 
 webdriver = pytest.importorskip("selenium.webdriver")
 STUDY = ["--objective", "tests.insight.objectives:objective",
          "--space", "tests.insight.objectives:space"]  # fmt: skip
 #: Where the README's screenshot is written when HPO_DASHBOARD_SCREENSHOT is set.
 SCREENSHOT = REPO / "docs" / "dashboard.png"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(*args, env=None):
-    return subprocess.Popen(
-        [sys.executable, "-m", "hpo_service.driver.cli", *args], cwd=REPO,
-        env=dict(os.environ, **(env or {})), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )  # fmt: skip
-
-
-def stop(proc):
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
-def wait_for(condition, timeout=120.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} not met within {timeout} s")
-        time.sleep(0.2)
 
 
 def finished(db):
@@ -71,11 +42,6 @@ def finished(db):
         except StudyNotFoundError:
             return 0
     return counts[TrialState.DONE] + counts[TrialState.ERROR]
-
-
-def get(url):
-    with urllib.request.urlopen(url, timeout=30) as response:
-        return json.loads(response.read())
 
 
 @pytest.fixture
@@ -110,7 +76,7 @@ def test_dashboard_follows_a_running_study(tmp_path, browser):
     try:
         wait_for(lambda: finished(db) >= 3, what="first trials")
         url = f"http://127.0.0.1:{port}/"
-        wait_for(lambda: _up(url), what="dashboard up")
+        wait_for(lambda: up(url), what="dashboard up")
         browser.get(url)
         wait_for(lambda: text(browser, "study-name") == "live", what="study shown")
         first = wait_for(lambda: int(text(browser, "finished-count") or 0),
@@ -144,14 +110,6 @@ def test_dashboard_follows_a_running_study(tmp_path, browser):
         stop(study)
         stop(server)
     assert server.returncode in (0, -signal.SIGTERM), server.stderr.read()[-3000:]
-
-
-def _up(url):
-    try:
-        urllib.request.urlopen(url, timeout=5).close()
-        return True
-    except OSError:
-        return False
 
 
 def _history_points(browser):
@@ -210,7 +168,7 @@ def test_studies_api_lists_nothing_for_an_empty_store(tmp_path):
     open_store(db).close()  # read commands never create a store
     server = start("dashboard", "--db", db, "--port", str(port))
     try:
-        wait_for(lambda: _up(f"http://127.0.0.1:{port}/"), what="dashboard up")
+        wait_for(lambda: up(f"http://127.0.0.1:{port}/"), what="dashboard up")
         assert get(f"http://127.0.0.1:{port}/api/studies") == {"studies": []}
         with pytest.raises(urllib.error.HTTPError) as e:
             get(f"http://127.0.0.1:{port}/api/studies/nope/changes?cursor=0")

@@ -17,10 +17,9 @@ from hpo_service.insight import (
     pareto_front,
     worker_usage,
 )
-from hpo_service.insight._data import row_from_trial
 from hpo_service.insight._params import params_from_space_document
 from hpo_service.space import to_document
-from hpo_service.store import Trial, TrialState
+from hpo_service.store import NewTrial, open_store
 
 
 def brute_force_front(points):
@@ -145,11 +144,17 @@ def test_pruned_trials_and_intermediate_values_reach_the_report():
     assert data.best_row().state == "done"
 
 
-def test_a_stored_trial_with_reports_in_extra_keeps_them():
-    trial = Trial("s", 3, TrialState.DONE, {"x": 1.0}, {"x": 1.0},
-                  result={"loss": 2.0, "status": "ok"},
-                  extra={"intermediate": {"0": 5.0, "2": 3.0}})  # fmt: skip
-    assert row_from_trial(trial).intermediate == {0: 5.0, 2: 3.0}
+def test_a_stored_trial_keeps_the_values_its_attempt_reported(tmp_path):
+    with open_store(f"sqlite:///{tmp_path / 'hpo.sqlite'}") as store:
+        store.create_study("s", {})
+        (tid,) = store.insert_trials("s", [NewTrial({"x": 1.0}, {"x": 1.0})])
+        trial = store.claim("w", 60.0, study="s")
+        assert store.report("s", tid, trial.token, 0, 5.0)
+        assert store.report("s", tid, trial.token, 2, 3.0)
+        store.complete("s", tid, trial.token, {"loss": 2.0, "status": "ok"})
+        data = StudyData.from_store(store, "s")
+    assert data.rows[tid].intermediate == {0: 5.0, 2: 3.0}
+    assert data.rows[tid].loss == 2.0
 
 
 def test_multi_objective_results_get_a_pareto_figure():

@@ -1,0 +1,137 @@
+"""Multi-objective studies through the store: workers, driver, StoreTrials, CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hpo_service import StoreTrials, fmin, hp, tpe
+from hpo_service.driver._study import open_study, space_settings
+from hpo_service.driver._study_loop import Driver, DriverOptions
+from hpo_service.exceptions import (
+    AllTrialsFailed,
+    MultiObjectiveError,
+    StudyMismatchError,
+)
+from hpo_service.store import TrialState
+from tests.helpers.multi_objective import constant_losses, three_losses, two_losses
+
+REPO = Path(__file__).resolve().parents[2]
+SPACE = {"x": hp.uniform("x", 0, 1), "y": hp.uniform("y", 0, 0.5)}
+FAST = DriverOptions(progress=False, min_poll=0.005, max_poll=0.05)
+
+
+def cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hpo_service.driver", *args, "--db", db_url],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_store_trials_with_workers_returns_the_front(db_url):
+    trials = StoreTrials(db_url, "mo", workers=2, objectives=["error", "cost"])
+    try:
+        rng = np.random.default_rng(0)
+        best = fmin(two_losses, SPACE, algo=tpe.suggest, max_evals=16, trials=trials,
+                    rstate=rng, show_progressbar=False)  # fmt: skip
+        front = trials.best_trials
+        assert len(trials) == 16 and trials.n_objectives == 2
+        assert front and best == [
+            {k: v[0] for k, v in t["misc"]["vals"].items() if v} for t in front
+        ]
+        losses = np.array([t["result"]["loss"] for t in trials.trials])
+        for trial in front:  # nothing dominates a front trial
+            mine = np.array(trial["result"]["loss"])
+            assert not np.any(np.all(losses <= mine, 1) & np.any(losses < mine, 1))
+        settings = trials.store.get_study("mo").settings
+        assert settings["n_objectives"] == 2
+        assert settings["objective_names"] == ["error", "cost"]
+    finally:
+        trials.close()
+    again = StoreTrials(db_url, "mo")
+    with pytest.raises(MultiObjectiveError, match="`loss_threshold` needs a single"):
+        fmin(two_losses, SPACE, max_evals=20, trials=again, loss_threshold=0.1,
+             show_progressbar=False)  # fmt: skip
+    assert again.objective_names == ["error", "cost"]
+    again.close()
+
+    shown = cli(db_url, "best", "--study", "mo")
+    assert shown.returncode == 0, shown.stderr
+    assert f"Pareto front: {len(front)} trial(s)" in shown.stdout
+    assert "error=" in shown.stdout and "cost=" in shown.stdout
+    as_json = json.loads(cli(db_url, "best", "--study", "mo", "--json").stdout)
+    assert sorted(r["tid"] for r in as_json) == sorted(t["tid"] for t in front)
+    exported = cli(db_url, "trials", "--study", "mo", "--format", "csv").stdout
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    assert len(rows) == 16
+    for row in rows:
+        assert json.loads(row["loss"]) == [
+            float(row["objective.error"]),
+            float(row["objective.cost"]),
+        ]
+    status = cli(db_url, "status", "--study", "mo").stdout
+    assert f"Pareto front: {len(front)} trial(s)" in status
+
+
+def test_workers_turn_a_wrong_number_of_losses_into_error_trials(db_url):
+    trials = StoreTrials(db_url, "wrong", workers=1, objectives="a,b")
+    try:
+        with pytest.raises(AllTrialsFailed):
+            fmin(three_losses, SPACE, max_evals=3, trials=trials,
+                 show_progressbar=False)  # fmt: skip
+        errors = trials.store.get_trials("wrong", [TrialState.ERROR])
+    finally:
+        trials.close()
+    assert len(errors) == 3
+    for trial in errors:
+        assert trial.error["type"] == "InvalidLoss"
+        assert "has 2 objective(s) (a, b)" in trial.error["message"]
+        assert "got 3" in trial.error["message"]
+
+
+def new_study(store, name, objective, **given):
+    settings = {
+        "objective": objective,
+        **space_settings(SPACE),
+        "max_evals": 30,
+        "seed": 1,
+        **given,
+    }
+    return open_study(store, name, settings)[0]
+
+
+def test_driver_records_the_objective_count_and_stops_without_front_progress(
+    store, db_url, thread_workers
+):
+    ref = "tests.helpers.multi_objective:constant_losses"
+    settings = new_study(store, "flat", ref, no_improvement=5)
+    with thread_workers(db_url, constant_losses):
+        outcome = Driver(store, "flat", settings, SPACE, options=FAST).run()
+    assert outcome.reason == "no_improvement"
+    counts = outcome.counts
+    # the first trial joined the front; five more without progress stop the study
+    assert 6 <= counts[TrialState.DONE] <= 6 + 2  # + what was running meanwhile
+    assert store.get_study("flat").settings["n_objectives"] == 2
+
+
+def test_loss_threshold_is_refused_once_the_study_shows_several_objectives(
+    store, db_url, thread_workers
+):
+    ref = "tests.helpers.multi_objective:two_losses"
+    settings = new_study(store, "thr", ref, loss_threshold=0.5)
+    with thread_workers(db_url, lambda c: two_losses(c)["loss"]):  # noqa: SIM117
+        with pytest.raises(MultiObjectiveError, match="`loss_threshold`"):
+            Driver(store, "thr", settings, SPACE, options=FAST).run()
+    with pytest.raises(StudyMismatchError, match="has 2 objective"):
+        new_study(store, "thr", ref, objective_names=["a", "b", "c"])

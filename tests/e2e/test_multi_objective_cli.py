@@ -1,0 +1,50 @@
+"""hpo-driver start --objectives with real worker processes, and its errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+MODULE = "tests.helpers.multi_objective"
+
+
+def driver(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hpo_service.driver", *args, "--db", db_url],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def start(db_url: str, study: str, objective: str, *extra: str):
+    return driver(
+        db_url, "start", "--study", study, "--objective", f"{MODULE}:{objective}",
+        "--space", f"{MODULE}:space", "--max-evals", "6", "--no-progress", *extra,
+    )  # fmt: skip
+
+
+def test_start_runs_a_named_multi_objective_study(tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'mo.sqlite'}"
+    done = start(db_url, "mo", "two_losses", "--workers", "2", "--objectives", "e,c")
+    assert done.returncode == 0, done.stderr
+    assert "hpo-driver best --study mo" in done.stdout
+    best = driver(db_url, "best", "--study", "mo")
+    assert best.returncode == 0 and "Pareto front" in best.stdout
+    assert " e=" in best.stdout and " c=" in best.stdout
+    wrong = start(db_url, "mo", "two_losses", "--objectives", "a,b,c")
+    assert wrong.returncode == 2 and "has 2 objective(s)" in wrong.stderr
+    threshold = start(db_url, "mo", "two_losses", "--loss-threshold", "0.1")
+    assert threshold.returncode == 1
+    assert "`loss_threshold` needs a single loss" in threshold.stderr
+
+
+def test_bad_objective_names_are_a_usage_error(tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'bad.sqlite'}"
+    bad = start(db_url, "bad", "two_losses", "--objectives", "a,a")
+    assert bad.returncode == 2
+    assert "'--objectives'" in bad.stderr and "distinct" in bad.stderr

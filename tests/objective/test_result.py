@@ -1,0 +1,100 @@
+"""Results with several losses and constraints: normalising, reading, the front."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hpo_service.exceptions import InvalidResultError
+from hpo_service.objective._result import (
+    check_objective_count,
+    loss_of,
+    losses_of,
+    normalise_result,
+    objective_count,
+    pareto_front,
+    violation_of,
+)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        [0.5, 3],
+        (0.5, 3),
+        np.array([0.5, 3.0]),
+        {"loss": [0.5, np.int64(3)], "status": "ok"},
+        {"loss": (0.5, 3.0)},
+    ],
+)
+def test_several_losses_become_a_list_of_floats(value):
+    result = normalise_result(value)
+    assert result["loss"] == [0.5, 3.0] and result["status"] == "ok"
+    assert all(type(v) is float for v in result["loss"])
+    assert losses_of(result) == [0.5, 3.0]
+    assert loss_of(result) is None  # no single loss
+
+
+def test_one_element_list_is_the_plain_loss():
+    assert normalise_result([2]) == {"loss": 2.0, "status": "ok"}
+    assert normalise_result({"loss": [2.0], "status": "ok"})["loss"] == 2.0
+    assert losses_of({"loss": 2.0, "status": "ok"}) == [2.0]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ([], r"non-empty list"),
+        ([0.1, float("nan")], r"'loss' must not be NaN, but got loss=\[0.1, nan\]"),
+        ([0.1, "fast"], r"'loss' must be a number, but got loss=\[0.1, 'fast'\]"),
+        ({"loss": [0.1, None]}, r"'loss' must be a number"),
+        ({"loss": 1.0, "constraints": [0.1, "x"]}, r"'constraints' must be numbers"),
+        ({"loss": 1.0, "constraints": float("nan")}, r"'constraints' must be numbers"),
+    ],
+)
+def test_invalid_losses_and_constraints_are_refused(value, message):
+    with pytest.raises(InvalidResultError, match=message):
+        normalise_result(value)
+
+
+def test_constraints_are_kept_as_a_list_and_summed_as_violation():
+    result = normalise_result({"loss": [1, 2], "constraints": [-1, 0.5, 2]})
+    assert result["constraints"] == [-1.0, 0.5, 2.0]
+    assert violation_of(result) == 2.5
+    assert violation_of(normalise_result({"loss": 1, "constraints": -3})) == 0.0
+    assert violation_of({"loss": 1}) == 0.0
+
+
+def test_objective_count_and_its_check_name_both_counts():
+    results = [{"status": "fail"}, {"loss": [1.0, 2.0], "status": "ok"}]
+    assert objective_count(results) == 2
+    assert objective_count([{"status": "fail"}]) is None
+    check_objective_count({"loss": [1.0, 2.0], "status": "ok"}, 2)
+    check_objective_count({"status": "fail"}, 2)  # a failure has no losses to count
+    with pytest.raises(
+        InvalidResultError, match=r"2 objective\(s\) \(error, ms\).*got 3"
+    ):
+        check_objective_count({"loss": [1, 2, 3], "status": "ok"}, 2, ["error", "ms"])
+    with pytest.raises(InvalidResultError, match=r"has 2 objective.*got 1"):
+        check_objective_count({"loss": 1.0, "status": "ok"}, 2)
+
+
+def test_front_is_every_feasible_non_dominated_success():
+    results = [
+        {"loss": [1.0, 5.0], "status": "ok"},  # front
+        {"loss": [2.0, 2.0], "status": "ok"},  # front
+        {"loss": [2.0, 2.0], "status": "ok"},  # front (a tie dominates nothing)
+        {"loss": [3.0, 3.0], "status": "ok"},  # dominated by [2, 2]
+        {"loss": [0.0, 0.0], "status": "ok", "constraints": [0.1]},  # infeasible
+        {"status": "fail"},
+        None,
+        {"loss": [1.5, 1.0, 0.0], "status": "ok"},  # wrong count: left out
+        {"loss": [5.0, 1.0], "status": "ok", "constraints": [0.0, -1.0]},  # front
+    ]
+    assert pareto_front(results) == [0, 1, 2, 8]
+    assert pareto_front([{"status": "fail"}]) == []
+
+
+def test_single_objective_front_is_every_trial_with_the_lowest_loss():
+    results = [{"loss": v, "status": "ok"} for v in (3.0, 1.0, 2.0, 1.0)]
+    assert pareto_front(results) == [1, 3]

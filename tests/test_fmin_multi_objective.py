@@ -1,0 +1,112 @@
+"""In-process fmin with several objectives: the front, counts, stop rules."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from hpo_service import STATUS_OK, Trials, fmin, hp, rand, tpe
+from hpo_service.early_stop import no_progress_loss
+from hpo_service.exceptions import InvalidResultError, MultiObjectiveError
+
+SPACE = {"x": hp.uniform("x", 0, 1), "kind": hp.choice("kind", ["a", "b"])}
+
+
+def two_losses(config):
+    x = config["x"]
+    return {"loss": [x, (1 - x) ** 2], "status": STATUS_OK}
+
+
+def run(fn, algo=tpe.suggest, evals=30, trials=None, **kwargs):
+    trials = Trials() if trials is None else trials
+    best = fmin(
+        fn,
+        SPACE,
+        algo=algo,
+        max_evals=evals,
+        trials=trials,
+        rstate=np.random.default_rng(0),
+        show_progressbar=False,
+        **kwargs,
+    )
+    return best, trials
+
+
+@pytest.mark.parametrize("algo", [tpe.suggest, rand.suggest])
+def test_fmin_returns_the_pareto_front(algo):
+    best, trials = run(two_losses, algo)
+    front = trials.best_trials
+    # Every trial is on the front of this problem: x and (1-x)^2 trade off exactly.
+    assert len(front) == len(trials) == 30
+    assert best == [{k: v[0] for k, v in t["misc"]["vals"].items() if v} for t in front]
+    assert trials.n_objectives == 2
+    assert all(len(loss) == 2 for loss in trials.losses())
+    with pytest.raises(MultiObjectiveError, match="use best_trials"):
+        _ = trials.best_trial
+    configs, _ = run(two_losses, algo, return_argmin=False)
+    assert {c["kind"] for c in configs} <= {"a", "b"}
+
+
+def test_front_leaves_out_dominated_and_infeasible_trials():
+    def fn(config):
+        x, penalty = config["x"], 1.0 if config["kind"] == "b" else 0.0
+        return {"loss": [x, 1 - x + penalty], "constraints": [x - 0.7]}
+
+    _, trials = run(fn, rand.suggest, evals=40)
+    front = trials.best_trials
+    assert front
+    for trial in front:
+        x = trial["misc"]["vals"]["x"][0]
+        assert x <= 0.7 and trial["misc"]["vals"]["kind"][0] == 0
+    dominated = [t for t in trials if t["misc"]["vals"]["kind"][0] == 1]
+    assert dominated and not any(t in front for t in dominated)
+
+
+def test_a_changed_number_of_losses_is_an_error_naming_both_counts():
+    counter = itertools.count()
+
+    def fn(config):
+        return [config["x"], 1.0] if next(counter) < 3 else [config["x"], 1.0, 2.0]
+
+    with pytest.raises(InvalidResultError, match=r"2 objective.*got 3"):
+        run(fn, evals=5)
+    counter = itertools.count()
+    _, trials = run(fn, evals=6, catch_eval_exceptions=True)
+    docs = trials._dynamic_trials  # error trials included
+    assert [t["state"] for t in docs] == [2, 2, 2, 3, 3, 3]  # done x3, then errors
+    assert "got 3" in docs[3]["misc"]["error"][1]
+
+
+def test_named_objectives_fix_the_count_from_the_first_trial():
+    trials = Trials(objectives=["error", "latency"])
+    with pytest.raises(InvalidResultError, match=r"\(error, latency\).*got 3"):
+        run(lambda c: [1.0, 2.0, 3.0], trials=trials, evals=2)
+    assert Trials(objectives="error, latency").objective_names == ["error", "latency"]
+    for bad in ([], ["a", "a"], ["a", ""]):
+        with pytest.raises(ValueError, match="`objectives` must be"):
+            Trials(objectives=bad)
+
+
+def test_loss_threshold_is_refused_for_several_objectives():
+    with pytest.raises(MultiObjectiveError, match="`loss_threshold` needs a single"):
+        run(two_losses, loss_threshold=0.1)
+    trials = Trials()
+    with pytest.raises(MultiObjectiveError):
+        run(two_losses, trials=trials, loss_threshold=0.1)
+    assert len(trials) == 1  # the trial that showed two losses is kept
+    with pytest.raises(MultiObjectiveError):  # resuming knows at once
+        run(two_losses, trials=trials, loss_threshold=0.1, evals=5)
+    assert len(trials) == 1
+
+
+def test_no_progress_loss_counts_trials_that_do_not_join_the_front():
+    losses = iter([[3, 3], [2, 2], [1, 1]] + [[5, 5]] * 20)
+    _, trials = run(lambda c: next(losses), evals=20, early_stop_fn=no_progress_loss(4))
+    assert len(trials) == 3 + 4
+    losses = iter([[3, 1], [1, 3]] + [[2, 2]] + [[9, 9]] * 20)
+    _, trials = run(lambda c: next(losses), evals=20, early_stop_fn=no_progress_loss(2))
+    assert len(trials) == 3 + 2  # [2, 2] is not dominated: it joined the front
+    with pytest.raises(MultiObjectiveError, match="percent_increase"):
+        run(two_losses, early_stop_fn=no_progress_loss(3, percent_increase=1.0))
