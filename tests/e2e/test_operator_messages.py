@@ -30,6 +30,9 @@ STUDY_MODULE = textwrap.dedent(
     def fails(config):
         return {"status": STATUS_FAIL, "failure": "diverged"}
 
+    def ok(config):
+        return config["x"] ** 2
+
     def half(config):
         if config["x"] < 0:
             raise ValueError(f"negative x={config['x']:.3f} not supported")
@@ -156,7 +159,7 @@ def test_a_second_driver_is_refused_before_it_resumes_or_starts_workers(
 
 def test_a_changed_space_names_the_labels_that_changed(procs, tmp_path):
     where = _study_dir(tmp_path)
-    common = ["start", "--study", "sp", "--objective", "mystudy:half",
+    common = ["start", "--study", "sp", "--objective", "mystudy:ok",
               "--max-evals", "2", "--workers", "1", "--no-progress"]  # fmt: skip
     first = procs.run_in(where, DRIVER, *common, "--space", "mystudy:space")
     assert first.returncode == 0, first.stderr
