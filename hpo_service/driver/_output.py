@@ -6,6 +6,7 @@ import datetime
 import json
 from typing import TYPE_CHECKING, Any
 
+from hpo_service.driver._codes import code_key, describe_codes
 from hpo_service.driver._lease import is_dead_local_process
 from hpo_service.driver._settings import COUNTED_STATES
 from hpo_service.exceptions import HPOServiceError
@@ -30,6 +31,9 @@ _BASE_COLUMNS = [
     "error_message",
     "last_step",
     "intermediate",
+    "code.module",
+    "code.sha256",
+    "code.version",
 ]
 
 
@@ -103,6 +107,7 @@ def trial_record(trial: Trial) -> dict[str, Any]:
         "started_at": trial.started_at,
         "finished_at": trial.finished_at,
         "intermediate": {str(step): v for step, v in trial.intermediate.items()},
+        "code": trial.code,
     }
 
 
@@ -147,6 +152,8 @@ def flat_row(
     )
     for key in ("created_at", "started_at", "finished_at"):
         row[key] = _iso(row[key])
+    code = record.get("code") or {}
+    row.update({f"code.{k}": code.get(k) for k in ("module", "sha256", "version")})
     params = record["params"]
     for label, value in params.items():
         row[f"param.{label}"] = value
@@ -203,8 +210,9 @@ def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
     """Counts by state, live workers with lease ages, driver lease and best loss."""
     record = store.get_study(study)
     now = store.now()
-    running = store.get_trials(study, [TrialState.RUNNING])
-    done = store.get_trials(study, [TrialState.DONE])
+    trials = store.get_trials(study)
+    running = [t for t in trials if t.state == TrialState.RUNNING]
+    done = [t for t in trials if t.state == TrialState.DONE]
     best = _best_of(done)
     front = pareto_trials(store, study) if best is None else []
     return {
@@ -213,6 +221,7 @@ def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
         "cancelled": bool(record.settings.get("cancelled")),
         "counts": {s.value: n for s, n in store.count_by_state(study).items()},
         "failed": sum(_status(t) == STATUS_FAIL for t in done),
+        "code": _code_summary(trials),
         "driver": _driver_summary(record, now),
         "workers": [_running_summary(t, now) for t in running],
         "best": None
@@ -222,6 +231,19 @@ def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
             {"tid": t.tid, "loss": (t.result or {})["loss"]} for t in front
         ],
     }
+
+
+def _code_summary(trials: list[Trial]) -> list[dict[str, Any]]:
+    """Each version of the objective's code that ran trials, with how many."""
+    counts: dict[tuple[Any, ...], int] = {}
+    for trial in trials:
+        key = code_key(trial.code)
+        if key is not None:
+            counts[key] = counts.get(key, 0) + 1
+    return [
+        {"module": m, "sha256": sha, "version": v, "trials": n}
+        for (m, sha, v), n in counts.items()
+    ]
 
 
 def _driver_summary(record: Any, now: float) -> dict[str, Any] | None:
@@ -283,7 +305,20 @@ def status_text(summary: dict[str, Any]) -> str:
         lines.append(
             f"  best: {shown}" + ("" if best is None else f" (trial {best['tid']})")
         )
-    return "\n".join(lines)
+    return "\n".join(lines + _code_warning(summary.get("code") or []))
+
+
+def _code_warning(codes: list[dict[str, Any]]) -> list[str]:
+    """A warning line when several versions of the objective's code ran trials."""
+    if len(codes) < 2:
+        return []
+    notes = {
+        (c["module"], c["sha256"], c["version"]): f"{c['trials']} trials" for c in codes
+    }
+    return [
+        f"  WARNING: {len(codes)} different versions of the objective's code ran "
+        f"this study's trials: {describe_codes(notes)}"
+    ]
 
 
 def _driver_text(driver: dict[str, Any] | None) -> str:

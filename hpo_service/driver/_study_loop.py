@@ -20,6 +20,7 @@ import numpy as np
 
 from hpo_service.algorithms import resolve
 from hpo_service.algorithms._pareto import ParetoArchive
+from hpo_service.driver._codes import code_key, describe_codes
 from hpo_service.driver._lease import default_owner, take_driver_lease
 from hpo_service.driver._progress import Progress
 from hpo_service.driver._queue import CompletionRate, auto_queue_depth
@@ -121,6 +122,7 @@ class Driver:
         self._throughput = CompletionRate()
         self._interrupted: str | None = None
         self._failed = 0
+        self._codes: dict[tuple[Any, ...], int] = {}
         self._last_activity = time.monotonic()
         self._replaying = True  # the first read replays what finished before this run
 
@@ -216,6 +218,27 @@ class Driver:
             self._requeue_expired()
         self._warn_if_no_workers()
 
+    def _note_code(self, trial: Trial) -> None:
+        """Warn when the study's trials are run by more than one version of the code.
+
+        Workers started from different checkouts (or with an edited objective module)
+        would otherwise silently serve one study with different code.
+        """
+        identity = code_key(trial.code)
+        if identity is None or identity in self._codes:
+            return
+        self._codes[identity] = trial.tid
+        if len(self._codes) > 1:
+            notes = {k: f"first in trial {t}" for k, t in self._codes.items()}
+            _logger.warning(
+                "study %r is run by %d different versions of the objective's code: "
+                "%s; compare the workers' code (`hpo-driver trials --format json` "
+                "shows each trial's)",
+                self.name,
+                len(self._codes),
+                describe_codes(notes),
+            )  # fmt: skip
+
     def _note_activity(self) -> None:
         self._last_activity = time.monotonic()
         self._last_done.pop("idle_warning", None)
@@ -287,6 +310,7 @@ class Driver:
         if not self._replaying:
             self._throughput.count()
         self._note_activity()
+        self._note_code(trial)
         if (
             trial.state == TrialState.DONE
             and (trial.result or {}).get("status") == STATUS_FAIL

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 import signal
@@ -23,7 +24,10 @@ from hpo_service.exceptions import (
     InvalidResultError,
     ObjectiveImportError,
     ObjectiveRefusedError,
+    StoreError,
+    StoreLostError,
     StudyNotFoundError,
+    TrialNotFoundError,
     UnstorableError,
     WorkerError,
 )
@@ -186,6 +190,7 @@ class Worker:
         self._claim_lease = DEFAULT_LEASE_SECONDS
         self._next_maintenance = 0.0
         self._next_missing_note = 0.0
+        self._lease: Lease | None = None
         self._child = ChildRunner(log=self._log)
         self._heartbeat = Heartbeat(store, log=self._log)
         self._pruning: dict[str, tuple[tuple[str, str], StudyPruning]] = {}
@@ -266,11 +271,13 @@ class Worker:
             return self._store.claim(
                 self.worker_id, self._claim_lease, study=self._study
             )
-        except ConnectionError as e:
-            self._log.warning("cannot claim a trial, will retry: %s", e)
-            return None
         except StudyNotFoundError:
             self._note_missing_study()  # not created yet: keep polling
+            return None
+        except (ConnectionError, StoreError) as e:
+            if not _retriable(e, writing_outcome=True):
+                raise
+            self._log.warning("cannot claim a trial, will retry: %s", e)
             return None
 
     def _claim_allowed(self) -> Trial | None:
@@ -321,8 +328,12 @@ class Worker:
             self._heartbeat.release()
             self._release(trial, name)
             raise
-        self._heartbeat.release()
-        self._settle(trial, name, settings, lease, outcome)
+        self._lease = lease  # beats go on while the outcome is written
+        try:
+            self._settle(trial, name, settings, lease, outcome)
+        finally:
+            self._heartbeat.release()
+            self._lease = None
 
     def _refuse(self, trial: Trial, name: str, refusal: str) -> None:
         """Hand a trial of a refused objective back; stop, or skip its study.
@@ -393,11 +404,12 @@ class Worker:
         outcome: ChildOutcome,
     ) -> None:
         kind, data = _checked_objective_count(outcome.kind, outcome.data, settings)
+        code = outcome.code
         if kind == "result":
             try:
-                recorded = self._write(self._store.complete, trial, name, data)
+                recorded = self._write(self._store.complete, trial, name, data, code)
             except UnstorableError as e:  # e.g. over MongoDB's 16 MiB
-                self._record_error(trial, name, _unstorable("result", e))
+                self._record_error(trial, name, _unstorable("result", e), code)
                 return
             if recorded:
                 self._summary.done += 1
@@ -406,14 +418,14 @@ class Worker:
                     name, data.get("status"), data.get("loss"), data.get("duration", 0),
                 )  # fmt: skip
         elif outcome.kind == "pruned":
-            if self._write(self._store.prune, trial, name, data):
+            if self._write(self._store.prune, trial, name, data, code):
                 self._summary.pruned += 1
                 self._log.info(
                     "trial %s pruned at step %s: last value %s (%.3f s)",
                     name, data.get("step"), data.get("loss"), data.get("duration", 0),
                 )  # fmt: skip
         elif kind == "error":
-            self._record_error(trial, name, data)
+            self._record_error(trial, name, data, code)
         elif outcome.kind == "import_error":
             self._release(trial, name)
             output = data.get("output")
@@ -440,26 +452,38 @@ class Worker:
 
     # ---- writes ----------------------------------------------------------------------
 
-    def _record_error(self, trial: Trial, name: str, data: dict[str, Any]) -> None:
+    def _record_error(
+        self,
+        trial: Trial,
+        name: str,
+        data: dict[str, Any],
+        code: dict[str, Any] | None = None,
+    ) -> None:
         """``fail`` the trial; an error the store cannot hold is recorded shortened."""
         try:
-            recorded = self._write(self._store.fail, trial, name, data)
+            recorded = self._write(self._store.fail, trial, name, data, code)
         except UnstorableError as e:
             data = _unstorable("error", e, data)
-            recorded = self._write(self._store.fail, trial, name, data)
+            recorded = self._write(self._store.fail, trial, name, data, code)
         if recorded:
             self._summary.failed += 1
             error = f"{data.get('type')}: {data.get('message')}"
             self._log.warning("trial %s error: %s", name, error)
 
     def _write(
-        self, op: Callable[..., bool], trial: Trial, name: str, data: dict[str, Any]
+        self,
+        op: Callable[..., bool],
+        trial: Trial,
+        name: str,
+        data: dict[str, Any],
+        code: dict[str, Any] | None = None,
     ) -> bool:
-        """``complete``/``fail`` with retries; True if the store accepted it."""
+        """``complete``/``fail``/``prune`` with retries; True if the store took it."""
         accepted = self._retrying(
             f"record trial {name}",
-            lambda: op(trial.study, trial.tid, trial.token, data),
+            lambda: op(trial.study, trial.tid, trial.token, data, code=code),
             keep=data,
+            lease=self._lease,
         )
         if accepted is False:
             self._summary.abandoned += 1
@@ -479,22 +503,42 @@ class Worker:
             self._summary.released += 1
             self._log.warning("trial %s handed back untouched", name)
 
-    def _retrying(self, what: str, fn: Callable[[], Any], *, keep: Any = None) -> Any:
+    def _retrying(
+        self,
+        what: str,
+        fn: Callable[[], Any],
+        *,
+        keep: Any = None,
+        lease: Lease | None = None,
+    ) -> Any:
         """``fn()``, retried with backoff while the store is unreachable.
 
-        Gives up only on a cold stop, returning None (and logging ``keep``, the data
-        that could not be written).
+        With ``lease`` (writing a trial's outcome), any store failure that may pass
+        (unreachable, locked past its timeout, disk full or read-only, I/O error)
+        is retried, with the outcome kept, until the attempt's lease ends: then the
+        trial runs again elsewhere anyway. Without it, only connection errors are
+        retried. Gives up on a cold stop too, returning None and logging ``keep``,
+        the data that could not be written.
+
+        Raises:
+            StoreLostError: The database is gone; retrying cannot help.
         """
         delay = _FIRST_RETRY_DELAY
         while True:
             try:
                 return fn()
-            except ConnectionError as e:
-                if self._stopping(_COLD):
-                    self._log.error("gave up trying to %s: %s (%r)", what, e, keep)
+            except (ConnectionError, StoreError) as e:
+                if not _retriable(e, writing_outcome=lease is not None):
+                    raise
+                left = math.inf if lease is None else lease.expires - time.monotonic()
+                if self._stopping(_COLD) or left <= 0:
+                    why = "cold stop" if left > 0 else "its lease ended"
+                    self._log.error(
+                        "gave up trying to %s (%s): %s (%r)", what, why, e, keep
+                    )
                     return None
                 self._log.warning("cannot %s, retrying in %.1f s: %s", what, delay, e)
-            self._sleep(delay, until=_COLD)
+            self._sleep(min(delay, max(left, 0.0)), until=_COLD)
             delay = min(delay * 2, _MAX_RETRY_DELAY)
 
     # ---- idle time -------------------------------------------------------------------
@@ -529,10 +573,12 @@ class Worker:
                 return "requeued"
             if self._study is not None and self._finished(self._study):
                 return "finished"
-        except ConnectionError as e:
-            self._log.warning("store unreachable while idle: %s", e)
         except (StudyNotFoundError, TypeError, ValueError) as e:
             self._log.debug("skipped housekeeping: %s", e)
+        except (ConnectionError, StoreError) as e:
+            if not _retriable(e, writing_outcome=True):
+                raise
+            self._log.warning("store unusable while idle, will retry: %s", e)
         return None
 
     def _requeue(self, study: str) -> int:
@@ -646,6 +692,14 @@ def _checked_objective_count(
         error = {"type": type(e).__name__, "message": str(e), "traceback": None}
         return "error", {**error, "duration": data.get("duration")}
     return kind, data
+
+
+def _retriable(error: Exception, *, writing_outcome: bool) -> bool:
+    """Whether a failed store call may succeed later (see ``Worker._retrying``)."""
+    if isinstance(error, ConnectionError):
+        return True
+    refused = (StoreLostError, UnstorableError, StudyNotFoundError, TrialNotFoundError)
+    return writing_outcome and not isinstance(error, refused)
 
 
 def _check_args(
