@@ -145,3 +145,10 @@ class NoActiveTrialError(HPOServiceError, RuntimeError):
 
 class ObjectiveRefusedError(WorkerError):
     """A worker refused to run a study's objective (see ``hpo-worker --objective``)."""
+
+
+class SearchExhausted(HPOServiceError):
+    """The algorithm has no new point left (a grid search tried every point).
+
+    The study then ends once its running trials finish (reason ``"exhausted"``).
+    """

@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
-from hpo_service.algorithms import ALGORITHMS
-from hpo_service.driver import _output
+from hpo_service.driver import _output, _warm_cli
+from hpo_service.driver._algo_options import algo_options, take_algorithm
 from hpo_service.driver._local_workers import LocalWorkers
 from hpo_service.driver._pruner_options import pruner_options, take_pruner
 from hpo_service.driver._settings import COUNTED_STATES, StudySettings
@@ -107,12 +107,12 @@ def main(verbose: int) -> None:
     "--space", "space_ref", help="Search space reference, package.module:name."
 )
 @click.option("--max-evals", type=click.IntRange(min=1), help="Trials to finish.")
-@click.option("--algo", type=click.Choice(list(ALGORITHMS)), help="Algorithm [tpe].")
+@algo_options
 @click.option("--seed", type=int, help="Seed of the suggestion sequence.")
 @click.option(
     "--queue-depth",
     type=click.IntRange(min=1),
-    help="Trials kept queued [one per live worker, at least 2; more for fast trials].",
+    help="Trials kept queued [automatic: what finishes before the next refill, >= 1].",
 )
 @click.option(
     "--lease-seconds",
@@ -156,7 +156,7 @@ def main(verbose: int) -> None:
 @click.option(
     "--override",
     is_flag=True,
-    help="Resume even if the objective, space, algorithm or pruner changed.",
+    help="Resume even if the objective, space or pruner changed.",
 )
 @click.option("--no-progress", is_flag=True, help="Do not show a progress bar.")
 @pruner_options
@@ -169,7 +169,6 @@ def start(
     workers: int,
     override: bool,
     no_progress: bool,
-    algo: str | None,
     **given: Any,
 ) -> None:
     """Create study STUDY, or resume it, and run it until it is complete.
@@ -177,7 +176,7 @@ def start(
     SIGTERM, SIGHUP or Ctrl-C stop it cleanly: the local workers finish or hand back
     their trials, the driver lease is released, and the same command resumes.
     """
-    given["algorithm"] = algo
+    take_algorithm(given)
     take_pruner(given)
     try:
         given["objective_names"] = check_objective_names(given["objective_names"])
@@ -406,6 +405,8 @@ def list_studies(store: BaseTrialStore, db_url: str) -> None:
 main.add_command(_insight_cli.report)
 main.add_command(_insight_cli.importance)
 main.add_command(_insight_cli.dashboard)
+main.add_command(_warm_cli.enqueue)
+main.add_command(_warm_cli.import_results)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

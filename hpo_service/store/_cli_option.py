@@ -30,8 +30,8 @@ db_option = click.option(
     envvar=STORE_URL_ENV,
     default=DEFAULT_DB,
     show_default=True,
-    help="Trials store URL: sqlite:///path, mongodb://..., mongomock://name "
-    "(or env HPO_DB).",
+    help="Trials store URL: sqlite:///path, mongodb://..., hyperopt's "
+    "mongo://host:port/db/jobs, mongomock://name (or env HPO_DB).",
 )
 
 

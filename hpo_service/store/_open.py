@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from hpo_service.store._base import BaseTrialStore
-from hpo_service.store._url import split_scheme
+from hpo_service.store._url import mongodb_url_of_hyperopt, split_scheme
 
 
 def open_store(url: str, **options: Any) -> BaseTrialStore:
@@ -18,7 +18,8 @@ def open_store(url: str, **options: Any) -> BaseTrialStore:
     Args:
         url: ``sqlite:///relative/path``, ``sqlite:////abs/path``,
             ``mongodb://[user:password@]host[:port][,host...]/[database][?options]``,
-            ``mongodb+srv://...`` or ``mongomock://[name][/database]``. A MongoDB URL
+            ``mongodb+srv://...``, hyperopt's ``mongo://[user:password@]host:port/db/jobs``
+            (the database ``db``) or ``mongomock://[name][/database]``. A MongoDB URL
             goes to :class:`pymongo.MongoClient` unchanged (auth, TLS, replica sets);
             the database defaults to ``"hpo"``. ``mongomock://name`` is an in-memory
             server shared by every store opened with that name in this process.
@@ -53,4 +54,6 @@ def open_store(url: str, **options: Any) -> BaseTrialStore:
         return open_mongomock(url, **options)
     from hpo_service.store._mongo import open_mongodb
 
+    if scheme == "mongo":  # hyperopt's MongoTrials form: mongo://host:port/db/jobs
+        return open_mongodb(mongodb_url_of_hyperopt(url), **options)
     return open_mongodb(url, **options)

@@ -40,6 +40,7 @@ from hpo_service.exceptions import (
 from hpo_service.store import _common as c
 from hpo_service.store._base import (
     BaseTrialStore,
+    FinishedTrial,
     NewTrial,
     RequeueReport,
     Study,
@@ -53,8 +54,8 @@ _logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
-# 2: the intermediate table (every statement is IF NOT EXISTS); 3: trials.code
-_SCHEMA_VERSION = 3
+# 2: intermediate, 3: attachments (every statement IF NOT EXISTS), 4: trials.code
+_SCHEMA_VERSION = 4
 _ADDED_COLUMNS = {"trials": [("code", "TEXT")]}  # added to older tables on open
 
 # Partial indexes hold only queued / running rows, so finished trials (the bulk of a
@@ -103,6 +104,14 @@ CREATE TABLE IF NOT EXISTS intermediate (
     data BLOB NOT NULL,
     PRIMARY KEY (study, tid)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS attachments (
+    study TEXT NOT NULL,
+    tid INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    token TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (study, tid, name)
+);
 """
 
 _TRIAL_COLUMNS = (
@@ -188,6 +197,15 @@ _RUNNING_INTERMEDIATE = (
     "JOIN intermediate AS i "
     "ON i.study = t.study AND i.tid = t.tid AND i.token = t.token "
     "WHERE t.state = 'running' AND t.study = ?"
+)
+
+_IS_CURRENT = f"SELECT 1 FROM trials {_CURRENT}"
+# The attachments of the trial's last attempt (those of an abandoned attempt, whose
+# token is no longer the trial's, are not shown).
+_ATTACHMENTS = (
+    "SELECT a.name, {column} FROM attachments AS a JOIN trials AS t "
+    "ON t.study = a.study AND t.tid = a.tid AND t.token = a.token "
+    "WHERE a.study = ? AND a.tid = ? ORDER BY a.name"
 )
 
 # Connections inherited across fork(): never used nor closed in the child (closing
@@ -687,9 +705,27 @@ class SQLiteTrialStore(BaseTrialStore):
     def insert_trials(self, study: str, trials: list[NewTrial]) -> list[int]:
         c.check_name(study, "study")
         rows = [
-            (c.dumps(t.params, "params"), c.dumps(t.config, "config"))
+            (c.dumps(t.params, "params"), c.dumps(t.config, "config"), None)
             for t in c.check_new_trials(trials)
         ]
+        return self._insert("insert_trials", study, rows)
+
+    def insert_finished(self, study: str, trials: list[FinishedTrial]) -> list[int]:
+        c.check_name(study, "study")
+        rows = [
+            (
+                c.dumps(t.params, "params"),
+                c.dumps(t.config, "config"),
+                c.dumps(t.result, "result"),
+            )
+            for t in c.check_finished_trials(trials)
+        ]
+        return self._insert("insert_finished", study, rows)
+
+    def _insert(
+        self, what: str, study: str, rows: list[tuple[str, str, str | None]]
+    ) -> list[int]:
+        """Insert rows ``(params, config, result)``: new, or done with a result."""
 
         def body(conn: sqlite3.Connection) -> list[int]:
             if not rows:
@@ -708,15 +744,25 @@ class SQLiteTrialStore(BaseTrialStore):
             now = time.time()
             conn.executemany(
                 "INSERT INTO trials (study, tid, state, params, config, created_at, "
-                "version) VALUES (?, ?, 'new', ?, ?, ?, ?)",
+                "finished_at, result, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (study, first + i, p, cfg, now, version)
-                    for i, (p, cfg) in enumerate(rows)
+                    (
+                        study,
+                        first + i,
+                        "new" if result is None else "done",
+                        p,
+                        cfg,
+                        now,
+                        None if result is None else now,
+                        result,
+                        version,
+                    )
+                    for i, (p, cfg, result) in enumerate(rows)
                 ],
             )
             return list(range(first, first + len(rows)))
 
-        return self._write("insert_trials", body)
+        return self._write(what, body)
 
     def claim(
         self, owner: str, lease_seconds: float, *, study: str | None = None
@@ -847,6 +893,62 @@ class SQLiteTrialStore(BaseTrialStore):
             return False
 
         return self._write("report", body)
+
+    def put_attachments(
+        self, study: str, tid: int, token: str, attachments: dict[str, bytes]
+    ) -> bool:
+        c.check_name(study, "study")
+        c.check_tid(tid)
+        blobs = c.check_attachments(attachments)
+
+        def body(conn: sqlite3.Connection) -> bool:
+            if conn.execute(_IS_CURRENT, (study, tid, token)).fetchone() is None:
+                self._require_trial(conn, study, tid)
+                return False
+            conn.execute(
+                "DELETE FROM attachments WHERE study = ? AND tid = ?", (study, tid)
+            )
+            conn.executemany(
+                "INSERT INTO attachments (study, tid, name, token, data) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(study, tid, name, token, data) for name, data in blobs.items()],
+            )
+            return True  # not a change of the trial: no version bump
+
+        return self._write("put_attachments", body)
+
+    def get_attachments(
+        self, study: str, tid: int, names: list[str] | None = None
+    ) -> dict[str, bytes]:
+        c.check_name(study, "study")
+        c.check_tid(tid)
+        wanted = c.check_attachment_names(names)
+
+        def body(conn: sqlite3.Connection) -> dict[str, bytes]:
+            sql = _ATTACHMENTS.format(column="a.data")
+            rows = conn.execute(sql, (study, tid)).fetchall()
+            if not rows:
+                self._require_trial(conn, study, tid)
+            return {
+                name: bytes(data)
+                for name, data in rows
+                if wanted is None or name in wanted
+            }
+
+        return self._read("get_attachments", body)
+
+    def attachment_sizes(self, study: str, tid: int) -> dict[str, int]:
+        c.check_name(study, "study")
+        c.check_tid(tid)
+
+        def body(conn: sqlite3.Connection) -> dict[str, int]:
+            sql = _ATTACHMENTS.format(column="length(a.data)")
+            rows = conn.execute(sql, (study, tid)).fetchall()
+            if not rows:
+                self._require_trial(conn, study, tid)
+            return dict(rows)
+
+        return self._read("attachment_sizes", body)
 
     def running_intermediate(self, study: str) -> dict[int, dict[int, float]]:
         c.check_name(study, "study")

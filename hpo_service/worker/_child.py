@@ -44,7 +44,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,6 +163,7 @@ class ChildRunner:
         timeout: float | None = None,
         should_abort: Callable[[], bool] | None = None,
         on_report: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        workdir: str | None = None,
     ) -> ChildOutcome:
         """Run ``objective(config)`` in the child (starting one if needed).
 
@@ -174,6 +175,8 @@ class ChildRunner:
                 killed and an ``"aborted"`` outcome returned.
             on_report: Answers the objective's report frames (the pruner's
                 decision); None answers "do not prune".
+            workdir: The directory the objective runs in (the child's own working
+                directory otherwise, restored afterwards).
 
         Returns:
             The outcome. A timeout or the child's death is an ``"error"`` outcome
@@ -185,7 +188,9 @@ class ChildRunner:
             WorkerError: A new child could not be started.
             TypeError: ``config`` is not JSON-able.
         """
-        request = _encode({"objective": objective, "config": config})
+        request = _encode(
+            {"objective": objective, "config": config, "workdir": workdir}
+        )
         self._objective_started = False
         self._code = None
         if not self._send(request, should_abort):
@@ -446,12 +451,27 @@ def _serve(
     else:
         code = code_identity(request["objective"])
         _write_all(responses, _encode({"kind": "started", "code": code}))
-        kind, data = objectives.evaluate(objective, request["config"])
+        with _working_directory(request.get("workdir")):
+            kind, data = objectives.evaluate(objective, request["config"])
     _flush_std()
     output = _tail(output_fd, limit)
     if output:
         data["output"] = output
     return {"kind": kind, "data": data}
+
+
+@contextlib.contextmanager
+def _working_directory(path: str | None) -> Iterator[None]:
+    """Run the objective in ``path`` (hyperopt worker's ``--workdir``), then return."""
+    if path is None:
+        yield
+        return
+    previous = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
 
 
 def _take_over_stdio() -> tuple[int, int]:

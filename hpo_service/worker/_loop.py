@@ -31,10 +31,14 @@ from hpo_service.exceptions import (
     UnstorableError,
     WorkerError,
 )
-from hpo_service.objective._result import check_objective_count
+from hpo_service.objective._result import (
+    check_objective_count,
+    decode_attachments,
+)
 from hpo_service.store._base import BaseTrialStore, Trial, TrialState
 from hpo_service.worker._child import ChildOutcome, ChildRunner
 from hpo_service.worker._heartbeat import Heartbeat, Lease
+from hpo_service.worker._objective import ATTACHMENTS_KEY
 from hpo_service.worker._policy import ObjectivePolicy
 from hpo_service.worker._reports import ReportHandler, StudyPruning, study_pruning
 
@@ -66,7 +70,8 @@ class WorkerSummary:
         abandoned: Trials dropped because the attempt stopped being ours (requeued,
             cancelled) or its result was refused as stale.
         stop_reason: ``"max_trials"``, ``"idle_timeout"``, ``"study_finished"``,
-            ``"warm_stop"``, ``"cold_stop"`` or ``"error"``.
+            ``"max_consecutive_failures"``, ``"last_job_timeout"``, ``"warm_stop"``,
+            ``"cold_stop"`` or ``"error"``.
     """
 
     worker_id: str
@@ -97,6 +102,9 @@ def run_worker(
     poll_interval: float = DEFAULT_POLL_INTERVAL,
     worker_id: str | None = None,
     policy: ObjectivePolicy | None = None,
+    max_consecutive_failures: int | None = None,
+    last_job_timeout: float | None = None,
+    workdir: str | None = None,
 ) -> WorkerSummary:
     """Claim and run trials until a stop condition; see :class:`Worker`.
 
@@ -110,6 +118,9 @@ def run_worker(
             :func:`default_worker_id`).
         policy: Which objectives the worker runs (default: any but the standard
             library's); see :class:`ObjectivePolicy`.
+        max_consecutive_failures: Stop after this many trials in a row end in error.
+        last_job_timeout: Claim no trial after this many seconds of running.
+        workdir: Run each trial in its own directory ``workdir/study/tid``.
 
     Returns:
         What the worker did.
@@ -131,8 +142,47 @@ def run_worker(
         poll_interval=poll_interval,
         worker_id=worker_id,
         policy=policy,
+        limits=WorkerLimits(max_consecutive_failures, last_job_timeout, workdir),
     )
     return worker.run()
+
+
+@dataclass(frozen=True)
+class WorkerLimits:
+    """hyperopt-mongo-worker's stop rules and per-trial working directories.
+
+    Attributes:
+        max_consecutive_failures: Stop after this many trials in a row end in error.
+        last_job_timeout: Claim no trial after this many seconds of running.
+        workdir: Root of the per-trial working directories ``workdir/study/tid``.
+    """
+
+    max_consecutive_failures: int | None = None
+    last_job_timeout: float | None = None
+    workdir: str | None = None
+
+    def reached(self, consecutive_failures: int, started: float) -> str | None:
+        """The stop reason a limit gives, or None."""
+        most = self.max_consecutive_failures
+        if most is not None and consecutive_failures >= most:
+            return "max_consecutive_failures"
+        last = self.last_job_timeout
+        if last is not None and time.monotonic() - started >= last:
+            return "last_job_timeout"
+        return None
+
+    def trial_dir(self, study: str, tid: int) -> str | None:
+        """The (created) working directory of one trial, or None for the worker's."""
+        if self.workdir is None:
+            return None
+        path = os.path.join(os.path.abspath(self.workdir), _safe_name(study), str(tid))
+        os.makedirs(path, exist_ok=True)
+        return path
+
+
+def _safe_name(study: str) -> str:
+    """A study name as one path component."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in study) or "_"
 
 
 class _Prefixed(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -157,6 +207,7 @@ class Worker:
         poll_interval: First pause between polls of an empty queue; it grows x1.5
             (with jitter) up to 2 s while the queue stays empty.
         worker_id: Owner id written on claimed trials.
+        limits: hyperopt-mongo-worker's extra stop rules and working directories.
 
     Raises:
         ValueError: An argument is out of range.
@@ -172,10 +223,13 @@ class Worker:
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         worker_id: str | None = None,
         policy: ObjectivePolicy | None = None,
+        limits: WorkerLimits | None = None,
     ) -> None:
         _check_args(max_trials, idle_timeout, poll_interval)
         self._policy = policy or ObjectivePolicy()
         self._refused: dict[str, str] = {}
+        self._limits = limits or WorkerLimits()
+        self._consecutive_failures = 0
         self.worker_id = worker_id or default_worker_id()
         self._store = store
         self._study = study
@@ -239,10 +293,13 @@ class Worker:
 
     def _loop(self) -> str:
         delay = self._poll_interval
-        idle_since = time.monotonic()
+        idle_since = started = time.monotonic()
         while not self._stopping(_WARM):
             if self._summary.trials >= (self._max_trials or float("inf")):
                 return "max_trials"
+            limit = self._limits.reached(self._consecutive_failures, started)
+            if limit is not None:
+                return limit
             trial = self._claim()
             if trial is not None:
                 self._process(trial)
@@ -320,6 +377,7 @@ class Worker:
             outcome = self._child.run(
                 settings.objective,
                 trial.config,
+                workdir=self._limits.trial_dir(trial.study, trial.tid),
                 timeout=settings.trial_timeout,
                 should_abort=lambda: lease.lost.is_set() or self._stopping(_COLD),
                 on_report=self._report_handler(trial, settings, lease),
@@ -405,7 +463,12 @@ class Worker:
     ) -> None:
         kind, data = _checked_objective_count(outcome.kind, outcome.data, settings)
         code = outcome.code
+        if kind in ("result", "pruned", "error"):
+            failed = kind == "error"
+            self._consecutive_failures = self._consecutive_failures + 1 if failed else 0
         if kind == "result":
+            if not self._put_attachments(trial, name, data):
+                return
             try:
                 recorded = self._write(self._store.complete, trial, name, data, code)
             except UnstorableError as e:  # e.g. over MongoDB's 16 MiB
@@ -417,7 +480,7 @@ class Worker:
                     "trial %s %s: loss=%s (%.3f s)",
                     name, data.get("status"), data.get("loss"), data.get("duration", 0),
                 )  # fmt: skip
-        elif outcome.kind == "pruned":
+        elif kind == "pruned":
             if self._write(self._store.prune, trial, name, data, code):
                 self._summary.pruned += 1
                 self._log.info(
@@ -426,7 +489,7 @@ class Worker:
                 )  # fmt: skip
         elif kind == "error":
             self._record_error(trial, name, data, code)
-        elif outcome.kind == "import_error":
+        elif kind == "import_error":
             self._release(trial, name)
             output = data.get("output")
             raise ObjectiveImportError(
@@ -434,7 +497,7 @@ class Worker:
                 f"{trial.study!r}: {data.get('type')}: {data.get('message')}"
                 + (f"; its output:\n{output.rstrip()}" if output else "")
             )
-        elif outcome.kind == "start_failed":  # died importing: a worker fault
+        elif kind == "start_failed":  # died importing: a worker fault
             self._release(trial, name)
             raise WorkerError(
                 f"the objective process failed while importing objective "
@@ -451,6 +514,29 @@ class Worker:
             self._release(trial, name)
 
     # ---- writes ----------------------------------------------------------------------
+
+    def _put_attachments(self, trial: Trial, name: str, data: dict[str, Any]) -> bool:
+        """Store the result's attachments first (if any); False if refused."""
+        encoded = data.pop(ATTACHMENTS_KEY, None)
+        if not encoded:
+            return True
+        blobs = decode_attachments(encoded)
+        stored = self._retrying(
+            f"store the attachments of trial {name}",
+            lambda: self._store.put_attachments(
+                trial.study, trial.tid, trial.token or "", blobs
+            ),
+            keep=sorted(blobs),
+            lease=self._lease,
+        )
+        if stored is False:
+            self._summary.abandoned += 1
+            self._log.warning(
+                "trial %s: the store refused its attachments (the attempt is no "
+                "longer current)",
+                name,
+            )
+        return stored is True
 
     def _record_error(
         self,

@@ -5,20 +5,18 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from typing import Any
 
 import click
 
-from hpo_service.exceptions import (
-    ObjectiveImportError,
-    StoreError,
-    WorkerError,
-)
+from hpo_service.exceptions import ObjectiveImportError, StoreError, WorkerError
 from hpo_service.store import BaseTrialStore
 from hpo_service.store._cli_option import (
     MissingStoreError,
     db_option,
     open_store_for_cli,
 )
+from hpo_service.worker._hyperopt_options import hyperopt_worker_options
 from hpo_service.worker._lifeline import stop_with_driver
 from hpo_service.worker._loop import DEFAULT_POLL_INTERVAL, run_worker
 from hpo_service.worker._policy import ObjectivePolicy
@@ -85,6 +83,7 @@ _logger = logging.getLogger(__name__)
     "HPO_WORKER_ALLOW_MODULES). Without --objective or --allow-module any objective "
     "runs except the standard library's.",
 )
+@hyperopt_worker_options
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages too.")
 @click.option("-q", "--quiet", is_flag=True, help="Log warnings and errors only.")
 def main(
@@ -98,6 +97,7 @@ def main(
     allow_modules: tuple[str, ...],
     verbose: bool,
     quiet: bool,
+    **hyperopt_options: Any,
 ) -> None:
     """Claim queued trials, run the study's objective on each in a child process
     and record the results.
@@ -108,6 +108,10 @@ def main(
     hands the trial back and exits. Exit code 3: the objective cannot be
     imported, its process cannot start, or it is not one this worker runs
     (--objective, --allow-module); the trial is handed back untouched.
+
+    hyperopt-mongo-worker's options (--mongo, --exp-key, --max-jobs,
+    --reserve-timeout, --max-consecutive-failures, --last-job-timeout, --workdir)
+    are accepted with the same meanings.
     """
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO,
@@ -119,7 +123,7 @@ def main(
     if store is None:
         return
     try:
-        run_worker(
+        summary = run_worker(
             store,
             study=study,
             max_trials=max_trials,
@@ -127,6 +131,7 @@ def main(
             poll_interval=poll_interval,
             worker_id=worker_id,
             policy=ObjectivePolicy(objectives, allow_modules),
+            **hyperopt_options,
         )
     except (ObjectiveImportError, WorkerError) as e:
         click.echo(f"Error: {e}", err=True)
@@ -135,6 +140,12 @@ def main(
         raise click.ClickException(str(e)) from e
     finally:
         store.close()
+    if summary.stop_reason == "max_consecutive_failures":
+        raise click.ClickException(
+            f"{summary.failed} trial(s) ended in error, the last "
+            f"{hyperopt_options['max_consecutive_failures']} in a row "
+            "(--max-consecutive-failures): see `hpo-driver trials --state error`"
+        )
 
 
 def _open_store(db_url: str, idle_timeout: float | None) -> BaseTrialStore | None:

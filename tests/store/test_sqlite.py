@@ -175,9 +175,9 @@ def test_an_older_database_gains_the_code_column(path: Path) -> None:
     with SQLiteTrialStore(str(path)) as store:
         store.create_study("s", {})
         store.insert_trials("s", [NewTrial({"x": 1}, {"x": 1})])
-    conn = sqlite3.connect(path)  # make it what version 2 wrote
+    conn = sqlite3.connect(path)  # make it what version 3 wrote
     conn.execute("ALTER TABLE trials DROP COLUMN code")
-    conn.execute("PRAGMA user_version = 2")
+    conn.execute("PRAGMA user_version = 3")
     conn.commit()
     conn.close()
     with SQLiteTrialStore(str(path)) as store:
