@@ -45,19 +45,22 @@ _logger = logging.getLogger(__name__)
 _study_option = click.option("--study", "study", required=True, help="Study name.")
 
 
-def _store_command(*, create: bool) -> Callable[..., Any]:
+def _store_command(
+    *, create: bool | Callable[[dict[str, Any]], bool]
+) -> Callable[..., Any]:
     """Add --db, open the store, pass it as ``store`` and close it afterwards.
 
-    Only ``create=True`` (``start``) creates a missing database; every other command
-    fails with the path it looked at, so one run from the wrong directory never
-    leaves an empty database behind.
+    Only ``start`` creates a missing database (``create`` may decide from the
+    command's arguments); every other command fails with the path it looked at, so
+    a run from the wrong directory never leaves an empty database behind.
     """
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         @db_option
         @functools.wraps(command)
         def wrapper(db_url: str, **kwargs: Any) -> Any:
-            store = open_store_for_cli(db_url, create=create)
+            creating = create(kwargs) if callable(create) else create
+            store = open_store_for_cli(db_url, create=creating)
             try:
                 return command(store=store, db_url=db_url, **kwargs)
             except StudyNotFoundError as e:
@@ -160,7 +163,7 @@ def main(verbose: int) -> None:
 )
 @click.option("--no-progress", is_flag=True, help="Do not show a progress bar.")
 @pruner_options
-@_store_command(create=True)
+@_store_command(create=lambda args: bool(args.get("objective")))
 def start(
     store: BaseTrialStore,
     db_url: str,
