@@ -18,7 +18,11 @@ from typing import Any
 
 _logger = logging.getLogger(__name__)
 
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+STOP_SIGNALS = tuple(
+    getattr(signal, name)
+    for name in ("SIGTERM", "SIGHUP", "SIGINT")
+    if hasattr(signal, name)  # no SIGHUP on Windows
+)
 
 
 class StopSignals:
