@@ -253,10 +253,16 @@ class Driver:
         idle = time.monotonic() - self._last_activity
         if idle < self.options.idle_warning or not self._due("idle_warning", 60.0):
             return
+        hint = f"start one with `{self.options.worker_hint}`"
+        if self.options.local_workers:
+            hint = (
+                f"the {self.options.local_workers} local workers may still be "
+                f"starting (their errors, if any, are above); or {hint}"
+            )
         _logger.warning(
             "study %r: %d trials are queued and no worker has taken one for %.0f s: "
-            "waiting for workers; start one with `%s`",
-            self.name, queued, idle, self.options.worker_hint,
+            "waiting for workers; %s",
+            self.name, queued, idle, hint,
         )  # fmt: skip
 
     def _due(self, what: str, interval: float) -> bool:
