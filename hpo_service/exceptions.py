@@ -143,6 +143,10 @@ class NoActiveTrialError(HPOServiceError, RuntimeError):
     """``report`` or ``should_prune`` was called outside an objective being run."""
 
 
+class ObjectiveRefusedError(WorkerError):
+    """A worker refused to run a study's objective (see ``hpo-worker --objective``)."""
+
+
 class SearchExhausted(HPOServiceError):
     """The algorithm has no new point left (a grid search tried every point).
 

@@ -10,7 +10,10 @@
 #       --objective examples.quadratic:objective --space examples.quadratic:space \
 #       --max-evals 500
 #
-# Every option is passed to `hpo-driver start` unchanged. Environment knobs:
+# Every option is passed to `hpo-driver start` unchanged; the workers run the study's
+# --objective only (HPO_WORKER_OBJECTIVES, unless set already). The store URL goes
+# to the driver and the workers through the environment, never a command line.
+# Environment knobs:
 #   HPO_DB             the store URL, required (workers on every node must reach it)
 #   HPO_ARRAY          array spec of the workers, e.g. 0-63%16 [0-7]
 #   HPO_SBATCH_ARGS    more sbatch options, e.g. "--partition=cpu --account=ml"
@@ -39,10 +42,26 @@ for tool in sbatch scancel hpo-driver; do
     fi
 done
 
+study=
+objective=
+args=("$@")
+for i in "${!args[@]}"; do
+    case ${args[i]} in
+        --study) study=${args[i + 1]:-} ;;
+        --study=*) study=${args[i]#--study=} ;;
+        --objective) objective=${args[i + 1]:-} ;;
+        --objective=*) objective=${args[i]#--objective=} ;;
+    esac
+done
+export HPO_DB
+if [[ -n $objective && -z ${HPO_WORKER_OBJECTIVES:-} ]]; then
+    export HPO_WORKER_OBJECTIVES=$objective
+fi
+
 # Word splitting of HPO_SBATCH_ARGS is intended (several options in one variable).
 # shellcheck disable=SC2086
 array_job=$(sbatch --parsable --array="${HPO_ARRAY:-0-7}" ${HPO_SBATCH_ARGS:-} \
-    "$here/hpo-worker-array.sbatch" "$HPO_DB")
+    "$here/hpo-worker-array.sbatch")
 array_job=${array_job%%;*}
 echo "run-study: submitted worker array job $array_job"
 
@@ -55,19 +74,10 @@ cancel_workers() {
 trap 'cancel_workers; exit 130' INT
 trap 'cancel_workers; exit 143' TERM
 
-study=
-args=("$@")
-for i in "${!args[@]}"; do
-    case ${args[i]} in
-        --study) study=${args[i + 1]:-} ;;
-        --study=*) study=${args[i]#--study=} ;;
-    esac
-done
-
-if hpo-driver start --db "$HPO_DB" "$@"; then
+if hpo-driver start "$@"; then
     echo "run-study: study complete; workers exit after ${HPO_IDLE_TIMEOUT:-300}s idle"
     if [[ -n $study ]]; then
-        hpo-driver best --db "$HPO_DB" --study "$study" || true
+        hpo-driver best --study "$study" || true
     fi
 else
     status=$?

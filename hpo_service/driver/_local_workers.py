@@ -1,59 +1,118 @@
-"""Worker subprocesses that ``hpo-driver start --workers K`` runs beside the driver."""
+"""Worker subprocesses that ``hpo-driver start --workers K`` runs beside the driver.
+
+- The store URL reaches them through the environment (``HPO_DB``), never their
+  command line, which any local user can read with ``ps``.
+- Each inherits the read end of a pipe whose write end only the driver holds: when
+  the driver dies, even by SIGKILL, the pipe closes and the workers stop by
+  themselves (warm: the running trial finishes) instead of running on as orphans.
+- They run in their own session, so a terminal's Ctrl-C reaches the driver only, and
+  the driver stops them: SIGTERM (finish the trial), a second SIGTERM after a grace
+  period (hand the trial back), SIGKILL as the last resort.
+- A worker killed by a signal is logged and replaced, and the driver is told its pid
+  (``on_dead``) so that its trial is requeued at once rather than after its lease.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 
 from hpo_service.exceptions import HPOServiceError
+from hpo_service.store._url import STORE_URL_ENV
+from hpo_service.worker._lifeline import PARENT_FD_ENV
 
 _logger = logging.getLogger(__name__)
 _IDLE_TIMEOUT_SECONDS = 60
 _STOP_GRACE_SECONDS = 10.0
+_WAIT_SLICE = 0.05
 
 
 class LocalWorkers:
-    """Starts ``n`` ``hpo-worker`` processes for one study and stops them at the end."""
+    """Starts ``n`` ``hpo-worker`` processes for one study and stops them at the end.
 
-    def __init__(self, n: int, db_url: str, study: str) -> None:
+    Args:
+        n: How many workers.
+        db_url: The store URL (passed through the environment).
+        study: The study they serve.
+        stop_grace: Seconds a worker may take to finish its trial when stopped,
+            before it is told to hand the trial back.
+        objective: The study's objective: the workers run it and nothing else
+            (``hpo-worker --objective``), whatever the store says later.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        db_url: str,
+        study: str,
+        *,
+        stop_grace: float = _STOP_GRACE_SECONDS,
+        objective: str | None = None,
+    ) -> None:
         self._command = [
-            sys.executable,
-            "-m",
-            "hpo_service.worker",
-            "--db",
-            db_url,
-            "--study",
-            study,
-            "--idle-timeout",
-            str(_IDLE_TIMEOUT_SECONDS),
-            "--quiet",
-        ]
+            sys.executable, "-m", "hpo_service.worker", "--study", study,
+            "--idle-timeout", str(_IDLE_TIMEOUT_SECONDS), "--quiet",
+        ]  # fmt: skip
+        if objective is not None:
+            self._command += ["--objective", objective]
+        self._db_url = db_url
         self._n = n
+        self._stop_grace = stop_grace
         self._procs: list[subprocess.Popen[bytes]] = []
+        self._lifeline = -1
+        self._lifeline_write = -1
+        self.on_dead: Callable[[int], None] | None = None
 
     def __enter__(self) -> LocalWorkers:
-        self._procs = [subprocess.Popen(self._command) for _ in range(self._n)]
         if self._n:
+            self._lifeline, self._lifeline_write = os.pipe()
+            self._procs = [self._spawn() for _ in range(self._n)]
             _logger.info("started %s local workers", self._n)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
+    @property
+    def pids(self) -> list[int]:
+        """The pids of the current worker processes."""
+        return [proc.pid for proc in self._procs]
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        env = dict(os.environ)
+        env[STORE_URL_ENV] = self._db_url
+        env[PARENT_FD_ENV] = str(self._lifeline)
+        return subprocess.Popen(
+            self._command,
+            env=env,
+            pass_fds=(self._lifeline,),
+            start_new_session=True,
+        )
+
     def check(self) -> None:
-        """Restart workers that exited idle; raise if every worker failed.
+        """Replace workers that exited idle or were killed; raise if all failed.
 
         A worker exits 0 after its idle timeout, but a trial requeued later (a lease
-        that expired) still needs one, so an idle exit is replaced while the study runs.
+        that expired) still needs one, so an idle exit is replaced while the study
+        runs. A worker killed by a signal (SIGKILL, the OOM killer) is logged and
+        replaced too, after ``on_dead(pid)`` had its trial requeued. A worker that
+        exited with an error (it cannot run the objective) is not replaced.
 
         Raises:
             HPOServiceError: No local worker is left and the last one failed.
         """
         for i, proc in enumerate(self._procs):
-            if proc.poll() == 0:
-                self._procs[i] = subprocess.Popen(self._command)
+            code = proc.poll()
+            if code is not None and code < 0:
+                self._replace_killed(i, proc, code)
+            elif code == 0:
+                self._procs[i] = self._spawn()
         codes = [p.poll() for p in self._procs]
         if self._procs and all(c is not None and c != 0 for c in codes):
             raise HPOServiceError(
@@ -61,14 +120,64 @@ class LocalWorkers:
                 f"{sorted(set(codes))}); their messages are above"
             )
 
+    def _replace_killed(self, i: int, proc: subprocess.Popen[bytes], code: int) -> None:
+        name = _signal_name(-code)
+        _logger.warning(
+            "local worker %s was killed by %s: requeueing its trial and starting "
+            "a replacement",
+            proc.pid,
+            name,
+        )
+        if self.on_dead is not None:
+            self.on_dead(proc.pid)
+        self._procs[i] = self._spawn()
+
     def stop(self) -> None:
-        """Ask every worker to stop (SIGTERM), then kill those that do not."""
+        """Stop every worker: SIGTERM, a second SIGTERM after the grace, then SIGKILL.
+
+        A :class:`KeyboardInterrupt` while waiting (a second Ctrl-C) cuts the grace
+        short and is raised again once the workers are gone.
+        """
+        interrupted = False
+        try:
+            self._signal_live(signal.SIGTERM)  # finish the running trial
+            self._wait(self._stop_grace)
+        except KeyboardInterrupt:
+            interrupted = True
+        try:
+            self._signal_live(signal.SIGTERM)  # hand the running trial back
+            self._wait(_STOP_GRACE_SECONDS)
+        finally:
+            self._signal_live(signal.SIGKILL)
+            for proc in self._procs:
+                proc.wait()
+            self._close_lifeline()
+        if interrupted:
+            raise KeyboardInterrupt
+
+    def _signal_live(self, signum: int) -> None:
         for proc in self._procs:
             if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self._procs:
-            try:
-                proc.wait(timeout=_STOP_GRACE_SECONDS)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signum)
+
+    def _wait(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while any(p.poll() is None for p in self._procs):
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(_WAIT_SLICE)
+
+    def _close_lifeline(self) -> None:
+        for fd in (self._lifeline, self._lifeline_write):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._lifeline = self._lifeline_write = -1
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from typing import TYPE_CHECKING, Any
 
+from hpo_service.driver._codes import code_key, describe_codes
+from hpo_service.driver._lease import is_dead_local_process
 from hpo_service.driver._settings import COUNTED_STATES
-from hpo_service.objective._result import loss_of, pareto_front
+from hpo_service.exceptions import HPOServiceError
+from hpo_service.objective._result import STATUS_FAIL, loss_of, pareto_front
 from hpo_service.store import BaseTrialStore, Trial, TrialState
 
 if TYPE_CHECKING:
@@ -24,19 +28,31 @@ _BASE_COLUMNS = [
     "started_at",
     "finished_at",
     "error_type",
+    "error_message",
     "last_step",
     "intermediate",
+    "code.module",
+    "code.sha256",
+    "code.version",
 ]
 
 
 def best_trial(store: BaseTrialStore, study: str) -> Trial | None:
     """The done trial with the lowest ok loss, or None."""
+    return _best_of(store.get_trials(study, [TrialState.DONE]))
+
+
+def _best_of(trials: list[Trial]) -> Trial | None:
     best, best_loss = None, float("inf")
-    for trial in store.get_trials(study, [TrialState.DONE]):
+    for trial in trials:
         loss = loss_of(trial.result or {})
         if loss is not None and (best is None or loss < best_loss):
             best, best_loss = trial, loss
     return best
+
+
+def _status(trial: Trial) -> Any:
+    return (trial.result or {}).get("status")
 
 
 def pareto_trials(store: BaseTrialStore, study: str) -> list[Trial]:
@@ -91,16 +107,29 @@ def trial_record(trial: Trial) -> dict[str, Any]:
         "started_at": trial.started_at,
         "finished_at": trial.finished_at,
         "intermediate": {str(step): v for step, v in trial.intermediate.items()},
+        "code": trial.code,
     }
 
 
-def flat_row(record: dict[str, Any], names: list[str] | None = None) -> dict[str, Any]:
+def flat_row(
+    record: dict[str, Any],
+    names: list[str] | None = None,
+    choices: dict[str, list[Any]] | None = None,
+) -> dict[str, Any]:
     """One CSV row: fixed columns, then ``param.<label>`` columns.
 
     Several losses go to one column each (named by ``names``, else ``loss.0``,
-    ``loss.1``...), and to ``loss`` as a JSON list.
+    ``loss.1``...), and to ``loss`` as a JSON list. Times are ISO 8601 (UTC); a
+    choice's column holds the option's index and a ``param.<label>.value`` column
+    the chosen option itself.
+
+    Args:
+        record: A :func:`trial_record`.
+        names: The study's objective names (several objectives).
+        choices: The options of each choice label (:func:`choice_options`).
     """
     result = record["result"] or {}
+    error = record["error"] or {}
     row = {key: record.get(key) for key in _BASE_COLUMNS}
     loss = result.get("loss")
     if isinstance(loss, list):
@@ -114,14 +143,52 @@ def flat_row(record: dict[str, Any], names: list[str] | None = None) -> dict[str
         loss=loss,
         status=result.get("status"),
         duration=result.get("duration"),
-        error_type=(record["error"] or {}).get("type"),
+        error_type=error.get("type"),
+        error_message=error.get("message"),
         last_step=_last_step(record["intermediate"]),
         intermediate=json.dumps(record["intermediate"])
         if record["intermediate"]
         else "",
     )
-    row.update({f"param.{k}": v for k, v in record["params"].items()})
+    for key in ("created_at", "started_at", "finished_at"):
+        row[key] = _iso(row[key])
+    code = record.get("code") or {}
+    row.update({f"code.{k}": code.get(k) for k in ("module", "sha256", "version")})
+    params = record["params"]
+    for label, value in params.items():
+        row[f"param.{label}"] = value
+        if choices is not None and label in choices:
+            row[f"param.{label}.value"] = _chosen(choices[label], value, params)
     return row
+
+
+def choice_options(space: Any) -> dict[str, list[Any]]:
+    """The options of every ``hp.choice`` of ``space``, by label."""
+    from hpo_service.space._compile import labelled_nodes
+    from hpo_service.space._expr import Choice
+
+    nodes = labelled_nodes(space)
+    return {k: list(n.options) for k, n in nodes.items() if isinstance(n, Choice)}
+
+
+def _chosen(options: list[Any], index: Any, params: dict[str, Any]) -> Any:
+    """The option at ``index``, evaluated (JSON text if it is not a plain value)."""
+    from hpo_service.space import space_eval
+
+    try:
+        value = space_eval(options[int(index)], params)
+    except (HPOServiceError, IndexError, TypeError, ValueError):
+        return None
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, sort_keys=True, default=str)
+    return value
+
+
+def _iso(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    moment = datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc)
+    return moment.isoformat(timespec="milliseconds")
 
 
 def _last_step(intermediate: dict[str, float]) -> int | None:
@@ -143,14 +210,18 @@ def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
     """Counts by state, live workers with lease ages, driver lease and best loss."""
     record = store.get_study(study)
     now = store.now()
-    running = store.get_trials(study, [TrialState.RUNNING])
-    best = best_trial(store, study)
+    trials = store.get_trials(study)
+    running = [t for t in trials if t.state == TrialState.RUNNING]
+    done = [t for t in trials if t.state == TrialState.DONE]
+    best = _best_of(done)
     front = pareto_trials(store, study) if best is None else []
     return {
         "study": study,
         "max_evals": record.settings.get("max_evals"),
         "cancelled": bool(record.settings.get("cancelled")),
         "counts": {s.value: n for s, n in store.count_by_state(study).items()},
+        "failed": sum(_status(t) == STATUS_FAIL for t in done),
+        "code": _code_summary(trials),
         "driver": _driver_summary(record, now),
         "workers": [_running_summary(t, now) for t in running],
         "best": None
@@ -162,11 +233,28 @@ def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
     }
 
 
+def _code_summary(trials: list[Trial]) -> list[dict[str, Any]]:
+    """Each version of the objective's code that ran trials, with how many."""
+    counts: dict[tuple[Any, ...], int] = {}
+    for trial in trials:
+        key = code_key(trial.code)
+        if key is not None:
+            counts[key] = counts.get(key, 0) + 1
+    return [
+        {"module": m, "sha256": sha, "version": v, "trials": n}
+        for (m, sha, v), n in counts.items()
+    ]
+
+
 def _driver_summary(record: Any, now: float) -> dict[str, Any] | None:
     expires = record.driver_lease_expires_at
     if record.driver_owner is None or expires is None or expires <= now:
         return None
-    return {"owner": record.driver_owner, "lease_left": round(expires - now, 1)}
+    return {
+        "owner": record.driver_owner,
+        "lease_left": round(expires - now, 1),
+        "alive": not is_dead_local_process(record.driver_owner),
+    }
 
 
 def _running_summary(trial: Trial, now: float) -> dict[str, Any]:
@@ -176,6 +264,7 @@ def _running_summary(trial: Trial, now: float) -> dict[str, Any]:
         "tid": trial.tid,
         "running_for": _age(trial.started_at, now),
         "lease_left": None if lease is None else round(lease - now, 1),
+        "alive": not is_dead_local_process(trial.owner),
     }
 
 
@@ -194,10 +283,19 @@ def status_text(summary: dict[str, Any]) -> str:
         "  driver: " + _driver_text(summary["driver"]),
         f"  workers running trials: {len(summary['workers'])}",
     ]
+    if summary.get("failed"):
+        lines.insert(
+            2, f"  of the done trials, {summary['failed']} failed (status fail)"
+        )
     for w in summary["workers"]:
+        gone = (
+            ""
+            if w.get("alive", True)
+            else " (its process is gone: the trial is requeued when the lease ends)"
+        )
         lines.append(
             f"    {w['owner']}: trial {w['tid']} for {w['running_for']} s, "
-            f"lease {w['lease_left']} s left"
+            f"lease {w['lease_left']} s left{gone}"
         )
     best, front = summary["best"], summary.get("pareto_front")
     if best is None and front:
@@ -207,12 +305,31 @@ def status_text(summary: dict[str, Any]) -> str:
         lines.append(
             f"  best: {shown}" + ("" if best is None else f" (trial {best['tid']})")
         )
-    return "\n".join(lines)
+    return "\n".join(lines + _code_warning(summary.get("code") or []))
+
+
+def _code_warning(codes: list[dict[str, Any]]) -> list[str]:
+    """A warning line when several versions of the objective's code ran trials."""
+    if len(codes) < 2:
+        return []
+    notes = {
+        (c["module"], c["sha256"], c["version"]): f"{c['trials']} trials" for c in codes
+    }
+    return [
+        f"  WARNING: {len(codes)} different versions of the objective's code ran "
+        f"this study's trials: {describe_codes(notes)}"
+    ]
 
 
 def _driver_text(driver: dict[str, Any] | None) -> str:
     if driver is None:
         return "none running"
+    if not driver.get("alive", True):
+        return (
+            f"{driver['owner']} is dead (its process is gone; its lease, "
+            f"{driver['lease_left']} s left, is taken over by the next "
+            "`hpo-driver start`)"
+        )
     return f"{driver['owner']} (lease {driver['lease_left']} s left)"
 
 
@@ -228,9 +345,15 @@ def best_text(record: dict[str, Any]) -> str:
 def outcome_text(study: str, outcome: StudyOutcome) -> str:
     """What ``hpo-driver start`` prints when the study ends."""
     counts = outcome.counts
+    done, failed = counts[TrialState.DONE], outcome.failed
+    how = (
+        "was cancelled (`hpo-driver cancel`)"
+        if outcome.reason == "cancelled"
+        else f"finished ({outcome.reason})"
+    )
     head = (
-        f"study {study!r} finished ({outcome.reason}): "
-        f"{counts[TrialState.DONE]} done, {counts[TrialState.PRUNED]} pruned, "
+        f"study {study!r} {how}: {done - failed} done, {failed} failed "
+        f"(status fail), {counts[TrialState.PRUNED]} pruned, "
         f"{counts[TrialState.ERROR]} error, {counts[TrialState.CANCELLED]} cancelled"
     )
     if outcome.best is None:
@@ -242,3 +365,37 @@ def outcome_text(study: str, outcome: StudyOutcome) -> str:
             + ("shows the Pareto front")
         )
     return head + "\n" + best_text(trial_record(outcome.best))
+
+
+def no_success_text(study: str, outcome: StudyOutcome) -> str:
+    """Why no trial succeeded, with the commands that list the failures."""
+    counts = outcome.counts
+    reasons = []
+    if outcome.failed:
+        reasons.append(
+            f"{outcome.failed} returned status 'fail' (see `hpo-driver trials "
+            f"--study {study} --status fail`)"
+        )
+    if counts[TrialState.ERROR]:
+        reasons.append(
+            f"{counts[TrialState.ERROR]} failed with an error (see `hpo-driver "
+            f"trials --study {study} --state error`)"
+        )
+    if counts[TrialState.PRUNED]:
+        reasons.append(f"{counts[TrialState.PRUNED]} were pruned")
+    text = f"no trial of study {study!r} succeeded"
+    if outcome.reason == "cancelled":
+        text = (
+            f"study {study!r} was cancelled before any trial succeeded; "
+            f"`hpo-driver start --study {study}` resumes it"
+        )
+    return text + (": " + "; ".join(reasons) if reasons else "")
+
+
+def resume_hint(study: str, how: str) -> str:
+    """What an interrupted ``hpo-driver start`` says before it exits."""
+    return (
+        f"hpo-driver {how}: study {study!r} is not finished (its queued trials are "
+        f"kept); run `hpo-driver start --study {study}` again, with the same --db, "
+        "to resume it"
+    )

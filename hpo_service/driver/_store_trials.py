@@ -16,7 +16,8 @@ from hpo_service.algorithms import describe, resolve
 from hpo_service.algorithms.pruners import resolve_pruner
 from hpo_service.driver._local_workers import LocalWorkers
 from hpo_service.driver._settings import StudySettings
-from hpo_service.driver._study import open_study, space_settings, study_space
+from hpo_service.driver._signals import StopSignals
+from hpo_service.driver._study import open_driven_study, space_settings, study_space
 from hpo_service.driver._study_loop import Driver, DriverOptions
 from hpo_service.driver._suggest import Suggester
 from hpo_service.exceptions import StudyNotFoundError, TrialNotFoundError
@@ -209,23 +210,35 @@ class StoreTrials(TrialsView):
         }
         if chosen is not None:
             given.update(pruner=chosen.name, pruner_settings=chosen.settings())
-        settings, created = open_study(
-            self.store, self.study, given, override=self.override
+        options = DriverOptions(
+            progress=show_progressbar,
+            local_workers=self.workers,
+            worker_hint=f"hpo-worker --study {self.study} (HPO_DB set to this "
+            "store's URL), or pass StoreTrials(..., workers=K)",
+        )
+        settings, created = open_driven_study(
+            self.store, self.study, given, override=self.override, options=options
         )
         if created and points_to_evaluate:
             self._insert_points(space, points_to_evaluate)
         self._labels = None
-        options = DriverOptions(progress=show_progressbar, local_workers=self.workers)
         early = _early_stopper(self, early_stop_fn) if early_stop_fn else None
-        with LocalWorkers(self.workers, self.db_url, self.study) as local:
-            Driver(
+        workers = LocalWorkers(
+            self.workers, self.db_url, self.study, objective=settings.objective
+        )
+        with StopSignals() as signals, workers as local:
+            driver = Driver(
                 self.store,
                 self.study,
                 settings,
                 space,
                 options=options,
                 should_stop=_stop_checks(local, early),
-            ).run()
+            )
+            local.on_dead = driver.requeue_dead_worker
+            signals.on_stop(driver.interrupt)
+            driver.run()
+        signals.redeliver()  # terminated: end as the signal would have, cleaned up
         return best_of(self, space, return_argmin=return_argmin)
 
     def _insert_points(self, space: Any, points: Sequence[Mapping[str, Any]]) -> None:

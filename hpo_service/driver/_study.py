@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 from dataclasses import fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hpo_service.driver._settings import StudySettings
+from hpo_service.driver._lease import take_driver_lease
+from hpo_service.driver._settings import COUNTED_STATES, StudySettings
 from hpo_service.exceptions import (
+    DriverLeaseError,
+    HPOServiceError,
     StudyExistsError,
     StudyMismatchError,
     StudyNotFoundError,
 )
 from hpo_service.space import compile_space, fingerprint, from_document, to_document
 from hpo_service.store import BaseTrialStore
+
+if TYPE_CHECKING:
+    from hpo_service.driver._study_loop import DriverOptions
 
 _logger = logging.getLogger(__name__)
 
@@ -28,6 +35,9 @@ IDENTITY_KEYS = (
     "pruner_settings",
 )
 _REQUIRED_TO_CREATE = ("objective", "space", "max_evals")
+# What users call a setting in messages, and the flag that sets it, where it differs.
+_WHAT = {"space_fingerprint": "space", "algorithm_settings": "algorithm settings"}
+_FLAGS = {"algorithm": "algo", "space_fingerprint": "space"}
 
 
 def space_settings(space: Any) -> dict[str, Any]:
@@ -73,14 +83,71 @@ def open_study(
         except StudyExistsError:  # another driver created it meanwhile
             study = store.get_study(name)
     stored = StudySettings.from_dict(study.settings)
+    finished = sum(store.count_by_state(name)[state] for state in COUNTED_STATES)
     _check_objective_count(name, stored, given)
     merged = _merge(
-        name, stored, _algorithm_change(name, stored, given), override=override
+        name,
+        stored,
+        _algorithm_change(name, stored, given),
+        override=override,
+        finished=finished,
     )
     check_algorithm(merged)
     if merged != stored:
         store.update_study_settings(name, merged.to_dict())
     return merged, False
+
+
+def open_driven_study(
+    store: BaseTrialStore,
+    name: str,
+    given: dict[str, Any],
+    *,
+    override: bool,
+    options: DriverOptions,
+) -> tuple[StudySettings, bool]:
+    """:func:`open_study` holding the study's driver lease, which is taken first.
+
+    A second driver is refused before it changes the stored settings, says
+    "resuming" or starts workers; on any failure the lease is given back.
+
+    Args:
+        store: The trials store.
+        name: The study name.
+        given: As :func:`open_study`.
+        override: As :func:`open_study`.
+        options: The driver's options (its owner id and lease length).
+
+    Returns:
+        As :func:`open_study`.
+
+    Raises:
+        DriverLeaseError: Another live driver runs the study.
+        StudyMismatchError: See :func:`open_study`.
+        ValueError: See :func:`open_study`.
+    """
+    owner, seconds = options.owner, options.lease_seconds
+    try:
+        if _exists(store, name):
+            take_driver_lease(store, name, owner, seconds)
+        settings, created = open_study(store, name, given, override=override)
+        if created:
+            take_driver_lease(store, name, owner, seconds)
+    except DriverLeaseError:
+        raise
+    except BaseException:
+        with contextlib.suppress(HPOServiceError):
+            store.release_driver_lease(name, owner)
+        raise
+    return settings, created
+
+
+def _exists(store: BaseTrialStore, name: str) -> bool:
+    try:
+        store.get_study(name)
+    except StudyNotFoundError:
+        return False
+    return True
 
 
 def check_algorithm(settings: StudySettings, space: Any = None) -> None:
@@ -126,7 +193,7 @@ def _create(store: BaseTrialStore, name: str, given: dict[str, Any]) -> StudySet
     if missing:
         raise ValueError(
             f"study {name!r} does not exist yet; to create it give "
-            + ", ".join(k.replace("_", "-") for k in missing)
+            + ", ".join(_flag(k) for k in missing)
         )
     values = {k: v for k, v in given.items() if v is not None}
     if values.get("seed") is None:
@@ -139,7 +206,12 @@ def _create(store: BaseTrialStore, name: str, given: dict[str, Any]) -> StudySet
 
 
 def _merge(
-    name: str, stored: StudySettings, given: dict[str, Any], *, override: bool
+    name: str,
+    stored: StudySettings,
+    given: dict[str, Any],
+    *,
+    override: bool,
+    finished: int,
 ) -> StudySettings:
     changed = [
         key
@@ -147,18 +219,43 @@ def _merge(
         if given.get(key) is not None and given[key] != getattr(stored, key)
     ]
     if changed and not override:
+        what = ", ".join(_WHAT.get(key, key) for key in changed)
         details = "; ".join(_difference(key, stored, given) for key in changed)
         raise StudyMismatchError(
-            f"study {name!r} exists with a different {', '.join(changed)} ({details}); "
-            "use another study name, or pass --override (override=True) to continue "
-            "it with the new settings"
+            f"study {name!r} exists with a different {what} ({details}); use "
+            "another study name, or pass --override (override=True) to continue it "
+            "with the new settings"
         )
     for key in changed:
-        _logger.warning("study %r: overriding stored %s", name, key)
+        _logger.warning("study %r: overriding stored %s", name, _WHAT.get(key, key))
+    given = dict(given)
+    _check_budget(name, given, finished)
     values = stored.to_dict()
     values.update({k: v for k, v in given.items() if v is not None and k != "seed"})
     values["cancelled"] = False  # starting a study again resumes a cancelled one
     return StudySettings.from_dict(values)
+
+
+def _flag(key: str) -> str:
+    """The command-line flag of a setting: ``max_evals`` -> ``--max-evals``."""
+    return "--" + _FLAGS.get(key, key).replace("_", "-")
+
+
+def _check_budget(name: str, given: dict[str, Any], finished: int) -> None:
+    """Raise a resumed budget below the trials already finished to that number.
+
+    As hyperopt's ``fmin`` does with a smaller ``max_evals``, there is then nothing
+    more to run; the stored budget never drops below what finished (which would
+    show as "160/100 finished").
+    """
+    max_evals = given.get("max_evals")
+    if max_evals is not None and max_evals < finished:
+        _logger.warning(
+            "study %r already finished %d trials, more than %s %d: nothing more to "
+            "run (give a larger %s to run more trials)",
+            name, finished, _flag("max_evals"), max_evals, _flag("max_evals"),
+        )  # fmt: skip
+        given["max_evals"] = finished
 
 
 def _with_objective_count(given: dict[str, Any]) -> dict[str, Any]:
@@ -183,7 +280,50 @@ def _check_objective_count(
 
 
 def _difference(key: str, stored: StudySettings, given: dict[str, Any]) -> str:
-    return f"{key}: stored {getattr(stored, key)!r:.80}, given {given[key]!r:.80}"
+    if key == "space_fingerprint":
+        return space_difference(stored.space, given.get("space"))
+    label = _WHAT.get(key, key)
+    return f"{label}: stored {getattr(stored, key)!r:.80}, given {given[key]!r:.80}"
+
+
+def space_difference(stored: dict[str, Any], given: dict[str, Any] | None) -> str:
+    """Which labels a changed space added, removed or changed, in words.
+
+    Args:
+        stored: The stored space document.
+        given: The new space document.
+    """
+    try:
+        old = compile_space(from_document(stored)).by_label
+        new = compile_space(from_document(given)).by_label
+    except (HPOServiceError, KeyError, TypeError, ValueError):
+        return "space: the stored space cannot be compared"
+    added = sorted(new.keys() - old.keys())
+    removed = sorted(old.keys() - new.keys())
+    changed = sorted(k for k in old.keys() & new.keys() if old[k] != new[k])
+    parts = []
+    if added:
+        parts.append("labels added: " + ", ".join(added))
+    if removed:
+        parts.append("labels removed: " + ", ".join(removed))
+    for label in changed:
+        parts.append(f"{label} changed from {_spec(old[label])} to {_spec(new[label])}")
+    if not parts:
+        parts.append("same labels, but its constants or nesting changed")
+    return "space: " + "; ".join(parts)
+
+
+def _spec(spec: Any) -> str:
+    """``uniform(low=-5, high=5)``: a parameter's kind and its non-default fields."""
+    shown = {
+        f.name: getattr(spec, f.name)
+        for f in fields(spec)
+        if f.name not in ("label", "kind")
+        and getattr(spec, f.name) is not None
+        and getattr(spec, f.name) is not False
+        and getattr(spec, f.name) != ()
+    }
+    return f"{spec.kind}({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
 
 def _check_known_keys(given: dict[str, Any]) -> None:

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import socket
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,13 +20,20 @@ import numpy as np
 
 from hpo_service.algorithms import resolve
 from hpo_service.algorithms._pareto import ParetoArchive
+from hpo_service.driver._codes import code_key, describe_codes
+from hpo_service.driver._lease import default_owner, take_driver_lease
 from hpo_service.driver._progress import Progress
 from hpo_service.driver._queue import QueuePolicy
 from hpo_service.driver._serial import check_loss_threshold
 from hpo_service.driver._settings import COUNTED_STATES, StudySettings
 from hpo_service.driver._suggest import Suggester
-from hpo_service.exceptions import DriverLeaseError, SearchExhausted
-from hpo_service.objective._result import loss_of, losses_of, violation_of
+from hpo_service.exceptions import SearchExhausted
+from hpo_service.objective._result import (
+    STATUS_FAIL,
+    loss_of,
+    losses_of,
+    violation_of,
+)
 from hpo_service.store import BaseTrialStore, Trial, TrialState
 
 _logger = logging.getLogger(__name__)
@@ -37,6 +42,7 @@ _FINISHED = COUNTED_STATES
 _PENDING = (TrialState.NEW, TrialState.RUNNING)
 _CANCEL_CHECK_SECONDS = 2.0
 _MAX_SUGGESTIONS_PER_POLL = 32
+_CUT_LEASE = 0.001  # seconds: the lease left to the attempt of a dead worker
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,9 @@ class DriverOptions:
         max_poll: Longest pause when nothing changes, seconds.
         progress: Show a progress bar (or log lines when not on a terminal).
         local_workers: Workers this process started (counted for the queue depth).
+        worker_hint: How to start a worker, said when trials wait with no worker.
+        idle_warning: Seconds queued trials may wait with no worker claiming any
+            before the driver says so (and again every minute).
     """
 
     owner: str = field(default_factory=lambda: default_owner("driver"))
@@ -58,38 +67,26 @@ class DriverOptions:
     max_poll: float = 0.5
     progress: bool = True
     local_workers: int = 0
+    worker_hint: str = "hpo-worker --study NAME --db URL"
+    idle_warning: float = 10.0
 
 
 @dataclass
 class StudyOutcome:
-    """How a driver run ended."""
+    """How a driver run ended.
+
+    Attributes:
+        reason: Why: ``"max_evals"``, a stop rule, ``"cancelled"``, or the name of
+            the signal that interrupted the driver.
+        counts: Trials in each state.
+        best: The best successful trial, or None.
+        failed: ``done`` trials whose objective returned status ``fail``.
+    """
 
     reason: str
     counts: dict[TrialState, int]
     best: Trial | None
-
-
-def default_owner(kind: str) -> str:
-    """A readable unique id: ``kind@host:pid:random``."""
-    return f"{kind}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-def _is_dead_local_process(owner: str | None) -> bool:
-    """Whether ``owner`` (from :func:`default_owner`) names a dead process on this host.
-
-    A driver killed with SIGKILL leaves its lease behind; on the same machine we can
-    tell that it is gone instead of waiting for the lease to expire.
-    """
-    try:
-        host, pid, _ = owner.split("@", 1)[1].rsplit(":", 2)  # type: ignore[union-attr]
-        if host != socket.gethostname():
-            return False
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except (AttributeError, IndexError, ValueError, PermissionError):
-        return False
-    return False
+    failed: int = 0
 
 
 class Driver:
@@ -123,6 +120,10 @@ class Driver:
         self._started = time.monotonic()
         self._last_done: dict[str, float] = {}
         self._cancelled = False
+        self._interrupted: str | None = None
+        self._failed = 0
+        self._codes: dict[tuple[Any, ...], int] = {}
+        self._last_activity = time.monotonic()
         self._exhausted = False  # the algorithm has no new point left (grid)
         self._queue_policy = QueuePolicy(self.options.local_workers)
         self._replaying = True  # the first read replays what finished before this run
@@ -147,7 +148,30 @@ class Driver:
         finally:
             progress.close()
             self.store.release_driver_lease(self.name, self.options.owner)
-        return StudyOutcome(reason, self.counts(), self._best)
+        return StudyOutcome(reason, self.counts(), self._best, failed=self._failed)
+
+    def interrupt(self, reason: str) -> None:
+        """Stop at the next poll, leaving queued trials for a resume (safe from a
+        signal handler: it only sets a flag). ``run`` then returns ``reason``.
+        """
+        self._interrupted = reason
+
+    def requeue_dead_worker(self, pid: int) -> None:
+        """Requeue at once the running trials of a worker process known dead.
+
+        Called for a local worker (``--workers K``) that was killed: its pid on this
+        host is in its owner id (``host:pid:...``). The attempt's lease is cut to a
+        millisecond and expired leases requeued, so the attempt counts as used (as
+        when a lease runs out) without waiting ``lease_seconds``.
+        """
+        prefix = f"{socket.gethostname()}:{pid}:"
+        running = self.store.get_trials(self.name, [TrialState.RUNNING])
+        dead = [t for t in running if (t.owner or "").startswith(prefix)]
+        for trial in dead:
+            self.store.heartbeat(self.name, trial.tid, trial.token or "", _CUT_LEASE)
+        if dead:
+            time.sleep(2 * _CUT_LEASE)
+            self._requeue_expired()
 
     def counts(self) -> dict[TrialState, int]:
         """Trials in each state, as last read from the store."""
@@ -157,7 +181,7 @@ class Driver:
 
     def _loop(self, progress: Progress) -> str:
         pause = self.options.min_poll
-        while True:
+        while self._interrupted is None:
             self._housekeeping()
             changed = self._read_changes()
             progress.update(
@@ -167,6 +191,8 @@ class Driver:
             )
             if self._stop_reason is None:
                 self._stop_reason = self._check_stop_rules()
+            if self._stop_reason is None and self._over_budget():
+                self._stop_reason = "max_evals"
             if self._stop_reason is not None:
                 if self._drain():
                     return self._stop_reason
@@ -179,6 +205,7 @@ class Driver:
                 changed |= inserted > 0
             pause = self._next_pause(pause, changed)
             time.sleep(pause)
+        return self._interrupted or "interrupted"
 
     def _next_pause(self, pause: float, changed: bool) -> float:
         """Poll fast while anything changes or runs; back off while all is quiet."""
@@ -191,6 +218,52 @@ class Driver:
             self._renew_driver_lease()
         if self._due("requeue", min(1.0, self.settings.lease_seconds / 4)):
             self._requeue_expired()
+        self._warn_if_no_workers()
+
+    def _note_code(self, trial: Trial) -> None:
+        """Warn when the study's trials are run by more than one version of the code.
+
+        Workers started from different checkouts (or with an edited objective module)
+        would otherwise silently serve one study with different code.
+        """
+        identity = code_key(trial.code)
+        if identity is None or identity in self._codes:
+            return
+        self._codes[identity] = trial.tid
+        if len(self._codes) > 1:
+            notes = {k: f"first in trial {t}" for k, t in self._codes.items()}
+            _logger.warning(
+                "study %r is run by %d different versions of the objective's code: "
+                "%s; compare the workers' code (`hpo-driver trials --format json` "
+                "shows each trial's)",
+                self.name,
+                len(self._codes),
+                describe_codes(notes),
+            )  # fmt: skip
+
+    def _note_activity(self) -> None:
+        self._last_activity = time.monotonic()
+        self._last_done.pop("idle_warning", None)
+
+    def _warn_if_no_workers(self) -> None:
+        """Say so when trials wait and no worker has claimed or finished any."""
+        queued = self._counts[TrialState.NEW]
+        if not queued or self._counts[TrialState.RUNNING]:
+            return
+        idle = time.monotonic() - self._last_activity
+        if idle < self.options.idle_warning or not self._due("idle_warning", 60.0):
+            return
+        hint = f"start one with `{self.options.worker_hint}`"
+        if self.options.local_workers:
+            hint = (
+                f"the {self.options.local_workers} local workers may still be "
+                f"starting (their errors, if any, are above); or {hint}"
+            )
+        _logger.warning(
+            "study %r: %d trials are queued and no worker has taken one for %.0f s: "
+            "waiting for workers; %s",
+            self.name, queued, idle, hint,
+        )  # fmt: skip
 
     def _due(self, what: str, interval: float) -> bool:
         """Whether ``interval`` seconds passed since ``what`` was last due."""
@@ -215,23 +288,8 @@ class Driver:
             )
 
     def _renew_driver_lease(self) -> None:
-        owner, seconds = self.options.owner, self.options.lease_seconds
-        if self.store.acquire_driver_lease(self.name, owner, seconds):
-            return
-        study = self.store.get_study(self.name)
-        holder, expires = study.driver_owner, study.driver_lease_expires_at
-        if holder is None or expires is None or _is_dead_local_process(holder):
-            if holder is not None:
-                _logger.warning("taking over from dead driver %s", holder)
-                self.store.release_driver_lease(self.name, holder)
-            if self.store.acquire_driver_lease(self.name, owner, seconds):
-                return
-            study = self.store.get_study(self.name)
-            holder, expires = study.driver_owner, study.driver_lease_expires_at
-        left = "?" if expires is None else f"{expires - self.store.now():.0f}"
-        raise DriverLeaseError(
-            f"study {self.name!r} is driven by {holder} (lease expires in {left} s); "
-            "stop that driver first, or wait for its lease to expire"
+        take_driver_lease(
+            self.store, self.name, self.options.owner, self.options.lease_seconds
         )
 
     def _read_changes(self) -> bool:
@@ -249,6 +307,8 @@ class Driver:
         self._counts[trial.state] += 1
         if trial.state in _PENDING:
             self._pending[trial.tid] = trial
+            if trial.state == TrialState.RUNNING:
+                self._note_activity()
             return
         self._pending.pop(trial.tid, None)
         if trial.state == TrialState.CANCELLED and self._stop_reason is None:
@@ -257,6 +317,13 @@ class Driver:
             return
         if not self._replaying:
             self._queue_policy.completions.count()
+        self._note_activity()
+        self._note_code(trial)
+        if (
+            trial.state == TrialState.DONE
+            and (trial.result or {}).get("status") == STATUS_FAIL
+        ):
+            self._failed += 1
         result = trial.result if trial.state != TrialState.ERROR else None
         self._suggester.observe(trial.params, result)
         losses = None if result is None else losses_of(result)
@@ -318,6 +385,16 @@ class Driver:
         if self._should_stop is not None:
             return self._should_stop()
         return None
+
+    def _over_budget(self) -> bool:
+        """Whether trials are still queued although ``max_evals`` already finished.
+
+        Only after a resume with a lower ``max_evals``: those trials are cancelled.
+        """
+        return (
+            self._counts[TrialState.NEW] > 0
+            and self._n_finished() >= self.settings.max_evals
+        )
 
     def _complete(self) -> bool:
         done = self._exhausted or self._n_finished() >= self.settings.max_evals

@@ -16,8 +16,13 @@ from hpo_service.driver import _output, _warm_cli
 from hpo_service.driver._algo_options import algo_options, take_algorithm
 from hpo_service.driver._local_workers import LocalWorkers
 from hpo_service.driver._pruner_options import pruner_options, take_pruner
-from hpo_service.driver._settings import COUNTED_STATES
-from hpo_service.driver._study import open_study, space_settings, study_space
+from hpo_service.driver._settings import COUNTED_STATES, StudySettings
+from hpo_service.driver._signals import StopSignals
+from hpo_service.driver._study import (
+    open_driven_study,
+    space_settings,
+    study_space,
+)
 from hpo_service.driver._study_loop import Driver, DriverOptions
 from hpo_service.exceptions import (
     HPOServiceError,
@@ -26,7 +31,7 @@ from hpo_service.exceptions import (
     StudyNotFoundError,
 )
 from hpo_service.insight import _cli as _insight_cli
-from hpo_service.objective._reference import check_importable, import_reference
+from hpo_service.objective._reference import check_objective, import_reference
 from hpo_service.store import BaseTrialStore, TrialState
 from hpo_service.store._cli_option import (
     db_option,
@@ -35,22 +40,27 @@ from hpo_service.store._cli_option import (
 )
 from hpo_service.trials import check_objective_names
 
+_logger = logging.getLogger(__name__)
+
 _study_option = click.option("--study", "study", required=True, help="Study name.")
 
 
-def _store_command(*, create: bool) -> Callable[..., Any]:
+def _store_command(
+    *, create: bool | Callable[[dict[str, Any]], bool]
+) -> Callable[..., Any]:
     """Add --db, open the store, pass it as ``store`` and close it afterwards.
 
-    Only ``create=True`` (``start``) creates a missing database; every other command
-    fails with the path it looked at, so one run from the wrong directory never
-    leaves an empty database behind.
+    Only ``start`` creates a missing database (``create`` may decide from the
+    command's arguments); every other command fails with the path it looked at, so
+    a run from the wrong directory never leaves an empty database behind.
     """
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         @db_option
         @functools.wraps(command)
         def wrapper(db_url: str, **kwargs: Any) -> Any:
-            store = open_store_for_cli(db_url, create=create)
+            creating = create(kwargs) if callable(create) else create
+            store = open_store_for_cli(db_url, create=creating)
             try:
                 return command(store=store, db_url=db_url, **kwargs)
             except StudyNotFoundError as e:
@@ -153,7 +163,7 @@ def main(verbose: int) -> None:
 )
 @click.option("--no-progress", is_flag=True, help="Do not show a progress bar.")
 @pruner_options
-@_store_command(create=True)
+@_store_command(create=lambda args: bool(args.get("objective")))
 def start(
     store: BaseTrialStore,
     db_url: str,
@@ -164,7 +174,11 @@ def start(
     no_progress: bool,
     **given: Any,
 ) -> None:
-    """Create study STUDY, or resume it, and run it until it is complete."""
+    """Create study STUDY, or resume it, and run it until it is complete.
+
+    SIGTERM, SIGHUP or Ctrl-C stop it cleanly: the local workers finish or hand back
+    their trials, the driver lease is released, and the same command resumes.
+    """
     take_algorithm(given)
     take_pruner(given)
     try:
@@ -172,35 +186,63 @@ def start(
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="'--objectives'") from e
     space = _given_space(given, space_ref)
+    options = DriverOptions(
+        progress=not no_progress,
+        local_workers=workers,
+        worker_hint=f"hpo-worker --study {study} (with the same --db or HPO_DB), "
+        "or pass --workers K",
+    )
     try:
-        settings, created = open_study(store, study, given, override=override)
+        settings, created = open_driven_study(
+            store, study, given, override=override, options=options
+        )
     except ValueError as e:
         raise click.UsageError(str(e)) from e
     space = study_space(settings) if space is None else space
     click.echo(f"{'created' if created else 'resuming'} study {study!r}", err=True)
-    options = DriverOptions(progress=not no_progress, local_workers=workers)
-    with LocalWorkers(workers, db_url, study) as local:
-        driver = Driver(
-            store,
-            study,
-            settings,
-            space,
-            options=options,
-            should_stop=_failing_workers(local),
+    try:
+        local_workers = LocalWorkers(
+            workers, db_url, study, objective=settings.objective
         )
-        outcome = driver.run()
+        with StopSignals() as signals, local_workers as local:
+            driver = Driver(
+                store,
+                study,
+                settings,
+                space,
+                options=options,
+                should_stop=_failing_workers(local),
+            )
+            local.on_dead = driver.requeue_dead_worker
+            signals.on_stop(driver.interrupt)
+            outcome = driver.run()
+    except KeyboardInterrupt:
+        click.echo(_output.resume_hint(study, "interrupted"), err=True)
+        sys.exit(130)
+    if signals.received is not None:
+        click.echo(_output.resume_hint(study, f"stopped by {signals.name}"), err=True)
+        sys.exit(128 + signals.received)
+    _report_outcome(study, outcome)
+
+
+def _report_outcome(study: str, outcome: Any) -> None:
+    """Print how the study ended; exit 1 if no trial succeeded."""
     click.echo(_output.outcome_text(study, outcome))
     if outcome.best is None:
-        raise click.ClickException(
-            f"no trial of study {study!r} succeeded: see `hpo-driver trials "
-            f"--study {study} --state error` for the errors"
-        )
+        raise click.ClickException(_output.no_success_text(study, outcome))
 
 
 def _given_space(given: dict[str, Any], space_ref: str | None) -> Any:
     """Import the space and check the objective's module exists; fill ``given``."""
     if given.get("objective"):
-        _checked_reference("--objective", given["objective"], check_importable)
+        unchecked = _checked_reference(
+            "--objective", given["objective"], check_objective
+        )
+        if unchecked:
+            _logger.warning(
+                "could not check --objective %s here (%s); workers will import it",
+                given["objective"], unchecked,
+            )  # fmt: skip
     if space_ref is None:
         return None
     space = _checked_reference("--space", space_ref, import_reference)
@@ -280,22 +322,54 @@ def best(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> None:
     type=click.Choice([s.value for s in TrialState]),
     help="Only trials in this state (repeatable).",
 )
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(["ok", "fail"]),
+    help="Only done trials whose objective returned this status (repeatable); "
+    "`--status fail` lists the trials that reported a failure.",
+)
 @_with_store
 def trials(
-    store: BaseTrialStore, db_url: str, study: str, fmt: str, states: tuple[str, ...]
+    store: BaseTrialStore,
+    db_url: str,
+    study: str,
+    fmt: str,
+    states: tuple[str, ...],
+    statuses: tuple[str, ...],
 ) -> None:
-    """Every trial of the study, as CSV or JSON on standard output."""
+    """Every trial of the study, as CSV or JSON on standard output.
+
+    CSV times are ISO 8601 (UTC); a choice parameter has its option index in
+    ``param.LABEL`` and the chosen option in ``param.LABEL.value``.
+    """
     wanted = [TrialState(s) for s in states] or None
-    records = [_output.trial_record(t) for t in store.get_trials(study, wanted)]
+    found = store.get_trials(study, wanted)
+    if statuses:
+        found = [t for t in found if (t.result or {}).get("status") in statuses]
+    records = [_output.trial_record(t) for t in found]
     if fmt == "json":
         click.echo(json.dumps(records, indent=2))
         return
     names = _output.objective_names(store, study)
-    rows = [_output.flat_row(r, names) for r in records]
+    choices = _choices_of(store, study)
+    rows = [_output.flat_row(r, names, choices) for r in records]
     columns = _output.columns(rows)
-    writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore")
+    writer = csv.DictWriter(
+        sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n"
+    )
     writer.writeheader()
     writer.writerows(rows)
+
+
+def _choices_of(store: BaseTrialStore, study: str) -> dict[str, list[Any]] | None:
+    """The study's choice options by label, or None if its space cannot be read."""
+    try:
+        settings = StudySettings.from_dict(store.get_study(study).settings)
+        return _output.choice_options(study_space(settings))
+    except (HPOServiceError, KeyError, TypeError, ValueError):
+        return None
 
 
 @main.command()

@@ -98,3 +98,55 @@ def reference_of(fn: Any) -> str:
             "a module, or pass objective='package.module:function'"
         )
     return f"{module}:{qualname}"
+
+
+def check_objective(reference: str) -> str | None:
+    """Check that ``reference`` names a callable, importing its module if it can.
+
+    The module's existence is checked without running it; then it is imported to
+    check that the function exists (a typo in ``module:function`` is caught before
+    a study is created, not by every worker). An import that fails for another
+    reason (a dependency this machine lacks, code that runs only on workers) is
+    not held against the reference: the reason is returned for a warning.
+
+    Returns:
+        None when the function was found, else why it could not be checked.
+
+    Raises:
+        ValueError: The reference is malformed.
+        ObjectiveImportError: No such module, no such attribute, not callable, or a
+            standard-library module (never an objective; see
+            :func:`is_standard_library`).
+    """
+    check_importable(reference)
+    module_name, attr = split_reference(reference)
+    if is_standard_library(module_name):
+        raise ObjectiveImportError(
+            f"an objective must be a function of your own code, but {reference!r} "
+            "is in the standard library"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except (Exception, SystemExit) as e:
+        return f"importing {module_name!r} failed here: {type(e).__name__}: {e}"
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ObjectiveImportError(
+                f"cannot import {reference!r}: module {module_name!r} has no "
+                f"attribute {attr!r}"
+            )
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise ObjectiveImportError(
+            f"an objective must be callable, but {reference!r} is a "
+            f"{type(obj).__name__}"
+        )
+    return None
+
+
+def is_standard_library(module_name: str) -> bool:
+    """Whether ``module_name`` belongs to Python's standard library (``builtins``,
+    ``os``, ``subprocess``, ...), whose functions run whatever a config says."""
+    top = module_name.split(".", 1)[0]
+    return top in sys.stdlib_module_names or top == "__main__"

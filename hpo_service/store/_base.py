@@ -83,6 +83,10 @@ class Trial:
 
     ``intermediate`` maps step -> value reported by the objective during the current
     attempt (see :meth:`BaseTrialStore.report`); empty for a queued trial.
+
+    ``code`` identifies the code that ran the finished attempt (the worker's
+    ``{"module", "sha256", "version"}``: the objective module's name, a hash of its
+    file and its distribution's version), or None.
     """
 
     study: str
@@ -102,6 +106,7 @@ class Trial:
     version: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
     intermediate: dict[int, float] = field(default_factory=dict)
+    code: dict[str, Any] | None = None
 
 
 @dataclass
@@ -248,16 +253,33 @@ class BaseTrialStore(abc.ABC):
 
     @abc.abstractmethod
     def complete(
-        self, study: str, tid: int, token: str, result: dict[str, Any]
+        self,
+        study: str,
+        tid: int,
+        token: str,
+        result: dict[str, Any],
+        *,
+        code: dict[str, Any] | None = None,
     ) -> bool:
         """Record ``result`` and move the trial to ``done``.
+
+        ``code`` (JSON-able) identifies the code that ran the attempt; it becomes
+        the trial's ``code``, as with :meth:`fail` and :meth:`prune`.
 
         Returns:
             True if accepted; False if ``token`` is not the current running attempt.
         """
 
     @abc.abstractmethod
-    def fail(self, study: str, tid: int, token: str, error: dict[str, Any]) -> bool:
+    def fail(
+        self,
+        study: str,
+        tid: int,
+        token: str,
+        error: dict[str, Any],
+        *,
+        code: dict[str, Any] | None = None,
+    ) -> bool:
         """Record ``error`` and move the trial to ``error``.
 
         ``error`` needs string ``type`` and ``message``; ``traceback`` defaults to None.
@@ -267,7 +289,15 @@ class BaseTrialStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    def prune(self, study: str, tid: int, token: str, result: dict[str, Any]) -> bool:
+    def prune(
+        self,
+        study: str,
+        tid: int,
+        token: str,
+        result: dict[str, Any],
+        *,
+        code: dict[str, Any] | None = None,
+    ) -> bool:
         """Record ``result`` and move the trial to ``pruned`` (stopped early).
 
         The trial keeps its intermediate values; ``result`` normally holds the last

@@ -217,6 +217,7 @@ def _trial(doc: dict[str, Any]) -> Trial:
         error=_unescape(doc.get("error")),
         version=doc["version"],
         intermediate=_intermediate(doc),
+        code=_unescape(doc.get("code")),
     )
 
 
@@ -231,6 +232,11 @@ def _intermediate(doc: dict[str, Any]) -> dict[int, float]:
         return {}
     values = doc.get("intermediate") or {}
     return {int(step): float(value) for step, value in values.items()}
+
+
+def _code_field(code: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``code`` field of a finished attempt (none when not given)."""
+    return {} if code is None else {"code": _encode(c.check_dict(code, "code"), "code")}
 
 
 def _study(doc: dict[str, Any]) -> Study:
@@ -1014,7 +1020,13 @@ class MongoTrialStore(BaseTrialStore):
         return False
 
     def complete(
-        self, study: str, tid: int, token: str, result: dict[str, Any]
+        self,
+        study: str,
+        tid: int,
+        token: str,
+        result: dict[str, Any],
+        *,
+        code: dict[str, Any] | None = None,
     ) -> bool:
         encoded = self._sized(
             _encode(c.check_dict(result, "result"), "result"), "result"
@@ -1023,17 +1035,27 @@ class MongoTrialStore(BaseTrialStore):
             "state": TrialState.DONE.value,
             "result": encoded,
             "lease_expires_at": None,
+            **_code_field(code),
         }
         return self._finish(
             "complete", study, tid, token, fields, times={"finished_at": 0.0}
         )
 
-    def fail(self, study: str, tid: int, token: str, error: dict[str, Any]) -> bool:
+    def fail(
+        self,
+        study: str,
+        tid: int,
+        token: str,
+        error: dict[str, Any],
+        *,
+        code: dict[str, Any] | None = None,
+    ) -> bool:
         encoded = self._sized(_encode(c.check_error(error), "error"), "error")
         fields = {
             "state": TrialState.ERROR.value,
             "error": encoded,
             "lease_expires_at": None,
+            **_code_field(code),
         }
         return self._finish(
             "fail", study, tid, token, fields, times={"finished_at": 0.0}
@@ -1271,12 +1293,21 @@ class MongoTrialStore(BaseTrialStore):
 
     # ---- intermediate values (pruning) ---------------------------------------------
 
-    def prune(self, study: str, tid: int, token: str, result: dict[str, Any]) -> bool:
+    def prune(
+        self,
+        study: str,
+        tid: int,
+        token: str,
+        result: dict[str, Any],
+        *,
+        code: dict[str, Any] | None = None,
+    ) -> bool:
         encoded = _encode(c.check_dict(result, "result"), "result")
         fields = {
             "state": TrialState.PRUNED.value,
             "result": self._sized(encoded, "result"),
             "lease_expires_at": None,
+            **_code_field(code),
         }
         return self._finish(
             "prune", study, tid, token, fields, times={"finished_at": 0.0}

@@ -54,7 +54,9 @@ _logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
-_SCHEMA_VERSION = 3  # 2: intermediate, 3: attachments (every statement IF NOT EXISTS)
+# 2: intermediate, 3: attachments (every statement IF NOT EXISTS), 4: trials.code
+_SCHEMA_VERSION = 4
+_ADDED_COLUMNS = {"trials": [("code", "TEXT")]}  # added to older tables on open
 
 # Partial indexes hold only queued / running rows, so finished trials (the bulk of a
 # long study) cost nothing on the hot paths. ``trials_queue`` is keyed on the constant
@@ -114,7 +116,7 @@ CREATE TABLE IF NOT EXISTS attachments (
 
 _TRIAL_COLUMNS = (
     "study, tid, state, params, config, owner, token, attempts, lease_expires_at, "
-    "created_at, started_at, finished_at, result, error, version"
+    "created_at, started_at, finished_at, result, error, version, code"
 )
 _STUDY_COLUMNS = (
     "name, settings, created_at, updated_at, driver_owner, driver_lease_expires_at"
@@ -143,7 +145,7 @@ _STUDY_QUEUED = "SELECT 1 FROM trials WHERE state = 'new' AND study = ? LIMIT 1"
 _CURRENT = "WHERE study = ? AND tid = ? AND token = ? AND state = 'running'"
 _HEARTBEAT = f"UPDATE trials SET lease_expires_at = ? {_CURRENT}"
 _FINISH = (
-    "UPDATE trials SET state = ?, {column} = ?, finished_at = ?, "
+    "UPDATE trials SET state = ?, {column} = ?, finished_at = ?, code = ?, "
     f"lease_expires_at = NULL, version = {_NEXT_VERSION} {_CURRENT}"
 )
 _COMPLETE = _FINISH.format(column="result")
@@ -266,7 +268,21 @@ def _trial(row: Sequence[Any]) -> Trial:
         result=c.loads(row[12]),
         error=c.loads(row[13]),
         version=row[14],
+        code=c.loads(row[15]),
     )
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """Add the columns of :data:`_ADDED_COLUMNS` that an older table lacks."""
+    for table, columns in _ADDED_COLUMNS.items():
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for name, kind in columns:
+            if name not in have:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+
+
+def _code_text(code: dict[str, Any] | None) -> str | None:
+    return None if code is None else c.dumps(c.check_dict(code, "code"), "code")
 
 
 def _unpack(data: bytes) -> dict[int, float]:
@@ -472,17 +488,34 @@ class SQLiteTrialStore(BaseTrialStore):
                     f"{version} in {self._path!r} (written by a newer hpo-service)"
                 )
             if version < _SCHEMA_VERSION:
-                conn.executescript(
-                    f"BEGIN IMMEDIATE; {_SCHEMA} "
-                    f"PRAGMA user_version = {_SCHEMA_VERSION}; COMMIT;"
-                )
+                self._migrate(conn)
         except sqlite3.DatabaseError as exc:
             _rollback(conn)
             if _is_busy(exc):
                 raise
             raise StoreConnectionError(
                 f"the SQLite database must be usable, but {self._path!r} gave: {exc}"
+                f"{self._advice(exc)}"
             ) from exc
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        """Create the schema, or bring an older one up to date, in one transaction.
+
+        Under the write lock, the version is read again: of several processes
+        opening an old database at once, one migrates and the others see it done.
+        """
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("PRAGMA user_version").fetchone()[0] < _SCHEMA_VERSION:
+                for statement in filter(None, map(str.strip, _SCHEMA.split(";"))):
+                    conn.execute(statement)
+                _add_columns(conn)
+                conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
 
     def _connection(self) -> sqlite3.Connection:
         if self._closed:
@@ -520,7 +553,24 @@ class SQLiteTrialStore(BaseTrialStore):
                     attempt, is_transient=_is_busy, what=self._what(what)
                 )
             except sqlite3.Error as exc:
-                raise StoreError(f"{self._what(what)} failed: {exc}") from exc
+                raise StoreError(
+                    f"{self._what(what)} failed: {exc}{self._advice(exc)}"
+                ) from exc
+
+    def _advice(self, exc: sqlite3.Error) -> str:
+        """What the user can do about a failed operation, when we can tell."""
+        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+        text = str(exc).lower()
+        if code == sqlite3.SQLITE_READONLY or "readonly" in text:
+            return (
+                f": this process cannot write {self._abspath} or its directory "
+                "(permissions, another user's file, or a read-only filesystem); run "
+                "as the file's owner, make the file and its directory writable, or "
+                "work on a copy (--db sqlite:////path/to/copy.sqlite)"
+            )
+        if code == sqlite3.SQLITE_FULL or "disk is full" in text:
+            return f": free space on the disk that holds {self._abspath}"
+        return ""
 
     def _read(
         self,
@@ -780,19 +830,33 @@ class SQLiteTrialStore(BaseTrialStore):
         return self._write("heartbeat", body)
 
     def complete(
-        self, study: str, tid: int, token: str, result: dict[str, Any]
+        self,
+        study: str,
+        tid: int,
+        token: str,
+        result: dict[str, Any],
+        *,
+        code: dict[str, Any] | None = None,
     ) -> bool:
         c.check_name(study, "study")
         c.check_tid(tid)
         text = c.dumps(c.check_dict(result, "result"), "result")
-        args = ("done", text, time.time(), study, tid, token)
+        args = ("done", text, time.time(), _code_text(code), study, tid, token)
         return self._current_attempt_write("complete", _COMPLETE, args, study, tid)
 
-    def fail(self, study: str, tid: int, token: str, error: dict[str, Any]) -> bool:
+    def fail(
+        self,
+        study: str,
+        tid: int,
+        token: str,
+        error: dict[str, Any],
+        *,
+        code: dict[str, Any] | None = None,
+    ) -> bool:
         c.check_name(study, "study")
         c.check_tid(tid)
         text = c.dumps(c.check_error(error), "error")
-        args = ("error", text, time.time(), study, tid, token)
+        args = ("error", text, time.time(), _code_text(code), study, tid, token)
         return self._current_attempt_write("fail", _FAIL, args, study, tid)
 
     def release(self, study: str, tid: int, token: str) -> bool:
@@ -802,11 +866,19 @@ class SQLiteTrialStore(BaseTrialStore):
             "release", _RELEASE, (study, tid, token), study, tid
         )
 
-    def prune(self, study: str, tid: int, token: str, result: dict[str, Any]) -> bool:
+    def prune(
+        self,
+        study: str,
+        tid: int,
+        token: str,
+        result: dict[str, Any],
+        *,
+        code: dict[str, Any] | None = None,
+    ) -> bool:
         c.check_name(study, "study")
         c.check_tid(tid)
         text = c.dumps(c.check_dict(result, "result"), "result")
-        args = ("pruned", text, time.time(), study, tid, token)
+        args = ("pruned", text, time.time(), _code_text(code), study, tid, token)
         return self._current_attempt_write("prune", _COMPLETE, args, study, tid)
 
     def report(self, study: str, tid: int, token: str, step: int, value: float) -> bool:

@@ -13,7 +13,9 @@ Frames (JSON objects, each preceded by its length as 4 big-endian bytes)::
 
     child -> parent, once:  {"kind": "ready", "pid": ...}
     parent -> child:        {"objective": "pkg.mod:fn", "config": ...}
-    child -> parent:        {"kind": "started"}  (imported; the objective is called)
+    child -> parent:        {"kind": "started", "code": {...}}  (imported; about to
+                            call it; ``code`` identifies the module, see
+                            :mod:`._code_identity`)
     child -> parent:        {"kind": "result" | "error" | "pruned" | "import_error",
                              "data": {...}}
 
@@ -48,6 +50,7 @@ from typing import Any
 
 from hpo_service.exceptions import ObjectiveImportError, WorkerError
 from hpo_service.store._url import STORE_URL_ENV
+from hpo_service.worker._code_identity import code_identity
 
 _logger = logging.getLogger(__name__)
 
@@ -82,10 +85,13 @@ class ChildOutcome:
             describes how) or ``"aborted"`` (the caller asked to stop; the child was
             killed).
         data: The result or error dict.
+        code: The identity of the code that ran the objective (module, file hash,
+            version), when it was imported.
     """
 
     kind: str
     data: dict[str, Any] = field(default_factory=dict)
+    code: dict[str, Any] | None = None
 
 
 class ChildRunner:
@@ -114,6 +120,7 @@ class ChildRunner:
         self._output_path = ""
         self._output_fd = -1
         self._objective_started = False
+        self._code: dict[str, Any] | None = None
 
     @property
     def pid(self) -> int | None:
@@ -185,6 +192,7 @@ class ChildRunner:
             {"objective": objective, "config": config, "workdir": workdir}
         )
         self._objective_started = False
+        self._code = None
         if not self._send(request, should_abort):
             return ChildOutcome("aborted")
         start = time.monotonic()
@@ -193,7 +201,7 @@ class ChildRunner:
         while isinstance(got, dict) and got.get("kind") == "report":
             got = self._answer_report(got, on_report, deadline, should_abort)
         if isinstance(got, dict):
-            return ChildOutcome(str(got["kind"]), dict(got["data"]))
+            return ChildOutcome(str(got["kind"]), dict(got["data"]), self._code)
         proc_pid = self.pid
         code = self._kill()
         if got == "aborted":
@@ -211,7 +219,7 @@ class ChildRunner:
             error["output"] = output
         if not self._objective_started:  # it died importing: no trial ran
             return ChildOutcome("start_failed", error)
-        return ChildOutcome("error", error)
+        return ChildOutcome("error", error, self._code)
 
     def close(self) -> None:
         """Kill the child and remove the output file (a later run starts afresh)."""
@@ -306,6 +314,7 @@ class ChildRunner:
                 frame = _read_frame(self._proc.stdout.fileno())
                 if frame is not None and frame.get("kind") == "started":
                     self._objective_started = True
+                    self._code = frame.get("code")
                     continue
                 return "died" if frame is None else frame
 
@@ -440,7 +449,8 @@ def _serve(
     except BaseException as e:  # SystemExit or KeyboardInterrupt raised at import
         kind, data = "import_error", objectives.describe_exception(e)
     else:
-        _write_all(responses, _encode({"kind": "started"}))
+        code = code_identity(request["objective"])
+        _write_all(responses, _encode({"kind": "started", "code": code}))
         with _working_directory(request.get("workdir")):
             kind, data = objectives.evaluate(objective, request["config"])
     _flush_std()

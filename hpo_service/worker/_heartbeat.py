@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from hpo_service.exceptions import StoreError
+
 if TYPE_CHECKING:
     from hpo_service.store._base import BaseTrialStore
 
@@ -27,6 +29,8 @@ class Lease:
         seconds: Lease length asked for at each beat.
         lost: Set once the store says the attempt is no longer ours (requeued,
             cancelled or finished elsewhere): the worker must drop the trial.
+        expires: When the lease ends (``time.monotonic()`` seconds) unless a later
+            beat extends it: the last accepted beat's start plus ``seconds``.
     """
 
     study: str
@@ -35,6 +39,7 @@ class Lease:
     seconds: float
     lost: threading.Event = field(default_factory=threading.Event)
     due: float = 0.0
+    expires: float = 0.0
 
     @property
     def interval(self) -> float:
@@ -84,6 +89,7 @@ class Heartbeat:
         """
         lease = Lease(study, tid, token, seconds)
         lease.due = time.monotonic() + lease.interval
+        lease.expires = time.monotonic() + seconds  # from about the claim
         with self._lock:
             self._lease = lease
             idle = self._idle
@@ -127,15 +133,17 @@ class Heartbeat:
             self._beat(lease)
 
     def _beat(self, lease: Lease) -> None:
+        sent = time.monotonic()
         try:
             alive = self._store.heartbeat(
                 lease.study, lease.tid, lease.token, lease.seconds
             )
-        except ConnectionError as e:
+        except (ConnectionError, StoreError) as e:  # unreachable, locked, disk full
             self._log.warning(
-                "heartbeat of trial %s/%s failed, retrying: %s",
+                "heartbeat of trial %s/%s failed, retrying (lease ends in %.0f s): %s",
                 lease.study,
                 lease.tid,
+                lease.expires - time.monotonic(),
                 e,
             )
             lease.due = time.monotonic() + min(_RETRY_SECONDS, lease.interval)
@@ -147,6 +155,8 @@ class Heartbeat:
             lease.due = time.monotonic() + lease.interval
             return
         lease.due = time.monotonic() + lease.interval
+        if alive:
+            lease.expires = sent + lease.seconds
         with self._lock:
             current = self._lease is lease
         if current and not alive:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 import signal
@@ -22,7 +23,11 @@ from hpo_service.driver._settings import (
 from hpo_service.exceptions import (
     InvalidResultError,
     ObjectiveImportError,
+    ObjectiveRefusedError,
+    StoreError,
+    StoreLostError,
     StudyNotFoundError,
+    TrialNotFoundError,
     UnstorableError,
     WorkerError,
 )
@@ -31,6 +36,7 @@ from hpo_service.store._base import BaseTrialStore, Trial, TrialState
 from hpo_service.worker._child import ChildOutcome, ChildRunner
 from hpo_service.worker._heartbeat import Heartbeat, Lease
 from hpo_service.worker._objective import ATTACHMENTS_KEY
+from hpo_service.worker._policy import ObjectivePolicy
 from hpo_service.worker._reports import ReportHandler, StudyPruning, study_pruning
 
 _logger = logging.getLogger(__name__)
@@ -92,6 +98,7 @@ def run_worker(
     idle_timeout: float | None = None,
     poll_interval: float = DEFAULT_POLL_INTERVAL,
     worker_id: str | None = None,
+    policy: ObjectivePolicy | None = None,
     max_consecutive_failures: int | None = None,
     last_job_timeout: float | None = None,
     workdir: str | None = None,
@@ -106,6 +113,8 @@ def run_worker(
         poll_interval: First pause between polls of an empty queue.
         worker_id: Owner id written on claimed trials (default
             :func:`default_worker_id`).
+        policy: Which objectives the worker runs (default: any but the standard
+            library's); see :class:`ObjectivePolicy`.
         max_consecutive_failures: Stop after this many trials in a row end in error.
         last_job_timeout: Claim no trial after this many seconds of running.
         workdir: Run each trial in its own directory ``workdir/study/tid``.
@@ -116,6 +125,8 @@ def run_worker(
     Raises:
         ObjectiveImportError: The objective could not be imported (the trial was
             handed back untouched).
+        ObjectiveRefusedError: ``study``'s objective is not allowed by ``policy``
+            (nothing was run; a claimed trial was handed back untouched).
         WorkerError: The objective process could not be started, or a study's settings
             are unusable (the trial was handed back untouched).
         ValueError: An argument is out of range.
@@ -127,6 +138,7 @@ def run_worker(
         idle_timeout=idle_timeout,
         poll_interval=poll_interval,
         worker_id=worker_id,
+        policy=policy,
         limits=WorkerLimits(max_consecutive_failures, last_job_timeout, workdir),
     )
     return worker.run()
@@ -207,9 +219,12 @@ class Worker:
         idle_timeout: float | None = None,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         worker_id: str | None = None,
+        policy: ObjectivePolicy | None = None,
         limits: WorkerLimits | None = None,
     ) -> None:
         _check_args(max_trials, idle_timeout, poll_interval)
+        self._policy = policy or ObjectivePolicy()
+        self._refused: dict[str, str] = {}
         self._limits = limits or WorkerLimits()
         self._consecutive_failures = 0
         self.worker_id = worker_id or default_worker_id()
@@ -226,6 +241,7 @@ class Worker:
         self._claim_lease = DEFAULT_LEASE_SECONDS
         self._next_maintenance = 0.0
         self._next_missing_note = 0.0
+        self._lease: Lease | None = None
         self._child = ChildRunner(log=self._log)
         self._heartbeat = Heartbeat(store, log=self._log)
         self._pruning: dict[str, tuple[tuple[str, str], StudyPruning]] = {}
@@ -304,15 +320,31 @@ class Worker:
 
     def _claim(self) -> Trial | None:
         try:
+            if self._study is None and self._refused:
+                return self._claim_allowed()
             return self._store.claim(
                 self.worker_id, self._claim_lease, study=self._study
             )
-        except ConnectionError as e:
-            self._log.warning("cannot claim a trial, will retry: %s", e)
-            return None
         except StudyNotFoundError:
             self._note_missing_study()  # not created yet: keep polling
             return None
+        except (ConnectionError, StoreError) as e:
+            if not _retriable(e, writing_outcome=True):
+                raise
+            self._log.warning("cannot claim a trial, will retry: %s", e)
+            return None
+
+    def _claim_allowed(self) -> Trial | None:
+        """Claim from the studies whose objective was not refused, oldest first."""
+        for study in self._store.list_studies():
+            if study.name in self._refused:
+                continue
+            trial = self._store.claim(
+                self.worker_id, self._claim_lease, study=study.name
+            )
+            if trial is not None:
+                return trial
+        return None
 
     def _process(self, trial: Trial) -> None:
         name = f"{trial.study}/{trial.tid}"
@@ -327,6 +359,10 @@ class Worker:
                 f"study {trial.study!r} has unusable settings: {e}"
             ) from e
         if settings is None:  # cold stop while the store was unreachable
+            return
+        refusal = self._policy.refusal(settings.objective)
+        if refusal is not None:
+            self._refuse(trial, name, refusal)
             return
         lease = self._take_lease(trial, settings)
         if lease is None:
@@ -347,8 +383,26 @@ class Worker:
             self._heartbeat.release()
             self._release(trial, name)
             raise
-        self._heartbeat.release()
-        self._settle(trial, name, settings, lease, outcome)
+        self._lease = lease  # beats go on while the outcome is written
+        try:
+            self._settle(trial, name, settings, lease, outcome)
+        finally:
+            self._heartbeat.release()
+            self._lease = None
+
+    def _refuse(self, trial: Trial, name: str, refusal: str) -> None:
+        """Hand a trial of a refused objective back; stop, or skip its study.
+
+        Raises:
+            ObjectiveRefusedError: The worker serves this study only.
+        """
+        self._release(trial, name)
+        message = f"refused study {trial.study!r}: {refusal}"
+        if self._study is not None:
+            raise ObjectiveRefusedError(message)
+        if trial.study not in self._refused:
+            self._log.error("%s; its trials are left to other workers", message)
+        self._refused[trial.study] = refusal
 
     def _report_handler(
         self, trial: Trial, settings: StudySettings, lease: Lease
@@ -405,6 +459,7 @@ class Worker:
         outcome: ChildOutcome,
     ) -> None:
         kind, data = _checked_objective_count(outcome.kind, outcome.data, settings)
+        code = outcome.code
         if kind in ("result", "pruned", "error"):
             failed = kind == "error"
             self._consecutive_failures = self._consecutive_failures + 1 if failed else 0
@@ -412,9 +467,9 @@ class Worker:
             if not self._put_attachments(trial, name, data):
                 return
             try:
-                recorded = self._write(self._store.complete, trial, name, data)
+                recorded = self._write(self._store.complete, trial, name, data, code)
             except UnstorableError as e:  # e.g. over MongoDB's 16 MiB
-                self._record_error(trial, name, _unstorable("result", e))
+                self._record_error(trial, name, _unstorable("result", e), code)
                 return
             if recorded:
                 self._summary.done += 1
@@ -423,14 +478,14 @@ class Worker:
                     name, data.get("status"), data.get("loss"), data.get("duration", 0),
                 )  # fmt: skip
         elif kind == "pruned":
-            if self._write(self._store.prune, trial, name, data):
+            if self._write(self._store.prune, trial, name, data, code):
                 self._summary.pruned += 1
                 self._log.info(
                     "trial %s pruned at step %s: last value %s (%.3f s)",
                     name, data.get("step"), data.get("loss"), data.get("duration", 0),
                 )  # fmt: skip
         elif kind == "error":
-            self._record_error(trial, name, data)
+            self._record_error(trial, name, data, code)
         elif kind == "import_error":
             self._release(trial, name)
             output = data.get("output")
@@ -468,6 +523,8 @@ class Worker:
             lambda: self._store.put_attachments(
                 trial.study, trial.tid, trial.token or "", blobs
             ),
+            keep=sorted(blobs),
+            lease=self._lease,
         )
         if stored is False:
             self._summary.abandoned += 1
@@ -478,26 +535,38 @@ class Worker:
             )
         return stored is True
 
-    def _record_error(self, trial: Trial, name: str, data: dict[str, Any]) -> None:
+    def _record_error(
+        self,
+        trial: Trial,
+        name: str,
+        data: dict[str, Any],
+        code: dict[str, Any] | None = None,
+    ) -> None:
         """``fail`` the trial; an error the store cannot hold is recorded shortened."""
         try:
-            recorded = self._write(self._store.fail, trial, name, data)
+            recorded = self._write(self._store.fail, trial, name, data, code)
         except UnstorableError as e:
             data = _unstorable("error", e, data)
-            recorded = self._write(self._store.fail, trial, name, data)
+            recorded = self._write(self._store.fail, trial, name, data, code)
         if recorded:
             self._summary.failed += 1
             error = f"{data.get('type')}: {data.get('message')}"
             self._log.warning("trial %s error: %s", name, error)
 
     def _write(
-        self, op: Callable[..., bool], trial: Trial, name: str, data: dict[str, Any]
+        self,
+        op: Callable[..., bool],
+        trial: Trial,
+        name: str,
+        data: dict[str, Any],
+        code: dict[str, Any] | None = None,
     ) -> bool:
-        """``complete``/``fail`` with retries; True if the store accepted it."""
+        """``complete``/``fail``/``prune`` with retries; True if the store took it."""
         accepted = self._retrying(
             f"record trial {name}",
-            lambda: op(trial.study, trial.tid, trial.token, data),
+            lambda: op(trial.study, trial.tid, trial.token, data, code=code),
             keep=data,
+            lease=self._lease,
         )
         if accepted is False:
             self._summary.abandoned += 1
@@ -517,22 +586,42 @@ class Worker:
             self._summary.released += 1
             self._log.warning("trial %s handed back untouched", name)
 
-    def _retrying(self, what: str, fn: Callable[[], Any], *, keep: Any = None) -> Any:
+    def _retrying(
+        self,
+        what: str,
+        fn: Callable[[], Any],
+        *,
+        keep: Any = None,
+        lease: Lease | None = None,
+    ) -> Any:
         """``fn()``, retried with backoff while the store is unreachable.
 
-        Gives up only on a cold stop, returning None (and logging ``keep``, the data
-        that could not be written).
+        With ``lease`` (writing a trial's outcome), any store failure that may pass
+        (unreachable, locked past its timeout, disk full or read-only, I/O error)
+        is retried, with the outcome kept, until the attempt's lease ends: then the
+        trial runs again elsewhere anyway. Without it, only connection errors are
+        retried. Gives up on a cold stop too, returning None and logging ``keep``,
+        the data that could not be written.
+
+        Raises:
+            StoreLostError: The database is gone; retrying cannot help.
         """
         delay = _FIRST_RETRY_DELAY
         while True:
             try:
                 return fn()
-            except ConnectionError as e:
-                if self._stopping(_COLD):
-                    self._log.error("gave up trying to %s: %s (%r)", what, e, keep)
+            except (ConnectionError, StoreError) as e:
+                if not _retriable(e, writing_outcome=lease is not None):
+                    raise
+                left = math.inf if lease is None else lease.expires - time.monotonic()
+                if self._stopping(_COLD) or left <= 0:
+                    why = "cold stop" if left > 0 else "its lease ended"
+                    self._log.error(
+                        "gave up trying to %s (%s): %s (%r)", what, why, e, keep
+                    )
                     return None
                 self._log.warning("cannot %s, retrying in %.1f s: %s", what, delay, e)
-            self._sleep(delay, until=_COLD)
+            self._sleep(min(delay, max(left, 0.0)), until=_COLD)
             delay = min(delay * 2, _MAX_RETRY_DELAY)
 
     # ---- idle time -------------------------------------------------------------------
@@ -567,10 +656,12 @@ class Worker:
                 return "requeued"
             if self._study is not None and self._finished(self._study):
                 return "finished"
-        except ConnectionError as e:
-            self._log.warning("store unreachable while idle: %s", e)
         except (StudyNotFoundError, TypeError, ValueError) as e:
             self._log.debug("skipped housekeeping: %s", e)
+        except (ConnectionError, StoreError) as e:
+            if not _retriable(e, writing_outcome=True):
+                raise
+            self._log.warning("store unusable while idle, will retry: %s", e)
         return None
 
     def _requeue(self, study: str) -> int:
@@ -599,12 +690,23 @@ class Worker:
         return settings.cancelled or finished >= settings.max_evals
 
     def _check_study(self) -> None:
+        """Say if the worker's study is missing; refuse its objective before claiming.
+
+        Raises:
+            ObjectiveRefusedError: The study's objective is not allowed.
+        """
         if self._study is None:
             return
         try:
-            self._store.get_study(self._study)
+            settings = self._settings_for(self._study)
         except StudyNotFoundError:
             self._note_missing_study()
+            return
+        except (TypeError, ValueError):
+            return  # said when a trial is claimed
+        refusal = self._policy.refusal(settings.objective)
+        if refusal is not None:
+            raise ObjectiveRefusedError(f"refused study {self._study!r}: {refusal}")
 
     def _note_missing_study(self) -> None:
         """Say that the study does not exist (yet), again every minute while so."""
@@ -673,6 +775,14 @@ def _checked_objective_count(
         error = {"type": type(e).__name__, "message": str(e), "traceback": None}
         return "error", {**error, "duration": data.get("duration")}
     return kind, data
+
+
+def _retriable(error: Exception, *, writing_outcome: bool) -> bool:
+    """Whether a failed store call may succeed later (see ``Worker._retrying``)."""
+    if isinstance(error, ConnectionError):
+        return True
+    refused = (StoreLostError, UnstorableError, StudyNotFoundError, TrialNotFoundError)
+    return writing_outcome and not isinstance(error, refused)
 
 
 def _check_args(

@@ -17,7 +17,9 @@ from hpo_service.store._cli_option import (
     open_store_for_cli,
 )
 from hpo_service.worker._hyperopt_options import hyperopt_worker_options
+from hpo_service.worker._lifeline import stop_with_driver
 from hpo_service.worker._loop import DEFAULT_POLL_INTERVAL, run_worker
+from hpo_service.worker._policy import ObjectivePolicy
 
 EXIT_CANNOT_RUN = 3
 """Exit code when the worker cannot run the objective at all (nothing was burnt)."""
@@ -60,6 +62,27 @@ _logger = logging.getLogger(__name__)
     default=None,
     help="Owner id written on claimed trials [default: hostname:pid:uuid].",
 )
+@click.option(
+    "--objective",
+    "objectives",
+    multiple=True,
+    envvar="HPO_WORKER_OBJECTIVES",
+    metavar="REF",
+    help="Run only studies whose objective is REF, package.module:function "
+    "(repeatable; env HPO_WORKER_OBJECTIVES, space-separated). Recommended on "
+    "clusters: whoever can write the store otherwise chooses the code this worker "
+    "runs.",
+)
+@click.option(
+    "--allow-module",
+    "allow_modules",
+    multiple=True,
+    envvar="HPO_WORKER_ALLOW_MODULES",
+    metavar="PREFIX",
+    help="Run only objectives of module PREFIX or its submodules (repeatable; env "
+    "HPO_WORKER_ALLOW_MODULES). Without --objective or --allow-module any objective "
+    "runs except the standard library's.",
+)
 @hyperopt_worker_options
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages too.")
 @click.option("-q", "--quiet", is_flag=True, help="Log warnings and errors only.")
@@ -70,6 +93,8 @@ def main(
     idle_timeout: float | None,
     poll_interval: float,
     worker_id: str | None,
+    objectives: tuple[str, ...],
+    allow_modules: tuple[str, ...],
     verbose: bool,
     quiet: bool,
     **hyperopt_options: Any,
@@ -81,7 +106,8 @@ def main(
     imported with the working directory on the import path. SIGTERM or Ctrl-C
     finishes the current trial and exits 0; a second one kills the objective,
     hands the trial back and exits. Exit code 3: the objective cannot be
-    imported or its process cannot start (the trial is handed back untouched).
+    imported, its process cannot start, or it is not one this worker runs
+    (--objective, --allow-module); the trial is handed back untouched.
 
     hyperopt-mongo-worker's options (--mongo, --exp-key, --max-jobs,
     --reserve-timeout, --max-consecutive-failures, --last-job-timeout, --workdir)
@@ -92,6 +118,7 @@ def main(
         format=_LOG_FORMAT,
         stream=sys.stderr,
     )
+    stop_with_driver()
     store = _open_store(db_url, idle_timeout)
     if store is None:
         return
@@ -103,6 +130,7 @@ def main(
             idle_timeout=idle_timeout,
             poll_interval=poll_interval,
             worker_id=worker_id,
+            policy=ObjectivePolicy(objectives, allow_modules),
             **hyperopt_options,
         )
     except (ObjectiveImportError, WorkerError) as e:

@@ -74,6 +74,9 @@ def test_worker_scales(compose: dict[str, Any]) -> None:
     assert "container_name" not in worker
     assert not worker.get("ports")
     assert worker["command"][0] == "hpo-worker"
+    # The worker runs the driver's objective only, whatever the store names.
+    driver = compose["services"]["driver"]["command"]
+    assert _option(worker["command"], "--objective") == _option(driver, "--objective")
     assert worker["restart"] in {"unless-stopped", "always", "on-failure"}
     assert worker.get("stop_signal", "SIGTERM") == "SIGTERM"
     assert _seconds(worker["stop_grace_period"]) >= 60

@@ -153,6 +153,10 @@ def test_worker_deployment_essentials(built: list[dict[str, Any]]) -> None:
     assert pod["terminationGracePeriodSeconds"] >= MIN_WORKER_GRACE_SECONDS
     container = _container(_one(built, "Deployment", "hpo-worker"))
     assert container["command"] == ["hpo-worker"]
+    # The workers run the driver job's objective only, whatever the store names.
+    driver = _container(_one(built, "Job", "hpo-driver-quadratic"))["args"]
+    objective = driver[driver.index("--objective") + 1]
+    assert container["args"] == ["--objective", objective]
     assert "lifecycle" not in container  # SIGTERM is handled: no preStop hook
     for section in ("requests", "limits"):
         assert {"cpu", "memory"} <= set(container["resources"][section])

@@ -51,6 +51,7 @@ STUB_WORKER = """\
 #!/bin/bash
 # Stand-in for hpo-worker: records its arguments and the signals it gets.
 printf '%s\\n' "$@" > "$STUB_DIR/args"
+printf '%s' "${HPO_DB:-}" > "$STUB_DIR/hpo_db"
 trap 'echo TERM >> "$STUB_DIR/signals"; sleep 0.3; exit "${STUB_TERM_EXIT:-0}"' TERM
 echo started > "$STUB_DIR/started"
 if [[ -n ${STUB_WAIT:-} ]]; then
@@ -143,15 +144,12 @@ def test_script_builds_the_worker_command(stub: Path) -> None:
     process.communicate(timeout=30)
     args = (stub / "args").read_text().split("\n")[:-1]
     host = socket.gethostname().split(".")[0]
-    assert args[:6] == [
-        "--db",
-        "sqlite:////tmp/x.sqlite",
-        "--worker-id",
-        f"slurm-77_3@{host}",
-        "--idle-timeout",
-        "300",
-    ]
-    assert args[6:] == ["--max-trials", "2"]
+    assert args[:4] == ["--worker-id", f"slurm-77_3@{host}", "--idle-timeout", "300"]
+    assert args[4:] == ["--max-trials", "2"]
+    # The URL (maybe with a password) reaches the worker by its environment, not
+    # by its command line, which every user of the node can read with `ps`.
+    assert (stub / "hpo_db").read_text() == "sqlite:////tmp/x.sqlite"
+    assert "sqlite" not in " ".join(args)
     assert process.returncode == 0
 
 
@@ -161,7 +159,8 @@ def test_script_reads_hpo_db_and_knobs_from_the_environment(stub: Path) -> None:
     )
     process.communicate(timeout=30)
     args = (stub / "args").read_text().split()
-    assert args[args.index("--db") + 1] == "mongodb://db:27017/hpo"
+    assert (stub / "hpo_db").read_text() == "mongodb://db:27017/hpo"
+    assert "--db" not in args
     assert args[args.index("--idle-timeout") + 1] == "5"
     assert args[args.index("--study") + 1] == "s1"
 
@@ -523,3 +522,20 @@ def test_run_study_script_drives_a_study_with_the_array(
     with open_store(url) as store:
         assert _states(store, "rs") == {"done": 4}
     assert slurm.job_tasks(job.group(1)) == [("COMPLETED", "0:0")] * 2
+
+
+def test_script_warns_when_the_workers_objectives_are_not_bounded(stub: Path) -> None:
+    process = _run_script(stub, "sqlite:///x")
+    output, _ = process.communicate(timeout=30)
+    assert "HPO_WORKER_OBJECTIVES is not set" in output
+    process = _run_script(
+        stub, "sqlite:///x", HPO_WORKER_OBJECTIVES="examples.quadratic:objective"
+    )
+    output, _ = process.communicate(timeout=30)
+    assert "HPO_WORKER_OBJECTIVES" not in output
+
+
+def test_run_study_gives_the_workers_the_study_objective_and_no_url_argument() -> None:
+    text = RUN_STUDY.read_text()
+    assert "export HPO_WORKER_OBJECTIVES=$objective" in text
+    assert '"$HPO_DB")' not in text and '--db "$HPO_DB"' not in text

@@ -122,6 +122,8 @@ def test_example_environment_file_names_hpo_db() -> None:
     )
     assert assignments["HPO_DB"].startswith("mongodb://")
     assert "HPO_WORKER_ARGS" in assignments
+    # Bounded by default: the worker runs these objectives only.
+    assert re.fullmatch(r"(\S+:\S+ ?)+", assignments["HPO_WORKER_OBJECTIVES"])
 
 
 def _seconds(span: str) -> float:

@@ -91,7 +91,11 @@ def test_resume_finishes_exactly_and_keeps_earlier_trials(
 def test_changed_space_is_refused_unless_overridden(store):
     new_study(store)
     changed = space_settings({"x": hp.uniform("x", 0, 1)})
-    with pytest.raises(StudyMismatchError, match="space_fingerprint"):
+    with pytest.raises(
+        StudyMismatchError,
+        match=r"different space \(space: labels removed: shape, tilt, y; x changed "
+        r"from uniform\(low=-5.0, high=5.0\) to uniform\(low=0.0, high=1.0\)\)",
+    ):
         open_study(store, "s", changed)
     settings, _ = open_study(store, "s", changed, override=True)
     assert settings.space_fingerprint == changed["space_fingerprint"]
@@ -187,3 +191,19 @@ def test_lease_released_by_the_other_driver_meanwhile_is_taken(store, monkeypatc
     monkeypatch.setattr(store, "acquire_driver_lease", refused_once)
     outcome = drive(store, settings, should_stop=lambda: "enough")
     assert outcome.reason == "enough"
+
+
+def test_a_lower_max_evals_on_resume_keeps_what_already_finished(store, caplog):
+    settings = new_study(store, max_evals=10)
+    tids = store.insert_trials("s", Suggester(space, resolve("rand")).suggest(
+        np.random.default_rng(0), 6, []))  # fmt: skip
+    for _ in tids:
+        trial = store.claim("w", 60.0, study="s")
+        store.complete("s", trial.tid, trial.token, {"loss": 1.0, "status": "ok"})
+    assert len(tids) == 6
+    given = {"max_evals": 4}
+    resumed, created = open_study(store, "s", given)
+    assert not created and settings.max_evals == 10
+    assert resumed.max_evals == 6  # never below what finished: not "6/4 finished"
+    assert store.get_study("s").settings["max_evals"] == 6
+    assert "already finished 6 trials, more than --max-evals 4" in caplog.text

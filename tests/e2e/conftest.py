@@ -51,11 +51,11 @@ class Processes:
             check=False,
         )
 
-    def start(self, module: str, *args: str) -> subprocess.Popen[str]:
+    def start(self, module: str, *args: str, cwd: Path = REPO) -> subprocess.Popen[str]:
         """Start ``python -m module args`` in the background, in a new session."""
         proc = subprocess.Popen(
             [sys.executable, "-m", module, *args],
-            cwd=REPO,
+            cwd=cwd,
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

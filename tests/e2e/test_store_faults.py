@@ -97,6 +97,7 @@ def test_a_database_lost_under_an_idle_worker_stops_it(procs, tmp_path):
         ["trials", "--study", "s"],
         ["cancel", "--study", "s"],
         ["studies"],
+        ["start", "--study", "s", "--max-evals", "5"],  # a resume creates nothing
     ],
 )
 def test_read_commands_in_the_wrong_directory_create_no_database(

@@ -1380,3 +1380,35 @@ class TestInsertFinished:
             store.insert_finished("missing", finished_trials(1))
         assert store.insert_finished(study, []) == []
         assert store.get_trials(study) == []
+
+
+# ---- the code that ran a trial -----------------------------------------------------
+
+CODE = {"module": "pkg.mod", "sha256": "0f1e2d3c4b5a6978", "version": "1.2.0"}
+
+
+class TestCodeIdentity:
+    def test_every_finishing_write_records_the_code(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 4)
+        finishers = [
+            lambda t: store.complete(study, t.tid, t.token, {"loss": 1.0}, code=CODE),
+            lambda t: store.fail(study, t.tid, t.token, error_of("E"), code=CODE),
+            lambda t: store.prune(study, t.tid, t.token, PRUNED_RESULT, code=CODE),
+            lambda t: store.complete(study, t.tid, t.token, {"loss": 2.0}),
+        ]
+        for finish in finishers:
+            assert finish(claimed(store, study))
+        codes = [t.code for t in store.get_trials(study)]
+        assert codes == [CODE, CODE, CODE, None]
+        changes, _ = store.changes_since(study)
+        assert {t.tid: t.code for t in changes} == dict(enumerate(codes))
+
+    def test_a_refused_write_records_no_code(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        assert not store.complete(study, trial.tid, "stale", {"loss": 1.0}, code=CODE)
+        assert store.get_trial(study, trial.tid).code is None

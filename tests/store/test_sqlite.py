@@ -169,3 +169,18 @@ def test_a_deleted_or_replaced_file_is_a_lost_store(
     for call in calls:
         with pytest.raises(StoreLostError, match=f"{path} was {how}"):
             call()
+
+
+def test_an_older_database_gains_the_code_column(path: Path) -> None:
+    with SQLiteTrialStore(str(path)) as store:
+        store.create_study("s", {})
+        store.insert_trials("s", [NewTrial({"x": 1}, {"x": 1})])
+    conn = sqlite3.connect(path)  # make it what version 3 wrote
+    conn.execute("ALTER TABLE trials DROP COLUMN code")
+    conn.execute("PRAGMA user_version = 3")
+    conn.commit()
+    conn.close()
+    with SQLiteTrialStore(str(path)) as store:
+        trial = store.claim("w", 10.0, study="s")
+        assert store.complete("s", trial.tid, trial.token, {"loss": 0.5}, code={"m": 1})
+        assert store.get_trial("s", trial.tid).code == {"m": 1}

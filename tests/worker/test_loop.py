@@ -219,11 +219,11 @@ class FlakyStore:
     def __getattr__(self, name):
         return getattr(self._store, name)
 
-    def complete(self, *args):
+    def complete(self, *args, **kwargs):
         if self.failures_left:
             self.failures_left -= 1
             raise StoreConnectionError("store unreachable (test)")
-        return self._store.complete(*args)
+        return self._store.complete(*args, **kwargs)
 
 
 def test_result_is_kept_and_retried_while_the_store_is_unreachable(store, monkeypatch):
@@ -239,7 +239,7 @@ def test_stale_result_is_not_counted(store):
     make_study(store, "s", f"{OBJ}:quadratic", [{"x": 2.0}])
 
     class StaleStore(FlakyStore):
-        def complete(self, *args):
+        def complete(self, *args, **kwargs):
             return False
 
     summary = run_worker(StaleStore(store, 0), study="s", idle_timeout=0)

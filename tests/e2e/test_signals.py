@@ -1,0 +1,206 @@
+"""Signals stop everything they should: real hpo-driver, local workers and fmin.
+
+The driver and its local workers are real processes; the tests send them SIGTERM,
+SIGHUP, SIGINT or SIGKILL as an operator (or an orchestrator) would.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from hpo_service.exceptions import StoreNotFoundError, StudyNotFoundError
+from hpo_service.store import TrialState, open_store
+
+from .conftest import REPO, wait_until
+
+DRIVER = "hpo_service.driver.cli"
+QUADRATIC = [
+    "--objective", "tests.e2e.objectives:quadratic",
+    "--space", "tests.e2e.objectives:space",
+]  # fmt: skip
+
+
+def children(pid: int) -> list[int]:
+    """The live (not zombie) child processes of ``pid``, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def counts(db: str, study: str) -> dict[TrialState, int]:
+    try:
+        with open_store(db, create=False) as store:
+            return store.count_by_state(study)
+    except (StoreNotFoundError, StudyNotFoundError):
+        return dict.fromkeys(TrialState, 0)
+
+
+def start_driver(procs, db, study, max_evals, *extra):
+    return procs.start(
+        DRIVER, "start", "--db", db, "--study", study, *QUADRATIC,
+        "--max-evals", str(max_evals), "--no-progress", *extra,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_signal_stops_the_driver_its_workers_and_frees_the_lease(
+    procs, tmp_path, signum
+):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    procs.env["HPO_TEST_SLEEP"] = "0.5"
+    driver = start_driver(procs, db, "s", 200, "--workers", "2")
+    wait_until(lambda: counts(db, "s")[TrialState.RUNNING] == 2, 120)
+    workers = children(driver.pid)
+    assert len(workers) == 2
+    os.kill(driver.pid, signum)  # the driver only, as `kill` or systemd would
+    _, err = driver.communicate(timeout=120)
+    assert driver.returncode == 128 + signum, err
+    assert "run `hpo-driver start --study s` again" in err
+    assert "Traceback" not in err
+    assert not any(alive(pid) for pid in workers)
+    with open_store(db) as store:
+        study = store.get_study("s")
+        assert study.driver_owner is None  # the lease is free: a restart needs no wait
+        found = store.count_by_state("s")
+    assert found[TrialState.RUNNING] == 0  # finished or handed back
+    assert found[TrialState.CANCELLED] == 0  # the queue is kept for the resume
+    assert found[TrialState.DONE] >= 2
+
+
+def test_a_sigkilled_driver_takes_its_workers_along_and_shows_as_dead(procs, tmp_path):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    procs.env["HPO_TEST_SLEEP"] = "0.3"
+    driver = start_driver(procs, db, "s", 200, "--workers", "2")
+    wait_until(lambda: counts(db, "s")[TrialState.RUNNING] == 2, 120)
+    workers = children(driver.pid)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    wait_until(lambda: not any(alive(pid) for pid in workers), 60)
+    after = counts(db, "s")
+    assert after[TrialState.RUNNING] == 0 and after[TrialState.DONE] >= 2  # finished
+    status = procs.run(DRIVER, "status", "--db", db, "--study", "s")
+    assert status.returncode == 0, status.stderr
+    assert f":{driver.pid}:" in status.stdout
+    assert "is dead (its process is gone" in status.stdout
+    resumed = procs.run(
+        DRIVER, "start", "--db", db, "--study", "s", "--max-evals", "2",
+        "--no-progress",
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr  # no waiting out the old lease
+    with open_store(db) as store:
+        assert store.count_by_state("s")[TrialState.NEW] == 0
+        assert store.get_study("s").settings["max_evals"] >= 2
+
+
+def test_a_sigkilled_local_worker_is_replaced_and_its_trial_requeued_at_once(
+    procs, tmp_path
+):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    procs.env["HPO_TEST_SLEEP"] = "1.0"
+    driver = start_driver(
+        procs, db, "s", 8, "--workers", "2", "--lease-seconds", "600"
+    )  # a lease far longer than the test: only a known-dead pid requeues at once
+    wait_until(lambda: counts(db, "s")[TrialState.RUNNING] == 2, 120)
+    victim = children(driver.pid)[0]
+    with open_store(db) as store:
+        (trial,) = [
+            t
+            for t in store.get_trials("s", [TrialState.RUNNING])
+            if t.owner.startswith(f"{socket.gethostname()}:{victim}:")
+        ]
+    os.kill(victim, signal.SIGKILL)
+    _, err = driver.communicate(timeout=180)
+    assert driver.returncode == 0, err
+    assert f"local worker {victim} was killed by SIGKILL" in err
+    with open_store(db) as store:
+        again = store.get_trial("s", trial.tid)
+        assert store.count_by_state("s")[TrialState.DONE] == 8
+    assert (again.state, again.attempts) == (TrialState.DONE, 2)
+
+
+def test_local_workers_get_the_store_url_from_the_environment_not_argv(procs, tmp_path):
+    secret = "s3cr3t-part-of-the-path"
+    db = f"sqlite:///{tmp_path / secret / 'hpo.sqlite'}"
+    (tmp_path / secret).mkdir()
+    procs.env["HPO_TEST_SLEEP"] = "0.5"
+    driver = start_driver(procs, db, "s", 50, "--workers", "2")
+    wait_until(lambda: counts(db, "s")[TrialState.RUNNING] == 2, 120)
+    workers = children(driver.pid)
+    objectives = [child for pid in workers for child in children(pid)]
+    assert len(workers) == 2 and len(objectives) == 2
+    for pid in workers + objectives:
+        assert secret not in Path(f"/proc/{pid}/cmdline").read_text()
+    for pid in objectives:  # the objective's process has no use for the URL
+        assert secret not in Path(f"/proc/{pid}/environ").read_text()
+    driver.send_signal(signal.SIGTERM)
+    driver.communicate(timeout=120)
+
+
+FMIN_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from hpo_service import StoreTrials, fmin, tpe
+    from tests.e2e.objectives import quadratic, space
+
+    trials = StoreTrials(sys.argv[1], study="py", workers=2)
+    print("ready", flush=True)
+    fmin(quadratic, space, algo=tpe.suggest, max_evals=500, trials=trials,
+         show_progressbar=False)
+    """
+)
+
+
+def test_terminating_a_store_trials_fmin_stops_its_workers_and_frees_the_lease(
+    tmp_path,
+):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    script = tmp_path / "run.py"
+    script.write_text(FMIN_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HPO_TEST_SLEEP": "0.5"}
+    proc = subprocess.Popen(
+        [sys.executable, str(script), db],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        wait_until(lambda: counts(db, "py")[TrialState.RUNNING] == 2, 120)
+        workers = children(proc.pid)
+        assert len(workers) == 2
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == -signal.SIGTERM, err  # it still ends by the signal
+    assert not any(alive(pid) for pid in workers)
+    with open_store(db) as store:
+        assert store.get_study("py").driver_owner is None
+        assert store.count_by_state("py")[TrialState.RUNNING] == 0
