@@ -576,8 +576,12 @@ class MongoTrialStore(BaseTrialStore):
         if version < schema.INDEX_VERSION:
             if not creating and self._no_study_yet():
                 return
+            collections = {
+                "trials": self._trials,
+                "attachments": self._attachment_docs(),
+            }
             self._call(
-                "migrate indexes", lambda _: schema.migrate(self._trials, self._meta)
+                "migrate indexes", lambda _: schema.migrate(collections, self._meta)
             )
         self._schema_ready = True
 
@@ -1227,10 +1231,9 @@ class MongoTrialStore(BaseTrialStore):
         ]
         collection = self._attachment_docs()
 
+        self._ensure_schema()  # the collection's key index (see _mongo_schema)
+
         def replace(_: int) -> None:
-            collection.create_index(
-                [("study", 1), ("tid", 1), ("name", 1)], name="key", unique=True
-            )
             collection.delete_many({"study": study, "tid": tid})
             if docs:
                 collection.insert_many([dict(doc) for doc in docs])

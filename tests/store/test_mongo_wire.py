@@ -154,11 +154,11 @@ def test_opening_during_an_election_rides_it_out(mongo_url: str, database: str) 
 # ---- indexes -------------------------------------------------------------------------
 
 
-def _indexes(server: str, database: str) -> dict[str, Any]:
+def _indexes(server: str, database: str, collection: str = "trials") -> dict[str, Any]:
     with pymongo.MongoClient(server) as client:
         return {
             ix["name"]: (list(ix["key"].items()), bool(ix.get("unique")))
-            for ix in client[database]["trials"].list_indexes()
+            for ix in client[database][collection].list_indexes()
         }
 
 
@@ -169,9 +169,10 @@ def test_changed_index_definitions_are_migrated(mongo_url: str, database: str) -
         trials.create_index([("lease_expires_at", 1)], name="leases")
     with open_at(mongo_url, database) as store:
         run_a_little_study(store)
-    wanted = {name: (keys, unique) for name, keys, unique in schema.TRIAL_INDEXES}
-    have = _indexes(mongo_url, database)
-    assert {name: have[name] for name in wanted} == wanted
+    for collection, indexes in schema.INDEXES.items():
+        wanted = {name: (keys, unique) for name, keys, unique in indexes}
+        have = _indexes(mongo_url, database, collection)
+        assert {name: have.get(name) for name in wanted} == wanted, collection
     with pymongo.MongoClient(mongo_url) as client:
         meta = client[database]["meta"].find_one({"_id": schema.META_ID})
     assert meta["indexes"] == schema.INDEX_VERSION
