@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pymongo
 import pytest
@@ -135,6 +136,15 @@ def test_unreachable_server_is_one_clear_line() -> None:
     assert "\n" not in message and len(message) < 400, message
     assert f"127.0.0.1:{port}" in message and "within 1 s" in message
     assert "connection refused" in message
+
+
+def test_a_wrong_replica_set_name_is_named(mongo_url: str) -> None:
+    url = urlsplit(mongo_url)._replace(query="replicaSet=not-this-one").geturl()
+    with pytest.raises(StoreConnectionError) as info:
+        open_store(url, connect_timeout=1)
+    message = str(info.value)
+    assert "\n" not in message and urlsplit(mongo_url).netloc in message
+    assert "no member belongs to replica set 'not-this-one'" in message
 
 
 def test_opening_during_an_election_rides_it_out(mongo_url: str, database: str) -> None:
