@@ -115,31 +115,48 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=2000)
     parser.add_argument("--study-trials", type=int, default=500)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4])
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        default=["claim", "study", "trips"],
+        choices=["claim", "study", "trips"],
+    )
     args = parser.parse_args()
     with server(args.url) as url, tempfile.TemporaryDirectory() as tmp:
-        print("claim + complete, trials/s (no driver)")
-        for k in args.workers:
-            sqlite = claim_complete(f"sqlite:///{tmp}/cc-{k}.sqlite", args.trials, k)
-            with fresh_database(url) as db:
-                wire = claim_complete(db, args.trials, k)
-            print(f"  {k} workers: sqlite {sqlite:8.0f}   mongodb-wire {wire:8.0f}")
-        print("whole study (hpo-driver start --workers K, TPE), trials/s")
-        for k in args.workers:
-            sqlite_db = f"sqlite:///{tmp}/study-{k}.sqlite"
-            run_study(sqlite_db, args.study_trials, k, "tpe")
-            with fresh_database(url) as db:
-                before = opcounters(url)
-                run_study(db, args.study_trials, k, "tpe")
-                per_trial = (opcounters(url) - before) / args.study_trials
-                wire = rates(db)["trials_per_s"]
-            sqlite = rates(sqlite_db)["trials_per_s"]
-            print(
-                f"  {k} workers: sqlite {sqlite:8.0f}   mongodb-wire {wire:8.0f}"
-                f"   (server commands per trial, all processes: {per_trial:.2f})"
-            )
-        print("round trips per store call (commands pymongo sent)")
-        for what, names in round_trips(url):
-            print(f"  {what:<36} {len(names)}: {', '.join(names)}")
+        if "claim" in args.parts:
+            bench_claims(url, tmp, args.trials, args.workers)
+        if "study" in args.parts:
+            bench_studies(url, tmp, args.study_trials, args.workers)
+        if "trips" in args.parts:
+            print("round trips per store call (commands pymongo sent)")
+            for what, names in round_trips(url):
+                print(f"  {what:<36} {len(names)}: {', '.join(names)}")
+
+
+def bench_claims(url: str, tmp: str, trials: int, workers: list[int]) -> None:
+    print("claim + complete, trials/s (no driver)")
+    for k in workers:
+        sqlite = claim_complete(f"sqlite:///{tmp}/cc-{k}.sqlite", trials, k)
+        with fresh_database(url) as db:
+            wire = claim_complete(db, trials, k)
+        print(f"  {k} workers: sqlite {sqlite:8.0f}   mongodb-wire {wire:8.1f}")
+
+
+def bench_studies(url: str, tmp: str, trials: int, workers: list[int]) -> None:
+    print("whole study (hpo-driver start --workers K, TPE), trials/s")
+    for k in workers:
+        sqlite_db = f"sqlite:///{tmp}/study-{k}.sqlite"
+        run_study(sqlite_db, trials, k, "tpe")
+        with fresh_database(url) as db:
+            before = opcounters(url)
+            run_study(db, trials, k, "tpe")
+            per_trial = (opcounters(url) - before) / trials
+            wire = rates(db)["trials_per_s"]
+        sqlite = rates(sqlite_db)["trials_per_s"]
+        print(
+            f"  {k} workers: sqlite {sqlite:8.0f}   mongodb-wire {wire:8.1f}"
+            f"   (server commands per trial, all processes: {per_trial:.2f})"
+        )
 
 
 if __name__ == "__main__":

@@ -24,16 +24,18 @@ Design notes:
   landed is returned, not leaked).
 - **Change cursor, one round trip per write.** MongoDB has no multi-document
   transaction here, so a write only marks the trial ``version = -1`` ("pending")
-  together with the change; readers number pending writes. :meth:`changes_since` reads
-  the study's counter ``C`` first, then the pending trials, then versions in
-  ``(cursor, C]``, returns ``C``, and finally numbers what it saw pending (``$inc`` the
-  counter to ``v > C``, stamp ``v`` on the trials still pending with the same ``wid``).
-  A write numbered ``<= C`` got its number before the first read, so it is either still
-  pending at the second read or numbered by the third: none is ever skipped. A trial may
-  be returned again by a later call. The three reads share a causally consistent
-  session, so a failover between them cannot serve an older snapshot.
+  together with the change; readers number pending writes. :meth:`changes_since`
+  (1) finds the pending trials; (2) numbers them: ``$inc`` the study's counter to
+  ``v`` and stamp ``v`` on those still pending with the same ``wid`` (with nothing to
+  number, it reads the counter ``v`` instead); (3) reads the trials pending or numbered
+  in ``(cursor, v]``, and returns ``v``. Every number ``<= v`` was taken before (3),
+  and a numbered write is stamped or still pending, so at (3) it is either pending or
+  in the window: none is ever skipped. A trial rewritten meanwhile has another
+  ``wid`` and stays pending; a trial may be returned again by a later call. The steps
+  share a causally consistent session, so a failover between them cannot serve an
+  older snapshot.
 - **Round trips.** claim 1, heartbeat 1, complete/fail/release 1; insert of a batch 2
-  (allocate tids, insert); a changes_since poll 3, plus 2 when it numbers writes. The
+  (allocate tids, insert); a changes_since poll 3, or 4 when it numbers writes. The
   minimum per trial is therefore 2 (claim + complete) plus the driver's share of its
   batch insert and polls; a retry after a lost reply adds a lookup.
 - **User values** are stored as native documents after a JSON round trip (so every
@@ -580,8 +582,12 @@ class MongoTrialStore(BaseTrialStore):
         if version < schema.INDEX_VERSION:
             if not creating and self._no_study_yet():
                 return
+            collections = {
+                "trials": self._trials,
+                "attachments": self._attachment_docs(),
+            }
             self._call(
-                "migrate indexes", lambda _: schema.migrate(self._trials, self._meta)
+                "migrate indexes", lambda _: schema.migrate(collections, self._meta)
             )
         self._schema_ready = True
 
@@ -1247,10 +1253,9 @@ class MongoTrialStore(BaseTrialStore):
         ]
         collection = self._attachment_docs()
 
+        self._ensure_schema()  # the collection's key index (see _mongo_schema)
+
         def replace(_: int) -> None:
-            collection.create_index(
-                [("study", 1), ("tid", 1), ("name", 1)], name="key", unique=True
-            )
             collection.delete_many({"study": study, "tid": tid})
             if docs:
                 collection.insert_many([dict(doc) for doc in docs])

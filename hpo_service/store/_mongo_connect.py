@@ -145,13 +145,24 @@ def check_version(reply: dict[str, Any], description: str) -> None:
 def unreachable_message(client: Any, description: str, seconds: float) -> str:
     """One line: which addresses were tried, for how long, and the likely cause."""
     servers = client.topology_description.server_descriptions()
-    tried = ", ".join(f"{host}:{port}" for host, port in servers) or "no address"
-    causes = sorted({_likely_cause(sd) for sd in servers.values()}) or ["unknown"]
+    tried = ", ".join(f"{host}:{port}" for host, port in servers)
+    causes = sorted({_likely_cause(sd) for sd in servers.values()})
+    name = client.options.replica_set_name
+    if not servers and name:  # every seed answered as a member of another set
+        tried = _seeds(description)
+        causes = [f"no member belongs to replica set {name!r}: check replicaSet="]
     return (
         f"MongoDB at {description} must be reachable, but no member answered within "
-        f"{seconds:g} s (tried {tried}): {'; '.join(causes)} "
+        f"{seconds:g} s (tried {tried or 'no address'}): "
+        f"{'; '.join(causes) or 'unknown'} "
         "(raise the wait with connect_timeout or serverSelectionTimeoutMS)"
     )
+
+
+def _seeds(description: str) -> str:
+    """The host list of a masked ``mongodb://`` URL (credentials dropped)."""
+    rest = description.split("://", 1)[-1]
+    return rest.split("/", 1)[0].rsplit("@", 1)[-1]
 
 
 _CAUSES = [
@@ -174,5 +185,7 @@ def _likely_cause(server: Any) -> str:
     for needle, cause in _CAUSES:
         if needle in error:
             return cause
-    first = str(server.error or "no answer").splitlines()[0]
+    if server.error is None:
+        return "no reply within the wait: a slow network, or TLS on one side only?"
+    first = str(server.error).splitlines()[0]
     return first.split(" (configured timeouts")[0][:160]

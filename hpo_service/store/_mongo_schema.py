@@ -20,21 +20,27 @@ from pymongo.errors import OperationFailure
 
 _logger = logging.getLogger(__name__)
 
-#: Version of :data:`TRIAL_INDEXES`. 1: the indexes of hpo-service 0.1 (then created
-#: on every open, unversioned: a database without the meta document is version 0).
-INDEX_VERSION = 1
+#: Version of :data:`INDEXES`. 0: the ``trials`` indexes of hpo-service 0.1 (then
+#: created on every open, unversioned: a database without the meta document);
+#: 1: versioned; 2: the ``attachments`` collection's key.
+INDEX_VERSION = 2
 
-#: (name, keys, unique) of the ``trials`` collection.
-TRIAL_INDEXES: list[tuple[str, list[tuple[str, int]], bool]] = [
-    ("study_tid", [("study", 1), ("tid", 1)], True),
-    ("claim_study", [("state", 1), ("study", 1), ("tid", 1)], False),
-    ("claim_any", [("state", 1), ("created_at", 1), ("tid", 1)], False),
-    ("leases", [("state", 1), ("lease_expires_at", 1)], False),
-    ("changes", [("study", 1), ("version", 1)], False),
-]
+_Index = tuple[str, list[tuple[str, int]], bool]  # (name, keys, unique)
 
-#: Names of indexes that earlier versions created and this one drops.
-RETIRED_INDEXES: frozenset[str] = frozenset()
+#: Indexes by collection.
+INDEXES: dict[str, list[_Index]] = {
+    "trials": [
+        ("study_tid", [("study", 1), ("tid", 1)], True),
+        ("claim_study", [("state", 1), ("study", 1), ("tid", 1)], False),
+        ("claim_any", [("state", 1), ("created_at", 1), ("tid", 1)], False),
+        ("leases", [("state", 1), ("lease_expires_at", 1)], False),
+        ("changes", [("study", 1), ("version", 1)], False),
+    ],
+    "attachments": [("key", [("study", 1), ("tid", 1), ("name", 1)], True)],
+}
+
+#: Names of indexes (by collection) that earlier versions created and this one drops.
+RETIRED_INDEXES: dict[str, frozenset[str]] = {}
 
 META_ID = "schema"
 
@@ -48,20 +54,33 @@ def stored_version(meta: Any) -> int:
     return int(doc.get("indexes", 0)) if doc else 0
 
 
-def migrate(trials: Any, meta: Any) -> None:
-    """Bring the ``trials`` indexes to :data:`INDEX_VERSION` and record it."""
-    existing = {ix["name"]: ix for ix in trials.list_indexes()}
-    for name, keys, unique in TRIAL_INDEXES:
+def migrate(collections: dict[str, Any], meta: Any) -> None:
+    """Bring the indexes to :data:`INDEX_VERSION` and record it.
+
+    Args:
+        collections: The collections named in :data:`INDEXES`, by name.
+        meta: The ``meta`` collection.
+    """
+    for collection_name, indexes in INDEXES.items():
+        retired = RETIRED_INDEXES.get(collection_name, frozenset())
+        _migrate_collection(collections[collection_name], indexes, retired)
+    meta.update_one({"_id": META_ID}, {"$max": {"indexes": INDEX_VERSION}}, upsert=True)
+
+
+def _migrate_collection(
+    collection: Any, indexes: list[_Index], retired: frozenset[str]
+) -> None:
+    existing = {ix["name"]: ix for ix in collection.list_indexes()}
+    for name, keys, unique in indexes:
         have = existing.get(name)
         if have is not None and not _same(have, keys, unique):
             _logger.info("index %s changed definition: dropping and creating it", name)
-            _drop(trials, name)
+            _drop(collection, name)
             have = None
         if have is None:
-            _create(trials, name, keys, unique)
-    for name in RETIRED_INDEXES & existing.keys():
-        _drop(trials, name)
-    meta.update_one({"_id": META_ID}, {"$max": {"indexes": INDEX_VERSION}}, upsert=True)
+            _create(collection, name, keys, unique)
+    for name in retired & existing.keys():
+        _drop(collection, name)
 
 
 def _same(index: dict[str, Any], keys: list[tuple[str, int]], unique: bool) -> bool:

@@ -57,6 +57,9 @@ def test_primary_steps_down_in_the_middle_of_a_study(procs, db, mongo_url):
     if not fail_points_enabled(mongo_url):
         pytest.skip("the MongoDB server runs without test commands")
     procs.env["HPO_TEST_SLEEP"] = "0.1"
+    # pymongo notices the new primary at its next monitor check: check often (the
+    # one-node test server does not push the change as a real replica set does)
+    db += "&heartbeatFrequencyMS=500"
     driver = procs.start(DRIVER, *start_args(db, "f", 24, "--workers", "2"))
     wait_until(lambda: counts(db, "f")[TrialState.DONE] >= 4, timeout=120)
     step_down(mongo_url, 3)

@@ -128,6 +128,33 @@ class TestChangeCursor:
             later, _ = a.changes_since("s", cursor)
             assert [(t.tid, t.state) for t in later] == [(0, TrialState.DONE)]
 
+    def test_a_write_numbered_by_another_reader_after_my_first_read(
+        self, url: str, store: MongoTrialStore
+    ) -> None:
+        """Reader A looks for pending writes (none); then a claim lands and reader B
+        takes a version for it but has not stamped it when A reads the changes: A
+        must return the claim (it is still pending), or its cursor passes the
+        version B stamps later and A never sees the claim."""
+        queue(store, 1)
+        with open_store(url) as a:
+            _, cursor = a.changes_since("s")
+            versions: list[int] = []
+
+            def between() -> None:
+                store.claim("w", LONG, study="s")
+                taken = store._studies.find_one_and_update(
+                    {"_id": "s"}, {"$inc": {"version": 1}}, return_document=True
+                )  # B takes a version for the claim
+                versions.append(taken["version"])
+
+            a._trials = AfterFirstFind(a._trials, between)
+            first, cursor = a.changes_since("s", cursor)
+            pending = {"study": "s", "version": _mongo._PENDING}
+            store._trials.update_many(pending, {"$set": {"version": versions[0]}})
+            second, _ = a.changes_since("s", cursor)
+        seen = {t.tid: t.state for t in [*first, *second]}
+        assert seen == {0: TrialState.RUNNING}
+
     def test_writes_racing_readers_are_never_skipped(
         self, url: str, store: MongoTrialStore
     ) -> None:
@@ -163,6 +190,23 @@ class TestChangeCursor:
         for thread in readers:
             thread.join(120)
         assert final == dict.fromkeys(range(20), TrialState.DONE)
+
+
+class AfterFirstFind:
+    """Wraps a collection: runs ``hook`` once, right after the first ``find``."""
+
+    def __init__(self, inner: Any, hook: Any) -> None:
+        self.inner, self.hook = inner, hook
+
+    def find(self, *args: Any, **kwargs: Any) -> Any:
+        found = list(self.inner.find(*args, **kwargs))
+        hook, self.hook = self.hook, None
+        if hook is not None:
+            hook()
+        return found
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
 class StampHook:

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pymongo
 import pytest
@@ -137,6 +138,15 @@ def test_unreachable_server_is_one_clear_line() -> None:
     assert "connection refused" in message
 
 
+def test_a_wrong_replica_set_name_is_named(mongo_url: str) -> None:
+    url = urlsplit(mongo_url)._replace(query="replicaSet=not-this-one").geturl()
+    with pytest.raises(StoreConnectionError) as info:
+        open_store(url, connect_timeout=1)
+    message = str(info.value)
+    assert "\n" not in message and urlsplit(mongo_url).netloc in message
+    assert "no member belongs to replica set 'not-this-one'" in message
+
+
 def test_opening_during_an_election_rides_it_out(mongo_url: str, database: str) -> None:
     """No primary for 4 s: open (connect timeout 1 s) and the first write wait."""
     if not fail_points_enabled(mongo_url):
@@ -154,11 +164,11 @@ def test_opening_during_an_election_rides_it_out(mongo_url: str, database: str) 
 # ---- indexes -------------------------------------------------------------------------
 
 
-def _indexes(server: str, database: str) -> dict[str, Any]:
+def _indexes(server: str, database: str, collection: str = "trials") -> dict[str, Any]:
     with pymongo.MongoClient(server) as client:
         return {
             ix["name"]: (list(ix["key"].items()), bool(ix.get("unique")))
-            for ix in client[database]["trials"].list_indexes()
+            for ix in client[database][collection].list_indexes()
         }
 
 
@@ -169,9 +179,10 @@ def test_changed_index_definitions_are_migrated(mongo_url: str, database: str) -
         trials.create_index([("lease_expires_at", 1)], name="leases")
     with open_at(mongo_url, database) as store:
         run_a_little_study(store)
-    wanted = {name: (keys, unique) for name, keys, unique in schema.TRIAL_INDEXES}
-    have = _indexes(mongo_url, database)
-    assert {name: have[name] for name in wanted} == wanted
+    for collection, indexes in schema.INDEXES.items():
+        wanted = {name: (keys, unique) for name, keys, unique in indexes}
+        have = _indexes(mongo_url, database, collection)
+        assert {name: have.get(name) for name in wanted} == wanted, collection
     with pymongo.MongoClient(mongo_url) as client:
         meta = client[database]["meta"].find_one({"_id": schema.META_ID})
     assert meta["indexes"] == schema.INDEX_VERSION
