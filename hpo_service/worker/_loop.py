@@ -278,17 +278,19 @@ class Worker:
             return
         self._log.debug("trial %s: running %s", name, settings.objective)
         try:
+            reports = self._report_handler(trial, settings, lease)
             outcome = self._child.run(
                 settings.objective,
                 trial.config,
                 timeout=settings.trial_timeout,
                 should_abort=lambda: lease.lost.is_set() or self._stopping(_COLD),
-                on_report=self._report_handler(trial, settings, lease),
+                on_report=reports,
             )
         except WorkerError:  # no objective process: the trial did not run
             self._heartbeat.release()
             self._release(trial, name)
             raise
+        reports.flush()  # the reports belong before the outcome
         self._heartbeat.release()
         self._settle(trial, name, settings, lease, outcome)
 
