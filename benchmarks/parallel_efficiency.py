@@ -118,12 +118,9 @@ class _Fixed:
             return self._depth
         return max(2, running, math.ceil(self.completions.rate / 4))
 
-    def filled(self, queued: int) -> None:
-        pass
-
 
 def make_policy(name: str, clock: Callable[[], float]) -> Any:
-    """``auto[:horizon[:floor]]``, ``per-worker`` or ``fixed:K``."""
+    """``auto[:horizon[:floor[:growth]]]``, ``per-worker`` or ``fixed:K``."""
     kind, *args = name.split(":")
     if kind == "auto":
         options: dict[str, Any] = {}
@@ -131,6 +128,8 @@ def make_policy(name: str, clock: Callable[[], float]) -> Any:
             options["horizon"] = float(args[0])
         if len(args) > 1:
             options["floor"] = int(args[1])
+        if len(args) > 2:
+            options["growth"] = int(args[2])
         return QueuePolicy(clock=clock, **options)
     if kind in ("fixed", "per-worker"):
         return _Fixed(int(args[0]) if args else 0, clock, kind == "per-worker")
@@ -160,9 +159,13 @@ class _State:
     losses: list[float] = field(default_factory=list)
     idle_since: dict[int, float] = field(default_factory=dict)
     idle: float = 0.0
+    queued_at_ask: list[int] = field(default_factory=list)
     submitted: int = 0
     claimed: int = 0
     last_claim: float = 0.0
+    started: set[int] = field(default_factory=set)  # workers that ran a trial
+    ramp: float = 0.0  # when the last worker started its first trial
+    idle_after_ramp: float = 0.0
 
 
 class Simulation:
@@ -190,7 +193,15 @@ class Simulation:
             getattr(self, f"_on_{kind}")(data)
         s = self.state
         busy_window = self.config.workers * max(s.last_claim, 1e-9)
-        return {"losses": s.losses, "idle_share": s.idle / busy_window}
+        queued = float(np.mean(s.queued_at_ask)) if s.queued_at_ask else 0.0
+        steady = self.config.workers * max(s.last_claim - s.ramp, 1e-9)
+        return {
+            "losses": s.losses,
+            "idle_share": s.idle / busy_window,
+            "steady_idle_share": s.idle_after_ramp / steady,
+            "ramp_seconds": s.ramp,
+            "mean_queued": queued,
+        }
 
     def _on_poll(self, _: Any) -> None:
         s, cfg = self.state, self.config
@@ -204,10 +215,10 @@ class Simulation:
             _MAX_PER_POLL,
         )
         if room <= 0:
-            self.policy.filled(len(s.queue))
             self._at(self.now + _DRIVER_POLL, "poll")
             return
         pending = list(s.queue) + list(s.running.values())
+        s.queued_at_ask.extend(range(len(s.queue), len(s.queue) + room))
         new = self.sampler.ask(room, pending)
         s.submitted += room
         ready = self.now + cfg.suggest_cost * room
@@ -216,7 +227,6 @@ class Simulation:
 
     def _on_insert(self, new: list[Any]) -> None:
         self.state.queue.extend(new)
-        self.policy.filled(len(self.state.queue))
 
     def _on_claim(self, data: tuple[int, float]) -> None:
         worker, delay = data
@@ -227,7 +237,13 @@ class Simulation:
                 self._at(again, "claim", (worker, min(delay * 1.5, _WORKER_POLL_MAX)))
             return
         trial = s.queue.popleft()
-        s.idle += self.now - s.idle_since.pop(worker)
+        waited = self.now - s.idle_since.pop(worker)
+        s.idle += waited
+        if len(s.started) == self.config.workers:
+            s.idle_after_ramp += waited
+        s.started.add(worker)
+        if len(s.started) == self.config.workers and not s.ramp:
+            s.ramp = self.now
         s.claimed += 1
         s.last_claim = self.now
         s.running[worker] = trial

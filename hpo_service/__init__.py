@@ -46,6 +46,7 @@ _LOCATIONS: dict[str, str] = {
     "space_eval": "hpo_service.space",
     "open_store": "hpo_service.store",
     "StoreTrials": "hpo_service.driver._store_trials",
+    "MongoTrials": "hpo_service.mongoexp",
     "report": "hpo_service.objective._report",
     "should_prune": "hpo_service.objective._report",
     "TrialPruned": "hpo_service.exceptions",
@@ -54,10 +55,19 @@ _LOCATIONS: dict[str, str] = {
     "HPOServiceError": "hpo_service.exceptions",
     "InvalidResultError": "hpo_service.exceptions",
     "SpaceError": "hpo_service.exceptions",
+    "SearchExhausted": "hpo_service.exceptions",
     "StoreError": "hpo_service.exceptions",
 }
-_ALGORITHMS = ("tpe", "rand", "anneal", "motpe", "pruners")
-_SUBMODULES = (*_ALGORITHMS, "early_stop", "exceptions", "base", "pyll", "plotting")
+_ALGORITHMS = ("tpe", "rand", "anneal", "grid", "motpe", "pruners")
+_SUBMODULES = (
+    *_ALGORITHMS,
+    "early_stop",
+    "exceptions",
+    "base",
+    "pyll",
+    "plotting",
+    "mongoexp",
+)
 
 __all__ = sorted([*_LOCATIONS, *_SUBMODULES, "fmin"])
 

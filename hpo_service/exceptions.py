@@ -33,6 +33,14 @@ class StoreConnectionError(StoreError, ConnectionError):
     """The store could not be reached within the allowed time."""
 
 
+class StoreNotFoundError(StoreError):
+    """The store's database does not exist, and the caller asked not to create it."""
+
+
+class StoreLostError(StoreError):
+    """The store's database vanished or was replaced while this process used it."""
+
+
 class UnstorableError(StoreError, ValueError):
     """The store cannot hold a value: too large for one record (MongoDB: 16 MiB a
     document), or of a kind its format lacks (MongoDB: integers beyond 64 bits).
@@ -133,3 +141,10 @@ class TrialPruned(HPOServiceError):
 
 class NoActiveTrialError(HPOServiceError, RuntimeError):
     """``report`` or ``should_prune`` was called outside an objective being run."""
+
+
+class SearchExhausted(HPOServiceError):
+    """The algorithm has no new point left (a grid search tried every point).
+
+    The study then ends once its running trials finish (reason ``"exhausted"``).
+    """

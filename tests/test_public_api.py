@@ -27,6 +27,8 @@ DOCUMENTED = [
     "base",
     "pyll",
     "Domain",
+    "MongoTrials",
+    "mongoexp",
     "JOB_STATES",
     "generate_trials_to_calculate",
     "trials_from_docs",
@@ -84,6 +86,7 @@ HYPEROPT_MODULE_PATHS = [
     ("hpo_service.tpe", "suggest"),
     ("hpo_service.rand", "suggest"),
     ("hpo_service.anneal", "suggest"),
+    ("hpo_service.mongoexp", "MongoTrials"),
 ]
 
 #: Public modules allowed loose at the top of the package; all else is in folders.
@@ -96,6 +99,7 @@ TOP_LEVEL_MODULES = {
     "pyll",
     "plotting",
     "base",
+    "mongoexp",
     # hyperopt's algorithm module paths, aliases of hpo_service.algorithms.<name>
     "tpe",
     "rand",

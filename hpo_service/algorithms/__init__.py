@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import functools
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["ALGORITHMS", "Algorithm", "describe", "resolve"]
+__all__ = ["ALGORITHMS", "Algorithm", "check", "describe", "resolve"]
 
 ALGORITHMS: dict[str, str] = {
     "tpe": "hpo_service.algorithms.tpe",
     "rand": "hpo_service.algorithms.rand",
     "motpe": "hpo_service.algorithms.motpe",
     "anneal": "hpo_service.algorithms.anneal",
+    "grid": "hpo_service.algorithms.grid",
 }
 
 Algorithm = Callable[..., list[dict[str, Any]]]
@@ -37,6 +38,35 @@ def resolve(name: str, settings: dict[str, Any] | None = None) -> Algorithm:
         raise ValueError(f"`algorithm` must be one of {known}, but got {name!r}")
     suggest = importlib.import_module(ALGORITHMS[name]).suggest
     return functools.partial(suggest, **(settings or {}))
+
+
+def check(name: str, settings: Mapping[str, Any], space: Any = None) -> None:
+    """Check ``settings`` (and a compiled ``space``) against algorithm ``name``.
+
+    Each algorithm module may define ``check_settings(settings)`` (names and values
+    it accepts) and ``check_space(space)`` (grid search refuses continuous
+    parameters); this runs them, so that bad input is refused before a study is
+    created or changed.
+
+    Raises:
+        ValueError: ``name`` is unknown, or a setting or the space is not accepted
+            (``SpaceError``, a ValueError, for the space).
+    """
+    if name not in ALGORITHMS:
+        known = ", ".join(ALGORITHMS)
+        raise ValueError(f"`algorithm` must be one of {known}, but got {name!r}")
+    module = importlib.import_module(ALGORITHMS[name])
+    try:
+        getattr(module, "check_settings", _takes_none)(dict(settings))
+    except TypeError as e:
+        raise ValueError(f"{name} settings: {e}") from e
+    if space is not None and hasattr(module, "check_space"):
+        module.check_space(space)
+
+
+def _takes_none(settings: Mapping[str, Any]) -> None:
+    if settings:
+        raise TypeError(f"this algorithm takes no settings, but got {sorted(settings)}")
 
 
 def describe(algo: Callable[..., Any]) -> tuple[str, dict[str, Any]]:

@@ -39,7 +39,7 @@ from hpo_service.space._spec import CompiledSpace, ParamSpec
 
 NAME = "anneal"
 
-__all__ = ["NAME", "AnnealSettings", "suggest"]
+__all__ = ["NAME", "AnnealSettings", "check_settings", "suggest"]
 
 _TINY = 1e-16  # keeps log() of a quantised zero finite, as hyperopt's qlognormal
 
@@ -117,6 +117,16 @@ def suggest(
 #: ``fmin`` seeds each point of this algorithm with ``seed + tid``, as hyperopt's
 #: anneal does, so that a seed gives hyperopt's points on one-parameter spaces.
 suggest.seed_per_tid = True  # type: ignore[attr-defined]
+
+
+def check_settings(settings: dict[str, Any]) -> None:
+    """Check anneal settings without suggesting (see :class:`AnnealSettings`).
+
+    Raises:
+        TypeError: An unknown setting name.
+        ValueError: A setting out of range.
+    """
+    AnnealSettings.from_kwargs(settings)
 
 
 class _Observations:

@@ -88,6 +88,16 @@ def suggest(
     return out
 
 
+def check_settings(settings: dict[str, Any]) -> None:
+    """Check TPE settings (names and values) without suggesting.
+
+    Raises:
+        TypeError: An unknown setting name.
+        ValueError: A setting out of range.
+    """
+    TPESettings.from_kwargs(settings)
+
+
 def points_per_fit(n: int) -> int:
     """How many of ``n`` points one fit of the densities serves.
 
@@ -98,4 +108,4 @@ def points_per_fit(n: int) -> int:
     return max(1, min(_MAX_POINTS_PER_FIT, n // 4))
 
 
-__all__ = ["NAME", "TPESettings", "suggest"]
+__all__ = ["NAME", "TPESettings", "check_settings", "suggest"]

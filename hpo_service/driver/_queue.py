@@ -17,10 +17,11 @@ from collections.abc import Callable
 
 _logger = logging.getLogger(__name__)
 
-QUEUE_SECONDS = 0.25
-"""Seconds of work the automatic depth keeps queued at the measured completion rate."""
+REFILL_SECONDS = 0.05
+"""Shortest time assumed between a trial finishing and the driver's refill landing."""
 
 MAX_AUTO_QUEUE_DEPTH = 512
+_MAX_CYCLE = 0.5  # a longer gap between refills is a pause, not the refill rhythm
 
 HOLD_SECONDS = 2.5
 """How long a raised depth holds without the queue running dry (workers poll an empty
@@ -55,21 +56,23 @@ class CompletionRate:
 class QueuePolicy:
     """The automatic queue depth, decided afresh at every refill of the driver.
 
-    The depth covers the trials expected to finish before the next refill can land,
-    ``lam = rate * horizon``, with a margin of two standard deviations (finishes are
-    roughly Poisson): ``ceil(lam + 2 * sqrt(lam)) + 1``, at least ``floor``. Workers
-    the driver knows to be idle (local ones not running a trial) get one each.
+    The depth covers the trials expected to finish before the next refill lands,
+    ``lam = rate * max(horizon, 2 * cycle)`` (``cycle``: the measured time between
+    refills), with a margin of two standard deviations since finishes are roughly
+    Poisson: ``ceil(lam + 2 * sqrt(lam))``, at least ``floor``. Workers the driver
+    knows to be idle (local ones not running a trial) get one each.
 
-    Idle remote workers are invisible until they claim. When a refill finds that
-    everything queued last time was claimed, demand may be higher than supply, so the
-    depth doubles (up to :data:`MAX_AUTO_QUEUE_DEPTH`); it halves again only after
-    :data:`HOLD_SECONDS` without such a drain (longer than a worker's longest pause
-    between polls of an empty queue, so that a fleet starting at once is served).
+    Idle remote workers are invisible until they claim. A refill that finds more
+    trials running than ever before has met workers it did not know, and more may be
+    waiting: the queue then gets ``growth`` trials for each of them, so a fleet that
+    starts at once is served within a few of its polls. In a steady state (as many
+    claims as finishes) this adds nothing.
 
     Args:
         local_workers: Workers started by this driver (known to exist).
-        horizon: Seconds of work to keep queued at the measured completion rate.
+        horizon: Shortest refill latency assumed, seconds.
         floor: Smallest depth.
+        growth: Trials queued per newly seen worker while the queue runs dry.
         clock: Monotonic clock in seconds (a simulation passes its own).
     """
 
@@ -77,53 +80,37 @@ class QueuePolicy:
         self,
         local_workers: int = 0,
         *,
-        horizon: float = QUEUE_SECONDS,
-        floor: int = 2,
+        horizon: float = REFILL_SECONDS,
+        floor: int = 1,
+        growth: int = 2,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.local_workers = local_workers
         self.horizon = horizon
         self.floor = floor
+        self.growth = growth
         self.completions = CompletionRate(clock)
         self._clock = clock
-        self._boost = 0
-        self._since = clock()  # last drain, or last halving of the boost
-        self._queued_after_fill = 0
+        self._last_call: float | None = None
+        self._cycle = 0.0
+        self._running = local_workers  # the most workers known to exist
 
     def depth(self, running: int, queued: int) -> int:
-        """The depth to fill to now.
+        """The depth to fill to now (call once per refill).
 
         Args:
             running: Trials running now.
             queued: Trials queued (``new``) now.
         """
         now = self._clock()
-        if self._queued_after_fill > 0 and queued == 0:
-            doubled = max(self._boost, 2 * self._queued_after_fill)
-            self._boost, self._since = min(doubled, MAX_AUTO_QUEUE_DEPTH), now
-        elif now - self._since > HOLD_SECONDS:
-            self._boost, self._since = self._boost // 2, now
-        lam = self.completions.rate * self.horizon
-        by_rate = min(math.ceil(lam + 2.0 * math.sqrt(lam)) + 1, MAX_AUTO_QUEUE_DEPTH)
+        if self._last_call is not None:
+            gap = min(now - self._last_call, _MAX_CYCLE)
+            self._cycle = 0.8 * self._cycle + 0.2 * gap
+        self._last_call = now
+        newly_seen = max(0, running - self._running)
+        self._running = max(self._running, running)
+        lam = self.completions.rate * max(self.horizon, 2.0 * self._cycle)
+        by_rate = math.ceil(lam + 2.0 * math.sqrt(lam))
         idle_local = max(0, self.local_workers - running)
-        return max(self.floor, by_rate, idle_local, self._boost)
-
-    def filled(self, queued: int) -> None:
-        """Note how many trials are queued right after a refill."""
-        self._queued_after_fill = queued
-
-
-def auto_queue_depth(workers: int, rate: float) -> int:
-    """The automatic queue depth for ``workers`` live workers finishing ``rate``/s.
-
-    Args:
-        workers: Workers known to be alive (running a trial, or started locally).
-        rate: Trials finished per second, recently.
-
-    Returns:
-        One queued trial per live worker, at least 2, and more for fast objectives:
-        enough for :data:`QUEUE_SECONDS` at the current rate (at most
-        :data:`MAX_AUTO_QUEUE_DEPTH`).
-    """
-    by_rate = math.ceil(rate * QUEUE_SECONDS)
-    return max(2, workers, min(by_rate, MAX_AUTO_QUEUE_DEPTH))
+        wanted = max(self.floor, by_rate, idle_local, self.growth * newly_seen)
+        return min(wanted, MAX_AUTO_QUEUE_DEPTH)

@@ -23,7 +23,12 @@ from hpo_service.driver._checkpoint import save_checkpoint
 from hpo_service.driver._local_pruning import LocalPruning
 from hpo_service.driver._progress import Progress
 from hpo_service.driver._suggest import Suggester
-from hpo_service.exceptions import InvalidResultError, MultiObjectiveError, TrialPruned
+from hpo_service.exceptions import (
+    InvalidResultError,
+    MultiObjectiveError,
+    SearchExhausted,
+    TrialPruned,
+)
 from hpo_service.objective._report import TrialContext, pruned_result
 from hpo_service.objective._result import (
     check_objective_count,
@@ -179,7 +184,11 @@ class SerialSearch:
             return None
         tids = self.trials.new_trial_ids(min(self.batch, room))
         seed = int(self.seeds.integers(_SEED_BOUND))
-        new = self.suggester.suggest_seeded(seed, tids)
+        try:
+            new = self.suggester.suggest_seeded(seed, tids)
+        except SearchExhausted as e:
+            _logger.info("search exhausted: %s", e)
+            return None
         self.trials.insert_trial_docs(
             [
                 make_trial_doc(
@@ -189,7 +198,7 @@ class SerialSearch:
                     labels=self.suggester.labels,
                     result={"status": STATUS_NEW},
                 )
-                for tid, params in zip(tids, new, strict=True)
+                for tid, params in zip(tids, new, strict=False)  # grid: maybe fewer
             ]
         )
         return self._queued()[0]

@@ -27,7 +27,8 @@ class StudySettings:
         algorithm_settings: Keyword settings of the algorithm (JSON-able).
         seed: Seed of the suggestion sequence, or None for a random one.
         queue_depth: How many trials the driver keeps queued (``new``), or None for
-            automatic: one per live worker (at least 2), more for fast objectives.
+            automatic: what finishes before the next refill lands, plus a margin
+            (at least 1), more while new workers appear.
         lease_seconds: Lease a worker takes on claim and extends by heartbeat.
         max_attempts: Attempts after which an expiring trial becomes an ``error``.
         trial_timeout: Seconds an objective may run before it is killed, or None.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from hpo_service.algorithms import describe, resolve
@@ -19,7 +19,7 @@ from hpo_service.driver._settings import StudySettings
 from hpo_service.driver._study import open_study, space_settings, study_space
 from hpo_service.driver._study_loop import Driver, DriverOptions
 from hpo_service.driver._suggest import Suggester
-from hpo_service.exceptions import StudyNotFoundError
+from hpo_service.exceptions import StudyNotFoundError, TrialNotFoundError
 from hpo_service.fmin import as_generator, best_of
 from hpo_service.objective._reference import reference_of
 from hpo_service.space import compile_space
@@ -101,6 +101,56 @@ class StoreTrials(TrialsView):
         self.refresh()
         return [self._docs[tid] for tid in sorted(self._docs)]
 
+    def enqueue(self, points: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Queue given params (``[{label: value}, ...]``) to be evaluated next.
+
+        The study must exist. Every point is checked against its space first; if one
+        does not fit (unknown label, value outside the space, inactive branch),
+        nothing is queued.
+
+        Returns:
+            The new trials' tids.
+
+        Raises:
+            StudyNotFoundError: The study does not exist yet.
+            ValueError: A point does not fit the space.
+        """
+        from hpo_service.driver._warm_start import enqueue
+
+        return enqueue(self.store, self.study, points)
+
+    def import_results(self, *paths: str) -> list[int]:
+        """Import already-evaluated results as finished trials the algorithm learns
+        from: exports of another study (``hpo-driver trials --format json|csv``) or
+        pickled hyperopt ``Trials`` (your own local files; see ``hpo-driver import``).
+
+        Returns:
+            The new trials' tids (records imported before are skipped).
+
+        Raises:
+            StudyNotFoundError: The study does not exist yet.
+            ValueError: A file is malformed or a trial does not fit the space;
+                nothing is imported then.
+        """
+        from hpo_service.driver._warm_sources import read_results
+        from hpo_service.driver._warm_start import import_results
+
+        records = [record for path in paths for record in read_results(path)]
+        return import_results(self.store, self.study, records).imported
+
+    def trial_attachments(self, trial: Mapping[str, Any]) -> Mapping[str, bytes]:
+        """The attachments the trial's objective returned, read from the store.
+
+        ``trials.trial_attachments(trial)["name"]`` loads one blob (as bytes); the
+        mapping is read-only (attachments come from the objective's result).
+        """
+        return _StoredAttachments(self.store, self.study, int(trial["tid"]))
+
+    @property
+    def attachments(self) -> Mapping[str, bytes]:
+        """hyperopt's flat view: ``trials.attachments["ATTACH::<tid>::<name>"]``."""
+        return _AllAttachments(self)
+
     def refresh(self) -> None:
         """Read the trials written since the last refresh."""
         changes, self._cursor = self.store.changes_since(self.study, self._cursor)
@@ -143,9 +193,8 @@ class StoreTrials(TrialsView):
         Objective errors always become ``error`` trials here (workers catch them).
         ``pruner`` (if given) replaces the one given to the constructor.
         """
-        from hpo_service.algorithms import tpe
-
-        name, algo_settings = describe(algo or tpe.suggest)
+        # algo=None: a new study uses tpe, a resumed one keeps its algorithm.
+        name, algo_settings = (None, None) if algo is None else describe(algo)
         chosen = self.pruner if pruner is None else resolve_pruner(pruner)
         given = {
             "objective": self.objective or reference_of(fn),
@@ -280,3 +329,47 @@ class _FinishedTrials(TrialsView):
     @property
     def trials(self) -> list[dict[str, Any]]:
         return self._docs
+
+
+class _StoredAttachments(Mapping[str, bytes]):
+    """One trial's attachments in the store, loaded one at a time on access."""
+
+    def __init__(self, store: BaseTrialStore, study: str, tid: int) -> None:
+        self._store, self._study, self._tid = store, study, tid
+
+    def __getitem__(self, name: str) -> bytes:
+        found = self._store.get_attachments(self._study, self._tid, [name])
+        if name not in found:
+            raise KeyError(name)
+        return found[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._store.attachment_sizes(self._study, self._tid))
+
+    def __len__(self) -> int:
+        return len(self._store.attachment_sizes(self._study, self._tid))
+
+
+class _AllAttachments(Mapping[str, bytes]):
+    """Every trial's attachments under hyperopt's ``ATTACH::<tid>::<name>`` keys."""
+
+    def __init__(self, trials: StoreTrials) -> None:
+        self._trials = trials
+
+    def __getitem__(self, key: str) -> bytes:
+        prefix, _, rest = str(key).partition("::")
+        tid, _, name = rest.partition("::")
+        if prefix != "ATTACH" or not tid.isdigit() or not name:
+            raise KeyError(key)
+        try:
+            return self._trials.trial_attachments({"tid": int(tid)})[name]
+        except TrialNotFoundError:
+            raise KeyError(key) from None
+
+    def __iter__(self) -> Iterator[str]:
+        for doc in self._trials._dynamic_trials:
+            for name in self._trials.trial_attachments(doc):
+                yield self._trials.aname(doc, name)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)

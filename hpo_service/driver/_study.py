@@ -13,17 +13,17 @@ from hpo_service.exceptions import (
     StudyMismatchError,
     StudyNotFoundError,
 )
-from hpo_service.space import fingerprint, from_document, to_document
+from hpo_service.space import compile_space, fingerprint, from_document, to_document
 from hpo_service.store import BaseTrialStore
 
 _logger = logging.getLogger(__name__)
 
 # Settings that define what a study searches; changing one on resume needs --override.
+# The algorithm is not one of them: any algorithm learns from the whole history, so
+# switching (say from rand to tpe) on resume is allowed and logged.
 IDENTITY_KEYS = (
     "objective",
     "space_fingerprint",
-    "algorithm",
-    "algorithm_settings",
     "pruner",
     "pruner_settings",
 )
@@ -49,15 +49,19 @@ def open_study(
         name: The study name.
         given: Settings the user gave (keys of :class:`StudySettings`); on resume, run
             settings (``max_evals``, leases, stop rules, ...) replace the stored ones.
-        override: Accept a changed objective, space or algorithm on resume.
+        override: Accept a changed objective, space or pruner on resume. A changed
+            algorithm is accepted without it (its settings are then those given,
+            not the old algorithm's).
 
     Returns:
         The study's settings now in force, and whether the study was created.
 
     Raises:
         StudyMismatchError: The study exists with a different objective, space or
-            algorithm and ``override`` is False.
-        ValueError: The study does not exist and ``given`` lacks what creating it needs.
+            pruner and ``override`` is False.
+        ValueError: The study does not exist and ``given`` lacks what creating it
+            needs, or the algorithm does not accept its settings or the space;
+            nothing is written then.
     """
     _check_known_keys(given)
     given = _with_objective_count(given)
@@ -70,10 +74,46 @@ def open_study(
             study = store.get_study(name)
     stored = StudySettings.from_dict(study.settings)
     _check_objective_count(name, stored, given)
-    merged = _merge(name, stored, given, override=override)
+    merged = _merge(
+        name, stored, _algorithm_change(name, stored, given), override=override
+    )
+    check_algorithm(merged)
     if merged != stored:
         store.update_study_settings(name, merged.to_dict())
     return merged, False
+
+
+def check_algorithm(settings: StudySettings, space: Any = None) -> None:
+    """Check the study's algorithm settings (and space) against its algorithm.
+
+    Raises:
+        ValueError: The algorithm is unknown, a setting is not accepted, or the space
+            does not suit it (grid search and continuous parameters).
+    """
+    from hpo_service.algorithms import check
+
+    live = study_space(settings) if space is None else space
+    check(settings.algorithm, settings.algorithm_settings, compile_space(live))
+
+
+def _algorithm_change(
+    name: str, stored: StudySettings, given: dict[str, Any]
+) -> dict[str, Any]:
+    """``given``; a new algorithm without settings gets none (not the old one's)."""
+    algorithm = given.get("algorithm")
+    if algorithm is None or algorithm == stored.algorithm:
+        return given
+    settings = given.get("algorithm_settings")
+    _logger.warning(
+        "study %r: algorithm %s -> %s (settings %s) from now on; it learns from the "
+        "%s trials' history",
+        name,
+        stored.algorithm,
+        algorithm,
+        settings or {},
+        stored.algorithm,
+    )
+    return {**given, "algorithm_settings": settings or {}}
 
 
 def study_space(settings: StudySettings) -> Any:
@@ -92,6 +132,7 @@ def _create(store: BaseTrialStore, name: str, given: dict[str, Any]) -> StudySet
     if values.get("seed") is None:
         values["seed"] = secrets.randbelow(2**31)
     settings = StudySettings(**values)
+    check_algorithm(settings)
     store.create_study(name, settings.to_dict())
     _logger.debug("created study %r (seed %s)", name, settings.seed)
     return settings

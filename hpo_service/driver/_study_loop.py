@@ -23,11 +23,11 @@ import numpy as np
 from hpo_service.algorithms import resolve
 from hpo_service.algorithms._pareto import ParetoArchive
 from hpo_service.driver._progress import Progress
-from hpo_service.driver._queue import CompletionRate, auto_queue_depth
+from hpo_service.driver._queue import QueuePolicy
 from hpo_service.driver._serial import check_loss_threshold
 from hpo_service.driver._settings import COUNTED_STATES, StudySettings
 from hpo_service.driver._suggest import Suggester
-from hpo_service.exceptions import DriverLeaseError
+from hpo_service.exceptions import DriverLeaseError, SearchExhausted
 from hpo_service.objective._result import loss_of, losses_of, violation_of
 from hpo_service.store import BaseTrialStore, Trial, TrialState
 
@@ -123,7 +123,8 @@ class Driver:
         self._started = time.monotonic()
         self._last_done: dict[str, float] = {}
         self._cancelled = False
-        self._throughput = CompletionRate()
+        self._exhausted = False  # the algorithm has no new point left (grid)
+        self._queue_policy = QueuePolicy(self.options.local_workers)
         self._replaying = True  # the first read replays what finished before this run
 
     # ---- public ------------------------------------------------------------------
@@ -170,7 +171,7 @@ class Driver:
                 if self._drain():
                     return self._stop_reason
             elif self._complete():
-                return "max_evals"
+                return "exhausted" if self._exhausted else "max_evals"
             else:
                 inserted = self._fill_queue()
                 if inserted == _MAX_SUGGESTIONS_PER_POLL:
@@ -255,7 +256,7 @@ class Driver:
         if trial.state not in _FINISHED or previous in _FINISHED:
             return
         if not self._replaying:
-            self._throughput.count()
+            self._queue_policy.completions.count()
         result = trial.result if trial.state != TrialState.ERROR else None
         self._suggester.observe(trial.params, result)
         losses = None if result is None else losses_of(result)
@@ -319,7 +320,8 @@ class Driver:
         return None
 
     def _complete(self) -> bool:
-        return not self._pending and self._n_finished() >= self.settings.max_evals
+        done = self._exhausted or self._n_finished() >= self.settings.max_evals
+        return done and not self._pending
 
     def _drain(self) -> bool:
         """Cancel queued trials after a stop rule; True once nothing runs any more."""
@@ -336,23 +338,38 @@ class Driver:
             self.settings.max_evals - total,
             _MAX_SUGGESTIONS_PER_POLL,
         )
-        if room <= 0:
+        if room <= 0 or self._exhausted or self._cancelled_while_queue_empty():
             return 0
         pending = [t.params for t in self._pending.values()]
         rng = np.random.default_rng([self.settings.seed or 0, len(self._states)])
-        new = self._suggester.suggest(rng, room, pending)
+        try:
+            new = self._suggester.suggest(rng, room, pending)
+        except SearchExhausted as e:
+            _logger.info("study %r: %s; finishing the running trials", self.name, e)
+            self._exhausted = True
+            return 0
         self.store.insert_trials(self.name, new)
         return len(new)
 
+    def _cancelled_while_queue_empty(self) -> bool:
+        """Whether the study was cancelled, read now if nothing is queued.
+
+        A cancel shows up as cancelled queued trials, which the next read reports; with
+        an empty queue there are none, so look at the study itself before queueing.
+        """
+        if self._counts[TrialState.NEW] == 0:
+            study = self.store.get_study(self.name)
+            self._cancelled = bool(study.settings.get("cancelled"))
+        return self._cancelled
+
     def _queue_depth(self) -> int:
-        """The configured depth, or the automatic one (see :mod:`._queue`)."""
+        """The configured depth, or the automatic one (see :class:`QueuePolicy`)."""
         if self.settings.queue_depth is not None:
             return self.settings.queue_depth
-        owners = {
-            t.owner for t in self._pending.values() if t.state == TrialState.RUNNING
-        }
-        workers = max(len(owners), self.options.local_workers)
-        return auto_queue_depth(workers, self._throughput.rate)
+        counts = self._counts
+        return self._queue_policy.depth(
+            counts[TrialState.RUNNING], counts[TrialState.NEW]
+        )
 
     def _n_finished(self) -> int:
         """Finished trials that count toward ``max_evals`` (done, error, pruned)."""

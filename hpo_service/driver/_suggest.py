@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from hpo_service.algorithms import Algorithm
+from hpo_service.algorithms import Algorithm, check, describe
 from hpo_service.algorithms._history import History
 from hpo_service.exceptions import SpaceError
 from hpo_service.objective._result import STATUS_PRUNED, losses_of, violation_of
@@ -35,6 +35,12 @@ class Suggester:
         space: The search space.
         algorithm: The suggest function.
         pruned_rule: How pruned trials are learned from, one of :data:`PRUNED_RULES`.
+
+    Raises:
+        SpaceError: The space is invalid, or does not suit the algorithm (grid
+            search and continuous parameters).
+        ValueError: One of hpo-service's algorithms was given settings it does not
+            accept, or ``pruned_rule`` is unknown.
     """
 
     def __init__(
@@ -48,6 +54,7 @@ class Suggester:
         self.space = space
         self.compiled = compile_space(space)
         self.history = History(self.compiled)
+        _check_algorithm(algorithm, self.compiled)
         self._algorithm = algorithm
         self._pruned_rule = pruned_rule
 
@@ -179,3 +186,12 @@ def _seeds_per_tid(algorithm: Algorithm) -> bool:
     while isinstance(algorithm, functools.partial):
         algorithm = algorithm.func
     return bool(getattr(algorithm, "seed_per_tid", False))
+
+
+def _check_algorithm(algorithm: Algorithm, compiled: Any) -> None:
+    """Check one of our algorithms' settings and space fit (not a user's own)."""
+    try:
+        name, settings = describe(algorithm)
+    except ValueError:
+        return
+    check(name, settings, compiled)

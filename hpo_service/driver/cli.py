@@ -12,38 +12,75 @@ from typing import Any
 
 import click
 
-from hpo_service.algorithms import ALGORITHMS
-from hpo_service.driver import _output
+from hpo_service.driver import _output, _warm_cli
+from hpo_service.driver._algo_options import algo_options, take_algorithm
 from hpo_service.driver._local_workers import LocalWorkers
 from hpo_service.driver._pruner_options import pruner_options, take_pruner
 from hpo_service.driver._settings import COUNTED_STATES
 from hpo_service.driver._study import open_study, space_settings, study_space
 from hpo_service.driver._study_loop import Driver, DriverOptions
-from hpo_service.exceptions import HPOServiceError, ObjectiveImportError, SpaceError
+from hpo_service.exceptions import (
+    HPOServiceError,
+    ObjectiveImportError,
+    SpaceError,
+    StudyNotFoundError,
+)
 from hpo_service.insight import _cli as _insight_cli
 from hpo_service.objective._reference import check_importable, import_reference
 from hpo_service.store import BaseTrialStore, TrialState
-from hpo_service.store._cli_option import db_option, open_store_for_cli
+from hpo_service.store._cli_option import (
+    db_option,
+    open_store_for_cli,
+    store_location,
+)
 from hpo_service.trials import check_objective_names
 
 _study_option = click.option("--study", "study", required=True, help="Study name.")
 
 
-def _with_store(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Add --db, open the store, pass it as ``store`` and close it afterwards."""
+def _store_command(*, create: bool) -> Callable[..., Any]:
+    """Add --db, open the store, pass it as ``store`` and close it afterwards.
 
-    @db_option
-    @functools.wraps(command)
-    def wrapper(db_url: str, **kwargs: Any) -> Any:
-        store = open_store_for_cli(db_url)
-        try:
-            return command(store=store, db_url=db_url, **kwargs)
-        except HPOServiceError as e:
-            raise click.ClickException(str(e)) from e
-        finally:
-            store.close()
+    Only ``create=True`` (``start``) creates a missing database; every other command
+    fails with the path it looked at, so one run from the wrong directory never
+    leaves an empty database behind.
+    """
 
-    return wrapper
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @db_option
+        @functools.wraps(command)
+        def wrapper(db_url: str, **kwargs: Any) -> Any:
+            store = open_store_for_cli(db_url, create=create)
+            try:
+                return command(store=store, db_url=db_url, **kwargs)
+            except StudyNotFoundError as e:
+                raise click.ClickException(
+                    _study_not_found(store, db_url, kwargs.get("study"))
+                ) from e
+            except HPOServiceError as e:
+                raise click.ClickException(str(e)) from e
+            finally:
+                store.close()
+
+        return wrapper
+
+    return decorate
+
+
+_with_store = _store_command(create=False)
+
+
+def _study_not_found(store: BaseTrialStore, db_url: str, study: str | None) -> str:
+    """ "study not found" naming the database looked in and the studies it holds."""
+    try:
+        names = [s.name for s in store.list_studies()]
+    except HPOServiceError:
+        names = []
+    held = f"it holds: {', '.join(names)}" if names else "it holds no study"
+    return (
+        f"study {study!r} not found in {store_location(db_url)} ({held}); "
+        "pass --db (or set HPO_DB) to use another store"
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -63,12 +100,12 @@ def main(verbose: int) -> None:
     "--space", "space_ref", help="Search space reference, package.module:name."
 )
 @click.option("--max-evals", type=click.IntRange(min=1), help="Trials to finish.")
-@click.option("--algo", type=click.Choice(list(ALGORITHMS)), help="Algorithm [tpe].")
+@algo_options
 @click.option("--seed", type=int, help="Seed of the suggestion sequence.")
 @click.option(
     "--queue-depth",
     type=click.IntRange(min=1),
-    help="Trials kept queued [one per live worker, at least 2; more for fast trials].",
+    help="Trials kept queued [automatic: what finishes before the next refill, >= 1].",
 )
 @click.option(
     "--lease-seconds",
@@ -112,11 +149,11 @@ def main(verbose: int) -> None:
 @click.option(
     "--override",
     is_flag=True,
-    help="Resume even if the objective, space, algorithm or pruner changed.",
+    help="Resume even if the objective, space or pruner changed.",
 )
 @click.option("--no-progress", is_flag=True, help="Do not show a progress bar.")
 @pruner_options
-@_with_store
+@_store_command(create=True)
 def start(
     store: BaseTrialStore,
     db_url: str,
@@ -125,11 +162,10 @@ def start(
     workers: int,
     override: bool,
     no_progress: bool,
-    algo: str | None,
     **given: Any,
 ) -> None:
     """Create study STUDY, or resume it, and run it until it is complete."""
-    given["algorithm"] = algo
+    take_algorithm(given)
     take_pruner(given)
     try:
         given["objective_names"] = check_objective_names(given["objective_names"])
@@ -298,6 +334,8 @@ def list_studies(store: BaseTrialStore, db_url: str) -> None:
 main.add_command(_insight_cli.report)
 main.add_command(_insight_cli.importance)
 main.add_command(_insight_cli.dashboard)
+main.add_command(_warm_cli.enqueue)
+main.add_command(_warm_cli.import_results)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

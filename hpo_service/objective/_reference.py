@@ -43,7 +43,7 @@ def import_reference(reference: str) -> Any:
     add_cwd_to_path()
     try:
         obj: Any = importlib.import_module(module_name)
-    except Exception as e:
+    except (Exception, SystemExit) as e:  # argparse at import raises SystemExit
         raise ObjectiveImportError(
             f"cannot import {reference!r}: {type(e).__name__}: {e}"
         ) from e

@@ -10,6 +10,7 @@ returns a list or tuple); a one-element list is the plain loss. A result may car
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import numbers
@@ -176,6 +177,48 @@ def _check_json(result: dict[str, Any]) -> None:
                 f"but got {type(value).__name__} {value!r:.80} ({e}); keep large or "
                 "binary data in result['attachments'] as bytes, or run in process"
             ) from e
+
+
+def split_attachments(value: Any) -> tuple[Any, Any]:
+    """``(value without "attachments", the attachments)`` of an objective's return.
+
+    hyperopt's objectives return large or binary data under ``result["attachments"]``
+    (``{name: bytes or str}``); the rest of the result stays a small JSON document.
+    A value that is not a dict, or has no attachments, gives ``(value, None)``.
+    """
+    if not isinstance(value, Mapping) or "attachments" not in value:
+        return value, None
+    rest = {k: v for k, v in value.items() if k != "attachments"}
+    return rest, value["attachments"]
+
+
+def encode_attachments(attachments: Any) -> dict[str, str]:
+    """Attachments as ``{name: base64 text}``, to cross a JSON pipe.
+
+    ``str`` values are stored as their UTF-8 bytes (and read back as bytes).
+
+    Raises:
+        InvalidResultError: Not a dict of names to bytes or str, or larger than
+            :data:`~hpo_service.store.MAX_ATTACHMENT_BYTES` in total.
+    """
+    from hpo_service.store._common import check_attachments
+
+    if isinstance(attachments, Mapping):
+        attachments = {
+            k: v.encode() if isinstance(v, str) else v for k, v in attachments.items()
+        }
+    try:
+        blobs = check_attachments(attachments)
+    except ValueError as e:
+        raise InvalidResultError(f"result['attachments']: {e}") from None
+    return {
+        name: base64.b64encode(data).decode("ascii") for name, data in blobs.items()
+    }
+
+
+def decode_attachments(encoded: Mapping[str, str]) -> dict[str, bytes]:
+    """The inverse of :func:`encode_attachments`."""
+    return {name: base64.b64decode(text) for name, text in encoded.items()}
 
 
 def loss_of(result: Mapping[str, Any]) -> float | None:

@@ -8,7 +8,9 @@
 from __future__ import annotations
 
 from hpo_service.store._base import (
+    MAX_ATTACHMENT_BYTES,
     BaseTrialStore,
+    FinishedTrial,
     NewTrial,
     RequeueReport,
     Study,
@@ -23,8 +25,10 @@ make_store = open_store
 
 __all__ = [
     "LEASE_EXPIRED",
+    "MAX_ATTACHMENT_BYTES",
     "SUPPORTED_SCHEMES",
     "BaseTrialStore",
+    "FinishedTrial",
     "NewTrial",
     "RequeueReport",
     "Study",

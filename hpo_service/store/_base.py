@@ -12,6 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+#: Most bytes the attachments of one trial may hold together: 8 MiB. They are BLOBs
+#: in SQLite and one document each in MongoDB (whose documents hold up to 16 MiB).
+MAX_ATTACHMENT_BYTES = 8 * 2**20
+
 
 class TrialState(str, enum.Enum):
     """A trial's life: ``new`` -> ``running`` -> a finished state.
@@ -57,6 +61,16 @@ class NewTrial:
 
     params: dict[str, Any]
     config: Any
+
+
+@dataclass
+class FinishedTrial:
+    """An already-evaluated trial to import (a warm start): params, config and the
+    ``done`` result it had (``status`` ``"ok"`` with a loss, or ``"fail"``)."""
+
+    params: dict[str, Any]
+    config: Any
+    result: dict[str, Any]
 
 
 @dataclass
@@ -194,6 +208,19 @@ class BaseTrialStore(abc.ABC):
         """
 
     @abc.abstractmethod
+    def insert_finished(self, study: str, trials: list[FinishedTrial]) -> list[int]:
+        """Insert already-evaluated trials in state ``done`` and return their tids.
+
+        What a warm start imports (another study's results, a hyperopt ``Trials``):
+        the trials are never claimed or run, and they are changes like any insert.
+        Tids are allocated as :meth:`insert_trials` allocates them.
+
+        Raises:
+            StudyNotFoundError: No such study.
+            ValueError: An item is not a FinishedTrial with dict params and result.
+        """
+
+    @abc.abstractmethod
     def claim(
         self, owner: str, lease_seconds: float, *, study: str | None = None
     ) -> Trial | None:
@@ -288,6 +315,56 @@ class BaseTrialStore(abc.ABC):
         Raises:
             ValueError: ``values`` is empty, or a step or value is invalid (see
                 :meth:`report`).
+        """
+
+    @abc.abstractmethod
+    def put_attachments(
+        self, study: str, tid: int, token: str, attachments: dict[str, bytes]
+    ) -> bool:
+        """Store the attempt's attachments (hyperopt's: named blobs of a result).
+
+        Replaces whatever attachments the trial had. A worker calls it before
+        :meth:`complete`; like a report, it is not a change of the trial.
+
+        Args:
+            study: The study.
+            tid: The trial.
+            token: The attempt's token.
+            attachments: ``{name: bytes}``, at most :data:`MAX_ATTACHMENT_BYTES`
+                together.
+
+        Returns:
+            True if stored; False if ``token`` is not the current running attempt.
+
+        Raises:
+            ValueError: Not a dict of non-empty str names to bytes, or too large.
+        """
+
+    @abc.abstractmethod
+    def get_attachments(
+        self, study: str, tid: int, names: list[str] | None = None
+    ) -> dict[str, bytes]:
+        """The attachments of the trial's current (or last) attempt, by name.
+
+        Attachments stored by an attempt that was later requeued, released or
+        refused are not shown.
+
+        Args:
+            study: The study.
+            tid: The trial.
+            names: Only these (missing names are left out); None for all.
+
+        Raises:
+            TrialNotFoundError: No such trial.
+        """
+
+    @abc.abstractmethod
+    def attachment_sizes(self, study: str, tid: int) -> dict[str, int]:
+        """``{name: size in bytes}`` of what :meth:`get_attachments` returns, without
+        reading the blobs.
+
+        Raises:
+            TrialNotFoundError: No such trial.
         """
 
     @abc.abstractmethod

@@ -5,34 +5,71 @@ Kept with the store so that a worker does not import the driver.
 
 from __future__ import annotations
 
+import os
+
 import click
 
-from hpo_service.exceptions import StoreConnectionError, StoreError
+from hpo_service.exceptions import (
+    StoreConnectionError,
+    StoreError,
+    StoreNotFoundError,
+)
 from hpo_service.store import BaseTrialStore, open_store
+from hpo_service.store._url import (
+    STORE_URL_ENV,
+    mask_url,
+    parse_sqlite_url,
+    split_scheme,
+)
 
 DEFAULT_DB = "sqlite:///hpo.sqlite"
 
 db_option = click.option(
     "--db",
     "db_url",
-    envvar="HPO_DB",
+    envvar=STORE_URL_ENV,
     default=DEFAULT_DB,
     show_default=True,
-    help="Trials store URL: sqlite:///path, mongodb://..., mongomock://name "
-    "(or env HPO_DB).",
+    help="Trials store URL: sqlite:///path, mongodb://..., hyperopt's "
+    "mongo://host:port/db/jobs, mongomock://name (or env HPO_DB).",
 )
 
 
-def open_store_for_cli(db_url: str) -> BaseTrialStore:
+class MissingStoreError(click.ClickException):
+    """The database does not exist and the command does not create one (exit 1)."""
+
+
+def open_store_for_cli(db_url: str, *, create: bool = False) -> BaseTrialStore:
     """Open the store, turning failures into click errors.
 
+    Args:
+        db_url: The store URL.
+        create: Create the database if it is missing (only ``hpo-driver start``
+            does); read commands and workers never create one.
+
     Raises:
+        MissingStoreError: ``create`` is False and the database does not exist.
         click.ClickException: The store cannot be reached (exit code 1).
         click.BadParameter: The URL is malformed or names no usable store (exit 2).
     """
     try:
-        return open_store(db_url)
+        return open_store(db_url, create=create)
     except StoreConnectionError as e:
         raise click.ClickException(f"cannot reach the store: {e}") from e
+    except StoreNotFoundError as e:
+        raise MissingStoreError(str(e)) from e
     except (ValueError, StoreError) as e:
         raise click.BadParameter(str(e), param_hint="'--db'") from e
+
+
+def store_location(db_url: str) -> str:
+    """Where ``db_url`` points, for messages: a SQLite file's absolute path, or the
+    URL with its password masked."""
+    try:
+        if split_scheme(db_url)[0] == "sqlite":
+            path = parse_sqlite_url(db_url)[0]
+            if path != ":memory:":
+                return f"SQLite database {os.path.abspath(path)}"
+    except ValueError:
+        pass
+    return mask_url(db_url)

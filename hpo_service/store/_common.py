@@ -9,7 +9,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from hpo_service.exceptions import StoreError
-from hpo_service.store._base import NewTrial, TrialState
+from hpo_service.store._base import (
+    MAX_ATTACHMENT_BYTES,
+    FinishedTrial,
+    NewTrial,
+    TrialState,
+)
 
 #: The ``error["type"]`` that :meth:`requeue_expired` records when attempts run out.
 LEASE_EXPIRED = "LeaseExpired"
@@ -149,6 +154,26 @@ def check_new_trials(trials: Any) -> list[NewTrial]:
     return list(trials)
 
 
+def check_finished_trials(trials: Any) -> list[FinishedTrial]:
+    """Return ``trials`` as a list of :class:`FinishedTrial` with dict params/result.
+
+    Raises:
+        ValueError: Not a sequence of FinishedTrial, or a params/result not a dict.
+    """
+    if not isinstance(trials, Sequence) or isinstance(trials, (str, bytes)):
+        raise ValueError(
+            f"`trials` must be a list of FinishedTrial, but got trials={trials!r:.200}"
+        )
+    for item in trials:
+        if not isinstance(item, FinishedTrial):
+            raise ValueError(
+                f"`trials` must hold FinishedTrial items, but got {item!r:.200}"
+            )
+        check_dict(item.params, "params")
+        check_dict(item.result, "result")
+    return list(trials)
+
+
 def check_states(states: Any) -> list[TrialState] | None:
     """Return ``states`` as TrialState members (None stays None)."""
     if states is None:
@@ -227,3 +252,44 @@ def check_reports(values: Any) -> list[tuple[int, float]]:
             )
         pairs.append((check_step(pair[0]), check_report_value(pair[1])))
     return pairs
+
+
+def check_attachments(attachments: Any) -> dict[str, bytes]:
+    """Return a trial's attachments as ``{name: bytes}``, checked.
+
+    Raises:
+        ValueError: ``attachments`` is not a dict of non-empty str names to bytes
+            (``bytes``, ``bytearray`` or ``memoryview``), or holds more than
+            :data:`~hpo_service.store.MAX_ATTACHMENT_BYTES` in total.
+    """
+    check_dict(attachments, "attachments")
+    blobs: dict[str, bytes] = {}
+    for name, data in attachments.items():
+        if not isinstance(name, str) or not name:
+            raise ValueError(
+                f"attachment names must be non-empty strings, but got {name!r:.80}"
+            )
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise ValueError(
+                f"attachments[{name!r}] must be bytes, but got {type(data).__name__}"
+            )
+        blobs[name] = bytes(data)
+    total = sum(len(b) for b in blobs.values())
+    if total > MAX_ATTACHMENT_BYTES:
+        raise ValueError(
+            f"the attachments of one trial must hold at most {MAX_ATTACHMENT_BYTES} "
+            f"bytes (8 MiB) together, but got {total} bytes: keep large artefacts in "
+            "files and return their paths"
+        )
+    return blobs
+
+
+def check_attachment_names(names: Any) -> set[str] | None:
+    """Return ``names`` as a set (None stays None: every attachment)."""
+    if names is None:
+        return None
+    if isinstance(names, str) or not isinstance(names, Sequence):
+        raise ValueError(
+            f"`names` must be a list of attachment names, but got names={names!r:.80}"
+        )
+    return set(names)

@@ -82,6 +82,7 @@ from hpo_service.store import _common as c
 from hpo_service.store import _mongo_schema as schema
 from hpo_service.store._base import (
     BaseTrialStore,
+    FinishedTrial,
     NewTrial,
     RequeueReport,
     Study,
@@ -261,6 +262,14 @@ def _study_not_found(name: str) -> StudyNotFoundError:
     )
 
 
+def _short(exc: PyMongoError) -> str:
+    """The server's own message of ``exc`` (not the full reply), on one line."""
+    details = getattr(exc, "details", None)
+    text = str(details.get("errmsg") or exc) if isinstance(details, dict) else str(exc)
+    hint = " (check user, password and authSource)" if "authentication" in text else ""
+    return text.splitlines()[0][:300] + hint
+
+
 def _session_kw(session: Any) -> dict[str, Any]:
     return {} if session is None else {"session": session}
 
@@ -320,10 +329,11 @@ def open_mongomock(url: str, **options: Any) -> MongoTrialStore:
     name, database = parse_mongomock_url(url)
     database = options.pop("database", None) or database or DEFAULT_DATABASE
     retry_timeout = options.pop("retry_timeout", 30.0)
+    options.pop("create", None)  # opening never writes: nothing to create
     if options:
         raise ValueError(
             "`options` of a mongomock:// store must be among database, "
-            f"retry_timeout, but got {', '.join(sorted(options))}"
+            f"retry_timeout, create, but got {', '.join(sorted(options))}"
         )
     client, lock = _mock_server(name)
     return MongoTrialStore(
@@ -350,6 +360,7 @@ def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
         StoreConnectionError: No member answered within the connect timeout,
             authentication failed, or the server is older than MongoDB 4.2.
     """
+    options.pop("create", None)  # opening never writes: nothing to create
     retry_timeout = options.pop("retry_timeout", 30.0)
     connect_timeout = c.check_positive(
         options.pop("connect_timeout", 10.0), "connect_timeout"
@@ -431,7 +442,7 @@ class MongoTrialStore(BaseTrialStore):
             self._close_client()
             raise StoreConnectionError(
                 f"MongoDB at {self._description} must be usable, but: "
-                f"{self._scrub(str(exc)).splitlines()[0]}"
+                f"{self._scrub(_short(exc))}"
             ) from None
         _logger.debug("opened MongoDB store %s/%s", self._description, database)
 
@@ -843,9 +854,27 @@ class MongoTrialStore(BaseTrialStore):
     def insert_trials(self, study: str, trials: list[NewTrial]) -> list[int]:
         c.check_name(study, "study")
         payloads = [
-            (_encode(t.params, "params"), _encode(t.config, "config"))
+            (_encode(t.params, "params"), _encode(t.config, "config"), None)
             for t in c.check_new_trials(trials)
         ]
+        return self._insert("insert_trials", study, payloads)
+
+    def insert_finished(self, study: str, trials: list[FinishedTrial]) -> list[int]:
+        c.check_name(study, "study")
+        payloads = [
+            (
+                _encode(t.params, "params"),
+                _encode(t.config, "config"),
+                self._sized(_encode(t.result, "result"), "result"),
+            )
+            for t in c.check_finished_trials(trials)
+        ]
+        return self._insert("insert_finished", study, payloads)
+
+    def _insert(
+        self, what: str, study: str, payloads: list[tuple[Any, Any, Any]]
+    ) -> list[int]:
+        """Insert ``(params, config, result)``: new trials, or done with a result."""
         if not payloads:
             self._require_study(study)
             return []
@@ -855,8 +884,11 @@ class MongoTrialStore(BaseTrialStore):
         now = self.now()
         docs = [
             self._new_doc(study, first + i, params, config, now, wid)
-            for i, (params, config) in enumerate(payloads)
+            for i, (params, config, _) in enumerate(payloads)
         ]
+        for doc, (_, _, result) in zip(docs, payloads, strict=True):
+            if result is not None:
+                doc.update(state=TrialState.DONE.value, result=result, finished_at=now)
 
         def attempt(n: int) -> None:
             try:
@@ -865,7 +897,7 @@ class MongoTrialStore(BaseTrialStore):
                 if n == 0 or not _only_duplicates(exc):
                     raise
 
-        self._call("insert_trials", attempt)
+        self._call(what, attempt)
         return [first + i for i in range(len(docs))]
 
     def _allocate_tids(self, study: str, count: int) -> int:
@@ -1155,6 +1187,87 @@ class MongoTrialStore(BaseTrialStore):
             if group["_id"] in known:
                 counts[known[group["_id"]]] = int(group["n"])
         return counts
+
+    # ---- attachments (hyperopt's named blobs of a result) --------------------------
+
+    def _attachment_docs(self) -> Any:
+        """The ``attachments`` collection: one document per (study, tid, name)."""
+        db = self._client[self._database]
+        if self._lock is not None:
+            return _LockedCollection(db["attachments"], self._lock)
+        return db.get_collection("attachments", **pinned_options(self._client))
+
+    def _trial_token(self, study: str, tid: int, query: dict[str, Any]) -> Any:
+        doc = self._call(
+            "attachments",
+            lambda _: self._trials.find_one(
+                {"tid": tid, "study": study, **query}, {"token": 1}
+            ),
+        )
+        if doc is None:
+            self._require_trial(study, tid)
+        return doc
+
+    def put_attachments(
+        self, study: str, tid: int, token: str, attachments: dict[str, bytes]
+    ) -> bool:
+        """Replace the trial's attachment documents (delete, then insert: a retry
+        of the pair is idempotent). Not numbered: it is not a change."""
+        c.check_name(study, "study")
+        c.check_tid(tid)
+        blobs = c.check_attachments(attachments)
+        current = {"token": token, "state": TrialState.RUNNING.value}
+        if self._trial_token(study, tid, current) is None:
+            return False
+        docs = [
+            {"study": study, "tid": tid, "name": name, "token": token, "data": data}
+            for name, data in blobs.items()
+        ]
+        collection = self._attachment_docs()
+
+        def replace(_: int) -> None:
+            collection.create_index(
+                [("study", 1), ("tid", 1), ("name", 1)], name="key", unique=True
+            )
+            collection.delete_many({"study": study, "tid": tid})
+            if docs:
+                collection.insert_many([dict(doc) for doc in docs])
+
+        self._call("put_attachments", replace)
+        return True
+
+    def get_attachments(
+        self, study: str, tid: int, names: list[str] | None = None
+    ) -> dict[str, bytes]:
+        c.check_name(study, "study")
+        c.check_tid(tid)
+        wanted = c.check_attachment_names(names)
+        docs = self._current_attachments(study, tid, {"data": 1, "name": 1})
+        return {
+            doc["name"]: bytes(doc["data"])
+            for doc in docs
+            if wanted is None or doc["name"] in wanted
+        }
+
+    def attachment_sizes(self, study: str, tid: int) -> dict[str, int]:
+        c.check_name(study, "study")
+        c.check_tid(tid)
+        docs = self._current_attachments(study, tid, {"data": 1, "name": 1})
+        return {doc["name"]: len(doc["data"]) for doc in docs}
+
+    def _current_attachments(
+        self, study: str, tid: int, fields: dict[str, int]
+    ) -> list[dict[str, Any]]:
+        trial = self._trial_token(study, tid, {})
+        token = trial.get("token") if trial else None
+        if token is None:
+            return []
+        collection = self._attachment_docs()
+        query = {"study": study, "tid": tid, "token": token}
+        docs = self._call(
+            "get_attachments", lambda _: list(collection.find(query, fields))
+        )
+        return sorted(docs, key=lambda doc: doc["name"])
 
     # ---- intermediate values (pruning) ---------------------------------------------
 

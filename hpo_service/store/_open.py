@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from hpo_service.store._base import BaseTrialStore
-from hpo_service.store._url import split_scheme
+from hpo_service.store._url import mongodb_url_of_hyperopt, split_scheme
 
 
 def open_store(url: str, **options: Any) -> BaseTrialStore:
@@ -18,7 +18,8 @@ def open_store(url: str, **options: Any) -> BaseTrialStore:
     Args:
         url: ``sqlite:///relative/path``, ``sqlite:////abs/path``,
             ``mongodb://[user:password@]host[:port][,host...]/[database][?options]``,
-            ``mongodb+srv://...`` or ``mongomock://[name][/database]``. A MongoDB URL
+            ``mongodb+srv://...``, hyperopt's ``mongo://[user:password@]host:port/db/jobs``
+            (the database ``db``) or ``mongomock://[name][/database]``. A MongoDB URL
             goes to :class:`pymongo.MongoClient` unchanged (auth, TLS, replica sets);
             the database defaults to ``"hpo"``. ``mongomock://name`` is an in-memory
             server shared by every store opened with that name in this process.
@@ -28,7 +29,10 @@ def open_store(url: str, **options: Any) -> BaseTrialStore:
             takes ``connect_timeout`` (seconds to find a server, default 10; a
             ``serverSelectionTimeoutMS`` in the URL wins), ``database`` (overrides the
             URL's) and passes any other keyword to :class:`pymongo.MongoClient`.
-            mongomock takes ``database``.
+            mongomock takes ``database``. Every backend takes ``create`` (default
+            True): False opens only an existing store and writes nothing on open
+            (a missing SQLite file raises ``StoreNotFoundError``; opening MongoDB
+            never writes).
 
     Returns:
         An open store; close it (or use it as a context manager) when done.
@@ -37,6 +41,7 @@ def open_store(url: str, **options: Any) -> BaseTrialStore:
         ValueError: The URL is malformed, its scheme unknown, or an option invalid.
         StoreConnectionError: The store cannot be reached within the timeout (for
             SQLite: the database's directory does not exist or cannot be opened).
+        StoreNotFoundError: ``create=False`` and the SQLite database is missing.
     """
     scheme, _ = split_scheme(url)
     if scheme == "sqlite":
@@ -49,4 +54,6 @@ def open_store(url: str, **options: Any) -> BaseTrialStore:
         return open_mongomock(url, **options)
     from hpo_service.store._mongo import open_mongodb
 
+    if scheme == "mongo":  # hyperopt's MongoTrials form: mongo://host:port/db/jobs
+        return open_mongodb(mongodb_url_of_hyperopt(url), **options)
     return open_mongodb(url, **options)

@@ -31,6 +31,8 @@ from typing import Any, TypeVar
 from hpo_service.exceptions import (
     StoreConnectionError,
     StoreError,
+    StoreLostError,
+    StoreNotFoundError,
     StudyExistsError,
     StudyNotFoundError,
     TrialNotFoundError,
@@ -38,6 +40,7 @@ from hpo_service.exceptions import (
 from hpo_service.store import _common as c
 from hpo_service.store._base import (
     BaseTrialStore,
+    FinishedTrial,
     NewTrial,
     RequeueReport,
     Study,
@@ -51,7 +54,7 @@ _logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
-_SCHEMA_VERSION = 2  # 2: the intermediate table (every statement is IF NOT EXISTS)
+_SCHEMA_VERSION = 3  # 2: intermediate, 3: attachments (every statement IF NOT EXISTS)
 
 # Partial indexes hold only queued / running rows, so finished trials (the bulk of a
 # long study) cost nothing on the hot paths. ``trials_queue`` is keyed on the constant
@@ -99,6 +102,14 @@ CREATE TABLE IF NOT EXISTS intermediate (
     data BLOB NOT NULL,
     PRIMARY KEY (study, tid)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS attachments (
+    study TEXT NOT NULL,
+    tid INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    token TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (study, tid, name)
+);
 """
 
 _TRIAL_COLUMNS = (
@@ -184,6 +195,15 @@ _RUNNING_INTERMEDIATE = (
     "JOIN intermediate AS i "
     "ON i.study = t.study AND i.tid = t.tid AND i.token = t.token "
     "WHERE t.state = 'running' AND t.study = ?"
+)
+
+_IS_CURRENT = f"SELECT 1 FROM trials {_CURRENT}"
+# The attachments of the trial's last attempt (those of an abandoned attempt, whose
+# token is no longer the trial's, are not shown).
+_ATTACHMENTS = (
+    "SELECT a.name, {column} FROM attachments AS a JOIN trials AS t "
+    "ON t.study = a.study AND t.tid = a.tid AND t.token = a.token "
+    "WHERE a.study = ? AND a.tid = ? ORDER BY a.name"
 )
 
 # Connections inherited across fork(): never used nor closed in the child (closing
@@ -297,15 +317,16 @@ def open_sqlite(url: str, **options: Any) -> SQLiteTrialStore:
             cannot be opened.
     """
     path, query = parse_sqlite_url(url)
+    create = bool(options.pop("create", True))
     merged: dict[str, Any] = {**query, **options}
     unknown = sorted(set(merged) - {"busy_timeout", "retry_timeout"})
     if unknown:
         raise ValueError(
             "`options` of a sqlite:// store must be among busy_timeout, "
-            f"retry_timeout, but got {', '.join(unknown)} (url={url!r})"
+            f"retry_timeout, create, but got {', '.join(unknown)} (url={url!r})"
         )
     timeouts = {k: _as_float(k, v) for k, v in merged.items()}
-    return SQLiteTrialStore(path, **timeouts)
+    return SQLiteTrialStore(path, create=create, **timeouts)
 
 
 def _as_float(key: str, value: Any) -> float:
@@ -319,32 +340,49 @@ def _as_float(key: str, value: Any) -> float:
 class SQLiteTrialStore(BaseTrialStore):
     """Trials store in one SQLite file, safe for many processes on one machine.
 
+    Every operation first checks that the database file is still the one opened: a
+    file deleted or replaced while in use (whose open connection would go on writing
+    to the deleted file, losing everything) raises :class:`StoreLostError`.
+
     Args:
-        path: Database file (created if missing; its directory must exist), or
-            ``":memory:"`` for a private in-memory database.
+        path: Database file (its directory must exist), or ``":memory:"`` for a
+            private in-memory database.
         busy_timeout: Seconds a write waits for another process's write lock before
             SQLite reports the database as locked.
         retry_timeout: Seconds "database is locked" errors are retried (with
             backoff) before :class:`StoreConnectionError` is raised.
+        create: Create the database when the file is missing; when False (read-only
+            commands, workers) a missing or empty file raises
+            :class:`StoreNotFoundError` and nothing is written.
     """
 
     def __init__(
-        self, path: str, *, busy_timeout: float = 5.0, retry_timeout: float = 30.0
+        self,
+        path: str,
+        *,
+        busy_timeout: float = 5.0,
+        retry_timeout: float = 30.0,
+        create: bool = True,
     ) -> None:
         self._path = path
         self._busy_timeout = c.check_positive(busy_timeout, "busy_timeout")
         self._retry = RetryPolicy(timeout=retry_timeout)
         self._check_directory()
+        self._create = create
+        self._abspath = path if path == ":memory:" else os.path.abspath(path)
+        if not create:
+            self._check_exists()
         self._lock = threading.RLock()
         self._closed = False
         self._pid = os.getpid()
         self._conn = self._retry.call(
             lambda _: self._connect(), is_transient=_is_busy, what=self._what("open")
         )
+        self._identity = self._file_identity()
         _logger.debug("opened SQLite store %s", path)
 
     def __repr__(self) -> str:
-        return f"SQLiteTrialStore({self._path!r})"
+        return f"SQLiteTrialStore({self._abspath!r})"
 
     # ---- connection --------------------------------------------------------------
 
@@ -360,6 +398,40 @@ class SQLiteTrialStore(BaseTrialStore):
                 "the directory of the SQLite database must exist, but got "
                 f"directory={directory!r} (path={self._path!r})"
             )
+
+    def _check_exists(self) -> None:
+        if self._path != ":memory:" and not os.path.isfile(self._abspath):
+            raise StoreNotFoundError(
+                f"no SQLite database at {self._abspath} (from {self._path!r}): "
+                "start a study there with `hpo-driver start`, or pass --db with the "
+                "database's path (a relative path is relative to the working "
+                "directory)"
+            )
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        """The (device, inode) of the database file, or None if it is gone."""
+        if self._path == ":memory:":
+            return (0, 0)
+        try:
+            found = os.stat(self._abspath)
+        except FileNotFoundError:
+            return None
+        return (found.st_dev, found.st_ino)
+
+    def _check_identity(self) -> None:
+        """Raise :class:`StoreLostError` if the file was deleted or replaced."""
+        if self._path == ":memory:":
+            return
+        identity = self._file_identity()
+        if identity == self._identity:
+            return
+        how = "deleted" if identity is None else "replaced by another file"
+        raise StoreLostError(
+            f"the SQLite database {self._abspath} was {how} while in use: what was "
+            "written to it since then is lost (it went to the old file); stop every "
+            "driver and worker using it, then restore the file or start the study "
+            "again"
+        )
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -383,11 +455,17 @@ class SQLiteTrialStore(BaseTrialStore):
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
         try:
-            if self._path != ":memory:":
+            if self._path != ":memory:" and self._create:
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA temp_store = MEMORY")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0 and not self._create:
+                raise StoreNotFoundError(
+                    f"{self._abspath} is not an hpo-service database (it holds no "
+                    "studies table): start a study there with `hpo-driver start`, or "
+                    "pass --db with the database's path"
+                )
             if version > _SCHEMA_VERSION:
                 raise StoreError(
                     f"the SQLite schema version must be <= {_SCHEMA_VERSION}, but got "
@@ -435,6 +513,7 @@ class SQLiteTrialStore(BaseTrialStore):
 
         if self._pid != os.getpid():
             self._lock = threading.RLock()  # a lock held at fork time stays held
+        self._check_identity()
         with self._lock:
             try:
                 return self._retry.call(
@@ -576,9 +655,27 @@ class SQLiteTrialStore(BaseTrialStore):
     def insert_trials(self, study: str, trials: list[NewTrial]) -> list[int]:
         c.check_name(study, "study")
         rows = [
-            (c.dumps(t.params, "params"), c.dumps(t.config, "config"))
+            (c.dumps(t.params, "params"), c.dumps(t.config, "config"), None)
             for t in c.check_new_trials(trials)
         ]
+        return self._insert("insert_trials", study, rows)
+
+    def insert_finished(self, study: str, trials: list[FinishedTrial]) -> list[int]:
+        c.check_name(study, "study")
+        rows = [
+            (
+                c.dumps(t.params, "params"),
+                c.dumps(t.config, "config"),
+                c.dumps(t.result, "result"),
+            )
+            for t in c.check_finished_trials(trials)
+        ]
+        return self._insert("insert_finished", study, rows)
+
+    def _insert(
+        self, what: str, study: str, rows: list[tuple[str, str, str | None]]
+    ) -> list[int]:
+        """Insert rows ``(params, config, result)``: new, or done with a result."""
 
         def body(conn: sqlite3.Connection) -> list[int]:
             if not rows:
@@ -597,15 +694,25 @@ class SQLiteTrialStore(BaseTrialStore):
             now = time.time()
             conn.executemany(
                 "INSERT INTO trials (study, tid, state, params, config, created_at, "
-                "version) VALUES (?, ?, 'new', ?, ?, ?, ?)",
+                "finished_at, result, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (study, first + i, p, cfg, now, version)
-                    for i, (p, cfg) in enumerate(rows)
+                    (
+                        study,
+                        first + i,
+                        "new" if result is None else "done",
+                        p,
+                        cfg,
+                        now,
+                        None if result is None else now,
+                        result,
+                        version,
+                    )
+                    for i, (p, cfg, result) in enumerate(rows)
                 ],
             )
             return list(range(first, first + len(rows)))
 
-        return self._write("insert_trials", body)
+        return self._write(what, body)
 
     def claim(
         self, owner: str, lease_seconds: float, *, study: str | None = None
@@ -716,6 +823,62 @@ class SQLiteTrialStore(BaseTrialStore):
             return False
 
         return self._write("report_many", body)
+
+    def put_attachments(
+        self, study: str, tid: int, token: str, attachments: dict[str, bytes]
+    ) -> bool:
+        c.check_name(study, "study")
+        c.check_tid(tid)
+        blobs = c.check_attachments(attachments)
+
+        def body(conn: sqlite3.Connection) -> bool:
+            if conn.execute(_IS_CURRENT, (study, tid, token)).fetchone() is None:
+                self._require_trial(conn, study, tid)
+                return False
+            conn.execute(
+                "DELETE FROM attachments WHERE study = ? AND tid = ?", (study, tid)
+            )
+            conn.executemany(
+                "INSERT INTO attachments (study, tid, name, token, data) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(study, tid, name, token, data) for name, data in blobs.items()],
+            )
+            return True  # not a change of the trial: no version bump
+
+        return self._write("put_attachments", body)
+
+    def get_attachments(
+        self, study: str, tid: int, names: list[str] | None = None
+    ) -> dict[str, bytes]:
+        c.check_name(study, "study")
+        c.check_tid(tid)
+        wanted = c.check_attachment_names(names)
+
+        def body(conn: sqlite3.Connection) -> dict[str, bytes]:
+            sql = _ATTACHMENTS.format(column="a.data")
+            rows = conn.execute(sql, (study, tid)).fetchall()
+            if not rows:
+                self._require_trial(conn, study, tid)
+            return {
+                name: bytes(data)
+                for name, data in rows
+                if wanted is None or name in wanted
+            }
+
+        return self._read("get_attachments", body)
+
+    def attachment_sizes(self, study: str, tid: int) -> dict[str, int]:
+        c.check_name(study, "study")
+        c.check_tid(tid)
+
+        def body(conn: sqlite3.Connection) -> dict[str, int]:
+            sql = _ATTACHMENTS.format(column="length(a.data)")
+            rows = conn.execute(sql, (study, tid)).fetchall()
+            if not rows:
+                self._require_trial(conn, study, tid)
+            return dict(rows)
+
+        return self._read("attachment_sizes", body)
 
     def running_intermediate(self, study: str) -> dict[int, dict[int, float]]:
         c.check_name(study, "study")

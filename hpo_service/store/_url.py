@@ -11,7 +11,16 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
-SUPPORTED_SCHEMES: tuple[str, ...] = ("sqlite", "mongodb", "mongodb+srv", "mongomock")
+STORE_URL_ENV = "HPO_DB"
+"""Environment variable with the store URL (``--db``'s default; hidden from ``ps``)."""
+
+SUPPORTED_SCHEMES: tuple[str, ...] = (
+    "sqlite",
+    "mongodb",
+    "mongodb+srv",
+    "mongo",
+    "mongomock",
+)
 
 #: Query options whose values are secrets (matched case-insensitively, by substring).
 _SECRET_OPTION = re.compile(r"password|secret|token|authmechanismproperties", re.I)
@@ -161,3 +170,29 @@ def parse_mongomock_url(url: str) -> tuple[str, str | None]:
         raise ValueError(f"`url` mongomock:// takes no options, but got url={url!r}")
     name, _, database = rest.partition("/")
     return unquote(name) or "default", unquote(database) or None
+
+
+def mongodb_url_of_hyperopt(url: str) -> str:
+    """The ``mongodb://`` URL of hyperopt's ``mongo://host:port/db/jobs`` form.
+
+    hyperopt's ``MongoTrials`` and ``hyperopt-mongo-worker`` take
+    ``mongo://[user:password@]host[:port][,host...]/database[/collection][?options]``.
+    The collection (hyperopt requires ``jobs``) names nothing here: the store keeps
+    its own collections in ``database``. A bare ``host[:port]/database`` (the worker's
+    ``--mongo`` form) is accepted too.
+
+    Raises:
+        ValueError: No database is named.
+    """
+    rest = url.partition("://")[2] if "://" in url else url
+    userinfo, tail = _split_userinfo(rest)
+    hostpath, qmark, query = tail.partition("?")
+    hosts, _, path = hostpath.partition("/")
+    database = path.split("/")[0]
+    if not hosts or not database:
+        raise ValueError(
+            "a hyperopt MongoDB URL must look like mongo://host:port/database/jobs "
+            f"(or host:port/database), but got {mask_url(url)!r}"
+        )
+    auth = "" if userinfo is None else f"{userinfo}@"
+    return f"mongodb://{auth}{hosts}/{database}{qmark}{query}"

@@ -13,11 +13,16 @@ Frames (JSON objects, each preceded by its length as 4 big-endian bytes)::
 
     child -> parent, once:  {"kind": "ready", "pid": ...}
     parent -> child:        {"objective": "pkg.mod:fn", "config": ...}
+    child -> parent:        {"kind": "started"}  (imported; the objective is called)
     child -> parent:        {"kind": "result" | "error" | "pruned" | "import_error",
                              "data": {...}}
 
 While the objective runs, each ``hpo_service.report`` is a ``{"kind": "report"}`` frame
 that the parent answers with the pruner's decision (see :mod:`._reports`).
+
+A child that dies or hangs before ``started`` failed to import the objective (a
+segfault or ``os._exit`` at import): that is the worker's fault, not the trial's, so
+the outcome is ``"start_failed"`` and the trial must be handed back untouched.
 
 Nothing is pickled: the config and the result travel as JSON.
 """
@@ -37,11 +42,12 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from hpo_service.exceptions import ObjectiveImportError, WorkerError
+from hpo_service.store._url import STORE_URL_ENV
 
 _logger = logging.getLogger(__name__)
 
@@ -71,8 +77,10 @@ class ChildOutcome:
         kind: ``"result"`` (``data`` is the result to store), ``"error"`` (``data``
             is the error to store), ``"pruned"`` (``data`` is the result of a trial
             stopped by the pruner), ``"import_error"`` (the objective could not be
-            imported; ``data`` describes why) or ``"aborted"`` (the caller asked to
-            stop; the child was killed).
+            imported; ``data`` describes why), ``"start_failed"`` (the child died or
+            hung while importing the objective, before calling it; ``data``
+            describes how) or ``"aborted"`` (the caller asked to stop; the child was
+            killed).
         data: The result or error dict.
     """
 
@@ -105,6 +113,7 @@ class ChildRunner:
         self._selector: selectors.BaseSelector | None = None
         self._output_path = ""
         self._output_fd = -1
+        self._objective_started = False
 
     @property
     def pid(self) -> int | None:
@@ -147,6 +156,7 @@ class ChildRunner:
         timeout: float | None = None,
         should_abort: Callable[[], bool] | None = None,
         on_report: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        workdir: str | None = None,
     ) -> ChildOutcome:
         """Run ``objective(config)`` in the child (starting one if needed).
 
@@ -158,17 +168,23 @@ class ChildRunner:
                 killed and an ``"aborted"`` outcome returned.
             on_report: Answers the objective's report frames (the pruner's
                 decision); None answers "do not prune".
+            workdir: The directory the objective runs in (the child's own working
+                directory otherwise, restored afterwards).
 
         Returns:
             The outcome. A timeout or the child's death is an ``"error"`` outcome
-            (``TrialTimeout``, ``ChildProcessDied``) and the next call starts a new
+            (``TrialTimeout``, ``ChildProcessDied``), or ``"start_failed"`` when it
+            happened before the objective was called; the next call starts a new
             child.
 
         Raises:
             WorkerError: A new child could not be started.
             TypeError: ``config`` is not JSON-able.
         """
-        request = _encode({"objective": objective, "config": config})
+        request = _encode(
+            {"objective": objective, "config": config, "workdir": workdir}
+        )
+        self._objective_started = False
         if not self._send(request, should_abort):
             return ChildOutcome("aborted")
         start = time.monotonic()
@@ -193,6 +209,8 @@ class ChildRunner:
         output = self._output_tail()
         if output:
             error["output"] = output
+        if not self._objective_started:  # it died importing: no trial ran
+            return ChildOutcome("start_failed", error)
         return ChildOutcome("error", error)
 
     def close(self) -> None:
@@ -207,6 +225,26 @@ class ChildRunner:
     # ---- internals -------------------------------------------------------------------
 
     def _spawn(self) -> None:
+        """Start the child process.
+
+        Raises:
+            WorkerError: The output file or the process could not be created (no
+                permission to run the interpreter, no temporary directory, out of
+                processes or memory, ...).
+        """
+        try:
+            self._proc = self._popen()
+        except OSError as e:
+            raise WorkerError(
+                f"cannot start the objective process ({sys.executable} -c ...): "
+                f"{type(e).__name__}: {e}"
+            ) from e
+        self._selector = selectors.DefaultSelector()
+        assert self._proc.stdout is not None
+        self._selector.register(self._proc.stdout.fileno(), selectors.EVENT_READ)
+        self._log.debug("started objective process %s", self._proc.pid)
+
+    def _popen(self) -> subprocess.Popen[bytes]:
         if self._output_fd < 0:
             fd, self._output_path = tempfile.mkstemp(
                 prefix="hpo-worker-", suffix=".out"
@@ -214,10 +252,11 @@ class ChildRunner:
             os.close(fd)
             self._output_fd = os.open(self._output_path, os.O_RDONLY)
         env = dict(os.environ)
+        env.pop(STORE_URL_ENV, None)  # the objective has no business with the store
         env[_SYS_PATH_ENV] = json.dumps([os.path.abspath(p) for p in sys.path])
         args = [self._output_path, str(self._output_limit)]
         with open(self._output_path, "ab") as output:
-            self._proc = subprocess.Popen(
+            return subprocess.Popen(
                 [sys.executable, "-c", _BOOT, *args],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -226,10 +265,6 @@ class ChildRunner:
                 bufsize=0,
                 start_new_session=True,
             )
-        self._selector = selectors.DefaultSelector()
-        assert self._proc.stdout is not None
-        self._selector.register(self._proc.stdout.fileno(), selectors.EVENT_READ)
-        self._log.debug("started objective process %s", self._proc.pid)
 
     def _send(self, request: bytes, should_abort: Callable[[], bool] | None) -> bool:
         """Send a request, replacing a child that died between trials (once)."""
@@ -240,13 +275,17 @@ class ChildRunner:
             try:
                 _write_all(self._proc.stdin.fileno(), request)
                 return True
-            except OSError:
+            except OSError as e:
                 code = self._kill()
                 self._log.warning(
                     "objective process died between trials (%s)", _describe_exit(code)
                 )
                 if attempt == 2:
-                    raise
+                    raise WorkerError(
+                        "the objective process died twice before it got a trial "
+                        f"({_describe_exit(code)}); its output:\n"
+                        f"{self._output_tail() or '(none)'}"
+                    ) from e
         return False  # pragma: no cover - the loop returns or raises
 
     def _wait(
@@ -265,6 +304,9 @@ class ChildRunner:
                     return "timeout"
             if self._selector.select(wait):
                 frame = _read_frame(self._proc.stdout.fileno())
+                if frame is not None and frame.get("kind") == "started":
+                    self._objective_started = True
+                    continue
                 return "died" if frame is None else frame
 
     def _answer_report(
@@ -378,12 +420,16 @@ def child_main() -> None:
     _write_all(responses, _encode({"kind": "ready", "pid": os.getpid()}))
     while (request := _read_frame(requests)) is not None:
         with child_reports(requests, responses):
-            response = _serve(_objective, request, output_fd, limit)
+            response = _serve(_objective, request, output_fd, limit, responses)
         _write_all(responses, _encode(response))
 
 
 def _serve(
-    objectives: Any, request: dict[str, Any], output_fd: int, limit: int
+    objectives: Any,
+    request: dict[str, Any],
+    output_fd: int,
+    limit: int,
+    responses: int,
 ) -> dict[str, Any]:
     _flush_std()
     os.ftruncate(1, 0)
@@ -391,13 +437,31 @@ def _serve(
         objective = objectives.load_objective(request["objective"])
     except ObjectiveImportError as e:
         kind, data = "import_error", objectives.describe_exception(e.__cause__ or e)
+    except BaseException as e:  # SystemExit or KeyboardInterrupt raised at import
+        kind, data = "import_error", objectives.describe_exception(e)
     else:
-        kind, data = objectives.evaluate(objective, request["config"])
+        _write_all(responses, _encode({"kind": "started"}))
+        with _working_directory(request.get("workdir")):
+            kind, data = objectives.evaluate(objective, request["config"])
     _flush_std()
     output = _tail(output_fd, limit)
     if output:
         data["output"] = output
     return {"kind": kind, "data": data}
+
+
+@contextlib.contextmanager
+def _working_directory(path: str | None) -> Iterator[None]:
+    """Run the objective in ``path`` (hyperopt worker's ``--workdir``), then return."""
+    if path is None:
+        yield
+        return
+    previous = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
 
 
 def _take_over_stdio() -> tuple[int, int]:

@@ -26,10 +26,14 @@ from hpo_service.exceptions import (
     UnstorableError,
     WorkerError,
 )
-from hpo_service.objective._result import check_objective_count
+from hpo_service.objective._result import (
+    check_objective_count,
+    decode_attachments,
+)
 from hpo_service.store._base import BaseTrialStore, Trial, TrialState
 from hpo_service.worker._child import ChildOutcome, ChildRunner
 from hpo_service.worker._heartbeat import Heartbeat, Lease
+from hpo_service.worker._objective import ATTACHMENTS_KEY
 from hpo_service.worker._reports import ReportHandler, StudyPruning, study_pruning
 
 _logger = logging.getLogger(__name__)
@@ -44,6 +48,7 @@ _SLICE = 0.1
 _FIRST_RETRY_DELAY = 0.5
 _MAX_RETRY_DELAY = 30.0
 _WARM, _COLD = 1, 2
+_MISSING_STUDY_NOTE_SECONDS = 60.0
 
 
 @dataclass
@@ -59,7 +64,8 @@ class WorkerSummary:
         abandoned: Trials dropped because the attempt stopped being ours (requeued,
             cancelled) or its result was refused as stale.
         stop_reason: ``"max_trials"``, ``"idle_timeout"``, ``"study_finished"``,
-            ``"warm_stop"``, ``"cold_stop"`` or ``"error"``.
+            ``"max_consecutive_failures"``, ``"last_job_timeout"``, ``"warm_stop"``,
+            ``"cold_stop"`` or ``"error"``.
     """
 
     worker_id: str
@@ -89,6 +95,9 @@ def run_worker(
     idle_timeout: float | None = None,
     poll_interval: float = DEFAULT_POLL_INTERVAL,
     worker_id: str | None = None,
+    max_consecutive_failures: int | None = None,
+    last_job_timeout: float | None = None,
+    workdir: str | None = None,
 ) -> WorkerSummary:
     """Claim and run trials until a stop condition; see :class:`Worker`.
 
@@ -100,6 +109,9 @@ def run_worker(
         poll_interval: First pause between polls of an empty queue.
         worker_id: Owner id written on claimed trials (default
             :func:`default_worker_id`).
+        max_consecutive_failures: Stop after this many trials in a row end in error.
+        last_job_timeout: Claim no trial after this many seconds of running.
+        workdir: Run each trial in its own directory ``workdir/study/tid``.
 
     Returns:
         What the worker did.
@@ -118,8 +130,47 @@ def run_worker(
         idle_timeout=idle_timeout,
         poll_interval=poll_interval,
         worker_id=worker_id,
+        limits=WorkerLimits(max_consecutive_failures, last_job_timeout, workdir),
     )
     return worker.run()
+
+
+@dataclass(frozen=True)
+class WorkerLimits:
+    """hyperopt-mongo-worker's stop rules and per-trial working directories.
+
+    Attributes:
+        max_consecutive_failures: Stop after this many trials in a row end in error.
+        last_job_timeout: Claim no trial after this many seconds of running.
+        workdir: Root of the per-trial working directories ``workdir/study/tid``.
+    """
+
+    max_consecutive_failures: int | None = None
+    last_job_timeout: float | None = None
+    workdir: str | None = None
+
+    def reached(self, consecutive_failures: int, started: float) -> str | None:
+        """The stop reason a limit gives, or None."""
+        most = self.max_consecutive_failures
+        if most is not None and consecutive_failures >= most:
+            return "max_consecutive_failures"
+        last = self.last_job_timeout
+        if last is not None and time.monotonic() - started >= last:
+            return "last_job_timeout"
+        return None
+
+    def trial_dir(self, study: str, tid: int) -> str | None:
+        """The (created) working directory of one trial, or None for the worker's."""
+        if self.workdir is None:
+            return None
+        path = os.path.join(os.path.abspath(self.workdir), _safe_name(study), str(tid))
+        os.makedirs(path, exist_ok=True)
+        return path
+
+
+def _safe_name(study: str) -> str:
+    """A study name as one path component."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in study) or "_"
 
 
 class _Prefixed(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -144,6 +195,7 @@ class Worker:
         poll_interval: First pause between polls of an empty queue; it grows x1.5
             (with jitter) up to 2 s while the queue stays empty.
         worker_id: Owner id written on claimed trials.
+        limits: hyperopt-mongo-worker's extra stop rules and working directories.
 
     Raises:
         ValueError: An argument is out of range.
@@ -158,8 +210,11 @@ class Worker:
         idle_timeout: float | None = None,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         worker_id: str | None = None,
+        limits: WorkerLimits | None = None,
     ) -> None:
         _check_args(max_trials, idle_timeout, poll_interval)
+        self._limits = limits or WorkerLimits()
+        self._consecutive_failures = 0
         self.worker_id = worker_id or default_worker_id()
         self._store = store
         self._study = study
@@ -173,6 +228,7 @@ class Worker:
         self._settings: dict[str, tuple[float, StudySettings]] = {}
         self._claim_lease = DEFAULT_LEASE_SECONDS
         self._next_maintenance = 0.0
+        self._next_missing_note = 0.0
         self._child = ChildRunner(log=self._log)
         self._heartbeat = Heartbeat(store, log=self._log)
         self._pruning: dict[str, tuple[tuple[str, str], StudyPruning]] = {}
@@ -221,10 +277,13 @@ class Worker:
 
     def _loop(self) -> str:
         delay = self._poll_interval
-        idle_since = time.monotonic()
+        idle_since = started = time.monotonic()
         while not self._stopping(_WARM):
             if self._summary.trials >= (self._max_trials or float("inf")):
                 return "max_trials"
+            limit = self._limits.reached(self._consecutive_failures, started)
+            if limit is not None:
+                return limit
             trial = self._claim()
             if trial is not None:
                 self._process(trial)
@@ -255,7 +314,8 @@ class Worker:
             self._log.warning("cannot claim a trial, will retry: %s", e)
             return None
         except StudyNotFoundError:
-            return None  # the worker's study has not been created yet: keep polling
+            self._note_missing_study()  # not created yet: keep polling
+            return None
 
     def _process(self, trial: Trial) -> None:
         name = f"{trial.study}/{trial.tid}"
@@ -282,6 +342,7 @@ class Worker:
             outcome = self._child.run(
                 settings.objective,
                 trial.config,
+                workdir=self._limits.trial_dir(trial.study, trial.tid),
                 timeout=settings.trial_timeout,
                 should_abort=lambda: lease.lost.is_set() or self._stopping(_COLD),
                 on_report=reports,
@@ -349,7 +410,12 @@ class Worker:
         outcome: ChildOutcome,
     ) -> None:
         kind, data = _checked_objective_count(outcome.kind, outcome.data, settings)
+        if kind in ("result", "pruned", "error"):
+            failed = kind == "error"
+            self._consecutive_failures = self._consecutive_failures + 1 if failed else 0
         if kind == "result":
+            if not self._put_attachments(trial, name, data):
+                return
             try:
                 recorded = self._write(self._store.complete, trial, name, data)
             except UnstorableError as e:  # e.g. over MongoDB's 16 MiB
@@ -361,7 +427,7 @@ class Worker:
                     "trial %s %s: loss=%s (%.3f s)",
                     name, data.get("status"), data.get("loss"), data.get("duration", 0),
                 )  # fmt: skip
-        elif outcome.kind == "pruned":
+        elif kind == "pruned":
             if self._write(self._store.prune, trial, name, data):
                 self._summary.pruned += 1
                 self._log.info(
@@ -370,11 +436,21 @@ class Worker:
                 )  # fmt: skip
         elif kind == "error":
             self._record_error(trial, name, data)
-        elif outcome.kind == "import_error":
+        elif kind == "import_error":
             self._release(trial, name)
+            output = data.get("output")
             raise ObjectiveImportError(
                 f"cannot import objective {settings.objective!r} for study "
                 f"{trial.study!r}: {data.get('type')}: {data.get('message')}"
+                + (f"; its output:\n{output.rstrip()}" if output else "")
+            )
+        elif kind == "start_failed":  # died importing: a worker fault
+            self._release(trial, name)
+            raise WorkerError(
+                f"the objective process failed while importing objective "
+                f"{settings.objective!r} for study {trial.study!r}, before the "
+                f"objective was called ({data.get('type')}: {data.get('message')}); "
+                f"its output:\n{data.get('output') or '(none)'}"
             )
         elif lease.lost.is_set():
             self._summary.abandoned += 1
@@ -385,6 +461,27 @@ class Worker:
             self._release(trial, name)
 
     # ---- writes ----------------------------------------------------------------------
+
+    def _put_attachments(self, trial: Trial, name: str, data: dict[str, Any]) -> bool:
+        """Store the result's attachments first (if any); False if refused."""
+        encoded = data.pop(ATTACHMENTS_KEY, None)
+        if not encoded:
+            return True
+        blobs = decode_attachments(encoded)
+        stored = self._retrying(
+            f"store the attachments of trial {name}",
+            lambda: self._store.put_attachments(
+                trial.study, trial.tid, trial.token or "", blobs
+            ),
+        )
+        if stored is False:
+            self._summary.abandoned += 1
+            self._log.warning(
+                "trial %s: the store refused its attachments (the attempt is no "
+                "longer current)",
+                name,
+            )
+        return stored is True
 
     def _record_error(self, trial: Trial, name: str, data: dict[str, Any]) -> None:
         """``fail`` the trial; an error the store cannot hold is recorded shortened."""
@@ -512,7 +609,19 @@ class Worker:
         try:
             self._store.get_study(self._study)
         except StudyNotFoundError:
-            self._log.warning("study %r does not exist (yet): waiting", self._study)
+            self._note_missing_study()
+
+    def _note_missing_study(self) -> None:
+        """Say that the study does not exist (yet), again every minute while so."""
+        now = time.monotonic()
+        if now < self._next_missing_note:
+            return
+        self._next_missing_note = now + _MISSING_STUDY_NOTE_SECONDS
+        self._log.warning(
+            "study %r does not exist (yet) in %r: waiting for `hpo-driver start "
+            "--study %s` to create it",
+            self._study, self._store, self._study,
+        )  # fmt: skip
 
     # ---- stopping --------------------------------------------------------------------
 

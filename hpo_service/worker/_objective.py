@@ -19,9 +19,16 @@ from hpo_service.exceptions import (
 )
 from hpo_service.objective._reference import import_reference
 from hpo_service.objective._report import TrialContext, current_context, pruned_result
-from hpo_service.objective._result import normalise_result
+from hpo_service.objective._result import (
+    encode_attachments,
+    normalise_result,
+    split_attachments,
+)
 
 Objective = Callable[[Any], Any]
+
+#: Where :func:`evaluate` puts a result's attachments for the worker to store.
+ATTACHMENTS_KEY = "__attachments__"
 
 _cache: dict[str, Objective] = {}
 
@@ -67,7 +74,8 @@ def evaluate(objective: Objective, config: Any) -> tuple[str, dict[str, Any]]:
         config: The trial's config (JSON value).
 
     Returns:
-        ``("result", result)`` with the normalised result plus ``duration``,
+        ``("result", result)`` with the normalised result plus ``duration`` (and
+        the result's attachments, base64-encoded, under :data:`ATTACHMENTS_KEY`),
         ``("pruned", result)`` when the objective raised ``TrialPruned`` (see
         :func:`~hpo_service.objective._report.pruned_result`), or
         ``("error", error)`` with ``type``, ``message``, ``traceback`` and ``duration``
@@ -84,8 +92,11 @@ def evaluate(objective: Objective, config: Any) -> tuple[str, dict[str, Any]]:
         error["duration"] = time.perf_counter() - start
         return "error", error
     duration = time.perf_counter() - start
+    value, attachments = split_attachments(value)
     try:
         result = normalise_result(value)
+        if attachments is not None:
+            result[ATTACHMENTS_KEY] = encode_attachments(attachments)
     except InvalidResultError as e:
         return "error", {
             "type": type(e).__name__,

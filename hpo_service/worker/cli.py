@@ -4,17 +4,29 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from typing import Any
 
 import click
 
 from hpo_service.exceptions import ObjectiveImportError, StoreError, WorkerError
-from hpo_service.store._cli_option import db_option, open_store_for_cli
+from hpo_service.store import BaseTrialStore
+from hpo_service.store._cli_option import (
+    MissingStoreError,
+    db_option,
+    open_store_for_cli,
+)
+from hpo_service.worker._hyperopt_options import hyperopt_worker_options
 from hpo_service.worker._loop import DEFAULT_POLL_INTERVAL, run_worker
 
 EXIT_CANNOT_RUN = 3
 """Exit code when the worker cannot run the objective at all (nothing was burnt)."""
 
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_MISSING_NOTE_SECONDS = 60.0
+_MISSING_POLL_SECONDS = 0.5
+
+_logger = logging.getLogger(__name__)
 
 
 @click.command(
@@ -48,6 +60,7 @@ _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
     default=None,
     help="Owner id written on claimed trials [default: hostname:pid:uuid].",
 )
+@hyperopt_worker_options
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages too.")
 @click.option("-q", "--quiet", is_flag=True, help="Log warnings and errors only.")
 def main(
@@ -59,6 +72,7 @@ def main(
     worker_id: str | None,
     verbose: bool,
     quiet: bool,
+    **hyperopt_options: Any,
 ) -> None:
     """Claim queued trials, run the study's objective on each in a child process
     and record the results.
@@ -68,21 +82,28 @@ def main(
     finishes the current trial and exits 0; a second one kills the objective,
     hands the trial back and exits. Exit code 3: the objective cannot be
     imported or its process cannot start (the trial is handed back untouched).
+
+    hyperopt-mongo-worker's options (--mongo, --exp-key, --max-jobs,
+    --reserve-timeout, --max-consecutive-failures, --last-job-timeout, --workdir)
+    are accepted with the same meanings.
     """
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO,
         format=_LOG_FORMAT,
         stream=sys.stderr,
     )
-    store = open_store_for_cli(db_url)
+    store = _open_store(db_url, idle_timeout)
+    if store is None:
+        return
     try:
-        run_worker(
+        summary = run_worker(
             store,
             study=study,
             max_trials=max_trials,
             idle_timeout=idle_timeout,
             poll_interval=poll_interval,
             worker_id=worker_id,
+            **hyperopt_options,
         )
     except (ObjectiveImportError, WorkerError) as e:
         click.echo(f"Error: {e}", err=True)
@@ -91,6 +112,40 @@ def main(
         raise click.ClickException(str(e)) from e
     finally:
         store.close()
+    if summary.stop_reason == "max_consecutive_failures":
+        raise click.ClickException(
+            f"{summary.failed} trial(s) ended in error, the last "
+            f"{hyperopt_options['max_consecutive_failures']} in a row "
+            "(--max-consecutive-failures): see `hpo-driver trials --state error`"
+        )
+
+
+def _open_store(db_url: str, idle_timeout: float | None) -> BaseTrialStore | None:
+    """Open the store; wait (saying so now and then) while its database is missing.
+
+    A worker never creates a database: started before ``hpo-driver start`` it waits
+    for the driver to create one, and started from the wrong directory it says
+    which path it is looking at instead of serving an empty database of its own.
+
+    Returns:
+        The store, or None if ``idle_timeout`` seconds passed without a database.
+    """
+    started = time.monotonic()
+    next_note = started
+    while True:
+        try:
+            return open_store_for_cli(db_url)
+        except MissingStoreError as e:
+            now = time.monotonic()
+            if idle_timeout is not None and now - started >= idle_timeout:
+                _logger.warning(
+                    "stopped after --idle-timeout %s s: %s", idle_timeout, e
+                )
+                return None
+            if now >= next_note:
+                _logger.warning("%s; waiting for it to be created", e.message)
+                next_note = now + _MISSING_NOTE_SECONDS
+            time.sleep(_MISSING_POLL_SECONDS)
 
 
 if __name__ == "__main__":  # pragma: no cover

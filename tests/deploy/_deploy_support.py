@@ -42,12 +42,26 @@ def unavailable(reason: str) -> NoReturn:
 
 
 def find_tool(name: str) -> str | None:
-    """Return the path of executable ``name``: on PATH, or beside this Python."""
-    found = shutil.which(name)
-    if found:
-        return found
+    """Return the path of executable ``name``: beside this Python, or on PATH.
+
+    Beside ``sys.executable`` comes first: ``.venv/bin/python -m pytest`` without an
+    activated venv must find this install's console scripts (``hpo-worker``), not
+    nothing, nor another install's from PATH.
+    """
     beside = Path(sys.executable).parent / name
-    return str(beside) if os.access(beside, os.X_OK) else None
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which(name)
+
+
+def runnable(command: list[str]) -> list[str]:
+    """``command`` with its program resolved by :func:`find_tool` (when it finds it).
+
+    Deployment files name console scripts bare (``hpo-worker``), as the image's PATH
+    has them; here they must be this install's, found without PATH.
+    """
+    found = find_tool(command[0])
+    return [found, *command[1:]] if found else list(command)
 
 
 def require_tool(name: str, hint: str = "run .ci/deploy-deps.sh") -> str:

@@ -16,7 +16,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from _deploy_support import REPO, clean_env, compose_model, find_tool, kustomize_build
+from _deploy_support import (
+    REPO,
+    clean_env,
+    compose_model,
+    find_tool,
+    kustomize_build,
+    runnable,
+)
 
 MAX_EVALS = 6
 TIMEOUT = 120
@@ -45,6 +52,7 @@ def _run_study(driver: list[str], worker: list[str], app: Path) -> dict[str, int
     """Run two workers and the driver in ``app``; return the study's state counts."""
     env = clean_env(HPO_DB=f"sqlite:///{app.parent / 'hpo.sqlite'}")
     logs = [(app.parent / f"worker-{i}.log").open("w") for i in range(2)]
+    driver, worker = runnable(driver), runnable(worker)
     workers = [
         subprocess.Popen(worker, cwd=app, env=env, stdout=log, stderr=log)
         for log in logs

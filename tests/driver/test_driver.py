@@ -57,7 +57,7 @@ def queued_counts(store, n_polls):
     return polls, should_stop
 
 
-@pytest.mark.parametrize(("queue_depth", "expected"), [(3, 3), (None, 2)])
+@pytest.mark.parametrize(("queue_depth", "expected"), [(3, 3), (None, 1)])
 def test_queue_is_filled_to_its_depth_and_no_further(store, queue_depth, expected):
     settings = new_study(store, queue_depth=queue_depth)
     polls, should_stop = queued_counts(store, 20)

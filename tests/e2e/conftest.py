@@ -37,6 +37,20 @@ class Processes:
             check=False,
         )
 
+    def run_in(
+        self, cwd: Path, module: str, *args: str, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``python -m module args`` to completion in directory ``cwd``."""
+        return subprocess.run(
+            [sys.executable, "-m", module, *args],
+            cwd=cwd,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
     def start(self, module: str, *args: str) -> subprocess.Popen[str]:
         """Start ``python -m module args`` in the background, in a new session."""
         proc = subprocess.Popen(

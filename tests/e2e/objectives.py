@@ -70,6 +70,12 @@ def curve(config: dict[str, Any]) -> float:
     return config["level"]
 
 
+grid_space = {
+    "x": hp.quniform("x", -2.0, 2.0, 1.0),
+    "y": hp.choice("y", [-2.0, 0.0]),
+}
+
+
 oversized_space = {"x": hp.uniform("x", -5.0, 5.0), "big": hp.choice("big", [0, 1])}
 
 

@@ -141,3 +141,35 @@ def dispatch(config: dict[str, Any]) -> Any:
     Lets one study mix well-behaved and misbehaving trials.
     """
     return globals()[config["call"]](config)
+
+
+def works_in_cwd(config: dict[str, Any]) -> dict[str, Any]:
+    """Writes a file in its working directory and returns that directory."""
+    Path("output.txt").write_text(str(config.get("x")))
+    return {"loss": 0.0, "status": "ok", "cwd": os.getcwd()}
+
+
+def with_attachments(config: dict[str, Any]) -> dict[str, Any]:
+    """A result with binary and text attachments, plus numpy values."""
+    import pickle
+
+    import numpy as np
+
+    x = config["x"]
+    return {
+        "loss": np.float64(x) ** 2,
+        "status": "ok",
+        "steps": np.arange(3),
+        "attachments": {"model": pickle.dumps({"x": x}), "log": f"x={x}\n"},
+    }
+
+
+def returns_big_attachment(config: dict[str, Any]) -> dict[str, Any]:
+    """Attachments over the store's limit."""
+    return {"loss": 1.0, "attachments": {"huge": bytes(9 * 2**20)}}
+
+
+def numpy_config(config: dict[str, Any]) -> float:
+    """The loss of a config drawn from a space full of numpy constants."""
+    assert config["flag"] is True and config["const"] == 4
+    return float(config["d"] + config["x"])

@@ -145,6 +145,7 @@ def _check_table(browser):
 
 def test_dashboard_refuses_an_unknown_study_and_warns_on_other_interfaces(tmp_path):
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    open_store(db).close()  # an empty store (read commands never create one)
     run = subprocess.run(
         [sys.executable, "-m", "hpo_service.driver.cli", "dashboard", "--db", db,
          "--study", "nope", "--port", str(free_port())],
@@ -164,6 +165,7 @@ def test_dashboard_refuses_an_unknown_study_and_warns_on_other_interfaces(tmp_pa
 def test_studies_api_lists_nothing_for_an_empty_store(tmp_path):
     port = free_port()
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    open_store(db).close()  # read commands never create a store
     server = start("dashboard", "--db", db, "--port", str(port))
     try:
         wait_for(lambda: up(f"http://127.0.0.1:{port}/"), what="dashboard up")

@@ -75,6 +75,7 @@ def test_report_renders_in_a_browser_and_follows_the_study(tmp_path):
 
 def test_report_of_an_unknown_study_is_a_clear_error(tmp_path):
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    open_store(db).close()  # an empty store (read commands never create one)
     run = hpo_driver("report", "--db", db, "--study", "nope",
                      "--out", str(tmp_path / "r.html"))  # fmt: skip
     assert run.returncode == 1

@@ -19,8 +19,9 @@ from tests.conftest import mongo_lane
 
 STORE_MODES = ["sqlite", "mongomock"] + (["mongodb"] if mongo_lane() else [])
 
-#: Opens one more store object on the same data (another "process" of the test).
-StoreOpener = Callable[[], BaseTrialStore]
+#: Opens one more store object on the same data (another "process" of the test);
+#: keyword arguments are extra ``open_store`` options (``create=False``).
+StoreOpener = Callable[..., BaseTrialStore]
 
 
 @contextmanager
@@ -41,8 +42,8 @@ def store_supplier(
         assert mongo_url is not None, "mode 'mongodb' needs the `mongo_url` fixture"
         url, options = mongo_url, {"database": name}
 
-    def opener() -> BaseTrialStore:
-        store = open_store(url, **options)
+    def opener(**extra: object) -> BaseTrialStore:
+        store = open_store(url, **options, **extra)
         opened.append(store)
         return store
 

@@ -21,7 +21,9 @@ from hpo_service.exceptions import (
 )
 from hpo_service.store import (
     LEASE_EXPIRED,
+    MAX_ATTACHMENT_BYTES,
     BaseTrialStore,
+    FinishedTrial,
     NewTrial,
     Trial,
     TrialState,
@@ -971,6 +973,17 @@ class TestLifecycle:
             assert other.complete(study, trial.tid, trial.token, {"loss": 3.0})
         assert store.get_trial(study, trial.tid).state is S.DONE
 
+    def test_opening_without_create_serves_an_existing_store(
+        self, store_opener: StoreOpener, store: BaseTrialStore, study: str
+    ) -> None:
+        """What read commands and workers open: ``create=False`` (writes nothing)."""
+        queued(store, study, 1)
+        with store_opener(create=False) as other:
+            assert [s.name for s in other.list_studies()] == [study]
+            trial = claimed(other, study)
+            assert other.complete(study, trial.tid, trial.token, {"loss": 1.0})
+        assert store.get_trial(study, trial.tid).state is S.DONE
+
 
 # ---- intermediate values and pruning -------------------------------------------------
 
@@ -1229,3 +1242,166 @@ class TestPrune:
         with store_opener() as other:
             got = other.get_trial(study, trial.tid)
         assert (got.state, got.intermediate) == (S.PRUNED, {4: 0.75})
+
+
+# ---- attachments -----------------------------------------------------------------
+
+BLOBS = {"model": b"\x00\x01binary\xff", "log": b"line 1\nline 2\n", "empty": b""}
+
+
+class TestAttachments:
+    def test_stored_with_the_attempt_and_read_back_exactly(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 2)
+        trial = claimed(store, study)
+        assert store.put_attachments(study, trial.tid, trial.token, BLOBS)
+        assert store.complete(study, trial.tid, trial.token, {"loss": 1.0})
+        assert store.get_attachments(study, trial.tid) == BLOBS
+        assert store.get_attachments(study, trial.tid, ["log", "nope"]) == {
+            "log": BLOBS["log"]
+        }
+        sizes = {name: len(data) for name, data in BLOBS.items()}
+        assert store.attachment_sizes(study, trial.tid) == sizes
+        assert store.get_attachments(study, 1) == {}  # a trial without any
+        assert store.attachment_sizes(study, 1) == {}
+
+    def test_only_the_current_running_attempt_may_store(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 2)
+        trial = claimed(store, study)
+        assert not store.put_attachments(study, trial.tid, "stale", BLOBS)
+        assert not store.put_attachments(study, 1, "any", BLOBS)  # queued
+        store.complete(study, trial.tid, trial.token, {"loss": 1.0})
+        assert not store.put_attachments(study, trial.tid, trial.token, BLOBS)
+        assert store.get_attachments(study, trial.tid) == {}
+
+    def test_an_abandoned_attempts_attachments_are_not_shown(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 1)
+        first = claimed(store, study, lease=SHORT)
+        assert store.put_attachments(study, first.tid, first.token, BLOBS)
+        time.sleep(EXPIRE)
+        store.requeue_expired(max_attempts=3, study=study)
+        assert store.get_attachments(study, first.tid) == {}
+        second = claimed(store, study)
+        assert store.put_attachments(study, second.tid, second.token, {"new": b"2"})
+        assert store.complete(study, second.tid, second.token, {"loss": 0.5})
+        assert store.get_attachments(study, second.tid) == {"new": b"2"}
+
+    def test_a_second_put_replaces_the_first(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        store.put_attachments(study, trial.tid, trial.token, BLOBS)
+        store.put_attachments(study, trial.tid, trial.token, {"only": b"this"})
+        assert store.get_attachments(study, trial.tid) == {"only": b"this"}
+
+    def test_storing_is_not_a_change(self, store: BaseTrialStore, study: str) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        _, cursor = store.changes_since(study)
+        store.put_attachments(study, trial.tid, trial.token, BLOBS)
+        assert store.changes_since(study, cursor)[0] == []
+
+    @pytest.mark.parametrize(
+        ("attachments", "message"),
+        [
+            ([b"x"], "attachments"),
+            ({"": b"x"}, "non-empty strings"),
+            ({"a": "text"}, r"attachments\['a'\] must be bytes"),
+            ({"a": 1.5}, r"attachments\['a'\] must be bytes"),
+            ({"a": bytes(MAX_ATTACHMENT_BYTES), "b": b"1"}, "8 MiB"),
+        ],
+    )
+    def test_bad_or_too_large_attachments_are_refused(
+        self, store: BaseTrialStore, study: str, attachments: Any, message: str
+    ) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        with pytest.raises(ValueError, match=message):
+            store.put_attachments(study, trial.tid, trial.token, attachments)
+        assert store.get_attachments(study, trial.tid) == {}
+
+    def test_the_limit_itself_is_accepted(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        big = {"a": bytes(MAX_ATTACHMENT_BYTES - 3), "b": b"end"}
+        assert store.put_attachments(study, trial.tid, trial.token, big)
+        assert store.get_attachments(study, trial.tid) == big
+
+    def test_unknown_trial_or_study(self, store: BaseTrialStore, study: str) -> None:
+        with pytest.raises(TrialNotFoundError):
+            store.get_attachments(study, 7)
+        with pytest.raises(TrialNotFoundError):
+            store.put_attachments(study, 7, "t", BLOBS)
+        with pytest.raises(StudyNotFoundError):
+            store.attachment_sizes("missing", 0)
+
+    def test_attachments_outlive_the_store_object(
+        self, store_opener: StoreOpener, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        store.put_attachments(study, trial.tid, trial.token, BLOBS)
+        store.complete(study, trial.tid, trial.token, {"loss": 1.0})
+        store.close()
+        with store_opener() as other:
+            assert other.get_attachments(study, trial.tid) == BLOBS
+
+
+# ---- imported (already evaluated) trials ------------------------------------------
+
+
+def finished_trials(n: int) -> list[FinishedTrial]:
+    return [
+        FinishedTrial(
+            params={"x": float(i)},
+            config={"x": float(i)},
+            result={"loss": float(i), "status": "ok", "warm_start": "other"},
+        )
+        for i in range(n)
+    ]
+
+
+class TestInsertFinished:
+    def test_inserted_done_never_claimed_and_counted(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 1)
+        tids = store.insert_finished(study, finished_trials(3))
+        assert tids == [1, 2, 3]
+        for tid in tids:
+            got = store.get_trial(study, tid)
+            assert got.state is S.DONE and got.attempts == 0
+            assert got.result == {"loss": float(tid - 1), "status": "ok",
+                                  "warm_start": "other"}  # fmt: skip
+            assert got.finished_at is not None and got.owner is None
+        assert claimed(store, study).tid == 0
+        assert store.claim("w2", LONG, study=study) is None
+        counts = store.count_by_state(study)
+        assert (counts[S.DONE], counts[S.RUNNING]) == (3, 1)
+        assert queued(store, study, 1) == [4]
+
+    def test_an_import_is_a_change(self, store: BaseTrialStore, study: str) -> None:
+        _, cursor = store.changes_since(study)
+        store.insert_finished(study, finished_trials(2))
+        changes, _ = store.changes_since(study, cursor)
+        assert states_of(changes) == {0: S.DONE, 1: S.DONE}
+
+    def test_bad_items_and_unknown_study(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        with pytest.raises(ValueError, match="FinishedTrial"):
+            store.insert_finished(study, new_trials(1))  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="result"):
+            store.insert_finished(study, [FinishedTrial({}, {}, [1])])  # type: ignore[arg-type]
+        with pytest.raises(StudyNotFoundError):
+            store.insert_finished("missing", finished_trials(1))
+        assert store.insert_finished(study, []) == []
+        assert store.get_trials(study) == []

@@ -324,3 +324,12 @@ def test_threads_sharing_one_store_never_double_claim(
     assert errors == []
     assert sorted(claimed) == list(range(n))
     assert store.count_by_state("s")[TrialState.DONE] == n
+
+
+def test_servers_older_than_4_2_are_refused() -> None:
+    """$$NOW in pipeline updates needs wire version 8 (MongoDB 4.2)."""
+    from hpo_service.store._mongo_connect import check_version
+
+    check_version({"maxWireVersion": 8}, "mongodb://db")
+    with pytest.raises(StoreConnectionError, match=r"4\.2 or later.*wire version 7"):
+        check_version({"maxWireVersion": 7}, "mongodb://db")

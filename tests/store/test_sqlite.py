@@ -11,7 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from hpo_service.exceptions import StoreConnectionError, StoreError
+from hpo_service.exceptions import (
+    StoreConnectionError,
+    StoreError,
+    StoreLostError,
+    StoreNotFoundError,
+)
 from hpo_service.store import NewTrial, TrialState, open_store
 from hpo_service.store._sqlite import SQLiteTrialStore
 
@@ -128,3 +133,39 @@ def test_memory_database_is_private(
         assert one.claim("w", 1.0).tid == 0
         assert two.list_studies() == []
     assert list(tmp_path.iterdir()) == []
+
+
+# ---- a missing or lost database file ---------------------------------------------
+
+
+def test_without_create_a_missing_database_is_not_created(tmp_path: Path) -> None:
+    path = tmp_path / "nowhere.sqlite"
+    with pytest.raises(StoreNotFoundError, match=f"no SQLite database at {path}"):
+        open_store(f"sqlite:///{path}", create=False)
+    path.touch()  # an empty file (as a stray earlier run left) is no database either
+    with pytest.raises(StoreNotFoundError, match="not an hpo-service database"):
+        open_store(f"sqlite:///{path}", create=False)
+    assert [p.name for p in tmp_path.iterdir()] == ["nowhere.sqlite"]
+    assert path.stat().st_size == 0
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_a_deleted_or_replaced_file_is_a_lost_store(
+    path: Path, store: SQLiteTrialStore, how: str
+) -> None:
+    store.insert_trials("s", [NewTrial({"x": 1}, {"x": 1})])
+    if how == "deleted":
+        path.unlink()
+    else:
+        with SQLiteTrialStore(str(path.with_name("other.sqlite"))) as other:
+            other.create_study("s", {})
+        path.with_name("other.sqlite").replace(path)
+    calls = [
+        lambda: store.count_by_state("s"),
+        lambda: store.claim("w", 10.0, study="s"),
+        lambda: store.insert_trials("s", [NewTrial({"x": 2}, {"x": 2})]),
+        lambda: store.list_studies(),
+    ]
+    for call in calls:
+        with pytest.raises(StoreLostError, match=f"{path} was {how}"):
+            call()

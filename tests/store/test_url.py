@@ -19,7 +19,7 @@ from hpo_service.store import (
 )
 from hpo_service.store._mongo import MongoTrialStore, drop_mongomock_server
 from hpo_service.store._sqlite import SQLiteTrialStore
-from hpo_service.store._url import make_scrubber
+from hpo_service.store._url import make_scrubber, mongodb_url_of_hyperopt, split_scheme
 
 UNREACHABLE = "mongodb://user:secret@127.0.0.1:1/?serverSelectionTimeoutMS=300"
 
@@ -209,3 +209,33 @@ class TestMasking:
         text = scrub("auth p@ss failed for mongodb://u:p%40ss@h/db (p%40ss)")
         assert "p@ss" not in text and "p%40ss" not in text
         assert "mongodb://u:***@h/db" in text
+
+
+class TestHyperoptMongoUrls:
+    @pytest.mark.parametrize(
+        ("url", "expected"),
+        [
+            ("mongo://localhost:1234/foo_db/jobs", "mongodb://localhost:1234/foo_db"),
+            ("mongo://u:p%40w@h:1/db/jobs", "mongodb://u:p%40w@h:1/db"),
+            (
+                "mongo://h1:1,h2:2/db/jobs?replicaSet=rs",
+                "mongodb://h1:1,h2:2/db?replicaSet=rs",
+            ),
+            ("mongo://h/db", "mongodb://h/db"),
+            ("localhost:1234/foo_db", "mongodb://localhost:1234/foo_db"),  # --mongo
+        ],
+    )
+    def test_hyperopt_form_becomes_a_mongodb_url(self, url: str, expected: str) -> None:
+        assert mongodb_url_of_hyperopt(url) == expected
+
+    @pytest.mark.parametrize("url", ["mongo://h:1", "mongo://h:1/", "mongo:///db/jobs"])
+    def test_a_database_is_required(self, url: str) -> None:
+        with pytest.raises(ValueError, match="mongo://host:port/database/jobs"):
+            mongodb_url_of_hyperopt(url)
+
+    def test_the_scheme_is_accepted_and_its_password_masked(self) -> None:
+        assert split_scheme("mongo://h/db/jobs") == ("mongo", "h/db/jobs")
+        assert mask_url("mongo://u:secret@h/db/jobs") == "mongo://u:***@h/db/jobs"
+        with pytest.raises(ValueError, match="database") as info:
+            mongodb_url_of_hyperopt("mongo://u:secret@h:1")
+        assert "secret" not in str(info.value)

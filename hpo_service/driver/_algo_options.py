@@ -1,0 +1,86 @@
+"""The ``--algo`` options of ``hpo-driver start``, and turning them into settings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from hpo_service.algorithms import ALGORITHMS
+
+
+def algo_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--algo``, ``--algo-settings JSON`` and ``--algo-setting KEY=VALUE``."""
+    command = click.option(
+        "--algo-setting",
+        "algo_setting",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="One algorithm setting (repeatable; VALUE is read as JSON, else as "
+        "text), e.g. --algo-setting gamma=0.25.",
+    )(command)
+    command = click.option(
+        "--algo-settings",
+        "algo_settings",
+        metavar="JSON",
+        help='Algorithm settings as a JSON object, e.g. \'{"n_startup_jobs": 20, '
+        '"gamma": 0.25}\'; checked against what the algorithm accepts [the '
+        "algorithm's defaults; a resumed study keeps its settings].",
+    )(command)
+    return click.option(
+        "--algo",
+        type=click.Choice(list(ALGORITHMS)),
+        help="Algorithm [tpe; a resumed study keeps its algorithm, and may switch "
+        "to another: the history is kept].",
+    )(command)
+
+
+def take_algorithm(given: dict[str, Any]) -> None:
+    """Replace the ``--algo`` options in ``given`` by ``algorithm`` and its settings.
+
+    Without settings options, ``algorithm_settings`` is left unset (a resumed study
+    keeps its settings; a changed algorithm starts from its defaults).
+
+    Raises:
+        click.BadParameter: ``--algo-settings`` is not a JSON object, or an
+            ``--algo-setting`` is not ``KEY=VALUE``.
+    """
+    given["algorithm"] = given.pop("algo", None)
+    text, pairs = given.pop("algo_settings", None), given.pop("algo_setting", ())
+    if text is None and not pairs:
+        return
+    settings = _json_object(text) if text is not None else {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key:
+            raise click.BadParameter(
+                f"must look like KEY=VALUE, but got {pair!r}",
+                param_hint="'--algo-setting'",
+            )
+        settings[key.strip()] = _value(value)
+    given["algorithm_settings"] = settings
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise click.BadParameter(
+            f"must be a JSON object, but got {text!r} ({e})",
+            param_hint="'--algo-settings'",
+        ) from e
+    if not isinstance(value, dict):
+        raise click.BadParameter(
+            f"must be a JSON object, but got {type(value).__name__} {text!r}",
+            param_hint="'--algo-settings'",
+        )
+    return value
+
+
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text

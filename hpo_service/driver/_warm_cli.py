@@ -1,0 +1,114 @@
+"""``hpo-driver enqueue`` and ``hpo-driver import``: warm starts on the command line."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hpo_service.exceptions import HPOServiceError
+from hpo_service.store import BaseTrialStore
+from hpo_service.store._cli_option import db_option, open_store_for_cli
+
+
+@contextlib.contextmanager
+def _store(db_url: str) -> Iterator[BaseTrialStore]:
+    """The store, with our errors and bad input shown as click errors (exit 1)."""
+    store = open_store_for_cli(db_url)
+    try:
+        yield store
+    except (HPOServiceError, ValueError, OSError) as e:
+        raise click.ClickException(str(e)) from e
+    finally:
+        store.close()
+
+
+@click.command("enqueue")
+@db_option
+@click.option("--study", required=True, help="Study name (it must exist).")
+@click.option(
+    "--params",
+    "params",
+    multiple=True,
+    metavar="JSON",
+    help='One point, e.g. \'{"x": 0.5, "kernel": 1}\' (a choice takes the option '
+    "index); repeatable.",
+)
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Points in a file: a JSON list of dicts, or one dict per line (- for "
+    "standard input).",
+)
+def enqueue(db_url: str, study: str, params: tuple[str, ...], path: str | None) -> None:
+    """Queue given configurations of STUDY to be evaluated next.
+
+    Every point is checked against the study's space first (unknown label, value
+    outside the space, parameter of an inactive branch): if one is wrong, nothing
+    is queued. Workers run them like any queued trial.
+    """
+    from hpo_service.driver._warm_sources import read_points
+    from hpo_service.driver._warm_start import enqueue as queue_points
+
+    points: list[dict[str, Any]] = []
+    for i, text in enumerate(params):
+        try:
+            points += read_points(text, f"--params #{i + 1}")
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="'--params'") from e
+    if path is not None:
+        points += _points_file(path)
+    if not points:
+        raise click.UsageError("give --params JSON (repeatable) or --file PATH")
+    with _store(db_url) as store:
+        tids = queue_points(store, study, points)
+    click.echo(f"queued {len(tids)} trial(s) of study {study!r}: tids {_span(tids)}")
+
+
+@click.command("import")
+@db_option
+@click.option("--study", required=True, help="Study name (it must exist).")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def import_results(db_url: str, study: str, paths: tuple[str, ...]) -> None:
+    """Import already-evaluated results into STUDY, so its algorithm learns from
+    them without running them again.
+
+    PATHS are exports of another study (`hpo-driver trials --format json` or
+    `--format csv`: their done trials) or pickled hyperopt Trials (its done trials;
+    read from your local file only, with any object other than the trials' data
+    left unloaded). Every trial is checked against the study's space first: if one
+    does not fit, nothing is imported. Importing a file again adds nothing.
+    Imported trials count toward --max-evals.
+    """
+    from hpo_service.driver._warm_sources import read_results
+    from hpo_service.driver._warm_start import import_results as insert_results
+
+    with _store(db_url) as store:
+        records = [record for path in paths for record in read_results(path)]
+        report = insert_results(store, study, records)
+    click.echo(
+        f"imported {len(report.imported)} finished trial(s) into study {study!r}"
+        + (f" (tids {_span(report.imported)})" if report.imported else "")
+        + (f"; {report.already} already imported before" if report.already else "")
+    )
+
+
+def _points_file(path: str) -> list[dict[str, Any]]:
+    from hpo_service.driver._warm_sources import read_points
+
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+        return read_points(text, path)
+    except (OSError, ValueError) as e:
+        raise click.BadParameter(str(e), param_hint="'--file'") from e
+
+
+def _span(tids: list[int]) -> str:
+    if len(tids) > 2 and tids == list(range(tids[0], tids[-1] + 1)):
+        return f"{tids[0]}..{tids[-1]}"
+    return ", ".join(map(str, tids))

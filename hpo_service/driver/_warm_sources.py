@@ -1,0 +1,200 @@
+"""Reading warm-start inputs: points to queue, and evaluated results to import.
+
+- points: a JSON list of ``{label: value}`` dicts, or one dict per line (JSON lines);
+- results: ``hpo-driver trials --format json`` or ``--format csv`` of another study
+  (its ``done`` trials), or a pickled hyperopt ``Trials`` (its done trials).
+
+A pickle is only ever read from a local file the user names on the command line
+(``hpo-driver import``), never from the store, and through an unpickler that builds
+hyperopt's ``Trials`` from its data without importing hyperopt: any other object
+in it becomes an inert placeholder (never called, never imported), and results keep
+only their JSON values.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import pickle
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from hpo_service.driver._warm_start import Evaluated, loss_or_none
+
+_DONE = 2  # hyperopt's JOB_STATE_DONE
+
+
+def read_points(text: str, what: str) -> list[dict[str, Any]]:
+    """Points from JSON: a list of dicts, one dict, or one dict per line.
+
+    Raises:
+        ValueError: The text is not one of those (naming ``what`` and the line).
+    """
+    stripped = text.strip()
+    try:
+        value = json.loads(stripped) if stripped else []
+    except json.JSONDecodeError:
+        value = [_json_line(line, what, i) for i, line in _lines(stripped)]
+    points = [value] if isinstance(value, dict) else value
+    if not isinstance(points, list) or not all(isinstance(p, dict) for p in points):
+        raise ValueError(
+            f"{what} must hold {{label: value}} dicts (a JSON list, or one per line), "
+            f"but got {stripped[:120]!r}"
+        )
+    return points
+
+
+def read_results(path: str) -> list[Evaluated]:
+    """The done trials of an export (``.json``/``.csv``) or a pickled hyperopt Trials.
+
+    Raises:
+        ValueError: The file is none of those, or a row is malformed.
+        OSError: The file cannot be read.
+    """
+    data = Path(path).read_bytes()
+    name = Path(path).name
+    if data[:1] == b"\x80":  # a pickle's protocol opcode
+        return list(_from_hyperopt_pickle(data, name))
+    text = data.decode("utf-8-sig")
+    if text.lstrip().startswith("["):
+        return list(_from_json_export(json.loads(text), name))
+    return list(_from_csv_export(text, name))
+
+
+# ---- exports of another study ----------------------------------------------------
+
+
+def _from_json_export(records: Any, name: str) -> Iterator[Evaluated]:
+    if not isinstance(records, list):
+        raise ValueError(f"{name} must be a JSON list of trials (hpo-driver trials)")
+    for i, record in enumerate(records):
+        if not isinstance(record, dict) or "params" not in record:
+            raise ValueError(f"{name}: item {i} is not a trial record (no 'params')")
+        if record.get("state") != "done" or not record.get("result"):
+            continue
+        tid = record.get("tid", i)
+        yield Evaluated(dict(record["params"]), dict(record["result"]), f"{name}#{tid}")
+
+
+def _from_csv_export(text: str, name: str) -> Iterator[Evaluated]:
+    rows = list(csv.DictReader(io.StringIO(text)))
+    if rows and not any(key.startswith("param.") for key in rows[0]):
+        raise ValueError(
+            f"{name} must be a JSON or CSV export of trials (hpo-driver trials), but "
+            "its CSV header has no param.<label> columns"
+        )
+    for i, row in enumerate(rows):
+        if row.get("state") != "done":
+            continue
+        params = {
+            key[len("param.") :]: _number(value, name, i)
+            for key, value in row.items()
+            if key.startswith("param.") and value not in ("", None)
+        }
+        result: dict[str, Any] = {"status": row.get("status") or "ok"}
+        loss = loss_or_none(row.get("loss"))
+        if loss is not None:
+            result["loss"] = loss
+        yield Evaluated(params, result, f"{name}#{row.get('tid', i)}")
+
+
+def _number(value: str, name: str, row: int) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(
+            f"{name}: row {row} has a param value that is not a number: {value!r}"
+        ) from None
+
+
+# ---- a pickled hyperopt Trials ---------------------------------------------------
+
+
+class _Inert:
+    """Stands for any object the import does not load: takes anything, does nothing."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+
+class _LoadedTrials:
+    """hyperopt's ``Trials``, rebuilt from its pickled attributes only."""
+
+    def __setstate__(self, state: Any) -> None:
+        self.__dict__.update(state if isinstance(state, dict) else {})
+
+
+_ALLOWED = {
+    ("datetime", "datetime"),
+    ("datetime", "timezone"),
+    ("datetime", "timedelta"),
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
+    ("copyreg", "_reconstructor"),
+    ("builtins", "object"),
+}
+_NUMPY_SCALARS = {"scalar", "dtype"}
+
+
+class _TrialsUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if module.startswith("hyperopt") and name == "Trials":
+            return _LoadedTrials
+        if (module, name) in _ALLOWED:
+            return super().find_class(module, name)
+        if module.startswith("numpy") and name in _NUMPY_SCALARS:
+            return super().find_class(module, name)
+        return _Inert
+
+
+def _from_hyperopt_pickle(data: bytes, name: str) -> Iterator[Evaluated]:
+    loaded = _TrialsUnpickler(io.BytesIO(data)).load()
+    docs = getattr(loaded, "_dynamic_trials", None)
+    if not isinstance(docs, list):
+        raise ValueError(
+            f"{name} must be a pickled hyperopt Trials, but holds "
+            f"{type(loaded).__name__}"
+        )
+    for doc in docs:
+        if not isinstance(doc, Mapping) or doc.get("state") != _DONE:
+            continue
+        vals = doc.get("misc", {}).get("vals", {})
+        params = {k: _plain(v[0]) for k, v in vals.items() if v}
+        result = {
+            k: _plain(v)
+            for k, v in dict(doc.get("result") or {}).items()
+            if _is_json(v)
+        }
+        yield Evaluated(params, result, f"{name}#{doc.get('tid')}")
+
+
+def _plain(value: Any) -> Any:
+    return (
+        value.item() if hasattr(value, "item") and not isinstance(value, str) else value
+    )
+
+
+def _is_json(value: Any) -> bool:
+    try:
+        json.dumps(_plain(value))
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _lines(text: str) -> Iterator[tuple[int, str]]:
+    for i, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            yield i, line
+
+
+def _json_line(line: str, what: str, number: int) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{what}: line {number} is not JSON: {e}") from None

@@ -1,0 +1,152 @@
+"""Warm starts: queue given configurations, or import already-evaluated results.
+
+Both check every input against the study's space before writing anything (unknown
+labels, values outside the space, parameters of inactive branches, missing active
+ones), so a bad file changes nothing.
+
+- :func:`enqueue` queues params as new trials; workers run them next (a running
+  driver counts them as pending).
+- :func:`import_results` inserts finished trials (``done``, never run here): the
+  algorithm learns from them at once. Each keeps where it came from in
+  ``result["imported_from"]`` (``"<source>#<tid>"``), so importing the same file
+  twice adds nothing. Imported trials count toward ``max_evals``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hpo_service.driver._settings import StudySettings
+from hpo_service.driver._study import study_space
+from hpo_service.exceptions import SpaceError
+from hpo_service.objective._result import STATUS_FAIL, STATUS_OK, normalise_result
+from hpo_service.space import compile_space, space_eval, validate_params
+from hpo_service.store import BaseTrialStore, FinishedTrial, NewTrial
+
+_logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """One already-evaluated point to import: its params and result, and its origin.
+
+    Attributes:
+        params: ``{label: value}``, a choice's option index.
+        result: ``{"loss": ..., "status": "ok"}`` or ``{"status": "fail", ...}``.
+        origin: Where it comes from (``"<file>#<tid>"``), to import it only once.
+    """
+
+    params: dict[str, Any]
+    result: dict[str, Any]
+    origin: str
+
+
+@dataclass
+class ImportReport:
+    """What :func:`import_results` did.
+
+    Attributes:
+        imported: Tids of the trials inserted.
+        already: Records skipped because an earlier import brought them.
+        skipped: Why other records were left out (not finished, no result), by origin.
+    """
+
+    imported: list[int] = field(default_factory=list)
+    already: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def enqueue(
+    store: BaseTrialStore, study: str, points: Sequence[Mapping[str, Any]]
+) -> list[int]:
+    """Queue ``points`` (params dicts) as new trials of ``study``.
+
+    Raises:
+        StudyNotFoundError: No such study (start it once first).
+        ValueError: ``points`` is empty, or a point does not fit the study's space
+            (naming the point and the label); nothing is queued then.
+    """
+    space, compiled = _space_of(store, study)
+    if not points:
+        raise ValueError("give at least one point (a {label: value} dict) to enqueue")
+    trials = []
+    for i, point in enumerate(points):
+        params = _checked(compiled, point, f"point {i}")
+        trials.append(NewTrial(params=params, config=space_eval(space, params)))
+    tids = store.insert_trials(study, trials)
+    _logger.info("study %r: queued %d given point(s): tids %s", study, len(tids), tids)
+    return tids
+
+
+def import_results(
+    store: BaseTrialStore, study: str, records: Sequence[Evaluated]
+) -> ImportReport:
+    """Insert already-evaluated ``records`` into ``study`` as finished trials.
+
+    Raises:
+        StudyNotFoundError: No such study (start it once first).
+        ValueError: A record does not fit the study's space or has an invalid
+            result (naming it); nothing is imported then.
+    """
+    space, compiled = _space_of(store, study)
+    seen = _imported_origins(store, study)
+    report = ImportReport()
+    trials = []
+    for record in records:
+        if record.origin in seen:
+            report.already += 1
+            continue
+        seen.add(record.origin)
+        params = _checked(compiled, record.params, record.origin)
+        result = {**_checked_result(record.result, record.origin)}
+        result["imported_from"] = record.origin
+        trials.append(FinishedTrial(params, space_eval(space, params), result))
+    report.imported = store.insert_finished(study, trials) if trials else []
+    return report
+
+
+def _space_of(store: BaseTrialStore, study: str) -> tuple[Any, Any]:
+    settings = StudySettings.from_dict(store.get_study(study).settings)
+    space = study_space(settings)
+    return space, compile_space(space)
+
+
+def _checked(compiled: Any, params: Mapping[str, Any], what: str) -> dict[str, Any]:
+    if not isinstance(params, Mapping):
+        raise ValueError(
+            f"{what} must be a {{label: value}} dict, but got {params!r:.120}"
+        )
+    try:
+        return validate_params(compiled, params)
+    except SpaceError as e:
+        raise ValueError(f"{what} does not fit the study's space: {e}") from None
+
+
+def _checked_result(result: Any, what: str) -> dict[str, Any]:
+    try:
+        checked = normalise_result(result)
+    except ValueError as e:
+        raise ValueError(f"{what} has no valid result: {e}") from None
+    if checked["status"] not in (STATUS_OK, STATUS_FAIL):  # pragma: no cover
+        raise ValueError(f"{what}: status must be ok or fail")
+    return checked
+
+
+def _imported_origins(store: BaseTrialStore, study: str) -> set[str]:
+    return {
+        str(t.result["imported_from"])
+        for t in store.get_trials(study)
+        if t.result and "imported_from" in t.result
+    }
+
+
+def loss_or_none(value: Any) -> float | None:
+    """A loss read from a file cell: a float, or None for empty / NaN."""
+    if value is None or value == "":
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number

@@ -1,0 +1,58 @@
+"""hyperopt's ``mongoexp`` module path: ``MongoTrials`` on the trials store.
+
+``from hyperopt.mongoexp import MongoTrials`` becomes
+``from hpo_service.mongoexp import MongoTrials`` (or ``from hpo_service import
+MongoTrials``); the rest of the script stays::
+
+    trials = MongoTrials("mongo://localhost:1234/foo_db/jobs", exp_key="exp1")
+    best = fmin(math.sin, hp.uniform("x", -2, 2), trials=trials, algo=tpe.suggest,
+                max_evals=10)
+
+and ``hpo-worker --mongo=localhost:1234/foo_db --exp-key exp1`` processes run the
+trials, as ``hyperopt-mongo-worker`` processes did. The objective must be importable
+by reference (``module:function``); workers import it, never unpickle it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hpo_service.driver._store_trials import StoreTrials
+
+__all__ = ["DEFAULT_EXP_KEY", "MongoTrials"]
+
+#: The study used when ``exp_key`` is None (hyperopt then mixes every experiment of
+#: the database; a study here always has a name).
+DEFAULT_EXP_KEY = "default"
+
+
+class MongoTrials(StoreTrials):
+    """hyperopt's ``MongoTrials``: the trials of experiment ``exp_key`` in a database.
+
+    Args:
+        arg: ``mongo://[user:password@]host[:port]/database/jobs`` (hyperopt's form);
+            any store URL works too (``mongodb://...``, ``sqlite:///path``).
+        exp_key: The experiment (study) name; ``"default"`` when None.
+        refresh: Accepted for hyperopt's signature (trials are read on access).
+        **options: ``StoreTrials`` options: ``workers``, ``objective``,
+            ``override``, ``pruner``.
+
+    Raises:
+        ValueError: The URL is malformed.
+        StoreConnectionError: The database cannot be reached.
+    """
+
+    def __init__(
+        self,
+        arg: str,
+        exp_key: str | None = None,
+        refresh: bool = True,
+        **options: Any,
+    ) -> None:
+        super().__init__(arg, exp_key or DEFAULT_EXP_KEY, **options)
+        self._exp_key = exp_key
+
+    @property
+    def exp_key(self) -> str | None:
+        """The experiment key given to the constructor."""
+        return self._exp_key

@@ -1,0 +1,106 @@
+"""``hyperopt-mongo-worker``'s options on ``hpo-worker``, with the same meanings.
+
+Scripts that start ``hyperopt-mongo-worker --mongo=host:port/db --exp-key=exp1
+--poll-interval=0.1 --max-consecutive-failures=4 --reserve-timeout=120
+--workdir=/scratch --max-jobs=50`` keep working with ``hpo-worker`` in its place.
+Options that name an ``hpo-worker`` option under another name (``--mongo`` for
+``--db``, ``--exp-key`` for ``--study``, ``--max-jobs`` for ``--max-trials``,
+``--reserve-timeout`` for ``--idle-timeout``) are translated here; giving both names
+with different values is a usage error (a value from ``HPO_DB`` yields to
+``--mongo``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+from hpo_service.store._url import mongodb_url_of_hyperopt
+
+_ALIASES = (  # hyperopt's option, hpo-worker's parameter, hpo-worker's flag
+    ("mongo", "db_url", "--db"),
+    ("exp_key", "study", "--study"),
+    ("max_jobs", "max_trials", "--max-trials"),
+    ("reserve_timeout", "idle_timeout", "--idle-timeout"),
+)
+
+_OPTIONS = (
+    click.option(
+        "--mongo",
+        metavar="HOST[:PORT]/DB",
+        help="hyperopt-mongo-worker's form of --db: the MongoDB at HOST:PORT, "
+        "database DB (user:password@ allowed).",
+    ),
+    click.option("--exp-key", help="hyperopt's name for --study."),
+    click.option(
+        "--max-jobs", type=click.IntRange(min=1), help="hyperopt's --max-trials."
+    ),
+    click.option(
+        "--reserve-timeout",
+        type=click.FloatRange(min=0),
+        help="hyperopt's --idle-timeout: exit after this many seconds without a "
+        "trial to reserve.",
+    ),
+    click.option(
+        "--max-consecutive-failures",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Exit (code 1) after this many trials in a row end in error "
+        "[default: never].",
+    ),
+    click.option(
+        "--last-job-timeout",
+        type=click.FloatRange(min=0),
+        default=None,
+        help="Reserve no trial after this many seconds of running; finish the "
+        "current one and exit.",
+    ),
+    click.option(
+        "--workdir",
+        type=click.Path(file_okay=False, writable=True),
+        default=None,
+        help="Run each trial in its own directory WORKDIR/STUDY/TID (created), as "
+        "hyperopt's worker does [default: the current directory].",
+    ),
+)
+
+
+def hyperopt_worker_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add hyperopt-mongo-worker's options to the ``hpo-worker`` click command.
+
+    ``command`` receives hpo-worker's parameters with the aliases resolved, plus
+    ``max_consecutive_failures``, ``last_job_timeout`` and ``workdir``.
+    """
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        context = click.get_current_context()
+        for alias, name, flag in _ALIASES:
+            value = kwargs.pop(alias)
+            if value is None:
+                continue
+            if alias == "mongo":
+                value = _mongo_url(value)
+            explicit = context.get_parameter_source(name) == ParameterSource.COMMANDLINE
+            if explicit and kwargs[name] not in (None, value):
+                raise click.UsageError(
+                    f"`--{alias.replace('_', '-')}` and `{flag}` name the same "
+                    "setting: give one of them"
+                )
+            kwargs[name] = value
+        return command(**kwargs)
+
+    for option in reversed(_OPTIONS):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def _mongo_url(value: str) -> str:
+    try:
+        return mongodb_url_of_hyperopt(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="'--mongo'") from e

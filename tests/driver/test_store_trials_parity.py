@@ -1,0 +1,75 @@
+"""StoreTrials keeps what hyperopt users put in results: attachments stored with the
+trial, numpy values as plain JSON, and a clear per-trial error for anything else."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from hpo_service import JOB_STATE_ERROR, StoreTrials, fmin, hp, rand
+from hpo_service.store import TrialState
+from tests.helpers import objectives
+
+X = hp.uniform("x", -2, 2)
+
+
+@pytest.fixture
+def trials(db_url):
+    opened = StoreTrials(db_url, study="p", workers=1)
+    yield opened
+    opened.close()
+
+
+def test_attachments_are_stored_with_the_trial_and_read_back(trials):
+    fmin(objectives.with_attachments, {"x": X}, algo=rand.suggest, max_evals=3,
+         trials=trials, show_progressbar=False)  # fmt: skip
+    for doc in trials.trials:
+        x = doc["misc"]["vals"]["x"][0]
+        assert doc["result"]["steps"] == [0, 1, 2]  # numpy array stored as a list
+        assert "attachments" not in doc["result"]
+        stored = trials.trial_attachments(doc)
+        assert sorted(stored) == ["log", "model"]
+        assert pickle.loads(stored["model"]) == {"x": x}
+        assert stored["log"] == f"x={x}\n".encode()  # text comes back as UTF-8 bytes
+        key = f"ATTACH::{doc['tid']}::model"
+        assert pickle.loads(trials.attachments[key]) == {"x": x}
+    assert len(trials.attachments) == 6
+    with pytest.raises(KeyError):
+        trials.trial_attachments(trials.trials[0])["missing"]
+
+
+@pytest.mark.parametrize(
+    ("objective", "message"),
+    [
+        (objectives.returns_unjsonable, "result['model'] must be JSON-serialisable"),
+        (objectives.returns_big_attachment, "8 MiB"),
+    ],
+)
+def test_a_result_the_store_cannot_hold_is_an_error_naming_the_key(
+    trials, objective, message
+):
+    best = fmin(objective, {"x": X}, max_evals=2, trials=trials, return_argmin=False,
+                show_progressbar=False)  # fmt: skip
+    assert best is None
+    errors = [d for d in trials._dynamic_trials if d["state"] == JOB_STATE_ERROR]
+    assert len(errors) == 2
+    assert message in errors[0]["misc"]["error"][1]
+
+
+def test_numpy_values_in_the_space_and_points_are_stored_as_plain_json(trials):
+    space = {
+        "d": hp.choice("d", np.arange(1, 30)),
+        "x": hp.quniform("x", 0, 4, 1),
+        "const": np.int64(4),
+        "flag": np.bool_(True),
+    }
+    points = [{"d": np.int64(2), "x": np.float32(1.0)}]
+    fmin(objectives.numpy_config, space, max_evals=4, trials=trials,
+         points_to_evaluate=points, show_progressbar=False)  # fmt: skip
+    assert trials.store.count_by_state("p")[TrialState.DONE] == 4
+    first = trials.store.get_trial("p", 0)
+    assert first.params == {"d": 2, "x": 1.0}
+    assert first.config == {"d": 3, "x": 1.0, "const": 4, "flag": True}
+    assert first.result["loss"] == 4.0

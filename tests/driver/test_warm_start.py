@@ -1,0 +1,219 @@
+"""Warm starts: queue given points, import evaluated results (exports of another
+study, a pickled hyperopt Trials); bad input is refused before anything is written."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from hpo_service import StoreTrials, fmin, hp, rand, tpe
+from hpo_service.driver._study import open_study, space_settings
+from hpo_service.driver.cli import main
+from hpo_service.store import TrialState, open_store
+from tests.e2e.objectives import quadratic
+
+SPACE = {
+    "x": hp.uniform("x", -5.0, 5.0),
+    "y": hp.uniform("y", -5.0, 5.0),
+}
+BRANCHY = {
+    "m": hp.choice("m", [{"a": hp.randint("a", 3)}, {"b": hp.uniform("b", 0, 1)}]),
+}
+
+
+def make(store, name, space=SPACE, max_evals=50):
+    given = {"objective": "tests.e2e.objectives:quadratic", "max_evals": max_evals,
+             **space_settings(space)}  # fmt: skip
+    return open_study(store, name, given)[0]
+
+
+def cli(*args, stdin=None):
+    result = CliRunner().invoke(main, list(args), input=stdin, catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+# ---- enqueue -----------------------------------------------------------------------
+
+
+def test_enqueue_queues_checked_points_with_their_configs(store, db_url, tmp_path):
+    make(store, "b", BRANCHY)
+    first, second = '{"m": 0, "a": 2}', '{"m": 1, "b": 0.5}'
+    code, out = cli("enqueue", "--db", db_url, "--study", "b",
+                    "--params", first, "--params", second)  # fmt: skip
+    assert code == 0, out
+    assert "queued 2 trial(s)" in out
+    lines = tmp_path / "points.jsonl"
+    lines.write_text('{"m": 0, "a": 1}\n\n{"m": 1, "b": 0.25}\n')
+    code, out = cli("enqueue", "--db", db_url, "--study", "b", "--file", str(lines))
+    assert code == 0, out
+    code, out = cli("enqueue", "--db", db_url, "--study", "b", "--file", "-",
+                    stdin='[{"m": 0, "a": 0}]')  # fmt: skip
+    assert code == 0, out
+    trials = store.get_trials("b")
+    assert [t.state for t in trials] == [TrialState.NEW] * 5
+    assert [t.config for t in trials] == [
+        {"m": {"a": 2}}, {"m": {"b": 0.5}}, {"m": {"a": 1}}, {"m": {"b": 0.25}},
+        {"m": {"a": 0}},
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("point", "message"),
+    [
+        ('{"m": 0, "a": 1, "z": 3}', "['z']"),  # unknown label
+        ('{"m": 0, "a": 7}', "0 <= a <= 2"),  # outside the space
+        ('{"m": 0, "a": 1, "b": 0.5}', "inactive parameter 'b'"),
+        ('{"m": 1}', "active parameter 'b'"),
+        ('{"m": 2, "b": 0.5}', "0 <= m <= 1"),
+        ("[1, 2]", "{label: value} dicts"),
+        ("{not json", "is not JSON"),
+    ],
+)
+def test_a_bad_point_is_refused_and_nothing_is_queued(store, db_url, point, message):
+    make(store, "b", BRANCHY)
+    code, out = cli("enqueue", "--db", db_url, "--study", "b",
+                    "--params", '{"m": 0, "a": 1}', "--params", point)  # fmt: skip
+    assert code in (1, 2)
+    assert message in out
+    assert store.get_trials("b") == []
+
+
+def test_enqueue_needs_an_existing_database_and_study(db_url):
+    code, out = cli("enqueue", "--db", db_url, "--study", "nope", "--params", "{}")
+    assert code == 1 and "no SQLite database" in out  # and none was created
+    open_store(db_url).close()  # an empty database: now the study is what is missing
+    code, out = cli("enqueue", "--db", db_url, "--study", "nope", "--params", "{}")
+    assert code == 1 and "nope" in out
+
+
+def test_queued_points_are_run_by_workers(db_url):
+    trials = StoreTrials(db_url, study="q", workers=1)
+    fmin(quadratic, SPACE, algo=rand.suggest, max_evals=2, trials=trials,
+         show_progressbar=False)  # fmt: skip
+    tids = trials.enqueue([{"x": 1.0, "y": -2.0}])
+    fmin(quadratic, SPACE, algo=rand.suggest, max_evals=4, trials=trials,
+         show_progressbar=False)  # fmt: skip
+    ran = trials.store.get_trial("q", tids[0])
+    assert ran.state == TrialState.DONE and ran.result["loss"] == 0.0
+    trials.close()
+
+
+# ---- import ------------------------------------------------------------------------
+
+
+def _export(db_url, study, fmt, path):
+    code, out = cli("trials", "--db", db_url, "--study", study, "--format", fmt)
+    assert code == 0, out
+    path.write_text(out)
+    return str(path)
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_import_an_export_of_another_study_once(store, db_url, tmp_path, fmt):
+    source = StoreTrials(db_url, study="source", workers=1)
+    fmin(quadratic, SPACE, algo=rand.suggest, max_evals=6, trials=source,
+         show_progressbar=False)  # fmt: skip
+    source.close()
+    path = _export(db_url, "source", fmt, tmp_path / f"export.{fmt}")
+    make(store, "target")
+    code, out = cli("import", "--db", db_url, "--study", "target", path)
+    assert code == 0, out
+    assert "imported 6 finished trial(s)" in out
+    imported = store.get_trials("target")
+    original = store.get_trials("source")
+    assert [t.state for t in imported] == [TrialState.DONE] * 6
+    for mine, theirs in zip(imported, original, strict=True):
+        assert mine.params == pytest.approx(theirs.params)
+    assert [t.result["loss"] for t in imported] == pytest.approx(
+        [t.result["loss"] for t in original]
+    )
+    assert imported[0].result["imported_from"] == f"export.{fmt}#0"
+    assert all(t.attempts == 0 and t.owner is None for t in imported)
+    code, out = cli("import", "--db", db_url, "--study", "target", path)
+    assert code == 0 and "imported 0" in out and "6 already imported" in out
+    assert len(store.get_trials("target")) == 6
+
+
+def test_an_import_that_does_not_fit_writes_nothing(store, db_url, tmp_path):
+    make(store, "target")
+    records = [
+        {"tid": 0, "state": "done", "params": {"x": 1.0, "y": 2.0},
+         "result": {"loss": 1.0, "status": "ok"}},
+        {"tid": 1, "state": "done", "params": {"x": 9.0, "y": 2.0},
+         "result": {"loss": 0.5, "status": "ok"}},
+    ]  # fmt: skip
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(records))
+    code, out = cli("import", "--db", db_url, "--study", "target", str(path))
+    assert code == 1
+    assert "bad.json#1 does not fit" in out and "-5.0 <= x <= 5.0" in out
+    assert store.get_trials("target") == []
+
+
+def test_tpe_learns_from_imported_results_without_running_them(db_url, tmp_path):
+    rng = np.random.default_rng(0)
+    good = [
+        {"tid": i, "state": "done",
+         "params": {"x": float(x), "y": float(y)},
+         "result": {"loss": quadratic({"x": x, "y": y}), "status": "ok"}}
+        for i, (x, y) in enumerate(rng.uniform(-5, 5, size=(40, 2)))
+    ]  # fmt: skip
+    path = tmp_path / "history.json"
+    path.write_text(json.dumps(good))
+    trials = StoreTrials(db_url, study="warm", workers=1)
+    fmin(quadratic, SPACE, algo=tpe.suggest, max_evals=1, trials=trials,
+         show_progressbar=False)  # fmt: skip
+    assert len(trials.import_results(str(path))) == 40
+    calls_before = len(trials)
+    fmin(quadratic, SPACE, algo=tpe.suggest, max_evals=calls_before + 15,
+         trials=trials, rstate=np.random.default_rng(1),
+         show_progressbar=False)  # fmt: skip
+    new = [d for d in trials.trials if "imported_from" not in d["result"]][1:]
+    assert len(new) == 15
+    # With 41 observations TPE models at once: its picks sit near the optimum
+    # (1, -2), where random points would average a loss around 20.
+    assert np.median([d["result"]["loss"] for d in new]) < 5.0
+    trials.close()
+
+
+# ---- a pickled hyperopt Trials -------------------------------------------------------
+
+
+def test_import_a_pickled_hyperopt_trials(store, db_url, tmp_path):
+    hyperopt = pytest.importorskip("hyperopt")
+    theirs = hyperopt.Trials()
+    hyperopt.fmin(quadratic, {"x": hyperopt.hp.uniform("x", -5, 5),
+                              "y": hyperopt.hp.uniform("y", -5, 5)},
+                  algo=hyperopt.rand.suggest, max_evals=5, trials=theirs,
+                  rstate=np.random.default_rng(2), show_progressbar=False)  # fmt: skip
+    path = tmp_path / "hyperopt_trials.pkl"
+    path.write_bytes(pickle.dumps(theirs))
+    make(store, "target")
+    code, out = cli("import", "--db", db_url, "--study", "target", str(path))
+    assert code == 0, out
+    imported = store.get_trials("target")
+    assert [t.result["loss"] for t in imported] == pytest.approx(theirs.losses())
+    assert [t.params["x"] for t in imported] == pytest.approx(theirs.vals["x"])
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_pickle_never_runs_code_on_import(store, db_url, tmp_path):
+    marker = tmp_path / "pwned"
+    evil = _Evil()
+    evil.marker = marker
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps({"_dynamic_trials": [evil]}))
+    make(store, "target")
+    code, out = cli("import", "--db", db_url, "--study", "target", str(path))
+    assert code == 1 and "must be a pickled hyperopt Trials" in out
+    assert not marker.exists()
+    assert store.get_trials("target") == []

@@ -1,0 +1,101 @@
+"""`hpo-driver start --algo ...`: grid runs to exhaustion, settings are checked before
+anything is written, and a resumed study may switch algorithm."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hpo_service.exceptions import StudyNotFoundError
+from hpo_service.store import TrialState, open_store
+
+DRIVER = "hpo_service.driver.cli"
+OBJECTIVE = ["--objective", "tests.e2e.objectives:quadratic"]
+
+
+def start(db, study, space, *extra):
+    space_ref = f"tests.e2e.objectives:{space}"
+    return ["start", "--db", db, "--study", study, *OBJECTIVE,
+            "--space", space_ref, "--no-progress", *extra]  # fmt: skip
+
+
+def settings_of(db, study):
+    with open_store(db) as store:
+        return store.get_study(study).settings
+
+
+def no_study(db, study):
+    with open_store(db) as store:
+        with pytest.raises(StudyNotFoundError):
+            store.get_study(study)
+        return True
+
+
+@pytest.fixture
+def db(tmp_path):
+    return f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+
+
+def test_grid_runs_every_point_once_and_the_study_ends_exhausted(procs, db):
+    args = start(db, "g", "grid_space", "--algo", "grid", "--max-evals", "100")
+    run = procs.run(DRIVER, *args, "--workers", "2")
+    assert run.returncode == 0, run.stderr
+    assert "finished (exhausted)" in run.stdout
+    with open_store(db) as store:
+        trials = store.get_trials("g")
+    assert {t.state for t in trials} == {TrialState.DONE}
+    points = [(t.params["x"], t.params["y"]) for t in trials]
+    # x in -2..2 (5 values) times y's 2 options, in grid order: y varies fastest.
+    assert points == [(x, y) for x in (-2.0, -1.0, 0.0, 1.0, 2.0) for y in (0, 1)]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--algo", "grid"], "'x' (uniform: continuous)"),
+        (["--algo-settings", '{"gama": 0.2}'], "gama"),
+        (["--algo-settings", "[1, 2]"], "'--algo-settings'"),
+        (["--algo-settings", "{oops"], "must be a JSON object"),
+        (["--algo", "anneal", "--algo-setting", "shrink_coef=-1"], "shrink_coef"),
+        (["--algo", "rand", "--algo-setting", "gamma=0.2"], "takes no settings"),
+        (["--algo-setting", "novalue"], "KEY=VALUE"),
+    ],
+)
+def test_bad_algorithm_input_is_refused_before_anything_is_written(
+    procs, db, extra, message
+):
+    run = procs.run(DRIVER, *start(db, "bad", "space", "--max-evals", "5", *extra))
+    assert run.returncode == 2, run.stderr
+    assert message in run.stderr
+    assert "Traceback" not in run.stderr
+    assert no_study(db, "bad")
+
+
+def test_settings_are_stored_and_a_resume_may_switch_algorithm(procs, db):
+    first = start(db, "s", "space", "--max-evals", "4", "--workers", "1")
+    tuned = ["--algo-settings", '{"n_startup_jobs": 2}', "--algo-setting", "gamma=0.3"]
+    run = procs.run(DRIVER, *first, *tuned)
+    assert run.returncode == 0, run.stderr
+    stored = settings_of(db, "s")
+    assert stored["algorithm"] == "tpe"
+    assert stored["algorithm_settings"] == {"n_startup_jobs": 2, "gamma": 0.3}
+
+    # No --override needed: the new algorithm learns from the whole history, and the
+    # old algorithm's settings do not follow it.
+    more = start(db, "s", "space", "--max-evals", "8", "--workers", "1")
+    run = procs.run(DRIVER, *more, "--algo", "anneal")
+    assert run.returncode == 0, run.stderr
+    assert "algorithm tpe -> anneal" in run.stderr
+    stored = settings_of(db, "s")
+    assert (stored["algorithm"], stored["algorithm_settings"]) == ("anneal", {})
+
+    # Resuming without --algo keeps the study's algorithm.
+    run = procs.run(
+        DRIVER, *start(db, "s", "space", "--max-evals", "10", "--workers", "1")
+    )
+    assert run.returncode == 0, run.stderr
+    assert settings_of(db, "s")["algorithm"] == "anneal"
+    with open_store(db) as store:
+        assert store.count_by_state("s")[TrialState.DONE] == 10
+    assert json.dumps(stored)  # stored settings stay plain JSON

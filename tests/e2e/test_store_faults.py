@@ -1,0 +1,149 @@
+"""A lost or missing SQLite database, with real hpo-driver and hpo-worker processes.
+
+A database file deleted or replaced in the middle of a study must stop the driver and
+the workers with a clear error (never "study finished"), and commands run from the
+wrong directory must say where they looked instead of creating an empty database.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+
+from hpo_service.exceptions import StoreNotFoundError, StudyNotFoundError
+from hpo_service.store import TrialState, open_store
+
+from .conftest import wait_until
+
+DRIVER = "hpo_service.driver.cli"
+WORKER = "hpo_service.worker"
+QUADRATIC = [
+    "--objective", "tests.e2e.objectives:quadratic",
+    "--space", "tests.e2e.objectives:space",
+]  # fmt: skip
+
+
+def children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def done_count(path: Path, study: str) -> int:
+    """Done trials; 0 while the driver has not created the database or study yet."""
+    try:
+        with open_store(f"sqlite:///{path}", create=False) as store:
+            return store.count_by_state(study)[TrialState.DONE]
+    except (StoreNotFoundError, StudyNotFoundError):
+        return 0
+
+
+@pytest.mark.parametrize("fault", ["deleted", "replaced"])
+def test_a_database_lost_mid_study_stops_the_driver_and_its_workers(
+    procs, tmp_path, fault
+):
+    path = tmp_path / "hpo.sqlite"
+    procs.env["HPO_TEST_SLEEP"] = "0.1"
+    driver = procs.start(
+        DRIVER, "start", "--db", f"sqlite:///{path}", "--study", "s", *QUADRATIC,
+        "--max-evals", "300", "--workers", "2", "--no-progress",
+    )  # fmt: skip
+    wait_until(lambda: done_count(path, "s") >= 4, 120)
+    workers = children(driver.pid)
+    assert len(workers) == 2
+    if fault == "deleted":
+        path.unlink()
+    else:  # a copy put in its place: same content, another file
+        shutil.copy(path, tmp_path / "copy.sqlite")
+        os.replace(tmp_path / "copy.sqlite", path)
+    out, err = driver.communicate(timeout=120)
+    assert driver.returncode == 1, err
+    assert "finished" not in out
+    assert f"the SQLite database {path} was {fault}" in err
+    assert "Traceback" not in err
+    wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), 60)
+
+
+def test_a_database_lost_under_an_idle_worker_stops_it(procs, tmp_path):
+    path = tmp_path / "hpo.sqlite"
+    open_store(f"sqlite:///{path}").close()
+    worker = procs.start(WORKER, "--db", f"sqlite:///{path}", "--poll-interval", "0.05")
+    wait_until(lambda: "worker started" in (worker.stderr.readline() or ""), 60)
+    path.unlink()
+    _, err = worker.communicate(timeout=60)
+    assert worker.returncode == 1, err
+    assert f"the SQLite database {path} was deleted" in err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["status", "--study", "s"],
+        ["best", "--study", "s"],
+        ["trials", "--study", "s"],
+        ["cancel", "--study", "s"],
+        ["studies"],
+    ],
+)
+def test_read_commands_in_the_wrong_directory_create_no_database(
+    procs, tmp_path, command
+):
+    run = procs.run_in(tmp_path, DRIVER, *command)
+    assert run.returncode == 1, run.stderr
+    assert f"no SQLite database at {tmp_path / 'hpo.sqlite'}" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_worker_in_the_wrong_directory_creates_no_database(procs, tmp_path):
+    run = procs.run_in(tmp_path, WORKER, "--idle-timeout", "1.5")
+    assert run.returncode == 0, run.stderr
+    assert f"no SQLite database at {tmp_path / 'hpo.sqlite'}" in run.stderr
+    assert "waiting for it to be created" in run.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_worker_started_before_the_database_waits_for_it(procs, tmp_path):
+    path = tmp_path / "hpo.sqlite"
+    worker = procs.start(WORKER, "--db", f"sqlite:///{path}", "--study", "s")
+    wait_until(lambda: "waiting for it" in (worker.stderr.readline() or ""), 60)
+    assert not path.exists()
+    run = procs.run(
+        DRIVER, "start", "--db", f"sqlite:///{path}", "--study", "s", *QUADRATIC,
+        "--max-evals", "3", "--no-progress",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    worker.send_signal(signal.SIGTERM)
+    worker.communicate(timeout=60)
+    with open_store(f"sqlite:///{path}", create=False) as store:
+        assert {t.owner.split(":")[1] for t in store.get_trials("s")} == {
+            str(worker.pid)
+        }
+
+
+def test_study_not_found_names_the_database_and_its_studies(procs, tmp_path):
+    path = tmp_path / "hpo.sqlite"
+    with open_store(f"sqlite:///{path}") as store:
+        store.create_study("alpha", {})
+        store.create_study("beta", {})
+    for command in ("status", "best", "trials", "cancel"):
+        run = procs.run_in(tmp_path, DRIVER, command, "--study", "gamma")
+        assert run.returncode == 1, run.stderr
+        assert (
+            f"study 'gamma' not found in SQLite database {path} (it holds: alpha, "
+            "beta)" in run.stderr
+        )

@@ -1,0 +1,88 @@
+"""hyperopt's MongoDB tutorial, run with only the imports changed, over real pymongo.
+
+``MongoTrials("mongo://host:port/db/jobs", exp_key=...)`` drives the study; an
+``hpo-worker`` process started with hyperopt-mongo-worker's options runs the trials.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from hpo_service import MongoTrials, fmin, hp, tpe
+from hpo_service.mongoexp import MongoTrials as FromModulePath
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def hyperopt_db(mongo_url: str) -> Iterator[tuple[str, str]]:
+    """``(host:port, database)`` of a fresh database on the test server."""
+    import pymongo
+
+    host = urlsplit(mongo_url).netloc
+    database = f"foo_db_{uuid.uuid4().hex[:8]}"
+    yield host, database
+    with pymongo.MongoClient(mongo_url) as client:
+        client.drop_database(database)
+
+
+@pytest.fixture
+def worker_process() -> Iterator[list[subprocess.Popen[str]]]:
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for proc in started:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+
+
+def test_hyperopts_mongodb_tutorial_runs_unchanged(hyperopt_db, worker_process):
+    host, database = hyperopt_db
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("HPO_DB", None)
+    worker_process.append(
+        subprocess.Popen(
+            [
+                *(sys.executable, "-m", "hpo_service.worker"),
+                f"--mongo={host}/{database}",
+                *("--exp-key", "exp1", "--poll-interval=0.1", "--reserve-timeout=60"),
+                "--max-jobs=10",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+    )
+    assert MongoTrials is FromModulePath
+    trials = MongoTrials(f"mongo://{host}/{database}/jobs", exp_key="exp1")
+    space = hp.uniform("x", -2, 2)
+    best = fmin(
+        math.sin, space, trials=trials, algo=tpe.suggest, max_evals=10, verbose=False
+    )
+    assert len(trials) == 10
+    assert trials.exp_key == "exp1" and trials.study == "exp1"
+    assert math.sin(best["x"]) == min(trials.losses())
+    code = worker_process[0].wait(timeout=60)  # --max-jobs=10: it exits
+    assert code == 0, worker_process[0].stderr.read()
+
+    # "MongoTrials is a persistent object": a second run returns at once.
+    again = fmin(math.sin, space, trials=trials, algo=tpe.suggest, max_evals=10)
+    assert again == best and len(trials) == 10
+    # Another process can analyse the results without calling fmin.
+    reader = MongoTrials(f"mongo://{host}/{database}/jobs", exp_key="exp1")
+    assert sorted(reader.losses()) == sorted(trials.losses())
+    assert reader.best_trial["result"]["loss"] == math.sin(best["x"])

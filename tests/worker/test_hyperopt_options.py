@@ -1,0 +1,102 @@
+"""`hpo-worker` takes hyperopt-mongo-worker's options, with the same meanings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hpo_service.store import TrialState
+from hpo_service.worker.cli import main
+
+from .conftest import OBJ, make_study
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_exp_key_max_jobs_and_reserve_timeout_are_hyperopts_names(store, db_url):
+    make_study(store, "exp1", f"{OBJ}:quadratic", [{"x": float(x)} for x in range(5)])
+    make_study(store, "other", f"{OBJ}:quadratic", [{"x": 1.0}])
+    code, out = _run(
+        "--db", db_url, "--exp-key", "exp1", "--max-jobs", "3",
+        "--reserve-timeout", "0.5", "--poll-interval", "0.05",
+    )  # fmt: skip
+    assert code == 0, out
+    counts = store.count_by_state("exp1")
+    assert counts[TrialState.DONE] == 3 and counts[TrialState.NEW] == 2
+    assert store.count_by_state("other")[TrialState.NEW] == 1  # only exp1's trials
+    code, out = _run("--db", db_url, "--exp-key", "exp1", "--reserve-timeout", "0.3")
+    assert code == 0, out  # no --max-jobs: runs the rest, then times out idle
+    assert store.count_by_state("exp1")[TrialState.DONE] == 5
+
+
+def test_max_consecutive_failures_stops_a_worker_that_only_fails(store, db_url):
+    configs = [{"call": "quadratic", "x": 1.0}] + [{"call": "raises"}] * 6
+    make_study(store, "bad", f"{OBJ}:dispatch", configs)
+    code, out = _run(
+        "--db", db_url, "--max-consecutive-failures", "3", "--reserve-timeout", "1",
+    )  # fmt: skip
+    assert code == 1
+    assert "--max-consecutive-failures" in out and "3 in a row" in out
+    counts = store.count_by_state("bad")
+    assert (counts[TrialState.DONE], counts[TrialState.ERROR]) == (1, 3)
+    assert counts[TrialState.NEW] == 3  # left for a healthier worker
+
+
+def test_workdir_gives_each_trial_its_own_directory(store, db_url, tmp_path):
+    tids = make_study(store, "w", f"{OBJ}:works_in_cwd", [{"x": 1}, {"x": 2}])
+    root = tmp_path / "scratch"
+    before = os.getcwd()
+    code, out = _run("--db", db_url, "--workdir", str(root), "--reserve-timeout", "0.5")
+    assert code == 0, out
+    assert os.getcwd() == before
+    for tid, x in zip(tids, (1, 2), strict=True):
+        trial = store.get_trial("w", tid)
+        expected = root / "w" / str(tid)
+        assert Path(trial.result["cwd"]) == expected
+        assert (expected / "output.txt").read_text() == str(x)
+
+
+def test_last_job_timeout_stops_reserving(store, db_url):
+    make_study(store, "slow", f"{OBJ}:quadratic", [{"x": 1.0}] * 3)
+    code, out = _run("--db", db_url, "--last-job-timeout", "0")
+    assert code == 0, out
+    assert store.count_by_state("slow")[TrialState.NEW] == 3
+
+
+def test_mongo_takes_hyperopts_host_port_db_form(monkeypatch):
+    opened = []
+
+    def fake_open(url):
+        opened.append(url)
+        raise SystemExit(0)
+
+    monkeypatch.setattr("hpo_service.worker.cli.open_store_for_cli", fake_open)
+    code, _ = _run("--mongo", "user:pw@db.example:1234/foo_db")
+    assert code == 0
+    assert opened == ["mongodb://user:pw@db.example:1234/foo_db"]
+
+
+@pytest.mark.parametrize(
+    ("args", "flags"),
+    [
+        (["--study", "a", "--exp-key", "b"], "`--exp-key` and `--study`"),
+        (["--max-trials", "2", "--max-jobs", "3"], "`--max-jobs` and `--max-trials`"),
+        (["--db", "sqlite:///x.db", "--mongo", "h/db"], "`--mongo` and `--db`"),
+    ],
+)
+def test_both_names_of_one_setting_is_a_usage_error(args, flags):
+    code, out = _run(*args)
+    assert code == 2
+    assert flags in out
+
+
+def test_a_mongo_value_without_a_database_is_a_bad_parameter():
+    code, out = _run("--mongo", "db.example:1234")
+    assert code == 2
+    assert "'--mongo'" in out and "database" in out
