@@ -97,11 +97,13 @@ class OursRunner:
         self.suggester = Suggester(
             problem.make_space(hp), resolve("tpe"), pruned_rule=rule
         )
-        settings = _pruner_settings(pruner, problem.steps)
+        name, settings = _pruner_settings(pruner, problem.steps)
         self.pruning = (
             None
             if pruner == "none"
-            else StudyPruning(self.store, "b", make_pruner(pruner, settings))
+            else StudyPruning(
+                self.store, "b", make_pruner(name, settings), refresh_seconds=0.0
+            )
         )
         self.rng = np.random.default_rng(seed)
         self.running: dict[int, Any] = {}
@@ -178,12 +180,14 @@ class OptunaRunner:
             self.study.tell(handle, value)
 
 
-def _pruner_settings(pruner: str, steps: int) -> dict[str, Any]:
-    if pruner == "asha":
-        return {"max_resource": steps, "reduction_factor": REDUCTION}
-    if pruner == "hyperband":
-        return {"max_resource": steps, "reduction_factor": REDUCTION}
-    return {}
+def _pruner_settings(pruner: str, steps: int) -> tuple[str, dict[str, Any]]:
+    """The pruner's name and settings; ``median_step`` is the median pruner comparing
+    values at the step (as optuna) instead of running averages."""
+    if pruner in ("asha", "hyperband"):
+        return pruner, {"max_resource": steps, "reduction_factor": REDUCTION}
+    if pruner == "median_step":
+        return "median", {"running_average": False}
+    return pruner, {}
 
 
 def make_runner(method: str, problem: CurveProblem, seed: int, workers: int) -> Any:

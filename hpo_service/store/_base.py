@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -307,7 +308,6 @@ class BaseTrialStore(abc.ABC):
             True if accepted; False if ``token`` is not the current running attempt.
         """
 
-    @abc.abstractmethod
     def report(self, study: str, tid: int, token: str, step: int, value: float) -> bool:
         """Record the intermediate ``value`` at ``step`` of the attempt ``token``.
 
@@ -329,6 +329,22 @@ class BaseTrialStore(abc.ABC):
         Raises:
             ValueError: ``step`` is not an int >= 0 or ``value`` is not a number or
                 is NaN.
+        """
+        return self.report_many(study, tid, token, [(step, value)])
+
+    @abc.abstractmethod
+    def report_many(
+        self, study: str, tid: int, token: str, values: Sequence[tuple[int, float]]
+    ) -> bool:
+        """Record several ``(step, value)`` reports of attempt ``token`` in one write.
+
+        As :meth:`report` for each pair, in order (a later pair of a step wins), all
+        or none: what a worker uses to write the reports it gathered since its last
+        write.
+
+        Raises:
+            ValueError: ``values`` is empty, or a step or value is invalid (see
+                :meth:`report`).
         """
 
     @abc.abstractmethod

@@ -235,6 +235,25 @@ def check_report_value(value: Any) -> float:
     return float(value)
 
 
+def check_reports(values: Any) -> list[tuple[int, float]]:
+    """Return ``values`` as a non-empty list of valid ``(step, value)`` pairs."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise ValueError(
+            "`values` must be a list of (step, value) pairs, but got "
+            f"values={values!r:.100}"
+        )
+    if not values:
+        raise ValueError("`values` must hold at least one (step, value), but got []")
+    pairs = []
+    for pair in values:
+        if not isinstance(pair, Sequence) or len(pair) != 2:
+            raise ValueError(
+                f"`values` must hold (step, value) pairs, but got {pair!r:.100}"
+            )
+        pairs.append((check_step(pair[0]), check_report_value(pair[1])))
+    return pairs
+
+
 def check_attachments(attachments: Any) -> dict[str, bytes]:
     """Return a trial's attachments as ``{name: bytes}``, checked.
 

@@ -54,7 +54,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 from urllib.parse import unquote
@@ -1318,24 +1318,25 @@ class MongoTrialStore(BaseTrialStore):
             "prune", study, tid, token, fields, times={"finished_at": 0.0}
         )
 
-    def report(self, study: str, tid: int, token: str, step: int, value: float) -> bool:
+    def report_many(
+        self, study: str, tid: int, token: str, values: Sequence[tuple[int, float]]
+    ) -> bool:
         """Append to the attempt's reports, or start them if they are another's.
 
-        Two conditional updates, each idempotent (a retry sets the same field), and
+        Two conditional updates, each idempotent (a retry sets the same fields), and
         neither numbered: a report is not a change.
         """
         c.check_name(study, "study")
         c.check_tid(tid)
-        key = str(c.check_step(step))
-        value = c.check_report_value(value)
+        pairs = {str(step): value for step, value in c.check_reports(values)}
         current = {"tid": tid, "study": study, "token": token, "state": "running"}
         append = (
             {**current, "intermediate_token": token},
-            {"$set": {f"intermediate.{key}": value}},
+            {"$set": {f"intermediate.{k}": v for k, v in pairs.items()}},
         )
         start = (
             {**current, "intermediate_token": {"$ne": token}},
-            {"$set": {"intermediate": {key: value}, "intermediate_token": token}},
+            {"$set": {"intermediate": pairs, "intermediate_token": token}},
         )
         for query, update in (append, start, append):
             result = self._call(

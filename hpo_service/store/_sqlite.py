@@ -881,10 +881,12 @@ class SQLiteTrialStore(BaseTrialStore):
         args = ("pruned", text, time.time(), _code_text(code), study, tid, token)
         return self._current_attempt_write("prune", _COMPLETE, args, study, tid)
 
-    def report(self, study: str, tid: int, token: str, step: int, value: float) -> bool:
+    def report_many(
+        self, study: str, tid: int, token: str, values: Sequence[tuple[int, float]]
+    ) -> bool:
         c.check_name(study, "study")
         c.check_tid(tid)
-        pair = _PAIR.pack(c.check_step(step), c.check_report_value(value))
+        pair = b"".join(_PAIR.pack(s, v) for s, v in c.check_reports(values))
 
         def body(conn: sqlite3.Connection) -> bool:
             if conn.execute(_REPORT, (pair, study, tid, token)).rowcount == 1:
@@ -892,7 +894,7 @@ class SQLiteTrialStore(BaseTrialStore):
             self._require_trial(conn, study, tid)
             return False
 
-        return self._write("report", body)
+        return self._write("report_many", body)
 
     def put_attachments(
         self, study: str, tid: int, token: str, attachments: dict[str, bytes]

@@ -371,13 +371,14 @@ class Worker:
             return
         self._log.debug("trial %s: running %s", name, settings.objective)
         try:
+            reports = self._report_handler(trial, settings, lease)
             outcome = self._child.run(
                 settings.objective,
                 trial.config,
                 workdir=self._limits.trial_dir(trial.study, trial.tid),
                 timeout=settings.trial_timeout,
                 should_abort=lambda: lease.lost.is_set() or self._stopping(_COLD),
-                on_report=self._report_handler(trial, settings, lease),
+                on_report=reports,
             )
         except WorkerError:  # no objective process: the trial did not run
             self._heartbeat.release()
@@ -385,6 +386,7 @@ class Worker:
             raise
         self._lease = lease  # beats go on while the outcome is written
         try:
+            reports.flush()  # the reports belong before the outcome
             self._settle(trial, name, settings, lease, outcome)
         finally:
             self._heartbeat.release()

@@ -6,18 +6,29 @@ frame on the child's pipe and waits for the answer (the pruner's decision)::
     child -> worker:  {"kind": "report", "step": 3, "value": 0.41}
     worker -> child:  {"kind": "decision", "prune": false}
 
-Worker side: :class:`ReportHandler` writes each report to the store (the current
+Worker side: :class:`ReportHandler` records each report in the store (the current
 attempt only: a refused report means the attempt was taken away, and the worker drops
 the trial as for a lost lease) and asks the study's pruner, kept up to date with the
 finished trials by :class:`StudyPruning`.
+
+Reports are written in batches: at the first report, then at most once per
+:data:`FLUSH_SECONDS`, always before the pruner reads the other trials' reports (so
+a trial's own value is in the store before it compares itself, as ASHA needs when
+several workers reach a rung at once) and before the trial's outcome is recorded.
+An objective that reports every few milliseconds thus costs the store one write a
+second, and claims and heartbeats of other workers do not queue behind its reports.
+Reports not yet written when a worker dies belong to an attempt that is discarded
+anyway (a requeued trial reports afresh).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,12 +38,21 @@ from hpo_service.algorithms.pruners import (
     TrialProgress,
     make_pruner,
 )
+from hpo_service.exceptions import StoreError
 from hpo_service.objective._report import trial_context
+from hpo_service.store import _common
 from hpo_service.store._base import BaseTrialStore, Trial
 from hpo_service.worker._child import _encode, _read_frame, _write_all
 from hpo_service.worker._heartbeat import Lease
 
 _logger = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 1.0
+"""Longest time a worker keeps reports before writing them to the store."""
+
+REFRESH_SECONDS = 0.25
+"""Longest time a pruner goes without reading newly finished trials (except at a
+rung, where ASHA reads them every time)."""
 
 
 # ---- the child's side ----------------------------------------------------------------
@@ -75,18 +95,29 @@ class StudyPruning:
         store: The trials store.
         study: The study.
         pruner: A fresh pruner (this object feeds it).
+        refresh_seconds: Longest time between two reads of newly finished trials.
     """
 
-    def __init__(self, store: BaseTrialStore, study: str, pruner: BasePruner) -> None:
+    def __init__(
+        self,
+        store: BaseTrialStore,
+        study: str,
+        pruner: BasePruner,
+        *,
+        refresh_seconds: float = REFRESH_SECONDS,
+    ) -> None:
         self.store = store
         self.study = study
         self.pruner = pruner
         self._cursor = 0
         self._seen: set[int] = set()
+        self._refresh_seconds = refresh_seconds
+        self._refreshed_at = -math.inf
 
     def refresh(self) -> None:
         """Teach the pruner the trials that finished since the last refresh."""
         changes, self._cursor = self.store.changes_since(self.study, self._cursor)
+        self._refreshed_at = time.monotonic()
         for trial in changes:
             self.observe(trial)
 
@@ -96,14 +127,30 @@ class StudyPruning:
             self._seen.add(trial.tid)
             self.pruner.observe(trial.tid, trial.state, trial.intermediate)
 
-    def should_prune(self, progress: TrialProgress) -> bool:
-        """The pruner's decision for the attempt ``progress`` at its newest report."""
+    def should_prune(
+        self,
+        progress: TrialProgress,
+        before_read: Callable[[], object] | None = None,
+    ) -> bool:
+        """The pruner's decision for the attempt ``progress`` at its newest report.
+
+        Args:
+            progress: The attempt's reports so far.
+            before_read: Called before the other trials' reports are read (the
+                worker writes this trial's pending reports there).
+        """
         if isinstance(self.pruner, NopPruner):
             return False
-        self.refresh()
-        return self.pruner.prune(
-            progress, lambda: self.store.running_intermediate(self.study)
-        )
+        if time.monotonic() - self._refreshed_at >= self._refresh_seconds:
+            self.refresh()
+
+        def running() -> dict[int, dict[int, float]]:
+            if before_read is not None:
+                before_read()
+            self.refresh()
+            return self.store.running_intermediate(self.study)
+
+        return self.pruner.prune(progress, running)
 
 
 def study_pruning(
@@ -127,7 +174,10 @@ def study_pruning(
 
 
 class ReportHandler:
-    """Answers one attempt's report frames: write to the store, ask the pruner.
+    """Answers one attempt's report frames: record them, ask the pruner.
+
+    Reports are kept and written in batches (see the module docstring); call
+    :meth:`flush` before recording the trial's outcome.
 
     Args:
         trial: The attempt (its token identifies it to the store).
@@ -136,6 +186,7 @@ class ReportHandler:
         write: Runs a store call with the worker's retries; returns None if it gave
             up (cold stop).
         log: The worker's logger.
+        flush_seconds: Longest time reports are kept before they are written.
     """
 
     def __init__(
@@ -145,44 +196,66 @@ class ReportHandler:
         lease: Lease,
         write: Callable[[str, Callable[[], Any]], Any],
         log: logging.Logger | logging.LoggerAdapter[logging.Logger] = _logger,
+        *,
+        flush_seconds: float = FLUSH_SECONDS,
     ) -> None:
         self._trial = trial
         self._pruning = pruning
         self._lease = lease
         self._write = write
         self._log = log
+        self._flush_seconds = flush_seconds
         self._progress = TrialProgress(trial.tid)
+        self._pending: list[tuple[int, float]] = []
+        self._flushed_at = -math.inf
+        self._name = f"{trial.study}/{trial.tid}"
 
     def __call__(self, frame: dict[str, Any]) -> dict[str, Any]:
         """The answer to one ``{"kind": "report", "step", "value"}`` frame."""
-        step, value = frame.get("step"), frame.get("value")
-        t = self._trial
-        name = f"{t.study}/{t.tid}"
+        try:
+            step = _common.check_step(frame.get("step"))
+            value = _common.check_report_value(frame.get("value"))
+        except ValueError as e:  # the child checks reports: this is a broken frame
+            self._log.error("trial %s: invalid report %r: %s", self._name, frame, e)
+            return _decision(False)
+        self._pending.append((step, value))
+        self._progress.intermediate[step] = value
+        due = time.monotonic() - self._flushed_at >= self._flush_seconds
+        if due and not self.flush():
+            return _decision(False)
+        return _decision(self._judge(self._name))
+
+    def flush(self) -> bool:
+        """Write the reports kept so far; False if they were not written.
+
+        A refusal (the attempt is no longer current) sets the lease's ``lost``.
+        """
+        if not self._pending:
+            return True
+        t, pending = self._trial, list(self._pending)
         try:
             accepted = self._write(
-                f"record a report of trial {name}",
-                lambda: self._pruning.store.report(
-                    t.study,
-                    t.tid,
-                    t.token or "",
-                    step,
-                    value,  # type: ignore[arg-type]
+                f"record the reports of trial {self._name}",
+                lambda: self._pruning.store.report_many(
+                    t.study, t.tid, t.token or "", pending
                 ),
             )
-        except ValueError as e:  # the child checks reports: this is a broken frame
-            self._log.error("trial %s: invalid report frame %r: %s", name, frame, e)
-            return _decision(False)
-        if accepted is not True:
-            if accepted is False:
-                self._log.warning("trial %s: report refused (attempt is stale)", name)
-                self._lease.lost.set()
-            return _decision(False)
-        self._progress.intermediate[int(step)] = float(value)  # type: ignore[arg-type]
-        return _decision(self._judge(name))
+        except StoreError as e:  # not a connection error: e.g. a document too large
+            self._log.error("trial %s: reports not recorded: %s", self._name, e)
+            self._pending.clear()
+            return False
+        if accepted is True:
+            del self._pending[: len(pending)]
+            self._flushed_at = time.monotonic()
+            return True
+        if accepted is False:
+            self._log.warning("trial %s: reports refused (stale attempt)", self._name)
+            self._lease.lost.set()
+        return False
 
     def _judge(self, name: str) -> bool:
         try:
-            prune = self._pruning.should_prune(self._progress)
+            prune = self._pruning.should_prune(self._progress, self.flush)
         except ConnectionError as e:
             self._log.warning(
                 "trial %s: cannot judge it (store unreachable): %s", name, e

@@ -82,7 +82,9 @@ def test_asha_study_with_workers_ends_with_exactly_max_evals(procs, tmp_path):
 def test_worker_killed_mid_report_is_requeued_and_reports_afresh(procs, tmp_path):
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
     attempts = tmp_path / "attempts"
-    procs.env.update(HPO_TEST_ATTEMPTS=str(attempts), HPO_TEST_STEPS="60",
+    # 600 reports 5 ms apart: the worker writes them about once a second, so the
+    # kill lands while reports flow (some written, some kept, one in flight)
+    procs.env.update(HPO_TEST_ATTEMPTS=str(attempts), HPO_TEST_STEPS="600",
                      HPO_TEST_PAUSE="0.005")  # fmt: skip
     driver = procs.start(DRIVER, *start_args(db, "k", 1, "--lease-seconds", "1",
                                              "--pruner", "median"))  # fmt: skip
@@ -104,5 +106,5 @@ def test_worker_killed_mid_report_is_requeued_and_reports_afresh(procs, tmp_path
         (trial,) = store.get_trials("k")
     assert trial.state is TrialState.DONE and trial.attempts == 2
     assert attempts.read_text().splitlines() == ["run", "run"]
-    assert sorted(trial.intermediate) == list(range(60))
+    assert sorted(trial.intermediate) == list(range(600))
     assert all(value >= 200.0 for value in trial.intermediate.values())  # 2nd run

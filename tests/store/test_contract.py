@@ -1131,6 +1131,31 @@ class TestReport:
         assert store.running_intermediate(study) == dict.fromkeys(range(4), expected)
 
 
+class TestReportMany:
+    def test_a_batch_lands_in_one_call(self, store: BaseTrialStore, study: str) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        assert store.report(study, trial.tid, trial.token, 0, 5.0)
+        batch = [(1, 4.0), (2, 3.0), (2, 2.5), (7, math.inf)]
+        assert store.report_many(study, trial.tid, trial.token, batch)
+        got = store.get_trial(study, trial.tid).intermediate
+        assert got == {0: 5.0, 1: 4.0, 2: 2.5, 7: math.inf}  # a later pair wins
+
+    def test_all_or_nothing(self, store: BaseTrialStore, study: str) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        for bad in ([], [(1, 1.0), (2, math.nan)], [(1, 1.0), (-1, 1.0)], [(1,)], "x"):
+            with pytest.raises(ValueError, match=r"`(values|value|step)`"):
+                store.report_many(study, trial.tid, trial.token, bad)  # type: ignore[arg-type]
+        assert store.get_trial(study, trial.tid).intermediate == {}
+
+    def test_stale_batch_is_refused(self, store: BaseTrialStore, study: str) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        assert not store.report_many(study, trial.tid, "stale", [(0, 1.0), (1, 0.5)])
+        assert store.get_trial(study, trial.tid).intermediate == {}
+
+
 class TestRunningIntermediate:
     def test_only_running_trials_that_reported(
         self, store: BaseTrialStore, study: str

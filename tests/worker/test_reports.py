@@ -10,7 +10,8 @@ from hpo_service.algorithms.pruners import ASHAPruner, TrialProgress
 from hpo_service.exceptions import WorkerError
 from hpo_service.store import TrialState, open_store
 from hpo_service.worker import run_worker
-from hpo_service.worker._reports import StudyPruning
+from hpo_service.worker._heartbeat import Lease
+from hpo_service.worker._reports import ReportHandler, StudyPruning
 
 from .conftest import OBJ, make_study, wait_until
 
@@ -115,3 +116,43 @@ def test_pruning_learns_finished_trials_incrementally(store):
     third = store.claim("w", 60.0, study="i")
     store.report("i", third.tid, third.token, 1, 0.05)
     assert not pruning.should_prune(TrialProgress(third.tid, {1: 0.05}))
+
+
+def test_reports_are_written_in_batches(store):
+    """At the first report, then once per flush interval, before reading the other
+    trials' reports (ASHA at a rung), and when the worker flushes at the end."""
+    make_study(store, "f", CURVE, [{}] * 2)
+    trial = store.claim("w", 60.0, study="f")
+    other = store.claim("w", 60.0, study="f")
+    store.report("f", other.tid, other.token, 1, 0.1)  # a better trial at rung 1
+    writes = []
+
+    def write(what, fn):
+        writes.append(what)
+        return fn()
+
+    pruning = StudyPruning(store, "f", ASHAPruner(max_resource=9), refresh_seconds=0)
+    lease = Lease("f", trial.tid, trial.token, 60.0)
+    handler = ReportHandler(trial, pruning, lease, write, flush_seconds=3600)
+    assert handler({"kind": "report", "step": 0, "value": 0.9})["prune"] is False
+    assert len(writes) == 1  # the first report is written at once
+    assert handler({"kind": "report", "step": 1, "value": 0.5})["prune"] is True
+    assert len(writes) == 2  # rung 1: written before the others were read
+    assert store.get_trial("f", trial.tid).intermediate == {0: 0.9, 1: 0.5}
+    assert handler({"kind": "report", "step": 2, "value": 0.4})["prune"] is True
+    assert len(writes) == 2 and 2 not in store.get_trial("f", trial.tid).intermediate
+    assert handler.flush() and len(writes) == 3
+    assert store.get_trial("f", trial.tid).intermediate == {0: 0.9, 1: 0.5, 2: 0.4}
+    assert handler.flush() and len(writes) == 3  # nothing kept: nothing written
+
+
+def test_a_refused_batch_loses_the_lease(store):
+    make_study(store, "s", CURVE, [{}])
+    trial = store.claim("w", 60.0, study="s")
+    store.cancel("s", [trial.tid])
+    pruning = StudyPruning(store, "s", ASHAPruner(max_resource=9))
+    lease = Lease("s", trial.tid, trial.token, 60.0)
+    handler = ReportHandler(trial, pruning, lease, lambda what, fn: fn())
+    assert handler({"kind": "report", "step": 0, "value": 1.0})["prune"] is False
+    assert lease.lost.is_set()
+    assert handler({"kind": "report", "step": "x", "value": 1.0})["prune"] is False
