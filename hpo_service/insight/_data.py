@@ -106,10 +106,10 @@ def _losses(result: Mapping[str, Any]) -> tuple[float | None, tuple[float, ...] 
         loss = loss_of(result)
     except (TypeError, ValueError):
         return None, None
-    vector = losses_of(result)
-    if loss is not None or vector is None or len(vector) < 2:
+    if loss is not None:
         return loss, None
-    return None, tuple(vector)
+    vector = losses_of(result)
+    return None, (tuple(vector) if vector is not None and len(vector) > 1 else None)
 
 
 def _violation(result: Mapping[str, Any]) -> float:

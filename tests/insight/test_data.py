@@ -15,6 +15,7 @@ from hpo_service.insight import (
     build_report,
     failure_groups,
     pareto_front,
+    timeline_figure,
     worker_usage,
 )
 from hpo_service.insight._params import params_from_space_document
@@ -58,6 +59,30 @@ def test_worker_usage_counts_busy_time_gaps_and_overlaps_once():
     data.apply([row(6, "w2", 10.0, None, "running")])
     w2 = {u.owner: u for u in worker_usage(data, now=14.0)}["w2"]
     assert (w2.busy, w2.span, w2.longest_gap) == (5.0, 9.0, 4.0)
+
+
+def test_the_timeline_draws_each_trial_and_each_gap_on_its_workers_row():
+    data = StudyData("s")
+    data.apply([
+        row(0, "w1", 0.0, 10.0), row(1, "w1", 15.0, 20.0, "error"),
+        row(2, "w1", 18.0, 30.0), row(3, "w2", 5.0, 6.0),
+        row(4, "w2", 6.0, None, "new"),
+    ])  # fmt: skip
+    fig = timeline_figure(data)
+    rows = dict(zip(fig.layout.yaxis.ticktext, fig.layout.yaxis.tickvals, strict=True))
+    assert set(rows) == {"w1 (83%)", "w2 (100%)"}  # busy 25 of 30 s; 1 of 1 s
+    w1, w2 = rows["w1 (83%)"], rows["w2 (100%)"]
+    assert w1 > w2  # the first worker on top
+
+    def bars(name):
+        (trace,) = [t for t in fig.data if t.name == name]
+        x, y = np.asarray(trace.x) / 1000, np.asarray(trace.y)
+        return sorted(zip(y[0::3], x[0::3], x[1::3], strict=True))
+
+    assert bars("done") == [(w2, 5.0, 6.0), (w1, 0.0, 10.0), (w1, 18.0, 30.0)]
+    assert bars("error") == [(w1, 15.0, 20.0)]
+    assert bars("idle") == [(w1, 10.0, 15.0)]  # 20 -> 18 overlaps: no gap
+    assert fig.layout.xaxis.type == "date"
 
 
 def test_failures_are_grouped_by_type_with_the_first_example():
