@@ -7,7 +7,7 @@ import secrets
 from dataclasses import fields
 from typing import Any
 
-from hpo_service.driver._settings import StudySettings
+from hpo_service.driver._settings import StudySettings, record_objective_count
 from hpo_service.exceptions import (
     StudyExistsError,
     StudyMismatchError,
@@ -73,14 +73,12 @@ def open_study(
         except StudyExistsError:  # another driver created it meanwhile
             study = store.get_study(name)
     stored = StudySettings.from_dict(study.settings)
-    _check_objective_count(name, stored, given)
+    _check_objective_count(name, stored.n_objectives, given)
     merged = _merge(
         name, stored, _algorithm_change(name, stored, given), override=override
     )
     check_algorithm(merged)
-    if merged != stored:
-        store.update_study_settings(name, merged.to_dict())
-    return merged, False
+    return _write_changes(store, name, study.settings, merged), False
 
 
 def check_algorithm(settings: StudySettings, space: Any = None) -> None:
@@ -161,6 +159,29 @@ def _merge(
     return StudySettings.from_dict(values)
 
 
+def _write_changes(
+    store: BaseTrialStore, name: str, raw: dict[str, Any], merged: StudySettings
+) -> StudySettings:
+    """Store the settings of ``merged`` that differ from the ``raw`` stored ones.
+
+    Only the changed keys are written, atomically, so a concurrent writer's change
+    (``hpo-driver cancel``, a worker recording the objective count) is kept; keys of
+    newer versions stay too. Objective names record their count only where none is
+    recorded yet, and refuse a count that was recorded meanwhile.
+    """
+    if merged.n_objectives is not None and raw.get("n_objectives") is None:
+        count = record_objective_count(store, name, merged.n_objectives)
+        _check_objective_count(name, count, merged.to_dict())
+    changes = {
+        key: value
+        for key, value in merged.to_dict().items()
+        if key != "n_objectives" and raw.get(key) != value
+    }
+    if changes:
+        store.patch_study_settings(name, changes)
+    return merged
+
+
 def _with_objective_count(given: dict[str, Any]) -> dict[str, Any]:
     """``given`` with ``n_objectives`` from ``objective_names`` when names are given."""
     names = given.get("objective_names")
@@ -170,14 +191,14 @@ def _with_objective_count(given: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_objective_count(
-    name: str, stored: StudySettings, given: dict[str, Any]
+    name: str, stored: int | None, given: dict[str, Any]
 ) -> None:
     """Refuse objective names whose number differs from the study's objectives."""
     count = given.get("n_objectives")
-    if count is None or stored.n_objectives is None or count == stored.n_objectives:
+    if count is None or stored is None or count == stored:
         return
     raise StudyMismatchError(
-        f"study {name!r} has {stored.n_objectives} objective(s), but "
+        f"study {name!r} has {stored} objective(s), but "
         f"{count} objective names were given ({', '.join(given['objective_names'])})"
     )
 

@@ -25,7 +25,11 @@ from hpo_service.algorithms._pareto import ParetoArchive
 from hpo_service.driver._progress import Progress
 from hpo_service.driver._queue import QueuePolicy
 from hpo_service.driver._serial import check_loss_threshold
-from hpo_service.driver._settings import COUNTED_STATES, StudySettings
+from hpo_service.driver._settings import (
+    COUNTED_STATES,
+    StudySettings,
+    record_objective_count,
+)
 from hpo_service.driver._suggest import Suggester
 from hpo_service.exceptions import DriverLeaseError, SearchExhausted
 from hpo_service.objective._result import loss_of, losses_of, violation_of
@@ -285,11 +289,7 @@ class Driver:
         """
         if self.settings.n_objectives is not None:
             return self.settings.n_objectives
-        stored = dict(self.store.get_study(self.name).settings)
-        if stored.get("n_objectives") is None:
-            stored["n_objectives"] = count
-            self.store.update_study_settings(self.name, stored)
-        count = int(stored["n_objectives"])
+        count = record_objective_count(self.store, self.name, count)
         self.settings = dataclasses.replace(self.settings, n_objectives=count)
         check_loss_threshold(self.settings.loss_threshold, count)
         return count

@@ -312,9 +312,8 @@ def cancel(
     store: BaseTrialStore, db_url: str, study: str, tids: tuple[int, ...]
 ) -> None:
     """Cancel the study (its driver stops), or only some of its trials."""
-    if not tids:
-        settings = dict(store.get_study(study).settings, cancelled=True)
-        store.update_study_settings(study, settings)
+    if not tids:  # one atomic write: a driver recording settings cannot undo it
+        store.patch_study_settings(study, {"cancelled": True})
     n = store.cancel(study, list(tids) or None)
     click.echo(f"cancelled {n} trial(s) of study {study!r}")
 
