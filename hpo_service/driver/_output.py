@@ -6,7 +6,12 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from hpo_service.driver._settings import COUNTED_STATES
-from hpo_service.objective._result import loss_of, pareto_front
+from hpo_service.objective._result import (
+    best_position,
+    loss_of,
+    pareto_front,
+    violation_of,
+)
 from hpo_service.store import BaseTrialStore, Trial, TrialState
 
 if TYPE_CHECKING:
@@ -30,13 +35,14 @@ _BASE_COLUMNS = [
 
 
 def best_trial(store: BaseTrialStore, study: str) -> Trial | None:
-    """The done trial with the lowest ok loss, or None."""
-    best, best_loss = None, float("inf")
-    for trial in store.get_trials(study, [TrialState.DONE]):
-        loss = loss_of(trial.result or {})
-        if loss is not None and (best is None or loss < best_loss):
-            best, best_loss = trial, loss
-    return best
+    """The done trial with the lowest ok loss, feasible ones first, or None.
+
+    See :func:`~hpo_service.objective._result.best_position` (a trial that violates
+    its constraints is the best only while no trial is feasible).
+    """
+    done = store.get_trials(study, [TrialState.DONE])
+    best = best_position([t.result for t in done])
+    return None if best is None else done[best]
 
 
 def pareto_trials(store: BaseTrialStore, study: str) -> list[Trial]:
@@ -155,7 +161,11 @@ def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
         "workers": [_running_summary(t, now) for t in running],
         "best": None
         if best is None
-        else {"tid": best.tid, "loss": loss_of(best.result or {})},
+        else {
+            "tid": best.tid,
+            "loss": loss_of(best.result or {}),
+            "violation": violation_of(best.result or {}),
+        },
         "pareto_front": [
             {"tid": t.tid, "loss": (t.result or {})["loss"]} for t in front
         ],
@@ -205,7 +215,9 @@ def status_text(summary: dict[str, Any]) -> str:
     else:
         shown = "none yet" if best is None else f"loss {best['loss']:.6g}"
         lines.append(
-            f"  best: {shown}" + ("" if best is None else f" (trial {best['tid']})")
+            f"  best: {shown}"
+            + ("" if best is None else f" (trial {best['tid']})")
+            + ("" if best is None else _violation_text(best.get("violation", 0.0)))
         )
     return "\n".join(lines)
 
@@ -216,10 +228,18 @@ def _driver_text(driver: dict[str, Any] | None) -> str:
     return f"{driver['owner']} (lease {driver['lease_left']} s left)"
 
 
+def _violation_text(violation: float) -> str:
+    if violation <= 0:
+        return ""
+    return f", violates its constraints by {violation:.6g} (no trial is feasible yet)"
+
+
 def best_text(record: dict[str, Any]) -> str:
     """Human-readable best trial."""
+    result = record["result"]
     return (
-        f"best trial {record['tid']}: loss {record['result']['loss']:.6g}\n"
+        f"best trial {record['tid']}: loss {result['loss']:.6g}"
+        f"{_violation_text(violation_of(result))}\n"
         f"  params: {json.dumps(record['params'], sort_keys=True)}\n"
         f"  config: {json.dumps(record['config'], sort_keys=True)}"
     )

@@ -38,7 +38,8 @@ class StudySettings:
         loss_threshold: Stop once a loss at or below this is found, or None.
         timeout: Stop suggesting after this many seconds of driver time, or None.
         no_improvement: Stop after this many finished trials without a better loss
-            (with several objectives: without a trial joining the Pareto front).
+            (with several objectives: without a trial joining the Pareto front); a
+            trial that violates its constraints never improves.
         cancelled: Set by ``hpo-driver cancel``; a running driver stops when it sees it.
         pruner: Name of the study's pruner (``"none"``, ``"median"``, ``"percentile"``,
             ``"asha"``, ``"hyperband"``; see :mod:`hpo_service.algorithms.pruners`).

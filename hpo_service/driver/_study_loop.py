@@ -32,7 +32,7 @@ from hpo_service.driver._settings import (
 )
 from hpo_service.driver._suggest import Suggester
 from hpo_service.exceptions import DriverLeaseError, SearchExhausted
-from hpo_service.objective._result import loss_of, losses_of, violation_of
+from hpo_service.objective._result import best_key, loss_of, losses_of, violation_of
 from hpo_service.store import BaseTrialStore, Trial, TrialState
 
 _logger = logging.getLogger(__name__)
@@ -164,11 +164,7 @@ class Driver:
         while True:
             self._housekeeping()
             changed = self._read_changes()
-            progress.update(
-                self._n_finished(),
-                self._best_loss(),
-                pruned=self._counts[TrialState.PRUNED],
-            )
+            self._show(progress)
             if self._stop_reason is None:
                 self._stop_reason = self._check_stop_rules()
             if self._stop_reason is not None:
@@ -183,6 +179,16 @@ class Driver:
                 changed |= inserted > 0
             pause = self._next_pause(pause, changed)
             time.sleep(pause)
+
+    def _show(self, progress: Progress) -> None:
+        several = (self.settings.n_objectives or 1) > 1
+        progress.update(
+            self._n_finished(),
+            self._best_loss(),
+            pruned=self._counts[TrialState.PRUNED],
+            front=len(self._front.points) if several else None,
+            feasible=self._best_is_feasible(),
+        )
 
     def _next_pause(self, pause: float, changed: bool) -> float:
         """Poll fast while anything changes or runs; back off while all is quiet."""
@@ -269,9 +275,17 @@ class Driver:
         count = self._note_objective_count(len(losses))
         if count > 1:
             self._note_front(trial, losses)
-        elif len(losses) == 1 and (self._best is None or losses[0] < self._best_loss()):
+        elif len(losses) == 1 and self._improves(trial):
             self._best = trial
-            self._last_improvement = self._n_finished()
+            if self._best_is_feasible():  # as on the front: infeasible never improves
+                self._last_improvement = self._n_finished()
+
+    def _improves(self, trial: Trial) -> bool:
+        """Whether a single-objective trial beats the best so far (feasible first)."""
+        if self._best is None:
+            return True
+        mine, best = best_key(trial.result), best_key(self._best.result)
+        return mine is not None and (best is None or mine < best)
 
     def _note_front(self, trial: Trial, losses: list[float]) -> None:
         """Several objectives: a trial improves the study when it joins the front."""
@@ -307,6 +321,7 @@ class Driver:
         if (
             s.loss_threshold is not None
             and best is not None
+            and self._best_is_feasible()
             and best <= s.loss_threshold
         ):
             return "loss_threshold"
@@ -377,3 +392,6 @@ class Driver:
 
     def _best_loss(self) -> float | None:
         return None if self._best is None else loss_of(self._best.result or {})
+
+    def _best_is_feasible(self) -> bool:
+        return self._best is None or violation_of(self._best.result or {}) <= 0

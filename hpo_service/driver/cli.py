@@ -122,7 +122,11 @@ def main(verbose: int) -> None:
     type=click.IntRange(min=1),
     help="Attempts before a trial whose worker died is an error [3].",
 )
-@click.option("--loss-threshold", type=float, help="Stop at a loss this low.")
+@click.option(
+    "--loss-threshold",
+    type=float,
+    help="Stop at a loss this low (of a trial that satisfies its constraints).",
+)
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0.0, min_open=True),

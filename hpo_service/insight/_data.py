@@ -20,7 +20,7 @@ from hpo_service.insight._params import (
     infer_params,
     params_from_space_document,
 )
-from hpo_service.objective._result import STATUS_OK
+from hpo_service.objective._result import STATUS_OK, violation_of
 
 if TYPE_CHECKING:
     from hpo_service.store import BaseTrialStore, Study, Trial
@@ -41,6 +41,8 @@ class TrialRow:
         loss: The single-objective loss of a successful trial (None otherwise).
         losses: The loss vector of a successful multi-objective trial, else None.
         intermediate: ``{step: value}`` the objective reported (pruning).
+        violation: Total constraint violation of the result (the sum of its positive
+            ``constraints``); 0.0 when it satisfies them or has none.
     """
 
     tid: int
@@ -56,6 +58,7 @@ class TrialRow:
     error_type: str | None = None
     error_message: str | None = None
     intermediate: dict[int, float] = field(default_factory=dict)
+    violation: float = 0.0
 
     @property
     def duration(self) -> float | None:
@@ -84,6 +87,7 @@ def row_from_trial(trial: Trial) -> TrialRow:
         error_type=error.get("type"),
         error_message=_first_line(error.get("message")),
         intermediate=dict(trial.intermediate),
+        violation=violation_of(result),
     )
 
 
@@ -230,11 +234,15 @@ class StudyData:
         return ["loss"] if n == 1 else [f"loss {i}" for i in range(n)]
 
     def best_row(self) -> TrialRow | None:
-        """The ``done`` trial with the lowest single-objective loss."""
+        """The ``done`` trial with the lowest single-objective loss, feasible first.
+
+        As ``Trials.best_trial``: a trial that violates its constraints is the best
+        only while no trial satisfies them (then the least violating one).
+        """
         rows = [
             r for r in self.rows.values() if r.loss is not None and r.state == "done"
         ]
-        return min(rows, key=lambda r: (r.loss, r.tid)) if rows else None
+        return min(rows, key=lambda r: (r.violation, r.loss, r.tid)) if rows else None
 
     def param_matrix(
         self, rows: list[TrialRow], params: list[ParamInfo]
@@ -292,6 +300,7 @@ def _row_from_doc(doc: Mapping[str, Any]) -> TrialRow:
         finished_at=_epoch(doc.get("refresh_time")),
         error_type=str(error[0]) if error else None,
         error_message=_first_line(error[1]) if error else None,
+        violation=violation_of(result),
     )
 
 

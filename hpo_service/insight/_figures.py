@@ -494,8 +494,9 @@ def pareto_figure(data: StudyData) -> go.Figure | None:
             titled with :attr:`~hpo_service.insight.StudyData.objective_names`).
 
     Returns:
-        A 2-D (WebGL) or 3-D scatter with the front in red, or None for a study
-        with another number of objectives or no such trial yet.
+        A 2-D (WebGL) or 3-D scatter with the front in red (of the trials that
+        satisfy their constraints; the others in grey), or None for a study with
+        another number of objectives or no such trial yet.
     """
     go = _go()
     n = data.n_objectives
@@ -503,16 +504,20 @@ def pareto_figure(data: StudyData) -> go.Figure | None:
     if n not in (2, 3) or not rows:
         return None
     points = np.array([r.losses for r in rows], dtype=float)
-    front = pareto_front(points)
+    feasible = np.array([r.violation <= 0 for r in rows], dtype=bool)
     on_front = np.zeros(len(rows), dtype=bool)
-    on_front[front] = True
+    if feasible.any():
+        on_front[np.flatnonzero(feasible)[pareto_front(points[feasible])]] = True
     names = data.objective_names
     tids = np.array([r.tid for r in rows])
     fig = go.Figure()
     for mask, name, color in (
-        (~on_front, "trials", "#9ecae1"),
+        (~feasible, "violates constraints", "#bdbdbd"),
+        (feasible & ~on_front, "trials", "#9ecae1"),
         (on_front, "Pareto front", "#d62728"),
     ):
+        if not mask.any() and name == "violates constraints":
+            continue
         coords = {k: points[mask, i] for i, k in enumerate("xyz"[:n])}
         trace = go.Scatter3d if n == 3 else go.Scattergl
         fig.add_trace(
@@ -534,5 +539,5 @@ def pareto_figure(data: StudyData) -> go.Figure | None:
                 "zaxis_title": names[2],
             }
         )
-    fig.update_layout(title=f"Pareto front ({len(front)} trials)", **LAYOUT)
+    fig.update_layout(title=f"Pareto front ({int(on_front.sum())} trials)", **LAYOUT)
     return fig
