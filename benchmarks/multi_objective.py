@@ -308,6 +308,52 @@ def _print_table(table: dict[str, Any], algos: list[str], evals: int) -> None:
         )
 
 
+def _paired(runs: list[dict[str, Any]], algos: list[str]) -> dict[str, Any]:
+    """Ours against each peer, seed by seed: hypervolume differences and a test.
+
+    For every problem and worker count: the median of ``(ours - peer) / peer`` in
+    percent, on how many seeds ours is at least the peer's, and the two-sided
+    Wilcoxon signed-rank p-value of the paired differences (scipy).
+    """
+    from scipy.stats import wilcoxon
+
+    out: dict[str, Any] = {}
+    for key in sorted({(r["problem"], r["workers"]) for r in runs}):
+        label = f"{key[0]} x{key[1]}"
+        seeds = sorted({r["seed"] for r in runs if (r["problem"], r["workers"]) == key})
+        table = {
+            (r["algo"], r["seed"]): r["hypervolume"]
+            for r in runs
+            if (r["problem"], r["workers"]) == key
+        }
+        for peer in (a for a in algos if a != "ours"):
+            pairs = [(table[("ours", s)], table[(peer, s)]) for s in seeds
+                     if ("ours", s) in table and (peer, s) in table]  # fmt: skip
+            if not pairs:
+                continue
+            ours, theirs = (np.array(x) for x in zip(*pairs, strict=True))
+            diff = ours - theirs
+            p = float(wilcoxon(diff).pvalue) if np.any(diff != 0) else 1.0
+            out.setdefault(label, {})[peer] = {
+                "median_rel_pct": float(np.median(diff / theirs) * 100),
+                "at_least": int(np.sum(diff >= 0)),
+                "seeds": len(pairs),
+                "wilcoxon_p": p,
+            }
+    return out
+
+
+def _print_paired(paired: dict[str, Any]) -> None:
+    print("\nOurs vs each peer, paired by seed:")
+    for label, peers in paired.items():
+        cells = [
+            f"{peer} {c['median_rel_pct']:+.2f}% (>= on {c['at_least']}/{c['seeds']}, "
+            f"p={c['wilcoxon_p']:.2g})"
+            for peer, c in peers.items()
+        ]
+        print(f"  {label}: " + "; ".join(cells))
+
+
 def _parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=30)
@@ -346,11 +392,15 @@ def main() -> None:
         runs = pool.map(_task, jobs, chunksize=1)
     table = _summarise(runs)
     _print_table(table, algos, args.evals)
+    paired = _paired(runs, algos) if "ours" in algos else {}
+    _print_paired(paired)
     print(f"\nwall time {time.perf_counter() - start:.0f} s, settings={settings}")
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"multi_objective{args.tag}.json"
     meta = {"evals": args.evals, "settings": settings, "algos": algos}
-    out.write_text(json.dumps({"meta": meta, "table": table, "runs": runs}))
+    out.write_text(
+        json.dumps({"meta": meta, "table": table, "paired": paired, "runs": runs})
+    )
     print(f"wrote {out}")
 
 

@@ -17,8 +17,9 @@ def no_progress_loss(
     """Stop after ``iteration_stop_count`` trials in a row without enough improvement.
 
     A trial improves when its loss is below the best so far by more than
-    ``percent_increase`` percent of the best's magnitude. Failed trials never improve;
-    the first trial counts as one without improvement, as in hyperopt.
+    ``percent_increase`` percent of the best's magnitude. Failed trials, and trials
+    that violate their constraints, never improve; the first trial counts as one
+    without improvement, as in hyperopt.
 
     With several objectives a trial improves when it joins the Pareto front: it is
     successful, feasible, and no earlier such trial is at least as good in every loss.
@@ -55,7 +56,7 @@ def no_progress_loss(
             stale = stale + 1 if best_loss is None else 0
             front = _with_point(front, losses)  # type: ignore[arg-type]
             return stale >= iteration_stop_count, [front, stale]
-        loss = loss_of(result)
+        loss = loss_of(result) if violation_of(result) <= 0 else None
         if best_loss is None:  # the first trial sets the bar and counts, as in hyperopt
             return False, [loss, stale + 1]
         margin = abs(best_loss) * percent_increase / 100

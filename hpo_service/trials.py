@@ -8,7 +8,6 @@ analysis code written against ``hyperopt.Trials`` runs unchanged.
 from __future__ import annotations
 
 import datetime as _dt
-import math
 from collections.abc import Collection, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
@@ -20,6 +19,7 @@ from hpo_service.objective._result import (  # noqa: F401 - public names
     STATUS_RUNNING,
     STATUS_STRINGS,
     STATUS_SUSPENDED,
+    best_position,
     loss_of,
     objective_count,
     pareto_front,
@@ -212,7 +212,14 @@ class TrialsView:
 
     @property
     def best_trial(self) -> dict[str, Any]:
-        """The successful trial with the lowest loss.
+        """The successful trial with the lowest loss, feasible trials first.
+
+        With constraints (``result["constraints"]``, each satisfied when ``<= 0``),
+        the best is the feasible trial with the lowest loss, as in the Pareto front
+        of several objectives; only while no trial is feasible, it is the one with
+        the least total violation (the sum of its positive constraint values), then
+        the lowest loss. Check ``best_trial["result"].get("constraints")`` if that
+        matters.
 
         Raises:
             AllTrialsFailed: No trial succeeded.
@@ -225,14 +232,11 @@ class TrialsView:
                 f"the study has {count} objectives, so it has no single best trial; "
                 "use best_trials (the Pareto front) instead"
             )
-        best, best_loss = None, math.inf
-        for trial in self.trials:
-            loss = loss_of(trial["result"])
-            if loss is not None and (best is None or loss < best_loss):
-                best, best_loss = trial, loss
+        trials = self.trials
+        best = best_position([t["result"] for t in trials])
         if best is None:
             raise AllTrialsFailed("no trial has status 'ok' and a numeric loss")
-        return best
+        return trials[best]
 
     @property
     def argmin(self) -> dict[str, Any]:

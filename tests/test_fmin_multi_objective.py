@@ -110,3 +110,41 @@ def test_no_progress_loss_counts_trials_that_do_not_join_the_front():
     assert len(trials) == 3 + 2  # [2, 2] is not dominated: it joined the front
     with pytest.raises(MultiObjectiveError, match="percent_increase"):
         run(two_losses, early_stop_fn=no_progress_loss(3, percent_increase=1.0))
+
+
+def constrained(config):
+    """The loss falls with x, but only x <= 0.5 satisfies the constraint."""
+    x = config["x"]
+    return {"loss": 1 - x, "constraints": [x - 0.5], "status": STATUS_OK}
+
+
+def test_one_objective_best_is_the_best_feasible_trial():
+    best, trials = run(constrained, rand.suggest, evals=40)
+    feasible = [t for t in trials if t["misc"]["vals"]["x"][0] <= 0.5]
+    assert feasible and len(feasible) < len(trials)  # an infeasible trial has less loss
+    lowest = min(feasible, key=lambda t: t["result"]["loss"])
+    assert trials.best_trial is lowest and trials.best_trials == [lowest]
+    assert best == trials.argmin and best["x"] == lowest["misc"]["vals"]["x"][0]
+    assert trials.average_best_error() == lowest["result"]["loss"]
+
+
+def test_one_objective_without_a_feasible_trial_picks_the_least_violation():
+    def never_feasible(config):
+        return {"loss": -config["x"], "constraints": [config["x"] + 1.0]}
+
+    best, trials = run(never_feasible, rand.suggest, evals=10)
+    assert best["x"] == min(t["misc"]["vals"]["x"][0] for t in trials)
+    assert trials.best_trials == []  # the front holds feasible trials only
+
+
+def test_loss_threshold_and_no_progress_loss_count_feasible_trials_only():
+    # x near 1: loss near 0 but infeasible; the threshold needs a feasible loss
+    points = iter([0.9, 0.95, 0.99, 0.4, 0.45, 0.1, 0.2, 0.3] + [0.0] * 10)
+    fn = lambda c: constrained({"x": next(points)})  # noqa: E731
+    _, trials = run(fn, evals=12, loss_threshold=0.56)
+    assert len(trials) == 5  # stopped at x=0.45, the first feasible loss <= 0.56
+    points = iter([0.4, 0.99, 0.98, 0.97, 0.45, 0.1] + [0.0] * 10)
+    _, trials = run(fn, evals=12, early_stop_fn=no_progress_loss(4))
+    # x=0.4 sets the bar and counts as stale (as in hyperopt); the three infeasible
+    # trials have lower losses but never improve: stale 4 after 4 trials
+    assert len(trials) == 4

@@ -10,7 +10,13 @@ from hpo_service.driver._codes import code_key, describe_codes
 from hpo_service.driver._lease import is_dead_local_process
 from hpo_service.driver._settings import COUNTED_STATES
 from hpo_service.exceptions import HPOServiceError
-from hpo_service.objective._result import STATUS_FAIL, loss_of, pareto_front
+from hpo_service.objective._result import (
+    STATUS_FAIL,
+    best_position,
+    loss_of,
+    pareto_front,
+    violation_of,
+)
 from hpo_service.store import BaseTrialStore, Trial, TrialState
 
 if TYPE_CHECKING:
@@ -38,17 +44,14 @@ _BASE_COLUMNS = [
 
 
 def best_trial(store: BaseTrialStore, study: str) -> Trial | None:
-    """The done trial with the lowest ok loss, or None."""
-    return _best_of(store.get_trials(study, [TrialState.DONE]))
+    """The done trial with the lowest ok loss, feasible ones first, or None.
 
-
-def _best_of(trials: list[Trial]) -> Trial | None:
-    best, best_loss = None, float("inf")
-    for trial in trials:
-        loss = loss_of(trial.result or {})
-        if loss is not None and (best is None or loss < best_loss):
-            best, best_loss = trial, loss
-    return best
+    See :func:`~hpo_service.objective._result.best_position` (a trial that violates
+    its constraints is the best only while no trial is feasible).
+    """
+    done = store.get_trials(study, [TrialState.DONE])
+    best = best_position([t.result for t in done])
+    return None if best is None else done[best]
 
 
 def _status(trial: Trial) -> Any:
@@ -213,7 +216,8 @@ def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
     trials = store.get_trials(study)
     running = [t for t in trials if t.state == TrialState.RUNNING]
     done = [t for t in trials if t.state == TrialState.DONE]
-    best = _best_of(done)
+    position = best_position([t.result for t in done])
+    best = None if position is None else done[position]
     front = pareto_trials(store, study) if best is None else []
     return {
         "study": study,
@@ -226,7 +230,11 @@ def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
         "workers": [_running_summary(t, now) for t in running],
         "best": None
         if best is None
-        else {"tid": best.tid, "loss": loss_of(best.result or {})},
+        else {
+            "tid": best.tid,
+            "loss": loss_of(best.result or {}),
+            "violation": violation_of(best.result or {}),
+        },
         "pareto_front": [
             {"tid": t.tid, "loss": (t.result or {})["loss"]} for t in front
         ],
@@ -303,7 +311,9 @@ def status_text(summary: dict[str, Any]) -> str:
     else:
         shown = "none yet" if best is None else f"loss {best['loss']:.6g}"
         lines.append(
-            f"  best: {shown}" + ("" if best is None else f" (trial {best['tid']})")
+            f"  best: {shown}"
+            + ("" if best is None else f" (trial {best['tid']})")
+            + ("" if best is None else _violation_text(best.get("violation", 0.0)))
         )
     return "\n".join(lines + _code_warning(summary.get("code") or []))
 
@@ -333,10 +343,18 @@ def _driver_text(driver: dict[str, Any] | None) -> str:
     return f"{driver['owner']} (lease {driver['lease_left']} s left)"
 
 
+def _violation_text(violation: float) -> str:
+    if violation <= 0:
+        return ""
+    return f", violates its constraints by {violation:.6g} (no trial is feasible yet)"
+
+
 def best_text(record: dict[str, Any]) -> str:
     """Human-readable best trial."""
+    result = record["result"]
     return (
-        f"best trial {record['tid']}: loss {record['result']['loss']:.6g}\n"
+        f"best trial {record['tid']}: loss {result['loss']:.6g}"
+        f"{_violation_text(violation_of(result))}\n"
         f"  params: {json.dumps(record['params'], sort_keys=True)}\n"
         f"  config: {json.dumps(record['config'], sort_keys=True)}"
     )

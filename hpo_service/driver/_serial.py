@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from hpo_service.algorithms._pareto import ParetoArchive
 from hpo_service.algorithms.pruners import BasePruner, NopPruner
 from hpo_service.driver._checkpoint import save_checkpoint
 from hpo_service.driver._local_pruning import LocalPruning
@@ -31,10 +32,12 @@ from hpo_service.exceptions import (
 )
 from hpo_service.objective._report import TrialContext, pruned_result
 from hpo_service.objective._result import (
+    best_key,
     check_objective_count,
     is_nan_loss,
-    loss_of,
+    losses_of,
     normalise_result,
+    violation_of,
 )
 from hpo_service.trials import (
     JOB_STATE_DONE,
@@ -61,6 +64,44 @@ class StopRules:
     timeout: float | None
     loss_threshold: float | None
     early_stop_fn: Callable[..., tuple[bool, list[Any]]] | None
+
+
+class BestSoFar:
+    """The best trial's rank key (one objective) and the Pareto front (several).
+
+    The key is :func:`~hpo_service.objective._result.best_key`'s: feasible trials
+    first, then the lowest loss; the front holds the feasible loss vectors.
+    """
+
+    def __init__(self) -> None:
+        self.key: tuple[float, float] | None = None
+        self.front = ParetoArchive()
+
+    def add(self, result: Mapping[str, Any] | None) -> None:
+        """Take one finished trial's result (None for an error trial) into account."""
+        key = best_key(result)
+        if key is not None and (self.key is None or key < self.key):
+            self.key = key
+        losses = None if result is None else losses_of(result)
+        if losses is not None and len(losses) > 1 and violation_of(result or {}) <= 0:
+            self.front.add(losses)
+
+    def reached(self, threshold: float | None) -> bool:
+        """Whether a feasible trial's loss is at or below ``threshold``."""
+        key = self.key
+        if threshold is None or key is None:
+            return False
+        return key[0] <= 0 and key[1] <= threshold
+
+    def show(self, bar: Progress, done: int, n_objectives: int | None) -> None:
+        """Update ``bar`` with ``done`` finished trials and the best so far."""
+        key = self.key
+        bar.update(
+            done,
+            None if key is None else key[1],
+            front=len(self.front.points) if (n_objectives or 1) > 1 else None,
+            feasible=key is None or key[0] <= 0,
+        )
 
 
 def check_loss_threshold(
@@ -154,7 +195,7 @@ class SerialSearch:
                 check_loss_threshold(
                     self.rules.loss_threshold, self.trials.n_objectives
                 )
-                bar.update(self._n_finished(), self._best)
+                self._best.show(bar, self._n_finished(), self.trials.n_objectives)
                 if self._early_stop():
                     break
         finally:
@@ -167,12 +208,7 @@ class SerialSearch:
         if rules.timeout is not None and time.monotonic() - started >= rules.timeout:
             _logger.info("timeout of %s s reached", rules.timeout)
             return True
-        threshold = rules.loss_threshold
-        return (
-            threshold is not None
-            and self._best is not None
-            and (self._best <= threshold)
-        )
+        return self._best.reached(rules.loss_threshold)
 
     def _next_doc(self) -> dict[str, Any] | None:
         """The next new trial dict, suggesting a batch when none is queued."""
@@ -258,9 +294,7 @@ class SerialSearch:
             for name, value in attachments.items():
                 view[str(name)] = value
         doc.update(state=JOB_STATE_DONE, result=result, refresh_time=_now())
-        loss = loss_of(result)
-        if loss is not None and (self._best is None or loss < self._best):
-            self._best = loss
+        self._best.add(result)
 
     def _record_error(self, doc: dict[str, Any], error: Exception) -> None:
         if not isinstance(error, InvalidResultError):
@@ -307,13 +341,13 @@ def skip_seeds(seeds: np.random.Generator, n: int) -> None:
         seeds.integers(_SEED_BOUND, size=n)
 
 
-def replay(trials: Trials, suggester: Suggester) -> float | None:
-    """Feed trials finished before this call to the algorithm; return the best loss.
+def replay(trials: Trials, suggester: Suggester) -> BestSoFar:
+    """Feed trials finished before this call to the algorithm; return their best.
 
     A trial whose params are not valid in ``space`` (an out-of-range point that was
     evaluated as given) is skipped.
     """
-    best = None
+    best = BestSoFar()
     for doc in trials._dynamic_trials:
         if doc["state"] not in _FINISHED:
             continue
@@ -323,9 +357,7 @@ def replay(trials: Trials, suggester: Suggester) -> float | None:
             suggester.observe(params, result)
         else:
             _logger.debug("trial %s is outside the space: not learnt from", doc["tid"])
-        loss = None if result is None else loss_of(result)
-        if loss is not None and (best is None or loss < best):
-            best = loss
+        best.add(result)
     return best
 
 

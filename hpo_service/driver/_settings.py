@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hpo_service.store._base import TrialState
+
+if TYPE_CHECKING:
+    from hpo_service.store._base import BaseTrialStore
 
 DEFAULT_LEASE_SECONDS = 30.0
 DEFAULT_MAX_ATTEMPTS = 3
@@ -35,7 +38,8 @@ class StudySettings:
         loss_threshold: Stop once a loss at or below this is found, or None.
         timeout: Stop suggesting after this many seconds of driver time, or None.
         no_improvement: Stop after this many finished trials without a better loss
-            (with several objectives: without a trial joining the Pareto front).
+            (with several objectives: without a trial joining the Pareto front); a
+            trial that violates its constraints never improves.
         cancelled: Set by ``hpo-driver cancel``; a running driver stops when it sees it.
         pruner: Name of the study's pruner (``"none"``, ``"median"``, ``"percentile"``,
             ``"asha"``, ``"hyperband"``; see :mod:`hpo_service.algorithms.pruners`).
@@ -75,3 +79,27 @@ class StudySettings:
         """Rebuild from :meth:`to_dict` output, ignoring keys of newer versions."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def record_objective_count(store: BaseTrialStore, study: str, count: int) -> int:
+    """Record ``count`` as the study's number of objectives unless one is recorded.
+
+    One atomic write (:meth:`~hpo_service.store.BaseTrialStore.patch_study_settings`
+    with ``only_unset``): when the first results of a study (several workers, or a
+    worker and the driver) race with different numbers of losses, exactly one count
+    is kept, and every caller gets that one back.
+
+    Args:
+        study: The study's name.
+        count: The number of losses of a successful result, >= 1.
+
+    Returns:
+        The study's number of objectives now in force (``count`` if it was first).
+
+    Raises:
+        StudyNotFoundError: No such study.
+    """
+    study_doc = store.patch_study_settings(
+        study, {"n_objectives": count}, only_unset=True
+    )
+    return int(study_doc.settings["n_objectives"])

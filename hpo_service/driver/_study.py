@@ -9,7 +9,11 @@ from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from hpo_service.driver._lease import take_driver_lease
-from hpo_service.driver._settings import COUNTED_STATES, StudySettings
+from hpo_service.driver._settings import (
+    COUNTED_STATES,
+    StudySettings,
+    record_objective_count,
+)
 from hpo_service.exceptions import (
     DriverLeaseError,
     HPOServiceError,
@@ -84,7 +88,7 @@ def open_study(
             study = store.get_study(name)
     stored = StudySettings.from_dict(study.settings)
     finished = sum(store.count_by_state(name)[state] for state in COUNTED_STATES)
-    _check_objective_count(name, stored, given)
+    _check_objective_count(name, stored.n_objectives, given)
     merged = _merge(
         name,
         stored,
@@ -93,9 +97,7 @@ def open_study(
         finished=finished,
     )
     check_algorithm(merged)
-    if merged != stored:
-        store.update_study_settings(name, merged.to_dict())
-    return merged, False
+    return _write_changes(store, name, study.settings, merged), False
 
 
 def open_driven_study(
@@ -258,6 +260,29 @@ def _check_budget(name: str, given: dict[str, Any], finished: int) -> None:
         given["max_evals"] = finished
 
 
+def _write_changes(
+    store: BaseTrialStore, name: str, raw: dict[str, Any], merged: StudySettings
+) -> StudySettings:
+    """Store the settings of ``merged`` that differ from the ``raw`` stored ones.
+
+    Only the changed keys are written, atomically, so a concurrent writer's change
+    (``hpo-driver cancel``, a worker recording the objective count) is kept; keys of
+    newer versions stay too. Objective names record their count only where none is
+    recorded yet, and refuse a count that was recorded meanwhile.
+    """
+    if merged.n_objectives is not None and raw.get("n_objectives") is None:
+        count = record_objective_count(store, name, merged.n_objectives)
+        _check_objective_count(name, count, merged.to_dict())
+    changes = {
+        key: value
+        for key, value in merged.to_dict().items()
+        if key != "n_objectives" and raw.get(key) != value
+    }
+    if changes:
+        store.patch_study_settings(name, changes)
+    return merged
+
+
 def _with_objective_count(given: dict[str, Any]) -> dict[str, Any]:
     """``given`` with ``n_objectives`` from ``objective_names`` when names are given."""
     names = given.get("objective_names")
@@ -267,14 +292,14 @@ def _with_objective_count(given: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_objective_count(
-    name: str, stored: StudySettings, given: dict[str, Any]
+    name: str, stored: int | None, given: dict[str, Any]
 ) -> None:
     """Refuse objective names whose number differs from the study's objectives."""
     count = given.get("n_objectives")
-    if count is None or stored.n_objectives is None or count == stored.n_objectives:
+    if count is None or stored is None or count == stored:
         return
     raise StudyMismatchError(
-        f"study {name!r} has {stored.n_objectives} objective(s), but "
+        f"study {name!r} has {stored} objective(s), but "
         f"{count} objective names were given ({', '.join(given['objective_names'])})"
     )
 

@@ -25,11 +25,16 @@ from hpo_service.driver._lease import default_owner, take_driver_lease
 from hpo_service.driver._progress import Progress
 from hpo_service.driver._queue import QueuePolicy
 from hpo_service.driver._serial import check_loss_threshold
-from hpo_service.driver._settings import COUNTED_STATES, StudySettings
+from hpo_service.driver._settings import (
+    COUNTED_STATES,
+    StudySettings,
+    record_objective_count,
+)
 from hpo_service.driver._suggest import Suggester
 from hpo_service.exceptions import SearchExhausted
 from hpo_service.objective._result import (
     STATUS_FAIL,
+    best_key,
     loss_of,
     losses_of,
     violation_of,
@@ -184,11 +189,7 @@ class Driver:
         while self._interrupted is None:
             self._housekeeping()
             changed = self._read_changes()
-            progress.update(
-                self._n_finished(),
-                self._best_loss(),
-                pruned=self._counts[TrialState.PRUNED],
-            )
+            self._show(progress)
             if self._stop_reason is None:
                 self._stop_reason = self._check_stop_rules()
             if self._stop_reason is None and self._over_budget():
@@ -206,6 +207,16 @@ class Driver:
             pause = self._next_pause(pause, changed)
             time.sleep(pause)
         return self._interrupted or "interrupted"
+
+    def _show(self, progress: Progress) -> None:
+        several = (self.settings.n_objectives or 1) > 1
+        progress.update(
+            self._n_finished(),
+            self._best_loss(),
+            pruned=self._counts[TrialState.PRUNED],
+            front=len(self._front.points) if several else None,
+            feasible=self._best_is_feasible(),
+        )
 
     def _next_pause(self, pause: float, changed: bool) -> float:
         """Poll fast while anything changes or runs; back off while all is quiet."""
@@ -332,9 +343,17 @@ class Driver:
         count = self._note_objective_count(len(losses))
         if count > 1:
             self._note_front(trial, losses)
-        elif len(losses) == 1 and (self._best is None or losses[0] < self._best_loss()):
+        elif len(losses) == 1 and self._improves(trial):
             self._best = trial
-            self._last_improvement = self._n_finished()
+            if self._best_is_feasible():  # as on the front: infeasible never improves
+                self._last_improvement = self._n_finished()
+
+    def _improves(self, trial: Trial) -> bool:
+        """Whether a single-objective trial beats the best so far (feasible first)."""
+        if self._best is None:
+            return True
+        mine, best = best_key(trial.result), best_key(self._best.result)
+        return mine is not None and (best is None or mine < best)
 
     def _note_front(self, trial: Trial, losses: list[float]) -> None:
         """Several objectives: a trial improves the study when it joins the front."""
@@ -352,11 +371,7 @@ class Driver:
         """
         if self.settings.n_objectives is not None:
             return self.settings.n_objectives
-        stored = dict(self.store.get_study(self.name).settings)
-        if stored.get("n_objectives") is None:
-            stored["n_objectives"] = count
-            self.store.update_study_settings(self.name, stored)
-        count = int(stored["n_objectives"])
+        count = record_objective_count(self.store, self.name, count)
         self.settings = dataclasses.replace(self.settings, n_objectives=count)
         check_loss_threshold(self.settings.loss_threshold, count)
         return count
@@ -374,6 +389,7 @@ class Driver:
         if (
             s.loss_threshold is not None
             and best is not None
+            and self._best_is_feasible()
             and best <= s.loss_threshold
         ):
             return "loss_threshold"
@@ -454,3 +470,6 @@ class Driver:
 
     def _best_loss(self) -> float | None:
         return None if self._best is None else loss_of(self._best.result or {})
+
+    def _best_is_feasible(self) -> bool:
+        return self._best is None or violation_of(self._best.result or {}) <= 0

@@ -20,10 +20,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hpo_service.driver._settings import StudySettings
+from hpo_service.driver._settings import StudySettings, record_objective_count
 from hpo_service.driver._study import study_space
-from hpo_service.exceptions import SpaceError
-from hpo_service.objective._result import STATUS_FAIL, STATUS_OK, normalise_result
+from hpo_service.exceptions import InvalidResultError, SpaceError
+from hpo_service.objective._result import (
+    STATUS_FAIL,
+    STATUS_OK,
+    check_objective_count,
+    normalise_result,
+    objective_count,
+)
 from hpo_service.space import compile_space, space_eval, validate_params
 from hpo_service.store import BaseTrialStore, FinishedTrial, NewTrial
 
@@ -89,8 +95,10 @@ def import_results(
 
     Raises:
         StudyNotFoundError: No such study (start it once first).
-        ValueError: A record does not fit the study's space or has an invalid
-            result (naming it); nothing is imported then.
+        ValueError: A record does not fit the study's space, has an invalid result,
+            or another number of losses than the study's objectives (or than the
+            other records, while the study has none recorded), naming it; nothing is
+            imported then.
     """
     space, compiled = _space_of(store, study)
     seen = _imported_origins(store, study)
@@ -105,8 +113,37 @@ def import_results(
         result = {**_checked_result(record.result, record.origin)}
         result["imported_from"] = record.origin
         trials.append(FinishedTrial(params, space_eval(space, params), result))
+    _check_objective_counts(store, study, trials)
     report.imported = store.insert_finished(study, trials) if trials else []
     return report
+
+
+def _check_objective_counts(
+    store: BaseTrialStore, study: str, trials: Sequence[FinishedTrial]
+) -> None:
+    """Refuse results whose number of losses is not the study's; record it if new.
+
+    Raises:
+        ValueError: A result's count differs (naming its origin and both counts).
+    """
+    settings = StudySettings.from_dict(store.get_study(study).settings)
+    results = [t.result for t in trials]
+    expected = settings.n_objectives or objective_count(results)
+    if expected is None:
+        return
+    names = settings.objective_names or ()
+    for result in results:
+        try:
+            check_objective_count(result, expected, names)
+        except InvalidResultError as e:
+            raise ValueError(f"{result['imported_from']}: {e}") from None
+    if settings.n_objectives is None:
+        kept = record_objective_count(store, study, expected)
+        if kept != expected:  # a worker recorded another count meanwhile
+            raise ValueError(
+                f"the study has {kept} objective(s), but the imported results have "
+                f"{expected} loss(es) each"
+            )
 
 
 def _space_of(store: BaseTrialStore, study: str) -> tuple[Any, Any]:

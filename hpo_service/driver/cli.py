@@ -132,7 +132,11 @@ def main(verbose: int) -> None:
     type=click.IntRange(min=1),
     help="Attempts before a trial whose worker died is an error [3].",
 )
-@click.option("--loss-threshold", type=float, help="Stop at a loss this low.")
+@click.option(
+    "--loss-threshold",
+    type=float,
+    help="Stop at a loss this low (of a trial that satisfies its constraints).",
+)
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0.0, min_open=True),
@@ -386,9 +390,8 @@ def cancel(
     store: BaseTrialStore, db_url: str, study: str, tids: tuple[int, ...]
 ) -> None:
     """Cancel the study (its driver stops), or only some of its trials."""
-    if not tids:
-        settings = dict(store.get_study(study).settings, cancelled=True)
-        store.update_study_settings(study, settings)
+    if not tids:  # one atomic write: a driver recording settings cannot undo it
+        store.patch_study_settings(study, {"cancelled": True})
     n = store.cancel(study, list(tids) or None)
     click.echo(f"cancelled {n} trial(s) of study {study!r}")
 

@@ -86,7 +86,6 @@ def row_from_trial(trial: Trial) -> TrialRow:
         params=dict(trial.params),
         loss=loss,
         losses=losses,
-        violation=_violation(result) if losses is not None else 0.0,
         status=result.get("status"),
         owner=trial.owner,
         created_at=trial.created_at,
@@ -95,6 +94,7 @@ def row_from_trial(trial: Trial) -> TrialRow:
         error_type=error.get("type"),
         error_message=_first_line(error.get("message")),
         intermediate=dict(trial.intermediate),
+        violation=_violation(result),
     )
 
 
@@ -272,11 +272,15 @@ class StudyData:
         return [rows[i] for i in front]
 
     def best_row(self) -> TrialRow | None:
-        """The ``done`` trial with the lowest single-objective loss."""
+        """The ``done`` trial with the lowest single-objective loss, feasible first.
+
+        As ``Trials.best_trial``: a trial that violates its constraints is the best
+        only while no trial satisfies them (then the least violating one).
+        """
         rows = [
             r for r in self.rows.values() if r.loss is not None and r.state == "done"
         ]
-        return min(rows, key=lambda r: (r.loss, r.tid)) if rows else None
+        return min(rows, key=lambda r: (r.violation, r.loss, r.tid)) if rows else None
 
     def param_matrix(
         self, rows: list[TrialRow], params: list[ParamInfo]
@@ -356,13 +360,13 @@ def _row_from_doc(doc: Mapping[str, Any]) -> TrialRow:
         params={k: v[0] for k, v in vals.items() if v},
         loss=loss,
         losses=losses,
-        violation=_violation(result) if losses is not None else 0.0,
         status=result.get("status"),
         owner=_owner_text(doc.get("owner")),
         started_at=_epoch(doc.get("book_time")),
         finished_at=_epoch(doc.get("refresh_time")),
         error_type=str(error[0]) if error else None,
         error_message=_first_line(error[1]) if error else None,
+        violation=_violation(result),
     )
 
 

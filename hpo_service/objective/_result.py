@@ -267,6 +267,44 @@ def violation_of(result: Mapping[str, Any]) -> float:
     return float(sum(max(0.0, float(c)) for c in constraints))
 
 
+def best_key(result: Mapping[str, Any] | None) -> tuple[float, float] | None:
+    """Where a single-objective result ranks among others: smaller is better.
+
+    ``(total violation, loss)``: every feasible result (violation 0) comes before
+    every infeasible one, feasible ones by loss, infeasible ones by violation, then
+    loss. This is the order :func:`best_position` and every "best so far" use, and
+    the order in which (MO)TPE ranks trials (feasibility first, after Deb 2000).
+
+    Returns:
+        The key, or None for a result without a single numeric loss (failed, or
+        several losses).
+    """
+    loss = None if result is None else loss_of(result)
+    return None if loss is None else (violation_of(result or {}), loss)
+
+
+def best_position(results: Sequence[Mapping[str, Any] | None]) -> int | None:
+    """Position of the best result of a single-objective study.
+
+    The successful, feasible result (all constraints ``<= 0``) with the lowest loss;
+    only when no successful result is feasible, the one with the least total
+    violation (then the lowest loss). Ties go to the earliest. Results with several
+    losses are left out (their study has a Pareto front, see :func:`pareto_front`).
+
+    Args:
+        results: Result dicts (None for trials without one).
+
+    Returns:
+        An index into ``results``, or None if no result has a single loss.
+    """
+    best, best_so_far = None, None
+    for i, result in enumerate(results):
+        key = best_key(result)
+        if key is not None and (best_so_far is None or key < best_so_far):
+            best, best_so_far = i, key
+    return best
+
+
 def objective_count(results: Iterable[Mapping[str, Any] | None]) -> int | None:
     """Number of losses of the first successful result, None if none succeeded."""
     for result in results:

@@ -180,10 +180,40 @@ class BaseTrialStore(abc.ABC):
 
     @abc.abstractmethod
     def update_study_settings(self, name: str, settings: dict[str, Any]) -> Study:
-        """Replace a study's settings (used when a resume overrides a changed space).
+        """Replace a study's settings as a whole.
+
+        Read-modify-write through :meth:`get_study` and this method loses a concurrent
+        writer's change (a cancel, a recorded objective count); change some settings
+        with :meth:`patch_study_settings` instead.
 
         Raises:
             StudyNotFoundError: No such study.
+        """
+
+    @abc.abstractmethod
+    def patch_study_settings(
+        self, name: str, changes: dict[str, Any], *, only_unset: bool = False
+    ) -> Study:
+        """Set the settings named in ``changes`` in one atomic write; keep the others.
+
+        Two writers patching different keys at the same time both keep their change.
+        With ``only_unset`` a key is written only where the study has no value for it
+        (missing or None): the first writer wins, and every writer learns the winner
+        from the returned settings.
+
+        Args:
+            name: The study.
+            changes: ``{setting: value}``, at least one; a value replaces the stored
+                value whole (a dict is not merged into the stored dict).
+            only_unset: Leave keys that already hold a value (not None) as they are.
+
+        Returns:
+            The study after the write.
+
+        Raises:
+            StudyNotFoundError: No such study.
+            ValueError: ``changes`` is not a non-empty dict with non-empty string
+                keys, or holds what JSON cannot.
         """
 
     @abc.abstractmethod

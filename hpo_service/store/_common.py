@@ -118,6 +118,23 @@ def check_dict(value: Any, what: str) -> dict[str, Any]:
     return value
 
 
+def check_changes(changes: Any) -> dict[str, Any]:
+    """Return ``changes`` of ``BaseTrialStore.patch_study_settings`` if well formed.
+
+    Raises:
+        ValueError: Not a dict, empty, or a key is not a non-empty string.
+    """
+    check_dict(changes, "changes")
+    if not changes:
+        raise ValueError("`changes` must name at least one setting, but got changes={}")
+    for key in changes:
+        if not isinstance(key, str) or not key:
+            raise ValueError(
+                f"every key of `changes` must be a non-empty string, but got {key!r}"
+            )
+    return changes
+
+
 def check_error(error: Any) -> dict[str, Any]:
     """Return a copy of a trial error with ``type``, ``message`` and ``traceback``.
 

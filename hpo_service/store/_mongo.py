@@ -111,6 +111,7 @@ DEFAULT_DATABASE = "hpo"
 _PENDING = -1  # version of a trial whose latest write has not been numbered yet
 _CLOCK_REFRESH = 60.0  # seconds between two readings of the server clock
 _AFTER = ReturnDocument.AFTER
+_TOUCH = {"updated_at": 0.0}  # ``times`` of a write that stamps a study's update
 
 #: The server's clock as float epoch seconds, evaluated by the server per operation.
 _NOW: dict[str, Any] = {"$divide": [{"$toLong": "$$NOW"}, 1000]}
@@ -820,6 +821,45 @@ class MongoTrialStore(BaseTrialStore):
         update = self._update({"settings": encoded}, times={"updated_at": 0.0})
         doc = self._call(
             "update_study_settings",
+            lambda _: self._studies.find_one_and_update(
+                {"_id": name}, update, return_document=_AFTER
+            ),
+        )
+        if doc is None:
+            raise _study_not_found(name)
+        return _study(doc)
+
+    def patch_study_settings(
+        self, name: str, changes: dict[str, Any], *, only_unset: bool = False
+    ) -> Study:
+        c.check_name(name, "name")
+        encoded = _encode(c.check_changes(changes), "changes")
+        fields = {f"settings.{key}": value for key, value in encoded.items()}
+        if self._lock is not None:  # mongomock: no pipelines; the lock serialises
+            with self._lock:
+                if only_unset:
+                    fields = self._unset_fields(name, fields)
+                return self._patch(name, self._update(fields, times=_TOUCH))
+        if not only_unset:
+            return self._patch(name, self._update(fields, times=_TOUCH))
+        stage = {
+            path: {"$ifNull": [f"${path}", {"$literal": value}]}
+            for path, value in fields.items()
+        }
+        return self._patch(name, [{"$set": {**stage, "updated_at": _NOW}}])
+
+    def _unset_fields(self, name: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """The ``settings.<key>`` fields among ``fields`` that the study lacks."""
+        stored = self._require_study(name)["settings"]
+        return {
+            path: value
+            for path, value in fields.items()
+            if stored.get(path.partition(".")[2]) is None
+        }
+
+    def _patch(self, name: str, update: Any) -> Study:
+        doc = self._call(
+            "patch_study_settings",
             lambda _: self._studies.find_one_and_update(
                 {"_id": name}, update, return_document=_AFTER
             ),

@@ -666,6 +666,35 @@ class SQLiteTrialStore(BaseTrialStore):
 
         return self._write("update_study_settings", body)
 
+    def patch_study_settings(
+        self, name: str, changes: dict[str, Any], *, only_unset: bool = False
+    ) -> Study:
+        c.check_name(name, "name")
+        changes = c.loads(c.dumps(c.check_changes(changes), "changes"))
+
+        def body(conn: sqlite3.Connection) -> Study:
+            # The write transaction holds the database's write lock from BEGIN
+            # IMMEDIATE on: no other writer can come between this read and the write.
+            row = conn.execute(
+                "SELECT settings FROM studies WHERE name = ?", (name,)
+            ).fetchone()
+            if row is None:
+                raise _study_not_found(name)
+            settings = c.loads(row[0])
+            for key, value in changes.items():
+                if not only_unset or settings.get(key) is None:
+                    settings[key] = value
+            row = _one(
+                conn.execute(
+                    "UPDATE studies SET settings = ?, updated_at = ? WHERE name = ? "
+                    f"RETURNING {_STUDY_COLUMNS}",
+                    (c.dumps(settings, "settings"), time.time(), name),
+                )
+            )
+            return _study(row)
+
+        return self._write("patch_study_settings", body)
+
     def acquire_driver_lease(self, name: str, owner: str, seconds: float) -> bool:
         c.check_name(name, "name")
         c.check_name(owner, "owner")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -19,6 +20,7 @@ from hpo_service.driver._settings import (
     COUNTED_STATES,
     DEFAULT_LEASE_SECONDS,
     StudySettings,
+    record_objective_count,
 )
 from hpo_service.exceptions import (
     InvalidResultError,
@@ -31,7 +33,11 @@ from hpo_service.exceptions import (
     UnstorableError,
     WorkerError,
 )
-from hpo_service.objective._result import check_objective_count, decode_attachments
+from hpo_service.objective._result import (
+    check_objective_count,
+    decode_attachments,
+    losses_of,
+)
 from hpo_service.store._base import BaseTrialStore, Trial, TrialState
 from hpo_service.worker._child import ChildOutcome, ChildRunner
 from hpo_service.worker._heartbeat import Heartbeat, Lease
@@ -460,6 +466,7 @@ class Worker:
         lease: Lease,
         outcome: ChildOutcome,
     ) -> None:
+        settings = self._objective_count_known(trial.study, settings, outcome)
         kind, data = _checked_objective_count(outcome.kind, outcome.data, settings)
         code = outcome.code
         if kind in ("result", "pruned", "error"):
@@ -627,6 +634,32 @@ class Worker:
             delay = min(delay * 2, _MAX_RETRY_DELAY)
 
     # ---- idle time -------------------------------------------------------------------
+
+    def _objective_count_known(
+        self, study: str, settings: StudySettings, outcome: ChildOutcome
+    ) -> StudySettings:
+        """``settings`` with the study's objective count, recording it if unknown.
+
+        The first successful results of a study race to record their number of losses
+        (one atomic first-writer-wins write; the driver does the same), so a result
+        with another number than the kept one becomes an error trial however the
+        first results of several workers interleave. A known count never changes, so
+        the cached settings serve once they hold one.
+        """
+        if outcome.kind != "result" or settings.n_objectives is not None:
+            return settings
+        losses = losses_of(outcome.data)
+        if losses is None:
+            return settings
+        count = self._retrying(
+            f"record the objective count of study {study!r}",
+            lambda: record_objective_count(self._store, study, len(losses)),
+        )
+        if count is None:  # cold stop while the store was unreachable
+            return settings
+        settings = dataclasses.replace(settings, n_objectives=count)
+        self._settings[study] = (time.monotonic(), settings)
+        return settings
 
     def _settings_for(self, study: str) -> StudySettings:
         cached = self._settings.get(study)

@@ -27,7 +27,8 @@ class ThreadWorkers:
     """Claims and completes trials in threads, evaluating ``fn`` on each config.
 
     A stand-in for real workers in driver tests (real worker processes are tested in
-    tests/worker and tests/e2e); it uses only the public store API.
+    tests/worker and tests/e2e); it uses only the public store API. ``fn`` returns a
+    loss or a result dict.
     """
 
     def __init__(self, db_url: str, fn: Callable[[Any], float], n: int = 2) -> None:
@@ -57,8 +58,9 @@ class ThreadWorkers:
                 if trial is None:
                     self._stop.wait(0.005)
                     continue
-                loss = self._fn(trial.config)
-                result = {"loss": loss, "status": "ok"}
+                value = self._fn(trial.config)  # a loss, or a whole result dict
+                result = value if isinstance(value, dict) else {"loss": value}
+                result = {"status": "ok", **result}
                 if store.complete(trial.study, trial.tid, trial.token, result):
                     self.completed.append(trial.tid)
 

@@ -147,8 +147,7 @@ def _slow_objective(config):
 
 
 def _cancel_study(store, name):
-    study = store.get_study(name)
-    store.update_study_settings(name, dict(study.settings, cancelled=True))
+    store.patch_study_settings(name, {"cancelled": True})
     store.cancel(name)
 
 

@@ -135,3 +135,71 @@ def test_loss_threshold_is_refused_once_the_study_shows_several_objectives(
             Driver(store, "thr", settings, SPACE, options=FAST).run()
     with pytest.raises(StudyMismatchError, match="has 2 objective"):
         new_study(store, "thr", ref, objective_names=["a", "b", "c"])
+
+
+def constrained(config):
+    """The loss falls with x, but only x <= 0.5 satisfies the constraint."""
+    x = config["x"]
+    return {"loss": 1 - x, "constraints": [x - 0.5]}
+
+
+def never_feasible(config):
+    return {"loss": -config["x"], "constraints": [config["x"] + 1.0]}
+
+
+def test_one_objective_best_prefers_feasible_trials_everywhere(
+    store, db_url, thread_workers
+):
+    ref = "tests.helpers.multi_objective:two_losses"
+    settings = new_study(store, "c", ref, algorithm="rand", max_evals=40)
+    with thread_workers(db_url, constrained):
+        outcome = Driver(store, "c", settings, SPACE, options=FAST).run()
+    done = store.get_trials("c", [TrialState.DONE])
+    feasible = [t for t in done if t.config["x"] <= 0.5]
+    assert feasible and len(feasible) < len(done)  # an infeasible one has less loss
+    lowest = min(feasible, key=lambda t: t.result["loss"])
+    assert outcome.best.tid == lowest.tid
+    shown = cli(db_url, "best", "--study", "c")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith(f"best trial {lowest.tid}: loss ")
+    assert "violates" not in shown.stdout
+    as_json = json.loads(cli(db_url, "best", "--study", "c", "--json").stdout)
+    assert as_json["tid"] == lowest.tid
+    status = json.loads(cli(db_url, "status", "--study", "c", "--json").stdout)
+    best = {"tid": lowest.tid, "loss": lowest.result["loss"], "violation": 0.0}
+    assert status["best"] == best
+
+
+def test_without_a_feasible_trial_the_least_violation_is_shown_as_such(
+    store, db_url, thread_workers
+):
+    ref = "tests.helpers.multi_objective:two_losses"
+    settings = new_study(
+        store, "v", ref, algorithm="rand", max_evals=8, loss_threshold=-0.5
+    )
+    with thread_workers(db_url, never_feasible):
+        outcome = Driver(store, "v", settings, SPACE, options=FAST).run()
+    # losses below the threshold, all infeasible: the threshold never stopped it
+    assert outcome.reason == "max_evals"
+    done = store.get_trials("v", [TrialState.DONE])
+    least = min(done, key=lambda t: t.config["x"])
+    assert outcome.best.tid == least.tid
+    shown = cli(db_url, "best", "--study", "v").stdout
+    assert f"best trial {least.tid}" in shown
+    assert "violates its constraints by" in shown and "no trial is feasible" in shown
+    status = cli(db_url, "status", "--study", "v").stdout
+    assert f"(trial {least.tid}), violates its constraints by" in status
+
+
+def test_progress_shows_the_front_size_with_several_objectives(
+    store, db_url, thread_workers, caplog
+):
+    ref = "tests.helpers.multi_objective:two_losses"
+    settings = new_study(store, "p", ref, max_evals=12)
+    options = DriverOptions(progress=True, min_poll=0.005, max_poll=0.05)
+    workers = thread_workers(db_url, lambda c: two_losses(c)["loss"])
+    with caplog.at_level("INFO", logger="hpo_service.driver._progress"), workers:
+        Driver(store, "p", settings, SPACE, options=options).run()
+    lines = [r.getMessage() for r in caplog.records if "trials finished" in r.message]
+    front = json.loads(cli(db_url, "best", "--study", "p", "--json").stdout)
+    assert lines[-1] == f"12/12 trials finished, Pareto front: {len(front)} trial(s)"

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from hpo_service import StoreTrials, fmin, hp, rand, tpe
 from hpo_service.driver._study import open_study, space_settings
+from hpo_service.driver._warm_start import Evaluated, import_results
 from hpo_service.driver.cli import main
 from hpo_service.store import TrialState, open_store
 from tests.e2e.objectives import quadratic
@@ -217,3 +218,22 @@ def test_a_pickle_never_runs_code_on_import(store, db_url, tmp_path):
     assert code == 1 and "must be a pickled hyperopt Trials" in out
     assert not marker.exists()
     assert store.get_trials("target") == []
+
+
+def test_imported_results_must_match_the_study_objective_count(store, db_url):
+    make(store, "mo")
+
+    def record(tid, loss):
+        return Evaluated({"x": 0.5, "y": 0.5}, {"loss": loss, "status": "ok"},
+                         f"file#{tid}")  # fmt: skip
+
+    mixed = [record(0, [1.0, 2.0]), record(1, [1.0, 2.0, 3.0])]
+    with pytest.raises(ValueError, match=r"file#1: .*has 2 objective.*got 3"):
+        import_results(store, "mo", mixed)
+    assert store.get_trials("mo") == []
+    assert store.get_study("mo").settings["n_objectives"] is None
+    assert len(import_results(store, "mo", mixed[:1]).imported) == 1
+    assert store.get_study("mo").settings["n_objectives"] == 2  # recorded
+    with pytest.raises(ValueError, match=r"file#2: .*has 2 objective.*got 1"):
+        import_results(store, "mo", [record(2, 0.5)])
+    assert len(store.get_trials("mo")) == 1

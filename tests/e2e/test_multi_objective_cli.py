@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from hpo_service.driver._study import open_study, space_settings
+from hpo_service.store import NewTrial, TrialState, open_store
+from tests.helpers.multi_objective import space
+
 REPO = Path(__file__).resolve().parents[2]
 MODULE = "tests.helpers.multi_objective"
 
@@ -48,3 +52,32 @@ def test_bad_objective_names_are_a_usage_error(tmp_path):
     bad = start(db_url, "bad", "two_losses", "--objectives", "a,a")
     assert bad.returncode == 2
     assert "'--objectives'" in bad.stderr and "distinct" in bad.stderr
+
+
+def test_first_results_racing_with_different_counts_keep_one(tmp_path, procs):
+    """Two worker processes finish a 2-loss and a 3-loss trial together, before any
+    driver ran: one count is recorded and the other trial becomes an error."""
+    db_url = f"sqlite:///{tmp_path / 'race.sqlite'}"
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    with open_store(db_url) as store:
+        given = {"objective": f"{MODULE}:losses_after_barrier",
+                 **space_settings(space), "max_evals": 2}  # fmt: skip
+        open_study(store, "race", given)
+        configs = [{"n": n, "barrier": str(barrier), "parties": 2} for n in (2, 3)]
+        store.insert_trials("race", [NewTrial({"x": 0.5}, c) for c in configs])
+    limits = ["--max-trials", "1", "--idle-timeout", "30"]
+    args = ["--db", db_url, "--study", "race", *limits]
+    workers = [procs.start("hpo_service.worker", *args) for _ in range(2)]
+    for worker in workers:
+        _, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err
+    with open_store(db_url) as store:
+        count = store.get_study("race").settings["n_objectives"]
+        trials = {t.state: t for t in store.get_trials("race")}
+    assert count in (2, 3)
+    assert set(trials) == {TrialState.DONE, TrialState.ERROR}
+    assert len(trials[TrialState.DONE].result["loss"]) == count
+    message = trials[TrialState.ERROR].error["message"]
+    other = 5 - count
+    assert f"has {count} objective(s)" in message and f"got {other}" in message

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
 
@@ -19,6 +21,22 @@ def three_losses(config: dict[str, Any]) -> list[float]:
 def constant_losses(config: dict[str, Any]) -> list[float]:
     """The same two losses every time: only the first trial joins the front."""
     return [1.0, 1.0]
+
+
+def losses_after_barrier(config: dict[str, Any]) -> list[float]:
+    """``config["n"]`` losses, returned once ``config["parties"]`` trials have started.
+
+    Each call leaves a file in directory ``config["barrier"]`` and waits (up to a
+    minute) for the others': trials in several worker processes finish together.
+    """
+    barrier = Path(config["barrier"])
+    (barrier / f"{config['n']}-{time.monotonic_ns()}").touch()
+    deadline = time.monotonic() + 60.0
+    while len(list(barrier.iterdir())) < config["parties"]:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the other trials did not start within a minute")
+        time.sleep(0.01)
+    return [1.0] * int(config["n"])
 
 
 def _space() -> dict[str, Any]:

@@ -210,3 +210,31 @@ def test_objective_names_and_count_come_from_the_study_settings():
     seen.apply([TrialRow(0, "done", {}, losses=(1.0, 2.0), status="ok")])
     assert (seen.n_objectives, seen.objective_names) == (2, ["loss 0", "loss 1"])
     assert StudyData("so").objective_names == ["loss"]
+
+
+def test_constraints_in_the_best_row_and_the_pareto_figure(tmp_path):
+    with open_store(f"sqlite:///{tmp_path / 'c.sqlite'}") as store:
+        store.create_study("c", {})
+        results = [
+            {"loss": 0.1, "constraints": [0.5]},  # lowest loss, infeasible
+            {"loss": 0.4, "constraints": [-0.5]},
+            {"loss": 0.3},
+        ]
+        for result in results:
+            (tid,) = store.insert_trials("c", [NewTrial({"x": 1.0}, {"x": 1.0})])
+            trial = store.claim("w", 60.0, study="c")
+            store.complete("c", tid, trial.token, {**result, "status": "ok"})
+        data = StudyData.from_store(store, "c")
+    assert [data.rows[t].violation for t in range(3)] == [0.5, 0.0, 0.0]
+    assert data.best_row().tid == 2
+    mo = StudyData("mo", settings={"objective_names": ["error", "latency"]})
+    mo.apply(
+        [
+            TrialRow(0, "done", {}, losses=(0.0, 0.0), status="ok", violation=1.0),
+            TrialRow(1, "done", {}, losses=(0.5, 0.5), status="ok"),
+            TrialRow(2, "done", {}, losses=(0.6, 0.6), status="ok"),
+        ]
+    )
+    fig = build_report(mo, importances=False).figures["pareto"]
+    traces = {t.name: list(t.customdata) for t in fig.data}
+    assert traces == {"infeasible": [0], "trials": [2], "Pareto front": [1]}

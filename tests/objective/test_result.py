@@ -7,6 +7,8 @@ import pytest
 
 from hpo_service.exceptions import InvalidResultError
 from hpo_service.objective._result import (
+    best_key,
+    best_position,
     check_objective_count,
     loss_of,
     losses_of,
@@ -98,3 +100,25 @@ def test_front_is_every_feasible_non_dominated_success():
 def test_single_objective_front_is_every_trial_with_the_lowest_loss():
     results = [{"loss": v, "status": "ok"} for v in (3.0, 1.0, 2.0, 1.0)]
     assert pareto_front(results) == [1, 3]
+
+
+def test_best_position_prefers_feasible_results_then_the_least_violation():
+    ok = "ok"
+    results = [
+        {"loss": 0.1, "status": ok, "constraints": [0.5]},  # lowest loss, infeasible
+        {"loss": 0.9, "status": ok, "constraints": [-1.0, 0.0]},  # feasible
+        {"loss": 0.5, "status": ok},  # feasible, no constraints: the best
+        {"status": "fail"},
+        None,
+        {"loss": [0.0, 0.0], "status": ok},  # several losses: not a single loss
+        {"loss": 0.5, "status": ok},  # a tie: the earliest stays the best
+    ]
+    assert best_position(results) == 2
+    assert best_key(results[0]) == (0.5, 0.1) and best_key(results[3]) is None
+    infeasible = [
+        {"loss": 0.1, "status": ok, "constraints": [2.0]},
+        {"loss": 0.9, "status": ok, "constraints": [0.5, -3.0]},  # least violation
+        {"loss": 0.2, "status": ok, "constraints": [1.0]},
+    ]
+    assert best_position(infeasible) == 1
+    assert best_position([{"status": "fail"}, None]) is None

@@ -120,6 +120,92 @@ class TestStudies:
             store.create_study("a", [1, 2])  # type: ignore[arg-type]
 
 
+class TestPatchSettings:
+    def test_sets_the_given_keys_and_keeps_the_others(
+        self, store: BaseTrialStore
+    ) -> None:
+        created = store.create_study("a", {"v": 1, "d": {"p": 1, "q": 2}, "w": None})
+        patched = store.patch_study_settings("a", {"d": {"r": 3}, "new": [1, (2,)]})
+        expected = {"v": 1, "d": {"r": 3}, "w": None, "new": [1, [2]]}
+        assert patched.settings == expected  # a dict value replaces, never merges
+        assert store.get_study("a").settings == expected
+        assert patched.created_at == created.created_at
+        assert patched.updated_at >= created.updated_at
+
+    def test_awkward_keys_and_values_round_trip(self, store: BaseTrialStore) -> None:
+        store.create_study("a", {"a.b": 1})
+        changes = {"a.b": 2, "$x": "$y", "nan": math.inf, "d": {"$k.k": 1}}
+        assert store.patch_study_settings("a", changes).settings == changes
+        assert store.get_study("a").settings == changes
+
+    def test_only_unset_keeps_values_and_fills_gaps(
+        self, store: BaseTrialStore
+    ) -> None:
+        store.create_study("a", {"set": 1, "none": None, "zero": 0, "off": False})
+        changes = {"set": 2, "none": 2, "zero": 2, "off": True, "missing": {"d": 2}}
+        patched = store.patch_study_settings("a", changes, only_unset=True)
+        expected = {"set": 1, "none": 2, "zero": 0, "off": False, "missing": {"d": 2}}
+        assert patched.settings == expected
+        assert store.get_study("a").settings == expected
+
+    def test_missing_study(self, store: BaseTrialStore) -> None:
+        for only_unset in (False, True):
+            with pytest.raises(StudyNotFoundError, match="nope"):
+                store.patch_study_settings("nope", {"v": 1}, only_unset=only_unset)
+
+    @pytest.mark.parametrize("changes", [{}, [("v", 1)], {"": 1}, {3: 1}, {"v": {1}}])
+    def test_bad_changes_are_value_errors(
+        self, store: BaseTrialStore, changes: Any
+    ) -> None:
+        store.create_study("a", {"v": 0})
+        with pytest.raises(ValueError, match="changes"):
+            store.patch_study_settings("a", changes)
+        assert store.get_study("a").settings == {"v": 0}
+
+    def test_concurrent_writers_of_different_keys_all_keep_their_change(
+        self, store_opener: StoreOpener
+    ) -> None:
+        """Each of 4 store objects (threads) patches its own keys 10 times at once."""
+        store_opener().create_study("a", {"base": True})
+        stores = [store_opener() for _ in range(4)]
+        start = threading.Barrier(len(stores))
+
+        def writer(i: int) -> None:
+            start.wait()
+            for n in range(10):
+                stores[i].patch_study_settings("a", {f"w{i}_{n}": n, f"last{i}": n})
+
+        threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        expected = {"base": True} | {f"last{i}": 9 for i in range(4)}
+        expected |= {f"w{i}_{n}": n for i in range(4) for n in range(10)}
+        assert stores[0].get_study("a").settings == expected
+
+    def test_first_writer_wins_with_only_unset(self, store_opener: StoreOpener) -> None:
+        """Writers racing to record a value all learn the one that was kept."""
+        store_opener().create_study("a", {"count": None})
+        stores = [store_opener() for _ in range(4)]
+        start = threading.Barrier(len(stores))
+        seen: dict[int, Any] = {}
+
+        def writer(i: int) -> None:
+            start.wait()
+            study = stores[i].patch_study_settings("a", {"count": i}, only_unset=True)
+            seen[i] = study.settings["count"]
+
+        threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        kept = stores[0].get_study("a").settings["count"]
+        assert kept in range(4)
+        assert seen == dict.fromkeys(range(4), kept)
+
+
 # ---- driver lease --------------------------------------------------------------------
 
 
