@@ -34,6 +34,7 @@ from hpo_service.insight import _cli as _insight_cli
 from hpo_service.objective._reference import check_objective, import_reference
 from hpo_service.store import BaseTrialStore, TrialState
 from hpo_service.store._cli_option import (
+    MissingStoreError,
     db_option,
     open_store_for_cli,
     store_location,
@@ -60,7 +61,15 @@ def _store_command(
         @functools.wraps(command)
         def wrapper(db_url: str, **kwargs: Any) -> Any:
             creating = create(kwargs) if callable(create) else create
-            store = open_store_for_cli(db_url, create=creating)
+            try:
+                store = open_store_for_cli(db_url, create=creating)
+            except MissingStoreError as e:
+                if callable(create):  # start without --objective: nothing to resume
+                    raise click.UsageError(
+                        "give --objective to start a new study; there is no study "
+                        f"to resume: {e.message}"
+                    ) from e
+                raise
             try:
                 return command(store=store, db_url=db_url, **kwargs)
             except StudyNotFoundError as e:
