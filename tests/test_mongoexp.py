@@ -58,6 +58,7 @@ def test_hyperopts_mongodb_tutorial_runs_unchanged(hyperopt_db, worker_process):
                 f"--mongo={host}/{database}",
                 *("--exp-key", "exp1", "--poll-interval=0.1", "--reserve-timeout=60"),
                 "--max-jobs=10",
+                "--allow-module=math",  # math.sin: workers refuse the stdlib unasked
             ],
             cwd=REPO,
             env=env,
