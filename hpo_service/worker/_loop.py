@@ -466,7 +466,7 @@ class Worker:
         lease: Lease,
         outcome: ChildOutcome,
     ) -> None:
-        settings = self._objective_count_known(trial.study, settings, outcome)
+        settings = self._objective_count_known(name, trial.study, settings, outcome)
         kind, data = _checked_objective_count(outcome.kind, outcome.data, settings)
         code = outcome.code
         if kind in ("result", "pruned", "error"):
@@ -636,7 +636,7 @@ class Worker:
     # ---- idle time -------------------------------------------------------------------
 
     def _objective_count_known(
-        self, study: str, settings: StudySettings, outcome: ChildOutcome
+        self, name: str, study: str, settings: StudySettings, outcome: ChildOutcome
     ) -> StudySettings:
         """``settings`` with the study's objective count, recording it if unknown.
 
@@ -651,11 +651,13 @@ class Worker:
         losses = losses_of(outcome.data)
         if losses is None:
             return settings
-        count = self._retrying(
-            f"record the objective count of study {study!r}",
+        count = self._retrying(  # part of recording the outcome: retried alike
+            f"record trial {name}",
             lambda: record_objective_count(self._store, study, len(losses)),
+            keep=outcome.data,
+            lease=self._lease,
         )
-        if count is None:  # cold stop while the store was unreachable
+        if count is None:  # gave up (cold stop, lease ended): the outcome fails too
             return settings
         settings = dataclasses.replace(settings, n_objectives=count)
         self._settings[study] = (time.monotonic(), settings)
