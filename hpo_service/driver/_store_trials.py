@@ -178,7 +178,8 @@ class StoreTrials(TrialsView):
         pickled hyperopt ``Trials`` (your own local files; see ``hpo-driver import``).
 
         Returns:
-            The new trials' tids (records imported before are skipped).
+            The new trials' tids (a record whose params and outcome equal a
+            finished trial's of the study is skipped).
 
         Raises:
             StudyNotFoundError: The study does not exist yet.
