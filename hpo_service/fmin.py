@@ -117,7 +117,7 @@ def fmin(
         raise ValueError("`pass_expr_memo_ctrl` is not supported by hpo-service")
     rules = check_stop_rules(max_evals, timeout, loss_threshold, early_stop_fn)
     fn, space = _annotated(fn, space)
-    if allow_trials_fmin and hasattr(trials, "fmin"):
+    if allow_trials_fmin and hasattr(trials, "fmin") and not isinstance(trials, Trials):
         extra = {} if pruner is None else {"pruner": pruner}
         return trials.fmin(
             fn,
