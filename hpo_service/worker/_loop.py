@@ -382,6 +382,8 @@ class Worker:
                 settings.objective,
                 trial.config,
                 workdir=self._limits.trial_dir(trial.study, trial.tid),
+                space=settings.space,
+                params=trial.params,
                 timeout=settings.trial_timeout,
                 should_abort=lambda: lease.lost.is_set() or self._stopping(_COLD),
                 on_report=reports,
