@@ -120,3 +120,26 @@ def test_an_exp_key_worker_serves_later_fmin_calls_until_its_reserve_timeout(
     code = worker.wait(timeout=120)  # idle for --reserve-timeout=20 s: it exits
     assert code == 0
     assert "waiting for more of its trials" in worker.stderr.read()
+
+
+def test_the_command_line_takes_hyperopts_mongo_urls(hyperopt_db):
+    """Every place that takes a store URL takes ``mongo://host:port/db[/jobs]``."""
+    import json
+
+    host, database = hyperopt_db
+    trials = MongoTrials(f"mongo://{host}/{database}/jobs", exp_key="cli", workers=1)
+    fmin(_square, hp.uniform("x", -2, 2), trials=trials, max_evals=3, verbose=False)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("HPO_DB", None)
+    for url in (f"mongo://{host}/{database}/jobs", f"mongo://{host}/{database}"):
+        out = subprocess.run(
+            [sys.executable, "-m", "hpo_service.driver", "trials", "--db", url,
+             "--study", "cli", "--format", "json"],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        assert len(json.loads(out.stdout)) == 3
+
+
+def _square(config):
+    return config**2

@@ -87,10 +87,11 @@ def open_study(
         study = store.get_study(name)
     except StudyNotFoundError:
         try:
-            return _create(store, name, given), True
+            return _create(store, name, _canonical_algorithm(given, "tpe")), True
         except StudyExistsError:  # another driver created it meanwhile
             study = store.get_study(name)
     stored = StudySettings.from_dict(study.settings)
+    given = _canonical_algorithm(given, stored.algorithm)
     finished = sum(store.count_by_state(name)[state] for state in COUNTED_STATES)
     _check_objective_count(name, stored.n_objectives, given)
     merged = _merge(
@@ -228,6 +229,18 @@ def _algorithm_change(
         stored.algorithm,
     )
     return {**given, "algorithm_settings": settings or {}}
+
+
+def _canonical_algorithm(given: dict[str, Any], current: str) -> dict[str, Any]:
+    """``given`` with its algorithm settings as a study stores them (hyperopt's
+    spellings renamed); ``current`` is the algorithm when ``given`` names none."""
+    from hpo_service.algorithms import canonical
+
+    settings = given.get("algorithm_settings")
+    if not settings:
+        return given
+    name = given.get("algorithm") or current
+    return {**given, "algorithm_settings": canonical(name, settings)}
 
 
 def study_space(settings: StudySettings) -> Any:
