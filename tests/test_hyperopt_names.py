@@ -284,3 +284,16 @@ def _named(function, name):
 
     named.__name__ = named.__qualname__ = name
     return named
+
+
+def test_motpe_takes_tpes_settings_in_either_spelling():
+    from hpo_service.algorithms import check, describe
+
+    check("motpe", {"gamma": 0.2, "n_EI_candidates": 12})
+    motpe = hpo_service.motpe
+    assert describe(partial(motpe.suggest, n_EI_candidates=3)) == (
+        "motpe",
+        {"n_ei_candidates": 3},
+    )
+    with pytest.raises(ValueError, match="gama"):
+        check("motpe", {"gama": 0.2})
