@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hpo_service.exceptions import ObjectiveImportError, WorkerError
+from hpo_service.objective._config import restore_types
 from hpo_service.store._url import STORE_URL_ENV
 from hpo_service.worker._code_identity import code_identity
 
@@ -164,6 +165,8 @@ class ChildRunner:
         should_abort: Callable[[], bool] | None = None,
         on_report: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         workdir: str | None = None,
+        space: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
     ) -> ChildOutcome:
         """Run ``objective(config)`` in the child (starting one if needed).
 
@@ -177,6 +180,10 @@ class ChildRunner:
                 decision); None answers "do not prune".
             workdir: The directory the objective runs in (the child's own working
                 directory otherwise, restored afterwards).
+            space: The study's space document; with ``params`` (the trial's), the
+                child gives the objective the config's tuples and non-string dict
+                keys back, as in process (see :func:`restore_types`).
+            params: The trial's params.
 
         Returns:
             The outcome. A timeout or the child's death is an ``"error"`` outcome
@@ -189,7 +196,13 @@ class ChildRunner:
             TypeError: ``config`` is not JSON-able.
         """
         request = _encode(
-            {"objective": objective, "config": config, "workdir": workdir}
+            {
+                "objective": objective,
+                "config": config,
+                "workdir": workdir,
+                "space": space,
+                "params": params,
+            }
         )
         self._objective_started = False
         self._code = None
@@ -451,8 +464,11 @@ def _serve(
     else:
         code = code_identity(request["objective"])
         _write_all(responses, _encode({"kind": "started", "code": code}))
+        config = restore_types(
+            request.get("space"), request.get("params") or {}, request["config"]
+        )
         with _working_directory(request.get("workdir")):
-            kind, data = objectives.evaluate(objective, request["config"])
+            kind, data = objectives.evaluate(objective, config)
     _flush_std()
     output = _tail(output_fd, limit)
     if output:

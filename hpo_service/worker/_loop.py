@@ -108,6 +108,7 @@ def run_worker(
     max_consecutive_failures: int | None = None,
     last_job_timeout: float | None = None,
     workdir: str | None = None,
+    serve_finished: bool = False,
 ) -> WorkerSummary:
     """Claim and run trials until a stop condition; see :class:`Worker`.
 
@@ -124,6 +125,9 @@ def run_worker(
         max_consecutive_failures: Stop after this many trials in a row end in error.
         last_job_timeout: Claim no trial after this many seconds of running.
         workdir: Run each trial in its own directory ``workdir/study/tid``.
+        serve_finished: Keep serving ``study`` after it finishes, as hyperopt's
+            worker does (a later ``fmin`` on the same exp_key queues more trials):
+            only ``idle_timeout`` (or a signal, or a limit) stops the worker.
 
     Returns:
         What the worker did.
@@ -145,7 +149,9 @@ def run_worker(
         poll_interval=poll_interval,
         worker_id=worker_id,
         policy=policy,
-        limits=WorkerLimits(max_consecutive_failures, last_job_timeout, workdir),
+        limits=WorkerLimits(
+            max_consecutive_failures, last_job_timeout, workdir, serve_finished
+        ),
     )
     return worker.run()
 
@@ -158,11 +164,14 @@ class WorkerLimits:
         max_consecutive_failures: Stop after this many trials in a row end in error.
         last_job_timeout: Claim no trial after this many seconds of running.
         workdir: Root of the per-trial working directories ``workdir/study/tid``.
+        serve_finished: Do not stop when the worker's study finishes (hyperopt's
+            worker waits for more trials until its ``--reserve-timeout``).
     """
 
     max_consecutive_failures: int | None = None
     last_job_timeout: float | None = None
     workdir: str | None = None
+    serve_finished: bool = False
 
     def reached(self, consecutive_failures: int, started: float) -> str | None:
         """The stop reason a limit gives, or None."""
@@ -181,6 +190,12 @@ class WorkerLimits:
         path = os.path.join(os.path.abspath(self.workdir), _safe_name(study), str(tid))
         os.makedirs(path, exist_ok=True)
         return path
+
+
+def _until(idle_timeout: float | None) -> str:
+    if idle_timeout is None:
+        return ""
+    return f" for up to {idle_timeout:g} s without one (--reserve-timeout)"
 
 
 def _safe_name(study: str) -> str:
@@ -233,6 +248,7 @@ class Worker:
         self._refused: dict[str, str] = {}
         self._limits = limits or WorkerLimits()
         self._consecutive_failures = 0
+        self._waiting_since = -1  # trials run when the worker last said it waits
         self.worker_id = worker_id or default_worker_id()
         self._store = store
         self._study = study
@@ -313,7 +329,7 @@ class Worker:
             if self._idle_timeout is not None and idle >= self._idle_timeout:
                 return "idle_timeout"
             housekeeping = self._maintain()
-            if housekeeping == "finished":
+            if housekeeping == "finished" and self._stops_when_finished():
                 return "study_finished"
             if housekeeping == "requeued":
                 continue
@@ -323,6 +339,19 @@ class Worker:
             self._sleep(pause, until=_WARM)
             delay = min(delay * 1.5, max(_MAX_POLL_INTERVAL, self._poll_interval))
         return "cold_stop" if self._stop_level >= _COLD else "warm_stop"
+
+    def _stops_when_finished(self) -> bool:
+        """Whether the worker stops now that its study finished (not with
+        ``serve_finished``: then it says once per finish that it waits for more)."""
+        if not self._limits.serve_finished:
+            return True
+        if self._waiting_since != self._summary.trials:
+            self._waiting_since = self._summary.trials
+            self._log.info(
+                "study %s finished; waiting for more of its trials (--exp-key)%s",
+                self._study, _until(self._idle_timeout),
+            )  # fmt: skip
+        return False
 
     def _claim(self) -> Trial | None:
         try:
@@ -382,6 +411,8 @@ class Worker:
                 settings.objective,
                 trial.config,
                 workdir=self._limits.trial_dir(trial.study, trial.tid),
+                space=settings.space,
+                params=trial.params,
                 timeout=settings.trial_timeout,
                 should_abort=lambda: lease.lost.is_set() or self._stopping(_COLD),
                 on_report=reports,

@@ -216,9 +216,12 @@ def slow_constrained_losses(config):
     return {"loss": [x + y, (1 - x) ** 2 + y], "constraints": [x - 0.7]}
 
 
-def test_motpe_gets_the_trials_in_flight_and_the_front_stays_feasible(
-    store, db_url, thread_workers, monkeypatch
+@pytest.mark.parametrize("algorithm", ["tpe", "rand"])
+def test_search_gets_the_trials_in_flight_and_the_front_stays_feasible(
+    store, db_url, thread_workers, monkeypatch, algorithm
 ):
+    """MOTPE (``tpe``) and random search in a study run by the driver and four
+    workers: pending trials reach the algorithm, the front is feasible."""
     calls = []
     original = Suggester.suggest_params
 
@@ -228,7 +231,7 @@ def test_motpe_gets_the_trials_in_flight_and_the_front_stays_feasible(
 
     monkeypatch.setattr(Suggester, "suggest_params", spy)
     ref = "tests.helpers.multi_objective:two_losses"
-    settings = new_study(store, "fly", ref, max_evals=40)
+    settings = new_study(store, "fly", ref, max_evals=40, algorithm=algorithm)
     with thread_workers(db_url, slow_constrained_losses, n=4):
         outcome = Driver(store, "fly", settings, SPACE, options=FAST).run()
     assert outcome.reason == "max_evals"

@@ -41,9 +41,11 @@ def test_three_objectives_draw_a_3d_front_in_report_and_dashboard(tmp_path):
         data = StudyData.from_store(store, "mo3")
         served = json.loads(LiveStore(store).figures("mo3", ["pareto"]))["pareto"]
     expected = sorted(int(i) for i in pareto_front(results))  # tid == position
+    losses = [r["loss"] for r in results]
     assert 12 not in expected and 13 not in expected and expected
 
-    fig = build_report(data, importances=False).figures["pareto"]
+    figures = build_report(data, importances=False).figures
+    fig = figures["pareto"]
     traces = {t.name: t for t in fig.data}
     assert {t.type for t in fig.data} == {"scatter3d"}
     assert sorted(traces["Pareto front"].customdata) == expected
@@ -55,6 +57,14 @@ def test_three_objectives_draw_a_3d_front_in_report_and_dashboard(tmp_path):
     titles = [scene.xaxis.title.text, scene.yaxis.title.text, scene.zaxis.title.text]
     assert titles == NAMES
     assert fig.layout.title.text == f"Pareto front ({len(expected)} trials)"
+
+    # parallel coordinates: an axis per objective, every trial with its losses
+    (lines,) = figures["parallel"].data
+    axes = {d.label: list(d.values) for d in lines.dimensions}
+    assert list(axes)[-3:] == NAMES
+    assert [axes[n] for n in NAMES] == [list(x) for x in zip(*losses, strict=True)]
+    assert lines.line.colorbar.title.text == "error"
+    assert figures["slice"].layout.title.text == "Slice: error against each parameter"
 
     assert {t["type"] for t in served["data"]} == {"scatter3d"}
     assert served["layout"]["scene"]["zaxis"]["title"]["text"] == "size"
