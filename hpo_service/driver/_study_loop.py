@@ -421,6 +421,7 @@ class Driver:
         queued = [t.tid for t in self._pending.values() if t.state == TrialState.NEW]
         if queued:
             self.store.cancel(self.name, queued)
+            self._read_changes()  # the outcome counts them as cancelled
         return self._counts[TrialState.RUNNING] == 0
 
     def _fill_queue(self) -> int:

@@ -85,6 +85,7 @@ _logger = logging.getLogger(__name__)
 )
 @hyperopt_worker_options
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages too.")
+@click.version_option(package_name="hpo-service")
 @click.option("-q", "--quiet", is_flag=True, help="Log warnings and errors only.")
 def main(
     db_url: str,
