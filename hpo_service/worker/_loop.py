@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -9,6 +10,7 @@ import os
 import random
 import signal
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -108,6 +110,7 @@ def run_worker(
     max_consecutive_failures: int | None = None,
     last_job_timeout: float | None = None,
     workdir: str | None = None,
+    show_output: bool = True,
 ) -> WorkerSummary:
     """Claim and run trials until a stop condition; see :class:`Worker`.
 
@@ -124,6 +127,8 @@ def run_worker(
         max_consecutive_failures: Stop after this many trials in a row end in error.
         last_job_timeout: Claim no trial after this many seconds of running.
         workdir: Run each trial in its own directory ``workdir/study/tid``.
+        show_output: Write what the objective prints to standard error as it
+            runs, each line prefixed ``[trial study/tid]``.
 
     Returns:
         What the worker did.
@@ -146,6 +151,7 @@ def run_worker(
         worker_id=worker_id,
         policy=policy,
         limits=WorkerLimits(max_consecutive_failures, last_job_timeout, workdir),
+        show_output=show_output,
     )
     return worker.run()
 
@@ -183,6 +189,17 @@ class WorkerLimits:
         return path
 
 
+def _printer(prefix: str) -> Callable[[str], None]:
+    """Writes lines of the objective's output to standard error after ``prefix``."""
+
+    def show(line: str) -> None:
+        with contextlib.suppress(OSError, ValueError):  # no stderr (closed, full)
+            sys.stderr.write(f"{prefix}{line}\n")
+            sys.stderr.flush()
+
+    return show
+
+
 def _safe_name(study: str) -> str:
     """A study name as one path component."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in study) or "_"
@@ -211,6 +228,9 @@ class Worker:
             (with jitter) up to 2 s while the queue stays empty.
         worker_id: Owner id written on claimed trials.
         limits: hyperopt-mongo-worker's extra stop rules and working directories.
+        show_output: Write each line the objective prints to standard error,
+            prefixed ``[trial study/tid]``, while it runs (the tail of the output is
+            kept with the trial's result or error either way).
 
     Raises:
         ValueError: An argument is out of range.
@@ -227,8 +247,10 @@ class Worker:
         worker_id: str | None = None,
         policy: ObjectivePolicy | None = None,
         limits: WorkerLimits | None = None,
+        show_output: bool = True,
     ) -> None:
         _check_args(max_trials, idle_timeout, poll_interval)
+        self._show_output = show_output
         self._policy = policy or ObjectivePolicy()
         self._refused: dict[str, str] = {}
         self._limits = limits or WorkerLimits()
@@ -385,6 +407,7 @@ class Worker:
                 timeout=settings.trial_timeout,
                 should_abort=lambda: lease.lost.is_set() or self._stopping(_COLD),
                 on_report=reports,
+                on_output=_printer(f"[trial {name}] ") if self._show_output else None,
             )
         except WorkerError:  # no objective process: the trial did not run
             self._heartbeat.release()
