@@ -29,9 +29,7 @@ from hpo_service.exceptions import (
     ObjectiveImportError,
     ObjectiveRefusedError,
     StoreError,
-    StoreLostError,
     StudyNotFoundError,
-    TrialNotFoundError,
     UnstorableError,
     WorkerError,
 )
@@ -41,6 +39,12 @@ from hpo_service.objective._result import (
     losses_of,
 )
 from hpo_service.store._base import BaseTrialStore, Trial, TrialState
+from hpo_service.store._faults import (
+    FIRST_RETRY_DELAY,
+    MAX_RETRY_DELAY,
+    StoreFaults,
+    may_pass,
+)
 from hpo_service.worker._child import ChildOutcome, ChildRunner
 from hpo_service.worker._heartbeat import Heartbeat, Lease
 from hpo_service.worker._objective import ATTACHMENTS_KEY
@@ -56,8 +60,6 @@ _MAX_POLL_INTERVAL = 2.0
 _MAINTENANCE_INTERVAL = 2.0
 _SETTINGS_TTL = 30.0
 _SLICE = 0.1
-_FIRST_RETRY_DELAY = 0.5
-_MAX_RETRY_DELAY = 30.0
 _WARM, _COLD = 1, 2
 _MISSING_STUDY_NOTE_SECONDS = 60.0
 
@@ -271,6 +273,7 @@ class Worker:
         self._next_missing_note = 0.0
         self._lease: Lease | None = None
         self._child = ChildRunner(log=self._log)
+        self._idle_faults = StoreFaults("worker", "claim or requeue trials", self._log)
         self._heartbeat = Heartbeat(store, log=self._log)
         self._pruning: dict[str, tuple[tuple[str, str], StudyPruning]] = {}
 
@@ -347,19 +350,22 @@ class Worker:
         return "cold_stop" if self._stop_level >= _COLD else "warm_stop"
 
     def _claim(self) -> Trial | None:
+        """Claim a trial; None if there is none, or while the store fails (said now
+        and then, and when it works again)."""
         try:
             if self._study is None and self._refused:
-                return self._claim_allowed()
-            return self._store.claim(
-                self.worker_id, self._claim_lease, study=self._study
-            )
+                trial = self._claim_allowed()
+            else:
+                trial = self._store.claim(
+                    self.worker_id, self._claim_lease, study=self._study
+                )
+            self._idle_faults.cleared()
+            return trial
         except StudyNotFoundError:
             self._note_missing_study()  # not created yet: keep polling
             return None
         except (ConnectionError, StoreError) as e:
-            if not _retriable(e, writing_outcome=True):
-                raise
-            self._log.warning("cannot claim a trial, will retry: %s", e)
+            self._idle_faults.failed(e)  # raises what cannot pass; logs the rest
             return None
 
     def _claim_allowed(self) -> Trial | None:
@@ -638,7 +644,7 @@ class Worker:
         Raises:
             StoreLostError: The database is gone; retrying cannot help.
         """
-        delay = _FIRST_RETRY_DELAY
+        delay = FIRST_RETRY_DELAY
         while True:
             try:
                 return fn()
@@ -654,7 +660,7 @@ class Worker:
                     return None
                 self._log.warning("cannot %s, retrying in %.1f s: %s", what, delay, e)
             self._sleep(min(delay, max(left, 0.0)), until=_COLD)
-            delay = min(delay * 2, _MAX_RETRY_DELAY)
+            delay = min(delay * 2, MAX_RETRY_DELAY)
 
     # ---- idle time -------------------------------------------------------------------
 
@@ -719,9 +725,7 @@ class Worker:
         except (StudyNotFoundError, TypeError, ValueError) as e:
             self._log.debug("skipped housekeeping: %s", e)
         except (ConnectionError, StoreError) as e:
-            if not _retriable(e, writing_outcome=True):
-                raise
-            self._log.warning("store unusable while idle, will retry: %s", e)
+            self._idle_faults.failed(e)  # raises what cannot pass; logs the rest
         return None
 
     def _requeue(self, study: str) -> int:
@@ -841,8 +845,7 @@ def _retriable(error: Exception, *, writing_outcome: bool) -> bool:
     """Whether a failed store call may succeed later (see ``Worker._retrying``)."""
     if isinstance(error, ConnectionError):
         return True
-    refused = (StoreLostError, UnstorableError, StudyNotFoundError, TrialNotFoundError)
-    return writing_outcome and not isinstance(error, refused)
+    return writing_outcome and may_pass(error)
 
 
 def _check_args(
