@@ -194,8 +194,8 @@ def test_a_full_disk_stops_neither_the_driver_nor_its_workers(procs, tmp_path):
         wait_until(lambda: "cannot record trial s/" in err.text, 60)
     finally:
         _limit_file_size(writers, resource.RLIM_INFINITY)  # space is back
-    out, _ = driver.communicate(timeout=180)
-    text = err.finish()
+    driver.wait(timeout=180)
+    out, text = driver.stdout.read(), err.finish()
     assert driver.returncode == 0, text
     assert "study 's' finished (max_evals): 6 done" in out
     assert "study 's': the store works again" in text
