@@ -14,7 +14,7 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["ALGORITHMS", "Algorithm", "check", "describe", "resolve"]
+__all__ = ["ALGORITHMS", "Algorithm", "canonical", "check", "describe", "resolve"]
 
 ALGORITHMS: dict[str, str] = {
     "tpe": "hpo_service.algorithms.tpe",
@@ -22,6 +22,7 @@ ALGORITHMS: dict[str, str] = {
     "motpe": "hpo_service.algorithms.motpe",
     "anneal": "hpo_service.algorithms.anneal",
     "grid": "hpo_service.algorithms.grid",
+    "mix": "hpo_service.algorithms.mix",
 }
 
 Algorithm = Callable[..., list[dict[str, Any]]]
@@ -64,6 +65,20 @@ def check(name: str, settings: Mapping[str, Any], space: Any = None) -> None:
         module.check_space(space)
 
 
+def canonical(name: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` of algorithm ``name`` in the form a study stores (hyperopt's
+    spellings renamed, ``mix``'s algorithms by name), via the module's
+    ``canonical_settings``; unchanged for an unknown name or malformed settings
+    (:func:`check` reports those)."""
+    if name not in ALGORITHMS:
+        return dict(settings)
+    module = importlib.import_module(ALGORITHMS[name])
+    try:
+        return getattr(module, "canonical_settings", dict)(dict(settings))
+    except (TypeError, ValueError):
+        return dict(settings)
+
+
 def _takes_none(settings: Mapping[str, Any]) -> None:
     if settings:
         raise TypeError(f"this algorithm takes no settings, but got {sorted(settings)}")
@@ -71,6 +86,9 @@ def _takes_none(settings: Mapping[str, Any]) -> None:
 
 def describe(algo: Callable[..., Any]) -> tuple[str, dict[str, Any]]:
     """Return the registered name and settings of ``algo`` (a suggest, or a partial).
+
+    The settings are in the form a study stores: hyperopt's spellings renamed (the
+    module's ``canonical_settings``), JSON-able.
 
     Raises:
         ValueError: ``algo`` is not one of hpo-service's algorithms.
@@ -84,9 +102,10 @@ def describe(algo: Callable[..., Any]) -> tuple[str, dict[str, Any]]:
             )
         settings = {**algo.keywords, **settings}
         algo = algo.func
-    for name, module in ALGORITHMS.items():
-        if importlib.import_module(module).suggest is algo:
-            return name, settings
+    for name, path in ALGORITHMS.items():
+        module = importlib.import_module(path)
+        if module.suggest is algo:
+            return name, getattr(module, "canonical_settings", dict)(settings)
     known = ", ".join(f"{name}.suggest" for name in ALGORITHMS)
     raise ValueError(
         f"`algo` must be one of hpo_service's {known} (optionally wrapped in "

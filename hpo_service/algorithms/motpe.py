@@ -90,6 +90,7 @@ def suggest(
         ValueError: If ``n < 1`` or a setting is out of range.
         TypeError: If a setting name is unknown.
     """
+    settings = tpe.canonical_settings(settings)
     if history.n_objectives > 1:
         settings = {**MULTI_OBJECTIVE_DEFAULTS, **settings}
     config = TPESettings.from_kwargs(settings)
@@ -168,4 +169,26 @@ def _normalised(points: np.ndarray) -> np.ndarray:
     return np.nan_to_num(scaled, posinf=_REFERENCE, neginf=1.0 - _REFERENCE)
 
 
-__all__ = ["MULTI_OBJECTIVE_DEFAULTS", "NAME", "rank_trials", "suggest"]
+def check_settings(settings: dict[str, Any]) -> None:
+    """Check settings: MOTPE takes TPE's (hyperopt's spellings too).
+
+    Raises:
+        TypeError: An unknown setting name.
+        ValueError: A setting out of range.
+    """
+    tpe.check_settings(settings)
+
+
+def canonical_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` as a study stores them: see :func:`.tpe.canonical_settings`."""
+    return tpe.canonical_settings(settings)
+
+
+__all__ = [
+    "MULTI_OBJECTIVE_DEFAULTS",
+    "NAME",
+    "canonical_settings",
+    "check_settings",
+    "rank_trials",
+    "suggest",
+]

@@ -22,7 +22,7 @@ from hpo_service.exceptions import (
     StudyNotFoundError,
 )
 from hpo_service.space import compile_space, fingerprint, from_document, to_document
-from hpo_service.store import BaseTrialStore
+from hpo_service.store import BaseTrialStore, TrialState
 
 if TYPE_CHECKING:
     from hpo_service.driver._study_loop import DriverOptions
@@ -44,7 +44,11 @@ SEED_LIMIT = 2**32
 NAME_LIMIT = 200
 """The longest study name, in characters."""
 # What users call a setting in messages, and the flag that sets it, where it differs.
-_WHAT = {"space_fingerprint": "space", "algorithm_settings": "algorithm settings"}
+_WHAT = {
+    "space_fingerprint": "space",
+    "algorithm_settings": "algorithm settings",
+    "pruner_settings": "pruner settings",
+}
 _FLAGS = {"algorithm": "algo", "space_fingerprint": "space"}
 
 
@@ -88,10 +92,11 @@ def open_study(
         study = store.get_study(name)
     except StudyNotFoundError:
         try:
-            return _create(store, name, given), True
+            return _create(store, name, _canonical_algorithm(given, "tpe")), True
         except StudyExistsError:  # another driver created it meanwhile
             study = store.get_study(name)
     stored = StudySettings.from_dict(study.settings)
+    given = _canonical_algorithm(given, stored.algorithm)
     finished = sum(store.count_by_state(name)[state] for state in COUNTED_STATES)
     _check_objective_count(name, stored.n_objectives, given)
     merged = _merge(
@@ -102,7 +107,48 @@ def open_study(
         finished=finished,
     )
     check_algorithm(merged)
-    return _write_changes(store, name, study.settings, merged), False
+    settings = _write_changes(store, name, study.settings, merged)
+    if settings.space_fingerprint != stored.space_fingerprint:
+        drop_stale_queue(store, name, settings)
+    return settings, False
+
+
+def drop_stale_queue(store: BaseTrialStore, name: str, settings: StudySettings) -> int:
+    """Cancel the queued trials that the study's (changed) space would not give.
+
+    After ``--override`` with a new space, trials queued before (suggested from the
+    old space, or enqueued against it) must not run: each ``new`` trial whose params
+    do not fit the new space, or whose config the new space evaluates differently, is
+    cancelled, with a warning naming them; the driver suggests new trials from the new
+    space in their place. Queued trials the new space gives unchanged are kept.
+
+    Returns:
+        How many trials were cancelled.
+    """
+    from hpo_service.space import space_eval, validate_params
+    from hpo_service.store._common import normalise
+
+    space = study_space(settings)
+    compiled = compile_space(space)
+    stale = []
+    for trial in store.get_trials(name, [TrialState.NEW]):
+        try:
+            params = validate_params(compiled, trial.params)
+            same = normalise(space_eval(space, params), "config") == trial.config
+        except (HPOServiceError, ValueError, TypeError, KeyError, IndexError):
+            same = False
+        if not same:
+            stale.append(trial.tid)
+    if not stale:
+        return 0
+    cancelled = store.cancel(name, stale)
+    shown = ", ".join(map(str, stale[:20])) + (" ..." if len(stale) > 20 else "")
+    _logger.warning(
+        "study %r: the space changed, so %d queued trial(s) suggested from the old "
+        "space were cancelled (tids %s); new ones are suggested from the new space",
+        name, cancelled, shown,
+    )  # fmt: skip
+    return cancelled
 
 
 def open_driven_study(
@@ -188,6 +234,18 @@ def _algorithm_change(
         stored.algorithm,
     )
     return {**given, "algorithm_settings": settings or {}}
+
+
+def _canonical_algorithm(given: dict[str, Any], current: str) -> dict[str, Any]:
+    """``given`` with its algorithm settings as a study stores them (hyperopt's
+    spellings renamed); ``current`` is the algorithm when ``given`` names none."""
+    from hpo_service.algorithms import canonical
+
+    settings = given.get("algorithm_settings")
+    if not settings:
+        return given
+    name = given.get("algorithm") or current
+    return {**given, "algorithm_settings": canonical(name, settings)}
 
 
 def study_space(settings: StudySettings) -> Any:
@@ -330,7 +388,41 @@ def _difference(key: str, stored: StudySettings, given: dict[str, Any]) -> str:
     if key == "space_fingerprint":
         return space_difference(stored.space, given.get("space"))
     label = _WHAT.get(key, key)
-    return f"{label}: stored {getattr(stored, key)!r:.80}, given {given[key]!r:.80}"
+    old, new = getattr(stored, key), given[key]
+    if isinstance(old, dict) and isinstance(new, dict):
+        return f"{label}: {settings_difference(old, new)}"
+    return f"{label}: stored {old!r:.80}, given {new!r:.80}"
+
+
+def settings_difference(stored: dict[str, Any], given: dict[str, Any]) -> str:
+    """Two settings dicts' difference in words, every differing key named.
+
+    Differing keys read ``stored -> given: max_resource 9 -> 27, eta (unset) -> 3``;
+    with no key in common (another pruner's settings) each side is listed whole.
+
+    Args:
+        stored: The stored settings.
+        given: The new settings.
+    """
+    if stored.keys().isdisjoint(given.keys()):
+        return f"stored {_items(stored)}, given {_items(given)}"
+    parts = []
+    for key in [*stored, *(k for k in given if k not in stored)]:
+        old, new = stored.get(key, _UNSET), given.get(key, _UNSET)
+        if old != new:
+            parts.append(f"{key} {_value(old)} -> {_value(new)}")
+    return "stored -> given: " + ", ".join(parts)
+
+
+_UNSET = object()
+
+
+def _items(settings: dict[str, Any]) -> str:
+    return "{" + ", ".join(f"{k}={_value(v)}" for k, v in settings.items()) + "}"
+
+
+def _value(value: Any) -> str:
+    return "(unset)" if value is _UNSET else f"{value!r:.40}"
 
 
 def space_difference(stored: dict[str, Any], given: dict[str, Any] | None) -> str:

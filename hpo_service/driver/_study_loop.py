@@ -468,7 +468,7 @@ class Driver:
             self.settings.max_evals - total,
             _MAX_SUGGESTIONS_PER_POLL,
         )
-        if room <= 0 or self._exhausted or self._cancelled_while_queue_empty():
+        if room <= 0 or self._exhausted or self._cancelled_now():
             return 0
         pending = [t.params for t in self._pending.values()]
         rng = np.random.default_rng([self.settings.seed or 0, len(self._states)])
@@ -481,15 +481,16 @@ class Driver:
         self.store.insert_trials(self.name, new)
         return len(new)
 
-    def _cancelled_while_queue_empty(self) -> bool:
-        """Whether the study was cancelled, read now if nothing is queued.
+    def _cancelled_now(self) -> bool:
+        """Whether the study was cancelled, read from the store before each batch.
 
-        A cancel shows up as cancelled queued trials, which the next read reports; with
-        an empty queue there are none, so look at the study itself before queueing.
+        A cancel shows up in the change feed only as cancelled queued trials, and
+        there are none when workers claimed them all first; so the study itself is
+        read (one small read per batch) and no batch is queued after a cancel that
+        landed before it.
         """
-        if self._counts[TrialState.NEW] == 0:
-            study = self.store.get_study(self.name)
-            self._cancelled = bool(study.settings.get("cancelled"))
+        study = self.store.get_study(self.name)
+        self._cancelled = bool(study.settings.get("cancelled"))
         return self._cancelled
 
     def _queue_depth(self) -> int:

@@ -191,7 +191,8 @@ def _creates_study(args: dict[str, Any]) -> bool:
 @click.option(
     "--override",
     is_flag=True,
-    help="Resume even if the objective, space or pruner changed.",
+    help="Resume even if the objective, space or pruner changed (with a new space, "
+    "queued trials the new space would not give are cancelled).",
 )
 @click.option("--no-progress", is_flag=True, help="Do not show a progress bar.")
 @pruner_options

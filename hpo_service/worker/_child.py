@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hpo_service.exceptions import ObjectiveImportError, WorkerError
+from hpo_service.objective._config import restore_types
 from hpo_service.store._url import STORE_URL_ENV
 from hpo_service.worker._code_identity import code_identity
 from hpo_service.worker._forward import OutputForwarder
@@ -172,6 +173,8 @@ class ChildRunner:
         on_report: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         workdir: str | None = None,
         on_output: Callable[[str], None] | None = None,
+        space: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
     ) -> ChildOutcome:
         """Run ``objective(config)`` in the child (starting one if needed).
 
@@ -190,6 +193,10 @@ class ChildRunner:
                 directory otherwise, restored afterwards).
             on_output: Gets each line the objective prints (stdout and stderr,
                 from its module's import on) while it runs; None shows nothing.
+            space: The study's space document; with ``params`` (the trial's), the
+                child gives the objective the config's tuples and non-string dict
+                keys back, as in process (see :func:`restore_types`).
+            params: The trial's params.
 
         Returns:
             The outcome. A timeout or the child's death is an ``"error"`` outcome
@@ -202,7 +209,13 @@ class ChildRunner:
             TypeError: ``config`` is not JSON-able.
         """
         request = _encode(
-            {"objective": objective, "config": config, "workdir": workdir}
+            {
+                "objective": objective,
+                "config": config,
+                "workdir": workdir,
+                "space": space,
+                "params": params,
+            }
         )
         self._objective_started = False
         self._code = None
@@ -494,8 +507,11 @@ def _serve(
     else:
         code = code_identity(request["objective"])
         _write_all(responses, _encode({"kind": "started", "code": code}))
+        config = restore_types(
+            request.get("space"), request.get("params") or {}, request["config"]
+        )
         with _working_directory(request.get("workdir")):
-            kind, data = objectives.evaluate(objective, request["config"])
+            kind, data = objectives.evaluate(objective, config)
     _flush_std()
     output = _tail(output_fd, limit)
     if output:

@@ -113,6 +113,7 @@ def run_worker(
     last_job_timeout: float | None = None,
     workdir: str | None = None,
     show_output: bool = True,
+    serve_finished: bool = False,
 ) -> WorkerSummary:
     """Claim and run trials until a stop condition; see :class:`Worker`.
 
@@ -131,6 +132,9 @@ def run_worker(
         workdir: Run each trial in its own directory ``workdir/study/tid``.
         show_output: Write what the objective prints to standard error as it
             runs, each line prefixed ``[trial study/tid]``.
+        serve_finished: Keep serving ``study`` after it finishes, as hyperopt's
+            worker does (a later ``fmin`` on the same exp_key queues more trials):
+            only ``idle_timeout`` (or a signal, or a limit) stops the worker.
 
     Returns:
         What the worker did.
@@ -152,7 +156,9 @@ def run_worker(
         poll_interval=poll_interval,
         worker_id=worker_id,
         policy=policy,
-        limits=WorkerLimits(max_consecutive_failures, last_job_timeout, workdir),
+        limits=WorkerLimits(
+            max_consecutive_failures, last_job_timeout, workdir, serve_finished
+        ),
         show_output=show_output,
     )
     return worker.run()
@@ -166,11 +172,14 @@ class WorkerLimits:
         max_consecutive_failures: Stop after this many trials in a row end in error.
         last_job_timeout: Claim no trial after this many seconds of running.
         workdir: Root of the per-trial working directories ``workdir/study/tid``.
+        serve_finished: Do not stop when the worker's study finishes (hyperopt's
+            worker waits for more trials until its ``--reserve-timeout``).
     """
 
     max_consecutive_failures: int | None = None
     last_job_timeout: float | None = None
     workdir: str | None = None
+    serve_finished: bool = False
 
     def reached(self, consecutive_failures: int, started: float) -> str | None:
         """The stop reason a limit gives, or None."""
@@ -200,6 +209,12 @@ def _printer(prefix: str) -> Callable[[str], None]:
             sys.stderr.flush()
 
     return show
+
+
+def _until(idle_timeout: float | None) -> str:
+    if idle_timeout is None:
+        return ""
+    return f" for up to {idle_timeout:g} s without one (--reserve-timeout)"
 
 
 def _safe_name(study: str) -> str:
@@ -257,6 +272,7 @@ class Worker:
         self._refused: dict[str, str] = {}
         self._limits = limits or WorkerLimits()
         self._consecutive_failures = 0
+        self._waiting_since = -1  # trials run when the worker last said it waits
         self.worker_id = worker_id or default_worker_id()
         self._store = store
         self._study = study
@@ -338,7 +354,7 @@ class Worker:
             if self._idle_timeout is not None and idle >= self._idle_timeout:
                 return "idle_timeout"
             housekeeping = self._maintain()
-            if housekeeping == "finished":
+            if housekeeping == "finished" and self._stops_when_finished():
                 return "study_finished"
             if housekeeping == "requeued":
                 continue
@@ -348,6 +364,19 @@ class Worker:
             self._sleep(pause, until=_WARM)
             delay = min(delay * 1.5, max(_MAX_POLL_INTERVAL, self._poll_interval))
         return "cold_stop" if self._stop_level >= _COLD else "warm_stop"
+
+    def _stops_when_finished(self) -> bool:
+        """Whether the worker stops now that its study finished (not with
+        ``serve_finished``: then it says once per finish that it waits for more)."""
+        if not self._limits.serve_finished:
+            return True
+        if self._waiting_since != self._summary.trials:
+            self._waiting_since = self._summary.trials
+            self._log.info(
+                "study %s finished; waiting for more of its trials (--exp-key)%s",
+                self._study, _until(self._idle_timeout),
+            )  # fmt: skip
+        return False
 
     def _claim(self) -> Trial | None:
         """Claim a trial; None if there is none, or while the store fails (said now
@@ -410,6 +439,8 @@ class Worker:
                 settings.objective,
                 trial.config,
                 workdir=self._limits.trial_dir(trial.study, trial.tid),
+                space=settings.space,
+                params=trial.params,
                 timeout=settings.trial_timeout,
                 should_abort=lambda: lease.lost.is_set() or self._stopping(_COLD),
                 on_report=reports,

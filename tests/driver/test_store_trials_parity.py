@@ -8,9 +8,10 @@ import pickle
 import numpy as np
 import pytest
 
-from hpo_service import JOB_STATE_ERROR, StoreTrials, fmin, hp, rand
+from hpo_service import JOB_STATE_ERROR, StoreTrials, Trials, fmin, hp, rand
 from hpo_service.store import TrialState
 from tests.helpers import objectives
+from tests.helpers.mongo_wire import with_database
 
 X = hp.uniform("x", -2, 2)
 
@@ -73,3 +74,71 @@ def test_numpy_values_in_the_space_and_points_are_stored_as_plain_json(trials):
     assert first.params == {"d": 2, "x": 1.0}
     assert first.config == {"d": 3, "x": 1.0, "const": 4, "flag": True}
     assert first.result["loss"] == 4.0
+
+
+def test_mix_and_hand_made_trial_docs_on_the_store_path(trials):
+    """hyperopt's mix.suggest and new_trial_docs/insert_trial_docs with StoreTrials:
+    the mixture is stored by name, the hand-made points run first."""
+    from functools import partial
+
+    from hpo_service import anneal, mix, tpe
+
+    algo = partial(mix.suggest, p_suggest=[(0.5, anneal.suggest), (0.5, tpe.suggest)])
+    fmin(objectives.quadratic, {"x": X}, algo=algo, max_evals=2, trials=trials,
+         show_progressbar=False)  # fmt: skip
+    stored = trials.store.get_study("p").settings
+    assert stored["algorithm"] == "mix"
+    assert stored["algorithm_settings"] == {
+        "p_suggest": [[0.5, "anneal", {}], [0.5, "tpe", {}]]
+    }
+    assert trials.asynchronous
+    tids = trials.new_trial_ids(1)
+    misc = {"tid": tids[0], "idxs": {"x": tids}, "vals": {"x": [1.25]}}
+    docs = trials.new_trial_docs(tids, [None], [{"status": "new"}], [misc])
+    assert trials.insert_trial_docs(docs) == tids
+    fmin(objectives.quadratic, {"x": X}, algo=algo, max_evals=4, trials=trials,
+         show_progressbar=False)  # fmt: skip
+    assert trials.store.get_trial("p", tids[0]).result["loss"] == (1.25 - 3) ** 2
+    with pytest.raises(ValueError, match="does not fit the study's space"):
+        bad = {"tid": 9, "idxs": {"x": [9]}, "vals": {"x": [7.0]}}
+        trials.insert_trial_docs(trials.new_trial_docs([9], [None], [{}], [bad]))
+    with pytest.raises(NotImplementedError, match="another study name"):
+        trials.delete_all()
+
+
+TYPED_SPACE = {
+    "pair": hp.choice("pair", [("svm", 1), ("rf", (2, 3))]),
+    "keys": {1: "a", 2: hp.choice("k", [(0, 1), [2, 3]])},
+    "root": (hp.uniform("y", 0, 1), "c"),
+}
+TYPED_POINTS = [{"pair": 1, "k": 0, "y": 0.5}, {"pair": 0, "k": 1, "y": 0.25}]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mongodb"])
+def test_the_objective_gets_tuples_and_key_types_as_in_process(
+    request, tmp_path, backend
+):
+    """A config with tuples and int dict keys reaches the objective run by a real
+    hpo-worker exactly as in-process fmin passes it (JSON in the store has
+    neither)."""
+    in_process = Trials()
+    fmin(objectives.shows_config, TYPED_SPACE, rand.suggest, max_evals=2,
+         trials=in_process, points_to_evaluate=TYPED_POINTS,
+         show_progressbar=False)  # fmt: skip
+    shown = [r["shown"] for r in in_process.results]
+    assert (
+        shown[0]
+        == "{'pair': ('rf', (2, 3)), 'keys': {1: 'a', 2: (0, 1)}, 'root': (0.5, 'c')}"
+    )
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'typed.sqlite'}"
+    else:
+        url = with_database(request.getfixturevalue("mongo_url"), "typed_configs")
+    store_trials = StoreTrials(url, study=f"typed-{tmp_path.name}", workers=1)
+    try:
+        fmin(objectives.shows_config, TYPED_SPACE, rand.suggest, max_evals=2,
+             trials=store_trials, points_to_evaluate=TYPED_POINTS,
+             show_progressbar=False)  # fmt: skip
+        assert [r["shown"] for r in store_trials.results] == shown
+    finally:
+        store_trials.close()

@@ -136,6 +136,15 @@ def learning_curve(config: dict[str, Any]) -> float:
     return config["level"]
 
 
+def bad_reports(config: dict[str, Any]) -> float:
+    """Reports ``config["reports"]`` (``[value, step]`` pairs, ``"nan"`` for NaN)."""
+    from hpo_service import report
+
+    for value, step in config["reports"]:
+        report(float(value) if value == "nan" else value, step)
+    return 0.0
+
+
 NOT_CALLABLE = 42
 
 
@@ -186,3 +195,8 @@ def numpy_config(config: dict[str, Any]) -> float:
     """The loss of a config drawn from a space full of numpy constants."""
     assert config["flag"] is True and config["const"] == 4
     return float(config["d"] + config["x"])
+
+
+def shows_config(config: Any) -> dict[str, Any]:
+    """Loss 0; ``shown``: the ``repr`` of the config, its tuples and key types shown."""
+    return {"loss": 0.0, "status": "ok", "shown": repr(config)}
