@@ -380,7 +380,8 @@ def outcome_text(study: str, outcome: StudyOutcome) -> str:
     if outcome.best is None:
         if done - failed > 0:  # successes, none on the front: all infeasible
             return head + "\nno feasible trial: the Pareto front is empty"
-        return head + "\nno trial succeeded"
+        finished = sum(counts[state] for state in COUNTED_STATES)
+        return head + ("\nno trial succeeded" if finished else "\nno trial finished")
     if isinstance((outcome.best.result or {}).get("loss"), list):
         return (
             head
@@ -414,15 +415,32 @@ def no_success_text(study: str, outcome: StudyOutcome) -> str:
             f"{succeeded} succeeded but violate their constraints (see `hpo-driver "
             f"trials --study {study} --state done`)",
         )
-    text = f"no trial of study {study!r} succeeded with its constraints satisfied"
-    if not succeeded:
-        text = f"no trial of study {study!r} succeeded"
+    if not reasons and outcome.reason != "cancelled":
+        return _nothing_finished_text(study, outcome)
+    text = f"no trial of study {study!r} succeeded"
+    if succeeded:
+        text += " with its constraints satisfied"
     if outcome.reason == "cancelled":
         text = (
             f"study {study!r} was cancelled before any trial succeeded; "
             f"`hpo-driver start --study {study}` resumes it"
         )
     return text + (": " + "; ".join(reasons) if reasons else "")
+
+
+def _nothing_finished_text(study: str, outcome: StudyOutcome) -> str:
+    """Why a study ended with no finished trial (a stop rule before the first)."""
+    why = {
+        "timeout": "its --timeout ran out",
+        "exhausted": "its search space was exhausted",
+    }.get(outcome.reason, f"it stopped ({outcome.reason})")
+    text = f"no trial of study {study!r} finished: {why} before the first one did"
+    if outcome.reason == "timeout":
+        text += (
+            f" (are workers running? start one with `hpo-worker --study {study}` "
+            "with the same --db or HPO_DB, or pass --workers K)"
+        )
+    return text
 
 
 def resume_hint(study: str, how: str) -> str:
