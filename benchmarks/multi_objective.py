@@ -288,7 +288,7 @@ def _summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return table
 
 
-def _print_table(table: dict[str, Any], algos: list[str], evals: int) -> None:
+def _print_table(table: dict[str, Any], algos: list[str], evals: Any) -> None:
     print(f"\nMedian (mean) hypervolume after {evals} evaluations (higher is better)")
     header = f"{'problem':<10} {'seeds':>5} " + " ".join(f"{a:>20}" for a in algos)
     print(header)
@@ -370,12 +370,50 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="5 seeds, 100 evals")
     parser.add_argument("--tag", default="", help="suffix of the results file name")
+    parser.add_argument(
+        "--runs-file",
+        type=Path,
+        help="append every finished run to this JSON-lines file as it finishes "
+        "(so a long run split into several processes keeps what finished)",
+    )
+    parser.add_argument(
+        "--summarise",
+        type=Path,
+        nargs="+",
+        metavar="RUNS_FILE",
+        help="run nothing: print the table and the paired comparison of the runs "
+        "recorded in these --runs-file files",
+    )
     return parser.parse_args()
+
+
+def _run_jobs(jobs: list[Any], processes: int, runs_file: Path | None) -> list[Any]:
+    """Run ``jobs`` on ``processes`` processes; append each finished run to a file."""
+    runs = []
+    with multiprocessing.Pool(processes) as pool:
+        for run in pool.imap(_task, jobs, chunksize=1):
+            runs.append(run)
+            if runs_file is not None:
+                with runs_file.open("a") as stream:
+                    stream.write(json.dumps(run) + "\n")
+    return runs
+
+
+def _summarise_files(paths: list[Path]) -> None:
+    """Print the table and the paired comparison of runs read from JSON-lines files."""
+    runs = [json.loads(line) for p in paths for line in p.read_text().splitlines()]
+    algos = [a for a in ALGOS if any(r["algo"] == a for r in runs)]
+    evals = sorted({len(r["losses"]) for r in runs})
+    _print_table(_summarise(runs), algos, evals[0] if len(evals) == 1 else evals)
+    _print_paired(_paired(runs, algos) if "ours" in algos else {})
 
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     args = _parse()
+    if args.summarise:
+        _summarise_files(args.summarise)
+        return
     if args.quick:
         args.seeds, args.evals = 5, 100
     algos = args.algos.split(",")
@@ -388,8 +426,7 @@ def main() -> None:
         for algo in algos
     ]
     start = time.perf_counter()
-    with multiprocessing.Pool(args.processes) as pool:
-        runs = pool.map(_task, jobs, chunksize=1)
+    runs = _run_jobs(jobs, args.processes, args.runs_file)
     table = _summarise(runs)
     _print_table(table, algos, args.evals)
     paired = _paired(runs, algos) if "ours" in algos else {}

@@ -25,6 +25,10 @@ Reported, per problem and worker count (medians over seeds):
     python benchmarks/pruning.py --seeds 30         # the README's table
     python benchmarks/pruning.py --problems synthetic --methods ours:asha,optuna:sha
     python benchmarks/pruning.py --methods ours:asha,ours:asha:failure,ours:asha:ignore
+
+Each run is appended to ``results/pruning<tag>.jsonl`` as it ends, seed by seed; the
+same command run again skips the runs saved there (an interrupted run resumes), and
+``--table-only`` prints the table of what is saved.
 """
 
 from __future__ import annotations
@@ -332,7 +336,29 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--tag", default="", help="suffix of the results file name")
+    parser.add_argument(
+        "--table-only",
+        action="store_true",
+        help="print the table of the runs saved so far, run nothing",
+    )
     return parser.parse_args()
+
+
+def _load_saved(path: Path) -> list[dict[str, Any]]:
+    """The runs saved by an earlier (possibly interrupted) invocation."""
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:  # a line cut short by a kill
+            continue
+    return rows
+
+
+def _key(row: dict[str, Any]) -> tuple[str, str, int, int]:
+    return (row["method"], row["problem"], row["seed"], row["workers"])
 
 
 def main() -> None:
@@ -340,24 +366,35 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     problems = args.problems.split(",")
     methods = args.methods.split(",")
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"pruning{args.tag}.jsonl"
+    saved = _load_saved(path)
+    if args.table_only:
+        print(table(saved, methods))
+        print(f"\n{len(saved)} runs saved in {path}")
+        return
+    done = {_key(r) for r in saved}
     tasks = [
         (method, problem, seed, int(workers), args.budget * PROBLEMS[problem].steps)
+        for seed in range(args.seed_offset, args.seed_offset + args.seeds)
         for problem in problems
         for workers in args.workers.split(",")
-        for seed in range(args.seed_offset, args.seed_offset + args.seeds)
         for method in methods
+        if (method, problem, seed, int(workers)) not in done
     ]
     started = time.perf_counter()
     if "sgd" in problems:
         load_sgd_curves(args.processes)  # before the pool forks: workers share them
-    with multiprocessing.Pool(args.processes) as pool:
-        rows = pool.map(run_one, tasks, chunksize=1)
+    rows = [r for r in saved if r["problem"] in problems and r["method"] in methods]
+    with multiprocessing.Pool(args.processes) as pool, path.open("a") as out:
+        # one line per run as it ends (seed by seed), so a cut-short run keeps them
+        for row in pool.imap(run_one, tasks, chunksize=1):
+            out.write(json.dumps(row) + "\n")
+            out.flush()
+            rows.append(row)
     elapsed = time.perf_counter() - started
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"pruning{args.tag}.json"
-    path.write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))
     print(table(rows, methods))
-    print(f"\n{len(rows)} runs in {elapsed:.0f} s; results in {path}")
+    print(f"\n{len(tasks)} runs in {elapsed:.0f} s ({len(rows)} in {path})")
 
 
 if __name__ == "__main__":

@@ -1,14 +1,18 @@
 """Cost of pruning: ``should_prune()`` on a large study, and reports beside claims.
 
 1. A study of N finished trials with S reported steps each (default 10,000 x 100)
-   and R running trials: the time of one ``report`` and one pruner decision as a
-   worker makes them (``store.report`` then ``StudyPruning.should_prune``), for the
-   median pruner (judges every step) and ASHA (reads the running trials at a rung),
-   and the first decision of a fresh worker (which learns every finished trial once).
-   Optuna's ``MedianPruner`` and ``SuccessiveHalvingPruner`` on an in-memory study
-   of the same size are timed beside it.
-2. Claim and heartbeat latency on SQLite with and without 4 processes reporting
-   as fast as they can into the same database.
+   and R running trials: the time a worker takes to answer one report frame of its
+   objective (the worker's ``ReportHandler``: keep or write the report, then the
+   pruner's decision through ``StudyPruning``), for the median pruner (judges every
+   step) and ASHA (reads the running trials at a rung), and the first decision of a
+   fresh worker (which learns every finished trial once). "unbatched" writes every
+   report at once (``store.report`` then ``should_prune``: the worst case, an
+   objective reporting less often than once a second). Optuna's ``MedianPruner``
+   and ``SuccessiveHalvingPruner`` on an in-memory study of the same size are timed
+   beside it (optuna's ``RDBStorage`` would add a database round trip per call).
+2. Claim and heartbeat latency on SQLite while 4 processes report into the same
+   database: as workers do (``ReportHandler``: a write a second, each process
+   reporting as fast as it can) and unbatched (every report a write).
 
     python benchmarks/pruning_cost.py                       # 10,000 x 100
     python benchmarks/pruning_cost.py --trials 1000 --steps 50 --skip-peers
@@ -38,7 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hpo_service.algorithms.pruners import ASHAPruner, MedianPruner, TrialProgress
 from hpo_service.store import NewTrial, open_store
 from hpo_service.store._sqlite import _PAIR
-from hpo_service.worker._reports import StudyPruning
+from hpo_service.worker._heartbeat import Lease
+from hpo_service.worker._reports import ReportHandler, StudyPruning
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -90,30 +95,44 @@ def _finish_in_bulk(store: Any, start: int, count: int, steps: int, rng: Any) ->
     conn.execute("COMMIT")
 
 
-def time_decisions(url: str, trial: Any, pruner: Any, steps: int) -> dict[str, float]:
+def time_decisions(
+    url: str, trial: Any, pruner: Any, steps: int, *, batched: bool
+) -> dict[str, float]:
     """First decision of a fresh worker, then per-report cost over ``steps`` steps."""
     with open_store(url) as store:
         pruning = StudyPruning(store, "big", pruner)
-        progress = TrialProgress(trial.tid)
+        answer = _answerer(store, trial, pruning, batched)
         rng = np.random.default_rng(1)
         values = curve(rng, steps) - 0.5  # a good trial: judged all the way
         times: list[float] = []
-        first = None
         for step, value in enumerate(values):
             started = time.perf_counter()
-            store.report("big", trial.tid, trial.token, step, float(value))
-            progress.intermediate[step] = float(value)
-            pruning.should_prune(progress)
-            elapsed = time.perf_counter() - started
-            if first is None:
-                first = elapsed
-            else:
-                times.append(elapsed)
+            answer(step, float(value))
+            times.append(time.perf_counter() - started)
     return {
-        "first_ms": 1000 * first,
-        "median_ms": 1000 * statistics.median(times),
-        "p95_ms": 1000 * float(np.percentile(times, 95)),
+        "first_ms": 1000 * times[0],
+        "median_ms": 1000 * statistics.median(times[1:]),
+        "p95_ms": 1000 * float(np.percentile(times[1:], 95)),
+        "max_ms": 1000 * max(times[1:]),
     }
+
+
+def _answerer(store: Any, trial: Any, pruning: Any, batched: bool) -> Any:
+    """What answers one report: the worker's handler, or a write and a decision."""
+    if batched:
+        lease = Lease(trial.study, trial.tid, trial.token, 3600.0)
+        handler = ReportHandler(trial, pruning, lease, lambda what, fn: fn())
+        return lambda step, value: handler(
+            {"kind": "report", "step": step, "value": value}
+        )
+    progress = TrialProgress(trial.tid)
+
+    def answer(step: int, value: float) -> bool:
+        store.report("big", trial.tid, trial.token, step, value)
+        progress.intermediate[step] = value
+        return pruning.should_prune(progress)
+
+    return answer
 
 
 def time_optuna(n: int, steps: int, pruner_name: str) -> dict[str, float]:
@@ -165,26 +184,35 @@ def time_optuna(n: int, steps: int, pruner_name: str) -> dict[str, float]:
 # ---- claims and heartbeats beside reports -------------------------------------------
 
 
-def _reporter(url: str, seconds: float, counter: Any) -> None:
+def _reporter(url: str, seconds: float, counter: Any, batched: bool) -> None:
     with open_store(url) as store:
         store.insert_trials("busy", [NewTrial({}, {})])
         trial = store.claim(f"r-{uuid.uuid4().hex[:6]}", 3600.0, study="busy")
+        lease = Lease("busy", trial.tid, trial.token, 3600.0)
+        pruning = StudyPruning(store, "busy", MedianPruner())
+        handler = ReportHandler(trial, pruning, lease, lambda what, fn: fn())
         end = time.monotonic() + seconds
         step = 0
         while time.monotonic() < end:
-            store.report("busy", trial.tid, trial.token, step, 1.0 / (step + 1))
+            value = 1.0 / (step + 1)
+            if batched:
+                handler({"kind": "report", "step": step, "value": value})
+            else:
+                store.report("busy", trial.tid, trial.token, step, value)
             step += 1
         with counter.get_lock():
             counter.value += step
 
 
-def time_claims(url: str, reporters: int, seconds: float = 8.0) -> dict[str, float]:
+def time_claims(
+    url: str, reporters: int, batched: bool, seconds: float = 8.0
+) -> dict[str, float]:
     """Median and p95 latency of claim + heartbeat while ``reporters`` report."""
     with open_store(url) as store:
         store.insert_trials("claims", [NewTrial({}, {})] * 5000)
     counter = multiprocessing.Value("q", 0)
     procs = [
-        multiprocessing.Process(target=_reporter, args=(url, seconds, counter))
+        multiprocessing.Process(target=_reporter, args=(url, seconds, counter, batched))
         for _ in range(reporters)
     ]
     for proc in procs:
@@ -229,25 +257,29 @@ def main() -> None:
         print(f"built {args.trials} x {args.steps} in {built:.0f} s")
         mine = live[-1]
         for name, pruner in [
-            ("median", MedianPruner()),
-            ("asha", ASHAPruner(max_resource=args.steps)),
+            ("median", MedianPruner),
+            ("asha", lambda: ASHAPruner(max_resource=args.steps)),
         ]:
-            out[f"ours_{name}"] = time_decisions(url, mine, pruner, args.steps)
-            print(f"ours {name}: {out[f'ours_{name}']}")
-            mine = _fresh_attempt(url, mine)
+            for batched in (True, False):
+                key = f"ours_{name}" + ("" if batched else "_unbatched")
+                out[key] = time_decisions(
+                    url, mine, pruner(), args.steps, batched=batched
+                )
+                print(f"ours {name}{'' if batched else ' unbatched'}: {out[key]}")
+                mine = _fresh_attempt(url, mine)
     if not args.skip_peers:
         for name in ("median", "sha"):
             out[f"optuna_{name}"] = time_optuna(args.trials, args.steps, name)
             print(f"optuna {name} (in memory): {out[f'optuna_{name}']}")
-    for reporters in (0, 4):
+    for reporters, batched in ((0, True), (4, True), (4, False)):
         with tempfile.TemporaryDirectory() as tmp:
             url = f"sqlite:///{Path(tmp) / 'claims.sqlite'}"
             with open_store(url) as store:
                 store.create_study("claims", {})
                 store.create_study("busy", {})
-            key = f"claims_{reporters}_reporters"
-            out[key] = time_claims(url, reporters)
-            print(f"claim/heartbeat, {reporters} reporters: {out[key]}")
+            key = f"claims_{reporters}_reporters" + ("" if batched else "_unbatched")
+            out[key] = time_claims(url, reporters, batched)
+            print(f"claim/heartbeat, {key}: {out[key]}")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "pruning_cost.json").write_text(json.dumps(out, indent=1))
 

@@ -65,13 +65,20 @@ def _timed(fn: Any, repeats: int) -> float:
     return statistics.median(times) * 1e3
 
 
-def bench_ours(sizes: list[int], repeats: int) -> dict[int, float]:
+def _wide() -> Any:
+    from benchmarks.problems import PROBLEMS
+
+    return PROBLEMS["wide100"]
+
+
+def bench_ours(sizes: list[int], repeats: int, wide: bool = False) -> dict[int, float]:
     from hpo_service.algorithms import tpe
     from hpo_service.algorithms._history import History
     from hpo_service.algorithms._tpe.sampler import sample_prior
     from hpo_service.space import compile_space, hp, space_eval
 
-    space = make_space(hp)
+    space = _wide().make_space(hp) if wide else make_space(hp)
+    loss = _wide().loss if wide else synthetic_loss
     compiled = compile_space(space)
     history = History(compiled)
     rng = np.random.default_rng(0)
@@ -79,7 +86,7 @@ def bench_ours(sizes: list[int], repeats: int) -> dict[int, float]:
     for n in sizes:
         while len(history) < n:
             params = sample_prior(compiled, rng)
-            history.add(params, synthetic_loss(space_eval(space, params)))
+            history.add(params, loss(space_eval(space, params)))
         tpe.suggest(compiled, history, rng)  # warm caches
         out[n] = _timed(lambda: tpe.suggest(compiled, history, rng), repeats)
     return out
@@ -113,6 +120,31 @@ def bench_hyperopt(sizes: list[int], repeats: int) -> dict[int, float]:
             partial(hyperopt.tpe.suggest, [10**9], domain, trials, 1), repeats
         )
     return out
+
+
+def bench_optuna_wide(sizes: list[int], repeats: int) -> dict[int, float]:
+    """Optuna's default TPE in the wide space; history from its own random sampler."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.simplefilter("ignore")
+    problem = _wide()
+    filler = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    out = {}
+    for n in sizes:
+        filler.optimize(
+            lambda t: problem.loss(problem.optuna_config(t)),
+            n_trials=n - len(filler.trials),
+        )
+        study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
+        study.add_trials(filler.trials)
+        out[n] = _timed(partial(_ask_tell, study, problem), repeats)
+    return out
+
+
+def _ask_tell(study: Any, problem: Any) -> None:
+    trial = study.ask()
+    study.tell(trial, problem.loss(problem.optuna_config(trial)))
 
 
 def bench_optuna(sizes: list[int], repeats: int) -> dict[int, float]:
@@ -188,22 +220,37 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--peer-repeats", type=int, default=5)
     parser.add_argument("--skip-peers", action="store_true")
+    parser.add_argument(
+        "--space",
+        choices=["mixed10", "wide100"],
+        default="mixed10",
+        help="wide100: the 100-parameter conditional space of benchmarks/problems.py",
+    )
     args = parser.parse_args()
-    results = {"ours": bench_ours(_sizes(args.sizes), args.repeats)}
+    wide = args.space == "wide100"
+    results = {"ours": bench_ours(_sizes(args.sizes), args.repeats, wide)}
+    peers = (
+        [("optuna", bench_optuna_wide)]
+        if wide
+        else [
+            ("hyperopt", bench_hyperopt),
+            ("optuna", bench_optuna),
+        ]
+    )
     if not args.skip_peers:
-        for name, bench in (("hyperopt", bench_hyperopt), ("optuna", bench_optuna)):
+        for name, bench in peers:
             try:
                 results[name] = bench(_sizes(args.peer_sizes), args.peer_repeats)
             except ImportError:
                 print(f"{name} not installed: skipped")
     sizes = sorted({n for r in results.values() for n in r})
-    print("\nMedian latency of one suggestion (ms), 10-D mixed space")
+    print(f"\nMedian latency of one suggestion (ms), {args.space} space")
     print(f"{'n trials':>9} " + " ".join(f"{name:>10}" for name in results))
     for n in sizes:
         cells = [f"{r[n]:>10.2f}" if n in r else f"{'-':>10}" for r in results.values()]
         print(f"{n:>9} " + " ".join(cells))
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / "suggest_latency.json"
+    out = RESULTS / f"suggest_latency_{args.space}.json"
     out.write_text(json.dumps(results, indent=1))
     print(f"wrote {out}")
 

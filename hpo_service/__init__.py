@@ -58,7 +58,7 @@ _LOCATIONS: dict[str, str] = {
     "SearchExhausted": "hpo_service.exceptions",
     "StoreError": "hpo_service.exceptions",
 }
-_ALGORITHMS = ("tpe", "rand", "anneal", "grid", "motpe", "pruners")
+_ALGORITHMS = ("tpe", "rand", "anneal", "grid", "mix", "motpe", "pruners")
 _SUBMODULES = (
     *_ALGORITHMS,
     "early_stop",

@@ -117,7 +117,7 @@ def fmin(
         raise ValueError("`pass_expr_memo_ctrl` is not supported by hpo-service")
     rules = check_stop_rules(max_evals, timeout, loss_threshold, early_stop_fn)
     fn, space = _annotated(fn, space)
-    if allow_trials_fmin and hasattr(trials, "fmin"):
+    if allow_trials_fmin and hasattr(trials, "fmin") and not isinstance(trials, Trials):
         extra = {} if pruner is None else {"pruner": pruner}
         return trials.fmin(
             fn,
@@ -183,7 +183,8 @@ def generate_trials_to_calculate(
 def best_of(trials: Any, space: Any, *, return_argmin: bool) -> Any:
     """What ``fmin`` returns: the best params, or the best config, of ``trials``.
 
-    With several objectives, a list: one per trial on the Pareto front.
+    With several objectives, a list: one per trial on the Pareto front (empty,
+    with a warning, while no successful trial satisfies its constraints).
 
     Raises:
         AllTrialsFailed: ``return_argmin`` and no trial finished, or trials finished
@@ -202,6 +203,12 @@ def best_of(trials: Any, space: Any, *, return_argmin: bool) -> Any:
             {k: v[0] for k, v in t["misc"]["vals"].items() if v}
             for t in trials.best_trials
         ]
+        if not front:
+            _logger.warning(
+                "the Pareto front is empty: none of the %d trials is a success "
+                "with every constraint <= 0",
+                len(trials),
+            )
         return front if return_argmin else [space_eval(space, p) for p in front]
     return trials.argmin if return_argmin else space_eval(space, trials.argmin)
 

@@ -173,18 +173,86 @@ class TrialsView:
     def idxs_vals(self) -> tuple[dict[str, list[int]], dict[str, list[Any]]]:
         return self.idxs, self.vals
 
-    def count_by_state_unsynced(self, states: int | Sequence[int]) -> int:
-        """How many trials are in ``JOB_STATE_*`` ``states`` (hyperopt's name)."""
-        wanted = {states} if isinstance(states, int) else set(states)
-        return sum(1 for doc in self._dynamic_trials if doc["state"] in wanted)
+    #: hyperopt's flag: whether trials are evaluated by other processes (workers).
+    asynchronous = False
 
-    def losses(self) -> list[float | None]:
-        """Each trial's loss, None where it has none."""
+    def count_by_state_unsynced(self, states: int | Sequence[int]) -> int:
+        """How many of all trials (``_dynamic_trials``) are in ``JOB_STATE_*``
+        ``states``: one state or several (hyperopt's name)."""
+        return _count_states(self._dynamic_trials, states)
+
+    def count_by_state_synced(
+        self,
+        states: int | Sequence[int],
+        trials: Sequence[Mapping[str, Any]] | None = None,
+    ) -> int:
+        """How many of ``trials`` (default :attr:`trials`: new, running and done) are in
+        ``JOB_STATE_*`` ``states`` (hyperopt's name)."""
+        return _count_states(self.trials if trials is None else trials, states)
+
+    def losses(self, bandit: Any = None) -> list[float | None]:
+        """Each trial's loss, None where it has none.
+
+        Args:
+            bandit: Accepted for hyperopt's signature; not used.
+        """
         return [r.get("loss") for r in self.results]
 
-    def statuses(self) -> list[str | None]:
-        """Each trial's result status."""
+    def statuses(self, bandit: Any = None) -> list[str | None]:
+        """Each trial's result status.
+
+        Args:
+            bandit: Accepted for hyperopt's signature; not used.
+        """
         return [r.get("status") for r in self.results]
+
+    def assert_valid_trial(self, trial: Any) -> None:
+        """Check that ``trial`` has the shape of a trial dict (hyperopt's name).
+
+        Raises:
+            InvalidTrial: A key is missing or the tids disagree.
+        """
+        check_trial_doc(trial)
+
+    def new_trial_docs(
+        self,
+        tids: Sequence[int],
+        specs: Sequence[Any],
+        results: Sequence[Mapping[str, Any]],
+        miscs: Sequence[Mapping[str, Any]],
+    ) -> list[dict[str, Any]]:
+        """New trial dicts (state ``JOB_STATE_NEW``) to hand to ``insert_trial_docs``.
+
+        hyperopt's way for an algorithm or a user to queue points by hand; each misc
+        holds ``tid``, ``idxs`` and ``vals`` (``{label: [value]}`` or ``[]``).
+
+        Args:
+            tids: New trial ids, e.g. from ``new_trial_ids(n)``.
+            specs: One spec per trial (usually None).
+            results: One result per trial (usually ``{"status": "new"}``).
+            miscs: One misc dict per trial.
+
+        Returns:
+            One trial dict per tid; nothing is inserted yet.
+
+        Raises:
+            ValueError: The four sequences differ in length.
+            InvalidTrial: A misc lacks a key or names another tid.
+        """
+        sizes = {len(tids), len(specs), len(results), len(miscs)}
+        if len(sizes) != 1:
+            raise ValueError(
+                "`tids`, `specs`, `results` and `miscs` must have one length, but got "
+                f"{len(tids)}, {len(specs)}, {len(results)}, {len(miscs)}"
+            )
+        exp_key = getattr(self, "exp_key", None)
+        docs = [
+            _new_doc(tid, spec, dict(result), dict(misc), exp_key)
+            for tid, spec, result, misc in zip(tids, specs, results, miscs, strict=True)
+        ]
+        for doc in docs:
+            check_trial_doc(doc)
+        return docs
 
     @property
     def objective_names(self) -> list[str] | None:
@@ -352,6 +420,15 @@ class Trials(TrialsView):
         """Recompute :attr:`trials` from every trial (after a trial's state changed)."""
         self._trials = [d for d in self._all if d["state"] in JOB_VALID_STATES]
 
+    def fmin(self, fn: Any, space: Any, algo: Any = None, **kwargs: Any) -> Any:
+        """``fmin(fn, space, algo, ..., trials=self)``: hyperopt's method spelling.
+
+        Takes every argument of :func:`hpo_service.fmin.fmin` but ``trials``.
+        """
+        from hpo_service.fmin import fmin
+
+        return fmin(fn, space, algo, trials=self, allow_trials_fmin=False, **kwargs)
+
     def delete_all(self) -> None:
         """Forget every trial and attachment."""
         self._all.clear()
@@ -389,6 +466,31 @@ def check_trial_doc(doc: Any, taken: Collection[int] = ()) -> None:
         raise InvalidTrial("trial['tid'] must equal trial['misc']['tid']", doc)
     if doc["tid"] in taken:
         raise InvalidTrial(f"tid {doc['tid']} must be unused in these trials", doc)
+
+
+def _count_states(
+    trials: Sequence[Mapping[str, Any]] | Iterator[Mapping[str, Any]],
+    states: int | Sequence[int],
+) -> int:
+    wanted = {states} if isinstance(states, int) else set(states)
+    return sum(1 for doc in trials if doc["state"] in wanted)
+
+
+def _new_doc(
+    tid: int, spec: Any, result: dict[str, Any], misc: dict[str, Any], exp_key: Any
+) -> dict[str, Any]:
+    return {
+        "state": JOB_STATE_NEW,
+        "tid": tid,
+        "spec": spec,
+        "result": result,
+        "misc": misc,
+        "exp_key": exp_key,
+        "owner": None,
+        "version": 0,
+        "book_time": None,
+        "refresh_time": None,
+    }
 
 
 class _TrialAttachments(MutableMapping[str, Any]):

@@ -64,6 +64,16 @@ def test_front_leaves_out_dominated_and_infeasible_trials():
     assert dominated and not any(t in front for t in dominated)
 
 
+def test_without_a_feasible_trial_the_front_is_empty_and_fmin_says_so(caplog):
+    def fn(config):
+        return {"loss": [config["x"], 1 - config["x"]], "constraints": [1.0]}
+
+    with caplog.at_level("WARNING", logger="hpo_service.fmin"):
+        best, trials = run(fn, evals=6)
+    assert best == [] and trials.best_trials == [] and len(trials) == 6
+    assert "the Pareto front is empty: none of the 6 trials" in caplog.text
+
+
 def test_a_changed_number_of_losses_is_an_error_naming_both_counts():
     counter = itertools.count()
 

@@ -24,6 +24,7 @@ DOCUMENTED = [
     "rand",
     "motpe",
     "anneal",
+    "mix",
     "base",
     "pyll",
     "Domain",
@@ -86,6 +87,8 @@ HYPEROPT_MODULE_PATHS = [
     ("hpo_service.tpe", "suggest"),
     ("hpo_service.rand", "suggest"),
     ("hpo_service.anneal", "suggest"),
+    ("hpo_service.mix", "suggest"),
+    ("hpo_service.hp", "uniform"),
     ("hpo_service.mongoexp", "MongoTrials"),
 ]
 
@@ -104,6 +107,9 @@ TOP_LEVEL_MODULES = {
     "tpe",
     "rand",
     "anneal",
+    "mix",
+    # hyperopt's ``hp`` module path, alias of hpo_service.space.hp
+    "hp",
 }
 
 
@@ -132,7 +138,7 @@ def test_fmin_is_the_function_even_after_its_module_is_imported() -> None:
     assert hpo_service.fmin is fmin
 
 
-@pytest.mark.parametrize("name", ["tpe", "rand", "anneal"])
+@pytest.mark.parametrize("name", ["tpe", "rand", "anneal", "mix"])
 def test_algorithm_module_paths_are_the_algorithm_modules(name: str) -> None:
     alias = importlib.import_module(f"hpo_service.{name}")
     assert alias is importlib.import_module(f"hpo_service.algorithms.{name}")

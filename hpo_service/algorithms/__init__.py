@@ -22,6 +22,7 @@ ALGORITHMS: dict[str, str] = {
     "motpe": "hpo_service.algorithms.motpe",
     "anneal": "hpo_service.algorithms.anneal",
     "grid": "hpo_service.algorithms.grid",
+    "mix": "hpo_service.algorithms.mix",
 }
 
 Algorithm = Callable[..., list[dict[str, Any]]]
@@ -72,6 +73,9 @@ def _takes_none(settings: Mapping[str, Any]) -> None:
 def describe(algo: Callable[..., Any]) -> tuple[str, dict[str, Any]]:
     """Return the registered name and settings of ``algo`` (a suggest, or a partial).
 
+    The settings are in the form a study stores: hyperopt's spellings renamed (the
+    module's ``canonical_settings``), JSON-able.
+
     Raises:
         ValueError: ``algo`` is not one of hpo-service's algorithms.
     """
@@ -84,9 +88,10 @@ def describe(algo: Callable[..., Any]) -> tuple[str, dict[str, Any]]:
             )
         settings = {**algo.keywords, **settings}
         algo = algo.func
-    for name, module in ALGORITHMS.items():
-        if importlib.import_module(module).suggest is algo:
-            return name, settings
+    for name, path in ALGORITHMS.items():
+        module = importlib.import_module(path)
+        if module.suggest is algo:
+            return name, getattr(module, "canonical_settings", dict)(settings)
     known = ", ".join(f"{name}.suggest" for name in ALGORITHMS)
     raise ValueError(
         f"`algo` must be one of hpo_service's {known} (optionally wrapped in "

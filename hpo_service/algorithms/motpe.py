@@ -90,6 +90,7 @@ def suggest(
         ValueError: If ``n < 1`` or a setting is out of range.
         TypeError: If a setting name is unknown.
     """
+    settings = tpe.canonical_settings(settings)
     if history.n_objectives > 1:
         settings = {**MULTI_OBJECTIVE_DEFAULTS, **settings}
     config = TPESettings.from_kwargs(settings)

@@ -15,6 +15,11 @@ list and the defaults):
 - ``bandwidth`` ("scott"), ``bandwidth_floor`` (0.3): kernel width rule and its floor;
 - ``ignore_failures`` (False): failed trials (NaN loss) count as the worst ones.
 
+hyperopt's spellings are accepted too, so hyperopt code ports unchanged:
+``n_EI_candidates`` is ``n_ei_candidates``, and ``verbose`` (hyperopt's logging switch)
+is accepted and ignored. The other hyperopt arguments (``prior_weight``,
+``n_startup_jobs``, ``gamma``, ``linear_forgetting``) have the same names here.
+
 The defaults and why: ``benchmarks/README.md``.
 """
 
@@ -34,6 +39,10 @@ from hpo_service.space._spec import CompiledSpace
 
 NAME = "tpe"
 _MAX_POINTS_PER_FIT = 8
+#: hyperopt's names of TPE arguments that are spelt differently here.
+HYPEROPT_NAMES = {"n_EI_candidates": "n_ei_candidates"}
+#: hyperopt arguments that change nothing here (``verbose`` only switched logging).
+IGNORED_SETTINGS = ("verbose",)
 
 
 def suggest(
@@ -68,6 +77,7 @@ def suggest(
     """
     if n < 1:
         raise ValueError(f"`n >= 1` must hold, but got n={n!r}")
+    settings = canonical_settings(settings)
     if history.n_objectives > 1 or history.violations.any():
         from hpo_service.algorithms import motpe  # several objectives, or constraints
 
@@ -95,7 +105,24 @@ def check_settings(settings: dict[str, Any]) -> None:
         TypeError: An unknown setting name.
         ValueError: A setting out of range.
     """
-    TPESettings.from_kwargs(settings)
+    TPESettings.from_kwargs(canonical_settings(settings))
+
+
+def canonical_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` with hyperopt's spellings renamed and ignored ones dropped.
+
+    Raises:
+        TypeError: A setting is given under both spellings.
+    """
+    out: dict[str, Any] = {}
+    for name, value in settings.items():
+        if name in IGNORED_SETTINGS:
+            continue
+        ours = HYPEROPT_NAMES.get(name, name)
+        if ours in out:
+            raise TypeError(f"`{ours}` must be given once, but got it also as {name}")
+        out[ours] = value
+    return out
 
 
 def points_per_fit(n: int) -> int:
@@ -108,4 +135,4 @@ def points_per_fit(n: int) -> int:
     return max(1, min(_MAX_POINTS_PER_FIT, n // 4))
 
 
-__all__ = ["NAME", "TPESettings", "check_settings", "suggest"]
+__all__ = ["NAME", "TPESettings", "canonical_settings", "check_settings", "suggest"]

@@ -35,6 +35,7 @@ from hpo_service.trials import (
     STATUS_FAIL,
     TrialsView,
     check_objective_names,
+    check_trial_doc,
     make_trial_doc,
 )
 
@@ -120,13 +121,65 @@ class StoreTrials(TrialsView):
 
         return enqueue(self.store, self.study, points)
 
+    #: Trials run in ``hpo-worker`` processes, not in ``fmin``'s (hyperopt's flag).
+    asynchronous = True
+
+    def new_trial_ids(self, n: int) -> list[int]:
+        """``n`` tids after the study's last one; the store assigns the real tids when
+        the trials are inserted (see :meth:`insert_trial_docs`)."""
+        self.refresh()
+        start = max(self._docs, default=-1) + 1
+        return list(range(start, start + n))
+
+    def insert_trial_docs(self, docs: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Queue hand-made trial dicts (from ``new_trial_docs``) to be evaluated next.
+
+        Each doc's ``misc.vals`` is the point (as :meth:`enqueue` takes it); its tid
+        is a proposal: the store assigns tids, returned here. Results and specs of
+        the docs are not stored (the trial is new).
+
+        Raises:
+            InvalidTrial: A doc lacks a key of hyperopt's trial dicts.
+            ValueError: A doc is not new, or a point does not fit the space
+                (nothing is queued then).
+            StudyNotFoundError: The study does not exist yet.
+        """
+        points = []
+        for doc in docs:
+            check_trial_doc(doc)
+            if doc["state"] != JOB_STATE_NEW:
+                raise ValueError(
+                    f"`state` must be JOB_STATE_NEW ({JOB_STATE_NEW}) for a trial to "
+                    f"queue, but got state={doc['state']!r} (tid {doc['tid']})"
+                )
+            vals = doc["misc"]["vals"]
+            points.append({label: v[0] for label, v in vals.items() if len(v)})
+        return self.enqueue(points)
+
+    def insert_trial_doc(self, doc: Mapping[str, Any]) -> int:
+        """Queue one hand-made trial dict; see :meth:`insert_trial_docs`."""
+        return self.insert_trial_docs([doc])[0]
+
+    def delete_all(self) -> None:
+        """Not supported: a study's trials are its record.
+
+        Raises:
+            NotImplementedError: Always; use a new study name (``exp_key``) to start
+                afresh.
+        """
+        raise NotImplementedError(
+            f"StoreTrials does not delete the trials of study {self.study!r}: use "
+            "another study name (exp_key) to start afresh"
+        )
+
     def import_results(self, *paths: str) -> list[int]:
         """Import already-evaluated results as finished trials the algorithm learns
         from: exports of another study (``hpo-driver trials --format json|csv``) or
         pickled hyperopt ``Trials`` (your own local files; see ``hpo-driver import``).
 
         Returns:
-            The new trials' tids (records imported before are skipped).
+            The new trials' tids (a record whose params and outcome equal a
+            finished trial's of the study is skipped).
 
         Raises:
             StudyNotFoundError: The study does not exist yet.

@@ -40,7 +40,11 @@ IDENTITY_KEYS = (
 )
 _REQUIRED_TO_CREATE = ("objective", "space", "max_evals")
 # What users call a setting in messages, and the flag that sets it, where it differs.
-_WHAT = {"space_fingerprint": "space", "algorithm_settings": "algorithm settings"}
+_WHAT = {
+    "space_fingerprint": "space",
+    "algorithm_settings": "algorithm settings",
+    "pruner_settings": "pruner settings",
+}
 _FLAGS = {"algorithm": "algo", "space_fingerprint": "space"}
 
 
@@ -308,7 +312,41 @@ def _difference(key: str, stored: StudySettings, given: dict[str, Any]) -> str:
     if key == "space_fingerprint":
         return space_difference(stored.space, given.get("space"))
     label = _WHAT.get(key, key)
-    return f"{label}: stored {getattr(stored, key)!r:.80}, given {given[key]!r:.80}"
+    old, new = getattr(stored, key), given[key]
+    if isinstance(old, dict) and isinstance(new, dict):
+        return f"{label}: {settings_difference(old, new)}"
+    return f"{label}: stored {old!r:.80}, given {new!r:.80}"
+
+
+def settings_difference(stored: dict[str, Any], given: dict[str, Any]) -> str:
+    """Two settings dicts' difference in words, every differing key named.
+
+    Differing keys read ``stored -> given: max_resource 9 -> 27, eta (unset) -> 3``;
+    with no key in common (another pruner's settings) each side is listed whole.
+
+    Args:
+        stored: The stored settings.
+        given: The new settings.
+    """
+    if stored.keys().isdisjoint(given.keys()):
+        return f"stored {_items(stored)}, given {_items(given)}"
+    parts = []
+    for key in [*stored, *(k for k in given if k not in stored)]:
+        old, new = stored.get(key, _UNSET), given.get(key, _UNSET)
+        if old != new:
+            parts.append(f"{key} {_value(old)} -> {_value(new)}")
+    return "stored -> given: " + ", ".join(parts)
+
+
+_UNSET = object()
+
+
+def _items(settings: dict[str, Any]) -> str:
+    return "{" + ", ".join(f"{k}={_value(v)}" for k, v in settings.items()) + "}"
+
+
+def _value(value: Any) -> str:
+    return "(unset)" if value is _UNSET else f"{value!r:.40}"
 
 
 def space_difference(stored: dict[str, Any], given: dict[str, Any] | None) -> str:

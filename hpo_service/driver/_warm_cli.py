@@ -82,8 +82,10 @@ def import_results(db_url: str, study: str, paths: tuple[str, ...]) -> None:
     `--format csv`: their done trials) or pickled hyperopt Trials (its done trials;
     read from your local file only, with any object other than the trials' data
     left unloaded). Every trial is checked against the study's space first: if one
-    does not fit, nothing is imported. Importing a file again adds nothing.
-    Imported trials count toward --max-evals.
+    does not fit, nothing is imported. A trial whose params and outcome (status and
+    loss) equal those of a finished trial of the study is skipped, so importing a
+    file twice, or a study's own export, adds nothing. Imported trials count toward
+    --max-evals.
     """
     from hpo_service.driver._warm_sources import read_results
     from hpo_service.driver._warm_start import import_results as insert_results
@@ -94,7 +96,12 @@ def import_results(db_url: str, study: str, paths: tuple[str, ...]) -> None:
     click.echo(
         f"imported {len(report.imported)} finished trial(s) into study {study!r}"
         + (f" (tids {_span(report.imported)})" if report.imported else "")
-        + (f"; {report.already} already imported before" if report.already else "")
+        + (
+            f"; skipped {report.already} the study already holds (same params and "
+            "outcome)"
+            if report.already
+            else ""
+        )
     )
 
 

@@ -57,10 +57,28 @@ def read_results(path: str) -> list[Evaluated]:
     name = Path(path).name
     if data[:1] == b"\x80":  # a pickle's protocol opcode
         return list(_from_hyperopt_pickle(data, name))
-    text = data.decode("utf-8-sig")
-    if text.lstrip().startswith("["):
-        return list(_from_json_export(json.loads(text), name))
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValueError(f"{name} {_KINDS}, but it is not UTF-8 text") from None
+    if not text.strip():
+        raise ValueError(f"{name} {_KINDS}, but it is empty")
+    if text.lstrip()[:1] in ("[", "{"):
+        return list(_from_json_export(_json(text, name), name))
     return list(_from_csv_export(text, name))
+
+
+_KINDS = (
+    "must be an export of trials (hpo-driver trials --format json or csv) or a "
+    "pickled hyperopt Trials"
+)
+
+
+def _json(text: str, name: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{name} {_KINDS}, but it is not valid JSON: {e}") from None
 
 
 # ---- exports of another study ----------------------------------------------------
@@ -68,7 +86,10 @@ def read_results(path: str) -> list[Evaluated]:
 
 def _from_json_export(records: Any, name: str) -> Iterator[Evaluated]:
     if not isinstance(records, list):
-        raise ValueError(f"{name} must be a JSON list of trials (hpo-driver trials)")
+        raise ValueError(
+            f"{name} {_KINDS}, but it holds a JSON {type(records).__name__}, not a "
+            "list of trials"
+        )
     for i, record in enumerate(records):
         if not isinstance(record, dict) or "params" not in record:
             raise ValueError(f"{name}: item {i} is not a trial record (no 'params')")
@@ -79,25 +100,48 @@ def _from_json_export(records: Any, name: str) -> Iterator[Evaluated]:
 
 
 def _from_csv_export(text: str, name: str) -> Iterator[Evaluated]:
-    rows = list(csv.DictReader(io.StringIO(text)))
-    if rows and not any(key.startswith("param.") for key in rows[0]):
+    reader = csv.DictReader(io.StringIO(text))
+    header = reader.fieldnames or []
+    if not any(key.startswith("param.") for key in header) or "state" not in header:
         raise ValueError(
-            f"{name} must be a JSON or CSV export of trials (hpo-driver trials), but "
-            "its CSV header has no param.<label> columns"
+            f"{name} {_KINDS}, but its first line has no state and param.<label> "
+            f"columns: {text.splitlines()[0][:120]!r}"
         )
+    rows = list(reader)
+    labels = [key for key in header if key.startswith("param.")]
+    # a choice's column holds its index; param.<label>.value is the option shown
+    labels = [key for key in labels if not _is_value_column(key, labels)]
     for i, row in enumerate(rows):
         if row.get("state") != "done":
             continue
         params = {
-            key[len("param.") :]: _number(value, name, i)
-            for key, value in row.items()
-            if key.startswith("param.") and value not in ("", None)
+            key[len("param.") :]: _number(row[key], name, i)
+            for key in labels
+            if row.get(key) not in ("", None)
         }
         result: dict[str, Any] = {"status": row.get("status") or "ok"}
-        loss = loss_or_none(row.get("loss"))
+        loss = _loss_cell(row.get("loss"), name, i)
         if loss is not None:
             result["loss"] = loss
+        if row.get("constraints"):
+            result["constraints"] = _json(row["constraints"], name)
         yield Evaluated(params, result, f"{name}#{row.get('tid', i)}")
+
+
+def _is_value_column(key: str, keys: list[str]) -> bool:
+    return key.endswith(".value") and key[: -len(".value")] in keys
+
+
+def _loss_cell(value: str | None, name: str, row: int) -> Any:
+    """A CSV loss: a number, a JSON list of them (several objectives), or None."""
+    if value is not None and value.lstrip().startswith("["):
+        return _json(value, f"{name}: row {row}")
+    try:
+        return loss_or_none(value)
+    except ValueError:
+        raise ValueError(
+            f"{name}: row {row} has a loss that is not a number: {value!r}"
+        ) from None
 
 
 def _number(value: str, name: str, row: int) -> float:
@@ -153,7 +197,10 @@ class _TrialsUnpickler(pickle.Unpickler):
 
 
 def _from_hyperopt_pickle(data: bytes, name: str) -> Iterator[Evaluated]:
-    loaded = _TrialsUnpickler(io.BytesIO(data)).load()
+    try:
+        loaded = _TrialsUnpickler(io.BytesIO(data)).load()
+    except Exception as e:  # a damaged pickle raises many kinds of error
+        raise ValueError(f"{name} {_KINDS}, but its pickle is damaged: {e}") from None
     docs = getattr(loaded, "_dynamic_trials", None)
     if not isinstance(docs, list):
         raise ValueError(

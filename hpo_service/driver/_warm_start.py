@@ -8,12 +8,22 @@ ones), so a bad file changes nothing.
   driver counts them as pending).
 - :func:`import_results` inserts finished trials (``done``, never run here): the
   algorithm learns from them at once. Each keeps where it came from in
-  ``result["imported_from"]`` (``"<source>#<tid>"``), so importing the same file
-  twice adds nothing. Imported trials count toward ``max_evals``.
+  ``result["imported_from"]`` (``"<source>#<tid>"``, for the record only).
+  Imported trials count toward ``max_evals``.
+
+Identity of an evaluated trial (what an import is deduplicated by): its params (as
+the space checks them: a choice's option index, ints for integer parameters) and
+its outcome (status and loss, or losses). A record is skipped when the study already
+holds a finished trial with the same identity, whatever file or study it came from,
+and when it repeats an earlier record of the same import. So importing the same
+records twice, from one file or a copy of it, or a study's own export into itself,
+adds nothing; a point evaluated again with another loss (a noisy objective) is a new
+trial.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -27,6 +37,7 @@ from hpo_service.objective._result import (
     STATUS_FAIL,
     STATUS_OK,
     check_objective_count,
+    losses_of,
     normalise_result,
     objective_count,
 )
@@ -43,7 +54,7 @@ class Evaluated:
     Attributes:
         params: ``{label: value}``, a choice's option index.
         result: ``{"loss": ..., "status": "ok"}`` or ``{"status": "fail", ...}``.
-        origin: Where it comes from (``"<file>#<tid>"``), to import it only once.
+        origin: Where it comes from (``"<file>#<tid>"``), kept with the trial.
     """
 
     params: dict[str, Any]
@@ -57,7 +68,8 @@ class ImportReport:
 
     Attributes:
         imported: Tids of the trials inserted.
-        already: Records skipped because an earlier import brought them.
+        already: Records skipped because the study already holds a finished trial
+            with the same params and outcome (or the import repeats them).
         skipped: Why other records were left out (not finished, no result), by origin.
     """
 
@@ -101,16 +113,17 @@ def import_results(
             imported then.
     """
     space, compiled = _space_of(store, study)
-    seen = _imported_origins(store, study)
+    seen = _finished_identities(store, study)
     report = ImportReport()
     trials = []
     for record in records:
-        if record.origin in seen:
-            report.already += 1
-            continue
-        seen.add(record.origin)
         params = _checked(compiled, record.params, record.origin)
         result = {**_checked_result(record.result, record.origin)}
+        key = identity(params, result)
+        if key in seen:
+            report.already += 1
+            continue
+        seen.add(key)
         result["imported_from"] = record.origin
         trials.append(FinishedTrial(params, space_eval(space, params), result))
     _check_objective_counts(store, study, trials)
@@ -173,11 +186,30 @@ def _checked_result(result: Any, what: str) -> dict[str, Any]:
     return checked
 
 
-def _imported_origins(store: BaseTrialStore, study: str) -> set[str]:
+def identity(params: Mapping[str, Any], result: Mapping[str, Any]) -> str:
+    """The identity of an evaluated trial: its checked params and its outcome.
+
+    Args:
+        params: ``{label: value}`` as :func:`validate_params` returns them.
+        result: The trial's result (``status``, ``loss`` a float or a list).
+
+    Returns:
+        A canonical JSON text; equal for equal params, status and losses.
+    """
+    status = result.get("status")
+    return json.dumps(
+        {"params": dict(params), "status": status, "losses": losses_of(result)},
+        sort_keys=True,
+        default=str,
+    )
+
+
+def _finished_identities(store: BaseTrialStore, study: str) -> set[str]:
+    """The identities of the study's finished trials (run here or imported)."""
     return {
-        str(t.result["imported_from"])
+        identity(t.params, t.result)
         for t in store.get_trials(study)
-        if t.result and "imported_from" in t.result
+        if t.result and t.result.get("status") in (STATUS_OK, STATUS_FAIL)
     }
 
 

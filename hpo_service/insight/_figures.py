@@ -160,7 +160,8 @@ def slice_figure(data: StudyData) -> go.Figure:
     """One panel per parameter: its value (x) against the loss (y), coloured by tid.
 
     Args:
-        data: The study (finished trials with a single loss are drawn).
+        data: The study (finished trials with a single loss are drawn; for several
+            objectives the first, by its name).
 
     Returns:
         A grid of panels, 3 a row; choices by their option text, log-scale
@@ -172,6 +173,8 @@ def slice_figure(data: StudyData) -> go.Figure:
     go = _go()
     rows = scored_rows(data)
     params = data.params
+    name = data.objective_names[0]
+    hover = f"{name} %{{y:.6g}}"
     matrix = data.param_matrix(rows, params)
     loss = floats([r.score for r in rows])
     tids = np.array([r.tid for r in rows], dtype=np.int64)
@@ -201,7 +204,7 @@ def slice_figure(data: StudyData) -> go.Figure:
                     "showscale": i == 0,
                     "colorbar": {"title": "trial"},
                 },
-                hovertemplate=f"{info.label}=%{{x}}<br>loss %{{y:.6g}}<extra></extra>",
+                hovertemplate=f"{info.label}=%{{x}}<br>{hover}<extra></extra>",
             ),
             row=r + 1,
             col=c + 1,
@@ -209,7 +212,7 @@ def slice_figure(data: StudyData) -> go.Figure:
         fig.update_xaxes(axis, row=r + 1, col=c + 1)
         fig.update_yaxes(type=loss_axis_type(loss), row=r + 1, col=c + 1)
     fig.update_layout(
-        title=f"Slice: {data.objective_names[0]} against each parameter",
+        title=f"Slice: {name} against each parameter",
         height=max(350, 280 * n_rows),
         **LAYOUT,
     )
@@ -221,25 +224,25 @@ def parallel_figure(data: StudyData) -> go.Figure:
 
     Choices are shown by their values; a conditional parameter's inactive trials sit
     on an extra ``inactive`` tick below its range; log-scale parameters are drawn in
-    log10 with their values as tick labels. A multi-objective study gets one axis
-    per objective (named as :attr:`~hpo_service.insight.StudyData.objective_names`),
-    lines coloured by the first.
+    log10 with their values as tick labels. A multi-objective study gets one axis per
+    objective (named as in ``--objectives``), lines coloured by the first one.
     """
     go = _go()
-    rows = scored_rows(data)
-    losses = _loss_columns(data, rows)
+    several = data.n_objectives > 1
+    rows = data.objective_rows() if several else scored_rows(data)
+    objectives = _objective_columns(data, rows)
     matrix = data.param_matrix(rows, data.params)
     dims = [_dimension(info, matrix[info.label]) for info in data.params]
     dims = [d for d in dims if d is not None]
-    dims += [{"label": name, "values": v} for name, v in losses.items()]
-    first = next(iter(losses))
+    dims += [{"label": name, "values": values} for name, values in objectives]
+    colour_name, colour = objectives[0]
     fig = go.Figure(
         go.Parcoords(
             line={
-                "color": losses[first],
+                "color": colour,
                 "colorscale": "Viridis_r",
                 "showscale": True,
-                "colorbar": {"title": first},
+                "colorbar": {"title": colour_name},
             },
             dimensions=dims,
         )
@@ -253,20 +256,15 @@ def parallel_figure(data: StudyData) -> go.Figure:
     return fig
 
 
-def _loss_columns(data: StudyData, rows: list[TrialRow]) -> dict[str, np.ndarray]:
-    """``{objective name: loss of each row}``: one column, or one per objective."""
-    names = data.objective_names
-    if len(names) == 1:
-        return {names[0]: floats([r.score for r in rows])}
-    return {
-        name: floats(
-            [
-                r.losses[i] if r.losses and len(r.losses) == len(names) else None
-                for r in rows
-            ]
-        )
-        for i, name in enumerate(names)
-    }
+def _objective_columns(
+    data: StudyData, rows: list[TrialRow]
+) -> list[tuple[str, np.ndarray]]:
+    """``(name, values)`` per objective of ``rows``: the loss, or each loss."""
+    if data.n_objectives == 1:
+        return [(data.objective_names[0], floats([r.score for r in rows]))]
+    losses = np.array([r.losses for r in rows], dtype=float)
+    losses = losses.reshape(len(rows), data.n_objectives)
+    return [(name, losses[:, i]) for i, name in enumerate(data.objective_names)]
 
 
 def _dimension(info: ParamInfo, column: np.ndarray) -> dict[str, Any] | None:

@@ -27,6 +27,7 @@ __all__ = [
     "qloguniform",
     "qnormal",
     "quniform",
+    "quniformint",
     "randint",
     "uniform",
     "uniformint",
@@ -54,6 +55,12 @@ def quniform(label: str, low: float, high: float, q: float) -> Param:
 def qloguniform(label: str, low: float, high: float, q: float) -> Param:
     """``round(exp(uniform(low, high)) / q) * q``, a float."""
     return _param("qloguniform", label, low=low, high=high, q=q)
+
+
+def quniformint(label: str, low: float, high: float, q: float = 1.0) -> Param:
+    """The name hyperopt's documentation gives :func:`uniformint` (hyperopt itself
+    lacks it): an int in ``[low, high]`` on a grid of step ``q``."""
+    return uniformint(label, low, high, q)
 
 
 def uniformint(label: str, low: float, high: float, q: float = 1.0) -> Param:

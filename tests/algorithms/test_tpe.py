@@ -238,8 +238,8 @@ def test_settings_are_json_and_checked():
     json.dumps(asdict(TPESettings()))
     history = History(QUADRATIC)
     rng = np.random.default_rng(0)
-    with pytest.raises(TypeError, match="n_EI_candidates"):
-        tpe.suggest(QUADRATIC, history, rng, n_EI_candidates=5)
+    with pytest.raises(TypeError, match="n_ei_candidate"):
+        tpe.suggest(QUADRATIC, history, rng, n_ei_candidate=5)
     with pytest.raises(ValueError, match="gamma"):
         tpe.suggest(QUADRATIC, history, rng, gamma=0.0)
     with pytest.raises(ValueError, match="n >= 1"):

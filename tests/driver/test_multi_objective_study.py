@@ -7,6 +7,7 @@ import io
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,11 +16,13 @@ import pytest
 from hpo_service import StoreTrials, fmin, hp, tpe
 from hpo_service.driver._study import open_study, space_settings
 from hpo_service.driver._study_loop import Driver, DriverOptions
+from hpo_service.driver._suggest import Suggester
 from hpo_service.exceptions import (
     AllTrialsFailed,
     MultiObjectiveError,
     StudyMismatchError,
 )
+from hpo_service.objective._result import pareto_front
 from hpo_service.store import TrialState
 from tests.helpers.multi_objective import constant_losses, three_losses, two_losses
 
@@ -203,3 +206,48 @@ def test_progress_shows_the_front_size_with_several_objectives(
     lines = [r.getMessage() for r in caplog.records if "trials finished" in r.message]
     front = json.loads(cli(db_url, "best", "--study", "p", "--json").stdout)
     assert lines[-1] == f"12/12 trials finished, Pareto front: {len(front)} trial(s)"
+
+
+def slow_constrained_losses(config):
+    """Two losses trading off along x, feasible for x <= 0.7; slow enough that
+    several trials are in flight whenever the driver suggests."""
+    time.sleep(0.02)
+    x, y = config["x"], config["y"]
+    return {"loss": [x + y, (1 - x) ** 2 + y], "constraints": [x - 0.7]}
+
+
+@pytest.mark.parametrize("algorithm", ["tpe", "rand"])
+def test_search_gets_the_trials_in_flight_and_the_front_stays_feasible(
+    store, db_url, thread_workers, monkeypatch, algorithm
+):
+    """MOTPE (``tpe``) and random search in a study run by the driver and four
+    workers: pending trials reach the algorithm, the front is feasible."""
+    calls = []
+    original = Suggester.suggest_params
+
+    def spy(self, rng, n=1, pending=()):
+        calls.append((self.history.n_objectives, len(self.history), list(pending)))
+        return original(self, rng, n, pending)
+
+    monkeypatch.setattr(Suggester, "suggest_params", spy)
+    ref = "tests.helpers.multi_objective:two_losses"
+    settings = new_study(store, "fly", ref, max_evals=40, algorithm=algorithm)
+    with thread_workers(db_url, slow_constrained_losses, n=4):
+        outcome = Driver(store, "fly", settings, SPACE, options=FAST).run()
+    assert outcome.reason == "max_evals"
+    trials = store.get_trials("fly")
+    assert [t.state for t in trials] == [TrialState.DONE] * 40
+    # suggestions made after the first results saw two objectives and, with four
+    # workers busy, the params of unfinished trials as pending
+    learned = [(n_done, pending) for m, n_done, pending in calls if m == 2]
+    assert learned and any(pending for _, pending in learned)
+    stored = [t.params for t in trials]
+    for n_done, pending in learned:
+        assert all(p in stored for p in pending)
+        assert n_done + len(pending) <= 40
+    results = [t.result for t in trials]
+    front = pareto_front(results)
+    assert front and all(results[i]["constraints"][0] <= 0 for i in front)
+    assert any(r["constraints"][0] > 0 for r in results)  # some were infeasible
+    shown = json.loads(cli(db_url, "best", "--study", "fly", "--json").stdout)
+    assert sorted(r["tid"] for r in shown) == sorted(trials[i].tid for i in front)

@@ -73,3 +73,32 @@ def test_pruner_settings_are_stored(db_url, args, name, settings, monkeypatch):
     with open_store(db_url) as store:
         stored = store.get_study("s").settings
     assert (stored["pruner"], stored["pruner_settings"]) == (name, settings)
+
+
+def test_another_pruner_on_resume_names_every_changed_setting(db_url):
+    from hpo_service.algorithms.pruners import ASHAPruner
+    from hpo_service.driver._study import open_study, space_settings
+    from tests.e2e.objectives import curve_space
+
+    asha = ASHAPruner(max_resource=9, min_early_stopping_rate=1)
+    with open_store(db_url) as store:
+        given = {"objective": "tests.e2e.objectives:curve", "max_evals": 1,
+                 "pruner": "asha", "pruner_settings": asha.settings()}  # fmt: skip
+        open_study(store, "s", {**given, **space_settings(curve_space)})
+    changed = start(db_url, "--pruner", "asha", "--max-resource", "27",
+                    "--early-stopping-rate", "2")  # fmt: skip
+    assert changed.exit_code == 2
+    message = " ".join(changed.output.split())  # click wraps long lines
+    assert (
+        "different pruner settings (pruner settings: stored -> given: max_resource "
+        "9 -> 27, min_early_stopping_rate 1 -> 2); use another study name, or pass "
+        "--override"
+    ) in message
+    other = start(db_url, "--pruner", "percentile", "--percentile", "10")
+    message = " ".join(other.output.split())
+    assert (
+        "pruner: stored 'asha', given 'percentile'; pruner settings: stored "
+        "{min_resource=1, max_resource=9, reduction_factor=3, "
+        "min_early_stopping_rate=1}, given {percentile=10.0, n_startup_trials=5, "
+        "n_warmup_steps=0, interval_steps=1, n_min_trials=1, running_average=True})"
+    ) in message

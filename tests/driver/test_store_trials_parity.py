@@ -73,3 +73,33 @@ def test_numpy_values_in_the_space_and_points_are_stored_as_plain_json(trials):
     assert first.params == {"d": 2, "x": 1.0}
     assert first.config == {"d": 3, "x": 1.0, "const": 4, "flag": True}
     assert first.result["loss"] == 4.0
+
+
+def test_mix_and_hand_made_trial_docs_on_the_store_path(trials):
+    """hyperopt's mix.suggest and new_trial_docs/insert_trial_docs with StoreTrials:
+    the mixture is stored by name, the hand-made points run first."""
+    from functools import partial
+
+    from hpo_service import anneal, mix, tpe
+
+    algo = partial(mix.suggest, p_suggest=[(0.5, anneal.suggest), (0.5, tpe.suggest)])
+    fmin(objectives.quadratic, {"x": X}, algo=algo, max_evals=2, trials=trials,
+         show_progressbar=False)  # fmt: skip
+    stored = trials.store.get_study("p").settings
+    assert stored["algorithm"] == "mix"
+    assert stored["algorithm_settings"] == {
+        "p_suggest": [[0.5, "anneal", {}], [0.5, "tpe", {}]]
+    }
+    assert trials.asynchronous
+    tids = trials.new_trial_ids(1)
+    misc = {"tid": tids[0], "idxs": {"x": tids}, "vals": {"x": [1.25]}}
+    docs = trials.new_trial_docs(tids, [None], [{"status": "new"}], [misc])
+    assert trials.insert_trial_docs(docs) == tids
+    fmin(objectives.quadratic, {"x": X}, algo=algo, max_evals=4, trials=trials,
+         show_progressbar=False)  # fmt: skip
+    assert trials.store.get_trial("p", tids[0]).result["loss"] == (1.25 - 3) ** 2
+    with pytest.raises(ValueError, match="does not fit the study's space"):
+        bad = {"tid": 9, "idxs": {"x": [9]}, "vals": {"x": [7.0]}}
+        trials.insert_trial_docs(trials.new_trial_docs([9], [None], [{}], [bad]))
+    with pytest.raises(NotImplementedError, match="another study name"):
+        trials.delete_all()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from hpo_service.driver._study import open_study, space_settings
 from hpo_service.driver._warm_start import Evaluated, import_results
 from hpo_service.driver.cli import main
 from hpo_service.store import TrialState, open_store
-from tests.e2e.objectives import quadratic
+from tests.e2e.objectives import quadratic, quadratic_of_branch
 
 SPACE = {
     "x": hp.uniform("x", -5.0, 5.0),
@@ -136,8 +137,62 @@ def test_import_an_export_of_another_study_once(store, db_url, tmp_path, fmt):
     assert imported[0].result["imported_from"] == f"export.{fmt}#0"
     assert all(t.attempts == 0 and t.owner is None for t in imported)
     code, out = cli("import", "--db", db_url, "--study", "target", path)
-    assert code == 0 and "imported 0" in out and "6 already imported" in out
+    assert code == 0 and "imported 0" in out and "skipped 6" in out
     assert len(store.get_trials("target")) == 6
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_import_dedups_by_content_not_by_file(store, db_url, tmp_path, fmt):
+    """A study's own export into itself, the same records under another file name,
+    and records repeated in one file add nothing; the same point with another loss
+    (a noisy objective) is a new trial."""
+    own = StoreTrials(db_url, study="own", workers=1)
+    fmin(quadratic_of_branch, BRANCHY, algo=rand.suggest, max_evals=6, trials=own,
+         show_progressbar=False)  # fmt: skip
+    own.close()
+    path = _export(db_url, "own", fmt, tmp_path / f"own.{fmt}")
+    code, out = cli("import", "--db", db_url, "--study", "own", path)
+    assert code == 0 and "imported 0" in out and "skipped 6" in out, out
+    copy = tmp_path / f"renamed.{fmt}"
+    copy.write_text(Path(path).read_text())
+    code, out = cli("import", "--db", db_url, "--study", "own", str(copy), path)
+    assert code == 0 and "imported 0" in out and "skipped 12" in out, out
+    assert len(store.get_trials("own")) == 6
+    first = store.get_trials("own")[0]
+    again = {"tid": 0, "state": "done", "params": first.params,
+             "result": {"loss": first.result["loss"] + 1, "status": "ok"}}  # fmt: skip
+    noisy = tmp_path / "noisy.json"
+    noisy.write_text(json.dumps([again, again]))
+    code, out = cli("import", "--db", db_url, "--study", "own", str(noisy))
+    assert code == 0 and "imported 1" in out and "skipped 1" in out, out
+    assert len(store.get_trials("own")) == 7
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "it is empty"),
+        (b"hello world\n", "no state and param.<label> columns: 'hello world'"),
+        (b"a,b\n1,2\n", "no state and param.<label> columns"),
+        (b"[1, 2", "not valid JSON"),
+        (b'{"a": 1}', "holds a JSON dict, not a list of trials"),
+        (b"[1, 2]", "item 0 is not a trial record"),
+        (b"\xff\xfe\x00junk", "not UTF-8 text"),
+        (b"\x80\x04junk", "its pickle is damaged"),
+        (b"state,loss,param.x\ndone,abc,1\n", "loss that is not a number"),
+    ],
+)
+def test_importing_a_junk_file_fails_naming_the_file(
+    store, db_url, tmp_path, content, message
+):
+    make(store, "target")
+    path = tmp_path / "junk.dat"
+    path.write_bytes(content)
+    code, out = cli("import", "--db", db_url, "--study", "target", str(path))
+    assert code == 1, out
+    assert "junk.dat must be an export of trials" in out or "junk.dat" in out
+    assert message in out
+    assert store.get_trials("target") == []
 
 
 def test_an_import_that_does_not_fit_writes_nothing(store, db_url, tmp_path):

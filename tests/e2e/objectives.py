@@ -83,3 +83,9 @@ def oversized(config: dict[str, Any]) -> dict[str, Any]:
     """A result of 17 MiB (more than a MongoDB document holds) when ``big`` is 1."""
     blob = "x" * (17 * 1024 * 1024) if config["big"] else ""
     return {"loss": config["x"] ** 2, "status": "ok", "blob": blob}
+
+
+def quadratic_of_branch(config: dict[str, Any]) -> float:
+    """A loss for ``{"m": {"a": int} | {"b": float}}`` (a choice between branches)."""
+    branch = config["m"]
+    return float(branch["a"]) + 1.0 if "a" in branch else (branch["b"] - 0.5) ** 2

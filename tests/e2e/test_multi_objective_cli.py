@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import subprocess
 import sys
+import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import pymongo
+import pytest
 
 from hpo_service.driver._study import open_study, space_settings
+from hpo_service.objective._result import pareto_front
 from hpo_service.store import NewTrial, TrialState, open_store
+from tests.conftest import mongo_lane
+from tests.helpers.mongo_wire import with_database
 from tests.helpers.multi_objective import space
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,3 +92,33 @@ def test_first_results_racing_with_different_counts_keep_one(tmp_path, procs):
     message = trials[TrialState.ERROR].error["message"]
     other = 5 - count
     assert f"has {count} objective(s)" in message and f"got {other}" in message
+
+
+@pytest.mark.skipif(mongo_lane() is None, reason="no MongoDB-wire server")
+def test_a_constrained_multi_objective_study_on_mongodb(mongo_url):
+    """hpo-driver and two hpo-worker processes on MongoDB (real pymongo over TCP):
+    the count and names are stored, best shows the feasible front, trials exports
+    every loss."""
+    db_url = with_database(mongo_url, f"hpo_mo_{uuid.uuid4().hex[:10]}")
+    try:
+        done = start(db_url, "mo", "constrained_losses", "--workers", "2",
+                     "--objectives", "e,c", "--seed", "5")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        with open_store(db_url) as store:
+            settings = store.get_study("mo").settings
+            results = [t.result for t in store.get_trials("mo")]
+        assert settings["n_objectives"] == 2
+        assert settings["objective_names"] == ["e", "c"]
+        front = pareto_front(results)
+        assert front and all(results[i]["constraints"][0] <= 0 for i in front)
+        assert any(r["constraints"][0] > 0 for r in results)  # seed 5 has some
+        shown = json.loads(driver(db_url, "best", "--study", "mo", "--json").stdout)
+        assert sorted(r["tid"] for r in shown) == front  # tid == position here
+        table = driver(db_url, "trials", "--study", "mo", "--format", "csv").stdout
+        rows = list(csv.DictReader(io.StringIO(table)))
+        assert [[float(r["objective.e"]), float(r["objective.c"])] for r in rows] == [
+            r["loss"] for r in results
+        ]
+    finally:
+        with pymongo.MongoClient(mongo_url) as client:
+            client.drop_database(urlsplit(db_url).path.strip("/"))

@@ -46,3 +46,8 @@ def _space() -> dict[str, Any]:
 
 
 space = _space()
+
+
+def constrained_losses(config: dict[str, Any]) -> dict[str, Any]:
+    """:func:`two_losses`, feasible only for x <= 0.6 (``constraints``: x - 0.6)."""
+    return {**two_losses(config), "constraints": [config["x"] - 0.6]}

@@ -123,6 +123,15 @@ def learning_curve(config: dict[str, Any]) -> float:
     return config["level"]
 
 
+def bad_reports(config: dict[str, Any]) -> float:
+    """Reports ``config["reports"]`` (``[value, step]`` pairs, ``"nan"`` for NaN)."""
+    from hpo_service import report
+
+    for value, step in config["reports"]:
+        report(float(value) if value == "nan" else value, step)
+    return 0.0
+
+
 NOT_CALLABLE = 42
 
 

@@ -184,3 +184,27 @@ def test_an_older_database_gains_the_code_column(path: Path) -> None:
         trial = store.claim("w", 10.0, study="s")
         assert store.complete("s", trial.tid, trial.token, {"loss": 0.5}, code={"m": 1})
         assert store.get_trial("s", trial.tid).code == {"m": 1}
+
+
+def test_hot_queries_never_walk_the_finished_trials(
+    path: Path, store: SQLiteTrialStore
+) -> None:
+    """What a worker or the driver runs per trial is served from an index, so a trial
+    costs the same in a long study (the claim's pre-check used to walk every finished
+    trial of the study)."""
+    from hpo_service.store import _sqlite
+
+    store.insert_trials("s", [NewTrial({"x": i}, {"x": i}) for i in range(300)])
+    for _ in range(290):
+        trial = store.claim("w", 60.0, study="s")
+        assert trial is not None
+        store.complete("s", trial.tid, trial.token or "", {"loss": 1.0})
+    conn = sqlite3.connect(path)
+    hot = {
+        "claim pre-check": (_sqlite._STUDY_QUEUED, ("s",)),
+        "claim": (_sqlite._CLAIM_STUDY, ("w", "t", 0.0, 1.0, "s")),
+    }
+    for name, (sql, args) in hot.items():
+        plan = " / ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", args))
+        assert "trials_study_queue" in plan, f"{name}: {plan}"
+        assert "SCAN trials" not in plan and "trials_changes" not in plan, plan

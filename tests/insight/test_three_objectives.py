@@ -1,0 +1,83 @@
+"""Three objectives in the report and the dashboard: a 3-D front (issue 15 asks for
+fronts of two and three objectives), read from a real SQLite study."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from hpo_service.insight import StudyData, build_report
+from hpo_service.insight._live import LiveStore
+from hpo_service.objective._result import pareto_front
+from hpo_service.store import NewTrial, open_store
+
+from .test_multi_objective import _values
+
+NAMES = ["error", "latency", "size"]
+
+
+def fill(store, study: str, results: list[dict]) -> None:
+    """Complete one trial per result through the store's claim/complete path."""
+    for i, result in enumerate(results):
+        (tid,) = store.insert_trials(study, [NewTrial({"x": i}, {"x": i})])
+        trial = store.claim("w", 60.0, study=study)
+        store.complete(study, tid, trial.token, result)
+
+
+def three_losses(rng: np.random.Generator) -> list[dict]:
+    points = rng.random((12, 3)).tolist()
+    results = [{"loss": p} for p in points]
+    results.append({"loss": [0.0, 0.0, 0.0], "constraints": [0.3]})  # infeasible
+    results.append({"loss": [2.0, 2.0, 2.0]})  # dominated by every other
+    return [{**r, "status": "ok"} for r in results]
+
+
+def test_three_objectives_draw_a_3d_front_in_report_and_dashboard(tmp_path):
+    results = three_losses(np.random.default_rng(4))
+    with open_store(f"sqlite:///{tmp_path / 'hpo.sqlite'}") as store:
+        store.create_study("mo3", {"n_objectives": 3, "objective_names": NAMES})
+        fill(store, "mo3", results)
+        data = StudyData.from_store(store, "mo3")
+        served = json.loads(LiveStore(store).figures("mo3", ["pareto"]))["pareto"]
+    expected = sorted(int(i) for i in pareto_front(results))  # tid == position
+    losses = [r["loss"] for r in results]
+    assert 12 not in expected and 13 not in expected and expected
+
+    figures = build_report(data, importances=False).figures
+    fig = figures["pareto"]
+    traces = {t.name: t for t in fig.data}
+    assert {t.type for t in fig.data} == {"scatter3d"}
+    assert sorted(traces["Pareto front"].customdata) == expected
+    assert list(traces["infeasible"].customdata) == [12]
+    assert 13 in traces["trials"].customdata
+    on_front = np.column_stack([traces["Pareto front"][a] for a in "xyz"])
+    np.testing.assert_allclose(on_front, [results[t]["loss"] for t in expected])
+    scene = fig.layout.scene
+    titles = [scene.xaxis.title.text, scene.yaxis.title.text, scene.zaxis.title.text]
+    assert titles == NAMES
+    assert fig.layout.title.text == f"Pareto front ({len(expected)} trials)"
+
+    # parallel coordinates: an axis per objective, every trial with its losses
+    (lines,) = figures["parallel"].data
+    axes = {d.label: list(d.values) for d in lines.dimensions}
+    assert list(axes)[-3:] == NAMES
+    assert [axes[n] for n in NAMES] == [list(x) for x in zip(*losses, strict=True)]
+    assert lines.line.colorbar.title.text == "error"
+    assert figures["slice"].layout.title.text == "Slice: error against each parameter"
+
+    assert {t["type"] for t in served["data"]} == {"scatter3d"}
+    assert served["layout"]["scene"]["zaxis"]["title"]["text"] == "size"
+    (served_front,) = [t for t in served["data"] if t["name"] == "Pareto front"]
+    assert sorted(_values(served_front["customdata"])) == expected
+
+
+def test_four_objectives_have_no_front_figure(tmp_path):
+    with open_store(f"sqlite:///{tmp_path / 'hpo.sqlite'}") as store:
+        store.create_study("mo4", {"n_objectives": 4})
+        losses = [[1.0, 2.0, 3.0, float(i)] for i in range(3)]
+        fill(store, "mo4", [{"loss": x, "status": "ok"} for x in losses])
+        data = StudyData.from_store(store, "mo4")
+        served = json.loads(LiveStore(store).figures("mo4", ["pareto", "history"]))
+    assert "pareto" not in build_report(data, importances=False).figures
+    assert set(served) == {"history"}

@@ -1,0 +1,210 @@
+"""hyperopt's names that hyperopt code calls: algorithm arguments in hyperopt's
+spelling, ``mix.suggest``, the ``Trials`` methods of hyperopt's docs and of hand-made
+trial docs. Each case runs the same code against hyperopt where it is installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import pickle
+from functools import partial
+
+import numpy as np
+import pytest
+
+import hpo_service
+from hpo_service import JOB_STATE_DONE, JOB_STATE_NEW, Trials, fmin, hp, mix, tpe
+
+QUIET = {"show_progressbar": False}
+
+
+def _libraries() -> list[object]:
+    """hpo_service, and hyperopt when it is installed (same code runs on both)."""
+    libraries: list[object] = [hpo_service]
+    with contextlib.suppress(ImportError):
+        libraries.append(importlib.import_module("hyperopt"))
+    return libraries
+
+
+LIBRARIES = pytest.mark.parametrize(
+    "lib", _libraries(), ids=lambda m: m.__name__.split(".")[0]
+)
+
+
+def _square(x):
+    return x**2
+
+
+@LIBRARIES
+def test_tpe_takes_hyperopts_argument_spellings(lib):
+    algo = partial(
+        lib.tpe.suggest,
+        n_EI_candidates=4,
+        n_startup_jobs=5,
+        prior_weight=1.0,
+        gamma=0.25,
+        verbose=False,
+    )
+    trials = lib.Trials()
+    best = lib.fmin(
+        _square,
+        lib.hp.uniform("x", -10, 10),
+        algo,
+        max_evals=12,
+        trials=trials,
+        rstate=np.random.default_rng(0),
+        **QUIET,
+    )
+    assert len(trials) == 12 and -10 <= best["x"] <= 10
+
+
+def test_hyperopt_spelling_reaches_tpe_and_is_stored_in_our_form():
+    from hpo_service.algorithms import describe
+
+    name, settings = describe(partial(tpe.suggest, n_EI_candidates=3, verbose=True))
+    assert (name, settings) == ("tpe", {"n_ei_candidates": 3})
+    with pytest.raises(TypeError, match="n_ei_candidates"):
+        tpe.check_settings({"n_EI_candidates": 3, "n_ei_candidates": 4})
+    with pytest.raises(ValueError, match="n_ei_candidates >= 1"):
+        tpe.check_settings({"n_EI_candidates": 0})
+
+
+@LIBRARIES
+def test_mix_suggest_as_hyperopt_documents_it(lib):
+    algo = partial(
+        lib.mix.suggest,
+        p_suggest=[
+            (0.2, lib.rand.suggest),
+            (0.3, lib.anneal.suggest),
+            (0.5, lib.tpe.suggest),
+        ],
+    )
+    trials = lib.Trials()
+    lib.fmin(
+        _square,
+        lib.hp.uniform("x", -10, 10),
+        algo,
+        max_evals=15,
+        trials=trials,
+        rstate=np.random.default_rng(1),
+        **QUIET,
+    )
+    assert len(trials) == 15
+
+
+def test_mix_draws_each_algorithm_with_its_probability():
+    """With p = 1 for one algorithm, mix gives exactly that algorithm's points."""
+    from hpo_service.algorithms import anneal as anneal_module
+    from hpo_service.algorithms._history import History
+    from hpo_service.space import compile_space
+
+    space = compile_space({"x": hp.uniform("x", 0, 1), "c": hp.choice("c", [1, 2])})
+    only_anneal = [(0.0, tpe.suggest), (1.0, anneal_module.suggest)]
+    picks = mix.suggest(
+        space, History(space), np.random.default_rng(3), 5, p_suggest=only_anneal
+    )
+    rng = np.random.default_rng(3)
+    rng.choice(2, size=5, p=[0.0, 1.0])  # mix's own draw comes first
+    assert picks == anneal_module.suggest(space, History(space), rng, 5)
+
+
+@pytest.mark.parametrize(
+    ("p_suggest", "message"),
+    [
+        ([(0.5, "tpe"), (0.4, "rand")], "sum to 1"),
+        ([(1.5, "tpe"), (-0.5, "rand")], "0 <= probability <= 1"),
+        ([(1.0, "no_such")], "must be one of"),
+        ([(1.0, "grid")], "must not hold grid"),
+        ([(1.0, "tpe", {"gama": 0.1})], "gama"),
+        ("tpe", "non-empty list"),
+        ([], "non-empty list"),
+    ],
+)
+def test_mix_refuses_bad_p_suggest_naming_it(p_suggest, message):
+    with pytest.raises(ValueError, match=message):
+        mix.check_settings({"p_suggest": p_suggest})
+
+
+def test_mix_is_stored_as_json_names_and_rebuilt():
+    from hpo_service.algorithms import describe, resolve
+
+    algo = partial(
+        mix.suggest,
+        p_suggest=[
+            (0.25, hpo_service.rand.suggest),
+            (0.75, partial(tpe.suggest, gamma=0.2)),
+        ],
+    )
+    name, settings = describe(algo)
+    assert name == "mix"
+    assert settings == {
+        "p_suggest": [[0.25, "rand", {}], [0.75, "tpe", {"gamma": 0.2}]]
+    }
+    rebuilt = resolve(name, pickle.loads(pickle.dumps(settings)))
+    best = fmin(_square, hp.uniform("x", -1, 1), rebuilt, max_evals=6, **QUIET)
+    assert -1 <= best["x"] <= 1
+
+
+@LIBRARIES
+def test_trials_methods_of_hyperopts_docs(lib):
+    def objective(x):
+        return {"loss": x**2, "status": "ok", "attachments": {"k": pickle.dumps(x)}}
+
+    trials = lib.Trials()
+    trials.fmin(
+        objective, lib.hp.uniform("x", -10, 10), lib.rand.suggest, max_evals=6, **QUIET
+    )
+    assert len(trials) == 6 and not trials.asynchronous
+    xs = trials.vals["x"]
+    assert trials.losses() == pytest.approx([x**2 for x in xs])
+    assert trials.statuses() == ["ok"] * 6
+    assert trials.idxs["x"] == trials.tids == list(range(6))
+    assert trials.idxs_vals == (trials.idxs, trials.vals)
+    assert trials.average_best_error() == pytest.approx(min(x**2 for x in xs))
+    assert trials.count_by_state_synced(JOB_STATE_DONE) == 6
+    assert trials.count_by_state_unsynced([JOB_STATE_DONE, JOB_STATE_NEW]) == 6
+    assert pickle.loads(trials.trial_attachments(trials.trials[5])["k"]) == xs[5]
+    trials.delete_all()
+    assert len(trials) == 0 and trials.count_by_state_unsynced(JOB_STATE_DONE) == 0
+
+
+@LIBRARIES
+def test_hand_made_trial_docs_are_evaluated_first(lib):
+    trials = lib.Trials()
+    tids = trials.new_trial_ids(2)
+    miscs = [
+        {
+            "tid": tid,
+            "cmd": None,
+            "workdir": None,
+            "idxs": {"x": [tid]},
+            "vals": {"x": [v]},
+        }
+        for tid, v in zip(tids, [1.5, -2.0], strict=True)
+    ]
+    docs = trials.new_trial_docs(tids, [None, None], [{"status": "new"}] * 2, miscs)
+    assert [d["state"] for d in docs] == [JOB_STATE_NEW] * 2
+    trials.insert_trial_docs(docs)
+    trials.refresh()
+    assert trials.count_by_state_unsynced(JOB_STATE_NEW) == 2
+    space = lib.hp.uniform("x", -10, 10)
+    lib.fmin(_square, space, lib.tpe.suggest, max_evals=4, trials=trials, **QUIET)
+    assert trials.vals["x"][:2] == [1.5, -2.0]
+    assert trials.losses()[:2] == [2.25, 4.0]
+
+
+def test_new_trial_docs_checks_its_arguments():
+    trials = Trials()
+    with pytest.raises(ValueError, match="one length"):
+        trials.new_trial_docs([0, 1], [None], [{}], [{}])
+    with pytest.raises(hpo_service.exceptions.InvalidTrial, match=r"misc\.vals"):
+        trials.new_trial_docs([0], [None], [{}], [{"tid": 0, "idxs": {}}])
+
+
+def test_hp_and_mix_module_paths_and_quniformint():
+    assert importlib.import_module("hpo_service.hp") is hp
+    assert importlib.import_module("hpo_service.mix") is mix
+    assert repr(hp.quniformint("n", 1, 9, 2)) == repr(hp.uniformint("n", 1, 9, q=2))
+    config = hpo_service.space_eval({"n": hp.quniformint("n", 1, 9)}, {"n": 4})
+    assert config == {"n": 4} and type(config["n"]) is int
