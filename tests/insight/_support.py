@@ -168,6 +168,25 @@ def drawn_traces(browser: Any, name: str) -> list[dict[str, Any]]:
     return browser.execute_script(_TRACES_JS, f"plot-{name}")
 
 
+def wait_drawn(browser: Any, *names: str) -> None:
+    """Wait until plotly has drawn each ``plot-NAME`` (figures are drawn one after
+    another, asynchronously, after the page loads)."""
+    for name in names:
+        wait_for(lambda n=name: drawn_traces(browser, n), what=f"plot-{name} drawn")
+
+
+def wait_for_colour(
+    browser: Any, name: str, rgb: tuple[int, int, int], tolerance: int = 60
+) -> int:
+    """Wait until ``plot-NAME``'s plotting area shows more than 20 pixels of ``rgb``
+    (WebGL traces are painted a moment after plotly has the data); the count."""
+    return wait_for(
+        lambda: max(0, count_colour(plot_area_pixels(browser, name), rgb, tolerance)
+                    - 20),
+        what=f"{rgb} painted in plot-{name}",
+    ) + 20  # fmt: skip
+
+
 def plot_area_pixels(browser: Any, name: str) -> Any:
     """The RGB pixels (an ``h x w x 3`` array) of ``plot-NAME``'s plotting area (inside
     the axes: legend, titles and colour bars cropped away), from a screenshot."""

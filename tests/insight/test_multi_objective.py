@@ -18,18 +18,18 @@ from hpo_service.store import open_store
 from tests.e2e.conftest import REPO
 
 from ._support import (
-    count_colour,
     drawn_traces,
     dump_dom,
     free_port,
     get,
-    plot_area_pixels,
     plot_section,
     plotly_array,
     start,
     stop,
     up,
+    wait_drawn,
     wait_for,
+    wait_for_colour,
 )
 
 NAMES = ["error", "cost"]
@@ -163,7 +163,7 @@ def test_every_plot_of_a_multi_objective_report_is_drawn(
         url, front = three_objective_report(tmp_path)
         n, axes = 40, ["x", "y (log)", "error", "cost", "size"]
     browser.get(url)
-    wait_for(lambda: drawn_traces(browser, "pareto"), what="report drawn")
+    wait_drawn(browser, "history", "parallel", "slice", "pareto")
 
     history = {t["name"]: t for t in drawn_traces(browser, "history")}
     assert history["done"]["y"] == n
@@ -175,6 +175,6 @@ def test_every_plot_of_a_multi_objective_report_is_drawn(
     assert pareto["Pareto front"]["x"] == front
     if n_objectives == 3:
         assert pareto["Pareto front"]["z"] == front
-    assert count_colour(plot_area_pixels(browser, "history"), BLUE) > 20
-    assert count_colour(plot_area_pixels(browser, "slice"), (8, 48, 107), 200) > 20
-    assert count_colour(plot_area_pixels(browser, "pareto"), RED) > 20
+    wait_for_colour(browser, "history", BLUE)  # painted, not only in the data
+    wait_for_colour(browser, "slice", (8, 48, 107), tolerance=200)
+    wait_for_colour(browser, "pareto", RED)

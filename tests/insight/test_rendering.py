@@ -18,12 +18,13 @@ from ._support import (
     drawn_traces,
     free_port,
     get,
-    plot_area_pixels,
     plotly_array,
     start,
     stop,
     up,
+    wait_drawn,
     wait_for,
+    wait_for_colour,
 )
 
 ORANGE, BLUE = (255, 127, 14), (31, 119, 180)  # pruned and done markers
@@ -63,13 +64,13 @@ def test_pruned_trials_are_marked_in_the_history(study, tmp_path, browser):
     run = hpo_driver("report", "--db", db, "--study", "pr", "--out", str(out))
     assert run.returncode == 0, run.stderr[-3000:]
     browser.get(out.as_uri())
-    wait_for(lambda: drawn_traces(browser, "history"), what="history drawn")
+    wait_drawn(browser, "history", "slice", "parallel")
 
     traces = {t["name"]: t for t in drawn_traces(browser, "history")}
     assert traces["pruned"]["y"] == len(pruned) and traces["pruned"]["symbol"] == "x"
     assert traces["done"]["y"] == len(done)
-    history = plot_area_pixels(browser, "history")
-    assert count_colour(history, ORANGE) > 20 and count_colour(history, BLUE) > 20
+    wait_for_colour(browser, "history", ORANGE)  # painted, not only in the data
+    wait_for_colour(browser, "history", BLUE)
     # the slices show final losses only: one point per done trial and parameter
     (level,) = drawn_traces(browser, "slice")
     assert level["y"] == len(done)
