@@ -15,10 +15,16 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import signal
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 
 _logger = logging.getLogger(__name__)
+
+
+def _ignore_interrupts() -> None:
+    """Ctrl+C is the parent's to handle (the child would print a traceback)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _import_scikit_learn() -> None:
@@ -46,7 +52,11 @@ def forest_process() -> Iterator[Executor | None]:
     if _cores() < 2 or "fork" not in multiprocessing.get_all_start_methods():
         yield None
         return
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+    pool = ProcessPoolExecutor(
+        1,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_ignore_interrupts,
+    )
     try:
         pool.submit(_import_scikit_learn)
         yield pool

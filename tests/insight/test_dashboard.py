@@ -77,6 +77,8 @@ def test_dashboard_follows_a_running_study(tmp_path, browser):
         assert study.wait(timeout=300) == 0, study.stderr.read()[-3000:]
         wait_for(lambda: int(text(browser, "finished-count")) == 60,
                  what="all 60 trials shown")  # fmt: skip
+        wait_for(lambda: text(browser, "budget").strip() == "of 60",
+                 what="the resumed study's budget shown")  # fmt: skip
         # the same page (no reload) updated, and shows what the store holds
         assert browser.execute_script("return window.performance.timeOrigin") == page
         assert finished(db) == 60
