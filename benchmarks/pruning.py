@@ -324,6 +324,58 @@ def table(rows: list[dict[str, Any]], methods: list[str]) -> str:
     return "\n".join(lines)
 
 
+PEERS = [
+    ("ours:median", "optuna:median"),
+    ("ours:asha", "optuna:sha"),
+    ("ours:hyperband", "optuna:hyperband"),
+    ("ours:none", "optuna:none"),
+]
+"""Our pruner and the peer it is compared with at equal total steps."""
+
+
+def targets(rows: list[dict[str, Any]]) -> str:
+    """The issue's targets, per problem and worker count.
+
+    1. ASHA+TPE's median final loss within a third of the budget of steps against
+       TPE without pruning with the whole budget (met if not worse);
+    2. ours against optuna's pruner at equal total steps: medians of the final loss,
+       per-seed wins/ties/losses and the two-sided Wilcoxon signed-rank p-value.
+    """
+    from scipy.stats import wilcoxon
+
+    lines = []
+    for problem, workers in sorted({(r["problem"], r["workers"]) for r in rows}):
+        by_method: dict[str, dict[int, dict[str, Any]]] = {}
+        for r in rows:
+            if (r["problem"], r["workers"]) == (problem, workers):
+                by_method.setdefault(r["method"], {})[r["seed"]] = r
+        lines.append(f"\n{problem}, {workers} worker(s):")
+        asha, none = by_method.get("ours:asha", {}), by_method.get("ours:none", {})
+        if asha and none:
+            third = float(np.nanmedian([r["final_third"] for r in asha.values()]))
+            full = float(np.nanmedian([r["final"] for r in none.values()]))
+            verdict = "met" if third <= full else "NOT met"
+            lines.append(
+                f"- ASHA at 1/3 of the steps {third:.4f} vs no pruning at all of "
+                f"them {full:.4f} ({len(asha)} / {len(none)} seeds): {verdict}"
+            )
+        for ours, peer in PEERS:
+            a, b = by_method.get(ours, {}), by_method.get(peer, {})
+            seeds = sorted(a.keys() & b.keys())
+            if not seeds:
+                continue
+            x = np.array([a[s]["final"] for s in seeds])
+            y = np.array([b[s]["final"] for s in seeds])
+            wins, ties = int(np.sum(x < y)), int(np.sum(x == y))
+            p = wilcoxon(x, y).pvalue if np.any(x != y) else 1.0
+            lines.append(
+                f"- {ours} {np.median(x):.4f} vs {peer} {np.median(y):.4f}: "
+                f"wins/ties/losses {wins}/{ties}/{len(seeds) - wins - ties} "
+                f"over {len(seeds)} seeds, Wilcoxon p={p:.2g}"
+            )
+    return "\n".join(lines)
+
+
 def _parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10, help="seeds per method")
@@ -371,6 +423,7 @@ def main() -> None:
     saved = _load_saved(path)
     if args.table_only:
         print(table(saved, methods))
+        print(targets(saved))
         print(f"\n{len(saved)} runs saved in {path}")
         return
     done = {_key(r) for r in saved}
@@ -394,6 +447,7 @@ def main() -> None:
             rows.append(row)
     elapsed = time.perf_counter() - started
     print(table(rows, methods))
+    print(targets(rows))
     print(f"\n{len(tasks)} runs in {elapsed:.0f} s ({len(rows)} in {path})")
 
 

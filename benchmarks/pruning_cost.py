@@ -10,12 +10,16 @@
    objective reporting less often than once a second). Optuna's ``MedianPruner``
    and ``SuccessiveHalvingPruner`` on an in-memory study of the same size are timed
    beside it (optuna's ``RDBStorage`` would add a database round trip per call).
+   The "next" trial shows the steady state of a worker that has run one.
 2. Claim and heartbeat latency on SQLite while 4 processes report into the same
    database: as workers do (``ReportHandler``: a write a second, each process
-   reporting as fast as it can) and unbatched (every report a write).
+   reporting as fast as it can) and unbatched (every report a write); and, as a
+   control, while 4 processes only burn CPU (no store calls), which separates what
+   the reports cost the claims from what 4 busy processes cost them on 2 cores.
 
     python benchmarks/pruning_cost.py                       # 10,000 x 100
     python benchmarks/pruning_cost.py --trials 1000 --steps 50 --skip-peers
+    python benchmarks/pruning_cost.py --claims-only         # part 2 only
 
 The large study is written with one SQL transaction per 1,000 trials (the store's
 own tables and encoding), not one ``report`` call per value, so that setting up
@@ -97,24 +101,32 @@ def _finish_in_bulk(store: Any, start: int, count: int, steps: int, rng: Any) ->
 
 def time_decisions(
     url: str, trial: Any, pruner: Any, steps: int, *, batched: bool
-) -> dict[str, float]:
-    """First decision of a fresh worker, then per-report cost over ``steps`` steps."""
+) -> tuple[dict[str, float], Any]:
+    """Per-report cost over ``steps`` steps of a fresh worker's first trial (its
+    first report teaches the pruner every finished trial), then of its next one.
+
+    Returns:
+        The timings, and ``trial`` claimed again (a fresh attempt) for the next use.
+    """
+    out: dict[str, float] = {}
     with open_store(url) as store:
         pruning = StudyPruning(store, "big", pruner)
-        answer = _answerer(store, trial, pruning, batched)
-        rng = np.random.default_rng(1)
-        values = curve(rng, steps) - 0.5  # a good trial: judged all the way
-        times: list[float] = []
-        for step, value in enumerate(values):
-            started = time.perf_counter()
-            answer(step, float(value))
-            times.append(time.perf_counter() - started)
-    return {
-        "first_ms": 1000 * times[0],
-        "median_ms": 1000 * statistics.median(times[1:]),
-        "p95_ms": 1000 * float(np.percentile(times[1:], 95)),
-        "max_ms": 1000 * max(times[1:]),
-    }
+        for which in ("first", "next"):
+            answer = _answerer(store, trial, pruning, batched)
+            rng = np.random.default_rng(1)
+            values = curve(rng, steps) - 0.5  # a good trial: judged all the way
+            times: list[float] = []
+            for step, value in enumerate(values):
+                started = time.perf_counter()
+                answer(step, float(value))
+                times.append(time.perf_counter() - started)
+            if which == "first":
+                out["first_report_ms"] = 1000 * times[0]
+            out[f"{which}_trial_median_ms"] = 1000 * statistics.median(times[1:])
+            out[f"{which}_trial_p95_ms"] = 1000 * float(np.percentile(times[1:], 95))
+            out[f"{which}_trial_total_s"] = sum(times)
+            trial = _fresh_attempt(url, trial)
+    return out, trial
 
 
 def _answerer(store: Any, trial: Any, pruning: Any, batched: bool) -> Any:
@@ -184,7 +196,15 @@ def time_optuna(n: int, steps: int, pruner_name: str) -> dict[str, float]:
 # ---- claims and heartbeats beside reports -------------------------------------------
 
 
-def _reporter(url: str, seconds: float, counter: Any, batched: bool) -> None:
+def _reporter(url: str, seconds: float, counter: Any, mode: str) -> None:
+    """Report as fast as possible for ``seconds``: as a worker does (``"worker"``),
+    a write per report (``"unbatched"``), or only use the CPU (``"cpu"``: the
+    control, no store calls)."""
+    if mode == "cpu":
+        end, spins = time.monotonic() + seconds, 0
+        while time.monotonic() < end:
+            spins += sum(i * i for i in range(100)) > 0
+        return
     with open_store(url) as store:
         store.insert_trials("busy", [NewTrial({}, {})])
         trial = store.claim(f"r-{uuid.uuid4().hex[:6]}", 3600.0, study="busy")
@@ -195,7 +215,7 @@ def _reporter(url: str, seconds: float, counter: Any, batched: bool) -> None:
         step = 0
         while time.monotonic() < end:
             value = 1.0 / (step + 1)
-            if batched:
+            if mode == "worker":
                 handler({"kind": "report", "step": step, "value": value})
             else:
                 store.report("busy", trial.tid, trial.token, step, value)
@@ -205,14 +225,14 @@ def _reporter(url: str, seconds: float, counter: Any, batched: bool) -> None:
 
 
 def time_claims(
-    url: str, reporters: int, batched: bool, seconds: float = 8.0
+    url: str, reporters: int, mode: str, seconds: float = 8.0
 ) -> dict[str, float]:
     """Median and p95 latency of claim + heartbeat while ``reporters`` report."""
     with open_store(url) as store:
         store.insert_trials("claims", [NewTrial({}, {})] * 5000)
     counter = multiprocessing.Value("q", 0)
     procs = [
-        multiprocessing.Process(target=_reporter, args=(url, seconds, counter, batched))
+        multiprocessing.Process(target=_reporter, args=(url, seconds, counter, mode))
         for _ in range(reporters)
     ]
     for proc in procs:
@@ -247,8 +267,29 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--running", type=int, default=32)
     parser.add_argument("--skip-peers", action="store_true")
+    parser.add_argument(
+        "--claims-only", action="store_true", help="only part 2 (claims)"
+    )
     args = parser.parse_args()
     out: dict[str, Any] = {"args": vars(args)}
+    if not args.claims_only:
+        _decisions(args, out)
+    for reporters, mode in ((0, "worker"), (4, "worker"), (4, "unbatched"), (4, "cpu")):
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{Path(tmp) / 'claims.sqlite'}"
+            with open_store(url) as store:
+                store.create_study("claims", {})
+                store.create_study("busy", {})
+            key = f"claims_{reporters}_{mode}"
+            out[key] = time_claims(url, reporters, mode)
+            print(f"claim/heartbeat, {reporters} x {mode}: {out[key]}")
+    RESULTS.mkdir(exist_ok=True)
+    name = "pruning_cost_claims.json" if args.claims_only else "pruning_cost.json"
+    (RESULTS / name).write_text(json.dumps(out, indent=1))
+
+
+def _decisions(args: argparse.Namespace, out: dict[str, Any]) -> None:
+    """Part 1: pruner decisions on the large study, ours and optuna's."""
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'big.sqlite'}"
         started = time.perf_counter()
@@ -262,26 +303,14 @@ def main() -> None:
         ]:
             for batched in (True, False):
                 key = f"ours_{name}" + ("" if batched else "_unbatched")
-                out[key] = time_decisions(
+                out[key], mine = time_decisions(
                     url, mine, pruner(), args.steps, batched=batched
                 )
                 print(f"ours {name}{'' if batched else ' unbatched'}: {out[key]}")
-                mine = _fresh_attempt(url, mine)
     if not args.skip_peers:
         for name in ("median", "sha"):
             out[f"optuna_{name}"] = time_optuna(args.trials, args.steps, name)
             print(f"optuna {name} (in memory): {out[f'optuna_{name}']}")
-    for reporters, batched in ((0, True), (4, True), (4, False)):
-        with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite:///{Path(tmp) / 'claims.sqlite'}"
-            with open_store(url) as store:
-                store.create_study("claims", {})
-                store.create_study("busy", {})
-            key = f"claims_{reporters}_reporters" + ("" if batched else "_unbatched")
-            out[key] = time_claims(url, reporters, batched)
-            print(f"claim/heartbeat, {key}: {out[key]}")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "pruning_cost.json").write_text(json.dumps(out, indent=1))
 
 
 def _fresh_attempt(url: str, trial: Any) -> Any:

@@ -208,3 +208,92 @@ def test_hp_and_mix_module_paths_and_quniformint():
     assert repr(hp.quniformint("n", 1, 9, 2)) == repr(hp.uniformint("n", 1, 9, q=2))
     config = hpo_service.space_eval({"n": hp.quniformint("n", 1, 9)}, {"n": 4})
     assert config == {"n": 4} and type(config["n"]) is int
+
+
+def _timed(x):
+    import time
+
+    return {"loss": x**2, "status": "ok", "eval_time": time.time(),
+            "other_stuff": {"type": None, "value": [0, 1, 2]},
+            "attachments": {"time_module": pickle.dumps(time.time)}}  # fmt: skip
+
+
+@LIBRARIES
+def test_the_trials_walkthrough_of_hyperopts_docs(lib):
+    """hyperopt's "Defining a function to minimize" page, step by step: dict results
+    with attachments, a pickled Trials resumed to a larger max_evals."""
+    trials = lib.Trials()
+    space = lib.hp.uniform("x", -10, 10)
+    lib.fmin(_timed, space=space, algo=lib.tpe.suggest, max_evals=10, trials=trials,
+             **QUIET)  # fmt: skip
+    trials = pickle.loads(pickle.dumps(trials))
+    lib.fmin(_timed, space=space, algo=lib.tpe.suggest, max_evals=20, trials=trials,
+             **QUIET)  # fmt: skip
+    assert len(trials) == 20 and len(trials.losses()) == 20
+    assert trials.results[3]["other_stuff"] == {"type": None, "value": [0, 1, 2]}
+    import time
+
+    attached = trials.trial_attachments(trials.trials[5])["time_module"]
+    assert pickle.loads(attached) is time.time
+
+
+@LIBRARIES
+def test_the_search_space_page_of_hyperopts_docs(lib):
+    """hyperopt's "Defining a search space" page: a nested scikit-learn space, pyll's
+    stochastic.sample and a scope.define'd function, same values as hyperopt."""
+    hp_ = lib.hp
+    space = hp_.choice("classifier_type", [
+        {"type": "naive_bayes"},
+        {"type": "svm", "C": hp_.lognormal("svm_C", 0, 1),
+         "kernel": hp_.choice("svm_kernel", [
+             {"ktype": "linear"},
+             {"ktype": "RBF", "width": hp_.lognormal("svm_rbf_width", 0, 1)}])},
+        {"type": "dtree",
+         "criterion": hp_.choice("dtree_criterion", ["gini", "entropy"]),
+         "max_depth": hp_.choice(
+             "dtree_max_depth",
+             [None, hp_.qlognormal("dtree_max_depth_int", 3, 1, 1)]),
+         "min_samples_split": hp_.qlognormal("dtree_min_samples_split", 2, 1, 1)},
+    ])  # fmt: skip
+    stochastic = importlib.import_module(f"{lib.__name__}.pyll.stochastic")
+    drawn = stochastic.sample(space, rng=np.random.default_rng(4))
+    assert drawn["type"] in ("naive_bayes", "svm", "dtree")
+    point = {"classifier_type": 2, "dtree_criterion": 1, "dtree_max_depth": 1,
+             "dtree_max_depth_int": 12.0, "dtree_min_samples_split": 7.0}  # fmt: skip
+    assert lib.space_eval(space, point) == {
+        "type": "dtree", "criterion": "entropy", "max_depth": 12.0,
+        "min_samples_split": 7.0,
+    }  # fmt: skip
+    scope = importlib.import_module(f"{lib.__name__}.pyll").scope
+    name = f"half_sum_{lib.__name__}"
+    if not hasattr(scope, name):
+        scope.define(_named(_half_sum, name))
+    expr = getattr(scope, name)(hp_.uniform("a", 0, 10), hp_.normal("b", 0, 1))
+    value = stochastic.sample(expr, rng=np.random.default_rng(0))
+    assert isinstance(value, float)
+    assert lib.space_eval(expr, {"a": 4.0, "b": 2.0}) == 5.0
+
+
+def _half_sum(a, b=0):
+    return a + b / 2
+
+
+def _named(function, name):
+    def named(*args, **kwargs):
+        return function(*args, **kwargs)
+
+    named.__name__ = named.__qualname__ = name
+    return named
+
+
+def test_motpe_takes_tpes_settings_in_either_spelling():
+    from hpo_service.algorithms import check, describe
+
+    check("motpe", {"gamma": 0.2, "n_EI_candidates": 12})
+    motpe = hpo_service.motpe
+    assert describe(partial(motpe.suggest, n_EI_candidates=3)) == (
+        "motpe",
+        {"n_ei_candidates": 3},
+    )
+    with pytest.raises(ValueError, match="gama"):
+        check("motpe", {"gama": 0.2})

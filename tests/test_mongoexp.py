@@ -87,3 +87,59 @@ def test_hyperopts_mongodb_tutorial_runs_unchanged(hyperopt_db, worker_process):
     reader = MongoTrials(f"mongo://{host}/{database}/jobs", exp_key="exp1")
     assert sorted(reader.losses()) == sorted(trials.losses())
     assert reader.best_trial["result"]["loss"] == math.sin(best["x"])
+
+
+def test_an_exp_key_worker_serves_later_fmin_calls_until_its_reserve_timeout(
+    hyperopt_db, worker_process
+):
+    """As hyperopt's worker: one worker started with --exp-key serves two fmin calls
+    on the same exp_key (it does not exit when the first study run finishes), then
+    exits after --reserve-timeout seconds without a trial."""
+    host, database = hyperopt_db
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("HPO_DB", None)
+    worker = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "hpo_service.worker"),
+            f"--mongo={host}/{database}",
+            *("--exp-key", "exp2", "--poll-interval=0.1", "--reserve-timeout=20"),
+            "--allow-module=math",
+        ],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    worker_process.append(worker)
+    trials = MongoTrials(f"mongo://{host}/{database}/jobs", exp_key="exp2")
+    space = hp.uniform("x", -2, 2)
+    fmin(math.sin, space, trials=trials, algo=tpe.suggest, max_evals=4, verbose=False)
+    assert len(trials) == 4
+    assert worker.poll() is None  # still serving exp2
+    fmin(math.sin, space, trials=trials, algo=tpe.suggest, max_evals=8, verbose=False)
+    assert len(trials) == 8
+    assert {t["owner"] for t in trials.trials} == {trials.trials[0]["owner"]}
+    code = worker.wait(timeout=120)  # idle for --reserve-timeout=20 s: it exits
+    assert code == 0
+    assert "waiting for more of its trials" in worker.stderr.read()
+
+
+def test_the_command_line_takes_hyperopts_mongo_urls(hyperopt_db):
+    """Every place that takes a store URL takes ``mongo://host:port/db[/jobs]``."""
+    import json
+
+    host, database = hyperopt_db
+    trials = MongoTrials(f"mongo://{host}/{database}/jobs", exp_key="cli", workers=1)
+    fmin(_square, hp.uniform("x", -2, 2), trials=trials, max_evals=3, verbose=False)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("HPO_DB", None)
+    for url in (f"mongo://{host}/{database}/jobs", f"mongo://{host}/{database}"):
+        out = subprocess.run(
+            [sys.executable, "-m", "hpo_service.driver", "trials", "--db", url,
+             "--study", "cli", "--format", "json"],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        assert len(json.loads(out.stdout)) == 3
+
+
+def _square(config):
+    return config**2

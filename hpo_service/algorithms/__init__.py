@@ -14,7 +14,7 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["ALGORITHMS", "Algorithm", "check", "describe", "resolve"]
+__all__ = ["ALGORITHMS", "Algorithm", "canonical", "check", "describe", "resolve"]
 
 ALGORITHMS: dict[str, str] = {
     "tpe": "hpo_service.algorithms.tpe",
@@ -63,6 +63,20 @@ def check(name: str, settings: Mapping[str, Any], space: Any = None) -> None:
         raise ValueError(f"{name} settings: {e}") from e
     if space is not None and hasattr(module, "check_space"):
         module.check_space(space)
+
+
+def canonical(name: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` of algorithm ``name`` in the form a study stores (hyperopt's
+    spellings renamed, ``mix``'s algorithms by name), via the module's
+    ``canonical_settings``; unchanged for an unknown name or malformed settings
+    (:func:`check` reports those)."""
+    if name not in ALGORITHMS:
+        return dict(settings)
+    module = importlib.import_module(ALGORITHMS[name])
+    try:
+        return getattr(module, "canonical_settings", dict)(dict(settings))
+    except (TypeError, ValueError):
+        return dict(settings)
 
 
 def _takes_none(settings: Mapping[str, Any]) -> None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -121,7 +121,7 @@ def _entries(settings: dict[str, Any]) -> list[_Entry]:
 
 
 def _entry(item: Any) -> _Entry:
-    from hpo_service.algorithms import describe
+    from hpo_service.algorithms import canonical, describe
 
     if isinstance(item, str | bytes) or not isinstance(item, Sequence):
         item = (item,)
@@ -139,7 +139,12 @@ def _entry(item: Any) -> _Entry:
     if not 0 <= probability <= 1:
         raise ValueError(f"`0 <= probability <= 1` must hold, but got {item!r}")
     if isinstance(algo, str):
-        name, algo_settings = algo, dict(item[2]) if len(item) == 3 else {}
+        given = item[2] if len(item) == 3 else {}
+        if not isinstance(given, Mapping):
+            raise ValueError(
+                f"a `p_suggest` entry's settings must be a dict, but got {item!r}"
+            )
+        name, algo_settings = algo, canonical(algo, given)
     else:
         name, algo_settings = describe(algo)
     if name in _REFUSED:

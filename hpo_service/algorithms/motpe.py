@@ -63,6 +63,10 @@ MULTI_OBJECTIVE_DEFAULTS: dict[str, Any] = {
     "gamma": 0.10,
     "max_below": 100,
     "multivariate": False,
+    # TPE's liar for parallel workers was chosen on single-objective problems only
+    # (benchmarks/parallel_efficiency.py); MOTPE keeps the plain constant liar.
+    "liar_width": "above",
+    "pending_widen": 0.0,
 }
 _REFERENCE = 1.1
 
@@ -169,4 +173,26 @@ def _normalised(points: np.ndarray) -> np.ndarray:
     return np.nan_to_num(scaled, posinf=_REFERENCE, neginf=1.0 - _REFERENCE)
 
 
-__all__ = ["MULTI_OBJECTIVE_DEFAULTS", "NAME", "rank_trials", "suggest"]
+def check_settings(settings: dict[str, Any]) -> None:
+    """Check settings: MOTPE takes TPE's (hyperopt's spellings too).
+
+    Raises:
+        TypeError: An unknown setting name.
+        ValueError: A setting out of range.
+    """
+    tpe.check_settings(settings)
+
+
+def canonical_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` as a study stores them: see :func:`.tpe.canonical_settings`."""
+    return tpe.canonical_settings(settings)
+
+
+__all__ = [
+    "MULTI_OBJECTIVE_DEFAULTS",
+    "NAME",
+    "canonical_settings",
+    "check_settings",
+    "rank_trials",
+    "suggest",
+]

@@ -375,7 +375,8 @@ def outcome_text(study: str, outcome: StudyOutcome) -> str:
         f"{counts[TrialState.ERROR]} error, {counts[TrialState.CANCELLED]} cancelled"
     )
     if outcome.best is None:
-        return head + "\nno trial succeeded"
+        finished = sum(counts[state] for state in COUNTED_STATES)
+        return head + ("\nno trial succeeded" if finished else "\nno trial finished")
     if isinstance((outcome.best.result or {}).get("loss"), list):
         return (
             head
@@ -401,6 +402,8 @@ def no_success_text(study: str, outcome: StudyOutcome) -> str:
         )
     if counts[TrialState.PRUNED]:
         reasons.append(f"{counts[TrialState.PRUNED]} were pruned")
+    if not reasons and outcome.reason != "cancelled":
+        return _nothing_finished_text(study, outcome)
     text = f"no trial of study {study!r} succeeded"
     if outcome.reason == "cancelled":
         text = (
@@ -408,6 +411,21 @@ def no_success_text(study: str, outcome: StudyOutcome) -> str:
             f"`hpo-driver start --study {study}` resumes it"
         )
     return text + (": " + "; ".join(reasons) if reasons else "")
+
+
+def _nothing_finished_text(study: str, outcome: StudyOutcome) -> str:
+    """Why a study ended with no finished trial (a stop rule before the first)."""
+    why = {
+        "timeout": "its --timeout ran out",
+        "exhausted": "its search space was exhausted",
+    }.get(outcome.reason, f"it stopped ({outcome.reason})")
+    text = f"no trial of study {study!r} finished: {why} before the first one did"
+    if outcome.reason == "timeout":
+        text += (
+            f" (are workers running? start one with `hpo-worker --study {study}` "
+            "with the same --db or HPO_DB, or pass --workers K)"
+        )
+    return text
 
 
 def resume_hint(study: str, how: str) -> str:

@@ -32,6 +32,7 @@ from hpo_service.exceptions import (
 )
 from hpo_service.objective._report import TrialContext, pruned_result
 from hpo_service.objective._result import (
+    STATUS_PRUNED,
     best_key,
     check_objective_count,
     is_nan_loss,
@@ -76,9 +77,12 @@ class BestSoFar:
     def __init__(self) -> None:
         self.key: tuple[float, float] | None = None
         self.front = ParetoArchive()
+        self.pruned = 0
 
     def add(self, result: Mapping[str, Any] | None) -> None:
         """Take one finished trial's result (None for an error trial) into account."""
+        if result is not None and result.get("status") == STATUS_PRUNED:
+            self.pruned += 1
         key = best_key(result)
         if key is not None and (self.key is None or key < self.key):
             self.key = key
@@ -99,6 +103,7 @@ class BestSoFar:
         bar.update(
             done,
             None if key is None else key[1],
+            pruned=self.pruned,
             front=len(self.front.points) if (n_objectives or 1) > 1 else None,
             feasible=key is None or key[0] <= 0,
         )

@@ -22,7 +22,7 @@ from hpo_service.exceptions import (
     StudyNotFoundError,
 )
 from hpo_service.space import compile_space, fingerprint, from_document, to_document
-from hpo_service.store import BaseTrialStore
+from hpo_service.store import BaseTrialStore, TrialState
 
 if TYPE_CHECKING:
     from hpo_service.driver._study_loop import DriverOptions
@@ -39,6 +39,10 @@ IDENTITY_KEYS = (
     "pruner_settings",
 )
 _REQUIRED_TO_CREATE = ("objective", "space", "max_evals")
+SEED_LIMIT = 2**32
+"""Seeds are ``0 <= seed < SEED_LIMIT`` (what numpy's generators and hyperopt take)."""
+NAME_LIMIT = 200
+"""The longest study name, in characters."""
 # What users call a setting in messages, and the flag that sets it, where it differs.
 _WHAT = {
     "space_fingerprint": "space",
@@ -82,15 +86,17 @@ def open_study(
             nothing is written then.
     """
     _check_known_keys(given)
+    check_seed(given.get("seed"))
     given = _with_objective_count(given)
     try:
         study = store.get_study(name)
     except StudyNotFoundError:
         try:
-            return _create(store, name, given), True
+            return _create(store, name, _canonical_algorithm(given, "tpe")), True
         except StudyExistsError:  # another driver created it meanwhile
             study = store.get_study(name)
     stored = StudySettings.from_dict(study.settings)
+    given = _canonical_algorithm(given, stored.algorithm)
     finished = sum(store.count_by_state(name)[state] for state in COUNTED_STATES)
     _check_objective_count(name, stored.n_objectives, given)
     merged = _merge(
@@ -101,7 +107,48 @@ def open_study(
         finished=finished,
     )
     check_algorithm(merged)
-    return _write_changes(store, name, study.settings, merged), False
+    settings = _write_changes(store, name, study.settings, merged)
+    if settings.space_fingerprint != stored.space_fingerprint:
+        drop_stale_queue(store, name, settings)
+    return settings, False
+
+
+def drop_stale_queue(store: BaseTrialStore, name: str, settings: StudySettings) -> int:
+    """Cancel the queued trials that the study's (changed) space would not give.
+
+    After ``--override`` with a new space, trials queued before (suggested from the
+    old space, or enqueued against it) must not run: each ``new`` trial whose params
+    do not fit the new space, or whose config the new space evaluates differently, is
+    cancelled, with a warning naming them; the driver suggests new trials from the new
+    space in their place. Queued trials the new space gives unchanged are kept.
+
+    Returns:
+        How many trials were cancelled.
+    """
+    from hpo_service.space import space_eval, validate_params
+    from hpo_service.store._common import normalise
+
+    space = study_space(settings)
+    compiled = compile_space(space)
+    stale = []
+    for trial in store.get_trials(name, [TrialState.NEW]):
+        try:
+            params = validate_params(compiled, trial.params)
+            same = normalise(space_eval(space, params), "config") == trial.config
+        except (HPOServiceError, ValueError, TypeError, KeyError, IndexError):
+            same = False
+        if not same:
+            stale.append(trial.tid)
+    if not stale:
+        return 0
+    cancelled = store.cancel(name, stale)
+    shown = ", ".join(map(str, stale[:20])) + (" ..." if len(stale) > 20 else "")
+    _logger.warning(
+        "study %r: the space changed, so %d queued trial(s) suggested from the old "
+        "space were cancelled (tids %s); new ones are suggested from the new space",
+        name, cancelled, shown,
+    )  # fmt: skip
+    return cancelled
 
 
 def open_driven_study(
@@ -189,12 +236,25 @@ def _algorithm_change(
     return {**given, "algorithm_settings": settings or {}}
 
 
+def _canonical_algorithm(given: dict[str, Any], current: str) -> dict[str, Any]:
+    """``given`` with its algorithm settings as a study stores them (hyperopt's
+    spellings renamed); ``current`` is the algorithm when ``given`` names none."""
+    from hpo_service.algorithms import canonical
+
+    settings = given.get("algorithm_settings")
+    if not settings:
+        return given
+    name = given.get("algorithm") or current
+    return {**given, "algorithm_settings": canonical(name, settings)}
+
+
 def study_space(settings: StudySettings) -> Any:
     """The live search space stored with a study."""
     return from_document(settings.space)
 
 
 def _create(store: BaseTrialStore, name: str, given: dict[str, Any]) -> StudySettings:
+    check_study_name(name)
     missing = [k for k in _REQUIRED_TO_CREATE if given.get(k) is None]
     if missing:
         raise ValueError(
@@ -239,7 +299,23 @@ def _merge(
     values = stored.to_dict()
     values.update({k: v for k, v in given.items() if v is not None and k != "seed"})
     values["cancelled"] = False  # starting a study again resumes a cancelled one
+    values["seed"] = _usable_seed(name, stored.seed, given.get("seed"))
     return StudySettings.from_dict(values)
+
+
+def _usable_seed(name: str, stored: Any, given: int | None) -> int | None:
+    """The stored seed; one that numpy refuses (stored by an older version, which
+    made every start fail) is replaced by the given seed or a random one."""
+    try:
+        check_seed(stored)
+    except ValueError:
+        seed = secrets.randbelow(2**31) if given is None else given
+        _logger.warning(
+            "study %r: its stored seed %r cannot seed a generator; using %s",
+            name, stored, seed,
+        )  # fmt: skip
+        return seed
+    return stored
 
 
 def _flag(key: str) -> str:
@@ -394,3 +470,54 @@ def _check_known_keys(given: dict[str, Any]) -> None:
     unknown = sorted(set(given) - known)
     if unknown:
         raise ValueError(f"unknown study settings: {', '.join(unknown)}")
+
+
+def check_seed(seed: Any) -> None:
+    """Refuse a seed that numpy cannot seed a generator with, before it is stored.
+
+    Args:
+        seed: The given seed, or None (a random one is drawn).
+
+    Raises:
+        ValueError: ``seed`` is not an integer in ``[0, 2**32)``.
+    """
+    if seed is None:
+        return
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"`--seed` must be an integer, but got seed={seed!r}")
+    if not 0 <= seed < SEED_LIMIT:
+        raise ValueError(f"`0 <= --seed < 2**32` must hold, but got seed={seed}")
+
+
+def check_study_name(name: str) -> None:
+    """Refuse a study name that commands, logs and file names cannot show plainly.
+
+    A name is 1 to :data:`NAME_LIMIT` printable characters without ``/`` (trials are
+    shown as ``study/tid``) and without leading or trailing blanks. Only new studies
+    are checked: existing ones (of older versions, or hyperopt's ``exp_key``) stay
+    usable.
+
+    Raises:
+        ValueError: The name breaks one of these rules.
+    """
+    problem = _name_problem(name)
+    if problem:
+        raise ValueError(
+            f"`--study` must be 1 to {NAME_LIMIT} printable characters without '/' "
+            f"and without leading or trailing blanks, but got study={name!r:.120} "
+            f"({problem})"
+        )
+
+
+def _name_problem(name: str) -> str:
+    if not name:
+        return "empty"
+    if len(name) > NAME_LIMIT:
+        return f"{len(name)} characters"
+    if "/" in name:
+        return "holds '/'"
+    if name != name.strip():
+        return "leading or trailing blanks"
+    if not name.isprintable():
+        return "holds a control character"
+    return ""

@@ -8,6 +8,13 @@ Options that name an ``hpo-worker`` option under another name (``--mongo`` for
 ``--reserve-timeout`` for ``--idle-timeout``) are translated here; giving both names
 with different values is a usage error (a value from ``HPO_DB`` yields to
 ``--mongo``).
+
+A worker started with ``--exp-key`` serves that experiment as hyperopt's does: when
+the study finishes it keeps waiting for more of its trials (a later ``fmin`` on the
+same ``MongoTrials`` exp_key queues them), until ``--reserve-timeout`` seconds pass
+without one (default 120 s, hyperopt's default). As in hyperopt,
+``--reserve-timeout 0`` sets no limit. ``hpo-worker --study`` keeps its own rule: it
+stops when the study finishes.
 """
 
 from __future__ import annotations
@@ -20,6 +27,9 @@ import click
 from click.core import ParameterSource
 
 from hpo_service.store._url import mongodb_url_of_hyperopt
+
+#: hyperopt-mongo-worker's default --reserve-timeout, in seconds.
+DEFAULT_RESERVE_TIMEOUT = 120.0
 
 _ALIASES = (  # hyperopt's option, hpo-worker's parameter, hpo-worker's flag
     ("mongo", "db_url", "--db"),
@@ -35,7 +45,11 @@ _OPTIONS = (
         help="hyperopt-mongo-worker's form of --db: the MongoDB at HOST:PORT, "
         "database DB (user:password@ allowed).",
     ),
-    click.option("--exp-key", help="hyperopt's name for --study."),
+    click.option(
+        "--exp-key",
+        help="hyperopt's name for --study, with hyperopt's worker behaviour: when "
+        "the study finishes, wait for more of its trials until --reserve-timeout.",
+    ),
     click.option(
         "--max-jobs", type=click.IntRange(min=1), help="hyperopt's --max-trials."
     ),
@@ -43,7 +57,7 @@ _OPTIONS = (
         "--reserve-timeout",
         type=click.FloatRange(min=0),
         help="hyperopt's --idle-timeout: exit after this many seconds without a "
-        "trial to reserve.",
+        "trial to reserve [with --exp-key: 120; 0 waits for ever].",
     ),
     click.option(
         "--max-consecutive-failures",
@@ -73,12 +87,15 @@ def hyperopt_worker_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add hyperopt-mongo-worker's options to the ``hpo-worker`` click command.
 
     ``command`` receives hpo-worker's parameters with the aliases resolved, plus
-    ``max_consecutive_failures``, ``last_job_timeout`` and ``workdir``.
+    ``max_consecutive_failures``, ``last_job_timeout``, ``workdir`` and
+    ``serve_finished`` (True with ``--exp-key``).
     """
 
     @functools.wraps(command)
     def wrapper(**kwargs: Any) -> Any:
         context = click.get_current_context()
+        kwargs["serve_finished"] = kwargs["exp_key"] is not None
+        _reserve_timeout(kwargs, context)
         for alias, name, flag in _ALIASES:
             value = kwargs.pop(alias)
             if value is None:
@@ -97,6 +114,16 @@ def hyperopt_worker_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(_OPTIONS):
         wrapper = option(wrapper)
     return wrapper
+
+
+def _reserve_timeout(kwargs: dict[str, Any], context: click.Context) -> None:
+    """hyperopt's --reserve-timeout: 120 s by default for an --exp-key worker (unless
+    --idle-timeout is given), and 0 for no limit, as in hyperopt."""
+    given = context.get_parameter_source("idle_timeout") == ParameterSource.COMMANDLINE
+    if kwargs["reserve_timeout"] is None and kwargs["serve_finished"] and not given:
+        kwargs["reserve_timeout"] = DEFAULT_RESERVE_TIMEOUT
+    if kwargs["reserve_timeout"] == 0:
+        kwargs["reserve_timeout"] = None  # no limit (an --idle-timeout still applies)
 
 
 def _mongo_url(value: str) -> str:

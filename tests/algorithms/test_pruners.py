@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from hpo_service.algorithms.pruners import (
@@ -127,6 +128,33 @@ class TestMedian:
         pruner = with_done(MedianPruner(n_startup_trials=1), {0: math.inf})
         assert judge(pruner, {0: 1e300}) == [False]
         assert judge(pruner, {0: math.inf}) == [False]
+
+    @pytest.mark.parametrize("running_average", [True, False])
+    def test_summaries_match_a_direct_computation(self, running_average) -> None:
+        """Irregular steps, trials without reports, NaN running means (inf - inf),
+        and trials completed between checks: the summaries at each step asked are
+        those computed from every completed curve directly."""
+        from hpo_service.algorithms.pruners._percentile import _CompletedCurves
+
+        rng = np.random.default_rng(5)
+        completed, curves = _CompletedCurves(running_average), []
+        for _ in range(12):
+            for _ in range(int(rng.integers(0, 6))):
+                steps = sorted(
+                    rng.choice(20, size=int(rng.integers(0, 6)), replace=False)
+                )
+                values = rng.choice([1.0, 2.0, 3.0, math.inf, -math.inf], len(steps))
+                curve = dict(zip(map(int, steps), map(float, values), strict=True))
+                completed.add(curve)
+                curves.append(curve)
+            for step in map(int, rng.integers(0, 22, size=4)):
+                expected = sorted(
+                    v for c in curves
+                    if c and max(c) >= step
+                    and not math.isnan(v := _summary(c, step, running_average))
+                )  # fmt: skip
+                assert list(completed.at(step)) == expected
+        assert len(completed) == sum(1 for _ in curves)
 
 
 class TestPercentile:
@@ -333,3 +361,15 @@ class TestSettings:
 
     def test_none_never_prunes(self) -> None:
         assert judge(NopPruner(), {0: math.inf, 1: 1e9}) == [False, False]
+
+
+def _summary(curve: dict, step: int, running_average: bool) -> float:
+    """A completed curve's summary at ``step``: its last value (or the mean of the
+    values) at or before ``step``; NaN if it reported nothing by then."""
+    values = [v for s, v in sorted(curve.items()) if s <= step]
+    if not values:
+        return math.nan
+    if not running_average:
+        return values[-1]
+    with np.errstate(invalid="ignore"):
+        return float(np.cumsum(values)[-1] / len(values))

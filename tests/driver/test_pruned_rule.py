@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 import threading
@@ -100,8 +101,12 @@ def test_fmin_feeds_pruned_trials_with_their_last_value(monkeypatch):
     assert min(expected.values()) < 1.0 < 10.0 < max(expected.values())  # both kinds
 
 
-def test_the_driver_feeds_pruned_trials_with_their_last_value(monkeypatch, db_url):
-    """Trials a worker pruned reach the study loop's TPE history as losses."""
+def test_the_driver_feeds_pruned_trials_with_their_last_value(
+    monkeypatch, db_url, caplog
+):
+    """Trials a worker pruned reach the study loop's TPE history as losses (and
+    the progress line's count)."""
+    caplog.set_level(logging.INFO, logger="hpo_service.driver._progress")
     monkeypatch.setattr("hpo_service.driver._study_loop.Suggester", Recording)
     Recording.made.clear()
     with open_store(db_url) as store:
@@ -109,7 +114,7 @@ def test_the_driver_feeds_pruned_trials_with_their_last_value(monkeypatch, db_ur
                                            "max_evals": 8, "seed": 2})[0]  # fmt: skip
         worker = threading.Thread(target=_prune_or_complete, args=(db_url, 8))
         worker.start()
-        options = DriverOptions(progress=False, min_poll=0.005, max_poll=0.05)
+        options = DriverOptions(progress=True, min_poll=0.005, max_poll=0.05)
         outcome = Driver(store, "p", settings, SPACE, options=options).run()
         worker.join(timeout=60)
         trials = store.get_trials("p")
@@ -119,6 +124,9 @@ def test_the_driver_feeds_pruned_trials_with_their_last_value(monkeypatch, db_ur
     (suggester,) = Recording.made
     expected = {t.params["x"]: t.result["loss"] for t in trials}
     assert learned(suggester) == expected
+    last = [r.getMessage() for r in caplog.records][-1]
+    assert last.startswith("8/8 trials finished, best loss: ")
+    assert last.endswith(f", pruned: {len(pruned)}")
 
 
 def _prune_or_complete(db_url: str, n: int) -> None:

@@ -8,9 +8,10 @@ import pickle
 import numpy as np
 import pytest
 
-from hpo_service import JOB_STATE_ERROR, StoreTrials, fmin, hp, rand
+from hpo_service import JOB_STATE_ERROR, StoreTrials, Trials, fmin, hp, rand
 from hpo_service.store import TrialState
 from tests.helpers import objectives
+from tests.helpers.mongo_wire import with_database
 
 X = hp.uniform("x", -2, 2)
 
@@ -103,3 +104,41 @@ def test_mix_and_hand_made_trial_docs_on_the_store_path(trials):
         trials.insert_trial_docs(trials.new_trial_docs([9], [None], [{}], [bad]))
     with pytest.raises(NotImplementedError, match="another study name"):
         trials.delete_all()
+
+
+TYPED_SPACE = {
+    "pair": hp.choice("pair", [("svm", 1), ("rf", (2, 3))]),
+    "keys": {1: "a", 2: hp.choice("k", [(0, 1), [2, 3]])},
+    "root": (hp.uniform("y", 0, 1), "c"),
+}
+TYPED_POINTS = [{"pair": 1, "k": 0, "y": 0.5}, {"pair": 0, "k": 1, "y": 0.25}]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mongodb"])
+def test_the_objective_gets_tuples_and_key_types_as_in_process(
+    request, tmp_path, backend
+):
+    """A config with tuples and int dict keys reaches the objective run by a real
+    hpo-worker exactly as in-process fmin passes it (JSON in the store has
+    neither)."""
+    in_process = Trials()
+    fmin(objectives.shows_config, TYPED_SPACE, rand.suggest, max_evals=2,
+         trials=in_process, points_to_evaluate=TYPED_POINTS,
+         show_progressbar=False)  # fmt: skip
+    shown = [r["shown"] for r in in_process.results]
+    assert (
+        shown[0]
+        == "{'pair': ('rf', (2, 3)), 'keys': {1: 'a', 2: (0, 1)}, 'root': (0.5, 'c')}"
+    )
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'typed.sqlite'}"
+    else:
+        url = with_database(request.getfixturevalue("mongo_url"), "typed_configs")
+    store_trials = StoreTrials(url, study=f"typed-{tmp_path.name}", workers=1)
+    try:
+        fmin(objectives.shows_config, TYPED_SPACE, rand.suggest, max_evals=2,
+             trials=store_trials, points_to_evaluate=TYPED_POINTS,
+             show_progressbar=False)  # fmt: skip
+        assert [r["shown"] for r in store_trials.results] == shown
+    finally:
+        store_trials.close()

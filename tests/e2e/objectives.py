@@ -7,6 +7,8 @@ import os
 import time
 from typing import Any
 
+import numpy as np
+
 from hpo_service import hp
 
 space = {"x": hp.uniform("x", -5.0, 5.0), "y": hp.uniform("y", -5.0, 5.0)}
@@ -89,3 +91,12 @@ def quadratic_of_branch(config: dict[str, Any]) -> float:
     """A loss for ``{"m": {"a": int} | {"b": float}}`` (a choice between branches)."""
     branch = config["m"]
     return float(branch["a"]) + 1.0 if "a" in branch else (branch["b"] - 0.5) ** 2
+
+
+#: numpy values in a space (a choice over an array, numpy constants): stored as JSON.
+numpy_space = {
+    "d": hp.choice("d", np.arange(1, 6)),
+    "x": hp.uniform("x", -5.0, 5.0),
+    "y": np.int64(-2),
+    "on": np.bool_(True),
+}

@@ -60,6 +60,14 @@ def test_grid_runs_every_point_once_and_the_study_ends_exhausted(procs, db):
         (["--algo", "anneal", "--algo-setting", "shrink_coef=-1"], "shrink_coef"),
         (["--algo", "rand", "--algo-setting", "gamma=0.2"], "takes no settings"),
         (["--algo-setting", "novalue"], "KEY=VALUE"),
+        (
+            ["--algo", "mix", "--algo-settings", '{"p_suggest": [[0.5, "tpe"]]}'],
+            "sum to 1",
+        ),
+        (
+            ["--algo", "mix", "--algo-settings", '{"p_suggest": [[1, "grid"]]}'],
+            "must not hold grid",
+        ),
     ],
 )
 def test_bad_algorithm_input_is_refused_before_anything_is_written(
@@ -99,3 +107,22 @@ def test_settings_are_stored_and_a_resume_may_switch_algorithm(procs, db):
     with open_store(db) as store:
         assert store.count_by_state("s")[TrialState.DONE] == 10
     assert json.dumps(stored)  # stored settings stay plain JSON
+
+
+def test_mix_and_hyperopt_spellings_over_a_numpy_space(procs, db):
+    """`--algo mix` with hyperopt's TPE spelling inside, on a space holding numpy
+    values: the study is created, stored as plain JSON, and runs to the end."""
+    mixture = {"p_suggest": [[0.5, "rand"], [0.5, "tpe", {"n_EI_candidates": 8}]]}
+    args = start(db, "m", "numpy_space", "--max-evals", "6", "--workers", "1",
+                 "--algo", "mix", "--algo-settings", json.dumps(mixture))  # fmt: skip
+    run = procs.run(DRIVER, *args)
+    assert run.returncode == 0, run.stderr
+    stored = settings_of(db, "m")
+    assert stored["algorithm_settings"] == {
+        "p_suggest": [[0.5, "rand", {}], [0.5, "tpe", {"n_ei_candidates": 8}]]
+    }
+    with open_store(db) as store:
+        trials = store.get_trials("m")
+    assert [t.state for t in trials] == [TrialState.DONE] * 6
+    assert all(t.config["y"] == -2 and t.config["on"] is True for t in trials)
+    assert {type(t.config["d"]) for t in trials} == {int}

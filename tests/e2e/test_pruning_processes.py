@@ -1,4 +1,5 @@
-"""Pruned studies run by real hpo-driver and hpo-worker processes on SQLite."""
+"""Pruned studies run by real hpo-driver and hpo-worker processes on SQLite, and on
+MongoDB through real pymongo over TCP (the session's MongoDB-wire server)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ import io
 import json
 import os
 import signal
+import uuid
+
+import pytest
 
 from hpo_service.exceptions import StudyNotFoundError
 from hpo_service.store import TrialState, open_store
+from tests.conftest import mongo_lane
 
 from .conftest import wait_until
 
@@ -108,3 +113,34 @@ def test_worker_killed_mid_report_is_requeued_and_reports_afresh(procs, tmp_path
     assert attempts.read_text().splitlines() == ["run", "run"]
     assert sorted(trial.intermediate) == list(range(600))
     assert all(value >= 200.0 for value in trial.intermediate.values())  # 2nd run
+
+
+@pytest.mark.skipif(mongo_lane() is None, reason="no MongoDB-wire server")
+def test_asha_study_on_mongodb_ends_with_exactly_max_evals(procs, mongo_url):
+    import pymongo
+
+    from tests.helpers.mongo_wire import wait_writable, with_database
+
+    name = f"hpo_e2e_{uuid.uuid4().hex[:10]}"
+    db = with_database(mongo_url, name)
+    try:
+        asha = ["--pruner", "asha", "--max-resource", "9", "--seed", "5"]
+        run = procs.run(DRIVER, *start_args(db, "m", 15, "--workers", "2", *asha))
+        assert run.returncode == 0, run.stderr
+        with open_store(db) as store:
+            counts = store.count_by_state("m")
+            trials = store.get_trials("m")
+    finally:
+        wait_writable(mongo_url)
+        with pymongo.MongoClient(mongo_url) as client:
+            client.drop_database(name)
+    assert sum(counts[s] for s in COUNTED) == 15 == len(trials)
+    assert counts[TrialState.PRUNED] > 0 and counts[TrialState.DONE] > 0
+    for trial in trials:
+        last = max(trial.intermediate)
+        assert sorted(trial.intermediate) == list(range(last + 1))
+        if trial.state is TrialState.PRUNED:
+            assert last in (1, 3)
+            assert trial.result["loss"] == trial.intermediate[last]
+        else:
+            assert trial.state is TrialState.DONE and last == 8

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 
@@ -164,3 +165,15 @@ def test_resumed_trials_teach_the_pruner():
     fmin(terrible, SPACE, algo=rand.suggest, max_evals=4, trials=trials,
          show_progressbar=False, pruner=pruner)  # fmt: skip
     assert trials.statuses()[-1] == "pruned"
+
+
+def test_the_progress_line_counts_pruned_trials(caplog):
+    caplog.set_level(logging.INFO, logger="hpo_service.driver._progress")
+    trials = Trials()
+    fmin(curve_objective, SPACE, algo=rand.suggest, max_evals=12, trials=trials,
+         rstate=7, pruner=pruners.MedianPruner(n_startup_trials=3))  # fmt: skip
+    pruned = trials.statuses().count(STATUS_PRUNED)
+    assert pruned > 0
+    last = [r.getMessage() for r in caplog.records][-1]
+    assert last.startswith("12/12 trials finished, best loss: ")
+    assert last.endswith(f", pruned: {pruned}")

@@ -1216,6 +1216,39 @@ class TestReport:
         expected = {step: step / 2 for step in range(25)}
         assert store.running_intermediate(study) == dict.fromkeys(range(4), expected)
 
+    def test_reporters_reaching_a_rung_at_once_see_each_other(
+        self, store_opener: StoreOpener, store: BaseTrialStore, study: str
+    ) -> None:
+        """What ASHA needs of a store: a report written by one connection is read by
+        every other that reads after it, so of 9 trials reaching rung 1 together
+        exactly the best 3 continue (hand-computed: top 1/eta, eta = 3)."""
+        from hpo_service.algorithms.pruners import ASHAPruner, TrialProgress
+
+        values = [0.9, 0.1, 0.5, 0.3, 0.7, 0.2, 0.8, 0.4, 0.6]
+        queued(store, study, len(values))
+        trials = [claimed(store, study) for _ in values]
+        everyone_reported = threading.Barrier(len(values))
+        kept: list[float] = []
+
+        def reach_rung(trial: Trial, value: float) -> None:
+            with store_opener() as own:
+                assert own.report(study, trial.tid, trial.token, 1, value)
+                everyone_reported.wait(timeout=60)
+                pruner = ASHAPruner(max_resource=9)
+                progress = TrialProgress(trial.tid, {1: value})
+                if not pruner.prune(progress, lambda: own.running_intermediate(study)):
+                    kept.append(value)
+
+        threads = [
+            threading.Thread(target=reach_rung, args=pair)
+            for pair in zip(trials, values, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert sorted(kept) == [0.1, 0.2, 0.3]
+
 
 class TestReportMany:
     def test_a_batch_lands_in_one_call(self, store: BaseTrialStore, study: str) -> None:

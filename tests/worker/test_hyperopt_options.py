@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -100,3 +101,41 @@ def test_a_mongo_value_without_a_database_is_a_bad_parameter():
     code, out = _run("--mongo", "db.example:1234")
     assert code == 2
     assert "'--mongo'" in out and "database" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "idle_timeout", "serve_finished"),
+    [
+        (["--exp-key", "e"], 120.0, True),  # hyperopt's default --reserve-timeout
+        (["--exp-key", "e", "--reserve-timeout", "5"], 5.0, True),
+        (["--exp-key", "e", "--reserve-timeout", "0"], None, True),  # no limit
+        (["--exp-key", "e", "--idle-timeout", "7"], 7.0, True),
+        (["--study", "e"], None, False),  # hpo-worker's own rule: stop when finished
+        (["--reserve-timeout", "0"], None, False),
+    ],
+)
+def test_an_exp_key_worker_waits_as_hyperopts_does(
+    monkeypatch, db_url, store, args, idle_timeout, serve_finished
+):
+    seen = {}
+
+    def fake_run_worker(store, **kwargs):
+        seen.update(kwargs)
+        raise SystemExit(0)
+
+    monkeypatch.setattr("hpo_service.worker.cli.run_worker", fake_run_worker)
+    code, out = _run("--db", db_url, *args)
+    assert code == 0, out
+    assert seen["idle_timeout"] == idle_timeout
+    assert seen["serve_finished"] is serve_finished
+
+
+def test_an_exp_key_worker_outlives_its_finished_study(store, db_url, caplog):
+    make_study(store, "exp1", f"{OBJ}:quadratic", [{"x": 1.0}])
+    with caplog.at_level(logging.INFO):
+        code, out = _run("--db", db_url, "--exp-key", "exp1", "--reserve-timeout",
+                         "1", "--poll-interval", "0.05")  # fmt: skip
+    assert code == 0, out
+    assert store.count_by_state("exp1")[TrialState.DONE] == 1
+    assert "study exp1 finished; waiting for more of its trials" in caplog.text
+    assert "worker stopped (idle_timeout)" in caplog.text
