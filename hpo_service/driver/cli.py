@@ -194,6 +194,15 @@ def _creates_study(args: dict[str, Any]) -> bool:
     help="Resume even if the objective, space or pruner changed (with a new space, "
     "queued trials the new space would not give are cancelled).",
 )
+@click.option(
+    "--stop-grace",
+    type=click.FloatRange(min=0.0),
+    default=10.0,
+    show_default=True,
+    help="Seconds the local workers may take to finish their running trials when "
+    "the driver is stopped (SIGTERM, SIGHUP, Ctrl-C); then the trials are handed "
+    "back, to run again when the study resumes.",
+)
 @click.option("--no-progress", is_flag=True, help="Do not show a progress bar.")
 @pruner_options
 @_store_command(create=_creates_study)
@@ -205,6 +214,7 @@ def start(
     workers: int,
     override: bool,
     no_progress: bool,
+    stop_grace: float,
     **given: Any,
 ) -> None:
     """Create study STUDY, or resume it, and run it until it is complete.
@@ -235,7 +245,11 @@ def start(
     click.echo(f"{'created' if created else 'resuming'} study {study!r}", err=True)
     try:
         local_workers = LocalWorkers(
-            workers, db_url, study, objective=settings.objective
+            workers,
+            db_url,
+            study,
+            objective=settings.objective,
+            stop_grace=stop_grace,
         )
         with StopSignals() as signals, local_workers as local:
             driver = Driver(
