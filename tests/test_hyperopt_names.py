@@ -152,9 +152,7 @@ def test_trials_methods_of_hyperopts_docs(lib):
         return {"loss": x**2, "status": "ok", "attachments": {"k": pickle.dumps(x)}}
 
     trials = lib.Trials()
-    trials.fmin(
-        objective, lib.hp.uniform("x", -10, 10), lib.rand.suggest, max_evals=6, **QUIET
-    )
+    trials.fmin(objective, lib.hp.uniform("x", -10, 10), lib.rand.suggest, 6, **QUIET)
     assert len(trials) == 6 and not trials.asynchronous
     xs = trials.vals["x"]
     assert trials.losses() == pytest.approx([x**2 for x in xs])
