@@ -399,10 +399,25 @@ def _run_jobs(jobs: list[Any], processes: int, runs_file: Path | None) -> list[A
     return runs
 
 
+def _complete_seeds(runs: list[Any], algos: list[str]) -> list[Any]:
+    """The runs of the (problem, workers, seed) cells that every algorithm finished,
+    so each row of the table compares the same seeds (a stopped run leaves some
+    algorithms one seed ahead)."""
+    done: dict[tuple[str, int, int], set[str]] = {}
+    for run in runs:
+        done.setdefault((run["problem"], run["workers"], run["seed"]), set()).add(
+            run["algo"]
+        )
+    return [
+        r for r in runs if done[(r["problem"], r["workers"], r["seed"])] >= set(algos)
+    ]
+
+
 def _summarise_files(paths: list[Path]) -> None:
     """Print the table and the paired comparison of runs read from JSON-lines files."""
     runs = [json.loads(line) for p in paths for line in p.read_text().splitlines()]
     algos = [a for a in ALGOS if any(r["algo"] == a for r in runs)]
+    runs = _complete_seeds(runs, algos)
     evals = sorted({len(r["losses"]) for r in runs})
     _print_table(_summarise(runs), algos, evals[0] if len(evals) == 1 else evals)
     _print_paired(_paired(runs, algos) if "ours" in algos else {})

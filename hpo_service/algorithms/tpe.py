@@ -14,6 +14,9 @@ list and the defaults):
 - ``constant_liar`` (True): pending trials count as bad observations;
 - ``bandwidth`` ("scott"), ``bandwidth_floor`` (0.3): kernel width rule and its floor;
 - ``ignore_failures`` (False): failed trials (NaN loss) count as the worst ones.
+- parallel workers: ``liar_width`` ("good": pending points are kernels of the good
+  density's width in the bad density), ``liar_weight`` (1.0), ``pending_widen`` (1.0:
+  the good density widens by ``1 + pending / finished``).
 
 hyperopt's spellings are accepted too, so hyperopt code ports unchanged:
 ``n_EI_candidates`` is ``n_ei_candidates``, and ``verbose`` (hyperopt's logging switch)

@@ -145,6 +145,7 @@ class LocalWorkers:
         except KeyboardInterrupt:
             interrupted = True
         try:
+            self._say_still_running(interrupted)
             self._signal_live(signal.SIGTERM)  # hand the running trial back
             self._wait(_STOP_GRACE_SECONDS)
         finally:
@@ -154,6 +155,23 @@ class LocalWorkers:
             self._close_lifeline()
         if interrupted:
             raise KeyboardInterrupt
+
+    def _say_still_running(self, interrupted: bool) -> None:
+        """Say which workers are told to hand their running trials back, and why."""
+        live = [proc.pid for proc in self._procs if proc.poll() is None]
+        if not live:
+            return
+        why = (
+            "a second signal"
+            if interrupted
+            else f"they did not finish within --stop-grace {self._stop_grace:g} s"
+        )
+        _logger.warning(
+            "local workers %s hand their running trials back (%s): those trials run "
+            "again when the study resumes",
+            ", ".join(map(str, live)),
+            why,
+        )
 
     def _signal_live(self, signum: int) -> None:
         for proc in self._procs:

@@ -235,6 +235,7 @@ def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
             "loss": loss_of(best.result or {}),
             "violation": violation_of(best.result or {}),
         },
+        "n_objectives": record.settings.get("n_objectives"),
         "pareto_front": [
             {"tid": t.tid, "loss": (t.result or {})["loss"]} for t in front
         ],
@@ -308,6 +309,8 @@ def status_text(summary: dict[str, Any]) -> str:
     best, front = summary["best"], summary.get("pareto_front")
     if best is None and front:
         lines.append(f"  Pareto front: {len(front)} trial(s) (hpo-driver best)")
+    elif best is None and (summary.get("n_objectives") or 1) > 1:
+        lines.append("  Pareto front: empty (no feasible trial yet)")
     else:
         shown = "none yet" if best is None else f"loss {best['loss']:.6g}"
         lines.append(
@@ -375,7 +378,10 @@ def outcome_text(study: str, outcome: StudyOutcome) -> str:
         f"{counts[TrialState.ERROR]} error, {counts[TrialState.CANCELLED]} cancelled"
     )
     if outcome.best is None:
-        return head + "\nno trial succeeded"
+        if done - failed > 0:  # successes, none on the front: all infeasible
+            return head + "\nno feasible trial: the Pareto front is empty"
+        finished = sum(counts[state] for state in COUNTED_STATES)
+        return head + ("\nno trial succeeded" if finished else "\nno trial finished")
     if isinstance((outcome.best.result or {}).get("loss"), list):
         return (
             head
@@ -386,7 +392,8 @@ def outcome_text(study: str, outcome: StudyOutcome) -> str:
 
 
 def no_success_text(study: str, outcome: StudyOutcome) -> str:
-    """Why no trial succeeded, with the commands that list the failures."""
+    """Why no trial succeeded (or none feasibly), with the commands that list the
+    failures."""
     counts = outcome.counts
     reasons = []
     if outcome.failed:
@@ -401,13 +408,39 @@ def no_success_text(study: str, outcome: StudyOutcome) -> str:
         )
     if counts[TrialState.PRUNED]:
         reasons.append(f"{counts[TrialState.PRUNED]} were pruned")
+    succeeded = counts[TrialState.DONE] - outcome.failed
+    if succeeded > 0:  # only with constraints: no success is feasible
+        reasons.insert(
+            0,
+            f"{succeeded} succeeded but violate their constraints (see `hpo-driver "
+            f"trials --study {study} --state done`)",
+        )
+    if not reasons and outcome.reason != "cancelled":
+        return _nothing_finished_text(study, outcome)
     text = f"no trial of study {study!r} succeeded"
+    if succeeded:
+        text += " with its constraints satisfied"
     if outcome.reason == "cancelled":
         text = (
             f"study {study!r} was cancelled before any trial succeeded; "
             f"`hpo-driver start --study {study}` resumes it"
         )
     return text + (": " + "; ".join(reasons) if reasons else "")
+
+
+def _nothing_finished_text(study: str, outcome: StudyOutcome) -> str:
+    """Why a study ended with no finished trial (a stop rule before the first)."""
+    why = {
+        "timeout": "its --timeout ran out",
+        "exhausted": "its search space was exhausted",
+    }.get(outcome.reason, f"it stopped ({outcome.reason})")
+    text = f"no trial of study {study!r} finished: {why} before the first one did"
+    if outcome.reason == "timeout":
+        text += (
+            f" (are workers running? start one with `hpo-worker --study {study}` "
+            "with the same --db or HPO_DB, or pass --workers K)"
+        )
+    return text
 
 
 def resume_hint(study: str, how: str) -> str:

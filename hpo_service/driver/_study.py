@@ -39,6 +39,10 @@ IDENTITY_KEYS = (
     "pruner_settings",
 )
 _REQUIRED_TO_CREATE = ("objective", "space", "max_evals")
+SEED_LIMIT = 2**32
+"""Seeds are ``0 <= seed < SEED_LIMIT`` (what numpy's generators and hyperopt take)."""
+NAME_LIMIT = 200
+"""The longest study name, in characters."""
 # What users call a setting in messages, and the flag that sets it, where it differs.
 _WHAT = {
     "space_fingerprint": "space",
@@ -82,6 +86,7 @@ def open_study(
             nothing is written then.
     """
     _check_known_keys(given)
+    check_seed(given.get("seed"))
     given = _with_objective_count(given)
     try:
         study = store.get_study(name)
@@ -249,6 +254,7 @@ def study_space(settings: StudySettings) -> Any:
 
 
 def _create(store: BaseTrialStore, name: str, given: dict[str, Any]) -> StudySettings:
+    check_study_name(name)
     missing = [k for k in _REQUIRED_TO_CREATE if given.get(k) is None]
     if missing:
         raise ValueError(
@@ -293,7 +299,23 @@ def _merge(
     values = stored.to_dict()
     values.update({k: v for k, v in given.items() if v is not None and k != "seed"})
     values["cancelled"] = False  # starting a study again resumes a cancelled one
+    values["seed"] = _usable_seed(name, stored.seed, given.get("seed"))
     return StudySettings.from_dict(values)
+
+
+def _usable_seed(name: str, stored: Any, given: int | None) -> int | None:
+    """The stored seed; one that numpy refuses (stored by an older version, which
+    made every start fail) is replaced by the given seed or a random one."""
+    try:
+        check_seed(stored)
+    except ValueError:
+        seed = secrets.randbelow(2**31) if given is None else given
+        _logger.warning(
+            "study %r: its stored seed %r cannot seed a generator; using %s",
+            name, stored, seed,
+        )  # fmt: skip
+        return seed
+    return stored
 
 
 def _flag(key: str) -> str:
@@ -448,3 +470,54 @@ def _check_known_keys(given: dict[str, Any]) -> None:
     unknown = sorted(set(given) - known)
     if unknown:
         raise ValueError(f"unknown study settings: {', '.join(unknown)}")
+
+
+def check_seed(seed: Any) -> None:
+    """Refuse a seed that numpy cannot seed a generator with, before it is stored.
+
+    Args:
+        seed: The given seed, or None (a random one is drawn).
+
+    Raises:
+        ValueError: ``seed`` is not an integer in ``[0, 2**32)``.
+    """
+    if seed is None:
+        return
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"`--seed` must be an integer, but got seed={seed!r}")
+    if not 0 <= seed < SEED_LIMIT:
+        raise ValueError(f"`0 <= --seed < 2**32` must hold, but got seed={seed}")
+
+
+def check_study_name(name: str) -> None:
+    """Refuse a study name that commands, logs and file names cannot show plainly.
+
+    A name is 1 to :data:`NAME_LIMIT` printable characters without ``/`` (trials are
+    shown as ``study/tid``) and without leading or trailing blanks. Only new studies
+    are checked: existing ones (of older versions, or hyperopt's ``exp_key``) stay
+    usable.
+
+    Raises:
+        ValueError: The name breaks one of these rules.
+    """
+    problem = _name_problem(name)
+    if problem:
+        raise ValueError(
+            f"`--study` must be 1 to {NAME_LIMIT} printable characters without '/' "
+            f"and without leading or trailing blanks, but got study={name!r:.120} "
+            f"({problem})"
+        )
+
+
+def _name_problem(name: str) -> str:
+    if not name:
+        return "empty"
+    if len(name) > NAME_LIMIT:
+        return f"{len(name)} characters"
+    if "/" in name:
+        return "holds '/'"
+    if name != name.strip():
+        return "leading or trailing blanks"
+    if not name.isprintable():
+        return "holds a control character"
+    return ""

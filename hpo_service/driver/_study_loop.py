@@ -31,7 +31,7 @@ from hpo_service.driver._settings import (
     record_objective_count,
 )
 from hpo_service.driver._suggest import Suggester
-from hpo_service.exceptions import SearchExhausted
+from hpo_service.exceptions import SearchExhausted, StoreError
 from hpo_service.objective._result import (
     STATUS_FAIL,
     best_key,
@@ -40,6 +40,7 @@ from hpo_service.objective._result import (
     violation_of,
 )
 from hpo_service.store import BaseTrialStore, Trial, TrialState
+from hpo_service.store._faults import StoreFaults, may_pass
 
 _logger = logging.getLogger(__name__)
 
@@ -152,8 +153,21 @@ class Driver:
             reason = self._loop(progress)
         finally:
             progress.close()
-            self.store.release_driver_lease(self.name, self.options.owner)
+            self._release_driver_lease()
         return StudyOutcome(reason, self.counts(), self._best, failed=self._failed)
+
+    def _release_driver_lease(self) -> None:
+        """Give the lease back; if the store refuses, say when it frees itself."""
+        try:
+            self.store.release_driver_lease(self.name, self.options.owner)
+        except (ConnectionError, StoreError) as e:
+            if not may_pass(e):  # the store is gone: nothing holds the lease
+                return
+            _logger.warning(
+                "study %r: could not release the driver lease (%s); the next "
+                "`hpo-driver start` takes it over once it expires (%g s at most)",
+                self.name, e, self.options.lease_seconds,
+            )  # fmt: skip
 
     def interrupt(self, reason: str) -> None:
         """Stop at the next poll, leaving queued trials for a resume (safe from a
@@ -185,28 +199,50 @@ class Driver:
     # ---- the loop ------------------------------------------------------------------
 
     def _loop(self, progress: Progress) -> str:
+        """Poll until the study ends; ride out store failures that may pass (a full
+        disk, a lock, a lost connection), as the workers do."""
         pause = self.options.min_poll
+        faults = StoreFaults(f"study {self.name!r}", "run the study", _logger)
         while self._interrupted is None:
-            self._housekeeping()
-            changed = self._read_changes()
-            self._show(progress)
-            if self._stop_reason is None:
-                self._stop_reason = self._check_stop_rules()
-            if self._stop_reason is None and self._over_budget():
-                self._stop_reason = "max_evals"
-            if self._stop_reason is not None:
-                if self._drain():
-                    return self._stop_reason
-            elif self._complete():
-                return "exhausted" if self._exhausted else "max_evals"
-            else:
-                inserted = self._fill_queue()
-                if inserted == _MAX_SUGGESTIONS_PER_POLL:
-                    continue  # the queue is still short: fill it before pausing
-                changed |= inserted > 0
-            pause = self._next_pause(pause, changed)
-            time.sleep(pause)
+            try:
+                ended, changed, again = self._poll(progress)
+            except (ConnectionError, StoreError) as e:
+                self._sleep(faults.failed(e))  # raises what cannot pass
+                continue
+            faults.cleared()
+            if ended is not None:
+                return ended
+            if not again:  # else the queue is still short: fill it before pausing
+                pause = self._next_pause(pause, changed)
+                time.sleep(pause)
         return self._interrupted or "interrupted"
+
+    def _poll(self, progress: Progress) -> tuple[str | None, bool, bool]:
+        """One round of the loop.
+
+        Returns:
+            Why the study ended (None while it runs), whether anything changed, and
+            whether to poll again at once (the queue is still short).
+        """
+        self._housekeeping()
+        changed = self._read_changes()
+        self._show(progress)
+        if self._stop_reason is None:
+            self._stop_reason = self._check_stop_rules()
+        if self._stop_reason is None and self._over_budget():
+            self._stop_reason = "max_evals"
+        if self._stop_reason is not None:
+            return (self._stop_reason if self._drain() else None), changed, False
+        if self._complete():
+            return ("exhausted" if self._exhausted else "max_evals"), changed, False
+        inserted = self._fill_queue()
+        return None, changed or inserted > 0, inserted == _MAX_SUGGESTIONS_PER_POLL
+
+    def _sleep(self, seconds: float) -> None:
+        """Sleep, waking early when the driver is interrupted."""
+        deadline = time.monotonic() + seconds
+        while self._interrupted is None and time.monotonic() < deadline:
+            time.sleep(min(0.1, max(deadline - time.monotonic(), 0.0)))
 
     def _show(self, progress: Progress) -> None:
         several = (self.settings.n_objectives or 1) > 1
@@ -421,6 +457,7 @@ class Driver:
         queued = [t.tid for t in self._pending.values() if t.state == TrialState.NEW]
         if queued:
             self.store.cancel(self.name, queued)
+            self._read_changes()  # the outcome counts them as cancelled
         return self._counts[TrialState.RUNNING] == 0
 
     def _fill_queue(self) -> int:

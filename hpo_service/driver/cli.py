@@ -19,6 +19,8 @@ from hpo_service.driver._pruner_options import pruner_options, take_pruner
 from hpo_service.driver._settings import COUNTED_STATES, StudySettings
 from hpo_service.driver._signals import StopSignals
 from hpo_service.driver._study import (
+    SEED_LIMIT,
+    check_study_name,
     open_driven_study,
     space_settings,
     study_space,
@@ -29,6 +31,7 @@ from hpo_service.exceptions import (
     ObjectiveImportError,
     SpaceError,
     StudyNotFoundError,
+    TrialNotFoundError,
 )
 from hpo_service.insight import _cli as _insight_cli
 from hpo_service.objective._reference import check_objective, import_reference
@@ -112,6 +115,18 @@ def main(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s")
 
 
+def _creates_study(args: dict[str, Any]) -> bool:
+    """Whether ``start`` may create the database: only to create a study, whose
+    name is then checked before anything is written."""
+    if not args.get("objective"):
+        return False
+    try:
+        check_study_name(args["study"])
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="'--study'") from e
+    return True
+
+
 @main.command()
 @_study_option
 @click.option("--objective", help="Objective reference, package.module:function.")
@@ -120,7 +135,11 @@ def main(verbose: int) -> None:
 )
 @click.option("--max-evals", type=click.IntRange(min=1), help="Trials to finish.")
 @algo_options
-@click.option("--seed", type=int, help="Seed of the suggestion sequence.")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, SEED_LIMIT - 1),
+    help="Seed of the suggestion sequence [random].",
+)
 @click.option(
     "--queue-depth",
     type=click.IntRange(min=1),
@@ -175,9 +194,18 @@ def main(verbose: int) -> None:
     help="Resume even if the objective, space or pruner changed (with a new space, "
     "queued trials the new space would not give are cancelled).",
 )
+@click.option(
+    "--stop-grace",
+    type=click.FloatRange(min=0.0),
+    default=10.0,
+    show_default=True,
+    help="Seconds the local workers may take to finish their running trials when "
+    "the driver is stopped (SIGTERM, SIGHUP, Ctrl-C); then the trials are handed "
+    "back, to run again when the study resumes.",
+)
 @click.option("--no-progress", is_flag=True, help="Do not show a progress bar.")
 @pruner_options
-@_store_command(create=lambda args: bool(args.get("objective")))
+@_store_command(create=_creates_study)
 def start(
     store: BaseTrialStore,
     db_url: str,
@@ -186,6 +214,7 @@ def start(
     workers: int,
     override: bool,
     no_progress: bool,
+    stop_grace: float,
     **given: Any,
 ) -> None:
     """Create study STUDY, or resume it, and run it until it is complete.
@@ -216,7 +245,11 @@ def start(
     click.echo(f"{'created' if created else 'resuming'} study {study!r}", err=True)
     try:
         local_workers = LocalWorkers(
-            workers, db_url, study, objective=settings.objective
+            workers,
+            db_url,
+            study,
+            objective=settings.objective,
+            stop_grace=stop_grace,
         )
         with StopSignals() as signals, local_workers as local:
             driver = Driver(
@@ -402,8 +435,41 @@ def cancel(
     """Cancel the study (its driver stops), or only some of its trials."""
     if not tids:  # one atomic write: a driver recording settings cannot undo it
         store.patch_study_settings(study, {"cancelled": True})
-    n = store.cancel(study, list(tids) or None)
+        n = store.cancel(study)
+        click.echo(f"cancelled study {study!r} and {n} of its queued or running trials")
+        return
+    finished = _finished_of(store, study, tids)
+    n = store.cancel(study, list(tids))
     click.echo(f"cancelled {n} trial(s) of study {study!r}")
+    for tid, state in finished.items():
+        click.echo(f"trial {tid} was already {state.value}: left as it is", err=True)
+
+
+def _finished_of(
+    store: BaseTrialStore, study: str, tids: tuple[int, ...]
+) -> dict[int, TrialState]:
+    """The states of those ``tids`` that already finished (cannot be cancelled).
+
+    Raises:
+        click.ClickException: A tid is not a trial of the study; nothing is cancelled.
+    """
+    store.get_study(study)  # StudyNotFoundError names the database
+    finished, unknown = {}, []
+    for tid in dict.fromkeys(tids):
+        try:
+            state = store.get_trial(study, tid).state
+        except TrialNotFoundError:
+            unknown.append(tid)
+            continue
+        if state not in (TrialState.NEW, TrialState.RUNNING):
+            finished[tid] = state
+    if unknown:
+        count = sum(store.count_by_state(study).values())
+        raise click.ClickException(
+            f"study {study!r} has no trial {', '.join(map(str, unknown))} (it has "
+            f"{count}; see `hpo-driver trials --study {study}`): nothing was cancelled"
+        )
+    return finished
 
 
 @main.command("studies")

@@ -52,6 +52,7 @@ from hpo_service.exceptions import ObjectiveImportError, WorkerError
 from hpo_service.objective._config import restore_types
 from hpo_service.store._url import STORE_URL_ENV
 from hpo_service.worker._code_identity import code_identity
+from hpo_service.worker._forward import OutputForwarder
 
 _logger = logging.getLogger(__name__)
 
@@ -122,6 +123,11 @@ class ChildRunner:
         self._output_fd = -1
         self._objective_started = False
         self._code: dict[str, Any] | None = None
+        self._deadline: float | None = None
+        self._timeout: float | None = None
+        self._called_at: float | None = None
+        self._on_output: Callable[[str], None] | None = None
+        self._forwarder: OutputForwarder | None = None
 
     @property
     def pid(self) -> int | None:
@@ -144,7 +150,8 @@ class ChildRunner:
         if self._proc is not None:
             return True
         self._spawn()
-        got = self._wait(time.monotonic() + self._startup_timeout, should_abort)
+        self._deadline = time.monotonic() + self._startup_timeout
+        got = self._wait(should_abort)
         if isinstance(got, dict) and got.get("kind") == "ready":
             self._log.debug("objective process %s is ready", self.pid)
             return True
@@ -165,6 +172,7 @@ class ChildRunner:
         should_abort: Callable[[], bool] | None = None,
         on_report: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         workdir: str | None = None,
+        on_output: Callable[[str], None] | None = None,
         space: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
     ) -> ChildOutcome:
@@ -174,12 +182,17 @@ class ChildRunner:
             objective: The reference ``package.module:function``.
             config: The JSON value the objective receives.
             timeout: Seconds the call may take before the child is killed, or None.
+                It counts from the call, not from the import of the objective's
+                module; the import gets ``max(timeout, startup_timeout)`` seconds,
+                after which it is a ``"start_failed"`` outcome.
             should_abort: Polled about every 0.1 s; when it returns True the child is
                 killed and an ``"aborted"`` outcome returned.
             on_report: Answers the objective's report frames (the pruner's
                 decision); None answers "do not prune".
             workdir: The directory the objective runs in (the child's own working
                 directory otherwise, restored afterwards).
+            on_output: Gets each line the objective prints (stdout and stderr,
+                from its module's import on) while it runs; None shows nothing.
             space: The study's space document; with ``params`` (the trial's), the
                 child gives the objective the config's tuples and non-string dict
                 keys back, as in process (see :func:`restore_types`).
@@ -209,30 +222,50 @@ class ChildRunner:
         if not self._send(request, should_abort):
             return ChildOutcome("aborted")
         start = time.monotonic()
-        deadline = None if timeout is None else start + timeout
-        got = self._wait(deadline, should_abort)
+        self._timeout, self._called_at = timeout, None
+        self._on_output, self._forwarder = on_output, None
+        self._deadline = None
+        if timeout is not None:  # the import's bound; the call's starts with it
+            self._deadline = start + max(timeout, self._startup_timeout)
+        got = self._wait(should_abort)
         while isinstance(got, dict) and got.get("kind") == "report":
-            got = self._answer_report(got, on_report, deadline, should_abort)
+            got = self._answer_report(got, on_report, should_abort)
+        if self._forwarder is not None:
+            self._forwarder.finish()
         if isinstance(got, dict):
             return ChildOutcome(str(got["kind"]), dict(got["data"]), self._code)
         proc_pid = self.pid
         code = self._kill()
         if got == "aborted":
             return ChildOutcome("aborted")
-        if got == "timeout":
-            kind = "TrialTimeout"
-            message = f"the objective ran longer than trial_timeout={timeout}s"
-        else:
-            kind, message = "ChildProcessDied", _describe_exit(code)
+        kind, message = self._failure(got, code, start)
         self._log.debug("objective process %s killed or gone: %s", proc_pid, message)
         error: dict[str, Any] = {"type": kind, "message": message, "traceback": None}
-        error["duration"] = time.monotonic() - start
+        error["duration"] = time.monotonic() - (self._called_at or start)
         output = self._output_tail()
         if output:
             error["output"] = output
         if not self._objective_started:  # it died importing: no trial ran
             return ChildOutcome("start_failed", error)
         return ChildOutcome("error", error, self._code)
+
+    def _failure(self, got: str, code: int | None, sent: float) -> tuple[str, str]:
+        """The error type and message of a child that timed out or died."""
+        if got != "timeout":
+            return "ChildProcessDied", _describe_exit(code)
+        now = time.monotonic()
+        if self._called_at is None:
+            return "ImportTimeout", (
+                f"the objective's module was still being imported after "
+                f"{now - sent:.1f} s (the import may take max(trial_timeout, "
+                f"{self._startup_timeout:g} s)); the objective was never called"
+            )
+        return "TrialTimeout", (
+            f"the objective ran longer than trial_timeout={self._timeout}s: killed "
+            f"{now - self._called_at:.1f} s after it was called (its module's "
+            f"import before that took {self._called_at - sent:.1f} s and is not "
+            "counted)"
+        )
 
     def close(self) -> None:
         """Kill the child and remove the output file (a later run starts afresh)."""
@@ -309,33 +342,43 @@ class ChildRunner:
                     ) from e
         return False  # pragma: no cover - the loop returns or raises
 
-    def _wait(
-        self, deadline: float | None, should_abort: Callable[[], bool] | None
-    ) -> dict[str, Any] | str:
-        """The child's next frame, or "died", "timeout" or "aborted"."""
+    def _wait(self, should_abort: Callable[[], bool] | None) -> dict[str, Any] | str:
+        """The child's next frame, or "died", "timeout" (``self._deadline`` passed)
+        or "aborted". The "started" frame starts the trial timeout's clock."""
         assert self._proc is not None and self._proc.stdout is not None
         assert self._selector is not None
         while True:
             if should_abort is not None and should_abort():
                 return "aborted"
             wait = _POLL_SLICE
-            if deadline is not None:
-                wait = min(wait, deadline - time.monotonic())
+            if self._deadline is not None:
+                wait = min(wait, self._deadline - time.monotonic())
                 if wait <= 0:
                     return "timeout"
-            if self._selector.select(wait):
+            ready = self._selector.select(wait)
+            if self._forwarder is not None:
+                self._forwarder.poll()
+            if ready:
                 frame = _read_frame(self._proc.stdout.fileno())
                 if frame is not None and frame.get("kind") == "started":
-                    self._objective_started = True
-                    self._code = frame.get("code")
+                    self._started_call(frame)
                     continue
                 return "died" if frame is None else frame
+
+    def _started_call(self, frame: dict[str, Any]) -> None:
+        """The objective is being called: from now on its trial timeout counts."""
+        self._objective_started = True
+        self._code = frame.get("code")
+        self._called_at = time.monotonic()
+        if self._on_output is not None:  # the file now holds this trial's output
+            self._forwarder = OutputForwarder(self._output_fd, self._on_output)
+        if self._timeout is not None:
+            self._deadline = self._called_at + self._timeout
 
     def _answer_report(
         self,
         frame: dict[str, Any],
         on_report: Callable[[dict[str, Any]], dict[str, Any]] | None,
-        deadline: float | None,
         should_abort: Callable[[], bool] | None,
     ) -> dict[str, Any] | str:
         """Answer a report frame, then wait for the child's next frame."""
@@ -347,7 +390,7 @@ class ChildRunner:
             _write_all(self._proc.stdin.fileno(), _encode(reply))
         except OSError:
             return "died"
-        return self._wait(deadline, should_abort)
+        return self._wait(should_abort)
 
     def _kill(self) -> int | None:
         """Kill the child's process group and reap it; return its exit code."""
@@ -433,6 +476,7 @@ def child_main() -> None:
     from hpo_service.worker._reports import child_reports
 
     output_path, limit = sys.argv[1], int(sys.argv[2])
+    sys.argv[:] = ["hpo-objective"]  # an objective reading it sees no arguments
     requests, responses = _take_over_stdio()
     _exit_when_orphaned(requests)
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 _logger = logging.getLogger(__name__)
 
 _RETRY_SECONDS = 1.0
+_NOTE_SECONDS = 10.0  # failed beats are retried every second, logged this seldom
 
 
 @dataclass
@@ -74,6 +75,7 @@ class Heartbeat:
         self._idle = False
         self._closed = False
         self._thread: threading.Thread | None = None
+        self._next_note = 0.0
 
     def keep_alive(self, study: str, tid: int, token: str, seconds: float) -> Lease:
         """Start beating for an attempt (replacing the previous one).
@@ -139,14 +141,16 @@ class Heartbeat:
                 lease.study, lease.tid, lease.token, lease.seconds
             )
         except (ConnectionError, StoreError) as e:  # unreachable, locked, disk full
-            self._log.warning(
-                "heartbeat of trial %s/%s failed, retrying (lease ends in %.0f s): %s",
-                lease.study,
-                lease.tid,
-                lease.expires - time.monotonic(),
-                e,
-            )
-            lease.due = time.monotonic() + min(_RETRY_SECONDS, lease.interval)
+            now = time.monotonic()
+            if now >= self._next_note:
+                self._next_note = now + _NOTE_SECONDS
+                self._log.warning(
+                    "heartbeat of trial %s/%s failed, retrying every %g s (lease "
+                    "ends in %.0f s): %s",
+                    lease.study, lease.tid, min(_RETRY_SECONDS, lease.interval),
+                    lease.expires - now, e,
+                )  # fmt: skip
+            lease.due = now + min(_RETRY_SECONDS, lease.interval)
             return
         except Exception:
             self._log.error(
@@ -155,6 +159,7 @@ class Heartbeat:
             lease.due = time.monotonic() + lease.interval
             return
         lease.due = time.monotonic() + lease.interval
+        self._next_note = 0.0
         if alive:
             lease.expires = sent + lease.seconds
         with self._lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -9,6 +10,7 @@ import os
 import random
 import signal
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -27,9 +29,7 @@ from hpo_service.exceptions import (
     ObjectiveImportError,
     ObjectiveRefusedError,
     StoreError,
-    StoreLostError,
     StudyNotFoundError,
-    TrialNotFoundError,
     UnstorableError,
     WorkerError,
 )
@@ -39,6 +39,12 @@ from hpo_service.objective._result import (
     losses_of,
 )
 from hpo_service.store._base import BaseTrialStore, Trial, TrialState
+from hpo_service.store._faults import (
+    FIRST_RETRY_DELAY,
+    MAX_RETRY_DELAY,
+    StoreFaults,
+    may_pass,
+)
 from hpo_service.worker._child import ChildOutcome, ChildRunner
 from hpo_service.worker._heartbeat import Heartbeat, Lease
 from hpo_service.worker._objective import ATTACHMENTS_KEY
@@ -54,8 +60,6 @@ _MAX_POLL_INTERVAL = 2.0
 _MAINTENANCE_INTERVAL = 2.0
 _SETTINGS_TTL = 30.0
 _SLICE = 0.1
-_FIRST_RETRY_DELAY = 0.5
-_MAX_RETRY_DELAY = 30.0
 _WARM, _COLD = 1, 2
 _MISSING_STUDY_NOTE_SECONDS = 60.0
 
@@ -108,6 +112,7 @@ def run_worker(
     max_consecutive_failures: int | None = None,
     last_job_timeout: float | None = None,
     workdir: str | None = None,
+    show_output: bool = True,
     serve_finished: bool = False,
 ) -> WorkerSummary:
     """Claim and run trials until a stop condition; see :class:`Worker`.
@@ -125,6 +130,8 @@ def run_worker(
         max_consecutive_failures: Stop after this many trials in a row end in error.
         last_job_timeout: Claim no trial after this many seconds of running.
         workdir: Run each trial in its own directory ``workdir/study/tid``.
+        show_output: Write what the objective prints to standard error as it
+            runs, each line prefixed ``[trial study/tid]``.
         serve_finished: Keep serving ``study`` after it finishes, as hyperopt's
             worker does (a later ``fmin`` on the same exp_key queues more trials):
             only ``idle_timeout`` (or a signal, or a limit) stops the worker.
@@ -152,6 +159,7 @@ def run_worker(
         limits=WorkerLimits(
             max_consecutive_failures, last_job_timeout, workdir, serve_finished
         ),
+        show_output=show_output,
     )
     return worker.run()
 
@@ -192,6 +200,17 @@ class WorkerLimits:
         return path
 
 
+def _printer(prefix: str) -> Callable[[str], None]:
+    """Writes lines of the objective's output to standard error after ``prefix``."""
+
+    def show(line: str) -> None:
+        with contextlib.suppress(OSError, ValueError):  # no stderr (closed, full)
+            sys.stderr.write(f"{prefix}{line}\n")
+            sys.stderr.flush()
+
+    return show
+
+
 def _until(idle_timeout: float | None) -> str:
     if idle_timeout is None:
         return ""
@@ -226,6 +245,9 @@ class Worker:
             (with jitter) up to 2 s while the queue stays empty.
         worker_id: Owner id written on claimed trials.
         limits: hyperopt-mongo-worker's extra stop rules and working directories.
+        show_output: Write each line the objective prints to standard error,
+            prefixed ``[trial study/tid]``, while it runs (the tail of the output is
+            kept with the trial's result or error either way).
 
     Raises:
         ValueError: An argument is out of range.
@@ -242,8 +264,10 @@ class Worker:
         worker_id: str | None = None,
         policy: ObjectivePolicy | None = None,
         limits: WorkerLimits | None = None,
+        show_output: bool = True,
     ) -> None:
         _check_args(max_trials, idle_timeout, poll_interval)
+        self._show_output = show_output
         self._policy = policy or ObjectivePolicy()
         self._refused: dict[str, str] = {}
         self._limits = limits or WorkerLimits()
@@ -265,6 +289,7 @@ class Worker:
         self._next_missing_note = 0.0
         self._lease: Lease | None = None
         self._child = ChildRunner(log=self._log)
+        self._idle_faults = StoreFaults("worker", "claim or requeue trials", self._log)
         self._heartbeat = Heartbeat(store, log=self._log)
         self._pruning: dict[str, tuple[tuple[str, str], StudyPruning]] = {}
 
@@ -354,19 +379,22 @@ class Worker:
         return False
 
     def _claim(self) -> Trial | None:
+        """Claim a trial; None if there is none, or while the store fails (said now
+        and then, and when it works again)."""
         try:
             if self._study is None and self._refused:
-                return self._claim_allowed()
-            return self._store.claim(
-                self.worker_id, self._claim_lease, study=self._study
-            )
+                trial = self._claim_allowed()
+            else:
+                trial = self._store.claim(
+                    self.worker_id, self._claim_lease, study=self._study
+                )
+            self._idle_faults.cleared()
+            return trial
         except StudyNotFoundError:
             self._note_missing_study()  # not created yet: keep polling
             return None
         except (ConnectionError, StoreError) as e:
-            if not _retriable(e, writing_outcome=True):
-                raise
-            self._log.warning("cannot claim a trial, will retry: %s", e)
+            self._idle_faults.failed(e)  # raises what cannot pass; logs the rest
             return None
 
     def _claim_allowed(self) -> Trial | None:
@@ -416,6 +444,7 @@ class Worker:
                 timeout=settings.trial_timeout,
                 should_abort=lambda: lease.lost.is_set() or self._stopping(_COLD),
                 on_report=reports,
+                on_output=_printer(f"[trial {name}] ") if self._show_output else None,
             )
         except WorkerError:  # no objective process: the trial did not run
             self._heartbeat.release()
@@ -646,7 +675,7 @@ class Worker:
         Raises:
             StoreLostError: The database is gone; retrying cannot help.
         """
-        delay = _FIRST_RETRY_DELAY
+        delay = FIRST_RETRY_DELAY
         while True:
             try:
                 return fn()
@@ -662,7 +691,7 @@ class Worker:
                     return None
                 self._log.warning("cannot %s, retrying in %.1f s: %s", what, delay, e)
             self._sleep(min(delay, max(left, 0.0)), until=_COLD)
-            delay = min(delay * 2, _MAX_RETRY_DELAY)
+            delay = min(delay * 2, MAX_RETRY_DELAY)
 
     # ---- idle time -------------------------------------------------------------------
 
@@ -727,9 +756,7 @@ class Worker:
         except (StudyNotFoundError, TypeError, ValueError) as e:
             self._log.debug("skipped housekeeping: %s", e)
         except (ConnectionError, StoreError) as e:
-            if not _retriable(e, writing_outcome=True):
-                raise
-            self._log.warning("store unusable while idle, will retry: %s", e)
+            self._idle_faults.failed(e)  # raises what cannot pass; logs the rest
         return None
 
     def _requeue(self, study: str) -> int:
@@ -849,8 +876,7 @@ def _retriable(error: Exception, *, writing_outcome: bool) -> bool:
     """Whether a failed store call may succeed later (see ``Worker._retrying``)."""
     if isinstance(error, ConnectionError):
         return True
-    refused = (StoreLostError, UnstorableError, StudyNotFoundError, TrialNotFoundError)
-    return writing_outcome and not isinstance(error, refused)
+    return writing_outcome and may_pass(error)
 
 
 def _check_args(

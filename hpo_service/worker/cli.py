@@ -83,8 +83,18 @@ _logger = logging.getLogger(__name__)
     "HPO_WORKER_ALLOW_MODULES). Without --objective or --allow-module any objective "
     "runs except the standard library's.",
 )
+@click.option(
+    "--objective-output/--no-objective-output",
+    "show_output",
+    default=True,
+    show_default=True,
+    help="Show what the objective prints (stdout and stderr) on this worker's "
+    "standard error as it runs, each line prefixed [trial STUDY/TID]. The last "
+    "10 kB are kept with each trial either way (`hpo-driver trials --format json`).",
+)
 @hyperopt_worker_options
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages too.")
+@click.version_option(package_name="hpo-service")
 @click.option("-q", "--quiet", is_flag=True, help="Log warnings and errors only.")
 def main(
     db_url: str,
@@ -95,6 +105,7 @@ def main(
     worker_id: str | None,
     objectives: tuple[str, ...],
     allow_modules: tuple[str, ...],
+    show_output: bool,
     verbose: bool,
     quiet: bool,
     **hyperopt_options: Any,
@@ -131,6 +142,7 @@ def main(
             poll_interval=poll_interval,
             worker_id=worker_id,
             policy=ObjectivePolicy(objectives, allow_modules),
+            show_output=show_output,
             **hyperopt_options,
         )
     except (ObjectiveImportError, WorkerError) as e:

@@ -258,3 +258,59 @@ def test_large_calls_give_distinct_valid_deterministic_points():
     for params in first:
         assert validate_params(MIXED, params) == params
     assert len({json.dumps(p, sort_keys=True) for p in first}) == 32
+
+
+def _density_at(estimator, group, points):
+    raw = group.layout.normalise(np.array([[p["x"], p["y"]] for p in points]))
+    values = group.layout.to_values(raw)
+    empty = np.empty((len(points), 0), dtype=int)
+    return estimator.log_pdf(Candidates(raw=raw, values=values, options=empty))
+
+
+def test_liars_of_good_width_repel_on_the_good_density_scale():
+    history = _run(QUADRATIC, _quadratic, 0, 40, n_startup_jobs=10)
+    group = _groups(QUADRATIC, True)[0]
+    pending = [{"x": 3.0, "y": -1.0}] * 3
+    settings = TPESettings(liar_width="good")
+    rng = np.random.default_rng(0)
+    good, bad = _models(group, history, pending, rng, settings)
+    _, without = _models(group, history, [], np.random.default_rng(0), settings)
+    near = [{"x": 3.05, "y": -1.0}]
+    assert _density_at(bad, group, near)[0] > _density_at(without, group, near)[0]
+    liars = bad.parts[-1][1]  # the pending points' kernels (then a negligible prior)
+    np.testing.assert_allclose(liars.sigmas[:-1], np.tile(good.sigmas[0], (3, 1)))
+
+
+def _spread_history(n):
+    """``n`` trials on a line; the three best far apart (wide good kernels)."""
+    history = History(QUADRATIC)
+    xs = np.linspace(-9, 9, n)
+    for i, x in enumerate(xs):
+        history.add({"x": float(x), "y": 0.0}, 0.0 if i % (n // 3) == 0 else 1.0 + i)
+    return history
+
+
+def test_pending_points_widen_the_good_density_only_when_asked():
+    history = _spread_history(30)
+    group = _groups(QUADRATIC, True)[0]
+    pending = [{"x": 0.0, "y": 0.0}] * 30
+
+    def good_sigmas(pending, **settings):
+        rng = np.random.default_rng(0)
+        good, _ = _models(group, history, pending, rng, TPESettings(**settings))
+        return good.sigmas[:-1]  # the observations' kernels (the prior's is last)
+
+    unchanged = good_sigmas([], pending_widen=1.0)
+    np.testing.assert_array_equal(unchanged, good_sigmas([], pending_widen=0.0))
+    np.testing.assert_array_equal(good_sigmas(pending, pending_widen=0.0), unchanged)
+    wider = good_sigmas(pending, pending_widen=1.0)  # 30 pending, 30 finished: x2
+    np.testing.assert_allclose(wider[:, 0], np.minimum(2 * unchanged[:, 0], 1.0))
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("liar_weight", 0.0), ("liar_width", "narrow"), ("pending_widen", -1.0)],
+)
+def test_liar_settings_are_checked(setting, value):
+    with pytest.raises(ValueError, match=setting):
+        TPESettings(**{setting: value})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -206,3 +207,31 @@ def test_a_lower_max_evals_on_resume_keeps_what_already_finished(store, caplog):
     assert resumed.max_evals == 6  # never below what finished: not "6/4 finished"
     assert store.get_study("s").settings["max_evals"] == 6
     assert "already finished 6 trials, more than --max-evals 4" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("", "empty"),
+        ("a/b", "holds '/'"),
+        ("x" * 201, "201 characters"),
+        (" padded", "leading or trailing blanks"),
+        ("tab\there", "control character"),
+    ],
+)
+def test_a_bad_study_name_is_refused_before_the_study_exists(store, name, problem):
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        new_study(store, name)
+    assert store.list_studies() == []
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 1.5, True, "7"])
+def test_a_bad_seed_is_refused_before_the_study_exists(store, seed):
+    with pytest.raises(ValueError, match="seed"):
+        new_study(store, "s", seed=seed)
+    assert store.list_studies() == []
+
+
+def test_names_and_seeds_at_the_limits_are_accepted(store):
+    assert new_study(store, "x" * 200, seed=2**32 - 1).seed == 2**32 - 1
+    assert new_study(store, "été 2026 (v1.2)", seed=0).seed == 0

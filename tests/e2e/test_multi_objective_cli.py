@@ -65,6 +65,22 @@ def test_bad_objective_names_are_a_usage_error(tmp_path):
     assert "'--objectives'" in bad.stderr and "distinct" in bad.stderr
 
 
+def test_a_study_without_a_feasible_trial_says_so(tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'infeasible.sqlite'}"
+    done = start(db_url, "inf", "never_feasible_losses", "--workers", "1")
+    assert done.returncode == 1
+    assert "6 done, 0 failed" in done.stdout
+    assert "no feasible trial: the Pareto front is empty" in done.stdout
+    assert "no trial of study 'inf' succeeded with its constraints satisfied" in (
+        done.stderr
+    )
+    assert "6 succeeded but violate their constraints" in done.stderr
+    status = driver(db_url, "status", "--study", "inf")
+    assert "Pareto front: empty (no feasible trial yet)" in status.stdout
+    best = driver(db_url, "best", "--study", "inf")
+    assert best.returncode == 1 and "has no feasible trial yet" in best.stderr
+
+
 def test_first_results_racing_with_different_counts_keep_one(tmp_path, procs):
     """Two worker processes finish a 2-loss and a 3-loss trial together, before any
     driver ran: one count is recorded and the other trial becomes an error."""

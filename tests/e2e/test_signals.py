@@ -12,12 +12,15 @@ import socket
 import subprocess
 import sys
 import textwrap
+import uuid
 from pathlib import Path
 
+import pymongo
 import pytest
 
 from hpo_service.exceptions import StoreNotFoundError, StudyNotFoundError
 from hpo_service.store import TrialState, open_store
+from tests.helpers.mongo_wire import WireServer, executable, with_database
 
 from .conftest import REPO, wait_until
 
@@ -90,6 +93,46 @@ def test_a_signal_stops_the_driver_its_workers_and_frees_the_lease(
     assert found[TrialState.DONE] >= 2
 
 
+def running_trials(db: str, study: str) -> list[int]:
+    with open_store(db) as store:
+        return [t.tid for t in store.get_trials(study, [TrialState.RUNNING])]
+
+
+def test_ctrl_c_in_a_terminal_lets_the_local_workers_finish_their_trials(
+    procs, tmp_path
+):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    procs.env["HPO_TEST_SLEEP"] = "2"
+    driver = start_driver(procs, db, "s", 50, "--workers", "2")
+    wait_until(lambda: counts(db, "s")[TrialState.RUNNING] == 2, 120)
+    running = running_trials(db, "s")
+    os.killpg(driver.pid, signal.SIGINT)  # a terminal sends it to the whole group
+    _, err = driver.communicate(timeout=120)
+    assert driver.returncode == 130, err
+    assert "cold stop" not in err and "hand their running trials back" not in err
+    with open_store(db) as store:
+        ended = [store.get_trial("s", tid) for tid in running]
+    assert [(t.state, t.attempts) for t in ended] == [(TrialState.DONE, 1)] * 2
+
+
+def test_a_trial_longer_than_the_stop_grace_is_handed_back_and_the_driver_says_so(
+    procs, tmp_path
+):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    procs.env["HPO_TEST_SLEEP"] = "120"
+    driver = start_driver(procs, db, "s", 5, "--workers", "1", "--stop-grace", "1")
+    wait_until(lambda: counts(db, "s")[TrialState.RUNNING] == 1, 120)
+    (tid,) = running_trials(db, "s")
+    os.kill(driver.pid, signal.SIGTERM)
+    _, err = driver.communicate(timeout=120)
+    assert driver.returncode == 128 + signal.SIGTERM, err
+    assert "hand their running trials back (they did not finish within " in err
+    assert "--stop-grace 1 s): those trials run again when the study resumes" in err
+    with open_store(db) as store:
+        trial = store.get_trial("s", tid)
+    assert (trial.state, trial.attempts) == (TrialState.NEW, 0)  # nothing lost
+
+
 def test_a_sigkilled_driver_takes_its_workers_along_and_shows_as_dead(procs, tmp_path):
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
     procs.env["HPO_TEST_SLEEP"] = "0.3"
@@ -157,6 +200,39 @@ def test_local_workers_get_the_store_url_from_the_environment_not_argv(procs, tm
         assert secret not in Path(f"/proc/{pid}/environ").read_text()
     driver.send_signal(signal.SIGTERM)
     driver.communicate(timeout=120)
+
+
+@pytest.mark.skipif(executable() is None, reason="secantusdb is not installed")
+def test_no_mongodb_password_shows_in_the_process_list(procs, tmp_path):
+    secret = "Pw-" + uuid.uuid4().hex
+    storage = tmp_path / "data"
+    with (
+        WireServer.start(tmp_path / "server", storage=storage) as server,
+        pymongo.MongoClient(server.url) as client,
+    ):
+        client.admin.command("createUser", "op", pwd=secret, roles=["root"])
+    with WireServer.start(tmp_path / "server", storage=storage, auth=True) as server:
+        host = with_database(server.url, "h2").removeprefix("mongodb://")
+        db = f"mongodb://op:{secret}@{host}&authSource=admin"
+        procs.env["HPO_DB"] = db  # the operator keeps it out of the driver's argv
+        procs.env["HPO_TEST_SLEEP"] = "0.5"
+        driver = procs.start(
+            DRIVER, "start", "--study", "s", *QUADRATIC, "--max-evals", "50",
+            "--workers", "2", "--no-progress",
+        )  # fmt: skip
+        wait_until(lambda: counts(db, "s")[TrialState.RUNNING] == 2, 120)
+        listing = subprocess.run(
+            ["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True
+        ).stdout
+        workers = children(driver.pid)
+        objectives = [child for pid in workers for child in children(pid)]
+        driver.send_signal(signal.SIGTERM)
+        out, err = driver.communicate(timeout=120)
+    assert len(workers) == 2 and len(objectives) == 2
+    assert f"{workers[0]} " in listing  # the listing holds the workers...
+    assert secret not in listing  # ...but not the password
+    assert secret not in out + err
+    assert driver.returncode == 128 + signal.SIGTERM, err
 
 
 FMIN_SCRIPT = textwrap.dedent(

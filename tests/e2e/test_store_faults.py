@@ -8,8 +8,10 @@ wrong directory must say where they looked instead of creating an empty database
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import signal
+import threading
 from pathlib import Path
 
 import pytest
@@ -149,3 +151,62 @@ def test_study_not_found_names_the_database_and_its_studies(procs, tmp_path):
             f"study 'gamma' not found in SQLite database {path} (it holds: alpha, "
             "beta)" in run.stderr
         )
+
+
+class _Stderr:
+    """Collects a process's stderr from a thread, so a test can wait for a line."""
+
+    def __init__(self, pipe) -> None:
+        self.text = ""
+        self._thread = threading.Thread(target=self._read, args=(pipe,), daemon=True)
+        self._thread.start()
+
+    def _read(self, pipe) -> None:
+        for line in pipe:
+            self.text += line
+
+    def finish(self) -> str:
+        self._thread.join(timeout=30)
+        return self.text
+
+
+def _limit_file_size(pids: list[int], limit: int) -> None:
+    """A full disk for these processes: writes past ``limit`` bytes fail (EFBIG)."""
+    for pid in pids:
+        resource.prlimit(pid, resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+
+
+@pytest.mark.skipif(not hasattr(resource, "prlimit"), reason="needs prlimit (Linux)")
+def test_a_full_disk_stops_neither_the_driver_nor_its_workers(procs, tmp_path):
+    path = tmp_path / "hpo.sqlite"
+    procs.env["HPO_TEST_SLEEP"] = "2"
+    driver = procs.start(
+        DRIVER, "start", "--db", f"sqlite:///{path}", "--study", "s", *QUADRATIC,
+        "--max-evals", "6", "--workers", "2", "--no-progress",
+    )  # fmt: skip
+    err = _Stderr(driver.stderr)
+    wait_until(lambda: running_count(path, "s") == 2, 120)
+    writers = [driver.pid, *children(driver.pid)]
+    assert len(writers) == 3
+    _limit_file_size(writers, 0)  # the disk is full from now on
+    try:
+        wait_until(lambda: "study 's': cannot run the study" in err.text, 60)
+        wait_until(lambda: "cannot record trial s/" in err.text, 60)
+    finally:
+        _limit_file_size(writers, resource.RLIM_INFINITY)  # space is back
+    driver.wait(timeout=180)
+    out, text = driver.stdout.read(), err.finish()
+    assert driver.returncode == 0, text
+    assert "study 's' finished (max_evals): 6 done" in out
+    assert "study 's': the store works again" in text
+    with open_store(f"sqlite:///{path}") as store:
+        trials = store.get_trials("s")
+    assert [(t.state, t.attempts) for t in trials] == [(TrialState.DONE, 1)] * 6
+
+
+def running_count(path: Path, study: str) -> int:
+    try:
+        with open_store(f"sqlite:///{path}", create=False) as store:
+            return store.count_by_state(study)[TrialState.RUNNING]
+    except (StoreNotFoundError, StudyNotFoundError):
+        return 0

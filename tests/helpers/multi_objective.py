@@ -51,3 +51,8 @@ space = _space()
 def constrained_losses(config: dict[str, Any]) -> dict[str, Any]:
     """:func:`two_losses`, feasible only for x <= 0.6 (``constraints``: x - 0.6)."""
     return {**two_losses(config), "constraints": [config["x"] - 0.6]}
+
+
+def never_feasible_losses(config: dict[str, Any]) -> dict[str, Any]:
+    """:func:`two_losses` with a constraint no trial satisfies."""
+    return {**two_losses(config), "constraints": [1.0]}

@@ -71,6 +71,19 @@ def prints(config: dict[str, Any]) -> float:
     return 0.0
 
 
+def prints_and_waits(config: dict[str, Any]) -> float:
+    """Prints ``waiting``, then waits up to 20 s for file ``config["seen"]`` to exist
+    (the test creates it when the line reached it); prints a last partial line.
+    Returns 0 if the file appeared, else 1."""
+    print("waiting", flush=True)
+    print("é \xff", file=sys.stderr, flush=True)
+    deadline = time.monotonic() + 20.0
+    while not os.path.exists(config["seen"]) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    sys.stdout.write("no line end")
+    return 0.0 if os.path.exists(config["seen"]) else 1.0
+
+
 def prints_then_exits(config: dict[str, Any]) -> float:
     """Prints a line, then ends its process with ``os._exit(7)``."""
     print("last words")

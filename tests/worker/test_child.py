@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -166,6 +167,76 @@ def test_timeout_kills_child_and_next_trial_gets_a_new_one(fresh):
     assert fresh.pid not in (None, old)
 
 
+SLOW_IMPORT = textwrap.dedent(
+    """
+    import time
+
+    time.sleep(1.5)
+
+    def objective(config):
+        time.sleep(config["seconds"])
+        return 0.0
+
+    time.sleep(30.0) if __import__("os").environ.get("HANG_IMPORT") else None
+    """
+)
+
+
+def test_trial_timeout_counts_from_the_call_not_the_module_import(
+    tmp_path, monkeypatch
+):
+    (tmp_path / "slow_import_mod.py").write_text(SLOW_IMPORT)
+    monkeypatch.chdir(tmp_path)
+    own = ChildRunner()
+    try:
+        late = own.run("slow_import_mod:objective", {"seconds": 30}, timeout=1.0)
+        assert (late.kind, late.data["type"]) == ("error", "TrialTimeout")
+        message = late.data["message"]
+        assert "than trial_timeout=1.0s: killed 1.0 s after it was called" in message
+        assert re.search(r"its module's import before that took 1\.[5-9]", message)
+        assert 1.0 <= late.data["duration"] < 1.5  # the call's time, not the import's
+        # A new child imports the module again (1.5 s), then the call takes 0.5 s:
+        # within a 1 s timeout, as only the call counts.
+        in_time = own.run("slow_import_mod:objective", {"seconds": 0.5}, timeout=1.0)
+        assert in_time.kind == "result", in_time.data
+    finally:
+        own.close()
+
+
+def test_an_import_that_hangs_past_the_timeouts_is_a_start_failure(
+    tmp_path, monkeypatch
+):
+    (tmp_path / "slow_import_mod.py").write_text(SLOW_IMPORT)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HANG_IMPORT", "1")
+    own = ChildRunner(startup_timeout=4.0)  # the import may take max(1, 4) s
+    try:
+        outcome = own.run("slow_import_mod:objective", {"seconds": 0}, timeout=1.0)
+    finally:
+        own.close()
+    assert (outcome.kind, outcome.data["type"]) == ("start_failed", "ImportTimeout")
+    assert "still being imported after 4." in outcome.data["message"]
+    assert "the objective was never called" in outcome.data["message"]
+
+
+def test_output_reaches_the_caller_while_the_objective_runs(fresh, tmp_path):
+    seen = tmp_path / "seen"
+    lines = []
+
+    def on_output(line):
+        lines.append(line)
+        if line == "waiting":
+            seen.touch()  # the objective returns 0 only if it sees this in time
+
+    outcome = fresh.run(
+        f"{OBJ}:prints_and_waits", {"seen": str(seen)}, on_output=on_output
+    )
+    assert (outcome.kind, outcome.data["loss"]) == ("result", 0.0)
+    assert lines == ["waiting", "é \xff", "no line end"]
+    outcome = fresh.run(f"{OBJ}:prints", {"lines": 2}, on_output=lines.append)
+    assert lines[3:] == ["out line 0", "out line 1", "err line", "raw fd write"]
+
+
 def test_os_exit_is_child_process_died_with_last_output(fresh):
     outcome = fresh.run(f"{OBJ}:prints_then_exits", {})
     assert outcome.kind == "error"
@@ -229,6 +300,45 @@ def test_module_in_working_directory_is_importable(tmp_path, monkeypatch):
     finally:
         own.close()
     assert (outcome.kind, outcome.data["loss"]) == ("result", 42.0)
+
+
+ARGPARSE_MODULE = textwrap.dedent(
+    """
+    import argparse, sys
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lr", type=float, default=0.25)
+    ARGS = parser.parse_args()  # at import, as scripts turned objectives often do
+
+    def objective(config):
+        return {"loss": ARGS.lr, "status": "ok", "argv": sys.argv}
+    """
+)
+
+
+def test_a_module_parsing_arguments_sees_none_of_the_workers(tmp_path, monkeypatch):
+    (tmp_path / "argparse_mod.py").write_text(ARGPARSE_MODULE)
+    monkeypatch.chdir(tmp_path)
+    own = ChildRunner()
+    try:
+        outcome = own.run("argparse_mod:objective", {})
+    finally:
+        own.close()
+    assert outcome.kind == "result", outcome.data
+    assert (outcome.data["loss"], outcome.data["argv"]) == (0.25, ["hpo-objective"])
+
+
+def test_the_driver_checks_such_a_module_without_lending_it_its_arguments(
+    tmp_path, monkeypatch
+):
+    from hpo_service.objective._reference import check_objective
+
+    (tmp_path / "argparse_mod2.py").write_text(ARGPARSE_MODULE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "argv", ["hpo-driver", "start", "--study", "s"])
+    assert check_objective("argparse_mod2:objective") is None  # found, no SystemExit
+    assert sys.argv == ["hpo-driver", "start", "--study", "s"]  # given back
 
 
 def test_child_dies_with_its_worker(tmp_path):

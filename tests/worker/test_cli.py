@@ -164,3 +164,20 @@ def test_bad_input_is_a_clear_error_not_a_traceback(args, env, code, message):
     assert result.exit_code == code, result.output
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("flag", [None, "--no-objective-output"])
+def test_the_objectives_output_is_shown_with_its_trial(store, db_url, workers, flag):
+    make_study(store, "out", f"{OBJ}:prints", [{"lines": 2}, {"lines": 1}])
+    args = ["--db", db_url, "--study", "out", "--max-trials", "2", "--quiet"]
+    code, err = finish(workers(*args, *([flag] if flag else [])))
+    assert code == 0, err
+    shown = [line for line in err.splitlines() if line.startswith("[trial ")]
+    expected = [
+        "[trial out/0] out line 0", "[trial out/0] out line 1",
+        "[trial out/0] err line", "[trial out/0] raw fd write",
+        "[trial out/1] out line 0", "[trial out/1] err line",
+        "[trial out/1] raw fd write",
+    ]  # fmt: skip
+    assert shown == ([] if flag else expected)
+    assert "out line 1" in store.get_trial("out", 0).result["output"]  # kept too

@@ -227,7 +227,7 @@ class FlakyStore:
 
 
 def test_result_is_kept_and_retried_while_the_store_is_unreachable(store, monkeypatch):
-    monkeypatch.setattr(_loop, "_FIRST_RETRY_DELAY", 0.01)
+    monkeypatch.setattr(_loop, "FIRST_RETRY_DELAY", 0.01)
     make_study(store, "r", f"{OBJ}:quadratic", [{"x": 2.0}])
     flaky = FlakyStore(store, 3)
     summary = run_worker(flaky, study="r", idle_timeout=0)

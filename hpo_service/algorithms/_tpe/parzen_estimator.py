@@ -194,6 +194,8 @@ class ParzenEstimator:
         bandwidth: ``"neighbour"`` (each kernel as wide as the larger gap to its sorted
             neighbours, per dimension) or ``"scott"`` (one width per dimension,
             ``0.5 * std * k ** (-1 / (d + 4))``).
+        sigmas: One bandwidth per numeric dimension ``(n_numeric,)`` shared by every
+            kernel, instead of the ``bandwidth`` rule (still floored).
     """
 
     def __init__(
@@ -208,13 +210,16 @@ class ParzenEstimator:
         bandwidth_factor: float = 1.0,
         bandwidth_floor: float = 1.0,
         bandwidth: str = "neighbour",
+        sigmas: np.ndarray | None = None,
     ) -> None:
         self.layout = layout
         k = numeric.shape[0]
         w = np.append(np.asarray(weights, dtype=float), prior_weight if k else 1.0)
         self.weights = w / w.sum()
         self.log_weights = np.log(self.weights)
-        if bandwidth == "scott" and k >= 2:
+        if sigmas is not None:
+            sigmas = np.tile(sigmas, (k, 1))
+        elif bandwidth == "scott" and k >= 2:
             sigmas = _scott_bandwidths(numeric) * bandwidth_factor
         else:
             sigmas = _bandwidths(layout, numeric, consider_endpoints) * bandwidth_factor

@@ -30,6 +30,7 @@ _logger = logging.getLogger(__name__)
 
 
 _RULES = ("scott", "neighbour")
+_LIAR_WIDTHS = ("above", "good")
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,16 @@ class TPESettings:
             a weighted subsample is used beyond it (keeps latency flat).
         ignore_failures: Leave failed trials (NaN loss) out of both densities instead
             of counting them as the worst observations.
+        liar_weight: Weight of each pending point in the bad density (constant
+            liar), relative to one finished trial.
+        liar_width: Kernel width of the pending points in the bad density:
+            ``"above"`` (they join the bad observations and share their
+            bandwidths) or ``"good"`` (a component of their own with the good
+            density's bandwidths: a pending point repels candidates on the scale at
+            which they are drawn).
+        pending_widen: With ``p`` pending points and ``n`` finished trials, the good
+            density's bandwidths are multiplied by ``(1 + p / n) ** pending_widen``:
+            many workers per finished trial explore more widely (0 turns it off).
     """
 
     n_startup_jobs: int = 10
@@ -76,6 +87,9 @@ class TPESettings:
     bandwidth_floor: float = 0.3
     max_above_kernels: int = 256
     ignore_failures: bool = False
+    liar_weight: float = 1.0
+    liar_width: str = "good"
+    pending_widen: float = 1.0
 
     def __post_init__(self) -> None:
         rules = [
@@ -96,6 +110,13 @@ class TPESettings:
             ),
             ("bandwidth_factor", "bandwidth_factor > 0", self.bandwidth_factor > 0),
             ("bandwidth_floor", "bandwidth_floor > 0", self.bandwidth_floor > 0),
+            ("liar_weight", "liar_weight > 0", self.liar_weight > 0),
+            (
+                "liar_width",
+                "liar_width in ('above', 'good')",
+                self.liar_width in _LIAR_WIDTHS,
+            ),
+            ("pending_widen", "pending_widen >= 0", self.pending_widen >= 0),
             (
                 "max_above_kernels",
                 "max_above_kernels >= 1",
@@ -205,9 +226,9 @@ def _models(
     pending: Sequence[Mapping[str, Any]],
     rng: np.random.Generator,
     settings: TPESettings,
-) -> tuple[ParzenEstimator, ParzenEstimator]:
-    """The good (below) and bad (above) densities of one group."""
-    below, above = _split(group, history, pending, rng, settings)
+) -> tuple[ParzenEstimator, ParzenEstimator | _Mixture]:
+    """The good (below) and bad (above plus pending points) densities of a group."""
+    below, above, liars = _split(group, history, pending, rng, settings)
     options: dict[str, Any] = {
         "prior_weight": settings.prior_weight,
         "consider_endpoints": settings.consider_endpoints,
@@ -215,9 +236,40 @@ def _models(
         "bandwidth_floor": settings.bandwidth_floor,
         "bandwidth": settings.bandwidth,
     }
-    good = ParzenEstimator(group.layout, *below, **options)
+    widen = (1.0 + len(pending) / max(len(history), 1)) ** settings.pending_widen
+    good = ParzenEstimator(
+        group.layout,
+        *below,
+        **{**options, "bandwidth_factor": settings.bandwidth_factor * widen},
+    )
+    if settings.liar_width == "above" or liars[0].shape[0] == 0:
+        merged = (np.concatenate(p) for p in zip(above, liars, strict=True))
+        return good, ParzenEstimator(group.layout, *merged, **options)
     bad = ParzenEstimator(group.layout, *above, **options)
-    return good, bad
+    narrow = good.sigmas[0] if good.sigmas.shape[0] > 1 else None
+    near = ParzenEstimator(
+        group.layout, *liars, **{**options, "prior_weight": 1e-9}, sigmas=narrow
+    )
+    weight_bad = float(np.sum(above[2])) + settings.prior_weight
+    return good, _Mixture([(weight_bad, bad), (float(np.sum(liars[2])), near)])
+
+
+class _Mixture:
+    """A weighted mixture of densities (the bad observations and the pending points).
+
+    Args:
+        parts: ``(weight, density)`` pairs; weights are positive, any scale.
+    """
+
+    def __init__(self, parts: list[tuple[float, ParzenEstimator]]) -> None:
+        total = sum(w for w, _ in parts)
+        self.parts = [(math.log(w / total), d) for w, d in parts]
+
+    def log_pdf(self, candidates: Candidates) -> np.ndarray:
+        """Log density of the mixture per candidate."""
+        return np.logaddexp.reduce(
+            [lw + d.log_pdf(candidates) for lw, d in self.parts], axis=0
+        )
 
 
 _Observations = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -229,10 +281,9 @@ def _split(
     pending: Sequence[Mapping[str, Any]],
     rng: np.random.Generator,
     settings: TPESettings,
-) -> tuple[_Observations, _Observations]:
-    """Below (best ``gamma`` share) and above observations of the group's trials.
-
-    Pending points that activate the group join the above ones (constant liar).
+) -> tuple[_Observations, _Observations, _Observations]:
+    """Below (best ``gamma`` share) and above observations of the group's trials,
+    and the pending points that activate the group (the constant liar's), weighted.
     """
     state = _rows.group_rows(history, group.labels, settings.ignore_failures)
     n_active = state.count
@@ -243,16 +294,16 @@ def _split(
     )
     columns = [history.values(label) for label in group.labels]
     layout = group.layout
-    below = (*layout.observations([c[below_rows] for c in columns]),)
-    above_cols = [c[above_rows] for c in columns]
+    below = layout.observations([c[below_rows] for c in columns])
+    above = layout.observations([c[above_rows] for c in columns])
     pending_cols = _pending_columns(group, pending)
-    if pending_cols[0].size:
-        above_cols = [
-            np.concatenate(p) for p in zip(above_cols, pending_cols, strict=True)
-        ]
-        above_weights = np.append(above_weights, np.ones(pending_cols[0].size))
-    above = (*layout.observations(above_cols),)
-    return (*below, np.ones(below_rows.size)), (*above, above_weights)
+    liars = layout.observations(pending_cols)
+    liar_weights = np.full(pending_cols[0].size, settings.liar_weight)
+    return (
+        (*below, np.ones(below_rows.size)),
+        (*above, above_weights),
+        (*liars, liar_weights),
+    )
 
 
 def _pending_columns(

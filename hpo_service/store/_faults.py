@@ -1,0 +1,102 @@
+"""Store failures that may pass (a full disk, a lock, a lost connection), ridden out.
+
+Drivers and workers keep going through such failures, retrying with backoff, instead
+of dying and taking their queued trials or held results with them. A store that is
+gone (its SQLite file deleted or replaced), a study or trial that does not exist and
+a document too large to store are not retried: waiting cannot fix them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from hpo_service.exceptions import (
+    StoreError,
+    StoreLostError,
+    StudyNotFoundError,
+    TrialNotFoundError,
+    UnstorableError,
+)
+
+FIRST_RETRY_DELAY = 0.5
+"""Seconds before the first retry; doubled after each failure."""
+MAX_RETRY_DELAY = 30.0
+"""The longest pause between retries, seconds."""
+_NOTE_EVERY = 30.0
+
+_PERMANENT = (StoreLostError, UnstorableError, StudyNotFoundError, TrialNotFoundError)
+
+
+def may_pass(error: BaseException) -> bool:
+    """Whether a failed store call may succeed if retried later.
+
+    Args:
+        error: What the store call raised.
+
+    Returns:
+        True for connection errors and store errors other than a lost store, a
+        missing study or trial, or an unstorable document.
+    """
+    if isinstance(error, ConnectionError):
+        return True
+    return isinstance(error, StoreError) and not isinstance(error, _PERMANENT)
+
+
+class StoreFaults:
+    """Backoff and a quiet log while the store keeps failing.
+
+    The first failure is logged at once, later ones at most every 30 s (with how
+    long the store has been failing); the first success after failures is logged too.
+
+    Args:
+        who: Who fails, for the log (``"study 's'"``).
+        doing: What cannot be done, for the log (``"run the study"``).
+        log: Where to log.
+    """
+
+    def __init__(
+        self,
+        who: str,
+        doing: str,
+        log: logging.Logger | logging.LoggerAdapter[logging.Logger],
+    ) -> None:
+        self._who = who
+        self._doing = doing
+        self._log = log
+        self._since: float | None = None
+        self._next_note = 0.0
+        self._delay = FIRST_RETRY_DELAY
+
+    def failed(self, error: BaseException) -> float:
+        """Note a failure that :func:`may_pass`; return the seconds to wait.
+
+        Raises:
+            BaseException: ``error`` itself when it cannot pass.
+        """
+        if not may_pass(error):
+            raise error
+        now = time.monotonic()
+        if self._since is None:
+            self._since, self._delay = now, FIRST_RETRY_DELAY
+        else:
+            self._delay = min(self._delay * 2, MAX_RETRY_DELAY)
+        if now >= self._next_note:
+            self._next_note = now + _NOTE_EVERY
+            self._log.warning(
+                "%s: cannot %s (the store has failed for %.0f s; retrying, next in "
+                "%.1f s): %s",
+                self._who, self._doing, now - self._since, self._delay, error,
+            )  # fmt: skip
+        return self._delay
+
+    def cleared(self) -> None:
+        """Note a success; log the recovery if the store had been failing."""
+        if self._since is None:
+            return
+        self._log.warning(
+            "%s: the store works again, after %.0f s of failures",
+            self._who,
+            time.monotonic() - self._since,
+        )
+        self._since, self._next_note = None, 0.0

@@ -1,0 +1,107 @@
+"""Bad input is refused before anything is stored, and commands say what they did.
+
+Real ``hpo-driver``/``hpo-worker`` processes on SQLite, as an operator runs them.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from hpo_service.store import NewTrial, TrialState, open_store
+
+from .test_signals import counts
+
+DRIVER = "hpo_service.driver.cli"
+WORKER = "hpo_service.worker"
+QUADRATIC = [
+    "--objective", "tests.e2e.objectives:quadratic",
+    "--space", "tests.e2e.objectives:space",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("study", "seed", "message"),
+    [
+        ("s", "-1", "'--seed': -1 is not in the range 0<=x<=4294967295"),
+        ("a/b", "1", "holds '/'"),  # the other name rules: tests/driver
+    ],
+)
+def test_a_bad_seed_or_study_name_is_refused_before_anything_is_stored(
+    procs, tmp_path, study, seed, message
+):
+    path = tmp_path / "hpo.sqlite"
+    run = procs.run(
+        DRIVER, "start", "--db", f"sqlite:///{path}", "--study", study, *QUADRATIC,
+        "--max-evals", "2", "--seed", seed, "--workers", "1", "--no-progress",
+    )  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    assert message in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not path.exists()  # no database, so no study that every start trips on
+
+
+def test_a_seed_stored_by_an_older_version_no_longer_breaks_the_study(procs, tmp_path):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    created = procs.run(
+        DRIVER, "start", "--db", db, "--study", "s", *QUADRATIC, "--max-evals", "2",
+        "--workers", "1", "--no-progress",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    with open_store(db) as store:  # what `--seed -1` used to leave behind
+        store.patch_study_settings("s", {"seed": -1})
+    resumed = procs.run(
+        DRIVER, "start", "--db", db, "--study", "s", "--max-evals", "4",
+        "--workers", "1", "--no-progress",
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert "its stored seed -1 cannot seed a generator" in resumed.stderr
+    assert counts(db, "s")[TrialState.DONE] == 4
+    with open_store(db) as store:
+        assert 0 <= store.get_study("s").settings["seed"] < 2**32
+
+
+def test_cancelling_unknown_or_finished_trials_says_so(procs, tmp_path):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    created = procs.run(
+        DRIVER, "start", "--db", db, "--study", "s", *QUADRATIC, "--max-evals", "2",
+        "--workers", "1", "--no-progress",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    with open_store(db) as store:
+        store.patch_study_settings("s", {"max_evals": 3})
+        (queued,) = store.insert_trials(
+            "s", [NewTrial({"x": 0.0, "y": 0.0}, {"x": 0.0, "y": 0.0})]
+        )
+    unknown = procs.run(DRIVER, "cancel", "--db", db, "--study", "s",
+                        "--tid", str(queued), "--tid", "99")  # fmt: skip
+    assert unknown.returncode == 1
+    assert "study 's' has no trial 99 (it has 3;" in unknown.stderr
+    assert "nothing was cancelled" in unknown.stderr
+    assert counts(db, "s")[TrialState.NEW] == 1  # the known one was not cancelled
+    mixed = procs.run(DRIVER, "cancel", "--db", db, "--study", "s",
+                      "--tid", "0", "--tid", str(queued))  # fmt: skip
+    assert mixed.returncode == 0, mixed.stderr
+    assert "cancelled 1 trial(s) of study 's'" in mixed.stdout
+    assert "trial 0 was already done: left as it is" in mixed.stderr
+    assert counts(db, "s")[TrialState.CANCELLED] == 1
+
+
+def test_a_timeout_before_any_trial_finished_says_so(procs, tmp_path):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    run = procs.run(
+        DRIVER, "start", "--db", db, "--study", "s", *QUADRATIC, "--max-evals", "3",
+        "--timeout", "0.5", "--no-progress",
+    )  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    assert "no trial succeeded" not in run.stdout + run.stderr
+    assert "no trial finished" in run.stdout
+    assert "its --timeout ran out before the first one did" in run.stderr
+    assert "hpo-worker --study s" in run.stderr
+    cancelled = counts(db, "s")[TrialState.CANCELLED]
+    assert cancelled >= 1 and f"{cancelled} cancelled" in run.stdout
+
+
+def test_the_worker_has_a_version(procs):
+    run = procs.run(WORKER, "--version")
+    assert run.returncode == 0, run.stderr
+    assert "version" in run.stdout
