@@ -8,9 +8,8 @@ owners) through the store API, then measures:
 
 - ``report``: ``hpo-driver report`` as a user runs it (a fresh process: interpreter
   start and every import included; target < 5 s for 20,000 trials), its wall time
-  and its CPU time (user + system, its forest process included: what the wall time
-  would be on one idle core), medians of ``--repeat`` runs; the same report with the
-  forest fitted in the one process (no helper process: the previous behaviour); then
+  and its CPU time (user + system: what the wall time would be on an idle core),
+  medians of ``--repeat`` runs, with the 1-minute load average before; then
   ``write_report`` in this process from opening the store to the written HTML
   (imports of plotly and scikit-learn included: it runs first), and its parts, also
   as CPU seconds of this process (the import cost measured in a fresh one), which
@@ -110,9 +109,6 @@ def timed(fn: Any) -> tuple[float, Any]:
 def bench_report(url: str, study: str, out: Path, repeat: int = 1) -> dict[str, float]:
     load_before = os.getloadavg()[0]
     cli, cli_cpu = _median_runs(lambda: _report_cli(url, study, out), repeat)
-    one, one_cpu = _median_runs(
-        lambda: _report_cli(url, study, out, fork=False), repeat
-    )
     _, imports_cpu = _child_cpu(_import_heavy)
     total, _ = timed(lambda: _report(url, study, out))
     with open_store(url) as store:
@@ -123,8 +119,6 @@ def bench_report(url: str, study: str, out: Path, repeat: int = 1) -> dict[str, 
     return {"load average (1 min) before": load_before,
             "hpo-driver report (process, wall)": cli,
             "hpo-driver report (process, CPU)": cli_cpu,
-            "  same, forest fitted in one process (wall)": one,
-            "  same, forest fitted in one process (CPU)": one_cpu,
             "  CPU: import numpy, scikit-learn, plotly": imports_cpu,
             "  CPU: read the study": load_cpu,
             "  CPU: fANOVA importance": _cpu(lambda: param_importances(data)),
@@ -162,22 +156,13 @@ def _import_heavy() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def _report_cli(url: str, study: str, out: Path, *, fork: bool = True) -> None:
-    """What a user waits for: a fresh interpreter, imports included. ``fork=False``
-    runs the same report with the forest fitted in process (one core)."""
-    command = [sys.executable, "-m", "hpo_service.driver.cli", "report", "--db", url,
-               "--study", study, "--out", str(out)]  # fmt: skip
-    if not fork:
-        command = [sys.executable, "-c", _ONE_PROCESS, url, study, str(out)]
-    subprocess.run(command, check=True, capture_output=True)
-
-
-#: ``hpo-driver report`` without the forest's helper process (what it did before).
-_ONE_PROCESS = """
-import sys
-from hpo_service.insight import load_study, write_report
-write_report(load_study(sys.argv[1], sys.argv[2]), sys.argv[3])
-"""
+def _report_cli(url: str, study: str, out: Path) -> None:
+    """What a user waits for: a fresh interpreter, imports included."""
+    subprocess.run(
+        [sys.executable, "-m", "hpo_service.driver.cli", "report", "--db", url,
+         "--study", study, "--out", str(out)],
+        check=True, capture_output=True,
+    )  # fmt: skip
 
 
 def _report(url: str, study: str, out: Path) -> None:

@@ -295,3 +295,18 @@ def test_motpe_takes_tpes_settings_in_either_spelling():
     )
     with pytest.raises(ValueError, match="gama"):
         check("motpe", {"gama": 0.2})
+
+
+def test_an_algorithm_of_hyperopts_is_refused_saying_which_to_use():
+    def hyperopt_style(new_ids, domain, trials, seed):
+        raise AssertionError("never called")
+
+    with pytest.raises(TypeError, match="takes hyperopt's"):
+        fmin(_square, hp.uniform("x", 0, 1), hyperopt_style, max_evals=2, **QUIET)
+    hyperopt = pytest.importorskip("hyperopt")
+    for algo in (
+        hyperopt.tpe.suggest,
+        partial(hyperopt.anneal.suggest, shrink_coef=0.2),
+    ):
+        with pytest.raises(TypeError, match="from hpo_service import tpe"):
+            fmin(_square, hp.uniform("x", 0, 1), algo, max_evals=2, **QUIET)

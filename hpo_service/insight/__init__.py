@@ -22,7 +22,6 @@ from hpo_service.insight._figures import (
     pareto_figure,
     slice_figure,
 )
-from hpo_service.insight._forest_process import forest_process
 from hpo_service.insight._importance import ParamImportance, param_importances
 from hpo_service.insight._params import ParamInfo
 from hpo_service.insight._report import StudyReport, build_report, write_report
@@ -43,7 +42,6 @@ __all__ = [
     "build_report",
     "contour_figure",
     "failure_groups",
-    "forest_process",
     "history_figure",
     "importance_figure",
     "intermediate_figure",

@@ -66,7 +66,6 @@ def report(db_url: str, study: str, out: Path, image_format: str | None) -> None
     """Write an HTML report of a study: history, parallel coordinates, slices,
     importances, contour, intermediate values, worker timeline and failures."""
     require_extra("plotly", "sklearn")
-    from hpo_service.insight._forest_process import forest_process
     from hpo_service.insight._report import write_report
 
     started = time.perf_counter()
@@ -75,13 +74,11 @@ def report(db_url: str, study: str, out: Path, image_format: str | None) -> None
             f"the folder of `--out` must exist, but got --out={out}",
             param_hint="'--out'",
         )
-    with forest_process() as forest:  # imports scikit-learn while the study is read
-        data = load_for_cli(db_url, study)
-        try:
-            written = write_report(data, out, image_format=image_format,
-                                   executor=forest)  # fmt: skip
-        except ImportError as e:
-            raise click.ClickException(str(e)) from e
+    data = load_for_cli(db_url, study)
+    try:
+        written = write_report(data, out, image_format=image_format)
+    except ImportError as e:
+        raise click.ClickException(str(e)) from e
     for path in written:
         click.echo(str(path))
     click.echo(

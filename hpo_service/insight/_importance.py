@@ -29,16 +29,12 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
-from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
-    from concurrent.futures import Executor, Future
-
     from hpo_service.insight._data import StudyData, TrialRow
     from hpo_service.insight._params import ParamInfo
 
@@ -73,7 +69,6 @@ def param_importances(
     n_trees: int = 64,
     max_samples: int = 2000,
     seed: int = 0,
-    executor: Executor | None = None,
 ) -> list[ParamImportance]:
     """fANOVA importances of a study's parameters, most important first.
 
@@ -86,8 +81,6 @@ def param_importances(
             importances stay within 0.002 of fitting every tree on all trials
             (``python -m benchmarks.insight --stability``).
         seed: Seed of the forest.
-        executor: Where to fit the forest (e.g. a process pool), or None for here;
-            the result is the same.
 
     Returns:
         One entry per parameter that varied, sorted by importance (ties by label);
@@ -97,61 +90,9 @@ def param_importances(
         ImportError: scikit-learn is not installed (``pip install
             "hpo-service[dashboard]"``).
     """
-    return start_importances(
-        data, objective=objective, n_trees=n_trees, max_samples=max_samples,
-        seed=seed, executor=executor,
-    )()  # fmt: skip
-
-
-def start_importances(
-    data: StudyData,
-    *,
-    objective: int = 0,
-    n_trees: int = 64,
-    max_samples: int = 2000,
-    seed: int = 0,
-    executor: Executor | None = None,
-) -> Callable[[], list[ParamImportance]]:
-    """Start :func:`param_importances` (same arguments); call the result to get them.
-
-    With an ``executor`` the forest is fitted there while the caller does other
-    work (the report draws its other figures meanwhile); without one it is fitted
-    now. A broken executor (its process died) falls back to fitting here.
-    """
     problem = _problem(data, objective)
     if problem is None:
-        return list
-    args = (problem, n_trees, max_samples, seed)
-    future = _submit(executor, args)
-    if future is None:
-        fractions = _fractions(*args)
-        return lambda: _ranked(problem.labels, fractions)
-
-    def result() -> list[ParamImportance]:
-        try:
-            return _ranked(problem.labels, future.result())
-        except BrokenExecutor:
-            _logger.warning("the forest's process died; fitting the forest here")
-            return _ranked(problem.labels, _fractions(*args))
-
-    return result
-
-
-def _submit(executor: Executor | None, args: tuple[Any, ...]) -> Future | None:
-    """The forest's fit submitted to ``executor``; None for none or a broken one."""
-    if executor is None:
-        return None
-    try:
-        return executor.submit(_fractions, *args)
-    except BrokenExecutor:
-        return None
-
-
-def _fractions(
-    problem: _Problem, n_trees: int, max_samples: int, seed: int
-) -> np.ndarray:
-    """Each tree's main-effect variance fractions (trees x features), constant
-    trees left out."""
+        return []
     forest = _fit_forest(
         problem.x, problem.y, n_trees=n_trees, max_samples=max_samples, seed=seed
     )
@@ -161,7 +102,8 @@ def _fractions(
             for t in forest.estimators_
         ]
     )
-    return fractions[~np.isnan(fractions).any(axis=1)]
+    fractions = fractions[~np.isnan(fractions).any(axis=1)]  # constant trees
+    return _ranked(problem.labels, fractions)
 
 
 @dataclass(frozen=True)

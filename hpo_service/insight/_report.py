@@ -12,12 +12,10 @@ from typing import TYPE_CHECKING, Any
 from hpo_service.insight import _figures
 from hpo_service.insight._data import finished_count
 from hpo_service.insight._failures import FailureGroup, failure_groups
-from hpo_service.insight._importance import ParamImportance, start_importances
+from hpo_service.insight._importance import ParamImportance, param_importances
 from hpo_service.insight._workers import WorkerUsage, timeline_figure, worker_usage
 
 if TYPE_CHECKING:
-    from concurrent.futures import Executor
-
     import plotly.graph_objects as go
 
     from hpo_service.insight._data import StudyData
@@ -44,29 +42,18 @@ class StudyReport:
     workers: list[WorkerUsage] = field(default_factory=list)
 
 
-#: Page order of the figures.
-_ORDER = ("history", "history_time", "pareto", "parallel", "slice", "importance",
-          "contour", "intermediate", "timeline")  # fmt: skip
-
-
-def build_report(
-    data: StudyData, *, importances: bool = True, executor: Executor | None = None
-) -> StudyReport:
+def build_report(data: StudyData, *, importances: bool = True) -> StudyReport:
     """Compute every figure and table of the report.
 
     Args:
         data: The study.
         importances: Whether to compute fANOVA importances (and the contour of the
             most important pair).
-        executor: Where to fit the importances' random forest (while the other
-            figures are drawn here), or None for here; see
-            :func:`~hpo_service.insight.forest_process`.
 
     Returns:
         The report's parts.
     """
     report = StudyReport(data)
-    pending = start_importances(data, executor=executor) if importances else list
     figs = report.figures
     figs["history"] = _figures.history_figure(data, over="number")
     figs["history_time"] = _figures.history_figure(data, over="time")
@@ -75,26 +62,23 @@ def build_report(
     if data.params:
         figs["parallel"] = _figures.parallel_figure(data)
         figs["slice"] = _figures.slice_figure(data)
-    figs["intermediate"] = _figures.intermediate_figure(data)
-    figs["timeline"] = timeline_figure(data)
-    report.failures = failure_groups(data)
-    report.workers = worker_usage(data)
-    report.importances = pending()
+    if importances:
+        report.importances = param_importances(data)
     if report.importances:
         figs["importance"] = _figures.importance_figure(report.importances)
     if len(report.importances) >= 2:
         pair = (report.importances[0].label, report.importances[1].label)
         figs["contour"] = _figures.contour_figure(data, pair)
-    report.figures = {k: figs[k] for k in _ORDER if figs.get(k) is not None}
+    figs["intermediate"] = _figures.intermediate_figure(data)
+    figs["timeline"] = timeline_figure(data)
+    report.failures = failure_groups(data)
+    report.workers = worker_usage(data)
+    report.figures = {k: v for k, v in figs.items() if v is not None}
     return report
 
 
 def write_report(
-    data: StudyData,
-    out: str | Path,
-    *,
-    image_format: str | None = None,
-    executor: Executor | None = None,
+    data: StudyData, out: str | Path, *, image_format: str | None = None
 ) -> list[Path]:
     """Write the HTML report, and each figure as an image if asked.
 
@@ -103,7 +87,6 @@ def write_report(
         out: Path of the HTML file (its folder must exist).
         image_format: ``"png"`` or ``"svg"`` to also write ``<out stem>-<figure>.<fmt>``
             beside it (needs kaleido and a Chrome or Chromium), or None.
-        executor: Where to fit the importances' forest, as :func:`build_report`.
 
     Returns:
         The paths written, the HTML file first.
@@ -118,7 +101,7 @@ def write_report(
             f"image_format={image_format!r}"
         )
     started = time.perf_counter()
-    report = build_report(data, executor=executor)
+    report = build_report(data)
     out = Path(out)
     out.write_text(report_html(report), encoding="utf-8")
     written = [out]

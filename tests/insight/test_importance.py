@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 
 import pytest
 
@@ -114,31 +113,3 @@ def test_only_done_trials_count():
     result = param_importances(data)
     assert result[0].label == "a"
     assert result[0].importance == pytest.approx(TRUE["a"], abs=0.08)
-
-
-def test_the_report_s_forest_process_gives_the_same_importances(tmp_path):
-    """``hpo-driver report`` fits the forest in a forked helper process
-    (``forest_process``): same importances, same report, as fitting it in process;
-    and a helper that died is replaced by fitting here."""
-    from concurrent.futures import ProcessPoolExecutor
-
-    from hpo_service.insight import build_report, forest_process
-
-    data = random_study(CONDITIONAL_SPACE, conditional, n=300, seed=3)
-    here = param_importances(data)
-    with forest_process() as forest:
-        if forest is None:
-            pytest.skip("one core or no fork: the report fits the forest in process")
-        there = param_importances(data, executor=forest)
-        report = build_report(data, executor=forest)
-    assert there == here and report.importances == here
-    assert list(report.figures)[:7] == [
-        "history", "history_time", "parallel", "slice", "importance", "contour",
-        "timeline",
-    ]  # fmt: skip
-    broken = ProcessPoolExecutor(1)
-    broken.submit(os._exit, 1)  # the worker dies: the pool is broken
-    try:
-        assert param_importances(data, executor=broken) == here
-    finally:
-        broken.shutdown()
