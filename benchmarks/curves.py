@@ -14,8 +14,11 @@ final value of every configuration it stopped early (to count mistakes).
   once per grid point and process, then reused by every method and seed).
 - ``synthetic``: a family of curves ``final + amplitude * exp(-t / tau)`` plus noise,
   where the configurations that end best learn slowest, so that early values rank
-  configurations imperfectly (Spearman correlation between the value at step 1 and
-  the final value is about 0.3, at step 3 about 0.6).
+  configurations imperfectly.
+
+How well early values rank configurations (Spearman correlation of the value at
+step 1, 3 and 9 with the final value over 400 random configurations,
+:func:`early_rank_correlation`): sgd 0.80, 0.83, 0.89; synthetic 0.56, 0.45, 0.83.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Report and dashboard cost on a long study, beside Optuna's and hyperopt's plots.
 
-    python -m benchmarks.insight --trials 20000 [--stability] [--no-peers]
+    python -m benchmarks.insight --trials 20000 [--repeat 3] [--stability] [--no-peers]
 
 Builds a SQLite study of ``--trials`` finished trials (random points of an 8-parameter
 space with log-scale, choice and conditional parameters; 5% errors; 8 workers as
@@ -8,7 +8,8 @@ owners) through the store API, then measures:
 
 - ``report``: ``hpo-driver report`` as a user runs it (a fresh process: interpreter
   start and every import included; target < 5 s for 20,000 trials), its wall time
-  and its CPU time (user + system: what the wall time would be on an idle core), then
+  and its CPU time (user + system: what the wall time would be on an idle core),
+  medians of ``--repeat`` runs, with the 1-minute load average before; then
   ``write_report`` in this process from opening the store to the written HTML
   (imports of plotly and scikit-learn included: it runs first), and its parts, also
   as CPU seconds of this process (the import cost measured in a fresh one), which
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
 import subprocess
 import sys
@@ -104,8 +106,9 @@ def timed(fn: Any) -> tuple[float, Any]:
     return time.perf_counter() - start, value
 
 
-def bench_report(url: str, study: str, out: Path) -> dict[str, float]:
-    cli, cli_cpu = _child_cpu(lambda: _report_cli(url, study, out))
+def bench_report(url: str, study: str, out: Path, repeat: int = 1) -> dict[str, float]:
+    load_before = os.getloadavg()[0]
+    cli, cli_cpu = _median_runs(lambda: _report_cli(url, study, out), repeat)
     _, imports_cpu = _child_cpu(_import_heavy)
     total, _ = timed(lambda: _report(url, study, out))
     with open_store(url) as store:
@@ -113,7 +116,8 @@ def bench_report(url: str, study: str, out: Path) -> dict[str, float]:
         load_cpu = _cpu(lambda: StudyData.from_store(store, study))
     importance, _ = timed(lambda: param_importances(data))
     report = build_report(data)
-    return {"hpo-driver report (process, wall)": cli,
+    return {"load average (1 min) before": load_before,
+            "hpo-driver report (process, wall)": cli,
             "hpo-driver report (process, CPU)": cli_cpu,
             "  CPU: import numpy, scikit-learn, plotly": imports_cpu,
             "  CPU: read the study": load_cpu,
@@ -124,6 +128,12 @@ def bench_report(url: str, study: str, out: Path) -> dict[str, float]:
             "report in process (store to file)": total, "  read study": load,
             "  fANOVA importance": importance,
             "report size (MB)": out.stat().st_size / 1e6}  # fmt: skip
+
+
+def _median_runs(fn: Any, repeat: int) -> tuple[float, float]:
+    """Median wall and median CPU seconds of ``repeat`` runs of ``fn`` (children)."""
+    runs = np.array([_child_cpu(fn) for _ in range(repeat)])
+    return float(np.median(runs[:, 0])), float(np.median(runs[:, 1]))
 
 
 def _cpu(fn: Any) -> float:
@@ -269,6 +279,10 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=20000)
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument(
+        "--repeat", type=int, default=3,
+        help="Runs of `hpo-driver report` (each way); medians are shown.",
+    )  # fmt: skip
+    parser.add_argument(
         "--stability", action="store_true",
         help="Also refit the importances with other seeds and on all trials.",
     )  # fmt: skip
@@ -282,15 +296,17 @@ def main() -> None:
             store.create_study("bench", settings)
             seconds, done = timed(lambda: fill(store, "bench", args.trials, rng))
         print(f"filled {args.trials} trials in {seconds:.1f} s")
-        results = bench_report(url, "bench", Path(tmp) / "report.html")
+        results = bench_report(url, "bench", Path(tmp) / "report.html", args.repeat)
         results.update(bench_dashboard(url, "bench", rng))
         if args.stability:
             results.update(bench_importance_stability(url, "bench"))
         if not args.no_peers:
             results.update(bench_optuna(done))
             results.update(bench_hyperopt(url, "bench"))
+    results["load average (1 min) after"] = os.getloadavg()[0]
     for key, value in results.items():
-        unit = "" if "size" in key or "rows" in key or "importance:" in key else " s"
+        unitless = ("size", "rows", "importance:", "load average")
+        unit = "" if any(word in key for word in unitless) else " s"
         print(f"{key:<40} {value:10.3f}{unit}")
 
 

@@ -1,12 +1,16 @@
 """Worker throughput: K ``hpo-worker`` processes draining a pre-filled SQLite queue.
 
     python -m benchmarks.worker_throughput --trials 3000 --workers 1 4
+    python -m benchmarks.worker_throughput --trials 2000 --workers 1 --output both
 
 No driver runs: the queue is filled before the workers start, so the rate is the
 workers' own per-trial cost (claim, run the trivial objective in the reused child
 process, record the result) plus the store's. Rates come from the store's timestamps
 (first claim to last finish), so process start-up and the idle timeout are excluded.
 Worker logs (one INFO line per trial) go to /dev/null, as with a quiet journal.
+``--output both`` runs each case with the objective's output shown (the default: the
+worker polls the output file while the objective runs) and with
+``--no-objective-output``, alternately, to price the polling.
 """
 
 from __future__ import annotations
@@ -44,10 +48,11 @@ def fill(db: str, trials: int) -> None:
             store.insert_trials("bench", [NewTrial(params=c, config=c) for c in batch])
 
 
-def drain(db: str, workers: int) -> None:
-    """Run ``workers`` worker processes until the queue is empty."""
+def drain(db: str, workers: int, extra: list[str]) -> None:
+    """Run ``workers`` worker processes (with ``extra`` options) until the queue is
+    empty."""
     command = [sys.executable, "-m", "hpo_service.worker", "--db", db,
-               "--study", "bench", "--idle-timeout", "1"]  # fmt: skip
+               "--study", "bench", "--idle-timeout", "1", *extra]  # fmt: skip
     procs = [
         subprocess.Popen(command, cwd=REPO, stderr=subprocess.DEVNULL)
         for _ in range(workers)
@@ -57,12 +62,12 @@ def drain(db: str, workers: int) -> None:
         raise SystemExit(f"a worker failed: exit codes {codes}")
 
 
-def measure(trials: int, workers: int) -> tuple[float, int]:
+def measure(trials: int, workers: int, extra: list[str]) -> tuple[float, int]:
     """Trials/s from first claim to last finish, and how many trials were done."""
     with tempfile.TemporaryDirectory() as tmp:
         db = f"sqlite:///{Path(tmp) / 'bench.sqlite'}"
         fill(db, trials)
-        drain(db, workers)
+        drain(db, workers, extra)
         with open_store(db) as store:
             done = store.get_trials("bench", [TrialState.DONE])
     first = min(t.started_at for t in done)
@@ -74,13 +79,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=3000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4])
+    parser.add_argument(
+        "--output", choices=["shown", "hidden", "both"], default="shown",
+        help="objective output shown (default), hidden, or both alternately",
+    )  # fmt: skip
+    parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
+    variants = {"shown": [], "hidden": ["--no-objective-output"]}
+    names = ["shown", "hidden"] if args.output == "both" else [args.output]
     for workers in args.workers:
-        rate, done = measure(args.trials, workers)
-        print(
-            f"{workers} worker(s): {done} trials, {rate:7.1f} trials/s, "
-            f"{1000 * workers / rate:.2f} ms per trial per worker"
-        )
+        for _ in range(args.repeats):
+            for name in names:
+                rate, done = measure(args.trials, workers, variants[name])
+                print(
+                    f"{workers} worker(s), output {name}: {done} trials, "
+                    f"{rate:7.1f} trials/s, {1000 * workers / rate:.2f} ms per "
+                    "trial per worker"
+                )
 
 
 if __name__ == "__main__":

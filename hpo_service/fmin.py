@@ -6,6 +6,7 @@ generate_trials_to_calculate`` works as ``from hyperopt.fmin import ...`` does.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import math
@@ -323,4 +324,34 @@ def _algorithm(algo: Algorithm | None) -> Algorithm:
         return tpe.suggest
     if not callable(algo):
         raise TypeError(f"`algo` must be callable (e.g. tpe.suggest), but got {algo!r}")
+    _refuse_hyperopt_algorithm(algo)
     return algo
+
+
+def _refuse_hyperopt_algorithm(algo: Algorithm) -> None:
+    """Refuse hyperopt's own suggest functions and ones written to its interface.
+
+    Raises:
+        TypeError: ``algo`` (or the function a partial wraps) comes from hyperopt, or
+            takes hyperopt's ``(new_ids, domain, trials, seed)``.
+    """
+    function = algo
+    while isinstance(function, functools.partial):
+        function = function.func
+    module = getattr(function, "__module__", None) or ""
+    name = f"{module}.{getattr(function, '__qualname__', function)!s}"
+    if module.split(".")[0] == "hyperopt":
+        raise TypeError(
+            f"`algo` must be one of hpo_service's algorithms (from hpo_service import "
+            f"tpe, then algo=tpe.suggest), but got hyperopt's own {name}"
+        )
+    try:
+        names = list(inspect.signature(function).parameters)[:2]
+    except (TypeError, ValueError):
+        return
+    if names == ["new_ids", "domain"]:
+        raise TypeError(
+            f"`algo` is called as algo(space, history, rng, n) here, but {name} "
+            "takes hyperopt's (new_ids, domain, trials, seed): pass hpo_service's "
+            "tpe/rand/anneal/mix suggest, with settings through functools.partial"
+        )

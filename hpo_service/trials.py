@@ -420,14 +420,32 @@ class Trials(TrialsView):
         """Recompute :attr:`trials` from every trial (after a trial's state changed)."""
         self._trials = [d for d in self._all if d["state"] in JOB_VALID_STATES]
 
-    def fmin(self, fn: Any, space: Any, algo: Any = None, **kwargs: Any) -> Any:
+    def fmin(
+        self,
+        fn: Any,
+        space: Any,
+        algo: Any = None,
+        max_evals: int | None = None,
+        timeout: float | None = None,
+        loss_threshold: float | None = None,
+        max_queue_len: int = 1,
+        rstate: Any = None,
+        verbose: bool = False,
+        **kwargs: Any,
+    ) -> Any:
         """``fmin(fn, space, algo, ..., trials=self)``: hyperopt's method spelling.
 
-        Takes every argument of :func:`hpo_service.fmin.fmin` but ``trials``.
+        The positional arguments come in the order of hyperopt's ``Trials.fmin``;
+        every other argument of :func:`hpo_service.fmin.fmin` but ``trials`` is
+        taken by keyword.
         """
         from hpo_service.fmin import fmin
 
-        return fmin(fn, space, algo, trials=self, allow_trials_fmin=False, **kwargs)
+        return fmin(
+            fn, space, algo, max_evals, timeout, loss_threshold,
+            max_queue_len=max_queue_len, rstate=rstate, trials=self,
+            allow_trials_fmin=False, **kwargs,
+        )  # fmt: skip
 
     def delete_all(self) -> None:
         """Forget every trial and attachment."""

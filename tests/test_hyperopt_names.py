@@ -152,9 +152,7 @@ def test_trials_methods_of_hyperopts_docs(lib):
         return {"loss": x**2, "status": "ok", "attachments": {"k": pickle.dumps(x)}}
 
     trials = lib.Trials()
-    trials.fmin(
-        objective, lib.hp.uniform("x", -10, 10), lib.rand.suggest, max_evals=6, **QUIET
-    )
+    trials.fmin(objective, lib.hp.uniform("x", -10, 10), lib.rand.suggest, 6, **QUIET)
     assert len(trials) == 6 and not trials.asynchronous
     xs = trials.vals["x"]
     assert trials.losses() == pytest.approx([x**2 for x in xs])
@@ -297,3 +295,18 @@ def test_motpe_takes_tpes_settings_in_either_spelling():
     )
     with pytest.raises(ValueError, match="gama"):
         check("motpe", {"gama": 0.2})
+
+
+def test_an_algorithm_of_hyperopts_is_refused_saying_which_to_use():
+    def hyperopt_style(new_ids, domain, trials, seed):
+        raise AssertionError("never called")
+
+    with pytest.raises(TypeError, match="takes hyperopt's"):
+        fmin(_square, hp.uniform("x", 0, 1), hyperopt_style, max_evals=2, **QUIET)
+    hyperopt = pytest.importorskip("hyperopt")
+    for algo in (
+        hyperopt.tpe.suggest,
+        partial(hyperopt.anneal.suggest, shrink_coef=0.2),
+    ):
+        with pytest.raises(TypeError, match="from hpo_service import tpe"):
+            fmin(_square, hp.uniform("x", 0, 1), algo, max_evals=2, **QUIET)

@@ -28,6 +28,9 @@ STOP_SIGNALS = tuple(
 class StopSignals:
     """Turns SIGTERM, SIGHUP and SIGINT into a stop request while active.
 
+    A signal the process was started ignoring stays ignored: under ``nohup`` a
+    closed terminal's SIGHUP must not stop the driver.
+
     Use it as a context manager from the main thread (elsewhere it does nothing, as
     Python delivers signals to the main thread only); the previous handlers come
     back on exit.
@@ -44,7 +47,10 @@ class StopSignals:
     def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():
             for signum in STOP_SIGNALS:
-                self._previous[signum] = signal.getsignal(signum)
+                previous = signal.getsignal(signum)
+                if previous == signal.SIG_IGN:  # `nohup` (SIGHUP), `cmd &` (SIGINT)
+                    continue
+                self._previous[signum] = previous
                 signal.signal(signum, self._handle)
         return self
 

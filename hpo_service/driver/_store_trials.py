@@ -21,7 +21,7 @@ from hpo_service.driver._study import open_driven_study, space_settings, study_s
 from hpo_service.driver._study_loop import Driver, DriverOptions
 from hpo_service.driver._suggest import Suggester
 from hpo_service.exceptions import StudyNotFoundError, TrialNotFoundError
-from hpo_service.fmin import as_generator, best_of
+from hpo_service.fmin import as_generator, best_of, check_stop_rules
 from hpo_service.objective._reference import reference_of
 from hpo_service.space import compile_space
 from hpo_service.store import BaseTrialStore, Trial, TrialState, open_store
@@ -229,12 +229,14 @@ class StoreTrials(TrialsView):
         self,
         fn: Callable[[Any], Any],
         space: Any,
-        *,
-        algo: Callable[..., Any] | None,
-        max_evals: int | None,
+        algo: Callable[..., Any] | None = None,
+        max_evals: int | None = None,
         timeout: float | None = None,
         loss_threshold: float | None = None,
+        max_queue_len: int = 1,
         rstate: Any = None,
+        verbose: bool = False,
+        *,
         return_argmin: bool = True,
         points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
         show_progressbar: bool = True,
@@ -244,9 +246,16 @@ class StoreTrials(TrialsView):
     ) -> Any:
         """Drive the study to ``max_evals`` finished trials; see :func:`fmin`.
 
-        Objective errors always become ``error`` trials here (workers catch them).
-        ``pruner`` (if given) replaces the one given to the constructor.
+        The arguments come in the order of hyperopt's ``Trials.fmin``
+        (``max_queue_len`` and ``verbose`` are accepted: the driver sizes its queue
+        itself, and progress is ``show_progressbar``). Objective errors always become
+        ``error`` trials here (workers catch them). ``pruner`` (if given) replaces the
+        one given to the constructor.
+
+        Raises:
+            ValueError: No stop rule, or a bad ``timeout``/``loss_threshold``.
         """
+        check_stop_rules(max_evals, timeout, loss_threshold, early_stop_fn)
         # algo=None: a new study uses tpe, a resumed one keeps its algorithm.
         name, algo_settings = (None, None) if algo is None else describe(algo)
         chosen = self.pruner if pruner is None else resolve_pruner(pruner)

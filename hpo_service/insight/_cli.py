@@ -69,12 +69,12 @@ def report(db_url: str, study: str, out: Path, image_format: str | None) -> None
     from hpo_service.insight._report import write_report
 
     started = time.perf_counter()
-    data = load_for_cli(db_url, study)
     if not out.parent.is_dir():
         raise click.BadParameter(
             f"the folder of `--out` must exist, but got --out={out}",
             param_hint="'--out'",
         )
+    data = load_for_cli(db_url, study)
     try:
         written = write_report(data, out, image_format=image_format)
     except ImportError as e:
@@ -151,8 +151,17 @@ _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
     help="Interface to bind. Anything but the loopback exposes the studies, without "
     "authentication, to whoever reaches this machine.",
 )  # fmt: skip
+@click.option(
+    "--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+    help="Also answer requests addressed to this host name or address (the Host "
+    "header; e.g. this machine's name when serving on --host 0.0.0.0, or a "
+    "reverse proxy's). Repeatable; '*' turns the check off. By default only the "
+    "loopback names and the --host address are answered (against DNS rebinding).",
+)  # fmt: skip
 @db_option
-def dashboard(db_url: str, study: str | None, port: int, host: str) -> None:
+def dashboard(
+    db_url: str, study: str | None, port: int, host: str, allow_hosts: tuple[str, ...]
+) -> None:
     """Serve a live web dashboard of the store's studies (read-only)."""
     require_extra("plotly", "sklearn", "starlette", "uvicorn")
     import uvicorn
@@ -165,6 +174,13 @@ def dashboard(db_url: str, study: str | None, port: int, host: str) -> None:
             f"{port} can read every study in the store (no authentication)",
             err=True,
         )
+    allowed = _allowed_hosts(host, allow_hosts)
+    if host in ("0.0.0.0", "::") and not allow_hosts:
+        click.echo(
+            "note: requests are answered only when they name this machine as "
+            "localhost; give its name or address with --allow-host NAME",
+            err=True,
+        )
     store = open_store_for_cli(db_url)
     try:
         if study is not None:
@@ -174,7 +190,37 @@ def dashboard(db_url: str, study: str | None, port: int, host: str) -> None:
                 raise click.ClickException(str(e)) from e
         shown = "localhost" if host in _LOCAL_HOSTS else host
         click.echo(f"dashboard on http://{shown}:{port}/ (Ctrl+C stops it)", err=True)
-        uvicorn.run(create_app(store, study=study), host=host, port=port,
-                    log_level="warning")  # fmt: skip
+        app = create_app(store, study=study, allowed_hosts=allowed)
+        uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         store.close()
+
+
+def _allowed_hosts(host: str, extra: tuple[str, ...]) -> list[str]:
+    """The Host header values answered: loopback names, the bound address (unless a
+    wildcard), and ``--allow-host`` values (IPv6 addresses get their brackets)."""
+    from hpo_service.insight._dashboard import LOCAL_HOSTS
+
+    names = [*LOCAL_HOSTS, *([] if host in ("0.0.0.0", "::", "") else [host]), *extra]
+    if "*" in names:
+        return ["*"]
+    out = []
+    for name in (n.strip().lower() for n in names):
+        if ":" in name.strip("[]"):
+            name = f"[{_ipv6(name.strip('[]'))}]"
+        if name and name not in out:
+            out.append(name)
+    return out
+
+
+def _ipv6(text: str) -> str:
+    import ipaddress
+
+    try:
+        return str(ipaddress.IPv6Address(text))
+    except ValueError:
+        raise click.BadParameter(
+            "`--allow-host` must be a host name or an IP address, without a port, "
+            f"but got --allow-host={text}",
+            param_hint="'--allow-host'",
+        ) from None

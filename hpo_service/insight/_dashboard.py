@@ -12,7 +12,7 @@ Routes (all GET, all read-only):
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -43,27 +43,48 @@ def _static(name: str) -> str:
     return resources.files("hpo_service.insight").joinpath("_static", name).read_text()
 
 
-def create_app(store: BaseTrialStore, *, study: str | None = None) -> Starlette:
+#: Host names a request may address by default: the loopback interface's.
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def create_app(
+    store: BaseTrialStore,
+    *,
+    study: str | None = None,
+    allowed_hosts: Iterable[str] = LOCAL_HOSTS,
+) -> Starlette:
     """The dashboard's ASGI app over an open store.
+
+    Requests whose ``Host`` header names another host are refused (400), so a web
+    page on another site cannot read the studies through a DNS name rebound to this
+    machine (DNS rebinding); Starlette's ``TrustedHostMiddleware`` checks it.
 
     Args:
         store: The trials store (only read).
         study: The study shown first, or None for the first in the list.
+        allowed_hosts: Host names or IP addresses (IPv6 in brackets, no port) a
+            request's ``Host`` may name; ``"*"`` allows any. The loopback names by
+            default.
 
     Returns:
         A Starlette application (serve it with uvicorn or any ASGI server).
     """
     from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
     from starlette.routing import Route
 
     routes = _Routes(LiveStore(store), study)
+    hosts = Middleware(
+        TrustedHostMiddleware, allowed_hosts=list(allowed_hosts), www_redirect=False
+    )
     return Starlette(routes=[
         Route("/", routes.page),
         Route("/static/{name}", routes.static),
         Route("/api/studies", routes.studies),
         Route("/api/studies/{name:path}/changes", routes.changes),
         Route("/api/studies/{name:path}/figures", routes.figures),
-    ])  # fmt: skip
+    ], middleware=[hosts])  # fmt: skip
 
 
 class _Routes:

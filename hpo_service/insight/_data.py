@@ -37,7 +37,8 @@ class TrialRow:
     """One trial, flattened for plotting. Times are epoch seconds.
 
     Attributes:
-        loss: The single-objective loss of a successful trial (None otherwise).
+        loss: The single-objective loss of a successful trial, or the last value a
+            pruned trial reported (None otherwise).
         losses: The loss vector of a successful multi-objective trial, else None.
         violation: The result's total constraint violation (sum of its positive
             ``constraints``; 0.0 when feasible or without constraints).
@@ -80,6 +81,8 @@ def row_from_trial(trial: Trial) -> TrialRow:
     result = trial.result or {}
     error = trial.error or {}
     loss, losses = _losses(result)
+    if trial.state.value == "pruned":
+        loss = _pruned_loss(result, trial.intermediate)
     return TrialRow(
         tid=trial.tid,
         state=trial.state.value,
@@ -110,6 +113,18 @@ def _losses(result: Mapping[str, Any]) -> tuple[float | None, tuple[float, ...] 
         return loss, None
     vector = losses_of(result)
     return None, (tuple(vector) if vector is not None and len(vector) > 1 else None)
+
+
+def _pruned_loss(
+    result: Mapping[str, Any], intermediate: Mapping[int, float]
+) -> float | None:
+    """A pruned trial's loss: its result's ``loss`` (the worker stores the last value
+    reported), else its last intermediate value; None when neither is a number."""
+    for value in (result.get("loss"), intermediate.get(max(intermediate, default=-1))):
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if number and not math.isnan(value):
+            return float(value)
+    return None
 
 
 def _violation(result: Mapping[str, Any]) -> float:

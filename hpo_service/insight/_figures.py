@@ -47,13 +47,17 @@ def _go() -> Any:
     return go
 
 
-def scored_rows(data: StudyData) -> list[TrialRow]:
-    """Finished trials with a single loss (done, and pruned ones with a loss)."""
-    return [
-        r
-        for r in data.sorted_rows()
-        if r.score is not None and r.state in ("done", "pruned")
-    ]
+def scored_rows(data: StudyData, states: tuple[str, ...] = ("done",)) -> list[TrialRow]:
+    """Trials in ``states`` with a loss to draw, by tid.
+
+    Args:
+        data: The study.
+        states: Trial states kept. Only the history adds ``"pruned"``: a pruned
+            trial's loss is the last value it reported at an early step, which
+            slices, parallel coordinates and contours would mix with final losses
+            (Optuna's plots leave pruned trials out of those too).
+    """
+    return [r for r in data.sorted_rows() if r.score is not None and r.state in states]
 
 
 def history_figure(data: StudyData, *, over: str = "number") -> go.Figure:
@@ -65,8 +69,9 @@ def history_figure(data: StudyData, *, over: str = "number") -> go.Figure:
             fed epoch milliseconds).
 
     Returns:
-        A figure with one marker trace per state (done, pruned) and the best-so-far
-        line (done trials only).
+        A figure with one marker trace per state: done (dots) and pruned (orange
+        crosses at the last value they reported), and the best-so-far line (done
+        trials only).
 
     Raises:
         ValueError: ``over`` is neither.
@@ -75,7 +80,7 @@ def history_figure(data: StudyData, *, over: str = "number") -> go.Figure:
     if over not in ("number", "time"):
         raise ValueError(f"`over` must be 'number' or 'time', but got over={over!r}")
     go = _go()
-    rows = scored_rows(data)
+    rows = scored_rows(data, ("done", "pruned"))
     if over == "time":
         rows = sorted(
             (r for r in rows if r.finished_at is not None), key=lambda r: r.finished_at
@@ -121,14 +126,23 @@ def _points(
     go: Any, x: Any, y: Any, state: str, rows: list[TrialRow], mask: Any
 ) -> Any:
     tids = np.array([r.tid for r in rows])[mask]
+    pruned = state == "pruned"
     return go.Scattergl(
         x=x,
         y=y,
         mode="markers",
         name=state,
         customdata=tids,
-        marker={"color": STATE_COLORS[state], "size": 5, "opacity": 0.7},
-        hovertemplate="trial %{customdata}<br>loss %{y:.6g}<extra></extra>",
+        marker={
+            "color": STATE_COLORS[state],
+            "size": 7 if pruned else 5,
+            "symbol": "x" if pruned else "circle",
+            "opacity": 0.8 if pruned else 0.7,
+        },
+        hovertemplate=(
+            f"trial %{{customdata}}<br>{'pruned at ' if pruned else 'loss '}"
+            "%{y:.6g}<extra></extra>"
+        ),
     )
 
 
@@ -233,7 +247,12 @@ def parallel_figure(data: StudyData) -> go.Figure:
             dimensions=dims,
         )
     )
-    fig.update_layout(title="Parallel coordinates", **LAYOUT)
+    # Axis names sit above the axes: the title goes higher, in a taller top margin.
+    fig.update_layout(**LAYOUT)
+    fig.update_layout(
+        title={"text": "Parallel coordinates", "y": 0.98, "yanchor": "top"},
+        margin={"t": 110},
+    )
     return fig
 
 

@@ -81,13 +81,16 @@ class LiveStore:
 
     def changes(self, study: str, cursor: int) -> dict[str, Any]:
         """Trials of ``study`` changed after ``cursor``, as table rows, and the next
-        cursor; ``cursor=0`` gives every trial.
+        cursor; ``cursor=0`` gives every trial. The summary reads the study's settings
+        afresh (a resumed study may have a new ``max_evals``).
 
         Raises:
             StudyNotFoundError: No such study.
         """
         live = self._live(study)
+        settings = self.store.get_study(study).settings  # a resume may raise the budget
         with live.lock:
+            live.data.settings = dict(settings)
             if cursor > live.data.cursor:  # the cache lags behind this browser
                 live.data.refresh(self.store)
             trials, next_cursor = self.store.changes_since(study, cursor)

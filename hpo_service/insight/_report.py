@@ -107,10 +107,15 @@ def write_report(
     written = [out]
     if image_format is not None:
         written += _write_images(report, out, image_format)
-    _logger.info(
+    _logger.debug(
         "report of %r written in %.2f s", data.name, time.perf_counter() - started
     )
     return written
+
+
+#: Loggers of kaleido and the browser driver under it (choreographer): they log
+#: every tab and temporary folder at INFO, which the CLI's log would show.
+_IMAGE_LOGGERS = ("kaleido", "choreographer", "chrome_wrapper", "logistro")
 
 
 def _write_images(report: StudyReport, out: Path, fmt: str) -> list[Path]:
@@ -118,6 +123,7 @@ def _write_images(report: StudyReport, out: Path, fmt: str) -> list[Path]:
 
     paths = [out.with_name(f"{out.stem}-{name}.{fmt}") for name in report.figures]
     try:
+        _quiet(_IMAGE_LOGGERS)
         pio.write_images(list(report.figures.values()), paths, format=fmt)
     except (ImportError, ValueError, RuntimeError) as e:
         raise ImportError(
@@ -126,6 +132,18 @@ def _write_images(report: StudyReport, out: Path, fmt: str) -> list[Path]:
             f"your system's chromium package): {e}"
         ) from e
     return paths
+
+
+def _quiet(names: tuple[str, ...]) -> None:
+    """Set the named loggers to WARNING unless a level was set for them already.
+
+    Not restored afterwards: kaleido's browser cleanup logs from its own thread
+    after the images are written.
+    """
+    for name in names:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
 
 
 def report_html(report: StudyReport) -> str:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from hpo_service.exceptions import ObjectiveImportError
@@ -42,7 +44,8 @@ def import_reference(reference: str) -> Any:
     module_name, attr = split_reference(reference)
     add_cwd_to_path()
     try:
-        obj: Any = importlib.import_module(module_name)
+        with program_arguments(module_name):
+            obj: Any = importlib.import_module(module_name)
     except (Exception, SystemExit) as e:  # argparse at import raises SystemExit
         raise ObjectiveImportError(
             f"cannot import {reference!r}: {type(e).__name__}: {e}"
@@ -56,6 +59,19 @@ def import_reference(reference: str) -> Any:
                 f"attribute {attr!r}"
             ) from e
     return obj
+
+
+@contextlib.contextmanager
+def program_arguments(module_name: str) -> Iterator[None]:
+    """Give code that reads ``sys.argv`` (argparse at a module's top level) the
+    command line of a program run without arguments, named after the module, rather
+    than the arguments of the hpo-driver or worker process importing it."""
+    saved = sys.argv[:]
+    sys.argv[:] = [module_name]
+    try:
+        yield
+    finally:
+        sys.argv[:] = saved
 
 
 def check_importable(reference: str) -> None:
@@ -126,7 +142,8 @@ def check_objective(reference: str) -> str | None:
             "is in the standard library"
         )
     try:
-        module = importlib.import_module(module_name)
+        with program_arguments(module_name):
+            module = importlib.import_module(module_name)
     except (Exception, SystemExit) as e:
         return f"importing {module_name!r} failed here: {type(e).__name__}: {e}"
     obj: Any = module

@@ -476,6 +476,7 @@ def child_main() -> None:
     from hpo_service.worker._reports import child_reports
 
     output_path, limit = sys.argv[1], int(sys.argv[2])
+    sys.argv[:] = ["hpo-objective"]  # an objective reading it sees no arguments
     requests, responses = _take_over_stdio()
     _exit_when_orphaned(requests)
     for signum in (signal.SIGINT, signal.SIGTERM):

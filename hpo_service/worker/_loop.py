@@ -24,6 +24,7 @@ from hpo_service.driver._settings import (
     StudySettings,
     record_objective_count,
 )
+from hpo_service.driver._signals import STOP_SIGNALS
 from hpo_service.exceptions import (
     InvalidResultError,
     ObjectiveImportError,
@@ -232,9 +233,9 @@ class Worker:
 
     The objective runs in a child process that is reused across trials; a crash,
     timeout or lost lease kills only that child. Run from the main thread, :meth:`run`
-    handles SIGTERM and SIGINT: the first finishes the current trial and stops, the
-    second kills the objective and hands the trial back. From elsewhere, call
-    :meth:`request_stop`.
+    handles SIGTERM, SIGHUP and SIGINT (those not ignored, as SIGHUP under
+    ``nohup``): the first finishes the current trial and stops, the second kills the
+    objective and hands the trial back. From elsewhere, call :meth:`request_stop`.
 
     Args:
         store: The trials store (shared with the heartbeat thread).
@@ -842,7 +843,11 @@ class Worker:
     def _install_signal_handlers(self) -> Callable[[], None]:
         if threading.current_thread() is not threading.main_thread():
             return lambda: None
-        previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+        previous = {
+            signum: handler
+            for signum in STOP_SIGNALS
+            if (handler := signal.getsignal(signum)) != signal.SIG_IGN  # nohup
+        }
         for signum in previous:
             signal.signal(signum, self._on_signal)
 

@@ -114,11 +114,12 @@ def main(
     and record the results.
 
     The objective (``package.module:function``, from the study's settings) is
-    imported with the working directory on the import path. SIGTERM or Ctrl-C
-    finishes the current trial and exits 0; a second one kills the objective,
-    hands the trial back and exits. Exit code 3: the objective cannot be
-    imported, its process cannot start, or it is not one this worker runs
-    (--objective, --allow-module); the trial is handed back untouched.
+    imported with the working directory on the import path. SIGTERM, SIGHUP or
+    Ctrl-C finishes the current trial and exits 0 (under nohup SIGHUP is ignored);
+    a second one kills the objective, hands the trial back and exits. Exit code 3:
+    the objective cannot be imported, its process cannot start, or it is not one
+    this worker runs (--objective, --allow-module); the trial is handed back
+    untouched.
 
     hyperopt-mongo-worker's options (--mongo, --exp-key, --max-jobs,
     --reserve-timeout, --max-consecutive-failures, --last-job-timeout, --workdir)

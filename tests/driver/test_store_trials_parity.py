@@ -96,8 +96,8 @@ def test_mix_and_hand_made_trial_docs_on_the_store_path(trials):
     misc = {"tid": tids[0], "idxs": {"x": tids}, "vals": {"x": [1.25]}}
     docs = trials.new_trial_docs(tids, [None], [{"status": "new"}], [misc])
     assert trials.insert_trial_docs(docs) == tids
-    fmin(objectives.quadratic, {"x": X}, algo=algo, max_evals=4, trials=trials,
-         show_progressbar=False)  # fmt: skip
+    # hyperopt's method spelling, positional as in hyperopt's Trials.fmin
+    trials.fmin(objectives.quadratic, {"x": X}, algo, 4, show_progressbar=False)
     assert trials.store.get_trial("p", tids[0]).result["loss"] == (1.25 - 3) ** 2
     with pytest.raises(ValueError, match="does not fit the study's space"):
         bad = {"tid": 9, "idxs": {"x": [9]}, "vals": {"x": [7.0]}}

@@ -7,6 +7,7 @@ SIGHUP, SIGINT or SIGKILL as an operator (or an orchestrator) would.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -25,6 +26,7 @@ from tests.helpers.mongo_wire import WireServer, executable, with_database
 from .conftest import REPO, wait_until
 
 DRIVER = "hpo_service.driver.cli"
+WORKER = "hpo_service.worker"
 QUADRATIC = [
     "--objective", "tests.e2e.objectives:quadratic",
     "--space", "tests.e2e.objectives:space",
@@ -200,6 +202,36 @@ def test_local_workers_get_the_store_url_from_the_environment_not_argv(procs, tm
         assert secret not in Path(f"/proc/{pid}/environ").read_text()
     driver.send_signal(signal.SIGTERM)
     driver.communicate(timeout=120)
+
+
+@pytest.mark.skipif(shutil.which("nohup") is None, reason="needs nohup")
+def test_under_nohup_a_hangup_stops_neither_the_driver_nor_a_worker(procs, tmp_path):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    procs.env["HPO_TEST_SLEEP"] = "0.3"
+    nohup = [shutil.which("nohup"), sys.executable, "-m"]
+    driver = subprocess.Popen(
+        [*nohup, DRIVER, "start", "--db", db, "--study", "s", *QUADRATIC,
+         "--max-evals", "8", "--workers", "1", "--no-progress"],
+        cwd=REPO, env=procs.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    worker = procs.start(WORKER, "--db", db, "--study", "s")  # no nohup
+    try:
+        wait_until(lambda: counts(db, "s")[TrialState.RUNNING] == 2, 120)
+        os.kill(driver.pid, signal.SIGHUP)  # the terminal went away
+        os.kill(worker.pid, signal.SIGHUP)
+        _, worker_err = worker.communicate(timeout=120)
+        _, err = driver.communicate(timeout=180)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+            driver.communicate()
+    assert worker.returncode == 0, worker_err  # a warm stop: its trial finished
+    assert "warm stop" in worker_err
+    assert driver.returncode == 0, err  # nohup: it ran the study to its end
+    with open_store(db) as store:
+        trials = store.get_trials("s")
+    assert [(t.state, t.attempts) for t in trials] == [(TrialState.DONE, 1)] * 8
 
 
 @pytest.mark.skipif(executable() is None, reason="secantusdb is not installed")

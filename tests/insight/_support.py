@@ -146,3 +146,83 @@ def up(url):
         return True
     except OSError:
         return False
+
+
+# ---- what plotly drew in a browser (selenium) ---------------------------------------
+
+_TRACES_JS = """
+const finite = (a) => Array.from(a || []).map(Number).filter(Number.isFinite).length;
+const div = document.getElementById(arguments[0]);
+return (div && div._fullData || []).map((t) => ({
+  name: t.name, type: t.type, symbol: t.marker ? t.marker.symbol : null,
+  x: finite(t.x), y: finite(t.y), z: finite(t.z),
+  dims: (t.dimensions || []).map((d) => [d.label, finite(d.values)]),
+}));
+"""
+
+
+def drawn_traces(browser: Any, name: str) -> list[dict[str, Any]]:
+    """Each trace plotly drew in ``plot-NAME``: name, type, marker symbol, the
+    number of finite x / y / z values, and parallel-coordinate dimensions as
+    ``[label, finite values]``."""
+    return browser.execute_script(_TRACES_JS, f"plot-{name}")
+
+
+def wait_drawn(browser: Any, *names: str) -> None:
+    """Wait until plotly has drawn each ``plot-NAME`` (figures are drawn one after
+    another, asynchronously, after the page loads)."""
+    for name in names:
+        wait_for(lambda n=name: drawn_traces(browser, n), what=f"plot-{name} drawn")
+
+
+def wait_for_colour(
+    browser: Any, name: str, rgb: tuple[int, int, int], tolerance: int = 60
+) -> int:
+    """Wait until ``plot-NAME``'s plotting area shows more than 20 pixels of ``rgb``
+    (WebGL traces are painted a moment after plotly has the data); the count."""
+    return wait_for(
+        lambda: max(0, count_colour(plot_area_pixels(browser, name), rgb, tolerance)
+                    - 20),
+        what=f"{rgb} painted in plot-{name}",
+    ) + 20  # fmt: skip
+
+
+def plot_area_pixels(browser: Any, name: str) -> Any:
+    """The RGB pixels (an ``h x w x 3`` array) of ``plot-NAME``'s plotting area (inside
+    the axes: legend, titles and colour bars cropped away), from a screenshot."""
+    import io
+
+    from PIL import Image
+
+    element = browser.find_element("id", f"plot-{name}")
+    browser.execute_script("arguments[0].scrollIntoView()", element)
+    size = browser.execute_script(
+        "const s = arguments[0]._fullLayout._size;"
+        "return [s.l, s.t, s.w, s.h, window.devicePixelRatio];",
+        element,
+    )
+    left, top, width, height, ratio = size
+    image = Image.open(io.BytesIO(element.screenshot_as_png)).convert("RGB")
+    box = [round(v * ratio) for v in (left, top, left + width, top + height)]
+    return np.asarray(image.crop(box)).astype(int)
+
+
+def count_colour(pixels: Any, rgb: tuple[int, int, int], tolerance: int = 60) -> int:
+    """Pixels within ``tolerance`` (sum of absolute channel differences) of ``rgb``,
+    or of ``rgb`` blended half-way with the white background (marker opacity)."""
+    target = np.array(rgb)
+    blended = (target + 255) / 2
+    near = np.abs(pixels - target).sum(axis=2) <= tolerance
+    near |= np.abs(pixels - blended).sum(axis=2) <= tolerance
+    return int(near.sum())
+
+
+def plotly_array(array: Any) -> list[int]:
+    """The integers of a plotly JSON array: a list, or a typed array
+    ``{"dtype", "bdata"}`` (base64)."""
+    if isinstance(array, list):
+        return [int(v) for v in array]
+    import base64
+
+    raw = base64.b64decode(array["bdata"])
+    return [int(v) for v in np.frombuffer(raw, dtype=array["dtype"])]

@@ -31,3 +31,8 @@ def objective(config: dict[str, Any]) -> float:
     if config["model"]["kind"] == "tree":
         loss += 0.1 * config["model"]["depth"]
     return loss
+
+
+#: For :func:`tests.helpers.objectives.learning_curve`: trials report 8 values and a
+#: pruner stops the ones whose level is high.
+curve_space = {"level": hp.uniform("level", 0.0, 1.0), "steps": 8}

@@ -4,7 +4,6 @@ the page shows the study and updates as trials finish, without a reload."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,8 +17,6 @@ from hpo_service.store import TrialState, open_store
 from tests.e2e.conftest import REPO
 
 from ._support import (
-    CHROMIUM_FLAGS,
-    chromium,
     free_port,
     get,
     start,
@@ -28,7 +25,6 @@ from ._support import (
     wait_for,
 )
 
-webdriver = pytest.importorskip("selenium.webdriver")
 STUDY = ["--objective", "tests.insight.objectives:objective",
          "--space", "tests.insight.objectives:space"]  # fmt: skip
 #: Where the README's screenshot is written when HPO_DASHBOARD_SCREENSHOT is set.
@@ -42,24 +38,6 @@ def finished(db):
         except StudyNotFoundError:
             return 0
     return counts[TrialState.DONE] + counts[TrialState.ERROR]
-
-
-@pytest.fixture
-def browser(tmp_path):
-    driver_path = shutil.which("chromedriver")
-    if driver_path is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must install Debian's chromium-driver (see .ci/run)")
-        pytest.skip("no chromedriver installed")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium()
-    for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
-                 "--window-size=1400,1500", "--hide-scrollbars"]:  # fmt: skip
-        options.add_argument(flag)
-    service = webdriver.ChromeService(executable_path=driver_path)
-    browser = webdriver.Chrome(options=options, service=service)
-    yield browser
-    browser.quit()
 
 
 def text(browser, element_id):
@@ -99,6 +77,8 @@ def test_dashboard_follows_a_running_study(tmp_path, browser):
         assert study.wait(timeout=300) == 0, study.stderr.read()[-3000:]
         wait_for(lambda: int(text(browser, "finished-count")) == 60,
                  what="all 60 trials shown")  # fmt: skip
+        wait_for(lambda: text(browser, "budget").strip() == "of 60",
+                 what="the resumed study's budget shown")  # fmt: skip
         # the same page (no reload) updated, and shows what the store holds
         assert browser.execute_script("return window.performance.timeOrigin") == page
         assert finished(db) == 60
@@ -183,3 +163,57 @@ def test_studies_api_lists_nothing_for_an_empty_store(tmp_path):
         assert e.value.code == 404
     finally:
         stop(server)
+
+
+def _status(port, host_header):
+    """The status of ``GET /api/studies`` sent to 127.0.0.1 with this Host header."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.putrequest("GET", "/api/studies", skip_host=True)
+        conn.putheader("Host", host_header)
+        conn.endheaders()
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    ("flags", "answered", "refused"),
+    [
+        ([], ["localhost", "127.0.0.1", "[::1]"], ["rebound.example", "10.0.0.5"]),
+        (["--allow-host", "Studies.Lab", "--allow-host", "::2"],
+         ["localhost", "studies.lab", "[::2]"], ["rebound.example"]),
+        (["--allow-host", "*"], ["rebound.example", "localhost"], []),
+    ],
+)  # fmt: skip
+def test_dashboard_answers_only_requests_that_name_an_allowed_host(
+    tmp_path, flags, answered, refused
+):
+    """DNS rebinding: a page of another site that resolves its own name to
+    127.0.0.1 sends that name as Host; the dashboard refuses it (400)."""
+    port = free_port()
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    open_store(db).close()
+    server = start("dashboard", "--db", db, "--port", str(port), *flags)
+    try:
+        wait_for(lambda: up(f"http://127.0.0.1:{port}/"), what="dashboard up")
+        for name in answered:
+            assert _status(port, f"{name}:{port}") == 200, name
+        for name in refused:
+            assert _status(port, f"{name}:{port}") == 400, name
+            assert _status(port, name) == 400, name
+    finally:
+        stop(server)
+
+
+def test_allow_host_with_a_port_is_a_clear_error(tmp_path):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    open_store(db).close()
+    run = subprocess.run(
+        [sys.executable, "-m", "hpo_service.driver.cli", "dashboard", "--db", db,
+         "--allow-host", "lab:8765", "--port", str(free_port())],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert run.returncode == 2 and "--allow-host=lab:8765" in run.stderr

@@ -17,9 +17,23 @@ from hpo_service.objective._result import pareto_front
 from hpo_service.store import open_store
 from tests.e2e.conftest import REPO
 
-from ._support import dump_dom, free_port, get, plot_section, start, stop, up, wait_for
+from ._support import (
+    drawn_traces,
+    dump_dom,
+    free_port,
+    get,
+    plot_section,
+    plotly_array,
+    start,
+    stop,
+    up,
+    wait_drawn,
+    wait_for,
+    wait_for_colour,
+)
 
 NAMES = ["error", "cost"]
+BLUE, RED = (31, 119, 180), (214, 39, 40)  # done markers, the Pareto front
 
 
 def hpo_driver(*args: str) -> subprocess.CompletedProcess[str]:
@@ -44,6 +58,15 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
+@pytest.fixture(scope="module")
+def report(db: str, tmp_path_factory: pytest.TempPathFactory):
+    """``hpo-driver report`` of the 2-objective study."""
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    run = hpo_driver("report", "--db", db, "--study", "mo", "--out", str(out))
+    assert run.returncode == 0, run.stderr[-3000:]
+    return out
+
+
 def driver_front(db: str) -> list[int]:
     """The tids on the front as the driver's own helper computes it."""
     with open_store(db) as store:
@@ -51,10 +74,10 @@ def driver_front(db: str) -> list[int]:
     return [trials[i].tid for i in pareto_front([t.result for t in trials])]
 
 
-def test_the_report_names_the_objectives_and_draws_the_drivers_front(db, tmp_path):
-    out = tmp_path / "report.html"
-    run = hpo_driver("report", "--db", db, "--study", "mo", "--out", str(out))
-    assert run.returncode == 0, run.stderr[-3000:]
+def test_the_report_names_the_objectives_and_draws_the_drivers_front(
+    db, report, tmp_path
+):
+    out = report
     front = driver_front(db)
     assert front
     dom = dump_dom(out.as_uri(), tmp_path)
@@ -94,17 +117,64 @@ def test_the_dashboard_shows_the_named_front(db):
         "cost",
     )
     (on_front,) = [t for t in figures["pareto"]["data"] if t["name"] == "Pareto front"]
-    assert sorted(_values(on_front["customdata"])) == sorted(front)
+    assert sorted(plotly_array(on_front["customdata"])) == sorted(front)
     assert figures["history"]["layout"]["yaxis"]["title"]["text"] == "error"
 
 
-def _values(array: object) -> list[int]:
-    """A plotly JSON array: a list, or a typed array ``{"dtype", "bdata"}``."""
-    if isinstance(array, list):
-        return [int(v) for v in array]
-    import base64
-
+def three_objective_report(tmp_path) -> tuple[str, int]:
+    """The report of a stored 3-objective study of 40 random trials (4 infeasible)."""
     import numpy as np
 
-    raw = base64.b64decode(array["bdata"])  # type: ignore[index]
-    return [int(v) for v in np.frombuffer(raw, dtype=array["dtype"])]  # type: ignore[index]
+    from hpo_service import hp
+    from hpo_service.driver._study import space_settings
+    from hpo_service.insight import StudyData, write_report
+    from hpo_service.store import NewTrial
+
+    space = {"x": hp.uniform("x", 0, 1), "y": hp.loguniform("y", -5, 0)}
+    rng = np.random.default_rng(3)
+    xs, ys = rng.uniform(0, 1, 40), np.exp(rng.uniform(-5, 0, 40))
+    points = [{"x": float(a), "y": float(b)} for a, b in zip(xs, ys, strict=True)]
+    names = {"n_objectives": 3, "objective_names": ["error", "cost", "size"]}
+    with open_store(f"sqlite:///{tmp_path / 'mo3.sqlite'}") as store:
+        store.create_study("mo3", {**space_settings(space), **names})
+        store.insert_trials("mo3", [NewTrial(p, p) for p in points])
+        for i, p in enumerate(points):
+            trial = store.claim("w", 60.0, study="mo3")
+            losses = [p["x"], (1 - p["x"]) ** 2 + p["y"], p["y"]]
+            store.complete("mo3", trial.tid, trial.token,
+                           {"loss": losses, "status": "ok",
+                            "constraints": [1.0 if i % 10 == 0 else -1.0]})  # fmt: skip
+        data = StudyData.from_store(store, "mo3")
+    out = tmp_path / "mo3.html"
+    write_report(data, out)
+    return out.as_uri(), len(data.pareto_rows())
+
+
+@pytest.mark.parametrize("n_objectives", [2, 3])
+def test_every_plot_of_a_multi_objective_report_is_drawn(
+    db, report, tmp_path, browser, n_objectives
+):
+    """History, parallel coordinates, slices and the Pareto front hold a point (a
+    line) per trial in the browser, and the plotting areas are not blank."""
+    if n_objectives == 2:
+        url, front = report.as_uri(), len(driver_front(db))
+        n, axes = 16, ["x", "y", *NAMES]
+    else:
+        url, front = three_objective_report(tmp_path)
+        n, axes = 40, ["x", "y (log)", "error", "cost", "size"]
+    browser.get(url)
+    wait_drawn(browser, "history", "parallel", "slice", "pareto")
+
+    history = {t["name"]: t for t in drawn_traces(browser, "history")}
+    assert history["done"]["y"] == n
+    (parallel,) = drawn_traces(browser, "parallel")
+    assert parallel["dims"] == [[label, n] for label in axes]
+    assert [t["y"] for t in drawn_traces(browser, "slice")] == [n, n]
+    pareto = {t["name"]: t for t in drawn_traces(browser, "pareto")}
+    assert sum(t["x"] for t in pareto.values()) == n
+    assert pareto["Pareto front"]["x"] == front
+    if n_objectives == 3:
+        assert pareto["Pareto front"]["z"] == front
+    wait_for_colour(browser, "history", BLUE)  # painted, not only in the data
+    wait_for_colour(browser, "slice", (8, 48, 107), tolerance=200)
+    wait_for_colour(browser, "pareto", RED)

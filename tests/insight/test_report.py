@@ -83,3 +83,35 @@ def test_report_of_an_unknown_study_is_a_clear_error(tmp_path):
     run = hpo_driver("report", "--db", db, "--study", "nope",
                      "--out", str(tmp_path / "missing" / "r.html"))  # fmt: skip
     assert run.returncode != 0 and "Traceback" not in run.stderr
+
+
+#: Runs hpo-driver with the named packages unimportable (as if not installed).
+_WITHOUT = """
+import sys
+for name in sys.argv[1].split(","):
+    sys.modules[name] = None
+from hpo_service.driver.cli import main
+main(sys.argv[2:])
+"""
+
+
+@pytest.mark.parametrize(
+    ("command", "hidden", "missing"),
+    [
+        ("report", "plotly,sklearn", "plotly, sklearn"),
+        ("importance", "sklearn", "sklearn"),
+        ("dashboard", "starlette,uvicorn", "starlette, uvicorn"),
+    ],
+)
+def test_a_missing_extra_is_named_with_the_install_command(
+    tmp_path, command, hidden, missing
+):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    run = subprocess.run(
+        [sys.executable, "-c", _WITHOUT, hidden, command, "--db", db,
+         "--study", "s"],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert run.returncode == 1, run.stderr[-2000:]
+    assert 'pip install "hpo-service[dashboard]"' in run.stderr
+    assert f"(missing: {missing})" in run.stderr and "Traceback" not in run.stderr

@@ -12,7 +12,7 @@ from hpo_service.insight._live import LiveStore
 from hpo_service.objective._result import pareto_front
 from hpo_service.store import NewTrial, open_store
 
-from .test_multi_objective import _values
+from ._support import plotly_array as _values
 
 NAMES = ["error", "latency", "size"]
 

@@ -302,6 +302,45 @@ def test_module_in_working_directory_is_importable(tmp_path, monkeypatch):
     assert (outcome.kind, outcome.data["loss"]) == ("result", 42.0)
 
 
+ARGPARSE_MODULE = textwrap.dedent(
+    """
+    import argparse, sys
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lr", type=float, default=0.25)
+    ARGS = parser.parse_args()  # at import, as scripts turned objectives often do
+
+    def objective(config):
+        return {"loss": ARGS.lr, "status": "ok", "argv": sys.argv}
+    """
+)
+
+
+def test_a_module_parsing_arguments_sees_none_of_the_workers(tmp_path, monkeypatch):
+    (tmp_path / "argparse_mod.py").write_text(ARGPARSE_MODULE)
+    monkeypatch.chdir(tmp_path)
+    own = ChildRunner()
+    try:
+        outcome = own.run("argparse_mod:objective", {})
+    finally:
+        own.close()
+    assert outcome.kind == "result", outcome.data
+    assert (outcome.data["loss"], outcome.data["argv"]) == (0.25, ["hpo-objective"])
+
+
+def test_the_driver_checks_such_a_module_without_lending_it_its_arguments(
+    tmp_path, monkeypatch
+):
+    from hpo_service.objective._reference import check_objective
+
+    (tmp_path / "argparse_mod2.py").write_text(ARGPARSE_MODULE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "argv", ["hpo-driver", "start", "--study", "s"])
+    assert check_objective("argparse_mod2:objective") is None  # found, no SystemExit
+    assert sys.argv == ["hpo-driver", "start", "--study", "s"]  # given back
+
+
 def test_child_dies_with_its_worker(tmp_path):
     script = textwrap.dedent(
         f"""

@@ -22,7 +22,10 @@ from hpo_service.store import TrialState
 from .conftest import REPO, make_study, wait_until
 
 BROKEN_MODULES = {
-    "parses_args": "import argparse\nargparse.ArgumentParser().parse_args()\n",
+    "parses_args": (
+        "import argparse\np = argparse.ArgumentParser()\n"
+        "p.add_argument('--data', required=True)\np.parse_args()\n"
+    ),
     "segfaults": "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n",
     "exits_0": "import os\nos._exit(0)\n",
     "raises_keyboard_interrupt": "raise KeyboardInterrupt\n",

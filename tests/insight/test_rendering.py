@@ -1,0 +1,122 @@
+"""What the report draws, checked in headless Chromium (selenium): pruned trials of a
+real study run with a pruner are marked in the history (report and dashboard), left
+out of the slices, and the parallel-coordinates title clears the axis names."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from hpo_service.store import TrialState, open_store
+from tests.e2e.conftest import REPO
+
+from ._support import (
+    count_colour,
+    drawn_traces,
+    free_port,
+    get,
+    plotly_array,
+    start,
+    stop,
+    up,
+    wait_drawn,
+    wait_for,
+    wait_for_colour,
+)
+
+ORANGE, BLUE = (255, 127, 14), (31, 119, 180)  # pruned and done markers
+
+
+def hpo_driver(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hpo_service.driver.cli", *args],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, set[int], set[int]]:
+    """A 16-trial study ``pr`` of learning curves under ASHA (2 worker processes):
+    its store URL and the done and pruned tids."""
+    db = f"sqlite:///{tmp_path_factory.mktemp('pr') / 'hpo.sqlite'}"
+    run = hpo_driver(
+        "start", "--db", db, "--study", "pr",
+        "--objective", "tests.helpers.objectives:learning_curve",
+        "--space", "tests.insight.objectives:curve_space",
+        "--pruner", "asha", "--max-evals", "16", "--workers", "2", "--seed", "1",
+        "--no-progress",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    with open_store(db) as store:
+        trials = store.get_trials("pr")
+    done = {t.tid for t in trials if t.state == TrialState.DONE}
+    pruned = {t.tid for t in trials if t.state == TrialState.PRUNED}
+    assert done and pruned, "ASHA pruned nothing: the test cannot check the marks"
+    return db, done, pruned
+
+
+def test_pruned_trials_are_marked_in_the_history(study, tmp_path, browser):
+    db, done, pruned = study
+    out = tmp_path / "report.html"
+    run = hpo_driver("report", "--db", db, "--study", "pr", "--out", str(out))
+    assert run.returncode == 0, run.stderr[-3000:]
+    browser.get(out.as_uri())
+    wait_drawn(browser, "history", "slice", "parallel")
+
+    traces = {t["name"]: t for t in drawn_traces(browser, "history")}
+    assert traces["pruned"]["y"] == len(pruned) and traces["pruned"]["symbol"] == "x"
+    assert traces["done"]["y"] == len(done)
+    wait_for_colour(browser, "history", ORANGE)  # painted, not only in the data
+    wait_for_colour(browser, "history", BLUE)
+    # the slices show final losses only: one point per done trial and parameter
+    (level,) = drawn_traces(browser, "slice")
+    assert level["y"] == len(done)
+    _title_clears_the_axis_names(browser)
+
+    port = free_port()
+    server = start("dashboard", "--db", db, "--port", str(port))
+    try:
+        wait_for(lambda: up(f"http://127.0.0.1:{port}/"), what="dashboard up")
+        figures = get(f"http://127.0.0.1:{port}/api/studies/pr/figures?names=history")
+    finally:
+        stop(server)
+    (marked,) = [t for t in figures["history"]["data"] if t["name"] == "pruned"]
+    assert marked["marker"]["symbol"] == "x"
+    assert sorted(plotly_array(marked["customdata"])) == sorted(pruned)
+
+
+def _title_clears_the_axis_names(browser):
+    """The parallel-coordinates title ends above every axis name."""
+    boxes = browser.execute_script(
+        "const div = document.getElementById('plot-parallel');"
+        "const box = (e) => { const r = e.getBoundingClientRect();"
+        "  return [r.top, r.bottom]; };"
+        "return [box(div.querySelector('.gtitle')),"
+        "        Array.from(div.querySelectorAll('.axis-title')).map(box)];"
+    )
+    title, axis_names = boxes
+    assert axis_names, "no axis names drawn"
+    assert title[1] <= min(top for top, _ in axis_names), boxes
+
+
+def test_report_images_are_written_without_kaleido_log_noise(study, tmp_path):
+    """``--format png``: one image per figure of the HTML report; stderr holds the
+    one summary line, not kaleido's (or its browser driver's) INFO logging."""
+    from PIL import Image
+
+    db, _, _ = study
+    out = tmp_path / "r.html"
+    run = hpo_driver("report", "--db", db, "--study", "pr", "--out", str(out),
+                     "--format", "png")  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    written = run.stdout.split()
+    assert written[0] == str(out)
+    names = {p.rsplit("-", 1)[1] for p in written[1:]}
+    assert {"history.png", "parallel.png", "slice.png", "intermediate.png"} <= names
+    history = np.asarray(Image.open(tmp_path / "r-history.png").convert("RGB"))
+    assert count_colour(history.astype(int), ORANGE) > 20  # the pruned marks
+    (line,) = run.stderr.strip().splitlines()  # one line, no kaleido INFO lines
+    assert line.startswith("report of study 'pr' (16 trials) written in ")
