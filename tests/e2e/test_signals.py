@@ -23,7 +23,7 @@ from hpo_service.exceptions import StoreNotFoundError, StudyNotFoundError
 from hpo_service.store import TrialState, open_store
 from tests.helpers.mongo_wire import WireServer, executable, with_database
 
-from .conftest import REPO, wait_until
+from .conftest import REPO, children, wait_until
 
 DRIVER = "hpo_service.driver.cli"
 WORKER = "hpo_service.worker"
@@ -31,20 +31,6 @@ QUADRATIC = [
     "--objective", "tests.e2e.objectives:quadratic",
     "--space", "tests.e2e.objectives:space",
 ]  # fmt: skip
-
-
-def children(pid: int) -> list[int]:
-    """The live (not zombie) child processes of ``pid``, from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid and fields[0] != "Z":
-                found.append(int(entry.name))
-    return found
 
 
 def alive(pid: int) -> bool:

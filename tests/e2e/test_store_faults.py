@@ -19,7 +19,7 @@ import pytest
 from hpo_service.exceptions import StoreNotFoundError, StudyNotFoundError
 from hpo_service.store import TrialState, open_store
 
-from .conftest import wait_until
+from .conftest import children, wait_until
 
 DRIVER = "hpo_service.driver.cli"
 WORKER = "hpo_service.worker"
@@ -27,22 +27,6 @@ QUADRATIC = [
     "--objective", "tests.e2e.objectives:quadratic",
     "--space", "tests.e2e.objectives:space",
 ]  # fmt: skip
-
-
-def children(pid: int) -> list[int]:
-    """The live child processes of ``pid`` (from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(entry.name))
-    return found
 
 
 def done_count(path: Path, study: str) -> int:
