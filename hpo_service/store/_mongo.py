@@ -819,15 +819,7 @@ class MongoTrialStore(BaseTrialStore):
         c.check_name(name, "name")
         encoded = _encode(c.check_dict(settings, "settings"), "settings")
         update = self._update({"settings": encoded}, times={"updated_at": 0.0})
-        doc = self._call(
-            "update_study_settings",
-            lambda _: self._studies.find_one_and_update(
-                {"_id": name}, update, return_document=_AFTER
-            ),
-        )
-        if doc is None:
-            raise _study_not_found(name)
-        return _study(doc)
+        return self._update_study("update_study_settings", name, update)
 
     def patch_study_settings(
         self, name: str, changes: dict[str, Any], *, only_unset: bool = False
@@ -839,14 +831,20 @@ class MongoTrialStore(BaseTrialStore):
             with self._lock:
                 if only_unset:
                     fields = self._unset_fields(name, fields)
-                return self._patch(name, self._update(fields, times=_TOUCH))
+                return self._update_study(
+                    "patch_study_settings", name, self._update(fields, times=_TOUCH)
+                )
         if not only_unset:
-            return self._patch(name, self._update(fields, times=_TOUCH))
+            return self._update_study(
+                "patch_study_settings", name, self._update(fields, times=_TOUCH)
+            )
         stage = {
             path: {"$ifNull": [f"${path}", {"$literal": value}]}
             for path, value in fields.items()
         }
-        return self._patch(name, [{"$set": {**stage, "updated_at": _NOW}}])
+        return self._update_study(
+            "patch_study_settings", name, [{"$set": {**stage, "updated_at": _NOW}}]
+        )
 
     def _unset_fields(self, name: str, fields: dict[str, Any]) -> dict[str, Any]:
         """The ``settings.<key>`` fields among ``fields`` that the study lacks."""
@@ -857,9 +855,10 @@ class MongoTrialStore(BaseTrialStore):
             if stored.get(path.partition(".")[2]) is None
         }
 
-    def _patch(self, name: str, update: Any) -> Study:
+    def _update_study(self, what: str, name: str, update: Any) -> Study:
+        """Apply ``update`` to study ``name``; return the study as it is after it."""
         doc = self._call(
-            "patch_study_settings",
+            what,
             lambda _: self._studies.find_one_and_update(
                 {"_id": name}, update, return_document=_AFTER
             ),

@@ -27,15 +27,7 @@ class Processes:
         self, module: str, *args: str, timeout: float = 120
     ) -> subprocess.CompletedProcess[str]:
         """Run ``python -m module args`` to completion."""
-        return subprocess.run(
-            [sys.executable, "-m", module, *args],
-            cwd=REPO,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return self.run_in(REPO, module, *args, timeout=timeout)
 
     def run_in(
         self, cwd: Path, module: str, *args: str, timeout: float = 120
