@@ -929,6 +929,23 @@ class TestChangesSince:
         assert version_after_a_read(0) > v1
         assert version_after_a_read(1) == v0
 
+    def test_own_writes_are_in_the_next_answer_while_others_read(
+        self, store_opener: StoreOpener, store: BaseTrialStore, study: str
+    ) -> None:
+        """Read your writes: a trial inserted (or finished) before the call is in it,
+        though another reader (a worker's pruner) read the feed in between. MongoDB's
+        interleaved case is in tests/store/test_mongo_wire.py."""
+        other = store_opener()
+        queued(store, study, 1)
+        _, cursor = store.changes_since(study)
+        tids = store.insert_trials(study, new_trials(2))
+        other.changes_since(study)
+        trial = claimed(other, study)
+        other.complete(study, trial.tid, trial.token, {"loss": 1.0})
+        other.changes_since(study)
+        changes, _ = store.changes_since(study, cursor)
+        assert states_of(changes) == {0: S.DONE, tids[0]: S.NEW, tids[1]: S.NEW}
+
     def test_studies_are_independent(self, store: BaseTrialStore, study: str) -> None:
         store.create_study("other", {})
         queued(store, study, 1)
