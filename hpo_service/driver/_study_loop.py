@@ -39,7 +39,7 @@ from hpo_service.objective._result import (
     losses_of,
     violation_of,
 )
-from hpo_service.store import BaseTrialStore, Trial, TrialState
+from hpo_service.store import BaseTrialStore, NewTrial, Trial, TrialState
 from hpo_service.store._faults import StoreFaults, may_pass
 
 _logger = logging.getLogger(__name__)
@@ -133,6 +133,7 @@ class Driver:
         self._exhausted = False  # the algorithm has no new point left (grid)
         self._queue_policy = QueuePolicy(self.options.local_workers)
         self._replaying = True  # the first read replays what finished before this run
+        self._unsure = False  # an insert failed: it may have landed all the same
 
     # ---- public ------------------------------------------------------------------
 
@@ -462,7 +463,7 @@ class Driver:
 
     def _fill_queue(self) -> int:
         """Queue new suggestions up to the queue depth; return how many."""
-        total = self._n_finished() + len(self._pending)
+        total = self._accounted()
         room = min(
             self._queue_depth() - self._counts[TrialState.NEW],
             self.settings.max_evals - total,
@@ -478,8 +479,40 @@ class Driver:
             _logger.info("study %r: %s; finishing the running trials", self.name, e)
             self._exhausted = True
             return 0
-        self.store.insert_trials(self.name, new)
+        self._insert(new)
         return len(new)
+
+    def _insert(self, new: list[NewTrial]) -> None:
+        """Insert a batch and count it at once as queued.
+
+        The driver never waits for the change feed to show its own trials: a batch is
+        in the budget from the moment the store acknowledges it. An insert that
+        raises may still have landed (its reply was lost): until the counts are
+        reconciled (:meth:`_accounted`), the store's own count bounds the budget.
+        """
+        self._unsure = True
+        tids = self.store.insert_trials(self.name, new)
+        self._unsure = False
+        for tid, trial in zip(tids, new, strict=True):
+            if tid not in self._states:
+                self._apply(Trial(self.name, tid, TrialState.NEW, trial.params, None))
+
+    def _accounted(self) -> int:
+        """Trials that count against ``max_evals``: finished, queued or running.
+
+        After a failed insert, the larger of the driver's view and the store's count
+        (one ``count_by_state`` read per batch until the change feed has caught up):
+        a batch whose reply was lost is then counted, never queued a second time. A
+        write still in flight when the store gave up (after ``retry_timeout``) and
+        landing later is beyond what either can see.
+        """
+        own = self._n_finished() + len(self._pending)
+        if not self._unsure:
+            return own
+        counts = self.store.count_by_state(self.name)
+        stored = sum(counts[state] for state in (*_FINISHED, *_PENDING))
+        self._unsure = stored > own
+        return max(own, stored)
 
     def _cancelled_now(self) -> bool:
         """Whether the study was cancelled, read from the store before each batch.

@@ -491,10 +491,13 @@ class BaseTrialStore(abc.ABC):
         """Return the trials written after ``cursor`` and the cursor to pass next time.
 
         ``cursor=0`` returns every trial. Each trial appears at most once per call, in
-        its latest state. A trial may appear again in a later call without a new
-        change (on MongoDB, when a write raced the previous call, or when the reader may
-        not write and so cannot number pending writes), so callers apply changes
-        idempotently (by tid and state). The returned cursor never decreases.
+        its latest state. Every write acknowledged before the call (by any client) is
+        in its answer, even when other readers polled meanwhile; a write whose
+        acknowledgement was lost may show up only in a later call. A trial may appear
+        again in a later call without a new change (on MongoDB, when a write raced the
+        previous call, or when the reader may not write and so cannot number pending
+        writes), so callers apply changes idempotently (by tid and state). The
+        returned cursor never decreases.
         """
 
     @abc.abstractmethod

@@ -28,9 +28,13 @@ Design notes:
   (1) finds the pending trials; (2) numbers them: ``$inc`` the study's counter to
   ``v`` and stamp ``v`` on those still pending with the same ``wid`` (with nothing to
   number, it reads the counter ``v`` instead); (3) reads the trials pending or numbered
-  in ``(cursor, v]``, and returns ``v``. Every number ``<= v`` was taken before (3),
+  above ``cursor``, and returns ``v``. Every number ``<= v`` was taken before (3),
   and a numbered write is stamped or still pending, so at (3) it is either pending or
-  in the window: none is ever skipped. A trial rewritten meanwhile has another
+  in the window: none is ever skipped. Numbers above ``v`` (another reader numbered
+  those writes after our step 2) are read too, so every write acknowledged before the
+  call is in its answer: a driver sees the trials it has just inserted even when a
+  worker's pruner numbered them first (the next call returns them again: their
+  number is above the returned cursor). A trial rewritten meanwhile has another
   ``wid`` and stays pending; a trial may be returned again by a later call. The steps
   share a causally consistent session, so a failover between them cannot serve an
   older snapshot.
@@ -1223,9 +1227,7 @@ class MongoTrialStore(BaseTrialStore):
             top = self._number(study, pending, session)
             if top is None:
                 top = int(self._require_study(study, session)["version"])
-            changed: list[dict[str, Any]] = [{"version": _PENDING}]
-            if top > cursor:
-                changed.append({"version": {"$gt": cursor, "$lte": top}})
+            changed = [{"version": _PENDING}, {"version": {"$gt": cursor}}]
             docs = self._find(
                 "changes_since", {"study": study, "$or": changed}, session
             )

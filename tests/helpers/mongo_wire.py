@@ -273,6 +273,25 @@ def fail_points_enabled(url: str) -> bool:
     return True
 
 
+def numbered_first_by(store: Any, other: Any, study: str) -> None:
+    """Make ``other`` number ``study``'s pending writes inside each of ``store``'s
+    ``changes_since`` calls, just after ``store`` took its version number (step 2 of
+    the MongoDB change cursor, see :mod:`hpo_service.store._mongo`).
+
+    That is the race of a worker's pruner reading the feed while the driver does:
+    ``other``'s numbers are above the one ``store`` returns. It happens by chance
+    under load; here at every call. Patches ``store`` (a ``MongoTrialStore``) only.
+    """
+    call = store._call
+
+    def racing(what: str, op: Any) -> Any:
+        if what == "number pending writes":
+            other.changes_since(study, 0)
+        return call(what, op)
+
+    store._call = racing
+
+
 def step_down(url: str, seconds: int) -> None:
     """Make the primary a secondary for ``seconds`` (no primary meanwhile)."""
     import pymongo

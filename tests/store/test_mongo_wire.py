@@ -35,6 +35,7 @@ from tests.helpers.mongo_wire import (
     WireServer,
     executable,
     fail_points_enabled,
+    numbered_first_by,
     step_down,
     wait_writable,
     with_database,
@@ -356,3 +357,21 @@ def test_wrong_credentials_are_one_clear_line(auth_server: str) -> None:
     assert "\n" not in message and len(message) < 400, message
     assert "authentication failed" in message.lower()
     assert "wrong-secret" not in message and "reader:***@" in message
+
+
+def test_changes_since_shows_writes_another_reader_numbered_first(
+    mongo_url: str, database: str
+) -> None:
+    """Every write acknowledged before a ``changes_since`` call is in its answer,
+    even when another reader (a worker's pruner) numbered it between this call's
+    version number and its read; the next call returns it again."""
+    with open_at(mongo_url, database) as store, open_at(mongo_url, database) as other:
+        store.create_study("s", {})
+        store.insert_trials("s", [NewTrial({"i": 0}, {"i": 0})])
+        _, cursor = store.changes_since("s")
+        numbered_first_by(store, other, "s")
+        tids = store.insert_trials("s", [NewTrial({"i": i}, {"i": i}) for i in (1, 2)])
+        changes, later = store.changes_since("s", cursor)
+        assert [t.tid for t in changes] == tids == [1, 2]
+        again, _ = store.changes_since("s", later)
+        assert [t.tid for t in again] == [1, 2]
