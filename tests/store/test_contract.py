@@ -1202,7 +1202,13 @@ class TestReport:
         assert store.report(study, trial.tid, trial.token, 0, 1.0)
         assert store.changes_since(study, cursor) == ([], cursor)
 
-    @pytest.mark.parametrize("step", [-1, 1.5, "3", None, True])
+    def test_the_largest_step_is_kept(self, store: BaseTrialStore, study: str) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        assert store.report(study, trial.tid, trial.token, 2**63 - 1, 1.0)
+        assert store.get_trial(study, trial.tid).intermediate == {2**63 - 1: 1.0}
+
+    @pytest.mark.parametrize("step", [-1, 1.5, "3", None, True, 2**63])
     def test_bad_step(self, store: BaseTrialStore, study: str, step: Any) -> None:
         queued(store, study, 1)
         trial = claimed(store, study)
