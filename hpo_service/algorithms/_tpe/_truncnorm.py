@@ -31,22 +31,27 @@ def log_gauss_mass(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     flip = a > 0
     lo = np.where(flip, -b, a)
     hi = np.where(flip, -a, b)
-    out = np.empty(lo.shape)
     deep = hi < _DEEP_TAIL
-    if np.any(deep):
-        log_hi = _log_ndtr_tail(hi[deep])
-        with np.errstate(divide="ignore"):
-            ratio = np.exp(_log_ndtr_tail(lo[deep]) - log_hi)
-            out[deep] = log_hi + np.log1p(-np.minimum(ratio, 1.0))
+    if not deep.any():
+        return _log_mass_near(lo, hi)
+    out = np.empty(lo.shape)
+    log_hi = _log_ndtr_tail(hi[deep])
+    with np.errstate(divide="ignore"):
+        ratio = np.exp(_log_ndtr_tail(lo[deep]) - log_hi)
+        out[deep] = log_hi + np.log1p(-np.minimum(ratio, 1.0))
     near = ~deep
-    lo, hi = lo[near], hi[near]
+    out[near] = _log_mass_near(lo[near], hi[near])
+    return out
+
+
+def _log_mass_near(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``log(Phi(hi) - Phi(lo))`` for ``lo <= 0`` and ``hi >= -10`` (reflected)."""
     left = hi <= 0
     p_lo = special.ndtr(lo)
     # Left of 0: Phi(hi) - Phi(lo); straddling 0: 1 - Phi(lo) - Phi(-hi).
     p_hi = special.ndtr(np.where(left, hi, -hi))
     with np.errstate(divide="ignore"):
-        out[near] = np.log(np.where(left, p_hi - p_lo, 1.0 - p_lo - p_hi))
-    return out
+        return np.log(np.where(left, p_hi - p_lo, 1.0 - p_lo - p_hi))
 
 
 def _log_ndtr_tail(x: np.ndarray) -> np.ndarray:

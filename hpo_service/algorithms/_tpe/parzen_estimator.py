@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -40,11 +40,28 @@ _SCOTT_SCALE = 0.5
 
 @dataclass(frozen=True)
 class Candidates:
-    """Points of one group: raw numeric draws, their values, option indices."""
+    """Points of one group: raw numeric draws, their values, option indices.
+
+    ``derived`` keeps what the group's layout computes from the points (scoring
+    coordinates, rounding bins), so that the densities scoring the same candidates
+    compute it once.
+    """
 
     raw: np.ndarray  # (m, n_numeric) normalised base-space draws (before rounding)
     values: np.ndarray  # (m, n_numeric) parameter values (exp'ed and rounded)
     options: np.ndarray  # (m, n_categorical) option indices
+    derived: dict[str, Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+
+@dataclass(frozen=True)
+class _Bins:
+    """The distinct rounding bins of one column's candidates."""
+
+    lo: np.ndarray  # (u,) normalised lower edges of the distinct values' bins
+    hi: np.ndarray  # (u,) upper edges
+    of: np.ndarray  # (m,) each candidate's distinct-value number
 
 
 class GroupLayout:
@@ -80,9 +97,31 @@ class GroupLayout:
         self.n_options = np.array([p.size for p in priors], dtype=int)
         self.offsets = np.cumsum(self.n_options) - self.n_options
         self.option_prior = priors
+        self._option_rows: dict[tuple[int, int, float], np.ndarray] = {}
         self.option_low = np.array(
             [s.low if s.kind == "randint" else 0 for s in self.categorical], dtype=float
         )
+
+    def option_rows(self, j: int, k: int, prior_weight: float) -> np.ndarray:
+        """Log probabilities of categorical column ``j`` under each kind of kernel.
+
+        Row ``o`` is the smoothed one-hot of option ``o`` in a density of ``k``
+        observations (the prior, weighted ``prior_weight * n_options / (k + 1)``,
+        plus 1 on the option, normalised); the last row is the prior. Kept per
+        ``(j, k, prior_weight)``: the densities of successive suggestions share them.
+
+        Returns:
+            ``(n_options + 1, n_options)`` log probabilities.
+        """
+        key = (j, k, prior_weight)
+        rows = self._option_rows.get(key)
+        if rows is None:
+            if len(self._option_rows) > 1024:
+                self._option_rows.clear()
+            rows = self._option_rows[key] = _option_rows(
+                self.option_prior[j], k, prior_weight
+            )
+        return rows
 
     def observations(
         self, columns: Sequence[np.ndarray]
@@ -154,7 +193,13 @@ class GroupLayout:
 
         Continuous columns use the raw draw; fine quantised columns the middle of the
         (clipped) rounding bin, whose log width is added to the density to give a mass.
+        Computed once per ``candidates`` (kept in ``candidates.derived``).
         """
+        if "dense" not in candidates.derived:
+            candidates.derived["dense"] = self._dense_coords(candidates)
+        return candidates.derived["dense"]
+
+    def _dense_coords(self, candidates: Candidates) -> tuple[np.ndarray, np.ndarray]:
         x = candidates.raw[:, self.dense_idx].copy()
         fine_cols = np.flatnonzero(self.fine[self.dense_idx])
         if fine_cols.size == 0:
@@ -164,6 +209,27 @@ class GroupLayout:
         x[:, fine_cols] = 0.5 * (lo + hi)
         with np.errstate(divide="ignore"):
             return x, np.sum(np.log(hi - lo), axis=1)
+
+    def coarse_bins(self, candidates: Candidates) -> list[_Bins]:
+        """The distinct rounding bins of each coarse column's candidates.
+
+        Computed once per ``candidates`` (kept in ``candidates.derived``).
+
+        Returns:
+            Per column of ``coarse_idx``: the normalised lower and upper edges of the
+            distinct values' bins, and each candidate's distinct-value number.
+        """
+        if "coarse" not in candidates.derived:
+            idx = self.coarse_idx
+            lo, hi = self.bin_edges(candidates.values[:, idx], idx)
+            bins = []
+            for col, j in enumerate(idx):
+                _, first, inverse = np.unique(
+                    candidates.values[:, j], return_index=True, return_inverse=True
+                )
+                bins.append(_Bins(lo[first, col], hi[first, col], inverse))
+            candidates.derived["coarse"] = bins
+        return candidates.derived["coarse"]
 
     def to_params(self, candidates: Candidates, index: int) -> dict[str, Any]:
         """The params ``{label: value}`` of candidate ``index``, typed by kind."""
@@ -258,7 +324,7 @@ class ParzenEstimator:
         """Log density (log mass for quantised and categorical parts) per candidate."""
         joint = self.log_weights[None, :] + self._log_dense(candidates)
         if self.layout.coarse_idx.size:
-            joint += self._log_coarse(candidates.values)
+            joint += self._log_coarse(candidates)
         if self.layout.n_options.size:
             joint += self._log_categorical(candidates.options)
         return _logsumexp(joint)
@@ -277,29 +343,25 @@ class ParzenEstimator:
         out = -0.5 * np.maximum(sq, 0.0) - norm[None, :]
         return out + (log_width - idx.size * _LOG_SQRT_2PI)[:, None]
 
-    def _log_coarse(self, values: np.ndarray) -> np.ndarray:
+    def _log_coarse(self, candidates: Candidates) -> np.ndarray:
         """Exact log mass of each candidate's rounding bins under each component.
 
         Candidates and kernels both sit on a coarse grid, so each column is scored
         once per distinct (candidate value, kernel) pair, and all columns in a single
         call of :func:`_truncnorm.log_gauss_mass`.
         """
-        idx = self.layout.coarse_idx
-        lo, hi = self.layout.bin_edges(values[:, idx], idx)
         tables, a_parts, b_parts = [], [], []
-        for col, j in enumerate(idx):
-            _, first_c, cand_of = np.unique(
-                values[:, j], return_index=True, return_inverse=True
-            )
+        bins_of = self.layout.coarse_bins(candidates)
+        for bins, j in zip(bins_of, self.layout.coarse_idx, strict=True):
             first_k, kernel_of = _unique_pairs(self.mus[:, j], self.sigmas[:, j])
             mus, sigmas = self.mus[first_k, j], self.sigmas[first_k, j]
-            a_parts.append(((lo[first_c, col, None] - mus) / sigmas).ravel())
-            b_parts.append(((hi[first_c, col, None] - mus) / sigmas).ravel())
-            tables.append((first_c.size, cand_of, kernel_of, self.log_mass[first_k, j]))
+            a_parts.append(((bins.lo[:, None] - mus) / sigmas).ravel())
+            b_parts.append(((bins.hi[:, None] - mus) / sigmas).ravel())
+            tables.append((bins.lo.size, bins.of, kernel_of, self.log_mass[first_k, j]))
         mass = _truncnorm.log_gauss_mass(
             np.concatenate(a_parts), np.concatenate(b_parts)
         )
-        out = np.zeros((values.shape[0], self.n_components))
+        out = np.zeros((candidates.values.shape[0], self.n_components))
         start = 0
         for n_cand, cand_of, kernel_of, log_mass in tables:
             stop = start + n_cand * log_mass.size
@@ -368,19 +430,26 @@ def _scott_bandwidths(mus: np.ndarray) -> np.ndarray:
 def _option_tables(
     layout: GroupLayout, options: np.ndarray, prior_weight: float
 ) -> np.ndarray:
-    """Log probability tables ``(k + 1, sum of options)``: smoothed one-hots + prior."""
+    """Log probability tables ``(k + 1, sum of options)``: smoothed one-hots + prior.
+
+    Kernels on the same option share a row, so each column's distinct rows (one per
+    option, plus the prior) are computed once (see :meth:`GroupLayout.option_rows`)
+    and gathered.
+    """
     k = options.shape[0]
     tables = np.empty((k + 1, int(layout.n_options.sum())))
-    for j, (offset, prior) in enumerate(
-        zip(layout.offsets, layout.option_prior, strict=True)
-    ):
-        n = prior.size
-        block = np.tile(prior * (prior_weight * n / (k + 1)), (k + 1, 1))
-        block[np.arange(k), options[:, j]] += 1.0
-        block[k] = prior
-        tables[:, offset : offset + n] = block / block.sum(axis=1, keepdims=True)
+    for j, (offset, n) in enumerate(zip(layout.offsets, layout.n_options, strict=True)):
+        rows = layout.option_rows(j, k, prior_weight)
+        tables[:, offset : offset + n] = rows[np.append(options[:, j], n)]
+    return tables
+
+
+def _option_rows(prior: np.ndarray, k: int, prior_weight: float) -> np.ndarray:
+    n = prior.size
+    rows = prior * (prior_weight * n / (k + 1)) + np.eye(n)
+    sums = np.append(rows.sum(axis=1), prior.sum())
     with np.errstate(divide="ignore"):
-        return np.log(tables)
+        return np.log(np.vstack([rows, prior]) / sums[:, None])
 
 
 def _center(spec: ParamSpec) -> float:

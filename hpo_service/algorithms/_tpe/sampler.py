@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from hpo_service.algorithms._history import History
-from hpo_service.algorithms._tpe import _rows
+from hpo_service.algorithms._tpe import _observed, _rows
 from hpo_service.algorithms._tpe.parzen_estimator import (
     Candidates,
     GroupLayout,
@@ -292,12 +292,11 @@ def _split(
     above_rows, above_weights = _rows.above_rows(
         state, below_rows, settings.linear_forgetting, settings.max_above_kernels, rng
     )
-    columns = [history.values(label) for label in group.labels]
-    layout = group.layout
-    below = layout.observations([c[below_rows] for c in columns])
-    above = layout.observations([c[above_rows] for c in columns])
+    numeric, options = _observed.observed(history, group.layout)
+    below = numeric[below_rows], options[below_rows]
+    above = numeric[above_rows], options[above_rows]
     pending_cols = _pending_columns(group, pending)
-    liars = layout.observations(pending_cols)
+    liars = group.layout.observations(pending_cols)
     liar_weights = np.full(pending_cols[0].size, settings.liar_weight)
     return (
         (*below, np.ones(below_rows.size)),
