@@ -38,6 +38,9 @@ IDENTITY_KEYS = (
     "pruner",
     "pruner_settings",
 )
+# Stop rules belong to the run that gives them (as the arguments of hyperopt's fmin):
+# a resume without one runs to --max-evals, whatever an earlier run was told.
+RUN_ONLY_KEYS = ("loss_threshold", "timeout", "no_improvement")
 _REQUIRED_TO_CREATE = ("objective", "space", "max_evals")
 SEED_LIMIT = 2**32
 """Seeds are ``0 <= seed < SEED_LIMIT`` (what numpy's generators and hyperopt take)."""
@@ -70,7 +73,9 @@ def open_study(
         store: The trials store.
         name: The study name.
         given: Settings the user gave (keys of :class:`StudySettings`); on resume, run
-            settings (``max_evals``, leases, stop rules, ...) replace the stored ones.
+            settings (``max_evals``, leases, ...) replace the stored ones, and the
+            stop rules (:data:`RUN_ONLY_KEYS`) are the given ones only: a rule of an
+            earlier run is dropped unless given again.
         override: Accept a changed objective, space or pruner on resume. A changed
             algorithm is accepted without it (its settings are then those given,
             not the old algorithm's).
@@ -298,9 +303,25 @@ def _merge(
     _check_budget(name, given, finished)
     values = stored.to_dict()
     values.update({k: v for k, v in given.items() if v is not None and k != "seed"})
+    values.update(_run_only(name, stored, given))
     values["cancelled"] = False  # starting a study again resumes a cancelled one
     values["seed"] = _usable_seed(name, stored.seed, given.get("seed"))
     return StudySettings.from_dict(values)
+
+
+def _run_only(
+    name: str, stored: StudySettings, given: dict[str, Any]
+) -> dict[str, Any]:
+    """The stop rules of this run: the given ones, each other one unset (logged)."""
+    rules = {key: given.get(key) for key in RUN_ONLY_KEYS}
+    for key, value in rules.items():
+        old = getattr(stored, key)
+        if value is None and old is not None:
+            _logger.info(
+                "study %r: %s %s of an earlier run does not apply to this one",
+                name, _flag(key), old,
+            )  # fmt: skip
+    return rules
 
 
 def _usable_seed(name: str, stored: Any, given: int | None) -> int | None:
