@@ -413,9 +413,17 @@ def _complete_seeds(runs: list[Any], algos: list[str]) -> list[Any]:
     ]
 
 
+def _latest_runs(runs: list[Any]) -> list[Any]:
+    """One run per (algorithm, problem, workers, seed): the last one recorded (a
+    stopped run resumed with ``--seed-offset`` repeats the seed it was stopped in)."""
+    latest = {(r["algo"], r["problem"], r["workers"], r["seed"]): r for r in runs}
+    return list(latest.values())
+
+
 def _summarise_files(paths: list[Path]) -> None:
     """Print the table and the paired comparison of runs read from JSON-lines files."""
     runs = [json.loads(line) for p in paths for line in p.read_text().splitlines()]
+    runs = _latest_runs(runs)
     algos = [a for a in ALGOS if any(r["algo"] == a for r in runs)]
     runs = _complete_seeds(runs, algos)
     evals = sorted({len(r["losses"]) for r in runs})

@@ -63,8 +63,9 @@ METHODS = [
     "optuna:sha",
     "optuna:hyperband",
 ]
-"""``library:pruner[:rule]``; ours may add the pruned-trial rule of TPE
-(``last``, the default, ``failure`` or ``ignore``)."""
+"""``library:pruner[:rule[:sampling]]``; ours may add the pruned-trial rule of TPE
+(``last``, the default, ``failure`` or ``ignore``) and, for hyperband, how TPE samples
+(``bracket``: from the trial's own bracket, ``shared``: from every trial)."""
 
 
 @dataclass
@@ -87,7 +88,13 @@ class OursRunner:
     """Our TPE and pruners, through the store as the driver and workers use them."""
 
     def __init__(
-        self, problem: CurveProblem, pruner: str, rule: str, seed: int, workers: int
+        self,
+        problem: CurveProblem,
+        pruner: str,
+        rule: str,
+        seed: int,
+        workers: int,
+        sampling: str = "shared",
     ) -> None:
         from hpo_service.algorithms import resolve
         from hpo_service.algorithms.pruners import make_pruner
@@ -98,27 +105,31 @@ class OursRunner:
 
         self.store = SQLiteTrialStore(":memory:")
         self.store.create_study("b", {})
-        self.suggester = Suggester(
-            problem.make_space(hp), resolve("tpe"), pruned_rule=rule
-        )
         name, settings = _pruner_settings(pruner, problem.steps)
+        made = make_pruner(name, settings)
+        groups = made.bracket_of if sampling == "bracket" else None
+        self.suggester = Suggester(
+            problem.make_space(hp), resolve("tpe"), pruned_rule=rule, groups=groups
+        )
         self.pruning = (
             None
             if pruner == "none"
-            else StudyPruning(
-                self.store, "b", make_pruner(name, settings), refresh_seconds=0.0
-            )
+            else StudyPruning(self.store, "b", made, refresh_seconds=0.0)
         )
         self.rng = np.random.default_rng(seed)
         self.running: dict[int, Any] = {}
+        self.next_tid = 0  # the store numbers a study's trials 0, 1, 2, ...
 
     def ask(self) -> tuple[Any, dict[str, Any]]:
         from hpo_service.algorithms.pruners import TrialProgress
 
-        pending = [t.params for t, _ in self.running.values()]
+        pending = {tid: t.params for tid, (t, _) in self.running.items()}
         seed = int(self.rng.integers(2**31 - 1))
-        (new,) = self.suggester.suggest(np.random.default_rng(seed), 1, pending)
-        self.store.insert_trials("b", [new])
+        rng = np.random.default_rng(seed)
+        (new,) = self.suggester.suggest_for(rng, [self.next_tid], pending)
+        (tid,) = self.store.insert_trials("b", [new])
+        assert tid == self.next_tid
+        self.next_tid += 1
         trial = self.store.claim("w", 1e9, study="b")
         assert trial is not None
         self.running[trial.tid] = (trial, TrialProgress(trial.tid))
@@ -138,7 +149,7 @@ class OursRunner:
         else:
             result = {"status": "ok", "loss": value}
             assert self.store.complete("b", trial.tid, trial.token, result)
-        self.suggester.observe(trial.params, result)
+        self.suggester.observe(trial.params, result, tid=trial.tid)
 
 
 class OptunaRunner:
@@ -164,7 +175,9 @@ class OptunaRunner:
             ),
         }
         sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=workers > 1)
-        self.study = optuna.create_study(sampler=sampler, pruner=pruners[pruner]())
+        self.study = optuna.create_study(
+            study_name=f"seed{seed}", sampler=sampler, pruner=pruners[pruner]()
+        )  # named: HyperbandPruner hashes the name into its brackets
         self.problem = problem
         self.optuna = optuna
 
@@ -195,10 +208,12 @@ def _pruner_settings(pruner: str, steps: int) -> tuple[str, dict[str, Any]]:
 
 
 def make_runner(method: str, problem: CurveProblem, seed: int, workers: int) -> Any:
-    library, pruner, *rule = method.split(":")
+    library, pruner, *extra = method.split(":")
     if library == "ours":
-        return OursRunner(problem, pruner, rule[0] if rule else "last", seed, workers)
-    if rule:
+        rule = extra[0] if extra else "last"
+        sampling = extra[1] if len(extra) > 1 else "shared"
+        return OursRunner(problem, pruner, rule, seed, workers, sampling)
+    if extra:
         raise ValueError(f"optuna methods take no rule, but got {method!r}")
     return OptunaRunner(problem, "sha" if pruner == "asha" else pruner, seed, workers)
 

@@ -10,7 +10,9 @@
    objective reporting less often than once a second). Optuna's ``MedianPruner``
    and ``SuccessiveHalvingPruner`` on an in-memory study of the same size are timed
    beside it (optuna's ``RDBStorage`` would add a database round trip per call).
-   The "next" trial shows the steady state of a worker that has run one.
+   The "next" trial shows the steady state of a worker that has run one. The first
+   read alone (``reports_since``, and beside it ``changes_since``, which whole trials
+   a worker read before) is timed too.
 2. Claim and heartbeat latency on SQLite while 4 processes report into the same
    database: as workers do (``ReportHandler``: a write a second, each process
    reporting as fast as it can) and unbatched (every report a write); and, as a
@@ -296,6 +298,8 @@ def _decisions(args: argparse.Namespace, out: dict[str, Any]) -> None:
         live = build_study(url, args.trials, args.steps, args.running)
         built = time.perf_counter() - started
         print(f"built {args.trials} x {args.steps} in {built:.0f} s")
+        out["first_read"] = time_first_read(url)
+        print(f"a fresh worker's read of the study: {out['first_read']}")
         mine = live[-1]
         for name, pruner in [
             ("median", MedianPruner),
@@ -311,6 +315,21 @@ def _decisions(args: argparse.Namespace, out: dict[str, Any]) -> None:
         for name in ("median", "sha"):
             out[f"optuna_{name}"] = time_optuna(args.trials, args.steps, name)
             print(f"optuna {name} (in memory): {out[f'optuna_{name}']}")
+
+
+def time_first_read(url: str, repeats: int = 7) -> dict[str, float]:
+    """Seconds (median of ``repeats``, each on a fresh connection, the two calls
+    alternating) a fresh worker's pruner takes to read the study: ``reports_since``
+    (what it reads) and, beside it, ``changes_since`` (whole trials: what it read
+    before)."""
+    times: dict[str, list[float]] = {"reports_since": [], "changes_since": []}
+    for _ in range(repeats):
+        for call, seconds in times.items():
+            with open_store(url) as store:
+                started = time.perf_counter()
+                getattr(store, call)("big", 0)
+                seconds.append(time.perf_counter() - started)
+    return {f"{call}_s": statistics.median(t) for call, t in times.items()}
 
 
 def _fresh_attempt(url: str, trial: Any) -> Any:

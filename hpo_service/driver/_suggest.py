@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,10 @@ class Suggester:
         space: The search space.
         algorithm: The suggest function.
         pruned_rule: How pruned trials are learned from, one of :data:`PRUNED_RULES`.
+        groups: Maps a tid to its sampling group (Hyperband's bracket), or None.
+            With groups, :meth:`suggest_for` draws each trial's params from the
+            trials of its own group only (finished and pending), as Optuna's TPE does
+            under its ``HyperbandPruner``; ``history`` still holds every trial.
 
     Raises:
         SpaceError: The space is invalid, or does not suit the algorithm (grid
@@ -44,7 +48,12 @@ class Suggester:
     """
 
     def __init__(
-        self, space: Any, algorithm: Algorithm, *, pruned_rule: str = "last"
+        self,
+        space: Any,
+        algorithm: Algorithm,
+        *,
+        pruned_rule: str = "last",
+        groups: Callable[[int], int] | None = None,
     ) -> None:
         if pruned_rule not in PRUNED_RULES:
             raise ValueError(
@@ -57,6 +66,8 @@ class Suggester:
         _check_algorithm(algorithm, self.compiled)
         self._algorithm = algorithm
         self._pruned_rule = pruned_rule
+        self._groups = groups
+        self._group_histories: dict[int, History] = {}
 
     @property
     def labels(self) -> list[str]:
@@ -64,7 +75,11 @@ class Suggester:
         return [spec.label for spec in self.compiled]
 
     def observe(
-        self, params: Mapping[str, Any], result: Mapping[str, Any] | None
+        self,
+        params: Mapping[str, Any],
+        result: Mapping[str, Any] | None,
+        *,
+        tid: int | None = None,
     ) -> None:
         """Record a finished trial; a failed one (no ok result) counts as a failure.
 
@@ -75,17 +90,28 @@ class Suggester:
         failure). A result whose number of losses differs from the earlier trials'
         (which the worker or ``fmin`` turns into an error trial) counts as a failure.
         """
+        entry = self._entry(result)
+        if entry is None:
+            return
+        losses, violation = entry
+        self.history.add(params, losses, violation=violation)
+        if self._groups is not None and tid is not None:
+            group = self._group_history(self._groups(tid))
+            group.add(params, losses, violation=violation)
+
+    def _entry(
+        self, result: Mapping[str, Any] | None
+    ) -> tuple[float | list[float] | None, float] | None:
+        """``(loss or losses, violation)`` to record for ``result``; None: skip it."""
         if result is not None and result.get("status") == STATUS_PRUNED:
             if self._pruned_rule == "ignore":
-                return
+                return None
             last = result.get("loss") if self._pruned_rule == "last" else None
             if self.history.n_objectives > 1:
                 last = None
-            self.history.add(params, None if last is None else float(last))
-            return
+            return (None if last is None else float(last)), 0.0
         if result is None:
-            self.history.add(params, None)
-            return
+            return None, 0.0
         losses = losses_of(result)
         expected = self.history.n_objectives
         if losses is not None and expected and len(losses) != expected:
@@ -95,7 +121,44 @@ class Suggester:
                 expected,
             )
             losses = None
-        self.history.add(params, losses, violation=violation_of(result))
+        return losses, violation_of(result)
+
+    def _group_history(self, group: int) -> History:
+        if group not in self._group_histories:
+            self._group_histories[group] = History(self.compiled)
+        return self._group_histories[group]
+
+    def suggest_for(
+        self,
+        rng: np.random.Generator,
+        tids: Sequence[int],
+        pending: Mapping[int, Mapping[str, Any]],
+    ) -> list[NewTrial]:
+        """New trials for the given tids, treating ``pending`` (tid -> params) as
+        in flight.
+
+        Without groups this is :meth:`suggest` for ``len(tids)`` trials. With groups,
+        each group's trials are drawn (in one batch per group) from that group's
+        history and pending trials only.
+        """
+        if self._groups is None:
+            return self.suggest(rng, len(tids), list(pending.values()))
+        by_group: dict[int, list[int]] = {}
+        for tid in tids:
+            by_group.setdefault(self._groups(tid), []).append(tid)
+        picks: dict[int, dict[str, Any]] = {}
+        for group, members in sorted(by_group.items()):
+            history = self._group_history(group)
+            history.set_pending(
+                [p for t, p in pending.items() if self._groups(t) == group]
+            )
+            chosen = self._algorithm(self.compiled, history, rng, len(members))
+            for tid, params in zip(members, chosen, strict=True):
+                picks[tid] = validate_params(self.compiled, params)
+        return [
+            NewTrial(params=picks[tid], config=space_eval(self.space, picks[tid]))
+            for tid in tids
+        ]
 
     def suggest(
         self,

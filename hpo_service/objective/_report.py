@@ -30,6 +30,9 @@ from typing import Any, Protocol
 from hpo_service.exceptions import NoActiveTrialError
 from hpo_service.objective._result import STATUS_PRUNED
 
+#: The largest step a report may carry: stores keep steps as signed 64-bit ints.
+MAX_STEP = 2**63 - 1
+
 _logger = logging.getLogger(__name__)
 
 
@@ -168,8 +171,11 @@ def _checked(value: Any, step: Any, last_step: int | None) -> tuple[float, int]:
         )
     if math.isnan(value):
         raise ValueError(f"`value` must not be NaN, but got value=nan (step={step!r})")
-    if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
-        raise ValueError(f"`step` must be an int >= 0, but got step={step!r:.50}")
+    integral = isinstance(step, numbers.Integral) and not isinstance(step, bool)
+    if not integral or not 0 <= step <= MAX_STEP:
+        raise ValueError(
+            f"`step` must be an int in [0, 2**63 - 1], but got step={step!r:.50}"
+        )
     if last_step is not None and step <= last_step:
         raise ValueError(
             f"`step` must grow from one report to the next, but got step={step} "

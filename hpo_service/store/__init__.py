@@ -15,6 +15,7 @@ from hpo_service.store._base import (
     RequeueReport,
     Study,
     Trial,
+    TrialReports,
     TrialState,
 )
 from hpo_service.store._common import LEASE_EXPIRED
@@ -33,6 +34,7 @@ __all__ = [
     "RequeueReport",
     "Study",
     "Trial",
+    "TrialReports",
     "TrialState",
     "make_store",
     "mask_url",

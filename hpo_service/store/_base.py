@@ -110,6 +110,21 @@ class Trial:
     code: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class TrialReports:
+    """A finished trial as a pruner needs it (see :meth:`BaseTrialStore.reports_since`).
+
+    Attributes:
+        tid: The trial.
+        state: Its finished state (``done``, ``error``, ``cancelled`` or ``pruned``).
+        intermediate: step -> value of its last attempt (empty if it reported none).
+    """
+
+    tid: int
+    state: TrialState
+    intermediate: dict[int, float]
+
+
 @dataclass
 class RequeueReport:
     """Outcome of :meth:`BaseTrialStore.requeue_expired`: (study, tid) pairs, sorted."""
@@ -434,6 +449,31 @@ class BaseTrialStore(abc.ABC):
         What pruners read to compare a trial with the ones still running (ASHA's
         rungs); running trials that reported nothing yet are left out. Reads only
         running trials, whatever the size of the study.
+        """
+
+    @abc.abstractmethod
+    def reports_since(
+        self, study: str, cursor: int = 0
+    ) -> tuple[list[TrialReports], int]:
+        """The finished trials written after ``cursor``: tid, state and reports only.
+
+        What a pruner learns from (every finished trial's intermediate values), read
+        incrementally: the cursor is :meth:`changes_since`'s (same guarantees, same
+        numbers), but only finished trials are returned and none of their params,
+        config or result is read or decoded, so a fresh worker's first read of a
+        large study costs the reports alone.
+
+        Args:
+            study: The study.
+            cursor: 0 for every finished trial, else a cursor returned by this call
+                or by :meth:`changes_since`.
+
+        Returns:
+            The trials in the order they were written, and the cursor to pass next.
+
+        Raises:
+            ValueError: ``cursor`` is negative.
+            StudyNotFoundError: No such study.
         """
 
     @abc.abstractmethod

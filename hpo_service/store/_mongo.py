@@ -93,6 +93,7 @@ from hpo_service.store._base import (
     RequeueReport,
     Study,
     Trial,
+    TrialReports,
     TrialState,
 )
 from hpo_service.store._mongo_connect import (
@@ -128,6 +129,11 @@ _NOW: dict[str, Any] = {"$divide": [{"$toLong": "$$NOW"}, 1000]}
 # retry's write-id lookup handles).
 _TRANSIENT_CODES = frozenset(
     {6, 7, 64, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436}
+)
+_FINISHED_VALUES = [state.value for state in TrialState if state.is_finished()]
+#: What :meth:`MongoTrialStore.reports_since` reads of a trial (see ``_intermediate``).
+_REPORT_FIELDS = dict.fromkeys(
+    ("tid", "state", "version", "token", "intermediate", "intermediate_token"), 1
 )
 _DUPLICATE_KEY = 11000
 _UNAUTHORIZED = 13
@@ -1217,9 +1223,37 @@ class MongoTrialStore(BaseTrialStore):
     def changes_since(self, study: str, cursor: int = 0) -> tuple[list[Trial], int]:
         c.check_name(study, "study")
         c.check_cursor(cursor)
+        docs, top = self._changed("changes_since", study, cursor, {})
+        return [_trial(doc) for doc in docs], top
+
+    def reports_since(
+        self, study: str, cursor: int = 0
+    ) -> tuple[list[TrialReports], int]:
+        c.check_name(study, "study")
+        c.check_cursor(cursor)
+        finished = {"state": {"$in": _FINISHED_VALUES}}
+        docs, top = self._changed(
+            "reports_since", study, cursor, finished, projection=_REPORT_FIELDS
+        )
+        reports = [
+            TrialReports(doc["tid"], TrialState(doc["state"]), _intermediate(doc))
+            for doc in docs
+        ]
+        return reports, top
+
+    def _changed(
+        self,
+        what: str,
+        study: str,
+        cursor: int,
+        only: dict[str, Any],
+        projection: dict[str, int] | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The change cursor's steps (see the module doc): the documents matching
+        ``only`` written after ``cursor``, in write order, and the next cursor."""
         with self._causal() as session:  # in this order: see the module doc
             pending = self._find(
-                "changes_since",
+                what,
                 {"study": study, "version": _PENDING},
                 session,
                 projection={"wid": 1},
@@ -1228,11 +1262,11 @@ class MongoTrialStore(BaseTrialStore):
             if top is None:
                 top = int(self._require_study(study, session)["version"])
             changed = [{"version": _PENDING}, {"version": {"$gt": cursor}}]
-            docs = self._find(
-                "changes_since", {"study": study, "$or": changed}, session
-            )
+            query = {"study": study, "$or": changed, **only}
+            kwargs = {} if projection is None else {"projection": projection}
+            docs = self._find(what, query, session, **kwargs)
         docs.sort(key=lambda d: (d["version"] == _PENDING, d["version"], d["tid"]))
-        return [_trial(doc) for doc in docs], max(cursor, top)
+        return docs, max(cursor, top)
 
     def _find(
         self, what: str, query: dict[str, Any], session: Any, **kwargs: Any

@@ -45,6 +45,7 @@ from hpo_service.store._base import (
     RequeueReport,
     Study,
     Trial,
+    TrialReports,
     TrialState,
 )
 from hpo_service.store._retry import RetryPolicy
@@ -202,6 +203,17 @@ _RUNNING_INTERMEDIATE = (
     "JOIN intermediate AS i "
     "ON i.study = t.study AND i.tid = t.tid AND i.token = t.token "
     "WHERE t.state = 'running' AND t.study = ?"
+)
+
+_FINISHED_STATES = ", ".join(f"'{s.value}'" for s in TrialState if s.is_finished())
+# Finished trials changed after a cursor, with their current attempt's reports only
+# (the change index, then one primary-key lookup of the reports per trial).
+_REPORTS_SINCE = (
+    "SELECT t.tid, t.state, i.data FROM trials AS t "
+    "LEFT JOIN intermediate AS i "
+    "ON i.study = t.study AND i.tid = t.tid AND i.token = t.token "
+    f"WHERE t.study = ? AND t.version > ? AND t.state IN ({_FINISHED_STATES}) "
+    "ORDER BY t.version, t.tid"
 )
 
 _IS_CURRENT = f"SELECT 1 FROM trials {_CURRENT}"
@@ -1119,6 +1131,27 @@ class SQLiteTrialStore(BaseTrialStore):
             return trials, max(cursor, row[0])
 
         return self._read("changes_since", body, snapshot=True)
+
+    def reports_since(
+        self, study: str, cursor: int = 0
+    ) -> tuple[list[TrialReports], int]:
+        c.check_name(study, "study")
+        c.check_cursor(cursor)
+
+        def body(conn: sqlite3.Connection) -> tuple[list[TrialReports], int]:
+            row = conn.execute(
+                "SELECT version FROM studies WHERE name = ?", (study,)
+            ).fetchone()
+            if row is None:
+                raise _study_not_found(study)
+            rows = conn.execute(_REPORTS_SINCE, (study, cursor)).fetchall()
+            found = [
+                TrialReports(tid, TrialState(state), _unpack(data) if data else {})
+                for tid, state, data in rows
+            ]
+            return found, max(cursor, row[0])
+
+        return self._read("reports_since", body, snapshot=True)
 
     def count_by_state(self, study: str) -> dict[TrialState, int]:
         c.check_name(study, "study")

@@ -41,7 +41,7 @@ from hpo_service.algorithms.pruners import (
 from hpo_service.exceptions import StoreError
 from hpo_service.objective._report import trial_context
 from hpo_service.store import _common
-from hpo_service.store._base import BaseTrialStore, Trial
+from hpo_service.store._base import BaseTrialStore, Trial, TrialReports
 from hpo_service.worker._child import _encode, _read_frame, _write_all
 from hpo_service.worker._heartbeat import Lease
 
@@ -87,9 +87,10 @@ def child_reports(requests: int, responses: int) -> Iterator[None]:
 class StudyPruning:
     """A study's pruner in one worker, taught every finished trial of the study.
 
-    Finished trials are read incrementally from the store's change cursor before
-    each decision, so a decision never rescans the study; the running trials'
-    reports are read only when the pruner asks for them (ASHA at a rung).
+    Finished trials' reports are read incrementally from the store's change cursor
+    (:meth:`~hpo_service.store.BaseTrialStore.reports_since`: tid, state and reports
+    only) before each decision, so a decision never rescans the study; the running
+    trials' reports are read only when the pruner asks for them (ASHA at a rung).
 
     Args:
         store: The trials store.
@@ -116,12 +117,12 @@ class StudyPruning:
 
     def refresh(self) -> None:
         """Teach the pruner the trials that finished since the last refresh."""
-        changes, self._cursor = self.store.changes_since(self.study, self._cursor)
+        changes, self._cursor = self.store.reports_since(self.study, self._cursor)
         self._refreshed_at = time.monotonic()
         for trial in changes:
             self.observe(trial)
 
-    def observe(self, trial: Trial) -> None:
+    def observe(self, trial: Trial | TrialReports) -> None:
         """Teach the pruner one trial if it is finished (once per trial)."""
         if trial.state.is_finished() and trial.tid not in self._seen:
             self._seen.add(trial.tid)

@@ -64,6 +64,7 @@ def test_report_outside_an_objective_names_the_call():
         (True, 0, "value=True"),
         (0.5, -1, "step=-1"),
         (0.5, 1.5, "step=1.5"),
+        (0.5, 2**63, "step=9223372036854775808"),
     ],
 )
 def test_bad_reports_name_the_value(value, step, match):

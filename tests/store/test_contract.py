@@ -26,6 +26,7 @@ from hpo_service.store import (
     FinishedTrial,
     NewTrial,
     Trial,
+    TrialReports,
     TrialState,
 )
 from tests.store.conftest import StoreOpener
@@ -1202,7 +1203,13 @@ class TestReport:
         assert store.report(study, trial.tid, trial.token, 0, 1.0)
         assert store.changes_since(study, cursor) == ([], cursor)
 
-    @pytest.mark.parametrize("step", [-1, 1.5, "3", None, True])
+    def test_the_largest_step_is_kept(self, store: BaseTrialStore, study: str) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        assert store.report(study, trial.tid, trial.token, 2**63 - 1, 1.0)
+        assert store.get_trial(study, trial.tid).intermediate == {2**63 - 1: 1.0}
+
+    @pytest.mark.parametrize("step", [-1, 1.5, "3", None, True, 2**63])
     def test_bad_step(self, store: BaseTrialStore, study: str, step: Any) -> None:
         queued(store, study, 1)
         trial = claimed(store, study)
@@ -1584,3 +1591,73 @@ class TestCodeIdentity:
         trial = claimed(store, study)
         assert not store.complete(study, trial.tid, "stale", {"loss": 1.0}, code=CODE)
         assert store.get_trial(study, trial.tid).code is None
+
+
+class TestReportsSince:
+    """What a pruner reads: finished trials' reports, incrementally."""
+
+    def test_finished_trials_with_their_reports_only(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 5)
+        trials = [claimed(store, study) for _ in range(4)]
+        for trial in trials:
+            store.report_many(
+                study, trial.tid, trial.token, [(0, 10.0 + trial.tid), (2, trial.tid)]
+            )
+        store.complete(study, trials[0].tid, trials[0].token, {"loss": 1.0})
+        store.prune(study, trials[1].tid, trials[1].token, PRUNED_RESULT)
+        store.fail(study, trials[2].tid, trials[2].token, error_of("X"))
+        got, _ = store.reports_since(study)  # trial 3 runs, trial 4 is queued
+        assert got == [
+            TrialReports(0, S.DONE, {0: 10.0, 2: 0.0}),
+            TrialReports(1, S.PRUNED, {0: 11.0, 2: 1.0}),
+            TrialReports(2, S.ERROR, {0: 12.0, 2: 2.0}),
+        ]
+
+    def test_incremental_on_the_change_cursor(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 3)
+        first = claimed(store, study)
+        store.complete(study, first.tid, first.token, {"loss": 1.0})
+        got, cursor = store.reports_since(study)
+        assert [r.tid for r in got] == [first.tid]
+        assert store.reports_since(study, cursor) == ([], cursor)
+        second = claimed(store, study)
+        assert store.report(study, second.tid, second.token, 1, 0.5)
+        assert store.reports_since(study, cursor)[0] == []  # running: not yet
+        store.prune(study, second.tid, second.token, PRUNED_RESULT)
+        got, later = store.reports_since(study, cursor)
+        assert got == [TrialReports(second.tid, S.PRUNED, {1: 0.5})]
+        assert later > cursor
+        _, changes_cursor = store.changes_since(study)  # one cursor for both calls
+        assert store.reports_since(study, changes_cursor) == ([], changes_cursor)
+
+    def test_only_the_last_attempts_reports(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 2)
+        first = claimed(store, study, lease=SHORT)
+        assert store.report_many(study, first.tid, first.token, [(0, 9.0), (1, 8.0)])
+        time.sleep(EXPIRE)
+        store.requeue_expired(max_attempts=3, study=study)
+        second = claimed(store, study)
+        assert second.tid == first.tid
+        assert store.report(study, second.tid, second.token, 1, 5.0)
+        store.complete(study, second.tid, second.token, {"loss": 5.0})
+        store.cancel(study, [1])  # queued: cancelled with no attempt, no reports
+        got, _ = store.reports_since(study)
+        assert got == [
+            TrialReports(first.tid, S.DONE, {1: 5.0}),
+            TrialReports(1, S.CANCELLED, {}),
+        ]
+
+    def test_bad_cursor_and_missing_study(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        assert store.reports_since(study) == ([], 0)
+        with pytest.raises(ValueError, match="cursor"):
+            store.reports_since(study, -1)
+        with pytest.raises(StudyNotFoundError):
+            store.reports_since("nope")

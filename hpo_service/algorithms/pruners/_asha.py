@@ -154,11 +154,17 @@ def judge_rungs(
 
 
 class _Rungs:
-    """The values finished trials recorded at each rung, sorted."""
+    """The values finished trials recorded at each rung, sorted when judged.
+
+    New values wait in a list until the rung is next judged: a few are then inserted
+    into the sorted array, many (a fresh worker learning a 10,000-trial study at
+    once) are merged by one sort instead of 10,000 insertions.
+    """
 
     def __init__(self, steps: list[int]) -> None:
         self.steps = steps
         self._values = [array("d") for _ in steps]
+        self._new: list[list[float]] = [[] for _ in steps]
 
     def record(self, intermediate: Mapping[int, float]) -> None:
         """Add a finished trial's value at every rung it reached."""
@@ -167,7 +173,18 @@ class _Rungs:
             i = bisect.bisect_left(steps, rung)
             if i == len(steps):
                 break
-            bisect.insort(self._values[k], float(intermediate[steps[i]]))
+            self._new[k].append(float(intermediate[steps[i]]))
+
+    def _sorted(self, k: int) -> array[float]:
+        """Rung k's values, sorted (the new ones merged in)."""
+        new, values = self._new[k], self._values[k]
+        if len(new) > 64:
+            self._values[k] = values = array("d", sorted([*values, *new]))
+        else:
+            for value in new:
+                bisect.insort(values, value)
+        new.clear()
+        return values
 
     def promotable(
         self, k: int, value: float, running: list[Mapping[int, float]], eta: int
@@ -178,7 +195,7 @@ class _Rungs:
         reached the rung) and ``value`` itself, which is equivalent to: fewer than
         that many values are strictly better.
         """
-        finished = self._values[k]
+        finished = self._sorted(k)
         live = [v for r in running if (v := rung_value(r, self.steps[k])) is not None]
         n = len(finished) + len(live) + 1
         better = bisect.bisect_left(finished, value) + sum(v < value for v in live)

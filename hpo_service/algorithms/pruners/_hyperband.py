@@ -18,7 +18,11 @@ Differences from Optuna's ``HyperbandPruner``:
   trial number; over any ``sum(n_s)`` consecutive trials the proportions are exact;
 - ``max_resource`` must be given (no "auto" from the first completed trial);
 - the sampler is not split by bracket: TPE learns from every trial (Optuna's TPE sees
-  only the trial's own bracket when this pruner is used);
+  only the trial's own bracket when this pruner is used). Per-bracket sampling
+  (``Suggester(groups=HyperbandPruner.bracket_of)``) was measured against this over
+  100 seeds (``benchmarks/README.md``, "Hyperband: one TPE or one per bracket"):
+  not better (worse on ``synthetic`` with 1 worker, p = 0.02; level elsewhere), so
+  one TPE over all trials stays;
 - each bracket is our :class:`ASHAPruner` (see its differences).
 """
 
