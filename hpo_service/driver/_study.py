@@ -37,6 +37,7 @@ IDENTITY_KEYS = (
     "space_fingerprint",
     "pruner",
     "pruner_settings",
+    "objective_names",  # renaming or reordering relabels every stored result
 )
 # Stop rules belong to the run that gives them (as the arguments of hyperopt's fmin):
 # a resume without one runs to --max-evals, whatever an earlier run was told.
@@ -51,8 +52,13 @@ _WHAT = {
     "space_fingerprint": "space",
     "algorithm_settings": "algorithm settings",
     "pruner_settings": "pruner settings",
+    "objective_names": "objective names",
 }
-_FLAGS = {"algorithm": "algo", "space_fingerprint": "space"}
+_FLAGS = {
+    "algorithm": "algo",
+    "space_fingerprint": "space",
+    "objective_names": "objectives",
+}
 
 
 def space_settings(space: Any) -> dict[str, Any]:
@@ -76,16 +82,16 @@ def open_study(
             settings (``max_evals``, leases, ...) replace the stored ones, and the
             stop rules (:data:`RUN_ONLY_KEYS`) are the given ones only: a rule of an
             earlier run is dropped unless given again.
-        override: Accept a changed objective, space or pruner on resume. A changed
-            algorithm is accepted without it (its settings are then those given,
-            not the old algorithm's).
+        override: Accept a changed objective, space, pruner or objective names on
+            resume. A changed algorithm is accepted without it (its settings are
+            then those given, not the old algorithm's).
 
     Returns:
         The study's settings now in force, and whether the study was created.
 
     Raises:
-        StudyMismatchError: The study exists with a different objective, space or
-            pruner and ``override`` is False.
+        StudyMismatchError: The study exists with a different objective, space,
+            pruner or objective names and ``override`` is False.
         ValueError: The study does not exist and ``given`` lacks what creating it
             needs, or the algorithm does not accept its settings or the space;
             nothing is written then.
@@ -284,11 +290,7 @@ def _merge(
     override: bool,
     finished: int,
 ) -> StudySettings:
-    changed = [
-        key
-        for key in IDENTITY_KEYS
-        if given.get(key) is not None and given[key] != getattr(stored, key)
-    ]
+    changed = [key for key in IDENTITY_KEYS if _changes(key, stored, given)]
     if changed and not override:
         what = ", ".join(_WHAT.get(key, key) for key in changed)
         details = "; ".join(_difference(key, stored, given) for key in changed)
@@ -307,6 +309,15 @@ def _merge(
     values["cancelled"] = False  # starting a study again resumes a cancelled one
     values["seed"] = _usable_seed(name, stored.seed, given.get("seed"))
     return StudySettings.from_dict(values)
+
+
+def _changes(key: str, stored: StudySettings, given: dict[str, Any]) -> bool:
+    """Whether ``given`` changes identity setting ``key`` (naming the objectives of a
+    study that had no names is not a change)."""
+    old, new = getattr(stored, key), given.get(key)
+    if new is None or (key == "objective_names" and old is None):
+        return False
+    return bool(new != old)
 
 
 def _run_only(
