@@ -6,6 +6,7 @@ import datetime
 import json
 from typing import TYPE_CHECKING, Any
 
+from hpo_service.algorithms.pruners import describe_pruner
 from hpo_service.driver._codes import code_key, describe_codes
 from hpo_service.driver._lease import is_dead_local_process
 from hpo_service.driver._settings import COUNTED_STATES
@@ -236,6 +237,10 @@ def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
             "violation": violation_of(best.result or {}),
         },
         "n_objectives": record.settings.get("n_objectives"),
+        "pruner": {
+            "name": record.settings.get("pruner") or "none",
+            "settings": record.settings.get("pruner_settings") or {},
+        },
         "pareto_front": [
             {"tid": t.tid, "loss": (t.result or {})["loss"]} for t in front
         ],
@@ -289,6 +294,7 @@ def status_text(summary: dict[str, Any]) -> str:
         f"study {summary['study']!r}: {finished}/{summary['max_evals']} finished"
         + (" (cancelled)" if summary["cancelled"] else ""),
         "  " + "  ".join(f"{state}={n}" for state, n in counts.items()),
+        "  pruner: " + describe_pruner(**summary["pruner"]),
         "  driver: " + _driver_text(summary["driver"]),
         f"  workers running trials: {len(summary['workers'])}",
     ]
