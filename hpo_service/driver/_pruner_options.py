@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from hpo_service.algorithms.pruners import PRUNERS, make_pruner
+from hpo_service.algorithms.pruners._asha import first_rung
 
 _RUNGS = ("asha", "hyperband")
 _STOPPING = ("median", "percentile")
@@ -40,7 +41,8 @@ _OPTIONS: dict[str, tuple[str, str, tuple[str, ...], Any, str]] = {
         "min_early_stopping_rate",
         ("asha",),
         click.IntRange(min=0),
-        "the first rung is at min-resource * eta**rate steps [0].",
+        "the first rung is at min-resource * eta**rate steps, at most "
+        "--max-resource [0].",
     ),
     "startup_trials": (
         "--startup-trials",
@@ -128,4 +130,14 @@ def _check_resources(name: str, chosen: dict[str, Any]) -> None:
         raise click.UsageError(
             "`--min-resource <= --max-resource` must hold, but got "
             f"--min-resource {low}, --max-resource {high}"
+        )
+    eta, rate = chosen.get("reduction_factor", 3), chosen.get("early_stopping_rate", 0)
+    first = first_rung(low, eta, rate, high)
+    if first is not None:
+        raise click.UsageError(
+            "`--min-resource * --reduction-factor ** --early-stopping-rate <= "
+            f"--max-resource` must hold (the first rung), but got --min-resource "
+            f"{low}, --reduction-factor {eta}, --early-stopping-rate {rate}, "
+            f"--max-resource {high} (first rung at {first} steps): lower "
+            "--early-stopping-rate or raise --max-resource"
         )

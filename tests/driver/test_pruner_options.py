@@ -25,6 +25,12 @@ def start(db_url, *args):
         (["--pruner", "asha", "--min-resource", "10", "--max-resource", "5"],
          "`--min-resource <= --max-resource` must hold, but got --min-resource 10, "
          "--max-resource 5"),
+        (["--pruner", "asha", "--early-stopping-rate", "4", "--max-resource", "27"],
+         "but got --min-resource 1, --reduction-factor 3, --early-stopping-rate 4, "
+         "--max-resource 27 (first rung at 81 steps)"),
+        (["--pruner", "asha", "--early-stopping-rate", "10000", "--max-resource", "9",
+          "--min-resource", "2", "--reduction-factor", "2"],
+         "--early-stopping-rate 10000, --max-resource 9 (first rung at 16 steps)"),
         (["--pruner", "asha", "--percentile", "30"],
          "`--percentile` applies to --pruner percentile, but got --pruner asha"),
         (["--pruner", "median", "--max-resource", "9"],
