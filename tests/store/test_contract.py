@@ -1111,9 +1111,9 @@ class TestReport:
     ) -> None:
         queued(store, study, 2)
         trial = claimed(store, study)
-        for step, value in [(0, 3.0), (1, 2.0), (5, -math.inf), (7, math.inf)]:
+        for step, value in [(0, 3.0), (1, 2.0), (5, -1e308), (7, 1e308)]:
             assert store.report(study, trial.tid, trial.token, step, value)
-        expected = {0: 3.0, 1: 2.0, 5: -math.inf, 7: math.inf}
+        expected = {0: 3.0, 1: 2.0, 5: -1e308, 7: 1e308}
         assert store.get_trial(study, trial.tid).intermediate == expected
         by_tid = {t.tid: t.intermediate for t in store.get_trials(study)}
         assert by_tid == {trial.tid: expected, 1: {}}
