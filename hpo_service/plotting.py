@@ -74,7 +74,8 @@ def main_plot_history(
     *,
     study: str | None = None,
 ) -> Any:
-    """Scatter every trial's loss in trial order, with a line at the best loss.
+    """Scatter every trial's loss in trial order, with a line at the best loss (that
+    of ``Trials.best_trial``: trials that satisfy their constraints come first).
 
     Args:
         trials: A ``Trials``, a ``StoreTrials`` or a store URL (with ``study``).
@@ -92,16 +93,18 @@ def main_plot_history(
     """
     plt = _pyplot()
     colors = status_colors or default_status_colors
-    scored = _scored(as_study_data(trials, study))
+    data = as_study_data(trials, study)
+    scored = _scored(data)
     if not scored:
         raise ValueError("`trials` must hold a trial with a loss, but none has one")
     losses = [loss for _, loss, _ in scored]
     plt.scatter(range(len(losses)), losses, c=[colors[s] for _, _, s in scored])
     plt.xlabel("time")
     plt.ylabel("loss")
-    best = min(loss for _, loss, status in scored if status == STATUS_OK)
-    print("avg best error:", best)
-    plt.axhline(best, c="g")
+    best = data.best_row()  # Trials.best_trial: constraints satisfied first
+    if best is not None:
+        print("avg best error:", best.loss)
+        plt.axhline(best.loss, c="g")
     plt.title(title)
     return _finish(plt, do_show)
 

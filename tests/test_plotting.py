@@ -74,6 +74,22 @@ def test_history_marks_the_best_loss(trials, capsys):
     plt.close("all")
 
 
+def test_history_marks_the_best_trial_that_satisfies_its_constraints(capsys):
+    def constrained(config):  # feasible for x >= 1 only
+        return {"loss": abs(config["x"]), "constraints": [1 - config["x"]]}
+
+    trials = Trials()
+    space = {"x": hp.uniform("x", -3, 3)}
+    fmin(constrained, space, algo=tpe.suggest, max_evals=30, trials=trials,
+         rstate=np.random.default_rng(0), show_progressbar=False)  # fmt: skip
+    assert min(trials.losses()) < 1  # an infeasible trial has the lowest loss
+    plt.figure()
+    ax = plotting.main_plot_history(trials, do_show=False)
+    assert ax.lines[0].get_ydata()[0] == trials.average_best_error() >= 1
+    assert f"avg best error: {trials.average_best_error()}" in capsys.readouterr().out
+    plt.close("all")
+
+
 def test_histogram_counts_every_loss(trials):
     plt.figure()
     ax = plotting.main_plot_histogram(trials, do_show=False)

@@ -163,7 +163,9 @@ def _creates_study(args: dict[str, Any]) -> bool:
 @click.option(
     "--loss-threshold",
     type=float,
-    help="Stop at a loss this low (of a trial that satisfies its constraints).",
+    help="Stop at a loss this low (of a trial that satisfies its constraints). "
+    "Like --timeout and --no-improvement, it applies to this run only: a resume "
+    "without it runs on.",
 )
 @click.option(
     "--timeout",

@@ -58,6 +58,20 @@ def test_start_runs_a_named_multi_objective_study(tmp_path):
     assert "`loss_threshold` needs a single loss" in threshold.stderr
 
 
+def test_a_threshold_found_to_need_one_loss_does_not_stick_to_the_study(tmp_path):
+    """The objective count is learnt from the first result: the run given
+    --loss-threshold stops, and a resume without the threshold finishes."""
+    db_url = f"sqlite:///{tmp_path / 'late.sqlite'}"
+    first = start(db_url, "late", "two_losses", "--workers", "1",
+                  "--loss-threshold", "0.1")  # fmt: skip
+    assert first.returncode == 1
+    assert "`loss_threshold` needs a single loss" in first.stderr
+    resumed = start(db_url, "late", "two_losses", "--workers", "1")
+    assert resumed.returncode == 0, resumed.stderr
+    with open_store(db_url) as store:
+        assert store.count_by_state("late")[TrialState.DONE] == 6
+
+
 def test_bad_objective_names_are_a_usage_error(tmp_path):
     db_url = f"sqlite:///{tmp_path / 'bad.sqlite'}"
     bad = start(db_url, "bad", "two_losses", "--objectives", "a,a")

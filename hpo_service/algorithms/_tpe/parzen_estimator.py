@@ -366,7 +366,7 @@ class ParzenEstimator:
         for n_cand, cand_of, kernel_of, log_mass in tables:
             stop = start + n_cand * log_mass.size
             table = mass[start:stop].reshape(n_cand, log_mass.size) - log_mass
-            out += table[cand_of][:, kernel_of]
+            out += table.take(cand_of, axis=0).take(kernel_of, axis=1)
             start = stop
         return out
 
