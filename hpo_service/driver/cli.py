@@ -225,7 +225,7 @@ def start(
     their trials, the driver lease is released, and the same command resumes.
     """
     take_algorithm(given)
-    take_pruner(given)
+    take_pruner(given, _stored_pruner(store, study))
     try:
         given["objective_names"] = check_objective_names(given["objective_names"])
     except ValueError as e:
@@ -272,6 +272,17 @@ def start(
         click.echo(_output.resume_hint(study, f"stopped by {signals.name}"), err=True)
         sys.exit(128 + signals.received)
     _report_outcome(study, outcome)
+
+
+def _stored_pruner(
+    store: BaseTrialStore, study: str
+) -> tuple[str, dict[str, Any]] | None:
+    """The pruner name and settings of study ``study``, or None if it is new."""
+    try:
+        settings = StudySettings.from_dict(store.get_study(study).settings)
+    except StudyNotFoundError:
+        return None
+    return settings.pruner, settings.pruner_settings
 
 
 def _report_outcome(study: str, outcome: Any) -> None:
