@@ -124,6 +124,10 @@ def _creates_study(args: dict[str, Any]) -> bool:
         check_study_name(args["study"])
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="'--study'") from e
+    # bad references are refused before the database file is created
+    _checked_reference("--objective", args["objective"], check_objective)
+    if args.get("space_ref"):
+        _checked_reference("--space", args["space_ref"], import_reference)
     return True
 
 
