@@ -358,7 +358,8 @@ def best(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> None:
     if names is not None:
         records = [_output.trial_record(t) for t in _output.pareto_trials(store, study)]
         if not records:
-            raise click.ClickException(f"study {study!r} has no feasible trial yet")
+            what = "feasible" if _output.has_success(store, study) else "successful"
+            raise click.ClickException(f"study {study!r} has no {what} trial yet")
         text = _output.front_text(records, names)
         click.echo(json.dumps(records, indent=2) if as_json else text)
         return
