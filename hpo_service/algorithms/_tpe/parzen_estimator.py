@@ -283,15 +283,14 @@ class ParzenEstimator:
         w = np.append(np.asarray(weights, dtype=float), prior_weight if k else 1.0)
         self.weights = w / w.sum()
         self.log_weights = np.log(self.weights)
-        if sigmas is not None:
-            sigmas = np.tile(sigmas, (k, 1))
-        elif bandwidth == "scott" and k >= 2:
-            sigmas = _scott_bandwidths(numeric) * bandwidth_factor
-        else:
+        if sigmas is None and bandwidth == "scott" and k >= 2:
+            sigmas = _scott_width(numeric) * bandwidth_factor  # shared by all kernels
+        elif sigmas is None:
             sigmas = _bandwidths(layout, numeric, consider_endpoints) * bandwidth_factor
-        sigmas = np.clip(sigmas, bandwidth_floor / min(100.0, k + 1.0), 1.0)
-        self.mus = np.vstack([numeric, layout.prior_mu[None, :]])
-        self.sigmas = np.vstack([sigmas, np.ones((1, numeric.shape[1]))])
+        floor = bandwidth_floor / min(100.0, k + 1.0)
+        self.mus = np.concatenate([numeric, layout.prior_mu[None, :]])
+        self.sigmas = np.ones_like(self.mus)
+        self.sigmas[:k] = np.minimum(np.maximum(sigmas, floor), 1.0)
         # Every mean lies inside its bounds, so each truncation interval straddles it.
         self.log_mass = np.log1p(
             -special.ndtr((layout.low - self.mus) / self.sigmas)
@@ -379,8 +378,13 @@ class ParzenEstimator:
 
 
 def _unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """First index of each distinct pair ``(a[i], b[i])`` and each row's pair number."""
-    order = np.lexsort((b, a))
+    """First index of each distinct pair ``(a[i], b[i])`` and each row's pair number.
+
+    Rows are sorted by ``a`` only, so a pair may be listed twice when rows with the
+    same ``a`` but other ``b`` lie between its rows: harmless (the pair's mass is
+    computed twice), and cheaper than sorting by both.
+    """
+    order = np.argsort(a, kind="stable")  # equal means with other widths may repeat
     sa, sb = a[order], b[order]
     new = np.empty(a.size, dtype=bool)
     new[:1] = True
@@ -420,11 +424,10 @@ def _bandwidths(
     return sigmas
 
 
-def _scott_bandwidths(mus: np.ndarray) -> np.ndarray:
+def _scott_width(mus: np.ndarray) -> np.ndarray:
     """One bandwidth per dimension from Scott's rule (halved), shared by all kernels."""
     k, d = mus.shape
-    width = _SCOTT_SCALE * np.std(mus, axis=0, ddof=1) * k ** (-1.0 / (d + 4))
-    return np.tile(width, (k, 1))
+    return _SCOTT_SCALE * np.std(mus, axis=0, ddof=1) * k ** (-1.0 / (d + 4))
 
 
 def _option_tables(
