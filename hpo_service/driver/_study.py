@@ -8,6 +8,7 @@ import secrets
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
+from hpo_service.algorithms.pruners import describe_pruner
 from hpo_service.driver._lease import take_driver_lease
 from hpo_service.driver._settings import (
     COUNTED_STATES,
@@ -292,8 +293,12 @@ def _merge(
 ) -> StudySettings:
     changed = [key for key in IDENTITY_KEYS if _changes(key, stored, given)]
     if changed and not override:
-        what = ", ".join(_WHAT.get(key, key) for key in changed)
-        details = "; ".join(_difference(key, stored, given) for key in changed)
+        # another pruner has other settings: one "pruner" difference says both
+        shown = [
+            k for k in changed if k != "pruner_settings" or "pruner" not in changed
+        ]
+        what = ", ".join(_WHAT.get(key, key) for key in shown)
+        details = "; ".join(_difference(key, stored, given) for key in shown)
         raise StudyMismatchError(
             f"study {name!r} exists with a different {what} ({details}); use "
             "another study name, or pass --override (override=True) to continue it "
@@ -419,6 +424,10 @@ def _check_objective_count(
 def _difference(key: str, stored: StudySettings, given: dict[str, Any]) -> str:
     if key == "space_fingerprint":
         return space_difference(stored.space, given.get("space"))
+    if key == "pruner":
+        old = describe_pruner(stored.pruner, stored.pruner_settings)
+        new = describe_pruner(given["pruner"], given.get("pruner_settings"))
+        return f"pruner: stored {old}, given {new}"
     label = _WHAT.get(key, key)
     old, new = getattr(stored, key), given[key]
     if isinstance(old, dict) and isinstance(new, dict):

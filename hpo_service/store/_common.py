@@ -247,11 +247,15 @@ def check_step(value: Any) -> int:
 
 
 def check_report_value(value: Any) -> float:
-    """Return ``value`` as a float if it is a real number other than NaN, else raise."""
+    """Return ``value`` as a float if it is a finite real number, else raise.
+
+    Raises:
+        ValueError: Not a real number, or NaN or +-inf (which JSON cannot hold).
+    """
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not ok or math.isnan(value):
+    if not ok or not math.isfinite(value):
         raise ValueError(
-            f"`value` must be a number other than NaN, but got value={value!r:.100}"
+            f"`value` must be a finite number, but got value={value!r:.100}"
         )
     return float(value)
 
