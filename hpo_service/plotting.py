@@ -58,12 +58,19 @@ def _pyplot() -> Any:
 
 
 def _scored(data: StudyData) -> list[tuple[int, float, str]]:
-    """(tid, loss, status) of every trial with a loss, in tid order (as hyperopt)."""
+    """(tid, loss, status) of every trial with a loss, in tid order (as hyperopt);
+    with several objectives, the first one's loss (as the report plots it)."""
     return [
-        (row.tid, row.loss, row.status or STATUS_OK)
+        (row.tid, row.score, row.status or STATUS_OK)
         for row in data.sorted_rows()
-        if row.loss is not None
+        if row.score is not None
     ]
+
+
+def _loss_label(data: StudyData) -> str:
+    """The loss axis' label: ``loss``, or the first objective's name."""
+    n = data.n_objectives
+    return "loss" if n == 1 else f"{data.objective_names[0]} (first of {n} objectives)"
 
 
 def main_plot_history(
@@ -74,7 +81,11 @@ def main_plot_history(
     *,
     study: str | None = None,
 ) -> Any:
-    """Scatter every trial's loss in trial order, with a line at the best loss.
+    """Scatter every trial's loss in trial order, with a line at the best loss (that
+    of ``Trials.best_trial``: trials that satisfy their constraints come first).
+
+    With several objectives the first one is drawn (as in the HTML report), without
+    a best line (``Trials.best_trials`` is a Pareto front, not one loss).
 
     Args:
         trials: A ``Trials``, a ``StoreTrials`` or a store URL (with ``study``).
@@ -92,16 +103,18 @@ def main_plot_history(
     """
     plt = _pyplot()
     colors = status_colors or default_status_colors
-    scored = _scored(as_study_data(trials, study))
+    data = as_study_data(trials, study)
+    scored = _scored(data)
     if not scored:
         raise ValueError("`trials` must hold a trial with a loss, but none has one")
     losses = [loss for _, loss, _ in scored]
     plt.scatter(range(len(losses)), losses, c=[colors[s] for _, _, s in scored])
     plt.xlabel("time")
-    plt.ylabel("loss")
-    best = min(loss for _, loss, status in scored if status == STATUS_OK)
-    print("avg best error:", best)
-    plt.axhline(best, c="g")
+    plt.ylabel(_loss_label(data))
+    best = data.best_row()  # Trials.best_trial: constraints satisfied first
+    if best is not None and data.n_objectives == 1:
+        print("avg best error:", best.loss)
+        plt.axhline(best.loss, c="g")
     plt.title(title)
     return _finish(plt, do_show)
 
@@ -113,7 +126,7 @@ def main_plot_histogram(
     *,
     study: str | None = None,
 ) -> Any:
-    """Histogram of the trials' losses.
+    """Histogram of the trials' losses (the first objective's, with several).
 
     Args:
         trials: A ``Trials``, a ``StoreTrials`` or a store URL (with ``study``).
@@ -125,10 +138,11 @@ def main_plot_histogram(
         The matplotlib axes drawn on.
     """
     plt = _pyplot()
-    losses = [loss for _, loss, _ in _scored(as_study_data(trials, study))]
+    data = as_study_data(trials, study)
+    losses = [loss for _, loss, _ in _scored(data)]
     print(f"Showing Histogram of {len(losses)} jobs")
     plt.hist(losses)
-    plt.xlabel("loss")
+    plt.xlabel(_loss_label(data))
     plt.ylabel("frequency")
     plt.title(title)
     return _finish(plt, do_show)
@@ -148,7 +162,8 @@ def main_plot_vars(
 
     As in hyperopt, panels are ordered by label; x is the trial id (or the loss with
     ``arrange_by_loss``); shading runs from black (best) to light grey (worst), and
-    the ``colorize_best`` best trials are green. A log-scale parameter (known from
+    the ``colorize_best`` best trials are green (by the first objective, with
+    several). A log-scale parameter (known from
     the study's space, or, as hyperopt does, "log" in its label) is drawn on a log
     axis.
 
@@ -171,7 +186,7 @@ def main_plot_vars(
     data = as_study_data(trials, study)
     rows = data.sorted_rows()
     finite = sorted(
-        r.loss for r in rows if r.loss is not None and math.isfinite(r.loss)
+        r.score for r in rows if r.score is not None and math.isfinite(r.score)
     )
     if not finite:
         raise ValueError("`trials` must hold a trial with a finite loss, but none has")
@@ -184,12 +199,12 @@ def main_plot_vars(
     for number, info in enumerate(params):
         ax = plt.subplot(n_rows, n_cols, number + 1)
         active = [r for r in rows if info.label in r.params]
-        x = [r.loss if arrange_by_loss else r.tid for r in active]
+        x = [r.score if arrange_by_loss else r.tid for r in active]
         y = [r.params[info.label] for r in active]
         ax.set_title(info.label, fontsize=fontsize)
         ax.set_xticklabels([])
         if y:
-            ax.scatter(x, y, c=[shade(r.loss) for r in active])
+            ax.scatter(x, y, c=[shade(r.score) for r in active])
         if info.log or "log" in info.label:
             ax.set_yscale("log")
         axes.append(ax)

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from hpo_service import STATUS_OK, Trials, fmin, hp, rand, tpe
+from hpo_service import JOB_STATE_ERROR, STATUS_OK, Trials, fmin, hp, rand, tpe
 from hpo_service.early_stop import no_progress_loss
 from hpo_service.exceptions import InvalidResultError, MultiObjectiveError
 
@@ -158,3 +158,18 @@ def test_loss_threshold_and_no_progress_loss_count_feasible_trials_only():
     # x=0.4 sets the bar and counts as stale (as in hyperopt); the three infeasible
     # trials have lower losses but never improve: stale 4 after 4 trials
     assert len(trials) == 4
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("nan")])
+def test_an_infinite_or_nan_loss_among_several_is_an_error_trial(bad):
+    def sometimes_bad(config):
+        x = config["x"]
+        return {"loss": [x, bad if x < 0.5 else 1 - x], "status": STATUS_OK}
+
+    _, trials = run(sometimes_bad, rand.suggest, evals=12)
+    errors = [t for t in trials._dynamic_trials if t["state"] == JOB_STATE_ERROR]
+    assert 0 < len(errors) < 12
+    assert {e["misc"]["error"][0] for e in errors} == {"InvalidLoss"}
+    word = "finite numbers" if bad == float("inf") else "NaN"
+    assert all(word in e["misc"]["error"][1] for e in errors)
+    assert all(np.isfinite(loss).all() for loss in trials.losses() if loss)

@@ -74,6 +74,53 @@ def test_history_marks_the_best_loss(trials, capsys):
     plt.close("all")
 
 
+def test_history_marks_the_best_trial_that_satisfies_its_constraints(capsys):
+    def constrained(config):  # feasible for x >= 1 only
+        return {"loss": abs(config["x"]), "constraints": [1 - config["x"]]}
+
+    trials = Trials()
+    space = {"x": hp.uniform("x", -3, 3)}
+    fmin(constrained, space, algo=tpe.suggest, max_evals=30, trials=trials,
+         rstate=np.random.default_rng(0), show_progressbar=False)  # fmt: skip
+    assert min(trials.losses()) < 1  # an infeasible trial has the lowest loss
+    plt.figure()
+    ax = plotting.main_plot_history(trials, do_show=False)
+    assert ax.lines[0].get_ydata()[0] == trials.average_best_error() >= 1
+    assert f"avg best error: {trials.average_best_error()}" in capsys.readouterr().out
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def two_objective_trials():
+    def two_losses(config):
+        x = config["x"]
+        return {"loss": [x**2, (x - 1) ** 2], "status": STATUS_OK}
+
+    trials = Trials(objectives=["err", "cost"])
+    fmin(two_losses, {"x": hp.uniform("x", -3, 3)}, algo=tpe.suggest,
+         max_evals=15, trials=trials, rstate=np.random.default_rng(0),
+         show_progressbar=False)  # fmt: skip
+    return trials
+
+
+def test_plots_of_several_objectives_draw_the_first_one(two_objective_trials, capsys):
+    first = [r["loss"][0] for r in two_objective_trials.results]
+    plt.figure()
+    ax = plotting.main_plot_history(two_objective_trials, do_show=False)
+    assert ax.collections[0].get_offsets()[:, 1].tolist() == first
+    assert ax.get_ylabel() == "err (first of 2 objectives)"
+    assert len(ax.lines) == 0 and "avg best error" not in capsys.readouterr().out
+    plt.figure()
+    ax = plotting.main_plot_histogram(two_objective_trials, do_show=False)
+    assert sum(p.get_height() for p in ax.patches) == 15
+    assert "Showing Histogram of 15 jobs" in capsys.readouterr().out
+    plt.figure()
+    (ax,) = plotting.main_plot_vars(two_objective_trials, do_show=False,
+                                    arrange_by_loss=True)  # fmt: skip
+    assert sorted(ax.collections[0].get_offsets()[:, 0].tolist()) == sorted(first)
+    plt.close("all")
+
+
 def test_histogram_counts_every_loss(trials):
     plt.figure()
     ax = plotting.main_plot_histogram(trials, do_show=False)

@@ -19,6 +19,11 @@ the space's order:
 Settings: ``avg_best_idx`` (2.0), ``shrink_coef`` (0.1). Use as
 ``algo=anneal.suggest`` or ``functools.partial(anneal.suggest, shrink_coef=0.2)``.
 
+With several objectives or constraints, "best" is MOTPE's order
+(:func:`~hpo_service.algorithms.motpe.rank_trials`): trials that satisfy their
+constraints first, by non-domination rank, then the others by total violation; so the
+search anneals inside the feasible region and along the Pareto front.
+
 Unlike hyperopt, queued and running trials are not observations (hyperopt anchors on
 them too, so parallel workers would crowd around points nobody has scored); several
 points asked for at once are independent draws from the same narrowed priors.
@@ -110,8 +115,19 @@ def suggest(
     if n < 1:
         raise ValueError(f"`n >= 1` must hold, but got n={n!r}")
     config = AnnealSettings.from_kwargs(settings)
+    if history.n_objectives > 1 or history.violations.any():
+        history = _ranked(history)
     observed = _Observations(space, history)
     return [_Point(observed, config, rng).draw() for _ in range(n)]
+
+
+def _ranked(history: History) -> History:
+    """``history`` with each trial's place in MOTPE's order as its loss."""
+    from hpo_service.algorithms import motpe
+    from hpo_service.algorithms._tpe.sampler import TPESettings
+
+    settings = TPESettings.from_kwargs(motpe.MULTI_OBJECTIVE_DEFAULTS)
+    return history.scalarised(motpe.rank_trials(history, settings))
 
 
 #: ``fmin`` seeds each point of this algorithm with ``seed + tid``, as hyperopt's

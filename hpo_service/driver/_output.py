@@ -6,6 +6,7 @@ import datetime
 import json
 from typing import TYPE_CHECKING, Any
 
+from hpo_service.algorithms.pruners import describe_pruner
 from hpo_service.driver._codes import code_key, describe_codes
 from hpo_service.driver._lease import is_dead_local_process
 from hpo_service.driver._settings import COUNTED_STATES
@@ -58,6 +59,12 @@ def _status(trial: Trial) -> Any:
     return (trial.result or {}).get("status")
 
 
+def has_success(store: BaseTrialStore, study: str) -> bool:
+    """Whether a done trial of ``study`` returned status ok (feasible or not)."""
+    done = store.get_trials(study, [TrialState.DONE])
+    return any(_status(t) != STATUS_FAIL for t in done)
+
+
 def pareto_trials(store: BaseTrialStore, study: str) -> list[Trial]:
     """The done trials on the Pareto front (feasible, non-dominated), by tid."""
     done = store.get_trials(study, [TrialState.DONE])
@@ -76,7 +83,8 @@ def objective_names(store: BaseTrialStore, study: str) -> list[str] | None:
 
 
 def front_text(records: list[dict[str, Any]], names: list[str] | None) -> str:
-    """Human-readable Pareto front: one trial per line with its named losses."""
+    """Human-readable Pareto front: each trial's named losses, then its params and
+    config (as :func:`best_text` shows them for one objective)."""
     lines = [f"Pareto front: {len(records)} trial(s)"]
     for record in records:
         losses = record["result"]["loss"]
@@ -86,8 +94,11 @@ def front_text(records: list[dict[str, Any]], names: list[str] | None) -> str:
                 names or _default_names(losses), losses, strict=False
             )
         )
-        params = json.dumps(record["params"], sort_keys=True)
-        lines.append(f"  trial {record['tid']}: {shown}  params: {params}")
+        lines += [
+            f"  trial {record['tid']}: {shown}",
+            f"    params: {json.dumps(record['params'], sort_keys=True)}",
+            f"    config: {json.dumps(record['config'], sort_keys=True)}",
+        ]
     return "\n".join(lines)
 
 
@@ -236,6 +247,10 @@ def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
             "violation": violation_of(best.result or {}),
         },
         "n_objectives": record.settings.get("n_objectives"),
+        "pruner": {
+            "name": record.settings.get("pruner") or "none",
+            "settings": record.settings.get("pruner_settings") or {},
+        },
         "pareto_front": [
             {"tid": t.tid, "loss": (t.result or {})["loss"]} for t in front
         ],
@@ -289,6 +304,7 @@ def status_text(summary: dict[str, Any]) -> str:
         f"study {summary['study']!r}: {finished}/{summary['max_evals']} finished"
         + (" (cancelled)" if summary["cancelled"] else ""),
         "  " + "  ".join(f"{state}={n}" for state, n in counts.items()),
+        "  pruner: " + describe_pruner(**summary["pruner"]),
         "  driver: " + _driver_text(summary["driver"]),
         f"  workers running trials: {len(summary['workers'])}",
     ]
@@ -310,7 +326,9 @@ def status_text(summary: dict[str, Any]) -> str:
     if best is None and front:
         lines.append(f"  Pareto front: {len(front)} trial(s) (hpo-driver best)")
     elif best is None and (summary.get("n_objectives") or 1) > 1:
-        lines.append("  Pareto front: empty (no feasible trial yet)")
+        succeeded = counts.get("done", 0) - summary.get("failed", 0)
+        why = "feasible" if succeeded > 0 else "successful"
+        lines.append(f"  Pareto front: empty (no {why} trial yet)")
     else:
         shown = "none yet" if best is None else f"loss {best['loss']:.6g}"
         lines.append(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from hpo_service.algorithms.pruners import PRUNERS, make_pruner
+from hpo_service.algorithms.pruners import PRUNERS, describe_pruner, make_pruner
+from hpo_service.algorithms.pruners._asha import first_rung
 
 _RUNGS = ("asha", "hyperband")
 _STOPPING = ("median", "percentile")
@@ -40,7 +42,8 @@ _OPTIONS: dict[str, tuple[str, str, tuple[str, ...], Any, str]] = {
         "min_early_stopping_rate",
         ("asha",),
         click.IntRange(min=0),
-        "the first rung is at min-resource * eta**rate steps [0].",
+        "the first rung is at min-resource * eta**rate steps, at most "
+        "--max-resource [0].",
     ),
     "startup_trials": (
         "--startup-trials",
@@ -87,10 +90,17 @@ def pruner_options(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
-def take_pruner(given: dict[str, Any]) -> None:
+def take_pruner(
+    given: dict[str, Any], stored: tuple[str, dict[str, Any]] | None = None
+) -> None:
     """Replace the pruner options in ``given`` by ``pruner`` and ``pruner_settings``.
 
     Without ``--pruner`` nothing is set (a resumed study keeps its pruner).
+
+    Args:
+        given: The options of ``hpo-driver start``, changed in place.
+        stored: The resumed study's pruner name and settings (None for a new study),
+            named in the error for a setting given without ``--pruner``.
 
     Raises:
         click.UsageError: An option that the chosen pruner does not use, an option
@@ -101,6 +111,8 @@ def take_pruner(given: dict[str, Any]) -> None:
     chosen = {dest: value for dest, value in chosen.items() if value is not None}
     for dest in chosen:
         flag, _, applies, _, _ = _OPTIONS[dest]
+        if name is None and stored is not None and stored[0] != "none":
+            raise click.UsageError(_without_pruner(flag, chosen, *stored))
         if name not in applies:
             raise click.UsageError(
                 f"`{flag}` applies to --pruner {'|'.join(applies)}, but got "
@@ -117,6 +129,39 @@ def take_pruner(given: dict[str, Any]) -> None:
     given["pruner"], given["pruner_settings"] = pruner.name, pruner.settings()
 
 
+def _without_pruner(
+    flag: str, chosen: dict[str, Any], name: str, settings: dict[str, Any]
+) -> str:
+    """Why ``flag`` needs ``--pruner`` on a resumed study with pruner ``name``, and
+    the options that would change its settings (or switch to a pruner using it)."""
+    target, kept = name, settings
+    if any(name not in _OPTIONS[dest][2] for dest in chosen):
+        target, kept = _OPTIONS[next(iter(chosen))][2][0], {}
+    options = " ".join(_flags(target, chosen, kept))
+    return (
+        f"`{flag}` needs --pruner: the study keeps its pruner "
+        f"{describe_pruner(name, settings)} unless --pruner and --override "
+        f"are given; to {'change its settings' if target == name else 'switch'}, "
+        f"pass --pruner {target} {options} --override (settings not given take "
+        "their defaults)"
+    )
+
+
+def _flags(name: str, chosen: dict[str, Any], settings: dict[str, Any]) -> list[str]:
+    """The options of pruner ``name`` that give ``chosen``, and the ``settings`` that
+    differ from the pruner's defaults."""
+    defaults = inspect.signature(PRUNERS[name]).parameters
+    flags = []
+    for dest, (flag, setting, applies, _, _) in _OPTIONS.items():
+        value = chosen.get(dest, settings.get(setting))
+        if name not in applies or value is None:
+            continue
+        default = defaults[setting].default if setting in defaults else None
+        if dest in chosen or value != default:
+            flags.append(f"{flag} {value}")
+    return flags
+
+
 def _check_resources(name: str, chosen: dict[str, Any]) -> None:
     low, high = chosen.get("min_resource", 1), chosen.get("max_resource")
     if name == "hyperband" and high is None:
@@ -128,4 +173,14 @@ def _check_resources(name: str, chosen: dict[str, Any]) -> None:
         raise click.UsageError(
             "`--min-resource <= --max-resource` must hold, but got "
             f"--min-resource {low}, --max-resource {high}"
+        )
+    eta, rate = chosen.get("reduction_factor", 3), chosen.get("early_stopping_rate", 0)
+    first = first_rung(low, eta, rate, high)
+    if first is not None:
+        raise click.UsageError(
+            "`--min-resource * --reduction-factor ** --early-stopping-rate <= "
+            f"--max-resource` must hold (the first rung), but got --min-resource "
+            f"{low}, --reduction-factor {eta}, --early-stopping-rate {rate}, "
+            f"--max-resource {high} (first rung at {first} steps): lower "
+            "--early-stopping-rate or raise --max-resource"
         )

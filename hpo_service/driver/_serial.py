@@ -35,9 +35,9 @@ from hpo_service.objective._result import (
     STATUS_PRUNED,
     best_key,
     check_objective_count,
-    is_nan_loss,
     losses_of,
     normalise_result,
+    unrankable_loss,
     violation_of,
 )
 from hpo_service.trials import (
@@ -269,7 +269,8 @@ class SerialSearch:
             self.suggester.observe(params, result)
 
     def _call(self, config: Any, tid: int, context: TrialContext) -> dict[str, Any]:
-        """The objective's normalised result (a NaN loss raises :class:`_NaNLoss`).
+        """The objective's normalised result (a NaN loss, or an infinite one among
+        several, raises :class:`_NaNLoss`).
 
         An objective that raises ``TrialPruned`` gives a pruned result.
         """
@@ -279,9 +280,10 @@ class SerialSearch:
         except TrialPruned:
             _logger.debug("trial %s pruned at step %s", tid, context.last_step)
             return pruned_result(context, time.perf_counter() - start)
-        if is_nan_loss(value):
-            _logger.warning("trial %s: the loss is NaN, recorded as an error", tid)
-            raise _NaNLoss("result 'loss' must not be NaN, but got loss=nan")
+        problem = unrankable_loss(value)
+        if problem is not None:
+            _logger.warning("trial %s: %s; recorded as an error", tid, problem)
+            raise _NaNLoss(problem)
         result = normalise_result(value, storable=False)
         names = self.trials.objective_names or ()
         check_objective_count(result, self.trials.n_objectives, names)
@@ -333,7 +335,8 @@ class SerialSearch:
 
 
 class _NaNLoss(InvalidResultError):
-    """A NaN loss: recorded as an error trial even without catch_eval_exceptions."""
+    """A NaN loss (or an infinite one among several): recorded as an error trial even
+    without catch_eval_exceptions."""
 
 
 def skip_seeds(seeds: np.random.Generator, n: int) -> None:

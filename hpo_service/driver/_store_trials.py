@@ -13,7 +13,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from hpo_service.algorithms import describe, resolve
-from hpo_service.algorithms.pruners import resolve_pruner
+from hpo_service.algorithms.pruners import (
+    BasePruner,
+    describe_pruner,
+    resolve_pruner,
+)
 from hpo_service.driver._local_workers import LocalWorkers
 from hpo_service.driver._settings import StudySettings
 from hpo_service.driver._signals import StopSignals
@@ -249,16 +253,17 @@ class StoreTrials(TrialsView):
         The arguments come in the order of hyperopt's ``Trials.fmin``
         (``max_queue_len`` and ``verbose`` are accepted: the driver sizes its queue
         itself, and progress is ``show_progressbar``). Objective errors always become
-        ``error`` trials here (workers catch them). ``pruner`` (if given) replaces the
-        one given to the constructor.
+        ``error`` trials here (workers catch them). ``pruner`` may repeat the one
+        given to the constructor, not contradict it.
 
         Raises:
-            ValueError: No stop rule, or a bad ``timeout``/``loss_threshold``.
+            ValueError: No stop rule, a bad ``timeout``/``loss_threshold``, or a
+                ``pruner`` other than the constructor's.
         """
         check_stop_rules(max_evals, timeout, loss_threshold, early_stop_fn)
         # algo=None: a new study uses tpe, a resumed one keeps its algorithm.
         name, algo_settings = (None, None) if algo is None else describe(algo)
-        chosen = self.pruner if pruner is None else resolve_pruner(pruner)
+        chosen = _one_pruner(self.pruner, pruner)
         given = {
             "objective": self.objective or reference_of(fn),
             **space_settings(space),
@@ -448,3 +453,27 @@ class _AllAttachments(Mapping[str, bytes]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+
+def _one_pruner(constructed: BasePruner | None, given: Any) -> BasePruner | None:
+    """The pruner of ``StoreTrials(pruner=...)`` and ``fmin(pruner=...)``: either may
+    be None, and if both are given they must be the same pruner with the same settings.
+
+    Raises:
+        ValueError: Two different pruners.
+    """
+    if given is None:
+        return constructed
+    chosen = resolve_pruner(given)
+    if constructed is None or _same_pruner(constructed, chosen):
+        return chosen
+    raise ValueError(
+        "`fmin(pruner=...)` must match `StoreTrials(pruner=...)` (or give the "
+        "pruner once), but got StoreTrials(pruner="
+        f"{describe_pruner(constructed.name, constructed.settings())}) and "
+        f"fmin(pruner={describe_pruner(chosen.name, chosen.settings())})"
+    )
+
+
+def _same_pruner(a: BasePruner, b: BasePruner) -> bool:
+    return (a.name, a.settings()) == (b.name, b.settings())

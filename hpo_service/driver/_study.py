@@ -8,6 +8,7 @@ import secrets
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
+from hpo_service.algorithms.pruners import describe_pruner
 from hpo_service.driver._lease import take_driver_lease
 from hpo_service.driver._settings import (
     COUNTED_STATES,
@@ -37,7 +38,11 @@ IDENTITY_KEYS = (
     "space_fingerprint",
     "pruner",
     "pruner_settings",
+    "objective_names",  # renaming or reordering relabels every stored result
 )
+# Stop rules belong to the run that gives them (as the arguments of hyperopt's fmin):
+# a resume without one runs to --max-evals, whatever an earlier run was told.
+RUN_ONLY_KEYS = ("loss_threshold", "timeout", "no_improvement")
 _REQUIRED_TO_CREATE = ("objective", "space", "max_evals")
 SEED_LIMIT = 2**32
 """Seeds are ``0 <= seed < SEED_LIMIT`` (what numpy's generators and hyperopt take)."""
@@ -48,8 +53,13 @@ _WHAT = {
     "space_fingerprint": "space",
     "algorithm_settings": "algorithm settings",
     "pruner_settings": "pruner settings",
+    "objective_names": "objective names",
 }
-_FLAGS = {"algorithm": "algo", "space_fingerprint": "space"}
+_FLAGS = {
+    "algorithm": "algo",
+    "space_fingerprint": "space",
+    "objective_names": "objectives",
+}
 
 
 def space_settings(space: Any) -> dict[str, Any]:
@@ -70,17 +80,19 @@ def open_study(
         store: The trials store.
         name: The study name.
         given: Settings the user gave (keys of :class:`StudySettings`); on resume, run
-            settings (``max_evals``, leases, stop rules, ...) replace the stored ones.
-        override: Accept a changed objective, space or pruner on resume. A changed
-            algorithm is accepted without it (its settings are then those given,
-            not the old algorithm's).
+            settings (``max_evals``, leases, ...) replace the stored ones, and the
+            stop rules (:data:`RUN_ONLY_KEYS`) are the given ones only: a rule of an
+            earlier run is dropped unless given again.
+        override: Accept a changed objective, space, pruner or objective names on
+            resume. A changed algorithm is accepted without it (its settings are
+            then those given, not the old algorithm's).
 
     Returns:
         The study's settings now in force, and whether the study was created.
 
     Raises:
-        StudyMismatchError: The study exists with a different objective, space or
-            pruner and ``override`` is False.
+        StudyMismatchError: The study exists with a different objective, space,
+            pruner or objective names and ``override`` is False.
         ValueError: The study does not exist and ``given`` lacks what creating it
             needs, or the algorithm does not accept its settings or the space;
             nothing is written then.
@@ -279,14 +291,14 @@ def _merge(
     override: bool,
     finished: int,
 ) -> StudySettings:
-    changed = [
-        key
-        for key in IDENTITY_KEYS
-        if given.get(key) is not None and given[key] != getattr(stored, key)
-    ]
+    changed = [key for key in IDENTITY_KEYS if _changes(key, stored, given)]
     if changed and not override:
-        what = ", ".join(_WHAT.get(key, key) for key in changed)
-        details = "; ".join(_difference(key, stored, given) for key in changed)
+        # another pruner has other settings: one "pruner" difference says both
+        shown = [
+            k for k in changed if k != "pruner_settings" or "pruner" not in changed
+        ]
+        what = ", ".join(_WHAT.get(key, key) for key in shown)
+        details = "; ".join(_difference(key, stored, given) for key in shown)
         raise StudyMismatchError(
             f"study {name!r} exists with a different {what} ({details}); use "
             "another study name, or pass --override (override=True) to continue it "
@@ -298,9 +310,34 @@ def _merge(
     _check_budget(name, given, finished)
     values = stored.to_dict()
     values.update({k: v for k, v in given.items() if v is not None and k != "seed"})
+    values.update(_run_only(name, stored, given))
     values["cancelled"] = False  # starting a study again resumes a cancelled one
     values["seed"] = _usable_seed(name, stored.seed, given.get("seed"))
     return StudySettings.from_dict(values)
+
+
+def _changes(key: str, stored: StudySettings, given: dict[str, Any]) -> bool:
+    """Whether ``given`` changes identity setting ``key`` (naming the objectives of a
+    study that had no names is not a change)."""
+    old, new = getattr(stored, key), given.get(key)
+    if new is None or (key == "objective_names" and old is None):
+        return False
+    return bool(new != old)
+
+
+def _run_only(
+    name: str, stored: StudySettings, given: dict[str, Any]
+) -> dict[str, Any]:
+    """The stop rules of this run: the given ones, each other one unset (logged)."""
+    rules = {key: given.get(key) for key in RUN_ONLY_KEYS}
+    for key, value in rules.items():
+        old = getattr(stored, key)
+        if value is None and old is not None:
+            _logger.info(
+                "study %r: %s %s of an earlier run does not apply to this one",
+                name, _flag(key), old,
+            )  # fmt: skip
+    return rules
 
 
 def _usable_seed(name: str, stored: Any, given: int | None) -> int | None:
@@ -387,6 +424,10 @@ def _check_objective_count(
 def _difference(key: str, stored: StudySettings, given: dict[str, Any]) -> str:
     if key == "space_fingerprint":
         return space_difference(stored.space, given.get("space"))
+    if key == "pruner":
+        old = describe_pruner(stored.pruner, stored.pruner_settings)
+        new = describe_pruner(given["pruner"], given.get("pruner_settings"))
+        return f"pruner: stored {old}, given {new}"
     label = _WHAT.get(key, key)
     old, new = getattr(stored, key), given[key]
     if isinstance(old, dict) and isinstance(new, dict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,8 @@ def import_results(db_url: str, study: str, paths: tuple[str, ...]) -> None:
     them without running them again.
 
     PATHS are exports of another study (`hpo-driver trials --format json` or
-    `--format csv`: their done trials) or pickled hyperopt Trials (its done trials;
+    `--format csv`: their done trials; pruned, error and other trials are left out
+    and counted in the summary) or pickled hyperopt Trials (its done trials;
     read from your local file only, with any object other than the trials' data
     left unloaded). Every trial is checked against the study's space first: if one
     does not fit, nothing is imported. A trial whose params and outcome (status and
@@ -90,8 +92,9 @@ def import_results(db_url: str, study: str, paths: tuple[str, ...]) -> None:
     from hpo_service.driver._warm_sources import read_results
     from hpo_service.driver._warm_start import import_results as insert_results
 
+    left_out: Counter[str] = Counter()
     with _store(db_url) as store:
-        records = [record for path in paths for record in read_results(path)]
+        records = [r for path in paths for r in read_results(path, left_out)]
         report = insert_results(store, study, records)
     click.echo(
         f"imported {len(report.imported)} finished trial(s) into study {study!r}"
@@ -102,7 +105,16 @@ def import_results(db_url: str, study: str, paths: tuple[str, ...]) -> None:
             if report.already
             else ""
         )
+        + _left_out_text(left_out)
     )
+
+
+def _left_out_text(left_out: Counter[str]) -> str:
+    """The trials an import left out (only done trials are imported), by state."""
+    if not left_out:
+        return ""
+    states = ", ".join(f"{n} {state}" for state, n in sorted(left_out.items()))
+    return f"; left out {left_out.total()} trial(s) that are not done ({states})"
 
 
 def _points_file(path: str) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import pickle
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 from hpo_service.driver._warm_start import Evaluated, loss_or_none
 
 _DONE = 2  # hyperopt's JOB_STATE_DONE
+_HYPEROPT_STATES = {0: "new", 1: "running", 3: "error", 4: "cancelled"}
 
 
 def read_points(text: str, what: str) -> list[dict[str, Any]]:
@@ -46,8 +48,13 @@ def read_points(text: str, what: str) -> list[dict[str, Any]]:
     return points
 
 
-def read_results(path: str) -> list[Evaluated]:
+def read_results(path: str, left_out: Counter[str] | None = None) -> list[Evaluated]:
     """The done trials of an export (``.json``/``.csv``) or a pickled hyperopt Trials.
+
+    Args:
+        path: The file.
+        left_out: If given, counts the trials not read, by state (``"pruned"``,
+            ``"error"``, ...).
 
     Raises:
         ValueError: The file is none of those, or a row is malformed.
@@ -55,8 +62,9 @@ def read_results(path: str) -> list[Evaluated]:
     """
     data = Path(path).read_bytes()
     name = Path(path).name
+    left_out = Counter() if left_out is None else left_out
     if data[:1] == b"\x80":  # a pickle's protocol opcode
-        return list(_from_hyperopt_pickle(data, name))
+        return list(_from_hyperopt_pickle(data, name, left_out))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -64,8 +72,8 @@ def read_results(path: str) -> list[Evaluated]:
     if not text.strip():
         raise ValueError(f"{name} {_KINDS}, but it is empty")
     if text.lstrip()[:1] in ("[", "{"):
-        return list(_from_json_export(_json(text, name), name))
-    return list(_from_csv_export(text, name))
+        return list(_from_json_export(_json(text, name), name, left_out))
+    return list(_from_csv_export(text, name, left_out))
 
 
 _KINDS = (
@@ -84,7 +92,9 @@ def _json(text: str, name: str) -> Any:
 # ---- exports of another study ----------------------------------------------------
 
 
-def _from_json_export(records: Any, name: str) -> Iterator[Evaluated]:
+def _from_json_export(
+    records: Any, name: str, left_out: Counter[str]
+) -> Iterator[Evaluated]:
     if not isinstance(records, list):
         raise ValueError(
             f"{name} {_KINDS}, but it holds a JSON {type(records).__name__}, not a "
@@ -94,12 +104,15 @@ def _from_json_export(records: Any, name: str) -> Iterator[Evaluated]:
         if not isinstance(record, dict) or "params" not in record:
             raise ValueError(f"{name}: item {i} is not a trial record (no 'params')")
         if record.get("state") != "done" or not record.get("result"):
+            left_out[str(record.get("state"))] += 1
             continue
         tid = record.get("tid", i)
         yield Evaluated(dict(record["params"]), dict(record["result"]), f"{name}#{tid}")
 
 
-def _from_csv_export(text: str, name: str) -> Iterator[Evaluated]:
+def _from_csv_export(
+    text: str, name: str, left_out: Counter[str]
+) -> Iterator[Evaluated]:
     reader = csv.DictReader(io.StringIO(text))
     header = reader.fieldnames or []
     if not any(key.startswith("param.") for key in header) or "state" not in header:
@@ -113,6 +126,7 @@ def _from_csv_export(text: str, name: str) -> Iterator[Evaluated]:
     labels = [key for key in labels if not _is_value_column(key, labels)]
     for i, row in enumerate(rows):
         if row.get("state") != "done":
+            left_out[str(row.get("state"))] += 1
             continue
         params = {
             key[len("param.") :]: _number(row[key], name, i)
@@ -196,7 +210,9 @@ class _TrialsUnpickler(pickle.Unpickler):
         return _Inert
 
 
-def _from_hyperopt_pickle(data: bytes, name: str) -> Iterator[Evaluated]:
+def _from_hyperopt_pickle(
+    data: bytes, name: str, left_out: Counter[str]
+) -> Iterator[Evaluated]:
     try:
         loaded = _TrialsUnpickler(io.BytesIO(data)).load()
     except Exception as e:  # a damaged pickle raises many kinds of error
@@ -209,6 +225,8 @@ def _from_hyperopt_pickle(data: bytes, name: str) -> Iterator[Evaluated]:
         )
     for doc in docs:
         if not isinstance(doc, Mapping) or doc.get("state") != _DONE:
+            state = doc.get("state") if isinstance(doc, Mapping) else None
+            left_out[_HYPEROPT_STATES.get(state, "other")] += 1  # type: ignore[arg-type]
             continue
         vals = doc.get("misc", {}).get("vals", {})
         params = {k: _plain(v[0]) for k, v in vals.items() if v}

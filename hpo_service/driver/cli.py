@@ -124,6 +124,10 @@ def _creates_study(args: dict[str, Any]) -> bool:
         check_study_name(args["study"])
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="'--study'") from e
+    # bad references are refused before the database file is created
+    _checked_reference("--objective", args["objective"], check_objective)
+    if args.get("space_ref"):
+        _checked_reference("--space", args["space_ref"], import_reference)
     return True
 
 
@@ -163,7 +167,9 @@ def _creates_study(args: dict[str, Any]) -> bool:
 @click.option(
     "--loss-threshold",
     type=float,
-    help="Stop at a loss this low (of a trial that satisfies its constraints).",
+    help="Stop at a loss this low (of a trial that satisfies its constraints). "
+    "Like --timeout and --no-improvement, it applies to this run only: a resume "
+    "without it runs on.",
 )
 @click.option(
     "--timeout",
@@ -223,7 +229,7 @@ def start(
     their trials, the driver lease is released, and the same command resumes.
     """
     take_algorithm(given)
-    take_pruner(given)
+    take_pruner(given, _stored_pruner(store, study))
     try:
         given["objective_names"] = check_objective_names(given["objective_names"])
     except ValueError as e:
@@ -270,6 +276,17 @@ def start(
         click.echo(_output.resume_hint(study, f"stopped by {signals.name}"), err=True)
         sys.exit(128 + signals.received)
     _report_outcome(study, outcome)
+
+
+def _stored_pruner(
+    store: BaseTrialStore, study: str
+) -> tuple[str, dict[str, Any]] | None:
+    """The pruner name and settings of study ``study``, or None if it is new."""
+    try:
+        settings = StudySettings.from_dict(store.get_study(study).settings)
+    except StudyNotFoundError:
+        return None
+    return settings.pruner, settings.pruner_settings
 
 
 def _report_outcome(study: str, outcome: Any) -> None:
@@ -341,7 +358,8 @@ def best(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> None:
     if names is not None:
         records = [_output.trial_record(t) for t in _output.pareto_trials(store, study)]
         if not records:
-            raise click.ClickException(f"study {study!r} has no feasible trial yet")
+            what = "feasible" if _output.has_success(store, study) else "successful"
+            raise click.ClickException(f"study {study!r} has no {what} trial yet")
         text = _output.front_text(records, names)
         click.echo(json.dumps(records, indent=2) if as_json else text)
         return

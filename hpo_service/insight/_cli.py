@@ -116,9 +116,11 @@ def importance(db_url: str, study: str, as_json: bool, objective: int) -> None:
         click.echo(json.dumps([_record(p) for p in result], indent=2))
         return
     if not result:
+        done = data.counts().get("done", 0)
         raise click.ClickException(
-            f"study {study!r} has too few finished trials with distinct losses "
-            "for importances (at least 4 are needed)"
+            f"study {study!r} has too few completed (done) trials with distinct "
+            f"losses for importances (at least 4 are needed, it has {done} done; "
+            "pruned and error trials are not used)"
         )
     click.echo(f"{'parameter':<24} {'importance':>10} {'variance':>10} {'± trees':>8}")
     for p in result:

@@ -197,12 +197,14 @@ class StudyData:
         """Convert a hyperopt-style ``Trials`` (or a ``StoreTrials``).
 
         A ``StoreTrials`` is read from its store, with its space; an in-memory
-        ``Trials`` has no space, so choices show as their indices.
+        ``Trials`` has no space, so choices show as their indices (its objective
+        names, ``Trials(objectives=...)``, label the objectives).
         """
         store = getattr(trials, "store", None)
         if store is not None and hasattr(trials, "study"):
             return cls.from_store(store, trials.study)
-        data = cls(name)
+        names = getattr(trials, "objective_names", None)
+        data = cls(name, settings={"objective_names": names} if names else None)
         data.apply(_row_from_doc(doc) for doc in trials.trials)
         return data
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from hpo_service.insight._style import (
     BEST_COLOR,
+    INFEASIBLE_COLOR,
     LAYOUT,
     STATE_COLORS,
     epoch_ms,
@@ -69,9 +70,10 @@ def history_figure(data: StudyData, *, over: str = "number") -> go.Figure:
             fed epoch milliseconds).
 
     Returns:
-        A figure with one marker trace per state: done (dots) and pruned (orange
-        crosses at the last value they reported), and the best-so-far line (done
-        trials only).
+        A figure with one marker trace per kind: done (dots), infeasible (done but
+        breaking a constraint: grey dots) and pruned (orange crosses at the last
+        value they reported), and the best-so-far line (feasible done trials only,
+        the trials ``best`` chooses from).
 
     Raises:
         ValueError: ``over`` is neither.
@@ -87,13 +89,14 @@ def history_figure(data: StudyData, *, over: str = "number") -> go.Figure:
         )
     x = _x_values(rows, over)
     loss = floats([r.score for r in rows])
+    kinds = np.array([_history_kind(r) for r in rows], dtype=object)
     fig = go.Figure()
-    for state in ("done", "pruned"):
-        mask = np.array([r.state == state for r in rows], dtype=bool)
+    for kind in ("done", "infeasible", "pruned"):
+        mask = kinds == kind
         if mask.any():
-            fig.add_trace(_points(go, x[mask], loss[mask], state, rows, mask))
-    done = np.array([r.state == "done" for r in rows], dtype=bool)
-    best = np.fmin.accumulate(np.where(done, loss, np.inf)) if len(rows) else loss
+            fig.add_trace(_points(go, x[mask], loss[mask], kind, rows, mask))
+    feasible = kinds == "done"
+    best = np.fmin.accumulate(np.where(feasible, loss, np.inf)) if len(rows) else loss
     best = np.where(np.isinf(best), np.nan, best)
     fig.add_trace(
         go.Scattergl(
@@ -116,25 +119,29 @@ def history_figure(data: StudyData, *, over: str = "number") -> go.Figure:
     return fig
 
 
+def _history_kind(row: TrialRow) -> str:
+    """``"infeasible"`` for a done trial with a positive constraint, else its state."""
+    return "infeasible" if row.state == "done" and row.violation > 0 else row.state
+
+
 def _x_values(rows: list[TrialRow], over: str) -> np.ndarray:
     if over == "number":
         return np.array([r.tid for r in rows], dtype=np.int64)
     return epoch_ms(floats([r.finished_at for r in rows]))
 
 
-def _points(
-    go: Any, x: Any, y: Any, state: str, rows: list[TrialRow], mask: Any
-) -> Any:
+def _points(go: Any, x: Any, y: Any, kind: str, rows: list[TrialRow], mask: Any) -> Any:
     tids = np.array([r.tid for r in rows])[mask]
-    pruned = state == "pruned"
+    pruned = kind == "pruned"
+    color = INFEASIBLE_COLOR if kind == "infeasible" else STATE_COLORS[kind]
     return go.Scattergl(
         x=x,
         y=y,
         mode="markers",
-        name=state,
+        name=kind,
         customdata=tids,
         marker={
-            "color": STATE_COLORS[state],
+            "color": color,
             "size": 7 if pruned else 5,
             "symbol": "x" if pruned else "circle",
             "opacity": 0.8 if pruned else 0.7,
@@ -521,7 +528,7 @@ def pareto_figure(data: StudyData) -> go.Figure | None:
     fig = go.Figure()
     for mask, name, color in (
         (feasible & ~on_front, "trials", "#9ecae1"),
-        (~feasible, "infeasible", "#bdbdbd"),
+        (~feasible, "infeasible", INFEASIBLE_COLOR),
         (on_front, "Pareto front", "#d62728"),
     ):
         if mask.any():

@@ -33,6 +33,7 @@ class StudyReport:
         importances: fANOVA importances, most important first.
         failures: Error trials grouped by type.
         workers: Per-worker utilisation.
+        notes: Why sections are missing, one line each.
     """
 
     data: StudyData
@@ -40,6 +41,7 @@ class StudyReport:
     importances: list[ParamImportance] = field(default_factory=list)
     failures: list[FailureGroup] = field(default_factory=list)
     workers: list[WorkerUsage] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def build_report(data: StudyData, *, importances: bool = True) -> StudyReport:
@@ -69,12 +71,29 @@ def build_report(data: StudyData, *, importances: bool = True) -> StudyReport:
     if len(report.importances) >= 2:
         pair = (report.importances[0].label, report.importances[1].label)
         figs["contour"] = _figures.contour_figure(data, pair)
+    elif importances and data.params:
+        report.notes.append(_importance_note(data, len(report.importances)))
     figs["intermediate"] = _figures.intermediate_figure(data)
     figs["timeline"] = timeline_figure(data)
     report.failures = failure_groups(data)
     report.workers = worker_usage(data)
     report.figures = {k: v for k, v in figs.items() if v is not None}
     return report
+
+
+def _importance_note(data: StudyData, found: int) -> str:
+    """Why the importance (and contour) sections are missing, in one line."""
+    if found == 1:
+        return "No contour: it needs two parameters that varied, and only one did."
+    counts = data.counts()
+    left = ", ".join(
+        f"{counts[s]} {s}" for s in ("pruned", "error", "cancelled") if counts.get(s)
+    )
+    return (
+        "No parameter importance or contour: they need at least 4 completed (done) "
+        f"trials with distinct losses, and the study has {counts.get('done', 0)} "
+        "done" + (f" (not used: {left})" if left else "") + "."
+    )
 
 
 def write_report(
@@ -155,6 +174,7 @@ def report_html(report: StudyReport) -> str:
         _head(f"{data.name}: study report", get_plotlyjs()),
         f'<h1>Study <span id="study-name">{_e(data.name)}</span></h1>',
         summary_html(data),
+        *(f'<p class="muted" id="report-note">{_e(n)}</p>' for n in report.notes),
         *_sections(report),
         "</body></html>",
     ]

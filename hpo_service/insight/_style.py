@@ -15,6 +15,8 @@ STATE_COLORS = {
     "running": "#2ca02c",
     "new": "#bcbd22",
 }
+#: Colour of finished trials that break a constraint (a positive constraint value).
+INFEASIBLE_COLOR = "#bdbdbd"
 BEST_COLOR = "#2ca02c"
 LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
 

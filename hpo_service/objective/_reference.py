@@ -47,8 +47,9 @@ def import_reference(reference: str) -> Any:
         with program_arguments(module_name):
             obj: Any = importlib.import_module(module_name)
     except (Exception, SystemExit) as e:  # argparse at import raises SystemExit
+        hint = _where_hint(module_name, e) if isinstance(e, ModuleNotFoundError) else ""
         raise ObjectiveImportError(
-            f"cannot import {reference!r}: {type(e).__name__}: {e}"
+            f"cannot import {reference!r}: {type(e).__name__}: {e}{hint}"
         ) from e
     for part in attr.split("."):
         try:
@@ -87,11 +88,26 @@ def check_importable(reference: str) -> None:
         found = importlib.util.find_spec(module_name)
     except (ImportError, ValueError) as e:
         found = None
-        reason = f"{type(e).__name__}: {e}"
+        reason = f"{type(e).__name__}: {e}{_where_hint(module_name, e)}"
     else:
-        reason = f"no module named {module_name!r}"
+        reason = f"no module named {module_name!r}{_where_hint(module_name)}"
     if found is None:
         raise ObjectiveImportError(f"cannot import {reference!r}: {reason}")
+
+
+def _where_hint(module_name: str, error: BaseException | None = None) -> str:
+    """Where Python looks for ``module_name``, when it (not one of its own imports)
+    was not found."""
+    missing = getattr(error, "name", module_name) if error is not None else module_name
+    if not isinstance(error, ModuleNotFoundError | None) or not missing:
+        return ""
+    if module_name != missing and not module_name.startswith(missing + "."):
+        return ""  # the module exists; something it imports does not
+    return (
+        f" (modules are found from the working directory {os.getcwd()!r} and "
+        "PYTHONPATH: run from the directory that holds the module, or add that "
+        "directory to PYTHONPATH)"
+    )
 
 
 def reference_of(fn: Any) -> str:

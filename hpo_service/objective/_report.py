@@ -30,6 +30,9 @@ from typing import Any, Protocol
 from hpo_service.exceptions import NoActiveTrialError
 from hpo_service.objective._result import STATUS_PRUNED
 
+#: The largest step a report may carry: stores keep steps as signed 64-bit ints.
+MAX_STEP = 2**63 - 1
+
 _logger = logging.getLogger(__name__)
 
 
@@ -115,13 +118,13 @@ def report(value: float, step: int) -> None:
     says whether to stop. In a study without a pruner reports are only recorded.
 
     Args:
-        value: The loss at this step, a float (+-inf allowed, NaN is not).
+        value: The loss at this step, a finite float (NaN and +-inf are refused).
         step: Epoch, iteration or budget units used so far; an int >= 0 that grows
             from one report to the next.
 
     Raises:
         NoActiveTrialError: Called outside an objective being run.
-        ValueError: ``value`` is NaN or not a number, or ``step`` is not an int >= 0
+        ValueError: ``value`` is not a finite number, or ``step`` is not an int >= 0
             greater than the last reported step.
     """
     context = current_context(f"report({value!r:.50}, step={step!r:.50})")
@@ -166,10 +169,15 @@ def _checked(value: Any, step: Any, last_step: int | None) -> tuple[float, int]:
         raise ValueError(
             f"`value` must be a number, but got value={value!r:.100} (step={step!r})"
         )
-    if math.isnan(value):
-        raise ValueError(f"`value` must not be NaN, but got value=nan (step={step!r})")
-    if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
-        raise ValueError(f"`step` must be an int >= 0, but got step={step!r:.50}")
+    if not math.isfinite(value):
+        raise ValueError(
+            f"`value` must be a finite number, but got value={value!r} (step={step!r})"
+        )
+    integral = isinstance(step, numbers.Integral) and not isinstance(step, bool)
+    if not integral or not 0 <= step <= MAX_STEP:
+        raise ValueError(
+            f"`step` must be an int in [0, 2**63 - 1], but got step={step!r:.50}"
+        )
     if last_step is not None and step <= last_step:
         raise ValueError(
             f"`step` must grow from one report to the next, but got step={step} "

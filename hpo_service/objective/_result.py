@@ -80,17 +80,39 @@ def normalise_result(value: Any, *, storable: bool = True) -> dict[str, Any]:
     return result
 
 
-def is_nan_loss(value: Any) -> bool:
-    """Whether an objective's return value is a NaN loss (bare, or a dict's ``loss``).
+def unrankable_loss(value: Any) -> str | None:
+    """Why an objective's return value has a loss no search can rank, or None.
 
-    A diverged configuration returns NaN; callers record such a trial as failed
-    (with the reason) and go on, whatever else they do with invalid results.
+    A NaN loss (bare, a dict's ``loss``, or among several losses), or an infinite
+    loss among several objectives (a Pareto front cannot order it, and JSON cannot
+    hold it), is a diverged configuration: callers record the trial as an error with
+    this reason and go on, whatever else they do with invalid results. A single
+    infinite loss stays allowed (hyperopt's usual "worst possible" value).
+
+    Args:
+        value: What the objective returned.
     """
     if isinstance(value, Mapping):
         value = value.get("loss")
     if isinstance(value, list | tuple | np.ndarray) and np.ndim(value) == 1:
-        return any(_is_nan(v) for v in value)
-    return _is_nan(value)
+        shown = [_as_real(v) if _as_real(v) is not None else v for v in value]
+        if any(_is_nan(v) for v in value):
+            return f"result 'loss' must not be NaN, but got loss={shown!r:.200}"
+        if len(shown) > 1 and any(_is_infinite(v) for v in value):
+            return _INFINITE.format(shown=f"{shown!r:.200}")
+        return None
+    return "result 'loss' must not be NaN, but got loss=nan" if _is_nan(value) else None
+
+
+_INFINITE = (
+    "result 'loss' must hold finite numbers when there are several objectives, "
+    "but got loss={shown}"
+)
+
+
+def _is_infinite(value: Any) -> bool:
+    number = _as_real(value)
+    return number is not None and math.isinf(number)
 
 
 def _is_nan(value: Any) -> bool:
@@ -119,6 +141,8 @@ def _checked_loss(value: Any, result: Any = None) -> float | list[float]:
                 result,
             )
         losses = [_checked_number(v, value, result) for v in value]
+        if len(losses) > 1 and not all(map(math.isfinite, losses)):
+            raise InvalidLoss(_INFINITE.format(shown=f"{value!r:.200}"), result)
         return losses[0] if len(losses) == 1 else losses
     return _checked_number(value, value, result)
 

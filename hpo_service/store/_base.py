@@ -366,14 +366,14 @@ class BaseTrialStore(abc.ABC):
             tid: The trial.
             token: The attempt's token.
             step: Training step, epoch or budget units; an int >= 0.
-            value: The intermediate loss (lower is better); a float, +-inf allowed.
+            value: The intermediate loss (lower is better); a finite float.
 
         Returns:
             True if recorded; False if ``token`` is not the current running attempt.
 
         Raises:
-            ValueError: ``step`` is not an int >= 0 or ``value`` is not a number or
-                is NaN.
+            ValueError: ``step`` is not an int >= 0 or ``value`` is not a finite
+                number.
         """
         return self.report_many(study, tid, token, [(step, value)])
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hpo_service.exceptions import StoreError
+from hpo_service.objective._report import MAX_STEP
 from hpo_service.store._base import (
     MAX_ATTACHMENT_BYTES,
     FinishedTrial,
@@ -235,19 +236,26 @@ def closed_error() -> StoreError:
 
 
 def check_step(value: Any) -> int:
-    """Return ``value`` as an int if it is an integer >= 0 (not a bool), else raise."""
+    """Return ``value`` as an int if it is an integer in ``[0, MAX_STEP]`` (not a
+    bool), else raise ValueError."""
     ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    if not ok or value < 0:
-        raise ValueError(f"`step` must be an int >= 0, but got step={value!r}")
+    if not ok or not 0 <= value <= MAX_STEP:
+        raise ValueError(
+            f"`step` must be an int in [0, 2**63 - 1], but got step={value!r:.50}"
+        )
     return int(value)
 
 
 def check_report_value(value: Any) -> float:
-    """Return ``value`` as a float if it is a real number other than NaN, else raise."""
+    """Return ``value`` as a float if it is a finite real number, else raise.
+
+    Raises:
+        ValueError: Not a real number, or NaN or +-inf (which JSON cannot hold).
+    """
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not ok or math.isnan(value):
+    if not ok or not math.isfinite(value):
         raise ValueError(
-            f"`value` must be a number other than NaN, but got value={value!r:.100}"
+            f"`value` must be a finite number, but got value={value!r:.100}"
         )
     return float(value)
 

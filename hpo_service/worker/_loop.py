@@ -55,9 +55,13 @@ from hpo_service.worker._reports import ReportHandler, StudyPruning, study_pruni
 _logger = logging.getLogger(__name__)
 
 DEFAULT_POLL_INTERVAL = 0.1
-"""Seconds between the first polls of an empty queue (the pause then grows x1.5)."""
+"""Seconds between the first polls of an empty queue (the pause then grows x1.5); right
+after a trial the worker polls sooner (see ``_QUICK_REPOLL``)."""
 
 _MAX_POLL_INTERVAL = 2.0
+_QUICK_REPOLL = 1 / 16
+"""A worker fresh from a trial polls an empty queue again after this share of the poll
+interval, doubling up to the interval: a driver's refill is often milliseconds away."""
 _MAINTENANCE_INTERVAL = 2.0
 _SETTINGS_TTL = 30.0
 _SLICE = 0.1
@@ -212,6 +216,14 @@ def _printer(prefix: str) -> Callable[[str], None]:
     return show
 
 
+def _next_delay(delay: float, poll_interval: float) -> float:
+    """The pause after ``delay``: doubling below ``poll_interval``, then x1.5 up to
+    2 s (or ``poll_interval`` if that is longer)."""
+    if delay < poll_interval:
+        return min(2.0 * delay, poll_interval)
+    return min(delay * 1.5, max(_MAX_POLL_INTERVAL, poll_interval))
+
+
 def _until(idle_timeout: float | None) -> str:
     if idle_timeout is None:
         return ""
@@ -348,7 +360,8 @@ class Worker:
             trial = self._claim()
             if trial is not None:
                 self._process(trial)
-                delay, idle_since = self._poll_interval, time.monotonic()
+                delay = self._poll_interval * _QUICK_REPOLL
+                idle_since = time.monotonic()
                 self._next_maintenance = 0.0  # housekeeping once the queue empties
                 continue
             idle = time.monotonic() - idle_since
@@ -363,7 +376,7 @@ class Worker:
             if self._idle_timeout is not None:
                 pause = min(pause, self._idle_timeout - idle)
             self._sleep(pause, until=_WARM)
-            delay = min(delay * 1.5, max(_MAX_POLL_INTERVAL, self._poll_interval))
+            delay = _next_delay(delay, self._poll_interval)
         return "cold_stop" if self._stop_level >= _COLD else "warm_stop"
 
     def _stops_when_finished(self) -> bool:

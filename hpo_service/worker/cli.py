@@ -55,7 +55,8 @@ _logger = logging.getLogger(__name__)
     type=click.FloatRange(min=0, min_open=True),
     default=DEFAULT_POLL_INTERVAL,
     show_default=True,
-    help="First pause (seconds) between polls of an empty queue; grows to 2 s.",
+    help="Pause (seconds) between the first polls of an empty queue; grows to 2 s. "
+    "Right after a trial the worker polls sooner (1/16 of it, doubling).",
 )
 @click.option(
     "--worker-id",

@@ -121,3 +121,35 @@ def test_a_batch_draws_independent_points_around_the_observations():
     picks = anneal.suggest(SPACE, history, np.random.default_rng(2), n=5)
     assert len(picks) == 5 and len({p["x"] for p in picks}) == 5
     assert all(validate_params(SPACE, p) == p for p in picks)
+
+
+def _feasible_above(config):
+    """The loss falls towards x = 0, but only x >= 0.3 satisfies the constraint."""
+    return {"loss": config["x"], "constraints": [0.3 - config["x"]]}
+
+
+def test_constraints_keep_the_search_at_the_feasible_best():
+    for seed in range(3):
+        trials = Trials()
+        fmin(_feasible_above, {"x": hp.uniform("x", 0, 1)}, algo=anneal.suggest,
+             max_evals=60, trials=trials, rstate=np.random.default_rng(seed),
+             show_progressbar=False)  # fmt: skip
+        late = np.array([t["misc"]["vals"]["x"][0] for t in trials.trials[30:]])
+        # the best feasible point is on the boundary x = 0.3: the search anneals
+        # there, not towards the infeasible x = 0 of the lowest losses
+        assert abs(np.median(late) - 0.3) < 0.1
+        assert np.mean(late < 0.15) < 0.1
+        assert trials.best_trial["result"]["loss"] < 0.32
+
+
+def test_several_objectives_anneal_along_the_front():
+    def two_losses(config):
+        return {"loss": [config["x"], (1 - config["x"]) ** 2 + config["y"]]}
+
+    space = {"x": hp.uniform("x", 0, 1), "y": hp.uniform("y", 0, 1)}
+    trials = Trials()
+    fmin(two_losses, space, algo=anneal.suggest, max_evals=60, trials=trials,
+         rstate=np.random.default_rng(0), show_progressbar=False)  # fmt: skip
+    late_y = np.array([t["misc"]["vals"]["y"][0] for t in trials.trials[30:]])
+    assert np.median(late_y) < 0.2  # y only hurts: the front has y near 0
+    assert len(trials.best_trials) >= 3

@@ -321,6 +321,19 @@ class TestSettings:
             (lambda: ASHAPruner(min_resource=0), "min_resource=0"),
             (lambda: ASHAPruner(min_resource=9, max_resource=3), "min_resource=9"),
             (lambda: ASHAPruner(reduction_factor=2.5), "reduction_factor=2.5"),
+            (
+                lambda: ASHAPruner(max_resource=27, min_early_stopping_rate=4),
+                r"rate=4, max_resource=27 \(first rung at 81 steps\)",
+            ),
+            (
+                lambda: ASHAPruner(
+                    min_resource=2,
+                    max_resource=7,
+                    reduction_factor=4,
+                    min_early_stopping_rate=1,
+                ),
+                r"first rung at 8 steps",
+            ),
             (lambda: HyperbandPruner(max_resource=None), "max_resource"),
             (lambda: HyperbandPruner(min_resource=5, max_resource=4), "max_resource=4"),
             (lambda: MedianPruner(n_warmup_steps=-1), "n_warmup_steps=-1"),
@@ -333,6 +346,13 @@ class TestSettings:
     def test_bad_settings_name_the_value(self, make, match) -> None:
         with pytest.raises(ValueError, match=match):
             make()
+
+    def test_first_rung_at_max_resource_or_unbounded_is_accepted(self) -> None:
+        assert ASHAPruner(max_resource=81, min_early_stopping_rate=4).rung_steps() == []
+        assert ASHAPruner(min_early_stopping_rate=4).rung_steps(2) == [81, 243]
+        assert ASHAPruner(max_resource=82, min_early_stopping_rate=4).rung_steps() == [
+            81
+        ]
 
     @pytest.mark.parametrize("name", list(PRUNERS))
     def test_settings_rebuild_an_equal_pruner(self, name: str) -> None:

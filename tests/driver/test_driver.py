@@ -235,3 +235,19 @@ def test_a_bad_seed_is_refused_before_the_study_exists(store, seed):
 def test_names_and_seeds_at_the_limits_are_accepted(store):
     assert new_study(store, "x" * 200, seed=2**32 - 1).seed == 2**32 - 1
     assert new_study(store, "été 2026 (v1.2)", seed=0).seed == 0
+
+
+def test_stop_rules_apply_to_the_run_that_gives_them(store, db_url, thread_workers):
+    settings = new_study(store, max_evals=40, no_improvement=1, algorithm="rand")
+    with thread_workers(db_url, objective):
+        first = drive(store, settings)
+    assert first.reason == "no_improvement"
+    settings, _ = open_study(store, "s", {"max_evals": 40})
+    assert (settings.no_improvement, settings.loss_threshold, settings.timeout) == (
+        None, None, None,
+    )  # fmt: skip
+    assert store.get_study("s").settings["no_improvement"] is None
+    with thread_workers(db_url, objective):
+        outcome = drive(store, settings)
+    assert outcome.reason == "max_evals"
+    assert outcome.counts[TrialState.DONE] == 40

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 import time
@@ -138,6 +139,26 @@ def test_loss_threshold_is_refused_once_the_study_shows_several_objectives(
             Driver(store, "thr", settings, SPACE, options=FAST).run()
     with pytest.raises(StudyMismatchError, match="has 2 objective"):
         new_study(store, "thr", ref, objective_names=["a", "b", "c"])
+
+
+def test_renaming_or_reordering_the_objectives_needs_override(store):
+    ref = "tests.helpers.multi_objective:two_losses"
+    new_study(store, "named", ref)  # unnamed: naming it later is no change
+    assert new_study(store, "named", ref, objective_names=["error", "latency"])
+    for names in (["latency", "error"], ["a", "b"]):
+        stored = "objective names: stored ['error', 'latency']"
+        with pytest.raises(
+            StudyMismatchError, match=re.escape(f"{stored}, given {names}")
+        ):
+            new_study(store, "named", ref, objective_names=names)
+    given = {
+        "objective": ref,
+        **space_settings(SPACE),
+        "max_evals": 30,
+        "objective_names": ["latency", "error"],
+    }
+    settings, _ = open_study(store, "named", given, override=True)
+    assert settings.objective_names == ["latency", "error"]
 
 
 def constrained(config):

@@ -25,6 +25,12 @@ def start(db_url, *args):
         (["--pruner", "asha", "--min-resource", "10", "--max-resource", "5"],
          "`--min-resource <= --max-resource` must hold, but got --min-resource 10, "
          "--max-resource 5"),
+        (["--pruner", "asha", "--early-stopping-rate", "4", "--max-resource", "27"],
+         "but got --min-resource 1, --reduction-factor 3, --early-stopping-rate 4, "
+         "--max-resource 27 (first rung at 81 steps)"),
+        (["--pruner", "asha", "--early-stopping-rate", "10000", "--max-resource", "9",
+          "--min-resource", "2", "--reduction-factor", "2"],
+         "--early-stopping-rate 10000, --max-resource 9 (first rung at 16 steps)"),
         (["--pruner", "asha", "--percentile", "30"],
          "`--percentile` applies to --pruner percentile, but got --pruner asha"),
         (["--pruner", "median", "--max-resource", "9"],
@@ -97,8 +103,41 @@ def test_another_pruner_on_resume_names_every_changed_setting(db_url):
     other = start(db_url, "--pruner", "percentile", "--percentile", "10")
     message = " ".join(other.output.split())
     assert (
-        "pruner: stored 'asha', given 'percentile'; pruner settings: stored "
-        "{min_resource=1, max_resource=9, reduction_factor=3, "
-        "min_early_stopping_rate=1}, given {percentile=10.0, n_startup_trials=5, "
-        "n_warmup_steps=0, interval_steps=1, n_min_trials=1, running_average=True})"
+        "exists with a different pruner (pruner: stored asha(min_resource=1, "
+        "max_resource=9, reduction_factor=3, min_early_stopping_rate=1), given "
+        "percentile(percentile=10.0, n_startup_trials=5, n_warmup_steps=0, "
+        "interval_steps=1, n_min_trials=1, running_average=True)); use"
     ) in message
+
+
+def test_pruner_options_without_pruner_on_resume_name_the_stored_pruner(
+    db_url, monkeypatch
+):
+    from hpo_service.driver import cli
+
+    def no_trials(self):  # the study is created or resumed; do not drive it
+        self._release_driver_lease()
+        return StudyOutcome("max_evals", dict.fromkeys(TrialState, 0), None)
+
+    monkeypatch.setattr(cli.Driver, "run", no_trials)
+    start(db_url, "--pruner", "asha", "--max-resource", "27", "--min-resource", "3")
+    changed = start(db_url, "--max-resource", "9")
+    assert changed.exit_code == 2
+    message = " ".join(changed.output.split())
+    assert (
+        "`--max-resource` needs --pruner: the study keeps its pruner asha("
+        "min_resource=3, max_resource=27, reduction_factor=3, "
+        "min_early_stopping_rate=0) unless --pruner and --override are given; to "
+        "change its settings, pass --pruner asha --min-resource 3 --max-resource 9 "
+        "--override"
+    ) in message
+    switch = start(db_url, "--percentile", "10")
+    message = " ".join(switch.output.split())
+    assert "to switch, pass --pruner percentile --percentile 10.0 --override" in message
+    # the command the message gives does what it says
+    done = start(db_url, "--pruner", "asha", "--min-resource", "3",
+                 "--max-resource", "9", "--override")  # fmt: skip
+    assert "no trial of study 's'" in done.output, done.output
+    with open_store(db_url) as store:
+        stored = store.get_study("s").settings["pruner_settings"]
+    assert (stored["min_resource"], stored["max_resource"]) == (3, 9)

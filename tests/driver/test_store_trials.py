@@ -141,16 +141,42 @@ def test_no_progress_loss_counts_an_improvement_that_was_not_last_in_a_poll():
     assert check() == "early_stop"  # 1.0 improved on 5.0; 4.0 and 3.0 did not
 
 
+@pytest.mark.parametrize(
+    ("constructed", "given", "named"),
+    [
+        ("asha", "median", ("asha(", "median(")),
+        ("asha", {"max_resource": 9}, ("max_resource=None", "max_resource=9")),
+    ],
+)
+def test_store_trials_refuses_a_different_pruner_in_fmin(
+    db_url, constructed, given, named
+):
+    from hpo_service import pruners
+    from tests.e2e.objectives import curve, curve_space
+
+    if isinstance(given, dict):
+        given = pruners.ASHAPruner(**given)
+    trials = StoreTrials(db_url, study="two", workers=1, pruner=constructed)
+    with pytest.raises(ValueError, match="must match `StoreTrials") as raised:
+        fmin(curve, curve_space, max_evals=3, trials=trials, pruner=given,
+             show_progressbar=False)  # fmt: skip
+    assert all(part in str(raised.value) for part in named)
+    assert trials.store.list_studies() == []  # refused before anything is written
+    trials.close()
+
+
 def test_store_trials_with_a_pruner(db_url):
     from hpo_service import pruners
     from tests.e2e.objectives import curve, curve_space
 
-    trials = StoreTrials(db_url, study="pr", workers=1, pruner="median")
     pruner = pruners.ASHAPruner(max_resource=9)
-    best = fmin(curve, curve_space, max_evals=12, trials=trials, pruner=pruner,
+    trials = StoreTrials(db_url, study="pr", workers=1, pruner=pruner)
+    # the same pruner given again to fmin (a name and settings, not the object) is fine
+    best = fmin(curve, curve_space, max_evals=12, trials=trials,
+                pruner=pruners.ASHAPruner(max_resource=9),
                 rstate=np.random.default_rng(1), show_progressbar=False)  # fmt: skip
     settings = trials.store.get_study("pr").settings
-    assert settings["pruner"] == "asha"  # fmin's pruner wins over StoreTrials'
+    assert settings["pruner"] == "asha"
     assert settings["pruner_settings"] == pruner.settings()
     assert len(trials) == 12
     statuses = trials.statuses()

@@ -142,6 +142,34 @@ def test_import_an_export_of_another_study_once(store, db_url, tmp_path, fmt):
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_import_names_the_trials_it_left_out(store, db_url, tmp_path, fmt):
+    source = StoreTrials(db_url, study="source", workers=1)
+    fmin(quadratic, SPACE, algo=rand.suggest, max_evals=6, trials=source,
+         show_progressbar=False)  # fmt: skip
+    source.close()
+    path = Path(_export(db_url, "source", fmt, tmp_path / f"export.{fmt}"))
+    states = ["done", "pruned", "error", "pruned", "done", "cancelled"]
+    if fmt == "json":
+        records = json.loads(path.read_text())
+        for record, state in zip(records, states, strict=True):
+            record["state"] = state
+        path.write_text(json.dumps(records))
+    else:
+        head, *rows = path.read_text().splitlines()
+        rows = [
+            r.replace(",done,", f",{s},", 1) for r, s in zip(rows, states, strict=True)
+        ]
+        path.write_text("\n".join([head, *rows]) + "\n")
+    make(store, "target")
+    code, out = cli("import", "--db", db_url, "--study", "target", str(path))
+    assert code == 0, out
+    assert "imported 2 finished trial(s)" in out
+    assert (
+        "left out 4 trial(s) that are not done (1 cancelled, 1 error, 2 pruned)" in out
+    )
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
 def test_import_dedups_by_content_not_by_file(store, db_url, tmp_path, fmt):
     """A study's own export into itself, the same records under another file name,
     and records repeated in one file add nothing; the same point with another loss

@@ -40,6 +40,30 @@ def test_a_bad_seed_or_study_name_is_refused_before_anything_is_stored(
     assert not path.exists()  # no database, so no study that every start trips on
 
 
+@pytest.mark.parametrize(
+    ("objective", "space", "message"),
+    [
+        ("nosuch.mod:objective", "nosuch.mod:space",
+         "No module named 'nosuch' (modules are found from the working directory"),
+        ("tests.e2e.objectives:nosuch", "tests.e2e.objectives:space",
+         "module 'tests.e2e.objectives' has no attribute 'nosuch'"),
+        ("tests.e2e.objectives:quadratic", "tests.e2e.objectives:nospace",
+         "module 'tests.e2e.objectives' has no attribute 'nospace'"),
+    ],
+)  # fmt: skip
+def test_an_objective_or_space_that_cannot_be_imported_creates_no_database(
+    procs, tmp_path, objective, space, message
+):
+    run = procs.run_in(
+        tmp_path, DRIVER, "start", "--study", "s", "--objective", objective,
+        "--space", space, "--max-evals", "2", "--no-progress",
+    )  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    assert message in " ".join(run.stderr.split())
+    assert "PYTHONPATH" in run.stderr or "nosuch.mod" not in objective
+    assert list(tmp_path.iterdir()) == []  # no ./hpo.sqlite left behind
+
+
 def test_a_seed_stored_by_an_older_version_no_longer_breaks_the_study(procs, tmp_path):
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
     created = procs.run(

@@ -51,11 +51,33 @@ def test_start_runs_a_named_multi_objective_study(tmp_path):
     best = driver(db_url, "best", "--study", "mo")
     assert best.returncode == 0 and "Pareto front" in best.stdout
     assert " e=" in best.stdout and " c=" in best.stdout
+    records = json.loads(driver(db_url, "best", "--study", "mo", "--json").stdout)
+    lines = best.stdout.splitlines()
+    for record in records:  # each trial's losses, params and config
+        at = lines.index(next(x for x in lines if f"trial {record['tid']}:" in x))
+        assert lines[at + 1] == "    params: " + json.dumps(record["params"],
+                                                            sort_keys=True)  # fmt: skip
+        assert lines[at + 2] == "    config: " + json.dumps(record["config"],
+                                                            sort_keys=True)  # fmt: skip
     wrong = start(db_url, "mo", "two_losses", "--objectives", "a,b,c")
     assert wrong.returncode == 2 and "has 2 objective(s)" in wrong.stderr
     threshold = start(db_url, "mo", "two_losses", "--loss-threshold", "0.1")
     assert threshold.returncode == 1
     assert "`loss_threshold` needs a single loss" in threshold.stderr
+
+
+def test_a_threshold_found_to_need_one_loss_does_not_stick_to_the_study(tmp_path):
+    """The objective count is learnt from the first result: the run given
+    --loss-threshold stops, and a resume without the threshold finishes."""
+    db_url = f"sqlite:///{tmp_path / 'late.sqlite'}"
+    first = start(db_url, "late", "two_losses", "--workers", "1",
+                  "--loss-threshold", "0.1")  # fmt: skip
+    assert first.returncode == 1
+    assert "`loss_threshold` needs a single loss" in first.stderr
+    resumed = start(db_url, "late", "two_losses", "--workers", "1")
+    assert resumed.returncode == 0, resumed.stderr
+    with open_store(db_url) as store:
+        assert store.count_by_state("late")[TrialState.DONE] == 6
 
 
 def test_bad_objective_names_are_a_usage_error(tmp_path):
@@ -79,6 +101,19 @@ def test_a_study_without_a_feasible_trial_says_so(tmp_path):
     assert "Pareto front: empty (no feasible trial yet)" in status.stdout
     best = driver(db_url, "best", "--study", "inf")
     assert best.returncode == 1 and "has no feasible trial yet" in best.stderr
+
+
+def test_a_study_whose_trials_all_errored_says_none_succeeded(tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'errors.sqlite'}"
+    done = start(db_url, "err", "three_losses", "--workers", "1", "--objectives",
+                 "a,b", "--max-evals", "2")  # fmt: skip
+    assert done.returncode == 1
+    assert "no trial of study 'err' succeeded: 2 failed with an error" in done.stderr
+    status = driver(db_url, "status", "--study", "err")
+    assert "Pareto front: empty (no successful trial yet)" in status.stdout
+    best = driver(db_url, "best", "--study", "err")
+    assert best.returncode == 1
+    assert "study 'err' has no successful trial yet" in best.stderr
 
 
 def test_first_results_racing_with_different_counts_keep_one(tmp_path, procs):

@@ -58,8 +58,12 @@ def test_asha_study_with_workers_ends_with_exactly_max_evals(procs, tmp_path):
     status = json.loads(procs.run(DRIVER, "status", "--db", db, "--study", "p",
                                   "--json").stdout)  # fmt: skip
     assert status["counts"]["pruned"] == counts[TrialState.PRUNED]
+    assert status["pruner"] == {"name": "asha", "settings": settings["pruner_settings"]}
     text = procs.run(DRIVER, "status", "--db", db, "--study", "p").stdout
     assert "24/24 finished" in text and f"pruned={counts[TrialState.PRUNED]}" in text
+    pruner_line = next(line for line in text.splitlines() if "pruner:" in line)
+    assert pruner_line.strip().startswith("pruner: asha(")
+    assert "max_resource=9" in pruner_line and "reduction_factor=3" in pruner_line
     records = json.loads(procs.run(DRIVER, "trials", "--db", db, "--study", "p",
                                    "--format", "json").stdout)  # fmt: skip
     assert {r["tid"]: r["intermediate"] for r in records} == {

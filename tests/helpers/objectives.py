@@ -34,6 +34,11 @@ def returns_nan(config: dict[str, Any]) -> float:
     return math.nan
 
 
+def returns_infinite_losses(config: dict[str, Any]) -> list[float]:
+    """Returns two losses, the second infinite."""
+    return [0.5, -math.inf]
+
+
 def returns_bad(config: dict[str, Any]) -> Any:
     """Returns something that is not a loss (a string), or ``config["value"]``."""
     return config.get("value", "not a number")
@@ -137,11 +142,12 @@ def learning_curve(config: dict[str, Any]) -> float:
 
 
 def bad_reports(config: dict[str, Any]) -> float:
-    """Reports ``config["reports"]`` (``[value, step]`` pairs, ``"nan"`` for NaN)."""
+    """Reports ``config["reports"]`` (``[value, step]`` pairs, ``"nan"``, ``"inf"`` and
+    ``"-inf"`` for the non-finite floats)."""
     from hpo_service import report
 
     for value, step in config["reports"]:
-        report(float(value) if value == "nan" else value, step)
+        report(float(value) if value in ("nan", "inf", "-inf") else value, step)
     return 0.0
 
 

@@ -4,6 +4,7 @@ failures, parameters from a space, hyperopt ``Trials`` and pruned trials."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from hpo_service.insight import (
     TrialRow,
     build_report,
     failure_groups,
+    history_figure,
     pareto_front,
     timeline_figure,
     worker_usage,
@@ -227,6 +229,11 @@ def test_constraints_in_the_best_row_and_the_pareto_figure(tmp_path):
         data = StudyData.from_store(store, "c")
     assert [data.rows[t].violation for t in range(3)] == [0.5, 0.0, 0.0]
     assert data.best_row().tid == 2
+    history = {t.name: t for t in history_figure(data).data}
+    assert list(history["infeasible"].customdata) == [0]
+    assert list(history["done"].customdata) == [1, 2]
+    best = list(history["best so far"].y)  # feasible trials only, as best_row
+    assert math.isnan(best[0]) and best[1:] == [0.4, 0.3]
     mo = StudyData("mo", settings={"objective_names": ["error", "latency"]})
     mo.apply(
         [

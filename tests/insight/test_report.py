@@ -73,6 +73,36 @@ def test_report_renders_in_a_browser_and_follows_the_study(tmp_path):
     assert sum(r["importance"] for r in ranked) == pytest.approx(1.0)
 
 
+def test_missing_importance_and_contour_are_explained(tmp_path):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    run = hpo_driver(
+        "start", "--db", db, "--study", "demo", *STUDY, "--seed", "5",
+        "--max-evals", "3", "--workers", "1", "--no-progress",
+    )  # fmt: skip
+    with open_store(db) as store:
+        done = store.count_by_state("demo")[TrialState.DONE]
+    assert done <= 3, run.stderr[-3000:]
+    out = tmp_path / "report.html"
+    run = hpo_driver("report", "--db", db, "--study", "demo", "--out", str(out))
+    assert run.returncode == 0, run.stderr[-3000:]
+    page = out.read_text()
+    assert 'id="section-importance"' not in page
+    assert 'id="section-contour"' not in page
+    note = re.search(r'<p class="muted" id="report-note">([^<]*)</p>', page)
+    assert note is not None
+    assert note.group(1).startswith(
+        "No parameter importance or contour: they need at least 4 completed (done) "
+        f"trials with distinct losses, and the study has {done} done"
+    )
+    run = hpo_driver("importance", "--db", db, "--study", "demo")
+    assert run.returncode == 1
+    assert (
+        "has too few completed (done) trials with distinct losses for importances "
+        f"(at least 4 are needed, it has {done} done; pruned and error trials are "
+        "not used)"
+    ) in " ".join(run.stderr.split())
+
+
 def test_report_of_an_unknown_study_is_a_clear_error(tmp_path):
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
     open_store(db).close()  # an empty store (read commands never create one)

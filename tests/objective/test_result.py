@@ -48,6 +48,8 @@ def test_one_element_list_is_the_plain_loss():
     [
         ([], r"non-empty list"),
         ([0.1, float("nan")], r"'loss' must not be NaN, but got loss=\[0.1, nan\]"),
+        ([0.1, float("inf")], r"finite numbers .* several objectives, .*\[0.1, inf\]"),
+        ({"loss": [-float("inf"), 1]}, r"must hold finite numbers"),
         ([0.1, "fast"], r"'loss' must be a number, but got loss=\[0.1, 'fast'\]"),
         ({"loss": [0.1, None]}, r"'loss' must be a number"),
         ({"loss": 1.0, "constraints": [0.1, "x"]}, r"'constraints' must be numbers"),
@@ -122,3 +124,9 @@ def test_best_position_prefers_feasible_results_then_the_least_violation():
     ]
     assert best_position(infeasible) == 1
     assert best_position([{"status": "fail"}, None]) is None
+
+
+def test_one_infinite_loss_is_allowed():
+    """hyperopt's "worst possible" loss; only among several losses is it refused."""
+    assert normalise_result(float("inf")) == {"loss": float("inf"), "status": "ok"}
+    assert normalise_result([float("inf")])["loss"] == float("inf")

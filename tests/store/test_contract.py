@@ -1111,9 +1111,9 @@ class TestReport:
     ) -> None:
         queued(store, study, 2)
         trial = claimed(store, study)
-        for step, value in [(0, 3.0), (1, 2.0), (5, -math.inf), (7, math.inf)]:
+        for step, value in [(0, 3.0), (1, 2.0), (5, -1e308), (7, 1e308)]:
             assert store.report(study, trial.tid, trial.token, step, value)
-        expected = {0: 3.0, 1: 2.0, 5: -math.inf, 7: math.inf}
+        expected = {0: 3.0, 1: 2.0, 5: -1e308, 7: 1e308}
         assert store.get_trial(study, trial.tid).intermediate == expected
         by_tid = {t.tid: t.intermediate for t in store.get_trials(study)}
         assert by_tid == {trial.tid: expected, 1: {}}
@@ -1203,14 +1203,22 @@ class TestReport:
         assert store.report(study, trial.tid, trial.token, 0, 1.0)
         assert store.changes_since(study, cursor) == ([], cursor)
 
-    @pytest.mark.parametrize("step", [-1, 1.5, "3", None, True])
+    def test_the_largest_step_is_kept(self, store: BaseTrialStore, study: str) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        assert store.report(study, trial.tid, trial.token, 2**63 - 1, 1.0)
+        assert store.get_trial(study, trial.tid).intermediate == {2**63 - 1: 1.0}
+
+    @pytest.mark.parametrize("step", [-1, 1.5, "3", None, True, 2**63])
     def test_bad_step(self, store: BaseTrialStore, study: str, step: Any) -> None:
         queued(store, study, 1)
         trial = claimed(store, study)
         with pytest.raises(ValueError, match="step"):
             store.report(study, trial.tid, trial.token, step, 1.0)
 
-    @pytest.mark.parametrize("value", [math.nan, "1.0", None, False])
+    @pytest.mark.parametrize(
+        "value", [math.nan, math.inf, -math.inf, "1.0", None, False]
+    )
     def test_bad_value(self, store: BaseTrialStore, study: str, value: Any) -> None:
         queued(store, study, 1)
         trial = claimed(store, study)
@@ -1284,15 +1292,19 @@ class TestReportMany:
         queued(store, study, 1)
         trial = claimed(store, study)
         assert store.report(study, trial.tid, trial.token, 0, 5.0)
-        batch = [(1, 4.0), (2, 3.0), (2, 2.5), (7, math.inf)]
+        batch = [(1, 4.0), (2, 3.0), (2, 2.5), (7, 1e308)]
         assert store.report_many(study, trial.tid, trial.token, batch)
         got = store.get_trial(study, trial.tid).intermediate
-        assert got == {0: 5.0, 1: 4.0, 2: 2.5, 7: math.inf}  # a later pair wins
+        assert got == {0: 5.0, 1: 4.0, 2: 2.5, 7: 1e308}  # a later pair wins
 
     def test_all_or_nothing(self, store: BaseTrialStore, study: str) -> None:
         queued(store, study, 1)
         trial = claimed(store, study)
-        for bad in ([], [(1, 1.0), (2, math.nan)], [(1, 1.0), (-1, 1.0)], [(1,)], "x"):
+        bad_batches = (
+            [], [(1, 1.0), (2, math.nan)], [(1, -math.inf)], [(1, 1.0), (-1, 1.0)],
+            [(1,)], "x",
+        )  # fmt: skip
+        for bad in bad_batches:
             with pytest.raises(ValueError, match=r"`(values|value|step)`"):
                 store.report_many(study, trial.tid, trial.token, bad)  # type: ignore[arg-type]
         assert store.get_trial(study, trial.tid).intermediate == {}

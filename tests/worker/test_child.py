@@ -100,6 +100,13 @@ def test_exception_gives_error_with_raise_line_in_traceback(runner):
     ("fn", "config", "kind", "fragment"),
     [
         ("returns_nan", {}, "InvalidLoss", "NaN"),
+        (
+            "returns_infinite_losses",
+            {},
+            "InvalidLoss",
+            "finite numbers when there are several objectives, but got "
+            "loss=[0.5, -inf]",
+        ),
         ("returns_bad", {}, "InvalidResultError", "must return a number or a dict"),
         (
             "returns_bad",

@@ -299,3 +299,23 @@ def test_heartbeats_keep_a_trial_longer_than_its_lease(backend, db_url, tmp_path
         1,
         2.0,
     )
+
+
+def test_a_worker_fresh_from_a_trial_polls_again_soon(store, monkeypatch):
+    """Right after a trial the empty queue is polled again after 1/16 of the poll
+    interval, doubling up to it, then growing x1.5 (jitter: x0.8-1.2)."""
+    make_study(store, "soon", f"{OBJ}:quadratic", [{"x": 1.0}], max_evals=2)
+    pauses = []
+
+    def record(self, seconds, *, until):
+        pauses.append(seconds)
+        if len(pauses) == 7:
+            self.request_stop()
+
+    monkeypatch.setattr(_loop.Worker, "_sleep", record)
+    summary = run_worker(store, study="soon", poll_interval=0.8)
+    assert summary.done == 1
+    expected = [0.05, 0.1, 0.2, 0.4, 0.8, 1.2, 1.8]
+    assert len(pauses) == len(expected)
+    for pause, want in zip(pauses, expected, strict=True):
+        assert 0.8 * want <= pause <= 1.2 * want

@@ -55,20 +55,27 @@ def test_bad_reports_in_a_worker_are_errors_naming_the_value(store):
         [[1.0, 3], [1.0, 2]],  # steps going backwards
         [[1.0, -1]],  # a negative step
         [["0.5", 0]],  # not a number
+        [[1.0, 2**63]],  # beyond a 64-bit store column
+        [[1.0, 0], ["-inf", 1]],  # infinite (JSON cannot hold it)
+        [["inf", 0]],
     ]
     make_study(store, "bad", f"{OBJ}:bad_reports", [{"reports": r} for r in reports],
                **ASHA_9)  # fmt: skip
     summary = run_worker(store, study="bad", idle_timeout=0)
-    assert (summary.failed, summary.done, summary.pruned) == (4, 0, 0)
+    assert (summary.failed, summary.done, summary.pruned) == (7, 0, 0)
     errors = [t.error for t in store.get_trials("bad")]
-    assert [e["type"] for e in errors] == ["ValueError"] * 4
+    assert [e["type"] for e in errors] == ["ValueError"] * 7
     assert [e["message"] for e in errors] == [
-        "`value` must not be NaN, but got value=nan (step=0)",
+        "`value` must be a finite number, but got value=nan (step=0)",
         "`step` must grow from one report to the next, but got step=2 after step=3",
-        "`step` must be an int >= 0, but got step=-1",
+        "`step` must be an int in [0, 2**63 - 1], but got step=-1",
         "`value` must be a number, but got value='0.5' (step=0)",
+        "`step` must be an int in [0, 2**63 - 1], but got step=9223372036854775808",
+        "`value` must be a finite number, but got value=-inf (step=1)",
+        "`value` must be a finite number, but got value=inf (step=0)",
     ]
-    assert [t.intermediate for t in store.get_trials("bad")] == [{}, {3: 1.0}, {}, {}]
+    intermediate = [t.intermediate for t in store.get_trials("bad")]
+    assert intermediate == [{}, {3: 1.0}, {}, {}, {}, {0: 1.0}, {}]
 
 
 def test_a_refused_report_drops_the_attempt(store, db_url):

@@ -224,9 +224,7 @@ class GroupLayout:
             lo, hi = self.bin_edges(candidates.values[:, idx], idx)
             bins = []
             for col, j in enumerate(idx):
-                _, first, inverse = np.unique(
-                    candidates.values[:, j], return_index=True, return_inverse=True
-                )
+                first, inverse = _distinct(candidates.values[:, j])
                 bins.append(_Bins(lo[first, col], hi[first, col], inverse))
             candidates.derived["coarse"] = bins
         return candidates.derived["coarse"]
@@ -283,15 +281,14 @@ class ParzenEstimator:
         w = np.append(np.asarray(weights, dtype=float), prior_weight if k else 1.0)
         self.weights = w / w.sum()
         self.log_weights = np.log(self.weights)
-        if sigmas is not None:
-            sigmas = np.tile(sigmas, (k, 1))
-        elif bandwidth == "scott" and k >= 2:
-            sigmas = _scott_bandwidths(numeric) * bandwidth_factor
-        else:
+        if sigmas is None and bandwidth == "scott" and k >= 2:
+            sigmas = _scott_width(numeric) * bandwidth_factor  # shared by all kernels
+        elif sigmas is None:
             sigmas = _bandwidths(layout, numeric, consider_endpoints) * bandwidth_factor
-        sigmas = np.clip(sigmas, bandwidth_floor / min(100.0, k + 1.0), 1.0)
-        self.mus = np.vstack([numeric, layout.prior_mu[None, :]])
-        self.sigmas = np.vstack([sigmas, np.ones((1, numeric.shape[1]))])
+        floor = bandwidth_floor / min(100.0, k + 1.0)
+        self.mus = np.concatenate([numeric, layout.prior_mu[None, :]])
+        self.sigmas = np.ones_like(self.mus)
+        self.sigmas[:k] = np.minimum(np.maximum(sigmas, floor), 1.0)
         # Every mean lies inside its bounds, so each truncation interval straddles it.
         self.log_mass = np.log1p(
             -special.ndtr((layout.low - self.mus) / self.sigmas)
@@ -366,7 +363,7 @@ class ParzenEstimator:
         for n_cand, cand_of, kernel_of, log_mass in tables:
             stop = start + n_cand * log_mass.size
             table = mass[start:stop].reshape(n_cand, log_mass.size) - log_mass
-            out += table[cand_of][:, kernel_of]
+            out += table.take(cand_of, axis=0).take(kernel_of, axis=1)
             start = stop
         return out
 
@@ -378,9 +375,27 @@ class ParzenEstimator:
         return picked.sum(axis=2).T
 
 
+def _distinct(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First index of each distinct value of ``a`` (ascending) and each row's number;
+    what ``np.unique(a, return_index=True, return_inverse=True)`` gives, for less."""
+    order = np.argsort(a, kind="stable")
+    sorted_a = a[order]
+    new = np.empty(a.size, dtype=bool)
+    new[:1] = True
+    new[1:] = sorted_a[1:] != sorted_a[:-1]
+    inverse = np.empty(a.size, dtype=np.intp)
+    inverse[order] = np.cumsum(new) - 1
+    return order[new], inverse
+
+
 def _unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """First index of each distinct pair ``(a[i], b[i])`` and each row's pair number."""
-    order = np.lexsort((b, a))
+    """First index of each distinct pair ``(a[i], b[i])`` and each row's pair number.
+
+    Rows are sorted by ``a`` only, so a pair may be listed twice when rows with the
+    same ``a`` but other ``b`` lie between its rows: harmless (the pair's mass is
+    computed twice), and cheaper than sorting by both.
+    """
+    order = np.argsort(a, kind="stable")  # equal means with other widths may repeat
     sa, sb = a[order], b[order]
     new = np.empty(a.size, dtype=bool)
     new[:1] = True
@@ -420,11 +435,10 @@ def _bandwidths(
     return sigmas
 
 
-def _scott_bandwidths(mus: np.ndarray) -> np.ndarray:
+def _scott_width(mus: np.ndarray) -> np.ndarray:
     """One bandwidth per dimension from Scott's rule (halved), shared by all kernels."""
     k, d = mus.shape
-    width = _SCOTT_SCALE * np.std(mus, axis=0, ddof=1) * k ** (-1.0 / (d + 4))
-    return np.tile(width, (k, 1))
+    return _SCOTT_SCALE * np.std(mus, axis=0, ddof=1) * k ** (-1.0 / (d + 4))
 
 
 def _option_tables(

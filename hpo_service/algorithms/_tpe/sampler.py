@@ -310,8 +310,10 @@ def _pending_columns(
 ) -> list[np.ndarray]:
     """Values of the group's parameters in the pending points that activate it."""
     labels = group.labels
-    active = [p for p in pending if all(p.get(label) is not None for label in labels)]
-    return [np.array([float(p[label]) for p in active]) for label in labels]
+    rows = [[p.get(label) for label in labels] for p in pending]
+    active = [row for row in rows if None not in row]
+    table = np.array(active, dtype=float).reshape(len(active), len(labels))
+    return list(table.T)
 
 
 def sample_prior(space: CompiledSpace, rng: np.random.Generator) -> dict[str, Any]:

@@ -52,6 +52,17 @@ def make_pruner(name: str, settings: dict[str, Any] | None = None) -> BasePruner
         raise ValueError(f"invalid settings for pruner {name!r}: {e}") from None
 
 
+def describe_pruner(name: str, settings: dict[str, Any] | None = None) -> str:
+    """A pruner and its settings in one line: ``asha(max_resource=27, ...)``.
+
+    Args:
+        name: The pruner's name (a key of :data:`PRUNERS`).
+        settings: Its keyword settings, as a study stores them.
+    """
+    shown = ", ".join(f"{key}={value!r}" for key, value in (settings or {}).items())
+    return f"{name}({shown})" if shown else name
+
+
 def resolve_pruner(pruner: Any) -> BasePruner:
     """A pruner from what a user passes: None, a name, or a pruner object.
 
@@ -84,6 +95,7 @@ __all__ = [
     "PercentilePruner",
     "SuccessiveHalvingPruner",
     "TrialProgress",
+    "describe_pruner",
     "make_pruner",
     "resolve_pruner",
 ]

@@ -57,7 +57,9 @@ class ASHAPruner(BasePruner):
         min_early_stopping_rate: s: the first rung is at r * eta**s steps.
 
     Raises:
-        ValueError: A setting is out of range, or ``min_resource > max_resource``.
+        ValueError: A setting is out of range, ``min_resource > max_resource``, or the
+            first rung (``min_resource * reduction_factor**min_early_stopping_rate``)
+            lies beyond ``max_resource`` (the pruner would never judge a trial).
     """
 
     name = "asha"
@@ -74,6 +76,16 @@ class ASHAPruner(BasePruner):
         self._max_resource = check_max_resource(max_resource, self._min_resource)
         self._eta = check_int(reduction_factor, "reduction_factor", 2)
         self._rate = check_int(min_early_stopping_rate, "min_early_stopping_rate", 0)
+        first = first_rung(
+            self._min_resource, self._eta, self._rate, self._max_resource
+        )
+        if first is not None:
+            raise ValueError(
+                "`min_resource * reduction_factor**min_early_stopping_rate <= "
+                f"max_resource` must hold, but got min_resource={self._min_resource}, "
+                f"reduction_factor={self._eta}, min_early_stopping_rate={self._rate}, "
+                f"max_resource={self._max_resource} (first rung at {first} steps)"
+            )
         self._rungs = _Rungs(self.rung_steps(len_hint=64))
         self._finished: set[int] = set()
 
@@ -122,6 +134,24 @@ def check_max_resource(value: Any, min_resource: int) -> int | None:
             f"min_resource={min_resource}, max_resource={value}"
         )
     return value
+
+
+def first_rung(
+    min_resource: int, eta: int, rate: int, max_resource: int | None
+) -> int | None:
+    """The first rung's step ``min_resource * eta**rate`` if it is beyond
+    ``max_resource``, else None (also without a ``max_resource``).
+
+    Computed step by step, so a huge ``rate`` costs no huge power.
+    """
+    if max_resource is None:
+        return None
+    step = min_resource
+    for _ in range(rate):
+        if step > max_resource:
+            break
+        step *= eta
+    return step if step > max_resource else None
 
 
 def judge_rungs(
