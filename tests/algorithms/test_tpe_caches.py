@@ -12,6 +12,7 @@ import pytest
 from hpo_service.algorithms import tpe
 from hpo_service.algorithms._history import History
 from hpo_service.algorithms._tpe import _observed
+from hpo_service.algorithms._tpe.parzen_estimator import _distinct
 from hpo_service.algorithms._tpe.sampler import _groups
 from hpo_service.space import compile_space, hp
 
@@ -94,3 +95,15 @@ def test_a_copy_of_a_history_keeps_its_own_observed_rows():
     other.add(tpe.suggest(space, other, rng, n_startup_jobs=10**6)[0], 2.0)
     assert _observed.observed(other, layout)[0].shape[0] >= 21
     np.testing.assert_array_equal(_observed.observed(history, layout)[0][:20], before)
+
+
+def test_distinct_values_are_numpys_unique():
+    rng = np.random.default_rng(4)
+    for _ in range(100):
+        values = np.round(rng.normal(size=int(rng.integers(1, 60))) * 3) / 2
+        if rng.random() < 0.3:
+            values[rng.integers(values.size)] = np.inf
+        _, first, inverse = np.unique(values, return_index=True, return_inverse=True)
+        got_first, got_inverse = _distinct(values)
+        np.testing.assert_array_equal(got_first, first)
+        np.testing.assert_array_equal(got_inverse, inverse)
