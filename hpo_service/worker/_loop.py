@@ -63,6 +63,9 @@ _QUICK_REPOLL = 1 / 16
 """A worker fresh from a trial polls an empty queue again after this share of the poll
 interval, doubling up to the interval: a driver's refill is often milliseconds away."""
 _MAINTENANCE_INTERVAL = 2.0
+_MAINTENANCE_AFTER_TRIAL = 0.5
+"""Housekeeping runs when the queue empties after a trial, but at most this often
+(seconds): its finished-check counts the study's trials, which costs O(study size)."""
 _SETTINGS_TTL = 30.0
 _SLICE = 0.1
 _WARM, _COLD = 1, 2
@@ -299,6 +302,7 @@ class Worker:
         self._settings: dict[str, tuple[float, StudySettings]] = {}
         self._claim_lease = DEFAULT_LEASE_SECONDS
         self._next_maintenance = 0.0
+        self._last_maintenance = -float("inf")
         self._next_missing_note = 0.0
         self._lease: Lease | None = None
         self._child = ChildRunner(log=self._log)
@@ -362,7 +366,10 @@ class Worker:
                 self._process(trial)
                 delay = self._poll_interval * _QUICK_REPOLL
                 idle_since = time.monotonic()
-                self._next_maintenance = 0.0  # housekeeping once the queue empties
+                self._next_maintenance = min(  # housekeeping once the queue empties
+                    self._next_maintenance,
+                    self._last_maintenance + _MAINTENANCE_AFTER_TRIAL,
+                )
                 continue
             idle = time.monotonic() - idle_since
             if self._idle_timeout is not None and idle >= self._idle_timeout:
@@ -758,6 +765,7 @@ class Worker:
         if now < self._next_maintenance:
             return None
         self._next_maintenance = now + _MAINTENANCE_INTERVAL
+        self._last_maintenance = now
         try:
             if self._study is None:
                 names = [study.name for study in self._store.list_studies()]

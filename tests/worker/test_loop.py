@@ -14,7 +14,7 @@ from hpo_service.exceptions import (
     StoreConnectionError,
     WorkerError,
 )
-from hpo_service.store import TrialState, open_store
+from hpo_service.store import NewTrial, TrialState, open_store
 from hpo_service.worker import Worker, _loop, run_worker
 
 from .conftest import OBJ, lines, make_study, wait_until
@@ -319,3 +319,31 @@ def test_a_worker_fresh_from_a_trial_polls_again_soon(store, monkeypatch):
     assert len(pauses) == len(expected)
     for pause, want in zip(pauses, expected, strict=True):
         assert 0.8 * want <= pause <= 1.2 * want
+
+
+def test_housekeeping_between_fast_trials_runs_at_most_twice_a_second(store, db_url):
+    """The queue empties after every trial here; the study count of the housekeeping
+    (O(study size)) must not run after each of them."""
+    make_study(store, "fast", f"{OBJ}:quadratic", [{"x": 0.0}], max_evals=30)
+    counted = []
+    original = store.count_by_state
+
+    def counting(study):
+        counted.append(study)
+        return original(study)
+
+    def feed():  # one queued trial at a time, the next once the last is done
+        with open_store(db_url) as other:
+            for _ in range(29):
+                wait_until(lambda: other.count_by_state("fast")[TrialState.NEW] == 0)
+                other.insert_trials("fast", [NewTrial(params={}, config={"x": 1.0})])
+
+    feeder = in_thread(feed)
+    started = time.monotonic()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(store, "count_by_state", counting)
+        summary = run_worker(store, study="fast", max_trials=30, poll_interval=0.05)
+    elapsed = time.monotonic() - started
+    feeder.join()
+    assert summary.done == 30
+    assert len(counted) <= 2 + elapsed / _loop._MAINTENANCE_AFTER_TRIAL
