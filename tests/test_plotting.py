@@ -146,3 +146,17 @@ def test_vars_uses_log_axes_for_log_parameters(trials):
 def test_report_figures_for_in_memory_trials(trials):
     figures = plotting.report_figures(trials)
     assert {"history", "slice", "parallel", "timeline"} <= set(figures)
+
+
+def test_parallel_axes_tell_a_parameter_named_loss_from_the_loss():
+    """The README's sgd example has a parameter ``loss`` (hinge, log_loss, ...)."""
+    trials = Trials()
+    space = {
+        "loss": hp.choice("loss", ["hinge", "log_loss"]),
+        "x": hp.uniform("x", 0, 1),
+    }
+    fmin(lambda c: c["x"] + (c["loss"] == "hinge"), space, algo=tpe.suggest,
+         max_evals=8, trials=trials, rstate=np.random.default_rng(0),
+         show_progressbar=False)  # fmt: skip
+    dims = plotting.report_figures(trials)["parallel"].data[0].dimensions
+    assert [d.label for d in dims] == ["loss", "x", "loss (objective)"]

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from hpo_service.algorithms.pruners import PRUNERS, describe_pruner, make_pruner
-from hpo_service.algorithms.pruners._asha import first_rung
+from hpo_service.algorithms.pruners._asha import LARGEST_STEP, first_rung
 
 _RUNGS = ("asha", "hyperband")
 _STOPPING = ("median", "percentile")
@@ -174,8 +174,18 @@ def _check_resources(name: str, chosen: dict[str, Any]) -> None:
             "`--min-resource <= --max-resource` must hold, but got "
             f"--min-resource {low}, --max-resource {high}"
         )
+    _check_first_rung(low, high, chosen)
+
+
+def _check_first_rung(low: int, high: int | None, chosen: dict[str, Any]) -> None:
     eta, rate = chosen.get("reduction_factor", 3), chosen.get("early_stopping_rate", 0)
-    first = first_rung(low, eta, rate, high)
+    first = first_rung(low, eta, rate, LARGEST_STEP if high is None else high)
+    if first is not None and high is None:
+        raise click.UsageError(
+            "`--min-resource * --reduction-factor ** --early-stopping-rate <= "
+            "2**63 - 1` (the largest step) must hold, but got --early-stopping-rate "
+            f"{rate} (first rung at {first} steps)"
+        )
     if first is not None:
         raise click.UsageError(
             "`--min-resource * --reduction-factor ** --early-stopping-rate <= "

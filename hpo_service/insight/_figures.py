@@ -241,6 +241,11 @@ def parallel_figure(data: StudyData) -> go.Figure:
     matrix = data.param_matrix(rows, data.params)
     dims = [_dimension(info, matrix[info.label]) for info in data.params]
     dims = [d for d in dims if d is not None]
+    labels = {info.label for info in data.params}
+    objectives = [  # a parameter may be called "loss" too
+        (f"{name} (objective)" if name in labels else name, values)
+        for name, values in objectives
+    ]
     dims += [{"label": name, "values": values} for name, values in objectives]
     colour_name, colour = objectives[0]
     fig = go.Figure(
@@ -517,7 +522,8 @@ def pareto_figure(data: StudyData) -> go.Figure | None:
     """
     go = _go()
     n = data.n_objectives
-    rows = data.objective_rows()
+    # an infinite loss (stored before results had to be finite) has no place on axes
+    rows = [r for r in data.objective_rows() if np.isfinite(r.losses).all()]
     if n not in (2, 3) or not rows:
         return None
     points = np.array([r.losses for r in rows], dtype=float)
@@ -538,7 +544,9 @@ def pareto_figure(data: StudyData) -> go.Figure | None:
             fig.add_trace(trace(mode="markers", name=name, customdata=tids[mask],
                                 marker=marker, **coords))  # fmt: skip
     _name_axes(fig, data.objective_names)
-    fig.update_layout(title=f"Pareto front ({len(front)} trials)", **LAYOUT)
+    drawn = int(on_front.sum())
+    count = f"{drawn} trial" + ("" if drawn == 1 else "s")
+    fig.update_layout(title=f"Pareto front ({count})", **LAYOUT)
     return fig
 
 

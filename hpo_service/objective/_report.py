@@ -118,7 +118,8 @@ def report(value: float, step: int) -> None:
     says whether to stop. In a study without a pruner reports are only recorded.
 
     Args:
-        value: The loss at this step, a finite float (NaN and +-inf are refused).
+        value: The loss at this step, a finite float (NaN and +-inf are refused);
+            a 0-d numpy array or tensor is taken as its number.
         step: Epoch, iteration or budget units used so far; an int >= 0 that grows
             from one report to the next.
 
@@ -164,7 +165,15 @@ def pruned_result(context: TrialContext, duration: float) -> dict[str, Any]:
     }
 
 
+def _scalar(value: Any) -> Any:
+    """A 0-d array or tensor (numpy, torch, ...) as its number, else ``value``."""
+    if getattr(value, "ndim", None) == 0 and callable(getattr(value, "item", None)):
+        return value.item()
+    return value
+
+
 def _checked(value: Any, step: Any, last_step: int | None) -> tuple[float, int]:
+    value = _scalar(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(
             f"`value` must be a number, but got value={value!r:.100} (step={step!r})"

@@ -347,6 +347,11 @@ class TestSettings:
         with pytest.raises(ValueError, match=match):
             make()
 
+    def test_a_rung_beyond_the_largest_step_is_refused_at_once(self) -> None:
+        with pytest.raises(ValueError, match=r"<= 2\*\*63 - 1 \(the largest step\)"):
+            ASHAPruner(min_early_stopping_rate=10**9)  # no huge power computed
+        assert ASHAPruner(min_early_stopping_rate=39).rung_steps() == [3**39]
+
     def test_first_rung_at_max_resource_or_unbounded_is_accepted(self) -> None:
         assert ASHAPruner(max_resource=81, min_early_stopping_rate=4).rung_steps() == []
         assert ASHAPruner(min_early_stopping_rate=4).rung_steps(2) == [81, 243]

@@ -31,6 +31,9 @@ def start(db_url, *args):
         (["--pruner", "asha", "--early-stopping-rate", "10000", "--max-resource", "9",
           "--min-resource", "2", "--reduction-factor", "2"],
          "--early-stopping-rate 10000, --max-resource 9 (first rung at 16 steps)"),
+        (["--pruner", "asha", "--early-stopping-rate", "1000000000"],
+         "(the largest step) must hold, but got --early-stopping-rate 1000000000 "
+         "(first rung at 12157665459056928801 steps)"),
         (["--pruner", "asha", "--percentile", "30"],
          "`--percentile` applies to --pruner percentile, but got --pruner asha"),
         (["--pruner", "median", "--max-resource", "9"],

@@ -203,6 +203,21 @@ def test_multi_objective_results_get_a_pareto_figure_of_feasible_trials():
     assert fig.layout.yaxis.title.text == "latency"
 
 
+def test_a_stored_infinite_loss_leaves_the_pareto_figure_drawn():
+    """Results had to be finite only from 2026-11-29; older studies may hold inf."""
+    data = StudyData("mo", settings={"n_objectives": 2})
+    data.apply(
+        [
+            TrialRow(0, "done", {"x": 0.2}, losses=(0.2, math.inf), status="ok"),
+            TrialRow(1, "done", {"x": 0.4}, losses=(0.4, 0.6), status="ok"),
+        ]
+    )
+    fig = build_report(data, importances=False).figures["pareto"]
+    points = [(x, y) for t in fig.data for x, y in zip(t.x, t.y, strict=True)]
+    assert points == [(0.4, 0.6)]
+    assert fig.layout.title.text == "Pareto front (1 trial)"
+
+
 def test_objective_names_and_count_come_from_the_study_settings():
     data = StudyData("mo", settings={"objective_names": ["a", "b"], "n_objectives": 2})
     assert (data.n_objectives, data.objective_names) == (2, ["a", "b"])

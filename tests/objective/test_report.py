@@ -6,6 +6,7 @@ import logging
 import math
 import threading
 
+import numpy as np
 import pytest
 
 from hpo_service import (
@@ -76,6 +77,18 @@ def test_bad_reports_name_the_value(value, step, match):
 
     with pytest.raises(ValueError, match=match):
         run(objective, max_evals=1)
+
+
+def test_zero_dimensional_arrays_are_reported_as_their_number():
+    def objective(config):
+        report(np.array(0.5), np.int64(1))
+        report(np.float32(0.25), 2)
+        return 0.0
+
+    trials = run(objective, max_evals=1)
+    assert trials.trials[0]["intermediate"] == {1: 0.5, 2: 0.25}
+    with pytest.raises(ValueError, match=r"value=array\(\[0.5\]\)"):
+        run(lambda config: report(np.array([0.5]), 0), max_evals=1)
 
 
 @pytest.mark.parametrize("steps", [(3, 2), (3, 3)])

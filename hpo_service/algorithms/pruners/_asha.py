@@ -76,16 +76,7 @@ class ASHAPruner(BasePruner):
         self._max_resource = check_max_resource(max_resource, self._min_resource)
         self._eta = check_int(reduction_factor, "reduction_factor", 2)
         self._rate = check_int(min_early_stopping_rate, "min_early_stopping_rate", 0)
-        first = first_rung(
-            self._min_resource, self._eta, self._rate, self._max_resource
-        )
-        if first is not None:
-            raise ValueError(
-                "`min_resource * reduction_factor**min_early_stopping_rate <= "
-                f"max_resource` must hold, but got min_resource={self._min_resource}, "
-                f"reduction_factor={self._eta}, min_early_stopping_rate={self._rate}, "
-                f"max_resource={self._max_resource} (first rung at {first} steps)"
-            )
+        _check_first_rung(self._min_resource, self._eta, self._rate, self._max_resource)
         self._rungs = _Rungs(self.rung_steps(len_hint=64))
         self._finished: set[int] = set()
 
@@ -101,9 +92,8 @@ class ASHAPruner(BasePruner):
         """The rungs' steps, lowest first (at most ``len_hint`` when unbounded)."""
         steps: list[int] = []
         step = self._min_resource * self._eta**self._rate
-        while len(steps) < len_hint and (
-            self._max_resource is None or step < self._max_resource
-        ):
+        top = LARGEST_STEP + 1 if self._max_resource is None else self._max_resource
+        while len(steps) < len_hint and step < top:
             steps.append(step)
             step *= self._eta
         return steps
@@ -134,6 +124,23 @@ def check_max_resource(value: Any, min_resource: int) -> int | None:
             f"min_resource={min_resource}, max_resource={value}"
         )
     return value
+
+
+LARGEST_STEP = 2**63 - 1
+"""The largest step ``report`` takes: a rung beyond it is never reached."""
+
+
+def _check_first_rung(low: int, eta: int, rate: int, high: int | None) -> None:
+    """Refuse a first rung beyond ``high`` (or beyond any step, without it)."""
+    first = first_rung(low, eta, rate, LARGEST_STEP if high is None else high)
+    if first is not None:
+        bound = "2**63 - 1 (the largest step)" if high is None else "max_resource"
+        raise ValueError(
+            f"`min_resource * reduction_factor**min_early_stopping_rate <= {bound}` "
+            f"must hold, but got min_resource={low}, reduction_factor={eta}, "
+            f"min_early_stopping_rate={rate}, max_resource={high} (first rung at "
+            f"{first} steps)"
+        )
 
 
 def first_rung(
