@@ -33,6 +33,21 @@ QUADRATIC = [
 ]  # fmt: skip
 
 
+@pytest.fixture(autouse=True)
+def sigint_as_from_a_terminal():
+    """Children start with SIGINT at its default, as from a terminal.
+
+    A test run started in the background of a non-interactive shell (``cmd &``)
+    inherits SIGINT ignored, and so would every driver it starts: the driver rightly
+    keeps an ignored SIGINT ignored (``StopSignals``, as for ``cmd &``), and the tests
+    that send SIGINT would see a driver run on. A Python handler in this process
+    becomes the default disposition in children at exec.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]

@@ -139,6 +139,15 @@ def get(url):
         return json.loads(response.read())
 
 
+def serving(server, url):
+    """Whether the server process ``server`` answers at ``url``; fails the test with
+    its output at once if it has exited."""
+    if server.poll() is not None:
+        output = server.stderr.read()[-2000:]
+        pytest.fail(f"the server exited with {server.returncode}: {output}")
+    return up(url)
+
+
 def up(url):
     """Whether ``url`` answers."""
     try:

@@ -12,13 +12,14 @@ import urllib.request
 
 import pytest
 
-from hpo_service.exceptions import StudyNotFoundError
+from hpo_service.exceptions import StoreNotFoundError, StudyNotFoundError
 from hpo_service.store import TrialState, open_store
 from tests.e2e.conftest import REPO
 
 from ._support import (
     free_port,
     get,
+    serving,
     start,
     stop,
     up,
@@ -40,6 +41,15 @@ def finished(db):
     return counts[TrialState.DONE] + counts[TrialState.ERROR]
 
 
+def study_exists(db):
+    try:
+        with open_store(db, create=False) as store:
+            store.get_study("live")
+    except (StoreNotFoundError, StudyNotFoundError):
+        return False
+    return True
+
+
 def text(browser, element_id):
     return browser.find_element("id", element_id).text
 
@@ -58,11 +68,13 @@ def test_dashboard_follows_a_running_study(tmp_path, browser):
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
     port = free_port()
     study = run_live_study(db, 30)
+    # the dashboard never creates a database: start it once the study has made one
+    wait_for(lambda: study_exists(db), what="the study created")
     server = start("dashboard", "--db", db, "--port", str(port))
     try:
         assert study.wait(timeout=300) == 0, study.stderr.read()[-3000:]
         url = f"http://127.0.0.1:{port}/"
-        wait_for(lambda: up(url), what="dashboard up")
+        wait_for(lambda: serving(server, url), what="dashboard up")
         browser.get(url)
         wait_for(lambda: text(browser, "study-name") == "live", what="study shown")
         wait_for(lambda: text(browser, "finished-count") == "30",
