@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hpo_service.exceptions import NoActiveTrialError
-from hpo_service.objective._result import STATUS_PRUNED
+from hpo_service.objective._result import STATUS_PRUNED, _as_real
 
 #: The largest step a report may carry: stores keep steps as signed 64-bit ints.
 MAX_STEP = 2**63 - 1
@@ -119,7 +119,7 @@ def report(value: float, step: int) -> None:
 
     Args:
         value: The loss at this step, a finite float (NaN and +-inf are refused);
-            a 0-d numpy array or tensor is taken as its number.
+            a 0-d numpy array is taken as its number (as for a result's loss).
         step: Epoch, iteration or budget units used so far; an int >= 0 that grows
             from one report to the next.
 
@@ -165,22 +165,15 @@ def pruned_result(context: TrialContext, duration: float) -> dict[str, Any]:
     }
 
 
-def _scalar(value: Any) -> Any:
-    """A 0-d array or tensor (numpy, torch, ...) as its number, else ``value``."""
-    if getattr(value, "ndim", None) == 0 and callable(getattr(value, "item", None)):
-        return value.item()
-    return value
-
-
 def _checked(value: Any, step: Any, last_step: int | None) -> tuple[float, int]:
-    value = _scalar(value)
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    number = _as_real(value)  # a result's loss follows the same rule
+    if number is None:
         raise ValueError(
             f"`value` must be a number, but got value={value!r:.100} (step={step!r})"
         )
-    if not math.isfinite(value):
+    if not math.isfinite(number):
         raise ValueError(
-            f"`value` must be a finite number, but got value={value!r} (step={step!r})"
+            f"`value` must be a finite number, but got value={number!r} (step={step!r})"
         )
     integral = isinstance(step, numbers.Integral) and not isinstance(step, bool)
     if not integral or not 0 <= step <= MAX_STEP:
@@ -192,4 +185,4 @@ def _checked(value: Any, step: Any, last_step: int | None) -> tuple[float, int]:
             f"`step` must grow from one report to the next, but got step={step} "
             f"after step={last_step}"
         )
-    return float(value), int(step)
+    return number, int(step)
