@@ -40,7 +40,6 @@ class History:
         self._objectives: np.ndarray | None = None  # (capacity, m) once m > 1
         self._violations = np.zeros(_INITIAL_CAPACITY)
         self._n_objectives = 0  # 0 until a successful trial fixes it
-        self._good_weights: np.ndarray | None = None
         self.pending: list[Mapping[str, Any]] = []
 
     def __len__(self) -> int:
@@ -119,9 +118,7 @@ class History:
         view.flags.writeable = False
         return view
 
-    def scalarised(
-        self, losses: np.ndarray, good_weights: np.ndarray | None = None
-    ) -> History:
+    def scalarised(self, losses: np.ndarray) -> History:
         """A single-objective, unconstrained view with the given per-trial losses.
 
         The view shares the parameter columns and pending points (do not add to it);
@@ -129,8 +126,6 @@ class History:
 
         Args:
             losses: One loss per recorded trial ``(len(self),)``; NaN for failures.
-            good_weights: Optional weight of each trial's kernel in TPE's good
-                density ``(len(self),)``, > 0 (None: every kernel weighs 1).
 
         Returns:
             The view.
@@ -140,15 +135,7 @@ class History:
         view._objectives = None
         view._violations = np.zeros(self._n)
         view._n_objectives = 1
-        if good_weights is not None:
-            view._good_weights = np.array(good_weights, dtype=float).reshape(self._n)
         return view
-
-    @property
-    def good_weights(self) -> np.ndarray | None:
-        """Per-trial kernel weights for TPE's good density (see :meth:`scalarised`),
-        or None when every kernel weighs 1."""
-        return self._good_weights
 
     def set_pending(self, pending: Sequence[Mapping[str, Any]]) -> None:
         """Replace the list of queued-or-running trials' params."""

@@ -12,8 +12,6 @@ Every objective is minimised. Points are rows of a ``(n, m)`` float array.
   TEVC 16(1)):
   the volume is the sum over points of their *exclusive* volume, each computed as a box
   minus the hypervolume of the later points limited to that box;
-- :func:`hypervolume_contributions`: each point's exclusive volume (what the set
-  loses without it);
 - :func:`greedy_hypervolume_subset`: greedy hypervolume subset selection (pick, one at a
   time, the point adding the most volume; a (1 - 1/e)-approximation since hypervolume is
   submodular), evaluated lazily (Minoux 1978; Chen et al. 2020, "Lazy greedy hypervolume
@@ -32,7 +30,6 @@ __all__ = [
     "dominates",
     "greedy_hypervolume_subset",
     "hypervolume",
-    "hypervolume_contributions",
     "non_dominated_ranks",
     "pareto_mask",
 ]
@@ -123,27 +120,6 @@ def hypervolume(points: np.ndarray, reference: np.ndarray) -> float:
     if points.shape[0] == 0:
         return 0.0
     return _wfg(_front(points), reference)
-
-
-def hypervolume_contributions(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Each row's exclusive volume: the hypervolume the set loses without it.
-
-    Dominated rows, and each of two equal rows, contribute 0.
-
-    Args:
-        points: Objective vectors ``(n, m)``, minimised.
-        reference: The reference point ``(m,)``.
-
-    Returns:
-        Contributions ``(n,)``, each >= 0.
-    """
-    points = np.asarray(points, dtype=float)
-    reference = np.asarray(reference, dtype=float)
-    out = np.zeros(points.shape[0])
-    for i in range(points.shape[0]):
-        box = float(np.prod(np.clip(reference - points[i], 0.0, None)))
-        out[i] = _gain(points[i], np.delete(points, i, axis=0), reference, box)
-    return out
 
 
 def _front(points: np.ndarray) -> np.ndarray:

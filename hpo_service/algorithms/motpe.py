@@ -12,11 +12,9 @@ Tree-Structured Parzen Estimator", JAIR 73 (2022) (first: Ozaki et al., "Multiob
 tree-structured Parzen estimator for computationally expensive optimization problems",
 GECCO 2020): TPE's good set :math:`l(x)` holds the ``ceil(gamma * n)`` best trials,
 where *best* means a lower non-domination rank, and within the rank that does not fit
-whole, a larger hypervolume contribution (greedy hypervolume subset selection); each
-good trial's kernel in :math:`l(x)` weighs its hypervolume contribution to the good set
-(:func:`good_weights`, the paper's rule); the next point maximises :math:`l(x) / g(x)`
-as in TPE, with pending trials of parallel workers counted among the bad ones
-(constant liar).
+whole, a larger hypervolume contribution (greedy hypervolume subset selection); the next
+point maximises :math:`l(x) / g(x)` as in TPE, with pending trials of parallel workers
+counted among the bad ones (constant liar).
 
 Constraints follow the feasibility-first ranking of Optuna's ``constraints_func``
 (after Deb 2000, "An efficient constraint handling method for genetic algorithms"): a
@@ -31,19 +29,12 @@ Differences from the paper and from Optuna 5's ``TPESampler`` on several objecti
 - the densities are our TPE's (:mod:`~hpo_service.algorithms._tpe`: truncated normal
   kernels with Scott bandwidths, prior component, linear forgetting of old bad trials);
   univariate by default as in the paper and Optuna, joint with ``multivariate=True``;
-- the good kernels' weights are their hypervolume contributions divided by the
-  largest, floored at ``1e-3`` (trials dominated within the good set), and the prior
-  component keeps its weight ``prior_weight``, so a good set with few valuable trials
-  leaves more mass to the prior; Optuna 5's ``TPESampler`` gives every good kernel
-  weight 1 (its earlier ``MOTPESampler`` weighted them by contribution);
-- for the subset selection and the weights each objective is scaled to ``[0, 1]`` (over
-  the rank being split, over the good set) and the reference point is ``2.0`` in every
-  objective, so shifting or scaling an objective (seconds vs milliseconds, error vs
-  accuracy offset) changes nothing, and the two ends of the front own a strip as wide
-  as the front itself: with ``1.1`` (Optuna puts its reference point at ``1.1`` or
-  ``0.9`` times the raw worst values) the end with the lowest value of one objective
-  weighs little, which cost hypervolume on ``benchmarks/multi_objective.py``'s
-  decision-tree problem, where that end (the lowest error) holds most of it;
+- every good trial's kernel has the same weight (as in Optuna 5); the paper weights
+  them by hypervolume contribution;
+- for the subset selection each objective is scaled to ``[0, 1]`` over the rank being
+  split and the reference point is ``1.1`` in every objective, so shifting or scaling
+  an objective (seconds vs milliseconds, error vs accuracy offset) changes nothing;
+  Optuna puts the reference point at ``1.1`` (or ``0.9``) times the raw worst values;
 - the good set is capped at ``max_below`` trials (Optuna does not cap it on several
   objectives), which keeps long studies selective and the ranking cheap;
 - failed trials rank after every infeasible one (Optuna leaves them out).
@@ -60,7 +51,6 @@ from hpo_service.algorithms import tpe
 from hpo_service.algorithms._history import History
 from hpo_service.algorithms._pareto import (
     greedy_hypervolume_subset,
-    hypervolume_contributions,
     non_dominated_ranks,
 )
 from hpo_service.algorithms._tpe.sampler import TPESettings
@@ -78,10 +68,7 @@ MULTI_OBJECTIVE_DEFAULTS: dict[str, Any] = {
     "liar_width": "above",
     "pending_widen": 0.0,
 }
-# Reference point of the scaled objectives, for the subset selection and the weights.
-_REFERENCE = 2.0
-# Weight of a good trial that adds no volume (dominated within the good set).
-_WEIGHT_FLOOR = 1e-3
+_REFERENCE = 1.1
 
 
 def suggest(
@@ -111,54 +98,8 @@ def suggest(
     if history.n_objectives > 1:
         settings = {**MULTI_OBJECTIVE_DEFAULTS, **settings}
     config = TPESettings.from_kwargs(settings)
-    places = rank_trials(history, config)
-    weights = (
-        good_weights(history, places, config) if history.n_objectives > 1 else None
-    )
-    ranked = history.scalarised(places, weights)
+    ranked = history.scalarised(rank_trials(history, config))
     return tpe.suggest(space, ranked, rng, n, **settings)
-
-
-def good_weights(
-    history: History, places: np.ndarray, settings: TPESettings
-) -> np.ndarray:
-    """Each trial's kernel weight in the good density: its hypervolume contribution.
-
-    Within the good set (the ``n_below`` best places), a feasible trial weighs its
-    exclusive hypervolume among the good set's feasible trials, objectives scaled to
-    ``[0, 1]`` over them and the reference point at ``2.0``, divided by the largest
-    contribution (so the front's most valuable trial weighs 1) and floored at
-    ``1e-3`` (trials dominated within the good set); every other trial weighs 1.
-
-    Args:
-        history: The trials (several objectives).
-        places: Their places from :func:`rank_trials` ``(len(history),)``.
-        settings: TPE settings (fix the size of the good set).
-
-    Returns:
-        Weights ``(len(history),)``, each in ``[1e-3, 1]``.
-    """
-    objectives, violations = history.objectives, history.violations
-    weights = np.ones(len(history))
-    good = np.flatnonzero(
-        (places < _n_below(history, settings)) & (violations <= 0)
-    )  # NaN places (failures) compare False
-    if good.size < 2:
-        return weights
-    contributions = hypervolume_contributions(
-        _normalised(objectives[good]), np.full(objectives.shape[1], _REFERENCE)
-    )
-    top = contributions.max()
-    if top > 0:
-        weights[good] = np.maximum(contributions / top, _WEIGHT_FLOOR)
-    return weights
-
-
-def _n_below(history: History, settings: TPESettings) -> int:
-    """Size of the good set (``gamma`` share of the trials, at most ``max_below``)."""
-    ok = ~np.isnan(history.objectives).any(axis=1)
-    rows = int(ok.sum()) if settings.ignore_failures else len(history)
-    return min(math.ceil(settings.gamma * rows), settings.max_below, rows)
 
 
 def rank_trials(history: History, settings: TPESettings) -> np.ndarray:
@@ -178,7 +119,8 @@ def rank_trials(history: History, settings: TPESettings) -> np.ndarray:
     """
     objectives, violations = history.objectives, history.violations
     ok = ~np.isnan(objectives).any(axis=1)
-    n_below = _n_below(history, settings)
+    rows = int(ok.sum()) if settings.ignore_failures else len(history)
+    n_below = min(math.ceil(settings.gamma * rows), settings.max_below, rows)
     feasible = np.flatnonzero(ok & (violations <= 0))
     infeasible = np.flatnonzero(ok & (violations > 0))
     order = np.concatenate(
@@ -251,7 +193,6 @@ __all__ = [
     "NAME",
     "canonical_settings",
     "check_settings",
-    "good_weights",
     "rank_trials",
     "suggest",
 ]

@@ -42,44 +42,6 @@ def test_good_set_is_the_front_then_the_largest_hypervolume_share():
     assert 1 in two and 2 not in two and two & {0, 3}
 
 
-def test_good_kernels_weigh_their_hypervolume_contribution():
-    # Good set of five (gamma 0.5 of ten): the front's two extremes and its centre,
-    # a point dominated by the centre, and a duplicate of an extreme.
-    good = [[0.0, 1.0], [0.5, 0.5], [1.0, 0.0], [0.6, 0.6], [1.0, 0.0]]
-    rest = [[2.0 + i, 2.0 + i] for i in range(5)]
-    history = history_of(good + rest)
-    settings = TPESettings(gamma=0.5)
-    weights = motpe.good_weights(
-        history, motpe.rank_trials(history, settings), settings
-    )
-    # Scaled to [0, 1], reference 2: the lone extreme owns a 0.5 x 1 strip (the
-    # largest share, weight 1), the centre its 0.5 x 0.5 box less the 0.4 x 0.4
-    # that the point it dominates shares; dominated points and duplicates add
-    # nothing (the floor, 1e-3).
-    np.testing.assert_allclose(weights[:5], [1.0, 0.18, 1e-3, 1e-3, 1e-3])
-    np.testing.assert_array_equal(weights[5:], 1.0)  # outside the good set
-
-
-def test_weighted_good_kernels_pull_suggestions_towards_the_heavy_ones():
-    space = compile_space({"x": hp.uniform("x", 0, 1)})
-    history = History(space)
-    for i in range(40):  # two good clusters, at 0.1 and 0.9; the rest in between
-        x = (0.1, 0.9)[i % 2] if i < 4 else 0.3 + 0.4 * i / 40
-        history.add({"x": x}, 0.0 if i < 4 else 1.0 + i)
-    heavy_low = np.where(np.arange(40) % 2 == 0, 1.0, 1e-3)
-    settings = {"gamma": 0.1, "multivariate": False}
-
-    def share_low(weights) -> float:
-        ranked = history.scalarised(history.losses, weights)
-        xs = [
-            tpe.suggest(space, ranked, np.random.default_rng(s), **settings)[0]["x"]
-            for s in range(40)
-        ]
-        return float(np.mean(np.array(xs) < 0.5))
-
-    assert share_low(heavy_low) > share_low(None) + 0.2
-
-
 def test_ranking_ignores_shifting_and_scaling_an_objective():
     rng = np.random.default_rng(0)
     points = rng.random((40, 2))

@@ -11,7 +11,6 @@ from hpo_service.algorithms._pareto import (
     dominates,
     greedy_hypervolume_subset,
     hypervolume,
-    hypervolume_contributions,
     non_dominated_ranks,
     pareto_mask,
 )
@@ -113,25 +112,3 @@ def test_greedy_subset_is_near_the_best_subset():
 def test_greedy_subset_checks_k():
     with pytest.raises(ValueError, match="0 <= k <= n"):
         greedy_hypervolume_subset(np.zeros((2, 2)), 3, np.ones(2))
-
-
-@pytest.mark.parametrize("m", [2, 3])
-def test_contribution_is_the_volume_lost_without_the_point(m):
-    rng = np.random.default_rng(m)
-    points = np.round(rng.random((12, m)), 1)  # ties, duplicates, dominated rows
-    reference = np.full(m, 1.2)
-    total = hypervolume(points, reference)
-    expected = [
-        total - hypervolume(np.delete(points, i, axis=0), reference)
-        for i in range(len(points))
-    ]
-    got = hypervolume_contributions(points, reference)
-    np.testing.assert_allclose(got, expected, atol=1e-12)
-    assert np.all(got[non_dominated_ranks(points) > 0] == 0)
-
-
-def test_contributions_of_a_small_front():
-    points = np.array([[0.0, 1.0], [0.5, 0.5], [1.0, 0.0], [1.0, 1.0], [0.5, 0.5]])
-    got = hypervolume_contributions(points, np.array([2.0, 2.0]))
-    # The extremes own a 0.5 x 1 strip; the centre's duplicate shares its box.
-    np.testing.assert_allclose(got, [0.5, 0.0, 0.5, 0.0, 0.0])

@@ -284,9 +284,6 @@ def _split(
 ) -> tuple[_Observations, _Observations, _Observations]:
     """Below (best ``gamma`` share) and above observations of the group's trials,
     and the pending points that activate the group (the constant liar's), weighted.
-
-    Below kernels weigh 1 unless the history carries ``good_weights`` (MOTPE's
-    hypervolume contributions).
     """
     state = _rows.group_rows(history, group.labels, settings.ignore_failures)
     n_active = state.count
@@ -301,10 +298,8 @@ def _split(
     pending_cols = _pending_columns(group, pending)
     liars = group.layout.observations(pending_cols)
     liar_weights = np.full(pending_cols[0].size, settings.liar_weight)
-    weights = history.good_weights  # MOTPE's; None (single objective): all 1
-    below_weights = np.ones(below_rows.size) if weights is None else weights[below_rows]
     return (
-        (*below, below_weights),
+        (*below, np.ones(below_rows.size)),
         (*above, above_weights),
         (*liars, liar_weights),
     )
