@@ -90,7 +90,7 @@ def suggest(
     per_fit = points_per_fit(n)
     out: list[dict[str, Any]] = []
     while len(out) < n:
-        if len(history) < config.n_startup_jobs:
+        if _in_startup(len(history), len(pending), config):
             batch = [sample_prior(space, rng)]
         else:
             size = min(per_fit, n - len(out))
@@ -99,6 +99,14 @@ def suggest(
         if config.constant_liar:
             pending.extend(batch)
     return out
+
+
+def _in_startup(finished: int, pending: int, config: TPESettings) -> bool:
+    if finished >= config.n_startup_jobs:
+        return False
+    if config.startup_pending <= 0 or finished < 2:
+        return True
+    return finished + config.startup_pending * pending < config.n_startup_jobs
 
 
 def check_settings(settings: dict[str, Any]) -> None:
