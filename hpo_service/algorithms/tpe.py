@@ -16,7 +16,8 @@ list and the defaults):
 - ``ignore_failures`` (False): failed trials (NaN loss) count as the worst ones.
 - parallel workers: ``liar_width`` ("good": pending points are kernels of the good
   density's width in the bad density), ``liar_weight`` (1.0), ``pending_widen`` (1.0:
-  the good density widens by ``1 + pending / finished``).
+  the good density widens by ``1 + pending / finished``), ``max_widen`` (2.0: at most
+  that factor).
 
 hyperopt's spellings are accepted too, so hyperopt code ports unchanged:
 ``n_EI_candidates`` is ``n_ei_candidates``, and ``verbose`` (hyperopt's logging switch)
@@ -90,7 +91,7 @@ def suggest(
     per_fit = points_per_fit(n)
     out: list[dict[str, Any]] = []
     while len(out) < n:
-        if _in_startup(len(history), len(pending), config):
+        if len(history) < config.n_startup_jobs:
             batch = [sample_prior(space, rng)]
         else:
             size = min(per_fit, n - len(out))
@@ -99,14 +100,6 @@ def suggest(
         if config.constant_liar:
             pending.extend(batch)
     return out
-
-
-def _in_startup(finished: int, pending: int, config: TPESettings) -> bool:
-    if finished >= config.n_startup_jobs:
-        return False
-    if config.startup_pending <= 0 or finished < 2:
-        return True
-    return finished + config.startup_pending * pending < config.n_startup_jobs
 
 
 def check_settings(settings: dict[str, Any]) -> None:

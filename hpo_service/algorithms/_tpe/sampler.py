@@ -69,8 +69,11 @@ class TPESettings:
             density's bandwidths: a pending point repels candidates on the scale at
             which they are drawn).
         pending_widen: With ``p`` pending points and ``n`` finished trials, the good
-            density's bandwidths are multiplied by ``(1 + p / n) ** pending_widen``:
-            many workers per finished trial explore more widely (0 turns it off).
+            density's bandwidths are multiplied by ``(1 + p / n) ** pending_widen``
+            (at most ``max_widen``): many workers per finished trial explore more
+            widely (0 turns it off).
+        max_widen: Upper bound on that factor (>= 1). Without it 64 workers on 10
+            results widened the good density eightfold, i.e. back to random search.
     """
 
     n_startup_jobs: int = 10
@@ -90,10 +93,7 @@ class TPESettings:
     liar_weight: float = 1.0
     liar_width: str = "good"
     pending_widen: float = 1.0
-    liar_scale: float = 1.0
-    liar_cap: float = 0.0
-    startup_pending: float = 0.0
-    max_widen: float = 0.0
+    max_widen: float = 2.0
 
     def __post_init__(self) -> None:
         rules = [
@@ -121,10 +121,7 @@ class TPESettings:
                 self.liar_width in _LIAR_WIDTHS,
             ),
             ("pending_widen", "pending_widen >= 0", self.pending_widen >= 0),
-            ("liar_scale", "liar_scale > 0", self.liar_scale > 0),
-            ("liar_cap", "liar_cap >= 0", self.liar_cap >= 0),
-            ("startup_pending", "startup_pending >= 0", self.startup_pending >= 0),
-            ("max_widen", "max_widen >= 0", self.max_widen >= 0),
+            ("max_widen", "max_widen >= 1", self.max_widen >= 1),
             (
                 "max_above_kernels",
                 "max_above_kernels >= 1",
@@ -244,9 +241,10 @@ def _models(
         "bandwidth_floor": settings.bandwidth_floor,
         "bandwidth": settings.bandwidth,
     }
-    widen = (1.0 + len(pending) / max(len(history), 1)) ** settings.pending_widen
-    if settings.max_widen > 0:
-        widen = min(widen, settings.max_widen)
+    widen = min(
+        (1.0 + len(pending) / max(len(history), 1)) ** settings.pending_widen,
+        settings.max_widen,
+    )
     good = ParzenEstimator(
         group.layout,
         *below,
@@ -256,7 +254,7 @@ def _models(
         merged = (np.concatenate(p) for p in zip(above, liars, strict=True))
         return good, ParzenEstimator(group.layout, *merged, **options)
     bad = ParzenEstimator(group.layout, *above, **options)
-    narrow = good.sigmas[0] * settings.liar_scale if good.sigmas.shape[0] > 1 else None
+    narrow = good.sigmas[0] if good.sigmas.shape[0] > 1 else None
     near = ParzenEstimator(
         group.layout, *liars, **{**options, "prior_weight": 1e-9}, sigmas=narrow
     )
@@ -307,11 +305,7 @@ def _split(
     above = numeric[above_rows], options[above_rows]
     pending_cols = _pending_columns(group, pending)
     liars = group.layout.observations(pending_cols)
-    n_liars = pending_cols[0].size
-    strength = settings.liar_weight
-    if settings.liar_cap > 0 and n_liars:
-        strength *= min(1.0, settings.liar_cap * n_active / n_liars)
-    liar_weights = np.full(n_liars, strength)
+    liar_weights = np.full(pending_cols[0].size, settings.liar_weight)
     return (
         (*below, np.ones(below_rows.size)),
         (*above, above_weights),
