@@ -266,6 +266,7 @@ def _task(job: tuple[str, str, int, int, int, dict[str, Any]]) -> dict[str, Any]
         "losses": losses,
         "hypervolume": hypervolume(losses, problem.reference),
         "seconds": time.perf_counter() - start,
+        **({"settings": settings} if settings and algo == "ours" else {}),
     }
 
 
@@ -290,7 +291,11 @@ def _summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _print_table(table: dict[str, Any], algos: list[str], evals: Any) -> None:
     print(f"\nMedian (mean) hypervolume after {evals} evaluations (higher is better)")
-    header = f"{'problem':<10} {'seeds':>5} " + " ".join(f"{a:>20}" for a in algos)
+    names = [a if len(a) <= 20 else f"ours#{i}" for i, a in enumerate(algos)]
+    for name, algo in zip(names, algos, strict=True):
+        if name != algo:
+            print(f"  {name} = {algo}")
+    header = f"{'problem':<10} {'seeds':>5} " + " ".join(f"{a:>20}" for a in names)
     print(header)
     print("-" * len(header))
     for key, row in table.items():
@@ -311,44 +316,52 @@ def _print_table(table: dict[str, Any], algos: list[str], evals: Any) -> None:
 def _paired(runs: list[dict[str, Any]], algos: list[str]) -> dict[str, Any]:
     """Ours against each peer, seed by seed: hypervolume differences and a test.
 
-    For every problem and worker count: the median of ``(ours - peer) / peer`` in
-    percent, on how many seeds ours is at least the peer's, and the two-sided
-    Wilcoxon signed-rank p-value of the paired differences (scipy).
+    For every problem and worker count, and every variant of ours (``ours``, and
+    ``ours {settings}`` for runs with ``--ours-settings``): the median of ``(ours -
+    peer) / peer`` in percent, on how many seeds ours is at least the peer's, and the
+    two-sided Wilcoxon signed-rank p-value of the paired differences (scipy).
     """
-    from scipy.stats import wilcoxon
-
     out: dict[str, Any] = {}
     for key in sorted({(r["problem"], r["workers"]) for r in runs}):
-        label = f"{key[0]} x{key[1]}"
-        seeds = sorted({r["seed"] for r in runs if (r["problem"], r["workers"]) == key})
         table = {
             (r["algo"], r["seed"]): r["hypervolume"]
             for r in runs
             if (r["problem"], r["workers"]) == key
         }
-        for peer in (a for a in algos if a != "ours"):
-            pairs = [(table[("ours", s)], table[(peer, s)]) for s in seeds
-                     if ("ours", s) in table and (peer, s) in table]  # fmt: skip
-            if not pairs:
-                continue
-            ours, theirs = (np.array(x) for x in zip(*pairs, strict=True))
-            diff = ours - theirs
-            p = float(wilcoxon(diff).pvalue) if np.any(diff != 0) else 1.0
-            out.setdefault(label, {})[peer] = {
-                "median_rel_pct": float(np.median(diff / theirs) * 100),
-                "at_least": int(np.sum(diff >= 0)),
-                "seeds": len(pairs),
-                "wilcoxon_p": p,
-            }
+        for mine in (a for a in algos if a.startswith("ours")):
+            label = f"{key[0]} x{key[1]}" + mine[len("ours") :]
+            for peer in (a for a in algos if a != mine):
+                cell = _pair(table, mine, peer)
+                if cell is not None:
+                    out.setdefault(label, {})[peer] = cell
     return out
+
+
+def _pair(table: dict[Any, float], mine: str, peer: str) -> dict[str, Any] | None:
+    """Paired comparison of two algorithms' hypervolumes on their common seeds."""
+    from scipy.stats import wilcoxon
+
+    seeds = sorted(s for a, s in table if a == mine and (peer, s) in table)
+    if not seeds:
+        return None
+    ours = np.array([table[(mine, s)] for s in seeds])
+    theirs = np.array([table[(peer, s)] for s in seeds])
+    diff = ours - theirs
+    return {
+        "median_rel_pct": float(np.median(diff / theirs) * 100),
+        "median_diff": float(np.median(diff)),
+        "at_least": int(np.sum(diff >= 0)),
+        "seeds": len(seeds),
+        "wilcoxon_p": float(wilcoxon(diff).pvalue) if np.any(diff != 0) else 1.0,
+    }
 
 
 def _print_paired(paired: dict[str, Any]) -> None:
     print("\nOurs vs each peer, paired by seed:")
     for label, peers in paired.items():
         cells = [
-            f"{peer} {c['median_rel_pct']:+.2f}% (>= on {c['at_least']}/{c['seeds']}, "
-            f"p={c['wilcoxon_p']:.2g})"
+            f"{peer} {c['median_rel_pct']:+.2f}% ({c['median_diff']:+.2f}; >= on "
+            f"{c['at_least']}/{c['seeds']}, p={c['wilcoxon_p']:.2g})"
             for peer, c in peers.items()
         ]
         print(f"  {label}: " + "; ".join(cells))
@@ -415,7 +428,14 @@ def _complete_seeds(runs: list[Any], algos: list[str]) -> list[Any]:
 
 def _latest_runs(runs: list[Any]) -> list[Any]:
     """One run per (algorithm, problem, workers, seed): the last one recorded (a
-    stopped run resumed with ``--seed-offset`` repeats the seed it was stopped in)."""
+    stopped run resumed with ``--seed-offset`` repeats the seed it was stopped in).
+
+    Runs of ours with ``--ours-settings`` count as an algorithm of their own, named
+    ``ours {settings}``, so they sit beside the default's runs of the same seeds.
+    """
+    for run in runs:
+        if run["algo"] == "ours" and run.get("settings"):
+            run["algo"] = "ours " + json.dumps(run["settings"], sort_keys=True)
     latest = {(r["algo"], r["problem"], r["workers"], r["seed"]): r for r in runs}
     return list(latest.values())
 
@@ -424,7 +444,8 @@ def _summarise_files(paths: list[Path]) -> None:
     """Print the table and the paired comparison of runs read from JSON-lines files."""
     runs = [json.loads(line) for p in paths for line in p.read_text().splitlines()]
     runs = _latest_runs(runs)
-    algos = [a for a in ALGOS if any(r["algo"] == a for r in runs)]
+    variants = sorted({r["algo"] for r in runs if r["algo"].startswith("ours ")})
+    algos = [a for a in ALGOS if any(r["algo"] == a for r in runs)] + variants
     runs = _complete_seeds(runs, algos)
     evals = sorted({len(r["losses"]) for r in runs})
     _print_table(_summarise(runs), algos, evals[0] if len(evals) == 1 else evals)
