@@ -63,9 +63,14 @@ METHODS = [
     "optuna:sha",
     "optuna:hyperband",
 ]
-"""``library:pruner[:rule[:sampling]]``; ours may add the pruned-trial rule of TPE
-(``last``, the default, ``failure`` or ``ignore``) and, for hyperband, how TPE samples
-(``bracket``: from the trial's own bracket, ``shared``: from every trial)."""
+"""``library:pruner[:rule[:sampling]][:name=value...]``; ours may add the pruned-trial
+rule of TPE (``last``, the default, ``failure`` or ``ignore``) and, for hyperband, how
+TPE samples (``bracket``: from the trial's own bracket, ``shared``: from every trial).
+``name=value`` parts (ours) set a TPE setting (``gamma=0.1``, ``liar_width=above``)
+or, as ``pending=all``, count every running trial as pending (the default,
+``pending=survivors``, leaves out those the pruner judged and kept, as the driver
+does). The pruner ``optuna_sha`` (ours) is our TPE with optuna's
+``SuccessiveHalvingPruner`` deciding, through a shadow optuna study (a diagnostic)."""
 
 
 @dataclass
@@ -95,6 +100,7 @@ class OursRunner:
         seed: int,
         workers: int,
         sampling: str = "shared",
+        tpe: dict[str, Any] | None = None,
     ) -> None:
         from hpo_service.algorithms import resolve
         from hpo_service.algorithms.pruners import make_pruner
@@ -106,24 +112,33 @@ class OursRunner:
         self.store = SQLiteTrialStore(":memory:")
         self.store.create_study("b", {})
         name, settings = _pruner_settings(pruner, problem.steps)
-        made = make_pruner(name, settings)
+        made = make_pruner("none" if name == "optuna_sha" else name, settings)
         groups = made.bracket_of if sampling == "bracket" else None
+        tpe = dict(tpe or {})
+        self.pending_rule = tpe.pop("pending", "survivors")
         self.suggester = Suggester(
-            problem.make_space(hp), resolve("tpe"), pruned_rule=rule, groups=groups
+            problem.make_space(hp), resolve("tpe", tpe), pruned_rule=rule, groups=groups
         )
         self.pruning = (
             None
-            if pruner == "none"
+            if pruner in ("none", "optuna_sha")
             else StudyPruning(self.store, "b", made, refresh_seconds=0.0)
         )
+        self.shadow = _ShadowPruner() if pruner == "optuna_sha" else None
         self.rng = np.random.default_rng(seed)
         self.running: dict[int, Any] = {}
+        self.pruner = None if pruner == "none" else made
         self.next_tid = 0  # the store numbers a study's trials 0, 1, 2, ...
 
     def ask(self) -> tuple[Any, dict[str, Any]]:
         from hpo_service.algorithms.pruners import TrialProgress
 
         pending = {tid: t.params for tid, (t, _) in self.running.items()}
+        if self.pending_rule == "survivors":  # as the driver does
+            from hpo_service.driver._suggest import liar_pending
+
+            reports = self.store.running_intermediate("b")
+            pending = liar_pending(pending, reports, self.pruner)
         seed = int(self.rng.integers(2**31 - 1))
         rng = np.random.default_rng(seed)
         (new,) = self.suggester.suggest_for(rng, [self.next_tid], pending)
@@ -133,16 +148,22 @@ class OursRunner:
         trial = self.store.claim("w", 1e9, study="b")
         assert trial is not None
         self.running[trial.tid] = (trial, TrialProgress(trial.tid))
+        if self.shadow is not None:
+            self.shadow.start(trial.tid)
         return trial.tid, trial.config
 
     def report(self, handle: int, step: int, value: float) -> bool:
         trial, progress = self.running[handle]
         assert self.store.report("b", trial.tid, trial.token, step, value)
         progress.intermediate[step] = value
+        if self.shadow is not None:
+            return self.shadow.report(handle, step, value)
         return self.pruning is not None and self.pruning.should_prune(progress)
 
     def finish(self, handle: int, step: int, value: float, pruned: bool) -> None:
         trial, _ = self.running.pop(handle)
+        if self.shadow is not None:
+            self.shadow.finish(handle, value, pruned)
         if pruned:
             result = {"status": "pruned", "loss": value, "step": step}
             assert self.store.prune("b", trial.tid, trial.token, result)
@@ -150,6 +171,39 @@ class OursRunner:
             result = {"status": "ok", "loss": value}
             assert self.store.complete("b", trial.tid, trial.token, result)
         self.suggester.observe(trial.params, result, tid=trial.tid)
+
+
+class _ShadowPruner:
+    """Optuna's SuccessiveHalvingPruner deciding for our trials (a diagnostic: our
+    TPE with optuna's pruner), through a shadow optuna study that holds only the
+    trials' reports."""
+
+    def __init__(self) -> None:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        self.optuna = optuna
+        self.study = optuna.create_study(
+            pruner=optuna.pruners.SuccessiveHalvingPruner(
+                min_resource=1, reduction_factor=REDUCTION
+            )
+        )
+        self.trials: dict[int, Any] = {}
+
+    def start(self, tid: int) -> None:
+        self.trials[tid] = self.study.ask()
+
+    def report(self, tid: int, step: int, value: float) -> bool:
+        self.trials[tid].report(value, step)
+        return bool(self.trials[tid].should_prune())
+
+    def finish(self, tid: int, value: float, pruned: bool) -> None:
+        state = self.optuna.trial.TrialState
+        trial = self.trials.pop(tid)
+        if pruned:
+            self.study.tell(trial, state=state.PRUNED)
+        else:
+            self.study.tell(trial, value)
 
 
 class OptunaRunner:
@@ -207,12 +261,23 @@ def _pruner_settings(pruner: str, steps: int) -> tuple[str, dict[str, Any]]:
     return pruner, {}
 
 
+def _tpe_setting(text: str) -> tuple[str, Any]:
+    """``name=value`` of a TPE setting (a method's extra part), value as JSON."""
+    name, value = text.split("=", 1)
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value
+
+
 def make_runner(method: str, problem: CurveProblem, seed: int, workers: int) -> Any:
     library, pruner, *extra = method.split(":")
+    tpe = dict(_tpe_setting(e) for e in extra if "=" in e)
+    extra = [e for e in extra if "=" not in e]
     if library == "ours":
         rule = extra[0] if extra else "last"
         sampling = extra[1] if len(extra) > 1 else "shared"
-        return OursRunner(problem, pruner, rule, seed, workers, sampling)
+        return OursRunner(problem, pruner, rule, seed, workers, sampling, tpe)
     if extra:
         raise ValueError(f"optuna methods take no rule, but got {method!r}")
     return OptunaRunner(problem, "sha" if pruner == "asha" else pruner, seed, workers)

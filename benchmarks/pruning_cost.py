@@ -22,15 +22,24 @@
     python benchmarks/pruning_cost.py                       # 10,000 x 100
     python benchmarks/pruning_cost.py --trials 1000 --steps 50 --skip-peers
     python benchmarks/pruning_cost.py --claims-only         # part 2 only
+    python benchmarks/pruning_cost.py --store mongo --trials 2000   # part 1 on MongoDB
+
+``--store mongo`` runs part 1 on the MongoDB backend over TCP: against ``--url`` if
+given, else a MongoDB-wire server (``secantusd-py``, as the tests and
+``mongo_wire.py`` start it) on a free local port; part 2 (SQLite's single-writer
+lock) is not run there.
 
 The large study is written with one SQL transaction per 1,000 trials (the store's
 own tables and encoding), not one ``report`` call per value, so that setting up
-1,000,000 values takes seconds.
+1,000,000 values takes seconds; on MongoDB with one ``insert_many`` of the store's
+own documents per 1,000 trials, numbered by one ``changes_since`` (as a driver's
+poll numbers every write).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import statistics
@@ -38,6 +47,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,13 +76,18 @@ def build_study(url: str, n: int, steps: int, running: int) -> list[Any]:
         store.create_study("big", {})
         for start in range(0, n, 1000):
             count = min(1000, n - start)
-            store.insert_trials("big", [NewTrial({"x": 0.0}, {"x": 0.0})] * count)
-            _finish_in_bulk(store, start, count, steps, rng)
+            if url.startswith("mongodb"):
+                _insert_finished_mongo(store, count, steps, rng)
+            else:
+                store.insert_trials("big", [NewTrial({"x": 0.0}, {"x": 0.0})] * count)
+                _finish_in_bulk(store, start, count, steps, rng)
+        store.changes_since("big", 0)  # numbers the writes, as a driver's poll does
         store.insert_trials("big", [NewTrial({"x": 0.0}, {"x": 0.0})] * (running + 1))
         live = [store.claim("w", 3600.0, study="big") for _ in range(running + 1)]
         for trial in live[:-1]:
-            for step, value in enumerate(curve(rng, steps)[: steps // 2]):
-                store.report("big", trial.tid, trial.token, step, float(value))
+            values = curve(rng, steps)[: steps // 2]
+            pairs = [(step, float(value)) for step, value in enumerate(values)]
+            assert store.report_many("big", trial.tid, trial.token, pairs)
     return live
 
 
@@ -99,6 +114,28 @@ def _finish_in_bulk(store: Any, start: int, count: int, steps: int, rng: Any) ->
     )
     conn.execute("UPDATE studies SET version = version + 1 WHERE name = 'big'")
     conn.execute("COMMIT")
+
+
+def _insert_finished_mongo(store: Any, count: int, steps: int, rng: Any) -> None:
+    """``count`` done trials with ``steps`` reports each, as the MongoDB store's own
+    documents (its ``_new_doc`` and encoding), in one ``insert_many``."""
+    from hpo_service.store._mongo import _encode
+
+    first = store._allocate_tids("big", count)
+    token, now = uuid.uuid4().hex, store.now()
+    params = _encode({"x": 0.0}, "params")
+    docs = []
+    for tid in range(first, first + count):
+        values = curve(rng, steps)
+        doc = store._new_doc("big", tid, params, params, now, uuid.uuid4().hex)
+        doc.update(
+            state="done", token=token, attempts=1, started_at=now, finished_at=now,
+            result=_encode({"loss": float(values[-1]), "status": "ok"}, "result"),
+            intermediate={str(s): float(v) for s, v in enumerate(values)},
+            intermediate_token=token,
+        )  # fmt: skip
+        docs.append(doc)
+    store._trials.insert_many(docs, ordered=False)
 
 
 def time_decisions(
@@ -270,10 +307,25 @@ def main() -> None:
     parser.add_argument("--running", type=int, default=32)
     parser.add_argument("--skip-peers", action="store_true")
     parser.add_argument(
+        "--store",
+        choices=("sqlite", "mongo"),
+        default="sqlite",
+        help="backend of part 1 (mongo: part 1 only)",
+    )
+    parser.add_argument(
+        "--url", help="with --store mongo: a server's mongodb:// URL (default: start "
+        "a MongoDB-wire server)",
+    )  # fmt: skip
+    parser.add_argument(
         "--claims-only", action="store_true", help="only part 2 (claims)"
     )
     args = parser.parse_args()
     out: dict[str, Any] = {"args": vars(args)}
+    if args.store == "mongo":
+        _decisions(args, out)
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "pruning_cost_mongo.json").write_text(json.dumps(out, indent=1))
+        return
     if not args.claims_only:
         _decisions(args, out)
     for reporters, mode in ((0, "worker"), (4, "worker"), (4, "unbatched"), (4, "cpu")):
@@ -292,13 +344,12 @@ def main() -> None:
 
 def _decisions(args: argparse.Namespace, out: dict[str, Any]) -> None:
     """Part 1: pruner decisions on the large study, ours and optuna's."""
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'big.sqlite'}"
+    with _study_url(args) as url:
         started = time.perf_counter()
         live = build_study(url, args.trials, args.steps, args.running)
         built = time.perf_counter() - started
         print(f"built {args.trials} x {args.steps} in {built:.0f} s")
-        out["first_read"] = time_first_read(url)
+        out["first_read"] = time_first_read(url, 3 if args.store == "mongo" else 7)
         print(f"a fresh worker's read of the study: {out['first_read']}")
         mine = live[-1]
         for name, pruner in [
@@ -315,6 +366,33 @@ def _decisions(args: argparse.Namespace, out: dict[str, Any]) -> None:
         for name in ("median", "sha"):
             out[f"optuna_{name}"] = time_optuna(args.trials, args.steps, name)
             print(f"optuna {name} (in memory): {out[f'optuna_{name}']}")
+
+
+@contextlib.contextmanager
+def _study_url(args: argparse.Namespace) -> Iterator[str]:
+    """A fresh database for the large study: a SQLite file, or a MongoDB database
+    (dropped at the end) on ``--url`` or on a MongoDB-wire server started here."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.store == "sqlite":
+            yield f"sqlite:///{Path(tmp) / 'big.sqlite'}"
+            return
+        import pymongo
+
+        from tests.helpers.mongo_wire import WireServer, with_database
+
+        with contextlib.ExitStack() as stack:
+            server = (
+                args.url
+                or stack.enter_context(
+                    WireServer.start(Path(tmp), test_commands=False)
+                ).url
+            )
+            name = f"bench_{uuid.uuid4().hex[:8]}"
+            try:
+                yield with_database(server, name)
+            finally:
+                with pymongo.MongoClient(server) as client:
+                    client.drop_database(name)
 
 
 def time_first_read(url: str, repeats: int = 7) -> dict[str, float]:

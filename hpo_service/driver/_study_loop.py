@@ -20,6 +20,7 @@ import numpy as np
 
 from hpo_service.algorithms import resolve
 from hpo_service.algorithms._pareto import ParetoArchive
+from hpo_service.algorithms.pruners import make_pruner
 from hpo_service.driver._codes import code_key, describe_codes
 from hpo_service.driver._lease import default_owner, take_driver_lease
 from hpo_service.driver._progress import Progress
@@ -30,7 +31,7 @@ from hpo_service.driver._settings import (
     StudySettings,
     record_objective_count,
 )
-from hpo_service.driver._suggest import Suggester
+from hpo_service.driver._suggest import Suggester, liar_pending
 from hpo_service.exceptions import SearchExhausted, StoreError
 from hpo_service.objective._result import (
     STATUS_FAIL,
@@ -115,6 +116,11 @@ class Driver:
         self._should_stop = should_stop
         algorithm = resolve(settings.algorithm, settings.algorithm_settings)
         self._suggester = Suggester(space, algorithm)
+        self._pruner = (
+            None
+            if settings.pruner == "none"
+            else make_pruner(settings.pruner, settings.pruner_settings)
+        )
         self._states: dict[int, TrialState] = {}
         self._counts = dict.fromkeys(TrialState, 0)
         self._pending: dict[int, Trial] = {}
@@ -471,7 +477,7 @@ class Driver:
         )
         if room <= 0 or self._exhausted or self._cancelled_now():
             return 0
-        pending = [t.params for t in self._pending.values()]
+        pending = self._liars()
         rng = np.random.default_rng([self.settings.seed or 0, len(self._states)])
         try:
             new = self._suggester.suggest(rng, room, pending)
@@ -481,6 +487,16 @@ class Driver:
             return 0
         self._insert(new)
         return len(new)
+
+    def _liars(self) -> list[dict[str, Any]]:
+        """The pending trials' params the algorithm counts as in flight: all of them
+        but the pruner's survivors (running trials it judged and kept; one read of
+        the running trials' reports per batch, only under a pruner)."""
+        pending = {tid: t.params for tid, t in self._pending.items()}
+        if self._pruner is None or not self._counts[TrialState.RUNNING]:
+            return list(pending.values())
+        reports = self.store.running_intermediate(self.name)
+        return list(liar_pending(pending, reports, self._pruner).values())
 
     def _insert(self, new: list[NewTrial]) -> None:
         """Insert a batch and count it at once as queued.

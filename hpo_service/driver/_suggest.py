@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,6 +15,9 @@ from hpo_service.exceptions import SpaceError
 from hpo_service.objective._result import STATUS_PRUNED, losses_of, violation_of
 from hpo_service.space import compile_space, space_eval, validate_params
 from hpo_service.store._base import NewTrial
+
+if TYPE_CHECKING:
+    from hpo_service.algorithms.pruners import BasePruner
 
 _logger = logging.getLogger(__name__)
 
@@ -26,6 +29,42 @@ PRUNED_RULES = ("last", "failure", "ignore")
 ``"ignore"``: not at all (only done and failed trials are learned from).
 See ``benchmarks/README.md`` ("What TPE learns from pruned trials") for the comparison.
 """
+
+
+def liar_pending(
+    pending: Mapping[int, Mapping[str, Any]],
+    reports: Mapping[int, Mapping[int, float]],
+    pruner: BasePruner | None,
+) -> dict[int, Mapping[str, Any]]:
+    """The pending trials the algorithm should count as in flight.
+
+    Every queued or running trial, except a pruner's survivors: running trials whose
+    reports reached the pruner's first decision step
+    (:meth:`~hpo_service.algorithms.pruners.BasePruner.first_decision`), so were
+    judged and kept. TPE's constant liar counts a pending point as a bad
+    observation; a survivor's reports say the opposite, and as survivors run the
+    longest, counting them would keep TPE away from the regions doing best for most
+    of the study. Optuna's ``TPESampler(constant_liar=True)`` counts every running
+    trial among its bad ones. Measured in ``benchmarks/README.md`` ("Running trials
+    under a pruner").
+
+    Args:
+        pending: Queued and running trials' params, by tid.
+        reports: Running trials' reports, ``{tid: {step: value}}``
+            (:meth:`~hpo_service.store.BaseTrialStore.running_intermediate`).
+        pruner: The study's pruner, or None (every pending trial counts).
+
+    Returns:
+        The pending trials' params to pass on, by tid, in ``pending``'s order.
+    """
+    if pruner is None:
+        return dict(pending)
+    kept = {}
+    for tid, params in pending.items():
+        first, steps = pruner.first_decision(tid), reports.get(tid)
+        if first is None or not steps or max(steps) < first:
+            kept[tid] = params
+    return kept
 
 
 class Suggester:

@@ -105,6 +105,10 @@ class ASHAPruner(BasePruner):
             self._finished.add(tid)
             self._rungs.record(intermediate)
 
+    def first_decision(self, tid: int) -> int | None:
+        """The first rung's step."""
+        return self._rungs.steps[0] if self._rungs.steps else None
+
     def prune(self, trial: TrialProgress, running: RunningReports) -> bool:
         def others() -> list[Mapping[int, float]]:
             skip = self._finished

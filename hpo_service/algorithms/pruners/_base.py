@@ -64,6 +64,16 @@ class BasePruner(abc.ABC):
             intermediate: Its reports, ``{step: value}``.
         """
 
+    def first_decision(self, tid: int) -> int | None:
+        """The first step at which this pruner may stop trial ``tid``.
+
+        A running trial that reported at or past this step was judged there and kept
+        (a stopped trial does not run on): a survivor, which TPE does not count as a
+        pending point (see :func:`hpo_service.driver._suggest.liar_pending`). None
+        when the pruner never stops the trial (the default).
+        """
+        return None
+
     @abc.abstractmethod
     def prune(self, trial: TrialProgress, running: RunningReports) -> bool:
         """Whether ``trial`` should stop, judged at its newest report.

@@ -116,6 +116,11 @@ class HyperbandPruner(BasePruner):
             self._finished.add(tid)
             self._rungs[self.bracket_of(tid)].record(intermediate)
 
+    def first_decision(self, tid: int) -> int | None:
+        """The first rung of the trial's bracket (None in the bracket without rungs)."""
+        steps = self._rungs[self.bracket_of(tid)].steps
+        return steps[0] if steps else None
+
     def prune(self, trial: TrialProgress, running: RunningReports) -> bool:
         bracket = self.bracket_of(trial.tid)
 

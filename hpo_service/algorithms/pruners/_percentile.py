@@ -96,6 +96,11 @@ class PercentilePruner(BasePruner):
         if state == TrialState.DONE:
             self._completed.add(intermediate)
 
+    def first_decision(self, tid: int) -> int | None:
+        """The end of the warm-up (checks wait for ``n_startup_trials`` completed
+        trials too, which a trial alone does not tell)."""
+        return self._n_warmup_steps
+
     def prune(self, trial: TrialProgress, running: RunningReports) -> bool:
         step = trial.last_step
         if step is None:

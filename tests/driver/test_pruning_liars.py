@@ -1,0 +1,98 @@
+"""Under a pruner, running trials it judged and kept are no constant-liar points."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from hpo_service import hp
+from hpo_service.algorithms.pruners import (
+    ASHAPruner,
+    HyperbandPruner,
+    MedianPruner,
+    NopPruner,
+)
+from hpo_service.driver._study import open_study, space_settings
+from hpo_service.driver._study_loop import Driver, DriverOptions
+from hpo_service.driver._suggest import Suggester, liar_pending
+from hpo_service.store import NewTrial, TrialState
+
+SPACE = {"x": hp.uniform("x", 0.0, 1.0)}
+PENDING = {tid: {"x": tid / 10} for tid in range(5)}
+
+
+def test_survivors_of_the_first_rung_are_left_out():
+    asha = ASHAPruner(min_resource=3, max_resource=27)
+    assert asha.first_decision(0) == 3
+    reports = {
+        0: {1: 0.5, 2: 0.4},  # before the first rung: not judged yet, a liar
+        1: {1: 0.5, 3: 0.4},  # reported at the rung and still runs: kept
+        3: {4: 0.3},  # past the rung (its first report there)
+    }  # 2 and 4: queued or no report yet
+    assert list(liar_pending(PENDING, reports, asha)) == [0, 2, 4]
+
+
+def test_without_a_pruner_or_with_none_every_pending_trial_is_a_liar():
+    reports = {tid: {27: 0.1} for tid in PENDING}
+    assert liar_pending(PENDING, reports, None) == PENDING
+    assert NopPruner().first_decision(0) is None
+    assert liar_pending(PENDING, reports, NopPruner()) == PENDING
+
+
+def test_hyperband_uses_the_first_rung_of_each_trials_bracket():
+    band = HyperbandPruner(min_resource=1, max_resource=27, reduction_factor=3)
+    first = {b: [1, 3, 9, None][b] for b in range(4)}  # bracket 3 has no rungs
+    tids = range(len(band._schedule))
+    assert {t: band.first_decision(t) for t in tids} == {
+        t: first[band.bracket_of(t)] for t in tids
+    }
+    pending = {t: {"x": t} for t in tids}
+    reports = {t: {3: 0.5} for t in tids}  # every trial has reported at step 3
+    kept = list(liar_pending(pending, reports, band))
+    assert kept == [t for t in tids if band.bracket_of(t) >= 2]
+    assert kept  # brackets 2 and 3 occur in one round
+
+
+def test_median_judges_from_the_end_of_the_warm_up():
+    assert MedianPruner().first_decision(7) == 0
+    median = MedianPruner(n_warmup_steps=5)
+    assert median.first_decision(7) == 5
+    reports = {0: {4: 0.1}, 1: {5: 0.1}}
+    assert list(liar_pending(PENDING, reports, median)) == [0, 2, 3, 4]
+
+
+class Recording(Suggester):
+    """Keeps the pending points each suggestion was given."""
+
+    given: ClassVar[list[list[dict]]] = []
+
+    def suggest(self, rng, n=1, pending=()):
+        Recording.given.append([dict(p) for p in pending])
+        return super().suggest(rng, n, pending)
+
+
+def test_the_driver_leaves_survivors_out_of_the_pending_points(monkeypatch, store):
+    """Of three running trials, the one that reported at ASHA's first rung is left
+    out of what TPE sees as pending; without a pruner all three are given."""
+    monkeypatch.setattr("hpo_service.driver._study_loop.Suggester", Recording)
+    asha = {"pruner": "asha", "pruner_settings": {"min_resource": 2}}
+    for name, pruner in (("asha", asha), ("plain", {})):
+        given = {"objective": "m:f", **space_settings(SPACE), "max_evals": 10}
+        settings = open_study(store, name, {**given, "seed": 1, **pruner})[0]
+        store.insert_trials(
+            name, [NewTrial({"x": x}, {"x": x}) for x in (0.1, 0.2, 0.3)]
+        )
+        running = [store.claim("w", 60.0, study=name) for _ in range(3)]
+        assert store.report(name, running[0].tid, running[0].token, 1, 0.9)
+        assert store.report(name, running[1].tid, running[1].token, 2, 0.8)
+        driver = Driver(
+            store, name, settings, SPACE, options=DriverOptions(progress=False)
+        )
+        driver._read_changes()
+        assert driver._counts[TrialState.RUNNING] == 3
+        Recording.given.clear()
+        assert driver._fill_queue() > 0
+        xs = sorted(p["x"] for p in Recording.given[0])
+        assert xs == ([0.1, 0.3] if name == "asha" else [0.1, 0.2, 0.3])
+        assert np.isclose(running[1].params["x"], 0.2)
