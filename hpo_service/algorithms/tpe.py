@@ -16,7 +16,8 @@ list and the defaults):
 - ``ignore_failures`` (False): failed trials (NaN loss) count as the worst ones.
 - parallel workers: ``liar_width`` ("good": pending points are kernels of the good
   density's width in the bad density), ``liar_weight`` (1.0), ``pending_widen`` (1.0:
-  the good density widens by ``1 + pending / finished``).
+  the good density widens by ``1 + pending / finished``), ``max_widen`` (2.0: at most
+  that factor).
 
 hyperopt's spellings are accepted too, so hyperopt code ports unchanged:
 ``n_EI_candidates`` is ``n_ei_candidates``, and ``verbose`` (hyperopt's logging switch)

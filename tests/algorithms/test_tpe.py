@@ -307,9 +307,33 @@ def test_pending_points_widen_the_good_density_only_when_asked():
     np.testing.assert_allclose(wider[:, 0], np.minimum(2 * unchanged[:, 0], 1.0))
 
 
+def test_the_widening_is_capped_at_max_widen():
+    history = _spread_history(30)
+    group = _groups(QUADRATIC, True)[0]
+
+    def good_sigmas(n_pending, **settings):
+        pending = [{"x": 0.0, "y": 0.0}] * n_pending
+        rng = np.random.default_rng(0)
+        good, _ = _models(group, history, pending, rng, TPESettings(**settings))
+        return good.sigmas[:-1, 0]
+
+    unchanged = good_sigmas(0)
+    # 150 pending on 30 finished asks for x6; the default cap allows x2, a cap of 8 x6.
+    np.testing.assert_allclose(good_sigmas(150), np.minimum(2 * unchanged, 1.0))
+    np.testing.assert_allclose(good_sigmas(30), good_sigmas(150))
+    six = good_sigmas(150, max_widen=8.0)
+    np.testing.assert_allclose(six, np.minimum(6 * unchanged, 1.0))
+    np.testing.assert_array_equal(good_sigmas(150, max_widen=1.0), unchanged)
+
+
 @pytest.mark.parametrize(
     ("setting", "value"),
-    [("liar_weight", 0.0), ("liar_width", "narrow"), ("pending_widen", -1.0)],
+    [
+        ("liar_weight", 0.0),
+        ("liar_width", "narrow"),
+        ("pending_widen", -1.0),
+        ("max_widen", 0.5),
+    ],
 )
 def test_liar_settings_are_checked(setting, value):
     with pytest.raises(ValueError, match=setting):

@@ -69,8 +69,11 @@ class TPESettings:
             density's bandwidths: a pending point repels candidates on the scale at
             which they are drawn).
         pending_widen: With ``p`` pending points and ``n`` finished trials, the good
-            density's bandwidths are multiplied by ``(1 + p / n) ** pending_widen``:
-            many workers per finished trial explore more widely (0 turns it off).
+            density's bandwidths are multiplied by ``(1 + p / n) ** pending_widen``
+            (at most ``max_widen``): many workers per finished trial explore more
+            widely (0 turns it off).
+        max_widen: Upper bound on that factor (>= 1). Without it 64 workers on 10
+            results widened the good density eightfold, i.e. back to random search.
     """
 
     n_startup_jobs: int = 10
@@ -90,6 +93,7 @@ class TPESettings:
     liar_weight: float = 1.0
     liar_width: str = "good"
     pending_widen: float = 1.0
+    max_widen: float = 2.0
 
     def __post_init__(self) -> None:
         rules = [
@@ -117,6 +121,7 @@ class TPESettings:
                 self.liar_width in _LIAR_WIDTHS,
             ),
             ("pending_widen", "pending_widen >= 0", self.pending_widen >= 0),
+            ("max_widen", "max_widen >= 1", self.max_widen >= 1),
             (
                 "max_above_kernels",
                 "max_above_kernels >= 1",
@@ -236,7 +241,10 @@ def _models(
         "bandwidth_floor": settings.bandwidth_floor,
         "bandwidth": settings.bandwidth,
     }
-    widen = (1.0 + len(pending) / max(len(history), 1)) ** settings.pending_widen
+    widen = min(
+        (1.0 + len(pending) / max(len(history), 1)) ** settings.pending_widen,
+        settings.max_widen,
+    )
     good = ParzenEstimator(
         group.layout,
         *below,
