@@ -30,7 +30,9 @@ Differences from the paper and from Optuna 5's ``TPESampler`` on several objecti
   kernels with Scott bandwidths, prior component, linear forgetting of old bad trials);
   univariate by default as in the paper and Optuna, joint with ``multivariate=True``;
 - every good trial's kernel has the same weight (as in Optuna 5); the paper weights
-  them by hypervolume contribution;
+  them by hypervolume contribution (measured with a reference point of 2.0 in scaled
+  units: better on the decision-tree problem sequentially, worse on ZDT with 8 workers,
+  so not adopted; see ``benchmarks/README.md``);
 - for the subset selection each objective is scaled to ``[0, 1]`` over the rank being
   split and the reference point is ``1.1`` in every objective, so shifting or scaling
   an objective (seconds vs milliseconds, error vs accuracy offset) changes nothing;
