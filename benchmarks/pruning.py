@@ -69,8 +69,10 @@ TPE samples (``bracket``: from the trial's own bracket, ``shared``: from every t
 ``name=value`` parts (ours) set a TPE setting (``gamma=0.1``, ``liar_width=above``)
 or, as ``pending=all``, count every running trial as pending (the default,
 ``pending=survivors``, leaves out those the pruner judged and kept, as the driver
-does). The pruner ``optuna_sha`` (ours) is our TPE with optuna's
-``SuccessiveHalvingPruner`` deciding, through a shadow optuna study (a diagnostic)."""
+does); a number, ``pending=0.25``, counts those survivors as liars of that weight
+(every other pending trial weighs 1). The pruner ``optuna_sha`` (ours) is our TPE
+with optuna's ``SuccessiveHalvingPruner`` deciding, through a shadow optuna study (a
+diagnostic)."""
 
 
 @dataclass
@@ -135,14 +137,22 @@ class OursRunner:
         from hpo_service.algorithms.pruners import TrialProgress
 
         pending = {tid: t.params for tid, (t, _) in self.running.items()}
+        weights = None
         if self.pending_rule == "survivors":  # as the driver does
             from hpo_service.driver._suggest import liar_pending
 
             reports = self.store.running_intermediate("b")
             pending = liar_pending(pending, reports, self.pruner)
+        elif isinstance(self.pending_rule, (int, float)):  # survivors as weaker liars
+            from hpo_service.driver._suggest import survivor_weights
+
+            reports = self.store.running_intermediate("b")
+            weights = survivor_weights(
+                pending, reports, self.pruner, float(self.pending_rule)
+            )
         seed = int(self.rng.integers(2**31 - 1))
         rng = np.random.default_rng(seed)
-        (new,) = self.suggester.suggest_for(rng, [self.next_tid], pending)
+        (new,) = self.suggester.suggest_for(rng, [self.next_tid], pending, weights)
         (tid,) = self.store.insert_trials("b", [new])
         assert tid == self.next_tid
         self.next_tid += 1

@@ -41,6 +41,7 @@ class History:
         self._violations = np.zeros(_INITIAL_CAPACITY)
         self._n_objectives = 0  # 0 until a successful trial fixes it
         self.pending: list[Mapping[str, Any]] = []
+        self.pending_weights: list[float] | None = None
 
     def __len__(self) -> int:
         return self._n
@@ -137,9 +138,28 @@ class History:
         view._n_objectives = 1
         return view
 
-    def set_pending(self, pending: Sequence[Mapping[str, Any]]) -> None:
-        """Replace the list of queued-or-running trials' params."""
+    def set_pending(
+        self,
+        pending: Sequence[Mapping[str, Any]],
+        weights: Sequence[float] | None = None,
+    ) -> None:
+        """Replace the list of queued-or-running trials' params.
+
+        Args:
+            pending: The pending trials' params.
+            weights: One weight per pending point (how much TPE's constant liar
+                counts it, 1.0 = a full liar), or None (every point counts fully).
+
+        Raises:
+            ValueError: ``weights`` and ``pending`` differ in length.
+        """
+        if weights is not None and len(weights) != len(pending):
+            raise ValueError(
+                "`len(weights) == len(pending)` must hold, but got "
+                f"{len(weights)} weights for {len(pending)} pending points"
+            )
         self.pending = list(pending)
+        self.pending_weights = None if weights is None else list(weights)
 
     def values(self, label: str) -> np.ndarray:
         """The recorded values of ``label`` (NaN where inactive), read-only view."""

@@ -88,6 +88,8 @@ def suggest(
         return motpe.suggest(space, history, rng, n, **settings)
     config = TPESettings.from_kwargs(settings)
     pending = list(history.pending) if config.constant_liar else []
+    weights = history.pending_weights if config.constant_liar else None
+    weights = None if weights is None else list(weights)
     per_fit = points_per_fit(n)
     out: list[dict[str, Any]] = []
     while len(out) < n:
@@ -95,10 +97,12 @@ def suggest(
             batch = [sample_prior(space, rng)]
         else:
             size = min(per_fit, n - len(out))
-            batch = suggest_batch(space, history, pending, rng, config, size)
+            batch = suggest_batch(space, history, pending, rng, config, size, weights)
         out.extend(batch)
         if config.constant_liar:
             pending.extend(batch)
+            if weights is not None:
+                weights.extend([1.0] * len(batch))
     return out
 
 

@@ -59,12 +59,38 @@ def liar_pending(
     """
     if pruner is None:
         return dict(pending)
-    kept = {}
-    for tid, params in pending.items():
-        first, steps = pruner.first_decision(tid), reports.get(tid)
-        if first is None or not steps or max(steps) < first:
-            kept[tid] = params
-    return kept
+    return {t: p for t, p in pending.items() if not _is_survivor(t, reports, pruner)}
+
+
+def survivor_weights(
+    pending: Mapping[int, Mapping[str, Any]],
+    reports: Mapping[int, Mapping[int, float]],
+    pruner: BasePruner | None,
+    weight: float,
+) -> dict[int, float]:
+    """Each pending trial's liar weight: ``weight`` for a pruner's survivor (as in
+    :func:`liar_pending`), 1.0 for every other pending trial.
+
+    Args:
+        pending: Queued and running trials' params, by tid.
+        reports: Running trials' reports, ``{tid: {step: value}}``.
+        pruner: The study's pruner, or None (every weight is 1.0).
+        weight: A survivor's weight relative to a full liar (0 < weight <= 1).
+
+    Returns:
+        ``{tid: weight}`` in ``pending``'s order.
+    """
+    return {
+        t: weight if pruner and _is_survivor(t, reports, pruner) else 1.0
+        for t in pending
+    }
+
+
+def _is_survivor(
+    tid: int, reports: Mapping[int, Mapping[int, float]], pruner: BasePruner
+) -> bool:
+    first, steps = pruner.first_decision(tid), reports.get(tid)
+    return first is not None and bool(steps) and max(steps) >= first
 
 
 class Suggester:
@@ -172,24 +198,29 @@ class Suggester:
         rng: np.random.Generator,
         tids: Sequence[int],
         pending: Mapping[int, Mapping[str, Any]],
+        weights: Mapping[int, float] | None = None,
     ) -> list[NewTrial]:
         """New trials for the given tids, treating ``pending`` (tid -> params) as
-        in flight.
+        in flight, each with its liar weight in ``weights`` (tid -> weight; None:
+        all 1, see :meth:`.History.set_pending`).
 
         Without groups this is :meth:`suggest` for ``len(tids)`` trials. With groups,
         each group's trials are drawn (in one batch per group) from that group's
         history and pending trials only.
         """
         if self._groups is None:
-            return self.suggest(rng, len(tids), list(pending.values()))
+            listed = None if weights is None else [weights[t] for t in pending]
+            return self.suggest(rng, len(tids), list(pending.values()), listed)
         by_group: dict[int, list[int]] = {}
         for tid in tids:
             by_group.setdefault(self._groups(tid), []).append(tid)
         picks: dict[int, dict[str, Any]] = {}
         for group, members in sorted(by_group.items()):
             history = self._group_history(group)
+            mine = [t for t in pending if self._groups(t) == group]
             history.set_pending(
-                [p for t, p in pending.items() if self._groups(t) == group]
+                [pending[t] for t in mine],
+                None if weights is None else [weights[t] for t in mine],
             )
             chosen = self._algorithm(self.compiled, history, rng, len(members))
             for tid, params in zip(members, chosen, strict=True):
@@ -204,11 +235,13 @@ class Suggester:
         rng: np.random.Generator,
         n: int = 1,
         pending: Sequence[Mapping[str, Any]] = (),
+        weights: Sequence[float] | None = None,
     ) -> list[NewTrial]:
-        """Ask the algorithm for ``n`` new trials, treating ``pending`` as in flight."""
+        """Ask the algorithm for ``n`` new trials, treating ``pending`` as in flight
+        (with liar ``weights``, one per pending point; None: all 1)."""
         return [
             NewTrial(params=params, config=space_eval(self.space, params))
-            for params in self.suggest_params(rng, n, pending)
+            for params in self.suggest_params(rng, n, pending, weights)
         ]
 
     def suggest_params(
@@ -216,9 +249,10 @@ class Suggester:
         rng: np.random.Generator,
         n: int = 1,
         pending: Sequence[Mapping[str, Any]] = (),
+        weights: Sequence[float] | None = None,
     ) -> list[dict[str, Any]]:
         """The algorithm's next ``n`` params (validated), configs not evaluated."""
-        self.history.set_pending(pending)
+        self.history.set_pending(pending, weights)
         picks = self._algorithm(self.compiled, self.history, rng, n)
         return [validate_params(self.compiled, params) for params in picks]
 

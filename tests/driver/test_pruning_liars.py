@@ -7,6 +7,7 @@ from typing import ClassVar
 import numpy as np
 
 from hpo_service import hp
+from hpo_service.algorithms import resolve
 from hpo_service.algorithms.pruners import (
     ASHAPruner,
     HyperbandPruner,
@@ -15,7 +16,7 @@ from hpo_service.algorithms.pruners import (
 )
 from hpo_service.driver._study import open_study, space_settings
 from hpo_service.driver._study_loop import Driver, DriverOptions
-from hpo_service.driver._suggest import Suggester, liar_pending
+from hpo_service.driver._suggest import Suggester, liar_pending, survivor_weights
 from hpo_service.store import NewTrial, TrialState
 
 SPACE = {"x": hp.uniform("x", 0.0, 1.0)}
@@ -31,6 +32,32 @@ def test_survivors_of_the_first_rung_are_left_out():
         3: {4: 0.3},  # past the rung (its first report there)
     }  # 2 and 4: queued or no report yet
     assert list(liar_pending(PENDING, reports, asha)) == [0, 2, 4]
+
+
+def test_survivors_can_weigh_less_instead_of_being_left_out():
+    asha = ASHAPruner(min_resource=3, max_resource=27)
+    reports = {0: {1: 0.5, 2: 0.4}, 1: {1: 0.5, 3: 0.4}, 3: {4: 0.3}}
+    weights = survivor_weights(PENDING, reports, asha, 0.25)
+    assert weights == {0: 1.0, 1: 0.25, 2: 1.0, 3: 0.25, 4: 1.0}
+    assert list(weights) == list(PENDING)
+    assert survivor_weights(PENDING, reports, None, 0.25) == dict.fromkeys(PENDING, 1.0)
+
+
+def test_the_suggester_passes_each_pending_trials_weight_to_its_group():
+    """With Hyperband's brackets as sampling groups, each group's history gets its
+    own pending points' weights, in the same order as the points."""
+    groups = {0: 0, 1: 1, 2: 0, 3: 1, 4: 0, 5: 0}
+    suggester = Suggester(SPACE, resolve("tpe", {}), groups=groups.__getitem__)
+    weights = {0: 1.0, 1: 0.5, 2: 0.25, 3: 1.0, 4: 0.1}
+    suggester.suggest_for(np.random.default_rng(0), [5], PENDING, weights)
+    history = suggester._group_history(0)
+    assert history.pending == [PENDING[t] for t in (0, 2, 4)]
+    assert history.pending_weights == [1.0, 0.25, 0.1]
+    suggester = Suggester(SPACE, resolve("tpe", {}))
+    suggester.suggest_for(np.random.default_rng(0), [5], PENDING, weights)
+    assert suggester.history.pending_weights == list(weights.values())
+    suggester.suggest_for(np.random.default_rng(0), [5], PENDING)
+    assert suggester.history.pending_weights is None
 
 
 def test_without_a_pruner_or_with_none_every_pending_trial_is_a_liar():
@@ -67,9 +94,9 @@ class Recording(Suggester):
 
     given: ClassVar[list[list[dict]]] = []
 
-    def suggest(self, rng, n=1, pending=()):
+    def suggest(self, rng, n=1, pending=(), weights=None):
         Recording.given.append([dict(p) for p in pending])
-        return super().suggest(rng, n, pending)
+        return super().suggest(rng, n, pending, weights)
 
 
 def test_the_driver_leaves_survivors_out_of_the_pending_points(monkeypatch, store):

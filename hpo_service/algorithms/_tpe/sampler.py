@@ -193,6 +193,7 @@ def suggest_batch(
     rng: np.random.Generator,
     settings: TPESettings,
     size: int = 1,
+    pending_weights: Sequence[float] | None = None,
 ) -> list[dict[str, Any]]:
     """``size`` TPE suggestions from one fit of the densities.
 
@@ -206,6 +207,9 @@ def suggest_batch(
         rng: Random generator.
         settings: TPE settings.
         size: Number of points to draw from this fit.
+        pending_weights: One weight per pending point, multiplying
+            ``settings.liar_weight`` (and counted, not the number of points, in the
+            good density's widening), or None: every point weighs 1.
 
     Returns:
         ``size`` params dicts holding the active parameters only.
@@ -216,7 +220,7 @@ def suggest_batch(
         rows = [i for i, point in enumerate(chosen) if group.is_active(point)]
         if not rows:
             continue
-        good, bad = _models(group, history, pending, rng, settings)
+        good, bad = _models(group, history, pending, rng, settings, pending_weights)
         candidates = good.sample(rng, n_ei * len(rows))
         score = good.log_pdf(candidates) - bad.log_pdf(candidates)
         best = np.argmax(score.reshape(len(rows), n_ei), axis=1)
@@ -231,9 +235,12 @@ def _models(
     pending: Sequence[Mapping[str, Any]],
     rng: np.random.Generator,
     settings: TPESettings,
+    weights: Sequence[float] | None = None,
 ) -> tuple[ParzenEstimator, ParzenEstimator | _Mixture]:
-    """The good (below) and bad (above plus pending points) densities of a group."""
-    below, above, liars = _split(group, history, pending, rng, settings)
+    """The good (below) and bad (above plus pending points) densities of a group;
+    ``weights``: the pending points' weights (None: all 1)."""
+    below, above, liars = _split(group, history, pending, rng, settings, weights)
+    n_pending = len(pending) if weights is None else float(sum(weights))
     options: dict[str, Any] = {
         "prior_weight": settings.prior_weight,
         "consider_endpoints": settings.consider_endpoints,
@@ -242,7 +249,7 @@ def _models(
         "bandwidth": settings.bandwidth,
     }
     widen = min(
-        (1.0 + len(pending) / max(len(history), 1)) ** settings.pending_widen,
+        (1.0 + n_pending / max(len(history), 1)) ** settings.pending_widen,
         settings.max_widen,
     )
     good = ParzenEstimator(
@@ -289,6 +296,7 @@ def _split(
     pending: Sequence[Mapping[str, Any]],
     rng: np.random.Generator,
     settings: TPESettings,
+    weights: Sequence[float] | None = None,
 ) -> tuple[_Observations, _Observations, _Observations]:
     """Below (best ``gamma`` share) and above observations of the group's trials,
     and the pending points that activate the group (the constant liar's), weighted.
@@ -303,9 +311,11 @@ def _split(
     numeric, options = _observed.observed(history, group.layout)
     below = numeric[below_rows], options[below_rows]
     above = numeric[above_rows], options[above_rows]
-    pending_cols = _pending_columns(group, pending)
+    pending_cols, active = _pending_columns(group, pending)
     liars = group.layout.observations(pending_cols)
     liar_weights = np.full(pending_cols[0].size, settings.liar_weight)
+    if weights is not None:
+        liar_weights *= np.asarray(weights, dtype=float)[active]
     return (
         (*below, np.ones(below_rows.size)),
         (*above, above_weights),
@@ -315,13 +325,14 @@ def _split(
 
 def _pending_columns(
     group: _Group, pending: Sequence[Mapping[str, Any]]
-) -> list[np.ndarray]:
-    """Values of the group's parameters in the pending points that activate it."""
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Values of the group's parameters in the pending points that activate it, and
+    those points' indices in ``pending``."""
     labels = group.labels
     rows = [[p.get(label) for label in labels] for p in pending]
-    active = [row for row in rows if None not in row]
-    table = np.array(active, dtype=float).reshape(len(active), len(labels))
-    return list(table.T)
+    active = [i for i, row in enumerate(rows) if None not in row]
+    table = np.array([rows[i] for i in active], dtype=float)
+    return list(table.reshape(len(active), len(labels)).T), np.array(active, dtype=int)
 
 
 def sample_prior(space: CompiledSpace, rng: np.random.Generator) -> dict[str, Any]:
