@@ -246,9 +246,9 @@ def test_search_gets_the_trials_in_flight_and_the_front_stays_feasible(
     calls = []
     original = Suggester.suggest_params
 
-    def spy(self, rng, n=1, pending=()):
+    def spy(self, rng, n=1, pending=(), weights=None):
         calls.append((self.history.n_objectives, len(self.history), list(pending)))
-        return original(self, rng, n, pending)
+        return original(self, rng, n, pending, weights)
 
     monkeypatch.setattr(Suggester, "suggest_params", spy)
     ref = "tests.helpers.multi_objective:two_losses"
