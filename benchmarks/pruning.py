@@ -50,6 +50,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.curves import PROBLEMS, CurveProblem, load_sgd_curves
+from hpo_service.driver._suggest import SURVIVOR_WEIGHT
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REDUCTION = 3
@@ -67,12 +68,13 @@ METHODS = [
 rule of TPE (``last``, the default, ``failure`` or ``ignore``) and, for hyperband, how
 TPE samples (``bracket``: from the trial's own bracket, ``shared``: from every trial).
 ``name=value`` parts (ours) set a TPE setting (``gamma=0.1``, ``liar_width=above``)
-or, as ``pending=all``, count every running trial as pending (the default,
-``pending=survivors``, leaves out those the pruner judged and kept, as the driver
-does); a number, ``pending=0.25``, counts those survivors as liars of that weight
-(every other pending trial weighs 1). The pruner ``optuna_sha`` (ours) is our TPE
-with optuna's ``SuccessiveHalvingPruner`` deciding, through a shadow optuna study (a
-diagnostic)."""
+or how running trials count as pending: ``pending=all``, every one as a full liar;
+``pending=survivors``, leaving out those the pruner judged and kept (the driver's
+rule before ``SURVIVOR_WEIGHT``); a number, ``pending=0.5``, counting those
+survivors as liars of that weight (every other pending trial weighs 1); the default
+is the driver's rule, ``SURVIVOR_WEIGHT`` (0.25). The pruner ``optuna_sha`` (ours)
+is our TPE with optuna's ``SuccessiveHalvingPruner`` deciding, through a shadow
+optuna study (a diagnostic)."""
 
 
 @dataclass
@@ -118,7 +120,7 @@ class OursRunner:
         made = make_pruner("none" if name == "optuna_sha" else name, settings)
         groups = made.bracket_of if sampling == "bracket" else None
         tpe = dict(tpe or {})
-        self.pending_rule = tpe.pop("pending", "survivors")
+        self.pending_rule = tpe.pop("pending", SURVIVOR_WEIGHT)
         self.suggester = Suggester(
             problem.make_space(hp), resolve("tpe", tpe), pruned_rule=rule, groups=groups
         )
@@ -138,12 +140,12 @@ class OursRunner:
 
         pending = {tid: t.params for tid, (t, _) in self.running.items()}
         weights = None
-        if self.pending_rule == "survivors":  # as the driver does
+        if self.pending_rule == "survivors":  # the driver's rule before
             from hpo_service.driver._suggest import liar_pending
 
             reports = self.store.running_intermediate("b")
             pending = liar_pending(pending, reports, self.pruner)
-        elif isinstance(self.pending_rule, (int, float)):  # survivors as weaker liars
+        elif isinstance(self.pending_rule, (int, float)):  # as the driver does
             from hpo_service.driver._suggest import survivor_weights
 
             reports = self.store.running_intermediate("b")

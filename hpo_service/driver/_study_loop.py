@@ -31,7 +31,7 @@ from hpo_service.driver._settings import (
     StudySettings,
     record_objective_count,
 )
-from hpo_service.driver._suggest import Suggester, liar_pending
+from hpo_service.driver._suggest import SURVIVOR_WEIGHT, Suggester, survivor_weights
 from hpo_service.exceptions import SearchExhausted, StoreError
 from hpo_service.objective._result import (
     STATUS_FAIL,
@@ -477,10 +477,10 @@ class Driver:
         )
         if room <= 0 or self._exhausted or self._cancelled_now():
             return 0
-        pending = self._liars()
+        pending, weights = self._liars()
         rng = np.random.default_rng([self.settings.seed or 0, len(self._states)])
         try:
-            new = self._suggester.suggest(rng, room, pending)
+            new = self._suggester.suggest(rng, room, pending, weights)
         except SearchExhausted as e:
             _logger.info("study %r: %s; finishing the running trials", self.name, e)
             self._exhausted = True
@@ -488,15 +488,19 @@ class Driver:
         self._insert(new)
         return len(new)
 
-    def _liars(self) -> list[dict[str, Any]]:
-        """The pending trials' params the algorithm counts as in flight: all of them
-        but the pruner's survivors (running trials it judged and kept; one read of
-        the running trials' reports per batch, only under a pruner)."""
+    def _liars(self) -> tuple[list[dict[str, Any]], list[float] | None]:
+        """The pending trials' params the algorithm counts as in flight, and their
+        liar weights: :data:`SURVIVOR_WEIGHT` for the pruner's survivors (running
+        trials it judged and kept), 1 for the others; None when there is no survivor
+        (one read of the running trials' reports per batch, only under a pruner)."""
         pending = {tid: t.params for tid, t in self._pending.items()}
         if self._pruner is None or not self._counts[TrialState.RUNNING]:
-            return list(pending.values())
+            return list(pending.values()), None
         reports = self.store.running_intermediate(self.name)
-        return list(liar_pending(pending, reports, self._pruner).values())
+        weights = survivor_weights(pending, reports, self._pruner, SURVIVOR_WEIGHT)
+        if all(w == 1.0 for w in weights.values()):
+            return list(pending.values()), None
+        return list(pending.values()), list(weights.values())
 
     def _insert(self, new: list[NewTrial]) -> None:
         """Insert a batch and count it at once as queued.

@@ -31,22 +31,26 @@ See ``benchmarks/README.md`` ("What TPE learns from pruned trials") for the comp
 """
 
 
+SURVIVOR_WEIGHT = 0.25
+"""Liar weight of a pruner's survivor (see :func:`survivor_weights`), relative to a
+full constant-liar point: it still repels candidates at and next to a running
+survivor (no duplicates on a grid) but barely the region around it.
+Measured in ``benchmarks/README.md`` ("Survivors as weaker liars")."""
+
+
 def liar_pending(
     pending: Mapping[int, Mapping[str, Any]],
     reports: Mapping[int, Mapping[int, float]],
     pruner: BasePruner | None,
 ) -> dict[int, Mapping[str, Any]]:
-    """The pending trials the algorithm should count as in flight.
+    """The pending trials left when a pruner's survivors are left out entirely.
 
-    Every queued or running trial, except a pruner's survivors: running trials whose
-    reports reached the pruner's first decision step
-    (:meth:`~hpo_service.algorithms.pruners.BasePruner.first_decision`), so were
-    judged and kept. TPE's constant liar counts a pending point as a bad
-    observation; a survivor's reports say the opposite, and as survivors run the
-    longest, counting them would keep TPE away from the regions doing best for most
-    of the study. Optuna's ``TPESampler(constant_liar=True)`` counts every running
-    trial among its bad ones. Measured in ``benchmarks/README.md`` ("Running trials
-    under a pruner").
+    A survivor is a running trial whose reports reached the pruner's first decision
+    step (:meth:`~hpo_service.algorithms.pruners.BasePruner.first_decision`), so was
+    judged and kept. This was the driver's rule before :func:`survivor_weights`
+    (which keeps survivors as weaker liars); ``benchmarks/pruning.py`` still
+    measures it as ``pending=survivors`` ("Running trials under a pruner" in
+    ``benchmarks/README.md``).
 
     Args:
         pending: Queued and running trials' params, by tid.
@@ -70,6 +74,15 @@ def survivor_weights(
 ) -> dict[int, float]:
     """Each pending trial's liar weight: ``weight`` for a pruner's survivor (as in
     :func:`liar_pending`), 1.0 for every other pending trial.
+
+    TPE's constant liar counts a pending point as a bad observation. A survivor's
+    reports say the opposite, and as survivors run the longest, full liars at them
+    keep TPE away from the regions doing best for most of the study; no liar at all
+    lets TPE propose a running survivor's configuration again (a wasted duplicate
+    on a grid). A light liar with the good density's kernel width repels
+    candidates at and next to the survivor and barely elsewhere. Optuna's
+    ``TPESampler(constant_liar=True)`` counts every running trial among its bad
+    ones. Measured in ``benchmarks/README.md`` ("Survivors as weaker liars").
 
     Args:
         pending: Queued and running trials' params, by tid.

@@ -1,4 +1,4 @@
-"""Under a pruner, running trials it judged and kept are no constant-liar points."""
+"""Under a pruner, running trials it judged and kept are weaker constant-liar points."""
 
 from __future__ import annotations
 
@@ -16,7 +16,12 @@ from hpo_service.algorithms.pruners import (
 )
 from hpo_service.driver._study import open_study, space_settings
 from hpo_service.driver._study_loop import Driver, DriverOptions
-from hpo_service.driver._suggest import Suggester, liar_pending, survivor_weights
+from hpo_service.driver._suggest import (
+    SURVIVOR_WEIGHT,
+    Suggester,
+    liar_pending,
+    survivor_weights,
+)
 from hpo_service.store import NewTrial, TrialState
 
 SPACE = {"x": hp.uniform("x", 0.0, 1.0)}
@@ -90,18 +95,19 @@ def test_median_judges_from_the_end_of_the_warm_up():
 
 
 class Recording(Suggester):
-    """Keeps the pending points each suggestion was given."""
+    """Keeps the pending points and weights each suggestion was given."""
 
-    given: ClassVar[list[list[dict]]] = []
+    given: ClassVar[list[tuple[list[dict], list[float] | None]]] = []
 
     def suggest(self, rng, n=1, pending=(), weights=None):
-        Recording.given.append([dict(p) for p in pending])
+        Recording.given.append(([dict(p) for p in pending], weights))
         return super().suggest(rng, n, pending, weights)
 
 
-def test_the_driver_leaves_survivors_out_of_the_pending_points(monkeypatch, store):
-    """Of three running trials, the one that reported at ASHA's first rung is left
-    out of what TPE sees as pending; without a pruner all three are given."""
+def test_the_driver_gives_survivors_a_lighter_liar_weight(monkeypatch, store):
+    """Of three running trials, the one that reported at ASHA's first rung reaches
+    TPE with weight ``SURVIVOR_WEIGHT``, the others with 1; without a pruner all
+    three are given without weights (full liars)."""
     monkeypatch.setattr("hpo_service.driver._study_loop.Suggester", Recording)
     asha = {"pruner": "asha", "pruner_settings": {"min_resource": 2}}
     for name, pruner in (("asha", asha), ("plain", {})):
@@ -120,6 +126,12 @@ def test_the_driver_leaves_survivors_out_of_the_pending_points(monkeypatch, stor
         assert driver._counts[TrialState.RUNNING] == 3
         Recording.given.clear()
         assert driver._fill_queue() > 0
-        xs = sorted(p["x"] for p in Recording.given[0])
-        assert xs == ([0.1, 0.3] if name == "asha" else [0.1, 0.2, 0.3])
+        points, weights = Recording.given[0]
+        by_x = {round(p["x"], 6): i for i, p in enumerate(points)}
+        assert sorted(by_x) == [0.1, 0.2, 0.3]
+        if name == "plain":
+            assert weights is None
+            continue
+        expected = {0.1: 1.0, 0.2: SURVIVOR_WEIGHT, 0.3: 1.0}
+        assert {x: weights[i] for x, i in by_x.items()} == expected
         assert np.isclose(running[1].params["x"], 0.2)
