@@ -92,7 +92,12 @@ def survivor_weights(
 
     Returns:
         ``{tid: weight}`` in ``pending``'s order.
+
+    Raises:
+        ValueError: ``weight`` is not in (0, 1].
     """
+    if not 0 < weight <= 1:
+        raise ValueError(f"`0 < weight <= 1` must hold, but got weight={weight!r}")
     return {
         t: weight if pruner and _is_survivor(t, reports, pruner) else 1.0
         for t in pending

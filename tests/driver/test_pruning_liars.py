@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
+import pytest
 
 from hpo_service import hp
 from hpo_service.algorithms import resolve
@@ -46,6 +47,9 @@ def test_survivors_can_weigh_less_instead_of_being_left_out():
     assert weights == {0: 1.0, 1: 0.25, 2: 1.0, 3: 0.25, 4: 1.0}
     assert list(weights) == list(PENDING)
     assert survivor_weights(PENDING, reports, None, 0.25) == dict.fromkeys(PENDING, 1.0)
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match="`0 < weight <= 1` must hold"):
+            survivor_weights(PENDING, reports, asha, bad)
 
 
 def test_the_suggester_passes_each_pending_trials_weight_to_its_group():
