@@ -84,6 +84,7 @@ class Outcome:
     tried: list[tuple[float, bool]] = field(
         default_factory=list
     )  # (true final, pruned)
+    curves: set[bytes] = field(default_factory=set)  # distinct configurations' curves
 
 
 # ---- the two libraries behind one small interface ------------------------------------
@@ -312,6 +313,7 @@ def _start(runner, problem, durations, events, now, order, out, budget) -> int:
         return order
     handle, config = runner.ask()
     curve = problem.curve(config)
+    out.curves.add(np.asarray(curve, dtype=float).tobytes())
     state = {"handle": handle, "curve": curve, "step": 0}
     state["duration"] = float(durations.uniform(0.5, 1.5))
     out.trials += 1
@@ -354,6 +356,7 @@ def summarise(outcome: Outcome, budget: int) -> dict[str, Any]:
         "steps": outcome.steps,
         "saved": 1.0 - outcome.steps / outcome.full_steps,
         "mistake": bool(best_true[1]),
+        "distinct": len(outcome.curves),
         "best_true": best_true[0],
     }
 
