@@ -372,27 +372,14 @@ def _decisions(args: argparse.Namespace, out: dict[str, Any]) -> None:
 def _study_url(args: argparse.Namespace) -> Iterator[str]:
     """A fresh database for the large study: a SQLite file, or a MongoDB database
     (dropped at the end) on ``--url`` or on a MongoDB-wire server started here."""
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.store == "sqlite":
+    if args.store == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
             yield f"sqlite:///{Path(tmp) / 'big.sqlite'}"
-            return
-        import pymongo
+        return
+    from benchmarks.mongo_wire import fresh_database, server
 
-        from tests.helpers.mongo_wire import WireServer, with_database
-
-        with contextlib.ExitStack() as stack:
-            server = (
-                args.url
-                or stack.enter_context(
-                    WireServer.start(Path(tmp), test_commands=False)
-                ).url
-            )
-            name = f"bench_{uuid.uuid4().hex[:8]}"
-            try:
-                yield with_database(server, name)
-            finally:
-                with pymongo.MongoClient(server) as client:
-                    client.drop_database(name)
+    with server(args.url) as url, fresh_database(url) as database:
+        yield database
 
 
 def time_first_read(url: str, repeats: int = 7) -> dict[str, float]:
