@@ -604,6 +604,16 @@ class SQLiteTrialStore(BaseTrialStore):
         return self._run(what, body, "BEGIN IMMEDIATE")
 
     @staticmethod
+    def _study_version(conn: sqlite3.Connection, name: str) -> int:
+        """The study's change version (raises StudyNotFoundError if it is missing)."""
+        row = conn.execute(
+            "SELECT version FROM studies WHERE name = ?", (name,)
+        ).fetchone()
+        if row is None:
+            raise _study_not_found(name)
+        return int(row[0])
+
+    @staticmethod
     def _require_study(conn: sqlite3.Connection, name: str) -> None:
         if (
             conn.execute("SELECT 1 FROM studies WHERE name = ?", (name,)).fetchone()
@@ -1117,18 +1127,14 @@ class SQLiteTrialStore(BaseTrialStore):
         c.check_cursor(cursor)
 
         def body(conn: sqlite3.Connection) -> tuple[list[Trial], int]:
-            row = conn.execute(
-                "SELECT version FROM studies WHERE name = ?", (study,)
-            ).fetchone()
-            if row is None:
-                raise _study_not_found(study)
+            version = self._study_version(conn, study)
             rows = conn.execute(
                 f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE study = ? AND version > ? "
                 "ORDER BY version, tid",
                 (study, cursor),
             ).fetchall()
             trials = _with_intermediate(conn, study, [_trial(r) for r in rows])
-            return trials, max(cursor, row[0])
+            return trials, max(cursor, version)
 
         return self._read("changes_since", body, snapshot=True)
 
@@ -1139,17 +1145,13 @@ class SQLiteTrialStore(BaseTrialStore):
         c.check_cursor(cursor)
 
         def body(conn: sqlite3.Connection) -> tuple[list[TrialReports], int]:
-            row = conn.execute(
-                "SELECT version FROM studies WHERE name = ?", (study,)
-            ).fetchone()
-            if row is None:
-                raise _study_not_found(study)
+            version = self._study_version(conn, study)
             rows = conn.execute(_REPORTS_SINCE, (study, cursor)).fetchall()
             found = [
                 TrialReports(tid, TrialState(state), _unpack(data) if data else {})
                 for tid, state, data in rows
             ]
-            return found, max(cursor, row[0])
+            return found, max(cursor, version)
 
         return self._read("reports_since", body, snapshot=True)
 
