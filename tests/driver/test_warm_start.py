@@ -115,12 +115,17 @@ def _export(db_url, study, fmt, path):
     return str(path)
 
 
-@pytest.mark.parametrize("fmt", ["json", "csv"])
-def test_import_an_export_of_another_study_once(store, db_url, tmp_path, fmt):
+def _run_source(db_url: str) -> None:
+    """Six finished trials of random search in the study ``source``."""
     source = StoreTrials(db_url, study="source", workers=1)
     fmin(quadratic, SPACE, algo=rand.suggest, max_evals=6, trials=source,
          show_progressbar=False)  # fmt: skip
     source.close()
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_import_an_export_of_another_study_once(store, db_url, tmp_path, fmt):
+    _run_source(db_url)
     path = _export(db_url, "source", fmt, tmp_path / f"export.{fmt}")
     make(store, "target")
     code, out = cli("import", "--db", db_url, "--study", "target", path)
@@ -143,10 +148,7 @@ def test_import_an_export_of_another_study_once(store, db_url, tmp_path, fmt):
 
 @pytest.mark.parametrize("fmt", ["json", "csv"])
 def test_import_names_the_trials_it_left_out(store, db_url, tmp_path, fmt):
-    source = StoreTrials(db_url, study="source", workers=1)
-    fmin(quadratic, SPACE, algo=rand.suggest, max_evals=6, trials=source,
-         show_progressbar=False)  # fmt: skip
-    source.close()
+    _run_source(db_url)
     path = Path(_export(db_url, "source", fmt, tmp_path / f"export.{fmt}"))
     states = ["done", "pruned", "error", "pruned", "done", "cancelled"]
     if fmt == "json":
