@@ -94,6 +94,9 @@ class TPESettings:
     liar_width: str = "good"
     pending_widen: float = 1.0
     max_widen: float = 2.0
+    branch_joint: bool = False
+    conditional_gamma: float | None = None
+    conditional_bandwidth: float = 1.0
 
     def __post_init__(self) -> None:
         rules = [
@@ -164,12 +167,14 @@ class _Group:
         return self.specs[0].is_active(chosen)
 
 
-_GROUP_CACHE: dict[tuple[int, bool], tuple[CompiledSpace, list[_Group]]] = {}
+_GROUP_CACHE: dict[tuple[int, bool, bool], tuple[CompiledSpace, list[_Group]]] = {}
 
 
-def _groups(space: CompiledSpace, multivariate: bool) -> list[_Group]:
+def _groups(
+    space: CompiledSpace, multivariate: bool, joint: bool = False
+) -> list[_Group]:
     """The groups of ``space`` in parents-first order (cached per space object)."""
-    key = (id(space), multivariate)
+    key = (id(space), multivariate, joint)
     cached = _GROUP_CACHE.get(key)
     if cached is not None and cached[0] is space:
         return cached[1]
@@ -177,9 +182,14 @@ def _groups(space: CompiledSpace, multivariate: bool) -> list[_Group]:
     for spec in space:
         bucket = spec.conditions if multivariate else spec.label
         buckets.setdefault(bucket, []).append(spec)
-    groups = [
-        _Group(s[0].conditions, tuple(s), GroupLayout(s)) for s in buckets.values()
+    shared = [
+        s for s in space if not s.conditions and s.kind in ("uniform", "normal")
     ]
+    groups = []
+    for specs in buckets.values():
+        if joint and multivariate and specs[0].conditions:
+            specs = specs + shared
+        groups.append(_Group(specs[0].conditions, tuple(specs), GroupLayout(specs)))
     if len(_GROUP_CACHE) > 32:
         _GROUP_CACHE.clear()
     _GROUP_CACHE[key] = (space, groups)
@@ -216,7 +226,7 @@ def suggest_batch(
     """
     chosen: list[dict[str, Any]] = [{} for _ in range(size)]
     n_ei = settings.n_ei_candidates
-    for group in _groups(space, settings.multivariate):
+    for group in _groups(space, settings.multivariate, settings.branch_joint):
         rows = [i for i, point in enumerate(chosen) if group.is_active(point)]
         if not rows:
             continue
@@ -248,6 +258,8 @@ def _models(
         "bandwidth_floor": settings.bandwidth_floor,
         "bandwidth": settings.bandwidth,
     }
+    if group.conditions:
+        options["bandwidth_factor"] *= settings.conditional_bandwidth
     widen = min(
         (1.0 + n_pending / max(len(history), 1)) ** settings.pending_widen,
         settings.max_widen,
@@ -255,7 +267,7 @@ def _models(
     good = ParzenEstimator(
         group.layout,
         *below,
-        **{**options, "bandwidth_factor": settings.bandwidth_factor * widen},
+        **{**options, "bandwidth_factor": options["bandwidth_factor"] * widen},
     )
     if settings.liar_width == "above" or liars[0].shape[0] == 0:
         merged = (np.concatenate(p) for p in zip(above, liars, strict=True))
@@ -303,7 +315,10 @@ def _split(
     """
     state = _rows.group_rows(history, group.labels, settings.ignore_failures)
     n_active = state.count
-    n_below = min(math.ceil(settings.gamma * n_active), settings.max_below, n_active)
+    gamma = settings.gamma
+    if group.conditions and settings.conditional_gamma is not None:
+        gamma = settings.conditional_gamma
+    n_below = min(math.ceil(gamma * n_active), settings.max_below, n_active)
     below_rows = _rows.below_rows(history, state, n_below)
     above_rows, above_weights = _rows.above_rows(
         state, below_rows, settings.linear_forgetting, settings.max_above_kernels, rng
