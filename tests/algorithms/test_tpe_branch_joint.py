@@ -97,7 +97,5 @@ def test_spaces_without_conditions_are_unchanged(n):
         params = tpe.suggest(BOX, history, rng)[0]
         history.add(params, params["a"] ** 2 + math.log(params["b"]) ** 2)
     joint = tpe.suggest(BOX, history, np.random.default_rng(5), n=n, branch_joint=True)
-    plain = tpe.suggest(
-        BOX, history, np.random.default_rng(5), n=n, branch_joint=False
-    )
+    plain = tpe.suggest(BOX, history, np.random.default_rng(5), n=n, branch_joint=False)
     assert joint == plain

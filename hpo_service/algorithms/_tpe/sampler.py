@@ -5,6 +5,19 @@ exactly the same trials, so (with ``multivariate=True``) they are modelled, samp
 scored jointly; with ``multivariate=False`` every parameter is its own group. Groups are
 visited parents first; a group is sampled only if the choices made so far activate it,
 and it learns only from the trials (and pending points) in which it was active.
+
+With ``branch_joint=True`` a conditional group also holds the unconditional numeric
+parameters (they are active in every trial, so in every trial of the branch too): its
+density is fit on the branch's trials over (own parameters, shared numeric ones), and
+when it is sampled its draw of the shared parameters replaces the one made by the
+unconditional group, which still decides the choices (the branch). So an rbf SVM's
+``(C, gamma)`` is one density over the rbf trials and can follow the diagonal ridge of
+its loss, which two separate densities cannot. If several conditional groups are active
+in one point, the last one visited sets the shared values. Spaces without conditions,
+and conditional groups in spaces without unconditional numeric parameters, are
+unchanged. Optuna's ``TPESampler(multivariate=True, group=True)`` keeps such groups
+apart (its groups are the same as ours without this option); hyperopt's TPE models
+every parameter on its own.
 """
 
 from __future__ import annotations
@@ -74,6 +87,9 @@ class TPESettings:
             widely (0 turns it off).
         max_widen: Upper bound on that factor (>= 1). Without it 64 workers on 10
             results widened the good density eightfold, i.e. back to random search.
+        branch_joint: Model each conditional group jointly with the unconditional
+            numeric parameters, on the trials of its branch (see the module
+            docstring; needs ``multivariate``).
     """
 
     n_startup_jobs: int = 10
@@ -95,8 +111,6 @@ class TPESettings:
     pending_widen: float = 1.0
     max_widen: float = 2.0
     branch_joint: bool = False
-    conditional_gamma: float | None = None
-    conditional_bandwidth: float = 1.0
 
     def __post_init__(self) -> None:
         rules = [
@@ -182,9 +196,7 @@ def _groups(
     for spec in space:
         bucket = spec.conditions if multivariate else spec.label
         buckets.setdefault(bucket, []).append(spec)
-    shared = [
-        s for s in space if not s.conditions and s.kind in ("uniform", "normal")
-    ]
+    shared = [s for s in space if not s.conditions and s.kind in ("uniform", "normal")]
     groups = []
     for specs in buckets.values():
         if joint and multivariate and specs[0].conditions:
@@ -258,8 +270,6 @@ def _models(
         "bandwidth_floor": settings.bandwidth_floor,
         "bandwidth": settings.bandwidth,
     }
-    if group.conditions:
-        options["bandwidth_factor"] *= settings.conditional_bandwidth
     widen = min(
         (1.0 + n_pending / max(len(history), 1)) ** settings.pending_widen,
         settings.max_widen,
@@ -267,7 +277,7 @@ def _models(
     good = ParzenEstimator(
         group.layout,
         *below,
-        **{**options, "bandwidth_factor": options["bandwidth_factor"] * widen},
+        **{**options, "bandwidth_factor": settings.bandwidth_factor * widen},
     )
     if settings.liar_width == "above" or liars[0].shape[0] == 0:
         merged = (np.concatenate(p) for p in zip(above, liars, strict=True))
@@ -315,10 +325,7 @@ def _split(
     """
     state = _rows.group_rows(history, group.labels, settings.ignore_failures)
     n_active = state.count
-    gamma = settings.gamma
-    if group.conditions and settings.conditional_gamma is not None:
-        gamma = settings.conditional_gamma
-    n_below = min(math.ceil(gamma * n_active), settings.max_below, n_active)
+    n_below = min(math.ceil(settings.gamma * n_active), settings.max_below, n_active)
     below_rows = _rows.below_rows(history, state, n_below)
     above_rows, above_weights = _rows.above_rows(
         state, below_rows, settings.linear_forgetting, settings.max_above_kernels, rng
