@@ -107,9 +107,8 @@ def sample(
     Returns:
         An array shaped like the broadcast of the arguments.
     """
-    mu, sigma, low, high = np.broadcast_arrays(
-        *(np.asarray(v, dtype=float) for v in (mu, sigma, low, high))
-    )
+    mu, sigma, low, high = (np.asarray(v, dtype=float) for v in (mu, sigma, low, high))
+    shape = np.broadcast_shapes(mu.shape, sigma.shape, low.shape, high.shape)
     a = (low - mu) / sigma
     b = (high - mu) / sigma
     flip = a > 0
@@ -117,7 +116,7 @@ def sample(
     hi = np.where(flip, -a, b)
     p_lo = special.ndtr(lo)
     p_hi = special.ndtr(hi)
-    u = rng.random(mu.shape)
+    u = rng.random(shape)
     z = special.ndtri(p_lo + u * (p_hi - p_lo))
     z = np.clip(np.where(flip, -z, z), a, b)
     return mu + sigma * z
