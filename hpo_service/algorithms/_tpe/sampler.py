@@ -74,6 +74,14 @@ class TPESettings:
             widely (0 turns it off).
         max_widen: Upper bound on that factor (>= 1). Without it 64 workers on 10
             results widened the good density eightfold, i.e. back to random search.
+        whole_end_bins: The densities give the end values of a bounded quantised
+            parameter (``uniformint``, ``quniform``, ``qloguniform``) a whole
+            rounding bin, as inner values have and as Optuna's ``suggest_int`` draws
+            them (the support widened by half a step at each end; proposals still
+            rounded and clipped to the space's values). False keeps hyperopt's
+            definition, which clips the end bins to the bounds, so that an end
+            value weighs half an inner one. The startup trials and random search
+            draw from the space's (hyperopt's) prior either way.
     """
 
     n_startup_jobs: int = 10
@@ -94,6 +102,7 @@ class TPESettings:
     liar_width: str = "good"
     pending_widen: float = 1.0
     max_widen: float = 2.0
+    whole_end_bins: bool = False
 
     def __post_init__(self) -> None:
         rules = [
@@ -164,12 +173,14 @@ class _Group:
         return self.specs[0].is_active(chosen)
 
 
-_GROUP_CACHE: dict[tuple[int, bool], tuple[CompiledSpace, list[_Group]]] = {}
+_GROUP_CACHE: dict[tuple[int, bool, bool], tuple[CompiledSpace, list[_Group]]] = {}
 
 
-def _groups(space: CompiledSpace, multivariate: bool) -> list[_Group]:
+def _groups(
+    space: CompiledSpace, multivariate: bool, whole_end_bins: bool = False
+) -> list[_Group]:
     """The groups of ``space`` in parents-first order (cached per space object)."""
-    key = (id(space), multivariate)
+    key = (id(space), multivariate, whole_end_bins)
     cached = _GROUP_CACHE.get(key)
     if cached is not None and cached[0] is space:
         return cached[1]
@@ -178,7 +189,8 @@ def _groups(space: CompiledSpace, multivariate: bool) -> list[_Group]:
         bucket = spec.conditions if multivariate else spec.label
         buckets.setdefault(bucket, []).append(spec)
     groups = [
-        _Group(s[0].conditions, tuple(s), GroupLayout(s)) for s in buckets.values()
+        _Group(s[0].conditions, tuple(s), GroupLayout(s, whole_end_bins))
+        for s in buckets.values()
     ]
     if len(_GROUP_CACHE) > 32:
         _GROUP_CACHE.clear()
@@ -216,7 +228,7 @@ def suggest_batch(
     """
     chosen: list[dict[str, Any]] = [{} for _ in range(size)]
     n_ei = settings.n_ei_candidates
-    for group in _groups(space, settings.multivariate):
+    for group in _groups(space, settings.multivariate, settings.whole_end_bins):
         rows = [i for i, point in enumerate(chosen) if group.is_active(point)]
         if not rows:
             continue
