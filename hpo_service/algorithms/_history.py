@@ -39,6 +39,7 @@ class History:
         self._losses = np.full(_INITIAL_CAPACITY, np.nan)
         self._objectives: np.ndarray | None = None  # (capacity, m) once m > 1
         self._violations = np.zeros(_INITIAL_CAPACITY)
+        self._n_violating = 0  # trials with a positive violation
         self._n_objectives = 0  # 0 until a successful trial fixes it
         self.pending: list[Mapping[str, Any]] = []
         self.pending_weights: list[float] | None = None
@@ -75,6 +76,7 @@ class History:
         elif vector is not None:
             self._losses[self._n] = vector[0]
         self._violations[self._n] = max(0.0, float(violation))
+        self._n_violating += int(self._violations[self._n] > 0)
         self._n += 1
 
     def _vector(self, loss: float | Sequence[float] | None) -> np.ndarray | None:
@@ -113,6 +115,11 @@ class History:
         return view
 
     @property
+    def has_violations(self) -> bool:
+        """Whether any trial violated a constraint (``violations.any()``, in O(1))."""
+        return self._n_violating > 0
+
+    @property
     def violations(self) -> np.ndarray:
         """Total constraint violation of each trial (0 = feasible), read-only view."""
         view = self._violations[: self._n]
@@ -135,6 +142,7 @@ class History:
         view._losses = np.array(losses, dtype=float).reshape(self._n)
         view._objectives = None
         view._violations = np.zeros(self._n)
+        view._n_violating = 0
         view._n_objectives = 1
         return view
 

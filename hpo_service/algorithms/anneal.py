@@ -115,7 +115,7 @@ def suggest(
     if n < 1:
         raise ValueError(f"`n >= 1` must hold, but got n={n!r}")
     config = AnnealSettings.from_kwargs(settings)
-    if history.n_objectives > 1 or history.violations.any():
+    if history.n_objectives > 1 or history.has_violations:
         history = _ranked(history)
     observed = _Observations(space, history)
     return [_Point(observed, config, rng).draw() for _ in range(n)]

@@ -33,6 +33,7 @@ The defaults and why: ``benchmarks/README.md``.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -86,11 +87,11 @@ def suggest(
     if n < 1:
         raise ValueError(f"`n >= 1` must hold, but got n={n!r}")
     settings = canonical_settings(settings)
-    if history.n_objectives > 1 or history.violations.any():
+    if history.n_objectives > 1 or history.has_violations:
         from hpo_service.algorithms import motpe  # several objectives, or constraints
 
         return motpe.suggest(space, history, rng, n, **settings)
-    config = TPESettings.from_kwargs(settings)
+    config = _settings(settings)
     pending = list(history.pending) if config.constant_liar else []
     weights = history.pending_weights if config.constant_liar else None
     weights = None if weights is None else list(weights)
@@ -108,6 +109,21 @@ def suggest(
             if weights is not None:
                 weights.extend([1.0] * len(batch))
     return out
+
+
+def _settings(settings: dict[str, Any]) -> TPESettings:
+    """``TPESettings.from_kwargs(settings)``, kept for repeated calls (a driver passes
+    the same settings to every suggestion)."""
+    try:
+        key = tuple((name, type(v), v) for name, v in sorted(settings.items()))
+        return _cached_settings(key)
+    except TypeError:  # an unhashable value: let from_kwargs judge it
+        return TPESettings.from_kwargs(settings)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_settings(key: tuple[tuple[str, type, Any], ...]) -> TPESettings:
+    return TPESettings.from_kwargs({name: value for name, _, value in key})
 
 
 def check_settings(settings: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ import pytest
 from hpo_service.algorithms import tpe
 from hpo_service.algorithms._history import History
 from hpo_service.algorithms._tpe import _observed
-from hpo_service.algorithms._tpe.parzen_estimator import _distinct
+from hpo_service.algorithms._tpe._scoring import _distinct_per_row
 from hpo_service.algorithms._tpe.sampler import _groups
 from hpo_service.space import compile_space, hp
 
@@ -97,13 +97,31 @@ def test_a_copy_of_a_history_keeps_its_own_observed_rows():
     np.testing.assert_array_equal(_observed.observed(history, layout)[0][:20], before)
 
 
-def test_distinct_values_are_numpys_unique():
+def test_distinct_values_per_row_are_numpys_unique_row_by_row():
     rng = np.random.default_rng(4)
     for _ in range(100):
-        values = np.round(rng.normal(size=int(rng.integers(1, 60))) * 3) / 2
+        shape = (int(rng.integers(1, 5)), int(rng.integers(1, 60)))
+        values = np.round(rng.normal(size=shape) * 3) / 2
         if rng.random() < 0.3:
-            values[rng.integers(values.size)] = np.inf
-        _, first, inverse = np.unique(values, return_index=True, return_inverse=True)
-        got_first, got_inverse = _distinct(values)
-        np.testing.assert_array_equal(got_first, first)
-        np.testing.assert_array_equal(got_inverse, inverse)
+            values[-1, rng.integers(shape[1])] = np.inf
+        got = _distinct_per_row(values)
+        np.testing.assert_array_equal(got.count, [np.unique(r).size for r in values])
+        for r, row in enumerate(values):
+            _, first, inverse = np.unique(row, return_index=True, return_inverse=True)
+            np.testing.assert_array_equal(got.first[got.row == r], first)
+            np.testing.assert_array_equal(got.number[r], inverse)
+
+
+def test_distinct_pairs_per_row_number_every_entry_by_an_equal_pair():
+    rng = np.random.default_rng(6)
+    for _ in range(100):
+        shape = (int(rng.integers(1, 5)), int(rng.integers(1, 60)))
+        means = rng.integers(0, 6, size=shape) / 5
+        widths = rng.choice([0.1, 0.2, 1.0], size=shape)
+        got = _distinct_per_row(means, widths)
+        for r in range(shape[0]):
+            first = got.first[got.row == r]
+            assert np.all(np.diff(means[r, first]) >= 0)  # ascending means
+            at = first[got.number[r]]  # the listed pair of every entry
+            np.testing.assert_array_equal(means[r, at], means[r])
+            np.testing.assert_array_equal(widths[r, at], widths[r])

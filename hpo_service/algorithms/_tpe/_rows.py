@@ -80,6 +80,8 @@ def below_rows(history: History, state: _GroupRows, n_below: int) -> np.ndarray:
     """
     if n_below <= state.top_rows.size:
         fresh = state.active[state.merged :]
+        if fresh.size == 0 and n_below == state.top_rows.size:
+            return np.sort(state.top_rows)  # nothing new: the kept rows are the best
         rows = np.concatenate([state.top_rows, fresh])
         losses = np.concatenate([state.top_losses, _losses(history, fresh)])
     else:
@@ -123,13 +125,24 @@ def above_rows(
     if m <= cap:
         rows = np.setdiff1d(active, below, assume_unique=True)
         return rows, _forgetting_weights(m, linear_forgetting)
-    positions = _systematic(m, linear_forgetting, cap, rng)
-    positions, counts = np.unique(positions, return_counts=True)
+    positions, counts = _runs(_systematic(m, linear_forgetting, cap, rng))
     # The j-th active row that is not below: skip the below rows at or before it.
     below_at = np.searchsorted(active, below)
     shifted = below_at - np.arange(below.size)
     index = positions + np.searchsorted(shifted, positions, "right")
     return active[index], counts.astype(float)
+
+
+def _runs(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of a sorted array and their counts (``np.unique``'s, cheaper)."""
+    new = np.empty(sorted_values.size, dtype=bool)
+    new[:1] = True
+    np.not_equal(sorted_values[1:], sorted_values[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    ends = np.empty_like(starts)
+    ends[:-1] = starts[1:]
+    ends[-1:] = sorted_values.size
+    return sorted_values[starts], ends - starts
 
 
 def _forgetting_weights(n: int, linear_forgetting: int) -> np.ndarray:
@@ -157,8 +170,8 @@ def _systematic(
     total = ramp_total + (m - r)
     u = (rng.random() + np.arange(size)) * (total / size)
     in_ramp = u < ramp_total
-    with np.errstate(invalid="ignore", divide="ignore"):
-        x_ramp = (np.sqrt(a * a + 2.0 * b * u) - a) / b if b > 0 else u / a
+    # No invalid value or division by zero: u >= 0, a > 0 and b > 0 where used.
+    x_ramp = (np.sqrt(a * a + 2.0 * b * u) - a) / b if b > 0 else u / a
     x = np.where(in_ramp, x_ramp, r + (u - ramp_total))
     return np.minimum(x.astype(np.intp), m - 1)
 

@@ -28,9 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import special
 
-from hpo_service.algorithms._tpe import _truncnorm
+from hpo_service.algorithms._tpe import _scoring, _truncnorm
 from hpo_service.space._spec import ParamSpec
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -59,15 +58,6 @@ class Candidates:
     derived: dict[str, Any] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
-
-
-@dataclass(frozen=True)
-class _Bins:
-    """The distinct rounding bins of one column's candidates."""
-
-    lo: np.ndarray  # (u,) normalised lower edges of the distinct values' bins
-    hi: np.ndarray  # (u,) upper edges
-    of: np.ndarray  # (m,) each candidate's distinct-value number
 
 
 class GroupLayout:
@@ -119,31 +109,55 @@ class GroupLayout:
         self.n_options = np.array([p.size for p in priors], dtype=int)
         self.offsets = np.cumsum(self.n_options) - self.n_options
         self.option_prior = priors
-        self._option_rows: dict[tuple[int, int, float], np.ndarray] = {}
+        self._option_rows: dict[tuple[int, float], tuple[np.ndarray, np.ndarray]] = {}
         self.option_low = np.array(
             [s.low if s.kind == "randint" else 0 for s in self.categorical], dtype=float
         )
+        # Each column of a table of options: its categorical parameter, and the
+        # number of options of that parameter.
+        self._table_param = np.repeat(np.arange(len(priors)), self.n_options)
+        self._table_width = self.n_options[self._table_param]
 
-    def option_rows(self, j: int, k: int, prior_weight: float) -> np.ndarray:
-        """Log probabilities of categorical column ``j`` under each kind of kernel.
+    def option_tables(self, options: np.ndarray, prior_weight: float) -> np.ndarray:
+        """Log probability tables of the categorical parameters, one row per kernel.
 
-        Row ``o`` is the smoothed one-hot of option ``o`` in a density of ``k``
-        observations (the prior, weighted ``prior_weight * n_options / (k + 1)``,
-        plus 1 on the option, normalised); the last row is the prior. Kept per
-        ``(j, k, prior_weight)``: the densities of successive suggestions share them.
+        Args:
+            options: Option indices of ``k`` observations ``(k, n_categorical)``.
+            prior_weight: Weight of the prior (also the smoothing strength).
 
         Returns:
-            ``(n_options + 1, n_options)`` log probabilities.
+            ``(k + 1, sum of n_options)``: per parameter, row ``i`` holds the log
+            probabilities of its options under observation ``i``'s kernel (the prior,
+            weighted ``prior_weight * n_options / (k + 1)``, plus 1 on the observed
+            option, normalised); the last row is the prior. Kernels on the same
+            option share a row, so the distinct rows are computed once per ``(k,
+            prior_weight)`` (successive suggestions share them) and gathered.
         """
-        key = (j, k, prior_weight)
-        rows = self._option_rows.get(key)
-        if rows is None:
+        k = options.shape[0]
+        flat, start = self._distinct_option_rows(k, prior_weight)
+        kinds = np.empty((k + 1, self.n_options.size), dtype=np.intp)
+        kinds[:k] = options
+        kinds[k] = self.n_options  # the prior's row
+        return flat.take(kinds[:, self._table_param] * self._table_width + start)
+
+    def _distinct_option_rows(
+        self, k: int, prior_weight: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Every parameter's ``(n_options + 1, n_options)`` rows (see
+        :meth:`option_tables`) raveled end to end, and where each table column's
+        entry for option 0 sits in them (cached)."""
+        key = (k, prior_weight)
+        cached = self._option_rows.get(key)
+        if cached is None:
             if len(self._option_rows) > 1024:
                 self._option_rows.clear()
-            rows = self._option_rows[key] = _option_rows(
-                self.option_prior[j], k, prior_weight
-            )
-        return rows
+            rows = [_option_rows(p, k, prior_weight).ravel() for p in self.option_prior]
+            sizes = np.array([r.size for r in rows], dtype=np.intp)
+            base = (np.cumsum(sizes) - sizes)[self._table_param]
+            within = np.arange(self._table_param.size) - self.offsets[self._table_param]
+            flat = np.concatenate(rows) if rows else np.empty(0)
+            cached = self._option_rows[key] = (flat, base + within)
+        return cached
 
     def observations(
         self, columns: Sequence[np.ndarray]
@@ -167,6 +181,13 @@ class GroupLayout:
             options[:, j] = by_label[spec.label]
         options -= self.option_low.astype(np.intp)
         return self.normalise(values), options
+
+    def no_observations(self) -> tuple[np.ndarray, np.ndarray]:
+        """What :meth:`observations` gives for no rows (new empty arrays)."""
+        return (
+            np.empty((0, len(self.numeric))),
+            np.empty((0, len(self.categorical)), dtype=np.intp),
+        )
 
     def normalise(self, values: np.ndarray) -> np.ndarray:
         """Map parameter values to clipped normalised base space."""
@@ -235,25 +256,6 @@ class GroupLayout:
         with np.errstate(divide="ignore"):
             return x, np.sum(np.log(hi - lo), axis=1)
 
-    def coarse_bins(self, candidates: Candidates) -> list[_Bins]:
-        """The distinct rounding bins of each coarse column's candidates.
-
-        Computed once per ``candidates`` (kept in ``candidates.derived``).
-
-        Returns:
-            Per column of ``coarse_idx``: the normalised lower and upper edges of the
-            distinct values' bins, and each candidate's distinct-value number.
-        """
-        if "coarse" not in candidates.derived:
-            idx = self.coarse_idx
-            lo, hi = self.bin_edges(candidates.values[:, idx], idx)
-            bins = []
-            for col, j in enumerate(idx):
-                first, inverse = _distinct(candidates.values[:, j])
-                bins.append(_Bins(lo[first, col], hi[first, col], inverse))
-            candidates.derived["coarse"] = bins
-        return candidates.derived["coarse"]
-
     def to_params(self, candidates: Candidates, index: int) -> dict[str, Any]:
         """The params ``{label: value}`` of candidate ``index``, typed by kind."""
         out: dict[str, Any] = {}
@@ -303,8 +305,10 @@ class ParzenEstimator:
     ) -> None:
         self.layout = layout
         k = numeric.shape[0]
-        w = np.append(np.asarray(weights, dtype=float), prior_weight if k else 1.0)
-        self.weights = w / w.sum()
+        w = np.empty(k + 1)
+        w[:k] = weights
+        w[k] = prior_weight if k else 1.0
+        self.weights = w / np.add.reduce(w)
         self.log_weights = np.log(self.weights)
         if sigmas is None and bandwidth == "scott" and k >= 2:
             sigmas = _scott_width(numeric) * bandwidth_factor  # shared by all kernels
@@ -314,12 +318,7 @@ class ParzenEstimator:
         self.mus = np.concatenate([numeric, layout.prior_mu[None, :]])
         self.sigmas = np.ones_like(self.mus)
         self.sigmas[:k] = np.minimum(np.maximum(sigmas, floor), 1.0)
-        # Every mean lies inside its bounds, so each truncation interval straddles it.
-        self.log_mass = np.log1p(
-            -special.ndtr((layout.low - self.mus) / self.sigmas)
-            - special.ndtr((self.mus - layout.high) / self.sigmas)
-        )
-        self.log_tables = _option_tables(layout, options, prior_weight)
+        self.log_tables = layout.option_tables(options, prior_weight)
 
     @property
     def n_components(self) -> int:
@@ -328,7 +327,7 @@ class ParzenEstimator:
 
     def sample(self, rng: np.random.Generator, size: int) -> Candidates:
         """Draw ``size`` points from the mixture."""
-        comp = rng.choice(self.n_components, size=size, p=self.weights)
+        comp = _draw_components(self.weights, size, rng)
         layout = self.layout
         raw = _truncnorm.sample(
             self.mus[comp], self.sigmas[comp], layout.low, layout.high, rng
@@ -343,99 +342,23 @@ class ParzenEstimator:
         return Candidates(raw=raw, values=layout.to_values(raw), options=options)
 
     def log_pdf(self, candidates: Candidates) -> np.ndarray:
-        """Log density (log mass for quantised and categorical parts) per candidate."""
-        joint = self.log_weights[None, :] + self._log_dense(candidates)
-        if self.layout.coarse_idx.size:
-            joint += self._log_coarse(candidates)
-        if self.layout.n_options.size:
-            joint += self._log_categorical(candidates.options)
-        return _logsumexp(joint)
+        """Log density (log mass for quantised and categorical parts) per candidate.
 
-    def _log_dense(self, candidates: Candidates) -> np.ndarray:
-        idx = self.layout.dense_idx
-        if idx.size == 0:
-            return np.zeros((candidates.raw.shape[0], self.n_components))
-        x, log_width = self.layout.dense_coords(candidates)
-        inv_var = self.sigmas[:, idx] ** -2
-        mus = self.mus[:, idx]
-        # sum_d (x_d - mu_kd)^2 / s_kd^2, expanded so that BLAS does the heavy lifting.
-        sq = (x * x) @ inv_var.T - 2.0 * x @ (mus * inv_var).T
-        sq += np.sum(mus * mus * inv_var, axis=1)[None, :]
-        norm = np.sum(np.log(self.sigmas[:, idx]) + self.log_mass[:, idx], axis=1)
-        out = -0.5 * np.maximum(sq, 0.0) - norm[None, :]
-        return out + (log_width - idx.size * _LOG_SQRT_2PI)[:, None]
-
-    def _log_coarse(self, candidates: Candidates) -> np.ndarray:
-        """Exact log mass of each candidate's rounding bins under each component.
-
-        Candidates and kernels both sit on a coarse grid, so each column is scored
-        once per distinct (candidate value, kernel) pair, and all columns in a single
-        call of :func:`_truncnorm.log_gauss_mass`.
+        To score the same candidates under several densities, one call of
+        :func:`._scoring.log_pdfs` is cheaper.
         """
-        tables, a_parts, b_parts = [], [], []
-        bins_of = self.layout.coarse_bins(candidates)
-        for bins, j in zip(bins_of, self.layout.coarse_idx, strict=True):
-            first_k, kernel_of = _unique_pairs(self.mus[:, j], self.sigmas[:, j])
-            mus, sigmas = self.mus[first_k, j], self.sigmas[first_k, j]
-            a_parts.append(((bins.lo[:, None] - mus) / sigmas).ravel())
-            b_parts.append(((bins.hi[:, None] - mus) / sigmas).ravel())
-            tables.append((bins.lo.size, bins.of, kernel_of, self.log_mass[first_k, j]))
-        mass = _truncnorm.log_gauss_mass(
-            np.concatenate(a_parts), np.concatenate(b_parts)
-        )
-        out = np.zeros((candidates.values.shape[0], self.n_components))
-        start = 0
-        for n_cand, cand_of, kernel_of, log_mass in tables:
-            stop = start + n_cand * log_mass.size
-            table = mass[start:stop].reshape(n_cand, log_mass.size) - log_mass
-            out += table.take(cand_of, axis=0).take(kernel_of, axis=1)
-            start = stop
-        return out
-
-    def _log_categorical(self, options: np.ndarray) -> np.ndarray:
-        cols = options + self.layout.offsets[None, :]
-        picked = self.log_tables[:, cols.ravel()].reshape(
-            self.n_components, *cols.shape
-        )
-        return picked.sum(axis=2).T
+        return _scoring.log_pdfs([self], candidates)[0]
 
 
-def _distinct(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """First index of each distinct value of ``a`` (ascending) and each row's number;
-    what ``np.unique(a, return_index=True, return_inverse=True)`` gives, for less."""
-    order = np.argsort(a, kind="stable")
-    sorted_a = a[order]
-    new = np.empty(a.size, dtype=bool)
-    new[:1] = True
-    new[1:] = sorted_a[1:] != sorted_a[:-1]
-    inverse = np.empty(a.size, dtype=np.intp)
-    inverse[order] = np.cumsum(new) - 1
-    return order[new], inverse
-
-
-def _unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """First index of each distinct pair ``(a[i], b[i])`` and each row's pair number.
-
-    Rows are sorted by ``a`` only, so a pair may be listed twice when rows with the
-    same ``a`` but other ``b`` lie between its rows: harmless (the pair's mass is
-    computed twice), and cheaper than sorting by both.
-    """
-    order = np.argsort(a, kind="stable")  # equal means with other widths may repeat
-    sa, sb = a[order], b[order]
-    new = np.empty(a.size, dtype=bool)
-    new[:1] = True
-    new[1:] = (sa[1:] != sa[:-1]) | (sb[1:] != sb[:-1])
-    inverse = np.empty(a.size, dtype=np.intp)
-    inverse[order] = np.cumsum(new) - 1
-    return order[new], inverse
-
-
-def _logsumexp(x: np.ndarray) -> np.ndarray:
-    """Row-wise ``log(sum(exp(x)))``, safe for rows that are all ``-inf``."""
-    top = np.max(x, axis=1)
-    top = np.where(np.isfinite(top), top, 0.0)
-    with np.errstate(divide="ignore"):
-        return top + np.log(np.sum(np.exp(x - top[:, None]), axis=1))
+def _draw_components(
+    weights: np.ndarray, size: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``size`` component numbers drawn with probabilities ``weights`` (summing to 1)
+    by inverting their cumulative sum: the draws of ``rng.choice(weights.size, size,
+    p=weights)``, without its checks of ``weights``."""
+    cdf = np.cumsum(weights)
+    cdf /= cdf[-1]
+    return cdf.searchsorted(rng.random(size), side="right")
 
 
 def _bandwidths(
@@ -463,24 +386,11 @@ def _bandwidths(
 def _scott_width(mus: np.ndarray) -> np.ndarray:
     """One bandwidth per dimension from Scott's rule (halved), shared by all kernels."""
     k, d = mus.shape
-    return _SCOTT_SCALE * np.std(mus, axis=0, ddof=1) * k ** (-1.0 / (d + 4))
-
-
-def _option_tables(
-    layout: GroupLayout, options: np.ndarray, prior_weight: float
-) -> np.ndarray:
-    """Log probability tables ``(k + 1, sum of options)``: smoothed one-hots + prior.
-
-    Kernels on the same option share a row, so each column's distinct rows (one per
-    option, plus the prior) are computed once (see :meth:`GroupLayout.option_rows`)
-    and gathered.
-    """
-    k = options.shape[0]
-    tables = np.empty((k + 1, int(layout.n_options.sum())))
-    for j, (offset, n) in enumerate(zip(layout.offsets, layout.n_options, strict=True)):
-        rows = layout.option_rows(j, k, prior_weight)
-        tables[:, offset : offset + n] = rows[np.append(options[:, j], n)]
-    return tables
+    # np.std(mus, axis=0, ddof=1), step by step as numpy computes it (the same
+    # floats) without its Python-level overhead.
+    deviations = mus - np.add.reduce(mus, axis=0, keepdims=True) / k
+    std = np.sqrt(np.add.reduce(deviations * deviations, axis=0) / (k - 1))
+    return _SCOTT_SCALE * std * k ** (-1.0 / (d + 4))
 
 
 def _option_rows(prior: np.ndarray, k: int, prior_weight: float) -> np.ndarray:

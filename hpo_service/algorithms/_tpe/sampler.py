@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from hpo_service.algorithms._history import History
-from hpo_service.algorithms._tpe import _observed, _rows
+from hpo_service.algorithms._tpe import _observed, _rows, _scoring
 from hpo_service.algorithms._tpe.parzen_estimator import (
     Candidates,
     GroupLayout,
@@ -234,7 +234,7 @@ def suggest_batch(
             continue
         good, bad = _models(group, history, pending, rng, settings, pending_weights)
         candidates = good.sample(rng, n_ei * len(rows))
-        score = good.log_pdf(candidates) - bad.log_pdf(candidates)
+        score = _log_ratio(good, bad, candidates)
         best = np.argmax(score.reshape(len(rows), n_ei), axis=1)
         for row, index in zip(rows, best + n_ei * np.arange(len(rows)), strict=True):
             chosen[row].update(group.layout.to_params(candidates, int(index)))
@@ -281,6 +281,17 @@ def _models(
     return good, _Mixture([(weight_bad, bad), (float(np.sum(liars[2])), near)])
 
 
+def _log_ratio(
+    good: ParzenEstimator, bad: ParzenEstimator | _Mixture, candidates: Candidates
+) -> np.ndarray:
+    """``log l(x) - log g(x)`` per candidate, every density scored in one pass."""
+    if isinstance(bad, ParzenEstimator):
+        log_good, log_bad = _scoring.log_pdfs([good, bad], candidates)
+        return log_good - log_bad
+    log_good, *logs = _scoring.log_pdfs([good, *bad.densities], candidates)
+    return log_good - bad.combine(logs)
+
+
 class _Mixture:
     """A weighted mixture of densities (the bad observations and the pending points).
 
@@ -292,10 +303,20 @@ class _Mixture:
         total = sum(w for w, _ in parts)
         self.parts = [(math.log(w / total), d) for w, d in parts]
 
+    @property
+    def densities(self) -> list[ParzenEstimator]:
+        """The mixed densities, in order."""
+        return [d for _, d in self.parts]
+
     def log_pdf(self, candidates: Candidates) -> np.ndarray:
         """Log density of the mixture per candidate."""
+        return self.combine(_scoring.log_pdfs(self.densities, candidates))
+
+    def combine(self, logs: Sequence[np.ndarray]) -> np.ndarray:
+        """The mixture's log density from its densities' (in :attr:`densities`
+        order)."""
         return np.logaddexp.reduce(
-            [lw + d.log_pdf(candidates) for lw, d in self.parts], axis=0
+            [lw + log for (lw, _), log in zip(self.parts, logs, strict=True)], axis=0
         )
 
 
@@ -323,16 +344,28 @@ def _split(
     numeric, options = _observed.observed(history, group.layout)
     below = numeric[below_rows], options[below_rows]
     above = numeric[above_rows], options[above_rows]
-    pending_cols, active = _pending_columns(group, pending)
-    liars = group.layout.observations(pending_cols)
-    liar_weights = np.full(pending_cols[0].size, settings.liar_weight)
-    if weights is not None:
-        liar_weights *= np.asarray(weights, dtype=float)[active]
     return (
         (*below, np.ones(below_rows.size)),
         (*above, above_weights),
-        (*liars, liar_weights),
+        _liars(group, pending, settings.liar_weight, weights),
     )
+
+
+def _liars(
+    group: _Group,
+    pending: Sequence[Mapping[str, Any]],
+    liar_weight: float,
+    weights: Sequence[float] | None,
+) -> _Observations:
+    """The pending points that activate the group, as weighted observations."""
+    if not pending:
+        return (*group.layout.no_observations(), np.empty(0))
+    pending_cols, active = _pending_columns(group, pending)
+    liars = group.layout.observations(pending_cols)
+    liar_weights = np.full(pending_cols[0].size, liar_weight)
+    if weights is not None:
+        liar_weights *= np.asarray(weights, dtype=float)[active]
+    return (*liars, liar_weights)
 
 
 def _pending_columns(
