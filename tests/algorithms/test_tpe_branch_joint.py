@@ -40,13 +40,13 @@ def _diagonal_history(n: int, seed: int) -> History:
 
 
 def test_a_conditional_group_holds_the_unconditional_numeric_parameters():
-    plain = [g.labels for g in _groups(DIAGONAL, True, False)]
-    joint = [g.labels for g in _groups(DIAGONAL, True, True)]
+    plain = [g.labels for g in _groups(DIAGONAL, True, joint=False)]
+    joint = [g.labels for g in _groups(DIAGONAL, True, joint=True)]
     assert plain == [("x", "e", "kernel"), ("y",)]
     # Own parameters first (their first one says where the group is active).
     assert joint == [("x", "e", "kernel"), ("y", "x", "e")]
     # Every parameter on its own: nothing to join.
-    alone = [g.labels for g in _groups(DIAGONAL, False, True)]
+    alone = [g.labels for g in _groups(DIAGONAL, False, joint=True)]
     assert alone == [("x",), ("e",), ("kernel",), ("y",)]
 
 

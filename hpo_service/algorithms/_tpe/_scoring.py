@@ -12,6 +12,7 @@ is scored in.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,7 +59,8 @@ def log_pdfs(
         One ``(m,)`` array per density, in order.
     """
     kernels = _stack(densities)
-    joint = kernels.log_weights[None, :] + _log_dense(kernels, candidates)
+    joint = _log_dense(kernels, candidates)
+    joint += kernels.log_weights[None, :]
     if kernels.layout.coarse_idx.size:
         joint += _log_coarse(kernels, candidates)
     if kernels.layout.n_options.size:
@@ -72,7 +74,7 @@ def _stack(densities: Sequence[ParzenEstimator]) -> _Kernels:
         arrays = [getattr(densities[0], name) for name in names]
     else:
         arrays = [np.concatenate([getattr(d, n) for d in densities]) for n in names]
-    stops = np.cumsum([d.n_components for d in densities]).tolist()
+    stops = list(itertools.accumulate(d.n_components for d in densities))
     spans = list(zip([0, *stops[:-1]], stops, strict=True))
     return _Kernels(densities[0].layout, *arrays, spans=spans)
 
@@ -92,8 +94,12 @@ def _log_dense(kernels: _Kernels, candidates: Candidates) -> np.ndarray:
     layout = kernels.layout
     log_mass = _log_mass(mus, sigmas, layout.low[idx], layout.high[idx])
     norm = np.sum(np.log(sigmas) + log_mass, axis=1)
-    out = -0.5 * np.maximum(sq, 0.0) - norm[None, :]
-    return out + (log_width - idx.size * _LOG_SQRT_2PI)[:, None]
+    # -0.5 * max(sq, 0) - norm + (log_width - d log(sqrt(2 pi))), in place.
+    np.maximum(sq, 0.0, out=sq)
+    sq *= -0.5
+    sq -= norm[None, :]
+    sq += (log_width - idx.size * _LOG_SQRT_2PI)[:, None]
+    return sq
 
 
 def _log_coarse(kernels: _Kernels, candidates: Candidates) -> np.ndarray:
@@ -123,8 +129,10 @@ def _log_coarse(kernels: _Kernels, candidates: Candidates) -> np.ndarray:
     low, high = layout.low[idx][pairs.row], layout.high[idx][pairs.row]
     mass -= _log_mass(pair_mu, pair_sigma, low, high)[elem_pair]
     by_bin = mass[bin_start[:, None] + pairs.number[bins.col]]  # (bins, K)
-    out = np.zeros((candidates.values.shape[0], mus.shape[1]))
-    for of in bins.of:  # column by column
+    # Summed column by column (no mass is -0.0, so starting from the first column
+    # gives what starting from zeros gives).
+    out = by_bin.take(bins.of[0], axis=0)
+    for of in bins.of[1:]:
         out += by_bin.take(of, axis=0)
     return out
 
@@ -215,8 +223,9 @@ def _logsumexp(x: np.ndarray) -> np.ndarray:
     """Row-wise ``log(sum(exp(x)))``, safe for rows that are all ``-inf``."""
     top = np.max(x, axis=1)
     top = np.where(np.isfinite(top), top, 0.0)
+    shifted = x - top[:, None]
     with np.errstate(divide="ignore"):
-        return top + np.log(np.sum(np.exp(x - top[:, None]), axis=1))
+        return top + np.log(np.sum(np.exp(shifted, out=shifted), axis=1))
 
 
 __all__ = ["log_pdfs"]

@@ -31,21 +31,23 @@ def log_gauss_mass(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     flip = a > 0
     lo = np.where(flip, -b, a)
     hi = np.where(flip, -a, b)
+    # Every interval near 0 (most of them) directly; the few deep in the tail are
+    # then computed again from the asymptotic series.
+    out = _log_mass_near(lo, hi)
     deep = hi < _DEEP_TAIL
     if not deep.any():
-        return _log_mass_near(lo, hi)
-    out = np.empty(lo.shape)
+        return out
+    out = np.asarray(out)  # a 0-d array, not a scalar, for 0-d bounds
     log_hi = _log_ndtr_tail(hi[deep])
     with np.errstate(divide="ignore"):
         ratio = np.exp(_log_ndtr_tail(lo[deep]) - log_hi)
         out[deep] = log_hi + np.log1p(-np.minimum(ratio, 1.0))
-    near = ~deep
-    out[near] = _log_mass_near(lo[near], hi[near])
     return out
 
 
 def _log_mass_near(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """``log(Phi(hi) - Phi(lo))`` for ``lo <= 0`` and ``hi >= -10`` (reflected)."""
+    """``log(Phi(hi) - Phi(lo))`` for ``lo <= 0`` (reflected), accurate for
+    ``hi >= -10`` (below, ``Phi`` underflows: -inf or imprecise, never NaN)."""
     left = hi <= 0
     p_lo = special.ndtr(lo)
     # Left of 0: Phi(hi) - Phi(lo); straddling 0: 1 - Phi(lo) - Phi(-hi).

@@ -87,6 +87,14 @@ class TPESettings:
             widely (0 turns it off).
         max_widen: Upper bound on that factor (>= 1). Without it 64 workers on 10
             results widened the good density eightfold, i.e. back to random search.
+        whole_end_bins: The densities give the end values of a bounded quantised
+            parameter (``uniformint``, ``quniform``, ``qloguniform``) a whole
+            rounding bin, as inner values have and as Optuna's ``suggest_int`` draws
+            them (the support widened by half a step at each end; proposals still
+            rounded and clipped to the space's values). False keeps hyperopt's
+            definition, which clips the end bins to the bounds, so that an end
+            value weighs half an inner one. The startup trials and random search
+            draw from the space's (hyperopt's) prior either way.
         branch_joint: Model each conditional group jointly with the unconditional
             numeric parameters, on the trials of its branch (see the module
             docstring; needs ``multivariate``).
@@ -110,6 +118,7 @@ class TPESettings:
     liar_width: str = "good"
     pending_widen: float = 1.0
     max_widen: float = 2.0
+    whole_end_bins: bool = False
     branch_joint: bool = False
 
     def __post_init__(self) -> None:
@@ -181,14 +190,19 @@ class _Group:
         return self.specs[0].is_active(chosen)
 
 
-_GROUP_CACHE: dict[tuple[int, bool, bool], tuple[CompiledSpace, list[_Group]]] = {}
+_GROUP_CACHE: dict[
+    tuple[int, bool, bool, bool], tuple[CompiledSpace, list[_Group]]
+] = {}
 
 
 def _groups(
-    space: CompiledSpace, multivariate: bool, joint: bool = False
+    space: CompiledSpace,
+    multivariate: bool,
+    whole_end_bins: bool = False,
+    joint: bool = False,
 ) -> list[_Group]:
     """The groups of ``space`` in parents-first order (cached per space object)."""
-    key = (id(space), multivariate, joint)
+    key = (id(space), multivariate, whole_end_bins, joint)
     cached = _GROUP_CACHE.get(key)
     if cached is not None and cached[0] is space:
         return cached[1]
@@ -201,7 +215,8 @@ def _groups(
     for specs in buckets.values():
         if joint and multivariate and specs[0].conditions:
             specs = specs + shared
-        groups.append(_Group(specs[0].conditions, tuple(specs), GroupLayout(specs)))
+        layout = GroupLayout(specs, whole_end_bins)
+        groups.append(_Group(specs[0].conditions, tuple(specs), layout))
     if len(_GROUP_CACHE) > 32:
         _GROUP_CACHE.clear()
     _GROUP_CACHE[key] = (space, groups)
@@ -238,7 +253,10 @@ def suggest_batch(
     """
     chosen: list[dict[str, Any]] = [{} for _ in range(size)]
     n_ei = settings.n_ei_candidates
-    for group in _groups(space, settings.multivariate, settings.branch_joint):
+    groups = _groups(
+        space, settings.multivariate, settings.whole_end_bins, settings.branch_joint
+    )
+    for group in groups:
         rows = [i for i, point in enumerate(chosen) if group.is_active(point)]
         if not rows:
             continue
