@@ -11,6 +11,8 @@ list and the defaults):
   (25); note hyperopt's rule is ``ceil(gamma * sqrt(n))`` with gamma 0.25;
 - ``prior_weight`` (1.5): weight of the prior component;
 - ``multivariate`` (True): model parameters that are active together jointly;
+- ``branch_joint`` (False): model each conditional group jointly with the unconditional
+  numeric parameters, on its branch's trials (e.g. an rbf SVM's ``C`` with ``gamma``);
 - ``constant_liar`` (True): pending trials count as bad observations;
 - ``bandwidth`` ("scott"), ``bandwidth_floor`` (0.3): kernel width rule and its floor;
 - ``ignore_failures`` (False): failed trials (NaN loss) count as the worst ones.
