@@ -11,6 +11,8 @@ list and the defaults):
   (25); note hyperopt's rule is ``ceil(gamma * sqrt(n))`` with gamma 0.25;
 - ``prior_weight`` (1.5): weight of the prior component;
 - ``multivariate`` (True): model parameters that are active together jointly;
+- ``branch_joint`` (False): model each conditional group jointly with the unconditional
+  numeric parameters, on its branch's trials (e.g. an rbf SVM's ``C`` with ``gamma``);
 - ``constant_liar`` (True): pending trials count as bad observations;
 - ``bandwidth`` ("scott"), ``bandwidth_floor`` (0.3): kernel width rule and its floor;
 - ``ignore_failures`` (False): failed trials (NaN loss) count as the worst ones.
@@ -18,6 +20,10 @@ list and the defaults):
   density's width in the bad density), ``liar_weight`` (1.0), ``pending_widen`` (1.0:
   the good density widens by ``1 + pending / finished``), ``max_widen`` (2.0: at most
   that factor).
+- ``whole_end_bins`` (False): the densities give the end values of ``uniformint`` /
+  ``quniform`` / ``qloguniform`` parameters whole rounding bins, as Optuna's
+  ``suggest_int`` does (hyperopt's definition, the default, gives them half a bin);
+  the startup trials still draw from the space's prior.
 
 hyperopt's spellings are accepted too, so hyperopt code ports unchanged:
 ``n_EI_candidates`` is ``n_ei_candidates``, and ``verbose`` (hyperopt's logging switch)

@@ -7,6 +7,12 @@ A :class:`GroupLayout` fixes how the parameters of one group map to arrays:
   ``[0, 1]`` and an unbounded (normal) one is standardised by its prior;
 - categorical parameters (``choice`` and ``randint``) are option indices ``0..C-1``.
 
+With ``whole_end_bins`` a bounded quantised parameter's support is widened by half a
+step beyond its end values, so that the end values' rounding bins are whole in every
+density (as Optuna's ``suggest_int`` draws them) instead of clipped to the declared
+bounds (hyperopt's definition, which gives them half a bin); proposals are still
+rounded and clipped to the space's values.
+
 A :class:`ParzenEstimator` is a weighted mixture with one component per observation plus
 one prior component. Each component is a product over the group's parameters of a
 truncated normal (continuous), the normal's probability mass of the value's rounding bin
@@ -57,8 +63,11 @@ class Candidates:
 class GroupLayout:
     """How the parameters of one group are laid out as arrays (see module docstring)."""
 
-    def __init__(self, specs: Sequence[ParamSpec]) -> None:
+    def __init__(
+        self, specs: Sequence[ParamSpec], whole_end_bins: bool = False
+    ) -> None:
         self.specs = tuple(specs)
+        self.whole_end_bins = whole_end_bins
         self.numeric = tuple(s for s in specs if s.kind in ("uniform", "normal"))
         self.categorical = tuple(s for s in specs if s.kind in ("choice", "randint"))
         self._init_numeric()
@@ -69,6 +78,11 @@ class GroupLayout:
         bounded = np.array([s.kind == "uniform" for s in specs], dtype=bool)
         self.center = np.array([_center(s) for s in specs], dtype=float)
         self.scale = np.array([_scale(s) for s in specs], dtype=float)
+        # The smallest and largest values a proposal may take (rounded ones clipped).
+        self.value_low = np.full(len(specs), -np.inf)
+        self.value_high = np.full(len(specs), np.inf)
+        if self.whole_end_bins:
+            self._widen_end_bins()
         self.low = np.where(bounded, 0.0, -np.inf)
         self.high = np.where(bounded, 1.0, np.inf)
         self.prior_mu = np.where(bounded, 0.5, 0.0)
@@ -81,6 +95,14 @@ class GroupLayout:
         self.fine = fine
         self.dense_idx = np.flatnonzero(~self.quantised | fine)
         self.coarse_idx = np.flatnonzero(self.quantised & ~fine)
+
+    def _widen_end_bins(self) -> None:
+        """Support of each bounded quantised parameter: its end values' whole bins."""
+        for j, spec in enumerate(self.numeric):
+            ends = _whole_bin_support(spec)
+            if ends is not None:
+                lo, hi, self.value_low[j], self.value_high[j] = ends
+                self.center[j], self.scale[j] = lo, hi - lo
 
     def _init_categorical(self) -> None:
         priors = [_option_prior(s) for s in self.categorical]
@@ -183,7 +205,10 @@ class GroupLayout:
         with np.errstate(over="ignore"):
             values = np.where(self.log, np.exp(values), values)
         q = np.where(self.quantised, self.q, 1.0)
-        return np.where(self.quantised, np.round(values / q) * q, values)
+        rounded = np.round(values / q) * q
+        if self.whole_end_bins:
+            rounded = np.clip(rounded, self.value_low, self.value_high)
+        return np.where(self.quantised, rounded, values)
 
     def bin_edges(
         self, values: np.ndarray, idx: np.ndarray
@@ -388,6 +413,30 @@ def _scale(spec: ParamSpec) -> float:
         return width if width > 0 else 1.0
     sigma = float(spec.sigma)  # type: ignore[arg-type]
     return sigma if sigma > 0 else 1.0
+
+
+def _whole_bin_support(spec: ParamSpec) -> tuple[float, float, float, float] | None:
+    """Base-space bounds covering the whole bins of a bounded quantised parameter's
+    end values, and those end values; None for other parameters.
+
+    The end values are the declared bounds rounded to the step (what rounding a draw
+    from the bounds can give); a log parameter's lower edge stays at its bound when the
+    whole bin would reach 0.
+    """
+    q = _effective_q(spec)
+    if spec.kind != "uniform" or math.isnan(q) or q <= 0:
+        return None
+    low, high = float(spec.low), float(spec.high)  # type: ignore[arg-type]
+    if spec.log:
+        low, high = math.exp(low), math.exp(high)
+    first, last = round(low / q) * q, round(high / q) * q
+    lo, hi = first - 0.5 * q, last + 0.5 * q
+    if spec.log:
+        lo = math.log(lo) if lo > 0 else float(spec.low)  # type: ignore[arg-type]
+        hi = math.log(hi)
+    if not hi > lo:
+        return None
+    return lo, hi, first, last
 
 
 def _effective_q(spec: ParamSpec) -> float:

@@ -5,6 +5,19 @@ exactly the same trials, so (with ``multivariate=True``) they are modelled, samp
 scored jointly; with ``multivariate=False`` every parameter is its own group. Groups are
 visited parents first; a group is sampled only if the choices made so far activate it,
 and it learns only from the trials (and pending points) in which it was active.
+
+With ``branch_joint=True`` a conditional group also holds the unconditional numeric
+parameters (they are active in every trial, so in every trial of the branch too): its
+density is fit on the branch's trials over (own parameters, shared numeric ones), and
+when it is sampled its draw of the shared parameters replaces the one made by the
+unconditional group, which still decides the choices (the branch). So an rbf SVM's
+``(C, gamma)`` is one density over the rbf trials and can follow the diagonal ridge of
+its loss, which two separate densities cannot. If several conditional groups are active
+in one point, the last one visited sets the shared values. Spaces without conditions,
+and conditional groups in spaces without unconditional numeric parameters, are
+unchanged. Optuna's ``TPESampler(multivariate=True, group=True)`` keeps such groups
+apart (its groups are the same as ours without this option); hyperopt's TPE models
+every parameter on its own.
 """
 
 from __future__ import annotations
@@ -74,6 +87,17 @@ class TPESettings:
             widely (0 turns it off).
         max_widen: Upper bound on that factor (>= 1). Without it 64 workers on 10
             results widened the good density eightfold, i.e. back to random search.
+        whole_end_bins: The densities give the end values of a bounded quantised
+            parameter (``uniformint``, ``quniform``, ``qloguniform``) a whole
+            rounding bin, as inner values have and as Optuna's ``suggest_int`` draws
+            them (the support widened by half a step at each end; proposals still
+            rounded and clipped to the space's values). False keeps hyperopt's
+            definition, which clips the end bins to the bounds, so that an end
+            value weighs half an inner one. The startup trials and random search
+            draw from the space's (hyperopt's) prior either way.
+        branch_joint: Model each conditional group jointly with the unconditional
+            numeric parameters, on the trials of its branch (see the module
+            docstring; needs ``multivariate``).
     """
 
     n_startup_jobs: int = 10
@@ -94,6 +118,8 @@ class TPESettings:
     liar_width: str = "good"
     pending_widen: float = 1.0
     max_widen: float = 2.0
+    whole_end_bins: bool = False
+    branch_joint: bool = False
 
     def __post_init__(self) -> None:
         rules = [
@@ -164,12 +190,19 @@ class _Group:
         return self.specs[0].is_active(chosen)
 
 
-_GROUP_CACHE: dict[tuple[int, bool], tuple[CompiledSpace, list[_Group]]] = {}
+_GROUP_CACHE: dict[
+    tuple[int, bool, bool, bool], tuple[CompiledSpace, list[_Group]]
+] = {}
 
 
-def _groups(space: CompiledSpace, multivariate: bool) -> list[_Group]:
+def _groups(
+    space: CompiledSpace,
+    multivariate: bool,
+    whole_end_bins: bool = False,
+    joint: bool = False,
+) -> list[_Group]:
     """The groups of ``space`` in parents-first order (cached per space object)."""
-    key = (id(space), multivariate)
+    key = (id(space), multivariate, whole_end_bins, joint)
     cached = _GROUP_CACHE.get(key)
     if cached is not None and cached[0] is space:
         return cached[1]
@@ -177,9 +210,13 @@ def _groups(space: CompiledSpace, multivariate: bool) -> list[_Group]:
     for spec in space:
         bucket = spec.conditions if multivariate else spec.label
         buckets.setdefault(bucket, []).append(spec)
-    groups = [
-        _Group(s[0].conditions, tuple(s), GroupLayout(s)) for s in buckets.values()
-    ]
+    shared = [s for s in space if not s.conditions and s.kind in ("uniform", "normal")]
+    groups = []
+    for specs in buckets.values():
+        if joint and multivariate and specs[0].conditions:
+            specs = specs + shared
+        layout = GroupLayout(specs, whole_end_bins)
+        groups.append(_Group(specs[0].conditions, tuple(specs), layout))
     if len(_GROUP_CACHE) > 32:
         _GROUP_CACHE.clear()
     _GROUP_CACHE[key] = (space, groups)
@@ -216,7 +253,10 @@ def suggest_batch(
     """
     chosen: list[dict[str, Any]] = [{} for _ in range(size)]
     n_ei = settings.n_ei_candidates
-    for group in _groups(space, settings.multivariate):
+    groups = _groups(
+        space, settings.multivariate, settings.whole_end_bins, settings.branch_joint
+    )
+    for group in groups:
         rows = [i for i, point in enumerate(chosen) if group.is_active(point)]
         if not rows:
             continue
