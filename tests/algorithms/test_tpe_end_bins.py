@@ -148,3 +148,23 @@ def test_multi_objective_tpe_takes_the_setting_and_keeps_it_off_by_default():
     whole = suggestions(SPACE, history, whole_end_bins=True)
     assert whole != default
     assert {p["depth"] for p in whole} <= set(range(1, 21))
+
+
+@pytest.mark.parametrize(
+    ("node", "expected"),
+    [
+        # Bounds on half steps (hyperopt's idiom for equal end bins): values 1..10,
+        # 2..11 and 1..4; rounding half to even must not add 0, 12 or 0.
+        (hp.quniform("p", 0.5, 10.5, 1), np.arange(1.0, 11.0)),
+        (hp.quniform("p", 1.5, 11.5, 1), np.arange(2.0, 12.0)),
+        (hp.quniform("p", -1.25, 3.75, 2.5), np.array([0.0, 2.5])),
+        (hp.qloguniform("p", math.log(0.5), math.log(4.5), 1), np.arange(1.0, 5.0)),
+    ],
+)
+def test_bounds_on_half_steps_add_no_value_the_space_never_gives(node, expected):
+    space = compile_space({"p": node})
+    layout = GroupLayout(list(space), whole_end_bins=True)
+    ends = layout.normalise(expected[[0, -1], None])
+    density = ParzenEstimator(layout, ends, np.zeros((2, 0), np.intp), np.ones(2))
+    values = density.sample(np.random.default_rng(0), 20_000).values[:, 0]
+    assert set(np.unique(values)) == set(expected)

@@ -419,9 +419,11 @@ def _whole_bin_support(spec: ParamSpec) -> tuple[float, float, float, float] | N
     """Base-space bounds covering the whole bins of a bounded quantised parameter's
     end values, and those end values; None for other parameters.
 
-    The end values are the declared bounds rounded to the step (what rounding a draw
-    from the bounds can give); a log parameter's lower edge stays at its bound when the
-    whole bin would reach 0.
+    The end values are the first and last values whose rounding bins overlap the
+    declared bounds (what rounding a draw from the bounds gives with positive
+    probability: a bound on a half step, as in ``quniform(0.5, 10.5, 1)``, adds no
+    value); a log parameter's lower edge stays at its bound when the whole bin would
+    reach 0.
     """
     q = _effective_q(spec)
     if spec.kind != "uniform" or math.isnan(q) or q <= 0:
@@ -429,7 +431,8 @@ def _whole_bin_support(spec: ParamSpec) -> tuple[float, float, float, float] | N
     low, high = float(spec.low), float(spec.high)  # type: ignore[arg-type]
     if spec.log:
         low, high = math.exp(low), math.exp(high)
-    first, last = round(low / q) * q, round(high / q) * q
+    first = (math.floor(low / q - 0.5) + 1) * q
+    last = (math.ceil(high / q + 0.5) - 1) * q
     lo, hi = first - 0.5 * q, last + 0.5 * q
     if spec.log:
         lo = math.log(lo) if lo > 0 else float(spec.low)  # type: ignore[arg-type]
