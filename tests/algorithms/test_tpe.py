@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict
 from functools import partial
 
@@ -338,3 +339,31 @@ def test_the_widening_is_capped_at_max_widen():
 def test_liar_settings_are_checked(setting, value):
     with pytest.raises(ValueError, match=setting):
         TPESettings(**{setting: value})
+
+
+_SWITCHES = [
+    "multivariate",
+    "constant_liar",
+    "consider_endpoints",
+    "ignore_failures",
+    "whole_end_bins",
+    "branch_joint",
+]
+
+
+@pytest.mark.parametrize("setting", _SWITCHES)
+@pytest.mark.parametrize("value", ["no", "false", 1, 0, None, 2.5])
+def test_switch_settings_must_be_bools(setting, value):
+    # "no" or "false" would otherwise switch the option on (a non-empty string is true)
+    # and None would silently mean False.
+    expected = f"`{setting} in (True, False)` must hold, but got {setting}={value!r}"
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        TPESettings(**{setting: value})
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        tpe.check_settings({setting: value})
+
+
+@pytest.mark.parametrize("setting", _SWITCHES)
+def test_switch_settings_take_bools(setting):
+    assert getattr(TPESettings(**{setting: True}), setting) is True
+    assert getattr(TPESettings(**{setting: False}), setting) is False

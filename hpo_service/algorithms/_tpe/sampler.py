@@ -44,6 +44,15 @@ _logger = logging.getLogger(__name__)
 
 _RULES = ("scott", "neighbour")
 _LIAR_WIDTHS = ("above", "good")
+#: The on/off settings: only ``True``/``False`` (a string such as "no" is refused).
+_SWITCHES = (
+    "multivariate",
+    "constant_liar",
+    "consider_endpoints",
+    "ignore_failures",
+    "whole_end_bins",
+    "branch_joint",
+)
 
 
 @dataclass(frozen=True)
@@ -123,6 +132,9 @@ class TPESettings:
 
     def __post_init__(self) -> None:
         rules = [
+            (name, f"{name} in (True, False)", isinstance(getattr(self, name), bool))
+            for name in _SWITCHES
+        ] + [
             ("n_startup_jobs", "n_startup_jobs >= 0", self.n_startup_jobs >= 0),
             ("n_ei_candidates", "n_ei_candidates >= 1", self.n_ei_candidates >= 1),
             ("gamma", "0 < gamma <= 1", 0.0 < self.gamma <= 1.0),
