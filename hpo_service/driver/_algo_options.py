@@ -10,6 +10,8 @@ import click
 
 from hpo_service.algorithms import ALGORITHMS
 
+_PYTHON_BOOLS = {"True": True, "False": False}
+
 
 def algo_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add ``--algo``, ``--algo-settings JSON`` and ``--algo-setting KEY=VALUE``."""
@@ -18,8 +20,8 @@ def algo_options(command: Callable[..., Any]) -> Callable[..., Any]:
         "algo_setting",
         multiple=True,
         metavar="KEY=VALUE",
-        help="One algorithm setting (repeatable; VALUE is read as JSON, else as "
-        "text), e.g. --algo-setting gamma=0.25.",
+        help="One algorithm setting (repeatable; VALUE is read as JSON, True/False "
+        "as true/false, else as text), e.g. --algo-setting gamma=0.25.",
     )(command)
     command = click.option(
         "--algo-settings",
@@ -80,6 +82,10 @@ def _json_object(text: str) -> dict[str, Any]:
 
 
 def _value(text: str) -> Any:
+    """``text`` read as JSON, Python's ``True``/``False`` as booleans, else as text
+    (``"False"`` as text would switch a setting on: a non-empty string is true)."""
+    if text.strip() in _PYTHON_BOOLS:
+        return _PYTHON_BOOLS[text.strip()]
     try:
         return json.loads(text)
     except json.JSONDecodeError:

@@ -60,6 +60,8 @@ def test_grid_runs_every_point_once_and_the_study_ends_exhausted(procs, db):
         (["--algo", "anneal", "--algo-setting", "shrink_coef=-1"], "shrink_coef"),
         (["--algo", "rand", "--algo-setting", "gamma=0.2"], "takes no settings"),
         (["--algo-setting", "novalue"], "KEY=VALUE"),
+        (["--algo-settings", '{"branch_joint": "yes"}'], "branch_joint in (True"),
+        (["--algo-setting", "whole_end_bins=no"], "whole_end_bins in (True"),
         (
             ["--algo", "mix", "--algo-settings", '{"p_suggest": [[0.5, "tpe"]]}'],
             "sum to 1",
@@ -107,6 +109,21 @@ def test_settings_are_stored_and_a_resume_may_switch_algorithm(procs, db):
     with open_store(db) as store:
         assert store.count_by_state("s")[TrialState.DONE] == 10
     assert json.dumps(stored)  # stored settings stay plain JSON
+
+
+def test_switches_take_json_and_python_spellings(procs, db):
+    # "False" as text would be a true string: it is read as False, as false is.
+    switches = []
+    for pair in ("branch_joint=False", "whole_end_bins=True", "multivariate=true"):
+        switches += ["--algo-setting", pair]
+    args = start(db, "b", "space", "--max-evals", "2", "--workers", "1", *switches)
+    run = procs.run(DRIVER, *args)
+    assert run.returncode == 0, run.stderr
+    assert settings_of(db, "b")["algorithm_settings"] == {
+        "branch_joint": False,
+        "whole_end_bins": True,
+        "multivariate": True,
+    }
 
 
 def test_mix_and_hyperopt_spellings_over_a_numpy_space(procs, db):
