@@ -367,3 +367,32 @@ def test_switch_settings_must_be_bools(setting, value):
 def test_switch_settings_take_bools(setting):
     assert getattr(TPESettings(**{setting: True}), setting) is True
     assert getattr(TPESettings(**{setting: False}), setting) is False
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "rule"),
+    [
+        # Each of these used to pass the check and fail at the first TPE suggestion
+        # (after the startup trials) with a numpy or math error, or fail the check
+        # with a bare TypeError.
+        ("n_ei_candidates", 2.5, "n_ei_candidates is an int"),
+        ("n_ei_candidates", True, "n_ei_candidates is an int"),
+        ("max_below", 1.5, "max_below is an int"),
+        ("linear_forgetting", 2.5, "linear_forgetting is an int"),
+        ("n_startup_jobs", None, "n_startup_jobs is an int"),
+        ("max_above_kernels", "8", "max_above_kernels is an int"),
+        ("gamma", "0.1", "gamma is a finite number"),
+        ("prior_weight", math.inf, "prior_weight is a finite number"),
+        ("liar_weight", math.inf, "liar_weight is a finite number"),
+        ("bandwidth_factor", False, "bandwidth_factor is a finite number"),
+    ],
+)
+def test_numeric_settings_must_be_numbers_of_their_kind(setting, value, rule):
+    expected = f"`{rule}` must hold, but got {setting}={value!r}"
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        tpe.check_settings({setting: value})
+
+
+def test_numeric_settings_take_numpy_and_whole_numbers():
+    settings = TPESettings(n_startup_jobs=np.int64(5), gamma=1, max_widen=math.inf)
+    assert (settings.n_startup_jobs, settings.gamma) == (5, 1)

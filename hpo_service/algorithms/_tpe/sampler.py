@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -53,6 +54,16 @@ _SWITCHES = (
     "whole_end_bins",
     "branch_joint",
 )
+#: The count settings: ints (numpy's too); 2.5 candidates would fail mid-study.
+_COUNTS = (
+    "n_startup_jobs",
+    "n_ei_candidates",
+    "max_below",
+    "linear_forgetting",
+    "max_above_kernels",
+)
+#: The settings spelt as words (checked against their choices).
+_WORDS = ("bandwidth", "liar_width")
 
 
 @dataclass(frozen=True)
@@ -131,10 +142,8 @@ class TPESettings:
     branch_joint: bool = False
 
     def __post_init__(self) -> None:
+        _check(_kind_rules(self), self)  # first: the range rules compare numbers
         rules = [
-            (name, f"{name} in (True, False)", isinstance(getattr(self, name), bool))
-            for name in _SWITCHES
-        ] + [
             ("n_startup_jobs", "n_startup_jobs >= 0", self.n_startup_jobs >= 0),
             ("n_ei_candidates", "n_ei_candidates >= 1", self.n_ei_candidates >= 1),
             ("gamma", "0 < gamma <= 1", 0.0 < self.gamma <= 1.0),
@@ -166,11 +175,7 @@ class TPESettings:
                 self.max_above_kernels >= 1,
             ),
         ]
-        for name, rule, ok in rules:
-            if not ok:
-                raise ValueError(
-                    f"`{rule}` must hold, but got {name}={getattr(self, name)!r}"
-                )
+        _check(rules, self)
 
     @classmethod
     def from_kwargs(cls, settings: Mapping[str, Any]) -> TPESettings:
@@ -186,6 +191,30 @@ class TPESettings:
                 f"`settings` must be among {sorted(known)}, but got unknown={unknown}"
             )
         return cls(**settings)
+
+
+def _kind_rules(settings: TPESettings) -> list[tuple[str, str, bool]]:
+    """``(name, rule, holds)``: switches are bools, counts ints, the rest finite
+    numbers (``max_widen`` may be infinite: no cap)."""
+    rules = []
+    for name, value in vars(settings).items():
+        if name in _SWITCHES:
+            rules.append((name, f"{name} in (True, False)", isinstance(value, bool)))
+        elif name in _COUNTS:
+            ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+            rules.append((name, f"{name} is an int", ok))
+        elif name not in _WORDS:
+            ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+            ok = ok and (math.isfinite(value) or name == "max_widen")
+            rules.append((name, f"{name} is a finite number", ok))
+    return rules
+
+
+def _check(rules: list[tuple[str, str, bool]], settings: TPESettings) -> None:
+    for name, rule, ok in rules:
+        if not ok:
+            value = getattr(settings, name)
+            raise ValueError(f"`{rule}` must hold, but got {name}={value!r}")
 
 
 @dataclass(frozen=True)
