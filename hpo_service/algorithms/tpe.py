@@ -13,6 +13,8 @@ list and the defaults):
 - ``multivariate`` (True): model parameters that are active together jointly;
 - ``branch_joint`` (False): model each conditional group jointly with the unconditional
   numeric parameters, on its branch's trials (e.g. an rbf SVM's ``C`` with ``gamma``);
+  it needs ``multivariate``: with ``multivariate=False`` (MOTPE's default on several
+  objectives) it changes nothing;
 - ``constant_liar`` (True): pending trials count as bad observations;
 - ``bandwidth`` ("scott"), ``bandwidth_floor`` (0.3): kernel width rule and its floor;
 - ``ignore_failures`` (False): failed trials (NaN loss) count as the worst ones.
