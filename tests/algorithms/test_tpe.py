@@ -394,5 +394,17 @@ def test_numeric_settings_must_be_numbers_of_their_kind(setting, value, rule):
 
 
 def test_numeric_settings_take_numpy_and_whole_numbers():
-    settings = TPESettings(n_startup_jobs=np.int64(5), gamma=1, max_widen=math.inf)
-    assert (settings.n_startup_jobs, settings.gamma) == (5, 1)
+    # JSON written by a script may spell a count 24.0; it is the int 24.
+    settings = TPESettings(
+        n_startup_jobs=np.int64(5), n_ei_candidates=24.0, gamma=1, max_widen=math.inf
+    )
+    assert (settings.n_startup_jobs, settings.n_ei_candidates) == (5, 24)
+    assert type(settings.n_startup_jobs) is type(settings.n_ei_candidates) is int
+    assert settings.gamma == 1
+    json.dumps(asdict(settings))
+    space = compile_space({"x": hp.uniform("x", 0, 1)})
+    history = History(space)
+    for x in (0.1, 0.5, 0.9):
+        history.add({"x": x}, x)
+    rng = np.random.default_rng(0)
+    assert len(tpe.suggest(space, history, rng, n_startup_jobs=0, n_ei_candidates=8.0))

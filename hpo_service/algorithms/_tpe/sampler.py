@@ -142,6 +142,10 @@ class TPESettings:
     branch_joint: bool = False
 
     def __post_init__(self) -> None:
+        for name in _COUNTS:  # 24.0 (JSON from a script) or numpy's 24 is the int 24
+            value = getattr(self, name)
+            if _is_whole(value):
+                object.__setattr__(self, name, int(value))
         _check(_kind_rules(self), self)  # first: the range rules compare numbers
         rules = [
             ("n_startup_jobs", "n_startup_jobs >= 0", self.n_startup_jobs >= 0),
@@ -201,13 +205,19 @@ def _kind_rules(settings: TPESettings) -> list[tuple[str, str, bool]]:
         if name in _SWITCHES:
             rules.append((name, f"{name} in (True, False)", isinstance(value, bool)))
         elif name in _COUNTS:
-            ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-            rules.append((name, f"{name} is an int", ok))
+            rules.append((name, f"{name} is an int", type(value) is int))
         elif name not in _WORDS:
             ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
             ok = ok and (math.isfinite(value) or name == "max_widen")
             rules.append((name, f"{name} is a finite number", ok))
     return rules
+
+
+def _is_whole(value: Any) -> bool:
+    """Whether ``value`` is a whole number other than a bool (24, 24.0, numpy's)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    return math.isfinite(value) and float(value).is_integer()
 
 
 def _check(rules: list[tuple[str, str, bool]], settings: TPESettings) -> None:
