@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from hpo_service.algorithms import ALGORITHMS
+from hpo_service.algorithms import ALGORITHMS, check
 
 _PYTHON_BOOLS = {"True": True, "False": False}
 
@@ -39,15 +39,18 @@ def algo_options(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
-def take_algorithm(given: dict[str, Any]) -> None:
+def take_algorithm(given: dict[str, Any], stored: str | None = None) -> None:
     """Replace the ``--algo`` options in ``given`` by ``algorithm`` and its settings.
 
     Without settings options, ``algorithm_settings`` is left unset (a resumed study
-    keeps its settings; a changed algorithm starts from its defaults).
+    keeps its settings; a changed algorithm starts from its defaults). Given settings
+    are checked against the algorithm that will use them (``--algo``, else the
+    study's ``stored`` one, else tpe).
 
     Raises:
-        click.BadParameter: ``--algo-settings`` is not a JSON object, or an
-            ``--algo-setting`` is not ``KEY=VALUE``.
+        click.BadParameter: ``--algo-settings`` is not a JSON object, an
+            ``--algo-setting`` is not ``KEY=VALUE``, or the algorithm does not
+            accept the settings (the message names the options given).
     """
     given["algorithm"] = given.pop("algo", None)
     text, pairs = given.pop("algo_settings", None), given.pop("algo_setting", ())
@@ -63,6 +66,12 @@ def take_algorithm(given: dict[str, Any]) -> None:
             )
         settings[key.strip()] = _value(value)
     given["algorithm_settings"] = settings
+    flags = ["'--algo-settings'"] if text is not None else []
+    flags += ["'--algo-setting'"] if pairs else []
+    try:
+        check(given["algorithm"] or stored or "tpe", settings)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint=" / ".join(flags)) from e
 
 
 def _json_object(text: str) -> dict[str, Any]:

@@ -228,8 +228,9 @@ def start(
     SIGTERM, SIGHUP or Ctrl-C stop it cleanly: the local workers finish or hand back
     their trials, the driver lease is released, and the same command resumes.
     """
-    take_algorithm(given)
-    take_pruner(given, _stored_pruner(store, study))
+    stored = _stored_settings(store, study)
+    take_algorithm(given, None if stored is None else stored.algorithm)
+    take_pruner(given, _stored_pruner(stored))
     try:
         given["objective_names"] = check_objective_names(given["objective_names"])
     except ValueError as e:
@@ -278,15 +279,17 @@ def start(
     _report_outcome(study, outcome)
 
 
-def _stored_pruner(
-    store: BaseTrialStore, study: str
-) -> tuple[str, dict[str, Any]] | None:
-    """The pruner name and settings of study ``study``, or None if it is new."""
+def _stored_settings(store: BaseTrialStore, study: str) -> StudySettings | None:
+    """The settings of study ``study``, or None if it is new."""
     try:
-        settings = StudySettings.from_dict(store.get_study(study).settings)
+        return StudySettings.from_dict(store.get_study(study).settings)
     except StudyNotFoundError:
         return None
-    return settings.pruner, settings.pruner_settings
+
+
+def _stored_pruner(settings: StudySettings | None) -> tuple[str, dict[str, Any]] | None:
+    """The pruner name and settings of a stored study, or None for a new one."""
+    return None if settings is None else (settings.pruner, settings.pruner_settings)
 
 
 def _report_outcome(study: str, outcome: Any) -> None:

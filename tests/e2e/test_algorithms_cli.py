@@ -60,8 +60,18 @@ def test_grid_runs_every_point_once_and_the_study_ends_exhausted(procs, db):
         (["--algo", "anneal", "--algo-setting", "shrink_coef=-1"], "shrink_coef"),
         (["--algo", "rand", "--algo-setting", "gamma=0.2"], "takes no settings"),
         (["--algo-setting", "novalue"], "KEY=VALUE"),
-        (["--algo-settings", '{"branch_joint": "yes"}'], "branch_joint in (True"),
-        (["--algo-setting", "whole_end_bins=no"], "whole_end_bins in (True"),
+        (
+            ["--algo-settings", '{"branch_joint": "yes"}'],
+            "Invalid value for '--algo-settings': `branch_joint in (True",
+        ),
+        (
+            ["--algo-setting", "whole_end_bins=no"],
+            "Invalid value for '--algo-setting': `whole_end_bins in (True",
+        ),
+        (
+            ["--algo", "motpe", "--algo-setting", "n_ei_candidates=2.5"],
+            "Invalid value for '--algo-setting': `n_ei_candidates is an int`",
+        ),
         (
             ["--algo", "mix", "--algo-settings", '{"p_suggest": [[0.5, "tpe"]]}'],
             "sum to 1",
