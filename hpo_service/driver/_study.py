@@ -231,9 +231,23 @@ def check_algorithm(settings: StudySettings, space: Any = None) -> None:
 def _algorithm_change(
     name: str, stored: StudySettings, given: dict[str, Any]
 ) -> dict[str, Any]:
-    """``given``; a new algorithm without settings gets none (not the old one's)."""
+    """``given``; a new algorithm without settings gets none (not the old one's).
+
+    Settings given for the same algorithm replace the stored ones as a whole (a
+    setting not given again is back at its default); the change is logged.
+    """
     algorithm = given.get("algorithm")
     if algorithm is None or algorithm == stored.algorithm:
+        settings = given.get("algorithm_settings")
+        if settings is not None and settings != stored.algorithm_settings:
+            _logger.warning(
+                "study %r: %s settings %s -> %s from now on (given settings replace "
+                "the stored ones; a setting not given is at its default)",
+                name,
+                stored.algorithm,
+                stored.algorithm_settings,
+                settings,
+            )
         return given
     settings = given.get("algorithm_settings")
     _logger.warning(

@@ -101,6 +101,14 @@ def test_settings_are_stored_and_a_resume_may_switch_algorithm(procs, db):
     assert stored["algorithm"] == "tpe"
     assert stored["algorithm_settings"] == {"n_startup_jobs": 2, "gamma": 0.3}
 
+    # Settings given again replace the stored ones as a whole, and say so.
+    again = start(db, "s", "space", "--max-evals", "5", "--workers", "1")
+    run = procs.run(DRIVER, *again, "--algo-setting", "gamma=0.2")
+    assert run.returncode == 0, run.stderr
+    said = " ".join(run.stderr.split())
+    assert "tpe settings {'n_startup_jobs': 2, 'gamma': 0.3} -> {'gamma': 0.2}" in said
+    assert settings_of(db, "s")["algorithm_settings"] == {"gamma": 0.2}
+
     # No --override needed: the new algorithm learns from the whole history, and the
     # old algorithm's settings do not follow it.
     more = start(db, "s", "space", "--max-evals", "8", "--workers", "1")
