@@ -7,6 +7,7 @@ after 10,000 trials does not rebuild 10,000 rows. Samplers read the arrays direc
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -159,13 +160,20 @@ class History:
                 counts it, 1.0 = a full liar), or None (every point counts fully).
 
         Raises:
-            ValueError: ``weights`` and ``pending`` differ in length.
+            ValueError: ``weights`` and ``pending`` differ in length, or a weight is
+                not a finite positive number (a point that should not count is left
+                out of ``pending``).
         """
         if weights is not None and len(weights) != len(pending):
             raise ValueError(
                 "`len(weights) == len(pending)` must hold, but got "
                 f"{len(weights)} weights for {len(pending)} pending points"
             )
+        for weight in weights or ():
+            if not (math.isfinite(weight) and weight > 0):
+                raise ValueError(
+                    f"`0 < weight < inf` must hold for every weight, but got {weight!r}"
+                )
         self.pending = list(pending)
         self.pending_weights = None if weights is None else list(weights)
 

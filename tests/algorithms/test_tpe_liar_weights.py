@@ -91,3 +91,10 @@ def test_weights_must_match_the_pending_points():
         ValueError, match=r"`len\(weights\) == len\(pending\)` must hold"
     ):
         History(SPACE).set_pending([BEST, BEST], [0.5])
+
+
+@pytest.mark.parametrize("weight", [0.0, -0.25, float("nan"), float("inf")])
+def test_a_weight_that_is_not_finite_and_positive_is_refused_by_name(weight):
+    # Weight 0 used to fail in the sampler with a bare "math domain error".
+    with pytest.raises(ValueError, match=r"`0 < weight < inf` must hold.*got"):
+        History(SPACE).set_pending([BEST, BEST], [1.0, weight])
