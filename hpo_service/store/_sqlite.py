@@ -613,13 +613,10 @@ class SQLiteTrialStore(BaseTrialStore):
             raise _study_not_found(name)
         return int(row[0])
 
-    @staticmethod
-    def _require_study(conn: sqlite3.Connection, name: str) -> None:
-        if (
-            conn.execute("SELECT 1 FROM studies WHERE name = ?", (name,)).fetchone()
-            is None
-        ):
-            raise _study_not_found(name)
+    @classmethod
+    def _require_study(cls, conn: sqlite3.Connection, name: str) -> None:
+        """Raise StudyNotFoundError if the study is missing."""
+        cls._study_version(conn, name)
 
     @classmethod
     def _require_trial(cls, conn: sqlite3.Connection, study: str, tid: int) -> None:
