@@ -32,7 +32,6 @@ import numpy as np
 from hpo_service.algorithms._tpe import _scoring, _truncnorm
 from hpo_service.space._spec import ParamSpec
 
-_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 # A rounding bin at most this wide (normalised units) is at most a quarter of the
 # narrowest kernel for bandwidth floors >= 0.3 (bandwidths >= floor / 100), so
 # density x width is exact to well under 1% there.
