@@ -68,9 +68,10 @@ class BasePruner(abc.ABC):
         """The first step at which this pruner may stop trial ``tid``.
 
         A running trial that reported at or past this step was judged there and kept
-        (a stopped trial does not run on): a survivor, which TPE does not count as a
-        pending point (see :func:`hpo_service.driver._suggest.liar_pending`). None
-        when the pruner never stops the trial (the default).
+        (a stopped trial does not run on): a survivor, which TPE's constant liar
+        counts as a lighter pending point (see
+        :func:`hpo_service.driver._suggest.survivor_weights`). None when the pruner
+        never stops the trial (the default).
         """
         return None
 
