@@ -71,7 +71,8 @@ def fmin(
         algo: ``tpe.suggest`` (default), ``rand.suggest``, ``anneal.suggest`` or
             ``grid.suggest``, optionally a ``functools.partial`` binding settings.
         max_evals: Total number of trials (those already in ``trials``, error ones
-            included, count). May be None when another stop rule is given.
+            included, count); a whole float (``1e3``) counts as its int. May be None
+            (or ``inf``) when another stop rule is given.
         timeout: Stop starting new trials after this many seconds (> 0).
         loss_threshold: Stop once a loss at or below this is found (one objective
             only).
@@ -236,7 +237,8 @@ def check_stop_rules(
         ValueError: ``timeout`` is not None or a positive number, ``loss_threshold``
             is not None or a number (hyperopt's messages), ``max_evals`` is negative,
             or nothing can stop the search.
-        TypeError: ``max_evals`` is not an int, or ``early_stop_fn`` not callable.
+        TypeError: ``max_evals`` is not a whole number (a whole float is its int,
+            ``inf`` means no limit, as None), or ``early_stop_fn`` not callable.
     """
     if timeout is not None and (not _is_real(timeout) or not timeout > 0):
         raise ValueError(
@@ -254,6 +256,7 @@ def check_stop_rules(
         raise TypeError(
             f"`early_stop_fn` must be callable, but got early_stop_fn={early_stop_fn!r}"
         )
+    max_evals = _whole_max_evals(max_evals)
     if max_evals is None:
         if timeout is None and loss_threshold is None and early_stop_fn is None:
             raise ValueError(
@@ -261,11 +264,30 @@ def check_stop_rules(
                 "`early_stop_fn`), so that fmin can stop"
             )
         max_evals = sys.maxsize
-    if not _is_integer(max_evals):
-        raise TypeError(f"`max_evals` must be an int, but got max_evals={max_evals!r}")
     if max_evals < 0:
         raise ValueError(f"`max_evals >= 0` must hold, but got max_evals={max_evals}")
-    return StopRules(int(max_evals), timeout, loss_threshold, early_stop_fn)
+    return StopRules(max_evals, timeout, loss_threshold, early_stop_fn)
+
+
+def _whole_max_evals(max_evals: Any) -> int | None:
+    """``max_evals`` as an int; None for no limit (None or ``inf``).
+
+    hyperopt only compares ``max_evals`` with a count, so its users pass whole
+    floats (``1e3``, ``n / 2``) and ``np.inf`` beside another stop rule.
+
+    Raises:
+        TypeError: ``max_evals`` is not a whole number (nor ``inf``).
+    """
+    if max_evals is None or _is_integer(max_evals):
+        return None if max_evals is None else int(max_evals)
+    if _is_real(max_evals) and math.isinf(max_evals) and max_evals > 0:
+        return None
+    if _is_real(max_evals) and float(max_evals).is_integer():
+        return int(max_evals)
+    raise TypeError(
+        "`max_evals` must be an int (or a whole float such as 1e3, or inf for no "
+        f"limit), but got max_evals={max_evals!r}"
+    )
 
 
 def _is_real(value: Any) -> bool:

@@ -68,6 +68,37 @@ def test_early_stop_fn_alone_runs_until_it_says_stop():
     assert len(trials) == 7
 
 
+@pytest.mark.parametrize("max_evals", [4.0, np.float64(4), 4])
+def test_a_whole_float_max_evals_is_that_many_trials(max_evals):
+    trials = Trials()  # hyperopt compares, so max_evals=1e3 or n / 2 run
+    fmin(_square, hp.uniform("x", -1, 1), max_evals=max_evals, trials=trials, **QUIET)
+    assert len(trials) == 4
+
+
+@pytest.mark.parametrize("infinite", [float("inf"), np.inf])
+def test_an_infinite_max_evals_is_no_limit_as_none_is(infinite):
+    trials = Trials()  # hyperopt users write max_evals=np.inf beside a stop rule
+    fmin(
+        _square,
+        hp.uniform("x", -10, 10),
+        algo=rand.suggest,
+        max_evals=infinite,
+        loss_threshold=0.01,
+        trials=trials,
+        rstate=np.random.default_rng(0),
+        **QUIET,
+    )
+    assert trials.best_trial["result"]["loss"] <= 0.01
+    with pytest.raises(ValueError, match="give `max_evals`, or a stop rule"):
+        fmin(_square, hp.uniform("x", -1, 1), max_evals=infinite)
+
+
+@pytest.mark.parametrize("max_evals", [3.5, float("nan"), "4", True])
+def test_a_max_evals_that_is_no_whole_number_is_refused(max_evals):
+    with pytest.raises(TypeError, match="`max_evals` must be an int"):
+        fmin(_square, hp.uniform("x", -1, 1), max_evals=max_evals)
+
+
 def test_no_stop_rule_at_all_is_a_clear_error():
     with pytest.raises(ValueError, match="give `max_evals`, or a stop rule"):
         fmin(_square, hp.uniform("x", -1, 1))

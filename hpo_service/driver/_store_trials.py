@@ -8,7 +8,6 @@ separately, or by ``workers=K``) run them, and the call returns the best params.
 from __future__ import annotations
 
 import datetime as _dt
-import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -260,14 +259,14 @@ class StoreTrials(TrialsView):
             ValueError: No stop rule, a bad ``timeout``/``loss_threshold``, or a
                 ``pruner`` other than the constructor's.
         """
-        check_stop_rules(max_evals, timeout, loss_threshold, early_stop_fn)
+        rules = check_stop_rules(max_evals, timeout, loss_threshold, early_stop_fn)
         # algo=None: a new study uses tpe, a resumed one keeps its algorithm.
         name, algo_settings = (None, None) if algo is None else describe(algo)
         chosen = _one_pruner(self.pruner, pruner)
         given = {
             "objective": self.objective or reference_of(fn),
             **space_settings(space),
-            "max_evals": sys.maxsize if max_evals is None else max_evals,
+            "max_evals": rules.max_evals,
             "algorithm": name,
             "algorithm_settings": algo_settings,
             "seed": _seed(rstate),

@@ -142,3 +142,11 @@ def test_the_objective_gets_tuples_and_key_types_as_in_process(
         assert [r["shown"] for r in store_trials.results] == shown
     finally:
         store_trials.close()
+
+
+def test_a_whole_float_max_evals_is_stored_as_its_int(trials):
+    fmin(objectives.quadratic, {"x": X}, algo=rand.suggest, max_evals=3.0,
+         trials=trials, show_progressbar=False)  # fmt: skip
+    assert len(trials) == 3
+    settings = trials.store.get_study("p").settings
+    assert settings["max_evals"] == 3 and isinstance(settings["max_evals"], int)
