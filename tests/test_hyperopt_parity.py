@@ -18,6 +18,7 @@ from hpo_service import (
     STATUS_OK,
     Trials,
     anneal,
+    base,
     early_stop,
     exceptions,
     fmin,
@@ -385,6 +386,29 @@ def test_a_hyperopt_checkpoint_resumes_here(tmp_path):
     fmin(_square, hp.uniform("x", -5, 5), max_evals=7, trials_save_file=path, **QUIET)
     final = pickle.load(open(path, "rb"))  # noqa: SIM115
     assert isinstance(final, Trials) and len(final) == 7
+
+
+def test_trials_of_two_searches_merge_with_trials_from_docs():
+    """hyperopt's recipe (hyperopt issue 495): ``trials_from_docs(list(t1) +
+    list(t2))``; both searches numbered their trials from 0."""
+    space = hp.uniform("x", -5, 5)
+    first, second = Trials(), Trials()
+    for trials, seed in [(first, 1), (second, 2)]:
+        fmin(_square, space, algo=rand.suggest, max_evals=5, trials=trials,
+             rstate=np.random.default_rng(seed), **QUIET)  # fmt: skip
+    merged = base.trials_from_docs(list(first) + list(second))
+    assert len(merged) == 10
+    assert sorted(d["tid"] for d in merged) == list(range(10))
+    for doc in merged:
+        assert doc["misc"]["tid"] == doc["tid"]
+        assert doc["misc"]["idxs"]["x"] == [doc["tid"]]
+    assert sorted(merged.losses()) == sorted(first.losses() + second.losses())
+    best = min([first, second], key=lambda t: t.best_trial["result"]["loss"])
+    assert merged.argmin == best.argmin
+    assert [d["tid"] for d in second] == list(range(5))  # the sources are untouched
+    fmin(_square, space, algo=tpe.suggest, max_evals=15, trials=merged, **QUIET)
+    assert len(merged) == 15
+    assert len({d["tid"] for d in merged}) == 15
 
 
 # ---- spaces ------------------------------------------------------------------------
