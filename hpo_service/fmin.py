@@ -53,7 +53,7 @@ def fmin(
     return_argmin: bool = True,
     points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
     max_queue_len: int = 1,
-    show_progressbar: bool = True,
+    show_progressbar: bool | Callable[..., Any] = True,
     early_stop_fn: EarlyStopFn | None = None,
     trials_save_file: str = "",
     pruner: Any = None,
@@ -94,7 +94,10 @@ def fmin(
         points_to_evaluate: Params to try first, ``[{label: value}, ...]``; only
             when ``trials`` is empty, so that a resumed search does not repeat them.
         max_queue_len: Suggestions asked for at a time.
-        show_progressbar: Show a progress bar.
+        show_progressbar: Show a progress bar; or hyperopt's progress callback, a
+            context manager ``callback(initial=n, total=max_evals)`` whose value gets
+            ``update(k)`` as ``k`` more trials finish and ``postfix`` (the best
+            loss).
         early_stop_fn: ``fn(trials, *state) -> (stop, state)``, called after each trial.
         trials_save_file: Pickle the trials to this path after every trial; when
             ``trials`` is None and the file exists, resume from it. Load only files
@@ -132,7 +135,7 @@ def fmin(
             catch_eval_exceptions=catch_eval_exceptions,
             return_argmin=return_argmin,
             points_to_evaluate=points_to_evaluate,
-            show_progressbar=show_progressbar and verbose,
+            show_progressbar=show_progressbar if verbose else False,
             early_stop_fn=early_stop_fn,
             max_queue_len=max_queue_len,
             **extra,
@@ -151,7 +154,7 @@ def fmin(
         batch=max(1, max_queue_len),
         save_file=trials_save_file,
         pruner=resolve_pruner(pruner),
-    ).run(progress=show_progressbar and verbose)
+    ).run(progress=show_progressbar if verbose else False)
     return best_of(trials, space, return_argmin=return_argmin)
 
 

@@ -28,6 +28,7 @@ from hpo_service import (
     tpe,
 )
 from hpo_service.fmin import generate_trials_to_calculate
+from tests.helpers.progress import RecordedProgress
 
 QUIET = {"show_progressbar": False}
 
@@ -123,6 +124,26 @@ def test_bad_loss_threshold_names_the_argument(threshold):
         "The loss_threshold argument should be None or a numeric value. "
         f"Given value: {threshold}"
     )
+
+
+def test_show_progressbar_takes_hyperopts_progress_callback():
+    recorded = RecordedProgress()
+    trials = Trials()
+    fmin(_square, hp.uniform("x", -1, 1), algo=rand.suggest, max_evals=4,
+         trials=trials, show_progressbar=recorded)  # fmt: skip
+    assert recorded.calls[0] == ("enter", 0, 4)
+    assert recorded.calls[-1] == ("exit",)
+    assert recorded.finished == 4
+    assert recorded.postfix.startswith("best loss: ")
+    resumed = RecordedProgress()
+    fmin(_square, hp.uniform("x", -1, 1), algo=rand.suggest, max_evals=6,
+         trials=trials, show_progressbar=resumed)  # fmt: skip
+    assert resumed.calls[0] == ("enter", 4, 6)
+    assert resumed.finished == 2
+    quiet = RecordedProgress()
+    fmin(_square, hp.uniform("x", -1, 1), max_evals=1, show_progressbar=quiet,
+         verbose=False)  # fmt: skip
+    assert quiet.calls == []  # verbose=False shows nothing, as in hyperopt
 
 
 # ---- failures --------------------------------------------------------------------

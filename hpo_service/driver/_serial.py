@@ -181,7 +181,7 @@ class SerialSearch:
         self._best = replay(trials, suggester)
         skip_seeds(seeds, self._n_finished())
 
-    def run(self, *, progress: bool) -> None:
+    def run(self, *, progress: bool | Callable[..., Any]) -> None:
         """Evaluate queued and suggested trials until a stop rule fires."""
         total = self.rules.max_evals
         bar = Progress(

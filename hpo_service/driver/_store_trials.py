@@ -242,7 +242,7 @@ class StoreTrials(TrialsView):
         *,
         return_argmin: bool = True,
         points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
-        show_progressbar: bool = True,
+        show_progressbar: bool | Callable[..., Any] = True,
         early_stop_fn: Callable[..., Any] | None = None,
         pruner: Any = None,
         **_ignored: Any,

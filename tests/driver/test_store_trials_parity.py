@@ -12,6 +12,7 @@ from hpo_service import JOB_STATE_ERROR, StoreTrials, Trials, fmin, hp, rand
 from hpo_service.store import TrialState
 from tests.helpers import objectives
 from tests.helpers.mongo_wire import with_database
+from tests.helpers.progress import RecordedProgress
 
 X = hp.uniform("x", -2, 2)
 
@@ -150,3 +151,13 @@ def test_a_whole_float_max_evals_is_stored_as_its_int(trials):
     assert len(trials) == 3
     settings = trials.store.get_study("p").settings
     assert settings["max_evals"] == 3 and isinstance(settings["max_evals"], int)
+
+
+def test_show_progressbar_takes_hyperopts_progress_callback(trials):
+    recorded = RecordedProgress()
+    fmin(objectives.quadratic, {"x": X}, algo=rand.suggest, max_evals=3,
+         trials=trials, show_progressbar=recorded)  # fmt: skip
+    assert recorded.calls[0] == ("enter", 0, 3)
+    assert recorded.calls[-1] == ("exit",)
+    assert recorded.finished == 3
+    assert recorded.postfix.startswith("best loss: ")
