@@ -54,6 +54,7 @@ def make_trial_doc(
     refresh_time: _dt.datetime | None = None,
     owner: str | None = None,
     intermediate: Mapping[int, float] | None = None,
+    exp_key: str | None = None,
 ) -> dict[str, Any]:
     """Build one hyperopt-shaped trial dict.
 
@@ -68,6 +69,7 @@ def make_trial_doc(
         refresh_time: When the trial last changed.
         owner: Who ran it (a worker id), if known.
         intermediate: Values the objective reported, ``{step: value}``.
+        exp_key: The experiment key of the trials object it belongs to.
 
     Returns:
         The trial dict (hyperopt's keys, plus ``intermediate``). A pruned trial is in
@@ -88,7 +90,7 @@ def make_trial_doc(
         "spec": None,
         "result": result,
         "misc": misc,
-        "exp_key": None,
+        "exp_key": exp_key,
         "owner": owner,
         "version": 0,
         "book_time": book_time,

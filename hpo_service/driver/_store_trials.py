@@ -127,6 +127,11 @@ class StoreTrials(TrialsView):
     #: Trials run in ``hpo-worker`` processes, not in ``fmin``'s (hyperopt's flag).
     asynchronous = True
 
+    @property
+    def exp_key(self) -> str | None:
+        """The study name, hyperopt's experiment key (also on every trial dict)."""
+        return self.study
+
     def new_trial_ids(self, n: int) -> list[int]:
         """``n`` tids after the study's last one; the store assigns the real tids when
         the trials are inserted (see :meth:`insert_trial_docs`)."""
@@ -331,6 +336,7 @@ class StoreTrials(TrialsView):
             refresh_time=_datetime(trial.finished_at),
             owner=trial.owner,
             intermediate=trial.intermediate,
+            exp_key=self.exp_key,
         )
 
     def _space_labels(self) -> list[str]:
