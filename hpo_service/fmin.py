@@ -93,6 +93,7 @@ def fmin(
             config (``space_eval`` of them), or None if no trial finished.
         points_to_evaluate: Params to try first, ``[{label: value}, ...]``; only
             when ``trials`` is empty, so that a resumed search does not repeat them.
+            They count toward ``max_evals`` (hyperopt runs ``max_evals`` more).
         max_queue_len: Suggestions asked for at a time.
         show_progressbar: Show a progress bar; or hyperopt's progress callback, a
             context manager ``callback(initial=n, total=max_evals)`` whose value gets
@@ -116,11 +117,14 @@ def fmin(
         AllTrialsFailed: No trial succeeded (with ``return_argmin``, or when some
             trial finished but none with status ok).
         MultiObjectiveError: ``loss_threshold`` is given for several objectives.
+        TypeError: ``trials`` or ``algo`` come from hyperopt itself (the message
+            says what to pass instead).
         ValueError: Bad arguments.
     """
     if pass_expr_memo_ctrl:
         raise ValueError("`pass_expr_memo_ctrl` is not supported by hpo-service")
     rules = check_stop_rules(max_evals, timeout, loss_threshold, early_stop_fn)
+    _refuse_hyperopt_trials(trials)
     fn, space = _annotated(fn, space)
     if allow_trials_fmin and hasattr(trials, "fmin") and not isinstance(trials, Trials):
         extra = {} if pruner is None else {"pruner": pruner}
@@ -340,6 +344,23 @@ def _initial_trials(trials: Any, save_file: str) -> Trials:
             f"{type(trials).__name__}"
         )
     return trials
+
+
+def _refuse_hyperopt_trials(trials: Any) -> None:
+    """Refuse hyperopt's own trials objects (``Trials``, ``MongoTrials``, ...).
+
+    Raises:
+        TypeError: ``trials`` comes from hyperopt.
+    """
+    kind = type(trials)
+    if kind.__module__.split(".")[0] != "hyperopt":
+        return
+    raise TypeError(
+        "`trials` must be one of hpo_service's (from hpo_service import Trials, "
+        f"or MongoTrials), but got hyperopt's own {kind.__module__}.{kind.__name__}; "
+        "to go on from its trials, pass "
+        "trials=hpo_service.trials_from_docs(old_trials._dynamic_trials)"
+    )
 
 
 def _algorithm(algo: Algorithm | None) -> Algorithm:

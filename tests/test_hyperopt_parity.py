@@ -230,6 +230,24 @@ def test_a_space_built_with_hyperopts_hp_says_which_hp_to_use():
     assert "space['x']" in str(info.value)
 
 
+@pytest.mark.parametrize("allow_trials_fmin", [True, False])
+def test_hyperopts_own_trials_say_which_trials_to_use(allow_trials_fmin):
+    """A hyperopt Trials (a leftover import, or one unpickled from a hyperopt run)
+    is refused by name, with the way to carry its trials over, and left as it was."""
+    hyperopt = pytest.importorskip("hyperopt")
+    theirs = hyperopt.Trials()
+    hyperopt.fmin(_square, hyperopt.hp.uniform("x", -1, 1), algo=hyperopt.rand.suggest,
+                  max_evals=2, trials=theirs, show_progressbar=False)  # fmt: skip
+    with pytest.raises(TypeError, match=r"from hpo_service import Trials") as info:
+        fmin(_square, hp.uniform("x", -1, 1), max_evals=4, trials=theirs,
+             allow_trials_fmin=allow_trials_fmin, **QUIET)  # fmt: skip
+    assert "hyperopt.base.Trials" in str(info.value)
+    assert len(theirs) == 2
+    carried = base.trials_from_docs(theirs._dynamic_trials)  # what the message says
+    fmin(_square, hp.uniform("x", -1, 1), max_evals=4, trials=carried, **QUIET)
+    assert len(carried) == 4 and carried.losses()[:2] == theirs.losses()
+
+
 # ---- results ---------------------------------------------------------------------
 
 
