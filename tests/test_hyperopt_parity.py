@@ -5,6 +5,7 @@ noted). Cases compare with hyperopt itself when it is installed.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import pickle
 
@@ -380,6 +381,35 @@ def test_a_resumed_search_never_replays_and_a_fresh_one_repeats(algo):
     assert both[:5] == first
     assert not set(both[5:]) & set(first)
     assert run(Trials(), 5) == first  # the same seed on fresh trials
+
+
+@pytest.mark.parametrize("keep", ["in memory", "in a checkpoint"])
+def test_a_trial_interrupted_by_ctrl_c_runs_again_on_resume(tmp_path, keep):
+    """hyperopt leaves it running for good (counted, never run); here it is queued
+    again, also from a checkpoint saved while it ran."""
+    seen = []
+
+    def interrupted_at_third(x):
+        seen.append(x)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+        return x**2
+
+    where = (
+        {"trials": Trials()}
+        if keep == "in memory"
+        else {"trials_save_file": str(tmp_path / "trials.pkl")}
+    )
+    space = hp.uniform("x", -1, 1)
+    for _ in range(2):  # interrupted, then resumed
+        with contextlib.suppress(KeyboardInterrupt):
+            fmin(interrupted_at_third, space, algo=rand.suggest, max_evals=5,
+                 catch_eval_exceptions=True, **where, **QUIET)  # fmt: skip
+    trials = where.get("trials") or pickle.load(open(where["trials_save_file"], "rb"))  # noqa: SIM115
+    assert len(trials) == 5 and len(seen) == 6
+    assert [d["state"] for d in trials._dynamic_trials] == [JOB_STATE_DONE] * 5
+    assert seen[3] == seen[2]  # the interrupted point runs first
+    assert trials.trials[2]["result"]["loss"] == seen[2] ** 2
 
 
 def test_trials_save_file_checkpoints_every_trial_and_resumes(tmp_path):

@@ -177,6 +177,7 @@ class SerialSearch:
         self.batch = batch
         self.save_file = save_file
         self._early_state: list[Any] = []
+        requeue_interrupted(trials)
         self._pruning = LocalPruning(pruner or NopPruner(), trials._dynamic_trials)
         self._best = replay(trials, suggester)
         skip_seeds(seeds, self._n_finished())
@@ -347,6 +348,26 @@ def skip_seeds(seeds: np.random.Generator, n: int) -> None:
     """
     if n > 0:
         seeds.integers(_SEED_BOUND, size=n)
+
+
+def requeue_interrupted(trials: Trials) -> None:
+    """Queue again the trials a search left running when it was interrupted (Ctrl-C
+    in the objective; also in a checkpoint, ours or hyperopt's, saved meanwhile).
+
+    In process nothing else runs them: left as they are (as hyperopt leaves them),
+    they would count in ``len(trials)`` but never finish. They run first, with their
+    params, and their reports of the interrupted attempt are dropped.
+    """
+    for doc in trials._dynamic_trials:
+        if doc["state"] == JOB_STATE_RUNNING:
+            _logger.info("trial %s was interrupted: it runs again", doc["tid"])
+            doc.update(
+                state=JOB_STATE_NEW,
+                result={"status": STATUS_NEW},
+                book_time=None,
+                intermediate={},
+            )
+    trials.refresh()
 
 
 def replay(trials: Trials, suggester: Suggester) -> BestSoFar:
