@@ -105,9 +105,11 @@ def fmin(
             you wrote: unpickling runs code.
         pruner: Stops unpromising trials early from what they report
             (``hpo_service.report``): None (no pruning), a name (``"median"``,
-            ``"percentile"``, ``"asha"``, ``"hyperband"``, with default settings) or a
-            pruner object from ``hpo_service.pruners``. Pruned trials count toward
-            ``max_evals``. With ``StoreTrials``, None keeps the study's pruner.
+            ``"percentile"``, ``"asha"``, with default settings) or a pruner object
+            from ``hpo_service.pruners`` (hyperband has no default ``max_resource``:
+            ``pruners.HyperbandPruner(max_resource=27)``). Pruned trials count
+            toward ``max_evals``. With ``StoreTrials``, None keeps the study's
+            pruner.
 
     Returns:
         The best params (or config, see ``return_argmin``); with several objectives
