@@ -198,6 +198,29 @@ def test_error_trials_are_counted_as_hyperopt_counts_them():
     assert counts[0] == counts[1]
 
 
+def test_a_caught_objective_error_is_logged_with_its_trial(caplog):
+    """hyperopt logs each caught exception ("job exception: ..."), so a broken
+    objective does not fail silently."""
+
+    def half_fail(x):
+        if x > 0:
+            raise ValueError(f"high x={x}")
+        return x
+
+    trials = Trials()
+    with caplog.at_level("WARNING", logger="hpo_service"):
+        fmin(half_fail, hp.uniform("x", -1, 1), algo=rand.suggest, max_evals=8,
+             trials=trials, catch_eval_exceptions=True,
+             rstate=np.random.default_rng(5), **QUIET)  # fmt: skip
+    errors = [d for d in trials._dynamic_trials if d["state"] == JOB_STATE_ERROR]
+    logged = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert errors and len(logged) == len(errors)
+    for doc, message in zip(errors, logged, strict=True):
+        x = doc["misc"]["vals"]["x"][0]
+        assert f"trial {doc['tid']}:" in message
+        assert f"ValueError: high x={x}" in message
+
+
 def test_nan_loss_is_an_error_trial_with_the_reason_and_the_search_goes_on():
     calls = []
 

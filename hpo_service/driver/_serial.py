@@ -259,7 +259,14 @@ class SerialSearch:
         except Exception as e:
             result = None
             self._record_error(doc, e)
-            if not self.catch and not isinstance(e, _NaNLoss):
+            if isinstance(e, _NaNLoss):
+                pass  # said when the loss came back
+            elif self.catch:  # as hyperopt's "job exception" line: never silent
+                _logger.warning(
+                    "trial %s: %s: %s; recorded as an error",
+                    doc["tid"], type(e).__name__, e,
+                )  # fmt: skip
+            else:
                 raise
         finally:
             self._pruning.observe(doc)
