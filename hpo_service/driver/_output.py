@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import sys
 from typing import TYPE_CHECKING, Any
 
 from hpo_service.algorithms.pruners import describe_pruner
@@ -296,12 +297,20 @@ def _age(since: float | None, now: float) -> float | None:
     return None if since is None else round(now - since, 1)
 
 
+def budget_text(max_evals: Any) -> str:
+    """A study's ``max_evals`` as shown: ``unlimited`` for a study run without one
+    (stored as ``sys.maxsize``: ``fmin(max_evals=None)`` with another stop rule)."""
+    unlimited = isinstance(max_evals, int) and max_evals >= sys.maxsize
+    return "unlimited" if unlimited else str(max_evals)
+
+
 def status_text(summary: dict[str, Any]) -> str:
     """Human-readable form of :func:`status_summary`."""
     counts = summary["counts"]
     finished = sum(counts[state.value] for state in COUNTED_STATES)
+    budget = budget_text(summary["max_evals"])
     lines = [
-        f"study {summary['study']!r}: {finished}/{summary['max_evals']} finished"
+        f"study {summary['study']!r}: {finished}/{budget} finished"
         + (" (cancelled)" if summary["cancelled"] else ""),
         "  " + "  ".join(f"{state}={n}" for state, n in counts.items()),
         "  pruner: " + describe_pruner(**summary["pruner"]),

@@ -4,11 +4,13 @@ trial, numpy values as plain JSON, and a clear per-trial error for anything else
 from __future__ import annotations
 
 import pickle
+import re
 
 import numpy as np
 import pytest
 
 from hpo_service import JOB_STATE_ERROR, StoreTrials, Trials, fmin, hp, rand
+from hpo_service.driver._output import status_summary, status_text
 from hpo_service.store import TrialState
 from tests.helpers import objectives
 from tests.helpers.mongo_wire import with_database
@@ -161,3 +163,10 @@ def test_show_progressbar_takes_hyperopts_progress_callback(trials):
     assert recorded.calls[-1] == ("exit",)
     assert recorded.finished == 3
     assert recorded.postfix.startswith("best loss: ")
+
+
+def test_status_of_a_study_without_max_evals_says_unlimited(trials):
+    fmin(objectives.quadratic, {"x": X}, algo=rand.suggest, max_evals=None,
+         loss_threshold=100.0, trials=trials, show_progressbar=False)  # fmt: skip
+    text = status_text(status_summary(trials.store, "p"))
+    assert re.match(r"study 'p': [1-9]\d*/unlimited finished\n", text), text
