@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import datetime
 import json
-import sys
 from typing import TYPE_CHECKING, Any
 
 from hpo_service.algorithms.pruners import describe_pruner
 from hpo_service.driver._codes import code_key, describe_codes
 from hpo_service.driver._lease import is_dead_local_process
-from hpo_service.driver._settings import COUNTED_STATES
+from hpo_service.driver._settings import COUNTED_STATES, budget_of
 from hpo_service.exceptions import HPOServiceError
 from hpo_service.objective._result import (
     STATUS_FAIL,
@@ -299,9 +298,9 @@ def _age(since: float | None, now: float) -> float | None:
 
 def budget_text(max_evals: Any) -> str:
     """A study's ``max_evals`` as shown: ``unlimited`` for a study run without one
-    (stored as ``sys.maxsize``: ``fmin(max_evals=None)`` with another stop rule)."""
-    unlimited = isinstance(max_evals, int) and max_evals >= sys.maxsize
-    return "unlimited" if unlimited else str(max_evals)
+    (``fmin(max_evals=None)`` beside another stop rule; see ``budget_of``)."""
+    budget = budget_of({"max_evals": max_evals})
+    return "unlimited" if budget is None else str(budget)
 
 
 def status_text(summary: dict[str, Any]) -> str:
