@@ -51,7 +51,9 @@ def enqueue(db_url: str, study: str, params: tuple[str, ...], path: str | None) 
 
     Every point is checked against the study's space first (unknown label, value
     outside the space, parameter of an inactive branch): if one is wrong, nothing
-    is queued. Workers run them like any queued trial.
+    is queued. Workers run them like any queued trial; they count toward
+    --max-evals, and the study's driver cancels the queued trials beyond it (its own
+    suggestions first, then the points queued last).
     """
     from hpo_service.driver._warm_sources import read_points
     from hpo_service.driver._warm_start import enqueue as queue_points
