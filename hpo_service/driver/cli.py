@@ -40,7 +40,7 @@ from hpo_service.store._cli_option import (
     MissingStoreError,
     db_option,
     open_store_for_cli,
-    store_location,
+    study_not_found,
 )
 from hpo_service.trials import check_objective_names
 
@@ -77,7 +77,7 @@ def _store_command(
                 return command(store=store, db_url=db_url, **kwargs)
             except StudyNotFoundError as e:
                 raise click.ClickException(
-                    _study_not_found(store, db_url, kwargs.get("study"))
+                    study_not_found(store, db_url, kwargs.get("study"))
                 ) from e
             except HPOServiceError as e:
                 raise click.ClickException(str(e)) from e
@@ -90,19 +90,6 @@ def _store_command(
 
 
 _with_store = _store_command(create=False)
-
-
-def _study_not_found(store: BaseTrialStore, db_url: str, study: str | None) -> str:
-    """ "study not found" naming the database looked in and the studies it holds."""
-    try:
-        names = [s.name for s in store.list_studies()]
-    except HPOServiceError:
-        names = []
-    held = f"it holds: {', '.join(names)}" if names else "it holds no study"
-    return (
-        f"study {study!r} not found in {store_location(db_url)} ({held}); "
-        "pass --db (or set HPO_DB) to use another store"
-    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

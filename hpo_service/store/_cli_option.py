@@ -10,6 +10,7 @@ import os
 import click
 
 from hpo_service.exceptions import (
+    HPOServiceError,
     StoreConnectionError,
     StoreError,
     StoreNotFoundError,
@@ -73,3 +74,20 @@ def store_location(db_url: str) -> str:
     except ValueError:
         pass
     return mask_url(db_url)
+
+
+def study_not_found(store: BaseTrialStore, db_url: str, study: str | None) -> str:
+    """ "study not found" naming the database looked in and the studies it holds.
+
+    Every command that takes ``--study`` says this for an unknown study, so a user in
+    the wrong directory (or with the wrong ``--db``) sees where it looked.
+    """
+    try:
+        names = [s.name for s in store.list_studies()]
+    except HPOServiceError:
+        names = []
+    held = f"it holds: {', '.join(names)}" if names else "it holds no study"
+    return (
+        f"study {study!r} not found in {store_location(db_url)} ({held}); "
+        "pass --db (or set HPO_DB) to use another store"
+    )

@@ -64,3 +64,31 @@ def test_help_texts(procs):
         run = procs.run(module, *args)
         assert run.returncode == 0
         assert "--db" in run.stdout or "Commands" in run.stdout
+
+
+def test_every_command_names_the_database_and_its_studies_for_an_unknown_study(
+    procs, db, tmp_path
+):
+    """README: "study not found" names the database and the studies it holds, for
+    every command that takes --study (report, importance, enqueue, import and
+    dashboard said only "`study` must name an existing study")."""
+    made = procs.run(DRIVER, "start", "--db", db, "--study", "there",
+                     "--objective", "tests.e2e.objectives:quadratic",
+                     "--space", "tests.e2e.objectives:space", "--max-evals", "1",
+                     "--workers", "1", "--no-progress")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    export = tmp_path / "export.json"
+    export.write_text(procs.run(DRIVER, "trials", "--db", db, "--study", "there",
+                                "--format", "json").stdout)  # fmt: skip
+    commands = [["status"], ["best"], ["trials"], ["cancel"],
+                ["report", "--out", str(tmp_path / "r.html")], ["importance"],
+                ["enqueue", "--params", '{"x": 0, "y": 0}'], ["import", str(export)],
+                ["dashboard", "--port", "1"]]  # fmt: skip
+    path = db.removeprefix("sqlite:///")
+    for command in commands:
+        run = procs.run(DRIVER, *command, "--db", db, "--study", "gone")
+        assert run.returncode == 1, (command, run.stderr)
+        assert run.stderr.strip().splitlines() == [
+            f"Error: study 'gone' not found in SQLite database {path} (it holds: "
+            "there); pass --db (or set HPO_DB) to use another store"
+        ], command
