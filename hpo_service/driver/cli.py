@@ -6,6 +6,7 @@ import csv
 import functools
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -237,6 +238,7 @@ def start(
         raise click.UsageError(str(e)) from e
     space = study_space(settings) if space is None else space
     click.echo(f"{'created' if created else 'resuming'} study {study!r}", err=True)
+    signals = StopSignals()
     try:
         local_workers = LocalWorkers(
             workers,
@@ -245,7 +247,7 @@ def start(
             objective=settings.objective,
             stop_grace=stop_grace,
         )
-        with StopSignals() as signals, local_workers as local:
+        with signals, local_workers as local:
             driver = Driver(
                 store,
                 study,
@@ -258,8 +260,10 @@ def start(
             signals.on_stop(driver.interrupt)
             outcome = driver.run()
     except KeyboardInterrupt:
-        click.echo(_output.resume_hint(study, "interrupted"), err=True)
-        sys.exit(130)
+        second = signals.second
+        how = f"stopped at once by a second {second.name}" if second else "interrupted"
+        click.echo(_output.resume_hint(study, how), err=True)
+        sys.exit(128 + (second or signal.SIGINT))
     if signals.received is not None:
         click.echo(_output.resume_hint(study, f"stopped by {signals.name}"), err=True)
         sys.exit(128 + signals.received)
