@@ -39,6 +39,7 @@ from hpo_service.objective._reference import check_objective, import_reference
 from hpo_service.store import BaseTrialStore, TrialState
 from hpo_service.store._cli_option import (
     MissingStoreError,
+    NumberRange,
     db_option,
     open_store_for_cli,
     study_not_found,
@@ -139,12 +140,12 @@ def _creates_study(args: dict[str, Any]) -> bool:
 )
 @click.option(
     "--lease-seconds",
-    type=click.FloatRange(min=1.0),
+    type=NumberRange(min=1.0),
     help="Worker lease, renewed by heartbeats [30].",
 )
 @click.option(
     "--trial-timeout",
-    type=click.FloatRange(min=0.0, min_open=True),
+    type=NumberRange(min=0.0, min_open=True),
     help="Seconds an objective may run before it is killed.",
 )
 @click.option(
@@ -154,14 +155,14 @@ def _creates_study(args: dict[str, Any]) -> bool:
 )
 @click.option(
     "--loss-threshold",
-    type=float,
+    type=NumberRange(infinite=True),
     help="Stop at a loss this low (of a trial that satisfies its constraints). "
     "Like --timeout and --no-improvement, it applies to this run only: a resume "
     "without it runs on.",
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0.0, min_open=True),
+    type=NumberRange(min=0.0, min_open=True),
     help="Stop suggesting after this many seconds.",
 )
 @click.option(
@@ -190,7 +191,7 @@ def _creates_study(args: dict[str, Any]) -> bool:
 )
 @click.option(
     "--stop-grace",
-    type=click.FloatRange(min=0.0),
+    type=NumberRange(min=0.0),
     default=10.0,
     show_default=True,
     help="Seconds the local workers may take to finish their running trials when "

@@ -1,11 +1,14 @@
-"""The ``--db URL`` option that ``hpo-driver`` and ``hpo-worker`` share, and opening it.
+"""The ``--db URL`` option that ``hpo-driver`` and ``hpo-worker`` share, and opening it;
+the number type of their other options.
 
 Kept with the store so that a worker does not import the driver.
 """
 
 from __future__ import annotations
 
+import math
 import os
+from typing import Any
 
 import click
 
@@ -34,6 +37,28 @@ db_option = click.option(
     help="Trials store URL: sqlite:///path, mongodb://..., hyperopt's "
     "mongo://host:port/db/jobs, mongomock://name (or env HPO_DB).",
 )
+
+
+class NumberRange(click.FloatRange):
+    """click's ``FloatRange`` that also refuses NaN, and infinity unless allowed.
+
+    A NaN passes every range check (its comparisons are all false): ``--lease-seconds
+    nan`` was stored with the study and every worker then died on it, ``--timeout
+    nan`` never fired. The options that mean "never" are left out instead of given
+    an infinite value.
+    """
+
+    def __init__(self, *args: Any, infinite: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.infinite = infinite
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Any:
+        number = super().convert(value, param, ctx)
+        if math.isnan(number) or (math.isinf(number) and not self.infinite):
+            self.fail(f"{number} is not a finite number.", param, ctx)
+        return number
 
 
 class MissingStoreError(click.ClickException):

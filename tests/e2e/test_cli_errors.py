@@ -92,3 +92,39 @@ def test_every_command_names_the_database_and_its_studies_for_an_unknown_study(
             f"Error: study 'gone' not found in SQLite database {path} (it holds: "
             "there); pass --db (or set HPO_DB) to use another store"
         ], command
+
+
+@pytest.mark.parametrize(
+    ("module", "args", "flag"),
+    [
+        (DRIVER, ["--lease-seconds", "nan"], "--lease-seconds"),
+        (DRIVER, ["--lease-seconds", "inf"], "--lease-seconds"),
+        (DRIVER, ["--timeout", "nan"], "--timeout"),
+        (DRIVER, ["--trial-timeout", "inf"], "--trial-timeout"),
+        (DRIVER, ["--stop-grace", "nan"], "--stop-grace"),
+        (DRIVER, ["--loss-threshold", "nan"], "--loss-threshold"),
+        (DRIVER, ["--pruner", "percentile", "--percentile", "nan"], "--percentile"),
+        (WORKER, ["--poll-interval", "nan"], "--poll-interval"),
+        (WORKER, ["--idle-timeout", "nan"], "--idle-timeout"),
+        (WORKER, ["--reserve-timeout", "nan"], "--reserve-timeout"),
+    ],
+)  # fmt: skip
+def test_a_number_option_refuses_nan_and_infinity(
+    procs, db, tmp_path, module, args, flag
+):
+    """A NaN passed click's range checks: `--lease-seconds nan` was stored with the
+    study and every worker then died with a traceback; `--poll-interval nan` gave
+    one at once."""
+    if module == DRIVER:
+        args = ["start", "--db", db, "--study", "s", "--max-evals", "2",
+                "--objective", "tests.e2e.objectives:quadratic",
+                "--space", "tests.e2e.objectives:space", "--workers", "1",
+                "--no-progress", *args]  # fmt: skip
+    else:
+        args = ["--db", db, "--idle-timeout", "1", *args]
+    run = procs.run(module, *args)
+    assert run.returncode == 2, run.stderr
+    assert f"Invalid value for '{flag}':" in run.stderr
+    assert "is not a finite number" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "hpo.sqlite").exists()
