@@ -79,7 +79,9 @@ _OPTIONS = (
         type=click.Path(file_okay=False, writable=True),
         default=None,
         help="Run each trial in its own directory WORKDIR/STUDY/TID (created), as "
-        "hyperopt's worker does [default: the current directory].",
+        "hyperopt's worker does; a STUDY name that is not a plain file name "
+        "(blanks, '..') gets its characters replaced and a short hash [default: "
+        "the current directory].",
     ),
 )
 
