@@ -22,10 +22,11 @@ list and the defaults):
   density's width in the bad density), ``liar_weight`` (1.0), ``pending_widen`` (1.0:
   the good density widens by ``1 + pending / finished``), ``max_widen`` (2.0: at most
   that factor).
-- ``whole_end_bins`` (False): the densities give the end values of ``uniformint`` /
-  ``quniform`` / ``qloguniform`` parameters whole rounding bins, as Optuna's
-  ``suggest_int`` does (hyperopt's definition, the default, gives them half a bin);
-  the startup trials still draw from the space's prior.
+- ``whole_end_bins`` (False; True on several objectives, see
+  :mod:`~hpo_service.algorithms.motpe`): the densities give the end values of
+  ``uniformint`` / ``quniform`` / ``qloguniform`` parameters whole rounding bins, as
+  Optuna's ``suggest_int`` does (hyperopt's definition gives them half a bin); the
+  startup trials still draw from the space's prior.
 
 hyperopt's spellings are accepted too, so hyperopt code ports unchanged:
 ``n_EI_candidates`` is ``n_ei_candidates``, and ``verbose`` (hyperopt's logging switch)
