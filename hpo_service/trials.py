@@ -54,6 +54,7 @@ def make_trial_doc(
     refresh_time: _dt.datetime | None = None,
     owner: str | None = None,
     intermediate: Mapping[int, float] | None = None,
+    exp_key: str | None = None,
 ) -> dict[str, Any]:
     """Build one hyperopt-shaped trial dict.
 
@@ -68,6 +69,7 @@ def make_trial_doc(
         refresh_time: When the trial last changed.
         owner: Who ran it (a worker id), if known.
         intermediate: Values the objective reported, ``{step: value}``.
+        exp_key: The experiment key of the trials object it belongs to.
 
     Returns:
         The trial dict (hyperopt's keys, plus ``intermediate``). A pruned trial is in
@@ -88,7 +90,7 @@ def make_trial_doc(
         "spec": None,
         "result": result,
         "misc": misc,
-        "exp_key": None,
+        "exp_key": exp_key,
         "owner": owner,
         "version": 0,
         "book_time": book_time,
@@ -540,14 +542,42 @@ def trials_from_docs(
 ) -> Trials:
     """A :class:`Trials` holding ``docs`` (hyperopt's ``trials_from_docs``).
 
+    hyperopt's recipe for merging searches works: ``trials_from_docs(list(t1) +
+    list(t2))``. A doc whose tid an earlier doc already has is added as a copy
+    renumbered after the largest tid (its ``misc`` too), so the merged trials have
+    distinct tids (hyperopt keeps the duplicates); the given docs are not changed.
+
     Args:
         docs: Trial dicts, e.g. a filtered ``trials.trials``.
         validate: Check each doc's shape (hyperopt's argument; always checked here).
         **kwargs: Passed to :class:`Trials` (``exp_key``).
 
     Raises:
-        InvalidTrial: A doc is malformed or two share a tid.
+        InvalidTrial: A doc is malformed.
     """
     trials = Trials(**kwargs)
-    trials.insert_trial_docs(list(docs))
+    trials.insert_trial_docs(_distinct_tids(list(docs)))
     return trials
+
+
+def _distinct_tids(docs: list[Any]) -> list[Any]:
+    """``docs``, each doc whose tid is taken by an earlier one renumbered (a copy)."""
+    tids = [d.get("tid") if isinstance(d, Mapping) else None for d in docs]
+    following = max((t for t in tids if isinstance(t, int)), default=-1) + 1
+    taken: set[Any] = set()
+    distinct = []
+    for doc, tid in zip(docs, tids, strict=True):
+        if tid in taken and isinstance(doc.get("misc"), Mapping):
+            doc, tid = _renumbered(doc, following), following
+            following += 1
+        taken.add(tid)
+        distinct.append(doc)
+    return distinct
+
+
+def _renumbered(doc: Mapping[str, Any], tid: int) -> dict[str, Any]:
+    misc = dict(doc["misc"])
+    misc["tid"] = tid
+    if isinstance(misc.get("idxs"), Mapping):
+        misc["idxs"] = {k: [tid] * len(v) for k, v in misc["idxs"].items()}
+    return {**doc, "tid": tid, "misc": misc}

@@ -17,6 +17,8 @@ list and the defaults):
   objectives) it changes nothing;
 - ``constant_liar`` (True): pending trials count as bad observations;
 - ``bandwidth`` ("scott"), ``bandwidth_floor`` (0.3): kernel width rule and its floor;
+  ``quantised_floor`` (0: ``bandwidth_floor``): the floor of the quantised parameters'
+  kernels (hyperopt's and Optuna's "magic clip" is 1.0);
 - ``ignore_failures`` (False): failed trials (NaN loss) count as the worst ones.
 - parallel workers: ``liar_width`` ("good": pending points are kernels of the good
   density's width in the bad density), ``liar_weight`` (1.0), ``pending_widen`` (1.0:

@@ -61,7 +61,8 @@ class DriverOptions:
         lease_seconds: Length of the driver lease; renewed every third of it.
         min_poll: Shortest pause between store polls, seconds.
         max_poll: Longest pause when nothing changes, seconds.
-        progress: Show a progress bar (or log lines when not on a terminal).
+        progress: Show a progress bar (or log lines when not on a terminal), or
+            hyperopt's progress callback (see ``Progress``).
         local_workers: Workers this process started (counted for the queue depth).
         worker_hint: How to start a worker, said when trials wait with no worker.
         idle_warning: Seconds queued trials may wait with no worker claiming any
@@ -72,7 +73,7 @@ class DriverOptions:
     lease_seconds: float = 30.0
     min_poll: float = 0.02
     max_poll: float = 0.5
-    progress: bool = True
+    progress: bool | Callable[..., Any] = True
     local_workers: int = 0
     worker_hint: str = "hpo-worker --study NAME --db URL"
     idle_warning: float = 10.0

@@ -492,9 +492,8 @@ def list_studies(store: BaseTrialStore, db_url: str) -> None:
     for study in store.list_studies():
         counts = store.count_by_state(study.name)
         finished = sum(counts[state] for state in COUNTED_STATES)
-        click.echo(
-            f"{study.name}\t{finished}/{study.settings.get('max_evals')} finished"
-        )
+        budget = _output.budget_text(study.settings.get("max_evals"))
+        click.echo(f"{study.name}\t{finished}/{budget} finished")
 
 
 main.add_command(_insight_cli.report)
