@@ -280,6 +280,30 @@ class _Model:
         self.x = x
 
 
+def _generalises(x):
+    return {"loss": (x - 0.3) ** 2, "true_loss": x, "status": STATUS_OK}
+
+
+def _noisy(x):
+    return {**_generalises(x), "loss_variance": 0.004, "true_loss_variance": 0.1}
+
+
+@pytest.mark.parametrize("objective", [_square, _generalises, _noisy])
+def test_average_best_error_is_hyperopts(objective):
+    """The best trial's true_loss (the generalisation error hyperopt's docs name),
+    averaged over the likely best when losses carry a variance: hyperopt's value."""
+    hyperopt = pytest.importorskip("hyperopt")
+    errors = []
+    for lib in (hyperopt, importlib.import_module("hpo_service")):
+        trials = lib.Trials()
+        lib.fmin(objective, lib.hp.uniform("x", 0, 1), algo=lib.rand.suggest,
+                 max_evals=30, trials=trials, rstate=np.random.default_rng(3),
+                 show_progressbar=False)  # fmt: skip
+        errors.append(trials.average_best_error())
+    assert errors[1] == pytest.approx(errors[0], rel=1e-12)
+    assert type(errors[1]) is float
+
+
 def test_in_process_results_keep_arbitrary_objects_and_attachments():
     trials = Trials()
     fmin(
