@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import logging
 import math
 import os
@@ -243,8 +244,17 @@ def _until(idle_timeout: float | None) -> str:
 
 
 def _safe_name(study: str) -> str:
-    """A study name as one path component."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in study) or "_"
+    """A study name as one path component of its own (``--workdir``).
+
+    Characters other than letters, digits, ``-``, ``_`` and ``.`` become ``_``. A
+    name that changed so, or that is only dots (``..`` would leave the workdir),
+    gets a short hash of the name: two studies never share a directory.
+    """
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in study)
+    if safe == study and safe.strip("."):
+        return safe
+    digest = hashlib.sha256(study.encode()).hexdigest()[:8]
+    return f"{safe.replace('.', '_')}-{digest}"
 
 
 class _Prefixed(logging.LoggerAdapter):  # type: ignore[type-arg]
