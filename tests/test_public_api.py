@@ -60,6 +60,7 @@ DOCUMENTED = [
     "TrialPruned",
     "STATUS_PRUNED",
     "pruners",
+    "progress",
 ]
 
 #: Module paths that hyperopt users import from, with one name each.
