@@ -46,7 +46,9 @@ class _Kernels:
 
 
 def log_pdfs(
-    densities: Sequence[ParzenEstimator], candidates: Candidates
+    densities: Sequence[ParzenEstimator],
+    candidates: Candidates,
+    numeric: bool = True,
 ) -> list[np.ndarray]:
     """Log density (log mass for quantised and categorical parts) of each candidate
     under each of ``densities``.
@@ -54,14 +56,19 @@ def log_pdfs(
     Args:
         densities: Densities over the same group layout.
         candidates: ``m`` points of that group.
+        numeric: False: the marginal log probability of the candidates' categorical
+            values alone (the numeric parameters integrated out).
 
     Returns:
         One ``(m,)`` array per density, in order.
     """
     kernels = _stack(densities)
-    joint = _log_dense(kernels, candidates)
-    joint += kernels.log_weights[None, :]
-    if kernels.layout.coarse_idx.size:
+    if numeric:
+        joint = _log_dense(kernels, candidates)
+        joint += kernels.log_weights[None, :]
+    else:
+        joint = np.repeat(kernels.log_weights[None, :], candidates.raw.shape[0], axis=0)
+    if numeric and kernels.layout.coarse_idx.size:
         joint += _log_coarse(kernels, candidates)
     if kernels.layout.n_options.size:
         joint += _log_categorical(kernels, candidates.options)

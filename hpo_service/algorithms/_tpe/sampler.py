@@ -53,6 +53,7 @@ _SWITCHES = (
     "ignore_failures",
     "whole_end_bins",
     "branch_joint",
+    "marginal_choices",
 )
 #: The count settings: ints (numpy's too); 2.5 candidates would fail mid-study.
 _COUNTS = (
@@ -118,6 +119,13 @@ class TPESettings:
         branch_joint: Model each conditional group jointly with the unconditional
             numeric parameters, on the trials of its branch (see the module
             docstring; needs ``multivariate``).
+        axis_kernels: Share of each good observation's weight moved to copies of
+            its kernel that each take one numeric parameter from the prior (see
+            :meth:`.ParzenEstimator.with_axis_kernels`); 0 turns it off.
+        marginal_choices: In a group with categorical and numeric parameters, pick
+            a candidate's choices by the good/bad ratio of the choices alone (as
+            hyperopt scores a ``choice``), then its numeric values by the whole
+            ratio among the candidates with those choices.
     """
 
     n_startup_jobs: int = 10
@@ -140,6 +148,8 @@ class TPESettings:
     max_widen: float = 2.0
     whole_end_bins: bool = False
     branch_joint: bool = False
+    axis_kernels: float = 0.0
+    marginal_choices: bool = False
 
     def __post_init__(self) -> None:
         for name in _COUNTS:  # 24.0 (JSON from a script) or numpy's 24 is the int 24
@@ -173,6 +183,7 @@ class TPESettings:
             ),
             ("pending_widen", "pending_widen >= 0", self.pending_widen >= 0),
             ("max_widen", "max_widen >= 1", self.max_widen >= 1),
+            ("axis_kernels", "0 <= axis_kernels < 1", 0 <= self.axis_kernels < 1),
             (
                 "max_above_kernels",
                 "max_above_kernels >= 1",
@@ -313,8 +324,11 @@ def suggest_batch(
             continue
         good, bad = _models(group, history, pending, rng, settings, pending_weights)
         candidates = good.sample(rng, n_ei * len(rows))
-        score = _log_ratio(good, bad, candidates)
-        best = np.argmax(score.reshape(len(rows), n_ei), axis=1)
+        score = _log_ratio(good, bad, candidates).reshape(len(rows), n_ei)
+        if settings.marginal_choices and _mixed(group.layout):
+            choice = _log_ratio(good, bad, candidates, numeric=False)
+            score = _choices_first(choice.reshape(len(rows), n_ei), score)
+        best = np.argmax(score, axis=1)
         for row, index in zip(rows, best + n_ei * np.arange(len(rows)), strict=True):
             chosen[row].update(group.layout.to_params(candidates, int(index)))
     return [{s.label: p[s.label] for s in space if s.label in p} for p in chosen]
@@ -347,7 +361,7 @@ def _models(
         group.layout,
         *below,
         **{**options, "bandwidth_factor": settings.bandwidth_factor * widen},
-    )
+    ).with_axis_kernels(settings.axis_kernels)
     if settings.liar_width == "above" or liars[0].shape[0] == 0:
         merged = (np.concatenate(p) for p in zip(above, liars, strict=True))
         return good, ParzenEstimator(group.layout, *merged, **options)
@@ -361,14 +375,31 @@ def _models(
 
 
 def _log_ratio(
-    good: ParzenEstimator, bad: ParzenEstimator | _Mixture, candidates: Candidates
+    good: ParzenEstimator,
+    bad: ParzenEstimator | _Mixture,
+    candidates: Candidates,
+    numeric: bool = True,
 ) -> np.ndarray:
-    """``log l(x) - log g(x)`` per candidate, every density scored in one pass."""
+    """``log l(x) - log g(x)`` per candidate, every density scored in one pass
+    (``numeric=False``: of the candidates' categorical values alone)."""
     if isinstance(bad, ParzenEstimator):
-        log_good, log_bad = _scoring.log_pdfs([good, bad], candidates)
+        log_good, log_bad = _scoring.log_pdfs([good, bad], candidates, numeric)
         return log_good - log_bad
-    log_good, *logs = _scoring.log_pdfs([good, *bad.densities], candidates)
+    log_good, *logs = _scoring.log_pdfs([good, *bad.densities], candidates, numeric)
     return log_good - bad.combine(logs)
+
+
+def _mixed(layout: GroupLayout) -> bool:
+    """Whether a group holds both categorical and numeric parameters."""
+    return bool(layout.n_options.size) and bool(len(layout.numeric))
+
+
+def _choices_first(choice: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Scores ``(rows, n_ei)`` that rank candidates by their choices' ratio first
+    (``choice``, equal for equal choices), then by their whole ratio (``score``): the
+    argmax of each row is the best-scored candidate among those with the best
+    choices."""
+    return np.where(choice >= choice.max(axis=1, keepdims=True), score, -np.inf)
 
 
 class _Mixture:
