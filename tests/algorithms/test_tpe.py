@@ -348,6 +348,7 @@ _SWITCHES = [
     "ignore_failures",
     "whole_end_bins",
     "branch_joint",
+    "marginal_choices",
 ]
 
 

@@ -321,56 +321,8 @@ class ParzenEstimator:
 
     @property
     def n_components(self) -> int:
-        """Number of mixture components (observations + prior, + axis copies)."""
+        """Number of mixture components (observations + prior)."""
         return self.weights.size
-
-    def with_axis_kernels(self, share: float) -> ParzenEstimator:
-        """This density with ``share`` of each observation's weight moved to copies
-        of its kernel that each take one numeric parameter from the prior.
-
-        With ``k`` observations and ``d >= 2`` numeric parameters, observation ``i``
-        (weight ``w_i``) keeps ``(1 - share) * w_i``, and ``d`` copies of its kernel,
-        copy ``j`` with parameter ``j``'s mean and width those of the prior component
-        (the middle of the range, the whole range wide), weigh ``share * w_i / d``
-        each. Draws from a copy keep the other parameters near the observation and
-        try parameter ``j`` anywhere: one coordinate at a time, as a univariate TPE
-        (hyperopt's) explores each parameter on its own. The prior component keeps
-        its weight. With ``share == 0``, one numeric parameter or no observations the
-        density is returned unchanged.
-
-        Args:
-            share: Share of each observation's weight given to its copies, in
-                ``[0, 1)``.
-
-        Returns:
-            A new density (``self`` when nothing changes).
-        """
-        k = self.weights.size - 1
-        d = self.mus.shape[1]
-        if share <= 0.0 or d < 2 or k < 1:
-            return self
-        out = object.__new__(ParzenEstimator)
-        out.layout = self.layout
-        copies_mu = np.tile(self.mus[:k], (d, 1))
-        copies_sigma = np.tile(self.sigmas[:k], (d, 1))
-        for j in range(d):  # rows j*k .. (j+1)*k - 1: parameter j from the prior
-            copies_mu[j * k : (j + 1) * k, j] = self.mus[k, j]
-            copies_sigma[j * k : (j + 1) * k, j] = self.sigmas[k, j]
-        observed = self.weights[:k]
-        out.weights = np.concatenate(
-            [
-                observed * (1.0 - share),
-                self.weights[k:],
-                np.tile(observed, d) * (share / d),
-            ]
-        )
-        out.log_weights = np.log(out.weights)
-        out.mus = np.concatenate([self.mus, copies_mu])
-        out.sigmas = np.concatenate([self.sigmas, copies_sigma])
-        out.log_tables = np.concatenate(
-            [self.log_tables, np.tile(self.log_tables[:k], (d, 1))]
-        )
-        return out
 
     def sample(self, rng: np.random.Generator, size: int) -> Candidates:
         """Draw ``size`` points from the mixture."""

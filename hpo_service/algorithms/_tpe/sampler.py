@@ -119,9 +119,6 @@ class TPESettings:
         branch_joint: Model each conditional group jointly with the unconditional
             numeric parameters, on the trials of its branch (see the module
             docstring; needs ``multivariate``).
-        axis_kernels: Share of each good observation's weight moved to copies of
-            its kernel that each take one numeric parameter from the prior (see
-            :meth:`.ParzenEstimator.with_axis_kernels`); 0 turns it off.
         marginal_choices: In a group with categorical and numeric parameters, pick
             a candidate's choices by the good/bad ratio of the choices alone (as
             hyperopt scores a ``choice``), then its numeric values by the whole
@@ -148,7 +145,6 @@ class TPESettings:
     max_widen: float = 2.0
     whole_end_bins: bool = False
     branch_joint: bool = False
-    axis_kernels: float = 0.0
     marginal_choices: bool = False
 
     def __post_init__(self) -> None:
@@ -183,7 +179,6 @@ class TPESettings:
             ),
             ("pending_widen", "pending_widen >= 0", self.pending_widen >= 0),
             ("max_widen", "max_widen >= 1", self.max_widen >= 1),
-            ("axis_kernels", "0 <= axis_kernels < 1", 0 <= self.axis_kernels < 1),
             (
                 "max_above_kernels",
                 "max_above_kernels >= 1",
@@ -361,7 +356,7 @@ def _models(
         group.layout,
         *below,
         **{**options, "bandwidth_factor": settings.bandwidth_factor * widen},
-    ).with_axis_kernels(settings.axis_kernels)
+    )
     if settings.liar_width == "above" or liars[0].shape[0] == 0:
         merged = (np.concatenate(p) for p in zip(above, liars, strict=True))
         return good, ParzenEstimator(group.layout, *merged, **options)
