@@ -18,6 +18,18 @@ and conditional groups in spaces without unconditional numeric parameters, are
 unchanged. Optuna's ``TPESampler(multivariate=True, group=True)`` keeps such groups
 apart (its groups are the same as ours without this option); hyperopt's TPE models
 every parameter on its own.
+
+With ``branch_joint`` the unconditional group's draw of the shared parameters is
+replaced wherever a branch's group is active, so scoring its choice of branch together
+with those values misleads: a branch looks promising at shared values where its bad
+trials are thin, although its own group will draw other values there, so those
+values are never tried and the pull never ends (on ``svm``: the poly branch chosen
+for half the trials, at the C of the good rbf trials, then run at the poly group's
+small C). With ``marginal_choices`` too, the unconditional group picks the choices
+that open branches (those some parameter's conditions name) by the good/bad ratio of
+those choices alone, the other parameters integrated out (as hyperopt scores every
+``choice``), and then, among its candidates with the best such choices, the one with
+the best whole ratio.
 """
 
 from __future__ import annotations
@@ -119,10 +131,11 @@ class TPESettings:
         branch_joint: Model each conditional group jointly with the unconditional
             numeric parameters, on the trials of its branch (see the module
             docstring; needs ``multivariate``).
-        marginal_choices: In a group with categorical and numeric parameters, pick
-            a candidate's choices by the good/bad ratio of the choices alone (as
-            hyperopt scores a ``choice``), then its numeric values by the whole
-            ratio among the candidates with those choices.
+        marginal_choices: With ``branch_joint``, the unconditional group picks the
+            choices that open branches (an SVM's ``kernel``) by the good/bad ratio
+            of those choices alone (as hyperopt scores a ``choice``), then the rest
+            by the whole ratio among the candidates with those choices (see the
+            module docstring). Without ``branch_joint`` it changes nothing.
     """
 
     n_startup_jobs: int = 10
@@ -238,6 +251,9 @@ class _Group:
     conditions: tuple[Condition, ...]
     specs: tuple[ParamSpec, ...]
     layout: GroupLayout
+    #: Positions (in ``layout.categorical``) of the choices that open joined groups
+    #: (``branch_joint``), in the group that holds the parameters those re-draw.
+    branch_choices: tuple[int, ...] = ()
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -268,16 +284,29 @@ def _groups(
         bucket = spec.conditions if multivariate else spec.label
         buckets.setdefault(bucket, []).append(spec)
     shared = [s for s in space if not s.conditions and s.kind in ("uniform", "normal")]
+    joined = joint and multivariate and bool(shared)
     groups = []
     for specs in buckets.values():
-        if joint and multivariate and specs[0].conditions:
+        if joined and specs[0].conditions:
             specs = specs + shared
         layout = GroupLayout(specs, whole_end_bins)
-        groups.append(_Group(specs[0].conditions, tuple(specs), layout))
+        branches = _branch_choices(layout, space) if joined else ()
+        groups.append(_Group(specs[0].conditions, tuple(specs), layout, branches))
     if len(_GROUP_CACHE) > 32:
         _GROUP_CACHE.clear()
     _GROUP_CACHE[key] = (space, groups)
     return groups
+
+
+def _branch_choices(layout: GroupLayout, space: CompiledSpace) -> tuple[int, ...]:
+    """Positions of ``layout``'s unconditional choices that some parameter's
+    conditions name (the choices that open branches)."""
+    named = {label for s in space for c in s.conditions for label, _ in c}
+    return tuple(
+        j
+        for j, spec in enumerate(layout.categorical)
+        if not spec.conditions and spec.label in named
+    )
 
 
 def suggest_batch(
@@ -320,8 +349,8 @@ def suggest_batch(
         good, bad = _models(group, history, pending, rng, settings, pending_weights)
         candidates = good.sample(rng, n_ei * len(rows))
         score = _log_ratio(good, bad, candidates).reshape(len(rows), n_ei)
-        if settings.marginal_choices and _mixed(group.layout):
-            choice = _log_ratio(good, bad, candidates, numeric=False)
+        if settings.marginal_choices and group.branch_choices:
+            choice = _log_ratio(good, bad, candidates, group.branch_choices)
             score = _choices_first(choice.reshape(len(rows), n_ei), score)
         best = np.argmax(score, axis=1)
         for row, index in zip(rows, best + n_ei * np.arange(len(rows)), strict=True):
@@ -373,20 +402,16 @@ def _log_ratio(
     good: ParzenEstimator,
     bad: ParzenEstimator | _Mixture,
     candidates: Candidates,
-    numeric: bool = True,
+    only: Sequence[int] | None = None,
 ) -> np.ndarray:
     """``log l(x) - log g(x)`` per candidate, every density scored in one pass
-    (``numeric=False``: of the candidates' categorical values alone)."""
+    (``only``: of these categorical parameters' values alone, the rest integrated
+    out)."""
     if isinstance(bad, ParzenEstimator):
-        log_good, log_bad = _scoring.log_pdfs([good, bad], candidates, numeric)
+        log_good, log_bad = _scoring.log_pdfs([good, bad], candidates, only)
         return log_good - log_bad
-    log_good, *logs = _scoring.log_pdfs([good, *bad.densities], candidates, numeric)
+    log_good, *logs = _scoring.log_pdfs([good, *bad.densities], candidates, only)
     return log_good - bad.combine(logs)
-
-
-def _mixed(layout: GroupLayout) -> bool:
-    """Whether a group holds both categorical and numeric parameters."""
-    return bool(layout.n_options.size) and bool(len(layout.numeric))
 
 
 def _choices_first(choice: np.ndarray, score: np.ndarray) -> np.ndarray:
