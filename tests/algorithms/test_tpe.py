@@ -349,6 +349,7 @@ _SWITCHES = [
     "whole_end_bins",
     "branch_joint",
     "marginal_choices",
+    "branch_conditional",
 ]
 
 

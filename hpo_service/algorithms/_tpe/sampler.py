@@ -66,6 +66,7 @@ _SWITCHES = (
     "whole_end_bins",
     "branch_joint",
     "marginal_choices",
+    "branch_conditional",
 )
 #: The count settings: ints (numpy's too); 2.5 candidates would fail mid-study.
 _COUNTS = (
@@ -136,6 +137,10 @@ class TPESettings:
             of those choices alone (as hyperopt scores a ``choice``), then the rest
             by the whole ratio among the candidates with those choices (see the
             module docstring). Without ``branch_joint`` it changes nothing.
+        branch_conditional: With ``branch_joint``, a joined group keeps the shared
+            values the unconditional group drew and draws its own parameters from
+            its good density conditioned on them (each kernel weighted by its
+            density at those values), instead of re-drawing the shared ones.
     """
 
     n_startup_jobs: int = 10
@@ -159,6 +164,7 @@ class TPESettings:
     whole_end_bins: bool = False
     branch_joint: bool = False
     marginal_choices: bool = False
+    branch_conditional: bool = False
 
     def __post_init__(self) -> None:
         for name in _COUNTS:  # 24.0 (JSON from a script) or numpy's 24 is the int 24
@@ -254,6 +260,9 @@ class _Group:
     #: Positions (in ``layout.categorical``) of the choices that open joined groups
     #: (``branch_joint``), in the group that holds the parameters those re-draw.
     branch_choices: tuple[int, ...] = ()
+    #: Positions (in ``layout.numeric``) of the unconditional parameters a joined
+    #: group holds besides its own.
+    shared: tuple[int, ...] = ()
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -287,11 +296,13 @@ def _groups(
     joined = joint and multivariate and bool(shared)
     groups = []
     for specs in buckets.values():
+        own = len([s for s in specs if s.kind in ("uniform", "normal")])
         if joined and specs[0].conditions:
             specs = specs + shared
         layout = GroupLayout(specs, whole_end_bins)
         branches = _branch_choices(layout, space) if joined else ()
-        groups.append(_Group(specs[0].conditions, tuple(specs), layout, branches))
+        cols = tuple(range(own, len(layout.numeric))) if specs[0].conditions else ()
+        groups.append(_Group(specs[0].conditions, tuple(specs), layout, branches, cols))
     if len(_GROUP_CACHE) > 32:
         _GROUP_CACHE.clear()
     _GROUP_CACHE[key] = (space, groups)
@@ -347,15 +358,41 @@ def suggest_batch(
         if not rows:
             continue
         good, bad = _models(group, history, pending, rng, settings, pending_weights)
-        candidates = good.sample(rng, n_ei * len(rows))
+        given = settings.branch_conditional and bool(group.shared)
+        if given:
+            candidates = _given_shared(
+                good, group, [chosen[r] for r in rows], n_ei, rng
+            )
+        else:
+            candidates = good.sample(rng, n_ei * len(rows))
         score = _log_ratio(good, bad, candidates).reshape(len(rows), n_ei)
         if settings.marginal_choices and group.branch_choices:
             choice = _log_ratio(good, bad, candidates, group.branch_choices)
             score = _choices_first(choice.reshape(len(rows), n_ei), score)
         best = np.argmax(score, axis=1)
+        keep = {group.layout.numeric[j].label for j in group.shared} if given else set()
         for row, index in zip(rows, best + n_ei * np.arange(len(rows)), strict=True):
-            chosen[row].update(group.layout.to_params(candidates, int(index)))
+            params = group.layout.to_params(candidates, int(index))
+            chosen[row].update({k: v for k, v in params.items() if k not in keep})
     return [{s.label: p[s.label] for s in space if s.label in p} for p in chosen]
+
+
+def _given_shared(
+    good: ParzenEstimator,
+    group: _Group,
+    points: Sequence[Mapping[str, Any]],
+    n_ei: int,
+    rng: np.random.Generator,
+) -> Candidates:
+    """``n_ei`` candidates per point of a joined group, drawn from its good density
+    conditioned on the shared values the point already holds."""
+    cols = np.array(group.shared, dtype=np.intp)
+    specs = [group.layout.numeric[j] for j in group.shared]
+    values = np.array([[p[s.label] for s in specs] for p in points], dtype=float)
+    full = np.zeros((len(points), len(group.layout.numeric)))
+    full[:, cols] = values
+    fixed = group.layout.normalise(full)[:, cols]
+    return good.sample_given(rng, n_ei, cols, fixed)
 
 
 def _models(
