@@ -17,15 +17,18 @@ list and the defaults):
   objectives) it changes nothing;
 - ``constant_liar`` (True): pending trials count as bad observations;
 - ``bandwidth`` ("scott"), ``bandwidth_floor`` (0.3): kernel width rule and its floor;
+  ``quantised_floor`` (0: ``bandwidth_floor``): the floor of the quantised parameters'
+  kernels (hyperopt's and Optuna's "magic clip" is 1.0);
 - ``ignore_failures`` (False): failed trials (NaN loss) count as the worst ones.
 - parallel workers: ``liar_width`` ("good": pending points are kernels of the good
   density's width in the bad density), ``liar_weight`` (1.0), ``pending_widen`` (1.0:
   the good density widens by ``1 + pending / finished``), ``max_widen`` (2.0: at most
   that factor).
-- ``whole_end_bins`` (False): the densities give the end values of ``uniformint`` /
-  ``quniform`` / ``qloguniform`` parameters whole rounding bins, as Optuna's
-  ``suggest_int`` does (hyperopt's definition, the default, gives them half a bin);
-  the startup trials still draw from the space's prior.
+- ``whole_end_bins`` (False; True on several objectives, see
+  :mod:`~hpo_service.algorithms.motpe`): the densities give the end values of
+  ``uniformint`` / ``quniform`` / ``qloguniform`` parameters whole rounding bins, as
+  Optuna's ``suggest_int`` does (hyperopt's definition gives them half a bin); the
+  startup trials still draw from the space's prior.
 
 hyperopt's spellings are accepted too, so hyperopt code ports unchanged:
 ``n_EI_candidates`` is ``n_ei_candidates``, and ``verbose`` (hyperopt's logging switch)

@@ -141,13 +141,26 @@ def test_tpe_proposes_an_end_value_more_often_when_it_gets_a_whole_bin():
     assert set(whole) <= set(range(1, 21))
 
 
-def test_multi_objective_tpe_takes_the_setting_and_keeps_it_off_by_default():
-    history = history_of(SPACE, lambda depth, x: [depth + x, x])
+def test_multi_objective_tpe_uses_whole_end_bins_by_default():
+    # depth = 1 is on the front (lowest first loss), so MOTPE's good density sits at
+    # the lower end, where a whole end bin gives it about twice the mass.
+    history = history_of(SPACE, lambda depth, x: [depth + x, 1 - x])
+    default = suggestions(SPACE, history)
+    assert default == suggestions(SPACE, history, whole_end_bins=True)
+    clipped = suggestions(SPACE, history, whole_end_bins=False)
+    share = {
+        name: np.mean([p["depth"] == 1 for p in points])
+        for name, points in [("default", default), ("clipped", clipped)]
+    }
+    assert share["default"] > share["clipped"] + 0.04
+    assert {p["depth"] for p in default + clipped} <= set(range(1, 21))
+
+
+def test_single_objective_tpe_keeps_half_end_bins_by_default():
+    history = history_of(SPACE, lambda depth, x: depth + x)
     default = suggestions(SPACE, history)
     assert default == suggestions(SPACE, history, whole_end_bins=False)
-    whole = suggestions(SPACE, history, whole_end_bins=True)
-    assert whole != default
-    assert {p["depth"] for p in whole} <= set(range(1, 21))
+    assert default != suggestions(SPACE, history, whole_end_bins=True)
 
 
 @pytest.mark.parametrize(

@@ -280,7 +280,8 @@ class ParzenEstimator:
             bandwidths of the outermost observations.
         bandwidth_factor: Multiplier applied to every bandwidth.
         bandwidth_floor: Bandwidths are at least ``bandwidth_floor / min(100, k + 1)``
-            (normalised units): the "magic clip" of hyperopt, scaled.
+            (normalised units): the "magic clip" of hyperopt, scaled; one number,
+            or one per numeric dimension ``(n_numeric,)``.
         bandwidth: ``"neighbour"`` (each kernel as wide as the larger gap to its sorted
             neighbours, per dimension) or ``"scott"`` (one width per dimension,
             ``0.5 * std * k ** (-1 / (d + 4))``).
@@ -298,7 +299,7 @@ class ParzenEstimator:
         prior_weight: float = 1.0,
         consider_endpoints: bool = False,
         bandwidth_factor: float = 1.0,
-        bandwidth_floor: float = 1.0,
+        bandwidth_floor: float | np.ndarray = 1.0,
         bandwidth: str = "neighbour",
         sigmas: np.ndarray | None = None,
     ) -> None:

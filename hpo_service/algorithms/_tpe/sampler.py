@@ -104,6 +104,10 @@ class TPESettings:
         bandwidth_factor: Multiplier on every kernel bandwidth.
         bandwidth_floor: Bandwidths are at least ``bandwidth_floor / min(100, k + 1)``
             of the range for ``k`` observations (hyperopt's "magic clip" is 1.0).
+        quantised_floor: The floor of the quantised parameters' bandwidths
+            (``uniformint``, ``q*``) in the same units, so that their kernels can
+            cover neighbouring values (hyperopt's and Optuna's "magic clip" is
+            1.0); 0 gives them ``bandwidth_floor``.
         max_above_kernels: Cap on the number of components of the "above" density;
             a weighted subsample is used beyond it (keeps latency flat).
         ignore_failures: Leave failed trials (NaN loss) out of both densities instead
@@ -155,6 +159,7 @@ class TPESettings:
     bandwidth: str = "scott"
     bandwidth_factor: float = 1.0
     bandwidth_floor: float = 0.3
+    quantised_floor: float = 0.0
     max_above_kernels: int = 256
     ignore_failures: bool = False
     liar_weight: float = 1.0
@@ -190,6 +195,7 @@ class TPESettings:
             ),
             ("bandwidth_factor", "bandwidth_factor > 0", self.bandwidth_factor > 0),
             ("bandwidth_floor", "bandwidth_floor > 0", self.bandwidth_floor > 0),
+            ("quantised_floor", "quantised_floor >= 0", self.quantised_floor >= 0),
             ("liar_weight", "liar_weight > 0", self.liar_weight > 0),
             (
                 "liar_width",
@@ -411,7 +417,7 @@ def _models(
         "prior_weight": settings.prior_weight,
         "consider_endpoints": settings.consider_endpoints,
         "bandwidth_factor": settings.bandwidth_factor,
-        "bandwidth_floor": settings.bandwidth_floor,
+        "bandwidth_floor": _floor(group.layout, settings),
         "bandwidth": settings.bandwidth,
     }
     widen = min(
@@ -433,6 +439,16 @@ def _models(
     )
     weight_bad = float(np.sum(above[2])) + settings.prior_weight
     return good, _Mixture([(weight_bad, bad), (float(np.sum(liars[2])), near)])
+
+
+def _floor(layout: GroupLayout, settings: TPESettings) -> float | np.ndarray:
+    """The bandwidth floor: one number, or one per numeric dimension of ``layout``
+    when ``quantised_floor`` gives the quantised ones their own."""
+    if settings.quantised_floor == 0 or not layout.quantised.any():
+        return settings.bandwidth_floor
+    return np.where(
+        layout.quantised, settings.quantised_floor, settings.bandwidth_floor
+    )
 
 
 def _log_ratio(
