@@ -26,6 +26,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
+from hpo_service.store._cli_option import NumberRange
 from hpo_service.store._url import mongodb_url_of_hyperopt
 
 #: hyperopt-mongo-worker's default --reserve-timeout, in seconds.
@@ -55,7 +56,7 @@ _OPTIONS = (
     ),
     click.option(
         "--reserve-timeout",
-        type=click.FloatRange(min=0),
+        type=NumberRange(min=0),
         help="hyperopt's --idle-timeout: exit after this many seconds without a "
         "trial to reserve [with --exp-key: 120; 0 waits for ever].",
     ),
@@ -68,7 +69,7 @@ _OPTIONS = (
     ),
     click.option(
         "--last-job-timeout",
-        type=click.FloatRange(min=0),
+        type=NumberRange(min=0),
         default=None,
         help="Reserve no trial after this many seconds of running; finish the "
         "current one and exit.",
@@ -78,7 +79,9 @@ _OPTIONS = (
         type=click.Path(file_okay=False, writable=True),
         default=None,
         help="Run each trial in its own directory WORKDIR/STUDY/TID (created), as "
-        "hyperopt's worker does [default: the current directory].",
+        "hyperopt's worker does; a STUDY name that is not a plain file name "
+        "(blanks, '..') gets its characters replaced and a short hash [default: "
+        "the current directory].",
     ),
 )
 

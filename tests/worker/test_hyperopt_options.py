@@ -63,6 +63,21 @@ def test_workdir_gives_each_trial_its_own_directory(store, db_url, tmp_path):
         assert (expected / "output.txt").read_text() == str(x)
 
 
+def test_workdir_keeps_every_study_in_a_directory_of_its_own(store, db_url, tmp_path):
+    """A study named ".." ran its trials in WORKDIR/../TID (outside the workdir),
+    "." in WORKDIR/TID, and "a b" shared "a_b"'s directories."""
+    names = ["..", ".", "a b", "a_b"]
+    for name in names:
+        make_study(store, name, f"{OBJ}:works_in_cwd", [{"x": 1}])
+    root = tmp_path / "scratch"
+    code, out = _run("--db", db_url, "--workdir", str(root), "--reserve-timeout", "0.5")
+    assert code == 0, out
+    dirs = [Path(store.get_trial(name, 0).result["cwd"]) for name in names]
+    assert len(set(dirs)) == len(names), dirs
+    for found in dirs:
+        assert found.parent.parent == root and found.name == "0", found
+
+
 def test_last_job_timeout_stops_reserving(store, db_url):
     make_study(store, "slow", f"{OBJ}:quadratic", [{"x": 1.0}] * 3)
     code, out = _run("--db", db_url, "--last-job-timeout", "0")
