@@ -348,8 +348,6 @@ _SWITCHES = [
     "ignore_failures",
     "whole_end_bins",
     "branch_joint",
-    "marginal_choices",
-    "branch_conditional",
 ]
 
 

@@ -99,35 +99,3 @@ def test_spaces_without_conditions_are_unchanged(n):
     joint = tpe.suggest(BOX, history, np.random.default_rng(5), n=n, branch_joint=True)
     plain = tpe.suggest(BOX, history, np.random.default_rng(5), n=n, branch_joint=False)
     assert joint == plain
-
-
-def test_conditional_branch_keeps_the_shared_draw_and_follows_the_diagonal():
-    history = _diagonal_history(80, seed=1)
-    gaps = []
-    for seed in range(20):
-        conditional = tpe.suggest(
-            DIAGONAL,
-            history,
-            np.random.default_rng(seed),
-            branch_joint=True,
-            branch_conditional=True,
-        )[0]
-        plain = tpe.suggest(DIAGONAL, history, np.random.default_rng(seed))[0]
-        # The unconditional group's draw (x, e, kernel) is kept as it was drawn ...
-        assert {k: conditional[k] for k in ("x", "e", "kernel")} == {
-            k: plain[k] for k in ("x", "e", "kernel")
-        }
-        if conditional["kernel"] == 0:
-            gaps.append(abs(conditional["x"] - conditional["y"]))
-    # ... and y is drawn near the good pairs with that x: on the diagonal (random
-    # pairs have a median gap of 0.29).
-    assert len(gaps) >= 10
-    assert np.median(gaps) < 0.1
-
-
-def test_branch_conditional_needs_branch_joint():
-    history = _diagonal_history(40, seed=2)
-    alone = tpe.suggest(
-        DIAGONAL, history, np.random.default_rng(4), n=3, branch_conditional=True
-    )
-    assert alone == tpe.suggest(DIAGONAL, history, np.random.default_rng(4), n=3)

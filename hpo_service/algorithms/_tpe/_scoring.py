@@ -46,9 +46,7 @@ class _Kernels:
 
 
 def log_pdfs(
-    densities: Sequence[ParzenEstimator],
-    candidates: Candidates,
-    only: Sequence[int] | None = None,
+    densities: Sequence[ParzenEstimator], candidates: Candidates
 ) -> list[np.ndarray]:
     """Log density (log mass for quantised and categorical parts) of each candidate
     under each of ``densities``.
@@ -56,19 +54,11 @@ def log_pdfs(
     Args:
         densities: Densities over the same group layout.
         candidates: ``m`` points of that group.
-        only: Positions (in the layout's categorical parameters) of the parameters
-            to score alone: the marginal log probability of the candidates' values
-            of these, every other parameter integrated out. None: all of them.
 
     Returns:
         One ``(m,)`` array per density, in order.
     """
     kernels = _stack(densities)
-    if only is not None:
-        picked = list(only)
-        joint = _log_categorical(kernels, candidates.options[:, picked], picked)
-        joint += kernels.log_weights[None, :]
-        return [_logsumexp(joint[:, start:stop]) for start, stop in kernels.spans]
     joint = _log_dense(kernels, candidates)
     joint += kernels.log_weights[None, :]
     if kernels.layout.coarse_idx.size:
@@ -222,18 +212,11 @@ def _log_mass(
     )
 
 
-def _log_categorical(
-    kernels: _Kernels, options: np.ndarray, picked: Sequence[int] | None = None
-) -> np.ndarray:
-    """Summed log probabilities of the candidates' options ``(m, K)`` (``picked``:
-    the positions of ``options``' columns among the categorical parameters, when
-    not all of them)."""
-    offsets = kernels.layout.offsets
-    if picked is not None:
-        offsets = offsets[np.asarray(picked, dtype=np.intp)]
-    cols = options + offsets[None, :]
-    logs = kernels.log_tables[:, cols.ravel()].reshape(-1, *cols.shape)
-    return logs.sum(axis=2).T
+def _log_categorical(kernels: _Kernels, options: np.ndarray) -> np.ndarray:
+    """Summed log probabilities of the candidates' options ``(m, K)``."""
+    cols = options + kernels.layout.offsets[None, :]
+    picked = kernels.log_tables[:, cols.ravel()].reshape(-1, *cols.shape)
+    return picked.sum(axis=2).T
 
 
 def _logsumexp(x: np.ndarray) -> np.ndarray:

@@ -332,62 +332,14 @@ class ParzenEstimator:
         raw = _truncnorm.sample(
             self.mus[comp], self.sigmas[comp], layout.low, layout.high, rng
         )
-        options = self._draw_options(comp, rng)
-        return Candidates(raw=raw, values=layout.to_values(raw), options=options)
-
-    def sample_given(
-        self, rng: np.random.Generator, size: int, cols: np.ndarray, fixed: np.ndarray
-    ) -> Candidates:
-        """Draw ``size`` points per row of ``fixed`` from the mixture conditioned on
-        numeric columns ``cols`` holding that row's values.
-
-        Each component's weight is multiplied by its (truncated normal) density at
-        the fixed values, so the other columns are drawn from the kernels of the
-        observations near them; the fixed columns keep their values.
-
-        Args:
-            rng: Random generator.
-            size: Points per row.
-            cols: Positions of the fixed columns among the numeric ones.
-            fixed: Their normalised values ``(rows, len(cols))``.
-
-        Returns:
-            ``rows * size`` candidates, row by row.
-        """
-        layout = self.layout
-        logs = self.log_weights[None, :] + np.sum(
-            _truncnorm.logpdf(
-                fixed[:, None, :],
-                self.mus[None, :, cols],
-                self.sigmas[None, :, cols],
-                layout.low[cols],
-                layout.high[cols],
-            ),
-            axis=2,
-        )  # (rows, K)
-        logs -= logs.max(axis=1, keepdims=True)
-        comp = np.concatenate(
-            [_draw_components(np.exp(row), size, rng) for row in logs]
-        )
-        raw = _truncnorm.sample(
-            self.mus[comp], self.sigmas[comp], layout.low, layout.high, rng
-        )
-        raw[:, cols] = np.repeat(fixed, size, axis=0)
-        options = self._draw_options(comp, rng)
-        return Candidates(raw=raw, values=layout.to_values(raw), options=options)
-
-    def _draw_options(self, comp: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """One option per categorical parameter from each of the components
-        ``comp``."""
-        layout = self.layout
-        options = np.empty((comp.size, layout.n_options.size), dtype=np.intp)
+        options = np.empty((size, layout.n_options.size), dtype=np.intp)
         for j, (offset, n) in enumerate(
             zip(layout.offsets, layout.n_options, strict=True)
         ):
             cdf = np.cumsum(np.exp(self.log_tables[comp, offset : offset + n]), axis=1)
-            u = rng.random(comp.size) * cdf[:, -1]
+            u = rng.random(size) * cdf[:, -1]
             options[:, j] = np.minimum((u[:, None] >= cdf).sum(axis=1), n - 1)
-        return options
+        return Candidates(raw=raw, values=layout.to_values(raw), options=options)
 
     def log_pdf(self, candidates: Candidates) -> np.ndarray:
         """Log density (log mass for quantised and categorical parts) per candidate.

@@ -18,18 +18,6 @@ and conditional groups in spaces without unconditional numeric parameters, are
 unchanged. Optuna's ``TPESampler(multivariate=True, group=True)`` keeps such groups
 apart (its groups are the same as ours without this option); hyperopt's TPE models
 every parameter on its own.
-
-With ``branch_joint`` the unconditional group's draw of the shared parameters is
-replaced wherever a branch's group is active, so scoring its choice of branch together
-with those values misleads: a branch looks promising at shared values where its bad
-trials are thin, although its own group will draw other values there, so those
-values are never tried and the pull never ends (on ``svm``: the poly branch chosen
-for half the trials, at the C of the good rbf trials, then run at the poly group's
-small C). With ``marginal_choices`` too, the unconditional group picks the choices
-that open branches (those some parameter's conditions name) by the good/bad ratio of
-those choices alone, the other parameters integrated out (as hyperopt scores every
-``choice``), and then, among its candidates with the best such choices, the one with
-the best whole ratio.
 """
 
 from __future__ import annotations
@@ -65,8 +53,6 @@ _SWITCHES = (
     "ignore_failures",
     "whole_end_bins",
     "branch_joint",
-    "marginal_choices",
-    "branch_conditional",
 )
 #: The count settings: ints (numpy's too); 2.5 candidates would fail mid-study.
 _COUNTS = (
@@ -136,15 +122,6 @@ class TPESettings:
         branch_joint: Model each conditional group jointly with the unconditional
             numeric parameters, on the trials of its branch (see the module
             docstring; needs ``multivariate``).
-        marginal_choices: With ``branch_joint``, the unconditional group picks the
-            choices that open branches (an SVM's ``kernel``) by the good/bad ratio
-            of those choices alone (as hyperopt scores a ``choice``), then the rest
-            by the whole ratio among the candidates with those choices (see the
-            module docstring). Without ``branch_joint`` it changes nothing.
-        branch_conditional: With ``branch_joint``, a joined group keeps the shared
-            values the unconditional group drew and draws its own parameters from
-            its good density conditioned on them (each kernel weighted by its
-            density at those values), instead of re-drawing the shared ones.
     """
 
     n_startup_jobs: int = 10
@@ -168,8 +145,6 @@ class TPESettings:
     max_widen: float = 2.0
     whole_end_bins: bool = False
     branch_joint: bool = False
-    marginal_choices: bool = False
-    branch_conditional: bool = False
 
     def __post_init__(self) -> None:
         for name in _COUNTS:  # 24.0 (JSON from a script) or numpy's 24 is the int 24
@@ -263,12 +238,6 @@ class _Group:
     conditions: tuple[Condition, ...]
     specs: tuple[ParamSpec, ...]
     layout: GroupLayout
-    #: Positions (in ``layout.categorical``) of the choices that open joined groups
-    #: (``branch_joint``), in the group that holds the parameters those re-draw.
-    branch_choices: tuple[int, ...] = ()
-    #: Positions (in ``layout.numeric``) of the unconditional parameters a joined
-    #: group holds besides its own.
-    shared: tuple[int, ...] = ()
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -299,31 +268,16 @@ def _groups(
         bucket = spec.conditions if multivariate else spec.label
         buckets.setdefault(bucket, []).append(spec)
     shared = [s for s in space if not s.conditions and s.kind in ("uniform", "normal")]
-    joined = joint and multivariate and bool(shared)
     groups = []
     for specs in buckets.values():
-        own = len([s for s in specs if s.kind in ("uniform", "normal")])
-        if joined and specs[0].conditions:
+        if joint and multivariate and specs[0].conditions:
             specs = specs + shared
         layout = GroupLayout(specs, whole_end_bins)
-        branches = _branch_choices(layout, space) if joined else ()
-        cols = tuple(range(own, len(layout.numeric))) if specs[0].conditions else ()
-        groups.append(_Group(specs[0].conditions, tuple(specs), layout, branches, cols))
+        groups.append(_Group(specs[0].conditions, tuple(specs), layout))
     if len(_GROUP_CACHE) > 32:
         _GROUP_CACHE.clear()
     _GROUP_CACHE[key] = (space, groups)
     return groups
-
-
-def _branch_choices(layout: GroupLayout, space: CompiledSpace) -> tuple[int, ...]:
-    """Positions of ``layout``'s unconditional choices that some parameter's
-    conditions name (the choices that open branches)."""
-    named = {label for s in space for c in s.conditions for label, _ in c}
-    return tuple(
-        j
-        for j, spec in enumerate(layout.categorical)
-        if not spec.conditions and spec.label in named
-    )
 
 
 def suggest_batch(
@@ -364,41 +318,12 @@ def suggest_batch(
         if not rows:
             continue
         good, bad = _models(group, history, pending, rng, settings, pending_weights)
-        given = settings.branch_conditional and bool(group.shared)
-        if given:
-            candidates = _given_shared(
-                good, group, [chosen[r] for r in rows], n_ei, rng
-            )
-        else:
-            candidates = good.sample(rng, n_ei * len(rows))
-        score = _log_ratio(good, bad, candidates).reshape(len(rows), n_ei)
-        if settings.marginal_choices and group.branch_choices:
-            choice = _log_ratio(good, bad, candidates, group.branch_choices)
-            score = _choices_first(choice.reshape(len(rows), n_ei), score)
-        best = np.argmax(score, axis=1)
-        keep = {group.layout.numeric[j].label for j in group.shared} if given else set()
+        candidates = good.sample(rng, n_ei * len(rows))
+        score = _log_ratio(good, bad, candidates)
+        best = np.argmax(score.reshape(len(rows), n_ei), axis=1)
         for row, index in zip(rows, best + n_ei * np.arange(len(rows)), strict=True):
-            params = group.layout.to_params(candidates, int(index))
-            chosen[row].update({k: v for k, v in params.items() if k not in keep})
+            chosen[row].update(group.layout.to_params(candidates, int(index)))
     return [{s.label: p[s.label] for s in space if s.label in p} for p in chosen]
-
-
-def _given_shared(
-    good: ParzenEstimator,
-    group: _Group,
-    points: Sequence[Mapping[str, Any]],
-    n_ei: int,
-    rng: np.random.Generator,
-) -> Candidates:
-    """``n_ei`` candidates per point of a joined group, drawn from its good density
-    conditioned on the shared values the point already holds."""
-    cols = np.array(group.shared, dtype=np.intp)
-    specs = [group.layout.numeric[j] for j in group.shared]
-    values = np.array([[p[s.label] for s in specs] for p in points], dtype=float)
-    full = np.zeros((len(points), len(group.layout.numeric)))
-    full[:, cols] = values
-    fixed = group.layout.normalise(full)[:, cols]
-    return good.sample_given(rng, n_ei, cols, fixed)
 
 
 def _models(
@@ -452,27 +377,14 @@ def _floor(layout: GroupLayout, settings: TPESettings) -> float | np.ndarray:
 
 
 def _log_ratio(
-    good: ParzenEstimator,
-    bad: ParzenEstimator | _Mixture,
-    candidates: Candidates,
-    only: Sequence[int] | None = None,
+    good: ParzenEstimator, bad: ParzenEstimator | _Mixture, candidates: Candidates
 ) -> np.ndarray:
-    """``log l(x) - log g(x)`` per candidate, every density scored in one pass
-    (``only``: of these categorical parameters' values alone, the rest integrated
-    out)."""
+    """``log l(x) - log g(x)`` per candidate, every density scored in one pass."""
     if isinstance(bad, ParzenEstimator):
-        log_good, log_bad = _scoring.log_pdfs([good, bad], candidates, only)
+        log_good, log_bad = _scoring.log_pdfs([good, bad], candidates)
         return log_good - log_bad
-    log_good, *logs = _scoring.log_pdfs([good, *bad.densities], candidates, only)
+    log_good, *logs = _scoring.log_pdfs([good, *bad.densities], candidates)
     return log_good - bad.combine(logs)
-
-
-def _choices_first(choice: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """Scores ``(rows, n_ei)`` that rank candidates by their choices' ratio first
-    (``choice``, equal for equal choices), then by their whole ratio (``score``): the
-    argmax of each row is the best-scored candidate among those with the best
-    choices."""
-    return np.where(choice >= choice.max(axis=1, keepdims=True), score, -np.inf)
 
 
 class _Mixture:
