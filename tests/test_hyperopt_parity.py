@@ -127,6 +127,19 @@ def test_bad_loss_threshold_names_the_argument(threshold):
     )
 
 
+def test_hyperopts_progress_callbacks_by_their_module_path(capfd):
+    from hpo_service import progress
+
+    assert progress.default_callback is progress.tqdm_progress_callback
+    fmin(_square, hp.uniform("x", -1, 1), algo=rand.suggest, max_evals=3,
+         show_progressbar=progress.tqdm_progress_callback)  # fmt: skip
+    shown = capfd.readouterr().err
+    assert "3/3" in shown and "best loss: " in shown
+    fmin(_square, hp.uniform("x", -1, 1), algo=rand.suggest, max_evals=3,
+         show_progressbar=progress.no_progress_callback)  # fmt: skip
+    assert capfd.readouterr().err == ""
+
+
 def test_show_progressbar_takes_hyperopts_progress_callback():
     recorded = RecordedProgress()
     trials = Trials()
