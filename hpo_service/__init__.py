@@ -67,6 +67,7 @@ _SUBMODULES = (
     "pyll",
     "plotting",
     "mongoexp",
+    "progress",
 )
 
 __all__ = sorted([*_LOCATIONS, *_SUBMODULES, "fmin"])

@@ -1,4 +1,5 @@
-"""hyperopt's ``base`` module path: trial states, statuses, ``Trials`` and ``Domain``.
+"""hyperopt's ``base`` module path: trial states, statuses, ``Trials``,
+``trials_from_docs`` and ``Domain``.
 
 ``from hyperopt.base import JOB_STATE_ERROR, Trials`` becomes
 ``from hpo_service.base import ...``.
@@ -27,6 +28,7 @@ from hpo_service.trials import (
     STATUS_STRINGS,
     STATUS_SUSPENDED,
     Trials,
+    trials_from_docs,
 )
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
     "STATUS_SUSPENDED",
     "Domain",
     "Trials",
+    "trials_from_docs",
 ]
 
 

@@ -53,7 +53,7 @@ def fmin(
     return_argmin: bool = True,
     points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
     max_queue_len: int = 1,
-    show_progressbar: bool = True,
+    show_progressbar: bool | Callable[..., Any] = True,
     early_stop_fn: EarlyStopFn | None = None,
     trials_save_file: str = "",
     pruner: Any = None,
@@ -71,7 +71,8 @@ def fmin(
         algo: ``tpe.suggest`` (default), ``rand.suggest``, ``anneal.suggest`` or
             ``grid.suggest``, optionally a ``functools.partial`` binding settings.
         max_evals: Total number of trials (those already in ``trials``, error ones
-            included, count). May be None when another stop rule is given.
+            included, count); a whole float (``1e3``) counts as its int. May be None
+            (or ``inf``) when another stop rule is given.
         timeout: Stop starting new trials after this many seconds (> 0).
         loss_threshold: Stop once a loss at or below this is found (one objective
             only).
@@ -92,17 +93,23 @@ def fmin(
             config (``space_eval`` of them), or None if no trial finished.
         points_to_evaluate: Params to try first, ``[{label: value}, ...]``; only
             when ``trials`` is empty, so that a resumed search does not repeat them.
+            They count toward ``max_evals`` (hyperopt runs ``max_evals`` more).
         max_queue_len: Suggestions asked for at a time.
-        show_progressbar: Show a progress bar.
+        show_progressbar: Show a progress bar; or hyperopt's progress callback, a
+            context manager ``callback(initial=n, total=max_evals)`` whose value gets
+            ``update(k)`` as ``k`` more trials finish and ``postfix`` (the best
+            loss).
         early_stop_fn: ``fn(trials, *state) -> (stop, state)``, called after each trial.
         trials_save_file: Pickle the trials to this path after every trial; when
             ``trials`` is None and the file exists, resume from it. Load only files
             you wrote: unpickling runs code.
         pruner: Stops unpromising trials early from what they report
             (``hpo_service.report``): None (no pruning), a name (``"median"``,
-            ``"percentile"``, ``"asha"``, ``"hyperband"``, with default settings) or a
-            pruner object from ``hpo_service.pruners``. Pruned trials count toward
-            ``max_evals``. With ``StoreTrials``, None keeps the study's pruner.
+            ``"percentile"``, ``"asha"``, with default settings) or a pruner object
+            from ``hpo_service.pruners`` (hyperband has no default ``max_resource``:
+            ``pruners.HyperbandPruner(max_resource=27)``). Pruned trials count
+            toward ``max_evals``. With ``StoreTrials``, None keeps the study's
+            pruner.
 
     Returns:
         The best params (or config, see ``return_argmin``); with several objectives
@@ -112,11 +119,14 @@ def fmin(
         AllTrialsFailed: No trial succeeded (with ``return_argmin``, or when some
             trial finished but none with status ok).
         MultiObjectiveError: ``loss_threshold`` is given for several objectives.
+        TypeError: ``trials`` or ``algo`` come from hyperopt itself (the message
+            says what to pass instead).
         ValueError: Bad arguments.
     """
     if pass_expr_memo_ctrl:
         raise ValueError("`pass_expr_memo_ctrl` is not supported by hpo-service")
     rules = check_stop_rules(max_evals, timeout, loss_threshold, early_stop_fn)
+    _refuse_hyperopt_trials(trials)
     fn, space = _annotated(fn, space)
     if allow_trials_fmin and hasattr(trials, "fmin") and not isinstance(trials, Trials):
         extra = {} if pruner is None else {"pruner": pruner}
@@ -131,7 +141,7 @@ def fmin(
             catch_eval_exceptions=catch_eval_exceptions,
             return_argmin=return_argmin,
             points_to_evaluate=points_to_evaluate,
-            show_progressbar=show_progressbar and verbose,
+            show_progressbar=show_progressbar if verbose else False,
             early_stop_fn=early_stop_fn,
             max_queue_len=max_queue_len,
             **extra,
@@ -150,7 +160,7 @@ def fmin(
         batch=max(1, max_queue_len),
         save_file=trials_save_file,
         pruner=resolve_pruner(pruner),
-    ).run(progress=show_progressbar and verbose)
+    ).run(progress=show_progressbar if verbose else False)
     return best_of(trials, space, return_argmin=return_argmin)
 
 
@@ -236,7 +246,8 @@ def check_stop_rules(
         ValueError: ``timeout`` is not None or a positive number, ``loss_threshold``
             is not None or a number (hyperopt's messages), ``max_evals`` is negative,
             or nothing can stop the search.
-        TypeError: ``max_evals`` is not an int, or ``early_stop_fn`` not callable.
+        TypeError: ``max_evals`` is not a whole number (a whole float is its int,
+            ``inf`` means no limit, as None), or ``early_stop_fn`` not callable.
     """
     if timeout is not None and (not _is_real(timeout) or not timeout > 0):
         raise ValueError(
@@ -254,6 +265,7 @@ def check_stop_rules(
         raise TypeError(
             f"`early_stop_fn` must be callable, but got early_stop_fn={early_stop_fn!r}"
         )
+    max_evals = _whole_max_evals(max_evals)
     if max_evals is None:
         if timeout is None and loss_threshold is None and early_stop_fn is None:
             raise ValueError(
@@ -261,11 +273,30 @@ def check_stop_rules(
                 "`early_stop_fn`), so that fmin can stop"
             )
         max_evals = sys.maxsize
-    if not _is_integer(max_evals):
-        raise TypeError(f"`max_evals` must be an int, but got max_evals={max_evals!r}")
     if max_evals < 0:
         raise ValueError(f"`max_evals >= 0` must hold, but got max_evals={max_evals}")
-    return StopRules(int(max_evals), timeout, loss_threshold, early_stop_fn)
+    return StopRules(max_evals, timeout, loss_threshold, early_stop_fn)
+
+
+def _whole_max_evals(max_evals: Any) -> int | None:
+    """``max_evals`` as an int; None for no limit (None or ``inf``).
+
+    hyperopt only compares ``max_evals`` with a count, so its users pass whole
+    floats (``1e3``, ``n / 2``) and ``np.inf`` beside another stop rule.
+
+    Raises:
+        TypeError: ``max_evals`` is not a whole number (nor ``inf``).
+    """
+    if max_evals is None or _is_integer(max_evals):
+        return None if max_evals is None else int(max_evals)
+    if _is_real(max_evals) and math.isinf(max_evals) and max_evals > 0:
+        return None
+    if _is_real(max_evals) and float(max_evals).is_integer():
+        return int(max_evals)
+    raise TypeError(
+        "`max_evals` must be an int (or a whole float such as 1e3, or inf for no "
+        f"limit), but got max_evals={max_evals!r}"
+    )
 
 
 def _is_real(value: Any) -> bool:
@@ -315,6 +346,23 @@ def _initial_trials(trials: Any, save_file: str) -> Trials:
             f"{type(trials).__name__}"
         )
     return trials
+
+
+def _refuse_hyperopt_trials(trials: Any) -> None:
+    """Refuse hyperopt's own trials objects (``Trials``, ``MongoTrials``, ...).
+
+    Raises:
+        TypeError: ``trials`` comes from hyperopt.
+    """
+    kind = type(trials)
+    if kind.__module__.split(".")[0] != "hyperopt":
+        return
+    raise TypeError(
+        "`trials` must be one of hpo_service's (from hpo_service import Trials, "
+        f"or MongoTrials), but got hyperopt's own {kind.__module__}.{kind.__name__}; "
+        "to go on from its trials, pass "
+        "trials=hpo_service.trials_from_docs(old_trials._dynamic_trials)"
+    )
 
 
 def _algorithm(algo: Algorithm | None) -> Algorithm:

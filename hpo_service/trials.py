@@ -11,6 +11,8 @@ import datetime as _dt
 from collections.abc import Collection, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from hpo_service.exceptions import AllTrialsFailed, InvalidTrial, MultiObjectiveError
 from hpo_service.objective._result import (  # noqa: F401 - public names
     STATUS_FAIL,
@@ -23,6 +25,7 @@ from hpo_service.objective._result import (  # noqa: F401 - public names
     loss_of,
     objective_count,
     pareto_front,
+    violation_of,
 )
 
 JOB_STATE_NEW = 0
@@ -54,6 +57,7 @@ def make_trial_doc(
     refresh_time: _dt.datetime | None = None,
     owner: str | None = None,
     intermediate: Mapping[int, float] | None = None,
+    exp_key: str | None = None,
 ) -> dict[str, Any]:
     """Build one hyperopt-shaped trial dict.
 
@@ -68,6 +72,7 @@ def make_trial_doc(
         refresh_time: When the trial last changed.
         owner: Who ran it (a worker id), if known.
         intermediate: Values the objective reported, ``{step: value}``.
+        exp_key: The experiment key of the trials object it belongs to.
 
     Returns:
         The trial dict (hyperopt's keys, plus ``intermediate``). A pruned trial is in
@@ -88,7 +93,7 @@ def make_trial_doc(
         "spec": None,
         "result": result,
         "misc": misc,
-        "exp_key": None,
+        "exp_key": exp_key,
         "owner": owner,
         "version": 0,
         "book_time": book_time,
@@ -313,12 +318,30 @@ class TrialsView:
         return {k: v[0] for k, v in vals.items() if v}
 
     def average_best_error(self, domain: Any = None) -> float:
-        """The best successful loss (hyperopt's name; no loss variance is modelled).
+        """hyperopt's average best error: the best trial's ``true_loss`` (its
+        ``loss`` when it has none).
+
+        When results carry a ``loss_variance``, the ``true_loss`` of the successful
+        feasible trials whose loss is within 3 standard deviations of the lowest,
+        each weighted by the probability that its loss is the lowest; that
+        probability is sampled as hyperopt samples it (1000 draws, a fixed seed), so
+        the same results give hyperopt's number (reference: hyperopt's
+        ``Trials.average_best_error``).
 
         Args:
             domain: Accepted for hyperopt's signature; not used.
+
+        Raises:
+            AllTrialsFailed: No trial succeeded.
+            MultiObjectiveError: The study has several objectives.
         """
-        return float(self.best_trial["result"]["loss"])
+        best = self.best_trial["result"]
+        ok = [
+            r for r in self.results if loss_of(r) is not None and violation_of(r) <= 0
+        ]
+        if not any(r.get("loss_variance") for r in ok):
+            return float(best.get("true_loss", best["loss"]))
+        return _likely_best_true_loss(ok)
 
     @staticmethod
     def aname(trial: Mapping[str, Any], name: str) -> str:
@@ -468,6 +491,24 @@ _TRIAL_KEYS = ("tid", "state", "result", "misc", "spec")
 _MISC_KEYS = ("tid", "idxs", "vals")
 
 
+def _likely_best_true_loss(results: Sequence[Mapping[str, Any]]) -> float:
+    """The ``true_loss`` of the results near the lowest loss, weighted by the
+    probability that each one's loss (a normal with its ``loss_variance``) is the
+    lowest, estimated from 1000 draws with hyperopt's seed."""
+    rows = sorted(
+        (float(r["loss"]), float(r.get("loss_variance", 0)),
+         float(r.get("true_loss", r["loss"])))
+        for r in results
+    )  # fmt: skip
+    table = np.asarray(rows)
+    bound = table[0, 0] + 3 * np.sqrt(table[0, 1])
+    near = table[: max(1, int(np.sum(table[:, 0] < bound)))]
+    draws = np.random.default_rng(232342).standard_normal((1000, len(near)))
+    samples = draws * np.sqrt(near[:, 1]) + near[:, 0]
+    wins = (samples == samples.min(axis=1, keepdims=True)).sum(axis=0)
+    return float((wins / wins.sum() * near[:, 2]).sum())
+
+
 def check_trial_doc(doc: Any, taken: Collection[int] = ()) -> None:
     """Check that ``doc`` has the shape of a hyperopt trial dict.
 
@@ -540,14 +581,42 @@ def trials_from_docs(
 ) -> Trials:
     """A :class:`Trials` holding ``docs`` (hyperopt's ``trials_from_docs``).
 
+    hyperopt's recipe for merging searches works: ``trials_from_docs(list(t1) +
+    list(t2))``. A doc whose tid an earlier doc already has is added as a copy
+    renumbered after the largest tid (its ``misc`` too), so the merged trials have
+    distinct tids (hyperopt keeps the duplicates); the given docs are not changed.
+
     Args:
         docs: Trial dicts, e.g. a filtered ``trials.trials``.
         validate: Check each doc's shape (hyperopt's argument; always checked here).
         **kwargs: Passed to :class:`Trials` (``exp_key``).
 
     Raises:
-        InvalidTrial: A doc is malformed or two share a tid.
+        InvalidTrial: A doc is malformed.
     """
     trials = Trials(**kwargs)
-    trials.insert_trial_docs(list(docs))
+    trials.insert_trial_docs(_distinct_tids(list(docs)))
     return trials
+
+
+def _distinct_tids(docs: list[Any]) -> list[Any]:
+    """``docs``, each doc whose tid is taken by an earlier one renumbered (a copy)."""
+    tids = [d.get("tid") if isinstance(d, Mapping) else None for d in docs]
+    following = max((t for t in tids if isinstance(t, int)), default=-1) + 1
+    taken: set[Any] = set()
+    distinct = []
+    for doc, tid in zip(docs, tids, strict=True):
+        if tid in taken and isinstance(doc.get("misc"), Mapping):
+            doc, tid = _renumbered(doc, following), following
+            following += 1
+        taken.add(tid)
+        distinct.append(doc)
+    return distinct
+
+
+def _renumbered(doc: Mapping[str, Any], tid: int) -> dict[str, Any]:
+    misc = dict(doc["misc"])
+    misc["tid"] = tid
+    if isinstance(misc.get("idxs"), Mapping):
+        misc["idxs"] = {k: [tid] * len(v) for k, v in misc["idxs"].items()}
+    return {**doc, "tid": tid, "misc": misc}

@@ -5,6 +5,7 @@ noted). Cases compare with hyperopt itself when it is installed.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import pickle
 
@@ -18,6 +19,7 @@ from hpo_service import (
     STATUS_OK,
     Trials,
     anneal,
+    base,
     early_stop,
     exceptions,
     fmin,
@@ -27,6 +29,7 @@ from hpo_service import (
     tpe,
 )
 from hpo_service.fmin import generate_trials_to_calculate
+from tests.helpers.progress import RecordedProgress
 
 QUIET = {"show_progressbar": False}
 
@@ -68,6 +71,37 @@ def test_early_stop_fn_alone_runs_until_it_says_stop():
     assert len(trials) == 7
 
 
+@pytest.mark.parametrize("max_evals", [4.0, np.float64(4), 4])
+def test_a_whole_float_max_evals_is_that_many_trials(max_evals):
+    trials = Trials()  # hyperopt compares, so max_evals=1e3 or n / 2 run
+    fmin(_square, hp.uniform("x", -1, 1), max_evals=max_evals, trials=trials, **QUIET)
+    assert len(trials) == 4
+
+
+@pytest.mark.parametrize("infinite", [float("inf"), np.inf])
+def test_an_infinite_max_evals_is_no_limit_as_none_is(infinite):
+    trials = Trials()  # hyperopt users write max_evals=np.inf beside a stop rule
+    fmin(
+        _square,
+        hp.uniform("x", -10, 10),
+        algo=rand.suggest,
+        max_evals=infinite,
+        loss_threshold=0.01,
+        trials=trials,
+        rstate=np.random.default_rng(0),
+        **QUIET,
+    )
+    assert trials.best_trial["result"]["loss"] <= 0.01
+    with pytest.raises(ValueError, match="give `max_evals`, or a stop rule"):
+        fmin(_square, hp.uniform("x", -1, 1), max_evals=infinite)
+
+
+@pytest.mark.parametrize("max_evals", [3.5, float("nan"), "4", True])
+def test_a_max_evals_that_is_no_whole_number_is_refused(max_evals):
+    with pytest.raises(TypeError, match="`max_evals` must be an int"):
+        fmin(_square, hp.uniform("x", -1, 1), max_evals=max_evals)
+
+
 def test_no_stop_rule_at_all_is_a_clear_error():
     with pytest.raises(ValueError, match="give `max_evals`, or a stop rule"):
         fmin(_square, hp.uniform("x", -1, 1))
@@ -91,6 +125,39 @@ def test_bad_loss_threshold_names_the_argument(threshold):
         "The loss_threshold argument should be None or a numeric value. "
         f"Given value: {threshold}"
     )
+
+
+def test_hyperopts_progress_callbacks_by_their_module_path(capfd):
+    from hpo_service import progress
+
+    assert progress.default_callback is progress.tqdm_progress_callback
+    fmin(_square, hp.uniform("x", -1, 1), algo=rand.suggest, max_evals=3,
+         show_progressbar=progress.tqdm_progress_callback)  # fmt: skip
+    shown = capfd.readouterr().err
+    assert "3/3" in shown and "best loss: " in shown
+    fmin(_square, hp.uniform("x", -1, 1), algo=rand.suggest, max_evals=3,
+         show_progressbar=progress.no_progress_callback)  # fmt: skip
+    assert capfd.readouterr().err == ""
+
+
+def test_show_progressbar_takes_hyperopts_progress_callback():
+    recorded = RecordedProgress()
+    trials = Trials()
+    fmin(_square, hp.uniform("x", -1, 1), algo=rand.suggest, max_evals=4,
+         trials=trials, show_progressbar=recorded)  # fmt: skip
+    assert recorded.calls[0] == ("enter", 0, 4)
+    assert recorded.calls[-1] == ("exit",)
+    assert recorded.finished == 4
+    assert recorded.postfix.startswith("best loss: ")
+    resumed = RecordedProgress()
+    fmin(_square, hp.uniform("x", -1, 1), algo=rand.suggest, max_evals=6,
+         trials=trials, show_progressbar=resumed)  # fmt: skip
+    assert resumed.calls[0] == ("enter", 4, 6)
+    assert resumed.finished == 2
+    quiet = RecordedProgress()
+    fmin(_square, hp.uniform("x", -1, 1), max_evals=1, show_progressbar=quiet,
+         verbose=False)  # fmt: skip
+    assert quiet.calls == []  # verbose=False shows nothing, as in hyperopt
 
 
 # ---- failures --------------------------------------------------------------------
@@ -144,6 +211,29 @@ def test_error_trials_are_counted_as_hyperopt_counts_them():
     assert counts[0] == counts[1]
 
 
+def test_a_caught_objective_error_is_logged_with_its_trial(caplog):
+    """hyperopt logs each caught exception ("job exception: ..."), so a broken
+    objective does not fail silently."""
+
+    def half_fail(x):
+        if x > 0:
+            raise ValueError(f"high x={x}")
+        return x
+
+    trials = Trials()
+    with caplog.at_level("WARNING", logger="hpo_service"):
+        fmin(half_fail, hp.uniform("x", -1, 1), algo=rand.suggest, max_evals=8,
+             trials=trials, catch_eval_exceptions=True,
+             rstate=np.random.default_rng(5), **QUIET)  # fmt: skip
+    errors = [d for d in trials._dynamic_trials if d["state"] == JOB_STATE_ERROR]
+    logged = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert errors and len(logged) == len(errors)
+    for doc, message in zip(errors, logged, strict=True):
+        x = doc["misc"]["vals"]["x"][0]
+        assert f"trial {doc['tid']}:" in message
+        assert f"ValueError: high x={x}" in message
+
+
 def test_nan_loss_is_an_error_trial_with_the_reason_and_the_search_goes_on():
     calls = []
 
@@ -177,12 +267,54 @@ def test_a_space_built_with_hyperopts_hp_says_which_hp_to_use():
     assert "space['x']" in str(info.value)
 
 
+@pytest.mark.parametrize("allow_trials_fmin", [True, False])
+def test_hyperopts_own_trials_say_which_trials_to_use(allow_trials_fmin):
+    """A hyperopt Trials (a leftover import, or one unpickled from a hyperopt run)
+    is refused by name, with the way to carry its trials over, and left as it was."""
+    hyperopt = pytest.importorskip("hyperopt")
+    theirs = hyperopt.Trials()
+    hyperopt.fmin(_square, hyperopt.hp.uniform("x", -1, 1), algo=hyperopt.rand.suggest,
+                  max_evals=2, trials=theirs, show_progressbar=False)  # fmt: skip
+    with pytest.raises(TypeError, match=r"from hpo_service import Trials") as info:
+        fmin(_square, hp.uniform("x", -1, 1), max_evals=4, trials=theirs,
+             allow_trials_fmin=allow_trials_fmin, **QUIET)  # fmt: skip
+    assert "hyperopt.base.Trials" in str(info.value)
+    assert len(theirs) == 2
+    carried = base.trials_from_docs(theirs._dynamic_trials)  # what the message says
+    fmin(_square, hp.uniform("x", -1, 1), max_evals=4, trials=carried, **QUIET)
+    assert len(carried) == 4 and carried.losses()[:2] == theirs.losses()
+
+
 # ---- results ---------------------------------------------------------------------
 
 
 class _Model:
     def __init__(self, x):
         self.x = x
+
+
+def _generalises(x):
+    return {"loss": (x - 0.3) ** 2, "true_loss": x, "status": STATUS_OK}
+
+
+def _noisy(x):
+    return {**_generalises(x), "loss_variance": 0.004, "true_loss_variance": 0.1}
+
+
+@pytest.mark.parametrize("objective", [_square, _generalises, _noisy])
+def test_average_best_error_is_hyperopts(objective):
+    """The best trial's true_loss (the generalisation error hyperopt's docs name),
+    averaged over the likely best when losses carry a variance: hyperopt's value."""
+    hyperopt = pytest.importorskip("hyperopt")
+    errors = []
+    for lib in (hyperopt, importlib.import_module("hpo_service")):
+        trials = lib.Trials()
+        lib.fmin(objective, lib.hp.uniform("x", 0, 1), algo=lib.rand.suggest,
+                 max_evals=30, trials=trials, rstate=np.random.default_rng(3),
+                 show_progressbar=False)  # fmt: skip
+        errors.append(trials.average_best_error())
+    assert errors[1] == pytest.approx(errors[0], rel=1e-12)
+    assert type(errors[1]) is float
 
 
 def test_in_process_results_keep_arbitrary_objects_and_attachments():
@@ -311,6 +443,35 @@ def test_a_resumed_search_never_replays_and_a_fresh_one_repeats(algo):
     assert run(Trials(), 5) == first  # the same seed on fresh trials
 
 
+@pytest.mark.parametrize("keep", ["in memory", "in a checkpoint"])
+def test_a_trial_interrupted_by_ctrl_c_runs_again_on_resume(tmp_path, keep):
+    """hyperopt leaves it running for good (counted, never run); here it is queued
+    again, also from a checkpoint saved while it ran."""
+    seen = []
+
+    def interrupted_at_third(x):
+        seen.append(x)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+        return x**2
+
+    where = (
+        {"trials": Trials()}
+        if keep == "in memory"
+        else {"trials_save_file": str(tmp_path / "trials.pkl")}
+    )
+    space = hp.uniform("x", -1, 1)
+    for _ in range(2):  # interrupted, then resumed
+        with contextlib.suppress(KeyboardInterrupt):
+            fmin(interrupted_at_third, space, algo=rand.suggest, max_evals=5,
+                 catch_eval_exceptions=True, **where, **QUIET)  # fmt: skip
+    trials = where.get("trials") or pickle.load(open(where["trials_save_file"], "rb"))  # noqa: SIM115
+    assert len(trials) == 5 and len(seen) == 6
+    assert [d["state"] for d in trials._dynamic_trials] == [JOB_STATE_DONE] * 5
+    assert seen[3] == seen[2]  # the interrupted point runs first
+    assert trials.trials[2]["result"]["loss"] == seen[2] ** 2
+
+
 def test_trials_save_file_checkpoints_every_trial_and_resumes(tmp_path):
     path = tmp_path / "trials.pkl"
     space = hp.uniform("x", -5, 5)
@@ -354,6 +515,29 @@ def test_a_hyperopt_checkpoint_resumes_here(tmp_path):
     fmin(_square, hp.uniform("x", -5, 5), max_evals=7, trials_save_file=path, **QUIET)
     final = pickle.load(open(path, "rb"))  # noqa: SIM115
     assert isinstance(final, Trials) and len(final) == 7
+
+
+def test_trials_of_two_searches_merge_with_trials_from_docs():
+    """hyperopt's recipe (hyperopt issue 495): ``trials_from_docs(list(t1) +
+    list(t2))``; both searches numbered their trials from 0."""
+    space = hp.uniform("x", -5, 5)
+    first, second = Trials(), Trials()
+    for trials, seed in [(first, 1), (second, 2)]:
+        fmin(_square, space, algo=rand.suggest, max_evals=5, trials=trials,
+             rstate=np.random.default_rng(seed), **QUIET)  # fmt: skip
+    merged = base.trials_from_docs(list(first) + list(second))
+    assert len(merged) == 10
+    assert sorted(d["tid"] for d in merged) == list(range(10))
+    for doc in merged:
+        assert doc["misc"]["tid"] == doc["tid"]
+        assert doc["misc"]["idxs"]["x"] == [doc["tid"]]
+    assert sorted(merged.losses()) == sorted(first.losses() + second.losses())
+    best = min([first, second], key=lambda t: t.best_trial["result"]["loss"])
+    assert merged.argmin == best.argmin
+    assert [d["tid"] for d in second] == list(range(5))  # the sources are untouched
+    fmin(_square, space, algo=tpe.suggest, max_evals=15, trials=merged, **QUIET)
+    assert len(merged) == 15
+    assert len({d["tid"] for d in merged}) == 15
 
 
 # ---- spaces ------------------------------------------------------------------------

@@ -76,6 +76,7 @@ def test_hyperopts_mongodb_tutorial_runs_unchanged(hyperopt_db, worker_process):
     )
     assert len(trials) == 10
     assert trials.exp_key == "exp1" and trials.study == "exp1"
+    assert {doc["exp_key"] for doc in trials.trials} == {"exp1"}  # as hyperopt's
     assert math.sin(best["x"]) == min(trials.losses())
     code = worker_process[0].wait(timeout=60)  # --max-jobs=10: it exits
     assert code == 0, worker_process[0].stderr.read()

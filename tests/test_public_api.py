@@ -60,6 +60,7 @@ DOCUMENTED = [
     "TrialPruned",
     "STATUS_PRUNED",
     "pruners",
+    "progress",
 ]
 
 #: Module paths that hyperopt users import from, with one name each.
@@ -90,6 +91,8 @@ HYPEROPT_MODULE_PATHS = [
     ("hpo_service.mix", "suggest"),
     ("hpo_service.hp", "uniform"),
     ("hpo_service.mongoexp", "MongoTrials"),
+    ("hpo_service.progress", "no_progress_callback"),
+    ("hpo_service.progress", "tqdm_progress_callback"),
 ]
 
 #: Public modules allowed loose at the top of the package; all else is in folders.
@@ -103,6 +106,7 @@ TOP_LEVEL_MODULES = {
     "plotting",
     "base",
     "mongoexp",
+    "progress",
     # hyperopt's algorithm module paths, aliases of hpo_service.algorithms.<name>
     "tpe",
     "rand",

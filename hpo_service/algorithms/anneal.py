@@ -238,8 +238,13 @@ def _near_category(
 ) -> int:
     n = spec.n_options
     offset = 0 if spec.kind == "choice" else int(spec.low)  # type: ignore[arg-type]
-    prior = np.asarray(spec.weights) if spec.kind == "choice" else np.full(n, 1.0 / n)
     onehot = np.zeros(n)
     onehot[value - offset] = 1.0
-    p = (1.0 - shrink) * onehot + shrink * prior
+    weights = np.asarray(spec.weights) if spec.kind == "choice" else None
+    if weights is None or np.all(weights == weights[0]):
+        # hyperopt's randint (hp.choice's index): shrink / n, not shrink * (1 / n);
+        # the last bit of p changes the multinomial's draw (1/3 is inexact)
+        p = (1.0 - shrink) * onehot + shrink / n
+    else:
+        p = (1.0 - shrink) * onehot + shrink * weights  # hyperopt's pchoice
     return offset + int(np.argmax(rng.multinomial(1, p)))

@@ -30,6 +30,9 @@ from hpo_service.worker._lifeline import PARENT_FD_ENV
 _logger = logging.getLogger(__name__)
 _IDLE_TIMEOUT_SECONDS = 60
 _STOP_GRACE_SECONDS = 10.0
+# At least this long between the two SIGTERMs of a stop: a worker handles a signal
+# between bytecodes, and two of one kind pending at once count as one (a warm stop).
+_SIGNAL_GAP_SECONDS = 1.0
 _WAIT_SLICE = 0.05
 
 
@@ -76,8 +79,10 @@ class LocalWorkers:
             _logger.info("started %s local workers", self._n)
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        # a second signal that came before the stop began: no grace either
+        interrupted = exc_type is not None and issubclass(exc_type, KeyboardInterrupt)
+        self.stop(at_once=interrupted)
 
     @property
     def pids(self) -> list[int]:
@@ -132,20 +137,25 @@ class LocalWorkers:
             self.on_dead(proc.pid)
         self._procs[i] = self._spawn()
 
-    def stop(self) -> None:
+    def stop(self, *, at_once: bool = False) -> None:
         """Stop every worker: SIGTERM, a second SIGTERM after the grace, then SIGKILL.
 
         A :class:`KeyboardInterrupt` while waiting (a second Ctrl-C) cuts the grace
         short and is raised again once the workers are gone.
+
+        Args:
+            at_once: Skip the grace (the second signal came before the stop).
         """
-        interrupted = False
+        interrupted = at_once
+        sent = time.monotonic()
         try:
             self._signal_live(signal.SIGTERM)  # finish the running trial
-            self._wait(self._stop_grace)
+            self._wait(0.0 if at_once else self._stop_grace)
         except KeyboardInterrupt:
             interrupted = True
         try:
             self._say_still_running(interrupted)
+            self._wait(sent + _SIGNAL_GAP_SECONDS - time.monotonic())
             self._signal_live(signal.SIGTERM)  # hand the running trial back
             self._wait(_STOP_GRACE_SECONDS)
         finally:
@@ -153,7 +163,7 @@ class LocalWorkers:
             for proc in self._procs:
                 proc.wait()
             self._close_lifeline()
-        if interrupted:
+        if interrupted and not at_once:
             raise KeyboardInterrupt
 
     def _say_still_running(self, interrupted: bool) -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from hpo_service.algorithms.pruners import describe_pruner
 from hpo_service.driver._codes import code_key, describe_codes
 from hpo_service.driver._lease import is_dead_local_process
-from hpo_service.driver._settings import COUNTED_STATES
+from hpo_service.driver._settings import COUNTED_STATES, budget_of
 from hpo_service.exceptions import HPOServiceError
 from hpo_service.objective._result import (
     STATUS_FAIL,
@@ -296,12 +296,20 @@ def _age(since: float | None, now: float) -> float | None:
     return None if since is None else round(now - since, 1)
 
 
+def budget_text(max_evals: Any) -> str:
+    """A study's ``max_evals`` as shown: ``unlimited`` for a study run without one
+    (``fmin(max_evals=None)`` beside another stop rule; see ``budget_of``)."""
+    budget = budget_of({"max_evals": max_evals})
+    return "unlimited" if budget is None else str(budget)
+
+
 def status_text(summary: dict[str, Any]) -> str:
     """Human-readable form of :func:`status_summary`."""
     counts = summary["counts"]
     finished = sum(counts[state.value] for state in COUNTED_STATES)
+    budget = budget_text(summary["max_evals"])
     lines = [
-        f"study {summary['study']!r}: {finished}/{summary['max_evals']} finished"
+        f"study {summary['study']!r}: {finished}/{budget} finished"
         + (" (cancelled)" if summary["cancelled"] else ""),
         "  " + "  ".join(f"{state}={n}" for state, n in counts.items()),
         "  pruner: " + describe_pruner(**summary["pruner"]),

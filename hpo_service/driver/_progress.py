@@ -1,10 +1,14 @@
-"""Progress display: a tqdm bar on a terminal, a periodic log line elsewhere."""
+"""Progress display: a tqdm bar on a terminal, a periodic log line elsewhere, or
+hyperopt's progress callback (``fmin(..., show_progressbar=callback)``)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
 from tqdm import tqdm
 
@@ -14,19 +18,41 @@ _LOG_EVERY_SECONDS = 5.0
 
 class Progress:
     """Shows finished trials out of ``total`` and the best loss so far (with several
-    objectives: the size of the Pareto front)."""
+    objectives: the size of the Pareto front).
 
-    def __init__(self, total: int | None, *, enabled: bool = True, initial: int = 0):
+    Args:
+        total: Trials to finish, None for no limit.
+        enabled: True for the bar (or log lines), False for nothing, or hyperopt's
+            progress callback: ``callback(initial=..., total=...)`` is a context
+            manager whose value has ``update(n)`` (``n`` trials more finished) and a
+            ``postfix`` attribute (set to the best loss text); ``total`` is then
+            ``sys.maxsize`` for no limit, as hyperopt passes it.
+        initial: Trials already finished.
+    """
+
+    def __init__(
+        self,
+        total: int | None,
+        *,
+        enabled: bool | Callable[..., Any] = True,
+        initial: int = 0,
+    ):
         self._total = total
         self._done = initial
         self._shown = ""
-        self._bar: tqdm | None = None
+        self._bar: Any = None
+        self._exit = contextlib.ExitStack()
         self._last_log = time.monotonic()
-        self._log_lines = enabled and not sys.stderr.isatty()
-        if enabled and not self._log_lines:
+        plain = bool(enabled) and not callable(enabled)
+        self._log_lines = plain and not sys.stderr.isatty()
+        if callable(enabled):
+            limit = sys.maxsize if total is None else total
+            self._bar = self._exit.enter_context(enabled(initial=initial, total=limit))
+        elif plain and not self._log_lines:
             self._bar = tqdm(
                 total=total, initial=initial, unit="trial", dynamic_ncols=True
             )
+            self._exit.callback(self._bar.close)
 
     def update(
         self,
@@ -51,16 +77,20 @@ class Progress:
         shown = _summary_text(best, pruned, front, feasible)
         changed = done != self._done or shown != self._shown
         if self._bar is not None and changed:
-            self._bar.update(done - self._done)
-            self._bar.set_postfix_str(shown, refresh=True)
+            if done > self._done:
+                self._bar.update(done - self._done)
+            if isinstance(self._bar, tqdm):
+                self._bar.set_postfix_str(shown, refresh=True)
+            else:
+                self._bar.postfix = shown
         self._done, self._shown = done, shown
         if self._log_lines and time.monotonic() - self._last_log >= _LOG_EVERY_SECONDS:
             self._log_line()
 
     def close(self) -> None:
-        """Finish the bar (or write a last log line)."""
+        """Finish the bar or the callback (or write a last log line)."""
         if self._bar is not None:
-            self._bar.close()
+            self._exit.close()
         elif self._log_lines:
             self._log_line()
 

@@ -10,6 +10,7 @@ import click
 
 from hpo_service.algorithms.pruners import PRUNERS, describe_pruner, make_pruner
 from hpo_service.algorithms.pruners._asha import LARGEST_STEP, first_rung
+from hpo_service.store._cli_option import NumberRange
 
 _RUNGS = ("asha", "hyperband")
 _STOPPING = ("median", "percentile")
@@ -70,7 +71,7 @@ _OPTIONS: dict[str, tuple[str, str, tuple[str, ...], Any, str]] = {
         "--percentile",
         "percentile",
         ("percentile",),
-        click.FloatRange(0, 100),
+        NumberRange(0, 100),
         "keep trials within this percentile of completed ones [25].",
     ),
 }

@@ -177,11 +177,12 @@ class SerialSearch:
         self.batch = batch
         self.save_file = save_file
         self._early_state: list[Any] = []
+        requeue_interrupted(trials)
         self._pruning = LocalPruning(pruner or NopPruner(), trials._dynamic_trials)
         self._best = replay(trials, suggester)
         skip_seeds(seeds, self._n_finished())
 
-    def run(self, *, progress: bool) -> None:
+    def run(self, *, progress: bool | Callable[..., Any]) -> None:
         """Evaluate queued and suggested trials until a stop rule fires."""
         total = self.rules.max_evals
         bar = Progress(
@@ -258,7 +259,14 @@ class SerialSearch:
         except Exception as e:
             result = None
             self._record_error(doc, e)
-            if not self.catch and not isinstance(e, _NaNLoss):
+            if isinstance(e, _NaNLoss):
+                pass  # said when the loss came back
+            elif self.catch:  # as hyperopt's "job exception" line: never silent
+                _logger.warning(
+                    "trial %s: %s: %s; recorded as an error",
+                    doc["tid"], type(e).__name__, e,
+                )  # fmt: skip
+            else:
                 raise
         finally:
             self._pruning.observe(doc)
@@ -347,6 +355,26 @@ def skip_seeds(seeds: np.random.Generator, n: int) -> None:
     """
     if n > 0:
         seeds.integers(_SEED_BOUND, size=n)
+
+
+def requeue_interrupted(trials: Trials) -> None:
+    """Queue again the trials a search left running when it was interrupted (Ctrl-C
+    in the objective; also in a checkpoint, ours or hyperopt's, saved meanwhile).
+
+    In process nothing else runs them: left as they are (as hyperopt leaves them),
+    they would count in ``len(trials)`` but never finish. They run first, with their
+    params, and their reports of the interrupted attempt are dropped.
+    """
+    for doc in trials._dynamic_trials:
+        if doc["state"] == JOB_STATE_RUNNING:
+            _logger.info("trial %s was interrupted: it runs again", doc["tid"])
+            doc.update(
+                state=JOB_STATE_NEW,
+                result={"status": STATUS_NEW},
+                book_time=None,
+                intermediate={},
+            )
+    trials.refresh()
 
 
 def replay(trials: Trials, suggester: Suggester) -> BestSoFar:

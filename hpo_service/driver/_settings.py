@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +16,15 @@ DEFAULT_LEASE_SECONDS = 30.0
 DEFAULT_MAX_ATTEMPTS = 3
 
 COUNTED_STATES = (TrialState.DONE, TrialState.ERROR, TrialState.PRUNED)
+
+
+def budget_of(settings: Mapping[str, Any]) -> int | None:
+    """A study's ``max_evals`` from its stored settings; None when it has none (a
+    study run with another stop rule only stores ``sys.maxsize``)."""
+    budget = settings.get("max_evals")
+    return None if budget is None or budget >= sys.maxsize else int(budget)
+
+
 """Finished states that count toward ``max_evals`` (a pruned trial used budget)."""
 
 

@@ -37,10 +37,13 @@ class StopSignals:
 
     Attributes:
         received: The first signal received, or None.
+        second: The signal that stopped it at once (raising
+            :class:`KeyboardInterrupt`), or None.
     """
 
     def __init__(self) -> None:
         self.received: signal.Signals | None = None
+        self.second: signal.Signals | None = None
         self._callbacks: list[Callable[[str], None]] = []
         self._previous: dict[signal.Signals, Any] = {}
 
@@ -85,6 +88,7 @@ class StopSignals:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.received is not None:  # the second one: stop waiting, now
+            self.second = signal.Signals(signum)
             raise KeyboardInterrupt
         self.received = signal.Signals(signum)
         _logger.warning(

@@ -8,7 +8,6 @@ separately, or by ``workers=K``) run them, and the call returns the best params.
 from __future__ import annotations
 
 import datetime as _dt
-import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -128,6 +127,11 @@ class StoreTrials(TrialsView):
     #: Trials run in ``hpo-worker`` processes, not in ``fmin``'s (hyperopt's flag).
     asynchronous = True
 
+    @property
+    def exp_key(self) -> str | None:
+        """The study name, hyperopt's experiment key (also on every trial dict)."""
+        return self.study
+
     def new_trial_ids(self, n: int) -> list[int]:
         """``n`` tids after the study's last one; the store assigns the real tids when
         the trials are inserted (see :meth:`insert_trial_docs`)."""
@@ -243,7 +247,7 @@ class StoreTrials(TrialsView):
         *,
         return_argmin: bool = True,
         points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
-        show_progressbar: bool = True,
+        show_progressbar: bool | Callable[..., Any] = True,
         early_stop_fn: Callable[..., Any] | None = None,
         pruner: Any = None,
         **_ignored: Any,
@@ -260,14 +264,14 @@ class StoreTrials(TrialsView):
             ValueError: No stop rule, a bad ``timeout``/``loss_threshold``, or a
                 ``pruner`` other than the constructor's.
         """
-        check_stop_rules(max_evals, timeout, loss_threshold, early_stop_fn)
+        rules = check_stop_rules(max_evals, timeout, loss_threshold, early_stop_fn)
         # algo=None: a new study uses tpe, a resumed one keeps its algorithm.
         name, algo_settings = (None, None) if algo is None else describe(algo)
         chosen = _one_pruner(self.pruner, pruner)
         given = {
             "objective": self.objective or reference_of(fn),
             **space_settings(space),
-            "max_evals": sys.maxsize if max_evals is None else max_evals,
+            "max_evals": rules.max_evals,
             "algorithm": name,
             "algorithm_settings": algo_settings,
             "seed": _seed(rstate),
@@ -332,6 +336,7 @@ class StoreTrials(TrialsView):
             refresh_time=_datetime(trial.finished_at),
             owner=trial.owner,
             intermediate=trial.intermediate,
+            exp_key=self.exp_key,
         )
 
     def _space_labels(self) -> list[str]:

@@ -61,7 +61,8 @@ class DriverOptions:
         lease_seconds: Length of the driver lease; renewed every third of it.
         min_poll: Shortest pause between store polls, seconds.
         max_poll: Longest pause when nothing changes, seconds.
-        progress: Show a progress bar (or log lines when not on a terminal).
+        progress: Show a progress bar (or log lines when not on a terminal), or
+            hyperopt's progress callback (see ``Progress``).
         local_workers: Workers this process started (counted for the queue depth).
         worker_hint: How to start a worker, said when trials wait with no worker.
         idle_warning: Seconds queued trials may wait with no worker claiming any
@@ -72,7 +73,7 @@ class DriverOptions:
     lease_seconds: float = 30.0
     min_poll: float = 0.02
     max_poll: float = 0.5
-    progress: bool = True
+    progress: bool | Callable[..., Any] = True
     local_workers: int = 0
     worker_hint: str = "hpo-worker --study NAME --db URL"
     idle_warning: float = 10.0
@@ -140,6 +141,7 @@ class Driver:
         self._queue_policy = QueuePolicy(self.options.local_workers)
         self._replaying = True  # the first read replays what finished before this run
         self._unsure = False  # an insert failed: it may have landed all the same
+        self._suggested: set[int] = set()  # tids this run queued itself
 
     # ---- public ------------------------------------------------------------------
 
@@ -240,6 +242,7 @@ class Driver:
             self._stop_reason = "max_evals"
         if self._stop_reason is not None:
             return (self._stop_reason if self._drain() else None), changed, False
+        self._trim_queue()
         if self._complete():
             return ("exhausted" if self._exhausted else "max_evals"), changed, False
         inserted = self._fill_queue()
@@ -455,6 +458,28 @@ class Driver:
             and self._n_finished() >= self.settings.max_evals
         )
 
+    def _trim_queue(self) -> None:
+        """Cancel the queued trials beyond ``max_evals``, before a worker runs them.
+
+        The driver never queues past the budget itself, but points queued by hand
+        (``hpo-driver enqueue``) or a resume with a lower ``max_evals`` can leave
+        more trials queued than the budget has room for. The driver's own queued
+        suggestions go first (it suggests again if room comes back), then the
+        points queued last; workers claim in queue order, so the first ones run.
+        """
+        excess = self._accounted() - self.settings.max_evals
+        queued = [tid for tid, t in self._pending.items() if t.state == TrialState.NEW]
+        if excess <= 0 or not queued:
+            return
+        queued.sort(key=lambda tid: (tid not in self._suggested, -tid))
+        surplus = sorted(queued[:excess])
+        self.store.cancel(self.name, surplus)
+        _logger.warning(
+            "study %r: cancelled queued trial(s) %s: beyond max_evals=%d",
+            self.name, surplus, self.settings.max_evals,
+        )  # fmt: skip
+        self._read_changes()
+
     def _complete(self) -> bool:
         done = self._exhausted or self._n_finished() >= self.settings.max_evals
         return done and not self._pending
@@ -513,6 +538,7 @@ class Driver:
         self._unsure = True
         tids = self.store.insert_trials(self.name, new)
         self._unsure = False
+        self._suggested.update(tids)
         for tid, trial in zip(tids, new, strict=True):
             if tid not in self._states:
                 self._apply(Trial(self.name, tid, TrialState.NEW, trial.params, None))

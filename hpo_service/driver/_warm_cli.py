@@ -11,17 +11,23 @@ from typing import Any
 
 import click
 
-from hpo_service.exceptions import HPOServiceError
+from hpo_service.exceptions import HPOServiceError, StudyNotFoundError
 from hpo_service.store import BaseTrialStore
-from hpo_service.store._cli_option import db_option, open_store_for_cli
+from hpo_service.store._cli_option import (
+    db_option,
+    open_store_for_cli,
+    study_not_found,
+)
 
 
 @contextlib.contextmanager
-def _store(db_url: str) -> Iterator[BaseTrialStore]:
+def _store(db_url: str, study: str) -> Iterator[BaseTrialStore]:
     """The store, with our errors and bad input shown as click errors (exit 1)."""
     store = open_store_for_cli(db_url)
     try:
         yield store
+    except StudyNotFoundError as e:
+        raise click.ClickException(study_not_found(store, db_url, study)) from e
     except (HPOServiceError, ValueError, OSError) as e:
         raise click.ClickException(str(e)) from e
     finally:
@@ -51,7 +57,9 @@ def enqueue(db_url: str, study: str, params: tuple[str, ...], path: str | None) 
 
     Every point is checked against the study's space first (unknown label, value
     outside the space, parameter of an inactive branch): if one is wrong, nothing
-    is queued. Workers run them like any queued trial.
+    is queued. Workers run them like any queued trial; they count toward
+    --max-evals, and the study's driver cancels the queued trials beyond it (its own
+    suggestions first, then the points queued last).
     """
     from hpo_service.driver._warm_sources import read_points
     from hpo_service.driver._warm_start import enqueue as queue_points
@@ -66,7 +74,7 @@ def enqueue(db_url: str, study: str, params: tuple[str, ...], path: str | None) 
         points += _points_file(path)
     if not points:
         raise click.UsageError("give --params JSON (repeatable) or --file PATH")
-    with _store(db_url) as store:
+    with _store(db_url, study) as store:
         tids = queue_points(store, study, points)
     click.echo(f"queued {len(tids)} trial(s) of study {study!r}: tids {_span(tids)}")
 
@@ -74,7 +82,9 @@ def enqueue(db_url: str, study: str, params: tuple[str, ...], path: str | None) 
 @click.command("import")
 @db_option
 @click.option("--study", required=True, help="Study name (it must exist).")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False)
+)
 def import_results(db_url: str, study: str, paths: tuple[str, ...]) -> None:
     """Import already-evaluated results into STUDY, so its algorithm learns from
     them without running them again.
@@ -93,7 +103,7 @@ def import_results(db_url: str, study: str, paths: tuple[str, ...]) -> None:
     from hpo_service.driver._warm_start import import_results as insert_results
 
     left_out: Counter[str] = Counter()
-    with _store(db_url) as store:
+    with _store(db_url, study) as store:
         records = [r for path in paths for r in read_results(path, left_out)]
         report = insert_results(store, study, records)
     click.echo(

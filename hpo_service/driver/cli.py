@@ -6,6 +6,7 @@ import csv
 import functools
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -38,9 +39,10 @@ from hpo_service.objective._reference import check_objective, import_reference
 from hpo_service.store import BaseTrialStore, TrialState
 from hpo_service.store._cli_option import (
     MissingStoreError,
+    NumberRange,
     db_option,
     open_store_for_cli,
-    store_location,
+    study_not_found,
 )
 from hpo_service.trials import check_objective_names
 
@@ -77,7 +79,7 @@ def _store_command(
                 return command(store=store, db_url=db_url, **kwargs)
             except StudyNotFoundError as e:
                 raise click.ClickException(
-                    _study_not_found(store, db_url, kwargs.get("study"))
+                    study_not_found(store, db_url, kwargs.get("study"))
                 ) from e
             except HPOServiceError as e:
                 raise click.ClickException(str(e)) from e
@@ -90,19 +92,6 @@ def _store_command(
 
 
 _with_store = _store_command(create=False)
-
-
-def _study_not_found(store: BaseTrialStore, db_url: str, study: str | None) -> str:
-    """ "study not found" naming the database looked in and the studies it holds."""
-    try:
-        names = [s.name for s in store.list_studies()]
-    except HPOServiceError:
-        names = []
-    held = f"it holds: {', '.join(names)}" if names else "it holds no study"
-    return (
-        f"study {study!r} not found in {store_location(db_url)} ({held}); "
-        "pass --db (or set HPO_DB) to use another store"
-    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -124,10 +113,10 @@ def _creates_study(args: dict[str, Any]) -> bool:
         check_study_name(args["study"])
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="'--study'") from e
-    # bad references are refused before the database file is created
+    # bad references and spaces are refused before the database file is created
     _checked_reference("--objective", args["objective"], check_objective)
     if args.get("space_ref"):
-        _checked_reference("--space", args["space_ref"], import_reference)
+        _space_settings(args["space_ref"])
     return True
 
 
@@ -151,12 +140,12 @@ def _creates_study(args: dict[str, Any]) -> bool:
 )
 @click.option(
     "--lease-seconds",
-    type=click.FloatRange(min=1.0),
+    type=NumberRange(min=1.0),
     help="Worker lease, renewed by heartbeats [30].",
 )
 @click.option(
     "--trial-timeout",
-    type=click.FloatRange(min=0.0, min_open=True),
+    type=NumberRange(min=0.0, min_open=True),
     help="Seconds an objective may run before it is killed.",
 )
 @click.option(
@@ -166,14 +155,14 @@ def _creates_study(args: dict[str, Any]) -> bool:
 )
 @click.option(
     "--loss-threshold",
-    type=float,
+    type=NumberRange(infinite=True),
     help="Stop at a loss this low (of a trial that satisfies its constraints). "
     "Like --timeout and --no-improvement, it applies to this run only: a resume "
     "without it runs on.",
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0.0, min_open=True),
+    type=NumberRange(min=0.0, min_open=True),
     help="Stop suggesting after this many seconds.",
 )
 @click.option(
@@ -202,7 +191,7 @@ def _creates_study(args: dict[str, Any]) -> bool:
 )
 @click.option(
     "--stop-grace",
-    type=click.FloatRange(min=0.0),
+    type=NumberRange(min=0.0),
     default=10.0,
     show_default=True,
     help="Seconds the local workers may take to finish their running trials when "
@@ -250,6 +239,7 @@ def start(
         raise click.UsageError(str(e)) from e
     space = study_space(settings) if space is None else space
     click.echo(f"{'created' if created else 'resuming'} study {study!r}", err=True)
+    signals = StopSignals()
     try:
         local_workers = LocalWorkers(
             workers,
@@ -258,7 +248,7 @@ def start(
             objective=settings.objective,
             stop_grace=stop_grace,
         )
-        with StopSignals() as signals, local_workers as local:
+        with signals, local_workers as local:
             driver = Driver(
                 store,
                 study,
@@ -271,8 +261,10 @@ def start(
             signals.on_stop(driver.interrupt)
             outcome = driver.run()
     except KeyboardInterrupt:
-        click.echo(_output.resume_hint(study, "interrupted"), err=True)
-        sys.exit(130)
+        second = signals.second
+        how = f"stopped at once by a second {second.name}" if second else "interrupted"
+        click.echo(_output.resume_hint(study, how), err=True)
+        sys.exit(128 + (second or signal.SIGINT))
     if signals.received is not None:
         click.echo(_output.resume_hint(study, f"stopped by {signals.name}"), err=True)
         sys.exit(128 + signals.received)
@@ -312,12 +304,18 @@ def _given_space(given: dict[str, Any], space_ref: str | None) -> Any:
             )  # fmt: skip
     if space_ref is None:
         return None
+    space, settings = _space_settings(space_ref)
+    given.update(settings)
+    return space
+
+
+def _space_settings(space_ref: str) -> tuple[Any, dict[str, Any]]:
+    """Import the space ``--space`` names and serialise it (a study setting)."""
     space = _checked_reference("--space", space_ref, import_reference)
     try:
-        given.update(space_settings(space))
+        return space, space_settings(space)
     except SpaceError as e:
         raise click.ClickException(f"invalid space {space_ref!r}: {e}") from e
-    return space
 
 
 def _checked_reference(option: str, reference: str, load: Callable[[str], Any]) -> Any:
@@ -500,9 +498,8 @@ def list_studies(store: BaseTrialStore, db_url: str) -> None:
     for study in store.list_studies():
         counts = store.count_by_state(study.name)
         finished = sum(counts[state] for state in COUNTED_STATES)
-        click.echo(
-            f"{study.name}\t{finished}/{study.settings.get('max_evals')} finished"
-        )
+        budget = _output.budget_text(study.settings.get("max_evals"))
+        click.echo(f"{study.name}\t{finished}/{budget} finished")
 
 
 main.add_command(_insight_cli.report)

@@ -13,8 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from hpo_service.exceptions import HPOServiceError
-from hpo_service.store._cli_option import db_option, open_store_for_cli
+from hpo_service.exceptions import HPOServiceError, StudyNotFoundError
+from hpo_service.store._cli_option import (
+    db_option,
+    open_store_for_cli,
+    study_not_found,
+)
 
 if TYPE_CHECKING:
     from hpo_service.insight._data import StudyData
@@ -31,6 +35,8 @@ def load_for_cli(db_url: str, study: str) -> StudyData:
     store = open_store_for_cli(db_url)
     try:
         return StudyData.from_store(store, study)
+    except StudyNotFoundError as e:
+        raise click.ClickException(study_not_found(store, db_url, study)) from e
     except HPOServiceError as e:
         raise click.ClickException(str(e)) from e
     finally:
@@ -188,6 +194,8 @@ def dashboard(
         if study is not None:
             try:
                 store.get_study(study)
+            except StudyNotFoundError as e:
+                raise click.ClickException(study_not_found(store, db_url, study)) from e
             except HPOServiceError as e:
                 raise click.ClickException(str(e)) from e
         shown = "localhost" if host in _LOCAL_HOSTS else host

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hpo_service.driver._settings import COUNTED_STATES
+from hpo_service.driver._settings import COUNTED_STATES, budget_of
 from hpo_service.insight._params import (
     ParamInfo,
     infer_params,
@@ -162,6 +162,11 @@ class StudyData:
         self.rows: dict[int, TrialRow] = {}
         self.cursor = 0
         self._cache: dict[str, Any] = {}  # derived from rows; emptied by apply
+
+    @property
+    def max_evals(self) -> int | None:
+        """The study's trial budget; None when it has none."""
+        return budget_of(self.settings)
 
     @classmethod
     def from_store(cls, store: BaseTrialStore, study: str) -> StudyData:

@@ -21,6 +21,7 @@ from hpo_service.insight._style import (
     epoch_ms,
     floats,
     loss_axis_type,
+    plot_text,
 )
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ def history_figure(data: StudyData, *, over: str = "number") -> go.Figure:
         title=f"Optimisation history over {title}",
         xaxis_title=title,
         xaxis_type="linear" if over == "number" else "date",
-        yaxis_title=data.objective_names[0],
+        yaxis_title=plot_text(data.objective_names[0]),
         yaxis_type=loss_axis_type(loss),
         **LAYOUT,
     )
@@ -157,7 +158,10 @@ def _axis_values(info: ParamInfo, column: np.ndarray) -> tuple[Any, dict[str, An
     """Plot coordinates of one parameter and the axis settings that label them."""
     if info.type == "choice":
         ticks = list(range(len(info.choices)))
-        return column, {"tickvals": ticks, "ticktext": list(info.choices)}
+        return column, {
+            "tickvals": ticks,
+            "ticktext": [plot_text(c) for c in info.choices],
+        }
     if info.log:
         return column, {"type": "log"}
     return column, {}
@@ -180,7 +184,7 @@ def slice_figure(data: StudyData) -> go.Figure:
     go = _go()
     rows = scored_rows(data)
     params = data.params
-    name = data.objective_names[0]
+    name = plot_text(data.objective_names[0])
     hover = f"{name} %{{y:.6g}}"
     matrix = data.param_matrix(rows, params)
     loss = floats([r.score for r in rows])
@@ -190,7 +194,7 @@ def slice_figure(data: StudyData) -> go.Figure:
     fig = make_subplots(
         rows=n_rows,
         cols=n_cols,
-        subplot_titles=[p.label for p in params] or None,
+        subplot_titles=[plot_text(p.label) for p in params] or None,
         vertical_spacing=min(0.12, 0.6 / n_rows),
         horizontal_spacing=0.08,
     )
@@ -211,7 +215,8 @@ def slice_figure(data: StudyData) -> go.Figure:
                     "showscale": i == 0,
                     "colorbar": {"title": "trial"},
                 },
-                hovertemplate=f"{info.label}=%{{x}}<br>{hover}<extra></extra>",
+                hovertemplate=f"{plot_text(info.label)}=%{{x}}<br>{hover}"
+                "<extra></extra>",
             ),
             row=r + 1,
             col=c + 1,
@@ -246,7 +251,9 @@ def parallel_figure(data: StudyData) -> go.Figure:
         (f"{name} (objective)" if name in labels else name, values)
         for name, values in objectives
     ]
-    dims += [{"label": name, "values": values} for name, values in objectives]
+    dims += [
+        {"label": plot_text(name), "values": values} for name, values in objectives
+    ]
     colour_name, colour = objectives[0]
     fig = go.Figure(
         go.Parcoords(
@@ -254,7 +261,7 @@ def parallel_figure(data: StudyData) -> go.Figure:
                 "color": colour,
                 "colorscale": "Viridis_r",
                 "showscale": True,
-                "colorbar": {"title": colour_name},
+                "colorbar": {"title": plot_text(colour_name)},
             },
             dimensions=dims,
         )
@@ -291,7 +298,7 @@ def _dimension(info: ParamInfo, column: np.ndarray) -> dict[str, Any] | None:
             values[~active] = -1.0
             ticks, text = [-1, *ticks], ["inactive", *text]
         return {
-            "label": info.label,
+            "label": plot_text(info.label),
             "values": values,
             "tickvals": ticks,
             "ticktext": text,
@@ -305,7 +312,7 @@ def _dimension(info: ParamInfo, column: np.ndarray) -> dict[str, Any] | None:
         values[~active] = below
         ticks, text = [below, *ticks], ["inactive", *text]
     return {
-        "label": info.label + (" (log)" if info.log else ""),
+        "label": plot_text(info.label) + (" (log)" if info.log else ""),
         "values": values,
         "tickvals": ticks,
         "ticktext": text,
@@ -331,7 +338,7 @@ def importance_figure(importances: list[ParamImportance]) -> go.Figure:
     fig = go.Figure(
         go.Bar(
             x=[p.importance for p in ordered],
-            y=[p.label for p in ordered],
+            y=[plot_text(p.label) for p in ordered],
             orientation="h",
             marker_color=STATE_COLORS["done"],
             error_x={
@@ -410,9 +417,10 @@ def contour_figure(data: StudyData, pair: tuple[str, str]) -> go.Figure:
             showlegend=False,
         )
     )
-    fig.update_xaxes(title=px.label, **_scale_axis(px))
-    fig.update_yaxes(title=py.label, **_scale_axis(py))
-    fig.update_layout(title=f"Contour: {px.label} × {py.label}", **LAYOUT)
+    x_name, y_name = plot_text(px.label), plot_text(py.label)
+    fig.update_xaxes(title=x_name, **_scale_axis(px))
+    fig.update_yaxes(title=y_name, **_scale_axis(py))
+    fig.update_layout(title=f"Contour: {x_name} × {y_name}", **LAYOUT)
     return fig
 
 
@@ -448,7 +456,7 @@ def _scale_axis(info: ParamInfo) -> dict[str, Any]:
     if info.type == "choice":
         return {
             "tickvals": list(range(len(info.choices))),
-            "ticktext": list(info.choices),
+            "ticktext": [plot_text(c) for c in info.choices],
         }
     return {"type": "log"} if info.log else {}
 
@@ -552,6 +560,7 @@ def pareto_figure(data: StudyData) -> go.Figure | None:
 
 def _name_axes(fig: Any, names: list[str]) -> None:
     """Title the axes of a 2-D (x, y) or 3-D (scene) objective-space figure."""
+    names = [plot_text(name) for name in names]
     if len(names) == 2:
         fig.update_layout(xaxis_title=names[0], yaxis_title=names[1])
         return

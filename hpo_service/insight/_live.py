@@ -16,6 +16,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from hpo_service.driver._settings import budget_of
 from hpo_service.insight import _figures
 from hpo_service.insight._data import (
     StudyData,
@@ -71,7 +72,7 @@ class LiveStore:
             }
             out.append({
                 "name": study.name,
-                "max_evals": study.settings.get("max_evals"),
+                "max_evals": budget_of(study.settings),
                 "cancelled": bool(study.settings.get("cancelled")),
                 "counts": counts,
                 "finished": finished_count(counts),
@@ -173,7 +174,7 @@ def summary_of(data: StudyData) -> dict[str, Any]:
     return {
         "counts": counts,
         "finished": finished_count(counts),
-        "max_evals": data.settings.get("max_evals"),
+        "max_evals": data.max_evals,
         "best": None if best is None else {"tid": best.tid, "loss": best.loss},
         "front": len(data.pareto_rows()) if several else None,
         "objectives": data.objective_names,

@@ -240,7 +240,7 @@ section { margin-bottom: 2em; }
 def summary_html(data: StudyData) -> str:
     """Counts by state, budget and the best trial (or the Pareto front), as HTML."""
     counts = data.counts()
-    budget = data.settings.get("max_evals")
+    budget = data.max_evals
     cells = " ".join(f"{_e(s)}={n}" for s, n in sorted(counts.items()))
     return (
         f'<p><b><span id="finished-count">{finished_count(counts)}</span></b> '

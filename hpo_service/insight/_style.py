@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import numpy as np
@@ -41,3 +42,10 @@ def loss_axis_type(losses: np.ndarray) -> str:
     if finite.size and finite.min() > 0 and finite.max() / finite.min() > 1e3:
         return "log"
     return "linear"
+
+
+def plot_text(text: str) -> str:
+    """``text`` (a user's label, objective name or choice) as plotly draws it
+    literally: plotly reads titles, axis and category labels and hover text as a
+    subset of HTML, so ``<i>`` would turn italic and ``&amp;`` into ``&``."""
+    return html.escape(str(text), quote=False)

@@ -11,6 +11,7 @@ returns a list or tuple); a one-element list is the plain loss. A result may car
 from __future__ import annotations
 
 import base64
+import datetime as _dt
 import json
 import math
 import numbers
@@ -41,9 +42,9 @@ def normalise_result(value: Any, *, storable: bool = True) -> dict[str, Any]:
     Args:
         value: What the objective returned.
         storable: Whether the result goes to a store: numpy values become plain
-            JSON values and anything else JSON cannot hold is refused, naming its
-            key. In process (``storable=False``) values are kept as they are (a
-            fitted model, an array), as hyperopt keeps them.
+            JSON values, date-times ISO 8601 strings, and anything else JSON cannot
+            hold is refused, naming its key. In process (``storable=False``) values
+            are kept as they are (a fitted model, an array), as hyperopt keeps them.
 
     Returns:
         ``{"loss": float, "status": "ok", ...}`` (``loss`` a list of floats for
@@ -179,9 +180,12 @@ def _checked_constraints(constraints: Any) -> list[float]:
 
 
 def _plain(value: Any) -> Any:
-    """Numpy scalars and arrays as plain Python values, recursively."""
+    """Numpy scalars and arrays as plain Python values, and date-times (which
+    hyperopt's docs allow in a result) as ISO 8601 text, recursively."""
     if isinstance(value, np.generic | np.ndarray):
         return value.tolist()
+    if isinstance(value, _dt.date | _dt.time):  # datetime is a date
+        return value.isoformat()
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -197,7 +201,8 @@ def _check_json(result: dict[str, Any]) -> None:
         except (TypeError, ValueError) as e:
             raise InvalidResultError(
                 f"result[{key!r}] must be JSON-serialisable to be stored (None, bool, "
-                f"numbers, str, lists and dicts of them; numpy values are converted), "
+                f"numbers, str, lists and dicts of them; numpy values and date-times "
+                f"are converted), "
                 f"but got {type(value).__name__} {value!r:.80} ({e}); keep large or "
                 "binary data in result['attachments'] as bytes, or run in process"
             ) from e

@@ -1,15 +1,19 @@
-"""The ``--db URL`` option that ``hpo-driver`` and ``hpo-worker`` share, and opening it.
+"""The ``--db URL`` option that ``hpo-driver`` and ``hpo-worker`` share, and opening it;
+the number type of their other options.
 
 Kept with the store so that a worker does not import the driver.
 """
 
 from __future__ import annotations
 
+import math
 import os
+from typing import Any
 
 import click
 
 from hpo_service.exceptions import (
+    HPOServiceError,
     StoreConnectionError,
     StoreError,
     StoreNotFoundError,
@@ -33,6 +37,28 @@ db_option = click.option(
     help="Trials store URL: sqlite:///path, mongodb://..., hyperopt's "
     "mongo://host:port/db/jobs, mongomock://name (or env HPO_DB).",
 )
+
+
+class NumberRange(click.FloatRange):
+    """click's ``FloatRange`` that also refuses NaN, and infinity unless allowed.
+
+    A NaN passes every range check (its comparisons are all false): ``--lease-seconds
+    nan`` was stored with the study and every worker then died on it, ``--timeout
+    nan`` never fired. The options that mean "never" are left out instead of given
+    an infinite value.
+    """
+
+    def __init__(self, *args: Any, infinite: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.infinite = infinite
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Any:
+        number = super().convert(value, param, ctx)
+        if math.isnan(number) or (math.isinf(number) and not self.infinite):
+            self.fail(f"{number} is not a finite number.", param, ctx)
+        return number
 
 
 class MissingStoreError(click.ClickException):
@@ -73,3 +99,20 @@ def store_location(db_url: str) -> str:
     except ValueError:
         pass
     return mask_url(db_url)
+
+
+def study_not_found(store: BaseTrialStore, db_url: str, study: str | None) -> str:
+    """ "study not found" naming the database looked in and the studies it holds.
+
+    Every command that takes ``--study`` says this for an unknown study, so a user in
+    the wrong directory (or with the wrong ``--db``) sees where it looked.
+    """
+    try:
+        names = [s.name for s in store.list_studies()]
+    except HPOServiceError:
+        names = []
+    held = f"it holds: {', '.join(names)}" if names else "it holds no study"
+    return (
+        f"study {study!r} not found in {store_location(db_url)} ({held}); "
+        "pass --db (or set HPO_DB) to use another store"
+    )

@@ -12,9 +12,10 @@ with different values is a usage error (a value from ``HPO_DB`` yields to
 A worker started with ``--exp-key`` serves that experiment as hyperopt's does: when
 the study finishes it keeps waiting for more of its trials (a later ``fmin`` on the
 same ``MongoTrials`` exp_key queues them), until ``--reserve-timeout`` seconds pass
-without one (default 120 s, hyperopt's default). As in hyperopt,
-``--reserve-timeout 0`` sets no limit. ``hpo-worker --study`` keeps its own rule: it
-stops when the study finishes.
+without one (default 120 s, hyperopt's default), and it exits after 4 trials in a
+row end in error (hyperopt's default ``--max-consecutive-failures``). As in
+hyperopt, ``--reserve-timeout 0`` sets no limit. ``hpo-worker --study`` keeps its
+own rules: it stops when the study finishes, and failures never stop it.
 """
 
 from __future__ import annotations
@@ -26,10 +27,13 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
+from hpo_service.store._cli_option import NumberRange
 from hpo_service.store._url import mongodb_url_of_hyperopt
 
 #: hyperopt-mongo-worker's default --reserve-timeout, in seconds.
 DEFAULT_RESERVE_TIMEOUT = 120.0
+#: hyperopt-mongo-worker's default --max-consecutive-failures.
+DEFAULT_MAX_CONSECUTIVE_FAILURES = 4
 
 _ALIASES = (  # hyperopt's option, hpo-worker's parameter, hpo-worker's flag
     ("mongo", "db_url", "--db"),
@@ -51,24 +55,26 @@ _OPTIONS = (
         "the study finishes, wait for more of its trials until --reserve-timeout.",
     ),
     click.option(
-        "--max-jobs", type=click.IntRange(min=1), help="hyperopt's --max-trials."
+        "--max-jobs",
+        type=click.IntRange(min=1),
+        help="hyperopt's name for --max-trials.",
     ),
     click.option(
         "--reserve-timeout",
-        type=click.FloatRange(min=0),
-        help="hyperopt's --idle-timeout: exit after this many seconds without a "
-        "trial to reserve [with --exp-key: 120; 0 waits for ever].",
+        type=NumberRange(min=0),
+        help="hyperopt's name for --idle-timeout: exit after this many seconds "
+        "without a trial to reserve [with --exp-key: 120; 0 waits for ever].",
     ),
     click.option(
         "--max-consecutive-failures",
         type=click.IntRange(min=1),
         default=None,
-        help="Exit (code 1) after this many trials in a row end in error "
-        "[default: never].",
+        help="Exit (code 1) after this many trials in a row end in error [with "
+        "--exp-key: 4, hyperopt's default; else never].",
     ),
     click.option(
         "--last-job-timeout",
-        type=click.FloatRange(min=0),
+        type=NumberRange(min=0),
         default=None,
         help="Reserve no trial after this many seconds of running; finish the "
         "current one and exit.",
@@ -78,7 +84,9 @@ _OPTIONS = (
         type=click.Path(file_okay=False, writable=True),
         default=None,
         help="Run each trial in its own directory WORKDIR/STUDY/TID (created), as "
-        "hyperopt's worker does [default: the current directory].",
+        "hyperopt's worker does; a STUDY name that is not a plain file name "
+        "(blanks, '..') gets its characters replaced and a short hash [default: "
+        "the current directory].",
     ),
 )
 
@@ -96,6 +104,8 @@ def hyperopt_worker_options(command: Callable[..., Any]) -> Callable[..., Any]:
         context = click.get_current_context()
         kwargs["serve_finished"] = kwargs["exp_key"] is not None
         _reserve_timeout(kwargs, context)
+        if kwargs["max_consecutive_failures"] is None and kwargs["serve_finished"]:
+            kwargs["max_consecutive_failures"] = DEFAULT_MAX_CONSECUTIVE_FAILURES
         for alias, name, flag in _ALIASES:
             value = kwargs.pop(alias)
             if value is None:

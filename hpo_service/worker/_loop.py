@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import logging
 import math
 import os
@@ -219,6 +220,15 @@ def _printer(prefix: str) -> Callable[[str], None]:
     return show
 
 
+def _seconds(result: dict[str, Any]) -> str:
+    """A result's ``duration`` for the log: the call's time, or the objective's own
+    ``duration`` key (which it may have returned, as any other key)."""
+    duration = result.get("duration", 0)
+    if isinstance(duration, int | float) and not isinstance(duration, bool):
+        return f"{duration:.3f} s"
+    return f"duration={duration!r:.40}"
+
+
 def _next_delay(delay: float, poll_interval: float) -> float:
     """The pause after ``delay``: doubling below ``poll_interval``, then x1.5 up to
     2 s (or ``poll_interval`` if that is longer)."""
@@ -234,8 +244,17 @@ def _until(idle_timeout: float | None) -> str:
 
 
 def _safe_name(study: str) -> str:
-    """A study name as one path component."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in study) or "_"
+    """A study name as one path component of its own (``--workdir``).
+
+    Characters other than letters, digits, ``-``, ``_`` and ``.`` become ``_``. A
+    name that changed so, or that is only dots (``..`` would leave the workdir),
+    gets a short hash of the name: two studies never share a directory.
+    """
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in study)
+    if safe == study and safe.strip("."):
+        return safe
+    digest = hashlib.sha256(study.encode()).hexdigest()[:8]
+    return f"{safe.replace('.', '_')}-{digest}"
 
 
 class _Prefixed(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -564,15 +583,15 @@ class Worker:
             if recorded:
                 self._summary.done += 1
                 self._log.info(
-                    "trial %s %s: loss=%s (%.3f s)",
-                    name, data.get("status"), data.get("loss"), data.get("duration", 0),
+                    "trial %s %s: loss=%s (%s)",
+                    name, data.get("status"), data.get("loss"), _seconds(data),
                 )  # fmt: skip
         elif kind == "pruned":
             if self._write(self._store.prune, trial, name, data, code):
                 self._summary.pruned += 1
                 self._log.info(
-                    "trial %s pruned at step %s: last value %s (%.3f s)",
-                    name, data.get("step"), data.get("loss"), data.get("duration", 0),
+                    "trial %s pruned at step %s: last value %s (%s)",
+                    name, data.get("step"), data.get("loss"), _seconds(data),
                 )  # fmt: skip
         elif kind == "error":
             self._record_error(trial, name, data, code)

@@ -104,7 +104,7 @@ def evaluate(objective: Objective, config: Any) -> tuple[str, dict[str, Any]]:
             "traceback": None,
             "duration": duration,
         }
-    result["duration"] = duration
+    result.setdefault("duration", duration)  # the objective's own key stays
     return "result", result
 
 

@@ -13,6 +13,7 @@ from hpo_service.exceptions import ObjectiveImportError, StoreError, WorkerError
 from hpo_service.store import BaseTrialStore
 from hpo_service.store._cli_option import (
     MissingStoreError,
+    NumberRange,
     db_option,
     open_store_for_cli,
 )
@@ -46,13 +47,13 @@ _logger = logging.getLogger(__name__)
 )
 @click.option(
     "--idle-timeout",
-    type=click.FloatRange(min=0),
+    type=NumberRange(min=0),
     default=None,
     help="Exit after this many seconds with nothing to run [default: never].",
 )
 @click.option(
     "--poll-interval",
-    type=click.FloatRange(min=0, min_open=True),
+    type=NumberRange(min=0, min_open=True),
     default=DEFAULT_POLL_INTERVAL,
     show_default=True,
     help="Pause (seconds) between the first polls of an empty queue; grows to 2 s. "

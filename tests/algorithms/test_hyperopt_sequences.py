@@ -28,6 +28,10 @@ SPACES = {
     "qnormal": lambda hp: hp.qnormal("x", 0, 10, 2),
     "randint": lambda hp: hp.randint("x", 2, 100),
     "choice": lambda hp: hp.choice("x", [0, 1, 2, 3]),
+    # 1/3 is inexact: the narrowed probabilities must be summed as hyperopt sums them
+    "choice3": lambda hp: hp.choice("x", [0, 1, 2]),
+    "randint7": lambda hp: hp.randint("x", 7),
+    "pchoice3": lambda hp: hp.pchoice("x", [(0.3, 0), (0.3, 1), (0.4, 2)]),
     "pchoice": lambda hp: hp.pchoice("x", [(0.1, 0), (0.2, 1), (0.3, 2), (0.4, 3)]),
     "uniformint": lambda hp: hp.uniformint("x", 1, 20),
     "flat": lambda hp: {

@@ -134,8 +134,10 @@ def test_driver_queues_nothing_once_it_sees_the_study_cancelled(
             cancelled_at.append(other.now())
 
     with thread_workers(db_url, _slow_objective):
-        threading.Timer(0.5, cancel).start()
+        timer = threading.Timer(0.5, cancel)
+        timer.start()
         outcome = drive(store, settings)
+    timer.join()  # the driver may see the cancel before the timer noted its time
     assert outcome.reason == "cancelled"
     late = [t for t in store.get_trials("s") if t.created_at > cancelled_at[0]]
     # At most the one batch that was being queued while the cancel landed.

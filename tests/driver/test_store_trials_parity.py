@@ -4,14 +4,17 @@ trial, numpy values as plain JSON, and a clear per-trial error for anything else
 from __future__ import annotations
 
 import pickle
+import re
 
 import numpy as np
 import pytest
 
 from hpo_service import JOB_STATE_ERROR, StoreTrials, Trials, fmin, hp, rand
+from hpo_service.driver._output import status_summary, status_text
 from hpo_service.store import TrialState
 from tests.helpers import objectives
 from tests.helpers.mongo_wire import with_database
+from tests.helpers.progress import RecordedProgress
 
 X = hp.uniform("x", -2, 2)
 
@@ -142,3 +145,28 @@ def test_the_objective_gets_tuples_and_key_types_as_in_process(
         assert [r["shown"] for r in store_trials.results] == shown
     finally:
         store_trials.close()
+
+
+def test_a_whole_float_max_evals_is_stored_as_its_int(trials):
+    fmin(objectives.quadratic, {"x": X}, algo=rand.suggest, max_evals=3.0,
+         trials=trials, show_progressbar=False)  # fmt: skip
+    assert len(trials) == 3
+    settings = trials.store.get_study("p").settings
+    assert settings["max_evals"] == 3 and isinstance(settings["max_evals"], int)
+
+
+def test_show_progressbar_takes_hyperopts_progress_callback(trials):
+    recorded = RecordedProgress()
+    fmin(objectives.quadratic, {"x": X}, algo=rand.suggest, max_evals=3,
+         trials=trials, show_progressbar=recorded)  # fmt: skip
+    assert recorded.calls[0] == ("enter", 0, 3)
+    assert recorded.calls[-1] == ("exit",)
+    assert recorded.finished == 3
+    assert recorded.postfix.startswith("best loss: ")
+
+
+def test_status_of_a_study_without_max_evals_says_unlimited(trials):
+    fmin(objectives.quadratic, {"x": X}, algo=rand.suggest, max_evals=None,
+         loss_threshold=100.0, trials=trials, show_progressbar=False)  # fmt: skip
+    text = status_text(status_summary(trials.store, "p"))
+    assert re.match(r"study 'p': [1-9]\d*/unlimited finished\n", text), text

@@ -64,3 +64,67 @@ def test_help_texts(procs):
         run = procs.run(module, *args)
         assert run.returncode == 0
         assert "--db" in run.stdout or "Commands" in run.stdout
+
+
+def test_every_command_names_the_database_and_its_studies_for_an_unknown_study(
+    procs, db, tmp_path
+):
+    """README: "study not found" names the database and the studies it holds, for
+    every command that takes --study (report, importance, enqueue, import and
+    dashboard said only "`study` must name an existing study")."""
+    made = procs.run(DRIVER, "start", "--db", db, "--study", "there",
+                     "--objective", "tests.e2e.objectives:quadratic",
+                     "--space", "tests.e2e.objectives:space", "--max-evals", "1",
+                     "--workers", "1", "--no-progress")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    export = tmp_path / "export.json"
+    export.write_text(procs.run(DRIVER, "trials", "--db", db, "--study", "there",
+                                "--format", "json").stdout)  # fmt: skip
+    commands = [["status"], ["best"], ["trials"], ["cancel"],
+                ["report", "--out", str(tmp_path / "r.html")], ["importance"],
+                ["enqueue", "--params", '{"x": 0, "y": 0}'], ["import", str(export)],
+                ["dashboard", "--port", "1"]]  # fmt: skip
+    path = db.removeprefix("sqlite:///")
+    for command in commands:
+        run = procs.run(DRIVER, *command, "--db", db, "--study", "gone")
+        assert run.returncode == 1, (command, run.stderr)
+        assert run.stderr.strip().splitlines() == [
+            f"Error: study 'gone' not found in SQLite database {path} (it holds: "
+            "there); pass --db (or set HPO_DB) to use another store"
+        ], command
+
+
+@pytest.mark.parametrize(
+    ("module", "args", "flag"),
+    [
+        (DRIVER, ["--lease-seconds", "nan"], "--lease-seconds"),
+        (DRIVER, ["--lease-seconds", "inf"], "--lease-seconds"),
+        (DRIVER, ["--timeout", "nan"], "--timeout"),
+        (DRIVER, ["--trial-timeout", "inf"], "--trial-timeout"),
+        (DRIVER, ["--stop-grace", "nan"], "--stop-grace"),
+        (DRIVER, ["--loss-threshold", "nan"], "--loss-threshold"),
+        (DRIVER, ["--pruner", "percentile", "--percentile", "nan"], "--percentile"),
+        (WORKER, ["--poll-interval", "nan"], "--poll-interval"),
+        (WORKER, ["--idle-timeout", "nan"], "--idle-timeout"),
+        (WORKER, ["--reserve-timeout", "nan"], "--reserve-timeout"),
+    ],
+)  # fmt: skip
+def test_a_number_option_refuses_nan_and_infinity(
+    procs, db, tmp_path, module, args, flag
+):
+    """A NaN passed click's range checks: `--lease-seconds nan` was stored with the
+    study and every worker then died with a traceback; `--poll-interval nan` gave
+    one at once."""
+    if module == DRIVER:
+        args = ["start", "--db", db, "--study", "s", "--max-evals", "2",
+                "--objective", "tests.e2e.objectives:quadratic",
+                "--space", "tests.e2e.objectives:space", "--workers", "1",
+                "--no-progress", *args]  # fmt: skip
+    else:
+        args = ["--db", db, "--idle-timeout", "1", *args]
+    run = procs.run(module, *args)
+    assert run.returncode == 2, run.stderr
+    assert f"Invalid value for '{flag}':" in run.stderr
+    assert "is not a finite number" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "hpo.sqlite").exists()

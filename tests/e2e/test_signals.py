@@ -136,6 +136,30 @@ def test_a_trial_longer_than_the_stop_grace_is_handed_back_and_the_driver_says_s
     assert (trial.state, trial.attempts) == (TrialState.NEW, 0)  # nothing lost
 
 
+def test_a_second_sigterm_stops_at_once_and_the_exit_code_names_it(procs, tmp_path):
+    """README: the driver "exits 128+signal"; a second SIGTERM (a supervisor that
+    loses patience) exited 130 as if Ctrl-C had been pressed, saying "interrupted"."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    procs.env["HPO_TEST_SLEEP"] = "120"
+    driver = start_driver(procs, db, "s", 5, "--workers", "1")
+    wait_until(lambda: counts(db, "s")[TrialState.RUNNING] == 1, 120)
+    (tid,) = running_trials(db, "s")
+    os.kill(driver.pid, signal.SIGTERM)
+    seen = ""
+    while "got SIGTERM" not in seen:  # the first one is handled: send the second
+        line = driver.stderr.readline()
+        assert line, seen
+        seen += line
+    os.kill(driver.pid, signal.SIGTERM)
+    _, err = driver.communicate(timeout=120)
+    assert driver.returncode == 128 + signal.SIGTERM, err
+    assert "hpo-driver stopped at once by a second SIGTERM: study 's' is not " in err
+    assert "Traceback" not in err
+    with open_store(db) as store:
+        trial = store.get_trial("s", tid)
+    assert (trial.state, trial.attempts) == (TrialState.NEW, 0)  # handed back
+
+
 def test_a_sigkilled_driver_takes_its_workers_along_and_shows_as_dead(procs, tmp_path):
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
     procs.env["HPO_TEST_SLEEP"] = "0.3"

@@ -161,3 +161,23 @@ def test_a_study_where_every_trial_failed_exits_non_zero(procs, tmp_path):
     assert "no trial succeeded" in run.stdout
     assert "no trial of study 'f' succeeded" in run.stderr
     assert counts(db, "f")[TrialState.ERROR] == 3
+
+
+def test_enqueued_points_beyond_max_evals_are_cancelled_not_run(procs, tmp_path):
+    """Points queued by `hpo-driver enqueue` count toward --max-evals: a finished
+    study of 3 trials, 4 points queued, resumed with --max-evals 5 runs the first 2
+    points and cancels the others (it ran all 4: 7 trials for a budget of 5)."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    assert procs.run(DRIVER, *start_args(db, "e", 3, "--workers", "1")).returncode == 0
+    points = [json.dumps({"x": float(i), "y": 0.0}) for i in range(4)]
+    given = [arg for point in points for arg in ("--params", point)]
+    queued = procs.run(DRIVER, "enqueue", "--db", db, "--study", "e", *given)
+    assert queued.returncode == 0, queued.stderr
+    rerun = procs.run(DRIVER, *start_args(db, "e", 5, "--workers", "2"))
+    assert rerun.returncode == 0, rerun.stderr
+    final = counts(db, "e")
+    assert final[TrialState.DONE] == 5 and final[TrialState.CANCELLED] == 2, final
+    with open_store(db) as store:
+        ran = [t.params["x"] for t in store.get_trials("e", [TrialState.DONE])]
+    assert ran[3:] == [0.0, 1.0]
+    assert "beyond max_evals=5" in rerun.stderr

@@ -29,6 +29,11 @@ def raises(config: dict[str, Any]) -> float:
     raise ValueError(config.get("message", "boom"))
 
 
+def returns_own_duration(config: dict[str, Any]) -> dict[str, Any]:
+    """A result with the objective's own ``duration`` key (any JSON value)."""
+    return {"loss": 1.0, "status": "ok", "duration": config["duration"]}
+
+
 def returns_nan(config: dict[str, Any]) -> float:
     """Returns a NaN loss."""
     return math.nan

@@ -24,6 +24,7 @@ def browser(tmp_path):
     for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
                  "--window-size=1400,1500", "--hide-scrollbars"]:  # fmt: skip
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console
     service = webdriver.ChromeService(executable_path=driver_path)
     browser = webdriver.Chrome(options=options, service=service)
     yield browser

@@ -104,6 +104,8 @@ def test_dashboard_follows_a_running_study(tmp_path, browser):
             SCREENSHOT.parent.mkdir(exist_ok=True)
             browser.save_screenshot(str(SCREENSHOT))
         _check_table(browser)
+        console = browser.get_log("browser")
+        assert not [e for e in console if e["level"] == "SEVERE"], console
         studies = get(f"http://127.0.0.1:{port}/api/studies")["studies"]
         assert [(s["name"], s["finished"]) for s in studies] == [("live", 60)]
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -20,7 +21,9 @@ from hpo_service.insight import (
     timeline_figure,
     worker_usage,
 )
+from hpo_service.insight._live import LiveStore, summary_of
 from hpo_service.insight._params import params_from_space_document
+from hpo_service.insight._report import summary_html
 from hpo_service.space import to_document
 from hpo_service.store import NewTrial, open_store
 
@@ -260,3 +263,17 @@ def test_constraints_in_the_best_row_and_the_pareto_figure(tmp_path):
     fig = build_report(mo, importances=False).figures["pareto"]
     traces = {t.name: list(t.customdata) for t in fig.data}
     assert traces == {"infeasible": [0], "trials": [2], "Pareto front": [1]}
+
+
+def test_a_study_without_max_evals_shows_no_budget(tmp_path):
+    """``fmin(max_evals=None)`` beside another stop rule stores ``sys.maxsize``:
+    the report and the dashboard show no "of 9223372036854775807"."""
+    with open_store(f"sqlite:///{tmp_path / 'hpo.sqlite'}") as store:
+        store.create_study("open", {"max_evals": sys.maxsize})
+        store.create_study("capped", {"max_evals": 30})
+        budgets = {s["name"]: s["max_evals"] for s in LiveStore(store).studies()}
+        assert budgets == {"open": None, "capped": 30}
+        for name, shown in [("open", "finished <span"), ("capped", "finished of 30")]:
+            data = StudyData.from_store(store, name)
+            assert summary_of(data)["max_evals"] == budgets[name]
+            assert shown in summary_html(data)

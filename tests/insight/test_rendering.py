@@ -120,3 +120,41 @@ def test_report_images_are_written_without_kaleido_log_noise(study, tmp_path):
     assert count_colour(history.astype(int), ORANGE) > 20  # the pruned marks
     (line,) = run.stderr.strip().splitlines()  # one line, no kaleido INFO lines
     assert line.startswith("report of study 'pr' (16 trials) written in ")
+
+
+def test_labels_are_drawn_as_typed_not_as_plotly_markup(tmp_path, browser):
+    """Objective names, parameter labels and choice values holding ``<i>`` or ``&amp;``
+    appear literally in every plot (plotly reads its text as a subset of HTML)."""
+    from hpo_service import hp
+    from hpo_service.insight import StudyData, TrialRow, write_report
+    from hpo_service.insight._params import params_from_space_document
+    from hpo_service.space import to_document
+
+    space = {"x": hp.uniform("lr<i>", 0, 1),
+             "c": hp.choice("c&amp;", ["a<b>c", "plain"])}  # fmt: skip
+    names = ["err<i>", "lat&amp;ms"]
+    data = StudyData("marks", params_from_space_document(to_document(space)),
+                     settings={"objective_names": names})  # fmt: skip
+    rng = np.random.default_rng(0)
+    data.apply(
+        TrialRow(tid, "done", {"lr<i>": x, "c&amp;": tid % 2}, losses=(x, 1 - x + c),
+                 status="ok", finished_at=1e9 + tid)
+        for tid, (x, c) in enumerate(rng.random((12, 2)))
+    )  # fmt: skip
+    out = tmp_path / "marks.html"
+    write_report(data, out)
+    browser.get(out.as_uri())
+    figures = ("history", "slice", "parallel", "pareto", "importance", "contour")
+    wait_drawn(browser, *figures)
+    for name in figures:
+        texts = browser.execute_script(
+            "return Array.from(document.querySelectorAll("
+            f"'#plot-{name} svg text')).map((t) => t.textContent);"
+        )
+        drawn = " | ".join(texts)
+        wanted = {"history": ["err<i>"], "slice": ["lr<i>", "c&amp;", "a<b>c"],
+                  "parallel": ["lr<i>", "c&amp;", "err<i>", "lat&amp;ms"],
+                  "pareto": ["err<i>", "lat&amp;ms"],
+                  "importance": ["lr<i>", "c&amp;"]}.get(name, ["lr<i>"])  # fmt: skip
+        for text in wanted:
+            assert text in drawn, (name, text, texts)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import numpy as np
 import pytest
 
@@ -130,3 +132,20 @@ def test_one_infinite_loss_is_allowed():
     """hyperopt's "worst possible" loss; only among several losses is it refused."""
     assert normalise_result(float("inf")) == {"loss": float("inf"), "status": "ok"}
     assert normalise_result([float("inf")])["loss"] == float("inf")
+
+
+def test_date_times_are_stored_as_iso_8601_strings():
+    """hyperopt's docs allow date-times in a result (MongoDB stores them); a store
+    here keeps JSON, so they become ISO 8601 text, wherever they are nested."""
+    when = datetime.datetime(2026, 11, 30, 3, 7, 17, 124942)
+    value = {
+        "loss": 0.5,
+        "when": when,
+        "history": [{"day": datetime.date(2026, 11, 29)}, datetime.time(8, 30)],
+        "utc": when.replace(tzinfo=datetime.timezone.utc),
+    }
+    result = normalise_result(value)
+    assert result["when"] == "2026-11-30T03:07:17.124942"
+    assert result["history"] == [{"day": "2026-11-29"}, "08:30:00"]
+    assert result["utc"] == "2026-11-30T03:07:17.124942+00:00"
+    assert normalise_result(value, storable=False)["when"] is when  # in process

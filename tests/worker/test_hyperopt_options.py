@@ -49,6 +49,22 @@ def test_max_consecutive_failures_stops_a_worker_that_only_fails(store, db_url):
     assert counts[TrialState.NEW] == 3  # left for a healthier worker
 
 
+def test_an_exp_key_worker_stops_after_hyperopts_four_failures_in_a_row(store, db_url):
+    """hyperopt-mongo-worker's --max-consecutive-failures defaults to 4: a broken
+    objective stops its workers. An --exp-key worker keeps that default; a --study
+    worker keeps hpo-worker's (never)."""
+    configs = [{"call": "quadratic", "x": 1.0}] + [{"call": "raises"}] * 6
+    make_study(store, "bad", f"{OBJ}:dispatch", configs)
+    code, out = _run("--db", db_url, "--exp-key", "bad", "--reserve-timeout", "1")
+    assert code == 1
+    assert "--max-consecutive-failures" in out and "4 in a row" in out
+    counts = store.count_by_state("bad")
+    assert (counts[TrialState.DONE], counts[TrialState.ERROR]) == (1, 4)
+    code, out = _run("--db", db_url, "--study", "bad", "--idle-timeout", "1")
+    assert code == 0, out  # the last 2 fail too: it ran them and went on
+    assert store.count_by_state("bad")[TrialState.ERROR] == 6
+
+
 def test_workdir_gives_each_trial_its_own_directory(store, db_url, tmp_path):
     tids = make_study(store, "w", f"{OBJ}:works_in_cwd", [{"x": 1}, {"x": 2}])
     root = tmp_path / "scratch"
@@ -61,6 +77,21 @@ def test_workdir_gives_each_trial_its_own_directory(store, db_url, tmp_path):
         expected = root / "w" / str(tid)
         assert Path(trial.result["cwd"]) == expected
         assert (expected / "output.txt").read_text() == str(x)
+
+
+def test_workdir_keeps_every_study_in_a_directory_of_its_own(store, db_url, tmp_path):
+    """A study named ".." ran its trials in WORKDIR/../TID (outside the workdir),
+    "." in WORKDIR/TID, and "a b" shared "a_b"'s directories."""
+    names = ["..", ".", "a b", "a_b"]
+    for name in names:
+        make_study(store, name, f"{OBJ}:works_in_cwd", [{"x": 1}])
+    root = tmp_path / "scratch"
+    code, out = _run("--db", db_url, "--workdir", str(root), "--reserve-timeout", "0.5")
+    assert code == 0, out
+    dirs = [Path(store.get_trial(name, 0).result["cwd"]) for name in names]
+    assert len(set(dirs)) == len(names), dirs
+    for found in dirs:
+        assert found.parent.parent == root and found.name == "0", found
 
 
 def test_last_job_timeout_stops_reserving(store, db_url):

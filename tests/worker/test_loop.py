@@ -39,6 +39,20 @@ def test_completes_queued_trials_and_records_results(store):
     assert {(t.owner, t.attempts) for t in trials} == {("w1", 1)}
 
 
+def test_a_results_own_duration_is_kept(store, caplog):
+    """The worker times each call, but a ``duration`` the objective returned (as
+    hyperopt keeps every key of a result) is the user's and stays."""
+    own = ["3 epochs", 42.5]
+    make_study(
+        store, "d", f"{OBJ}:returns_own_duration", [{"duration": d} for d in own]
+    )
+    with caplog.at_level("INFO", logger="hpo_service.worker"):
+        assert run_worker(store, study="d", idle_timeout=0).done == 2
+    assert [t.result["duration"] for t in store.get_trials("d")] == own
+    logged = [r.getMessage() for r in caplog.records]  # each one formats
+    assert sum(" ok: loss=1.0 " in m for m in logged) == 2
+
+
 def test_claims_only_its_study_or_any(store):
     make_study(store, "a", f"{OBJ}:quadratic", [{"x": 1.0}] * 2)
     make_study(store, "b", f"{OBJ}:quadratic", [{"x": 2.0}] * 2)
