@@ -113,10 +113,10 @@ def _creates_study(args: dict[str, Any]) -> bool:
         check_study_name(args["study"])
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="'--study'") from e
-    # bad references are refused before the database file is created
+    # bad references and spaces are refused before the database file is created
     _checked_reference("--objective", args["objective"], check_objective)
     if args.get("space_ref"):
-        _checked_reference("--space", args["space_ref"], import_reference)
+        _space_settings(args["space_ref"])
     return True
 
 
@@ -304,12 +304,18 @@ def _given_space(given: dict[str, Any], space_ref: str | None) -> Any:
             )  # fmt: skip
     if space_ref is None:
         return None
+    space, settings = _space_settings(space_ref)
+    given.update(settings)
+    return space
+
+
+def _space_settings(space_ref: str) -> tuple[Any, dict[str, Any]]:
+    """Import the space ``--space`` names and serialise it (a study setting)."""
     space = _checked_reference("--space", space_ref, import_reference)
     try:
-        given.update(space_settings(space))
+        return space, space_settings(space)
     except SpaceError as e:
         raise click.ClickException(f"invalid space {space_ref!r}: {e}") from e
-    return space
 
 
 def _checked_reference(option: str, reference: str, load: Callable[[str], Any]) -> Any:

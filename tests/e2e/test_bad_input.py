@@ -49,6 +49,9 @@ def test_a_bad_seed_or_study_name_is_refused_before_anything_is_stored(
          "module 'tests.e2e.objectives' has no attribute 'nosuch'"),
         ("tests.e2e.objectives:quadratic", "tests.e2e.objectives:nospace",
          "module 'tests.e2e.objectives' has no attribute 'nospace'"),
+        # importable but not a valid space: it left an empty ./hpo.sqlite behind
+        ("tests.e2e.objectives:quadratic", "tests.e2e.objectives:duplicate_label_space",
+         "invalid space 'tests.e2e.objectives:duplicate_label_space'"),
     ],
 )  # fmt: skip
 def test_an_objective_or_space_that_cannot_be_imported_creates_no_database(
