@@ -16,6 +16,7 @@ DEFAULT_LEASE_SECONDS = 30.0
 DEFAULT_MAX_ATTEMPTS = 3
 
 COUNTED_STATES = (TrialState.DONE, TrialState.ERROR, TrialState.PRUNED)
+"""Finished states that count toward ``max_evals`` (a pruned trial used budget)."""
 
 
 def budget_of(settings: Mapping[str, Any]) -> int | None:
@@ -23,9 +24,6 @@ def budget_of(settings: Mapping[str, Any]) -> int | None:
     study run with another stop rule only stores ``sys.maxsize``)."""
     budget = settings.get("max_evals")
     return None if budget is None or budget >= sys.maxsize else int(budget)
-
-
-"""Finished states that count toward ``max_evals`` (a pruned trial used budget)."""
 
 
 @dataclass(frozen=True)

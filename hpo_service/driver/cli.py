@@ -65,16 +65,7 @@ def _store_command(
         @db_option
         @functools.wraps(command)
         def wrapper(db_url: str, **kwargs: Any) -> Any:
-            creating = create(kwargs) if callable(create) else create
-            try:
-                store = open_store_for_cli(db_url, create=creating)
-            except MissingStoreError as e:
-                if callable(create):  # start without --objective: nothing to resume
-                    raise click.UsageError(
-                        "give --objective to start a new study; there is no study "
-                        f"to resume: {e.message}"
-                    ) from e
-                raise
+            store = _open_store(db_url, kwargs, create)
             try:
                 return command(store=store, db_url=db_url, **kwargs)
             except StudyNotFoundError as e:
@@ -89,6 +80,37 @@ def _store_command(
         return wrapper
 
     return decorate
+
+
+def _open_store(
+    db_url: str,
+    args: dict[str, Any],
+    create: bool | Callable[[dict[str, Any]], bool],
+) -> BaseTrialStore:
+    """Open the store; a missing database is created only when ``create`` allows it
+    and, for ``start``, once the new study's options have passed every check."""
+    creating = create(args) if callable(create) else create
+    try:
+        return open_store_for_cli(db_url)
+    except MissingStoreError as e:
+        if not callable(create):
+            raise
+        if not creating:  # start without --objective: nothing to resume
+            raise click.UsageError(
+                "give --objective to start a new study; there is no study "
+                f"to resume: {e.message}"
+            ) from e
+    _check_new_study(dict(args))
+    return open_store_for_cli(db_url, create=True)
+
+
+def _check_new_study(given: dict[str, Any]) -> None:
+    """Run ``start``'s option checks for a new study on ``given`` (a copy of the
+    command's arguments), so that a bad option creates no database."""
+    take_algorithm(given, None)
+    take_pruner(given, None)
+    given["objective_names"] = _objective_names(given["objective_names"])
+    _check_loss_threshold(given, None)
 
 
 _with_store = _store_command(create=False)
@@ -220,10 +242,7 @@ def start(
     stored = _stored_settings(store, study)
     take_algorithm(given, None if stored is None else stored.algorithm)
     take_pruner(given, _stored_pruner(stored))
-    try:
-        given["objective_names"] = check_objective_names(given["objective_names"])
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="'--objectives'") from e
+    given["objective_names"] = _objective_names(given["objective_names"])
     _check_loss_threshold(given, stored)
     space = _given_space(given, space_ref)
     options = DriverOptions(
@@ -278,6 +297,14 @@ def _stored_settings(store: BaseTrialStore, study: str) -> StudySettings | None:
         return StudySettings.from_dict(store.get_study(study).settings)
     except StudyNotFoundError:
         return None
+
+
+def _objective_names(text: str | None) -> list[str] | None:
+    """The names ``--objectives`` gives, checked (see ``check_objective_names``)."""
+    try:
+        return check_objective_names(text)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="'--objectives'") from e
 
 
 def _check_loss_threshold(given: dict[str, Any], stored: StudySettings | None) -> None:

@@ -67,6 +67,34 @@ def test_an_objective_or_space_that_cannot_be_imported_creates_no_database(
     assert list(tmp_path.iterdir()) == []  # no ./hpo.sqlite left behind
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--algo-settings", '{"gamma": 7}'], "`0 < gamma <= 1` must hold"),
+        (["--algo-setting", "nosuch=1"], "got unknown=['nosuch']"),
+        (["--objectives", "a,a"], "`objectives` must be distinct names"),
+        (["--pruner", "asha", "--min-resource", "5", "--max-resource", "2"],
+         "`--min-resource <= --max-resource` must hold"),
+        (["--pruner", "hyperband"], "`--max-resource` must be given with --pruner"),
+        (["--objectives", "a,b", "--loss-threshold", "0.1"],
+         "`--loss-threshold` needs a single objective"),
+    ],
+)  # fmt: skip
+def test_bad_options_of_a_new_study_create_no_database(
+    procs, tmp_path, options, message
+):
+    """Every option check of ``start`` runs before a missing database is created
+    (they ran after it, leaving an empty ./hpo.sqlite behind)."""
+    run = procs.run_in(
+        tmp_path, DRIVER, "start", "--study", "s", *QUADRATIC, "--max-evals", "2",
+        "--no-progress", *options,
+    )  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    assert message in run.stderr
+    assert "Traceback" not in run.stderr
+    assert list(tmp_path.iterdir()) == []  # no ./hpo.sqlite left behind
+
+
 def test_a_seed_stored_by_an_older_version_no_longer_breaks_the_study(procs, tmp_path):
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
     created = procs.run(
@@ -138,8 +166,10 @@ def test_a_loss_threshold_with_several_objectives_is_refused_before_the_study(
     procs, tmp_path
 ):
     """README: --loss-threshold is refused for several objectives. It was, but only
-    once the study had been created and its local workers started."""
+    once the study had been created and its local workers started. (In a missing
+    database: see test_bad_options_of_a_new_study_create_no_database.)"""
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    open_store(db, create=True).close()  # a database that holds no study yet
     run = procs.run(
         DRIVER, "start", "--db", db, "--study", "s", *QUADRATIC, "--max-evals", "2",
         "--objectives", "a,b", "--loss-threshold", "0.1", "--workers", "1",
