@@ -139,8 +139,11 @@ def main_plot_histogram(
     """
     plt = _pyplot()
     data = as_study_data(trials, study)
-    losses = [loss for _, loss, _ in _scored(data)]
-    print(f"Showing Histogram of {len(losses)} jobs")
+    scored = [loss for _, loss, _ in _scored(data)]
+    losses = [loss for loss in scored if math.isfinite(loss)]  # numpy bins no inf
+    left_out = len(scored) - len(losses)
+    note = f" ({left_out} with an infinite loss left out)" if left_out else ""
+    print(f"Showing Histogram of {len(losses)} jobs{note}")
     plt.hist(losses)
     plt.xlabel(_loss_label(data))
     plt.ylabel("frequency")

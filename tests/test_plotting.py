@@ -160,3 +160,19 @@ def test_parallel_axes_tell_a_parameter_named_loss_from_the_loss():
          show_progressbar=False)  # fmt: skip
     dims = plotting.report_figures(trials)["parallel"].data[0].dimensions
     assert [d.label for d in dims] == ["loss", "x", "loss (objective)"]
+
+
+def test_histogram_leaves_out_infinite_losses_and_says_so(capsys):
+    """hyperopt accepts an infinite loss; the histogram bins the finite ones (numpy
+    cannot bin infinity) and names how many it left out."""
+    trials = Trials()
+    losses = iter([1.0, float("inf"), 2.0, float("-inf"), 3.0])
+    fmin(lambda x: next(losses), hp.uniform("x", 0, 1), algo=tpe.suggest,
+         max_evals=5, trials=trials, show_progressbar=False,
+         rstate=np.random.default_rng(0))  # fmt: skip
+    plt.figure()
+    ax = plotting.main_plot_histogram(trials, do_show=False)
+    assert sum(p.get_height() for p in ax.patches) == 3
+    out = capsys.readouterr().out
+    assert "Showing Histogram of 3 jobs (2 with an infinite loss left out)" in out
+    plt.close("all")

@@ -224,6 +224,7 @@ def start(
         given["objective_names"] = check_objective_names(given["objective_names"])
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="'--objectives'") from e
+    _check_loss_threshold(given, stored)
     space = _given_space(given, space_ref)
     options = DriverOptions(
         progress=not no_progress,
@@ -277,6 +278,20 @@ def _stored_settings(store: BaseTrialStore, study: str) -> StudySettings | None:
         return StudySettings.from_dict(store.get_study(study).settings)
     except StudyNotFoundError:
         return None
+
+
+def _check_loss_threshold(given: dict[str, Any], stored: StudySettings | None) -> None:
+    """Refuse --loss-threshold for several objectives before the study is written
+    (from --objectives, else the stored count; a count first known from a result is
+    refused by the driver)."""
+    names = given.get("objective_names")
+    count = len(names) if names else (stored.n_objectives if stored else None)
+    if given.get("loss_threshold") is not None and count is not None and count > 1:
+        raise click.UsageError(
+            f"`--loss-threshold` needs a single objective, but the study has {count} "
+            "objectives; leave it out (stop on --max-evals, --timeout or "
+            "--no-improvement)"
+        )
 
 
 def _stored_pruner(settings: StudySettings | None) -> tuple[str, dict[str, Any]] | None:

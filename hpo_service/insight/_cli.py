@@ -6,7 +6,9 @@ scikit-learn are imported inside the commands, so ``hpo-driver --help`` stays ch
 
 from __future__ import annotations
 
+import errno
 import json
+import socket
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,6 +87,11 @@ def report(db_url: str, study: str, out: Path, image_format: str | None) -> None
         written = write_report(data, out, image_format=image_format)
     except ImportError as e:
         raise click.ClickException(str(e)) from e
+    except OSError as e:
+        raise click.ClickException(
+            f"`--out` must be a file that can be written, but got --out={out}: "
+            f"{e.strerror}"
+        ) from None
     for path in written:
         click.echo(str(path))
     click.echo(
@@ -198,12 +205,45 @@ def dashboard(
                 raise click.ClickException(study_not_found(store, db_url, study)) from e
             except HPOServiceError as e:
                 raise click.ClickException(str(e)) from e
+        sock = _bind(host, port)
         shown = "localhost" if host in _LOCAL_HOSTS else host
         click.echo(f"dashboard on http://{shown}:{port}/ (Ctrl+C stops it)", err=True)
         app = create_app(store, study=study, allowed_hosts=allowed)
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning")
+        with sock:
+            uvicorn.Server(config).run(sockets=[sock])
     finally:
         store.close()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port``, or a one-line error naming the flags (a
+    taken port, a host name that does not resolve, an address not of this machine)."""
+    where = f"--host={host} --port={port}"
+    try:
+        found = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as e:
+        raise click.ClickException(
+            f"`--host` must be a name or an address of this machine, but got {where}: "
+            f"{e.strerror.lower()}"
+        ) from None
+    # IPv4 first, as uvicorn binds a name ("localhost" may resolve to ::1 first)
+    family, kind, proto, _, address = min(found, key=lambda a: a[0] != socket.AF_INET)
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise click.ClickException(
+                f"`--port` must be free, but got {where}: the address is already in "
+                "use (another dashboard or program serves there; pick another --port)"
+            ) from None
+        raise click.ClickException(f"cannot serve on {where}: {e.strerror}") from None
+    return sock
 
 
 def _allowed_hosts(host: str, extra: tuple[str, ...]) -> list[str]:

@@ -243,7 +243,8 @@ def _marginal_variance(
     lower: np.ndarray, upper: np.ndarray, weight: np.ndarray, low: float, mean: float
 ) -> float:
     """Variance over one axis of the marginal prediction (leaves as axis intervals)."""
-    cuts = np.unique(np.concatenate([lower, upper, [low, 1.0]]))
+    # a leaf may span inactive and active cells ([-a, t) with t > 0): cut it at 0
+    cuts = np.unique(np.concatenate([lower, upper, [low, 0.0, 1.0]]))
     start = np.searchsorted(cuts, lower)
     stop = np.searchsorted(cuts, upper)
     diff = np.zeros(len(cuts))

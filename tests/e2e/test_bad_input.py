@@ -132,3 +132,23 @@ def test_the_worker_has_a_version(procs):
     run = procs.run(WORKER, "--version")
     assert run.returncode == 0, run.stderr
     assert "version" in run.stdout
+
+
+def test_a_loss_threshold_with_several_objectives_is_refused_before_the_study(
+    procs, tmp_path
+):
+    """README: --loss-threshold is refused for several objectives. It was, but only
+    once the study had been created and its local workers started."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    run = procs.run(
+        DRIVER, "start", "--db", db, "--study", "s", *QUADRATIC, "--max-evals", "2",
+        "--objectives", "a,b", "--loss-threshold", "0.1", "--workers", "1",
+        "--no-progress",
+    )  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    assert "`--loss-threshold` needs a single objective, but the study has 2" in (
+        run.stderr
+    )
+    assert "local workers" not in run.stderr and "created study" not in run.stderr
+    studies = procs.run(DRIVER, "studies", "--db", db)
+    assert studies.returncode == 0 and studies.stdout == "", studies.stderr

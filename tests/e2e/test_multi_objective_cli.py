@@ -62,8 +62,10 @@ def test_start_runs_a_named_multi_objective_study(tmp_path):
     wrong = start(db_url, "mo", "two_losses", "--objectives", "a,b,c")
     assert wrong.returncode == 2 and "has 2 objective(s)" in wrong.stderr
     threshold = start(db_url, "mo", "two_losses", "--loss-threshold", "0.1")
-    assert threshold.returncode == 1
-    assert "`loss_threshold` needs a single loss" in threshold.stderr
+    assert threshold.returncode == 2  # a usage error, before the driver starts
+    assert "`--loss-threshold` needs a single objective, but the study has 2" in (
+        threshold.stderr
+    )
 
 
 def test_a_threshold_found_to_need_one_loss_does_not_stick_to_the_study(tmp_path):

@@ -231,3 +231,30 @@ def test_allow_host_with_a_port_is_a_clear_error(tmp_path):
         cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert run.returncode == 2 and "--allow-host=lab:8765" in run.stderr
+
+
+@pytest.mark.parametrize("case", ["port in use", "unknown host"])
+def test_a_port_in_use_or_an_unknown_host_is_one_clear_line(tmp_path, case):
+    """The dashboard says which --host/--port it cannot serve on, and why, in one
+    line (exit 1), before announcing any URL."""
+    import socket
+
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    open_store(db).close()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        host = "127.0.0.1" if case == "port in use" else "no-such-host.invalid"
+        run = subprocess.run(
+            [sys.executable, "-m", "hpo_service.driver.cli", "dashboard", "--db", db,
+             "--host", host, "--port", str(port)],
+            cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    error = [line for line in run.stderr.splitlines() if "rror" in line]
+    assert len(error) == 1 and error[0].startswith("Error: "), run.stderr
+    assert f"--host={host}" in error[0] and f"--port={port}" in error[0], error
+    why = "already in use" if case == "port in use" else "not known"
+    assert why in error[0], error
+    assert "dashboard on http" not in run.stderr and "Traceback" not in run.stderr

@@ -113,3 +113,16 @@ def test_only_done_trials_count():
     result = param_importances(data)
     assert result[0].label == "a"
     assert result[0].importance == pytest.approx(TRUE["a"], abs=0.08)
+
+
+def test_a_conditional_parameter_split_inside_its_range_explains_at_most_all():
+    """A conditional parameter whose effect is a step inside its active range (trees
+    split it away from the inactive/active boundary) explains a fraction of the
+    variance in [0, 1], as every variance share must."""
+    space = hp.choice("m", [{"k": 0}, {"k": 1, "n": hp.uniform("n", 0, 1)}])
+    data = random_study(space, lambda c: 5.0 + (c.get("n", 0.0) > 0.7), 60, seed=3)
+    result = {p.label: p for p in param_importances(data)}
+    assert result["n"].importance > 0.3
+    for p in result.values():
+        assert 0.0 <= p.variance_fraction <= 1.0 + 1e-9, (p.label, p.variance_fraction)
+    assert sum(p.variance_fraction for p in result.values()) <= 1.0 + 1e-9
