@@ -87,6 +87,11 @@ def report(db_url: str, study: str, out: Path, image_format: str | None) -> None
         written = write_report(data, out, image_format=image_format)
     except ImportError as e:
         raise click.ClickException(str(e)) from e
+    except OSError as e:
+        raise click.ClickException(
+            f"`--out` must be a file that can be written, but got --out={out}: "
+            f"{e.strerror}"
+        ) from None
     for path in written:
         click.echo(str(path))
     click.echo(

@@ -231,6 +231,10 @@ def slice_figure(data: StudyData) -> go.Figure:
     return fig
 
 
+#: plotly's parcoords draws at most this many dimensions (it drops the rest).
+_MAX_PARALLEL_AXES = 60
+
+
 def parallel_figure(data: StudyData) -> go.Figure:
     """Parallel coordinates of the parameters and the loss, lines coloured by loss.
 
@@ -238,6 +242,8 @@ def parallel_figure(data: StudyData) -> go.Figure:
     on an extra ``inactive`` tick below its range; log-scale parameters are drawn in
     log10 with their values as tick labels. A multi-objective study gets one axis per
     objective (named as in ``--objectives``), lines coloured by the first one.
+    plotly draws at most 60 axes: past that, the first parameters (in the order the
+    other plots use) up to the limit are drawn, and the title says how many.
     """
     go = _go()
     several = data.n_objectives > 1
@@ -246,6 +252,11 @@ def parallel_figure(data: StudyData) -> go.Figure:
     matrix = data.param_matrix(rows, data.params)
     dims = [_dimension(info, matrix[info.label]) for info in data.params]
     dims = [d for d in dims if d is not None]
+    shown = _MAX_PARALLEL_AXES - len(objectives)
+    title = "Parallel coordinates"
+    if len(dims) > shown:  # plotly drops axes past its limit: keep the objectives'
+        title += f" (the first {shown} of {len(dims)} parameters)"
+        dims = dims[:shown]
     labels = {info.label for info in data.params}
     objectives = [  # a parameter may be called "loss" too
         (f"{name} (objective)" if name in labels else name, values)
@@ -269,7 +280,7 @@ def parallel_figure(data: StudyData) -> go.Figure:
     # Axis names sit above the axes: the title goes higher, in a taller top margin.
     fig.update_layout(**LAYOUT)
     fig.update_layout(
-        title={"text": "Parallel coordinates", "y": 0.98, "yanchor": "top"},
+        title={"text": title, "y": 0.98, "yanchor": "top"},
         margin={"t": 110},
     )
     return fig

@@ -158,3 +158,28 @@ def test_labels_are_drawn_as_typed_not_as_plotly_markup(tmp_path, browser):
                   "importance": ["lr<i>", "c&amp;"]}.get(name, ["lr<i>"])  # fmt: skip
         for text in wanted:
             assert text in drawn, (name, text, texts)
+
+
+def test_parallel_coordinates_of_100_parameters_keep_the_loss_axis(tmp_path, browser):
+    """plotly draws at most 60 parallel axes and drops the rest silently: with 100
+    parameters the loss axis must still be drawn, and the title says what is left
+    out."""
+    from hpo_service import hp
+    from hpo_service.insight import write_report
+
+    from ._support import random_study
+
+    space = {f"p{i:03d}": hp.uniform(f"p{i:03d}", -1, 1) for i in range(100)}
+    data = random_study(space, lambda c: sum(v * v for v in c.values()), 30)
+    out = tmp_path / "wide.html"
+    write_report(data, out)
+    browser.get(out.as_uri())
+    wait_drawn(browser, "parallel")
+    names = browser.execute_script(
+        "return Array.from(document.querySelectorAll("
+        "'#plot-parallel .axis-title')).map((t) => t.textContent);"
+    )
+    assert names[-1] == "loss" and len(names) == 60, names
+    assert names[:59] == [f"p{i:03d}" for i in range(59)]
+    title = browser.find_element("css selector", "#plot-parallel .gtitle").text
+    assert title == "Parallel coordinates (the first 59 of 100 parameters)"

@@ -145,3 +145,14 @@ def test_a_missing_extra_is_named_with_the_install_command(
     assert run.returncode == 1, run.stderr[-2000:]
     assert 'pip install "hpo-service[dashboard]"' in run.stderr
     assert f"(missing: {missing})" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_an_out_file_that_cannot_be_written_is_one_clear_line(tmp_path):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    run_study(db, 2)
+    out = tmp_path / ("x" * 300 + ".html")  # a file name longer than any allows
+    run = hpo_driver("report", "--db", db, "--study", "demo", "--out", str(out))
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    (error,) = [line for line in run.stderr.splitlines() if "rror" in line]
+    assert error.startswith("Error: `--out` must be a file that can be written")
+    assert f"--out={out}" in error and "File name too long" in error
