@@ -42,6 +42,8 @@ class MongoTrials(StoreTrials):
         StoreConnectionError: The database cannot be reached.
     """
 
+    _hyperopt_worker = True  # its users start workers with --mongo and --exp-key
+
     def __init__(
         self,
         arg: str,

@@ -7,11 +7,13 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -144,3 +146,54 @@ def test_the_command_line_takes_hyperopts_mongo_urls(hyperopt_db):
 
 def _square(config):
     return config**2
+
+
+def test_a_driver_without_workers_names_a_hyperopt_worker_command_that_works(
+    hyperopt_db, worker_process, monkeypatch, caplog
+):
+    """The "waiting for workers" hint of a MongoTrials study is hyperopt's worker
+    command, in backticks, and pasting it (into a shell) serves the study."""
+    import logging
+    import shlex
+    import threading
+
+    from hpo_service.driver import _store_trials
+
+    quick = functools.partial(_store_trials.DriverOptions, idle_warning=0.2)
+    monkeypatch.setattr(_store_trials, "DriverOptions", quick)
+    host, database = hyperopt_db
+    trials = MongoTrials(f"mongo://{host}/{database}/jobs", exp_key="exp 3")
+    space = hp.uniform("x", -2, 2)
+    run = threading.Thread(
+        target=fmin, args=(_square, space), daemon=True,
+        kwargs={"trials": trials, "max_evals": 3, "show_progressbar": False},
+    )  # fmt: skip
+    with caplog.at_level(logging.WARNING):
+        run.start()
+        hint = _wait_for_log(caplog, "waiting for workers")
+        expected = f"`hpo-worker --mongo={host}/{database} --exp-key='exp 3'`"
+        assert f"start one with {expected}, or pass MongoTrials(" in hint, hint
+        command = shlex.split(hint.split("`")[1])
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        env.pop("HPO_DB", None)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "hpo_service.worker", *command[1:],
+             "--max-jobs=3", "--poll-interval=0.1"],
+            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, start_new_session=True,
+        )  # fmt: skip
+        worker_process.append(worker)
+        run.join(timeout=120)
+    assert not run.is_alive(), "the pasted worker command did not serve the study"
+    assert len(trials.trials) == 3 and min(trials.losses()) >= 0
+    assert worker_process[0].wait(timeout=60) == 0
+
+
+def _wait_for_log(caplog: pytest.LogCaptureFixture, text: str) -> str:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for record in caplog.records:
+            if text in record.getMessage():
+                return record.getMessage()
+        time.sleep(0.05)
+    raise AssertionError(f"no log line with {text!r}")

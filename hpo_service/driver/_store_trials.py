@@ -23,6 +23,7 @@ from hpo_service.driver._signals import StopSignals
 from hpo_service.driver._study import open_driven_study, space_settings, study_space
 from hpo_service.driver._study_loop import Driver, DriverOptions
 from hpo_service.driver._suggest import Suggester
+from hpo_service.driver._worker_hint import store_trials_worker_hint
 from hpo_service.exceptions import StudyNotFoundError, TrialNotFoundError
 from hpo_service.fmin import as_generator, best_of, check_stop_rules
 from hpo_service.objective._reference import reference_of
@@ -126,6 +127,8 @@ class StoreTrials(TrialsView):
 
     #: Trials run in ``hpo-worker`` processes, not in ``fmin``'s (hyperopt's flag).
     asynchronous = True
+    #: Name hyperopt-mongo-worker's options in the "start a worker" hint.
+    _hyperopt_worker = False
 
     @property
     def exp_key(self) -> str | None:
@@ -284,8 +287,9 @@ class StoreTrials(TrialsView):
         options = DriverOptions(
             progress=show_progressbar,
             local_workers=self.workers,
-            worker_hint=f"hpo-worker --study {self.study} (HPO_DB set to this "
-            "store's URL), or pass StoreTrials(..., workers=K)",
+            worker_hint=store_trials_worker_hint(
+                self.db_url, self.study, hyperopt=self._hyperopt_worker
+            ),
         )
         settings, created = open_driven_study(
             self.store, self.study, given, override=self.override, options=options

@@ -64,7 +64,8 @@ class DriverOptions:
         progress: Show a progress bar (or log lines when not on a terminal), or
             hyperopt's progress callback (see ``Progress``).
         local_workers: Workers this process started (counted for the queue depth).
-        worker_hint: How to start a worker, said when trials wait with no worker.
+        worker_hint: How to start a worker, said when trials wait with no worker
+            (the command in backticks, prose outside them).
         idle_warning: Seconds queued trials may wait with no worker claiming any
             before the driver says so (and again every minute).
     """
@@ -75,7 +76,7 @@ class DriverOptions:
     max_poll: float = 0.5
     progress: bool | Callable[..., Any] = True
     local_workers: int = 0
-    worker_hint: str = "hpo-worker --study NAME --db URL"
+    worker_hint: str = "`hpo-worker --db URL --study NAME`"
     idle_warning: float = 10.0
 
 
@@ -310,7 +311,7 @@ class Driver:
         idle = time.monotonic() - self._last_activity
         if idle < self.options.idle_warning or not self._due("idle_warning", 60.0):
             return
-        hint = f"start one with `{self.options.worker_hint}`"
+        hint = f"start one with {self.options.worker_hint}"
         if self.options.local_workers:
             hint = (
                 f"the {self.options.local_workers} local workers may still be "

@@ -248,7 +248,7 @@ def start(
     options = DriverOptions(
         progress=not no_progress,
         local_workers=workers,
-        worker_hint=f"hpo-worker --study {study} (with the same --db or HPO_DB), "
+        worker_hint=f"`hpo-worker --study {study}` (with the same --db or HPO_DB), "
         "or pass --workers K",
     )
     try:
