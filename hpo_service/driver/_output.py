@@ -59,6 +59,14 @@ def _status(trial: Trial) -> Any:
     return (trial.result or {}).get("status")
 
 
+def _infeasible(trial: Trial) -> bool:
+    """Whether a done trial's result breaks a constraint (a positive value)."""
+    try:
+        return violation_of(trial.result or {}) > 0
+    except (TypeError, ValueError):  # unreadable constraints: not counted
+        return False
+
+
 def has_success(store: BaseTrialStore, study: str) -> bool:
     """Whether a done trial of ``study`` returned status ok (feasible or not)."""
     done = store.get_trials(study, [TrialState.DONE])
@@ -236,6 +244,7 @@ def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
         "cancelled": bool(record.settings.get("cancelled")),
         "counts": {s.value: n for s, n in store.count_by_state(study).items()},
         "failed": sum(_status(t) == STATUS_FAIL for t in done),
+        "infeasible": sum(_infeasible(t) for t in done),
         "code": _code_summary(trials),
         "driver": _driver_summary(record, now),
         "workers": [_running_summary(t, now) for t in running],
@@ -319,6 +328,12 @@ def status_text(summary: dict[str, Any]) -> str:
     if summary.get("failed"):
         lines.insert(
             2, f"  of the done trials, {summary['failed']} failed (status fail)"
+        )
+    if summary.get("infeasible"):
+        lines.insert(
+            2,
+            f"  of the done trials, {summary['infeasible']} infeasible "
+            "(break a constraint)",
         )
     for w in summary["workers"]:
         gone = (

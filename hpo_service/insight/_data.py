@@ -274,6 +274,13 @@ class StudyData:
             return [str(x) for x in names]
         return ["loss"] if n == 1 else [f"loss {i}" for i in range(n)]
 
+    def infeasible_count(self) -> int:
+        """``done`` trials that break a constraint (a positive ``constraints``
+        value), as ``hpo-driver status`` counts them."""
+        return sum(
+            1 for r in self.rows.values() if r.state == "done" and r.violation > 0
+        )
+
     def infinite_count(self) -> int:
         """``done`` trials with an infinite loss (or an infinite loss in the vector),
         which the plots, importances and histogram leave out (a result had to be

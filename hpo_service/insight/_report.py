@@ -248,10 +248,16 @@ section { margin-bottom: 2em; }
 
 
 def summary_html(data: StudyData) -> str:
-    """Counts by state, budget and the best trial (or the Pareto front), as HTML."""
+    """Counts by state (and how many done trials are infeasible), budget and the
+    best trial (or the Pareto front), as HTML."""
     counts = data.counts()
     budget = data.max_evals
-    cells = " ".join(f"{_e(s)}={n}" for s, n in sorted(counts.items()))
+    infeasible = data.infeasible_count()
+    cells = " ".join(
+        f"{_e(s)}={n}"
+        + (f" ({infeasible} infeasible)" if s == "done" and infeasible else "")
+        for s, n in sorted(counts.items())
+    )
     return (
         f'<p><b><span id="finished-count">{finished_count(counts)}</span></b> '
         "finished"

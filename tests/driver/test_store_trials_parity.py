@@ -11,7 +11,7 @@ import pytest
 
 from hpo_service import JOB_STATE_ERROR, StoreTrials, Trials, fmin, hp, rand
 from hpo_service.driver._output import status_summary, status_text
-from hpo_service.store import TrialState
+from hpo_service.store import NewTrial, TrialState
 from tests.helpers import objectives
 from tests.helpers.mongo_wire import with_database
 from tests.helpers.progress import RecordedProgress
@@ -170,3 +170,20 @@ def test_status_of_a_study_without_max_evals_says_unlimited(trials):
          loss_threshold=100.0, trials=trials, show_progressbar=False)  # fmt: skip
     text = status_text(status_summary(trials.store, "p"))
     assert re.match(r"study 'p': [1-9]\d*/unlimited finished\n", text), text
+
+
+def test_status_says_how_many_done_trials_are_infeasible(store):
+    """As the report's header: done trials that break a constraint are counted."""
+    store.create_study("c", {"max_evals": 4})
+    results = [{"loss": 1.0, "constraints": [0.5]}, {"loss": 2.0, "constraints": [-1]}]
+    results += [{"loss": 3.0, "constraints": [0.0, 2.0]}, {"loss": 4.0}]
+    tids = store.insert_trials("c", [NewTrial({"x": i}, {"x": i}) for i in range(4)])
+    for tid, result in zip(tids, results, strict=True):
+        trial = store.claim("w", 60.0, study="c")
+        assert trial.tid == tid
+        store.complete("c", tid, trial.token, {**result, "status": "ok"})
+    summary = status_summary(store, "c")
+    assert summary["infeasible"] == 2
+    assert "of the done trials, 2 infeasible (break a constraint)" in status_text(
+        summary
+    )

@@ -226,6 +226,19 @@ def test_the_report_says_how_many_infinite_losses_it_left_out():
     assert not any("infinite" in n for n in build_report(data).notes)
 
 
+def test_the_report_header_says_how_many_done_trials_are_infeasible():
+    """As ``hpo-driver status``: done trials that break a constraint are counted."""
+    data = StudyData("c")
+    data.apply(
+        [TrialRow(t, "done", {"x": t}, loss=t, status="ok") for t in range(3)]
+        + [TrialRow(t, "done", {"x": t}, loss=t, violation=0.5) for t in (3, 4)]
+        + [TrialRow(5, "error", {"x": 5})]
+    )
+    assert "(done=5 (2 infeasible) error=1)" in summary_html(data)
+    data.apply([TrialRow(t, "done", {"x": t}, loss=t) for t in (3, 4)])
+    assert "(done=5 error=1)" in summary_html(data)
+
+
 def test_a_stored_infinite_loss_leaves_the_pareto_figure_drawn():
     """Results had to be finite only from 2026-11-29; older studies may hold inf."""
     data = StudyData("mo", settings={"n_objectives": 2})
