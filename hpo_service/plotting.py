@@ -46,6 +46,9 @@ default_status_colors = {
 }
 
 
+_NO_PLACE = "(no place on a loss axis)"
+
+
 def _pyplot() -> Any:
     try:
         import matplotlib.pyplot as plt
@@ -85,7 +88,8 @@ def main_plot_history(
     of ``Trials.best_trial``: trials that satisfy their constraints come first).
 
     With several objectives the first one is drawn (as in the HTML report), without
-    a best line (``Trials.best_trials`` is a Pareto front, not one loss).
+    a best line (``Trials.best_trials`` is a Pareto front, not one loss). Infinite
+    losses (hyperopt accepts them) cannot be drawn: a printed line says how many.
 
     Args:
         trials: A ``Trials``, a ``StoreTrials`` or a store URL (with ``study``).
@@ -111,6 +115,9 @@ def main_plot_history(
     plt.scatter(range(len(losses)), losses, c=[colors[s] for _, _, s in scored])
     plt.xlabel("time")
     plt.ylabel(_loss_label(data))
+    infinite = sum(1 for loss in losses if math.isinf(loss))
+    if infinite:  # matplotlib drops them without a word
+        print(f"{infinite} trials with an infinite loss left out", _NO_PLACE)
     best = data.best_row()  # Trials.best_trial: constraints satisfied first
     if best is not None and data.n_objectives == 1:
         print("avg best error:", best.loss)

@@ -176,3 +176,18 @@ def test_histogram_leaves_out_infinite_losses_and_says_so(capsys):
     out = capsys.readouterr().out
     assert "Showing Histogram of 3 jobs (2 with an infinite loss left out)" in out
     plt.close("all")
+
+
+def test_history_says_how_many_infinite_losses_it_left_out(capsys):
+    trials = Trials()
+    losses = iter([1.0, float("inf"), 2.0, float("inf"), 3.0])
+    fmin(lambda x: next(losses), hp.uniform("x", 0, 1), algo=tpe.suggest,
+         max_evals=5, trials=trials, show_progressbar=False,
+         rstate=np.random.default_rng(0))  # fmt: skip
+    plt.figure()
+    ax = plotting.main_plot_history(trials, do_show=False)
+    finite = np.isfinite(ax.collections[0].get_offsets()[:, 1])
+    assert finite.sum() == 3
+    out = capsys.readouterr().out
+    assert "2 trials with an infinite loss left out (no place on a loss axis)" in out
+    plt.close("all")

@@ -274,6 +274,17 @@ class StudyData:
             return [str(x) for x in names]
         return ["loss"] if n == 1 else [f"loss {i}" for i in range(n)]
 
+    def infinite_count(self) -> int:
+        """``done`` trials with an infinite loss (or an infinite loss in the vector),
+        which the plots, importances and histogram leave out (a result had to be
+        finite only from 2026-11-29; a hyperopt ``Trials`` may hold one too)."""
+        return sum(
+            1
+            for r in self.rows.values()
+            if r.state == "done"
+            and any(math.isinf(v) for v in (r.losses or (r.loss,)) if v is not None)
+        )
+
     def objective_rows(self) -> list[TrialRow]:
         """``done`` trials with one loss per objective (multi-objective), by tid."""
         n = self.n_objectives

@@ -73,12 +73,22 @@ def build_report(data: StudyData, *, importances: bool = True) -> StudyReport:
         figs["contour"] = _figures.contour_figure(data, pair)
     elif importances and data.params:
         report.notes.append(_importance_note(data, len(report.importances)))
+    if infinite := data.infinite_count():
+        report.notes.append(_infinite_note(infinite))
     figs["intermediate"] = _figures.intermediate_figure(data)
     figs["timeline"] = timeline_figure(data)
     report.failures = failure_groups(data)
     report.workers = worker_usage(data)
     report.figures = {k: v for k, v in figs.items() if v is not None}
     return report
+
+
+def _infinite_note(count: int) -> str:
+    """Why ``count`` done trials with an infinite loss are missing from the plots."""
+    return (
+        f"{count} done trials with an infinite loss are left out of the plots and the "
+        "parameter importance (no place on a loss axis)."
+    )
 
 
 def _importance_note(data: StudyData, found: int) -> str:

@@ -206,6 +206,26 @@ def test_multi_objective_results_get_a_pareto_figure_of_feasible_trials():
     assert fig.layout.yaxis.title.text == "latency"
 
 
+def test_the_report_says_how_many_infinite_losses_it_left_out():
+    """A study stored before results had to be finite may hold inf losses, which
+    the plots and importances cannot place: the report counts them."""
+    data = StudyData("s")
+    data.apply(
+        [TrialRow(t, "done", {"x": t / 10}, loss=t / 10, status="ok") for t in range(6)]
+        + [TrialRow(6, "done", {"x": 0.6}, loss=math.inf, status="ok")]
+        + [TrialRow(7, "done", {"x": 0.7}, loss=-math.inf, status="ok")]
+        + [TrialRow(8, "error", {"x": 0.8})]
+    )
+    assert data.infinite_count() == 2
+    note = (
+        "2 done trials with an infinite loss are left out of the plots and the "
+        "parameter importance (no place on a loss axis)."
+    )
+    assert note in build_report(data).notes
+    data.apply([TrialRow(t, "done", {"x": 0.5}, loss=0.5, status="ok") for t in (6, 7)])
+    assert not any("infinite" in n for n in build_report(data).notes)
+
+
 def test_a_stored_infinite_loss_leaves_the_pareto_figure_drawn():
     """Results had to be finite only from 2026-11-29; older studies may hold inf."""
     data = StudyData("mo", settings={"n_objectives": 2})
