@@ -14,8 +14,10 @@ the study finishes it keeps waiting for more of its trials (a later ``fmin`` on 
 same ``MongoTrials`` exp_key queues them), until ``--reserve-timeout`` seconds pass
 without one (default 120 s, hyperopt's default), and it exits after 4 trials in a
 row end in error (hyperopt's default ``--max-consecutive-failures``). As in
-hyperopt, ``--reserve-timeout 0`` sets no limit. ``hpo-worker --study`` keeps its
-own rules: it stops when the study finishes, and failures never stop it.
+hyperopt, ``--reserve-timeout 0`` sets no limit, and without ``--mongo`` (and
+without ``--db`` or ``HPO_DB``) it uses ``localhost/hyperopt``. ``hpo-worker
+--study`` keeps its own rules: it stops when the study finishes, and failures never
+stop it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from hpo_service.store._url import mongodb_url_of_hyperopt
 DEFAULT_RESERVE_TIMEOUT = 120.0
 #: hyperopt-mongo-worker's default --max-consecutive-failures.
 DEFAULT_MAX_CONSECUTIVE_FAILURES = 4
+#: hyperopt-mongo-worker's default --mongo (MongoDB on localhost's default port).
+DEFAULT_MONGO = "localhost/hyperopt"
 
 _ALIASES = (  # hyperopt's option, hpo-worker's parameter, hpo-worker's flag
     ("mongo", "db_url", "--db"),
@@ -47,7 +51,8 @@ _OPTIONS = (
         "--mongo",
         metavar="HOST[:PORT]/DB",
         help="hyperopt-mongo-worker's form of --db: the MongoDB at HOST:PORT, "
-        "database DB (user:password@ allowed).",
+        "database DB (user:password@ allowed) [with --exp-key and neither --db nor "
+        f"HPO_DB: {DEFAULT_MONGO}, hyperopt's default].",
     ),
     click.option(
         "--exp-key",
@@ -104,6 +109,7 @@ def hyperopt_worker_options(command: Callable[..., Any]) -> Callable[..., Any]:
         context = click.get_current_context()
         kwargs["serve_finished"] = kwargs["exp_key"] is not None
         _reserve_timeout(kwargs, context)
+        _default_mongo(kwargs, context)
         if kwargs["max_consecutive_failures"] is None and kwargs["serve_finished"]:
             kwargs["max_consecutive_failures"] = DEFAULT_MAX_CONSECUTIVE_FAILURES
         for alias, name, flag in _ALIASES:
@@ -134,6 +140,15 @@ def _reserve_timeout(kwargs: dict[str, Any], context: click.Context) -> None:
         kwargs["reserve_timeout"] = DEFAULT_RESERVE_TIMEOUT
     if kwargs["reserve_timeout"] == 0:
         kwargs["reserve_timeout"] = None  # no limit (an --idle-timeout still applies)
+
+
+def _default_mongo(kwargs: dict[str, Any], context: click.Context) -> None:
+    """hyperopt's --mongo default for an --exp-key worker given no store at all
+    (no --mongo, --db or HPO_DB): a hyperopt script that relied on it reaches the
+    same database instead of a SQLite file in the working directory."""
+    no_store = context.get_parameter_source("db_url") == ParameterSource.DEFAULT
+    if kwargs["serve_finished"] and kwargs["mongo"] is None and no_store:
+        kwargs["mongo"] = DEFAULT_MONGO
 
 
 def _mongo_url(value: str) -> str:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,7 @@ from click.testing import CliRunner
 from hpo_service.store import TrialState
 from hpo_service.worker.cli import main
 
-from .conftest import OBJ, make_study
+from .conftest import OBJ, REPO, make_study
 
 
 def _run(*args: str) -> tuple[int, str]:
@@ -170,3 +173,32 @@ def test_an_exp_key_worker_outlives_its_finished_study(store, db_url, caplog):
     assert store.count_by_state("exp1")[TrialState.DONE] == 1
     assert "study exp1 finished; waiting for more of its trials" in caplog.text
     assert "worker stopped (idle_timeout)" in caplog.text
+
+
+def _worker_process(cwd: Path, env: dict[str, str], *args: str):
+    env = {**env, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-m", "hpo_service.worker", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_an_exp_key_worker_without_a_store_uses_hyperopts_default_mongo(tmp_path):
+    """hyperopt-mongo-worker's --mongo defaults to localhost/hyperopt; an --exp-key
+    worker given no --mongo, --db or HPO_DB looked for ./hpo.sqlite instead."""
+    with socket.socket() as probe:
+        if probe.connect_ex(("localhost", 27017)) == 0:
+            pytest.skip("a server listens on localhost:27017")
+    env = {k: v for k, v in os.environ.items() if k != "HPO_DB"}
+    run = _worker_process(tmp_path, env, "--exp-key", "e", "--reserve-timeout", "1")
+    assert run.returncode == 1, run.stderr
+    assert "mongodb://localhost/hyperopt" in run.stderr
+    assert "tried localhost:27017" in run.stderr
+    # A store named by HPO_DB (or --db) still wins over hyperopt's default.
+    env["HPO_DB"] = f"sqlite:///{tmp_path / 'given.sqlite'}"
+    run = _worker_process(tmp_path, env, "--exp-key", "e", "--reserve-timeout", "0.5")
+    assert run.returncode == 0, run.stderr
+    assert "no SQLite database at" in run.stderr and "given.sqlite" in run.stderr
+    helped = _worker_process(tmp_path, env, "--help")
+    text = " ".join(helped.stdout.split())  # help lines wrap
+    assert "HPO_DB: localhost/hyperopt, hyperopt's default]" in text
