@@ -117,7 +117,26 @@ def history_figure(data: StudyData, *, over: str = "number") -> go.Figure:
         yaxis_type=loss_axis_type(loss),
         **LAYOUT,
     )
+    if not rows:
+        counts = " ".join(f"{s}={n}" for s, n in sorted(data.counts().items()))
+        empty_state(fig, f"No trial has a loss to plot ({counts or 'no trials'})")
     return fig
+
+
+def empty_state(fig: go.Figure, text: str) -> None:
+    """Hide ``fig``'s axes (an empty date axis would show January 2000) and show
+    ``text`` in their place."""
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.add_annotation(
+        text=plot_text(text),
+        xref="paper",
+        yref="paper",
+        x=0.5,
+        y=0.5,
+        showarrow=False,
+        font={"size": 16, "color": "#777"},
+    )
 
 
 def _history_kind(row: TrialRow) -> str:

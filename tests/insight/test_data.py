@@ -239,6 +239,24 @@ def test_the_report_header_says_how_many_done_trials_are_infeasible():
     assert "(done=5 error=1)" in summary_html(data)
 
 
+@pytest.mark.parametrize("over", ["number", "time"])
+def test_history_of_a_study_whose_trials_all_failed_says_so(over):
+    """No empty date axis (plotly's default starts in January 2000): a text."""
+    data = StudyData("failed")
+    data.apply(
+        TrialRow(t, "error", {"x": t}, started_at=1.7e9 + t, finished_at=1.7e9 + t + 1)
+        for t in range(3)
+    )
+    layout = history_figure(data, over=over).layout
+    assert [a.text for a in layout.annotations] == [
+        "No trial has a loss to plot (error=3)"
+    ]
+    assert layout.xaxis.visible is False and layout.yaxis.visible is False
+    data.apply([TrialRow(3, "done", {"x": 3}, loss=1.0, finished_at=1.7e9 + 9)])
+    layout = history_figure(data, over=over).layout
+    assert not layout.annotations and layout.xaxis.visible is not False
+
+
 def test_a_stored_infinite_loss_leaves_the_pareto_figure_drawn():
     """Results had to be finite only from 2026-11-29; older studies may hold inf."""
     data = StudyData("mo", settings={"n_objectives": 2})
