@@ -183,19 +183,7 @@ def dashboard(
 
     from hpo_service.insight._dashboard import create_app
 
-    if host not in _LOCAL_HOSTS:
-        click.echo(
-            f"warning: serving on {host}: anyone who can reach this machine on port "
-            f"{port} can read every study in the store (no authentication)",
-            err=True,
-        )
     allowed = _allowed_hosts(host, allow_hosts)
-    if host in ("0.0.0.0", "::") and not allow_hosts:
-        click.echo(
-            "note: requests are answered only when they name this machine as "
-            "localhost; give its name or address with --allow-host NAME",
-            err=True,
-        )
     store = open_store_for_cli(db_url)
     try:
         if study is not None:
@@ -206,6 +194,7 @@ def dashboard(
             except HPOServiceError as e:
                 raise click.ClickException(str(e)) from e
         sock = _bind(host, port)
+        _warn_exposure(host, port, allow_hosts)
         shown = "localhost" if host in _LOCAL_HOSTS else host
         click.echo(f"dashboard on http://{shown}:{port}/ (Ctrl+C stops it)", err=True)
         app = create_app(store, study=study, allowed_hosts=allowed)
@@ -214,6 +203,23 @@ def dashboard(
             uvicorn.Server(config).run(sockets=[sock])
     finally:
         store.close()
+
+
+def _warn_exposure(host: str, port: int, allow_hosts: tuple[str, ...]) -> None:
+    """Warn that a non-loopback ``--host`` serves without authentication (once the
+    address is known to be good), and how the Host check answers a wildcard."""
+    if host not in _LOCAL_HOSTS:
+        click.echo(
+            f"warning: serving on {host}: anyone who can reach this machine on port "
+            f"{port} can read every study in the store (no authentication)",
+            err=True,
+        )
+    if host in ("0.0.0.0", "::") and not allow_hosts:
+        click.echo(
+            "note: requests are answered only when they name this machine as "
+            "localhost; give its name or address with --allow-host NAME",
+            err=True,
+        )
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -236,7 +236,7 @@ def test_allow_host_with_a_port_is_a_clear_error(tmp_path):
 @pytest.mark.parametrize("case", ["port in use", "unknown host"])
 def test_a_port_in_use_or_an_unknown_host_is_one_clear_line(tmp_path, case):
     """The dashboard says which --host/--port it cannot serve on, and why, in one
-    line (exit 1), before announcing any URL."""
+    line (exit 1), before announcing any URL or warning about exposure."""
     import socket
 
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
@@ -258,3 +258,4 @@ def test_a_port_in_use_or_an_unknown_host_is_one_clear_line(tmp_path, case):
     why = "already in use" if case == "port in use" else "not known"
     assert why in error[0], error
     assert "dashboard on http" not in run.stderr and "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines() == error  # no exposure warning before it
