@@ -6,7 +6,10 @@ matplotlib what hyperopt's functions of the same names draw, so notebooks writte
 accept a ``Trials``, a ``StoreTrials``, or (as an extension) a store URL with
 ``study=``. Like hyperopt's they draw on matplotlib's current figure and call
 ``plt.show()`` when ``do_show`` is true; unlike hyperopt's (which return None) they
-return the axes they drew on.
+return the axes they drew on. Where hyperopt's fail on a ``Trials`` without a loss
+(an empty one, or one whose trials all failed) with an unpacking ``ValueError``, ours
+raise a ``ValueError`` that says so (the histogram and ``main_plot_vars`` need a
+finite loss: infinite ones cannot be binned or shaded).
 
 :func:`report_figures` returns the HTML report's interactive plotly figures.
 """
@@ -143,11 +146,16 @@ def main_plot_histogram(
 
     Returns:
         The matplotlib axes drawn on.
+
+    Raises:
+        ValueError: No trial has a finite loss yet.
     """
     plt = _pyplot()
     data = as_study_data(trials, study)
     scored = [loss for _, loss, _ in _scored(data)]
     losses = [loss for loss in scored if math.isfinite(loss)]  # numpy bins no inf
+    if not losses:
+        raise ValueError("`trials` must hold a trial with a finite loss, but none has")
     left_out = len(scored) - len(losses)
     note = f" ({left_out} with an infinite loss left out)" if left_out else ""
     print(f"Showing Histogram of {len(losses)} jobs{note}")

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from hpo_service import STATUS_FAIL, STATUS_OK, Trials, fmin, hp, plotting, tpe
+from hpo_service.exceptions import AllTrialsFailed
 
 hyperopt_plotting = pytest.importorskip("hyperopt.plotting")
 
@@ -191,3 +192,21 @@ def test_history_says_how_many_infinite_losses_it_left_out(capsys):
     out = capsys.readouterr().out
     assert "2 trials with an infinite loss left out (no place on a loss axis)" in out
     plt.close("all")
+
+
+@pytest.mark.parametrize("name", ["history", "histogram", "vars"])
+def test_every_plot_of_a_trials_without_a_loss_is_a_value_error(name):
+    """hyperopt's three functions raise ValueError on an empty Trials (hyperopt 0.3:
+    an unpacking error); ours name what is missing, for empty and all-failed alike."""
+    with pytest.raises(ValueError):
+        getattr(hyperopt_plotting, f"main_plot_{name}")(Trials(), do_show=False)
+    failed = Trials()
+    with pytest.raises(AllTrialsFailed):
+        fmin(lambda x: {"status": STATUS_FAIL}, hp.uniform("x", 0, 1),
+             algo=tpe.suggest, max_evals=3, trials=failed, show_progressbar=False,
+             rstate=np.random.default_rng(0))  # fmt: skip
+    for trials in (Trials(), failed):
+        plt.figure()
+        with pytest.raises(ValueError, match="`trials` must hold a trial with a"):
+            getattr(plotting, f"main_plot_{name}")(trials, do_show=False)
+        plt.close("all")
