@@ -166,13 +166,15 @@ class LiveStore:
 
 
 def summary_of(data: StudyData) -> dict[str, Any]:
-    """Counts, finished count, budget, objective names, and the best trial (one
-    objective) or the Pareto front's size (``front``, several objectives)."""
+    """Counts (and how many done trials are infeasible), finished count, budget,
+    objective names, and the best trial (one objective) or the Pareto front's size
+    (``front``, several objectives)."""
     counts = data.counts()
     best = data.best_row()
     several = data.n_objectives > 1
     return {
         "counts": counts,
+        "infeasible": data.infeasible_count(),
         "finished": finished_count(counts),
         "max_evals": data.max_evals,
         "best": None if best is None else {"tid": best.tid, "loss": best.loss},

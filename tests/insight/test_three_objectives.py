@@ -12,6 +12,7 @@ from hpo_service.insight._live import LiveStore
 from hpo_service.objective._result import pareto_front
 from hpo_service.store import NewTrial, open_store
 
+from ._support import dump_dom, free_port, start, stop, up, wait_for
 from ._support import plotly_array as _values
 
 NAMES = ["error", "latency", "size"]
@@ -81,3 +82,19 @@ def test_four_objectives_have_no_front_figure(tmp_path):
         served = json.loads(LiveStore(store).figures("mo4", ["pareto", "history"]))
     assert "pareto" not in build_report(data, importances=False).figures
     assert set(served) == {"history"}
+
+
+def test_the_dashboard_header_says_how_many_done_trials_are_infeasible(tmp_path):
+    """As the report's header and ``hpo-driver status``."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    with open_store(db) as store:
+        store.create_study("mo3", {"n_objectives": 3, "objective_names": NAMES})
+        fill(store, "mo3", three_losses(np.random.default_rng(4)))
+    port = free_port()
+    server = start("dashboard", "--db", db, "--port", str(port))
+    try:
+        wait_for(lambda: up(f"http://127.0.0.1:{port}/"), what="dashboard up")
+        dom = dump_dom(f"http://127.0.0.1:{port}/", tmp_path)
+    finally:
+        stop(server)
+    assert "(done=14 (1 infeasible))" in dom

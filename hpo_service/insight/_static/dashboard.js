@@ -89,7 +89,9 @@ function showSummary(delta) {
   $("finished-count").textContent = delta.finished;
   $("budget").textContent = delta.max_evals ? " of " + delta.max_evals : "";
   $("counts").textContent = "(" + Object.entries(delta.counts)
-    .map(([k, v]) => k + "=" + v).join(" ") + ")";
+    .map(([k, v]) => k + "=" + v
+      + (k === "done" && delta.infeasible ? " (" + delta.infeasible + " infeasible)" : ""))
+    .join(" ") + ")";
   if (delta.front !== null && delta.front !== undefined) {
     $("best").textContent = "Pareto front: " + delta.front + " trials ("
       + delta.objectives.join(", ") + ")";
