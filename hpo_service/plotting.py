@@ -120,7 +120,8 @@ def main_plot_history(
     plt.ylabel(_loss_label(data))
     infinite = sum(1 for loss in losses if math.isinf(loss))
     if infinite:  # matplotlib drops them without a word
-        print(f"{infinite} trials with an infinite loss left out", _NO_PLACE)
+        noun = "trial" if infinite == 1 else "trials"
+        print(f"{infinite} {noun} with an infinite loss left out", _NO_PLACE)
     best = data.best_row()  # Trials.best_trial: constraints satisfied first
     if best is not None and data.n_objectives == 1:
         print("avg best error:", best.loss)

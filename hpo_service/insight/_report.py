@@ -86,7 +86,8 @@ def build_report(data: StudyData, *, importances: bool = True) -> StudyReport:
 def _infinite_note(count: int) -> str:
     """Why ``count`` done trials with an infinite loss are missing from the plots."""
     return (
-        f"{count} done trials with an infinite loss are left out of the plots and the "
+        f"{count} done {'trial' if count == 1 else 'trials'} with an infinite loss "
+        f"{'is' if count == 1 else 'are'} left out of the plots and the "
         "parameter importance (no place on a loss axis)."
     )
 

@@ -222,7 +222,11 @@ def test_the_report_says_how_many_infinite_losses_it_left_out():
         "parameter importance (no place on a loss axis)."
     )
     assert note in build_report(data).notes
-    data.apply([TrialRow(t, "done", {"x": 0.5}, loss=0.5, status="ok") for t in (6, 7)])
+    data.apply([TrialRow(7, "done", {"x": 0.5}, loss=0.5, status="ok")])
+    assert (
+        "1 done trial with an infinite loss is left out" in build_report(data).notes[-1]
+    )
+    data.apply([TrialRow(6, "done", {"x": 0.5}, loss=0.5, status="ok")])
     assert not any("infinite" in n for n in build_report(data).notes)
 
 
