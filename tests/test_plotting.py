@@ -163,14 +163,20 @@ def test_parallel_axes_tell_a_parameter_named_loss_from_the_loss():
     assert [d.label for d in dims] == ["loss", "x", "loss (objective)"]
 
 
+def _trials_with_losses(losses: list[float]) -> Trials:
+    """A search whose objective returns ``losses`` in turn."""
+    trials = Trials()
+    returned = iter(losses)
+    fmin(lambda x: next(returned), hp.uniform("x", 0, 1), algo=tpe.suggest,
+         max_evals=len(losses), trials=trials, show_progressbar=False,
+         rstate=np.random.default_rng(0))  # fmt: skip
+    return trials
+
+
 def test_histogram_leaves_out_infinite_losses_and_says_so(capsys):
     """hyperopt accepts an infinite loss; the histogram bins the finite ones (numpy
     cannot bin infinity) and names how many it left out."""
-    trials = Trials()
-    losses = iter([1.0, float("inf"), 2.0, float("-inf"), 3.0])
-    fmin(lambda x: next(losses), hp.uniform("x", 0, 1), algo=tpe.suggest,
-         max_evals=5, trials=trials, show_progressbar=False,
-         rstate=np.random.default_rng(0))  # fmt: skip
+    trials = _trials_with_losses([1.0, float("inf"), 2.0, float("-inf"), 3.0])
     plt.figure()
     ax = plotting.main_plot_histogram(trials, do_show=False)
     assert sum(p.get_height() for p in ax.patches) == 3
@@ -180,11 +186,7 @@ def test_histogram_leaves_out_infinite_losses_and_says_so(capsys):
 
 
 def test_history_says_how_many_infinite_losses_it_left_out(capsys):
-    trials = Trials()
-    losses = iter([1.0, float("inf"), 2.0, float("inf"), 3.0])
-    fmin(lambda x: next(losses), hp.uniform("x", 0, 1), algo=tpe.suggest,
-         max_evals=5, trials=trials, show_progressbar=False,
-         rstate=np.random.default_rng(0))  # fmt: skip
+    trials = _trials_with_losses([1.0, float("inf"), 2.0, float("inf"), 3.0])
     plt.figure()
     ax = plotting.main_plot_history(trials, do_show=False)
     finite = np.isfinite(ax.collections[0].get_offsets()[:, 1])
