@@ -60,6 +60,12 @@ class NumberRange(click.FloatRange):
             self.fail(f"{number} is not a finite number.", param, ctx)
         return number
 
+    def _describe_range(self) -> str:
+        """The bounds for ``--help``; empty without any (click shows ``x<=None``)."""
+        if self.min is None and self.max is None:
+            return ""
+        return super()._describe_range()
+
 
 class MissingStoreError(click.ClickException):
     """The database does not exist and the command does not create one (exit 1)."""

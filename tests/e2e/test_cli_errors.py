@@ -66,6 +66,20 @@ def test_help_texts(procs):
         assert "--db" in run.stdout or "Commands" in run.stdout
 
 
+def test_help_texts_show_no_empty_range(procs):
+    """`hpo-driver start --help` showed `[x<=None]` for --loss-threshold (a number
+    option without bounds): every command's help names only real bounds."""
+    commands = ["best", "cancel", "dashboard", "enqueue", "import", "importance",
+                "report", "start", "status", "studies", "trials"]  # fmt: skip
+    runs = [procs.run(DRIVER, command, "--help") for command in commands]
+    runs.append(procs.run(WORKER, "--help"))
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+        assert "None]" not in run.stdout, run.stdout
+    start_help = runs[commands.index("start")].stdout
+    assert "--loss-threshold FLOAT" in start_help
+
+
 def test_every_command_names_the_database_and_its_studies_for_an_unknown_study(
     procs, db, tmp_path
 ):
