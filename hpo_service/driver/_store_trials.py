@@ -186,7 +186,8 @@ class StoreTrials(TrialsView):
     def import_results(self, *paths: str) -> list[int]:
         """Import already-evaluated results as finished trials the algorithm learns
         from: exports of another study (``hpo-driver trials --format json|csv``) or
-        pickled hyperopt ``Trials`` (your own local files; see ``hpo-driver import``).
+        a pickled ``Trials``, hyperopt's or ours (your own local files; see
+        ``hpo-driver import``).
 
         Returns:
             The new trials' tids (a record whose params and outcome equal a
