@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from hpo_service.driver._json import number_or_text
 from hpo_service.driver._warm_start import Evaluated, loss_or_none
 from hpo_service.objective._result import STATUS_PRUNED
 
@@ -109,7 +110,19 @@ def _from_json_export(
             left_out[str(record.get("state"))] += 1
             continue
         tid = record.get("tid", i)
-        yield Evaluated(dict(record["params"]), dict(record["result"]), f"{name}#{tid}")
+        result = _numeric_loss(dict(record["result"]))
+        yield Evaluated(dict(record["params"]), result, f"{name}#{tid}")
+
+
+def _numeric_loss(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` with a loss an export wrote as ``"Infinity"``/``"-Infinity"``/
+    ``"NaN"`` (standard JSON has no such numbers) as the float again."""
+    loss = result.get("loss")
+    if isinstance(loss, list):
+        result["loss"] = [number_or_text(v) for v in loss]
+    elif "loss" in result:
+        result["loss"] = number_or_text(loss)
+    return result
 
 
 def _from_csv_export(
