@@ -111,21 +111,6 @@ class TPESettings:
             widely (0 turns it off).
         max_widen: Upper bound on that factor (>= 1). Without it 64 workers on 10
             results widened the good density eightfold, i.e. back to random search.
-        pending_gamma: The good set grows with the information lag: ``gamma`` and
-            ``max_below`` are multiplied by ``(1 + p / n) ** pending_gamma``, at
-            most by ``max_widen`` (0, the default, turns it off). Measured, not adopted: see
-            ``benchmarks/README.md``.
-        pending_candidates: Fewer candidates while many trials are in flight:
-            ``n_ei_candidates / (1 + p / n) ** pending_candidates`` (at least 1; 0
-            turns it off), a less greedy choice from ``l``.
-        prior_candidates: A share ``prior_candidates * p / (n + p)`` of the
-            candidates is drawn from the prior instead of ``l`` (0 turns it off).
-        pending_repel: Local penalisation (Gonzalez et al. 2016, "Batch Bayesian
-            optimization via local penalization"): each candidate's score gains
-            ``w * log(1 - exp(-d ** 2 / 2))`` per pending point of liar weight
-            ``w``, ``d`` its distance to the candidate in units of
-            ``pending_repel`` good bandwidths (numeric parameters; a point with
-            other options does not repel). 0 turns it off.
         whole_end_bins: The densities give the end values of a bounded quantised
             parameter (``uniformint``, ``quniform``, ``qloguniform``) a whole
             rounding bin, as inner values have and as Optuna's ``suggest_int`` draws
@@ -158,11 +143,6 @@ class TPESettings:
     liar_width: str = "good"
     pending_widen: float = 1.0
     max_widen: float = 2.0
-    pending_gamma: float = 0.0
-    pending_candidates: float = 0.0
-    prior_candidates: float = 0.0
-    pending_repel: float = 0.0
-    liar_by_lag: float = 0.0
     whole_end_bins: bool = False
     branch_joint: bool = False
 
@@ -199,18 +179,6 @@ class TPESettings:
             ),
             ("pending_widen", "pending_widen >= 0", self.pending_widen >= 0),
             ("max_widen", "max_widen >= 1", self.max_widen >= 1),
-            ("pending_gamma", "pending_gamma >= 0", self.pending_gamma >= 0),
-            (
-                "pending_candidates",
-                "pending_candidates >= 0",
-                self.pending_candidates >= 0,
-            ),
-            (
-                "prior_candidates",
-                "0 <= prior_candidates <= 1",
-                0 <= self.prior_candidates <= 1,
-            ),
-            ("pending_repel", "pending_repel >= 0", self.pending_repel >= 0),
             (
                 "max_above_kernels",
                 "max_above_kernels >= 1",
@@ -345,28 +313,13 @@ def suggest_batch(
     groups = _groups(
         space, settings.multivariate, settings.whole_end_bins, settings.branch_joint
     )
-    lag = _lag(history, pending, pending_weights)
-    if settings.pending_candidates and lag:
-        n_ei = max(1, round(n_ei / (1.0 + lag) ** settings.pending_candidates))
     for group in groups:
         rows = [i for i, point in enumerate(chosen) if group.is_active(point)]
         if not rows:
             continue
         good, bad = _models(group, history, pending, rng, settings, pending_weights)
         candidates = good.sample(rng, n_ei * len(rows))
-        if settings.prior_candidates and lag:
-            share = settings.prior_candidates * lag / (1.0 + lag)
-            candidates = _with_prior(group.layout, candidates, share, rng)
         score = _log_ratio(good, bad, candidates)
-        if settings.pending_repel and pending:
-            score += _repulsion(
-                group,
-                pending,
-                pending_weights,
-                good,
-                candidates,
-                settings.pending_repel,
-            )
         best = np.argmax(score.reshape(len(rows), n_ei), axis=1)
         for row, index in zip(rows, best + n_ei * np.arange(len(rows)), strict=True):
             chosen[row].update(group.layout.to_params(candidates, int(index)))
@@ -384,7 +337,7 @@ def _models(
     """The good (below) and bad (above plus pending points) densities of a group;
     ``weights``: the pending points' weights (None: all 1)."""
     below, above, liars = _split(group, history, pending, rng, settings, weights)
-    lag = _lag(history, pending, weights)
+    n_pending = len(pending) if weights is None else float(sum(weights))
     options: dict[str, Any] = {
         "prior_weight": settings.prior_weight,
         "consider_endpoints": settings.consider_endpoints,
@@ -392,7 +345,10 @@ def _models(
         "bandwidth_floor": _floor(group.layout, settings),
         "bandwidth": settings.bandwidth,
     }
-    widen = min((1.0 + lag) ** settings.pending_widen, settings.max_widen)
+    widen = min(
+        (1.0 + n_pending / max(len(history), 1)) ** settings.pending_widen,
+        settings.max_widen,
+    )
     good = ParzenEstimator(
         group.layout,
         *below,
@@ -408,51 +364,6 @@ def _models(
     )
     weight_bad = float(np.sum(above[2])) + settings.prior_weight
     return good, _Mixture([(weight_bad, bad), (float(np.sum(liars[2])), near)])
-
-
-def _lag(
-    history: History,
-    pending: Sequence[Mapping[str, Any]],
-    weights: Sequence[float] | None,
-) -> float:
-    """``p / n``: pending points (their weights' sum) per finished trial."""
-    n_pending = len(pending) if weights is None else float(sum(weights))
-    return n_pending / max(len(history), 1)
-
-
-def _with_prior(
-    layout: GroupLayout, candidates: Candidates, share: float, rng: np.random.Generator
-) -> Candidates:
-    """``candidates`` with a random ``share`` of them replaced by prior draws."""
-    m = candidates.raw.shape[0]
-    prior = ParzenEstimator(layout, *layout.no_observations(), np.empty(0))
-    drawn = prior.sample(rng, m)
-    take = rng.random(m) < share
-    raw = np.where(take[:, None], drawn.raw, candidates.raw)
-    values = np.where(take[:, None], drawn.values, candidates.values)
-    options = np.where(take[:, None], drawn.options, candidates.options)
-    return Candidates(raw=raw, values=values, options=options)
-
-
-def _repulsion(
-    group: _Group,
-    pending: Sequence[Mapping[str, Any]],
-    weights: Sequence[float] | None,
-    good: ParzenEstimator,
-    candidates: Candidates,
-    radius: float,
-) -> np.ndarray:
-    """The local penalty of each candidate (see ``TPESettings.pending_repel``):
-    ``(m,)`` log factors summed over the pending points, ``radius`` in good
-    bandwidths."""
-    numeric, options, w = _liars(group, pending, 1.0, weights)
-    z = (candidates.raw[:, None, :] - numeric[None, :, :]) / (radius * good.sigmas[0])
-    d2 = np.einsum("mkd,mkd->mk", z, z)
-    same = np.all(candidates.options[:, None, :] == options[None, :, :], axis=2)
-    d2 = np.where(same, d2, np.inf)
-    with np.errstate(divide="ignore"):
-        log_factor = np.maximum(np.log(-np.expm1(-0.5 * d2)), -50.0)
-    return log_factor @ w
 
 
 def _floor(layout: GroupLayout, settings: TPESettings) -> float | np.ndarray:
@@ -520,12 +431,7 @@ def _split(
     """
     state = _rows.group_rows(history, group.labels, settings.ignore_failures)
     n_active = state.count
-    grow = 1.0
-    if settings.pending_gamma and pending:
-        grow = (1.0 + _lag(history, pending, weights)) ** settings.pending_gamma
-        grow = min(grow, settings.max_widen)
-    max_below = round(settings.max_below * grow)
-    n_below = min(math.ceil(settings.gamma * grow * n_active), max_below, n_active)
+    n_below = min(math.ceil(settings.gamma * n_active), settings.max_below, n_active)
     below_rows = _rows.below_rows(history, state, n_below)
     above_rows, above_weights = _rows.above_rows(
         state, below_rows, settings.linear_forgetting, settings.max_above_kernels, rng
@@ -536,18 +442,8 @@ def _split(
     return (
         (*below, np.ones(below_rows.size)),
         (*above, above_weights),
-        _liars(
-            group, pending, _liar_weight(history, pending, settings, weights), weights
-        ),
+        _liars(group, pending, settings.liar_weight, weights),
     )
-
-
-def _liar_weight(history, pending, settings, weights):
-    """Temporary screen: the liar weight times ``min(1, p / n) ** liar_by_lag``."""
-    if not settings.liar_by_lag or not pending:
-        return settings.liar_weight
-    lag = _lag(history, pending, weights)
-    return settings.liar_weight * min(1.0, lag) ** settings.liar_by_lag
 
 
 def _liars(
