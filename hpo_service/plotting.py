@@ -26,6 +26,7 @@ from hpo_service.objective._result import (
     STATUS_FAIL,
     STATUS_NEW,
     STATUS_OK,
+    STATUS_PRUNED,
     STATUS_RUNNING,
 )
 
@@ -40,12 +41,14 @@ __all__ = [
     "report_figures",
 ]
 
-#: Marker colour of each result status (hyperopt's defaults).
+#: Marker colour of each result status (hyperopt's defaults; a pruned trial, at the
+#: last value it reported, in the report's orange).
 default_status_colors = {
     STATUS_NEW: "k",
     STATUS_RUNNING: "g",
     STATUS_OK: "b",
     STATUS_FAIL: "r",
+    STATUS_PRUNED: "tab:orange",
 }
 
 
@@ -93,12 +96,13 @@ def main_plot_history(
     With several objectives the first one is drawn (as in the HTML report), without
     a best line (``Trials.best_trials`` is a Pareto front, not one loss). Infinite
     losses (hyperopt accepts them) cannot be drawn: a printed line says how many.
+    A pruned trial is drawn at the last value it reported, in orange.
 
     Args:
         trials: A ``Trials``, a ``StoreTrials`` or a store URL (with ``study``).
         do_show: Call ``plt.show()`` at the end.
         status_colors: Marker colour by result status (default
-            :data:`default_status_colors`).
+            :data:`default_status_colors`, which also fills statuses it leaves out).
         title: The axes' title.
         study: The study, when ``trials`` is a store URL.
 
@@ -109,7 +113,7 @@ def main_plot_history(
         ValueError: No trial has a loss yet.
     """
     plt = _pyplot()
-    colors = status_colors or default_status_colors
+    colors = {**default_status_colors, **(status_colors or {})}
     data = as_study_data(trials, study)
     scored = _scored(data)
     if not scored:

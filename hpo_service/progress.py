@@ -18,13 +18,16 @@ from typing import Any
 
 from tqdm import tqdm
 
+from hpo_service.driver._progress import bar_class
+
 __all__ = ["default_callback", "no_progress_callback", "tqdm_progress_callback"]
 
 
 @contextlib.contextmanager
 def tqdm_progress_callback(initial: int, total: int) -> Iterator[tqdm]:
-    """A tqdm bar on standard error, ``initial`` of ``total`` trials done."""
-    with tqdm(
+    """A tqdm bar, ``initial`` of ``total`` trials done: on standard error, or a
+    widget in a Jupyter notebook (``tqdm.auto``'s, when ipywidgets is installed)."""
+    with bar_class()(
         total=total,
         initial=initial,
         unit="trial",

@@ -212,3 +212,58 @@ def test_every_plot_of_a_trials_without_a_loss_is_a_value_error(name):
         with pytest.raises(ValueError, match="`trials` must hold a trial with a"):
             getattr(plotting, f"main_plot_{name}")(trials, do_show=False)
         plt.close("all")
+
+
+def test_history_draws_pruned_trials_in_their_own_colour(capsys):
+    """main_plot_history raised KeyError: 'pruned' on any study with pruned trials
+    (a pruner's search, or `hpo-driver start --pruner ...` read by URL): they are
+    drawn at their last reported value, in the report's orange; the best line stays
+    that of the completed trials."""
+    from hpo_service import TrialPruned, report
+
+    def stepped(config):
+        for step in range(1, 10):
+            report(config["x"] + 1.0 / step, step=step)
+            if step == 2 and config["x"] > 0:
+                raise TrialPruned()
+        return config["x"]
+
+    trials = Trials()
+    fmin(stepped, {"x": hp.uniform("x", -1, 1)}, algo=tpe.suggest,
+         max_evals=12, trials=trials, rstate=np.random.default_rng(0),
+         show_progressbar=False)  # fmt: skip
+    statuses = trials.statuses()
+    assert "pruned" in statuses and STATUS_OK in statuses
+    plt.figure()
+    ax = plotting.main_plot_history(trials, do_show=False)
+    colours = [tuple(c) for c in ax.collections[0].get_facecolors()]
+    orange = matplotlib.colors.to_rgba(plotting.default_status_colors["pruned"])
+    assert colours.count(orange) == statuses.count("pruned")
+    best = min(r["loss"] for r in trials.results if r["status"] == STATUS_OK)
+    assert ax.lines[0].get_ydata()[0] == best
+    plt.close("all")
+
+
+def test_history_of_a_stored_study_with_pruned_trials(tmp_path):
+    """The same study read by URL: the store marks the trial pruned (it raised
+    KeyError: 'pruned' here too), and both paths give the report the same rows."""
+    from hpo_service.store import NewTrial, open_store
+
+    url = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    with open_store(url) as store:
+        store.create_study("s", {})
+        for x, pruned in ((0.5, True), (0.25, False)):
+            (tid,) = store.insert_trials("s", [NewTrial({"x": x}, {"x": x})])
+            token = store.claim("w", 60.0, study="s").token
+            store.report("s", tid, token, 1, x + 1.0)
+            if pruned:
+                store.prune("s", tid, token, {"loss": x + 1.0, "status": "pruned"})
+            else:
+                store.complete("s", tid, token, {"loss": x, "status": STATUS_OK})
+    plt.figure()
+    ax = plotting.main_plot_history(url, study="s", do_show=False)
+    assert ax.collections[0].get_offsets()[:, 1].tolist() == [1.5, 0.25]
+    colours = [tuple(c) for c in ax.collections[0].get_facecolors()]
+    assert colours[0] == matplotlib.colors.to_rgba("tab:orange")
+    assert ax.lines[0].get_ydata()[0] == 0.25
+    plt.close("all")

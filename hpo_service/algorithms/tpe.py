@@ -29,6 +29,11 @@ list and the defaults):
   ``uniformint`` / ``quniform`` / ``qloguniform`` parameters whole rounding bins, as
   Optuna's ``suggest_int`` does (hyperopt's definition gives them half a bin); the
   startup trials still draw from the space's prior.
+- ``avoid_repeats`` ("none"; "pending" or "all") with ``repeat_radius`` (0.1): a
+  proposal whose discrete values equal a pending point's (with "all" also a finished
+  trial's) and whose continuous values lie within ``repeat_radius`` of that point's
+  (in units of each parameter's range) is changed in the group where that costs the
+  least score; it needs ``constant_liar`` (which passes the pending points).
 
 hyperopt's spellings are accepted too, so hyperopt code ports unchanged:
 ``n_EI_candidates`` is ``n_ei_candidates``, and ``verbose`` (hyperopt's logging switch)

@@ -1,9 +1,11 @@
-"""Progress display: a tqdm bar on a terminal, a periodic log line elsewhere, or
-hyperopt's progress callback (``fmin(..., show_progressbar=callback)``)."""
+"""Progress display: a tqdm bar on a terminal (a widget in a Jupyter notebook), a
+periodic log line elsewhere, or hyperopt's progress callback
+(``fmin(..., show_progressbar=callback)``)."""
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import sys
 import time
@@ -14,6 +16,38 @@ from tqdm import tqdm
 
 _logger = logging.getLogger(__name__)
 _LOG_EVERY_SECONDS = 5.0
+
+
+def in_notebook() -> bool:
+    """Whether this process is a Jupyter kernel (IPython's kernel app runs it), as
+    ``tqdm.auto`` tells: IPython in a terminal is no notebook."""
+    ipython = sys.modules.get("IPython")  # never imported here: only if in use
+    get_ipython = getattr(ipython, "get_ipython", None)
+    shell = get_ipython() if callable(get_ipython) else None
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+def _has_widgets() -> bool:
+    return importlib.util.find_spec("ipywidgets") is not None
+
+
+def bar_class(
+    *, notebook: bool | None = None, widgets: bool | None = None
+) -> type[tqdm]:
+    """The tqdm bar for here: tqdm's notebook widget (what ``tqdm.auto`` picks in a
+    kernel) in a Jupyter kernel with ipywidgets installed (the widget needs it),
+    else the text bar.
+
+    Args:
+        notebook: Whether this is a Jupyter kernel (None: :func:`in_notebook`).
+        widgets: Whether ipywidgets is installed (None: look).
+    """
+    notebook = in_notebook() if notebook is None else notebook
+    if notebook and (_has_widgets() if widgets is None else widgets):
+        from tqdm.notebook import tqdm as notebook_tqdm
+
+        return notebook_tqdm  # type: ignore[no-any-return]
+    return tqdm
 
 
 class Progress:
@@ -44,12 +78,12 @@ class Progress:
         self._exit = contextlib.ExitStack()
         self._last_log = time.monotonic()
         plain = bool(enabled) and not callable(enabled)
-        self._log_lines = plain and not sys.stderr.isatty()
+        self._log_lines = plain and not sys.stderr.isatty() and not in_notebook()
         if callable(enabled):
             limit = sys.maxsize if total is None else total
             self._bar = self._exit.enter_context(enabled(initial=initial, total=limit))
         elif plain and not self._log_lines:
-            self._bar = tqdm(
+            self._bar = bar_class()(
                 total=total, initial=initial, unit="trial", dynamic_ncols=True
             )
             self._exit.callback(self._bar.close)

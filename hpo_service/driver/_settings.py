@@ -19,6 +19,32 @@ COUNTED_STATES = (TrialState.DONE, TrialState.ERROR, TrialState.PRUNED)
 """Finished states that count toward ``max_evals`` (a pruned trial used budget)."""
 
 
+BEYOND_BUDGET = "BeyondBudget"
+"""The ``error`` type of a trial cancelled before it ran because it did not fit its
+study's budget (by a worker, or by the driver's trimming of its queue)."""
+
+
+def beyond_budget_error(max_evals: int, *, spent: bool) -> dict[str, Any]:
+    """The ``error`` recorded on a trial cancelled because it does not fit the budget.
+
+    Args:
+        max_evals: The study's budget.
+        spent: The study had already finished ``max_evals`` trials (a worker's
+            cancel), rather than holding that many finished, running or queued
+            before this trial (the driver's).
+    """
+    if spent:
+        why = f"the study had already finished max_evals={max_evals} trials"
+    else:
+        why = f"beyond max_evals={max_evals} (earlier trials fill the budget)"
+    return {
+        "type": BEYOND_BUDGET,
+        "message": f"cancelled before it ran: {why}; to run it, resume the study "
+        "with a larger --max-evals, then queue the point again",
+        "traceback": None,
+    }
+
+
 def budget_of(settings: Mapping[str, Any]) -> int | None:
     """A study's ``max_evals`` from its stored settings; None when it has none (a
     study run with another stop rule only stores ``sys.maxsize``)."""

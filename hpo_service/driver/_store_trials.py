@@ -29,6 +29,7 @@ from hpo_service.fmin import as_generator, best_of, check_stop_rules
 from hpo_service.objective._reference import reference_of
 from hpo_service.space import compile_space
 from hpo_service.store import BaseTrialStore, Trial, TrialState, open_store
+from hpo_service.store._url import is_process_local
 from hpo_service.trials import (
     JOB_STATE_CANCEL,
     JOB_STATE_DONE,
@@ -69,7 +70,9 @@ class StoreTrials(TrialsView):
             None keeps the stored one (none for a new study).
 
     Raises:
-        ValueError: ``pruner`` names no pruner or has bad settings.
+        ValueError: ``pruner`` names no pruner or has bad settings, or ``workers``
+            is given with a store that lives in this process only (``mongomock://``,
+            ``sqlite:///:memory:``).
         TypeError: ``pruner`` is not None, a name or a pruner object.
     """
 
@@ -84,6 +87,12 @@ class StoreTrials(TrialsView):
         pruner: Any = None,
         objectives: Sequence[str] | str | None = None,
     ) -> None:
+        if workers and is_process_local(db):
+            raise ValueError(
+                f"`workers` needs a store that other processes reach, but {db!r} "
+                "lives inside one process: use a file (sqlite:///hpo.sqlite) or a "
+                "MongoDB server, or workers=0"
+            )
         self.db_url = db
         self.study = study
         self.workers = workers
@@ -186,7 +195,8 @@ class StoreTrials(TrialsView):
     def import_results(self, *paths: str) -> list[int]:
         """Import already-evaluated results as finished trials the algorithm learns
         from: exports of another study (``hpo-driver trials --format json|csv``) or
-        pickled hyperopt ``Trials`` (your own local files; see ``hpo-driver import``).
+        a pickled ``Trials``, hyperopt's or ours (your own local files; see
+        ``hpo-driver import``).
 
         Returns:
             The new trials' tids (a record whose params and outcome equal a

@@ -29,6 +29,7 @@ from hpo_service.driver._serial import check_loss_threshold
 from hpo_service.driver._settings import (
     COUNTED_STATES,
     StudySettings,
+    beyond_budget_error,
     record_objective_count,
 )
 from hpo_service.driver._suggest import SURVIVOR_WEIGHT, Suggester, survivor_weights
@@ -474,7 +475,8 @@ class Driver:
             return
         queued.sort(key=lambda tid: (tid not in self._suggested, -tid))
         surplus = sorted(queued[:excess])
-        self.store.cancel(self.name, surplus)
+        why = beyond_budget_error(self.settings.max_evals, spent=False)
+        self.store.cancel(self.name, surplus, error=why)
         _logger.warning(
             "study %r: cancelled queued trial(s) %s: beyond max_evals=%d",
             self.name, surplus, self.settings.max_evals,

@@ -59,7 +59,10 @@ def enqueue(db_url: str, study: str, params: tuple[str, ...], path: str | None) 
     outside the space, parameter of an inactive branch): if one is wrong, nothing
     is queued. Workers run them like any queued trial; they count toward
     --max-evals, and the study's driver cancels the queued trials beyond it (its own
-    suggestions first, then the points queued last).
+    suggestions first, then the points queued last). Into a study that already
+    finished --max-evals trials, the points are queued but a worker cancels them
+    instead of running them (with or without a driver; the command says so): resume
+    the study with a larger --max-evals to run them.
     """
     from hpo_service.driver._warm_sources import read_points
     from hpo_service.driver._warm_start import enqueue as queue_points
@@ -76,7 +79,31 @@ def enqueue(db_url: str, study: str, params: tuple[str, ...], path: str | None) 
         raise click.UsageError("give --params JSON (repeatable) or --file PATH")
     with _store(db_url, study) as store:
         tids = queue_points(store, study, points)
+        note = _spent_budget_note(store, study, len(tids))
     click.echo(f"queued {len(tids)} trial(s) of study {study!r}: tids {_span(tids)}")
+    if note:
+        click.echo(note, err=True)
+
+
+def _spent_budget_note(store: BaseTrialStore, study: str, count: int) -> str | None:
+    """What happens to ``count`` points queued into a study that finished its budget
+    (None if it has room): a worker cancels them (see ``hpo_service.worker._budget``)
+    unless a resume with a larger budget runs them first."""
+    from hpo_service.driver._settings import COUNTED_STATES, budget_of
+
+    budget = budget_of(store.get_study(study).settings)
+    counts = store.count_by_state(study)
+    finished = sum(counts[state] for state in COUNTED_STATES)
+    if budget is None or finished < budget:
+        return None
+    return (
+        f"note: study {study!r} has already finished its budget ({finished} of "
+        f"--max-evals {budget}): a worker cancels these {count} point(s) instead of "
+        "running them (`hpo-driver trials` shows why). To run them, resume the "
+        f"study with a larger budget before a worker claims them (`hpo-driver "
+        f"start --study {study} --max-evals {finished + count} ...`): its driver "
+        "runs queued points before its own suggestions."
+    )
 
 
 @click.command("import")
@@ -91,13 +118,13 @@ def import_results(db_url: str, study: str, paths: tuple[str, ...]) -> None:
 
     PATHS are exports of another study (`hpo-driver trials --format json` or
     `--format csv`: their done trials; pruned, error and other trials are left out
-    and counted in the summary) or pickled hyperopt Trials (its done trials;
-    read from your local file only, with any object other than the trials' data
-    left unloaded). Every trial is checked against the study's space first: if one
-    does not fit, nothing is imported. A trial whose params and outcome (status and
-    loss) equal those of a finished trial of the study is skipped, so importing a
-    file twice, or a study's own export, adds nothing. Imported trials count toward
-    --max-evals.
+    and counted in the summary) or a pickled Trials, hyperopt's or ours (from
+    fmin(..., trials_save_file=...); its done trials; read from your local file
+    only, with any object other than the trials' data left unloaded). Every trial
+    is checked against the study's space first: if one does not fit, nothing is
+    imported. A trial whose params and outcome (status and loss) equal those of a
+    finished trial of the study is skipped, so importing a file twice, or a study's
+    own export, adds nothing. Imported trials count toward --max-evals.
     """
     from hpo_service.driver._warm_sources import read_results
     from hpo_service.driver._warm_start import import_results as insert_results

@@ -2,7 +2,8 @@
 
 - points: a JSON list of ``{label: value}`` dicts, or one dict per line (JSON lines);
 - results: ``hpo-driver trials --format json`` or ``--format csv`` of another study
-  (its ``done`` trials), or a pickled hyperopt ``Trials`` (its done trials).
+  (its ``done`` trials), or a pickled ``Trials``, hyperopt's or ours (its done
+  trials).
 
 A pickle is only ever read from a local file the user names on the command line
 (``hpo-driver import``), never from the store, and through an unpickler that builds
@@ -22,7 +23,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from hpo_service.driver._json import number_or_text
 from hpo_service.driver._warm_start import Evaluated, loss_or_none
+from hpo_service.objective._result import STATUS_PRUNED
 
 _DONE = 2  # hyperopt's JOB_STATE_DONE
 _HYPEROPT_STATES = {0: "new", 1: "running", 3: "error", 4: "cancelled"}
@@ -78,7 +81,7 @@ def read_results(path: str, left_out: Counter[str] | None = None) -> list[Evalua
 
 _KINDS = (
     "must be an export of trials (hpo-driver trials --format json or csv) or a "
-    "pickled hyperopt Trials"
+    "pickled Trials (hyperopt's, or ours from fmin(..., trials_save_file=...))"
 )
 
 
@@ -107,7 +110,19 @@ def _from_json_export(
             left_out[str(record.get("state"))] += 1
             continue
         tid = record.get("tid", i)
-        yield Evaluated(dict(record["params"]), dict(record["result"]), f"{name}#{tid}")
+        result = _numeric_loss(dict(record["result"]))
+        yield Evaluated(dict(record["params"]), result, f"{name}#{tid}")
+
+
+def _numeric_loss(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` with a loss an export wrote as ``"Infinity"``/``"-Infinity"``/
+    ``"NaN"`` (standard JSON has no such numbers) as the float again."""
+    loss = result.get("loss")
+    if isinstance(loss, list):
+        result["loss"] = [number_or_text(v) for v in loss]
+    elif "loss" in result:
+        result["loss"] = number_or_text(loss)
+    return result
 
 
 def _from_csv_export(
@@ -181,7 +196,8 @@ class _Inert:
 
 
 class _LoadedTrials:
-    """hyperopt's ``Trials``, rebuilt from its pickled attributes only."""
+    """hyperopt's ``Trials`` (or ours, which ``fmin(..., trials_save_file=...)``
+    writes), rebuilt from its pickled attributes only."""
 
     def __setstate__(self, state: Any) -> None:
         self.__dict__.update(state if isinstance(state, dict) else {})
@@ -197,11 +213,14 @@ _ALLOWED = {
     ("builtins", "object"),
 }
 _NUMPY_SCALARS = {"scalar", "dtype"}
+#: The module of our ``Trials``, read like hyperopt's (its ``_all`` holds the trial
+#: dicts that hyperopt keeps in ``_dynamic_trials``).
+_OURS = "hpo_service.trials"
 
 
 class _TrialsUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
-        if module.startswith("hyperopt") and name == "Trials":
+        if name == "Trials" and (module.startswith("hyperopt") or module == _OURS):
             return _LoadedTrials
         if (module, name) in _ALLOWED:
             return super().find_class(module, name)
@@ -217,16 +236,20 @@ def _from_hyperopt_pickle(
         loaded = _TrialsUnpickler(io.BytesIO(data)).load()
     except Exception as e:  # a damaged pickle raises many kinds of error
         raise ValueError(f"{name} {_KINDS}, but its pickle is damaged: {e}") from None
-    docs = getattr(loaded, "_dynamic_trials", None)
+    docs = getattr(loaded, "_dynamic_trials", getattr(loaded, "_all", None))
     if not isinstance(docs, list):
+        held = "an object it does not load" if isinstance(loaded, _Inert) else None
         raise ValueError(
-            f"{name} must be a pickled hyperopt Trials, but holds "
-            f"{type(loaded).__name__}"
+            f"{name} must be a pickled Trials (hyperopt's or ours), but holds "
+            f"{held or type(loaded).__name__}"
         )
     for doc in docs:
         if not isinstance(doc, Mapping) or doc.get("state") != _DONE:
             state = doc.get("state") if isinstance(doc, Mapping) else None
             left_out[_HYPEROPT_STATES.get(state, "other")] += 1  # type: ignore[arg-type]
+            continue
+        if (doc.get("result") or {}).get("status") == STATUS_PRUNED:  # ours only
+            left_out["pruned"] += 1
             continue
         vals = doc.get("misc", {}).get("vals", {})
         params = {k: _plain(v[0]) for k, v in vals.items() if v}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import json
 import logging
 import signal
 import sys
@@ -13,7 +12,7 @@ from typing import Any
 
 import click
 
-from hpo_service.driver import _output, _warm_cli
+from hpo_service.driver import _json, _output, _warm_cli
 from hpo_service.driver._algo_options import algo_options, take_algorithm
 from hpo_service.driver._local_workers import LocalWorkers
 from hpo_service.driver._pruner_options import pruner_options, take_pruner
@@ -386,7 +385,7 @@ def status(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> Non
     """Counts by state, live workers, lease ages and the best trial."""
     summary = _output.status_summary(store, study)
     click.echo(
-        json.dumps(summary, indent=2) if as_json else _output.status_text(summary)
+        _json.dumps(summary, indent=2) if as_json else _output.status_text(summary)
     )
 
 
@@ -404,13 +403,13 @@ def best(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> None:
             what = "feasible" if _output.has_success(store, study) else "successful"
             raise click.ClickException(f"study {study!r} has no {what} trial yet")
         text = _output.front_text(records, names)
-        click.echo(json.dumps(records, indent=2) if as_json else text)
+        click.echo(_json.dumps(records, indent=2) if as_json else text)
         return
     trial = _output.best_trial(store, study)
     if trial is None:
         raise click.ClickException(f"study {study!r} has no successful trial yet")
     record = _output.trial_record(trial)
-    click.echo(json.dumps(record, indent=2) if as_json else _output.best_text(record))
+    click.echo(_json.dumps(record, indent=2) if as_json else _output.best_text(record))
 
 
 @main.command()
@@ -450,7 +449,9 @@ def trials(
     """Every trial of the study, as CSV or JSON on standard output.
 
     CSV times are ISO 8601 (UTC); a choice parameter has its option index in
-    ``param.LABEL`` and the chosen option in ``param.LABEL.value``.
+    ``param.LABEL`` and the chosen option in ``param.LABEL.value``. JSON is
+    standard JSON: a non-finite number is the string "Infinity", "-Infinity" or
+    "NaN" (CSV keeps inf, -inf and nan).
     """
     wanted = [TrialState(s) for s in states] or None
     found = store.get_trials(study, wanted)
@@ -458,7 +459,7 @@ def trials(
         found = [t for t in found if (t.result or {}).get("status") in statuses]
     records = [_output.trial_record(t) for t in found]
     if fmt == "json":
-        click.echo(json.dumps(records, indent=2))
+        click.echo(_json.dumps(records, indent=2))
         return
     names = _output.objective_names(store, study)
     choices = _choices_of(store, study)

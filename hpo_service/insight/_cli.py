@@ -7,7 +7,6 @@ scikit-learn are imported inside the commands, so ``hpo-driver --help`` stays ch
 from __future__ import annotations
 
 import errno
-import json
 import socket
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from hpo_service.driver._json import dumps
 from hpo_service.exceptions import HPOServiceError, StudyNotFoundError
 from hpo_service.store._cli_option import (
     db_option,
@@ -126,7 +126,7 @@ def importance(db_url: str, study: str, as_json: bool, objective: int) -> None:
         )
     result = param_importances(data, objective=objective)
     if as_json:
-        click.echo(json.dumps([_record(p) for p in result], indent=2))
+        click.echo(dumps([_record(p) for p in result], indent=2))
         return
     if not result:
         done = data.counts().get("done", 0)

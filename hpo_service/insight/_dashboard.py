@@ -7,6 +7,10 @@ Routes (all GET, all read-only):
 - ``/api/studies``: every study with its progress;
 - ``/api/studies/{name}/changes?cursor=N``: trials changed after store cursor ``N``;
 - ``/api/studies/{name}/figures?names=a,b``: plotly figure JSON.
+
+Answers are standard JSON: a non-finite number is the string ``"NaN"``,
+``"Infinity"`` or ``"-Infinity"`` (see :mod:`hpo_service.driver._json`), except in
+plotly's figures, which draw it as a gap (``null``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from hpo_service.driver._json import json_safe
 from hpo_service.exceptions import StudyNotFoundError
 from hpo_service.insight._live import FIGURES, LiveStore
 
@@ -117,7 +122,7 @@ class _Routes:
         """Every study with its progress."""
         from starlette.responses import JSONResponse
 
-        return JSONResponse({"studies": self.live.studies()})
+        return JSONResponse(json_safe({"studies": self.live.studies()}))
 
     def changes(self, request: Request) -> Response:
         """Trials changed after ``?cursor=N`` (a store cursor; 0 gives them all)."""
@@ -148,9 +153,9 @@ def _for_study(name: str, read: Callable[[], Any]) -> Response:
         content = read()
     except StudyNotFoundError:
         return _error(404, f"no study named {name!r}")
-    if isinstance(content, str):
+    if isinstance(content, str):  # plotly's JSON: non-finite numbers are null
         return Response(content, media_type="application/json")
-    return JSONResponse(content)
+    return JSONResponse(json_safe(content))
 
 
 def _error(status: int, message: str) -> Response:

@@ -21,7 +21,12 @@ from hpo_service.insight._params import (
     infer_params,
     params_from_space_document,
 )
-from hpo_service.objective._result import loss_of, losses_of, violation_of
+from hpo_service.objective._result import (
+    STATUS_PRUNED,
+    loss_of,
+    losses_of,
+    violation_of,
+)
 
 if TYPE_CHECKING:
     from hpo_service.store import BaseTrialStore, Study, Trial
@@ -394,9 +399,13 @@ def _row_from_doc(doc: Mapping[str, Any]) -> TrialRow:
     loss, losses = _losses(result)
     vals = (doc.get("misc") or {}).get("vals") or {}
     error = (doc.get("misc") or {}).get("error")
+    state = _JOB_STATES.get(doc.get("state"), str(doc.get("state")))
+    intermediate = {int(k): v for k, v in (doc.get("intermediate") or {}).items()}
+    if state == "done" and result.get("status") == STATUS_PRUNED:  # as in a store
+        state, loss = "pruned", _pruned_loss(result, intermediate)
     return TrialRow(
         tid=int(doc["tid"]),
-        state=_JOB_STATES.get(doc.get("state"), str(doc.get("state"))),
+        state=state,
         params={k: v[0] for k, v in vals.items() if v},
         loss=loss,
         losses=losses,
@@ -406,6 +415,7 @@ def _row_from_doc(doc: Mapping[str, Any]) -> TrialRow:
         finished_at=_epoch(doc.get("refresh_time")),
         error_type=str(error[0]) if error else None,
         error_message=_first_line(error[1]) if error else None,
+        intermediate=intermediate,
         violation=_violation(result),
     )
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -192,9 +191,7 @@ def table_row(data: StudyData, row: TrialRow) -> dict[str, Any]:
     return {
         "tid": row.tid,
         "state": row.state,
-        "loss": _json_number(row.loss)
-        if row.losses is None
-        else [_json_number(v) for v in row.losses],
+        "loss": row.loss if row.losses is None else list(row.losses),
         "params": params,
         "duration": row.duration,
         "owner": row.owner,
@@ -202,10 +199,3 @@ def table_row(data: StudyData, row: TrialRow) -> dict[str, Any]:
         "finished_at": row.finished_at,
         "error": row.error_type and f"{row.error_type}: {row.error_message or ''}",
     }
-
-
-def _json_number(value: float | None) -> float | str | None:
-    """A float JSON can carry: NaN and infinities as ``"nan"``/``"inf"``/``"-inf"``."""
-    if value is None or math.isfinite(value):
-        return value
-    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")

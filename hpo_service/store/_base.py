@@ -45,7 +45,11 @@ _FINISHED = frozenset(
 
 @dataclass
 class Study:
-    """A study record. ``settings`` is opaque to the store (the runtime defines it)."""
+    """A study record. ``settings`` is opaque to the store (the runtime defines it).
+
+    ``next_tid`` counts the tids allocated so far (the next trial gets this tid or a
+    higher one), so the study holds at most ``next_tid`` trials.
+    """
 
     name: str
     settings: dict[str, Any]
@@ -53,6 +57,7 @@ class Study:
     updated_at: float
     driver_owner: str | None = None
     driver_lease_expires_at: float | None = None
+    next_tid: int = 0
 
 
 @dataclass
@@ -500,14 +505,30 @@ class BaseTrialStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    def cancel(self, study: str, tids: list[int] | None = None) -> int:
+    def cancel(
+        self,
+        study: str,
+        tids: list[int] | None = None,
+        *,
+        error: dict[str, Any] | None = None,
+    ) -> int:
         """Cancel ``new`` and ``running`` trials (all of them when ``tids`` is None).
 
         A cancelled running attempt's heartbeat and result are refused afterwards.
         Tids that are unknown or already finished are skipped.
 
+        Args:
+            study: The study.
+            tids: The trials to cancel, or None for all.
+            error: Why, as :meth:`fail`'s ``error`` (``type`` and ``message``); it
+                becomes the cancelled trials' ``error``, which ``hpo-driver trials``
+                shows. None leaves their ``error`` as it is (None).
+
         Returns:
             How many trials were cancelled.
+
+        Raises:
+            ValueError: ``error`` lacks a string ``type`` or ``message``.
         """
 
     # ---- trials: reads ---------------------------------------------------------------

@@ -21,6 +21,7 @@ from hpo_service.exceptions import (
 from hpo_service.store import BaseTrialStore, open_store
 from hpo_service.store._url import (
     STORE_URL_ENV,
+    is_process_local,
     mask_url,
     parse_sqlite_url,
     split_scheme,
@@ -35,7 +36,7 @@ db_option = click.option(
     default=DEFAULT_DB,
     show_default=True,
     help="Trials store URL: sqlite:///path, mongodb://..., hyperopt's "
-    "mongo://host:port/db/jobs, mongomock://name (or env HPO_DB).",
+    "mongo://host:port/db/jobs (or env HPO_DB).",
 )
 
 
@@ -60,6 +61,12 @@ class NumberRange(click.FloatRange):
             self.fail(f"{number} is not a finite number.", param, ctx)
         return number
 
+    def _describe_range(self) -> str:
+        """The bounds for ``--help``; empty without any (click shows ``x<=None``)."""
+        if self.min is None and self.max is None:
+            return ""
+        return super()._describe_range()
+
 
 class MissingStoreError(click.ClickException):
     """The database does not exist and the command does not create one (exit 1)."""
@@ -76,8 +83,17 @@ def open_store_for_cli(db_url: str, *, create: bool = False) -> BaseTrialStore:
     Raises:
         MissingStoreError: ``create`` is False and the database does not exist.
         click.ClickException: The store cannot be reached (exit code 1).
-        click.BadParameter: The URL is malformed or names no usable store (exit 2).
+        click.BadParameter: The URL is malformed or names no usable store, such as
+            one that lives inside this process only (exit 2).
     """
+    if is_process_local(db_url):
+        raise click.BadParameter(
+            f"`--db` must name a store that other processes reach, but "
+            f"{mask_url(db_url)} lives inside one process (it is for Python: "
+            "open_store, or StoreTrials without workers); use a file, e.g. "
+            "sqlite:///hpo.sqlite, or a MongoDB server (mongodb://...)",
+            param_hint="'--db'",
+        )
     try:
         return open_store(db_url, create=create)
     except StoreConnectionError as e:

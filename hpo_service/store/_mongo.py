@@ -260,6 +260,7 @@ def _study(doc: dict[str, Any]) -> Study:
         updated_at=doc["updated_at"],
         driver_owner=doc.get("driver_owner"),
         driver_lease_expires_at=doc.get("driver_lease_expires_at"),
+        next_tid=int(doc.get("next_tid", 0)),
     )
 
 
@@ -1174,9 +1175,16 @@ class MongoTrialStore(BaseTrialStore):
         written = self._write_one("requeue_expired", query, update, wid=wid, lookup=key)
         return written is not None
 
-    def cancel(self, study: str, tids: list[int] | None = None) -> int:
+    def cancel(
+        self,
+        study: str,
+        tids: list[int] | None = None,
+        *,
+        error: dict[str, Any] | None = None,
+    ) -> int:
         c.check_name(study, "study")
         tids = c.check_tids(tids)
+        why = None if error is None else _encode(c.check_error(error), "error")
         query: dict[str, Any] = {
             "study": study,
             "state": {"$in": [s.value for s in c.ACTIVE_STATES]},
@@ -1185,6 +1193,8 @@ class MongoTrialStore(BaseTrialStore):
             query["tid"] = {"$in": tids}
         wid = uuid.uuid4().hex
         fields = {"state": TrialState.CANCELLED.value, "lease_expires_at": None}
+        if why is not None:
+            fields["error"] = why
         update = self._stamped(fields, wid, times={"finished_at": 0.0})
         count = self._write_many("cancel", study, query, update, wid)
         if count == 0:

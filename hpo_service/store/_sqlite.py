@@ -120,7 +120,8 @@ _TRIAL_COLUMNS = (
     "created_at, started_at, finished_at, result, error, version, code"
 )
 _STUDY_COLUMNS = (
-    "name, settings, created_at, updated_at, driver_owner, driver_lease_expires_at"
+    "name, settings, created_at, updated_at, driver_owner, driver_lease_expires_at, "
+    "next_tid"
 )
 
 # The version a write gives a trial row: one more than its study's current version.
@@ -176,7 +177,7 @@ _EXPIRE_TO_NEW = (
 )
 _CANCEL = (
     "UPDATE trials SET state = 'cancelled', finished_at = ?, lease_expires_at = NULL, "
-    f"version = {_NEXT_VERSION} "
+    f"error = coalesce(?, error), version = {_NEXT_VERSION} "
     "WHERE study = ? AND state IN ('new', 'running') {tids}"
 )
 _CANCEL_ALL = _CANCEL.format(tids="")
@@ -338,6 +339,7 @@ def _study(row: Sequence[Any]) -> Study:
         updated_at=row[3],
         driver_owner=row[4],
         driver_lease_expires_at=row[5],
+        next_tid=row[6],
     )
 
 
@@ -1064,16 +1066,23 @@ class SQLiteTrialStore(BaseTrialStore):
     def _bump_all(conn: sqlite3.Connection, rows: list[Any]) -> None:
         conn.executemany(_BUMP, [(name,) for name in {row[0] for row in rows}])
 
-    def cancel(self, study: str, tids: list[int] | None = None) -> int:
+    def cancel(
+        self,
+        study: str,
+        tids: list[int] | None = None,
+        *,
+        error: dict[str, Any] | None = None,
+    ) -> int:
         c.check_name(study, "study")
         tids = c.check_tids(tids)
+        why = None if error is None else c.dumps(c.check_error(error), "error")
 
         def body(conn: sqlite3.Connection) -> int:
             if tids is None:
-                cur = conn.execute(_CANCEL_ALL, (time.time(), study))
+                cur = conn.execute(_CANCEL_ALL, (time.time(), why, study))
             else:
                 cur = conn.execute(
-                    _CANCEL_TIDS, (time.time(), study, c.dumps(tids, "tids"))
+                    _CANCEL_TIDS, (time.time(), why, study, c.dumps(tids, "tids"))
                 )
             if cur.rowcount > 0:
                 conn.execute(_BUMP, (study,))

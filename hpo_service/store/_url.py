@@ -158,6 +158,21 @@ def parse_sqlite_url(url: str) -> tuple[str, dict[str, str]]:
     return unquote(rest[1:]), options
 
 
+def is_process_local(url: str) -> bool:
+    """Whether ``url`` names a store that lives inside one process: ``mongomock://``
+    or ``sqlite:///:memory:``, which no other process (worker, driver) can reach.
+
+    A malformed URL gives False (opening it says what is wrong).
+    """
+    try:
+        scheme = split_scheme(url)[0]
+        return scheme == "mongomock" or (
+            scheme == "sqlite" and parse_sqlite_url(url)[0] == ":memory:"
+        )
+    except ValueError:
+        return False
+
+
 def parse_mongomock_url(url: str) -> tuple[str, str | None]:
     """Return the in-process server name and the database of a ``mongomock://`` URL.
 

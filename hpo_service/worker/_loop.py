@@ -23,6 +23,8 @@ from hpo_service.driver._settings import (
     COUNTED_STATES,
     DEFAULT_LEASE_SECONDS,
     StudySettings,
+    beyond_budget_error,
+    budget_of,
     record_objective_count,
 )
 from hpo_service.driver._signals import STOP_SIGNALS
@@ -47,6 +49,7 @@ from hpo_service.store._faults import (
     StoreFaults,
     may_pass,
 )
+from hpo_service.worker._budget import Verdict, budget_verdict
 from hpo_service.worker._child import ChildOutcome, ChildRunner
 from hpo_service.worker._heartbeat import Heartbeat, Lease
 from hpo_service.worker._objective import ATTACHMENTS_KEY
@@ -381,7 +384,7 @@ class Worker:
             if limit is not None:
                 return limit
             trial = self._claim()
-            if trial is not None:
+            if trial is not None and self._fits_budget(trial):
                 self._process(trial)
                 delay = self._poll_interval * _QUICK_REPOLL
                 idle_since = time.monotonic()
@@ -448,6 +451,63 @@ class Worker:
             if trial is not None:
                 return trial
         return None
+
+    def _fits_budget(self, trial: Trial) -> bool:
+        """Whether the claimed trial runs: else it is handed back (it may still fit)
+        or cancelled with the study's other queued trials (the budget is spent).
+        See :mod:`hpo_service.worker._budget` for the rule and its races."""
+        judged = self._retrying(
+            f"read the budget of study {trial.study!r}",
+            lambda: self._budget_verdict(trial.study),
+        )
+        if judged is None:  # cold stop while the store was unreachable
+            return True
+        verdict, max_evals = judged
+        if verdict == "run" or max_evals is None:
+            return True
+        name = f"{trial.study}/{trial.tid}"
+        if verdict == "wait":
+            self._log.debug("trial %s: the running trials take the budget", name)
+            self._retrying(
+                f"hand back trial {name}",
+                lambda: self._store.release(trial.study, trial.tid, trial.token or ""),
+            )
+            return False
+        self._cancel_beyond_budget(trial, max_evals)
+        return False
+
+    def _budget_verdict(self, study: str) -> tuple[Verdict, int | None]:
+        """:func:`budget_verdict` and the budget, from the study read now.
+
+        Counting the trials costs O(study size), so it is skipped when the study
+        cannot exceed its budget: it holds at most ``next_tid`` trials.
+        """
+        record = self._store.get_study(study)
+        try:
+            max_evals = budget_of(record.settings)
+        except (TypeError, ValueError):
+            max_evals = None  # unusable settings: said when the trial is processed
+        if max_evals is None or record.next_tid <= max_evals:
+            return "run", max_evals
+        return budget_verdict(self._store.count_by_state(study), max_evals), max_evals
+
+    def _cancel_beyond_budget(self, trial: Trial, max_evals: int) -> None:
+        """Cancel the trial and its study's queued trials: the budget is spent."""
+        study = trial.study
+
+        def cancel() -> int:
+            queued = [t.tid for t in self._store.get_trials(study, [TrialState.NEW])]
+            tids = [trial.tid, *queued]
+            return self._store.cancel(
+                study, tids, error=beyond_budget_error(max_evals, spent=True)
+            )
+
+        count = self._retrying(f"cancel trials of study {study!r}", cancel)
+        self._log.warning(
+            "study %s: cancelled %s queued trial(s) (trial %d first): its budget "
+            "max_evals=%d is spent; they were queued after it finished",
+            study, count, trial.tid, max_evals,
+        )  # fmt: skip
 
     def _process(self, trial: Trial) -> None:
         name = f"{trial.study}/{trial.tid}"

@@ -188,3 +188,12 @@ def test_store_trials_with_a_pruner(db_url):
     assert trials.best_trial["result"]["status"] == STATUS_OK
     assert best == trials.argmin
     trials.close()
+
+
+@pytest.mark.parametrize("url", ["mongomock://st", "sqlite:///:memory:"])
+def test_local_workers_need_a_store_other_processes_reach(url):
+    """StoreTrials("mongomock://...", workers=2): the worker processes each opened
+    their own empty store and fmin waited for ever; refused when made."""
+    with pytest.raises(ValueError, match="lives inside one process"):
+        StoreTrials(url, study="s", workers=2)
+    StoreTrials(url, study="s").close()  # in-process use stays possible

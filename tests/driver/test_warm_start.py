@@ -300,7 +300,7 @@ def test_a_pickle_never_runs_code_on_import(store, db_url, tmp_path):
     path.write_bytes(pickle.dumps({"_dynamic_trials": [evil]}))
     make(store, "target")
     code, out = cli("import", "--db", db_url, "--study", "target", str(path))
-    assert code == 1 and "must be a pickled hyperopt Trials" in out
+    assert code == 1 and "must be a pickled Trials (hyperopt's or ours)" in out
     assert not marker.exists()
     assert store.get_trials("target") == []
 
@@ -322,3 +322,33 @@ def test_imported_results_must_match_the_study_objective_count(store, db_url):
     with pytest.raises(ValueError, match=r"file#2: .*has 2 objective.*got 1"):
         import_results(store, "mo", [record(2, 0.5)])
     assert len(store.get_trials("mo")) == 1
+
+
+def test_import_our_own_pickled_trials(store, db_url, tmp_path):
+    """`fmin(..., trials_save_file=...)` in process writes hpo_service's Trials: it
+    was refused ("must be a pickled hyperopt Trials, but holds _Inert"). Its done
+    trials import; pruned ones are left out and counted, as from an export."""
+    from hpo_service import TrialPruned, report
+
+    def stepped(config):
+        report(quadratic(config), step=1)
+        if config["x"] > 2.5:
+            raise TrialPruned()
+        return quadratic(config)
+
+    path = tmp_path / "ours.pkl"
+    fmin(stepped, SPACE, algo=rand.suggest, max_evals=12, trials_save_file=str(path),
+         rstate=np.random.default_rng(3), show_progressbar=False)  # fmt: skip
+    saved = pickle.loads(path.read_bytes())
+    done = [d for d in saved.trials if d["result"]["status"] == "ok"]
+    pruned = len(saved.trials) - len(done)
+    assert done and pruned
+    make(store, "target")
+    code, out = cli("import", "--db", db_url, "--study", "target", str(path))
+    assert code == 0, out
+    assert f"imported {len(done)} finished trial(s)" in out
+    assert f"({pruned} pruned)" in out
+    imported = store.get_trials("target")
+    assert [t.result["loss"] for t in imported] == pytest.approx(
+        [d["result"]["loss"] for d in done]
+    )

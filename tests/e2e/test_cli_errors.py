@@ -66,6 +66,20 @@ def test_help_texts(procs):
         assert "--db" in run.stdout or "Commands" in run.stdout
 
 
+def test_help_texts_show_no_empty_range(procs):
+    """`hpo-driver start --help` showed `[x<=None]` for --loss-threshold (a number
+    option without bounds): every command's help names only real bounds."""
+    commands = ["best", "cancel", "dashboard", "enqueue", "import", "importance",
+                "report", "start", "status", "studies", "trials"]  # fmt: skip
+    runs = [procs.run(DRIVER, command, "--help") for command in commands]
+    runs.append(procs.run(WORKER, "--help"))
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+        assert "None]" not in run.stdout, run.stdout
+    start_help = runs[commands.index("start")].stdout
+    assert "--loss-threshold FLOAT" in start_help
+
+
 def test_every_command_names_the_database_and_its_studies_for_an_unknown_study(
     procs, db, tmp_path
 ):
@@ -128,3 +142,20 @@ def test_a_number_option_refuses_nan_and_infinity(
     assert "is not a finite number" in run.stderr
     assert "Traceback" not in run.stderr
     assert not (tmp_path / "hpo.sqlite").exists()
+
+
+@pytest.mark.parametrize("db_url", ["mongomock://demo", "sqlite:///:memory:"])
+def test_an_in_process_store_is_refused_by_every_command(procs, db_url):
+    """A mongomock:// or in-memory SQLite store lives inside one process: with it
+    `hpo-driver start --workers 2` waited for ever (its workers each had their own,
+    empty store) and read commands always found no study. The commands are
+    processes of their own, so they refuse such a URL, naming what to use."""
+    start = ["start", "--study", "s", "--objective", "tests.e2e.objectives:quadratic",
+             "--space", "tests.e2e.objectives:space", "--max-evals", "2",
+             "--workers", "2", "--no-progress"]  # fmt: skip
+    for module, args in ((DRIVER, start), (DRIVER, ["status", "--study", "s"]),
+                         (WORKER, [])):  # fmt: skip
+        run = procs.run(module, *args[:1], "--db", db_url, *args[1:], timeout=60)
+        assert run.returncode == 2, run.stderr
+        assert "lives inside one process" in run.stderr, run.stderr
+        assert "sqlite:///hpo.sqlite" in run.stderr

@@ -173,6 +173,7 @@ def test_enqueued_points_beyond_max_evals_are_cancelled_not_run(procs, tmp_path)
     given = [arg for point in points for arg in ("--params", point)]
     queued = procs.run(DRIVER, "enqueue", "--db", db, "--study", "e", *given)
     assert queued.returncode == 0, queued.stderr
+    assert "already finished its budget (3 of --max-evals 3)" in queued.stderr
     rerun = procs.run(DRIVER, *start_args(db, "e", 5, "--workers", "2"))
     assert rerun.returncode == 0, rerun.stderr
     final = counts(db, "e")
@@ -181,3 +182,29 @@ def test_enqueued_points_beyond_max_evals_are_cancelled_not_run(procs, tmp_path)
         ran = [t.params["x"] for t in store.get_trials("e", [TrialState.DONE])]
     assert ran[3:] == [0.0, 1.0]
     assert "beyond max_evals=5" in rerun.stderr
+
+
+def test_a_worker_without_driver_cancels_points_queued_into_a_finished_study(
+    procs, tmp_path
+):
+    """`enqueue` after the study finished says what will happen; a worker then
+    cancels the points instead of running them (it ran them: 5 trials for a budget
+    of 3), and `hpo-driver trials` says why."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    assert procs.run(DRIVER, *start_args(db, "n", 3, "--workers", "1")).returncode == 0
+    points = ["--params", '{"x": 1.0, "y": 0.0}', "--params", '{"x": 2.0, "y": 0.0}']
+    queued = procs.run(DRIVER, "enqueue", "--db", db, "--study", "n", *points)
+    assert queued.returncode == 0, queued.stderr
+    assert "a worker cancels these 2 point(s) instead of running them" in (
+        " ".join(queued.stderr.split())
+    )
+    worker = procs.run(WORKER, "--db", db, "--study", "n", "--idle-timeout", "60")
+    assert worker.returncode == 0, worker.stderr
+    assert "worker stopped (study_finished)" in worker.stderr
+    final = counts(db, "n")
+    assert (final[TrialState.DONE], final[TrialState.CANCELLED]) == (3, 2), final
+    listed = procs.run(DRIVER, "trials", "--db", db, "--study", "n", "--state",
+                       "cancelled", "--format", "json")  # fmt: skip
+    errors = [record["error"] for record in json.loads(listed.stdout)]
+    assert [e["type"] for e in errors] == ["BeyondBudget"] * 2
+    assert "already finished max_evals=3 trials" in errors[0]["message"]

@@ -332,3 +332,32 @@ def test_a_study_without_max_evals_shows_no_budget(tmp_path):
             data = StudyData.from_store(store, name)
             assert summary_of(data)["max_evals"] == budgets[name]
             assert shown in summary_html(data)
+
+
+def test_pruned_trials_of_an_in_memory_trials_reach_the_report_as_pruned():
+    """A pruner's search in process: its pruned trials were rows in state "done"
+    with no loss and no reports, so the report drew no orange crosses and no
+    intermediate curves for them; now they read as a store's pruned trials do."""
+    from hpo_service import TrialPruned, report
+
+    def stepped(config):
+        for step in range(1, 6):
+            report(config["x"] + 1.0 / step, step=step)
+            if step == 2 and config["x"] > 0:
+                raise TrialPruned()
+        return config["x"]
+
+    trials = Trials()
+    fmin(stepped, {"x": hp.uniform("x", -1, 1)}, algo=rand.suggest,
+         max_evals=10, trials=trials, rstate=np.random.default_rng(0),
+         show_progressbar=False)  # fmt: skip
+    data = StudyData.from_trials(trials)
+    pruned = [r for r in data.sorted_rows() if r.state == "pruned"]
+    assert len(pruned) == trials.statuses().count("pruned") > 0
+    for row in pruned:
+        assert sorted(row.intermediate) == [1, 2]
+        assert row.loss == row.intermediate[2]
+    figures = build_report(data).figures
+    assert {t.name for t in figures["intermediate"].data} == {"done", "pruned"}
+    assert "pruned" in {t.name for t in figures["history"].data}
+    assert data.best_row().state == "done"

@@ -75,6 +75,21 @@ def claimed(store: BaseTrialStore, study: str, lease: float = LONG) -> Trial:
 
 
 class TestStudies:
+    def test_next_tid_bounds_the_number_of_trials(self, store: BaseTrialStore) -> None:
+        """``next_tid``: tids allocated so far, so no more trials than that exist
+        (what a worker reads to skip counting a study that cannot exceed its
+        budget)."""
+        assert store.create_study("n", {}).next_tid == 0
+        assert store.get_study("n").next_tid == 0
+        tids = store.insert_trials("n", new_trials(3))
+        tids += store.insert_finished("n", [FinishedTrial({}, {}, {"loss": 1.0})])
+        assert store.get_study("n").next_tid >= max(tids) + 1 == 4
+        assert [s.next_tid for s in store.list_studies()] == [
+            store.get_study("n").next_tid
+        ]
+        store.cancel("n")
+        assert store.get_study("n").next_tid >= 4
+
     def test_create_then_get_round_trips(self, store: BaseTrialStore) -> None:
         settings = {"space": {"lr": {"kind": "loguniform", "low": -5}}, "seed": None}
         created = store.create_study("a", settings)
@@ -796,6 +811,21 @@ class TestCancel:
         states = [t.state for t in store.get_trials(study)]
         assert states == [S.NEW, S.CANCELLED, S.NEW, S.CANCELLED]
         assert store.cancel(study, []) == 0
+
+    def test_records_why_as_the_error(self, store: BaseTrialStore, study: str) -> None:
+        """``error=`` says why (what `hpo-driver trials` shows); without it a
+        cancelled trial has no error."""
+        queued(store, study, 3)
+        running = claimed(store, study)
+        why = {"type": "BudgetSpent", "message": "beyond max_evals=10"}
+        assert store.cancel(study, [running.tid, 1], error=why) == 2
+        store.cancel(study, [2])
+        got = store.get_trials(study)
+        assert [t.state for t in got] == [S.CANCELLED] * 3
+        assert [t.error for t in got] == [{**why, "traceback": None}] * 2 + [None]
+        assert not store.complete(study, running.tid, running.token, {"loss": 1.0})
+        with pytest.raises(ValueError, match="error"):
+            store.cancel(study, error={"type": "X"})
 
     def test_other_studies_untouched(self, store: BaseTrialStore, study: str) -> None:
         store.create_study("other", {})

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from hpo_service.algorithms._history import History
-from hpo_service.algorithms._tpe import _observed, _rows, _scoring
+from hpo_service.algorithms._tpe import _observed, _repeats, _rows, _scoring
 from hpo_service.algorithms._tpe.parzen_estimator import (
     Candidates,
     GroupLayout,
@@ -63,7 +63,7 @@ _COUNTS = (
     "max_above_kernels",
 )
 #: The settings spelt as words (checked against their choices).
-_WORDS = ("bandwidth", "liar_width")
+_WORDS = ("bandwidth", "liar_width", "avoid_repeats")
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,13 @@ class TPESettings:
         branch_joint: Model each conditional group jointly with the unconditional
             numeric parameters, on the trials of its branch (see the module
             docstring; needs ``multivariate``).
+        avoid_repeats: ``"none"``; ``"pending"``: a proposal that repeats a
+            pending point (same discrete values, continuous ones within
+            ``repeat_radius``) is changed in its cheapest group (see
+            :mod:`._repeats`); ``"all"``: finished trials count as well.
+        repeat_radius: How close (in units of a parameter's range) continuous
+            values must be to count as the same (>= 1: only the discrete values
+            count).
     """
 
     n_startup_jobs: int = 10
@@ -145,6 +152,8 @@ class TPESettings:
     max_widen: float = 2.0
     whole_end_bins: bool = False
     branch_joint: bool = False
+    avoid_repeats: str = "none"
+    repeat_radius: float = 0.1
 
     def __post_init__(self) -> None:
         for name in _COUNTS:  # 24.0 (JSON from a script) or numpy's 24 is the int 24
@@ -178,6 +187,12 @@ class TPESettings:
                 self.liar_width in _LIAR_WIDTHS,
             ),
             ("pending_widen", "pending_widen >= 0", self.pending_widen >= 0),
+            (
+                "avoid_repeats",
+                "avoid_repeats in ('none', 'pending', 'all')",
+                self.avoid_repeats in _repeats.CHOICES,
+            ),
+            ("repeat_radius", "repeat_radius >= 0", self.repeat_radius >= 0),
             ("max_widen", "max_widen >= 1", self.max_widen >= 1),
             (
                 "max_above_kernels",
@@ -309,6 +324,7 @@ def suggest_batch(
         ``size`` params dicts holding the active parameters only.
     """
     chosen: list[dict[str, Any]] = [{} for _ in range(size)]
+    draws: list[_repeats.GroupDraw] = []
     n_ei = settings.n_ei_candidates
     groups = _groups(
         space, settings.multivariate, settings.whole_end_bins, settings.branch_joint
@@ -323,7 +339,43 @@ def suggest_batch(
         best = np.argmax(score.reshape(len(rows), n_ei), axis=1)
         for row, index in zip(rows, best + n_ei * np.arange(len(rows)), strict=True):
             chosen[row].update(group.layout.to_params(candidates, int(index)))
+        if settings.avoid_repeats != "none":
+            draws.append(_draw_record(group, rows, candidates, score, n_ei))
+    if draws:
+        _avoid_repeats(space, history, pending, settings, chosen, draws)
     return [{s.label: p[s.label] for s in space if s.label in p} for p in chosen]
+
+
+def _draw_record(
+    group: _Group,
+    rows: list[int],
+    candidates: Candidates,
+    score: np.ndarray,
+    n_ei: int,
+) -> _repeats.GroupDraw:
+    """What :func:`_repeats.resolve` needs of one group's candidates."""
+
+    def params(index: int) -> dict[str, Any]:
+        return group.layout.to_params(candidates, index)
+
+    scores = score.reshape(len(rows), n_ei)
+    return _repeats.GroupDraw(group.labels, rows, params, scores, n_ei)
+
+
+def _avoid_repeats(
+    space: CompiledSpace,
+    history: History,
+    pending: Sequence[Mapping[str, Any]],
+    settings: TPESettings,
+    chosen: list[dict[str, Any]],
+    draws: list[_repeats.GroupDraw],
+) -> None:
+    """``avoid_repeats``: re-pick rows of ``chosen`` that repeat a taken point."""
+    include_finished = settings.avoid_repeats == "all"
+    taken = _repeats.Taken(
+        space, history, pending, settings.repeat_radius, include_finished
+    )
+    _repeats.resolve(chosen, draws, taken, _repeats.parent_labels(space))
 
 
 def _models(

@@ -1,0 +1,58 @@
+"""Whether a claimed trial fits its study's budget (``max_evals``).
+
+A driver never queues past the budget and cancels the queued trials beyond it, but a
+point queued by hand (``hpo-driver enqueue``) into a study whose budget is spent has
+no driver to cancel it. So every worker judges the trial it just claimed, from the
+study's counts read after its claim:
+
+- ``run``: the finished trials that count (done, error, pruned) plus the *other*
+  running trials leave room for it;
+- ``cancel``: the counted finished trials alone reach ``max_evals`` (the study is
+  finished; that never undoes itself unless the budget is raised): the trial and
+  the study's other queued trials are cancelled, their ``error`` saying why (type
+  ``BeyondBudget``, shown by ``hpo-driver trials``);
+- ``wait``: the budget is taken only with the running trials counted: the trial is
+  handed back and stays queued (it runs if one of those ends without counting, for
+  instance when it is requeued or cancelled; it is cancelled once they finished).
+
+Why it holds with any number of workers claiming at once: each worker reads the
+counts after its own claim landed, so of any two workers whose trials both ``run``,
+the one that read last saw the other's trial running or finished. Were
+``max_evals + 1`` trials to run, the last of them to read would have seen the other
+``max_evals`` and not run. The race only errs the other way: two workers may both
+see each other and both hand back (``wait``); they claim again after their next
+poll, so the trial runs a little later. Nothing is counted twice or lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Literal
+
+from hpo_service.driver._settings import COUNTED_STATES
+from hpo_service.store._base import TrialState
+
+_logger = logging.getLogger(__name__)
+
+Verdict = Literal["run", "wait", "cancel"]
+
+
+def budget_verdict(counts: Mapping[TrialState, int], max_evals: int) -> Verdict:
+    """Judge one claimed (so running) trial against the study's budget.
+
+    Args:
+        counts: The study's trials by state, read after the trial was claimed (so
+            ``counts[RUNNING]`` includes it).
+        max_evals: The study's budget (finished trials that count).
+
+    Returns:
+        ``"run"``, ``"wait"`` (hand it back) or ``"cancel"`` (see the module).
+    """
+    finished = sum(counts.get(state, 0) for state in COUNTED_STATES)
+    others = counts.get(TrialState.RUNNING, 0) - 1
+    if finished >= max_evals:
+        return "cancel"
+    if finished + others >= max_evals:
+        return "wait"
+    return "run"

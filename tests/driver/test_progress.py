@@ -1,0 +1,75 @@
+"""The progress display picks the bar for where it runs: a widget in a Jupyter kernel
+(tqdm's notebook bar, when ipywidgets is installed), else the text bar on a terminal,
+else log lines. What can be checked outside a notebook: the choice."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+from tqdm import tqdm
+from tqdm.notebook import tqdm as notebook_tqdm
+
+from hpo_service import progress
+from hpo_service.driver import _progress
+from hpo_service.driver._progress import Progress, bar_class, in_notebook
+
+
+class _Shell:
+    def __init__(self, apps):
+        self.config = {app: {} for app in apps}
+
+
+def fake_ipython(monkeypatch, apps):
+    """An ``IPython`` module whose ``get_ipython()`` is a shell running ``apps``."""
+    module = types.ModuleType("IPython")
+    module.get_ipython = lambda: _Shell(apps) if apps is not None else None
+    monkeypatch.setitem(sys.modules, "IPython", module)
+
+
+@pytest.mark.parametrize(
+    ("apps", "expected"),
+    [(None, False), ([], False), (["TerminalIPythonApp"], False),
+     (["IPKernelApp"], True)],
+)  # fmt: skip
+def test_a_jupyter_kernel_is_told_from_ipython_in_a_terminal(
+    monkeypatch, apps, expected
+):
+    fake_ipython(monkeypatch, apps)
+    assert in_notebook() is expected
+
+
+def test_plain_python_is_no_notebook(monkeypatch):
+    monkeypatch.delitem(sys.modules, "IPython", raising=False)
+    assert not in_notebook()
+
+
+@pytest.mark.parametrize(
+    ("notebook", "widgets", "expected"),
+    [(True, True, notebook_tqdm), (True, False, tqdm), (False, True, tqdm),
+     (False, False, tqdm)],
+)  # fmt: skip
+def test_the_widget_bar_only_in_a_notebook_with_ipywidgets(notebook, widgets, expected):
+    assert bar_class(notebook=notebook, widgets=widgets) is expected
+
+
+def test_a_notebook_without_widgets_shows_the_text_bar_not_log_lines(
+    monkeypatch, capsys
+):
+    """A kernel's stderr is no terminal: outside a notebook that means log lines, in
+    one the (text) bar still shows."""
+    fake_ipython(monkeypatch, ["IPKernelApp"])
+    monkeypatch.setattr(_progress, "_has_widgets", lambda: False)
+    shown = Progress(5, enabled=True)
+    shown.update(2, 0.5)
+    shown.close()
+    err = capsys.readouterr().err
+    assert "2/5" in err and "best loss: 0.5" in err
+
+
+def test_hyperopts_default_callback_picks_the_bar_alike(monkeypatch):
+    fake_ipython(monkeypatch, ["IPKernelApp"])
+    monkeypatch.setattr(_progress, "_has_widgets", lambda: False)
+    with progress.default_callback(initial=1, total=3) as bar:
+        assert type(bar) is tqdm and bar.n == 1

@@ -1,0 +1,61 @@
+"""A worker without a driver keeps a study's ``max_evals``: points queued after the
+budget was spent are cancelled with a reason, never run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from hpo_service.store import NewTrial, TrialState
+from hpo_service.worker import run_worker
+
+from .conftest import OBJ, REPO, make_study
+
+
+def test_points_queued_into_a_spent_study_are_cancelled_with_a_reason(store):
+    make_study(store, "b", f"{OBJ}:quadratic", [{"x": 1.0}] * 2)
+    assert run_worker(store, study="b", idle_timeout=0).done == 2
+    late = store.insert_trials("b", [NewTrial({}, {"x": 2.0})] * 2)  # `enqueue`
+    summary = run_worker(store, study="b", idle_timeout=30)
+    assert (summary.done, summary.trials, summary.stop_reason) == (
+        0,
+        0,
+        "study_finished",
+    )
+    counts = store.count_by_state("b")
+    assert (counts[TrialState.DONE], counts[TrialState.CANCELLED]) == (2, 2)
+    for tid in late:
+        trial = store.get_trial("b", tid)
+        assert trial.result is None and trial.error["type"] == "BeyondBudget"
+        assert "max_evals=2" in trial.error["message"]
+
+
+def test_a_point_that_may_still_fit_waits_in_the_queue(store):
+    """One trial of a budget of 1 is running elsewhere: the next one is handed back
+    (it runs if that one does not count), and cancelled once that one finished."""
+    make_study(store, "w", f"{OBJ}:quadratic", [{"x": 1.0}] * 2, max_evals=1)
+    elsewhere = store.claim("elsewhere", 60.0, study="w")
+    summary = run_worker(store, study="w", idle_timeout=0.5)
+    assert (summary.done, summary.stop_reason) == (0, "idle_timeout")
+    waiting = store.get_trial("w", 1)
+    assert (waiting.state, waiting.attempts, waiting.error) == (TrialState.NEW, 0, None)
+    store.complete("w", elsewhere.tid, elsewhere.token, {"loss": 0.0, "status": "ok"})
+    assert run_worker(store, study="w", idle_timeout=30).stop_reason == "study_finished"
+    assert store.get_trial("w", 1).state is TrialState.CANCELLED
+
+
+def test_workers_claiming_at_once_run_exactly_the_budget(store, db_url, tmp_path):
+    """Four worker processes, 12 queued points, a budget of 5: exactly 5 finish, the
+    others are cancelled, none runs twice (the objective logs every start)."""
+    log = tmp_path / "starts"
+    configs = [{"seconds": 0.3, "log": str(log), "loss": 1.0}] * 12
+    make_study(store, "r", f"{OBJ}:sleeps", configs, max_evals=5)
+    command = [sys.executable, "-m", "hpo_service.worker", "--db", db_url]
+    command += ["--study", "r", "--idle-timeout", "60", "--poll-interval", "0.02"]
+    workers = [subprocess.Popen(command, cwd=REPO) for _ in range(4)]
+    assert [w.wait(timeout=180) for w in workers] == [0] * 4
+    counts = store.count_by_state("r")
+    assert (counts[TrialState.DONE], counts[TrialState.CANCELLED]) == (5, 7), counts
+    assert log.read_text().splitlines().count("start ") == 5
+    done = store.get_trials("r", [TrialState.DONE])
+    assert all(t.attempts == 1 for t in done)
