@@ -298,7 +298,10 @@ class StoreTrials(TrialsView):
             progress=show_progressbar,
             local_workers=self.workers,
             worker_hint=store_trials_worker_hint(
-                self.db_url, self.study, hyperopt=self._hyperopt_worker
+                self.db_url,
+                self.study,
+                hyperopt=self._hyperopt_worker,
+                objective=given["objective"],
             ),
         )
         settings, created = open_driven_study(
