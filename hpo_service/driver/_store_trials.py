@@ -289,9 +289,17 @@ class StoreTrials(TrialsView):
         given to the constructor, not contradict it.
 
         Raises:
-            ValueError: No stop rule, a bad ``timeout``/``loss_threshold``, or a
-                ``pruner`` other than the constructor's.
+            ValueError: No stop rule, a bad ``timeout``/``loss_threshold``, a
+                ``pruner`` other than the constructor's, or a store that lives inside
+                this process (``mongomock://``), which no worker can reach.
         """
+        if is_process_local(self.db_url):
+            raise ValueError(
+                f"`fmin` on StoreTrials({self.db_url!r}) needs worker processes, but "
+                "that store lives inside this process, where none can reach it: use "
+                "Trials() to search in this process, or a file (sqlite:///hpo.sqlite)"
+                " or a MongoDB server for workers"
+            )
         rules = check_stop_rules(max_evals, timeout, loss_threshold, early_stop_fn)
         # algo=None: a new study uses tpe, a resumed one keeps its algorithm.
         name, algo_settings = (None, None) if algo is None else describe(algo)
