@@ -42,7 +42,7 @@ from hpo_service.objective._result import (
     decode_attachments,
     losses_of,
 )
-from hpo_service.store._base import BaseTrialStore, Trial, TrialState
+from hpo_service.store._base import BaseTrialStore, Study, Trial, TrialState
 from hpo_service.store._faults import (
     FIRST_RETRY_DELAY,
     MAX_RETRY_DELAY,
@@ -321,7 +321,8 @@ class Worker:
         self._summary = WorkerSummary(self.worker_id)
         self._stop_level = 0
         self._stop_logged = 0
-        self._settings: dict[str, tuple[float, StudySettings]] = {}
+        # study -> (monotonic time read, settings, the stored dict or None)
+        self._settings: dict[str, tuple[float, StudySettings, Any]] = {}
         self._claim_lease = DEFAULT_LEASE_SECONDS
         self._next_maintenance = 0.0
         self._last_maintenance = -float("inf")
@@ -483,6 +484,7 @@ class Worker:
         cannot exceed its budget: it holds at most ``next_tid`` trials.
         """
         record = self._store.get_study(study)
+        self._keep_settings(record)
         try:
             max_evals = budget_of(record.settings)
         except (TypeError, ValueError):
@@ -820,17 +822,36 @@ class Worker:
         if count is None:  # gave up (cold stop, lease ended): the outcome fails too
             return settings
         settings = dataclasses.replace(settings, n_objectives=count)
-        self._settings[study] = (time.monotonic(), settings)
+        self._settings[study] = (time.monotonic(), settings, None)
         return settings
 
     def _settings_for(self, study: str) -> StudySettings:
+        """The study's settings: as read after the last claim of one of its trials
+        (see :meth:`_keep_settings`), else read again every ``_SETTINGS_TTL``."""
         cached = self._settings.get(study)
         now = time.monotonic()
         if cached is not None and now - cached[0] < _SETTINGS_TTL:
             return cached[1]
-        settings = StudySettings.from_dict(self._store.get_study(study).settings)
-        self._settings[study] = (now, settings)
+        stored = self._store.get_study(study).settings
+        settings = StudySettings.from_dict(stored)
+        self._settings[study] = (now, settings, stored)
         return settings
+
+    def _keep_settings(self, record: Study) -> None:
+        """Keep the settings of a study read right after a claim, so the trial runs
+        with the settings of the moment (a resume with ``--override`` applies from
+        the next claim); decoded only when they changed."""
+        cached = self._settings.get(record.name)
+        now = time.monotonic()
+        if cached is not None and cached[2] == record.settings:
+            self._settings[record.name] = (now, cached[1], cached[2])
+            return
+        try:
+            settings = StudySettings.from_dict(record.settings)
+        except (TypeError, ValueError):
+            self._settings.pop(record.name, None)  # said when the trial is processed
+            return
+        self._settings[record.name] = (now, settings, record.settings)
 
     def _maintain(self) -> str | None:
         """Requeue dead leases (when idling starts, then every 2 s).

@@ -210,6 +210,23 @@ class TestPatchSettings:
         expected |= {f"w{i}_{n}": n for i in range(4) for n in range(10)}
         assert stores[0].get_study("a").settings == expected
 
+    def test_a_claim_after_a_settings_change_reads_the_new_settings(
+        self, store_opener: StoreOpener
+    ) -> None:
+        """What a worker relies on to run a claimed trial with the study's current
+        settings: one client changes them, another claims, then reads the study,
+        and sees the change (no stale copy, whatever the client)."""
+        driver, worker = store_opener(), store_opener()
+        driver.create_study("a", {"objective": "m:old", "max_evals": 3})
+        worker.get_study("a")  # the worker read the old settings once
+        driver.insert_trials("a", new_trials(2))
+        driver.update_study_settings("a", {"objective": "m:new", "max_evals": 3})
+        assert worker.claim("w", LONG, study="a") is not None
+        assert worker.get_study("a").settings["objective"] == "m:new"
+        driver.patch_study_settings("a", {"max_evals": 5})
+        assert worker.claim("w", LONG, study="a") is not None
+        assert worker.get_study("a").settings == {"objective": "m:new", "max_evals": 5}
+
     def test_first_writer_wins_with_only_unset(self, store_opener: StoreOpener) -> None:
         """Writers racing to record a value all learn the one that was kept."""
         store_opener().create_study("a", {"count": None})

@@ -1,0 +1,118 @@
+"""Compare ``parallel_efficiency.py`` result files: a variant, the default, a peer.
+
+Runs of several files are pooled per (problem, W) by seed, so separately run seed
+ranges make one table. For every W and budget it prints the five-problem geometric
+mean of the variant's median regret over the default's, and the cells (W > 1, four
+continuous problems x budgets) where the variant's or the default's median is above
+the peer's. With ``--cells`` it adds, per named cell, the 90% bootstrap interval of
+the ratio of medians (variant over peer; 4,000 resamples of each side's seeds) and
+the Mann-Whitney U test's two-sided p-value (``scipy.stats.mannwhitneyu``): most
+cells at 10-16 seeds cannot tell a 1.2x difference from noise.
+
+    python -m benchmarks.compare_parallel \\
+        --variant benchmarks/results/parallel_efficiency_s8c_lw01.json \\
+        --default benchmarks/results/parallel_efficiency_conf_mw2.json \\
+        --peer benchmarks/results/parallel_efficiency_conf_optuna.json \\
+        --cells ackley5:16:100 rosenbrock5:4:300
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import mannwhitneyu
+
+from benchmarks.problems import PROBLEMS
+
+_PROBLEMS = ("branin", "hartmann6", "rosenbrock5", "ackley5", "decoy")
+_CONTINUOUS = _PROBLEMS[:4]
+Cells = dict[tuple[str, int], dict[int, list[float]]]
+
+
+def load(paths: list[str]) -> Cells:
+    """Every run's losses by (problem, workers) and seed, pooled over ``paths``."""
+    cells: Cells = {}
+    for path in paths:
+        for run in json.loads(Path(path).read_text())["runs"]:
+            key = (run["problem"], run["workers"])
+            cells.setdefault(key, {})[run["seed"]] = run["losses"]
+    return cells
+
+
+def regrets(cells: Cells, problem: str, workers: int, budget: int) -> np.ndarray:
+    """Simple regret after ``budget`` finished trials, one per seed (empty if none)."""
+    runs = cells.get((problem, workers), {})
+    optimum = PROBLEMS[problem].optimum or 0.0
+    return np.array([np.nanmin(losses[:budget]) - optimum for losses in runs.values()])
+
+
+def _median(cells: Cells, problem: str, workers: int, budget: int) -> float:
+    values = regrets(cells, problem, workers, budget)
+    return float(np.median(values)) if values.size else math.nan
+
+
+def _summary(variant: Cells, default: Cells, peer: Cells) -> None:
+    behind = {"variant": 0, "default": 0}
+    for workers in sorted({w for _, w in variant}):
+        for budget in (100, 300):
+            logs = [
+                math.log(_median(variant, p, workers, budget))
+                - math.log(_median(default, p, workers, budget))
+                for p in _PROBLEMS
+            ]
+            text = []
+            for problem in _CONTINUOUS:
+                v, d, o = (
+                    _median(c, problem, workers, budget)
+                    for c in (variant, default, peer)
+                )
+                if workers > 1:  # the target compares the parallel runs
+                    behind["variant"] += v > o
+                    behind["default"] += d > o
+                text.append(f"{problem} {v:.3g}/{d:.3g}/{o:.3g}")
+            gm = math.exp(float(np.nanmean(logs)))
+            print(f"W={workers:<3} @{budget}: vs default {gm:.2f}  " + "  ".join(text))
+    counts = f"variant {behind['variant']}, default {behind['default']}"
+    print(f"cells behind the peer: {counts}")
+    print("(per problem: variant/default/peer median regret)")
+
+
+def _cell_test(variant: Cells, peer: Cells, cell: str, rng: np.random.Generator) -> str:
+    problem, workers, budget = cell.split(":")
+    mine = regrets(variant, problem, int(workers), int(budget))
+    theirs = regrets(peer, problem, int(workers), int(budget))
+    ratios = [
+        np.median(rng.choice(mine, mine.size))
+        / np.median(rng.choice(theirs, theirs.size))
+        for _ in range(4000)
+    ]
+    low, high = np.percentile(ratios, [5, 95])
+    p_value = mannwhitneyu(mine, theirs).pvalue
+    ratio = np.median(mine) / np.median(theirs)
+    return (
+        f"{cell}: {np.median(mine):.3g} vs {np.median(theirs):.3g}, ratio {ratio:.2f} "
+        f"[{low:.2f}, {high:.2f}], Mann-Whitney p={p_value:.2g} ({mine.size} / "
+        f"{theirs.size} seeds)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variant", nargs="+", required=True)
+    parser.add_argument("--default", nargs="+", required=True)
+    parser.add_argument("--peer", nargs="+", required=True)
+    parser.add_argument("--cells", nargs="*", default=[], help="problem:W:budget")
+    args = parser.parse_args()
+    variant, peer = load(args.variant), load(args.peer)
+    _summary(variant, load(args.default), peer)
+    rng = np.random.default_rng(0)
+    for cell in args.cells:
+        print(_cell_test(variant, peer, cell, rng))
+
+
+if __name__ == "__main__":
+    main()
