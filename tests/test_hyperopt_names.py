@@ -105,8 +105,9 @@ def test_mix_draws_each_algorithm_with_its_probability():
         space, History(space), np.random.default_rng(3), 5, p_suggest=only_anneal
     )
     rng = np.random.default_rng(3)
-    rng.choice(2, size=5, p=[0.0, 1.0])  # mix's own draw comes first
-    assert picks == anneal_module.suggest(space, History(space), rng, 5)
+    rng.multinomial(1, [0.0, 1.0], size=5)  # mix's own draws come first (hyperopt's)
+    seeded = np.random.default_rng(int(rng.integers(2**31)))  # then the algorithm's
+    assert picks == anneal_module.suggest(space, History(space), seeded, 5)
 
 
 @pytest.mark.parametrize(

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
 from hpo_service import STATUS_FAIL, STATUS_OK, Trials, fmin, hp, plotting, tpe
 from hpo_service.exceptions import AllTrialsFailed
 
+matplotlib = pytest.importorskip("matplotlib")  # the dashboard extra
+matplotlib.use("Agg")
+plt = pytest.importorskip("matplotlib.pyplot")
 hyperopt_plotting = pytest.importorskip("hyperopt.plotting")
 
 SPACE = {

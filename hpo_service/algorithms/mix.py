@@ -13,7 +13,11 @@ non-negative and sum to 1, and each algorithm is one of hpo-service's (``tpe``,
 settings; a grid, which is enumerated in order, cannot be mixed). For every new
 point one algorithm is drawn with those probabilities. The points drawn for one
 algorithm in one call are asked of it together, so TPE's constant liar spreads them
-as usual.
+as usual, with a generator seeded from ``rng`` after the draws. For one point (what
+``fmin`` asks) this is hyperopt's draw for the same seed, so ``fmin(...,
+rstate=...)`` gives hyperopt's points with ``rand`` and TPE's startup trials;
+``anneal`` draws differently inside a mixture (hyperopt seeds it with the trial id,
+which a mixture does not see).
 
 A study stores the mixture as JSON, ``{"p_suggest": [[0.1, "rand", {}], [0.7,
 "tpe", {"gamma": 0.1}], ...]}``, the form ``hpo-driver start --algo mix
@@ -69,12 +73,15 @@ def suggest(
     if n < 1:
         raise ValueError(f"`n >= 1` must hold, but got n={n!r}")
     entries = _entries(settings)
-    picks = rng.choice(len(entries), size=n, p=[p for p, _, _ in entries])
+    p = [p for p, _, _ in entries]
+    picks = rng.multinomial(1, p, size=n).argmax(axis=1).tolist()
     points: dict[int, list[dict[str, Any]]] = {}
-    for index in sorted(set(picks.tolist())):
-        count = int((picks == index).sum())
-        points[index] = _algorithm(entries[index])(space, history, rng, count)
-    return [points[index].pop(0) for index in picks.tolist()]
+    for index in sorted(set(picks)):  # hyperopt: seed = rng.integers(2**31)
+        own = np.random.default_rng(int(rng.integers(2**31)))
+        points[index] = _algorithm(entries[index])(
+            space, history, own, picks.count(index)
+        )
+    return [points[index].pop(0) for index in picks]
 
 
 def canonical_settings(settings: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ separately, or by ``workers=K``) run them, and the call returns the best params.
 from __future__ import annotations
 
 import datetime as _dt
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -121,7 +122,9 @@ class StoreTrials(TrialsView):
 
         The study must exist. Every point is checked against its space first; if one
         does not fit (unknown label, value outside the space, inactive branch),
-        nothing is queued.
+        nothing is queued. Into a study that already finished ``max_evals`` trials
+        the points are queued with a warning: a worker cancels them instead of
+        running them, unless ``fmin`` with a larger ``max_evals`` runs first.
 
         Returns:
             The new trials' tids.
@@ -130,9 +133,21 @@ class StoreTrials(TrialsView):
             StudyNotFoundError: The study does not exist yet.
             ValueError: A point does not fit the space.
         """
-        from hpo_service.driver._warm_start import enqueue
+        from hpo_service.driver._warm_start import enqueue, spent_budget
 
-        return enqueue(self.store, self.study, points)
+        tids = enqueue(self.store, self.study, points)
+        spent = spent_budget(self.store, self.study)
+        if spent is not None:
+            warnings.warn(
+                f"study {self.study!r} has already finished its budget ({spent[0]} "
+                f"of max_evals={spent[1]}): a worker cancels the {len(tids)} queued "
+                "point(s) instead of running them, unless fmin(..., max_evals=N) "
+                "with a larger N runs first (its driver runs them before its own "
+                "suggestions)",
+                UserWarning,
+                stacklevel=2,
+            )
+        return tids
 
     #: Trials run in ``hpo-worker`` processes, not in ``fmin``'s (hyperopt's flag).
     asynchronous = True
@@ -274,9 +289,17 @@ class StoreTrials(TrialsView):
         given to the constructor, not contradict it.
 
         Raises:
-            ValueError: No stop rule, a bad ``timeout``/``loss_threshold``, or a
-                ``pruner`` other than the constructor's.
+            ValueError: No stop rule, a bad ``timeout``/``loss_threshold``, a
+                ``pruner`` other than the constructor's, or a store that lives inside
+                this process (``mongomock://``), which no worker can reach.
         """
+        if is_process_local(self.db_url):
+            raise ValueError(
+                f"`fmin` on StoreTrials({self.db_url!r}) needs worker processes, but "
+                "that store lives inside this process, where none can reach it: use "
+                "Trials() to search in this process, or a file (sqlite:///hpo.sqlite)"
+                " or a MongoDB server for workers"
+            )
         rules = check_stop_rules(max_evals, timeout, loss_threshold, early_stop_fn)
         # algo=None: a new study uses tpe, a resumed one keeps its algorithm.
         name, algo_settings = (None, None) if algo is None else describe(algo)
@@ -298,7 +321,10 @@ class StoreTrials(TrialsView):
             progress=show_progressbar,
             local_workers=self.workers,
             worker_hint=store_trials_worker_hint(
-                self.db_url, self.study, hyperopt=self._hyperopt_worker
+                self.db_url,
+                self.study,
+                hyperopt=self._hyperopt_worker,
+                objective=given["objective"],
             ),
         )
         settings, created = open_driven_study(

@@ -89,13 +89,12 @@ def _spent_budget_note(store: BaseTrialStore, study: str, count: int) -> str | N
     """What happens to ``count`` points queued into a study that finished its budget
     (None if it has room): a worker cancels them (see ``hpo_service.worker._budget``)
     unless a resume with a larger budget runs them first."""
-    from hpo_service.driver._settings import COUNTED_STATES, budget_of
+    from hpo_service.driver._warm_start import spent_budget
 
-    budget = budget_of(store.get_study(study).settings)
-    counts = store.count_by_state(study)
-    finished = sum(counts[state] for state in COUNTED_STATES)
-    if budget is None or finished < budget:
+    spent = spent_budget(store, study)
+    if spent is None:
         return None
+    finished, budget = spent
     return (
         f"note: study {study!r} has already finished its budget ({finished} of "
         f"--max-evals {budget}): a worker cancels these {count} point(s) instead of "

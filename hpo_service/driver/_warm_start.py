@@ -30,7 +30,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hpo_service.driver._settings import StudySettings, record_objective_count
+from hpo_service.driver._settings import (
+    COUNTED_STATES,
+    StudySettings,
+    budget_of,
+    record_objective_count,
+)
 from hpo_service.driver._study import study_space
 from hpo_service.exceptions import InvalidResultError, SpaceError
 from hpo_service.objective._result import (
@@ -76,6 +81,20 @@ class ImportReport:
     imported: list[int] = field(default_factory=list)
     already: int = 0
     skipped: dict[str, str] = field(default_factory=dict)
+
+
+def spent_budget(store: BaseTrialStore, study: str) -> tuple[int, int] | None:
+    """``(finished, max_evals)`` when the study already finished its budget (points
+    queued now are cancelled by the first worker that claims them, unless a resume
+    raises the budget first), else None.
+
+    Raises:
+        StudyNotFoundError: No such study.
+    """
+    budget = budget_of(store.get_study(study).settings)
+    counts = store.count_by_state(study)
+    finished = sum(counts[state] for state in COUNTED_STATES)
+    return None if budget is None or finished < budget else (finished, budget)
 
 
 def enqueue(

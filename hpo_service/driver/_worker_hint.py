@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import shlex
 
+from hpo_service.objective._reference import is_standard_library
 from hpo_service.store._url import mask_url, mongodb_url_of_hyperopt, split_scheme
 
 _MONGODB_PREFIX = "mongodb://"
 
 
-def store_trials_worker_hint(db_url: str, study: str, *, hyperopt: bool) -> str:
+def store_trials_worker_hint(
+    db_url: str, study: str, *, hyperopt: bool, objective: str | None = None
+) -> str:
     """How to start a worker for a study that ``StoreTrials.fmin`` drives.
 
     Args:
@@ -22,6 +25,9 @@ def store_trials_worker_hint(db_url: str, study: str, *, hyperopt: bool) -> str:
         study: The study name (hyperopt's ``exp_key``).
         hyperopt: Name hyperopt-mongo-worker's options (``MongoTrials``) instead of
             ``--db``/``--study``.
+        objective: The study's objective, ``package.module:function``; one of the
+            standard library (hyperopt's tutorial runs ``math.sin``) is named with
+            ``--objective``, since a worker runs such a function only when told to.
 
     Returns:
         Text with the command in backticks, e.g. ``"`hpo-worker
@@ -31,6 +37,8 @@ def store_trials_worker_hint(db_url: str, study: str, *, hyperopt: bool) -> str:
     store = _store_argument(db_url, hyperopt=hyperopt)
     key = "--exp-key=" if hyperopt else "--study "
     command = f"hpo-worker {store} {key}{shlex.quote(study)}"
+    if objective and is_standard_library(objective.partition(":")[0]):
+        command += " --objective=" + shlex.quote(objective)
     owner = "MongoTrials" if hyperopt else "StoreTrials"
     text = f"`{command}`, or pass {owner}(..., workers=K)"
     if mask_url(db_url) != db_url:

@@ -60,7 +60,10 @@ def spec_of(node: Labelled) -> ParamSpec:
         n = len(node.options)
         probs = node.probs or (1.0,) * n
         total = sum(probs)
-        return ParamSpec(node.label, "choice", weights=tuple(p / total for p in probs))
+        weights = tuple(p / total for p in probs)
+        return ParamSpec(
+            node.label, "choice", weights=weights, categorical=node.probs is not None
+        )
     args = node.named_args
     if node.dist == "randint":
         return ParamSpec(node.label, "randint", low=args["low"], high=args["high"])

@@ -9,6 +9,7 @@ import numpy as np
 
 from hpo_service.space._compile import compile_space
 from hpo_service.space._eval import space_eval
+from hpo_service.space._expr import Choice, Op, Param
 from hpo_service.space._spec import CompiledSpace, ParamSpec
 
 
@@ -46,7 +47,42 @@ def sample(
         ``space_eval(space, params)`` for randomly drawn params.
     """
     generator = as_generator(rng)
-    return space_eval(space, sample_params(compile_space(space), generator))
+    compiled = compile_space(space)
+    params: dict[str, Any] = {}
+    _draw_as_evaluated(space, compiled, generator, params)
+    return space_eval(space, params)
+
+
+def _draw_as_evaluated(
+    node: Any, compiled: CompiledSpace, rng: np.random.Generator, params: dict[str, Any]
+) -> None:
+    """Draw the labels ``node`` uses, in the order hyperopt's ``pyll`` evaluates a
+    space (so ``sample`` gives ``hyperopt.pyll.stochastic.sample``'s values for a
+    seed): an expression's inputs last to first, depth first, a dict's values by
+    sorted key (pyll sorts them), a choice's index before the option it picks (the
+    others are not evaluated), each label once.
+
+    (``sample_params`` draws in another order, that of hyperopt's ``rand.suggest``,
+    which evaluates a vectorised copy of the space.)
+    """
+    if isinstance(node, (Param, Choice)) and node.label not in params:
+        params[node.label] = draw(compiled[node.label], rng)
+    if isinstance(node, Choice):
+        _draw_as_evaluated(node.options[params[node.label]], compiled, rng, params)
+        return
+    if isinstance(node, dict):
+        try:
+            inputs = [node[key] for key in sorted(node)]
+        except TypeError:  # keys of mixed types: no order pyll would give either
+            inputs = list(node.values())
+    elif isinstance(node, (list, tuple)):
+        inputs = list(node)
+    elif isinstance(node, Op):
+        inputs = [*node.args, *(value for _, value in node.kwargs)]
+    else:
+        return
+    for child in reversed(inputs):
+        _draw_as_evaluated(child, compiled, rng, params)
 
 
 def as_generator(
@@ -71,7 +107,7 @@ def as_generator(
 def draw(spec: ParamSpec, rng: np.random.Generator) -> int | float:
     """One value of one parameter from its prior (conditions ignored)."""
     if spec.kind == "choice":
-        return draw_category(spec.weights, rng)
+        return draw_category(spec.weights, rng, categorical=spec.categorical)
     if spec.kind == "randint":
         return int(rng.integers(spec.low, spec.high))  # type: ignore[arg-type]
     if spec.kind == "uniform":
@@ -81,14 +117,17 @@ def draw(spec: ParamSpec, rng: np.random.Generator) -> int | float:
     return finish(spec, float(value))
 
 
-def draw_category(weights: Any, rng: np.random.Generator) -> int:
+def draw_category(
+    weights: Any, rng: np.random.Generator, *, categorical: bool = False
+) -> int:
     """An index drawn with probabilities ``weights``.
 
-    Drawn as hyperopt's samplers draw (``integers(n)`` for equal weights, else a
-    one-trial multinomial), so that a seed gives hyperopt's values on simple spaces.
+    Drawn as hyperopt's samplers draw (``integers(n)`` for ``hp.choice``'s equal
+    weights, else, and always for ``hp.pchoice`` (``categorical``), a one-trial
+    multinomial), so that a seed gives hyperopt's values.
     """
     p = np.asarray(weights, dtype=float)
-    if np.all(p == p[0]):
+    if not categorical and np.all(p == p[0]):
         return int(rng.integers(p.size))
     return int(np.argmax(rng.multinomial(1, p)))
 

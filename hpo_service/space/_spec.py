@@ -10,7 +10,9 @@ Every parameter is described by its *base* distribution and a few transforms:
 - ``kind="normal"``: normal with ``mu`` and ``sigma``;
 - ``kind="randint"``: integers ``low, low+1, ..., high-1`` with equal probability,
   no order assumed (hyperopt's ``randint`` semantics);
-- ``kind="choice"``: an index ``0..len(weights)-1`` drawn with ``weights``.
+- ``kind="choice"``: an index ``0..len(weights)-1`` drawn with ``weights``;
+  ``categorical`` marks an ``hp.pchoice``, drawn as hyperopt draws it (a one-trial
+  multinomial, even with equal weights, where ``hp.choice`` draws an integer).
 
 For ``uniform`` and ``normal``, ``log=True`` means the base draw ``x`` becomes
 ``exp(x)`` (``low``/``high``/``mu``/``sigma`` are in log space, as in hyperopt), and
@@ -49,6 +51,7 @@ class ParamSpec:
     is_int: bool = False
     weights: tuple[float, ...] | None = None
     conditions: tuple[Condition, ...] = ()
+    categorical: bool = False
 
     @property
     def n_options(self) -> int:

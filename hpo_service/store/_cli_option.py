@@ -89,9 +89,9 @@ def open_store_for_cli(db_url: str, *, create: bool = False) -> BaseTrialStore:
     if is_process_local(db_url):
         raise click.BadParameter(
             f"`--db` must name a store that other processes reach, but "
-            f"{mask_url(db_url)} lives inside one process (it is for Python: "
-            "open_store, or StoreTrials without workers); use a file, e.g. "
-            "sqlite:///hpo.sqlite, or a MongoDB server (mongodb://...)",
+            f"{mask_url(db_url)} lives inside one process (it is for Python's "
+            "open_store); use a file, e.g. sqlite:///hpo.sqlite, or a MongoDB server "
+            "(mongodb://...)",
             param_hint="'--db'",
         )
     try:

@@ -123,6 +123,11 @@ def main(
     this worker runs (--objective, --allow-module); the trial is handed back
     untouched.
 
+    Each trial runs with its study's settings as read right after its claim. The
+    study's budget holds without a driver too: a trial claimed into a study that
+    already finished --max-evals trials is cancelled, not run (`hpo-driver trials`
+    shows why), with the study's other queued trials.
+
     hyperopt-mongo-worker's options (--mongo, --exp-key, --max-jobs,
     --reserve-timeout, --max-consecutive-failures, --last-job-timeout, --workdir)
     are accepted with the same meanings.

@@ -193,7 +193,12 @@ def test_store_trials_with_a_pruner(db_url):
 @pytest.mark.parametrize("url", ["mongomock://st", "sqlite:///:memory:"])
 def test_local_workers_need_a_store_other_processes_reach(url):
     """StoreTrials("mongomock://...", workers=2): the worker processes each opened
-    their own empty store and fmin waited for ever; refused when made."""
+    their own empty store and fmin waited for ever; refused when made, and fmin on
+    such a store (no worker process can ever reach it) is refused too."""
     with pytest.raises(ValueError, match="lives inside one process"):
         StoreTrials(url, study="s", workers=2)
-    StoreTrials(url, study="s").close()  # in-process use stays possible
+    trials = StoreTrials(url, study="s")  # reading such a store stays possible
+    with pytest.raises(ValueError, match="lives inside this process"):  # waited
+        fmin(quadratic, space, algo=tpe.suggest, max_evals=2, trials=trials)
+    assert trials.store.list_studies() == []  # refused before the study was made
+    trials.close()

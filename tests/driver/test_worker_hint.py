@@ -43,3 +43,16 @@ def test_a_password_is_never_shown(hyperopt):
     assert "s3cret" not in hint and "k9" not in hint
     assert "ann:***@db.example:1234/foo_db" in _command(hint)[1 + (not hyperopt)]
     assert "*** in place of the password" in hint
+
+
+def test_a_standard_library_objective_is_named_so_the_command_runs_it():
+    """hyperopt's tutorial (fmin(math.sin, ...) on MongoTrials): the command the hint
+    named exited 3 ("is in the standard library"), since a worker runs such an
+    objective only when named; the hint names it, and only then."""
+    hint = store_trials_worker_hint("mongo://localhost:1234/foo_db/jobs", "exp1",
+                                    hyperopt=True, objective="math:sin")  # fmt: skip
+    assert _command(hint) == ["hpo-worker", "--mongo=localhost:1234/foo_db",
+                              "--exp-key=exp1", "--objective=math:sin"]  # fmt: skip
+    hint = store_trials_worker_hint("sqlite:///a.sqlite", "s", hyperopt=False,
+                                    objective="mypackage.train:objective")  # fmt: skip
+    assert "--objective" not in hint

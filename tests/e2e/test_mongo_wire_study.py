@@ -89,3 +89,28 @@ def test_a_result_too_large_for_mongodb_is_an_error_and_the_worker_lives(procs, 
         assert trial.error["type"] == "UnstorableResult"
         assert "MongoDB document" in trial.error["message"]
     assert len({t.owner for t in trials}) == 1  # one worker ran them all
+
+
+def test_workers_without_a_driver_keep_the_budget(procs, db, tmp_path):
+    """Four worker processes claim 12 queued points of a budget of 5 at once over
+    MongoDB: exactly 5 run (each once), the other 7 are cancelled with the reason."""
+    from hpo_service.driver._settings import StudySettings
+    from hpo_service.store import NewTrial
+
+    log = tmp_path / "starts"
+    config = {"seconds": 0.3, "log": str(log), "loss": 1.0}
+    settings = StudySettings(objective="tests.helpers.objectives:sleeps", space={},
+                             space_fingerprint="test", max_evals=5)  # fmt: skip
+    with open_store(db) as store:
+        store.create_study("r", settings.to_dict())
+        store.insert_trials("r", [NewTrial({}, config)] * 12)
+    args = ["--db", db, "--study", "r", "--idle-timeout", "60", "--poll-interval",
+            "0.02"]  # fmt: skip
+    workers = [procs.start(WORKER, *args) for _ in range(4)]
+    assert [w.wait(timeout=180) for w in workers] == [0] * 4
+    final = counts(db, "r")
+    assert (final[TrialState.DONE], final[TrialState.CANCELLED]) == (5, 7), final
+    assert log.read_text().splitlines().count("start ") == 5
+    with open_store(db) as store:
+        cancelled = store.get_trials("r", [TrialState.CANCELLED])
+    assert {t.error["type"] for t in cancelled} == {"BeyondBudget"}

@@ -47,7 +47,7 @@ from hpo_service.space import CompiledSpace, ParamSpec, compile_space, hp
         ),
         (
             hp.pchoice("p", [(0.2, 1), (0.8, 2)]),
-            ParamSpec("p", "choice", weights=(0.2, 0.8)),
+            ParamSpec("p", "choice", weights=(0.2, 0.8), categorical=True),
         ),
     ],
 )
