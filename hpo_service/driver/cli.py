@@ -249,6 +249,7 @@ def start(
         local_workers=workers,
         worker_hint=f"`hpo-worker --study {study}` (with the same --db or HPO_DB), "
         "or pass --workers K",
+        override_flag="--override",
     )
     try:
         settings, created = open_driven_study(
@@ -382,7 +383,7 @@ def _failing_workers(local: LocalWorkers) -> Callable[[], str | None]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_with_store
 def status(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> None:
-    """Counts by state, live workers, lease ages and the best trial."""
+    """Counts by state, the workers running trials (lease ages) and the best trial."""
     summary = _output.status_summary(store, study)
     click.echo(
         _json.dumps(summary, indent=2) if as_json else _output.status_text(summary)

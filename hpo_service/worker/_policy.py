@@ -54,6 +54,7 @@ class ObjectivePolicy:
         if is_standard_library(module):
             return (
                 f"objective {reference!r} is in the standard library, which a worker "
-                "never runs unless started with --objective naming it"
+                f"never runs unless started with --objective={reference} or "
+                f"--allow-module={module}"
             )
         return None

@@ -127,3 +127,11 @@ def test_a_batch_does_not_repeat_its_own_points():
 def test_bad_values_are_refused(settings, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         tpe.suggest(SPACE, history_of(), np.random.default_rng(0), **settings)
+
+
+@pytest.mark.parametrize("algo", [tpe, motpe])
+def test_pending_changes_nothing_without_pending_points(algo):
+    """Sequentially (nothing pending) ``"pending"`` proposes exactly the default's
+    points, so one worker's runs stay bit for bit as they were."""
+    history = history_of(2 if algo is motpe else 1)
+    assert proposals(history, algo, avoid_repeats="pending") == proposals(history, algo)

@@ -7,6 +7,7 @@ file behind if it ran.
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -90,3 +91,19 @@ def test_allowed_objectives_run(store, db_url):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert store.count_by_state("s")[TrialState.DONE] == 2
+
+
+def test_a_standard_library_objective_is_refused_naming_both_ways_to_allow_it(
+    store, db_url
+):
+    """hyperopt's tutorial objective, math.sin: the refusal named --objective only,
+    while --allow-module=math (what the README shows) works too."""
+    make_study(store, "tut", "math:sin", [0.5])
+    refused = _worker(db_url, "--study", "tut")
+    assert refused.returncode == 3, refused.stderr
+    assert "--objective=math:sin" in refused.stderr
+    assert "--allow-module=math" in refused.stderr
+    assert store.get_trial("tut", 0).attempts == 0
+    done = _worker(db_url, "--study", "tut", "--allow-module=math", "--max-trials", "1")
+    assert done.returncode == 0, done.stderr
+    assert store.get_trial("tut", 0).result["loss"] == pytest.approx(math.sin(0.5))

@@ -89,7 +89,10 @@ def test_a_result_that_cannot_be_written_before_the_lease_ends_is_run_again(
 ):
     log = tmp_path / "ran.log"
     config = {"seconds": 0.5, "loss": 3.0, "log": str(log), "tag": "t0"}
-    make_study(store, "d", f"{OBJ}:sleeps", [config], lease_seconds=3)
+    # With the objective count known, the outcome is one write, so "its lease ended"
+    # is the worker's last try at it: lifting the limit then cannot let a retry of a
+    # second write land the first attempt's result after all.
+    make_study(store, "d", f"{OBJ}:sleeps", [config], lease_seconds=3, n_objectives=1)
     worker = _worker(db_url, "--study", "d", "--idle-timeout", "8")
     err = _Lines(worker.stderr)
     try:
