@@ -55,6 +55,7 @@ _WHAT = {
     "pruner_settings": "pruner settings",
     "objective_names": "objective names",
 }
+_PLURAL = {"algorithm settings", "pruner settings", "objective names"}
 _FLAGS = {
     "algorithm": "algo",
     "space_fingerprint": "space",
@@ -73,6 +74,7 @@ def open_study(
     given: dict[str, Any],
     *,
     override: bool = False,
+    override_flag: str = "override=True",
 ) -> tuple[StudySettings, bool]:
     """Create study ``name`` from ``given`` settings, or resume it.
 
@@ -86,6 +88,8 @@ def open_study(
         override: Accept a changed objective, space, pruner or objective names on
             resume. A changed algorithm is accepted without it (its settings are
             then those given, not the old algorithm's).
+        override_flag: How the refusal names ``override`` to the user (the CLI
+            passes ``"--override"``).
 
     Returns:
         The study's settings now in force, and whether the study was created.
@@ -116,6 +120,7 @@ def open_study(
         stored,
         _algorithm_change(name, stored, given),
         override=override,
+        override_flag=override_flag,
         finished=finished,
     )
     check_algorithm(merged)
@@ -195,7 +200,9 @@ def open_driven_study(
     try:
         if _exists(store, name):
             take_driver_lease(store, name, owner, seconds)
-        settings, created = open_study(store, name, given, override=override)
+        settings, created = open_study(
+            store, name, given, override=override, override_flag=options.override_flag
+        )
         if created:
             take_driver_lease(store, name, owner, seconds)
     except DriverLeaseError:
@@ -303,6 +310,7 @@ def _merge(
     given: dict[str, Any],
     *,
     override: bool,
+    override_flag: str,
     finished: int,
 ) -> StudySettings:
     changed = [key for key in IDENTITY_KEYS if _changes(key, stored, given)]
@@ -311,11 +319,10 @@ def _merge(
         shown = [
             k for k in changed if k != "pruner_settings" or "pruner" not in changed
         ]
-        what = ", ".join(_WHAT.get(key, key) for key in shown)
         details = "; ".join(_difference(key, stored, given) for key in shown)
         raise StudyMismatchError(
-            f"study {name!r} exists with a different {what} ({details}); use "
-            "another study name, or pass --override (override=True) to continue it "
+            f"study {name!r} exists with {_different(shown)} ({details}); use "
+            f"another study name, or pass {override_flag} to continue it "
             "with the new settings"
         )
     for key in changed:
@@ -433,6 +440,13 @@ def _check_objective_count(
         f"study {name!r} has {stored} objective(s), but "
         f"{count} objective names were given ({', '.join(given['objective_names'])})"
     )
+
+
+def _different(keys: list[str]) -> str:
+    """``a different objective, a different space and different objective names``."""
+    words = [_WHAT.get(key, key) for key in keys]
+    parts = [f"different {w}" if w in _PLURAL else f"a different {w}" for w in words]
+    return " and ".join([", ".join(parts[:-1]), parts[-1]] if parts[1:] else parts)
 
 
 def _difference(key: str, stored: StudySettings, given: dict[str, Any]) -> str:

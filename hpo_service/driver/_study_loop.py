@@ -69,6 +69,8 @@ class DriverOptions:
             (the command in backticks, prose outside them).
         idle_warning: Seconds queued trials may wait with no worker claiming any
             before the driver says so (and again every minute).
+        override_flag: How a refused resume names the override (``--override``
+            for ``hpo-driver``, ``override=True`` from Python).
     """
 
     owner: str = field(default_factory=lambda: default_owner("driver"))
@@ -79,6 +81,7 @@ class DriverOptions:
     local_workers: int = 0
     worker_hint: str = "`hpo-worker --db URL --study NAME`"
     idle_warning: float = 10.0
+    override_flag: str = "override=True"
 
 
 @dataclass

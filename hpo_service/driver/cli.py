@@ -249,6 +249,7 @@ def start(
         local_workers=workers,
         worker_hint=f"`hpo-worker --study {study}` (with the same --db or HPO_DB), "
         "or pass --workers K",
+        override_flag="--override",
     )
     try:
         settings, created = open_driven_study(

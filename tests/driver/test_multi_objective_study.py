@@ -149,8 +149,13 @@ def test_renaming_or_reordering_the_objectives_needs_override(store):
         stored = "objective names: stored ['error', 'latency']"
         with pytest.raises(
             StudyMismatchError, match=re.escape(f"{stored}, given {names}")
-        ):
+        ) as refused:
             new_study(store, "named", ref, objective_names=names)
+        message = str(refused.value)
+        assert "exists with different objective names (" in message
+        # the Python API names its own argument, not hpo-driver's flag
+        assert "pass override=True to continue" in message
+        assert "--override" not in message
     given = {
         "objective": ref,
         **space_settings(SPACE),

@@ -159,3 +159,20 @@ def test_an_in_process_store_is_refused_by_every_command(procs, db_url):
         assert run.returncode == 2, run.stderr
         assert "lives inside one process" in run.stderr, run.stderr
         assert "sqlite:///hpo.sqlite" in run.stderr
+
+
+def test_a_changed_study_names_the_override_flag_as_typed(procs, db):
+    from hpo_service.driver._study import open_study, space_settings
+    from hpo_service.store import open_store
+    from tests.e2e.objectives import space
+
+    given = {"objective": "tests.e2e.objectives:curve", "max_evals": 1}
+    with open_store(db) as store:
+        open_study(store, "s", {**given, **space_settings(space)})
+    run = procs.run(DRIVER, "start", "--db", db, "--study", "s", "--objective",
+                    "tests.e2e.objectives:quadratic", "--max-evals", "1")  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    message = " ".join(run.stderr.split())  # click wraps long lines
+    assert "exists with a different objective (objective: stored" in message
+    assert "or pass --override to continue it with the new settings" in message
+    assert "override=True" not in message
