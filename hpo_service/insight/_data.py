@@ -204,7 +204,8 @@ class StudyData:
 
     @classmethod
     def from_trials(cls, trials: TrialsView, name: str = "trials") -> StudyData:
-        """Convert a hyperopt-style ``Trials`` (or a ``StoreTrials``).
+        """Convert a hyperopt-style ``Trials`` (or a ``StoreTrials``), error trials
+        included (from ``_dynamic_trials``, as in a store).
 
         A ``StoreTrials`` is read from its store, with its space; an in-memory
         ``Trials`` has no space, so choices show as their indices (its objective
@@ -215,7 +216,9 @@ class StudyData:
             return cls.from_store(store, trials.study)
         names = getattr(trials, "objective_names", None)
         data = cls(name, settings={"objective_names": names} if names else None)
-        data.apply(_row_from_doc(doc) for doc in trials.trials)
+        # Every trial, as a store gives them: error trials are outside .trials.
+        docs = getattr(trials, "_dynamic_trials", None) or trials.trials
+        data.apply(_row_from_doc(doc) for doc in docs)
         return data
 
     def apply(self, rows: Iterable[TrialRow]) -> None:

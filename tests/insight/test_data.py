@@ -133,14 +133,18 @@ def test_hyperopt_trials_convert_with_losses_errors_and_times():
          rstate=np.random.default_rng(0), catch_eval_exceptions=True,
          show_progressbar=False)  # fmt: skip
     data = StudyData.from_trials(trials)
-    assert len(data.rows) == len(trials.trials)
+    # Every trial, error ones too (Trials keeps them in _dynamic_trials, outside
+    # trials.trials), as the same study read from a store shows them.
+    assert len(data.rows) == len(trials._dynamic_trials) > len(trials.trials)
     losses = [r.loss for r in data.sorted_rows()]
-    assert losses == [loss_or_none(t) for t in trials.trials]
+    assert losses == [loss_or_none(t) for t in trials._dynamic_trials]
     assert {p.label for p in data.params} == {"x", "c"}
     assert data.best_row().loss == pytest.approx(min(filter(None, losses)))
     assert all(isinstance(r.started_at, float) for r in data.sorted_rows())
     errors = [r for r in data.sorted_rows() if r.state == "error"]
+    assert len(errors) == len(trials._dynamic_trials) - len(trials.trials)
     assert all(r.error_type == "ValueError" for r in errors)  # where Trials keeps them
+    assert [g.type for g in failure_groups(data)] == ["ValueError"]
 
 
 def loss_or_none(doc):
