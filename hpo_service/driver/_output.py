@@ -405,7 +405,8 @@ def best_text(record: dict[str, Any]) -> str:
 
 
 def outcome_text(study: str, outcome: StudyOutcome) -> str:
-    """What ``hpo-driver start`` prints when the study ends."""
+    """What ``hpo-driver start`` prints when the study ends: its counts, and its best
+    trial (with none, :func:`no_success_text` is the error that says why)."""
     counts = outcome.counts
     done, failed = counts[TrialState.DONE], outcome.failed
     how = (
@@ -419,10 +420,7 @@ def outcome_text(study: str, outcome: StudyOutcome) -> str:
         f"{counts[TrialState.ERROR]} error, {counts[TrialState.CANCELLED]} cancelled"
     )
     if outcome.best is None:
-        if done - failed > 0:  # successes, none on the front: all infeasible
-            return head + "\nno feasible trial: the Pareto front is empty"
-        finished = sum(counts[state] for state in COUNTED_STATES)
-        return head + ("\nno trial succeeded" if finished else "\nno trial finished")
+        return head
     if isinstance((outcome.best.result or {}).get("loss"), list):
         return (
             head
