@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shlex
 import sys
 import time
 from typing import Any
@@ -10,8 +11,9 @@ from typing import Any
 import click
 
 from hpo_service.exceptions import ObjectiveImportError, StoreError, WorkerError
-from hpo_service.store import BaseTrialStore
+from hpo_service.store import BaseTrialStore, mask_url
 from hpo_service.store._cli_option import (
+    DEFAULT_DB,
     MissingStoreError,
     NumberRange,
     db_option,
@@ -164,8 +166,23 @@ def main(
         raise click.ClickException(
             f"{summary.failed} trial(s) ended in error, the last "
             f"{hyperopt_options['max_consecutive_failures']} in a row "
-            "(--max-consecutive-failures): see `hpo-driver trials --state error`"
+            f"(--max-consecutive-failures): see {_error_trials_command(db_url, study)}"
         )
+
+
+def _error_trials_command(db_url: str, study: str | None) -> str:
+    """The ``hpo-driver trials`` command that lists the error trials: ``--db`` when
+    not the default (masked), ``--study`` (``NAME`` for a worker of any study)."""
+    command = "hpo-driver trials"
+    if db_url != DEFAULT_DB:
+        command += " --db " + shlex.quote(mask_url(db_url))
+    command += " --study " + (shlex.quote(study) if study else "NAME")
+    text = f"`{command} --state error`"
+    if not study:
+        text += " (NAME: the study)"
+    if mask_url(db_url) != db_url:
+        text += " (the command shows *** in place of the password)"
+    return text
 
 
 def _open_store(db_url: str, idle_timeout: float | None) -> BaseTrialStore | None:
