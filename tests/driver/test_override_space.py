@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from hpo_service import StoreTrials, fmin, hp, rand
 from hpo_service.driver._study import open_study, space_settings
 from hpo_service.driver._warm_start import enqueue
@@ -49,7 +51,8 @@ def test_only_new_space_configs_run_after_an_override(db_url):
     trials = StoreTrials(db_url, study="o", workers=1)
     fmin(quadratic, OLD, algo=rand.suggest, max_evals=2, trials=trials,
          show_progressbar=False)  # fmt: skip
-    trials.enqueue([{"x": -4.0, "y": 1}, {"x": -3.0, "y": 0}])
+    with pytest.warns(UserWarning, match="finished its budget"):  # fmin: more budget
+        trials.enqueue([{"x": -4.0, "y": 1}, {"x": -3.0, "y": 0}])
     trials.close()
     resumed = StoreTrials(db_url, study="o", workers=1, override=True)
     fmin(quadratic, NEW, algo=rand.suggest, max_evals=5, trials=resumed,

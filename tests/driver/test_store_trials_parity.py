@@ -98,7 +98,8 @@ def test_mix_and_hand_made_trial_docs_on_the_store_path(trials):
     tids = trials.new_trial_ids(1)
     misc = {"tid": tids[0], "idxs": {"x": tids}, "vals": {"x": [1.25]}}
     docs = trials.new_trial_docs(tids, [None], [{"status": "new"}], [misc])
-    assert trials.insert_trial_docs(docs) == tids
+    with pytest.warns(UserWarning, match="finished its budget"):  # fmin: more budget
+        assert trials.insert_trial_docs(docs) == tids
     # hyperopt's method spelling, positional as in hyperopt's Trials.fmin
     trials.fmin(objectives.quadratic, {"x": X}, algo, 4, show_progressbar=False)
     assert trials.store.get_trial("p", tids[0]).result["loss"] == (1.25 - 3) ** 2

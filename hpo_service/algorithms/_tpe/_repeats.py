@@ -12,7 +12,9 @@ other candidates, the one that costs the least in the group's ``log l - log g``
 score (for independent groups the point's score is the sum over groups, so this is the
 cheapest single change) and makes the point a non-repeat. Groups whose choices
 activate other parameters are left as they are, and when no single change helps the
-best candidate stays (the rule never fails a suggestion).
+best candidate stays (the rule never fails a suggestion). The pending points are the
+constant liar's (the pending trials and the earlier points of the same call), so with
+``constant_liar=False`` only ``"all"``'s finished trials are avoided.
 
 There is no such rule in hyperopt's or Optuna's TPE; see ``benchmarks/README.md``
 (multi-objective, ``tree``) for what it was measured against.
