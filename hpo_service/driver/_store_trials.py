@@ -29,7 +29,7 @@ from hpo_service.exceptions import StudyNotFoundError, TrialNotFoundError
 from hpo_service.fmin import as_generator, best_of, check_stop_rules
 from hpo_service.objective._reference import reference_of
 from hpo_service.space import compile_space
-from hpo_service.store import BaseTrialStore, Trial, TrialState, open_store
+from hpo_service.store import BaseTrialStore, NewTrial, Trial, TrialState, open_store
 from hpo_service.store._url import is_process_local
 from hpo_service.trials import (
     JOB_STATE_CANCEL,
@@ -327,11 +327,12 @@ class StoreTrials(TrialsView):
                 objective=given["objective"],
             ),
         )
-        settings, created = open_driven_study(
+        points = self._point_trials(space, points_to_evaluate or [])  # before writes
+        settings, _ = open_driven_study(
             self.store, self.study, given, override=self.override, options=options
         )
-        if created and points_to_evaluate:
-            self._insert_points(space, points_to_evaluate)
+        if points and not any(self.store.count_by_state(self.study).values()):
+            self.store.insert_trials(self.study, points)  # as Trials(): when empty
         self._labels = None
         early = _early_stopper(self, early_stop_fn) if early_stop_fn else None
         workers = LocalWorkers(
@@ -352,9 +353,16 @@ class StoreTrials(TrialsView):
         signals.redeliver()  # terminated: end as the signal would have, cleaned up
         return best_of(self, space, return_argmin=return_argmin)
 
-    def _insert_points(self, space: Any, points: Sequence[Mapping[str, Any]]) -> None:
+    def _point_trials(
+        self, space: Any, points: Sequence[Mapping[str, Any]]
+    ) -> list[NewTrial]:
+        """The trials for ``points_to_evaluate``, each checked against the space.
+
+        Raises:
+            SpaceError: A point does not fit the space.
+        """
         suggester = Suggester(space, resolve("rand"))
-        self.store.insert_trials(self.study, [suggester.trial_for(p) for p in points])
+        return [suggester.trial_for(p) for p in points]
 
     def _doc(self, trial: Trial) -> dict[str, Any]:
         error = None

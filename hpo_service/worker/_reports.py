@@ -51,8 +51,9 @@ FLUSH_SECONDS = 1.0
 """Longest time a worker keeps reports before writing them to the store."""
 
 REFRESH_SECONDS = 0.25
-"""Longest time a pruner goes without reading newly finished trials (except at a
-rung, where ASHA reads them every time)."""
+"""Longest time a pruner goes without reading newly finished trials (except at an
+attempt's first report, which always reads them, so no trial that finished before the
+attempt began is missed, and at a rung, where ASHA reads them every time)."""
 
 
 # ---- the child's side ----------------------------------------------------------------
@@ -132,6 +133,8 @@ class StudyPruning:
         self,
         progress: TrialProgress,
         before_read: Callable[[], object] | None = None,
+        *,
+        refresh: bool = False,
     ) -> bool:
         """The pruner's decision for the attempt ``progress`` at its newest report.
 
@@ -139,10 +142,13 @@ class StudyPruning:
             progress: The attempt's reports so far.
             before_read: Called before the other trials' reports are read (the
                 worker writes this trial's pending reports there).
+            refresh: Read the newly finished trials even if the last read is
+                younger than the refresh interval (an attempt's first report).
         """
         if isinstance(self.pruner, NopPruner):
             return False
-        if time.monotonic() - self._refreshed_at >= self._refresh_seconds:
+        stale = time.monotonic() - self._refreshed_at >= self._refresh_seconds
+        if refresh or stale:
             self.refresh()
 
         def running() -> dict[int, dict[int, float]]:
@@ -209,6 +215,7 @@ class ReportHandler:
         self._progress = TrialProgress(trial.tid)
         self._pending: list[tuple[int, float]] = []
         self._flushed_at = -math.inf
+        self._judged = False  # the first decision reads every finished trial
         self._name = f"{trial.study}/{trial.tid}"
 
     def __call__(self, frame: dict[str, Any]) -> dict[str, Any]:
@@ -256,7 +263,10 @@ class ReportHandler:
 
     def _judge(self, name: str) -> bool:
         try:
-            prune = self._pruning.should_prune(self._progress, self.flush)
+            prune = self._pruning.should_prune(
+                self._progress, self.flush, refresh=not self._judged
+            )
+            self._judged = True
         except ConnectionError as e:
             self._log.warning(
                 "trial %s: cannot judge it (store unreachable): %s", name, e

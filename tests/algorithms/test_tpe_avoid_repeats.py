@@ -64,12 +64,22 @@ def test_a_proposal_never_repeats_a_pending_point(algo):
     history = history_of(2 if algo is motpe else 1)
     pending = [{**FAVOURITE, "x": 0.5}]
     history.set_pending(pending)
-    plain = proposals(history, algo)
+    plain = proposals(history, algo, avoid_repeats="none")
     assert sum(repeats(p, pending) for p in plain) >= 10  # TPE alone repeats it
     avoiding = proposals(history, algo, avoid_repeats="pending")
     assert not any(repeats(p, pending) for p in avoiding)
     # the cheapest change keeps most proposals near the good region
     assert sum(p["depth"] == 3 for p in avoiding) >= 20
+
+
+def test_motpe_avoids_pending_repeats_by_default_and_tpe_does_not():
+    pending = [{**FAVOURITE, "x": 0.5}]
+    several = history_of(2)
+    several.set_pending(pending)
+    assert not any(repeats(p, pending) for p in proposals(several, motpe))
+    one = history_of(1)
+    one.set_pending(pending)
+    assert sum(repeats(p, pending) for p in proposals(one, tpe)) >= 10
 
 
 def test_all_counts_finished_trials_and_pending_counts_only_pending():

@@ -188,3 +188,21 @@ def test_status_says_how_many_done_trials_are_infeasible(store):
     assert "of the done trials, 2 infeasible (break a constraint)" in status_text(
         summary
     )
+
+
+def test_points_to_evaluate_run_whenever_the_study_has_no_trials(trials):
+    """As with Trials(): the points run first whenever the trials are empty, also in
+    a study an earlier run created without a trial (here one stopped by its timeout
+    at once). A point outside the space is refused before anything is written (on a
+    store the points must fit the space, as for enqueue)."""
+    space = {"x": X}
+    with pytest.raises(ValueError, match=r"x=5\.0"):
+        fmin(objectives.quadratic, space, max_evals=2, trials=trials,
+             points_to_evaluate=[{"x": 5.0}], show_progressbar=False)  # fmt: skip
+    assert trials.store.list_studies() == []
+    fmin(objectives.quadratic, space, max_evals=1, trials=trials, timeout=1e-6,
+         return_argmin=False, show_progressbar=False)  # fmt: skip
+    assert trials.store.get_trials("p") == []
+    fmin(objectives.quadratic, space, max_evals=2, trials=trials,
+         points_to_evaluate=[{"x": 0.5}], show_progressbar=False)  # fmt: skip
+    assert trials.store.get_trial("p", 0).params == {"x": 0.5}

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from hpo_service.algorithms.pruners import ASHAPruner, TrialProgress
+from hpo_service.algorithms.pruners import ASHAPruner, MedianPruner, TrialProgress
 from hpo_service.exceptions import WorkerError
 from hpo_service.store import TrialState, open_store
 from hpo_service.worker import run_worker
@@ -145,6 +145,38 @@ def test_pruning_learns_finished_trials_incrementally(store):
     third = store.claim("w", 60.0, study="i")
     store.report("i", third.tid, third.token, 1, 0.05)
     assert not pruning.should_prune(TrialProgress(third.tid, {1: 0.05}))
+
+
+def test_an_attempt_sees_every_trial_finished_before_it(store):
+    """A worker's pruner reads finished trials at most every refresh interval, but an
+    attempt's first report always reads them: a trial that finished before this one
+    started (here by the same worker, a moment ago) is never missed, as in process."""
+    make_study(store, "m", CURVE, [{}] * 2)
+    pruning = StudyPruning(
+        store, "m", MedianPruner(n_startup_trials=1), refresh_seconds=3600
+    )
+    pruning.refresh()  # read while nothing had finished
+    first = store.claim("w", 60.0, study="m")
+    store.report("m", first.tid, first.token, 1, 0.1)
+    store.complete("m", first.tid, first.token, {"loss": 0.1})
+    second = store.claim("w", 60.0, study="m")
+    lease = Lease("m", second.tid, second.token, 60.0)
+    handler = ReportHandler(second, pruning, lease, lambda what, fn: fn())
+    assert handler({"kind": "report", "step": 1, "value": 5.0})["prune"] is True
+
+
+def test_a_worker_prunes_after_its_own_finished_trial(store):
+    # One worker, trials of a few milliseconds: the second and third trials start
+    # well within the refresh interval of the first one's end; the median pruner
+    # (one startup trial) must compare them with it, as fmin with Trials() does.
+    configs = [{"level": 0.0, "steps": 4}, {"level": 5.0}, {"level": 6.0}]
+    settings = {"pruner": "median", "pruner_settings": {"n_startup_trials": 1}}
+    make_study(store, "w1", CURVE, configs, **settings)
+    summary = run_worker(store, study="w1", idle_timeout=0)
+    assert (summary.done, summary.pruned) == (1, 2)
+    trials = store.get_trials("w1")
+    assert [t.state for t in trials] == [TrialState.DONE] + [TrialState.PRUNED] * 2
+    assert [t.intermediate for t in trials[1:]] == [{0: 6.0}, {0: 7.0}]
 
 
 def test_reports_are_written_in_batches(store):
