@@ -11,12 +11,13 @@ from typing import Any
 import click
 
 from hpo_service.exceptions import ObjectiveImportError, StoreError, WorkerError
-from hpo_service.store import BaseTrialStore, mask_url
+from hpo_service.store import BaseTrialStore
 from hpo_service.store._cli_option import (
-    DEFAULT_DB,
     MissingStoreError,
     NumberRange,
+    db_flag,
     db_option,
+    masked_note,
     open_store_for_cli,
 )
 from hpo_service.worker._hyperopt_options import hyperopt_worker_options
@@ -173,16 +174,11 @@ def main(
 def _error_trials_command(db_url: str, study: str | None) -> str:
     """The ``hpo-driver trials`` command that lists the error trials: ``--db`` when
     not the default (masked), ``--study`` (``NAME`` for a worker of any study)."""
-    command = "hpo-driver trials"
-    if db_url != DEFAULT_DB:
-        command += " --db " + shlex.quote(mask_url(db_url))
-    command += " --study " + (shlex.quote(study) if study else "NAME")
-    text = f"`{command} --state error`"
+    name = shlex.quote(study) if study else "NAME"
+    text = f"`hpo-driver trials{db_flag(db_url)} --study {name} --state error`"
     if not study:
         text += " (NAME: the study)"
-    if mask_url(db_url) != db_url:
-        text += " (the command shows *** in place of the password)"
-    return text
+    return text + masked_note(db_url)
 
 
 def _open_store(db_url: str, idle_timeout: float | None) -> BaseTrialStore | None:
