@@ -7,6 +7,7 @@ import pytest
 
 from hpo_service import STATUS_FAIL, STATUS_OK, Trials, fmin, hp, plotting, tpe
 from hpo_service.exceptions import AllTrialsFailed
+from tests.helpers.pruned_search import pruned_search
 
 matplotlib = pytest.importorskip("matplotlib")  # the dashboard extra
 matplotlib.use("Agg")
@@ -217,19 +218,7 @@ def test_history_draws_pruned_trials_in_their_own_colour(capsys):
     (a pruner's search, or `hpo-driver start --pruner ...` read by URL): they are
     drawn at their last reported value, in the report's orange; the best line stays
     that of the completed trials."""
-    from hpo_service import TrialPruned, report
-
-    def stepped(config):
-        for step in range(1, 10):
-            report(config["x"] + 1.0 / step, step=step)
-            if step == 2 and config["x"] > 0:
-                raise TrialPruned()
-        return config["x"]
-
-    trials = Trials()
-    fmin(stepped, {"x": hp.uniform("x", -1, 1)}, algo=tpe.suggest,
-         max_evals=12, trials=trials, rstate=np.random.default_rng(0),
-         show_progressbar=False)  # fmt: skip
+    trials = pruned_search(tpe.suggest, max_evals=12, steps=9)
     statuses = trials.statuses()
     assert "pruned" in statuses and STATUS_OK in statuses
     plt.figure()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import shlex
 from typing import TYPE_CHECKING, Any
 
 from hpo_service.algorithms.pruners import describe_pruner
@@ -19,6 +20,7 @@ from hpo_service.objective._result import (
     violation_of,
 )
 from hpo_service.store import BaseTrialStore, Trial, TrialState
+from hpo_service.store._cli_option import DEFAULT_DB, db_flag, masked_note
 
 if TYPE_CHECKING:
     from hpo_service.driver._study_loop import StudyOutcome
@@ -405,7 +407,8 @@ def best_text(record: dict[str, Any]) -> str:
 
 
 def outcome_text(study: str, outcome: StudyOutcome) -> str:
-    """What ``hpo-driver start`` prints when the study ends."""
+    """What ``hpo-driver start`` prints when the study ends: its counts, and its best
+    trial (with none, :func:`no_success_text` is the error that says why)."""
     counts = outcome.counts
     done, failed = counts[TrialState.DONE], outcome.failed
     how = (
@@ -419,10 +422,7 @@ def outcome_text(study: str, outcome: StudyOutcome) -> str:
         f"{counts[TrialState.ERROR]} error, {counts[TrialState.CANCELLED]} cancelled"
     )
     if outcome.best is None:
-        if done - failed > 0:  # successes, none on the front: all infeasible
-            return head + "\nno feasible trial: the Pareto front is empty"
-        finished = sum(counts[state] for state in COUNTED_STATES)
-        return head + ("\nno trial succeeded" if finished else "\nno trial finished")
+        return head
     if isinstance((outcome.best.result or {}).get("loss"), list):
         return (
             head
@@ -432,20 +432,20 @@ def outcome_text(study: str, outcome: StudyOutcome) -> str:
     return head + "\n" + best_text(trial_record(outcome.best))
 
 
-def no_success_text(study: str, outcome: StudyOutcome) -> str:
+def no_success_text(study: str, outcome: StudyOutcome, db_url: str = DEFAULT_DB) -> str:
     """Why no trial succeeded (or none feasibly), with the commands that list the
-    failures."""
+    failures (naming ``db_url`` unless it is the default store, masked)."""
     counts = outcome.counts
     reasons = []
+    trials = f"hpo-driver trials{db_flag(db_url)} --study {shlex.quote(study)}"
     if outcome.failed:
         reasons.append(
-            f"{outcome.failed} returned status 'fail' (see `hpo-driver trials "
-            f"--study {study} --status fail`)"
+            f"{outcome.failed} returned status 'fail' (see `{trials} --status fail`)"
         )
     if counts[TrialState.ERROR]:
         reasons.append(
-            f"{counts[TrialState.ERROR]} failed with an error (see `hpo-driver "
-            f"trials --study {study} --state error`)"
+            f"{counts[TrialState.ERROR]} failed with an error (see `{trials} "
+            "--state error`)"
         )
     if counts[TrialState.PRUNED]:
         reasons.append(f"{counts[TrialState.PRUNED]} were pruned")
@@ -453,8 +453,8 @@ def no_success_text(study: str, outcome: StudyOutcome) -> str:
     if succeeded > 0:  # only with constraints: no success is feasible
         reasons.insert(
             0,
-            f"{succeeded} succeeded but violate their constraints (see `hpo-driver "
-            f"trials --study {study} --state done`)",
+            f"{succeeded} succeeded but violate their constraints (see `{trials} "
+            "--state done`)",
         )
     if not reasons and outcome.reason != "cancelled":
         return _nothing_finished_text(study, outcome)
@@ -466,7 +466,9 @@ def no_success_text(study: str, outcome: StudyOutcome) -> str:
             f"study {study!r} was cancelled before any trial succeeded; "
             f"`hpo-driver start --study {study}` resumes it"
         )
-    return text + (": " + "; ".join(reasons) if reasons else "")
+    if reasons:
+        text += ": " + "; ".join(reasons) + masked_note(db_url)
+    return text
 
 
 def _nothing_finished_text(study: str, outcome: StudyOutcome) -> str:

@@ -204,7 +204,8 @@ class Driver:
             self.store.heartbeat(self.name, trial.tid, trial.token or "", _CUT_LEASE)
         if dead:
             time.sleep(2 * _CUT_LEASE)
-            self._requeue_expired()
+            why = f"requeued at once: its worker (local worker {pid}) died"
+            self._requeue_expired({trial.tid: why for trial in dead})
 
     def counts(self) -> dict[TrialState, int]:
         """Trials in each state, as last read from the store."""
@@ -335,12 +336,15 @@ class Driver:
         self._last_done[what] = now
         return True
 
-    def _requeue_expired(self) -> None:
+    def _requeue_expired(self, reasons: dict[int, str] | None = None) -> None:
+        """Requeue the trials whose lease expired; ``reasons``: what to say instead
+        of "lease expired, requeued" for some of them (by tid)."""
         report = self.store.requeue_expired(
             max_attempts=self.settings.max_attempts, study=self.name
         )
         for study, tid in report.requeued:
-            _logger.warning("study %r: trial %s lease expired, requeued", study, tid)
+            why = (reasons or {}).get(tid, "lease expired, requeued")
+            _logger.warning("study %r: trial %s %s", study, tid, why)
         for study, tid in report.failed:
             _logger.error(
                 "study %r: trial %s quarantined after %s attempts",

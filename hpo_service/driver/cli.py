@@ -288,7 +288,7 @@ def start(
     if signals.received is not None:
         click.echo(_output.resume_hint(study, f"stopped by {signals.name}"), err=True)
         sys.exit(128 + signals.received)
-    _report_outcome(study, outcome)
+    _report_outcome(study, outcome, db_url)
 
 
 def _stored_settings(store: BaseTrialStore, study: str) -> StudySettings | None:
@@ -326,11 +326,11 @@ def _stored_pruner(settings: StudySettings | None) -> tuple[str, dict[str, Any]]
     return None if settings is None else (settings.pruner, settings.pruner_settings)
 
 
-def _report_outcome(study: str, outcome: Any) -> None:
+def _report_outcome(study: str, outcome: Any, db_url: str) -> None:
     """Print how the study ended; exit 1 if no trial succeeded."""
     click.echo(_output.outcome_text(study, outcome))
     if outcome.best is None:
-        raise click.ClickException(_output.no_success_text(study, outcome))
+        raise click.ClickException(_output.no_success_text(study, outcome, db_url))
 
 
 def _given_space(given: dict[str, Any], space_ref: str | None) -> Any:

@@ -153,6 +153,7 @@ def _record(p: Any) -> dict[str, Any]:
 
 
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+_WILDCARDS = ("0.0.0.0", "::", "")
 
 
 @click.command()
@@ -195,14 +196,38 @@ def dashboard(
                 raise click.ClickException(str(e)) from e
         sock = _bind(host, port)
         _warn_exposure(host, port, allow_hosts)
-        shown = "localhost" if host in _LOCAL_HOSTS else host
-        click.echo(f"dashboard on http://{shown}:{port}/ (Ctrl+C stops it)", err=True)
+        click.echo(_address_text(host, port, allow_hosts), err=True)
         app = create_app(store, study=study, allowed_hosts=allowed)
         config = uvicorn.Config(app, host=host, port=port, log_level="warning")
         with sock:
             uvicorn.Server(config).run(sockets=[sock])
     finally:
         store.close()
+
+
+def _address_text(host: str, port: int, allow_hosts: tuple[str, ...]) -> str:
+    """Where a browser opens the dashboard: on a wildcard ``--host`` (all
+    interfaces) ``localhost`` here, and the ``--allow-host`` names (or, with '*',
+    this machine's name) from elsewhere; never the unopenable ``0.0.0.0``."""
+    if host not in _WILDCARDS:
+        shown = "localhost" if host in _LOCAL_HOSTS else _url_host(host)
+        return f"dashboard on http://{shown}:{port}/ (Ctrl+C stops it)"
+    names = [n for n in allow_hosts if n != "*"]
+    if not names and "*" in allow_hosts:
+        names = [socket.gethostname()]
+    text = (
+        f"dashboard listens on all interfaces (--host {host}, port {port}): open "
+        f"http://localhost:{port}/ on this machine"
+    )
+    if names:
+        others = " or ".join(f"http://{_url_host(n)}:{port}/" for n in names)
+        text += f", or {others} from elsewhere"
+    return text + " (Ctrl+C stops it)"
+
+
+def _url_host(name: str) -> str:
+    """``name`` as a URL's host: an IPv6 address in brackets."""
+    return f"[{name.strip('[]')}]" if ":" in name else name
 
 
 def _warn_exposure(host: str, port: int, allow_hosts: tuple[str, ...]) -> None:
@@ -214,10 +239,11 @@ def _warn_exposure(host: str, port: int, allow_hosts: tuple[str, ...]) -> None:
             f"{port} can read every study in the store (no authentication)",
             err=True,
         )
-    if host in ("0.0.0.0", "::") and not allow_hosts:
+    if host in _WILDCARDS and not allow_hosts:
         click.echo(
             "note: requests are answered only when they name this machine as "
-            "localhost; give its name or address with --allow-host NAME",
+            "localhost; to open it from elsewhere, give its name or address with "
+            f"--allow-host (e.g. --allow-host {socket.gethostname()})",
             err=True,
         )
 
@@ -257,7 +283,7 @@ def _allowed_hosts(host: str, extra: tuple[str, ...]) -> list[str]:
     wildcard), and ``--allow-host`` values (IPv6 addresses get their brackets)."""
     from hpo_service.insight._dashboard import LOCAL_HOSTS
 
-    names = [*LOCAL_HOSTS, *([] if host in ("0.0.0.0", "::", "") else [host]), *extra]
+    names = [*LOCAL_HOSTS, *([] if host in _WILDCARDS else [host]), *extra]
     if "*" in names:
         return ["*"]
     out = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
 from typing import Any
 
 import click
@@ -28,6 +29,22 @@ from hpo_service.store._url import (
 )
 
 DEFAULT_DB = "sqlite:///hpo.sqlite"
+
+
+def db_flag(db_url: str) -> str:
+    """``" --db URL"`` for a command shown to paste (the URL masked and shell-quoted),
+    or ``""`` for the default store; a masked URL adds a note after the command."""
+    if db_url == DEFAULT_DB:
+        return ""
+    return " --db " + shlex.quote(mask_url(db_url))
+
+
+def masked_note(db_url: str) -> str:
+    """``" (the command shows *** in place of the password)"`` when ``db_url`` has a
+    secret that :func:`db_flag` masks, else ``""``."""
+    masked = mask_url(db_url) != db_url
+    return " (the command shows *** in place of the password)" if masked else ""
+
 
 db_option = click.option(
     "--db",

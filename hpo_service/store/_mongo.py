@@ -326,7 +326,13 @@ _MOCK_GUARD = threading.Lock()
 
 
 def _mock_server(name: str) -> tuple[Any, threading.RLock]:
-    import mongomock
+    try:
+        import mongomock
+    except ImportError as e:  # in the `test` extra, not a runtime dependency
+        raise ImportError(
+            "`mongomock://` URLs need mongomock, in the test extra: "
+            'pip install "hpo-service[test]" (or pip install mongomock)'
+        ) from e
 
     with _MOCK_GUARD:
         if name not in _MOCK_SERVERS:
@@ -345,6 +351,7 @@ def open_mongomock(url: str, **options: Any) -> MongoTrialStore:
 
     Raises:
         ValueError: The URL is malformed or an option is unknown.
+        ImportError: mongomock (the ``test`` extra) is not installed.
     """
     name, database = parse_mongomock_url(url)
     database = options.pop("database", None) or database or DEFAULT_DATABASE

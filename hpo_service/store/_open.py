@@ -22,7 +22,8 @@ def open_store(url: str, **options: Any) -> BaseTrialStore:
             (the database ``db``) or ``mongomock://[name][/database]``. A MongoDB URL
             goes to :class:`pymongo.MongoClient` unchanged (auth, TLS, replica sets);
             the database defaults to ``"hpo"``. ``mongomock://name`` is an in-memory
-            server shared by every store opened with that name in this process.
+            server shared by every store opened with that name in this process
+            (it needs mongomock, in the ``test`` extra).
         **options: Backend options. Every backend takes ``retry_timeout`` (seconds
             of transient errors retried before giving up, default 30). SQLite takes
             ``busy_timeout`` (seconds a write waits for the lock, default 5). MongoDB
@@ -42,6 +43,7 @@ def open_store(url: str, **options: Any) -> BaseTrialStore:
         StoreConnectionError: The store cannot be reached within the timeout (for
             SQLite: the database's directory does not exist or cannot be opened).
         StoreNotFoundError: ``create=False`` and the SQLite database is missing.
+        ImportError: A ``mongomock://`` URL without mongomock installed.
     """
     scheme, _ = split_scheme(url)
     if scheme == "sqlite":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shlex
 import sys
 import time
 from typing import Any
@@ -14,7 +15,9 @@ from hpo_service.store import BaseTrialStore
 from hpo_service.store._cli_option import (
     MissingStoreError,
     NumberRange,
+    db_flag,
     db_option,
+    masked_note,
     open_store_for_cli,
 )
 from hpo_service.worker._hyperopt_options import hyperopt_worker_options
@@ -164,8 +167,18 @@ def main(
         raise click.ClickException(
             f"{summary.failed} trial(s) ended in error, the last "
             f"{hyperopt_options['max_consecutive_failures']} in a row "
-            "(--max-consecutive-failures): see `hpo-driver trials --state error`"
+            f"(--max-consecutive-failures): see {_error_trials_command(db_url, study)}"
         )
+
+
+def _error_trials_command(db_url: str, study: str | None) -> str:
+    """The ``hpo-driver trials`` command that lists the error trials: ``--db`` when
+    not the default (masked), ``--study`` (``NAME`` for a worker of any study)."""
+    name = shlex.quote(study) if study else "NAME"
+    text = f"`hpo-driver trials{db_flag(db_url)} --study {name} --state error`"
+    if not study:
+        text += " (NAME: the study)"
+    return text + masked_note(db_url)
 
 
 def _open_store(db_url: str, idle_timeout: float | None) -> BaseTrialStore | None:

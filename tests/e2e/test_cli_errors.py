@@ -176,3 +176,38 @@ def test_a_changed_study_names_the_override_flag_as_typed(procs, db):
     assert "exists with a different objective (objective: stored" in message
     assert "or pass --override to continue it with the new settings" in message
     assert "override=True" not in message
+
+
+def test_a_worker_stopped_by_failures_names_the_command_that_lists_them(
+    procs, tmp_path
+):
+    from hpo_service.store import open_store
+    from tests.worker.conftest import OBJ, make_study
+
+    with open_store(f"sqlite:///{tmp_path / 'hpo.sqlite'}") as store:
+        make_study(store, "bad", f"{OBJ}:dispatch", [{"call": "raises"}] * 4)
+    limit = ("--max-consecutive-failures", "2", "--idle-timeout", "5")
+    default = procs.run_in(tmp_path, WORKER, "--study", "bad", *limit)
+    assert default.returncode == 1, default.stderr
+    assert "see `hpo-driver trials --study bad --state error`" in default.stderr
+    elsewhere = procs.run(WORKER, "--db", f"sqlite:///{tmp_path / 'hpo.sqlite'}",
+                          "--study", "bad", *limit)  # fmt: skip
+    assert elsewhere.returncode == 1, elsewhere.stderr
+    command = (
+        f"see `hpo-driver trials --db sqlite:///{tmp_path / 'hpo.sqlite'} --study "
+        "bad --state error`"
+    )
+    assert command in " ".join(elsewhere.stderr.split())
+
+
+def test_the_failures_command_masks_the_store_password():
+    from hpo_service.worker.cli import _error_trials_command
+
+    command = _error_trials_command("mongodb://u:secret@db:27017/hpo", "my study")
+    assert command == (
+        "`hpo-driver trials --db 'mongodb://u:***@db:27017/hpo' --study 'my study' "
+        "--state error` (the command shows *** in place of the password)"
+    )
+    assert _error_trials_command("sqlite:///hpo.sqlite", None) == (
+        "`hpo-driver trials --study NAME --state error` (NAME: the study)"
+    )

@@ -205,6 +205,11 @@ def test_a_sigkilled_local_worker_is_replaced_and_its_trial_requeued_at_once(
     _, err = driver.communicate(timeout=180)
     assert driver.returncode == 0, err
     assert f"local worker {victim} was killed by SIGKILL" in err
+    assert (
+        f"study 's': trial {trial.tid} requeued at once: its worker (local worker "
+        f"{victim}) died"
+    ) in err
+    assert "lease expired" not in err  # its 600 s lease had not
     with open_store(db) as store:
         again = store.get_trial("s", trial.tid)
         assert store.count_by_state("s")[TrialState.DONE] == 8

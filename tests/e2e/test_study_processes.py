@@ -158,8 +158,15 @@ def test_a_study_where_every_trial_failed_exits_non_zero(procs, tmp_path):
         "--space", "tests.e2e.objectives:space", "--workers", "1", "--no-progress",
     )  # fmt: skip
     assert run.returncode == 1
-    assert "no trial succeeded" in run.stdout
-    assert "no trial of study 'f' succeeded" in run.stderr
+    assert "study 'f' finished (max_evals): 0 done, 0 failed" in run.stdout
+    assert "Error: no trial of study 'f' succeeded" in run.stderr
+    assert (run.stdout + run.stderr).count("succeeded") == 1  # said once
+    # the command to paste names the store, which is not the default one
+    hint = f"hpo-driver trials --db {db} --study f --state error"
+    assert f"(see `{hint}`)" in " ".join(run.stderr.split())
+    listed = procs.run(DRIVER, *hint.split()[1:], "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.count('"tid"') == 3
     assert counts(db, "f")[TrialState.ERROR] == 3
 
 

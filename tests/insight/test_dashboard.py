@@ -155,11 +155,19 @@ def test_dashboard_refuses_an_unknown_study_and_warns_on_other_interfaces(tmp_pa
     )  # fmt: skip
     assert run.returncode == 1 and "nope" in run.stderr
     assert "Traceback" not in run.stderr
-    server = start("dashboard", "--db", db, "--host", "0.0.0.0",
-                   "--port", str(free_port()))  # fmt: skip
+    port = free_port()
+    server = start("dashboard", "--db", db, "--host", "0.0.0.0", "--port", str(port),
+                   "--allow-host", "studies.lab")  # fmt: skip
     try:
         line = server.stderr.readline()
         assert "warning" in line and "0.0.0.0" in line
+        address = server.stderr.readline()  # an address a browser can open
+        assert "http://0.0.0.0" not in address
+        assert (
+            f"dashboard listens on all interfaces (--host 0.0.0.0, port {port}): open "
+            f"http://localhost:{port}/ on this machine, or http://studies.lab:{port}/"
+        ) in address
+        wait_for(lambda: up(f"http://localhost:{port}/"), what="dashboard up")
     finally:
         stop(server)
 

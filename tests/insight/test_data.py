@@ -26,6 +26,7 @@ from hpo_service.insight._params import params_from_space_document
 from hpo_service.insight._report import summary_html
 from hpo_service.space import to_document
 from hpo_service.store import NewTrial, open_store
+from tests.helpers.pruned_search import pruned_search
 
 
 def brute_force_front(points):
@@ -342,19 +343,7 @@ def test_pruned_trials_of_an_in_memory_trials_reach_the_report_as_pruned():
     """A pruner's search in process: its pruned trials were rows in state "done"
     with no loss and no reports, so the report drew no orange crosses and no
     intermediate curves for them; now they read as a store's pruned trials do."""
-    from hpo_service import TrialPruned, report
-
-    def stepped(config):
-        for step in range(1, 6):
-            report(config["x"] + 1.0 / step, step=step)
-            if step == 2 and config["x"] > 0:
-                raise TrialPruned()
-        return config["x"]
-
-    trials = Trials()
-    fmin(stepped, {"x": hp.uniform("x", -1, 1)}, algo=rand.suggest,
-         max_evals=10, trials=trials, rstate=np.random.default_rng(0),
-         show_progressbar=False)  # fmt: skip
+    trials = pruned_search(rand.suggest, max_evals=10, steps=5)
     data = StudyData.from_trials(trials)
     pruned = [r for r in data.sorted_rows() if r.state == "pruned"]
     assert len(pruned) == trials.statuses().count("pruned") > 0

@@ -377,3 +377,27 @@ def test_servers_older_than_4_2_are_refused() -> None:
     check_version({"maxWireVersion": 8}, "mongodb://db")
     with pytest.raises(StoreConnectionError, match=r"4\.2 or later.*wire version 7"):
         check_version({"maxWireVersion": 7}, "mongodb://db")
+
+
+def test_without_mongomock_only_a_mongomock_url_fails_naming_the_extra(tmp_path):
+    """mongomock is in the `test` extra: everything else runs without it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['mongomock'] = None\n"  # as if not installed
+        "import hpo_service, hpo_service.driver.cli, hpo_service.worker.cli\n"
+        "from hpo_service.store import open_store\n"
+        f"open_store('sqlite:///{tmp_path / 'hpo.sqlite'}').close()\n"
+        "try:\n"
+        "    open_store('mongomock://demo')\n"
+        "except ImportError as e:\n"
+        "    print(e)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, timeout=120, check=False)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == (
+        "`mongomock://` URLs need mongomock, in the test extra: "
+        'pip install "hpo-service[test]" (or pip install mongomock)'
+    )
