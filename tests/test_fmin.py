@@ -191,7 +191,7 @@ def test_exception_propagates_unless_caught():
 
 
 @pytest.mark.parametrize("catch", [True, False])
-def test_nan_loss_is_an_error_trial_and_never_stops_the_search(catch):
+def test_nan_loss_is_an_error_trial_and_never_stops_the_search(catch, caplog):
     calls = []
 
     def sometimes_nan(config):
@@ -214,6 +214,11 @@ def test_nan_loss_is_an_error_trial_and_never_stops_the_search(catch):
     assert errors[0]["misc"]["error"][0] == "InvalidLoss"
     assert "NaN" in errors[0]["misc"]["error"][1]
     assert trials.best_trial["state"] == JOB_STATE_DONE
+    # Said with the recorded error type, as other invalid results and workers say it.
+    said = [r.getMessage() for r in caplog.records if "recorded as an error" in r.msg]
+    assert len(said) == 5
+    assert all(m.startswith(f"trial {t['tid']}: InvalidLoss: result 'loss' must")
+               for m, t in zip(said, errors, strict=True))  # fmt: skip
 
 
 def test_status_fail_results_are_never_best():

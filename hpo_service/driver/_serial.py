@@ -290,7 +290,9 @@ class SerialSearch:
             return pruned_result(context, time.perf_counter() - start)
         problem = unrankable_loss(value)
         if problem is not None:
-            _logger.warning("trial %s: %s; recorded as an error", tid, problem)
+            _logger.warning(
+                "trial %s: InvalidLoss: %s; recorded as an error", tid, problem
+            )  # the type _record_error records, as for other invalid results
             raise _NaNLoss(problem)
         result = normalise_result(value, storable=False)
         names = self.trials.objective_names or ()
