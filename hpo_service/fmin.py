@@ -78,6 +78,9 @@ def fmin(
             only).
         trials: A :class:`Trials` (in memory) or a store-backed ``StoreTrials`` /
             ``MongoTrials``, which runs the study through the store and its workers.
+            A trial timeout exists on a store only (``StoreTrials(...,
+            trial_timeout=60)``); in memory there is none, as in hyperopt: the
+            objective runs in this process, which cannot kill it.
         rstate: A numpy ``Generator`` (or ``RandomState``, or an int seed). Each
             suggestion draws its seed from it, as hyperopt does (so simple spaces
             get hyperopt's values for a seed); a resumed search first skips one

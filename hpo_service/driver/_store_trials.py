@@ -8,6 +8,8 @@ separately, or by ``workers=K``) run them, and the call returns the best params.
 from __future__ import annotations
 
 import datetime as _dt
+import math
+import numbers
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -69,11 +71,18 @@ class StoreTrials(TrialsView):
             --objectives``); every result must then have that many losses.
         pruner: The study's pruner (see :func:`~hpo_service.fmin`'s ``pruner``);
             None keeps the stored one (none for a new study).
+        trial_timeout: Seconds (> 0, finite) an objective may run before its worker
+            kills it and records an error trial, as ``hpo-driver start
+            --trial-timeout``; counted from the objective's call. Stored with the
+            study: None keeps the stored one (none for a new study), another value
+            replaces it (no ``override`` needed). In-process ``Trials()`` have no
+            trial timeout (hyperopt has none either): the objective runs in the
+            calling process, which cannot kill it.
 
     Raises:
-        ValueError: ``pruner`` names no pruner or has bad settings, or ``workers``
-            is given with a store that lives in this process only (``mongomock://``,
-            ``sqlite:///:memory:``).
+        ValueError: ``pruner`` names no pruner or has bad settings, ``trial_timeout``
+            is not a finite number > 0, or ``workers`` is given with a store that
+            lives in this process only (``mongomock://``, ``sqlite:///:memory:``).
         TypeError: ``pruner`` is not None, a name or a pruner object.
     """
 
@@ -87,7 +96,9 @@ class StoreTrials(TrialsView):
         override: bool = False,
         pruner: Any = None,
         objectives: Sequence[str] | str | None = None,
+        trial_timeout: float | None = None,
     ) -> None:
+        self.trial_timeout = _checked_trial_timeout(trial_timeout)
         if workers and is_process_local(db):
             raise ValueError(
                 f"`workers` needs a store that other processes reach, but {db!r} "
@@ -292,6 +303,8 @@ class StoreTrials(TrialsView):
             ValueError: No stop rule, a bad ``timeout``/``loss_threshold``, a
                 ``pruner`` other than the constructor's, or a store that lives inside
                 this process (``mongomock://``), which no worker can reach.
+            TypeError: ``trial_timeout`` is given here instead of to the
+                constructor (hyperopt's ``Trials.fmin`` would silently drop it).
         """
         if is_process_local(self.db_url):
             raise ValueError(
@@ -299,6 +312,12 @@ class StoreTrials(TrialsView):
                 "that store lives inside this process, where none can reach it: use "
                 "Trials() to search in this process, or a file (sqlite:///hpo.sqlite)"
                 " or a MongoDB server for workers"
+            )
+        if "trial_timeout" in _ignored:
+            raise TypeError(
+                "a trial timeout is a setting of the study's trials: pass "
+                f"StoreTrials(..., trial_timeout={_ignored['trial_timeout']!r}), not "
+                "fmin(trial_timeout=...)"
             )
         rules = check_stop_rules(max_evals, timeout, loss_threshold, early_stop_fn)
         # algo=None: a new study uses tpe, a resumed one keeps its algorithm.
@@ -314,6 +333,7 @@ class StoreTrials(TrialsView):
             "loss_threshold": loss_threshold,
             "timeout": timeout,
             "objective_names": self._given_names,
+            "trial_timeout": self.trial_timeout,
         }
         if chosen is not None:
             given.update(pruner=chosen.name, pruner_settings=chosen.settings())
@@ -506,6 +526,27 @@ class _AllAttachments(Mapping[str, bytes]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+
+def _checked_trial_timeout(value: Any) -> float | None:
+    """``StoreTrials(trial_timeout=...)`` as a float, checked as ``--trial-timeout``.
+
+    Raises:
+        ValueError: ``value`` is not None or a finite real number > 0.
+    """
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or not value > 0
+    ):
+        raise ValueError(
+            "`trial_timeout` must be a finite number of seconds > 0 (or None for no "
+            f"timeout), but got trial_timeout={value!r}"
+        )
+    return float(value)
 
 
 def _one_pruner(constructed: BasePruner | None, given: Any) -> BasePruner | None:

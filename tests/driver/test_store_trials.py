@@ -202,3 +202,38 @@ def test_local_workers_need_a_store_other_processes_reach(url):
         fmin(quadratic, space, algo=tpe.suggest, max_evals=2, trials=trials)
     assert trials.store.list_studies() == []  # refused before the study was made
     trials.close()
+
+
+def test_store_trials_sets_the_trial_timeout_and_a_resume_keeps_it(db_url, monkeypatch):
+    """`hpo-driver start --trial-timeout` had no Python equivalent."""
+    from hpo_service.exceptions import AllTrialsFailed
+
+    monkeypatch.setenv("HPO_TEST_SLEEP", "30")  # the workers inherit it
+    trials = StoreTrials(db_url, study="tt", workers=1, trial_timeout=0.5)
+    with pytest.raises(AllTrialsFailed):
+        fmin(quadratic, space, max_evals=2, trials=trials, show_progressbar=False)
+    assert trials.store.get_study("tt").settings["trial_timeout"] == 0.5
+    assert trials.store.count_by_state("tt")[TrialState.ERROR] == 2
+    assert all("trial_timeout=0.5" in d["misc"]["error"][1] for d in trials.trials)
+    trials.close()
+    monkeypatch.delenv("HPO_TEST_SLEEP")
+    again = StoreTrials(db_url, study="tt", workers=1)  # as the CLI: kept on resume
+    fmin(quadratic, space, max_evals=3, trials=again, show_progressbar=False)
+    assert again.store.get_study("tt").settings["trial_timeout"] == 0.5
+    again.close()
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), "5", True])
+def test_store_trials_refuses_a_bad_trial_timeout(db_url, bad):
+    with pytest.raises(ValueError, match="`trial_timeout` must be") as raised:
+        StoreTrials(db_url, study="s", trial_timeout=bad)
+    assert f"trial_timeout={bad!r}" in str(raised.value)
+
+
+def test_store_trials_fmin_refuses_a_trial_timeout_argument(db_url):
+    """hyperopt's Trials.fmin ignores unknown keywords; this one would be lost."""
+    trials = StoreTrials(db_url, study="s", workers=1)
+    with pytest.raises(TypeError, match=r"StoreTrials\(\.\.\., trial_timeout="):
+        trials.fmin(quadratic, space, max_evals=1, trial_timeout=5)
+    assert trials.store.list_studies() == []
+    trials.close()
