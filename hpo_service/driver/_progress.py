@@ -121,11 +121,17 @@ class Progress:
         if self._log_lines and time.monotonic() - self._last_log >= _LOG_EVERY_SECONDS:
             self._log_line()
 
-    def close(self) -> None:
-        """Finish the bar or the callback (or write a last log line)."""
+    def close(self, *, last_line: bool = True) -> None:
+        """Finish the bar or the callback (or write a last log line).
+
+        Args:
+            last_line: Write the last log line; False when the run ends with an
+                error, whose message says how it ended (the counts shown may not
+                yet include the trial that caused it).
+        """
         if self._bar is not None:
             self._exit.close()
-        elif self._log_lines:
+        elif self._log_lines and last_line:
             self._log_line()
 
     def _log_line(self) -> None:

@@ -110,19 +110,29 @@ class BestSoFar:
 
 
 def check_loss_threshold(
-    loss_threshold: float | None, n_objectives: int | None
+    loss_threshold: float | None, n_objectives: int | None, *, cli: bool = False
 ) -> None:
     """Refuse a loss threshold for a study with several objectives.
+
+    Args:
+        cli: Name the command line's options (``--loss-threshold``) instead of
+            ``fmin``'s arguments.
 
     Raises:
         MultiObjectiveError: ``loss_threshold`` is set and ``n_objectives > 1``.
     """
-    if loss_threshold is not None and n_objectives is not None and n_objectives > 1:
+    if loss_threshold is None or n_objectives is None or n_objectives <= 1:
+        return
+    if cli:  # the words of hpo-driver start's own refusal before the study starts
         raise MultiObjectiveError(
-            f"`loss_threshold` needs a single loss, but the study has {n_objectives} "
-            "objectives; leave it out (or stop on max_evals, timeout or "
-            "early_stop_fn / --no-improvement)"
+            f"`--loss-threshold` needs a single objective, but the study has "
+            f"{n_objectives} objectives; leave it out (stop on --max-evals, "
+            "--timeout or --no-improvement)"
         )
+    raise MultiObjectiveError(
+        f"`loss_threshold` needs a single loss, but the study has {n_objectives} "
+        "objectives; leave it out (or stop on max_evals, timeout or early_stop_fn)"
+    )
 
 
 def point_docs(

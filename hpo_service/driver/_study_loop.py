@@ -156,7 +156,7 @@ class Driver:
         Raises:
             DriverLeaseError: Another live driver runs this study.
         """
-        check_loss_threshold(self.settings.loss_threshold, self.settings.n_objectives)
+        self._check_loss_threshold()
         self._housekeeping()  # takes the driver lease first, then requeues dead ones
         self._started = time.monotonic()
         total = self.settings.max_evals
@@ -165,8 +165,12 @@ class Driver:
         )
         try:
             reason = self._loop(progress)
-        finally:
+        except BaseException:
+            progress.close(last_line=False)  # its counts may be stale: the error says
+            raise
+        else:
             progress.close()
+        finally:
             self._release_driver_lease()
         return StudyOutcome(reason, self.counts(), self._best, failed=self._failed)
 
@@ -428,8 +432,15 @@ class Driver:
             return self.settings.n_objectives
         count = record_objective_count(self.store, self.name, count)
         self.settings = dataclasses.replace(self.settings, n_objectives=count)
-        check_loss_threshold(self.settings.loss_threshold, count)
+        self._check_loss_threshold()
         return count
+
+    def _check_loss_threshold(self) -> None:
+        """Refuse a loss threshold once the study is known to have several
+        objectives, in the words of the caller (``--loss-threshold`` for the CLI)."""
+        s = self.settings
+        cli = self.options.override_flag.startswith("--")
+        check_loss_threshold(s.loss_threshold, s.n_objectives, cli=cli)
 
     # ---- decisions -----------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from hpo_service.driver import _json, _output, _warm_cli
 from hpo_service.driver._algo_options import algo_options, take_algorithm
 from hpo_service.driver._local_workers import LocalWorkers
 from hpo_service.driver._pruner_options import pruner_options, take_pruner
+from hpo_service.driver._serial import check_loss_threshold
 from hpo_service.driver._settings import COUNTED_STATES, StudySettings
 from hpo_service.driver._signals import StopSignals
 from hpo_service.driver._study import (
@@ -28,6 +29,7 @@ from hpo_service.driver._study import (
 from hpo_service.driver._study_loop import Driver, DriverOptions
 from hpo_service.exceptions import (
     HPOServiceError,
+    MultiObjectiveError,
     ObjectiveImportError,
     SpaceError,
     StudyNotFoundError,
@@ -313,12 +315,10 @@ def _check_loss_threshold(given: dict[str, Any], stored: StudySettings | None) -
     refused by the driver)."""
     names = given.get("objective_names")
     count = len(names) if names else (stored.n_objectives if stored else None)
-    if given.get("loss_threshold") is not None and count is not None and count > 1:
-        raise click.UsageError(
-            f"`--loss-threshold` needs a single objective, but the study has {count} "
-            "objectives; leave it out (stop on --max-evals, --timeout or "
-            "--no-improvement)"
-        )
+    try:
+        check_loss_threshold(given.get("loss_threshold"), count, cli=True)
+    except MultiObjectiveError as e:
+        raise click.UsageError(str(e)) from e
 
 
 def _stored_pruner(settings: StudySettings | None) -> tuple[str, dict[str, Any]] | None:

@@ -72,10 +72,29 @@ def test_a_threshold_found_to_need_one_loss_does_not_stick_to_the_study(tmp_path
     """The objective count is learnt from the first result: the run given
     --loss-threshold stops, and a resume without the threshold finishes."""
     db_url = f"sqlite:///{tmp_path / 'late.sqlite'}"
-    first = start(db_url, "late", "two_losses", "--workers", "1",
-                  "--loss-threshold", "0.1")  # fmt: skip
+    first = driver(
+        db_url,
+        "start",
+        "--study",
+        "late",
+        "--objective",
+        f"{MODULE}:two_losses",
+        "--space",
+        f"{MODULE}:space",
+        "--max-evals",
+        "6",
+        "--workers",
+        "1",
+        "--loss-threshold",
+        "0.1",
+    )  # fmt: skip  (with progress lines: the error must not follow a stale one)
     assert first.returncode == 1
-    assert "`loss_threshold` needs a single loss" in first.stderr
+    assert (  # the flag as typed, and the CLI's stop options
+        "`--loss-threshold` needs a single objective, but the study has 2 "
+        "objectives; leave it out (stop on --max-evals, --timeout or "
+        "--no-improvement)"
+    ) in first.stderr
+    assert "trials finished" not in first.stderr  # said "0/6" after a result came
     resumed = start(db_url, "late", "two_losses", "--workers", "1")
     assert resumed.returncode == 0, resumed.stderr
     with open_store(db_url) as store:
