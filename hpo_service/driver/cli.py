@@ -452,7 +452,9 @@ def trials(
     CSV times are ISO 8601 (UTC); a choice parameter has its option index in
     ``param.LABEL`` and the chosen option in ``param.LABEL.value``. JSON is
     standard JSON: a non-finite number is the string "Infinity", "-Infinity" or
-    "NaN" (CSV keeps inf, -inf and nan).
+    "NaN" (CSV keeps inf, -inf and nan). JSON also lists each trial's attachments
+    as {name: size in bytes}, not their contents (from Python:
+    StoreTrials(...).trial_attachments(trial); no command reads them yet).
     """
     wanted = [TrialState(s) for s in states] or None
     found = store.get_trials(study, wanted)
@@ -460,6 +462,8 @@ def trials(
         found = [t for t in found if (t.result or {}).get("status") in statuses]
     records = [_output.trial_record(t) for t in found]
     if fmt == "json":
+        for record in records:  # one store read per trial: JSON only, not CSV
+            record["attachments"] = store.attachment_sizes(study, record["tid"])
         click.echo(_json.dumps(records, indent=2))
         return
     names = _output.objective_names(store, study)
