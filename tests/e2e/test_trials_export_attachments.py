@@ -10,20 +10,25 @@ from hpo_service.store import open_store
 DRIVER = "hpo_service.driver.cli"
 
 
+def _run_and_export(procs, db: str, study: str, objective: str, max_evals: int):
+    """Run ``study`` with one local worker, then its records as exported in JSON."""
+    run = procs.run(
+        DRIVER, "start", "--db", db, "--study", study, "--algo", "rand",
+        "--objective", objective, "--space", "tests.e2e.objectives:space",
+        "--max-evals", str(max_evals), "--workers", "1", "--no-progress",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    listed = procs.run(DRIVER, "trials", "--db", db, "--study", study,
+                       "--format", "json")  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    return json.loads(listed.stdout)
+
+
 def test_json_export_lists_attachment_names_and_sizes(procs, tmp_path):
     """Attachments were invisible from the CLI: the export did not name them."""
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
-    run = procs.run(
-        DRIVER, "start", "--db", db, "--study", "att", "--algo", "rand",
-        "--objective", "tests.helpers.objectives:with_attachments",
-        "--space", "tests.e2e.objectives:space", "--max-evals", "3",
-        "--workers", "1", "--no-progress",
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr
-    listed = procs.run(DRIVER, "trials", "--db", db, "--study", "att",
-                       "--format", "json")  # fmt: skip
-    assert listed.returncode == 0, listed.stderr
-    records = json.loads(listed.stdout)
+    objective = "tests.helpers.objectives:with_attachments"
+    records = _run_and_export(procs, db, "att", objective, 3)
     assert len(records) == 3
     for record in records:
         x = record["config"]["x"]
@@ -41,13 +46,6 @@ def test_json_export_lists_attachment_names_and_sizes(procs, tmp_path):
 
 def test_trials_without_attachments_list_none(procs, tmp_path):
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
-    run = procs.run(
-        DRIVER, "start", "--db", db, "--study", "plain", "--algo", "rand",
-        "--objective", "tests.e2e.objectives:quadratic",
-        "--space", "tests.e2e.objectives:space", "--max-evals", "2",
-        "--workers", "1", "--no-progress",
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr
-    listed = procs.run(DRIVER, "trials", "--db", db, "--study", "plain",
-                       "--format", "json")  # fmt: skip
-    assert [r["attachments"] for r in json.loads(listed.stdout)] == [{}, {}]
+    objective = "tests.e2e.objectives:quadratic"
+    records = _run_and_export(procs, db, "plain", objective, 2)
+    assert [r["attachments"] for r in records] == [{}, {}]
