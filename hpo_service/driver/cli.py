@@ -462,8 +462,9 @@ def trials(
         found = [t for t in found if (t.result or {}).get("status") in statuses]
     records = [_output.trial_record(t) for t in found]
     if fmt == "json":
-        for record in records:  # one store read per trial: JSON only, not CSV
-            record["attachments"] = store.attachment_sizes(study, record["tid"])
+        sizes = store.study_attachment_sizes(study)  # JSON only, not CSV
+        for record in records:
+            record["attachments"] = sizes.get(record["tid"], {})
         click.echo(_json.dumps(records, indent=2))
         return
     names = _output.objective_names(store, study)

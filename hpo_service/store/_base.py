@@ -448,6 +448,15 @@ class BaseTrialStore(abc.ABC):
         """
 
     @abc.abstractmethod
+    def study_attachment_sizes(self, study: str) -> dict[int, dict[str, int]]:
+        """:meth:`attachment_sizes` of every trial of the study that has attachments,
+        by tid, in one read (what an export of a whole study needs).
+
+        Raises:
+            StudyNotFoundError: No such study.
+        """
+
+    @abc.abstractmethod
     def running_intermediate(self, study: str) -> dict[int, dict[int, float]]:
         """The intermediate values of the study's running trials, by tid.
 

@@ -1374,6 +1374,28 @@ class MongoTrialStore(BaseTrialStore):
         docs = self._current_attachments(study, tid, {"data": 1, "name": 1})
         return {doc["name"]: len(doc["data"]) for doc in docs}
 
+    def study_attachment_sizes(self, study: str) -> dict[int, dict[str, int]]:
+        c.check_name(study, "study")
+        fields = {"tid": 1, "token": 1}
+        trials = self._call(
+            "study_attachment_sizes",
+            lambda _: list(self._trials.find({"study": study}, fields)),
+        )
+        if not trials:
+            self._require_study(study)
+        tokens = {doc["tid"]: doc.get("token") for doc in trials}
+        collection = self._attachment_docs()
+        wanted = {"tid": 1, "name": 1, "token": 1, "data": 1}
+        docs = self._call(
+            "study_attachment_sizes",
+            lambda _: list(collection.find({"study": study}, wanted)),
+        )
+        sizes: dict[int, dict[str, int]] = {}
+        for doc in sorted(docs, key=lambda d: (d["tid"], d["name"])):
+            if doc.get("token") is not None and tokens.get(doc["tid"]) == doc["token"]:
+                sizes.setdefault(doc["tid"], {})[doc["name"]] = len(doc["data"])
+        return sizes
+
     def _current_attachments(
         self, study: str, tid: int, fields: dict[str, int]
     ) -> list[dict[str, Any]]:

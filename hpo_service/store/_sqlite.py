@@ -225,6 +225,11 @@ _ATTACHMENTS = (
     "ON t.study = a.study AND t.tid = a.tid AND t.token = a.token "
     "WHERE a.study = ? AND a.tid = ? ORDER BY a.name"
 )
+_STUDY_ATTACHMENT_SIZES = (
+    "SELECT a.tid, a.name, length(a.data) FROM attachments AS a JOIN trials AS t "
+    "ON t.study = a.study AND t.tid = a.tid AND t.token = a.token "
+    "WHERE a.study = ? ORDER BY a.tid, a.name"
+)
 
 # Connections inherited across fork(): never used nor closed in the child (closing
 # could checkpoint or unlink the WAL under the parent's feet).
@@ -1006,6 +1011,20 @@ class SQLiteTrialStore(BaseTrialStore):
             return dict(rows)
 
         return self._read("attachment_sizes", body)
+
+    def study_attachment_sizes(self, study: str) -> dict[int, dict[str, int]]:
+        c.check_name(study, "study")
+
+        def body(conn: sqlite3.Connection) -> dict[int, dict[str, int]]:
+            rows = conn.execute(_STUDY_ATTACHMENT_SIZES, (study,)).fetchall()
+            if not rows:
+                self._require_study(conn, study)
+            sizes: dict[int, dict[str, int]] = {}
+            for tid, name, size in rows:
+                sizes.setdefault(tid, {})[name] = size
+            return sizes
+
+        return self._read("study_attachment_sizes", body)
 
     def running_intermediate(self, study: str) -> dict[int, dict[int, float]]:
         c.check_name(study, "study")

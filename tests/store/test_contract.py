@@ -1473,6 +1473,23 @@ class TestAttachments:
         assert store.get_attachments(study, 1) == {}  # a trial without any
         assert store.attachment_sizes(study, 1) == {}
 
+    def test_sizes_of_a_whole_study_count_current_attempts_only(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        assert store.study_attachment_sizes(study) == {}  # no trial yet
+        queued(store, study, 3)
+        first = claimed(store, study)
+        assert store.put_attachments(study, first.tid, first.token, BLOBS)
+        assert store.complete(study, first.tid, first.token, {"loss": 1.0})
+        second = claimed(store, study)
+        assert store.put_attachments(study, second.tid, second.token, {"old": b"x"})
+        assert store.release(study, second.tid, second.token)  # that attempt is gone
+        sizes = {name: len(data) for name, data in BLOBS.items()}
+        assert store.study_attachment_sizes(study) == {first.tid: sizes}
+        assert store.attachment_sizes(study, second.tid) == {}  # the same rule
+        with pytest.raises(StudyNotFoundError):
+            store.study_attachment_sizes("missing")
+
     def test_only_the_current_running_attempt_may_store(
         self, store: BaseTrialStore, study: str
     ) -> None:
