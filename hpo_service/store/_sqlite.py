@@ -219,16 +219,20 @@ _REPORTS_SINCE = (
 
 _IS_CURRENT = f"SELECT 1 FROM trials {_CURRENT}"
 # The attachments of the trial's last attempt (those of an abandoned attempt, whose
-# token is no longer the trial's, are not shown).
-_ATTACHMENTS = (
-    "SELECT a.name, {column} FROM attachments AS a JOIN trials AS t "
+# token is no longer the trial's, are not shown): the rule of every attachment read.
+_CURRENT_ATTACHMENTS = (
+    "FROM attachments AS a JOIN trials AS t "
     "ON t.study = a.study AND t.tid = a.tid AND t.token = a.token "
-    "WHERE a.study = ? AND a.tid = ? ORDER BY a.name"
+)
+_ATTACHMENTS = (
+    "SELECT a.name, {column} "
+    + _CURRENT_ATTACHMENTS
+    + "WHERE a.study = ? AND a.tid = ? ORDER BY a.name"
 )
 _STUDY_ATTACHMENT_SIZES = (
-    "SELECT a.tid, a.name, length(a.data) FROM attachments AS a JOIN trials AS t "
-    "ON t.study = a.study AND t.tid = a.tid AND t.token = a.token "
-    "WHERE a.study = ? ORDER BY a.tid, a.name"
+    "SELECT a.tid, a.name, length(a.data) "
+    + _CURRENT_ATTACHMENTS
+    + "WHERE a.study = ? ORDER BY a.tid, a.name"
 )
 
 # Connections inherited across fork(): never used nor closed in the child (closing
