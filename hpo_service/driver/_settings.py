@@ -19,6 +19,12 @@ COUNTED_STATES = (TrialState.DONE, TrialState.ERROR, TrialState.PRUNED)
 """Finished states that count toward ``max_evals`` (a pruned trial used budget)."""
 
 
+def counted_finished(counts: Mapping[TrialState, int]) -> int:
+    """How many trials of ``counts`` (``count_by_state``'s) count toward
+    ``max_evals``."""
+    return sum(counts.get(state, 0) for state in COUNTED_STATES)
+
+
 BEYOND_BUDGET = "BeyondBudget"
 """The ``error`` type of a trial cancelled before it ran because it did not fit its
 study's budget (by a worker, or by the driver's trimming of its queue)."""

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from hpo_service.algorithms.pruners import describe_pruner
 from hpo_service.driver._lease import take_driver_lease
 from hpo_service.driver._settings import (
-    COUNTED_STATES,
     StudySettings,
+    counted_finished,
     record_objective_count,
 )
 from hpo_service.exceptions import (
@@ -113,7 +113,7 @@ def open_study(
             study = store.get_study(name)
     stored = StudySettings.from_dict(study.settings)
     given = _canonical_algorithm(given, stored.algorithm)
-    finished = sum(store.count_by_state(name)[state] for state in COUNTED_STATES)
+    finished = counted_finished(store.count_by_state(name))
     _check_objective_count(name, stored.n_objectives, given)
     merged = _merge(
         name,

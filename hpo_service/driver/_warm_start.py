@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hpo_service.driver._settings import (
-    COUNTED_STATES,
     StudySettings,
     budget_of,
+    counted_finished,
     record_objective_count,
 )
 from hpo_service.driver._study import study_space
@@ -93,7 +93,7 @@ def spent_budget(store: BaseTrialStore, study: str) -> tuple[int, int] | None:
     """
     budget = budget_of(store.get_study(study).settings)
     counts = store.count_by_state(study)
-    finished = sum(counts[state] for state in COUNTED_STATES)
+    finished = counted_finished(counts)
     return None if budget is None or finished < budget else (finished, budget)
 
 

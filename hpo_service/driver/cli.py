@@ -17,7 +17,7 @@ from hpo_service.driver._algo_options import algo_options, take_algorithm
 from hpo_service.driver._local_workers import LocalWorkers
 from hpo_service.driver._pruner_options import pruner_options, take_pruner
 from hpo_service.driver._serial import check_loss_threshold
-from hpo_service.driver._settings import COUNTED_STATES, StudySettings
+from hpo_service.driver._settings import StudySettings, counted_finished
 from hpo_service.driver._signals import StopSignals
 from hpo_service.driver._study import (
     SEED_LIMIT,
@@ -546,7 +546,7 @@ def list_studies(store: BaseTrialStore, db_url: str) -> None:
     """List the studies in the store."""
     for study in store.list_studies():
         counts = store.count_by_state(study.name)
-        finished = sum(counts[state] for state in COUNTED_STATES)
+        finished = counted_finished(counts)
         budget = _output.budget_text(study.settings.get("max_evals"))
         click.echo(f"{study.name}\t{finished}/{budget} finished")
 

@@ -30,7 +30,7 @@ import logging
 from collections.abc import Mapping
 from typing import Literal
 
-from hpo_service.driver._settings import COUNTED_STATES
+from hpo_service.driver._settings import counted_finished
 from hpo_service.store._base import TrialState
 
 _logger = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def budget_verdict(counts: Mapping[TrialState, int], max_evals: int) -> Verdict:
     Returns:
         ``"run"``, ``"wait"`` (hand it back) or ``"cancel"`` (see the module).
     """
-    finished = sum(counts.get(state, 0) for state in COUNTED_STATES)
+    finished = counted_finished(counts)
     others = counts.get(TrialState.RUNNING, 0) - 1
     if finished >= max_evals:
         return "cancel"

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from hpo_service.driver._settings import (
-    COUNTED_STATES,
     DEFAULT_LEASE_SECONDS,
     StudySettings,
     beyond_budget_error,
     budget_of,
+    counted_finished,
     record_objective_count,
 )
 from hpo_service.driver._signals import STOP_SIGNALS
@@ -903,7 +903,7 @@ class Worker:
         counts = self._store.count_by_state(study)
         if counts.get(TrialState.NEW, 0) or counts.get(TrialState.RUNNING, 0):
             return False
-        finished = sum(counts.get(s, 0) for s in COUNTED_STATES)
+        finished = counted_finished(counts)
         return settings.cancelled or finished >= settings.max_evals
 
     def _check_study(self) -> None:
