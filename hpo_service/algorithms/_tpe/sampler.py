@@ -111,6 +111,11 @@ class TPESettings:
             widely (0 turns it off).
         max_widen: Upper bound on that factor (>= 1). Without it 64 workers on 10
             results widened the good density eightfold, i.e. back to random search.
+        liar_total: Upper bound on the pending points' total weight in the bad
+            density: each weighs ``min(liar_weight, liar_total / p)`` with ``p``
+            pending points, so 16 or 64 workers repel like ``liar_total`` workers
+            do (``inf`` turns it off). Our own rule, screened with
+            ``benchmarks/parallel_efficiency.py`` (see its README section).
         whole_end_bins: The densities give the end values of a bounded quantised
             parameter (``uniformint``, ``quniform``, ``qloguniform``) a whole
             rounding bin, as inner values have and as Optuna's ``suggest_int`` draws
@@ -150,6 +155,7 @@ class TPESettings:
     liar_width: str = "good"
     pending_widen: float = 1.0
     max_widen: float = 2.0
+    liar_total: float = math.inf
     whole_end_bins: bool = False
     branch_joint: bool = False
     avoid_repeats: str = "none"
@@ -194,6 +200,7 @@ class TPESettings:
             ),
             ("repeat_radius", "repeat_radius >= 0", self.repeat_radius >= 0),
             ("max_widen", "max_widen >= 1", self.max_widen >= 1),
+            ("liar_total", "liar_total > 0", self.liar_total > 0),
             (
                 "max_above_kernels",
                 "max_above_kernels >= 1",
@@ -229,7 +236,7 @@ def _kind_rules(settings: TPESettings) -> list[tuple[str, str, bool]]:
             rules.append((name, f"{name} is an int", type(value) is int))
         elif name not in _WORDS:
             ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-            ok = ok and (math.isfinite(value) or name == "max_widen")
+            ok = ok and (math.isfinite(value) or name in ("max_widen", "liar_total"))
             rules.append((name, f"{name} is a finite number", ok))
     return rules
 
@@ -494,8 +501,22 @@ def _split(
     return (
         (*below, np.ones(below_rows.size)),
         (*above, above_weights),
-        _liars(group, pending, settings.liar_weight, weights),
+        _liars(group, pending, _liar_weight(pending, settings, weights), weights),
     )
+
+
+def _liar_weight(
+    pending: Sequence[Mapping[str, Any]],
+    settings: TPESettings,
+    weights: Sequence[float] | None,
+) -> float:
+    """Each pending point's weight: ``liar_weight``, lowered so that all of them
+    together weigh at most ``liar_total``."""
+    n_pending = len(pending) if weights is None else float(sum(weights))
+    total = settings.liar_weight * n_pending
+    if total <= settings.liar_total:
+        return settings.liar_weight
+    return settings.liar_total / n_pending
 
 
 def _liars(
