@@ -156,6 +156,9 @@ class TPESettings:
     pending_widen: float = 1.0
     max_widen: float = 2.0
     liar_total: float = math.inf
+    liar_radius: float = 0.0
+    liar_crowd: float = 0.0
+    liar_spread: float = 0.0
     whole_end_bins: bool = False
     branch_joint: bool = False
     avoid_repeats: str = "none"
@@ -201,6 +204,9 @@ class TPESettings:
             ("repeat_radius", "repeat_radius >= 0", self.repeat_radius >= 0),
             ("max_widen", "max_widen >= 1", self.max_widen >= 1),
             ("liar_total", "liar_total > 0", self.liar_total > 0),
+            ("liar_radius", "liar_radius >= 0", self.liar_radius >= 0),
+            ("liar_crowd", "liar_crowd >= 0", self.liar_crowd >= 0),
+            ("liar_spread", "liar_spread >= 0", self.liar_spread >= 0),
             (
                 "max_above_kernels",
                 "max_above_kernels >= 1",
@@ -344,6 +350,8 @@ def suggest_batch(
         candidates = good.sample(rng, n_ei * len(rows))
         score = _log_ratio(good, bad, candidates)
         best = np.argmax(score.reshape(len(rows), n_ei), axis=1)
+        if settings.liar_radius > 0 and isinstance(bad, _Mixture):
+            best = _unless_far(good, bad, candidates, best, settings.liar_radius)
         for row, index in zip(rows, best + n_ei * np.arange(len(rows)), strict=True):
             chosen[row].update(group.layout.to_params(candidates, int(index)))
         if settings.avoid_repeats != "none":
@@ -351,6 +359,28 @@ def suggest_batch(
     if draws:
         _avoid_repeats(space, history, pending, settings, chosen, draws)
     return [{s.label: p[s.label] for s in space if s.label in p} for p in chosen]
+
+
+def _unless_far(
+    good: ParzenEstimator,
+    bad: _Mixture,
+    candidates: Candidates,
+    best: np.ndarray,
+    radius: float,
+) -> np.ndarray:
+    """``liar_radius`` (screen): each row's pick without the liars where that pick
+    is at least ``radius`` good bandwidths (root mean square over the numeric
+    dimensions) from every pending point, else ``best`` (the pick with them)."""
+    n_rows, n_ei = best.size, candidates.raw.shape[0] // best.size
+    log_good, log_bad = _scoring.log_pdfs([good, bad.densities[0]], candidates)
+    plain = np.argmax((log_good - log_bad).reshape(n_rows, n_ei), axis=1)
+    near = bad.densities[1]
+    if near.mus.shape[1] == 0:
+        return best
+    picks = candidates.raw[plain + n_ei * np.arange(n_rows)]
+    gaps = (picks[:, None, :] - near.mus[None, :-1]) / near.sigmas[0]
+    far = np.mean(gaps**2, axis=2).min(axis=1) >= radius**2
+    return np.where(far, plain, best)
 
 
 def _draw_record(
@@ -418,11 +448,48 @@ def _models(
         return good, ParzenEstimator(group.layout, *merged, **options)
     bad = ParzenEstimator(group.layout, *above, **options)
     narrow = good.sigmas[0] if good.sigmas.shape[0] > 1 else None
+    if settings.liar_crowd > 0:
+        liars = _crowded(liars, good.sigmas[0], settings.liar_crowd)
+        if liars[0].shape[0] == 0:
+            return good, bad
+    if settings.liar_spread > 0 and _spread(liars, good.sigmas[0]) >= (
+        settings.liar_spread
+    ):
+        return good, bad
     near = ParzenEstimator(
         group.layout, *liars, **{**options, "prior_weight": 1e-9}, sigmas=narrow
     )
     weight_bad = float(np.sum(above[2])) + settings.prior_weight
     return good, _Mixture([(weight_bad, bad), (float(np.sum(liars[2])), near)])
+
+
+def _crowded(liars: _Observations, sigmas: np.ndarray, radius: float) -> _Observations:
+    """``liar_crowd`` (screen): a pending point keeps its liar weight only if
+    another one lies within ``radius`` good bandwidths (root mean square over the
+    numeric dimensions); an isolated pending point does not repel."""
+    numeric, options, weights = liars
+    if numeric.shape[0] < 2 or numeric.shape[1] == 0:
+        return numeric[:0], options[:0], weights[:0]
+    keep = _nearest(numeric, sigmas) < radius
+    return numeric[keep], options[keep], weights[keep]
+
+
+def _nearest(numeric: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
+    """Each point's root-mean-square distance to its nearest other point, in
+    ``sigmas`` (one per numeric dimension)."""
+    gaps = (numeric[:, None, :] - numeric[None, :, :]) / sigmas
+    d2 = np.mean(gaps**2, axis=2)
+    np.fill_diagonal(d2, np.inf)
+    return np.sqrt(d2.min(axis=1))
+
+
+def _spread(liars: _Observations, sigmas: np.ndarray) -> float:
+    """``liar_spread`` (screen): the median nearest-neighbour distance of the
+    pending points in good bandwidths (0 for fewer than 2)."""
+    numeric = liars[0]
+    if numeric.shape[0] < 2 or numeric.shape[1] == 0:
+        return 0.0
+    return float(np.median(_nearest(numeric, sigmas)))
 
 
 def _floor(layout: GroupLayout, settings: TPESettings) -> float | np.ndarray:
