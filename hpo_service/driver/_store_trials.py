@@ -253,8 +253,17 @@ class StoreTrials(TrialsView):
         return _AllAttachments(self)
 
     def refresh(self) -> None:
-        """Read the trials written since the last refresh."""
-        changes, self._cursor = self.store.changes_since(self.study, self._cursor)
+        """Read the trials written since the last refresh.
+
+        A study that does not exist yet (no ``fmin`` has run on it) has no trials, as
+        hyperopt's ``MongoTrials`` before its first ``fmin``.
+        """
+        try:
+            changes, self._cursor = self.store.changes_since(self.study, self._cursor)
+        except StudyNotFoundError:
+            if self._cursor:  # it existed when it was read last: say it is gone
+                raise
+            return
         for trial in changes:
             self._docs[trial.tid] = self._doc(trial)
 
