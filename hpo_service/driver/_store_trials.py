@@ -115,6 +115,7 @@ class StoreTrials(TrialsView):
         self.store: BaseTrialStore = open_store(db)
         self._docs: dict[int, dict[str, Any]] = {}
         self._cursor = 0
+        self._next_tid = 0  # new_trial_ids handed out the tids below it
         self._labels: list[str] | None = None
 
     @property
@@ -171,10 +172,12 @@ class StoreTrials(TrialsView):
         return self.study
 
     def new_trial_ids(self, n: int) -> list[int]:
-        """``n`` tids after the study's last one; the store assigns the real tids when
-        the trials are inserted (see :meth:`insert_trial_docs`)."""
+        """``n`` tids after the study's last one and those handed out before; the
+        store assigns the real tids when the trials are inserted (see
+        :meth:`insert_trial_docs`)."""
         self.refresh()
-        start = max(self._docs, default=-1) + 1
+        start = max(self._next_tid, max(self._docs, default=-1) + 1)
+        self._next_tid = start + n
         return list(range(start, start + n))
 
     def insert_trial_docs(self, docs: Sequence[Mapping[str, Any]]) -> list[int]:

@@ -234,6 +234,7 @@ def test_trials_of_a_study_not_created_yet_read_as_empty(request, tmp_path, back
         assert (trials.vals, trials.new_trial_ids(2), list(trials.attachments)) == (
             {}, [0, 1], []
         )  # fmt: skip
+        assert trials.new_trial_ids(1) == [2]  # as hyperopt's: never handed out twice
         with pytest.raises(AllTrialsFailed):
             _ = trials.best_trial
         if backend == "mongodb":
