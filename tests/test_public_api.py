@@ -72,6 +72,7 @@ HYPEROPT_MODULE_PATHS = [
     ("hpo_service.plotting", "main_plot_history"),
     ("hpo_service.plotting", "main_plot_histogram"),
     ("hpo_service.plotting", "main_plot_vars"),
+    ("hpo_service.plotting", "main_plot_1D_attachment"),
     ("hpo_service.pyll", "as_apply"),
     ("hpo_service.pyll.base", "scope"),
     ("hpo_service.pyll.stochastic", "sample"),
