@@ -1,5 +1,6 @@
 """hyperopt's ``base`` module path: trial states, statuses, ``Trials``,
-``trials_from_docs``, ``Domain``, and the helpers hyperopt code uses on trial dicts.
+``trials_from_docs``, ``Domain``, the helpers hyperopt code uses on trial dicts,
+and the exceptions hyperopt's ``base`` re-exports (``DuplicateLabel``, ...).
 
 ``from hyperopt.base import JOB_STATE_ERROR, Trials, miscs_update_idxs_vals``
 becomes ``from hpo_service.base import ...``. A trial's ``misc`` holds, per label of
@@ -18,6 +19,13 @@ from typing import Any
 import numpy as np
 
 from hpo_service import pyll  # noqa: F401 - hyperopt's ``from hyperopt.base import pyll``
+from hpo_service.exceptions import (
+    AllTrialsFailed,
+    DuplicateLabel,
+    InvalidLoss,
+    InvalidResultStatus,
+    InvalidTrial,
+)
 from hpo_service.objective._result import loss_of
 from hpo_service.space import compile_space
 from hpo_service.space._compile import labelled_nodes
@@ -55,7 +63,12 @@ __all__ = [
     "STATUS_SUSPENDED",
     "TRIAL_KEYS",
     "TRIAL_MISC_KEYS",
+    "AllTrialsFailed",
     "Domain",
+    "DuplicateLabel",
+    "InvalidLoss",
+    "InvalidResultStatus",
+    "InvalidTrial",
     "Trials",
     "miscs_to_idxs_vals",
     "miscs_update_idxs_vals",

@@ -142,3 +142,16 @@ def test_a_store_failure_is_caught_as_operation_failure(tmp_path):
         MongoTrials(f"sqlite:///{missing}", exp_key="exp1")
     assert isinstance(caught.value, StoreConnectionError)
     assert OperationFailure is StoreError
+
+
+@LIBRARIES
+def test_base_exceptions_are_the_ones_raised(lib):
+    """``from hyperopt.base import DuplicateLabel`` (real code catches it)."""
+    base = _base(lib)
+    space = {"a": lib.hp.uniform("x", 0, 1), "b": lib.hp.uniform("x", 0, 2)}
+    with pytest.raises(base.DuplicateLabel):
+        lib.fmin(_square, space, lib.rand.suggest, 1, **QUIET)
+    exceptions = importlib.import_module(f"{lib.__name__}.exceptions")
+    for name in ("AllTrialsFailed", "InvalidLoss", "InvalidResultStatus",
+                 "InvalidTrial"):  # fmt: skip
+        assert getattr(base, name) is getattr(exceptions, name)

@@ -109,6 +109,8 @@ HYPEROPT_MODULE_PATHS = [
     ("hpo_service.base", "JOB_STATE_DONE"),
     ("hpo_service.base", "STATUS_OK"),
     ("hpo_service.base", "pyll"),
+    ("hpo_service.base", "DuplicateLabel"),
+    ("hpo_service.base", "InvalidTrial"),
     ("hpo_service.progress", "no_progress_callback"),
     ("hpo_service.progress", "tqdm_progress_callback"),
 ]
