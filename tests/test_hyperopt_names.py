@@ -5,7 +5,6 @@ trial docs. Each case runs the same code against hyperopt where it is installed.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import pickle
 from functools import partial
@@ -15,21 +14,9 @@ import pytest
 
 import hpo_service
 from hpo_service import JOB_STATE_DONE, JOB_STATE_NEW, Trials, fmin, hp, mix, tpe
+from tests.helpers.hyperopt_side_by_side import LIBRARIES
 
 QUIET = {"show_progressbar": False}
-
-
-def _libraries() -> list[object]:
-    """hpo_service, and hyperopt when it is installed (same code runs on both)."""
-    libraries: list[object] = [hpo_service]
-    with contextlib.suppress(ImportError):
-        libraries.append(importlib.import_module("hyperopt"))
-    return libraries
-
-
-LIBRARIES = pytest.mark.parametrize(
-    "lib", _libraries(), ids=lambda m: m.__name__.split(".")[0]
-)
 
 
 def _square(x):
@@ -191,6 +178,24 @@ def test_hand_made_trial_docs_are_evaluated_first(lib):
     lib.fmin(_square, space, lib.tpe.suggest, max_evals=4, trials=trials, **QUIET)
     assert trials.vals["x"][:2] == [1.5, -2.0]
     assert trials.losses()[:2] == [2.25, 4.0]
+
+
+@LIBRARIES
+def test_new_trial_ids_are_never_handed_out_twice(lib):
+    """hyperopt reserves the ids it hands out, so docs built id by id insert as
+    one batch."""
+    trials = lib.Trials()
+    assert (trials.new_trial_ids(1), trials.new_trial_ids(2)) == ([0], [1, 2])
+    docs = []
+    for x in (1.5, -2.0):
+        [tid] = trials.new_trial_ids(1)
+        misc = {"tid": tid, "cmd": None, "idxs": {"x": [tid]}, "vals": {"x": [x]}}
+        docs += trials.new_trial_docs([tid], [None], [{"status": "new"}], [misc])
+    trials.insert_trial_docs(docs)
+    trials.refresh()
+    assert trials.tids == [3, 4] and trials.new_trial_ids(1) == [5]
+    trials = pickle.loads(pickle.dumps(trials))
+    assert trials.new_trial_ids(1) == [6]
 
 
 def test_new_trial_docs_checks_its_arguments():
