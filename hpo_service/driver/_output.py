@@ -17,6 +17,7 @@ from hpo_service.objective._result import (
     best_position,
     loss_of,
     pareto_front,
+    shown_result,
     violation_of,
 )
 from hpo_service.store import BaseTrialStore, Trial, TrialState
@@ -116,14 +117,22 @@ def _default_names(losses: list[float]) -> list[str]:
     return [f"loss.{i}" for i in range(len(losses))]
 
 
-def trial_record(trial: Trial) -> dict[str, Any]:
-    """A JSON-able dict of one trial."""
+def trial_record(trial: Trial, n_objectives: int | None = None) -> dict[str, Any]:
+    """A JSON-able dict of one trial.
+
+    Args:
+        trial: The stored trial.
+        n_objectives: The study's number of objectives; with several, a pruned
+            trial's result has ``loss`` None (see
+            :func:`~hpo_service.objective._result.shown_result`).
+    """
+    result = trial.result
     return {
         "tid": trial.tid,
         "state": trial.state.value,
         "params": trial.params,
         "config": trial.config,
-        "result": trial.result,
+        "result": None if result is None else shown_result(result, n_objectives),
         "error": trial.error,
         "owner": trial.owner,
         "attempts": trial.attempts,

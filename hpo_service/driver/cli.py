@@ -460,14 +460,15 @@ def trials(
     found = store.get_trials(study, wanted)
     if statuses:
         found = [t for t in found if (t.result or {}).get("status") in statuses]
-    records = [_output.trial_record(t) for t in found]
+    names = _output.objective_names(store, study)
+    count = len(names) if names else None
+    records = [_output.trial_record(t, count) for t in found]
     if fmt == "json":
         sizes = store.study_attachment_sizes(study)  # JSON only, not CSV
         for record in records:
             record["attachments"] = sizes.get(record["tid"], {})
         click.echo(_json.dumps(records, indent=2))
         return
-    names = _output.objective_names(store, study)
     choices = _choices_of(store, study)
     rows = [_output.flat_row(r, names, choices) for r in records]
     columns = _output.columns(rows)
