@@ -395,6 +395,7 @@ class Trials(TrialsView):
         self._exp_key = exp_key
         self._all: list[dict[str, Any]] = []
         self._trials: list[dict[str, Any]] = []
+        self._next_tid = 0  # tids below it were handed out by new_trial_ids
         self.attachments: dict[str, Any] = {}
         self._objective_names = check_objective_names(objectives)
 
@@ -441,8 +442,11 @@ class Trials(TrialsView):
         return [doc["tid"] for doc in docs]
 
     def new_trial_ids(self, n: int) -> list[int]:
-        """The next ``n`` unused tids."""
-        start = max((doc["tid"] for doc in self._all), default=-1) + 1
+        """The next ``n`` unused tids, reserved: never handed out again (as in
+        hyperopt), so docs built id by id can be inserted as one batch."""
+        used = (doc["tid"] for doc in self._all if isinstance(doc["tid"], int))
+        start = max(self._next_tid, max(used, default=-1) + 1)
+        self._next_tid = start + n
         return list(range(start, start + n))
 
     def refresh(self) -> None:
@@ -482,6 +486,7 @@ class Trials(TrialsView):
         self._all.clear()
         self._trials.clear()
         self.attachments.clear()
+        self._next_tid = 0
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickle, also from a pickle written by an earlier version."""
@@ -491,6 +496,7 @@ class Trials(TrialsView):
         self.__dict__.setdefault("_exp_key", state.get("exp_key"))
         self.__dict__.pop("exp_key", None)
         self.__dict__.setdefault("_objective_names", None)
+        self.__dict__.setdefault("_next_tid", 0)
         self.refresh()
 
 
