@@ -25,6 +25,7 @@ from hpo_service.objective._result import (  # noqa: F401 - public names
     loss_of,
     objective_count,
     pareto_front,
+    shown_result,
     violation_of,
 )
 
@@ -195,8 +196,13 @@ class TrialsView:
         ``JOB_STATE_*`` ``states`` (hyperopt's name)."""
         return _count_states(self.trials if trials is None else trials, states)
 
-    def losses(self, bandit: Any = None) -> list[float | None]:
+    def losses(self, bandit: Any = None) -> list[float | list[float] | None]:
         """Each trial's loss, None where it has none.
+
+        One shape per study: floats with one objective, lists of floats with
+        several. A pruned trial's loss is the last value it reported with one
+        objective, and None with several (the value stays in its
+        ``intermediate`` entry).
 
         Args:
             bandit: Accepted for hyperopt's signature; not used.
@@ -446,6 +452,7 @@ class Trials(TrialsView):
     def refresh(self) -> None:
         """Recompute :attr:`trials` from every trial (after a trial's state changed)."""
         self._trials = [d for d in self._all if d["state"] in JOB_VALID_STATES]
+        show_pruned_losses(self._all, self.n_objectives)
 
     def fmin(
         self,
@@ -531,6 +538,27 @@ def check_trial_doc(doc: Any, taken: Collection[int] = ()) -> None:
         raise InvalidTrial("trial['tid'] must equal trial['misc']['tid']", doc)
     if doc["tid"] in taken:
         raise InvalidTrial(f"tid {doc['tid']} must be unused in these trials", doc)
+
+
+def show_pruned_losses(
+    docs: Sequence[dict[str, Any]], n_objectives: int | None
+) -> None:
+    """Give the pruned trials of a multi-objective study the loss None, in place.
+
+    A pruned trial's result holds the last value it reported as ``loss``; with
+    several objectives that is no loss vector (see
+    :func:`~hpo_service.objective._result.shown_result`), so ``losses()`` and
+    ``results[i]["loss"]`` would mix floats with lists.
+
+    Args:
+        docs: Trial dicts; each pruned one gets a new result dict.
+        n_objectives: The study's number of objectives (nothing changes unless > 1).
+    """
+    if (n_objectives or 1) <= 1:
+        return
+    for doc in docs:
+        if isinstance(doc.get("result"), Mapping):
+            doc["result"] = shown_result(doc["result"], n_objectives)
 
 
 def _count_states(

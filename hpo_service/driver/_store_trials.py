@@ -45,6 +45,8 @@ from hpo_service.trials import (
     check_objective_names,
     check_trial_doc,
     make_trial_doc,
+    objective_count,
+    show_pruned_losses,
 )
 
 _JOB_STATE = {
@@ -117,6 +119,7 @@ class StoreTrials(TrialsView):
         self._cursor = 0
         self._next_tid = 0  # new_trial_ids handed out the tids below it
         self._labels: list[str] | None = None
+        self._count: int | None = None  # the study's objectives, once known
 
     @property
     def trials(self) -> list[dict[str, Any]]:
@@ -269,6 +272,27 @@ class StoreTrials(TrialsView):
             return
         for trial in changes:
             self._docs[trial.tid] = self._doc(trial)
+        if changes:  # pruned trials stored before the count was known, too
+            show_pruned_losses(list(self._docs.values()), self._stored_count())
+
+    def _stored_count(self) -> int | None:
+        """The study's number of objectives (given names, else stored with the
+        study by its first result), None while unknown; read until known."""
+        if self._count is None:
+            try:
+                settings = self.store.get_study(self.study).settings
+            except StudyNotFoundError:
+                return None
+            names = self._given_names or settings.get("objective_names")
+            self._count = len(names) if names else settings.get("n_objectives")
+        return self._count
+
+    @property
+    def n_objectives(self) -> int | None:
+        """Number of objectives: of the names, else as stored with the study (its
+        first result's), else of the first successful result's losses; None while
+        none is known."""
+        return self._stored_count() or objective_count(self.results)
 
     @property
     def objective_names(self) -> list[str] | None:
