@@ -1,15 +1,23 @@
 """hyperopt's ``base`` module path: trial states, statuses, ``Trials``,
-``trials_from_docs`` and ``Domain``.
+``trials_from_docs``, ``Domain``, and the helpers hyperopt code uses on trial dicts.
 
-``from hyperopt.base import JOB_STATE_ERROR, Trials`` becomes
-``from hpo_service.base import ...``.
+``from hyperopt.base import JOB_STATE_ERROR, Trials, miscs_update_idxs_vals``
+becomes ``from hpo_service.base import ...``. A trial's ``misc`` holds, per label of
+the space, ``idxs[label]`` (``[tid]``, or ``[]`` when the label is inactive in that
+trial) and ``vals[label]`` (``[value]`` or ``[]``); the helpers convert between that
+and hyperopt's column form ``{label: [tid, ...]}``, ``{label: [value, ...]}``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import math
+import numbers
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 
+import numpy as np
+
+from hpo_service import pyll  # noqa: F401 - hyperopt's ``from hyperopt.base import pyll``
 from hpo_service.objective._result import loss_of
 from hpo_service.space import compile_space
 from hpo_service.space._compile import labelled_nodes
@@ -45,10 +53,35 @@ __all__ = [
     "STATUS_RUNNING",
     "STATUS_STRINGS",
     "STATUS_SUSPENDED",
+    "TRIAL_KEYS",
+    "TRIAL_MISC_KEYS",
     "Domain",
     "Trials",
+    "miscs_to_idxs_vals",
+    "miscs_update_idxs_vals",
+    "spec_from_misc",
     "trials_from_docs",
+    "validate_loss_threshold",
+    "validate_timeout",
 ]
+
+#: Keys every trial dict has (hyperopt's list; ours also have ``version`` and
+#: ``intermediate``).
+TRIAL_KEYS = [
+    "tid",
+    "spec",
+    "result",
+    "misc",
+    "state",
+    "owner",
+    "book_time",
+    "refresh_time",
+    "exp_key",
+]
+#: Keys every trial's ``misc`` has (hyperopt's list; ours also have ``workdir``).
+TRIAL_MISC_KEYS = ["tid", "cmd", "idxs", "vals"]
+
+Columns = dict[str, list[Any]]
 
 
 class Domain:
@@ -98,3 +131,142 @@ class Domain:
     def true_loss(self, result: Mapping[str, Any], config: Any = None) -> Any:
         """``result["true_loss"]`` if present, else the loss (hyperopt's rule)."""
         return result.get("true_loss", self.loss(result, config))
+
+
+def miscs_update_idxs_vals(
+    miscs: Sequence[MutableMapping[str, Any]],
+    idxs: Mapping[str, Sequence[int]],
+    vals: Mapping[str, Sequence[Any]],
+    assert_all_vals_used: bool = True,
+    idxs_map: Mapping[int, int] | None = None,
+) -> Sequence[MutableMapping[str, Any]]:
+    """Write columns of values into trial miscs (hyperopt's helper, same rules).
+
+    Every misc's ``idxs`` and ``vals`` are replaced by one entry per label of
+    ``idxs``: ``[tid]`` and ``[value]`` where the columns give the misc's tid a
+    value, ``[]`` elsewhere (the label is inactive in that trial).
+
+    Args:
+        miscs: The miscs to fill, each with a ``tid``; changed in place.
+        idxs: ``{label: [tid, ...]}``, the trials that have a value of each label.
+        vals: ``{label: [value, ...]}``, as long as ``idxs[label]``.
+        assert_all_vals_used: Refuse a value for a tid none of ``miscs`` has
+            (False: skip it).
+        idxs_map: ``{tid in idxs: tid of a misc}``, for columns numbered otherwise.
+
+    Returns:
+        ``miscs``.
+
+    Raises:
+        ValueError: ``idxs`` and ``vals`` name different labels, or a label has
+            more or fewer values than tids.
+        KeyError: ``assert_all_vals_used`` and a tid that no misc has.
+    """
+    if set(idxs) != set(vals):
+        raise ValueError(
+            "`idxs` and `vals` must have the same labels, but got "
+            f"{sorted(idxs)} and {sorted(vals)}"
+        )
+    idxs_map = idxs_map or {}
+    by_tid = {misc["tid"]: misc for misc in miscs}
+    for misc in miscs:
+        misc["idxs"] = {label: [] for label in idxs}
+        misc["vals"] = {label: [] for label in idxs}
+    for label, tids in idxs.items():
+        if len(tids) != len(vals[label]):
+            raise ValueError(
+                f"`vals` must have one value per tid of `idxs`, but label {label!r} "
+                f"has {len(tids)} tids and {len(vals[label])} values"
+            )
+        for tid, value in zip(tids, vals[label], strict=True):
+            tid = idxs_map.get(tid, tid)
+            if tid not in by_tid and not assert_all_vals_used:
+                continue
+            if tid not in by_tid:
+                raise KeyError(f"no misc has tid {tid} (label {label!r})")
+            by_tid[tid]["idxs"][label] = [tid]
+            by_tid[tid]["vals"][label] = [value]
+    return miscs
+
+
+def miscs_to_idxs_vals(
+    miscs: Sequence[Mapping[str, Any]], keys: Sequence[str] | None = None
+) -> tuple[Columns, Columns]:
+    """The column form of trial miscs, as ``Trials.idxs_vals`` gives it.
+
+    Args:
+        miscs: Trial miscs (``trials.miscs``).
+        keys: The labels to read; by default those of the first misc.
+
+    Returns:
+        ``(idxs, vals)``: ``{label: [tid, ...]}`` and ``{label: [value, ...]}``,
+        one entry per misc in which the label is active, in the order of ``miscs``.
+
+    Raises:
+        ValueError: ``miscs`` is empty and ``keys`` not given.
+    """
+    if keys is None:
+        if not miscs:
+            raise ValueError("cannot infer keys from empty miscs: give `keys`")
+        keys = list(miscs[0]["idxs"])
+    idxs: Columns = {label: [] for label in keys}
+    vals: Columns = {label: [] for label in keys}
+    for misc in miscs:
+        for label in keys:
+            idxs[label].extend(misc["idxs"][label])
+            vals[label].extend(misc["vals"][label])
+    return idxs, vals
+
+
+def spec_from_misc(misc: Mapping[str, Any]) -> dict[str, Any]:
+    """One trial's point, ``{label: value}`` of its active labels.
+
+    The point is what ``space_eval(space, point)`` turns into the config the
+    objective received (a ``choice`` as its index).
+
+    Raises:
+        NotImplementedError: A label holds several values (hyperopt's error too).
+    """
+    spec: dict[str, Any] = {}
+    for label, values in misc["vals"].items():
+        if len(values) > 1:
+            raise NotImplementedError(
+                f"a trial holds one value per label, but {label!r} has {values!r}"
+            )
+        if values:
+            spec[label] = values[0]
+    return spec
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
+def validate_timeout(timeout: Any) -> None:
+    """Check ``fmin``'s ``timeout``: None or a positive number of seconds.
+
+    Raises:
+        ValueError: Anything else (hyperopt raises a bare ``Exception`` with the
+            same message).
+    """
+    if timeout is not None and (not _is_number(timeout) or not timeout > 0):
+        raise ValueError(
+            "The timeout argument should be None or a positive value. "
+            f"Given value: {timeout}"
+        )
+
+
+def validate_loss_threshold(loss_threshold: Any) -> None:
+    """Check ``fmin``'s ``loss_threshold``: None or a number (not NaN).
+
+    Raises:
+        ValueError: Anything else (hyperopt raises a bare ``Exception`` with the
+            same message, and lets NaN through, which no loss ever reaches).
+    """
+    if loss_threshold is not None and (
+        not _is_number(loss_threshold) or math.isnan(loss_threshold)
+    ):
+        raise ValueError(
+            "The loss_threshold argument should be None or a numeric value. "
+            f"Given value: {loss_threshold}"
+        )

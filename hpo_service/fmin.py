@@ -20,6 +20,7 @@ import numpy as np
 
 from hpo_service.algorithms import Algorithm
 from hpo_service.algorithms.pruners import resolve_pruner
+from hpo_service.base import validate_loss_threshold, validate_timeout
 from hpo_service.driver._checkpoint import load_checkpoint
 from hpo_service.driver._serial import SerialSearch, StopRules, point_docs
 from hpo_service.driver._suggest import Suggester
@@ -252,18 +253,8 @@ def check_stop_rules(
         TypeError: ``max_evals`` is not a whole number (a whole float is its int,
             ``inf`` means no limit, as None), or ``early_stop_fn`` not callable.
     """
-    if timeout is not None and (not _is_real(timeout) or not timeout > 0):
-        raise ValueError(
-            "The timeout argument should be None or a positive value. "
-            f"Given value: {timeout}"
-        )
-    if loss_threshold is not None and (
-        not _is_real(loss_threshold) or math.isnan(loss_threshold)
-    ):
-        raise ValueError(
-            "The loss_threshold argument should be None or a numeric value. "
-            f"Given value: {loss_threshold}"
-        )
+    validate_timeout(timeout)
+    validate_loss_threshold(loss_threshold)
     if early_stop_fn is not None and not callable(early_stop_fn):
         raise TypeError(
             f"`early_stop_fn` must be callable, but got early_stop_fn={early_stop_fn!r}"

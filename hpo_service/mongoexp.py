@@ -11,6 +11,12 @@ MongoTrials``); the rest of the script stays::
 and ``hpo-worker --mongo=localhost:1234/foo_db --exp-key exp1`` processes run the
 trials, as ``hyperopt-mongo-worker`` processes did. The objective must be importable
 by reference (``module:function``); workers import it, never unpickle it.
+
+The module also has the names hyperopt's ``mongoexp`` gives its users: the job states
+``JOB_STATE_NEW``, ``JOB_STATE_RUNNING``, ``JOB_STATE_DONE``, ``JOB_STATE_ERROR`` and
+``JOB_STATES`` (the values of ``trial["state"]``), ``Trials`` (the in-process trials,
+``MongoTrials``' base class) and ``OperationFailure`` (what a failed database
+operation raises).
 """
 
 from __future__ import annotations
@@ -18,8 +24,32 @@ from __future__ import annotations
 from typing import Any
 
 from hpo_service.driver._store_trials import StoreTrials
+from hpo_service.exceptions import StoreError
+from hpo_service.trials import (
+    JOB_STATE_DONE,
+    JOB_STATE_ERROR,
+    JOB_STATE_NEW,
+    JOB_STATE_RUNNING,
+    JOB_STATES,
+    Trials,
+)
 
-__all__ = ["DEFAULT_EXP_KEY", "MongoTrials"]
+__all__ = [
+    "DEFAULT_EXP_KEY",
+    "JOB_STATES",
+    "JOB_STATE_DONE",
+    "JOB_STATE_ERROR",
+    "JOB_STATE_NEW",
+    "JOB_STATE_RUNNING",
+    "MongoTrials",
+    "OperationFailure",
+    "Trials",
+]
+
+#: hyperopt's ``OperationFailure``, raised when a database operation fails. Every
+#: failure of the trials store (unreachable or missing database, refused write, ...)
+#: is a ``StoreError``, so ``except OperationFailure`` catches what it did in hyperopt.
+OperationFailure = StoreError
 
 #: The study used when ``exp_key`` is None (hyperopt then mixes every experiment of
 #: the database; a study here always has a name).

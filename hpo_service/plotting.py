@@ -1,7 +1,8 @@
 """hyperopt's ``hyperopt.plotting`` functions, and the report's figures for any study.
 
-``main_plot_history``, ``main_plot_histogram`` and ``main_plot_vars`` draw with
-matplotlib what hyperopt's functions of the same names draw, so notebooks written for
+``main_plot_history``, ``main_plot_histogram``, ``main_plot_vars`` and
+``main_plot_1D_attachment`` draw with matplotlib what hyperopt's functions of the same
+names draw, so notebooks written for
 ``hyperopt.plotting`` keep working after ``from hpo_service import plotting``. They
 accept a ``Trials``, a ``StoreTrials``, or (as an extension) a store URL with
 ``study=``. Like hyperopt's they draw on matplotlib's current figure and call
@@ -17,11 +18,13 @@ finite loss: infinite ones cannot be binned or shaded).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hpo_service.insight import as_study_data
+from hpo_service.insight._attachments import attachment_reader, attachment_values
 from hpo_service.objective._result import (
     STATUS_FAIL,
     STATUS_NEW,
@@ -32,9 +35,11 @@ from hpo_service.objective._result import (
 
 if TYPE_CHECKING:
     from hpo_service.insight import StudyData
+    from hpo_service.insight._data import TrialRow
 
 __all__ = [
     "default_status_colors",
+    "main_plot_1D_attachment",
     "main_plot_histogram",
     "main_plot_history",
     "main_plot_vars",
@@ -253,6 +258,132 @@ def _finish(plt: Any, do_show: bool) -> Any:
     if do_show:
         plt.show()
     return plt.gca()
+
+
+def _unchanged(values: np.ndarray) -> Any:
+    return values
+
+
+def main_plot_1D_attachment(
+    trials: Any,
+    attachment_name: str,
+    do_show: bool = True,
+    colorize_by_loss: bool = True,
+    max_darkness: float = 0.5,
+    num_trails: int | None = None,
+    preprocessing_fn: Callable[[np.ndarray], Any] = _unchanged,
+    line_width: float = 0.1,
+    *,
+    study: str | None = None,
+) -> Any:
+    """One line per trial: its attachment ``attachment_name``, a 1-D array (a
+    learning curve, say), shaded by the trial's loss, as hyperopt draws it.
+
+    Each trial with a loss (the first objective's, with several; a pruned trial's
+    last reported value) that has the attachment gets a line of its values
+    (squeezed: shape ``(n,)``, ``(n, 1)`` or ``(1, n)``; other shapes are left out,
+    a printed line says how many) after ``preprocessing_fn``, labelled
+    ``loss: <loss>``. Shading is hyperopt's: black with alpha ``max_darkness *
+    (loss - lowest) / (highest - lowest)``, so the highest loss is darkest and the
+    lowest is transparent (equal losses: all at ``max_darkness``). An attachment is
+    a pickle (hyperopt's ``pickle.dumps(array)``), an ``np.save`` file or JSON text;
+    a pickle is read only if it holds numbers (numpy arrays and scalars, lists),
+    never one that would run code.
+
+    Args:
+        trials: A ``Trials``, a ``StoreTrials`` or a store URL (with ``study``).
+        attachment_name: The attachment (a key of ``result["attachments"]``).
+        do_show: Add a legend (with fewer than 10 trials) and call ``plt.show()``.
+        colorize_by_loss: Shade by loss; False takes matplotlib's colour cycle.
+        max_darkness: The alpha of the highest loss, 0 to 1.
+        num_trails: Plot this many trials spread evenly over the trials sorted by
+            loss (hyperopt's spelling), or every trial (None).
+        preprocessing_fn: Applied to each 1-D array before it is drawn.
+        line_width: Line width in points.
+        study: The study, when ``trials`` is a store URL.
+
+    Returns:
+        The matplotlib axes drawn on.
+
+    Raises:
+        ValueError: No trial has a loss, none of them has the attachment, an
+            attachment is no array of numbers, or an argument is out of range.
+    """
+    if not 0 <= max_darkness <= 1:
+        raise ValueError(
+            f"`0 <= max_darkness <= 1` must hold, but got max_darkness={max_darkness}"
+        )
+    if num_trails is not None and num_trails < 1:
+        raise ValueError(
+            f"`num_trails >= 1` must hold, but got num_trails={num_trails}"
+        )
+    plt = _pyplot()
+    rows = [
+        r for r in as_study_data(trials, study).sorted_rows() if r.score is not None
+    ]
+    if not rows:
+        raise ValueError("`trials` must hold a trial with a loss, but none has one")
+    shade = _darkness([r.score for r in rows], max_darkness)
+    picked = _spread_by_loss(rows, num_trails)
+    plt.title(attachment_name)
+    read, close = attachment_reader(trials, study)
+    try:
+        lines = [
+            (row, _attachment_line(read, row.tid, attachment_name)) for row in picked
+        ]
+    finally:
+        close()
+    drawn = [(row, line) for row, line in lines if line is not None and line.ndim == 1]
+    if not drawn and all(line is None for _, line in lines):
+        raise ValueError(
+            f"a trial with a loss must have attachment {attachment_name!r}, but none "
+            f"of the {len(picked)} plotted has"
+        )
+    for row, line in drawn:
+        plt.plot(preprocessing_fn(line), linewidth=line_width,
+                 color=shade(row.score) if colorize_by_loss else None,
+                 label=f"loss: {row.score:.5}")  # fmt: skip
+    other = sum(1 for _, line in lines if line is not None and line.ndim != 1)
+    if other:
+        noun = "trial" if other == 1 else "trials"
+        print(f"{other} {noun} left out: {attachment_name!r} is not one-dimensional")
+    if do_show and len(picked) < 10:
+        plt.legend()
+    return _finish(plt, do_show)
+
+
+def _attachment_line(
+    read: Callable[[int, str], Any], tid: int, name: str
+) -> np.ndarray | None:
+    blob = read(tid, name)
+    if blob is None:
+        return None
+    try:
+        return np.squeeze(np.asanyarray(attachment_values(blob)))
+    except ValueError as e:
+        raise ValueError(f"attachment {name!r} of trial {tid}: {e}") from e
+
+
+def _spread_by_loss(rows: list[TrialRow], count: int | None) -> list[TrialRow]:
+    """Every row (None), or ``count`` rows at even steps through them by loss."""
+    if count is None:
+        return rows
+    by_loss = sorted(rows, key=lambda r: r.score)
+    steps = np.linspace(0, len(by_loss), count, endpoint=False, dtype=int)
+    return [by_loss[i] for i in steps]
+
+
+def _darkness(
+    scores: Sequence[float], max_darkness: float
+) -> Callable[[float], tuple[float, float, float, float]]:
+    finite = [s for s in scores if math.isfinite(s)] or [0.0]
+    low, span = min(finite), max(finite) - min(finite)
+
+    def shade(score: float) -> tuple[float, float, float, float]:
+        share = float(np.clip((score - low) / span, 0.0, 1.0)) if span else 1.0
+        return (0.0, 0.0, 0.0, max_darkness * share)
+
+    return shade
 
 
 def report_figures(source: Any, study: str | None = None) -> dict[str, Any]:

@@ -5,7 +5,6 @@ trial docs. Each case runs the same code against hyperopt where it is installed.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import pickle
 from functools import partial
@@ -15,21 +14,9 @@ import pytest
 
 import hpo_service
 from hpo_service import JOB_STATE_DONE, JOB_STATE_NEW, Trials, fmin, hp, mix, tpe
+from tests.helpers.hyperopt_side_by_side import LIBRARIES
 
 QUIET = {"show_progressbar": False}
-
-
-def _libraries() -> list[object]:
-    """hpo_service, and hyperopt when it is installed (same code runs on both)."""
-    libraries: list[object] = [hpo_service]
-    with contextlib.suppress(ImportError):
-        libraries.append(importlib.import_module("hyperopt"))
-    return libraries
-
-
-LIBRARIES = pytest.mark.parametrize(
-    "lib", _libraries(), ids=lambda m: m.__name__.split(".")[0]
-)
 
 
 def _square(x):

@@ -98,8 +98,34 @@ def test_driver_runs_the_example_study(compose: dict[str, Any]) -> None:
     assert _option(command, "--objective") == "examples.quadratic:objective"
     assert _option(command, "--space") == "examples.quadratic:space"
     assert int(_option(command, "--max-evals")) > 0
-    assert driver["restart"] == "on-failure"
     assert "container_name" not in driver
+
+
+def _restart_bound(policy: str) -> int | None:
+    """The restart limit of a compose ``restart`` policy (``on-failure:5`` -> 5), or
+    None when the policy restarts without a limit."""
+    name, _, retries = policy.partition(":")
+    assert name in {"no", "always", "on-failure", "unless-stopped"}, policy
+    return int(retries) if name == "on-failure" and retries else None
+
+
+def test_restart_bound_reads_compose_policies() -> None:
+    # The control case: the helper tells bounded policies from unbounded ones.
+    assert _restart_bound("on-failure:5") == 5
+    assert _restart_bound("on-failure") is None
+    assert _restart_bound("unless-stopped") is None
+
+
+def test_driver_restarts_on_failure_a_bounded_number_of_times(
+    compose: dict[str, Any],
+) -> None:
+    # A study whose trials all failed exits 1 on every resume: an unbounded
+    # on-failure policy would restart its driver for ever.
+    policy = compose["services"]["driver"]["restart"]
+    assert policy.startswith("on-failure")  # a completed study (exit 0) stays down
+    bound = _restart_bound(policy)
+    assert bound is not None, f"the driver restarts for ever: restart={policy!r}"
+    assert 1 <= bound <= 10
 
 
 def test_mongo_has_volume_and_healthcheck(compose: dict[str, Any]) -> None:

@@ -165,6 +165,9 @@ def test_worker_deployment_essentials(built: list[dict[str, Any]]) -> None:
 def test_driver_job_runs_a_study(built: list[dict[str, Any]]) -> None:
     job = _one(built, "Job", "hpo-driver-quadratic")
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "OnFailure"
+    # A study whose trials all failed exits 1 on every resume: the Job retries a
+    # bounded number of times, then ends as failed.
+    assert 1 <= job["spec"]["backoffLimit"] <= 10
     container = _container(job)
     assert container["command"] == ["hpo-driver"]
     args = container["args"]

@@ -97,6 +97,19 @@ def test_unit_stops_gracefully_and_restarts(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", UNITS)
+def test_unit_restarts_a_bounded_number_of_times(name: str) -> None:
+    # A worker that exits non-zero at every start (say it cannot import the
+    # objective) must not be restarted for ever: systemd gives up after the burst.
+    path = SYSTEMD / name
+    (burst,) = _values(path, "Unit", "StartLimitBurst")
+    (interval,) = _values(path, "Unit", "StartLimitIntervalSec")
+    (delay,) = _values(path, "Service", "RestartSec")
+    assert 1 <= int(burst) <= 10
+    # Restarts RestartSec apart fit in the interval, so the limit is reached.
+    assert int(burst) * _seconds(delay) < _seconds(interval)
+
+
+@pytest.mark.parametrize("name", UNITS)
 def test_unit_hardening_scores_ok(name: str, tmp_path: Path) -> None:
     analyze = require_tool("systemd-analyze", "apt-get install systemd")
     unit = _staged(tmp_path, name)
