@@ -200,7 +200,7 @@ class SerialSearch:
         """Evaluate queued and suggested trials until a stop rule fires."""
         total = self.rules.max_evals
         check_loss_threshold(self.rules.loss_threshold, self.trials.n_objectives)
-        bar = Progress(  # it redirects the prints: closed in the finally below
+        bar = Progress(  # it redirects the prints: closed below, also on an error
             total if total < sys.maxsize else None,
             enabled=progress,
             initial=self._n_finished(),
