@@ -39,6 +39,7 @@ _LOCATIONS: dict[str, str] = {
     "Trials": "hpo_service.trials",
     "trials_from_docs": "hpo_service.trials",
     "Domain": "hpo_service.base",
+    "Ctrl": "hpo_service.base",
     "generate_trials_to_calculate": "hpo_service.fmin",
     "partial": "functools",
     "hp": "hpo_service.space",

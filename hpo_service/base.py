@@ -1,5 +1,6 @@
 """hyperopt's ``base`` module path: trial states, statuses, ``Trials``,
-``trials_from_docs``, ``Domain``, and the helpers hyperopt code uses on trial dicts.
+``trials_from_docs``, ``Domain``, the helpers hyperopt code uses on trial dicts,
+and the exceptions hyperopt's ``base`` re-exports (``DuplicateLabel``, ...).
 
 ``from hyperopt.base import JOB_STATE_ERROR, Trials, miscs_update_idxs_vals``
 becomes ``from hpo_service.base import ...``. A trial's ``misc`` holds, per label of
@@ -10,6 +11,7 @@ and hyperopt's column form ``{label: [tid, ...]}``, ``{label: [value, ...]}``.
 
 from __future__ import annotations
 
+import logging
 import math
 import numbers
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
@@ -18,8 +20,15 @@ from typing import Any
 import numpy as np
 
 from hpo_service import pyll  # noqa: F401 - hyperopt's ``from hyperopt.base import pyll``
-from hpo_service.objective._result import loss_of
-from hpo_service.space import compile_space
+from hpo_service.exceptions import (
+    AllTrialsFailed,
+    DuplicateLabel,
+    InvalidLoss,
+    InvalidResultStatus,
+    InvalidTrial,
+)
+from hpo_service.objective._result import loss_of, normalise_result
+from hpo_service.space import compile_space, space_eval
 from hpo_service.space._compile import labelled_nodes
 from hpo_service.trials import (
     JOB_STATE_CANCEL,
@@ -55,7 +64,12 @@ __all__ = [
     "STATUS_SUSPENDED",
     "TRIAL_KEYS",
     "TRIAL_MISC_KEYS",
+    "AllTrialsFailed",
     "Domain",
+    "DuplicateLabel",
+    "InvalidLoss",
+    "InvalidResultStatus",
+    "InvalidTrial",
     "Trials",
     "miscs_to_idxs_vals",
     "miscs_update_idxs_vals",
@@ -82,6 +96,8 @@ TRIAL_KEYS = [
 TRIAL_MISC_KEYS = ["tid", "cmd", "idxs", "vals"]
 
 Columns = dict[str, list[Any]]
+
+_logger = logging.getLogger(__name__)
 
 
 class Domain:
@@ -131,6 +147,97 @@ class Domain:
     def true_loss(self, result: Mapping[str, Any], config: Any = None) -> Any:
         """``result["true_loss"]`` if present, else the loss (hyperopt's rule)."""
         return result.get("true_loss", self.loss(result, config))
+
+    def evaluate(
+        self,
+        config: Mapping[str, Any],
+        ctrl: Ctrl | None,
+        attach_attachments: bool = True,
+    ) -> dict[str, Any]:
+        """Run the objective on one point, in this process, as hyperopt's does.
+
+        Real code uses it to run a trial again, e.g. the best one for its model:
+        ``domain.evaluate(spec_from_misc(best["misc"]), Ctrl(trials, best))``.
+
+        Args:
+            config: The point: ``{label: value}`` of the active labels (a choice as
+                its index), as ``spec_from_misc`` or ``trials.argmin`` give it.
+            ctrl: The trial's :class:`Ctrl`; it receives the result's attachments.
+            attach_attachments: Move ``result["attachments"]`` into
+                ``ctrl.attachments`` (False: leave them in the result).
+
+        Returns:
+            The result dict: a number becomes ``{"loss": float, "status": "ok"}``.
+
+        Raises:
+            InvalidResultStatus: The status is not ``"ok"`` or ``"fail"``.
+            InvalidLoss: A successful result without a valid (non-NaN) loss.
+            ValueError: ``attach_attachments`` with attachments and no ``ctrl``.
+            Exception: Whatever the objective raises.
+        """
+        result = normalise_result(
+            self.fn(space_eval(self.expr, config)), storable=False
+        )
+        if attach_attachments and result.get("attachments"):
+            if ctrl is None:
+                raise ValueError(
+                    "`ctrl` must be given to receive the result's attachments, but "
+                    "got ctrl=None (or pass attach_attachments=False)"
+                )
+            for name, value in result.pop("attachments").items():
+                ctrl.attachments[name] = value
+        return result
+
+
+class Ctrl:
+    """hyperopt's control object: one trial being evaluated, in its trials.
+
+    It serves code that evaluates points itself through :meth:`Domain.evaluate`;
+    objectives never receive one here (hyperopt's ``fmin_pass_expr_memo_ctrl`` is not
+    supported), and ``inject_results`` is left out (add trials with
+    ``new_trial_docs`` and ``insert_trial_docs``).
+
+    Args:
+        trials: The trials the trial belongs to (a new ``Trials()`` when None).
+        current_trial: The trial dict being evaluated (one of ``trials``), or None.
+    """
+
+    info = _logger.info
+    warn = _logger.warning
+    error = _logger.error
+    debug = _logger.debug
+
+    def __init__(self, trials: Any = None, current_trial: dict[str, Any] | None = None):
+        self.trials = Trials() if trials is None else trials
+        self.current_trial = current_trial
+
+    def _trial(self) -> dict[str, Any]:
+        trial = self.current_trial
+        if trial is None or not any(t is trial for t in self.trials._dynamic_trials):
+            raise ValueError(
+                "`current_trial` must be a trial dict of `trials`, but got "
+                f"current_trial={'None' if trial is None else trial.get('tid')}"
+            )
+        return trial
+
+    def checkpoint(self, r: dict[str, Any] | None = None) -> None:
+        """Set the current trial's result to ``r`` (None: change nothing).
+
+        Raises:
+            ValueError: There is no current trial, or it is not one of ``trials``.
+        """
+        trial = self._trial()
+        if r is not None:
+            trial["result"] = r
+
+    @property
+    def attachments(self) -> MutableMapping[str, Any]:
+        """The current trial's attachments (``ctrl.attachments[name] = blob``).
+
+        Raises:
+            ValueError: There is no current trial, or it is not one of ``trials``.
+        """
+        return self.trials.trial_attachments(self._trial())
 
 
 def miscs_update_idxs_vals(

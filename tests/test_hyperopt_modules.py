@@ -142,3 +142,55 @@ def test_a_store_failure_is_caught_as_operation_failure(tmp_path):
         MongoTrials(f"sqlite:///{missing}", exp_key="exp1")
     assert isinstance(caught.value, StoreConnectionError)
     assert OperationFailure is StoreError
+
+
+@LIBRARIES
+def test_base_exceptions_are_the_ones_raised(lib):
+    """``from hyperopt.base import DuplicateLabel`` (real code catches it)."""
+    base = _base(lib)
+    space = {"a": lib.hp.uniform("x", 0, 1), "b": lib.hp.uniform("x", 0, 2)}
+    with pytest.raises(base.DuplicateLabel):
+        lib.fmin(_square, space, lib.rand.suggest, 1, **QUIET)
+    exceptions = importlib.import_module(f"{lib.__name__}.exceptions")
+    for name in ("AllTrialsFailed", "InvalidLoss", "InvalidResultStatus",
+                 "InvalidTrial"):  # fmt: skip
+        assert getattr(base, name) is getattr(exceptions, name)
+
+
+def _model_objective(config):
+    loss = (config["x"] - 0.5) ** 2 * config["k"]
+    return {"loss": loss, "status": "ok", "attachments": {"model": b"weights"}}
+
+
+@LIBRARIES
+def test_the_best_trial_run_again_through_domain_evaluate(lib):
+    """Real code re-runs the best trial (to get its model back) with
+    ``Domain.evaluate(spec_from_misc(best["misc"]), Ctrl(trials, best))``."""
+    base, hp_ = _base(lib), lib.hp
+    space = {"x": hp_.uniform("x", -2, 2), "k": hp_.choice("k", [1, 10])}
+    trials = base.Trials()
+    lib.fmin(_model_objective, space, lib.rand.suggest, 6, trials=trials,
+             rstate=np.random.default_rng(3), **QUIET)  # fmt: skip
+    best = trials.best_trial
+    domain = base.Domain(_model_objective, space)
+    ctrl = base.Ctrl(trials, current_trial=best)
+    result = domain.evaluate(base.spec_from_misc(best["misc"]), ctrl)
+    assert result == {"loss": best["result"]["loss"], "status": "ok"}
+    assert ctrl.attachments["model"] == b"weights"
+    kept = domain.evaluate({"x": 0.0, "k": 0}, None, attach_attachments=False)
+    assert kept["loss"] == 0.25 and kept["attachments"] == {"model": b"weights"}
+    ctrl.checkpoint({"loss": -1.0, "status": "ok"})
+    assert trials.best_trial["result"]["loss"] == -1.0
+    plain = base.Domain(_square, hp_.uniform("y", 0, 1))
+    assert plain.evaluate({"y": 3.0}, base.Ctrl(None)) == {"loss": 9.0, "status": "ok"}
+
+
+def test_ctrl_refuses_what_has_no_trial():
+    from hpo_service import base
+
+    with pytest.raises(ValueError, match="current_trial"):
+        base.Ctrl(base.Trials()).checkpoint({"loss": 1.0, "status": "ok"})
+    with pytest.raises(ValueError, match="current_trial"):
+        _ = base.Ctrl(base.Trials()).attachments
+    with pytest.raises(hpo_service.exceptions.InvalidResultStatus):
+        base.Domain(lambda c: {"status": "odd"}, {}).evaluate({}, None)
