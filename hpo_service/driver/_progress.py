@@ -1,5 +1,5 @@
 """Progress display: a tqdm bar on a terminal (a widget in a Jupyter notebook), a
-periodic log line elsewhere, or hyperopt's progress callback
+periodic log line and one end line elsewhere, or hyperopt's progress callback
 (``fmin(..., show_progressbar=callback)``)."""
 
 from __future__ import annotations
@@ -54,6 +54,13 @@ class Progress:
     """Shows finished trials out of ``total`` and the best loss so far (with several
     objectives: the size of the Pareto front).
 
+    When standard error is no terminal (output redirected to a file, a pipe, a
+    service's journal) there is no bar: an INFO log line every 5 s (seen when the
+    program configured logging), and at the end one line saying how the run ended,
+    e.g. ``20/20 trials finished (18 done, 2 pruned), best loss: 0.0529``. The end
+    line is logged when logging would show it, else written to standard error, so
+    a plain script run as ``python script.py > log 2>&1`` shows it too.
+
     Args:
         total: Trials to finish, None for no limit.
         enabled: True for the bar (or log lines), False for nothing, or hyperopt's
@@ -73,6 +80,9 @@ class Progress:
     ):
         self._total = total
         self._done = initial
+        self._pruned = 0
+        self._errors = 0
+        self._best = _summary_text(None, 0, None, True)  # the best, without counts
         self._shown = ""
         self._bar: Any = None
         self._exit = contextlib.ExitStack()
@@ -94,6 +104,7 @@ class Progress:
         best: float | None,
         *,
         pruned: int = 0,
+        errors: int = 0,
         front: int | None = None,
         feasible: bool = True,
     ) -> None:
@@ -103,11 +114,14 @@ class Progress:
             done: Finished trials.
             best: The best loss, None while no trial succeeded.
             pruned: Pruned trials among ``done``.
+            errors: Error trials among ``done`` (counted in the end line).
             front: With several objectives, the number of trials on the Pareto front
                 (shown instead of ``best``); None for one objective.
             feasible: Whether the best trial satisfies its constraints (it is the
                 least violating one while no trial does).
         """
+        self._pruned, self._errors = pruned, errors
+        self._best = _summary_text(best, 0, front, feasible)
         shown = _summary_text(best, pruned, front, feasible)
         changed = done != self._done or shown != self._shown
         if self._bar is not None and changed:
@@ -122,17 +136,17 @@ class Progress:
             self._log_line()
 
     def close(self, *, last_line: bool = True) -> None:
-        """Finish the bar or the callback (or write a last log line).
+        """Finish the bar or the callback (or write the end line).
 
         Args:
-            last_line: Write the last log line; False when the run ends with an
+            last_line: Write the end line; False when the run ends with an
                 error, whose message says how it ended (the counts shown may not
                 yet include the trial that caused it).
         """
         if self._bar is not None:
             self._exit.close()
         elif self._log_lines and last_line:
-            self._log_line()
+            self._end_line()
 
     def _log_line(self) -> None:
         self._last_log = time.monotonic()
@@ -143,6 +157,21 @@ class Progress:
             total,
             self._shown or _summary_text(None, 0, None, True),
         )
+
+    def _end_line(self) -> None:
+        """How the run ended: finished trials by state and the best loss (or the
+        front), logged if logging shows INFO lines, else on standard error."""
+        total = "?" if self._total is None else self._total
+        states = [f"{self._done - self._pruned - self._errors} done"]
+        states += [f"{self._pruned} pruned"] if self._pruned else []
+        states += [f"{self._errors} error"] if self._errors else []
+        text = (
+            f"{self._done}/{total} trials finished ({', '.join(states)}), {self._best}"
+        )
+        if _logger.isEnabledFor(logging.INFO) and _logger.hasHandlers():
+            _logger.info("%s", text)
+        else:
+            print(text, file=sys.stderr, flush=True)
 
 
 def _summary_text(

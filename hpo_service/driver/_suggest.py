@@ -177,10 +177,13 @@ class Suggester:
         if entry is None:
             return
         losses, violation = entry
-        self.history.add(params, losses, violation=violation)
+        # A pruned trial's one value counts only if the study has one objective,
+        # which may be unknown yet (no trial succeeded): it does not decide it.
+        provisional = result is not None and result.get("status") == STATUS_PRUNED
+        self.history.add(params, losses, violation=violation, provisional=provisional)
         if self._groups is not None and tid is not None:
             group = self._group_history(self._groups(tid))
-            group.add(params, losses, violation=violation)
+            group.add(params, losses, violation=violation, provisional=provisional)
 
     def _entry(
         self, result: Mapping[str, Any] | None
@@ -190,7 +193,7 @@ class Suggester:
             if self._pruned_rule == "ignore":
                 return None
             last = result.get("loss") if self._pruned_rule == "last" else None
-            if self.history.n_objectives > 1:
+            if self.history.n_objectives > 1 or isinstance(last, list | tuple):
                 last = None
             return (None if last is None else float(last)), 0.0
         if result is None:
