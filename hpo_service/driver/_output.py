@@ -346,14 +346,9 @@ def status_text(summary: dict[str, Any]) -> str:
             "(break a constraint)",
         )
     for w in summary["workers"]:
-        gone = (
-            ""
-            if w.get("alive", True)
-            else " (its process is gone: the trial is requeued when the lease ends)"
-        )
         lines.append(
             f"    {w['owner']}: trial {w['tid']} for {w['running_for']} s, "
-            f"lease {w['lease_left']} s left{gone}"
+            + _worker_lease_text(w["lease_left"], w.get("alive", True))
         )
     best, front = summary["best"], summary.get("pareto_front")
     if best is None and front:
@@ -383,6 +378,22 @@ def _code_warning(codes: list[dict[str, Any]]) -> list[str]:
         f"  WARNING: {len(codes)} different versions of the objective's code ran "
         f"this study's trials: {describe_codes(notes)}"
     ]
+
+
+def _worker_lease_text(left: float | None, alive: bool) -> str:
+    """A running trial's lease, and what happens to the trial when it has ended."""
+    if left is None or left >= 0:
+        gone = (
+            ""
+            if alive
+            else " (its process is gone: the trial is requeued when the lease ends)"
+        )
+        return f"lease {left} s left{gone}"
+    gone = "" if alive else " (its process is gone)"
+    return (
+        f"lease ended {-left:.1f} s ago{gone}: the next driver or worker that "
+        "reaches the store requeues the trial (`hpo-driver start` resumes the study)"
+    )
 
 
 def _driver_text(driver: dict[str, Any] | None) -> str:

@@ -491,6 +491,11 @@ class MongoTrialStore(BaseTrialStore):
     def __repr__(self) -> str:
         return f"MongoTrialStore({self._description!r}, database={self._database!r})"
 
+    @property
+    def database(self) -> str:
+        """The name of the database that holds the store (``"hpo"`` by default)."""
+        return self._database
+
     # ---- plumbing ----------------------------------------------------------------
 
     def _bind(self, client: Any) -> None:

@@ -359,6 +359,15 @@ def test_wrong_credentials_are_one_clear_line(auth_server: str) -> None:
     assert "wrong-secret" not in message and "reader:***@" in message
 
 
+def test_study_not_found_names_the_database_a_url_without_one_uses(
+    mongo_url: str,
+) -> None:
+    bare = with_database(mongo_url, "")  # no database in the URL: "hpo"
+    run = _driver("status", "--db", bare, "--study", "nowhere-to-be-found")
+    assert run.returncode == 1, run.stderr
+    assert "not found in MongoDB database 'hpo' at mongodb://" in run.stderr, run.stderr
+
+
 def test_a_user_without_write_rights_is_told_which_role_it_needs(
     auth_server: str,
 ) -> None:
