@@ -9,7 +9,7 @@ import importlib.util
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from tqdm import tqdm
@@ -48,6 +48,61 @@ def bar_class(
 
         return notebook_tqdm  # type: ignore[no-any-return]
     return tqdm
+
+
+class _AboveBar:
+    """A text stream (``sys.stdout``/``sys.stderr``) whose whole lines are written
+    with ``bar`` cleared first and drawn again after; its other attributes are the
+    stream's."""
+
+    def __init__(self, stream: Any, bar: tqdm) -> None:
+        self._stream = stream
+        self._bar = bar
+        self._partial = ""  # text after the last newline, written with the next one
+
+    def write(self, text: str) -> int:
+        head, newline, tail = text.rpartition("\n")
+        if newline:
+            self._partial, text = tail, self._partial + head + newline
+            self._write_above(text)
+        else:
+            self._partial += text
+        return len(head + newline + tail)
+
+    def flush(self) -> None:
+        if self._partial:
+            self._partial, text = "", self._partial
+            self._write_above(text)
+        self._stream.flush()
+
+    def _write_above(self, text: str) -> None:
+        with tqdm.external_write_mode(file=self._bar.fp):
+            self._stream.write(text)
+            self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def prints_above(bar: tqdm) -> Iterator[None]:
+    """Route ``sys.stdout`` and ``sys.stderr`` around ``bar`` while it shows, as
+    hyperopt's bar does: what the objective prints clears the bar, shows on lines
+    of its own (in its own stream), and the bar is drawn again below it. The
+    streams are restored on exit.
+    """
+    if type(bar) is not tqdm:  # a notebook widget: prints go to the cell anyway
+        yield
+        return
+    streams = sys.stdout, sys.stderr
+    wrapped = _AboveBar(streams[0], bar), _AboveBar(streams[1], bar)
+    sys.stdout, sys.stderr = wrapped
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = streams
+        for stream in wrapped:
+            stream.flush()
 
 
 class Progress:
@@ -97,6 +152,7 @@ class Progress:
                 total=total, initial=initial, unit="trial", dynamic_ncols=True
             )
             self._exit.callback(self._bar.close)
+            self._exit.enter_context(prints_above(self._bar))
 
     def update(
         self,

@@ -199,13 +199,13 @@ class SerialSearch:
     def run(self, *, progress: bool | Callable[..., Any]) -> None:
         """Evaluate queued and suggested trials until a stop rule fires."""
         total = self.rules.max_evals
-        bar = Progress(
+        check_loss_threshold(self.rules.loss_threshold, self.trials.n_objectives)
+        bar = Progress(  # it redirects the prints: closed below, also on an error
             total if total < sys.maxsize else None,
             enabled=progress,
             initial=self._n_finished(),
         )
         started = time.monotonic()
-        check_loss_threshold(self.rules.loss_threshold, self.trials.n_objectives)
         try:
             self._show(bar)  # trials of an earlier run, if any
             while not self._stopping(started):

@@ -265,6 +265,31 @@ class Suggester:
             for params in self.suggest_params(rng, n, pending, weights)
         ]
 
+    def suggest_numbered(
+        self,
+        seed: int,
+        start: int,
+        n: int = 1,
+        pending: Sequence[Mapping[str, Any]] = (),
+        weights: Sequence[float] | None = None,
+    ) -> list[NewTrial]:
+        """:meth:`suggest` for the study's trials number ``start`` to ``start + n - 1``.
+
+        The batch is drawn from ``default_rng([seed, start])``. An algorithm whose
+        ``suggest`` has ``independent_points`` set (random search) draws its ``i``-th
+        point from ``default_rng([seed, start + i])`` instead, so that a seed gives
+        the same points however the driver batches them (as hyperopt's
+        ``MongoTrials`` with ``rand.suggest``).
+        """
+        if not _flagged(self._algorithm, "independent_points"):
+            return self.suggest(
+                np.random.default_rng([seed, start]), n, pending, weights
+            )
+        rngs = (np.random.default_rng([seed, start + i]) for i in range(n))
+        return [
+            trial for rng in rngs for trial in self.suggest(rng, 1, pending, weights)
+        ]
+
     def suggest_params(
         self,
         rng: np.random.Generator,
@@ -340,9 +365,14 @@ class Suggester:
 
 
 def _seeds_per_tid(algorithm: Algorithm) -> bool:
+    return _flagged(algorithm, "seed_per_tid")
+
+
+def _flagged(algorithm: Algorithm, flag: str) -> bool:
+    """Whether ``algorithm`` (or the function a partial wraps) sets ``flag``."""
     while isinstance(algorithm, functools.partial):
         algorithm = algorithm.func
-    return bool(getattr(algorithm, "seed_per_tid", False))
+    return bool(getattr(algorithm, flag, False))
 
 
 def _check_algorithm(algorithm: Algorithm, compiled: Any) -> None:

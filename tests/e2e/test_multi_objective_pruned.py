@@ -5,7 +5,7 @@ the loss None everywhere a loss is read: ``losses()``, ``results``, ``hpo-driver
 trials`` (JSON and CSV), the report's rows; its value stays in its intermediate
 values. Real ``hpo-driver`` and worker processes on SQLite; on MongoDB (real
 pymongo over TCP) the trials are written through the worker's store calls and read
-by ``hpo-driver trials`` and ``MongoTrials``.
+by ``hpo-driver trials``, ``best`` and ``MongoTrials``.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def run_as_a_worker_would(db_url: str) -> None:
             )
 
 
-def check_one_shape(db_url: str, trials: StoreTrials, *, csv_and_best: bool) -> None:
+def check_one_shape(db_url: str, trials: StoreTrials) -> None:
     exported = json.loads(driver(db_url, "trials", "--study", "mo", "--format",
                                  "json").stdout)  # fmt: skip
     assert [r["result"]["loss"] for r in exported] == LOSSES
@@ -88,12 +88,11 @@ def check_one_shape(db_url: str, trials: StoreTrials, *, csv_and_best: bool) -> 
     assert [r["intermediate"] for r in exported[:3]] == [
         {"1": 10.0}, {"1": 11.0}, {"1": 12.0}
     ]  # fmt: skip
-    if csv_and_best:
-        table = driver(db_url, "trials", "--study", "mo", "--format", "csv").stdout
-        rows = list(csv.DictReader(io.StringIO(table)))
-        assert [json.loads(r["loss"]) if r["loss"] else None for r in rows] == LOSSES
-        best = json.loads(driver(db_url, "best", "--study", "mo", "--json").stdout)
-        assert [r["tid"] for r in best] == [3, 4, 5]
+    table = driver(db_url, "trials", "--study", "mo", "--format", "csv").stdout
+    rows = list(csv.DictReader(io.StringIO(table)))
+    assert [json.loads(r["loss"]) if r["loss"] else None for r in rows] == LOSSES
+    best = json.loads(driver(db_url, "best", "--study", "mo", "--json").stdout)
+    assert [r["tid"] for r in best] == [3, 4, 5]
     assert trials.losses() == LOSSES
     assert [r["loss"] for r in trials.results] == LOSSES
     assert [t["tid"] for t in trials.best_trials] == [3, 4, 5]
@@ -108,7 +107,7 @@ def check_one_shape(db_url: str, trials: StoreTrials, *, csv_and_best: bool) -> 
 def test_pruned_trials_have_no_loss_on_sqlite(tmp_path):
     db_url = f"sqlite:///{tmp_path / 'mo.sqlite'}"
     start(db_url)
-    check_one_shape(db_url, StoreTrials(db_url, study="mo"), csv_and_best=True)
+    check_one_shape(db_url, StoreTrials(db_url, study="mo"))
 
 
 @pytest.mark.skipif(mongo_lane() is None, reason="no MongoDB-wire server")
@@ -116,7 +115,7 @@ def test_pruned_trials_have_no_loss_on_mongodb(mongo_url):
     db_url = with_database(mongo_url, f"hpo_mop_{uuid.uuid4().hex[:10]}")
     try:
         run_as_a_worker_would(db_url)
-        check_one_shape(db_url, MongoTrials(db_url, exp_key="mo"), csv_and_best=False)
+        check_one_shape(db_url, MongoTrials(db_url, exp_key="mo"))
     finally:
         with pymongo.MongoClient(mongo_url) as client:
             client.drop_database(urlsplit(db_url).path.strip("/"))
