@@ -2,8 +2,9 @@
 
 Run it on one machine with four local workers::
 
-    hpo-driver start --study quadratic --objective examples.quadratic:objective \
-        --space examples.quadratic:space --max-evals 100 --workers 4
+    hpo-driver start --db sqlite:///hpo.sqlite --study quadratic \
+        --objective examples.quadratic:objective --space examples.quadratic:space \
+        --max-evals 100 --workers 4
 """
 
 from __future__ import annotations

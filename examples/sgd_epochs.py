@@ -4,9 +4,9 @@ Each trial trains scikit-learn's ``SGDClassifier`` on the digits data one epoch 
 time (``partial_fit``) and reports the validation error after every epoch; the
 study's pruner stops trials that fall behind (needs ``pip install scikit-learn``)::
 
-    hpo-driver start --study sgd --objective examples.sgd_epochs:objective \
-        --space examples.sgd_epochs:space --max-evals 60 --workers 2 \
-        --pruner asha --max-resource 30
+    hpo-driver start --db sqlite:///hpo.sqlite --study sgd \
+        --objective examples.sgd_epochs:objective --space examples.sgd_epochs:space \
+        --max-evals 60 --workers 2 --pruner asha --max-resource 30
 
 With ASHA (rungs at 1, 3, 9 and 27 epochs, a third of the trials going on at each)
 most trials stop after one to three epochs, so the study trains far fewer epochs

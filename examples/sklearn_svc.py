@@ -1,7 +1,8 @@
 """Tune an SVM on scikit-learn's digits data (needs ``pip install scikit-learn``).
 
-    hpo-driver start --study svc --objective examples.sklearn_svc:objective \
-        --space examples.sklearn_svc:space --max-evals 50 --workers 2
+    hpo-driver start --db sqlite:///hpo.sqlite --study svc \
+        --objective examples.sklearn_svc:objective --space examples.sklearn_svc:space \
+        --max-evals 50 --workers 2
 """
 
 from __future__ import annotations

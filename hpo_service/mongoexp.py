@@ -21,6 +21,7 @@ operation raises).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from hpo_service.driver._store_trials import StoreTrials
@@ -62,7 +63,9 @@ class MongoTrials(StoreTrials):
     Args:
         arg: ``mongo://[user:password@]host[:port]/database/jobs`` (hyperopt's form);
             any store URL works too (``mongodb://...``, ``sqlite:///path``).
-        exp_key: The experiment (study) name; ``"default"`` when None.
+        exp_key: The experiment (study) name; ``"default"`` when None (hyperopt then
+            reads every experiment of the database: a warning names them when the
+            database holds other studies but no ``"default"``).
         refresh: Accepted for hyperopt's signature (trials are read on access).
         **options: ``StoreTrials`` options: ``workers``, ``objective``,
             ``override``, ``pruner``.
@@ -83,6 +86,23 @@ class MongoTrials(StoreTrials):
     ) -> None:
         super().__init__(arg, exp_key or DEFAULT_EXP_KEY, **options)
         self._exp_key = exp_key
+        if exp_key is None:
+            self._warn_unread_experiments()
+
+    def _warn_unread_experiments(self) -> None:
+        """Warn when ``exp_key=None`` meets a database of other studies only: hyperopt
+        would read them all, this reads the (missing) study ``"default"``."""
+        names = sorted(study.name for study in self.store.list_studies())
+        if not names or DEFAULT_EXP_KEY in names:
+            return
+        shown = ", ".join(map(repr, names[:5])) + (", ..." if len(names) > 5 else "")
+        warnings.warn(
+            f"MongoTrials without exp_key reads study {DEFAULT_EXP_KEY!r}, which this "
+            f"database does not hold (hyperopt's reads every experiment); its studies "
+            f"are {shown}: pass one, e.g. exp_key={names[0]!r}",
+            UserWarning,
+            stacklevel=3,
+        )
 
     @property
     def exp_key(self) -> str | None:

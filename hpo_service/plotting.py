@@ -101,7 +101,8 @@ def main_plot_history(
     With several objectives the first one is drawn (as in the HTML report), without
     a best line (``Trials.best_trials`` is a Pareto front, not one loss). Infinite
     losses (hyperopt accepts them) cannot be drawn: a printed line says how many.
-    A pruned trial is drawn at the last value it reported, in orange.
+    A pruned trial is drawn at the last value it reported, in orange (in a
+    single-objective study; in a multi-objective one it has no loss to draw).
 
     Args:
         trials: A ``Trials``, a ``StoreTrials`` or a store URL (with ``study``).

@@ -18,7 +18,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from hpo_service.driver._progress import bar_class
+from hpo_service.driver._progress import bar_class, prints_above
 
 __all__ = ["default_callback", "no_progress_callback", "tqdm_progress_callback"]
 
@@ -26,14 +26,18 @@ __all__ = ["default_callback", "no_progress_callback", "tqdm_progress_callback"]
 @contextlib.contextmanager
 def tqdm_progress_callback(initial: int, total: int) -> Iterator[tqdm]:
     """A tqdm bar, ``initial`` of ``total`` trials done: on standard error, or a
-    widget in a Jupyter notebook (``tqdm.auto``'s, when ipywidgets is installed)."""
-    with bar_class()(
-        total=total,
-        initial=initial,
-        unit="trial",
-        dynamic_ncols=True,
-        postfix={"best loss": "?"},
-    ) as bar:
+    widget in a Jupyter notebook (``tqdm.auto``'s, when ipywidgets is installed).
+    While it shows, what is printed goes above the bar (as in hyperopt)."""
+    with (
+        bar_class()(
+            total=total,
+            initial=initial,
+            unit="trial",
+            dynamic_ncols=True,
+            postfix={"best loss": "?"},
+        ) as bar,
+        prints_above(bar),
+    ):
         yield bar
 
 

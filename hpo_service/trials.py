@@ -25,6 +25,7 @@ from hpo_service.objective._result import (  # noqa: F401 - public names
     loss_of,
     objective_count,
     pareto_front,
+    shown_result,
     violation_of,
 )
 
@@ -195,8 +196,13 @@ class TrialsView:
         ``JOB_STATE_*`` ``states`` (hyperopt's name)."""
         return _count_states(self.trials if trials is None else trials, states)
 
-    def losses(self, bandit: Any = None) -> list[float | None]:
+    def losses(self, bandit: Any = None) -> list[float | list[float] | None]:
         """Each trial's loss, None where it has none.
+
+        One shape per study: floats with one objective, lists of floats with
+        several. A pruned trial's loss is the last value it reported with one
+        objective, and None with several (the value stays in its
+        ``intermediate`` entry).
 
         Args:
             bandit: Accepted for hyperopt's signature; not used.
@@ -389,6 +395,7 @@ class Trials(TrialsView):
         self._exp_key = exp_key
         self._all: list[dict[str, Any]] = []
         self._trials: list[dict[str, Any]] = []
+        self._next_tid = 0  # tids below it were handed out by new_trial_ids
         self.attachments: dict[str, Any] = {}
         self._objective_names = check_objective_names(objectives)
 
@@ -435,13 +442,17 @@ class Trials(TrialsView):
         return [doc["tid"] for doc in docs]
 
     def new_trial_ids(self, n: int) -> list[int]:
-        """The next ``n`` unused tids."""
-        start = max((doc["tid"] for doc in self._all), default=-1) + 1
+        """The next ``n`` unused tids, reserved: never handed out again (as in
+        hyperopt), so docs built id by id can be inserted as one batch."""
+        used = (doc["tid"] for doc in self._all if isinstance(doc["tid"], int))
+        start = max(self._next_tid, max(used, default=-1) + 1)
+        self._next_tid = start + n
         return list(range(start, start + n))
 
     def refresh(self) -> None:
         """Recompute :attr:`trials` from every trial (after a trial's state changed)."""
         self._trials = [d for d in self._all if d["state"] in JOB_VALID_STATES]
+        show_pruned_losses(self._all, self.n_objectives)
 
     def fmin(
         self,
@@ -475,6 +486,7 @@ class Trials(TrialsView):
         self._all.clear()
         self._trials.clear()
         self.attachments.clear()
+        self._next_tid = 0
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickle, also from a pickle written by an earlier version."""
@@ -484,6 +496,7 @@ class Trials(TrialsView):
         self.__dict__.setdefault("_exp_key", state.get("exp_key"))
         self.__dict__.pop("exp_key", None)
         self.__dict__.setdefault("_objective_names", None)
+        self.__dict__.setdefault("_next_tid", 0)
         self.refresh()
 
 
@@ -525,6 +538,27 @@ def check_trial_doc(doc: Any, taken: Collection[int] = ()) -> None:
         raise InvalidTrial("trial['tid'] must equal trial['misc']['tid']", doc)
     if doc["tid"] in taken:
         raise InvalidTrial(f"tid {doc['tid']} must be unused in these trials", doc)
+
+
+def show_pruned_losses(
+    docs: Sequence[dict[str, Any]], n_objectives: int | None
+) -> None:
+    """Give the pruned trials of a multi-objective study the loss None, in place.
+
+    A pruned trial's result holds the last value it reported as ``loss``; with
+    several objectives that is no loss vector (see
+    :func:`~hpo_service.objective._result.shown_result`), so ``losses()`` and
+    ``results[i]["loss"]`` would mix floats with lists.
+
+    Args:
+        docs: Trial dicts; each pruned one gets a new result dict.
+        n_objectives: The study's number of objectives (nothing changes unless > 1).
+    """
+    if (n_objectives or 1) <= 1:
+        return
+    for doc in docs:
+        if isinstance(doc.get("result"), Mapping):
+            doc["result"] = shown_result(doc["result"], n_objectives)
 
 
 def _count_states(

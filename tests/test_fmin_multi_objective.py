@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import itertools
+from functools import partial
 
 import numpy as np
 import pytest
 
-from hpo_service import JOB_STATE_ERROR, STATUS_OK, Trials, fmin, hp, rand, tpe
+from hpo_service import (
+    JOB_STATE_ERROR,
+    STATUS_OK,
+    TrialPruned,
+    Trials,
+    fmin,
+    grid,
+    hp,
+    rand,
+    report,
+    tpe,
+)
 from hpo_service.early_stop import no_progress_loss
 from hpo_service.exceptions import InvalidResultError, MultiObjectiveError
+from tests.helpers.multi_objective import pruned_or_two_losses, pruned_space
 
 SPACE = {"x": hp.uniform("x", 0, 1), "kind": hp.choice("kind", ["a", "b"])}
 
@@ -173,3 +186,49 @@ def test_an_infinite_or_nan_loss_among_several_is_an_error_trial(bad):
     word = "finite numbers" if bad == float("inf") else "NaN"
     assert all(word in e["misc"]["error"][1] for e in errors)
     assert all(np.isfinite(loss).all() for loss in trials.losses() if loss)
+
+
+def _pruned_first_search(trials, algo=grid.suggest, fn=pruned_or_two_losses, **kw):
+    fmin(fn, pruned_space, algo=algo, max_evals=6, trials=trials,
+         show_progressbar=False, **kw)  # fmt: skip
+    return trials
+
+
+@pytest.mark.parametrize("names", [None, ["a", "b"]])
+def test_a_pruned_trial_has_no_loss_in_a_multi_objective_study(names, caplog):
+    # Grid order: trials 0-2 are pruned (one reported value each), 3-5 return two
+    # losses. losses() has one shape: a list per trial, or None.
+    trials = _pruned_first_search(Trials(objectives=names))
+    assert trials.losses() == [None, None, None, [0.0, 2.0], [1.0, 1.0], [2.0, 0.0]]
+    assert [r["loss"] for r in trials.results] == trials.losses()
+    assert trials.statuses() == ["pruned"] * 3 + ["ok"] * 3
+    # The value it reported stays in its intermediate values.
+    assert [t["intermediate"] for t in trials.trials[:3]] == [
+        {1: 10.0}, {1: 11.0}, {1: 12.0}
+    ]  # fmt: skip
+    assert [t["tid"] for t in trials.best_trials] == [3, 4, 5]
+    assert "counts as failed" not in caplog.text
+
+
+def test_with_tpe_pruned_trials_first_do_not_make_loss_vectors_failures(caplog):
+    trials = Trials()
+    points = [{"kind": 0, "x": 0.0}, {"kind": 0, "x": 1.0}, {"kind": 1, "x": 1.0}]
+    algo = partial(tpe.suggest, n_startup_jobs=2)
+    rstate = np.random.default_rng(0)
+    _pruned_first_search(trials, algo, points_to_evaluate=points, rstate=rstate)
+    assert "counts as failed" not in caplog.text
+    assert trials.losses()[:3] == [None, None, [1.0, 1.0]]
+    assert all(loss is None or len(loss) == 2 for loss in trials.losses())
+
+
+def _one_loss(config):
+    report(config["x"] + 10.0, step=1)
+    if config["kind"] == "pruned":
+        raise TrialPruned()
+    return config["x"]
+
+
+def test_a_pruned_trial_keeps_its_value_as_loss_with_one_objective():
+    trials = _pruned_first_search(Trials(), fn=_one_loss)
+    assert trials.losses() == [10.0, 11.0, 12.0, 0.0, 1.0, 2.0]
+    assert [r["loss"] for r in trials.results] == trials.losses()

@@ -180,6 +180,24 @@ def test_hand_made_trial_docs_are_evaluated_first(lib):
     assert trials.losses()[:2] == [2.25, 4.0]
 
 
+@LIBRARIES
+def test_new_trial_ids_are_never_handed_out_twice(lib):
+    """hyperopt reserves the ids it hands out, so docs built id by id insert as
+    one batch."""
+    trials = lib.Trials()
+    assert (trials.new_trial_ids(1), trials.new_trial_ids(2)) == ([0], [1, 2])
+    docs = []
+    for x in (1.5, -2.0):
+        [tid] = trials.new_trial_ids(1)
+        misc = {"tid": tid, "cmd": None, "idxs": {"x": [tid]}, "vals": {"x": [x]}}
+        docs += trials.new_trial_docs([tid], [None], [{"status": "new"}], [misc])
+    trials.insert_trial_docs(docs)
+    trials.refresh()
+    assert trials.tids == [3, 4] and trials.new_trial_ids(1) == [5]
+    trials = pickle.loads(pickle.dumps(trials))
+    assert trials.new_trial_ids(1) == [6]
+
+
 def test_new_trial_docs_checks_its_arguments():
     trials = Trials()
     with pytest.raises(ValueError, match="one length"):

@@ -125,6 +125,30 @@ def test_an_exp_key_worker_serves_later_fmin_calls_until_its_reserve_timeout(
     assert "waiting for more of its trials" in worker.stderr.read()
 
 
+def test_mongotrials_without_exp_key_names_the_experiments_it_does_not_read(
+    hyperopt_db,
+):
+    """hyperopt's MongoTrials(url) reads every experiment of the database; here it is
+    the study "default": a database without one but with others says which."""
+    import warnings
+
+    from hpo_service.store import open_store
+
+    host, database = hyperopt_db
+    url = f"mongo://{host}/{database}/jobs"
+    with open_store(url) as store:
+        for name in ("exp1", "exp2"):
+            store.create_study(name, {"max_evals": 3})
+    with pytest.warns(UserWarning, match=r"'exp1', 'exp2'.*exp_key='exp1'"):
+        everything = MongoTrials(url)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        one = MongoTrials(url, exp_key="exp1")
+    for trials in (everything, one):
+        assert len(trials) == 0
+        trials.close()
+
+
 def test_the_command_line_takes_hyperopts_mongo_urls(hyperopt_db):
     """Every place that takes a store URL takes ``mongo://host:port/db[/jobs]``."""
     import json

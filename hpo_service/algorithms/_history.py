@@ -27,8 +27,10 @@ class History:
 
     A multi-objective history (:attr:`n_objectives` > 1, fixed by the first successful
     trial) keeps each trial's loss vector in ``objectives`` (NaN rows for failed
-    trials) and NaN in ``losses``. ``violations`` holds each trial's total constraint
-    violation (the sum of its positive constraint values; 0 means feasible).
+    trials) and NaN in ``losses``; a pruned trial's one value recorded before that
+    (``add(..., provisional=True)``) then counts as a failure too. ``violations``
+    holds each trial's total constraint violation (the sum of its positive
+    constraint values; 0 means feasible).
     """
 
     def __init__(self, space: CompiledSpace) -> None:
@@ -54,6 +56,7 @@ class History:
         loss: float | Sequence[float] | None,
         *,
         violation: float = 0.0,
+        provisional: bool = False,
     ) -> None:
         """Record one finished trial.
 
@@ -62,12 +65,18 @@ class History:
             loss: Its loss, or its losses (one per objective, all minimised), or
                 None (or NaN anywhere) for a failed trial.
             violation: Its total constraint violation (>= 0; 0 means feasible).
+            provisional: ``loss`` is one value that counts only if the study has one
+                objective (a pruned trial's last reported value): it does not fix
+                the number of objectives, and it is a failure in a history that has
+                (or later gets) several.
 
         Raises:
             ValueError: ``loss`` has another number of objectives than the trials
                 recorded before.
         """
-        vector = self._vector(loss)
+        if provisional and loss is not None:
+            loss = None if self._n_objectives > 1 else float(loss)
+        vector = self._vector(loss, fix_count=not provisional)
         self._grow_if_full()
         for label, column in self._columns.items():
             value = params.get(label)
@@ -80,8 +89,11 @@ class History:
         self._n_violating += int(self._violations[self._n] > 0)
         self._n += 1
 
-    def _vector(self, loss: float | Sequence[float] | None) -> np.ndarray | None:
-        """The loss as a float vector, None for a failure; fixes the objective count."""
+    def _vector(
+        self, loss: float | Sequence[float] | None, *, fix_count: bool = True
+    ) -> np.ndarray | None:
+        """The loss as a float vector, None for a failure; fixes the objective count
+        (unless ``fix_count`` is False)."""
         if loss is None:
             return None
         vector = np.atleast_1d(np.asarray(loss, dtype=float)).ravel()
@@ -92,7 +104,10 @@ class History:
                 f"every loss must have {self._n_objectives} objective(s) like the "
                 f"earlier trials, but got {vector.size}: {list(vector)!r:.200}"
             )
-        self._n_objectives = vector.size
+        if fix_count and not self._n_objectives:
+            self._n_objectives = vector.size
+            if vector.size > 1:  # earlier rows: failures and provisional values
+                self._losses[: self._n] = np.nan
         return vector
 
     def _objectives_column(self, m: int) -> np.ndarray:

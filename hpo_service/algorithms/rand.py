@@ -35,3 +35,9 @@ def suggest(
         ``n`` params dicts, each holding the active parameters only.
     """
     return [sample_params(space, rng) for _ in range(n)]
+
+
+#: Each point is drawn independently of the others and of the history: the driver
+#: seeds each with its place in the study, so a seed gives the same points however
+#: many are queued at a time.
+suggest.independent_points = True  # type: ignore[attr-defined]

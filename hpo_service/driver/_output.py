@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import shlex
 from typing import TYPE_CHECKING, Any
 
 from hpo_service.algorithms.pruners import describe_pruner
@@ -17,10 +16,11 @@ from hpo_service.objective._result import (
     best_position,
     loss_of,
     pareto_front,
+    shown_result,
     violation_of,
 )
 from hpo_service.store import BaseTrialStore, Trial, TrialState
-from hpo_service.store._cli_option import DEFAULT_DB, db_flag, masked_note
+from hpo_service.store._cli_option import DEFAULT_DB, masked_note, store_command
 
 if TYPE_CHECKING:
     from hpo_service.driver._study_loop import StudyOutcome
@@ -116,14 +116,22 @@ def _default_names(losses: list[float]) -> list[str]:
     return [f"loss.{i}" for i in range(len(losses))]
 
 
-def trial_record(trial: Trial) -> dict[str, Any]:
-    """A JSON-able dict of one trial."""
+def trial_record(trial: Trial, n_objectives: int | None = None) -> dict[str, Any]:
+    """A JSON-able dict of one trial.
+
+    Args:
+        trial: The stored trial.
+        n_objectives: The study's number of objectives; with several, a pruned
+            trial's result has ``loss`` None (see
+            :func:`~hpo_service.objective._result.shown_result`).
+    """
+    result = trial.result
     return {
         "tid": trial.tid,
         "state": trial.state.value,
         "params": trial.params,
         "config": trial.config,
-        "result": trial.result,
+        "result": None if result is None else shown_result(result, n_objectives),
         "error": trial.error,
         "owner": trial.owner,
         "attempts": trial.attempts,
@@ -406,9 +414,10 @@ def best_text(record: dict[str, Any]) -> str:
     )
 
 
-def outcome_text(study: str, outcome: StudyOutcome) -> str:
+def outcome_text(study: str, outcome: StudyOutcome, db_url: str = DEFAULT_DB) -> str:
     """What ``hpo-driver start`` prints when the study ends: its counts, and its best
-    trial (with none, :func:`no_success_text` is the error that says why)."""
+    trial (with none, :func:`no_success_text` is the error that says why); the
+    commands it names carry ``db_url`` (masked) unless it is the default store."""
     counts = outcome.counts
     done, failed = counts[TrialState.DONE], outcome.failed
     how = (
@@ -424,10 +433,10 @@ def outcome_text(study: str, outcome: StudyOutcome) -> str:
     if outcome.best is None:
         return head
     if isinstance((outcome.best.result or {}).get("loss"), list):
+        best = store_command("hpo-driver best", db_url, study)
         return (
-            head
-            + f"\nseveral objectives: `hpo-driver best --study {study}` "
-            + ("shows the Pareto front")
+            f"{head}\nseveral objectives: `{best}` shows the Pareto front"
+            + masked_note(db_url)
         )
     return head + "\n" + best_text(trial_record(outcome.best))
 
@@ -437,7 +446,7 @@ def no_success_text(study: str, outcome: StudyOutcome, db_url: str = DEFAULT_DB)
     failures (naming ``db_url`` unless it is the default store, masked)."""
     counts = outcome.counts
     reasons = []
-    trials = f"hpo-driver trials{db_flag(db_url)} --study {shlex.quote(study)}"
+    trials = store_command("hpo-driver trials", db_url, study)
     if outcome.failed:
         reasons.append(
             f"{outcome.failed} returned status 'fail' (see `{trials} --status fail`)"
@@ -457,21 +466,22 @@ def no_success_text(study: str, outcome: StudyOutcome, db_url: str = DEFAULT_DB)
             "--state done`)",
         )
     if not reasons and outcome.reason != "cancelled":
-        return _nothing_finished_text(study, outcome)
+        return _nothing_finished_text(study, outcome, db_url)
     text = f"no trial of study {study!r} succeeded"
     if succeeded:
         text += " with its constraints satisfied"
     if outcome.reason == "cancelled":
+        start = store_command("hpo-driver start", db_url, study)
         text = (
             f"study {study!r} was cancelled before any trial succeeded; "
-            f"`hpo-driver start --study {study}` resumes it"
+            f"`{start}` resumes it"
         )
     if reasons:
-        text += ": " + "; ".join(reasons) + masked_note(db_url)
-    return text
+        text += ": " + "; ".join(reasons)
+    return text + masked_note(db_url)
 
 
-def _nothing_finished_text(study: str, outcome: StudyOutcome) -> str:
+def _nothing_finished_text(study: str, outcome: StudyOutcome, db_url: str) -> str:
     """Why a study ended with no finished trial (a stop rule before the first)."""
     why = {
         "timeout": "its --timeout ran out",
@@ -479,17 +489,18 @@ def _nothing_finished_text(study: str, outcome: StudyOutcome) -> str:
     }.get(outcome.reason, f"it stopped ({outcome.reason})")
     text = f"no trial of study {study!r} finished: {why} before the first one did"
     if outcome.reason == "timeout":
+        worker = store_command("hpo-worker", db_url, study)
         text += (
-            f" (are workers running? start one with `hpo-worker --study {study}` "
-            "with the same --db or HPO_DB, or pass --workers K)"
+            f" (are workers running? start one with `{worker}`, or pass --workers K)"
+            + masked_note(db_url)
         )
     return text
 
 
-def resume_hint(study: str, how: str) -> str:
+def resume_hint(study: str, how: str, db_url: str = DEFAULT_DB) -> str:
     """What an interrupted ``hpo-driver start`` says before it exits."""
+    start = store_command("hpo-driver start", db_url, study)
     return (
         f"hpo-driver {how}: study {study!r} is not finished (its queued trials are "
-        f"kept); run `hpo-driver start --study {study}` again, with the same --db, "
-        "to resume it"
+        f"kept); run `{start}` again to resume it" + masked_note(db_url)
     )

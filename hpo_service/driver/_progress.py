@@ -1,5 +1,5 @@
 """Progress display: a tqdm bar on a terminal (a widget in a Jupyter notebook), a
-periodic log line elsewhere, or hyperopt's progress callback
+periodic log line and one end line elsewhere, or hyperopt's progress callback
 (``fmin(..., show_progressbar=callback)``)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import importlib.util
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from tqdm import tqdm
@@ -50,9 +50,71 @@ def bar_class(
     return tqdm
 
 
+class _AboveBar:
+    """A text stream (``sys.stdout``/``sys.stderr``) whose whole lines are written
+    with ``bar`` cleared first and drawn again after; its other attributes are the
+    stream's."""
+
+    def __init__(self, stream: Any, bar: tqdm) -> None:
+        self._stream = stream
+        self._bar = bar
+        self._partial = ""  # text after the last newline, written with the next one
+
+    def write(self, text: str) -> int:
+        head, newline, tail = text.rpartition("\n")
+        if newline:
+            self._partial, text = tail, self._partial + head + newline
+            self._write_above(text)
+        else:
+            self._partial += text
+        return len(head + newline + tail)
+
+    def flush(self) -> None:
+        if self._partial:
+            self._partial, text = "", self._partial
+            self._write_above(text)
+        self._stream.flush()
+
+    def _write_above(self, text: str) -> None:
+        with tqdm.external_write_mode(file=self._bar.fp):
+            self._stream.write(text)
+            self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def prints_above(bar: tqdm) -> Iterator[None]:
+    """Route ``sys.stdout`` and ``sys.stderr`` around ``bar`` while it shows, as
+    hyperopt's bar does: what the objective prints clears the bar, shows on lines
+    of its own (in its own stream), and the bar is drawn again below it. The
+    streams are restored on exit.
+    """
+    if type(bar) is not tqdm:  # a notebook widget: prints go to the cell anyway
+        yield
+        return
+    streams = sys.stdout, sys.stderr
+    wrapped = _AboveBar(streams[0], bar), _AboveBar(streams[1], bar)
+    sys.stdout, sys.stderr = wrapped
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = streams
+        for stream in wrapped:
+            stream.flush()
+
+
 class Progress:
     """Shows finished trials out of ``total`` and the best loss so far (with several
     objectives: the size of the Pareto front).
+
+    When standard error is no terminal (output redirected to a file, a pipe, a
+    service's journal) there is no bar: an INFO log line every 5 s (seen when the
+    program configured logging), and at the end one line saying how the run ended,
+    e.g. ``20/20 trials finished (18 done, 2 pruned), best loss: 0.0529``. The end
+    line is logged when logging would show it, else written to standard error, so
+    a plain script run as ``python script.py > log 2>&1`` shows it too.
 
     Args:
         total: Trials to finish, None for no limit.
@@ -73,6 +135,9 @@ class Progress:
     ):
         self._total = total
         self._done = initial
+        self._pruned = 0
+        self._errors = 0
+        self._best = _summary_text(None, 0, None, True)  # the best, without counts
         self._shown = ""
         self._bar: Any = None
         self._exit = contextlib.ExitStack()
@@ -87,6 +152,7 @@ class Progress:
                 total=total, initial=initial, unit="trial", dynamic_ncols=True
             )
             self._exit.callback(self._bar.close)
+            self._exit.enter_context(prints_above(self._bar))
 
     def update(
         self,
@@ -94,6 +160,7 @@ class Progress:
         best: float | None,
         *,
         pruned: int = 0,
+        errors: int = 0,
         front: int | None = None,
         feasible: bool = True,
     ) -> None:
@@ -103,11 +170,14 @@ class Progress:
             done: Finished trials.
             best: The best loss, None while no trial succeeded.
             pruned: Pruned trials among ``done``.
+            errors: Error trials among ``done`` (counted in the end line).
             front: With several objectives, the number of trials on the Pareto front
                 (shown instead of ``best``); None for one objective.
             feasible: Whether the best trial satisfies its constraints (it is the
                 least violating one while no trial does).
         """
+        self._pruned, self._errors = pruned, errors
+        self._best = _summary_text(best, 0, front, feasible)
         shown = _summary_text(best, pruned, front, feasible)
         changed = done != self._done or shown != self._shown
         if self._bar is not None and changed:
@@ -122,17 +192,17 @@ class Progress:
             self._log_line()
 
     def close(self, *, last_line: bool = True) -> None:
-        """Finish the bar or the callback (or write a last log line).
+        """Finish the bar or the callback (or write the end line).
 
         Args:
-            last_line: Write the last log line; False when the run ends with an
+            last_line: Write the end line; False when the run ends with an
                 error, whose message says how it ended (the counts shown may not
                 yet include the trial that caused it).
         """
         if self._bar is not None:
             self._exit.close()
         elif self._log_lines and last_line:
-            self._log_line()
+            self._end_line()
 
     def _log_line(self) -> None:
         self._last_log = time.monotonic()
@@ -143,6 +213,21 @@ class Progress:
             total,
             self._shown or _summary_text(None, 0, None, True),
         )
+
+    def _end_line(self) -> None:
+        """How the run ended: finished trials by state and the best loss (or the
+        front), logged if logging shows INFO lines, else on standard error."""
+        total = "?" if self._total is None else self._total
+        states = [f"{self._done - self._pruned - self._errors} done"]
+        states += [f"{self._pruned} pruned"] if self._pruned else []
+        states += [f"{self._errors} error"] if self._errors else []
+        text = (
+            f"{self._done}/{total} trials finished ({', '.join(states)}), {self._best}"
+        )
+        if _logger.isEnabledFor(logging.INFO) and _logger.hasHandlers():
+            _logger.info("%s", text)
+        else:
+            print(text, file=sys.stderr, flush=True)
 
 
 def _summary_text(

@@ -97,13 +97,17 @@ class BestSoFar:
             return False
         return key[0] <= 0 and key[1] <= threshold
 
-    def show(self, bar: Progress, done: int, n_objectives: int | None) -> None:
-        """Update ``bar`` with ``done`` finished trials and the best so far."""
+    def show(
+        self, bar: Progress, done: int, n_objectives: int | None, errors: int = 0
+    ) -> None:
+        """Update ``bar`` with ``done`` finished trials (``errors`` of them error
+        trials) and the best so far."""
         key = self.key
         bar.update(
             done,
             None if key is None else key[1],
             pruned=self.pruned,
+            errors=errors,
             front=len(self.front.points) if (n_objectives or 1) > 1 else None,
             feasible=key is None or key[0] <= 0,
         )
@@ -195,14 +199,15 @@ class SerialSearch:
     def run(self, *, progress: bool | Callable[..., Any]) -> None:
         """Evaluate queued and suggested trials until a stop rule fires."""
         total = self.rules.max_evals
-        bar = Progress(
+        check_loss_threshold(self.rules.loss_threshold, self.trials.n_objectives)
+        bar = Progress(  # it redirects the prints: closed below, also on an error
             total if total < sys.maxsize else None,
             enabled=progress,
             initial=self._n_finished(),
         )
         started = time.monotonic()
-        check_loss_threshold(self.rules.loss_threshold, self.trials.n_objectives)
         try:
+            self._show(bar)  # trials of an earlier run, if any
             while not self._stopping(started):
                 doc = self._next_doc()
                 if doc is None:
@@ -211,11 +216,18 @@ class SerialSearch:
                 check_loss_threshold(
                     self.rules.loss_threshold, self.trials.n_objectives
                 )
-                self._best.show(bar, self._n_finished(), self.trials.n_objectives)
+                self._show(bar)
                 if self._early_stop():
                     break
-        finally:
-            bar.close()
+        except BaseException:
+            bar.close(last_line=False)  # the error says how the run ended
+            raise
+        bar.close()
+
+    def _show(self, bar: Progress) -> None:
+        self._best.show(
+            bar, self._n_finished(), self.trials.n_objectives, self._n_errors()
+        )
 
     # ---- steps -----------------------------------------------------------------
 
@@ -352,6 +364,10 @@ class SerialSearch:
 
     def _n_finished(self) -> int:
         return sum(1 for d in self.trials._dynamic_trials if d["state"] in _FINISHED)
+
+    def _n_errors(self) -> int:
+        docs = self.trials._dynamic_trials
+        return sum(1 for d in docs if d["state"] == JOB_STATE_ERROR)
 
 
 class _NaNLoss(InvalidResultError):

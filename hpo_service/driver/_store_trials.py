@@ -45,6 +45,8 @@ from hpo_service.trials import (
     check_objective_names,
     check_trial_doc,
     make_trial_doc,
+    objective_count,
+    show_pruned_losses,
 )
 
 _JOB_STATE = {
@@ -115,7 +117,9 @@ class StoreTrials(TrialsView):
         self.store: BaseTrialStore = open_store(db)
         self._docs: dict[int, dict[str, Any]] = {}
         self._cursor = 0
+        self._next_tid = 0  # new_trial_ids handed out the tids below it
         self._labels: list[str] | None = None
+        self._count: int | None = None  # the study's objectives, once known
 
     @property
     def trials(self) -> list[dict[str, Any]]:
@@ -171,10 +175,12 @@ class StoreTrials(TrialsView):
         return self.study
 
     def new_trial_ids(self, n: int) -> list[int]:
-        """``n`` tids after the study's last one; the store assigns the real tids when
-        the trials are inserted (see :meth:`insert_trial_docs`)."""
+        """``n`` tids after the study's last one and those handed out before; the
+        store assigns the real tids when the trials are inserted (see
+        :meth:`insert_trial_docs`)."""
         self.refresh()
-        start = max(self._docs, default=-1) + 1
+        start = max(self._next_tid, max(self._docs, default=-1) + 1)
+        self._next_tid = start + n
         return list(range(start, start + n))
 
     def insert_trial_docs(self, docs: Sequence[Mapping[str, Any]]) -> list[int]:
@@ -253,10 +259,40 @@ class StoreTrials(TrialsView):
         return _AllAttachments(self)
 
     def refresh(self) -> None:
-        """Read the trials written since the last refresh."""
-        changes, self._cursor = self.store.changes_since(self.study, self._cursor)
+        """Read the trials written since the last refresh.
+
+        A study that does not exist yet (no ``fmin`` has run on it) has no trials, as
+        hyperopt's ``MongoTrials`` before its first ``fmin``.
+        """
+        try:
+            changes, self._cursor = self.store.changes_since(self.study, self._cursor)
+        except StudyNotFoundError:
+            if self._cursor:  # it existed when it was read last: say it is gone
+                raise
+            return
         for trial in changes:
             self._docs[trial.tid] = self._doc(trial)
+        if changes:  # pruned trials stored before the count was known, too
+            show_pruned_losses(list(self._docs.values()), self._stored_count())
+
+    def _stored_count(self) -> int | None:
+        """The study's number of objectives (given names, else stored with the
+        study by its first result), None while unknown; read until known."""
+        if self._count is None:
+            try:
+                settings = self.store.get_study(self.study).settings
+            except StudyNotFoundError:
+                return None
+            names = self._given_names or settings.get("objective_names")
+            self._count = len(names) if names else settings.get("n_objectives")
+        return self._count
+
+    @property
+    def n_objectives(self) -> int | None:
+        """Number of objectives: of the names, else as stored with the study (its
+        first result's), else of the first successful result's losses; None while
+        none is known."""
+        return self._stored_count() or objective_count(self.results)
 
     @property
     def objective_names(self) -> list[str] | None:

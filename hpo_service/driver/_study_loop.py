@@ -16,8 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from hpo_service.algorithms import resolve
 from hpo_service.algorithms._pareto import ParetoArchive
 from hpo_service.algorithms.pruners import make_pruner
@@ -270,6 +268,7 @@ class Driver:
             self._n_finished(),
             self._best_loss(),
             pruned=self._counts[TrialState.PRUNED],
+            errors=self._counts[TrialState.ERROR],
             front=len(self._front.points) if several else None,
             feasible=self._best_is_feasible(),
         )
@@ -524,9 +523,9 @@ class Driver:
         if room <= 0 or self._exhausted or self._cancelled_now():
             return 0
         pending, weights = self._liars()
-        rng = np.random.default_rng([self.settings.seed or 0, len(self._states)])
+        seed, start = self.settings.seed or 0, len(self._states)
         try:
-            new = self._suggester.suggest(rng, room, pending, weights)
+            new = self._suggester.suggest_numbered(seed, start, room, pending, weights)
         except SearchExhausted as e:
             _logger.info("study %r: %s; finishing the running trials", self.name, e)
             self._exhausted = True

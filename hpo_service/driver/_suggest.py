@@ -177,10 +177,13 @@ class Suggester:
         if entry is None:
             return
         losses, violation = entry
-        self.history.add(params, losses, violation=violation)
+        # A pruned trial's one value counts only if the study has one objective,
+        # which may be unknown yet (no trial succeeded): it does not decide it.
+        provisional = result is not None and result.get("status") == STATUS_PRUNED
+        self.history.add(params, losses, violation=violation, provisional=provisional)
         if self._groups is not None and tid is not None:
             group = self._group_history(self._groups(tid))
-            group.add(params, losses, violation=violation)
+            group.add(params, losses, violation=violation, provisional=provisional)
 
     def _entry(
         self, result: Mapping[str, Any] | None
@@ -190,7 +193,7 @@ class Suggester:
             if self._pruned_rule == "ignore":
                 return None
             last = result.get("loss") if self._pruned_rule == "last" else None
-            if self.history.n_objectives > 1:
+            if self.history.n_objectives > 1 or isinstance(last, list | tuple):
                 last = None
             return (None if last is None else float(last)), 0.0
         if result is None:
@@ -260,6 +263,31 @@ class Suggester:
         return [
             NewTrial(params=params, config=space_eval(self.space, params))
             for params in self.suggest_params(rng, n, pending, weights)
+        ]
+
+    def suggest_numbered(
+        self,
+        seed: int,
+        start: int,
+        n: int = 1,
+        pending: Sequence[Mapping[str, Any]] = (),
+        weights: Sequence[float] | None = None,
+    ) -> list[NewTrial]:
+        """:meth:`suggest` for the study's trials number ``start`` to ``start + n - 1``.
+
+        The batch is drawn from ``default_rng([seed, start])``. An algorithm whose
+        ``suggest`` has ``independent_points`` set (random search) draws its ``i``-th
+        point from ``default_rng([seed, start + i])`` instead, so that a seed gives
+        the same points however the driver batches them (as hyperopt's
+        ``MongoTrials`` with ``rand.suggest``).
+        """
+        if not _flagged(self._algorithm, "independent_points"):
+            return self.suggest(
+                np.random.default_rng([seed, start]), n, pending, weights
+            )
+        rngs = (np.random.default_rng([seed, start + i]) for i in range(n))
+        return [
+            trial for rng in rngs for trial in self.suggest(rng, 1, pending, weights)
         ]
 
     def suggest_params(
@@ -337,9 +365,14 @@ class Suggester:
 
 
 def _seeds_per_tid(algorithm: Algorithm) -> bool:
+    return _flagged(algorithm, "seed_per_tid")
+
+
+def _flagged(algorithm: Algorithm, flag: str) -> bool:
+    """Whether ``algorithm`` (or the function a partial wraps) sets ``flag``."""
     while isinstance(algorithm, functools.partial):
         algorithm = algorithm.func
-    return bool(getattr(algorithm, "seed_per_tid", False))
+    return bool(getattr(algorithm, flag, False))
 
 
 def _check_algorithm(algorithm: Algorithm, compiled: Any) -> None:

@@ -15,7 +15,9 @@ from hpo_service.exceptions import HPOServiceError, StudyNotFoundError
 from hpo_service.store import BaseTrialStore
 from hpo_service.store._cli_option import (
     db_option,
+    masked_note,
     open_store_for_cli,
+    store_command,
     study_not_found,
 )
 
@@ -79,13 +81,15 @@ def enqueue(db_url: str, study: str, params: tuple[str, ...], path: str | None) 
         raise click.UsageError("give --params JSON (repeatable) or --file PATH")
     with _store(db_url, study) as store:
         tids = queue_points(store, study, points)
-        note = _spent_budget_note(store, study, len(tids))
+        note = _spent_budget_note(store, db_url, study, len(tids))
     click.echo(f"queued {len(tids)} trial(s) of study {study!r}: tids {_span(tids)}")
     if note:
         click.echo(note, err=True)
 
 
-def _spent_budget_note(store: BaseTrialStore, study: str, count: int) -> str | None:
+def _spent_budget_note(
+    store: BaseTrialStore, db_url: str, study: str, count: int
+) -> str | None:
     """What happens to ``count`` points queued into a study that finished its budget
     (None if it has room): a worker cancels them (see ``hpo_service.worker._budget``)
     unless a resume with a larger budget runs them first."""
@@ -98,10 +102,11 @@ def _spent_budget_note(store: BaseTrialStore, study: str, count: int) -> str | N
     return (
         f"note: study {study!r} has already finished its budget ({finished} of "
         f"--max-evals {budget}): a worker cancels these {count} point(s) instead of "
-        "running them (`hpo-driver trials` shows why). To run them, resume the "
-        f"study with a larger budget before a worker claims them (`hpo-driver "
-        f"start --study {study} --max-evals {finished + count} ...`): its driver "
-        "runs queued points before its own suggestions."
+        f"running them (`{store_command('hpo-driver trials', db_url, study)}` shows "
+        "why). To run them, resume the study with a larger budget before a worker "
+        f"claims them (`{store_command('hpo-driver start', db_url, study)} "
+        f"--max-evals {finished + count} ...`): its driver runs queued points "
+        f"before its own suggestions.{masked_note(db_url)}"
     )
 
 

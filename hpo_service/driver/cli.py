@@ -42,7 +42,9 @@ from hpo_service.store._cli_option import (
     MissingStoreError,
     NumberRange,
     db_option,
+    masked_note,
     open_store_for_cli,
+    store_command,
     study_not_found,
 )
 from hpo_service.trials import check_objective_names
@@ -249,8 +251,8 @@ def start(
     options = DriverOptions(
         progress=not no_progress,
         local_workers=workers,
-        worker_hint=f"`hpo-worker --study {study}` (with the same --db or HPO_DB), "
-        "or pass --workers K",
+        worker_hint=f"`{store_command('hpo-worker', db_url, study)}`, or pass "
+        f"--workers K{masked_note(db_url)}",
         override_flag="--override",
     )
     try:
@@ -285,10 +287,11 @@ def start(
     except KeyboardInterrupt:
         second = signals.second
         how = f"stopped at once by a second {second.name}" if second else "interrupted"
-        click.echo(_output.resume_hint(study, how), err=True)
+        click.echo(_output.resume_hint(study, how, db_url), err=True)
         sys.exit(128 + (second or signal.SIGINT))
     if signals.received is not None:
-        click.echo(_output.resume_hint(study, f"stopped by {signals.name}"), err=True)
+        stopped = f"stopped by {signals.name}"
+        click.echo(_output.resume_hint(study, stopped, db_url), err=True)
         sys.exit(128 + signals.received)
     _report_outcome(study, outcome, db_url)
 
@@ -328,7 +331,7 @@ def _stored_pruner(settings: StudySettings | None) -> tuple[str, dict[str, Any]]
 
 def _report_outcome(study: str, outcome: Any, db_url: str) -> None:
     """Print how the study ended; exit 1 if no trial succeeded."""
-    click.echo(_output.outcome_text(study, outcome))
+    click.echo(_output.outcome_text(study, outcome, db_url))
     if outcome.best is None:
         raise click.ClickException(_output.no_success_text(study, outcome, db_url))
 
@@ -460,14 +463,15 @@ def trials(
     found = store.get_trials(study, wanted)
     if statuses:
         found = [t for t in found if (t.result or {}).get("status") in statuses]
-    records = [_output.trial_record(t) for t in found]
+    names = _output.objective_names(store, study)
+    count = len(names) if names else None
+    records = [_output.trial_record(t, count) for t in found]
     if fmt == "json":
         sizes = store.study_attachment_sizes(study)  # JSON only, not CSV
         for record in records:
             record["attachments"] = sizes.get(record["tid"], {})
         click.echo(_json.dumps(records, indent=2))
         return
-    names = _output.objective_names(store, study)
     choices = _choices_of(store, study)
     rows = [_output.flat_row(r, names, choices) for r in records]
     columns = _output.columns(rows)
@@ -506,7 +510,7 @@ def cancel(
         n = store.cancel(study)
         click.echo(f"cancelled study {study!r} and {n} of its queued or running trials")
         return
-    finished = _finished_of(store, study, tids)
+    finished = _finished_of(store, db_url, study, tids)
     n = store.cancel(study, list(tids))
     click.echo(f"cancelled {n} trial(s) of study {study!r}")
     for tid, state in finished.items():
@@ -514,7 +518,7 @@ def cancel(
 
 
 def _finished_of(
-    store: BaseTrialStore, study: str, tids: tuple[int, ...]
+    store: BaseTrialStore, db_url: str, study: str, tids: tuple[int, ...]
 ) -> dict[int, TrialState]:
     """The states of those ``tids`` that already finished (cannot be cancelled).
 
@@ -533,9 +537,10 @@ def _finished_of(
             finished[tid] = state
     if unknown:
         count = sum(store.count_by_state(study).values())
+        trials = store_command("hpo-driver trials", db_url, study)
         raise click.ClickException(
             f"study {study!r} has no trial {', '.join(map(str, unknown))} (it has "
-            f"{count}; see `hpo-driver trials --study {study}`): nothing was cancelled"
+            f"{count}; see `{trials}`): nothing was cancelled{masked_note(db_url)}"
         )
     return finished
 

@@ -43,7 +43,9 @@ class TrialRow:
 
     Attributes:
         loss: The single-objective loss of a successful trial, or the last value a
-            pruned trial reported (None otherwise).
+            pruned trial of a single-objective study reported (None otherwise: a
+            pruned trial has no loss vector, so in a multi-objective study its
+            loss is None, as in ``Trials.losses()``).
         losses: The loss vector of a successful multi-objective trial, else None.
         violation: The result's total constraint violation (sum of its positive
             ``constraints``; 0.0 when feasible or without constraints).
@@ -226,11 +228,16 @@ class StudyData:
 
         Rows reach the study only through here: what is derived from them (the tid
         order, inferred parameters, the parameter matrix) is cached until the next
-        call.
+        call. In a multi-objective study every pruned row's ``loss`` becomes None
+        (see :class:`TrialRow`).
         """
         for row in rows:
             self.rows[row.tid] = row
         self._cache.clear()
+        if self.n_objectives > 1:  # also for rows applied before the count was known
+            for row in self.rows.values():
+                if row.state == "pruned":
+                    row.loss = None
 
     def _cached(self, key: str, compute: Callable[[], Any]) -> Any:
         if key not in self._cache:

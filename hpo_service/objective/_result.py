@@ -334,6 +334,32 @@ def best_position(results: Sequence[Mapping[str, Any] | None]) -> int | None:
     return best
 
 
+def shown_result(
+    result: Mapping[str, Any], n_objectives: int | None
+) -> Mapping[str, Any]:
+    """``result`` as a study with ``n_objectives`` objectives shows it.
+
+    Within one study every loss has one shape. In a multi-objective study a pruned
+    trial's result holds the one value it last reported as ``loss`` (that is how
+    the worker stores it, before the study's count may be known), which is no loss
+    vector: it is shown with ``loss`` None (the value stays in the trial's
+    intermediate values). Every other result is returned as it is.
+
+    Args:
+        result: A stored or in-process result dict.
+        n_objectives: The study's number of objectives, None while unknown.
+
+    Returns:
+        ``result`` itself, or a copy with ``loss`` None.
+    """
+    if (n_objectives or 1) <= 1 or result.get("status") != STATUS_PRUNED:
+        return result
+    loss = result.get("loss")
+    if loss is None or isinstance(loss, list | tuple | np.ndarray):
+        return result
+    return {**result, "loss": None}
+
+
 def objective_count(results: Iterable[Mapping[str, Any] | None]) -> int | None:
     """Number of losses of the first successful result, None if none succeeded."""
     for result in results:

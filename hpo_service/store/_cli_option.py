@@ -39,6 +39,19 @@ def db_flag(db_url: str) -> str:
     return " --db " + shlex.quote(mask_url(db_url))
 
 
+def store_command(command: str, db_url: str, study: str) -> str:
+    """A command to paste that reads or writes ``study`` in the store ``db_url``:
+    ``"hpo-driver trials --db URL --study NAME"`` (the URL masked and shell-quoted,
+    as :func:`db_flag` gives it; no ``--db`` for the default store).
+
+    Args:
+        command: The command and subcommand, e.g. ``"hpo-driver trials"``.
+        db_url: The store URL the user gave (``--db`` or ``HPO_DB``).
+        study: The study name.
+    """
+    return f"{command}{db_flag(db_url)} --study {shlex.quote(study)}"
+
+
 def masked_note(db_url: str) -> str:
     """``" (the command shows *** in place of the password)"`` when ``db_url`` has a
     secret that :func:`db_flag` masks, else ``""``."""

@@ -88,10 +88,10 @@ _OPTIONS = (
         "--workdir",
         type=click.Path(file_okay=False, writable=True),
         default=None,
-        help="Run each trial in its own directory WORKDIR/STUDY/TID (created), as "
-        "hyperopt's worker does; a STUDY name that is not a plain file name "
-        "(blanks, '..') gets its characters replaced and a short hash [default: "
-        "the current directory].",
+        help="Run each trial in its own directory WORKDIR/STUDY/TID (created; "
+        "hyperopt's worker runs every trial in WORKDIR itself); a STUDY name that "
+        "is not a plain file name (blanks, '..') gets its characters replaced and "
+        "a short hash [default: the current directory].",
     ),
 )
 

@@ -9,6 +9,7 @@ import logging
 import math
 import os
 import random
+import shlex
 import signal
 import socket
 import sys
@@ -43,6 +44,7 @@ from hpo_service.objective._result import (
     losses_of,
 )
 from hpo_service.store._base import BaseTrialStore, Study, Trial, TrialState
+from hpo_service.store._cli_option import masked_note, store_command
 from hpo_service.store._faults import (
     FIRST_RETRY_DELAY,
     MAX_RETRY_DELAY,
@@ -126,6 +128,7 @@ def run_worker(
     workdir: str | None = None,
     show_output: bool = True,
     serve_finished: bool = False,
+    db_url: str | None = None,
 ) -> WorkerSummary:
     """Claim and run trials until a stop condition; see :class:`Worker`.
 
@@ -147,6 +150,8 @@ def run_worker(
         serve_finished: Keep serving ``study`` after it finishes, as hyperopt's
             worker does (a later ``fmin`` on the same exp_key queues more trials):
             only ``idle_timeout`` (or a signal, or a limit) stops the worker.
+        db_url: The store's URL as the user gave it, for the commands the
+            worker's messages name (masked); None names ``--db URL``.
 
     Returns:
         What the worker did.
@@ -172,6 +177,7 @@ def run_worker(
             max_consecutive_failures, last_job_timeout, workdir, serve_finished
         ),
         show_output=show_output,
+        db_url=db_url,
     )
     return worker.run()
 
@@ -286,6 +292,8 @@ class Worker:
         show_output: Write each line the objective prints to standard error,
             prefixed ``[trial study/tid]``, while it runs (the tail of the output is
             kept with the trial's result or error either way).
+        db_url: The store's URL as the user gave it, for the commands the
+            worker's messages name (masked); None names ``--db URL``.
 
     Raises:
         ValueError: An argument is out of range.
@@ -303,6 +311,7 @@ class Worker:
         policy: ObjectivePolicy | None = None,
         limits: WorkerLimits | None = None,
         show_output: bool = True,
+        db_url: str | None = None,
     ) -> None:
         _check_args(max_trials, idle_timeout, poll_interval)
         self._show_output = show_output
@@ -313,6 +322,7 @@ class Worker:
         self._waiting_since = -1  # trials run when the worker last said it waits
         self.worker_id = worker_id or default_worker_id()
         self._store = store
+        self._db_url = db_url
         self._study = study
         self._max_trials = max_trials
         self._idle_timeout = idle_timeout
@@ -931,10 +941,12 @@ class Worker:
         if now < self._next_missing_note:
             return
         self._next_missing_note = now + _MISSING_STUDY_NOTE_SECONDS
+        start = f"hpo-driver start --db URL --study {shlex.quote(self._study or '')}"
+        if self._db_url is not None:
+            start = store_command("hpo-driver start", self._db_url, self._study or "")
         self._log.warning(
-            "study %r does not exist (yet) in %r: waiting for `hpo-driver start "
-            "--study %s` to create it",
-            self._study, self._store, self._study,
+            "study %r does not exist (yet) in %r: waiting for `%s` to create it%s",
+            self._study, self._store, start, masked_note(self._db_url or ""),
         )  # fmt: skip
 
     # ---- stopping --------------------------------------------------------------------

@@ -154,6 +154,7 @@ def main(
             worker_id=worker_id,
             policy=ObjectivePolicy(objectives, allow_modules),
             show_output=show_output,
+            db_url=db_url,
             **hyperopt_options,
         )
     except (ObjectiveImportError, WorkerError) as e:

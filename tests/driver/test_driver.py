@@ -68,6 +68,22 @@ def test_queue_is_filled_to_its_depth_and_no_further(store, queue_depth, expecte
     assert store.count_by_state("s")[TrialState.CANCELLED] == expected
 
 
+def test_a_seeded_random_search_draws_the_same_points_whatever_its_batches(
+    store, db_url, thread_workers
+):
+    """As hyperopt's MongoTrials with rand.suggest (its test_seeds_AAB): the points
+    depend on the seed only, not on how many the driver queued at a time (which
+    follows the workers' timing)."""
+    points = []
+    for name, depth in [("one", 1), ("four", 4)]:
+        settings = new_study(store, name, algorithm="rand", max_evals=8,
+                             queue_depth=depth)  # fmt: skip
+        with thread_workers(db_url, objective):
+            drive(store, settings, name=name)
+        points.append([t.params for t in store.get_trials(name)])
+    assert len(points[0]) == 8 and points[0] == points[1]
+
+
 def test_second_live_driver_is_refused(store):
     settings = new_study(store)
     assert store.acquire_driver_lease("s", "someone-else", 30.0)

@@ -231,7 +231,9 @@ def test_progress_shows_the_front_size_with_several_objectives(
         Driver(store, "p", settings, SPACE, options=options).run()
     lines = [r.getMessage() for r in caplog.records if "trials finished" in r.message]
     front = json.loads(cli(db_url, "best", "--study", "p", "--json").stdout)
-    assert lines[-1] == f"12/12 trials finished, Pareto front: {len(front)} trial(s)"
+    assert lines[-1] == (
+        f"12/12 trials finished (12 done), Pareto front: {len(front)} trial(s)"
+    )
 
 
 def slow_constrained_losses(config):

@@ -4,6 +4,7 @@ else log lines. What can be checked outside a notebook: the choice."""
 
 from __future__ import annotations
 
+import io
 import sys
 import types
 
@@ -11,7 +12,7 @@ import pytest
 from tqdm import tqdm
 from tqdm.notebook import tqdm as notebook_tqdm
 
-from hpo_service import progress
+from hpo_service import fmin, hp, progress
 from hpo_service.driver import _progress
 from hpo_service.driver._progress import Progress, bar_class, in_notebook
 
@@ -73,3 +74,51 @@ def test_hyperopts_default_callback_picks_the_bar_alike(monkeypatch):
     monkeypatch.setattr(_progress, "_has_widgets", lambda: False)
     with progress.default_callback(initial=1, total=3) as bar:
         assert type(bar) is tqdm and bar.n == 1
+
+
+class _Terminal(io.StringIO):
+    """A terminal's screen: what its streams wrote, in order."""
+
+
+class _TerminalStream(io.TextIOBase):
+    """stdout or stderr of a terminal: two streams, one screen."""
+
+    def __init__(self, screen: _Terminal) -> None:
+        self.screen = screen
+
+    def write(self, text: str) -> int:
+        return self.screen.write(text)
+
+    def isatty(self) -> bool:
+        return True
+
+
+def _prints(x):
+    print("evaluating", x)
+    return x**2
+
+
+@pytest.mark.parametrize("show", [True, progress.tqdm_progress_callback])
+def test_what_the_objective_prints_goes_above_the_bar(monkeypatch, show):
+    """As hyperopt's bar: a print clears the bar, shows on a line of its own and
+    the bar is drawn again below it (not glued to the bar's text)."""
+    screen = _Terminal()
+    streams = _TerminalStream(screen), _TerminalStream(screen)
+    monkeypatch.setattr(sys, "stdout", streams[0])
+    monkeypatch.setattr(sys, "stderr", streams[1])
+    fmin(_prints, hp.uniform("x", -1, 1), max_evals=3, show_progressbar=show)
+    assert (sys.stdout, sys.stderr) == streams  # restored
+    out = screen.getvalue()
+    assert out.count("evaluating") == 3
+    assert "]evaluating" not in out and "\revaluating" in out
+    assert out.rindex("3/3") > out.rindex("evaluating")  # the bar below the prints
+
+
+def test_hyperopts_tqdm_callback_routes_prints_through_tqdm():
+    """hyperopt's own test of ``tqdm_progress_callback``."""
+    real_stdout = sys.stdout
+    with progress.tqdm_progress_callback(initial=0, total=100) as ctx:
+        assert sys.stdout != real_stdout
+        ctx.postfix = "best loss: 4711"
+        ctx.update(42)
+    assert sys.stdout == real_stdout

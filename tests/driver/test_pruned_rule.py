@@ -125,8 +125,9 @@ def test_the_driver_feeds_pruned_trials_with_their_last_value(
     expected = {t.params["x"]: t.result["loss"] for t in trials}
     assert learned(suggester) == expected
     last = [r.getMessage() for r in caplog.records][-1]
-    assert last.startswith("8/8 trials finished, best loss: ")
-    assert last.endswith(f", pruned: {len(pruned)}")
+    done = 8 - len(pruned)
+    assert last.startswith(f"8/8 trials finished ({done} done, {len(pruned)} pruned)")
+    assert ", best loss: " in last
 
 
 def _prune_or_complete(db_url: str, n: int) -> None:
@@ -147,3 +148,26 @@ def _prune_or_complete(db_url: str, n: int) -> None:
                 result = {"status": "ok", "loss": x}
                 assert store.complete("p", trial.tid, trial.token, result)
             finished += 1
+
+
+def test_a_pruned_trial_before_the_first_loss_vector_does_not_fix_one_objective(
+    caplog,
+):
+    # The count of objectives is unknown until a trial succeeds: a pruned trial's
+    # one reported value must not make the study single-objective, or every loss
+    # vector after it would count as a failure.
+    suggester = observed("last", PRUNED, {"status": "ok", "loss": [0.5, 2.0]})
+    assert suggester.history.n_objectives == 2
+    assert np.isnan(suggester.history.objectives[0]).all()
+    assert list(suggester.history.objectives[1]) == [0.5, 2.0]
+    assert np.isnan(suggester.history.losses).all()
+    assert "counts as failed" not in caplog.text
+
+
+def test_a_pruned_trial_before_the_first_loss_counts_with_one_objective():
+    suggester = observed("last", PRUNED, {"status": "ok", "loss": 0.5})
+    assert suggester.history.n_objectives == 1
+    assert losses(suggester) == [0.75, 0.5]
+    # Until a trial succeeds, pruned trials count with their values (one objective).
+    alone = observed("last", PRUNED, PRUNED)
+    assert losses(alone) == [0.75, 0.75] and alone.history.n_objectives == 0

@@ -9,8 +9,17 @@ import re
 import numpy as np
 import pytest
 
-from hpo_service import JOB_STATE_ERROR, StoreTrials, Trials, fmin, hp, rand
+from hpo_service import (
+    JOB_STATE_DONE,
+    JOB_STATE_ERROR,
+    StoreTrials,
+    Trials,
+    fmin,
+    hp,
+    rand,
+)
 from hpo_service.driver._output import status_summary, status_text
+from hpo_service.exceptions import AllTrialsFailed
 from hpo_service.store import NewTrial, TrialState
 from tests.helpers import objectives
 from tests.helpers.mongo_wire import with_database
@@ -206,3 +215,32 @@ def test_points_to_evaluate_run_whenever_the_study_has_no_trials(trials):
     fmin(objectives.quadratic, space, max_evals=2, trials=trials,
          points_to_evaluate=[{"x": 0.5}], show_progressbar=False)  # fmt: skip
     assert trials.store.get_trial("p", 0).params == {"x": 0.5}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mongodb"])
+def test_trials_of_a_study_not_created_yet_read_as_empty(request, tmp_path, backend):
+    """As hyperopt's MongoTrials before its first fmin (or a reader started before
+    the driver): no trials, not an error."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    else:
+        url = with_database(request.getfixturevalue("mongo_url"), "not_created_yet")
+    workers = 1 if backend == "sqlite" else 0
+    trials = StoreTrials(url, study=f"later-{tmp_path.name}", workers=workers)
+    try:
+        assert len(trials) == 0
+        assert (trials.trials, trials.results, trials.losses()) == ([], [], [])
+        assert trials.count_by_state_unsynced(JOB_STATE_DONE) == 0
+        assert (trials.vals, trials.new_trial_ids(2), list(trials.attachments)) == (
+            {}, [0, 1], []
+        )  # fmt: skip
+        assert trials.new_trial_ids(1) == [2]  # as hyperopt's: never handed out twice
+        with pytest.raises(AllTrialsFailed):
+            _ = trials.best_trial
+        if backend == "mongodb":
+            return  # fmin after the empty reads: the backend makes no difference
+        fmin(objectives.quadratic, {"x": X}, algo=rand.suggest, max_evals=2,
+             trials=trials, show_progressbar=False)  # fmt: skip
+        assert len(trials) == 2
+    finally:
+        trials.close()

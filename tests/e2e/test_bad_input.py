@@ -154,7 +154,7 @@ def test_a_timeout_before_any_trial_finished_says_so(procs, tmp_path):
         "Error: no trial of study 's' finished: its --timeout ran out before the "
         "first one did"
     ) in " ".join(run.stderr.split())
-    assert "hpo-worker --study s" in run.stderr
+    assert f"`hpo-worker --db {db} --study s`" in run.stderr
     cancelled = counts(db, "s")[TrialState.CANCELLED]
     assert cancelled >= 1 and f"{cancelled} cancelled" in run.stdout
 

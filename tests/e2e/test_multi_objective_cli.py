@@ -47,7 +47,7 @@ def test_start_runs_a_named_multi_objective_study(tmp_path):
     db_url = f"sqlite:///{tmp_path / 'mo.sqlite'}"
     done = start(db_url, "mo", "two_losses", "--workers", "2", "--objectives", "e,c")
     assert done.returncode == 0, done.stderr
-    assert "hpo-driver best --study mo" in done.stdout
+    assert f"`hpo-driver best --db {db_url} --study mo`" in done.stdout
     best = driver(db_url, "best", "--study", "mo")
     assert best.returncode == 0 and "Pareto front" in best.stdout
     assert " e=" in best.stdout and " c=" in best.stdout

@@ -85,7 +85,7 @@ def test_a_signal_stops_the_driver_its_workers_and_frees_the_lease(
     os.kill(driver.pid, signum)  # the driver only, as `kill` or systemd would
     _, err = driver.communicate(timeout=120)
     assert driver.returncode == 128 + signum, err
-    assert "run `hpo-driver start --study s` again" in err
+    assert f"run `hpo-driver start --db {db} --study s` again" in err
     assert "Traceback" not in err
     assert not any(alive(pid) for pid in workers)
     with open_store(db) as store:

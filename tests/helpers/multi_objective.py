@@ -56,3 +56,27 @@ def constrained_losses(config: dict[str, Any]) -> dict[str, Any]:
 def never_feasible_losses(config: dict[str, Any]) -> dict[str, Any]:
     """:func:`two_losses` with a constraint no trial satisfies."""
     return {**two_losses(config), "constraints": [1.0]}
+
+
+def pruned_or_two_losses(config: dict[str, Any]) -> list[float]:
+    """Reports ``x + 10`` at step 1, then is pruned when ``config["kind"]`` is
+    ``"pruned"``; otherwise returns the two losses ``[x, 2 - x]``."""
+    from hpo_service import TrialPruned, report
+
+    report(config["x"] + 10.0, step=1)
+    if config["kind"] == "pruned":
+        raise TrialPruned()
+    return [config["x"], 2.0 - config["x"]]
+
+
+def _pruned_space() -> dict[str, Any]:
+    from hpo_service import hp
+
+    return {
+        "kind": hp.choice("kind", ["pruned", "done"]),
+        "x": hp.quniform("x", 0, 2, 1),
+    }
+
+
+#: Searched by ``grid``: the three pruned trials first (tids 0-2), then three done.
+pruned_space = _pruned_space()
