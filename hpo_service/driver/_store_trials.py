@@ -563,6 +563,21 @@ class _AllAttachments(Mapping[str, bytes]):
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
+    def __setitem__(self, key: str, value: Any) -> None:
+        raise TypeError(_READ_ONLY.format(key=key))
+
+    def __delitem__(self, key: str) -> None:
+        raise TypeError(_READ_ONLY.format(key=key))
+
+
+#: hyperopt's MongoTrials also keeps database-wide blobs in ``trials.attachments``.
+_READ_ONLY = (
+    "`trials.attachments` of a store is read-only: it holds the trials' attachments "
+    "(ATTACH::<tid>::<name>), but got a write of {key!r}; an objective attaches "
+    "blobs to its trial with result['attachments'] = {{name: bytes}}, and blobs of "
+    "the whole study belong in a file beside it"
+)
+
 
 def _checked_trial_timeout(value: Any) -> float | None:
     """``StoreTrials(trial_timeout=...)`` as a float, checked as ``--trial-timeout``.

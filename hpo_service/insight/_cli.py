@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import socket
 import time
+import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -135,12 +136,24 @@ def importance(db_url: str, study: str, as_json: bool, objective: int) -> None:
             f"losses for importances (at least 4 are needed, it has {done} done; "
             "pruned and error trials are not used)"
         )
-    click.echo(f"{'parameter':<24} {'importance':>10} {'variance':>10} {'± trees':>8}")
+    width = max(24, *(_columns(p.label) for p in result))
+    header = _pad("parameter", width)
+    click.echo(f"{header} {'importance':>10} {'variance':>10} {'± trees':>8}")
     for p in result:
         click.echo(
-            f"{p.label:<24} {p.importance:>10.3f} {p.variance_fraction:>10.3f} "
-            f"{p.std:>8.3f}"
+            f"{_pad(p.label, width)} {p.importance:>10.3f} "
+            f"{p.variance_fraction:>10.3f} {p.std:>8.3f}"
         )
+
+
+def _columns(text: str) -> int:
+    """Terminal columns ``text`` takes: wide (CJK) characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int) -> str:
+    """``text`` padded with spaces to ``width`` terminal columns."""
+    return text + " " * (width - _columns(text))
 
 
 def _record(p: Any) -> dict[str, Any]:

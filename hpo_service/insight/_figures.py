@@ -37,6 +37,8 @@ _MAX_CURVES = 1000  # intermediate-value curves drawn at most
 _GRID = 60  # contour resolution per axis
 _CONTOUR_POINTS = 4000  # trials the contour's surface is interpolated from
 _SLICE_COLUMNS = 3
+MAX_SLICE_PANELS = 24  # 8 rows of 280 px: a taller WebGL figure is drawn garbled
+_TITLE_WIDTH = 36  # characters a line of a slice panel's title (a third of the page)
 
 
 def _go() -> Any:
@@ -186,23 +188,32 @@ def _axis_values(info: ParamInfo, column: np.ndarray) -> tuple[Any, dict[str, An
     return column, {}
 
 
-def slice_figure(data: StudyData) -> go.Figure:
+def slice_figure(
+    data: StudyData, importances: list[ParamImportance] | None = None
+) -> go.Figure:
     """One panel per parameter: its value (x) against the loss (y), coloured by tid.
+
+    At most 24 panels (8 rows of 280 px): a taller figure outgrows the WebGL canvas
+    a browser holds (points stretched, panels blank). Past 24 parameters the most
+    important ones are shown, most important first, or without importances the
+    first 24; the title says so.
 
     Args:
         data: The study (finished trials with a single loss are drawn; for several
             objectives the first, by its name).
+        importances: From :func:`~hpo_service.insight.param_importances`, to choose
+            the panels of a study with more than 24 parameters.
 
     Returns:
         A grid of panels, 3 a row; choices by their option text, log-scale
         parameters on log axes, trials where a parameter is inactive left out of
-        its panel.
+        its panel; a label longer than 36 characters wraps over its panel.
     """
     from plotly.subplots import make_subplots
 
     go = _go()
     rows = scored_rows(data)
-    params = data.params
+    params, shown = _slice_params(data, importances)
     name = plot_text(data.objective_names[0])
     hover = f"{name} %{{y:.6g}}"
     matrix = data.param_matrix(rows, params)
@@ -213,7 +224,7 @@ def slice_figure(data: StudyData) -> go.Figure:
     fig = make_subplots(
         rows=n_rows,
         cols=n_cols,
-        subplot_titles=[plot_text(p.label) for p in params] or None,
+        subplot_titles=[_wrap_label(p.label) for p in params] or None,
         vertical_spacing=min(0.12, 0.6 / n_rows),
         horizontal_spacing=0.08,
     )
@@ -243,11 +254,40 @@ def slice_figure(data: StudyData) -> go.Figure:
         fig.update_xaxes(axis, row=r + 1, col=c + 1)
         fig.update_yaxes(type=loss_axis_type(loss), row=r + 1, col=c + 1)
     fig.update_layout(
-        title=f"Slice: {name} against each parameter",
+        title=f"Slice: {name} against {shown}",
         height=max(350, 280 * n_rows),
         **LAYOUT,
     )
     return fig
+
+
+def _slice_params(
+    data: StudyData, importances: list[ParamImportance] | None
+) -> tuple[list[ParamInfo], str]:
+    """The parameters the slices show, and what the title calls them."""
+    params = data.params
+    if len(params) <= MAX_SLICE_PANELS:
+        return params, "each parameter"
+    count = f"{MAX_SLICE_PANELS} of {len(params)} parameters"
+    by_label = {p.label: p for p in params}
+    ranked = [by_label[p.label] for p in importances or [] if p.label in by_label]
+    if len(ranked) < MAX_SLICE_PANELS:
+        return params[:MAX_SLICE_PANELS], f"the first {count}"
+    return ranked[:MAX_SLICE_PANELS], f"the {MAX_SLICE_PANELS} most important of " + (
+        f"{len(params)} parameters"
+    )
+
+
+def _wrap_label(label: str, width: int = _TITLE_WIDTH) -> str:
+    """``label`` as plotly text (see :func:`plot_text`), broken into lines of at most
+    ``width`` characters, after a ``.``, ``_``, ``/`` or space where there is one."""
+    lines, rest = [], str(label)
+    while len(rest) > width:
+        cut = max(rest.rfind(sep, 1, width) for sep in "._/ ") + 1
+        cut = cut if cut > width // 2 else width
+        lines.append(rest[:cut])
+        rest = rest[cut:]
+    return "<br>".join(plot_text(line) for line in [*lines, rest])
 
 
 #: plotly's parcoords draws at most this many dimensions (it drops the rest).

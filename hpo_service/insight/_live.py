@@ -27,6 +27,8 @@ from hpo_service.insight._importance import param_importances
 from hpo_service.insight._workers import timeline_figure
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from hpo_service.store import BaseTrialStore
 
 _logger = logging.getLogger(__name__)
@@ -140,7 +142,7 @@ class LiveStore:
             "history_time": lambda: _figures.history_figure(data, over="time"),
             "pareto": lambda: _figures.pareto_figure(data),
             "parallel": lambda: _figures.parallel_figure(data) if data.params else None,
-            "slice": lambda: _figures.slice_figure(data) if data.params else None,
+            "slice": lambda: _slice(data, lambda: self._importances(live)),
             "intermediate": lambda: _figures.intermediate_figure(data),
             "timeline": lambda: timeline_figure(data, now=self.store.now()),
         }
@@ -162,6 +164,14 @@ class LiveStore:
                 live = _LiveStudy(StudyData.for_study(self.store.get_study(study)))
                 self._studies[study] = live
             return live
+
+
+def _slice(data: StudyData, importances: Callable[[], list[Any]]) -> Any:
+    """The slices; a study of many parameters shows the most important ones."""
+    if not data.params:
+        return None
+    wide = len(data.params) > _figures.MAX_SLICE_PANELS
+    return _figures.slice_figure(data, importances() if wide else None)
 
 
 def summary_of(data: StudyData) -> dict[str, Any]:

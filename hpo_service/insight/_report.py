@@ -61,11 +61,11 @@ def build_report(data: StudyData, *, importances: bool = True) -> StudyReport:
     figs["history_time"] = _figures.history_figure(data, over="time")
     if data.n_objectives in (2, 3):
         figs["pareto"] = _figures.pareto_figure(data)
-    if data.params:
-        figs["parallel"] = _figures.parallel_figure(data)
-        figs["slice"] = _figures.slice_figure(data)
     if importances:
         report.importances = param_importances(data)
+    if data.params:
+        figs["parallel"] = _figures.parallel_figure(data)
+        figs["slice"] = _figures.slice_figure(data, report.importances)
     if report.importances:
         figs["importance"] = _figures.importance_figure(report.importances)
     if len(report.importances) >= 2:

@@ -14,15 +14,16 @@ the study finishes it keeps waiting for more of its trials (a later ``fmin`` on 
 same ``MongoTrials`` exp_key queues them), until ``--reserve-timeout`` seconds pass
 without one (default 120 s, hyperopt's default), and it exits after 4 trials in a
 row end in error (hyperopt's default ``--max-consecutive-failures``). As in
-hyperopt, ``--reserve-timeout 0`` sets no limit, and without ``--mongo`` (and
-without ``--db`` or ``HPO_DB``) it uses ``localhost/hyperopt``. ``hpo-worker
---study`` keeps its own rules: it stops when the study finishes, and failures never
-stop it.
+hyperopt, ``--reserve-timeout 0`` (or ``inf``) sets no limit, and without
+``--mongo`` (and without ``--db`` or ``HPO_DB``) it uses ``localhost/hyperopt``.
+``hpo-worker --study`` keeps its own rules: it stops when the study finishes, and
+failures never stop it.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -66,9 +67,9 @@ _OPTIONS = (
     ),
     click.option(
         "--reserve-timeout",
-        type=NumberRange(min=0),
+        type=NumberRange(min=0, infinite=True),
         help="hyperopt's name for --idle-timeout: exit after this many seconds "
-        "without a trial to reserve [with --exp-key: 120; 0 waits for ever].",
+        "without a trial to reserve [with --exp-key: 120; 0 or inf waits for ever].",
     ),
     click.option(
         "--max-consecutive-failures",
@@ -79,10 +80,10 @@ _OPTIONS = (
     ),
     click.option(
         "--last-job-timeout",
-        type=NumberRange(min=0),
+        type=NumberRange(min=0, infinite=True),
         default=None,
         help="Reserve no trial after this many seconds of running; finish the "
-        "current one and exit.",
+        "current one and exit [inf: no limit].",
     ),
     click.option(
         "--workdir",
@@ -134,12 +135,15 @@ def hyperopt_worker_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def _reserve_timeout(kwargs: dict[str, Any], context: click.Context) -> None:
     """hyperopt's --reserve-timeout: 120 s by default for an --exp-key worker (unless
-    --idle-timeout is given), and 0 for no limit, as in hyperopt."""
+    --idle-timeout is given), and 0 or inf for no limit, as in hyperopt (so is an
+    infinite --last-job-timeout)."""
     given = context.get_parameter_source("idle_timeout") == ParameterSource.COMMANDLINE
     if kwargs["reserve_timeout"] is None and kwargs["serve_finished"] and not given:
         kwargs["reserve_timeout"] = DEFAULT_RESERVE_TIMEOUT
-    if kwargs["reserve_timeout"] == 0:
+    if kwargs["reserve_timeout"] in (0, math.inf):
         kwargs["reserve_timeout"] = None  # no limit (an --idle-timeout still applies)
+    if kwargs["last_job_timeout"] == math.inf:
+        kwargs["last_job_timeout"] = None
 
 
 def _default_mongo(kwargs: dict[str, Any], context: click.Context) -> None:

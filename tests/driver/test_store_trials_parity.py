@@ -3,6 +3,7 @@ trial, numpy values as plain JSON, and a clear per-trial error for anything else
 
 from __future__ import annotations
 
+import operator
 import pickle
 import re
 
@@ -244,3 +245,12 @@ def test_trials_of_a_study_not_created_yet_read_as_empty(request, tmp_path, back
         assert len(trials) == 2
     finally:
         trials.close()
+
+
+def test_writing_trials_attachments_on_a_store_says_what_is_kept(trials):
+    """hyperopt's MongoTrials keeps database-wide blobs in ``trials.attachments``;
+    here it is the trials' attachments only: a write says so, naming the way."""
+    with pytest.raises(TypeError, match=r"read-only.*result\['attachments'\]"):
+        operator.setitem(trials.attachments, "pipeline", b"blob")
+    with pytest.raises(TypeError, match=r"read-only"):
+        operator.delitem(trials.attachments, "ATTACH::0::model")

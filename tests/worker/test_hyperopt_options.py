@@ -143,6 +143,7 @@ def test_a_mongo_value_without_a_database_is_a_bad_parameter():
         (["--exp-key", "e"], 120.0, True),  # hyperopt's default --reserve-timeout
         (["--exp-key", "e", "--reserve-timeout", "5"], 5.0, True),
         (["--exp-key", "e", "--reserve-timeout", "0"], None, True),  # no limit
+        (["--exp-key", "e", "--reserve-timeout=inf"], None, True),  # as in hyperopt
         (["--exp-key", "e", "--idle-timeout", "7"], 7.0, True),
         (["--study", "e"], None, False),  # hpo-worker's own rule: stop when finished
         (["--reserve-timeout", "0"], None, False),
@@ -202,3 +203,15 @@ def test_an_exp_key_worker_without_a_store_uses_hyperopts_default_mongo(tmp_path
     helped = _worker_process(tmp_path, env, "--help")
     text = " ".join(helped.stdout.split())  # help lines wrap
     assert "HPO_DB: localhost/hyperopt, hyperopt's default]" in text
+
+
+def test_hyperopts_infinite_timeouts_mean_no_limit(tmp_path, store, db_url):
+    """hyperopt-mongo-worker takes ``--reserve-timeout=inf`` (scripts use it to wait
+    for ever) and ``--last-job-timeout=inf``; they were refused as not finite."""
+    make_study(store, "exp1", f"{OBJ}:quadratic", [{"x": 1.0}])
+    run = _worker_process(
+        tmp_path, dict(os.environ), "--db", db_url, "--exp-key", "exp1",
+        "--reserve-timeout=inf", "--last-job-timeout=inf", "--max-jobs=1",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert store.count_by_state("exp1")[TrialState.DONE] == 1

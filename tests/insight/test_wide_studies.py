@@ -1,0 +1,104 @@
+"""Views of a study with many parameters and long labels stay readable."""
+
+from __future__ import annotations
+
+from hpo_service import hp
+from hpo_service.insight import ParamImportance, slice_figure
+
+from ._support import random_study
+
+LONG = "encoder.layer_{:02d}.attention.dropout_probability_after_softmax"
+
+
+def wide_study(n_params: int = 100, n_trials: int = 30):
+    space = {LONG.format(i): hp.uniform(LONG.format(i), 0, 1) for i in range(n_params)}
+    return random_study(space, lambda c: sum(c.values()), n_trials)
+
+
+def ranked(data, order):
+    """Importances that rank ``data``'s parameters in ``order`` (indices)."""
+    labels = [data.params[i].label for i in order]
+    return [
+        ParamImportance(label, 1.0 / (k + 1), 0.0, 0.0)
+        for k, label in enumerate(labels)
+    ]
+
+
+def panel_titles(fig):
+    return [a.text for a in fig.layout.annotations]
+
+
+def test_slices_of_100_parameters_show_the_most_important_24():
+    """A panel per parameter made a 9,500 px figure whose WebGL canvas the browser
+    could not hold (points stretched, panels blank): past 24 parameters the slices
+    show the most important ones, in that order, and the title says so."""
+    data = wide_study()
+    order = list(range(99, -1, -4)) + [i for i in range(100) if i % 4 != 3]
+    fig = slice_figure(data, importances=ranked(data, order))
+    assert len(fig.data) == 24
+    shown = [t.hovertemplate.split("=%{x}")[0] for t in fig.data]
+    assert shown == [LONG.format(i) for i in order[:24]]
+    assert fig.layout.height <= 8 * 280
+    assert "the 24 most important of 100 parameters" in fig.layout.title.text
+    without = slice_figure(data)  # no importances: the first 24, and says so
+    assert [t.hovertemplate.split("=%{x}")[0] for t in without.data] == [
+        LONG.format(i) for i in range(24)
+    ]
+    assert "the first 24 of 100 parameters" in without.layout.title.text
+
+
+def test_long_labels_are_wrapped_over_their_panel():
+    """A 62-character label over a third of the page ran into its neighbours'
+    titles: a panel title keeps at most 36 characters a line, and every line of
+    the label is drawn (no character lost)."""
+    data = wide_study(n_params=5)
+    fig = slice_figure(data)
+    for label, title in zip(
+        [p.label for p in data.params], panel_titles(fig), strict=True
+    ):
+        lines = title.split("<br>")
+        assert len(lines) > 1 and max(map(len, lines)) <= 36, title
+        assert "".join(lines) == label
+
+
+def test_few_parameters_keep_one_panel_each():
+    data = wide_study(n_params=24)
+    fig = slice_figure(data)
+    assert len(fig.data) == 24
+    assert fig.layout.title.text.startswith("Slice: loss against each parameter")
+
+
+def test_importance_table_columns_line_up_for_long_and_wide_labels(tmp_path):
+    """``hpo-driver importance`` padded labels to 24 characters: a longer label, or
+    one in CJK characters (two terminal columns each), shifted its numbers out of
+    their columns. Every row's numbers now end where the header's do."""
+    import subprocess
+    import sys
+    import unicodedata
+
+    from hpo_service.driver._study import space_settings
+    from hpo_service.store import FinishedTrial, open_store
+
+    labels = [LONG.format(0), "学习率_α", "température", "x"]
+    space = {label: hp.uniform(label, 0, 1) for label in labels}
+    data = random_study(space, lambda c: sum(c.values()), 40)
+    url = f"sqlite:///{tmp_path / 'wide.sqlite'}"
+    with open_store(url) as store:
+        store.create_study("wide", space_settings(space))
+        store.insert_finished("wide", [
+            FinishedTrial(r.params, r.params, {"loss": r.loss, "status": "ok"})
+            for r in data.sorted_rows()
+        ])  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-m", "hpo_service.driver.cli", "importance", "--db", url,
+         "--study", "wide"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+
+    def columns(text):  # terminal columns the line takes
+        return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+    lines = run.stdout.splitlines()
+    assert sorted(line.split()[0] for line in lines[1:]) == sorted(labels)
+    assert {columns(line) for line in lines} == {columns(lines[0])}, lines
+    assert columns(lines[0]) == len(labels[0]) + 31  # the label column fits LONG
