@@ -3,6 +3,7 @@ the page shows the study and updates as trials finish, without a reload."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -185,6 +186,29 @@ def test_studies_api_lists_nothing_for_an_empty_store(tmp_path):
         assert e.value.code == 404
     finally:
         stop(server)
+
+
+def test_a_store_that_fails_answers_503_with_the_reason_not_a_traceback(tmp_path):
+    path = tmp_path / "hpo.sqlite"
+    db = f"sqlite:///{path}"
+    with open_store(db) as store:
+        store.create_study("s", {})
+    port = free_port()
+    server = start("dashboard", "--db", db, "--port", str(port))
+    base = f"http://127.0.0.1:{port}/api/studies"
+    try:
+        wait_for(lambda: serving(server, base), what="dashboard up")
+        for suffix in ("-wal", "-shm", ""):  # the database is gone
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+        for url in (base, f"{base}/s/changes?cursor=0"):
+            with pytest.raises(urllib.error.HTTPError) as e:
+                get(url)
+            assert e.value.code == 503, url
+            assert str(path) in json.loads(e.value.read())["error"], url
+    finally:
+        stop(server)
+    errors = server.stderr.read()
+    assert "Traceback" not in errors and str(path) in errors, errors
 
 
 def _status(port, host_header):

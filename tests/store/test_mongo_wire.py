@@ -359,6 +359,37 @@ def test_wrong_credentials_are_one_clear_line(auth_server: str) -> None:
     assert "wrong-secret" not in message and "reader:***@" in message
 
 
+def test_study_not_found_names_the_database_a_url_without_one_uses(
+    mongo_url: str,
+) -> None:
+    bare = with_database(mongo_url, "")  # no database in the URL: "hpo"
+    run = _driver("status", "--db", bare, "--study", "nowhere-to-be-found")
+    assert run.returncode == 1, run.stderr
+    assert "not found in MongoDB database 'hpo' at mongodb://" in run.stderr, run.stderr
+
+
+def test_a_user_without_write_rights_is_told_which_role_it_needs(
+    auth_server: str,
+) -> None:
+    run = _driver(
+        "start", "--db", _as_reader(auth_server), "--study", "q2",
+        "--objective", "tests.e2e.objectives:quadratic",
+        "--space", "tests.e2e.objectives:space", "--max-evals", "1", "--no-progress",
+    )  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    assert "readWrite role on database 'ro'" in run.stderr, run.stderr
+    assert "full error" not in run.stderr and "readpw" not in run.stderr
+
+
+def test_a_url_without_user_on_a_server_with_auth_says_to_give_one(
+    auth_server: str,
+) -> None:
+    run = _driver("status", "--db", with_database(auth_server, "ro"), "--study", "q")
+    assert run.returncode == 1, run.stderr
+    assert "the server requires authentication" in run.stderr, run.stderr
+    assert "USER:PASSWORD@" in run.stderr and "full error" not in run.stderr
+
+
 def test_changes_since_shows_writes_another_reader_numbered_first(
     mongo_url: str, database: str
 ) -> None:
