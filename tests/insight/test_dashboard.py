@@ -57,12 +57,13 @@ def text(browser, element_id):
     return browser.find_element("id", element_id).text
 
 
-def run_live_study(db, max_evals):
+def run_live_study(db, max_evals, sleep=0.0):
     """``hpo-driver start`` of study ``live`` up to ``max_evals`` (2 workers, each
-    trial sleeping 0.15 s); a second call resumes the study with a larger budget."""
+    trial sleeping ``sleep`` seconds); a second call resumes the study with a larger
+    budget."""
     return start("start", "--db", db, "--study", "live", *STUDY, "--seed", "1",
                  "--max-evals", str(max_evals), "--workers", "2", "--no-progress",
-                 env={"HPO_TEST_SLEEP": "0.15"})  # fmt: skip
+                 env={"HPO_TEST_SLEEP": str(sleep)})  # fmt: skip
 
 
 def test_dashboard_follows_a_running_study(tmp_path, browser):
@@ -88,7 +89,8 @@ def test_dashboard_follows_a_running_study(tmp_path, browser):
         assert "trial number" in text(browser, "plot-history")
         page = browser.execute_script("return window.performance.timeOrigin")
 
-        study = run_live_study(db, 60)  # more trials finish while the page is open
+        # more trials finish, one by one, while the page is open
+        study = run_live_study(db, 60, sleep=0.15)
         assert study.wait(timeout=300) == 0, study.stderr.read()[-3000:]
         wait_for(lambda: int(text(browser, "finished-count")) == 60,
                  what="all 60 trials shown")  # fmt: skip

@@ -30,10 +30,9 @@ from hpo_service.exceptions import (
 from hpo_service.store import NewTrial, TrialState, open_store
 from hpo_service.store import _mongo_schema as schema
 from hpo_service.store._mongo import MongoTrialStore
-from tests.conftest import mongo_lane
+from tests.conftest import AUTH_ADMIN, mongo_lane
 from tests.helpers.mongo_wire import (
-    WireServer,
-    executable,
+    as_user,
     fail_points_enabled,
     numbered_first_by,
     step_down,
@@ -279,30 +278,23 @@ def test_round_trips_per_operation(mongo_url: str, database: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A server with --auth holding a finished study ``q`` in database ``ro``; users
-    ``admin`` (root) and ``reader`` (role ``read`` on ``ro``). Yields its URL."""
-    if executable() is None:
-        pytest.skip("secantusdb is not installed: no server with --auth to start")
-    directory = tmp_path_factory.mktemp("mongo-auth")
-    storage = directory / "data"
-    with WireServer.start(directory, storage=storage) as server:
-        _seed_read_only_database(server.url)
-    with WireServer.start(directory, storage=storage, auth=True) as server:
-        yield server.url
+def auth_server(auth_mongo_url: str) -> str:
+    """The session's server with --auth, holding a finished study ``q`` in database
+    ``ro``; users ``admin`` (root) and ``reader`` (role ``read`` on ``ro``). Its URL."""
+    _seed_read_only_database(as_user(auth_mongo_url, *AUTH_ADMIN, "ro", "admin"))
+    return auth_mongo_url
 
 
 def _seed_read_only_database(url: str) -> None:
-    study = ["start", "--db", with_database(url, "ro"), "--study", "q",
+    study = ["start", "--db", url, "--study", "q",
              "--objective", "tests.e2e.objectives:quadratic",
              "--space", "tests.e2e.objectives:space",
              "--max-evals", "4", "--workers", "1", "--no-progress"]  # fmt: skip
     run = _driver(*study)
     assert run.returncode == 0, run.stderr
-    with open_store(url, database="ro") as store:  # one more, left queued
+    with open_store(url) as store:  # one more, left queued
         store.insert_trials("q", [NewTrial({"x": 0.0, "y": 0.0}, {"x": 0.0, "y": 0.0})])
     with pymongo.MongoClient(url) as client:
-        client.admin.command("createUser", "admin", pwd="adminpw", roles=["root"])
         roles = [{"role": "read", "db": "ro"}]
         client["ro"].command("createUser", "reader", pwd="readpw", roles=roles)
 
