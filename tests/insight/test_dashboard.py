@@ -192,7 +192,7 @@ def test_studies_api_lists_nothing_for_an_empty_store(tmp_path):
         stop(server)
 
 
-def test_a_store_that_fails_answers_503_and_the_page_says_why(tmp_path):
+def test_a_store_that_fails_answers_503_and_the_page_says_why(tmp_path, browser):
     path = tmp_path / "hpo.sqlite"
     db = f"sqlite:///{path}"
     with open_store(db) as store:
@@ -209,7 +209,8 @@ def test_a_store_that_fails_answers_503_and_the_page_says_why(tmp_path):
                 get(url)
             assert e.value.code == 503, url
             assert str(path) in json.loads(e.value.read())["error"], url
-        dom = dump_dom(f"http://127.0.0.1:{port}/", tmp_path, budget_ms=3000)
+        shown = "!document.getElementById('store-error').hidden"
+        dom = dump_dom(browser, f"http://127.0.0.1:{port}/", ready=shown)
     finally:
         stop(server)
     banner = re.search(r'<p id="store-error"[^>]*>(.*?)</p>', dom, re.S)
