@@ -53,6 +53,7 @@ _SWITCHES = (
     "ignore_failures",
     "whole_end_bins",
     "branch_joint",
+    "keep_extremes",
 )
 #: The count settings: ints (numpy's too); 2.5 candidates would fail mid-study.
 _COUNTS = (
@@ -111,11 +112,6 @@ class TPESettings:
             widely (0 turns it off).
         max_widen: Upper bound on that factor (>= 1). Without it 64 workers on 10
             results widened the good density eightfold, i.e. back to random search.
-        liar_total: Upper bound on the pending points' total weight in the bad
-            density: each weighs ``min(liar_weight, liar_total / p)`` with ``p``
-            pending points, so 16 or 64 workers repel like ``liar_total`` workers
-            do (``inf`` turns it off). Our own rule, screened with
-            ``benchmarks/parallel_efficiency.py`` (see its README section).
         whole_end_bins: The densities give the end values of a bounded quantised
             parameter (``uniformint``, ``quniform``, ``qloguniform``) a whole
             rounding bin, as inner values have and as Optuna's ``suggest_int`` draws
@@ -134,6 +130,10 @@ class TPESettings:
         repeat_radius: How close (in units of a parameter's range) continuous
             values must be to count as the same (>= 1: only the discrete values
             count).
+        keep_extremes: Several objectives only (MOTPE): when hypervolume subset
+            selection splits a non-domination rank, the rank's best trial in each
+            objective (the ends of the front) is in the good set first (see
+            :mod:`~hpo_service.algorithms.motpe`); no effect on one objective.
     """
 
     n_startup_jobs: int = 10
@@ -155,16 +155,11 @@ class TPESettings:
     liar_width: str = "good"
     pending_widen: float = 1.0
     max_widen: float = 2.0
-    liar_total: float = math.inf
-    liar_radius: float = 0.0
-    liar_crowd: float = 0.0
-    liar_spread: float = 0.0
-    liar_shrink: float = 0.0
-    liar_per_good: float = 0.0
     whole_end_bins: bool = False
     branch_joint: bool = False
     avoid_repeats: str = "none"
     repeat_radius: float = 0.1
+    keep_extremes: bool = False
 
     def __post_init__(self) -> None:
         for name in _COUNTS:  # 24.0 (JSON from a script) or numpy's 24 is the int 24
@@ -205,12 +200,6 @@ class TPESettings:
             ),
             ("repeat_radius", "repeat_radius >= 0", self.repeat_radius >= 0),
             ("max_widen", "max_widen >= 1", self.max_widen >= 1),
-            ("liar_total", "liar_total > 0", self.liar_total > 0),
-            ("liar_radius", "liar_radius >= 0", self.liar_radius >= 0),
-            ("liar_crowd", "liar_crowd >= 0", self.liar_crowd >= 0),
-            ("liar_spread", "liar_spread >= 0", self.liar_spread >= 0),
-            ("liar_shrink", "liar_shrink >= 0", self.liar_shrink >= 0),
-            ("liar_per_good", "liar_per_good >= 0", self.liar_per_good >= 0),
             (
                 "max_above_kernels",
                 "max_above_kernels >= 1",
@@ -246,7 +235,7 @@ def _kind_rules(settings: TPESettings) -> list[tuple[str, str, bool]]:
             rules.append((name, f"{name} is an int", type(value) is int))
         elif name not in _WORDS:
             ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-            ok = ok and (math.isfinite(value) or name in ("max_widen", "liar_total"))
+            ok = ok and (math.isfinite(value) or name == "max_widen")
             rules.append((name, f"{name} is a finite number", ok))
     return rules
 
@@ -354,8 +343,6 @@ def suggest_batch(
         candidates = good.sample(rng, n_ei * len(rows))
         score = _log_ratio(good, bad, candidates)
         best = np.argmax(score.reshape(len(rows), n_ei), axis=1)
-        if settings.liar_radius > 0 and isinstance(bad, _Mixture):
-            best = _unless_far(good, bad, candidates, best, settings.liar_radius)
         for row, index in zip(rows, best + n_ei * np.arange(len(rows)), strict=True):
             chosen[row].update(group.layout.to_params(candidates, int(index)))
         if settings.avoid_repeats != "none":
@@ -363,28 +350,6 @@ def suggest_batch(
     if draws:
         _avoid_repeats(space, history, pending, settings, chosen, draws)
     return [{s.label: p[s.label] for s in space if s.label in p} for p in chosen]
-
-
-def _unless_far(
-    good: ParzenEstimator,
-    bad: _Mixture,
-    candidates: Candidates,
-    best: np.ndarray,
-    radius: float,
-) -> np.ndarray:
-    """``liar_radius`` (screen): each row's pick without the liars where that pick
-    is at least ``radius`` good bandwidths (root mean square over the numeric
-    dimensions) from every pending point, else ``best`` (the pick with them)."""
-    n_rows, n_ei = best.size, candidates.raw.shape[0] // best.size
-    log_good, log_bad = _scoring.log_pdfs([good, bad.densities[0]], candidates)
-    plain = np.argmax((log_good - log_bad).reshape(n_rows, n_ei), axis=1)
-    near = bad.densities[1]
-    if near.mus.shape[1] == 0:
-        return best
-    picks = candidates.raw[plain + n_ei * np.arange(n_rows)]
-    gaps = (picks[:, None, :] - near.mus[None, :-1]) / near.sigmas[0]
-    far = np.mean(gaps**2, axis=2).min(axis=1) >= radius**2
-    return np.where(far, plain, best)
 
 
 def _draw_record(
@@ -452,51 +417,11 @@ def _models(
         return good, ParzenEstimator(group.layout, *merged, **options)
     bad = ParzenEstimator(group.layout, *above, **options)
     narrow = good.sigmas[0] if good.sigmas.shape[0] > 1 else None
-    if settings.liar_shrink > 0 and narrow is not None and liars[0].shape[0]:
-        share = min(1.0, below[0].shape[0] / liars[0].shape[0])
-        narrow = narrow * share**settings.liar_shrink
-    if settings.liar_crowd > 0:
-        liars = _crowded(liars, good.sigmas[0], settings.liar_crowd)
-        if liars[0].shape[0] == 0:
-            return good, bad
-    if settings.liar_spread > 0 and _spread(liars, good.sigmas[0]) >= (
-        settings.liar_spread
-    ):
-        return good, bad
     near = ParzenEstimator(
         group.layout, *liars, **{**options, "prior_weight": 1e-9}, sigmas=narrow
     )
     weight_bad = float(np.sum(above[2])) + settings.prior_weight
     return good, _Mixture([(weight_bad, bad), (float(np.sum(liars[2])), near)])
-
-
-def _crowded(liars: _Observations, sigmas: np.ndarray, radius: float) -> _Observations:
-    """``liar_crowd`` (screen): a pending point keeps its liar weight only if
-    another one lies within ``radius`` good bandwidths (root mean square over the
-    numeric dimensions); an isolated pending point does not repel."""
-    numeric, options, weights = liars
-    if numeric.shape[0] < 2 or numeric.shape[1] == 0:
-        return numeric[:0], options[:0], weights[:0]
-    keep = _nearest(numeric, sigmas) < radius
-    return numeric[keep], options[keep], weights[keep]
-
-
-def _nearest(numeric: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
-    """Each point's root-mean-square distance to its nearest other point, in
-    ``sigmas`` (one per numeric dimension)."""
-    gaps = (numeric[:, None, :] - numeric[None, :, :]) / sigmas
-    d2 = np.mean(gaps**2, axis=2)
-    np.fill_diagonal(d2, np.inf)
-    return np.sqrt(d2.min(axis=1))
-
-
-def _spread(liars: _Observations, sigmas: np.ndarray) -> float:
-    """``liar_spread`` (screen): the median nearest-neighbour distance of the
-    pending points in good bandwidths (0 for fewer than 2)."""
-    numeric = liars[0]
-    if numeric.shape[0] < 2 or numeric.shape[1] == 0:
-        return 0.0
-    return float(np.median(_nearest(numeric, sigmas)))
 
 
 def _floor(layout: GroupLayout, settings: TPESettings) -> float | np.ndarray:
@@ -575,32 +500,8 @@ def _split(
     return (
         (*below, np.ones(below_rows.size)),
         (*above, above_weights),
-        _liars(
-            group,
-            pending,
-            _liar_weight(pending, settings, weights, below_rows.size),
-            weights,
-        ),
+        _liars(group, pending, settings.liar_weight, weights),
     )
-
-
-def _liar_weight(
-    pending: Sequence[Mapping[str, Any]],
-    settings: TPESettings,
-    weights: Sequence[float] | None,
-    n_below: int = 0,
-) -> float:
-    """Each pending point's weight: ``liar_weight``, lowered so that all of them
-    together weigh at most ``liar_total`` (and, with ``liar_per_good``, at most
-    ``liar_per_good`` times the good set's size ``n_below``)."""
-    n_pending = len(pending) if weights is None else float(sum(weights))
-    cap = settings.liar_total
-    if settings.liar_per_good > 0:
-        cap = min(cap, max(settings.liar_per_good * n_below, 1e-9))
-    total = settings.liar_weight * n_pending
-    if total <= cap:
-        return settings.liar_weight
-    return cap / n_pending
 
 
 def _liars(
