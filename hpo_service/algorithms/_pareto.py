@@ -168,7 +168,10 @@ def _hv2(front: np.ndarray, reference: np.ndarray) -> float:
 
 
 def greedy_hypervolume_subset(
-    points: np.ndarray, k: int, reference: np.ndarray
+    points: np.ndarray,
+    k: int,
+    reference: np.ndarray,
+    first: Sequence[int] = (),
 ) -> np.ndarray:
     """Greedily choose ``k`` rows that together dominate the most volume.
 
@@ -181,22 +184,34 @@ def greedy_hypervolume_subset(
         k: How many rows to choose, ``0 <= k <= n``.
         reference: The reference point ``(m,)``; rows not strictly better than it
             in every objective contribute nothing and are chosen last.
+        first: Distinct rows chosen before the greedy steps, in this order (at most
+            ``k``); the greedy steps add the rest given them.
 
     Returns:
         The chosen row indices ``(k,)``, in the order they were chosen.
 
     Raises:
-        ValueError: ``k`` is out of range.
+        ValueError: ``k`` is out of range, or ``first`` holds more than ``k`` rows,
+            a repeated row or a row outside ``points``.
     """
     points = np.asarray(points, dtype=float)
     reference = np.asarray(reference, dtype=float)
     n = points.shape[0]
     if not 0 <= k <= n:
         raise ValueError(f"`0 <= k <= n` must hold, but got k={k}, n={n}")
+    chosen = [int(i) for i in first]
+    if len(set(chosen)) != len(chosen) or len(chosen) > k:
+        raise ValueError(
+            f"`first` must hold distinct rows, at most k={k}, but got first={first}"
+        )
+    if chosen and not 0 <= min(chosen) <= max(chosen) < n:
+        raise ValueError(
+            f"`first` must hold rows of `points` (n={n}), but got first={first}"
+        )
     boxes = np.prod(np.clip(reference - points, 0.0, None), axis=1)
-    heap = [(-float(b), i) for i, b in enumerate(boxes)]
+    taken = set(chosen)
+    heap = [(-float(b), i) for i, b in enumerate(boxes) if i not in taken]
     heapq.heapify(heap)
-    chosen: list[int] = []
     while len(chosen) < k:
         _, i = heapq.heappop(heap)
         gain = _gain(points[i], points[chosen], reference, float(boxes[i]))

@@ -34,6 +34,9 @@ list and the defaults):
   trial's) and whose continuous values lie within ``repeat_radius`` of that point's
   (in units of each parameter's range) is changed in the group where that costs the
   least score; it needs ``constant_liar`` (which passes the pending points).
+- ``keep_extremes`` (False; several objectives only): MOTPE's good set always holds
+  the best trial in each objective of the non-domination rank it splits (the ends of
+  the front), see :mod:`~hpo_service.algorithms.motpe`.
 
 hyperopt's spellings are accepted too, so hyperopt code ports unchanged:
 ``n_EI_candidates`` is ``n_ei_candidates``, and ``verbose`` (hyperopt's logging switch)

@@ -42,6 +42,38 @@ def test_good_set_is_the_front_then_the_largest_hypervolume_share():
     assert 1 in two and 2 not in two and two & {0, 3}
 
 
+def test_keep_extremes_puts_both_ends_of_the_front_in_the_good_set():
+    # A front like error against model size: steep at the small end, flat at the
+    # accurate end, whose last point owns only a thin strip of the scaled volume.
+    front = [[0.9, 1], [0.5, 3], [0.3, 7], [0.2, 15], [0.15, 40], [0.14, 90]]
+    front.append([0.139, 100])
+    history = history_of(front)
+    plain = motpe.rank_trials(history, TPESettings(gamma=1.0, max_below=3))
+    kept = motpe.rank_trials(
+        history, TPESettings(gamma=1.0, max_below=3, keep_extremes=True)
+    )
+    assert 6 not in set(np.flatnonzero(plain < 3))  # the greedy choice leaves it out
+    good = set(np.flatnonzero(kept < 3))
+    assert {0, 6} <= good  # smallest size and lowest error
+    # The third is the one adding the most scaled volume to the two ends.
+    points = np.array(front)
+    scaled = (points - points.min(axis=0)) / np.ptp(points, axis=0)
+    ref = np.full(2, 1.1)
+    gains = {i: hypervolume(scaled[[0, 6, i]], ref) for i in range(1, 6)}
+    assert good - {0, 6} == {max(gains, key=gains.get)}
+
+
+def test_keep_extremes_changes_nothing_when_a_whole_rank_fits():
+    front = [[0.0, 1.0], [0.5, 0.5], [1.0, 0.0]]
+    history = history_of([*front, [0.9, 0.9], [1.0, 1.0]])
+    for n_below in (3, 5):
+        settings = {"gamma": 1.0, "max_below": n_below}
+        np.testing.assert_array_equal(
+            motpe.rank_trials(history, TPESettings(**settings, keep_extremes=True)),
+            motpe.rank_trials(history, TPESettings(**settings)),
+        )
+
+
 def test_ranking_ignores_shifting_and_scaling_an_objective():
     rng = np.random.default_rng(0)
     points = rng.random((40, 2))

@@ -112,3 +112,31 @@ def test_greedy_subset_is_near_the_best_subset():
 def test_greedy_subset_checks_k():
     with pytest.raises(ValueError, match="0 <= k <= n"):
         greedy_hypervolume_subset(np.zeros((2, 2)), 3, np.ones(2))
+
+
+def test_greedy_subset_starts_from_the_given_rows():
+    rng = np.random.default_rng(3)
+    points = rng.random((20, 2))
+    points = points[pareto_mask(points)]
+    ref = np.full(2, 1.1)
+    plain = greedy_hypervolume_subset(points, 3, ref)
+    start = [int(i) for i in range(len(points)) if i not in plain[:1]][:1]
+    chosen = greedy_hypervolume_subset(points, 3, ref, first=start)
+    assert chosen[0] == start[0] and len(set(chosen)) == 3
+    # After the given row, each step still adds the most volume.
+    for step in range(1, 3):
+        before = hypervolume(points[chosen[:step]], ref)
+        gains = [
+            hypervolume(points[[*chosen[:step], i]], ref) - before
+            for i in range(len(points))
+        ]
+        assert gains[chosen[step]] == pytest.approx(max(gains), rel=1e-12)
+
+
+def test_greedy_subset_checks_the_given_rows():
+    with pytest.raises(ValueError, match="distinct rows, at most k=1"):
+        greedy_hypervolume_subset(np.zeros((3, 2)), 1, np.ones(2), first=[0, 1])
+    with pytest.raises(ValueError, match="distinct rows"):
+        greedy_hypervolume_subset(np.zeros((3, 2)), 2, np.ones(2), first=[1, 1])
+    with pytest.raises(ValueError, match="rows of `points`"):
+        greedy_hypervolume_subset(np.zeros((3, 2)), 2, np.ones(2), first=[5])

@@ -53,6 +53,7 @@ _SWITCHES = (
     "ignore_failures",
     "whole_end_bins",
     "branch_joint",
+    "keep_extremes",
 )
 #: The count settings: ints (numpy's too); 2.5 candidates would fail mid-study.
 _COUNTS = (
@@ -129,6 +130,10 @@ class TPESettings:
         repeat_radius: How close (in units of a parameter's range) continuous
             values must be to count as the same (>= 1: only the discrete values
             count).
+        keep_extremes: Several objectives only (MOTPE): when hypervolume subset
+            selection splits a non-domination rank, the rank's best trial in each
+            objective (the ends of the front) is in the good set first (see
+            :mod:`~hpo_service.algorithms.motpe`); no effect on one objective.
     """
 
     n_startup_jobs: int = 10
@@ -154,6 +159,7 @@ class TPESettings:
     branch_joint: bool = False
     avoid_repeats: str = "none"
     repeat_radius: float = 0.1
+    keep_extremes: bool = False
 
     def __post_init__(self) -> None:
         for name in _COUNTS:  # 24.0 (JSON from a script) or numpy's 24 is the int 24

@@ -28,8 +28,20 @@ function fmt(v) {
 
 async function getJSON(url) {
   const response = await fetch(url);
+  if (response.status === 503) {  // the server cannot read the store: say why
+    const body = await response.json().catch(() => ({}));
+    showStoreError(body.error || "cannot read the store");
+  }
   if (!response.ok) throw new Error(url + ": " + response.status);
+  showStoreError(null);
   return response.json();
+}
+
+function showStoreError(message) {
+  const box = $("store-error");
+  box.hidden = message === null;
+  box.textContent = message === null ? ""
+    : message + " (this page shows what it read last and keeps trying)";
 }
 
 async function pollStudies() {
