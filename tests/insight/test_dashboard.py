@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from hpo_service.store import TrialState, open_store
 from tests.e2e.conftest import REPO
 
 from ._support import (
+    dump_dom,
     free_port,
     get,
     serving,
@@ -190,7 +192,7 @@ def test_studies_api_lists_nothing_for_an_empty_store(tmp_path):
         stop(server)
 
 
-def test_a_store_that_fails_answers_503_with_the_reason_not_a_traceback(tmp_path):
+def test_a_store_that_fails_answers_503_and_the_page_says_why(tmp_path, browser):
     path = tmp_path / "hpo.sqlite"
     db = f"sqlite:///{path}"
     with open_store(db) as store:
@@ -207,8 +209,13 @@ def test_a_store_that_fails_answers_503_with_the_reason_not_a_traceback(tmp_path
                 get(url)
             assert e.value.code == 503, url
             assert str(path) in json.loads(e.value.read())["error"], url
+        shown = "!document.getElementById('store-error').hidden"
+        dom = dump_dom(browser, f"http://127.0.0.1:{port}/", ready=shown)
     finally:
         stop(server)
+    banner = re.search(r'<p id="store-error"[^>]*>(.*?)</p>', dom, re.S)
+    assert banner and "cannot read the store" in banner.group(1), dom[:3000]
+    assert "hidden" not in banner.group(0), banner.group(0)
     errors = server.stderr.read()
     assert "Traceback" not in errors and str(path) in errors, errors
 
