@@ -173,6 +173,9 @@ class Domain:
             InvalidResultStatus: The status is not ``"ok"`` or ``"fail"``.
             InvalidLoss: A successful result without a valid (non-NaN) loss.
             ValueError: ``attach_attachments`` with attachments and no ``ctrl``.
+            TypeError: ``attach_attachments`` with attachments and a ``ctrl`` of a
+                store's trials (``StoreTrials``, ``MongoTrials``), whose attachments
+                are read-only (after the objective ran: pass False to keep them).
             Exception: Whatever the objective raises.
         """
         result = normalise_result(

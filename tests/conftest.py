@@ -20,9 +20,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers.mongo_wire import WireServer
+from tests.helpers.mongo_wire import WireServer, executable
 
 MONGO_URL_ENV = "HPO_TEST_MONGO_URL"
+#: The root user (in database ``admin``) of the ``auth_mongo_url`` server.
+AUTH_ADMIN = ("admin", "adminpw")
 
 
 def mongo_lane() -> str | None:
@@ -50,4 +52,32 @@ def mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     directory = tmp_path_factory.mktemp("mongo-wire")
     with WireServer.start(directory, die_with_parent=True) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def auth_mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A URL (no user in it) of a MongoDB-wire server with ``--auth``, shared by the
+    session; its only user is :data:`AUTH_ADMIN` (``root``). Each module creates its
+    own users and data in its own databases as that user (skips without secantusdb).
+
+    Users are made on a start without ``--auth`` (the server has no localhost
+    exception), then the server is restarted on the same data with ``--auth``: two
+    starts, so the modules share one server instead of doing this each.
+    """
+    if executable() is None:
+        pytest.skip("secantusdb is not installed: no server with --auth to start")
+    import pymongo
+
+    directory = tmp_path_factory.mktemp("mongo-auth")
+    storage = directory / "data"
+    user, password = AUTH_ADMIN
+    with (
+        WireServer.start(directory, storage=storage) as plain,
+        pymongo.MongoClient(plain.url) as client,
+    ):
+        client.admin.command("createUser", user, pwd=password, roles=["root"])
+    with WireServer.start(
+        directory, storage=storage, auth=True, die_with_parent=True
+    ) as server:
         yield server.url

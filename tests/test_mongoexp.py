@@ -105,7 +105,7 @@ def test_an_exp_key_worker_serves_later_fmin_calls_until_its_reserve_timeout(
         [
             *(sys.executable, "-m", "hpo_service.worker"),
             f"--mongo={host}/{database}",
-            *("--exp-key", "exp2", "--poll-interval=0.1", "--reserve-timeout=20"),
+            *("--exp-key", "exp2", "--poll-interval=0.1", "--reserve-timeout=8"),
             "--allow-module=math",
         ],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -120,7 +120,7 @@ def test_an_exp_key_worker_serves_later_fmin_calls_until_its_reserve_timeout(
     fmin(math.sin, space, trials=trials, algo=tpe.suggest, max_evals=8, verbose=False)
     assert len(trials) == 8
     assert {t["owner"] for t in trials.trials} == {trials.trials[0]["owner"]}
-    code = worker.wait(timeout=120)  # idle for --reserve-timeout=20 s: it exits
+    code = worker.wait(timeout=120)  # idle for --reserve-timeout=8 s: it exits
     assert code == 0
     assert "waiting for more of its trials" in worker.stderr.read()
 

@@ -21,6 +21,7 @@ from hpo_service.objective._result import (
 )
 from hpo_service.store import BaseTrialStore, Trial, TrialState
 from hpo_service.store._cli_option import DEFAULT_DB, masked_note, store_command
+from hpo_service.store._common import zero_counts
 
 if TYPE_CHECKING:
     from hpo_service.driver._study_loop import StudyOutcome
@@ -252,7 +253,7 @@ def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
         "study": study,
         "max_evals": record.settings.get("max_evals"),
         "cancelled": bool(record.settings.get("cancelled")),
-        "counts": {s.value: n for s, n in store.count_by_state(study).items()},
+        "counts": _state_counts(trials),  # from the same read as the workers
         "failed": sum(_status(t) == STATUS_FAIL for t in done),
         "infeasible": sum(_infeasible(t) for t in done),
         "code": _code_summary(trials),
@@ -274,6 +275,14 @@ def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
             {"tid": t.tid, "loss": (t.result or {})["loss"]} for t in front
         ],
     }
+
+
+def _state_counts(trials: list[Trial]) -> dict[str, int]:
+    """Trials per state (every state, zeros included), by state name."""
+    counts = {state.value: n for state, n in zero_counts().items()}
+    for trial in trials:
+        counts[trial.state.value] += 1
+    return counts
 
 
 def _code_summary(trials: list[Trial]) -> list[dict[str, Any]]:
@@ -346,14 +355,9 @@ def status_text(summary: dict[str, Any]) -> str:
             "(break a constraint)",
         )
     for w in summary["workers"]:
-        gone = (
-            ""
-            if w.get("alive", True)
-            else " (its process is gone: the trial is requeued when the lease ends)"
-        )
         lines.append(
             f"    {w['owner']}: trial {w['tid']} for {w['running_for']} s, "
-            f"lease {w['lease_left']} s left{gone}"
+            + _worker_lease_text(w["lease_left"], w.get("alive", True))
         )
     best, front = summary["best"], summary.get("pareto_front")
     if best is None and front:
@@ -383,6 +387,22 @@ def _code_warning(codes: list[dict[str, Any]]) -> list[str]:
         f"  WARNING: {len(codes)} different versions of the objective's code ran "
         f"this study's trials: {describe_codes(notes)}"
     ]
+
+
+def _worker_lease_text(left: float | None, alive: bool) -> str:
+    """A running trial's lease, and what happens to the trial when it has ended."""
+    if left is None or left >= 0:
+        gone = (
+            ""
+            if alive
+            else " (its process is gone: the trial is requeued when the lease ends)"
+        )
+        return f"lease {left} s left{gone}"
+    gone = "" if alive else " (its process is gone)"
+    return (
+        f"lease ended {-left:.1f} s ago{gone}: the next driver or worker that "
+        "reaches the store requeues the trial (`hpo-driver start` resumes the study)"
+    )
 
 
 def _driver_text(driver: dict[str, Any] | None) -> str:

@@ -249,7 +249,8 @@ class StoreTrials(TrialsView):
         """The attachments the trial's objective returned, read from the store.
 
         ``trials.trial_attachments(trial)["name"]`` loads one blob (as bytes); the
-        mapping is read-only (attachments come from the objective's result).
+        mapping is read-only (attachments come from the objective's result): a write
+        raises ``TypeError`` saying so.
         """
         return _StoredAttachments(self.store, self.study, int(trial["tid"]))
 
@@ -538,6 +539,12 @@ class _StoredAttachments(Mapping[str, bytes]):
     def __len__(self) -> int:
         return len(self._store.attachment_sizes(self._study, self._tid))
 
+    def __setitem__(self, name: str, value: Any) -> None:
+        raise TypeError(_read_only(f"trial {self._tid}'s", name))
+
+    def __delitem__(self, name: str) -> None:
+        raise TypeError(_read_only(f"trial {self._tid}'s", name))
+
 
 class _AllAttachments(Mapping[str, bytes]):
     """Every trial's attachments under hyperopt's ``ATTACH::<tid>::<name>`` keys."""
@@ -564,19 +571,24 @@ class _AllAttachments(Mapping[str, bytes]):
         return sum(1 for _ in self)
 
     def __setitem__(self, key: str, value: Any) -> None:
-        raise TypeError(_READ_ONLY.format(key=key))
+        raise TypeError(_read_only("every trial's (ATTACH::<tid>::<name>)", key))
 
     def __delitem__(self, key: str) -> None:
-        raise TypeError(_READ_ONLY.format(key=key))
+        raise TypeError(_read_only("every trial's (ATTACH::<tid>::<name>)", key))
 
 
-#: hyperopt's MongoTrials also keeps database-wide blobs in ``trials.attachments``.
-_READ_ONLY = (
-    "`trials.attachments` of a store is read-only: it holds the trials' attachments "
-    "(ATTACH::<tid>::<name>), but got a write of {key!r}; an objective attaches "
-    "blobs to its trial with result['attachments'] = {{name: bytes}}, and blobs of "
-    "the whole study belong in a file beside it"
-)
+def _read_only(whose: str, key: str) -> str:
+    """Why a store's attachments mapping refuses a write of ``key``. hyperopt's
+    ``MongoTrials`` also keeps database-wide blobs in ``trials.attachments``, and its
+    ``Domain.evaluate`` files a re-run's attachments through ``ctrl.attachments``."""
+    return (
+        f"attachments in a store are read-only: they hold {whose} attachments, what "
+        f"the objective returned, but got a write of {key!r}; an objective attaches "
+        "blobs to its trial with result['attachments'] = {name: bytes},"
+        " Domain.evaluate(..., attach_attachments=False) leaves a re-run's "
+        "attachments in its result, and blobs of the whole study belong in a file "
+        "beside it"
+    )
 
 
 def _checked_trial_timeout(value: Any) -> float | None:

@@ -31,7 +31,7 @@ from hpo_service.driver._settings import (
     record_objective_count,
 )
 from hpo_service.driver._suggest import SURVIVOR_WEIGHT, Suggester, survivor_weights
-from hpo_service.exceptions import SearchExhausted, StoreError
+from hpo_service.exceptions import DriverLeaseError, SearchExhausted, StoreError
 from hpo_service.objective._result import (
     STATUS_FAIL,
     best_key,
@@ -143,6 +143,7 @@ class Driver:
         self._exhausted = False  # the algorithm has no new point left (grid)
         self._queue_policy = QueuePolicy(self.options.local_workers)
         self._replaying = True  # the first read replays what finished before this run
+        self._held_lease = False  # the lease was ours once: losing it is a takeover
         self._unsure = False  # an insert failed: it may have landed all the same
         self._suggested: set[int] = set()  # tids this run queued itself
 
@@ -357,9 +358,27 @@ class Driver:
             )
 
     def _renew_driver_lease(self) -> None:
-        take_driver_lease(
-            self.store, self.name, self.options.owner, self.options.lease_seconds
-        )
+        """Keep the lease; if another driver took it meanwhile, stop, saying so.
+
+        Raises:
+            DriverLeaseError: The lease ran out (this process paused, or cut off
+                from the store, for longer than it) and another driver holds it.
+        """
+        try:
+            take_driver_lease(
+                self.store, self.name, self.options.owner, self.options.lease_seconds
+            )
+        except DriverLeaseError:
+            if not self._held_lease:  # refused from the start: the plain message
+                raise
+            holder = self.store.get_study(self.name).driver_owner
+            raise DriverLeaseError(
+                f"this driver lost study {self.name!r}: its lease "
+                f"({self.options.lease_seconds:g} s) ran out before it could renew "
+                f"it (the process was paused, or cut off from the store) and {holder} "
+                "took the study over; this driver stops, that one carries on"
+            ) from None
+        self._held_lease = True
 
     def _read_changes(self) -> bool:
         changes, self._cursor = self.store.changes_since(self.name, self._cursor)

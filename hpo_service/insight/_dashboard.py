@@ -22,7 +22,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from hpo_service.driver._json import json_safe
-from hpo_service.exceptions import StudyNotFoundError
+from hpo_service.exceptions import StoreError, StudyNotFoundError
 from hpo_service.insight._live import FIGURES, LiveStore
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ def create_app(
 
 class _Routes:
     """The request handlers (each a GET; bad arguments answer 400, unknown studies
-    404, both as ``{"error": message}``)."""
+    404, a failing store 503, all as ``{"error": message}``)."""
 
     def __init__(self, live: LiveStore, study: str | None) -> None:
         self.live = live
@@ -120,9 +120,7 @@ class _Routes:
 
     def studies(self, request: Request) -> Response:
         """Every study with its progress."""
-        from starlette.responses import JSONResponse
-
-        return JSONResponse(json_safe({"studies": self.live.studies()}))
+        return _for_study(None, lambda: {"studies": self.live.studies()})
 
     def changes(self, request: Request) -> Response:
         """Trials changed after ``?cursor=N`` (a store cursor; 0 gives them all)."""
@@ -145,14 +143,18 @@ class _Routes:
         return _for_study(name, lambda: self.live.figures(name, wanted))
 
 
-def _for_study(name: str, read: Callable[[], Any]) -> Response:
-    """``read()`` as JSON (text is sent as it is), or 404 if the study is unknown."""
+def _for_study(name: str | None, read: Callable[[], Any]) -> Response:
+    """``read()`` as JSON (text is sent as it is); 404 if the study ``name`` is
+    unknown, 503 with the reason (logged in one line) if the store fails."""
     from starlette.responses import JSONResponse, Response
 
     try:
         content = read()
     except StudyNotFoundError:
         return _error(404, f"no study named {name!r}")
+    except StoreError as e:  # unreachable past retry_timeout, lost, ...
+        _logger.warning("cannot read the store: %s", e)
+        return _error(503, f"cannot read the store: {e}")
     if isinstance(content, str):  # plotly's JSON: non-finite numbers are null
         return Response(content, media_type="application/json")
     return JSONResponse(json_safe(content))

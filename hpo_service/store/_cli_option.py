@@ -158,7 +158,11 @@ def study_not_found(store: BaseTrialStore, db_url: str, study: str | None) -> st
     except HPOServiceError:
         names = []
     held = f"it holds: {', '.join(names)}" if names else "it holds no study"
+    where = store_location(db_url)
+    database = getattr(store, "database", None)
+    if isinstance(database, str):  # MongoDB: the URL may not name it
+        where = f"MongoDB database {database!r} at {where}"
     return (
-        f"study {study!r} not found in {store_location(db_url)} ({held}); "
+        f"study {study!r} not found in {where} ({held}); "
         "pass --db (or set HPO_DB) to use another store"
     )

@@ -77,8 +77,9 @@ class StoreFaults:
         if not may_pass(error):
             raise error
         now = time.monotonic()
-        if self._since is None:
-            self._since, self._delay = now, FIRST_RETRY_DELAY
+        if self._since is None:  # the call may have retried for a while already
+            failing_for = getattr(error, "failing_for", 0.0)
+            self._since, self._delay = now - failing_for, FIRST_RETRY_DELAY
         else:
             self._delay = min(self._delay * 2, MAX_RETRY_DELAY)
         if now >= self._next_note:

@@ -290,6 +290,21 @@ def _short(exc: PyMongoError) -> str:
     return text.splitlines()[0][:300] + hint
 
 
+def _rights_advice(message: str, database: str) -> str:
+    """The server's "unauthorized" ``message`` and what the operator can do."""
+    if "requires authentication" in message:
+        return (
+            f"{message}: the server requires authentication: put a user in the URL "
+            "(mongodb://USER:PASSWORD@host/...; authSource= names the database "
+            "that defines the user, if not this one)"
+        )
+    return (
+        f"{message}: the URL's user may not do this: `hpo-driver start`, "
+        f"`hpo-worker` and `hpo-driver cancel` need the readWrite role on database "
+        f"{database!r}; status, best and trials need only read"
+    )
+
+
 def _session_kw(session: Any) -> dict[str, Any]:
     return {} if session is None else {"session": session}
 
@@ -476,6 +491,11 @@ class MongoTrialStore(BaseTrialStore):
     def __repr__(self) -> str:
         return f"MongoTrialStore({self._description!r}, database={self._database!r})"
 
+    @property
+    def database(self) -> str:
+        """The name of the database that holds the store (``"hpo"`` by default)."""
+        return self._database
+
     # ---- plumbing ----------------------------------------------------------------
 
     def _bind(self, client: Any) -> None:
@@ -540,8 +560,11 @@ class MongoTrialStore(BaseTrialStore):
                 raise UnstorableError(
                     f"{label}: cannot store it: {self._scrub(str(exc))}"
                 ) from None
-            text = self._scrub(f"{label} failed: {exc}")
-            cause = exc if text == f"{label} failed: {exc}" else None
+            detail = str(exc)
+            if isinstance(exc, OperationFailure) and exc.code == _UNAUTHORIZED:
+                detail = _rights_advice(_short(exc), self._database)
+            text = self._scrub(f"{label} failed: {detail}")
+            cause = exc if text == f"{label} failed: {detail}" else None
             raise StoreError(text) from cause
 
     def _one_line_selection_errors(

@@ -59,9 +59,11 @@ class RetryPolicy:
         whether the previous attempt's write landed before the error reached us.
 
         Raises:
-            StoreConnectionError: Transient errors lasted longer than ``timeout``.
+            StoreConnectionError: Transient errors lasted longer than ``timeout``
+                (its ``failing_for``: seconds since the call started).
         """
-        deadline = time.monotonic() + self.timeout
+        started = time.monotonic()
+        deadline = started + self.timeout
         attempt = 0
         while True:
             try:
@@ -73,10 +75,12 @@ class RetryPolicy:
                 detail = scrub(f"{type(exc).__name__}: {exc}")
                 if time.monotonic() + pause > deadline:
                     cause = exc if scrub(str(exc)) == str(exc) else None
-                    raise StoreConnectionError(
+                    error = StoreConnectionError(
                         f"{what} must succeed within retry_timeout={self.timeout} s, "
                         f"but it still failed after {attempt + 1} attempts: {detail}"
-                    ) from cause
+                    )
+                    error.failing_for = time.monotonic() - started
+                    raise error from cause
                 _logger.warning(
                     "%s failed (attempt %d), retrying in %.3f s: %s",
                     what,

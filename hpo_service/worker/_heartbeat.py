@@ -145,10 +145,9 @@ class Heartbeat:
             if now >= self._next_note:
                 self._next_note = now + _NOTE_SECONDS
                 self._log.warning(
-                    "heartbeat of trial %s/%s failed, retrying every %g s (lease "
-                    "ends in %.0f s): %s",
+                    "heartbeat of trial %s/%s failed, retrying every %g s (%s): %s",
                     lease.study, lease.tid, min(_RETRY_SECONDS, lease.interval),
-                    lease.expires - now, e,
+                    _lease_left(lease.expires - now), e,
                 )  # fmt: skip
             lease.due = now + min(_RETRY_SECONDS, lease.interval)
             return
@@ -169,3 +168,10 @@ class Heartbeat:
             lease.lost.set()
         elif current:
             self._log.debug("trial %s/%s: heartbeat", lease.study, lease.tid)
+
+
+def _lease_left(seconds: float) -> str:
+    """How long the lease has left, for the log (``seconds`` < 0: it ended)."""
+    if seconds >= 0:
+        return f"lease ends in {seconds:.0f} s"
+    return f"lease ended {-seconds:.0f} s ago: the trial may be requeued and run again"

@@ -89,7 +89,8 @@ class WorkerSummary:
         pruned: Trials recorded as ``pruned`` (stopped early by the study's pruner).
         released: Trials handed back untouched (import failure, cold stop).
         abandoned: Trials dropped because the attempt stopped being ours (requeued,
-            cancelled) or its result was refused as stale.
+            cancelled), its result was refused as stale, or the store could not
+            take its outcome before its lease ended (or a cold stop).
         stop_reason: ``"max_trials"``, ``"idle_timeout"``, ``"study_finished"``,
             ``"max_consecutive_failures"``, ``"last_job_timeout"``, ``"warm_stop"``,
             ``"cold_stop"`` or ``"error"``.
@@ -749,7 +750,9 @@ class Worker:
             keep=data,
             lease=self._lease,
         )
-        if accepted is False:
+        if accepted is None:  # gave up: the outcome is in the log, not the store
+            self._summary.abandoned += 1
+        elif accepted is False:
             self._summary.abandoned += 1
             self._log.warning(
                 "trial %s: the store refused the outcome (the attempt is no longer "

@@ -135,6 +135,10 @@ def test_example_environment_file_names_hpo_db() -> None:
     )
     assert assignments["HPO_DB"].startswith("mongodb://")
     assert "HPO_WORKER_ARGS" in assignments
+    # A worker that ends with exit 0 (idle, or done with its trials) is not restarted
+    # (Restart=on-failure): the machine would stop serving studies for good.
+    ending = {"--idle-timeout", "--max-trials", "--reserve-timeout", "--max-jobs"}
+    assert not ending & set(assignments["HPO_WORKER_ARGS"].split()), assignments
     # Bounded by default: the worker runs these objectives only.
     assert re.fullmatch(r"(\S+:\S+ ?)+", assignments["HPO_WORKER_OBJECTIVES"])
 

@@ -91,6 +91,24 @@ def test_second_live_driver_is_refused(store):
         drive(store, settings)
 
 
+def test_a_driver_that_lost_its_lease_says_another_took_the_study_over(store):
+    """As when the driver was paused (SIGSTOP, a frozen VM) past its lease and a new
+    driver took the study: the old one must not tell to stop the new one."""
+    settings = new_study(store)
+    options = DriverOptions(progress=False, min_poll=0.005, max_poll=0.05,
+                            lease_seconds=0.3, owner="driver@here:1:old")  # fmt: skip
+
+    def taken_over():
+        store.release_driver_lease("s", "driver@here:1:old")
+        assert store.acquire_driver_lease("s", "driver@there:2:new", 30.0)
+
+    with pytest.raises(DriverLeaseError) as info:
+        drive(store, settings, options=options, should_stop=lambda: taken_over())
+    message = str(info.value)
+    assert "driver@there:2:new" in message and "took the study over" in message
+    assert "stop that driver" not in message, message
+
+
 def test_resume_finishes_exactly_and_keeps_earlier_trials(
     store, db_url, thread_workers
 ):

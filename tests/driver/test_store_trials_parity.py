@@ -15,6 +15,7 @@ from hpo_service import (
     JOB_STATE_ERROR,
     StoreTrials,
     Trials,
+    base,
     fmin,
     hp,
     rand,
@@ -254,3 +255,25 @@ def test_writing_trials_attachments_on_a_store_says_what_is_kept(trials):
         operator.setitem(trials.attachments, "pipeline", b"blob")
     with pytest.raises(TypeError, match=r"read-only"):
         operator.delitem(trials.attachments, "ATTACH::0::model")
+
+
+def test_writing_a_trials_attachments_on_a_store_says_what_is_kept(trials):
+    """The kind of the case above: ``trial_attachments(trial)`` is read-only too, and
+    so hyperopt's re-run of the best trial, ``Domain.evaluate(config, Ctrl(trials,
+    best))``, cannot file the result's attachments there: both say how instead of
+    "'_StoredAttachments' object does not support item assignment"."""
+    fmin(objectives.with_attachments, {"x": X}, algo=rand.suggest, max_evals=1,
+         trials=trials, show_progressbar=False)  # fmt: skip
+    best = trials.best_trial
+    stored = trials.trial_attachments(best)
+    with pytest.raises(TypeError, match=r"read-only.*result\['attachments'\]"):
+        operator.setitem(stored, "model", b"blob")
+    with pytest.raises(TypeError, match=r"read-only"):
+        operator.delitem(stored, "model")
+    domain = base.Domain(objectives.with_attachments, {"x": X})
+    point = base.spec_from_misc(best["misc"])
+    with pytest.raises(TypeError, match=r"read-only.*attach_attachments=False"):
+        domain.evaluate(point, base.Ctrl(trials, best))
+    kept = domain.evaluate(point, base.Ctrl(trials, best), attach_attachments=False)
+    assert sorted(kept["attachments"]) == ["log", "model"]
+    assert sorted(stored) == ["log", "model"]  # the stored ones are unchanged

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hpo_service.store import TrialState, open_store
+from hpo_service.store import NewTrial, TrialState, open_store
 
 from .conftest import wait_until
 from .test_signals import counts, start_driver
@@ -216,3 +216,21 @@ def test_a_read_only_database_says_what_to_do(procs, tmp_path):
     )
     assert "Traceback" not in resumed.stderr
     assert status.returncode == 0, status.stderr  # reading needs no writing
+
+
+def test_status_says_when_a_running_trials_lease_ended(procs, tmp_path):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    with open_store(db) as store:  # a worker elsewhere, out of reach of the store
+        store.create_study("e", {"max_evals": 2})
+        store.insert_trials("e", [NewTrial({"x": 1.0}, {"x": 1.0})])
+        assert store.claim("far-away-host:1:abc", 1.0, study="e") is not None
+    wait_until(lambda: _status_text(procs, db).count("lease ended") == 1, 30)
+    text = _status_text(procs, db)
+    assert "s left" not in text and " -" not in text, text
+    assert "requeues the trial" in text, text
+
+
+def _status_text(procs, db: str) -> str:
+    run = procs.run(DRIVER, "status", "--db", db, "--study", "e")
+    assert run.returncode == 0, run.stderr
+    return run.stdout

@@ -21,7 +21,8 @@ import pytest
 
 from hpo_service.exceptions import StoreNotFoundError, StudyNotFoundError
 from hpo_service.store import TrialState, open_store
-from tests.helpers.mongo_wire import WireServer, executable, with_database
+from tests.conftest import AUTH_ADMIN
+from tests.helpers.mongo_wire import as_user, executable
 
 from .conftest import REPO, children, wait_until
 
@@ -239,13 +240,16 @@ def test_under_nohup_a_hangup_stops_neither_the_driver_nor_a_worker(procs, tmp_p
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
     procs.env["HPO_TEST_SLEEP"] = "0.3"
     nohup = [shutil.which("nohup"), sys.executable, "-m"]
+    # The worker first (it waits for the study): started after the driver, on a
+    # loaded machine it came up after the driver's own worker had run all 8 trials,
+    # and two trials never ran at once.
+    worker = procs.start(WORKER, "--db", db, "--study", "s")  # no nohup
     driver = subprocess.Popen(
         [*nohup, DRIVER, "start", "--db", db, "--study", "s", *QUADRATIC,
          "--max-evals", "8", "--workers", "1", "--no-progress"],
         cwd=REPO, env=procs.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, start_new_session=True,
     )  # fmt: skip
-    worker = procs.start(WORKER, "--db", db, "--study", "s")  # no nohup
     try:
         wait_until(lambda: counts(db, "s")[TrialState.RUNNING] == 2, 120)
         os.kill(driver.pid, signal.SIGHUP)  # the terminal went away
@@ -265,31 +269,27 @@ def test_under_nohup_a_hangup_stops_neither_the_driver_nor_a_worker(procs, tmp_p
 
 
 @pytest.mark.skipif(executable() is None, reason="secantusdb is not installed")
-def test_no_mongodb_password_shows_in_the_process_list(procs, tmp_path):
+def test_no_mongodb_password_shows_in_the_process_list(procs, auth_mongo_url):
     secret = "Pw-" + uuid.uuid4().hex
-    storage = tmp_path / "data"
-    with (
-        WireServer.start(tmp_path / "server", storage=storage) as server,
-        pymongo.MongoClient(server.url) as client,
-    ):
+    admin = as_user(auth_mongo_url, *AUTH_ADMIN, "h2", "admin")
+    with pymongo.MongoClient(admin) as client:
         client.admin.command("createUser", "op", pwd=secret, roles=["root"])
-    with WireServer.start(tmp_path / "server", storage=storage, auth=True) as server:
-        host = with_database(server.url, "h2").removeprefix("mongodb://")
-        db = f"mongodb://op:{secret}@{host}&authSource=admin"
-        procs.env["HPO_DB"] = db  # the operator keeps it out of the driver's argv
-        procs.env["HPO_TEST_SLEEP"] = "0.5"
-        driver = procs.start(
-            DRIVER, "start", "--study", "s", *QUADRATIC, "--max-evals", "50",
-            "--workers", "2", "--no-progress",
-        )  # fmt: skip
-        wait_until(lambda: counts(db, "s")[TrialState.RUNNING] == 2, 120)
-        listing = subprocess.run(
-            ["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True
-        ).stdout
-        workers = children(driver.pid)
-        objectives = [child for pid in workers for child in children(pid)]
-        driver.send_signal(signal.SIGTERM)
-        out, err = driver.communicate(timeout=120)
+    db = as_user(auth_mongo_url, "op", secret, "h2", "admin")
+    procs.env["HPO_DB"] = db  # the operator keeps it out of the driver's argv
+    procs.env["HPO_TEST_SLEEP"] = "0.5"
+    driver = procs.start(
+        DRIVER, "start", "--study", "s", *QUADRATIC, "--max-evals", "50",
+        "--workers", "2", "--no-progress",
+    )  # fmt: skip
+    wait_until(lambda: counts(db, "s")[TrialState.RUNNING] == 2, 120)
+    listing = subprocess.run(
+        ["ps", "-ww", "-eo", "pid,args"],  # -ww: whole lines, however wide
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    workers = children(driver.pid)
+    objectives = [child for pid in workers for child in children(pid)]
+    driver.send_signal(signal.SIGTERM)
+    out, err = driver.communicate(timeout=120)
     assert len(workers) == 2 and len(objectives) == 2
     assert f"{workers[0]} " in listing  # the listing holds the workers...
     assert secret not in listing  # ...but not the password

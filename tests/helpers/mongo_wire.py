@@ -61,6 +61,13 @@ def with_database(url: str, database: str) -> str:
     return urlunsplit(parts._replace(path=f"/{database}"))
 
 
+def as_user(url: str, user: str, password: str, database: str, source: str) -> str:
+    """``url`` logged in as ``user`` (created in database ``source``), its
+    database ``database``."""
+    host = with_database(url, database).removeprefix("mongodb://")
+    return f"mongodb://{user}:{password}@{host}&authSource={source}"
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))

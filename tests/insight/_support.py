@@ -34,6 +34,13 @@ CHROMIUM_FLAGS = [
 ]
 
 
+#: A page is drawn: its header names the study and plotly drew a figure.
+_DRAWN = (
+    "document.getElementById('study-name')?.textContent"
+    " && document.querySelector('.main-svg')"
+)
+
+
 def random_study(
     space: Any, loss: Callable[[Any], float], n: int, seed: int = 0
 ) -> StudyData:
@@ -60,16 +67,14 @@ def chromium() -> str:
     return path
 
 
-def dump_dom(url: str, tmp_path: Path, *, budget_ms: int = 8000) -> str:
-    """The page's DOM after its scripts ran for ``budget_ms`` of virtual time."""
-    profile = tmp_path / "chromium-profile"
-    run = subprocess.run(
-        [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
-         f"--virtual-time-budget={budget_ms}", "--dump-dom", url],
-        capture_output=True, text=True, timeout=180, check=False,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-2000:]
-    return run.stdout
+def dump_dom(browser: Any, url: str, *, ready: str = _DRAWN) -> str:
+    """The page's DOM once ``ready`` (a JavaScript expression) is true in it: by
+    default once the page's title is set and plotly has drawn a figure (a report
+    draws its figures as it loads; the dashboard fills them in from its API)."""
+    browser.get(url)
+    wait_for(lambda: browser.execute_script(f"return Boolean({ready})"),
+             what=f"{url} drawn")  # fmt: skip
+    return browser.page_source
 
 
 def screenshot(url: str, out: Path, tmp_path: Path, *, size: str = "1400,1800") -> None:

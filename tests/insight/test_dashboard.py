@@ -3,7 +3,9 @@ the page shows the study and updates as trials finish, without a reload."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +19,7 @@ from hpo_service.store import TrialState, open_store
 from tests.e2e.conftest import REPO
 
 from ._support import (
+    dump_dom,
     free_port,
     get,
     serving,
@@ -54,12 +57,13 @@ def text(browser, element_id):
     return browser.find_element("id", element_id).text
 
 
-def run_live_study(db, max_evals):
+def run_live_study(db, max_evals, sleep=0.0):
     """``hpo-driver start`` of study ``live`` up to ``max_evals`` (2 workers, each
-    trial sleeping 0.15 s); a second call resumes the study with a larger budget."""
+    trial sleeping ``sleep`` seconds); a second call resumes the study with a larger
+    budget."""
     return start("start", "--db", db, "--study", "live", *STUDY, "--seed", "1",
                  "--max-evals", str(max_evals), "--workers", "2", "--no-progress",
-                 env={"HPO_TEST_SLEEP": "0.15"})  # fmt: skip
+                 env={"HPO_TEST_SLEEP": str(sleep)})  # fmt: skip
 
 
 def test_dashboard_follows_a_running_study(tmp_path, browser):
@@ -85,7 +89,8 @@ def test_dashboard_follows_a_running_study(tmp_path, browser):
         assert "trial number" in text(browser, "plot-history")
         page = browser.execute_script("return window.performance.timeOrigin")
 
-        study = run_live_study(db, 60)  # more trials finish while the page is open
+        # more trials finish, one by one, while the page is open
+        study = run_live_study(db, 60, sleep=0.15)
         assert study.wait(timeout=300) == 0, study.stderr.read()[-3000:]
         wait_for(lambda: int(text(browser, "finished-count")) == 60,
                  what="all 60 trials shown")  # fmt: skip
@@ -185,6 +190,34 @@ def test_studies_api_lists_nothing_for_an_empty_store(tmp_path):
         assert e.value.code == 404
     finally:
         stop(server)
+
+
+def test_a_store_that_fails_answers_503_and_the_page_says_why(tmp_path, browser):
+    path = tmp_path / "hpo.sqlite"
+    db = f"sqlite:///{path}"
+    with open_store(db) as store:
+        store.create_study("s", {})
+    port = free_port()
+    server = start("dashboard", "--db", db, "--port", str(port))
+    base = f"http://127.0.0.1:{port}/api/studies"
+    try:
+        wait_for(lambda: serving(server, base), what="dashboard up")
+        for suffix in ("-wal", "-shm", ""):  # the database is gone
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+        for url in (base, f"{base}/s/changes?cursor=0"):
+            with pytest.raises(urllib.error.HTTPError) as e:
+                get(url)
+            assert e.value.code == 503, url
+            assert str(path) in json.loads(e.value.read())["error"], url
+        shown = "!document.getElementById('store-error').hidden"
+        dom = dump_dom(browser, f"http://127.0.0.1:{port}/", ready=shown)
+    finally:
+        stop(server)
+    banner = re.search(r'<p id="store-error"[^>]*>(.*?)</p>', dom, re.S)
+    assert banner and "cannot read the store" in banner.group(1), dom[:3000]
+    assert "hidden" not in banner.group(0), banner.group(0)
+    errors = server.stderr.read()
+    assert "Traceback" not in errors and str(path) in errors, errors
 
 
 def _status(port, host_header):

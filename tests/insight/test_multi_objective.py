@@ -75,12 +75,12 @@ def driver_front(db: str) -> list[int]:
 
 
 def test_the_report_names_the_objectives_and_draws_the_drivers_front(
-    db, report, tmp_path
+    db, report, browser
 ):
     out = report
     front = driver_front(db)
     assert front
-    dom = dump_dom(out.as_uri(), tmp_path)
+    dom = dump_dom(browser, out.as_uri())
     assert re.search(r'id="finished-count">16<', dom)
     assert f"Pareto front: {len(front)} trials (error, cost)" in dom
     pareto = plot_section(dom, "pareto")

@@ -1,19 +1,19 @@
 """The dashboard, ``hpo-driver report`` and ``hpo-driver importance`` for a read-only
 MongoDB user, through real pymongo over TCP.
 
-The MongoDB-wire test server (secantusdb) supports users and roles (SCRAM-SHA-256
-with ``--auth``), so this runs against a real read-only user: a study is run, users
-``admin`` (``root``) and ``reader`` (built-in role ``read`` on the study's database)
-are created, and the server is restarted with ``--auth``. Everything here then
-connects as ``reader``: the server refuses any write, so a command that needed one
-would fail. A pymongo ``CommandListener`` on the dashboard's store records what a
-dashboard session sends (studies list, the first full load of a study, every figure,
-then incremental updates while ``admin`` adds trials): every command that succeeded
-is a read. The only write a reader's store ever attempts is the MongoDB store's
-numbering of pending writes inside ``changes_since`` (one ``findAndModify``); the
-role refuses it once, the store stops trying, and pending trials are returned again
-on each poll (see ``MongoTrialStore._number``). ``status``, ``best`` and ``trials``
-for a read-only user are covered in ``tests/store/test_mongo_wire.py``.
+The MongoDB-wire test server (secantusdb) supports users and roles (SCRAM-SHA-256 with
+``--auth``), so this runs against a real read-only user: on the session's server with
+``--auth`` (``auth_mongo_url`` in ``tests/conftest.py``), ``admin`` (``root``) runs a
+study and creates ``reader`` (built-in role ``read`` on the study's database).
+Everything here then connects as ``reader``: the server refuses any write, so a command
+that needed one would fail. A pymongo ``CommandListener`` on the dashboard's store
+records what a dashboard session sends (studies list, the first full load of a study,
+every figure, then incremental updates while ``admin`` adds trials): every command that
+succeeded is a read. The only write a reader's store ever attempts is the MongoDB
+store's numbering of pending writes inside ``changes_since`` (one ``findAndModify``);
+the role refuses it once, the store stops trying, and pending trials are returned again
+on each poll (see ``MongoTrialStore._number``). ``status``, ``best`` and ``trials`` for
+a read-only user are covered in ``tests/store/test_mongo_wire.py``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pymongo
@@ -31,9 +30,9 @@ from pymongo import monitoring
 
 from hpo_service.insight._live import FIGURES, LiveStore
 from hpo_service.store import NewTrial, TrialState, open_store
-from tests.conftest import mongo_lane
+from tests.conftest import AUTH_ADMIN, mongo_lane
 from tests.e2e.conftest import REPO
-from tests.helpers.mongo_wire import WireServer, with_database
+from tests.helpers.mongo_wire import as_user
 
 from ._support import dump_dom, free_port, get, start, stop, up, wait_for
 
@@ -54,18 +53,14 @@ UNAUTHORIZED = 13  # MongoDB's error code for a command the role does not allow
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A server with ``--auth`` holding a finished study; yields its URL."""
-    directory = tmp_path_factory.mktemp("mongo-insight-auth")
-    storage = directory / "data"
-    with WireServer.start(directory, storage=storage) as plain:
-        _run_study(with_database(plain.url, DATABASE))
-        with pymongo.MongoClient(plain.url) as client:
-            client.admin.command("createUser", "admin", pwd="adminpw", roles=["root"])
-            roles = [{"role": "read", "db": DATABASE}]
-            client[DATABASE].command("createUser", "reader", pwd="readpw", roles=roles)
-    with WireServer.start(directory, storage=storage, auth=True) as secured:
-        yield secured.url
+def server(auth_mongo_url: str) -> str:
+    """The session's server with ``--auth``, holding a finished study in
+    :data:`DATABASE` and user ``reader`` (role ``read`` on it); its URL."""
+    _run_study(admin(auth_mongo_url))
+    with pymongo.MongoClient(admin(auth_mongo_url)) as client:
+        roles = [{"role": "read", "db": DATABASE}]
+        client[DATABASE].command("createUser", "reader", pwd="readpw", roles=roles)
+    return auth_mongo_url
 
 
 def _run_study(db: str) -> None:
@@ -87,14 +82,12 @@ def _driver(*args: str) -> subprocess.CompletedProcess[str]:
 
 def reader(url: str) -> str:
     """The URL as ``reader`` (role ``read`` on the study's database)."""
-    host = with_database(url, DATABASE).removeprefix("mongodb://")
-    return f"mongodb://reader:readpw@{host}&authSource={DATABASE}"
+    return as_user(url, "reader", "readpw", DATABASE, DATABASE)
 
 
 def admin(url: str) -> str:
     """The URL as ``admin`` (``root``), who plays the study's driver and workers."""
-    host = with_database(url, DATABASE).removeprefix("mongodb://")
-    return f"mongodb://admin:adminpw@{host}&authSource=admin"
+    return as_user(url, *AUTH_ADMIN, DATABASE, "admin")
 
 
 def counts(url: str) -> tuple[int, int]:
@@ -161,7 +154,7 @@ def test_a_dashboard_session_of_a_read_only_user_only_reads(server: str) -> None
     assert refused in ([], [("findAndModify", UNAUTHORIZED)]), refused
 
 
-def test_the_dashboard_serves_a_read_only_user(server: str, tmp_path) -> None:
+def test_the_dashboard_serves_a_read_only_user(server: str, browser) -> None:
     port = free_port()
     proc = start("dashboard", "--db", reader(server), "--port", str(port))
     base = f"http://127.0.0.1:{port}"
@@ -179,7 +172,7 @@ def test_the_dashboard_serves_a_read_only_user(server: str, tmp_path) -> None:
         wait_for(lambda: get(f"{base}/api/studies/{STUDY}/changes?cursor="
                              f"{delta['cursor']}")["finished"] == before + 3,
                  what="the new trials")  # fmt: skip
-        dom = dump_dom(base + "/", tmp_path)
+        dom = dump_dom(browser, base + "/")
         assert re.search(rf'id="study-name">{STUDY}<', dom)
         assert re.search(rf'id="finished-count">{before + 3}<', dom)
         assert "main-svg" in dom  # plotly drew the figures

@@ -40,7 +40,7 @@ def finished(db):
     return counts[TrialState.DONE] + counts[TrialState.ERROR]
 
 
-def test_report_renders_in_a_browser_and_follows_the_study(tmp_path):
+def test_report_renders_in_a_browser_and_follows_the_study(tmp_path, browser):
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
     out = tmp_path / "report.html"
     run_study(db, 30)
@@ -50,7 +50,7 @@ def test_report_renders_in_a_browser_and_follows_the_study(tmp_path):
     page = out.read_text()
     assert "<script src=" not in page and "<link" not in page  # self-contained
 
-    dom = dump_dom(out.as_uri(), tmp_path)
+    dom = dump_dom(browser, out.as_uri())
     assert re.search(r'id="study-name">demo<', dom)
     assert re.search(r'id="finished-count">30<', dom)
     history = plot_section(dom, "history")
@@ -64,7 +64,7 @@ def test_report_renders_in_a_browser_and_follows_the_study(tmp_path):
     assert finished(db) == 45
     run = hpo_driver("report", "--db", db, "--study", "demo", "--out", str(out))
     assert run.returncode == 0, run.stderr[-3000:]
-    assert re.search(r'id="finished-count">45<', dump_dom(out.as_uri(), tmp_path))
+    assert re.search(r'id="finished-count">45<', dump_dom(browser, out.as_uri()))
 
     run = hpo_driver("importance", "--db", db, "--study", "demo", "--json")
     assert run.returncode == 0, run.stderr[-3000:]

@@ -84,7 +84,9 @@ def test_four_objectives_have_no_front_figure(tmp_path):
     assert set(served) == {"history"}
 
 
-def test_the_dashboard_header_says_how_many_done_trials_are_infeasible(tmp_path):
+def test_the_dashboard_header_says_how_many_done_trials_are_infeasible(
+    tmp_path, browser
+):
     """As the report's header and ``hpo-driver status``."""
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
     with open_store(db) as store:
@@ -94,7 +96,7 @@ def test_the_dashboard_header_says_how_many_done_trials_are_infeasible(tmp_path)
     server = start("dashboard", "--db", db, "--port", str(port))
     try:
         wait_for(lambda: up(f"http://127.0.0.1:{port}/"), what="dashboard up")
-        dom = dump_dom(f"http://127.0.0.1:{port}/", tmp_path)
+        dom = dump_dom(browser, f"http://127.0.0.1:{port}/")
     finally:
         stop(server)
     assert "(done=14 (1 infeasible))" in dom

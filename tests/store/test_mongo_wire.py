@@ -30,10 +30,9 @@ from hpo_service.exceptions import (
 from hpo_service.store import NewTrial, TrialState, open_store
 from hpo_service.store import _mongo_schema as schema
 from hpo_service.store._mongo import MongoTrialStore
-from tests.conftest import mongo_lane
+from tests.conftest import AUTH_ADMIN, mongo_lane
 from tests.helpers.mongo_wire import (
-    WireServer,
-    executable,
+    as_user,
     fail_points_enabled,
     numbered_first_by,
     step_down,
@@ -279,30 +278,23 @@ def test_round_trips_per_operation(mongo_url: str, database: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A server with --auth holding a finished study ``q`` in database ``ro``; users
-    ``admin`` (root) and ``reader`` (role ``read`` on ``ro``). Yields its URL."""
-    if executable() is None:
-        pytest.skip("secantusdb is not installed: no server with --auth to start")
-    directory = tmp_path_factory.mktemp("mongo-auth")
-    storage = directory / "data"
-    with WireServer.start(directory, storage=storage) as server:
-        _seed_read_only_database(server.url)
-    with WireServer.start(directory, storage=storage, auth=True) as server:
-        yield server.url
+def auth_server(auth_mongo_url: str) -> str:
+    """The session's server with --auth, holding a finished study ``q`` in database
+    ``ro``; users ``admin`` (root) and ``reader`` (role ``read`` on ``ro``). Its URL."""
+    _seed_read_only_database(as_user(auth_mongo_url, *AUTH_ADMIN, "ro", "admin"))
+    return auth_mongo_url
 
 
 def _seed_read_only_database(url: str) -> None:
-    study = ["start", "--db", with_database(url, "ro"), "--study", "q",
+    study = ["start", "--db", url, "--study", "q",
              "--objective", "tests.e2e.objectives:quadratic",
              "--space", "tests.e2e.objectives:space",
              "--max-evals", "4", "--workers", "1", "--no-progress"]  # fmt: skip
     run = _driver(*study)
     assert run.returncode == 0, run.stderr
-    with open_store(url, database="ro") as store:  # one more, left queued
+    with open_store(url) as store:  # one more, left queued
         store.insert_trials("q", [NewTrial({"x": 0.0, "y": 0.0}, {"x": 0.0, "y": 0.0})])
     with pymongo.MongoClient(url) as client:
-        client.admin.command("createUser", "admin", pwd="adminpw", roles=["root"])
         roles = [{"role": "read", "db": "ro"}]
         client["ro"].command("createUser", "reader", pwd="readpw", roles=roles)
 
@@ -357,6 +349,37 @@ def test_wrong_credentials_are_one_clear_line(auth_server: str) -> None:
     assert "\n" not in message and len(message) < 400, message
     assert "authentication failed" in message.lower()
     assert "wrong-secret" not in message and "reader:***@" in message
+
+
+def test_study_not_found_names_the_database_a_url_without_one_uses(
+    mongo_url: str,
+) -> None:
+    bare = with_database(mongo_url, "")  # no database in the URL: "hpo"
+    run = _driver("status", "--db", bare, "--study", "nowhere-to-be-found")
+    assert run.returncode == 1, run.stderr
+    assert "not found in MongoDB database 'hpo' at mongodb://" in run.stderr, run.stderr
+
+
+def test_a_user_without_write_rights_is_told_which_role_it_needs(
+    auth_server: str,
+) -> None:
+    run = _driver(
+        "start", "--db", _as_reader(auth_server), "--study", "q2",
+        "--objective", "tests.e2e.objectives:quadratic",
+        "--space", "tests.e2e.objectives:space", "--max-evals", "1", "--no-progress",
+    )  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    assert "readWrite role on database 'ro'" in run.stderr, run.stderr
+    assert "full error" not in run.stderr and "readpw" not in run.stderr
+
+
+def test_a_url_without_user_on_a_server_with_auth_says_to_give_one(
+    auth_server: str,
+) -> None:
+    run = _driver("status", "--db", with_database(auth_server, "ro"), "--study", "q")
+    assert run.returncode == 1, run.stderr
+    assert "the server requires authentication" in run.stderr, run.stderr
+    assert "USER:PASSWORD@" in run.stderr and "full error" not in run.stderr
 
 
 def test_changes_since_shows_writes_another_reader_numbered_first(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -100,3 +101,24 @@ def test_refusal_for_a_released_lease_is_ignored():
     finally:
         beat.close()
     assert not lease.lost.is_set()
+
+
+def test_a_beat_failing_past_the_lease_says_the_lease_ended(caplog):
+    class SlowFailure(ScriptedStore):
+        def heartbeat(self, *args):
+            time.sleep(1.2)  # the store's own retries, then it gives up
+            self.calls.append(args)
+            raise StoreConnectionError("down")
+
+    store = SlowFailure(None)
+    beat = Heartbeat(store)
+    with caplog.at_level(logging.WARNING):
+        try:
+            beat.keep_alive("s", 1, "tok", 0.15)
+            wait_for(lambda: store.calls)
+            wait_for(lambda: "heartbeat of trial s/1 failed" in caplog.text)
+        finally:
+            beat.release()
+            beat.close()
+    assert "lease ended 1 s ago" in caplog.text, caplog.text
+    assert "ends in -" not in caplog.text

@@ -106,6 +106,7 @@ def test_a_result_that_cannot_be_written_before_the_lease_ends_is_run_again(
             worker.kill()
             worker.wait()
     assert "'loss': 3.0" in err.text  # the lost result is in the log
+    assert "1 done, 0 failed, 0 released, 1 abandoned" in err.text  # and counted
     trial = store.get_trial("d", 0)
     assert (trial.state, trial.attempts) == (TrialState.DONE, 2), err.text
     assert lines(log) == ["start t0", "end t0", "start t0", "end t0"]
