@@ -10,7 +10,12 @@ const HEAVY = ["parallel", "slice", "intermediate", "importance", "contour"];
 const state = {
   study: null, cursor: 0, rows: new Map(), sortKey: "tid", sortDesc: false,
   page: 0, changed: false, figuresAt: {cheap: 0, heavy: 0}, generation: 0, busy: false,
+  drawMs: {cheap: 0, heavy: 0},
 };
+// A figure group waits at least this many times as long as its last redraw took in
+// this browser, so redraws take at most a fifth of the page's time (it stays usable
+// however slow drawing a big study is here).
+const IDLE_PER_DRAW = 4;
 
 const $ = (id) => document.getElementById(id);
 
@@ -66,6 +71,7 @@ function selectStudy(name) {
   if (name === state.study) return;
   state.study = name; state.cursor = 0; state.rows = new Map(); state.page = 0;
   state.figuresAt = {cheap: 0, heavy: 0}; state.generation += 1; state.busy = false;
+  state.drawMs = {cheap: 0, heavy: 0};
   $("study-name").textContent = name;
   for (const a of $("studies").querySelectorAll("a")) {
     a.className = a.dataset.name === name ? "current" : "";
@@ -118,21 +124,29 @@ function showSummary(delta) {
 }
 
 async function maybeFigures(generation) {
-  if (!state.changed) return;
+  if (!state.changed || document.hidden) return;
   const now = Date.now();
   const n = state.rows.size;
-  // Bigger studies refresh their figures less often (server work grows with n).
-  const cheapEvery = 1000 + n / 10;
-  const heavyEvery = 5000 + n;
-  const names = [];
-  if (now - state.figuresAt.cheap > cheapEvery) { names.push(...CHEAP); state.figuresAt.cheap = now; }
-  if (now - state.figuresAt.heavy > heavyEvery) { names.push(...HEAVY); state.figuresAt.heavy = now; }
-  if (!names.length) return;
-  if (names.length === CHEAP.length + HEAVY.length) state.changed = false;
+  // Bigger studies refresh their figures less often (server work grows with n), and
+  // never more often than this browser's drawing time allows (IDLE_PER_DRAW).
+  const due = (group, every) =>
+    now - state.figuresAt[group] > Math.max(every, IDLE_PER_DRAW * state.drawMs[group]);
+  const groups = [];
+  if (due("cheap", 1000 + n / 10)) groups.push(["cheap", CHEAP]);
+  if (due("heavy", 5000 + n)) groups.push(["heavy", HEAVY]);
+  if (!groups.length) return;
+  for (const [group] of groups) state.figuresAt[group] = now;
+  if (groups.length === 2) state.changed = false;
+  const names = groups.flatMap(([, group]) => group);
   const url = "/api/studies/" + encodeURIComponent(state.study) + "/figures?names=" + names.join(",");
   const figures = await getJSON(url);
   if (generation !== state.generation) return;
-  for (const name of names) drawFigure(name, figures[name]);
+  for (const [group, members] of groups) {
+    const start = performance.now();
+    for (const name of members) await drawFigure(name, figures[name]);
+    state.drawMs[group] = performance.now() - start;
+    state.figuresAt[group] = Date.now();
+  }
 }
 
 function drawFigure(name, figure) {
@@ -140,7 +154,7 @@ function drawFigure(name, figure) {
   if (!div) return;
   if (!figure) { div.hidden = name === "pareto" || name === "intermediate"; return; }
   div.hidden = false;
-  Plotly.react(div, figure.data, figure.layout, {responsive: true, displaylogo: false});
+  return Plotly.react(div, figure.data, figure.layout, {responsive: true, displaylogo: false});
 }
 
 const COLUMNS = [
