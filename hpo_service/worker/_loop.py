@@ -6,7 +6,6 @@ import contextlib
 import dataclasses
 import hashlib
 import logging
-import math
 import os
 import random
 import shlex
@@ -46,8 +45,6 @@ from hpo_service.objective._result import (
 from hpo_service.store._base import BaseTrialStore, Study, Trial, TrialState
 from hpo_service.store._cli_option import masked_note, store_command
 from hpo_service.store._faults import (
-    FIRST_RETRY_DELAY,
-    MAX_RETRY_DELAY,
     StoreFaults,
     may_pass,
 )
@@ -89,8 +86,8 @@ class WorkerSummary:
         pruned: Trials recorded as ``pruned`` (stopped early by the study's pruner).
         released: Trials handed back untouched (import failure, cold stop).
         abandoned: Trials dropped because the attempt stopped being ours (requeued,
-            cancelled), its result was refused as stale, or the store could not
-            take its outcome before its lease ended (or a cold stop).
+            cancelled), its result was refused as stale, or a cold stop ended the
+            retries of its outcome's write.
         stop_reason: ``"max_trials"``, ``"idle_timeout"``, ``"study_finished"``,
             ``"max_consecutive_failures"``, ``"last_job_timeout"``, ``"warm_stop"``,
             ``"cold_stop"`` or ``"error"``.
@@ -760,10 +757,11 @@ class Worker:
         elif accepted is False:
             self._summary.abandoned += 1
             self._log.warning(
-                "trial %s: the store refused the outcome (the attempt is no longer "
-                "current: requeued, cancelled or recorded elsewhere)",
-                name,
-            )
+                "trial %s: the store refused the outcome, dropped it: the attempt is "
+                "no longer current (requeued, cancelled or recorded elsewhere; it "
+                "runs again or ran elsewhere): %r",
+                name, data,
+            )  # fmt: skip
         return accepted is True
 
     def _release(self, trial: Trial, name: str) -> None:
@@ -787,31 +785,35 @@ class Worker:
 
         With ``lease`` (writing a trial's outcome), any store failure that may pass
         (unreachable, locked past its timeout, disk full or read-only, I/O error)
-        is retried, with the outcome kept, until the attempt's lease ends: then the
-        trial runs again elsewhere anyway. Without it, only connection errors are
-        retried. Gives up on a cold stop too, returning None and logging ``keep``,
-        the data that could not be written.
+        is retried, with the outcome kept, until the store answers, past the
+        attempt's lease too: while the store cannot be written nobody can requeue
+        the trial, and the store takes an outcome only for the attempt's own token
+        on a running trial, so a late write counts once or is refused as stale (the
+        trial was requeued meanwhile by a process that could reach the store).
+        Without it, only connection errors are retried. Logs quietly (see
+        :class:`StoreFaults`). Gives up on a cold stop only (a warm stop waits, as
+        for a running trial), returning None and logging ``keep``, the data that
+        could not be written.
 
         Raises:
             StoreLostError: The database is gone; retrying cannot help.
         """
-        delay = FIRST_RETRY_DELAY
+        faults = StoreFaults("worker", what, self._log)
         while True:
             try:
-                return fn()
+                answer = fn()
             except (ConnectionError, StoreError) as e:
                 if not _retriable(e, writing_outcome=lease is not None):
                     raise
-                left = math.inf if lease is None else lease.expires - time.monotonic()
-                if self._stopping(_COLD) or left <= 0:
-                    why = "cold stop" if left > 0 else "its lease ended"
+                if self._stopping(_COLD):
                     self._log.error(
-                        "gave up trying to %s (%s): %s (%r)", what, why, e, keep
+                        "gave up trying to %s (cold stop): %s (%r)", what, e, keep
                     )
                     return None
-                self._log.warning("cannot %s, retrying in %.1f s: %s", what, delay, e)
-            self._sleep(min(delay, max(left, 0.0)), until=_COLD)
-            delay = min(delay * 2, MAX_RETRY_DELAY)
+                self._sleep(faults.failed(e), until=_COLD)
+                continue
+            faults.cleared()
+            return answer
 
     # ---- idle time -------------------------------------------------------------------
 
@@ -837,7 +839,7 @@ class Worker:
             keep=outcome.data,
             lease=self._lease,
         )
-        if count is None:  # gave up (cold stop, lease ended): the outcome fails too
+        if count is None:  # gave up (cold stop): the outcome fails too
             return settings
         settings = dataclasses.replace(settings, n_objectives=count)
         self._settings[study] = (time.monotonic(), settings, None)

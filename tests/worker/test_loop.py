@@ -14,7 +14,7 @@ from hpo_service.exceptions import (
     StoreConnectionError,
     WorkerError,
 )
-from hpo_service.store import NewTrial, TrialState, open_store
+from hpo_service.store import NewTrial, TrialState, _faults, open_store
 from hpo_service.worker import Worker, _loop, run_worker
 
 from .conftest import OBJ, lines, make_study, wait_until
@@ -241,7 +241,7 @@ class FlakyStore:
 
 
 def test_result_is_kept_and_retried_while_the_store_is_unreachable(store, monkeypatch):
-    monkeypatch.setattr(_loop, "FIRST_RETRY_DELAY", 0.01)
+    monkeypatch.setattr(_faults, "FIRST_RETRY_DELAY", 0.01)
     make_study(store, "r", f"{OBJ}:quadratic", [{"x": 2.0}])
     flaky = FlakyStore(store, 3)
     summary = run_worker(flaky, study="r", idle_timeout=0)

@@ -1,4 +1,8 @@
-"""A worker that cannot write its result keeps it and retries until the lease ends.
+"""A worker that cannot write its result keeps it and retries until the store answers.
+
+While the store cannot be written nobody can requeue the trial, so the worker retries
+past the trial's lease; the store takes the outcome then, or refuses it as stale if a
+process that could still write the store requeued the trial meanwhile.
 
 A real ``hpo-worker`` process runs a trial against a SQLite file; while the trial
 runs, the process's file-size limit is cut to zero with ``prlimit``, so every write
@@ -13,6 +17,7 @@ import resource
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -66,9 +71,9 @@ def test_a_result_survives_a_full_disk_and_is_written_once_it_clears(
     try:
         wait_until(lambda: lines(log) == ["start t0"], 60)
         _limit_file_size(worker.pid, 0)  # the disk is full from now on
-        wait_until(lambda: "cannot record trial d/0, retrying" in err.text, 60)
+        wait_until(lambda: "cannot record trial d/0 (the store" in err.text, 60)
         assert store.get_trial("d", 0).state == TrialState.RUNNING  # nothing lost yet
-        wait_until(lambda: err.text.count("cannot record trial d/0") >= 3, 60)
+        time.sleep(3)  # a few retries
         _limit_file_size(worker.pid, resource.RLIM_INFINITY)  # space is back
         assert worker.wait(timeout=120) == 0, err.text
     finally:
@@ -84,29 +89,71 @@ def test_a_result_survives_a_full_disk_and_is_written_once_it_clears(
     assert lines(log) == ["start t0", "end t0"]  # it ran once: the result was kept
 
 
-def test_a_result_that_cannot_be_written_before_the_lease_ends_is_run_again(
+def _lease_ended(store, seconds: float) -> bool:
+    """Whether trial d/0's lease ended more than ``seconds`` ago (by the store)."""
+    expires = store.get_trial("d", 0).lease_expires_at
+    return expires is not None and store.now() > expires + seconds
+
+
+def test_a_result_is_written_after_an_outage_longer_than_the_lease(
     store, db_url, tmp_path: Path
 ):
     log = tmp_path / "ran.log"
     config = {"seconds": 0.5, "loss": 3.0, "log": str(log), "tag": "t0"}
-    # With the objective count known, the outcome is one write, so "its lease ended"
-    # is the worker's last try at it: lifting the limit then cannot let a retry of a
-    # second write land the first attempt's result after all.
-    make_study(store, "d", f"{OBJ}:sleeps", [config], lease_seconds=3, n_objectives=1)
+    make_study(store, "d", f"{OBJ}:sleeps", [config], lease_seconds=2)
+    worker = _worker(db_url, "--study", "d", "--idle-timeout", "1")
+    err = _Lines(worker.stderr)
+    try:
+        wait_until(lambda: lines(log) == ["start t0"], 60)
+        _limit_file_size(worker.pid, 0)  # nobody can write the store now
+        wait_until(lambda: "cannot record trial d/0 (the store" in err.text, 60)
+        wait_until(lambda: _lease_ended(store, 3.0), 60)
+        assert worker.poll() is None, err.text  # still retrying, past the lease
+        assert store.get_trial("d", 0).state == TrialState.RUNNING
+        _limit_file_size(worker.pid, resource.RLIM_INFINITY)  # the store is back
+        assert worker.wait(timeout=120) == 0, err.text
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert "1 done, 0 failed, 0 released, 0 abandoned" in err.text
+    assert "gave up" not in err.text
+    assert err.text.count("cannot record trial d/0") == 1, err.text  # a quiet log
+    assert "the store works again, after" in err.text
+    trial = store.get_trial("d", 0)
+    assert (trial.state, trial.attempts, trial.result["loss"]) == (
+        TrialState.DONE,
+        1,
+        3.0,
+    )
+    assert lines(log) == ["start t0", "end t0"]  # it ran once: the result was kept
+
+
+def test_a_late_result_of_a_trial_requeued_meanwhile_is_refused_and_counted_once(
+    store, db_url, tmp_path: Path
+):
+    log = tmp_path / "ran.log"
+    config = {"seconds": 0.5, "loss": 3.0, "log": str(log), "tag": "t0"}
+    make_study(store, "d", f"{OBJ}:sleeps", [config], lease_seconds=2)
     worker = _worker(db_url, "--study", "d", "--idle-timeout", "8")
     err = _Lines(worker.stderr)
     try:
         wait_until(lambda: lines(log) == ["start t0"], 60)
-        _limit_file_size(worker.pid, 0)
-        wait_until(lambda: "its lease ended" in err.text, 60)
+        _limit_file_size(worker.pid, 0)  # only this worker is cut off from the store
+        wait_until(lambda: "cannot record trial d/0 (the store" in err.text, 60)
+        # this test's process still reaches the store: it requeues the trial
+        wait_until(lambda: store.requeue_expired(max_attempts=3, study="d").requeued)
         _limit_file_size(worker.pid, resource.RLIM_INFINITY)
         assert worker.wait(timeout=120) == 0, err.text
     finally:
         if worker.poll() is None:
             worker.kill()
             worker.wait()
-    assert "'loss': 3.0" in err.text  # the lost result is in the log
+    assert "trial d/0: the store refused the outcome, dropped it" in err.text
+    assert "'loss': 3.0" in err.text  # the dropped result is in the log
     assert "1 done, 0 failed, 0 released, 1 abandoned" in err.text  # and counted
     trial = store.get_trial("d", 0)
     assert (trial.state, trial.attempts) == (TrialState.DONE, 2), err.text
+    counts = {state: n for state, n in store.count_by_state("d").items() if n}
+    assert counts == {TrialState.DONE: 1}  # counted once
     assert lines(log) == ["start t0", "end t0", "start t0", "end t0"]
