@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 DRIVER = "hpo_service.driver.cli"
 WORKER = "hpo_service.worker"
+
+
+def run_together(procs, commands):
+    """Run each ``(module, *args)`` of ``commands`` to completion, all at once (a
+    dozen interpreter starts use every core); their ``CompletedProcess``, in order."""
+    started = [procs.start(*command) for command in commands]
+    return [
+        subprocess.CompletedProcess(proc.args, proc.returncode, *outputs)
+        for proc, outputs in ((p, p.communicate(timeout=120)) for p in started)
+    ]
 
 
 @pytest.fixture
@@ -71,8 +83,8 @@ def test_help_texts_show_no_empty_range(procs):
     option without bounds): every command's help names only real bounds."""
     commands = ["best", "cancel", "dashboard", "enqueue", "import", "importance",
                 "report", "start", "status", "studies", "trials"]  # fmt: skip
-    runs = [procs.run(DRIVER, command, "--help") for command in commands]
-    runs.append(procs.run(WORKER, "--help"))
+    runs = run_together(procs, [(DRIVER, command, "--help") for command in commands]
+                        + [(WORKER, "--help")])  # fmt: skip
     for run in runs:
         assert run.returncode == 0, run.stderr
         assert "None]" not in run.stdout, run.stdout
@@ -99,8 +111,11 @@ def test_every_command_names_the_database_and_its_studies_for_an_unknown_study(
                 ["enqueue", "--params", '{"x": 0, "y": 0}'], ["import", str(export)],
                 ["dashboard", "--port", "1"]]  # fmt: skip
     path = db.removeprefix("sqlite:///")
-    for command in commands:
-        run = procs.run(DRIVER, *command, "--db", db, "--study", "gone")
+    runs = run_together(
+        procs,
+        [(DRIVER, *command, "--db", db, "--study", "gone") for command in commands],
+    )
+    for command, run in zip(commands, runs, strict=True):
         assert run.returncode == 1, (command, run.stderr)
         assert run.stderr.strip().splitlines() == [
             f"Error: study 'gone' not found in SQLite database {path} (it holds: "

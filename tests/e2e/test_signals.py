@@ -240,13 +240,16 @@ def test_under_nohup_a_hangup_stops_neither_the_driver_nor_a_worker(procs, tmp_p
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
     procs.env["HPO_TEST_SLEEP"] = "0.3"
     nohup = [shutil.which("nohup"), sys.executable, "-m"]
+    # The worker first (it waits for the study): started after the driver, on a
+    # loaded machine it came up after the driver's own worker had run all 8 trials,
+    # and two trials never ran at once.
+    worker = procs.start(WORKER, "--db", db, "--study", "s")  # no nohup
     driver = subprocess.Popen(
         [*nohup, DRIVER, "start", "--db", db, "--study", "s", *QUADRATIC,
          "--max-evals", "8", "--workers", "1", "--no-progress"],
         cwd=REPO, env=procs.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, start_new_session=True,
     )  # fmt: skip
-    worker = procs.start(WORKER, "--db", db, "--study", "s")  # no nohup
     try:
         wait_until(lambda: counts(db, "s")[TrialState.RUNNING] == 2, 120)
         os.kill(driver.pid, signal.SIGHUP)  # the terminal went away

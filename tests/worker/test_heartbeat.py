@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 
@@ -120,5 +121,9 @@ def test_a_beat_failing_past_the_lease_says_the_lease_ended(caplog):
         finally:
             beat.release()
             beat.close()
-    assert "lease ended 1 s ago" in caplog.text, caplog.text
+    # About 1 s ago (the beat failed 1.2 s into a 0.15 s lease), more on a loaded
+    # machine where the heartbeat thread starts late: its age is the clock's.
+    said = r"lease ended (\d+) s ago: the trial may be requeued and run again"
+    ended = re.search(said, caplog.text)
+    assert ended and int(ended.group(1)) >= 1, caplog.text
     assert "ends in -" not in caplog.text
