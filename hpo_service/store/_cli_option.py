@@ -147,11 +147,14 @@ def store_location(db_url: str) -> str:
     return mask_url(db_url)
 
 
-def study_not_found(store: BaseTrialStore, db_url: str, study: str | None) -> str:
+def study_not_found(
+    store: BaseTrialStore, db_url: str, study: str | None, *, never: bool = False
+) -> str:
     """ "study not found" naming the database looked in and the studies it holds.
 
     Every command that takes ``--study`` says this for an unknown study, so a user in
-    the wrong directory (or with the wrong ``--db``) sees where it looked.
+    the wrong directory (or with the wrong ``--db``) sees where it looked; a worker
+    whose study never existed says it "was never found" at its idle timeout.
     """
     try:
         names = [s.name for s in store.list_studies()]
@@ -163,6 +166,7 @@ def study_not_found(store: BaseTrialStore, db_url: str, study: str | None) -> st
     if isinstance(database, str):  # MongoDB: the URL may not name it
         where = f"MongoDB database {database!r} at {where}"
     return (
-        f"study {study!r} not found in {where} ({held}); "
+        f"study {study!r} {'was never found' if never else 'not found'} in {where} "
+        f"({held}); "
         "pass --db (or set HPO_DB) to use another store"
     )

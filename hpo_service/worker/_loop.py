@@ -94,6 +94,9 @@ class WorkerSummary:
         stop_reason: ``"max_trials"``, ``"idle_timeout"``, ``"study_finished"``,
             ``"max_consecutive_failures"``, ``"last_job_timeout"``, ``"warm_stop"``,
             ``"cold_stop"`` or ``"error"``.
+        study_found: Whether the worker's study (``study=``) existed at some point
+            of the worker's life (always True for a worker of any study); a worker
+            whose study was never found stops in error at its idle timeout.
     """
 
     worker_id: str
@@ -103,6 +106,7 @@ class WorkerSummary:
     abandoned: int = 0
     stop_reason: str = ""
     pruned: int = 0
+    study_found: bool = True
 
     @property
     def trials(self) -> int:
@@ -329,7 +333,7 @@ class Worker:
         self._idle_timeout = idle_timeout
         self._poll_interval = poll_interval
         self._log = _Prefixed(_logger, {"worker_id": self.worker_id})
-        self._summary = WorkerSummary(self.worker_id)
+        self._summary = WorkerSummary(self.worker_id, study_found=study is None)
         self._stop_level = 0
         self._stop_logged = 0
         # study -> (monotonic time read, settings, the stored dict or None)
@@ -443,6 +447,7 @@ class Worker:
                 trial = self._store.claim(
                     self.worker_id, self._claim_lease, study=self._study
                 )
+                self._summary.study_found = True  # no StudyNotFoundError: it exists
             self._idle_faults.cleared()
             return trial
         except StudyNotFoundError:
@@ -846,6 +851,8 @@ class Worker:
         if cached is not None and now - cached[0] < _SETTINGS_TTL:
             return cached[1]
         stored = self._store.get_study(study).settings
+        if study == self._study:
+            self._summary.study_found = True
         settings = StudySettings.from_dict(stored)
         self._settings[study] = (now, settings, stored)
         return settings

@@ -19,6 +19,7 @@ from hpo_service.store._cli_option import (
     db_option,
     masked_note,
     open_store_for_cli,
+    study_not_found,
 )
 from hpo_service.worker._hyperopt_options import hyperopt_worker_options
 from hpo_service.worker._lifeline import stop_with_driver
@@ -124,7 +125,8 @@ def main(
     a second one kills the objective, hands the trial back and exits. Exit code 3:
     the objective cannot be imported, its process cannot start, or it is not one
     this worker runs (--objective, --allow-module); the trial is handed back
-    untouched.
+    untouched. Exit code 1 at --idle-timeout if the --study never existed while the
+    worker ran (a typo must not look like success).
 
     Each trial runs with its study's settings as read right after its claim. The
     study's budget holds without a driver too: a trial claimed into a study that
@@ -142,7 +144,9 @@ def main(
     )
     stop_with_driver()
     store = _open_store(db_url, idle_timeout)
-    if store is None:
+    if isinstance(store, MissingStoreError):
+        if study is not None:  # a typo in --db or --study must not look like success
+            raise click.ClickException(f"study {study!r} was never found: {store}")
         return
     try:
         summary = run_worker(
@@ -157,6 +161,10 @@ def main(
             db_url=db_url,
             **hyperopt_options,
         )
+        if summary.stop_reason == "idle_timeout" and not summary.study_found:
+            raise click.ClickException(
+                study_not_found(store, db_url, study, never=True)
+            )
     except (ObjectiveImportError, WorkerError) as e:
         click.echo(f"Error: {e}", err=True)
         sys.exit(EXIT_CANNOT_RUN)
@@ -182,7 +190,9 @@ def _error_trials_command(db_url: str, study: str | None) -> str:
     return text + masked_note(db_url)
 
 
-def _open_store(db_url: str, idle_timeout: float | None) -> BaseTrialStore | None:
+def _open_store(
+    db_url: str, idle_timeout: float | None
+) -> BaseTrialStore | MissingStoreError:
     """Open the store; wait (saying so now and then) while its database is missing.
 
     A worker never creates a database: started before ``hpo-driver start`` it waits
@@ -190,7 +200,8 @@ def _open_store(db_url: str, idle_timeout: float | None) -> BaseTrialStore | Non
     which path it is looking at instead of serving an empty database of its own.
 
     Returns:
-        The store, or None if ``idle_timeout`` seconds passed without a database.
+        The store, or the last error if ``idle_timeout`` seconds passed without a
+        database.
     """
     started = time.monotonic()
     next_note = started
@@ -203,7 +214,7 @@ def _open_store(db_url: str, idle_timeout: float | None) -> BaseTrialStore | Non
                 _logger.warning(
                     "stopped after --idle-timeout %s s: %s", idle_timeout, e
                 )
-                return None
+                return e
             if now >= next_note:
                 _logger.warning("%s; waiting for it to be created", e.message)
                 next_note = now + _MISSING_NOTE_SECONDS

@@ -181,3 +181,48 @@ def test_the_objectives_output_is_shown_with_its_trial(store, db_url, workers, f
     ]  # fmt: skip
     assert shown == ([] if flag else expected)
     assert "out line 1" in store.get_trial("out", 0).result["output"]  # kept too
+
+
+def test_a_study_that_never_existed_exits_1_at_the_idle_timeout(
+    store, db_url, workers, tmp_path
+):
+    make_study(store, "real", f"{OBJ}:quadratic", [{"x": 1.0}])
+    code, err = finish(
+        workers("--db", db_url, "--study", "reall", "--idle-timeout", "1")
+    )
+    assert code == 1, err
+    where = f"SQLite database {tmp_path / 'worker.sqlite'}"
+    assert f"Error: study 'reall' was never found in {where} (it holds: real)" in err
+    assert store.get_trial("real", 0).state == TrialState.NEW  # not served: typo
+
+
+def test_a_missing_database_with_a_study_exits_1_at_the_idle_timeout(workers, tmp_path):
+    url = f"sqlite:///{tmp_path / 'none.sqlite'}"
+    code, err = finish(workers("--db", url, "--study", "s", "--idle-timeout", "1"))
+    assert code == 1, err
+    assert "Error: study 's' was never found: no SQLite database at" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_study_created_while_the_worker_waits_exits_0(store, db_url, tmp_path):
+    log = tmp_path / "worker.log"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("HPO_DB", None)
+    args = ["--db", db_url, "--study", "late", "--idle-timeout", "3"]
+    with open(log, "w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hpo_service.worker", *args],
+            cwd=REPO,
+            env=env,
+            stderr=err,
+        )
+    try:
+        wait_until(lambda: "does not exist (yet)" in log.read_text(), 60)
+        make_study(store, "late", f"{OBJ}:quadratic", [{"x": 2.0}])
+        assert proc.wait(timeout=60) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert store.get_trial("late", 0).state == TrialState.DONE
+    assert "never found" not in log.read_text()

@@ -198,8 +198,9 @@ def test_an_exp_key_worker_without_a_store_uses_hyperopts_default_mongo(tmp_path
     # A store named by HPO_DB (or --db) still wins over hyperopt's default.
     env["HPO_DB"] = f"sqlite:///{tmp_path / 'given.sqlite'}"
     run = _worker_process(tmp_path, env, "--exp-key", "e", "--reserve-timeout", "0.5")
-    assert run.returncode == 0, run.stderr
-    assert "no SQLite database at" in run.stderr and "given.sqlite" in run.stderr
+    assert run.returncode == 1, run.stderr  # the experiment never existed
+    assert "study 'e' was never found: no SQLite database at" in run.stderr
+    assert "given.sqlite" in run.stderr
     helped = _worker_process(tmp_path, env, "--help")
     text = " ".join(helped.stdout.split())  # help lines wrap
     assert "HPO_DB: localhost/hyperopt, hyperopt's default]" in text
