@@ -94,10 +94,13 @@ def history_figure(data: StudyData, *, over: str = "number") -> go.Figure:
     loss = floats([r.score for r in rows])
     kinds = np.array([_history_kind(r) for r in rows], dtype=object)
     fig = go.Figure()
-    for kind in ("done", "infeasible", "pruned"):
+    # done trials last (on top: pruned ones, often most of a study, hid them),
+    # listed first in the legend
+    for rank, kind in reversed(list(enumerate(("done", "infeasible", "pruned")))):
         mask = kinds == kind
         if mask.any():
-            fig.add_trace(_points(go, x[mask], loss[mask], kind, rows, mask))
+            points = _points(go, x[mask], loss[mask], kind, rows, mask)
+            fig.add_trace(points.update(legendrank=1000 + rank))
     feasible = kinds == "done"
     best = np.fmin.accumulate(np.where(feasible, loss, np.inf)) if len(rows) else loss
     best = np.where(np.isinf(best), np.nan, best)

@@ -102,3 +102,24 @@ def test_importance_table_columns_line_up_for_long_and_wide_labels(tmp_path):
     assert sorted(line.split()[0] for line in lines[1:]) == sorted(labels)
     assert {columns(line) for line in lines} == {columns(lines[0])}, lines
     assert columns(lines[0]) == len(labels[0]) + 31  # the label column fits LONG
+
+
+def test_done_trials_are_drawn_over_pruned_ones_in_the_history():
+    """In a study where most trials are pruned (7,000 of 10,000), the orange crosses
+    were drawn over the done trials' dots and hid them: the done trials' trace is
+    now drawn last of the markers (on top), and the legend still lists it first."""
+    from hpo_service.insight import TrialRow, history_figure
+
+    data = wide_study(n_params=2, n_trials=0)
+    data.apply([
+        TrialRow(tid, "pruned" if tid % 3 else "done", {LONG.format(0): 0.5,
+                 LONG.format(1): 0.5}, loss=float(tid), status="ok",
+                 finished_at=1.8e9 + tid)
+        for tid in range(30)
+    ])  # fmt: skip
+    for over in ("number", "time"):
+        fig = history_figure(data, over=over)
+        markers = [t.name for t in fig.data if t.mode == "markers"]
+        assert markers[-1] == "done", markers
+        ranks = {t.name: t.legendrank for t in fig.data}
+        assert ranks["done"] < ranks["pruned"], ranks
