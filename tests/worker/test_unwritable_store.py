@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import resource
+import signal
 import subprocess
 import sys
 import threading
@@ -107,6 +108,7 @@ def test_a_result_is_written_after_an_outage_longer_than_the_lease(
         wait_until(lambda: lines(log) == ["start t0"], 60)
         _limit_file_size(worker.pid, 0)  # nobody can write the store now
         wait_until(lambda: "cannot record trial d/0 (the store" in err.text, 60)
+        worker.send_signal(signal.SIGTERM)  # a warm stop waits for the store too
         wait_until(lambda: _lease_ended(store, 3.0), 60)
         assert worker.poll() is None, err.text  # still retrying, past the lease
         assert store.get_trial("d", 0).state == TrialState.RUNNING
@@ -116,7 +118,9 @@ def test_a_result_is_written_after_an_outage_longer_than_the_lease(
         if worker.poll() is None:
             worker.kill()
             worker.wait()
-    assert "1 done, 0 failed, 0 released, 0 abandoned" in err.text
+    assert "worker stopped (warm_stop): 1 done, 0 failed, 0 released, 0 abandoned" in (
+        err.text
+    )
     assert "gave up" not in err.text
     assert err.text.count("cannot record trial d/0") == 1, err.text  # a quiet log
     assert "the store works again, after" in err.text
@@ -157,3 +161,29 @@ def test_a_late_result_of_a_trial_requeued_meanwhile_is_refused_and_counted_once
     counts = {state: n for state, n in store.count_by_state("d").items() if n}
     assert counts == {TrialState.DONE: 1}  # counted once
     assert lines(log) == ["start t0", "end t0", "start t0", "end t0"]
+
+
+def test_a_second_signal_ends_the_retries_and_logs_the_result(
+    store, db_url, tmp_path: Path
+):
+    log = tmp_path / "ran.log"
+    config = {"seconds": 0.5, "loss": 3.0, "log": str(log), "tag": "t0"}
+    make_study(store, "d", f"{OBJ}:sleeps", [config], lease_seconds=2)
+    worker = _worker(db_url, "--study", "d")
+    err = _Lines(worker.stderr)
+    try:
+        wait_until(lambda: lines(log) == ["start t0"], 60)
+        _limit_file_size(worker.pid, 0)
+        wait_until(lambda: "cannot record trial d/0 (the store" in err.text, 60)
+        worker.send_signal(signal.SIGTERM)
+        wait_until(lambda: "warm stop" in err.text, 60)
+        worker.send_signal(signal.SIGTERM)  # cold: stop waiting for the store
+        worker.wait(timeout=60)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert "gave up trying to record trial d/0 (cold stop)" in err.text
+    assert "'loss': 3.0" in err.text  # the result is in the log
+    assert "0 done, 0 failed, 0 released, 1 abandoned" in err.text
+    assert store.get_trial("d", 0).state == TrialState.RUNNING  # requeued later
