@@ -10,7 +10,6 @@ import functools
 import inspect
 import logging
 import math
-import numbers
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +19,7 @@ import numpy as np
 
 from hpo_service.algorithms import Algorithm
 from hpo_service.algorithms.pruners import resolve_pruner
-from hpo_service.base import validate_loss_threshold, validate_timeout
+from hpo_service.base import _is_number, validate_loss_threshold, validate_timeout
 from hpo_service.driver._checkpoint import load_checkpoint
 from hpo_service.driver._serial import SerialSearch, StopRules, point_docs
 from hpo_service.driver._suggest import Suggester
@@ -283,18 +282,14 @@ def _whole_max_evals(max_evals: Any) -> int | None:
     """
     if max_evals is None or _is_integer(max_evals):
         return None if max_evals is None else int(max_evals)
-    if _is_real(max_evals) and math.isinf(max_evals) and max_evals > 0:
+    if _is_number(max_evals) and math.isinf(max_evals) and max_evals > 0:
         return None
-    if _is_real(max_evals) and float(max_evals).is_integer():
+    if _is_number(max_evals) and float(max_evals).is_integer():
         return int(max_evals)
     raise TypeError(
         "`max_evals` must be an int (or a whole float such as 1e3, or inf for no "
         f"limit), but got max_evals={max_evals!r}"
     )
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
 
 
 def _is_integer(value: Any) -> bool:
