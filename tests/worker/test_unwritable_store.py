@@ -19,6 +19,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -61,26 +63,54 @@ def _worker(db_url: str, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def test_a_result_survives_a_full_disk_and_is_written_once_it_clears(
-    store, db_url, tmp_path: Path
-):
+@contextmanager
+def _cut_off_worker(
+    store,
+    db_url: str,
+    tmp_path: Path,
+    config: dict,
+    *,
+    lease_seconds: float,
+    idle_timeout: float | None = None,
+) -> Iterator[tuple[subprocess.Popen[str], _Lines, Path]]:
+    """A worker (with ``--idle-timeout`` if given) running study d's one trial, the
+    ``sleeps`` objective with ``config``, that cannot write the store from the moment
+    the trial started until the test lifts its limit; yields it once it said so, with
+    its standard error's lines and the objective's log, and kills it at the end if it
+    still runs.
+    """
     log = tmp_path / "ran.log"
-    config = {"seconds": 1.0, "loss": 7.0, "log": str(log), "tag": "t0"}
-    make_study(store, "d", f"{OBJ}:sleeps", [config], lease_seconds=120)
-    worker = _worker(db_url, "--study", "d", "--idle-timeout", "1")
+    point = {**config, "log": str(log), "tag": "t0"}
+    make_study(store, "d", f"{OBJ}:sleeps", [point], lease_seconds=lease_seconds)
+    idle = () if idle_timeout is None else ("--idle-timeout", str(idle_timeout))
+    worker = _worker(db_url, "--study", "d", *idle)
     err = _Lines(worker.stderr)
     try:
         wait_until(lambda: lines(log) == ["start t0"], 60)
-        _limit_file_size(worker.pid, 0)  # the disk is full from now on
+        _limit_file_size(worker.pid, 0)  # nobody can write the store now
         wait_until(lambda: "cannot record trial d/0 (the store" in err.text, 60)
-        assert store.get_trial("d", 0).state == TrialState.RUNNING  # nothing lost yet
-        time.sleep(3)  # a few retries
-        _limit_file_size(worker.pid, resource.RLIM_INFINITY)  # space is back
-        assert worker.wait(timeout=120) == 0, err.text
+        yield worker, err, log
     finally:
         if worker.poll() is None:
             worker.kill()
             worker.wait()
+
+
+def test_a_result_survives_a_full_disk_and_is_written_once_it_clears(
+    store, db_url, tmp_path: Path
+):
+    with _cut_off_worker(
+        store,
+        db_url,
+        tmp_path,
+        {"seconds": 1.0, "loss": 7.0},
+        lease_seconds=120,
+        idle_timeout=1,
+    ) as (worker, err, log):
+        assert store.get_trial("d", 0).state == TrialState.RUNNING  # nothing lost yet
+        time.sleep(3)  # a few retries
+        _limit_file_size(worker.pid, resource.RLIM_INFINITY)  # space is back
+        assert worker.wait(timeout=120) == 0, err.text
     trial = store.get_trial("d", 0)
     assert (trial.state, trial.attempts, trial.result["loss"]) == (
         TrialState.DONE,
@@ -99,25 +129,20 @@ def _lease_ended(store, seconds: float) -> bool:
 def test_a_result_is_written_after_an_outage_longer_than_the_lease(
     store, db_url, tmp_path: Path
 ):
-    log = tmp_path / "ran.log"
-    config = {"seconds": 0.5, "loss": 3.0, "log": str(log), "tag": "t0"}
-    make_study(store, "d", f"{OBJ}:sleeps", [config], lease_seconds=2)
-    worker = _worker(db_url, "--study", "d", "--idle-timeout", "1")
-    err = _Lines(worker.stderr)
-    try:
-        wait_until(lambda: lines(log) == ["start t0"], 60)
-        _limit_file_size(worker.pid, 0)  # nobody can write the store now
-        wait_until(lambda: "cannot record trial d/0 (the store" in err.text, 60)
+    with _cut_off_worker(
+        store,
+        db_url,
+        tmp_path,
+        {"seconds": 0.5, "loss": 3.0},
+        lease_seconds=2,
+        idle_timeout=1,
+    ) as (worker, err, log):
         worker.send_signal(signal.SIGTERM)  # a warm stop waits for the store too
         wait_until(lambda: _lease_ended(store, 3.0), 60)
         assert worker.poll() is None, err.text  # still retrying, past the lease
         assert store.get_trial("d", 0).state == TrialState.RUNNING
         _limit_file_size(worker.pid, resource.RLIM_INFINITY)  # the store is back
         assert worker.wait(timeout=120) == 0, err.text
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
     assert "worker stopped (warm_stop): 1 done, 0 failed, 0 released, 0 abandoned" in (
         err.text
     )
@@ -136,23 +161,18 @@ def test_a_result_is_written_after_an_outage_longer_than_the_lease(
 def test_a_late_result_of_a_trial_requeued_meanwhile_is_refused_and_counted_once(
     store, db_url, tmp_path: Path
 ):
-    log = tmp_path / "ran.log"
-    config = {"seconds": 0.5, "loss": 3.0, "log": str(log), "tag": "t0"}
-    make_study(store, "d", f"{OBJ}:sleeps", [config], lease_seconds=2)
-    worker = _worker(db_url, "--study", "d", "--idle-timeout", "8")
-    err = _Lines(worker.stderr)
-    try:
-        wait_until(lambda: lines(log) == ["start t0"], 60)
-        _limit_file_size(worker.pid, 0)  # only this worker is cut off from the store
-        wait_until(lambda: "cannot record trial d/0 (the store" in err.text, 60)
-        # this test's process still reaches the store: it requeues the trial
+    with _cut_off_worker(
+        store,
+        db_url,
+        tmp_path,
+        {"seconds": 0.5, "loss": 3.0},
+        lease_seconds=2,
+        idle_timeout=8,
+    ) as (worker, err, log):
+        # only the worker is cut off: this test's process requeues the trial
         wait_until(lambda: store.requeue_expired(max_attempts=3, study="d").requeued)
         _limit_file_size(worker.pid, resource.RLIM_INFINITY)
         assert worker.wait(timeout=120) == 0, err.text
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
     assert "trial d/0: the store refused the outcome, dropped it" in err.text
     assert "'loss': 3.0" in err.text  # the dropped result is in the log
     assert "1 done, 0 failed, 0 released, 1 abandoned" in err.text  # and counted
@@ -166,23 +186,13 @@ def test_a_late_result_of_a_trial_requeued_meanwhile_is_refused_and_counted_once
 def test_a_second_signal_ends_the_retries_and_logs_the_result(
     store, db_url, tmp_path: Path
 ):
-    log = tmp_path / "ran.log"
-    config = {"seconds": 0.5, "loss": 3.0, "log": str(log), "tag": "t0"}
-    make_study(store, "d", f"{OBJ}:sleeps", [config], lease_seconds=2)
-    worker = _worker(db_url, "--study", "d")
-    err = _Lines(worker.stderr)
-    try:
-        wait_until(lambda: lines(log) == ["start t0"], 60)
-        _limit_file_size(worker.pid, 0)
-        wait_until(lambda: "cannot record trial d/0 (the store" in err.text, 60)
+    with _cut_off_worker(
+        store, db_url, tmp_path, {"seconds": 0.5, "loss": 3.0}, lease_seconds=2
+    ) as (worker, err, _):
         worker.send_signal(signal.SIGTERM)
         wait_until(lambda: "warm stop" in err.text, 60)
         worker.send_signal(signal.SIGTERM)  # cold: stop waiting for the store
         worker.wait(timeout=60)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
     assert "gave up trying to record trial d/0 (cold stop)" in err.text
     assert "'loss': 3.0" in err.text  # the result is in the log
     assert "0 done, 0 failed, 0 released, 1 abandoned" in err.text
