@@ -167,8 +167,8 @@ class Driver:
         except BaseException:
             progress.close(last_line=False)  # its counts may be stale: the error says
             raise
-        else:
-            progress.close()
+        else:  # a stop by signal says how far the study got once its trials settle
+            progress.close(last_line=self._interrupted is None)
         finally:
             self._release_driver_lease()
         return StudyOutcome(reason, self.counts(), self._best, failed=self._failed)
@@ -270,7 +270,7 @@ class Driver:
             self._best_loss(),
             pruned=self._counts[TrialState.PRUNED],
             errors=self._counts[TrialState.ERROR],
-            front=len(self._front.points) if several else None,
+            front=self._front.size if several else None,
             feasible=self._best_is_feasible(),
         )
 
