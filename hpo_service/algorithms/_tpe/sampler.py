@@ -62,6 +62,7 @@ _COUNTS = (
     "max_below",
     "linear_forgetting",
     "max_above_kernels",
+    "liar_cap_until",
 )
 #: The settings spelt as words (checked against their choices).
 _WORDS = ("bandwidth", "liar_width", "avoid_repeats")
@@ -162,6 +163,7 @@ class TPESettings:
     keep_extremes: bool = False
     liar_width_cap: float = 0.0
     liar_ramp: float = 0.0
+    liar_cap_until: int = 0
 
     def __post_init__(self) -> None:
         for name in _COUNTS:  # 24.0 (JSON from a script) or numpy's 24 is the int 24
@@ -204,6 +206,7 @@ class TPESettings:
             ("max_widen", "max_widen >= 1", self.max_widen >= 1),
             ("liar_width_cap", "liar_width_cap >= 0", self.liar_width_cap >= 0),
             ("liar_ramp", "liar_ramp >= 0", self.liar_ramp >= 0),
+            ("liar_cap_until", "liar_cap_until >= 0", self.liar_cap_until >= 0),
             (
                 "max_above_kernels",
                 "max_above_kernels >= 1",
@@ -421,7 +424,8 @@ def _models(
         return good, ParzenEstimator(group.layout, *merged, **options)
     bad = ParzenEstimator(group.layout, *above, **options)
     narrow = good.sigmas[0] if good.sigmas.shape[0] > 1 else None
-    if settings.liar_width_cap and narrow is not None and bad.sigmas.shape[0] > 2:
+    early = not settings.liar_cap_until or below[0].shape[0] < settings.liar_cap_until
+    if settings.liar_width_cap and early and narrow is not None and bad.sigmas.shape[0] > 2:
         bad_width = np.median(bad.sigmas[:-1], axis=0)
         narrow = np.minimum(narrow, settings.liar_width_cap * bad_width)
     near = ParzenEstimator(
