@@ -425,7 +425,12 @@ def _models(
     bad = ParzenEstimator(group.layout, *above, **options)
     narrow = good.sigmas[0] if good.sigmas.shape[0] > 1 else None
     early = not settings.liar_cap_until or below[0].shape[0] < settings.liar_cap_until
-    if settings.liar_width_cap and early and narrow is not None and bad.sigmas.shape[0] > 2:
+    if (
+        settings.liar_width_cap
+        and early
+        and narrow is not None
+        and bad.sigmas.shape[0] > 2
+    ):
         bad_width = np.median(bad.sigmas[:-1], axis=0)
         narrow = np.minimum(narrow, settings.liar_width_cap * bad_width)
     near = ParzenEstimator(
@@ -511,7 +516,9 @@ def _split(
     return (
         (*below, np.ones(below_rows.size)),
         (*above, above_weights),
-        _liars(group, pending, settings.liar_weight * _ramp(history, settings), weights),
+        _liars(
+            group, pending, settings.liar_weight * _ramp(history, settings), weights
+        ),
     )
 
 
