@@ -84,10 +84,11 @@ def pareto_trials(store: BaseTrialStore, study: str) -> list[Trial]:
 
 def objective_names(store: BaseTrialStore, study: str) -> list[str] | None:
     """The study's objective names, or ``loss.0``, ``loss.1``... for several
-    unnamed objectives; None for a single-objective study."""
+    unnamed objectives; None for a single-objective study (even one named by
+    ``--objectives error``)."""
     settings = store.get_study(study).settings
     names = settings.get("objective_names")
-    if names:
+    if names and len(names) > 1:
         return list(names)
     count = settings.get("n_objectives")
     return [f"loss.{i}" for i in range(count)] if count and count > 1 else None
