@@ -86,6 +86,7 @@ from hpo_service.exceptions import (
 )
 from hpo_service.store import _common as c
 from hpo_service.store import _mongo_schema as schema
+from hpo_service.store import _summary as summary
 from hpo_service.store._base import (
     BaseTrialStore,
     FinishedTrial,
@@ -135,6 +136,24 @@ _FINISHED_VALUES = [state.value for state in TrialState if state.is_finished()]
 _REPORT_FIELDS = dict.fromkeys(
     ("tid", "state", "version", "token", "intermediate", "intermediate_token"), 1
 )
+#: The parts of :meth:`MongoTrialStore.summarise`'s one aggregate.
+_SUMMARY_FACETS = {
+    "counts": [{"$group": {"_id": "$state", "n": {"$sum": 1}}}],
+    "running": [{"$match": {"state": "running"}}, {"$sort": {"tid": 1}}],
+    "failed": [
+        {"$match": {"state": "done", "result.status": "fail"}},
+        {"$count": "n"},
+    ],
+    "constrained": [
+        {"$match": {"state": "done", "result.constraints": {"$ne": None}}},
+        {"$project": {"result.constraints": 1}},
+    ],
+    "codes": [
+        {"$match": {"code": {"$ne": None}}},
+        {"$group": {"_id": "$code", "n": {"$sum": 1}, "first": {"$min": "$tid"}}},
+        {"$sort": {"first": 1}},
+    ],
+}
 _DUPLICATE_KEY = 11000
 _UNAUTHORIZED = 13
 # "document too large": BSONObjectTooLarge, and an update whose result would be.
@@ -245,6 +264,22 @@ def _intermediate(doc: dict[str, Any]) -> dict[int, float]:
         return {}
     values = doc.get("intermediate") or {}
     return {int(step): float(value) for step, value in values.items()}
+
+
+def _rank_fields(result: Any) -> dict[str, Any]:
+    """The ``best_violation`` and ``best_loss`` fields of a done trial (both None
+    when its result has no single loss), which the ``best`` index orders.
+
+    Every done write sets them, so a done trial without them was written before
+    they existed (read whole by :meth:`MongoTrialStore.best_trial`).
+    """
+    rank = summary.rank_of(_unescape(result))
+    violation, loss = (None, None) if rank is None else rank
+    return {"best_violation": violation, "best_loss": loss}
+
+
+_LIGHT_FIELDS = {"tid": 1, **{f"result.{k}": 1 for k in summary.LIGHT_KEYS}}
+_DONE = TrialState.DONE.value
 
 
 def _code_field(code: dict[str, Any] | None) -> dict[str, Any]:
@@ -631,7 +666,17 @@ class MongoTrialStore(BaseTrialStore):
             self._call(
                 "migrate indexes", lambda _: schema.migrate(collections, self._meta)
             )
+            self._call("rank done trials", lambda _: self._backfill_ranks())
         self._schema_ready = True
+
+    def _backfill_ranks(self) -> None:
+        """Give done trials written before the ``best`` index their rank fields."""
+        query = {"state": _DONE, "best_loss": {"$exists": False}}
+        for doc in self._trials.find(query, {"_id": 1, "result": 1}):
+            self._trials.update_one(
+                {"_id": doc["_id"], "best_loss": {"$exists": False}},
+                {"$set": _rank_fields(doc.get("result"))},
+            )
 
     def _no_study_yet(self) -> bool:
         probe = self._call(
@@ -980,7 +1025,8 @@ class MongoTrialStore(BaseTrialStore):
         ]
         for doc, (_, _, result) in zip(docs, payloads, strict=True):
             if result is not None:
-                doc.update(state=TrialState.DONE.value, result=result, finished_at=now)
+                doc.update(state=_DONE, result=result, finished_at=now)
+                doc.update(_rank_fields(result))
 
         def attempt(n: int) -> None:
             try:
@@ -1121,6 +1167,7 @@ class MongoTrialStore(BaseTrialStore):
             "state": TrialState.DONE.value,
             "result": encoded,
             "lease_expires_at": None,
+            **_rank_fields(encoded),
             **_code_field(code),
         }
         return self._finish(
@@ -1246,7 +1293,11 @@ class MongoTrialStore(BaseTrialStore):
         return _trial(doc)
 
     def get_trials(
-        self, study: str, states: list[TrialState] | None = None
+        self,
+        study: str,
+        states: list[TrialState] | None = None,
+        *,
+        tids: Sequence[int] | None = None,
     ) -> list[Trial]:
         c.check_name(study, "study")
         wanted = c.check_states(states)
@@ -1254,6 +1305,8 @@ class MongoTrialStore(BaseTrialStore):
         query: dict[str, Any] = {"study": study}
         if wanted is not None:
             query["state"] = {"$in": [s.value for s in wanted]}
+        if tids is not None:
+            query["tid"] = {"$in": c.check_tids(list(tids))}
         docs = self._call(
             "get_trials",
             lambda _: list(self._trials.find(query, sort=[("tid", 1)])),
@@ -1330,6 +1383,56 @@ class MongoTrialStore(BaseTrialStore):
             if group["_id"] in known:
                 counts[known[group["_id"]]] = int(group["n"])
         return counts
+
+    # ---- light reads (see ._summary) -------------------------------------------------
+
+    def summarise(self, study: str) -> summary.StudySummary:
+        c.check_name(study, "study")
+        self._require_study(study)
+        pipeline = [{"$match": {"study": study}}, {"$facet": _SUMMARY_FACETS}]
+        (found,) = self._call(
+            "summarise", lambda _: list(self._trials.aggregate(pipeline))
+        )
+        counts = c.zero_counts()
+        known = {state.value: state for state in counts}
+        for group in found["counts"]:  # a newer version's state is not ours to count
+            if group["_id"] in known:
+                counts[known[group["_id"]]] = int(group["n"])
+        constrained = (_unescape(d.get("result")) for d in found["constrained"])
+        _, infeasible = summary.count_failed_infeasible(constrained)
+        return summary.StudySummary(
+            counts=counts,
+            running=[_trial(doc) for doc in found["running"]],
+            failed=sum(int(d["n"]) for d in found["failed"]),
+            infeasible=infeasible,
+            codes=[(_unescape(d["_id"]), int(d["n"])) for d in found["codes"]],
+            best=self.best_trial(study),
+        )
+
+    def best_trial(self, study: str) -> Trial | None:
+        c.check_name(study, "study")
+        self._require_study(study)
+        ranked = {"study": study, "state": _DONE, "best_loss": {"$ne": None}}
+        order = [("best_violation", 1), ("best_loss", 1), ("tid", 1)]
+        unranked = {"study": study, "state": _DONE, "best_loss": {"$exists": False}}
+        docs = self._call(
+            "best_trial",
+            lambda _: (
+                list(self._trials.find(ranked, sort=order, limit=1))
+                + list(self._trials.find(unranked))
+            ),
+        )
+        return summary.earliest_best(_trial(doc) for doc in docs)
+
+    def done_results(self, study: str) -> list[tuple[int, dict[str, Any] | None]]:
+        c.check_name(study, "study")
+        self._require_study(study)
+        query = {"study": study, "state": _DONE}
+        docs = self._call(
+            "done_results",
+            lambda _: list(self._trials.find(query, _LIGHT_FIELDS, sort=[("tid", 1)])),
+        )
+        return [(d["tid"], _unescape(d.get("result"))) for d in docs]
 
     # ---- attachments (hyperopt's named blobs of a result) --------------------------
 

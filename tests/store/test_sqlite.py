@@ -208,3 +208,25 @@ def test_hot_queries_never_walk_the_finished_trials(
         plan = " / ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", args))
         assert "trials_study_queue" in plan, f"{name}: {plan}"
         assert "SCAN trials" not in plan and "trials_changes" not in plan, plan
+
+
+def test_an_older_database_gains_the_rank_of_its_done_trials(path: Path) -> None:
+    """Schema 5 ranks the done trials an older version wrote, for ``best_trial``."""
+    with SQLiteTrialStore(str(path)) as store:
+        store.create_study("s", {})
+        store.insert_trials("s", [NewTrial({"x": i}, {"x": i}) for i in range(3)])
+        for loss in (2.0, 1.0):
+            trial = store.claim("w", 10.0, study="s")
+            ok = {"loss": loss, "status": "ok"}
+            assert store.complete("s", trial.tid, trial.token, ok)
+    conn = sqlite3.connect(path)  # make it what version 4 wrote
+    conn.execute("DROP INDEX trials_best")
+    for column in ("light", "best_violation", "best_loss"):
+        conn.execute(f"ALTER TABLE trials DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 4")
+    conn.commit()
+    conn.close()
+    with SQLiteTrialStore(str(path), create=False) as store:
+        assert store.best_trial("s").tid == 1
+        assert store.summarise("s").counts[TrialState.DONE] == 2
+        assert [tid for tid, _ in store.done_results("s")] == [0, 1]
