@@ -77,7 +77,16 @@ class StudyMismatchError(HPOServiceError, ValueError):
 
 
 class DriverLeaseError(HPOServiceError):
-    """Another live driver holds the study's driver lease."""
+    """Another live driver holds the study's driver lease.
+
+    Attributes:
+        holder: The id of the driver that holds it, as the store named it when the
+            lease was refused; None when the store did not name one yet.
+    """
+
+    def __init__(self, message: str, holder: str | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 class ObjectiveImportError(HPOServiceError, ImportError):
