@@ -61,7 +61,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import bson
 from bson.errors import InvalidDocument
@@ -77,6 +77,7 @@ from pymongo.errors import (
 )
 
 from hpo_service.exceptions import (
+    StoreAuthorizationError,
     StoreConnectionError,
     StoreError,
     StudyExistsError,
@@ -156,6 +157,8 @@ _SUMMARY_FACETS = {
 }
 _DUPLICATE_KEY = 11000
 _UNAUTHORIZED = 13
+# Refusals of the user, not of the moment: Unauthorized, AuthenticationFailed.
+_REFUSED = frozenset({_UNAUTHORIZED, 18})
 # "document too large": BSONObjectTooLarge, and an update whose result would be.
 _TOO_LARGE_CODES = frozenset({10334, 17419, 17420})
 _MAX_DOCUMENT = 16 * 1024 * 1024  # MongoDB's document size limit, unless hello says
@@ -323,6 +326,15 @@ def _short(exc: PyMongoError) -> str:
     text = str(details.get("errmsg") or exc) if isinstance(details, dict) else str(exc)
     hint = " (check user, password and authSource)" if "authentication" in text else ""
     return text.splitlines()[0][:300] + hint
+
+
+def _url_user(url: str) -> str | None:
+    """The user named in a MongoDB URL, or None."""
+    try:
+        user = urlsplit(url).username
+    except ValueError:
+        return None
+    return None if not user else unquote(user)
 
 
 def _rights_advice(message: str, database: str) -> str:
@@ -496,6 +508,7 @@ class MongoTrialStore(BaseTrialStore):
         self._reconnect = reconnect
         self._database = c.check_name(database, "database")
         self._description = mask_url(description)
+        self._user = _url_user(description)
         self._retry = RetryPolicy(timeout=retry_timeout)
         self._scrub = scrub or make_scrubber(description)
         self._lock = lock
@@ -596,11 +609,25 @@ class MongoTrialStore(BaseTrialStore):
                     f"{label}: cannot store it: {self._scrub(str(exc))}"
                 ) from None
             detail = str(exc)
-            if isinstance(exc, OperationFailure) and exc.code == _UNAUTHORIZED:
-                detail = _rights_advice(_short(exc), self._database)
+            if isinstance(exc, OperationFailure) and exc.code in _REFUSED:
+                raise self._refusal(what, exc) from None
             text = self._scrub(f"{label} failed: {detail}")
             cause = exc if text == f"{label} failed: {detail}" else None
             raise StoreError(text) from cause
+
+    def _refusal(self, what: str, exc: OperationFailure) -> StoreAuthorizationError:
+        """The error for an operation the server refused to the URL's user."""
+        who = "no user (the URL names none)" if self._user is None else repr(self._user)
+        advice = _rights_advice(_short(exc), self._database)
+        return StoreAuthorizationError(
+            self._scrub(
+                f"MongoDB store {self._description}: {what} refused to user {who} "
+                f"on database {self._database!r} (not retried): {advice}"
+            ),
+            user=self._user,
+            database=self._database,
+            operation=what,
+        )
 
     def _one_line_selection_errors(
         self, op: Callable[[int], _T]
@@ -792,8 +819,9 @@ class MongoTrialStore(BaseTrialStore):
                     **_session_kw(session),
                 ),
             )
-        except StoreError as exc:
-            self._refused(exc, len(wids))
+        except StoreAuthorizationError as exc:
+            self._numbering_refused = True  # a reader: others number the writes
+            _logger.debug("may not number %d pending writes: %s", len(wids), exc)
             return None
         if doc is None:
             raise _study_not_found(study)
@@ -807,13 +835,6 @@ class MongoTrialStore(BaseTrialStore):
             ),
         )
         return version
-
-    def _refused(self, exc: StoreError, count: int) -> None:
-        cause = exc.__cause__
-        if not (isinstance(cause, OperationFailure) and cause.code == _UNAUTHORIZED):
-            raise exc
-        self._numbering_refused = True
-        _logger.debug("may not number %d pending writes (read-only): %s", count, exc)
 
     def _write_one(
         self,

@@ -17,6 +17,7 @@ Concurrency model:
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
 import os
@@ -29,6 +30,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from hpo_service.exceptions import (
+    StoreAuthorizationError,
     StoreConnectionError,
     StoreError,
     StoreLostError,
@@ -363,6 +365,21 @@ def _backfill_ranks(conn: sqlite3.Connection) -> None:
     )
 
 
+def _is_read_only(exc: sqlite3.Error) -> bool:
+    """Whether SQLite refused a write to a read-only database (file, directory,
+    filesystem or a read-only connection)."""
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    return code == sqlite3.SQLITE_READONLY or "readonly" in str(exc).lower()
+
+
+def _os_user() -> str:
+    """The operating-system user of this process, for messages."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        return f"uid {os.getuid()}"
+
+
 def _code_text(code: dict[str, Any] | None) -> str | None:
     return None if code is None else c.dumps(c.check_dict(code, "code"), "code")
 
@@ -638,15 +655,29 @@ class SQLiteTrialStore(BaseTrialStore):
                     attempt, is_transient=_is_busy, what=self._what(what)
                 )
             except sqlite3.Error as exc:
+                if _is_read_only(exc):
+                    raise self._refusal(what, exc) from exc
                 raise StoreError(
                     f"{self._what(what)} failed: {exc}{self._advice(exc)}"
                 ) from exc
+
+    def _refusal(self, what: str, exc: sqlite3.Error) -> StoreAuthorizationError:
+        """The error for a write this process may not make (a read-only file,
+        directory or filesystem): not retried, as waiting cannot fix it."""
+        user = _os_user()
+        return StoreAuthorizationError(
+            f"{self._what(what)} refused to user {user!r} on database "
+            f"{self._abspath} (not retried): {exc}{self._advice(exc)}",
+            user=user,
+            database=self._abspath,
+            operation=what,
+        )
 
     def _advice(self, exc: sqlite3.Error) -> str:
         """What the user can do about a failed operation, when we can tell."""
         code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
         text = str(exc).lower()
-        if code == sqlite3.SQLITE_READONLY or "readonly" in text:
+        if _is_read_only(exc):
             return (
                 f": this process cannot write {self._abspath} or its directory "
                 "(permissions, another user's file, or a read-only filesystem); run "

@@ -230,3 +230,31 @@ def test_an_older_database_gains_the_rank_of_its_done_trials(path: Path) -> None
         assert store.best_trial("s").tid == 1
         assert store.summarise("s").counts[TrialState.DONE] == 2
         assert [tid for tid, _ in store.done_results("s")] == [0, 1]
+
+
+def test_a_read_only_database_is_a_refusal_never_retried(
+    path: Path, store: SQLiteTrialStore
+) -> None:
+    """SQLite's "attempt to write a readonly database" (a read-only file, directory
+    or filesystem; here a read-only connection) names the user, the file and the
+    operation, and is not a failure that may pass."""
+    import getpass
+
+    from hpo_service.exceptions import StoreAuthorizationError
+    from hpo_service.store._faults import may_pass
+
+    store.insert_trials("s", [NewTrial({"x": 1}, {"x": 1})])
+    store._connection().execute("PRAGMA query_only = ON")
+    with pytest.raises(StoreAuthorizationError) as refused:
+        store.claim("w", 10.0, study="s")
+    error = refused.value
+    assert (error.user, error.database, error.operation) == (
+        getpass.getuser(),
+        str(path),
+        "claim",
+    )
+    assert f"claim refused to user {getpass.getuser()!r} on database {path}" in str(
+        error
+    )
+    assert not may_pass(error)
+    assert store.count_by_state("s")[TrialState.NEW] == 1  # reads still work
