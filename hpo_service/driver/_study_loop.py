@@ -270,7 +270,7 @@ class Driver:
             self._best_loss(),
             pruned=self._counts[TrialState.PRUNED],
             errors=self._counts[TrialState.ERROR],
-            front=len(self._front.points) if several else None,
+            front=self._front.size if several else None,
             feasible=self._best_is_feasible(),
         )
 
