@@ -145,9 +145,11 @@ _SUMMARY_FACETS = {
         {"$match": {"state": "done", "result.status": "fail"}},
         {"$count": "n"},
     ],
-    "constrained": [
-        {"$match": {"state": "done", "result.constraints": {"$ne": None}}},
-        {"$project": {"result.constraints": 1}},
+    # A positive constraint (a number, or any element of a list: MongoDB's array
+    # matching) makes a done trial infeasible; NaN matches no comparison.
+    "infeasible": [
+        {"$match": {"state": "done", "result.constraints": {"$gt": 0}}},
+        {"$count": "n"},
     ],
     "codes": [
         {"$match": {"code": {"$ne": None}}},
@@ -1419,13 +1421,11 @@ class MongoTrialStore(BaseTrialStore):
         for group in found["counts"]:  # a newer version's state is not ours to count
             if group["_id"] in known:
                 counts[known[group["_id"]]] = int(group["n"])
-        constrained = (_unescape(d.get("result")) for d in found["constrained"])
-        _, infeasible = summary.count_failed_infeasible(constrained)
         return summary.StudySummary(
             counts=counts,
             running=[_trial(doc) for doc in found["running"]],
             failed=sum(int(d["n"]) for d in found["failed"]),
-            infeasible=infeasible,
+            infeasible=sum(int(d["n"]) for d in found["infeasible"]),
             codes=[(_unescape(d["_id"]), int(d["n"])) for d in found["codes"]],
             best=self.best_trial(study),
         )

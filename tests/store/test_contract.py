@@ -1797,16 +1797,20 @@ class TestLightReads:
         trial = claimed(store, study)
         store.complete(study, trial.tid, trial.token, {"loss": 9.0}, code=other)
         store.cancel(study, [8])
+        finish_all(store, study, [
+            {"loss": 5.0, "status": "ok", "constraints": 2.0},  # 9 infeasible
+            {"loss": 6.0, "status": "ok", "constraints": [math.nan, 0.0]},  # 10
+        ])  # fmt: skip
         summary = store.summarise(study)
         assert summary.counts == {
-            S.NEW: 0, S.RUNNING: 2, S.DONE: 4, S.ERROR: 1, S.CANCELLED: 1,
+            S.NEW: 0, S.RUNNING: 2, S.DONE: 6, S.ERROR: 1, S.CANCELLED: 1,
             S.PRUNED: 1,
         }  # fmt: skip
         assert summary.counts == store.count_by_state(study)
         assert summary.running == store.get_trials(study, [S.RUNNING])
         assert [t.tid for t in summary.running] == [3, 6]
-        assert (summary.failed, summary.infeasible) == (1, 1)
-        assert summary.codes == [(CODE, 3), (other, 1)]  # by the first trial run
+        assert (summary.failed, summary.infeasible) == (1, 2)
+        assert summary.codes == [(CODE, 5), (other, 1)]  # by the first trial run
         assert summary.best == store.best_trial(study) == store.get_trial(study, 5)
         with pytest.raises(StudyNotFoundError):
             store.summarise("missing")
