@@ -125,11 +125,18 @@ CREATE TABLE IF NOT EXISTS attachments (
     PRIMARY KEY (study, tid, name)
 );
 """
-# Created once the columns of _ADDED_COLUMNS exist. Only done trials with a single
-# loss are in it, in the order of ``best_trial``.
+# Created once the columns of _ADDED_COLUMNS exist, for the light reads (._summary):
+# trials_best holds only done trials with a single loss, in ``best_trial``'s order;
+# the others let ``summarise`` count states and codes and read the light results
+# without reading a trial row (whose params, config and result come first in it).
 _LATE_SCHEMA = (
     "CREATE INDEX IF NOT EXISTS trials_best ON trials "
-    "(study, best_violation, best_loss, tid) WHERE best_loss IS NOT NULL"
+    "(study, best_violation, best_loss, tid) WHERE best_loss IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS trials_states ON trials (study, state)",
+    "CREATE INDEX IF NOT EXISTS trials_light ON trials (study, tid, light) "
+    "WHERE state = 'done'",
+    "CREATE INDEX IF NOT EXISTS trials_codes ON trials (study, code, tid) "
+    "WHERE code IS NOT NULL",
 )
 _BEST = (
     "SELECT {columns} FROM trials INDEXED BY trials_best WHERE study = ? "
@@ -611,7 +618,8 @@ class SQLiteTrialStore(BaseTrialStore):
                 for statement in filter(None, map(str.strip, _SCHEMA.split(";"))):
                     conn.execute(statement)
                 _add_columns(conn)
-                conn.execute(_LATE_SCHEMA)
+                for statement in _LATE_SCHEMA:
+                    conn.execute(statement)
                 _backfill_ranks(conn)
                 conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
             conn.execute("COMMIT")
