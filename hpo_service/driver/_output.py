@@ -487,10 +487,34 @@ def _nothing_finished_text(study: str, outcome: StudyOutcome, db_url: str) -> st
     return text
 
 
-def resume_hint(study: str, how: str, db_url: str = DEFAULT_DB) -> str:
-    """What an interrupted ``hpo-driver start`` says before it exits."""
+def resume_hint(
+    study: str, how: str, db_url: str = DEFAULT_DB, store: BaseTrialStore | None = None
+) -> str:
+    """What an interrupted ``hpo-driver start`` says before it exits.
+
+    Args:
+        study: The study's name.
+        how: How the driver stopped (``"stopped by SIGINT"``).
+        db_url: The store's URL, for the command to resume.
+        store: The open store: the hint then says how many trials finished, read
+            once the local workers have settled their running trials.
+    """
     start = store_command("hpo-driver start", db_url, study)
+    finished = "" if store is None else _finished_text(store, study)
     return (
-        f"hpo-driver {how}: study {study!r} is not finished (its queued trials are "
-        f"kept); run `{start}` again to resume it" + masked_note(db_url)
+        f"hpo-driver {how}: study {study!r} is not finished{finished} (its queued "
+        f"trials are kept); run `{start}` again to resume it" + masked_note(db_url)
     )
+
+
+def _finished_text(store: BaseTrialStore, study: str) -> str:
+    """``: 2/50 trials finished (2 done)``, or "" if the store cannot say."""
+    try:
+        budget = budget_of(store.get_study(study).settings)
+        counts = store.count_by_state(study)
+    except (ConnectionError, HPOServiceError):
+        return ""
+    shown = [f"{counts[s]} {s.value}" for s in COUNTED_STATES if counts[s]]
+    finished = sum(counts[s] for s in COUNTED_STATES)
+    total = "" if budget is None else f"/{budget}"
+    return f": {finished}{total} trials finished ({', '.join(shown) or 'none'})"

@@ -167,8 +167,8 @@ class Driver:
         except BaseException:
             progress.close(last_line=False)  # its counts may be stale: the error says
             raise
-        else:
-            progress.close()
+        else:  # a stop by signal says how far the study got once its trials settle
+            progress.close(last_line=self._interrupted is None)
         finally:
             self._release_driver_lease()
         return StudyOutcome(reason, self.counts(), self._best, failed=self._failed)
