@@ -232,3 +232,13 @@ def test_a_pruned_trial_keeps_its_value_as_loss_with_one_objective():
     trials = _pruned_first_search(Trials(), fn=_one_loss)
     assert trials.losses() == [10.0, 11.0, 12.0, 0.0, 1.0, 2.0]
     assert [r["loss"] for r in trials.results] == trials.losses()
+
+
+def test_the_end_line_counts_every_trial_of_a_front_with_ties(caplog):
+    """Equal loss vectors dominate none of each other: all are on the front, and
+    the end line counts them as `best_trials` (and `hpo-driver best`) list them."""
+    with caplog.at_level("INFO", logger="hpo_service.driver._progress"):
+        trials = Trials()
+        fmin(lambda config: [1.0, 1.0], SPACE, max_evals=4, trials=trials)
+    assert len(trials.best_trials) == 4
+    assert "4/4 trials finished (4 done), Pareto front: 4 trial(s)" in caplog.text

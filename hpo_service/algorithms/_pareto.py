@@ -232,20 +232,38 @@ def _gain(
 
 
 class ParetoArchive:
-    """The Pareto front of the loss vectors added so far, kept incrementally."""
+    """The Pareto front of the loss vectors added so far, kept incrementally.
+
+    Attributes:
+        points: The distinct loss vectors on the front.
+        size: How many added vectors are on the front: trials with equal loss
+            vectors dominate none of each other, so all of them are on it (as
+            ``Trials.best_trials`` and ``hpo-driver best`` list them).
+    """
 
     def __init__(self) -> None:
         self.points: list[np.ndarray] = []
+        self._ties: list[int] = []  # vectors added equal to each point (itself too)
+
+    @property
+    def size(self) -> int:
+        """The number of added vectors on the front, ties included."""
+        return sum(self._ties)
 
     def add(self, losses: Sequence[float]) -> bool:
-        """Add one loss vector; True if it joined the front.
+        """Add one loss vector; True if it joined the front as a new point.
 
         A vector joins when no vector of the front is at least as good in every
-        objective; the ones it dominates leave.
+        objective; the ones it dominates leave. A vector equal to a point of the
+        front is on the front too (counted in :attr:`size`), but improves nothing:
+        False.
         """
         point = np.asarray(losses, dtype=float)
-        if any(p.shape == point.shape and np.all(p <= point) for p in self.points):
-            return False
-        self.points = [p for p in self.points if not dominates(point, p)]
-        self.points.append(point)
+        for i, p in enumerate(self.points):
+            if p.shape == point.shape and np.all(p <= point):
+                self._ties[i] += bool(np.array_equal(p, point))
+                return False
+        kept = [i for i, p in enumerate(self.points) if not dominates(point, p)]
+        self.points = [self.points[i] for i in kept] + [point]
+        self._ties = [self._ties[i] for i in kept] + [1]
         return True

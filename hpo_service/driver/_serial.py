@@ -108,7 +108,7 @@ class BestSoFar:
             None if key is None else key[1],
             pruned=self.pruned,
             errors=errors,
-            front=len(self.front.points) if (n_objectives or 1) > 1 else None,
+            front=self.front.size if (n_objectives or 1) > 1 else None,
             feasible=key is None or key[0] <= 0,
         )
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from hpo_service.algorithms._pareto import (
+    ParetoArchive,
     dominates,
     greedy_hypervolume_subset,
     hypervolume,
@@ -140,3 +141,14 @@ def test_greedy_subset_checks_the_given_rows():
         greedy_hypervolume_subset(np.zeros((3, 2)), 2, np.ones(2), first=[1, 1])
     with pytest.raises(ValueError, match="rows of `points`"):
         greedy_hypervolume_subset(np.zeros((3, 2)), 2, np.ones(2), first=[5])
+
+
+def test_archive_size_counts_trials_with_equal_loss_vectors():
+    archive = ParetoArchive()
+    assert archive.add([1.0, 2.0])
+    assert not archive.add([1.0, 2.0])  # a tie is on the front, but no improvement
+    assert not archive.add([1.0, 3.0])  # dominated
+    assert archive.add([2.0, 1.0])
+    assert (len(archive.points), archive.size) == (2, 3)
+    assert archive.add([0.5, 0.5])  # dominates all three
+    assert (len(archive.points), archive.size) == (1, 1)

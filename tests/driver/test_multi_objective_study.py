@@ -236,6 +236,22 @@ def test_progress_shows_the_front_size_with_several_objectives(
     )
 
 
+def test_progress_counts_every_trial_of_a_front_with_ties(
+    store, db_url, thread_workers, caplog
+):
+    # equal loss vectors: each trial is on the front, as `hpo-driver best` lists
+    ref = "tests.helpers.multi_objective:constant_losses"
+    settings = new_study(store, "ties", ref, max_evals=5)
+    options = DriverOptions(progress=True, min_poll=0.005, max_poll=0.05)
+    workers = thread_workers(db_url, constant_losses)
+    with caplog.at_level("INFO", logger="hpo_service.driver._progress"), workers:
+        Driver(store, "ties", settings, SPACE, options=options).run()
+    lines = [r.getMessage() for r in caplog.records if "trials finished" in r.message]
+    front = json.loads(cli(db_url, "best", "--study", "ties", "--json").stdout)
+    assert len(front) == 5
+    assert lines[-1] == "5/5 trials finished (5 done), Pareto front: 5 trial(s)"
+
+
 def slow_constrained_losses(config):
     """Two losses trading off along x, feasible for x <= 0.7; slow enough that
     several trials are in flight whenever the driver suggests."""

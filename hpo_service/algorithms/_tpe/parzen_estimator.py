@@ -283,8 +283,9 @@ class ParzenEstimator:
             (normalised units): the "magic clip" of hyperopt, scaled; one number,
             or one per numeric dimension ``(n_numeric,)``.
         bandwidth: ``"neighbour"`` (each kernel as wide as the larger gap to its sorted
-            neighbours, per dimension) or ``"scott"`` (one width per dimension,
-            ``0.5 * std * k ** (-1 / (d + 4))``).
+            neighbours, per dimension), ``"scott"`` (one width per dimension,
+            ``0.5 * std * k ** (-1 / (d + 4))``) or ``"scott_gap"`` (each kernel the
+            wider of the two, per dimension).
         sigmas: One bandwidth per numeric dimension ``(n_numeric,)`` shared by every
             kernel, instead of the ``bandwidth`` rule (still floored).
     """
@@ -312,6 +313,9 @@ class ParzenEstimator:
         self.log_weights = np.log(self.weights)
         if sigmas is None and bandwidth == "scott" and k >= 2:
             sigmas = _scott_width(numeric) * bandwidth_factor  # shared by all kernels
+        elif sigmas is None and bandwidth == "scott_gap" and k >= 2:
+            sigmas = _scott_gap_widths(layout, numeric, consider_endpoints)
+            sigmas = sigmas * bandwidth_factor
         elif sigmas is None:
             sigmas = _bandwidths(layout, numeric, consider_endpoints) * bandwidth_factor
         floor = bandwidth_floor / min(100.0, k + 1.0)
@@ -391,6 +395,20 @@ def _scott_width(mus: np.ndarray) -> np.ndarray:
     deviations = mus - np.add.reduce(mus, axis=0, keepdims=True) / k
     std = np.sqrt(np.add.reduce(deviations * deviations, axis=0) / (k - 1))
     return _SCOTT_SCALE * std * k ** (-1.0 / (d + 4))
+
+
+def _scott_gap_widths(
+    layout: GroupLayout, mus: np.ndarray, consider_endpoints: bool
+) -> np.ndarray:
+    """``"scott_gap"``: per observation and dimension, the wider of Scott's shared
+    width and the observation's larger gap to a sorted neighbour ``(k, d)``.
+
+    A cluster of observations keeps Scott's width; an isolated one (a good trial far
+    from the others) gets a kernel reaching its neighbours, as in Optuna's univariate
+    Parzen estimator (``optuna/samplers/_tpe/parzen_estimator.py``, 5.0), whose
+    kernels are the gap widths alone.
+    """
+    return np.maximum(_scott_width(mus), _bandwidths(layout, mus, consider_endpoints))
 
 
 def _option_rows(prior: np.ndarray, k: int, prior_weight: float) -> np.ndarray:

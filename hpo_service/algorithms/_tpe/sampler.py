@@ -43,7 +43,7 @@ from hpo_service.space._spec import CompiledSpace, Condition, ParamSpec
 _logger = logging.getLogger(__name__)
 
 
-_RULES = ("scott", "neighbour")
+_RULES = ("scott", "neighbour", "scott_gap")
 _LIAR_WIDTHS = ("above", "good")
 #: The on/off settings: only ``True``/``False`` (a string such as "no" is refused).
 _SWITCHES = (
@@ -88,7 +88,9 @@ class TPESettings:
             older ones get linearly decreasing weights.
         consider_endpoints: Let the bounds act as neighbours (``"neighbour"`` rule).
         bandwidth: ``"scott"`` (one kernel width per dimension from the spread of
-            the observations) or ``"neighbour"`` (hyperopt's per-kernel gap rule).
+            the observations), ``"neighbour"`` (hyperopt's per-kernel gap rule) or
+            ``"scott_gap"`` (each kernel the wider of the two: isolated observations
+            get wide kernels, clusters keep Scott's width).
         bandwidth_factor: Multiplier on every kernel bandwidth.
         bandwidth_floor: Bandwidths are at least ``bandwidth_floor / min(100, k + 1)``
             of the range for ``k`` observations (hyperopt's "magic clip" is 1.0).
@@ -184,7 +186,7 @@ class TPESettings:
             ),
             (
                 "bandwidth",
-                "bandwidth in ('scott', 'neighbour')",
+                "bandwidth in ('scott', 'neighbour', 'scott_gap')",
                 self.bandwidth in _RULES,
             ),
             ("bandwidth_factor", "bandwidth_factor > 0", self.bandwidth_factor > 0),
