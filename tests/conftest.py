@@ -3,8 +3,9 @@
 Which server the ``mongodb`` tests use (see README, "Tests"):
 
 - ``HPO_TEST_MONGO_URL=mongodb://...``: that server (CI starts ``secantusd-py`` and
-  sets it; a real mongod, e.g. docker-compose's, works the same). Each test uses its
-  own database and drops it.
+  sets it; a real mongod, e.g. docker-compose's, works the same). Each test uses a
+  clean database of its own (a store test's may be one an earlier test emptied: see
+  ``tests/store/conftest.py``), dropped at the end.
 - unset, and ``secantusdb`` installed (the ``test`` extra): one ``secantusd-py`` on a
   free 127.0.0.1 port, started by the first test that needs it and stopped at the end
   of the session.

@@ -23,13 +23,20 @@ from hpo_service.store._cli_option import (
 
 
 @contextlib.contextmanager
-def _store(db_url: str, study: str) -> Iterator[BaseTrialStore]:
-    """The store, with our errors and bad input shown as click errors (exit 1)."""
+def _store(db_url: str, study: str, fill: str) -> Iterator[BaseTrialStore]:
+    """The store, with our errors and bad input shown as click errors (exit 1);
+    ``fill`` says what the command does to a study (``"import into"``)."""
     store = open_store_for_cli(db_url)
     try:
         yield store
     except StudyNotFoundError as e:
-        raise click.ClickException(study_not_found(store, db_url, study)) from e
+        start = store_command("hpo-driver start", db_url, study)
+        raise click.ClickException(
+            f"{study_not_found(store, db_url, study)}. To {fill} a new study, create "
+            f"it first: `{start} --objective REF --space REF --max-evals N` without "
+            f"--workers queues its first trial and waits for workers"
+            + masked_note(db_url)
+        ) from e
     except (HPOServiceError, ValueError, OSError) as e:
         raise click.ClickException(str(e)) from e
     finally:
@@ -79,7 +86,7 @@ def enqueue(db_url: str, study: str, params: tuple[str, ...], path: str | None) 
         points += _points_file(path)
     if not points:
         raise click.UsageError("give --params JSON (repeatable) or --file PATH")
-    with _store(db_url, study) as store:
+    with _store(db_url, study, "enqueue points into") as store:
         tids = queue_points(store, study, points)
         note = _spent_budget_note(store, db_url, study, len(tids))
     click.echo(f"queued {len(tids)} trial(s) of study {study!r}: tids {_span(tids)}")
@@ -134,7 +141,7 @@ def import_results(db_url: str, study: str, paths: tuple[str, ...]) -> None:
     from hpo_service.driver._warm_start import import_results as insert_results
 
     left_out: Counter[str] = Counter()
-    with _store(db_url, study) as store:
+    with _store(db_url, study, "import into") as store:
         records = [r for path in paths for r in read_results(path, left_out)]
         report = insert_results(store, study, records)
     click.echo(

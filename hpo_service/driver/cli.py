@@ -287,11 +287,11 @@ def start(
     except KeyboardInterrupt:
         second = signals.second
         how = f"stopped at once by a second {second.name}" if second else "interrupted"
-        click.echo(_output.resume_hint(study, how, db_url), err=True)
+        click.echo(_output.resume_hint(study, how, db_url, store), err=True)
         sys.exit(128 + (second or signal.SIGINT))
     if signals.received is not None:
         stopped = f"stopped by {signals.name}"
-        click.echo(_output.resume_hint(study, stopped, db_url), err=True)
+        click.echo(_output.resume_hint(study, stopped, db_url, store), err=True)
         sys.exit(128 + signals.received)
     _report_outcome(study, outcome, db_url)
 

@@ -136,6 +136,12 @@ def importance(db_url: str, study: str, as_json: bool, objective: int) -> None:
             f"losses for importances (at least 4 are needed, it has {done} done; "
             "pruned and error trials are not used)"
         )
+    if data.n_objectives > 1:  # say which loss these rank
+        names = data.objective_names
+        choices = ", ".join(f"{name}={i}" for i, name in enumerate(names))
+        click.echo(
+            f"objective {names[objective]!r} (--objective {objective} of {choices})"
+        )
     width = max(24, *(_columns(p.label) for p in result))
     header = _pad("parameter", width)
     click.echo(f"{header} {'importance':>10} {'variance':>10} {'± trees':>8}")

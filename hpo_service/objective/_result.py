@@ -15,10 +15,9 @@ import datetime as _dt
 import json
 import math
 import numbers
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
-
-import numpy as np
 
 from hpo_service.exceptions import (
     InvalidLoss,
@@ -34,6 +33,27 @@ STATUS_FAIL = "fail"
 STATUS_STRINGS = (STATUS_NEW, STATUS_RUNNING, STATUS_SUSPENDED, STATUS_OK, STATUS_FAIL)
 STATUS_PRUNED = "pruned"
 """The ``status`` of a pruned trial's result (not in hyperopt's ``STATUS_STRINGS``)."""
+
+
+# numpy is not imported here: the worker's objective process loads this module at
+# every start, and an objective that does not use numpy should not pay for it. No
+# numpy value can exist before numpy is imported, so the checks below look for its
+# types only once it is (``sys.modules``).
+
+
+def _numpy() -> Any:
+    """The numpy module if something imported it, else None."""
+    return sys.modules.get("numpy")
+
+
+def _is_array(value: Any) -> bool:
+    np = _numpy()
+    return np is not None and isinstance(value, np.ndarray)
+
+
+def _is_sequence(value: Any) -> bool:
+    """A list, tuple or numpy array."""
+    return isinstance(value, list | tuple) or _is_array(value)
 
 
 def normalise_result(value: Any, *, storable: bool = True) -> dict[str, Any]:
@@ -57,7 +77,7 @@ def normalise_result(value: Any, *, storable: bool = True) -> dict[str, Any]:
         InvalidResultError: The value is not a number, a list or a dict, the
             constraints are not numbers, or (``storable``) a value is not JSON-able.
     """
-    if _as_real(value) is not None or isinstance(value, list | tuple | np.ndarray):
+    if _as_real(value) is not None or _is_sequence(value):
         return {"loss": _checked_loss(value), "status": STATUS_OK}
     if not isinstance(value, Mapping):
         raise InvalidResultError(
@@ -66,7 +86,14 @@ def normalise_result(value: Any, *, storable: bool = True) -> dict[str, Any]:
             f"but got {type(value).__name__}: {value!r:.200}"
         )
     result = {str(k): (_plain(v) if storable else v) for k, v in value.items()}
-    status = result.setdefault("status", STATUS_OK if "loss" in result else None)
+    if "loss" not in result and result.get("status", STATUS_OK) == STATUS_OK:
+        keys = ", ".join(map(repr, result)) or "no key"
+        raise InvalidLoss(
+            "a result must have a 'loss' (a number, or a list of numbers: one per "
+            f"objective), but it has only {keys:.200}",
+            dict(value),
+        )
+    status = result.setdefault("status", STATUS_OK)
     if status not in (STATUS_OK, STATUS_FAIL):
         raise InvalidResultStatus(
             f"result 'status' must be 'ok' or 'fail', but got status={status!r}",
@@ -95,7 +122,7 @@ def unrankable_loss(value: Any) -> str | None:
     """
     if isinstance(value, Mapping):
         value = value.get("loss")
-    if isinstance(value, list | tuple | np.ndarray) and np.ndim(value) == 1:
+    if _is_sequence(value) and _ndim(value) == 1:
         shown = [_as_real(v) if _as_real(v) is not None else v for v in value]
         if any(_is_nan(v) for v in value):
             return f"result 'loss' must not be NaN, but got loss={shown!r:.200}"
@@ -111,6 +138,12 @@ _INFINITE = (
 )
 
 
+def _ndim(value: Any) -> int:
+    import numpy as np
+
+    return int(np.ndim(value))
+
+
 def _is_infinite(value: Any) -> bool:
     number = _as_real(value)
     return number is not None and math.isinf(number)
@@ -123,16 +156,19 @@ def _is_nan(value: Any) -> bool:
 
 def _as_real(value: Any) -> float | None:
     """``value`` as a float if it is a real number (or a 0-d numpy array of one)."""
-    if isinstance(value, np.ndarray) and value.ndim == 0:
+    np = _numpy()
+    if np is not None and isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    if np is not None and isinstance(value, np.bool_):
         return None
     return float(value)
 
 
 def _checked_loss(value: Any, result: Any = None) -> float | list[float]:
     """A float, or a list of at least two floats (a one-element list is unpacked)."""
-    if isinstance(value, np.ndarray) and value.ndim == 1:
+    if _is_array(value) and value.ndim == 1:
         value = value.tolist()
     if isinstance(value, list | tuple):
         if not value:
@@ -150,6 +186,12 @@ def _checked_loss(value: Any, result: Any = None) -> float | list[float]:
 
 def _checked_number(value: Any, shown: Any, result: Any) -> float:
     loss = _as_real(value)
+    if isinstance(value, Mapping):  # named losses: the study knows their order
+        raise InvalidLoss(
+            "result 'loss' must be a number or a list of numbers (one per objective, "
+            f"in the study's order), but got loss={shown!r:.200}",
+            result,
+        )
     if loss is None:
         raise InvalidLoss(
             f"result 'loss' must be a number, but got loss={shown!r:.200}", result
@@ -163,7 +205,7 @@ def _checked_number(value: Any, shown: Any, result: Any) -> float:
 
 def _checked_constraints(constraints: Any) -> list[float]:
     """Constraint values as a list of floats (one number becomes a list of one)."""
-    if isinstance(constraints, np.ndarray):
+    if _is_array(constraints):
         constraints = constraints.tolist()
     if not isinstance(constraints, list | tuple):
         constraints = [constraints]
@@ -182,7 +224,8 @@ def _checked_constraints(constraints: Any) -> list[float]:
 def _plain(value: Any) -> Any:
     """Numpy scalars and arrays as plain Python values, and date-times (which
     hyperopt's docs allow in a result) as ISO 8601 text, recursively."""
-    if isinstance(value, np.generic | np.ndarray):
+    np = _numpy()
+    if np is not None and isinstance(value, np.generic | np.ndarray):
         return value.tolist()
     if isinstance(value, _dt.date | _dt.time):  # datetime is a date
         return value.isoformat()
@@ -256,7 +299,7 @@ def loss_of(result: Mapping[str, Any]) -> float | None:
     if result.get("status") != STATUS_OK:
         return None
     loss = result.get("loss")
-    if loss is None or isinstance(loss, list | tuple | np.ndarray):
+    if loss is None or _is_sequence(loss):
         return None
     loss = float(loss)
     return None if math.isnan(loss) else loss
@@ -274,7 +317,7 @@ def losses_of(result: Mapping[str, Any]) -> list[float] | None:
     loss = result.get("loss")
     if loss is None:
         return None
-    values = loss if isinstance(loss, list | tuple | np.ndarray) else [loss]
+    values = loss if _is_sequence(loss) else [loss]
     try:
         losses = [float(v) for v in values]
     except (TypeError, ValueError):
@@ -291,7 +334,7 @@ def violation_of(result: Mapping[str, Any]) -> float:
     constraints = result.get("constraints")
     if constraints is None:
         return 0.0
-    if not isinstance(constraints, list | tuple | np.ndarray):
+    if not _is_sequence(constraints):
         constraints = [constraints]
     return float(sum(max(0.0, float(c)) for c in constraints))
 
@@ -355,7 +398,7 @@ def shown_result(
     if (n_objectives or 1) <= 1 or result.get("status") != STATUS_PRUNED:
         return result
     loss = result.get("loss")
-    if loss is None or isinstance(loss, list | tuple | np.ndarray):
+    if loss is None or _is_sequence(loss):
         return result
     return {**result, "loss": None}
 
@@ -407,6 +450,8 @@ def pareto_front(results: Sequence[Mapping[str, Any] | None]) -> list[int]:
     Returns:
         Indices into ``results``.
     """
+    import numpy as np
+
     from hpo_service.algorithms._pareto import pareto_mask
 
     count = objective_count(results)

@@ -48,9 +48,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+# The child imports this module at every start: only what the child's side needs
+# is imported here (no store, no numpy); the worker's side imports the rest inside
+# the functions that need it.
 from hpo_service.exceptions import ObjectiveImportError, WorkerError
 from hpo_service.objective._config import restore_types
-from hpo_service.store._url import STORE_URL_ENV
+from hpo_service.objective._report import trial_context
 from hpo_service.worker._code_identity import code_identity
 from hpo_service.worker._forward import OutputForwarder
 
@@ -299,6 +302,8 @@ class ChildRunner:
         self._log.debug("started objective process %s", self._proc.pid)
 
     def _popen(self) -> subprocess.Popen[bytes]:
+        from hpo_service.store._url import STORE_URL_ENV
+
         if self._output_fd < 0:
             fd, self._output_path = tempfile.mkstemp(
                 prefix="hpo-worker-", suffix=".out"
@@ -473,7 +478,6 @@ def child_main() -> None:
     ``sys.argv[1:]`` is the output file's path and the output limit in bytes.
     """
     from hpo_service.worker import _objective  # before "ready": a broken install fails
-    from hpo_service.worker._reports import child_reports
 
     output_path, limit = sys.argv[1], int(sys.argv[2])
     sys.argv[:] = ["hpo-objective"]  # an objective reading it sees no arguments
@@ -488,6 +492,32 @@ def child_main() -> None:
         with child_reports(requests, responses):
             response = _serve(_objective, request, output_fd, limit, responses)
         _write_all(responses, _encode(response))
+
+
+@contextlib.contextmanager
+def child_reports(requests: int, responses: int) -> Iterator[None]:
+    """Send the objective's reports to the worker over the pipes while it runs.
+
+    ``hpo_service.report`` becomes a ``{"kind": "report"}`` frame, and the worker's
+    answer (the pruner's decision, see :mod:`._reports`) its return value.
+
+    Args:
+        requests: The fd the worker's frames arrive on.
+        responses: The fd frames to the worker are written to.
+    """
+    lock = threading.Lock()
+
+    def send(step: int, value: float) -> bool:
+        with lock:  # one report at a time, even from the objective's threads
+            frame = {"kind": "report", "step": step, "value": value}
+            _write_all(responses, _encode(frame))
+            reply = _read_frame(requests)
+        if reply is None:  # the worker is gone: nothing is left to report to
+            os._exit(0)
+        return bool(reply.get("prune"))
+
+    with trial_context(send):
+        yield
 
 
 def _serve(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.metadata
 import os
 import sys
 from typing import Any
@@ -47,6 +46,8 @@ def _version(module: str, path: str | None) -> str | None:
     """The version of the distribution providing ``module``, if it is installed."""
     if path is None or _in_working_directory(path):
         return None
+    import importlib.metadata  # not at the top: most objectives never need it
+
     top = module.split(".", 1)[0]
     try:
         names = importlib.metadata.packages_distributions().get(top, [])

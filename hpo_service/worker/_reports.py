@@ -1,7 +1,9 @@
 """Intermediate reports between the objective's child process, the worker and the store.
 
-Child side: :func:`child_reports` routes ``hpo_service.report`` to the worker as a
-frame on the child's pipe and waits for the answer (the pruner's decision)::
+Child side (:func:`hpo_service.worker._child.child_reports`, kept with the rest of the
+child's code so that the child imports nothing of the worker's): ``hpo_service.report``
+goes to the worker as a frame on the child's pipe and waits for the answer (the
+pruner's decision)::
 
     child -> worker:  {"kind": "report", "step": 3, "value": 0.41}
     worker -> child:  {"kind": "decision", "prune": false}
@@ -23,13 +25,10 @@ anyway (a requeued trial reports afresh).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import os
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from hpo_service.algorithms.pruners import (
@@ -39,10 +38,8 @@ from hpo_service.algorithms.pruners import (
     make_pruner,
 )
 from hpo_service.exceptions import StoreError
-from hpo_service.objective._report import trial_context
 from hpo_service.store import _common
 from hpo_service.store._base import BaseTrialStore, Trial, TrialReports
-from hpo_service.worker._child import _encode, _read_frame, _write_all
 from hpo_service.worker._heartbeat import Lease
 
 _logger = logging.getLogger(__name__)
@@ -54,32 +51,6 @@ REFRESH_SECONDS = 0.25
 """Longest time a pruner goes without reading newly finished trials (except at an
 attempt's first report, which always reads them, so no trial that finished before the
 attempt began is missed, and at a rung, where ASHA reads them every time)."""
-
-
-# ---- the child's side ----------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def child_reports(requests: int, responses: int) -> Iterator[None]:
-    """Send the objective's reports to the worker over the pipes while it runs.
-
-    Args:
-        requests: The fd the worker's frames arrive on.
-        responses: The fd frames to the worker are written to.
-    """
-    lock = threading.Lock()
-
-    def send(step: int, value: float) -> bool:
-        with lock:  # one report at a time, even from the objective's threads
-            frame = {"kind": "report", "step": step, "value": value}
-            _write_all(responses, _encode(frame))
-            reply = _read_frame(requests)
-        if reply is None:  # the worker is gone: nothing is left to report to
-            os._exit(0)
-        return bool(reply.get("prune"))
-
-    with trial_context(send):
-        yield
 
 
 # ---- the worker's side ---------------------------------------------------------------

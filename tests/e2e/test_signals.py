@@ -107,7 +107,8 @@ def test_ctrl_c_in_a_terminal_lets_the_local_workers_finish_their_trials(
 ):
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
     procs.env["HPO_TEST_SLEEP"] = "2"
-    driver = start_driver(procs, db, "s", 50, "--workers", "2")
+    given = ["--study", "s", *QUADRATIC, "--max-evals", "50", "--workers", "2"]
+    driver = procs.start(DRIVER, "start", "--db", db, *given)  # progress shown
     wait_until(lambda: counts(db, "s")[TrialState.RUNNING] == 2, 120)
     running = running_trials(db, "s")
     os.killpg(driver.pid, signal.SIGINT)  # a terminal sends it to the whole group
@@ -116,7 +117,11 @@ def test_ctrl_c_in_a_terminal_lets_the_local_workers_finish_their_trials(
     assert "cold stop" not in err and "hand their running trials back" not in err
     with open_store(db) as store:
         ended = [store.get_trial("s", tid) for tid in running]
+        done = store.count_by_state("s")[TrialState.DONE]
     assert [(t.state, t.attempts) for t in ended] == [(TrialState.DONE, 1)] * 2
+    # the counts shown are those after the running trials finished
+    assert f"study 's' is not finished: {done}/50 trials finished ({done} done)" in err
+    assert "trials finished (" not in err.replace(f"{done}/50 trials finished (", "")
 
 
 def test_a_trial_longer_than_the_stop_grace_is_handed_back_and_the_driver_says_so(

@@ -97,6 +97,14 @@ def test_the_report_names_the_objectives_and_draws_the_drivers_front(
     assert beyond.returncode == 2 and "--objective" in beyond.stderr
 
 
+def test_importance_text_names_the_objective_it_ranks(db):
+    shown = hpo_driver("importance", "--db", db, "--study", "mo", "--objective", "1")
+    assert shown.returncode == 0, shown.stderr[-3000:]
+    first, header = shown.stdout.splitlines()[:2]
+    assert first == "objective 'cost' (--objective 1 of error=0, cost=1)"
+    assert header.split() == ["parameter", "importance", "variance", "±", "trees"]
+
+
 def test_the_dashboard_shows_the_named_front(db):
     port = free_port()
     server = start("dashboard", "--db", db, "--port", str(port))
