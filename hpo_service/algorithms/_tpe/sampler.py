@@ -62,7 +62,6 @@ _COUNTS = (
     "max_below",
     "linear_forgetting",
     "max_above_kernels",
-    "liar_cap_until",
 )
 #: The settings spelt as words (checked against their choices).
 _WORDS = ("bandwidth", "liar_width", "avoid_repeats")
@@ -163,9 +162,6 @@ class TPESettings:
     avoid_repeats: str = "none"
     repeat_radius: float = 0.1
     keep_extremes: bool = False
-    liar_width_cap: float = 0.0
-    liar_ramp: float = 0.0
-    liar_cap_until: int = 0
 
     def __post_init__(self) -> None:
         for name in _COUNTS:  # 24.0 (JSON from a script) or numpy's 24 is the int 24
@@ -206,9 +202,6 @@ class TPESettings:
             ),
             ("repeat_radius", "repeat_radius >= 0", self.repeat_radius >= 0),
             ("max_widen", "max_widen >= 1", self.max_widen >= 1),
-            ("liar_width_cap", "liar_width_cap >= 0", self.liar_width_cap >= 0),
-            ("liar_ramp", "liar_ramp >= 0", self.liar_ramp >= 0),
-            ("liar_cap_until", "liar_cap_until >= 0", self.liar_cap_until >= 0),
             (
                 "max_above_kernels",
                 "max_above_kernels >= 1",
@@ -426,15 +419,6 @@ def _models(
         return good, ParzenEstimator(group.layout, *merged, **options)
     bad = ParzenEstimator(group.layout, *above, **options)
     narrow = good.sigmas[0] if good.sigmas.shape[0] > 1 else None
-    early = not settings.liar_cap_until or below[0].shape[0] < settings.liar_cap_until
-    if (
-        settings.liar_width_cap
-        and early
-        and narrow is not None
-        and bad.sigmas.shape[0] > 2
-    ):
-        bad_width = np.median(bad.sigmas[:-1], axis=0)
-        narrow = np.minimum(narrow, settings.liar_width_cap * bad_width)
     near = ParzenEstimator(
         group.layout, *liars, **{**options, "prior_weight": 1e-9}, sigmas=narrow
     )
@@ -518,19 +502,8 @@ def _split(
     return (
         (*below, np.ones(below_rows.size)),
         (*above, above_weights),
-        _liars(
-            group, pending, settings.liar_weight * _ramp(history, settings), weights
-        ),
+        _liars(group, pending, settings.liar_weight, weights),
     )
-
-
-def _ramp(history: History, settings: TPESettings) -> float:
-    """``liar_ramp``: the liars' weight factor, from 1 / R at the first modelled
-    suggestion to 1 after R more finished trials (1 when off)."""
-    if not settings.liar_ramp:
-        return 1.0
-    done = len(history) - settings.n_startup_jobs + 1
-    return min(1.0, max(done, 1) / settings.liar_ramp)
 
 
 def _liars(
