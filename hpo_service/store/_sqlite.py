@@ -379,6 +379,18 @@ def _is_read_only(exc: sqlite3.Error) -> bool:
     return code == sqlite3.SQLITE_READONLY or "readonly" in str(exc).lower()
 
 
+def _upgrade_note(version: int | None, exc: sqlite3.Error) -> str:
+    """Why opening an older database wrote to it, when that write was refused."""
+    if version is None or not 0 < version < _SCHEMA_VERSION or not _is_read_only(exc):
+        return ""
+    return (
+        f" (it holds schema version {version}, which this hpo-service upgrades to "
+        f"{_SCHEMA_VERSION} in place when it first opens it; the upgrade is a write, "
+        "made once: open the database once as a user who may write it, e.g. with "
+        "`hpo-driver status`, and it then opens for reading as before)"
+    )
+
+
 def _os_user() -> str:
     """The operating-system user of this process, for messages."""
     try:
@@ -577,6 +589,7 @@ class SQLiteTrialStore(BaseTrialStore):
         return conn
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
+        version = None
         try:
             if self._path != ":memory:" and self._create:
                 conn.execute("PRAGMA journal_mode = WAL")
@@ -602,7 +615,7 @@ class SQLiteTrialStore(BaseTrialStore):
                 raise
             raise StoreConnectionError(
                 f"the SQLite database must be usable, but {self._path!r} gave: {exc}"
-                f"{self._advice(exc)}"
+                f"{_upgrade_note(version, exc)}{self._advice(exc)}"
             ) from exc
 
     @staticmethod
