@@ -44,6 +44,25 @@ class StoreNotFoundError(StoreError):
     """The store's database does not exist, and the caller asked not to create it."""
 
 
+class StoreAuthorizationError(StoreError):
+    """The store refused an operation to this user: no right to write (a MongoDB
+    user without ``readWrite``, a read-only SQLite file or filesystem), or no user
+    on a server that needs one. Waiting cannot fix it, so nothing retries it.
+
+    Attributes:
+        user: Who was refused: the URL's MongoDB user (None without one), or the
+            operating-system user for SQLite.
+        database: The database (MongoDB) or file (SQLite) refused.
+        operation: The store operation refused (``claim``, ``complete``, ...).
+    """
+
+    def __init__(
+        self, message: str, *, user: str | None, database: str, operation: str
+    ) -> None:
+        super().__init__(message)
+        self.user, self.database, self.operation = user, database, operation
+
+
 class StoreLostError(StoreError):
     """The store's database vanished or was replaced while this process used it."""
 
@@ -77,7 +96,16 @@ class StudyMismatchError(HPOServiceError, ValueError):
 
 
 class DriverLeaseError(HPOServiceError):
-    """Another live driver holds the study's driver lease."""
+    """Another live driver holds the study's driver lease.
+
+    Attributes:
+        holder: The id of the driver that holds it, as the store named it when the
+            lease was refused; None when the store did not name one yet.
+    """
+
+    def __init__(self, message: str, holder: str | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 class ObjectiveImportError(HPOServiceError, ImportError):

@@ -70,6 +70,13 @@ def take_driver_lease(
         holder, expires = study.driver_owner, study.driver_lease_expires_at
     left = "?" if expires is None else f"{expires - store.now():.0f}"
     raise DriverLeaseError(
-        f"study {name!r} is driven by {holder} (lease expires in {left} s); "
-        "stop that driver first, or wait for its lease to expire"
+        f"study {name!r} is driven by {holder_text(holder)} (lease expires in "
+        f"{left} s); stop that driver first, or wait for its lease to expire",
+        holder,
     )
+
+
+def holder_text(holder: str | None) -> str:
+    """A lease holder as a message names it: its id, or "another driver" while the
+    store does not show one (a takeover read before its write is visible)."""
+    return "another driver" if holder is None else holder

@@ -12,16 +12,12 @@ from hpo_service.driver._lease import is_dead_local_process
 from hpo_service.driver._settings import COUNTED_STATES, budget_of
 from hpo_service.exceptions import HPOServiceError
 from hpo_service.objective._result import (
-    STATUS_FAIL,
-    best_position,
     loss_of,
-    pareto_front,
     shown_result,
     violation_of,
 )
 from hpo_service.store import BaseTrialStore, Trial, TrialState
 from hpo_service.store._cli_option import DEFAULT_DB, masked_note, store_command
-from hpo_service.store._common import zero_counts
 
 if TYPE_CHECKING:
     from hpo_service.driver._study_loop import StudyOutcome
@@ -53,41 +49,27 @@ def best_trial(store: BaseTrialStore, study: str) -> Trial | None:
     See :func:`~hpo_service.objective._result.best_position` (a trial that violates
     its constraints is the best only while no trial is feasible).
     """
-    done = store.get_trials(study, [TrialState.DONE])
-    best = best_position([t.result for t in done])
-    return None if best is None else done[best]
-
-
-def _status(trial: Trial) -> Any:
-    return (trial.result or {}).get("status")
-
-
-def _infeasible(trial: Trial) -> bool:
-    """Whether a done trial's result breaks a constraint (a positive value)."""
-    try:
-        return violation_of(trial.result or {}) > 0
-    except (TypeError, ValueError):  # unreadable constraints: not counted
-        return False
+    return store.best_trial(study)
 
 
 def has_success(store: BaseTrialStore, study: str) -> bool:
     """Whether a done trial of ``study`` returned status ok (feasible or not)."""
-    done = store.get_trials(study, [TrialState.DONE])
-    return any(_status(t) != STATUS_FAIL for t in done)
+    summary = store.summarise(study)
+    return summary.counts[TrialState.DONE] > summary.failed
 
 
 def pareto_trials(store: BaseTrialStore, study: str) -> list[Trial]:
     """The done trials on the Pareto front (feasible, non-dominated), by tid."""
-    done = store.get_trials(study, [TrialState.DONE])
-    return [done[i] for i in pareto_front([t.result for t in done])]
+    return store.pareto_trials(study)
 
 
 def objective_names(store: BaseTrialStore, study: str) -> list[str] | None:
     """The study's objective names, or ``loss.0``, ``loss.1``... for several
-    unnamed objectives; None for a single-objective study."""
+    unnamed objectives; None for a single-objective study (even one named by
+    ``--objectives error``)."""
     settings = store.get_study(study).settings
     names = settings.get("objective_names")
-    if names:
+    if names and len(names) > 1:
         return list(names)
     count = settings.get("n_objectives")
     return [f"loss.{i}" for i in range(count)] if count and count > 1 else None
@@ -243,22 +225,19 @@ def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
     """Counts by state, live workers with lease ages, driver lease and best loss."""
     record = store.get_study(study)
     now = store.now()
-    trials = store.get_trials(study)
-    running = [t for t in trials if t.state == TrialState.RUNNING]
-    done = [t for t in trials if t.state == TrialState.DONE]
-    position = best_position([t.result for t in done])
-    best = None if position is None else done[position]
+    read = store.summarise(study)  # counts, workers and best from one read
+    best = read.best
     front = pareto_trials(store, study) if best is None else []
     return {
         "study": study,
         "max_evals": record.settings.get("max_evals"),
         "cancelled": bool(record.settings.get("cancelled")),
-        "counts": _state_counts(trials),  # from the same read as the workers
-        "failed": sum(_status(t) == STATUS_FAIL for t in done),
-        "infeasible": sum(_infeasible(t) for t in done),
-        "code": _code_summary(trials),
+        "counts": {state.value: n for state, n in read.counts.items()},
+        "failed": read.failed,
+        "infeasible": read.infeasible,
+        "code": _code_summary(read.codes),
         "driver": _driver_summary(record, now),
-        "workers": [_running_summary(t, now) for t in running],
+        "workers": [_running_summary(t, now) for t in read.running],
         "best": None
         if best is None
         else {
@@ -277,21 +256,13 @@ def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
     }
 
 
-def _state_counts(trials: list[Trial]) -> dict[str, int]:
-    """Trials per state (every state, zeros included), by state name."""
-    counts = {state.value: n for state, n in zero_counts().items()}
-    for trial in trials:
-        counts[trial.state.value] += 1
-    return counts
-
-
-def _code_summary(trials: list[Trial]) -> list[dict[str, Any]]:
+def _code_summary(codes: list[tuple[dict[str, Any], int]]) -> list[dict[str, Any]]:
     """Each version of the objective's code that ran trials, with how many."""
     counts: dict[tuple[Any, ...], int] = {}
-    for trial in trials:
-        key = code_key(trial.code)
+    for code, n in codes:
+        key = code_key(code)
         if key is not None:
-            counts[key] = counts.get(key, 0) + 1
+            counts[key] = counts.get(key, 0) + n
     return [
         {"module": m, "sha256": sha, "version": v, "trials": n}
         for (m, sha, v), n in counts.items()

@@ -314,19 +314,20 @@ def _merge(
     finished: int,
 ) -> StudySettings:
     changed = [key for key in IDENTITY_KEYS if _changes(key, stored, given)]
-    if changed and not override:
-        # another pruner has other settings: one "pruner" difference says both
-        shown = [
-            k for k in changed if k != "pruner_settings" or "pruner" not in changed
-        ]
+    # another pruner has other settings: one "pruner" difference says both
+    shown = [k for k in changed if k != "pruner_settings" or "pruner" not in changed]
+    if shown and not override:
         details = "; ".join(_difference(key, stored, given) for key in shown)
         raise StudyMismatchError(
             f"study {name!r} exists with {_different(shown)} ({details}); use "
             f"another study name, or pass {override_flag} to continue it "
             "with the new settings"
         )
-    for key in changed:
-        _logger.warning("study %r: overriding stored %s", name, _WHAT.get(key, key))
+    for key in shown:
+        _logger.warning(
+            "study %r: overriding stored %s (%s)",
+            name, _WHAT.get(key, key), _difference(key, stored, given),
+        )  # fmt: skip
     given = dict(given)
     _check_budget(name, given, finished)
     values = stored.to_dict()

@@ -20,7 +20,7 @@ from hpo_service.algorithms import resolve
 from hpo_service.algorithms._pareto import ParetoArchive
 from hpo_service.algorithms.pruners import make_pruner
 from hpo_service.driver._codes import code_key, describe_codes
-from hpo_service.driver._lease import default_owner, take_driver_lease
+from hpo_service.driver._lease import default_owner, holder_text, take_driver_lease
 from hpo_service.driver._progress import Progress
 from hpo_service.driver._queue import QueuePolicy
 from hpo_service.driver._serial import check_loss_threshold
@@ -368,15 +368,16 @@ class Driver:
             take_driver_lease(
                 self.store, self.name, self.options.owner, self.options.lease_seconds
             )
-        except DriverLeaseError:
+        except DriverLeaseError as refused:
             if not self._held_lease:  # refused from the start: the plain message
                 raise
-            holder = self.store.get_study(self.name).driver_owner
+            holder = holder_text(refused.holder)  # as read when the lease was refused
             raise DriverLeaseError(
                 f"this driver lost study {self.name!r}: its lease "
                 f"({self.options.lease_seconds:g} s) ran out before it could renew "
                 f"it (the process was paused, or cut off from the store) and {holder} "
-                "took the study over; this driver stops, that one carries on"
+                "took the study over; this driver stops, that one carries on",
+                refused.holder,
             ) from None
         self._held_lease = True
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import logging
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -68,9 +69,11 @@ def _store_command(
         @db_option
         @functools.wraps(command)
         def wrapper(db_url: str, **kwargs: Any) -> Any:
-            store = _open_store(db_url, kwargs, create)
+            with _ctrl_c_while_starting(command.__name__, kwargs.get("study")):
+                store = _open_store(db_url, kwargs, create)
             try:
-                return command(store=store, db_url=db_url, **kwargs)
+                with _ctrl_c_while_starting(command.__name__, kwargs.get("study")):
+                    return command(store=store, db_url=db_url, **kwargs)
             except StudyNotFoundError as e:
                 raise click.ClickException(
                     study_not_found(store, db_url, kwargs.get("study"))
@@ -83,6 +86,24 @@ def _store_command(
         return wrapper
 
     return decorate
+
+
+@contextlib.contextmanager
+def _ctrl_c_while_starting(command: str, study: str | None) -> Iterator[None]:
+    """Ctrl-C before ``start`` drives its study (opening the store, importing a slow
+    objective module): exit 130 saying so, not click's "Aborted!" with status 1.
+    Once driving, ``start`` handles its signals itself (see ``StopSignals``)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if command != "start":
+            raise
+        click.echo(
+            f"hpo-driver interrupted (Ctrl-C) while starting study {study!r}; run the "
+            "same command again to start it",
+            err=True,
+        )
+        sys.exit(128 + signal.SIGINT)
 
 
 def _open_store(

@@ -67,7 +67,9 @@ def build_report(data: StudyData, *, importances: bool = True) -> StudyReport:
         figs["parallel"] = _figures.parallel_figure(data)
         figs["slice"] = _figures.slice_figure(data, report.importances)
     if report.importances:
-        figs["importance"] = _figures.importance_figure(report.importances)
+        figs["importance"] = _figures.importance_figure(
+            report.importances, _figures.ranked_objective(data)
+        )
     if len(report.importances) >= 2:
         pair = (report.importances[0].label, report.importances[1].label)
         figs["contour"] = _figures.contour_figure(data, pair)

@@ -20,6 +20,7 @@ from hpo_service.store._base import (
 )
 from hpo_service.store._common import LEASE_EXPIRED
 from hpo_service.store._open import open_store
+from hpo_service.store._summary import StudySummary
 from hpo_service.store._url import SUPPORTED_SCHEMES, mask_url
 
 make_store = open_store
@@ -33,6 +34,7 @@ __all__ = [
     "NewTrial",
     "RequeueReport",
     "Study",
+    "StudySummary",
     "Trial",
     "TrialReports",
     "TrialState",

@@ -10,7 +10,10 @@ import abc
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hpo_service.store._summary import StudySummary
 
 #: Most bytes the attachments of one trial may hold together: 8 MiB. They are BLOBs
 #: in SQLite and one document each in MongoDB (whose documents hold up to 16 MiB).
@@ -552,9 +555,22 @@ class BaseTrialStore(abc.ABC):
 
     @abc.abstractmethod
     def get_trials(
-        self, study: str, states: list[TrialState] | None = None
+        self,
+        study: str,
+        states: list[TrialState] | None = None,
+        *,
+        tids: Sequence[int] | None = None,
     ) -> list[Trial]:
-        """Return the study's trials (in those states, if given), ordered by tid."""
+        """Return the study's trials (in those states, if given), ordered by tid.
+
+        Args:
+            study: The study.
+            states: Only trials in these states; None for every state.
+            tids: Only these trials (unknown tids are left out); None for all.
+
+        Raises:
+            StudyNotFoundError: No such study.
+        """
 
     @abc.abstractmethod
     def changes_since(self, study: str, cursor: int = 0) -> tuple[list[Trial], int]:
@@ -573,6 +589,63 @@ class BaseTrialStore(abc.ABC):
     @abc.abstractmethod
     def count_by_state(self, study: str) -> dict[TrialState, int]:
         """Return the number of trials in each state (every state a key, zeros too)."""
+
+    # ---- light reads (see ._summary) -------------------------------------------------
+
+    @abc.abstractmethod
+    def summarise(self, study: str) -> StudySummary:
+        """What ``hpo-driver status`` shows, in one consistent read, without reading
+        any finished trial whole.
+
+        Counts by state (an aggregate), the running trials, the done trials that
+        failed (status ``fail``) or break a constraint, the codes that ran trials
+        with their counts, and the best single-objective trial (as
+        :meth:`best_trial`). Only running trials and the best one are read whole.
+
+        Raises:
+            StudyNotFoundError: No such study.
+        """
+
+    @abc.abstractmethod
+    def best_trial(self, study: str) -> Trial | None:
+        """The best done single-objective trial: successful, feasible first (the
+        least total constraint violation), then the lowest loss, then the lowest
+        tid; None when no done trial has a single numeric loss.
+
+        One ordered, indexed read with a limit, whatever the study's size (the order
+        of :func:`hpo_service.objective._result.best_key`).
+
+        Raises:
+            StudyNotFoundError: No such study.
+        """
+
+    @abc.abstractmethod
+    def done_results(self, study: str) -> list[tuple[int, dict[str, Any] | None]]:
+        """``(tid, light result)`` of every done trial, by tid: each result holds only
+        its ``status``, ``loss`` and ``constraints`` (the keys it has of them).
+
+        Raises:
+            StudyNotFoundError: No such study.
+        """
+
+    def pareto_trials(self, study: str) -> list[Trial]:
+        """The done trials on the Pareto front (successful, feasible, non-dominated;
+        see :func:`hpo_service.objective._result.pareto_front`), by tid.
+
+        Reads the light results of the done trials, then the front's trials whole.
+
+        Raises:
+            StudyNotFoundError: No such study.
+        """
+        from hpo_service.objective._result import pareto_front
+
+        rows = self.done_results(study)
+        front = pareto_front([result for _, result in rows])
+        if not front:
+            return []
+        return self.get_trials(
+            study, [TrialState.DONE], tids=[rows[i][0] for i in front]
+        )
 
     # ---- misc ------------------------------------------------------------------------
 

@@ -102,6 +102,14 @@ class MissingStoreError(click.ClickException):
     """The database does not exist and the command does not create one (exit 1)."""
 
 
+class UnreachableStoreError(click.ClickException):
+    """The store did not answer (exit 1); ``reason`` is the store's error."""
+
+    def __init__(self, reason: StoreConnectionError) -> None:
+        super().__init__(f"cannot reach the store: {reason}")
+        self.reason = reason
+
+
 def open_store_for_cli(db_url: str, *, create: bool = False) -> BaseTrialStore:
     """Open the store, turning failures into click errors.
 
@@ -112,7 +120,7 @@ def open_store_for_cli(db_url: str, *, create: bool = False) -> BaseTrialStore:
 
     Raises:
         MissingStoreError: ``create`` is False and the database does not exist.
-        click.ClickException: The store cannot be reached (exit code 1).
+        UnreachableStoreError: The store cannot be reached (exit code 1).
         click.BadParameter: The URL is malformed or names no usable store, such as
             one that lives inside this process only (exit 2).
     """
@@ -127,7 +135,7 @@ def open_store_for_cli(db_url: str, *, create: bool = False) -> BaseTrialStore:
     try:
         return open_store(db_url, create=create)
     except StoreConnectionError as e:
-        raise click.ClickException(f"cannot reach the store: {e}") from e
+        raise UnreachableStoreError(e) from e
     except StoreNotFoundError as e:
         raise MissingStoreError(str(e)) from e
     except (ValueError, StoreError) as e:

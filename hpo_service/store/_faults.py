@@ -12,6 +12,7 @@ import logging
 import time
 
 from hpo_service.exceptions import (
+    StoreAuthorizationError,
     StoreError,
     StoreLostError,
     StudyNotFoundError,
@@ -25,7 +26,13 @@ MAX_RETRY_DELAY = 30.0
 """The longest pause between retries, seconds."""
 _NOTE_EVERY = 30.0
 
-_PERMANENT = (StoreLostError, UnstorableError, StudyNotFoundError, TrialNotFoundError)
+_PERMANENT = (
+    StoreLostError,
+    StoreAuthorizationError,
+    UnstorableError,
+    StudyNotFoundError,
+    TrialNotFoundError,
+)
 
 
 def may_pass(error: BaseException) -> bool:
@@ -36,7 +43,8 @@ def may_pass(error: BaseException) -> bool:
 
     Returns:
         True for connection errors and store errors other than a lost store, a
-        missing study or trial, or an unstorable document.
+        refused user (no rights), a missing study or trial, or an unstorable
+        document.
     """
     if isinstance(error, ConnectionError):
         return True

@@ -61,7 +61,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import bson
 from bson.errors import InvalidDocument
@@ -77,6 +77,7 @@ from pymongo.errors import (
 )
 
 from hpo_service.exceptions import (
+    StoreAuthorizationError,
     StoreConnectionError,
     StoreError,
     StudyExistsError,
@@ -86,6 +87,7 @@ from hpo_service.exceptions import (
 )
 from hpo_service.store import _common as c
 from hpo_service.store import _mongo_schema as schema
+from hpo_service.store import _summary as summary
 from hpo_service.store._base import (
     BaseTrialStore,
     FinishedTrial,
@@ -135,8 +137,30 @@ _FINISHED_VALUES = [state.value for state in TrialState if state.is_finished()]
 _REPORT_FIELDS = dict.fromkeys(
     ("tid", "state", "version", "token", "intermediate", "intermediate_token"), 1
 )
+#: The parts of :meth:`MongoTrialStore.summarise`'s one aggregate.
+_SUMMARY_FACETS = {
+    "counts": [{"$group": {"_id": "$state", "n": {"$sum": 1}}}],
+    "running": [{"$match": {"state": "running"}}, {"$sort": {"tid": 1}}],
+    "failed": [
+        {"$match": {"state": "done", "result.status": "fail"}},
+        {"$count": "n"},
+    ],
+    # A positive constraint (a number, or any element of a list: MongoDB's array
+    # matching) makes a done trial infeasible; NaN matches no comparison.
+    "infeasible": [
+        {"$match": {"state": "done", "result.constraints": {"$gt": 0}}},
+        {"$count": "n"},
+    ],
+    "codes": [
+        {"$match": {"code": {"$ne": None}}},
+        {"$group": {"_id": "$code", "n": {"$sum": 1}, "first": {"$min": "$tid"}}},
+        {"$sort": {"first": 1}},
+    ],
+}
 _DUPLICATE_KEY = 11000
 _UNAUTHORIZED = 13
+# Refusals of the user, not of the moment: Unauthorized, AuthenticationFailed.
+_REFUSED = frozenset({_UNAUTHORIZED, 18})
 # "document too large": BSONObjectTooLarge, and an update whose result would be.
 _TOO_LARGE_CODES = frozenset({10334, 17419, 17420})
 _MAX_DOCUMENT = 16 * 1024 * 1024  # MongoDB's document size limit, unless hello says
@@ -247,6 +271,22 @@ def _intermediate(doc: dict[str, Any]) -> dict[int, float]:
     return {int(step): float(value) for step, value in values.items()}
 
 
+def _rank_fields(result: Any) -> dict[str, Any]:
+    """The ``best_violation`` and ``best_loss`` fields of a done trial (both None
+    when its result has no single loss), which the ``best`` index orders.
+
+    Every done write sets them, so a done trial without them was written before
+    they existed (read whole by :meth:`MongoTrialStore.best_trial`).
+    """
+    rank = summary.rank_of(_unescape(result))
+    violation, loss = (None, None) if rank is None else rank
+    return {"best_violation": violation, "best_loss": loss}
+
+
+_LIGHT_FIELDS = {"tid": 1, **{f"result.{k}": 1 for k in summary.LIGHT_KEYS}}
+_DONE = TrialState.DONE.value
+
+
 def _code_field(code: dict[str, Any] | None) -> dict[str, Any]:
     """The ``code`` field of a finished attempt (none when not given)."""
     return {} if code is None else {"code": _encode(c.check_dict(code, "code"), "code")}
@@ -288,6 +328,15 @@ def _short(exc: PyMongoError) -> str:
     text = str(details.get("errmsg") or exc) if isinstance(details, dict) else str(exc)
     hint = " (check user, password and authSource)" if "authentication" in text else ""
     return text.splitlines()[0][:300] + hint
+
+
+def _url_user(url: str) -> str | None:
+    """The user named in a MongoDB URL, or None."""
+    try:
+        user = urlsplit(url).username
+    except ValueError:
+        return None
+    return None if not user else unquote(user)
 
 
 def _rights_advice(message: str, database: str) -> str:
@@ -461,6 +510,7 @@ class MongoTrialStore(BaseTrialStore):
         self._reconnect = reconnect
         self._database = c.check_name(database, "database")
         self._description = mask_url(description)
+        self._user = _url_user(description)
         self._retry = RetryPolicy(timeout=retry_timeout)
         self._scrub = scrub or make_scrubber(description)
         self._lock = lock
@@ -561,11 +611,25 @@ class MongoTrialStore(BaseTrialStore):
                     f"{label}: cannot store it: {self._scrub(str(exc))}"
                 ) from None
             detail = str(exc)
-            if isinstance(exc, OperationFailure) and exc.code == _UNAUTHORIZED:
-                detail = _rights_advice(_short(exc), self._database)
+            if isinstance(exc, OperationFailure) and exc.code in _REFUSED:
+                raise self._refusal(what, exc) from None
             text = self._scrub(f"{label} failed: {detail}")
             cause = exc if text == f"{label} failed: {detail}" else None
             raise StoreError(text) from cause
+
+    def _refusal(self, what: str, exc: OperationFailure) -> StoreAuthorizationError:
+        """The error for an operation the server refused to the URL's user."""
+        who = "no user (the URL names none)" if self._user is None else repr(self._user)
+        advice = _rights_advice(_short(exc), self._database)
+        return StoreAuthorizationError(
+            self._scrub(
+                f"MongoDB store {self._description}: {what} refused to user {who} "
+                f"on database {self._database!r} (not retried): {advice}"
+            ),
+            user=self._user,
+            database=self._database,
+            operation=what,
+        )
 
     def _one_line_selection_errors(
         self, op: Callable[[int], _T]
@@ -631,7 +695,17 @@ class MongoTrialStore(BaseTrialStore):
             self._call(
                 "migrate indexes", lambda _: schema.migrate(collections, self._meta)
             )
+            self._call("rank done trials", lambda _: self._backfill_ranks())
         self._schema_ready = True
+
+    def _backfill_ranks(self) -> None:
+        """Give done trials written before the ``best`` index their rank fields."""
+        query = {"state": _DONE, "best_loss": {"$exists": False}}
+        for doc in self._trials.find(query, {"_id": 1, "result": 1}):
+            self._trials.update_one(
+                {"_id": doc["_id"], "best_loss": {"$exists": False}},
+                {"$set": _rank_fields(doc.get("result"))},
+            )
 
     def _no_study_yet(self) -> bool:
         probe = self._call(
@@ -747,8 +821,9 @@ class MongoTrialStore(BaseTrialStore):
                     **_session_kw(session),
                 ),
             )
-        except StoreError as exc:
-            self._refused(exc, len(wids))
+        except StoreAuthorizationError as exc:
+            self._numbering_refused = True  # a reader: others number the writes
+            _logger.debug("may not number %d pending writes: %s", len(wids), exc)
             return None
         if doc is None:
             raise _study_not_found(study)
@@ -762,13 +837,6 @@ class MongoTrialStore(BaseTrialStore):
             ),
         )
         return version
-
-    def _refused(self, exc: StoreError, count: int) -> None:
-        cause = exc.__cause__
-        if not (isinstance(cause, OperationFailure) and cause.code == _UNAUTHORIZED):
-            raise exc
-        self._numbering_refused = True
-        _logger.debug("may not number %d pending writes (read-only): %s", count, exc)
 
     def _write_one(
         self,
@@ -980,7 +1048,8 @@ class MongoTrialStore(BaseTrialStore):
         ]
         for doc, (_, _, result) in zip(docs, payloads, strict=True):
             if result is not None:
-                doc.update(state=TrialState.DONE.value, result=result, finished_at=now)
+                doc.update(state=_DONE, result=result, finished_at=now)
+                doc.update(_rank_fields(result))
 
         def attempt(n: int) -> None:
             try:
@@ -1121,6 +1190,7 @@ class MongoTrialStore(BaseTrialStore):
             "state": TrialState.DONE.value,
             "result": encoded,
             "lease_expires_at": None,
+            **_rank_fields(encoded),
             **_code_field(code),
         }
         return self._finish(
@@ -1246,7 +1316,11 @@ class MongoTrialStore(BaseTrialStore):
         return _trial(doc)
 
     def get_trials(
-        self, study: str, states: list[TrialState] | None = None
+        self,
+        study: str,
+        states: list[TrialState] | None = None,
+        *,
+        tids: Sequence[int] | None = None,
     ) -> list[Trial]:
         c.check_name(study, "study")
         wanted = c.check_states(states)
@@ -1254,6 +1328,8 @@ class MongoTrialStore(BaseTrialStore):
         query: dict[str, Any] = {"study": study}
         if wanted is not None:
             query["state"] = {"$in": [s.value for s in wanted]}
+        if tids is not None:
+            query["tid"] = {"$in": c.check_tids(list(tids))}
         docs = self._call(
             "get_trials",
             lambda _: list(self._trials.find(query, sort=[("tid", 1)])),
@@ -1330,6 +1406,54 @@ class MongoTrialStore(BaseTrialStore):
             if group["_id"] in known:
                 counts[known[group["_id"]]] = int(group["n"])
         return counts
+
+    # ---- light reads (see ._summary) -------------------------------------------------
+
+    def summarise(self, study: str) -> summary.StudySummary:
+        c.check_name(study, "study")
+        self._require_study(study)
+        pipeline = [{"$match": {"study": study}}, {"$facet": _SUMMARY_FACETS}]
+        (found,) = self._call(
+            "summarise", lambda _: list(self._trials.aggregate(pipeline))
+        )
+        counts = c.zero_counts()
+        known = {state.value: state for state in counts}
+        for group in found["counts"]:  # a newer version's state is not ours to count
+            if group["_id"] in known:
+                counts[known[group["_id"]]] = int(group["n"])
+        return summary.StudySummary(
+            counts=counts,
+            running=[_trial(doc) for doc in found["running"]],
+            failed=sum(int(d["n"]) for d in found["failed"]),
+            infeasible=sum(int(d["n"]) for d in found["infeasible"]),
+            codes=[(_unescape(d["_id"]), int(d["n"])) for d in found["codes"]],
+            best=self.best_trial(study),
+        )
+
+    def best_trial(self, study: str) -> Trial | None:
+        c.check_name(study, "study")
+        self._require_study(study)
+        ranked = {"study": study, "state": _DONE, "best_loss": {"$ne": None}}
+        order = [("best_violation", 1), ("best_loss", 1), ("tid", 1)]
+        unranked = {"study": study, "state": _DONE, "best_loss": {"$exists": False}}
+        docs = self._call(
+            "best_trial",
+            lambda _: (
+                list(self._trials.find(ranked, sort=order, limit=1))
+                + list(self._trials.find(unranked))
+            ),
+        )
+        return summary.earliest_best(_trial(doc) for doc in docs)
+
+    def done_results(self, study: str) -> list[tuple[int, dict[str, Any] | None]]:
+        c.check_name(study, "study")
+        self._require_study(study)
+        query = {"study": study, "state": _DONE}
+        docs = self._call(
+            "done_results",
+            lambda _: list(self._trials.find(query, _LIGHT_FIELDS, sort=[("tid", 1)])),
+        )
+        return [(d["tid"], _unescape(d.get("result"))) for d in docs]
 
     # ---- attachments (hyperopt's named blobs of a result) --------------------------
 

@@ -22,8 +22,9 @@ _logger = logging.getLogger(__name__)
 
 #: Version of :data:`INDEXES`. 0: the ``trials`` indexes of hpo-service 0.1 (then
 #: created on every open, unversioned: a database without the meta document);
-#: 1: versioned; 2: the ``attachments`` collection's key.
-INDEX_VERSION = 2
+#: 1: versioned; 2: the ``attachments`` collection's key; 3: ``best`` (done trials
+#: by rank; the store then ranks the done trials written before it).
+INDEX_VERSION = 3
 
 _Index = tuple[str, list[tuple[str, int]], bool]  # (name, keys, unique)
 
@@ -35,6 +36,17 @@ INDEXES: dict[str, list[_Index]] = {
         ("claim_any", [("state", 1), ("created_at", 1), ("tid", 1)], False),
         ("leases", [("state", 1), ("lease_expires_at", 1)], False),
         ("changes", [("study", 1), ("version", 1)], False),
+        (
+            "best",
+            [
+                ("study", 1),
+                ("state", 1),
+                ("best_violation", 1),
+                ("best_loss", 1),
+                ("tid", 1),
+            ],
+            False,
+        ),
     ],
     "attachments": [("key", [("study", 1), ("tid", 1), ("name", 1)], True)],
 }

@@ -17,6 +17,7 @@ Concurrency model:
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
 import os
@@ -29,6 +30,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from hpo_service.exceptions import (
+    StoreAuthorizationError,
     StoreConnectionError,
     StoreError,
     StoreLostError,
@@ -38,6 +40,7 @@ from hpo_service.exceptions import (
     TrialNotFoundError,
 )
 from hpo_service.store import _common as c
+from hpo_service.store import _summary as summary
 from hpo_service.store._base import (
     BaseTrialStore,
     FinishedTrial,
@@ -55,9 +58,17 @@ _logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
-# 2: intermediate, 3: attachments (every statement IF NOT EXISTS), 4: trials.code
-_SCHEMA_VERSION = 4
-_ADDED_COLUMNS = {"trials": [("code", "TEXT")]}  # added to older tables on open
+# 2: intermediate, 3: attachments (every statement IF NOT EXISTS), 4: trials.code,
+# 5: trials.light/best_violation/best_loss and the index trials_best (see ._summary)
+_SCHEMA_VERSION = 5
+_ADDED_COLUMNS = {  # added to older tables on open
+    "trials": [
+        ("code", "TEXT"),
+        ("light", "TEXT"),
+        ("best_violation", "REAL"),
+        ("best_loss", "REAL"),
+    ]
+}
 
 # Partial indexes hold only queued / running rows, so finished trials (the bulk of a
 # long study) cost nothing on the hot paths. ``trials_queue`` is keyed on the constant
@@ -114,6 +125,29 @@ CREATE TABLE IF NOT EXISTS attachments (
     PRIMARY KEY (study, tid, name)
 );
 """
+# Created once the columns of _ADDED_COLUMNS exist, for the light reads (._summary):
+# trials_best holds only done trials with a single loss, in ``best_trial``'s order;
+# the others let ``summarise`` count states and codes and read the light results
+# without reading a trial row (whose params, config and result come first in it).
+_LATE_SCHEMA = (
+    "CREATE INDEX IF NOT EXISTS trials_best ON trials "
+    "(study, best_violation, best_loss, tid) WHERE best_loss IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS trials_states ON trials (study, state)",
+    "CREATE INDEX IF NOT EXISTS trials_light ON trials (study, tid, light) "
+    "WHERE state = 'done'",
+    "CREATE INDEX IF NOT EXISTS trials_codes ON trials (study, code, tid) "
+    "WHERE code IS NOT NULL",
+)
+_BEST = (
+    "SELECT {columns} FROM trials INDEXED BY trials_best WHERE study = ? "
+    "AND best_loss IS NOT NULL ORDER BY best_violation, best_loss, tid LIMIT 1"
+)
+
+_UNRANKED = (
+    "SELECT id, result FROM trials WHERE state = 'done' AND light IS NULL AND id > ? "
+    "ORDER BY id LIMIT ?"
+)
+_BACKFILL_BATCH = 1000
 
 _TRIAL_COLUMNS = (
     "study, tid, state, params, config, owner, token, attempts, lease_expires_at, "
@@ -150,12 +184,26 @@ _STUDY_QUEUED = (
 )
 
 _CURRENT = "WHERE study = ? AND tid = ? AND token = ? AND state = 'running'"
+_COUNT_STATES = "SELECT state, count(*) FROM trials WHERE study = ? GROUP BY state"
+_RUNNING = (
+    f"SELECT {_TRIAL_COLUMNS} FROM trials INDEXED BY trials_leases "
+    "WHERE state = 'running' AND study = ? ORDER BY tid"
+)
+_LIGHT = "SELECT tid, light FROM trials WHERE study = ? AND state = 'done' ORDER BY tid"
+_CODES = (
+    "SELECT code, count(*) FROM trials WHERE study = ? AND code IS NOT NULL "
+    "GROUP BY code ORDER BY min(tid)"
+)
 _HEARTBEAT = f"UPDATE trials SET lease_expires_at = ? {_CURRENT}"
 _FINISH = (
     "UPDATE trials SET state = ?, {column} = ?, finished_at = ?, code = ?, "
     f"lease_expires_at = NULL, version = {_NEXT_VERSION} {_CURRENT}"
 )
-_COMPLETE = _FINISH.format(column="result")
+_COMPLETE = (
+    "UPDATE trials SET state = ?, result = ?, finished_at = ?, code = ?, light = ?, "
+    "best_violation = ?, best_loss = ?, lease_expires_at = NULL, "
+    f"version = {_NEXT_VERSION} {_CURRENT}"
+)
 _FAIL = _FINISH.format(column="error")
 _RELEASE = (
     "UPDATE trials SET state = 'new', owner = NULL, token = NULL, "
@@ -306,6 +354,58 @@ def _add_columns(conn: sqlite3.Connection) -> None:
         for name, kind in columns:
             if name not in have:
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+
+
+def _ranked(result_text: str | None) -> tuple[str | None, float | None, float | None]:
+    """``(light result JSON, violation, loss)`` of a done trial's result text (see
+    :mod:`._summary`); the last two None when the result has no single loss."""
+    if result_text is None:
+        return None, None, None
+    result = c.loads(result_text)
+    rank = summary.rank_of(result)
+    light = c.dumps(summary.light_result(result), "result")
+    return (light, None, None) if rank is None else (light, *rank)
+
+
+def _backfill_ranks(conn: sqlite3.Connection) -> None:
+    """Give done trials written before schema 5 their light result and rank, a
+    batch of :data:`_BACKFILL_BATCH` rows at a time (whole results are read: all of
+    a large study's would not fit in memory at once)."""
+    last = -1
+    while rows := conn.execute(_UNRANKED, (last, _BACKFILL_BATCH)).fetchall():
+        conn.executemany(
+            "UPDATE trials SET light = ?, best_violation = ?, best_loss = ? "
+            "WHERE id = ?",
+            [(*_ranked(text), row_id) for row_id, text in rows],
+        )
+        last = rows[-1][0]
+
+
+def _is_read_only(exc: sqlite3.Error) -> bool:
+    """Whether SQLite refused a write to a read-only database (file, directory,
+    filesystem or a read-only connection)."""
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    return code == sqlite3.SQLITE_READONLY or "readonly" in str(exc).lower()
+
+
+def _upgrade_note(version: int | None, exc: sqlite3.Error) -> str:
+    """Why opening an older database wrote to it, when that write was refused."""
+    if version is None or not 0 < version < _SCHEMA_VERSION or not _is_read_only(exc):
+        return ""
+    return (
+        f" (it holds schema version {version}, which this hpo-service upgrades to "
+        f"{_SCHEMA_VERSION} in place when it first opens it; the upgrade is a write, "
+        "made once: open the database once as a user who may write it, e.g. with "
+        "`hpo-driver status`, and it then opens for reading as before)"
+    )
+
+
+def _os_user() -> str:
+    """The operating-system user of this process, for messages."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        return f"uid {os.getuid()}"
 
 
 def _code_text(code: dict[str, Any] | None) -> str | None:
@@ -498,6 +598,7 @@ class SQLiteTrialStore(BaseTrialStore):
         return conn
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
+        version = None
         try:
             if self._path != ":memory:" and self._create:
                 conn.execute("PRAGMA journal_mode = WAL")
@@ -523,7 +624,7 @@ class SQLiteTrialStore(BaseTrialStore):
                 raise
             raise StoreConnectionError(
                 f"the SQLite database must be usable, but {self._path!r} gave: {exc}"
-                f"{self._advice(exc)}"
+                f"{_upgrade_note(version, exc)}{self._advice(exc)}"
             ) from exc
 
     @staticmethod
@@ -539,6 +640,9 @@ class SQLiteTrialStore(BaseTrialStore):
                 for statement in filter(None, map(str.strip, _SCHEMA.split(";"))):
                     conn.execute(statement)
                 _add_columns(conn)
+                for statement in _LATE_SCHEMA:
+                    conn.execute(statement)
+                _backfill_ranks(conn)
                 conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
@@ -581,15 +685,29 @@ class SQLiteTrialStore(BaseTrialStore):
                     attempt, is_transient=_is_busy, what=self._what(what)
                 )
             except sqlite3.Error as exc:
+                if _is_read_only(exc):
+                    raise self._refusal(what, exc) from exc
                 raise StoreError(
                     f"{self._what(what)} failed: {exc}{self._advice(exc)}"
                 ) from exc
+
+    def _refusal(self, what: str, exc: sqlite3.Error) -> StoreAuthorizationError:
+        """The error for a write this process may not make (a read-only file,
+        directory or filesystem): not retried, as waiting cannot fix it."""
+        user = _os_user()
+        return StoreAuthorizationError(
+            f"{self._what(what)} refused to user {user!r} on database "
+            f"{self._abspath} (not retried): {exc}{self._advice(exc)}",
+            user=user,
+            database=self._abspath,
+            operation=what,
+        )
 
     def _advice(self, exc: sqlite3.Error) -> str:
         """What the user can do about a failed operation, when we can tell."""
         code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
         text = str(exc).lower()
-        if code == sqlite3.SQLITE_READONLY or "readonly" in text:
+        if _is_read_only(exc):
             return (
                 f": this process cannot write {self._abspath} or its directory "
                 "(permissions, another user's file, or a read-only filesystem); run "
@@ -808,7 +926,8 @@ class SQLiteTrialStore(BaseTrialStore):
             now = time.time()
             conn.executemany(
                 "INSERT INTO trials (study, tid, state, params, config, created_at, "
-                "finished_at, result, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "finished_at, result, version, light, best_violation, best_loss) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         study,
@@ -820,6 +939,7 @@ class SQLiteTrialStore(BaseTrialStore):
                         None if result is None else now,
                         result,
                         version,
+                        *_ranked(result),
                     )
                     for i, (p, cfg, result) in enumerate(rows)
                 ],
@@ -905,7 +1025,8 @@ class SQLiteTrialStore(BaseTrialStore):
         c.check_name(study, "study")
         c.check_tid(tid)
         text = c.dumps(c.check_dict(result, "result"), "result")
-        args = ("done", text, time.time(), _code_text(code), study, tid, token)
+        ranked = _ranked(text)
+        args = ("done", text, time.time(), _code_text(code), *ranked, study, tid, token)
         return self._current_attempt_write("complete", _COMPLETE, args, study, tid)
 
     def fail(
@@ -942,7 +1063,17 @@ class SQLiteTrialStore(BaseTrialStore):
         c.check_name(study, "study")
         c.check_tid(tid)
         text = c.dumps(c.check_dict(result, "result"), "result")
-        args = ("pruned", text, time.time(), _code_text(code), study, tid, token)
+        unranked = (None, None, None)
+        args = (
+            "pruned",
+            text,
+            time.time(),
+            _code_text(code),
+            *unranked,
+            study,
+            tid,
+            token,
+        )
         return self._current_attempt_write("prune", _COMPLETE, args, study, tid)
 
     def report_many(
@@ -1134,7 +1265,11 @@ class SQLiteTrialStore(BaseTrialStore):
         return self._read("get_trial", body, snapshot=True)
 
     def get_trials(
-        self, study: str, states: list[TrialState] | None = None
+        self,
+        study: str,
+        states: list[TrialState] | None = None,
+        *,
+        tids: Sequence[int] | None = None,
     ) -> list[Trial]:
         c.check_name(study, "study")
         wanted = c.check_states(states)
@@ -1143,6 +1278,9 @@ class SQLiteTrialStore(BaseTrialStore):
         if wanted is not None:
             sql += f" AND state IN ({', '.join('?' * len(wanted))})"
             args += [s.value for s in wanted]
+        if tids is not None:
+            sql += " AND tid IN (SELECT value FROM json_each(?))"
+            args.append(json.dumps(c.check_tids(list(tids))))
 
         def body(conn: sqlite3.Connection) -> list[Trial]:
             self._require_study(conn, study)
@@ -1190,14 +1328,64 @@ class SQLiteTrialStore(BaseTrialStore):
         def body(conn: sqlite3.Connection) -> dict[TrialState, int]:
             self._require_study(conn, study)
             counts = c.zero_counts()
-            for state, n in conn.execute(
-                "SELECT state, count(*) FROM trials WHERE study = ? GROUP BY state",
-                (study,),
-            ):
+            for state, n in conn.execute(_COUNT_STATES, (study,)):
                 counts[TrialState(state)] = n
             return counts
 
         return self._read("count_by_state", body)
+
+    # ---- light reads (see ._summary) ---------------------------------------------
+
+    def summarise(self, study: str) -> summary.StudySummary:
+        c.check_name(study, "study")
+
+        def body(conn: sqlite3.Connection) -> summary.StudySummary:
+            self._require_study(conn, study)
+            counts = c.zero_counts()
+            for state, n in conn.execute(_COUNT_STATES, (study,)):
+                counts[TrialState(state)] = n
+            running = [_trial(r) for r in conn.execute(_RUNNING, (study,))]
+            light = conn.execute(_LIGHT, (study,)).fetchall()
+            failed, infeasible = summary.count_failed_infeasible(
+                c.loads(text) for _, text in light
+            )
+            codes = [(c.loads(code), n) for code, n in conn.execute(_CODES, (study,))]
+            return summary.StudySummary(
+                counts=counts,
+                running=_with_intermediate(conn, study, running),
+                failed=failed,
+                infeasible=infeasible,
+                codes=codes,
+                best=self._best(conn, study),
+            )
+
+        return self._read("summarise", body, snapshot=True)
+
+    def best_trial(self, study: str) -> Trial | None:
+        c.check_name(study, "study")
+
+        def body(conn: sqlite3.Connection) -> Trial | None:
+            self._require_study(conn, study)
+            return self._best(conn, study)
+
+        return self._read("best_trial", body, snapshot=True)
+
+    @staticmethod
+    def _best(conn: sqlite3.Connection, study: str) -> Trial | None:
+        row = _one(conn.execute(_BEST.format(columns=_TRIAL_COLUMNS), (study,)))
+        return (
+            None if row is None else _with_intermediate(conn, study, [_trial(row)])[0]
+        )
+
+    def done_results(self, study: str) -> list[tuple[int, dict[str, Any] | None]]:
+        c.check_name(study, "study")
+
+        def body(conn: sqlite3.Connection) -> list[tuple[int, dict[str, Any] | None]]:
+            self._require_study(conn, study)
+            rows = conn.execute(_LIGHT, (study,)).fetchall()
+            return [(tid, c.loads(text)) for tid, text in rows]
+
+        return self._read("done_results", body, snapshot=True)
 
     # ---- misc --------------------------------------------------------------------
 

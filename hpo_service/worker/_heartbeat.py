@@ -14,9 +14,12 @@ if TYPE_CHECKING:
     from hpo_service.store._base import BaseTrialStore
 
 _logger = logging.getLogger(__name__)
+_Log = logging.Logger | logging.LoggerAdapter  # type: ignore[type-arg]
 
 _RETRY_SECONDS = 1.0
-_NOTE_SECONDS = 10.0  # failed beats are retried every second, logged this seldom
+# Failed beats are retried every second: the first failure is logged, then one note
+# at most this often with the count since, and one line when beats work again.
+_NOTE_SECONDS = 60.0
 
 
 @dataclass
@@ -75,7 +78,7 @@ class Heartbeat:
         self._idle = False
         self._closed = False
         self._thread: threading.Thread | None = None
-        self._next_note = 0.0
+        self._failures = _Failures()
 
     def keep_alive(self, study: str, tid: int, token: str, seconds: float) -> Lease:
         """Start beating for an attempt (replacing the previous one).
@@ -142,13 +145,7 @@ class Heartbeat:
             )
         except (ConnectionError, StoreError) as e:  # unreachable, locked, disk full
             now = time.monotonic()
-            if now >= self._next_note:
-                self._next_note = now + _NOTE_SECONDS
-                self._log.warning(
-                    "heartbeat of trial %s/%s failed, retrying every %g s (%s): %s",
-                    lease.study, lease.tid, min(_RETRY_SECONDS, lease.interval),
-                    _lease_left(lease.expires - now), e,
-                )  # fmt: skip
+            self._failures.failed(lease, now, e, self._log)
             lease.due = now + min(_RETRY_SECONDS, lease.interval)
             return
         except Exception:
@@ -158,7 +155,7 @@ class Heartbeat:
             lease.due = time.monotonic() + lease.interval
             return
         lease.due = time.monotonic() + lease.interval
-        self._next_note = 0.0
+        self._failures.worked(lease, self._log)
         if alive:
             lease.expires = sent + lease.seconds
         with self._lock:
@@ -168,6 +165,47 @@ class Heartbeat:
             lease.lost.set()
         elif current:
             self._log.debug("trial %s/%s: heartbeat", lease.study, lease.tid)
+
+
+@dataclass
+class _Failures:
+    """Failed beats in a row, and when the log last said so (monotonic seconds)."""
+
+    total: int = 0  # failed beats since the last success
+    unsaid: int = 0  # failed beats since the last log line
+    first: float = 0.0  # when the first of them failed
+    said_at: float = 0.0  # when the log last said so
+
+    def failed(self, lease: Lease, now: float, error: Exception, log: _Log) -> None:
+        """Count a failed beat; log the first, then a note at most every minute."""
+        self.total += 1
+        self.unsaid += 1
+        left = _lease_left(lease.expires - now)
+        if self.total == 1:
+            self.first = now
+            log.warning(
+                "heartbeat of trial %s/%s failed, retrying every %g s (%s): %s",
+                lease.study, lease.tid, min(_RETRY_SECONDS, lease.interval),
+                left, error,
+            )  # fmt: skip
+        elif now >= self.said_at + _NOTE_SECONDS:
+            log.warning(
+                "heartbeat of trial %s/%s still failing: %d failed beats in the last "
+                "%.0f s (%s): %s",
+                lease.study, lease.tid, self.unsaid, now - self.said_at, left, error,
+            )  # fmt: skip
+        else:
+            return
+        self.said_at, self.unsaid = now, 0
+
+    def worked(self, lease: Lease, log: _Log) -> None:
+        """A beat got through: say so once if beats had been failing."""
+        if self.total:
+            log.info(
+                "heartbeat of trial %s/%s works again after %d failed beats (%.0f s)",
+                lease.study, lease.tid, self.total, time.monotonic() - self.first,
+            )  # fmt: skip
+        self.total = self.unsaid = 0
 
 
 def _lease_left(seconds: float) -> str:

@@ -11,16 +11,18 @@ from typing import Any
 import click
 
 from hpo_service.exceptions import ObjectiveImportError, StoreError, WorkerError
-from hpo_service.store import BaseTrialStore
+from hpo_service.store import BaseTrialStore, mask_url
 from hpo_service.store._cli_option import (
     MissingStoreError,
     NumberRange,
+    UnreachableStoreError,
     db_flag,
     db_option,
     masked_note,
     open_store_for_cli,
     study_not_found,
 )
+from hpo_service.store._url import split_scheme
 from hpo_service.worker._hyperopt_options import hyperopt_worker_options
 from hpo_service.worker._lifeline import stop_with_driver
 from hpo_service.worker._loop import DEFAULT_POLL_INTERVAL, run_worker
@@ -32,6 +34,7 @@ EXIT_CANNOT_RUN = 3
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _MISSING_NOTE_SECONDS = 60.0
 _MISSING_POLL_SECONDS = 0.5
+_UNREACHABLE_PAUSE_SECONDS = 1.0  # between attempts, each up to connect_timeout
 
 _logger = logging.getLogger(__name__)
 
@@ -54,6 +57,18 @@ _logger = logging.getLogger(__name__)
     type=NumberRange(min=0),
     default=None,
     help="Exit after this many seconds with nothing to run [default: never].",
+)
+@click.option(
+    "--wait-for-store",
+    type=NumberRange(min=0),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="At start-up, keep trying a MongoDB server that does not answer for this "
+    "long (it may be starting, as under docker compose or Kubernetes), then exit 1; "
+    "0 fails at once. Not for SQLite: a file that cannot be opened is a wrong path "
+    "or permissions and fails at once, and a missing database is waited for until "
+    "--idle-timeout, as a worker started before its driver needs.",
 )
 @click.option(
     "--poll-interval",
@@ -107,6 +122,7 @@ def main(
     study: str | None,
     max_trials: int | None,
     idle_timeout: float | None,
+    wait_for_store: float,
     poll_interval: float,
     worker_id: str | None,
     objectives: tuple[str, ...],
@@ -143,7 +159,7 @@ def main(
         stream=sys.stderr,
     )
     stop_with_driver()
-    store = _open_store(db_url, idle_timeout)
+    store = _open_store(db_url, idle_timeout, wait_for_store)
     if isinstance(store, MissingStoreError):
         if study is not None:  # a typo in --db or --study must not look like success
             raise click.ClickException(f"study {study!r} was never found: {store}")
@@ -191,7 +207,7 @@ def _error_trials_command(db_url: str, study: str | None) -> str:
 
 
 def _open_store(
-    db_url: str, idle_timeout: float | None
+    db_url: str, idle_timeout: float | None, wait_for_store: float
 ) -> BaseTrialStore | MissingStoreError:
     """Open the store; wait (saying so now and then) while its database is missing.
 
@@ -202,12 +218,16 @@ def _open_store(
     Returns:
         The store, or the last error if ``idle_timeout`` seconds passed without a
         database.
+
+    Raises:
+        UnreachableStoreError: The store did not answer within ``wait_for_store``
+            seconds (see :func:`_reach`).
     """
     started = time.monotonic()
     next_note = started
     while True:
         try:
-            return open_store_for_cli(db_url)
+            return _reach(db_url, wait_for_store)
         except MissingStoreError as e:
             now = time.monotonic()
             if idle_timeout is not None and now - started >= idle_timeout:
@@ -219,6 +239,50 @@ def _open_store(
                 _logger.warning("%s; waiting for it to be created", e.message)
                 next_note = now + _MISSING_NOTE_SECONDS
             time.sleep(_MISSING_POLL_SECONDS)
+
+
+def _reach(db_url: str, wait_for_store: float) -> BaseTrialStore:
+    """Open the store, trying a MongoDB server that does not answer again until
+    ``wait_for_store`` seconds have passed (one line when it starts waiting, one
+    when it got through). A SQLite store is never waited for here.
+
+    Raises:
+        UnreachableStoreError: Still no answer after ``wait_for_store`` seconds.
+        MissingStoreError: The database does not exist.
+    """
+    if wait_for_store <= 0 or not _is_server(db_url):
+        return open_store_for_cli(db_url)
+    started = time.monotonic()
+    waited = False
+    while True:
+        try:
+            store = open_store_for_cli(db_url)
+        except UnreachableStoreError as e:
+            if time.monotonic() - started >= wait_for_store:
+                raise
+            if not waited:
+                _logger.warning(
+                    "waiting up to %g s (--wait-for-store) for the store %s to "
+                    "answer: %s",
+                    wait_for_store, mask_url(db_url), e.reason,
+                )  # fmt: skip
+                waited = True
+            time.sleep(_UNREACHABLE_PAUSE_SECONDS)
+            continue
+        if waited:
+            _logger.warning(
+                "connected to the store %s after %.0f s",
+                mask_url(db_url), time.monotonic() - started,
+            )  # fmt: skip
+        return store
+
+
+def _is_server(db_url: str) -> bool:
+    """Whether ``db_url`` names a database server (not a SQLite file, not bad)."""
+    try:
+        return split_scheme(db_url)[0] != "sqlite"
+    except ValueError:  # a bad URL: opening it says so
+        return False
 
 
 if __name__ == "__main__":  # pragma: no cover

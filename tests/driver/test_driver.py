@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 import time
@@ -107,6 +108,29 @@ def test_a_driver_that_lost_its_lease_says_another_took_the_study_over(store):
     message = str(info.value)
     assert "driver@there:2:new" in message and "took the study over" in message
     assert "stop that driver" not in message, message
+
+
+def test_a_lost_lease_whose_new_holder_is_not_shown_yet_says_another_driver(store):
+    """The store refused the lease but does not name its holder yet (a takeover
+    whose owner a read does not show): "another driver", never "None"."""
+    settings = new_study(store)
+    options = DriverOptions(progress=False, min_poll=0.005, max_poll=0.05,
+                            lease_seconds=0.3, owner="driver@here:1:old")  # fmt: skip
+    read = store.get_study
+
+    def unnamed(name):
+        return dataclasses.replace(read(name), driver_owner=None)
+
+    def taken_over():
+        store.release_driver_lease("s", "driver@here:1:old")
+        assert store.acquire_driver_lease("s", "driver@there:2:new", 30.0)
+        store.get_study = unnamed
+
+    with pytest.raises(DriverLeaseError) as info:
+        drive(store, settings, options=options, should_stop=lambda: taken_over())
+    message = str(info.value)
+    assert "another driver took the study over" in message, message
+    assert "None" not in message, message
 
 
 def test_resume_finishes_exactly_and_keeps_earlier_trials(

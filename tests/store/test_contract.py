@@ -1731,3 +1731,108 @@ class TestReportsSince:
             store.reports_since(study, -1)
         with pytest.raises(StudyNotFoundError):
             store.reports_since("nope")
+
+
+# ---- light reads: what `status` and `best` read -------------------------------------
+
+
+def finish_all(store: BaseTrialStore, study: str, results: list[Any]) -> list[int]:
+    """Queue one trial per item and finish it: a dict completes it, ``"error"`` fails
+    it, ``"pruned"`` prunes it, None leaves it running."""
+    tids = queued(store, study, len(results))
+    for item in results:
+        trial = claimed(store, study)
+        if item == "error":
+            store.fail(study, trial.tid, trial.token, error_of("E"))
+        elif item == "pruned":
+            store.prune(study, trial.tid, trial.token, PRUNED_RESULT)
+        elif item is not None:
+            store.complete(study, trial.tid, trial.token, item, code=CODE)
+    return tids
+
+
+class TestLightReads:
+    def test_best_is_feasible_first_then_lowest_loss_then_lowest_tid(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        assert store.best_trial(study) is None
+        finish_all(store, study, [
+            {"loss": -9.0, "status": "fail"},             # 0 failed: never best
+            {"loss": 0.5, "status": "ok", "constraints": [0.2]},  # 1 infeasible
+            {"loss": float("nan"), "status": "ok"},        # 2 no loss
+            "pruned",                                      # 3
+            {"loss": [0.0, 1.0], "status": "ok"},          # 4 several losses
+            {"loss": 0.5, "status": "ok", "constraints": [0.1]},  # 5 least violation
+        ])  # fmt: skip
+        assert store.best_trial(study).tid == 5  # only infeasible: least violation
+        finish_all(store, study, [
+            {"loss": 2.0, "status": "ok", "constraints": [-1.0]},  # 6
+            {"loss": 1.0, "status": "ok"},                 # 7
+            {"loss": 1.0, "status": "ok", "constraints": [0.0]},  # 8 tie: 7 first
+            "error",                                       # 9
+        ])  # fmt: skip
+        best = store.best_trial(study)
+        assert best == store.get_trial(study, 7)  # whole, as get_trial reads it
+        store.insert_finished(
+            study, [FinishedTrial({}, {}, {"loss": -math.inf, "status": "ok"})]
+        )
+        assert store.best_trial(study).tid == 10
+        with pytest.raises(StudyNotFoundError):
+            store.best_trial("missing")
+
+    def test_summary_counts_states_failures_codes_and_best(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        other = {"module": "pkg.mod", "sha256": "ffffffffffffffff", "version": None}
+        finish_all(store, study, [
+            {"loss": 3.0, "status": "ok", "constraints": [0.5, -1.0]},  # 0 infeasible
+            {"status": "fail"},                            # 1 failed
+            "error",                                       # 2
+            None,                                          # 3 running
+            "pruned",                                      # 4
+            {"loss": 4.0, "status": "ok"},                 # 5 the best
+            None,                                          # 6 running
+        ])  # fmt: skip
+        queued(store, study, 2)
+        trial = claimed(store, study)
+        store.complete(study, trial.tid, trial.token, {"loss": 9.0}, code=other)
+        store.cancel(study, [8])
+        finish_all(store, study, [
+            {"loss": 5.0, "status": "ok", "constraints": 2.0},  # 9 infeasible
+            {"loss": 6.0, "status": "ok", "constraints": [math.nan, 0.0]},  # 10
+        ])  # fmt: skip
+        summary = store.summarise(study)
+        assert summary.counts == {
+            S.NEW: 0, S.RUNNING: 2, S.DONE: 6, S.ERROR: 1, S.CANCELLED: 1,
+            S.PRUNED: 1,
+        }  # fmt: skip
+        assert summary.counts == store.count_by_state(study)
+        assert summary.running == store.get_trials(study, [S.RUNNING])
+        assert [t.tid for t in summary.running] == [3, 6]
+        assert (summary.failed, summary.infeasible) == (1, 2)
+        assert summary.codes == [(CODE, 5), (other, 1)]  # by the first trial run
+        assert summary.best == store.best_trial(study) == store.get_trial(study, 5)
+        with pytest.raises(StudyNotFoundError):
+            store.summarise("missing")
+
+    def test_pareto_front_from_light_results(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        finish_all(store, study, [
+            {"loss": [1.0, 4.0], "status": "ok", "extra": "x" * 1000},  # 0 front
+            {"loss": [2.0, 5.0], "status": "ok"},          # 1 dominated by 0
+            {"loss": [3.0, 1.0], "status": "ok"},          # 2 front
+            {"loss": [0.0, 0.0], "status": "ok", "constraints": [1.0]},  # 3 infeasible
+            {"loss": [0.0, 0.0], "status": "fail"},        # 4 failed
+            "pruned",                                      # 5
+        ])  # fmt: skip
+        rows = store.done_results(study)
+        assert [tid for tid, _ in rows] == [0, 1, 2, 3, 4]
+        assert rows[0][1] == {"loss": [1.0, 4.0], "status": "ok"}  # light keys only
+        assert rows[3][1]["constraints"] == [1.0]
+        front = store.pareto_trials(study)
+        assert front == store.get_trials(study, tids=[0, 2])
+        assert [t.tid for t in front] == [0, 2] and front[0].result["extra"]
+        assert store.get_trials(study, [S.PRUNED], tids=[5, 4, 99])[0].tid == 5
+        with pytest.raises(StudyNotFoundError):
+            store.done_results("missing")

@@ -401,3 +401,29 @@ def test_without_mongomock_only_a_mongomock_url_fails_naming_the_extra(tmp_path)
         "`mongomock://` URLs need mongomock, in the test extra: "
         'pip install "hpo-service[test]" (or pip install mongomock)'
     )
+
+
+def test_done_trials_written_before_the_best_index_are_ranked(url: str) -> None:
+    """Done trials without rank fields (written by hpo-service before index version
+    3, or by an older worker since) are still found by ``best_trial``, and the next
+    writer's migration ranks them."""
+    from hpo_service.store import _mongo_schema
+
+    with open_store(url) as store:
+        assert isinstance(store, MongoTrialStore)
+        store.create_study("s", {})
+        queue(store, 3)
+        for loss in (2.0, 1.0, 3.0):
+            trial = store.claim("w", 30.0, study="s")
+            ok = {"loss": loss, "status": "ok"}
+            assert store.complete("s", trial.tid, trial.token, ok)
+        fields = {"best_violation": "", "best_loss": ""}
+        raw_trials(store).update_many({"tid": {"$lt": 2}}, {"$unset": fields})
+        store._meta.update_one({}, {"$set": {"indexes": 2}})
+    with open_store(url) as store:
+        assert store.best_trial("s").tid == 1  # read whole, unranked
+        assert store.summarise("s").best.tid == 1
+        store.insert_trials("s", [NewTrial({}, {})])  # a write: the migration
+        assert raw_trials(store).find_one({"tid": 1})["best_loss"] == 1.0
+        assert _mongo_schema.stored_version(store._meta) == 3
+        assert store.best_trial("s").tid == 1

@@ -176,6 +176,7 @@ def test_an_older_database_gains_the_code_column(path: Path) -> None:
         store.create_study("s", {})
         store.insert_trials("s", [NewTrial({"x": 1}, {"x": 1})])
     conn = sqlite3.connect(path)  # make it what version 3 wrote
+    conn.execute("DROP INDEX trials_codes")  # of version 5
     conn.execute("ALTER TABLE trials DROP COLUMN code")
     conn.execute("PRAGMA user_version = 3")
     conn.commit()
@@ -208,3 +209,116 @@ def test_hot_queries_never_walk_the_finished_trials(
         plan = " / ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", args))
         assert "trials_study_queue" in plan, f"{name}: {plan}"
         assert "SCAN trials" not in plan and "trials_changes" not in plan, plan
+
+
+def test_an_older_database_gains_the_rank_of_its_done_trials(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Schema 5 ranks the done trials an older version wrote, for ``best_trial``
+    (here one row per batch: every batch is ranked)."""
+    from hpo_service.store import _sqlite
+
+    monkeypatch.setattr(_sqlite, "_BACKFILL_BATCH", 1)
+    with SQLiteTrialStore(str(path)) as store:
+        store.create_study("s", {})
+        store.insert_trials("s", [NewTrial({"x": i}, {"x": i}) for i in range(3)])
+        for loss in (2.0, 1.0):
+            trial = store.claim("w", 10.0, study="s")
+            ok = {"loss": loss, "status": "ok"}
+            assert store.complete("s", trial.tid, trial.token, ok)
+    conn = sqlite3.connect(path)  # make it what version 4 wrote
+    for index in ("trials_best", "trials_states", "trials_light", "trials_codes"):
+        conn.execute(f"DROP INDEX {index}")
+    for column in ("light", "best_violation", "best_loss"):
+        conn.execute(f"ALTER TABLE trials DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 4")
+    conn.commit()
+    conn.close()
+    with SQLiteTrialStore(str(path), create=False) as store:
+        assert store.best_trial("s").tid == 1
+        assert store.summarise("s").counts[TrialState.DONE] == 2
+        assert store.done_results("s") == [
+            (0, {"loss": 2.0, "status": "ok"}),
+            (1, {"loss": 1.0, "status": "ok"}),
+        ]
+
+
+def test_a_read_only_database_is_a_refusal_never_retried(
+    path: Path, store: SQLiteTrialStore
+) -> None:
+    """SQLite's "attempt to write a readonly database" (a read-only file, directory
+    or filesystem; here a read-only connection) names the user, the file and the
+    operation, and is not a failure that may pass."""
+    import getpass
+
+    from hpo_service.exceptions import StoreAuthorizationError
+    from hpo_service.store._faults import may_pass
+
+    store.insert_trials("s", [NewTrial({"x": 1}, {"x": 1})])
+    store._connection().execute("PRAGMA query_only = ON")
+    with pytest.raises(StoreAuthorizationError) as refused:
+        store.claim("w", 10.0, study="s")
+    error = refused.value
+    assert (error.user, error.database, error.operation) == (
+        getpass.getuser(),
+        str(path),
+        "claim",
+    )
+    assert f"claim refused to user {getpass.getuser()!r} on database {path}" in str(
+        error
+    )
+    assert not may_pass(error)
+    assert store.count_by_state("s")[TrialState.NEW] == 1  # reads still work
+
+
+def test_light_reads_are_served_from_their_indexes(path: Path, store) -> None:
+    """What ``status`` and ``best`` read comes from an index (``trials_best``,
+    ``trials_states``, ``trials_light``, ``trials_codes``), never from a scan of the
+    study's trials, whose rows hold params, config and result."""
+    from hpo_service.store import _sqlite
+
+    store.insert_trials("s", [NewTrial({"x": i}, {"x": i}) for i in range(50)])
+    conn = sqlite3.connect(path)
+    reads = {
+        "trials_best": _sqlite._BEST.format(columns="tid"),
+        "trials_states": _sqlite._COUNT_STATES,
+        "trials_light": _sqlite._LIGHT,
+        "trials_codes": _sqlite._CODES,
+    }
+    for index, sql in reads.items():
+        plan = " / ".join(
+            r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", ("s",))
+        )
+        assert f"INDEX {index} " in plan and "SCAN trials" not in plan, plan
+
+
+def test_a_reader_that_may_not_upgrade_an_older_database_is_told_why(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening a schema-4 database upgrades it (a write): a process that may not
+    write it hears that the upgrade is the write, and that one writer's open fixes
+    it (here SQLite's own refusal of a read-only connection)."""
+    with SQLiteTrialStore(str(path)) as store:
+        store.create_study("s", {})
+    conn = sqlite3.connect(path)  # make it what version 4 wrote
+    conn.execute("DROP INDEX trials_best")
+    conn.execute("ALTER TABLE trials DROP COLUMN best_loss")
+    conn.execute("PRAGMA user_version = 4")
+    conn.commit()
+    conn.close()
+    connect = sqlite3.connect
+
+    def read_only(*args: object, **kwargs: object) -> sqlite3.Connection:
+        opened = connect(*args, **kwargs)  # type: ignore[arg-type]
+        opened.execute("PRAGMA query_only = ON")
+        return opened
+
+    monkeypatch.setattr(sqlite3, "connect", read_only)
+    with pytest.raises(StoreConnectionError, match="readonly") as refused:
+        SQLiteTrialStore(str(path), create=False)
+    assert "holds schema version 4, which this hpo-service upgrades to 5" in str(
+        refused.value
+    )
+    monkeypatch.undo()
+    with SQLiteTrialStore(str(path), create=False) as store:  # a writer upgrades it
+        assert store.best_trial("s") is None

@@ -127,3 +127,31 @@ def test_a_beat_failing_past_the_lease_says_the_lease_ended(caplog):
     ended = re.search(said, caplog.text)
     assert ended and int(ended.group(1)) >= 1, caplog.text
     assert "ends in -" not in caplog.text
+
+
+def test_failing_beats_are_logged_first_then_seldom_then_once_recovered(
+    caplog, monkeypatch
+):
+    """The first failure is a warning, then one note per interval (a minute; 0.3 s
+    here) with the count since, and one info line when a beat gets through."""
+    from hpo_service.worker import _heartbeat
+
+    monkeypatch.setattr(_heartbeat, "_NOTE_SECONDS", 0.3)
+    store = ScriptedStore(*[StoreConnectionError("down")] * 30, True)
+    beat = Heartbeat(store)
+    with caplog.at_level(logging.INFO, logger="hpo_service.worker._heartbeat"):
+        try:
+            began = time.monotonic()
+            beat.keep_alive("s", 1, "tok", 0.15)  # a retry every 0.05 s
+            wait_for(lambda: "works again" in caplog.text, timeout=30.0)
+            took = time.monotonic() - began
+        finally:
+            beat.close()
+    lines = [r.getMessage() for r in caplog.records]
+    assert "heartbeat of trial s/1 failed, retrying every 0.05 s" in lines[0]
+    notes = [re.search(r"still failing: (\d+) failed beats", m) for m in lines[1:-1]]
+    assert all(notes), lines
+    assert len(notes) <= took / 0.3 + 1, lines  # at most one per interval
+    assert 1 + sum(int(n.group(1)) for n in notes) <= 30
+    assert "trial s/1 works again after 30 failed beats" in lines[-1], lines
+    assert caplog.records[-1].levelno == logging.INFO

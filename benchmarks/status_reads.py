@@ -1,0 +1,118 @@
+"""Seconds and peak memory of ``hpo-driver status`` and ``best`` on a large, wide study.
+
+    python -m benchmarks.status_reads                      # this checkout, both stores
+    python -m benchmarks.status_reads --code /tmp/old      # another checkout's code
+    python -m benchmarks.status_reads --stores sqlite --trials 2000
+
+A study of ``--trials`` done trials (default 10,000) over a ``--params``-parameter
+space (default 100: each trial's params and config hold 100 floats) with results that
+carry 4 kB of objective output, as a long study of a wide space does, is written
+with ``insert_finished`` (a warm import: no driver, no workers) on SQLite and on the
+MongoDB-wire server (``secantusd-py``, started on a free port unless ``--url`` names
+a server). The study is written by the code it then measures (``--code DIR``: a
+directory holding an ``hpo_service`` package, e.g. ``git worktree add /tmp/old
+<commit>``), since an older version refuses or does not rank a newer database.
+
+Each command runs ``--repeats`` times as its own process (``python -m
+hpo_service.driver.cli``); the script prints, per store and command, the median wall
+seconds and the largest peak resident memory (``wait4``'s ``ru_maxrss``) of the
+process, start-up included (the import alone is about 0.3-0.5 s and 60-70 MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from benchmarks.mongo_wire import fresh_database, server
+
+_BUILD = """
+import random, sys
+from hpo_service.store import FinishedTrial, open_store
+url, trials, width = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rng = random.Random(0)
+with open_store(url) as store:
+    store.create_study("wide", {"max_evals": trials})
+    for start in range(0, trials, 250):
+        batch = []
+        for _ in range(start, min(trials, start + 250)):
+            params = {f"layer_{i:03d}_lr": rng.random() for i in range(width)}
+            result = {"loss": rng.random(), "status": "ok", "duration": 0.25,
+                      "output": "epoch 1: loss 0.25\\n" * 200}
+            batch.append(FinishedTrial(params, dict(params), result))
+        store.insert_finished("wide", batch)
+"""
+
+
+def build(code: Path, url: str, trials: int, width: int) -> float:
+    """Write the study with ``code``'s store; return the seconds it took."""
+    began = time.perf_counter()
+    command = [sys.executable, "-c", _BUILD, url, str(trials), str(width)]
+    subprocess.run(command, check=True, env=_env(code), cwd=tempfile.gettempdir())
+    return time.perf_counter() - began
+
+
+def _env(code: Path) -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(code))
+    env.pop("HPO_DB", None)
+    return env
+
+
+def measure(code: Path, url: str, command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one ``hpo-driver`` command process."""
+    argv = [sys.executable, "-m", "hpo_service.driver.cli", *command]
+    argv += ["--db", url, "--study", "wide"]
+    began = time.perf_counter()
+    with open(os.devnull, "w") as sink:
+        process = subprocess.Popen(
+            argv, env=_env(code), stdout=sink, cwd=tempfile.gettempdir()
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - began
+    if process.returncode != 0:
+        raise RuntimeError(f"{argv} exited {process.returncode}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def stores(kinds: list[str], url: str | None, tmp: str) -> Iterator[tuple[str, str]]:
+    """Yield ``(name, URL)`` of each fresh store to measure."""
+    if "sqlite" in kinds:
+        yield "SQLite", f"sqlite:///{tmp}/wide.sqlite"
+    if "mongodb" in kinds:
+        with server(url) as served, fresh_database(served) as db:
+            yield "MongoDB-wire", db
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--code", type=Path, default=Path(__file__).parents[1])
+    parser.add_argument("--trials", type=int, default=10_000)
+    parser.add_argument("--params", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--stores", nargs="+", default=["sqlite", "mongodb"])
+    parser.add_argument("--url", help="a running MongoDB server (default: start one)")
+    args = parser.parse_args()
+    commands = {"status": ["status"], "status --json": ["status", "--json"]}
+    commands.update({"best": ["best"], "best --json": ["best", "--json"]})
+    print(f"code: {args.code.resolve()}; {args.trials} trials, {args.params} params")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, url in stores(args.stores, args.url, tmp):
+            seconds = build(args.code, url, args.trials, args.params)
+            print(f"{name}: study written in {seconds:.1f} s", flush=True)
+            for label, command in commands.items():
+                runs = [measure(args.code, url, command) for _ in range(args.repeats)]
+                wall = statistics.median(s for s, _ in runs)
+                peak = max(m for _, m in runs)
+                print(f"  {label:<14} {wall:7.2f} s  {peak:7.1f} MB peak", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Light reads of a study: what ``status`` and ``best`` need without every trial.
+
+A done trial's result is kept whole (its ``output`` alone may be 10 kB) and its params
+and config may be large (a wide space); counting states, failures and infeasible
+trials, finding the best trial or the Pareto front needs none of that. Backends store
+beside each done trial its *light result* (``status``, ``loss`` and ``constraints``
+only) and its *rank* (:func:`rank_of`), which an index orders, and answer
+:meth:`~hpo_service.store.BaseTrialStore.summarise`,
+:meth:`~hpo_service.store.BaseTrialStore.best_trial` and
+:meth:`~hpo_service.store.BaseTrialStore.done_results` from them.
+
+No NumPy here: a worker's store need not load it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hpo_service.store._base import Trial, TrialState
+
+#: The result keys a light result keeps.
+LIGHT_KEYS = ("status", "loss", "constraints")
+
+
+@dataclass
+class StudySummary:
+    """A study's state at one moment, as :meth:`summarise` reads it.
+
+    Attributes:
+        counts: Trials per state (every state a key, zeros too).
+        running: The running trials, whole, by tid.
+        failed: Done trials whose result has status ``"fail"``.
+        infeasible: Done trials whose ``constraints`` are violated (a positive one).
+        codes: ``(code, trials)`` for each distinct ``code`` that ran trials, in the
+            order of the first trial each ran.
+        best: The best single-objective done trial (:func:`rank_of` order), or None.
+    """
+
+    counts: dict[TrialState, int]
+    running: list[Trial] = field(default_factory=list)
+    failed: int = 0
+    infeasible: int = 0
+    codes: list[tuple[dict[str, Any], int]] = field(default_factory=list)
+    best: Trial | None = None
+
+
+def light_result(result: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The keys of ``result`` (a stored, JSON-normalised one) that ranking needs."""
+    if result is None:
+        return None
+    return {k: result[k] for k in LIGHT_KEYS if k in result}
+
+
+def violation(result: Mapping[str, Any]) -> float | None:
+    """Total constraint violation (sum of the positive ``constraints``), 0.0 without
+    constraints; None when they are not numbers."""
+    constraints = result.get("constraints")
+    if constraints is None:
+        return 0.0
+    if not isinstance(constraints, list):
+        constraints = [constraints]
+    try:
+        return float(sum(max(0.0, float(value)) for value in constraints))
+    except (TypeError, ValueError):
+        return None
+
+
+def rank_of(result: Mapping[str, Any] | None) -> tuple[float, float] | None:
+    """``(violation, loss)`` of a successful single-objective result, else None.
+
+    The order of :func:`hpo_service.objective._result.best_key` (feasible first, then
+    the lowest loss), computed on a stored result (lists, no NumPy).
+    """
+    if result is None or result.get("status") != "ok":
+        return None
+    loss = result.get("loss")
+    if loss is None or isinstance(loss, (list, dict, str)):
+        return None
+    try:
+        loss = float(loss)
+    except (TypeError, ValueError):
+        return None
+    total = violation(result)
+    if math.isnan(loss) or total is None:
+        return None
+    return total, loss
+
+
+def count_failed_infeasible(
+    results: Iterable[Mapping[str, Any] | None],
+) -> tuple[int, int]:
+    """``(failed, infeasible)`` among done trials' (light) results."""
+    failed = infeasible = 0
+    for result in results:
+        if result is None:
+            continue
+        failed += result.get("status") == "fail"
+        infeasible += (violation(result) or 0.0) > 0
+    return failed, infeasible
+
+
+def earliest_best(candidates: Iterable[Trial]) -> Trial | None:
+    """The candidate with the smallest :func:`rank_of`, the lowest tid on ties."""
+    ranked = [(rank_of(t.result), t.tid, t) for t in candidates]
+    ranked = [r for r in ranked if r[0] is not None]
+    return min(ranked, key=lambda r: (r[0], r[1]))[2] if ranked else None

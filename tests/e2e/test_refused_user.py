@@ -1,0 +1,86 @@
+"""A user without write rights is stopped at once, never retried for ever.
+
+Real ``hpo-worker`` and ``hpo-driver`` processes, real pymongo over TCP against the
+session's MongoDB-wire server with ``--auth``: a user with only the ``read`` role
+(worker), and a driver whose writes are refused while it runs.
+"""
+
+from __future__ import annotations
+
+import pymongo
+import pytest
+
+from hpo_service.driver._settings import StudySettings
+from hpo_service.store import NewTrial, open_store
+from tests.conftest import AUTH_ADMIN, mongo_lane
+from tests.e2e.conftest import wait_until
+from tests.helpers.mongo_wire import as_user, fail_point
+
+pytestmark = pytest.mark.skipif(
+    mongo_lane() is None, reason="no MongoDB-wire server (see tests/conftest.py)"
+)
+
+DATABASE = "refused"
+PASSWORD = "pw-never-shown"
+
+
+@pytest.fixture(scope="module")
+def server(auth_mongo_url: str) -> str:
+    """The auth server with users ``looker`` (read) and ``runner`` (readWrite) on
+    :data:`DATABASE`, which holds study ``q`` with two queued trials."""
+    admin = as_user(auth_mongo_url, *AUTH_ADMIN, DATABASE, "admin")
+    with open_store(admin) as store:
+        settings = StudySettings(
+            objective="tests.e2e.objectives:quadratic",
+            space={},
+            space_fingerprint="t",
+            max_evals=2,
+        )
+        store.create_study("q", settings.to_dict())
+        store.insert_trials("q", [NewTrial({}, {"x": 0.0, "y": 0.0})] * 2)
+    with pymongo.MongoClient(admin) as client:
+        for user, role in (("looker", "read"), ("runner", "readWrite")):
+            roles = [{"role": role, "db": DATABASE}]
+            client[DATABASE].command("createUser", user, pwd=PASSWORD, roles=roles)
+    return auth_mongo_url
+
+
+def login(server: str, user: str) -> str:
+    return as_user(server, user, PASSWORD, DATABASE, DATABASE)
+
+
+def test_a_worker_without_write_rights_exits_1_naming_user_database_and_operation(
+    server, procs
+):
+    url = login(server, "looker")
+    run = procs.run("hpo_service.worker", "--db", url, "--idle-timeout", "120")
+    assert run.returncode == 1, run.stderr
+    error = run.stderr.splitlines()[-1]
+    assert error.startswith("Error: MongoDB store mongodb://looker:***@"), error
+    assert "claim refused to user 'looker' on database 'refused'" in error, error
+    assert "readWrite role" in error, error
+    assert "retrying" not in run.stderr and PASSWORD not in run.stderr, run.stderr
+
+
+def test_a_driver_whose_rights_are_revoked_stops_with_exit_1(server, procs):
+    """Once its writes are refused with Unauthorized (what MongoDB answers after a
+    ``revokeRolesFromUser``; the wire server keeps an open connection's roles, so
+    its ``failCommand`` fail point answers the refusal here), the driver stops."""
+    url = login(server, "runner") + "&appName=refused-driver"
+    driver = procs.start(
+        "hpo_service.driver", "start", "--db", url, "--study", "d",
+        "--objective", "tests.e2e.objectives:quadratic",
+        "--space", "tests.e2e.objectives:space", "--max-evals", "50",
+        "--lease-seconds", "1.5", "--no-progress",
+    )  # fmt: skip
+    admin = as_user(server, *AUTH_ADMIN, DATABASE, "admin")
+    with open_store(admin) as store:  # running: the study and its queue exist
+        wait_until(lambda: "d" in {s.name for s in store.list_studies()})
+    writes = ["findAndModify", "update", "insert"]
+    refused = {"failCommands": writes, "appName": "refused-driver", "errorCode": 13}
+    with fail_point(admin, refused, "alwaysOn"):
+        _, err = driver.communicate(timeout=120)
+    assert driver.returncode == 1, err
+    assert "refused to user 'runner' on database 'refused'" in err, err
+    assert "cannot run the study" not in err, err  # no retrying line
+    assert PASSWORD not in err, err

@@ -1,0 +1,122 @@
+"""``hpo-worker --wait-for-store``: a worker started before its MongoDB answers waits
+for it (a real worker process, real pymongo over TCP).
+
+The server "comes up" when a TCP forwarder starts listening on the port the worker
+was given, passing bytes to the session's MongoDB-wire server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+from click.testing import CliRunner
+
+from hpo_service.worker.cli import main
+from tests.worker.conftest import REPO, wait_until
+
+SECRET = "s3cret-pw"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def url_at(port: int) -> str:
+    """A MongoDB URL with a password, on ``port``, failing fast when unanswered."""
+    return (
+        f"mongodb://hpo:{SECRET}@127.0.0.1:{port}/waits?authSource=admin"
+        "&directConnection=true&serverSelectionTimeoutMS=300"
+    )
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    with source, sink, contextlib.suppress(OSError):  # OSError: closed at teardown
+        while data := source.recv(65536):
+            sink.sendall(data)
+
+
+@pytest.fixture
+def forwarder(mongo_url: str) -> Iterator[tuple[int, threading.Event]]:
+    """A port, and an event that starts forwarding it to the MongoDB server."""
+    target = urlsplit(mongo_url)
+    port, start, listener = free_port(), threading.Event(), socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+
+    def serve() -> None:
+        start.wait()
+        listener.bind(("127.0.0.1", port))
+        listener.listen()
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:  # closed at teardown
+                return
+            server = socket.create_connection((target.hostname, target.port))
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=_pipe, args=(a, b), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield port, start
+    start.set()
+    listener.close()
+
+
+def worker(url: str, *args: str) -> subprocess.Popen[str]:
+    env = dict(os.environ, HPO_DB=url, PYTHONPATH=str(REPO))
+    return subprocess.Popen(
+        [sys.executable, "-m", "hpo_service.worker.cli", *args],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+
+
+def test_a_worker_waits_for_a_server_that_starts_late(mongo_url, forwarder):
+    port, start = forwarder
+    url = url_at(port).replace(f"hpo:{SECRET}@", "")  # the session server: no auth
+    process = worker(url, "--wait-for-store", "60", "--idle-timeout", "0.5")
+    said: list[str] = []
+    reader = threading.Thread(target=lambda: said.extend(process.stderr), daemon=True)
+    reader.start()
+    wait_until(lambda: any("--wait-for-store" in line for line in said), 30.0)
+    start.set()  # the server is up
+    assert process.wait(timeout=60) == 0, "".join(said)
+    reader.join(10)
+    text = "".join(said)
+    waiting = [line for line in said if "waiting up to 60 s (--wait-for-store)" in line]
+    assert len(waiting) == 1, text
+    assert f"the store mongodb://127.0.0.1:{port}/waits" in waiting[0], text
+    assert f"connected to the store mongodb://127.0.0.1:{port}/waits" in text, text
+
+
+def test_a_worker_gives_up_after_the_wait_and_masks_the_password():
+    process = worker(
+        url_at(free_port()), "--wait-for-store", "3", "--idle-timeout", "5"
+    )
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 1, err
+    assert err.count("waiting up to 3 s (--wait-for-store) for the store") == 1, err
+    assert "mongodb://hpo:***@127.0.0.1" in err, err
+    assert "Error: cannot reach the store" in err, err
+    assert SECRET not in err, err
+
+
+def test_zero_fails_at_once_and_sqlite_is_never_waited_for(tmp_path, caplog):
+    unanswered = ["--db", url_at(free_port()), "--wait-for-store", "0"]
+    unusable = ["--db", f"sqlite:///{tmp_path}/no/such/dir/hpo.sqlite"]
+    for args in (unanswered, unusable):
+        result = CliRunner().invoke(main, [*args, "--idle-timeout", "5"])
+        assert result.exit_code == 1, result.output
+        assert "cannot reach the store" in result.output
+    assert "--wait-for-store" not in caplog.text
