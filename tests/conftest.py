@@ -2,13 +2,13 @@
 
 Which server the ``mongodb`` tests use (see README, "Tests"):
 
-- ``HPO_TEST_MONGO_URL=mongodb://...``: that server (CI starts ``secantusd-py`` and
-  sets it; a real mongod, e.g. docker-compose's, works the same). Each test uses a
-  clean database of its own (a store test's may be one an earlier test emptied: see
-  ``tests/store/conftest.py``), dropped at the end.
-- unset, and ``secantusdb`` installed (the ``test`` extra): one ``secantusd-py`` on a
-  free 127.0.0.1 port, started by the first test that needs it and stopped at the end
-  of the session.
+- ``HPO_TEST_MONGO_URL=mongodb://...``: that server (a real mongod, e.g.
+  docker-compose's, works the same; not with ``-n``, as some tests arm server-wide
+  fail points). Each test uses a clean database of its own (a store test's may be
+  one an earlier test emptied: see ``tests/store/conftest.py``), dropped at the end.
+- unset, and ``secantusdb`` installed (the ``test`` extra; what CI does): one
+  ``secantusd-py`` on a free 127.0.0.1 port, started by the first test that needs it
+  and stopped at the end of the session (of each pytest-xdist process).
 - ``HPO_TEST_MONGO_URL=off``, or ``secantusdb`` missing: the ``mongodb`` tests are not
   collected (mongomock and SQLite still run).
 """
@@ -49,6 +49,12 @@ def mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if lane is None:
         pytest.skip(f"no MongoDB-wire server ({MONGO_URL_ENV}=off or no secantusdb)")
     if lane == "env":
+        if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+            pytest.fail(
+                f"{MONGO_URL_ENV} names one server for every pytest-xdist process, but "
+                "some tests arm its server-wide fail points: run them without -n, or "
+                f"unset {MONGO_URL_ENV} (each process then starts its own server)"
+            )
         yield os.environ[MONGO_URL_ENV].strip()
         return
     directory = tmp_path_factory.mktemp("mongo-wire")
