@@ -73,7 +73,7 @@ def outputs(tmp_path_factory) -> dict[str, Any]:
     study_with_every_part(db)
     env = dict(os.environ, PYTHONPATH=str(REPO))
     env.pop("HPO_DB", None)
-    procs = Processes(env)  # runs to completion only: nothing to kill
+    procs = Processes(env)
     study = ["--db", db, "--study", "s"]
     commands = {
         "status": ["status", *study, "--json"],
@@ -81,11 +81,16 @@ def outputs(tmp_path_factory) -> dict[str, Any]:
         "trials": ["trials", *study, "--format", "json"],
         "importance": ["importance", *study, "--json"],
     }
+    # The four read-only commands run at once (each is mostly an interpreter start).
+    started = {name: procs.start(DRIVER, *args) for name, args in commands.items()}
     printed = {}
-    for name, args in commands.items():
-        done = procs.run(DRIVER, *args)
-        assert done.returncode == 0, done.stderr
-        printed[name] = json.loads(done.stdout)
+    try:
+        for name, proc in started.items():
+            out, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err
+            printed[name] = json.loads(out)
+    finally:
+        procs.kill_all()  # what a failed assertion left running
     return printed
 
 
