@@ -210,13 +210,20 @@ def _last_step(intermediate: dict[str, float]) -> int | None:
     return max(map(int, intermediate)) if intermediate else None
 
 
-def columns(rows: list[dict[str, Any]]) -> list[str]:
+def columns(rows: list[dict[str, Any]], names: list[str] | None = None) -> list[str]:
     """The CSV header: fixed columns, objectives and constraints (if any), then every
-    param column seen, sorted."""
+    param column seen, sorted.
+
+    Args:
+        rows: :func:`flat_row` rows.
+        names: The study's objective names (several objectives): their
+            ``objective.<name>`` columns are there whichever trials ``rows`` hold
+            (a pruned-only listing has the same header as a done-only one).
+    """
     params = sorted({key for row in rows for key in row if key.startswith("param.")})
-    objectives = list(
-        dict.fromkeys(k for row in rows for k in row if k.startswith("objective."))
-    )
+    study = [f"objective.{name}" for name in names or []]
+    seen = (k for row in rows for k in row if k.startswith("objective."))
+    objectives = list(dict.fromkeys([*study, *seen]))
     extra = ["constraints"] if any("constraints" in row for row in rows) else []
     return _BASE_COLUMNS + objectives + extra + params
 

@@ -495,7 +495,7 @@ def trials(
         return
     choices = _choices_of(store, study)
     rows = [_output.flat_row(r, names, choices) for r in records]
-    columns = _output.columns(rows)
+    columns = _output.columns(rows, names)
     writer = csv.DictWriter(
         sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n"
     )
