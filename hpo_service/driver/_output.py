@@ -10,6 +10,7 @@ from hpo_service.algorithms.pruners import describe_pruner
 from hpo_service.driver._codes import code_key, describe_codes
 from hpo_service.driver._lease import is_dead_local_process
 from hpo_service.driver._settings import COUNTED_STATES, budget_of
+from hpo_service.driver._words import counted
 from hpo_service.exceptions import HPOServiceError
 from hpo_service.objective._result import (
     loss_of,
@@ -17,7 +18,11 @@ from hpo_service.objective._result import (
     violation_of,
 )
 from hpo_service.store import BaseTrialStore, Trial, TrialState
-from hpo_service.store._cli_option import DEFAULT_DB, masked_note, store_command
+from hpo_service.store._cli_option import (
+    DEFAULT_DB,
+    masked_note,
+    store_command,
+)
 
 if TYPE_CHECKING:
     from hpo_service.driver._study_loop import StudyOutcome
@@ -78,7 +83,7 @@ def objective_names(store: BaseTrialStore, study: str) -> list[str] | None:
 def front_text(records: list[dict[str, Any]], names: list[str] | None) -> str:
     """Human-readable Pareto front: each trial's named losses, then its params and
     config (as :func:`best_text` shows them for one objective)."""
-    lines = [f"Pareto front: {len(records)} trial(s)"]
+    lines = [f"Pareto front: {counted(len(records), 'trial')}"]
     for record in records:
         losses = record["result"]["loss"]
         shown = ", ".join(
@@ -339,7 +344,9 @@ def status_text(summary: dict[str, Any]) -> str:
         )
     best, front = summary["best"], summary.get("pareto_front")
     if best is None and front:
-        lines.append(f"  Pareto front: {len(front)} trial(s) (hpo-driver best)")
+        lines.append(
+            f"  Pareto front: {counted(len(front), 'trial')} (hpo-driver best)"
+        )
     elif best is None and (summary.get("n_objectives") or 1) > 1:
         succeeded = counts.get("done", 0) - summary.get("failed", 0)
         why = "feasible" if succeeded > 0 else "successful"
@@ -359,7 +366,8 @@ def _code_warning(codes: list[dict[str, Any]]) -> list[str]:
     if len(codes) < 2:
         return []
     notes = {
-        (c["module"], c["sha256"], c["version"]): f"{c['trials']} trials" for c in codes
+        (c["module"], c["sha256"], c["version"]): counted(c["trials"], "trial")
+        for c in codes
     }
     return [
         f"  WARNING: {len(codes)} different versions of the objective's code ran "
