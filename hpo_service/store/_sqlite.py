@@ -143,6 +143,12 @@ _BEST = (
     "AND best_loss IS NOT NULL ORDER BY best_violation, best_loss, tid LIMIT 1"
 )
 
+_UNRANKED = (
+    "SELECT id, result FROM trials WHERE state = 'done' AND light IS NULL AND id > ? "
+    "ORDER BY id LIMIT ?"
+)
+_BACKFILL_BATCH = 1000
+
 _TRIAL_COLUMNS = (
     "study, tid, state, params, config, owner, token, attempts, lease_expires_at, "
     "created_at, started_at, finished_at, result, error, version, code"
@@ -362,14 +368,17 @@ def _ranked(result_text: str | None) -> tuple[str | None, float | None, float | 
 
 
 def _backfill_ranks(conn: sqlite3.Connection) -> None:
-    """Give done trials written before schema 5 their light result and rank."""
-    rows = conn.execute(
-        "SELECT id, result FROM trials WHERE state = 'done' AND light IS NULL"
-    ).fetchall()
-    conn.executemany(
-        "UPDATE trials SET light = ?, best_violation = ?, best_loss = ? WHERE id = ?",
-        [(*_ranked(text), row_id) for row_id, text in rows],
-    )
+    """Give done trials written before schema 5 their light result and rank, a
+    batch of :data:`_BACKFILL_BATCH` rows at a time (whole results are read: all of
+    a large study's would not fit in memory at once)."""
+    last = -1
+    while rows := conn.execute(_UNRANKED, (last, _BACKFILL_BATCH)).fetchall():
+        conn.executemany(
+            "UPDATE trials SET light = ?, best_violation = ?, best_loss = ? "
+            "WHERE id = ?",
+            [(*_ranked(text), row_id) for row_id, text in rows],
+        )
+        last = rows[-1][0]
 
 
 def _is_read_only(exc: sqlite3.Error) -> bool:

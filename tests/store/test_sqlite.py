@@ -211,8 +211,14 @@ def test_hot_queries_never_walk_the_finished_trials(
         assert "SCAN trials" not in plan and "trials_changes" not in plan, plan
 
 
-def test_an_older_database_gains_the_rank_of_its_done_trials(path: Path) -> None:
-    """Schema 5 ranks the done trials an older version wrote, for ``best_trial``."""
+def test_an_older_database_gains_the_rank_of_its_done_trials(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Schema 5 ranks the done trials an older version wrote, for ``best_trial``
+    (here one row per batch: every batch is ranked)."""
+    from hpo_service.store import _sqlite
+
+    monkeypatch.setattr(_sqlite, "_BACKFILL_BATCH", 1)
     with SQLiteTrialStore(str(path)) as store:
         store.create_study("s", {})
         store.insert_trials("s", [NewTrial({"x": i}, {"x": i}) for i in range(3)])
@@ -231,7 +237,10 @@ def test_an_older_database_gains_the_rank_of_its_done_trials(path: Path) -> None
     with SQLiteTrialStore(str(path), create=False) as store:
         assert store.best_trial("s").tid == 1
         assert store.summarise("s").counts[TrialState.DONE] == 2
-        assert [tid for tid, _ in store.done_results("s")] == [0, 1]
+        assert store.done_results("s") == [
+            (0, {"loss": 2.0, "status": "ok"}),
+            (1, {"loss": 1.0, "status": "ok"}),
+        ]
 
 
 def test_a_read_only_database_is_a_refusal_never_retried(
