@@ -28,6 +28,7 @@ from hpo_service.driver._study import (
     study_space,
 )
 from hpo_service.driver._study_loop import Driver, DriverOptions
+from hpo_service.driver._words import counted
 from hpo_service.exceptions import (
     HPOServiceError,
     MultiObjectiveError,
@@ -495,7 +496,7 @@ def trials(
         return
     choices = _choices_of(store, study)
     rows = [_output.flat_row(r, names, choices) for r in records]
-    columns = _output.columns(rows)
+    columns = _output.columns(rows, names)
     writer = csv.DictWriter(
         sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n"
     )
@@ -533,7 +534,7 @@ def cancel(
         return
     finished = _finished_of(store, db_url, study, tids)
     n = store.cancel(study, list(tids))
-    click.echo(f"cancelled {n} trial(s) of study {study!r}")
+    click.echo(f"cancelled {counted(n, 'trial')} of study {study!r}")
     for tid, state in finished.items():
         click.echo(f"trial {tid} was already {state.value}: left as it is", err=True)
 
