@@ -421,11 +421,21 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
-def importance_figure(importances: list[ParamImportance]) -> go.Figure:
+def ranked_objective(data: StudyData) -> str | None:
+    """The objective importances rank (the first), by name, when there are several
+    (None for one objective, whose title needs no name)."""
+    return plot_text(data.objective_names[0]) if data.n_objectives > 1 else None
+
+
+def importance_figure(
+    importances: list[ParamImportance], objective: str | None = None
+) -> go.Figure:
     """Horizontal bars of fANOVA importances, with the spread over trees.
 
     Args:
         importances: From :func:`~hpo_service.insight.param_importances`.
+        objective: The name of the objective they rank, shown in the title (for a
+            study with several objectives); None for one.
 
     Returns:
         One bar per parameter (most important on top); the error bar is the
@@ -450,7 +460,8 @@ def importance_figure(importances: list[ParamImportance]) -> go.Figure:
         )
     )
     fig.update_layout(
-        title="Parameter importance (fANOVA)",
+        title=f"Parameter importance{f' for {objective}' if objective else ''} "
+        "(fANOVA)",
         xaxis_title="importance",
         height=max(300, 40 * len(importances) + 120),
         **LAYOUT,

@@ -134,7 +134,8 @@ class LiveStore:
         if name in ("importance", "contour"):
             ranked = self._importances(live)
             if name == "importance":
-                return _figures.importance_figure(ranked) if ranked else None
+                objective = _figures.ranked_objective(data)
+                return _figures.importance_figure(ranked, objective) if ranked else None
             if len(ranked) < 2:
                 return None
             return _figures.contour_figure(data, (ranked[0].label, ranked[1].label))
