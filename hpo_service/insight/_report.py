@@ -65,7 +65,7 @@ def build_report(data: StudyData, *, importances: bool = True) -> StudyReport:
     if importances:
         report.importances = param_importances(data)
     if data.params:
-        figs["parallel"] = _figures.parallel_figure(data)
+        figs["parallel"] = _figures.parallel_figure(data, report.importances)
         figs["slice"] = _figures.slice_figure(data, report.importances)
     if report.importances:
         figs["importance"] = _figures.importance_figure(
