@@ -439,8 +439,8 @@ def _check_objective_count(
     if count is None or stored is None or count == stored:
         return
     raise StudyMismatchError(
-        f"study {name!r} has {stored} objective(s), but "
-        f"{count} objective names were given ({', '.join(given['objective_names'])})"
+        f"study {name!r} has {counted(stored, 'objective')}, but --objectives "
+        f"names {count} ({', '.join(given['objective_names'])})"
     )
 
 

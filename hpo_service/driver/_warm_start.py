@@ -176,8 +176,8 @@ def _check_objective_counts(
         kept = record_objective_count(store, study, expected)
         if kept != expected:  # a worker recorded another count meanwhile
             raise ValueError(
-                f"the study has {kept} objective(s), but the imported results have "
-                f"{expected} loss(es) each"
+                f"the study has {counted(kept, 'objective')}, but the imported "
+                f"results have {counted(expected, 'loss', 'losses')} each"
             )
 
 

@@ -101,7 +101,7 @@ def test_workers_turn_a_wrong_number_of_losses_into_error_trials(db_url):
     assert len(errors) == 3
     for trial in errors:
         assert trial.error["type"] == "InvalidLoss"
-        assert "has 2 objective(s) (a, b)" in trial.error["message"]
+        assert "has 2 objectives (a, b)" in trial.error["message"]
         assert "got 3" in trial.error["message"]
 
 
