@@ -1445,7 +1445,7 @@ class MongoTrialStore(BaseTrialStore):
         """The best trial from :meth:`summarise`'s aggregate (which visits every
         trial of the study anyway), or :meth:`best_trial` when done trials without
         a rank (written by an older version) need reading."""
-        if found["unranked"]:
+        if sum(int(d["n"]) for d in found["unranked"]):  # an empty $count: [] or 0
             return self.best_trial(study)
         return _trial(found["top"][0]) if found["top"] else None
 
