@@ -7,13 +7,16 @@ continuous problems x budgets) where the variant's or the default's median is ab
 the peer's. With ``--cells`` it adds, per named cell, the 90% bootstrap interval of
 the ratio of medians (variant over peer; 4,000 resamples of each side's seeds) and
 the Mann-Whitney U test's two-sided p-value (``scipy.stats.mannwhitneyu``): most
-cells at 10-16 seeds cannot tell a 1.2x difference from noise.
+cells at 10-16 seeds cannot tell a 1.2x difference from noise. With ``--curve
+problem:W`` it prints, for that problem and W, the median regret of the variant and
+the peer after 10, 16, 20, ..., 300 finished trials, their ratio, the share of seeds
+where the variant is ahead, and the p-value: where a gap opens.
 
     python -m benchmarks.compare_parallel \\
         --variant benchmarks/results/parallel_efficiency_s8c_lw01.json \\
         --default benchmarks/results/parallel_efficiency_conf_mw2.json \\
         --peer benchmarks/results/parallel_efficiency_conf_optuna.json \\
-        --cells ackley5:16:100 rosenbrock5:4:300
+        --cells ackley5:16:100 rosenbrock5:4:300 --curve ackley5:16
 """
 
 from __future__ import annotations
@@ -100,18 +103,44 @@ def _cell_test(variant: Cells, peer: Cells, cell: str, rng: np.random.Generator)
     )
 
 
+_CURVE_AT = (10, 16, 20, 26, 30, 40, 50, 60, 70, 80, 90, 100, 150, 200, 300)
+
+
+def _curve(variant: Cells, peer: Cells, cell: str) -> None:
+    """Median regret after each of :data:`_CURVE_AT` trials, on the seeds both ran."""
+    problem, workers = cell.split(":")
+    mine, theirs = (c.get((problem, int(workers)), {}) for c in (variant, peer))
+    seeds = sorted(set(mine) & set(theirs))
+    optimum = PROBLEMS[problem].optimum or 0.0
+    print(f"{cell}, {len(seeds)} seeds: n, variant, peer, ratio, variant ahead, p")
+    for n in _CURVE_AT:
+        v, o = (
+            np.array([np.nanmin(c[s][:n]) - optimum for s in seeds])
+            for c in (mine, theirs)
+        )
+        ratio = np.median(v) / np.median(o)
+        p_value = mannwhitneyu(v, o).pvalue
+        print(
+            f"  {n:>4} {np.median(v):10.4g} {np.median(o):10.4g} {ratio:6.2f} "
+            f"{np.mean(v < o):5.0%} {p_value:8.2g}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variant", nargs="+", required=True)
     parser.add_argument("--default", nargs="+", required=True)
     parser.add_argument("--peer", nargs="+", required=True)
     parser.add_argument("--cells", nargs="*", default=[], help="problem:W:budget")
+    parser.add_argument("--curve", nargs="*", default=[], help="problem:W")
     args = parser.parse_args()
     variant, peer = load(args.variant), load(args.peer)
     _summary(variant, load(args.default), peer)
     rng = np.random.default_rng(0)
     for cell in args.cells:
         print(_cell_test(variant, peer, cell, rng))
+    for cell in args.curve:
+        _curve(variant, peer, cell)
 
 
 if __name__ == "__main__":

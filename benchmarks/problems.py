@@ -483,6 +483,13 @@ _BRANIN = [(-5.0, 10.0), (0.0, 15.0)]
 _HART = [(0.0, 1.0)] * 6
 _ROSEN = [(-2.0, 2.0)] * 5
 _ACKLEY = [(-32.768, 32.768)] * 5
+#: The bounds of the box problems, per dimension (their configs are lists of floats).
+BOX_BOUNDS = {
+    "branin": _BRANIN,
+    "hartmann6": _HART,
+    "rosenbrock5": _ROSEN,
+    "ackley5": _ACKLEY,
+}
 
 PROBLEMS: dict[str, Problem] = {
     p.name: p

@@ -15,6 +15,7 @@ from hpo_service.driver._settings import (
     counted_finished,
     record_objective_count,
 )
+from hpo_service.driver._words import counted
 from hpo_service.exceptions import (
     DriverLeaseError,
     HPOServiceError,
@@ -161,9 +162,9 @@ def drop_stale_queue(store: BaseTrialStore, name: str, settings: StudySettings) 
     cancelled = store.cancel(name, stale)
     shown = ", ".join(map(str, stale[:20])) + (" ..." if len(stale) > 20 else "")
     _logger.warning(
-        "study %r: the space changed, so %d queued trial(s) suggested from the old "
-        "space were cancelled (tids %s); new ones are suggested from the new space",
-        name, cancelled, shown,
+        "study %r: the space changed, so it cancelled %s suggested from the old "
+        "space (tids %s); new ones are suggested from the new space",
+        name, counted(cancelled, "queued trial"), shown,
     )  # fmt: skip
     return cancelled
 
@@ -314,19 +315,20 @@ def _merge(
     finished: int,
 ) -> StudySettings:
     changed = [key for key in IDENTITY_KEYS if _changes(key, stored, given)]
-    if changed and not override:
-        # another pruner has other settings: one "pruner" difference says both
-        shown = [
-            k for k in changed if k != "pruner_settings" or "pruner" not in changed
-        ]
+    # another pruner has other settings: one "pruner" difference says both
+    shown = [k for k in changed if k != "pruner_settings" or "pruner" not in changed]
+    if shown and not override:
         details = "; ".join(_difference(key, stored, given) for key in shown)
         raise StudyMismatchError(
             f"study {name!r} exists with {_different(shown)} ({details}); use "
             f"another study name, or pass {override_flag} to continue it "
             "with the new settings"
         )
-    for key in changed:
-        _logger.warning("study %r: overriding stored %s", name, _WHAT.get(key, key))
+    for key in shown:
+        _logger.warning(
+            "study %r: overriding stored %s (%s)",
+            name, _WHAT.get(key, key), _difference(key, stored, given),
+        )  # fmt: skip
     given = dict(given)
     _check_budget(name, given, finished)
     values = stored.to_dict()

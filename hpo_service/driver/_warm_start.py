@@ -37,6 +37,7 @@ from hpo_service.driver._settings import (
     record_objective_count,
 )
 from hpo_service.driver._study import study_space
+from hpo_service.driver._words import counted
 from hpo_service.exceptions import InvalidResultError, SpaceError
 from hpo_service.objective._result import (
     STATUS_FAIL,
@@ -115,7 +116,9 @@ def enqueue(
         params = _checked(compiled, point, f"point {i}")
         trials.append(NewTrial(params=params, config=space_eval(space, params)))
     tids = store.insert_trials(study, trials)
-    _logger.info("study %r: queued %d given point(s): tids %s", study, len(tids), tids)
+    _logger.info(
+        "study %r: queued %s: tids %s", study, counted(len(tids), "given point"), tids
+    )
     return tids
 
 

@@ -86,7 +86,14 @@ def normalise_result(value: Any, *, storable: bool = True) -> dict[str, Any]:
             f"but got {type(value).__name__}: {value!r:.200}"
         )
     result = {str(k): (_plain(v) if storable else v) for k, v in value.items()}
-    status = result.setdefault("status", STATUS_OK if "loss" in result else None)
+    if "loss" not in result and result.get("status", STATUS_OK) == STATUS_OK:
+        keys = ", ".join(map(repr, result)) or "no key"
+        raise InvalidLoss(
+            "a result must have a 'loss' (a number, or a list of numbers: one per "
+            f"objective), but it has only {keys:.200}",
+            dict(value),
+        )
+    status = result.setdefault("status", STATUS_OK)
     if status not in (STATUS_OK, STATUS_FAIL):
         raise InvalidResultStatus(
             f"result 'status' must be 'ok' or 'fail', but got status={status!r}",
@@ -179,6 +186,12 @@ def _checked_loss(value: Any, result: Any = None) -> float | list[float]:
 
 def _checked_number(value: Any, shown: Any, result: Any) -> float:
     loss = _as_real(value)
+    if isinstance(value, Mapping):  # named losses: the study knows their order
+        raise InvalidLoss(
+            "result 'loss' must be a number or a list of numbers (one per objective, "
+            f"in the study's order), but got loss={shown!r:.200}",
+            result,
+        )
     if loss is None:
         raise InvalidLoss(
             f"result 'loss' must be a number, but got loss={shown!r:.200}", result

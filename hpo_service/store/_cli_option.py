@@ -15,6 +15,7 @@ import click
 
 from hpo_service.exceptions import (
     HPOServiceError,
+    StoreAuthorizationError,
     StoreConnectionError,
     StoreError,
     StoreNotFoundError,
@@ -121,6 +122,7 @@ def open_store_for_cli(db_url: str, *, create: bool = False) -> BaseTrialStore:
     Raises:
         MissingStoreError: ``create`` is False and the database does not exist.
         UnreachableStoreError: The store cannot be reached (exit code 1).
+        click.ClickException: The server refused the URL's user (exit code 1).
         click.BadParameter: The URL is malformed or names no usable store, such as
             one that lives inside this process only (exit 2).
     """
@@ -138,6 +140,8 @@ def open_store_for_cli(db_url: str, *, create: bool = False) -> BaseTrialStore:
         raise UnreachableStoreError(e) from e
     except StoreNotFoundError as e:
         raise MissingStoreError(str(e)) from e
+    except StoreAuthorizationError as e:  # a wrong password: exit 1, as when in use
+        raise click.ClickException(str(e)) from e
     except (ValueError, StoreError) as e:
         raise click.BadParameter(str(e), param_hint="'--db'") from e
 

@@ -143,6 +143,12 @@ _BEST = (
     "AND best_loss IS NOT NULL ORDER BY best_violation, best_loss, tid LIMIT 1"
 )
 
+_UNRANKED = (
+    "SELECT id, result FROM trials WHERE state = 'done' AND light IS NULL AND id > ? "
+    "ORDER BY id LIMIT ?"
+)
+_BACKFILL_BATCH = 1000
+
 _TRIAL_COLUMNS = (
     "study, tid, state, params, config, owner, token, attempts, lease_expires_at, "
     "created_at, started_at, finished_at, result, error, version, code"
@@ -362,14 +368,17 @@ def _ranked(result_text: str | None) -> tuple[str | None, float | None, float | 
 
 
 def _backfill_ranks(conn: sqlite3.Connection) -> None:
-    """Give done trials written before schema 5 their light result and rank."""
-    rows = conn.execute(
-        "SELECT id, result FROM trials WHERE state = 'done' AND light IS NULL"
-    ).fetchall()
-    conn.executemany(
-        "UPDATE trials SET light = ?, best_violation = ?, best_loss = ? WHERE id = ?",
-        [(*_ranked(text), row_id) for row_id, text in rows],
-    )
+    """Give done trials written before schema 5 their light result and rank, a
+    batch of :data:`_BACKFILL_BATCH` rows at a time (whole results are read: all of
+    a large study's would not fit in memory at once)."""
+    last = -1
+    while rows := conn.execute(_UNRANKED, (last, _BACKFILL_BATCH)).fetchall():
+        conn.executemany(
+            "UPDATE trials SET light = ?, best_violation = ?, best_loss = ? "
+            "WHERE id = ?",
+            [(*_ranked(text), row_id) for row_id, text in rows],
+        )
+        last = rows[-1][0]
 
 
 def _is_read_only(exc: sqlite3.Error) -> bool:
@@ -377,6 +386,18 @@ def _is_read_only(exc: sqlite3.Error) -> bool:
     filesystem or a read-only connection)."""
     code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
     return code == sqlite3.SQLITE_READONLY or "readonly" in str(exc).lower()
+
+
+def _upgrade_note(version: int | None, exc: sqlite3.Error) -> str:
+    """Why opening an older database wrote to it, when that write was refused."""
+    if version is None or not 0 < version < _SCHEMA_VERSION or not _is_read_only(exc):
+        return ""
+    return (
+        f" (it holds schema version {version}, which this hpo-service upgrades to "
+        f"{_SCHEMA_VERSION} in place when it first opens it; the upgrade is a write, "
+        "made once: open the database once as a user who may write it, e.g. with "
+        "`hpo-driver status`, and it then opens for reading as before)"
+    )
 
 
 def _os_user() -> str:
@@ -577,6 +598,7 @@ class SQLiteTrialStore(BaseTrialStore):
         return conn
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
+        version = None
         try:
             if self._path != ":memory:" and self._create:
                 conn.execute("PRAGMA journal_mode = WAL")
@@ -602,7 +624,7 @@ class SQLiteTrialStore(BaseTrialStore):
                 raise
             raise StoreConnectionError(
                 f"the SQLite database must be usable, but {self._path!r} gave: {exc}"
-                f"{self._advice(exc)}"
+                f"{_upgrade_note(version, exc)}{self._advice(exc)}"
             ) from exc
 
     @staticmethod

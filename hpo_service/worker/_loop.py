@@ -28,6 +28,7 @@ from hpo_service.driver._settings import (
     record_objective_count,
 )
 from hpo_service.driver._signals import STOP_SIGNALS
+from hpo_service.driver._words import counted
 from hpo_service.exceptions import (
     InvalidResultError,
     ObjectiveImportError,
@@ -519,9 +520,9 @@ class Worker:
 
         count = self._retrying(f"cancel trials of study {study!r}", cancel)
         self._log.warning(
-            "study %s: cancelled %s queued trial(s) (trial %d first): its budget "
+            "study %s: cancelled %s (trial %d first): its budget "
             "max_evals=%d is spent; they were queued after it finished",
-            study, count, trial.tid, max_evals,
+            study, counted(count, "queued trial"), trial.tid, max_evals,
         )  # fmt: skip
 
     def _process(self, trial: Trial) -> None:

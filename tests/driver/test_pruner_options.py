@@ -113,6 +113,26 @@ def test_another_pruner_on_resume_names_every_changed_setting(db_url):
     ) in message
 
 
+def test_an_overridden_pruner_is_logged_once_with_both_sides(db_url, caplog):
+    from hpo_service.algorithms.pruners import ASHAPruner, MedianPruner
+    from hpo_service.driver._study import open_study, space_settings
+    from tests.e2e.objectives import curve_space
+
+    given = {"objective": "tests.e2e.objectives:curve", "max_evals": 1,
+             **space_settings(curve_space)}  # fmt: skip
+    asha = {"pruner": "asha", "pruner_settings": ASHAPruner(max_resource=9).settings()}
+    median = {"pruner": "median", "pruner_settings": MedianPruner().settings()}
+    with open_store(db_url) as store, caplog.at_level("WARNING"):
+        open_study(store, "s", {**given, **asha})
+        open_study(store, "s", {**given, **median}, override=True)
+    assert [r.getMessage() for r in caplog.records] == [
+        "study 's': overriding stored pruner (pruner: stored asha(min_resource=1, "
+        "max_resource=9, reduction_factor=3, min_early_stopping_rate=0), given "
+        "median(n_startup_trials=5, n_warmup_steps=0, interval_steps=1, "
+        "n_min_trials=1, running_average=True))"
+    ]
+
+
 def test_pruner_options_without_pruner_on_resume_name_the_stored_pruner(
     db_url, monkeypatch
 ):

@@ -105,6 +105,23 @@ def test_a_threshold_found_to_need_one_loss_does_not_stick_to_the_study(tmp_path
         assert store.count_by_state("late")[TrialState.DONE] == 6
 
 
+def test_one_named_objective_makes_a_single_objective_study(tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'one.sqlite'}"
+    done = driver(
+        db_url, "start", "--study", "one",
+        "--objective", "tests.e2e.objectives:quadratic",
+        "--space", "tests.e2e.objectives:space", "--max-evals", "2", "--workers", "1",
+        "--no-progress", "--objectives", "error",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    shown, as_json = (driver(db_url, "best", "--study", "one", *json_flag)
+                      for json_flag in ([], ["--json"]))  # fmt: skip
+    assert shown.returncode == 0 and as_json.returncode == 0, shown.stderr
+    record = json.loads(as_json.stdout)
+    assert shown.stdout.startswith(f"best trial {record['tid']}: loss ")
+    assert isinstance(record["result"]["loss"], float)
+
+
 def test_bad_objective_names_are_a_usage_error(tmp_path):
     db_url = f"sqlite:///{tmp_path / 'bad.sqlite'}"
     bad = start(db_url, "bad", "two_losses", "--objectives", "a,a")

@@ -124,6 +124,33 @@ def test_ctrl_c_in_a_terminal_lets_the_local_workers_finish_their_trials(
     assert "trials finished (" not in err.replace(f"{done}/50 trials finished (", "")
 
 
+def test_ctrl_c_while_the_driver_imports_the_objective_exits_130_and_says_so(
+    procs, tmp_path
+):
+    # a slow import (torch, data loaded at import): the user presses Ctrl-C meanwhile
+    marker = tmp_path / "importing"
+    (tmp_path / "slow_objective.py").write_text(
+        f"import pathlib, time\npathlib.Path({str(marker)!r}).touch()\n"
+        "time.sleep(120)\ndef objective(config):\n    return 0.0\n"
+    )
+    procs.env["PYTHONPATH"] = f"{tmp_path}{os.pathsep}{procs.env['PYTHONPATH']}"
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    driver = procs.start(
+        DRIVER, "start", "--db", db, "--study", "s", "--objective",
+        "slow_objective:objective", "--space", "tests.e2e.objectives:space",
+        "--max-evals", "3",
+    )  # fmt: skip
+    wait_until(marker.exists, 120)
+    os.kill(driver.pid, signal.SIGINT)
+    _, err = driver.communicate(timeout=120)
+    assert driver.returncode == 130, err
+    assert "Traceback" not in err and "Aborted!" not in err
+    assert err.strip().splitlines()[-1] == (
+        "hpo-driver interrupted (Ctrl-C) while starting study 's'; run the same "
+        "command again to start it"
+    )
+
+
 def test_a_trial_longer_than_the_stop_grace_is_handed_back_and_the_driver_says_so(
     procs, tmp_path
 ):

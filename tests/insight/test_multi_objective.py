@@ -88,6 +88,7 @@ def test_the_report_names_the_objectives_and_draws_the_drivers_front(
     assert f"Pareto front ({len(front)} trials)" in pareto
     history = plot_section(dom, "history")  # the first objective, by its name
     assert "main-svg" in history and "error" in history
+    assert "Parameter importance for error (fANOVA)" in plot_section(dom, "importance")
 
     ranked = hpo_driver("importance", "--db", db, "--study", "mo", "--objective", "1",
                         "--json")  # fmt: skip
@@ -112,7 +113,7 @@ def test_the_dashboard_shows_the_named_front(db):
     try:
         wait_for(lambda: up(f"http://127.0.0.1:{port}/"), what="dashboard up")
         delta = get(f"{base}/changes?cursor=0")
-        figures = get(f"{base}/figures?names=pareto,history")
+        figures = get(f"{base}/figures?names=pareto,history,importance")
     finally:
         stop(server)
     front = driver_front(db)
@@ -127,6 +128,8 @@ def test_the_dashboard_shows_the_named_front(db):
     (on_front,) = [t for t in figures["pareto"]["data"] if t["name"] == "Pareto front"]
     assert sorted(plotly_array(on_front["customdata"])) == sorted(front)
     assert figures["history"]["layout"]["yaxis"]["title"]["text"] == "error"
+    importance = figures["importance"]["layout"]["title"]["text"]
+    assert importance == "Parameter importance for error (fANOVA)"
 
 
 def three_objective_report(tmp_path) -> tuple[str, int]:

@@ -54,6 +54,18 @@ def test_one_element_list_is_the_plain_loss():
         ({"loss": [-float("inf"), 1]}, r"must hold finite numbers"),
         ([0.1, "fast"], r"'loss' must be a number, but got loss=\[0.1, 'fast'\]"),
         ({"loss": [0.1, None]}, r"'loss' must be a number"),
+        # named losses: a dict without 'loss' (with or without a status), or in it
+        (
+            {"error": 0.1, "size": 3.0, "status": "ok"},
+            r"^a result must have a 'loss' \(a number, or a list of numbers: one per "
+            r"objective\), but it has only 'error', 'size', 'status'$",
+        ),
+        ({"error": 0.1, "size": 3.0}, r"but it has only 'error', 'size'$"),
+        (
+            {"loss": {"error": 0.1, "size": 3.0}},
+            r"^result 'loss' must be a number or a list of numbers \(one per "
+            r"objective, in the study's order\), but got loss=\{'error': 0.1, ",
+        ),
         ({"loss": 1.0, "constraints": [0.1, "x"]}, r"'constraints' must be numbers"),
         ({"loss": 1.0, "constraints": float("nan")}, r"'constraints' must be numbers"),
     ],

@@ -211,8 +211,14 @@ def test_hot_queries_never_walk_the_finished_trials(
         assert "SCAN trials" not in plan and "trials_changes" not in plan, plan
 
 
-def test_an_older_database_gains_the_rank_of_its_done_trials(path: Path) -> None:
-    """Schema 5 ranks the done trials an older version wrote, for ``best_trial``."""
+def test_an_older_database_gains_the_rank_of_its_done_trials(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Schema 5 ranks the done trials an older version wrote, for ``best_trial``
+    (here one row per batch: every batch is ranked)."""
+    from hpo_service.store import _sqlite
+
+    monkeypatch.setattr(_sqlite, "_BACKFILL_BATCH", 1)
     with SQLiteTrialStore(str(path)) as store:
         store.create_study("s", {})
         store.insert_trials("s", [NewTrial({"x": i}, {"x": i}) for i in range(3)])
@@ -231,7 +237,10 @@ def test_an_older_database_gains_the_rank_of_its_done_trials(path: Path) -> None
     with SQLiteTrialStore(str(path), create=False) as store:
         assert store.best_trial("s").tid == 1
         assert store.summarise("s").counts[TrialState.DONE] == 2
-        assert [tid for tid, _ in store.done_results("s")] == [0, 1]
+        assert store.done_results("s") == [
+            (0, {"loss": 2.0, "status": "ok"}),
+            (1, {"loss": 1.0, "status": "ok"}),
+        ]
 
 
 def test_a_read_only_database_is_a_refusal_never_retried(
@@ -281,3 +290,35 @@ def test_light_reads_are_served_from_their_indexes(path: Path, store) -> None:
             r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", ("s",))
         )
         assert f"INDEX {index} " in plan and "SCAN trials" not in plan, plan
+
+
+def test_a_reader_that_may_not_upgrade_an_older_database_is_told_why(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening a schema-4 database upgrades it (a write): a process that may not
+    write it hears that the upgrade is the write, and that one writer's open fixes
+    it (here SQLite's own refusal of a read-only connection)."""
+    with SQLiteTrialStore(str(path)) as store:
+        store.create_study("s", {})
+    conn = sqlite3.connect(path)  # make it what version 4 wrote
+    conn.execute("DROP INDEX trials_best")
+    conn.execute("ALTER TABLE trials DROP COLUMN best_loss")
+    conn.execute("PRAGMA user_version = 4")
+    conn.commit()
+    conn.close()
+    connect = sqlite3.connect
+
+    def read_only(*args: object, **kwargs: object) -> sqlite3.Connection:
+        opened = connect(*args, **kwargs)  # type: ignore[arg-type]
+        opened.execute("PRAGMA query_only = ON")
+        return opened
+
+    monkeypatch.setattr(sqlite3, "connect", read_only)
+    with pytest.raises(StoreConnectionError, match="readonly") as refused:
+        SQLiteTrialStore(str(path), create=False)
+    assert "holds schema version 4, which this hpo-service upgrades to 5" in str(
+        refused.value
+    )
+    monkeypatch.undo()
+    with SQLiteTrialStore(str(path), create=False) as store:  # a writer upgrades it
+        assert store.best_trial("s") is None

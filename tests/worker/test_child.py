@@ -128,7 +128,8 @@ def test_exception_gives_error_with_raise_line_in_traceback(runner):
             "returns_bad",
             {"value": {"status": "ok"}},
             "InvalidLoss",
-            "'loss' must be a number",
+            "a result must have a 'loss' (a number, or a list of numbers: one per "
+            "objective), but it has only 'status'",
         ),
         (
             "returns_bad",

@@ -1,0 +1,24 @@
+"""Counts in the CLI's messages agree with their noun: 1 trial, 2 trials."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from hpo_service.driver import _output
+from hpo_service.driver._warm_cli import _left_out_text
+from hpo_service.driver._words import counted
+
+
+def test_counted_is_singular_only_for_one():
+    assert [counted(n, "trial") for n in (0, 1, 2)] == [
+        "0 trials",
+        "1 trial",
+        "2 trials",
+    ]
+
+
+def test_messages_with_one_trial_say_trial():
+    record = {"tid": 3, "result": {"loss": [0.5, 1.0]}, "params": {}, "config": {}}
+    assert _output.front_text([record], None).startswith("Pareto front: 1 trial\n")
+    assert _left_out_text(Counter(pruned=1)) == "; left out 1 trial not done (1 pruned)"
+    assert _left_out_text(Counter(pruned=1, error=2)).startswith("; left out 3 trials")
