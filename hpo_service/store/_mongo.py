@@ -156,6 +156,17 @@ _SUMMARY_FACETS = {
         {"$group": {"_id": "$code", "n": {"$sum": 1}, "first": {"$min": "$tid"}}},
         {"$sort": {"first": 1}},
     ],
+    # the best trial (the order of the ``best`` index), and whether done trials
+    # written before rank fields existed need reading whole
+    "top": [
+        {"$match": {"state": "done", "best_loss": {"$ne": None}}},
+        {"$sort": {"best_violation": 1, "best_loss": 1, "tid": 1}},
+        {"$limit": 1},
+    ],
+    "unranked": [
+        {"$match": {"state": "done", "best_loss": {"$exists": False}}},
+        {"$count": "n"},
+    ],
 }
 _DUPLICATE_KEY = 11000
 _UNAUTHORIZED = 13
@@ -1445,8 +1456,16 @@ class MongoTrialStore(BaseTrialStore):
             failed=sum(int(d["n"]) for d in found["failed"]),
             infeasible=sum(int(d["n"]) for d in found["infeasible"]),
             codes=[(_unescape(d["_id"]), int(d["n"])) for d in found["codes"]],
-            best=self.best_trial(study),
+            best=self._summary_best(study, found),
         )
+
+    def _summary_best(self, study: str, found: dict[str, Any]) -> Trial | None:
+        """The best trial from :meth:`summarise`'s aggregate (which visits every
+        trial of the study anyway), or :meth:`best_trial` when done trials without
+        a rank (written by an older version) need reading."""
+        if sum(int(d["n"]) for d in found["unranked"]):  # an empty $count: [] or 0
+            return self.best_trial(study)
+        return _trial(found["top"][0]) if found["top"] else None
 
     def best_trial(self, study: str) -> Trial | None:
         c.check_name(study, "study")
