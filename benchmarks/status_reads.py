@@ -6,7 +6,8 @@
 
 A study of ``--trials`` done trials (default 10,000) over a ``--params``-parameter
 space (default 100: each trial's params and config hold 100 floats) with results that
-carry 4 kB of objective output, as a long study of a wide space does, is written
+carry 4 kB of objective output (``--objectives N``: N random losses each, so that
+``best`` prints a Pareto front), as a long study of a wide space does, is written
 with ``insert_finished`` (a warm import: no driver, no workers) on SQLite and on the
 MongoDB-wire server (``secantusd-py``, started on a free port unless ``--url`` names
 a server). The study is written by the code it then measures (``--code DIR``: a
@@ -36,25 +37,31 @@ from benchmarks.mongo_wire import fresh_database, server
 _BUILD = """
 import random, sys
 from hpo_service.store import FinishedTrial, open_store
-url, trials, width = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+url, trials, width, objectives = sys.argv[1], *map(int, sys.argv[2:5])
 rng = random.Random(0)
 with open_store(url) as store:
-    store.create_study("wide", {"max_evals": trials})
+    settings = {"max_evals": trials}
+    if objectives > 1:
+        settings["n_objectives"] = objectives
+    store.create_study("wide", settings)
     for start in range(0, trials, 250):
         batch = []
         for _ in range(start, min(trials, start + 250)):
             params = {f"layer_{i:03d}_lr": rng.random() for i in range(width)}
-            result = {"loss": rng.random(), "status": "ok", "duration": 0.25,
+            loss = [rng.random() for _ in range(objectives)]
+            result = {"loss": loss if objectives > 1 else loss[0], "status": "ok",
+                      "duration": 0.25,
                       "output": "epoch 1: loss 0.25\\n" * 200}
             batch.append(FinishedTrial(params, dict(params), result))
         store.insert_finished("wide", batch)
 """
 
 
-def build(code: Path, url: str, trials: int, width: int) -> float:
+def build(code: Path, url: str, trials: int, width: int, objectives: int) -> float:
     """Write the study with ``code``'s store; return the seconds it took."""
     began = time.perf_counter()
     command = [sys.executable, "-c", _BUILD, url, str(trials), str(width)]
+    command.append(str(objectives))
     subprocess.run(command, check=True, env=_env(code), cwd=tempfile.gettempdir())
     return time.perf_counter() - began
 
@@ -97,15 +104,21 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=10_000)
     parser.add_argument("--params", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--objectives", type=int, default=1, help="losses per trial (>1: a front)"
+    )
     parser.add_argument("--stores", nargs="+", default=["sqlite", "mongodb"])
     parser.add_argument("--url", help="a running MongoDB server (default: start one)")
     args = parser.parse_args()
     commands = {"status": ["status"], "status --json": ["status", "--json"]}
     commands.update({"best": ["best"], "best --json": ["best", "--json"]})
-    print(f"code: {args.code.resolve()}; {args.trials} trials, {args.params} params")
+    print(
+        f"code: {args.code.resolve()}; {args.trials} trials, {args.params} params, "
+        f"{args.objectives} objective(s)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for name, url in stores(args.stores, args.url, tmp):
-            seconds = build(args.code, url, args.trials, args.params)
+            seconds = build(args.code, url, args.trials, args.params, args.objectives)
             print(f"{name}: study written in {seconds:.1f} s", flush=True)
             for label, command in commands.items():
                 runs = [measure(args.code, url, command) for _ in range(args.repeats)]

@@ -241,4 +241,4 @@ def test_the_end_line_counts_every_trial_of_a_front_with_ties(caplog):
         trials = Trials()
         fmin(lambda config: [1.0, 1.0], SPACE, max_evals=4, trials=trials)
     assert len(trials.best_trials) == 4
-    assert "4/4 trials finished (4 done), Pareto front: 4 trial(s)" in caplog.text
+    assert "4/4 trials finished (4 done), Pareto front: 4 trials" in caplog.text

@@ -10,6 +10,7 @@ from hpo_service.algorithms.pruners import describe_pruner
 from hpo_service.driver._codes import code_key, describe_codes
 from hpo_service.driver._lease import is_dead_local_process
 from hpo_service.driver._settings import COUNTED_STATES, budget_of
+from hpo_service.driver._words import counted
 from hpo_service.exceptions import HPOServiceError
 from hpo_service.objective._result import (
     loss_of,
@@ -17,7 +18,11 @@ from hpo_service.objective._result import (
     violation_of,
 )
 from hpo_service.store import BaseTrialStore, Trial, TrialState
-from hpo_service.store._cli_option import DEFAULT_DB, masked_note, store_command
+from hpo_service.store._cli_option import (
+    DEFAULT_DB,
+    masked_note,
+    store_command,
+)
 
 if TYPE_CHECKING:
     from hpo_service.driver._study_loop import StudyOutcome
@@ -78,7 +83,7 @@ def objective_names(store: BaseTrialStore, study: str) -> list[str] | None:
 def front_text(records: list[dict[str, Any]], names: list[str] | None) -> str:
     """Human-readable Pareto front: each trial's named losses, then its params and
     config (as :func:`best_text` shows them for one objective)."""
-    lines = [f"Pareto front: {len(records)} trial(s)"]
+    lines = [f"Pareto front: {counted(len(records), 'trial')}"]
     for record in records:
         losses = record["result"]["loss"]
         shown = ", ".join(
@@ -210,13 +215,20 @@ def _last_step(intermediate: dict[str, float]) -> int | None:
     return max(map(int, intermediate)) if intermediate else None
 
 
-def columns(rows: list[dict[str, Any]]) -> list[str]:
+def columns(rows: list[dict[str, Any]], names: list[str] | None = None) -> list[str]:
     """The CSV header: fixed columns, objectives and constraints (if any), then every
-    param column seen, sorted."""
+    param column seen, sorted.
+
+    Args:
+        rows: :func:`flat_row` rows.
+        names: The study's objective names (several objectives): their
+            ``objective.<name>`` columns are there whichever trials ``rows`` hold
+            (a pruned-only listing has the same header as a done-only one).
+    """
     params = sorted({key for row in rows for key in row if key.startswith("param.")})
-    objectives = list(
-        dict.fromkeys(k for row in rows for k in row if k.startswith("objective."))
-    )
+    study = [f"objective.{name}" for name in names or []]
+    seen = (k for row in rows for k in row if k.startswith("objective."))
+    objectives = list(dict.fromkeys([*study, *seen]))
     extra = ["constraints"] if any("constraints" in row for row in rows) else []
     return _BASE_COLUMNS + objectives + extra + params
 
@@ -332,7 +344,9 @@ def status_text(summary: dict[str, Any]) -> str:
         )
     best, front = summary["best"], summary.get("pareto_front")
     if best is None and front:
-        lines.append(f"  Pareto front: {len(front)} trial(s) (hpo-driver best)")
+        lines.append(
+            f"  Pareto front: {counted(len(front), 'trial')} (hpo-driver best)"
+        )
     elif best is None and (summary.get("n_objectives") or 1) > 1:
         succeeded = counts.get("done", 0) - summary.get("failed", 0)
         why = "feasible" if succeeded > 0 else "successful"
@@ -352,7 +366,8 @@ def _code_warning(codes: list[dict[str, Any]]) -> list[str]:
     if len(codes) < 2:
         return []
     notes = {
-        (c["module"], c["sha256"], c["version"]): f"{c['trials']} trials" for c in codes
+        (c["module"], c["sha256"], c["version"]): counted(c["trials"], "trial")
+        for c in codes
     }
     return [
         f"  WARNING: {len(codes)} different versions of the objective's code ran "

@@ -14,6 +14,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from hpo_service.driver._words import counted
+
 _logger = logging.getLogger(__name__)
 _LOG_EVERY_SECONDS = 5.0
 
@@ -234,7 +236,7 @@ def _summary_text(
     best: float | None, pruned: int, front: int | None, feasible: bool
 ) -> str:
     if front is not None:
-        text = f"Pareto front: {front} trial(s)"
+        text = f"Pareto front: {counted(front, 'trial')}"
     elif best is None:
         text = "best loss: none yet"
     else:

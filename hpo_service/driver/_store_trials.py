@@ -26,6 +26,7 @@ from hpo_service.driver._signals import StopSignals
 from hpo_service.driver._study import open_driven_study, space_settings, study_space
 from hpo_service.driver._study_loop import Driver, DriverOptions
 from hpo_service.driver._suggest import Suggester
+from hpo_service.driver._words import counted
 from hpo_service.driver._worker_hint import store_trials_worker_hint
 from hpo_service.exceptions import StudyNotFoundError, TrialNotFoundError
 from hpo_service.fmin import as_generator, best_of, check_stop_rules
@@ -155,8 +156,9 @@ class StoreTrials(TrialsView):
         if spent is not None:
             warnings.warn(
                 f"study {self.study!r} has already finished its budget ({spent[0]} "
-                f"of max_evals={spent[1]}): a worker cancels the {len(tids)} queued "
-                "point(s) instead of running them, unless fmin(..., max_evals=N) "
+                f"of max_evals={spent[1]}): a worker cancels the "
+                f"{counted(len(tids), 'queued point')} instead of running them, "
+                "unless fmin(..., max_evals=N) "
                 "with a larger N runs first (its driver runs them before its own "
                 "suggestions)",
                 UserWarning,

@@ -15,6 +15,7 @@ from hpo_service.driver._settings import (
     counted_finished,
     record_objective_count,
 )
+from hpo_service.driver._words import counted
 from hpo_service.exceptions import (
     DriverLeaseError,
     HPOServiceError,
@@ -161,9 +162,9 @@ def drop_stale_queue(store: BaseTrialStore, name: str, settings: StudySettings) 
     cancelled = store.cancel(name, stale)
     shown = ", ".join(map(str, stale[:20])) + (" ..." if len(stale) > 20 else "")
     _logger.warning(
-        "study %r: the space changed, so %d queued trial(s) suggested from the old "
-        "space were cancelled (tids %s); new ones are suggested from the new space",
-        name, cancelled, shown,
+        "study %r: the space changed, so it cancelled %s suggested from the old "
+        "space (tids %s); new ones are suggested from the new space",
+        name, counted(cancelled, "queued trial"), shown,
     )  # fmt: skip
     return cancelled
 
@@ -438,8 +439,8 @@ def _check_objective_count(
     if count is None or stored is None or count == stored:
         return
     raise StudyMismatchError(
-        f"study {name!r} has {stored} objective(s), but "
-        f"{count} objective names were given ({', '.join(given['objective_names'])})"
+        f"study {name!r} has {counted(stored, 'objective')}, but --objectives "
+        f"names {count} ({', '.join(given['objective_names'])})"
     )
 
 

@@ -31,6 +31,7 @@ from hpo_service.driver._settings import (
     record_objective_count,
 )
 from hpo_service.driver._suggest import SURVIVOR_WEIGHT, Suggester, survivor_weights
+from hpo_service.driver._words import counted
 from hpo_service.exceptions import DriverLeaseError, SearchExhausted, StoreError
 from hpo_service.objective._result import (
     STATUS_FAIL,
@@ -327,9 +328,9 @@ class Driver:
                 f"starting (their errors, if any, are above); or {hint}"
             )
         _logger.warning(
-            "study %r: %d trials are queued and no worker has taken one for %.0f s: "
+            "study %r: %s queued and no worker has taken one for %.0f s: "
             "waiting for workers; %s",
-            self.name, queued, idle, hint,
+            self.name, counted(queued, "trial"), idle, hint,
         )  # fmt: skip
 
     def _due(self, what: str, interval: float) -> bool:
@@ -515,8 +516,9 @@ class Driver:
         why = beyond_budget_error(self.settings.max_evals, spent=False)
         self.store.cancel(self.name, surplus, error=why)
         _logger.warning(
-            "study %r: cancelled queued trial(s) %s: beyond max_evals=%d",
-            self.name, surplus, self.settings.max_evals,
+            "study %r: cancelled %s %s: beyond max_evals=%d",
+            self.name, counted(len(surplus), "queued trial"), surplus,
+            self.settings.max_evals,
         )  # fmt: skip
         self._read_changes()
 

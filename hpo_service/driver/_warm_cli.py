@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from hpo_service.driver._words import counted
 from hpo_service.exceptions import HPOServiceError, StudyNotFoundError
 from hpo_service.store import BaseTrialStore
 from hpo_service.store._cli_option import (
@@ -89,7 +90,9 @@ def enqueue(db_url: str, study: str, params: tuple[str, ...], path: str | None) 
     with _store(db_url, study, "enqueue points into") as store:
         tids = queue_points(store, study, points)
         note = _spent_budget_note(store, db_url, study, len(tids))
-    click.echo(f"queued {len(tids)} trial(s) of study {study!r}: tids {_span(tids)}")
+    click.echo(
+        f"queued {counted(len(tids), 'trial')} of study {study!r}: tids {_span(tids)}"
+    )
     if note:
         click.echo(note, err=True)
 
@@ -108,7 +111,8 @@ def _spent_budget_note(
     finished, budget = spent
     return (
         f"note: study {study!r} has already finished its budget ({finished} of "
-        f"--max-evals {budget}): a worker cancels these {count} point(s) instead of "
+        f"--max-evals {budget}): a worker cancels these {counted(count, 'point')} "
+        "instead of "
         f"running them (`{store_command('hpo-driver trials', db_url, study)}` shows "
         "why). To run them, resume the study with a larger budget before a worker "
         f"claims them (`{store_command('hpo-driver start', db_url, study)} "
@@ -145,7 +149,8 @@ def import_results(db_url: str, study: str, paths: tuple[str, ...]) -> None:
         records = [r for path in paths for r in read_results(path, left_out)]
         report = insert_results(store, study, records)
     click.echo(
-        f"imported {len(report.imported)} finished trial(s) into study {study!r}"
+        f"imported {counted(len(report.imported), 'finished trial')} "
+        f"into study {study!r}"
         + (f" (tids {_span(report.imported)})" if report.imported else "")
         + (
             f"; skipped {report.already} the study already holds (same params and "
@@ -162,7 +167,7 @@ def _left_out_text(left_out: Counter[str]) -> str:
     if not left_out:
         return ""
     states = ", ".join(f"{n} {state}" for state, n in sorted(left_out.items()))
-    return f"; left out {left_out.total()} trial(s) that are not done ({states})"
+    return f"; left out {counted(left_out.total(), 'trial')} not done ({states})"
 
 
 def _points_file(path: str) -> list[dict[str, Any]]:

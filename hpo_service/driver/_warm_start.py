@@ -37,6 +37,7 @@ from hpo_service.driver._settings import (
     record_objective_count,
 )
 from hpo_service.driver._study import study_space
+from hpo_service.driver._words import counted
 from hpo_service.exceptions import InvalidResultError, SpaceError
 from hpo_service.objective._result import (
     STATUS_FAIL,
@@ -115,7 +116,9 @@ def enqueue(
         params = _checked(compiled, point, f"point {i}")
         trials.append(NewTrial(params=params, config=space_eval(space, params)))
     tids = store.insert_trials(study, trials)
-    _logger.info("study %r: queued %d given point(s): tids %s", study, len(tids), tids)
+    _logger.info(
+        "study %r: queued %s: tids %s", study, counted(len(tids), "given point"), tids
+    )
     return tids
 
 
@@ -173,8 +176,8 @@ def _check_objective_counts(
         kept = record_objective_count(store, study, expected)
         if kept != expected:  # a worker recorded another count meanwhile
             raise ValueError(
-                f"the study has {kept} objective(s), but the imported results have "
-                f"{expected} loss(es) each"
+                f"the study has {counted(kept, 'objective')}, but the imported "
+                f"results have {counted(expected, 'loss', 'losses')} each"
             )
 
 

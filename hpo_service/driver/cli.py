@@ -6,6 +6,7 @@ import contextlib
 import csv
 import functools
 import logging
+import shlex
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -28,6 +29,7 @@ from hpo_service.driver._study import (
     study_space,
 )
 from hpo_service.driver._study_loop import Driver, DriverOptions
+from hpo_service.driver._words import counted
 from hpo_service.exceptions import (
     HPOServiceError,
     MultiObjectiveError,
@@ -272,8 +274,9 @@ def start(
     options = DriverOptions(
         progress=not no_progress,
         local_workers=workers,
-        worker_hint=f"`{store_command('hpo-worker', db_url, study)}`, or pass "
-        f"--workers K{masked_note(db_url)}",
+        worker_hint=_worker_hint(
+            db_url, study, given.get("objective") or (stored and stored.objective)
+        ),
         override_flag="--override",
     )
     try:
@@ -315,6 +318,17 @@ def start(
         click.echo(_output.resume_hint(study, stopped, db_url, store), err=True)
         sys.exit(128 + signals.received)
     _report_outcome(study, outcome, db_url)
+
+
+def _worker_hint(db_url: str, study: str, objective: str | None) -> str:
+    """How to start a worker for the study, said while its trials wait for one:
+    ``"`hpo-worker --db URL --study S --objective MOD:FUNC`, or pass --workers K"``
+    (the URL's password masked; ``--objective`` as the README asks of cluster
+    workers, when the study's objective is known)."""
+    command = store_command("hpo-worker", db_url, study)
+    if objective:
+        command += " --objective " + shlex.quote(objective)
+    return f"`{command}`, or pass --workers K{masked_note(db_url)}"
 
 
 def _stored_settings(store: BaseTrialStore, study: str) -> StudySettings | None:
@@ -495,7 +509,7 @@ def trials(
         return
     choices = _choices_of(store, study)
     rows = [_output.flat_row(r, names, choices) for r in records]
-    columns = _output.columns(rows)
+    columns = _output.columns(rows, names)
     writer = csv.DictWriter(
         sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n"
     )
@@ -533,7 +547,7 @@ def cancel(
         return
     finished = _finished_of(store, db_url, study, tids)
     n = store.cancel(study, list(tids))
-    click.echo(f"cancelled {n} trial(s) of study {study!r}")
+    click.echo(f"cancelled {counted(n, 'trial')} of study {study!r}")
     for tid, state in finished.items():
         click.echo(f"trial {tid} was already {state.value}: left as it is", err=True)
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from hpo_service.driver._json import dumps
+from hpo_service.driver._words import counted
 from hpo_service.exceptions import HPOServiceError, StudyNotFoundError
 from hpo_service.store._cli_option import (
     db_option,
@@ -96,7 +97,7 @@ def report(db_url: str, study: str, out: Path, image_format: str | None) -> None
     for path in written:
         click.echo(str(path))
     click.echo(
-        f"report of study {study!r} ({len(data.rows)} trials) written in "
+        f"report of study {study!r} ({counted(len(data.rows), 'trial')}) written in "
         f"{time.perf_counter() - started:.1f} s",
         err=True,
     )

@@ -216,7 +216,7 @@ def slice_figure(
 
     go = _go()
     rows = scored_rows(data)
-    params, shown = _slice_params(data, importances)
+    params, shown = most_important(data.params, importances, MAX_SLICE_PANELS)
     name = plot_text(data.objective_names[0])
     hover = f"{name} %{{y:.6g}}"
     matrix = data.param_matrix(rows, params)
@@ -257,28 +257,41 @@ def slice_figure(
         fig.update_xaxes(axis, row=r + 1, col=c + 1)
         fig.update_yaxes(type=loss_axis_type(loss), row=r + 1, col=c + 1)
     fig.update_layout(
-        title=f"Slice: {name} against {shown}",
+        title=f"Slice: {name} against {shown or 'each parameter'}",
         height=max(350, 280 * n_rows),
         **LAYOUT,
     )
     return fig
 
 
-def _slice_params(
-    data: StudyData, importances: list[ParamImportance] | None
-) -> tuple[list[ParamInfo], str]:
-    """The parameters the slices show, and what the title calls them."""
-    params = data.params
-    if len(params) <= MAX_SLICE_PANELS:
-        return params, "each parameter"
-    count = f"{MAX_SLICE_PANELS} of {len(params)} parameters"
+def most_important(
+    params: list[ParamInfo],
+    importances: list[ParamImportance] | None,
+    limit: int,
+) -> tuple[list[ParamInfo], str | None]:
+    """At most ``limit`` of ``params`` for a plot that cannot show them all.
+
+    Args:
+        params: The candidate parameters, in the study's order.
+        importances: From :func:`~hpo_service.insight.param_importances`, most
+            important first; ``None`` or too few ranked parameters fall back to the
+            first ``limit`` in the study's order.
+        limit: How many parameters the plot shows at most (>= 1).
+
+    Returns:
+        ``(shown, description)``: all of ``params`` and ``None`` when they fit,
+        else the ``limit`` most important (most important first) or the first
+        ``limit``, and ``"the N most important of M parameters"`` or ``"the first
+        N of M parameters"`` for the plot's title.
+    """
+    if len(params) <= limit:
+        return params, None
     by_label = {p.label: p for p in params}
     ranked = [by_label[p.label] for p in importances or [] if p.label in by_label]
-    if len(ranked) < MAX_SLICE_PANELS:
-        return params[:MAX_SLICE_PANELS], f"the first {count}"
-    return ranked[:MAX_SLICE_PANELS], f"the {MAX_SLICE_PANELS} most important of " + (
-        f"{len(params)} parameters"
-    )
+    count = f"{limit} of {len(params)} parameters"
+    if len(ranked) < limit:
+        return params[:limit], f"the first {count}"
+    return ranked[:limit], f"the {limit} most important of {len(params)} parameters"
 
 
 def _wrap_label(label: str, width: int = _TITLE_WIDTH) -> str:
@@ -293,32 +306,44 @@ def _wrap_label(label: str, width: int = _TITLE_WIDTH) -> str:
     return "<br>".join(plot_text(line) for line in [*lines, rest])
 
 
-#: plotly's parcoords draws at most this many dimensions (it drops the rest).
-_MAX_PARALLEL_AXES = 60
+#: Parameter axes the parallel coordinates draw at most: at the report's width
+#: (a 1400 px window) more axes, or up to 3 objective axes next to more, crowd
+#: their names into each other.
+MAX_PARALLEL_AXES = 12
 
 
-def parallel_figure(data: StudyData) -> go.Figure:
+def parallel_figure(
+    data: StudyData, importances: list[ParamImportance] | None = None
+) -> go.Figure:
     """Parallel coordinates of the parameters and the loss, lines coloured by loss.
 
     Choices are shown by their values; a conditional parameter's inactive trials sit
     on an extra ``inactive`` tick below its range; log-scale parameters are drawn in
     log10 with their values as tick labels. A multi-objective study gets one axis per
     objective (named as in ``--objectives``), lines coloured by the first one.
-    plotly draws at most 60 axes: past that, the first parameters (in the order the
-    other plots use) up to the limit are drawn, and the title says how many.
+    At most 12 parameter axes are drawn (more crowd their names into each other):
+    past 12 parameters the most important ones, most important first, or without
+    importances the first 12 (as the slices choose their panels); the objectives'
+    axes are always drawn, and the title says which parameters are shown.
+
+    Args:
+        data: The study (finished trials with a loss, or with every loss).
+        importances: From :func:`~hpo_service.insight.param_importances`, to choose
+            the axes of a study with more than 12 parameters.
+
+    Returns:
+        One ``Parcoords`` trace: the parameter axes, then one axis per objective.
     """
     go = _go()
     several = data.n_objectives > 1
     rows = data.objective_rows() if several else scored_rows(data)
     objectives = _objective_columns(data, rows)
     matrix = data.param_matrix(rows, data.params)
-    dims = [_dimension(info, matrix[info.label]) for info in data.params]
-    dims = [d for d in dims if d is not None]
-    shown = _MAX_PARALLEL_AXES - len(objectives)
-    title = "Parallel coordinates"
-    if len(dims) > shown:  # plotly drops axes past its limit: keep the objectives'
-        title += f" (the first {shown} of {len(dims)} parameters)"
-        dims = dims[:shown]
+    drawn = {info.label: _dimension(info, matrix[info.label]) for info in data.params}
+    params = [info for info in data.params if drawn[info.label] is not None]
+    params, shown = most_important(params, importances, MAX_PARALLEL_AXES)
+    dims = [drawn[info.label] for info in params]
+    title = "Parallel coordinates" + (f" ({shown})" if shown else "")
     labels = {info.label for info in data.params}
     objectives = [  # a parameter may be called "loss" too
         (f"{name} (objective)" if name in labels else name, values)

@@ -9,6 +9,7 @@ changed trials, never a read of the whole study.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -138,12 +139,17 @@ class LiveStore:
             if len(ranked) < 2:
                 return None
             return _figures.contour_figure(data, (ranked[0].label, ranked[1].label))
+        importances = functools.partial(self._importances, live)
         builders = {
             "history": lambda: _figures.history_figure(data, over="number"),
             "history_time": lambda: _figures.history_figure(data, over="time"),
             "pareto": lambda: _figures.pareto_figure(data),
-            "parallel": lambda: _figures.parallel_figure(data) if data.params else None,
-            "slice": lambda: _slice(data, lambda: self._importances(live)),
+            "parallel": lambda: _wide(
+                _figures.parallel_figure, _figures.MAX_PARALLEL_AXES, data, importances
+            ),
+            "slice": lambda: _wide(
+                _figures.slice_figure, _figures.MAX_SLICE_PANELS, data, importances
+            ),
             "intermediate": lambda: _figures.intermediate_figure(data),
             "timeline": lambda: timeline_figure(data, now=self.store.now()),
         }
@@ -167,12 +173,17 @@ class LiveStore:
             return live
 
 
-def _slice(data: StudyData, importances: Callable[[], list[Any]]) -> Any:
-    """The slices; a study of many parameters shows the most important ones."""
+def _wide(
+    figure: Callable[..., Any],
+    limit: int,
+    data: StudyData,
+    importances: Callable[[], list[Any]],
+) -> Any:
+    """``figure(data, importances)`` of a plot that shows at most ``limit``
+    parameters: importances are computed only for a study with more."""
     if not data.params:
         return None
-    wide = len(data.params) > _figures.MAX_SLICE_PANELS
-    return _figures.slice_figure(data, importances() if wide else None)
+    return figure(data, importances() if len(data.params) > limit else None)
 
 
 def summary_of(data: StudyData) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hpo_service.driver._words import counted
 from hpo_service.insight import _figures
 from hpo_service.insight._data import finished_count
 from hpo_service.insight._failures import FailureGroup, failure_groups
@@ -64,7 +65,7 @@ def build_report(data: StudyData, *, importances: bool = True) -> StudyReport:
     if importances:
         report.importances = param_importances(data)
     if data.params:
-        figs["parallel"] = _figures.parallel_figure(data)
+        figs["parallel"] = _figures.parallel_figure(data, report.importances)
         figs["slice"] = _figures.slice_figure(data, report.importances)
     if report.importances:
         figs["importance"] = _figures.importance_figure(
@@ -274,7 +275,7 @@ def _best_text(data: StudyData) -> str:
     """``Best: loss ... (trial t): params``, or the front's size and objectives."""
     if data.n_objectives > 1:
         names = ", ".join(_e(n) for n in data.objective_names)
-        return f"Pareto front: {len(data.pareto_rows())} trials ({names})"
+        return f"Pareto front: {counted(len(data.pareto_rows()), 'trial')} ({names})"
     best = data.best_row()
     if best is None:
         return "Best: none yet"

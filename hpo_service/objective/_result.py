@@ -19,6 +19,7 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from hpo_service.driver._words import counted
 from hpo_service.exceptions import (
     InvalidLoss,
     InvalidResultError,
@@ -430,8 +431,9 @@ def check_objective_count(
         return
     named = f" ({', '.join(names)})" if names else ""
     raise InvalidLoss(
-        f"the study has {expected} objective(s){named}, so a result must have "
-        f"{expected} loss(es), but got {len(losses)}: loss={result.get('loss')!r:.200}",
+        f"the study has {counted(expected, 'objective')}{named}, so a result must "
+        f"have {counted(expected, 'loss', 'losses')}, but got {len(losses)}: "
+        f"loss={result.get('loss')!r:.200}",
         dict(result),
     )
 

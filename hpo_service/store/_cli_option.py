@@ -15,6 +15,7 @@ import click
 
 from hpo_service.exceptions import (
     HPOServiceError,
+    StoreAuthorizationError,
     StoreConnectionError,
     StoreError,
     StoreNotFoundError,
@@ -121,6 +122,7 @@ def open_store_for_cli(db_url: str, *, create: bool = False) -> BaseTrialStore:
     Raises:
         MissingStoreError: ``create`` is False and the database does not exist.
         UnreachableStoreError: The store cannot be reached (exit code 1).
+        click.ClickException: The server refused the URL's user (exit code 1).
         click.BadParameter: The URL is malformed or names no usable store, such as
             one that lives inside this process only (exit 2).
     """
@@ -138,6 +140,8 @@ def open_store_for_cli(db_url: str, *, create: bool = False) -> BaseTrialStore:
         raise UnreachableStoreError(e) from e
     except StoreNotFoundError as e:
         raise MissingStoreError(str(e)) from e
+    except StoreAuthorizationError as e:  # a wrong password: exit 1, as when in use
+        raise click.ClickException(str(e)) from e
     except (ValueError, StoreError) as e:
         raise click.BadParameter(str(e), param_hint="'--db'") from e
 
@@ -155,6 +159,21 @@ def store_location(db_url: str) -> str:
     return mask_url(db_url)
 
 
+def store_place(store: BaseTrialStore, db_url: str) -> str:
+    """Where ``store`` keeps its studies, for messages: ``"SQLite database /abs/path"``
+    or ``"MongoDB database 'hpo' at mongodb://user:***@host/"`` (password masked).
+
+    Args:
+        store: The open store.
+        db_url: The URL it was opened from, as the user gave it.
+    """
+    where = store_location(db_url)
+    database = getattr(store, "database", None)
+    if isinstance(database, str):  # MongoDB: the URL may not name it
+        where = f"MongoDB database {database!r} at {where}"
+    return where
+
+
 def study_not_found(
     store: BaseTrialStore, db_url: str, study: str | None, *, never: bool = False
 ) -> str:
@@ -169,12 +188,9 @@ def study_not_found(
     except HPOServiceError:
         names = []
     held = f"it holds: {', '.join(names)}" if names else "it holds no study"
-    where = store_location(db_url)
-    database = getattr(store, "database", None)
-    if isinstance(database, str):  # MongoDB: the URL may not name it
-        where = f"MongoDB database {database!r} at {where}"
     return (
-        f"study {study!r} {'was never found' if never else 'not found'} in {where} "
+        f"study {study!r} {'was never found' if never else 'not found'} in "
+        f"{store_place(store, db_url)} "
         f"({held}); "
         "pass --db (or set HPO_DB) to use another store"
     )

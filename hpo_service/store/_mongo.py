@@ -156,6 +156,17 @@ _SUMMARY_FACETS = {
         {"$group": {"_id": "$code", "n": {"$sum": 1}, "first": {"$min": "$tid"}}},
         {"$sort": {"first": 1}},
     ],
+    # the best trial (the order of the ``best`` index), and whether done trials
+    # written before rank fields existed need reading whole
+    "top": [
+        {"$match": {"state": "done", "best_loss": {"$ne": None}}},
+        {"$sort": {"best_violation": 1, "best_loss": 1, "tid": 1}},
+        {"$limit": 1},
+    ],
+    "unranked": [
+        {"$match": {"state": "done", "best_loss": {"$exists": False}}},
+        {"$count": "n"},
+    ],
 }
 _DUPLICATE_KEY = 11000
 _UNAUTHORIZED = 13
@@ -448,8 +459,10 @@ def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
 
     Raises:
         ValueError: The URL or an option is invalid, or it asks for ``w=0``.
-        StoreConnectionError: No member answered within the connect timeout,
-            authentication failed, or the server is older than MongoDB 4.2.
+        StoreConnectionError: No member answered within the connect timeout, or
+            the server is older than MongoDB 4.2.
+        StoreAuthorizationError: The server refused the URL's user (a wrong user,
+            password or authSource): not retried.
     """
     options.pop("create", None)  # opening never writes: nothing to create
     retry_timeout = options.pop("retry_timeout", 30.0)
@@ -532,6 +545,8 @@ class MongoTrialStore(BaseTrialStore):
             raise
         except PyMongoError as exc:
             self._close_client()
+            if isinstance(exc, OperationFailure) and exc.code in _REFUSED:
+                raise self._refused_login(exc) from None  # waiting cannot fix it
             raise StoreConnectionError(
                 f"MongoDB at {self._description} must be usable, but: "
                 f"{self._scrub(_short(exc))}"
@@ -616,6 +631,20 @@ class MongoTrialStore(BaseTrialStore):
             text = self._scrub(f"{label} failed: {detail}")
             cause = exc if text == f"{label} failed: {detail}" else None
             raise StoreError(text) from cause
+
+    def _refused_login(self, exc: OperationFailure) -> StoreAuthorizationError:
+        """The error for a server that refused the URL's user at opening (a wrong
+        user, password or authSource)."""
+        who = "no user (the URL names none)" if self._user is None else repr(self._user)
+        return StoreAuthorizationError(
+            self._scrub(
+                f"MongoDB at {self._description} refused user {who} (not retried): "
+                f"{_short(exc)}"
+            ),
+            user=self._user,
+            database=self._database,
+            operation="open",
+        )
 
     def _refusal(self, what: str, exc: OperationFailure) -> StoreAuthorizationError:
         """The error for an operation the server refused to the URL's user."""
@@ -1427,8 +1456,16 @@ class MongoTrialStore(BaseTrialStore):
             failed=sum(int(d["n"]) for d in found["failed"]),
             infeasible=sum(int(d["n"]) for d in found["infeasible"]),
             codes=[(_unescape(d["_id"]), int(d["n"])) for d in found["codes"]],
-            best=self.best_trial(study),
+            best=self._summary_best(study, found),
         )
+
+    def _summary_best(self, study: str, found: dict[str, Any]) -> Trial | None:
+        """The best trial from :meth:`summarise`'s aggregate (which visits every
+        trial of the study anyway), or :meth:`best_trial` when done trials without
+        a rank (written by an older version) need reading."""
+        if sum(int(d["n"]) for d in found["unranked"]):  # an empty $count: [] or 0
+            return self.best_trial(study)
+        return _trial(found["top"][0]) if found["top"] else None
 
     def best_trial(self, study: str) -> Trial | None:
         c.check_name(study, "study")

@@ -59,8 +59,9 @@ _logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 # 2: intermediate, 3: attachments (every statement IF NOT EXISTS), 4: trials.code,
-# 5: trials.light/best_violation/best_loss and the index trials_best (see ._summary)
-_SCHEMA_VERSION = 5
+# 5: trials.light/best_violation/best_loss and the index trials_best (see ._summary),
+# 6: the index trials_unranked
+_SCHEMA_VERSION = 6
 _ADDED_COLUMNS = {  # added to older tables on open
     "trials": [
         ("code", "TEXT"),
@@ -137,6 +138,8 @@ _LATE_SCHEMA = (
     "WHERE state = 'done'",
     "CREATE INDEX IF NOT EXISTS trials_codes ON trials (study, code, tid) "
     "WHERE code IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS trials_unranked ON trials (study, tid) "
+    "WHERE state = 'done' AND light IS NULL",
 )
 _BEST = (
     "SELECT {columns} FROM trials INDEXED BY trials_best WHERE study = ? "
@@ -190,6 +193,13 @@ _RUNNING = (
     "WHERE state = 'running' AND study = ? ORDER BY tid"
 )
 _LIGHT = "SELECT tid, light FROM trials WHERE study = ? AND state = 'done' ORDER BY tid"
+# Done trials without a light result: written since the upgrade to schema 5 by a
+# process that opened the file before it (older code, no such columns). Rare, and
+# their index is empty otherwise; read whole, as MongoDB reads its unranked trials.
+_UNRANKED_DONE = (
+    f"SELECT {_TRIAL_COLUMNS} FROM trials INDEXED BY trials_unranked "
+    "WHERE study = ? AND state = 'done' AND light IS NULL ORDER BY tid"
+)
 _CODES = (
     "SELECT code, count(*) FROM trials WHERE study = ? AND code IS NOT NULL "
     "GROUP BY code ORDER BY min(tid)"
@@ -379,6 +389,21 @@ def _backfill_ranks(conn: sqlite3.Connection) -> None:
             [(*_ranked(text), row_id) for row_id, text in rows],
         )
         last = rows[-1][0]
+
+
+def _light_results(
+    conn: sqlite3.Connection, study: str
+) -> list[tuple[int, dict[str, Any] | None]]:
+    """``(tid, light result)`` of the study's done trials, by tid (see ``_LIGHT``;
+    those an older process wrote since the upgrade are read whole)."""
+    rows = [(tid, c.loads(text)) for tid, text in conn.execute(_LIGHT, (study,))]
+    if all(result is not None for _, result in rows):
+        return rows
+    late = {
+        trial.tid: summary.light_result(trial.result)
+        for trial in map(_trial, conn.execute(_UNRANKED_DONE, (study,)))
+    }
+    return [(tid, late.get(tid, result)) for tid, result in rows]
 
 
 def _is_read_only(exc: sqlite3.Error) -> bool:
@@ -1345,9 +1370,8 @@ class SQLiteTrialStore(BaseTrialStore):
             for state, n in conn.execute(_COUNT_STATES, (study,)):
                 counts[TrialState(state)] = n
             running = [_trial(r) for r in conn.execute(_RUNNING, (study,))]
-            light = conn.execute(_LIGHT, (study,)).fetchall()
             failed, infeasible = summary.count_failed_infeasible(
-                c.loads(text) for _, text in light
+                result for _, result in _light_results(conn, study)
             )
             codes = [(c.loads(code), n) for code, n in conn.execute(_CODES, (study,))]
             return summary.StudySummary(
@@ -1373,17 +1397,16 @@ class SQLiteTrialStore(BaseTrialStore):
     @staticmethod
     def _best(conn: sqlite3.Connection, study: str) -> Trial | None:
         row = _one(conn.execute(_BEST.format(columns=_TRIAL_COLUMNS), (study,)))
-        return (
-            None if row is None else _with_intermediate(conn, study, [_trial(row)])[0]
-        )
+        unranked = [_trial(r) for r in conn.execute(_UNRANKED_DONE, (study,))]
+        best = summary.earliest_best(([] if row is None else [_trial(row)]) + unranked)
+        return None if best is None else _with_intermediate(conn, study, [best])[0]
 
     def done_results(self, study: str) -> list[tuple[int, dict[str, Any] | None]]:
         c.check_name(study, "study")
 
         def body(conn: sqlite3.Connection) -> list[tuple[int, dict[str, Any] | None]]:
             self._require_study(conn, study)
-            rows = conn.execute(_LIGHT, (study,)).fetchall()
-            return [(tid, c.loads(text)) for tid, text in rows]
+            return _light_results(conn, study)
 
         return self._read("done_results", body, snapshot=True)
 

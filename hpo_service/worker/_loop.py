@@ -28,6 +28,7 @@ from hpo_service.driver._settings import (
     record_objective_count,
 )
 from hpo_service.driver._signals import STOP_SIGNALS
+from hpo_service.driver._words import counted
 from hpo_service.exceptions import (
     InvalidResultError,
     ObjectiveImportError,
@@ -43,7 +44,7 @@ from hpo_service.objective._result import (
     losses_of,
 )
 from hpo_service.store._base import BaseTrialStore, Study, Trial, TrialState
-from hpo_service.store._cli_option import masked_note, store_command
+from hpo_service.store._cli_option import masked_note, store_command, store_place
 from hpo_service.store._faults import (
     StoreFaults,
     may_pass,
@@ -340,6 +341,7 @@ class Worker:
         self._last_maintenance = -float("inf")
         self._next_missing_note = 0.0
         self._lease: Lease | None = None
+        self._running = False  # a trial's objective is running
         self._child = ChildRunner(log=self._log)
         self._idle_faults = StoreFaults("worker", "claim or requeue trials", self._log)
         self._heartbeat = Heartbeat(store, log=self._log)
@@ -519,9 +521,9 @@ class Worker:
 
         count = self._retrying(f"cancel trials of study {study!r}", cancel)
         self._log.warning(
-            "study %s: cancelled %s queued trial(s) (trial %d first): its budget "
+            "study %s: cancelled %s (trial %d first): its budget "
             "max_evals=%d is spent; they were queued after it finished",
-            study, count, trial.tid, max_evals,
+            study, counted(count, "queued trial"), trial.tid, max_evals,
         )  # fmt: skip
 
     def _process(self, trial: Trial) -> None:
@@ -548,6 +550,7 @@ class Worker:
             self._summary.abandoned += 1
             return
         self._log.debug("trial %s: running %s", name, settings.objective)
+        self._running = True
         try:
             reports = self._report_handler(trial, settings, lease)
             outcome = self._child.run(
@@ -564,6 +567,7 @@ class Worker:
         except WorkerError:  # no objective process: the trial did not run
             self._heartbeat.release()
             self._release(trial, name)
+            self._running = False
             raise
         self._lease = lease  # beats go on while the outcome is written
         try:
@@ -572,6 +576,7 @@ class Worker:
         finally:
             self._heartbeat.release()
             self._lease = None
+            self._running = False  # its outcome is written (or handed back)
 
     def _refuse(self, trial: Trial, name: str, refusal: str) -> None:
         """Hand a trial of a refused objective back; stop, or skip its study.
@@ -954,11 +959,13 @@ class Worker:
             return
         self._next_missing_note = now + _MISSING_STUDY_NOTE_SECONDS
         start = f"hpo-driver start --db URL --study {shlex.quote(self._study or '')}"
+        where = repr(self._store)  # from Python, without the URL
         if self._db_url is not None:
             start = store_command("hpo-driver start", self._db_url, self._study or "")
+            where = store_place(self._store, self._db_url)
         self._log.warning(
-            "study %r does not exist (yet) in %r: waiting for `%s` to create it%s",
-            self._study, self._store, start, masked_note(self._db_url or ""),
+            "study %r does not exist (yet) in %s: waiting for `%s` to create it%s",
+            self._study, where, start, masked_note(self._db_url or ""),
         )  # fmt: skip
 
     # ---- stopping --------------------------------------------------------------------
@@ -970,10 +977,12 @@ class Worker:
             self._stop_logged = current
             if current >= _COLD:
                 self._log.warning("cold stop: abandoning work at once")
-            else:
+            elif self._running:
                 self._log.info(
                     "warm stop: finishing the current trial (stop again to abort it)"
                 )
+            else:
+                self._log.info("warm stop: no trial running; stopping")
         return current >= level
 
     def _sleep(self, seconds: float, *, until: int) -> None:

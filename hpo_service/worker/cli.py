@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from hpo_service.driver._words import counted
 from hpo_service.exceptions import ObjectiveImportError, StoreError, WorkerError
 from hpo_service.store import BaseTrialStore, mask_url
 from hpo_service.store._cli_option import (
@@ -190,7 +191,7 @@ def main(
         store.close()
     if summary.stop_reason == "max_consecutive_failures":
         raise click.ClickException(
-            f"{summary.failed} trial(s) ended in error, the last "
+            f"{counted(summary.failed, 'trial')} ended in error, the last "
             f"{hyperopt_options['max_consecutive_failures']} in a row "
             f"(--max-consecutive-failures): see {_error_trials_command(db_url, study)}"
         )

@@ -18,6 +18,7 @@ from hpo_service import StoreTrials, fmin, hp, tpe
 from hpo_service.driver._study import open_study, space_settings
 from hpo_service.driver._study_loop import Driver, DriverOptions
 from hpo_service.driver._suggest import Suggester
+from hpo_service.driver._words import counted
 from hpo_service.exceptions import (
     AllTrialsFailed,
     MultiObjectiveError,
@@ -72,7 +73,7 @@ def test_store_trials_with_workers_returns_the_front(db_url):
 
     shown = cli(db_url, "best", "--study", "mo")
     assert shown.returncode == 0, shown.stderr
-    assert f"Pareto front: {len(front)} trial(s)" in shown.stdout
+    assert f"Pareto front: {counted(len(front), 'trial')}" in shown.stdout
     assert "error=" in shown.stdout and "cost=" in shown.stdout
     as_json = json.loads(cli(db_url, "best", "--study", "mo", "--json").stdout)
     assert sorted(r["tid"] for r in as_json) == sorted(t["tid"] for t in front)
@@ -85,7 +86,7 @@ def test_store_trials_with_workers_returns_the_front(db_url):
             float(row["objective.cost"]),
         ]
     status = cli(db_url, "status", "--study", "mo").stdout
-    assert f"Pareto front: {len(front)} trial(s)" in status
+    assert f"Pareto front: {counted(len(front), 'trial')}" in status
 
 
 def test_workers_turn_a_wrong_number_of_losses_into_error_trials(db_url):
@@ -100,7 +101,7 @@ def test_workers_turn_a_wrong_number_of_losses_into_error_trials(db_url):
     assert len(errors) == 3
     for trial in errors:
         assert trial.error["type"] == "InvalidLoss"
-        assert "has 2 objective(s) (a, b)" in trial.error["message"]
+        assert "has 2 objectives (a, b)" in trial.error["message"]
         assert "got 3" in trial.error["message"]
 
 
@@ -232,7 +233,7 @@ def test_progress_shows_the_front_size_with_several_objectives(
     lines = [r.getMessage() for r in caplog.records if "trials finished" in r.message]
     front = json.loads(cli(db_url, "best", "--study", "p", "--json").stdout)
     assert lines[-1] == (
-        f"12/12 trials finished (12 done), Pareto front: {len(front)} trial(s)"
+        f"12/12 trials finished (12 done), Pareto front: {counted(len(front), 'trial')}"
     )
 
 
@@ -249,7 +250,7 @@ def test_progress_counts_every_trial_of_a_front_with_ties(
     lines = [r.getMessage() for r in caplog.records if "trials finished" in r.message]
     front = json.loads(cli(db_url, "best", "--study", "ties", "--json").stdout)
     assert len(front) == 5
-    assert lines[-1] == "5/5 trials finished (5 done), Pareto front: 5 trial(s)"
+    assert lines[-1] == "5/5 trials finished (5 done), Pareto front: 5 trials"
 
 
 def slow_constrained_losses(config):

@@ -35,7 +35,7 @@ def test_queued_trials_of_the_old_space_are_cancelled(store, caplog):
         outside: TrialState.CANCELLED,  # x=-1 is outside the new space
         changed: TrialState.CANCELLED,  # y=1 now means 4.0, not 3.0
     }
-    said = "2 queued trial(s) suggested from the old space were cancelled"
+    said = "cancelled 2 queued trials suggested from the old space"
     assert f"{said} (tids {outside}, {changed})" in caplog.text
 
 

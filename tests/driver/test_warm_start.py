@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from hpo_service import StoreTrials, fmin, hp, rand, tpe
 from hpo_service.driver._study import open_study, space_settings
 from hpo_service.driver._warm_start import Evaluated, import_results
+from hpo_service.driver._words import counted
 from hpo_service.driver.cli import main
 from hpo_service.store import TrialState, open_store
 from tests.e2e.objectives import quadratic, quadratic_of_branch
@@ -48,7 +49,7 @@ def test_enqueue_queues_checked_points_with_their_configs(store, db_url, tmp_pat
     code, out = cli("enqueue", "--db", db_url, "--study", "b",
                     "--params", first, "--params", second)  # fmt: skip
     assert code == 0, out
-    assert "queued 2 trial(s)" in out
+    assert "queued 2 trials" in out
     lines = tmp_path / "points.jsonl"
     lines.write_text('{"m": 0, "a": 1}\n\n{"m": 1, "b": 0.25}\n')
     code, out = cli("enqueue", "--db", db_url, "--study", "b", "--file", str(lines))
@@ -131,7 +132,7 @@ def test_import_an_export_of_another_study_once(store, db_url, tmp_path, fmt):
     make(store, "target")
     code, out = cli("import", "--db", db_url, "--study", "target", path)
     assert code == 0, out
-    assert "imported 6 finished trial(s)" in out
+    assert "imported 6 finished trials" in out
     imported = store.get_trials("target")
     original = store.get_trials("source")
     assert [t.state for t in imported] == [TrialState.DONE] * 6
@@ -166,10 +167,8 @@ def test_import_names_the_trials_it_left_out(store, db_url, tmp_path, fmt):
     make(store, "target")
     code, out = cli("import", "--db", db_url, "--study", "target", str(path))
     assert code == 0, out
-    assert "imported 2 finished trial(s)" in out
-    assert (
-        "left out 4 trial(s) that are not done (1 cancelled, 1 error, 2 pruned)" in out
-    )
+    assert "imported 2 finished trials" in out
+    assert "left out 4 trials not done (1 cancelled, 1 error, 2 pruned)" in out
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv"])
@@ -347,7 +346,7 @@ def test_import_our_own_pickled_trials(store, db_url, tmp_path):
     make(store, "target")
     code, out = cli("import", "--db", db_url, "--study", "target", str(path))
     assert code == 0, out
-    assert f"imported {len(done)} finished trial(s)" in out
+    assert f"imported {counted(len(done), 'finished trial')}" in out
     assert f"({pruned} pruned)" in out
     imported = store.get_trials("target")
     assert [t.result["loss"] for t in imported] == pytest.approx(

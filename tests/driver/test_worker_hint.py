@@ -56,3 +56,18 @@ def test_a_standard_library_objective_is_named_so_the_command_runs_it():
     hint = store_trials_worker_hint("sqlite:///a.sqlite", "s", hyperopt=False,
                                     objective="mypackage.train:objective")  # fmt: skip
     assert "--objective" not in hint
+
+
+def test_hpo_driver_start_names_the_objective_and_masks_the_password():
+    """README: cluster workers run with --objective; the hint of `hpo-driver start`
+    names it (and the store, its password masked)."""
+    from hpo_service.driver.cli import _worker_hint
+
+    url = "mongodb://ann:s3cret@db.example:27017/hpo"
+    hint = _worker_hint(url, "svc", "examples.sklearn_svc:objective")
+    assert _command(hint) == ["hpo-worker", "--db", "mongodb://ann:***@db.example:27017/hpo",
+                              "--study", "svc", "--objective",
+                              "examples.sklearn_svc:objective"]  # fmt: skip
+    assert "s3cret" not in hint and "*** in place of the password" in hint
+    assert "or pass --workers K" in hint
+    assert "--objective" not in _worker_hint(url, "svc", None)

@@ -136,7 +136,7 @@ def test_cancelling_unknown_or_finished_trials_says_so(procs, tmp_path):
     mixed = procs.run(DRIVER, "cancel", "--db", db, "--study", "s",
                       "--tid", "0", "--tid", str(queued))  # fmt: skip
     assert mixed.returncode == 0, mixed.stderr
-    assert "cancelled 1 trial(s) of study 's'" in mixed.stdout
+    assert "cancelled 1 trial of study 's'" in mixed.stdout
     assert "trial 0 was already done: left as it is" in mixed.stderr
     assert counts(db, "s")[TrialState.CANCELLED] == 1
 

@@ -80,7 +80,7 @@ def test_an_export_with_infinite_losses_imports_them_as_numbers(procs, tmp_path)
     imported = procs.run(DRIVER, "import", "--db", f"sqlite:///{other}", "--study",
                          "copy", str(export))  # fmt: skip
     assert imported.returncode == 0, imported.stderr
-    assert "imported 3 finished trial(s)" in imported.stdout
+    assert "imported 3 finished trials" in imported.stdout
     with open_store(f"sqlite:///{other}") as store:
         done = store.get_trials("copy", [TrialState.DONE])
     assert [t.result["loss"] for t in done] == LOSSES

@@ -15,6 +15,7 @@ import pymongo
 import pytest
 
 from hpo_service.driver._study import open_study, space_settings
+from hpo_service.driver._words import counted
 from hpo_service.objective._result import pareto_front
 from hpo_service.store import NewTrial, TrialState, open_store
 from tests.conftest import mongo_lane
@@ -60,7 +61,7 @@ def test_start_runs_a_named_multi_objective_study(tmp_path):
         assert lines[at + 2] == "    config: " + json.dumps(record["config"],
                                                             sort_keys=True)  # fmt: skip
     wrong = start(db_url, "mo", "two_losses", "--objectives", "a,b,c")
-    assert wrong.returncode == 2 and "has 2 objective(s)" in wrong.stderr
+    assert wrong.returncode == 2 and "has 2 objectives" in wrong.stderr
     threshold = start(db_url, "mo", "two_losses", "--loss-threshold", "0.1")
     assert threshold.returncode == 2  # a usage error, before the driver starts
     assert "`--loss-threshold` needs a single objective, but the study has 2" in (
@@ -184,7 +185,7 @@ def test_first_results_racing_with_different_counts_keep_one(tmp_path, procs):
     assert len(trials[TrialState.DONE].result["loss"]) == count
     message = trials[TrialState.ERROR].error["message"]
     other = 5 - count
-    assert f"has {count} objective(s)" in message and f"got {other}" in message
+    assert f"has {counted(count, 'objective')}" in message and f"got {other}" in message
 
 
 @pytest.mark.skipif(mongo_lane() is None, reason="no MongoDB-wire server")

@@ -180,9 +180,9 @@ def test_a_driver_without_workers_says_how_to_start_one(procs, tmp_path):
     while "waiting for workers" not in line:
         line = driver.stderr.readline()
         assert line, "the driver ended without saying it waits for workers"
-    assert (
-        f"start one with `hpo-worker --db {db} --study w`, or pass --workers K" in line
-    )
+    objective = "tests.e2e.objectives:quadratic"  # README: workers name it
+    command = f"hpo-worker --db {db} --study w --objective {objective}"
+    assert f"start one with `{command}`, or pass --workers K" in line
     worker = procs.start(WORKER, "--db", db, "--study", "w", "--idle-timeout", "2")
     _, err = driver.communicate(timeout=120)
     assert driver.returncode == 0, err

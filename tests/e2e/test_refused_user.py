@@ -84,3 +84,15 @@ def test_a_driver_whose_rights_are_revoked_stops_with_exit_1(server, procs):
     assert "refused to user 'runner' on database 'refused'" in err, err
     assert "cannot run the study" not in err, err  # no retrying line
     assert PASSWORD not in err, err
+
+
+def test_a_wrong_password_is_refused_at_start_not_waited_for(server, procs):
+    """The server answers, so --wait-for-store does not apply: exit 1 at once."""
+    url = as_user(server, "looker", "wrong-" + PASSWORD, DATABASE, DATABASE)
+    run = procs.run("hpo_service.worker", "--db", url, "--wait-for-store", "600")
+    assert run.returncode == 1, run.stderr
+    assert "waiting up to" not in run.stderr, run.stderr
+    error = run.stderr.splitlines()[-1]
+    assert error.startswith("Error: MongoDB at mongodb://looker:***@"), error
+    assert "refused user 'looker' (not retried): authentication failed" in error, error
+    assert PASSWORD not in run.stderr, run.stderr

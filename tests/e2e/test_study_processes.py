@@ -202,7 +202,7 @@ def test_a_worker_without_driver_cancels_points_queued_into_a_finished_study(
     points = ["--params", '{"x": 1.0, "y": 0.0}', "--params", '{"x": 2.0, "y": 0.0}']
     queued = procs.run(DRIVER, "enqueue", "--db", db, "--study", "n", *points)
     assert queued.returncode == 0, queued.stderr
-    assert "a worker cancels these 2 point(s) instead of running them" in (
+    assert "a worker cancels these 2 points instead of running them" in (
         " ".join(queued.stderr.split())
     )
     worker = procs.run(WORKER, "--db", db, "--study", "n", "--idle-timeout", "60")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hpo_service import hp
-from hpo_service.insight import ParamImportance, slice_figure
+from hpo_service.insight import ParamImportance, parallel_figure, slice_figure
 
 from ._support import random_study
 
@@ -45,6 +45,51 @@ def test_slices_of_100_parameters_show_the_most_important_24():
         LONG.format(i) for i in range(24)
     ]
     assert "the first 24 of 100 parameters" in without.layout.title.text
+
+
+def test_parallel_coordinates_of_100_parameters_show_the_most_important_12():
+    """With 100 parameters plotly drew 59 axes side by side, their names run into
+    each other: past 12 parameters the axes are the most important ones, in that
+    order (as the slices choose theirs), the loss axis is kept, and the title
+    says so; without importances, the first 12."""
+    data = wide_study()
+    order = list(range(99, -1, -4)) + [i for i in range(100) if i % 4 != 3]
+    fig = parallel_figure(data, importances=ranked(data, order))
+    axes = [d.label for d in fig.data[0].dimensions]
+    assert axes == [LONG.format(i) for i in order[:12]] + ["loss"]
+    assert fig.layout.title.text == (
+        "Parallel coordinates (the 12 most important of 100 parameters)"
+    )
+    without = parallel_figure(data)
+    assert [d.label for d in without.data[0].dimensions] == [
+        LONG.format(i) for i in range(12)
+    ] + ["loss"]
+    assert "(the first 12 of 100 parameters)" in without.layout.title.text
+
+
+def test_parallel_coordinates_keep_every_objective_and_few_parameters():
+    """A wide multi-objective study keeps an axis per objective next to its 12
+    parameters; a study of 12 parameters keeps them all, in its order."""
+    from hpo_service.insight import StudyData, TrialRow
+
+    data = wide_study(n_params=30, n_trials=0)
+    names = {"objective_names": ["err", "latency", "size"]}
+    three = StudyData("mo", data.params, settings=names)
+    three.apply(
+        TrialRow(tid, "done", {p.label: tid / 10 for p in data.params},
+                 losses=(tid, -tid, tid % 3), status="ok")
+        for tid in range(10)
+    )  # fmt: skip
+    fig = parallel_figure(three)
+    axes = [d.label for d in fig.data[0].dimensions]
+    assert axes == [LONG.format(i) for i in range(12)] + ["err", "latency", "size"]
+    assert "(the first 12 of 30 parameters)" in fig.layout.title.text
+    few = wide_study(n_params=12)
+    fig = parallel_figure(few, importances=ranked(few, list(range(11, -1, -1))))
+    assert [d.label for d in fig.data[0].dimensions] == [
+        LONG.format(i) for i in range(12)
+    ] + ["loss"]
+    assert fig.layout.title.text == "Parallel coordinates"
 
 
 def test_long_labels_are_wrapped_over_their_panel():

@@ -89,9 +89,7 @@ def test_objective_count_and_its_check_name_both_counts():
     assert objective_count([{"status": "fail"}]) is None
     check_objective_count({"loss": [1.0, 2.0], "status": "ok"}, 2)
     check_objective_count({"status": "fail"}, 2)  # a failure has no losses to count
-    with pytest.raises(
-        InvalidResultError, match=r"2 objective\(s\) \(error, ms\).*got 3"
-    ):
+    with pytest.raises(InvalidResultError, match=r"2 objectives \(error, ms\).*got 3"):
         check_objective_count({"loss": [1, 2, 3], "status": "ok"}, 2, ["error", "ms"])
     with pytest.raises(InvalidResultError, match=r"has 2 objective.*got 1"):
         check_objective_count({"loss": 1.0, "status": "ok"}, 2)

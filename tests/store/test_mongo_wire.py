@@ -22,6 +22,7 @@ import pytest
 from pymongo import ReadPreference, monitoring
 
 from hpo_service.exceptions import (
+    StoreAuthorizationError,
     StoreConnectionError,
     StoreError,
     StudyNotFoundError,
@@ -343,8 +344,9 @@ def test_read_commands_work_for_a_read_only_user(
 
 def test_wrong_credentials_are_one_clear_line(auth_server: str) -> None:
     host = with_database(auth_server, "ro").removeprefix("mongodb://")
-    with pytest.raises(StoreConnectionError) as info:
+    with pytest.raises(StoreAuthorizationError) as info:  # not retried, not waited
         open_store(f"mongodb://reader:wrong-secret@{host}&authSource=ro")
+    assert (info.value.user, info.value.operation) == ("reader", "open")
     message = str(info.value)
     assert "\n" not in message and len(message) < 400, message
     assert "authentication failed" in message.lower()

@@ -227,8 +227,8 @@ def test_an_older_database_gains_the_rank_of_its_done_trials(
             ok = {"loss": loss, "status": "ok"}
             assert store.complete("s", trial.tid, trial.token, ok)
     conn = sqlite3.connect(path)  # make it what version 4 wrote
-    for index in ("trials_best", "trials_states", "trials_light", "trials_codes"):
-        conn.execute(f"DROP INDEX {index}")
+    for index in ("best", "states", "light", "codes", "unranked"):
+        conn.execute(f"DROP INDEX trials_{index}")
     for column in ("light", "best_violation", "best_loss"):
         conn.execute(f"ALTER TABLE trials DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 4")
@@ -279,13 +279,14 @@ def test_light_reads_are_served_from_their_indexes(path: Path, store) -> None:
 
     store.insert_trials("s", [NewTrial({"x": i}, {"x": i}) for i in range(50)])
     conn = sqlite3.connect(path)
-    reads = {
-        "trials_best": _sqlite._BEST.format(columns="tid"),
-        "trials_states": _sqlite._COUNT_STATES,
-        "trials_light": _sqlite._LIGHT,
-        "trials_codes": _sqlite._CODES,
-    }
-    for index, sql in reads.items():
+    reads = [
+        ("trials_best", _sqlite._BEST.format(columns="tid")),
+        ("trials_states", _sqlite._COUNT_STATES),
+        ("trials_light", _sqlite._LIGHT),
+        ("trials_unranked", _sqlite._UNRANKED_DONE),
+        ("trials_codes", _sqlite._CODES),
+    ]
+    for index, sql in reads:
         plan = " / ".join(
             r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", ("s",))
         )
@@ -298,6 +299,8 @@ def test_a_reader_that_may_not_upgrade_an_older_database_is_told_why(
     """Opening a schema-4 database upgrades it (a write): a process that may not
     write it hears that the upgrade is the write, and that one writer's open fixes
     it (here SQLite's own refusal of a read-only connection)."""
+    from hpo_service.store import _sqlite
+
     with SQLiteTrialStore(str(path)) as store:
         store.create_study("s", {})
     conn = sqlite3.connect(path)  # make it what version 4 wrote
@@ -316,9 +319,36 @@ def test_a_reader_that_may_not_upgrade_an_older_database_is_told_why(
     monkeypatch.setattr(sqlite3, "connect", read_only)
     with pytest.raises(StoreConnectionError, match="readonly") as refused:
         SQLiteTrialStore(str(path), create=False)
-    assert "holds schema version 4, which this hpo-service upgrades to 5" in str(
-        refused.value
-    )
+    version = _sqlite._SCHEMA_VERSION
+    expected = f"holds schema version 4, which this hpo-service upgrades to {version}"
+    assert expected in str(refused.value)
     monkeypatch.undo()
     with SQLiteTrialStore(str(path), create=False) as store:  # a writer upgrades it
         assert store.best_trial("s") is None
+
+
+def test_done_trials_an_older_process_writes_after_the_upgrade_still_count(
+    path: Path, store: SQLiteTrialStore
+) -> None:
+    """A process that opened the file before the upgrade to schema 5 (older code)
+    keeps finishing trials without their light result and rank: ``best``,
+    ``summarise`` and ``done_results`` read those whole."""
+    store.insert_trials("s", [NewTrial({"x": i}, {"x": i}) for i in range(3)])
+    trial = store.claim("w", 10.0, study="s")
+    assert store.complete("s", trial.tid, trial.token, {"loss": 2.0, "status": "ok"})
+    conn = sqlite3.connect(path)  # what schema 4's complete wrote
+    for tid, result in ((1, {"loss": 1.0, "status": "ok"}), (2, {"status": "fail"})):
+        conn.execute(
+            "UPDATE trials SET state = 'done', result = ? WHERE tid = ?",
+            (json.dumps(result), tid),
+        )
+    conn.commit()
+    conn.close()
+    assert store.best_trial("s") == store.get_trial("s", 1)
+    read = store.summarise("s")
+    assert (read.best.tid, read.failed) == (1, 1)
+    assert store.done_results("s") == [
+        (0, {"loss": 2.0, "status": "ok"}),
+        (1, {"loss": 1.0, "status": "ok"}),
+        (2, {"status": "fail"}),
+    ]

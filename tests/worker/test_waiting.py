@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
+from pathlib import Path
 
 from hpo_service.worker import _loop, run_worker
+from hpo_service.worker._loop import Worker
 
 
 def test_a_missing_study_is_reported_again_while_it_is_missing(
@@ -19,3 +22,21 @@ def test_a_missing_study_is_reported_again_while_it_is_missing(
     assert all(repr(store) in note for note in notes)
     # From Python the URL is not known: the command names its place.
     assert "`hpo-driver start --db URL --study later`" in notes[0]
+
+
+def test_a_missing_study_names_its_database_and_an_idle_stop_says_it_stops(
+    store, db_url, caplog
+):
+    """As `study_not_found` names it (not the store's repr); a warm stop with no
+    trial running says the worker stops, not that it finishes a trial."""
+    worker = Worker(store, study="later", idle_timeout=60, poll_interval=0.05,
+                    db_url=db_url)  # fmt: skip
+    threading.Timer(0.5, worker.request_stop).start()
+    with caplog.at_level(logging.INFO, logger="hpo_service.worker"):
+        assert worker.run().stop_reason == "warm_stop"
+    said = [r.getMessage() for r in caplog.records]
+    (note,) = [m for m in said if "does not exist" in m]
+    where = f"SQLite database {Path(db_url.removeprefix('sqlite:///')).resolve()}"
+    assert f"does not exist (yet) in {where}: waiting for" in note
+    (stop,) = [m for m in said if "warm stop" in m]
+    assert stop.endswith("] warm stop: no trial running; stopping"), stop
