@@ -60,8 +60,8 @@ _T = TypeVar("_T")
 
 # 2: intermediate, 3: attachments (every statement IF NOT EXISTS), 4: trials.code,
 # 5: trials.light/best_violation/best_loss and the index trials_best (see ._summary),
-# 6: the index trials_unranked
-_SCHEMA_VERSION = 6
+# 6: the index trials_unranked, 7: trials_finished replaces trials_states
+_SCHEMA_VERSION = 7
 _ADDED_COLUMNS = {  # added to older tables on open
     "trials": [
         ("code", "TEXT"),
@@ -133,7 +133,10 @@ CREATE TABLE IF NOT EXISTS attachments (
 _LATE_SCHEMA = (
     "CREATE INDEX IF NOT EXISTS trials_best ON trials "
     "(study, best_violation, best_loss, tid) WHERE best_loss IS NOT NULL",
-    "CREATE INDEX IF NOT EXISTS trials_states ON trials (study, state)",
+    # 7: finished trials only, so a claim or a completion moves no entry in it
+    "DROP INDEX IF EXISTS trials_states",
+    "CREATE INDEX IF NOT EXISTS trials_finished ON trials (study, state) "
+    "WHERE state NOT IN ('new', 'running')",
     "CREATE INDEX IF NOT EXISTS trials_light ON trials (study, tid, light) "
     "WHERE state = 'done'",
     "CREATE INDEX IF NOT EXISTS trials_codes ON trials (study, code, tid) "
@@ -187,7 +190,17 @@ _STUDY_QUEUED = (
 )
 
 _CURRENT = "WHERE study = ? AND tid = ? AND token = ? AND state = 'running'"
-_COUNT_STATES = "SELECT state, count(*) FROM trials WHERE study = ? GROUP BY state"
+# Counts by state: finished trials from trials_finished, queued and running ones from
+# the partial indexes of the hot paths (an index on every state would move an entry
+# at each claim and completion: a third of the store's claim + complete throughput).
+_COUNT_STATES = (
+    "SELECT state, count(*) FROM trials WHERE study = ? "
+    "AND state NOT IN ('new', 'running') GROUP BY state",
+    "SELECT 'new', count(*) FROM trials INDEXED BY trials_study_queue "
+    "WHERE study = ? AND state = 'new'",
+    "SELECT 'running', count(*) FROM trials INDEXED BY trials_leases "
+    "WHERE state = 'running' AND study = ?",
+)
 _RUNNING = (
     f"SELECT {_TRIAL_COLUMNS} FROM trials INDEXED BY trials_leases "
     "WHERE state = 'running' AND study = ? ORDER BY tid"
@@ -404,6 +417,15 @@ def _light_results(
         for trial in map(_trial, conn.execute(_UNRANKED_DONE, (study,)))
     }
     return [(tid, late.get(tid, result)) for tid, result in rows]
+
+
+def _count_states(conn: sqlite3.Connection, study: str) -> dict[TrialState, int]:
+    """Trials of ``study`` per state (every state a key), read from indexes."""
+    counts = c.zero_counts()
+    for sql in _COUNT_STATES:
+        for state, n in conn.execute(sql, (study,)):
+            counts[TrialState(state)] = n
+    return counts
 
 
 def _is_read_only(exc: sqlite3.Error) -> bool:
@@ -1352,10 +1374,7 @@ class SQLiteTrialStore(BaseTrialStore):
 
         def body(conn: sqlite3.Connection) -> dict[TrialState, int]:
             self._require_study(conn, study)
-            counts = c.zero_counts()
-            for state, n in conn.execute(_COUNT_STATES, (study,)):
-                counts[TrialState(state)] = n
-            return counts
+            return _count_states(conn, study)
 
         return self._read("count_by_state", body)
 
@@ -1366,9 +1385,7 @@ class SQLiteTrialStore(BaseTrialStore):
 
         def body(conn: sqlite3.Connection) -> summary.StudySummary:
             self._require_study(conn, study)
-            counts = c.zero_counts()
-            for state, n in conn.execute(_COUNT_STATES, (study,)):
-                counts[TrialState(state)] = n
+            counts = _count_states(conn, study)
             running = [_trial(r) for r in conn.execute(_RUNNING, (study,))]
             failed, infeasible = summary.count_failed_infeasible(
                 result for _, result in _light_results(conn, study)

@@ -227,7 +227,7 @@ def test_an_older_database_gains_the_rank_of_its_done_trials(
             ok = {"loss": loss, "status": "ok"}
             assert store.complete("s", trial.tid, trial.token, ok)
     conn = sqlite3.connect(path)  # make it what version 4 wrote
-    for index in ("best", "states", "light", "codes", "unranked"):
+    for index in ("best", "finished", "light", "codes", "unranked"):
         conn.execute(f"DROP INDEX trials_{index}")
     for column in ("light", "best_violation", "best_loss"):
         conn.execute(f"ALTER TABLE trials DROP COLUMN {column}")
@@ -273,7 +273,7 @@ def test_a_read_only_database_is_a_refusal_never_retried(
 
 def test_light_reads_are_served_from_their_indexes(path: Path, store) -> None:
     """What ``status`` and ``best`` read comes from an index (``trials_best``,
-    ``trials_states``, ``trials_light``, ``trials_codes``), never from a scan of the
+    ``trials_finished``, ``trials_light``, ``trials_codes``), never from a scan of the
     study's trials, whose rows hold params, config and result."""
     from hpo_service.store import _sqlite
 
@@ -281,7 +281,8 @@ def test_light_reads_are_served_from_their_indexes(path: Path, store) -> None:
     conn = sqlite3.connect(path)
     reads = [
         ("trials_best", _sqlite._BEST.format(columns="tid")),
-        ("trials_states", _sqlite._COUNT_STATES),
+        ("trials_finished", _sqlite._COUNT_STATES[0]),
+        ("trials_study_queue", _sqlite._COUNT_STATES[1]),
         ("trials_light", _sqlite._LIGHT),
         ("trials_unranked", _sqlite._UNRANKED_DONE),
         ("trials_codes", _sqlite._CODES),
