@@ -14,11 +14,11 @@ No NumPy here: a worker's store need not load it.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hpo_service.objective._result import best_key, violation_of
 from hpo_service.store._base import Trial, TrialState
 
 #: The result keys a light result keeps.
@@ -55,15 +55,11 @@ def light_result(result: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 
 def violation(result: Mapping[str, Any]) -> float | None:
-    """Total constraint violation (sum of the positive ``constraints``), 0.0 without
-    constraints; None when they are not numbers."""
-    constraints = result.get("constraints")
-    if constraints is None:
-        return 0.0
-    if not isinstance(constraints, list):
-        constraints = [constraints]
+    """:func:`~hpo_service.objective._result.violation_of` of a stored result, None
+    when its ``constraints`` are not numbers (the raw store API does not check them).
+    """
     try:
-        return float(sum(max(0.0, float(value)) for value in constraints))
+        return violation_of(result)
     except (TypeError, ValueError):
         return None
 
@@ -71,22 +67,16 @@ def violation(result: Mapping[str, Any]) -> float | None:
 def rank_of(result: Mapping[str, Any] | None) -> tuple[float, float] | None:
     """``(violation, loss)`` of a successful single-objective result, else None.
 
-    The order of :func:`hpo_service.objective._result.best_key` (feasible first, then
-    the lowest loss), computed on a stored result (lists, no NumPy).
+    :func:`hpo_service.objective._result.best_key` (feasible first, then the lowest
+    loss) of a stored result; None also where the raw store API let through a loss
+    or constraints that are not numbers.
     """
-    if result is None or result.get("status") != "ok":
-        return None
-    loss = result.get("loss")
-    if loss is None or isinstance(loss, (list, dict, str)):
+    if result is None or isinstance(result.get("loss"), str):
         return None
     try:
-        loss = float(loss)
+        return best_key(result)
     except (TypeError, ValueError):
         return None
-    total = violation(result)
-    if math.isnan(loss) or total is None:
-        return None
-    return total, loss
 
 
 def count_failed_infeasible(
