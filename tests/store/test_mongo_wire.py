@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import bson
 import pymongo
 import pytest
 from pymongo import ReadPreference, monitoring
@@ -28,7 +29,7 @@ from hpo_service.exceptions import (
     StudyNotFoundError,
     UnstorableError,
 )
-from hpo_service.store import NewTrial, TrialState, open_store
+from hpo_service.store import FinishedTrial, NewTrial, TrialState, open_store
 from hpo_service.store import _mongo_schema as schema
 from hpo_service.store._mongo import MongoTrialStore
 from tests.conftest import AUTH_ADMIN, mongo_lane
@@ -273,6 +274,65 @@ def test_round_trips_per_operation(mongo_url: str, database: str) -> None:
             lambda: store.complete("s", trial.tid, trial.token, {"loss": 0.0})
         )
         assert done == ["findAndModify"]
+
+
+# ---- light reads: answers that do not grow with the study ----------------------------
+
+
+class Replies(monitoring.CommandListener):
+    """The BSON size of every reply a client receives, by command."""
+
+    def __init__(self) -> None:
+        self.sizes: list[tuple[str, int]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        pass
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        self.sizes.append((event.command_name, len(bson.encode(event.reply))))
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+    def largest(self, fn: Any) -> int:
+        """The largest reply received while ``fn()`` runs."""
+        self.sizes.clear()
+        fn()
+        return max(size for _, size in self.sizes)
+
+
+def test_status_reads_answer_the_same_size_however_many_trials_run(
+    mongo_url: str, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MongoDB answers an aggregate's ``$facet`` in one document of at most 16 MB
+    (the wire server does not enforce it: it answered a 20 MB one), and each running
+    trial of a wide space is kilobytes: summarise and best_trial must answer with
+    counts and a bounded number of trials, whatever the number running or done."""
+    from hpo_service.store import _summary
+
+    monkeypatch.setattr(_summary, "RUNNING_SHOWN", 3)
+    wide = {f"p{i:03d}": i / 7 for i in range(300)}  # 4.5 kB: params and config
+    replies = Replies()
+    with open_at(mongo_url, database, event_listeners=[replies]) as store:
+        store.create_study("s", {})
+        done = [FinishedTrial(wide, wide, {"loss": 1.0, "status": "ok"})]
+        store.insert_finished("s", done * 2)
+        store.insert_trials("s", [NewTrial(wide, wide)] * 40)
+
+        def claim(n: int) -> None:
+            for _ in range(n):
+                assert store.claim("w", LONG, study="s") is not None
+
+        claim(4)
+        few = replies.largest(lambda: store.summarise("s"))
+        best = replies.largest(lambda: store.best_trial("s"))
+        claim(30)
+        store.insert_finished("s", done * 30)
+        assert replies.largest(lambda: store.summarise("s")) == few
+        assert replies.largest(lambda: store.best_trial("s")) == best
+        summary = store.summarise("s")
+        assert summary.counts[TrialState.RUNNING] == 34 and len(summary.running) == 3
+    assert few < 5 * 2 * len(bson.encode(wide))  # 3 running, the best: whole
 
 
 # ---- a read-only user ----------------------------------------------------------------
