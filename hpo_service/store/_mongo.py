@@ -65,7 +65,7 @@ from urllib.parse import unquote, urlsplit
 
 import bson
 from bson.errors import InvalidDocument
-from pymongo import ReadPreference, ReturnDocument
+from pymongo import ReadPreference, ReturnDocument, UpdateOne
 from pymongo.errors import (
     AutoReconnect,
     BulkWriteError,
@@ -194,6 +194,7 @@ _REFUSED = frozenset({_UNAUTHORIZED, 18})
 _TOO_LARGE_CODES = frozenset({10334, 17419, 17420})
 _MAX_DOCUMENT = 16 * 1024 * 1024  # MongoDB's document size limit, unless hello says
 _TRIAL_ROOM = 16 * 1024  # bytes a result leaves for the rest of its trial
+_BACKFILL_BATCH = 1000  # done trials ranked per round trip by an index migration
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -740,20 +741,53 @@ class MongoTrialStore(BaseTrialStore):
                 "trials": self._trials,
                 "attachments": self._attachment_docs(),
             }
-            self._call(
-                "migrate indexes", lambda _: schema.migrate(collections, self._meta)
-            )
-            self._call("rank done trials", lambda _: self._backfill_ranks())
+            self._call("migrate indexes", lambda _: schema.migrate(collections))
+            self._backfill_ranks()
+            meta = self._meta
+            self._call("record index version", lambda _: schema.record_version(meta))
         self._schema_ready = True
 
-    def _backfill_ranks(self) -> None:
-        """Give done trials written before the ``best`` index their rank fields."""
-        query = {"state": _DONE, "best_loss": {"$exists": False}}
-        for doc in self._trials.find(query, {"_id": 1, "result": 1}):
-            self._trials.update_one(
-                {"_id": doc["_id"], "best_loss": {"$exists": False}},
-                {"$set": _rank_fields(doc.get("result"))},
+    def _backfill_ranks(self) -> int:
+        """Give done trials written before the ``best`` index their rank fields, in
+        batches of :data:`_BACKFILL_BATCH` (one ``find`` of their light results and
+        one ``bulk_write``, by ``_id``); return how many this store ranked.
+
+        Resumable (it ranks what is still unranked) and safe beside another store
+        doing the same (each update applies only to a trial still unranked).
+        """
+        unranked = {"state": _DONE, "best_loss": {"$exists": False}}
+        last, ranked = None, 0
+        while True:
+            query = unranked if last is None else {**unranked, "_id": {"$gt": last}}
+            docs = self._call(
+                "rank done trials",
+                lambda _, q=query: list(
+                    self._trials.find(
+                        q, _LIGHT_FIELDS, sort=[("_id", 1)], limit=_BACKFILL_BATCH
+                    )
+                ),
             )
+            if not docs:
+                return ranked
+            updates = [
+                (
+                    {"_id": doc["_id"], "best_loss": {"$exists": False}},
+                    {"$set": _rank_fields(doc.get("result"))},
+                )
+                for doc in docs
+            ]
+            ranked += self._call(
+                "rank done trials", lambda _, u=updates: self._update_each(u)
+            )
+            last = docs[-1]["_id"]
+
+    def _update_each(self, updates: list[tuple[dict[str, Any], Any]]) -> int:
+        """Apply ``(filter, update)`` pairs in one ``bulk_write``; return how many
+        documents changed."""
+        if self._lock is not None:  # mongomock's bulk_write refuses pymongo's UpdateOne
+            return sum(self._trials.update_one(q, u).modified_count for q, u in updates)
+        writes = [UpdateOne(query, update) for query, update in updates]
+        return int(self._trials.bulk_write(writes, ordered=False).modified_count)
 
     def _no_study_yet(self) -> bool:
         probe = self._call(
