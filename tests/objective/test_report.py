@@ -195,7 +195,8 @@ def test_an_objective_that_never_checks_the_pruner_is_warned_once(caplog):
         return config["x"]
 
     caplog.set_level(logging.WARNING, logger="hpo_service.driver._serial")
-    trials = run(reports_only, max_evals=12, pruner=pruners.MedianPruner(n_startup_trials=3))
+    median = pruners.MedianPruner(n_startup_trials=3)
+    trials = run(reports_only, max_evals=12, pruner=median)
     assert trials.statuses() == ["ok"] * 12  # nothing stops it
     warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 1
@@ -216,6 +217,7 @@ def test_checking_the_pruner_or_having_none_is_not_warned(caplog):
         return config["x"]
 
     caplog.set_level(logging.WARNING, logger="hpo_service.driver._serial")
-    run(checks_and_goes_on, max_evals=12, pruner=pruners.MedianPruner(n_startup_trials=3))
+    median = pruners.MedianPruner(n_startup_trials=3)
+    run(checks_and_goes_on, max_evals=12, pruner=median)
     run(curve_objective, max_evals=12)  # reports, no pruner
     assert caplog.records == []
