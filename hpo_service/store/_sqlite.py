@@ -203,7 +203,7 @@ _COUNT_STATES = (
 )
 _RUNNING = (
     f"SELECT {_TRIAL_COLUMNS} FROM trials INDEXED BY trials_leases "
-    "WHERE state = 'running' AND study = ? ORDER BY tid"
+    "WHERE state = 'running' AND study = ? ORDER BY tid LIMIT ?"
 )
 _LIGHT = "SELECT tid, light FROM trials WHERE study = ? AND state = 'done' ORDER BY tid"
 # Done trials without a light result: written since the upgrade to schema 5 by a
@@ -215,7 +215,7 @@ _UNRANKED_DONE = (
 )
 _CODES = (
     "SELECT code, count(*) FROM trials WHERE study = ? AND code IS NOT NULL "
-    "GROUP BY code ORDER BY min(tid)"
+    "GROUP BY code ORDER BY min(tid) LIMIT ?"
 )
 _HEARTBEAT = f"UPDATE trials SET lease_expires_at = ? {_CURRENT}"
 _FINISH = (
@@ -1386,11 +1386,13 @@ class SQLiteTrialStore(BaseTrialStore):
         def body(conn: sqlite3.Connection) -> summary.StudySummary:
             self._require_study(conn, study)
             counts = _count_states(conn, study)
-            running = [_trial(r) for r in conn.execute(_RUNNING, (study,))]
+            shown = (study, summary.RUNNING_SHOWN)
+            running = [_trial(r) for r in conn.execute(_RUNNING, shown)]
             failed, infeasible = summary.count_failed_infeasible(
                 result for _, result in _light_results(conn, study)
             )
-            codes = [(c.loads(code), n) for code, n in conn.execute(_CODES, (study,))]
+            first = conn.execute(_CODES, (study, summary.CODES_SHOWN))
+            codes = [(c.loads(code), n) for code, n in first]
             return summary.StudySummary(
                 counts=counts,
                 running=_with_intermediate(conn, study, running),
