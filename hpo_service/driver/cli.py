@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from hpo_service._common.words import counted
 from hpo_service.driver import _json, _output, _warm_cli
 from hpo_service.driver._algo_options import algo_options, take_algorithm
 from hpo_service.driver._local_workers import LocalWorkers
@@ -29,7 +30,6 @@ from hpo_service.driver._study import (
     study_space,
 )
 from hpo_service.driver._study_loop import Driver, DriverOptions
-from hpo_service.driver._words import counted
 from hpo_service.exceptions import (
     HPOServiceError,
     MultiObjectiveError,
