@@ -195,6 +195,10 @@ _TOO_LARGE_CODES = frozenset({10334, 17419, 17420})
 _MAX_DOCUMENT = 16 * 1024 * 1024  # MongoDB's document size limit, unless hello says
 _TRIAL_ROOM = 16 * 1024  # bytes a result leaves for the rest of its trial
 _BACKFILL_BATCH = 1000  # done trials ranked per round trip by an index migration
+# Write ids numbered per update: 44 bytes each in BSON, a command must fit in 16 MB
+# (a backlog of writes that no reader numbered for long, e.g. workers on a queue
+# filled before the driver stopped, can exceed 300,000).
+_WIDS_PER_UPDATE = 50_000
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -910,14 +914,16 @@ class MongoTrialStore(BaseTrialStore):
         if doc is None:
             raise _study_not_found(study)
         version = int(doc["version"])
-        self._call(
-            "number pending writes",
-            lambda _: self._trials.update_many(
-                {"version": _PENDING, "study": study, "wid": {"$in": wids}},
-                {"$set": {"version": version}},
-                **_session_kw(session),
-            ),
-        )
+        for start in range(0, len(wids), _WIDS_PER_UPDATE):  # a command's 16 MB
+            chunk = wids[start : start + _WIDS_PER_UPDATE]
+            self._call(
+                "number pending writes",
+                lambda _, chunk=chunk: self._trials.update_many(
+                    {"version": _PENDING, "study": study, "wid": {"$in": chunk}},
+                    {"$set": {"version": version}},
+                    **_session_kw(session),
+                ),
+            )
         return version
 
     def _write_one(
