@@ -448,3 +448,19 @@ def test_a_backlog_of_pending_writes_is_numbered_in_chunks(
     versions = {doc["version"] for doc in raw_trials(store).find({"study": "s"})}
     assert versions == {top}
     assert store.changes_since("s", top) == ([], top)
+
+
+def test_attachment_sizes_of_documents_written_before_sizes_were_kept(
+    store: MongoTrialStore,
+) -> None:
+    """Sizes are kept beside each attachment (so they are read without the data);
+    an attachment an older version wrote has none and is measured from its data."""
+    queue(store, 1)
+    trial = store.claim("w", 30.0, study="s")
+    blobs = {"model": b"m" * 3000, "log": b"l" * 5}
+    assert store.put_attachments("s", trial.tid, trial.token, blobs)
+    collection = store._attachment_docs()
+    collection.update_one({"name": "model"}, {"$unset": {"size": ""}})
+    assert collection.find_one({"name": "log"})["size"] == 5
+    assert store.attachment_sizes("s", trial.tid) == {"model": 3000, "log": 5}
+    assert store.study_attachment_sizes("s") == {trial.tid: {"log": 5, "model": 3000}}
