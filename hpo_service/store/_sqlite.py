@@ -149,8 +149,8 @@ _LATE_SCHEMA = (
 # The best ranked trial: its tid from trials_versions alone (a sorter fed from the
 # whole row would read every done trial's row), then its row.
 _BEST = (
-    "SELECT {columns} FROM trials WHERE study = ?1 AND tid = ("
-    "SELECT tid FROM trials INDEXED BY trials_versions WHERE study = ?1 "
+    "SELECT {columns} FROM trials WHERE study = ? AND tid = ("
+    "SELECT tid FROM trials INDEXED BY trials_versions WHERE study = ? "
     "AND best_loss IS NOT NULL ORDER BY best_violation, best_loss, tid LIMIT 1)"
 )
 
@@ -208,7 +208,7 @@ _COUNT_STATES = (
 )
 _RUNNING = (
     f"SELECT {_TRIAL_COLUMNS} FROM trials INDEXED BY trials_leases "
-    "WHERE state = 'running' AND study = ? ORDER BY tid"
+    "WHERE state = 'running' AND study = ? ORDER BY tid LIMIT ?"
 )
 _LIGHT = (
     "SELECT tid, light FROM trials INDEXED BY trials_versions "
@@ -223,7 +223,7 @@ _UNRANKED_DONE = (
 )
 _CODES = (
     "SELECT code, count(*) FROM trials INDEXED BY trials_versions "
-    "WHERE study = ? AND code IS NOT NULL GROUP BY code ORDER BY min(tid)"
+    "WHERE study = ? AND code IS NOT NULL GROUP BY code ORDER BY min(tid) LIMIT ?"
 )
 _HEARTBEAT = f"UPDATE trials SET lease_expires_at = ? {_CURRENT}"
 _FINISH = (
@@ -1400,11 +1400,13 @@ class SQLiteTrialStore(BaseTrialStore):
         def body(conn: sqlite3.Connection) -> summary.StudySummary:
             self._require_study(conn, study)
             counts = _count_states(conn, study)
-            running = [_trial(r) for r in conn.execute(_RUNNING, (study,))]
+            shown = (study, summary.RUNNING_SHOWN)
+            running = [_trial(r) for r in conn.execute(_RUNNING, shown)]
             failed, infeasible = summary.count_failed_infeasible(
                 result for _, result in _light_results(conn, study)
             )
-            codes = [(c.loads(code), n) for code, n in conn.execute(_CODES, (study,))]
+            first = conn.execute(_CODES, (study, summary.CODES_SHOWN))
+            codes = [(c.loads(code), n) for code, n in first]
             return summary.StudySummary(
                 counts=counts,
                 running=_with_intermediate(conn, study, running),
@@ -1427,7 +1429,8 @@ class SQLiteTrialStore(BaseTrialStore):
 
     @staticmethod
     def _best(conn: sqlite3.Connection, study: str) -> Trial | None:
-        row = _one(conn.execute(_BEST.format(columns=_TRIAL_COLUMNS), (study,)))
+        sql = _BEST.format(columns=_TRIAL_COLUMNS)
+        row = _one(conn.execute(sql, (study, study)))
         unranked = [_trial(r) for r in conn.execute(_UNRANKED_DONE, (study,))]
         best = summary.earliest_best(([] if row is None else [_trial(row)]) + unranked)
         return None if best is None else _with_intermediate(conn, study, [best])[0]

@@ -157,6 +157,7 @@ class ChildRunner:
         got = self._wait(should_abort)
         if isinstance(got, dict) and got.get("kind") == "ready":
             self._log.debug("objective process %s is ready", self.pid)
+            self._unlink_output()  # both hold it open: a SIGKILL leaves no file
             return True
         code = self._kill()
         if got == "aborted":
@@ -273,11 +274,7 @@ class ChildRunner:
     def close(self) -> None:
         """Kill the child and remove the output file (a later run starts afresh)."""
         self._kill()
-        if self._output_fd >= 0:
-            os.close(self._output_fd)
-            self._output_fd = -1
-            with contextlib.suppress(OSError):
-                os.unlink(self._output_path)
+        self._close_output()
 
     # ---- internals -------------------------------------------------------------------
 
@@ -304,12 +301,10 @@ class ChildRunner:
     def _popen(self) -> subprocess.Popen[bytes]:
         from hpo_service.store._url import STORE_URL_ENV
 
-        if self._output_fd < 0:
-            fd, self._output_path = tempfile.mkstemp(
-                prefix="hpo-worker-", suffix=".out"
-            )
-            os.close(fd)
-            self._output_fd = os.open(self._output_path, os.O_RDONLY)
+        self._close_output()  # each child gets a new file, named until it is ready
+        fd, self._output_path = tempfile.mkstemp(prefix="hpo-worker-", suffix=".out")
+        os.close(fd)
+        self._output_fd = os.open(self._output_path, os.O_RDONLY)
         env = dict(os.environ)
         env.pop(STORE_URL_ENV, None)  # the objective has no business with the store
         env[_SYS_PATH_ENV] = json.dumps([os.path.abspath(p) for p in sys.path])
@@ -416,6 +411,20 @@ class ChildRunner:
 
     def _output_tail(self) -> str:
         return _tail(self._output_fd, self._output_limit)
+
+    def _unlink_output(self) -> None:
+        """Remove the output file's name; the open descriptors keep it readable."""
+        if self._output_path:
+            with contextlib.suppress(OSError):
+                os.unlink(self._output_path)
+            self._output_path = ""
+
+    def _close_output(self) -> None:
+        """Close (and unlink, if still named) the current child's output file."""
+        self._unlink_output()
+        if self._output_fd >= 0:
+            os.close(self._output_fd)
+            self._output_fd = -1
 
 
 def _describe_exit(code: int | None) -> str:

@@ -320,9 +320,8 @@ def test_light_reads_are_served_from_their_indexes(path: Path, store) -> None:
         ("COVERING INDEX trials_versions", _sqlite._CODES),
     ]
     for index, sql in reads:
-        plan = " / ".join(
-            r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", ("s",))
-        )
+        args = ("s",) * sql.count("?")  # the study, a LIMIT: the plan is the same
+        plan = " / ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", args))
         assert f"{index} " in plan and "SCAN trials" not in plan, plan
 
 

@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 
@@ -74,7 +75,7 @@ def test_a_new_child_imports_no_more_than_an_objective_needs(fresh):
     when it imported the whole worker package). numpy values still become plain
     ones when the objective imports numpy itself."""
     heavy = ["numpy", "click", "hpo_service.worker._loop", "hpo_service.store"]
-    heavy += ["hpo_service.driver._settings", "hpo_service.algorithms.pruners"]
+    heavy += ["hpo_service.driver", "hpo_service.algorithms", "hpo_service.space"]
     heavy += ["importlib.metadata"]
     outcome = fresh.run(f"{OBJ}:imported", heavy)
     assert outcome.kind == "result"
@@ -287,6 +288,25 @@ def test_child_that_died_between_trials_is_replaced(fresh):
     outcome = fresh.run(f"{OBJ}:quadratic", {"x": 1.0})
     assert (outcome.kind, outcome.data["loss"]) == ("result", 4.0)
     assert fresh.pid != old
+
+
+def test_the_output_file_has_no_name_once_the_child_is_ready(monkeypatch, tmp_path):
+    # Both processes keep it open, so nothing is left behind by a SIGKILL (before,
+    # every killed worker left a /tmp/hpo-worker-*.out with its last trial's output).
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    runner = ChildRunner()
+    try:
+        first = runner.run(f"{OBJ}:prints", {"lines": 2})
+        assert list(tmp_path.iterdir()) == []
+        old = runner.pid
+        os.kill(old, signal.SIGKILL)  # replaced at the next trial
+        os.waitid(os.P_PID, old, os.WEXITED | os.WNOWAIT)  # dead, left for the runner
+        second = runner.run(f"{OBJ}:prints", {"lines": 1})
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        runner.close()
+    assert first.data["output"].count("out line") == 2
+    assert second.data["output"] == "out line 0\nerr line\nraw fd write\n"
 
 
 def test_abort_kills_the_running_objective(fresh):
