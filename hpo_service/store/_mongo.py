@@ -195,6 +195,10 @@ _TOO_LARGE_CODES = frozenset({10334, 17419, 17420})
 _MAX_DOCUMENT = 16 * 1024 * 1024  # MongoDB's document size limit, unless hello says
 _TRIAL_ROOM = 16 * 1024  # bytes a result leaves for the rest of its trial
 _BACKFILL_BATCH = 1000  # done trials ranked per round trip by an index migration
+# Write ids numbered per update: 44 bytes each in BSON, a command must fit in 16 MB
+# (a backlog of writes that no reader numbered for long, e.g. workers on a queue
+# filled before the driver stopped, can exceed 300,000).
+_WIDS_PER_UPDATE = 50_000
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -314,6 +318,8 @@ def _rank_fields(result: Any) -> dict[str, Any]:
 
 
 _LIGHT_FIELDS = {"tid": 1, **{f"result.{k}": 1 for k in summary.LIGHT_KEYS}}
+#: What attachment sizes read of an attachment (its data only if it has no size).
+_SIZE_FIELDS = {"name": 1, "size": 1}
 _DONE = TrialState.DONE.value
 _RUN = TrialState.RUNNING
 
@@ -910,14 +916,16 @@ class MongoTrialStore(BaseTrialStore):
         if doc is None:
             raise _study_not_found(study)
         version = int(doc["version"])
-        self._call(
-            "number pending writes",
-            lambda _: self._trials.update_many(
-                {"version": _PENDING, "study": study, "wid": {"$in": wids}},
-                {"$set": {"version": version}},
-                **_session_kw(session),
-            ),
-        )
+        for start in range(0, len(wids), _WIDS_PER_UPDATE):  # a command's 16 MB
+            chunk = wids[start : start + _WIDS_PER_UPDATE]
+            self._call(
+                "number pending writes",
+                lambda _, chunk=chunk: self._trials.update_many(
+                    {"version": _PENDING, "study": study, "wid": {"$in": chunk}},
+                    {"$set": {"version": version}},
+                    **_session_kw(session),
+                ),
+            )
         return version
 
     def _write_one(
@@ -1615,6 +1623,7 @@ class MongoTrialStore(BaseTrialStore):
             return False
         docs = [
             {"study": study, "tid": tid, "name": name, "token": token, "data": data}
+            | {"size": len(data)}
             for name, data in blobs.items()
         ]
         collection = self._attachment_docs()
@@ -1645,8 +1654,24 @@ class MongoTrialStore(BaseTrialStore):
     def attachment_sizes(self, study: str, tid: int) -> dict[str, int]:
         c.check_name(study, "study")
         c.check_tid(tid)
-        docs = self._current_attachments(study, tid, {"data": 1, "name": 1})
-        return {doc["name"]: len(doc["data"]) for doc in docs}
+        docs = self._current_attachments(study, tid, _SIZE_FIELDS)
+        sizes = self._sizes_of(docs)
+        return {doc["name"]: sizes[doc["_id"]] for doc in docs}
+
+    def _sizes_of(self, docs: list[dict[str, Any]]) -> dict[Any, int]:
+        """Bytes of each attachment document, by ``_id``: its ``size`` field, or
+        for one written before that field existed, its data's length (read for
+        those only)."""
+        sizes = {doc["_id"]: doc["size"] for doc in docs if "size" in doc}
+        older = [doc["_id"] for doc in docs if "size" not in doc]
+        if older:
+            collection = self._attachment_docs()
+            found = self._call(
+                "attachment sizes",
+                lambda _: list(collection.find({"_id": {"$in": older}}, {"data": 1})),
+            )
+            sizes.update({doc["_id"]: len(doc["data"]) for doc in found})
+        return sizes
 
     def study_attachment_sizes(self, study: str) -> dict[int, dict[str, int]]:
         c.check_name(study, "study")
@@ -1659,15 +1684,20 @@ class MongoTrialStore(BaseTrialStore):
             self._require_study(study)
         tokens = {doc["tid"]: doc.get("token") for doc in trials}
         collection = self._attachment_docs()
-        wanted = {"tid": 1, "name": 1, "token": 1, "data": 1}
+        wanted = {"tid": 1, "token": 1, **_SIZE_FIELDS}
         docs = self._call(
             "study_attachment_sizes",
             lambda _: list(collection.find({"study": study}, wanted)),
         )
+        current = [
+            doc
+            for doc in docs
+            if doc.get("token") is not None and tokens.get(doc["tid"]) == doc["token"]
+        ]
+        bytes_of = self._sizes_of(current)
         sizes: dict[int, dict[str, int]] = {}
-        for doc in sorted(docs, key=lambda d: (d["tid"], d["name"])):
-            if doc.get("token") is not None and tokens.get(doc["tid"]) == doc["token"]:
-                sizes.setdefault(doc["tid"], {})[doc["name"]] = len(doc["data"])
+        for doc in sorted(current, key=lambda d: (d["tid"], d["name"])):
+            sizes.setdefault(doc["tid"], {})[doc["name"]] = bytes_of[doc["_id"]]
         return sizes
 
     def _current_attachments(

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from hpo_service._common.words import counted
 from hpo_service.driver._settings import (
     DEFAULT_LEASE_SECONDS,
     StudySettings,
@@ -28,7 +29,6 @@ from hpo_service.driver._settings import (
     record_objective_count,
 )
 from hpo_service.driver._signals import STOP_SIGNALS
-from hpo_service.driver._words import counted
 from hpo_service.exceptions import (
     InvalidResultError,
     ObjectiveImportError,

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from hpo_service.driver._words import counted
+from hpo_service._common.words import counted
 from hpo_service.exceptions import ObjectiveImportError, StoreError, WorkerError
 from hpo_service.store import BaseTrialStore, mask_url
 from hpo_service.store._cli_option import (

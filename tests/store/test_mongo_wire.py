@@ -445,6 +445,25 @@ def test_status_reads_answer_the_same_size_however_many_trials_run(
     assert few < 5 * 2 * len(bson.encode(wide))  # 3 running, the best: whole
 
 
+def test_attachment_sizes_are_read_without_the_attachments(
+    mongo_url: str, database: str
+) -> None:
+    """``trials --format json`` lists every attachment's size: reading them must not
+    ship the attachments (a study's may add up to gigabytes)."""
+    replies = Replies()
+    with open_at(mongo_url, database, event_listeners=[replies]) as store:
+        store.create_study("s", {})
+        store.insert_trials("s", [NewTrial({}, {})] * 3)
+        for _ in range(3):
+            trial = store.claim("w", LONG, study="s")
+            blobs = {"model": bytes(MIB), "log": b"l" * 5}
+            assert store.put_attachments("s", trial.tid, trial.token, blobs)
+        want = {tid: {"log": 5, "model": MIB} for tid in range(3)}
+        assert store.study_attachment_sizes("s") == want
+        assert replies.largest(lambda: store.study_attachment_sizes("s")) < 2000
+        assert replies.largest(lambda: store.attachment_sizes("s", 1)) < 2000
+
+
 # ---- a read-only user ----------------------------------------------------------------
 
 

@@ -1,5 +1,5 @@
 """Counts in messages: ``1 trial``, ``2 trials`` (no dependencies, so that the
-driver's runtime, the worker and the CLIs can all use it)."""
+driver, the worker, the objective's child process and the CLIs can all use it)."""
 
 from __future__ import annotations
 
