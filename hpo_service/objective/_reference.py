@@ -70,7 +70,7 @@ def _attribute(module: Any, reference: str) -> Any:
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
-        except AttributeError:
+        except AttributeError as e:
             owner = f"{module_name}:{'.'.join(done)}" if done else module_name
             prefix = f"{module_name}:" + "".join(f"{d}." for d in done)
             raise ObjectiveImportError(
@@ -78,7 +78,7 @@ def _attribute(module: Any, reference: str) -> Any:
                 f"attribute of {'module ' if not done else ''}{owner!r}, "
                 f"but got {part!r}"
                 + did_you_mean(part, _public_names(obj), shown=prefix + "{}")
-            ) from None
+            ) from e
         done.append(part)
     return obj
 
