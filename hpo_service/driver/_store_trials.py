@@ -222,8 +222,8 @@ class StoreTrials(TrialsView):
                 afresh.
         """
         raise NotImplementedError(
-            f"StoreTrials does not delete the trials of study {self.study!r}: use "
-            "another study name (exp_key) to start afresh"
+            f"{type(self).__name__} does not delete the trials of study "
+            f"{self.study!r}: use another study name (exp_key) to start afresh"
         )
 
     def import_results(self, *paths: str) -> list[int]:

@@ -246,6 +246,15 @@ def _creates_study(args: dict[str, Any]) -> bool:
     "back, to run again when the study resumes.",
 )
 @click.option("--no-progress", is_flag=True, help="Do not show a progress bar.")
+@click.option(
+    "--objective-output/--no-objective-output",
+    "show_output",
+    default=True,
+    show_default=True,
+    help="Show what the objective prints in the local workers (--workers) on this "
+    "terminal, each line prefixed [trial STUDY/TID], as hpo-worker's option of the "
+    "same name. The last 10 kB are kept with each trial either way.",
+)
 @pruner_options
 @_store_command(create=_creates_study)
 def start(
@@ -257,6 +266,7 @@ def start(
     override: bool,
     no_progress: bool,
     stop_grace: float,
+    show_output: bool,
     **given: Any,
 ) -> None:
     """Create study STUDY, or resume it, and run it until it is complete.
@@ -294,6 +304,7 @@ def start(
             study,
             objective=settings.objective,
             stop_grace=stop_grace,
+            show_output=show_output,
         )
         with signals, local_workers as local:
             driver = Driver(

@@ -26,7 +26,25 @@ def split_reference(reference: str) -> tuple[str, str]:
         raise ValueError(
             f"a reference must look like `package.module:name`, but got {reference!r}"
         )
+    named_file = module.endswith(".py") and os.path.isfile(module)  # not pkg.py
+    if "/" in module or os.sep in module or named_file:
+        raise ValueError(_file_hint(module, attr, reference))
     return module, attr
+
+
+def _file_hint(path: str, attr: str, reference: str) -> str:
+    """The error for a reference that names a file (``dir/mod.py:fn``)."""
+    stem = os.path.normpath(path.removesuffix(".py"))
+    where = "from this directory or with it on PYTHONPATH"
+    if os.path.isabs(stem) or stem.startswith(".."):
+        folder, module = os.path.split(os.path.abspath(stem))
+        where = f"from {folder!r} or with it on PYTHONPATH"
+    else:  # a relative path: its folders are packages
+        module = stem.replace(os.sep, ".")
+    return (
+        "a reference must name a module, `package.module:name`, not a file, but got "
+        f"{reference!r}: use `{module}:{attr}`, run {where}"
+    )
 
 
 def add_cwd_to_path() -> None:
@@ -78,7 +96,7 @@ def _attribute(module: Any, reference: str) -> Any:
                 f"attribute of {'module ' if not done else ''}{owner!r}, "
                 f"but got {part!r}"
                 + did_you_mean(part, _public_names(obj), shown=prefix + "{}")
-            ) from e
+            ) from e  # the worker records the cause's type (AttributeError)
         done.append(part)
     return obj
 

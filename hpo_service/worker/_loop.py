@@ -696,9 +696,8 @@ class Worker:
             )
         elif lease.lost.is_set():
             self._summary.abandoned += 1
-            self._log.warning(
-                "trial %s was requeued or cancelled meanwhile: abandoned it", name
-            )
+            level, why = self._why_not_current(trial)
+            self._log.log(level, "trial %s was %s: abandoned it", name, why)
         else:
             self._release(trial, name)
 
@@ -764,13 +763,40 @@ class Worker:
             self._summary.abandoned += 1
         elif accepted is False:
             self._summary.abandoned += 1
-            self._log.warning(
-                "trial %s: the store refused the outcome, dropped it: the attempt is "
-                "no longer current (requeued, cancelled or recorded elsewhere; it "
-                "runs again or ran elsewhere): %r",
-                name, data,
-            )  # fmt: skip
+            level, why = self._why_not_current(trial)
+            self._log.log(
+                level, "trial %s was %s: dropped its outcome %r", name, why, data
+            )
         return accepted is True
+
+    def _why_not_current(self, trial: Trial) -> tuple[int, str]:
+        """Why this worker's attempt at ``trial`` no longer counts, and the log level.
+
+        One read of the trial: cancelled (its study was cancelled or stopped, an
+        early stop or a spent budget; nothing is wrong) is INFO, requeued or
+        recorded by another attempt is a WARNING. Without an answer from the store
+        all three are named.
+        """
+        try:
+            now = self._store.get_trial(trial.study, trial.tid)
+        except StoreError:
+            return logging.WARNING, (
+                "requeued, cancelled or recorded by another attempt meanwhile"
+            )
+        if now.state is TrialState.CANCELLED:
+            return logging.INFO, (
+                "cancelled while it ran (its study was cancelled or stopped early, "
+                "or its budget was spent)"
+            )
+        if now.state.is_finished():
+            return logging.WARNING, (
+                f"recorded by another attempt meanwhile ({now.state.value}, "
+                f"worker {now.owner})"
+            )
+        return logging.WARNING, (
+            "requeued meanwhile (its lease ran out, or its worker was taken for "
+            "dead) and runs again"
+        )
 
     def _release(self, trial: Trial, name: str) -> None:
         released = self._retrying(

@@ -79,3 +79,42 @@ def test_a_missing_dependency_gets_no_suggestion(tmp_path, monkeypatch):
     with pytest.raises(ObjectiveImportError) as e:
         import_reference("uses_nump:objective")
     assert "did you mean" not in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("reference", "use", "where"),
+    [
+        ("mod_xyz.py:fn", "mod_xyz:fn", "this directory"),
+        ("./mod_xyz.py:fn", "mod_xyz:fn", "this directory"),
+        ("pkg/mod_xyz.py:fn", "pkg.mod_xyz:fn", "this directory"),
+        ("pkg/mod_xyz:fn", "pkg.mod_xyz:fn", "this directory"),
+        ("{tmp}/pkg/mod_xyz.py:fn", "mod_xyz:fn", "{tmp}/pkg"),
+        ("../up_xyz.py:fn", "up_xyz:fn", "{parent}"),
+    ],
+)
+def test_a_file_path_is_refused_naming_the_module_to_use(
+    reference, use, where, tmp_path, monkeypatch
+):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "mod_xyz.py").write_text("def fn(config):\n    return 0.0\n")
+    monkeypatch.chdir(tmp_path)
+    reference = reference.format(tmp=tmp_path)
+    where = where.format(tmp=tmp_path, parent=tmp_path.parent)
+    where = where if where == "this directory" else repr(where)
+    for load in (check_objective, import_reference):
+        with pytest.raises(ValueError) as e:
+            load(reference)
+        assert str(e.value) == (
+            "a reference must name a module, `package.module:name`, not a file, but "
+            f"got {reference!r}: use `{use}`, run from {where} or with it on "
+            "PYTHONPATH"
+        )
+
+
+def test_a_submodule_named_py_is_still_a_module(tmp_path, monkeypatch):
+    (tmp_path / "tool_xyz").mkdir()
+    (tmp_path / "tool_xyz" / "__init__.py").write_text("")
+    (tmp_path / "tool_xyz" / "py.py").write_text("def fn(config):\n    return 1.0\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert import_reference("tool_xyz.py:fn")({}) == 1.0

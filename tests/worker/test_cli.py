@@ -127,6 +127,33 @@ def test_trial_of_a_killed_worker_is_completed_once_by_another(
     assert lines(log) == ["start t", "start t", "end t"]
 
 
+def test_a_trial_cancelled_while_it_runs_is_said_so_without_a_warning(
+    store, db_url, workers, tmp_path
+):
+    # As when fmin's early_stop_fn, a loss threshold or `hpo-driver cancel` stops a
+    # study: the worker's result no longer counts, and nothing went wrong.
+    log = tmp_path / "log"
+    make_study(store, "c", f"{OBJ}:sleeps", [{"seconds": 1.0, "log": str(log)}])
+    proc = workers("--db", db_url, "--study", "c", "--idle-timeout", "0.5")
+    wait_until(lambda: lines(log))
+    assert store.cancel("c", [0]) == 1
+    code, err = finish(proc)
+    assert code == 0, err
+    said = [line for line in err.splitlines() if "trial c/0 was " in line]
+    assert len(said) == 1, err
+    assert " INFO " in said[0]
+    why = (
+        "trial c/0 was cancelled while it ran (its study was cancelled or stopped "
+        "early, or its budget was spent): "
+    )
+    # the heartbeat or the refused result notices it first, whichever comes first
+    assert said[0].endswith(f"{why}abandoned it") or (
+        f"{why}dropped its outcome {{'loss': 1.0" in said[0]
+    ), said[0]
+    assert "WARNING" not in err
+    assert store.get_trial("c", 0).state is TrialState.CANCELLED
+
+
 def test_help_describes_every_option():
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
