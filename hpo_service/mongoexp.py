@@ -108,3 +108,37 @@ class MongoTrials(StoreTrials):
     def exp_key(self) -> str | None:
         """The experiment key given to the constructor."""
         return self._exp_key
+
+    def view(
+        self,
+        exp_key: str | None = None,
+        cmd: Any = None,
+        workdir: Any = None,
+        refresh: bool = True,
+    ) -> MongoTrials:
+        """hyperopt's ``MongoTrials.view``: the trials of experiment ``exp_key`` (this
+        one's when None) in the same database.
+
+        Args:
+            exp_key: The experiment (study) to read.
+            cmd: Accepted for hyperopt's signature (workers import the objective).
+            workdir: Accepted for hyperopt's signature (``hpo-worker --workdir``).
+            refresh: Accepted for hyperopt's signature (trials are read on access).
+
+        Returns:
+            A new ``MongoTrials`` on the same store URL.
+        """
+        return MongoTrials(self.db_url, self._exp_key if exp_key is None else exp_key)
+
+    def __getattr__(self, name: str) -> Any:
+        """Say what replaces hyperopt's ``handle`` (only attributes not found)."""
+        if name == "handle":
+            raise AttributeError(
+                "MongoTrials has no `handle` (hyperopt's MongoJobs, its pymongo "
+                "collections): this store keeps trials in its own layout; read "
+                "them with `trials.trials` or `hpo-driver trials --format json`, or "
+                "open the store with hpo_service.store.open_store(url)"
+            )
+        raise AttributeError(
+            f"{type(self).__name__!r} object has no attribute {name!r}"
+        )

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from hpo_service._common.words import counted
 from hpo_service.driver import _json, _listing, _output, _warm_cli
 from hpo_service.driver._algo_options import algo_options, take_algorithm
 from hpo_service.driver._local_workers import LocalWorkers
@@ -28,7 +29,6 @@ from hpo_service.driver._study import (
     study_space,
 )
 from hpo_service.driver._study_loop import Driver, DriverOptions
-from hpo_service.driver._words import counted
 from hpo_service.exceptions import (
     HPOServiceError,
     MultiObjectiveError,
@@ -246,6 +246,15 @@ def _creates_study(args: dict[str, Any]) -> bool:
     "back, to run again when the study resumes.",
 )
 @click.option("--no-progress", is_flag=True, help="Do not show a progress bar.")
+@click.option(
+    "--objective-output/--no-objective-output",
+    "show_output",
+    default=True,
+    show_default=True,
+    help="Show what the objective prints in the local workers (--workers) on this "
+    "terminal, each line prefixed [trial STUDY/TID], as hpo-worker's option of the "
+    "same name. The last 10 kB are kept with each trial either way.",
+)
 @pruner_options
 @_store_command(create=_creates_study)
 def start(
@@ -257,6 +266,7 @@ def start(
     override: bool,
     no_progress: bool,
     stop_grace: float,
+    show_output: bool,
     **given: Any,
 ) -> None:
     """Create study STUDY, or resume it, and run it until it is complete.
@@ -294,6 +304,7 @@ def start(
             study,
             objective=settings.objective,
             stop_grace=stop_grace,
+            show_output=show_output,
         )
         with signals, local_workers as local:
             driver = Driver(

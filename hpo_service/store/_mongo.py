@@ -669,29 +669,36 @@ class MongoTrialStore(BaseTrialStore):
     def _refused_login(self, exc: OperationFailure) -> StoreAuthorizationError:
         """The error for a server that refused the URL's user at opening (a wrong
         user, password or authSource)."""
-        who = "no user (the URL names none)" if self._user is None else repr(self._user)
-        return StoreAuthorizationError(
-            self._scrub(
-                f"MongoDB at {self._description} refused user {who} (not retried): "
-                f"{_short(exc)}"
-            ),
-            user=self._user,
-            database=self._database,
-            operation="open",
+        return self._refused(
+            "open",
+            f"MongoDB at {self._description} refused {self._who()} (not retried): "
+            f"{_short(exc)}",
         )
 
     def _refusal(self, what: str, exc: OperationFailure) -> StoreAuthorizationError:
         """The error for an operation the server refused to the URL's user."""
-        who = "no user (the URL names none)" if self._user is None else repr(self._user)
         advice = _rights_advice(_short(exc), self._database)
+        return self._refused(
+            what,
+            f"MongoDB store {self._description}: {what} refused to {self._who()} "
+            f"on database {self._database!r} (not retried): {advice}",
+        )
+
+    def _who(self) -> str:
+        """The URL's user as a refusal names it: ``user 'name'``, or a client
+        without one."""
+        if self._user is None:
+            return "a client without a user (the URL names none)"
+        return f"user {self._user!r}"
+
+    def _refused(self, operation: str, message: str) -> StoreAuthorizationError:
+        """A refusal of ``operation`` to the URL's user, its message scrubbed of the
+        password."""
         return StoreAuthorizationError(
-            self._scrub(
-                f"MongoDB store {self._description}: {what} refused to user {who} "
-                f"on database {self._database!r} (not retried): {advice}"
-            ),
+            self._scrub(message),
             user=self._user,
             database=self._database,
-            operation=what,
+            operation=operation,
         )
 
     def _one_line_selection_errors(

@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from hpo_service import StoreTrials, fmin, hp, rand, tpe
+from hpo_service._common.words import counted
 from hpo_service.driver._study import open_study, space_settings
 from hpo_service.driver._warm_start import Evaluated, import_results
-from hpo_service.driver._words import counted
 from hpo_service.driver.cli import main
 from hpo_service.store import TrialState, open_store
 from tests.e2e.objectives import quadratic, quadratic_of_branch

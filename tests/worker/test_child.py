@@ -75,7 +75,7 @@ def test_a_new_child_imports_no_more_than_an_objective_needs(fresh):
     when it imported the whole worker package). numpy values still become plain
     ones when the objective imports numpy itself."""
     heavy = ["numpy", "click", "hpo_service.worker._loop", "hpo_service.store"]
-    heavy += ["hpo_service.driver._settings", "hpo_service.algorithms.pruners"]
+    heavy += ["hpo_service.driver", "hpo_service.algorithms", "hpo_service.space"]
     heavy += ["importlib.metadata"]
     outcome = fresh.run(f"{OBJ}:imported", heavy)
     assert outcome.kind == "result"
