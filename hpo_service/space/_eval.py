@@ -138,6 +138,13 @@ def validate_params(
 
 def _checked(spec: ParamSpec, value: Any) -> int | float:
     label = spec.label
+    if spec.kind == "choice" and not (
+        _is_integral(value) and 0 <= value < spec.n_options
+    ):  # a user may give the option itself: say what a choice's value is
+        raise SpaceError(
+            f"params[{label!r}] must be the index of an option of choice {label!r}, "
+            f"an integer from 0 to {spec.n_options - 1}, but got {value!r}"
+        )
     if not is_number(value) or not math.isfinite(value):
         raise SpaceError(
             f"params[{label!r}] must be a finite number, but got {value!r}"

@@ -61,6 +61,12 @@ def test_quantised_bounds_are_the_rounded_bounds():
         validate_params(COMPILED, {**VALID, "qu": 11.0})
 
 
+CHOICE_INDEX = (
+    r"^params\['c'\] must be the index of an option of choice 'c', an integer from "
+    r"0 to 1, but got {}$"
+)
+
+
 @pytest.mark.parametrize(
     ("label", "value", "message"),
     [
@@ -79,7 +85,11 @@ def test_quantised_bounds_are_the_rounded_bounds():
         ("n", math.nan, r"params\['n'\] must be a finite number"),
         ("n", math.inf, r"params\['n'\] must be a finite number"),
         ("n", "1.0", r"params\['n'\] must be a finite number"),
-        ("c", True, r"params\['c'\] must be a finite number"),
+        ("c", True, CHOICE_INDEX.format("True")),
+        ("c", "inner", CHOICE_INDEX.format("'inner'")),  # an option, not its index
+        ("c", 0.5, CHOICE_INDEX.format("0.5")),
+        ("c", -1, CHOICE_INDEX.format("-1")),
+        ("c", math.nan, CHOICE_INDEX.format("nan")),
         ("u", [0.1, 0.2], r"params\['u'\] must be a finite number"),
     ],
 )
