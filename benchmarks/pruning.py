@@ -72,12 +72,15 @@ or how running trials count as pending: ``pending=all``, every one as a full lia
 ``pending=survivors``, leaving out those the pruner judged and kept (the driver's
 rule before ``SURVIVOR_WEIGHT``); a number, ``pending=0.5``, counting those
 survivors as liars of that weight (every other pending trial weighs 1); the default
-is the driver's rule, ``SURVIVOR_WEIGHT`` (0.25). The pruner ``optuna_sha`` (ours)
-is our TPE with optuna's ``SuccessiveHalvingPruner`` deciding, through a shadow
-optuna study (a diagnostic). The ``name=value`` parts named in :data:`PRUNER_KEYS`
-(``min_resource=3``, ``reduction_factor=4``) are pruner settings instead, for ours and
-optuna's ASHA/SHA and Hyperband alike (defaults: ``min_resource=1``,
-``reduction_factor=3``, ``max_resource`` the problem's steps)."""
+is the driver's rule, ``SURVIVOR_WEIGHT`` (0.25). ``order=steps`` (ours) hands TPE
+each pruned trial ranked as optuna's TPE ranks it: below every complete trial, a
+later stop above an earlier one, then by value (TPE's split uses ranks only);
+``rungmodel=drop|fail`` fits TPE on one budget (:class:`RungModelSuggester`). The
+pruner ``optuna_sha`` (ours) is our TPE with optuna's ``SuccessiveHalvingPruner``
+deciding, through a shadow optuna study (a diagnostic). The ``name=value`` parts
+named in :data:`PRUNER_KEYS` (``min_resource=3``, ``reduction_factor=4``) are pruner
+settings instead, for ours and optuna's ASHA/SHA and Hyperband alike (defaults:
+``min_resource=1``, ``reduction_factor=3``, ``max_resource`` the problem's steps)."""
 
 PRUNER_KEYS = ("min_resource", "reduction_factor", "min_early_stopping_rate")
 """``name=value`` method parts that set the pruner rather than TPE."""
@@ -129,6 +132,8 @@ class OursRunner:
         tpe = dict(tpe or {})
         self.pending_rule = tpe.pop("pending", SURVIVOR_WEIGHT)
         model, model_min = tpe.pop("rungmodel", None), tpe.pop("rung_min", 10)
+        self.order = tpe.pop("order", None)  # "steps": pruned trials as optuna ranks
+        self.steps = problem.steps
         if model is None:
             self.suggester = Suggester(
                 problem.make_space(hp),
@@ -197,6 +202,8 @@ class OursRunner:
         if pruned:
             result = {"status": "pruned", "loss": value, "step": step}
             assert self.store.prune("b", trial.tid, trial.token, result)
+            if self.order == "steps":  # below every complete trial, by step, value
+                result = {**result, "loss": 1e6 * (1 + self.steps - step) + value}
         else:
             result = {"status": "ok", "loss": value}
             assert self.store.complete("b", trial.tid, trial.token, result)
