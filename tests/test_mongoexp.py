@@ -221,3 +221,48 @@ def _wait_for_log(caplog: pytest.LogCaptureFixture, text: str) -> str:
                 return record.getMessage()
         time.sleep(0.05)
     raise AssertionError(f"no log line with {text!r}")
+
+
+def test_view_reads_another_experiment_and_handle_says_what_replaces_it(hyperopt_db):
+    host, database = hyperopt_db
+    url = f"mongo://{host}/{database}/jobs"
+    for key, evals in (("va", 2), ("vb", 3)):
+        trials = MongoTrials(url, exp_key=key, workers=1)
+        fmin(_square, hp.uniform("x", -2, 2), trials=trials, max_evals=evals,
+             verbose=False)  # fmt: skip
+    va = MongoTrials(url, exp_key="va")
+    other = va.view(exp_key="vb")
+    assert isinstance(other, MongoTrials) and other.exp_key == "vb"
+    assert len(other) == 3 and {d["exp_key"] for d in other.trials} == {"vb"}
+    assert len(va.view()) == 2 and va.view().exp_key == "va"
+    with pytest.raises(AttributeError, match=r"^MongoTrials has no `handle` \("):
+        va.handle  # noqa: B018
+    with pytest.raises(AttributeError, match="'MongoTrials' object has no attribute"):
+        va.no_such_attribute  # noqa: B018
+    assert not hasattr(va, "handle")
+    with pytest.raises(NotImplementedError, match=r"^MongoTrials does not delete"):
+        va.delete_all()
+
+
+def test_hyperopts_cmd_and_workdir_are_taken_in_its_order_and_said_unused(
+    hyperopt_db,
+):
+    host, database = hyperopt_db
+    url = f"mongo://{host}/{database}/jobs"
+    default_cmd = ("domain_attachment", "FMinIter_Domain")
+    with pytest.warns(UserWarning) as caught:
+        # hyperopt's positional order: arg, exp_key, cmd, workdir, refresh
+        trials = MongoTrials(url, "wd", default_cmd, "/scratch/wd", True)
+        other = MongoTrials(url, exp_key="wd", cmd=("my", "domain"))
+    trials.close()
+    other.close()
+    assert trials.exp_key == "wd"
+    said = [w for w in caught if w.category is UserWarning]
+    assert [str(w.message) for w in said] == [
+        "MongoTrials(workdir='/scratch/wd') is not used: the workers choose where "
+        "trials run; start them with `hpo-worker --workdir /scratch/wd` (each trial "
+        "then runs in WORKDIR/STUDY/TID)",
+        "MongoTrials(cmd=('my', 'domain')) is not used: workers import the objective "
+        "by reference (module:function), never from the database",
+    ]
+    assert {w.filename for w in said} == {__file__}

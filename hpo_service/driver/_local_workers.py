@@ -47,6 +47,8 @@ class LocalWorkers:
             before it is told to hand the trial back.
         objective: The study's objective: the workers run it and nothing else
             (``hpo-worker --objective``), whatever the store says later.
+        show_output: Whether the workers show what the objective prints on their
+            standard error (``hpo-worker --no-objective-output`` when False).
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class LocalWorkers:
         *,
         stop_grace: float = _STOP_GRACE_SECONDS,
         objective: str | None = None,
+        show_output: bool = True,
     ) -> None:
         self._command = [
             sys.executable, "-m", "hpo_service.worker", "--study", study,
@@ -64,6 +67,8 @@ class LocalWorkers:
         ]  # fmt: skip
         if objective is not None:
             self._command += ["--objective", objective]
+        if not show_output:
+            self._command.append("--no-objective-output")
         self._db_url = db_url
         self._n = n
         self._stop_grace = stop_grace

@@ -6,14 +6,15 @@ import datetime
 import json
 from typing import TYPE_CHECKING, Any
 
+from hpo_service._common.words import counted
 from hpo_service.algorithms.pruners import describe_pruner
 from hpo_service.driver._codes import code_key, describe_codes
 from hpo_service.driver._lease import is_dead_local_process
 from hpo_service.driver._settings import COUNTED_STATES, budget_of
-from hpo_service.driver._words import counted
 from hpo_service.exceptions import HPOServiceError
 from hpo_service.objective._result import (
     loss_of,
+    pareto_front,
     shown_result,
     violation_of,
 )
@@ -239,7 +240,7 @@ def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
     now = store.now()
     read = store.summarise(study)  # counts, workers and best from one read
     best = read.best
-    front = pareto_trials(store, study) if best is None else []
+    front = _front_losses(store, study) if best is None else []
     return {
         "study": study,
         "max_evals": record.settings.get("max_evals"),
@@ -262,10 +263,16 @@ def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
             "name": record.settings.get("pruner") or "none",
             "settings": record.settings.get("pruner_settings") or {},
         },
-        "pareto_front": [
-            {"tid": t.tid, "loss": (t.result or {})["loss"]} for t in front
-        ],
+        "pareto_front": front,
     }
+
+
+def _front_losses(store: BaseTrialStore, study: str) -> list[dict[str, Any]]:
+    """``tid`` and ``loss`` of each trial on the Pareto front, from the done
+    trials' light results (no trial read whole)."""
+    rows = store.done_results(study)
+    front = pareto_front([result for _, result in rows])
+    return [{"tid": rows[i][0], "loss": (rows[i][1] or {})["loss"]} for i in front]
 
 
 def _code_summary(codes: list[tuple[dict[str, Any], int]]) -> list[dict[str, Any]]:
@@ -325,7 +332,7 @@ def status_text(summary: dict[str, Any]) -> str:
         "  " + "  ".join(f"{state}={n}" for state, n in counts.items()),
         "  pruner: " + describe_pruner(**summary["pruner"]),
         "  driver: " + _driver_text(summary["driver"]),
-        f"  workers running trials: {len(summary['workers'])}",
+        f"  workers running trials: {counts['running']}",
     ]
     if summary.get("failed"):
         lines.insert(
@@ -341,6 +348,12 @@ def status_text(summary: dict[str, Any]) -> str:
         lines.append(
             f"    {w['owner']}: trial {w['tid']} for {w['running_for']} s, "
             + _worker_lease_text(w["lease_left"], w.get("alive", True))
+        )
+    unlisted = counts["running"] - len(summary["workers"])
+    if unlisted > 0:  # summarise reads the lowest tids only
+        lines.append(
+            f"    ... and {counted(unlisted, 'more running trial')} "
+            "(`hpo-driver trials --state running` lists them all)"
         )
     best, front = summary["best"], summary.get("pareto_front")
     if best is None and front:

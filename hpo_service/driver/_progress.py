@@ -14,7 +14,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from hpo_service.driver._words import counted
+from hpo_service._common.words import counted
 
 _logger = logging.getLogger(__name__)
 _LOG_EVERY_SECONDS = 5.0

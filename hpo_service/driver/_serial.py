@@ -30,7 +30,7 @@ from hpo_service.exceptions import (
     SearchExhausted,
     TrialPruned,
 )
-from hpo_service.objective._report import TrialContext, pruned_result
+from hpo_service.objective._report import TrialContext, ignored_prune, pruned_result
 from hpo_service.objective._result import (
     STATUS_PRUNED,
     best_key,
@@ -191,6 +191,7 @@ class SerialSearch:
         self.batch = batch
         self.save_file = save_file
         self._early_state: list[Any] = []
+        self._said_ignored_prune = False
         requeue_interrupted(trials)
         self._pruning = LocalPruning(pruner or NopPruner(), trials._dynamic_trials)
         self._best = replay(trials, suggester)
@@ -310,6 +311,7 @@ class SerialSearch:
         except TrialPruned:
             _logger.debug("trial %s pruned at step %s", tid, context.last_step)
             return pruned_result(context, time.perf_counter() - start)
+        self._say_ignored_prune(tid, context)
         problem = unrankable_loss(value)
         if problem is not None:
             _logger.warning(
@@ -320,6 +322,13 @@ class SerialSearch:
         names = self.trials.objective_names or ()
         check_objective_count(result, self.trials.n_objectives, names)
         return result
+
+    def _say_ignored_prune(self, tid: int, context: TrialContext) -> None:
+        """Warn, once per search, that the objective never checks the pruner."""
+        problem = ignored_prune(context)
+        if problem is not None and not self._said_ignored_prune:
+            self._said_ignored_prune = True
+            _logger.warning("trial %s: %s (shown once)", tid, problem)
 
     def _record_result(self, doc: dict[str, Any], result: dict[str, Any]) -> None:
         attachments = result.pop("attachments", None)

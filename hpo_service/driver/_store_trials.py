@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from hpo_service._common.words import counted
 from hpo_service.algorithms import describe, resolve
 from hpo_service.algorithms.pruners import (
     BasePruner,
@@ -26,7 +27,6 @@ from hpo_service.driver._signals import StopSignals
 from hpo_service.driver._study import open_driven_study, space_settings, study_space
 from hpo_service.driver._study_loop import Driver, DriverOptions
 from hpo_service.driver._suggest import Suggester
-from hpo_service.driver._words import counted
 from hpo_service.driver._worker_hint import store_trials_worker_hint
 from hpo_service.exceptions import StudyNotFoundError, TrialNotFoundError
 from hpo_service.fmin import as_generator, best_of, check_stop_rules
@@ -222,8 +222,8 @@ class StoreTrials(TrialsView):
                 afresh.
         """
         raise NotImplementedError(
-            f"StoreTrials does not delete the trials of study {self.study!r}: use "
-            "another study name (exp_key) to start afresh"
+            f"{type(self).__name__} does not delete the trials of study "
+            f"{self.study!r}: use another study name (exp_key) to start afresh"
         )
 
     def import_results(self, *paths: str) -> list[int]:

@@ -8,6 +8,7 @@ import secrets
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
+from hpo_service._common.words import counted
 from hpo_service.algorithms.pruners import describe_pruner
 from hpo_service.driver._lease import take_driver_lease
 from hpo_service.driver._settings import (
@@ -15,7 +16,6 @@ from hpo_service.driver._settings import (
     counted_finished,
     record_objective_count,
 )
-from hpo_service.driver._words import counted
 from hpo_service.exceptions import (
     DriverLeaseError,
     HPOServiceError,

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from hpo_service._common.words import counted
 from hpo_service.algorithms import resolve
 from hpo_service.algorithms._pareto import ParetoArchive
 from hpo_service.algorithms.pruners import make_pruner
@@ -31,7 +32,6 @@ from hpo_service.driver._settings import (
     record_objective_count,
 )
 from hpo_service.driver._suggest import SURVIVOR_WEIGHT, Suggester, survivor_weights
-from hpo_service.driver._words import counted
 from hpo_service.exceptions import DriverLeaseError, SearchExhausted, StoreError
 from hpo_service.objective._result import (
     STATUS_FAIL,

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from hpo_service.driver._words import counted
+from hpo_service._common.words import counted
 from hpo_service.exceptions import HPOServiceError, StudyNotFoundError
 from hpo_service.store import BaseTrialStore
 from hpo_service.store._cli_option import (

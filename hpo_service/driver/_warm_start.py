@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from hpo_service._common.words import counted
 from hpo_service.driver._settings import (
     StudySettings,
     budget_of,
@@ -37,7 +38,6 @@ from hpo_service.driver._settings import (
     record_objective_count,
 )
 from hpo_service.driver._study import study_space
-from hpo_service.driver._words import counted
 from hpo_service.exceptions import InvalidResultError, SpaceError
 from hpo_service.objective._result import (
     STATUS_FAIL,
@@ -227,10 +227,13 @@ def identity(params: Mapping[str, Any], result: Mapping[str, Any]) -> str:
 
 
 def _finished_identities(store: BaseTrialStore, study: str) -> set[str]:
-    """The identities of the study's finished trials (run here or imported)."""
+    """The identities of the study's finished trials (run here or imported), read
+    a window of trials at a time (a long study does not fit in memory whole)."""
+    from hpo_service.driver._listing import each_trial
+
     return {
         identity(t.params, t.result)
-        for t in store.get_trials(study)
+        for t in each_trial(store, study)
         if t.result and t.result.get("status") in (STATUS_OK, STATUS_FAIL)
     }
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import functools
 import logging
 import shlex
@@ -14,7 +13,8 @@ from typing import Any
 
 import click
 
-from hpo_service.driver import _json, _output, _warm_cli
+from hpo_service._common.words import counted
+from hpo_service.driver import _json, _listing, _output, _warm_cli
 from hpo_service.driver._algo_options import algo_options, take_algorithm
 from hpo_service.driver._local_workers import LocalWorkers
 from hpo_service.driver._pruner_options import pruner_options, take_pruner
@@ -29,7 +29,6 @@ from hpo_service.driver._study import (
     study_space,
 )
 from hpo_service.driver._study_loop import Driver, DriverOptions
-from hpo_service.driver._words import counted
 from hpo_service.exceptions import (
     HPOServiceError,
     MultiObjectiveError,
@@ -247,6 +246,15 @@ def _creates_study(args: dict[str, Any]) -> bool:
     "back, to run again when the study resumes.",
 )
 @click.option("--no-progress", is_flag=True, help="Do not show a progress bar.")
+@click.option(
+    "--objective-output/--no-objective-output",
+    "show_output",
+    default=True,
+    show_default=True,
+    help="Show what the objective prints in the local workers (--workers) on this "
+    "terminal, each line prefixed [trial STUDY/TID], as hpo-worker's option of the "
+    "same name. The last 10 kB are kept with each trial either way.",
+)
 @pruner_options
 @_store_command(create=_creates_study)
 def start(
@@ -258,6 +266,7 @@ def start(
     override: bool,
     no_progress: bool,
     stop_grace: float,
+    show_output: bool,
     **given: Any,
 ) -> None:
     """Create study STUDY, or resume it, and run it until it is complete.
@@ -295,6 +304,7 @@ def start(
             study,
             objective=settings.objective,
             stop_grace=stop_grace,
+            show_output=show_output,
         )
         with signals, local_workers as local:
             driver = Driver(
@@ -495,26 +505,20 @@ def trials(
     StoreTrials(...).trial_attachments(trial); no command reads them yet).
     """
     wanted = [TrialState(s) for s in states] or None
-    found = store.get_trials(study, wanted)
-    if statuses:
-        found = [t for t in found if (t.result or {}).get("status") in statuses]
     names = _output.objective_names(store, study)
     count = len(names) if names else None
-    records = [_output.trial_record(t, count) for t in found]
+    found = _listing.each_trial(store, study, wanted, statuses=statuses)
+    records = (_output.trial_record(t, count) for t in found)
     if fmt == "json":
         sizes = store.study_attachment_sizes(study)  # JSON only, not CSV
-        for record in records:
-            record["attachments"] = sizes.get(record["tid"], {})
-        click.echo(_json.dumps(records, indent=2))
+        _listing.write_json(
+            ({**r, "attachments": sizes.get(r["tid"], {})} for r in records),
+            sys.stdout,
+        )
         return
     choices = _choices_of(store, study)
-    rows = [_output.flat_row(r, names, choices) for r in records]
-    columns = _output.columns(rows, names)
-    writer = csv.DictWriter(
-        sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n"
-    )
-    writer.writeheader()
-    writer.writerows(rows)
+    rows = (_output.flat_row(r, names, choices) for r in records)
+    _listing.write_csv(rows, names, sys.stdout)
 
 
 def _choices_of(store: BaseTrialStore, study: str) -> dict[str, list[Any]] | None:

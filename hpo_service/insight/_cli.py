@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from hpo_service._common.words import counted
 from hpo_service.driver._json import dumps
-from hpo_service.driver._words import counted
 from hpo_service.exceptions import HPOServiceError, StudyNotFoundError
 from hpo_service.store._cli_option import (
     db_option,
@@ -108,24 +108,21 @@ def report(db_url: str, study: str, out: Path, image_format: str | None) -> None
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option(
     "--objective",
-    type=click.IntRange(min=0),
-    default=0,
+    "which",
+    metavar="N|NAME",
+    default="0",
     show_default=True,
-    help="Which loss of a multi-objective study (0-based).",
+    help="Which loss of a multi-objective study: its 0-based number or its name "
+    "(--objectives error,latency_ms: 1 or latency_ms).",
 )
 @db_option
-def importance(db_url: str, study: str, as_json: bool, objective: int) -> None:
+def importance(db_url: str, study: str, as_json: bool, which: str) -> None:
     """Parameter importances of a study (fANOVA on a random forest)."""
     require_extra("sklearn")
     from hpo_service.insight._importance import param_importances
 
     data = load_for_cli(db_url, study)
-    if objective >= data.n_objectives:
-        raise click.BadParameter(
-            f"`--objective` must be below {data.n_objectives}, the number of "
-            f"objectives, but got --objective={objective}",
-            param_hint="'--objective'",
-        )
+    objective = _objective_index(which, data.n_objectives, data.objective_names)
     result = param_importances(data, objective=objective)
     if as_json:
         click.echo(dumps([_record(p) for p in result], indent=2))
@@ -151,6 +148,24 @@ def importance(db_url: str, study: str, as_json: bool, objective: int) -> None:
             f"{_pad(p.label, width)} {p.importance:>10.3f} "
             f"{p.variance_fraction:>10.3f} {p.std:>8.3f}"
         )
+
+
+def _objective_index(which: str, n: int, names: list[str]) -> int:
+    """The 0-based objective ``--objective`` names, by number or by name.
+
+    Raises:
+        click.BadParameter: No such objective (the message lists them).
+    """
+    if which.isdigit() and int(which) < n:
+        return int(which)
+    if which in names:
+        return names.index(which)
+    choices = ", ".join(f"{i} or {name}" for i, name in enumerate(names))
+    raise click.BadParameter(
+        f"`--objective` must name one of the study's {counted(n, 'objective')} "
+        f"({choices}), but got --objective={which}",
+        param_hint="'--objective'",
+    )
 
 
 def _columns(text: str) -> int:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hpo_service.driver._words import counted
+from hpo_service._common.words import counted
 from hpo_service.insight import _figures
 from hpo_service.insight._data import finished_count
 from hpo_service.insight._failures import FailureGroup, failure_groups

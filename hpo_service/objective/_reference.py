@@ -6,10 +6,12 @@ import contextlib
 import importlib
 import importlib.util
 import os
+import pkgutil
 import sys
 from collections.abc import Iterator
 from typing import Any
 
+from hpo_service._common.words import did_you_mean
 from hpo_service.exceptions import ObjectiveImportError
 
 
@@ -24,7 +26,25 @@ def split_reference(reference: str) -> tuple[str, str]:
         raise ValueError(
             f"a reference must look like `package.module:name`, but got {reference!r}"
         )
+    named_file = module.endswith(".py") and os.path.isfile(module)  # not pkg.py
+    if "/" in module or os.sep in module or named_file:
+        raise ValueError(_file_hint(module, attr, reference))
     return module, attr
+
+
+def _file_hint(path: str, attr: str, reference: str) -> str:
+    """The error for a reference that names a file (``dir/mod.py:fn``)."""
+    stem = os.path.normpath(path.removesuffix(".py"))
+    where = "from this directory or with it on PYTHONPATH"
+    if os.path.isabs(stem) or stem.startswith(".."):
+        folder, module = os.path.split(os.path.abspath(stem))
+        where = f"from {folder!r} or with it on PYTHONPATH"
+    else:  # a relative path: its folders are packages
+        module = stem.replace(os.sep, ".")
+    return (
+        "a reference must name a module, `package.module:name`, not a file, but got "
+        f"{reference!r}: use `{module}:{attr}`, run {where}"
+    )
 
 
 def add_cwd_to_path() -> None:
@@ -41,25 +61,52 @@ def import_reference(reference: str) -> Any:
         ValueError: The reference is malformed.
         ObjectiveImportError: The module or attribute cannot be imported.
     """
-    module_name, attr = split_reference(reference)
+    module_name, _ = split_reference(reference)
     add_cwd_to_path()
     try:
         with program_arguments(module_name):
             obj: Any = importlib.import_module(module_name)
     except (Exception, SystemExit) as e:  # argparse at import raises SystemExit
-        hint = _where_hint(module_name, e) if isinstance(e, ModuleNotFoundError) else ""
+        hint = ""
+        if isinstance(e, ModuleNotFoundError):
+            hint = _module_hint(reference, e) + _where_hint(module_name, e)
         raise ObjectiveImportError(
             f"cannot import {reference!r}: {type(e).__name__}: {e}{hint}"
         ) from e
+    return _attribute(obj, reference)
+
+
+def _attribute(module: Any, reference: str) -> Any:
+    """The object the attribute path of ``reference`` names in ``module``.
+
+    Raises:
+        ObjectiveImportError: A part of the path does not exist (with the closest
+            names that do, as whole references).
+    """
+    module_name, attr = split_reference(reference)
+    obj, done = module, []
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError as e:
+            owner = f"{module_name}:{'.'.join(done)}" if done else module_name
+            prefix = f"{module_name}:" + "".join(f"{d}." for d in done)
             raise ObjectiveImportError(
-                f"cannot import {reference!r}: module {module_name!r} has no "
-                f"attribute {attr!r}"
-            ) from e
+                f"cannot import {reference!r}: the name after ':' must be an "
+                f"attribute of {'module ' if not done else ''}{owner!r}, "
+                f"but got {part!r}"
+                + did_you_mean(part, _public_names(obj), shown=prefix + "{}")
+            ) from e  # the worker records the cause's type (AttributeError)
+        done.append(part)
     return obj
+
+
+def _public_names(obj: Any) -> list[str]:
+    """The names a reference may mean in ``obj`` (no ``_private`` ones)."""
+    try:
+        return [name for name in dir(obj) if not name.startswith("_")]
+    except Exception:  # a strange object's __dir__: no suggestion then
+        return []
 
 
 @contextlib.contextmanager
@@ -88,11 +135,31 @@ def check_importable(reference: str) -> None:
         found = importlib.util.find_spec(module_name)
     except (ImportError, ValueError) as e:
         found = None
-        reason = f"{type(e).__name__}: {e}{_where_hint(module_name, e)}"
+        hint = _module_hint(reference, e) + _where_hint(module_name, e)
+        reason = f"{type(e).__name__}: {e}{hint}"
     else:
-        reason = f"no module named {module_name!r}{_where_hint(module_name)}"
+        hint = _module_hint(reference) + _where_hint(module_name)
+        reason = f"no module named {module_name!r}{hint}"
     if found is None:
         raise ObjectiveImportError(f"cannot import {reference!r}: {reason}")
+
+
+def _module_hint(reference: str, error: BaseException | None = None) -> str:
+    """``"; did you mean 'pkg.module:attr'?"`` when the reference's module (not one
+    of its own imports) was not found and a module of a close name exists where it
+    was looked for (its parent package, else the import path), else ``""``."""
+    module_name, attr = split_reference(reference)
+    missing = getattr(error, "name", None) or module_name
+    if missing != module_name and not module_name.startswith(missing + "."):
+        return ""  # the module exists; something it imports does not
+    parent, _, last = missing.rpartition(".")
+    try:
+        path = importlib.import_module(parent).__path__ if parent else sys.path
+    except (Exception, SystemExit):  # no package there: nothing to suggest
+        return ""
+    names = [found.name for found in pkgutil.iter_modules(path)]
+    shown = (parent + "." if parent else "") + "{}" + module_name[len(missing) :]
+    return did_you_mean(last, names, shown=f"{shown}:{attr}")
 
 
 def _where_hint(module_name: str, error: BaseException | None = None) -> str:
@@ -151,7 +218,7 @@ def check_objective(reference: str) -> str | None:
             :func:`is_standard_library`).
     """
     check_importable(reference)
-    module_name, attr = split_reference(reference)
+    module_name, _ = split_reference(reference)
     if is_standard_library(module_name):
         raise ObjectiveImportError(
             f"an objective must be a function of your own code, but {reference!r} "
@@ -162,14 +229,7 @@ def check_objective(reference: str) -> str | None:
             module = importlib.import_module(module_name)
     except (Exception, SystemExit) as e:
         return f"importing {module_name!r} failed here: {type(e).__name__}: {e}"
-    obj: Any = module
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise ObjectiveImportError(
-                f"cannot import {reference!r}: module {module_name!r} has no "
-                f"attribute {attr!r}"
-            )
-        obj = getattr(obj, part)
+    obj = _attribute(module, reference)
     if not callable(obj):
         raise ObjectiveImportError(
             f"an objective must be callable, but {reference!r} is a "

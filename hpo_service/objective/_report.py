@@ -53,12 +53,16 @@ class TrialContext:
         last_step: The last reported step, or None before the first report.
         last_value: The value reported at ``last_step``.
         prune: The pruner's decision at the last report.
+        prune_step: The first step at which the pruner said stop, or None.
+        asked: Whether the objective called :func:`should_prune` during the trial.
     """
 
     reporter: Reporter
     last_step: int | None = None
     last_value: float | None = None
     prune: bool = False
+    prune_step: int | None = None
+    asked: bool = False
 
 
 _current: contextvars.ContextVar[TrialContext | None] = contextvars.ContextVar(
@@ -131,6 +135,8 @@ def report(value: float, step: int) -> None:
     context = current_context(f"report({value!r:.50}, step={step!r:.50})")
     value, step = _checked(value, step, context.last_step)
     context.prune = bool(context.reporter(step, value))
+    if context.prune and context.prune_step is None:
+        context.prune_step = step
     context.last_step, context.last_value = step, value
 
 
@@ -143,7 +149,34 @@ def should_prune() -> bool:
     Raises:
         NoActiveTrialError: Called outside an objective being run.
     """
-    return current_context("should_prune()").prune
+    context = current_context("should_prune()")
+    context.asked = True
+    return context.prune
+
+
+def ignored_prune(context: TrialContext) -> str | None:
+    """Why the trial of ``context`` ran on although its pruner said stop, or None.
+
+    A trial whose objective returned normally after the pruner had said stop at some
+    report, and which never called :func:`should_prune`, cannot be stopped early by
+    any pruner: the objective is missing the check (reports alone stop nothing).
+
+    Args:
+        context: The context of a trial whose objective returned (not pruned).
+
+    Returns:
+        A message naming the step and the missing call, or None when the objective
+        asked (it may check every few steps and go on on purpose) or the pruner
+        never said stop.
+    """
+    if context.prune_step is None or context.asked:
+        return None
+    return (
+        f"the study's pruner said stop at step {context.prune_step}, but the "
+        "objective never calls hpo_service.should_prune(), so the trial ran to the "
+        "end: no trial stops early unless the objective checks after report(value, "
+        "step): `if should_prune(): raise TrialPruned()`"
+    )
 
 
 def pruned_result(context: TrialContext, duration: float) -> dict[str, Any]:

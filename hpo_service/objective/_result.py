@@ -19,7 +19,7 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from hpo_service.driver._words import counted
+from hpo_service._common.words import counted
 from hpo_service.exceptions import (
     InvalidLoss,
     InvalidResultError,

@@ -133,8 +133,9 @@ def draw_category(
 
 
 def finish(spec: ParamSpec, base: float) -> int | float:
-    """Turn a draw of the base distribution into the parameter's value."""
+    """Turn a draw of the base distribution into the parameter's value (a rounded
+    zero is ``0.0``, never ``-0.0``)."""
     value = math.exp(base) if spec.log else base
     if spec.q is not None:
         value = round(value / spec.q) * spec.q
-    return round(value) if spec.is_int else float(value)
+    return round(value) if spec.is_int else float(value) + 0.0

@@ -597,10 +597,15 @@ class BaseTrialStore(abc.ABC):
         """What ``hpo-driver status`` shows, in one consistent read, without reading
         any finished trial whole.
 
-        Counts by state (an aggregate), the running trials, the done trials that
-        failed (status ``fail``) or break a constraint, the codes that ran trials
-        with their counts, and the best single-objective trial (as
-        :meth:`best_trial`). Only running trials and the best one are read whole.
+        Counts by state (an aggregate), the running trials of the lowest tids (at
+        most :data:`~hpo_service.store._summary.RUNNING_SHOWN`), the done trials
+        that failed (status ``fail``) or break a constraint, the first codes that ran
+        trials with their counts (at most
+        :data:`~hpo_service.store._summary.CODES_SHOWN`), and the best
+        single-objective trial (as :meth:`best_trial`). Only those running trials
+        and the best one are read whole: what it reads and returns does not grow
+        with the study (MongoDB's 16 MB limit on one document bounds an aggregate's
+        answer).
 
         Raises:
             StudyNotFoundError: No such study.

@@ -65,7 +65,7 @@ from urllib.parse import unquote, urlsplit
 
 import bson
 from bson.errors import InvalidDocument
-from pymongo import ReadPreference, ReturnDocument
+from pymongo import ReadPreference, ReturnDocument, UpdateOne
 from pymongo.errors import (
     AutoReconnect,
     BulkWriteError,
@@ -137,37 +137,55 @@ _FINISHED_VALUES = [state.value for state in TrialState if state.is_finished()]
 _REPORT_FIELDS = dict.fromkeys(
     ("tid", "state", "version", "token", "intermediate", "intermediate_token"), 1
 )
-#: The parts of :meth:`MongoTrialStore.summarise`'s one aggregate.
-_SUMMARY_FACETS = {
-    "counts": [{"$group": {"_id": "$state", "n": {"$sum": 1}}}],
-    "running": [{"$match": {"state": "running"}}, {"$sort": {"tid": 1}}],
-    "failed": [
-        {"$match": {"state": "done", "result.status": "fail"}},
-        {"$count": "n"},
-    ],
-    # A positive constraint (a number, or any element of a list: MongoDB's array
-    # matching) makes a done trial infeasible; NaN matches no comparison.
-    "infeasible": [
-        {"$match": {"state": "done", "result.constraints": {"$gt": 0}}},
-        {"$count": "n"},
-    ],
-    "codes": [
-        {"$match": {"code": {"$ne": None}}},
-        {"$group": {"_id": "$code", "n": {"$sum": 1}, "first": {"$min": "$tid"}}},
-        {"$sort": {"first": 1}},
-    ],
-    # the best trial (the order of the ``best`` index), and whether done trials
-    # written before rank fields existed need reading whole
-    "top": [
-        {"$match": {"state": "done", "best_loss": {"$ne": None}}},
-        {"$sort": {"best_violation": 1, "best_loss": 1, "tid": 1}},
-        {"$limit": 1},
-    ],
-    "unranked": [
-        {"$match": {"state": "done", "best_loss": {"$exists": False}}},
-        {"$count": "n"},
-    ],
-}
+_TID_ONLY = {"$project": {"_id": 0, "tid": 1}}
+
+
+def _summary_facets() -> dict[str, list[dict[str, Any]]]:
+    """The parts of :meth:`MongoTrialStore.summarise`'s aggregate.
+
+    A ``$facet`` answers with one document, which MongoDB caps at 16 MB: every part
+    is a count or a list of bounded length, and trials are named by tid only (read
+    whole afterwards), so the answer does not grow with the study.
+    """
+    return {
+        "counts": [{"$group": {"_id": "$state", "n": {"$sum": 1}}}],
+        "running": [
+            {"$match": {"state": "running"}},
+            {"$sort": {"tid": 1}},
+            {"$limit": summary.RUNNING_SHOWN},
+            _TID_ONLY,
+        ],
+        "failed": [
+            {"$match": {"state": "done", "result.status": "fail"}},
+            {"$count": "n"},
+        ],
+        # A positive constraint (a number, or any element of a list: MongoDB's
+        # array matching) makes a done trial infeasible; NaN matches no comparison.
+        "infeasible": [
+            {"$match": {"state": "done", "result.constraints": {"$gt": 0}}},
+            {"$count": "n"},
+        ],
+        "codes": [
+            {"$match": {"code": {"$ne": None}}},
+            {"$group": {"_id": "$code", "n": {"$sum": 1}, "first": {"$min": "$tid"}}},
+            {"$sort": {"first": 1}},
+            {"$limit": summary.CODES_SHOWN},
+        ],
+        # the best trial (the order of the ``best`` index), and whether done trials
+        # written before rank fields existed need reading
+        "top": [
+            {"$match": {"state": "done", "best_loss": {"$ne": None}}},
+            {"$sort": {"best_violation": 1, "best_loss": 1, "tid": 1}},
+            {"$limit": 1},
+            _TID_ONLY,
+        ],
+        "unranked": [
+            {"$match": {"state": "done", "best_loss": {"$exists": False}}},
+            {"$count": "n"},
+        ],
+    }
+
+
 _DUPLICATE_KEY = 11000
 _UNAUTHORIZED = 13
 # Refusals of the user, not of the moment: Unauthorized, AuthenticationFailed.
@@ -176,6 +194,11 @@ _REFUSED = frozenset({_UNAUTHORIZED, 18})
 _TOO_LARGE_CODES = frozenset({10334, 17419, 17420})
 _MAX_DOCUMENT = 16 * 1024 * 1024  # MongoDB's document size limit, unless hello says
 _TRIAL_ROOM = 16 * 1024  # bytes a result leaves for the rest of its trial
+_BACKFILL_BATCH = 1000  # done trials ranked per round trip by an index migration
+# Write ids numbered per update: 44 bytes each in BSON, a command must fit in 16 MB
+# (a backlog of writes that no reader numbered for long, e.g. workers on a queue
+# filled before the driver stopped, can exceed 300,000).
+_WIDS_PER_UPDATE = 50_000
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -295,7 +318,18 @@ def _rank_fields(result: Any) -> dict[str, Any]:
 
 
 _LIGHT_FIELDS = {"tid": 1, **{f"result.{k}": 1 for k in summary.LIGHT_KEYS}}
+#: What attachment sizes read of an attachment (its data only if it has no size).
+_SIZE_FIELDS = {"name": 1, "size": 1}
 _DONE = TrialState.DONE.value
+_RUN = TrialState.RUNNING
+
+
+def _tids_filter(tids: list[int]) -> dict[str, Any]:
+    """A filter on ``tid``: one of ``tids``; a range when they are contiguous (an
+    index range scan instead of a seek per tid: a window of ``hpo-driver trials``)."""
+    if tids and max(tids) - min(tids) + 1 == len(set(tids)) == len(tids):
+        return {"$gte": min(tids), "$lte": max(tids)}
+    return {"$in": tids}
 
 
 def _code_field(code: dict[str, Any] | None) -> dict[str, Any]:
@@ -635,29 +669,36 @@ class MongoTrialStore(BaseTrialStore):
     def _refused_login(self, exc: OperationFailure) -> StoreAuthorizationError:
         """The error for a server that refused the URL's user at opening (a wrong
         user, password or authSource)."""
-        who = "no user (the URL names none)" if self._user is None else repr(self._user)
-        return StoreAuthorizationError(
-            self._scrub(
-                f"MongoDB at {self._description} refused user {who} (not retried): "
-                f"{_short(exc)}"
-            ),
-            user=self._user,
-            database=self._database,
-            operation="open",
+        return self._refused(
+            "open",
+            f"MongoDB at {self._description} refused {self._who()} (not retried): "
+            f"{_short(exc)}",
         )
 
     def _refusal(self, what: str, exc: OperationFailure) -> StoreAuthorizationError:
         """The error for an operation the server refused to the URL's user."""
-        who = "no user (the URL names none)" if self._user is None else repr(self._user)
         advice = _rights_advice(_short(exc), self._database)
+        return self._refused(
+            what,
+            f"MongoDB store {self._description}: {what} refused to {self._who()} "
+            f"on database {self._database!r} (not retried): {advice}",
+        )
+
+    def _who(self) -> str:
+        """The URL's user as a refusal names it: ``user 'name'``, or a client
+        without one."""
+        if self._user is None:
+            return "a client without a user (the URL names none)"
+        return f"user {self._user!r}"
+
+    def _refused(self, operation: str, message: str) -> StoreAuthorizationError:
+        """A refusal of ``operation`` to the URL's user, its message scrubbed of the
+        password."""
         return StoreAuthorizationError(
-            self._scrub(
-                f"MongoDB store {self._description}: {what} refused to user {who} "
-                f"on database {self._database!r} (not retried): {advice}"
-            ),
+            self._scrub(message),
             user=self._user,
             database=self._database,
-            operation=what,
+            operation=operation,
         )
 
     def _one_line_selection_errors(
@@ -721,20 +762,53 @@ class MongoTrialStore(BaseTrialStore):
                 "trials": self._trials,
                 "attachments": self._attachment_docs(),
             }
-            self._call(
-                "migrate indexes", lambda _: schema.migrate(collections, self._meta)
-            )
-            self._call("rank done trials", lambda _: self._backfill_ranks())
+            self._call("migrate indexes", lambda _: schema.migrate(collections))
+            self._backfill_ranks()
+            meta = self._meta
+            self._call("record index version", lambda _: schema.record_version(meta))
         self._schema_ready = True
 
-    def _backfill_ranks(self) -> None:
-        """Give done trials written before the ``best`` index their rank fields."""
-        query = {"state": _DONE, "best_loss": {"$exists": False}}
-        for doc in self._trials.find(query, {"_id": 1, "result": 1}):
-            self._trials.update_one(
-                {"_id": doc["_id"], "best_loss": {"$exists": False}},
-                {"$set": _rank_fields(doc.get("result"))},
+    def _backfill_ranks(self) -> int:
+        """Give done trials written before the ``best`` index their rank fields, in
+        batches of :data:`_BACKFILL_BATCH` (one ``find`` of their light results and
+        one ``bulk_write``, by ``_id``); return how many this store ranked.
+
+        Resumable (it ranks what is still unranked) and safe beside another store
+        doing the same (each update applies only to a trial still unranked).
+        """
+        unranked = {"state": _DONE, "best_loss": {"$exists": False}}
+        last, ranked = None, 0
+        while True:
+            query = unranked if last is None else {**unranked, "_id": {"$gt": last}}
+            docs = self._call(
+                "rank done trials",
+                lambda _, q=query: list(
+                    self._trials.find(
+                        q, _LIGHT_FIELDS, sort=[("_id", 1)], limit=_BACKFILL_BATCH
+                    )
+                ),
             )
+            if not docs:
+                return ranked
+            updates = [
+                (
+                    {"_id": doc["_id"], "best_loss": {"$exists": False}},
+                    {"$set": _rank_fields(doc.get("result"))},
+                )
+                for doc in docs
+            ]
+            ranked += self._call(
+                "rank done trials", lambda _, u=updates: self._update_each(u)
+            )
+            last = docs[-1]["_id"]
+
+    def _update_each(self, updates: list[tuple[dict[str, Any], Any]]) -> int:
+        """Apply ``(filter, update)`` pairs in one ``bulk_write``; return how many
+        documents changed."""
+        if self._lock is not None:  # mongomock's bulk_write refuses pymongo's UpdateOne
+            return sum(self._trials.update_one(q, u).modified_count for q, u in updates)
+        writes = [UpdateOne(query, update) for query, update in updates]
+        return int(self._trials.bulk_write(writes, ordered=False).modified_count)
 
     def _no_study_yet(self) -> bool:
         probe = self._call(
@@ -857,14 +931,16 @@ class MongoTrialStore(BaseTrialStore):
         if doc is None:
             raise _study_not_found(study)
         version = int(doc["version"])
-        self._call(
-            "number pending writes",
-            lambda _: self._trials.update_many(
-                {"version": _PENDING, "study": study, "wid": {"$in": wids}},
-                {"$set": {"version": version}},
-                **_session_kw(session),
-            ),
-        )
+        for start in range(0, len(wids), _WIDS_PER_UPDATE):  # a command's 16 MB
+            chunk = wids[start : start + _WIDS_PER_UPDATE]
+            self._call(
+                "number pending writes",
+                lambda _, chunk=chunk: self._trials.update_many(
+                    {"version": _PENDING, "study": study, "wid": {"$in": chunk}},
+                    {"$set": {"version": version}},
+                    **_session_kw(session),
+                ),
+            )
         return version
 
     def _write_one(
@@ -1358,7 +1434,7 @@ class MongoTrialStore(BaseTrialStore):
         if wanted is not None:
             query["state"] = {"$in": [s.value for s in wanted]}
         if tids is not None:
-            query["tid"] = {"$in": c.check_tids(list(tids))}
+            query["tid"] = _tids_filter(c.check_tids(list(tids)))
         docs = self._call(
             "get_trials",
             lambda _: list(self._trials.find(query, sort=[("tid", 1)])),
@@ -1441,46 +1517,86 @@ class MongoTrialStore(BaseTrialStore):
     def summarise(self, study: str) -> summary.StudySummary:
         c.check_name(study, "study")
         self._require_study(study)
-        pipeline = [{"$match": {"study": study}}, {"$facet": _SUMMARY_FACETS}]
-        (found,) = self._call(
-            "summarise", lambda _: list(self._trials.aggregate(pipeline))
-        )
+        pipeline = [{"$match": {"study": study}}, {"$facet": _summary_facets()}]
+        with self._causal() as session:
+            kw = _session_kw(session)
+            (found,) = self._call(
+                "summarise", lambda _: list(self._trials.aggregate(pipeline, **kw))
+            )
+            running = [int(d["tid"]) for d in found["running"]]
+            top = [int(d["tid"]) for d in found["top"]]
+            unranked = sum(int(d["n"]) for d in found["unranked"])  # [] or [{n: 0}]
+            whole = self._whole(study, running + ([] if unranked else top), session)
         counts = c.zero_counts()
         known = {state.value: state for state in counts}
         for group in found["counts"]:  # a newer version's state is not ours to count
             if group["_id"] in known:
                 counts[known[group["_id"]]] = int(group["n"])
+        for tid in running:  # finished or requeued since the aggregate: not listed,
+            if tid in whole and whole[tid].state is not _RUN:  # so not counted running
+                counts[_RUN] -= 1
+                counts[whole[tid].state] += 1
         return summary.StudySummary(
             counts=counts,
-            running=[_trial(doc) for doc in found["running"]],
+            running=[
+                whole[t] for t in running if t in whole and whole[t].state is _RUN
+            ],
             failed=sum(int(d["n"]) for d in found["failed"]),
             infeasible=sum(int(d["n"]) for d in found["infeasible"]),
             codes=[(_unescape(d["_id"]), int(d["n"])) for d in found["codes"]],
-            best=self._summary_best(study, found),
+            best=self._summary_best(study, top, unranked, whole),
         )
 
-    def _summary_best(self, study: str, found: dict[str, Any]) -> Trial | None:
-        """The best trial from :meth:`summarise`'s aggregate (which visits every
-        trial of the study anyway), or :meth:`best_trial` when done trials without
-        a rank (written by an older version) need reading."""
-        if sum(int(d["n"]) for d in found["unranked"]):  # an empty $count: [] or 0
+    def _summary_best(
+        self, study: str, top: list[int], unranked: int, whole: dict[int, Trial]
+    ) -> Trial | None:
+        """The best trial named by :meth:`summarise`'s aggregate, or
+        :meth:`best_trial` when done trials without a rank (written by an older
+        version) take part."""
+        if unranked or (top and top[0] not in whole):
             return self.best_trial(study)
-        return _trial(found["top"][0]) if found["top"] else None
+        return whole[top[0]] if top else None
+
+    def _whole(self, study: str, tids: list[int], session: Any) -> dict[int, Trial]:
+        """The trials ``tids`` of ``study``, read whole (one query), by tid."""
+        if not tids:
+            return {}
+        query = {"study": study, "tid": {"$in": tids}}
+        docs = self._find("read trials", query, session)
+        return {int(doc["tid"]): _trial(doc) for doc in docs}
 
     def best_trial(self, study: str) -> Trial | None:
         c.check_name(study, "study")
         self._require_study(study)
         ranked = {"study": study, "state": _DONE, "best_loss": {"$ne": None}}
         order = [("best_violation", 1), ("best_loss", 1), ("tid", 1)]
-        unranked = {"study": study, "state": _DONE, "best_loss": {"$exists": False}}
-        docs = self._call(
+        top = self._call(
             "best_trial",
-            lambda _: (
-                list(self._trials.find(ranked, sort=order, limit=1))
-                + list(self._trials.find(unranked))
-            ),
+            lambda _: list(self._trials.find(ranked, sort=order, limit=1)),
         )
-        return summary.earliest_best(_trial(doc) for doc in docs)
+        best = _trial(top[0]) if top else None
+        rank = None if best is None else summary.rank_of(best.result)
+        beat = None if best is None or rank is None else (rank, best.tid)
+        tid = self._best_unranked(study, beat)
+        return best if tid is None else self.get_trial(study, tid)
+
+    def _best_unranked(
+        self, study: str, beat: tuple[tuple[float, float], int] | None
+    ) -> int | None:
+        """The tid of a done trial without a rank (written by an older version)
+        whose ``(rank, tid)`` is below ``beat``, or None; their light results are
+        streamed, not kept."""
+        unranked = {"study": study, "state": _DONE, "best_loss": {"$exists": False}}
+
+        def scan(_: int) -> int | None:
+            found, winner = beat, None
+            for doc in self._trials.find(unranked, _LIGHT_FIELDS):
+                rank = summary.rank_of(_unescape(doc.get("result")))
+                if rank is not None and (found is None or (rank, doc["tid"]) < found):
+                    found, winner = (rank, doc["tid"]), doc["tid"]
+            return winner
+
+        return self._call("best_trial", scan)
 
     def done_results(self, study: str) -> list[tuple[int, dict[str, Any] | None]]:
         c.check_name(study, "study")
@@ -1525,6 +1641,7 @@ class MongoTrialStore(BaseTrialStore):
             return False
         docs = [
             {"study": study, "tid": tid, "name": name, "token": token, "data": data}
+            | {"size": len(data)}
             for name, data in blobs.items()
         ]
         collection = self._attachment_docs()
@@ -1555,8 +1672,24 @@ class MongoTrialStore(BaseTrialStore):
     def attachment_sizes(self, study: str, tid: int) -> dict[str, int]:
         c.check_name(study, "study")
         c.check_tid(tid)
-        docs = self._current_attachments(study, tid, {"data": 1, "name": 1})
-        return {doc["name"]: len(doc["data"]) for doc in docs}
+        docs = self._current_attachments(study, tid, _SIZE_FIELDS)
+        sizes = self._sizes_of(docs)
+        return {doc["name"]: sizes[doc["_id"]] for doc in docs}
+
+    def _sizes_of(self, docs: list[dict[str, Any]]) -> dict[Any, int]:
+        """Bytes of each attachment document, by ``_id``: its ``size`` field, or
+        for one written before that field existed, its data's length (read for
+        those only)."""
+        sizes = {doc["_id"]: doc["size"] for doc in docs if "size" in doc}
+        older = [doc["_id"] for doc in docs if "size" not in doc]
+        if older:
+            collection = self._attachment_docs()
+            found = self._call(
+                "attachment sizes",
+                lambda _: list(collection.find({"_id": {"$in": older}}, {"data": 1})),
+            )
+            sizes.update({doc["_id"]: len(doc["data"]) for doc in found})
+        return sizes
 
     def study_attachment_sizes(self, study: str) -> dict[int, dict[str, int]]:
         c.check_name(study, "study")
@@ -1569,15 +1702,20 @@ class MongoTrialStore(BaseTrialStore):
             self._require_study(study)
         tokens = {doc["tid"]: doc.get("token") for doc in trials}
         collection = self._attachment_docs()
-        wanted = {"tid": 1, "name": 1, "token": 1, "data": 1}
+        wanted = {"tid": 1, "token": 1, **_SIZE_FIELDS}
         docs = self._call(
             "study_attachment_sizes",
             lambda _: list(collection.find({"study": study}, wanted)),
         )
+        current = [
+            doc
+            for doc in docs
+            if doc.get("token") is not None and tokens.get(doc["tid"]) == doc["token"]
+        ]
+        bytes_of = self._sizes_of(current)
         sizes: dict[int, dict[str, int]] = {}
-        for doc in sorted(docs, key=lambda d: (d["tid"], d["name"])):
-            if doc.get("token") is not None and tokens.get(doc["tid"]) == doc["token"]:
-                sizes.setdefault(doc["tid"], {})[doc["name"]] = len(doc["data"])
+        for doc in sorted(current, key=lambda d: (d["tid"], d["name"])):
+            sizes.setdefault(doc["tid"], {})[doc["name"]] = bytes_of[doc["_id"]]
         return sizes
 
     def _current_attachments(

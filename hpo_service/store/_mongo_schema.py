@@ -5,10 +5,12 @@ the index definitions below that the database carries. A store checks it before 
 first write (opening a store writes nothing, so a read-only user can open one, and
 reading never creates a database). When the database is older, the store migrates
 it: an index whose definition changed is dropped and created again, retired ones are
-dropped, missing ones are created, then the version is raised (``$max``, so it never
-goes back). A database already at a newer version is left alone: older code keeps
-working on it, at worst without an index it no longer knows. Concurrent migrations are
-safe: creating an identical index is a no-op and dropping a dropped one is ignored.
+dropped, missing ones are created, the documents are brought up to date (version 3:
+done trials get their rank, in batches), then the version is raised (``$max``, so it
+never goes back); a migration cut short is thus resumed by the next store to write. A
+database already at a newer version is left alone: older code keeps working on it, at
+worst without an index it no longer knows. Concurrent migrations are safe: creating an
+identical index is a no-op and dropping a dropped one is ignored.
 """
 
 from __future__ import annotations
@@ -66,16 +68,25 @@ def stored_version(meta: Any) -> int:
     return int(doc.get("indexes", 0)) if doc else 0
 
 
-def migrate(collections: dict[str, Any], meta: Any) -> None:
-    """Bring the indexes to :data:`INDEX_VERSION` and record it.
+def migrate(collections: dict[str, Any]) -> None:
+    """Bring the indexes to :data:`INDEX_VERSION` (without recording it: the store
+    first brings the documents up to it, see :func:`record_version`).
 
     Args:
         collections: The collections named in :data:`INDEXES`, by name.
-        meta: The ``meta`` collection.
     """
     for collection_name, indexes in INDEXES.items():
         retired = RETIRED_INDEXES.get(collection_name, frozenset())
         _migrate_collection(collections[collection_name], indexes, retired)
+
+
+def record_version(meta: Any) -> None:
+    """Record that the database is at :data:`INDEX_VERSION`, once its indexes and
+    documents are: a migration cut short is resumed by the next store to write.
+
+    Args:
+        meta: The ``meta`` collection.
+    """
     meta.update_one({"_id": META_ID}, {"$max": {"indexes": INDEX_VERSION}}, upsert=True)
 
 

@@ -60,8 +60,10 @@ _T = TypeVar("_T")
 
 # 2: intermediate, 3: attachments (every statement IF NOT EXISTS), 4: trials.code,
 # 5: trials.light/best_violation/best_loss and the index trials_best (see ._summary),
-# 6: the index trials_unranked, 7: trials_finished replaces trials_states
-_SCHEMA_VERSION = 7
+# 6: the index trials_unranked, 7: trials_finished replaces trials_states,
+# 8: trials_versions replaces trials_changes, trials_best, trials_finished,
+# trials_light and trials_codes
+_SCHEMA_VERSION = 8
 _ADDED_COLUMNS = {  # added to older tables on open
     "trials": [
         ("code", "TEXT"),
@@ -109,7 +111,6 @@ CREATE INDEX IF NOT EXISTS trials_study_queue ON trials (study, tid)
     WHERE state = 'new';
 CREATE INDEX IF NOT EXISTS trials_leases ON trials (lease_expires_at)
     WHERE state = 'running';
-CREATE INDEX IF NOT EXISTS trials_changes ON trials (study, version);
 CREATE TABLE IF NOT EXISTS intermediate (
     study TEXT NOT NULL,
     tid INTEGER NOT NULL,
@@ -126,27 +127,31 @@ CREATE TABLE IF NOT EXISTS attachments (
     PRIMARY KEY (study, tid, name)
 );
 """
-# Created once the columns of _ADDED_COLUMNS exist, for the light reads (._summary):
-# trials_best holds only done trials with a single loss, in ``best_trial``'s order;
-# the others let ``summarise`` count states and codes and read the light results
-# without reading a trial row (whose params, config and result come first in it).
+# Created once the columns of _ADDED_COLUMNS exist. trials_versions serves
+# ``changes_since`` (its first two columns) and the light reads (._summary): the
+# rest of an entry is what ``summarise`` and ``best_trial`` need of a trial, so they
+# read no trial row (whose params, config and result come first in it). Every write
+# that changes a trial moves its entry (a new version) anyway, so the light reads
+# cost a completion no index entry of their own: one index per purpose (schema 5-7:
+# trials_best, trials_finished, trials_light, trials_codes) wrote four more pages
+# per completion, a third of the WAL that claim + complete wrote. The price: a read
+# walks the study's entries (all trials, tens of bytes each) instead of seeking.
 _LATE_SCHEMA = (
-    "CREATE INDEX IF NOT EXISTS trials_best ON trials "
-    "(study, best_violation, best_loss, tid) WHERE best_loss IS NOT NULL",
-    # 7: finished trials only, so a claim or a completion moves no entry in it
-    "DROP INDEX IF EXISTS trials_states",
-    "CREATE INDEX IF NOT EXISTS trials_finished ON trials (study, state) "
-    "WHERE state NOT IN ('new', 'running')",
-    "CREATE INDEX IF NOT EXISTS trials_light ON trials (study, tid, light) "
-    "WHERE state = 'done'",
-    "CREATE INDEX IF NOT EXISTS trials_codes ON trials (study, code, tid) "
-    "WHERE code IS NOT NULL",
+    *(
+        f"DROP INDEX IF EXISTS trials_{name}"
+        for name in ("states", "changes", "best", "finished", "light", "codes")
+    ),
+    "CREATE INDEX IF NOT EXISTS trials_versions ON trials "
+    "(study, version, state, tid, light, code, best_violation, best_loss)",
     "CREATE INDEX IF NOT EXISTS trials_unranked ON trials (study, tid) "
     "WHERE state = 'done' AND light IS NULL",
 )
+# The best ranked trial: its tid from trials_versions alone (a sorter fed from the
+# whole row would read every done trial's row), then its row.
 _BEST = (
-    "SELECT {columns} FROM trials INDEXED BY trials_best WHERE study = ? "
-    "AND best_loss IS NOT NULL ORDER BY best_violation, best_loss, tid LIMIT 1"
+    "SELECT {columns} FROM trials WHERE study = ? AND tid = ("
+    "SELECT tid FROM trials INDEXED BY trials_versions WHERE study = ? "
+    "AND best_loss IS NOT NULL ORDER BY best_violation, best_loss, tid LIMIT 1)"
 )
 
 _UNRANKED = (
@@ -182,19 +187,19 @@ _CLAIM_STUDY = _CLAIM.format(
     pick="SELECT id FROM trials WHERE state = 'new' AND study = ? ORDER BY tid LIMIT 1"
 )
 _ANY_QUEUED = "SELECT 1 FROM trials WHERE state = 'new' LIMIT 1"
-# The partial queue index, named: left to itself the planner takes trials_changes
-# (study, version) and walks every finished trial of the study on each claim.
+# The partial queue index, named: left to itself the planner takes trials_versions
+# (study, version, ...) and walks every finished trial of the study on each claim.
 _STUDY_QUEUED = (
     "SELECT 1 FROM trials INDEXED BY trials_study_queue "
     "WHERE state = 'new' AND study = ? LIMIT 1"
 )
 
 _CURRENT = "WHERE study = ? AND tid = ? AND token = ? AND state = 'running'"
-# Counts by state: finished trials from trials_finished, queued and running ones from
+# Counts by state: finished trials from trials_versions, queued and running ones from
 # the partial indexes of the hot paths (an index on every state would move an entry
 # at each claim and completion: a third of the store's claim + complete throughput).
 _COUNT_STATES = (
-    "SELECT state, count(*) FROM trials WHERE study = ? "
+    "SELECT state, count(*) FROM trials INDEXED BY trials_versions WHERE study = ? "
     "AND state NOT IN ('new', 'running') GROUP BY state",
     "SELECT 'new', count(*) FROM trials INDEXED BY trials_study_queue "
     "WHERE study = ? AND state = 'new'",
@@ -203,9 +208,12 @@ _COUNT_STATES = (
 )
 _RUNNING = (
     f"SELECT {_TRIAL_COLUMNS} FROM trials INDEXED BY trials_leases "
-    "WHERE state = 'running' AND study = ? ORDER BY tid"
+    "WHERE state = 'running' AND study = ? ORDER BY tid LIMIT ?"
 )
-_LIGHT = "SELECT tid, light FROM trials WHERE study = ? AND state = 'done' ORDER BY tid"
+_LIGHT = (
+    "SELECT tid, light FROM trials INDEXED BY trials_versions "
+    "WHERE study = ? AND state = 'done' ORDER BY tid"
+)
 # Done trials without a light result: written since the upgrade to schema 5 by a
 # process that opened the file before it (older code, no such columns). Rare, and
 # their index is empty otherwise; read whole, as MongoDB reads its unranked trials.
@@ -214,8 +222,8 @@ _UNRANKED_DONE = (
     "WHERE study = ? AND state = 'done' AND light IS NULL ORDER BY tid"
 )
 _CODES = (
-    "SELECT code, count(*) FROM trials WHERE study = ? AND code IS NOT NULL "
-    "GROUP BY code ORDER BY min(tid)"
+    "SELECT code, count(*) FROM trials INDEXED BY trials_versions "
+    "WHERE study = ? AND code IS NOT NULL GROUP BY code ORDER BY min(tid) LIMIT ?"
 )
 _HEARTBEAT = f"UPDATE trials SET lease_expires_at = ? {_CURRENT}"
 _FINISH = (
@@ -379,14 +387,20 @@ def _add_columns(conn: sqlite3.Connection) -> None:
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
 
-def _ranked(result_text: str | None) -> tuple[str | None, float | None, float | None]:
-    """``(light result JSON, violation, loss)`` of a done trial's result text (see
-    :mod:`._summary`); the last two None when the result has no single loss."""
-    if result_text is None:
+def _ranked(
+    result: dict[str, Any] | None,
+) -> tuple[str | None, float | None, float | None]:
+    """``(light result JSON, violation, loss)`` of a done trial's result (see
+    :mod:`._summary`); the last two None when the result has no single loss.
+
+    ``result`` is as given to the store or as read back: only its light keys are
+    encoded and read back (a rank needs no other key), so a result's large values
+    (an ``output`` of 10 kB) are not decoded again.
+    """
+    if result is None:
         return None, None, None
-    result = c.loads(result_text)
-    rank = summary.rank_of(result)
     light = c.dumps(summary.light_result(result), "result")
+    rank = summary.rank_of(c.loads(light))
     return (light, None, None) if rank is None else (light, *rank)
 
 
@@ -399,7 +413,7 @@ def _backfill_ranks(conn: sqlite3.Connection) -> None:
         conn.executemany(
             "UPDATE trials SET light = ?, best_violation = ?, best_loss = ? "
             "WHERE id = ?",
-            [(*_ranked(text), row_id) for row_id, text in rows],
+            [(*_ranked(c.loads(text)), row_id) for row_id, text in rows],
         )
         last = rows[-1][0]
 
@@ -986,7 +1000,7 @@ class SQLiteTrialStore(BaseTrialStore):
                         None if result is None else now,
                         result,
                         version,
-                        *_ranked(result),
+                        *_ranked(c.loads(result)),
                     )
                     for i, (p, cfg, result) in enumerate(rows)
                 ],
@@ -1072,7 +1086,7 @@ class SQLiteTrialStore(BaseTrialStore):
         c.check_name(study, "study")
         c.check_tid(tid)
         text = c.dumps(c.check_dict(result, "result"), "result")
-        ranked = _ranked(text)
+        ranked = _ranked(result)
         args = ("done", text, time.time(), _code_text(code), *ranked, study, tid, token)
         return self._current_attempt_write("complete", _COMPLETE, args, study, tid)
 
@@ -1386,11 +1400,13 @@ class SQLiteTrialStore(BaseTrialStore):
         def body(conn: sqlite3.Connection) -> summary.StudySummary:
             self._require_study(conn, study)
             counts = _count_states(conn, study)
-            running = [_trial(r) for r in conn.execute(_RUNNING, (study,))]
+            shown = (study, summary.RUNNING_SHOWN)
+            running = [_trial(r) for r in conn.execute(_RUNNING, shown)]
             failed, infeasible = summary.count_failed_infeasible(
                 result for _, result in _light_results(conn, study)
             )
-            codes = [(c.loads(code), n) for code, n in conn.execute(_CODES, (study,))]
+            first = conn.execute(_CODES, (study, summary.CODES_SHOWN))
+            codes = [(c.loads(code), n) for code, n in first]
             return summary.StudySummary(
                 counts=counts,
                 running=_with_intermediate(conn, study, running),
@@ -1413,7 +1429,8 @@ class SQLiteTrialStore(BaseTrialStore):
 
     @staticmethod
     def _best(conn: sqlite3.Connection, study: str) -> Trial | None:
-        row = _one(conn.execute(_BEST.format(columns=_TRIAL_COLUMNS), (study,)))
+        sql = _BEST.format(columns=_TRIAL_COLUMNS)
+        row = _one(conn.execute(sql, (study, study)))
         unranked = [_trial(r) for r in conn.execute(_UNRANKED_DONE, (study,))]
         best = summary.earliest_best(([] if row is None else [_trial(row)]) + unranked)
         return None if best is None else _with_intermediate(conn, study, [best])[0]

@@ -24,6 +24,14 @@ from hpo_service.store._base import Trial, TrialState
 #: The result keys a light result keeps.
 LIGHT_KEYS = ("status", "loss", "constraints")
 
+#: At most this many running trials are read whole by :meth:`summarise` (the lowest
+#: tids): what ``status`` lists, whatever the number running (``counts`` has it).
+RUNNING_SHOWN = 100
+
+#: At most this many distinct codes are counted by :meth:`summarise` (the first to
+#: run trials), so that its answer does not grow with a long study either.
+CODES_SHOWN = 100
+
 
 @dataclass
 class StudySummary:
@@ -31,11 +39,12 @@ class StudySummary:
 
     Attributes:
         counts: Trials per state (every state a key, zeros too).
-        running: The running trials, whole, by tid.
+        running: The running trials of the lowest tids, whole, by tid: all of them
+            up to :data:`RUNNING_SHOWN` (``counts`` counts every one).
         failed: Done trials whose result has status ``"fail"``.
         infeasible: Done trials whose ``constraints`` are violated (a positive one).
         codes: ``(code, trials)`` for each distinct ``code`` that ran trials, in the
-            order of the first trial each ran.
+            order of the first trial each ran, the first :data:`CODES_SHOWN` only.
         best: The best single-objective done trial (:func:`rank_of` order), or None.
     """
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from hpo_service._common.words import counted
 from hpo_service.driver._settings import (
     DEFAULT_LEASE_SECONDS,
     StudySettings,
@@ -28,7 +29,6 @@ from hpo_service.driver._settings import (
     record_objective_count,
 )
 from hpo_service.driver._signals import STOP_SIGNALS
-from hpo_service.driver._words import counted
 from hpo_service.exceptions import (
     InvalidResultError,
     ObjectiveImportError,
@@ -92,9 +92,10 @@ class WorkerSummary:
         stop_reason: ``"max_trials"``, ``"idle_timeout"``, ``"study_finished"``,
             ``"max_consecutive_failures"``, ``"last_job_timeout"``, ``"warm_stop"``,
             ``"cold_stop"`` or ``"error"``.
-        study_found: Whether the worker's study (``study=``) existed at some point
-            of the worker's life (always True for a worker of any study); a worker
-            whose study was never found stops in error at its idle timeout.
+        study_found: Whether the worker's study (``study=``), or for a worker of any
+            study some study, existed at some point of the worker's life; the
+            ``hpo-worker`` command exits 1 when none was, however the worker stopped
+            (its idle timeout, a signal, ``last_job_timeout``).
     """
 
     worker_id: str
@@ -331,7 +332,7 @@ class Worker:
         self._idle_timeout = idle_timeout
         self._poll_interval = poll_interval
         self._log = _Prefixed(_logger, {"worker_id": self.worker_id})
-        self._summary = WorkerSummary(self.worker_id, study_found=study is None)
+        self._summary = WorkerSummary(self.worker_id, study_found=False)
         self._stop_level = 0
         self._stop_logged = 0
         # study -> (monotonic time read, settings, the stored dict or None)
@@ -376,6 +377,7 @@ class Worker:
             self._check_study()
             self._child.start()
             self._summary.stop_reason = self._loop()
+            self._look_for_study()
         finally:
             self._heartbeat.close()
             self._child.close()
@@ -446,7 +448,8 @@ class Worker:
                 trial = self._store.claim(
                     self.worker_id, self._claim_lease, study=self._study
                 )
-                self._summary.study_found = True  # no StudyNotFoundError: it exists
+                if self._study is not None or trial is not None:
+                    self._summary.study_found = True  # no StudyNotFoundError: exists
             self._idle_faults.cleared()
             return trial
         except StudyNotFoundError:
@@ -693,9 +696,8 @@ class Worker:
             )
         elif lease.lost.is_set():
             self._summary.abandoned += 1
-            self._log.warning(
-                "trial %s was requeued or cancelled meanwhile: abandoned it", name
-            )
+            level, why = self._why_not_current(trial)
+            self._log.log(level, "trial %s was %s: abandoned it", name, why)
         else:
             self._release(trial, name)
 
@@ -761,13 +763,40 @@ class Worker:
             self._summary.abandoned += 1
         elif accepted is False:
             self._summary.abandoned += 1
-            self._log.warning(
-                "trial %s: the store refused the outcome, dropped it: the attempt is "
-                "no longer current (requeued, cancelled or recorded elsewhere; it "
-                "runs again or ran elsewhere): %r",
-                name, data,
-            )  # fmt: skip
+            level, why = self._why_not_current(trial)
+            self._log.log(
+                level, "trial %s was %s: dropped its outcome %r", name, why, data
+            )
         return accepted is True
+
+    def _why_not_current(self, trial: Trial) -> tuple[int, str]:
+        """Why this worker's attempt at ``trial`` no longer counts, and the log level.
+
+        One read of the trial: cancelled (its study was cancelled or stopped, an
+        early stop or a spent budget; nothing is wrong) is INFO, requeued or
+        recorded by another attempt is a WARNING. Without an answer from the store
+        all three are named.
+        """
+        try:
+            now = self._store.get_trial(trial.study, trial.tid)
+        except StoreError:
+            return logging.WARNING, (
+                "requeued, cancelled or recorded by another attempt meanwhile"
+            )
+        if now.state is TrialState.CANCELLED:
+            return logging.INFO, (
+                "cancelled while it ran (its study was cancelled or stopped early, "
+                "or its budget was spent)"
+            )
+        if now.state.is_finished():
+            return logging.WARNING, (
+                f"recorded by another attempt meanwhile ({now.state.value}, "
+                f"worker {now.owner})"
+            )
+        return logging.WARNING, (
+            "requeued meanwhile (its lease ran out, or its worker was taken for "
+            "dead) and runs again"
+        )
 
     def _release(self, trial: Trial, name: str) -> None:
         released = self._retrying(
@@ -894,10 +923,7 @@ class Worker:
         self._next_maintenance = now + _MAINTENANCE_INTERVAL
         self._last_maintenance = now
         try:
-            if self._study is None:
-                names = [study.name for study in self._store.list_studies()]
-            else:
-                names = [self._study]
+            names = self._study_names() if self._study is None else [self._study]
             if sum(self._requeue(name) for name in names):
                 return "requeued"
             if self._study is not None and self._finished(self._study):
@@ -933,6 +959,26 @@ class Worker:
         finished = counted_finished(counts)
         return settings.cancelled or finished >= settings.max_evals
 
+    def _look_for_study(self) -> None:
+        """Look once more, at the stop, for a study not seen yet: one created while
+        the worker started (its child process) and stopped before its first poll."""
+        if self._summary.study_found:
+            return
+        try:
+            if self._study is None:
+                self._study_names()
+            else:
+                self._store.get_study(self._study)
+                self._summary.study_found = True
+        except (StudyNotFoundError, ConnectionError, StoreError) as e:
+            self._log.debug("study not found at the stop: %s", e)
+
+    def _study_names(self) -> list[str]:
+        """The store's studies (noting that one exists, for a worker of any study)."""
+        names = [study.name for study in self._store.list_studies()]
+        self._summary.study_found = self._summary.study_found or bool(names)
+        return names
+
     def _check_study(self) -> None:
         """Say if the worker's study is missing; refuse its objective before claiming.
 
@@ -940,6 +986,7 @@ class Worker:
             ObjectiveRefusedError: The study's objective is not allowed.
         """
         if self._study is None:
+            self._study_names()
             return
         try:
             settings = self._settings_for(self._study)

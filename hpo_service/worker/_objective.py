@@ -6,6 +6,7 @@ here is ever handed anything unpickled; the objective receives the trial's JSON 
 
 from __future__ import annotations
 
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -18,7 +19,12 @@ from hpo_service.exceptions import (
     TrialPruned,
 )
 from hpo_service.objective._reference import import_reference
-from hpo_service.objective._report import TrialContext, current_context, pruned_result
+from hpo_service.objective._report import (
+    TrialContext,
+    current_context,
+    ignored_prune,
+    pruned_result,
+)
 from hpo_service.objective._result import (
     encode_attachments,
     normalise_result,
@@ -31,6 +37,9 @@ Objective = Callable[[Any], Any]
 ATTACHMENTS_KEY = "__attachments__"
 
 _cache: dict[str, Objective] = {}
+
+#: Whether this process already said that its objective ignores the pruner.
+_said_ignored_prune = False
 
 
 def load_objective(ref: str) -> Objective:
@@ -92,6 +101,7 @@ def evaluate(objective: Objective, config: Any) -> tuple[str, dict[str, Any]]:
         error["duration"] = time.perf_counter() - start
         return "error", error
     duration = time.perf_counter() - start
+    _say_ignored_prune()
     value, attachments = split_attachments(value)
     try:
         result = normalise_result(value)
@@ -106,6 +116,16 @@ def evaluate(objective: Objective, config: Any) -> tuple[str, dict[str, Any]]:
         }
     result.setdefault("duration", duration)  # the objective's own key stays
     return "result", result
+
+
+def _say_ignored_prune() -> None:
+    """Write to the trial's output, once per process, that the objective never
+    checks the pruner's decision (see :func:`.ignored_prune`)."""
+    global _said_ignored_prune
+    problem = ignored_prune(_context())
+    if problem is not None and not _said_ignored_prune:
+        _said_ignored_prune = True
+        print(f"hpo-worker warning (shown once): {problem}", file=sys.stderr)
 
 
 def _context() -> TrialContext:

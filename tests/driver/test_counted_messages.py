@@ -6,9 +6,9 @@ from collections import Counter
 
 import pytest
 
+from hpo_service._common.words import counted
 from hpo_service.driver import _output
 from hpo_service.driver._warm_cli import _left_out_text
-from hpo_service.driver._words import counted
 from hpo_service.exceptions import InvalidLoss
 from hpo_service.objective._result import check_objective_count
 

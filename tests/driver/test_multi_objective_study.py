@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from hpo_service import StoreTrials, fmin, hp, tpe
+from hpo_service._common.words import counted
 from hpo_service.driver._study import open_study, space_settings
 from hpo_service.driver._study_loop import Driver, DriverOptions
 from hpo_service.driver._suggest import Suggester
-from hpo_service.driver._words import counted
 from hpo_service.exceptions import (
     AllTrialsFailed,
     MultiObjectiveError,

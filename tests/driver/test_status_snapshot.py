@@ -23,3 +23,23 @@ def test_counts_and_listed_workers_agree_when_a_claim_lands_mid_read(tmp_path):
     assert summary["counts"]["running"] == len(summary["workers"]) == 0
     assert summary["counts"]["new"] == 2
     assert sum(summary["counts"].values()) == 2
+
+
+def test_many_running_trials_are_counted_and_the_first_listed(tmp_path, monkeypatch):
+    """summarise reads the running trials of the lowest tids only (its answer must
+    not grow with the study); status counts them all and says how many it left out."""
+    from hpo_service.driver._output import status_text
+    from hpo_service.store import _summary
+
+    monkeypatch.setattr(_summary, "RUNNING_SHOWN", 2)
+    with open_store(f"sqlite:///{tmp_path / 'hpo.sqlite'}") as store:
+        store.create_study("s", {"max_evals": 9})
+        store.insert_trials("s", [NewTrial({"x": i}, {"x": i}) for i in range(6)])
+        for _ in range(5):
+            store.claim("host:1:w", 30.0, study="s")
+        summary = status_summary(store, "s")
+    assert [w["tid"] for w in summary["workers"]] == [0, 1]
+    text = status_text(summary)
+    assert "workers running trials: 5\n" in text, text
+    assert text.count("host:1:w: trial") == 2, text
+    assert "    ... and 3 more running trials (`hpo-driver trials --state " in text

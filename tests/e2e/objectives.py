@@ -100,3 +100,9 @@ numpy_space = {
     "y": np.int64(-2),
     "on": np.bool_(True),
 }
+
+
+def prints(config: dict[str, Any]) -> float:
+    """Prints one line naming x, then returns :func:`quadratic`'s loss."""
+    print(f"evaluating x={config['x']:.3f}")
+    return quadratic(config)

@@ -46,9 +46,9 @@ def test_a_bad_seed_or_study_name_is_refused_before_anything_is_stored(
         ("nosuch.mod:objective", "nosuch.mod:space",
          "No module named 'nosuch' (modules are found from the working directory"),
         ("tests.e2e.objectives:nosuch", "tests.e2e.objectives:space",
-         "module 'tests.e2e.objectives' has no attribute 'nosuch'"),
+         "must be an attribute of module 'tests.e2e.objectives', but got 'nosuch'"),
         ("tests.e2e.objectives:quadratic", "tests.e2e.objectives:nospace",
-         "module 'tests.e2e.objectives' has no attribute 'nospace'"),
+         "must be an attribute of module 'tests.e2e.objectives', but got 'nospace'"),
         # importable but not a valid space: it left an empty ./hpo.sqlite behind
         ("tests.e2e.objectives:quadratic", "tests.e2e.objectives:duplicate_label_space",
          "invalid space 'tests.e2e.objectives:duplicate_label_space'"),

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import pymongo
 import pytest
 
+from hpo_service._common.words import counted
 from hpo_service.driver._study import open_study, space_settings
-from hpo_service.driver._words import counted
 from hpo_service.objective._result import pareto_front
 from hpo_service.store import NewTrial, TrialState, open_store
 from tests.conftest import mongo_lane

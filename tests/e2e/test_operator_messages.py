@@ -121,9 +121,24 @@ def test_a_typo_in_the_objective_function_is_refused_before_the_study_exists(
         "--space", "mystudy:space", "--max-evals", "4",
     )  # fmt: skip
     assert run.returncode == 1, run.stderr
-    assert "module 'mystudy' has no attribute 'fial'" in run.stderr
+    assert (
+        "Error: cannot import 'mystudy:fial': the name after ':' must be an "
+        "attribute of module 'mystudy', but got 'fial'; did you mean "
+        "'mystudy:fails'?" in run.stderr
+    )
     with open_store(f"sqlite:///{where / 'hpo.sqlite'}") as store:
         assert store.list_studies() == []
+
+
+def test_a_typo_in_the_objective_module_names_the_close_module(procs, tmp_path):
+    where = _study_dir(tmp_path)
+    run = procs.run_in(
+        where, DRIVER, "start", "--study", "t", "--objective", "mystudi:fails",
+        "--space", "mystudy:space", "--max-evals", "4",
+    )  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    assert "no module named 'mystudi'; did you mean 'mystudy:fails'?" in run.stderr
+    assert not (where / "hpo.sqlite").exists()
 
 
 def test_a_standard_library_objective_is_refused(procs, tmp_path):

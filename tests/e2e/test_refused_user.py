@@ -14,7 +14,7 @@ from hpo_service.driver._settings import StudySettings
 from hpo_service.store import NewTrial, open_store
 from tests.conftest import AUTH_ADMIN, mongo_lane
 from tests.e2e.conftest import wait_until
-from tests.helpers.mongo_wire import as_user, fail_point
+from tests.helpers.mongo_wire import as_user, fail_point, with_database
 
 pytestmark = pytest.mark.skipif(
     mongo_lane() is None, reason="no MongoDB-wire server (see tests/conftest.py)"
@@ -96,3 +96,16 @@ def test_a_wrong_password_is_refused_at_start_not_waited_for(server, procs):
     assert error.startswith("Error: MongoDB at mongodb://looker:***@"), error
     assert "refused user 'looker' (not retried): authentication failed" in error, error
     assert PASSWORD not in run.stderr, run.stderr
+
+
+def test_a_url_without_a_user_is_named_so_in_the_refusal(server, procs):
+    """No user in the URL: the refusal says so (not "user None"), with what to do."""
+    url = with_database(server, DATABASE)
+    run = procs.run("hpo_service.worker", "--db", url, "--idle-timeout", "120")
+    assert run.returncode == 1, run.stderr
+    error = run.stderr.splitlines()[-1]
+    assert (
+        "refused to a client without a user (the URL names none) on database "
+        "'refused' (not retried)" in error
+    ), error
+    assert "put a user in the URL" in error, error

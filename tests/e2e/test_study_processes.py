@@ -6,6 +6,8 @@ import json
 import os
 import signal
 
+import pytest
+
 from hpo_service.exceptions import StudyNotFoundError
 from hpo_service.store import TrialState, open_store
 
@@ -215,3 +217,19 @@ def test_a_worker_without_driver_cancels_points_queued_into_a_finished_study(
     errors = [record["error"] for record in json.loads(listed.stdout)]
     assert [e["type"] for e in errors] == ["BeyondBudget"] * 2
     assert "already finished max_evals=3 trials" in errors[0]["message"]
+
+
+@pytest.mark.parametrize("flag", ["--objective-output", "--no-objective-output"])
+def test_local_workers_show_the_objectives_output_unless_told(procs, tmp_path, flag):
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    args = ["start", "--db", db, "--study", "p", "--max-evals", "3", "--no-progress",
+            "--objective", "tests.e2e.objectives:prints", "--space",
+            "tests.e2e.objectives:space", "--workers", "1", flag]  # fmt: skip
+    run = procs.run(DRIVER, *args)
+    assert run.returncode == 0, run.stderr
+    shown = [line for line in run.stderr.splitlines() if line.startswith("[trial p/")]
+    with open_store(db) as store:
+        outputs = [t.result["output"] for t in store.get_trials("p")]
+    assert [o.startswith("evaluating x=") for o in outputs] == [True] * 3  # kept
+    expected = [f"[trial p/{tid}] {o.rstrip()}" for tid, o in enumerate(outputs)]
+    assert sorted(shown) == (sorted(expected) if flag == "--objective-output" else [])

@@ -98,12 +98,24 @@ def test_the_report_names_the_objectives_and_draws_the_drivers_front(
     assert beyond.returncode == 2 and "--objective" in beyond.stderr
 
 
-def test_importance_text_names_the_objective_it_ranks(db):
-    shown = hpo_driver("importance", "--db", db, "--study", "mo", "--objective", "1")
+@pytest.mark.parametrize("which", ["1", "cost"])
+def test_importance_text_names_the_objective_it_ranks(db, which):
+    shown = hpo_driver("importance", "--db", db, "--study", "mo", "--objective", which)
     assert shown.returncode == 0, shown.stderr[-3000:]
     first, header = shown.stdout.splitlines()[:2]
     assert first == "objective 'cost' (--objective 1 of error=0, cost=1)"
     assert header.split() == ["parameter", "importance", "variance", "±", "trees"]
+
+
+@pytest.mark.parametrize("which", ["2", "latency", "-1"])
+def test_importance_of_an_objective_the_study_lacks_lists_them(db, which):
+    run = hpo_driver("importance", "--db", db, "--study", "mo", "--objective", which)
+    assert run.returncode == 2
+    assert (
+        "Error: Invalid value for '--objective': `--objective` must name one of the "
+        "study's 2 objectives (0 or error, 1 or cost), but got "
+        f"--objective={which}\n"
+    ) in run.stderr
 
 
 def test_the_dashboard_shows_the_named_front(db):

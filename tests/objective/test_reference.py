@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from hpo_service.exceptions import ObjectiveImportError
@@ -26,3 +28,93 @@ def test_a_missing_dependency_of_the_module_gets_no_directory_hint(
     with pytest.raises(ObjectiveImportError, match="dep_not_installed_xyz") as e:
         import_reference("needs_dep_xyz:objective")
     assert "PYTHONPATH" not in str(e.value)
+
+
+@pytest.fixture
+def package(tmp_path, monkeypatch):
+    """A package ``studypkg`` with module ``train`` (``objective``, ``Nested.fit``)."""
+    (tmp_path / "studypkg").mkdir()
+    (tmp_path / "studypkg" / "__init__.py").write_text("")
+    (tmp_path / "studypkg" / "train.py").write_text(
+        "def objective(c):\n    return 0.0\n\n"
+        "class Nested:\n    @staticmethod\n    def fit(c):\n        return 0.0\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    for name in [m for m in sys.modules if m.split(".")[0] == "studypkg"]:
+        del sys.modules[name]
+
+
+@pytest.mark.parametrize("load", [check_objective, import_reference])
+@pytest.mark.parametrize(
+    ("reference", "meant"),
+    [
+        ("studypkg.train:objectve", "studypkg.train:objective"),
+        ("studypkg.train:Nested.fitt", "studypkg.train:Nested.fit"),
+        ("studypkg.trian:objective", "studypkg.train:objective"),
+        ("studypk.train:objective", "studypkg.train:objective"),
+    ],
+)
+def test_a_typo_gets_the_closest_whole_reference(load, package, reference, meant):
+    with pytest.raises(ObjectiveImportError) as e:
+        load(reference)
+    assert f"; did you mean {meant!r}?" in str(e.value)
+
+
+@pytest.mark.parametrize("load", [check_objective, import_reference])
+def test_a_missing_attribute_says_what_must_hold_and_nothing_close(load, package):
+    with pytest.raises(ObjectiveImportError) as e:
+        load("studypkg.train:zzzzzz")
+    assert str(e.value) == (
+        "cannot import 'studypkg.train:zzzzzz': the name after ':' must be an "
+        "attribute of module 'studypkg.train', but got 'zzzzzz'"
+    )
+
+
+def test_a_missing_dependency_gets_no_suggestion(tmp_path, monkeypatch):
+    """The module exists; what it imports does not: no name to correct."""
+    (tmp_path / "uses_nump.py").write_text("import nump\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ObjectiveImportError) as e:
+        import_reference("uses_nump:objective")
+    assert "did you mean" not in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("reference", "use", "where"),
+    [
+        ("mod_xyz.py:fn", "mod_xyz:fn", "this directory"),
+        ("./mod_xyz.py:fn", "mod_xyz:fn", "this directory"),
+        ("pkg/mod_xyz.py:fn", "pkg.mod_xyz:fn", "this directory"),
+        ("pkg/mod_xyz:fn", "pkg.mod_xyz:fn", "this directory"),
+        ("{tmp}/pkg/mod_xyz.py:fn", "mod_xyz:fn", "{tmp}/pkg"),
+        ("../up_xyz.py:fn", "up_xyz:fn", "{parent}"),
+    ],
+)
+def test_a_file_path_is_refused_naming_the_module_to_use(
+    reference, use, where, tmp_path, monkeypatch
+):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "mod_xyz.py").write_text("def fn(config):\n    return 0.0\n")
+    monkeypatch.chdir(tmp_path)
+    reference = reference.format(tmp=tmp_path)
+    where = where.format(tmp=tmp_path, parent=tmp_path.parent)
+    where = where if where == "this directory" else repr(where)
+    for load in (check_objective, import_reference):
+        with pytest.raises(ValueError) as e:
+            load(reference)
+        assert str(e.value) == (
+            "a reference must name a module, `package.module:name`, not a file, but "
+            f"got {reference!r}: use `{use}`, run from {where} or with it on "
+            "PYTHONPATH"
+        )
+
+
+def test_a_submodule_named_py_is_still_a_module(tmp_path, monkeypatch):
+    (tmp_path / "tool_xyz").mkdir()
+    (tmp_path / "tool_xyz" / "__init__.py").write_text("")
+    (tmp_path / "tool_xyz" / "py.py").write_text("def fn(config):\n    return 1.0\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert import_reference("tool_xyz.py:fn")({}) == 1.0

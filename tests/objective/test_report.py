@@ -186,3 +186,38 @@ def test_the_progress_line_counts_pruned_trials(caplog):
         f"12/12 trials finished ({12 - pruned} done, {pruned} pruned)"
     )
     assert ", best loss: " in last
+
+
+def test_an_objective_that_never_checks_the_pruner_is_warned_once(caplog):
+    def reports_only(config):
+        for step in range(10):
+            report(config["x"] + 1.0 / (step + 1), step)
+        return config["x"]
+
+    caplog.set_level(logging.WARNING, logger="hpo_service.driver._serial")
+    median = pruners.MedianPruner(n_startup_trials=3)
+    trials = run(reports_only, max_evals=12, pruner=median)
+    assert trials.statuses() == ["ok"] * 12  # nothing stops it
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1
+    assert warnings[0].endswith(
+        "the study's pruner said stop at step 0, but the objective never calls "
+        "hpo_service.should_prune(), so the trial ran to the end: no trial stops "
+        "early unless the objective checks after report(value, step): "
+        "`if should_prune(): raise TrialPruned()` (shown once)"
+    )
+    assert warnings[0].startswith("trial ")
+
+
+def test_checking_the_pruner_or_having_none_is_not_warned(caplog):
+    def checks_and_goes_on(config):
+        for step in range(10):
+            report(config["x"] + 1.0 / (step + 1), step)
+            should_prune()  # asked; going on is the objective's choice
+        return config["x"]
+
+    caplog.set_level(logging.WARNING, logger="hpo_service.driver._serial")
+    median = pruners.MedianPruner(n_startup_trials=3)
+    run(checks_and_goes_on, max_evals=12, pruner=median)
+    run(curve_objective, max_evals=12)  # reports, no pruner
+    assert caplog.records == []

@@ -879,6 +879,13 @@ class TestReads:
         ]
         assert store.get_trials(study, ["done"]) == store.get_trials(study, [S.DONE])
         assert store.get_trials(study, []) == []
+        by_tids = {  # a window of tids (hpo-driver trials), beyond the study too
+            (1, 2): range(1, 3), (2, 3): range(2, 9), (0, 2): [2, 0, 2],
+            (3,): [3, 5, 4], (): range(7, 9),
+        }  # fmt: skip
+        for want, tids in by_tids.items():
+            assert tuple(t.tid for t in store.get_trials(study, tids=tids)) == want
+        assert [t.tid for t in store.get_trials(study, [S.NEW], tids=range(3))] == [2]
 
     def test_get_trials_of_missing_study(self, store: BaseTrialStore) -> None:
         with pytest.raises(StudyNotFoundError):
@@ -1814,6 +1821,29 @@ class TestLightReads:
         assert summary.best == store.best_trial(study) == store.get_trial(study, 5)
         with pytest.raises(StudyNotFoundError):
             store.summarise("missing")
+
+    def test_summary_shows_the_lowest_running_tids_and_first_codes_only(
+        self, store: BaseTrialStore, study: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """What summarise returns does not grow with the study (MongoDB answers an
+        aggregate in one document of at most 16 MB): counts of all, few trials."""
+        from hpo_service.store import _summary
+
+        monkeypatch.setattr(_summary, "RUNNING_SHOWN", 2)
+        monkeypatch.setattr(_summary, "CODES_SHOWN", 1)
+        other = {"module": "pkg.mod", "sha256": "ffffffffffffffff", "version": None}
+        ok = [{"loss": loss, "status": "ok"} for loss in (2.0, 1.0, 0.5, 3.0)]
+        finish_all(store, study, [None, ok[0], None, None, ok[1]])
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        store.complete(study, trial.tid, trial.token, ok[2], code=other)
+        summary = store.summarise(study)
+        assert summary.counts[S.RUNNING] == 3 and summary.counts[S.DONE] == 3
+        assert summary.running == store.get_trials(study, [S.RUNNING], tids=[0, 2])
+        assert summary.codes == [(CODE, 2)]  # the code that ran trials first
+        assert summary.best == store.get_trial(study, 5)
+        store.complete(study, 0, summary.running[0].token, ok[3])
+        assert [t.tid for t in store.summarise(study).running] == [2, 3]
 
     def test_pareto_front_from_light_results(
         self, store: BaseTrialStore, study: str

@@ -427,3 +427,64 @@ def test_done_trials_written_before_the_best_index_are_ranked(url: str) -> None:
         assert raw_trials(store).find_one({"tid": 1})["best_loss"] == 1.0
         assert _mongo_schema.stored_version(store._meta) == 3
         assert store.best_trial("s").tid == 1
+
+
+def test_a_backlog_of_pending_writes_is_numbered_in_chunks(
+    store: MongoTrialStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writes no reader numbered for long (a queue worked through while no driver
+    read it) are numbered by several updates, each naming a bounded number of write
+    ids (a command must fit in 16 MB), all with the one version the call takes."""
+    monkeypatch.setattr(_mongo, "_WIDS_PER_UPDATE", 2)
+    _, cursor = store.changes_since("s")
+    queue(store, 3)
+    for _ in range(2):
+        trial = store.claim("w", 30.0, study="s")
+        assert store.complete("s", trial.tid, trial.token, {"loss": 1.0})
+    changes, top = store.changes_since("s", cursor)  # 1 insert + 4 writes: 5 wids
+    assert [(t.tid, t.state) for t in changes] == [
+        (0, TrialState.DONE), (1, TrialState.DONE), (2, TrialState.NEW),
+    ]  # fmt: skip
+    versions = {doc["version"] for doc in raw_trials(store).find({"study": "s"})}
+    assert versions == {top}
+    assert store.changes_since("s", top) == ([], top)
+
+
+def test_attachment_sizes_of_documents_written_before_sizes_were_kept(
+    store: MongoTrialStore,
+) -> None:
+    """Sizes are kept beside each attachment (so they are read without the data);
+    an attachment an older version wrote has none and is measured from its data."""
+    queue(store, 1)
+    trial = store.claim("w", 30.0, study="s")
+    blobs = {"model": b"m" * 3000, "log": b"l" * 5}
+    assert store.put_attachments("s", trial.tid, trial.token, blobs)
+    collection = store._attachment_docs()
+    collection.update_one({"name": "model"}, {"$unset": {"size": ""}})
+    assert collection.find_one({"name": "log"})["size"] == 5
+    assert store.attachment_sizes("s", trial.tid) == {"model": 3000, "log": 5}
+    assert store.study_attachment_sizes("s") == {trial.tid: {"log": 5, "model": 3000}}
+
+
+def test_a_trial_that_finishes_while_summarise_reads_is_counted_where_it_is(
+    store: MongoTrialStore,
+) -> None:
+    """summarise names running trials by tid in its aggregate, then reads them whole:
+    one that finished in between is not listed, and is counted as what it is now,
+    so that status's count of running trials matches the trials it lists."""
+    from hpo_service.driver._output import status_summary, status_text
+
+    queue(store, 3)
+    claimed = [store.claim("w", 30.0, study="s") for _ in range(3)]
+    read_whole = store._whole
+
+    def a_trial_finishes_first(study: str, *args: Any) -> Any:
+        assert store.complete(study, 1, claimed[1].token, {"loss": 1.0})
+        return read_whole(study, *args)
+
+    store._whole = a_trial_finishes_first  # type: ignore[method-assign]
+    summary = status_summary(store, "s")
+    assert [w["tid"] for w in summary["workers"]] == [0, 2]
+    assert summary["counts"]["running"] == 2 and summary["counts"]["done"] == 1
+    text = status_text(summary)
+    assert "workers running trials: 2\n" in text and "more running" not in text, text

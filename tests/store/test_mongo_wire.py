@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import bson
 import pymongo
 import pytest
 from pymongo import ReadPreference, monitoring
@@ -28,12 +29,13 @@ from hpo_service.exceptions import (
     StudyNotFoundError,
     UnstorableError,
 )
-from hpo_service.store import NewTrial, TrialState, open_store
+from hpo_service.store import FinishedTrial, NewTrial, TrialState, _mongo, open_store
 from hpo_service.store import _mongo_schema as schema
 from hpo_service.store._mongo import MongoTrialStore
 from tests.conftest import AUTH_ADMIN, mongo_lane
 from tests.helpers.mongo_wire import (
     as_user,
+    fail_point,
     fail_points_enabled,
     numbered_first_by,
     step_down,
@@ -201,6 +203,115 @@ def test_a_database_migrated_by_newer_code_is_left_alone(
     assert _indexes(mongo_url, database)["leases"] == ([("lease_expires_at", 1)], False)
 
 
+def an_old_database(server: str, database: str, done: int) -> list[float]:
+    """A database at index version 2: study ``s`` with ``done`` done trials without
+    rank fields (as hpo-service wrote them before version 3), and no ``best``
+    index. Returns their losses, by tid."""
+    losses = [float((7 * i) % done) for i in range(done)]
+    results = [{"loss": loss, "status": "ok", "output": "x" * 500} for loss in losses]
+    with open_at(server, database) as store:
+        store.create_study("s", {})
+        store.insert_finished("s", [FinishedTrial({}, {}, r) for r in results])
+    with pymongo.MongoClient(server) as client:
+        db = client[database]
+        rank = {"best_violation": "", "best_loss": ""}
+        db["trials"].update_many({}, {"$unset": rank})
+        db["trials"].drop_index("best")
+        db["meta"].update_one({"_id": schema.META_ID}, {"$set": {"indexes": 2}})
+    return losses
+
+
+def ranks_and_version(server: str, database: str) -> tuple[dict[int, Any], int]:
+    """``{tid: best_loss}`` of the ranked trials, and the index version recorded."""
+    with pymongo.MongoClient(server) as client:
+        db = client[database]
+        ranked = db["trials"].find({"best_loss": {"$exists": True}})
+        return {d["tid"]: d["best_loss"] for d in ranked}, schema.stored_version(
+            db["meta"]
+        )
+
+
+def test_ranking_an_old_database_cut_short_is_resumed(
+    mongo_url: str, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The migration to index version 3 ranks old done trials in batches (one
+    ``bulk_write`` each) and records the version only once all are ranked: a
+    migration that fails half-way is finished by the next store that writes."""
+    if not fail_points_enabled(mongo_url):
+        pytest.skip("the server has no fail points")
+    monkeypatch.setattr(_mongo, "_BACKFILL_BATCH", 4)
+    losses = an_old_database(mongo_url, database, 10)
+    data = {"failCommands": ["update"], "appName": "cut", "errorCode": 2}
+    second_batch = {"skip": 1, "times": 1}
+    with (
+        fail_point(mongo_url, data, second_batch),
+        open_at(mongo_url, database, appname="cut") as store,
+        pytest.raises(StoreError),
+    ):
+        store.insert_trials("s", [NewTrial({}, {})])
+    ranked, version = ranks_and_version(mongo_url, database)
+    assert (sorted(ranked), version) == ([0, 1, 2, 3], 2)  # the first batch only
+    commands = Commands()
+    with open_at(mongo_url, database, event_listeners=[commands]) as store:
+        names = commands.during(lambda: store.insert_trials("s", [NewTrial({}, {})]))
+        assert store.best_trial("s").tid == losses.index(0.0)
+    assert names.count("update") == 3  # 6 trials left: batches of 4 and 2, version
+    ranked, version = ranks_and_version(mongo_url, database)
+    assert ranked == dict(enumerate(losses)) and version == schema.INDEX_VERSION
+
+
+_OPEN_AT_ONCE = """
+import sys, time
+from pathlib import Path
+from hpo_service.store import NewTrial, _mongo, open_store
+_mongo._BACKFILL_BATCH = 3
+rank = _mongo.MongoTrialStore._backfill_ranks
+def timed(self):
+    began = time.time()
+    n = rank(self)
+    print(began, time.time(), n)
+    return n
+_mongo.MongoTrialStore._backfill_ranks = timed
+store = open_store(sys.argv[1], database=sys.argv[2], appname="slow")
+go = Path(sys.argv[3])
+while not go.exists():
+    time.sleep(0.01)
+store.insert_trials("s", [NewTrial({}, {})])
+store.close()
+"""
+
+
+def test_two_stores_ranking_an_old_database_at_once(
+    mongo_url: str, database: str, tmp_path: Path
+) -> None:
+    """Two processes (a driver and a worker, say) that write to an old database at
+    the same moment both run its migration: every trial is ranked once, rightly."""
+    if not fail_points_enabled(mongo_url):
+        pytest.skip("the server has no fail points")
+    losses = an_old_database(mongo_url, database, 45)
+    go = tmp_path / "go"
+    argv = [sys.executable, "-c", _OPEN_AT_ONCE, mongo_url, database, str(go)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    data = {"failCommands": ["update"], "appName": "slow", "blockConnection": True,
+            "blockTimeMS": 100}  # fmt: skip
+    with fail_point(mongo_url, data, "alwaysOn"):  # 15 batches: 1.5 s or more
+        procs = [
+            subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]
+        time.sleep(0.2)
+        go.touch()
+        outputs = [proc.communicate(timeout=120)[0] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0]
+    (a_began, a_ended, a), (b_began, b_ended, b) = [
+        tuple(map(float, out.split())) for out in outputs
+    ]
+    assert a_began < b_ended and b_began < a_ended  # both ranked at once
+    assert a + b == 45  # no trial written twice
+    ranked, version = ranks_and_version(mongo_url, database)
+    assert ranked == dict(enumerate(losses)) and version == schema.INDEX_VERSION
+
+
 # ---- values MongoDB cannot hold ------------------------------------------------------
 
 
@@ -273,6 +384,84 @@ def test_round_trips_per_operation(mongo_url: str, database: str) -> None:
             lambda: store.complete("s", trial.tid, trial.token, {"loss": 0.0})
         )
         assert done == ["findAndModify"]
+
+
+# ---- light reads: answers that do not grow with the study ----------------------------
+
+
+class Replies(monitoring.CommandListener):
+    """The BSON size of every reply a client receives, by command."""
+
+    def __init__(self) -> None:
+        self.sizes: list[tuple[str, int]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        pass
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        self.sizes.append((event.command_name, len(bson.encode(event.reply))))
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+    def largest(self, fn: Any) -> int:
+        """The largest reply received while ``fn()`` runs."""
+        self.sizes.clear()
+        fn()
+        return max(size for _, size in self.sizes)
+
+
+def test_status_reads_answer_the_same_size_however_many_trials_run(
+    mongo_url: str, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MongoDB answers an aggregate's ``$facet`` in one document of at most 16 MB
+    (the wire server does not enforce it: it answered a 20 MB one), and each running
+    trial of a wide space is kilobytes: summarise and best_trial must answer with
+    counts and a bounded number of trials, whatever the number running or done."""
+    from hpo_service.store import _summary
+
+    monkeypatch.setattr(_summary, "RUNNING_SHOWN", 3)
+    wide = {f"p{i:03d}": i / 7 for i in range(300)}  # 4.5 kB: params and config
+    replies = Replies()
+    with open_at(mongo_url, database, event_listeners=[replies]) as store:
+        store.create_study("s", {})
+        done = [FinishedTrial(wide, wide, {"loss": 1.0, "status": "ok"})]
+        store.insert_finished("s", done * 2)
+        store.insert_trials("s", [NewTrial(wide, wide)] * 40)
+
+        def claim(n: int) -> None:
+            for _ in range(n):
+                assert store.claim("w", LONG, study="s") is not None
+
+        claim(4)
+        few = replies.largest(lambda: store.summarise("s"))
+        best = replies.largest(lambda: store.best_trial("s"))
+        claim(30)
+        store.insert_finished("s", done * 30)
+        assert replies.largest(lambda: store.summarise("s")) == few
+        assert replies.largest(lambda: store.best_trial("s")) == best
+        summary = store.summarise("s")
+        assert summary.counts[TrialState.RUNNING] == 34 and len(summary.running) == 3
+    assert few < 5 * 2 * len(bson.encode(wide))  # 3 running, the best: whole
+
+
+def test_attachment_sizes_are_read_without_the_attachments(
+    mongo_url: str, database: str
+) -> None:
+    """``trials --format json`` lists every attachment's size: reading them must not
+    ship the attachments (a study's may add up to gigabytes)."""
+    replies = Replies()
+    with open_at(mongo_url, database, event_listeners=[replies]) as store:
+        store.create_study("s", {})
+        store.insert_trials("s", [NewTrial({}, {})] * 3)
+        for _ in range(3):
+            trial = store.claim("w", LONG, study="s")
+            blobs = {"model": bytes(MIB), "log": b"l" * 5}
+            assert store.put_attachments("s", trial.tid, trial.token, blobs)
+        want = {tid: {"log": 5, "model": MIB} for tid in range(3)}
+        assert store.study_attachment_sizes("s") == want
+        assert replies.largest(lambda: store.study_attachment_sizes("s")) < 2000
+        assert replies.largest(lambda: store.attachment_sizes("s", 1)) < 2000
 
 
 # ---- a read-only user ----------------------------------------------------------------

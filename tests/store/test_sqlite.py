@@ -17,8 +17,52 @@ from hpo_service.exceptions import (
     StoreLostError,
     StoreNotFoundError,
 )
-from hpo_service.store import NewTrial, TrialState, open_store
+from hpo_service.store import FinishedTrial, NewTrial, TrialState, open_store
 from hpo_service.store._sqlite import SQLiteTrialStore
+
+# What schemas 5-7 indexed in place of schema 8's trials_versions (schema 7's set).
+_SCHEMA_7_INDEXES = (
+    "CREATE INDEX trials_changes ON trials (study, version)",
+    "CREATE INDEX trials_best ON trials (study, best_violation, best_loss, tid) "
+    "WHERE best_loss IS NOT NULL",
+    "CREATE INDEX trials_finished ON trials (study, state) "
+    "WHERE state NOT IN ('new', 'running')",
+    "CREATE INDEX trials_light ON trials (study, tid, light) WHERE state = 'done'",
+    "CREATE INDEX trials_codes ON trials (study, code, tid) WHERE code IS NOT NULL",
+)
+
+
+def _as_schema(path: Path, version: int) -> None:
+    """Make the database what schema ``version`` (3, 4 or 7) wrote: its indexes,
+    and for 3 and 4 without the columns added since."""
+    conn = sqlite3.connect(path)
+    conn.execute("DROP INDEX trials_versions")
+    if version == 7:
+        for statement in _SCHEMA_7_INDEXES:
+            conn.execute(statement)
+    else:
+        conn.execute("DROP INDEX trials_unranked")
+        dropped = ["light", "best_violation", "best_loss"] + ["code"] * (version < 4)
+        for column in dropped:
+            conn.execute(f"ALTER TABLE trials DROP COLUMN {column}")
+        conn.execute(_SCHEMA_7_INDEXES[0])
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.commit()
+    conn.close()
+
+
+def _indexes(path: Path) -> set[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return {
+            name
+            for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' "
+                "AND tbl_name = 'trials' AND sql IS NOT NULL"
+            )
+        }
+    finally:
+        conn.close()
 
 
 @pytest.fixture
@@ -175,12 +219,7 @@ def test_an_older_database_gains_the_code_column(path: Path) -> None:
     with SQLiteTrialStore(str(path)) as store:
         store.create_study("s", {})
         store.insert_trials("s", [NewTrial({"x": 1}, {"x": 1})])
-    conn = sqlite3.connect(path)  # make it what version 3 wrote
-    conn.execute("DROP INDEX trials_codes")  # of version 5
-    conn.execute("ALTER TABLE trials DROP COLUMN code")
-    conn.execute("PRAGMA user_version = 3")
-    conn.commit()
-    conn.close()
+    _as_schema(path, 3)
     with SQLiteTrialStore(str(path)) as store:
         trial = store.claim("w", 10.0, study="s")
         assert store.complete("s", trial.tid, trial.token, {"loss": 0.5}, code={"m": 1})
@@ -208,7 +247,7 @@ def test_hot_queries_never_walk_the_finished_trials(
     for name, (sql, args) in hot.items():
         plan = " / ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", args))
         assert "trials_study_queue" in plan, f"{name}: {plan}"
-        assert "SCAN trials" not in plan and "trials_changes" not in plan, plan
+        assert "SCAN trials" not in plan and "trials_versions" not in plan, plan
 
 
 def test_an_older_database_gains_the_rank_of_its_done_trials(
@@ -226,14 +265,7 @@ def test_an_older_database_gains_the_rank_of_its_done_trials(
             trial = store.claim("w", 10.0, study="s")
             ok = {"loss": loss, "status": "ok"}
             assert store.complete("s", trial.tid, trial.token, ok)
-    conn = sqlite3.connect(path)  # make it what version 4 wrote
-    for index in ("best", "finished", "light", "codes", "unranked"):
-        conn.execute(f"DROP INDEX trials_{index}")
-    for column in ("light", "best_violation", "best_loss"):
-        conn.execute(f"ALTER TABLE trials DROP COLUMN {column}")
-    conn.execute("PRAGMA user_version = 4")
-    conn.commit()
-    conn.close()
+    _as_schema(path, 4)
     with SQLiteTrialStore(str(path), create=False) as store:
         assert store.best_trial("s").tid == 1
         assert store.summarise("s").counts[TrialState.DONE] == 2
@@ -272,26 +304,25 @@ def test_a_read_only_database_is_a_refusal_never_retried(
 
 
 def test_light_reads_are_served_from_their_indexes(path: Path, store) -> None:
-    """What ``status`` and ``best`` read comes from an index (``trials_best``,
-    ``trials_finished``, ``trials_light``, ``trials_codes``), never from a scan of the
-    study's trials, whose rows hold params, config and result."""
+    """What ``status`` and ``best`` read comes from an index (``trials_versions``
+    holds all a light read needs), never from a scan of the study's trials, whose
+    rows hold params, config and result; ``best`` then reads the best trial's row."""
     from hpo_service.store import _sqlite
 
     store.insert_trials("s", [NewTrial({"x": i}, {"x": i}) for i in range(50)])
     conn = sqlite3.connect(path)
     reads = [
-        ("trials_best", _sqlite._BEST.format(columns="tid")),
-        ("trials_finished", _sqlite._COUNT_STATES[0]),
-        ("trials_study_queue", _sqlite._COUNT_STATES[1]),
-        ("trials_light", _sqlite._LIGHT),
-        ("trials_unranked", _sqlite._UNRANKED_DONE),
-        ("trials_codes", _sqlite._CODES),
+        ("COVERING INDEX trials_versions", _sqlite._BEST.format(columns="tid")),
+        ("COVERING INDEX trials_versions", _sqlite._COUNT_STATES[0]),
+        ("INDEX trials_study_queue", _sqlite._COUNT_STATES[1]),
+        ("COVERING INDEX trials_versions", _sqlite._LIGHT),
+        ("INDEX trials_unranked", _sqlite._UNRANKED_DONE),
+        ("COVERING INDEX trials_versions", _sqlite._CODES),
     ]
     for index, sql in reads:
-        plan = " / ".join(
-            r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", ("s",))
-        )
-        assert f"INDEX {index} " in plan and "SCAN trials" not in plan, plan
+        args = ("s",) * sql.count("?")  # the study, a LIMIT: the plan is the same
+        plan = " / ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", args))
+        assert f"{index} " in plan and "SCAN trials" not in plan, plan
 
 
 def test_a_reader_that_may_not_upgrade_an_older_database_is_told_why(
@@ -304,12 +335,7 @@ def test_a_reader_that_may_not_upgrade_an_older_database_is_told_why(
 
     with SQLiteTrialStore(str(path)) as store:
         store.create_study("s", {})
-    conn = sqlite3.connect(path)  # make it what version 4 wrote
-    conn.execute("DROP INDEX trials_best")
-    conn.execute("ALTER TABLE trials DROP COLUMN best_loss")
-    conn.execute("PRAGMA user_version = 4")
-    conn.commit()
-    conn.close()
+    _as_schema(path, 4)
     connect = sqlite3.connect
 
     def read_only(*args: object, **kwargs: object) -> sqlite3.Connection:
@@ -353,3 +379,78 @@ def test_done_trials_an_older_process_writes_after_the_upgrade_still_count(
         (1, {"loss": 1.0, "status": "ok"}),
         (2, {"status": "fail"}),
     ]
+
+
+def _varied_study(store: SQLiteTrialStore) -> None:
+    """Trials in every state, with and without a rank, a code and constraints."""
+    store.insert_trials("s", [NewTrial({"x": i}, {"x": i}) for i in range(9)])
+    outcomes = [
+        ("complete", {"loss": 2.0, "status": "ok"}, {"m": "a"}),
+        ("complete", {"loss": 0.5, "status": "ok", "constraints": [1.0]}, {"m": "b"}),
+        ("complete", {"loss": 1.0, "status": "ok", "output": "x" * 5000}, {"m": "a"}),
+        ("complete", {"status": "fail"}, None),
+        ("complete", {"loss": [1.0, 2.0], "status": "ok"}, {"m": "b"}),
+        ("prune", {"loss": 0.1, "status": "pruned"}, {"m": "a"}),
+        ("fail", {"type": "E", "message": "m"}, {"m": "c"}),
+    ]
+    for op, data, code in outcomes:
+        trial = store.claim("w", 60.0, study="s")
+        assert getattr(store, op)("s", trial.tid, trial.token, data, code=code)
+    store.claim("w", 60.0, study="s")  # one running, one queued
+    store.insert_finished("s", [FinishedTrial({"x": 9}, {"x": 9}, {"loss": 1.0})])
+
+
+def _answers(store: SQLiteTrialStore) -> list[object]:
+    read = store.summarise("s")
+    changed, cursor = store.changes_since("s", 3)
+    return [
+        read.counts,
+        [t.tid for t in read.running],
+        (read.failed, read.infeasible, read.codes),
+        read.best,
+        store.best_trial("s"),
+        store.done_results("s"),
+        store.count_by_state("s"),
+        [(t.tid, t.version) for t in changed],
+        cursor,
+        store.get_trials("s"),
+    ]
+
+
+def test_a_schema_7_database_is_upgraded_with_the_same_answers(path: Path) -> None:
+    """Opening a schema-7 file replaces its five indexes of the change cursor and
+    the light reads by trials_versions; every read answers as before."""
+    with SQLiteTrialStore(str(path)) as store:
+        store.create_study("s", {})
+        _varied_study(store)
+        before = _answers(store)
+    assert before[3].tid == 2 and before[2] == (
+        1,
+        1,
+        [({"m": "a"}, 3), ({"m": "b"}, 2), ({"m": "c"}, 1)],
+    )
+    schema_8 = _indexes(path)
+    _as_schema(path, 7)
+    assert {"trials_best", "trials_light", "trials_changes"} <= _indexes(path)
+    with SQLiteTrialStore(str(path), create=False) as store:
+        assert _answers(store) == before
+    assert _indexes(path) == schema_8
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 8
+    conn.close()
+
+
+def test_a_completion_moves_one_entry_of_the_light_reads(path: Path, store) -> None:
+    """The trials table keeps one index beside the hot paths' own (the claim's
+    queue, the leases): trials_versions, whose entry every change of a trial moves
+    anyway, serves the change cursor and the light reads (``trials_unranked`` is
+    empty unless an older process writes). An index more is a page more in every
+    completion's write (see benchmarks/README, "What the light reads cost")."""
+    assert _indexes(path) == {
+        "trials_study_tid",
+        "trials_queue",
+        "trials_study_queue",
+        "trials_leases",
+        "trials_versions",
+        "trials_unranked",
+    }

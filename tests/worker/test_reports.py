@@ -217,3 +217,31 @@ def test_a_refused_batch_loses_the_lease(store):
     assert handler({"kind": "report", "step": 0, "value": 1.0})["prune"] is False
     assert lease.lost.is_set()
     assert handler({"kind": "report", "step": "x", "value": 1.0})["prune"] is False
+
+
+def test_an_objective_that_never_checks_the_pruner_is_told_once(store):
+    # bad_reports reports and returns, never calling should_prune: trials 1 and 2
+    # are not the best at rung 1 (step 1), so ASHA says stop, and both run on.
+    curves = [[[level, step] for step in range(4)] for level in (5.0, 6.0, 7.0)]
+    make_study(store, "i", f"{OBJ}:bad_reports", [{"reports": c} for c in curves],
+               **ASHA_9)  # fmt: skip
+    summary = run_worker(store, study="i", idle_timeout=0)
+    assert (summary.done, summary.pruned) == (3, 0)
+    outputs = [t.result.get("output", "") for t in store.get_trials("i")]
+    assert outputs[0] == "" and outputs[2] == ""  # once per objective process
+    assert outputs[1] == (
+        "hpo-worker warning (shown once): the study's pruner said stop at step 1, "
+        "but the objective never calls hpo_service.should_prune(), so the trial ran "
+        "to the end: no trial stops early unless the objective checks after "
+        "report(value, step): `if should_prune(): raise TrialPruned()`\n"
+    )
+
+
+def test_an_objective_that_checks_and_goes_on_is_not_warned(store):
+    levels = [5.0, 6.0, 7.0]
+    make_study(store, "c", CURVE, [{"level": v, "steps": 4} for v in levels],
+               **ASHA_9)  # fmt: skip
+    run_worker(store, study="c", idle_timeout=0)
+    trials = store.get_trials("c")
+    assert [t.state for t in trials][1:] == [TrialState.PRUNED] * 2
+    assert all("output" not in t.result for t in trials)

@@ -207,7 +207,8 @@ class GroupLayout:
         rounded = np.round(values / q) * q
         if self.whole_end_bins:
             rounded = np.clip(rounded, self.value_low, self.value_high)
-        return np.where(self.quantised, rounded, values)
+        # + 0.0 turns the -0.0 that rounding a small negative value gives into 0.0
+        return np.where(self.quantised, rounded, values) + 0.0
 
     def bin_edges(
         self, values: np.ndarray, idx: np.ndarray

@@ -38,6 +38,7 @@ from hpo_service.algorithms._tpe.parzen_estimator import (
     GroupLayout,
     ParzenEstimator,
 )
+from hpo_service.space._sample import finish
 from hpo_service.space._spec import CompiledSpace, Condition, ParamSpec
 
 _logger = logging.getLogger(__name__)
@@ -562,12 +563,7 @@ def _draw(spec: ParamSpec, rng: np.random.Generator) -> Any:
         value = rng.uniform(spec.low, spec.high)  # type: ignore[arg-type]
     else:
         value = rng.normal(spec.mu, spec.sigma)  # type: ignore[arg-type]
-    if spec.log:
-        value = math.exp(value)
-    q = spec.q if spec.q is not None else (1.0 if spec.is_int else None)
-    if q is not None:
-        value = float(np.round(value / q) * q)
-    return round(value) if spec.is_int else float(value)
+    return finish(spec, float(value))
 
 
 __all__ = ["Candidates", "TPESettings", "sample_prior", "suggest_batch"]

@@ -1,0 +1,44 @@
+"""Counts in messages: ``1 trial``, ``2 trials`` (no dependencies, so that the
+driver, the worker, the objective's child process and the CLIs can all use it)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and ``noun``, plural (``plural``, else ``noun + "s"``) unless ``n`` is 1.
+
+    Args:
+        n: The count.
+        noun: The singular noun, e.g. ``"trial"`` or ``"queued trial"``.
+        plural: The plural if not ``noun + "s"``, e.g. ``"losses"``.
+
+    Returns:
+        ``"1 trial"``, ``"0 trials"``, ``"2 trials"``.
+    """
+    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
+
+
+def did_you_mean(word: str, candidates: Iterable[str], *, shown: str = "{}") -> str:
+    """``"; did you mean 'x'?"`` for the candidates closest to a mistyped ``word``
+    (up to 3, closest first; difflib's ratio of at least 0.6), else ``""``.
+
+    Args:
+        word: What the user typed, e.g. ``"objectve"``.
+        candidates: The names that exist, e.g. a module's attributes.
+        shown: How a match is shown, ``{}`` standing for it (e.g.
+            ``"examples.quadratic:{}"``, so that the hint is a whole reference).
+
+    Returns:
+        The hint to append to an error message, or ``""`` when nothing is close.
+    """
+    import difflib  # only on an error: the objective's process imports this module
+
+    matches = difflib.get_close_matches(word, sorted(set(candidates)), n=3)
+    if not matches:
+        return ""
+    return "; did you mean " + " or ".join(repr(shown.format(m)) for m in matches) + "?"

@@ -1,0 +1,92 @@
+"""``hpo-driver trials`` streams a study a window of tids at a time (its memory must
+not grow with the study) and still prints what one read of every trial gives: the
+same rows, the same header (a param column only the last trials have included)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+
+import pytest
+
+from hpo_service.driver import _listing, _output
+from hpo_service.store import FinishedTrial, NewTrial, TrialState, open_store
+from tests.e2e.conftest import Processes
+
+DRIVER = "hpo_service.driver.cli"
+N = 2 * _listing.WINDOW + 150  # three windows
+
+
+@pytest.fixture
+def db(tmp_path) -> str:
+    """SQLite (each window is one ``get_trials`` call, which the store contract
+    checks on every backend; a MongoDB-wire run of this file takes 17 s)."""
+    return f"sqlite:///{tmp_path / 'trials.sqlite'}"
+
+
+def a_long_study(db: str) -> None:
+    """Study ``s``: N done trials (some failed, one late one with a param of its
+    own, NaN in every result), then one running and one queued trial."""
+    finished = []
+    for i in range(N):
+        params = {"x": i / 3, "n": i % 7} | ({"late": "yes"} if i == N - 2 else {})
+        status = "fail" if i % 5 == 0 else "ok"
+        result = {"loss": float(i % 11), "status": status, "spread": math.nan}
+        finished.append(FinishedTrial(params, {"tag": f"t{i}"}, result))
+    with open_store(db) as store:
+        store.create_study("s", {"max_evals": N + 2})
+        store.insert_finished("s", finished)
+        store.insert_trials("s", [NewTrial({"x": -1.0}, {}), NewTrial({"x": -2.0}, {})])
+        assert store.claim("host:1:w", 60.0, study="s") is not None
+
+
+def one_read(db: str, states: list[TrialState] | None, status: str | None) -> str:
+    """The CSV of every trial read at once, as the command wrote it until now."""
+    with open_store(db) as store:
+        trials = store.get_trials("s", states)
+    trials = [t for t in trials if status is None or t.result["status"] == status]
+    rows = [_output.flat_row(_output.trial_record(t)) for t in trials]
+    out = io.StringIO()
+    writer = csv.DictWriter(
+        out, _output.columns(rows), extrasaction="ignore", lineterminator="\n"
+    )
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def test_trials_lists_a_study_of_several_windows_as_one_read_would(
+    procs: Processes, db: str
+) -> None:
+    a_long_study(db)
+    run = procs.run(DRIVER, "trials", "--db", db, "--study", "s")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == one_read(db, None, None)
+    header = run.stdout.split("\n", 1)[0].split(",")
+    assert "param.late" in header and len(run.stdout.splitlines()) == N + 3
+    args = ["--state", "done", "--status", "fail"]
+    run = procs.run(DRIVER, "trials", "--db", db, "--study", "s", *args)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == one_read(db, [TrialState.DONE], "fail")
+    assert len(run.stdout.splitlines()) == 1 + len(range(0, N, 5))
+    run = procs.run(DRIVER, "trials", "--db", db, "--study", "s", "--format", "json")
+    assert run.returncode == 0, run.stderr
+    records = json.loads(run.stdout)
+    assert [r["tid"] for r in records] == list(range(N + 2))
+    assert records[0]["result"]["spread"] == "NaN"  # standard JSON
+    assert records[-1]["state"] == "new" and records[-2]["state"] == "running"
+    assert run.stdout == json.dumps(records, indent=2) + "\n"  # one list, as before
+
+
+def test_an_empty_listing_is_a_header_or_an_empty_list(
+    procs: Processes, db: str
+) -> None:
+    with open_store(db) as store:
+        store.create_study("s", {})
+    run = procs.run(DRIVER, "trials", "--db", db, "--study", "s")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == one_read(db, None, None)
+    run = procs.run(DRIVER, "trials", "--db", db, "--study", "s", "--format", "json")
+    assert (run.returncode, run.stdout) == (0, "[]\n")
