@@ -1532,9 +1532,12 @@ class MongoTrialStore(BaseTrialStore):
         for group in found["counts"]:  # a newer version's state is not ours to count
             if group["_id"] in known:
                 counts[known[group["_id"]]] = int(group["n"])
+        for tid in running:  # finished or requeued since the aggregate: not listed,
+            if tid in whole and whole[tid].state is not _RUN:  # so not counted running
+                counts[_RUN] -= 1
+                counts[whole[tid].state] += 1
         return summary.StudySummary(
             counts=counts,
-            # a trial that finished since the aggregate is no longer shown
             running=[
                 whole[t] for t in running if t in whole and whole[t].state is _RUN
             ],

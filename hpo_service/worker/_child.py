@@ -125,6 +125,8 @@ class ChildRunner:
         self._output_path = ""
         self._output_fd = -1
         self._objective_started = False
+        self._objective = ""
+        self._served: set[str] = set()  # objectives the live child has called
         self._code: dict[str, Any] | None = None
         self._deadline: float | None = None
         self._timeout: float | None = None
@@ -221,27 +223,25 @@ class ChildRunner:
                 "params": params,
             }
         )
-        self._objective_started = False
-        self._code = None
-        if not self._send(request, should_abort):
-            return ChildOutcome("aborted")
-        start = time.monotonic()
-        self._timeout, self._called_at = timeout, None
-        self._on_output, self._forwarder = on_output, None
-        self._deadline = None
-        if timeout is not None:  # the import's bound; the call's starts with it
-            self._deadline = start + max(timeout, self._startup_timeout)
-        got = self._wait(should_abort)
-        while isinstance(got, dict) and got.get("kind") == "report":
-            got = self._answer_report(got, on_report, should_abort)
-        if self._forwarder is not None:
-            self._forwarder.finish()
-        if isinstance(got, dict):
-            return ChildOutcome(str(got["kind"]), dict(got["data"]), self._code)
-        proc_pid = self.pid
-        code = self._kill()
-        if got == "aborted":
-            return ChildOutcome("aborted")
+        for attempt in (1, 2):
+            if not self._send(request, should_abort):
+                return ChildOutcome("aborted")
+            ran_it_before = objective in self._served  # this child imported it
+            start = time.monotonic()
+            got = self._await_outcome(objective, start, timeout, on_report, on_output,
+                                      should_abort)  # fmt: skip
+            if isinstance(got, dict):
+                return ChildOutcome(str(got["kind"]), dict(got["data"]), self._code)
+            proc_pid = self.pid
+            code = self._kill()
+            if got == "aborted":
+                return ChildOutcome("aborted")
+            if got != "died" or self._objective_started or not ran_it_before:
+                break
+            if attempt == 1:  # it got the request as it died: not an import failure
+                self._log.warning(
+                    "objective process died between trials (%s)", _describe_exit(code)
+                )
         kind, message = self._failure(got, code, start)
         self._log.debug("objective process %s killed or gone: %s", proc_pid, message)
         error: dict[str, Any] = {"type": kind, "message": message, "traceback": None}
@@ -252,6 +252,30 @@ class ChildRunner:
         if not self._objective_started:  # it died importing: no trial ran
             return ChildOutcome("start_failed", error)
         return ChildOutcome("error", error, self._code)
+
+    def _await_outcome(
+        self,
+        objective: str,
+        start: float,
+        timeout: float | None,
+        on_report: Callable[[dict[str, Any]], dict[str, Any]] | None,
+        on_output: Callable[[str], None] | None,
+        should_abort: Callable[[], bool] | None,
+    ) -> dict[str, Any] | str:
+        """Wait for the outcome of the request just sent, answering its reports."""
+        self._objective_started, self._code = False, None
+        self._objective = objective
+        self._timeout, self._called_at = timeout, None
+        self._on_output, self._forwarder = on_output, None
+        self._deadline = None
+        if timeout is not None:  # the import's bound; the call's starts with it
+            self._deadline = start + max(timeout, self._startup_timeout)
+        got = self._wait(should_abort)
+        while isinstance(got, dict) and got.get("kind") == "report":
+            got = self._answer_report(got, on_report, should_abort)
+        if self._forwarder is not None:
+            self._forwarder.finish()
+        return got
 
     def _failure(self, got: str, code: int | None, sent: float) -> tuple[str, str]:
         """The error type and message of a child that timed out or died."""
@@ -301,6 +325,7 @@ class ChildRunner:
     def _popen(self) -> subprocess.Popen[bytes]:
         from hpo_service.store._url import STORE_URL_ENV
 
+        self._served = set()
         self._close_output()  # each child gets a new file, named until it is ready
         fd, self._output_path = tempfile.mkstemp(prefix="hpo-worker-", suffix=".out")
         os.close(fd)
@@ -368,6 +393,7 @@ class ChildRunner:
     def _started_call(self, frame: dict[str, Any]) -> None:
         """The objective is being called: from now on its trial timeout counts."""
         self._objective_started = True
+        self._served.add(self._objective)  # imported and called in this child
         self._code = frame.get("code")
         self._called_at = time.monotonic()
         if self._on_output is not None:  # the file now holds this trial's output
