@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -201,3 +202,53 @@ def test_repr_names_the_constructor_and_label():
     assert repr(hp.quniform("q", 0, 4, 2)) == "hp.quniform('q', 0.0, 4.0, 2.0)"
     assert repr(hp.choice("c", [1, 2])) == "hp.choice('c', <2 options>)"
     assert "hp.uniform('x'" in repr(X * 2)
+
+
+@pytest.mark.parametrize(
+    ("make", "meant"),
+    [
+        (lambda: hp.loguniform("lr", 1e-5, 1e-1), "np.log(1e-05), np.log(0.1)"),
+        (lambda: hp.loguniform("lr", 1e-4, 1), "np.log(0.0001), np.log(1)"),
+        (lambda: hp.qloguniform("units", 1, 100, 1), "np.log(1), np.log(100), 1"),
+        (lambda: hp.loguniform("c", 1, 40), "np.log(1), np.log(40)"),
+    ],
+)
+def test_bounds_that_look_like_the_values_range_are_warned_about(make, meant):
+    """hyperopt's log bounds are log(value): (1e-5, 0.1) draws 1.00001..1.105."""
+    with pytest.warns(UserWarning, match="bounds are in log space") as caught:
+        param = make()
+    (warning,) = caught
+    assert meant in str(warning.message)
+    assert warning.filename == __file__  # points at the user's line
+    assert param.label in ("lr", "units", "c")  # still built, as hyperopt builds it
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: hp.loguniform("lr", math.log(1e-5), math.log(1e-1)),
+        lambda: hp.loguniform("x", 0, 1),
+        lambda: hp.loguniform("x", -5, 0),
+        lambda: hp.loguniform("x", 1, 5),
+        lambda: hp.loguniform("x", 0.5, 3),
+        lambda: hp.qloguniform("x", 0, 6, 1),
+        lambda: hp.qloguniform("x", 2, 8, 1),
+        lambda: hp.lognormal("x", 0.001, 0.1),  # mu, sigma: numpy's meaning
+        lambda: hp.qlognormal("x", 0.5, 0.2, 1),
+    ],
+)
+def test_log_space_bounds_are_not_warned_about(make):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make()
+
+
+def test_a_stored_space_is_read_back_without_the_warning():
+    from hpo_service.space._serialise import from_document, to_document
+
+    with pytest.warns(UserWarning):
+        space = {"lr": hp.loguniform("lr", 1e-5, 1e-1)}
+    document = to_document(space)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert to_document(from_document(document)) == document
