@@ -96,8 +96,8 @@ def front_text(records: list[dict[str, Any]], names: list[str] | None) -> str:
         )
         lines += [
             f"  trial {record['tid']}: {shown}",
-            f"    params: {json.dumps(record['params'], sort_keys=True)}",
-            f"    config: {json.dumps(record['config'], sort_keys=True)}",
+            f"    params: {json.dumps(record['params'])}",
+            f"    config: {json.dumps(record['config'])}",
         ]
     return "\n".join(lines)
 
@@ -434,8 +434,8 @@ def best_text(record: dict[str, Any]) -> str:
     return (
         f"best trial {record['tid']}: loss {result['loss']:.6g}"
         f"{_violation_text(violation_of(result))}\n"
-        f"  params: {json.dumps(record['params'], sort_keys=True)}\n"
-        f"  config: {json.dumps(record['config'], sort_keys=True)}"
+        f"  params: {json.dumps(record['params'])}\n"
+        f"  config: {json.dumps(record['config'])}"
     )
 
 
