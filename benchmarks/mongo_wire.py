@@ -106,6 +106,9 @@ def round_trips(url: str) -> list[tuple[str, list[str]]]:
         )
         record("changes_since (11 pending writes)", lambda: s.changes_since("rt"))
         record("changes_since (nothing new)", lambda: s.changes_since("rt", 10**9))
+        record("summarise (status)", lambda: s.summarise("rt"))
+        record("best_trial (best)", lambda: s.best_trial("rt"))
+        record("done_results (a Pareto front)", lambda: s.done_results("rt"))
     return rows
 
 

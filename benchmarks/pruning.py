@@ -72,9 +72,18 @@ or how running trials count as pending: ``pending=all``, every one as a full lia
 ``pending=survivors``, leaving out those the pruner judged and kept (the driver's
 rule before ``SURVIVOR_WEIGHT``); a number, ``pending=0.5``, counting those
 survivors as liars of that weight (every other pending trial weighs 1); the default
-is the driver's rule, ``SURVIVOR_WEIGHT`` (0.25). The pruner ``optuna_sha`` (ours)
-is our TPE with optuna's ``SuccessiveHalvingPruner`` deciding, through a shadow
-optuna study (a diagnostic)."""
+is the driver's rule, ``SURVIVOR_WEIGHT`` (0.25). ``order=steps`` (ours) hands TPE
+each pruned trial ranked as optuna's TPE ranks it: below every complete trial, a
+later stop above an earlier one, then by value (TPE's split uses ranks only);
+``rungmodel=drop|fail`` fits TPE on one budget (:class:`RungModelSuggester`). The
+pruner ``optuna_sha`` (ours) is our TPE with optuna's ``SuccessiveHalvingPruner``
+deciding, through a shadow optuna study (a diagnostic). The ``name=value`` parts
+named in :data:`PRUNER_KEYS` (``min_resource=3``, ``reduction_factor=4``) are pruner
+settings instead, for ours and optuna's ASHA/SHA and Hyperband alike (defaults:
+``min_resource=1``, ``reduction_factor=3``, ``max_resource`` the problem's steps)."""
+
+PRUNER_KEYS = ("min_resource", "reduction_factor", "min_early_stopping_rate")
+"""``name=value`` method parts that set the pruner rather than TPE."""
 
 
 @dataclass
@@ -106,6 +115,7 @@ class OursRunner:
         workers: int,
         sampling: str = "shared",
         tpe: dict[str, Any] | None = None,
+        pruner_settings: dict[str, Any] | None = None,
     ) -> None:
         from hpo_service.algorithms import resolve
         from hpo_service.algorithms.pruners import make_pruner
@@ -116,14 +126,26 @@ class OursRunner:
 
         self.store = SQLiteTrialStore(":memory:")
         self.store.create_study("b", {})
-        name, settings = _pruner_settings(pruner, problem.steps)
+        name, settings = _pruner_settings(pruner, problem.steps, pruner_settings)
         made = make_pruner("none" if name == "optuna_sha" else name, settings)
         groups = made.bracket_of if sampling == "bracket" else None
         tpe = dict(tpe or {})
         self.pending_rule = tpe.pop("pending", SURVIVOR_WEIGHT)
-        self.suggester = Suggester(
-            problem.make_space(hp), resolve("tpe", tpe), pruned_rule=rule, groups=groups
-        )
+        model, model_min = tpe.pop("rungmodel", None), tpe.pop("rung_min", 10)
+        self.order = tpe.pop("order", None)  # "steps": pruned trials as optuna ranks
+        self.steps = problem.steps
+        if model is None:
+            self.suggester = Suggester(
+                problem.make_space(hp),
+                resolve("tpe", tpe),
+                pruned_rule=rule,
+                groups=groups,
+            )
+        else:
+            budgets = [*made.rung_steps(), problem.steps]
+            self.suggester = RungModelSuggester(
+                problem.make_space(hp), resolve("tpe", tpe), budgets, model_min, model
+            )
         self.pruning = (
             None
             if pruner in ("none", "optuna_sha")
@@ -174,16 +196,74 @@ class OursRunner:
         return self.pruning is not None and self.pruning.should_prune(progress)
 
     def finish(self, handle: int, step: int, value: float, pruned: bool) -> None:
-        trial, _ = self.running.pop(handle)
+        trial, progress = self.running.pop(handle)
         if self.shadow is not None:
             self.shadow.finish(handle, value, pruned)
         if pruned:
             result = {"status": "pruned", "loss": value, "step": step}
             assert self.store.prune("b", trial.tid, trial.token, result)
+            if self.order == "steps":  # below every complete trial, by step, value
+                result = {**result, "loss": 1e6 * (1 + self.steps - step) + value}
         else:
             result = {"status": "ok", "loss": value}
             assert self.store.complete("b", trial.tid, trial.token, result)
-        self.suggester.observe(trial.params, result, tid=trial.tid)
+        if isinstance(self.suggester, RungModelSuggester):
+            self.suggester.observe_run(trial.params, result, progress.intermediate)
+        else:
+            self.suggester.observe(trial.params, result, tid=trial.tid)
+
+
+class RungModelSuggester:
+    """A BOHB-style model (Falkner et al. 2018, "BOHB: Robust and Efficient
+    Hyperparameter Optimization at Scale", ICML, section 4.2) for screening: TPE is
+    fitted on the highest budget (a rung's step, or a complete trial's) that at
+    least ``n_min`` trials reached, each trial's loss being its value at that budget
+    (the first report at or past it). Trials that stopped below the budget are left
+    out (``below="drop"``, as BOHB) or count as failures (``below="fail"``: ranks
+    within the rung a trial reached, coarsely). Before any budget has ``n_min``
+    values, the driver's ``last`` rule (pruned trials at their last value) is used.
+    A benchmark-only variant, not a product rule (see benchmarks/README)."""
+
+    def __init__(
+        self, space: Any, algorithm: Any, budgets: list[int], n_min: int, below: str
+    ) -> None:
+        from hpo_service.algorithms._history import History
+        from hpo_service.driver._suggest import Suggester
+
+        if below not in ("drop", "fail"):
+            raise ValueError(f"rungmodel must be drop or fail, but got {below!r}")
+        self.base = Suggester(space, algorithm)
+        self.budgets, self.n_min, self.below = budgets, n_min, below
+        self.histories = {b: History(self.base.compiled) for b in budgets}
+        self.counts = dict.fromkeys(budgets, 0)
+        self.algorithm = algorithm
+
+    def observe_run(
+        self, params: Any, result: dict[str, Any], intermediate: dict[int, float]
+    ) -> None:
+        from hpo_service.algorithms.pruners._asha import rung_value
+
+        self.base.observe(params, result)
+        for budget in self.budgets:
+            value = rung_value(intermediate, budget)
+            if value is not None:
+                self.histories[budget].add(params, value)
+                self.counts[budget] += 1
+            elif self.below == "fail":
+                self.histories[budget].add(params, None)
+
+    def suggest_for(self, rng, tids, pending, weights=None) -> list[Any]:
+        from hpo_service.space import space_eval, validate_params
+        from hpo_service.store._base import NewTrial
+
+        enough = [b for b in self.budgets if self.counts[b] >= self.n_min]
+        history = self.histories[enough[-1]] if enough else self.base.history
+        listed = None if weights is None else [weights[t] for t in pending]
+        history.set_pending(list(pending.values()), listed)
+        picks = self.algorithm(self.base.compiled, history, rng, len(tids))
+        compiled, space = self.base.compiled, self.base.space
+        chosen = [validate_params(compiled, params) for params in picks]
+        return [NewTrial(params=c, config=space_eval(space, c)) for c in chosen]
 
 
 class _ShadowPruner:
@@ -223,7 +303,12 @@ class OptunaRunner:
     """Optuna's TPESampler with its pruners, through ask and tell."""
 
     def __init__(
-        self, problem: CurveProblem, pruner: str, seed: int, workers: int
+        self,
+        problem: CurveProblem,
+        pruner: str,
+        seed: int,
+        workers: int,
+        pruner_settings: dict[str, Any] | None = None,
     ) -> None:
         import optuna
 
@@ -231,14 +316,17 @@ class OptunaRunner:
         warnings.filterwarnings(
             "ignore", category=optuna.exceptions.ExperimentalWarning
         )
+        rungs = {"min_resource": 1, "reduction_factor": REDUCTION}
+        rungs.update(pruner_settings or {})
+        if pruner_settings and pruner not in ("sha", "hyperband"):
+            raise ValueError(f"{pruner!r} takes no {', '.join(pruner_settings)}")
+        hyperband = {k: v for k, v in rungs.items() if k != "min_early_stopping_rate"}
         pruners = {
             "none": optuna.pruners.NopPruner,
             "median": optuna.pruners.MedianPruner,
-            "sha": lambda: optuna.pruners.SuccessiveHalvingPruner(
-                min_resource=1, reduction_factor=REDUCTION
-            ),
+            "sha": lambda: optuna.pruners.SuccessiveHalvingPruner(**rungs),
             "hyperband": lambda: optuna.pruners.HyperbandPruner(
-                min_resource=1, max_resource=problem.steps, reduction_factor=REDUCTION
+                max_resource=problem.steps, **hyperband
             ),
         }
         sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=workers > 1)
@@ -264,11 +352,17 @@ class OptunaRunner:
             self.study.tell(handle, value)
 
 
-def _pruner_settings(pruner: str, steps: int) -> tuple[str, dict[str, Any]]:
-    """The pruner's name and settings; ``median_step`` is the median pruner comparing
-    values at the step (as optuna) instead of running averages."""
+def _pruner_settings(
+    pruner: str, steps: int, extra: dict[str, Any] | None = None
+) -> tuple[str, dict[str, Any]]:
+    """The pruner's name and settings (``extra`` overrides ASHA's and Hyperband's);
+    ``median_step`` is the median pruner comparing values at the step (as optuna)
+    instead of running averages."""
+    if extra and pruner not in ("asha", "hyperband"):
+        raise ValueError(f"{pruner!r} takes no {', '.join(extra)}")
     if pruner in ("asha", "hyperband"):
-        return pruner, {"max_resource": steps, "reduction_factor": REDUCTION}
+        settings = {"max_resource": steps, "reduction_factor": REDUCTION}
+        return pruner, {**settings, **(extra or {})}
     if pruner == "median_step":
         return "median", {"running_average": False}
     return pruner, {}
@@ -285,15 +379,18 @@ def _tpe_setting(text: str) -> tuple[str, Any]:
 
 def make_runner(method: str, problem: CurveProblem, seed: int, workers: int) -> Any:
     library, pruner, *extra = method.split(":")
-    tpe = dict(_tpe_setting(e) for e in extra if "=" in e)
+    named = dict(_tpe_setting(e) for e in extra if "=" in e)
+    rungs = {k: v for k, v in named.items() if k in PRUNER_KEYS}
+    tpe = {k: v for k, v in named.items() if k not in PRUNER_KEYS}
     extra = [e for e in extra if "=" not in e]
     if library == "ours":
         rule = extra[0] if extra else "last"
         sampling = extra[1] if len(extra) > 1 else "shared"
-        return OursRunner(problem, pruner, rule, seed, workers, sampling, tpe)
-    if extra:
-        raise ValueError(f"optuna methods take no rule, but got {method!r}")
-    return OptunaRunner(problem, "sha" if pruner == "asha" else pruner, seed, workers)
+        return OursRunner(problem, pruner, rule, seed, workers, sampling, tpe, rungs)
+    if extra or tpe:
+        raise ValueError(f"optuna methods take no rule or TPE setting: {method!r}")
+    pruner = "sha" if pruner == "asha" else pruner
+    return OptunaRunner(problem, pruner, seed, workers, rungs)
 
 
 # ---- the simulation ------------------------------------------------------------------
@@ -445,16 +542,8 @@ def targets(rows: list[dict[str, Any]]) -> str:
             if (r["problem"], r["workers"]) == (problem, workers):
                 by_method.setdefault(r["method"], {})[r["seed"]] = r
         lines.append(f"\n{problem}, {workers} worker(s):")
-        asha, none = by_method.get("ours:asha", {}), by_method.get("ours:none", {})
-        if asha and none:
-            third = float(np.nanmedian([r["final_third"] for r in asha.values()]))
-            full = float(np.nanmedian([r["final"] for r in none.values()]))
-            verdict = "met" if third <= full else "NOT met"
-            lines.append(
-                f"- ASHA at 1/3 of the steps {third:.4f} vs no pruning at all of "
-                f"them {full:.4f} ({len(asha)} / {len(none)} seeds): {verdict}"
-            )
-        for ours, peer in PEERS:
+        lines += _third_lines(by_method)
+        for ours, peer in PEERS + _variant_peers(by_method):
             a, b = by_method.get(ours, {}), by_method.get(peer, {})
             seeds = sorted(a.keys() & b.keys())
             if not seeds:
@@ -469,6 +558,53 @@ def targets(rows: list[dict[str, Any]]) -> str:
                 f"over {len(seeds)} seeds, Wilcoxon p={p:.2g}"
             )
     return "\n".join(lines)
+
+
+def _third_lines(by_method: dict[str, dict[int, dict[str, Any]]]) -> list[str]:
+    """Target 1 for ``ours:asha`` and every ASHA/SHA variant (``ours:asha:...``,
+    ``optuna:sha:...``): its final loss at a third of the steps against its library's
+    TPE without pruning at all of them (medians; paired per seed, Wilcoxon p)."""
+    from scipy.stats import wilcoxon
+
+    lines = []
+    for method in sorted(by_method):
+        library, pruner = method.split(":")[:2]
+        none = by_method.get(f"{library}:none", {})
+        if pruner not in ("asha", "sha") or not none:
+            continue
+        runs = by_method[method]
+        seeds = sorted(runs.keys() & none.keys())
+        x = np.array([runs[s]["final_third"] for s in seeds])
+        y = np.array([none[s]["final"] for s in seeds])
+        third, full = float(np.nanmedian(x)), float(np.nanmedian(y))
+        wins, ties = int(np.sum(x < y)), int(np.sum(x == y))
+        p = wilcoxon(x, y, nan_policy="omit").pvalue if np.any(x != y) else 1.0
+        lines.append(
+            f"- {method} at 1/3 of the steps {third:.4f} vs {library}:none at all of "
+            f"them {full:.4f}: {'met' if third <= full else 'NOT met'} "
+            f"({wins}/{ties}/{len(seeds) - wins - ties} over {len(seeds)} seeds, "
+            f"Wilcoxon p={p:.2g})"
+        )
+    return lines
+
+
+def _variant_peers(
+    by_method: dict[str, dict[int, dict[str, Any]]],
+) -> list[tuple[str, str]]:
+    """``(ours, optuna)`` pairs of methods with the same pruner settings beyond the
+    defaults (``ours:asha:min_resource=3`` and ``optuna:sha:min_resource=3``)."""
+    peer_name = {"asha": "sha", "median": "median", "hyperband": "hyperband"}
+    pairs = []
+    for method in sorted(by_method):
+        library, pruner, *extra = method.split(":")
+        if library != "ours" or not extra or pruner not in peer_name:
+            continue
+        if not all(e.split("=")[0] in PRUNER_KEYS for e in extra):
+            continue
+        peer = ":".join(["optuna", peer_name[pruner], *extra])
+        if peer in by_method:
+            pairs.append((method, peer))
+    return pairs
 
 
 def _parse() -> argparse.Namespace:

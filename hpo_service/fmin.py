@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import sys
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -105,7 +106,8 @@ def fmin(
         early_stop_fn: ``fn(trials, *state) -> (stop, state)``, called after each trial.
         trials_save_file: Pickle the trials to this path after every trial; when
             ``trials`` is None and the file exists, resume from it. Load only files
-            you wrote: unpickling runs code.
+            you wrote: unpickling runs code. Not written with ``StoreTrials`` or
+            ``MongoTrials`` (a warning says so): the store keeps every trial.
         pruner: Stops unpromising trials early from what they report
             (``hpo_service.report``): None (no pruning), a name (``"median"``,
             ``"percentile"``, ``"asha"``, with default settings) or a pruner object
@@ -132,6 +134,14 @@ def fmin(
     _refuse_hyperopt_trials(trials)
     fn, space = _annotated(fn, space)
     if allow_trials_fmin and hasattr(trials, "fmin") and not isinstance(trials, Trials):
+        if trials_save_file:  # hyperopt would pickle the MongoTrials: say it is not
+            warnings.warn(
+                f"trials_save_file={trials_save_file!r} is not written with "
+                f"{type(trials).__name__}: its store keeps every trial as it "
+                "finishes, and fmin with the same study (exp_key) resumes it",
+                UserWarning,
+                stacklevel=2,
+            )
         extra = {} if pruner is None else {"pruner": pruner}
         return trials.fmin(
             fn,

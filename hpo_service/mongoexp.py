@@ -57,6 +57,25 @@ OperationFailure = StoreError
 DEFAULT_EXP_KEY = "default"
 
 
+def _warn_unused(cmd: Any, workdir: str | None) -> None:
+    """Say that hyperopt's ``cmd`` and ``workdir`` arguments change nothing here."""
+    if cmd is not None and tuple(cmd) != ("domain_attachment", "FMinIter_Domain"):
+        warnings.warn(
+            f"MongoTrials(cmd={cmd!r}) is not used: workers import the objective by "
+            "reference (module:function), never from the database",
+            UserWarning,
+            stacklevel=3,
+        )
+    if workdir is not None:
+        warnings.warn(
+            f"MongoTrials(workdir={workdir!r}) is not used: the workers choose where "
+            f"trials run; start them with `hpo-worker --workdir {workdir}` (each "
+            "trial then runs in WORKDIR/STUDY/TID)",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 class MongoTrials(StoreTrials):
     """hyperopt's ``MongoTrials``: the trials of experiment ``exp_key`` in a database.
 
@@ -66,6 +85,11 @@ class MongoTrials(StoreTrials):
         exp_key: The experiment (study) name; ``"default"`` when None (hyperopt then
             reads every experiment of the database: a warning names them when the
             database holds other studies but no ``"default"``).
+        cmd: hyperopt's way for workers to find the objective; accepted and
+            unused (workers import it by reference), with a warning unless None or
+            hyperopt's default ``("domain_attachment", "FMinIter_Domain")``.
+        workdir: hyperopt's directory for the workers to run trials in; unused
+            here, with a warning: start the workers with ``hpo-worker --workdir``.
         refresh: Accepted for hyperopt's signature (trials are read on access).
         **options: ``StoreTrials`` options: ``workers``, ``objective``,
             ``override``, ``pruner``.
@@ -81,11 +105,14 @@ class MongoTrials(StoreTrials):
         self,
         arg: str,
         exp_key: str | None = None,
+        cmd: Any = None,
+        workdir: str | None = None,
         refresh: bool = True,
         **options: Any,
     ) -> None:
         super().__init__(arg, exp_key or DEFAULT_EXP_KEY, **options)
         self._exp_key = exp_key
+        _warn_unused(cmd, workdir)
         if exp_key is None:
             self._warn_unread_experiments()
 

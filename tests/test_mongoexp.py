@@ -242,3 +242,27 @@ def test_view_reads_another_experiment_and_handle_says_what_replaces_it(hyperopt
     assert not hasattr(va, "handle")
     with pytest.raises(NotImplementedError, match=r"^MongoTrials does not delete"):
         va.delete_all()
+
+
+def test_hyperopts_cmd_and_workdir_are_taken_in_its_order_and_said_unused(
+    hyperopt_db,
+):
+    host, database = hyperopt_db
+    url = f"mongo://{host}/{database}/jobs"
+    default_cmd = ("domain_attachment", "FMinIter_Domain")
+    with pytest.warns(UserWarning) as caught:
+        # hyperopt's positional order: arg, exp_key, cmd, workdir, refresh
+        trials = MongoTrials(url, "wd", default_cmd, "/scratch/wd", True)
+        other = MongoTrials(url, exp_key="wd", cmd=("my", "domain"))
+    trials.close()
+    other.close()
+    assert trials.exp_key == "wd"
+    said = [w for w in caught if w.category is UserWarning]
+    assert [str(w.message) for w in said] == [
+        "MongoTrials(workdir='/scratch/wd') is not used: the workers choose where "
+        "trials run; start them with `hpo-worker --workdir /scratch/wd` (each trial "
+        "then runs in WORKDIR/STUDY/TID)",
+        "MongoTrials(cmd=('my', 'domain')) is not used: workers import the objective "
+        "by reference (module:function), never from the database",
+    ]
+    assert {w.filename for w in said} == {__file__}

@@ -227,10 +227,13 @@ def identity(params: Mapping[str, Any], result: Mapping[str, Any]) -> str:
 
 
 def _finished_identities(store: BaseTrialStore, study: str) -> set[str]:
-    """The identities of the study's finished trials (run here or imported)."""
+    """The identities of the study's finished trials (run here or imported), read
+    a window of trials at a time (a long study does not fit in memory whole)."""
+    from hpo_service.driver._listing import each_trial
+
     return {
         identity(t.params, t.result)
-        for t in store.get_trials(study)
+        for t in each_trial(store, study)
         if t.result and t.result.get("status") in (STATUS_OK, STATUS_FAIL)
     }
 

@@ -439,10 +439,17 @@ def importance_figure(
 
     Returns:
         One bar per parameter (most important on top); the error bar is the
-        standard deviation over the forest's trees, on the same normalised scale.
+        standard deviation over the forest's trees, on the same normalised scale,
+        cut at 0 and 1: an importance is a share of variance, and a per-tree share
+        near 0 with a wide spread (few trials) would otherwise draw a whisker below
+        0.
     """
     go = _go()
     ordered = list(reversed(importances))
+    scale = max(sum(q.variance_fraction for q in importances), 1e-12)
+    spread = [p.std / scale for p in ordered]
+    above = [min(s, 1.0 - p.importance) for s, p in zip(spread, ordered, strict=True)]
+    below = [min(s, p.importance) for s, p in zip(spread, ordered, strict=True)]
     fig = go.Figure(
         go.Bar(
             x=[p.importance for p in ordered],
@@ -451,10 +458,9 @@ def importance_figure(
             marker_color=STATE_COLORS["done"],
             error_x={
                 "type": "data",
-                "array": [
-                    p.std / max(sum(q.variance_fraction for q in importances), 1e-12)
-                    for p in ordered
-                ],
+                "symmetric": False,
+                "array": above,
+                "arrayminus": below,
             },
             hovertemplate="%{y}: %{x:.3f}<extra></extra>",
         )

@@ -138,6 +138,13 @@ def validate_params(
 
 def _checked(spec: ParamSpec, value: Any) -> int | float:
     label = spec.label
+    if spec.kind == "choice" and not (
+        _is_integral(value) and 0 <= value < spec.n_options
+    ):  # a user may give the option itself: say what a choice's value is
+        raise SpaceError(
+            f"params[{label!r}] must be the index of an option of choice {label!r}, "
+            f"an integer from 0 to {spec.n_options - 1}, but got {value!r}"
+        )
     if not is_number(value) or not math.isfinite(value):
         raise SpaceError(
             f"params[{label!r}] must be a finite number, but got {value!r}"
@@ -145,6 +152,8 @@ def _checked(spec: ParamSpec, value: Any) -> int | float:
     integral = spec.kind in ("choice", "randint") or spec.is_int
     if integral and not float(value).is_integer():
         raise SpaceError(f"params[{label!r}] must be an integer, but got {value!r}")
+    if spec.q is not None and spec.kind != "randint":
+        _check_multiple(label, value, spec.q)
     low, high = _value_range(spec)
     slack = _TOLERANCE * max([1.0, *(abs(b) for b in (low, high) if math.isfinite(b))])
     if not low - slack <= value <= high + slack:
@@ -153,6 +162,17 @@ def _checked(spec: ParamSpec, value: Any) -> int | float:
             f"but got {label}={value!r}"
         )
     return int(value) if integral else float(value)
+
+
+def _check_multiple(label: str, value: float, q: float) -> None:
+    """A quantised parameter (``q``) takes multiples of ``q`` only, as it draws them
+    (``round(x / q) * q``); float error of the division is tolerated."""
+    steps = value / q
+    if abs(steps - round(steps)) > _TOLERANCE * max(1.0, abs(steps)):
+        raise SpaceError(
+            f"params[{label!r}] must be a multiple of q={q:g}, the only values the "
+            f"space gives {label!r}, but got {label}={value!r}"
+        )
 
 
 def _value_range(spec: ParamSpec) -> tuple[float, float]:

@@ -155,7 +155,26 @@ class Expr:
         raise TypeError(
             f"an hp expression is not iterable ({self!r}); index it (expr[0]) or "
             "build the structure of the space from lists, tuples and dicts"
+            + _FOREIGN_SEARCH
         )
+
+    def __float__(self) -> NoReturn:
+        """Refused: an expression has no value until a search draws one."""
+        raise TypeError(f"float() of an hp expression ({self!r})" + _NO_VALUE)
+
+    def __int__(self) -> NoReturn:
+        """Refused: an expression has no value until a search draws one."""
+        raise TypeError(f"int() of an hp expression ({self!r})" + _NO_VALUE)
+
+
+#: Where an objective that meets an hp expression went wrong: only a search of
+#: another library (hyperopt's fmin, given a space of hpo_service.hp) passes one on.
+_FOREIGN_SEARCH = (
+    "; an objective gets values, never expressions: if one got this, the space "
+    "went to another library's search (hyperopt's fmin?): import fmin, tpe and "
+    "Trials from hpo_service too"
+)
+_NO_VALUE = ": an expression has no value until a search draws one" + _FOREIGN_SEARCH
 
 
 def _binary(name: str, left: object, right: object) -> Op:

@@ -187,8 +187,8 @@ _CLAIM_STUDY = _CLAIM.format(
     pick="SELECT id FROM trials WHERE state = 'new' AND study = ? ORDER BY tid LIMIT 1"
 )
 _ANY_QUEUED = "SELECT 1 FROM trials WHERE state = 'new' LIMIT 1"
-# The partial queue index, named: left to itself the planner takes trials_changes
-# (study, version) and walks every finished trial of the study on each claim.
+# The partial queue index, named: left to itself the planner takes trials_versions
+# (study, version, ...) and walks every finished trial of the study on each claim.
 _STUDY_QUEUED = (
     "SELECT 1 FROM trials INDEXED BY trials_study_queue "
     "WHERE state = 'new' AND study = ? LIMIT 1"

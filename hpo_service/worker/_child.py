@@ -13,6 +13,8 @@ Frames (JSON objects, each preceded by its length as 4 big-endian bytes)::
 
     child -> parent, once:  {"kind": "ready", "pid": ...}
     parent -> child:        {"objective": "pkg.mod:fn", "config": ...}
+    child -> parent:        {"kind": "received"}  (it read the request and emptied
+                            the output file: what the file holds now is this trial's)
     child -> parent:        {"kind": "started", "code": {...}}  (imported; about to
                             call it; ``code`` identifies the module, see
                             :mod:`._code_identity`)
@@ -22,9 +24,14 @@ Frames (JSON objects, each preceded by its length as 4 big-endian bytes)::
 While the objective runs, each ``hpo_service.report`` is a ``{"kind": "report"}`` frame
 that the parent answers with the pruner's decision (see :mod:`._reports`).
 
-A child that dies or hangs before ``started`` failed to import the objective (a
-segfault or ``os._exit`` at import): that is the worker's fault, not the trial's, so
-the outcome is ``"start_failed"`` and the trial must be handed back untouched.
+A child that dies before ``received`` never got the trial (killed between trials:
+SIGKILL, the OOM killer, an ``os._exit`` in a thread a previous trial left behind),
+and so does one that dies before ``started`` while importing an objective it has
+called before (the import is a lookup): the child is replaced and the trial sent
+again, once. A second such death is a :class:`WorkerError`. Otherwise a child that
+dies or hangs before ``started`` failed to import the objective (a segfault or
+``os._exit`` at import): that is the worker's fault, not the trial's, so the outcome
+is ``"start_failed"`` and the trial must be handed back untouched.
 
 Nothing is pickled: the config and the result travel as JSON.
 """
@@ -125,6 +132,9 @@ class ChildRunner:
         self._output_path = ""
         self._output_fd = -1
         self._objective_started = False
+        self._received = False  # the child read the current request
+        self._objective = ""
+        self._served: set[str] = set()  # objectives the live child has called
         self._code: dict[str, Any] | None = None
         self._deadline: float | None = None
         self._timeout: float | None = None
@@ -209,7 +219,9 @@ class ChildRunner:
             child.
 
         Raises:
-            WorkerError: A new child could not be started.
+            WorkerError: A new child could not be started, or the child died before
+                it got the trial (or before calling an objective it had called)
+                twice in a row.
             TypeError: ``config`` is not JSON-able.
         """
         request = _encode(
@@ -221,11 +233,58 @@ class ChildRunner:
                 "params": params,
             }
         )
-        self._objective_started = False
-        self._code = None
-        if not self._send(request, should_abort):
-            return ChildOutcome("aborted")
-        start = time.monotonic()
+        for attempt in (1, 2):
+            if not self._send(request, should_abort):
+                return ChildOutcome("aborted")
+            ran_it_before = objective in self._served  # this child imported it
+            start = time.monotonic()
+            got = self._await_outcome(objective, start, timeout, on_report, on_output,
+                                      should_abort)  # fmt: skip
+            if isinstance(got, dict):
+                return ChildOutcome(str(got["kind"]), dict(got["data"]), self._code)
+            proc_pid = self.pid
+            code = self._kill()
+            if got == "aborted":
+                return ChildOutcome("aborted")
+            if got != "died" or self._objective_started:
+                break
+            if self._received and not ran_it_before:  # it died importing
+                break
+            # Killed before it read the trial, or before it called an objective it
+            # had imported already: the process died, not the objective's import.
+            self._log.warning(
+                "objective process %s died between trials (%s)",
+                proc_pid, _describe_exit(code),
+            )  # fmt: skip
+            if attempt == 2:
+                raise WorkerError(
+                    "the objective process died twice in a row before it could call "
+                    f"objective {objective!r} (last: {_describe_exit(code)}; "
+                    "killed from outside? the OOM killer?)"
+                )
+        kind, message = self._failure(got, code, start)
+        self._log.debug("objective process %s killed or gone: %s", proc_pid, message)
+        error: dict[str, Any] = {"type": kind, "message": message, "traceback": None}
+        error["duration"] = time.monotonic() - (self._called_at or start)
+        output = self._output_tail() if self._received else ""  # else not this trial's
+        if output:
+            error["output"] = output
+        if not self._objective_started:  # it died importing: no trial ran
+            return ChildOutcome("start_failed", error)
+        return ChildOutcome("error", error, self._code)
+
+    def _await_outcome(
+        self,
+        objective: str,
+        start: float,
+        timeout: float | None,
+        on_report: Callable[[dict[str, Any]], dict[str, Any]] | None,
+        on_output: Callable[[str], None] | None,
+        should_abort: Callable[[], bool] | None,
+    ) -> dict[str, Any] | str:
+        """Wait for the outcome of the request just sent, answering its reports."""
+        self._objective_started, self._received, self._code = False, False, None
+        self._objective = objective
         self._timeout, self._called_at = timeout, None
         self._on_output, self._forwarder = on_output, None
         self._deadline = None
@@ -236,22 +295,7 @@ class ChildRunner:
             got = self._answer_report(got, on_report, should_abort)
         if self._forwarder is not None:
             self._forwarder.finish()
-        if isinstance(got, dict):
-            return ChildOutcome(str(got["kind"]), dict(got["data"]), self._code)
-        proc_pid = self.pid
-        code = self._kill()
-        if got == "aborted":
-            return ChildOutcome("aborted")
-        kind, message = self._failure(got, code, start)
-        self._log.debug("objective process %s killed or gone: %s", proc_pid, message)
-        error: dict[str, Any] = {"type": kind, "message": message, "traceback": None}
-        error["duration"] = time.monotonic() - (self._called_at or start)
-        output = self._output_tail()
-        if output:
-            error["output"] = output
-        if not self._objective_started:  # it died importing: no trial ran
-            return ChildOutcome("start_failed", error)
-        return ChildOutcome("error", error, self._code)
+        return got
 
     def _failure(self, got: str, code: int | None, sent: float) -> tuple[str, str]:
         """The error type and message of a child that timed out or died."""
@@ -301,6 +345,7 @@ class ChildRunner:
     def _popen(self) -> subprocess.Popen[bytes]:
         from hpo_service.store._url import STORE_URL_ENV
 
+        self._served = set()
         self._close_output()  # each child gets a new file, named until it is ready
         fd, self._output_path = tempfile.mkstemp(prefix="hpo-worker-", suffix=".out")
         os.close(fd)
@@ -360,6 +405,9 @@ class ChildRunner:
                 self._forwarder.poll()
             if ready:
                 frame = _read_frame(self._proc.stdout.fileno())
+                if frame is not None and frame.get("kind") == "received":
+                    self._received = True
+                    continue
                 if frame is not None and frame.get("kind") == "started":
                     self._started_call(frame)
                     continue
@@ -368,6 +416,7 @@ class ChildRunner:
     def _started_call(self, frame: dict[str, Any]) -> None:
         """The objective is being called: from now on its trial timeout counts."""
         self._objective_started = True
+        self._served.add(self._objective)  # imported and called in this child
         self._code = frame.get("code")
         self._called_at = time.monotonic()
         if self._on_output is not None:  # the file now holds this trial's output
@@ -538,6 +587,7 @@ def _serve(
 ) -> dict[str, Any]:
     _flush_std()
     os.ftruncate(1, 0)
+    _write_all(responses, _encode({"kind": "received"}))
     try:
         objective = objectives.load_objective(request["objective"])
     except ObjectiveImportError as e:

@@ -92,9 +92,10 @@ class WorkerSummary:
         stop_reason: ``"max_trials"``, ``"idle_timeout"``, ``"study_finished"``,
             ``"max_consecutive_failures"``, ``"last_job_timeout"``, ``"warm_stop"``,
             ``"cold_stop"`` or ``"error"``.
-        study_found: Whether the worker's study (``study=``) existed at some point
-            of the worker's life (always True for a worker of any study); a worker
-            whose study was never found stops in error at its idle timeout.
+        study_found: Whether the worker's study (``study=``), or for a worker of any
+            study some study, existed at some point of the worker's life; the
+            ``hpo-worker`` command exits 1 when none was, however the worker stopped
+            (its idle timeout, a signal, ``last_job_timeout``).
     """
 
     worker_id: str
@@ -331,7 +332,7 @@ class Worker:
         self._idle_timeout = idle_timeout
         self._poll_interval = poll_interval
         self._log = _Prefixed(_logger, {"worker_id": self.worker_id})
-        self._summary = WorkerSummary(self.worker_id, study_found=study is None)
+        self._summary = WorkerSummary(self.worker_id, study_found=False)
         self._stop_level = 0
         self._stop_logged = 0
         # study -> (monotonic time read, settings, the stored dict or None)
@@ -376,6 +377,7 @@ class Worker:
             self._check_study()
             self._child.start()
             self._summary.stop_reason = self._loop()
+            self._look_for_study()
         finally:
             self._heartbeat.close()
             self._child.close()
@@ -446,7 +448,8 @@ class Worker:
                 trial = self._store.claim(
                     self.worker_id, self._claim_lease, study=self._study
                 )
-                self._summary.study_found = True  # no StudyNotFoundError: it exists
+                if self._study is not None or trial is not None:
+                    self._summary.study_found = True  # no StudyNotFoundError: exists
             self._idle_faults.cleared()
             return trial
         except StudyNotFoundError:
@@ -920,10 +923,7 @@ class Worker:
         self._next_maintenance = now + _MAINTENANCE_INTERVAL
         self._last_maintenance = now
         try:
-            if self._study is None:
-                names = [study.name for study in self._store.list_studies()]
-            else:
-                names = [self._study]
+            names = self._study_names() if self._study is None else [self._study]
             if sum(self._requeue(name) for name in names):
                 return "requeued"
             if self._study is not None and self._finished(self._study):
@@ -959,6 +959,26 @@ class Worker:
         finished = counted_finished(counts)
         return settings.cancelled or finished >= settings.max_evals
 
+    def _look_for_study(self) -> None:
+        """Look once more, at the stop, for a study not seen yet: one created while
+        the worker started (its child process) and stopped before its first poll."""
+        if self._summary.study_found:
+            return
+        try:
+            if self._study is None:
+                self._study_names()
+            else:
+                self._store.get_study(self._study)
+                self._summary.study_found = True
+        except (StudyNotFoundError, ConnectionError, StoreError) as e:
+            self._log.debug("study not found at the stop: %s", e)
+
+    def _study_names(self) -> list[str]:
+        """The store's studies (noting that one exists, for a worker of any study)."""
+        names = [study.name for study in self._store.list_studies()]
+        self._summary.study_found = self._summary.study_found or bool(names)
+        return names
+
     def _check_study(self) -> None:
         """Say if the worker's study is missing; refuse its objective before claiming.
 
@@ -966,6 +986,7 @@ class Worker:
             ObjectiveRefusedError: The study's objective is not allowed.
         """
         if self._study is None:
+            self._study_names()
             return
         try:
             settings = self._settings_for(self._study)

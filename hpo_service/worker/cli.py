@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shlex
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from hpo_service._common.words import counted
+from hpo_service.driver._signals import STOP_SIGNALS
 from hpo_service.exceptions import ObjectiveImportError, StoreError, WorkerError
 from hpo_service.store import BaseTrialStore, mask_url
 from hpo_service.store._cli_option import (
@@ -21,6 +27,7 @@ from hpo_service.store._cli_option import (
     db_option,
     masked_note,
     open_store_for_cli,
+    store_place,
     study_not_found,
 )
 from hpo_service.store._url import split_scheme
@@ -138,12 +145,21 @@ def main(
 
     The objective (``package.module:function``, from the study's settings) is
     imported with the working directory on the import path. SIGTERM, SIGHUP or
-    Ctrl-C finishes the current trial and exits 0 (under nohup SIGHUP is ignored);
-    a second one kills the objective, hands the trial back and exits. Exit code 3:
-    the objective cannot be imported, its process cannot start, or it is not one
-    this worker runs (--objective, --allow-module); the trial is handed back
-    untouched. Exit code 1 at --idle-timeout if the --study never existed while the
-    worker ran (a typo must not look like success).
+    Ctrl-C finishes the current trial and exits (under nohup SIGHUP is ignored); a
+    second one kills the objective, hands the trial back and exits.
+
+    \b
+    Exit codes:
+      0  stopped by itself (--idle-timeout, its study finished, --max-trials,
+         --last-job-timeout) or by a signal, with its store and study found
+      1  an error: the store unreachable or refusing this user, the last
+         --max-consecutive-failures trials in error, or its database or --study
+         (without --study: any study) never found while it ran, however it
+         stopped (a typo in --db or --study must not look like success)
+      2  bad usage (an unknown option or a bad value)
+      3  it cannot run the objective: it cannot be imported, its process cannot
+         start, or this worker does not run it (--objective, --allow-module); the
+         trial is handed back untouched
 
     Each trial runs with its study's settings as read right after its claim. The
     study's budget holds without a driver too: a trial claimed into a study that
@@ -160,10 +176,13 @@ def main(
         stream=sys.stderr,
     )
     stop_with_driver()
-    store = _open_store(db_url, idle_timeout, wait_for_store)
-    if isinstance(store, MissingStoreError):
-        if study is not None:  # a typo in --db or --study must not look like success
-            raise click.ClickException(f"study {study!r} was never found: {store}")
+    with _stop_requests() as stopped:
+        store = _open_store(db_url, idle_timeout, wait_for_store, stopped)
+    if isinstance(store, MissingStoreError):  # a wrong --db must not look like success
+        what = "no study was ever" if study is None else f"study {study!r} was never"
+        raise click.ClickException(f"{what} found: {store}")
+    if stopped:  # the signal came as the store opened: stop before claiming
+        _stop_before_start(store, db_url, study, stopped[0])
         return
     try:
         summary = run_worker(
@@ -178,10 +197,8 @@ def main(
             db_url=db_url,
             **hyperopt_options,
         )
-        if summary.stop_reason == "idle_timeout" and not summary.study_found:
-            raise click.ClickException(
-                study_not_found(store, db_url, study, never=True)
-            )
+        if not summary.study_found:  # however it stopped: a signal, a timeout
+            raise click.ClickException(_never_found(store, db_url, study))
     except (ObjectiveImportError, WorkerError) as e:
         click.echo(f"Error: {e}", err=True)
         sys.exit(EXIT_CANNOT_RUN)
@@ -207,8 +224,81 @@ def _error_trials_command(db_url: str, study: str | None) -> str:
     return text + masked_note(db_url)
 
 
+def _stop_before_start(
+    store: BaseTrialStore, db_url: str, study: str | None, signal_name: str
+) -> None:
+    """Stop a worker that got a stop signal while its store opened: exit 0 if its
+    study (any study, without ``--study``) exists, else 1 (see :func:`_never_found`).
+    """
+    try:
+        names = [s.name for s in store.list_studies()]
+        missing = not names if study is None else study not in names
+        error = _never_found(store, db_url, study) if missing else None
+    except StoreError as e:
+        error = str(e)
+    finally:
+        store.close()
+    _logger.warning("stopped by %s before claiming a trial", signal_name)
+    if error is not None:
+        raise click.ClickException(error)
+
+
+def _never_found(store: BaseTrialStore, db_url: str, study: str | None) -> str:
+    """Why a worker whose study (any study, without ``--study``) never existed
+    while it ran failed."""
+    flag = _store_flag()
+    if study is not None:
+        return study_not_found(store, db_url, study, never=True, flag=flag)
+    return (
+        f"no study was ever found in {store_place(store, db_url)} while this worker "
+        f"ran; start one there with `hpo-driver start`, or pass {flag} (or set "
+        "HPO_DB) to use another store"
+    )
+
+
+def _store_flag() -> str:
+    """The option that names this worker's store as its user gives it: --mongo
+    when given, or for an --exp-key worker without --db (hyperopt's form)."""
+    context = click.get_current_context(silent=True)
+    if context is None:
+        return "--db"
+    db_given = context.get_parameter_source("db_url") == ParameterSource.COMMANDLINE
+    hyperopt_form = context.params.get("exp_key") is not None and not db_given
+    return "--mongo" if context.params.get("mongo") or hyperopt_form else "--db"
+
+
+@contextlib.contextmanager
+def _stop_requests() -> Iterator[list[str]]:
+    """While the store is not ready yet, SIGTERM, SIGHUP and Ctrl-C are noted (the
+    yielded list gets the signal's name) instead of killing the worker, so that it
+    can say why it stopped and exit 1. Signals ignored at start stay ignored."""
+    received: list[str] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def note(signum: int, frame: object) -> None:
+        received.append(signal.Signals(signum).name)
+
+    previous = {
+        signum: handler
+        for signum in STOP_SIGNALS
+        if (handler := signal.getsignal(signum)) != signal.SIG_IGN  # nohup
+    }
+    for signum in previous:
+        signal.signal(signum, note)
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
 def _open_store(
-    db_url: str, idle_timeout: float | None, wait_for_store: float
+    db_url: str,
+    idle_timeout: float | None,
+    wait_for_store: float,
+    stopped: list[str],
 ) -> BaseTrialStore | MissingStoreError:
     """Open the store; wait (saying so now and then) while its database is missing.
 
@@ -216,19 +306,22 @@ def _open_store(
     for the driver to create one, and started from the wrong directory it says
     which path it is looking at instead of serving an empty database of its own.
 
+    Args:
+        stopped: The stop signals received so far (see :func:`_stop_requests`).
+
     Returns:
-        The store, or the last error if ``idle_timeout`` seconds passed without a
-        database.
+        The store, or the last error if ``idle_timeout`` seconds passed, or a stop
+        signal came, without a database.
 
     Raises:
         UnreachableStoreError: The store did not answer within ``wait_for_store``
-            seconds (see :func:`_reach`).
+            seconds, or before a stop signal (see :func:`_reach`).
     """
     started = time.monotonic()
     next_note = started
     while True:
         try:
-            return _reach(db_url, wait_for_store)
+            return _reach(db_url, wait_for_store, stopped)
         except MissingStoreError as e:
             now = time.monotonic()
             if idle_timeout is not None and now - started >= idle_timeout:
@@ -236,19 +329,24 @@ def _open_store(
                     "stopped after --idle-timeout %s s: %s", idle_timeout, e
                 )
                 return e
+            if stopped:
+                _logger.warning("stopped by %s: %s", stopped[0], e)
+                return e
             if now >= next_note:
                 _logger.warning("%s; waiting for it to be created", e.message)
                 next_note = now + _MISSING_NOTE_SECONDS
             time.sleep(_MISSING_POLL_SECONDS)
 
 
-def _reach(db_url: str, wait_for_store: float) -> BaseTrialStore:
+def _reach(db_url: str, wait_for_store: float, stopped: list[str]) -> BaseTrialStore:
     """Open the store, trying a MongoDB server that does not answer again until
-    ``wait_for_store`` seconds have passed (one line when it starts waiting, one
-    when it got through). A SQLite store is never waited for here.
+    ``wait_for_store`` seconds have passed or a stop signal came (one line when it
+    starts waiting, one when it got through). A SQLite store is never waited for
+    here.
 
     Raises:
-        UnreachableStoreError: Still no answer after ``wait_for_store`` seconds.
+        UnreachableStoreError: Still no answer after ``wait_for_store`` seconds, or
+            when a stop signal came.
         MissingStoreError: The database does not exist.
     """
     if wait_for_store <= 0 or not _is_server(db_url):
@@ -259,7 +357,7 @@ def _reach(db_url: str, wait_for_store: float) -> BaseTrialStore:
         try:
             store = open_store_for_cli(db_url)
         except UnreachableStoreError as e:
-            if time.monotonic() - started >= wait_for_store:
+            if stopped or time.monotonic() - started >= wait_for_store:
                 raise
             if not waited:
                 _logger.warning(

@@ -237,3 +237,20 @@ def test_store_trials_fmin_refuses_a_trial_timeout_argument(db_url):
         trials.fmin(quadratic, space, max_evals=1, trial_timeout=5)
     assert trials.store.list_studies() == []
     trials.close()
+
+
+def test_trials_save_file_with_a_store_is_said_to_be_unused(db_url, tmp_path):
+    path = tmp_path / "trials.pkl"
+    trials = StoreTrials(db_url, study="saved", workers=1)
+    with pytest.warns(UserWarning) as caught:
+        fmin(quadratic, space, max_evals=2, trials=trials, show_progressbar=False,
+             trials_save_file=str(path))  # fmt: skip
+    assert len(trials) == 2
+    trials.close()
+    assert [str(w.message) for w in caught] == [
+        f"trials_save_file={str(path)!r} is not written with StoreTrials: its store "
+        "keeps every trial as it finishes, and fmin with the same study (exp_key) "
+        "resumes it"
+    ]
+    assert caught[0].filename == __file__  # points at the fmin call
+    assert not path.exists()

@@ -72,7 +72,7 @@ def test_enqueue_queues_checked_points_with_their_configs(store, db_url, tmp_pat
         ('{"m": 0, "a": 7}', "0 <= a <= 2"),  # outside the space
         ('{"m": 0, "a": 1, "b": 0.5}', "inactive parameter 'b'"),
         ('{"m": 1}', "active parameter 'b'"),
-        ('{"m": 2, "b": 0.5}', "0 <= m <= 1"),
+        ('{"m": 2, "b": 0.5}', "an option of choice 'm', an integer from 0 to 1"),
         ("[1, 2]", "{label: value} dicts"),
         ("{not json", "is not JSON"),
     ],

@@ -126,3 +126,20 @@ def test_a_conditional_parameter_split_inside_its_range_explains_at_most_all():
     for p in result.values():
         assert 0.0 <= p.variance_fraction <= 1.0 + 1e-9, (p.label, p.variance_fraction)
     assert sum(p.variance_fraction for p in result.values()) <= 1.0 + 1e-9
+
+
+def test_the_importance_figure_never_draws_below_0_or_above_1():
+    """Few trials: a parameter's per-tree shares spread more than its mean share;
+    the whisker stops at 0 (an importance is a share of variance), not below."""
+    from hpo_service.insight import importance_figure
+
+    result = param_importances(random_study(ADDITIVE_SPACE, additive, n=8))
+    scale = sum(p.variance_fraction for p in result)
+    assert any(p.std / scale > p.importance for p in result)  # the case at hand
+    (bar,) = importance_figure(result).data
+    low = [x - m for x, m in zip(bar.x, bar.error_x.arrayminus, strict=True)]
+    high = [x + m for x, m in zip(bar.x, bar.error_x.array, strict=True)]
+    assert min(low) >= 0.0 and max(high) <= 1.0 + 1e-12
+    assert max(bar.error_x.array) > 0  # a spread is still drawn
+    assert all(p.importance >= 0 for p in result)
+    assert sum(p.importance for p in result) == pytest.approx(1.0)

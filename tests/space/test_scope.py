@@ -108,3 +108,23 @@ def test_sample_takes_a_generator_a_random_state_or_a_seed():
     with pytest.raises(TypeError, match="rstate"):
         sample(space, "seed")
     assert compile_space(space)["a"].kind == "randint"
+
+
+def test_an_objective_given_expressions_by_hyperopts_fmin_is_told_why():
+    # A half-done port: the space from hpo_service.hp, fmin still hyperopt's, which
+    # hands the objective the expressions themselves as constants.
+    hyperopt = pytest.importorskip("hyperopt")
+    why = (
+        ": an expression has no value until a search draws one; an objective gets "
+        "values, never expressions: if one got this, the space went to another "
+        "library's search (hyperopt's fmin?): import fmin, tpe and Trials from "
+        "hpo_service too"
+    )
+    space = {"c": hp.loguniform("c", -3, 3), "n": hp.quniform("n", 1, 9, 1)}
+    for objective, called in ((lambda cfg: float(cfg["c"]), "float()"),
+                              (lambda cfg: int(cfg["n"]) * 0.5, "int()")):  # fmt: skip
+        with pytest.raises(TypeError) as e:
+            hyperopt.fmin(objective, space, algo=hyperopt.rand.suggest, max_evals=1,
+                          show_progressbar=False)  # fmt: skip
+        assert str(e.value).startswith(f"{called} of an hp expression (hp.")
+        assert str(e.value).endswith(why)

@@ -54,11 +54,23 @@ def test_values_are_normalised_to_python_types():
     assert type(checked["r"]) is int and type(checked["u"]) is float
 
 
+def test_multiples_of_q_pass_despite_float_error():
+    space = compile_space({"t": hp.quniform("t", 0, 1, 0.1)})
+    assert validate_params(space, {"t": 0.1 + 0.2})["t"] == 0.1 + 0.2  # 0.300...04
+    assert validate_params(space, {"t": 0.7})["t"] == 0.7
+
+
 def test_quantised_bounds_are_the_rounded_bounds():
     assert validate_params(COMPILED, {**VALID, "qu": 0.0, "qlu": 8.0})["qu"] == 0.0
     assert validate_params(COMPILED, {**VALID, "qu": 10.0})["qu"] == 10.0
     with pytest.raises(SpaceError, match="qu"):
         validate_params(COMPILED, {**VALID, "qu": 11.0})
+
+
+CHOICE_INDEX = (
+    r"^params\['c'\] must be the index of an option of choice 'c', an integer from "
+    r"0 to 1, but got {}$"
+)
 
 
 @pytest.mark.parametrize(
@@ -79,7 +91,19 @@ def test_quantised_bounds_are_the_rounded_bounds():
         ("n", math.nan, r"params\['n'\] must be a finite number"),
         ("n", math.inf, r"params\['n'\] must be a finite number"),
         ("n", "1.0", r"params\['n'\] must be a finite number"),
-        ("c", True, r"params\['c'\] must be a finite number"),
+        (
+            "qu",
+            3.5,
+            r"^params\['qu'\] must be a multiple of q=1, the only values the "
+            r"space gives 'qu', but got qu=3.5$",
+        ),
+        ("qlu", 3.0, r"must be a multiple of q=2, .* but got qlu=3.0$"),
+        ("qn", 1.2, r"must be a multiple of q=0.5, .* but got qn=1.2$"),
+        ("c", True, CHOICE_INDEX.format("True")),
+        ("c", "inner", CHOICE_INDEX.format("'inner'")),  # an option, not its index
+        ("c", 0.5, CHOICE_INDEX.format("0.5")),
+        ("c", -1, CHOICE_INDEX.format("-1")),
+        ("c", math.nan, CHOICE_INDEX.format("nan")),
         ("u", [0.1, 0.2], r"params\['u'\] must be a finite number"),
     ],
 )

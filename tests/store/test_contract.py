@@ -879,6 +879,13 @@ class TestReads:
         ]
         assert store.get_trials(study, ["done"]) == store.get_trials(study, [S.DONE])
         assert store.get_trials(study, []) == []
+        by_tids = {  # a window of tids (hpo-driver trials), beyond the study too
+            (1, 2): range(1, 3), (2, 3): range(2, 9), (0, 2): [2, 0, 2],
+            (3,): [3, 5, 4], (): range(7, 9),
+        }  # fmt: skip
+        for want, tids in by_tids.items():
+            assert tuple(t.tid for t in store.get_trials(study, tids=tids)) == want
+        assert [t.tid for t in store.get_trials(study, [S.NEW], tids=range(3))] == [2]
 
     def test_get_trials_of_missing_study(self, store: BaseTrialStore) -> None:
         with pytest.raises(StudyNotFoundError):

@@ -464,3 +464,27 @@ def test_attachment_sizes_of_documents_written_before_sizes_were_kept(
     assert collection.find_one({"name": "log"})["size"] == 5
     assert store.attachment_sizes("s", trial.tid) == {"model": 3000, "log": 5}
     assert store.study_attachment_sizes("s") == {trial.tid: {"log": 5, "model": 3000}}
+
+
+def test_a_trial_that_finishes_while_summarise_reads_is_counted_where_it_is(
+    store: MongoTrialStore,
+) -> None:
+    """summarise names running trials by tid in its aggregate, then reads them whole:
+    one that finished in between is not listed, and is counted as what it is now,
+    so that status's count of running trials matches the trials it lists."""
+    from hpo_service.driver._output import status_summary, status_text
+
+    queue(store, 3)
+    claimed = [store.claim("w", 30.0, study="s") for _ in range(3)]
+    read_whole = store._whole
+
+    def a_trial_finishes_first(study: str, *args: Any) -> Any:
+        assert store.complete(study, 1, claimed[1].token, {"loss": 1.0})
+        return read_whole(study, *args)
+
+    store._whole = a_trial_finishes_first  # type: ignore[method-assign]
+    summary = status_summary(store, "s")
+    assert [w["tid"] for w in summary["workers"]] == [0, 2]
+    assert summary["counts"]["running"] == 2 and summary["counts"]["done"] == 1
+    text = status_text(summary)
+    assert "workers running trials: 2\n" in text and "more running" not in text, text

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import textwrap
+import threading
 import time
 
 import pytest
 
 from hpo_service.worker._child import OUTPUT_LIMIT, ChildRunner
+
+from .conftest import wait_until
 
 OBJ = "tests.helpers.objectives"
 
@@ -307,6 +313,73 @@ def test_the_output_file_has_no_name_once_the_child_is_ready(monkeypatch, tmp_pa
         runner.close()
     assert first.data["output"].count("out line") == 2
     assert second.data["output"] == "out line 0\nerr line\nraw fd write\n"
+
+
+def _queued_bytes(runner: ChildRunner) -> int:
+    """Bytes the runner wrote to its child that the child has not read (Linux)."""
+    fd = runner._proc.stdin.fileno()  # the request pipe, the runner's end
+    return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0]
+
+
+def test_a_child_dying_as_it_gets_a_trial_is_replaced_not_an_import_failure(fresh):
+    # The request is written while the child still lives (stopped), then it dies
+    # before reading it: the death is the process's, not the objective's import.
+    fresh.run(f"{OBJ}:prints", {"lines": 2})
+    old = fresh.pid
+    os.kill(old, signal.SIGSTOP)
+    outcome = []
+    second = threading.Thread(
+        target=lambda: outcome.append(fresh.run(f"{OBJ}:prints", {"lines": 1}))
+    )
+    second.start()
+    wait_until(lambda: _queued_bytes(fresh) > 0)  # the request is in its pipe
+    os.kill(old, signal.SIGKILL)
+    second.join(timeout=60)
+    assert outcome and outcome[0].kind == "result", outcome
+    assert outcome[0].data["output"] == "out line 0\nerr line\nraw fd write\n"
+    assert fresh.pid != old
+
+
+def test_a_child_killed_as_it_gets_another_objective_is_replaced(fresh):
+    # The child never called this objective, but it died before it read the trial:
+    # not an import failure (before, a start_failed carrying the last trial's output,
+    # and the worker exited saying the import failed).
+    fresh.run(f"{OBJ}:prints", {"lines": 2})
+    old = fresh.pid
+    os.kill(old, signal.SIGSTOP)
+    outcome = []
+    second = threading.Thread(
+        target=lambda: outcome.append(fresh.run(f"{OBJ}:quadratic", {"x": 1.0}))
+    )
+    second.start()
+    wait_until(lambda: _queued_bytes(fresh) > 0)  # the request is in its pipe
+    os.kill(old, signal.SIGKILL)
+    second.join(timeout=60)
+    assert outcome and outcome[0].kind == "result", outcome
+    assert outcome[0].data["loss"] == 4.0
+    assert "output" not in outcome[0].data
+    assert fresh.pid != old
+
+
+DIES_AT_IMPORT = """
+import os, sys
+print("importing", flush=True)
+os._exit(5)
+"""
+
+
+def test_a_death_at_import_is_a_start_failure_with_that_imports_output_only(
+    fresh, tmp_path, monkeypatch
+):
+    (tmp_path / "dies_at_import_mod.py").write_text(DIES_AT_IMPORT)
+    monkeypatch.chdir(tmp_path)
+    fresh.run(f"{OBJ}:prints", {"lines": 2})  # this child has output of its own
+    outcome = fresh.run("dies_at_import_mod:objective", {})
+    assert (outcome.kind, outcome.data["type"]) == ("start_failed", "ChildProcessDied")
+    assert outcome.data["message"] == "exit code 5"
+    assert outcome.data["output"] == "importing\n"
+    # A new child runs the next trial.
+    assert fresh.run(f"{OBJ}:quadratic", {"x": 4.0}).data["loss"] == 1.0
 
 
 def test_abort_kills_the_running_objective(fresh):

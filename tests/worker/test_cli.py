@@ -8,10 +8,11 @@ import signal
 import subprocess
 import sys
 
+import click
 import pytest
 from click.testing import CliRunner
 
-from hpo_service.store import TrialState
+from hpo_service.store import TrialState, open_store
 from hpo_service.worker.cli import main
 
 from .conftest import OBJ, REPO, lines, make_study, wait_until
@@ -253,3 +254,92 @@ def test_a_study_created_while_the_worker_waits_exits_0(store, db_url, tmp_path)
             proc.wait()
     assert store.get_trial("late", 0).state == TrialState.DONE
     assert "never found" not in log.read_text()
+
+
+def _empty_store(db_url):
+    with open_store(db_url):
+        pass
+
+
+def _stop_when_waiting(proc, text):
+    """SIGTERM ``proc`` once its standard error says ``text``; its exit and stderr."""
+    seen = []
+    while text not in (line := proc.stderr.readline()):
+        assert line, "".join(seen)  # it exited before saying so
+        seen.append(line)
+    proc.send_signal(signal.SIGTERM)
+    code, err = finish(proc)
+    return code, "".join(seen) + line + err
+
+
+@pytest.mark.parametrize("how", ["idle_timeout", "sigterm"])
+def test_a_worker_whose_database_never_appears_exits_1(workers, tmp_path, how):
+    """Without --study too: a wrong --db must fail the job, not look finished."""
+    url = f"sqlite:///{tmp_path / 'none.sqlite'}"
+    if how == "idle_timeout":
+        code, err = finish(workers("--db", url, "--idle-timeout", "1"))
+    else:
+        code, err = _stop_when_waiting(
+            workers("--db", url), "waiting for it to be created"
+        )
+        assert "stopped by SIGTERM: no SQLite database at" in err
+    assert code == 1, err
+    assert "Error: no study was ever found: no SQLite database at" in err
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("how", ["idle_timeout", "sigterm"])
+def test_a_worker_of_any_study_on_a_store_without_studies_exits_1(
+    db_url, workers, tmp_path, how
+):
+    _empty_store(db_url)
+    if how == "idle_timeout":
+        code, err = finish(workers("--db", db_url, "--idle-timeout", "1"))
+    else:
+        code, err = _stop_when_waiting(workers("--db", db_url), "worker started")
+    assert code == 1, err
+    where = f"SQLite database {tmp_path / 'worker.sqlite'}"
+    assert f"Error: no study was ever found in {where} while this worker ran" in err
+
+
+def test_a_signal_before_the_study_exists_exits_1(store, db_url, workers, tmp_path):
+    make_study(store, "real", f"{OBJ}:quadratic", [{"x": 1.0}])
+    proc = workers("--db", db_url, "--study", "reall")
+    code, err = _stop_when_waiting(proc, "does not exist (yet)")
+    assert code == 1, err
+    where = f"SQLite database {tmp_path / 'worker.sqlite'}"
+    assert f"Error: study 'reall' was never found in {where} (it holds: real)" in err
+
+
+@pytest.mark.parametrize("study", [None, "q"])
+def test_a_worker_that_found_its_study_exits_0_without_claiming(
+    store, db_url, workers, study
+):
+    """The study finished already (a late Slurm task), or a SIGTERM came while the
+    queue was empty: nothing failed, nothing is lost."""
+    make_study(store, "q", f"{OBJ}:quadratic", [])
+    make_study(store, "done", f"{OBJ}:quadratic", [{"x": 1.0}])
+    trial = store.claim("w", 30.0, study="done")
+    assert store.complete("done", trial.tid, trial.token, {"loss": 4.0, "status": "ok"})
+    finished = finish(workers("--db", db_url, "--study", "done"))
+    assert finished[0] == 0, finished[1]
+    assert "worker stopped (study_finished): 0 done" in finished[1]
+    args = ["--db", db_url] + (["--study", study] if study else [])
+    code, err = _stop_when_waiting(workers(*args), "worker started")
+    assert code == 0, err
+    assert "worker stopped (warm_stop): 0 done" in err
+
+
+def test_a_signal_as_the_store_opens_stops_before_claiming(store, db_url, tmp_path):
+    """The signal noted while the store opened (too short a moment to hit from
+    another process): exit 0 when the study exists, 1 when it does not."""
+    from hpo_service.worker.cli import _stop_before_start
+
+    make_study(store, "q", f"{OBJ}:quadratic", [{"x": 1.0}])
+    with open_store(db_url) as opened:
+        _stop_before_start(opened, db_url, "q", "SIGTERM")
+    with open_store(db_url) as opened, pytest.raises(click.ClickException) as e:
+        _stop_before_start(opened, db_url, "qq", "SIGTERM")
+    assert "study 'qq' was never found in SQLite database" in e.value.message
+    assert store.get_trial("q", 0).state is TrialState.NEW  # nothing was claimed

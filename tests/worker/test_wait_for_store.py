@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -16,11 +17,14 @@ import threading
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
+import pymongo
 import pytest
 from click.testing import CliRunner
 
+from hpo_service.store import open_store
 from hpo_service.worker.cli import main
-from tests.worker.conftest import REPO, wait_until
+from tests.helpers.mongo_wire import with_database
+from tests.worker.conftest import OBJ, REPO, make_study, wait_until
 
 SECRET = "s3cret-pw"
 
@@ -85,6 +89,10 @@ def worker(url: str, *args: str) -> subprocess.Popen[str]:
 def test_a_worker_waits_for_a_server_that_starts_late(mongo_url, forwarder):
     port, start = forwarder
     url = url_at(port).replace(f"hpo:{SECRET}@", "")  # the session server: no auth
+    with pymongo.MongoClient(mongo_url) as client:
+        client.drop_database("waits")  # a server given by HPO_TEST_MONGO_URL lasts
+    with open_store(with_database(mongo_url, "waits")) as store:
+        make_study(store, "late", f"{OBJ}:quadratic", [{"x": 1.0}])  # its only work
     process = worker(url, "--wait-for-store", "60", "--idle-timeout", "0.5")
     said: list[str] = []
     reader = threading.Thread(target=lambda: said.extend(process.stderr), daemon=True)
@@ -98,6 +106,10 @@ def test_a_worker_waits_for_a_server_that_starts_late(mongo_url, forwarder):
     assert len(waiting) == 1, text
     assert f"the store mongodb://127.0.0.1:{port}/waits" in waiting[0], text
     assert f"connected to the store mongodb://127.0.0.1:{port}/waits" in text, text
+    with open_store(with_database(mongo_url, "waits")) as store:
+        assert store.get_trial("late", 0).result["loss"] == 4.0
+    with pymongo.MongoClient(mongo_url) as client:
+        client.drop_database("waits")
 
 
 def test_a_worker_gives_up_after_the_wait_and_masks_the_password():
@@ -120,3 +132,18 @@ def test_zero_fails_at_once_and_sqlite_is_never_waited_for(tmp_path, caplog):
         assert result.exit_code == 1, result.output
         assert "cannot reach the store" in result.output
     assert "--wait-for-store" not in caplog.text
+
+
+def test_a_stop_signal_ends_the_wait_with_exit_1():
+    """SIGTERM while the server does not answer yet: stop now, saying why (the
+    worker ran nothing), instead of waiting out --wait-for-store."""
+    process = worker(url_at(free_port()), "--wait-for-store", "600")
+    said: list[str] = []
+    reader = threading.Thread(target=lambda: said.extend(process.stderr), daemon=True)
+    reader.start()
+    wait_until(lambda: any("--wait-for-store" in line for line in said), 30.0)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 1, "".join(said)
+    reader.join(10)
+    assert "Error: cannot reach the store" in "".join(said)
+    assert SECRET not in "".join(said)
