@@ -203,10 +203,23 @@ def _warn_log_bounds(dist: str, label: str, low: float, high: float, rest: str) 
 
 
 def _check_label(dist: str, label: object) -> None:
+    """A label names a CSV column (``param.<label>``) and a key of ``--params``
+    JSON: it must be visible text, told apart from the others at a glance."""
     if not isinstance(label, str):
         raise SpaceError(
             f"hp.{dist}: `label` must be a str, but got label={label!r} "
             f"({type(label).__name__})"
+        )
+    if not label.strip() or label != label.strip():
+        raise SpaceError(
+            f"hp.{dist}: `label` must be non-empty text with no leading or trailing "
+            f"whitespace (it names the CSV column param.<label>), but got "
+            f"label={label!r}"
+        )
+    if not label.isprintable():
+        raise SpaceError(
+            f"hp.{dist}: `label` must hold no control characters (newline, tab, ...), "
+            f"but got label={label!r}"
         )
 
 

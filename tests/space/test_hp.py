@@ -77,6 +77,51 @@ def test_labels_must_be_strings(function, args, label):
         function(label, *args)
 
 
+@pytest.mark.parametrize(
+    "function, args",
+    [
+        (hp.uniform, (0, 1)),
+        (hp.uniformint, (0, 1)),
+        (hp.randint, (3,)),
+        (hp.choice, ([1, 2],)),
+        (hp.pchoice, ([(1.0, 1)],)),
+    ],
+)
+@pytest.mark.parametrize(
+    "label, fragment",
+    [
+        ("", "non-empty text with no leading or trailing whitespace"),
+        ("   ", "non-empty text with no leading or trailing whitespace"),
+        (" lr", "non-empty text with no leading or trailing whitespace"),
+        ("lr\t", "non-empty text with no leading or trailing whitespace"),
+        ("l\nr", "no control characters"),
+        ("l\x00r", "no control characters"),
+    ],
+)
+def test_labels_must_be_visible_text(function, args, label, fragment):
+    # A label names the CSV column param.<label> and a --params key: an empty one
+    # made the column "param." (hyperopt accepts it; we refuse it).
+    with pytest.raises(SpaceError, match=fragment) as raised:
+        function(label, *args)
+    assert f"label={label!r}" in str(raised.value)
+
+
+@pytest.mark.parametrize("label", ["a,b", "a.b", "layer 1", "lr/σ", 'say "hi"'])
+def test_labels_may_hold_punctuation_and_inner_spaces(label):
+    assert space_eval({"p": hp.uniform(label, 0, 1)}, {label: 0.5}) == {"p": 0.5}
+
+
+def test_a_label_and_that_label_dot_value_are_refused_together():
+    # A choice "opt" writes its option in the CSV column param.opt.value, and import
+    # reads param.opt.value as the option whenever param.opt exists.
+    from hpo_service.space._serialise import to_document
+
+    space = {"opt": hp.choice("opt", ["a", "b"]), "v": hp.uniform("opt.value", 0, 1)}
+    with pytest.raises(SpaceError, match=r"label 'opt.value' must not be another"):
+        to_document(space)
+    assert to_document({"v": hp.uniform("opt.value", 0, 1)})  # alone it is fine
+
+
 def test_pchoice_accepts_probabilities_summing_to_one_within_tolerance():
     choice = hp.pchoice("c", [(0.3 + 5e-7, "a"), (0.7, "b")])
     assert space_eval(choice, {"c": 1}) == "b"

@@ -340,6 +340,48 @@ def test_a_child_dying_as_it_gets_a_trial_is_replaced_not_an_import_failure(fres
     assert fresh.pid != old
 
 
+def test_a_child_killed_as_it_gets_another_objective_is_replaced(fresh):
+    # The child never called this objective, but it died before it read the trial:
+    # not an import failure (before, a start_failed carrying the last trial's output,
+    # and the worker exited saying the import failed).
+    fresh.run(f"{OBJ}:prints", {"lines": 2})
+    old = fresh.pid
+    os.kill(old, signal.SIGSTOP)
+    outcome = []
+    second = threading.Thread(
+        target=lambda: outcome.append(fresh.run(f"{OBJ}:quadratic", {"x": 1.0}))
+    )
+    second.start()
+    wait_until(lambda: _queued_bytes(fresh) > 0)  # the request is in its pipe
+    os.kill(old, signal.SIGKILL)
+    second.join(timeout=60)
+    assert outcome and outcome[0].kind == "result", outcome
+    assert outcome[0].data["loss"] == 4.0
+    assert "output" not in outcome[0].data
+    assert fresh.pid != old
+
+
+DIES_AT_IMPORT = """
+import os, sys
+print("importing", flush=True)
+os._exit(5)
+"""
+
+
+def test_a_death_at_import_is_a_start_failure_with_that_imports_output_only(
+    fresh, tmp_path, monkeypatch
+):
+    (tmp_path / "dies_at_import_mod.py").write_text(DIES_AT_IMPORT)
+    monkeypatch.chdir(tmp_path)
+    fresh.run(f"{OBJ}:prints", {"lines": 2})  # this child has output of its own
+    outcome = fresh.run("dies_at_import_mod:objective", {})
+    assert (outcome.kind, outcome.data["type"]) == ("start_failed", "ChildProcessDied")
+    assert outcome.data["message"] == "exit code 5"
+    assert outcome.data["output"] == "importing\n"
+    # A new child runs the next trial.
+    assert fresh.run(f"{OBJ}:quadratic", {"x": 4.0}).data["loss"] == 1.0
+
+
 def test_abort_kills_the_running_objective(fresh):
     calls = []
 
