@@ -239,3 +239,22 @@ def test_a_mongo_value_pymongo_refuses_names_mongo_as_typed(mongo, reason):
         f"address: {reason}"
     ) in run.stderr
     assert "'--db'" not in run.stderr and "pa@ss" not in run.stderr
+
+
+def test_an_exp_key_that_never_existed_names_mongo_as_typed(mongo_url):
+    from urllib.parse import urlsplit
+
+    host = urlsplit(mongo_url).netloc
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("HPO_DB", None)
+    run = subprocess.run(
+        [sys.executable, "-m", "hpo_service.worker", f"--mongo={host}/never_db",
+         "--exp-key", "nope", "--reserve-timeout", "0.5"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    assert (
+        "Error: study 'nope' was never found in MongoDB database 'never_db' at "
+        f"mongodb://{host}/never_db (it holds no study); pass --mongo (or set "
+        "HPO_DB) to use another store"
+    ) in run.stderr
