@@ -15,6 +15,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
+from hpo_service._common.foreign_options import foreign_option_message
 from hpo_service._common.words import counted
 from hpo_service.driver._signals import STOP_SIGNALS
 from hpo_service.exceptions import ObjectiveImportError, StoreError, WorkerError
@@ -47,8 +48,23 @@ _UNREACHABLE_PAUSE_SECONDS = 1.0  # between attempts, each up to connect_timeout
 _logger = logging.getLogger(__name__)
 
 
+class _Command(click.Command):
+    """The worker's command; an unknown option that is Optuna's names ours."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as e:
+            flags = {o for p in self.params for o in p.opts}
+            message = foreign_option_message(e.option_name, flags)
+            if message is None:
+                raise
+            raise click.NoSuchOption(e.option_name, message, ctx=ctx) from None
+
+
 @click.command(
-    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+    cls=_Command,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @db_option
 @click.option(
