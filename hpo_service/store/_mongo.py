@@ -1441,6 +1441,19 @@ class MongoTrialStore(BaseTrialStore):
         )
         return [_trial(doc) for doc in docs]
 
+    def get_tids(self, study: str, states: list[TrialState]) -> list[int]:
+        c.check_name(study, "study")
+        wanted = c.check_states(states) or []
+        self._require_study(study)
+        query = {"study": study, "state": {"$in": [s.value for s in wanted]}}
+        docs = self._call(
+            "get_tids",
+            lambda _: list(
+                self._trials.find(query, {"tid": 1, "_id": 0}, sort=[("tid", 1)])
+            ),
+        )
+        return [doc["tid"] for doc in docs]
+
     def changes_since(self, study: str, cursor: int = 0) -> tuple[list[Trial], int]:
         c.check_name(study, "study")
         c.check_cursor(cursor)

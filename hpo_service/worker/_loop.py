@@ -516,7 +516,7 @@ class Worker:
         study = trial.study
 
         def cancel() -> int:
-            queued = [t.tid for t in self._store.get_trials(study, [TrialState.NEW])]
+            queued = self._store.get_tids(study, [TrialState.NEW])
             tids = [trial.tid, *queued]
             return self._store.cancel(
                 study, tids, error=beyond_budget_error(max_evals, spent=True)
