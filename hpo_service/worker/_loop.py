@@ -1010,6 +1010,9 @@ class Worker:
         if self._db_url is not None:
             start = store_command("hpo-driver start", self._db_url, self._study or "")
             where = store_place(self._store, self._db_url)
+        if self._limits.serve_finished:  # hyperopt's users create it with fmin
+            exp_key = f"exp_key={self._study!r}"
+            start = f"fmin(..., trials=MongoTrials(..., {exp_key}))` or `{start}"
         self._log.warning(
             "study %r does not exist (yet) in %s: waiting for `%s` to create it%s",
             self._study, where, start, masked_note(self._db_url or ""),
