@@ -12,6 +12,10 @@ Three parts, each with 1 and 4 workers where it applies:
    listener), and the commands per trial the server saw during the studies of part 2
    (its ``serverStatus`` opcounters, so every process and every monitor check is in).
 
+``--parts queued`` (not in the default): the read of a worker that cancels a spent
+study's ``--queued`` queued trials, whole (``get_trials``) beside tids only
+(``get_tids``), both stores: seconds and the largest reply.
+
 The wire server is written in Python: its speed is not MongoDB's. The point is the
 store's own cost per trial on a real network protocol: its round trips.
 """
@@ -20,18 +24,21 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import statistics
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import bson
 import pymongo
 from pymongo import monitoring
 
 from benchmarks.e2e_throughput import rates, run_study
 from benchmarks.store_throughput import fill, measure, run_processes
-from hpo_service.store import NewTrial, open_store
+from hpo_service.store import NewTrial, TrialState, open_store
 from tests.helpers.mongo_wire import WireServer, with_database
 
 
@@ -83,6 +90,22 @@ class Commands(monitoring.CommandListener):
         pass
 
 
+class Replies(monitoring.CommandListener):
+    """The largest reply (bytes of BSON) received since ``size`` was reset."""
+
+    def __init__(self) -> None:
+        self.size = 0
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        pass
+
+    def succeeded(self, event: Any) -> None:
+        self.size = max(self.size, len(bson.encode(event.reply)))
+
+    def failed(self, event: Any) -> None:
+        pass
+
+
 def round_trips(url: str) -> list[tuple[str, list[str]]]:
     """The commands of each store call, in a study of 10 queued trials."""
     commands = Commands()
@@ -122,7 +145,10 @@ def main() -> None:
         "--parts",
         nargs="+",
         default=["claim", "study", "trips"],
-        choices=["claim", "study", "trips"],
+        choices=["claim", "study", "trips", "queued"],
+    )
+    parser.add_argument(
+        "--queued", type=int, default=5000, help="queued trials for --parts queued"
     )
     args = parser.parse_args()
     with server(args.url) as url, tempfile.TemporaryDirectory() as tmp:
@@ -130,6 +156,8 @@ def main() -> None:
             bench_claims(url, tmp, args.trials, args.workers)
         if "study" in args.parts:
             bench_studies(url, tmp, args.study_trials, args.workers)
+        if "queued" in args.parts:
+            bench_queued_read(url, tmp, args.queued)
         if "trips" in args.parts:
             print("round trips per store call (commands pymongo sent)")
             for what, names in round_trips(url):
@@ -143,6 +171,47 @@ def bench_claims(url: str, tmp: str, trials: int, workers: list[int]) -> None:
         with fresh_database(url) as db:
             wire = claim_complete(db, trials, k)
         print(f"  {k} workers: sqlite {sqlite:8.0f}   mongodb-wire {wire:8.1f}")
+
+
+def bench_queued_read(url: str, tmp: str, queued: int, width: int = 100) -> None:
+    """The read of a worker that finds a study's budget spent and cancels its queued
+    trials: every queued trial whole (``get_trials``, before) or their tids only
+    (``get_tids``): median seconds of 5 and, on MongoDB, the largest reply."""
+    print(f"budget-cancel read of {queued} queued trials ({width} params each)")
+    params = {f"layer_{i:03d}_lr": i / 7 for i in range(width)}
+    batch = [NewTrial(params, dict(params))] * 500
+    replies = Replies()
+    with fresh_database(url) as db:
+        for name, where in ((f"sqlite:///{tmp}/queued.sqlite", {}), (db, replies)):
+            listeners = {"event_listeners": [where]} if where else {}
+            with open_store(name, **listeners) as store:
+                store.create_study("q", {})
+                for _ in range(0, queued, len(batch)):
+                    store.insert_trials("q", batch)
+                for what, call in (
+                    (
+                        "get_trials (whole)",
+                        lambda: store.get_trials("q", [TrialState.NEW]),
+                    ),
+                    (
+                        "get_tids (tids only)",
+                        lambda: store.get_tids("q", [TrialState.NEW]),
+                    ),
+                ):
+                    seconds, largest = _timed(call, replies)
+                    kind = "mongodb-wire" if where else "sqlite"
+                    shown = f", largest reply {largest / 1e3:,.0f} kB" if where else ""
+                    print(f"  {kind:<13} {what:<22} {seconds:7.3f} s{shown}")
+
+
+def _timed(call: Any, replies: Replies) -> tuple[float, int]:
+    times = []
+    for _ in range(5):
+        replies.size = 0
+        began = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times), replies.size
 
 
 def bench_studies(url: str, tmp: str, trials: int, workers: list[int]) -> None:

@@ -11,7 +11,8 @@
 #       --max-evals 500
 #
 # Every option is passed to `hpo-driver start` unchanged; the workers run the study's
-# --objective only (HPO_WORKER_OBJECTIVES, unless set already). The store URL goes
+# --objective only (HPO_WORKER_OBJECTIVES, unless set already), serve that --study
+# only and exit once it is complete (HPO_STUDY, unless set already). The store URL goes
 # to the driver and the workers through the environment, never a command line.
 # Environment knobs:
 #   HPO_DB             the store URL, required (workers on every node must reach it)
@@ -21,7 +22,7 @@
 #
 # If the driver fails or this script is interrupted, the worker array is cancelled
 # (SIGTERM: running trials finish or are handed back). When the driver succeeds the
-# workers drain the queue and exit on their own after HPO_IDLE_TIMEOUT.
+# workers exit on their own: the study is complete.
 
 set -euo pipefail
 
@@ -57,6 +58,11 @@ export HPO_DB
 if [[ -n $objective && -z ${HPO_WORKER_OBJECTIVES:-} ]]; then
     export HPO_WORKER_OBJECTIVES=$objective
 fi
+# The workers serve this study and end with it, instead of idling for
+# HPO_IDLE_TIMEOUT on their nodes once it is complete.
+if [[ -n $study && -z ${HPO_STUDY:-} ]]; then
+    export HPO_STUDY=$study
+fi
 
 # Word splitting of HPO_SBATCH_ARGS is intended (several options in one variable).
 # shellcheck disable=SC2086
@@ -75,7 +81,11 @@ trap 'cancel_workers; exit 130' INT
 trap 'cancel_workers; exit 143' TERM
 
 if hpo-driver start "$@"; then
-    echo "run-study: study complete; workers exit after ${HPO_IDLE_TIMEOUT:-300}s idle"
+    if [[ -n ${HPO_STUDY:-} ]]; then
+        echo "run-study: study complete; the workers exit as they find it complete"
+    else
+        echo "run-study: study complete; workers exit after ${HPO_IDLE_TIMEOUT:-300}s idle"
+    fi
     if [[ -n $study ]]; then
         hpo-driver best --study "$study" || true
     fi

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 from hpo_service._common.words import counted
@@ -95,8 +96,8 @@ def front_text(records: list[dict[str, Any]], names: list[str] | None) -> str:
         )
         lines += [
             f"  trial {record['tid']}: {shown}",
-            f"    params: {json.dumps(record['params'], sort_keys=True)}",
-            f"    config: {json.dumps(record['config'], sort_keys=True)}",
+            f"    params: {json.dumps(record['params'])}",
+            f"    config: {json.dumps(record['config'])}",
         ]
     return "\n".join(lines)
 
@@ -366,6 +367,11 @@ def status_text(summary: dict[str, Any]) -> str:
         lines.append(f"  Pareto front: empty (no {why} trial yet)")
     else:
         shown = "none yet" if best is None else f"loss {best['loss']:.6g}"
+        over = summary.get("cancelled") or finished >= (
+            budget_of({"max_evals": summary["max_evals"]}) or math.inf
+        )
+        if best is None and over:  # "yet" would promise one
+            shown = f"none: no trial of the {finished} finished succeeded"
         lines.append(
             f"  best: {shown}"
             + ("" if best is None else f" (trial {best['tid']})")
@@ -428,8 +434,8 @@ def best_text(record: dict[str, Any]) -> str:
     return (
         f"best trial {record['tid']}: loss {result['loss']:.6g}"
         f"{_violation_text(violation_of(result))}\n"
-        f"  params: {json.dumps(record['params'], sort_keys=True)}\n"
-        f"  config: {json.dumps(record['config'], sort_keys=True)}"
+        f"  params: {json.dumps(record['params'])}\n"
+        f"  config: {json.dumps(record['config'])}"
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from hpo_service._common.foreign_options import foreign_option_message
 from hpo_service._common.words import counted
 from hpo_service.driver import _json, _listing, _output, _warm_cli
 from hpo_service.driver._algo_options import algo_options, take_algorithm
@@ -141,7 +142,22 @@ def _check_new_study(given: dict[str, Any]) -> None:
 _with_store = _store_command(create=False)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """The command group; an unknown option that is Optuna's names ours."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.NoSuchOption as e:
+            command = e.ctx.command if e.ctx is not None else self
+            flags = {o for p in command.params for o in p.opts}
+            message = foreign_option_message(e.option_name, flags)
+            if message is None:
+                raise
+            raise click.NoSuchOption(e.option_name, message, ctx=e.ctx) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.version_option(package_name="hpo-service")
 def main(verbose: int) -> None:

@@ -343,6 +343,11 @@ def parallel_figure(
     params = [info for info in data.params if drawn[info.label] is not None]
     params, shown = most_important(params, importances, MAX_PARALLEL_AXES)
     dims = [drawn[info.label] for info in params]
+    width = _axis_name_width(len(dims) + len(objectives))
+    for info, dim in zip(params, dims, strict=True):
+        dim["label"] = _axis_name(
+            str(info.label) + (" (log)" if info.log else ""), width
+        )
     title = "Parallel coordinates" + (f" ({shown})" if shown else "")
     labels = {info.label for info in data.params}
     objectives = [  # a parameter may be called "loss" too
@@ -350,7 +355,8 @@ def parallel_figure(
         for name, values in objectives
     ]
     dims += [
-        {"label": plot_text(name), "values": values} for name, values in objectives
+        {"label": _axis_name(name, width), "values": values}
+        for name, values in objectives
     ]
     colour_name, colour = objectives[0]
     fig = go.Figure(
@@ -362,15 +368,49 @@ def parallel_figure(
                 "colorbar": {"title": plot_text(colour_name)},
             },
             dimensions=dims,
+            labelside="bottom",  # a wrapped name's lines run down, off the axes
         )
     )
-    # Axis names sit above the axes: the title goes higher, in a taller top margin.
+    # Axis names sit below the axes, in a bottom margin as tall as their lines; the
+    # first name is centred on the left edge: as wide a left margin.
+    lines = max(str(d["label"]).count("<br>") + 1 for d in dims)
     fig.update_layout(**LAYOUT)
     fig.update_layout(
         title={"text": title, "y": 0.98, "yanchor": "top"},
-        margin={"t": 110},
+        margin={"t": 80, "b": 40 + 14 * lines, "l": max(60, 4 * width + 10)},
+        height=450 + 14 * (lines - 1),
     )
     return fig
+
+
+#: Characters a line of a parallel-coordinates axis name holds at most, and the
+#: lines a name may take (a longer one loses its middle to an ellipsis).
+_AXIS_NAME_CHARS, _AXIS_NAME_LINES = 24, 5
+_PLOT_WIDTH_PX, _CHAR_PX = 1150, 6.0  # at the report's 1400 px window; 12 px font
+
+
+def _axis_name_width(n_axes: int) -> int:
+    """Characters per line that keep neighbouring axis names apart: the space
+    between two axes of a 1400 px wide report, at most 24, at least 8."""
+    gap = _PLOT_WIDTH_PX / max(n_axes - 1, 1)
+    return max(8, min(_AXIS_NAME_CHARS, int(gap / _CHAR_PX) - 2))
+
+
+def _axis_name(name: str, width: int) -> str:
+    """An axis name as plotly text in lines of at most ``width`` characters: broken
+    after a ``.``, ``_``, ``/`` or space where that takes at most 5 lines, else every
+    ``width`` characters; a name longer than 5 lines keeps its start and end,
+    joined by an ellipsis."""
+    wrapped = _wrap_label(name, width)
+    if wrapped.count("<br>") < _AXIS_NAME_LINES:
+        return wrapped
+    room = width * _AXIS_NAME_LINES
+    if len(name) > room:
+        head = (room - 1) // 2
+        name = name[:head] + "…" + name[len(name) - (room - 1 - head) :]
+    return "<br>".join(
+        plot_text(name[i : i + width]) for i in range(0, len(name), width)
+    )
 
 
 def _objective_columns(

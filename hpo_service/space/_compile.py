@@ -24,11 +24,13 @@ def compile_space(space: Any) -> CompiledSpace:
         several paths is active when any of them is taken.
 
     Raises:
-        SpaceError: Two different expressions share a label, or the space contains
-            itself.
+        SpaceError: Two different expressions share a label, a label is another's
+            followed by ``.value`` (their CSV columns would clash), or the space
+            contains itself.
     """
     collector = _Collector()
     collector.visit(space, (), ())
+    _check_value_columns(collector.nodes)
     specs = {
         label: dataclasses.replace(
             spec_of(node), conditions=_simplified(collector.conditions[label])
@@ -36,6 +38,19 @@ def compile_space(space: Any) -> CompiledSpace:
         for label, node in collector.nodes.items()
     }
     return CompiledSpace(_parents_first(specs))
+
+
+def _check_value_columns(nodes: dict[str, Labelled]) -> None:
+    """Refuse labels ``x`` and ``x.value`` in one space: a choice ``x`` writes its
+    chosen option in the CSV column ``param.x.value``, and ``import`` reads that
+    column as the option, not as a parameter."""
+    for label in nodes:
+        if label.endswith(".value") and label[: -len(".value")] in nodes:
+            raise SpaceError(
+                f"label {label!r} must not be another label followed by '.value' "
+                f"(the CSV export names the option chosen by {label[:-6]!r} "
+                f"param.{label}), but the space has both; rename one"
+            )
 
 
 def labelled_nodes(space: Any) -> dict[str, Labelled]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -246,7 +247,9 @@ class _Reader:
             return hp.pchoice(label, list(zip(definition["p"], options, strict=True)))
         if dist not in DIST_ARGS:
             raise SpaceError(f"unknown distribution {dist!r} of {label!r}")
-        param: Param = getattr(hp, dist)(label, **definition)
+        with warnings.catch_warnings():  # said once, where the space was written
+            warnings.filterwarnings("ignore", r"hp\.q?loguniform\(", UserWarning)
+            param: Param = getattr(hp, dist)(label, **definition)
         return param
 
 

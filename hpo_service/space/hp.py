@@ -9,6 +9,7 @@ distributions round the value to a multiple of ``q``, as in hyperopt.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -43,8 +44,15 @@ def uniform(label: str, low: float, high: float) -> Param:
 
 
 def loguniform(label: str, low: float, high: float) -> Param:
-    """``exp(uniform(low, high))``: a positive float whose log is uniform."""
-    return _param("loguniform", label, low=low, high=high)
+    """``exp(uniform(low, high))``: a positive float whose log is uniform.
+
+    ``low`` and ``high`` are in log space, as in hyperopt: values from 1e-5 to 0.1
+    are ``loguniform(label, np.log(1e-5), np.log(0.1))``. Bounds that look like the
+    values' own range (see :func:`_warn_log_bounds`) give a ``UserWarning``.
+    """
+    param = _param("loguniform", label, low=low, high=high)
+    _warn_log_bounds("loguniform", label, low, high, "")
+    return param
 
 
 def quniform(label: str, low: float, high: float, q: float) -> Param:
@@ -53,8 +61,11 @@ def quniform(label: str, low: float, high: float, q: float) -> Param:
 
 
 def qloguniform(label: str, low: float, high: float, q: float) -> Param:
-    """``round(exp(uniform(low, high)) / q) * q``, a float."""
-    return _param("qloguniform", label, low=low, high=high, q=q)
+    """``round(exp(uniform(low, high)) / q) * q``, a float (bounds in log space,
+    warned about as :func:`loguniform`'s)."""
+    param = _param("qloguniform", label, low=low, high=high, q=q)
+    _warn_log_bounds("qloguniform", label, low, high, f", {q}")
+    return param
 
 
 def quniformint(label: str, low: float, high: float, q: float = 1.0) -> Param:
@@ -172,11 +183,43 @@ def _param(dist: str, label: str, **args: Any) -> Param:
     return Param(label, dist, tuple(values.values()))
 
 
+def _warn_log_bounds(dist: str, label: str, low: float, high: float, rest: str) -> None:
+    """Warn when log-space bounds look like the values' own range: both in (0, 1]
+    (``loguniform("lr", 1e-5, 0.1)``: every value between 1 and e, a log scale
+    narrower than a factor of e that starts above 1), or from 1 up to 40 or more
+    (``loguniform("units", 1, 100)``: values up to 1e17 and beyond). Legitimate
+    log-space bounds, such as ``np.log(1e-5)`` (negative), 0, or a narrow positive
+    range like (1, 5), are not warned about. hyperopt does not check this."""
+    if not (0 < low < high <= 1 or 1 <= low < 40 <= high):
+        return
+    warnings.warn(
+        f"hp.{dist}({label!r}, {low!r}, {high!r}{rest}): bounds are in log space, as "
+        f"in hyperopt, so values run from exp({low!r}) = {math.exp(low):.6g} to "
+        f"exp({high!r}) = {math.exp(high):.6g}; for values from {low!r} to {high!r} "
+        f"write hp.{dist}({label!r}, np.log({low!r}), np.log({high!r}){rest})",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
 def _check_label(dist: str, label: object) -> None:
+    """A label names a CSV column (``param.<label>``) and a key of ``--params``
+    JSON: it must be visible text, told apart from the others at a glance."""
     if not isinstance(label, str):
         raise SpaceError(
             f"hp.{dist}: `label` must be a str, but got label={label!r} "
             f"({type(label).__name__})"
+        )
+    if not label.strip() or label != label.strip():
+        raise SpaceError(
+            f"hp.{dist}: `label` must be non-empty text with no leading or trailing "
+            f"whitespace (it names the CSV column param.<label>), but got "
+            f"label={label!r}"
+        )
+    if not label.isprintable():
+        raise SpaceError(
+            f"hp.{dist}: `label` must hold no control characters (newline, tab, ...), "
+            f"but got label={label!r}"
         )
 
 

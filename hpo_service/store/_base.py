@@ -573,6 +573,21 @@ class BaseTrialStore(abc.ABC):
         """
 
     @abc.abstractmethod
+    def get_tids(self, study: str, states: list[TrialState]) -> list[int]:
+        """Return the tids of the study's trials in ``states``, ascending: as
+        :meth:`get_trials` but reading the tids only (each trial's params, config and
+        result stay in the store).
+
+        Args:
+            study: The study.
+            states: The states wanted (none: an empty list).
+
+        Raises:
+            StudyNotFoundError: No such study.
+            ValueError: ``states`` holds a non-state.
+        """
+
+    @abc.abstractmethod
     def changes_since(self, study: str, cursor: int = 0) -> tuple[list[Trial], int]:
         """Return the trials written after ``cursor`` and the cursor to pass next time.
 

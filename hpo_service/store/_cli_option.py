@@ -175,13 +175,20 @@ def store_place(store: BaseTrialStore, db_url: str) -> str:
 
 
 def study_not_found(
-    store: BaseTrialStore, db_url: str, study: str | None, *, never: bool = False
+    store: BaseTrialStore,
+    db_url: str,
+    study: str | None,
+    *,
+    never: bool = False,
+    flag: str = "--db",
 ) -> str:
     """ "study not found" naming the database looked in and the studies it holds.
 
     Every command that takes ``--study`` says this for an unknown study, so a user in
     the wrong directory (or with the wrong ``--db``) sees where it looked; a worker
     whose study never existed says it "was never found" at its idle timeout.
+    ``flag`` is the option that names the store, as the user gives it (``--mongo``
+    for hyperopt's form).
     """
     try:
         names = [s.name for s in store.list_studies()]
@@ -192,5 +199,5 @@ def study_not_found(
         f"study {study!r} {'was never found' if never else 'not found'} in "
         f"{store_place(store, db_url)} "
         f"({held}); "
-        "pass --db (or set HPO_DB) to use another store"
+        f"pass {flag} (or set HPO_DB) to use another store"
     )

@@ -1441,6 +1441,19 @@ class MongoTrialStore(BaseTrialStore):
         )
         return [_trial(doc) for doc in docs]
 
+    def get_tids(self, study: str, states: list[TrialState]) -> list[int]:
+        c.check_name(study, "study")
+        wanted = c.check_states(states) or []
+        self._require_study(study)
+        query = {"study": study, "state": {"$in": [s.value for s in wanted]}}
+        docs = self._call(
+            "get_tids",
+            lambda _: list(
+                self._trials.find(query, {"tid": 1, "_id": 0}, sort=[("tid", 1)])
+            ),
+        )
+        return [doc["tid"] for doc in docs]
+
     def changes_since(self, study: str, cursor: int = 0) -> tuple[list[Trial], int]:
         c.check_name(study, "study")
         c.check_cursor(cursor)
@@ -1674,12 +1687,13 @@ class MongoTrialStore(BaseTrialStore):
         c.check_tid(tid)
         docs = self._current_attachments(study, tid, _SIZE_FIELDS)
         sizes = self._sizes_of(docs)
-        return {doc["name"]: sizes[doc["_id"]] for doc in docs}
+        return {doc["name"]: sizes[doc["_id"]] for doc in docs if doc["_id"] in sizes}
 
     def _sizes_of(self, docs: list[dict[str, Any]]) -> dict[Any, int]:
         """Bytes of each attachment document, by ``_id``: its ``size`` field, or
         for one written before that field existed, its data's length (read for
-        those only)."""
+        those only; one deleted since, by a new attempt's attachments, is left
+        out)."""
         sizes = {doc["_id"]: doc["size"] for doc in docs if "size" in doc}
         older = [doc["_id"] for doc in docs if "size" not in doc]
         if older:
@@ -1715,7 +1729,8 @@ class MongoTrialStore(BaseTrialStore):
         bytes_of = self._sizes_of(current)
         sizes: dict[int, dict[str, int]] = {}
         for doc in sorted(current, key=lambda d: (d["tid"], d["name"])):
-            sizes.setdefault(doc["tid"], {})[doc["name"]] = bytes_of[doc["_id"]]
+            if doc["_id"] in bytes_of:
+                sizes.setdefault(doc["tid"], {})[doc["name"]] = bytes_of[doc["_id"]]
         return sizes
 
     def _current_attachments(

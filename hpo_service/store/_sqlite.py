@@ -1350,6 +1350,21 @@ class SQLiteTrialStore(BaseTrialStore):
 
         return self._read("get_trials", body, snapshot=True)
 
+    def get_tids(self, study: str, states: list[TrialState]) -> list[int]:
+        c.check_name(study, "study")
+        wanted = c.check_states(states) or []
+        sql = (
+            "SELECT tid FROM trials WHERE study = ? "
+            f"AND state IN ({', '.join('?' * len(wanted))}) ORDER BY tid"
+        )
+        args = [study, *(s.value for s in wanted)]
+
+        def body(conn: sqlite3.Connection) -> list[int]:
+            self._require_study(conn, study)
+            return [row[0] for row in conn.execute(sql, args)] if wanted else []
+
+        return self._read("get_tids", body, snapshot=True)
+
     def changes_since(self, study: str, cursor: int = 0) -> tuple[list[Trial], int]:
         c.check_name(study, "study")
         c.check_cursor(cursor)

@@ -65,11 +65,12 @@ def light_result(result: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 def violation(result: Mapping[str, Any]) -> float | None:
     """:func:`~hpo_service.objective._result.violation_of` of a stored result, None
-    when its ``constraints`` are not numbers (the raw store API does not check them).
+    when its ``constraints`` are not numbers, or are integers beyond a float's range
+    (the raw store API does not check them).
     """
     try:
         return violation_of(result)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
@@ -78,13 +79,14 @@ def rank_of(result: Mapping[str, Any] | None) -> tuple[float, float] | None:
 
     :func:`hpo_service.objective._result.best_key` (feasible first, then the lowest
     loss) of a stored result; None also where the raw store API let through a loss
-    or constraints that are not numbers.
+    or constraints that are not numbers, or integers beyond a float's range (JSON
+    holds them; ``float()`` raises OverflowError).
     """
     if result is None or isinstance(result.get("loss"), str):
         return None
     try:
         return best_key(result)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 

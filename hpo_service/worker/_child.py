@@ -13,6 +13,8 @@ Frames (JSON objects, each preceded by its length as 4 big-endian bytes)::
 
     child -> parent, once:  {"kind": "ready", "pid": ...}
     parent -> child:        {"objective": "pkg.mod:fn", "config": ...}
+    child -> parent:        {"kind": "received"}  (it read the request and emptied
+                            the output file: what the file holds now is this trial's)
     child -> parent:        {"kind": "started", "code": {...}}  (imported; about to
                             call it; ``code`` identifies the module, see
                             :mod:`._code_identity`)
@@ -22,9 +24,14 @@ Frames (JSON objects, each preceded by its length as 4 big-endian bytes)::
 While the objective runs, each ``hpo_service.report`` is a ``{"kind": "report"}`` frame
 that the parent answers with the pruner's decision (see :mod:`._reports`).
 
-A child that dies or hangs before ``started`` failed to import the objective (a
-segfault or ``os._exit`` at import): that is the worker's fault, not the trial's, so
-the outcome is ``"start_failed"`` and the trial must be handed back untouched.
+A child that dies before ``received`` never got the trial (killed between trials:
+SIGKILL, the OOM killer, an ``os._exit`` in a thread a previous trial left behind),
+and so does one that dies before ``started`` while importing an objective it has
+called before (the import is a lookup): the child is replaced and the trial sent
+again, once. A second such death is a :class:`WorkerError`. Otherwise a child that
+dies or hangs before ``started`` failed to import the objective (a segfault or
+``os._exit`` at import): that is the worker's fault, not the trial's, so the outcome
+is ``"start_failed"`` and the trial must be handed back untouched.
 
 Nothing is pickled: the config and the result travel as JSON.
 """
@@ -125,6 +132,7 @@ class ChildRunner:
         self._output_path = ""
         self._output_fd = -1
         self._objective_started = False
+        self._received = False  # the child read the current request
         self._objective = ""
         self._served: set[str] = set()  # objectives the live child has called
         self._code: dict[str, Any] | None = None
@@ -211,7 +219,9 @@ class ChildRunner:
             child.
 
         Raises:
-            WorkerError: A new child could not be started.
+            WorkerError: A new child could not be started, or the child died before
+                it got the trial (or before calling an objective it had called)
+                twice in a row.
             TypeError: ``config`` is not JSON-able.
         """
         request = _encode(
@@ -236,17 +246,27 @@ class ChildRunner:
             code = self._kill()
             if got == "aborted":
                 return ChildOutcome("aborted")
-            if got != "died" or self._objective_started or not ran_it_before:
+            if got != "died" or self._objective_started:
                 break
-            if attempt == 1:  # it got the request as it died: not an import failure
-                self._log.warning(
-                    "objective process died between trials (%s)", _describe_exit(code)
+            if self._received and not ran_it_before:  # it died importing
+                break
+            # Killed before it read the trial, or before it called an objective it
+            # had imported already: the process died, not the objective's import.
+            self._log.warning(
+                "objective process %s died between trials (%s)",
+                proc_pid, _describe_exit(code),
+            )  # fmt: skip
+            if attempt == 2:
+                raise WorkerError(
+                    "the objective process died twice in a row before it could call "
+                    f"objective {objective!r} (last: {_describe_exit(code)}; "
+                    "killed from outside? the OOM killer?)"
                 )
         kind, message = self._failure(got, code, start)
         self._log.debug("objective process %s killed or gone: %s", proc_pid, message)
         error: dict[str, Any] = {"type": kind, "message": message, "traceback": None}
         error["duration"] = time.monotonic() - (self._called_at or start)
-        output = self._output_tail()
+        output = self._output_tail() if self._received else ""  # else not this trial's
         if output:
             error["output"] = output
         if not self._objective_started:  # it died importing: no trial ran
@@ -263,7 +283,7 @@ class ChildRunner:
         should_abort: Callable[[], bool] | None,
     ) -> dict[str, Any] | str:
         """Wait for the outcome of the request just sent, answering its reports."""
-        self._objective_started, self._code = False, None
+        self._objective_started, self._received, self._code = False, False, None
         self._objective = objective
         self._timeout, self._called_at = timeout, None
         self._on_output, self._forwarder = on_output, None
@@ -385,6 +405,9 @@ class ChildRunner:
                 self._forwarder.poll()
             if ready:
                 frame = _read_frame(self._proc.stdout.fileno())
+                if frame is not None and frame.get("kind") == "received":
+                    self._received = True
+                    continue
                 if frame is not None and frame.get("kind") == "started":
                     self._started_call(frame)
                     continue
@@ -564,6 +587,7 @@ def _serve(
 ) -> dict[str, Any]:
     _flush_std()
     os.ftruncate(1, 0)
+    _write_all(responses, _encode({"kind": "received"}))
     try:
         objective = objectives.load_objective(request["objective"])
     except ObjectiveImportError as e:

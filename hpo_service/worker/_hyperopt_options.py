@@ -31,7 +31,7 @@ import click
 from click.core import ParameterSource
 
 from hpo_service.store._cli_option import NumberRange
-from hpo_service.store._url import mongodb_url_of_hyperopt
+from hpo_service.store._url import make_scrubber, mongodb_url_of_hyperopt
 
 #: hyperopt-mongo-worker's default --reserve-timeout, in seconds.
 DEFAULT_RESERVE_TIMEOUT = 120.0
@@ -156,7 +156,28 @@ def _default_mongo(kwargs: dict[str, Any], context: click.Context) -> None:
 
 
 def _mongo_url(value: str) -> str:
+    """The ``mongodb://`` URL of ``--mongo``, checked as pymongo reads it, so that
+    a malformed one (an unescaped ``@`` in the password) names ``--mongo``, as
+    typed, rather than the ``--db`` it becomes."""
     try:
-        return mongodb_url_of_hyperopt(value)
+        url = mongodb_url_of_hyperopt(value)
+        _parsed(url)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="'--mongo'") from e
+    return url
+
+
+def _parsed(url: str) -> None:
+    """Parse ``url`` as pymongo does (no network for ``mongodb://``).
+
+    Raises:
+        ValueError: pymongo refuses it (the message masks the password).
+    """
+    from pymongo import uri_parser
+    from pymongo.errors import ConfigurationError, InvalidURI
+
+    try:
+        uri_parser.parse_uri(url)
+    except (ConfigurationError, InvalidURI, ValueError) as e:
+        text = make_scrubber(url)(str(e))
+        raise ValueError(f"`--mongo` must be a valid MongoDB address: {text}") from None

@@ -516,7 +516,7 @@ class Worker:
         study = trial.study
 
         def cancel() -> int:
-            queued = [t.tid for t in self._store.get_trials(study, [TrialState.NEW])]
+            queued = self._store.get_tids(study, [TrialState.NEW])
             tids = [trial.tid, *queued]
             return self._store.cancel(
                 study, tids, error=beyond_budget_error(max_evals, spent=True)
@@ -1010,6 +1010,9 @@ class Worker:
         if self._db_url is not None:
             start = store_command("hpo-driver start", self._db_url, self._study or "")
             where = store_place(self._store, self._db_url)
+        if self._limits.serve_finished:  # hyperopt's users create it with fmin
+            exp_key = f"exp_key={self._study!r}"
+            start = f"fmin(..., trials=MongoTrials(..., {exp_key}))` or `{start}"
         self._log.warning(
             "study %r does not exist (yet) in %s: waiting for `%s` to create it%s",
             self._study, where, start, masked_note(self._db_url or ""),

@@ -46,10 +46,11 @@ class ObjectivePolicy:
                 for prefix in self.modules
             ):
                 return None
-            return (
-                f"objective {reference!r} is not one this worker runs (--objective "
-                f"{' '.join(self.objectives) or '-'}, --allow-module "
-                f"{' '.join(self.modules) or '-'})"
+            given = [f"--objective {ref}" for ref in self.objectives]
+            given += [f"--allow-module {prefix}" for prefix in self.modules]
+            return (  # no hint to allow it: the study may name injected code
+                f"objective {reference!r} is not one this worker runs (it runs only "
+                f"{', '.join(given)})"
             )
         if is_standard_library(module):
             return (

@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
+from hpo_service._common.foreign_options import foreign_option_message
 from hpo_service._common.words import counted
 from hpo_service.driver._signals import STOP_SIGNALS
 from hpo_service.exceptions import ObjectiveImportError, StoreError, WorkerError
@@ -46,8 +48,23 @@ _UNREACHABLE_PAUSE_SECONDS = 1.0  # between attempts, each up to connect_timeout
 _logger = logging.getLogger(__name__)
 
 
+class _Command(click.Command):
+    """The worker's command; an unknown option that is Optuna's names ours."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as e:
+            flags = {o for p in self.params for o in p.opts}
+            message = foreign_option_message(e.option_name, flags)
+            if message is None:
+                raise
+            raise click.NoSuchOption(e.option_name, message, ctx=ctx) from None
+
+
 @click.command(
-    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+    cls=_Command,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @db_option
 @click.option(
@@ -245,13 +262,25 @@ def _stop_before_start(
 def _never_found(store: BaseTrialStore, db_url: str, study: str | None) -> str:
     """Why a worker whose study (any study, without ``--study``) never existed
     while it ran failed."""
+    flag = _store_flag()
     if study is not None:
-        return study_not_found(store, db_url, study, never=True)
+        return study_not_found(store, db_url, study, never=True, flag=flag)
     return (
         f"no study was ever found in {store_place(store, db_url)} while this worker "
-        "ran; start one there with `hpo-driver start`, or pass --db (or set HPO_DB) "
-        "to use another store"
+        f"ran; start one there with `hpo-driver start`, or pass {flag} (or set "
+        "HPO_DB) to use another store"
     )
+
+
+def _store_flag() -> str:
+    """The option that names this worker's store as its user gives it: --mongo
+    when given, or for an --exp-key worker without --db (hyperopt's form)."""
+    context = click.get_current_context(silent=True)
+    if context is None:
+        return "--db"
+    db_given = context.get_parameter_source("db_url") == ParameterSource.COMMANDLINE
+    hyperopt_form = context.params.get("exp_key") is not None and not db_given
+    return "--mongo" if context.params.get("mongo") or hyperopt_form else "--db"
 
 
 @contextlib.contextmanager

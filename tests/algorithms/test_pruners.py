@@ -398,3 +398,58 @@ def _summary(curve: dict, step: int, running_average: bool) -> float:
         return values[-1]
     with np.errstate(invalid="ignore"):
         return float(np.cumsum(values)[-1] / len(values))
+
+
+# What a user of Optuna types: its names and values are answered with ours.
+
+
+def test_optuna_names_of_our_pruners_are_pointed_at_ours():
+    from hpo_service import Trials, fmin, hp, pruners, tpe
+
+    assert pruners.SuccessiveHalvingPruner is ASHAPruner
+    space = hp.uniform("x", 0, 1)
+    for name, ours in [
+        ("successive_halving", "asha"),
+        ("SuccessiveHalvingPruner", "asha"),
+        ("MedianPruner", "median"),
+        ("Hyperband", "hyperband"),
+    ]:
+        trials = Trials()
+        hint = rf"pruner='{name}' \(did you mean '{ours}'"
+        with pytest.raises(ValueError, match=hint):
+            fmin(lambda x: x, space, algo=tpe.suggest, max_evals=2, trials=trials,
+                 pruner=name, show_progressbar=False)  # fmt: skip
+        assert len(trials) == 0  # refused before any trial ran
+    with pytest.raises(ValueError) as e:
+        make_pruner("no_such")
+    assert "did you mean" not in str(e.value)
+
+
+def test_a_pruner_class_for_an_object_says_to_call_it():
+    with pytest.raises(TypeError, match=r"e\.g\. MedianPruner\(\), .*class pruner=Med"):
+        resolve_pruner(MedianPruner)
+
+
+@pytest.mark.parametrize("name", ["ThresholdPruner", "PatientPruner", "WilcoxonPruner"])
+def test_optuna_pruners_not_offered_name_the_ones_that_are(name):
+    from hpo_service import pruners
+
+    with pytest.raises(AttributeError) as e:
+        getattr(pruners, name)
+    message = str(e.value)
+    assert f"no {name}" in message and "SuccessiveHalvingPruner" in message
+    assert all(cls.__name__ in message for cls in PRUNERS.values())
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        pruners.nothing  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    ("cls", "settings"),
+    [(ASHAPruner, {"min_resource": "auto"}),
+     (HyperbandPruner, {"max_resource": "auto"}),
+     (HyperbandPruner, {"min_resource": "auto", "max_resource": 27})],
+)  # fmt: skip
+def test_optunas_auto_resource_is_refused_saying_to_give_steps(cls, settings):
+    hint = r"but got \w+_resource='auto' \(Optuna's 'auto'"
+    with pytest.raises(ValueError, match=hint):
+        cls(**settings)

@@ -501,7 +501,9 @@ def test_run_study_script_drives_a_study_with_the_array(
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
         "HPO_DB": url,
         "HPO_ARRAY": "0-1",
-        "HPO_IDLE_TIMEOUT": "2",
+        # Longer than the test's wait: the workers must end with the study (the
+        # script gives them its --study), not after idling on their nodes.
+        "HPO_IDLE_TIMEOUT": str(3 * TIMEOUT),
         "HPO_SBATCH_ARGS": "--time=5",
     }
     done = subprocess.run(
@@ -522,6 +524,8 @@ def test_run_study_script_drives_a_study_with_the_array(
     with open_store(url) as store:
         assert _states(store, "rs") == {"done": 4}
     assert slurm.job_tasks(job.group(1)) == [("COMPLETED", "0:0")] * 2
+    outputs = "\n".join(p.read_text() for p in tmp_path.glob("hpo-worker-*.out"))
+    assert outputs.count("worker stopped (study_finished)") == 2, outputs
 
 
 def test_script_warns_when_the_workers_objectives_are_not_bounded(stub: Path) -> None:

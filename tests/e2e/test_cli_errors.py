@@ -236,3 +236,32 @@ def test_the_failures_command_masks_the_store_password():
     assert _error_trials_command("sqlite:///hpo.sqlite", None) == (
         "`hpo-driver trials --study NAME --state error` (NAME: the study)"
     )
+
+
+def test_optunas_option_names_point_at_ours_not_at_the_nearest_spelling(procs, db):
+    """``--n-trials`` was answered "Did you mean '--startup-trials'?", ``--storage``
+    with '--space', ``--direction`` with '--reduction-factor'."""
+    start = [DRIVER, "start", "--db", db, "--study", "s",
+             "--objective", "tests.e2e.objectives:quadratic",
+             "--space", "tests.e2e.objectives:space"]  # fmt: skip
+    cases = [
+        ([*start, "--n-trials", "10"], "'--n-trials' (Optuna's): use '--max-evals'"),
+        ([*start, "--n-trials=10"], "'--n-trials' (Optuna's): use '--max-evals'"),
+        ([*start, "--storage", db], "'--storage' (Optuna's): use '--db'"),
+        ([*start, "--sampler", "tpe"], "'--sampler' (Optuna's): use '--algo'"),
+        ([*start, "--n-jobs", "4"], "'--n-jobs' (Optuna's): use '--workers'"),
+        ([*start, "--direction", "maximize"], "return it negated"),
+        (
+            [DRIVER, "best", "--study-name", "s"],
+            "'--study-name' (Optuna's): use '--study'",
+        ),
+        ([WORKER, "--storage", db], "'--storage' (Optuna's): use '--db'"),
+        ([WORKER, "--n-trials", "3"], "Did you mean '--max-trials'?"),  # no counterpart
+        ([*start, "--nope"], "No such option '--nope'."),  # click's own guess stays
+    ]
+    runs = run_together(procs, [command for command, _ in cases])
+    for (command, message), run in zip(cases, runs, strict=True):
+        assert run.returncode == 2, (command, run.stderr)
+        assert message in run.stderr, (command, run.stderr)
+        assert "Traceback" not in run.stderr
+    assert "Did you mean" not in runs[0].stderr

@@ -170,6 +170,11 @@ def test_a_study_where_every_trial_failed_exits_non_zero(procs, tmp_path):
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.count('"tid"') == 3
     assert counts(db, "f")[TrialState.ERROR] == 3
+    status = procs.run(DRIVER, "status", "--db", db, "--study", "f")
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.splitlines()[-1] == (
+        "  best: none: no trial of the 3 finished succeeded"  # not "none yet"
+    )
 
 
 def test_enqueued_points_beyond_max_evals_are_cancelled_not_run(procs, tmp_path):

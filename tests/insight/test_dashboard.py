@@ -220,6 +220,33 @@ def test_a_store_that_fails_answers_503_and_the_page_says_why(tmp_path, browser)
     assert "Traceback" not in errors and str(path) in errors, errors
 
 
+def test_a_study_not_in_the_store_is_named_on_the_page_until_it_appears(
+    tmp_path, browser
+):
+    """A link to a study the store does not hold (a typo, or a study its driver has
+    not created yet) says so on the page instead of an empty study; once the study
+    exists, the message goes and its trials show."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    with open_store(db) as store:
+        store.create_study("other", {})
+    port = free_port()
+    server = start("dashboard", "--db", db, "--port", str(port))
+    shown = "!document.getElementById('study-error').hidden"
+    try:
+        wait_for(lambda: serving(server, f"http://127.0.0.1:{port}/api/studies"),
+                 what="dashboard up")  # fmt: skip
+        dom = dump_dom(browser, f"http://127.0.0.1:{port}/#later", ready=shown)
+        banner = re.search(r'<p id="study-error"[^>]*>(.*?)</p>', dom, re.S)
+        assert banner and "no study named 'later' in this store" in banner.group(1)
+        with open_store(db) as store:
+            store.create_study("later", {})
+        wait_for(lambda: browser.execute_script(f"return !({shown})"),
+                 what="the message gone once the study exists")  # fmt: skip
+        assert text(browser, "study-error") == ""
+    finally:
+        stop(server)
+
+
 def _status(port, host_header):
     """The status of ``GET /api/studies`` sent to 127.0.0.1 with this Host header."""
     import http.client

@@ -4,6 +4,7 @@ out of the slices, and the parallel-coordinates title clears the axis names."""
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 
@@ -184,3 +185,44 @@ def test_parallel_coordinates_of_100_parameters_keep_the_loss_axis(tmp_path, bro
     assert len(ranked) == 100 and names == [*ranked[:12], "loss"], names
     title = browser.find_element("css selector", "#plot-parallel .gtitle").text
     assert title == "Parallel coordinates (the 12 most important of 100 parameters)"
+
+
+@pytest.mark.parametrize("n_params", [2, 6, 12])
+def test_long_parameter_names_on_parallel_axes_do_not_overlap(
+    tmp_path, browser, n_params
+):
+    """60-character names were drawn side by side on one line, over each other
+    (and the first one cut at the left edge): each wraps below its axis, whole."""
+    from hpo_service import hp
+    from hpo_service.insight import write_report
+
+    from ._support import random_study
+
+    names = [f"model.encoder.block_{i:02d}.attention.dropout_probability_x" for i in
+             range(n_params)]  # fmt: skip
+    names = [name + "_final" for name in names]
+    assert {len(name) for name in names} == {60}
+    space = {name: hp.uniform(name, 0, 1) for name in names}
+    data = random_study(space, lambda c: sum(v * v for v in c.values()), 30)
+    out = tmp_path / "long.html"
+    write_report(data, out)
+    browser.get(out.as_uri())
+    wait_drawn(browser, "parallel")
+    drawn = browser.execute_script(
+        "const div = document.getElementById('plot-parallel');"
+        "const box = (e) => { const r = e.getBoundingClientRect();"
+        "  return [r.left, r.right, r.top, r.bottom]; };"
+        "return [box(div), Array.from(div.querySelectorAll('.axis-title'))"
+        "  .map((t) => [t.textContent, box(t)]),"
+        "  Array.from(div.querySelectorAll('.tick text')).map(box)];"
+    )
+    figure, titles, ticks = drawn
+    assert [text for text, _ in titles] == [*names, "loss"]  # whole, in order
+    boxes = sorted(box for _, box in titles)
+    for left, right in itertools.pairwise(boxes):
+        assert left[1] < right[0], (left, right)  # apart, left to right
+    assert all(figure[0] <= b[0] and b[1] <= figure[1] for b in boxes), boxes
+    for b in boxes:  # no name over a tick label
+        assert not any(
+            t[0] < b[1] and b[0] < t[1] and t[2] < b[3] and b[2] < t[3] for t in ticks
+        ), b

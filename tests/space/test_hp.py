@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -74,6 +75,51 @@ def test_bad_arguments_raise_space_error_naming_the_label(function, args, messag
 def test_labels_must_be_strings(function, args, label):
     with pytest.raises(SpaceError, match=r"`label` must be a str, but got label="):
         function(label, *args)
+
+
+@pytest.mark.parametrize(
+    "function, args",
+    [
+        (hp.uniform, (0, 1)),
+        (hp.uniformint, (0, 1)),
+        (hp.randint, (3,)),
+        (hp.choice, ([1, 2],)),
+        (hp.pchoice, ([(1.0, 1)],)),
+    ],
+)
+@pytest.mark.parametrize(
+    "label, fragment",
+    [
+        ("", "non-empty text with no leading or trailing whitespace"),
+        ("   ", "non-empty text with no leading or trailing whitespace"),
+        (" lr", "non-empty text with no leading or trailing whitespace"),
+        ("lr\t", "non-empty text with no leading or trailing whitespace"),
+        ("l\nr", "no control characters"),
+        ("l\x00r", "no control characters"),
+    ],
+)
+def test_labels_must_be_visible_text(function, args, label, fragment):
+    # A label names the CSV column param.<label> and a --params key: an empty one
+    # made the column "param." (hyperopt accepts it; we refuse it).
+    with pytest.raises(SpaceError, match=fragment) as raised:
+        function(label, *args)
+    assert f"label={label!r}" in str(raised.value)
+
+
+@pytest.mark.parametrize("label", ["a,b", "a.b", "layer 1", "lr/σ", 'say "hi"'])
+def test_labels_may_hold_punctuation_and_inner_spaces(label):
+    assert space_eval({"p": hp.uniform(label, 0, 1)}, {label: 0.5}) == {"p": 0.5}
+
+
+def test_a_label_and_that_label_dot_value_are_refused_together():
+    # A choice "opt" writes its option in the CSV column param.opt.value, and import
+    # reads param.opt.value as the option whenever param.opt exists.
+    from hpo_service.space._serialise import to_document
+
+    space = {"opt": hp.choice("opt", ["a", "b"]), "v": hp.uniform("opt.value", 0, 1)}
+    with pytest.raises(SpaceError, match=r"label 'opt.value' must not be another"):
+        to_document(space)
+    assert to_document({"v": hp.uniform("opt.value", 0, 1)})  # alone it is fine
 
 
 def test_pchoice_accepts_probabilities_summing_to_one_within_tolerance():
@@ -156,3 +202,53 @@ def test_repr_names_the_constructor_and_label():
     assert repr(hp.quniform("q", 0, 4, 2)) == "hp.quniform('q', 0.0, 4.0, 2.0)"
     assert repr(hp.choice("c", [1, 2])) == "hp.choice('c', <2 options>)"
     assert "hp.uniform('x'" in repr(X * 2)
+
+
+@pytest.mark.parametrize(
+    ("make", "meant"),
+    [
+        (lambda: hp.loguniform("lr", 1e-5, 1e-1), "np.log(1e-05), np.log(0.1)"),
+        (lambda: hp.loguniform("lr", 1e-4, 1), "np.log(0.0001), np.log(1)"),
+        (lambda: hp.qloguniform("units", 1, 100, 1), "np.log(1), np.log(100), 1"),
+        (lambda: hp.loguniform("c", 1, 40), "np.log(1), np.log(40)"),
+    ],
+)
+def test_bounds_that_look_like_the_values_range_are_warned_about(make, meant):
+    """hyperopt's log bounds are log(value): (1e-5, 0.1) draws 1.00001..1.105."""
+    with pytest.warns(UserWarning, match="bounds are in log space") as caught:
+        param = make()
+    (warning,) = caught
+    assert meant in str(warning.message)
+    assert warning.filename == __file__  # points at the user's line
+    assert param.label in ("lr", "units", "c")  # still built, as hyperopt builds it
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: hp.loguniform("lr", math.log(1e-5), math.log(1e-1)),
+        lambda: hp.loguniform("x", 0, 1),
+        lambda: hp.loguniform("x", -5, 0),
+        lambda: hp.loguniform("x", 1, 5),
+        lambda: hp.loguniform("x", 0.5, 3),
+        lambda: hp.qloguniform("x", 0, 6, 1),
+        lambda: hp.qloguniform("x", 2, 8, 1),
+        lambda: hp.lognormal("x", 0.001, 0.1),  # mu, sigma: numpy's meaning
+        lambda: hp.qlognormal("x", 0.5, 0.2, 1),
+    ],
+)
+def test_log_space_bounds_are_not_warned_about(make):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make()
+
+
+def test_a_stored_space_is_read_back_without_the_warning():
+    from hpo_service.space._serialise import from_document, to_document
+
+    with pytest.warns(UserWarning):
+        space = {"lr": hp.loguniform("lr", 1e-5, 1e-1)}
+    document = to_document(space)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert to_document(from_document(document)) == document

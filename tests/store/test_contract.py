@@ -887,6 +887,26 @@ class TestReads:
             assert tuple(t.tid for t in store.get_trials(study, tids=tids)) == want
         assert [t.tid for t in store.get_trials(study, [S.NEW], tids=range(3))] == [2]
 
+    def test_get_tids_reads_the_tids_of_trials_in_states(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 5)
+        a = claimed(store, study)
+        b = claimed(store, study)
+        store.complete(study, b.tid, b.token, {"loss": 1.0})
+        store.cancel(study, [3])
+        assert store.get_tids(study, [S.NEW]) == [2, 4]
+        assert store.get_tids(study, [S.DONE, S.RUNNING]) == [a.tid, b.tid]
+        assert store.get_tids(study, ["cancelled"]) == [3]
+        assert store.get_tids(study, []) == []
+        for states in ([S.NEW], [S.DONE, S.CANCELLED], list(S)):
+            whole = [t.tid for t in store.get_trials(study, states)]
+            assert store.get_tids(study, states) == whole
+        with pytest.raises(StudyNotFoundError):
+            store.get_tids("nope", [S.NEW])
+        with pytest.raises(ValueError, match="states"):
+            store.get_tids(study, ["finished"])  # type: ignore[list-item]
+
     def test_get_trials_of_missing_study(self, store: BaseTrialStore) -> None:
         with pytest.raises(StudyNotFoundError):
             store.get_trials("nope")

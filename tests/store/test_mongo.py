@@ -466,6 +466,33 @@ def test_attachment_sizes_of_documents_written_before_sizes_were_kept(
     assert store.study_attachment_sizes("s") == {trial.tid: {"log": 5, "model": 3000}}
 
 
+def test_an_older_attachment_replaced_while_its_size_is_read_is_left_out(
+    store: MongoTrialStore,
+) -> None:
+    """An attachment an older version wrote (no size) is measured by a second read
+    of its data; if a new attempt replaced the attachments in between, the listing
+    leaves it out instead of failing (KeyError)."""
+    queue(store, 1)
+    trial = store.claim("w", 30.0, study="s")
+    blobs = {"model": b"m" * 3000, "log": b"l" * 5}
+    collection = store._attachment_docs()
+    sizes_of = store._sizes_of
+
+    def replaced_first(docs: list[dict[str, Any]]) -> dict[Any, int]:
+        assert store.put_attachments("s", trial.tid, trial.token, {"new": b"n"})
+        return sizes_of(docs)
+
+    for read in (
+        lambda: store.attachment_sizes("s", trial.tid),
+        lambda: store.study_attachment_sizes("s").get(trial.tid, {}),
+    ):
+        assert store.put_attachments("s", trial.tid, trial.token, blobs)
+        collection.update_one({"name": "model"}, {"$unset": {"size": ""}})
+        store._sizes_of = replaced_first  # type: ignore[method-assign]
+        assert read() == {"log": 5}
+        store._sizes_of = sizes_of  # type: ignore[method-assign]
+
+
 def test_a_trial_that_finishes_while_summarise_reads_is_counted_where_it_is(
     store: MongoTrialStore,
 ) -> None:

@@ -589,3 +589,18 @@ def test_changes_since_shows_writes_another_reader_numbered_first(
         assert [t.tid for t in changes] == tids == [1, 2]
         again, _ = store.changes_since("s", later)
         assert [t.tid for t in again] == [1, 2]
+
+
+def test_queued_tids_are_read_without_the_trials(mongo_url: str, database: str) -> None:
+    """A worker that finds a study's budget spent cancels its queued trials: it reads
+    their tids only (before, every queued trial whole, params and config)."""
+    wide = {f"p{i:03d}": i / 7 for i in range(300)}  # 4.5 kB: params and config
+    replies = Replies()
+    with open_at(mongo_url, database, event_listeners=[replies]) as store:
+        store.create_study("s", {})
+        store.insert_trials("s", [NewTrial(wide, wide)] * 40)
+        assert store.claim("w", LONG, study="s") is not None
+        assert store.get_tids("s", [TrialState.NEW]) == list(range(1, 40))
+        assert replies.largest(lambda: store.get_tids("s", [TrialState.NEW])) < 2000
+        whole = replies.largest(lambda: store.get_trials("s", [TrialState.NEW]))
+        assert whole > 39 * len(bson.encode(wide))  # what the worker read before

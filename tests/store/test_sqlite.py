@@ -454,3 +454,25 @@ def test_a_completion_moves_one_entry_of_the_light_reads(path: Path, store) -> N
         "trials_versions",
         "trials_unranked",
     }
+
+
+def test_a_loss_or_constraint_beyond_a_float_is_stored_unranked(
+    store: SQLiteTrialStore,
+) -> None:
+    """JSON holds an integer of any size (the raw store API lets one through; MongoDB
+    refuses it as unstorable): the completion is stored whole and left unranked,
+    where ranking it raised OverflowError and the completion failed."""
+    huge = 10**400
+    results = [
+        {"loss": huge, "status": "ok"},
+        {"loss": 1.0, "status": "ok", "constraints": [huge]},
+        {"loss": 5.0, "status": "ok"},
+    ]
+    store.insert_trials("s", [NewTrial({"x": i}, {"x": i}) for i in range(3)])
+    for result in results:
+        trial = store.claim("w", 60.0, study="s")
+        assert store.complete("s", trial.tid, trial.token, result)
+    assert [t.result for t in store.get_trials("s")] == results
+    assert store.best_trial("s").tid == 2
+    assert store.summarise("s").counts[TrialState.DONE] == 3
+    assert [light for _, light in store.done_results("s")] == results

@@ -14,7 +14,7 @@ import pytest
 from hpo_service.store import NewTrial, TrialState
 from hpo_service.store._sqlite import _SCHEMA_VERSION, SQLiteTrialStore
 
-_DUMPS = sorted((Path(__file__).parent / "old_sqlite").glob("schema_*.sql"))
+_DUMPS = sorted((Path(__file__).parent / "old_sqlite").glob("schema_*.dump"))
 # What the old code did to the study "v" (old_sqlite/README.md): operation, data, code
 _OUTCOMES = [
     ("complete", {"loss": 2.0, "status": "ok"}, {"m": "a"}),

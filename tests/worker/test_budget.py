@@ -59,3 +59,45 @@ def test_workers_claiming_at_once_run_exactly_the_budget(store, db_url, tmp_path
     assert log.read_text().splitlines().count("start ") == 5
     done = store.get_trials("r", [TrialState.DONE])
     assert all(t.attempts == 1 for t in done)
+
+
+def test_a_spent_study_is_cancelled_without_reading_its_queued_trials(mongo_url):
+    # pymongo over TCP on the wire server: the worker that finds the budget spent
+    # cancels 40 queued trials of 4.5 kB each from their tids (before, it read all of
+    # them whole: a reply of over 180 kB, and 16 MB is MongoDB's limit).
+    import uuid
+
+    import bson
+    import pymongo
+    from pymongo import monitoring
+
+    from hpo_service.store import open_store
+
+    class Largest(monitoring.CommandListener):
+        size = 0
+
+        def started(self, event):
+            pass
+
+        def succeeded(self, event):
+            self.size = max(self.size, len(bson.encode(event.reply)))
+
+        def failed(self, event):
+            pass
+
+    wide = {"x": 1.0, **{f"p{i:03d}": i / 7 for i in range(300)}}
+    replies = Largest()
+    database = f"hpo_budget_{uuid.uuid4().hex[:10]}"
+    with (
+        open_store(mongo_url, database=database, event_listeners=[replies]) as store,
+        pymongo.MongoClient(mongo_url) as client,
+    ):
+        make_study(store, "b", f"{OBJ}:quadratic", [{"x": 1.0}])
+        assert run_worker(store, study="b", idle_timeout=0).done == 1
+        late = store.insert_trials("b", [NewTrial(wide, wide)] * 40)
+        replies.size = 0
+        summary = run_worker(store, study="b", idle_timeout=30)
+        assert (summary.done, summary.stop_reason) == (0, "study_finished")
+        assert store.get_tids("b", [TrialState.CANCELLED]) == late
+        assert replies.size < 10 * len(bson.encode(wide)), replies.size
+        client.drop_database(database)

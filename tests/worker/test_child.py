@@ -17,6 +17,7 @@ import time
 
 import pytest
 
+from hpo_service.exceptions import WorkerError
 from hpo_service.worker._child import OUTPUT_LIMIT, ChildRunner
 
 from .conftest import wait_until
@@ -338,6 +339,105 @@ def test_a_child_dying_as_it_gets_a_trial_is_replaced_not_an_import_failure(fres
     assert outcome and outcome[0].kind == "result", outcome
     assert outcome[0].data["output"] == "out line 0\nerr line\nraw fd write\n"
     assert fresh.pid != old
+
+
+def test_a_child_killed_as_it_gets_another_objective_is_replaced(fresh):
+    # The child never called this objective, but it died before it read the trial:
+    # not an import failure (before, a start_failed carrying the last trial's output,
+    # and the worker exited saying the import failed).
+    fresh.run(f"{OBJ}:prints", {"lines": 2})
+    old = fresh.pid
+    os.kill(old, signal.SIGSTOP)
+    outcome = []
+    second = threading.Thread(
+        target=lambda: outcome.append(fresh.run(f"{OBJ}:quadratic", {"x": 1.0}))
+    )
+    second.start()
+    wait_until(lambda: _queued_bytes(fresh) > 0)  # the request is in its pipe
+    os.kill(old, signal.SIGKILL)
+    second.join(timeout=60)
+    assert outcome and outcome[0].kind == "result", outcome
+    assert outcome[0].data["loss"] == 4.0
+    assert "output" not in outcome[0].data
+    assert fresh.pid != old
+
+
+# Imported by every child at start-up (PYTHONPATH): the child SIGKILLs itself when
+# its first read returns, i.e. once a trial's request has reached it, before it
+# answers "received" (as an OOM kill at that instant would); with KILL_ONCE set, only
+# the first child to get there does.
+KILLED_AT_REQUEST = """
+import os, signal
+if os.environ.get("KILL_AT_REQUEST"):
+    _read = os.read
+
+    def read(fd, n):
+        data = _read(fd, n)
+        once = os.environ.get("KILL_ONCE")
+        if not once or not os.path.exists(once):
+            if once:
+                open(once, "w").close()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return data
+
+    os.read = read
+"""
+
+
+@pytest.fixture
+def killed_at_request(tmp_path, monkeypatch):
+    """Children started now die as they get their first request (see above)."""
+    (tmp_path / "sitecustomize.py").write_text(KILLED_AT_REQUEST)
+    path = os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
+    monkeypatch.setenv("PYTHONPATH", path)
+    monkeypatch.setenv("KILL_AT_REQUEST", "1")
+    return tmp_path
+
+
+def test_a_new_child_killed_as_it_gets_its_first_trial_is_replaced(
+    killed_at_request, monkeypatch
+):
+    once = killed_at_request / "killed"
+    monkeypatch.setenv("KILL_ONCE", str(once))
+    runner = ChildRunner()
+    try:
+        outcome = runner.run(f"{OBJ}:prints", {"lines": 1})
+    finally:
+        runner.close()
+    assert once.exists()  # a child died
+    assert outcome.kind == "result", outcome
+    assert outcome.data["output"] == "out line 0\nerr line\nraw fd write\n"
+
+
+def test_two_children_killed_as_they_get_the_trial_stop_the_runner(killed_at_request):
+    runner = ChildRunner()
+    try:
+        with pytest.raises(WorkerError, match="died twice in a row") as raised:
+            runner.run(f"{OBJ}:quadratic", {"x": 1.0})
+    finally:
+        runner.close()
+    assert f"exit code {-signal.SIGKILL} (SIGKILL)" in str(raised.value)
+
+
+DIES_AT_IMPORT = """
+import os, sys
+print("importing", flush=True)
+os._exit(5)
+"""
+
+
+def test_a_death_at_import_is_a_start_failure_with_that_imports_output_only(
+    fresh, tmp_path, monkeypatch
+):
+    (tmp_path / "dies_at_import_mod.py").write_text(DIES_AT_IMPORT)
+    monkeypatch.chdir(tmp_path)
+    fresh.run(f"{OBJ}:prints", {"lines": 2})  # this child has output of its own
+    outcome = fresh.run("dies_at_import_mod:objective", {})
+    assert (outcome.kind, outcome.data["type"]) == ("start_failed", "ChildProcessDied")
+    assert outcome.data["message"] == "exit code 5"
+    assert outcome.data["output"] == "importing\n"
+    # A new child runs the next trial.
+    assert fresh.run(f"{OBJ}:quadratic", {"x": 4.0}).data["loss"] == 1.0
 
 
 def test_abort_kills_the_running_objective(fresh):

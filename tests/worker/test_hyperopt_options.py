@@ -216,3 +216,45 @@ def test_hyperopts_infinite_timeouts_mean_no_limit(tmp_path, store, db_url):
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert store.count_by_state("exp1")[TrialState.DONE] == 1
+
+
+@pytest.mark.parametrize(
+    ("mongo", "reason"),
+    [
+        ("user:pa@ss@127.0.0.1:1/db", "Username and password must be escaped"),
+        ("127.0.0.1:99999/db", "Port must be an integer between 0 and 65535"),
+    ],
+)
+def test_a_mongo_value_pymongo_refuses_names_mongo_as_typed(mongo, reason):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("HPO_DB", None)
+    run = subprocess.run(
+        [sys.executable, "-m", "hpo_service.worker", f"--mongo={mongo}",
+         "--exp-key", "x", "--wait-for-store", "0"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    assert (
+        "Error: Invalid value for '--mongo': `--mongo` must be a valid MongoDB "
+        f"address: {reason}"
+    ) in run.stderr
+    assert "'--db'" not in run.stderr and "pa@ss" not in run.stderr
+
+
+def test_an_exp_key_that_never_existed_names_mongo_as_typed(mongo_url):
+    from urllib.parse import urlsplit
+
+    host = urlsplit(mongo_url).netloc
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("HPO_DB", None)
+    run = subprocess.run(
+        [sys.executable, "-m", "hpo_service.worker", f"--mongo={host}/never_db",
+         "--exp-key", "nope", "--reserve-timeout", "0.5"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    assert (
+        "Error: study 'nope' was never found in MongoDB database 'never_db' at "
+        f"mongodb://{host}/never_db (it holds no study); pass --mongo (or set "
+        "HPO_DB) to use another store"
+    ) in run.stderr

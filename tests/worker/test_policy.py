@@ -64,8 +64,24 @@ def test_a_bounded_worker_refuses_other_objectives_of_its_study(store, db_url):
         db_url, "--study", "s", "--objective", "examples.quadratic:objective"
     )
     assert done.returncode == 3, done.stderr
-    assert "is not one this worker runs" in done.stderr
+    assert (
+        f"objective '{OBJ}:quadratic' is not one this worker runs (it runs only "
+        "--objective examples.quadratic:objective)"
+    ) in done.stderr
     assert store.get_trial("s", 0).attempts == 0
+
+
+def test_a_refusal_names_every_bound_the_worker_was_given(store, db_url):
+    make_study(store, "b", f"{OBJ}:quadratic", [{"x": 1.0}])
+    bounds = ["--objective", "examples.quadratic:objective",
+              "--allow-module", "examples", "--allow-module", "benchmarks"]  # fmt: skip
+    done = _worker(db_url, "--study", "b", *bounds)
+    assert done.returncode == 3, done.stderr
+    assert (
+        "(it runs only --objective examples.quadratic:objective, --allow-module "
+        "examples, --allow-module benchmarks)"
+    ) in done.stderr
+    assert " -)" not in done.stderr
 
 
 def test_a_worker_of_any_study_skips_the_refused_one_and_serves_the_rest(

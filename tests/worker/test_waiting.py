@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 from hpo_service.worker import _loop, run_worker
-from hpo_service.worker._loop import Worker
+from hpo_service.worker._loop import Worker, WorkerLimits
 
 
 def test_a_missing_study_is_reported_again_while_it_is_missing(
@@ -40,3 +40,20 @@ def test_a_missing_study_names_its_database_and_an_idle_stop_says_it_stops(
     assert f"does not exist (yet) in {where}: waiting for" in note
     (stop,) = [m for m in said if "warm stop" in m]
     assert stop.endswith("] warm stop: no trial running; stopping"), stop
+
+
+def test_an_exp_key_worker_waits_for_fmin_or_the_driver_to_create_its_study(
+    store, db_url, caplog
+):
+    """hyperopt's users create an experiment with fmin(trials=MongoTrials(...)), so
+    an --exp-key worker (serve_finished) names that besides `hpo-driver start`."""
+    limits = WorkerLimits(serve_finished=True)  # what --exp-key gives
+    worker = Worker(store, study="exp9", idle_timeout=0.3, poll_interval=0.05,
+                    db_url=db_url, limits=limits)  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="hpo_service.worker"):
+        worker.run()
+    (note,) = [r.getMessage() for r in caplog.records if "does not exist" in r.message]
+    assert note.endswith(
+        "waiting for `fmin(..., trials=MongoTrials(..., exp_key='exp9'))` or "
+        f"`hpo-driver start --db {db_url} --study exp9` to create it"
+    ), note

@@ -30,6 +30,32 @@ PRUNERS: dict[str, type[BasePruner]] = {
 
 SuccessiveHalvingPruner = ASHAPruner  # Optuna's name for the same pruner
 
+_OTHER_NAMES = {
+    "successive_halving": "asha",
+    "successivehalving": "asha",
+    "successivehalvingpruner": "asha",
+    "sha": "asha",
+    **{cls.__name__.lower(): cls.name for cls in PRUNERS.values()},
+    **{cls.name: cls.name for cls in PRUNERS.values()},  # in other letter case
+}
+"""Names, lower case, that a user (of Optuna, say) may give ``pruner=`` for ours."""
+
+_OFFERED = (
+    "MedianPruner, PercentilePruner, ASHAPruner (alias SuccessiveHalvingPruner, as "
+    "Optuna names it), HyperbandPruner and NopPruner"
+)
+
+
+def __getattr__(name: str) -> Any:
+    """Refuse an Optuna pruner this module does not offer, saying what it offers."""
+    if name.endswith("Pruner"):
+        raise AttributeError(
+            f"hpo_service.pruners has no {name}: the pruners here are {_OFFERED}; "
+            "an objective can also stop itself by raising TrialPruned() after "
+            "report()"
+        )
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 def make_pruner(name: str, settings: dict[str, Any] | None = None) -> BasePruner:
     """A fresh pruner from the name and settings a study stores.
@@ -43,8 +69,11 @@ def make_pruner(name: str, settings: dict[str, Any] | None = None) -> BasePruner
     """
     cls = PRUNERS.get(name) if isinstance(name, str) else None
     if cls is None:
+        alias = _OTHER_NAMES.get(name.lower()) if isinstance(name, str) else None
+        hint = f" (did you mean {alias!r}?)" if alias else ""
         raise ValueError(
-            f"`pruner` must be one of {', '.join(PRUNERS)}, but got pruner={name!r}"
+            f"`pruner` must be one of {', '.join(PRUNERS)}, but got "
+            f"pruner={name!r}{hint}"
         )
     try:
         return cls(**(settings or {}))
@@ -79,6 +108,11 @@ def resolve_pruner(pruner: Any) -> BasePruner:
         return make_pruner(pruner)
     if isinstance(pruner, BasePruner):
         return make_pruner(pruner.name, pruner.settings())
+    if isinstance(pruner, type) and issubclass(pruner, BasePruner):
+        raise TypeError(
+            f"`pruner` must be a pruner object, e.g. {pruner.__name__}(), or a name, "
+            f"but got the class pruner={pruner.__name__}"
+        )
     raise TypeError(
         "`pruner` must be None, a name (e.g. 'asha') or a pruner from "
         f"hpo_service.pruners, but got pruner={pruner!r:.100}"

@@ -107,10 +107,17 @@ def check_int(value: Any, name: str, minimum: int) -> int:
     """Return ``value`` as an int if it is an integer >= ``minimum``, else raise."""
     ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
     if not ok or value < minimum:
+        hint = _AUTO_HINT if isinstance(value, str) and value == "auto" else ""
         raise ValueError(
-            f"`{name}` must be an int >= {minimum}, but got {name}={value!r:.50}"
+            f"`{name}` must be an int >= {minimum}, but got {name}={value!r:.50}{hint}"
         )
     return int(value)
+
+
+_AUTO_HINT = (
+    " (Optuna's 'auto', a guess from the first trials, is not offered: give the"
+    " number of steps, e.g. the epochs of a complete trial)"
+)
 
 
 def check_percentile(value: Any) -> float:

@@ -32,9 +32,23 @@ async function getJSON(url) {
     const body = await response.json().catch(() => ({}));
     showStoreError(body.error || "cannot read the store");
   }
-  if (!response.ok) throw new Error(url + ": " + response.status);
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    const error = new Error(url + ": " + response.status);
+    error.status = response.status;
+    error.reason = body.error;
+    throw error;
+  }
   showStoreError(null);
   return response.json();
+}
+
+function showStudyError(message) {  // the study asked for is not in the store (yet)
+  const box = $("study-error");
+  box.hidden = message === null;
+  box.textContent = message === null ? ""
+    : message + " in this store (yet): pick one from the list, or start it"
+      + " (this page keeps checking)";
 }
 
 function showStoreError(message) {
@@ -72,6 +86,7 @@ function selectStudy(name) {
   state.study = name; state.cursor = 0; state.rows = new Map(); state.page = 0;
   state.figuresAt = {cheap: 0, heavy: 0}; state.generation += 1; state.busy = false;
   state.drawMs = {cheap: 0, heavy: 0};
+  showStudyError(null);
   $("study-name").textContent = name;
   for (const a of $("studies").querySelectorAll("a")) {
     a.className = a.dataset.name === name ? "current" : "";
@@ -86,8 +101,14 @@ async function pollChanges() {
   state.busy = true;
   try {
     const url = "/api/studies/" + encodeURIComponent(study) + "/changes?cursor=" + state.cursor;
-    const delta = await getJSON(url);
+    const delta = await getJSON(url).catch((e) => {
+      if (generation === state.generation && e.status === 404) {
+        showStudyError(e.reason || "no study named " + JSON.stringify(study));
+      }
+      throw e;
+    });
     if (generation !== state.generation) return;
+    showStudyError(null);
     state.cursor = delta.cursor;
     for (const row of delta.rows) state.rows.set(row.tid, row);
     showSummary(delta);

@@ -1,0 +1,52 @@
+"""Command-line options that users of Optuna type, answered with ours.
+
+Optuna's CLI (``optuna create-study --storage URL --study-name NAME --direction
+maximize``, ``study optimize --n-trials N``) and its ``optimize(n_jobs=...)`` name
+what ``hpo-driver``/``hpo-worker`` call otherwise; click's own guess for such an
+unknown option is the nearest spelling (``--n-trials`` -> ``--startup-trials``),
+which sends the user the wrong way.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
+
+_OPTUNA: dict[str, tuple[str | None, str]] = {
+    "--n-trials": ("--max-evals", "trials to finish"),
+    "--storage": ("--db", "the trials store's URL, or env HPO_DB"),
+    "--study-name": ("--study", "the study's name"),
+    "--sampler": ("--algo", "the algorithm that suggests trials"),
+    "--n-jobs": ("--workers", "local worker processes"),
+    "--directions": ("--objectives", "their names; every objective is minimised"),
+    "--direction": (
+        None,
+        "every loss is minimised: to maximise a value, return it negated",
+    ),
+    "--load-if-exists": (None, "`hpo-driver start` resumes a study that exists"),
+}
+"""Optuna's option -> (ours, or None when none is needed, what it is)."""
+
+
+def foreign_option_message(option: str, flags: Collection[str]) -> str | None:
+    """The error for an unknown command-line option that is Optuna's, else None.
+
+    Args:
+        option: The option as typed, e.g. ``"--n-trials"`` or ``"--n-trials=5"``.
+        flags: The options of the command it was given to, e.g. ``{"--max-evals"}``;
+            an Optuna option whose counterpart the command lacks gets no message.
+
+    Returns:
+        ``"No such option '--n-trials' (Optuna's): use '--max-evals' (trials to
+        finish)."``, or None for any other option.
+    """
+    name = option.split("=", 1)[0]
+    entry = _OPTUNA.get(name)
+    if entry is None or (entry[0] is not None and entry[0] not in flags):
+        return None
+    ours, what = entry
+    if ours is None:
+        return f"No such option {name!r} (Optuna's): {what}."
+    return f"No such option {name!r} (Optuna's): use {ours!r} ({what})."
