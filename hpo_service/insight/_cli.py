@@ -148,6 +148,21 @@ def importance(db_url: str, study: str, as_json: bool, which: str) -> None:
             f"{_pad(p.label, width)} {p.importance:>10.3f} "
             f"{p.variance_fraction:>10.3f} {p.std:>8.3f}"
         )
+    _note_unused_trials(data.counts())
+
+
+def _note_unused_trials(counts: dict[str, int]) -> None:
+    """Say on stderr (stdout stays the table) how many trials the ranking rests on
+    when the study's pruned or error trials were left out: a pruned study's
+    importances may rest on a handful of trials."""
+    unused = {s: counts.get(s, 0) for s in ("pruned", "error") if counts.get(s, 0)}
+    if unused:
+        left_out = " and ".join(f"{n} {s}" for s, n in unused.items())
+        click.echo(
+            f"ranked from the study's {counted(counts.get('done', 0), 'done trial')}; "
+            f"its {left_out} trials are not used",
+            err=True,
+        )
 
 
 def _objective_index(which: str, n: int, names: list[str]) -> int:

@@ -235,7 +235,8 @@ class _Reader:
         if label in self._building or label not in self._definitions:
             raise SpaceError(f"param {label!r} is undefined or contains itself")
         self._building.add(label)
-        self._built[label] = self._define(label, dict(self._definitions[label]))
+        with hp.stored_labels():  # as written then, even by older versions
+            self._built[label] = self._define(label, dict(self._definitions[label]))
         return self._built[label]
 
     def _define(self, label: str, definition: dict[str, Any]) -> Labelled:

@@ -8,9 +8,11 @@ distributions round the value to a multiple of ``q``, as in hyperopt.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
 import numpy as np
@@ -202,6 +204,22 @@ def _warn_log_bounds(dist: str, label: str, low: float, high: float, rest: str) 
     )
 
 
+_STORED_LABELS: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "stored_labels", default=False
+)
+
+
+@contextlib.contextmanager
+def stored_labels() -> Iterator[None]:
+    """Take labels as a stored space has them: a study written before labels had
+    to be visible text (an empty label, say) still loads."""
+    token = _STORED_LABELS.set(True)
+    try:
+        yield
+    finally:
+        _STORED_LABELS.reset(token)
+
+
 def _check_label(dist: str, label: object) -> None:
     """A label names a CSV column (``param.<label>``) and a key of ``--params``
     JSON: it must be visible text, told apart from the others at a glance."""
@@ -210,6 +228,8 @@ def _check_label(dist: str, label: object) -> None:
             f"hp.{dist}: `label` must be a str, but got label={label!r} "
             f"({type(label).__name__})"
         )
+    if _STORED_LABELS.get():
+        return
     if not label.strip() or label != label.strip():
         raise SpaceError(
             f"hp.{dist}: `label` must be non-empty text with no leading or trailing "

@@ -156,3 +156,23 @@ def test_an_out_file_that_cannot_be_written_is_one_clear_line(tmp_path):
     (error,) = [line for line in run.stderr.splitlines() if "rror" in line]
     assert error.startswith("Error: `--out` must be a file that can be written")
     assert f"--out={out}" in error and "File name too long" in error
+
+
+def test_importance_says_how_many_trials_it_ranks_from_when_some_were_pruned(tmp_path):
+    db = f"sqlite:///{tmp_path / 'pruned.sqlite'}"
+    run = hpo_driver("start", "--db", db, "--study", "p", "--max-evals", "24",
+                     "--objective", "tests.e2e.objectives:curve",
+                     "--space", "tests.e2e.objectives:curve_space", "--seed", "3",
+                     "--pruner", "asha", "--workers", "1", "--no-progress")  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    with open_store(db) as store:
+        counts = store.count_by_state("p")
+    done, pruned = counts[TrialState.DONE], counts[TrialState.PRUNED]
+    assert pruned and done >= 4, counts
+    run = hpo_driver("importance", "--db", db, "--study", "p")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.splitlines()[0].split()[0] == "parameter"  # stdout: the table
+    assert (
+        f"ranked from the study's {done} done trials; its {pruned} pruned trials "
+        "are not used"
+    ) in run.stderr

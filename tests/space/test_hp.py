@@ -111,6 +111,20 @@ def test_labels_may_hold_punctuation_and_inner_spaces(label):
     assert space_eval({"p": hp.uniform(label, 0, 1)}, {label: 0.5}) == {"p": 0.5}
 
 
+def test_a_space_stored_with_an_odd_label_still_loads():
+    # Written before labels had to be visible text: the study must stay readable.
+    from hpo_service.space._serialise import from_document, to_document
+
+    document = to_document({"a": hp.uniform("a", 0, 1), "b": hp.choice("b", [1, 2])})
+    params = document["params"]
+    params[""], params[" lr"] = params.pop("a"), params.pop("b")
+    document["root"] = {"dict": {"a": {"param": ""}, "b": {"param": " lr"}}}
+    space = from_document(document)
+    assert space_eval(space, {"": 0.5, " lr": 1}) == {"a": 0.5, "b": 2}
+    with pytest.raises(SpaceError, match="non-empty text"):
+        hp.uniform("", 0, 1)  # only reading is lenient
+
+
 def test_a_label_and_that_label_dot_value_are_refused_together():
     # A choice "opt" writes its option in the CSV column param.opt.value, and import
     # reads param.opt.value as the option whenever param.opt exists.
