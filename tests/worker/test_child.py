@@ -323,44 +323,40 @@ def _queued_bytes(runner: ChildRunner) -> int:
     return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0]
 
 
-def test_a_child_dying_as_it_gets_a_trial_is_replaced_not_an_import_failure(fresh):
-    # The request is written while the child still lives (stopped), then it dies
-    # before reading it: the death is the process's, not the objective's import.
-    fresh.run(f"{OBJ}:prints", {"lines": 2})
-    old = fresh.pid
+def _run_as_the_child_dies(runner: ChildRunner, objective: str, params: dict):
+    """Run one trial of ``objective`` after another one, killing the child (SIGKILL)
+    once the second request is in its pipe but unread; returns the second trial's
+    outcome (asserting the child was replaced)."""
+    runner.run(f"{OBJ}:prints", {"lines": 2})
+    old = runner.pid
     os.kill(old, signal.SIGSTOP)
     outcome = []
     second = threading.Thread(
-        target=lambda: outcome.append(fresh.run(f"{OBJ}:prints", {"lines": 1}))
+        target=lambda: outcome.append(runner.run(f"{OBJ}:{objective}", params))
     )
     second.start()
-    wait_until(lambda: _queued_bytes(fresh) > 0)  # the request is in its pipe
+    wait_until(lambda: _queued_bytes(runner) > 0)  # the request is in its pipe
     os.kill(old, signal.SIGKILL)
     second.join(timeout=60)
     assert outcome and outcome[0].kind == "result", outcome
-    assert outcome[0].data["output"] == "out line 0\nerr line\nraw fd write\n"
-    assert fresh.pid != old
+    assert runner.pid != old
+    return outcome[0]
+
+
+def test_a_child_dying_as_it_gets_a_trial_is_replaced_not_an_import_failure(fresh):
+    # The request is written while the child still lives (stopped), then it dies
+    # before reading it: the death is the process's, not the objective's import.
+    outcome = _run_as_the_child_dies(fresh, "prints", {"lines": 1})
+    assert outcome.data["output"] == "out line 0\nerr line\nraw fd write\n"
 
 
 def test_a_child_killed_as_it_gets_another_objective_is_replaced(fresh):
     # The child never called this objective, but it died before it read the trial:
     # not an import failure (before, a start_failed carrying the last trial's output,
     # and the worker exited saying the import failed).
-    fresh.run(f"{OBJ}:prints", {"lines": 2})
-    old = fresh.pid
-    os.kill(old, signal.SIGSTOP)
-    outcome = []
-    second = threading.Thread(
-        target=lambda: outcome.append(fresh.run(f"{OBJ}:quadratic", {"x": 1.0}))
-    )
-    second.start()
-    wait_until(lambda: _queued_bytes(fresh) > 0)  # the request is in its pipe
-    os.kill(old, signal.SIGKILL)
-    second.join(timeout=60)
-    assert outcome and outcome[0].kind == "result", outcome
-    assert outcome[0].data["loss"] == 4.0
-    assert "output" not in outcome[0].data
-    assert fresh.pid != old
+    outcome = _run_as_the_child_dies(fresh, "quadratic", {"x": 1.0})
+    assert outcome.data["loss"] == 4.0
+    assert "output" not in outcome.data
 
 
 # Imported by every child at start-up (PYTHONPATH): the child SIGKILLs itself when

@@ -176,6 +176,11 @@ def test_an_exp_key_worker_outlives_its_finished_study(store, db_url, caplog):
     assert "worker stopped (idle_timeout)" in caplog.text
 
 
+def _without_hpo_db() -> dict[str, str]:
+    """This process's environment without HPO_DB (so no store is named by it)."""
+    return {k: v for k, v in os.environ.items() if k != "HPO_DB"}
+
+
 def _worker_process(cwd: Path, env: dict[str, str], *args: str):
     env = {**env, "PYTHONPATH": str(REPO)}
     return subprocess.run(
@@ -190,7 +195,7 @@ def test_an_exp_key_worker_without_a_store_uses_hyperopts_default_mongo(tmp_path
     with socket.socket() as probe:
         if probe.connect_ex(("localhost", 27017)) == 0:
             pytest.skip("a server listens on localhost:27017")
-    env = {k: v for k, v in os.environ.items() if k != "HPO_DB"}
+    env = _without_hpo_db()
     run = _worker_process(tmp_path, env, "--exp-key", "e", "--reserve-timeout", "1")
     assert run.returncode == 1, run.stderr
     assert "mongodb://localhost/hyperopt" in run.stderr
@@ -226,12 +231,9 @@ def test_hyperopts_infinite_timeouts_mean_no_limit(tmp_path, store, db_url):
     ],
 )
 def test_a_mongo_value_pymongo_refuses_names_mongo_as_typed(mongo, reason):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env.pop("HPO_DB", None)
-    run = subprocess.run(
-        [sys.executable, "-m", "hpo_service.worker", f"--mongo={mongo}",
-         "--exp-key", "x", "--wait-for-store", "0"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False,
+    run = _worker_process(
+        REPO, _without_hpo_db(), f"--mongo={mongo}", "--exp-key", "x",
+        "--wait-for-store", "0",
     )  # fmt: skip
     assert run.returncode == 2, run.stderr
     assert (
@@ -245,12 +247,9 @@ def test_an_exp_key_that_never_existed_names_mongo_as_typed(mongo_url):
     from urllib.parse import urlsplit
 
     host = urlsplit(mongo_url).netloc
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env.pop("HPO_DB", None)
-    run = subprocess.run(
-        [sys.executable, "-m", "hpo_service.worker", f"--mongo={host}/never_db",
-         "--exp-key", "nope", "--reserve-timeout", "0.5"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False,
+    run = _worker_process(
+        REPO, _without_hpo_db(), f"--mongo={host}/never_db", "--exp-key", "nope",
+        "--reserve-timeout", "0.5",
     )  # fmt: skip
     assert run.returncode == 1, run.stderr
     assert (
