@@ -99,9 +99,12 @@ def test_read_commands_in_the_wrong_directory_create_no_database(
 
 def test_a_worker_in_the_wrong_directory_creates_no_database(procs, tmp_path):
     run = procs.run_in(tmp_path, WORKER, "--idle-timeout", "1.5")
-    assert run.returncode == 0, run.stderr
+    # A database that never existed while the worker ran is a failed worker (exit 1),
+    # so a script or Slurm tells it from one that finished its work (cde1180).
+    assert run.returncode == 1, run.stderr
     assert f"no SQLite database at {tmp_path / 'hpo.sqlite'}" in run.stderr
     assert "waiting for it to be created" in run.stderr
+    assert "no study was ever found" in run.stderr
     assert list(tmp_path.iterdir()) == []
 
 
