@@ -453,3 +453,24 @@ def test_optunas_auto_resource_is_refused_saying_to_give_steps(cls, settings):
     hint = r"but got \w+_resource='auto' \(Optuna's 'auto'"
     with pytest.raises(ValueError, match=hint):
         cls(**settings)
+
+
+def test_median_and_percentile_take_optunas_positional_order():
+    # Optuna: MedianPruner(n_startup_trials, n_warmup_steps, interval_steps, *, ...),
+    # PercentilePruner(percentile, n_startup_trials, n_warmup_steps, interval_steps)
+    assert (
+        MedianPruner(3, 2, 4).settings()
+        == MedianPruner(
+            n_startup_trials=3, n_warmup_steps=2, interval_steps=4
+        ).settings()
+    )
+    assert (
+        PercentilePruner(10.0, 3, 2, 4).settings()
+        == PercentilePruner(
+            percentile=10.0, n_startup_trials=3, n_warmup_steps=2, interval_steps=4
+        ).settings()
+    )
+    with pytest.raises(TypeError):
+        MedianPruner(3, 2, 4, 1)  # n_min_trials is keyword-only, as in Optuna
+    with pytest.raises(TypeError):
+        ASHAPruner(1, 3)  # Optuna's order differs (no max_resource): keywords only

@@ -39,6 +39,9 @@ from hpo_service.store._base import TrialState
 class PercentilePruner(BasePruner):
     """Stop a trial whose best value is worse than a percentile of completed trials.
 
+    The first four arguments may be given by position, in the order of Optuna's
+    ``PercentilePruner`` (so an Optuna script's call means the same here).
+
     Args:
         percentile: Keep trials at or better than this percentile of the completed
             trials at the same step, in [0, 100] (25 keeps the best quarter).
@@ -60,10 +63,10 @@ class PercentilePruner(BasePruner):
     def __init__(
         self,
         percentile: float = 25.0,
-        *,
         n_startup_trials: int = 5,
         n_warmup_steps: int = 0,
         interval_steps: int = 1,
+        *,
         n_min_trials: int = 1,
         running_average: bool = True,
     ) -> None:
@@ -129,6 +132,9 @@ class PercentilePruner(BasePruner):
 class MedianPruner(PercentilePruner):
     """Vizier's median stopping rule: :class:`PercentilePruner` at the 50th percentile.
 
+    The first three arguments may be given by position, in the order of Optuna's
+    ``MedianPruner``.
+
     Args:
         n_startup_trials: No pruning until this many trials completed.
         n_warmup_steps: No pruning at steps below this.
@@ -145,10 +151,10 @@ class MedianPruner(PercentilePruner):
 
     def __init__(
         self,
-        *,
         n_startup_trials: int = 5,
         n_warmup_steps: int = 0,
         interval_steps: int = 1,
+        *,
         n_min_trials: int = 1,
         running_average: bool = True,
     ) -> None:
