@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from hpo_service._common.words import counted
+from hpo_service._common.words import counted, did_you_mean
 from hpo_service.driver._json import dumps
 from hpo_service.exceptions import HPOServiceError, StudyNotFoundError
 from hpo_service.store._cli_option import (
@@ -207,7 +207,11 @@ _WILDCARDS = ("0.0.0.0", "::", "")
 
 
 @click.command()
-@click.option("--study", help="Study shown first [the first one].")
+@click.option(
+    "--study",
+    help="Study shown first [the first one]; one the store does not hold yet (its "
+    "driver not started) is shown once it exists.",
+)
 @click.option(
     "--port", type=click.IntRange(1, 65535), default=8765, show_default=True,
     help="TCP port to serve on.",
@@ -237,14 +241,10 @@ def dashboard(
     allowed = _allowed_hosts(host, allow_hosts)
     store = open_store_for_cli(db_url)
     try:
-        if study is not None:
-            try:
-                store.get_study(study)
-            except StudyNotFoundError as e:
-                raise click.ClickException(study_not_found(store, db_url, study)) from e
-            except HPOServiceError as e:
-                raise click.ClickException(str(e)) from e
+        missing = study is not None and not _study_exists(store, study)
         sock = _bind(host, port)
+        if missing:
+            _warn_study_missing(store, db_url, study)
         _warn_exposure(host, port, allow_hosts)
         click.echo(_address_text(host, port, allow_hosts), err=True)
         app = create_app(store, study=study, allowed_hosts=allowed)
@@ -253,6 +253,33 @@ def dashboard(
             uvicorn.Server(config).run(sockets=[sock])
     finally:
         store.close()
+
+
+def _study_exists(store: Any, study: str) -> bool:
+    """Whether the store holds ``study``; other store failures become click errors."""
+    try:
+        store.get_study(study)
+    except StudyNotFoundError:
+        return False
+    except HPOServiceError as e:
+        raise click.ClickException(str(e)) from e
+    return True
+
+
+def _warn_study_missing(store: Any, db_url: str, study: str) -> None:
+    """Warn that ``--study`` is not in the store (yet), naming the studies it holds
+    and the close ones, so a typo stays visible; the dashboard serves anyway, as a
+    driver started beside it may create the study later."""
+    try:
+        names = [s.name for s in store.list_studies()]
+    except HPOServiceError:
+        names = []
+    hint = did_you_mean(study, names)
+    click.echo(
+        f"warning: {study_not_found(store, db_url, study)}{hint or '.'} Serving "
+        f"anyway: the page shows {study!r} once its driver creates it",
+        err=True,
+    )
 
 
 def _address_text(host: str, port: int, allow_hosts: tuple[str, ...]) -> str:

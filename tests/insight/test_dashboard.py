@@ -150,16 +150,46 @@ def _check_table(browser):
     assert numbers == sorted(numbers) and numbers
 
 
-def test_dashboard_refuses_an_unknown_study_and_warns_on_other_interfaces(tmp_path):
+def test_dashboard_started_before_its_study_warns_and_shows_it_once_created(
+    tmp_path, browser
+):
+    """An operator starts the dashboard beside the driver, so ``--study later`` may
+    not exist yet: the dashboard warns (naming the studies the store holds and the
+    close ones, so a typo stays visible) and serves; the page shows the study once
+    it exists. Before, the command exited 1."""
+    path = tmp_path / "hpo.sqlite"
+    db = f"sqlite:///{path}"
+    with open_store(db) as store:
+        store.create_study("mnist", {})
+        store.create_study("latter", {})
+    port = free_port()
+    server = start("dashboard", "--db", db, "--study", "later", "--port", str(port))
+    shown = "!document.getElementById('study-error').hidden"
+    try:
+        assert server.stderr.readline() == (
+            f"warning: study 'later' not found in SQLite database {path} (it holds: "
+            "mnist, latter); pass --db (or set HPO_DB) to use another store; did you "
+            "mean 'latter'? Serving anyway: the page shows 'later' once its driver "
+            "creates it\n"
+        )
+        wait_for(lambda: serving(server, f"http://127.0.0.1:{port}/api/studies"),
+                 what="dashboard up")  # fmt: skip
+        dom = dump_dom(browser, f"http://127.0.0.1:{port}/", ready=shown)
+        banner = re.search(r'<p id="study-error"[^>]*>(.*?)</p>', dom, re.S)
+        assert banner and "no study named 'later' in this store" in banner.group(1)
+        with open_store(db) as store:
+            store.create_study("later", {})
+        wait_for(lambda: browser.execute_script(f"return !({shown})"),
+                 what="the message gone once the study exists")  # fmt: skip
+        assert text(browser, "study-error") == ""
+        assert text(browser, "study-name") == "later"
+    finally:
+        stop(server)
+
+
+def test_dashboard_warns_on_other_interfaces(tmp_path):
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
     open_store(db).close()  # an empty store (read commands never create one)
-    run = subprocess.run(
-        [sys.executable, "-m", "hpo_service.driver.cli", "dashboard", "--db", db,
-         "--study", "nope", "--port", str(free_port())],
-        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert run.returncode == 1 and "nope" in run.stderr
-    assert "Traceback" not in run.stderr
     port = free_port()
     server = start("dashboard", "--db", db, "--host", "0.0.0.0", "--port", str(port),
                    "--allow-host", "studies.lab")  # fmt: skip
