@@ -136,6 +136,8 @@ TOP_LEVEL_MODULES = {
     "mix",
     # hyperopt's ``hp`` module path, alias of hpo_service.space.hp
     "hp",
+    # Optuna's ``pruners`` module path (README), alias of hpo_service.algorithms.pruners
+    "pruners",
 }
 
 

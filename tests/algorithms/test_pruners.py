@@ -443,6 +443,27 @@ def test_optuna_pruners_not_offered_name_the_ones_that_are(name):
         pruners.nothing  # noqa: B018
 
 
+@pytest.mark.parametrize("name", ["ThresholdPruner", "PatientPruner", "WilcoxonPruner"])
+@pytest.mark.parametrize(
+    "module", ["hpo_service.pruners", "hpo_service.algorithms.pruners"]
+)
+def test_importing_an_optuna_pruner_not_offered_names_the_ones_that_are(module, name):
+    """``from ... import ThresholdPruner`` gave Python's "cannot import name": the
+    import system replaces a module ``__getattr__``'s AttributeError with its own."""
+    with pytest.raises(ImportError) as e:
+        exec(f"from {module} import {name}", {})
+    message = str(e.value)
+    assert f"no {name}" in message and "SuccessiveHalvingPruner" in message
+    assert all(cls.__name__ in message for cls in PRUNERS.values())
+    assert "cannot import name" not in message
+    with pytest.raises(ImportError, match="cannot import name 'nothing'"):
+        exec(f"from {module} import nothing", {})
+    space = {}
+    exec(f"from {module} import MedianPruner, SuccessiveHalvingPruner", space)
+    assert space["MedianPruner"] is MedianPruner
+    assert space["SuccessiveHalvingPruner"] is ASHAPruner
+
+
 @pytest.mark.parametrize(
     ("cls", "settings"),
     [(ASHAPruner, {"min_resource": "auto"}),

@@ -14,6 +14,7 @@ Choose a pruner per study by name and settings (``hpo-driver start --pruner asha
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from hpo_service.algorithms.pruners._asha import ASHAPruner
@@ -47,14 +48,30 @@ _OFFERED = (
 
 
 def __getattr__(name: str) -> Any:
-    """Refuse an Optuna pruner this module does not offer, saying what it offers."""
+    """Refuse an Optuna pruner this module does not offer, saying what it offers.
+
+    Raises:
+        ImportError: For ``from hpo_service.pruners import ThresholdPruner`` (Python
+            would replace an AttributeError with its own "cannot import name").
+        AttributeError: For ``pruners.ThresholdPruner`` and any other name.
+    """
     if name.endswith("Pruner"):
-        raise AttributeError(
+        message = (
             f"hpo_service.pruners has no {name}: the pruners here are {_OFFERED}; "
             "an objective can also stop itself by raising TrialPruned() after "
             "report()"
         )
+        if _from_import():
+            raise ImportError(message, name=__name__)
+        raise AttributeError(message)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _from_import() -> bool:
+    """Whether the caller of :func:`__getattr__` is the import system resolving
+    ``from <this package> import NAME`` (its ``hasattr`` in ``_handle_fromlist``)."""
+    caller = sys._getframe(2)  # 0: here, 1: __getattr__, 2: who asked for the name
+    return caller.f_globals.get("__name__") == "importlib._bootstrap"
 
 
 def make_pruner(name: str, settings: dict[str, Any] | None = None) -> BasePruner:
