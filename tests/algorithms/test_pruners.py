@@ -15,6 +15,7 @@ from hpo_service.algorithms.pruners import (
     MedianPruner,
     NopPruner,
     PercentilePruner,
+    SuccessiveHalvingPruner,
     TrialProgress,
     make_pruner,
     resolve_pruner,
@@ -462,6 +463,28 @@ def test_importing_an_optuna_pruner_not_offered_names_the_ones_that_are(module, 
     exec(f"from {module} import MedianPruner, SuccessiveHalvingPruner", space)
     assert space["MedianPruner"] is MedianPruner
     assert space["SuccessiveHalvingPruner"] is ASHAPruner
+
+
+@pytest.mark.parametrize(
+    ("make", "shown"),
+    [(lambda: SuccessiveHalvingPruner(bootstrap_count=2), "ASHAPruner"),
+     (lambda: ASHAPruner(max_resource=27, bootstrap_count=0), "ASHAPruner"),
+     (lambda: HyperbandPruner(max_resource=27, bootstrap_count=1), "HyperbandPruner")],
+)  # fmt: skip
+def test_optunas_bootstrap_count_says_what_it_is_and_that_there_is_no_counterpart(
+    make, shown
+):
+    with pytest.raises(TypeError) as e:
+        make()
+    message = str(e.value)
+    assert message.startswith(f"{shown}() takes no `bootstrap_count`, but got ")
+    assert "Optuna's count of trials that must reach a rung" in message
+    assert "no counterpart" in message and "leave it out" in message
+    with pytest.raises(ValueError, match="invalid settings for pruner 'hyperband': "
+                       "HyperbandPruner\\(\\) takes no `bootstrap_count`"):  # fmt: skip
+        make_pruner("hyperband", {"max_resource": 27, "bootstrap_count": 0})
+    with pytest.raises(TypeError, match="unexpected keyword argument 'bootstrapcount'"):
+        ASHAPruner(bootstrapcount=1)
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,7 @@ from hpo_service.algorithms.pruners._base import (
     RunningReports,
     TrialProgress,
     check_int,
+    refuse_extra_settings,
 )
 from hpo_service.store._base import TrialState
 
@@ -60,6 +61,8 @@ class ASHAPruner(BasePruner):
         ValueError: A setting is out of range, ``min_resource > max_resource``, or the
             first rung (``min_resource * reduction_factor**min_early_stopping_rate``)
             lies beyond ``max_resource`` (the pruner would never judge a trial).
+        TypeError: An unknown keyword argument; Optuna's ``bootstrap_count`` is
+            named with what to do instead.
     """
 
     name = "asha"
@@ -71,7 +74,9 @@ class ASHAPruner(BasePruner):
         max_resource: int | None = None,
         reduction_factor: int = 3,
         min_early_stopping_rate: int = 0,
+        **optuna_only: Any,
     ) -> None:
+        refuse_extra_settings(type(self).__name__, optuna_only)
         self._min_resource = check_int(min_resource, "min_resource", 1)
         self._max_resource = check_max_resource(max_resource, self._min_resource)
         self._eta = check_int(reduction_factor, "reduction_factor", 2)

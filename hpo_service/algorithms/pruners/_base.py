@@ -128,3 +128,38 @@ def check_percentile(value: Any) -> float:
             f"`percentile` must be a number in [0, 100], but got percentile={value!r}"
         )
     return float(value)
+
+
+_OPTUNA_ONLY = {
+    "bootstrap_count": (
+        "Optuna's count of trials that must reach a rung before any trial there is "
+        "judged; hpo-service has no counterpart: a trial is judged against the values "
+        "recorded at the rung so far, as with Optuna's default bootstrap_count=0, so "
+        "leave it out"
+    ),
+}
+"""Keyword arguments of Optuna's pruners that ours do not take, and what to do."""
+
+
+def refuse_extra_settings(cls_name: str, extra: Mapping[str, Any]) -> None:
+    """Refuse keyword arguments a pruner's ``__init__`` does not take.
+
+    An Optuna-only one (``bootstrap_count``) is named with what it is in Optuna and
+    what hpo-service offers instead; any other gets Python's usual message.
+
+    Args:
+        cls_name: The pruner class, as the user typed it (e.g. ``"HyperbandPruner"``).
+        extra: The keyword arguments left over, by name.
+
+    Raises:
+        TypeError: ``extra`` is not empty.
+    """
+    for name, value in extra.items():
+        if name in _OPTUNA_ONLY:
+            raise TypeError(
+                f"{cls_name}() takes no `{name}`, but got {name}={value!r}: it is "
+                f"{_OPTUNA_ONLY[name]}"
+            )
+        raise TypeError(
+            f"{cls_name}.__init__() got an unexpected keyword argument {name!r}"
+        )

@@ -43,6 +43,7 @@ from hpo_service.algorithms.pruners._base import (
     RunningReports,
     TrialProgress,
     check_int,
+    refuse_extra_settings,
 )
 from hpo_service.store._base import TrialState
 
@@ -57,6 +58,8 @@ class HyperbandPruner(BasePruner):
 
     Raises:
         ValueError: A setting is out of range, or ``min_resource > max_resource``.
+        TypeError: An unknown keyword argument; Optuna's ``bootstrap_count`` is
+            named with what to do instead.
     """
 
     name = "hyperband"
@@ -67,7 +70,9 @@ class HyperbandPruner(BasePruner):
         min_resource: int = 1,
         max_resource: int,
         reduction_factor: int = 3,
+        **optuna_only: Any,
     ) -> None:
+        refuse_extra_settings(type(self).__name__, optuna_only)
         self._min_resource = check_int(min_resource, "min_resource", 1)
         if max_resource is None:
             raise ValueError(
