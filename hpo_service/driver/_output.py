@@ -50,6 +50,10 @@ _BASE_COLUMNS = [
 ]
 
 
+#: Result keys with columns of their own (not ``result.<key>``).
+_SHOWN_KEYS = frozenset({"loss", "status", "duration", "constraints"})
+
+
 def best_trial(store: BaseTrialStore, study: str) -> Trial | None:
     """The done trial with the lowest ok loss, feasible ones first, or None.
 
@@ -138,12 +142,15 @@ def flat_row(
     names: list[str] | None = None,
     choices: dict[str, list[Any]] | None = None,
 ) -> dict[str, Any]:
-    """One CSV row: fixed columns, then ``param.<label>`` columns.
+    """One CSV row: fixed columns, then ``result.<key>`` and ``param.<label>`` columns.
 
     Several losses go to one column each (named by ``names``, else ``loss.0``,
-    ``loss.1``...), and to ``loss`` as a JSON list. Times are ISO 8601 (UTC); a
-    choice's column holds the option's index and a ``param.<label>.value`` column
-    the chosen option itself.
+    ``loss.1``...), and to ``loss`` as a JSON list. Constraints go to ``constraints``
+    as a JSON list, to one ``constraint.<i>`` column each and to ``feasible`` (every
+    one ``<= 0``). Every other key of the result (hyperopt's extra keys, Optuna's
+    user attributes) gets a ``result.<key>`` column, a list or dict as JSON text.
+    Times are ISO 8601 (UTC); a choice's column holds the option's index and a
+    ``param.<label>.value`` column the chosen option itself.
 
     Args:
         record: A :func:`trial_record`.
@@ -158,13 +165,11 @@ def flat_row(
         keys = names if names and len(names) == len(loss) else _default_names(loss)
         row.update({f"objective.{k}": v for k, v in zip(keys, loss, strict=True)})
         loss = json.dumps(loss)
-    constraints = result.get("constraints")
-    if constraints is not None:
-        row["constraints"] = json.dumps(constraints)
+    row.update(_constraint_cells(result.get("constraints")))
     row.update(
         loss=loss,
         status=result.get("status"),
-        duration=result.get("duration"),
+        duration=_cell(result.get("duration")),  # the objective's own may be any
         error_type=error.get("type"),
         error_message=error.get("message"),
         last_step=_last_step(record["intermediate"]),
@@ -176,12 +181,34 @@ def flat_row(
         row[key] = _iso(row[key])
     code = record.get("code") or {}
     row.update({f"code.{k}": code.get(k) for k in ("module", "sha256", "version")})
+    row.update(
+        {f"result.{k}": _cell(v) for k, v in result.items() if k not in _SHOWN_KEYS}
+    )
     params = record["params"]
     for label, value in params.items():
         row[f"param.{label}"] = value
         if choices is not None and label in choices:
             row[f"param.{label}.value"] = _chosen(choices[label], value, params)
     return row
+
+
+def _constraint_cells(constraints: Any) -> dict[str, Any]:
+    """``constraints`` (all of them, as JSON), ``constraint.<i>`` (each) and
+    ``feasible`` (every one ``<= 0``) of a result's constraints; none without them."""
+    if constraints is None:
+        return {}
+    values = constraints if isinstance(constraints, list | tuple) else [constraints]
+    cells: dict[str, Any] = {"constraints": json.dumps(values)}
+    cells.update({f"constraint.{i}": _cell(v) for i, v in enumerate(values)})
+    cells["feasible"] = violation_of({"constraints": values}) <= 0
+    return cells
+
+
+def _cell(value: Any) -> Any:
+    """A plain value as it is; a list or dict as JSON text (CSV holds one value)."""
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, default=str)
+    return value
 
 
 def choice_options(space: Any) -> dict[str, list[Any]]:
@@ -219,7 +246,7 @@ def _last_step(intermediate: dict[str, float]) -> int | None:
 
 def columns(rows: list[dict[str, Any]], names: list[str] | None = None) -> list[str]:
     """The CSV header: fixed columns, objectives and constraints (if any), then every
-    param column seen, sorted.
+    ``result.`` column seen, sorted, then every param column seen, sorted.
 
     Args:
         rows: :func:`flat_row` rows.
@@ -231,8 +258,13 @@ def columns(rows: list[dict[str, Any]], names: list[str] | None = None) -> list[
     study = [f"objective.{name}" for name in names or []]
     seen = (k for row in rows for k in row if k.startswith("objective."))
     objectives = list(dict.fromkeys([*study, *seen]))
-    extra = ["constraints"] if any("constraints" in row for row in rows) else []
-    return _BASE_COLUMNS + objectives + extra + params
+    seen_keys = {key for row in rows for key in row}
+    extra = ["constraints"] if "constraints" in seen_keys else []
+    count = sum(1 for key in seen_keys if key.startswith("constraint."))
+    extra += [f"constraint.{i}" for i in range(count)]
+    extra += ["feasible"] if extra else []
+    results = sorted(key for key in seen_keys if key.startswith("result."))
+    return _BASE_COLUMNS + objectives + extra + results + params
 
 
 def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:

@@ -106,3 +106,20 @@ def prints(config: dict[str, Any]) -> float:
     """Prints one line naming x, then returns :func:`quadratic`'s loss."""
     print(f"evaluating x={config['x']:.3f}")
     return quadratic(config)
+
+
+def with_extra_keys(config: dict[str, Any]) -> dict[str, Any]:
+    """:func:`quadratic` as a hyperopt user's result: extra keys (a number, a text,
+    a list, a dict; ``late`` only when x > 0) and two constraints (feasible when
+    x <= 0 and y <= 0)."""
+    x, y = config["x"], config["y"]
+    result = {
+        "loss": quadratic(config),
+        "status": "ok",
+        "accuracy": 1.0 / (1.0 + abs(x)),
+        "note": f"x={x:.3f}, y",
+        "history": [x, y],
+        "sizes": {"in": 2},
+        "constraints": [x, y],
+    }
+    return result | ({"late": True} if x > 0 else {})

@@ -27,13 +27,18 @@ def db(tmp_path) -> str:
 
 
 def a_long_study(db: str) -> None:
-    """Study ``s``: N done trials (some failed, one late one with a param of its
-    own, NaN in every result), then one running and one queued trial."""
+    """Study ``s``: N done trials (some failed, one late one with a param, a result
+    key and a second constraint of its own, NaN in every result, constraints from
+    the second window on), then one running and one queued trial."""
     finished = []
     for i in range(N):
         params = {"x": i / 3, "n": i % 7} | ({"late": "yes"} if i == N - 2 else {})
         status = "fail" if i % 5 == 0 else "ok"
         result = {"loss": float(i % 11), "status": status, "spread": math.nan}
+        if i >= _listing.WINDOW:
+            result["constraints"] = [i % 3 - 1.0] + ([2.0] if i == N - 2 else [])
+        if i == N - 3:
+            result["curve"] = [0.5, {"at": 1}]
         finished.append(FinishedTrial(params, {"tag": f"t{i}"}, result))
     with open_store(db) as store:
         store.create_study("s", {"max_evals": N + 2})
@@ -66,6 +71,14 @@ def test_trials_lists_a_study_of_several_windows_as_one_read_would(
     assert run.stdout == one_read(db, None, None)
     header = run.stdout.split("\n", 1)[0].split(",")
     assert "param.late" in header and len(run.stdout.splitlines()) == N + 3
+    late = {"constraint.0", "constraint.1", "feasible", "result.curve"}
+    assert late | {"result.spread"} <= set(header)
+    row = list(csv.DictReader(io.StringIO(run.stdout)))[N - 2]
+    assert (row["constraint.0"], row["constraint.1"], row["feasible"]) == (
+        str(float((N - 2) % 3 - 1)),
+        "2.0",
+        "False",
+    )
     args = ["--state", "done", "--status", "fail"]
     run = procs.run(DRIVER, "trials", "--db", db, "--study", "s", *args)
     assert run.returncode == 0, run.stderr
