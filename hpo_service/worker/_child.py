@@ -14,7 +14,9 @@ Frames (JSON objects, each preceded by its length as 4 big-endian bytes)::
     child -> parent, once:  {"kind": "ready", "pid": ...}
     parent -> child:        {"objective": "pkg.mod:fn", "config": ...}
     child -> parent:        {"kind": "received"}  (it read the request and emptied
-                            the output file: what the file holds now is this trial's)
+                            the output file: what the file holds now is this trial's;
+                            written with "started" when the objective is imported
+                            already)
     child -> parent:        {"kind": "started", "code": {...}}  (imported; about to
                             call it; ``code`` identifies the module, see
                             :mod:`._code_identity`)
@@ -587,7 +589,13 @@ def _serve(
 ) -> dict[str, Any]:
     _flush_std()
     os.ftruncate(1, 0)
-    _write_all(responses, _encode({"kind": "received"}))
+    received = _encode({"kind": "received"})
+    if not objectives.is_loaded(request["objective"]):
+        # An import may take long or kill the child: the worker must know first
+        # that the trial arrived. A lookup cannot: "received" waits for "started"
+        # and both go in one write (one wake-up of the worker instead of two).
+        _write_all(responses, received)
+        received = b""
     try:
         objective = objectives.load_objective(request["objective"])
     except ObjectiveImportError as e:
@@ -596,7 +604,7 @@ def _serve(
         kind, data = "import_error", objectives.describe_exception(e)
     else:
         code = code_identity(request["objective"])
-        _write_all(responses, _encode({"kind": "started", "code": code}))
+        _write_all(responses, received + _encode({"kind": "started", "code": code}))
         config = restore_types(
             request.get("space"), request.get("params") or {}, request["config"]
         )

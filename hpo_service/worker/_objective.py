@@ -75,6 +75,16 @@ def load_objective(ref: str) -> Objective:
     return obj
 
 
+def is_loaded(ref: str) -> bool:
+    """Whether :func:`load_objective` has ``ref`` already (a lookup, nothing to
+    import).
+
+    Args:
+        ref: ``package.module:function``.
+    """
+    return ref in _cache
+
+
 def evaluate(objective: Objective, config: Any) -> tuple[str, dict[str, Any]]:
     """Call ``objective(config)`` and judge what it returned.
 

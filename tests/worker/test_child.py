@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import re
+import select
 import signal
 import struct
 import subprocess
@@ -18,7 +20,7 @@ import time
 import pytest
 
 from hpo_service.exceptions import WorkerError
-from hpo_service.worker._child import OUTPUT_LIMIT, ChildRunner
+from hpo_service.worker._child import OUTPUT_LIMIT, ChildRunner, _encode
 
 from .conftest import wait_until
 
@@ -319,7 +321,11 @@ def test_the_output_file_has_no_name_once_the_child_is_ready(monkeypatch, tmp_pa
 
 def _queued_bytes(runner: ChildRunner) -> int:
     """Bytes the runner wrote to its child that the child has not read (Linux)."""
-    fd = runner._proc.stdin.fileno()  # the request pipe, the runner's end
+    return _queued_bytes_of(runner._proc.stdin.fileno())  # the runner's end
+
+
+def _queued_bytes_of(fd: int) -> int:
+    """Bytes in the pipe of ``fd`` that nobody has read yet (Linux)."""
     return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0]
 
 
@@ -341,6 +347,31 @@ def _run_as_the_child_dies(runner: ChildRunner, objective: str, params: dict):
     assert outcome and outcome[0].kind == "result", outcome
     assert runner.pid != old
     return outcome[0]
+
+
+def _frames_waiting(fd: int) -> list[str]:
+    """The kinds of the frames readable at once from ``fd`` (the child's replies)."""
+    data = os.read(fd, _queued_bytes_of(fd))
+    kinds = []
+    while data:
+        (size,) = struct.unpack(">I", data[:4])
+        kinds.append(json.loads(data[4 : 4 + size])["kind"])
+        data = data[4 + size :]
+    return kinds
+
+
+def test_a_trial_of_an_imported_objective_wakes_the_worker_once_before_the_call(
+    fresh,
+):
+    """For an objective the child has imported, "received" and "started" arrive
+    together (one write, so one wake-up of the worker per trial for both); the
+    result comes after the call."""
+    fresh.run(f"{OBJ}:sleeps", {"seconds": 0})
+    replies = fresh._proc.stdout.fileno()
+    request = {"objective": f"{OBJ}:sleeps", "config": {"seconds": 2}}
+    os.write(fresh._proc.stdin.fileno(), _encode(request))
+    assert select.select([replies], [], [], 30)[0]
+    assert _frames_waiting(replies) == ["received", "started"]
 
 
 def test_a_child_dying_as_it_gets_a_trial_is_replaced_not_an_import_failure(fresh):
