@@ -35,18 +35,21 @@ QUADRATIC = [
 
 
 @pytest.fixture(autouse=True)
-def sigint_as_from_a_terminal():
-    """Children start with SIGINT at its default, as from a terminal.
+def signals_as_from_a_terminal():
+    """Children start with SIGINT and SIGHUP at their defaults, as from a terminal.
 
     A test run started in the background of a non-interactive shell (``cmd &``)
-    inherits SIGINT ignored, and so would every driver it starts: the driver rightly
-    keeps an ignored SIGINT ignored (``StopSignals``, as for ``cmd &``), and the tests
-    that send SIGINT would see a driver run on. A Python handler in this process
-    becomes the default disposition in children at exec.
+    inherits SIGINT ignored, and one started under ``nohup`` SIGHUP, and so would
+    every driver and worker it starts: they rightly keep an ignored signal ignored
+    (``StopSignals``, as for ``cmd &`` and ``nohup``), and the tests that send SIGINT
+    or SIGHUP would see them run on. A Python handler in this process becomes the
+    default disposition in children at exec.
     """
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    previous_hup = signal.signal(signal.SIGHUP, signal.SIG_DFL)
     yield
-    signal.signal(signal.SIGINT, previous)
+    signal.signal(signal.SIGINT, previous_int)
+    signal.signal(signal.SIGHUP, previous_hup)
 
 
 def alive(pid: int) -> bool:
