@@ -191,6 +191,13 @@ def _axis_values(info: ParamInfo, column: np.ndarray) -> tuple[Any, dict[str, An
     return column, {}
 
 
+#: Marker colours of the slices, early trials light, late ones dark: plotly's
+#: "Blues" from its first visible step, as "Blues" starts at white, which left the
+#: first trials of every study unseen on the white plot.
+_TRIAL_COLOURS = [[0.0, "rgb(158,202,225)"], [0.5, "rgb(66,146,198)"],
+                  [1.0, "rgb(8,48,107)"]]  # fmt: skip
+
+
 def slice_figure(
     data: StudyData, importances: list[ParamImportance] | None = None
 ) -> go.Figure:
@@ -210,7 +217,9 @@ def slice_figure(
     Returns:
         A grid of panels, 3 a row; choices by their option text, log-scale
         parameters on log axes, trials where a parameter is inactive left out of
-        its panel; a label longer than 36 characters wraps over its panel.
+        its panel; a label longer than 36 characters wraps over its panel. Every
+        panel colours a trial alike (by tid, on the study's range, light blue to
+        dark), so a conditional parameter's panel matches the colour bar.
     """
     from plotly.subplots import make_subplots
 
@@ -243,7 +252,9 @@ def slice_figure(
                 showlegend=False,
                 marker={
                     "color": tids[active],
-                    "colorscale": "Blues",
+                    "colorscale": _TRIAL_COLOURS,
+                    "cmin": int(tids.min()) if tids.size else 0,
+                    "cmax": int(tids.max()) if tids.size else 0,
                     "size": 4,
                     "showscale": i == 0,
                     "colorbar": {"title": "trial"},

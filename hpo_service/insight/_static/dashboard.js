@@ -173,7 +173,21 @@ async function maybeFigures(generation) {
 function drawFigure(name, figure) {
   const div = $("plot-" + name);
   if (!div) return;
-  if (!figure) { div.hidden = name === "pareto" || name === "intermediate"; return; }
+  if (!figure || figure.note) {  // nothing to draw (yet), or why not
+    Plotly.purge(div);
+    div.textContent = figure ? figure.note : "";
+    div.classList.toggle("note", Boolean(figure));
+    // one note for two figures (parallel and slice, importance and contour) shows once
+    const before = div.previousElementSibling;
+    const repeated = figure && before && before.classList.contains("note")
+      && before.textContent === figure.note;
+    div.hidden = repeated || (!figure && (name === "pareto" || name === "intermediate"));
+    return;
+  }
+  if (div.classList.contains("note")) {
+    div.classList.remove("note");
+    div.textContent = "";
+  }
   div.hidden = false;
   return Plotly.react(div, figure.data, figure.layout, {responsive: true, displaylogo: false});
 }
