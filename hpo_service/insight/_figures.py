@@ -543,7 +543,8 @@ def contour_figure(data: StudyData, pair: tuple[str, str]) -> go.Figure:
 
     Returns:
         A 60 x 60 contour (empty outside the trials' convex hull) with the trials
-        as points; log-scale parameters are interpolated and drawn in log space.
+        as points, its colour bar named after the (first) objective; log-scale
+        parameters are interpolated and drawn in log space.
 
     Raises:
         KeyError: A label of ``pair`` is not a parameter of the study.
@@ -568,7 +569,7 @@ def contour_figure(data: StudyData, pair: tuple[str, str]) -> go.Figure:
                 y=_unscale(py, gy),
                 z=_surface(x, y, loss, gx, gy),
                 colorscale="Viridis_r",
-                colorbar={"title": "loss"},
+                colorbar={"title": plot_text(data.objective_names[0])},
                 contours={"coloring": "heatmap"},
                 connectgaps=False,
             )
