@@ -114,7 +114,9 @@ class LiveStore:
     def figures(self, study: str, names: list[str]) -> str:
         """A JSON object ``{name: plotly figure}`` for the names asked, as text: a
         figure the study cannot draw yet is ``{"note": why}`` (the report's note),
-        unknown names and figures that do not apply are left out.
+        unknown names and figures that do not apply are left out, and ``"pending":
+        true`` says the importance and contour are from fewer done trials than the
+        study has (the page asks again, even when no trial changes meanwhile).
 
         Raises:
             StudyNotFoundError: No such study.
@@ -130,7 +132,14 @@ class LiveStore:
                     parts.append(f"{json.dumps(name)}: {json.dumps({'note': note})}")
                 elif (fig := self._figure(live, name)) is not None:
                     parts.append(f"{json.dumps(name)}: {fig.to_json()}")
+            if {"importance", "contour"} & set(names) and self._outdated(live):
+                parts.append('"pending": true')
             return "{" + ", ".join(parts) + "}"
+
+    def _outdated(self, live: _LiveStudy) -> bool:
+        """Whether the importances shown are from fewer done trials than the study
+        has (reused for ``_IMPORTANCE_EVERY`` seconds): the page asks again."""
+        return live.importance_n != live.data.counts().get("done", 0)
 
     def _missing(self, live: _LiveStudy, name: str) -> str | None:
         """Why figure ``name`` cannot be drawn yet (the report's note), or None."""

@@ -162,6 +162,9 @@ async function maybeFigures(generation) {
   const url = "/api/studies/" + encodeURIComponent(state.study) + "/figures?names=" + names.join(",");
   const figures = await getJSON(url);
   if (generation !== state.generation) return;
+  // importances from fewer trials than the study has: ask again once due, even if
+  // no trial changes meanwhile (the study may have ended)
+  if (figures.pending) state.changed = true;
   for (const [group, members] of groups) {
     const start = performance.now();
     for (const name of members) await drawFigure(name, figures[name]);
