@@ -514,7 +514,7 @@ class Driver:
         queued.sort(key=lambda tid: (tid not in self._suggested, -tid))
         surplus = sorted(queued[:excess])
         why = beyond_budget_error(self.settings.max_evals, spent=False)
-        self.store.cancel(self.name, surplus, error=why)
+        self.store.cancel(self.name, surplus, error=why, queued_only=True)
         _logger.warning(
             "study %r: cancelled %s %s: beyond max_evals=%d",
             self.name, counted(len(surplus), "queued trial"), surplus,
@@ -527,12 +527,17 @@ class Driver:
         return done and not self._pending
 
     def _drain(self) -> bool:
-        """Cancel queued trials after a stop rule; True once nothing runs any more."""
+        """Cancel queued trials after a stop rule; True once nothing runs any more.
+
+        Only trials still queued when the cancel lands: one a worker claimed since
+        the last read runs to its end and counts, as the trials running already do.
+        """
         queued = [t.tid for t in self._pending.values() if t.state == TrialState.NEW]
         if queued:
-            self.store.cancel(self.name, queued)
+            self.store.cancel(self.name, queued, queued_only=True)
             self._read_changes()  # the outcome counts them as cancelled
-        return self._counts[TrialState.RUNNING] == 0
+        # a trial handed back (or requeued) since is cancelled at the next poll
+        return not self._pending
 
     def _fill_queue(self) -> int:
         """Queue new suggestions up to the queue depth; return how many."""
