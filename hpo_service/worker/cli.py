@@ -16,8 +16,8 @@ import click
 from click.core import ParameterSource
 
 from hpo_service._common.foreign_options import raise_naming_ours
+from hpo_service._common.stop_signals import STOP_SIGNALS
 from hpo_service._common.words import counted
-from hpo_service.driver._signals import STOP_SIGNALS
 from hpo_service.exceptions import ObjectiveImportError, StoreError, WorkerError
 from hpo_service.store import BaseTrialStore, mask_url
 from hpo_service.store._cli_option import (
