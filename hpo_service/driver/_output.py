@@ -8,10 +8,10 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from hpo_service._common.processes import certainly_dead
+from hpo_service._common.settings import COUNTED_STATES, budget_of
 from hpo_service._common.words import counted
 from hpo_service.algorithms.pruners import describe_pruner
 from hpo_service.driver._codes import code_key, describe_codes
-from hpo_service.driver._settings import COUNTED_STATES, budget_of
 from hpo_service.exceptions import HPOServiceError
 from hpo_service.objective._result import (
     loss_of,

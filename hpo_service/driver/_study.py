@@ -8,14 +8,14 @@ import secrets
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
-from hpo_service._common.words import counted
-from hpo_service.algorithms.pruners import describe_pruner
-from hpo_service.driver._lease import take_driver_lease
-from hpo_service.driver._settings import (
+from hpo_service._common.settings import (
     StudySettings,
     counted_finished,
     record_objective_count,
 )
+from hpo_service._common.words import counted
+from hpo_service.algorithms.pruners import describe_pruner
+from hpo_service.driver._lease import take_driver_lease
 from hpo_service.exceptions import (
     DriverLeaseError,
     HPOServiceError,

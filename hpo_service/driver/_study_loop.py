@@ -16,6 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hpo_service._common.processes import certainly_dead, same_process_pid
+from hpo_service._common.settings import (
+    COUNTED_STATES,
+    StudySettings,
+    beyond_budget_error,
+    record_objective_count,
+)
 from hpo_service._common.words import counted
 from hpo_service.algorithms import resolve
 from hpo_service.algorithms._pareto import ParetoArchive
@@ -25,12 +31,6 @@ from hpo_service.driver._lease import default_owner, holder_text, take_driver_le
 from hpo_service.driver._progress import Progress
 from hpo_service.driver._queue import QueuePolicy
 from hpo_service.driver._serial import check_loss_threshold
-from hpo_service.driver._settings import (
-    COUNTED_STATES,
-    StudySettings,
-    beyond_budget_error,
-    record_objective_count,
-)
 from hpo_service.driver._suggest import SURVIVOR_WEIGHT, Suggester, survivor_weights
 from hpo_service.exceptions import DriverLeaseError, SearchExhausted, StoreError
 from hpo_service.objective._result import (

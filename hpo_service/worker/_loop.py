@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hpo_service._common.processes import owner_id
-from hpo_service._common.words import counted
-from hpo_service.driver._settings import (
+from hpo_service._common.settings import (
     DEFAULT_LEASE_SECONDS,
     StudySettings,
     beyond_budget_error,
@@ -27,7 +26,8 @@ from hpo_service.driver._settings import (
     counted_finished,
     record_objective_count,
 )
-from hpo_service.driver._signals import STOP_SIGNALS
+from hpo_service._common.stop_signals import STOP_SIGNALS
+from hpo_service._common.words import counted
 from hpo_service.exceptions import (
     InvalidResultError,
     ObjectiveImportError,

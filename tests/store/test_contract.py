@@ -71,6 +71,15 @@ def claimed(store: BaseTrialStore, study: str, lease: float = LONG) -> Trial:
     return trial
 
 
+def _running_and_done(store: BaseTrialStore, study: str, n: int) -> tuple[Trial, Trial]:
+    """Queue ``n`` trials, claim two and complete the second: ``(running, done)``."""
+    queued(store, study, n)
+    running = claimed(store, study)
+    done = claimed(store, study)
+    store.complete(study, done.tid, done.token, {"loss": 1.0})
+    return running, done
+
+
 # ---- studies -------------------------------------------------------------------------
 
 
@@ -885,10 +894,7 @@ class TestReads:
     def test_get_trials_by_tid_and_state(
         self, store: BaseTrialStore, study: str
     ) -> None:
-        queued(store, study, 4)
-        a = claimed(store, study)
-        b = claimed(store, study)
-        store.complete(study, b.tid, b.token, {"loss": 1.0})
+        a, b = _running_and_done(store, study, 4)
         assert [t.tid for t in store.get_trials(study)] == [0, 1, 2, 3]
         assert [t.tid for t in store.get_trials(study, [S.NEW])] == [2, 3]
         assert [t.tid for t in store.get_trials(study, [S.DONE, S.RUNNING])] == [
@@ -908,10 +914,7 @@ class TestReads:
     def test_get_tids_reads_the_tids_of_trials_in_states(
         self, store: BaseTrialStore, study: str
     ) -> None:
-        queued(store, study, 5)
-        a = claimed(store, study)
-        b = claimed(store, study)
-        store.complete(study, b.tid, b.token, {"loss": 1.0})
+        a, b = _running_and_done(store, study, 5)
         store.cancel(study, [3])
         assert store.get_tids(study, [S.NEW]) == [2, 4]
         assert store.get_tids(study, [S.DONE, S.RUNNING]) == [a.tid, b.tid]
