@@ -14,39 +14,23 @@ import signal
 import socket
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
-import pymongo
 import pytest
 
 from hpo_service._common.processes import namespace_key
 from hpo_service.driver._study import open_study, space_settings
 from hpo_service.store import NewTrial, TrialState, open_store
-from tests.conftest import mongo_lane
-from tests.helpers.mongo_wire import wait_writable, with_database
 
 from .conftest import wait_until
 from .objectives import space
 from .test_study_processes import DRIVER, QUADRATIC, WORKER, counts
 
-BACKENDS = ["sqlite"] + (["mongodb"] if mongo_lane() else [])
 LEASE = "600"  # seconds: far longer than any test, so only a certain death requeues
 
 
-@pytest.fixture(params=BACKENDS)
-def db(request, tmp_path: Path) -> Iterator[str]:
-    """A fresh SQLite file, or a fresh database on the session's wire server."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'dead.sqlite'}"
-        return
-    mongo_url = request.getfixturevalue("mongo_url")
-    name = f"hpo_dead_{uuid.uuid4().hex[:10]}"
-    yield with_database(mongo_url, name)
-    wait_writable(mongo_url)
-    with pymongo.MongoClient(mongo_url) as client:
-        client.drop_database(name)
+@pytest.fixture
+def db(any_db: str) -> str:
+    return any_db
 
 
 def driver_args(db: str, max_evals: int, *extra: str) -> list[str]:

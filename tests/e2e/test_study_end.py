@@ -5,40 +5,23 @@ them. Real worker processes, on SQLite and on MongoDB over the wire."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
-
-import pymongo
 import pytest
 
 from hpo_service import hp
 from hpo_service.driver._study import open_study, space_settings
 from hpo_service.driver._study_loop import Driver, DriverOptions
 from hpo_service.store import TrialState, open_store
-from tests.conftest import mongo_lane
-from tests.helpers.mongo_wire import wait_writable, with_database
 
 from .conftest import wait_until
 from .test_study_processes import WORKER
 
-BACKENDS = ["sqlite"] + (["mongodb"] if mongo_lane() else [])
 FAST = DriverOptions(progress=False, min_poll=0.005, max_poll=0.05)
 SPACE = {"x": hp.uniform("x", 0, 1), "seconds": 0.5}
 
 
-@pytest.fixture(params=BACKENDS)
-def db(request, tmp_path: Path) -> Iterator[str]:
-    """A fresh SQLite file, or a fresh database on the session's wire server."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'end.sqlite'}"
-        return
-    mongo_url = request.getfixturevalue("mongo_url")
-    name = f"hpo_end_{uuid.uuid4().hex[:10]}"
-    yield with_database(mongo_url, name)
-    wait_writable(mongo_url)
-    with pymongo.MongoClient(mongo_url) as client:
-        client.drop_database(name)
+@pytest.fixture
+def db(any_db: str) -> str:
+    return any_db
 
 
 def new_study(store, name: str, **given):
