@@ -159,7 +159,7 @@ def drop_stale_queue(store: BaseTrialStore, name: str, settings: StudySettings) 
             stale.append(trial.tid)
     if not stale:
         return 0
-    cancelled = store.cancel(name, stale)
+    cancelled = store.cancel(name, stale, queued_only=True)  # claimed ones finish
     shown = ", ".join(map(str, stale[:20])) + (" ..." if len(stale) > 20 else "")
     _logger.warning(
         "study %r: the space changed, so it cancelled %s suggested from the old "

@@ -854,6 +854,24 @@ class TestCancel:
         with pytest.raises(ValueError, match="error"):
             store.cancel(study, error={"type": "X"})
 
+    def test_queued_only_leaves_a_trial_claimed_meanwhile_running(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        """A driver drops its queue from a view read earlier: a trial a worker
+        claimed since then runs on and its result counts (a stop rule's drain)."""
+        queued(store, study, 3)
+        running = claimed(store, study)  # read as queued, claimed before the cancel
+        why = {"type": "Stopped", "message": "early stop"}
+        assert store.cancel(study, [0, 1], error=why, queued_only=True) == 1
+        assert store.cancel(study, queued_only=True) == 1
+        states = [t.state for t in store.get_trials(study)]
+        assert states == [S.RUNNING, S.CANCELLED, S.CANCELLED]
+        assert store.get_trial(study, 1).error == {**why, "traceback": None}
+        assert store.heartbeat(study, running.tid, running.token, LONG)
+        assert store.complete(study, running.tid, running.token, {"loss": 1.0})
+        assert store.get_trial(study, running.tid).state is S.DONE
+        assert store.cancel(study, [0], queued_only=True) == 0
+
     def test_other_studies_untouched(self, store: BaseTrialStore, study: str) -> None:
         store.create_study("other", {})
         store.insert_trials("other", new_trials(2))
