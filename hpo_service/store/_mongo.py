@@ -298,14 +298,8 @@ def _trial(doc: dict[str, Any]) -> Trial:
 
 def _running(doc: dict[str, Any]) -> summary.RunningTrial:
     """A listed running trial from its document's :data:`_RUNNING_FIELDS`."""
-    return summary.RunningTrial(
-        tid=int(doc["tid"]),
-        owner=doc.get("owner"),
-        token=doc.get("token"),
-        attempts=doc.get("attempts", 0),
-        started_at=doc.get("started_at"),
-        lease_expires_at=doc.get("lease_expires_at"),
-    )
+    fields = {name: doc.get(name) for name in summary.RUNNING_FIELDS}
+    return summary.RunningTrial(**{**fields, "attempts": doc.get("attempts", 0)})
 
 
 def _intermediate(doc: dict[str, Any]) -> dict[int, float]:
