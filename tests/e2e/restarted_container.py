@@ -5,15 +5,16 @@ A container restarted after its driver was SIGKILLed (the OOM killer, ``docker
 kill``) keeps its host name, runs in a new pid namespace, and its first process gets
 the same pid again. This leaves a lease of SECONDS on STUDY held by such a dead
 driver (this host, this process's pid, another namespace's identity) and then
-becomes ``hpo-driver ARGS`` in the same process (``exec``: the same pid).
+runs ``hpo-driver ARGS`` in this process (the same pid), its modules imported before
+the lease starts so that a loaded machine does not spend the lease on imports.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 
 from hpo_service._common.processes import owner_id, process_of
+from hpo_service.driver.cli import main as hpo_driver
 from hpo_service.store import open_store
 
 OTHER_NAMESPACE = "0123456789ab"
@@ -34,7 +35,7 @@ def main(argv: list[str]) -> None:
     with open_store(db) as store:
         if not store.acquire_driver_lease(study, dead_driver_id(), float(seconds)):
             raise SystemExit(f"{study!r}'s driver lease must be free, but it is held")
-    os.execv(sys.executable, [sys.executable, "-m", "hpo_service.driver.cli", *args])
+    hpo_driver(args, prog_name="hpo-driver")
 
 
 if __name__ == "__main__":

@@ -244,14 +244,14 @@ def test_driver_restarted_in_its_container_waits_out_the_dead_drivers_lease(
     procs, tmp_path
 ):
     """A container restarted after its driver was SIGKILLed: same host name, same
-    pid, a new pid namespace, and the dead driver's lease left (3 s here, 30 s by
+    pid, a new pid namespace, and the dead driver's lease left (5 s here, 30 s by
     default). The new driver cannot tell the holder dead, so it watches the lease
     and takes the study over when it runs out unrenewed. Before, it exited 1 ("is
     driven by ...") on every restart until then: compose's `on-failure:5` spent its
     restarts within the lease and the driver stayed down."""
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
     assert procs.run(DRIVER, *start_args(db, "c", 3, "--workers", "1")).returncode == 0
-    rerun = procs.run("tests.e2e.restarted_container", db, "c", "3",
+    rerun = procs.run("tests.e2e.restarted_container", db, "c", "5",
                       *start_args(db, "c", 6, "--workers", "1"))  # fmt: skip
     assert rerun.returncode == 0, rerun.stderr
     assert "cannot tell alive or dead" in rerun.stderr, rerun.stderr
