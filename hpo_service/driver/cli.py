@@ -516,8 +516,8 @@ def trials(
     CSV times are ISO 8601 (UTC); a choice parameter has its option index in
     ``param.LABEL`` and the chosen option in ``param.LABEL.value``; each extra key
     of a result has a ``result.KEY`` column (a list or dict as JSON text), each
-    constraint a ``constraint.I`` column, and ``feasible`` says whether every
-    constraint is <= 0. JSON is
+    constraint a ``constraint.I`` column, and ``feasible`` is True for a
+    successful trial whose every constraint is <= 0, False for any other. JSON is
     standard JSON: a non-finite number is the string "Infinity", "-Infinity" or
     "NaN" (CSV keeps inf, -inf and nan). JSON also lists each trial's attachments
     as {name: size in bytes}, not their contents (from Python:
