@@ -1,17 +1,16 @@
 """The study's driver lease: one live driver per study, and telling a dead one.
 
-Driver ids are ``kind@host:pid:random`` (:func:`default_owner`), so a driver on the
-same host whose process is gone (killed with SIGKILL) is known dead at once instead
+Driver ids are ``kind@host:pid:random/...`` (:func:`default_owner`), so a driver
+whose process is certainly gone (killed with SIGKILL, on this kernel and in this pid
+namespace: see :mod:`hpo_service._common.processes`) is known dead at once instead
 of when its lease expires.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import uuid
 
+from hpo_service._common.processes import certainly_dead, owner_id
 from hpo_service.exceptions import DriverLeaseError
 from hpo_service.store import BaseTrialStore
 
@@ -19,29 +18,10 @@ _logger = logging.getLogger(__name__)
 
 
 def default_owner(kind: str) -> str:
-    """A readable unique id: ``kind@host:pid:random``."""
-    return f"{kind}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-def is_dead_local_process(owner: str | None) -> bool:
-    """Whether ``owner`` names a process of this host that no longer exists.
-
-    Driver ids (``kind@host:pid:random``, :func:`default_owner`) and worker ids
-    (``host:pid:random``) carry their pid. A process killed with SIGKILL leaves its
-    lease behind; on the same machine we can tell that it is gone instead of waiting
-    for the lease to expire. Anything else (another host, another form) is not known
-    dead.
-    """
-    try:
-        host, pid, _ = owner.split("@", 1)[-1].rsplit(":", 2)  # type: ignore[union-attr]
-        if host != socket.gethostname():
-            return False
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except (AttributeError, IndexError, ValueError, PermissionError, OverflowError):
-        return False
-    return False
+    """A readable unique id: ``kind@host:pid:random`` (and, on Linux, the identity
+    of the process that :func:`~hpo_service._common.processes.certainly_dead`
+    reads)."""
+    return owner_id(f"{kind}@", random_digits=6)
 
 
 def take_driver_lease(
@@ -49,8 +29,8 @@ def take_driver_lease(
 ) -> None:
     """Take (or extend) the study's driver lease for ``owner``, or refuse.
 
-    A lease held by a driver process on this host that is known dead (SIGKILLed)
-    is taken over at once.
+    A lease held by a driver process that is certainly dead (SIGKILLed, of this
+    kernel and pid namespace) is taken over at once.
 
     Raises:
         DriverLeaseError: Another live driver holds the lease.
@@ -60,7 +40,7 @@ def take_driver_lease(
         return
     study = store.get_study(name)
     holder, expires = study.driver_owner, study.driver_lease_expires_at
-    if holder is None or expires is None or is_dead_local_process(holder):
+    if holder is None or expires is None or certainly_dead(holder):
         if holder is not None:
             _logger.warning("taking over from dead driver %s", holder)
             store.release_driver_lease(name, holder)

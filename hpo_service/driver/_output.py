@@ -7,11 +7,11 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
+from hpo_service._common.processes import certainly_dead
+from hpo_service._common.settings import COUNTED_STATES, budget_of
 from hpo_service._common.words import counted
 from hpo_service.algorithms.pruners import describe_pruner
 from hpo_service.driver._codes import code_key, describe_codes
-from hpo_service.driver._lease import is_dead_local_process
-from hpo_service.driver._settings import COUNTED_STATES, budget_of
 from hpo_service.exceptions import HPOServiceError
 from hpo_service.objective._result import (
     STATUS_PRUNED,
@@ -340,7 +340,7 @@ def _driver_summary(record: Any, now: float) -> dict[str, Any] | None:
     return {
         "owner": record.driver_owner,
         "lease_left": round(expires - now, 1),
-        "alive": not is_dead_local_process(record.driver_owner),
+        "alive": not certainly_dead(record.driver_owner),
     }
 
 
@@ -351,7 +351,7 @@ def _running_summary(trial: Trial, now: float) -> dict[str, Any]:
         "tid": trial.tid,
         "running_for": _age(trial.started_at, now),
         "lease_left": None if lease is None else round(lease - now, 1),
-        "alive": not is_dead_local_process(trial.owner),
+        "alive": not certainly_dead(trial.owner),
     }
 
 
@@ -444,7 +444,8 @@ def _worker_lease_text(left: float | None, alive: bool) -> str:
         gone = (
             ""
             if alive
-            else " (its process is gone: the trial is requeued when the lease ends)"
+            else " (its process is gone: a driver or idle worker of this host requeues "
+            "the trial at once, else it is requeued when the lease ends)"
         )
         return f"lease {left} s left{gone}"
     gone = "" if alive else " (its process is gone)"

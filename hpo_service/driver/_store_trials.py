@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from hpo_service._common.settings import StudySettings
 from hpo_service._common.words import counted
 from hpo_service.algorithms import describe, resolve
 from hpo_service.algorithms.pruners import (
@@ -22,7 +23,6 @@ from hpo_service.algorithms.pruners import (
     resolve_pruner,
 )
 from hpo_service.driver._local_workers import LocalWorkers
-from hpo_service.driver._settings import StudySettings
 from hpo_service.driver._signals import StopSignals
 from hpo_service.driver._study import open_driven_study, space_settings, study_space
 from hpo_service.driver._study_loop import Driver, DriverOptions

@@ -13,14 +13,14 @@ from typing import Any
 
 import click
 
-from hpo_service._common.foreign_options import foreign_option_message
+from hpo_service._common.foreign_options import raise_naming_ours
+from hpo_service._common.settings import StudySettings, counted_finished
 from hpo_service._common.words import counted
 from hpo_service.driver import _json, _listing, _output, _warm_cli
 from hpo_service.driver._algo_options import algo_options, take_algorithm
 from hpo_service.driver._local_workers import LocalWorkers
 from hpo_service.driver._pruner_options import pruner_options, take_pruner
 from hpo_service.driver._serial import check_loss_threshold
-from hpo_service.driver._settings import StudySettings, counted_finished
 from hpo_service.driver._signals import StopSignals
 from hpo_service.driver._study import (
     SEED_LIMIT,
@@ -149,12 +149,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except click.NoSuchOption as e:
-            command = e.ctx.command if e.ctx is not None else self
-            flags = {o for p in command.params for o in p.opts}
-            message = foreign_option_message(e.option_name, flags)
-            if message is None:
-                raise
-            raise click.NoSuchOption(e.option_name, message, ctx=e.ctx) from None
+            raise_naming_ours(e, self)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -523,11 +523,15 @@ class BaseTrialStore(abc.ABC):
         tids: list[int] | None = None,
         *,
         error: dict[str, Any] | None = None,
+        queued_only: bool = False,
     ) -> int:
         """Cancel ``new`` and ``running`` trials (all of them when ``tids`` is None).
 
         A cancelled running attempt's heartbeat and result are refused afterwards.
-        Tids that are unknown or already finished are skipped.
+        Tids that are unknown or already finished are skipped. With ``queued_only``
+        only trials still ``new`` when the write lands are cancelled: one a worker
+        claimed meanwhile runs on and its result counts (what a driver wants when it
+        drops its queue after a stop rule, from a view of the queue read earlier).
 
         Args:
             study: The study.
@@ -535,6 +539,7 @@ class BaseTrialStore(abc.ABC):
             error: Why, as :meth:`fail`'s ``error`` (``type`` and ``message``); it
                 becomes the cancelled trials' ``error``, which ``hpo-driver trials``
                 shows. None leaves their ``error`` as it is (None).
+            queued_only: Leave ``running`` trials alone.
 
         Returns:
             How many trials were cancelled.

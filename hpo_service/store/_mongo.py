@@ -1386,13 +1386,15 @@ class MongoTrialStore(BaseTrialStore):
         tids: list[int] | None = None,
         *,
         error: dict[str, Any] | None = None,
+        queued_only: bool = False,
     ) -> int:
         c.check_name(study, "study")
         tids = c.check_tids(tids)
         why = None if error is None else _encode(c.check_error(error), "error")
+        states = (TrialState.NEW,) if queued_only else c.ACTIVE_STATES
         query: dict[str, Any] = {
             "study": study,
-            "state": {"$in": [s.value for s in c.ACTIVE_STATES]},
+            "state": {"$in": [s.value for s in states]},
         }
         if tids is not None:
             query["tid"] = {"$in": tids}

@@ -71,6 +71,15 @@ def claimed(store: BaseTrialStore, study: str, lease: float = LONG) -> Trial:
     return trial
 
 
+def _running_and_done(store: BaseTrialStore, study: str, n: int) -> tuple[Trial, Trial]:
+    """Queue ``n`` trials, claim two and complete the second: ``(running, done)``."""
+    queued(store, study, n)
+    running = claimed(store, study)
+    done = claimed(store, study)
+    store.complete(study, done.tid, done.token, {"loss": 1.0})
+    return running, done
+
+
 # ---- studies -------------------------------------------------------------------------
 
 
@@ -844,6 +853,24 @@ class TestCancel:
         with pytest.raises(ValueError, match="error"):
             store.cancel(study, error={"type": "X"})
 
+    def test_queued_only_leaves_a_trial_claimed_meanwhile_running(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        """A driver drops its queue from a view read earlier: a trial a worker
+        claimed since then runs on and its result counts (a stop rule's drain)."""
+        queued(store, study, 3)
+        running = claimed(store, study)  # read as queued, claimed before the cancel
+        why = {"type": "Stopped", "message": "early stop"}
+        assert store.cancel(study, [0, 1], error=why, queued_only=True) == 1
+        assert store.cancel(study, queued_only=True) == 1
+        states = [t.state for t in store.get_trials(study)]
+        assert states == [S.RUNNING, S.CANCELLED, S.CANCELLED]
+        assert store.get_trial(study, 1).error == {**why, "traceback": None}
+        assert store.heartbeat(study, running.tid, running.token, LONG)
+        assert store.complete(study, running.tid, running.token, {"loss": 1.0})
+        assert store.get_trial(study, running.tid).state is S.DONE
+        assert store.cancel(study, [0], queued_only=True) == 0
+
     def test_other_studies_untouched(self, store: BaseTrialStore, study: str) -> None:
         store.create_study("other", {})
         store.insert_trials("other", new_trials(2))
@@ -867,10 +894,7 @@ class TestReads:
     def test_get_trials_by_tid_and_state(
         self, store: BaseTrialStore, study: str
     ) -> None:
-        queued(store, study, 4)
-        a = claimed(store, study)
-        b = claimed(store, study)
-        store.complete(study, b.tid, b.token, {"loss": 1.0})
+        a, b = _running_and_done(store, study, 4)
         assert [t.tid for t in store.get_trials(study)] == [0, 1, 2, 3]
         assert [t.tid for t in store.get_trials(study, [S.NEW])] == [2, 3]
         assert [t.tid for t in store.get_trials(study, [S.DONE, S.RUNNING])] == [
@@ -890,10 +914,7 @@ class TestReads:
     def test_get_tids_reads_the_tids_of_trials_in_states(
         self, store: BaseTrialStore, study: str
     ) -> None:
-        queued(store, study, 5)
-        a = claimed(store, study)
-        b = claimed(store, study)
-        store.complete(study, b.tid, b.token, {"loss": 1.0})
+        a, b = _running_and_done(store, study, 5)
         store.cancel(study, [3])
         assert store.get_tids(study, [S.NEW]) == [2, 4]
         assert store.get_tids(study, [S.DONE, S.RUNNING]) == [a.tid, b.tid]
