@@ -30,6 +30,7 @@ from hpo_service.store._cli_option import (
 
 if TYPE_CHECKING:
     from hpo_service.driver._study_loop import StudyOutcome
+    from hpo_service.store._summary import RunningTrial
 
 _BASE_COLUMNS = [
     "tid",
@@ -344,7 +345,7 @@ def _driver_summary(record: Any, now: float) -> dict[str, Any] | None:
     }
 
 
-def _running_summary(trial: Trial, now: float) -> dict[str, Any]:
+def _running_summary(trial: RunningTrial, now: float) -> dict[str, Any]:
     lease = trial.lease_expires_at
     return {
         "owner": trial.owner,

@@ -14,7 +14,11 @@ from typing import Any
 import click
 
 from hpo_service._common.foreign_options import raise_naming_ours
-from hpo_service._common.settings import StudySettings, counted_finished
+from hpo_service._common.settings import (
+    StudySettings,
+    cancelled_error,
+    counted_finished,
+)
 from hpo_service._common.words import counted
 from hpo_service.driver import _json, _listing, _output, _warm_cli
 from hpo_service.driver._algo_options import algo_options, take_algorithm
@@ -560,11 +564,13 @@ def cancel(
     """Cancel the study (its driver stops), or only some of its trials."""
     if not tids:  # one atomic write: a driver recording settings cannot undo it
         store.patch_study_settings(study, {"cancelled": True})
-        n = store.cancel(study)
+        n = store.cancel(study, error=cancelled_error("hpo-driver cancel"))
         click.echo(f"cancelled study {study!r} and {n} of its queued or running trials")
         return
     finished = _finished_of(store, db_url, study, tids)
-    n = store.cancel(study, list(tids))
+    n = store.cancel(
+        study, list(tids), error=cancelled_error("hpo-driver cancel --tid")
+    )
     click.echo(f"cancelled {counted(n, 'trial')} of study {study!r}")
     for tid, state in finished.items():
         click.echo(f"trial {tid} was already {state.value}: left as it is", err=True)

@@ -622,10 +622,11 @@ class BaseTrialStore(abc.ABC):
         that failed (status ``fail``) or break a constraint, the first codes that ran
         trials with their counts (at most
         :data:`~hpo_service.store._summary.CODES_SHOWN`), and the best
-        single-objective trial (as :meth:`best_trial`). Only those running trials
-        and the best one are read whole: what it reads and returns does not grow
-        with the study (MongoDB's 16 MB limit on one document bounds an aggregate's
-        answer).
+        single-objective trial (as :meth:`best_trial`). Only the best one is read
+        whole, the running ones as :class:`~hpo_service.store._summary.RunningTrial`
+        (owner, token, attempts, times): what it reads and returns does not grow
+        with the study or its space (MongoDB's 16 MB limit on one document bounds
+        an aggregate's answer).
 
         Raises:
             StudyNotFoundError: No such study.

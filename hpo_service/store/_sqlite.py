@@ -207,7 +207,8 @@ _COUNT_STATES = (
     "WHERE state = 'running' AND study = ?",
 )
 _RUNNING = (
-    f"SELECT {_TRIAL_COLUMNS} FROM trials INDEXED BY trials_leases "
+    f"SELECT {', '.join(summary.RUNNING_FIELDS)} "
+    "FROM trials INDEXED BY trials_leases "
     "WHERE state = 'running' AND study = ? ORDER BY tid LIMIT ?"
 )
 _LIGHT = (
@@ -1422,7 +1423,7 @@ class SQLiteTrialStore(BaseTrialStore):
             self._require_study(conn, study)
             counts = _count_states(conn, study)
             shown = (study, summary.RUNNING_SHOWN)
-            running = [_trial(r) for r in conn.execute(_RUNNING, shown)]
+            running = [summary.RunningTrial(*r) for r in conn.execute(_RUNNING, shown)]
             failed, infeasible = summary.count_failed_infeasible(
                 result for _, result in _light_results(conn, study)
             )
@@ -1430,7 +1431,7 @@ class SQLiteTrialStore(BaseTrialStore):
             codes = [(c.loads(code), n) for code, n in first]
             return summary.StudySummary(
                 counts=counts,
-                running=_with_intermediate(conn, study, running),
+                running=running,
                 failed=failed,
                 infeasible=infeasible,
                 codes=codes,

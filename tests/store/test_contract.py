@@ -29,6 +29,7 @@ from hpo_service.store import (
     TrialReports,
     TrialState,
 )
+from hpo_service.store._summary import RunningTrial
 from tests.store.conftest import StoreOpener
 
 SHORT = 0.1  # a lease that will have expired after EXPIRE seconds
@@ -1855,7 +1856,8 @@ class TestLightReads:
             S.PRUNED: 1,
         }  # fmt: skip
         assert summary.counts == store.count_by_state(study)
-        assert summary.running == store.get_trials(study, [S.RUNNING])
+        running = store.get_trials(study, [S.RUNNING])
+        assert summary.running == [RunningTrial.of(t) for t in running]
         assert [t.tid for t in summary.running] == [3, 6]
         assert (summary.failed, summary.infeasible) == (1, 2)
         assert summary.codes == [(CODE, 5), (other, 1)]  # by the first trial run
@@ -1880,7 +1882,8 @@ class TestLightReads:
         store.complete(study, trial.tid, trial.token, ok[2], code=other)
         summary = store.summarise(study)
         assert summary.counts[S.RUNNING] == 3 and summary.counts[S.DONE] == 3
-        assert summary.running == store.get_trials(study, [S.RUNNING], tids=[0, 2])
+        running = store.get_trials(study, [S.RUNNING], tids=[0, 2])
+        assert summary.running == [RunningTrial.of(t) for t in running]
         assert summary.codes == [(CODE, 2)]  # the code that ran trials first
         assert summary.best == store.get_trial(study, 5)
         store.complete(study, 0, summary.running[0].token, ok[3])
