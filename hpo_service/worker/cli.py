@@ -15,9 +15,9 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from hpo_service._common.foreign_options import foreign_option_message
+from hpo_service._common.foreign_options import raise_naming_ours
+from hpo_service._common.stop_signals import STOP_SIGNALS
 from hpo_service._common.words import counted
-from hpo_service.driver._signals import STOP_SIGNALS
 from hpo_service.exceptions import ObjectiveImportError, StoreError, WorkerError
 from hpo_service.store import BaseTrialStore, mask_url
 from hpo_service.store._cli_option import (
@@ -55,11 +55,7 @@ class _Command(click.Command):
         try:
             return super().parse_args(ctx, args)
         except click.NoSuchOption as e:
-            flags = {o for p in self.params for o in p.opts}
-            message = foreign_option_message(e.option_name, flags)
-            if message is None:
-                raise
-            raise click.NoSuchOption(e.option_name, message, ctx=ctx) from None
+            raise_naming_ours(e, self)
 
 
 @click.command(
