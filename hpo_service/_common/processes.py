@@ -9,9 +9,10 @@ worker. So on Linux each id also carries the identity of its process,
 ``host:pid:random/NAMESPACE-START``:
 
 - ``NAMESPACE``: a hash of the kernel's boot id (``/proc/sys/kernel/random/
-  boot_id``, new at every boot, different on every machine) and the pid
-  namespace (the inode and device of ``/proc/self/ns/pid``). Equal to ours only for a
-  process of this kernel whose pids mean what ours mean.
+  boot_id``, new at every boot, different on every machine), the pid namespace
+  (the inode and device of ``/proc/self/ns/pid``) and the time namespace (start
+  times are shown shifted by its offset). Equal to ours only for a process of this
+  kernel whose pids and start times mean what ours mean.
 - ``START``: the process's start time (clock ticks since boot, field 22 of
   ``/proc/PID/stat``), so a pid taken again by a newer process is told apart.
 
@@ -54,12 +55,17 @@ def namespace_key() -> str | None:
     try:
         with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
             boot = f.read().strip()
-        ns = os.stat(f"{_PROC}/self/ns/pid")
+        pids = os.stat(f"{_PROC}/self/ns/pid")
     except OSError:
         return None
+    try:
+        clock = os.stat(f"{_PROC}/self/ns/time")
+        times = f"{clock.st_dev}:{clock.st_ino}"
+    except OSError:  # a kernel before 5.6: no time namespaces
+        times = "-"
     if not boot:
         return None
-    text = f"{boot}:{ns.st_dev}:{ns.st_ino}"
+    text = f"{boot}:{pids.st_dev}:{pids.st_ino}:{times}"
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -115,6 +121,21 @@ def certainly_dead(owner: str | None) -> bool:
         return False
     status, start = state
     return status in ("Z", "X") or start != started
+
+
+def certainly_alive(owner: str | None) -> bool:
+    """Whether ``owner`` names a process that surely runs (see the module): of this
+    kernel and pid namespace, and its pid is the very process that made the id (same
+    start time, not a zombie). False whenever that cannot be known for certain: an id
+    of another host, container or pid namespace (a container restarted in a new
+    one), or without the identity part."""
+    found = process_of(owner)
+    ours = namespace_key()
+    if found is None or ours is None or found[0] != ours:
+        return False
+    _, pid, started = found
+    state = _stat_fields(pid)
+    return state is not None and state[0] not in ("Z", "X") and state[1] == started
 
 
 def _start_time(pid: int) -> int | None:

@@ -21,6 +21,7 @@ from hpo_service._common.settings import (
     StudySettings,
     beyond_budget_error,
     record_objective_count,
+    stopped_error,
 )
 from hpo_service._common.words import counted
 from hpo_service.algorithms import resolve
@@ -583,7 +584,8 @@ class Driver:
         """
         queued = [t.tid for t in self._pending.values() if t.state == TrialState.NEW]
         if queued:
-            self.store.cancel(self.name, queued, queued_only=True)
+            why = stopped_error(self._stop_reason or "stopped")
+            self.store.cancel(self.name, queued, error=why, queued_only=True)
             self._read_changes()  # the outcome counts them as cancelled
         # a trial handed back (or requeued) since is cancelled at the next poll
         return not self._pending

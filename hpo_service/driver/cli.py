@@ -14,7 +14,11 @@ from typing import Any
 import click
 
 from hpo_service._common.foreign_options import raise_naming_ours
-from hpo_service._common.settings import StudySettings, counted_finished
+from hpo_service._common.settings import (
+    StudySettings,
+    cancelled_error,
+    counted_finished,
+)
 from hpo_service._common.words import counted
 from hpo_service.driver import _json, _listing, _output, _warm_cli
 from hpo_service.driver._algo_options import algo_options, take_algorithm
@@ -511,8 +515,8 @@ def trials(
     CSV times are ISO 8601 (UTC); a choice parameter has its option index in
     ``param.LABEL`` and the chosen option in ``param.LABEL.value``; each extra key
     of a result has a ``result.KEY`` column (a list or dict as JSON text), each
-    constraint a ``constraint.I`` column, and ``feasible`` says whether every
-    constraint is <= 0. JSON is
+    constraint a ``constraint.I`` column, and ``feasible`` is True for a
+    successful trial whose every constraint is <= 0, False for any other. JSON is
     standard JSON: a non-finite number is the string "Infinity", "-Infinity" or
     "NaN" (CSV keeps inf, -inf and nan). JSON also lists each trial's attachments
     as {name: size in bytes}, not their contents (from Python:
@@ -560,11 +564,13 @@ def cancel(
     """Cancel the study (its driver stops), or only some of its trials."""
     if not tids:  # one atomic write: a driver recording settings cannot undo it
         store.patch_study_settings(study, {"cancelled": True})
-        n = store.cancel(study)
+        n = store.cancel(study, error=cancelled_error("hpo-driver cancel"))
         click.echo(f"cancelled study {study!r} and {n} of its queued or running trials")
         return
     finished = _finished_of(store, db_url, study, tids)
-    n = store.cancel(study, list(tids))
+    n = store.cancel(
+        study, list(tids), error=cancelled_error("hpo-driver cancel --tid")
+    )
     click.echo(f"cancelled {counted(n, 'trial')} of study {study!r}")
     for tid, state in finished.items():
         click.echo(f"trial {tid} was already {state.value}: left as it is", err=True)

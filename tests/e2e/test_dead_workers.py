@@ -61,7 +61,8 @@ def test_a_restarted_driver_requeues_a_sigkilled_workers_trial_at_once(procs, db
     tid = kill_mid_trial(procs, db)
     resumed = procs.run(DRIVER, *driver_args(db, 3, "--workers", "1"), timeout=180)
     assert resumed.returncode == 0, resumed.stderr
-    assert f"trial {tid} requeued at once: its worker " in resumed.stderr
+    # the driver's own words (its local worker would say "study s: trial ...")
+    assert f"study 's': trial {tid} requeued at once: its worker " in resumed.stderr
     assert "lease expired" not in resumed.stderr  # its 600 s lease had not
     with open_store(db) as store:
         trials = store.get_trials("s")
@@ -75,7 +76,7 @@ def test_a_worker_started_after_the_death_requeues_and_runs_it(procs, db):
         WORKER, "--db", db, "--study", "s", "--idle-timeout", "3", timeout=180
     )  # no driver: the worker alone finds the dead worker's trial
     assert worker.returncode == 0, worker.stderr
-    assert f"trial {tid} requeued at once: its worker " in worker.stderr
+    assert f"study s: trial {tid} requeued at once: its worker " in worker.stderr
     with open_store(db) as store:
         trial = store.get_trial("s", tid)
     assert (trial.state, trial.attempts) == (TrialState.DONE, 2)

@@ -5,15 +5,18 @@ them. Real worker processes, on SQLite and on MongoDB over the wire."""
 
 from __future__ import annotations
 
+import json
+import signal
+
 import pytest
 
 from hpo_service import hp
 from hpo_service.driver._study import open_study, space_settings
 from hpo_service.driver._study_loop import Driver, DriverOptions
-from hpo_service.store import TrialState, open_store
+from hpo_service.store import NewTrial, TrialState, open_store
 
 from .conftest import wait_until
-from .test_study_processes import WORKER
+from .test_study_processes import DRIVER, WORKER, counts
 
 FAST = DriverOptions(progress=False, min_poll=0.005, max_poll=0.05)
 SPACE = {"x": hp.uniform("x", 0, 1), "seconds": 0.5}
@@ -63,3 +66,30 @@ def test_a_trial_claimed_as_the_stop_rule_fires_runs_and_counts(procs, db):
     assert trials[0].result["loss"] == 0.5
     assert outcome.counts[TrialState.DONE] == 1
     assert outcome.best is not None and outcome.best.tid == 0
+    for trial in trials[1:]:  # why they did not run, as `hpo-driver trials` shows
+        assert trial.error["type"] == "StudyStopped", trial.error
+        assert "the study stopped (early_stop)" in trial.error["message"]
+
+
+def test_a_cancelled_study_says_why_on_the_trial_it_stopped(procs, db):
+    """`hpo-driver cancel` while a worker runs a trial: the trial ends cancelled
+    with the reason (not a bare state), the worker says so at INFO and stops."""
+    with open_store(db) as store:
+        new_study(store, "c", max_evals=2, queue_depth=2, lease_seconds=3.0)
+        point = {"x": 0.5, "seconds": 60.0}
+        store.insert_trials("c", [NewTrial({"x": 0.5}, point)] * 2)
+    worker = procs.start(WORKER, "--db", db, "--study", "c")
+    wait_until(lambda: counts(db, "c")[TrialState.RUNNING] == 1)
+    cancel = procs.run(DRIVER, "cancel", "--db", db, "--study", "c")
+    assert cancel.returncode == 0, cancel.stderr
+    assert "and 2 of its queued or running trials" in cancel.stdout
+    worker.send_signal(signal.SIGTERM)  # a warm stop: it ends once it let go
+    _, err = worker.communicate(timeout=120)
+    assert worker.returncode == 0, err
+    assert "was cancelled while it ran" in err and "WARNING" not in err
+    listed = procs.run(DRIVER, "trials", "--db", db, "--study", "c", "--format", "json")
+    records = json.loads(listed.stdout)
+    assert [r["state"] for r in records] == ["cancelled", "cancelled"]
+    for record in records:
+        assert record["error"]["type"] == "Cancelled", record
+        assert "cancelled by `hpo-driver cancel`" in record["error"]["message"]
