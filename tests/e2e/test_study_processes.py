@@ -238,3 +238,25 @@ def test_local_workers_show_the_objectives_output_unless_told(procs, tmp_path, f
     assert [o.startswith("evaluating x=") for o in outputs] == [True] * 3  # kept
     expected = [f"[trial p/{tid}] {o.rstrip()}" for tid, o in enumerate(outputs)]
     assert sorted(shown) == (sorted(expected) if flag == "--objective-output" else [])
+
+
+def test_driver_restarted_in_its_container_waits_out_the_dead_drivers_lease(
+    procs, tmp_path
+):
+    """A container restarted after its driver was SIGKILLed: same host name, same
+    pid, a new pid namespace, and the dead driver's lease left (5 s here, 30 s by
+    default). The new driver cannot tell the holder dead, so it watches the lease
+    and takes the study over when it runs out unrenewed. Before, it exited 1 ("is
+    driven by ...") on every restart until then: compose's `on-failure:5` spent its
+    restarts within the lease and the driver stayed down."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    assert procs.run(DRIVER, *start_args(db, "c", 3, "--workers", "1")).returncode == 0
+    rerun = procs.run("tests.e2e.restarted_container", db, "c", "5",
+                      *start_args(db, "c", 6, "--workers", "1"))  # fmt: skip
+    assert rerun.returncode == 0, rerun.stderr
+    assert "cannot tell alive or dead" in rerun.stderr, rerun.stderr
+    assert "its lease ran out unrenewed" in rerun.stderr
+    assert "resuming study 'c'" in rerun.stderr
+    assert done_count(db, "c") == 6
+    with open_store(db) as store:
+        assert store.get_study("c").driver_owner is None  # released at the end
