@@ -54,6 +54,7 @@ from hpo_service.store._cli_option import (
     reach_store,
     store_command,
     study_not_found,
+    wait_for_store_option,
 )
 from hpo_service.trials import check_objective_names
 
@@ -276,16 +277,7 @@ def _creates_study(args: dict[str, Any]) -> bool:
     "same name. The last 10 kB are kept with each trial either way.",
 )
 @pruner_options
-@click.option(
-    "--wait-for-store",
-    type=NumberRange(min=0),
-    default=60.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="At start-up, keep trying a MongoDB server that does not answer for this "
-    "long (it may be starting, as under docker compose or Kubernetes), then exit 1; "
-    "0 fails at once (as hpo-worker's option).",
-)
+@wait_for_store_option()
 @_store_command(create=_creates_study)
 def start(
     store: BaseTrialStore,

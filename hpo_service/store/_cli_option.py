@@ -74,6 +74,21 @@ db_option = click.option(
 )
 
 
+def wait_for_store_option(more: str = "") -> Any:
+    """``--wait-for-store SECONDS`` (default 60) of ``hpo-worker`` and ``hpo-driver
+    start``, for :func:`reach_store`; ``more`` ends its help."""
+    return click.option(
+        "--wait-for-store",
+        type=NumberRange(min=0),
+        default=60.0,
+        show_default=True,
+        metavar="SECONDS",
+        help="At start-up, keep trying a MongoDB server that does not answer for "
+        "this long (it may be starting, as under docker compose or Kubernetes), "
+        "then exit 1; 0 fails at once." + more,
+    )
+
+
 class NumberRange(click.FloatRange):
     """click's ``FloatRange`` that also refuses NaN, and infinity unless allowed.
 

@@ -29,6 +29,7 @@ from hpo_service.store._cli_option import (
     reach_store,
     store_place,
     study_not_found,
+    wait_for_store_option,
 )
 from hpo_service.worker._hyperopt_options import hyperopt_worker_options
 from hpo_service.worker._lifeline import stop_with_driver
@@ -75,17 +76,10 @@ class _Command(click.Command):
     default=None,
     help="Exit after this many seconds with nothing to run [default: never].",
 )
-@click.option(
-    "--wait-for-store",
-    type=NumberRange(min=0),
-    default=60.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="At start-up, keep trying a MongoDB server that does not answer for this "
-    "long (it may be starting, as under docker compose or Kubernetes), then exit 1; "
-    "0 fails at once. Not for SQLite: a file that cannot be opened is a wrong path "
-    "or permissions and fails at once, and a missing database is waited for until "
-    "--idle-timeout, as a worker started before its driver needs.",
+@wait_for_store_option(
+    " Not for SQLite: a file that cannot be opened is a wrong path or permissions "
+    "and fails at once, and a missing database is waited for until --idle-timeout, "
+    "as a worker started before its driver needs."
 )
 @click.option(
     "--poll-interval",

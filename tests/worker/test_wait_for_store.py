@@ -93,6 +93,19 @@ def launch(url: str, *args: str, command=WORKER) -> subprocess.Popen[str]:
     )
 
 
+def run_until_up(process, start, timeout=60):
+    """Let ``process`` say it waits for the store, then bring the server up and wait
+    for it to end (exit 0); return everything it said."""
+    said: list[str] = []
+    reader = threading.Thread(target=lambda: said.extend(process.stderr), daemon=True)
+    reader.start()
+    wait_until(lambda: any("--wait-for-store" in line for line in said), 30.0)
+    start.set()  # the server is up
+    assert process.wait(timeout=timeout) == 0, "".join(said)
+    reader.join(10)
+    return "".join(said)
+
+
 def test_a_worker_waits_for_a_server_that_starts_late(mongo_url, forwarder):
     port, start = forwarder
     url = url_at(port).replace(f"hpo:{SECRET}@", "")  # the session server: no auth
@@ -101,15 +114,8 @@ def test_a_worker_waits_for_a_server_that_starts_late(mongo_url, forwarder):
     with open_store(with_database(mongo_url, "waits")) as store:
         make_study(store, "late", f"{OBJ}:quadratic", [{"x": 1.0}])  # its only work
     process = launch(url, "--wait-for-store", "60", "--idle-timeout", "0.5")
-    said: list[str] = []
-    reader = threading.Thread(target=lambda: said.extend(process.stderr), daemon=True)
-    reader.start()
-    wait_until(lambda: any("--wait-for-store" in line for line in said), 30.0)
-    start.set()  # the server is up
-    assert process.wait(timeout=60) == 0, "".join(said)
-    reader.join(10)
-    text = "".join(said)
-    waiting = [line for line in said if "waiting up to 60 s (--wait-for-store)" in line]
+    text = run_until_up(process, start)
+    waiting = [line for line in text.splitlines() if "waiting up to 60 s" in line]
     assert len(waiting) == 1, text
     assert f"the store mongodb://127.0.0.1:{port}/waits" in waiting[0], text
     assert f"connected to the store mongodb://127.0.0.1:{port}/waits" in text, text
@@ -128,14 +134,7 @@ def test_a_driver_waits_for_a_server_that_starts_late(mongo_url, forwarder):
     with pymongo.MongoClient(mongo_url) as client:
         client.drop_database("waits")
     process = launch(url, "--max-evals", "2", "--workers", "1", command=DRIVER_START)
-    said: list[str] = []
-    reader = threading.Thread(target=lambda: said.extend(process.stderr), daemon=True)
-    reader.start()
-    wait_until(lambda: any("--wait-for-store" in line for line in said), 30.0)
-    start.set()  # the server is up
-    assert process.wait(timeout=120) == 0, "".join(said)
-    reader.join(10)
-    text = "".join(said)
+    text = run_until_up(process, start, timeout=120)
     assert text.count("waiting up to 60 s (--wait-for-store) for the store") == 1, text
     assert f"connected to the store mongodb://127.0.0.1:{port}/waits" in text, text
     with open_store(with_database(mongo_url, "waits")) as store:
