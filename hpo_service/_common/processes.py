@@ -123,6 +123,21 @@ def certainly_dead(owner: str | None) -> bool:
     return status in ("Z", "X") or start != started
 
 
+def certainly_alive(owner: str | None) -> bool:
+    """Whether ``owner`` names a process that surely runs (see the module): of this
+    kernel and pid namespace, and its pid is the very process that made the id (same
+    start time, not a zombie). False whenever that cannot be known for certain: an id
+    of another host, container or pid namespace (a container restarted in a new
+    one), or without the identity part."""
+    found = process_of(owner)
+    ours = namespace_key()
+    if found is None or ours is None or found[0] != ours:
+        return False
+    _, pid, started = found
+    state = _stat_fields(pid)
+    return state is not None and state[0] not in ("Z", "X") and state[1] == started
+
+
 def _start_time(pid: int) -> int | None:
     fields = _stat_fields(pid)
     return None if fields is None else fields[1]

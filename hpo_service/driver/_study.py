@@ -200,12 +200,12 @@ def open_driven_study(
     owner, seconds = options.owner, options.lease_seconds
     try:
         if _exists(store, name):
-            take_driver_lease(store, name, owner, seconds)
+            take_driver_lease(store, name, owner, seconds, watch=True)
         settings, created = open_study(
             store, name, given, override=override, override_flag=options.override_flag
         )
         if created:
-            take_driver_lease(store, name, owner, seconds)
+            take_driver_lease(store, name, owner, seconds, watch=True)
     except DriverLeaseError:
         raise
     except BaseException:

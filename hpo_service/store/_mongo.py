@@ -332,8 +332,8 @@ _LIGHT_FIELDS = {"tid": 1, **{f"result.{k}": 1 for k in summary.LIGHT_KEYS}}
 _SIZE_FIELDS = {"name": 1, "size": 1}
 _DONE = TrialState.DONE.value
 _RUN = TrialState.RUNNING
-#: What :meth:`MongoTrialStore.summarise` reads of a running trial it lists (and
-#: its state: it may have finished since the aggregate that named it).
+#: What :meth:`MongoTrialStore.summarise` and ``running_trials`` read of a running
+#: trial (and its state: it may have finished since summarise's aggregate named it).
 _RUNNING_FIELDS = dict.fromkeys(("state", *summary.RUNNING_FIELDS), 1)
 
 
@@ -1841,6 +1841,19 @@ class MongoTrialStore(BaseTrialStore):
                 return True
         self._require_trial(study, tid)
         return False
+
+    def running_trials(self, study: str) -> list[summary.RunningTrial]:
+        c.check_name(study, "study")
+        query = {"state": TrialState.RUNNING.value, "study": study}
+        docs = self._call(
+            "running_trials",
+            lambda _: list(
+                self._trials.find(query, _RUNNING_FIELDS, sort=[("tid", 1)])
+            ),
+        )
+        if not docs:
+            self._require_study(study)
+        return [_running(doc) for doc in docs]
 
     def running_intermediate(self, study: str) -> dict[int, dict[int, float]]:
         c.check_name(study, "study")

@@ -945,7 +945,7 @@ class Worker:
         except (StudyNotFoundError, TypeError, ValueError) as e:
             self._log.debug("skipped requeueing study %r: %s", study, e)
             return 0
-        running = self._store.get_trials(study, [TrialState.RUNNING])
+        running = self._store.running_trials(study)
         dead, report = requeue_dead_owners(
             self._store, study, running, max_attempts=settings.max_attempts
         )

@@ -115,3 +115,42 @@ def test_a_driver_lease_of_a_pid_free_here_but_maybe_alive_elsewhere_is_kept(
         assert store.acquire_driver_lease("s", dead, 600.0)
         take_driver_lease(store, "s", "driver@me", 600.0)
         assert store.get_study("s").driver_owner == "driver@me"
+
+
+def test_a_watched_driver_lease_that_is_renewed_is_refused(tmp_path):
+    """A starting driver watches a holder it cannot tell alive (another host): when
+    the holder renews its lease, it lives, and the lease is refused saying so."""
+    holder = "driver@elsewhere:1:abcdef"
+    with open_store(f"sqlite:///{tmp_path / 'lease.sqlite'}") as store:
+        store.create_study("s", {})
+        assert store.acquire_driver_lease("s", holder, 2.0)
+        renewing = subprocess.Popen(
+            [sys.executable, "-c", RENEW, str(tmp_path), holder]
+        )
+        try:
+            with pytest.raises(DriverLeaseError) as info:
+                take_driver_lease(store, "s", "driver@me", 30.0, watch=True)
+        finally:
+            renewing.kill()
+            renewing.wait()
+        assert "renewed its lease while this driver waited" in str(info.value)
+        assert store.get_study("s").driver_owner == holder
+
+
+def test_a_watched_driver_lease_that_runs_out_unrenewed_is_taken_over(tmp_path):
+    with open_store(f"sqlite:///{tmp_path / 'lease.sqlite'}") as store:
+        store.create_study("s", {})
+        assert store.acquire_driver_lease("s", "driver@elsewhere:1:abcdef", 1.0)
+        with pytest.raises(DriverLeaseError, match="is driven by"):  # not watched
+            take_driver_lease(store, "s", "driver@me", 30.0)
+        take_driver_lease(store, "s", "driver@me", 30.0, watch=True)
+        assert store.get_study("s").driver_owner == "driver@me"
+
+
+RENEW = """
+import sys, time
+from hpo_service.store import open_store
+with open_store(f"sqlite:///{sys.argv[1]}/lease.sqlite") as store:
+    while store.acquire_driver_lease("s", sys.argv[2], 2.0):
+        time.sleep(0.3)
+"""

@@ -447,6 +447,8 @@ def test_status_reads_answer_the_same_size_however_many_trials_run(
         assert replies.largest(lambda: store.best_trial("s")) == best
         summary = store.summarise("s")
         assert summary.counts[TrialState.RUNNING] == 34 and len(summary.running) == 3
+        running = replies.largest(lambda: store.running_trials("s"))  # 34, light
+        assert running < 34 * 300  # whole, each would be 2 x 4.2 kB (params, config)
     assert few < 3 * len(bson.encode(wide))  # the best whole (params and config)
 
 
