@@ -10,7 +10,7 @@ import signal
 
 import pytest
 
-from hpo_service import hp
+from hpo_service import StoreTrials, fmin, hp
 from hpo_service.driver._study import open_study, space_settings
 from hpo_service.driver._study_loop import Driver, DriverOptions
 from hpo_service.store import NewTrial, TrialState, open_store
@@ -93,3 +93,32 @@ def test_a_cancelled_study_says_why_on_the_trial_it_stopped(procs, db):
     for record in records:
         assert record["error"]["type"] == "Cancelled", record
         assert "cancelled by `hpo-driver cancel`" in record["error"]["message"]
+
+
+def test_fmin_early_stop_keeps_the_trial_a_worker_claimed_meanwhile(procs, db):
+    """``fmin(trials=StoreTrials(...), early_stop_fn=...)``: the stop comes as
+    trial 0 finishes, while a second worker claims the queued trial 1 (the driver
+    last read it queued). Trial 1 runs to its end and fmin's trials hold its loss."""
+    with open_store(db) as store:
+        new_study(store, "f", queue_depth=2)  # fmin resumes it: 2 trials queued
+    first = procs.start(WORKER, "--db", db, "--study", "f", "--max-trials", "1")
+    trials = StoreTrials(db, study="f", objective="tests.helpers.objectives:sleeps")
+
+    def stop_once_a_worker_claims(finished, *state):
+        with open_store(db) as store:
+            assert store.count_by_state("f")[TrialState.NEW] >= 1
+            procs.start(WORKER, "--db", db, "--study", "f")
+            wait_until(lambda: store.count_by_state("f")[TrialState.RUNNING] == 1)
+        return True, []
+
+    fmin(lambda c: 0.0, SPACE, max_evals=10, trials=trials, show_progressbar=False,
+         early_stop_fn=stop_once_a_worker_claims)  # fmt: skip
+    assert first.wait(timeout=60) == 0
+    trials.refresh()
+    done = [t for t in trials.trials if t["result"].get("loss") is not None]
+    assert [t["tid"] for t in done] == [0, 1]
+    assert all(t["result"]["loss"] == 0.5 for t in done)
+    with open_store(db) as store:
+        states = [t.state for t in store.get_trials("f")]
+    assert states[:2] == [TrialState.DONE, TrialState.DONE]
+    assert set(states[2:]) <= {TrialState.CANCELLED}
