@@ -71,6 +71,35 @@ def test_a_trial_claimed_as_the_stop_rule_fires_runs_and_counts(procs, db):
         assert "the study stopped (early_stop)" in trial.error["message"]
 
 
+def test_trimming_the_queue_past_the_budget_spares_a_trial_claimed_meanwhile(procs, db):
+    """A point queued by hand puts the queue one past ``max_evals=3``: the driver
+    cancels its own newest suggestion (tid 2), from a view read before three
+    workers claimed tids 0-2. Tid 2 runs and counts; the hand-queued point, still
+    queued, is cancelled instead. Before, tid 2 was cancelled as it ran (its result
+    dropped) and the point ran in its place."""
+    with open_store(db) as store:
+        settings = new_study(store, "trim", max_evals=3)
+        calls = []
+
+        def enqueue_then_claim() -> None:
+            calls.append(None)
+            if len(calls) == 2:  # the driver queued 0-2 and sees them queued
+                point = NewTrial({"x": 0.5}, {"x": 0.5, "seconds": 0.5})
+                assert store.insert_trials("trim", [point]) == [3]
+            elif len(calls) == 3:  # it sees 4 queued: the trim comes next
+                for _ in range(3):
+                    procs.start(WORKER, "--db", db, "--study", "trim")
+                wait_until(lambda: counts(db, "trim")[TrialState.RUNNING] == 3)
+
+        Driver(
+            store, "trim", settings, SPACE, options=FAST,
+            should_stop=enqueue_then_claim,
+        ).run()  # fmt: skip
+        trials = store.get_trials("trim")
+    assert [t.state for t in trials] == [TrialState.DONE] * 3 + [TrialState.CANCELLED]
+    assert trials[3].started_at is None and trials[3].error["type"] == "BeyondBudget"
+
+
 def test_a_cancelled_study_says_why_on_the_trial_it_stopped(procs, db):
     """`hpo-driver cancel` while a worker runs a trial: the trial ends cancelled
     with the reason (not a bare state), the worker says so at INFO and stops."""
