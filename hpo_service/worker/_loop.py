@@ -10,17 +10,15 @@ import os
 import random
 import shlex
 import signal
-import socket
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hpo_service._common.words import counted
-from hpo_service.driver._settings import (
+from hpo_service._common.processes import owner_id
+from hpo_service._common.settings import (
     DEFAULT_LEASE_SECONDS,
     StudySettings,
     beyond_budget_error,
@@ -28,7 +26,8 @@ from hpo_service.driver._settings import (
     counted_finished,
     record_objective_count,
 )
-from hpo_service.driver._signals import STOP_SIGNALS
+from hpo_service._common.stop_signals import STOP_SIGNALS
+from hpo_service._common.words import counted
 from hpo_service.exceptions import (
     InvalidResultError,
     ObjectiveImportError,
@@ -45,6 +44,7 @@ from hpo_service.objective._result import (
 )
 from hpo_service.store._base import BaseTrialStore, Study, Trial, TrialState
 from hpo_service.store._cli_option import masked_note, store_command, store_place
+from hpo_service.store._dead_owners import requeue_dead_owners
 from hpo_service.store._faults import (
     StoreFaults,
     may_pass,
@@ -114,8 +114,10 @@ class WorkerSummary:
 
 
 def default_worker_id() -> str:
-    """``hostname:pid:short-uuid``, unique across machines and restarts."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """``hostname:pid:short-uuid``, unique across machines and restarts, and on
+    Linux ``/NAMESPACE-START``, which tells other processes for certain when this
+    one is gone (see :mod:`hpo_service._common.processes`)."""
+    return owner_id()
 
 
 def run_worker(
@@ -935,15 +937,27 @@ class Worker:
         return None
 
     def _requeue(self, study: str) -> int:
-        """Requeue the study's expired leases; return how many went back to ``new``."""
+        """Requeue the study's expired leases, and at once the trials of workers
+        certainly dead (:mod:`hpo_service.store._dead_owners`); return how many went
+        back to ``new``."""
         try:
             settings = self._settings_for(study)
         except (StudyNotFoundError, TypeError, ValueError) as e:
             self._log.debug("skipped requeueing study %r: %s", study, e)
             return 0
-        report = self._store.requeue_expired(
-            max_attempts=settings.max_attempts, study=study
+        running = self._store.running_trials(study)
+        dead, report = requeue_dead_owners(
+            self._store, study, running, max_attempts=settings.max_attempts
         )
+        for trial in dead:
+            self._log.warning(
+                "study %s: trial %d requeued at once: its worker %s died",
+                study, trial.tid, trial.owner,
+            )  # fmt: skip
+        if report is None:
+            report = self._store.requeue_expired(
+                max_attempts=settings.max_attempts, study=study
+            )
         if report.requeued or report.failed:
             self._log.info(
                 "study %s: requeued %d trials with expired leases, failed %d",
