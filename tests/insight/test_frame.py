@@ -5,33 +5,20 @@
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 
 import pytest
 
 from hpo_service import TrialPruned, Trials, fmin, hp, rand
 from hpo_service.insight import trials_dataframe
-from tests.e2e.conftest import REPO
+
+from ._support import hpo_driver, run_demo_study
 
 pd = pytest.importorskip("pandas")
 
 
-def hpo_driver(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hpo_service.driver.cli", *args],
-        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-
-
 def test_a_stored_study_gives_the_rows_and_columns_of_the_csv_export(tmp_path):
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
-    run = hpo_driver(
-        "start", "--db", db, "--study", "demo", "--seed", "5", "--max-evals", "12",
-        "--objective", "tests.insight.objectives:objective",
-        "--space", "tests.insight.objectives:space", "--workers", "2", "--no-progress",
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-3000:]
+    run_demo_study(db, 12)
     run = hpo_driver("trials", "--db", db, "--study", "demo", "--format", "csv")
     assert run.returncode == 0, run.stderr[-3000:]
     expected = pd.read_csv(io.StringIO(run.stdout))

@@ -12,26 +12,14 @@ import pytest
 from hpo_service.store import TrialState, open_store
 from tests.e2e.conftest import REPO
 
-from ._support import dump_dom, plot_section
+from ._support import dump_dom, hpo_driver, plot_section, run_demo_study
 
 STUDY = ["--objective", "tests.insight.objectives:objective",
          "--space", "tests.insight.objectives:space"]  # fmt: skip
 
 
-def hpo_driver(*args, timeout=300):
-    run = subprocess.run(
-        [sys.executable, "-m", "hpo_service.driver.cli", *args],
-        cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False,
-    )  # fmt: skip
-    return run
-
-
 def run_study(db, max_evals):
-    run = hpo_driver(
-        "start", "--db", db, "--study", "demo", *STUDY, "--seed", "5",
-        "--max-evals", str(max_evals), "--workers", "2", "--no-progress",
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-3000:]
+    run_demo_study(db, max_evals)
 
 
 def finished(db):
@@ -108,12 +96,7 @@ def test_a_study_of_huge_losses_gets_its_report_and_importances(tmp_path):
     out as for any study (their squares overflow a float, which stopped both with
     an OverflowError)."""
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
-    run = hpo_driver(
-        "start", "--db", db, "--study", "demo", "--seed", "5", "--max-evals", "12",
-        "--objective", "tests.insight.objectives:huge",
-        "--space", "tests.insight.objectives:space", "--workers", "1", "--no-progress",
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-3000:]
+    run_demo_study(db, 12, objective="huge", workers=1)
     out = tmp_path / "report.html"
     run = hpo_driver("report", "--db", db, "--study", "demo", "--out", str(out))
     assert run.returncode == 0, run.stderr[-3000:]
