@@ -629,7 +629,8 @@ def _scale_axis(info: ParamInfo) -> dict[str, Any]:
 
 
 def intermediate_figure(data: StudyData) -> go.Figure | None:
-    """Each trial's reported values over steps; pruned ones dashed orange.
+    """Each trial's reported values over steps; pruned ones dashed orange, with an
+    orange cross where each was pruned (its last report).
 
     Args:
         data: The study; at most 1,000 curves are drawn (every k-th trial by tid).
@@ -663,6 +664,7 @@ def intermediate_figure(data: StudyData) -> go.Figure | None:
                     },
                 )
             )
+    _mark_where_pruned(fig, [r for r in rows if r.state == "pruned"])
     fig.update_layout(
         title="Intermediate values (pruned trials dashed)",
         xaxis_title="step",
@@ -670,6 +672,27 @@ def intermediate_figure(data: StudyData) -> go.Figure | None:
         **LAYOUT,
     )
     return fig
+
+
+def _mark_where_pruned(fig: go.Figure, pruned: list[TrialRow]) -> None:
+    """An orange cross at each pruned trial's last report (as the history marks
+    it): a trial pruned at its first report has no line to draw, only a point."""
+    if not pruned:
+        return
+    go = _go()
+    last = [max(r.intermediate) for r in pruned]
+    fig.add_trace(
+        go.Scattergl(
+            x=last,
+            y=[r.intermediate[step] for r, step in zip(pruned, last, strict=True)],
+            mode="markers",
+            name="pruned here",
+            marker={"symbol": "x", "size": 8, "color": STATE_COLORS["pruned"]},
+            customdata=[r.tid for r in pruned],
+            hovertemplate="trial %{customdata} pruned at step %{x}: %{y:.6g}"
+            "<extra></extra>",
+        )
+    )
 
 
 def _curves(rows: list[TrialRow]) -> tuple[list[float | None], list[float | None]]:

@@ -288,3 +288,30 @@ def _panel_pixels(browser, name):
                                round(y + h) - 2))).astype(int)
         for x, y, w, h in boxes
     ]  # fmt: skip
+
+
+def test_a_trial_pruned_at_its_first_report_is_marked_on_the_curves(tmp_path, browser):
+    """The intermediate values put an orange cross where each trial was pruned: a
+    trial pruned at its first report has no line, and its one point (3 px, faded)
+    was nearly invisible."""
+    from hpo_service import TrialPruned, Trials, fmin, hp, rand, report
+    from hpo_service.insight import as_study_data, write_report
+
+    def objective(config):
+        for step in range(4):
+            report(config["x"] + 1 / (step + 1), step)
+            if config["x"] > 0.5:  # stands in for a pruner's decision
+                raise TrialPruned()
+        return config["x"]
+
+    trials = Trials()
+    points = [{"x": 0.1}, {"x": 0.2}, {"x": 0.9}]
+    fmin(objective, {"x": hp.uniform("x", 0, 1)}, algo=rand.suggest, max_evals=3,
+         trials=trials, points_to_evaluate=points, show_progressbar=False)  # fmt: skip
+    out = tmp_path / "curves.html"
+    write_report(as_study_data(trials), out)
+    browser.get(out.as_uri())
+    wait_drawn(browser, "intermediate")
+    traces = {t["name"]: t for t in drawn_traces(browser, "intermediate")}
+    assert traces["pruned here"]["y"] == 1 and traces["pruned here"]["symbol"] == "x"
+    wait_for_colour(browser, "intermediate", ORANGE)  # painted, not only in the data
