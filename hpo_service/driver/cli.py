@@ -51,8 +51,10 @@ from hpo_service.store._cli_option import (
     db_option,
     masked_note,
     open_store_for_cli,
+    reach_store,
     store_command,
     study_not_found,
+    wait_for_store_option,
 )
 from hpo_service.trials import check_objective_names
 
@@ -75,8 +77,9 @@ def _store_command(
         @db_option
         @functools.wraps(command)
         def wrapper(db_url: str, **kwargs: Any) -> Any:
+            wait = kwargs.pop("wait_for_store", 0.0)  # start's only
             with _ctrl_c_while_starting(command.__name__, kwargs.get("study")):
-                store = _open_store(db_url, kwargs, create)
+                store = _open_store(db_url, kwargs, create, wait)
             try:
                 with _ctrl_c_while_starting(command.__name__, kwargs.get("study")):
                     return command(store=store, db_url=db_url, **kwargs)
@@ -116,12 +119,15 @@ def _open_store(
     db_url: str,
     args: dict[str, Any],
     create: bool | Callable[[dict[str, Any]], bool],
+    wait_for_store: float,
 ) -> BaseTrialStore:
-    """Open the store; a missing database is created only when ``create`` allows it
-    and, for ``start``, once the new study's options have passed every check."""
+    """Open the store, waiting up to ``wait_for_store`` seconds for a MongoDB server
+    that does not answer yet; a missing database is created only when ``create``
+    allows it and, for ``start``, once the new study's options have passed every
+    check."""
     creating = create(args) if callable(create) else create
     try:
-        return open_store_for_cli(db_url)
+        return reach_store(db_url, wait_for_store, [], _logger)
     except MissingStoreError as e:
         if not callable(create):
             raise
@@ -271,6 +277,7 @@ def _creates_study(args: dict[str, Any]) -> bool:
     "same name. The last 10 kB are kept with each trial either way.",
 )
 @pruner_options
+@wait_for_store_option()
 @_store_command(create=_creates_study)
 def start(
     store: BaseTrialStore,
@@ -288,6 +295,18 @@ def start(
 
     SIGTERM, SIGHUP or Ctrl-C stop it cleanly: the local workers finish or hand back
     their trials, the driver lease is released, and the same command resumes.
+
+    \b
+    Exit codes:
+      0      the study ended (--max-evals, a stop rule, `hpo-driver cancel`) and
+             at least one trial succeeded
+      1      an error: no trial succeeded (every one failed, or none feasibly),
+             the store unreachable (after --wait-for-store) or refusing this
+             user, another live driver runs the study, or --objective or
+             --space cannot be imported
+      2      bad usage (an unknown option or a bad value)
+      128+N  stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), also
+             while starting; the same command resumes the study
     """
     stored = _stored_settings(store, study)
     take_algorithm(given, None if stored is None else stored.algorithm)
