@@ -9,6 +9,7 @@ processes killed mid-trial, on SQLite and on MongoDB over the wire."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -59,6 +60,13 @@ def kill_mid_trial(procs, db: str) -> int:
 
 def test_a_restarted_driver_requeues_a_sigkilled_workers_trial_at_once(procs, db):
     tid = kill_mid_trial(procs, db)
+    status = procs.run(DRIVER, "status", "--db", db, "--study", "s", "--json")
+    assert status.returncode == 0, status.stderr
+    (running,) = json.loads(status.stdout)["workers"]
+    assert (running["tid"], running["alive"]) == (tid, False)
+    assert json.loads(status.stdout)["driver"]["alive"] is False
+    text = procs.run(DRIVER, "status", "--db", db, "--study", "s").stdout
+    assert "(its process is gone: a driver or idle worker of this host requeues" in text
     resumed = procs.run(DRIVER, *driver_args(db, 3, "--workers", "1"), timeout=180)
     assert resumed.returncode == 0, resumed.stderr
     # the driver's own words (its local worker would say "study s: trial ...")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import sqlite3
 
 import pytest
 
@@ -260,3 +262,29 @@ def test_driver_restarted_in_its_container_waits_out_the_dead_drivers_lease(
     assert done_count(db, "c") == 6
     with open_store(db) as store:
         assert store.get_study("c").driver_owner is None  # released at the end
+
+
+def test_a_backup_taken_while_the_study_runs_restores_and_resumes(procs, tmp_path):
+    """README "Backing up a store": SQLite's online backup API copies a consistent
+    snapshot (the WAL's recent writes included) while the driver and workers write;
+    the copy opens, and a driver resumes the study from it to its exact budget."""
+    live, copy = tmp_path / "hpo.sqlite", tmp_path / "backup.sqlite"
+    db = f"sqlite:///{live}"
+    procs.env["HPO_TEST_SLEEP"] = "0.05"
+    driver = procs.start(DRIVER, *start_args(db, "b", 40, "--workers", "2"))
+    wait_until(lambda: done_count(db, "b") >= 10)
+    source, target = sqlite3.connect(live), sqlite3.connect(copy)
+    with source, target:
+        source.backup(target)
+    source.close()
+    target.close()
+    assert driver.wait(timeout=120) == 0, driver.stderr.read()
+    backed = counts(f"sqlite:///{copy}", "b")
+    assert 10 <= backed[TrialState.DONE] < 40, backed
+    restored = f"sqlite:///{tmp_path / 'restored.sqlite'}"
+    shutil.copy(copy, tmp_path / "restored.sqlite")
+    rerun = procs.run(DRIVER, *start_args(restored, "b", 40, "--workers", "2"))
+    assert rerun.returncode == 0, rerun.stderr
+    assert "resuming study 'b'" in rerun.stderr
+    final = counts(restored, "b")
+    assert final[TrialState.DONE] == 40 and final[TrialState.RUNNING] == 0, final
