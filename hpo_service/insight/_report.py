@@ -79,9 +79,9 @@ def build_report(data: StudyData, *, importances: bool = True) -> StudyReport:
     if infinite := data.infinite_count():
         report.notes.append(_infinite_note(infinite))
     figs["intermediate"] = _figures.intermediate_figure(data)
-    figs["timeline"] = timeline_figure(data)
+    figs["timeline"] = timeline_figure(data, now=data.read_at)
     report.failures = failure_groups(data)
-    report.workers = worker_usage(data)
+    report.workers = worker_usage(data, now=data.read_at)
     report.figures = {k: v for k, v in figs.items() if v is not None}
     return report
 
