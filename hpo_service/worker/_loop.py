@@ -993,12 +993,18 @@ class Worker:
             )  # fmt: skip
 
     def _finished(self, study: str) -> bool:
+        """Whether ``study`` is over: nothing queued or running, and its budget
+        spent or the study cancelled. The cancel flag is read afresh (one study
+        read, only while the queue is empty), not from the settings kept for up to
+        ``_SETTINGS_TTL``: a worker of a cancelled study idled 30 s before it saw."""
         settings = self._settings_for(study)
         counts = self._store.count_by_state(study)
         if counts.get(TrialState.NEW, 0) or counts.get(TrialState.RUNNING, 0):
             return False
-        finished = counted_finished(counts)
-        return settings.cancelled or finished >= settings.max_evals
+        if counted_finished(counts) >= settings.max_evals:
+            return True
+        self._settings.pop(study, None)
+        return self._settings_for(study).cancelled
 
     def _look_for_study(self) -> None:
         """Look once more, at the stop, for a study not seen yet: one created while
