@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from hpo_service.driver._settings import StudySettings
+from hpo_service._common.settings import StudySettings
 from hpo_service.store import NewTrial, TrialState, open_store
 
 REPO = Path(__file__).resolve().parents[1]

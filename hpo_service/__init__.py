@@ -81,6 +81,10 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module(f"hpo_service.{name}")
     if name in _LOCATIONS:
         return getattr(importlib.import_module(_LOCATIONS[name]), name)
+    if name.endswith("Pruner"):  # Optuna's names: say they are in hpo_service.pruners
+        from hpo_service.algorithms.pruners import missing_pruner
+
+        raise missing_pruner(name, __name__)
     raise AttributeError(f"module 'hpo_service' has no attribute {name!r}")
 
 

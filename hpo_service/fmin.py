@@ -12,7 +12,6 @@ import logging
 import math
 import os
 import sys
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -134,14 +133,9 @@ def fmin(
     _refuse_hyperopt_trials(trials)
     fn, space = _annotated(fn, space)
     if allow_trials_fmin and hasattr(trials, "fmin") and not isinstance(trials, Trials):
-        if trials_save_file:  # hyperopt would pickle the MongoTrials: say it is not
-            warnings.warn(
-                f"trials_save_file={trials_save_file!r} is not written with "
-                f"{type(trials).__name__}: its store keeps every trial as it "
-                "finishes, and fmin with the same study (exp_key) resumes it",
-                UserWarning,
-                stacklevel=2,
-            )
+        from hpo_service.driver._store_trials import warn_unsaved
+
+        warn_unsaved(trials, trials_save_file)
         extra = {} if pruner is None else {"pruner": pruner}
         return trials.fmin(
             fn,

@@ -136,6 +136,11 @@ class MongoTrials(StoreTrials):
         """The experiment key given to the constructor."""
         return self._exp_key
 
+    def new_trial_ids(self, last_id: int) -> list[int]:
+        """The next ``last_id`` tids (hyperopt's ``MongoTrials`` names the count
+        so); see :meth:`StoreTrials.new_trial_ids`."""
+        return super().new_trial_ids(last_id)
+
     def view(
         self,
         exp_key: str | None = None,

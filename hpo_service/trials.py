@@ -182,19 +182,19 @@ class TrialsView:
     #: hyperopt's flag: whether trials are evaluated by other processes (workers).
     asynchronous = False
 
-    def count_by_state_unsynced(self, states: int | Sequence[int]) -> int:
+    def count_by_state_unsynced(self, arg: int | Sequence[int]) -> int:
         """How many of all trials (``_dynamic_trials``) are in ``JOB_STATE_*``
-        ``states``: one state or several (hyperopt's name)."""
-        return _count_states(self._dynamic_trials, states)
+        states ``arg``: one state or several (hyperopt's names)."""
+        return _count_states(self._dynamic_trials, arg)
 
     def count_by_state_synced(
         self,
-        states: int | Sequence[int],
+        arg: int | Sequence[int],
         trials: Sequence[Mapping[str, Any]] | None = None,
     ) -> int:
         """How many of ``trials`` (default :attr:`trials`: new, running and done) are in
-        ``JOB_STATE_*`` ``states`` (hyperopt's name)."""
-        return _count_states(self.trials if trials is None else trials, states)
+        ``JOB_STATE_*`` states ``arg`` (hyperopt's names)."""
+        return _count_states(self.trials if trials is None else trials, arg)
 
     def losses(self, bandit: Any = None) -> list[float | list[float] | None]:
         """Each trial's loss, None where it has none.
@@ -217,13 +217,17 @@ class TrialsView:
         """
         return [r.get("status") for r in self.results]
 
-    def assert_valid_trial(self, trial: Any) -> None:
+    def assert_valid_trial(self, trial: Any) -> Any:
         """Check that ``trial`` has the shape of a trial dict (hyperopt's name).
+
+        Returns:
+            ``trial`` itself, as hyperopt's does.
 
         Raises:
             InvalidTrial: A key is missing or the tids disagree.
         """
         check_trial_doc(trial)
+        return trial
 
     def new_trial_docs(
         self,
@@ -250,16 +254,54 @@ class TrialsView:
             ValueError: The four sequences differ in length.
             InvalidTrial: A misc lacks a key or names another tid.
         """
-        sizes = {len(tids), len(specs), len(results), len(miscs)}
-        if len(sizes) != 1:
-            raise ValueError(
-                "`tids`, `specs`, `results` and `miscs` must have one length, but got "
-                f"{len(tids)}, {len(specs)}, {len(results)}, {len(miscs)}"
-            )
+        _check_lengths(tids=tids, specs=specs, results=results, miscs=miscs)
         exp_key = getattr(self, "exp_key", None)
         docs = [
             _new_doc(tid, spec, dict(result), dict(misc), exp_key)
             for tid, spec, result, misc in zip(tids, specs, results, miscs, strict=True)
+        ]
+        for doc in docs:
+            check_trial_doc(doc)
+        return docs
+
+    def source_trial_docs(
+        self,
+        tids: Sequence[int],
+        specs: Sequence[Any],
+        results: Sequence[Mapping[str, Any]],
+        miscs: Sequence[Mapping[str, Any]],
+        sources: Sequence[Mapping[str, Any]],
+    ) -> list[dict[str, Any]]:
+        """Trial dicts that copy ``sources`` (trial dicts, e.g. of another trials
+        object) under new tids, to hand to ``insert_trial_docs`` (hyperopt's name).
+
+        Each new doc takes its ``state``, ``exp_key``, ``owner``, ``book_time`` and
+        ``refresh_time`` (and ``intermediate``, the values a pruned trial reported)
+        from its source; its misc (a copy) gets ``tid``, ``cmd`` (None) and
+        ``from_tid`` (the source's tid) where it lacks them. ``insert_trial_docs``
+        of a :class:`Trials` then sets ``exp_key`` to its own.
+
+        Args:
+            tids: The new trial ids, e.g. from ``new_trial_ids(n)``.
+            specs: One spec per trial (usually the source's).
+            results: One result per trial (usually the source's).
+            miscs: One misc dict per trial (``idxs`` and ``vals`` under the new tid).
+            sources: The trial dicts copied from.
+
+        Returns:
+            One trial dict per tid; nothing is inserted yet.
+
+        Raises:
+            ValueError: The five sequences differ in length.
+            InvalidTrial: A misc already holds another ``tid``, ``cmd`` or
+                ``from_tid``, or a source lacks a key of hyperopt's trial dicts.
+        """
+        _check_lengths(
+            tids=tids, specs=specs, results=results, miscs=miscs, sources=sources
+        )
+        docs = [
+            _sourced_doc(*row)
+            for row in zip(tids, specs, results, miscs, sources, strict=True)
         ]
         for doc in docs:
             check_trial_doc(doc)
@@ -323,7 +365,7 @@ class TrialsView:
         vals = self.best_trial["misc"]["vals"]
         return {k: v[0] for k, v in vals.items() if v}
 
-    def average_best_error(self, domain: Any = None) -> float:
+    def average_best_error(self, bandit: Any = None) -> float:
         """hyperopt's average best error: the best trial's ``true_loss`` (its
         ``loss`` when it has none).
 
@@ -335,7 +377,7 @@ class TrialsView:
         ``Trials.average_best_error``).
 
         Args:
-            domain: Accepted for hyperopt's signature; not used.
+            bandit: Accepted for hyperopt's signature; not used.
 
         Raises:
             AllTrialsFailed: No trial succeeded.
@@ -376,10 +418,13 @@ class Trials(TrialsView):
     ``trials`` / ``len()`` show new, running and done trials; error trials are in
     ``_dynamic_trials`` too, and count towards ``max_evals``. ``attachments`` holds
     what objectives returned under ``result["attachments"]`` (see
-    :meth:`trial_attachments`).
+    :meth:`trial_attachments`). As in hyperopt, several experiments can share one
+    list of trials: :meth:`view` gives the trials of one ``exp_key``.
 
     Args:
-        exp_key: hyperopt's experiment key (kept on every trial).
+        exp_key: hyperopt's experiment key (kept on every trial). With a key, the
+            trials shown (``trials``, ``_dynamic_trials``, counts) are those of
+            that experiment; with None, every trial.
         refresh: Accepted for hyperopt's signature.
         objectives: Names of the objectives of a multi-objective search, e.g.
             ``["error", "latency_ms"]``; every result must then have that many losses.
@@ -393,11 +438,32 @@ class Trials(TrialsView):
         objectives: Sequence[str] | str | None = None,
     ) -> None:
         self._exp_key = exp_key
-        self._all: list[dict[str, Any]] = []
+        self._all: list[dict[str, Any]] = []  # every experiment's, shared by views
         self._trials: list[dict[str, Any]] = []
-        self._next_tid = 0  # tids below it were handed out by new_trial_ids
+        self._ids: set[int] = set()  # tids new_trial_ids handed out (shared)
         self.attachments: dict[str, Any] = {}
         self._objective_names = check_objective_names(objectives)
+
+    def view(self, exp_key: str | None = None, refresh: bool = True) -> Trials:
+        """The trials of experiment ``exp_key`` (every trial when None), sharing
+        this object's trial list, tids and attachments (hyperopt's ``view``).
+
+        A trial that ``fmin`` or ``insert_trial_docs`` adds through the view gets its
+        ``exp_key`` and is seen by this object too; tids stay distinct across views.
+
+        Args:
+            exp_key: The experiment to show; None shows every trial.
+            refresh: Accepted for hyperopt's signature (the view is always current
+                after its own inserts; call ``refresh()`` after another's).
+
+        Returns:
+            A new :class:`Trials` with the same objective names.
+        """
+        view = object.__new__(type(self))
+        view.__dict__.update(self.__dict__)
+        view._exp_key = exp_key
+        view.refresh()
+        return view
 
     @property
     def objective_names(self) -> list[str] | None:
@@ -415,7 +481,9 @@ class Trials(TrialsView):
 
     @property
     def _dynamic_trials(self) -> list[dict[str, Any]]:
-        return self._all
+        if self._exp_key is None:
+            return self._all
+        return [d for d in self._all if d.get("exp_key") == self._exp_key]
 
     def append(self, doc: dict[str, Any]) -> None:
         """Add one trial dict (built with :func:`make_trial_doc`)."""
@@ -427,6 +495,8 @@ class Trials(TrialsView):
 
     def insert_trial_docs(self, docs: Sequence[dict[str, Any]]) -> list[int]:
         """Add trial dicts after checking their shape; return their tids.
+
+        Each doc gets this object's ``exp_key``.
 
         Raises:
             InvalidTrial: A doc lacks a key hyperopt's trials have, or reuses a tid.
@@ -441,18 +511,23 @@ class Trials(TrialsView):
         self.refresh()
         return [doc["tid"] for doc in docs]
 
+    #: hyperopt's unchecked insert; here the docs are checked all the same.
+    _insert_trial_docs = insert_trial_docs
+
     def new_trial_ids(self, n: int) -> list[int]:
         """The next ``n`` unused tids, reserved: never handed out again (as in
         hyperopt), so docs built id by id can be inserted as one batch."""
         used = (doc["tid"] for doc in self._all if isinstance(doc["tid"], int))
-        start = max(self._next_tid, max(used, default=-1) + 1)
-        self._next_tid = start + n
-        return list(range(start, start + n))
+        start = max(max(self._ids, default=-1), max(used, default=-1)) + 1
+        tids = list(range(start, start + n))
+        self._ids.update(tids)
+        return tids
 
     def refresh(self) -> None:
         """Recompute :attr:`trials` from every trial (after a trial's state changed)."""
-        self._trials = [d for d in self._all if d["state"] in JOB_VALID_STATES]
-        show_pruned_losses(self._all, self.n_objectives)
+        docs = self._dynamic_trials
+        self._trials = [d for d in docs if d["state"] in JOB_VALID_STATES]
+        show_pruned_losses(docs, self.n_objectives)
 
     def fmin(
         self,
@@ -465,11 +540,18 @@ class Trials(TrialsView):
         max_queue_len: int = 1,
         rstate: Any = None,
         verbose: bool = False,
+        pass_expr_memo_ctrl: Any = None,
+        catch_eval_exceptions: bool = False,
+        return_argmin: bool = True,
+        show_progressbar: Any = True,
+        early_stop_fn: Any = None,
+        trials_save_file: str = "",
         **kwargs: Any,
     ) -> Any:
         """``fmin(fn, space, algo, ..., trials=self)``: hyperopt's method spelling.
 
-        The positional arguments come in the order of hyperopt's ``Trials.fmin``;
+        The positional arguments come in the order of hyperopt's ``Trials.fmin``
+        (``verbose`` is accepted and unused: progress is ``show_progressbar``);
         every other argument of :func:`hpo_service.fmin.fmin` but ``trials`` is
         taken by keyword.
         """
@@ -478,15 +560,26 @@ class Trials(TrialsView):
         return fmin(
             fn, space, algo, max_evals, timeout, loss_threshold,
             max_queue_len=max_queue_len, rstate=rstate, trials=self,
-            allow_trials_fmin=False, **kwargs,
+            allow_trials_fmin=False, pass_expr_memo_ctrl=pass_expr_memo_ctrl,
+            catch_eval_exceptions=catch_eval_exceptions, return_argmin=return_argmin,
+            show_progressbar=show_progressbar, early_stop_fn=early_stop_fn,
+            trials_save_file=trials_save_file, **kwargs,
         )  # fmt: skip
 
     def delete_all(self) -> None:
-        """Forget every trial and attachment."""
-        self._all.clear()
-        self._trials.clear()
-        self.attachments.clear()
-        self._next_tid = 0
+        """Forget every trial of this experiment and their attachments (with
+        ``exp_key`` None, every trial, and the reserved tids)."""
+        if self._exp_key is None:
+            self._all.clear()
+            self.attachments.clear()
+            self._ids.clear()
+        else:
+            gone = {d["tid"] for d in self._dynamic_trials}
+            self._all[:] = [d for d in self._all if d["tid"] not in gone]
+            for tid in gone:
+                for name in list(self.trial_attachments({"tid": tid})):
+                    del self.attachments[self.aname({"tid": tid}, name)]
+        self.refresh()
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickle, also from a pickle written by an earlier version."""
@@ -496,7 +589,8 @@ class Trials(TrialsView):
         self.__dict__.setdefault("_exp_key", state.get("exp_key"))
         self.__dict__.pop("exp_key", None)
         self.__dict__.setdefault("_objective_names", None)
-        self.__dict__.setdefault("_next_tid", 0)
+        reserved = self.__dict__.pop("_next_tid", 0)  # before _ids: the tids below
+        self.__dict__.setdefault("_ids", set(range(reserved - 1, reserved)))
         self.refresh()
 
 
@@ -584,6 +678,39 @@ def _new_doc(
         "book_time": None,
         "refresh_time": None,
     }
+
+
+def _check_lengths(**sequences: Sequence[Any]) -> None:
+    """Raise ValueError unless every one of ``sequences`` has the same length."""
+    if len({len(v) for v in sequences.values()}) > 1:
+        names = ", ".join(f"`{name}`" for name in sequences)
+        sizes = ", ".join(str(len(v)) for v in sequences.values())
+        raise ValueError(f"{names} must have one length, but got {sizes}")
+
+
+#: What a doc of ``source_trial_docs`` copies from its source.
+_SOURCED_KEYS = ("state", "exp_key", "owner", "book_time", "refresh_time")
+
+
+def _sourced_doc(
+    tid: int, spec: Any, result: Any, misc: Mapping[str, Any], source: Any
+) -> dict[str, Any]:
+    """One doc of ``source_trial_docs``: ``source``'s state and times, a new tid."""
+    missing = [k for k in ("tid", *_SOURCED_KEYS) if k not in source]
+    if missing:
+        raise InvalidTrial(f"a source trial must hold {', '.join(missing)}", source)
+    misc = dict(misc)
+    for key, value in (("tid", tid), ("cmd", None), ("from_tid", source["tid"])):
+        if misc.setdefault(key, value) != value:
+            raise InvalidTrial(
+                f"misc[{key!r}] must be {value!r} (or absent) for the copy of trial "
+                f"{source['tid']} as tid {tid}, but got {key}={misc[key]!r}",
+                misc,
+            )
+    doc = {k: source[k] for k in _SOURCED_KEYS}
+    doc.update(version=0, tid=tid, spec=spec, result=result, misc=misc)
+    doc["intermediate"] = dict(source.get("intermediate") or {})
+    return doc
 
 
 class _TrialAttachments(MutableMapping[str, Any]):

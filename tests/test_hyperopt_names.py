@@ -6,6 +6,7 @@ trial docs. Each case runs the same code against hyperopt where it is installed.
 from __future__ import annotations
 
 import importlib
+import inspect
 import pickle
 from functools import partial
 
@@ -14,6 +15,7 @@ import pytest
 
 import hpo_service
 from hpo_service import JOB_STATE_DONE, JOB_STATE_NEW, Trials, fmin, hp, mix, tpe
+from hpo_service.fmin import generate_trials_to_calculate
 from tests.helpers.hyperopt_side_by_side import LIBRARIES
 
 QUIET = {"show_progressbar": False}
@@ -316,3 +318,166 @@ def test_an_algorithm_of_hyperopts_is_refused_saying_which_to_use():
     ):
         with pytest.raises(TypeError, match="from hpo_service import tpe"):
             fmin(_square, hp.uniform("x", 0, 1), algo, max_evals=2, **QUIET)
+
+
+# ---- the whole public surface of hyperopt's Trials ----------------------------------
+
+
+def _positional(function):
+    """The names of ``function``'s positional parameters, ``self`` left out."""
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    params = inspect.signature(function).parameters.values()
+    return [p.name for p in params if p.kind in kinds and p.name != "self"]
+
+
+@pytest.mark.parametrize(
+    ("theirs", "ours"),
+    [
+        ("hyperopt.base:Trials", "hpo_service.trials:Trials"),
+        ("hyperopt.mongoexp:MongoTrials", "hpo_service.mongoexp:MongoTrials"),
+    ],
+)
+def test_every_name_of_hyperopts_trials_exists_with_its_arguments(theirs, ours):
+    """Every attribute of hyperopt's class (but dunders) is on ours, and each method
+    takes hyperopt's positional arguments, same names in the same order, so calls
+    by position or by keyword both work."""
+    pytest.importorskip("hyperopt")
+    module, name = theirs.split(":")
+    hyperopt_class = getattr(importlib.import_module(module), name)
+    module, name = ours.split(":")
+    our_class = getattr(importlib.import_module(module), name)
+    compared = 0
+    for attr in (a for a in dir(hyperopt_class) if not a.startswith("__")):
+        assert hasattr(our_class, attr), attr
+        theirs_attr = inspect.getattr_static(hyperopt_class, attr)
+        if not inspect.isfunction(theirs_attr):
+            continue
+        wanted = _positional(theirs_attr)
+        assert _positional(getattr(our_class, attr))[: len(wanted)] == wanted, attr
+        compared += 1
+    assert compared >= 15
+    if our_class is Trials:  # what hyperopt's constructor sets: _ids, _exp_key, ...
+        ours_made, theirs_made = our_class(), hyperopt_class()
+        assert all(hasattr(ours_made, attr) for attr in vars(theirs_made))
+
+
+@LIBRARIES
+def test_views_of_one_trials_object_hold_one_experiment_each(lib):
+    """hyperopt's ``view``: experiments share one trial list, tids and attachments;
+    each view shows its own, the object without a key shows every trial."""
+    trials = lib.Trials()
+    first, second = trials.view(exp_key="a"), trials.view(exp_key="b")
+    space = lib.hp.uniform("x", -10, 10)
+    lib.fmin(_square, space, lib.rand.suggest, 3, trials=first, **QUIET)
+    lib.fmin(_square, space, lib.rand.suggest, 2, trials=second, **QUIET)
+    for each in (trials, first, second):
+        each.refresh()
+    assert (first.tids, second.tids, trials.tids) == ([0, 1, 2], [3, 4], list(range(5)))
+    assert [d["exp_key"] for d in trials] == ["a", "a", "a", "b", "b"]
+    assert first.count_by_state_unsynced(JOB_STATE_DONE) == 3
+    assert trials.count_by_state_unsynced(JOB_STATE_DONE) == 5
+    assert second.new_trial_ids(1) == [5] and first.new_trial_ids(1) == [6]
+    second.trial_attachments(second.trials[0])["k"] = b"v"
+    assert trials.attachments == {"ATTACH::3::k": b"v"}
+    lib.fmin(_square, space, lib.rand.suggest, 5, trials=second, **QUIET)
+    assert len(second) == 5 and second.vals["x"][:2] == trials.vals["x"][3:]
+
+
+def test_deleting_a_views_trials_leaves_the_other_experiments():
+    trials = Trials()
+    first, second = trials.view(exp_key="a"), trials.view(exp_key="b")
+    space = hp.uniform("x", -10, 10)
+    fmin(_square, space, max_evals=3, trials=first, **QUIET)
+    fmin(_square, space, max_evals=2, trials=second, **QUIET)
+    second.trial_attachments(second.trials[0])["k"] = b"v"
+    first.trial_attachments(first.trials[0])["k"] = b"w"
+    second.delete_all()
+    trials.refresh()
+    first.refresh()
+    assert (len(second), len(first), trials.tids) == (0, 3, [0, 1, 2])
+    assert trials.attachments == {"ATTACH::0::k": b"w"}
+    assert pickle.loads(pickle.dumps(first)).tids == [0, 1, 2]
+
+
+def _copied_docs(lib, source_trials, target):
+    """Every trial of ``source_trials`` copied into ``target`` by
+    ``source_trial_docs`` under new tids (hyperopt's recipe for merging)."""
+    sources = list(source_trials)
+    tids = target.new_trial_ids(len(sources))
+    miscs = [
+        {"idxs": {k: [tid] * len(v) for k, v in s["misc"]["idxs"].items()},
+         "vals": s["misc"]["vals"]}
+        for tid, s in zip(tids, sources, strict=True)
+    ]  # fmt: skip
+    return target.source_trial_docs(
+        tids,
+        [s["spec"] for s in sources],
+        [s["result"] for s in sources],
+        miscs,
+        sources,
+    )
+
+
+@LIBRARIES
+def test_source_trial_docs_copy_finished_trials_under_new_tids(lib):
+    space = lib.hp.uniform("x", -10, 10)
+    old = lib.Trials()
+    lib.fmin(_square, space, lib.rand.suggest, 3, trials=old, **QUIET)
+    merged = lib.Trials()
+    lib.fmin(_square, space, lib.rand.suggest, 2, trials=merged, **QUIET)
+    docs = _copied_docs(lib, old, merged)
+    assert [d["misc"]["from_tid"] for d in docs] == [0, 1, 2]
+    assert [d["misc"]["cmd"] for d in docs] == [None] * 3
+    assert [d["state"] for d in docs] == [JOB_STATE_DONE] * 3
+    assert [d["book_time"] for d in docs] == [d["book_time"] for d in old]
+    merged.insert_trial_docs(docs)
+    merged.refresh()
+    assert merged.tids == [0, 1, 2, 3, 4]
+    assert merged.losses()[2:] == old.losses()
+    assert merged.best_trial["result"]["loss"] == min(merged.losses())
+    lib.fmin(_square, space, lib.tpe.suggest, 7, trials=merged, **QUIET)
+    assert len(merged) == 7
+
+
+def test_source_trial_docs_keep_a_pruned_trials_reports():
+    from hpo_service import report, should_prune
+
+    def reporting(x):
+        for step in range(3):
+            report(x**2 + 1 / (step + 1), step)
+            should_prune()
+        return x**2
+
+    old = Trials()
+    fmin(reporting, hp.uniform("x", -1, 1), max_evals=2, trials=old, **QUIET)
+    docs = _copied_docs(hpo_service, old, Trials())
+    assert [d["intermediate"] for d in docs] == [d["intermediate"] for d in old]
+    assert len(docs[0]["intermediate"]) == 3
+
+
+def test_source_trial_docs_refuse_a_misc_that_names_another_trial():
+    old = Trials()
+    fmin(_square, hp.uniform("x", -1, 1), max_evals=1, trials=old, **QUIET)
+    [source] = old.trials
+    misc = {"tid": 7, "idxs": {"x": [7]}, "vals": {"x": [0.5]}, "from_tid": 3}
+    with pytest.raises(hpo_service.exceptions.InvalidTrial, match="from_tid=3"):
+        old.source_trial_docs([7], [None], [{}], [misc], [source])
+    with pytest.raises(ValueError, match="`sources` must have one length"):
+        old.source_trial_docs([7], [None], [{}], [misc], [])
+    with pytest.raises(hpo_service.exceptions.InvalidTrial, match="owner"):
+        old.source_trial_docs([7], [None], [{}], [{}], [{"tid": 0, "state": 2}])
+
+
+def test_hyperopts_remaining_trials_calls():
+    trials = Trials(exp_key="e", refresh=False)
+    doc = generate_trials_to_calculate([{"x": 0.5}]).trials[0]
+    assert trials.assert_valid_trial(doc) is doc
+    trials._insert_trial_docs([doc])
+    assert trials.tids == [0] and trials.trials[0]["exp_key"] == "e"
+    best = trials.fmin(
+        _square, hp.uniform("x", -1, 1), None, 3, None, None, 1, None, False,
+        None, False, False, False,
+    )  # fmt: skip
+    assert len(trials) == 3 and trials.vals["x"][0] == 0.5
+    assert best == trials.best_trial["misc"]["vals"]["x"][0]  # return_argmin=False
+    assert trials.count_by_state_synced(arg=JOB_STATE_DONE) == 3

@@ -9,7 +9,9 @@ which sends the user the wrong way.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
+
+import click
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -50,3 +52,27 @@ def foreign_option_message(option: str, flags: Collection[str]) -> str | None:
     if ours is None:
         return f"No such option {name!r} (Optuna's): {what}."
     return f"No such option {name!r} (Optuna's): use {ours!r} ({what})."
+
+
+def raise_naming_ours(error: click.NoSuchOption, command: click.Command) -> NoReturn:
+    """Raise ``error`` again, with our counterpart named when its option is Optuna's.
+
+    For a command's ``parse_args`` or a group's ``invoke``, in the ``except`` that
+    caught click's error for an unknown option.
+
+    Args:
+        error: Click's error for the unknown option.
+        command: The command it was given to, used when ``error`` carries no
+            context (with one, the context's command holds the flags).
+
+    Raises:
+        click.NoSuchOption: ``error`` itself, or one whose message is
+            :func:`foreign_option_message`'s.
+    """
+    if error.ctx is not None:
+        command = error.ctx.command
+    flags = {o for p in command.params for o in p.opts}
+    message = foreign_option_message(error.option_name, flags)
+    if message is None:
+        raise error
+    raise click.NoSuchOption(error.option_name, message, ctx=error.ctx) from None

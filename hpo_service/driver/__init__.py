@@ -1,7 +1,8 @@
 """The driver side of a study: everything that runs in ``hpo-driver`` (or in ``fmin``).
 
 - ``_study_loop``: the study loop that keeps the queue filled until the study is done;
-- ``_study``, ``_settings``: creating or resuming a study and its stored settings;
+- ``_study``: creating or resuming a study (its stored settings are
+  :mod:`hpo_service._common.settings`, shared with the worker);
 - ``_suggest``: the suggestion stream (history in, trials out), shared with ``fmin``;
 - ``_store_trials``: ``StoreTrials``, hyperopt's ``MongoTrials`` over any store;
 - ``_local_workers``: workers that ``--workers K`` starts beside the driver;

@@ -1,56 +1,60 @@
 """The study's driver lease: one live driver per study, and telling a dead one.
 
-Driver ids are ``kind@host:pid:random`` (:func:`default_owner`), so a driver on the
-same host whose process is gone (killed with SIGKILL) is known dead at once instead
-of when its lease expires.
+Driver ids are ``kind@host:pid:random/...`` (:func:`default_owner`), so a driver
+whose process is certainly gone (killed with SIGKILL, on this kernel and in this pid
+namespace: see :mod:`hpo_service._common.processes`) is known dead at once instead
+of when its lease expires. A new driver that cannot tell whether the holder lives
+(another host, or a container restarted in a new pid namespace after its driver was
+killed) watches the lease: a live driver renews it every third of its length, a dead
+one lets it run out, and then the new driver takes the study over.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import uuid
+import time
 
+from hpo_service._common.processes import certainly_alive, certainly_dead, owner_id
 from hpo_service.exceptions import DriverLeaseError
 from hpo_service.store import BaseTrialStore
 
 _logger = logging.getLogger(__name__)
 
+WATCH_POLL_SECONDS = 0.5
+"""How often a driver watching another's lease reads it."""
+
 
 def default_owner(kind: str) -> str:
-    """A readable unique id: ``kind@host:pid:random``."""
-    return f"{kind}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-def is_dead_local_process(owner: str | None) -> bool:
-    """Whether ``owner`` names a process of this host that no longer exists.
-
-    Driver ids (``kind@host:pid:random``, :func:`default_owner`) and worker ids
-    (``host:pid:random``) carry their pid. A process killed with SIGKILL leaves its
-    lease behind; on the same machine we can tell that it is gone instead of waiting
-    for the lease to expire. Anything else (another host, another form) is not known
-    dead.
-    """
-    try:
-        host, pid, _ = owner.split("@", 1)[-1].rsplit(":", 2)  # type: ignore[union-attr]
-        if host != socket.gethostname():
-            return False
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except (AttributeError, IndexError, ValueError, PermissionError, OverflowError):
-        return False
-    return False
+    """A readable unique id: ``kind@host:pid:random`` (and, on Linux, the identity
+    of the process that :func:`~hpo_service._common.processes.certainly_dead`
+    reads)."""
+    return owner_id(f"{kind}@", random_digits=6)
 
 
 def take_driver_lease(
-    store: BaseTrialStore, name: str, owner: str, seconds: float
+    store: BaseTrialStore,
+    name: str,
+    owner: str,
+    seconds: float,
+    *,
+    watch: bool = False,
 ) -> None:
     """Take (or extend) the study's driver lease for ``owner``, or refuse.
 
-    A lease held by a driver process on this host that is known dead (SIGKILLed)
-    is taken over at once.
+    A lease held by a driver process that is certainly dead (SIGKILLed, of this
+    kernel and pid namespace) is taken over at once; one held by a driver that
+    certainly runs is refused at once. With ``watch``, a holder that can be neither
+    (another host, a container restarted in a new pid namespace) is watched until
+    its lease runs out, and the study is then taken over; if the holder renews its
+    lease meanwhile it lives, and the lease is refused.
+
+    Args:
+        store: The trials store.
+        name: The study.
+        owner: This driver's id (:func:`default_owner`).
+        seconds: The lease's length.
+        watch: Watch a holder whose life cannot be told (a driver starting;
+            not one renewing its own lease).
 
     Raises:
         DriverLeaseError: Another live driver holds the lease.
@@ -60,7 +64,7 @@ def take_driver_lease(
         return
     study = store.get_study(name)
     holder, expires = study.driver_owner, study.driver_lease_expires_at
-    if holder is None or expires is None or is_dead_local_process(holder):
+    if holder is None or expires is None or certainly_dead(holder):
         if holder is not None:
             _logger.warning("taking over from dead driver %s", holder)
             store.release_driver_lease(name, holder)
@@ -68,12 +72,55 @@ def take_driver_lease(
             return
         study = store.get_study(name)
         holder, expires = study.driver_owner, study.driver_lease_expires_at
+    renewed = ""
+    if (
+        watch
+        and holder is not None
+        and expires is not None
+        and not certainly_alive(holder)
+    ):
+        if _outlived(store, name, owner, seconds, holder, expires):
+            return
+        study = store.get_study(name)
+        holder, expires = study.driver_owner, study.driver_lease_expires_at
+        renewed = ", which renewed its lease while this driver waited: it is alive"
     left = "?" if expires is None else f"{expires - store.now():.0f}"
     raise DriverLeaseError(
         f"study {name!r} is driven by {holder_text(holder)} (lease expires in "
-        f"{left} s); stop that driver first, or wait for its lease to expire",
+        f"{left} s){renewed}; stop that driver first, or wait for its lease to expire",
         holder,
     )
+
+
+def _outlived(
+    store: BaseTrialStore,
+    name: str,
+    owner: str,
+    seconds: float,
+    holder: str,
+    expires: float,
+) -> bool:
+    """Wait for ``holder``'s lease (ending at ``expires``, store clock) to run out
+    and take it for ``owner``: True once taken, False as soon as another driver
+    renews or takes the lease (it lives)."""
+    _logger.warning(
+        "study %r is driven by %s, which this host cannot tell alive or dead (it "
+        "runs elsewhere, or it is a container's driver killed before a restart): "
+        "waiting up to %.0f s for its lease to run out; a live driver renews it, "
+        "and this one then stops",
+        name, holder, max(0.0, expires - store.now()),
+    )  # fmt: skip
+    while True:
+        time.sleep(WATCH_POLL_SECONDS)
+        if store.acquire_driver_lease(name, owner, seconds):
+            _logger.warning(
+                "taking over from driver %s: its lease ran out unrenewed", holder
+            )
+            return True
+        study = store.get_study(name)
+        held = study.driver_owner, study.driver_lease_expires_at
+        if held[0] != holder or (held[1] or 0.0) > expires:
+            return False
 
 
 def holder_text(holder: str | None) -> str:

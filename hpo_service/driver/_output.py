@@ -7,14 +7,16 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
+from hpo_service._common.processes import certainly_dead
+from hpo_service._common.settings import COUNTED_STATES, budget_of
 from hpo_service._common.words import counted
 from hpo_service.algorithms.pruners import describe_pruner
 from hpo_service.driver._codes import code_key, describe_codes
-from hpo_service.driver._lease import is_dead_local_process
-from hpo_service.driver._settings import COUNTED_STATES, budget_of
 from hpo_service.exceptions import HPOServiceError
 from hpo_service.objective._result import (
+    STATUS_PRUNED,
     loss_of,
+    losses_of,
     pareto_front,
     shown_result,
     violation_of,
@@ -28,6 +30,7 @@ from hpo_service.store._cli_option import (
 
 if TYPE_CHECKING:
     from hpo_service.driver._study_loop import StudyOutcome
+    from hpo_service.store._summary import RunningTrial
 
 _BASE_COLUMNS = [
     "tid",
@@ -52,6 +55,9 @@ _BASE_COLUMNS = [
 
 #: Result keys with columns of their own (not ``result.<key>``).
 _SHOWN_KEYS = frozenset({"loss", "status", "duration", "constraints"})
+#: A pruned trial's result also holds ``step``, its ``last_step`` (the objective
+#: returns no result then: these are all of its keys).
+_PRUNED_KEYS = _SHOWN_KEYS | {"step"}
 
 
 def best_trial(store: BaseTrialStore, study: str) -> Trial | None:
@@ -165,7 +171,7 @@ def flat_row(
         keys = names if names and len(names) == len(loss) else _default_names(loss)
         row.update({f"objective.{k}": v for k, v in zip(keys, loss, strict=True)})
         loss = json.dumps(loss)
-    row.update(_constraint_cells(result.get("constraints")))
+    row.update(_constraint_cells(result))
     row.update(
         loss=loss,
         status=result.get("status"),
@@ -181,9 +187,8 @@ def flat_row(
         row[key] = _iso(row[key])
     code = record.get("code") or {}
     row.update({f"code.{k}": code.get(k) for k in ("module", "sha256", "version")})
-    row.update(
-        {f"result.{k}": _cell(v) for k, v in result.items() if k not in _SHOWN_KEYS}
-    )
+    shown = _PRUNED_KEYS if result.get("status") == STATUS_PRUNED else _SHOWN_KEYS
+    row.update({f"result.{k}": _cell(v) for k, v in result.items() if k not in shown})
     params = record["params"]
     for label, value in params.items():
         row[f"param.{label}"] = value
@@ -192,15 +197,23 @@ def flat_row(
     return row
 
 
-def _constraint_cells(constraints: Any) -> dict[str, Any]:
-    """``constraints`` (all of them, as JSON), ``constraint.<i>`` (each) and
-    ``feasible`` (every one ``<= 0``) of a result's constraints; none without them."""
+def _constraint_cells(result: dict[str, Any]) -> dict[str, Any]:
+    """``constraints`` (all of them, as JSON) and ``constraint.<i>`` (each) of a
+    result's constraints, if it has any; and ``feasible`` always.
+
+    ``feasible`` is True for a trial that best and Pareto front count as feasible:
+    status ok, a loss, every constraint ``<= 0`` (none is none violated); False for
+    every other trial, so the column (written when some trial has constraints) holds
+    only True and False, which ``pandas.read_csv`` reads as a bool column.
+    """
+    feasible = losses_of(result) is not None and violation_of(result) <= 0
+    constraints = result.get("constraints")
     if constraints is None:
-        return {}
+        return {"feasible": feasible}
     values = constraints if isinstance(constraints, list | tuple) else [constraints]
     cells: dict[str, Any] = {"constraints": json.dumps(values)}
     cells.update({f"constraint.{i}": _cell(v) for i, v in enumerate(values)})
-    cells["feasible"] = violation_of({"constraints": values}) <= 0
+    cells["feasible"] = feasible
     return cells
 
 
@@ -328,18 +341,18 @@ def _driver_summary(record: Any, now: float) -> dict[str, Any] | None:
     return {
         "owner": record.driver_owner,
         "lease_left": round(expires - now, 1),
-        "alive": not is_dead_local_process(record.driver_owner),
+        "alive": not certainly_dead(record.driver_owner),
     }
 
 
-def _running_summary(trial: Trial, now: float) -> dict[str, Any]:
+def _running_summary(trial: RunningTrial, now: float) -> dict[str, Any]:
     lease = trial.lease_expires_at
     return {
         "owner": trial.owner,
         "tid": trial.tid,
         "running_for": _age(trial.started_at, now),
         "lease_left": None if lease is None else round(lease - now, 1),
-        "alive": not is_dead_local_process(trial.owner),
+        "alive": not certainly_dead(trial.owner),
     }
 
 
@@ -432,7 +445,8 @@ def _worker_lease_text(left: float | None, alive: bool) -> str:
         gone = (
             ""
             if alive
-            else " (its process is gone: the trial is requeued when the lease ends)"
+            else " (its process is gone: a driver or idle worker of this host requeues "
+            "the trial at once, else it is requeued when the lease ends)"
         )
         return f"lease {left} s left{gone}"
     gone = "" if alive else " (its process is gone)"

@@ -16,13 +16,9 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-_logger = logging.getLogger(__name__)
+from hpo_service._common.stop_signals import STOP_SIGNALS
 
-STOP_SIGNALS = tuple(
-    getattr(signal, name)
-    for name in ("SIGTERM", "SIGHUP", "SIGINT")
-    if hasattr(signal, name)  # no SIGHUP on Windows
-)
+_logger = logging.getLogger(__name__)
 
 
 class StopSignals:

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from hpo_service._common.settings import StudySettings
 from hpo_service._common.words import counted
 from hpo_service.algorithms import describe, resolve
 from hpo_service.algorithms.pruners import (
@@ -22,7 +23,6 @@ from hpo_service.algorithms.pruners import (
     resolve_pruner,
 )
 from hpo_service.driver._local_workers import LocalWorkers
-from hpo_service.driver._settings import StudySettings
 from hpo_service.driver._signals import StopSignals
 from hpo_service.driver._study import open_driven_study, space_settings, study_space
 from hpo_service.driver._study_loop import Driver, DriverOptions
@@ -149,6 +149,11 @@ class StoreTrials(TrialsView):
             StudyNotFoundError: The study does not exist yet.
             ValueError: A point does not fit the space.
         """
+        return self._queue(points)
+
+    def _queue(self, points: Sequence[Mapping[str, Any]]) -> list[int]:
+        """:meth:`enqueue`, its warning pointing at the caller's caller (the user's
+        call of ``enqueue`` or ``insert_trial_docs``)."""
         from hpo_service.driver._warm_start import enqueue, spent_budget
 
         tids = enqueue(self.store, self.study, points)
@@ -162,7 +167,7 @@ class StoreTrials(TrialsView):
                 "with a larger N runs first (its driver runs them before its own "
                 "suggestions)",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         return tids
 
@@ -198,24 +203,20 @@ class StoreTrials(TrialsView):
                 (nothing is queued then).
             StudyNotFoundError: The study does not exist yet.
         """
-        points = []
-        for doc in docs:
-            check_trial_doc(doc)
-            if doc["state"] != JOB_STATE_NEW:
-                raise ValueError(
-                    f"`state` must be JOB_STATE_NEW ({JOB_STATE_NEW}) for a trial to "
-                    f"queue, but got state={doc['state']!r} (tid {doc['tid']})"
-                )
-            vals = doc["misc"]["vals"]
-            points.append({label: v[0] for label, v in vals.items() if len(v)})
-        return self.enqueue(points)
+        return self._queue([_point_of(doc) for doc in docs])
+
+    #: hyperopt's unchecked insert; here the docs are checked all the same.
+    _insert_trial_docs = insert_trial_docs
 
     def insert_trial_doc(self, doc: Mapping[str, Any]) -> int:
         """Queue one hand-made trial dict; see :meth:`insert_trial_docs`."""
-        return self.insert_trial_docs([doc])[0]
+        return self._queue([_point_of(doc)])[0]
 
-    def delete_all(self) -> None:
+    def delete_all(self, cond: Mapping[str, Any] | None = None) -> None:
         """Not supported: a study's trials are its record.
+
+        Args:
+            cond: hyperopt's ``MongoTrials`` filter of the trials to delete.
 
         Raises:
             NotImplementedError: Always; use a new study name (``exp_key``) to start
@@ -278,6 +279,11 @@ class StoreTrials(TrialsView):
         if changes:  # pruned trials stored before the count was known, too
             show_pruned_losses(list(self._docs.values()), self._stored_count())
 
+    def refresh_tids(self, tids: Sequence[int] | None) -> None:
+        """hyperopt's ``MongoTrials.refresh_tids``: read the trials written since the
+        last refresh (all of them, ``tids`` or not: it costs one read)."""
+        self.refresh()
+
     def _stored_count(self) -> int | None:
         """The study's number of objectives (given names, else stored with the
         study by its first result), None while unknown; read until known."""
@@ -322,11 +328,14 @@ class StoreTrials(TrialsView):
         max_queue_len: int = 1,
         rstate: Any = None,
         verbose: bool = False,
-        *,
+        pass_expr_memo_ctrl: Any = None,
+        catch_eval_exceptions: bool = False,
         return_argmin: bool = True,
-        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
         show_progressbar: bool | Callable[..., Any] = True,
         early_stop_fn: Callable[..., Any] | None = None,
+        trials_save_file: str = "",
+        *,
+        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
         pruner: Any = None,
         **_ignored: Any,
     ) -> Any:
@@ -335,16 +344,22 @@ class StoreTrials(TrialsView):
         The arguments come in the order of hyperopt's ``Trials.fmin``
         (``max_queue_len`` and ``verbose`` are accepted: the driver sizes its queue
         itself, and progress is ``show_progressbar``). Objective errors always become
-        ``error`` trials here (workers catch them). ``pruner`` may repeat the one
+        ``error`` trials here (workers catch them), whatever
+        ``catch_eval_exceptions`` says. ``trials_save_file`` is not written (with
+        a warning): the store keeps every trial. ``pruner`` may repeat the one
         given to the constructor, not contradict it.
 
         Raises:
             ValueError: No stop rule, a bad ``timeout``/``loss_threshold``, a
-                ``pruner`` other than the constructor's, or a store that lives inside
-                this process (``mongomock://``), which no worker can reach.
+                ``pruner`` other than the constructor's, ``pass_expr_memo_ctrl``, or
+                a store that lives inside this process (``mongomock://``), which no
+                worker can reach.
             TypeError: ``trial_timeout`` is given here instead of to the
                 constructor (hyperopt's ``Trials.fmin`` would silently drop it).
         """
+        if pass_expr_memo_ctrl:
+            raise ValueError("`pass_expr_memo_ctrl` is not supported by hpo-service")
+        warn_unsaved(self, trials_save_file)
         if is_process_local(self.db_url):
             raise ValueError(
                 f"`fmin` on StoreTrials({self.db_url!r}) needs worker processes, but "
@@ -453,6 +468,38 @@ class StoreTrials(TrialsView):
             )
             self._labels = [spec.label for spec in compile_space(study_space(settings))]
         return self._labels
+
+
+def _point_of(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The params of a hand-made trial dict to queue (``{label: value}``).
+
+    Raises:
+        InvalidTrial: The doc lacks a key of hyperopt's trial dicts.
+        ValueError: The doc is not new (finished ones are imported instead).
+    """
+    check_trial_doc(doc)
+    if doc["state"] != JOB_STATE_NEW:
+        raise ValueError(
+            f"`state` must be JOB_STATE_NEW ({JOB_STATE_NEW}) for a trial to "
+            f"queue, but got state={doc['state']!r} (tid {doc['tid']}); "
+            "finished trials come in with import_results(path) (an export "
+            "or a pickled Trials)"
+        )
+    vals = doc["misc"]["vals"]
+    return {label: v[0] for label, v in vals.items() if len(v)}
+
+
+def warn_unsaved(trials: StoreTrials, trials_save_file: str) -> None:
+    """Warn the caller of ``fmin`` (two frames up) that ``trials_save_file`` is not
+    written with a store: hyperopt would pickle the ``MongoTrials``."""
+    if trials_save_file:
+        warnings.warn(
+            f"trials_save_file={trials_save_file!r} is not written with "
+            f"{type(trials).__name__}: its store keeps every trial as it "
+            "finishes, and fmin with the same study (exp_key) resumes it",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _seed(rstate: Any) -> int | None:

@@ -8,14 +8,14 @@ import secrets
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
-from hpo_service._common.words import counted
-from hpo_service.algorithms.pruners import describe_pruner
-from hpo_service.driver._lease import take_driver_lease
-from hpo_service.driver._settings import (
+from hpo_service._common.settings import (
     StudySettings,
     counted_finished,
     record_objective_count,
 )
+from hpo_service._common.words import counted
+from hpo_service.algorithms.pruners import describe_pruner
+from hpo_service.driver._lease import take_driver_lease
 from hpo_service.exceptions import (
     DriverLeaseError,
     HPOServiceError,
@@ -159,8 +159,10 @@ def drop_stale_queue(store: BaseTrialStore, name: str, settings: StudySettings) 
             stale.append(trial.tid)
     if not stale:
         return 0
-    cancelled = store.cancel(name, stale)
+    cancelled = store.cancel(name, stale, queued_only=True)  # claimed ones finish
     shown = ", ".join(map(str, stale[:20])) + (" ..." if len(stale) > 20 else "")
+    if cancelled < len(stale):  # claimed since the read
+        shown += f", of which a worker claimed {len(stale) - cancelled} first"
     _logger.warning(
         "study %r: the space changed, so it cancelled %s suggested from the old "
         "space (tids %s); new ones are suggested from the new space",
@@ -200,12 +202,12 @@ def open_driven_study(
     owner, seconds = options.owner, options.lease_seconds
     try:
         if _exists(store, name):
-            take_driver_lease(store, name, owner, seconds)
+            take_driver_lease(store, name, owner, seconds, watch=True)
         settings, created = open_study(
             store, name, given, override=override, override_flag=options.override_flag
         )
         if created:
-            take_driver_lease(store, name, owner, seconds)
+            take_driver_lease(store, name, owner, seconds, watch=True)
     except DriverLeaseError:
         raise
     except BaseException:

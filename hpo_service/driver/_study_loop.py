@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import socket
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from hpo_service._common.processes import certainly_dead, same_process_pid
+from hpo_service._common.settings import (
+    COUNTED_STATES,
+    StudySettings,
+    beyond_budget_error,
+    record_objective_count,
+    stopped_error,
+)
 from hpo_service._common.words import counted
 from hpo_service.algorithms import resolve
 from hpo_service.algorithms._pareto import ParetoArchive
@@ -25,12 +32,6 @@ from hpo_service.driver._lease import default_owner, holder_text, take_driver_le
 from hpo_service.driver._progress import Progress
 from hpo_service.driver._queue import QueuePolicy
 from hpo_service.driver._serial import check_loss_threshold
-from hpo_service.driver._settings import (
-    COUNTED_STATES,
-    StudySettings,
-    beyond_budget_error,
-    record_objective_count,
-)
 from hpo_service.driver._suggest import SURVIVOR_WEIGHT, Suggester, survivor_weights
 from hpo_service.exceptions import DriverLeaseError, SearchExhausted, StoreError
 from hpo_service.objective._result import (
@@ -40,8 +41,16 @@ from hpo_service.objective._result import (
     losses_of,
     violation_of,
 )
-from hpo_service.store import BaseTrialStore, NewTrial, Trial, TrialState
+from hpo_service.store import (
+    BaseTrialStore,
+    NewTrial,
+    RequeueReport,
+    Trial,
+    TrialState,
+)
+from hpo_service.store._dead_owners import requeue_dead_owners
 from hpo_service.store._faults import StoreFaults, may_pass
+from hpo_service.store._summary import RunningTrial
 
 _logger = logging.getLogger(__name__)
 
@@ -49,7 +58,7 @@ _FINISHED = COUNTED_STATES
 _PENDING = (TrialState.NEW, TrialState.RUNNING)
 _CANCEL_CHECK_SECONDS = 2.0
 _MAX_SUGGESTIONS_PER_POLL = 32
-_CUT_LEASE = 0.001  # seconds: the lease left to the attempt of a dead worker
+_DEAD_CHECK_SECONDS = 1.0  # how often running trials' workers are judged dead
 
 
 @dataclass(frozen=True)
@@ -194,22 +203,43 @@ class Driver:
         self._interrupted = reason
 
     def requeue_dead_worker(self, pid: int) -> None:
-        """Requeue at once the running trials of a worker process known dead.
+        """Requeue at once the running trials of a local worker process known dead.
 
-        Called for a local worker (``--workers K``) that was killed: its pid on this
-        host is in its owner id (``host:pid:...``). The attempt's lease is cut to a
-        millisecond and expired leases requeued, so the attempt counts as used (as
-        when a lease runs out) without waiting ``lease_seconds``.
+        Called for a local worker (``--workers K``) that was killed: this process
+        started and reaped it, so the trials its id names (its pid, in this pid
+        namespace: see :func:`~hpo_service._common.processes.same_process_pid`)
+        are requeued from a fresh read, with any other certainly dead owner's.
         """
-        prefix = f"{socket.gethostname()}:{pid}:"
-        running = self.store.get_trials(self.name, [TrialState.RUNNING])
-        dead = [t for t in running if (t.owner or "").startswith(prefix)]
-        for trial in dead:
-            self.store.heartbeat(self.name, trial.tid, trial.token or "", _CUT_LEASE)
-        if dead:
-            time.sleep(2 * _CUT_LEASE)
-            why = f"requeued at once: its worker (local worker {pid}) died"
-            self._requeue_expired({trial.tid: why for trial in dead})
+        running = self.store.running_trials(self.name)
+
+        def whose(owner: str | None) -> str:
+            local = same_process_pid(owner, pid)
+            return f"(local worker {pid})" if local else str(owner)
+
+        self._requeue_dead(
+            running,
+            lambda owner: same_process_pid(owner, pid) or certainly_dead(owner),
+            whose,
+        )
+
+    def _requeue_dead(
+        self,
+        running: list[RunningTrial],
+        is_dead: Callable[[str | None], bool],
+        whose: Callable[[str | None], str] = str,
+    ) -> None:
+        """Requeue the trials of ``running`` whose worker ``is_dead``, saying so
+        (``whose``: how to name a worker)."""
+        dead, report = requeue_dead_owners(
+            self.store, self.name, running,
+            max_attempts=self.settings.max_attempts, is_dead=is_dead,
+        )  # fmt: skip
+        if report is not None:
+            why = {
+                t.tid: f"requeued at once: its worker {whose(t.owner)} died"
+                for t in dead
+            }
+            self._said_requeued(report, why)
 
     def counts(self) -> dict[TrialState, int]:
         """Trials in each state, as last read from the store."""
@@ -245,6 +275,8 @@ class Driver:
         """
         self._housekeeping()
         changed = self._read_changes()
+        if self._due("dead", _DEAD_CHECK_SECONDS):
+            self._requeue_dead_owners()
         self._show(progress)
         if self._stop_reason is None:
             self._stop_reason = self._check_stop_rules()
@@ -341,12 +373,30 @@ class Driver:
         self._last_done[what] = now
         return True
 
-    def _requeue_expired(self, reasons: dict[int, str] | None = None) -> None:
-        """Requeue the trials whose lease expired; ``reasons``: what to say instead
-        of "lease expired, requeued" for some of them (by tid)."""
+    def _requeue_expired(self) -> None:
+        """Requeue the trials whose lease expired, saying so."""
         report = self.store.requeue_expired(
             max_attempts=self.settings.max_attempts, study=self.name
         )
+        self._said_requeued(report)
+
+    def _requeue_dead_owners(self) -> None:
+        """Requeue at once the running trials (as last read) whose worker is
+        certainly dead (:mod:`hpo_service.store._dead_owners`); cheap when none is:
+        a few system calls per distinct worker, no store read."""
+        running = [
+            RunningTrial.of(t)
+            for t in self._pending.values()
+            if t.state is TrialState.RUNNING
+        ]
+        if running:
+            self._requeue_dead(running, certainly_dead)
+
+    def _said_requeued(
+        self, report: RequeueReport, reasons: dict[int, str] | None = None
+    ) -> None:
+        """Log what ``requeue_expired`` did; ``reasons``: what to say instead of
+        "lease expired, requeued" for some trials (by tid)."""
         for study, tid in report.requeued:
             why = (reasons or {}).get(tid, "lease expired, requeued")
             _logger.warning("study %r: trial %s %s", study, tid, why)
@@ -514,12 +564,15 @@ class Driver:
         queued.sort(key=lambda tid: (tid not in self._suggested, -tid))
         surplus = sorted(queued[:excess])
         why = beyond_budget_error(self.settings.max_evals, spent=False)
-        self.store.cancel(self.name, surplus, error=why)
-        _logger.warning(
-            "study %r: cancelled %s %s: beyond max_evals=%d",
-            self.name, counted(len(surplus), "queued trial"), surplus,
-            self.settings.max_evals,
-        )  # fmt: skip
+        cancelled = self.store.cancel(self.name, surplus, error=why, queued_only=True)
+        spared = len(surplus) - cancelled  # claimed since the read: they run on
+        if cancelled:
+            _logger.warning(
+                "study %r: cancelled %s of %s: beyond max_evals=%d%s",
+                self.name, counted(cancelled, "queued trial"), surplus,
+                self.settings.max_evals,
+                f" (a worker claimed {spared} meanwhile)" if spared else "",
+            )  # fmt: skip
         self._read_changes()
 
     def _complete(self) -> bool:
@@ -527,12 +580,18 @@ class Driver:
         return done and not self._pending
 
     def _drain(self) -> bool:
-        """Cancel queued trials after a stop rule; True once nothing runs any more."""
+        """Cancel queued trials after a stop rule; True once nothing runs any more.
+
+        Only trials still queued when the cancel lands: one a worker claimed since
+        the last read runs to its end and counts, as the trials running already do.
+        """
         queued = [t.tid for t in self._pending.values() if t.state == TrialState.NEW]
         if queued:
-            self.store.cancel(self.name, queued)
+            why = stopped_error(self._stop_reason or "stopped")
+            self.store.cancel(self.name, queued, error=why, queued_only=True)
             self._read_changes()  # the outcome counts them as cancelled
-        return self._counts[TrialState.RUNNING] == 0
+        # a trial handed back (or requeued) since is cancelled at the next poll
+        return not self._pending
 
     def _fill_queue(self) -> int:
         """Queue new suggestions up to the queue depth; return how many."""

@@ -132,10 +132,12 @@ def import_results(db_url: str, study: str, paths: tuple[str, ...]) -> None:
     them without running them again.
 
     PATHS are exports of another study (`hpo-driver trials --format json` or
-    `--format csv`: their done trials; pruned, error and other trials are left out
-    and counted in the summary) or a pickled Trials, hyperopt's or ours (from
-    fmin(..., trials_save_file=...); its done trials; read from your local file
-    only, with any object other than the trials' data left unloaded). Every trial
+    `--format csv`: their done trials, with every key of their results, a CSV's
+    result.KEY and constraint.I columns included; pruned, error and other trials
+    are left out and counted in the summary) or a pickled Trials, hyperopt's or
+    ours (from fmin(..., trials_save_file=...); its done trials; read from your
+    local file only, with any object other than the trials' data left unloaded).
+    Every trial
     is checked against the study's space first: if one does not fit, nothing is
     imported. A trial whose params and outcome (status and loss) equal those of a
     finished trial of the study is skipped, so importing a file twice, or a study's

@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from hpo_service.driver._json import number_or_text
+from hpo_service._common.standard_json import number_or_text
 from hpo_service.driver._warm_start import Evaluated, loss_or_none
 from hpo_service.objective._result import STATUS_PRUNED
 
@@ -148,13 +148,81 @@ def _from_csv_export(
             for key in labels
             if row.get(key) not in ("", None)
         }
-        result: dict[str, Any] = {"status": row.get("status") or "ok"}
-        loss = _loss_cell(row.get("loss"), name, i)
-        if loss is not None:
-            result["loss"] = loss
-        if row.get("constraints"):
-            result["constraints"] = _json(row["constraints"], name)
-        yield Evaluated(params, result, f"{name}#{row.get('tid', i)}")
+        origin = f"{name}#{row.get('tid', i)}"
+        yield Evaluated(params, _csv_result(row, name, i), origin)
+
+
+def _csv_result(row: dict[str, str], name: str, i: int) -> dict[str, Any]:
+    """The result of CSV row ``i``: status, loss, duration, constraints (from the
+    ``constraints`` list, or the ``constraint.<i>`` columns of a file without it) and
+    each ``result.<key>`` cell, read back as the export wrote it (see
+    :func:`cell_value`); an empty cell is a key the result did not have."""
+    result: dict[str, Any] = {"status": row.get("status") or "ok"}
+    loss = _loss_cell(row.get("loss"), name, i)
+    if loss is not None:
+        result["loss"] = loss
+    if row.get("duration"):
+        result["duration"] = cell_value(row["duration"])
+    constraints = _csv_constraints(row, name, i)
+    if constraints is not None:
+        result["constraints"] = constraints
+    for key, text in row.items():
+        if key and key.startswith("result.") and text not in ("", None):
+            result[key[len("result.") :]] = cell_value(text)
+    return result
+
+
+def _csv_constraints(row: dict[str, str], name: str, i: int) -> list[Any] | None:
+    """A row's constraints: its ``constraints`` JSON list, else its ``constraint.<i>``
+    cells in order (None without either)."""
+    if row.get("constraints"):
+        return list(_json(row["constraints"], f"{name}: row {i}"))
+    cells = {
+        int(key[len("constraint.") :]): text
+        for key, text in row.items()
+        if key and key.startswith("constraint.") and key[11:].isdigit() and text
+    }
+    if not cells:
+        return None
+    if sorted(cells) != list(range(len(cells))):
+        raise ValueError(
+            f"{name}: row {i} must have constraint.0 .. constraint.{len(cells) - 1} "
+            f"all filled, but has constraint.{', constraint.'.join(map(str, cells))}"
+        )
+    return [_constraint(cells[k], name, i) for k in sorted(cells)]
+
+
+def _constraint(text: str, name: str, row: int) -> float:
+    value = cell_value(text)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(
+            f"{name}: row {row} has a constraint that is not a number: {text!r}"
+        )
+    return value
+
+
+def cell_value(text: str) -> Any:
+    """The value an export wrote as CSV cell ``text``: a bool, an int, a float, a
+    list or dict (JSON text), else the text itself.
+
+    Only a reading that the export would write back as the same text is taken (the
+    text "1e5" or "007" stays text), so export -> import -> export keeps each cell.
+    """
+    if text in ("True", "False"):
+        return text == "True"
+    if text[:1] in ("[", "{"):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return text
+        return value if json.dumps(value, default=str) == text else text
+    for parse in (int, float):
+        try:
+            value = parse(text)
+        except ValueError:
+            continue
+        return value if str(value) == text else text
+    return text
 
 
 def _is_value_column(key: str, keys: list[str]) -> bool:

@@ -30,13 +30,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hpo_service._common.words import counted
-from hpo_service.driver._settings import (
+from hpo_service._common.settings import (
     StudySettings,
     budget_of,
     counted_finished,
     record_objective_count,
 )
+from hpo_service._common.words import counted
 from hpo_service.driver._study import study_space
 from hpo_service.exceptions import InvalidResultError, SpaceError
 from hpo_service.objective._result import (

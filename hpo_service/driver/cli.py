@@ -13,14 +13,19 @@ from typing import Any
 
 import click
 
-from hpo_service._common.foreign_options import foreign_option_message
+from hpo_service._common import standard_json as _json
+from hpo_service._common.foreign_options import raise_naming_ours
+from hpo_service._common.settings import (
+    StudySettings,
+    cancelled_error,
+    counted_finished,
+)
 from hpo_service._common.words import counted
-from hpo_service.driver import _json, _listing, _output, _warm_cli
+from hpo_service.driver import _listing, _output, _warm_cli
 from hpo_service.driver._algo_options import algo_options, take_algorithm
 from hpo_service.driver._local_workers import LocalWorkers
 from hpo_service.driver._pruner_options import pruner_options, take_pruner
 from hpo_service.driver._serial import check_loss_threshold
-from hpo_service.driver._settings import StudySettings, counted_finished
 from hpo_service.driver._signals import StopSignals
 from hpo_service.driver._study import (
     SEED_LIMIT,
@@ -47,8 +52,10 @@ from hpo_service.store._cli_option import (
     db_option,
     masked_note,
     open_store_for_cli,
+    reach_store,
     store_command,
     study_not_found,
+    wait_for_store_option,
 )
 from hpo_service.trials import check_objective_names
 
@@ -71,8 +78,9 @@ def _store_command(
         @db_option
         @functools.wraps(command)
         def wrapper(db_url: str, **kwargs: Any) -> Any:
+            wait = kwargs.pop("wait_for_store", 0.0)  # start's only
             with _ctrl_c_while_starting(command.__name__, kwargs.get("study")):
-                store = _open_store(db_url, kwargs, create)
+                store = _open_store(db_url, kwargs, create, wait)
             try:
                 with _ctrl_c_while_starting(command.__name__, kwargs.get("study")):
                     return command(store=store, db_url=db_url, **kwargs)
@@ -112,12 +120,15 @@ def _open_store(
     db_url: str,
     args: dict[str, Any],
     create: bool | Callable[[dict[str, Any]], bool],
+    wait_for_store: float,
 ) -> BaseTrialStore:
-    """Open the store; a missing database is created only when ``create`` allows it
-    and, for ``start``, once the new study's options have passed every check."""
+    """Open the store, waiting up to ``wait_for_store`` seconds for a MongoDB server
+    that does not answer yet; a missing database is created only when ``create``
+    allows it and, for ``start``, once the new study's options have passed every
+    check."""
     creating = create(args) if callable(create) else create
     try:
-        return open_store_for_cli(db_url)
+        return reach_store(db_url, wait_for_store, [], _logger)
     except MissingStoreError as e:
         if not callable(create):
             raise
@@ -149,12 +160,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except click.NoSuchOption as e:
-            command = e.ctx.command if e.ctx is not None else self
-            flags = {o for p in command.params for o in p.opts}
-            message = foreign_option_message(e.option_name, flags)
-            if message is None:
-                raise
-            raise click.NoSuchOption(e.option_name, message, ctx=e.ctx) from None
+            raise_naming_ours(e, self)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -272,6 +278,7 @@ def _creates_study(args: dict[str, Any]) -> bool:
     "same name. The last 10 kB are kept with each trial either way.",
 )
 @pruner_options
+@wait_for_store_option()
 @_store_command(create=_creates_study)
 def start(
     store: BaseTrialStore,
@@ -289,6 +296,18 @@ def start(
 
     SIGTERM, SIGHUP or Ctrl-C stop it cleanly: the local workers finish or hand back
     their trials, the driver lease is released, and the same command resumes.
+
+    \b
+    Exit codes:
+      0      the study ended (--max-evals, a stop rule, `hpo-driver cancel`) and
+             at least one trial succeeded
+      1      an error: no trial succeeded (every one failed, or none feasibly),
+             the store unreachable (after --wait-for-store) or refusing this
+             user, another live driver runs the study, or --objective or
+             --space cannot be imported
+      2      bad usage (an unknown option or a bad value)
+      128+N  stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), also
+             while starting; the same command resumes the study
     """
     stored = _stored_settings(store, study)
     take_algorithm(given, None if stored is None else stored.algorithm)
@@ -516,8 +535,8 @@ def trials(
     CSV times are ISO 8601 (UTC); a choice parameter has its option index in
     ``param.LABEL`` and the chosen option in ``param.LABEL.value``; each extra key
     of a result has a ``result.KEY`` column (a list or dict as JSON text), each
-    constraint a ``constraint.I`` column, and ``feasible`` says whether every
-    constraint is <= 0. JSON is
+    constraint a ``constraint.I`` column, and ``feasible`` is True for a
+    successful trial whose every constraint is <= 0, False for any other. JSON is
     standard JSON: a non-finite number is the string "Infinity", "-Infinity" or
     "NaN" (CSV keeps inf, -inf and nan). JSON also lists each trial's attachments
     as {name: size in bytes}, not their contents (from Python:
@@ -565,11 +584,13 @@ def cancel(
     """Cancel the study (its driver stops), or only some of its trials."""
     if not tids:  # one atomic write: a driver recording settings cannot undo it
         store.patch_study_settings(study, {"cancelled": True})
-        n = store.cancel(study)
+        n = store.cancel(study, error=cancelled_error("hpo-driver cancel"))
         click.echo(f"cancelled study {study!r} and {n} of its queued or running trials")
         return
     finished = _finished_of(store, db_url, study, tids)
-    n = store.cancel(study, list(tids))
+    n = store.cancel(
+        study, list(tids), error=cancelled_error("hpo-driver cancel --tid")
+    )
     click.echo(f"cancelled {counted(n, 'trial')} of study {study!r}")
     for tid, state in finished.items():
         click.echo(f"trial {tid} was already {state.value}: left as it is", err=True)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hpo_service.driver._settings import COUNTED_STATES, budget_of
+from hpo_service._common.settings import COUNTED_STATES, budget_of
 from hpo_service.insight._params import (
     ParamInfo,
     infer_params,

@@ -125,6 +125,7 @@ def _problem(data: StudyData, objective: int) -> _Problem | None:
     rows, y = [r for r, f in zip(rows, finite, strict=True) if f], y[finite]
     if len(rows) < _MIN_TRIALS or np.ptp(y) == 0:
         return None
+    y = _power_of_two_scaled(y)
     features = _features(data, rows)
     if not features:
         return None
@@ -135,6 +136,17 @@ def _problem(data: StudyData, objective: int) -> _Problem | None:
         lows=np.array([f.low for f in features]),
         conditional=np.array([f.conditional for f in features]),
     )
+
+
+def _power_of_two_scaled(y: np.ndarray) -> np.ndarray:
+    """``y`` scaled by a power of two into ``[-1, 1]``, so that the variances the
+    trees are split by (squares of losses near 1e155 or beyond) stay finite.
+
+    Variance fractions do not depend on the losses' scale, and a power of two scales
+    exactly: the forest and every fraction come out as without it.
+    """
+    _, exponent = np.frexp(np.max(np.abs(y)))
+    return np.ldexp(y, -int(exponent))
 
 
 def _target(row: TrialRow, objective: int) -> float | None:

@@ -16,7 +16,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from hpo_service.driver._settings import budget_of
+from hpo_service._common.settings import budget_of
 from hpo_service.insight import _figures
 from hpo_service.insight._data import (
     StudyData,

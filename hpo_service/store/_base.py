@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hpo_service.store._summary import StudySummary
+    from hpo_service.store._summary import RunningTrial, StudySummary
 
 #: Most bytes the attachments of one trial may hold together: 8 MiB. They are BLOBs
 #: in SQLite and one document each in MongoDB (whose documents hold up to 16 MiB).
@@ -460,6 +460,17 @@ class BaseTrialStore(abc.ABC):
         """
 
     @abc.abstractmethod
+    def running_trials(self, study: str) -> list[RunningTrial]:
+        """The study's running trials, by tid: who runs each attempt and since when
+        (:class:`~hpo_service.store._summary.RunningTrial`), without params, config
+        or reports, whatever the width of the space (what a check for dead workers
+        reads again and again).
+
+        Raises:
+            StudyNotFoundError: No such study.
+        """
+
+    @abc.abstractmethod
     def running_intermediate(self, study: str) -> dict[int, dict[int, float]]:
         """The intermediate values of the study's running trials, by tid.
 
@@ -523,11 +534,15 @@ class BaseTrialStore(abc.ABC):
         tids: list[int] | None = None,
         *,
         error: dict[str, Any] | None = None,
+        queued_only: bool = False,
     ) -> int:
         """Cancel ``new`` and ``running`` trials (all of them when ``tids`` is None).
 
         A cancelled running attempt's heartbeat and result are refused afterwards.
-        Tids that are unknown or already finished are skipped.
+        Tids that are unknown or already finished are skipped. With ``queued_only``
+        only trials still ``new`` when the write lands are cancelled: one a worker
+        claimed meanwhile runs on and its result counts (what a driver wants when it
+        drops its queue after a stop rule, from a view of the queue read earlier).
 
         Args:
             study: The study.
@@ -535,6 +550,7 @@ class BaseTrialStore(abc.ABC):
             error: Why, as :meth:`fail`'s ``error`` (``type`` and ``message``); it
                 becomes the cancelled trials' ``error``, which ``hpo-driver trials``
                 shows. None leaves their ``error`` as it is (None).
+            queued_only: Leave ``running`` trials alone.
 
         Returns:
             How many trials were cancelled.
@@ -617,10 +633,11 @@ class BaseTrialStore(abc.ABC):
         that failed (status ``fail``) or break a constraint, the first codes that ran
         trials with their counts (at most
         :data:`~hpo_service.store._summary.CODES_SHOWN`), and the best
-        single-objective trial (as :meth:`best_trial`). Only those running trials
-        and the best one are read whole: what it reads and returns does not grow
-        with the study (MongoDB's 16 MB limit on one document bounds an aggregate's
-        answer).
+        single-objective trial (as :meth:`best_trial`). Only the best one is read
+        whole, the running ones as :class:`~hpo_service.store._summary.RunningTrial`
+        (owner, token, attempts, times): what it reads and returns does not grow
+        with the study or its space (MongoDB's 16 MB limit on one document bounds
+        an aggregate's answer).
 
         Raises:
             StudyNotFoundError: No such study.

@@ -199,6 +199,10 @@ _BACKFILL_BATCH = 1000  # done trials ranked per round trip by an index migratio
 # (a backlog of writes that no reader numbered for long, e.g. workers on a queue
 # filled before the driver stopped, can exceed 300,000).
 _WIDS_PER_UPDATE = 50_000
+# Tids (or attachment ids) named per command's ``$in``: 100,000 are about 1.3 MB of
+# BSON (2 MB of ids), well inside a command's 16 MB, where a million tids (a worker
+# cancelling a long queue, ``pareto_trials`` of a large front) are not.
+_IDS_PER_COMMAND = 100_000
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -292,6 +296,12 @@ def _trial(doc: dict[str, Any]) -> Trial:
     )
 
 
+def _running(doc: dict[str, Any]) -> summary.RunningTrial:
+    """A listed running trial from its document's :data:`_RUNNING_FIELDS`."""
+    fields = {name: doc.get(name) for name in summary.RUNNING_FIELDS}
+    return summary.RunningTrial(**{**fields, "attempts": doc.get("attempts", 0)})
+
+
 def _intermediate(doc: dict[str, Any]) -> dict[int, float]:
     """A trial document's intermediate values, if they belong to its current attempt.
 
@@ -322,6 +332,9 @@ _LIGHT_FIELDS = {"tid": 1, **{f"result.{k}": 1 for k in summary.LIGHT_KEYS}}
 _SIZE_FIELDS = {"name": 1, "size": 1}
 _DONE = TrialState.DONE.value
 _RUN = TrialState.RUNNING
+#: What :meth:`MongoTrialStore.summarise` and ``running_trials`` read of a running
+#: trial (and its state: it may have finished since summarise's aggregate named it).
+_RUNNING_FIELDS = dict.fromkeys(("state", *summary.RUNNING_FIELDS), 1)
 
 
 def _tids_filter(tids: list[int]) -> dict[str, Any]:
@@ -330,6 +343,13 @@ def _tids_filter(tids: list[int]) -> dict[str, Any]:
     if tids and max(tids) - min(tids) + 1 == len(set(tids)) == len(tids):
         return {"$gte": min(tids), "$lte": max(tids)}
     return {"$in": tids}
+
+
+def _batches(values: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
+    """``values`` in consecutive slices of at most ``size``: one command each, so that
+    no command grows with the study."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def _code_field(code: dict[str, Any] | None) -> dict[str, Any]:
@@ -485,6 +505,22 @@ def open_mongomock(url: str, **options: Any) -> MongoTrialStore:
 # ---- pymongo -------------------------------------------------------------------------
 
 
+SOCKET_TIMEOUT = 60.0
+"""Seconds a reply may take before the connection is dropped and the call retried
+(``socketTimeoutMS``, unless the URL gives it or ``timeoutMS``). pymongo's default
+waits for ever, so a server that stalls with its connections open (a frozen primary,
+a stuck disk) hung every command and worker without a word. The store's commands are
+bounded (windowed reads, batched writes, ``wtimeoutMS`` 10 s), so a healthy server
+answers each well within it."""
+
+
+def _option_names(url: str, options: dict[str, Any]) -> set[str]:
+    """The option names (lower case) given in ``url``'s query and in ``options``."""
+    query = urlsplit(url).query
+    given = {part.partition("=")[0] for part in query.replace(";", "&").split("&")}
+    return {name.lower() for name in (*given, *options) if name}
+
+
 def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
     """Open a store on the MongoDB deployment of a ``mongodb[+srv]://`` URL.
 
@@ -507,6 +543,8 @@ def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
     named = url.lower() + " " + " ".join(options).lower()
     if "serverselectiontimeoutms" not in named:
         options["serverSelectionTimeoutMS"] = int(connect_timeout * 1000)
+    if not {"sockettimeoutms", "timeoutms"} & _option_names(url, options):
+        options["socketTimeoutMS"] = int(SOCKET_TIMEOUT * 1000)
     client = make_client(url, options)
     if database is None:  # the URL's path, as pymongo parses it
         database = client.get_default_database(DEFAULT_DATABASE).name
@@ -931,8 +969,7 @@ class MongoTrialStore(BaseTrialStore):
         if doc is None:
             raise _study_not_found(study)
         version = int(doc["version"])
-        for start in range(0, len(wids), _WIDS_PER_UPDATE):  # a command's 16 MB
-            chunk = wids[start : start + _WIDS_PER_UPDATE]
+        for chunk in _batches(wids, _WIDS_PER_UPDATE):  # a command's 16 MB
             self._call(
                 "number pending writes",
                 lambda _, chunk=chunk: self._trials.update_many(
@@ -971,14 +1008,21 @@ class MongoTrialStore(BaseTrialStore):
         return self._call(what, attempt)
 
     def _write_many(
-        self, what: str, study: str, query: dict[str, Any], update: Any, wid: str
+        self,
+        what: str,
+        study: str,
+        queries: list[dict[str, Any]],
+        update: Any,
+        wid: str,
     ) -> int:
-        """Apply ``update`` (stamped with ``wid``) to every matching trial; count them.
+        """Apply ``update`` (stamped with ``wid``) to every trial matching one of
+        ``queries`` (one command each); count them.
 
-        ``query`` must exclude the trials it changed (for example by state), so that a
-        retry leaves the already changed ones as they are.
+        Each query must exclude the trials it changed (for example by state), so that
+        a retry leaves the already changed ones as they are.
         """
-        self._call(what, lambda _: self._trials.update_many(query, update))
+        for query in queries:
+            self._call(what, lambda _, q=query: self._trials.update_many(q, update))
         mine = {"wid": wid, "study": study}
         return int(
             self._call(what, lambda _: self._trials_latest.count_documents(mine))
@@ -1386,22 +1430,26 @@ class MongoTrialStore(BaseTrialStore):
         tids: list[int] | None = None,
         *,
         error: dict[str, Any] | None = None,
+        queued_only: bool = False,
     ) -> int:
         c.check_name(study, "study")
         tids = c.check_tids(tids)
         why = None if error is None else _encode(c.check_error(error), "error")
+        states = (TrialState.NEW,) if queued_only else c.ACTIVE_STATES
         query: dict[str, Any] = {
             "study": study,
-            "state": {"$in": [s.value for s in c.ACTIVE_STATES]},
+            "state": {"$in": [s.value for s in states]},
         }
+        queries = [query]
         if tids is not None:
-            query["tid"] = {"$in": tids}
+            batches = _batches(sorted(set(tids)), _IDS_PER_COMMAND)
+            queries = [{**query, "tid": _tids_filter(list(b))} for b in batches]
         wid = uuid.uuid4().hex
         fields = {"state": TrialState.CANCELLED.value, "lease_expires_at": None}
         if why is not None:
             fields["error"] = why
         update = self._stamped(fields, wid, times={"finished_at": 0.0})
-        count = self._write_many("cancel", study, query, update, wid)
+        count = self._write_many("cancel", study, queries, update, wid)
         if count == 0:
             self._require_study(study)
         return count
@@ -1433,12 +1481,16 @@ class MongoTrialStore(BaseTrialStore):
         query: dict[str, Any] = {"study": study}
         if wanted is not None:
             query["state"] = {"$in": [s.value for s in wanted]}
+        queries = [query]
         if tids is not None:
-            query["tid"] = _tids_filter(c.check_tids(list(tids)))
-        docs = self._call(
-            "get_trials",
-            lambda _: list(self._trials.find(query, sort=[("tid", 1)])),
-        )
+            batches = _batches(sorted(set(c.check_tids(list(tids)))), _IDS_PER_COMMAND)
+            queries = [{**query, "tid": _tids_filter(list(b))} for b in batches]
+        docs = []  # the batches ascend, each read in tid order
+        for part in queries:
+            docs += self._call(
+                "get_trials",
+                lambda _, q=part: list(self._trials.find(q, sort=[("tid", 1)])),
+            )
         return [_trial(doc) for doc in docs]
 
     def get_tids(self, study: str, states: list[TrialState]) -> list[int]:
@@ -1539,21 +1591,21 @@ class MongoTrialStore(BaseTrialStore):
             running = [int(d["tid"]) for d in found["running"]]
             top = [int(d["tid"]) for d in found["top"]]
             unranked = sum(int(d["n"]) for d in found["unranked"])  # [] or [{n: 0}]
-            whole = self._whole(study, running + ([] if unranked else top), session)
+            listed = self._read(study, running, session, _RUNNING_FIELDS)
+            whole = self._read(study, [] if unranked else top, session)
         counts = c.zero_counts()
         known = {state.value: state for state in counts}
         for group in found["counts"]:  # a newer version's state is not ours to count
             if group["_id"] in known:
                 counts[known[group["_id"]]] = int(group["n"])
-        for tid in running:  # finished or requeued since the aggregate: not listed,
-            if tid in whole and whole[tid].state is not _RUN:  # so not counted running
+        still = [listed[t] for t in running if t in listed]
+        for doc in still:  # finished or requeued since the aggregate: not listed,
+            if doc["state"] != _RUN.value:  # so not counted running
                 counts[_RUN] -= 1
-                counts[whole[tid].state] += 1
+                counts[TrialState(doc["state"])] += 1
         return summary.StudySummary(
             counts=counts,
-            running=[
-                whole[t] for t in running if t in whole and whole[t].state is _RUN
-            ],
+            running=[_running(doc) for doc in still if doc["state"] == _RUN.value],
             failed=sum(int(d["n"]) for d in found["failed"]),
             infeasible=sum(int(d["n"]) for d in found["infeasible"]),
             codes=[(_unescape(d["_id"]), int(d["n"])) for d in found["codes"]],
@@ -1561,22 +1613,30 @@ class MongoTrialStore(BaseTrialStore):
         )
 
     def _summary_best(
-        self, study: str, top: list[int], unranked: int, whole: dict[int, Trial]
+        self, study: str, top: list[int], unranked: int, whole: dict[int, Any]
     ) -> Trial | None:
         """The best trial named by :meth:`summarise`'s aggregate, or
         :meth:`best_trial` when done trials without a rank (written by an older
         version) take part."""
         if unranked or (top and top[0] not in whole):
             return self.best_trial(study)
-        return whole[top[0]] if top else None
+        return _trial(whole[top[0]]) if top else None
 
-    def _whole(self, study: str, tids: list[int], session: Any) -> dict[int, Trial]:
-        """The trials ``tids`` of ``study``, read whole (one query), by tid."""
+    def _read(
+        self,
+        study: str,
+        tids: list[int],
+        session: Any,
+        projection: dict[str, int] | None = None,
+    ) -> dict[int, dict[str, Any]]:
+        """The documents of trials ``tids`` of ``study`` (few: one query), whole or
+        their ``projection`` only, by tid."""
         if not tids:
             return {}
         query = {"study": study, "tid": {"$in": tids}}
-        docs = self._find("read trials", query, session)
-        return {int(doc["tid"]): _trial(doc) for doc in docs}
+        kwargs = {} if projection is None else {"projection": projection}
+        docs = self._find("read trials", query, session, **kwargs)
+        return {int(doc["tid"]): doc for doc in docs}
 
     def best_trial(self, study: str) -> Trial | None:
         c.check_name(study, "study")
@@ -1696,11 +1756,13 @@ class MongoTrialStore(BaseTrialStore):
         out)."""
         sizes = {doc["_id"]: doc["size"] for doc in docs if "size" in doc}
         older = [doc["_id"] for doc in docs if "size" not in doc]
-        if older:
-            collection = self._attachment_docs()
+        collection = self._attachment_docs()
+        for batch in _batches(older, _IDS_PER_COMMAND):
             found = self._call(
                 "attachment sizes",
-                lambda _: list(collection.find({"_id": {"$in": older}}, {"data": 1})),
+                lambda _, b=batch: list(
+                    collection.find({"_id": {"$in": list(b)}}, {"data": 1})
+                ),
             )
             sizes.update({doc["_id"]: len(doc["data"]) for doc in found})
         return sizes
@@ -1797,6 +1859,19 @@ class MongoTrialStore(BaseTrialStore):
                 return True
         self._require_trial(study, tid)
         return False
+
+    def running_trials(self, study: str) -> list[summary.RunningTrial]:
+        c.check_name(study, "study")
+        query = {"state": TrialState.RUNNING.value, "study": study}
+        docs = self._call(
+            "running_trials",
+            lambda _: list(
+                self._trials.find(query, _RUNNING_FIELDS, sort=[("tid", 1)])
+            ),
+        )
+        if not docs:
+            self._require_study(study)
+        return [_running(doc) for doc in docs]
 
     def running_intermediate(self, study: str) -> dict[int, dict[int, float]]:
         c.check_name(study, "study")

@@ -206,10 +206,12 @@ _COUNT_STATES = (
     "SELECT 'running', count(*) FROM trials INDEXED BY trials_leases "
     "WHERE state = 'running' AND study = ?",
 )
-_RUNNING = (
-    f"SELECT {_TRIAL_COLUMNS} FROM trials INDEXED BY trials_leases "
-    "WHERE state = 'running' AND study = ? ORDER BY tid LIMIT ?"
+_RUNNING_ALL = (
+    f"SELECT {', '.join(summary.RUNNING_FIELDS)} "
+    "FROM trials INDEXED BY trials_leases "
+    "WHERE state = 'running' AND study = ? ORDER BY tid"
 )
+_RUNNING = _RUNNING_ALL + " LIMIT ?"
 _LIGHT = (
     "SELECT tid, light FROM trials INDEXED BY trials_versions "
     "WHERE study = ? AND state = 'done' ORDER BY tid"
@@ -257,10 +259,18 @@ _EXPIRE_TO_NEW = (
 _CANCEL = (
     "UPDATE trials SET state = 'cancelled', finished_at = ?, lease_expires_at = NULL, "
     f"error = coalesce(?, error), version = {_NEXT_VERSION} "
-    "WHERE study = ? AND state IN ('new', 'running') {tids}"
+    "WHERE study = ? AND state IN ({states}) {tids}"
 )
-_CANCEL_ALL = _CANCEL.format(tids="")
-_CANCEL_TIDS = _CANCEL.format(tids="AND tid IN (SELECT value FROM json_each(?))")
+_ANY_TIDS = "AND tid IN (SELECT value FROM json_each(?))"
+# (queued_only, by tids) -> statement
+_CANCELS = {
+    (queued, by_tids): _CANCEL.format(
+        states="'new'" if queued else "'new', 'running'",
+        tids=_ANY_TIDS if by_tids else "",
+    )
+    for queued in (False, True)
+    for by_tids in (False, True)
+}
 
 # Intermediate values: one row per trial holding the reports of one attempt (token) as
 # packed (step, value) pairs; a report appends 16 bytes, a later pair of the same step
@@ -1222,6 +1232,16 @@ class SQLiteTrialStore(BaseTrialStore):
 
         return self._read("study_attachment_sizes", body)
 
+    def running_trials(self, study: str) -> list[summary.RunningTrial]:
+        c.check_name(study, "study")
+
+        def body(conn: sqlite3.Connection) -> list[summary.RunningTrial]:
+            self._require_study(conn, study)
+            rows = conn.execute(_RUNNING_ALL, (study,))
+            return [summary.RunningTrial(*row) for row in rows]
+
+        return self._read("running_trials", body)
+
     def running_intermediate(self, study: str) -> dict[int, dict[int, float]]:
         c.check_name(study, "study")
 
@@ -1287,18 +1307,16 @@ class SQLiteTrialStore(BaseTrialStore):
         tids: list[int] | None = None,
         *,
         error: dict[str, Any] | None = None,
+        queued_only: bool = False,
     ) -> int:
         c.check_name(study, "study")
         tids = c.check_tids(tids)
         why = None if error is None else c.dumps(c.check_error(error), "error")
+        sql = _CANCELS[bool(queued_only), tids is not None]
+        args = () if tids is None else (c.dumps(tids, "tids"),)
 
         def body(conn: sqlite3.Connection) -> int:
-            if tids is None:
-                cur = conn.execute(_CANCEL_ALL, (time.time(), why, study))
-            else:
-                cur = conn.execute(
-                    _CANCEL_TIDS, (time.time(), why, study, c.dumps(tids, "tids"))
-                )
+            cur = conn.execute(sql, (time.time(), why, study, *args))
             if cur.rowcount > 0:
                 conn.execute(_BUMP, (study,))
             else:
@@ -1416,7 +1434,7 @@ class SQLiteTrialStore(BaseTrialStore):
             self._require_study(conn, study)
             counts = _count_states(conn, study)
             shown = (study, summary.RUNNING_SHOWN)
-            running = [_trial(r) for r in conn.execute(_RUNNING, shown)]
+            running = [summary.RunningTrial(*r) for r in conn.execute(_RUNNING, shown)]
             failed, infeasible = summary.count_failed_infeasible(
                 result for _, result in _light_results(conn, study)
             )
@@ -1424,7 +1442,7 @@ class SQLiteTrialStore(BaseTrialStore):
             codes = [(c.loads(code), n) for code, n in first]
             return summary.StudySummary(
                 counts=counts,
-                running=_with_intermediate(conn, study, running),
+                running=running,
                 failed=failed,
                 infeasible=infeasible,
                 codes=codes,

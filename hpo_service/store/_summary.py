@@ -24,7 +24,7 @@ from hpo_service.store._base import Trial, TrialState
 #: The result keys a light result keeps.
 LIGHT_KEYS = ("status", "loss", "constraints")
 
-#: At most this many running trials are read whole by :meth:`summarise` (the lowest
+#: At most this many running trials are listed by :meth:`summarise` (the lowest
 #: tids): what ``status`` lists, whatever the number running (``counts`` has it).
 RUNNING_SHOWN = 100
 
@@ -33,13 +33,51 @@ RUNNING_SHOWN = 100
 CODES_SHOWN = 100
 
 
+@dataclass(frozen=True)
+class RunningTrial:
+    """A running trial as :meth:`summarise` lists it: who runs it and since when,
+    without its params, config or reports (a wide space's are kilobytes).
+
+    Attributes:
+        tid: The trial.
+        owner: The worker that claimed it.
+        token: Its attempt's token.
+        attempts: Attempts so far, this one included.
+        started_at: When this attempt began (seconds since the epoch, store clock).
+        lease_expires_at: When its lease runs out unless heartbeats extend it.
+    """
+
+    tid: int
+    owner: str | None
+    token: str | None
+    attempts: int
+    started_at: float | None
+    lease_expires_at: float | None
+
+    @classmethod
+    def of(cls, trial: Trial) -> RunningTrial:
+        """The fields of ``trial`` (a whole one) that a listing keeps."""
+        return cls(
+            tid=trial.tid,
+            owner=trial.owner,
+            token=trial.token,
+            attempts=trial.attempts,
+            started_at=trial.started_at,
+            lease_expires_at=trial.lease_expires_at,
+        )
+
+
+#: The fields of :class:`RunningTrial`, as both backends name their columns.
+RUNNING_FIELDS = ("tid", "owner", "token", "attempts", "started_at", "lease_expires_at")
+
+
 @dataclass
 class StudySummary:
     """A study's state at one moment, as :meth:`summarise` reads it.
 
     Attributes:
         counts: Trials per state (every state a key, zeros too).
-        running: The running trials of the lowest tids, whole, by tid: all of them
+        running: The running trials of the lowest tids, by tid: all of them
             up to :data:`RUNNING_SHOWN` (``counts`` counts every one).
         failed: Done trials whose result has status ``"fail"``.
         infeasible: Done trials whose ``constraints`` are violated (a positive one).
@@ -49,7 +87,7 @@ class StudySummary:
     """
 
     counts: dict[TrialState, int]
-    running: list[Trial] = field(default_factory=list)
+    running: list[RunningTrial] = field(default_factory=list)
     failed: int = 0
     infeasible: int = 0
     codes: list[tuple[dict[str, Any], int]] = field(default_factory=list)

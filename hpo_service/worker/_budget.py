@@ -30,7 +30,7 @@ import logging
 from collections.abc import Mapping
 from typing import Literal
 
-from hpo_service.driver._settings import counted_finished
+from hpo_service._common.settings import counted_finished
 from hpo_service.store._base import TrialState
 
 _logger = logging.getLogger(__name__)

@@ -407,7 +407,7 @@ def _summary(curve: dict, step: int, running_average: bool) -> float:
 def test_optuna_names_of_our_pruners_are_pointed_at_ours():
     from hpo_service import Trials, fmin, hp, pruners, tpe
 
-    assert pruners.SuccessiveHalvingPruner is ASHAPruner
+    assert issubclass(pruners.SuccessiveHalvingPruner, ASHAPruner)
     space = hp.uniform("x", 0, 1)
     for name, ours in [
         ("successive_halving", "asha"),
@@ -462,13 +462,13 @@ def test_importing_an_optuna_pruner_not_offered_names_the_ones_that_are(module, 
     space = {}
     exec(f"from {module} import MedianPruner, SuccessiveHalvingPruner", space)
     assert space["MedianPruner"] is MedianPruner
-    assert space["SuccessiveHalvingPruner"] is ASHAPruner
+    assert space["SuccessiveHalvingPruner"] is SuccessiveHalvingPruner
 
 
 @pytest.mark.parametrize(
     ("make", "shown"),
-    [(lambda: SuccessiveHalvingPruner(bootstrap_count=2), "ASHAPruner"),
-     (lambda: ASHAPruner(max_resource=27, bootstrap_count=0), "ASHAPruner"),
+    [(lambda: SuccessiveHalvingPruner(bootstrap_count=2), "SuccessiveHalvingPruner"),
+     (lambda: ASHAPruner(max_resource=27, bootstrap_count=3), "ASHAPruner"),
      (lambda: HyperbandPruner(max_resource=27, bootstrap_count=1), "HyperbandPruner")],
 )  # fmt: skip
 def test_optunas_bootstrap_count_says_what_it_is_and_that_there_is_no_counterpart(
@@ -482,9 +482,20 @@ def test_optunas_bootstrap_count_says_what_it_is_and_that_there_is_no_counterpar
     assert "no counterpart" in message and "leave it out" in message
     with pytest.raises(ValueError, match="invalid settings for pruner 'hyperband': "
                        "HyperbandPruner\\(\\) takes no `bootstrap_count`"):  # fmt: skip
-        make_pruner("hyperband", {"max_resource": 27, "bootstrap_count": 0})
+        make_pruner("hyperband", {"max_resource": 27, "bootstrap_count": 1})
     with pytest.raises(TypeError, match="unexpected keyword argument 'bootstrapcount'"):
         ASHAPruner(bootstrapcount=1)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'bootstrapcount'"):
+        HyperbandPruner(max_resource=27, bootstrapcount=1)
+
+
+def test_optunas_default_bootstrap_count_means_ours_and_is_not_stored():
+    for cls in (ASHAPruner, SuccessiveHalvingPruner, HyperbandPruner):
+        made = cls(max_resource=27, bootstrap_count=0)
+        assert made == cls(max_resource=27) and "bootstrap_count" not in made.settings()
+    assert make_pruner("hyperband", {"max_resource": 27, "bootstrap_count": 0}) == (
+        HyperbandPruner(max_resource=27)
+    )
 
 
 @pytest.mark.parametrize(

@@ -383,7 +383,7 @@ def objective(config):
 def study(slurm: _Cluster, tmp_path: Path) -> Iterator[Callable[..., tuple[Any, str]]]:
     """Make a SQLite study of queued trials; return its store and URL."""
     try:
-        from hpo_service.driver._settings import StudySettings
+        from hpo_service._common.settings import StudySettings
         from hpo_service.store import open_store
         from hpo_service.store._base import NewTrial
     except ImportError as e:

@@ -51,3 +51,35 @@ def test_constraint_columns_are_numbered_in_order_and_a_lone_number_is_one():
         *_output.columns([]),
         "param.x",
     ]  # no constraint, no result column
+
+
+def test_feasible_is_true_or_false_in_every_row_of_a_study_with_constraints():
+    """pandas reads a column of only True and False as bool; an empty cell made it
+    an object column. Feasible: succeeded and every constraint <= 0, as best and
+    the Pareto front count it."""
+    ok = _record(0, "done", 0.5)
+    ok["result"]["constraints"] = [-1.0, 0.0]
+    violated = _record(1, "done", 0.5)
+    violated["result"]["constraints"] = [0.5]
+    unconstrained = _record(2, "done", 0.5)
+    failed = _record(3, "done", None)
+    failed["result"] = {"status": "fail", "constraints": [-1.0]}
+    pruned = _record(4, "pruned", None)
+    pruned["result"] = {"status": "pruned", "loss": 0.7, "step": 3, "duration": 0.1}
+    running = _record(5, "running", None)
+    rows = [_output.flat_row(r) for r in (ok, violated, unconstrained, failed,
+                                          pruned, running)]  # fmt: skip
+    assert [row["feasible"] for row in rows] == [True, False, True, False, False, False]
+    assert "feasible" in _output.columns(rows)
+    assert "feasible" not in _output.columns(rows[2:3])  # no constraint anywhere
+
+
+def test_a_pruned_trials_step_is_its_last_step_not_a_result_column():
+    pruned = _record(0, "pruned", None)
+    pruned["result"] = {"status": "pruned", "loss": 0.7, "step": 3, "duration": 0.1}
+    pruned["intermediate"] = {"0": 0.9, "3": 0.7}
+    own = _record(1, "done", 0.5)
+    own["result"]["step"] = 40  # a key the objective returned: kept
+    rows = [_output.flat_row(pruned), _output.flat_row(own)]
+    assert rows[0]["last_step"] == 3 and "result.step" not in rows[0]
+    assert rows[1]["result.step"] == 40 and "result.step" in _output.columns(rows)

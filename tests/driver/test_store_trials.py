@@ -254,3 +254,20 @@ def test_trials_save_file_with_a_store_is_said_to_be_unused(db_url, tmp_path):
     ]
     assert caught[0].filename == __file__  # points at the fmin call
     assert not path.exists()
+
+
+def test_store_trials_fmin_takes_hyperopts_arguments_by_position(db_url, tmp_path):
+    """hyperopt's Trials.fmin order, through trials_save_file; a save file is said
+    to be unused from the method too, pointing at its call."""
+    trials = StoreTrials(db_url, study="positional", workers=1)
+    path = str(tmp_path / "trials.pkl")
+    with pytest.warns(UserWarning, match="is not written") as caught:
+        best = trials.fmin(
+            quadratic, space, None, 2, None, None, 1, None, False, None, False,
+            True, False, None, path,
+        )  # fmt: skip
+    assert caught[0].filename == __file__
+    assert len(trials) == 2 and best == trials.argmin
+    with pytest.raises(ValueError, match="pass_expr_memo_ctrl"):
+        trials.fmin(quadratic, space, None, 3, None, None, 1, None, False, True)
+    trials.close()

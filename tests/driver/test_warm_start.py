@@ -3,6 +3,7 @@ study, a pickled hyperopt Trials); bad input is refused before anything is writt
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import pickle
@@ -98,8 +99,9 @@ def test_queued_points_are_run_by_workers(db_url):
     trials = StoreTrials(db_url, study="q", workers=1)
     fmin(quadratic, SPACE, algo=rand.suggest, max_evals=2, trials=trials,
          show_progressbar=False)  # fmt: skip
-    with pytest.warns(UserWarning, match=r"already finished its budget \(2 of"):
+    with pytest.warns(UserWarning, match=r"already finished its budget \(2 of") as w:
         tids = trials.enqueue([{"x": 1.0, "y": -2.0}])  # runs: the budget grows next
+    assert w[0].filename == __file__  # points at the call
     fmin(quadratic, SPACE, algo=rand.suggest, max_evals=4, trials=trials,
          show_progressbar=False)  # fmt: skip
     ran = trials.store.get_trial("q", tids[0])
@@ -146,6 +148,64 @@ def test_import_an_export_of_another_study_once(store, db_url, tmp_path, fmt):
     code, out = cli("import", "--db", db_url, "--study", "target", path)
     assert code == 0 and "imported 0" in out and "skipped 6" in out
     assert len(store.get_trials("target")) == 6
+
+
+def _csv_file(path, rows):
+    """Write ``rows`` (dicts) as CSV with their keys as the header."""
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return str(path)
+
+
+def test_a_csv_import_reads_result_and_constraint_columns_back(store, db_url, tmp_path):
+    """A table edited elsewhere (pandas drops or rewrites columns): the
+    ``constraint.<i>`` cells stand for a missing ``constraints`` list, and each
+    ``result.<key>`` cell comes back as the value the export wrote."""
+    rows = [
+        {"tid": "7", "state": "done", "loss": "0.25", "status": "ok",
+         "duration": "1.5", "constraint.0": "-1", "constraint.1": "0.5",
+         "result.epochs": "6", "result.acc": "0.9", "result.on": "True",
+         "result.hist": "[1, 2.5]", "result.meta": '{"a": [1]}',
+         "result.code": "1e5", "result.id": "007", "result.note": "x, y",
+         "result.gone": "", "param.x": "0.5", "param.y": "-1.0"},
+        {"tid": "8", "state": "done", "loss": "0.5", "status": "ok",
+         "duration": "", "constraint.0": "", "constraint.1": "",
+         "result.epochs": "", "result.acc": "", "result.on": "", "result.hist": "",
+         "result.meta": "", "result.code": "", "result.id": "", "result.note": "",
+         "result.gone": "", "param.x": "1.5", "param.y": "0.0"},
+    ]  # fmt: skip
+    path = _csv_file(tmp_path / "edited.csv", rows)
+    make(store, "target")
+    code, out = cli("import", "--db", db_url, "--study", "target", path)
+    assert code == 0 and "imported 2" in out, out
+    first, second = store.get_trials("target")
+    assert first.result == {
+        "status": "ok", "loss": 0.25, "duration": 1.5, "constraints": [-1, 0.5],
+        "epochs": 6, "acc": 0.9, "on": True, "hist": [1, 2.5], "meta": {"a": [1]},
+        "code": "1e5", "id": "007", "note": "x, y", "imported_from": "edited.csv#7",
+    }  # fmt: skip
+    assert type(first.result["epochs"]) is int
+    assert second.result == {"status": "ok", "loss": 0.5,
+                             "imported_from": "edited.csv#8"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("cells", "message"),
+    [({"constraint.1": "0.5"}, r"must have constraint\.0 \.\. constraint\.0 all"),
+     ({"constraint.0": "low"}, "has a constraint that is not a number: 'low'")],
+)  # fmt: skip
+def test_a_csv_import_refuses_constraint_cells_it_cannot_read(
+    store, db_url, tmp_path, cells, message
+):
+    row = {"tid": "0", "state": "done", "loss": "0.5", "status": "ok", **cells,
+           "param.x": "0.5", "param.y": "0.5"}  # fmt: skip
+    path = _csv_file(tmp_path / "bad.csv", [row])
+    make(store, "target")
+    with pytest.raises(ValueError, match=message):
+        StoreTrials(db_url, study="target").import_results(path)
+    assert store.get_trials("target") == []
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv"])

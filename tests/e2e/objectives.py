@@ -123,3 +123,37 @@ def with_extra_keys(config: dict[str, Any]) -> dict[str, Any]:
         "constraints": [x, y],
     }
     return result | ({"late": True} if x > 0 else {})
+
+
+def rich_curve(config: dict[str, Any]) -> dict[str, Any]:
+    """:func:`quadratic` reported over 6 steps (pruned when the pruner says so), then
+    returned with every kind of extra key (number, int, text with a comma, text that
+    looks like a number, bool, list, dict), two constraints and an attachment."""
+    from hpo_service import TrialPruned, report, should_prune
+
+    x, y = config["x"], config["y"]
+    loss = quadratic(config)
+    for step in range(6):
+        report(loss + 1.0 / (step + 1), step)
+        if should_prune():
+            raise TrialPruned()
+    return {
+        "loss": loss,
+        "status": "ok",
+        "accuracy": 1.0 / (1.0 + abs(x)),
+        "epochs": 6,
+        "note": f"x={x:.3f}, y",
+        "code": "1e5",
+        "converged": x > 0,
+        "history": [x, y],
+        "sizes": {"in": 2, "out": [1, 2]},
+        "constraints": [x, y - 1],
+        "attachments": {"model": f"{x:.6f}".encode()},
+    }
+
+
+def rich_curve_pair(config: dict[str, Any]) -> dict[str, Any]:
+    """:func:`rich_curve` with two objectives: its loss and ``abs(x)``."""
+    result = rich_curve(config)
+    result["loss"] = [result["loss"], abs(config["x"])]
+    return result

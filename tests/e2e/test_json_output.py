@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from hpo_service.driver._settings import StudySettings
+from hpo_service._common.settings import StudySettings
 from hpo_service.space._serialise import fingerprint, to_document
 from hpo_service.store import TrialState, open_store
 from hpo_service.store._base import NewTrial

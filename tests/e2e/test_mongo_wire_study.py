@@ -94,7 +94,7 @@ def test_a_result_too_large_for_mongodb_is_an_error_and_the_worker_lives(procs, 
 def test_workers_without_a_driver_keep_the_budget(procs, db, tmp_path):
     """Four worker processes claim 12 queued points of a budget of 5 at once over
     MongoDB: exactly 5 run (each once), the other 7 are cancelled with the reason."""
-    from hpo_service.driver._settings import StudySettings
+    from hpo_service._common.settings import StudySettings
     from hpo_service.store import NewTrial
 
     log = tmp_path / "starts"

@@ -23,7 +23,7 @@ import pymongo
 import pytest
 
 from hpo_service import StoreTrials
-from hpo_service.driver._settings import record_objective_count
+from hpo_service._common.settings import record_objective_count
 from hpo_service.driver._study import open_study, space_settings
 from hpo_service.insight import load_study
 from hpo_service.mongoexp import MongoTrials

@@ -112,15 +112,26 @@ def test_a_cancelled_study_says_so(procs, tmp_path):
     assert "no trial of study" not in err
 
 
+def test_a_worker_of_a_cancelled_study_stops_with_it(procs, tmp_path):
+    """`hpo-driver cancel`: a worker of the study stops as finished once its queue is
+    empty. Before, it kept the study's settings (cancel flag included) for 30 s and
+    idled on: here it ran into its --idle-timeout instead (a Slurm task held its
+    node that long)."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    procs.env["HPO_TEST_SLEEP"] = "0.2"
+    start_driver(procs, db, "s", 100)
+    worker = procs.start(WORKER, "--db", db, "--study", "s", "--idle-timeout", "20")
+    wait_until(lambda: counts(db, "s")[TrialState.DONE] >= 2, 120)
+    assert procs.run(DRIVER, "cancel", "--db", db, "--study", "s").returncode == 0
+    _, err = worker.communicate(timeout=120)
+    assert worker.returncode == 0, err
+    assert "worker stopped (study_finished)" in err, err
+
+
 def test_a_typo_in_the_objective_function_is_refused_before_the_study_exists(
     procs, tmp_path
 ):
-    where = _study_dir(tmp_path)
-    run = procs.run_in(
-        where, DRIVER, "start", "--study", "t", "--objective", "mystudy:fial",
-        "--space", "mystudy:space", "--max-evals", "4",
-    )  # fmt: skip
-    assert run.returncode == 1, run.stderr
+    where, run = _start_refused(procs, tmp_path, "mystudy:fial")
     assert (
         "Error: cannot import 'mystudy:fial': the name after ':' must be an "
         "attribute of module 'mystudy', but got 'fial'; did you mean "
@@ -131,24 +142,26 @@ def test_a_typo_in_the_objective_function_is_refused_before_the_study_exists(
 
 
 def test_a_typo_in_the_objective_module_names_the_close_module(procs, tmp_path):
-    where = _study_dir(tmp_path)
-    run = procs.run_in(
-        where, DRIVER, "start", "--study", "t", "--objective", "mystudi:fails",
-        "--space", "mystudy:space", "--max-evals", "4",
-    )  # fmt: skip
-    assert run.returncode == 1, run.stderr
+    where, run = _start_refused(procs, tmp_path, "mystudi:fails")
     assert "no module named 'mystudi'; did you mean 'mystudy:fails'?" in run.stderr
     assert not (where / "hpo.sqlite").exists()
 
 
 def test_a_standard_library_objective_is_refused(procs, tmp_path):
+    _, run = _start_refused(procs, tmp_path, "builtins:exec")
+    assert "is in the standard library" in run.stderr
+
+
+def _start_refused(procs, tmp_path, objective):
+    """``hpo-driver start --objective OBJECTIVE`` of study 't' in a new study
+    folder, which must exit 1: the folder and the finished run."""
     where = _study_dir(tmp_path)
     run = procs.run_in(
-        where, DRIVER, "start", "--study", "x", "--objective", "builtins:exec",
+        where, DRIVER, "start", "--study", "t", "--objective", objective,
         "--space", "mystudy:space", "--max-evals", "4",
     )  # fmt: skip
     assert run.returncode == 1, run.stderr
-    assert "is in the standard library" in run.stderr
+    return where, run
 
 
 def test_a_second_driver_is_refused_before_it_resumes_or_starts_workers(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pymongo
 import pytest
 
-from hpo_service.driver._settings import StudySettings
+from hpo_service._common.settings import StudySettings
 from hpo_service.store import NewTrial, open_store
 from tests.conftest import AUTH_ADMIN, mongo_lane
 from tests.e2e.conftest import wait_until

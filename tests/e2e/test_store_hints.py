@@ -13,8 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from hpo_service._common.settings import record_objective_count
 from hpo_service.driver import _output
-from hpo_service.driver._settings import record_objective_count
 from hpo_service.driver._study import open_study, space_settings
 from hpo_service.driver._study_loop import StudyOutcome
 from hpo_service.store import NewTrial, TrialState, open_store

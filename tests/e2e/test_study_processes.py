@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import sqlite3
 
 import pytest
 
@@ -238,3 +240,51 @@ def test_local_workers_show_the_objectives_output_unless_told(procs, tmp_path, f
     assert [o.startswith("evaluating x=") for o in outputs] == [True] * 3  # kept
     expected = [f"[trial p/{tid}] {o.rstrip()}" for tid, o in enumerate(outputs)]
     assert sorted(shown) == (sorted(expected) if flag == "--objective-output" else [])
+
+
+def test_driver_restarted_in_its_container_waits_out_the_dead_drivers_lease(
+    procs, tmp_path
+):
+    """A container restarted after its driver was SIGKILLed: same host name, same
+    pid, a new pid namespace, and the dead driver's lease left (5 s here, 30 s by
+    default). The new driver cannot tell the holder dead, so it watches the lease
+    and takes the study over when it runs out unrenewed. Before, it exited 1 ("is
+    driven by ...") on every restart until then: compose's `on-failure:5` spent its
+    restarts within the lease and the driver stayed down."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    assert procs.run(DRIVER, *start_args(db, "c", 3, "--workers", "1")).returncode == 0
+    rerun = procs.run("tests.e2e.restarted_container", db, "c", "5",
+                      *start_args(db, "c", 6, "--workers", "1"))  # fmt: skip
+    assert rerun.returncode == 0, rerun.stderr
+    assert "cannot tell alive or dead" in rerun.stderr, rerun.stderr
+    assert "its lease ran out unrenewed" in rerun.stderr
+    assert "resuming study 'c'" in rerun.stderr
+    assert done_count(db, "c") == 6
+    with open_store(db) as store:
+        assert store.get_study("c").driver_owner is None  # released at the end
+
+
+def test_a_backup_taken_while_the_study_runs_restores_and_resumes(procs, tmp_path):
+    """README "Backing up a store": SQLite's online backup API copies a consistent
+    snapshot (the WAL's recent writes included) while the driver and workers write;
+    the copy opens, and a driver resumes the study from it to its exact budget."""
+    live, copy = tmp_path / "hpo.sqlite", tmp_path / "backup.sqlite"
+    db = f"sqlite:///{live}"
+    procs.env["HPO_TEST_SLEEP"] = "0.05"
+    driver = procs.start(DRIVER, *start_args(db, "b", 40, "--workers", "2"))
+    wait_until(lambda: done_count(db, "b") >= 10)
+    source, target = sqlite3.connect(live), sqlite3.connect(copy)
+    with source, target:
+        source.backup(target)
+    source.close()
+    target.close()
+    assert driver.wait(timeout=120) == 0, driver.stderr.read()
+    backed = counts(f"sqlite:///{copy}", "b")
+    assert 10 <= backed[TrialState.DONE] < 40, backed
+    restored = f"sqlite:///{tmp_path / 'restored.sqlite'}"
+    shutil.copy(copy, tmp_path / "restored.sqlite")
+    rerun = procs.run(DRIVER, *start_args(restored, "b", 40, "--workers", "2"))
+    assert rerun.returncode == 0, rerun.stderr
+    assert "resuming study 'b'" in rerun.stderr
+    final = counts(restored, "b")
+    assert final[TrialState.DONE] == 40 and final[TrialState.RUNNING] == 0, final

@@ -36,3 +36,8 @@ def objective(config: dict[str, Any]) -> float:
 #: For :func:`tests.helpers.objectives.learning_curve`: trials report 8 values and a
 #: pruner stops the ones whose level is high.
 curve_space = {"level": hp.uniform("level", 0.0, 1.0), "steps": 8}
+
+
+def huge(config: dict[str, Any]) -> float:
+    """:func:`objective` times 1e300: losses whose squares overflow a float."""
+    return objective(config) * 1e300

@@ -164,7 +164,6 @@ def test_dashboard_started_before_its_study_warns_and_shows_it_once_created(
         store.create_study("latter", {})
     port = free_port()
     server = start("dashboard", "--db", db, "--study", "later", "--port", str(port))
-    shown = "!document.getElementById('study-error').hidden"
     try:
         assert server.stderr.readline() == (
             f"warning: study 'later' not found in SQLite database {path} (it holds: "
@@ -172,16 +171,7 @@ def test_dashboard_started_before_its_study_warns_and_shows_it_once_created(
             "mean 'latter'? Serving anyway: the page shows 'later' once its driver "
             "creates it\n"
         )
-        wait_for(lambda: serving(server, f"http://127.0.0.1:{port}/api/studies"),
-                 what="dashboard up")  # fmt: skip
-        dom = dump_dom(browser, f"http://127.0.0.1:{port}/", ready=shown)
-        banner = re.search(r'<p id="study-error"[^>]*>(.*?)</p>', dom, re.S)
-        assert banner and "no study named 'later' in this store" in banner.group(1)
-        with open_store(db) as store:
-            store.create_study("later", {})
-        wait_for(lambda: browser.execute_script(f"return !({shown})"),
-                 what="the message gone once the study exists")  # fmt: skip
-        assert text(browser, "study-error") == ""
+        _banner_until_created(browser, server, db, f"http://127.0.0.1:{port}/")
         assert text(browser, "study-name") == "later"
     finally:
         stop(server)
@@ -261,20 +251,27 @@ def test_a_study_not_in_the_store_is_named_on_the_page_until_it_appears(
         store.create_study("other", {})
     port = free_port()
     server = start("dashboard", "--db", db, "--port", str(port))
-    shown = "!document.getElementById('study-error').hidden"
     try:
-        wait_for(lambda: serving(server, f"http://127.0.0.1:{port}/api/studies"),
-                 what="dashboard up")  # fmt: skip
-        dom = dump_dom(browser, f"http://127.0.0.1:{port}/#later", ready=shown)
-        banner = re.search(r'<p id="study-error"[^>]*>(.*?)</p>', dom, re.S)
-        assert banner and "no study named 'later' in this store" in banner.group(1)
-        with open_store(db) as store:
-            store.create_study("later", {})
-        wait_for(lambda: browser.execute_script(f"return !({shown})"),
-                 what="the message gone once the study exists")  # fmt: skip
-        assert text(browser, "study-error") == ""
+        _banner_until_created(browser, server, db, f"http://127.0.0.1:{port}/#later")
     finally:
         stop(server)
+
+
+def _banner_until_created(browser, server, db, page):
+    """Open ``page`` of the dashboard ``server`` (over store ``db``) for study
+    'later', which the store lacks: the page names it as missing until it is
+    created, then the message goes."""
+    shown = "!document.getElementById('study-error').hidden"
+    base = page.split("#")[0].rstrip("/")
+    wait_for(lambda: serving(server, f"{base}/api/studies"), what="dashboard up")
+    dom = dump_dom(browser, page, ready=shown)
+    banner = re.search(r'<p id="study-error"[^>]*>(.*?)</p>', dom, re.S)
+    assert banner and "no study named 'later' in this store" in banner.group(1)
+    with open_store(db) as store:
+        store.create_study("later", {})
+    wait_for(lambda: browser.execute_script(f"return !({shown})"),
+             what="the message gone once the study exists")  # fmt: skip
+    assert text(browser, "study-error") == ""
 
 
 def _status(port, host_header):

@@ -105,6 +105,22 @@ def test_too_few_or_constant_trials_give_no_importances():
     assert param_importances(random_study(ADDITIVE_SPACE, lambda c: 1.0, n=50)) == []
 
 
+def test_losses_of_any_magnitude_give_the_same_importances():
+    """Importances do not depend on the losses' scale: losses near 1e-180 or 1e180
+    give exactly the importances of the same study near 1 (their squares, which a
+    variance sums, underflow or overflow a float), and near 1e300 nearly the same
+    (a scale that is no power of two rounds the losses, and so some splits)."""
+    plain = param_importances(random_study(ADDITIVE_SPACE, additive, n=80, seed=2))
+    assert [p.label for p in plain][:2] == ["a", "k"]
+    for scale in (2.0**-600, 2.0**600):
+        data = random_study(ADDITIVE_SPACE, lambda c, s=scale: s * additive(c), 80, 2)
+        assert param_importances(data) == plain, scale
+    data = random_study(ADDITIVE_SPACE, lambda c: 1e300 * additive(c), 80, 2)
+    huge = {p.label: p.importance for p in param_importances(data)}
+    for p in plain:
+        assert huge[p.label] == pytest.approx(p.importance, abs=0.02), p.label
+
+
 def test_only_done_trials_count():
     data = random_study(ADDITIVE_SPACE, additive, n=1000, seed=4)
     for row in list(data.rows.values())[:500]:

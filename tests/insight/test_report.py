@@ -103,6 +103,27 @@ def test_missing_importance_and_contour_are_explained(tmp_path):
     ) in " ".join(run.stderr.split())
 
 
+def test_a_study_of_huge_losses_gets_its_report_and_importances(tmp_path):
+    """Losses near 1e300 (a diverged model's): the report and the importances come
+    out as for any study (their squares overflow a float, which stopped both with
+    an OverflowError)."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    run = hpo_driver(
+        "start", "--db", db, "--study", "demo", "--seed", "5", "--max-evals", "12",
+        "--objective", "tests.insight.objectives:huge",
+        "--space", "tests.insight.objectives:space", "--workers", "1", "--no-progress",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = tmp_path / "report.html"
+    run = hpo_driver("report", "--db", db, "--study", "demo", "--out", str(out))
+    assert run.returncode == 0, run.stderr[-3000:]
+    page = out.read_text()
+    assert 'id="section-importance"' in page and 'id="section-contour"' in page
+    run = hpo_driver("importance", "--db", db, "--study", "demo", "--json")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert sum(r["importance"] for r in json.loads(run.stdout)) == pytest.approx(1.0)
+
+
 def test_report_of_an_unknown_study_is_a_clear_error(tmp_path):
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
     open_store(db).close()  # an empty store (read commands never create one)

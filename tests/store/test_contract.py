@@ -29,6 +29,7 @@ from hpo_service.store import (
     TrialReports,
     TrialState,
 )
+from hpo_service.store._summary import RunningTrial
 from tests.store.conftest import StoreOpener
 
 SHORT = 0.1  # a lease that will have expired after EXPIRE seconds
@@ -69,6 +70,15 @@ def claimed(store: BaseTrialStore, study: str, lease: float = LONG) -> Trial:
     trial = store.claim("w1", lease, study=study)
     assert trial is not None
     return trial
+
+
+def _running_and_done(store: BaseTrialStore, study: str, n: int) -> tuple[Trial, Trial]:
+    """Queue ``n`` trials, claim two and complete the second: ``(running, done)``."""
+    queued(store, study, n)
+    running = claimed(store, study)
+    done = claimed(store, study)
+    store.complete(study, done.tid, done.token, {"loss": 1.0})
+    return running, done
 
 
 # ---- studies -------------------------------------------------------------------------
@@ -844,6 +854,24 @@ class TestCancel:
         with pytest.raises(ValueError, match="error"):
             store.cancel(study, error={"type": "X"})
 
+    def test_queued_only_leaves_a_trial_claimed_meanwhile_running(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        """A driver drops its queue from a view read earlier: a trial a worker
+        claimed since then runs on and its result counts (a stop rule's drain)."""
+        queued(store, study, 3)
+        running = claimed(store, study)  # read as queued, claimed before the cancel
+        why = {"type": "Stopped", "message": "early stop"}
+        assert store.cancel(study, [0, 1], error=why, queued_only=True) == 1
+        assert store.cancel(study, queued_only=True) == 1
+        states = [t.state for t in store.get_trials(study)]
+        assert states == [S.RUNNING, S.CANCELLED, S.CANCELLED]
+        assert store.get_trial(study, 1).error == {**why, "traceback": None}
+        assert store.heartbeat(study, running.tid, running.token, LONG)
+        assert store.complete(study, running.tid, running.token, {"loss": 1.0})
+        assert store.get_trial(study, running.tid).state is S.DONE
+        assert store.cancel(study, [0], queued_only=True) == 0
+
     def test_other_studies_untouched(self, store: BaseTrialStore, study: str) -> None:
         store.create_study("other", {})
         store.insert_trials("other", new_trials(2))
@@ -867,10 +895,7 @@ class TestReads:
     def test_get_trials_by_tid_and_state(
         self, store: BaseTrialStore, study: str
     ) -> None:
-        queued(store, study, 4)
-        a = claimed(store, study)
-        b = claimed(store, study)
-        store.complete(study, b.tid, b.token, {"loss": 1.0})
+        a, b = _running_and_done(store, study, 4)
         assert [t.tid for t in store.get_trials(study)] == [0, 1, 2, 3]
         assert [t.tid for t in store.get_trials(study, [S.NEW])] == [2, 3]
         assert [t.tid for t in store.get_trials(study, [S.DONE, S.RUNNING])] == [
@@ -887,13 +912,21 @@ class TestReads:
             assert tuple(t.tid for t in store.get_trials(study, tids=tids)) == want
         assert [t.tid for t in store.get_trials(study, [S.NEW], tids=range(3))] == [2]
 
+    def test_running_trials_name_who_runs_them(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        first, _ = _running_and_done(store, study, 4)
+        last = claimed(store, study)
+        running = store.get_trials(study, [S.RUNNING])
+        assert [t.tid for t in running] == [first.tid, last.tid]
+        assert store.running_trials(study) == [RunningTrial.of(t) for t in running]
+        with pytest.raises(StudyNotFoundError):
+            store.running_trials("missing")
+
     def test_get_tids_reads_the_tids_of_trials_in_states(
         self, store: BaseTrialStore, study: str
     ) -> None:
-        queued(store, study, 5)
-        a = claimed(store, study)
-        b = claimed(store, study)
-        store.complete(study, b.tid, b.token, {"loss": 1.0})
+        a, b = _running_and_done(store, study, 5)
         store.cancel(study, [3])
         assert store.get_tids(study, [S.NEW]) == [2, 4]
         assert store.get_tids(study, [S.DONE, S.RUNNING]) == [a.tid, b.tid]
@@ -1834,7 +1867,8 @@ class TestLightReads:
             S.PRUNED: 1,
         }  # fmt: skip
         assert summary.counts == store.count_by_state(study)
-        assert summary.running == store.get_trials(study, [S.RUNNING])
+        running = store.get_trials(study, [S.RUNNING])
+        assert summary.running == [RunningTrial.of(t) for t in running]
         assert [t.tid for t in summary.running] == [3, 6]
         assert (summary.failed, summary.infeasible) == (1, 2)
         assert summary.codes == [(CODE, 5), (other, 1)]  # by the first trial run
@@ -1859,7 +1893,8 @@ class TestLightReads:
         store.complete(study, trial.tid, trial.token, ok[2], code=other)
         summary = store.summarise(study)
         assert summary.counts[S.RUNNING] == 3 and summary.counts[S.DONE] == 3
-        assert summary.running == store.get_trials(study, [S.RUNNING], tids=[0, 2])
+        running = store.get_trials(study, [S.RUNNING], tids=[0, 2])
+        assert summary.running == [RunningTrial.of(t) for t in running]
         assert summary.codes == [(CODE, 2)]  # the code that ran trials first
         assert summary.best == store.get_trial(study, 5)
         store.complete(study, 0, summary.running[0].token, ok[3])

@@ -496,21 +496,25 @@ def test_an_older_attachment_replaced_while_its_size_is_read_is_left_out(
 def test_a_trial_that_finishes_while_summarise_reads_is_counted_where_it_is(
     store: MongoTrialStore,
 ) -> None:
-    """summarise names running trials by tid in its aggregate, then reads them whole:
-    one that finished in between is not listed, and is counted as what it is now,
-    so that status's count of running trials matches the trials it lists."""
+    """summarise names running trials by tid in its aggregate, then reads their
+    owners and times: one that finished in between is not listed, and is counted as
+    what it is now, so that status's count of running trials matches the trials it
+    lists."""
     from hpo_service.driver._output import status_summary, status_text
 
     queue(store, 3)
     claimed = [store.claim("w", 30.0, study="s") for _ in range(3)]
-    read_whole = store._whole
+    read = store._read
+    finished: list[bool] = []
 
-    def a_trial_finishes_first(study: str, *args: Any) -> Any:
-        assert store.complete(study, 1, claimed[1].token, {"loss": 1.0})
-        return read_whole(study, *args)
+    def a_trial_finishes_first(study: str, *args: Any, **kwargs: Any) -> Any:
+        if not finished:
+            finished.append(store.complete(study, 1, claimed[1].token, {"loss": 1.0}))
+        return read(study, *args, **kwargs)
 
-    store._whole = a_trial_finishes_first  # type: ignore[method-assign]
+    store._read = a_trial_finishes_first  # type: ignore[method-assign]
     summary = status_summary(store, "s")
+    assert finished == [True]
     assert [w["tid"] for w in summary["workers"]] == [0, 2]
     assert summary["counts"]["running"] == 2 and summary["counts"]["done"] == 1
     text = status_text(summary)

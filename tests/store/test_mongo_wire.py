@@ -141,6 +141,42 @@ def test_unreachable_server_is_one_clear_line() -> None:
     assert "connection refused" in message
 
 
+@pytest.mark.parametrize(
+    ("query", "socket_timeout"),
+    [("", _mongo.SOCKET_TIMEOUT), ("&socketTimeoutMS=5000", 5.0),
+     ("&timeoutMS=7000", None)],
+    ids=["default", "socketTimeoutMS", "timeoutMS"],
+)  # fmt: skip
+def test_replies_have_a_timeout_unless_the_url_sets_one(
+    mongo_url: str, database: str, query: str, socket_timeout: float | None
+) -> None:
+    """pymongo waits for a reply for ever by default: a server that stalled with its
+    connections open (a frozen primary, a stuck disk) hung `hpo-driver status` (over
+    150 s at a 40 s stall per read, not a word) and every worker."""
+    with open_store(with_database(mongo_url, database) + query) as store:
+        assert store._client.options.pool_options.socket_timeout == socket_timeout
+
+
+def test_a_stalled_server_fails_a_call_after_retry_timeout(
+    mongo_url: str, database: str
+) -> None:
+    """Each reply slower than the socket timeout drops its connection and is retried
+    (a stall is a dropped connection), until ``retry_timeout``: one clear error."""
+    if not fail_points_enabled(mongo_url):
+        pytest.skip("the MongoDB server runs without test commands")
+    url = with_database(mongo_url, database) + "&appName=stall&socketTimeoutMS=300"
+    stall = {"failCommands": ["find"], "appName": "stall", "blockConnection": True,
+             "blockTimeMS": 3000}  # fmt: skip
+    with open_store(url, retry_timeout=1.5) as store:
+        store.create_study("s", {})
+        stalled = fail_point(mongo_url, stall, "alwaysOn")
+        with stalled, pytest.raises(StoreConnectionError) as info:
+            store.get_study("s")
+        assert store.get_study("s").name == "s"  # the server answers again
+    message = str(info.value)
+    assert "retry_timeout=1.5 s" in message and "timed out" in message, message
+
+
 def test_a_wrong_replica_set_name_is_named(mongo_url: str) -> None:
     url = urlsplit(mongo_url)._replace(query="replicaSet=not-this-one").geturl()
     with pytest.raises(StoreConnectionError) as info:
@@ -390,22 +426,26 @@ def test_round_trips_per_operation(mongo_url: str, database: str) -> None:
 
 
 class Replies(monitoring.CommandListener):
-    """The BSON size of every reply a client receives, by command."""
+    """The BSON size of every reply a client receives (of every command it sends,
+    with ``sent=True``), by command."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, sent: bool = False) -> None:
+        self.sent = sent
         self.sizes: list[tuple[str, int]] = []
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        pass
+        if self.sent:
+            self.sizes.append((event.command_name, len(bson.encode(event.command))))
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        self.sizes.append((event.command_name, len(bson.encode(event.reply))))
+        if not self.sent:
+            self.sizes.append((event.command_name, len(bson.encode(event.reply))))
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         pass
 
     def largest(self, fn: Any) -> int:
-        """The largest reply received while ``fn()`` runs."""
+        """The largest reply received (command sent) while ``fn()`` runs."""
         self.sizes.clear()
         fn()
         return max(size for _, size in self.sizes)
@@ -417,7 +457,8 @@ def test_status_reads_answer_the_same_size_however_many_trials_run(
     """MongoDB answers an aggregate's ``$facet`` in one document of at most 16 MB
     (the wire server does not enforce it: it answered a 20 MB one), and each running
     trial of a wide space is kilobytes: summarise and best_trial must answer with
-    counts and a bounded number of trials, whatever the number running or done."""
+    counts and a bounded number of trials, whatever the number running or done;
+    summarise reads the running trials it lists without their params and config."""
     from hpo_service.store import _summary
 
     monkeypatch.setattr(_summary, "RUNNING_SHOWN", 3)
@@ -442,26 +483,74 @@ def test_status_reads_answer_the_same_size_however_many_trials_run(
         assert replies.largest(lambda: store.best_trial("s")) == best
         summary = store.summarise("s")
         assert summary.counts[TrialState.RUNNING] == 34 and len(summary.running) == 3
-    assert few < 5 * 2 * len(bson.encode(wide))  # 3 running, the best: whole
+        running = replies.largest(lambda: store.running_trials("s"))  # 34, light
+        assert running < 34 * 300  # whole, each would be 2 x 4.2 kB (params, config)
+    assert few < 3 * len(bson.encode(wide))  # the best whole (params and config)
 
 
-def test_attachment_sizes_are_read_without_the_attachments(
-    mongo_url: str, database: str
+def test_commands_naming_tids_stay_the_same_size_however_many_they_name(
+    mongo_url: str, database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``trials --format json`` lists every attachment's size: reading them must not
-    ship the attachments (a study's may add up to gigabytes)."""
-    replies = Replies()
-    with open_at(mongo_url, database, event_listeners=[replies]) as store:
+    """A cancel of a study's whole queue (a worker finding its budget spent, a
+    driver draining) or a read of a large Pareto front named every tid in one
+    ``$in``: pymongo refuses a command over 16 MB (at about 1.4 million tids). They
+    go in batches, each command the same size whatever the number of tids."""
+    monkeypatch.setattr(_mongo, "_IDS_PER_COMMAND", 4)
+    sent = Replies(sent=True)
+    with open_at(mongo_url, database, event_listeners=[sent]) as store:
         store.create_study("s", {})
-        store.insert_trials("s", [NewTrial({}, {})] * 3)
-        for _ in range(3):
-            trial = store.claim("w", LONG, study="s")
-            blobs = {"model": bytes(MIB), "log": b"l" * 5}
-            assert store.put_attachments("s", trial.tid, trial.token, blobs)
-        want = {tid: {"log": 5, "model": MIB} for tid in range(3)}
-        assert store.study_attachment_sizes("s") == want
-        assert replies.largest(lambda: store.study_attachment_sizes("s")) < 2000
-        assert replies.largest(lambda: store.attachment_sizes("s", 1)) < 2000
+        store.insert_trials("s", [NewTrial({}, {})] * 120)
+        few, many = [0, 2, 4, 6], list(range(9, 120, 2))  # not contiguous
+        got: list[list[int]] = []
+
+        def read(tids: list[int]) -> None:
+            got.append([t.tid for t in store.get_trials("s", tids=tids[::-1])])
+
+        assert sent.largest(lambda: read(many)) == sent.largest(lambda: read(few))
+        assert got == [many, few]
+        cancelled: list[int] = []
+
+        def cancel(tids: list[int]) -> None:
+            cancelled.append(store.cancel("s", tids))
+
+        assert sent.largest(lambda: cancel(many)) == sent.largest(lambda: cancel(few))
+        assert cancelled == [len(many), len(few)]
+        assert store.get_tids("s", [TrialState.CANCELLED]) == sorted(few + many)
+
+
+def test_a_batch_of_the_largest_tids_fits_well_inside_a_command() -> None:
+    """pymongo refused a cancel of 1.5 million tids in one command ("update command
+    document too large"); a batch of the largest tids is a tenth of the 16 MB."""
+    batch = list(range(2**62, 2**62 + _mongo._IDS_PER_COMMAND))  # 8 bytes each
+    assert len(bson.encode({"q": {"tid": {"$in": batch}}})) < 16 * MIB / 10
+
+
+def test_attachments_older_than_their_size_field_are_measured_in_batches(
+    mongo_url: str, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An attachment written before documents kept their size is measured by its
+    data, read by ``_id``: those ids go in batches too, so the command naming them
+    does not grow with the study."""
+    monkeypatch.setattr(_mongo, "_IDS_PER_COMMAND", 1)
+    sent = Replies(sent=True)
+    with open_at(mongo_url, database, event_listeners=[sent]) as store:
+        for study, trials in (("a", 1), ("b", 3)):
+            store.create_study(study, {})
+            store.insert_trials(study, [NewTrial({}, {})] * trials)
+            for _ in range(trials):
+                trial = store.claim("w", LONG, study=study)
+                blobs = {"model": b"m" * 7, "log": b"l" * 5}
+                assert store.put_attachments(study, trial.tid, trial.token, blobs)
+        with pymongo.MongoClient(mongo_url) as client:
+            client[database]["attachments"].update_many({}, {"$unset": {"size": ""}})
+        got: list[dict[int, dict[str, int]]] = []
+
+        def sizes(study: str) -> None:
+            got.append(store.study_attachment_sizes(study))
+
+        assert sent.largest(lambda: sizes("b")) == sent.largest(lambda: sizes("a"))
+        want = {"log": 5, "model": 7}
+        assert got == [{0: want, 1: want, 2: want}, {0: want}]
 
 
 # ---- a read-only user ----------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hpo_service.driver._settings import StudySettings
+from hpo_service._common.settings import StudySettings
 from hpo_service.store import BaseTrialStore, NewTrial, open_store
 
 REPO = Path(__file__).resolve().parents[2]

@@ -223,6 +223,16 @@ def test_hyperopts_infinite_timeouts_mean_no_limit(tmp_path, store, db_url):
     assert store.count_by_state("exp1")[TrialState.DONE] == 1
 
 
+def _mongo_worker(mongo: str, exp_key: str, exit_code: int, *args: str):
+    """A worker given ``--mongo=MONGO --exp-key EXP_KEY ARGS`` (no HPO_DB) that
+    exits with ``exit_code``: the finished run."""
+    run = _worker_process(
+        REPO, _without_hpo_db(), f"--mongo={mongo}", "--exp-key", exp_key, *args
+    )
+    assert run.returncode == exit_code, run.stderr
+    return run
+
+
 @pytest.mark.parametrize(
     ("mongo", "reason"),
     [
@@ -231,11 +241,7 @@ def test_hyperopts_infinite_timeouts_mean_no_limit(tmp_path, store, db_url):
     ],
 )
 def test_a_mongo_value_pymongo_refuses_names_mongo_as_typed(mongo, reason):
-    run = _worker_process(
-        REPO, _without_hpo_db(), f"--mongo={mongo}", "--exp-key", "x",
-        "--wait-for-store", "0",
-    )  # fmt: skip
-    assert run.returncode == 2, run.stderr
+    run = _mongo_worker(mongo, "x", 2, "--wait-for-store", "0")
     assert (
         "Error: Invalid value for '--mongo': `--mongo` must be a valid MongoDB "
         f"address: {reason}"
@@ -247,11 +253,7 @@ def test_an_exp_key_that_never_existed_names_mongo_as_typed(mongo_url):
     from urllib.parse import urlsplit
 
     host = urlsplit(mongo_url).netloc
-    run = _worker_process(
-        REPO, _without_hpo_db(), f"--mongo={host}/never_db", "--exp-key", "nope",
-        "--reserve-timeout", "0.5",
-    )  # fmt: skip
-    assert run.returncode == 1, run.stderr
+    run = _mongo_worker(f"{host}/never_db", "nope", 1, "--reserve-timeout", "0.5")
     assert (
         "Error: study 'nope' was never found in MongoDB database 'never_db' at "
         f"mongodb://{host}/never_db (it holds no study); pass --mongo (or set "

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 
-from hpo_service.driver._settings import StudySettings
+from hpo_service._common.settings import StudySettings
 from hpo_service.store import NewTrial, TrialState
 from hpo_service.worker import Worker
 

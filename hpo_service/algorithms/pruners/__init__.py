@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from hpo_service.algorithms.pruners._asha import ASHAPruner
+from hpo_service.algorithms.pruners._asha import ASHAPruner, SuccessiveHalvingPruner
 from hpo_service.algorithms.pruners._base import BasePruner, TrialProgress
 from hpo_service.algorithms.pruners._hyperband import HyperbandPruner
 from hpo_service.algorithms.pruners._nop import NopPruner
@@ -28,8 +28,6 @@ PRUNERS: dict[str, type[BasePruner]] = {
     for cls in (NopPruner, MedianPruner, PercentilePruner, ASHAPruner, HyperbandPruner)
 }
 """Pruner classes by the name a study stores (``--pruner``)."""
-
-SuccessiveHalvingPruner = ASHAPruner  # Optuna's name for the same pruner
 
 _OTHER_NAMES = {
     "successive_halving": "asha",
@@ -42,8 +40,8 @@ _OTHER_NAMES = {
 """Names, lower case, that a user (of Optuna, say) may give ``pruner=`` for ours."""
 
 _OFFERED = (
-    "MedianPruner, PercentilePruner, ASHAPruner (alias SuccessiveHalvingPruner, as "
-    "Optuna names it), HyperbandPruner and NopPruner"
+    "MedianPruner, PercentilePruner, ASHAPruner (and SuccessiveHalvingPruner, the "
+    "same with Optuna's argument order), HyperbandPruner and NopPruner"
 )
 
 
@@ -56,21 +54,39 @@ def __getattr__(name: str) -> Any:
         AttributeError: For ``pruners.ThresholdPruner`` and any other name.
     """
     if name.endswith("Pruner"):
-        message = (
-            f"hpo_service.pruners has no {name}: the pruners here are {_OFFERED}; "
-            "an objective can also stop itself by raising TrialPruned() after "
-            "report()"
-        )
-        if _from_import():
-            raise ImportError(message, name=__name__)
-        raise AttributeError(message)
+        raise missing_pruner(name, "hpo_service.pruners")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def missing_pruner(name: str, module: str) -> ImportError | AttributeError:
+    """The error for pruner class ``name`` that ``module`` lacks, saying where our
+    pruners are (or, for an Optuna pruner not offered, which ones are).
+
+    Call it from the module's ``__getattr__`` only: it tells ``from module import
+    name`` (an ImportError, which Python would otherwise replace with its generic
+    "cannot import name") from ``module.name`` (an AttributeError).
+    """
+    if name in __all__:
+        message = (
+            f"{module} has no {name}: the pruners are in hpo_service.pruners, as "
+            f"Optuna's are in optuna.pruners; write `from hpo_service.pruners import "
+            f"{name}`"
+        )
+    else:
+        message = (
+            f"{module} has no {name}: hpo_service.pruners has {_OFFERED}; an objective "
+            "can also stop itself by raising TrialPruned() after report()"
+        )
+    if _from_import():
+        return ImportError(message, name=module)
+    return AttributeError(message)
+
+
 def _from_import() -> bool:
-    """Whether the caller of :func:`__getattr__` is the import system resolving
-    ``from <this package> import NAME`` (its ``hasattr`` in ``_handle_fromlist``)."""
-    caller = sys._getframe(2)  # 0: here, 1: __getattr__, 2: who asked for the name
+    """Whether the caller of a module's ``__getattr__`` (that called
+    :func:`missing_pruner`) is the import system resolving ``from <module> import
+    NAME`` (its ``hasattr`` in ``_handle_fromlist``)."""
+    caller = sys._getframe(3)  # 0: here, 1: missing_pruner, 2: __getattr__, 3: caller
     return caller.f_globals.get("__name__") == "importlib._bootstrap"
 
 
@@ -148,5 +164,6 @@ __all__ = [
     "TrialProgress",
     "describe_pruner",
     "make_pruner",
+    "missing_pruner",
     "resolve_pruner",
 ]

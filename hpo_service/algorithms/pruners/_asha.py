@@ -252,3 +252,45 @@ def rung_value(intermediate: Mapping[int, float], rung: int) -> float | None:
     """The value at the first reported step >= ``rung`` (None if none is)."""
     steps = [s for s in intermediate if s >= rung]
     return float(intermediate[min(steps)]) if steps else None
+
+
+class SuccessiveHalvingPruner(ASHAPruner):
+    """Optuna's ``SuccessiveHalvingPruner``: our :class:`ASHAPruner` with Optuna's
+    argument order and defaults, so an Optuna script's call means the same here.
+
+    ``SuccessiveHalvingPruner(1, 4, 0)`` is ``ASHAPruner(min_resource=1,
+    reduction_factor=4, min_early_stopping_rate=0)``; the pruner and the study store
+    it as ``asha`` with those settings.
+
+    Args:
+        min_resource: Steps of the first rung (r). Optuna's default, ``"auto"``, is
+            ``max(1, last step of the longest completed trial // 100)``, which is 1
+            for trials of fewer than 200 steps: the default here is 1 (give the
+            number for longer trials; ``"auto"`` itself is refused).
+        reduction_factor: eta, >= 2 (Optuna's default, 4).
+        min_early_stopping_rate: s: the first rung is at r * eta**s steps.
+        bootstrap_count: Only 0 (Optuna's default), which is how ours judge.
+        max_resource: Steps of a complete trial, or None (Optuna has no such
+            argument: its rungs go on forever).
+
+    Raises:
+        ValueError: As :class:`ASHAPruner`.
+        TypeError: ``bootstrap_count`` other than 0, named with what to do instead.
+    """
+
+    def __init__(
+        self,
+        min_resource: int = 1,
+        reduction_factor: int = 4,
+        min_early_stopping_rate: int = 0,
+        bootstrap_count: int = 0,
+        *,
+        max_resource: int | None = None,
+    ) -> None:
+        refuse_extra_settings(type(self).__name__, {"bootstrap_count": bootstrap_count})
+        super().__init__(
+            min_resource=min_resource,
+            max_resource=max_resource,
+            reduction_factor=reduction_factor,
+            min_early_stopping_rate=min_early_stopping_rate,
+        )

@@ -107,17 +107,25 @@ def check_int(value: Any, name: str, minimum: int) -> int:
     """Return ``value`` as an int if it is an integer >= ``minimum``, else raise."""
     ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
     if not ok or value < minimum:
-        hint = _AUTO_HINT if isinstance(value, str) and value == "auto" else ""
+        auto = isinstance(value, str) and value == "auto"
+        hint = _AUTO_HINTS.get(name, _AUTO_HINTS["max_resource"]) if auto else ""
         raise ValueError(
             f"`{name}` must be an int >= {minimum}, but got {name}={value!r:.50}{hint}"
         )
     return int(value)
 
 
-_AUTO_HINT = (
-    " (Optuna's 'auto', a guess from the first trials, is not offered: give the"
-    " number of steps, e.g. the epochs of a complete trial)"
-)
+_AUTO_HINTS = {
+    "max_resource": (
+        " (Optuna's 'auto', a guess from the first trials, is not offered: give the"
+        " number of steps, e.g. the epochs of a complete trial)"
+    ),
+    "min_resource": (
+        " (Optuna's 'auto', max(1, steps of the longest completed trial // 100), is"
+        " not offered: give the steps of the first rung, e.g. 1 for trials of fewer"
+        " than 200 steps)"
+    ),
+}
 
 
 def check_percentile(value: Any) -> float:
@@ -140,12 +148,24 @@ _OPTUNA_ONLY = {
 }
 """Keyword arguments of Optuna's pruners that ours do not take, and what to do."""
 
+_OPTUNA_DEFAULTS = {"bootstrap_count": 0}
+"""Values of those arguments that mean what our pruners do: accepted, not stored."""
+
+
+def _is_default(value: Any, default: int) -> bool:
+    return (
+        isinstance(value, numbers.Integral)
+        and not isinstance(value, bool)
+        and (value == default)
+    )
+
 
 def refuse_extra_settings(cls_name: str, extra: Mapping[str, Any]) -> None:
     """Refuse keyword arguments a pruner's ``__init__`` does not take.
 
     An Optuna-only one (``bootstrap_count``) is named with what it is in Optuna and
-    what hpo-service offers instead; any other gets Python's usual message.
+    what hpo-service offers instead, unless it has Optuna's default (0), which means
+    what ours do; any other gets Python's usual message.
 
     Args:
         cls_name: The pruner class, as the user typed it (e.g. ``"HyperbandPruner"``).
@@ -155,6 +175,8 @@ def refuse_extra_settings(cls_name: str, extra: Mapping[str, Any]) -> None:
         TypeError: ``extra`` is not empty.
     """
     for name, value in extra.items():
+        if name in _OPTUNA_DEFAULTS and _is_default(value, _OPTUNA_DEFAULTS[name]):
+            continue
         if name in _OPTUNA_ONLY:
             raise TypeError(
                 f"{cls_name}() takes no `{name}`, but got {name}={value!r}: it is "

@@ -51,33 +51,39 @@ from hpo_service.store._base import TrialState
 class HyperbandPruner(BasePruner):
     """Hyperband over ASHA brackets, trials assigned to brackets by tid.
 
+    The arguments may be given by position, in the order of Optuna's
+    ``HyperbandPruner`` (``bootstrap_count`` only as 0, Optuna's default).
+
     Args:
         min_resource: Steps of the first rung of the most aggressive bracket (r).
-        max_resource: Steps of a complete trial (R).
+        max_resource: Steps of a complete trial (R); must be given (Optuna's
+            default, ``"auto"``, is not offered).
         reduction_factor: eta, >= 2.
 
     Raises:
-        ValueError: A setting is out of range, or ``min_resource > max_resource``.
-        TypeError: An unknown keyword argument; Optuna's ``bootstrap_count`` is
-            named with what to do instead.
+        ValueError: A setting is out of range or missing (``max_resource``), or
+            ``min_resource > max_resource``.
+        TypeError: Optuna's ``bootstrap_count`` other than 0, named with what to do
+            instead.
     """
 
     name = "hyperband"
 
     def __init__(
         self,
-        *,
         min_resource: int = 1,
-        max_resource: int,
+        max_resource: int | None = None,
         reduction_factor: int = 3,
-        **optuna_only: Any,
+        bootstrap_count: int = 0,
     ) -> None:
-        refuse_extra_settings(type(self).__name__, optuna_only)
+        refuse_extra_settings(type(self).__name__, {"bootstrap_count": bootstrap_count})
         self._min_resource = check_int(min_resource, "min_resource", 1)
         if max_resource is None:
             raise ValueError(
-                "`max_resource` must be given for hyperband (the steps of a complete "
-                "trial), but got max_resource=None"
+                "`max_resource` must be given for hyperband: the steps of a complete "
+                "trial, e.g. HyperbandPruner(max_resource=100) for 100 epochs (Optuna's"
+                " 'auto', the last step of the first trials, is not offered), but got "
+                "max_resource=None"
             )
         self._max_resource = check_max_resource(max_resource, self._min_resource)
         self._eta = check_int(reduction_factor, "reduction_factor", 2)

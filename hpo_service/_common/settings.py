@@ -51,6 +51,35 @@ def beyond_budget_error(max_evals: int, *, spent: bool) -> dict[str, Any]:
     }
 
 
+STUDY_STOPPED = "StudyStopped"
+"""The ``error`` type of a queued trial cancelled because its study stopped (a stop
+rule, ``early_stop_fn``, the budget) before a worker claimed it."""
+
+CANCELLED = "Cancelled"
+"""The ``error`` type of a trial cancelled by ``hpo-driver cancel``."""
+
+
+def stopped_error(reason: str) -> dict[str, Any]:
+    """The ``error`` recorded on a queued trial the driver cancels when its study
+    stops; ``reason``: why the study stopped (``early_stop``, ``loss_threshold``...)."""
+    return {
+        "type": STUDY_STOPPED,
+        "message": f"cancelled before it ran: the study stopped ({reason}); the "
+        "trials running then finished and count",
+        "traceback": None,
+    }
+
+
+def cancelled_error(command: str) -> dict[str, Any]:
+    """The ``error`` recorded on a trial cancelled by ``command`` (as typed)."""
+    return {
+        "type": CANCELLED,
+        "message": f"cancelled by `{command}` (a trial running then was stopped "
+        "and its result not kept)",
+        "traceback": None,
+    }
+
+
 def budget_of(settings: Mapping[str, Any]) -> int | None:
     """A study's ``max_evals`` from its stored settings; None when it has none (a
     study run with another stop rule only stores ``sys.maxsize``)."""
