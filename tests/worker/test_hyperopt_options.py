@@ -111,7 +111,7 @@ def test_mongo_takes_hyperopts_host_port_db_form(monkeypatch):
         opened.append(url)
         raise SystemExit(0)
 
-    monkeypatch.setattr("hpo_service.worker.cli.open_store_for_cli", fake_open)
+    monkeypatch.setattr("hpo_service.store._cli_option.open_store_for_cli", fake_open)
     code, _ = _run("--mongo", "user:pw@db.example:1234/foo_db")
     assert code == 0
     assert opened == ["mongodb://user:pw@db.example:1234/foo_db"]
