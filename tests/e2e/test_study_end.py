@@ -75,8 +75,9 @@ def test_trimming_the_queue_past_the_budget_spares_a_trial_claimed_meanwhile(pro
     """A point queued by hand puts the queue one past ``max_evals=3``: the driver
     cancels its own newest suggestion (tid 2), from a view read before three
     workers claimed tids 0-2. Tid 2 runs and counts; the hand-queued point, still
-    queued, is cancelled instead. Before, tid 2 was cancelled as it ran (its result
-    dropped) and the point ran in its place."""
+    queued, is cancelled instead (a worker that claims it meanwhile hands it back:
+    the running trials take the budget). Before, tid 2 was cancelled as it ran (its
+    result dropped) and the point ran in its place."""
     with open_store(db) as store:
         settings = new_study(store, "trim", max_evals=3)
         calls = []
@@ -89,7 +90,7 @@ def test_trimming_the_queue_past_the_budget_spares_a_trial_claimed_meanwhile(pro
             elif len(calls) == 3:  # it sees 4 queued: the trim comes next
                 for _ in range(3):
                     procs.start(WORKER, "--db", db, "--study", "trim")
-                wait_until(lambda: counts(db, "trim")[TrialState.RUNNING] == 3)
+                wait_until(lambda: claimed(store, "trim") >= {0, 1, 2})
 
         Driver(
             store, "trim", settings, SPACE, options=FAST,
@@ -98,6 +99,11 @@ def test_trimming_the_queue_past_the_budget_spares_a_trial_claimed_meanwhile(pro
         trials = store.get_trials("trim")
     assert [t.state for t in trials] == [TrialState.DONE] * 3 + [TrialState.CANCELLED]
     assert trials[3].started_at is None and trials[3].error["type"] == "BeyondBudget"
+
+
+def claimed(store, study: str) -> set[int]:
+    """The tids of the trials a worker has claimed (running or finished)."""
+    return {t.tid for t in store.get_trials(study) if t.attempts}
 
 
 def test_a_cancelled_study_says_why_on_the_trial_it_stopped(procs, db):
@@ -151,3 +157,28 @@ def test_fmin_early_stop_keeps_the_trial_a_worker_claimed_meanwhile(procs, db):
         states = [t.state for t in store.get_trials("f")]
     assert states[:2] == [TrialState.DONE, TrialState.DONE]
     assert set(states[2:]) <= {TrialState.CANCELLED}
+
+
+def test_a_trial_queued_after_the_cancel_is_not_run(procs, db, tmp_path):
+    """A batch the driver queued as `hpo-driver cancel` landed (or a point queued
+    into the cancelled study by hand) is cancelled by the worker that claims it,
+    never run, saying why; `hpo-driver start` resumes the study."""
+    log = tmp_path / "runs"
+    with open_store(db) as store:
+        new_study(store, "late", max_evals=5)
+    cancel = procs.run(DRIVER, "cancel", "--db", db, "--study", "late")
+    assert cancel.returncode == 0, cancel.stderr
+    with open_store(db) as store:
+        point = {"x": 0.5, "seconds": 0.0, "log": str(log)}
+        store.insert_trials("late", [NewTrial({"x": 0.5}, point)])
+    worker = procs.run(
+        WORKER, "--db", db, "--study", "late", "--idle-timeout", "1", timeout=120
+    )
+    assert worker.returncode == 0, worker.stderr
+    assert "trial late/0 not run: its study was cancelled" in worker.stderr
+    assert not log.exists()  # the objective never ran
+    with open_store(db) as store:
+        trial = store.get_trial("late", 0)
+    assert trial.state is TrialState.CANCELLED
+    assert trial.error["type"] == "Cancelled"
+    assert "queued after `hpo-driver cancel`" in trial.error["message"]
