@@ -564,12 +564,15 @@ class Driver:
         queued.sort(key=lambda tid: (tid not in self._suggested, -tid))
         surplus = sorted(queued[:excess])
         why = beyond_budget_error(self.settings.max_evals, spent=False)
-        self.store.cancel(self.name, surplus, error=why, queued_only=True)
-        _logger.warning(
-            "study %r: cancelled %s %s: beyond max_evals=%d",
-            self.name, counted(len(surplus), "queued trial"), surplus,
-            self.settings.max_evals,
-        )  # fmt: skip
+        cancelled = self.store.cancel(self.name, surplus, error=why, queued_only=True)
+        spared = len(surplus) - cancelled  # claimed since the read: they run on
+        if cancelled:
+            _logger.warning(
+                "study %r: cancelled %s of %s: beyond max_evals=%d%s",
+                self.name, counted(cancelled, "queued trial"), surplus,
+                self.settings.max_evals,
+                f" (a worker claimed {spared} meanwhile)" if spared else "",
+            )  # fmt: skip
         self._read_changes()
 
     def _complete(self) -> bool:

@@ -43,13 +43,20 @@ from hpo_service.objective._result import (
     decode_attachments,
     losses_of,
 )
-from hpo_service.store._base import BaseTrialStore, Study, Trial, TrialState
+from hpo_service.store._base import (
+    BaseTrialStore,
+    RequeueReport,
+    Study,
+    Trial,
+    TrialState,
+)
 from hpo_service.store._cli_option import masked_note, store_command, store_place
 from hpo_service.store._dead_owners import requeue_dead_owners
 from hpo_service.store._faults import (
     StoreFaults,
     may_pass,
 )
+from hpo_service.store._summary import RunningTrial
 from hpo_service.worker._budget import Verdict, budget_verdict
 from hpo_service.worker._child import ChildOutcome, ChildRunner
 from hpo_service.worker._heartbeat import Heartbeat, Lease
@@ -972,15 +979,11 @@ class Worker:
         dead, report = requeue_dead_owners(
             self._store, study, running, max_attempts=settings.max_attempts
         )
-        for trial in dead:
-            self._log.warning(
-                "study %s: trial %d requeued at once: its worker %s died",
-                study, trial.tid, trial.owner,
-            )  # fmt: skip
         if report is None:
             report = self._store.requeue_expired(
                 max_attempts=settings.max_attempts, study=study
             )
+        self._say_dead(study, dead, report, settings.max_attempts)
         if report.requeued or report.failed:
             self._log.info(
                 "study %s: requeued %d trials with expired leases, failed %d",
@@ -988,13 +991,43 @@ class Worker:
             )  # fmt: skip
         return len(report.requeued)
 
+    def _say_dead(
+        self,
+        study: str,
+        dead: list[RunningTrial],
+        report: RequeueReport,
+        max_attempts: int,
+    ) -> None:
+        """Say what became of the trials of workers judged dead: requeued, or
+        quarantined after ``max_attempts``; one that finished or was claimed again
+        since it was read was left as it is, and is not named."""
+        requeued = {tid for name, tid in report.requeued if name == study}
+        failed = {tid for name, tid in report.failed if name == study}
+        for trial in dead:
+            if trial.tid in requeued:
+                what = "requeued at once"
+            elif trial.tid in failed:
+                what = f"quarantined after {counted(max_attempts, 'attempt')}"
+            else:
+                continue
+            self._log.warning(
+                "study %s: trial %d %s: its worker %s died",
+                study, trial.tid, what, trial.owner,
+            )  # fmt: skip
+
     def _finished(self, study: str) -> bool:
+        """Whether ``study`` is over: nothing queued or running, and its budget
+        spent or the study cancelled. The cancel flag is read afresh (one study
+        read, only while the queue is empty), not from the settings kept for up to
+        ``_SETTINGS_TTL``: a worker of a cancelled study idled 30 s before it saw."""
         settings = self._settings_for(study)
         counts = self._store.count_by_state(study)
         if counts.get(TrialState.NEW, 0) or counts.get(TrialState.RUNNING, 0):
             return False
-        finished = counted_finished(counts)
-        return settings.cancelled or finished >= settings.max_evals
+        if counted_finished(counts) >= settings.max_evals:
+            return True
+        self._settings.pop(study, None)
+        return self._settings_for(study).cancelled
 
     def _look_for_study(self) -> None:
         """Look once more, at the stop, for a study not seen yet: one created while

@@ -129,3 +129,25 @@ def test_only_a_certain_death_requeues_before_the_lease_ends(procs, db):
         (TrialState.RUNNING, 1),
     ]
     assert [t.owner for t in trials[1:]] == owners[1:]
+
+
+def test_a_dead_workers_trial_on_its_last_attempt_is_quarantined_not_requeued(
+    procs, db
+):
+    """With ``max_attempts=1`` the dead worker's attempt was the trial's last: an
+    idle worker fails it at once and says so, not that it requeued it."""
+    owner = f"{socket.gethostname()}:{dead_pid()}:aaaaaaaa/{namespace_key()}-1"
+    with open_store(db) as store:
+        given = {"objective": QUADRATIC[1], **space_settings(space), "max_evals": 9,
+                 "max_attempts": 1}  # fmt: skip
+        open_study(store, "s", given)
+        store.insert_trials("s", [NewTrial({"x": 0.0}, {"x": 0.0, "y": 0.0})])
+        assert store.claim(owner, float(LEASE), study="s").owner == owner
+    worker = procs.run(
+        WORKER, "--db", db, "--study", "s", "--idle-timeout", "1", timeout=180
+    )
+    assert worker.returncode == 0, worker.stderr
+    assert "trial 0 quarantined after 1 attempt: its worker " in worker.stderr
+    assert "requeued at once" not in worker.stderr
+    with open_store(db) as store:
+        assert store.get_trial("s", 0).state is TrialState.ERROR

@@ -71,15 +71,20 @@ def test_a_trial_claimed_as_the_stop_rule_fires_runs_and_counts(procs, db):
         assert "the study stopped (early_stop)" in trial.error["message"]
 
 
-def test_trimming_the_queue_past_the_budget_spares_a_trial_claimed_meanwhile(procs, db):
+def test_trimming_the_queue_past_the_budget_spares_a_trial_claimed_meanwhile(
+    procs, db, caplog, tmp_path
+):
     """A point queued by hand puts the queue one past ``max_evals=3``: the driver
     cancels its own newest suggestion (tid 2), from a view read before three
     workers claimed tids 0-2. Tid 2 runs and counts; the hand-queued point, still
-    queued, is cancelled instead (a worker that claims it meanwhile hands it back:
-    the running trials take the budget). Before, tid 2 was cancelled as it ran (its
-    result dropped) and the point ran in its place."""
+    queued, is cancelled instead, and the driver names only it. Before, tid 2 was
+    cancelled as it ran (its result dropped) and the point ran in its place. The
+    driver's trials wait for a gate file, so the three run together however slowly
+    the workers start."""
+    gate = tmp_path / "go"
+    space = {**SPACE, "seconds": 120.0, "gate": str(gate)}
     with open_store(db) as store:
-        settings = new_study(store, "trim", max_evals=3)
+        settings = new_study(store, "trim", max_evals=3, **space_settings(space))
         calls = []
 
         def enqueue_then_claim() -> None:
@@ -90,20 +95,19 @@ def test_trimming_the_queue_past_the_budget_spares_a_trial_claimed_meanwhile(pro
             elif len(calls) == 3:  # it sees 4 queued: the trim comes next
                 for _ in range(3):
                     procs.start(WORKER, "--db", db, "--study", "trim")
-                wait_until(lambda: claimed(store, "trim") >= {0, 1, 2})
+                wait_until(lambda: counts(db, "trim")[TrialState.RUNNING] == 3)
+            elif len(calls) > 3:  # the trim is done: let them finish
+                gate.touch()
 
         Driver(
-            store, "trim", settings, SPACE, options=FAST,
+            store, "trim", settings, space, options=FAST,
             should_stop=enqueue_then_claim,
         ).run()  # fmt: skip
         trials = store.get_trials("trim")
     assert [t.state for t in trials] == [TrialState.DONE] * 3 + [TrialState.CANCELLED]
     assert trials[3].started_at is None and trials[3].error["type"] == "BeyondBudget"
-
-
-def claimed(store, study: str) -> set[int]:
-    """The tids of the trials a worker has claimed (running or finished)."""
-    return {t.tid for t in store.get_trials(study) if t.attempts}
+    said = [r.getMessage() for r in caplog.records if "beyond max_evals" in r.message]
+    assert said == ["study 'trim': cancelled 1 queued trial of [3]: beyond max_evals=3"]
 
 
 def test_a_cancelled_study_says_why_on_the_trial_it_stopped(procs, db):
