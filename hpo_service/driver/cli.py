@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from hpo_service._common import standard_json as _json
 from hpo_service._common.foreign_options import raise_naming_ours
 from hpo_service._common.settings import (
     StudySettings,
@@ -20,7 +21,7 @@ from hpo_service._common.settings import (
     counted_finished,
 )
 from hpo_service._common.words import counted
-from hpo_service.driver import _json, _listing, _output, _warm_cli
+from hpo_service.driver import _listing, _output, _warm_cli
 from hpo_service.driver._algo_options import algo_options, take_algorithm
 from hpo_service.driver._local_workers import LocalWorkers
 from hpo_service.driver._pruner_options import pruner_options, take_pruner

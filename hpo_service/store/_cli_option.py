@@ -63,12 +63,21 @@ def masked_note(db_url: str) -> str:
     return " (the command shows *** in place of the password)" if masked else ""
 
 
+def _unpadded(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """The URL without surrounding blanks and line ends: a Secret or ``.env`` value
+    often ends with a newline (a YAML ``|`` block, ``--from-file``, a CRLF file), and
+    ``sqlite:///hpo.sqlite\n`` named another file, which ``start`` created while the
+    workers waited for ``hpo.sqlite``."""
+    return value.strip() if isinstance(value, str) else value
+
+
 db_option = click.option(
     "--db",
     "db_url",
     envvar=STORE_URL_ENV,
     default=DEFAULT_DB,
     show_default=True,
+    callback=_unpadded,
     help="Trials store URL: sqlite:///path, mongodb://..., hyperopt's "
     "mongo://host:port/db/jobs (or env HPO_DB).",
 )

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from hpo_service._common.processes import owner_id
 from hpo_service._common.settings import (
@@ -23,6 +23,7 @@ from hpo_service._common.settings import (
     StudySettings,
     beyond_budget_error,
     budget_of,
+    cancelled_error,
     counted_finished,
     record_objective_count,
 )
@@ -491,9 +492,12 @@ class Worker:
         if judged is None:  # cold stop while the store was unreachable
             return True
         verdict, max_evals = judged
+        name = f"{trial.study}/{trial.tid}"
+        if verdict == "cancelled":
+            self._cancel_in_cancelled_study(trial, name)
+            return False
         if verdict == "run" or max_evals is None:
             return True
-        name = f"{trial.study}/{trial.tid}"
         if verdict == "wait":
             self._log.debug("trial %s: the running trials take the budget", name)
             self._retrying(
@@ -504,14 +508,19 @@ class Worker:
         self._cancel_beyond_budget(trial, max_evals)
         return False
 
-    def _budget_verdict(self, study: str) -> tuple[Verdict, int | None]:
-        """:func:`budget_verdict` and the budget, from the study read now.
+    def _budget_verdict(
+        self, study: str
+    ) -> tuple[Verdict | Literal["cancelled"], int | None]:
+        """:func:`budget_verdict` and the budget, from the study read now;
+        ``"cancelled"`` for a study `hpo-driver cancel` stopped.
 
         Counting the trials costs O(study size), so it is skipped when the study
         cannot exceed its budget: it holds at most ``next_tid`` trials.
         """
         record = self._store.get_study(study)
         self._keep_settings(record)
+        if record.settings.get("cancelled"):
+            return "cancelled", None
         try:
             max_evals = budget_of(record.settings)
         except (TypeError, ValueError):
@@ -519,6 +528,20 @@ class Worker:
         if max_evals is None or record.next_tid <= max_evals:
             return "run", max_evals
         return budget_verdict(self._store.count_by_state(study), max_evals), max_evals
+
+    def _cancel_in_cancelled_study(self, trial: Trial, name: str) -> None:
+        """Cancel a trial claimed from a study that was cancelled: one queued after
+        the cancel (a driver's batch in flight as it landed, or ``hpo-driver
+        enqueue``) must not run until the study is started again."""
+        why = cancelled_error("hpo-driver cancel", queued_after=True)
+        self._retrying(
+            f"cancel trial {name}",
+            lambda: self._store.cancel(trial.study, [trial.tid], error=why),
+        )
+        self._log.info(
+            "trial %s not run: its study was cancelled (`hpo-driver start` resumes "
+            "it)", name,
+        )  # fmt: skip
 
     def _cancel_beyond_budget(self, trial: Trial, max_evals: int) -> None:
         """Cancel the trial and its study's queued trials: the budget is spent."""

@@ -6,7 +6,6 @@ them. Real worker processes, on SQLite and on MongoDB over the wire."""
 from __future__ import annotations
 
 import json
-import signal
 
 import pytest
 
@@ -122,9 +121,9 @@ def test_a_cancelled_study_says_why_on_the_trial_it_stopped(procs, db):
     cancel = procs.run(DRIVER, "cancel", "--db", db, "--study", "c")
     assert cancel.returncode == 0, cancel.stderr
     assert "and 2 of its queued or running trials" in cancel.stdout
-    worker.send_signal(signal.SIGTERM)  # a warm stop: it ends once it let go
-    _, err = worker.communicate(timeout=120)
+    _, err = worker.communicate(timeout=120)  # it stops: its study is over
     assert worker.returncode == 0, err
+    assert "worker stopped (study_finished)" in err
     assert "was cancelled while it ran" in err and "WARNING" not in err
     listed = procs.run(DRIVER, "trials", "--db", db, "--study", "c", "--format", "json")
     records = json.loads(listed.stdout)
@@ -161,3 +160,28 @@ def test_fmin_early_stop_keeps_the_trial_a_worker_claimed_meanwhile(procs, db):
         states = [t.state for t in store.get_trials("f")]
     assert states[:2] == [TrialState.DONE, TrialState.DONE]
     assert set(states[2:]) <= {TrialState.CANCELLED}
+
+
+def test_a_trial_queued_after_the_cancel_is_not_run(procs, db, tmp_path):
+    """A batch the driver queued as `hpo-driver cancel` landed (or a point queued
+    into the cancelled study by hand) is cancelled by the worker that claims it,
+    never run, saying why; `hpo-driver start` resumes the study."""
+    log = tmp_path / "runs"
+    with open_store(db) as store:
+        new_study(store, "late", max_evals=5)
+    cancel = procs.run(DRIVER, "cancel", "--db", db, "--study", "late")
+    assert cancel.returncode == 0, cancel.stderr
+    with open_store(db) as store:
+        point = {"x": 0.5, "seconds": 0.0, "log": str(log)}
+        store.insert_trials("late", [NewTrial({"x": 0.5}, point)])
+    worker = procs.run(
+        WORKER, "--db", db, "--study", "late", "--idle-timeout", "1", timeout=120
+    )
+    assert worker.returncode == 0, worker.stderr
+    assert "trial late/0 not run: its study was cancelled" in worker.stderr
+    assert not log.exists()  # the objective never ran
+    with open_store(db) as store:
+        trial = store.get_trial("late", 0)
+    assert trial.state is TrialState.CANCELLED
+    assert trial.error["type"] == "Cancelled"
+    assert "queued after `hpo-driver cancel`" in trial.error["message"]

@@ -288,3 +288,19 @@ def test_a_backup_taken_while_the_study_runs_restores_and_resumes(procs, tmp_pat
     assert "resuming study 'b'" in rerun.stderr
     final = counts(restored, "b")
     assert final[TrialState.DONE] == 40 and final[TrialState.RUNNING] == 0, final
+
+
+def test_a_store_url_with_blanks_or_a_line_end_names_the_same_store(procs, tmp_path):
+    """HPO_DB from a Secret or `.env` often ends with a newline (a YAML `|` block,
+    `kubectl create secret --from-file`, a CRLF file). Before, `sqlite:///...\\n`
+    named another file: `start` created `hpo.sqlite\\n` while workers waited for
+    `hpo.sqlite`, and `status` said "no SQLite database at .../hpo.sqlite"."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    procs.env["HPO_DB"] = db + "\n"
+    run = procs.run(DRIVER, "start", "--study", "n", *QUADRATIC, "--max-evals", "3",
+                    "--workers", "1", "--no-progress")  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["hpo.sqlite"]
+    status = procs.run(DRIVER, "status", "--db", f" {db}\r\n", "--study", "n")
+    assert status.returncode == 0, status.stderr
+    assert "study 'n': 3/3 finished" in status.stdout
