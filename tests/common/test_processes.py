@@ -147,6 +147,29 @@ def test_a_watched_driver_lease_that_runs_out_unrenewed_is_taken_over(tmp_path):
         assert store.get_study("s").driver_owner == "driver@me"
 
 
+def test_a_watched_driver_lease_given_back_meanwhile_is_taken(tmp_path):
+    """The holder stops cleanly while a new driver watches its lease (here right
+    after the watch's first look): the lease is free, so the new driver takes it.
+    Before, a holder gone from the lease read as another driver taking it: refused,
+    "driven by another driver"."""
+    holder = "driver@elsewhere:1:abcdef"
+    with open_store(f"sqlite:///{tmp_path / 'lease.sqlite'}") as store:
+        store.create_study("s", {})
+        assert store.acquire_driver_lease("s", holder, 30.0)
+        acquire, refused = store.acquire_driver_lease, []
+
+        def given_back_after_the_first_look(name, owner, seconds):
+            got = acquire(name, owner, seconds)
+            refused.extend([] if got else [owner])
+            if refused.count("driver@me") == 2:  # the start, then the watch's look
+                store.release_driver_lease(name, holder)
+            return got
+
+        store.acquire_driver_lease = given_back_after_the_first_look
+        take_driver_lease(store, "s", "driver@me", 30.0, watch=True)
+        assert store.get_study("s").driver_owner == "driver@me"
+
+
 RENEW = """
 import sys, time
 from hpo_service.store import open_store
