@@ -140,9 +140,11 @@ def test_a_watched_driver_lease_that_is_renewed_is_refused(tmp_path):
 def test_a_watched_driver_lease_that_runs_out_unrenewed_is_taken_over(tmp_path):
     with open_store(f"sqlite:///{tmp_path / 'lease.sqlite'}") as store:
         store.create_study("s", {})
-        assert store.acquire_driver_lease("s", "driver@elsewhere:1:abcdef", 1.0)
+        holder = "driver@elsewhere:1:abcdef"
+        assert store.acquire_driver_lease("s", holder, 60.0)  # held however slow
         with pytest.raises(DriverLeaseError, match="is driven by"):  # not watched
             take_driver_lease(store, "s", "driver@me", 30.0)
+        assert store.acquire_driver_lease("s", holder, 1.0)  # its last renewal
         take_driver_lease(store, "s", "driver@me", 30.0, watch=True)
         assert store.get_study("s").driver_owner == "driver@me"
 
