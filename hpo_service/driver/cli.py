@@ -8,6 +8,7 @@ import logging
 import shlex
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -79,7 +80,8 @@ def _store_command(
         @functools.wraps(command)
         def wrapper(db_url: str, **kwargs: Any) -> Any:
             wait = kwargs.pop("wait_for_store", 0.0)  # start's only
-            with _ctrl_c_while_starting(command.__name__, kwargs.get("study")):
+            name, study = command.__name__, kwargs.get("study")
+            with _ctrl_c_while_starting(name, study), _stops_while_opening(name, study):
                 store = _open_store(db_url, kwargs, create, wait)
             try:
                 with _ctrl_c_while_starting(command.__name__, kwargs.get("study")):
@@ -96,6 +98,47 @@ def _store_command(
         return wrapper
 
     return decorate
+
+
+class _StoppedWhileOpening(BaseException):  # as KeyboardInterrupt: no except catches it
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _stops_while_opening(command: str, study: str | None) -> Iterator[None]:
+    """SIGTERM or SIGHUP while ``start`` opens the store (up to --wait-for-store
+    seconds for a MongoDB that does not answer yet): exit 128+signal saying so, as
+    Ctrl-C does, not a silent death (a Kubernetes Job deleted while it waits). A
+    signal ignored at start (nohup) stays ignored; other commands keep the default."""
+    if command != "start" or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise _StoppedWhileOpening(signum)
+
+    previous = {
+        signum: handler
+        for signum in (signal.SIGTERM, signal.SIGHUP)
+        if (handler := signal.getsignal(signum)) != signal.SIG_IGN
+    }
+    for signum in previous:
+        signal.signal(signum, stop)
+    try:
+        yield
+    except _StoppedWhileOpening as e:
+        name = signal.Signals(e.signum).name
+        click.echo(
+            f"hpo-driver stopped by {name} while opening the store for study "
+            f"{study!r}; run the same command again to start it",
+            err=True,
+        )
+        sys.exit(128 + e.signum)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
 @contextlib.contextmanager

@@ -93,13 +93,20 @@ def launch(url: str, *args: str, command=WORKER) -> subprocess.Popen[str]:
     )
 
 
-def run_until_up(process, start, timeout=60):
-    """Let ``process`` say it waits for the store, then bring the server up and wait
-    for it to end (exit 0); return everything it said."""
+def said_it_waits(process) -> tuple[list[str], threading.Thread]:
+    """Read ``process``'s standard error until it says it waits for the store; the
+    lines so far (the list grows on) and the thread reading them."""
     said: list[str] = []
     reader = threading.Thread(target=lambda: said.extend(process.stderr), daemon=True)
     reader.start()
     wait_until(lambda: any("--wait-for-store" in line for line in said), 30.0)
+    return said, reader
+
+
+def run_until_up(process, start, timeout=60):
+    """Let ``process`` say it waits for the store, then bring the server up and wait
+    for it to end (exit 0); return everything it said."""
+    said, reader = said_it_waits(process)
     start.set()  # the server is up
     assert process.wait(timeout=timeout) == 0, "".join(said)
     reader.join(10)
@@ -172,12 +179,25 @@ def test_a_stop_signal_ends_the_wait_with_exit_1():
     """SIGTERM while the server does not answer yet: stop now, saying why (the
     worker ran nothing), instead of waiting out --wait-for-store."""
     process = launch(url_at(free_port()), "--wait-for-store", "600")
-    said: list[str] = []
-    reader = threading.Thread(target=lambda: said.extend(process.stderr), daemon=True)
-    reader.start()
-    wait_until(lambda: any("--wait-for-store" in line for line in said), 30.0)
+    said, reader = said_it_waits(process)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 1, "".join(said)
     reader.join(10)
     assert "Error: cannot reach the store" in "".join(said)
+    assert SECRET not in "".join(said)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_driver_stopped_while_it_waits_says_so(signum):
+    """A Kubernetes Job deleted while its driver waits for MongoDB: exit 128+signal
+    with a line saying what happened (it died without a word, -15, before)."""
+    process = launch(url_at(free_port()), "--max-evals", "2", command=DRIVER_START)
+    said, reader = said_it_waits(process)
+    process.send_signal(signum)
+    assert process.wait(timeout=60) == 128 + signum, "".join(said)
+    reader.join(10)
+    name = signal.Signals(signum).name
+    assert f"stopped by {name} while opening the store for study 'late'" in "".join(
+        said
+    )
     assert SECRET not in "".join(said)
