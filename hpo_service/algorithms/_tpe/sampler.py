@@ -158,7 +158,6 @@ class TPESettings:
     liar_width: str = "good"
     pending_widen: float = 1.0
     max_widen: float = 2.0
-    pending_prior_draws: float = 1.0
     whole_end_bins: bool = False
     branch_joint: bool = False
     avoid_repeats: str = "none"
@@ -344,7 +343,7 @@ def suggest_batch(
         if not rows:
             continue
         good, bad = _models(group, history, pending, rng, settings, pending_weights)
-        candidates = _draw_candidates(good, rng, n_ei * len(rows), settings, pending)
+        candidates = good.sample(rng, n_ei * len(rows))
         score = _log_ratio(good, bad, candidates)
         best = np.argmax(score.reshape(len(rows), n_ei), axis=1)
         for row, index in zip(rows, best + n_ei * np.arange(len(rows)), strict=True):
@@ -354,21 +353,6 @@ def suggest_batch(
     if draws:
         _avoid_repeats(space, history, pending, settings, chosen, draws)
     return [{s.label: p[s.label] for s in space if s.label in p} for p in chosen]
-
-
-def _draw_candidates(good, rng, size, settings, pending):
-    """TEMPORARY (screen): candidates from ``good``, the prior's share of the draws
-    times ``pending_prior_draws`` while points are pending."""
-    factor = settings.pending_prior_draws
-    if factor == 1.0 or not pending or good.weights.size < 2:
-        return good.sample(rng, size)
-    import copy
-
-    scaled = copy.copy(good)
-    w = good.weights.copy()
-    w[-1] *= factor
-    scaled.weights = w / w.sum()
-    return scaled.sample(rng, size)
 
 
 def _draw_record(
