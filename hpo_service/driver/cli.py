@@ -599,18 +599,9 @@ def trials(
             sys.stdout,
         )
         return
-    choices = _choices_of(store, study)
+    choices = _output.study_choices(store, study)
     rows = (_output.flat_row(r, names, choices) for r in records)
     _listing.write_csv(rows, names, sys.stdout)
-
-
-def _choices_of(store: BaseTrialStore, study: str) -> dict[str, list[Any]] | None:
-    """The study's choice options by label, or None if its space cannot be read."""
-    try:
-        settings = StudySettings.from_dict(store.get_study(study).settings)
-        return _output.choice_options(study_space(settings))
-    except (HPOServiceError, KeyError, TypeError, ValueError):
-        return None
 
 
 @main.command()
