@@ -189,10 +189,11 @@ def main_plot_vars(
 ) -> Any:
     """One panel per parameter: its value in each trial, shaded by the trial's loss.
 
-    As in hyperopt, panels are ordered by label; x is the trial id (or the loss with
-    ``arrange_by_loss``); shading runs from black (best) to light grey (worst), and
-    the ``colorize_best`` best trials are green (by the first objective, with
-    several). A log-scale parameter (known from
+    As in hyperopt, panels are ordered by label (a title longer than its panel
+    wraps onto a second line, and past two lines is cut in the middle with "…");
+    x is the trial id (or the loss with ``arrange_by_loss``); shading runs from
+    black (best) to light grey (worst), and the ``colorize_best`` best trials are
+    green (by the first objective, with several). A log-scale parameter (known from
     the study's space, or, as hyperopt does, "log" in its label) is drawn on a log
     axis.
 
@@ -225,20 +226,45 @@ def main_plot_vars(
     n_cols = min(columns, max(1, len(params)))
     n_rows = math.ceil(len(params) / n_cols)
     axes = []
+    wrapped = False
     for number, info in enumerate(params):
         ax = plt.subplot(n_rows, n_cols, number + 1)
+        width = _title_width(ax, fontsize)
         active = [r for r in rows if info.label in r.params]
         x = [r.score if arrange_by_loss else r.tid for r in active]
         y = [r.params[info.label] for r in active]
-        ax.set_title(info.label, fontsize=fontsize)
+        title = _panel_title(info.label, width)
+        ax.set_title(title, fontsize=fontsize)
+        wrapped = wrapped or "\n" in title
         ax.set_xticklabels([])
         if y:
             ax.scatter(x, y, c=[shade(r.score) for r in active])
         if info.log or "log" in info.label:
             ax.set_yscale("log")
         axes.append(ax)
+    if wrapped:  # room for two-line titles between the rows
+        plt.subplots_adjust(hspace=0.45)
     _finish(plt, do_show)
     return axes
+
+
+def _title_width(ax: Any, fontsize: float) -> int:
+    """Characters of a title that fit over ``ax`` without reaching the next panel's
+    (a character is about 0.62 of the font size wide; a title may spread a tenth
+    past its panel, into the gap between panels)."""
+    points = ax.get_position().width * ax.figure.get_figwidth() * 72
+    return max(6, int(points * 1.1 / (0.62 * fontsize)))
+
+
+def _panel_title(label: str, width: int) -> str:
+    """``label`` in at most two lines of ``width`` characters, a longer one cut in
+    the middle with "…": a long label no longer runs over its neighbours'."""
+    if len(label) <= width:
+        return label
+    if len(label) > 2 * width:
+        head = width - 1
+        label = label[:head] + "…" + label[len(label) - width :]
+    return label[:width] + "\n" + label[width:]
 
 
 def _shader(low: float, high: float, threshold: float | None) -> Any:

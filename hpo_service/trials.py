@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Collection, Iterator, Mapping, MutableMapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -441,6 +441,8 @@ class Trials(TrialsView):
         self._all: list[dict[str, Any]] = []  # every experiment's, shared by views
         self._trials: list[dict[str, Any]] = []
         self._ids: set[int] = set()  # tids new_trial_ids handed out (shared)
+        self._removals = [0]  # how often trials left _all (shared)
+        self._mine: _Mine | None = None  # this experiment's trials, as last listed
         self.attachments: dict[str, Any] = {}
         self._objective_names = check_objective_names(objectives)
 
@@ -461,7 +463,7 @@ class Trials(TrialsView):
         """
         view = object.__new__(type(self))
         view.__dict__.update(self.__dict__)
-        view._exp_key = exp_key
+        view._exp_key, view._mine = exp_key, None
         view.refresh()
         return view
 
@@ -481,9 +483,24 @@ class Trials(TrialsView):
 
     @property
     def _dynamic_trials(self) -> list[dict[str, Any]]:
+        """Every trial of this experiment (of every one when ``exp_key`` is None).
+
+        A keyed experiment's list is kept between calls and only the trials added
+        since are looked at (fmin reads it several times per trial), unless trials
+        were deleted meanwhile (:meth:`delete_all` of any view)."""
         if self._exp_key is None:
             return self._all
-        return [d for d in self._all if d.get("exp_key") == self._exp_key]
+        cached, removals, total = self._mine, self._removals[0], len(self._all)
+        if cached is None or cached.removals != removals or cached.seen > total:
+            mine, seen = [], 0
+        elif cached.seen == total:
+            return cached.trials
+        else:
+            mine, seen = cached.trials, cached.seen
+        key = self._exp_key
+        mine = mine + [d for d in self._all[seen:] if d.get("exp_key") == key]
+        self._mine = _Mine(mine, removals, total)
+        return mine
 
     def append(self, doc: dict[str, Any]) -> None:
         """Add one trial dict (built with :func:`make_trial_doc`)."""
@@ -569,6 +586,7 @@ class Trials(TrialsView):
     def delete_all(self) -> None:
         """Forget every trial of this experiment and their attachments (with
         ``exp_key`` None, every trial, and the reserved tids)."""
+        self._removals[0] += 1  # the other views list their trials again
         if self._exp_key is None:
             self._all.clear()
             self.attachments.clear()
@@ -581,17 +599,32 @@ class Trials(TrialsView):
                     del self.attachments[self.aname({"tid": tid}, name)]
         self.refresh()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What a pickle keeps: everything but the listing kept for speed."""
+        return {k: v for k, v in self.__dict__.items() if k != "_mine"}
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickle, also from a pickle written by an earlier version."""
         if "_all" not in state:  # trials were one list, error trials included
             state["_all"] = list(state.get("_trials", []))
         self.__dict__.update(state)
+        self.__dict__.setdefault("_removals", [0])
+        self._mine = None
         self.__dict__.setdefault("_exp_key", state.get("exp_key"))
         self.__dict__.pop("exp_key", None)
         self.__dict__.setdefault("_objective_names", None)
         reserved = self.__dict__.pop("_next_tid", 0)  # before _ids: the tids below
         self.__dict__.setdefault("_ids", set(range(reserved - 1, reserved)))
         self.refresh()
+
+
+class _Mine(NamedTuple):
+    """A keyed experiment's trials as :attr:`Trials._dynamic_trials` last listed
+    them: after ``removals`` deletions, from the first ``seen`` trials of all."""
+
+    trials: list[dict[str, Any]]
+    removals: int
+    seen: int
 
 
 _TRIAL_KEYS = ("tid", "state", "result", "misc", "spec")

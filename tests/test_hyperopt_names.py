@@ -356,6 +356,9 @@ def test_every_name_of_hyperopts_trials_exists_with_its_arguments(theirs, ours):
         assert _positional(getattr(our_class, attr))[: len(wanted)] == wanted, attr
         compared += 1
     assert compared >= 15
+    if our_class is Trials:  # what hyperopt's constructor sets: _ids, _exp_key, ...
+        ours_made, theirs_made = our_class(), hyperopt_class()
+        assert all(hasattr(ours_made, attr) for attr in vars(theirs_made))
 
 
 @LIBRARIES
@@ -394,6 +397,23 @@ def test_deleting_a_views_trials_leaves_the_other_experiments():
     assert (len(second), len(first), trials.tids) == (0, 3, [0, 1, 2])
     assert trials.attachments == {"ATTACH::0::k": b"w"}
     assert pickle.loads(pickle.dumps(first)).tids == [0, 1, 2]
+
+
+def test_a_view_lists_its_trials_again_after_a_delete_through_another():
+    """A keyed view keeps its listing between reads (fmin reads it several times
+    a trial): after a delete through another view, refilled to as many trials as
+    before, it must not list the deleted ones."""
+    trials = Trials()
+    first = trials.view(exp_key="a")
+    space = hp.uniform("x", -10, 10)
+    fmin(_square, space, max_evals=2, trials=first, **QUIET)
+    assert [d["exp_key"] for d in first._dynamic_trials] == ["a", "a"]
+    trials.delete_all()
+    fmin(_square, space, max_evals=2, trials=trials.view(exp_key="b"), **QUIET)
+    assert len(trials._all) == 2 and first._dynamic_trials == []
+    fmin(_square, space, max_evals=1, trials=first, **QUIET)
+    assert [d["exp_key"] for d in first._dynamic_trials] == ["a"]
+    assert [d["exp_key"] for d in trials._dynamic_trials] == ["b", "b", "a"]
 
 
 def _copied_docs(lib, source_trials, target):

@@ -244,6 +244,36 @@ def test_view_reads_another_experiment_and_handle_says_what_replaces_it(hyperopt
         va.delete_all()
 
 
+def test_hyperopts_remaining_mongotrials_calls(hyperopt_db):
+    """refresh_tids, new_trial_ids(last_id=...), _insert_trial_docs and
+    delete_all(cond) as hyperopt's scripts call them; a finished doc (from
+    source_trial_docs) is pointed at import_results."""
+    host, database = hyperopt_db
+    url = f"mongo://{host}/{database}/jobs"
+    trials = MongoTrials(url, exp_key="calls", workers=1)
+    fmin(_square, hp.uniform("x", -2, 2), trials=trials, max_evals=2, verbose=False)
+    trials.refresh_tids(None)
+    trials.refresh_tids([0])
+    assert trials.tids == [0, 1]
+    [tid] = trials.new_trial_ids(last_id=1)
+    misc = {"tid": tid, "cmd": None, "idxs": {"x": [tid]}, "vals": {"x": [0.5]}}
+    docs = trials.new_trial_docs([tid], [None], [{"status": "new"}], [misc])
+    with pytest.warns(UserWarning, match="already finished its budget") as caught:
+        assert trials._insert_trial_docs(docs) == [2]
+    assert caught[0].filename == __file__  # points at the call
+    assert trials.count_by_state_unsynced(arg=0) == 1
+    source = trials.trials[0]
+    copied = trials.source_trial_docs(
+        [7], [None], [source["result"]],
+        [{"idxs": {"x": [7]}, "vals": source["misc"]["vals"]}], [source],
+    )  # fmt: skip
+    with pytest.raises(ValueError, match=r"come in with import_results\(path\)"):
+        trials.insert_trial_docs(copied)
+    with pytest.raises(NotImplementedError, match=r"^MongoTrials does not delete"):
+        trials.delete_all(cond={"state": 2})
+    trials.close()
+
+
 def test_hyperopts_cmd_and_workdir_are_taken_in_its_order_and_said_unused(
     hyperopt_db,
 ):

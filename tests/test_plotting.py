@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -63,6 +65,31 @@ def test_vars_draws_the_same_values_as_hyperopt(trials):
         if panel == 1:
             hyperopts[:, 1] = np.exp(hyperopts[:, 1])
         np.testing.assert_allclose(mine, hyperopts)
+
+
+def test_vars_titles_of_long_labels_stay_over_their_own_panels():
+    """Labels of 12 to 150 characters (and a unicode one): each panel's title, as
+    drawn by matplotlib, ends before the next panel's begins (a 120-character label
+    ran across every panel of its row); a short label is kept whole, a long one is
+    cut in the middle with "…"; a two-line title stays below the row above."""
+    labels = ["a" * 150, "net.layers.0.width", "λ régularisation", "b" * 12,
+              "bb.long.label", "c"]  # fmt: skip
+    space = {label: hp.uniform(label, 0, 1) for label in labels}
+    trials = Trials()
+    fmin(lambda c: sum(c.values()), space, algo=tpe.suggest, max_evals=5,
+         trials=trials, show_progressbar=False)  # fmt: skip
+    plt.figure()
+    axes = plotting.main_plot_vars(trials, do_show=False)
+    renderer = plt.gcf().canvas.get_renderer()
+    boxes = [ax.title.get_window_extent(renderer) for ax in axes]
+    for left, right in itertools.pairwise(boxes[:5]):  # the first row
+        assert left.x1 < right.x0, (left, right)
+    row_above = axes[0].get_window_extent(renderer)  # 5 a row: "c" is below "a…a"
+    assert boxes[5].y1 < row_above.y0, (boxes[5], row_above)
+    titles = [ax.get_title() for ax in axes]
+    plt.close("all")
+    assert titles[0].startswith("a") and "…" in titles[0] and titles[0].count("\n") == 1
+    assert sorted(labels)[1:] == [t.replace("\n", "") for t in titles[1:]]
 
 
 def test_history_marks_the_best_loss(trials, capsys):

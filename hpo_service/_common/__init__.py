@@ -4,6 +4,8 @@ one another (the worker imports nothing of :mod:`hpo_service.driver`).
 
 - ``words``, ``foreign_options``: counts and option names in messages (no
   dependencies);
+- ``standard_json``: JSON out of trial data with non-finite floats, as every command
+  and the dashboard write it (no dependencies);
 - ``settings``: a study's stored settings and its budget (depends on the store's
   contract, :mod:`hpo_service.store._base`, only);
 - ``stop_signals``: the signals that ask a driver or a worker to stop.

@@ -20,6 +20,8 @@ worker. So on Linux each id also carries the identity of its process,
 is ours, and its pid is gone, a zombie, or a process started at another time. Every
 other id (another namespace, another machine, a non-Linux host, an older form, a
 ``--worker-id`` chosen by hand) is never taken for dead: its lease must run out.
+The one thing assumed is that two running kernels never share a boot id, which
+holds unless a virtual machine is cloned from a snapshot taken while it ran.
 """
 
 from __future__ import annotations

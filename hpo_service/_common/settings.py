@@ -70,14 +70,20 @@ def stopped_error(reason: str) -> dict[str, Any]:
     }
 
 
-def cancelled_error(command: str) -> dict[str, Any]:
-    """The ``error`` recorded on a trial cancelled by ``command`` (as typed)."""
-    return {
-        "type": CANCELLED,
-        "message": f"cancelled by `{command}` (a trial running then was stopped "
-        "and its result not kept)",
-        "traceback": None,
-    }
+def cancelled_error(command: str, *, queued_after: bool = False) -> dict[str, Any]:
+    """The ``error`` recorded on a trial cancelled by ``command`` (as typed), or,
+    with ``queued_after``, on one a worker claimed from the study it cancelled."""
+    if queued_after:
+        message = (
+            f"cancelled before it ran: it was queued after `{command}` stopped its "
+            "study (`hpo-driver start` resumes the study)"
+        )
+    else:
+        message = (
+            f"cancelled by `{command}` (a trial running then was stopped and its "
+            "result not kept)"
+        )
+    return {"type": CANCELLED, "message": message, "traceback": None}
 
 
 def budget_of(settings: Mapping[str, Any]) -> int | None:

@@ -101,8 +101,8 @@ def _outlived(
     expires: float,
 ) -> bool:
     """Wait for ``holder``'s lease (ending at ``expires``, store clock) to run out
-    and take it for ``owner``: True once taken, False as soon as another driver
-    renews or takes the lease (it lives)."""
+    and take it for ``owner``: True once taken (also when the holder gives it back
+    meanwhile), False as soon as the holder renews it or another driver takes it."""
     _logger.warning(
         "study %r is driven by %s, which this host cannot tell alive or dead (it "
         "runs elsewhere, or it is a container's driver killed before a restart): "
@@ -118,8 +118,10 @@ def _outlived(
             )
             return True
         study = store.get_study(name)
-        held = study.driver_owner, study.driver_lease_expires_at
-        if held[0] != holder or (held[1] or 0.0) > expires:
+        now_held = study.driver_owner, study.driver_lease_expires_at
+        if now_held[0] is None:  # given back meanwhile: take it at the next look
+            continue
+        if now_held[0] != holder or (now_held[1] or 0.0) > expires:
             return False
 
 

@@ -16,7 +16,8 @@ import tempfile
 from collections.abc import Collection, Iterable, Iterator
 from typing import IO, Any
 
-from hpo_service.driver import _json, _output
+from hpo_service._common import standard_json as _json
+from hpo_service.driver import _output
 from hpo_service.store import BaseTrialStore, Trial, TrialState
 
 #: Tids read per store call: a few MB of wide trials.

@@ -8,7 +8,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from hpo_service._common.processes import certainly_dead
-from hpo_service._common.settings import COUNTED_STATES, budget_of
+from hpo_service._common.settings import COUNTED_STATES, StudySettings, budget_of
 from hpo_service._common.words import counted
 from hpo_service.algorithms.pruners import describe_pruner
 from hpo_service.driver._codes import code_key, describe_codes
@@ -106,10 +106,16 @@ def front_text(records: list[dict[str, Any]], names: list[str] | None) -> str:
         )
         lines += [
             f"  trial {record['tid']}: {shown}",
-            f"    params: {json.dumps(record['params'])}",
-            f"    config: {json.dumps(record['config'])}",
+            f"    params: {_text_json(record['params'])}",
+            f"    config: {_text_json(record['config'])}",
         ]
     return "\n".join(lines)
+
+
+def _text_json(value: Any, **options: Any) -> str:
+    """``value`` as JSON text for people and CSV cells: labels and strings as
+    written (``"温度"``, not ``"\\u6e29\\u5ea6"``). ``--json`` output stays ASCII."""
+    return json.dumps(value, ensure_ascii=False, **options)
 
 
 def _default_names(losses: list[float]) -> list[str]:
@@ -170,7 +176,7 @@ def flat_row(
     if isinstance(loss, list):
         keys = names if names and len(names) == len(loss) else _default_names(loss)
         row.update({f"objective.{k}": v for k, v in zip(keys, loss, strict=True)})
-        loss = json.dumps(loss)
+        loss = _text_json(loss)
     row.update(_constraint_cells(result))
     row.update(
         loss=loss,
@@ -179,7 +185,7 @@ def flat_row(
         error_type=error.get("type"),
         error_message=error.get("message"),
         last_step=_last_step(record["intermediate"]),
-        intermediate=json.dumps(record["intermediate"])
+        intermediate=_text_json(record["intermediate"])
         if record["intermediate"]
         else "",
     )
@@ -211,7 +217,7 @@ def _constraint_cells(result: dict[str, Any]) -> dict[str, Any]:
     if constraints is None:
         return {"feasible": feasible}
     values = constraints if isinstance(constraints, list | tuple) else [constraints]
-    cells: dict[str, Any] = {"constraints": json.dumps(values)}
+    cells: dict[str, Any] = {"constraints": _text_json(values)}
     cells.update({f"constraint.{i}": _cell(v) for i, v in enumerate(values)})
     cells["feasible"] = feasible
     return cells
@@ -220,7 +226,7 @@ def _constraint_cells(result: dict[str, Any]) -> dict[str, Any]:
 def _cell(value: Any) -> Any:
     """A plain value as it is; a list or dict as JSON text (CSV holds one value)."""
     if isinstance(value, dict | list | tuple):
-        return json.dumps(value, default=str)
+        return _text_json(value, default=str)
     return value
 
 
@@ -233,6 +239,17 @@ def choice_options(space: Any) -> dict[str, list[Any]]:
     return {k: list(n.options) for k, n in nodes.items() if isinstance(n, Choice)}
 
 
+def study_choices(store: BaseTrialStore, study: str) -> dict[str, list[Any]] | None:
+    """The study's choice options by label, or None if its space cannot be read."""
+    from hpo_service.driver._study import study_space
+
+    try:
+        settings = StudySettings.from_dict(store.get_study(study).settings)
+        return choice_options(study_space(settings))
+    except (HPOServiceError, KeyError, TypeError, ValueError):
+        return None
+
+
 def _chosen(options: list[Any], index: Any, params: dict[str, Any]) -> Any:
     """The option at ``index``, evaluated (JSON text if it is not a plain value)."""
     from hpo_service.space import space_eval
@@ -242,7 +259,7 @@ def _chosen(options: list[Any], index: Any, params: dict[str, Any]) -> Any:
     except (HPOServiceError, IndexError, TypeError, ValueError):
         return None
     if isinstance(value, (dict, list, tuple)):
-        return json.dumps(value, sort_keys=True, default=str)
+        return _text_json(value, sort_keys=True, default=str)
     return value
 
 
@@ -480,8 +497,8 @@ def best_text(record: dict[str, Any]) -> str:
     return (
         f"best trial {record['tid']}: loss {result['loss']:.6g}"
         f"{_violation_text(violation_of(result))}\n"
-        f"  params: {json.dumps(record['params'])}\n"
-        f"  config: {json.dumps(record['config'])}"
+        f"  params: {_text_json(record['params'])}\n"
+        f"  config: {_text_json(record['config'])}"
     )
 
 

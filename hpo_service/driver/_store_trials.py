@@ -149,6 +149,11 @@ class StoreTrials(TrialsView):
             StudyNotFoundError: The study does not exist yet.
             ValueError: A point does not fit the space.
         """
+        return self._queue(points)
+
+    def _queue(self, points: Sequence[Mapping[str, Any]]) -> list[int]:
+        """:meth:`enqueue`, its warning pointing at the caller's caller (the user's
+        call of ``enqueue`` or ``insert_trial_docs``)."""
         from hpo_service.driver._warm_start import enqueue, spent_budget
 
         tids = enqueue(self.store, self.study, points)
@@ -162,7 +167,7 @@ class StoreTrials(TrialsView):
                 "with a larger N runs first (its driver runs them before its own "
                 "suggestions)",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         return tids
 
@@ -198,26 +203,14 @@ class StoreTrials(TrialsView):
                 (nothing is queued then).
             StudyNotFoundError: The study does not exist yet.
         """
-        points = []
-        for doc in docs:
-            check_trial_doc(doc)
-            if doc["state"] != JOB_STATE_NEW:
-                raise ValueError(
-                    f"`state` must be JOB_STATE_NEW ({JOB_STATE_NEW}) for a trial to "
-                    f"queue, but got state={doc['state']!r} (tid {doc['tid']}); "
-                    "finished trials come in with import_results(path) (an export "
-                    "or a pickled Trials)"
-                )
-            vals = doc["misc"]["vals"]
-            points.append({label: v[0] for label, v in vals.items() if len(v)})
-        return self.enqueue(points)
+        return self._queue([_point_of(doc) for doc in docs])
 
     #: hyperopt's unchecked insert; here the docs are checked all the same.
     _insert_trial_docs = insert_trial_docs
 
     def insert_trial_doc(self, doc: Mapping[str, Any]) -> int:
         """Queue one hand-made trial dict; see :meth:`insert_trial_docs`."""
-        return self.insert_trial_docs([doc])[0]
+        return self._queue([_point_of(doc)])[0]
 
     def delete_all(self, cond: Mapping[str, Any] | None = None) -> None:
         """Not supported: a study's trials are its record.
@@ -475,6 +468,25 @@ class StoreTrials(TrialsView):
             )
             self._labels = [spec.label for spec in compile_space(study_space(settings))]
         return self._labels
+
+
+def _point_of(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The params of a hand-made trial dict to queue (``{label: value}``).
+
+    Raises:
+        InvalidTrial: The doc lacks a key of hyperopt's trial dicts.
+        ValueError: The doc is not new (finished ones are imported instead).
+    """
+    check_trial_doc(doc)
+    if doc["state"] != JOB_STATE_NEW:
+        raise ValueError(
+            f"`state` must be JOB_STATE_NEW ({JOB_STATE_NEW}) for a trial to "
+            f"queue, but got state={doc['state']!r} (tid {doc['tid']}); "
+            "finished trials come in with import_results(path) (an export "
+            "or a pickled Trials)"
+        )
+    vals = doc["misc"]["vals"]
+    return {label: v[0] for label, v in vals.items() if len(v)}
 
 
 def warn_unsaved(trials: StoreTrials, trials_save_file: str) -> None:

@@ -161,6 +161,8 @@ def drop_stale_queue(store: BaseTrialStore, name: str, settings: StudySettings) 
         return 0
     cancelled = store.cancel(name, stale, queued_only=True)  # claimed ones finish
     shown = ", ".join(map(str, stale[:20])) + (" ..." if len(stale) > 20 else "")
+    if cancelled < len(stale):  # claimed since the read
+        shown += f", of which a worker claimed {len(stale) - cancelled} first"
     _logger.warning(
         "study %r: the space changed, so it cancelled %s suggested from the old "
         "space (tids %s); new ones are suggested from the new space",

@@ -50,6 +50,7 @@ from hpo_service.store import (
 )
 from hpo_service.store._dead_owners import requeue_dead_owners
 from hpo_service.store._faults import StoreFaults, may_pass
+from hpo_service.store._summary import RunningTrial
 
 _logger = logging.getLogger(__name__)
 
@@ -209,7 +210,7 @@ class Driver:
         namespace: see :func:`~hpo_service._common.processes.same_process_pid`)
         are requeued from a fresh read, with any other certainly dead owner's.
         """
-        running = self.store.get_trials(self.name, [TrialState.RUNNING])
+        running = self.store.running_trials(self.name)
 
         def whose(owner: str | None) -> str:
             local = same_process_pid(owner, pid)
@@ -223,7 +224,7 @@ class Driver:
 
     def _requeue_dead(
         self,
-        running: list[Trial],
+        running: list[RunningTrial],
         is_dead: Callable[[str | None], bool],
         whose: Callable[[str | None], str] = str,
     ) -> None:
@@ -383,7 +384,11 @@ class Driver:
         """Requeue at once the running trials (as last read) whose worker is
         certainly dead (:mod:`hpo_service.store._dead_owners`); cheap when none is:
         a few system calls per distinct worker, no store read."""
-        running = [t for t in self._pending.values() if t.state is TrialState.RUNNING]
+        running = [
+            RunningTrial.of(t)
+            for t in self._pending.values()
+            if t.state is TrialState.RUNNING
+        ]
         if running:
             self._requeue_dead(running, certainly_dead)
 
@@ -559,12 +564,15 @@ class Driver:
         queued.sort(key=lambda tid: (tid not in self._suggested, -tid))
         surplus = sorted(queued[:excess])
         why = beyond_budget_error(self.settings.max_evals, spent=False)
-        self.store.cancel(self.name, surplus, error=why, queued_only=True)
-        _logger.warning(
-            "study %r: cancelled %s %s: beyond max_evals=%d",
-            self.name, counted(len(surplus), "queued trial"), surplus,
-            self.settings.max_evals,
-        )  # fmt: skip
+        cancelled = self.store.cancel(self.name, surplus, error=why, queued_only=True)
+        spared = len(surplus) - cancelled  # claimed since the read: they run on
+        if cancelled:
+            _logger.warning(
+                "study %r: cancelled %s of %s: beyond max_evals=%d%s",
+                self.name, counted(cancelled, "queued trial"), surplus,
+                self.settings.max_evals,
+                f" (a worker claimed {spared} meanwhile)" if spared else "",
+            )  # fmt: skip
         self._read_changes()
 
     def _complete(self) -> bool:

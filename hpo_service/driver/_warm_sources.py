@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from hpo_service.driver._json import number_or_text
+from hpo_service._common.standard_json import number_or_text
 from hpo_service.driver._warm_start import Evaluated, loss_or_none
 from hpo_service.objective._result import STATUS_PRUNED
 

@@ -8,19 +8,22 @@ import logging
 import shlex
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
 
+from hpo_service._common import standard_json as _json
 from hpo_service._common.foreign_options import raise_naming_ours
 from hpo_service._common.settings import (
     StudySettings,
     cancelled_error,
     counted_finished,
 )
+from hpo_service._common.stop_signals import STOP_SIGNALS
 from hpo_service._common.words import counted
-from hpo_service.driver import _json, _listing, _output, _warm_cli
+from hpo_service.driver import _listing, _output, _warm_cli
 from hpo_service.driver._algo_options import algo_options, take_algorithm
 from hpo_service.driver._local_workers import LocalWorkers
 from hpo_service.driver._pruner_options import pruner_options, take_pruner
@@ -51,8 +54,10 @@ from hpo_service.store._cli_option import (
     db_option,
     masked_note,
     open_store_for_cli,
+    reach_store,
     store_command,
     study_not_found,
+    wait_for_store_option,
 )
 from hpo_service.trials import check_objective_names
 
@@ -75,8 +80,10 @@ def _store_command(
         @db_option
         @functools.wraps(command)
         def wrapper(db_url: str, **kwargs: Any) -> Any:
-            with _ctrl_c_while_starting(command.__name__, kwargs.get("study")):
-                store = _open_store(db_url, kwargs, create)
+            wait = kwargs.pop("wait_for_store", 0.0)  # start's only
+            name, study = command.__name__, kwargs.get("study")
+            with _ctrl_c_while_starting(name, study), _stops_while_opening(name, study):
+                store = _open_store(db_url, kwargs, create, wait)
             try:
                 with _ctrl_c_while_starting(command.__name__, kwargs.get("study")):
                     return command(store=store, db_url=db_url, **kwargs)
@@ -92,6 +99,48 @@ def _store_command(
         return wrapper
 
     return decorate
+
+
+class _StoppedWhileOpening(BaseException):  # as KeyboardInterrupt: no except catches it
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _stops_while_opening(command: str, study: str | None) -> Iterator[None]:
+    """SIGTERM or SIGHUP while ``start`` opens the store (up to --wait-for-store
+    seconds for a MongoDB that does not answer yet): exit 128+signal saying so, as
+    Ctrl-C does, not a silent death (a Kubernetes Job deleted while it waits). A
+    signal ignored at start (nohup) stays ignored; other commands keep the default."""
+    if command != "start" or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise _StoppedWhileOpening(signum)
+
+    previous = {
+        signum: handler
+        for signum in STOP_SIGNALS  # SIGTERM and SIGHUP (none on Windows)
+        if signum != signal.SIGINT  # see _ctrl_c_while_starting
+        and (handler := signal.getsignal(signum)) != signal.SIG_IGN
+    }
+    for signum in previous:
+        signal.signal(signum, stop)
+    try:
+        yield
+    except _StoppedWhileOpening as e:
+        name = signal.Signals(e.signum).name
+        click.echo(
+            f"hpo-driver stopped by {name} while opening the store for study "
+            f"{study!r}; run the same command again to start it",
+            err=True,
+        )
+        sys.exit(128 + e.signum)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
 @contextlib.contextmanager
@@ -116,12 +165,15 @@ def _open_store(
     db_url: str,
     args: dict[str, Any],
     create: bool | Callable[[dict[str, Any]], bool],
+    wait_for_store: float,
 ) -> BaseTrialStore:
-    """Open the store; a missing database is created only when ``create`` allows it
-    and, for ``start``, once the new study's options have passed every check."""
+    """Open the store, waiting up to ``wait_for_store`` seconds for a MongoDB server
+    that does not answer yet; a missing database is created only when ``create``
+    allows it and, for ``start``, once the new study's options have passed every
+    check."""
     creating = create(args) if callable(create) else create
     try:
-        return open_store_for_cli(db_url)
+        return reach_store(db_url, wait_for_store, [], _logger)
     except MissingStoreError as e:
         if not callable(create):
             raise
@@ -271,6 +323,7 @@ def _creates_study(args: dict[str, Any]) -> bool:
     "same name. The last 10 kB are kept with each trial either way.",
 )
 @pruner_options
+@wait_for_store_option()
 @_store_command(create=_creates_study)
 def start(
     store: BaseTrialStore,
@@ -288,6 +341,18 @@ def start(
 
     SIGTERM, SIGHUP or Ctrl-C stop it cleanly: the local workers finish or hand back
     their trials, the driver lease is released, and the same command resumes.
+
+    \b
+    Exit codes:
+      0      the study ended (--max-evals, a stop rule, `hpo-driver cancel`) and
+             at least one trial succeeded
+      1      an error: no trial succeeded (every one failed, or none feasibly),
+             the store unreachable (after --wait-for-store) or refusing this
+             user, another live driver runs the study, or --objective or
+             --space cannot be imported
+      2      bad usage (an unknown option or a bad value)
+      128+N  stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), also
+             while starting; the same command resumes the study
     """
     stored = _stored_settings(store, study)
     take_algorithm(given, None if stored is None else stored.algorithm)
@@ -534,18 +599,9 @@ def trials(
             sys.stdout,
         )
         return
-    choices = _choices_of(store, study)
+    choices = _output.study_choices(store, study)
     rows = (_output.flat_row(r, names, choices) for r in records)
     _listing.write_csv(rows, names, sys.stdout)
-
-
-def _choices_of(store: BaseTrialStore, study: str) -> dict[str, list[Any]] | None:
-    """The study's choice options by label, or None if its space cannot be read."""
-    try:
-        settings = StudySettings.from_dict(store.get_study(study).settings)
-        return _output.choice_options(study_space(settings))
-    except (HPOServiceError, KeyError, TypeError, ValueError):
-        return None
 
 
 @main.command()

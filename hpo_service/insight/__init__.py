@@ -2,8 +2,9 @@
 
 ``StudyData.from_store(store, "name")`` (or ``load_study(url, "name")``) reads a study;
 the figure functions return plotly figures; ``param_importances`` computes fANOVA
-importances; ``write_report`` writes the self-contained HTML report that
-``hpo-driver report`` writes. Plotting needs the extra: ``pip install
+importances; ``trials_dataframe`` gives the trials as a pandas DataFrame;
+``write_report`` writes the self-contained HTML report that ``hpo-driver report``
+writes. Plotting needs the extra: ``pip install
 "hpo-service[dashboard]"``.
 """
 
@@ -22,6 +23,7 @@ from hpo_service.insight._figures import (
     pareto_figure,
     slice_figure,
 )
+from hpo_service.insight._frame import trials_dataframe
 from hpo_service.insight._importance import ParamImportance, param_importances
 from hpo_service.insight._params import ParamInfo
 from hpo_service.insight._report import StudyReport, build_report, write_report
@@ -52,6 +54,7 @@ __all__ = [
     "pareto_front",
     "slice_figure",
     "timeline_figure",
+    "trials_dataframe",
     "worker_usage",
     "write_report",
 ]

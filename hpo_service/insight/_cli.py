@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from hpo_service._common.standard_json import dumps
 from hpo_service._common.words import counted, did_you_mean
-from hpo_service.driver._json import dumps
 from hpo_service.exceptions import HPOServiceError, StudyNotFoundError
 from hpo_service.store._cli_option import (
     db_option,

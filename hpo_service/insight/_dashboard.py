@@ -9,8 +9,8 @@ Routes (all GET, all read-only):
 - ``/api/studies/{name}/figures?names=a,b``: plotly figure JSON.
 
 Answers are standard JSON: a non-finite number is the string ``"NaN"``,
-``"Infinity"`` or ``"-Infinity"`` (see :mod:`hpo_service.driver._json`), except in
-plotly's figures, which draw it as a gap (``null``).
+``"Infinity"`` or ``"-Infinity"`` (see :mod:`hpo_service._common.standard_json`),
+except in plotly's figures, which draw it as a gap (``null``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from hpo_service.driver._json import json_safe
+from hpo_service._common.standard_json import json_safe
 from hpo_service.exceptions import StoreError, StudyNotFoundError
 from hpo_service.insight._live import FIGURES, LiveStore
 

@@ -168,6 +168,9 @@ class StudyData:
         self._params = params
         self.rows: dict[int, TrialRow] = {}
         self.cursor = 0
+        #: The store's clock when it was last read (epoch seconds), which running
+        #: trials are drawn up to; None for a study not read from a store.
+        self.read_at: float | None = None
         self._cache: dict[str, Any] = {}  # derived from rows; emptied by apply
 
     @property
@@ -200,6 +203,7 @@ class StudyData:
 
     def refresh(self, store: BaseTrialStore) -> int:
         """Apply the trials changed since the last refresh; return how many."""
+        self.read_at = store.now()
         trials, self.cursor = store.changes_since(self.name, self.cursor)
         self.apply(row_from_trial(t) for t in trials)
         return len(trials)

@@ -191,6 +191,13 @@ def _axis_values(info: ParamInfo, column: np.ndarray) -> tuple[Any, dict[str, An
     return column, {}
 
 
+#: Marker colours of the slices, early trials light, late ones dark: plotly's
+#: "Blues" from its first visible step, as "Blues" starts at white, which left the
+#: first trials of every study unseen on the white plot.
+_TRIAL_COLOURS = [[0.0, "rgb(158,202,225)"], [0.5, "rgb(66,146,198)"],
+                  [1.0, "rgb(8,48,107)"]]  # fmt: skip
+
+
 def slice_figure(
     data: StudyData, importances: list[ParamImportance] | None = None
 ) -> go.Figure:
@@ -210,7 +217,9 @@ def slice_figure(
     Returns:
         A grid of panels, 3 a row; choices by their option text, log-scale
         parameters on log axes, trials where a parameter is inactive left out of
-        its panel; a label longer than 36 characters wraps over its panel.
+        its panel; a label longer than 36 characters wraps over its panel. Every
+        panel colours a trial alike (by tid, on the study's range, light blue to
+        dark), so a conditional parameter's panel matches the colour bar.
     """
     from plotly.subplots import make_subplots
 
@@ -243,7 +252,9 @@ def slice_figure(
                 showlegend=False,
                 marker={
                     "color": tids[active],
-                    "colorscale": "Blues",
+                    "colorscale": _TRIAL_COLOURS,
+                    "cmin": int(tids.min()) if tids.size else 0,
+                    "cmax": int(tids.max()) if tids.size else 0,
                     "size": 4,
                     "showscale": i == 0,
                     "colorbar": {"title": "trial"},
@@ -532,7 +543,8 @@ def contour_figure(data: StudyData, pair: tuple[str, str]) -> go.Figure:
 
     Returns:
         A 60 x 60 contour (empty outside the trials' convex hull) with the trials
-        as points; log-scale parameters are interpolated and drawn in log space.
+        as points, its colour bar named after the (first) objective; log-scale
+        parameters are interpolated and drawn in log space.
 
     Raises:
         KeyError: A label of ``pair`` is not a parameter of the study.
@@ -557,7 +569,7 @@ def contour_figure(data: StudyData, pair: tuple[str, str]) -> go.Figure:
                 y=_unscale(py, gy),
                 z=_surface(x, y, loss, gx, gy),
                 colorscale="Viridis_r",
-                colorbar={"title": "loss"},
+                colorbar={"title": plot_text(data.objective_names[0])},
                 contours={"coloring": "heatmap"},
                 connectgaps=False,
             )
@@ -617,7 +629,8 @@ def _scale_axis(info: ParamInfo) -> dict[str, Any]:
 
 
 def intermediate_figure(data: StudyData) -> go.Figure | None:
-    """Each trial's reported values over steps; pruned ones dashed orange.
+    """Each trial's reported values over steps; pruned ones dashed orange, with an
+    orange cross where each was pruned (its last report).
 
     Args:
         data: The study; at most 1,000 curves are drawn (every k-th trial by tid).
@@ -651,6 +664,7 @@ def intermediate_figure(data: StudyData) -> go.Figure | None:
                     },
                 )
             )
+    _mark_where_pruned(fig, [r for r in rows if r.state == "pruned"])
     fig.update_layout(
         title="Intermediate values (pruned trials dashed)",
         xaxis_title="step",
@@ -658,6 +672,27 @@ def intermediate_figure(data: StudyData) -> go.Figure | None:
         **LAYOUT,
     )
     return fig
+
+
+def _mark_where_pruned(fig: go.Figure, pruned: list[TrialRow]) -> None:
+    """An orange cross at each pruned trial's last report (as the history marks
+    it): a trial pruned at its first report has no line to draw, only a point."""
+    if not pruned:
+        return
+    go = _go()
+    last = [max(r.intermediate) for r in pruned]
+    fig.add_trace(
+        go.Scattergl(
+            x=last,
+            y=[r.intermediate[step] for r, step in zip(pruned, last, strict=True)],
+            mode="markers",
+            name="pruned here",
+            marker={"symbol": "x", "size": 8, "color": STATE_COLORS["pruned"]},
+            customdata=[r.tid for r in pruned],
+            hovertemplate="trial %{customdata} pruned at step %{x}: %{y:.6g}"
+            "<extra></extra>",
+        )
+    )
 
 
 def _curves(rows: list[TrialRow]) -> tuple[list[float | None], list[float | None]]:

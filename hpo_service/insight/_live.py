@@ -25,6 +25,7 @@ from hpo_service.insight._data import (
     row_from_trial,
 )
 from hpo_service.insight._importance import param_importances
+from hpo_service.insight._report import missing_figures
 from hpo_service.insight._workers import timeline_figure
 
 if TYPE_CHECKING:
@@ -111,8 +112,11 @@ class LiveStore:
         }
 
     def figures(self, study: str, names: list[str]) -> str:
-        """A JSON object ``{name: plotly figure}`` for the names asked (unknown names
-        and figures that do not apply are left out), as text.
+        """A JSON object ``{name: plotly figure}`` for the names asked, as text: a
+        figure the study cannot draw yet is ``{"note": why}`` (the report's note),
+        unknown names and figures that do not apply are left out, and ``"pending":
+        true`` says the importance and contour are from fewer done trials than the
+        study has (the page asks again, even when no trial changes meanwhile).
 
         Raises:
             StudyNotFoundError: No such study.
@@ -124,10 +128,25 @@ class LiveStore:
                 live.refreshed = time.monotonic()
             parts = []
             for name in names:
-                fig = self._figure(live, name)
-                if fig is not None:
+                if note := self._missing(live, name):
+                    parts.append(f"{json.dumps(name)}: {json.dumps({'note': note})}")
+                elif (fig := self._figure(live, name)) is not None:
                     parts.append(f"{json.dumps(name)}: {fig.to_json()}")
+            if {"importance", "contour"} & set(names) and self._outdated(live):
+                parts.append('"pending": true')
             return "{" + ", ".join(parts) + "}"
+
+    def _outdated(self, live: _LiveStudy) -> bool:
+        """Whether the importances shown are from fewer done trials than the study
+        has (reused for ``_IMPORTANCE_EVERY`` seconds): the page asks again."""
+        return live.importance_n != live.data.counts().get("done", 0)
+
+    def _missing(self, live: _LiveStudy, name: str) -> str | None:
+        """Why figure ``name`` cannot be drawn yet (the report's note), or None."""
+        ranked = None
+        if name in ("importance", "contour"):
+            ranked = len(self._importances(live))
+        return missing_figures(live.data, ranked).get(name)
 
     def _figure(self, live: _LiveStudy, name: str) -> Any:
         data = live.data

@@ -64,7 +64,8 @@ def build_report(data: StudyData, *, importances: bool = True) -> StudyReport:
         figs["pareto"] = _figures.pareto_figure(data)
     if importances:
         report.importances = param_importances(data)
-    if data.params:
+    missing = missing_figures(data, len(report.importances) if importances else None)
+    if data.params and "parallel" not in missing:
         figs["parallel"] = _figures.parallel_figure(data, report.importances)
         figs["slice"] = _figures.slice_figure(data, report.importances)
     if report.importances:
@@ -74,14 +75,13 @@ def build_report(data: StudyData, *, importances: bool = True) -> StudyReport:
     if len(report.importances) >= 2:
         pair = (report.importances[0].label, report.importances[1].label)
         figs["contour"] = _figures.contour_figure(data, pair)
-    elif importances and data.params:
-        report.notes.append(_importance_note(data, len(report.importances)))
+    report.notes += list(dict.fromkeys(missing.values()))
     if infinite := data.infinite_count():
         report.notes.append(_infinite_note(infinite))
     figs["intermediate"] = _figures.intermediate_figure(data)
-    figs["timeline"] = timeline_figure(data)
+    figs["timeline"] = timeline_figure(data, now=data.read_at)
     report.failures = failure_groups(data)
-    report.workers = worker_usage(data)
+    report.workers = worker_usage(data, now=data.read_at)
     report.figures = {k: v for k, v in figs.items() if v is not None}
     return report
 
@@ -95,19 +95,52 @@ def _infinite_note(count: int) -> str:
     )
 
 
-def _importance_note(data: StudyData, found: int) -> str:
-    """Why the importance (and contour) sections are missing, in one line."""
-    if found == 1:
-        return "No contour: it needs two parameters that varied, and only one did."
+def missing_figures(data: StudyData, importances: int | None) -> dict[str, str]:
+    """The figures a study cannot draw yet, each with why (one line, shared by the
+    figures it names): the report writes the lines as notes, the dashboard in the
+    figures' place.
+
+    Args:
+        data: The study.
+        importances: How many parameters got an importance, or None when they
+            were not computed (then importance and contour are not named).
+
+    Returns:
+        ``{figure name: reason}`` for ``parallel`` and ``slice`` (no completed
+        trial with a loss to draw), ``importance`` and ``contour``.
+    """
+    if not data.params:
+        return {}
+    missing = {}
+    if not _figures.scored_rows(data):
+        why = (
+            "No parallel coordinates or slices: they draw completed (done) trials, "
+            f"and the study has none yet{_not_used(data)}."
+        )
+        missing |= {"parallel": why, "slice": why}
+    if importances is None or importances >= 2:
+        return missing
+    if importances == 1:
+        return missing | {
+            "contour": "No contour: it needs two parameters that varied, and only "
+            "one did."
+        }
+    done = data.counts().get("done", 0)
+    why = (
+        "No parameter importance or contour: they need at least 4 completed (done) "
+        f"trials with distinct losses, and the study has {done} done"
+        f"{_not_used(data)}."
+    )
+    return missing | {"importance": why, "contour": why}
+
+
+def _not_used(data: StudyData) -> str:
+    """`` (not used: 8 pruned, 2 error)``, the trials the figures leave out."""
     counts = data.counts()
     left = ", ".join(
         f"{counts[s]} {s}" for s in ("pruned", "error", "cancelled") if counts.get(s)
     )
-    return (
-        "No parameter importance or contour: they need at least 4 completed (done) "
-        f"trials with distinct losses, and the study has {counts.get('done', 0)} "
-        "done" + (f" (not used: {left})" if left else "") + "."
-    )
+    return f" (not used: {left})" if left else ""
 
 
 def write_report(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hpo_service.store._summary import StudySummary
+    from hpo_service.store._summary import RunningTrial, StudySummary
 
 #: Most bytes the attachments of one trial may hold together: 8 MiB. They are BLOBs
 #: in SQLite and one document each in MongoDB (whose documents hold up to 16 MiB).
@@ -454,6 +454,17 @@ class BaseTrialStore(abc.ABC):
     def study_attachment_sizes(self, study: str) -> dict[int, dict[str, int]]:
         """:meth:`attachment_sizes` of every trial of the study that has attachments,
         by tid, in one read (what an export of a whole study needs).
+
+        Raises:
+            StudyNotFoundError: No such study.
+        """
+
+    @abc.abstractmethod
+    def running_trials(self, study: str) -> list[RunningTrial]:
+        """The study's running trials, by tid: who runs each attempt and since when
+        (:class:`~hpo_service.store._summary.RunningTrial`), without params, config
+        or reports, whatever the width of the space (what a check for dead workers
+        reads again and again).
 
         Raises:
             StudyNotFoundError: No such study.

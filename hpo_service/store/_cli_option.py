@@ -6,9 +6,11 @@ Kept with the store so that a worker does not import the driver.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import shlex
+import time
 from typing import Any
 
 import click
@@ -30,6 +32,7 @@ from hpo_service.store._url import (
 )
 
 DEFAULT_DB = "sqlite:///hpo.sqlite"
+_UNREACHABLE_PAUSE_SECONDS = 1.0  # between attempts, each up to connect_timeout
 
 
 def db_flag(db_url: str) -> str:
@@ -60,15 +63,39 @@ def masked_note(db_url: str) -> str:
     return " (the command shows *** in place of the password)" if masked else ""
 
 
+def _unpadded(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """The URL without surrounding blanks and line ends: a Secret or ``.env`` value
+    often ends with a newline (a YAML ``|`` block, ``--from-file``, a CRLF file), and
+    ``sqlite:///hpo.sqlite\n`` named another file, which ``start`` created while the
+    workers waited for ``hpo.sqlite``."""
+    return value.strip() if isinstance(value, str) else value
+
+
 db_option = click.option(
     "--db",
     "db_url",
     envvar=STORE_URL_ENV,
     default=DEFAULT_DB,
     show_default=True,
+    callback=_unpadded,
     help="Trials store URL: sqlite:///path, mongodb://..., hyperopt's "
     "mongo://host:port/db/jobs (or env HPO_DB).",
 )
+
+
+def wait_for_store_option(more: str = "") -> Any:
+    """``--wait-for-store SECONDS`` (default 60) of ``hpo-worker`` and ``hpo-driver
+    start``, for :func:`reach_store`; ``more`` ends its help."""
+    return click.option(
+        "--wait-for-store",
+        type=NumberRange(min=0),
+        default=60.0,
+        show_default=True,
+        metavar="SECONDS",
+        help="At start-up, keep trying a MongoDB server that does not answer for "
+        "this long (it may be starting, as under docker compose or Kubernetes), "
+        "then exit 1; 0 fails at once." + more,
+    )
 
 
 class NumberRange(click.FloatRange):
@@ -201,3 +228,62 @@ def study_not_found(
         f"({held}); "
         f"pass {flag} (or set HPO_DB) to use another store"
     )
+
+
+def reach_store(
+    db_url: str,
+    wait_for_store: float,
+    stopped: list[str],
+    log: logging.Logger,
+) -> BaseTrialStore:
+    """Open the store (:func:`open_store_for_cli`), trying a MongoDB server that does
+    not answer again until ``wait_for_store`` seconds have passed or a stop signal
+    came (``--wait-for-store``: a server starting beside its clients, as under docker
+    compose or Kubernetes). Says once on ``log`` that it waits (the URL's password
+    masked) and once when it got through. A SQLite store is never waited for: a file
+    that cannot be opened is a wrong path or permissions.
+
+    Args:
+        db_url: The store URL.
+        wait_for_store: Seconds to keep trying; 0 tries once.
+        stopped: The stop signals received so far (a non-empty list ends the wait).
+        log: Where to say that it waits.
+
+    Raises:
+        UnreachableStoreError: Still no answer after ``wait_for_store`` seconds, or
+            when a stop signal came.
+        MissingStoreError: The database does not exist.
+    """
+    if wait_for_store <= 0 or not _is_server(db_url):
+        return open_store_for_cli(db_url)
+    started = time.monotonic()
+    waited = False
+    while True:
+        try:
+            store = open_store_for_cli(db_url)
+        except UnreachableStoreError as e:
+            if stopped or time.monotonic() - started >= wait_for_store:
+                raise
+            if not waited:
+                log.warning(
+                    "waiting up to %g s (--wait-for-store) for the store %s to "
+                    "answer: %s",
+                    wait_for_store, mask_url(db_url), e.reason,
+                )  # fmt: skip
+                waited = True
+            time.sleep(_UNREACHABLE_PAUSE_SECONDS)
+            continue
+        if waited:
+            log.warning(
+                "connected to the store %s after %.0f s",
+                mask_url(db_url), time.monotonic() - started,
+            )  # fmt: skip
+        return store
+
+
+def _is_server(db_url: str) -> bool:
+    """Whether ``db_url`` names a database server (not a SQLite file, not bad)."""
+    try:
+        return split_scheme(db_url)[0] != "sqlite"
+    except ValueError:  # a bad URL: opening it says so
+        return False

@@ -17,7 +17,8 @@ import time
 from collections.abc import Callable, Iterable
 
 from hpo_service._common.processes import certainly_dead
-from hpo_service.store._base import BaseTrialStore, RequeueReport, Trial, TrialState
+from hpo_service.store._base import BaseTrialStore, RequeueReport
+from hpo_service.store._summary import RunningTrial
 
 #: Seconds of lease left to a dead worker's attempt (then it has expired).
 CUT_LEASE = 0.001
@@ -26,17 +27,18 @@ CUT_LEASE = 0.001
 def requeue_dead_owners(
     store: BaseTrialStore,
     study: str,
-    running: Iterable[Trial],
+    running: Iterable[RunningTrial],
     *,
     max_attempts: int,
     is_dead: Callable[[str | None], bool] = certainly_dead,
-) -> tuple[list[Trial], RequeueReport | None]:
+) -> tuple[list[RunningTrial], RequeueReport | None]:
     """Requeue those of ``running`` whose owner ``is_dead``, with every expired lease.
 
     Args:
         store: The store.
         study: The study of the trials.
-        running: Running trials as read (a stale read is safe: see the module).
+        running: Running trials as read (a stale read is safe: see the module),
+            e.g. :meth:`~hpo_service.store.BaseTrialStore.running_trials`.
         max_attempts: The study's attempts per trial (``requeue_expired``'s).
         is_dead: Whether an owner id is certainly dead (a driver that saw its own
             local worker die passes one that names that worker's pid).
@@ -48,7 +50,7 @@ def requeue_dead_owners(
     judged: dict[str | None, bool] = {}
     dead = []
     for trial in running:
-        if trial.state is not TrialState.RUNNING or not trial.token:
+        if not trial.token:
             continue
         if trial.owner not in judged:
             judged[trial.owner] = is_dead(trial.owner)

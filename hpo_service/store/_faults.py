@@ -55,7 +55,10 @@ class StoreFaults:
     """Backoff and a quiet log while the store keeps failing.
 
     The first failure is logged at once, later ones at most every 30 s (with how
-    long the store has been failing); the first success after failures is logged too.
+    long the store has been failing); the first success after a logged failure is
+    logged too. A store that fails on and off (a full disk: reads pass, writes fail)
+    keeps that pace, at most one failure and one recovery line per 30 s, instead of
+    two lines per call.
 
     Args:
         who: Who fails, for the log (``"study 's'"``).
@@ -74,6 +77,7 @@ class StoreFaults:
         self._log = log
         self._since: float | None = None
         self._next_note = 0.0
+        self._noted = False  # a failure was logged since the last recovery line
         self._delay = FIRST_RETRY_DELAY
 
     def failed(self, error: BaseException) -> float:
@@ -91,7 +95,7 @@ class StoreFaults:
         else:
             self._delay = min(self._delay * 2, MAX_RETRY_DELAY)
         if now >= self._next_note:
-            self._next_note = now + _NOTE_EVERY
+            self._next_note, self._noted = now + _NOTE_EVERY, True
             self._log.warning(
                 "%s: cannot %s (the store has failed for %.0f s; retrying, next in "
                 "%.1f s): %s",
@@ -103,9 +107,10 @@ class StoreFaults:
         """Note a success; log the recovery if the store had been failing."""
         if self._since is None:
             return
-        self._log.warning(
-            "%s: the store works again, after %.0f s of failures",
-            self._who,
-            time.monotonic() - self._since,
-        )
-        self._since, self._next_note = None, 0.0
+        if self._noted:
+            self._log.warning(
+                "%s: the store works again, after %.0f s of failures",
+                self._who,
+                time.monotonic() - self._since,
+            )
+        self._since, self._noted = None, False

@@ -332,8 +332,8 @@ _LIGHT_FIELDS = {"tid": 1, **{f"result.{k}": 1 for k in summary.LIGHT_KEYS}}
 _SIZE_FIELDS = {"name": 1, "size": 1}
 _DONE = TrialState.DONE.value
 _RUN = TrialState.RUNNING
-#: What :meth:`MongoTrialStore.summarise` reads of a running trial it lists (and
-#: its state: it may have finished since the aggregate that named it).
+#: What :meth:`MongoTrialStore.summarise` and ``running_trials`` read of a running
+#: trial (and its state: it may have finished since summarise's aggregate named it).
 _RUNNING_FIELDS = dict.fromkeys(("state", *summary.RUNNING_FIELDS), 1)
 
 
@@ -505,6 +505,22 @@ def open_mongomock(url: str, **options: Any) -> MongoTrialStore:
 # ---- pymongo -------------------------------------------------------------------------
 
 
+SOCKET_TIMEOUT = 60.0
+"""Seconds a reply may take before the connection is dropped and the call retried
+(``socketTimeoutMS``, unless the URL gives it or ``timeoutMS``). pymongo's default
+waits for ever, so a server that stalls with its connections open (a frozen primary,
+a stuck disk) hung every command and worker without a word. The store's commands are
+bounded (windowed reads, batched writes, ``wtimeoutMS`` 10 s), so a healthy server
+answers each well within it."""
+
+
+def _option_names(url: str, options: dict[str, Any]) -> set[str]:
+    """The option names (lower case) given in ``url``'s query and in ``options``."""
+    query = urlsplit(url).query
+    given = {part.partition("=")[0] for part in query.replace(";", "&").split("&")}
+    return {name.lower() for name in (*given, *options) if name}
+
+
 def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
     """Open a store on the MongoDB deployment of a ``mongodb[+srv]://`` URL.
 
@@ -527,6 +543,8 @@ def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
     named = url.lower() + " " + " ".join(options).lower()
     if "serverselectiontimeoutms" not in named:
         options["serverSelectionTimeoutMS"] = int(connect_timeout * 1000)
+    if not {"sockettimeoutms", "timeoutms"} & _option_names(url, options):
+        options["socketTimeoutMS"] = int(SOCKET_TIMEOUT * 1000)
     client = make_client(url, options)
     if database is None:  # the URL's path, as pymongo parses it
         database = client.get_default_database(DEFAULT_DATABASE).name
@@ -1841,6 +1859,19 @@ class MongoTrialStore(BaseTrialStore):
                 return True
         self._require_trial(study, tid)
         return False
+
+    def running_trials(self, study: str) -> list[summary.RunningTrial]:
+        c.check_name(study, "study")
+        query = {"state": TrialState.RUNNING.value, "study": study}
+        docs = self._call(
+            "running_trials",
+            lambda _: list(
+                self._trials.find(query, _RUNNING_FIELDS, sort=[("tid", 1)])
+            ),
+        )
+        if not docs:
+            self._require_study(study)
+        return [_running(doc) for doc in docs]
 
     def running_intermediate(self, study: str) -> dict[int, dict[int, float]]:
         c.check_name(study, "study")

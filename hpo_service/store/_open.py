@@ -38,6 +38,8 @@ def open_store(url: str, **options: Any) -> BaseTrialStore:
     Returns:
         An open store; close it (or use it as a context manager) when done.
 
+    Blanks and line ends around ``url`` are ignored.
+
     Raises:
         ValueError: The URL is malformed, its scheme unknown, or an option invalid.
         StoreConnectionError: The store cannot be reached within the timeout (for
@@ -45,6 +47,8 @@ def open_store(url: str, **options: Any) -> BaseTrialStore:
         StoreNotFoundError: ``create=False`` and the SQLite database is missing.
         ImportError: A ``mongomock://`` URL without mongomock installed.
     """
+    if isinstance(url, str):  # an environment value's trailing newline, say
+        url = url.strip()
     scheme, _ = split_scheme(url)
     if scheme == "sqlite":
         from hpo_service.store._sqlite import open_sqlite

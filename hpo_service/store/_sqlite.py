@@ -206,11 +206,12 @@ _COUNT_STATES = (
     "SELECT 'running', count(*) FROM trials INDEXED BY trials_leases "
     "WHERE state = 'running' AND study = ?",
 )
-_RUNNING = (
+_RUNNING_ALL = (
     f"SELECT {', '.join(summary.RUNNING_FIELDS)} "
     "FROM trials INDEXED BY trials_leases "
-    "WHERE state = 'running' AND study = ? ORDER BY tid LIMIT ?"
+    "WHERE state = 'running' AND study = ? ORDER BY tid"
 )
+_RUNNING = _RUNNING_ALL + " LIMIT ?"
 _LIGHT = (
     "SELECT tid, light FROM trials INDEXED BY trials_versions "
     "WHERE study = ? AND state = 'done' ORDER BY tid"
@@ -1230,6 +1231,16 @@ class SQLiteTrialStore(BaseTrialStore):
             return sizes
 
         return self._read("study_attachment_sizes", body)
+
+    def running_trials(self, study: str) -> list[summary.RunningTrial]:
+        c.check_name(study, "study")
+
+        def body(conn: sqlite3.Connection) -> list[summary.RunningTrial]:
+            self._require_study(conn, study)
+            rows = conn.execute(_RUNNING_ALL, (study,))
+            return [summary.RunningTrial(*row) for row in rows]
+
+        return self._read("running_trials", body)
 
     def running_intermediate(self, study: str) -> dict[int, dict[int, float]]:
         c.check_name(study, "study")

@@ -131,6 +131,7 @@ class ChildRunner:
         self._startup_timeout = startup_timeout
         self._proc: subprocess.Popen[bytes] | None = None
         self._selector: selectors.BaseSelector | None = None
+        self._frames = _FrameBuffer()  # what the live child wrote, not yet taken
         self._output_path = ""
         self._output_fd = -1
         self._objective_started = False
@@ -340,6 +341,7 @@ class ChildRunner:
                 f"{type(e).__name__}: {e}"
             ) from e
         self._selector = selectors.DefaultSelector()
+        self._frames = _FrameBuffer()
         assert self._proc.stdout is not None
         self._selector.register(self._proc.stdout.fileno(), selectors.EVENT_READ)
         self._log.debug("started objective process %s", self._proc.pid)
@@ -395,25 +397,27 @@ class ChildRunner:
         assert self._proc is not None and self._proc.stdout is not None
         assert self._selector is not None
         while True:
-            if should_abort is not None and should_abort():
-                return "aborted"
-            wait = _POLL_SLICE
-            if self._deadline is not None:
-                wait = min(wait, self._deadline - time.monotonic())
-                if wait <= 0:
-                    return "timeout"
-            ready = self._selector.select(wait)
-            if self._forwarder is not None:
-                self._forwarder.poll()
-            if ready:
-                frame = _read_frame(self._proc.stdout.fileno())
-                if frame is not None and frame.get("kind") == "received":
-                    self._received = True
-                    continue
-                if frame is not None and frame.get("kind") == "started":
-                    self._started_call(frame)
-                    continue
-                return "died" if frame is None else frame
+            frame = self._frames.take()  # "received" and "started" come in one write
+            if frame is None:
+                if should_abort is not None and should_abort():
+                    return "aborted"
+                wait = _POLL_SLICE
+                if self._deadline is not None:
+                    wait = min(wait, self._deadline - time.monotonic())
+                    if wait <= 0:
+                        return "timeout"
+                ready = self._selector.select(wait)
+                if self._forwarder is not None:
+                    self._forwarder.poll()
+                if ready and not self._frames.fill(self._proc.stdout.fileno()):
+                    return "died"
+                continue
+            if frame.get("kind") == "received":
+                self._received = True
+            elif frame.get("kind") == "started":
+                self._started_call(frame)
+            else:
+                return frame
 
     def _started_call(self, frame: dict[str, Any]) -> None:
         """The objective is being called: from now on its trial timeout counts."""
@@ -517,6 +521,50 @@ def _read_frame(fd: int) -> dict[str, Any] | None:
         return None
     body = _read_exact(fd, _HEADER.unpack(header)[0])
     return None if body is None else json.loads(body)
+
+
+class _FrameBuffer:
+    """Frames read from a pipe with one read per write of the other side (two
+    frames written at once are one read), where :func:`_read_frame` makes two reads
+    per frame."""
+
+    _READ_SIZE = 65536
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+
+    def fill(self, fd: int) -> bool:
+        """Read what ``fd`` holds (call it when a select said it is readable), and
+        the rest of a frame that it begins, as :func:`_read_frame` reads a whole
+        frame; False at end of file (the other side is gone)."""
+        want = self._READ_SIZE
+        while want > 0:
+            chunk = os.read(fd, want)
+            if not chunk:
+                return False
+            self._data += chunk
+            want = self._missing()
+        return True
+
+    def take(self) -> dict[str, Any] | None:
+        """The next whole frame read, or None until one is."""
+        if len(self._data) < _HEADER.size:
+            return None
+        end = _HEADER.size + _HEADER.unpack_from(self._data)[0]
+        if len(self._data) < end:
+            return None
+        frame = json.loads(self._data[_HEADER.size : end])
+        del self._data[:end]
+        return frame
+
+    def _missing(self) -> int:
+        """Bytes still to read to end the last frame the data begins (0 if none)."""
+        start = 0
+        while start < len(self._data):
+            if len(self._data) < start + _HEADER.size:
+                return start + _HEADER.size - len(self._data)
+            start += _HEADER.size + _HEADER.unpack_from(self._data, start)[0]
+        return start - len(self._data)
 
 
 def _tail(fd: int, limit: int) -> str:

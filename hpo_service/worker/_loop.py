@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from hpo_service._common.processes import owner_id
 from hpo_service._common.settings import (
@@ -23,6 +23,7 @@ from hpo_service._common.settings import (
     StudySettings,
     beyond_budget_error,
     budget_of,
+    cancelled_error,
     counted_finished,
     record_objective_count,
 )
@@ -42,13 +43,20 @@ from hpo_service.objective._result import (
     decode_attachments,
     losses_of,
 )
-from hpo_service.store._base import BaseTrialStore, Study, Trial, TrialState
+from hpo_service.store._base import (
+    BaseTrialStore,
+    RequeueReport,
+    Study,
+    Trial,
+    TrialState,
+)
 from hpo_service.store._cli_option import masked_note, store_command, store_place
 from hpo_service.store._dead_owners import requeue_dead_owners
 from hpo_service.store._faults import (
     StoreFaults,
     may_pass,
 )
+from hpo_service.store._summary import RunningTrial
 from hpo_service.worker._budget import Verdict, budget_verdict
 from hpo_service.worker._child import ChildOutcome, ChildRunner
 from hpo_service.worker._heartbeat import Heartbeat, Lease
@@ -484,9 +492,12 @@ class Worker:
         if judged is None:  # cold stop while the store was unreachable
             return True
         verdict, max_evals = judged
+        name = f"{trial.study}/{trial.tid}"
+        if verdict == "cancelled":
+            self._cancel_in_cancelled_study(trial, name)
+            return False
         if verdict == "run" or max_evals is None:
             return True
-        name = f"{trial.study}/{trial.tid}"
         if verdict == "wait":
             self._log.debug("trial %s: the running trials take the budget", name)
             self._retrying(
@@ -497,14 +508,19 @@ class Worker:
         self._cancel_beyond_budget(trial, max_evals)
         return False
 
-    def _budget_verdict(self, study: str) -> tuple[Verdict, int | None]:
-        """:func:`budget_verdict` and the budget, from the study read now.
+    def _budget_verdict(
+        self, study: str
+    ) -> tuple[Verdict | Literal["cancelled"], int | None]:
+        """:func:`budget_verdict` and the budget, from the study read now;
+        ``"cancelled"`` for a study `hpo-driver cancel` stopped.
 
         Counting the trials costs O(study size), so it is skipped when the study
         cannot exceed its budget: it holds at most ``next_tid`` trials.
         """
         record = self._store.get_study(study)
         self._keep_settings(record)
+        if record.settings.get("cancelled"):
+            return "cancelled", None
         try:
             max_evals = budget_of(record.settings)
         except (TypeError, ValueError):
@@ -512,6 +528,20 @@ class Worker:
         if max_evals is None or record.next_tid <= max_evals:
             return "run", max_evals
         return budget_verdict(self._store.count_by_state(study), max_evals), max_evals
+
+    def _cancel_in_cancelled_study(self, trial: Trial, name: str) -> None:
+        """Cancel a trial claimed from a study that was cancelled: one queued after
+        the cancel (a driver's batch in flight as it landed, or ``hpo-driver
+        enqueue``) must not run until the study is started again."""
+        why = cancelled_error("hpo-driver cancel", queued_after=True)
+        self._retrying(
+            f"cancel trial {name}",
+            lambda: self._store.cancel(trial.study, [trial.tid], error=why),
+        )
+        self._log.info(
+            "trial %s not run: its study was cancelled (`hpo-driver start` resumes "
+            "it)", name,
+        )  # fmt: skip
 
     def _cancel_beyond_budget(self, trial: Trial, max_evals: int) -> None:
         """Cancel the trial and its study's queued trials: the budget is spent."""
@@ -945,19 +975,15 @@ class Worker:
         except (StudyNotFoundError, TypeError, ValueError) as e:
             self._log.debug("skipped requeueing study %r: %s", study, e)
             return 0
-        running = self._store.get_trials(study, [TrialState.RUNNING])
+        running = self._store.running_trials(study)
         dead, report = requeue_dead_owners(
             self._store, study, running, max_attempts=settings.max_attempts
         )
-        for trial in dead:
-            self._log.warning(
-                "study %s: trial %d requeued at once: its worker %s died",
-                study, trial.tid, trial.owner,
-            )  # fmt: skip
         if report is None:
             report = self._store.requeue_expired(
                 max_attempts=settings.max_attempts, study=study
             )
+        self._say_dead(study, dead, report, settings.max_attempts)
         if report.requeued or report.failed:
             self._log.info(
                 "study %s: requeued %d trials with expired leases, failed %d",
@@ -965,13 +991,43 @@ class Worker:
             )  # fmt: skip
         return len(report.requeued)
 
+    def _say_dead(
+        self,
+        study: str,
+        dead: list[RunningTrial],
+        report: RequeueReport,
+        max_attempts: int,
+    ) -> None:
+        """Say what became of the trials of workers judged dead: requeued, or
+        quarantined after ``max_attempts``; one that finished or was claimed again
+        since it was read was left as it is, and is not named."""
+        requeued = {tid for name, tid in report.requeued if name == study}
+        failed = {tid for name, tid in report.failed if name == study}
+        for trial in dead:
+            if trial.tid in requeued:
+                what = "requeued at once"
+            elif trial.tid in failed:
+                what = f"quarantined after {counted(max_attempts, 'attempt')}"
+            else:
+                continue
+            self._log.warning(
+                "study %s: trial %d %s: its worker %s died",
+                study, trial.tid, what, trial.owner,
+            )  # fmt: skip
+
     def _finished(self, study: str) -> bool:
+        """Whether ``study`` is over: nothing queued or running, and its budget
+        spent or the study cancelled. The cancel flag is read afresh (one study
+        read, only while the queue is empty), not from the settings kept for up to
+        ``_SETTINGS_TTL``: a worker of a cancelled study idled 30 s before it saw."""
         settings = self._settings_for(study)
         counts = self._store.count_by_state(study)
         if counts.get(TrialState.NEW, 0) or counts.get(TrialState.RUNNING, 0):
             return False
-        finished = counted_finished(counts)
-        return settings.cancelled or finished >= settings.max_evals
+        if counted_finished(counts) >= settings.max_evals:
+            return True
+        self._settings.pop(study, None)
+        return self._settings_for(study).cancelled
 
     def _look_for_study(self) -> None:
         """Look once more, at the stop, for a study not seen yet: one created while

@@ -19,19 +19,18 @@ from hpo_service._common.foreign_options import raise_naming_ours
 from hpo_service._common.stop_signals import STOP_SIGNALS
 from hpo_service._common.words import counted
 from hpo_service.exceptions import ObjectiveImportError, StoreError, WorkerError
-from hpo_service.store import BaseTrialStore, mask_url
+from hpo_service.store import BaseTrialStore
 from hpo_service.store._cli_option import (
     MissingStoreError,
     NumberRange,
-    UnreachableStoreError,
     db_flag,
     db_option,
     masked_note,
-    open_store_for_cli,
+    reach_store,
     store_place,
     study_not_found,
+    wait_for_store_option,
 )
-from hpo_service.store._url import split_scheme
 from hpo_service.worker._hyperopt_options import hyperopt_worker_options
 from hpo_service.worker._lifeline import stop_with_driver
 from hpo_service.worker._loop import DEFAULT_POLL_INTERVAL, run_worker
@@ -43,7 +42,6 @@ EXIT_CANNOT_RUN = 3
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _MISSING_NOTE_SECONDS = 60.0
 _MISSING_POLL_SECONDS = 0.5
-_UNREACHABLE_PAUSE_SECONDS = 1.0  # between attempts, each up to connect_timeout
 
 _logger = logging.getLogger(__name__)
 
@@ -78,17 +76,10 @@ class _Command(click.Command):
     default=None,
     help="Exit after this many seconds with nothing to run [default: never].",
 )
-@click.option(
-    "--wait-for-store",
-    type=NumberRange(min=0),
-    default=60.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="At start-up, keep trying a MongoDB server that does not answer for this "
-    "long (it may be starting, as under docker compose or Kubernetes), then exit 1; "
-    "0 fails at once. Not for SQLite: a file that cannot be opened is a wrong path "
-    "or permissions and fails at once, and a missing database is waited for until "
-    "--idle-timeout, as a worker started before its driver needs.",
+@wait_for_store_option(
+    " Not for SQLite: a file that cannot be opened is a wrong path or permissions "
+    "and fails at once, and a missing database is waited for until --idle-timeout, "
+    "as a worker started before its driver needs."
 )
 @click.option(
     "--poll-interval",
@@ -327,13 +318,13 @@ def _open_store(
 
     Raises:
         UnreachableStoreError: The store did not answer within ``wait_for_store``
-            seconds, or before a stop signal (see :func:`_reach`).
+            seconds, or before a stop signal (see :func:`reach_store`).
     """
     started = time.monotonic()
     next_note = started
     while True:
         try:
-            return _reach(db_url, wait_for_store, stopped)
+            return reach_store(db_url, wait_for_store, stopped, _logger)
         except MissingStoreError as e:
             now = time.monotonic()
             if idle_timeout is not None and now - started >= idle_timeout:
@@ -348,52 +339,6 @@ def _open_store(
                 _logger.warning("%s; waiting for it to be created", e.message)
                 next_note = now + _MISSING_NOTE_SECONDS
             time.sleep(_MISSING_POLL_SECONDS)
-
-
-def _reach(db_url: str, wait_for_store: float, stopped: list[str]) -> BaseTrialStore:
-    """Open the store, trying a MongoDB server that does not answer again until
-    ``wait_for_store`` seconds have passed or a stop signal came (one line when it
-    starts waiting, one when it got through). A SQLite store is never waited for
-    here.
-
-    Raises:
-        UnreachableStoreError: Still no answer after ``wait_for_store`` seconds, or
-            when a stop signal came.
-        MissingStoreError: The database does not exist.
-    """
-    if wait_for_store <= 0 or not _is_server(db_url):
-        return open_store_for_cli(db_url)
-    started = time.monotonic()
-    waited = False
-    while True:
-        try:
-            store = open_store_for_cli(db_url)
-        except UnreachableStoreError as e:
-            if stopped or time.monotonic() - started >= wait_for_store:
-                raise
-            if not waited:
-                _logger.warning(
-                    "waiting up to %g s (--wait-for-store) for the store %s to "
-                    "answer: %s",
-                    wait_for_store, mask_url(db_url), e.reason,
-                )  # fmt: skip
-                waited = True
-            time.sleep(_UNREACHABLE_PAUSE_SECONDS)
-            continue
-        if waited:
-            _logger.warning(
-                "connected to the store %s after %.0f s",
-                mask_url(db_url), time.monotonic() - started,
-            )  # fmt: skip
-        return store
-
-
-def _is_server(db_url: str) -> bool:
-    """Whether ``db_url`` names a database server (not a SQLite file, not bad)."""
-    try:
-        return split_scheme(db_url)[0] != "sqlite"
-    except ValueError:  # a bad URL: opening it says so
-        return False
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -135,10 +135,10 @@ class TestMedian:
         """Irregular steps, trials without reports, NaN running means (inf - inf),
         and trials completed between checks: the summaries at each step asked are
         those computed from every completed curve directly."""
-        from hpo_service.algorithms.pruners._percentile import _CompletedCurves
+        from hpo_service.algorithms.pruners._curves import CompletedCurves
 
         rng = np.random.default_rng(5)
-        completed, curves = _CompletedCurves(running_average), []
+        completed, curves = CompletedCurves(running_average), []
         for _ in range(12):
             for _ in range(int(rng.integers(0, 6))):
                 steps = sorted(

@@ -140,9 +140,34 @@ def test_a_watched_driver_lease_that_is_renewed_is_refused(tmp_path):
 def test_a_watched_driver_lease_that_runs_out_unrenewed_is_taken_over(tmp_path):
     with open_store(f"sqlite:///{tmp_path / 'lease.sqlite'}") as store:
         store.create_study("s", {})
-        assert store.acquire_driver_lease("s", "driver@elsewhere:1:abcdef", 1.0)
+        holder = "driver@elsewhere:1:abcdef"
+        assert store.acquire_driver_lease("s", holder, 60.0)  # held however slow
         with pytest.raises(DriverLeaseError, match="is driven by"):  # not watched
             take_driver_lease(store, "s", "driver@me", 30.0)
+        assert store.acquire_driver_lease("s", holder, 1.0)  # its last renewal
+        take_driver_lease(store, "s", "driver@me", 30.0, watch=True)
+        assert store.get_study("s").driver_owner == "driver@me"
+
+
+def test_a_watched_driver_lease_given_back_meanwhile_is_taken(tmp_path):
+    """The holder stops cleanly while a new driver watches its lease (here right
+    after the watch's first look): the lease is free, so the new driver takes it.
+    Before, a holder gone from the lease read as another driver taking it: refused,
+    "driven by another driver"."""
+    holder = "driver@elsewhere:1:abcdef"
+    with open_store(f"sqlite:///{tmp_path / 'lease.sqlite'}") as store:
+        store.create_study("s", {})
+        assert store.acquire_driver_lease("s", holder, 30.0)
+        acquire, refused = store.acquire_driver_lease, []
+
+        def given_back_after_the_first_look(name, owner, seconds):
+            got = acquire(name, owner, seconds)
+            refused.extend([] if got else [owner])
+            if refused.count("driver@me") == 2:  # the start, then the watch's look
+                store.release_driver_lease(name, holder)
+            return got
+
+        store.acquire_driver_lease = given_back_after_the_first_look
         take_driver_lease(store, "s", "driver@me", 30.0, watch=True)
         assert store.get_study("s").driver_owner == "driver@me"
 

@@ -39,6 +39,31 @@ def test_queued_trials_of_the_old_space_are_cancelled(store, caplog):
     assert f"{said} (tids {outside}, {changed})" in caplog.text
 
 
+def test_a_stale_trial_claimed_before_the_cancel_lands_runs_and_is_not_named(
+    store, caplog
+):
+    """A worker claims a stale trial between the driver's read of the queue and its
+    cancel: that trial runs on (its result counts), and the warning says so
+    instead of counting it among the cancelled."""
+    open_study(store, "s", _given(OLD))
+    outside, changed = enqueue(store, "s", [{"x": -1.0, "y": 0}, {"x": 2.0, "y": 1}])
+    cancel = store.cancel
+
+    def claimed_first(*args, **kwargs):
+        assert store.claim("w", 60.0, study="s").tid == outside
+        return cancel(*args, **kwargs)
+
+    store.cancel = claimed_first
+    with caplog.at_level(logging.WARNING):
+        open_study(store, "s", _given(NEW), override=True)
+    states = {t.tid: t.state for t in store.get_trials("s")}
+    assert states == {outside: TrialState.RUNNING, changed: TrialState.CANCELLED}
+    said = "cancelled 1 queued trial suggested from the old space"
+    assert f"{said} (tids {outside}, {changed}, of which a worker claimed 1 first)" in (
+        caplog.text
+    )
+
+
 def test_resuming_without_a_space_change_keeps_the_queue(store):
     open_study(store, "s", _given(OLD))
     enqueue(store, "s", [{"x": -1.0, "y": 1}])

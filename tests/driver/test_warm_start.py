@@ -99,8 +99,9 @@ def test_queued_points_are_run_by_workers(db_url):
     trials = StoreTrials(db_url, study="q", workers=1)
     fmin(quadratic, SPACE, algo=rand.suggest, max_evals=2, trials=trials,
          show_progressbar=False)  # fmt: skip
-    with pytest.warns(UserWarning, match=r"already finished its budget \(2 of"):
+    with pytest.warns(UserWarning, match=r"already finished its budget \(2 of") as w:
         tids = trials.enqueue([{"x": 1.0, "y": -2.0}])  # runs: the budget grows next
+    assert w[0].filename == __file__  # points at the call
     fmin(quadratic, SPACE, algo=rand.suggest, max_evals=4, trials=trials,
          show_progressbar=False)  # fmt: skip
     ran = trials.store.get_trial("q", tids[0])

@@ -9,6 +9,7 @@ processes killed mid-trial, on SQLite and on MongoDB over the wire."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -59,6 +60,13 @@ def kill_mid_trial(procs, db: str) -> int:
 
 def test_a_restarted_driver_requeues_a_sigkilled_workers_trial_at_once(procs, db):
     tid = kill_mid_trial(procs, db)
+    status = procs.run(DRIVER, "status", "--db", db, "--study", "s", "--json")
+    assert status.returncode == 0, status.stderr
+    (running,) = json.loads(status.stdout)["workers"]
+    assert (running["tid"], running["alive"]) == (tid, False)
+    assert json.loads(status.stdout)["driver"]["alive"] is False
+    text = procs.run(DRIVER, "status", "--db", db, "--study", "s").stdout
+    assert "(its process is gone: a driver or idle worker of this host requeues" in text
     resumed = procs.run(DRIVER, *driver_args(db, 3, "--workers", "1"), timeout=180)
     assert resumed.returncode == 0, resumed.stderr
     # the driver's own words (its local worker would say "study s: trial ...")
@@ -121,3 +129,25 @@ def test_only_a_certain_death_requeues_before_the_lease_ends(procs, db):
         (TrialState.RUNNING, 1),
     ]
     assert [t.owner for t in trials[1:]] == owners[1:]
+
+
+def test_a_dead_workers_trial_on_its_last_attempt_is_quarantined_not_requeued(
+    procs, db
+):
+    """With ``max_attempts=1`` the dead worker's attempt was the trial's last: an
+    idle worker fails it at once and says so, not that it requeued it."""
+    owner = f"{socket.gethostname()}:{dead_pid()}:aaaaaaaa/{namespace_key()}-1"
+    with open_store(db) as store:
+        given = {"objective": QUADRATIC[1], **space_settings(space), "max_evals": 9,
+                 "max_attempts": 1}  # fmt: skip
+        open_study(store, "s", given)
+        store.insert_trials("s", [NewTrial({"x": 0.0}, {"x": 0.0, "y": 0.0})])
+        assert store.claim(owner, float(LEASE), study="s").owner == owner
+    worker = procs.run(
+        WORKER, "--db", db, "--study", "s", "--idle-timeout", "1", timeout=180
+    )
+    assert worker.returncode == 0, worker.stderr
+    assert "trial 0 quarantined after 1 attempt: its worker " in worker.stderr
+    assert "requeued at once" not in worker.stderr
+    with open_store(db) as store:
+        assert store.get_trial("s", 0).state is TrialState.ERROR

@@ -114,17 +114,18 @@ def raw(url: str) -> str:
 
 
 def test_best_text_shows_params_and_config_in_the_order_json_has_them(procs, tmp_path):
-    # The space's order (zeta before alpha), not sorted keys: as best --json, trials
-    # and the objective have them (before, the text sorted them).
+    # The space's order (ζeta before alpha), not sorted keys: as best --json, trials
+    # and the objective have them (before, the text sorted them); a label as written,
+    # not as JSON's \u escapes ("\u03b6eta", as --json has it).
     from hpo_service import hp
 
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
-    ordered = {"zeta": hp.uniform("zeta", 0, 1), "alpha": hp.uniform("alpha", 0, 1)}
+    ordered = {"ζeta": hp.uniform("ζeta", 0, 1), "alpha": hp.uniform("alpha", 0, 1)}
     settings = StudySettings(
         objective="tests.e2e.objectives:quadratic", space=to_document(ordered),
         space_fingerprint=fingerprint(ordered), max_evals=5,
     )  # fmt: skip
-    point = {"zeta": 0.5, "alpha": 0.25}
+    point = {"ζeta": 0.5, "alpha": 0.25}
     with open_store(db) as store:
         store.create_study("order", settings.to_dict())
         store.insert_trials("order", [NewTrial(dict(point), dict(point))])
@@ -136,6 +137,8 @@ def test_best_text_shows_params_and_config_in_the_order_json_has_them(procs, tmp
     text = procs.run(DRIVER, "best", *study)
     assert as_json.returncode == 0 == text.returncode, as_json.stderr + text.stderr
     record = strict(as_json.stdout)
-    assert list(record["params"]) == list(record["config"]) == ["zeta", "alpha"]
-    assert f"  params: {json.dumps(record['params'])}" in text.stdout.splitlines()
-    assert f"  config: {json.dumps(record['config'])}" in text.stdout.splitlines()
+    assert list(record["params"]) == list(record["config"]) == ["ζeta", "alpha"]
+    assert '"\\u03b6eta"' in as_json.stdout  # --json stays ASCII
+    lines = text.stdout.splitlines()
+    assert '  params: {"ζeta": 0.5, "alpha": 0.25}' in lines, lines
+    assert '  config: {"ζeta": 0.5, "alpha": 0.25}' in lines, lines

@@ -112,6 +112,22 @@ def test_a_cancelled_study_says_so(procs, tmp_path):
     assert "no trial of study" not in err
 
 
+def test_a_worker_of_a_cancelled_study_stops_with_it(procs, tmp_path):
+    """`hpo-driver cancel`: a worker of the study stops as finished once its queue is
+    empty. Before, it kept the study's settings (cancel flag included) for 30 s and
+    idled on: here it ran into its --idle-timeout instead (a Slurm task held its
+    node that long)."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    procs.env["HPO_TEST_SLEEP"] = "0.2"
+    start_driver(procs, db, "s", 100)
+    worker = procs.start(WORKER, "--db", db, "--study", "s", "--idle-timeout", "20")
+    wait_until(lambda: counts(db, "s")[TrialState.DONE] >= 2, 120)
+    assert procs.run(DRIVER, "cancel", "--db", db, "--study", "s").returncode == 0
+    _, err = worker.communicate(timeout=120)
+    assert worker.returncode == 0, err
+    assert "worker stopped (study_finished)" in err, err
+
+
 def test_a_typo_in_the_objective_function_is_refused_before_the_study_exists(
     procs, tmp_path
 ):

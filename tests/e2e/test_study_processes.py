@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import sqlite3
 
 import pytest
 
@@ -260,3 +262,45 @@ def test_driver_restarted_in_its_container_waits_out_the_dead_drivers_lease(
     assert done_count(db, "c") == 6
     with open_store(db) as store:
         assert store.get_study("c").driver_owner is None  # released at the end
+
+
+def test_a_backup_taken_while_the_study_runs_restores_and_resumes(procs, tmp_path):
+    """README "Backing up a store": SQLite's online backup API copies a consistent
+    snapshot (the WAL's recent writes included) while the driver and workers write;
+    the copy opens, and a driver resumes the study from it to its exact budget."""
+    live, copy = tmp_path / "hpo.sqlite", tmp_path / "backup.sqlite"
+    db = f"sqlite:///{live}"
+    procs.env["HPO_TEST_SLEEP"] = "0.05"
+    driver = procs.start(DRIVER, *start_args(db, "b", 40, "--workers", "2"))
+    wait_until(lambda: done_count(db, "b") >= 10)
+    source, target = sqlite3.connect(live), sqlite3.connect(copy)
+    with source, target:
+        source.backup(target)
+    source.close()
+    target.close()
+    assert driver.wait(timeout=120) == 0, driver.stderr.read()
+    backed = counts(f"sqlite:///{copy}", "b")
+    assert 10 <= backed[TrialState.DONE] < 40, backed
+    restored = f"sqlite:///{tmp_path / 'restored.sqlite'}"
+    shutil.copy(copy, tmp_path / "restored.sqlite")
+    rerun = procs.run(DRIVER, *start_args(restored, "b", 40, "--workers", "2"))
+    assert rerun.returncode == 0, rerun.stderr
+    assert "resuming study 'b'" in rerun.stderr
+    final = counts(restored, "b")
+    assert final[TrialState.DONE] == 40 and final[TrialState.RUNNING] == 0, final
+
+
+def test_a_store_url_with_blanks_or_a_line_end_names_the_same_store(procs, tmp_path):
+    """HPO_DB from a Secret or `.env` often ends with a newline (a YAML `|` block,
+    `kubectl create secret --from-file`, a CRLF file). Before, `sqlite:///...\\n`
+    named another file: `start` created `hpo.sqlite\\n` while workers waited for
+    `hpo.sqlite`, and `status` said "no SQLite database at .../hpo.sqlite"."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    procs.env["HPO_DB"] = db + "\n"
+    run = procs.run(DRIVER, "start", "--study", "n", *QUADRATIC, "--max-evals", "3",
+                    "--workers", "1", "--no-progress")  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["hpo.sqlite"]
+    status = procs.run(DRIVER, "status", "--db", f" {db}\r\n", "--study", "n")
+    assert status.returncode == 0, status.stderr
+    assert "study 'n': 3/3 finished" in status.stdout

@@ -110,14 +110,21 @@ def sleeps(config: dict[str, Any]) -> float:
     """Sleeps ``config["seconds"]``, returns ``config.get("loss", seconds)``.
 
     With ``config["log"]`` (a path) it appends ``start <tag>`` and ``end <tag>`` lines
-    to that file, so a test can count how often a trial really ran.
+    to that file, so a test can count how often a trial really ran. With
+    ``config["gate"]`` (a path) it returns as soon as that file exists (the test
+    creates it), ``seconds`` at most: trials that must be running together are.
     """
     log = config.get("log")
     tag = config.get("tag", "")
     if log:
         with Path(log).open("a") as f:
             f.write(f"start {tag}\n")
-    time.sleep(config["seconds"])
+    gate = config.get("gate")
+    if gate is None:
+        time.sleep(config["seconds"])
+    deadline = time.monotonic() + config["seconds"]
+    while gate is not None and not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.02)
     if log:
         with Path(log).open("a") as f:
             f.write(f"end {tag}\n")

@@ -96,6 +96,28 @@ def plot_section(dom: str, name: str) -> str:
     return dom[start : end if end > 0 else len(dom)]
 
 
+def hpo_driver(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``hpo-driver ARGS`` run to its end, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "hpo_service.driver.cli", *args],
+        cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+def run_demo_study(
+    db: str, max_evals: int, *, objective: str = "objective", workers: int = 2
+) -> None:
+    """Run (or resume) study ``demo`` of ``tests.insight.objectives`` (its space and
+    the named objective, seed 5) with ``workers`` local workers to ``max_evals``."""
+    run = hpo_driver(
+        "start", "--db", db, "--study", "demo", "--seed", "5",
+        "--objective", f"tests.insight.objectives:{objective}",
+        "--space", "tests.insight.objectives:space",
+        "--max-evals", str(max_evals), "--workers", str(workers), "--no-progress",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+
+
 # ---- a dashboard (or any hpo-driver command) in its own process --------------------
 
 

@@ -177,6 +177,64 @@ def test_dashboard_started_before_its_study_warns_and_shows_it_once_created(
         stop(server)
 
 
+def test_figures_a_study_cannot_draw_yet_say_why_until_they_can(tmp_path, browser):
+    """A study whose every trial failed: in the dashboard each figure that needs
+    completed trials says why in its place, once for its pair (parallel and slice,
+    importance and contour; they were empty framed boxes), and the report says the
+    same in its notes; once the study resumes with trials that complete, the same
+    page draws the figures in place of the notes."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    space = ["--space", "tests.e2e.objectives:space", "--seed", "1", "--workers", "1",
+             "--no-progress", "--db", db, "--study", "live"]  # fmt: skip
+    failing = start("start", *space, "--max-evals", "3",
+                    "--objective", "tests.helpers.objectives:raises")  # fmt: skip
+    assert failing.wait(timeout=300) == 1, failing.stderr.read()[-3000:]  # none ok
+    why_parallel = (
+        "No parallel coordinates or slices: they draw completed (done) "
+        "trials, and the study has none yet (not used: 3 error)."
+    )
+    why_importance = ("No parameter importance or contour: they need at least 4 "
+                      "completed (done) trials with distinct losses, and the study "
+                      "has 0 done (not used: 3 error).")  # fmt: skip
+    out = tmp_path / "report.html"
+    run = subprocess.run(
+        [sys.executable, "-m", "hpo_service.driver.cli", "report", "--db", db,
+         "--study", "live", "--out", str(out)],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    page = out.read_text()
+    assert 'id="section-parallel"' not in page and 'id="section-slice"' not in page
+    assert why_parallel in page and why_importance in page
+
+    port = free_port()
+    server = start("dashboard", "--db", db, "--port", str(port))
+    resumed = None
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        wait_for(lambda: serving(server, url), what="dashboard up")
+        browser.get(url + "#live")
+        wait_for(lambda: text(browser, "plot-parallel") == why_parallel,
+                 what="why no parallel coordinates")  # fmt: skip
+        wait_for(lambda: text(browser, "plot-importance") == why_importance,
+                 what="why no importance")  # fmt: skip
+        for name in ("slice", "contour"):  # the same note is not shown twice
+            element = browser.find_element("id", f"plot-{name}")
+            assert not element.is_displayed(), name
+        resumed = start("start", *space, "--max-evals", "8", "--override",
+                        "--objective", "tests.e2e.objectives:quadratic")  # fmt: skip
+        assert resumed.wait(timeout=300) == 0, resumed.stderr.read()[-3000:]
+        for name in ("parallel", "slice", "importance", "contour"):
+            wait_for(lambda n=name: browser.find_elements(
+                "css selector", f"#plot-{n}.plot:not(.note) .main-svg"),
+                what=f"{name} drawn")  # fmt: skip
+            assert "No " not in text(browser, f"plot-{name}")[:3], name
+    finally:
+        if resumed is not None:
+            stop(resumed)
+        stop(server)
+
+
 def test_dashboard_warns_on_other_interfaces(tmp_path):
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
     open_store(db).close()  # an empty store (read commands never create one)

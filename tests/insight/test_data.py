@@ -171,7 +171,10 @@ def test_pruned_trials_and_intermediate_values_reach_the_report():
     data.apply(rows)
     report = build_report(data)
     fig = report.figures["intermediate"]
-    assert {t.name for t in fig.data} == {"done", "pruned"}
+    assert {t.name for t in fig.data} == {"done", "pruned", "pruned here"}
+    (where,) = [t for t in fig.data if t.name == "pruned here"]
+    assert list(where.x) == [1, 1, 1, 1]  # each at its last report
+    assert list(where.customdata) == [0, 3, 6, 9]
     pruned = next(t for t in fig.data if t.name == "pruned")
     assert pruned.line.dash == "dash"
     names = {t.name for t in report.figures["history"].data}
@@ -351,6 +354,8 @@ def test_pruned_trials_of_an_in_memory_trials_reach_the_report_as_pruned():
         assert sorted(row.intermediate) == [1, 2]
         assert row.loss == row.intermediate[2]
     figures = build_report(data).figures
-    assert {t.name for t in figures["intermediate"].data} == {"done", "pruned"}
+    curves = {t.name: t for t in figures["intermediate"].data}
+    assert set(curves) == {"done", "pruned", "pruned here"}
+    assert list(curves["pruned here"].y) == [row.loss for row in pruned]
     assert "pruned" in {t.name for t in figures["history"].data}
     assert data.best_row().state == "done"

@@ -125,7 +125,7 @@ def test_the_dashboard_shows_the_named_front(db):
     try:
         wait_for(lambda: up(f"http://127.0.0.1:{port}/"), what="dashboard up")
         delta = get(f"{base}/changes?cursor=0")
-        figures = get(f"{base}/figures?names=pareto,history,importance")
+        figures = get(f"{base}/figures?names=pareto,history,importance,contour")
     finally:
         stop(server)
     front = driver_front(db)
@@ -142,6 +142,8 @@ def test_the_dashboard_shows_the_named_front(db):
     assert figures["history"]["layout"]["yaxis"]["title"]["text"] == "error"
     importance = figures["importance"]["layout"]["title"]["text"]
     assert importance == "Parameter importance for error (fANOVA)"
+    (surface,) = [t for t in figures["contour"]["data"] if t["type"] == "contour"]
+    assert surface["colorbar"]["title"]["text"] == "error"  # was "loss"
 
 
 def three_objective_report(tmp_path) -> tuple[str, int]:

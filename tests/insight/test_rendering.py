@@ -226,3 +226,92 @@ def test_long_parameter_names_on_parallel_axes_do_not_overlap(
         assert not any(
             t[0] < b[1] and b[0] < t[1] and t[2] < b[3] and b[2] < t[3] for t in ticks
         ), b
+
+
+def test_every_trial_of_a_slice_is_painted_the_first_one_too(tmp_path, browser):
+    """A 2-trial study: both points of each slice panel stand out from the white
+    plot (its colour scale began at white, which hid the first trials of every
+    study), and a conditional parameter's panel colours its trials as the others
+    do (each panel scaled its colours to its own trials)."""
+    from scipy import ndimage
+
+    from hpo_service import Trials, fmin, hp, rand
+    from hpo_service.insight import as_study_data, write_report
+
+    space = hp.choice("m", [{"x": hp.uniform("x", 0, 1)}, {"y": hp.uniform("y", 0, 1)}])
+    trials = Trials()
+    points = [{"m": 0, "x": 0.2}, {"m": 0, "x": 0.8}, {"m": 1, "y": 0.5}]
+    fmin(lambda c: sum(c.values()), space, algo=rand.suggest, max_evals=3,
+         trials=trials, points_to_evaluate=points, show_progressbar=False)  # fmt: skip
+    out = tmp_path / "slice.html"
+    write_report(as_study_data(trials), out)
+    browser.get(out.as_uri())
+    wait_drawn(browser, "slice")
+
+    def painted():  # per panel, the blobs of colour that stand out from white
+        return [
+            ndimage.label(np.abs(pixels - 255).sum(axis=2) > 90)[1]
+            for pixels in _panel_pixels(browser, "slice")
+        ]
+
+    # m's panel: 3 points, x's: trials 0 and 1, y's: trial 2
+    wait_for(lambda: sum(painted()) >= 6, what="6 points painted")
+    assert painted() == [3, 2, 1]
+    ranges = browser.execute_script(
+        "return document.getElementById('plot-slice')._fullData"
+        ".map((t) => [t.marker.cmin, t.marker.cmax]);"
+    )
+    assert ranges == [[0, 2], [0, 2], [0, 2]], ranges  # m, x, y
+
+
+def _panel_pixels(browser, name):
+    """The RGB pixels inside each subplot's axes of ``plot-NAME``, in plotly's
+    order of x axes (from a screenshot)."""
+    import io
+
+    from PIL import Image
+
+    element = browser.find_element("id", f"plot-{name}")
+    browser.execute_script("arguments[0].scrollIntoView()", element)
+    boxes = browser.execute_script(
+        "const l = arguments[0]._fullLayout;"
+        "return Object.keys(l).filter((k) => /^xaxis[0-9]*$/.test(k)).sort("
+        "  (a, b) => (+a.slice(5) || 1) - (+b.slice(5) || 1)).map((k) => {"
+        "  const x = l[k], y = l[x.anchor.replace('y', 'yaxis')];"
+        "  return [x._offset, y._offset, x._length, y._length]"
+        "    .map((v) => v * window.devicePixelRatio);});",
+        element,
+    )
+    image = Image.open(io.BytesIO(element.screenshot_as_png)).convert("RGB")
+    return [
+        np.asarray(image.crop((round(x) + 2, round(y) + 2, round(x + w) - 2,
+                               round(y + h) - 2))).astype(int)
+        for x, y, w, h in boxes
+    ]  # fmt: skip
+
+
+def test_a_trial_pruned_at_its_first_report_is_marked_on_the_curves(tmp_path, browser):
+    """The intermediate values put an orange cross where each trial was pruned: a
+    trial pruned at its first report has no line, and its one point (3 px, faded)
+    was nearly invisible."""
+    from hpo_service import TrialPruned, Trials, fmin, hp, rand, report
+    from hpo_service.insight import as_study_data, write_report
+
+    def objective(config):
+        for step in range(4):
+            report(config["x"] + 1 / (step + 1), step)
+            if config["x"] > 0.5:  # stands in for a pruner's decision
+                raise TrialPruned()
+        return config["x"]
+
+    trials = Trials()
+    points = [{"x": 0.1}, {"x": 0.2}, {"x": 0.9}]
+    fmin(objective, {"x": hp.uniform("x", 0, 1)}, algo=rand.suggest, max_evals=3,
+         trials=trials, points_to_evaluate=points, show_progressbar=False)  # fmt: skip
+    out = tmp_path / "curves.html"
+    write_report(as_study_data(trials), out)
+    browser.get(out.as_uri())
+    wait_drawn(browser, "intermediate")
+    traces = {t["name"]: t for t in drawn_traces(browser, "intermediate")}
+    assert traces["pruned here"]["y"] == 1 and traces["pruned here"]["symbol"] == "x"
+    wait_for_colour(browser, "intermediate", ORANGE)  # painted, not only in the data

@@ -9,29 +9,26 @@ import sys
 
 import pytest
 
+from hpo_service.exceptions import StoreNotFoundError, StudyNotFoundError
 from hpo_service.store import TrialState, open_store
 from tests.e2e.conftest import REPO
 
-from ._support import dump_dom, plot_section
+from ._support import (
+    dump_dom,
+    hpo_driver,
+    plot_section,
+    run_demo_study,
+    start,
+    stop,
+    wait_for,
+)
 
 STUDY = ["--objective", "tests.insight.objectives:objective",
          "--space", "tests.insight.objectives:space"]  # fmt: skip
 
 
-def hpo_driver(*args, timeout=300):
-    run = subprocess.run(
-        [sys.executable, "-m", "hpo_service.driver.cli", *args],
-        cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False,
-    )  # fmt: skip
-    return run
-
-
 def run_study(db, max_evals):
-    run = hpo_driver(
-        "start", "--db", db, "--study", "demo", *STUDY, "--seed", "5",
-        "--max-evals", str(max_evals), "--workers", "2", "--no-progress",
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-3000:]
+    run_demo_study(db, max_evals)
 
 
 def finished(db):
@@ -108,12 +105,7 @@ def test_a_study_of_huge_losses_gets_its_report_and_importances(tmp_path):
     out as for any study (their squares overflow a float, which stopped both with
     an OverflowError)."""
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
-    run = hpo_driver(
-        "start", "--db", db, "--study", "demo", "--seed", "5", "--max-evals", "12",
-        "--objective", "tests.insight.objectives:huge",
-        "--space", "tests.insight.objectives:space", "--workers", "1", "--no-progress",
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-3000:]
+    run_demo_study(db, 12, objective="huge", workers=1)
     out = tmp_path / "report.html"
     run = hpo_driver("report", "--db", db, "--study", "demo", "--out", str(out))
     assert run.returncode == 0, run.stderr[-3000:]
@@ -122,6 +114,36 @@ def test_a_study_of_huge_losses_gets_its_report_and_importances(tmp_path):
     run = hpo_driver("importance", "--db", db, "--study", "demo", "--json")
     assert run.returncode == 0, run.stderr[-3000:]
     assert sum(r["importance"] for r in json.loads(run.stdout)) == pytest.approx(1.0)
+
+
+def test_a_report_made_while_a_trial_runs_shows_it_on_the_timeline(tmp_path):
+    """A report of a running study draws each running trial up to the store's
+    clock at the read, with its worker in the table (they were left out)."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    study = start(
+        "start", "--db", db, "--study", "demo", "--max-evals", "2",
+        "--objective", "tests.helpers.objectives:hangs", "--stop-grace", "1",
+        "--space", "tests.insight.objectives:space", "--workers", "1", "--no-progress",
+    )  # fmt: skip
+    try:
+        wait_for(lambda: running(db), what="a trial running")
+        out = tmp_path / "report.html"
+        run = hpo_driver("report", "--db", db, "--study", "demo", "--out", str(out))
+        assert run.returncode == 0, run.stderr[-3000:]
+    finally:
+        stop(study)
+    page = out.read_text()
+    assert '"name":"running"' in plot_section(page, "timeline").replace(" ", "")
+    table = page.split("<table id='workers'>", 1)[1].split("</table>", 1)[0]
+    assert table.count("<tr><td>") == 1, table  # its worker, busy with it
+
+
+def running(db):
+    try:
+        with open_store(db, create=False) as store:
+            return store.count_by_state("demo")[TrialState.RUNNING]
+    except (StoreNotFoundError, StudyNotFoundError):  # not created yet
+        return 0
 
 
 def test_report_of_an_unknown_study_is_a_clear_error(tmp_path):

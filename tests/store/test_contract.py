@@ -912,6 +912,17 @@ class TestReads:
             assert tuple(t.tid for t in store.get_trials(study, tids=tids)) == want
         assert [t.tid for t in store.get_trials(study, [S.NEW], tids=range(3))] == [2]
 
+    def test_running_trials_name_who_runs_them(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        first, _ = _running_and_done(store, study, 4)
+        last = claimed(store, study)
+        running = store.get_trials(study, [S.RUNNING])
+        assert [t.tid for t in running] == [first.tid, last.tid]
+        assert store.running_trials(study) == [RunningTrial.of(t) for t in running]
+        with pytest.raises(StudyNotFoundError):
+            store.running_trials("missing")
+
     def test_get_tids_reads_the_tids_of_trials_in_states(
         self, store: BaseTrialStore, study: str
     ) -> None:

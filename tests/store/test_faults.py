@@ -37,3 +37,21 @@ def test_the_outage_is_counted_from_the_first_failed_call(caplog):
     text = caplog.text
     assert _seconds(r"the store has failed for (\d+) s", text) >= 2, text
     assert _seconds(r"works again, after (\d+) s of failures", text) >= 3, text
+
+
+def test_a_store_failing_on_and_off_is_told_once_per_pace_not_per_call(caplog):
+    """A full SQLite disk: an idle worker's claim (a read) passes, its requeue (a
+    write) fails, every few seconds. Before, each pair logged "cannot claim" and "the
+    store works again" (9 pairs in 30 s on a full tmpfs), the last line often saying
+    it works. Now one failure and one recovery line until the 30 s pace allows more,
+    and a lasting recovery is still told."""
+    log = logging.getLogger("tests.faults.onoff")
+    faults = StoreFaults("worker", "claim or requeue trials", log)
+    with caplog.at_level(logging.WARNING, logger="tests.faults.onoff"):
+        for _ in range(5):
+            faults.failed(StoreConnectionError("database or disk is full"))
+            faults.cleared()
+    lines = caplog.text.splitlines()
+    assert len(lines) == 2, caplog.text
+    assert "cannot claim or requeue trials" in lines[0] and "disk is full" in lines[0]
+    assert "works again" in lines[1]

@@ -141,6 +141,42 @@ def test_unreachable_server_is_one_clear_line() -> None:
     assert "connection refused" in message
 
 
+@pytest.mark.parametrize(
+    ("query", "socket_timeout"),
+    [("", _mongo.SOCKET_TIMEOUT), ("&socketTimeoutMS=5000", 5.0),
+     ("&timeoutMS=7000", None)],
+    ids=["default", "socketTimeoutMS", "timeoutMS"],
+)  # fmt: skip
+def test_replies_have_a_timeout_unless_the_url_sets_one(
+    mongo_url: str, database: str, query: str, socket_timeout: float | None
+) -> None:
+    """pymongo waits for a reply for ever by default: a server that stalled with its
+    connections open (a frozen primary, a stuck disk) hung `hpo-driver status` (over
+    150 s at a 40 s stall per read, not a word) and every worker."""
+    with open_store(with_database(mongo_url, database) + query) as store:
+        assert store._client.options.pool_options.socket_timeout == socket_timeout
+
+
+def test_a_stalled_server_fails_a_call_after_retry_timeout(
+    mongo_url: str, database: str
+) -> None:
+    """Each reply slower than the socket timeout drops its connection and is retried
+    (a stall is a dropped connection), until ``retry_timeout``: one clear error."""
+    if not fail_points_enabled(mongo_url):
+        pytest.skip("the MongoDB server runs without test commands")
+    url = with_database(mongo_url, database) + "&appName=stall&socketTimeoutMS=300"
+    stall = {"failCommands": ["find"], "appName": "stall", "blockConnection": True,
+             "blockTimeMS": 3000}  # fmt: skip
+    with open_store(url, retry_timeout=1.5) as store:
+        store.create_study("s", {})
+        stalled = fail_point(mongo_url, stall, "alwaysOn")
+        with stalled, pytest.raises(StoreConnectionError) as info:
+            store.get_study("s")
+        assert store.get_study("s").name == "s"  # the server answers again
+    message = str(info.value)
+    assert "retry_timeout=1.5 s" in message and "timed out" in message, message
+
+
 def test_a_wrong_replica_set_name_is_named(mongo_url: str) -> None:
     url = urlsplit(mongo_url)._replace(query="replicaSet=not-this-one").geturl()
     with pytest.raises(StoreConnectionError) as info:
@@ -447,6 +483,8 @@ def test_status_reads_answer_the_same_size_however_many_trials_run(
         assert replies.largest(lambda: store.best_trial("s")) == best
         summary = store.summarise("s")
         assert summary.counts[TrialState.RUNNING] == 34 and len(summary.running) == 3
+        running = replies.largest(lambda: store.running_trials("s"))  # 34, light
+        assert running < 34 * 300  # whole, each would be 2 x 4.2 kB (params, config)
     assert few < 3 * len(bson.encode(wide))  # the best whole (params and config)
 
 

@@ -343,3 +343,22 @@ def test_a_signal_as_the_store_opens_stops_before_claiming(store, db_url, tmp_pa
         _stop_before_start(opened, db_url, "qq", "SIGTERM")
     assert "study 'qq' was never found in SQLite database" in e.value.message
     assert store.get_trial("q", 0).state is TrialState.NEW  # nothing was claimed
+
+
+def test_a_worker_starts_without_numpy():
+    """Every worker start imported numpy (0.1 s of CPU, most of a worker's start)
+    only for the median and percentile pruners' arrays; they import it when made."""
+    code = (
+        "import sys\n"
+        "import hpo_service.worker.cli\n"
+        "from hpo_service.algorithms.pruners import make_pruner\n"
+        "print('numpy' in sys.modules)\n"
+        "make_pruner('median')\n"
+        "print('numpy' in sys.modules)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["False", "True"]

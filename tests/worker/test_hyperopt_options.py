@@ -111,7 +111,7 @@ def test_mongo_takes_hyperopts_host_port_db_form(monkeypatch):
         opened.append(url)
         raise SystemExit(0)
 
-    monkeypatch.setattr("hpo_service.worker.cli.open_store_for_cli", fake_open)
+    monkeypatch.setattr("hpo_service.store._cli_option.open_store_for_cli", fake_open)
     code, _ = _run("--mongo", "user:pw@db.example:1234/foo_db")
     assert code == 0
     assert opened == ["mongodb://user:pw@db.example:1234/foo_db"]
@@ -196,7 +196,7 @@ def test_an_exp_key_worker_without_a_store_uses_hyperopts_default_mongo(tmp_path
         if probe.connect_ex(("localhost", 27017)) == 0:
             pytest.skip("a server listens on localhost:27017")
     env = _without_hpo_db()
-    run = _worker_process(tmp_path, env, "--exp-key", "e", "--reserve-timeout", "1")
+    run = _worker_process(tmp_path, env, "--exp-key", "e", "--wait-for-store", "0")
     assert run.returncode == 1, run.stderr
     assert "mongodb://localhost/hyperopt" in run.stderr
     assert "tried localhost:27017" in run.stderr

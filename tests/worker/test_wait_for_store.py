@@ -1,5 +1,6 @@
-"""``hpo-worker --wait-for-store``: a worker started before its MongoDB answers waits
-for it (a real worker process, real pymongo over TCP).
+"""``hpo-worker --wait-for-store`` and ``hpo-driver start --wait-for-store``: a worker
+or driver started before its MongoDB answers waits for it (real processes, real
+pymongo over TCP).
 
 The server "comes up" when a TCP forwarder starts listening on the port the worker
 was given, passing bytes to the session's MongoDB-wire server.
@@ -21,7 +22,7 @@ import pymongo
 import pytest
 from click.testing import CliRunner
 
-from hpo_service.store import open_store
+from hpo_service.store import TrialState, open_store
 from hpo_service.worker.cli import main
 from tests.helpers.mongo_wire import with_database
 from tests.worker.conftest import OBJ, REPO, make_study, wait_until
@@ -75,15 +76,41 @@ def forwarder(mongo_url: str) -> Iterator[tuple[int, threading.Event]]:
     listener.close()
 
 
-def worker(url: str, *args: str) -> subprocess.Popen[str]:
+WORKER = ("hpo_service.worker.cli",)
+DRIVER_START = ("hpo_service.driver.cli", "start", "--study", "late",
+                "--objective", "tests.e2e.objectives:quadratic",
+                "--space", "tests.e2e.objectives:space", "--no-progress")  # fmt: skip
+
+
+def launch(url: str, *args: str, command=WORKER) -> subprocess.Popen[str]:
     env = dict(os.environ, HPO_DB=url, PYTHONPATH=str(REPO))
     return subprocess.Popen(
-        [sys.executable, "-m", "hpo_service.worker.cli", *args],
+        [sys.executable, "-m", *command, *args],
         env=env,
         stderr=subprocess.PIPE,
         text=True,
         cwd=REPO,
     )
+
+
+def said_it_waits(process) -> tuple[list[str], threading.Thread]:
+    """Read ``process``'s standard error until it says it waits for the store; the
+    lines so far (the list grows on) and the thread reading them."""
+    said: list[str] = []
+    reader = threading.Thread(target=lambda: said.extend(process.stderr), daemon=True)
+    reader.start()
+    wait_until(lambda: any("--wait-for-store" in line for line in said), 30.0)
+    return said, reader
+
+
+def run_until_up(process, start, timeout=60):
+    """Let ``process`` say it waits for the store, then bring the server up and wait
+    for it to end (exit 0); return everything it said."""
+    said, reader = said_it_waits(process)
+    start.set()  # the server is up
+    assert process.wait(timeout=timeout) == 0, "".join(said)
+    reader.join(10)
+    return "".join(said)
 
 
 def test_a_worker_waits_for_a_server_that_starts_late(mongo_url, forwarder):
@@ -93,16 +120,9 @@ def test_a_worker_waits_for_a_server_that_starts_late(mongo_url, forwarder):
         client.drop_database("waits")  # a server given by HPO_TEST_MONGO_URL lasts
     with open_store(with_database(mongo_url, "waits")) as store:
         make_study(store, "late", f"{OBJ}:quadratic", [{"x": 1.0}])  # its only work
-    process = worker(url, "--wait-for-store", "60", "--idle-timeout", "0.5")
-    said: list[str] = []
-    reader = threading.Thread(target=lambda: said.extend(process.stderr), daemon=True)
-    reader.start()
-    wait_until(lambda: any("--wait-for-store" in line for line in said), 30.0)
-    start.set()  # the server is up
-    assert process.wait(timeout=60) == 0, "".join(said)
-    reader.join(10)
-    text = "".join(said)
-    waiting = [line for line in said if "waiting up to 60 s (--wait-for-store)" in line]
+    process = launch(url, "--wait-for-store", "60", "--idle-timeout", "0.5")
+    text = run_until_up(process, start)
+    waiting = [line for line in text.splitlines() if "waiting up to 60 s" in line]
     assert len(waiting) == 1, text
     assert f"the store mongodb://127.0.0.1:{port}/waits" in waiting[0], text
     assert f"connected to the store mongodb://127.0.0.1:{port}/waits" in text, text
@@ -112,10 +132,31 @@ def test_a_worker_waits_for_a_server_that_starts_late(mongo_url, forwarder):
         client.drop_database("waits")
 
 
-def test_a_worker_gives_up_after_the_wait_and_masks_the_password():
-    process = worker(
-        url_at(free_port()), "--wait-for-store", "3", "--idle-timeout", "5"
-    )
+def test_a_driver_waits_for_a_server_that_starts_late(mongo_url, forwarder):
+    """A Kubernetes driver Job starts beside a MongoDB StatefulSet that is still
+    initiating: the driver waits for it instead of failing (which spent one of the
+    Job's backoffs per attempt), then runs its study."""
+    port, start = forwarder
+    url = url_at(port).replace(f"hpo:{SECRET}@", "")  # the session server: no auth
+    with pymongo.MongoClient(mongo_url) as client:
+        client.drop_database("waits")
+    process = launch(url, "--max-evals", "2", "--workers", "1", command=DRIVER_START)
+    text = run_until_up(process, start, timeout=120)
+    assert text.count("waiting up to 60 s (--wait-for-store) for the store") == 1, text
+    assert f"connected to the store mongodb://127.0.0.1:{port}/waits" in text, text
+    with open_store(with_database(mongo_url, "waits")) as store:
+        assert store.count_by_state("late")[TrialState.DONE] == 2
+    with pymongo.MongoClient(mongo_url) as client:
+        client.drop_database("waits")
+
+
+@pytest.mark.parametrize(
+    "command", [WORKER, DRIVER_START], ids=["hpo-worker", "hpo-driver start"]
+)
+def test_it_gives_up_after_the_wait_and_masks_the_password(command):
+    rest = ("--max-evals", "2") if command == DRIVER_START else ("--idle-timeout", "5")
+    process = launch(url_at(free_port()), "--wait-for-store", "3", *rest,
+                     command=command)  # fmt: skip
     _, err = process.communicate(timeout=60)
     assert process.returncode == 1, err
     assert err.count("waiting up to 3 s (--wait-for-store) for the store") == 1, err
@@ -137,13 +178,44 @@ def test_zero_fails_at_once_and_sqlite_is_never_waited_for(tmp_path, caplog):
 def test_a_stop_signal_ends_the_wait_with_exit_1():
     """SIGTERM while the server does not answer yet: stop now, saying why (the
     worker ran nothing), instead of waiting out --wait-for-store."""
-    process = worker(url_at(free_port()), "--wait-for-store", "600")
-    said: list[str] = []
-    reader = threading.Thread(target=lambda: said.extend(process.stderr), daemon=True)
-    reader.start()
-    wait_until(lambda: any("--wait-for-store" in line for line in said), 30.0)
+    process = launch(url_at(free_port()), "--wait-for-store", "600")
+    said, reader = said_it_waits(process)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 1, "".join(said)
     reader.join(10)
     assert "Error: cannot reach the store" in "".join(said)
     assert SECRET not in "".join(said)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_driver_stopped_while_it_waits_says_so(signum):
+    """A Kubernetes Job deleted while its driver waits for MongoDB: exit 128+signal
+    with a line saying what happened (it died without a word, -15, before)."""
+    process = launch(url_at(free_port()), "--max-evals", "2", command=DRIVER_START)
+    said, reader = said_it_waits(process)
+    process.send_signal(signum)
+    assert process.wait(timeout=60) == 128 + signum, "".join(said)
+    reader.join(10)
+    name = signal.Signals(signum).name
+    assert f"stopped by {name} while opening the store for study 'late'" in "".join(
+        said
+    )
+    assert SECRET not in "".join(said)
+
+
+def test_the_drivers_stop_handlers_while_opening_take_the_platforms_signals(
+    monkeypatch,
+):
+    """Windows has no SIGHUP: ``hpo-driver start``'s handlers while it opens the
+    store are those of the stop signals the platform has (SIGINT is Ctrl-C's,
+    handled apart), and they are put back after."""
+    from hpo_service.driver import cli as driver_cli
+
+    monkeypatch.delattr(signal, "SIGHUP")
+    platforms = (signal.SIGTERM, signal.SIGINT)
+    monkeypatch.setattr(driver_cli, "STOP_SIGNALS", platforms, raising=False)
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    with driver_cli._stops_while_opening("start", "s"):
+        assert signal.getsignal(signal.SIGTERM) != before[signal.SIGTERM]
+        assert signal.getsignal(signal.SIGINT) == before[signal.SIGINT]
+    assert {s: signal.getsignal(s) for s in before} == before

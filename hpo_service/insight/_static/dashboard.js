@@ -162,6 +162,9 @@ async function maybeFigures(generation) {
   const url = "/api/studies/" + encodeURIComponent(state.study) + "/figures?names=" + names.join(",");
   const figures = await getJSON(url);
   if (generation !== state.generation) return;
+  // importances from fewer trials than the study has: ask again once due, even if
+  // no trial changes meanwhile (the study may have ended)
+  if (figures.pending) state.changed = true;
   for (const [group, members] of groups) {
     const start = performance.now();
     for (const name of members) await drawFigure(name, figures[name]);
@@ -173,7 +176,21 @@ async function maybeFigures(generation) {
 function drawFigure(name, figure) {
   const div = $("plot-" + name);
   if (!div) return;
-  if (!figure) { div.hidden = name === "pareto" || name === "intermediate"; return; }
+  if (!figure || figure.note) {  // nothing to draw (yet), or why not
+    Plotly.purge(div);
+    div.textContent = figure ? figure.note : "";
+    div.classList.toggle("note", Boolean(figure));
+    // one note for two figures (parallel and slice, importance and contour) shows once
+    const before = div.previousElementSibling;
+    const repeated = figure && before && before.classList.contains("note")
+      && before.textContent === figure.note;
+    div.hidden = repeated || (!figure && (name === "pareto" || name === "intermediate"));
+    return;
+  }
+  if (div.classList.contains("note")) {
+    div.classList.remove("note");
+    div.textContent = "";
+  }
   div.hidden = false;
   return Plotly.react(div, figure.data, figure.layout, {responsive: true, displaylogo: false});
 }
