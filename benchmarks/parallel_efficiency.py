@@ -3,6 +3,8 @@
     python -m benchmarks.parallel_efficiency                 # 30 seeds, W = 4 16 64
     python -m benchmarks.parallel_efficiency --seeds 5 --workers 16 \
         --problems hartmann6 --algos ours --ours-settings '{"gamma": 0.1}'
+    python -m benchmarks.parallel_efficiency --algos optuna \
+        --optuna-settings '{"constant_liar": false}'      # a peer variant
     python -m benchmarks.parallel_efficiency --policy fixed:1 --algos ours
 
 A discrete-event simulation of a study (so 30 seeds take minutes, not days) that replays
@@ -82,7 +84,8 @@ class _Optuna:
 
         optuna.logging.set_verbosity(optuna.logging.ERROR)
         warnings.simplefilter("ignore")
-        sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+        options = {"constant_liar": True, **settings}
+        sampler = optuna.samplers.TPESampler(seed=seed, **options)
         self.study = optuna.create_study(sampler=sampler)
         self.problem = problem
 
@@ -355,6 +358,9 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--suggest-cost", type=float, default=0.002)
     parser.add_argument("--no-seq", action="store_true", help="skip sequential runs")
     parser.add_argument("--ours-settings", default="{}", help="JSON for tpe.suggest")
+    parser.add_argument(
+        "--optuna-settings", default="{}", help="JSON for optuna's TPESampler"
+    )
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--tag", default="")
     return parser.parse_args()
@@ -363,6 +369,7 @@ def _parse() -> argparse.Namespace:
 def main() -> None:
     args = _parse()
     settings = json.loads(args.ours_settings)
+    by_algo = {"ours": settings, "optuna": json.loads(args.optuna_settings)}
     config = dict(
         evals=max(args.budgets),
         policy=args.policy,
@@ -371,7 +378,7 @@ def main() -> None:
         suggest_cost=args.suggest_cost,
     )
     jobs = [
-        (algo, name, seed, w, SimConfig(workers=w, **config), settings)
+        (algo, name, seed, w, SimConfig(workers=w, **config), by_algo[algo])
         for name in args.problems
         for seed in range(args.seed_offset, args.seed_offset + args.seeds)
         for w in ([] if args.no_seq else [1]) + args.workers
@@ -383,7 +390,7 @@ def main() -> None:
         runs = pool.map(_job, jobs, chunksize=1)
     table = summarise(runs, args.budgets)
     _print(table, args)
-    print(f"\nwall time {time.perf_counter() - start:.0f} s; settings={settings}")
+    print(f"\nwall time {time.perf_counter() - start:.0f} s; settings={by_algo}")
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"parallel_efficiency{args.tag}.json"
     meta = {k: v for k, v in vars(args).items()}

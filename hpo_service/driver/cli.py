@@ -21,6 +21,7 @@ from hpo_service._common.settings import (
     cancelled_error,
     counted_finished,
 )
+from hpo_service._common.stop_signals import STOP_SIGNALS
 from hpo_service._common.words import counted
 from hpo_service.driver import _listing, _output, _warm_cli
 from hpo_service.driver._algo_options import algo_options, take_algorithm
@@ -121,8 +122,9 @@ def _stops_while_opening(command: str, study: str | None) -> Iterator[None]:
 
     previous = {
         signum: handler
-        for signum in (signal.SIGTERM, signal.SIGHUP)
-        if (handler := signal.getsignal(signum)) != signal.SIG_IGN
+        for signum in STOP_SIGNALS  # SIGTERM and SIGHUP (none on Windows)
+        if signum != signal.SIGINT  # see _ctrl_c_while_starting
+        and (handler := signal.getsignal(signum)) != signal.SIG_IGN
     }
     for signum in previous:
         signal.signal(signum, stop)

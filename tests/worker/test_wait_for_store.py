@@ -201,3 +201,21 @@ def test_a_driver_stopped_while_it_waits_says_so(signum):
         said
     )
     assert SECRET not in "".join(said)
+
+
+def test_the_drivers_stop_handlers_while_opening_take_the_platforms_signals(
+    monkeypatch,
+):
+    """Windows has no SIGHUP: ``hpo-driver start``'s handlers while it opens the
+    store are those of the stop signals the platform has (SIGINT is Ctrl-C's,
+    handled apart), and they are put back after."""
+    from hpo_service.driver import cli as driver_cli
+
+    monkeypatch.delattr(signal, "SIGHUP")
+    platforms = (signal.SIGTERM, signal.SIGINT)
+    monkeypatch.setattr(driver_cli, "STOP_SIGNALS", platforms, raising=False)
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    with driver_cli._stops_while_opening("start", "s"):
+        assert signal.getsignal(signal.SIGTERM) != before[signal.SIGTERM]
+        assert signal.getsignal(signal.SIGINT) == before[signal.SIGINT]
+    assert {s: signal.getsignal(s) for s in before} == before
