@@ -8,7 +8,12 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from hpo_service._common.processes import certainly_dead
-from hpo_service._common.settings import COUNTED_STATES, StudySettings, budget_of
+from hpo_service._common.settings import (
+    COUNTED_STATES,
+    StudySettings,
+    budget_of,
+    counted_finished,
+)
 from hpo_service._common.words import counted
 from hpo_service.algorithms.pruners import describe_pruner
 from hpo_service.driver._codes import code_key, describe_codes
@@ -67,6 +72,20 @@ def best_trial(store: BaseTrialStore, study: str) -> Trial | None:
     its constraints is the best only while no trial is feasible).
     """
     return store.best_trial(study)
+
+
+def none_yet(store: BaseTrialStore, study: str, what: str = "successful") -> str:
+    """How ``hpo-driver best`` ends "no successful (or feasible) trial": `` yet``
+    while the study may still get one, else ``: none of its 8 finished trials
+    succeeded`` (``is feasible``) for a finished or cancelled study ("yet" would
+    promise one)."""
+    settings = store.get_study(study).settings
+    finished = counted_finished(store.count_by_state(study))
+    budget = budget_of(settings) or math.inf
+    if not settings.get("cancelled") and finished < budget:
+        return " yet"
+    verb = "succeeded" if what == "successful" else "is feasible"
+    return f": none of its {counted(finished, 'finished trial')} {verb}"
 
 
 def has_success(store: BaseTrialStore, study: str) -> bool:

@@ -530,13 +530,15 @@ def best(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> None:
         records = [_output.trial_record(t) for t in _output.pareto_trials(store, study)]
         if not records:
             what = "feasible" if _output.has_success(store, study) else "successful"
-            raise click.ClickException(f"study {study!r} has no {what} trial yet")
+            tail = _output.none_yet(store, study, what)
+            raise click.ClickException(f"study {study!r} has no {what} trial{tail}")
         text = _output.front_text(records, names)
         click.echo(_json.dumps(records, indent=2) if as_json else text)
         return
     trial = _output.best_trial(store, study)
     if trial is None:
-        raise click.ClickException(f"study {study!r} has no successful trial yet")
+        tail = _output.none_yet(store, study)
+        raise click.ClickException(f"study {study!r} has no successful trial{tail}")
     record = _output.trial_record(trial)
     click.echo(_json.dumps(record, indent=2) if as_json else _output.best_text(record))
 

@@ -143,7 +143,10 @@ def test_a_study_without_a_feasible_trial_says_so(tmp_path):
     status = driver(db_url, "status", "--study", "inf")
     assert "Pareto front: empty (no feasible trial yet)" in status.stdout
     best = driver(db_url, "best", "--study", "inf")
-    assert best.returncode == 1 and "has no feasible trial yet" in best.stderr
+    assert best.returncode == 1
+    assert "has no feasible trial: none of its 6 finished trials is feasible" in (
+        best.stderr  # the study is over: no "yet"
+    )
 
 
 def test_a_study_whose_trials_all_errored_says_none_succeeded(tmp_path):
@@ -156,7 +159,9 @@ def test_a_study_whose_trials_all_errored_says_none_succeeded(tmp_path):
     assert "Pareto front: empty (no successful trial yet)" in status.stdout
     best = driver(db_url, "best", "--study", "err")
     assert best.returncode == 1
-    assert "study 'err' has no successful trial yet" in best.stderr
+    assert (  # the study is over: no "yet"
+        "study 'err' has no successful trial: none of its 2 finished trials succeeded"
+    ) in best.stderr
 
 
 def test_first_results_racing_with_different_counts_keep_one(tmp_path, procs):

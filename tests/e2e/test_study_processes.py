@@ -177,6 +177,12 @@ def test_a_study_where_every_trial_failed_exits_non_zero(procs, tmp_path):
     assert status.stdout.splitlines()[-1] == (
         "  best: none: no trial of the 3 finished succeeded"  # not "none yet"
     )
+    best = procs.run(DRIVER, "best", "--db", db, "--study", "f")
+    assert best.returncode == 1
+    assert best.stderr.strip() == (  # not "yet" either
+        "Error: study 'f' has no successful trial: none of its 3 finished trials "
+        "succeeded"
+    )
 
 
 def test_enqueued_points_beyond_max_evals_are_cancelled_not_run(procs, tmp_path):
