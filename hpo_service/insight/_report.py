@@ -311,6 +311,9 @@ def _best_text(data: StudyData) -> str:
         return f"Pareto front: {counted(len(data.pareto_rows()), 'trial')} ({names})"
     best = data.best_row()
     if best is None:
+        finished = finished_count(data.counts())
+        if data.max_evals and finished >= data.max_evals:  # "yet" would promise one
+            return f"Best: none: no trial of the {finished} finished succeeded"
         return "Best: none yet"
     params = ", ".join(
         f"{_e(k)}={_e(_value_text(data, k, v))}" for k, v in sorted(best.params.items())

@@ -206,6 +206,7 @@ def test_figures_a_study_cannot_draw_yet_say_why_until_they_can(tmp_path, browse
     page = out.read_text()
     assert 'id="section-parallel"' not in page and 'id="section-slice"' not in page
     assert why_parallel in page and why_importance in page
+    assert "Best: none: no trial of the 3 finished succeeded" in page  # not "yet"
 
     port = free_port()
     server = start("dashboard", "--db", db, "--port", str(port))
@@ -218,6 +219,9 @@ def test_figures_a_study_cannot_draw_yet_say_why_until_they_can(tmp_path, browse
                  what="why no parallel coordinates")  # fmt: skip
         wait_for(lambda: text(browser, "plot-importance") == why_importance,
                  what="why no importance")  # fmt: skip
+        assert text(browser, "best") == (
+            "no best trial: none of the 3 finished succeeded"  # not "yet"
+        )
         for name in ("slice", "contour"):  # the same note is not shown twice
             element = browser.find_element("id", f"plot-{name}")
             assert not element.is_displayed(), name

@@ -135,8 +135,11 @@ function showSummary(delta) {
     $("best").textContent = "Pareto front: " + delta.front + " trials ("
       + delta.objectives.join(", ") + ")";
   } else {
+    const over = delta.max_evals && delta.finished >= delta.max_evals;  // no "yet"
     $("best").textContent = delta.best
-      ? "best loss " + fmt(delta.best.loss) + " (trial " + delta.best.tid + ")" : "no best trial yet";
+      ? "best loss " + fmt(delta.best.loss) + " (trial " + delta.best.tid + ")"
+      : over ? "no best trial: none of the " + delta.finished + " finished succeeded"
+        : "no best trial yet";
   }
   const select = $("state-filter");
   for (const s of Object.keys(delta.counts)) {
