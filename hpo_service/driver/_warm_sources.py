@@ -207,6 +207,8 @@ def cell_value(text: str) -> Any:
 
     Only a reading that the export would write back as the same text is taken (the
     text "1e5" or "007" stays text), so export -> import -> export keeps each cell.
+    JSON text may hold its letters as written ("温度", as exports write it) or
+    escaped ("\\u6e29\\u5ea6", as exports before 675c55f did).
     """
     if text in ("True", "False"):
         return text == "True"
@@ -215,7 +217,10 @@ def cell_value(text: str) -> Any:
             value = json.loads(text)
         except ValueError:
             return text
-        return value if json.dumps(value, default=str) == text else text
+        written = {
+            json.dumps(value, default=str, ensure_ascii=a) for a in (True, False)
+        }
+        return value if text in written else text
     for parse in (int, float):
         try:
             value = parse(text)
