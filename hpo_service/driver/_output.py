@@ -445,13 +445,11 @@ def status_text(summary: dict[str, Any]) -> str:
     elif best is None and (summary.get("n_objectives") or 1) > 1:
         succeeded = counts.get("done", 0) - summary.get("failed", 0)
         why = "feasible" if succeeded > 0 else "successful"
-        lines.append(f"  Pareto front: empty (no {why} trial yet)")
+        when = f"of the {finished} finished" if _over(summary, finished) else "yet"
+        lines.append(f"  Pareto front: empty (no {why} trial {when})")
     else:
         shown = "none yet" if best is None else f"loss {best['loss']:.6g}"
-        over = summary.get("cancelled") or finished >= (
-            budget_of({"max_evals": summary["max_evals"]}) or math.inf
-        )
-        if best is None and over:  # "yet" would promise one
+        if best is None and _over(summary, finished):  # "yet" would promise one
             shown = f"none: no trial of the {finished} finished succeeded"
         lines.append(
             f"  best: {shown}"
@@ -459,6 +457,12 @@ def status_text(summary: dict[str, Any]) -> str:
             + ("" if best is None else _violation_text(best.get("violation", 0.0)))
         )
     return "\n".join(lines + _code_warning(summary.get("code") or []))
+
+
+def _over(summary: dict[str, Any], finished: int) -> bool:
+    """Whether the study of ``summary`` is cancelled or has spent its budget."""
+    budget = budget_of({"max_evals": summary["max_evals"]}) or math.inf
+    return bool(summary.get("cancelled")) or finished >= budget
 
 
 def _code_warning(codes: list[dict[str, Any]]) -> list[str]:

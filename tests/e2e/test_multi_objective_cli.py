@@ -141,7 +141,7 @@ def test_a_study_without_a_feasible_trial_says_so(tmp_path):
     assert "feasible" not in done.stdout  # said once, in the error
     assert "6 succeeded but violate their constraints" in done.stderr
     status = driver(db_url, "status", "--study", "inf")
-    assert "Pareto front: empty (no feasible trial yet)" in status.stdout
+    assert "Pareto front: empty (no feasible trial of the 6 finished)" in status.stdout
     best = driver(db_url, "best", "--study", "inf")
     assert best.returncode == 1
     assert "has no feasible trial: none of its 6 finished trials is feasible" in (
@@ -156,7 +156,9 @@ def test_a_study_whose_trials_all_errored_says_none_succeeded(tmp_path):
     assert done.returncode == 1
     assert "no trial of study 'err' succeeded: 2 failed with an error" in done.stderr
     status = driver(db_url, "status", "--study", "err")
-    assert "Pareto front: empty (no successful trial yet)" in status.stdout
+    assert "Pareto front: empty (no successful trial of the 2 finished)" in (
+        status.stdout  # the study is over: no "yet"
+    )
     best = driver(db_url, "best", "--study", "err")
     assert best.returncode == 1
     assert (  # the study is over: no "yet"
