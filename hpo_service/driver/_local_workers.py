@@ -73,6 +73,7 @@ class LocalWorkers:
         self._n = n
         self._stop_grace = stop_grace
         self._procs: list[subprocess.Popen[bytes]] = []
+        self._started: set[int] = set()
         self._lifeline = -1
         self._lifeline_write = -1
         self.on_dead: Callable[[int], None] | None = None
@@ -94,16 +95,24 @@ class LocalWorkers:
         """The pids of the current worker processes."""
         return [proc.pid for proc in self._procs]
 
+    @property
+    def started_pids(self) -> set[int]:
+        """The pids of every worker process started so far, replaced ones too (the
+        set itself: it grows as workers are replaced)."""
+        return self._started
+
     def _spawn(self) -> subprocess.Popen[bytes]:
         env = dict(os.environ)
         env[STORE_URL_ENV] = self._db_url
         env[PARENT_FD_ENV] = str(self._lifeline)
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             self._command,
             env=env,
             pass_fds=(self._lifeline,),
             start_new_session=True,
         )
+        self._started.add(proc.pid)
+        return proc
 
     def check(self) -> None:
         """Replace workers that exited idle or were killed; raise if all failed.

@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,6 +156,9 @@ class Driver:
         self._held_lease = False  # the lease was ours once: losing it is a takeover
         self._unsure = False  # an insert failed: it may have landed all the same
         self._suggested: set[int] = set()  # tids this run queued itself
+        #: Pids of the local workers (``--workers K``) this driver started, so that
+        #: messages name them as such (:attr:`LocalWorkers.started_pids`).
+        self.local_pids: Collection[int] = ()
 
     # ---- public ------------------------------------------------------------------
 
@@ -211,35 +214,33 @@ class Driver:
         are requeued from a fresh read, with any other certainly dead owner's.
         """
         running = self.store.running_trials(self.name)
-
-        def whose(owner: str | None) -> str:
-            local = same_process_pid(owner, pid)
-            return f"(local worker {pid})" if local else str(owner)
-
         self._requeue_dead(
             running,
             lambda owner: same_process_pid(owner, pid) or certainly_dead(owner),
-            whose,
         )
 
     def _requeue_dead(
-        self,
-        running: list[RunningTrial],
-        is_dead: Callable[[str | None], bool],
-        whose: Callable[[str | None], str] = str,
+        self, running: list[RunningTrial], is_dead: Callable[[str | None], bool]
     ) -> None:
-        """Requeue the trials of ``running`` whose worker ``is_dead``, saying so
-        (``whose``: how to name a worker)."""
+        """Requeue the trials of ``running`` whose worker ``is_dead``, saying so."""
         dead, report = requeue_dead_owners(
             self.store, self.name, running,
             max_attempts=self.settings.max_attempts, is_dead=is_dead,
         )  # fmt: skip
         if report is not None:
             why = {
-                t.tid: f"requeued at once: its worker {whose(t.owner)} died"
+                t.tid: f"requeued at once: its worker {self._whose(t.owner)} died"
                 for t in dead
             }
             self._said_requeued(report, why)
+
+    def _whose(self, owner: str | None) -> str:
+        """A worker's name in a message: ``(local worker PID)`` for one this driver
+        started (:attr:`local_pids`), else its id."""
+        for pid in self.local_pids:
+            if same_process_pid(owner, pid):
+                return f"(local worker {pid})"
+        return str(owner)
 
     def counts(self) -> dict[TrialState, int]:
         """Trials in each state, as last read from the store."""

@@ -396,6 +396,7 @@ def start(
                 should_stop=_failing_workers(local),
             )
             local.on_dead = driver.requeue_dead_worker
+            driver.local_pids = local.started_pids
             signals.on_stop(driver.interrupt)
             outcome = driver.run()
     except KeyboardInterrupt:
