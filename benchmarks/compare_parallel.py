@@ -11,7 +11,8 @@ cells at 10-16 seeds cannot tell a 1.2x difference from noise. With ``--curve
 problem:W`` it prints, for that problem and W, the median regret of the variant and
 the peer after 10, 16, 20, ..., 300 finished trials, their ratio, the share of seeds
 where the variant is ahead, and the p-value: where a gap opens. With ``--paired`` it
-prints, for every cell, the variant against the default seed by seed: the geometric
+prints, for every cell and each ``--paired-at`` budget (100 and 300 unless given),
+the variant against the default seed by seed: the geometric
 mean of the per-seed regret ratios, the share of seeds where the variant is ahead and
 the Wilcoxon signed-rank test's p-value (``scipy.stats.wilcoxon``). Two settings of
 ours share each seed's start-up draws and simulated timeline, so the paired test
@@ -132,15 +133,19 @@ def _curve(variant: Cells, peer: Cells, cell: str) -> None:
         )
 
 
-def _paired(variant: Cells, default: Cells) -> None:
-    """Every cell the two ran, variant against default on their common seeds."""
+def _paired(variant: Cells, default: Cells, budgets: list[int]) -> None:
+    """Every cell the two ran, variant against default on their common seeds that
+    ran at least each budget (a shorter run is left out of that budget's row)."""
     print("paired by seed, variant / default: geometric mean of the regret ratios,")
     print("share of seeds where the variant is ahead, Wilcoxon p (seeds)")
     for problem, workers in sorted(set(variant) & set(default)):
         mine, theirs = variant[(problem, workers)], default[(problem, workers)]
-        seeds = sorted(set(mine) & set(theirs))
+        common = sorted(set(mine) & set(theirs))
         optimum = PROBLEMS[problem].optimum or 0.0
-        for budget in (100, 300):
+        for budget in budgets:
+            seeds = [s for s in common if min(len(mine[s]), len(theirs[s])) >= budget]
+            if not seeds:
+                continue
             v, d = (
                 np.array(
                     [max(np.nanmin(c[s][:budget]) - optimum, 1e-12) for s in seeds]
@@ -165,6 +170,14 @@ def main() -> None:
     parser.add_argument(
         "--paired", action="store_true", help="variant vs default, seed by seed"
     )
+    parser.add_argument(
+        "--paired-at",
+        nargs="+",
+        type=int,
+        default=[100, 300],
+        metavar="N",
+        help="finished trials at which --paired compares [100 300]",
+    )
     args = parser.parse_args()
     variant, default, peer = load(args.variant), load(args.default), load(args.peer)
     _summary(variant, default, peer)
@@ -174,7 +187,7 @@ def main() -> None:
     for cell in args.curve:
         _curve(variant, peer, cell)
     if args.paired:
-        _paired(variant, default)
+        _paired(variant, default, args.paired_at)
 
 
 if __name__ == "__main__":
