@@ -421,8 +421,7 @@ class StoreTrials(TrialsView):
                 options=options,
                 should_stop=_stop_checks(local, early),
             )
-            local.on_dead = driver.requeue_dead_worker
-            driver.local_pids = local.started_pids
+            driver.attach_local_workers(local)
             signals.on_stop(driver.interrupt)
             driver.run()
         signals.redeliver()  # terminated: end as the signal would have, cleaned up

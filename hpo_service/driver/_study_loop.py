@@ -29,6 +29,7 @@ from hpo_service.algorithms._pareto import ParetoArchive
 from hpo_service.algorithms.pruners import make_pruner
 from hpo_service.driver._codes import code_key, describe_codes
 from hpo_service.driver._lease import default_owner, holder_text, take_driver_lease
+from hpo_service.driver._local_workers import LocalWorkers
 from hpo_service.driver._progress import Progress
 from hpo_service.driver._queue import QueuePolicy
 from hpo_service.driver._serial import check_loss_threshold
@@ -157,7 +158,7 @@ class Driver:
         self._unsure = False  # an insert failed: it may have landed all the same
         self._suggested: set[int] = set()  # tids this run queued itself
         #: Pids of the local workers (``--workers K``) this driver started, so that
-        #: messages name them as such (:attr:`LocalWorkers.started_pids`).
+        #: messages name them as such (:meth:`attach_local_workers`).
         self.local_pids: Collection[int] = ()
 
     # ---- public ------------------------------------------------------------------
@@ -204,6 +205,12 @@ class Driver:
         signal handler: it only sets a flag). ``run`` then returns ``reason``.
         """
         self._interrupted = reason
+
+    def attach_local_workers(self, local: LocalWorkers) -> None:
+        """Be told when one of ``local``'s workers is killed (its trial is requeued
+        at once: :meth:`requeue_dead_worker`), and name its workers as local ones."""
+        local.on_dead = self.requeue_dead_worker
+        self.local_pids = local.started_pids
 
     def requeue_dead_worker(self, pid: int) -> None:
         """Requeue at once the running trials of a local worker process known dead.

@@ -395,8 +395,7 @@ def start(
                 options=options,
                 should_stop=_failing_workers(local),
             )
-            local.on_dead = driver.requeue_dead_worker
-            driver.local_pids = local.started_pids
+            driver.attach_local_workers(local)
             signals.on_stop(driver.interrupt)
             outcome = driver.run()
     except KeyboardInterrupt:
