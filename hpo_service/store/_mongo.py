@@ -64,6 +64,7 @@ from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import bson
+import pymongo
 from bson.errors import InvalidDocument
 from pymongo import ReadPreference, ReturnDocument, UpdateOne
 from pymongo.errors import (
@@ -514,6 +515,21 @@ bounded (windowed reads, batched writes, ``wtimeoutMS`` 10 s), so a healthy serv
 answers each well within it."""
 
 
+MIGRATION_TIMEOUT = 3600.0
+"""Seconds the index migration of an upgrade may take (it replaces
+:data:`SOCKET_TIMEOUT` and the URL's timeouts there): building an index on a trials
+collection of millions of documents can take minutes, and a createIndexes cut short
+and retried would only wait on the same build again."""
+
+
+def _migrate(collections: dict[str, Any]) -> None:
+    """:func:`~hpo_service.store._mongo_schema.migrate`, its commands allowed
+    :data:`MIGRATION_TIMEOUT` (pymongo's client-side operation timeout, which
+    overrides ``socketTimeoutMS`` inside it)."""
+    with pymongo.timeout(MIGRATION_TIMEOUT):
+        schema.migrate(collections)
+
+
 def _option_names(url: str, options: dict[str, Any]) -> set[str]:
     """The option names (lower case) given in ``url``'s query and in ``options``."""
     query = urlsplit(url).query
@@ -800,7 +816,7 @@ class MongoTrialStore(BaseTrialStore):
                 "trials": self._trials,
                 "attachments": self._attachment_docs(),
             }
-            self._call("migrate indexes", lambda _: schema.migrate(collections))
+            self._call("migrate indexes", lambda _: _migrate(collections))
             self._backfill_ranks()
             meta = self._meta
             self._call("record index version", lambda _: schema.record_version(meta))

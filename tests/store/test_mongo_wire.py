@@ -227,6 +227,31 @@ def test_changed_index_definitions_are_migrated(mongo_url: str, database: str) -
     assert meta["indexes"] == schema.INDEX_VERSION
 
 
+def test_a_migration_index_build_may_outlast_the_socket_timeout(
+    mongo_url: str, database: str
+) -> None:
+    """Building an index on a large trials collection may take minutes: the reply
+    timeout that drops a stalled connection (here 300 ms) must not cut the
+    migration's createIndexes, which a retry would only wait on again."""
+    if not fail_points_enabled(mongo_url):
+        pytest.skip("the MongoDB server runs without test commands")
+    with pymongo.MongoClient(mongo_url) as client:
+        trials = client[database]["trials"]
+        trials.create_index([("lease_expires_at", 1)], name="leases")
+    url = with_database(mongo_url, database) + "&appName=slowbuild&socketTimeoutMS=300"
+    slow = {"failCommands": ["createIndexes"], "appName": "slowbuild",
+            "blockConnection": True, "blockTimeMS": 1000}  # fmt: skip
+    # two builds of 1 s: cut at 300 ms and retried, the second is past retry_timeout
+    with (
+        fail_point(mongo_url, slow, {"times": 2}),
+        open_store(url, retry_timeout=0.5) as store,
+    ):
+        run_a_little_study(store)
+    with pymongo.MongoClient(mongo_url) as client:
+        meta = client[database]["meta"].find_one({"_id": schema.META_ID})
+    assert meta["indexes"] == schema.INDEX_VERSION
+
+
 def test_a_database_migrated_by_newer_code_is_left_alone(
     mongo_url: str, database: str
 ) -> None:
