@@ -353,6 +353,13 @@ def _batches(values: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
         yield values[start : start + size]
 
 
+def _by_tids(query: dict[str, Any], tids: list[int]) -> list[dict[str, Any]]:
+    """``query`` narrowed to ``tids`` (distinct, ascending), one query per batch of
+    :data:`_IDS_PER_COMMAND` tids: one command each."""
+    batches = _batches(sorted(set(tids)), _IDS_PER_COMMAND)
+    return [{**query, "tid": _tids_filter(list(batch))} for batch in batches]
+
+
 def _code_field(code: dict[str, Any] | None) -> dict[str, Any]:
     """The ``code`` field of a finished attempt (none when not given)."""
     return {} if code is None else {"code": _encode(c.check_dict(code, "code"), "code")}
@@ -1456,10 +1463,7 @@ class MongoTrialStore(BaseTrialStore):
             "study": study,
             "state": {"$in": [s.value for s in states]},
         }
-        queries = [query]
-        if tids is not None:
-            batches = _batches(sorted(set(tids)), _IDS_PER_COMMAND)
-            queries = [{**query, "tid": _tids_filter(list(b))} for b in batches]
+        queries = [query] if tids is None else _by_tids(query, tids)
         wid = uuid.uuid4().hex
         fields = {"state": TrialState.CANCELLED.value, "lease_expires_at": None}
         if why is not None:
@@ -1499,8 +1503,7 @@ class MongoTrialStore(BaseTrialStore):
             query["state"] = {"$in": [s.value for s in wanted]}
         queries = [query]
         if tids is not None:
-            batches = _batches(sorted(set(c.check_tids(list(tids)))), _IDS_PER_COMMAND)
-            queries = [{**query, "tid": _tids_filter(list(b))} for b in batches]
+            queries = _by_tids(query, c.check_tids(list(tids)))
         docs = []  # the batches ascend, each read in tid order
         for part in queries:
             docs += self._call(
