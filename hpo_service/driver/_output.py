@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from hpo_service._common.processes import certainly_dead
@@ -81,8 +82,7 @@ def none_yet(store: BaseTrialStore, study: str, what: str = "successful") -> str
     promise one)."""
     settings = store.get_study(study).settings
     finished = counted_finished(store.count_by_state(study))
-    budget = budget_of(settings) or math.inf
-    if not settings.get("cancelled") and finished < budget:
+    if not _over(settings, finished):
         return " yet"
     verb = "succeeded" if what == "successful" else "is feasible"
     return f": none of its {counted(finished, 'finished trial')} {verb}"
@@ -459,10 +459,12 @@ def status_text(summary: dict[str, Any]) -> str:
     return "\n".join(lines + _code_warning(summary.get("code") or []))
 
 
-def _over(summary: dict[str, Any], finished: int) -> bool:
-    """Whether the study of ``summary`` is cancelled or has spent its budget."""
-    budget = budget_of({"max_evals": summary["max_evals"]}) or math.inf
-    return bool(summary.get("cancelled")) or finished >= budget
+def _over(settings: Mapping[str, Any], finished: int) -> bool:
+    """Whether a study is cancelled or has spent its budget, from its stored
+    settings or the :func:`status_summary` (both hold ``max_evals`` and
+    ``cancelled``) and its ``finished`` trials."""
+    budget = budget_of(settings) or math.inf
+    return bool(settings.get("cancelled")) or finished >= budget
 
 
 def _code_warning(codes: list[dict[str, Any]]) -> list[str]:
