@@ -55,8 +55,9 @@ class Heartbeat:
     """A thread that calls ``store.heartbeat`` for the current lease every third of it.
 
     One thread serves a worker's successive trials: :meth:`keep_alive` points it at a
-    new attempt, :meth:`release` stops beating for it. Connection errors are logged
-    and retried a second later; they never stop the thread.
+    new attempt, :meth:`release` stops beating for it, and so does a beat the store
+    refuses (the lease is lost: it is not beaten for again). Connection errors are
+    logged and retried a second later; they never stop the thread.
 
     Args:
         store: The trials store (used from this thread too, so it must be safe to
@@ -160,6 +161,8 @@ class Heartbeat:
             lease.expires = sent + lease.seconds
         with self._lock:
             current = self._lease is lease
+            if current and not alive:  # the store said no: never beat for it again
+                self._lease = None
         if current and not alive:
             self._log.debug("trial %s/%s: lease lost", lease.study, lease.tid)
             lease.lost.set()
