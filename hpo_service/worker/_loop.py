@@ -152,8 +152,10 @@ def run_worker(
         max_trials: Stop after running this many trials.
         idle_timeout: Stop after this many seconds without a trial to run.
         poll_interval: First pause between polls of an empty queue.
-        worker_id: Owner id written on claimed trials (default
-            :func:`default_worker_id`).
+        worker_id: A name for the worker (``hpo-worker --worker-id``): its log
+            lines show it, and the owner id written on claimed trials starts with
+            it, ``NAME/`` then :func:`default_worker_id`, which tells other
+            processes when this one is dead. None: the default id alone.
         policy: Which objectives the worker runs (default: any but the standard
             library's); see :class:`ObjectivePolicy`.
         max_consecutive_failures: Stop after this many trials in a row end in error.
@@ -301,7 +303,7 @@ class Worker:
         idle_timeout: Stop after this many seconds without a trial to run.
         poll_interval: First pause between polls of an empty queue; it grows x1.5
             (with jitter) up to 2 s while the queue stays empty.
-        worker_id: Owner id written on claimed trials.
+        worker_id: A name for the worker, as :func:`run_worker`'s.
         limits: hyperopt-mongo-worker's extra stop rules and working directories.
         show_output: Write each line the objective prints to standard error,
             prefixed ``[trial study/tid]``, while it runs (the tail of the output is
@@ -334,14 +336,15 @@ class Worker:
         self._limits = limits or WorkerLimits()
         self._consecutive_failures = 0
         self._waiting_since = -1  # trials run when the worker last said it waits
-        self.worker_id = worker_id or default_worker_id()
+        self.worker_id = owner_id(name=worker_id) if worker_id else default_worker_id()
         self._store = store
         self._db_url = db_url
         self._study = study
         self._max_trials = max_trials
         self._idle_timeout = idle_timeout
         self._poll_interval = poll_interval
-        self._log = _Prefixed(_logger, {"worker_id": self.worker_id})
+        self._named = bool(worker_id)  # logs show the name, trials get the id
+        self._log = _Prefixed(_logger, {"worker_id": worker_id or self.worker_id})
         self._summary = WorkerSummary(self.worker_id, study_found=False)
         self._stop_level = 0
         self._stop_logged = 0
@@ -381,7 +384,8 @@ class Worker:
         if self._summary.stop_reason:
             raise RuntimeError("a Worker runs once, but `run` was called again")
         restore = self._install_signal_handlers()
-        self._log.info("worker started (study=%s)", self._study or "any")
+        owner = f", owner id {self.worker_id}" if self._named else ""
+        self._log.info("worker started (study=%s%s)", self._study or "any", owner)
         self._summary.stop_reason = "error"
         try:
             self._check_study()
