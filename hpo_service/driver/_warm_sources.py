@@ -108,12 +108,16 @@ def _from_json_export(
     for i, record in enumerate(records):
         if not isinstance(record, dict) or "params" not in record:
             raise ValueError(f"{name}: item {i} is not a trial record (no 'params')")
-        state = record.get("state")
-        if state not in _FINISHED or (state in _WITH_RESULT and not record["result"]):
+        state, result = record.get("state"), record.get("result")
+        if state not in _FINISHED or (state in _WITH_RESULT and not result):
             left_out[str(state)] += 1
             continue
-        result = record.get("result")
         reports = _reports(record.get("intermediate"), name, i)
+        if result is not None and not isinstance(result, dict):
+            raise ValueError(
+                f"{name}: item {i} must have its result as a dict or null, but got "
+                f"{result!r:.120}"
+            )
         if result is not None:
             result = _numeric_loss(dict(result))
         if state == "pruned":
