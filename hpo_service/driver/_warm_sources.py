@@ -217,10 +217,14 @@ def _from_csv_export(
 
 
 def _csv_error(row: dict[str, str]) -> dict[str, Any] | None:
-    """The error of a CSV row (its type and message; a CSV holds no traceback)."""
+    """The error of a CSV row: its type, message and, for an error trial, its
+    duration (a CSV holds no traceback)."""
     if not row.get("error_type"):
         return None
-    return {"type": row["error_type"], "message": row.get("error_message") or ""}
+    error = {"type": row["error_type"], "message": row.get("error_message") or ""}
+    if row.get("state") == "error" and row.get("duration"):
+        error["duration"] = cell_value(row["duration"])
+    return error
 
 
 def _csv_result(
