@@ -36,6 +36,7 @@ from hpo_service._common.settings import (
     counted_finished,
     record_objective_count,
 )
+from hpo_service._common.trial_rows import each_trial
 from hpo_service._common.words import counted
 from hpo_service.driver._study import study_space
 from hpo_service.exceptions import InvalidResultError, SpaceError
@@ -229,8 +230,6 @@ def identity(params: Mapping[str, Any], result: Mapping[str, Any]) -> str:
 def _finished_identities(store: BaseTrialStore, study: str) -> set[str]:
     """The identities of the study's finished trials (run here or imported), read
     a window of trials at a time (a long study does not fit in memory whole)."""
-    from hpo_service.driver._listing import each_trial
-
     return {
         identity(t.params, t.result)
         for t in each_trial(store, study)
