@@ -159,11 +159,12 @@ def test_a_result_is_written_after_an_outage_longer_than_the_lease(
     assert lines(log) == ["start t0", "end t0"]  # it ran once: the result was kept
 
 
-def test_a_late_result_of_a_trial_requeued_but_not_claimed_meanwhile_counts_once(
-    store, db_url, tmp_path: Path
-):
-    """No other attempt claimed the requeued trial: the worker takes it back, and
-    its result counts; the trial does not run again."""
+@contextmanager
+def _requeued_while_cut_off(
+    store, db_url: str, tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[str], _Lines, Path]]:
+    """:func:`_cut_off_worker` (lease 2 s) whose trial this test's process, which can
+    still write the store, requeues once the lease ran out."""
     with _cut_off_worker(
         store,
         db_url,
@@ -172,8 +173,16 @@ def test_a_late_result_of_a_trial_requeued_but_not_claimed_meanwhile_counts_once
         lease_seconds=2,
         idle_timeout=8,
     ) as (worker, err, log):
-        # only the worker is cut off: this test's process requeues the trial
         wait_until(lambda: store.requeue_expired(max_attempts=3, study="d").requeued)
+        yield worker, err, log
+
+
+def test_a_late_result_of_a_trial_requeued_but_not_claimed_meanwhile_counts_once(
+    store, db_url, tmp_path: Path
+):
+    """No other attempt claimed the requeued trial: the worker takes it back, and
+    its result counts; the trial does not run again."""
+    with _requeued_while_cut_off(store, db_url, tmp_path) as (worker, err, log):
         _limit_file_size(worker.pid, resource.RLIM_INFINITY)
         assert worker.wait(timeout=120) == 0, err.text
     assert "trial d/0: its lease had run out and it was requeued" in err.text
@@ -192,16 +201,7 @@ def test_a_late_result_of_a_trial_claimed_again_meanwhile_is_refused(
 ):
     """Another attempt claimed the requeued trial: the late result is dropped (in
     the log) and counted as abandoned; the other attempt's result counts, once."""
-    with _cut_off_worker(
-        store,
-        db_url,
-        tmp_path,
-        {"seconds": 0.5, "loss": 3.0},
-        lease_seconds=2,
-        idle_timeout=8,
-    ) as (worker, err, log):
-        # only the worker is cut off: this test's process requeues and claims it
-        wait_until(lambda: store.requeue_expired(max_attempts=3, study="d").requeued)
+    with _requeued_while_cut_off(store, db_url, tmp_path) as (worker, err, log):
         other = store.claim("other", 600.0, study="d")
         assert (other.tid, other.attempts) == (0, 2)
         _limit_file_size(worker.pid, resource.RLIM_INFINITY)
