@@ -73,12 +73,29 @@ class NewTrial:
 
 @dataclass
 class FinishedTrial:
-    """An already-evaluated trial to import (a warm start): params, config and the
-    ``done`` result it had (``status`` ``"ok"`` with a loss, or ``"fail"``)."""
+    """An already-evaluated trial to import (a warm start, or a study moved from
+    another store): params, config and how it ended.
+
+    Attributes:
+        params: ``{label: value}`` of the active parameters.
+        config: The value the objective received.
+        result: A ``done`` trial's result (``status`` ``"ok"`` with a loss, or
+            ``"fail"``), a ``pruned`` one's (``status`` ``"pruned"``, its last
+            reported ``loss`` and ``step``); None for ``error`` and ``cancelled``.
+        state: ``done``, ``pruned``, ``error`` or ``cancelled``.
+        error: Why an ``error`` trial failed (``type``, ``message``, optional
+            ``traceback``), as :meth:`BaseTrialStore.fail` takes it; optional for a
+            ``cancelled`` one.
+        intermediate: step -> value the objective reported (pruning), kept as the
+            trial's last attempt's reports (pruners read them).
+    """
 
     params: dict[str, Any]
     config: Any
-    result: dict[str, Any]
+    result: dict[str, Any] | None = None
+    state: TrialState = TrialState.DONE
+    error: dict[str, Any] | None = None
+    intermediate: dict[int, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -270,15 +287,20 @@ class BaseTrialStore(abc.ABC):
 
     @abc.abstractmethod
     def insert_finished(self, study: str, trials: list[FinishedTrial]) -> list[int]:
-        """Insert already-evaluated trials in state ``done`` and return their tids.
+        """Insert already-evaluated trials in their finished states (``done``,
+        ``pruned``, ``error``, ``cancelled``) and return their tids.
 
         What a warm start imports (another study's results, a hyperopt ``Trials``):
         the trials are never claimed or run, and they are changes like any insert.
-        Tids are allocated as :meth:`insert_trials` allocates them.
+        Tids are allocated as :meth:`insert_trials` allocates them. A trial's
+        ``intermediate`` values are its current attempt's reports, as if it had
+        reported them (:meth:`reports_since` and reads show them); ``attempts`` is 0.
 
         Raises:
             StudyNotFoundError: No such study.
-            ValueError: An item is not a FinishedTrial with dict params and result.
+            ValueError: An item is not a FinishedTrial in a finished state with dict
+                params, a dict result (done, pruned), a valid error (error) and
+                valid reports.
         """
 
     @abc.abstractmethod

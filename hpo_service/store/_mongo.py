@@ -1186,7 +1186,7 @@ class MongoTrialStore(BaseTrialStore):
     def insert_trials(self, study: str, trials: list[NewTrial]) -> list[int]:
         c.check_name(study, "study")
         payloads = [
-            (_encode(t.params, "params"), _encode(t.config, "config"), None)
+            (_encode(t.params, "params"), _encode(t.config, "config"), {})
             for t in c.check_new_trials(trials)
         ]
         return self._insert("insert_trials", study, payloads)
@@ -1197,16 +1197,35 @@ class MongoTrialStore(BaseTrialStore):
             (
                 _encode(t.params, "params"),
                 _encode(t.config, "config"),
-                self._sized(_encode(t.result, "result"), "result"),
+                self._finished_fields(t),
             )
             for t in c.check_finished_trials(trials)
         ]
         return self._insert("insert_finished", study, payloads)
 
+    def _finished_fields(self, trial: FinishedTrial) -> dict[str, Any]:
+        """The fields of an imported trial (checked) that a new trial's lacks: its
+        state, result or error, rank, and reports under a token of their own."""
+        state = TrialState(trial.state).value
+        fields: dict[str, Any] = {"state": state}
+        if trial.result is not None:
+            result = self._sized(_encode(trial.result, "result"), "result")
+            fields["result"] = result
+            if state == _DONE:
+                fields.update(_rank_fields(result))
+        if trial.error is not None:
+            fields["error"] = self._sized(_encode(trial.error, "error"), "error")
+        if trial.intermediate:
+            token = uuid.uuid4().hex
+            reports = {str(step): v for step, v in trial.intermediate.items()}
+            fields.update(token=token, intermediate=reports, intermediate_token=token)
+        return fields
+
     def _insert(
-        self, what: str, study: str, payloads: list[tuple[Any, Any, Any]]
+        self, what: str, study: str, payloads: list[tuple[Any, Any, dict[str, Any]]]
     ) -> list[int]:
-        """Insert ``(params, config, result)``: new trials, or done with a result."""
+        """Insert ``(params, config, fields)``: new trials (no fields), or finished
+        ones (their :meth:`_finished_fields`)."""
         if not payloads:
             self._require_study(study)
             return []
@@ -1218,10 +1237,9 @@ class MongoTrialStore(BaseTrialStore):
             self._new_doc(study, first + i, params, config, now, wid)
             for i, (params, config, _) in enumerate(payloads)
         ]
-        for doc, (_, _, result) in zip(docs, payloads, strict=True):
-            if result is not None:
-                doc.update(state=_DONE, result=result, finished_at=now)
-                doc.update(_rank_fields(result))
+        for doc, (_, _, fields) in zip(docs, payloads, strict=True):
+            if fields:
+                doc.update(fields, finished_at=now)
 
         def attempt(n: int) -> None:
             try:

@@ -27,7 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from hpo_service.exceptions import (
     StoreAuthorizationError,
@@ -484,6 +484,33 @@ def _os_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):  # no name for this uid (a container)
         return f"uid {os.getuid()}"
+
+
+class _Insert(NamedTuple):
+    """A trial row to insert, its values encoded: a new trial's (the defaults), or
+    a finished one's with its reports packed under ``token``."""
+
+    params: str
+    config: str
+    state: str = "new"
+    result: str | None = None
+    error: str | None = None
+    token: str | None = None
+    reports: bytes = b""
+
+
+def _finished_row(trial: FinishedTrial) -> _Insert:
+    """The row of an imported :class:`FinishedTrial` (checked)."""
+    reports = b"".join(_PAIR.pack(s, v) for s, v in trial.intermediate.items())
+    return _Insert(
+        c.dumps(trial.params, "params"),
+        c.dumps(trial.config, "config"),
+        TrialState(trial.state).value,
+        None if trial.result is None else c.dumps(trial.result, "result"),
+        None if trial.error is None else c.dumps(trial.error, "error"),
+        uuid.uuid4().hex if reports else None,
+        reports,
+    )
 
 
 def _code_text(code: dict[str, Any] | None) -> str | None:
@@ -965,27 +992,18 @@ class SQLiteTrialStore(BaseTrialStore):
     def insert_trials(self, study: str, trials: list[NewTrial]) -> list[int]:
         c.check_name(study, "study")
         rows = [
-            (c.dumps(t.params, "params"), c.dumps(t.config, "config"), None)
+            _Insert(c.dumps(t.params, "params"), c.dumps(t.config, "config"))
             for t in c.check_new_trials(trials)
         ]
         return self._insert("insert_trials", study, rows)
 
     def insert_finished(self, study: str, trials: list[FinishedTrial]) -> list[int]:
         c.check_name(study, "study")
-        rows = [
-            (
-                c.dumps(t.params, "params"),
-                c.dumps(t.config, "config"),
-                c.dumps(t.result, "result"),
-            )
-            for t in c.check_finished_trials(trials)
-        ]
+        rows = [_finished_row(t) for t in c.check_finished_trials(trials)]
         return self._insert("insert_finished", study, rows)
 
-    def _insert(
-        self, what: str, study: str, rows: list[tuple[str, str, str | None]]
-    ) -> list[int]:
-        """Insert rows ``(params, config, result)``: new, or done with a result."""
+    def _insert(self, what: str, study: str, rows: list[_Insert]) -> list[int]:
+        """Insert rows: new trials, or finished ones with their reports."""
 
         def body(conn: sqlite3.Connection) -> list[int]:
             if not rows:
@@ -1004,22 +1022,33 @@ class SQLiteTrialStore(BaseTrialStore):
             now = time.time()
             conn.executemany(
                 "INSERT INTO trials (study, tid, state, params, config, created_at, "
-                "finished_at, result, version, light, best_violation, best_loss) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "finished_at, result, error, token, version, light, best_violation, "
+                "best_loss) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         study,
                         first + i,
-                        "new" if result is None else "done",
-                        p,
-                        cfg,
+                        row.state,
+                        row.params,
+                        row.config,
                         now,
-                        None if result is None else now,
-                        result,
+                        None if row.state == "new" else now,
+                        row.result,
+                        row.error,
+                        row.token,
                         version,
-                        *_ranked(c.loads(result)),
+                        *_ranked(c.loads(row.result) if row.state == "done" else None),
                     )
-                    for i, (p, cfg, result) in enumerate(rows)
+                    for i, row in enumerate(rows)
+                ],
+            )
+            conn.executemany(
+                "INSERT INTO intermediate (study, tid, token, data) "
+                "VALUES (?, ?, ?, ?)",
+                [
+                    (study, first + i, row.token, row.reports)
+                    for i, row in enumerate(rows)
+                    if row.reports
                 ],
             )
             return list(range(first, first + len(rows)))

@@ -1857,6 +1857,55 @@ class TestInsertFinished:
         assert store.insert_finished(study, []) == []
         assert store.get_trials(study) == []
 
+    def test_every_finished_state_with_its_reports(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        pruned = {"status": "pruned", "loss": 0.7, "step": 4, "duration": 1.5}
+        error = {"type": "ValueError", "message": "bad x", "traceback": "Tb..."}
+        tids = store.insert_finished(study, [
+            FinishedTrial({"x": 1.0}, {"x": 1.0}, {"loss": 0.5, "status": "ok"},
+                          intermediate={0: 0.9, 2: 0.6}),
+            FinishedTrial({"x": 2.0}, {"x": 2.0}, pruned, S.PRUNED,
+                          intermediate={0: 1.2, 4: 0.7}),
+            FinishedTrial({"x": 3.0}, {"x": 3.0}, None, S.ERROR, error),
+            FinishedTrial({"x": 4.0}, {"x": 4.0}, None, S.CANCELLED),
+        ])  # fmt: skip
+        got = store.get_trials(study)
+        assert [t.state for t in got] == [S.DONE, S.PRUNED, S.ERROR, S.CANCELLED]
+        assert [t.intermediate for t in got] == [{0: 0.9, 2: 0.6}, {0: 1.2, 4: 0.7},
+                                                 {}, {}]  # fmt: skip
+        assert got[1].result == pruned and got[2].error == error
+        assert got[2].result is None and got[3].error is None
+        assert all(t.finished_at is not None and t.attempts == 0 for t in got)
+        reports, _ = store.reports_since(study)  # what pruners read
+        assert {r.tid: (r.state, r.intermediate) for r in reports} == {
+            tids[0]: (S.DONE, {0: 0.9, 2: 0.6}), tids[1]: (S.PRUNED, {0: 1.2, 4: 0.7}),
+            tids[2]: (S.ERROR, {}), tids[3]: (S.CANCELLED, {}),
+        }  # fmt: skip
+        counts = store.count_by_state(study)
+        assert [counts[s] for s in (S.DONE, S.PRUNED, S.ERROR, S.CANCELLED)] == [1] * 4
+        assert store.best_trial(study).tid == tids[0]  # a pruned loss is no best
+        assert store.claim("w", LONG, study=study) is None
+
+    def test_bad_states_errors_and_reports(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        ok = {"loss": 1.0, "status": "ok"}
+        bad = [
+            (FinishedTrial({}, {}, ok, S.RUNNING), "must be done, pruned"),
+            (FinishedTrial({}, {}, ok, "over"), "must be done, pruned"),  # type: ignore[arg-type]
+            (FinishedTrial({}, {}, None, S.PRUNED), "result"),
+            (FinishedTrial({}, {}, None, S.ERROR), "error"),
+            (FinishedTrial({}, {}, None, S.ERROR, {"type": "E"}), "message"),
+            (FinishedTrial({}, {}, ok, intermediate=[(0, 1.0)]), "intermediate"),  # type: ignore[arg-type]
+            (FinishedTrial({}, {}, ok, intermediate={0: math.nan}), "value"),
+            (FinishedTrial({}, {}, ok, intermediate={-1: 1.0}), "step"),
+        ]
+        for trial, message in bad:
+            with pytest.raises(ValueError, match=message):
+                store.insert_finished(study, [trial])
+        assert store.get_trials(study) == []
+
 
 # ---- the code that ran a trial -----------------------------------------------------
 
