@@ -1305,6 +1305,7 @@ class MongoTrialStore(BaseTrialStore):
             "state": TrialState.RUNNING.value,
             "owner": owner,
             "token": uuid.uuid4().hex,
+            "expired_token": None,  # no earlier attempt may reclaim it now
         }
         times = {"started_at": 0.0, "lease_expires_at": lease_seconds}
         update = self._stamped(fields, wid, times=times, inc={"attempts": 1})
@@ -1329,6 +1330,24 @@ class MongoTrialStore(BaseTrialStore):
             self._require_trial(study, tid)
         return result.matched_count == 1
 
+    def reclaim(
+        self, study: str, tid: int, token: str, owner: str, lease_seconds: float
+    ) -> bool:
+        c.check_name(token, "token")
+        c.check_name(owner, "owner")
+        lease_seconds = c.check_positive(lease_seconds, "lease_seconds")
+        fields = {
+            "state": TrialState.RUNNING.value,
+            "owner": owner,
+            "token": token,
+            "expired_token": None,
+        }
+        return self._finish(
+            "reclaim", study, tid, token, fields,
+            times={"lease_expires_at": lease_seconds},
+            current={"state": TrialState.NEW.value, "expired_token": token},
+        )  # fmt: skip
+
     def _sized(self, value: dict[str, Any], what: str) -> dict[str, Any]:
         """``value`` if it leaves room in a trial document, else UnstorableError.
 
@@ -1350,14 +1369,18 @@ class MongoTrialStore(BaseTrialStore):
         tid: int,
         token: str,
         fields: dict[str, Any],
+        *,
+        current: dict[str, Any] | None = None,
         **extra: Any,
     ) -> bool:
-        """Apply ``fields`` (+ ``times``/``inc``) to the running attempt ``token``."""
+        """Apply ``fields`` (+ ``times``/``inc``) to the running attempt ``token``
+        (or to the trial matching ``current``, a filter naming the attempt)."""
         c.check_name(study, "study")
         c.check_tid(tid)
         wid = uuid.uuid4().hex
         update = self._stamped(fields, wid, **extra)
-        query = {"tid": tid, "study": study, "token": token, "state": "running"}
+        attempt = current or {"token": token, "state": "running"}
+        query = {"tid": tid, "study": study, **attempt}
         lookup = {"tid": tid, "study": study}
         if self._write_one(what, query, update, wid=wid, lookup=lookup) is not None:
             return True
@@ -1428,7 +1451,7 @@ class MongoTrialStore(BaseTrialStore):
         if study is not None:
             self._require_study(c.check_name(study, "study"))
             expired["study"] = study
-        fields = {"study": 1, "tid": 1, "attempts": 1}
+        fields = {"study": 1, "tid": 1, "attempts": 1, "token": 1}
         docs = self._call(
             "requeue_expired", lambda _: list(self._trials.find(expired, fields))
         )
@@ -1448,7 +1471,8 @@ class MongoTrialStore(BaseTrialStore):
     ) -> bool:
         """Requeue (or, on its ``last`` attempt, fail) one trial still expired."""
         key = {"tid": doc["tid"], "study": doc["study"]}
-        query = {**expired, **key, "attempts": doc["attempts"]}
+        token = doc.get("token")
+        query = {**expired, **key, "attempts": doc["attempts"], "token": token}
         wid = uuid.uuid4().hex
         if last:
             fields = {"state": "error", "error": error, "lease_expires_at": None}
@@ -1458,7 +1482,7 @@ class MongoTrialStore(BaseTrialStore):
                 "state": "new",
                 "owner": None,
                 "token": None,
-                "started_at": None,
+                "expired_token": token,  # that attempt may reclaim it until a claim
                 "lease_expires_at": None,
             }
             update = self._stamped(fields, wid)

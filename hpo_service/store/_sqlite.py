@@ -62,14 +62,16 @@ _T = TypeVar("_T")
 # 5: trials.light/best_violation/best_loss and the index trials_best (see ._summary),
 # 6: the index trials_unranked, 7: trials_finished replaces trials_states,
 # 8: trials_versions replaces trials_changes, trials_best, trials_finished,
-# trials_light and trials_codes
-_SCHEMA_VERSION = 8
+# trials_light and trials_codes, 9: trials.expired_token
+_SCHEMA_VERSION = 9
 _ADDED_COLUMNS = {  # added to older tables on open
     "trials": [
         ("code", "TEXT"),
         ("light", "TEXT"),
         ("best_violation", "REAL"),
         ("best_loss", "REAL"),
+        # a requeued trial's expired attempt, which may reclaim it until a claim
+        ("expired_token", "TEXT"),
     ]
 }
 
@@ -177,8 +179,13 @@ _BUMP = "UPDATE studies SET version = version + 1 WHERE name = ?"
 _CLAIM = (
     "UPDATE trials SET state = 'running', owner = ?, token = ?, "
     "attempts = attempts + 1, started_at = ?, lease_expires_at = ?, "
-    f"version = {_NEXT_VERSION} WHERE id = ({{pick}}) AND state = 'new' "
-    f"RETURNING {_TRIAL_COLUMNS}"
+    f"expired_token = NULL, version = {_NEXT_VERSION} "
+    f"WHERE id = ({{pick}}) AND state = 'new' RETURNING {_TRIAL_COLUMNS}"
+)
+_RECLAIM = (
+    "UPDATE trials SET state = 'running', owner = ?, token = expired_token, "
+    f"expired_token = NULL, lease_expires_at = ?, version = {_NEXT_VERSION} "
+    "WHERE study = ? AND tid = ? AND state = 'new' AND expired_token = ?"
 )
 _CLAIM_ANY = _CLAIM.format(
     pick="SELECT id FROM trials WHERE state = 'new' ORDER BY id LIMIT 1"
@@ -252,8 +259,8 @@ _EXPIRE_TO_ERROR = (
     f"WHERE {_EXPIRED} AND attempts >= ? {{study}} RETURNING study, tid"
 )
 _EXPIRE_TO_NEW = (
-    "UPDATE trials SET state = 'new', owner = NULL, token = NULL, started_at = NULL, "
-    f"lease_expires_at = NULL, version = {_NEXT_VERSION} "
+    "UPDATE trials SET state = 'new', owner = NULL, expired_token = token, "
+    f"token = NULL, lease_expires_at = NULL, version = {_NEXT_VERSION} "
     f"WHERE {_EXPIRED} {{study}} RETURNING study, tid"
 )
 _CANCEL = (
@@ -1088,7 +1095,7 @@ class SQLiteTrialStore(BaseTrialStore):
     def _current_attempt_write(
         self, what: str, sql: str, args: tuple[Any, ...], study: str, tid: int
     ) -> bool:
-        """Run an UPDATE filtered on the current attempt; bump the version if it hit."""
+        """Run an UPDATE filtered on an attempt; bump the version if it hit."""
 
         def body(conn: sqlite3.Connection) -> bool:
             if conn.execute(sql, args).rowcount == 1:
@@ -1112,6 +1119,17 @@ class SQLiteTrialStore(BaseTrialStore):
             return False
 
         return self._write("heartbeat", body)
+
+    def reclaim(
+        self, study: str, tid: int, token: str, owner: str, lease_seconds: float
+    ) -> bool:
+        c.check_name(study, "study")
+        c.check_tid(tid)
+        c.check_name(token, "token")
+        c.check_name(owner, "owner")
+        lease_seconds = c.check_positive(lease_seconds, "lease_seconds")
+        args = (owner, time.time() + lease_seconds, study, tid, token)
+        return self._current_attempt_write("reclaim", _RECLAIM, args, study, tid)
 
     def complete(
         self,

@@ -358,7 +358,7 @@ class Worker:
         self._running = False  # a trial's objective is running
         self._child = ChildRunner(log=self._log)
         self._idle_faults = StoreFaults("worker", "claim or requeue trials", self._log)
-        self._heartbeat = Heartbeat(store, log=self._log)
+        self._heartbeat = Heartbeat(store, owner=self.worker_id, log=self._log)
         self._pruning: dict[str, tuple[tuple[str, str], StudyPruning]] = {}
 
     def request_stop(self, *, cold: bool = False) -> None:
@@ -657,6 +657,7 @@ class Worker:
             lease,
             lambda what, fn: self._retrying(what, fn),
             self._log,
+            take_back=lambda: self._take_back(lease),
         )
 
     def _take_lease(self, trial: Trial, settings: StudySettings) -> Lease | None:
@@ -745,13 +746,15 @@ class Worker:
         if not encoded:
             return True
         blobs = decode_attachments(encoded)
-        stored = self._retrying(
-            f"store the attachments of trial {name}",
-            lambda: self._store.put_attachments(
-                trial.study, trial.tid, trial.token or "", blobs
-            ),
-            keep=sorted(blobs),
-            lease=self._lease,
+        stored = self._current_attempt(
+            lambda: self._retrying(
+                f"store the attachments of trial {name}",
+                lambda: self._store.put_attachments(
+                    trial.study, trial.tid, trial.token or "", blobs
+                ),
+                keep=sorted(blobs),
+                lease=self._lease,
+            )
         )
         if stored is False:
             self._summary.abandoned += 1
@@ -789,11 +792,13 @@ class Worker:
         code: dict[str, Any] | None = None,
     ) -> bool:
         """``complete``/``fail``/``prune`` with retries; True if the store took it."""
-        accepted = self._retrying(
-            f"record trial {name}",
-            lambda: op(trial.study, trial.tid, trial.token, data, code=code),
-            keep=data,
-            lease=self._lease,
+        accepted = self._current_attempt(
+            lambda: self._retrying(
+                f"record trial {name}",
+                lambda: op(trial.study, trial.tid, trial.token, data, code=code),
+                keep=data,
+                lease=self._lease,
+            )
         )
         if accepted is None:  # gave up: the outcome is in the log, not the store
             self._summary.abandoned += 1
@@ -804,6 +809,27 @@ class Worker:
                 level, "trial %s was %s: dropped its outcome %r", name, why, data
             )
         return accepted is True
+
+    def _current_attempt(self, write: Callable[[], Any]) -> Any:
+        """``write()`` (a write of the running attempt, with retries); if the store
+        refused it (False), the trial is taken back when its lease ran out and no
+        other attempt claimed it since, and ``write()`` runs once more (the
+        heartbeat thread may have taken it back meanwhile)."""
+        answer = write()
+        lease = self._lease
+        if answer is False and lease is not None:
+            self._take_back(lease)
+            answer = write()
+        return answer
+
+    def _take_back(self, lease: Lease) -> None:
+        """Take the attempt's trial back if its lease ran out and it was requeued
+        but not claimed since (see :meth:`Heartbeat.take_back`); with retries."""
+        self._retrying(
+            f"take back trial {lease.study}/{lease.tid}",
+            lambda: self._heartbeat.take_back(lease),
+            lease=self._lease,
+        )
 
     def _why_not_current(self, trial: Trial) -> tuple[int, str]:
         """Why this worker's attempt at ``trial`` no longer counts, and the log level.
