@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from hpo_service._common import standard_json as _json
+from hpo_service._common import trial_rows
 from hpo_service._common.foreign_options import raise_naming_ours
 from hpo_service._common.settings import (
     SEED_LIMIT,
@@ -536,9 +537,10 @@ def status(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> Non
 def best(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> None:
     """The best trial: loss, params and config; with several objectives, every
     trial on the Pareto front (non-dominated, constraints satisfied)."""
-    names = _output.objective_names(store, study)
+    names = trial_rows.objective_names(store, study)
     if names is not None:
-        records = [_output.trial_record(t) for t in _output.pareto_trials(store, study)]
+        front = _output.pareto_trials(store, study)
+        records = [trial_rows.trial_record(t) for t in front]
         if not records:
             what = "feasible" if _output.has_success(store, study) else "successful"
             tail = _output.none_yet(store, study, what)
@@ -550,7 +552,7 @@ def best(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> None:
     if trial is None:
         tail = _output.none_yet(store, study)
         raise click.ClickException(f"study {study!r} has no successful trial{tail}")
-    record = _output.trial_record(trial)
+    record = trial_rows.trial_record(trial)
     click.echo(_json.dumps(record, indent=2) if as_json else _output.best_text(record))
 
 
@@ -601,10 +603,10 @@ def trials(
     StoreTrials(...).trial_attachments(trial); no command reads them yet).
     """
     wanted = [TrialState(s) for s in states] or None
-    names = _output.objective_names(store, study)
+    names = trial_rows.objective_names(store, study)
     count = len(names) if names else None
-    found = _listing.each_trial(store, study, wanted, statuses=statuses)
-    records = (_output.trial_record(t, count) for t in found)
+    found = trial_rows.each_trial(store, study, wanted, statuses=statuses)
+    records = (trial_rows.trial_record(t, count) for t in found)
     if fmt == "json":
         sizes = store.study_attachment_sizes(study)  # JSON only, not CSV
         _listing.write_json(
@@ -612,8 +614,8 @@ def trials(
             sys.stdout,
         )
         return
-    choices = _output.study_choices(store, study)
-    rows = (_output.flat_row(r, names, choices) for r in records)
+    choices = trial_rows.study_choices(store, study)
+    rows = (trial_rows.flat_row(r, names, choices) for r in records)
     _listing.write_csv(rows, names, sys.stdout)
 
 

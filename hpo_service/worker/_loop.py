@@ -152,8 +152,10 @@ def run_worker(
         max_trials: Stop after running this many trials.
         idle_timeout: Stop after this many seconds without a trial to run.
         poll_interval: First pause between polls of an empty queue.
-        worker_id: Owner id written on claimed trials (default
-            :func:`default_worker_id`).
+        worker_id: A name for the worker (``hpo-worker --worker-id``): its log
+            lines show it, and the owner id written on claimed trials starts with
+            it, ``NAME/`` then :func:`default_worker_id`, which tells other
+            processes when this one is dead. None: the default id alone.
         policy: Which objectives the worker runs (default: any but the standard
             library's); see :class:`ObjectivePolicy`.
         max_consecutive_failures: Stop after this many trials in a row end in error.
@@ -301,7 +303,7 @@ class Worker:
         idle_timeout: Stop after this many seconds without a trial to run.
         poll_interval: First pause between polls of an empty queue; it grows x1.5
             (with jitter) up to 2 s while the queue stays empty.
-        worker_id: Owner id written on claimed trials.
+        worker_id: A name for the worker, as :func:`run_worker`'s.
         limits: hyperopt-mongo-worker's extra stop rules and working directories.
         show_output: Write each line the objective prints to standard error,
             prefixed ``[trial study/tid]``, while it runs (the tail of the output is
@@ -334,14 +336,15 @@ class Worker:
         self._limits = limits or WorkerLimits()
         self._consecutive_failures = 0
         self._waiting_since = -1  # trials run when the worker last said it waits
-        self.worker_id = worker_id or default_worker_id()
+        self.worker_id = owner_id(name=worker_id) if worker_id else default_worker_id()
         self._store = store
         self._db_url = db_url
         self._study = study
         self._max_trials = max_trials
         self._idle_timeout = idle_timeout
         self._poll_interval = poll_interval
-        self._log = _Prefixed(_logger, {"worker_id": self.worker_id})
+        self._named = bool(worker_id)  # logs show the name, trials get the id
+        self._log = _Prefixed(_logger, {"worker_id": worker_id or self.worker_id})
         self._summary = WorkerSummary(self.worker_id, study_found=False)
         self._stop_level = 0
         self._stop_logged = 0
@@ -355,7 +358,7 @@ class Worker:
         self._running = False  # a trial's objective is running
         self._child = ChildRunner(log=self._log)
         self._idle_faults = StoreFaults("worker", "claim or requeue trials", self._log)
-        self._heartbeat = Heartbeat(store, log=self._log)
+        self._heartbeat = Heartbeat(store, owner=self.worker_id, log=self._log)
         self._pruning: dict[str, tuple[tuple[str, str], StudyPruning]] = {}
 
     def request_stop(self, *, cold: bool = False) -> None:
@@ -381,7 +384,8 @@ class Worker:
         if self._summary.stop_reason:
             raise RuntimeError("a Worker runs once, but `run` was called again")
         restore = self._install_signal_handlers()
-        self._log.info("worker started (study=%s)", self._study or "any")
+        owner = f", owner id {self.worker_id}" if self._named else ""
+        self._log.info("worker started (study=%s%s)", self._study or "any", owner)
         self._summary.stop_reason = "error"
         try:
             self._check_study()
@@ -653,6 +657,7 @@ class Worker:
             lease,
             lambda what, fn: self._retrying(what, fn),
             self._log,
+            take_back=lambda: self._take_back(lease),
         )
 
     def _take_lease(self, trial: Trial, settings: StudySettings) -> Lease | None:
@@ -741,13 +746,15 @@ class Worker:
         if not encoded:
             return True
         blobs = decode_attachments(encoded)
-        stored = self._retrying(
-            f"store the attachments of trial {name}",
-            lambda: self._store.put_attachments(
-                trial.study, trial.tid, trial.token or "", blobs
-            ),
-            keep=sorted(blobs),
-            lease=self._lease,
+        stored = self._current_attempt(
+            lambda: self._retrying(
+                f"store the attachments of trial {name}",
+                lambda: self._store.put_attachments(
+                    trial.study, trial.tid, trial.token or "", blobs
+                ),
+                keep=sorted(blobs),
+                lease=self._lease,
+            )
         )
         if stored is False:
             self._summary.abandoned += 1
@@ -785,11 +792,13 @@ class Worker:
         code: dict[str, Any] | None = None,
     ) -> bool:
         """``complete``/``fail``/``prune`` with retries; True if the store took it."""
-        accepted = self._retrying(
-            f"record trial {name}",
-            lambda: op(trial.study, trial.tid, trial.token, data, code=code),
-            keep=data,
-            lease=self._lease,
+        accepted = self._current_attempt(
+            lambda: self._retrying(
+                f"record trial {name}",
+                lambda: op(trial.study, trial.tid, trial.token, data, code=code),
+                keep=data,
+                lease=self._lease,
+            )
         )
         if accepted is None:  # gave up: the outcome is in the log, not the store
             self._summary.abandoned += 1
@@ -800,6 +809,27 @@ class Worker:
                 level, "trial %s was %s: dropped its outcome %r", name, why, data
             )
         return accepted is True
+
+    def _current_attempt(self, write: Callable[[], Any]) -> Any:
+        """``write()`` (a write of the running attempt, with retries); if the store
+        refused it (False), the trial is taken back when its lease ran out and no
+        other attempt claimed it since, and ``write()`` runs once more (the
+        heartbeat thread may have taken it back meanwhile)."""
+        answer = write()
+        lease = self._lease
+        if answer is False and lease is not None:
+            self._take_back(lease)
+            answer = write()
+        return answer
+
+    def _take_back(self, lease: Lease) -> None:
+        """Take the attempt's trial back if its lease ran out and it was requeued
+        but not claimed since (see :meth:`Heartbeat.take_back`); with retries."""
+        self._retrying(
+            f"take back trial {lease.study}/{lease.tid}",
+            lambda: self._heartbeat.take_back(lease),
+            lease=self._lease,
+        )
 
     def _why_not_current(self, trial: Trial) -> tuple[int, str]:
         """Why this worker's attempt at ``trial`` no longer counts, and the log level.

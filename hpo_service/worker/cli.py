@@ -92,7 +92,10 @@ class _Command(click.Command):
 @click.option(
     "--worker-id",
     default=None,
-    help="Owner id written on claimed trials [default: hostname:pid:uuid].",
+    metavar="NAME",
+    help="A name for this worker: its log lines show it, and the owner id of its "
+    "trials starts with it (NAME/hostname:pid:uuid, and on Linux the process "
+    "identity that proves its death) [default: no name].",
 )
 @click.option(
     "--objective",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import threading
 import time
 
@@ -36,7 +37,8 @@ def test_completes_queued_trials_and_records_results(store):
     assert [t.result["loss"] for t in trials] == [(x - 3) ** 2 for x in xs]
     assert all(t.result["status"] == "ok" for t in trials)
     assert all(t.result["duration"] >= 0 for t in trials)
-    assert {(t.owner, t.attempts) for t in trials} == {("w1", 1)}
+    assert {(t.owner, t.attempts) for t in trials} == {(summary.worker_id, 1)}
+    assert summary.worker_id.startswith(f"w1/{socket.gethostname()}:{os.getpid()}:")
 
 
 def test_a_results_own_duration_is_kept(store, caplog):
@@ -176,7 +178,10 @@ def test_lone_worker_requeues_a_dead_workers_trial(store):
     summary = run_worker(store, study="d", idle_timeout=10, worker_id="alive")
     assert summary.done == 1
     trial = store.get_trial("d", 0)
-    assert (trial.state, trial.owner, trial.attempts) == (TrialState.DONE, "alive", 2)
+    assert (trial.state, trial.owner, trial.attempts) == (
+        TrialState.DONE, summary.worker_id, 2
+    )  # fmt: skip
+    assert trial.owner.startswith("alive/")
 
 
 def test_exits_when_its_study_is_finished(store):

@@ -10,7 +10,7 @@ from hpo_service.algorithms.pruners import ASHAPruner, MedianPruner, TrialProgre
 from hpo_service.exceptions import WorkerError
 from hpo_service.store import TrialState, open_store
 from hpo_service.worker import run_worker
-from hpo_service.worker._heartbeat import Lease
+from hpo_service.worker._heartbeat import Heartbeat, Lease
 from hpo_service.worker._reports import ReportHandler, StudyPruning
 
 from .conftest import OBJ, make_study, wait_until
@@ -217,6 +217,26 @@ def test_a_refused_batch_loses_the_lease(store):
     assert handler({"kind": "report", "step": 0, "value": 1.0})["prune"] is False
     assert lease.lost.is_set()
     assert handler({"kind": "report", "step": "x", "value": 1.0})["prune"] is False
+
+
+def test_a_refused_batch_takes_the_trial_back_if_nobody_claimed_it(store):
+    """The attempt's lease ran out and the trial was requeued, but no other attempt
+    claimed it: the handler takes it back, the batch is written, the trial runs on."""
+    make_study(store, "s", CURVE, [{}])
+    trial = store.claim("w", 0.05, study="s")
+    wait_until(lambda: store.requeue_expired(max_attempts=3, study="s").requeued)
+    pruning = StudyPruning(store, "s", ASHAPruner(max_resource=9))
+    lease = Lease("s", trial.tid, trial.token, 60.0)
+    beat = Heartbeat(store, owner="w")
+    handler = ReportHandler(
+        trial, pruning, lease, lambda what, fn: fn(),
+        take_back=lambda: beat.take_back(lease),
+    )  # fmt: skip
+    assert handler({"kind": "report", "step": 0, "value": 1.0})["prune"] is False
+    assert not lease.lost.is_set()
+    got = store.get_trial("s", trial.tid)
+    assert (got.state, got.token, got.attempts) == (TrialState.RUNNING, trial.token, 1)
+    assert got.intermediate == {0: 1.0}
 
 
 def test_an_objective_that_never_checks_the_pruner_is_told_once(store):
