@@ -169,7 +169,8 @@ def flat_row(
     row.update(
         loss=loss,
         status=result.get("status"),
-        duration=_cell(result.get("duration")),  # the objective's own may be any
+        # the objective's own may be any; an error trial's is in its error
+        duration=_cell(result.get("duration", error.get("duration"))),
         error_type=error.get("type"),
         error_message=error.get("message"),
         last_step=_last_step(record["intermediate"]),

@@ -108,12 +108,16 @@ def _from_json_export(
     for i, record in enumerate(records):
         if not isinstance(record, dict) or "params" not in record:
             raise ValueError(f"{name}: item {i} is not a trial record (no 'params')")
-        state = record.get("state")
-        if state not in _FINISHED or (state in _WITH_RESULT and not record["result"]):
+        state, result = record.get("state"), record.get("result")
+        if state not in _FINISHED or (state in _WITH_RESULT and not result):
             left_out[str(state)] += 1
             continue
-        result = record.get("result")
         reports = _reports(record.get("intermediate"), name, i)
+        if result is not None and not isinstance(result, dict):
+            raise ValueError(
+                f"{name}: item {i} must have its result as a dict or null, but got "
+                f"{result!r:.120}"
+            )
         if result is not None:
             result = _numeric_loss(dict(result))
         if state == "pruned":
@@ -213,10 +217,14 @@ def _from_csv_export(
 
 
 def _csv_error(row: dict[str, str]) -> dict[str, Any] | None:
-    """The error of a CSV row (its type and message; a CSV holds no traceback)."""
+    """The error of a CSV row: its type, message and, for an error trial, its
+    duration (a CSV holds no traceback)."""
     if not row.get("error_type"):
         return None
-    return {"type": row["error_type"], "message": row.get("error_message") or ""}
+    error = {"type": row["error_type"], "message": row.get("error_message") or ""}
+    if row.get("state") == "error" and row.get("duration"):
+        error["duration"] = cell_value(row["duration"])
+    return error
 
 
 def _csv_result(

@@ -1,4 +1,10 @@
-"""``hpo-driver``: start, inspect and cancel studies."""
+"""``hpo-driver``: start, inspect and cancel studies.
+
+Only ``start`` drives a study: it imports the study loop, the suggestion algorithms,
+numpy and the progress bar when it runs (as ``report`` and ``importance`` import
+plotting), so that the read commands, ``--help`` and usage errors start quickly
+(``tests/test_cli_imports.py``).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,6 +24,7 @@ from hpo_service._common import standard_json as _json
 from hpo_service._common import trial_rows
 from hpo_service._common.foreign_options import raise_naming_ours
 from hpo_service._common.settings import (
+    SEED_LIMIT,
     StudySettings,
     cancelled_error,
     counted_finished,
@@ -26,18 +33,8 @@ from hpo_service._common.stop_signals import STOP_SIGNALS
 from hpo_service._common.words import counted
 from hpo_service.driver import _listing, _output, _warm_cli
 from hpo_service.driver._algo_options import algo_options, take_algorithm
-from hpo_service.driver._local_workers import LocalWorkers
 from hpo_service.driver._pruner_options import pruner_options, take_pruner
-from hpo_service.driver._serial import check_loss_threshold
 from hpo_service.driver._signals import StopSignals
-from hpo_service.driver._study import (
-    SEED_LIMIT,
-    check_study_name,
-    open_driven_study,
-    space_settings,
-    study_space,
-)
-from hpo_service.driver._study_loop import Driver, DriverOptions
 from hpo_service.exceptions import (
     HPOServiceError,
     MultiObjectiveError,
@@ -60,7 +57,9 @@ from hpo_service.store._cli_option import (
     study_not_found,
     wait_for_store_option,
 )
-from hpo_service.trials import check_objective_names
+
+if TYPE_CHECKING:
+    from hpo_service.driver._local_workers import LocalWorkers
 
 _logger = logging.getLogger(__name__)
 
@@ -224,6 +223,8 @@ def _creates_study(args: dict[str, Any]) -> bool:
     name is then checked before anything is written."""
     if not args.get("objective"):
         return False
+    from hpo_service.driver._study import check_study_name
+
     try:
         check_study_name(args["study"])
     except ValueError as e:
@@ -355,6 +356,10 @@ def start(
       128+N  stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), also
              while starting; the same command resumes the study
     """
+    from hpo_service.driver._local_workers import LocalWorkers
+    from hpo_service.driver._study import open_driven_study, study_space
+    from hpo_service.driver._study_loop import Driver, DriverOptions
+
     stored = _stored_settings(store, study)
     take_algorithm(given, None if stored is None else stored.algorithm)
     take_pruner(given, _stored_pruner(stored))
@@ -432,6 +437,8 @@ def _stored_settings(store: BaseTrialStore, study: str) -> StudySettings | None:
 
 def _objective_names(text: str | None) -> list[str] | None:
     """The names ``--objectives`` gives, checked (see ``check_objective_names``)."""
+    from hpo_service.trials import check_objective_names
+
     try:
         return check_objective_names(text)
     except ValueError as e:
@@ -442,6 +449,8 @@ def _check_loss_threshold(given: dict[str, Any], stored: StudySettings | None) -
     """Refuse --loss-threshold for several objectives before the study is written
     (from --objectives, else the stored count; a count first known from a result is
     refused by the driver)."""
+    from hpo_service.driver._serial import check_loss_threshold
+
     names = given.get("objective_names")
     count = len(names) if names else (stored.n_objectives if stored else None)
     try:
@@ -482,6 +491,8 @@ def _given_space(given: dict[str, Any], space_ref: str | None) -> Any:
 
 def _space_settings(space_ref: str) -> tuple[Any, dict[str, Any]]:
     """Import the space ``--space`` names and serialise it (a study setting)."""
+    from hpo_service.driver._study import space_settings
+
     space = _checked_reference("--space", space_ref, import_reference)
     try:
         return space, space_settings(space)

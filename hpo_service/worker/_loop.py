@@ -81,6 +81,8 @@ _MAINTENANCE_AFTER_TRIAL = 0.5
 _SETTINGS_TTL = 30.0
 _SLICE = 0.1
 _WARM, _COLD = 1, 2
+#: hyperopt-mongo-worker's SIGUSR1: finish the current trial, then exit (never cold).
+_DRAIN_SIGNALS = tuple(getattr(signal, n) for n in ("SIGUSR1",) if hasattr(signal, n))
 _MISSING_STUDY_NOTE_SECONDS = 60.0
 
 
@@ -294,7 +296,8 @@ class Worker:
     timeout or lost lease kills only that child. Run from the main thread, :meth:`run`
     handles SIGTERM, SIGHUP and SIGINT (those not ignored, as SIGHUP under
     ``nohup``): the first finishes the current trial and stops, the second kills the
-    objective and hands the trial back. From elsewhere, call :meth:`request_stop`.
+    objective and hands the trial back; SIGUSR1 (hyperopt-mongo-worker's) only ever
+    finishes the current trial and stops. From elsewhere, call :meth:`request_stop`.
 
     Args:
         store: The trials store (shared with the heartbeat thread).
@@ -1164,11 +1167,12 @@ class Worker:
             return lambda: None
         previous = {
             signum: handler
-            for signum in STOP_SIGNALS
+            for signum in (*STOP_SIGNALS, *_DRAIN_SIGNALS)
             if (handler := signal.getsignal(signum)) != signal.SIG_IGN  # nohup
         }
         for signum in previous:
-            signal.signal(signum, self._on_signal)
+            drain = signum in _DRAIN_SIGNALS
+            signal.signal(signum, self._on_drain if drain else self._on_signal)
 
         def restore() -> None:
             for signum, handler in previous.items():
@@ -1178,6 +1182,11 @@ class Worker:
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self.request_stop()
+
+    def _on_drain(self, signum: int, frame: object) -> None:
+        """SIGUSR1, hyperopt-mongo-worker's "finish the current trial, then exit":
+        a warm stop however often it comes (it never aborts a trial)."""
+        self._stop_level = max(self._stop_level, _WARM)
 
 
 def _checked_objective_count(

@@ -396,7 +396,8 @@ def test_imported_results_must_match_the_study_objective_count(store, db_url):
 def test_import_our_own_pickled_trials(store, db_url, tmp_path):
     """`fmin(..., trials_save_file=...)` in process writes hpo_service's Trials: it
     was refused ("must be a pickled hyperopt Trials, but holds _Inert"). Its done
-    trials import; pruned ones are left out and counted, as from an export."""
+    trials import; its pruned ones are left out and counted (a pickle gives its
+    done trials only)."""
     from hpo_service import TrialPruned, report
 
     def stepped(config):
@@ -499,3 +500,13 @@ def test_a_csv_import_refuses_an_outcome_it_cannot_read(
 
 def _status(trial):
     return (trial.result or {}).get("status")
+
+
+def test_a_json_import_refuses_a_result_that_is_no_dict(store, db_url, tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps([{"tid": 4, "state": "done", "params": {"x": 0.5},
+                                 "result": [0.5]}]))  # fmt: skip
+    make(store, "target")
+    with pytest.raises(ValueError, match=r"bad.json: item 0 must have its result as"):
+        StoreTrials(db_url, study="target").import_results(str(path))
+    assert store.get_trials("target") == []

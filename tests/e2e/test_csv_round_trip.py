@@ -61,6 +61,7 @@ def test_export_import_export_gives_the_same_study(
     assert states == STATES
     assert "result.step" not in header
     assert ("objective.error" in header) is pair
+    assert rows[6]["duration"] == "0.3"  # an error trial's, kept in its error
     for row in rows:
         assert row["feasible"] in ("True", "False")
         if row["state"] == "pruned" and row["intermediate"]:

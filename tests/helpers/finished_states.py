@@ -82,7 +82,8 @@ def stored_study(db: str, pair: bool) -> None:
         store.complete("a", curve.tid, curve.token, rich_result(-0.5, -2.5, pair),
                        code=CODE)  # fmt: skip
         store.fail("a", err.tid, err.token,
-                   {"type": "ValueError", "message": "bad x, y=1", "traceback": "T"},
+                   {"type": "ValueError", "message": "bad x, y=1", "traceback": "T",
+                    "duration": 0.3},
                    code=CODE)  # fmt: skip
         store.cancel("a", [gone.tid], error=cancelled_error("hpo-driver cancel"))
         assert running.state.value == "running"
