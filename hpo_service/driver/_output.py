@@ -274,7 +274,7 @@ def _driver_text(driver: dict[str, Any] | None) -> str:
         return (
             f"{driver['owner']} is dead (its process is gone; its lease, "
             f"{driver['lease_left']} s left, is taken over by the next "
-            "`hpo-driver start`)"
+            "`hpo-driver start`, or `fmin` on its StoreTrials or MongoTrials)"
         )
     return f"{driver['owner']} (lease {driver['lease_left']} s left)"
 
