@@ -528,6 +528,13 @@ class BaseTrialStore(abc.ABC):
         """
 
     @abc.abstractmethod
+    def running_by_study(self) -> dict[str, list[RunningTrial]]:
+        """Every study's running trials (as :meth:`running_trials` lists them), by
+        study; a study without any is left out. One read, whatever the number of
+        studies: what an idle worker of any study reads at each housekeeping.
+        """
+
+    @abc.abstractmethod
     def running_intermediate(self, study: str) -> dict[int, dict[int, float]]:
         """The intermediate values of the study's running trials, by tid.
 

@@ -1934,6 +1934,19 @@ class MongoTrialStore(BaseTrialStore):
             self._require_study(study)
         return [_running(doc) for doc in docs]
 
+    def running_by_study(self) -> dict[str, list[summary.RunningTrial]]:
+        query = {"state": TrialState.RUNNING.value}
+        fields = {**_RUNNING_FIELDS, "study": 1}
+        order = [("study", 1), ("tid", 1)]
+        docs = self._call(
+            "running_by_study",
+            lambda _: list(self._trials.find(query, fields, sort=order)),
+        )
+        found: dict[str, list[summary.RunningTrial]] = {}
+        for doc in docs:
+            found.setdefault(doc["study"], []).append(_running(doc))
+        return found
+
     def running_intermediate(self, study: str) -> dict[int, dict[int, float]]:
         c.check_name(study, "study")
         query = {"state": TrialState.RUNNING.value, "study": study}

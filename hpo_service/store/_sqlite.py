@@ -219,6 +219,10 @@ _RUNNING_ALL = (
     "WHERE state = 'running' AND study = ? ORDER BY tid"
 )
 _RUNNING = _RUNNING_ALL + " LIMIT ?"
+_RUNNING_EVERY_STUDY = (
+    f"SELECT study, {', '.join(summary.RUNNING_FIELDS)} "
+    "FROM trials INDEXED BY trials_leases WHERE state = 'running' ORDER BY study, tid"
+)
 _LIGHT = (
     "SELECT tid, light FROM trials INDEXED BY trials_versions "
     "WHERE study = ? AND state = 'done' ORDER BY tid"
@@ -1288,6 +1292,15 @@ class SQLiteTrialStore(BaseTrialStore):
             return [summary.RunningTrial(*row) for row in rows]
 
         return self._read("running_trials", body)
+
+    def running_by_study(self) -> dict[str, list[summary.RunningTrial]]:
+        def body(conn: sqlite3.Connection) -> dict[str, list[summary.RunningTrial]]:
+            found: dict[str, list[summary.RunningTrial]] = {}
+            for study, *fields in conn.execute(_RUNNING_EVERY_STUDY):
+                found.setdefault(study, []).append(summary.RunningTrial(*fields))
+            return found
+
+        return self._read("running_by_study", body)
 
     def running_intermediate(self, study: str) -> dict[int, dict[int, float]]:
         c.check_name(study, "study")

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from hpo_service._common.processes import owner_id
+from hpo_service._common.processes import certainly_dead, owner_id
 from hpo_service._common.settings import (
     DEFAULT_LEASE_SECONDS,
     StudySettings,
@@ -989,8 +989,8 @@ class Worker:
         self._next_maintenance = now + _MAINTENANCE_INTERVAL
         self._last_maintenance = now
         try:
-            names = self._study_names() if self._study is None else [self._study]
-            if sum(self._requeue(name) for name in names):
+            running = self._running_trials()
+            if sum(self._requeue(name, trials) for name, trials in running.items()):
                 return "requeued"
             if self._study is not None and self._finished(self._study):
                 return "finished"
@@ -1000,16 +1000,31 @@ class Worker:
             self._idle_faults.failed(e)  # raises what cannot pass; logs the rest
         return None
 
-    def _requeue(self, study: str) -> int:
+    def _running_trials(self) -> dict[str, list[RunningTrial]]:
+        """The running trials of the studies the worker serves, by study, in one
+        read: its study's, or every study's (not one read per study: an idle worker
+        does this every 2 s, see benchmarks/README.md, "Idle workers' housekeeping").
+        """
+        if self._study is not None:
+            return {self._study: self._store.running_trials(self._study)}
+        if not self._summary.study_found:
+            self._study_names()  # a worker of any study notes that one exists
+        return self._store.running_by_study()
+
+    def _requeue(self, study: str, running: list[RunningTrial]) -> int:
         """Requeue the study's expired leases, and at once the trials of workers
-        certainly dead (:mod:`hpo_service.store._dead_owners`); return how many went
-        back to ``new``."""
+        certainly dead (:mod:`hpo_service.store._dead_owners`), among ``running``
+        (as just read); return how many went back to ``new``. Writes nothing, and
+        reads nothing more, while no lease of ``running`` looks expired and no owner
+        dead."""
+        now = self._store.now()
+        if not any(_due(trial, now) for trial in running):
+            return 0
         try:
             settings = self._settings_for(study)
         except (StudyNotFoundError, TypeError, ValueError) as e:
             self._log.debug("skipped requeueing study %r: %s", study, e)
             return 0
-        running = self._store.running_trials(study)
         dead, report = requeue_dead_owners(
             self._store, study, running, max_attempts=settings.max_attempts
         )
@@ -1196,6 +1211,13 @@ def _retriable(error: Exception, *, writing_outcome: bool) -> bool:
     if isinstance(error, ConnectionError):
         return True
     return writing_outcome and may_pass(error)
+
+
+def _due(trial: RunningTrial, now: float) -> bool:
+    """Whether a running trial (as read) is to be requeued: its lease looks expired
+    at ``now`` (the store's clock), or its worker is certainly dead."""
+    expires = trial.lease_expires_at
+    return (expires is not None and expires < now) or certainly_dead(trial.owner)
 
 
 def _check_args(

@@ -1090,6 +1090,24 @@ class TestReads:
         with pytest.raises(StudyNotFoundError):
             store.running_trials("missing")
 
+    def test_running_by_study_lists_every_studys_running_trials(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        assert store.running_by_study() == {}
+        first, _ = _running_and_done(store, study, 4)
+        for name in ("b-idle", "a-busy"):
+            store.create_study(name, {})
+            store.insert_trials(name, new_trials(3))
+        busy = [store.claim(f"w{i}", LONG, study="a-busy") for i in range(2)]
+        store.complete("a-busy", busy[0].tid, busy[0].token, {"loss": 1.0})
+        claimed(store, study)
+        got = store.running_by_study()
+        assert got == {
+            name: store.running_trials(name) for name in ("a-busy", study)
+        }  # b-idle runs nothing: left out
+        assert [t.tid for t in got[study]] == [first.tid, 2]
+        assert [(t.tid, t.owner) for t in got["a-busy"]] == [(1, "w1")]
+
     def test_get_tids_reads_the_tids_of_trials_in_states(
         self, store: BaseTrialStore, study: str
     ) -> None:

@@ -5,18 +5,21 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
 
+from hpo_service._common.processes import namespace_key
 from hpo_service.exceptions import (
     ObjectiveImportError,
     StoreConnectionError,
     WorkerError,
 )
 from hpo_service.store import NewTrial, TrialState, _faults, open_store
-from hpo_service.worker import Worker, _loop, run_worker
+from hpo_service.worker import Worker, _loop, default_worker_id, run_worker
 
 from .conftest import OBJ, lines, make_study, wait_until
 
@@ -182,6 +185,29 @@ def test_lone_worker_requeues_a_dead_workers_trial(store):
         TrialState.DONE, summary.worker_id, 2
     )  # fmt: skip
     assert trial.owner.startswith("alive/")
+
+
+@pytest.mark.skipif(namespace_key() is None, reason="needs Linux's /proc")
+def test_a_worker_of_any_study_requeues_the_trials_of_every_study(store):
+    """One read of every study's running trials per housekeeping: an expired lease
+    in one study, a certainly dead worker's trial (lease 600 s) in another, and a
+    live worker's in a third, which is left running."""
+    reaped = subprocess.Popen([sys.executable, "-c", "pass"])
+    reaped.wait()
+    dead = f"{socket.gethostname()}:{reaped.pid}:aaaaaaaa/{namespace_key()}-1"
+    for name, owner, lease in (
+        ("expired", "gone-worker", 0.2),
+        ("dead", dead, 600.0),
+        ("alive", default_worker_id(), 600.0),
+    ):
+        make_study(store, name, f"{OBJ}:quadratic", [{"x": 5.0}], max_attempts=3)
+        assert store.claim(owner, lease, study=name) is not None
+    summary = run_worker(store, max_trials=2, idle_timeout=60)
+    assert (summary.done, summary.stop_reason) == (2, "max_trials")
+    for name in ("expired", "dead"):
+        trial = store.get_trial(name, 0)
+        assert (trial.state, trial.attempts) == (TrialState.DONE, 2), name
+    assert store.get_trial("alive", 0).state is TrialState.RUNNING
 
 
 def test_exits_when_its_study_is_finished(store):
