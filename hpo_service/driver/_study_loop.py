@@ -313,6 +313,7 @@ class Driver:
             errors=self._counts[TrialState.ERROR],
             front=self._front.size if several else None,
             feasible=self._best_is_feasible(),
+            failed=self._failed,
         )
 
     def _next_pause(self, pause: float, changed: bool) -> float:

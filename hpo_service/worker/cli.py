@@ -92,7 +92,10 @@ class _Command(click.Command):
 @click.option(
     "--worker-id",
     default=None,
-    help="Owner id written on claimed trials [default: hostname:pid:uuid].",
+    metavar="NAME",
+    help="A name for this worker: its log lines show it, and the owner id of its "
+    "trials starts with it (NAME/hostname:pid:uuid, and on Linux the process "
+    "identity that proves its death) [default: no name].",
 )
 @click.option(
     "--objective",
@@ -149,7 +152,8 @@ def main(
     The objective (``package.module:function``, from the study's settings) is
     imported with the working directory on the import path. SIGTERM, SIGHUP or
     Ctrl-C finishes the current trial and exits (under nohup SIGHUP is ignored); a
-    second one kills the objective, hands the trial back and exits.
+    second one kills the objective, hands the trial back and exits. SIGUSR1 (as for
+    hyperopt-mongo-worker) finishes the current trial and exits, however often sent.
 
     \b
     Exit codes:
@@ -170,8 +174,10 @@ def main(
     shows why), with the study's other queued trials.
 
     hyperopt-mongo-worker's options (--mongo, --exp-key, --max-jobs,
-    --reserve-timeout, --max-consecutive-failures, --last-job-timeout, --workdir)
-    are accepted with the same meanings.
+    --reserve-timeout, --max-consecutive-failures, --last-job-timeout, --workdir,
+    --no-subprocesses) are accepted with the same meanings, and given --mongo or
+    --exp-key its defaults too: exit after 120 s without a trial and after 4
+    trials in a row in error.
     """
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO,
