@@ -515,6 +515,14 @@ def test_a_csv_import_takes_the_losses_by_objective_name(store, db_url, tmp_path
     ):
         StoreTrials(db_url, study="c").import_results(path)
     assert store.get_trials("c") == []
+    new_study(store, "d", None)
+    bad = tmp_path / "bad.csv"
+    head, *rows = Path(path).read_text().splitlines()
+    out_of_space = rows[-3].rsplit(",", 2)[0] + ",99.0,0.0"  # param.x, param.y
+    bad.write_text("\n".join([head, *rows[:-3], out_of_space]))  # cancelled row
+    with pytest.raises(ValueError, match="does not fit the study's space"):
+        StoreTrials(db_url, study="d").import_results(str(bad))
+    assert store.get_study("d").settings.get("objective_names") is None  # unwritten
 
 
 @pytest.mark.parametrize(
