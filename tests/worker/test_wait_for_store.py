@@ -30,10 +30,21 @@ from tests.worker.conftest import OBJ, REPO, make_study, wait_until
 SECRET = "s3cret-pw"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def held_port() -> socket.socket:
+    """A socket bound to a free 127.0.0.1 port, not listening: connections to the
+    port are refused until it listens, and no other program can take the port while
+    it is open (one found free and closed again could be taken before use)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A port on which nothing answers (a connection is refused) during the test."""
+    with held_port() as sock:
+        yield sock.getsockname()[1]
 
 
 def url_at(port: int) -> str:
@@ -54,13 +65,15 @@ def _pipe(source: socket.socket, sink: socket.socket) -> None:
 def forwarder(mongo_url: str) -> Iterator[tuple[int, threading.Event]]:
     """A port, and an event that starts forwarding it to the MongoDB server."""
     target = urlsplit(mongo_url)
-    port, start, listener = free_port(), threading.Event(), socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener, start = held_port(), threading.Event()
+    port = listener.getsockname()[1]
 
     def serve() -> None:
         start.wait()
-        listener.bind(("127.0.0.1", port))
-        listener.listen()
+        try:
+            listener.listen()
+        except OSError:  # closed at teardown, never started
+            return
         while True:
             try:
                 client, _ = listener.accept()
@@ -99,7 +112,7 @@ def said_it_waits(process) -> tuple[list[str], threading.Thread]:
     said: list[str] = []
     reader = threading.Thread(target=lambda: said.extend(process.stderr), daemon=True)
     reader.start()
-    wait_until(lambda: any("--wait-for-store" in line for line in said), 30.0)
+    wait_until(lambda: any("--wait-for-store" in line for line in said), 120.0)
     return said, reader
 
 
@@ -153,9 +166,9 @@ def test_a_driver_waits_for_a_server_that_starts_late(mongo_url, forwarder):
 @pytest.mark.parametrize(
     "command", [WORKER, DRIVER_START], ids=["hpo-worker", "hpo-driver start"]
 )
-def test_it_gives_up_after_the_wait_and_masks_the_password(command):
+def test_it_gives_up_after_the_wait_and_masks_the_password(command, refused_port):
     rest = ("--max-evals", "2") if command == DRIVER_START else ("--idle-timeout", "5")
-    process = launch(url_at(free_port()), "--wait-for-store", "3", *rest,
+    process = launch(url_at(refused_port), "--wait-for-store", "3", *rest,
                      command=command)  # fmt: skip
     _, err = process.communicate(timeout=60)
     assert process.returncode == 1, err
@@ -165,8 +178,10 @@ def test_it_gives_up_after_the_wait_and_masks_the_password(command):
     assert SECRET not in err, err
 
 
-def test_zero_fails_at_once_and_sqlite_is_never_waited_for(tmp_path, caplog):
-    unanswered = ["--db", url_at(free_port()), "--wait-for-store", "0"]
+def test_zero_fails_at_once_and_sqlite_is_never_waited_for(
+    tmp_path, caplog, refused_port
+):
+    unanswered = ["--db", url_at(refused_port), "--wait-for-store", "0"]
     unusable = ["--db", f"sqlite:///{tmp_path}/no/such/dir/hpo.sqlite"]
     for args in (unanswered, unusable):
         result = CliRunner().invoke(main, [*args, "--idle-timeout", "5"])
@@ -175,10 +190,10 @@ def test_zero_fails_at_once_and_sqlite_is_never_waited_for(tmp_path, caplog):
     assert "--wait-for-store" not in caplog.text
 
 
-def test_a_stop_signal_ends_the_wait_with_exit_1():
+def test_a_stop_signal_ends_the_wait_with_exit_1(refused_port):
     """SIGTERM while the server does not answer yet: stop now, saying why (the
     worker ran nothing), instead of waiting out --wait-for-store."""
-    process = launch(url_at(free_port()), "--wait-for-store", "600")
+    process = launch(url_at(refused_port), "--wait-for-store", "600")
     said, reader = said_it_waits(process)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 1, "".join(said)
@@ -188,10 +203,10 @@ def test_a_stop_signal_ends_the_wait_with_exit_1():
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-def test_a_driver_stopped_while_it_waits_says_so(signum):
+def test_a_driver_stopped_while_it_waits_says_so(signum, refused_port):
     """A Kubernetes Job deleted while its driver waits for MongoDB: exit 128+signal
     with a line saying what happened (it died without a word, -15, before)."""
-    process = launch(url_at(free_port()), "--max-evals", "2", command=DRIVER_START)
+    process = launch(url_at(refused_port), "--max-evals", "2", command=DRIVER_START)
     said, reader = said_it_waits(process)
     process.send_signal(signum)
     assert process.wait(timeout=60) == 128 + signum, "".join(said)
