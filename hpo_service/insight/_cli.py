@@ -213,8 +213,8 @@ _WILDCARDS = ("0.0.0.0", "::", "")
     "driver not started) is shown once it exists.",
 )
 @click.option(
-    "--port", type=click.IntRange(1, 65535), default=8765, show_default=True,
-    help="TCP port to serve on.",
+    "--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+    help="TCP port to serve on; 0: a free one, which the 'dashboard on' line names.",
 )  # fmt: skip
 @click.option(
     "--host", default="127.0.0.1", show_default=True,
@@ -243,6 +243,7 @@ def dashboard(
     try:
         missing = study is not None and not _study_exists(store, study)
         sock = _bind(host, port)
+        port = sock.getsockname()[1]  # the one the system chose for --port 0
         if missing:
             _warn_study_missing(store, db_url, study)
         _warn_exposure(host, port, allow_hosts)

@@ -15,7 +15,7 @@ from hpo_service.space._serialise import fingerprint, to_document
 from hpo_service.store import TrialState, open_store
 from hpo_service.store._base import NewTrial
 from tests.e2e.objectives import space
-from tests.insight._support import free_port, start, stop, up, wait_for
+from tests.insight._support import start_dashboard, stop, up, wait_for
 
 DRIVER = "hpo_service.driver.cli"
 LOSSES = [-math.inf, math.inf, 2.0]
@@ -89,8 +89,7 @@ def test_an_export_with_infinite_losses_imports_them_as_numbers(procs, tmp_path)
 def test_the_dashboard_api_answers_standard_json(tmp_path):
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
     study_with_non_finite_floats(db)
-    port = free_port()
-    server = start("dashboard", "--db", db, "--port", str(port))
+    server, port, _ = start_dashboard("--db", db)
     base = f"http://127.0.0.1:{port}/api/studies"
     try:
         wait_for(lambda: up(f"http://127.0.0.1:{port}/"), what="dashboard up")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -121,13 +122,6 @@ def run_demo_study(
 # ---- a dashboard (or any hpo-driver command) in its own process --------------------
 
 
-def free_port():
-    """A TCP port free on 127.0.0.1 just now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start(*args, env=None):
     """``hpo-driver ARGS`` in its own process group, output piped."""
     return subprocess.Popen(
@@ -135,6 +129,32 @@ def start(*args, env=None):
         env=dict(os.environ, **(env or {})), stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
+
+
+def start_dashboard(*args, env=None):
+    """``hpo-driver dashboard ARGS --port 0`` (see :func:`start`): the process, the
+    port it serves on and its standard error lines up to the one naming that port.
+
+    The dashboard binds a port the system chooses: a port found free here and
+    passed to it could be taken by another program first (the machine is shared).
+    """
+    proc = start("dashboard", *args, "--port", "0", env=env)
+    said = []
+
+    def read():
+        for line in proc.stderr:
+            said.append(line)
+            if "http://localhost:" in line:
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(120)
+    found = re.search(r"http://localhost:(\d+)/", said[-1]) if said else None
+    if found is None:
+        stop(proc)
+        pytest.fail(f"the dashboard named no port within 120 s: {''.join(said)}")
+    return proc, int(found.group(1)), said
 
 
 def stop(proc):

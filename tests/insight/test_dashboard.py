@@ -18,16 +18,7 @@ from hpo_service.exceptions import StoreNotFoundError, StudyNotFoundError
 from hpo_service.store import TrialState, open_store
 from tests.e2e.conftest import REPO
 
-from ._support import (
-    dump_dom,
-    free_port,
-    get,
-    serving,
-    start,
-    stop,
-    up,
-    wait_for,
-)
+from ._support import dump_dom, get, serving, start, start_dashboard, stop, up, wait_for
 
 STUDY = ["--objective", "tests.insight.objectives:objective",
          "--space", "tests.insight.objectives:space"]  # fmt: skip
@@ -70,11 +61,10 @@ def test_dashboard_follows_a_running_study(tmp_path, browser):
     """The page shows the first 30 trials; then the study resumes to 60 while the
     page is open, and the same page (no reload) follows it."""
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
-    port = free_port()
     study = run_live_study(db, 30)
     # the dashboard never creates a database: start it once the study has made one
     wait_for(lambda: study_exists(db), what="the study created")
-    server = start("dashboard", "--db", db, "--port", str(port))
+    server, port, _ = start_dashboard("--db", db)
     try:
         assert study.wait(timeout=300) == 0, study.stderr.read()[-3000:]
         url = f"http://127.0.0.1:{port}/"
@@ -162,10 +152,9 @@ def test_dashboard_started_before_its_study_warns_and_shows_it_once_created(
     with open_store(db) as store:
         store.create_study("mnist", {})
         store.create_study("latter", {})
-    port = free_port()
-    server = start("dashboard", "--db", db, "--study", "later", "--port", str(port))
+    server, port, said = start_dashboard("--db", db, "--study", "later")
     try:
-        assert server.stderr.readline() == (
+        assert said[0] == (
             f"warning: study 'later' not found in SQLite database {path} (it holds: "
             "mnist, latter); pass --db (or set HPO_DB) to use another store; did you "
             "mean 'latter'? Serving anyway: the page shows 'later' once its driver "
@@ -208,8 +197,7 @@ def test_figures_a_study_cannot_draw_yet_say_why_until_they_can(tmp_path, browse
     assert why_parallel in page and why_importance in page
     assert "Best: none: no trial of the 3 finished succeeded" in page  # not "yet"
 
-    port = free_port()
-    server = start("dashboard", "--db", db, "--port", str(port))
+    server, port, _ = start_dashboard("--db", db)
     resumed = None
     try:
         url = f"http://127.0.0.1:{port}/"
@@ -242,13 +230,12 @@ def test_figures_a_study_cannot_draw_yet_say_why_until_they_can(tmp_path, browse
 def test_dashboard_warns_on_other_interfaces(tmp_path):
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
     open_store(db).close()  # an empty store (read commands never create one)
-    port = free_port()
-    server = start("dashboard", "--db", db, "--host", "0.0.0.0", "--port", str(port),
-                   "--allow-host", "studies.lab")  # fmt: skip
+    server, port, said = start_dashboard(
+        "--db", db, "--host", "0.0.0.0", "--allow-host", "studies.lab"
+    )
     try:
-        line = server.stderr.readline()
-        assert "warning" in line and "0.0.0.0" in line
-        address = server.stderr.readline()  # an address a browser can open
+        line, address = said  # the warning, then an address a browser can open
+        assert "warning" in line and "0.0.0.0" in line and f"port {port} " in line
         assert "http://0.0.0.0" not in address
         assert (
             f"dashboard listens on all interfaces (--host 0.0.0.0, port {port}): open "
@@ -260,10 +247,9 @@ def test_dashboard_warns_on_other_interfaces(tmp_path):
 
 
 def test_studies_api_lists_nothing_for_an_empty_store(tmp_path):
-    port = free_port()
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
     open_store(db).close()  # read commands never create a store
-    server = start("dashboard", "--db", db, "--port", str(port))
+    server, port, _ = start_dashboard("--db", db)
     try:
         wait_for(lambda: up(f"http://127.0.0.1:{port}/"), what="dashboard up")
         assert get(f"http://127.0.0.1:{port}/api/studies") == {"studies": []}
@@ -279,8 +265,7 @@ def test_a_store_that_fails_answers_503_and_the_page_says_why(tmp_path, browser)
     db = f"sqlite:///{path}"
     with open_store(db) as store:
         store.create_study("s", {})
-    port = free_port()
-    server = start("dashboard", "--db", db, "--port", str(port))
+    server, port, _ = start_dashboard("--db", db)
     base = f"http://127.0.0.1:{port}/api/studies"
     try:
         wait_for(lambda: serving(server, base), what="dashboard up")
@@ -311,8 +296,7 @@ def test_a_study_not_in_the_store_is_named_on_the_page_until_it_appears(
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
     with open_store(db) as store:
         store.create_study("other", {})
-    port = free_port()
-    server = start("dashboard", "--db", db, "--port", str(port))
+    server, port, _ = start_dashboard("--db", db)
     try:
         _banner_until_created(browser, server, db, f"http://127.0.0.1:{port}/#later")
     finally:
@@ -364,10 +348,9 @@ def test_dashboard_answers_only_requests_that_name_an_allowed_host(
 ):
     """DNS rebinding: a page of another site that resolves its own name to
     127.0.0.1 sends that name as Host; the dashboard refuses it (400)."""
-    port = free_port()
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
     open_store(db).close()
-    server = start("dashboard", "--db", db, "--port", str(port), *flags)
+    server, port, _ = start_dashboard("--db", db, *flags)
     try:
         wait_for(lambda: up(f"http://127.0.0.1:{port}/"), what="dashboard up")
         for name in answered:
@@ -384,7 +367,7 @@ def test_allow_host_with_a_port_is_a_clear_error(tmp_path):
     open_store(db).close()
     run = subprocess.run(
         [sys.executable, "-m", "hpo_service.driver.cli", "dashboard", "--db", db,
-         "--allow-host", "lab:8765", "--port", str(free_port())],
+         "--allow-host", "lab:8765", "--port", "0"],
         cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert run.returncode == 2 and "--allow-host=lab:8765" in run.stderr

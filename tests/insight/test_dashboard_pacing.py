@@ -12,7 +12,7 @@ from hpo_service.driver._study import space_settings
 from hpo_service.space import compile_space, sample_params, space_eval
 from hpo_service.store import FinishedTrial, open_store
 
-from ._support import free_port, serving, start, stop, wait_for
+from ._support import serving, start_dashboard, stop, wait_for
 
 SPACE = {"x": hp.uniform("x", -5, 5), "y": hp.loguniform("y", -5, 0)}
 DRAW_MS = 500  # what one Plotly.react costs in the browser below
@@ -52,8 +52,7 @@ def test_redraws_take_a_bounded_share_of_the_page_while_trials_arrive(
     with open_store(db) as store:
         store.create_study("live", {**space_settings(SPACE), "max_evals": 100000})
         finish(store, rng, 50)
-    port = free_port()
-    server = start("dashboard", "--db", db, "--port", str(port), "--study", "live")
+    server, port, _ = start_dashboard("--db", db, "--study", "live")
     stop_writing = threading.Event()
 
     def keep_finishing():

@@ -20,11 +20,10 @@ from tests.e2e.conftest import REPO
 from ._support import (
     drawn_traces,
     dump_dom,
-    free_port,
     get,
     plot_section,
     plotly_array,
-    start,
+    start_dashboard,
     stop,
     up,
     wait_drawn,
@@ -119,8 +118,7 @@ def test_importance_of_an_objective_the_study_lacks_lists_them(db, which):
 
 
 def test_the_dashboard_shows_the_named_front(db):
-    port = free_port()
-    server = start("dashboard", "--db", db, "--port", str(port))
+    server, port, _ = start_dashboard("--db", db)
     base = f"http://127.0.0.1:{port}/api/studies/mo"
     try:
         wait_for(lambda: up(f"http://127.0.0.1:{port}/"), what="dashboard up")

@@ -34,7 +34,7 @@ from tests.conftest import AUTH_ADMIN, mongo_lane
 from tests.e2e.conftest import REPO
 from tests.helpers.mongo_wire import as_user
 
-from ._support import dump_dom, free_port, get, start, stop, up, wait_for
+from ._support import dump_dom, get, start_dashboard, stop, up, wait_for
 
 pytestmark = pytest.mark.skipif(
     mongo_lane() is None, reason="no MongoDB-wire server (see tests/conftest.py)"
@@ -155,8 +155,7 @@ def test_a_dashboard_session_of_a_read_only_user_only_reads(server: str) -> None
 
 
 def test_the_dashboard_serves_a_read_only_user(server: str, browser) -> None:
-    port = free_port()
-    proc = start("dashboard", "--db", reader(server), "--port", str(port))
+    proc, port, _ = start_dashboard("--db", reader(server))
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: up(base + "/"), what="dashboard up")

@@ -17,10 +17,9 @@ from tests.e2e.conftest import REPO
 from ._support import (
     count_colour,
     drawn_traces,
-    free_port,
     get,
     plotly_array,
-    start,
+    start_dashboard,
     stop,
     up,
     wait_drawn,
@@ -77,8 +76,7 @@ def test_pruned_trials_are_marked_in_the_history(study, tmp_path, browser):
     assert level["y"] == len(done)
     _title_clears_the_axis_names(browser)
 
-    port = free_port()
-    server = start("dashboard", "--db", db, "--port", str(port))
+    server, port, _ = start_dashboard("--db", db)
     try:
         wait_for(lambda: up(f"http://127.0.0.1:{port}/"), what="dashboard up")
         figures = get(f"http://127.0.0.1:{port}/api/studies/pr/figures?names=history")

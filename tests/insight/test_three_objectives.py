@@ -12,7 +12,7 @@ from hpo_service.insight._live import LiveStore
 from hpo_service.objective._result import pareto_front
 from hpo_service.store import NewTrial, open_store
 
-from ._support import dump_dom, free_port, start, stop, up, wait_for
+from ._support import dump_dom, start_dashboard, stop, up, wait_for
 from ._support import plotly_array as _values
 
 NAMES = ["error", "latency", "size"]
@@ -92,8 +92,7 @@ def test_the_dashboard_header_says_how_many_done_trials_are_infeasible(
     with open_store(db) as store:
         store.create_study("mo3", {"n_objectives": 3, "objective_names": NAMES})
         fill(store, "mo3", three_losses(np.random.default_rng(4)))
-    port = free_port()
-    server = start("dashboard", "--db", db, "--port", str(port))
+    server, port, _ = start_dashboard("--db", db)
     try:
         wait_for(lambda: up(f"http://127.0.0.1:{port}/"), what="dashboard up")
         dom = dump_dom(browser, f"http://127.0.0.1:{port}/")
