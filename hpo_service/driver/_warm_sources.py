@@ -233,11 +233,15 @@ def _csv_result(
     """The result of CSV row ``i``: status, loss, duration, constraints (from the
     ``constraints`` list, or the ``constraint.<i>`` columns of a file without it) and
     each ``result.<key>`` cell, read back as the export wrote it (see
-    :func:`cell_value`); an empty cell is a key the result did not have. A pruned
-    trial's result is as a worker stores it: its last report as ``loss`` (which
-    the export leaves out for several objectives) and its ``step``."""
+    :func:`cell_value`); an empty cell is a key the result did not have. Several
+    losses come from the ``loss`` list, or the ``objective.<name>`` cells of a file
+    without it. A pruned trial's result is as a worker stores it: its last report
+    as ``loss`` (which the export leaves out for several objectives) and its
+    ``step``."""
     result: dict[str, Any] = {"status": row.get("status") or "ok"}
     loss = _loss_cell(row.get("loss"), name, i)
+    if loss is None and result["status"] != STATUS_PRUNED:
+        loss = _objective_cells(row, name, i)
     if loss is not None:
         result["loss"] = loss
     if result["status"] == STATUS_PRUNED:
@@ -251,6 +255,21 @@ def _csv_result(
         if key and key.startswith("result.") and text not in ("", None):
             result[key[len("result.") :]] = cell_value(text)
     return result
+
+
+def _objective_cells(row: dict[str, str], name: str, i: int) -> list[float] | None:
+    """A row's ``objective.<name>`` cells as its losses, in the header's order (None
+    unless there are several, all filled)."""
+    cells = [text for key, text in row.items() if key and key.startswith("objective.")]
+    if len(cells) < 2 or not all(cells):
+        return None
+    try:
+        return [float(text) for text in cells]
+    except ValueError:
+        raise ValueError(
+            f"{name}: row {i} has an objective.<name> cell that is not a number: "
+            f"{cells!r:.120}"
+        ) from None
 
 
 def _csv_constraints(row: dict[str, str], name: str, i: int) -> list[Any] | None:

@@ -515,6 +515,14 @@ def test_a_csv_import_takes_the_losses_by_objective_name(store, db_url, tmp_path
     ):
         StoreTrials(db_url, study="c").import_results(path)
     assert store.get_trials("c") == []
+    new_study(store, "d", None)
+    bad = tmp_path / "bad.csv"
+    head, *rows = Path(path).read_text().splitlines()
+    out_of_space = rows[-3].rsplit(",", 2)[0] + ",99.0,0.0"  # param.x, param.y
+    bad.write_text("\n".join([head, *rows[:-3], out_of_space]))  # cancelled row
+    with pytest.raises(ValueError, match="does not fit the study's space"):
+        StoreTrials(db_url, study="d").import_results(str(bad))
+    assert store.get_study("d").settings.get("objective_names") is None  # unwritten
 
 
 @pytest.mark.parametrize(
@@ -547,3 +555,18 @@ def test_a_json_import_refuses_a_result_that_is_no_dict(store, db_url, tmp_path)
     with pytest.raises(ValueError, match=r"bad.json: item 0 must have its result as"):
         StoreTrials(db_url, study="target").import_results(str(path))
     assert store.get_trials("target") == []
+
+
+def test_a_csv_without_its_loss_column_takes_the_objective_columns(
+    store, db_url, tmp_path
+):
+    """A table edited elsewhere kept ``objective.<name>`` but dropped ``loss``: the
+    losses come from the named columns, in the study's order of names."""
+    rows = [{"tid": "3", "state": "done", "status": "ok", "objective.size": "2.5",
+             "objective.error": "0.25", "param.x": "0.5",
+             "param.y": "0.5"}]  # fmt: skip
+    path = _csv_file(tmp_path / "edited.csv", rows)
+    new_study(store, "b", ["error", "size"])
+    code, out = cli("import", "--db", db_url, "--study", "b", path)
+    assert code == 0 and "imported 1 finished trial (1 done)" in out, out
+    assert store.get_trials("b")[0].result["loss"] == [0.25, 2.5]
