@@ -144,7 +144,8 @@ def import_results(db_url: str, study: str, paths: tuple[str, ...]) -> None:
     summary (the study's driver suggests its own; `hpo-driver enqueue` queues
     given params). A CSV's objective.NAME columns name the study's objectives if it
     has no names yet; a study with names takes the losses by name. A pickled
-    Trials gives its done trials.
+    Trials gives its trials the same way (hyperopt's error trials with their
+    exception's type and message).
 
     Every trial is checked against the study's space first: if one does not fit,
     nothing is imported. A trial whose params and outcome equal those of a
@@ -181,14 +182,13 @@ def _states_text(states: dict[str, int]) -> str:
 
 
 def _left_out_text(left_out: Counter[str]) -> str:
-    """The trials an import left out (an export's queued and running ones, a
-    pickle's trials that are not done), by state."""
+    """The trials an import left out (queued and running ones), by state."""
     if not left_out:
         return ""
     states = ", ".join(f"{n} {state}" for state, n in sorted(left_out.items()))
     return (
         f"; left out {counted(left_out.total(), 'trial')} ({states}): an import "
-        "takes an export's finished trials and a pickled Trials' done ones"
+        "takes finished trials only"
     )
 
 

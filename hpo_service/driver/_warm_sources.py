@@ -1,10 +1,10 @@
 """Reading warm-start inputs: points to queue, and evaluated results to import.
 
 - points: a JSON list of ``{label: value}`` dicts, or one dict per line (JSON lines);
-- results: ``hpo-driver trials --format json`` or ``--format csv`` of another study
-  (its finished trials: done, pruned with their reports, error, cancelled; its new
-  and running trials have no outcome yet and are left out), or a pickled
-  ``Trials``, hyperopt's or ours (its done trials).
+- results: ``hpo-driver trials --format json`` or ``--format csv`` of another study,
+  or a pickled ``Trials``, hyperopt's or ours: their finished trials (done, pruned
+  with their reports, error, cancelled; new and running trials have no outcome yet
+  and are left out).
 
 A pickle is only ever read from a local file the user names on the command line
 (``hpo-driver import``), never from the store, and through an unpickler that builds
@@ -53,13 +53,13 @@ def read_points(text: str, what: str) -> list[dict[str, Any]]:
 
 
 def read_results(path: str, left_out: Counter[str] | None = None) -> list[Evaluated]:
-    """The finished trials of an export (``.json``/``.csv``), or the done trials of
-    a pickled hyperopt Trials.
+    """The finished trials of an export (``.json``/``.csv``) or of a pickled
+    ``Trials`` (hyperopt's or ours).
 
     Args:
         path: The file.
         left_out: If given, counts the trials not read, by state (``"running"``,
-            ``"new"``; a pickle's ``"pruned"``, ``"error"``, ...).
+            ``"new"``, a pickle's ``"other"``).
 
     Raises:
         ValueError: The file is none of those, or a row is malformed.
@@ -233,11 +233,15 @@ def _csv_result(
     """The result of CSV row ``i``: status, loss, duration, constraints (from the
     ``constraints`` list, or the ``constraint.<i>`` columns of a file without it) and
     each ``result.<key>`` cell, read back as the export wrote it (see
-    :func:`cell_value`); an empty cell is a key the result did not have. A pruned
-    trial's result is as a worker stores it: its last report as ``loss`` (which
-    the export leaves out for several objectives) and its ``step``."""
+    :func:`cell_value`); an empty cell is a key the result did not have. Several
+    losses come from the ``loss`` list, or the ``objective.<name>`` cells of a file
+    without it. A pruned trial's result is as a worker stores it: its last report
+    as ``loss`` (which the export leaves out for several objectives) and its
+    ``step``."""
     result: dict[str, Any] = {"status": row.get("status") or "ok"}
     loss = _loss_cell(row.get("loss"), name, i)
+    if loss is None and result["status"] != STATUS_PRUNED:
+        loss = _objective_cells(row, name, i)
     if loss is not None:
         result["loss"] = loss
     if result["status"] == STATUS_PRUNED:
@@ -251,6 +255,21 @@ def _csv_result(
         if key and key.startswith("result.") and text not in ("", None):
             result[key[len("result.") :]] = cell_value(text)
     return result
+
+
+def _objective_cells(row: dict[str, str], name: str, i: int) -> list[float] | None:
+    """A row's ``objective.<name>`` cells as its losses, in the header's order (None
+    unless there are several, all filled)."""
+    cells = [text for key, text in row.items() if key and key.startswith("objective.")]
+    if len(cells) < 2 or not all(cells):
+        return None
+    try:
+        return [float(text) for text in cells]
+    except ValueError:
+        raise ValueError(
+            f"{name}: row {i} has an objective.<name> cell that is not a number: "
+            f"{cells!r:.120}"
+        ) from None
 
 
 def _csv_constraints(row: dict[str, str], name: str, i: int) -> list[Any] | None:
@@ -398,21 +417,45 @@ def _from_hyperopt_pickle(
             f"{held or type(loaded).__name__}"
         )
     for doc in docs:
-        if not isinstance(doc, Mapping) or doc.get("state") != _DONE:
-            state = doc.get("state") if isinstance(doc, Mapping) else None
-            left_out[_HYPEROPT_STATES.get(state, "other")] += 1  # type: ignore[arg-type]
+        state = _pickled_state(doc)
+        if state not in _FINISHED:
+            left_out[state] += 1
             continue
-        if (doc.get("result") or {}).get("status") == STATUS_PRUNED:  # ours only
-            left_out["pruned"] += 1
-            continue
-        vals = doc.get("misc", {}).get("vals", {})
-        params = {k: _plain(v[0]) for k, v in vals.items() if v}
+        misc = doc.get("misc") or {}
+        params = {k: _plain(v[0]) for k, v in (misc.get("vals") or {}).items() if v}
         result = {
             k: _plain(v)
             for k, v in dict(doc.get("result") or {}).items()
             if _is_json(v)
         }
-        yield Evaluated(params, result, f"{name}#{doc.get('tid')}")
+        error = misc.get("error")
+        yield Evaluated(
+            params,
+            result if state in _WITH_RESULT else None,
+            f"{name}#{doc.get('tid')}",
+            state,
+            {"type": str(error[0]), "message": str(error[1])}
+            if state == "error" and isinstance(error, list | tuple) and len(error) == 2
+            else None,
+            _reports(_plain_reports(doc.get("intermediate")), name, doc.get("tid")),
+        )
+
+
+def _pickled_state(doc: Any) -> str:
+    """The state of a pickled trial dict: ``done``, ``pruned`` (ours: done with
+    status pruned), ``error``, ``cancelled``, ``new``, ``running`` or ``other``."""
+    state = doc.get("state") if isinstance(doc, Mapping) else None
+    if state == _DONE:
+        pruned = (doc.get("result") or {}).get("status") == STATUS_PRUNED
+        return "pruned" if pruned else "done"
+    return _HYPEROPT_STATES.get(state, "other")  # type: ignore[arg-type]
+
+
+def _plain_reports(value: Any) -> Any:
+    """A pickled trial's ``intermediate`` with numpy numbers as plain ones."""
+    if not isinstance(value, Mapping):
+        return value
+    return {str(_plain(k)): _plain(v) for k, v in value.items()}
 
 
 def _plain(value: Any) -> Any:

@@ -160,7 +160,7 @@ def import_results(
             imported then.
     """
     space, compiled = _space_of(store, study)
-    study_names = _named_objectives(store, study, records)
+    study_names, new_names = _named_objectives(store, study, records)
     seen = _finished_identities(store, study)
     report = ImportReport()
     trials = []
@@ -176,6 +176,8 @@ def import_results(
         _mark_origin(trial, record.origin)
         trials.append(trial)
     _check_objective_counts(store, study, trials)
+    if new_names and trials:
+        _record_names(store, study, new_names)
     report.imported = store.insert_finished(study, trials) if trials else []
     for trial in trials:
         state = TrialState(trial.state).value
@@ -227,9 +229,10 @@ def _mark_origin(trial: FinishedTrial, origin: str) -> None:
 
 def _named_objectives(
     store: BaseTrialStore, study: str, records: Sequence[Evaluated]
-) -> list[str] | None:
-    """The study's objectives' names once the records' are taken in: the names the
-    records give become the study's when it has none.
+) -> tuple[list[str] | None, list[str] | None]:
+    """The study's objectives' names once the records' are taken in, and the names
+    to record (the records', when the study has none), written by the caller once
+    every record is checked.
 
     Raises:
         ValueError: Records give names the study does not have (other names, or
@@ -239,8 +242,8 @@ def _named_objectives(
     names = list(settings.objective_names or []) or None
     given = {record.names for record in records if _real_names(record.names)}
     if not given:
-        return names
-    if len(given) > 1 and len({frozenset(g) for g in given}) > 1:
+        return names, None
+    if len({frozenset(g) for g in given}) > 1:
         raise ValueError(
             "the files to import must name the same objectives, but they name "
             + " and ".join(", ".join(g) for g in sorted(given))
@@ -252,13 +255,27 @@ def _named_objectives(
                 f"the study's objectives are {', '.join(names)}, so an import must "
                 f"name those, but the file names {', '.join(first)}"
             )
-        return names
+        return names, None
     if settings.n_objectives not in (None, len(first)):
-        return names  # the count check names the difference
+        return names, None  # the count check names the difference
+    return first, first
+
+
+def _record_names(store: BaseTrialStore, study: str, names: list[str]) -> None:
+    """Record ``names`` as the study's objectives' names unless it has some.
+
+    Raises:
+        ValueError: Other names were recorded meanwhile (the losses were ordered
+            by ``names``).
+    """
     kept = store.patch_study_settings(
-        study, {"objective_names": first}, only_unset=True
+        study, {"objective_names": names}, only_unset=True
     ).settings.get("objective_names")
-    return list(kept or first)
+    if kept and list(kept) != names:
+        raise ValueError(
+            f"the study's objectives were named {', '.join(kept)} meanwhile, but "
+            f"the file names {', '.join(names)}: import it again"
+        )
 
 
 def _real_names(names: tuple[str, ...]) -> bool:

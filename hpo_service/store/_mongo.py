@@ -287,7 +287,7 @@ def _trial(doc: dict[str, Any]) -> Trial:
         attempts=doc.get("attempts", 0),
         lease_expires_at=doc.get("lease_expires_at"),
         created_at=doc.get("created_at"),
-        started_at=doc.get("started_at"),
+        started_at=None if doc.get("token") is None else doc.get("started_at"),
         finished_at=doc.get("finished_at"),
         result=_unescape(doc.get("result")),
         error=_unescape(doc.get("error")),

@@ -390,7 +390,7 @@ def _trial(row: Sequence[Any]) -> Trial:
         attempts=row[7],
         lease_expires_at=row[8],
         created_at=row[9],
-        started_at=row[10],
+        started_at=None if row[6] is None else row[10],  # see Trial: its attempt's
         finished_at=row[11],
         result=c.loads(row[12]),
         error=c.loads(row[13]),

@@ -400,9 +400,10 @@ class Worker:
             self._child.close()
             restore()
         s = self._summary
+        pruned = f", {s.pruned} pruned" if s.pruned else ""
         self._log.info(
-            "worker stopped (%s): %d done, %d failed, %d released, %d abandoned",
-            s.stop_reason, s.done, s.failed, s.released, s.abandoned,
+            "worker stopped (%s): %d done%s, %d failed, %d released, %d abandoned",
+            s.stop_reason, s.done, pruned, s.failed, s.released, s.abandoned,
         )  # fmt: skip
         return s
 

@@ -356,6 +356,38 @@ def test_import_a_pickled_hyperopt_trials(store, db_url, tmp_path):
     assert [t.params["x"] for t in imported] == pytest.approx(theirs.vals["x"])
 
 
+def test_a_pickled_hyperopt_trials_keeps_its_errors(store, db_url, tmp_path):
+    """hyperopt's ``catch_eval_exceptions=True`` keeps a raising call as an error
+    trial with its exception's type and message: it imports as one."""
+    hyperopt = pytest.importorskip("hyperopt")
+    calls = []
+
+    def raises_on_second_and_fourth(config):
+        calls.append(config)
+        if len(calls) in (2, 4):
+            raise ValueError(f"call {len(calls)} fails")
+        return quadratic(config)
+
+    theirs = hyperopt.Trials()
+    hyperopt.fmin(raises_on_second_and_fourth,
+                  {"x": hyperopt.hp.uniform("x", -5, 5),
+                   "y": hyperopt.hp.uniform("y", -5, 5)},
+                  algo=hyperopt.rand.suggest, max_evals=5, trials=theirs,
+                  catch_eval_exceptions=True, rstate=np.random.default_rng(2),
+                  show_progressbar=False)  # fmt: skip
+    path = tmp_path / "with_errors.pkl"
+    path.write_bytes(pickle.dumps(theirs))
+    make(store, "target")
+    code, out = cli("import", "--db", db_url, "--study", "target", str(path))
+    assert code == 0 and "(3 done, 2 error)" in out, out
+    imported = store.get_trials("target")
+    assert [t.state.value for t in imported] == ["done", "error", "done", "error",
+                                                 "done"]  # fmt: skip
+    assert [t.error["message"] for t in imported[1::2]] == ["call 2 fails",
+                                                            "call 4 fails"]  # fmt: skip
+    assert all("ValueError" in t.error["type"] for t in imported[1::2])
+
+
 class _Evil:
     def __reduce__(self):
         return (os.system, (f"touch {self.marker}",))
@@ -396,8 +428,7 @@ def test_imported_results_must_match_the_study_objective_count(store, db_url):
 def test_import_our_own_pickled_trials(store, db_url, tmp_path):
     """`fmin(..., trials_save_file=...)` in process writes hpo_service's Trials: it
     was refused ("must be a pickled hyperopt Trials, but holds _Inert"). Its done
-    trials import; its pruned ones are left out and counted (a pickle gives its
-    done trials only)."""
+    trials import, and its pruned ones as pruned, with their reports."""
     from hpo_service import TrialPruned, report
 
     def stepped(config):
@@ -416,12 +447,18 @@ def test_import_our_own_pickled_trials(store, db_url, tmp_path):
     make(store, "target")
     code, out = cli("import", "--db", db_url, "--study", "target", str(path))
     assert code == 0, out
-    assert f"imported {counted(len(done), 'finished trial')}" in out
-    assert f"({pruned} pruned)" in out
+    assert f"imported {counted(len(saved.trials), 'finished trial')}" in out
+    assert f"({len(done)} done, {pruned} pruned)" in out
     imported = store.get_trials("target")
+    assert [t.state.value for t in imported] == [
+        "done" if d["result"]["status"] == "ok" else "pruned" for d in saved.trials
+    ]
     assert [t.result["loss"] for t in imported] == pytest.approx(
-        [d["result"]["loss"] for d in done]
+        [d["result"]["loss"] for d in saved.trials]
     )
+    assert [t.intermediate for t in imported] == [
+        d["intermediate"] for d in saved.trials
+    ]
 
 
 # ---- a study moved: every finished state ---------------------------------------
@@ -478,6 +515,14 @@ def test_a_csv_import_takes_the_losses_by_objective_name(store, db_url, tmp_path
     ):
         StoreTrials(db_url, study="c").import_results(path)
     assert store.get_trials("c") == []
+    new_study(store, "d", None)
+    bad = tmp_path / "bad.csv"
+    head, *rows = Path(path).read_text().splitlines()
+    out_of_space = rows[-3].rsplit(",", 2)[0] + ",99.0,0.0"  # param.x, param.y
+    bad.write_text("\n".join([head, *rows[:-3], out_of_space]))  # cancelled row
+    with pytest.raises(ValueError, match="does not fit the study's space"):
+        StoreTrials(db_url, study="d").import_results(str(bad))
+    assert store.get_study("d").settings.get("objective_names") is None  # unwritten
 
 
 @pytest.mark.parametrize(
@@ -510,3 +555,18 @@ def test_a_json_import_refuses_a_result_that_is_no_dict(store, db_url, tmp_path)
     with pytest.raises(ValueError, match=r"bad.json: item 0 must have its result as"):
         StoreTrials(db_url, study="target").import_results(str(path))
     assert store.get_trials("target") == []
+
+
+def test_a_csv_without_its_loss_column_takes_the_objective_columns(
+    store, db_url, tmp_path
+):
+    """A table edited elsewhere kept ``objective.<name>`` but dropped ``loss``: the
+    losses come from the named columns, in the study's order of names."""
+    rows = [{"tid": "3", "state": "done", "status": "ok", "objective.size": "2.5",
+             "objective.error": "0.25", "param.x": "0.5",
+             "param.y": "0.5"}]  # fmt: skip
+    path = _csv_file(tmp_path / "edited.csv", rows)
+    new_study(store, "b", ["error", "size"])
+    code, out = cli("import", "--db", db_url, "--study", "b", path)
+    assert code == 0 and "imported 1 finished trial (1 done)" in out, out
+    assert store.get_trials("b")[0].result["loss"] == [0.25, 2.5]

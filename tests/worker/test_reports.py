@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import pytest
@@ -165,15 +166,18 @@ def test_an_attempt_sees_every_trial_finished_before_it(store):
     assert handler({"kind": "report", "step": 1, "value": 5.0})["prune"] is True
 
 
-def test_a_worker_prunes_after_its_own_finished_trial(store):
+def test_a_worker_prunes_after_its_own_finished_trial(store, caplog):
     # One worker, trials of a few milliseconds: the second and third trials start
     # well within the refresh interval of the first one's end; the median pruner
     # (one startup trial) must compare them with it, as fmin with Trials() does.
     configs = [{"level": 0.0, "steps": 4}, {"level": 5.0}, {"level": 6.0}]
     settings = {"pruner": "median", "pruner_settings": {"n_startup_trials": 1}}
     make_study(store, "w1", CURVE, configs, **settings)
-    summary = run_worker(store, study="w1", idle_timeout=0)
+    with caplog.at_level(logging.INFO, logger="hpo_service.worker"):
+        summary = run_worker(store, study="w1", idle_timeout=0)
     assert (summary.done, summary.pruned) == (1, 2)
+    # Its last line counts them: it said "1 done, 0 failed", as if it ran one trial.
+    assert "worker stopped (idle_timeout): 1 done, 2 pruned, 0 failed" in caplog.text
     trials = store.get_trials("w1")
     assert [t.state for t in trials] == [TrialState.DONE] + [TrialState.PRUNED] * 2
     assert [t.intermediate for t in trials[1:]] == [{0: 6.0}, {0: 7.0}]
