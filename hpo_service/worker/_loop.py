@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from hpo_service._common.processes import certainly_dead, owner_id
@@ -106,6 +106,8 @@ class WorkerSummary:
             study some study, existed at some point of the worker's life; the
             ``hpo-worker`` command exits 1 when none was, however the worker stopped
             (its idle timeout, a signal, ``last_job_timeout``).
+        failing_studies: The studies of the trials in the current run of errors in
+            a row (empty after a trial that did not end in error).
     """
 
     worker_id: str
@@ -116,6 +118,7 @@ class WorkerSummary:
     stop_reason: str = ""
     pruned: int = 0
     study_found: bool = True
+    failing_studies: set[str] = field(default_factory=set)
 
     @property
     def trials(self) -> int:
@@ -696,6 +699,10 @@ class Worker:
         if kind in ("result", "pruned", "error"):
             failed = kind == "error"
             self._consecutive_failures = self._consecutive_failures + 1 if failed else 0
+            if failed:
+                self._summary.failing_studies.add(trial.study)
+            else:
+                self._summary.failing_studies.clear()
         if kind == "result":
             if not self._put_attachments(trial, name, data):
                 return

@@ -216,10 +216,12 @@ def main(
     finally:
         store.close()
     if summary.stop_reason == "max_consecutive_failures":
+        failing = sorted(summary.failing_studies)  # one study, most often
+        named = study or (failing[0] if len(failing) == 1 else None)
         raise click.ClickException(
             f"{counted(summary.failed, 'trial')} ended in error, the last "
             f"{hyperopt_options['max_consecutive_failures']} in a row "
-            f"(--max-consecutive-failures): see {_error_trials_command(db_url, study)}"
+            f"(--max-consecutive-failures): see {_error_trials_command(db_url, named)}"
         )
 
 
