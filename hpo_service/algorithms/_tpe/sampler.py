@@ -345,7 +345,9 @@ def suggest_batch(
             continue
         good, bad = _models(group, history, pending, rng, settings, pending_weights)
         n_pending = len(pending) if pending_weights is None else sum(pending_weights)
-        factor = _prior_factor(settings.prior_gate, n_pending, len(history), good)
+        factor = _prior_factor(
+            settings.prior_gate, n_pending, len(history), good, settings.n_startup_jobs
+        )
         candidates = _draw_candidates(good, rng, n_ei * len(rows), factor)
         score = _log_ratio(good, bad, candidates)
         best = np.argmax(score.reshape(len(rows), n_ei), axis=1)
@@ -358,11 +360,12 @@ def suggest_batch(
     return [{s.label: p[s.label] for s in space if s.label in p} for p in chosen]
 
 
-def _prior_factor(gate, n_pending, n_finished, good):
+def _prior_factor(gate, n_pending, n_finished, good, settings_startup=10):
     """TEMPORARY (screen): the prior component's share of the candidate draws is
     multiplied by this while points are pending. ``none``: 1; ``good``: 0 while the
     pending points outnumber the good set; ``half``: 0 while they outnumber half the
-    finished trials (``third``: a third); ``ratio``: ``max(0, 1 - p / n)``."""
+    finished trials (``third``: a third); ``count``: 0 while at least
+    ``n_startup_jobs`` points are pending; ``ratio``: ``max(0, 1 - p / n)``."""
     if gate == "none" or n_pending <= 0:
         return 1.0
     n_good = good.weights.size - 1
@@ -372,6 +375,8 @@ def _prior_factor(gate, n_pending, n_finished, good):
         return 0.0 if 2 * n_pending > n_finished else 1.0
     if gate == "third":
         return 0.0 if 3 * n_pending > n_finished else 1.0
+    if gate == "count":
+        return 0.0 if n_pending >= settings_startup else 1.0
     if gate == "ratio":
         return max(0.0, 1.0 - n_pending / max(n_finished, 1))
     raise ValueError(f"`prior_gate` must be a known gate, but got prior_gate={gate!r}")
