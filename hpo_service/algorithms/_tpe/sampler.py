@@ -65,7 +65,7 @@ _COUNTS = (
     "max_above_kernels",
 )
 #: The settings spelt as words (checked against their choices).
-_WORDS = ("bandwidth", "liar_width", "avoid_repeats", "prior_gate")
+_WORDS = ("bandwidth", "liar_width", "avoid_repeats")
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,6 @@ class TPESettings:
     liar_width: str = "good"
     pending_widen: float = 1.0
     max_widen: float = 2.0
-    prior_gate: str = "none"
     whole_end_bins: bool = False
     branch_joint: bool = False
     avoid_repeats: str = "none"
@@ -344,11 +343,7 @@ def suggest_batch(
         if not rows:
             continue
         good, bad = _models(group, history, pending, rng, settings, pending_weights)
-        n_pending = len(pending) if pending_weights is None else sum(pending_weights)
-        factor = _prior_factor(
-            settings.prior_gate, n_pending, len(history), good, settings.n_startup_jobs
-        )
-        candidates = _draw_candidates(good, rng, n_ei * len(rows), factor)
+        candidates = good.sample(rng, n_ei * len(rows))
         score = _log_ratio(good, bad, candidates)
         best = np.argmax(score.reshape(len(rows), n_ei), axis=1)
         for row, index in zip(rows, best + n_ei * np.arange(len(rows)), strict=True):
@@ -358,42 +353,6 @@ def suggest_batch(
     if draws:
         _avoid_repeats(space, history, pending, settings, chosen, draws)
     return [{s.label: p[s.label] for s in space if s.label in p} for p in chosen]
-
-
-def _prior_factor(gate, n_pending, n_finished, good, settings_startup=10):
-    """TEMPORARY (screen): the prior component's share of the candidate draws is
-    multiplied by this while points are pending. ``none``: 1; ``good``: 0 while the
-    pending points outnumber the good set; ``half``: 0 while they outnumber half the
-    finished trials (``third``: a third); ``count``: 0 while at least
-    ``n_startup_jobs`` points are pending; ``ratio``: ``max(0, 1 - p / n)``."""
-    if gate == "none" or n_pending <= 0:
-        return 1.0
-    n_good = good.weights.size - 1
-    if gate == "good":
-        return 0.0 if n_pending > n_good else 1.0
-    if gate == "half":
-        return 0.0 if 2 * n_pending > n_finished else 1.0
-    if gate == "third":
-        return 0.0 if 3 * n_pending > n_finished else 1.0
-    if gate == "count":
-        return 0.0 if n_pending >= settings_startup else 1.0
-    if gate == "ratio":
-        return max(0.0, 1.0 - n_pending / max(n_finished, 1))
-    raise ValueError(f"`prior_gate` must be a known gate, but got prior_gate={gate!r}")
-
-
-def _draw_candidates(good, rng, size, factor):
-    """TEMPORARY (screen): candidates from ``good`` with its prior's share of the
-    draws times ``factor`` (its weight in the scores unchanged)."""
-    if factor == 1.0 or good.weights.size < 2:
-        return good.sample(rng, size)
-    import copy
-
-    scaled = copy.copy(good)
-    w = good.weights.copy()
-    w[-1] *= factor
-    scaled.weights = w / w.sum()
-    return scaled.sample(rng, size)
 
 
 def _draw_record(
