@@ -5,6 +5,7 @@ driver's code."""
 
 from __future__ import annotations
 
+import ast
 import importlib
 import json
 import pkgutil
@@ -48,3 +49,39 @@ def test_importing_every_module_of_the_package_leaves_the_driver_out(package, sh
     assert shared in loaded  # the check sees what the package shares
     driver = [m for m in loaded if m.split(".")[:2] == ["hpo_service", "driver"]]
     assert driver == [], driver
+
+
+def _driver_imports(path: Path, package: str) -> list[str]:
+    """Every import of ``hpo_service.driver`` in the module at ``path`` (of
+    ``package``), wherever it stands: at the top, inside a function or under
+    ``TYPE_CHECKING``, absolute or relative, and ``import_module`` of a name."""
+    tree = ast.parse(path.read_text(), str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: resolve against the package
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, *([base] if base else [])])
+            names = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names = [node.value]  # importlib.import_module("hpo_service.driver...")
+        else:
+            continue
+        found += [
+            f"{path.name}:{node.lineno}: {name}"
+            for name in names
+            if name == "hpo_service.driver" or name.startswith("hpo_service.driver.")
+        ]
+    return found
+
+
+@pytest.mark.parametrize("package", ["hpo_service.worker", "hpo_service.insight"])
+def test_no_module_of_the_package_imports_the_driver_anywhere(package):
+    root = Path(importlib.import_module(package).__path__[0])
+    paths = sorted(root.rglob("*.py"))
+    assert len(paths) > 5, paths
+    found = [hit for path in paths for hit in _driver_imports(path, package)]
+    assert found == [], found

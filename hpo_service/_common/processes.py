@@ -18,10 +18,15 @@ worker. So on Linux each id also carries the identity of its process,
 
 :func:`certainly_dead` answers True only when the id is of this form, its namespace
 is ours, and its pid is gone, a zombie, or a process started at another time. Every
-other id (another namespace, another machine, a non-Linux host, an older form, a
-``--worker-id`` chosen by hand) is never taken for dead: its lease must run out.
-The one thing assumed is that two running kernels never share a boot id, which
-holds unless a virtual machine is cloned from a snapshot taken while it ran.
+other id (another namespace, another machine, a non-Linux host, an older form) is
+never taken for dead: its lease must run out. The one thing assumed is that two
+running kernels never share a boot id, which holds unless a virtual machine is
+cloned from a snapshot taken while it ran.
+
+A name chosen by hand (``hpo-worker --worker-id NAME``) goes in front of the id,
+``NAME/host:pid:random/NAMESPACE-START``, so listings show it and the id still
+proves a death. Ids stored by older versions (a bare ``NAME``, or one without
+``/NAMESPACE-START``) stay readable: they just never prove one.
 """
 
 from __future__ import annotations
@@ -35,16 +40,20 @@ import uuid
 _PROC = "/proc"
 
 
-def owner_id(prefix: str = "", random_digits: int = 8) -> str:
+def owner_id(prefix: str = "", random_digits: int = 8, *, name: str = "") -> str:
     """This process's id: ``{prefix}host:pid:random`` and, where the process can be
     identified (Linux), ``/NAMESPACE-START`` (see the module).
 
     Args:
         prefix: Put in front, e.g. ``"driver@"``.
         random_digits: Hex digits of the random part (unique per call).
+        name: A name chosen by hand (``--worker-id``), put in front as ``name/``;
+            empty for none.
     """
     pid = os.getpid()
     base = f"{prefix}{socket.gethostname()}:{pid}:{uuid.uuid4().hex[:random_digits]}"
+    if name:
+        base = f"{name}/{base}"
     key = namespace_key()
     start = None if key is None else _start_time(pid)
     return base if start is None else f"{base}/{key}-{start:x}"
@@ -78,27 +87,39 @@ def process_of(owner: str | None) -> tuple[str, int, int] | None:
         return None
     base, _, identity = owner.rpartition("/")
     key, _, start = identity.partition("-")
+    pid = _pid_of(base)
     try:
-        pid = int(base.split("@", 1)[-1].rsplit(":", 2)[1])
         started = int(start, 16)
-    except (IndexError, ValueError):
+    except ValueError:
         return None
-    if len(key) != 12 or pid <= 0:
+    if len(key) != 12 or pid is None:
         return None
     return key, pid, started
+
+
+def _pid_of(base: str) -> int | None:
+    """The pid in ``[name/][kind@]host:pid:random`` (an id without its identity
+    part), or None for any other string."""
+    parts = base.rpartition("/")[2].split("@", 1)[-1].rsplit(":", 2)
+    try:
+        pid = int(parts[1]) if len(parts) == 3 else 0
+    except ValueError:
+        return None
+    return pid if pid > 0 else None
 
 
 def same_process_pid(owner: str | None, pid: int) -> bool:
     """Whether ``owner`` is the id of a process with pid ``pid`` of this pid
     namespace (a child this process started and saw die). Off Linux, where ids carry
-    no namespace, an id ``host:pid:random`` of this host name (no containers there
-    share one namespace's pids under one name)."""
+    no namespace, an id ``[name/]host:pid:random`` of this host name (no containers
+    there share one namespace's pids under one name)."""
     found = process_of(owner)
     ours = namespace_key()
     if ours is not None:
         return found is not None and found[0] == ours and found[1] == pid
     prefix = f"{socket.gethostname()}:{pid}:"
-    return found is None and (owner or "").startswith(prefix)
+    process = (owner or "").rpartition("/")[2]  # after a hand-made name
+    return found is None and process.startswith(prefix)
 
 
 def certainly_dead(owner: str | None) -> bool:

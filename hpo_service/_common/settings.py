@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 DEFAULT_LEASE_SECONDS = 30.0
 DEFAULT_MAX_ATTEMPTS = 3
+SEED_LIMIT = 2**32
+"""Seeds are ``0 <= seed < SEED_LIMIT`` (what numpy's generators and hyperopt take)."""
 
 COUNTED_STATES = (TrialState.DONE, TrialState.ERROR, TrialState.PRUNED)
 """Finished states that count toward ``max_evals`` (a pruned trial used budget)."""

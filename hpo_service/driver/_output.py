@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
-import json
 import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -11,20 +9,17 @@ from typing import TYPE_CHECKING, Any
 from hpo_service._common.processes import certainly_dead
 from hpo_service._common.settings import (
     COUNTED_STATES,
-    StudySettings,
     budget_of,
     counted_finished,
 )
+from hpo_service._common.trial_rows import default_names, text_json, trial_record
 from hpo_service._common.words import counted
 from hpo_service.algorithms.pruners import describe_pruner
 from hpo_service.driver._codes import code_key, describe_codes
 from hpo_service.exceptions import HPOServiceError
 from hpo_service.objective._result import (
-    STATUS_PRUNED,
     loss_of,
-    losses_of,
     pareto_front,
-    shown_result,
     violation_of,
 )
 from hpo_service.store import BaseTrialStore, Trial, TrialState
@@ -37,33 +32,6 @@ from hpo_service.store._cli_option import (
 if TYPE_CHECKING:
     from hpo_service.driver._study_loop import StudyOutcome
     from hpo_service.store._summary import RunningTrial
-
-_BASE_COLUMNS = [
-    "tid",
-    "state",
-    "loss",
-    "status",
-    "attempts",
-    "owner",
-    "duration",
-    "created_at",
-    "started_at",
-    "finished_at",
-    "error_type",
-    "error_message",
-    "last_step",
-    "intermediate",
-    "code.module",
-    "code.sha256",
-    "code.version",
-]
-
-
-#: Result keys with columns of their own (not ``result.<key>``).
-_SHOWN_KEYS = frozenset({"loss", "status", "duration", "constraints"})
-#: A pruned trial's result also holds ``step``, its ``last_step`` (the objective
-#: returns no result then: these are all of its keys).
-_PRUNED_KEYS = _SHOWN_KEYS | {"step"}
 
 
 def best_trial(store: BaseTrialStore, study: str) -> Trial | None:
@@ -99,18 +67,6 @@ def pareto_trials(store: BaseTrialStore, study: str) -> list[Trial]:
     return store.pareto_trials(study)
 
 
-def objective_names(store: BaseTrialStore, study: str) -> list[str] | None:
-    """The study's objective names, or ``loss.0``, ``loss.1``... for several
-    unnamed objectives; None for a single-objective study (even one named by
-    ``--objectives error``)."""
-    settings = store.get_study(study).settings
-    names = settings.get("objective_names")
-    if names and len(names) > 1:
-        return list(names)
-    count = settings.get("n_objectives")
-    return [f"loss.{i}" for i in range(count)] if count and count > 1 else None
-
-
 def front_text(records: list[dict[str, Any]], names: list[str] | None) -> str:
     """Human-readable Pareto front: each trial's named losses, then its params and
     config (as :func:`best_text` shows them for one objective)."""
@@ -119,201 +75,14 @@ def front_text(records: list[dict[str, Any]], names: list[str] | None) -> str:
         losses = record["result"]["loss"]
         shown = ", ".join(
             f"{name}={value:.6g}"
-            for name, value in zip(
-                names or _default_names(losses), losses, strict=False
-            )
+            for name, value in zip(names or default_names(losses), losses, strict=False)
         )
         lines += [
             f"  trial {record['tid']}: {shown}",
-            f"    params: {_text_json(record['params'])}",
-            f"    config: {_text_json(record['config'])}",
+            f"    params: {text_json(record['params'])}",
+            f"    config: {text_json(record['config'])}",
         ]
     return "\n".join(lines)
-
-
-def _text_json(value: Any, **options: Any) -> str:
-    """``value`` as JSON text for people and CSV cells: labels and strings as
-    written (``"温度"``, not ``"\\u6e29\\u5ea6"``). ``--json`` output stays ASCII."""
-    return json.dumps(value, ensure_ascii=False, **options)
-
-
-def _default_names(losses: list[float]) -> list[str]:
-    return [f"loss.{i}" for i in range(len(losses))]
-
-
-def trial_record(trial: Trial, n_objectives: int | None = None) -> dict[str, Any]:
-    """A JSON-able dict of one trial.
-
-    Args:
-        trial: The stored trial.
-        n_objectives: The study's number of objectives; with several, a pruned
-            trial's result has ``loss`` None (see
-            :func:`~hpo_service.objective._result.shown_result`).
-    """
-    result = trial.result
-    return {
-        "tid": trial.tid,
-        "state": trial.state.value,
-        "params": trial.params,
-        "config": trial.config,
-        "result": None if result is None else shown_result(result, n_objectives),
-        "error": trial.error,
-        "owner": trial.owner,
-        "attempts": trial.attempts,
-        "created_at": trial.created_at,
-        "started_at": trial.started_at,
-        "finished_at": trial.finished_at,
-        "intermediate": {str(step): v for step, v in trial.intermediate.items()},
-        "code": trial.code,
-    }
-
-
-def flat_row(
-    record: dict[str, Any],
-    names: list[str] | None = None,
-    choices: dict[str, list[Any]] | None = None,
-) -> dict[str, Any]:
-    """One CSV row: fixed columns, then ``result.<key>`` and ``param.<label>`` columns.
-
-    Several losses go to one column each (named by ``names``, else ``loss.0``,
-    ``loss.1``...), and to ``loss`` as a JSON list. Constraints go to ``constraints``
-    as a JSON list, to one ``constraint.<i>`` column each and to ``feasible`` (every
-    one ``<= 0``). Every other key of the result (hyperopt's extra keys, Optuna's
-    user attributes) gets a ``result.<key>`` column, a list or dict as JSON text.
-    Times are ISO 8601 (UTC); a choice's column holds the option's index and a
-    ``param.<label>.value`` column the chosen option itself.
-
-    Args:
-        record: A :func:`trial_record`.
-        names: The study's objective names (several objectives).
-        choices: The options of each choice label (:func:`choice_options`).
-    """
-    result = record["result"] or {}
-    error = record["error"] or {}
-    row = {key: record.get(key) for key in _BASE_COLUMNS}
-    loss = result.get("loss")
-    if isinstance(loss, list):
-        keys = names if names and len(names) == len(loss) else _default_names(loss)
-        row.update({f"objective.{k}": v for k, v in zip(keys, loss, strict=True)})
-        loss = _text_json(loss)
-    row.update(_constraint_cells(result))
-    row.update(
-        loss=loss,
-        status=result.get("status"),
-        duration=_cell(result.get("duration")),  # the objective's own may be any
-        error_type=error.get("type"),
-        error_message=error.get("message"),
-        last_step=_last_step(record["intermediate"]),
-        intermediate=_text_json(record["intermediate"])
-        if record["intermediate"]
-        else "",
-    )
-    for key in ("created_at", "started_at", "finished_at"):
-        row[key] = _iso(row[key])
-    code = record.get("code") or {}
-    row.update({f"code.{k}": code.get(k) for k in ("module", "sha256", "version")})
-    shown = _PRUNED_KEYS if result.get("status") == STATUS_PRUNED else _SHOWN_KEYS
-    row.update({f"result.{k}": _cell(v) for k, v in result.items() if k not in shown})
-    params = record["params"]
-    for label, value in params.items():
-        row[f"param.{label}"] = value
-        if choices is not None and label in choices:
-            row[f"param.{label}.value"] = _chosen(choices[label], value, params)
-    return row
-
-
-def _constraint_cells(result: dict[str, Any]) -> dict[str, Any]:
-    """``constraints`` (all of them, as JSON) and ``constraint.<i>`` (each) of a
-    result's constraints, if it has any; and ``feasible`` always.
-
-    ``feasible`` is True for a trial that best and Pareto front count as feasible:
-    status ok, a loss, every constraint ``<= 0`` (none is none violated); False for
-    every other trial, so the column (written when some trial has constraints) holds
-    only True and False, which ``pandas.read_csv`` reads as a bool column.
-    """
-    feasible = losses_of(result) is not None and violation_of(result) <= 0
-    constraints = result.get("constraints")
-    if constraints is None:
-        return {"feasible": feasible}
-    values = constraints if isinstance(constraints, list | tuple) else [constraints]
-    cells: dict[str, Any] = {"constraints": _text_json(values)}
-    cells.update({f"constraint.{i}": _cell(v) for i, v in enumerate(values)})
-    cells["feasible"] = feasible
-    return cells
-
-
-def _cell(value: Any) -> Any:
-    """A plain value as it is; a list or dict as JSON text (CSV holds one value)."""
-    if isinstance(value, dict | list | tuple):
-        return _text_json(value, default=str)
-    return value
-
-
-def choice_options(space: Any) -> dict[str, list[Any]]:
-    """The options of every ``hp.choice`` of ``space``, by label."""
-    from hpo_service.space._compile import labelled_nodes
-    from hpo_service.space._expr import Choice
-
-    nodes = labelled_nodes(space)
-    return {k: list(n.options) for k, n in nodes.items() if isinstance(n, Choice)}
-
-
-def study_choices(store: BaseTrialStore, study: str) -> dict[str, list[Any]] | None:
-    """The study's choice options by label, or None if its space cannot be read."""
-    from hpo_service.driver._study import study_space
-
-    try:
-        settings = StudySettings.from_dict(store.get_study(study).settings)
-        return choice_options(study_space(settings))
-    except (HPOServiceError, KeyError, TypeError, ValueError):
-        return None
-
-
-def _chosen(options: list[Any], index: Any, params: dict[str, Any]) -> Any:
-    """The option at ``index``, evaluated (JSON text if it is not a plain value)."""
-    from hpo_service.space import space_eval
-
-    try:
-        value = space_eval(options[int(index)], params)
-    except (HPOServiceError, IndexError, TypeError, ValueError):
-        return None
-    if isinstance(value, (dict, list, tuple)):
-        return _text_json(value, sort_keys=True, default=str)
-    return value
-
-
-def _iso(seconds: float | None) -> str | None:
-    if seconds is None:
-        return None
-    moment = datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc)
-    return moment.isoformat(timespec="milliseconds")
-
-
-def _last_step(intermediate: dict[str, float]) -> int | None:
-    return max(map(int, intermediate)) if intermediate else None
-
-
-def columns(rows: list[dict[str, Any]], names: list[str] | None = None) -> list[str]:
-    """The CSV header: fixed columns, objectives and constraints (if any), then every
-    ``result.`` column seen, sorted, then every param column seen, sorted.
-
-    Args:
-        rows: :func:`flat_row` rows.
-        names: The study's objective names (several objectives): their
-            ``objective.<name>`` columns are there whichever trials ``rows`` hold
-            (a pruned-only listing has the same header as a done-only one).
-    """
-    params = sorted({key for row in rows for key in row if key.startswith("param.")})
-    study = [f"objective.{name}" for name in names or []]
-    seen = (k for row in rows for k in row if k.startswith("objective."))
-    objectives = list(dict.fromkeys([*study, *seen]))
-    seen_keys = {key for row in rows for key in row}
-    extra = ["constraints"] if "constraints" in seen_keys else []
-    count = sum(1 for key in seen_keys if key.startswith("constraint."))
-    extra += [f"constraint.{i}" for i in range(count)]
-    extra += ["feasible"] if extra else []
-    results = sorted(key for key in seen_keys if key.startswith("result."))
-    return _BASE_COLUMNS + objectives + extra + results + params
 
 
 def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
@@ -505,7 +274,7 @@ def _driver_text(driver: dict[str, Any] | None) -> str:
         return (
             f"{driver['owner']} is dead (its process is gone; its lease, "
             f"{driver['lease_left']} s left, is taken over by the next "
-            "`hpo-driver start`)"
+            "`hpo-driver start`, or `fmin` on its StoreTrials or MongoTrials)"
         )
     return f"{driver['owner']} (lease {driver['lease_left']} s left)"
 
@@ -522,8 +291,8 @@ def best_text(record: dict[str, Any]) -> str:
     return (
         f"best trial {record['tid']}: loss {result['loss']:.6g}"
         f"{_violation_text(violation_of(result))}\n"
-        f"  params: {_text_json(record['params'])}\n"
-        f"  config: {_text_json(record['config'])}"
+        f"  params: {text_json(record['params'])}\n"
+        f"  config: {text_json(record['config'])}"
     )
 
 

@@ -114,7 +114,8 @@ class Progress:
     When standard error is no terminal (output redirected to a file, a pipe, a
     service's journal) there is no bar: an INFO log line every 5 s (seen when the
     program configured logging), and at the end one line saying how the run ended,
-    e.g. ``20/20 trials finished (18 done, 2 pruned), best loss: 0.0529``. The end
+    e.g. ``20/20 trials finished (15 done, 2 pruned, 1 failed, 2 error), best loss:
+    0.0529`` (failed: the objective returned status ``fail``). The end
     line is logged when logging would show it, else written to standard error, so
     a plain script run as ``python script.py > log 2>&1`` shows it too.
 
@@ -138,6 +139,7 @@ class Progress:
         self._total = total
         self._done = initial
         self._pruned = 0
+        self._failed = 0
         self._errors = 0
         self._best = _summary_text(None, 0, None, True)  # the best, without counts
         self._shown = ""
@@ -165,6 +167,7 @@ class Progress:
         errors: int = 0,
         front: int | None = None,
         feasible: bool = True,
+        failed: int = 0,
     ) -> None:
         """Show ``done`` finished trials, ``pruned`` of them pruned, and the best loss.
 
@@ -173,12 +176,14 @@ class Progress:
             best: The best loss, None while no trial succeeded.
             pruned: Pruned trials among ``done``.
             errors: Error trials among ``done`` (counted in the end line).
+            failed: Trials among ``done`` whose objective returned status ``fail``
+                (counted in the end line).
             front: With several objectives, the number of trials on the Pareto front
                 (shown instead of ``best``); None for one objective.
             feasible: Whether the best trial satisfies its constraints (it is the
                 least violating one while no trial does).
         """
-        self._pruned, self._errors = pruned, errors
+        self._pruned, self._errors, self._failed = pruned, errors, failed
         self._best = _summary_text(best, 0, front, feasible)
         shown = _summary_text(best, pruned, front, feasible)
         changed = done != self._done or shown != self._shown
@@ -220,8 +225,10 @@ class Progress:
         """How the run ended: finished trials by state and the best loss (or the
         front), logged if logging shows INFO lines, else on standard error."""
         total = "?" if self._total is None else self._total
-        states = [f"{self._done - self._pruned - self._errors} done"]
+        ok = self._done - self._pruned - self._failed - self._errors
+        states = [f"{ok} done"]
         states += [f"{self._pruned} pruned"] if self._pruned else []
+        states += [f"{self._failed} failed"] if self._failed else []
         states += [f"{self._errors} error"] if self._errors else []
         text = (
             f"{self._done}/{total} trials finished ({', '.join(states)}), {self._best}"

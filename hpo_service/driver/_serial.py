@@ -78,11 +78,14 @@ class BestSoFar:
         self.key: tuple[float, float] | None = None
         self.front = ParetoArchive()
         self.pruned = 0
+        self.failed = 0  # results of status "fail"
 
     def add(self, result: Mapping[str, Any] | None) -> None:
         """Take one finished trial's result (None for an error trial) into account."""
         if result is not None and result.get("status") == STATUS_PRUNED:
             self.pruned += 1
+        if result is not None and result.get("status") == STATUS_FAIL:
+            self.failed += 1
         key = best_key(result)
         if key is not None and (self.key is None or key < self.key):
             self.key = key
@@ -110,6 +113,7 @@ class BestSoFar:
             errors=errors,
             front=self.front.size if (n_objectives or 1) > 1 else None,
             feasible=key is None or key[0] <= 0,
+            failed=self.failed,
         )
 
 

@@ -9,6 +9,7 @@ from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from hpo_service._common.settings import (
+    SEED_LIMIT,
     StudySettings,
     counted_finished,
     record_objective_count,
@@ -45,8 +46,6 @@ IDENTITY_KEYS = (
 # a resume without one runs to --max-evals, whatever an earlier run was told.
 RUN_ONLY_KEYS = ("loss_threshold", "timeout", "no_improvement")
 _REQUIRED_TO_CREATE = ("objective", "space", "max_evals")
-SEED_LIMIT = 2**32
-"""Seeds are ``0 <= seed < SEED_LIMIT`` (what numpy's generators and hyperopt take)."""
 NAME_LIMIT = 200
 """The longest study name, in characters."""
 # What users call a setting in messages, and the flag that sets it, where it differs.

@@ -132,14 +132,23 @@ def import_results(db_url: str, study: str, paths: tuple[str, ...]) -> None:
     them without running them again.
 
     PATHS are exports of another study (`hpo-driver trials --format json` or
-    `--format csv`: their done trials, with every key of their results, a CSV's
-    result.KEY and constraint.I columns included; pruned, error and other trials
-    are left out and counted in the summary) or a pickled Trials, hyperopt's or
-    ours (from fmin(..., trials_save_file=...); its done trials; read from your
-    local file only, with any object other than the trials' data left unloaded).
-    Every trial
-    is checked against the study's space first: if one does not fit, nothing is
-    imported. A trial whose params and outcome (status and loss) equal those of a
+    `--format csv`) or a pickled Trials, hyperopt's or ours (from fmin(...,
+    trials_save_file=...); read from your local file only, with any object other
+    than the trials' data left unloaded).
+
+    An export's finished trials come in as they ended: done (every key of the
+    result, a CSV's result.KEY and constraint.I columns included), pruned (with
+    their intermediate values and last step, which pruners then count), error (type
+    and message; a JSON export also keeps the traceback) and cancelled. Queued and
+    running trials have no outcome yet: they are left out and counted in the
+    summary (the study's driver suggests its own; `hpo-driver enqueue` queues
+    given params). A CSV's objective.NAME columns name the study's objectives if it
+    has no names yet; a study with names takes the losses by name. A pickled
+    Trials gives its trials the same way (hyperopt's error trials with their
+    exception's type and message).
+
+    Every trial is checked against the study's space first: if one does not fit,
+    nothing is imported. A trial whose params and outcome equal those of a
     finished trial of the study is skipped, so importing a file twice, or a study's
     own export, adds nothing. Imported trials count toward --max-evals.
     """
@@ -152,7 +161,8 @@ def import_results(db_url: str, study: str, paths: tuple[str, ...]) -> None:
         report = insert_results(store, study, records)
     click.echo(
         f"imported {counted(len(report.imported), 'finished trial')} "
-        f"into study {study!r}"
+        + _states_text(report.states)
+        + f"into study {study!r}"
         + (f" (tids {_span(report.imported)})" if report.imported else "")
         + (
             f"; skipped {report.already} the study already holds (same params and "
@@ -164,12 +174,22 @@ def import_results(db_url: str, study: str, paths: tuple[str, ...]) -> None:
     )
 
 
+def _states_text(states: dict[str, int]) -> str:
+    """``(5 done, 2 pruned, 1 error) `` of the imported trials, or "" if none."""
+    if not states:
+        return ""
+    return "(" + ", ".join(f"{n} {state}" for state, n in sorted(states.items())) + ") "
+
+
 def _left_out_text(left_out: Counter[str]) -> str:
-    """The trials an import left out (only done trials are imported), by state."""
+    """The trials an import left out (queued and running ones), by state."""
     if not left_out:
         return ""
     states = ", ".join(f"{n} {state}" for state, n in sorted(left_out.items()))
-    return f"; left out {counted(left_out.total(), 'trial')} not done ({states})"
+    return (
+        f"; left out {counted(left_out.total(), 'trial')} ({states}): an import "
+        "takes finished trials only"
+    )
 
 
 def _points_file(path: str) -> list[dict[str, Any]]:

@@ -1,9 +1,10 @@
 """Reading warm-start inputs: points to queue, and evaluated results to import.
 
 - points: a JSON list of ``{label: value}`` dicts, or one dict per line (JSON lines);
-- results: ``hpo-driver trials --format json`` or ``--format csv`` of another study
-  (its ``done`` trials), or a pickled ``Trials``, hyperopt's or ours (its done
-  trials).
+- results: ``hpo-driver trials --format json`` or ``--format csv`` of another study,
+  or a pickled ``Trials``, hyperopt's or ours: their finished trials (done, pruned
+  with their reports, error, cancelled; new and running trials have no outcome yet
+  and are left out).
 
 A pickle is only ever read from a local file the user names on the command line
 (``hpo-driver import``), never from the store, and through an unpickler that builds
@@ -52,12 +53,13 @@ def read_points(text: str, what: str) -> list[dict[str, Any]]:
 
 
 def read_results(path: str, left_out: Counter[str] | None = None) -> list[Evaluated]:
-    """The done trials of an export (``.json``/``.csv``) or a pickled hyperopt Trials.
+    """The finished trials of an export (``.json``/``.csv``) or of a pickled
+    ``Trials`` (hyperopt's or ours).
 
     Args:
         path: The file.
-        left_out: If given, counts the trials not read, by state (``"pruned"``,
-            ``"error"``, ...).
+        left_out: If given, counts the trials not read, by state (``"running"``,
+            ``"new"``, a pickle's ``"other"``).
 
     Raises:
         ValueError: The file is none of those, or a row is malformed.
@@ -106,12 +108,64 @@ def _from_json_export(
     for i, record in enumerate(records):
         if not isinstance(record, dict) or "params" not in record:
             raise ValueError(f"{name}: item {i} is not a trial record (no 'params')")
-        if record.get("state") != "done" or not record.get("result"):
-            left_out[str(record.get("state"))] += 1
+        state, result = record.get("state"), record.get("result")
+        if state not in _FINISHED or (state in _WITH_RESULT and not result):
+            left_out[str(state)] += 1
             continue
-        tid = record.get("tid", i)
-        result = _numeric_loss(dict(record["result"]))
-        yield Evaluated(dict(record["params"]), result, f"{name}#{tid}")
+        reports = _reports(record.get("intermediate"), name, i)
+        if result is not None and not isinstance(result, dict):
+            raise ValueError(
+                f"{name}: item {i} must have its result as a dict or null, but got "
+                f"{result!r:.120}"
+            )
+        if result is not None:
+            result = _numeric_loss(dict(result))
+        if state == "pruned":
+            result = _as_pruned(result, reports)
+        yield Evaluated(
+            dict(record["params"]),
+            result,
+            f"{name}#{record.get('tid', i)}",
+            state,
+            record.get("error"),
+            reports,
+        )
+
+
+def _as_pruned(result: dict[str, Any], reports: dict[int, float]) -> dict[str, Any]:
+    """A pruned trial's result as its worker stored it: its last report as
+    ``loss`` (an export of several objectives shows none) and its ``step``."""
+    step = max(reports) if reports else None
+    last = None if step is None else reports[step]
+    loss = result.get("loss")
+    return {**result, "loss": last if loss is None else loss, "step": step}
+
+
+#: The states an export's trial is imported in (new and running ones are left out).
+_FINISHED = ("done", "pruned", "error", "cancelled")
+#: Those of them whose trials have a result.
+_WITH_RESULT = ("done", "pruned")
+
+
+def _reports(value: Any, name: str, i: int) -> dict[int, float]:
+    """A trial's reports as an export wrote them (``{"<step>": value}``, JSON text
+    in a CSV cell), as ``{step: value}``."""
+    if isinstance(value, str):
+        value = _json(value, f"{name}: row {i}") if value else None
+    if not value:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(
+            f"{name}: trial {i} must have its intermediate values as a "
+            f"{{step: value}} dict, but got {value!r:.120}"
+        )
+    try:
+        return {int(step): float(number_or_text(v)) for step, v in value.items()}
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name}: trial {i} has intermediate values that are not numbers by "
+            f"step: {value!r:.120}"
+        ) from None
 
 
 def _numeric_loss(result: dict[str, Any]) -> dict[str, Any]:
@@ -139,28 +193,59 @@ def _from_csv_export(
     labels = [key for key in header if key.startswith("param.")]
     # a choice's column holds its index; param.<label>.value is the option shown
     labels = [key for key in labels if not _is_value_column(key, labels)]
+    names = tuple(k[len("objective.") :] for k in header if k.startswith("objective."))
     for i, row in enumerate(rows):
-        if row.get("state") != "done":
-            left_out[str(row.get("state"))] += 1
+        state = row.get("state")
+        if state not in _FINISHED:
+            left_out[str(state)] += 1
             continue
         params = {
             key[len("param.") :]: _number(row[key], name, i)
             for key in labels
             if row.get(key) not in ("", None)
         }
-        origin = f"{name}#{row.get('tid', i)}"
-        yield Evaluated(params, _csv_result(row, name, i), origin)
+        reports = _reports(row.get("intermediate"), name, i)
+        yield Evaluated(
+            params,
+            _csv_result(row, name, i, reports) if state in _WITH_RESULT else None,
+            f"{name}#{row.get('tid', i)}",
+            state,
+            _csv_error(row),
+            reports,
+            names,
+        )
 
 
-def _csv_result(row: dict[str, str], name: str, i: int) -> dict[str, Any]:
+def _csv_error(row: dict[str, str]) -> dict[str, Any] | None:
+    """The error of a CSV row: its type, message and, for an error trial, its
+    duration (a CSV holds no traceback)."""
+    if not row.get("error_type"):
+        return None
+    error = {"type": row["error_type"], "message": row.get("error_message") or ""}
+    if row.get("state") == "error" and row.get("duration"):
+        error["duration"] = cell_value(row["duration"])
+    return error
+
+
+def _csv_result(
+    row: dict[str, str], name: str, i: int, reports: dict[int, float]
+) -> dict[str, Any]:
     """The result of CSV row ``i``: status, loss, duration, constraints (from the
     ``constraints`` list, or the ``constraint.<i>`` columns of a file without it) and
     each ``result.<key>`` cell, read back as the export wrote it (see
-    :func:`cell_value`); an empty cell is a key the result did not have."""
+    :func:`cell_value`); an empty cell is a key the result did not have. Several
+    losses come from the ``loss`` list, or the ``objective.<name>`` cells of a file
+    without it. A pruned trial's result is as a worker stores it: its last report
+    as ``loss`` (which the export leaves out for several objectives) and its
+    ``step``."""
     result: dict[str, Any] = {"status": row.get("status") or "ok"}
     loss = _loss_cell(row.get("loss"), name, i)
+    if loss is None and result["status"] != STATUS_PRUNED:
+        loss = _objective_cells(row, name, i)
     if loss is not None:
         result["loss"] = loss
+    if result["status"] == STATUS_PRUNED:
+        result = _as_pruned(result, reports)
     if row.get("duration"):
         result["duration"] = cell_value(row["duration"])
     constraints = _csv_constraints(row, name, i)
@@ -170,6 +255,21 @@ def _csv_result(row: dict[str, str], name: str, i: int) -> dict[str, Any]:
         if key and key.startswith("result.") and text not in ("", None):
             result[key[len("result.") :]] = cell_value(text)
     return result
+
+
+def _objective_cells(row: dict[str, str], name: str, i: int) -> list[float] | None:
+    """A row's ``objective.<name>`` cells as its losses, in the header's order (None
+    unless there are several, all filled)."""
+    cells = [text for key, text in row.items() if key and key.startswith("objective.")]
+    if len(cells) < 2 or not all(cells):
+        return None
+    try:
+        return [float(text) for text in cells]
+    except ValueError:
+        raise ValueError(
+            f"{name}: row {i} has an objective.<name> cell that is not a number: "
+            f"{cells!r:.120}"
+        ) from None
 
 
 def _csv_constraints(row: dict[str, str], name: str, i: int) -> list[Any] | None:
@@ -317,21 +417,45 @@ def _from_hyperopt_pickle(
             f"{held or type(loaded).__name__}"
         )
     for doc in docs:
-        if not isinstance(doc, Mapping) or doc.get("state") != _DONE:
-            state = doc.get("state") if isinstance(doc, Mapping) else None
-            left_out[_HYPEROPT_STATES.get(state, "other")] += 1  # type: ignore[arg-type]
+        state = _pickled_state(doc)
+        if state not in _FINISHED:
+            left_out[state] += 1
             continue
-        if (doc.get("result") or {}).get("status") == STATUS_PRUNED:  # ours only
-            left_out["pruned"] += 1
-            continue
-        vals = doc.get("misc", {}).get("vals", {})
-        params = {k: _plain(v[0]) for k, v in vals.items() if v}
+        misc = doc.get("misc") or {}
+        params = {k: _plain(v[0]) for k, v in (misc.get("vals") or {}).items() if v}
         result = {
             k: _plain(v)
             for k, v in dict(doc.get("result") or {}).items()
             if _is_json(v)
         }
-        yield Evaluated(params, result, f"{name}#{doc.get('tid')}")
+        error = misc.get("error")
+        yield Evaluated(
+            params,
+            result if state in _WITH_RESULT else None,
+            f"{name}#{doc.get('tid')}",
+            state,
+            {"type": str(error[0]), "message": str(error[1])}
+            if state == "error" and isinstance(error, list | tuple) and len(error) == 2
+            else None,
+            _reports(_plain_reports(doc.get("intermediate")), name, doc.get("tid")),
+        )
+
+
+def _pickled_state(doc: Any) -> str:
+    """The state of a pickled trial dict: ``done``, ``pruned`` (ours: done with
+    status pruned), ``error``, ``cancelled``, ``new``, ``running`` or ``other``."""
+    state = doc.get("state") if isinstance(doc, Mapping) else None
+    if state == _DONE:
+        pruned = (doc.get("result") or {}).get("status") == STATUS_PRUNED
+        return "pruned" if pruned else "done"
+    return _HYPEROPT_STATES.get(state, "other")  # type: ignore[arg-type]
+
+
+def _plain_reports(value: Any) -> Any:
+    """A pickled trial's ``intermediate`` with numpy numbers as plain ones."""
+    if not isinstance(value, Mapping):
+        return value
+    return {str(_plain(k)): _plain(v) for k, v in value.items()}
 
 
 def _plain(value: Any) -> Any:

@@ -6,19 +6,24 @@ ones), so a bad file changes nothing.
 
 - :func:`enqueue` queues params as new trials; workers run them next (a running
   driver counts them as pending).
-- :func:`import_results` inserts finished trials (``done``, never run here): the
-  algorithm learns from them at once. Each keeps where it came from in
-  ``result["imported_from"]`` (``"<source>#<tid>"``, for the record only).
-  Imported trials count toward ``max_evals``.
+- :func:`import_results` inserts finished trials (never run here) in the state they
+  ended in: ``done`` (its result), ``pruned`` (its result and reports: pruners count
+  them), ``error`` (its error), ``cancelled``; the algorithm learns from them at
+  once. Each keeps where it came from as ``imported_from`` (``"<source>#<tid>"``,
+  for the record only) in its result, or in its error for an error or cancelled
+  trial. Imported trials count toward ``max_evals``. The objectives' names of a CSV
+  export's header become the study's (a study that has names of its own takes the
+  losses by name).
 
 Identity of an evaluated trial (what an import is deduplicated by): its params (as
 the space checks them: a choice's option index, ints for integer parameters) and
-its outcome (status and loss, or losses). A record is skipped when the study already
-holds a finished trial with the same identity, whatever file or study it came from,
-and when it repeats an earlier record of the same import. So importing the same
-records twice, from one file or a copy of it, or a study's own export into itself,
-adds nothing; a point evaluated again with another loss (a noisy objective) is a new
-trial.
+its outcome: status and loss (or losses) of a done trial; state, status, last step
+and reports of a pruned one; state and error type and message of an error or
+cancelled one. A record is skipped when the study already holds a finished trial
+with the same identity, whatever file or study it came from, and when it repeats an
+earlier record of the same import. So importing the same records twice, from one
+file or a copy of it, or a study's own export into itself, adds nothing; a point
+evaluated again with another loss (a noisy objective) is a new trial.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from hpo_service._common.settings import (
     counted_finished,
     record_objective_count,
 )
+from hpo_service._common.trial_rows import each_trial
 from hpo_service._common.words import counted
 from hpo_service.driver._study import study_space
 from hpo_service.exceptions import InvalidResultError, SpaceError
@@ -48,24 +54,39 @@ from hpo_service.objective._result import (
     objective_count,
 )
 from hpo_service.space import compile_space, space_eval, validate_params
-from hpo_service.store import BaseTrialStore, FinishedTrial, NewTrial
+from hpo_service.store import BaseTrialStore, FinishedTrial, NewTrial, TrialState
 
 _logger = logging.getLogger(__name__)
+
+#: The states an import brings in (an export's new and running trials have no
+#: outcome yet: they are left out).
+_IMPORTED = (TrialState.DONE, TrialState.PRUNED, TrialState.ERROR, TrialState.CANCELLED)
 
 
 @dataclass(frozen=True)
 class Evaluated:
-    """One already-evaluated point to import: its params and result, and its origin.
+    """One already-evaluated point to import: its params, how it ended, its origin.
 
     Attributes:
         params: ``{label: value}``, a choice's option index.
-        result: ``{"loss": ..., "status": "ok"}`` or ``{"status": "fail", ...}``.
+        result: A done trial's ``{"loss": ..., "status": "ok"}`` or ``{"status":
+            "fail", ...}``; a pruned one's ``{"status": "pruned", "loss": last
+            value, "step": last step, ...}``; None for error and cancelled.
         origin: Where it comes from (``"<file>#<tid>"``), kept with the trial.
+        state: ``done``, ``pruned``, ``error`` or ``cancelled``.
+        error: An error (or cancelled) trial's ``{type, message[, traceback]}``.
+        intermediate: step -> value the objective reported.
+        names: The objectives' names the file gives (a CSV header's
+            ``objective.<name>`` columns), in the order of the losses; () if none.
     """
 
     params: dict[str, Any]
-    result: dict[str, Any]
+    result: dict[str, Any] | None
     origin: str
+    state: str = "done"
+    error: dict[str, Any] | None = None
+    intermediate: dict[int, float] = field(default_factory=dict)
+    names: tuple[str, ...] = ()
 
 
 @dataclass
@@ -74,12 +95,14 @@ class ImportReport:
 
     Attributes:
         imported: Tids of the trials inserted.
+        states: How many of them are in each state (``"done"``, ``"pruned"``...).
         already: Records skipped because the study already holds a finished trial
             with the same params and outcome (or the import repeats them).
         skipped: Why other records were left out (not finished, no result), by origin.
     """
 
     imported: list[int] = field(default_factory=list)
+    states: dict[str, int] = field(default_factory=dict)
     already: int = 0
     skipped: dict[str, str] = field(default_factory=dict)
 
@@ -125,44 +148,167 @@ def enqueue(
 def import_results(
     store: BaseTrialStore, study: str, records: Sequence[Evaluated]
 ) -> ImportReport:
-    """Insert already-evaluated ``records`` into ``study`` as finished trials.
+    """Insert already-evaluated ``records`` into ``study`` as finished trials, each
+    in the state it ended in (see the module's docstring).
 
     Raises:
         StudyNotFoundError: No such study (start it once first).
-        ValueError: A record does not fit the study's space, has an invalid result,
-            or another number of losses than the study's objectives (or than the
-            other records, while the study has none recorded), naming it; nothing is
+        ValueError: A record does not fit the study's space, has an invalid result
+            or error, another number of losses than the study's objectives (or
+            than the other records, while the study has none recorded), or
+            objectives' names the study does not have, naming it; nothing is
             imported then.
     """
     space, compiled = _space_of(store, study)
+    study_names, new_names = _named_objectives(store, study, records)
     seen = _finished_identities(store, study)
     report = ImportReport()
     trials = []
     for record in records:
         params = _checked(compiled, record.params, record.origin)
-        result = {**_checked_result(record.result, record.origin)}
-        key = identity(params, result)
+        trial = _finished(record, params, space_eval(space, params), study_names)
+        key = identity(params, trial.result, trial.state, trial.error,
+                       trial.intermediate)  # fmt: skip
         if key in seen:
             report.already += 1
             continue
         seen.add(key)
-        result["imported_from"] = record.origin
-        trials.append(FinishedTrial(params, space_eval(space, params), result))
+        _mark_origin(trial, record.origin)
+        trials.append(trial)
     _check_objective_counts(store, study, trials)
+    if new_names and trials:
+        _record_names(store, study, new_names)
     report.imported = store.insert_finished(study, trials) if trials else []
+    for trial in trials:
+        state = TrialState(trial.state).value
+        report.states[state] = report.states.get(state, 0) + 1
     return report
+
+
+def _finished(
+    record: Evaluated, params: dict[str, Any], config: Any, names: list[str] | None
+) -> FinishedTrial:
+    """The trial to insert for ``record``, its outcome checked (its losses in the
+    order of the study's objectives ``names``).
+
+    Raises:
+        ValueError: The outcome is not one its state may have (naming the record).
+    """
+    state = TrialState(record.state)
+    result = None if record.result is None else dict(record.result)
+    if state is TrialState.DONE:
+        result = _checked_result(_by_name(result, record, names), record.origin)
+    elif state is TrialState.PRUNED and not isinstance(result, dict):
+        raise ValueError(f"{record.origin}: a pruned trial must have its result")
+    error = record.error
+    if error is not None or state is TrialState.ERROR:
+        error = _checked_error(error, record.origin)
+    return FinishedTrial(params, config, result, state, error, record.intermediate)
+
+
+def _checked_error(error: Any, what: str) -> dict[str, Any]:
+    if (
+        not isinstance(error, dict)
+        or not error.get("type")
+        or not isinstance(error.get("message"), str)
+    ):
+        raise ValueError(
+            f"{what}: an error trial must have its error's type and message, but "
+            f"got error={error!r:.120}"
+        )
+    return {"traceback": None, **error}
+
+
+def _mark_origin(trial: FinishedTrial, origin: str) -> None:
+    """Keep ``origin`` in the trial's result, else in its error (if it has one)."""
+    if trial.result is not None:
+        trial.result["imported_from"] = origin
+    elif trial.error is not None:
+        trial.error["imported_from"] = origin
+
+
+def _named_objectives(
+    store: BaseTrialStore, study: str, records: Sequence[Evaluated]
+) -> tuple[list[str] | None, list[str] | None]:
+    """The study's objectives' names once the records' are taken in, and the names
+    to record (the records', when the study has none), written by the caller once
+    every record is checked.
+
+    Raises:
+        ValueError: Records give names the study does not have (other names, or
+            other ones than other records give).
+    """
+    settings = StudySettings.from_dict(store.get_study(study).settings)
+    names = list(settings.objective_names or []) or None
+    given = {record.names for record in records if _real_names(record.names)}
+    if not given:
+        return names, None
+    if len({frozenset(g) for g in given}) > 1:
+        raise ValueError(
+            "the files to import must name the same objectives, but they name "
+            + " and ".join(", ".join(g) for g in sorted(given))
+        )
+    first = list(sorted(given)[0])
+    if names is not None and len(names) > 1:
+        if set(names) != set(first):
+            raise ValueError(
+                f"the study's objectives are {', '.join(names)}, so an import must "
+                f"name those, but the file names {', '.join(first)}"
+            )
+        return names, None
+    if settings.n_objectives not in (None, len(first)):
+        return names, None  # the count check names the difference
+    return first, first
+
+
+def _record_names(store: BaseTrialStore, study: str, names: list[str]) -> None:
+    """Record ``names`` as the study's objectives' names unless it has some.
+
+    Raises:
+        ValueError: Other names were recorded meanwhile (the losses were ordered
+            by ``names``).
+    """
+    kept = store.patch_study_settings(
+        study, {"objective_names": names}, only_unset=True
+    ).settings.get("objective_names")
+    if kept and list(kept) != names:
+        raise ValueError(
+            f"the study's objectives were named {', '.join(kept)} meanwhile, but "
+            f"the file names {', '.join(names)}: import it again"
+        )
+
+
+def _real_names(names: tuple[str, ...]) -> bool:
+    """Whether ``names`` are an export's names of several objectives, not the
+    ``loss.0``, ``loss.1``... of a study without names."""
+    return len(names) > 1 and list(names) != [f"loss.{i}" for i in range(len(names))]
+
+
+def _by_name(
+    result: dict[str, Any] | None, record: Evaluated, names: list[str] | None
+) -> dict[str, Any] | None:
+    """``result`` with its losses in the order of ``names`` (a file may list the
+    study's objectives in another order)."""
+    loss = (result or {}).get("loss")
+    if not names or not _real_names(record.names) or not isinstance(loss, list):
+        return result
+    if list(record.names) == names or len(loss) != len(record.names):
+        return result
+    by_name = dict(zip(record.names, loss, strict=True))
+    return {**(result or {}), "loss": [by_name[name] for name in names]}
 
 
 def _check_objective_counts(
     store: BaseTrialStore, study: str, trials: Sequence[FinishedTrial]
 ) -> None:
-    """Refuse results whose number of losses is not the study's; record it if new.
+    """Refuse done results whose number of losses is not the study's; record it if
+    new (a pruned trial's loss is its last report, not a loss vector).
 
     Raises:
         ValueError: A result's count differs (naming its origin and both counts).
     """
     settings = StudySettings.from_dict(store.get_study(study).settings)
-    results = [t.result for t in trials]
+    results = [t.result for t in trials if t.state is TrialState.DONE and t.result]
     expected = settings.n_objectives or objective_count(results)
     if expected is None:
         return
@@ -208,33 +354,51 @@ def _checked_result(result: Any, what: str) -> dict[str, Any]:
     return checked
 
 
-def identity(params: Mapping[str, Any], result: Mapping[str, Any]) -> str:
+def identity(
+    params: Mapping[str, Any],
+    result: Mapping[str, Any] | None,
+    state: TrialState = TrialState.DONE,
+    error: Mapping[str, Any] | None = None,
+    intermediate: Mapping[int, float] | None = None,
+) -> str:
     """The identity of an evaluated trial: its checked params and its outcome.
 
     Args:
         params: ``{label: value}`` as :func:`validate_params` returns them.
-        result: The trial's result (``status``, ``loss`` a float or a list).
+        result: The trial's result (``status``, ``loss`` a float or a list), or None.
+        state: How it ended: done (identified by status and losses, as before
+            other states were imported), pruned (also by its reports), error or
+            cancelled (by its error's type and message).
+        error: Its error, if any.
+        intermediate: step -> value it reported.
 
     Returns:
-        A canonical JSON text; equal for equal params, status and losses.
+        A canonical JSON text; equal for equal params and outcomes.
     """
-    status = result.get("status")
-    return json.dumps(
-        {"params": dict(params), "status": status, "losses": losses_of(result)},
-        sort_keys=True,
-        default=str,
-    )
+    result = result or {}
+    key: dict[str, Any] = {
+        "params": dict(params),
+        "status": result.get("status"),
+        "losses": losses_of(result),
+    }
+    if state is not TrialState.DONE:
+        error = error or {}
+        key.update(
+            state=state.value,
+            error=[error.get("type"), error.get("message")],
+            reports=sorted((int(k), v) for k, v in (intermediate or {}).items()),
+        )
+    return json.dumps(key, sort_keys=True, default=str)
 
 
 def _finished_identities(store: BaseTrialStore, study: str) -> set[str]:
     """The identities of the study's finished trials (run here or imported), read
     a window of trials at a time (a long study does not fit in memory whole)."""
-    from hpo_service.driver._listing import each_trial
-
     return {
-        identity(t.params, t.result)
-        for t in each_trial(store, study)
-        if t.result and t.result.get("status") in (STATUS_OK, STATUS_FAIL)
+        identity(t.params, t.result, t.state, t.error, t.intermediate)
+        for t in each_trial(store, study, list(_IMPORTED))
+        if t.state is not TrialState.DONE
+        or (t.result and t.result.get("status") in (STATUS_OK, STATUS_FAIL))
     }
 
 

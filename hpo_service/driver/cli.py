@@ -1,4 +1,10 @@
-"""``hpo-driver``: start, inspect and cancel studies."""
+"""``hpo-driver``: start, inspect and cancel studies.
+
+Only ``start`` drives a study: it imports the study loop, the suggestion algorithms,
+numpy and the progress bar when it runs (as ``report`` and ``importance`` import
+plotting), so that the read commands, ``--help`` and usage errors start quickly
+(``tests/test_cli_imports.py``).
+"""
 
 from __future__ import annotations
 
@@ -10,13 +16,15 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from hpo_service._common import standard_json as _json
+from hpo_service._common import trial_rows
 from hpo_service._common.foreign_options import raise_naming_ours
 from hpo_service._common.settings import (
+    SEED_LIMIT,
     StudySettings,
     cancelled_error,
     counted_finished,
@@ -25,18 +33,8 @@ from hpo_service._common.stop_signals import STOP_SIGNALS
 from hpo_service._common.words import counted
 from hpo_service.driver import _listing, _output, _warm_cli
 from hpo_service.driver._algo_options import algo_options, take_algorithm
-from hpo_service.driver._local_workers import LocalWorkers
 from hpo_service.driver._pruner_options import pruner_options, take_pruner
-from hpo_service.driver._serial import check_loss_threshold
 from hpo_service.driver._signals import StopSignals
-from hpo_service.driver._study import (
-    SEED_LIMIT,
-    check_study_name,
-    open_driven_study,
-    space_settings,
-    study_space,
-)
-from hpo_service.driver._study_loop import Driver, DriverOptions
 from hpo_service.exceptions import (
     HPOServiceError,
     MultiObjectiveError,
@@ -59,7 +57,9 @@ from hpo_service.store._cli_option import (
     study_not_found,
     wait_for_store_option,
 )
-from hpo_service.trials import check_objective_names
+
+if TYPE_CHECKING:
+    from hpo_service.driver._local_workers import LocalWorkers
 
 _logger = logging.getLogger(__name__)
 
@@ -223,6 +223,8 @@ def _creates_study(args: dict[str, Any]) -> bool:
     name is then checked before anything is written."""
     if not args.get("objective"):
         return False
+    from hpo_service.driver._study import check_study_name
+
     try:
         check_study_name(args["study"])
     except ValueError as e:
@@ -354,6 +356,11 @@ def start(
       128+N  stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), also
              while starting; the same command resumes the study
     """
+    from hpo_service.driver._local_workers import LocalWorkers
+    from hpo_service.driver._study import open_driven_study, study_space
+    from hpo_service.driver._study_loop import Driver, DriverOptions
+    from hpo_service.driver._worker_hint import errors_hint
+
     stored = _stored_settings(store, study)
     take_algorithm(given, None if stored is None else stored.algorithm)
     take_pruner(given, _stored_pruner(stored))
@@ -367,6 +374,7 @@ def start(
             db_url, study, given.get("objective") or (stored and stored.objective)
         ),
         override_flag="--override",
+        errors_hint=errors_hint(db_url, study),
     )
     try:
         settings, created = open_driven_study(
@@ -431,6 +439,8 @@ def _stored_settings(store: BaseTrialStore, study: str) -> StudySettings | None:
 
 def _objective_names(text: str | None) -> list[str] | None:
     """The names ``--objectives`` gives, checked (see ``check_objective_names``)."""
+    from hpo_service.trials import check_objective_names
+
     try:
         return check_objective_names(text)
     except ValueError as e:
@@ -441,6 +451,8 @@ def _check_loss_threshold(given: dict[str, Any], stored: StudySettings | None) -
     """Refuse --loss-threshold for several objectives before the study is written
     (from --objectives, else the stored count; a count first known from a result is
     refused by the driver)."""
+    from hpo_service.driver._serial import check_loss_threshold
+
     names = given.get("objective_names")
     count = len(names) if names else (stored.n_objectives if stored else None)
     try:
@@ -481,6 +493,8 @@ def _given_space(given: dict[str, Any], space_ref: str | None) -> Any:
 
 def _space_settings(space_ref: str) -> tuple[Any, dict[str, Any]]:
     """Import the space ``--space`` names and serialise it (a study setting)."""
+    from hpo_service.driver._study import space_settings
+
     space = _checked_reference("--space", space_ref, import_reference)
     try:
         return space, space_settings(space)
@@ -525,9 +539,10 @@ def status(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> Non
 def best(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> None:
     """The best trial: loss, params and config; with several objectives, every
     trial on the Pareto front (non-dominated, constraints satisfied)."""
-    names = _output.objective_names(store, study)
+    names = trial_rows.objective_names(store, study)
     if names is not None:
-        records = [_output.trial_record(t) for t in _output.pareto_trials(store, study)]
+        front = _output.pareto_trials(store, study)
+        records = [trial_rows.trial_record(t) for t in front]
         if not records:
             what = "feasible" if _output.has_success(store, study) else "successful"
             tail = _output.none_yet(store, study, what)
@@ -539,7 +554,7 @@ def best(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> None:
     if trial is None:
         tail = _output.none_yet(store, study)
         raise click.ClickException(f"study {study!r} has no successful trial{tail}")
-    record = _output.trial_record(trial)
+    record = trial_rows.trial_record(trial)
     click.echo(_json.dumps(record, indent=2) if as_json else _output.best_text(record))
 
 
@@ -590,10 +605,10 @@ def trials(
     StoreTrials(...).trial_attachments(trial); no command reads them yet).
     """
     wanted = [TrialState(s) for s in states] or None
-    names = _output.objective_names(store, study)
+    names = trial_rows.objective_names(store, study)
     count = len(names) if names else None
-    found = _listing.each_trial(store, study, wanted, statuses=statuses)
-    records = (_output.trial_record(t, count) for t in found)
+    found = trial_rows.each_trial(store, study, wanted, statuses=statuses)
+    records = (trial_rows.trial_record(t, count) for t in found)
     if fmt == "json":
         sizes = store.study_attachment_sizes(study)  # JSON only, not CSV
         _listing.write_json(
@@ -601,8 +616,8 @@ def trials(
             sys.stdout,
         )
         return
-    choices = _output.study_choices(store, study)
-    rows = (_output.flat_row(r, names, choices) for r in records)
+    choices = trial_rows.study_choices(store, study)
+    rows = (trial_rows.flat_row(r, names, choices) for r in records)
     _listing.write_csv(rows, names, sys.stdout)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from hpo_service._common import trial_rows
 from hpo_service.insight._data import _JOB_STATES, _epoch, _owner_text
 from hpo_service.objective._result import STATUS_PRUNED, shown_result
 
@@ -62,9 +63,7 @@ def trials_dataframe(source: Any, study: str | None = None) -> pd.DataFrame:
             "`source` must be a Trials, StoreTrials, MongoTrials or store URL, but "
             f"got {type(source).__name__}"
         )
-    from hpo_service.driver._output import columns
-
-    frame = pd.DataFrame(rows, columns=columns(rows, names))
+    frame = pd.DataFrame(rows, columns=trial_rows.columns(rows, names))
     # a missing value (None, or the CSV's empty text) is NaN in every column, as
     # read_csv reads an empty cell
     present = frame.notna() & (frame.astype(object) != "")
@@ -89,24 +88,21 @@ def _store_rows(
 ) -> tuple[list[dict[str, Any]], list[str] | None]:
     """The CSV rows of a stored study (as ``hpo-driver trials`` reads them) and
     its objective names."""
-    from hpo_service.driver import _listing, _output
-
-    names = _output.objective_names(store, study)
+    names = trial_rows.objective_names(store, study)
     count = len(names) if names else None
-    choices = _output.study_choices(store, study)
+    choices = trial_rows.study_choices(store, study)
     rows = [
-        _output.flat_row(_output.trial_record(trial, count), names, choices)
-        for trial in _listing.each_trial(store, study)
+        trial_rows.flat_row(trial_rows.trial_record(trial, count), names, choices)
+        for trial in trial_rows.each_trial(store, study)
     ]
     return rows, names
 
 
 def _trials_rows(trials: Any, names: list[str] | None) -> list[dict[str, Any]]:
     """The CSV rows of an in-process ``Trials`` (error trials included)."""
-    from hpo_service.driver._output import flat_row
-
     count = len(names) if names else None
-    return [flat_row(record, names) for record in _doc_records(trials, count)]
+    records = _doc_records(trials, count)
+    return [trial_rows.flat_row(record, names) for record in records]
 
 
 def _doc_records(trials: Any, n_objectives: int | None) -> Iterator[dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.machinery
 import importlib.util
 import os
 import pkgutil
@@ -157,9 +158,25 @@ def _module_hint(reference: str, error: BaseException | None = None) -> str:
         path = importlib.import_module(parent).__path__ if parent else sys.path
     except (Exception, SystemExit):  # no package there: nothing to suggest
         return ""
-    names = [found.name for found in pkgutil.iter_modules(path)]
-    shown = (parent + "." if parent else "") + "{}" + module_name[len(missing) :]
+    rest = module_name[len(missing) :]  # ".objectives" of "mylab.objectives"
+    names = [
+        found.name
+        for found in pkgutil.iter_modules(path)
+        if not rest or _holds(found, rest.split(".")[1])
+    ]
+    shown = (parent + "." if parent else "") + "{}" + rest
     return did_you_mean(last, names, shown=f"{shown}:{attr}")
+
+
+def _holds(package: pkgutil.ModuleInfo, name: str) -> bool:
+    """Whether ``package`` (found on a path, not imported) has a module ``name``:
+    a suggestion for ``mylab.objectives`` must be a package that holds
+    ``objectives`` (not matplotlib's ``pylab``, a module of a close name)."""
+    folder = getattr(package.module_finder, "path", None)
+    if not package.ispkg or folder is None:
+        return False
+    where = [os.path.join(folder, package.name)]
+    return importlib.machinery.PathFinder.find_spec(name, where) is not None
 
 
 def _where_hint(module_name: str, error: BaseException | None = None) -> str:

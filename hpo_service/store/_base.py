@@ -73,12 +73,29 @@ class NewTrial:
 
 @dataclass
 class FinishedTrial:
-    """An already-evaluated trial to import (a warm start): params, config and the
-    ``done`` result it had (``status`` ``"ok"`` with a loss, or ``"fail"``)."""
+    """An already-evaluated trial to import (a warm start, or a study moved from
+    another store): params, config and how it ended.
+
+    Attributes:
+        params: ``{label: value}`` of the active parameters.
+        config: The value the objective received.
+        result: A ``done`` trial's result (``status`` ``"ok"`` with a loss, or
+            ``"fail"``), a ``pruned`` one's (``status`` ``"pruned"``, its last
+            reported ``loss`` and ``step``); None for ``error`` and ``cancelled``.
+        state: ``done``, ``pruned``, ``error`` or ``cancelled``.
+        error: Why an ``error`` trial failed (``type``, ``message``, optional
+            ``traceback``), as :meth:`BaseTrialStore.fail` takes it; optional for a
+            ``cancelled`` one.
+        intermediate: step -> value the objective reported (pruning), kept as the
+            trial's last attempt's reports (pruners read them).
+    """
 
     params: dict[str, Any]
     config: Any
-    result: dict[str, Any]
+    result: dict[str, Any] | None = None
+    state: TrialState = TrialState.DONE
+    error: dict[str, Any] | None = None
+    intermediate: dict[int, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -92,6 +109,11 @@ class Trial:
 
     ``intermediate`` maps step -> value reported by the objective during the current
     attempt (see :meth:`BaseTrialStore.report`); empty for a queued trial.
+
+    ``started_at`` is when the attempt that holds the trial (its ``token``) began;
+    None while no attempt holds it: queued (also once requeued, though the store
+    keeps the expired attempt's start for a :meth:`BaseTrialStore.reclaim`), or
+    cancelled while queued.
 
     ``code`` identifies the code that ran the finished attempt (the worker's
     ``{"module", "sha256", "version"}``: the objective module's name, a hash of its
@@ -151,16 +173,19 @@ class BaseTrialStore(abc.ABC):
     - tids are allocated by the store, unique per study, increasing, never reused;
     - ``complete``/``fail``/``prune`` are accepted only for the current attempt
       (matching token, state ``running``) and at most once; a finished trial never
-      changes again;
+      changes again; an attempt whose lease ran out and was requeued may take its
+      trial back (:meth:`reclaim`) until another attempt claims it, so a late result
+      still counts (once) unless another attempt claimed the trial, or it was
+      cancelled or quarantined, meanwhile;
     - intermediate values (:meth:`report`) belong to one attempt: a report is accepted
       only from the current running attempt, and a trial that goes back to the queue
       starts its reports afresh with its next attempt;
     - leases are judged by the store's clock (:meth:`now`), never the caller's;
-    - every change of a trial (insert, claim, complete, fail, release, requeue,
-      cancel) bumps a per-study change cursor, so :meth:`changes_since` returns the
-      trials changed after a cursor without rescanning the study; a heartbeat only
-      moves ``lease_expires_at`` and a report only adds an intermediate value: neither
-      is a change;
+    - every change of a trial (insert, claim, reclaim, complete, fail, release,
+      requeue, cancel) bumps a per-study change cursor, so :meth:`changes_since`
+      returns the trials changed after a cursor without rescanning the study; a
+      heartbeat only moves ``lease_expires_at`` and a report only adds an
+      intermediate value: neither is a change;
     - transient connection errors are retried with backoff inside the backend;
       :class:`~hpo_service.exceptions.StoreConnectionError` is raised only when the
       store stays unreachable past the backend's bounded timeout;
@@ -267,15 +292,20 @@ class BaseTrialStore(abc.ABC):
 
     @abc.abstractmethod
     def insert_finished(self, study: str, trials: list[FinishedTrial]) -> list[int]:
-        """Insert already-evaluated trials in state ``done`` and return their tids.
+        """Insert already-evaluated trials in their finished states (``done``,
+        ``pruned``, ``error``, ``cancelled``) and return their tids.
 
         What a warm start imports (another study's results, a hyperopt ``Trials``):
         the trials are never claimed or run, and they are changes like any insert.
-        Tids are allocated as :meth:`insert_trials` allocates them.
+        Tids are allocated as :meth:`insert_trials` allocates them. A trial's
+        ``intermediate`` values are its current attempt's reports, as if it had
+        reported them (:meth:`reports_since` and reads show them); ``attempts`` is 0.
 
         Raises:
             StudyNotFoundError: No such study.
-            ValueError: An item is not a FinishedTrial with dict params and result.
+            ValueError: An item is not a FinishedTrial in a finished state with dict
+                params, a dict result (done, pruned), a valid error (error) and
+                valid reports.
         """
 
     @abc.abstractmethod
@@ -302,7 +332,39 @@ class BaseTrialStore(abc.ABC):
 
         Returns:
             True if the attempt is still current and running, False if it was requeued,
-            cancelled or finished meanwhile (the caller should stop working on it).
+            cancelled or finished meanwhile (the caller should stop working on it, or
+            first try :meth:`reclaim`).
+        """
+
+    @abc.abstractmethod
+    def reclaim(
+        self, study: str, tid: int, token: str, owner: str, lease_seconds: float
+    ) -> bool:
+        """Take back the requeued trial of the expired attempt ``token``, if unclaimed.
+
+        A worker whose lease expired (a store it could not reach, a paused machine)
+        finds its attempt requeued by :meth:`requeue_expired`. While the trial is
+        still ``new`` and no attempt claimed it since, running it again would only
+        repeat the same work, so the same attempt takes it back: state ``running``,
+        the same ``token``, ``attempts`` and ``started_at``, ``owner``, and
+        ``lease_expires_at = now() + lease_seconds``; its reports and attachments
+        count again. One conditional write, like a claim: of a reclaim and a claim
+        racing, exactly one wins.
+
+        Args:
+            study: The trial's study.
+            tid: The trial.
+            token: The attempt's token, as its claim returned it.
+            owner: The worker's id (as :meth:`claim`'s).
+            lease_seconds: The new lease.
+
+        Returns:
+            True if taken back; False if the trial was claimed again, handed back,
+            cancelled or finished since (also quarantined after ``max_attempts``), or
+            was never requeued from ``token``: then the attempt is over.
+
+        Raises:
+            ValueError: An argument is malformed.
         """
 
     @abc.abstractmethod
@@ -471,6 +533,13 @@ class BaseTrialStore(abc.ABC):
         """
 
     @abc.abstractmethod
+    def running_by_study(self) -> dict[str, list[RunningTrial]]:
+        """Every study's running trials (as :meth:`running_trials` lists them), by
+        study; a study without any is left out. One read, whatever the number of
+        studies: what an idle worker of any study reads at each housekeeping.
+        """
+
+    @abc.abstractmethod
     def running_intermediate(self, study: str) -> dict[int, dict[int, float]]:
         """The intermediate values of the study's running trials, by tid.
 
@@ -524,7 +593,10 @@ class BaseTrialStore(abc.ABC):
         with ``error = {"type": "LeaseExpired", "message": ..., "traceback": None}``.
         ``attempts`` counts claims (a :meth:`release` gives one back). A move is
         conditional on the lease being expired at write time: a heartbeat that lands
-        first wins.
+        first wins. A requeued trial's ``owner``, ``token`` and lease are cleared
+        (and reads show no ``started_at``); the store keeps the expired attempt's
+        token and start aside until the next claim, so that attempt can
+        :meth:`reclaim` it.
         """
 
     @abc.abstractmethod

@@ -182,14 +182,48 @@ def check_finished_trials(trials: Any) -> list[FinishedTrial]:
         raise ValueError(
             f"`trials` must be a list of FinishedTrial, but got trials={trials!r:.200}"
         )
-    for item in trials:
-        if not isinstance(item, FinishedTrial):
-            raise ValueError(
-                f"`trials` must hold FinishedTrial items, but got {item!r:.200}"
-            )
-        check_dict(item.params, "params")
+    return [_checked_finished(item) for item in trials]
+
+
+#: States an imported trial may have, and whether its result must be a dict.
+_IMPORTED_STATES = {
+    TrialState.DONE: True,
+    TrialState.PRUNED: True,
+    TrialState.ERROR: False,
+    TrialState.CANCELLED: False,
+}
+
+
+def _checked_finished(item: Any) -> FinishedTrial:
+    """One :class:`FinishedTrial`, checked: a copy with its state a TrialState, its
+    error with ``traceback`` and its reports as ``{int step: float}``."""
+    if not isinstance(item, FinishedTrial):
+        raise ValueError(
+            f"`trials` must hold FinishedTrial items, but got {item!r:.200}"
+        )
+    check_dict(item.params, "params")
+    try:
+        state = TrialState(item.state)
+    except ValueError:
+        state = None
+    if state not in _IMPORTED_STATES:
+        raise ValueError(
+            "a FinishedTrial's `state` must be done, pruned, error or cancelled, "
+            f"but got state={getattr(item.state, 'value', item.state)!r}"
+        )
+    if _IMPORTED_STATES[state] or item.result is not None:
         check_dict(item.result, "result")
-    return list(trials)
+    error = item.error
+    if state is TrialState.ERROR or error is not None:
+        error = check_error(error)
+    if not isinstance(item.intermediate, dict):
+        raise ValueError(
+            "a FinishedTrial's `intermediate` must be a {step: value} dict, but got "
+            f"intermediate={item.intermediate!r:.200}"
+        )
+    pairs = list(item.intermediate.items())
+    reports = dict(check_reports(pairs)) if pairs else {}
+    return FinishedTrial(item.params, item.config, item.result, state, error, reports)
 
 
 def check_states(states: Any) -> list[TrialState] | None:

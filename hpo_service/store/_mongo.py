@@ -287,7 +287,7 @@ def _trial(doc: dict[str, Any]) -> Trial:
         attempts=doc.get("attempts", 0),
         lease_expires_at=doc.get("lease_expires_at"),
         created_at=doc.get("created_at"),
-        started_at=doc.get("started_at"),
+        started_at=None if doc.get("token") is None else doc.get("started_at"),
         finished_at=doc.get("finished_at"),
         result=_unescape(doc.get("result")),
         error=_unescape(doc.get("error")),
@@ -1186,7 +1186,7 @@ class MongoTrialStore(BaseTrialStore):
     def insert_trials(self, study: str, trials: list[NewTrial]) -> list[int]:
         c.check_name(study, "study")
         payloads = [
-            (_encode(t.params, "params"), _encode(t.config, "config"), None)
+            (_encode(t.params, "params"), _encode(t.config, "config"), {})
             for t in c.check_new_trials(trials)
         ]
         return self._insert("insert_trials", study, payloads)
@@ -1197,16 +1197,35 @@ class MongoTrialStore(BaseTrialStore):
             (
                 _encode(t.params, "params"),
                 _encode(t.config, "config"),
-                self._sized(_encode(t.result, "result"), "result"),
+                self._finished_fields(t),
             )
             for t in c.check_finished_trials(trials)
         ]
         return self._insert("insert_finished", study, payloads)
 
+    def _finished_fields(self, trial: FinishedTrial) -> dict[str, Any]:
+        """The fields of an imported trial (checked) that a new trial's lacks: its
+        state, result or error, rank, and reports under a token of their own."""
+        state = TrialState(trial.state).value
+        fields: dict[str, Any] = {"state": state}
+        if trial.result is not None:
+            result = self._sized(_encode(trial.result, "result"), "result")
+            fields["result"] = result
+            if state == _DONE:
+                fields.update(_rank_fields(result))
+        if trial.error is not None:
+            fields["error"] = self._sized(_encode(trial.error, "error"), "error")
+        if trial.intermediate:
+            token = uuid.uuid4().hex
+            reports = {str(step): v for step, v in trial.intermediate.items()}
+            fields.update(token=token, intermediate=reports, intermediate_token=token)
+        return fields
+
     def _insert(
-        self, what: str, study: str, payloads: list[tuple[Any, Any, Any]]
+        self, what: str, study: str, payloads: list[tuple[Any, Any, dict[str, Any]]]
     ) -> list[int]:
-        """Insert ``(params, config, result)``: new trials, or done with a result."""
+        """Insert ``(params, config, fields)``: new trials (no fields), or finished
+        ones (their :meth:`_finished_fields`)."""
         if not payloads:
             self._require_study(study)
             return []
@@ -1218,10 +1237,9 @@ class MongoTrialStore(BaseTrialStore):
             self._new_doc(study, first + i, params, config, now, wid)
             for i, (params, config, _) in enumerate(payloads)
         ]
-        for doc, (_, _, result) in zip(docs, payloads, strict=True):
-            if result is not None:
-                doc.update(state=_DONE, result=result, finished_at=now)
-                doc.update(_rank_fields(result))
+        for doc, (_, _, fields) in zip(docs, payloads, strict=True):
+            if fields:
+                doc.update(fields, finished_at=now)
 
         def attempt(n: int) -> None:
             try:
@@ -1287,6 +1305,7 @@ class MongoTrialStore(BaseTrialStore):
             "state": TrialState.RUNNING.value,
             "owner": owner,
             "token": uuid.uuid4().hex,
+            "expired_token": None,  # no earlier attempt may reclaim it now
         }
         times = {"started_at": 0.0, "lease_expires_at": lease_seconds}
         update = self._stamped(fields, wid, times=times, inc={"attempts": 1})
@@ -1311,6 +1330,24 @@ class MongoTrialStore(BaseTrialStore):
             self._require_trial(study, tid)
         return result.matched_count == 1
 
+    def reclaim(
+        self, study: str, tid: int, token: str, owner: str, lease_seconds: float
+    ) -> bool:
+        c.check_name(token, "token")
+        c.check_name(owner, "owner")
+        lease_seconds = c.check_positive(lease_seconds, "lease_seconds")
+        fields = {
+            "state": TrialState.RUNNING.value,
+            "owner": owner,
+            "token": token,
+            "expired_token": None,
+        }
+        return self._finish(
+            "reclaim", study, tid, token, fields,
+            times={"lease_expires_at": lease_seconds},
+            current={"state": TrialState.NEW.value, "expired_token": token},
+        )  # fmt: skip
+
     def _sized(self, value: dict[str, Any], what: str) -> dict[str, Any]:
         """``value`` if it leaves room in a trial document, else UnstorableError.
 
@@ -1332,14 +1369,18 @@ class MongoTrialStore(BaseTrialStore):
         tid: int,
         token: str,
         fields: dict[str, Any],
+        *,
+        current: dict[str, Any] | None = None,
         **extra: Any,
     ) -> bool:
-        """Apply ``fields`` (+ ``times``/``inc``) to the running attempt ``token``."""
+        """Apply ``fields`` (+ ``times``/``inc``) to the running attempt ``token``
+        (or to the trial matching ``current``, a filter naming the attempt)."""
         c.check_name(study, "study")
         c.check_tid(tid)
         wid = uuid.uuid4().hex
         update = self._stamped(fields, wid, **extra)
-        query = {"tid": tid, "study": study, "token": token, "state": "running"}
+        attempt = current or {"token": token, "state": "running"}
+        query = {"tid": tid, "study": study, **attempt}
         lookup = {"tid": tid, "study": study}
         if self._write_one(what, query, update, wid=wid, lookup=lookup) is not None:
             return True
@@ -1410,7 +1451,7 @@ class MongoTrialStore(BaseTrialStore):
         if study is not None:
             self._require_study(c.check_name(study, "study"))
             expired["study"] = study
-        fields = {"study": 1, "tid": 1, "attempts": 1}
+        fields = {"study": 1, "tid": 1, "attempts": 1, "token": 1}
         docs = self._call(
             "requeue_expired", lambda _: list(self._trials.find(expired, fields))
         )
@@ -1430,7 +1471,8 @@ class MongoTrialStore(BaseTrialStore):
     ) -> bool:
         """Requeue (or, on its ``last`` attempt, fail) one trial still expired."""
         key = {"tid": doc["tid"], "study": doc["study"]}
-        query = {**expired, **key, "attempts": doc["attempts"]}
+        token = doc.get("token")
+        query = {**expired, **key, "attempts": doc["attempts"], "token": token}
         wid = uuid.uuid4().hex
         if last:
             fields = {"state": "error", "error": error, "lease_expires_at": None}
@@ -1440,7 +1482,7 @@ class MongoTrialStore(BaseTrialStore):
                 "state": "new",
                 "owner": None,
                 "token": None,
-                "started_at": None,
+                "expired_token": token,  # that attempt may reclaim it until a claim
                 "lease_expires_at": None,
             }
             update = self._stamped(fields, wid)
@@ -1891,6 +1933,19 @@ class MongoTrialStore(BaseTrialStore):
         if not docs:
             self._require_study(study)
         return [_running(doc) for doc in docs]
+
+    def running_by_study(self) -> dict[str, list[summary.RunningTrial]]:
+        query = {"state": TrialState.RUNNING.value}
+        fields = {**_RUNNING_FIELDS, "study": 1}
+        order = [("study", 1), ("tid", 1)]
+        docs = self._call(
+            "running_by_study",
+            lambda _: list(self._trials.find(query, fields, sort=order)),
+        )
+        found: dict[str, list[summary.RunningTrial]] = {}
+        for doc in docs:
+            found.setdefault(doc["study"], []).append(_running(doc))
+        return found
 
     def running_intermediate(self, study: str) -> dict[int, dict[int, float]]:
         c.check_name(study, "study")

@@ -27,7 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from hpo_service.exceptions import (
     StoreAuthorizationError,
@@ -62,14 +62,16 @@ _T = TypeVar("_T")
 # 5: trials.light/best_violation/best_loss and the index trials_best (see ._summary),
 # 6: the index trials_unranked, 7: trials_finished replaces trials_states,
 # 8: trials_versions replaces trials_changes, trials_best, trials_finished,
-# trials_light and trials_codes
-_SCHEMA_VERSION = 8
+# trials_light and trials_codes, 9: trials.expired_token
+_SCHEMA_VERSION = 9
 _ADDED_COLUMNS = {  # added to older tables on open
     "trials": [
         ("code", "TEXT"),
         ("light", "TEXT"),
         ("best_violation", "REAL"),
         ("best_loss", "REAL"),
+        # a requeued trial's expired attempt, which may reclaim it until a claim
+        ("expired_token", "TEXT"),
     ]
 }
 
@@ -177,8 +179,13 @@ _BUMP = "UPDATE studies SET version = version + 1 WHERE name = ?"
 _CLAIM = (
     "UPDATE trials SET state = 'running', owner = ?, token = ?, "
     "attempts = attempts + 1, started_at = ?, lease_expires_at = ?, "
-    f"version = {_NEXT_VERSION} WHERE id = ({{pick}}) AND state = 'new' "
-    f"RETURNING {_TRIAL_COLUMNS}"
+    f"expired_token = NULL, version = {_NEXT_VERSION} "
+    f"WHERE id = ({{pick}}) AND state = 'new' RETURNING {_TRIAL_COLUMNS}"
+)
+_RECLAIM = (
+    "UPDATE trials SET state = 'running', owner = ?, token = expired_token, "
+    f"expired_token = NULL, lease_expires_at = ?, version = {_NEXT_VERSION} "
+    "WHERE study = ? AND tid = ? AND state = 'new' AND expired_token = ?"
 )
 _CLAIM_ANY = _CLAIM.format(
     pick="SELECT id FROM trials WHERE state = 'new' ORDER BY id LIMIT 1"
@@ -212,6 +219,10 @@ _RUNNING_ALL = (
     "WHERE state = 'running' AND study = ? ORDER BY tid"
 )
 _RUNNING = _RUNNING_ALL + " LIMIT ?"
+_RUNNING_EVERY_STUDY = (
+    f"SELECT study, {', '.join(summary.RUNNING_FIELDS)} "
+    "FROM trials INDEXED BY trials_leases WHERE state = 'running' ORDER BY study, tid"
+)
 _LIGHT = (
     "SELECT tid, light FROM trials INDEXED BY trials_versions "
     "WHERE study = ? AND state = 'done' ORDER BY tid"
@@ -252,8 +263,8 @@ _EXPIRE_TO_ERROR = (
     f"WHERE {_EXPIRED} AND attempts >= ? {{study}} RETURNING study, tid"
 )
 _EXPIRE_TO_NEW = (
-    "UPDATE trials SET state = 'new', owner = NULL, token = NULL, started_at = NULL, "
-    f"lease_expires_at = NULL, version = {_NEXT_VERSION} "
+    "UPDATE trials SET state = 'new', owner = NULL, expired_token = token, "
+    f"token = NULL, lease_expires_at = NULL, version = {_NEXT_VERSION} "
     f"WHERE {_EXPIRED} {{study}} RETURNING study, tid"
 )
 _CANCEL = (
@@ -379,7 +390,7 @@ def _trial(row: Sequence[Any]) -> Trial:
         attempts=row[7],
         lease_expires_at=row[8],
         created_at=row[9],
-        started_at=row[10],
+        started_at=None if row[6] is None else row[10],  # see Trial: its attempt's
         finished_at=row[11],
         result=c.loads(row[12]),
         error=c.loads(row[13]),
@@ -477,6 +488,33 @@ def _os_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):  # no name for this uid (a container)
         return f"uid {os.getuid()}"
+
+
+class _Insert(NamedTuple):
+    """A trial row to insert, its values encoded: a new trial's (the defaults), or
+    a finished one's with its reports packed under ``token``."""
+
+    params: str
+    config: str
+    state: str = "new"
+    result: str | None = None
+    error: str | None = None
+    token: str | None = None
+    reports: bytes = b""
+
+
+def _finished_row(trial: FinishedTrial) -> _Insert:
+    """The row of an imported :class:`FinishedTrial` (checked)."""
+    reports = b"".join(_PAIR.pack(s, v) for s, v in trial.intermediate.items())
+    return _Insert(
+        c.dumps(trial.params, "params"),
+        c.dumps(trial.config, "config"),
+        TrialState(trial.state).value,
+        None if trial.result is None else c.dumps(trial.result, "result"),
+        None if trial.error is None else c.dumps(trial.error, "error"),
+        uuid.uuid4().hex if reports else None,
+        reports,
+    )
 
 
 def _code_text(code: dict[str, Any] | None) -> str | None:
@@ -958,27 +996,18 @@ class SQLiteTrialStore(BaseTrialStore):
     def insert_trials(self, study: str, trials: list[NewTrial]) -> list[int]:
         c.check_name(study, "study")
         rows = [
-            (c.dumps(t.params, "params"), c.dumps(t.config, "config"), None)
+            _Insert(c.dumps(t.params, "params"), c.dumps(t.config, "config"))
             for t in c.check_new_trials(trials)
         ]
         return self._insert("insert_trials", study, rows)
 
     def insert_finished(self, study: str, trials: list[FinishedTrial]) -> list[int]:
         c.check_name(study, "study")
-        rows = [
-            (
-                c.dumps(t.params, "params"),
-                c.dumps(t.config, "config"),
-                c.dumps(t.result, "result"),
-            )
-            for t in c.check_finished_trials(trials)
-        ]
+        rows = [_finished_row(t) for t in c.check_finished_trials(trials)]
         return self._insert("insert_finished", study, rows)
 
-    def _insert(
-        self, what: str, study: str, rows: list[tuple[str, str, str | None]]
-    ) -> list[int]:
-        """Insert rows ``(params, config, result)``: new, or done with a result."""
+    def _insert(self, what: str, study: str, rows: list[_Insert]) -> list[int]:
+        """Insert rows: new trials, or finished ones with their reports."""
 
         def body(conn: sqlite3.Connection) -> list[int]:
             if not rows:
@@ -997,22 +1026,33 @@ class SQLiteTrialStore(BaseTrialStore):
             now = time.time()
             conn.executemany(
                 "INSERT INTO trials (study, tid, state, params, config, created_at, "
-                "finished_at, result, version, light, best_violation, best_loss) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "finished_at, result, error, token, version, light, best_violation, "
+                "best_loss) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         study,
                         first + i,
-                        "new" if result is None else "done",
-                        p,
-                        cfg,
+                        row.state,
+                        row.params,
+                        row.config,
                         now,
-                        None if result is None else now,
-                        result,
+                        None if row.state == "new" else now,
+                        row.result,
+                        row.error,
+                        row.token,
                         version,
-                        *_ranked(c.loads(result)),
+                        *_ranked(c.loads(row.result) if row.state == "done" else None),
                     )
-                    for i, (p, cfg, result) in enumerate(rows)
+                    for i, row in enumerate(rows)
+                ],
+            )
+            conn.executemany(
+                "INSERT INTO intermediate (study, tid, token, data) "
+                "VALUES (?, ?, ?, ?)",
+                [
+                    (study, first + i, row.token, row.reports)
+                    for i, row in enumerate(rows)
+                    if row.reports
                 ],
             )
             return list(range(first, first + len(rows)))
@@ -1059,7 +1099,7 @@ class SQLiteTrialStore(BaseTrialStore):
     def _current_attempt_write(
         self, what: str, sql: str, args: tuple[Any, ...], study: str, tid: int
     ) -> bool:
-        """Run an UPDATE filtered on the current attempt; bump the version if it hit."""
+        """Run an UPDATE filtered on an attempt; bump the version if it hit."""
 
         def body(conn: sqlite3.Connection) -> bool:
             if conn.execute(sql, args).rowcount == 1:
@@ -1083,6 +1123,17 @@ class SQLiteTrialStore(BaseTrialStore):
             return False
 
         return self._write("heartbeat", body)
+
+    def reclaim(
+        self, study: str, tid: int, token: str, owner: str, lease_seconds: float
+    ) -> bool:
+        c.check_name(study, "study")
+        c.check_tid(tid)
+        c.check_name(token, "token")
+        c.check_name(owner, "owner")
+        lease_seconds = c.check_positive(lease_seconds, "lease_seconds")
+        args = (owner, time.time() + lease_seconds, study, tid, token)
+        return self._current_attempt_write("reclaim", _RECLAIM, args, study, tid)
 
     def complete(
         self,
@@ -1241,6 +1292,15 @@ class SQLiteTrialStore(BaseTrialStore):
             return [summary.RunningTrial(*row) for row in rows]
 
         return self._read("running_trials", body)
+
+    def running_by_study(self) -> dict[str, list[summary.RunningTrial]]:
+        def body(conn: sqlite3.Connection) -> dict[str, list[summary.RunningTrial]]:
+            found: dict[str, list[summary.RunningTrial]] = {}
+            for study, *fields in conn.execute(_RUNNING_EVERY_STUDY):
+                found.setdefault(study, []).append(summary.RunningTrial(*fields))
+            return found
+
+        return self._read("running_by_study", body)
 
     def running_intermediate(self, study: str) -> dict[int, dict[int, float]]:
         c.check_name(study, "study")

@@ -647,7 +647,7 @@ def _serve(
     try:
         objective = objectives.load_objective(request["objective"])
     except ObjectiveImportError as e:
-        kind, data = "import_error", objectives.describe_exception(e.__cause__ or e)
+        kind, data = "import_error", objectives.describe_import_failure(e)
     except BaseException as e:  # SystemExit or KeyboardInterrupt raised at import
         kind, data = "import_error", objectives.describe_exception(e)
     else:

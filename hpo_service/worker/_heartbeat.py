@@ -58,9 +58,14 @@ class Heartbeat:
     new attempt, :meth:`release` stops beating for it. Connection errors are logged
     and retried a second later; they never stop the thread.
 
+    A beat the store refuses because the lease ran out and the trial was requeued
+    takes the trial back (:meth:`take_back`) if no other attempt claimed it since;
+    otherwise the lease is ``lost`` and the thread beats for it no more.
+
     Args:
         store: The trials store (used from this thread too, so it must be safe to
             share between threads).
+        owner: The worker's id (the owner of the trials it takes back).
         log: Where to log (the worker passes a logger that prefixes its id).
     """
 
@@ -68,9 +73,11 @@ class Heartbeat:
         self,
         store: BaseTrialStore,
         *,
+        owner: str,
         log: logging.Logger | logging.LoggerAdapter[logging.Logger] = _logger,
     ) -> None:
         self._store = store
+        self._owner = owner
         self._log = log
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -106,6 +113,31 @@ class Heartbeat:
         if idle:
             self._wake.set()
         return lease
+
+    def take_back(self, lease: Lease) -> bool:
+        """Take the attempt's trial back after its lease ran out and it was requeued,
+        if no other attempt claimed it since (see
+        :meth:`~hpo_service.store.BaseTrialStore.reclaim`); say so.
+
+        Returns:
+            True if the attempt is current again (its lease renewed).
+
+        Raises:
+            ConnectionError: The store could not be reached.
+            StoreError: The store failed.
+        """
+        sent = time.monotonic()
+        if not self._store.reclaim(
+            lease.study, lease.tid, lease.token, self._owner, lease.seconds
+        ):
+            return False
+        lease.expires = sent + lease.seconds
+        self._log.warning(
+            "trial %s/%s: its lease had run out and it was requeued, but no other "
+            "attempt had claimed it: took it back, so this attempt's outcome counts",
+            lease.study, lease.tid,
+        )  # fmt: skip
+        return True
 
     def release(self) -> None:
         """Stop beating for the current attempt (a beat in flight is then ignored)."""
@@ -143,6 +175,11 @@ class Heartbeat:
             alive = self._store.heartbeat(
                 lease.study, lease.tid, lease.token, lease.seconds
             )
+            if not alive and self._current(lease) and not lease.lost.is_set():
+                self.take_back(lease)  # requeued: unless claimed since
+                alive = self._store.heartbeat(  # ours again, whoever took it back
+                    lease.study, lease.tid, lease.token, lease.seconds
+                )
         except (ConnectionError, StoreError) as e:  # unreachable, locked, disk full
             now = time.monotonic()
             self._failures.failed(lease, now, e, self._log)
@@ -160,11 +197,18 @@ class Heartbeat:
             lease.expires = sent + lease.seconds
         with self._lock:
             current = self._lease is lease
+            if current and not alive:  # lost: never beaten for again
+                self._lease = None
         if current and not alive:
             self._log.debug("trial %s/%s: lease lost", lease.study, lease.tid)
             lease.lost.set()
         elif current:
             self._log.debug("trial %s/%s: heartbeat", lease.study, lease.tid)
+
+    def _current(self, lease: Lease) -> bool:
+        """Whether the worker still works on ``lease``'s attempt."""
+        with self._lock:
+            return self._lease is lease
 
 
 @dataclass

@@ -9,15 +9,21 @@ Options that name an ``hpo-worker`` option under another name (``--mongo`` for
 with different values is a usage error (a value from ``HPO_DB`` yields to
 ``--mongo``).
 
-A worker started with ``--exp-key`` serves that experiment as hyperopt's does: when
-the study finishes it keeps waiting for more of its trials (a later ``fmin`` on the
-same ``MongoTrials`` exp_key queues them), until ``--reserve-timeout`` seconds pass
-without one (default 120 s, hyperopt's default), and it exits after 4 trials in a
-row end in error (hyperopt's default ``--max-consecutive-failures``). As in
-hyperopt, ``--reserve-timeout 0`` (or ``inf``) sets no limit, and without
-``--mongo`` (and without ``--db`` or ``HPO_DB``) it uses ``localhost/hyperopt``.
-``hpo-worker --study`` keeps its own rules: it stops when the study finishes, and
-failures never stop it.
+A worker started in hyperopt's form, with ``--mongo`` or ``--exp-key``, keeps
+hyperopt's defaults: it exits after ``--reserve-timeout`` seconds without a trial
+(120 s) and after 4 trials in a row end in error (``--max-consecutive-failures``), as
+the command of hyperopt's docs (``hyperopt-mongo-worker --mongo=host:port/db
+--poll-interval=0.1``, no ``--exp-key``) did; with ``--exp-key`` it serves that
+experiment as hyperopt's does: when the study finishes it keeps waiting for more of
+its trials (a later ``fmin`` on the same ``MongoTrials`` exp_key queues them). As in
+hyperopt, ``--reserve-timeout 0`` (or ``inf``) sets no limit, and without ``--mongo``
+(and without ``--db`` or ``HPO_DB``) an ``--exp-key`` worker uses
+``localhost/hyperopt``. ``--no-subprocesses`` is accepted and changes nothing: the
+objective's process is reused across trials already, so what its module keeps in
+memory (a loaded data set) stays loaded. ``--max-jobs-in-db`` is refused with what
+to use instead. ``hpo-worker --db`` keeps its own rules: failures and idleness stop
+it only when told to (``--max-consecutive-failures``, ``--idle-timeout``), and with
+``--study`` it stops when that study finishes.
 """
 
 from __future__ import annotations
@@ -69,14 +75,15 @@ _OPTIONS = (
         "--reserve-timeout",
         type=NumberRange(min=0, infinite=True),
         help="hyperopt's name for --idle-timeout: exit after this many seconds "
-        "without a trial to reserve [with --exp-key: 120; 0 or inf waits for ever].",
+        "without a trial to reserve [with --mongo or --exp-key: 120, hyperopt's "
+        "default; 0 or inf waits for ever].",
     ),
     click.option(
         "--max-consecutive-failures",
         type=click.IntRange(min=1),
         default=None,
         help="Exit (code 1) after this many trials in a row end in error [with "
-        "--exp-key: 4, hyperopt's default; else never].",
+        "--mongo or --exp-key: 4, hyperopt's default; else never].",
     ),
     click.option(
         "--last-job-timeout",
@@ -94,6 +101,19 @@ _OPTIONS = (
         "is not a plain file name (blanks, '..') gets its characters replaced and "
         "a short hash [default: the current directory].",
     ),
+    click.option(
+        "--no-subprocesses",
+        is_flag=True,
+        help="Accepted for hyperopt-mongo-worker's scripts; changes nothing: the "
+        "objective's process is reused across trials already, so what its module "
+        "keeps in memory (a loaded data set) stays loaded.",
+    ),
+    click.option(
+        "--max-jobs-in-db",
+        hidden=True,
+        expose_value=False,
+        callback=lambda context, param, value: _refuse_max_jobs_in_db(value),
+    ),
 )
 
 
@@ -108,10 +128,12 @@ def hyperopt_worker_options(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def wrapper(**kwargs: Any) -> Any:
         context = click.get_current_context()
+        kwargs.pop("no_subprocesses")  # what it asks for is how workers run anyway
         kwargs["serve_finished"] = kwargs["exp_key"] is not None
-        _reserve_timeout(kwargs, context)
+        hyperopt_form = kwargs["serve_finished"] or kwargs["mongo"] is not None
+        _reserve_timeout(kwargs, context, hyperopt_form)
         _default_mongo(kwargs, context)
-        if kwargs["max_consecutive_failures"] is None and kwargs["serve_finished"]:
+        if kwargs["max_consecutive_failures"] is None and hyperopt_form:
             kwargs["max_consecutive_failures"] = DEFAULT_MAX_CONSECUTIVE_FAILURES
         for alias, name, flag in _ALIASES:
             value = kwargs.pop(alias)
@@ -133,12 +155,28 @@ def hyperopt_worker_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _reserve_timeout(kwargs: dict[str, Any], context: click.Context) -> None:
-    """hyperopt's --reserve-timeout: 120 s by default for an --exp-key worker (unless
-    --idle-timeout is given), and 0 or inf for no limit, as in hyperopt (so is an
-    infinite --last-job-timeout)."""
+def _refuse_max_jobs_in_db(value: str | None) -> None:
+    """hyperopt-mongo-worker's ``--max-jobs-in-db`` (stop once the database holds N
+    jobs) has no counterpart: say what bounds trials here instead of click's "did
+    you mean --max-jobs", which means something else."""
+    if value is not None:
+        raise click.UsageError(
+            "`--max-jobs-in-db` (hyperopt-mongo-worker's) is not supported: a "
+            "study's trials are bounded by its max_evals (fmin's, or hpo-driver "
+            "start --max-evals), which its workers keep too; `--max-jobs` bounds "
+            "the trials this worker runs"
+        )
+
+
+def _reserve_timeout(
+    kwargs: dict[str, Any], context: click.Context, hyperopt_form: bool
+) -> None:
+    """hyperopt's --reserve-timeout: 120 s by default for a worker started in
+    hyperopt's form, ``--mongo`` or ``--exp-key`` (unless --idle-timeout is given),
+    and 0 or inf for no limit, as in hyperopt (so is an infinite
+    --last-job-timeout)."""
     given = context.get_parameter_source("idle_timeout") == ParameterSource.COMMANDLINE
-    if kwargs["reserve_timeout"] is None and kwargs["serve_finished"] and not given:
+    if kwargs["reserve_timeout"] is None and hyperopt_form and not given:
         kwargs["reserve_timeout"] = DEFAULT_RESERVE_TIMEOUT
     if kwargs["reserve_timeout"] in (0, math.inf):
         kwargs["reserve_timeout"] = None  # no limit (an --idle-timeout still applies)

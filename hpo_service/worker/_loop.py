@@ -14,10 +14,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from hpo_service._common.processes import owner_id
+from hpo_service._common.processes import certainly_dead, owner_id
 from hpo_service._common.settings import (
     DEFAULT_LEASE_SECONDS,
     StudySettings,
@@ -27,7 +27,7 @@ from hpo_service._common.settings import (
     counted_finished,
     record_objective_count,
 )
-from hpo_service._common.stop_signals import STOP_SIGNALS
+from hpo_service._common.stop_signals import DRAIN_SIGNALS, STOP_SIGNALS
 from hpo_service._common.words import counted
 from hpo_service.exceptions import (
     InvalidResultError,
@@ -104,6 +104,8 @@ class WorkerSummary:
             study some study, existed at some point of the worker's life; the
             ``hpo-worker`` command exits 1 when none was, however the worker stopped
             (its idle timeout, a signal, ``last_job_timeout``).
+        failing_studies: The studies of the trials in the current run of errors in
+            a row (empty after a trial that did not end in error).
     """
 
     worker_id: str
@@ -114,6 +116,7 @@ class WorkerSummary:
     stop_reason: str = ""
     pruned: int = 0
     study_found: bool = True
+    failing_studies: set[str] = field(default_factory=set)
 
     @property
     def trials(self) -> int:
@@ -152,8 +155,10 @@ def run_worker(
         max_trials: Stop after running this many trials.
         idle_timeout: Stop after this many seconds without a trial to run.
         poll_interval: First pause between polls of an empty queue.
-        worker_id: Owner id written on claimed trials (default
-            :func:`default_worker_id`).
+        worker_id: A name for the worker (``hpo-worker --worker-id``): its log
+            lines show it, and the owner id written on claimed trials starts with
+            it, ``NAME/`` then :func:`default_worker_id`, which tells other
+            processes when this one is dead. None: the default id alone.
         policy: Which objectives the worker runs (default: any but the standard
             library's); see :class:`ObjectivePolicy`.
         max_consecutive_failures: Stop after this many trials in a row end in error.
@@ -292,7 +297,8 @@ class Worker:
     timeout or lost lease kills only that child. Run from the main thread, :meth:`run`
     handles SIGTERM, SIGHUP and SIGINT (those not ignored, as SIGHUP under
     ``nohup``): the first finishes the current trial and stops, the second kills the
-    objective and hands the trial back. From elsewhere, call :meth:`request_stop`.
+    objective and hands the trial back; SIGUSR1 (hyperopt-mongo-worker's) only ever
+    finishes the current trial and stops. From elsewhere, call :meth:`request_stop`.
 
     Args:
         store: The trials store (shared with the heartbeat thread).
@@ -301,7 +307,7 @@ class Worker:
         idle_timeout: Stop after this many seconds without a trial to run.
         poll_interval: First pause between polls of an empty queue; it grows x1.5
             (with jitter) up to 2 s while the queue stays empty.
-        worker_id: Owner id written on claimed trials.
+        worker_id: A name for the worker, as :func:`run_worker`'s.
         limits: hyperopt-mongo-worker's extra stop rules and working directories.
         show_output: Write each line the objective prints to standard error,
             prefixed ``[trial study/tid]``, while it runs (the tail of the output is
@@ -334,14 +340,15 @@ class Worker:
         self._limits = limits or WorkerLimits()
         self._consecutive_failures = 0
         self._waiting_since = -1  # trials run when the worker last said it waits
-        self.worker_id = worker_id or default_worker_id()
+        self.worker_id = owner_id(name=worker_id) if worker_id else default_worker_id()
         self._store = store
         self._db_url = db_url
         self._study = study
         self._max_trials = max_trials
         self._idle_timeout = idle_timeout
         self._poll_interval = poll_interval
-        self._log = _Prefixed(_logger, {"worker_id": self.worker_id})
+        self._named = bool(worker_id)  # logs show the name, trials get the id
+        self._log = _Prefixed(_logger, {"worker_id": worker_id or self.worker_id})
         self._summary = WorkerSummary(self.worker_id, study_found=False)
         self._stop_level = 0
         self._stop_logged = 0
@@ -355,7 +362,7 @@ class Worker:
         self._running = False  # a trial's objective is running
         self._child = ChildRunner(log=self._log)
         self._idle_faults = StoreFaults("worker", "claim or requeue trials", self._log)
-        self._heartbeat = Heartbeat(store, log=self._log)
+        self._heartbeat = Heartbeat(store, owner=self.worker_id, log=self._log)
         self._pruning: dict[str, tuple[tuple[str, str], StudyPruning]] = {}
 
     def request_stop(self, *, cold: bool = False) -> None:
@@ -381,7 +388,8 @@ class Worker:
         if self._summary.stop_reason:
             raise RuntimeError("a Worker runs once, but `run` was called again")
         restore = self._install_signal_handlers()
-        self._log.info("worker started (study=%s)", self._study or "any")
+        owner = f", owner id {self.worker_id}" if self._named else ""
+        self._log.info("worker started (study=%s%s)", self._study or "any", owner)
         self._summary.stop_reason = "error"
         try:
             self._check_study()
@@ -393,9 +401,10 @@ class Worker:
             self._child.close()
             restore()
         s = self._summary
+        pruned = f", {s.pruned} pruned" if s.pruned else ""
         self._log.info(
-            "worker stopped (%s): %d done, %d failed, %d released, %d abandoned",
-            s.stop_reason, s.done, s.failed, s.released, s.abandoned,
+            "worker stopped (%s): %d done%s, %d failed, %d released, %d abandoned",
+            s.stop_reason, s.done, pruned, s.failed, s.released, s.abandoned,
         )  # fmt: skip
         return s
 
@@ -653,6 +662,7 @@ class Worker:
             lease,
             lambda what, fn: self._retrying(what, fn),
             self._log,
+            take_back=lambda: self._take_back(lease),
         )
 
     def _take_lease(self, trial: Trial, settings: StudySettings) -> Lease | None:
@@ -687,6 +697,10 @@ class Worker:
         if kind in ("result", "pruned", "error"):
             failed = kind == "error"
             self._consecutive_failures = self._consecutive_failures + 1 if failed else 0
+            if failed:
+                self._summary.failing_studies.add(trial.study)
+            else:
+                self._summary.failing_studies.clear()
         if kind == "result":
             if not self._put_attachments(trial, name, data):
                 return
@@ -741,13 +755,15 @@ class Worker:
         if not encoded:
             return True
         blobs = decode_attachments(encoded)
-        stored = self._retrying(
-            f"store the attachments of trial {name}",
-            lambda: self._store.put_attachments(
-                trial.study, trial.tid, trial.token or "", blobs
-            ),
-            keep=sorted(blobs),
-            lease=self._lease,
+        stored = self._current_attempt(
+            lambda: self._retrying(
+                f"store the attachments of trial {name}",
+                lambda: self._store.put_attachments(
+                    trial.study, trial.tid, trial.token or "", blobs
+                ),
+                keep=sorted(blobs),
+                lease=self._lease,
+            )
         )
         if stored is False:
             self._summary.abandoned += 1
@@ -785,11 +801,13 @@ class Worker:
         code: dict[str, Any] | None = None,
     ) -> bool:
         """``complete``/``fail``/``prune`` with retries; True if the store took it."""
-        accepted = self._retrying(
-            f"record trial {name}",
-            lambda: op(trial.study, trial.tid, trial.token, data, code=code),
-            keep=data,
-            lease=self._lease,
+        accepted = self._current_attempt(
+            lambda: self._retrying(
+                f"record trial {name}",
+                lambda: op(trial.study, trial.tid, trial.token, data, code=code),
+                keep=data,
+                lease=self._lease,
+            )
         )
         if accepted is None:  # gave up: the outcome is in the log, not the store
             self._summary.abandoned += 1
@@ -800,6 +818,27 @@ class Worker:
                 level, "trial %s was %s: dropped its outcome %r", name, why, data
             )
         return accepted is True
+
+    def _current_attempt(self, write: Callable[[], Any]) -> Any:
+        """``write()`` (a write of the running attempt, with retries); if the store
+        refused it (False), the trial is taken back when its lease ran out and no
+        other attempt claimed it since, and ``write()`` runs once more (the
+        heartbeat thread may have taken it back meanwhile)."""
+        answer = write()
+        lease = self._lease
+        if answer is False and lease is not None:
+            self._take_back(lease)
+            answer = write()
+        return answer
+
+    def _take_back(self, lease: Lease) -> None:
+        """Take the attempt's trial back if its lease ran out and it was requeued
+        but not claimed since (see :meth:`Heartbeat.take_back`); with retries."""
+        self._retrying(
+            f"take back trial {lease.study}/{lease.tid}",
+            lambda: self._heartbeat.take_back(lease),
+            lease=self._lease,
+        )
 
     def _why_not_current(self, trial: Trial) -> tuple[int, str]:
         """Why this worker's attempt at ``trial`` no longer counts, and the log level.
@@ -955,8 +994,8 @@ class Worker:
         self._next_maintenance = now + _MAINTENANCE_INTERVAL
         self._last_maintenance = now
         try:
-            names = self._study_names() if self._study is None else [self._study]
-            if sum(self._requeue(name) for name in names):
+            running = self._running_trials()
+            if sum(self._requeue(name, trials) for name, trials in running.items()):
                 return "requeued"
             if self._study is not None and self._finished(self._study):
                 return "finished"
@@ -966,16 +1005,31 @@ class Worker:
             self._idle_faults.failed(e)  # raises what cannot pass; logs the rest
         return None
 
-    def _requeue(self, study: str) -> int:
+    def _running_trials(self) -> dict[str, list[RunningTrial]]:
+        """The running trials of the studies the worker serves, by study, in one
+        read: its study's, or every study's (not one read per study: an idle worker
+        does this every 2 s, see benchmarks/README.md, "Idle workers' housekeeping").
+        """
+        if self._study is not None:
+            return {self._study: self._store.running_trials(self._study)}
+        if not self._summary.study_found:
+            self._study_names()  # a worker of any study notes that one exists
+        return self._store.running_by_study()
+
+    def _requeue(self, study: str, running: list[RunningTrial]) -> int:
         """Requeue the study's expired leases, and at once the trials of workers
-        certainly dead (:mod:`hpo_service.store._dead_owners`); return how many went
-        back to ``new``."""
+        certainly dead (:mod:`hpo_service.store._dead_owners`), among ``running``
+        (as just read); return how many went back to ``new``. Writes nothing, and
+        reads nothing more, while no lease of ``running`` looks expired and no owner
+        dead."""
+        now = self._store.now()
+        if not any(_due(trial, now) for trial in running):
+            return 0
         try:
             settings = self._settings_for(study)
         except (StudyNotFoundError, TypeError, ValueError) as e:
             self._log.debug("skipped requeueing study %r: %s", study, e)
             return 0
-        running = self._store.running_trials(study)
         dead, report = requeue_dead_owners(
             self._store, study, running, max_attempts=settings.max_attempts
         )
@@ -1119,11 +1173,12 @@ class Worker:
             return lambda: None
         previous = {
             signum: handler
-            for signum in STOP_SIGNALS
+            for signum in (*STOP_SIGNALS, *DRAIN_SIGNALS)
             if (handler := signal.getsignal(signum)) != signal.SIG_IGN  # nohup
         }
         for signum in previous:
-            signal.signal(signum, self._on_signal)
+            drain = signum in DRAIN_SIGNALS
+            signal.signal(signum, self._on_drain if drain else self._on_signal)
 
         def restore() -> None:
             for signum, handler in previous.items():
@@ -1133,6 +1188,11 @@ class Worker:
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self.request_stop()
+
+    def _on_drain(self, signum: int, frame: object) -> None:
+        """SIGUSR1, hyperopt-mongo-worker's "finish the current trial, then exit":
+        a warm stop however often it comes (it never aborts a trial)."""
+        self._stop_level = max(self._stop_level, _WARM)
 
 
 def _checked_objective_count(
@@ -1156,6 +1216,13 @@ def _retriable(error: Exception, *, writing_outcome: bool) -> bool:
     if isinstance(error, ConnectionError):
         return True
     return writing_outcome and may_pass(error)
+
+
+def _due(trial: RunningTrial, now: float) -> bool:
+    """Whether a running trial (as read) is to be requeued: its lease looks expired
+    at ``now`` (the store's clock), or its worker is certainly dead."""
+    expires = trial.lease_expires_at
+    return (expires is not None and expires < now) or certainly_dead(trial.owner)
 
 
 def _check_args(

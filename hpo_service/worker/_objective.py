@@ -168,6 +168,25 @@ def describe_exception(exc: BaseException, *, skip_frames: int = 0) -> dict[str,
     }
 
 
+def describe_import_failure(exc: ObjectiveImportError) -> dict[str, Any]:
+    """The ``{type, message, traceback}`` dict of an objective that cannot be
+    imported: the type and traceback of what the import raised (``ModuleNotFoundError``,
+    ``AttributeError``, ...) with the message that says more (where modules are looked
+    for, the closest names to a typo), without the reference it repeats.
+
+    Args:
+        exc: The failure :func:`load_objective` raised.
+
+    Returns:
+        The error dict.
+    """
+    data = describe_exception(exc.__cause__ or exc)
+    text = _message(exc)
+    if text.startswith("cannot import ") and ": " in text:  # "cannot import 'REF': "
+        text = text.split(": ", 1)[1].removeprefix(f"{data['type']}: ")
+    return {**data, "message": text}
+
+
 def _message(exc: BaseException) -> str:
     try:
         return str(exc)

@@ -165,6 +165,9 @@ class ReportHandler:
             up (cold stop).
         log: The worker's logger.
         flush_seconds: Longest time reports are kept before they are written.
+        take_back: Called when the store refuses a batch: takes the trial back if
+            its lease ran out and nothing claimed it since; the batch is then
+            written once more (refused again if the attempt is over).
     """
 
     def __init__(
@@ -176,8 +179,10 @@ class ReportHandler:
         log: logging.Logger | logging.LoggerAdapter[logging.Logger] = _logger,
         *,
         flush_seconds: float = FLUSH_SECONDS,
+        take_back: Callable[[], object] | None = None,
     ) -> None:
         self._trial = trial
+        self._take_back = take_back
         self._pruning = pruning
         self._lease = lease
         self._write = write
@@ -212,13 +217,21 @@ class ReportHandler:
         if not self._pending:
             return True
         t, pending = self._trial, list(self._pending)
-        try:
-            accepted = self._write(
-                f"record the reports of trial {self._name}",
+        what = f"record the reports of trial {self._name}"
+
+        def write() -> Any:
+            return self._write(
+                what,
                 lambda: self._pruning.store.report_many(
                     t.study, t.tid, t.token or "", pending
                 ),
             )
+
+        try:
+            accepted = write()
+            if accepted is False and self._take_back is not None:
+                self._take_back()
+                accepted = write()
         except StoreError as e:  # not a connection error: e.g. a document too large
             self._log.error("trial %s: reports not recorded: %s", self._name, e)
             self._pending.clear()

@@ -16,7 +16,7 @@ import click
 from click.core import ParameterSource
 
 from hpo_service._common.foreign_options import raise_naming_ours
-from hpo_service._common.stop_signals import STOP_SIGNALS
+from hpo_service._common.stop_signals import DRAIN_SIGNALS, STOP_SIGNALS
 from hpo_service._common.words import counted
 from hpo_service.exceptions import ObjectiveImportError, StoreError, WorkerError
 from hpo_service.store import BaseTrialStore
@@ -92,7 +92,10 @@ class _Command(click.Command):
 @click.option(
     "--worker-id",
     default=None,
-    help="Owner id written on claimed trials [default: hostname:pid:uuid].",
+    metavar="NAME",
+    help="A name for this worker: its log lines show it, and the owner id of its "
+    "trials starts with it (NAME/hostname:pid:uuid, and on Linux the process "
+    "identity that proves its death) [default: no name].",
 )
 @click.option(
     "--objective",
@@ -149,7 +152,8 @@ def main(
     The objective (``package.module:function``, from the study's settings) is
     imported with the working directory on the import path. SIGTERM, SIGHUP or
     Ctrl-C finishes the current trial and exits (under nohup SIGHUP is ignored); a
-    second one kills the objective, hands the trial back and exits.
+    second one kills the objective, hands the trial back and exits. SIGUSR1 (as for
+    hyperopt-mongo-worker) finishes the current trial and exits, however often sent.
 
     \b
     Exit codes:
@@ -170,8 +174,10 @@ def main(
     shows why), with the study's other queued trials.
 
     hyperopt-mongo-worker's options (--mongo, --exp-key, --max-jobs,
-    --reserve-timeout, --max-consecutive-failures, --last-job-timeout, --workdir)
-    are accepted with the same meanings.
+    --reserve-timeout, --max-consecutive-failures, --last-job-timeout, --workdir,
+    --no-subprocesses) are accepted with the same meanings, and given --mongo or
+    --exp-key its defaults too: exit after 120 s without a trial and after 4
+    trials in a row in error.
     """
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO,
@@ -210,10 +216,12 @@ def main(
     finally:
         store.close()
     if summary.stop_reason == "max_consecutive_failures":
+        failing = sorted(summary.failing_studies)  # one study, most often
+        named = study or (failing[0] if len(failing) == 1 else None)
         raise click.ClickException(
             f"{counted(summary.failed, 'trial')} ended in error, the last "
             f"{hyperopt_options['max_consecutive_failures']} in a row "
-            f"(--max-consecutive-failures): see {_error_trials_command(db_url, study)}"
+            f"(--max-consecutive-failures): see {_error_trials_command(db_url, named)}"
         )
 
 
@@ -272,9 +280,10 @@ def _store_flag() -> str:
 
 @contextlib.contextmanager
 def _stop_requests() -> Iterator[list[str]]:
-    """While the store is not ready yet, SIGTERM, SIGHUP and Ctrl-C are noted (the
-    yielded list gets the signal's name) instead of killing the worker, so that it
-    can say why it stopped and exit 1. Signals ignored at start stay ignored."""
+    """While the store is not ready yet, SIGTERM, SIGHUP, Ctrl-C and SIGUSR1 are
+    noted (the yielded list gets the signal's name) instead of killing the worker,
+    so that it can say why it stopped and exit 1. Signals ignored at start stay
+    ignored."""
     received: list[str] = []
     if threading.current_thread() is not threading.main_thread():
         yield received
@@ -285,7 +294,7 @@ def _stop_requests() -> Iterator[list[str]]:
 
     previous = {
         signum: handler
-        for signum in STOP_SIGNALS
+        for signum in (*STOP_SIGNALS, *DRAIN_SIGNALS)
         if (handler := signal.getsignal(signum)) != signal.SIG_IGN  # nohup
     }
     for signum in previous:

@@ -88,6 +88,29 @@ def test_ids_that_cannot_prove_a_death_never_do(child):
         assert not certainly_dead(owner), owner
 
 
+def test_a_name_chosen_by_hand_leads_an_id_that_still_proves_a_death(child):
+    """``--worker-id NAME`` gives ``NAME/host:pid:random/NAMESPACE-START``: the
+    name leads (whatever it holds: ``@``, ``:``, ``/``), the identity decides."""
+    own = owner_id(name="slurm-77_3@node7")
+    assert own.startswith(f"slurm-77_3@node7/{HOST}:{os.getpid()}:")
+    assert process_of(own) == (namespace_key(), os.getpid(), start_time(os.getpid()))
+    assert not certainly_dead(own) and same_process_pid(own, os.getpid())
+    for name in ("gpu-3", "team/a:b@c", "x:1:2"):
+        owner = f"{name}/{id_of(child.pid, start_time(child.pid))}"
+        assert process_of(owner)[1] == child.pid, owner
+        assert not certainly_dead(owner) and same_process_pid(owner, child.pid)
+    child.kill()
+    child.wait()
+    assert certainly_dead(f"gpu-3/{id_of(child.pid, 1)}")
+    for owner in (
+        "gpu-3",  # a name stored by an older version: readable, never proof
+        f"gpu-3/{HOST}:{child.pid}:abcdef12",  # no identity (a non-Linux host)
+        f"gpu-3:{child.pid}/{namespace_key()}-1",  # not host:pid:random
+        f"{child.pid}/{namespace_key()}-1",
+    ):
+        assert process_of(owner) is None and not certainly_dead(owner), owner
+
+
 def test_same_process_pid_matches_this_namespace_only(child):
     owner = id_of(child.pid, start_time(child.pid))
     assert same_process_pid(owner, child.pid)

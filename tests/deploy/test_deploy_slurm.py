@@ -441,6 +441,8 @@ def _states(store: Any, name: str) -> dict[str, int]:
 def test_worker_array_runs_a_study_to_the_end(
     slurm: _Cluster, study: Callable[..., tuple[Any, str]], tmp_path: Path
 ) -> None:
+    from hpo_service._common.processes import certainly_dead
+
     xs = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
     store, url = study("array", xs, 0.2)
     job = _submit(
@@ -451,7 +453,9 @@ def test_worker_array_runs_a_study_to_the_end(
     assert _states(store, "array") == {"done": len(xs)}, _outputs(tmp_path)
     assert [t.result["loss"] for t in trials] == [(x - 2.0) ** 2 for x in xs]
     owners = {t.owner for t in trials}
-    assert all(re.fullmatch(rf"slurm-{job}_[01]@\S+", o or "") for o in owners)
+    assert all(re.fullmatch(rf"slurm-{job}_[01]@\S+/\S+", o or "") for o in owners)
+    # the name leads, and the id proves the ended workers' deaths (not a lease's end)
+    assert all(certainly_dead(o) for o in owners), owners
     assert slurm.job_tasks(job) == [("COMPLETED", "0:0")] * 2, slurm.logs()
     assert _outputs(tmp_path).count("exited with status 0") == 2
 

@@ -24,7 +24,7 @@ def test_counted_is_singular_only_for_one():
 def test_messages_with_one_trial_say_trial():
     record = {"tid": 3, "result": {"loss": [0.5, 1.0]}, "params": {}, "config": {}}
     assert _output.front_text([record], None).startswith("Pareto front: 1 trial\n")
-    assert _left_out_text(Counter(pruned=1)) == "; left out 1 trial not done (1 pruned)"
+    assert _left_out_text(Counter(new=1)).startswith("; left out 1 trial (1 new): ")
     assert _left_out_text(Counter(pruned=1, error=2)).startswith("; left out 3 trials")
 
 

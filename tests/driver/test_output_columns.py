@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hpo_service.driver import _output
+from hpo_service._common import trial_rows
 
 
 def _record(tid: int, state: str, loss: object) -> dict[str, object]:
@@ -26,13 +26,13 @@ def _record(tid: int, state: str, loss: object) -> dict[str, object]:
 
 def test_objective_columns_come_from_the_study_even_without_a_done_trial():
     names = ["error", "latency"]
-    pruned = [_output.flat_row(_record(0, "pruned", None), names)]
-    done = [_output.flat_row(_record(1, "done", [0.1, 2.0]), names)]
+    pruned = [trial_rows.flat_row(_record(0, "pruned", None), names)]
+    done = [trial_rows.flat_row(_record(1, "done", [0.1, 2.0]), names)]
     wanted = ["objective.error", "objective.latency"]
     for rows in (pruned, done, pruned + done):
-        header = _output.columns(rows, names)
+        header = trial_rows.columns(rows, names)
         assert [c for c in header if c.startswith("objective.")] == wanted
-    assert _output.columns(pruned, names) == _output.columns(done, names)
+    assert trial_rows.columns(pruned, names) == trial_rows.columns(done, names)
 
 
 def test_constraint_columns_are_numbered_in_order_and_a_lone_number_is_one():
@@ -40,15 +40,15 @@ def test_constraint_columns_are_numbered_in_order_and_a_lone_number_is_one():
     many["result"]["constraints"] = [float(i) - 1 for i in range(11)]
     one = _record(1, "done", 0.5)
     one["result"]["constraints"] = -2.0  # a number, as an objective may return it
-    rows = [_output.flat_row(many), _output.flat_row(one)]
-    header = _output.columns(rows)
+    rows = [trial_rows.flat_row(many), trial_rows.flat_row(one)]
+    header = trial_rows.columns(rows)
     at = header.index("constraints")
     wanted = ["constraints", *(f"constraint.{i}" for i in range(11)), "feasible"]
     assert header[at : at + 13] == wanted
     assert (rows[0]["feasible"], rows[1]["feasible"]) == (False, True)
     assert (rows[1]["constraint.0"], rows[1]["constraints"]) == (-2.0, "[-2.0]")
-    assert _output.columns([_output.flat_row(_record(2, "done", 0.5))]) == [
-        *_output.columns([]),
+    assert trial_rows.columns([trial_rows.flat_row(_record(2, "done", 0.5))]) == [
+        *trial_rows.columns([]),
         "param.x",
     ]  # no constraint, no result column
 
@@ -67,11 +67,11 @@ def test_feasible_is_true_or_false_in_every_row_of_a_study_with_constraints():
     pruned = _record(4, "pruned", None)
     pruned["result"] = {"status": "pruned", "loss": 0.7, "step": 3, "duration": 0.1}
     running = _record(5, "running", None)
-    rows = [_output.flat_row(r) for r in (ok, violated, unconstrained, failed,
+    rows = [trial_rows.flat_row(r) for r in (ok, violated, unconstrained, failed,
                                           pruned, running)]  # fmt: skip
     assert [row["feasible"] for row in rows] == [True, False, True, False, False, False]
-    assert "feasible" in _output.columns(rows)
-    assert "feasible" not in _output.columns(rows[2:3])  # no constraint anywhere
+    assert "feasible" in trial_rows.columns(rows)
+    assert "feasible" not in trial_rows.columns(rows[2:3])  # no constraint anywhere
 
 
 def test_a_pruned_trials_step_is_its_last_step_not_a_result_column():
@@ -80,6 +80,6 @@ def test_a_pruned_trials_step_is_its_last_step_not_a_result_column():
     pruned["intermediate"] = {"0": 0.9, "3": 0.7}
     own = _record(1, "done", 0.5)
     own["result"]["step"] = 40  # a key the objective returned: kept
-    rows = [_output.flat_row(pruned), _output.flat_row(own)]
+    rows = [trial_rows.flat_row(pruned), trial_rows.flat_row(own)]
     assert rows[0]["last_step"] == 3 and "result.step" not in rows[0]
-    assert rows[1]["result.step"] == 40 and "result.step" in _output.columns(rows)
+    assert rows[1]["result.step"] == 40 and "result.step" in trial_rows.columns(rows)

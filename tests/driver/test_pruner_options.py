@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from hpo_service.driver._study_loop import StudyOutcome
+from hpo_service.driver._study_loop import Driver, StudyOutcome
 from hpo_service.driver.cli import main
 from hpo_service.store import TrialState, open_store
 
@@ -71,12 +71,10 @@ def test_bad_pruner_options_are_usage_errors(db_url, args, message):
     ],
 )  # fmt: skip
 def test_pruner_settings_are_stored(db_url, args, name, settings, monkeypatch):
-    from hpo_service.driver import cli
-
     def no_trials(self):  # the study is created; do not drive it
         return StudyOutcome("max_evals", dict.fromkeys(TrialState, 0), None)
 
-    monkeypatch.setattr(cli.Driver, "run", no_trials)
+    monkeypatch.setattr(Driver, "run", no_trials)
     result = start(db_url, *args)
     assert result.exit_code == 1 and "no trial of study 's'" in result.output
     with open_store(db_url) as store:
@@ -136,13 +134,11 @@ def test_an_overridden_pruner_is_logged_once_with_both_sides(db_url, caplog):
 def test_pruner_options_without_pruner_on_resume_name_the_stored_pruner(
     db_url, monkeypatch
 ):
-    from hpo_service.driver import cli
-
     def no_trials(self):  # the study is created or resumed; do not drive it
         self._release_driver_lease()
         return StudyOutcome("max_evals", dict.fromkeys(TrialState, 0), None)
 
-    monkeypatch.setattr(cli.Driver, "run", no_trials)
+    monkeypatch.setattr(Driver, "run", no_trials)
     start(db_url, "--pruner", "asha", "--max-resource", "27", "--min-resource", "3")
     changed = start(db_url, "--max-resource", "9")
     assert changed.exit_code == 2

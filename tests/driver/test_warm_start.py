@@ -20,6 +20,7 @@ from hpo_service.driver._warm_start import Evaluated, import_results
 from hpo_service.driver.cli import main
 from hpo_service.store import TrialState, open_store
 from tests.e2e.objectives import quadratic, quadratic_of_branch
+from tests.helpers.finished_states import STATES, new_study, stored_study
 
 SPACE = {
     "x": hp.uniform("x", -5.0, 5.0),
@@ -214,9 +215,11 @@ def test_a_csv_import_refuses_constraint_cells_it_cannot_read(
 
 @pytest.mark.parametrize("fmt", ["json", "csv"])
 def test_import_names_the_trials_it_left_out(store, db_url, tmp_path, fmt):
+    """An export's queued and running trials have no outcome: they are left out
+    and counted; its finished ones (here done and cancelled) are imported."""
     _run_source(db_url)
     path = Path(_export(db_url, "source", fmt, tmp_path / f"export.{fmt}"))
-    states = ["done", "pruned", "error", "pruned", "done", "cancelled"]
+    states = ["done", "running", "new", "running", "done", "cancelled"]
     if fmt == "json":
         records = json.loads(path.read_text())
         for record, state in zip(records, states, strict=True):
@@ -231,8 +234,10 @@ def test_import_names_the_trials_it_left_out(store, db_url, tmp_path, fmt):
     make(store, "target")
     code, out = cli("import", "--db", db_url, "--study", "target", str(path))
     assert code == 0, out
-    assert "imported 2 finished trials" in out
-    assert "left out 4 trials not done (1 cancelled, 1 error, 2 pruned)" in out
+    assert "imported 3 finished trials (1 cancelled, 2 done)" in out
+    assert "left out 3 trials (1 new, 2 running)" in out
+    got = store.get_trials("target")
+    assert [t.state.value for t in got] == ["done", "done", "cancelled"]
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv"])
@@ -351,6 +356,38 @@ def test_import_a_pickled_hyperopt_trials(store, db_url, tmp_path):
     assert [t.params["x"] for t in imported] == pytest.approx(theirs.vals["x"])
 
 
+def test_a_pickled_hyperopt_trials_keeps_its_errors(store, db_url, tmp_path):
+    """hyperopt's ``catch_eval_exceptions=True`` keeps a raising call as an error
+    trial with its exception's type and message: it imports as one."""
+    hyperopt = pytest.importorskip("hyperopt")
+    calls = []
+
+    def raises_on_second_and_fourth(config):
+        calls.append(config)
+        if len(calls) in (2, 4):
+            raise ValueError(f"call {len(calls)} fails")
+        return quadratic(config)
+
+    theirs = hyperopt.Trials()
+    hyperopt.fmin(raises_on_second_and_fourth,
+                  {"x": hyperopt.hp.uniform("x", -5, 5),
+                   "y": hyperopt.hp.uniform("y", -5, 5)},
+                  algo=hyperopt.rand.suggest, max_evals=5, trials=theirs,
+                  catch_eval_exceptions=True, rstate=np.random.default_rng(2),
+                  show_progressbar=False)  # fmt: skip
+    path = tmp_path / "with_errors.pkl"
+    path.write_bytes(pickle.dumps(theirs))
+    make(store, "target")
+    code, out = cli("import", "--db", db_url, "--study", "target", str(path))
+    assert code == 0 and "(3 done, 2 error)" in out, out
+    imported = store.get_trials("target")
+    assert [t.state.value for t in imported] == ["done", "error", "done", "error",
+                                                 "done"]  # fmt: skip
+    assert [t.error["message"] for t in imported[1::2]] == ["call 2 fails",
+                                                            "call 4 fails"]  # fmt: skip
+    assert all("ValueError" in t.error["type"] for t in imported[1::2])
+
+
 class _Evil:
     def __reduce__(self):
         return (os.system, (f"touch {self.marker}",))
@@ -391,7 +428,7 @@ def test_imported_results_must_match_the_study_objective_count(store, db_url):
 def test_import_our_own_pickled_trials(store, db_url, tmp_path):
     """`fmin(..., trials_save_file=...)` in process writes hpo_service's Trials: it
     was refused ("must be a pickled hyperopt Trials, but holds _Inert"). Its done
-    trials import; pruned ones are left out and counted, as from an export."""
+    trials import, and its pruned ones as pruned, with their reports."""
     from hpo_service import TrialPruned, report
 
     def stepped(config):
@@ -410,9 +447,126 @@ def test_import_our_own_pickled_trials(store, db_url, tmp_path):
     make(store, "target")
     code, out = cli("import", "--db", db_url, "--study", "target", str(path))
     assert code == 0, out
-    assert f"imported {counted(len(done), 'finished trial')}" in out
-    assert f"({pruned} pruned)" in out
+    assert f"imported {counted(len(saved.trials), 'finished trial')}" in out
+    assert f"({len(done)} done, {pruned} pruned)" in out
     imported = store.get_trials("target")
+    assert [t.state.value for t in imported] == [
+        "done" if d["result"]["status"] == "ok" else "pruned" for d in saved.trials
+    ]
     assert [t.result["loss"] for t in imported] == pytest.approx(
-        [d["result"]["loss"] for d in done]
+        [d["result"]["loss"] for d in saved.trials]
     )
+    assert [t.intermediate for t in imported] == [
+        d["intermediate"] for d in saved.trials
+    ]
+
+
+# ---- a study moved: every finished state ---------------------------------------
+
+
+@pytest.mark.parametrize("pair", [False, True], ids=["one", "two_objectives"])
+def test_a_json_export_brings_every_finished_state_back(store, db_url, tmp_path, pair):
+    """The JSON export's finished trials come back in their states, with their
+    results, errors (traceback too) and reports; importing it again adds nothing
+    (every state has its identity)."""
+    stored_study(db_url, pair)
+    path = _export(db_url, "a", "json", tmp_path / "a.json")
+    new_study(store, "b", ["error", "size"] if pair else None)
+    code, out = cli("import", "--db", db_url, "--study", "b", path)
+    assert code == 0, out
+    assert "(1 cancelled, 4 done, 1 error, 2 pruned)" in out
+    assert "left out 2 trials (1 new, 1 running)" in out
+    before, after = store.get_trials("a")[:8], store.get_trials("b")
+    assert [t.state.value for t in after] == STATES[:8]
+    for old, new in zip(before, after, strict=True):
+        assert (new.params, new.config, new.intermediate) == (
+            old.params, old.config, old.intermediate,
+        )  # fmt: skip
+        origin = f"a.json#{old.tid}"
+        if old.result is not None:
+            assert new.result == {**old.result, "imported_from": origin}
+        if old.error is not None:
+            assert new.error == {**old.error, "imported_from": origin}
+    pruned = [t for t in after if t.state is TrialState.PRUNED]
+    assert [t.result["loss"] for t in pruned] == [6.5, None]  # the worker's
+    code, out = cli("import", "--db", db_url, "--study", "b", path)
+    assert code == 0 and "imported 0 finished trials" in out, out
+    assert "skipped 8 the study already holds" in out
+
+
+def test_a_csv_import_takes_the_losses_by_objective_name(store, db_url, tmp_path):
+    """A study whose objectives are named in another order than the file's takes
+    each loss by its name; one with other names refuses the file whole."""
+    stored_study(db_url, pair=True)
+    path = _export(db_url, "a", "csv", tmp_path / "a.csv")
+    new_study(store, "b", ["size", "error"])
+    code, out = cli("import", "--db", db_url, "--study", "b", path)
+    assert code == 0, out
+    done = [t for t in store.get_trials("b") if _status(t) == "ok"]
+    sources = [
+        t for t in store.get_trials("a") if (t.result or {}).get("status") == "ok"
+    ]
+    assert [t.result["loss"] for t in done] == [s.result["loss"][::-1] for s in sources]
+    new_study(store, "c", ["error", "latency"])
+    with pytest.raises(
+        ValueError,
+        match="study's objectives are error, latency, so an "
+        "import must name those, but the file names error, size",
+    ):
+        StoreTrials(db_url, study="c").import_results(path)
+    assert store.get_trials("c") == []
+    new_study(store, "d", None)
+    bad = tmp_path / "bad.csv"
+    head, *rows = Path(path).read_text().splitlines()
+    out_of_space = rows[-3].rsplit(",", 2)[0] + ",99.0,0.0"  # param.x, param.y
+    bad.write_text("\n".join([head, *rows[:-3], out_of_space]))  # cancelled row
+    with pytest.raises(ValueError, match="does not fit the study's space"):
+        StoreTrials(db_url, study="d").import_results(str(bad))
+    assert store.get_study("d").settings.get("objective_names") is None  # unwritten
+
+
+@pytest.mark.parametrize(
+    ("cells", "message"),
+    [({"state": "error", "error_type": ""}, "an error trial must have its error"),
+     ({"intermediate": '{"1": "x"}'}, "intermediate values that are not numbers"),
+     ({"intermediate": "[1]"}, r"as a \{step: value\} dict")],
+)  # fmt: skip
+def test_a_csv_import_refuses_an_outcome_it_cannot_read(
+    store, db_url, tmp_path, cells, message
+):
+    row = {"tid": "0", "state": "done", "loss": "0.5", "status": "ok",
+           "param.x": "0.5", "param.y": "0.5", **cells}  # fmt: skip
+    path = _csv_file(tmp_path / "bad.csv", [row])
+    make(store, "target")
+    with pytest.raises(ValueError, match=message):
+        StoreTrials(db_url, study="target").import_results(path)
+    assert store.get_trials("target") == []
+
+
+def _status(trial):
+    return (trial.result or {}).get("status")
+
+
+def test_a_json_import_refuses_a_result_that_is_no_dict(store, db_url, tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps([{"tid": 4, "state": "done", "params": {"x": 0.5},
+                                 "result": [0.5]}]))  # fmt: skip
+    make(store, "target")
+    with pytest.raises(ValueError, match=r"bad.json: item 0 must have its result as"):
+        StoreTrials(db_url, study="target").import_results(str(path))
+    assert store.get_trials("target") == []
+
+
+def test_a_csv_without_its_loss_column_takes_the_objective_columns(
+    store, db_url, tmp_path
+):
+    """A table edited elsewhere kept ``objective.<name>`` but dropped ``loss``: the
+    losses come from the named columns, in the study's order of names."""
+    rows = [{"tid": "3", "state": "done", "status": "ok", "objective.size": "2.5",
+             "objective.error": "0.25", "param.x": "0.5",
+             "param.y": "0.5"}]  # fmt: skip
+    path = _csv_file(tmp_path / "edited.csv", rows)
+    new_study(store, "b", ["error", "size"])
+    code, out = cli("import", "--db", db_url, "--study", "b", path)
+    assert code == 0 and "imported 1 finished trial (1 done)" in out, out
+    assert store.get_trials("b")[0].result["loss"] == [0.25, 2.5]

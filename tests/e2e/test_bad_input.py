@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from hpo_service.store import NewTrial, TrialState, open_store
+from hpo_service.store import FinishedTrial, NewTrial, TrialState, open_store
 
 from .test_signals import counts
 
@@ -116,17 +116,15 @@ def test_a_seed_stored_by_an_older_version_no_longer_breaks_the_study(procs, tmp
 
 
 def test_cancelling_unknown_or_finished_trials_says_so(procs, tmp_path):
+    """A stored study of two done trials and a queued one (cancel reads only the
+    trials' states: a real run would add nothing here)."""
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
-    created = procs.run(
-        DRIVER, "start", "--db", db, "--study", "s", *QUADRATIC, "--max-evals", "2",
-        "--workers", "1", "--no-progress",
-    )  # fmt: skip
-    assert created.returncode == 0, created.stderr
-    with open_store(db) as store:
-        store.patch_study_settings("s", {"max_evals": 3})
-        (queued,) = store.insert_trials(
-            "s", [NewTrial({"x": 0.0, "y": 0.0}, {"x": 0.0, "y": 0.0})]
-        )
+    point = {"x": 0.0, "y": 0.0}
+    with open_store(db, create=True) as store:
+        store.create_study("s", {"max_evals": 3})
+        done = FinishedTrial(point, point, {"loss": 0.0, "status": "ok"})
+        first, _ = store.insert_finished("s", [done, done])
+        (queued,) = store.insert_trials("s", [NewTrial(point, point)])
     unknown = procs.run(DRIVER, "cancel", "--db", db, "--study", "s",
                         "--tid", str(queued), "--tid", "99")  # fmt: skip
     assert unknown.returncode == 1
@@ -134,10 +132,10 @@ def test_cancelling_unknown_or_finished_trials_says_so(procs, tmp_path):
     assert "nothing was cancelled" in unknown.stderr
     assert counts(db, "s")[TrialState.NEW] == 1  # the known one was not cancelled
     mixed = procs.run(DRIVER, "cancel", "--db", db, "--study", "s",
-                      "--tid", "0", "--tid", str(queued))  # fmt: skip
+                      "--tid", str(first), "--tid", str(queued))  # fmt: skip
     assert mixed.returncode == 0, mixed.stderr
     assert "cancelled 1 trial of study 's'" in mixed.stdout
-    assert "trial 0 was already done: left as it is" in mixed.stderr
+    assert f"trial {first} was already done: left as it is" in mixed.stderr
     assert counts(db, "s")[TrialState.CANCELLED] == 1
 
 

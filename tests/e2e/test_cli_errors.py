@@ -6,6 +6,8 @@ import subprocess
 
 import pytest
 
+from hpo_service.store import FinishedTrial, open_store
+
 DRIVER = "hpo_service.driver.cli"
 WORKER = "hpo_service.worker"
 
@@ -101,11 +103,11 @@ def test_every_command_names_the_database_and_its_studies_for_an_unknown_study(
     every command that takes --study (report, importance, enqueue, import and
     dashboard said only "`study` must name an existing study"). The dashboard warns
     with the same words and serves (tests/insight/test_dashboard.py)."""
-    made = procs.run(DRIVER, "start", "--db", db, "--study", "there",
-                     "--objective", "tests.e2e.objectives:quadratic",
-                     "--space", "tests.e2e.objectives:space", "--max-evals", "1",
-                     "--workers", "1", "--no-progress")  # fmt: skip
-    assert made.returncode == 0, made.stderr
+    point = {"x": 0.5, "y": 0.0}  # a stored study: every command below fails first
+    with open_store(db, create=True) as store:
+        store.create_study("there", {"max_evals": 1})
+        done = FinishedTrial(point, point, {"loss": 0.25, "status": "ok"})
+        store.insert_finished("there", [done])
     export = tmp_path / "export.json"
     export.write_text(procs.run(DRIVER, "trials", "--db", db, "--study", "there",
                                 "--format", "json").stdout)  # fmt: skip

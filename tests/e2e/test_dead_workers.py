@@ -4,8 +4,8 @@ is certain, and only when its lease ends when it is not.
 Certain: the worker's id names a process of this kernel and pid namespace that is
 gone (see ``hpo_service._common.processes``). Not certain: the same host name and a
 free pid, but another pid namespace (a container sharing the host name), or an id
-without the process identity (an older worker, ``--worker-id``). Real worker
-processes killed mid-trial, on SQLite and on MongoDB over the wire."""
+without the process identity (an older worker, or an older one's ``--worker-id``).
+Real worker processes killed mid-trial, on SQLite and on MongoDB over the wire."""
 
 from __future__ import annotations
 
@@ -40,13 +40,14 @@ def driver_args(db: str, max_evals: int, *extra: str) -> list[str]:
             "--queue-depth", "1", "--no-progress", *extra]  # fmt: skip
 
 
-def kill_mid_trial(procs, db: str) -> int:
-    """A driver and one worker run the study until the worker's objective runs (it
-    sleeps for minutes); both are SIGKILLed, the worker with its objective's
-    process. Returns the tid of the trial left running."""
+def kill_mid_trial(procs, db: str, name: str = "") -> int:
+    """A driver and one worker (``--worker-id name`` if given) run the study until
+    the worker's objective runs (it sleeps for minutes); both are SIGKILLed, the
+    worker with its objective's process. Returns the tid of the trial left running."""
     procs.env["HPO_TEST_SLEEP"] = "300"
     driver = procs.start(DRIVER, *driver_args(db, 3))
-    worker = procs.start(WORKER, "--db", db, "--study", "s")
+    named = ["--worker-id", name] if name else []
+    worker = procs.start(WORKER, "--db", db, "--study", "s", *named)
     wait_until(lambda: counts(db, "s")[TrialState.RUNNING] == 1, 120)
     for proc in (worker, driver):
         os.killpg(proc.pid, signal.SIGKILL)
@@ -54,7 +55,8 @@ def kill_mid_trial(procs, db: str) -> int:
     procs.env["HPO_TEST_SLEEP"] = "0"
     with open_store(db) as store:
         (trial,) = store.get_trials("s", [TrialState.RUNNING])
-    assert trial.owner.startswith(f"{socket.gethostname()}:{worker.pid}:")
+    named_id = f"{name}/" if name else ""
+    assert trial.owner.startswith(f"{named_id}{socket.gethostname()}:{worker.pid}:")
     return trial.tid
 
 
@@ -78,8 +80,11 @@ def test_a_restarted_driver_requeues_a_sigkilled_workers_trial_at_once(procs, db
     assert [t.attempts for t in trials] == [2 if t.tid == tid else 1 for t in trials]
 
 
-def test_a_worker_started_after_the_death_requeues_and_runs_it(procs, db):
-    tid = kill_mid_trial(procs, db)
+@pytest.mark.parametrize("name", ["", "slurm-77_3@node7"])
+def test_a_worker_started_after_the_death_requeues_and_runs_it(procs, db, name):
+    """Also when the dead worker had a name chosen by hand (``--worker-id``, as the
+    systemd units and the Slurm script give): its id still proves its death."""
+    tid = kill_mid_trial(procs, db, name)
     worker = procs.run(
         WORKER, "--db", db, "--study", "s", "--idle-timeout", "3", timeout=180
     )  # no driver: the worker alone finds the dead worker's trial
@@ -101,8 +106,8 @@ def test_only_a_certain_death_requeues_before_the_lease_ends(procs, db):
     """Three trials run under ids whose pid is free here: this namespace's (dead
     for certain), another pid namespace's under the same host name (a container's
     worker, maybe alive), and an id without the process identity (an older worker's,
-    or ``--worker-id``). An idle worker requeues (and runs) the first at once; the
-    others keep running until their lease ends."""
+    with or without a ``--worker-id`` name). An idle worker requeues (and runs) the
+    first at once; the others keep running until their lease ends."""
     pid, host, ours = dead_pid(), socket.gethostname(), namespace_key()
     assert ours is not None, "this test needs Linux's /proc"
     owners = [

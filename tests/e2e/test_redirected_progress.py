@@ -19,9 +19,12 @@ SCRIPT = textwrap.dedent(
     import sys
     from hpo_service import Trials, fmin, hp
     from hpo_service.mongoexp import MongoTrials
-    from tests.helpers.objectives import quadratic
+    from tests.helpers.objectives import dispatch, quadratic
 
     space = {"x": hp.uniform("x", 0.0, 6.0)}
+    # returns status "fail" for points 0 and 2, "ok" for point 1: 2 failed of 3
+    statuses = {"call": "returns_dict", "status": hp.choice("s", ["ok", "fail"])}
+    points = [{"s": 1}, {"s": 0}, {"s": 1}]
     calls = itertools.count(1)
 
     def failing(config):  # every third call raises: 4 error trials of 12
@@ -37,10 +40,15 @@ SCRIPT = textwrap.dedent(
     fmin(quadratic, space, max_evals=3, trials=trials)
     print("== silent store", file=sys.stderr, flush=True)
     fmin(quadratic, space, max_evals=4, trials=trials, show_progressbar=False)
+    print("== status fail", file=sys.stderr, flush=True)
+    fmin(dispatch, statuses, max_evals=3, trials=Trials(), points_to_evaluate=points)
+    trials = MongoTrials(sys.argv[1], exp_key="f", workers=1)
+    fmin(dispatch, statuses, max_evals=3, trials=trials, points_to_evaluate=points)
     """
 )
 END = re.compile(
-    r"^(\d+)/(\d+) trials finished \((\d+) done(?:, (\d+) error)?\), "
+    r"^(\d+)/(\d+) trials finished \((\d+) done(?:, (\d+) failed)?"
+    r"(?:, (\d+) error)?\), "
     r"best loss: \S+$"
 )
 
@@ -67,10 +75,16 @@ def check(lines: list[str]) -> None:
     assert lines[0] == "== in process"  # show_progressbar=False: nothing
     at = lines.index("== store")
     (end,) = lines[1:at]  # one line, nothing per trial
-    assert END.match(end).groups() == ("12", "12", "8", "4"), end
+    assert END.match(end).groups() == ("12", "12", "8", None, "4"), end
     (store,) = lines[at + 1 : lines.index("== silent store")]
-    assert END.match(store).groups() == ("3", "3", "3", None), store
-    assert lines[-1] == "== silent store"
+    assert END.match(store).groups() == ("3", "3", "3", None, None), store
+    at = lines.index("== silent store")
+    assert lines[at + 1] == "== status fail"  # show_progressbar=False: nothing
+    # A result of status "fail" (hyperopt's STATUS_FAIL) is no "done" trial
+    # for the reader: both paths count them apart, as `hpo-driver status` does.
+    in_process, store = lines[at + 2 :]
+    for end in (in_process, store):
+        assert END.match(end).groups() == ("3", "3", "1", "2", None), end
 
 
 def test_a_redirected_script_shows_how_each_search_ended(tmp_path):

@@ -211,6 +211,9 @@ def test_a_sigkilled_driver_takes_its_workers_along_and_shows_as_dead(procs, tmp
     assert status.returncode == 0, status.stderr
     assert f":{driver.pid}:" in status.stdout
     assert "is dead (its process is gone" in status.stdout
+    assert "`hpo-driver start`, or `fmin` on its StoreTrials or MongoTrials)" in (
+        " ".join(status.stdout.split())
+    )  # a MongoTrials script is resumed by running it again
     resumed = procs.run(
         DRIVER, "start", "--db", db, "--study", "s", "--max-evals", "2",
         "--no-progress",

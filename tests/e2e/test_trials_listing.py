@@ -11,12 +11,12 @@ import math
 
 import pytest
 
-from hpo_service.driver import _listing, _output
+from hpo_service._common import trial_rows
 from hpo_service.store import FinishedTrial, NewTrial, TrialState, open_store
 from tests.e2e.conftest import Processes
 
 DRIVER = "hpo_service.driver.cli"
-N = 2 * _listing.WINDOW + 150  # three windows
+N = 2 * trial_rows.WINDOW + 150  # three windows
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def a_long_study(db: str) -> None:
         params = {"x": i / 3, "n": i % 7} | ({"late": "yes"} if i == N - 2 else {})
         status = "fail" if i % 5 == 0 else "ok"
         result = {"loss": float(i % 11), "status": status, "spread": math.nan}
-        if i >= _listing.WINDOW:
+        if i >= trial_rows.WINDOW:
             result["constraints"] = [i % 3 - 1.0] + ([2.0] if i == N - 2 else [])
         if i == N - 3:
             result["curve"] = [0.5, {"at": 1}]
@@ -52,10 +52,10 @@ def one_read(db: str, states: list[TrialState] | None, status: str | None) -> st
     with open_store(db) as store:
         trials = store.get_trials("s", states)
     trials = [t for t in trials if status is None or t.result["status"] == status]
-    rows = [_output.flat_row(_output.trial_record(t)) for t in trials]
+    rows = [trial_rows.flat_row(trial_rows.trial_record(t)) for t in trials]
     out = io.StringIO()
     writer = csv.DictWriter(
-        out, _output.columns(rows), extrasaction="ignore", lineterminator="\n"
+        out, trial_rows.columns(rows), extrasaction="ignore", lineterminator="\n"
     )
     writer.writeheader()
     writer.writerows(rows)

@@ -72,6 +72,27 @@ def test_a_missing_attribute_says_what_must_hold_and_nothing_close(load, package
     )
 
 
+@pytest.mark.parametrize("load", [check_objective, import_reference])
+def test_a_missing_package_is_not_matched_to_a_module_that_cannot_hold_the_rest(
+    load, tmp_path, monkeypatch
+):
+    """``mylab.objectives`` missing (a shared folder not on PYTHONPATH) was answered
+    "did you mean 'pylab.objectives:svc'?": matplotlib's ``pylab`` is a close name,
+    but a module, so it holds no ``objectives``. A package that holds it still is
+    suggested."""
+    (tmp_path / "mylob.py").write_text("")  # a module of a close name
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ObjectiveImportError) as e:
+        load("mylab.objectives:svc")
+    assert "did you mean" not in str(e.value)
+    (tmp_path / "mylub").mkdir()  # a package of a close name holding "objectives"
+    (tmp_path / "mylub" / "__init__.py").write_text("")
+    (tmp_path / "mylub" / "objectives.py").write_text("")
+    with pytest.raises(ObjectiveImportError) as e:
+        load("mylab.objectives:svc")
+    assert "; did you mean 'mylub.objectives:svc'?" in str(e.value)
+
+
 def test_a_missing_dependency_gets_no_suggestion(tmp_path, monkeypatch):
     """The module exists; what it imports does not: no name to correct."""
     (tmp_path / "uses_nump.py").write_text("import nump\n")

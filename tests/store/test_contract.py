@@ -813,6 +813,175 @@ class TestRequeueExpired:
             store.requeue_expired(max_attempts=1, study="nope")
 
 
+# ---- a late result: reclaim ----------------------------------------------------------
+
+
+def expired_and_requeued(
+    store: BaseTrialStore, study: str, n: int = 1, max_attempts: int = 3
+) -> list[Trial]:
+    """Queue ``n`` trials, claim them all with a short lease, let the leases run out
+    and requeue them: the expired attempts."""
+    queued(store, study, n)
+    late = [claimed(store, study, lease=SHORT) for _ in range(n)]
+    time.sleep(EXPIRE)
+    report = store.requeue_expired(max_attempts=max_attempts, study=study)
+    assert report.requeued == [(study, t.tid) for t in late]
+    return late
+
+
+class TestLateResult:
+    """A worker whose lease ran out (a store it could not reach, a paused machine)
+    finishes its trial late. Its result counts if no other attempt took the trial
+    meanwhile (the same attempt, nothing else happened: nothing is counted twice and
+    a rerun is saved), and is refused once another attempt claimed it."""
+
+    def test_before_any_requeue_the_result_counts(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 1)
+        late = claimed(store, study, lease=SHORT)
+        time.sleep(EXPIRE)  # expired, but nobody requeued it yet
+        assert store.complete(study, late.tid, late.token, {"loss": 1.0})
+        assert store.requeue_expired(max_attempts=3, study=study).requeued == []
+        got = store.get_trial(study, late.tid)
+        assert (got.state, got.result, got.attempts) == (S.DONE, {"loss": 1.0}, 1)
+
+    def test_requeued_and_not_claimed_since_the_same_attempt_takes_it_back(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 1)
+        late = claimed(store, study, lease=SHORT)
+        assert store.report(study, late.tid, late.token, 0, 4.0)
+        assert store.put_attachments(study, late.tid, late.token, {"log": b"x"})
+        time.sleep(EXPIRE)
+        assert store.requeue_expired(max_attempts=3, study=study).requeued == [
+            (study, late.tid)
+        ]
+        assert not store.complete(study, late.tid, late.token, {"loss": 1.0})
+        queued_now = store.get_trial(study, late.tid)
+        assert queued_now.state is S.NEW and queued_now.intermediate == {}
+        assert queued_now.owner is queued_now.token is queued_now.started_at is None
+        before = store.now()
+        assert store.reclaim(study, late.tid, late.token, "w1-again", LONG)
+        got = store.get_trial(study, late.tid)
+        assert (got.state, got.token, got.owner) == (S.RUNNING, late.token, "w1-again")
+        assert (got.attempts, got.started_at) == (1, late.started_at)  # the same one
+        assert got.lease_expires_at >= before + LONG - CLOCK_ERROR
+        assert got.intermediate == {0: 4.0}  # its reports and attachments count again
+        assert store.get_attachments(study, late.tid) == {"log": b"x"}
+        assert store.running_intermediate(study) == {late.tid: {0: 4.0}}
+        assert store.complete(study, late.tid, late.token, {"loss": 1.0})
+        assert store.get_trial(study, late.tid).result == {"loss": 1.0}
+        assert not store.reclaim(study, late.tid, late.token, "w1", LONG)  # finished
+        assert store.claim("w2", LONG, study=study) is None  # it runs once
+
+    def test_claimed_by_another_attempt_the_late_one_is_refused(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        (late,) = expired_and_requeued(store, study)
+        other = claimed(store, study, lease=SHORT)
+        assert other.tid == late.tid and other.attempts == 2
+        assert not store.reclaim(study, late.tid, late.token, "w1", LONG)
+        assert not store.complete(study, late.tid, late.token, {"loss": 1.0})
+        time.sleep(EXPIRE)  # the other attempt's lease runs out too: only it may
+        store.requeue_expired(max_attempts=3, study=study)  # take the trial back
+        assert not store.reclaim(study, late.tid, late.token, "w1", LONG)
+        assert store.reclaim(study, other.tid, other.token, "w2", LONG)
+        assert store.complete(study, other.tid, other.token, {"loss": 2.0})
+        got = store.get_trial(study, late.tid)
+        assert (got.result, got.attempts) == ({"loss": 2.0}, 2)
+
+    def test_cancelled_the_attempt_is_over(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        (late,) = expired_and_requeued(store, study)
+        assert store.cancel(study, [late.tid]) == 1
+        assert not store.reclaim(study, late.tid, late.token, "w1", LONG)
+        got = store.get_trial(study, late.tid)
+        assert got.state is S.CANCELLED
+        assert got.started_at is None  # cancelled while queued: no attempt ran it
+
+    def test_claimed_and_handed_back_the_attempt_is_over(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        (late,) = expired_and_requeued(store, study)
+        again = claimed(store, study)
+        assert store.release(study, again.tid, again.token)
+        assert not store.reclaim(study, late.tid, late.token, "w1", LONG)
+        assert not store.reclaim(study, again.tid, again.token, "w1", LONG)
+        assert store.get_trial(study, late.tid).state is S.NEW
+
+    def test_quarantined_after_its_last_attempt_the_attempt_is_over(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        expired_and_requeued(store, study, max_attempts=2)
+        last = claimed(store, study, lease=SHORT)
+        time.sleep(EXPIRE)
+        report = store.requeue_expired(max_attempts=2, study=study)
+        assert report.failed == [(study, last.tid)]
+        assert not store.reclaim(study, last.tid, last.token, "w1", LONG)
+        assert not store.complete(study, last.tid, last.token, {"loss": 1.0})
+        assert store.get_trial(study, last.tid).state is S.ERROR
+
+    def test_only_a_requeued_attempt_of_that_trial_takes_it_back(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        first, second = expired_and_requeued(store, study, 2)
+        assert not store.reclaim(study, first.tid, second.token, "w1", LONG)
+        assert not store.reclaim(study, first.tid, "0" * 32, "w1", LONG)
+        running = claimed(store, study)  # running, never requeued: nothing to take
+        assert not store.reclaim(study, running.tid, running.token, "w1", LONG)
+        assert store.get_trial(study, running.tid).lease_expires_at == (
+            running.lease_expires_at
+        )
+
+    def test_reclaim_is_a_change(self, store: BaseTrialStore, study: str) -> None:
+        (late,) = expired_and_requeued(store, study)
+        _, cursor = store.changes_since(study)
+        assert store.reclaim(study, late.tid, late.token, "w1", LONG)
+        changes, _ = store.changes_since(study, cursor)
+        assert [(t.tid, t.state, t.token) for t in changes] == [
+            (late.tid, S.RUNNING, late.token)
+        ]
+
+    def test_a_reclaim_and_a_claim_racing_never_both_win(
+        self, store_opener: StoreOpener, store: BaseTrialStore, study: str
+    ) -> None:
+        late = expired_and_requeued(store, study, 30)
+        claimer, reclaimer = store_opener(), store_opener()
+        claims: list[Trial] = []
+        reclaimed: list[int] = []
+
+        def claim_all() -> None:
+            while (trial := claimer.claim("w2", LONG, study=study)) is not None:
+                claims.append(trial)
+
+        def reclaim_all() -> None:
+            for t in late:
+                if reclaimer.reclaim(study, t.tid, t.token, "w1", LONG):
+                    reclaimed.append(t.tid)
+
+        run_threads([claim_all, reclaim_all])
+        claimed_tids = [t.tid for t in claims]
+        assert sorted(claimed_tids + reclaimed) == [t.tid for t in late]
+        tokens = {t.tid: t.token for t in late} | {t.tid: t.token for t in claims}
+        for got in store.get_trials(study):
+            assert (got.state, got.token) == (S.RUNNING, tokens[got.tid])
+            assert got.attempts == (2 if got.tid in claimed_tids else 1)
+
+    def test_bad_arguments(self, store: BaseTrialStore, study: str) -> None:
+        (late,) = expired_and_requeued(store, study)
+        with pytest.raises(ValueError, match="lease_seconds"):
+            store.reclaim(study, late.tid, late.token, "w1", 0)
+        with pytest.raises(ValueError, match="owner"):
+            store.reclaim(study, late.tid, late.token, "", LONG)
+        with pytest.raises(TrialNotFoundError):
+            store.reclaim(study, 9, late.token, "w1", LONG)
+        with pytest.raises(StudyNotFoundError):
+            store.reclaim("nope", 0, late.token, "w1", LONG)
+        assert store.get_trial(study, late.tid).state is S.NEW
+
+
 # ---- cancel --------------------------------------------------------------------------
 
 
@@ -922,6 +1091,24 @@ class TestReads:
         assert store.running_trials(study) == [RunningTrial.of(t) for t in running]
         with pytest.raises(StudyNotFoundError):
             store.running_trials("missing")
+
+    def test_running_by_study_lists_every_studys_running_trials(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        assert store.running_by_study() == {}
+        first, _ = _running_and_done(store, study, 4)
+        for name in ("b-idle", "a-busy"):
+            store.create_study(name, {})
+            store.insert_trials(name, new_trials(3))
+        busy = [store.claim(f"w{i}", LONG, study="a-busy") for i in range(2)]
+        store.complete("a-busy", busy[0].tid, busy[0].token, {"loss": 1.0})
+        claimed(store, study)
+        got = store.running_by_study()
+        assert got == {
+            name: store.running_trials(name) for name in ("a-busy", study)
+        }  # b-idle runs nothing: left out
+        assert [t.tid for t in got[study]] == [first.tid, 2]
+        assert [(t.tid, t.owner) for t in got["a-busy"]] == [(1, "w1")]
 
     def test_get_tids_reads_the_tids_of_trials_in_states(
         self, store: BaseTrialStore, study: str
@@ -1688,6 +1875,55 @@ class TestInsertFinished:
         with pytest.raises(StudyNotFoundError):
             store.insert_finished("missing", finished_trials(1))
         assert store.insert_finished(study, []) == []
+        assert store.get_trials(study) == []
+
+    def test_every_finished_state_with_its_reports(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        pruned = {"status": "pruned", "loss": 0.7, "step": 4, "duration": 1.5}
+        error = {"type": "ValueError", "message": "bad x", "traceback": "Tb..."}
+        tids = store.insert_finished(study, [
+            FinishedTrial({"x": 1.0}, {"x": 1.0}, {"loss": 0.5, "status": "ok"},
+                          intermediate={0: 0.9, 2: 0.6}),
+            FinishedTrial({"x": 2.0}, {"x": 2.0}, pruned, S.PRUNED,
+                          intermediate={0: 1.2, 4: 0.7}),
+            FinishedTrial({"x": 3.0}, {"x": 3.0}, None, S.ERROR, error),
+            FinishedTrial({"x": 4.0}, {"x": 4.0}, None, S.CANCELLED),
+        ])  # fmt: skip
+        got = store.get_trials(study)
+        assert [t.state for t in got] == [S.DONE, S.PRUNED, S.ERROR, S.CANCELLED]
+        assert [t.intermediate for t in got] == [{0: 0.9, 2: 0.6}, {0: 1.2, 4: 0.7},
+                                                 {}, {}]  # fmt: skip
+        assert got[1].result == pruned and got[2].error == error
+        assert got[2].result is None and got[3].error is None
+        assert all(t.finished_at is not None and t.attempts == 0 for t in got)
+        reports, _ = store.reports_since(study)  # what pruners read
+        assert {r.tid: (r.state, r.intermediate) for r in reports} == {
+            tids[0]: (S.DONE, {0: 0.9, 2: 0.6}), tids[1]: (S.PRUNED, {0: 1.2, 4: 0.7}),
+            tids[2]: (S.ERROR, {}), tids[3]: (S.CANCELLED, {}),
+        }  # fmt: skip
+        counts = store.count_by_state(study)
+        assert [counts[s] for s in (S.DONE, S.PRUNED, S.ERROR, S.CANCELLED)] == [1] * 4
+        assert store.best_trial(study).tid == tids[0]  # a pruned loss is no best
+        assert store.claim("w", LONG, study=study) is None
+
+    def test_bad_states_errors_and_reports(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        ok = {"loss": 1.0, "status": "ok"}
+        bad = [
+            (FinishedTrial({}, {}, ok, S.RUNNING), "must be done, pruned"),
+            (FinishedTrial({}, {}, ok, "over"), "must be done, pruned"),  # type: ignore[arg-type]
+            (FinishedTrial({}, {}, None, S.PRUNED), "result"),
+            (FinishedTrial({}, {}, None, S.ERROR), "error"),
+            (FinishedTrial({}, {}, None, S.ERROR, {"type": "E"}), "message"),
+            (FinishedTrial({}, {}, ok, intermediate=[(0, 1.0)]), "intermediate"),  # type: ignore[arg-type]
+            (FinishedTrial({}, {}, ok, intermediate={0: math.nan}), "value"),
+            (FinishedTrial({}, {}, ok, intermediate={-1: 1.0}), "step"),
+        ]
+        for trial, message in bad:
+            with pytest.raises(ValueError, match=message):
+                store.insert_finished(study, [trial])
         assert store.get_trials(study) == []
 
 

@@ -18,7 +18,7 @@ from hpo_service.exceptions import (
     StoreNotFoundError,
 )
 from hpo_service.store import FinishedTrial, NewTrial, TrialState, open_store
-from hpo_service.store._sqlite import SQLiteTrialStore
+from hpo_service.store._sqlite import _SCHEMA_VERSION, SQLiteTrialStore
 
 # What schemas 5-7 indexed in place of schema 8's trials_versions (schema 7's set).
 _SCHEMA_7_INDEXES = (
@@ -436,7 +436,7 @@ def test_a_schema_7_database_is_upgraded_with_the_same_answers(path: Path) -> No
         assert _answers(store) == before
     assert _indexes(path) == schema_8
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 8
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == _SCHEMA_VERSION
     conn.close()
 
 

@@ -1,4 +1,4 @@
-"""SQLite files that older versions wrote (schemas 2 to 7, see ``old_sqlite/``) are
+"""SQLite files that older versions wrote (schemas 2 to 8, see ``old_sqlite/``) are
 upgraded in place when opened, and then answer every read as a file this code wrote
 with the same calls, and keep taking writes."""
 

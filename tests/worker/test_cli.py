@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 
@@ -57,7 +58,8 @@ def test_completes_a_study_and_exits_when_idle(store, db_url, workers):
     assert code == 0, err
     trials = store.get_trials("q")
     assert [t.result["loss"] for t in trials] == [(x - 3) ** 2 for x in range(6)]
-    assert {t.owner for t in trials} == {"w-cli"}
+    (owner,) = {t.owner for t in trials}  # the name, then the process identity
+    assert owner.startswith(f"w-cli/{socket.gethostname()}:{proc.pid}:")
     assert all(
         "[w-cli]" in line for line in err.splitlines() if "hpo_service.worker" in line
     )
@@ -75,6 +77,50 @@ def test_import_failure_exits_3_and_burns_nothing(store, db_url, workers):
     assert "Traceback" not in err
     trial = store.get_trial("bad", 0)
     assert (trial.state, trial.attempts) == (TrialState.NEW, 0)
+
+
+def test_a_worker_that_cannot_import_the_objective_says_where_it_looked(
+    store, db_url, tmp_path
+):
+    """A cluster keeps the team's package on a shared (NFS) path; a node whose
+    worker runs elsewhere without it on PYTHONPATH got only "No module named
+    'mylab'", and a typo in the function's name only "module ... has no attribute":
+    the hints the driver's check gives (where modules are looked for, the closest
+    names) were lost on the way from the worker's child process."""
+    shared = tmp_path / "nfs"
+    (shared / "mylab").mkdir(parents=True)
+    (shared / "mylab" / "__init__.py").write_text("")
+    (shared / "mylab" / "objectives.py").write_text(
+        "def svc(config):\n    return 0.0\n"
+    )
+    node = tmp_path / "node1"
+    node.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "HPO_DB"}
+    env["PYTHONPATH"] = str(REPO)  # this checkout's hpo_service; not the package
+    command = [sys.executable, "-m", "hpo_service.worker", "--db", db_url]
+    make_study(store, "lost", "mylab.objectives:svc", [{"x": 1}])
+    run = subprocess.run(
+        [*command, "--study", "lost"], cwd=node, env=env, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 3, run.stderr
+    assert (
+        "cannot import objective 'mylab.objectives:svc' for study 'lost': "
+        "ModuleNotFoundError: No module named 'mylab' (modules are found from the "
+        f"working directory {str(node)!r} and PYTHONPATH"
+    ) in run.stderr
+    make_study(store, "typo", "mylab.objectives:svd", [{"x": 1}])
+    env["PYTHONPATH"] = f"{shared}{os.pathsep}{REPO}"
+    run = subprocess.run(
+        [*command, "--study", "typo"], cwd=node, env=env, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 3, run.stderr
+    assert "for study 'typo': AttributeError: the name after ':' must be" in run.stderr
+    assert "did you mean 'mylab.objectives:svc'?" in run.stderr
+    for study in ("lost", "typo"):
+        trial = store.get_trial(study, 0)
+        assert (trial.state, trial.attempts) == (TrialState.NEW, 0)
 
 
 def test_sigterm_finishes_the_running_trial_and_exits_0(
@@ -123,7 +169,8 @@ def test_trial_of_a_killed_worker_is_completed_once_by_another(
     assert code == 0, err
     assert "study_finished" in err
     trial = store.get_trial("k", 0)
-    assert (trial.state, trial.owner, trial.attempts) == (TrialState.DONE, "second", 2)
+    assert (trial.state, trial.attempts) == (TrialState.DONE, 2)
+    assert trial.owner.startswith(f"second/{socket.gethostname()}:{second.pid}:")
     assert lines(log) == ["start t", "start t", "end t"]
 
 

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
-from hpo_service.store import TrialState
+from hpo_service.store import TrialState, open_store
 from hpo_service.worker.cli import main
+from tests.helpers.mongo_wire import with_database
 
-from .conftest import OBJ, REPO, make_study
+from .conftest import OBJ, REPO, lines, make_study, wait_until
 
 
 def _run(*args: str) -> tuple[int, str]:
@@ -259,3 +263,114 @@ def test_an_exp_key_that_never_existed_names_mongo_as_typed(mongo_url):
         f"mongodb://{host}/never_db (it holds no study); pass --mongo (or set "
         "HPO_DB) to use another store"
     ) in run.stderr
+
+
+def _wire_study(mongo_url: str, name: str, configs: list[Any], objective: str):
+    """A study ``name`` in a database of its own on the wire server; its ``--mongo``
+    value (HOST:PORT/DB) and a store open on it (close it)."""
+    from urllib.parse import urlsplit
+
+    database = f"hyperopt_form_{uuid.uuid4().hex[:12]}"
+    store = open_store(with_database(mongo_url, database))
+    make_study(store, name, objective, configs)
+    return f"{urlsplit(mongo_url).netloc}/{database}", store
+
+
+def test_a_mongo_worker_without_exp_key_keeps_hyperopts_failure_limit(mongo_url):
+    """hyperopt's docs start workers as ``hyperopt-mongo-worker --mongo=HOST/DB
+    --poll-interval=0.1`` (no ``--exp-key``): such a worker stops after 4 trials in
+    a row end in error, and after 120 s without a trial. hpo-worker kept hyperopt's
+    defaults for ``--exp-key`` only, so this form ran every broken trial and then
+    waited for ever."""
+    configs = [{"call": "quadratic", "x": 1.0}] + [{"call": "raises"}] * 6
+    mongo, store = _wire_study(mongo_url, "bad", configs, f"{OBJ}:dispatch")
+    try:
+        run = _worker_process(
+            REPO, _without_hpo_db(), f"--mongo={mongo}", "--poll-interval=0.05",
+            "--idle-timeout", "60",
+        )  # fmt: skip
+        assert run.returncode == 1, run.stderr
+        assert "4 in a row (--max-consecutive-failures)" in run.stderr
+        # A worker of any study names the study its errors came from.
+        assert "--study bad --state error`" in run.stderr, run.stderr
+        assert "NAME" not in run.stderr
+        counts = store.count_by_state("bad")
+        assert (counts[TrialState.DONE], counts[TrialState.ERROR]) == (1, 4)
+        assert counts[TrialState.NEW] == 2  # left for a healthier worker
+    finally:
+        store.close()
+
+
+def test_a_mongo_worker_without_exp_key_waits_hyperopts_reserve_timeout(
+    monkeypatch, mongo_url
+):
+    seen = {}
+
+    def fake_run_worker(store, **kwargs):
+        seen.update(kwargs)
+        raise SystemExit(0)
+
+    monkeypatch.setattr("hpo_service.worker.cli.run_worker", fake_run_worker)
+    mongo, store = _wire_study(mongo_url, "s", [{"x": 1.0}], f"{OBJ}:quadratic")
+    store.close()
+    code, out = _run(f"--mongo={mongo}")
+    assert code == 0, out
+    assert seen["idle_timeout"] == 120.0 and seen["serve_finished"] is False
+    code, out = _run(f"--mongo={mongo}", "--reserve-timeout", "0")
+    assert code == 0, out
+    assert seen["idle_timeout"] is None  # hyperopt's "no limit"
+
+
+def test_no_subprocesses_is_accepted_and_max_jobs_in_db_is_refused_saying_why(
+    tmp_path, store, db_url
+):
+    """Scripts pass hyperopt-mongo-worker's ``--no-subprocesses`` to keep a loaded
+    data set in memory (our objective's process is reused across trials anyway);
+    both options were "No such option", the second with "Did you mean
+    '--max-jobs'?", which means something else."""
+    make_study(store, "exp1", f"{OBJ}:quadratic", [{"x": 1.0}])
+    run = _worker_process(
+        tmp_path, dict(os.environ), "--db", db_url, "--exp-key", "exp1",
+        "--no-subprocesses", "--max-jobs=1",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert store.count_by_state("exp1")[TrialState.DONE] == 1
+    run = _worker_process(tmp_path, dict(os.environ), "--max-jobs-in-db", "10")
+    assert run.returncode == 2
+    assert "`--max-jobs-in-db` (hyperopt-mongo-worker's) is not supported" in run.stderr
+    assert "Did you mean" not in run.stderr
+
+
+def test_sigusr1_finishes_the_running_trial_then_stops_as_hyperopts_worker(
+    tmp_path, store, db_url
+):
+    """hyperopt-mongo-worker takes SIGUSR1 as "finish the current job, then quit";
+    SIGUSR1's default action killed hpo-worker mid-trial. However often it comes,
+    it never aborts the trial."""
+    log, gate = tmp_path / "log", tmp_path / "gate"
+    config = {"seconds": 120, "log": str(log), "gate": str(gate)}
+    make_study(store, "s", f"{OBJ}:sleeps", [config, {"seconds": 0}])
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    stderr = tmp_path / "stderr"
+    with stderr.open("w") as out:
+        command = [sys.executable, "-m", "hpo_service.worker", "--db", db_url]
+        worker = subprocess.Popen(
+            [*command, "--study", "s"], cwd=tmp_path, env=env, stderr=out
+        )
+    try:
+        wait_until(lambda: "start" in "".join(lines(log)), 120)
+        worker.send_signal(signal.SIGUSR1)
+        worker.send_signal(signal.SIGUSR1)
+        wait_until(lambda: "warm stop" in stderr.read_text(), 60)
+        gate.touch()  # the objective returns
+        worker.wait(timeout=120)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    err = stderr.read_text()
+    assert worker.returncode == 0, err
+    assert "warm stop: finishing the current trial" in err
+    assert "worker stopped (warm_stop): 1 done" in err
+    counts = store.count_by_state("s")
+    assert (counts[TrialState.DONE], counts[TrialState.NEW]) == (1, 1)

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
 
+from hpo_service._common.processes import namespace_key
 from hpo_service.exceptions import (
     ObjectiveImportError,
     StoreConnectionError,
     WorkerError,
 )
 from hpo_service.store import NewTrial, TrialState, _faults, open_store
-from hpo_service.worker import Worker, _loop, run_worker
+from hpo_service.worker import Worker, _loop, default_worker_id, run_worker
 
 from .conftest import OBJ, lines, make_study, wait_until
 
@@ -36,7 +40,8 @@ def test_completes_queued_trials_and_records_results(store):
     assert [t.result["loss"] for t in trials] == [(x - 3) ** 2 for x in xs]
     assert all(t.result["status"] == "ok" for t in trials)
     assert all(t.result["duration"] >= 0 for t in trials)
-    assert {(t.owner, t.attempts) for t in trials} == {("w1", 1)}
+    assert {(t.owner, t.attempts) for t in trials} == {(summary.worker_id, 1)}
+    assert summary.worker_id.startswith(f"w1/{socket.gethostname()}:{os.getpid()}:")
 
 
 def test_a_results_own_duration_is_kept(store, caplog):
@@ -176,7 +181,33 @@ def test_lone_worker_requeues_a_dead_workers_trial(store):
     summary = run_worker(store, study="d", idle_timeout=10, worker_id="alive")
     assert summary.done == 1
     trial = store.get_trial("d", 0)
-    assert (trial.state, trial.owner, trial.attempts) == (TrialState.DONE, "alive", 2)
+    assert (trial.state, trial.owner, trial.attempts) == (
+        TrialState.DONE, summary.worker_id, 2
+    )  # fmt: skip
+    assert trial.owner.startswith("alive/")
+
+
+@pytest.mark.skipif(namespace_key() is None, reason="needs Linux's /proc")
+def test_a_worker_of_any_study_requeues_the_trials_of_every_study(store):
+    """One read of every study's running trials per housekeeping: an expired lease
+    in one study, a certainly dead worker's trial (lease 600 s) in another, and a
+    live worker's in a third, which is left running."""
+    reaped = subprocess.Popen([sys.executable, "-c", "pass"])
+    reaped.wait()
+    dead = f"{socket.gethostname()}:{reaped.pid}:aaaaaaaa/{namespace_key()}-1"
+    for name, owner, lease in (
+        ("expired", "gone-worker", 0.2),
+        ("dead", dead, 600.0),
+        ("alive", default_worker_id(), 600.0),
+    ):
+        make_study(store, name, f"{OBJ}:quadratic", [{"x": 5.0}], max_attempts=3)
+        assert store.claim(owner, lease, study=name) is not None
+    summary = run_worker(store, max_trials=2, idle_timeout=60)
+    assert (summary.done, summary.stop_reason) == (2, "max_trials")
+    for name in ("expired", "dead"):
+        trial = store.get_trial(name, 0)
+        assert (trial.state, trial.attempts) == (TrialState.DONE, 2), name
+    assert store.get_trial("alive", 0).state is TrialState.RUNNING
 
 
 def test_exits_when_its_study_is_finished(store):
@@ -185,18 +216,27 @@ def test_exits_when_its_study_is_finished(store):
     assert (summary.done, summary.stop_reason) == (2, "study_finished")
 
 
-def test_first_sigterm_finishes_the_trial_then_stops(store, tmp_path):
-    log = tmp_path / "log"
-    configs = [{"seconds": 0.5, "log": str(log), "loss": 1.0}] * 2
+WARM = "warm stop: finishing the current trial"
+
+
+def test_first_sigterm_finishes_the_trial_then_stops(store, tmp_path, caplog):
+    """The trial runs until the worker has taken the SIGTERM as a warm stop (its
+    gate file is made then): it slept 0.5 s, which a loaded machine could spend
+    before the signal was handled, so that the next trial was claimed."""
+    log, gate = tmp_path / "log", tmp_path / "gate"
+    configs = [{"seconds": 120, "gate": str(gate), "log": str(log), "loss": 1.0}] * 2
     make_study(store, "t", f"{OBJ}:sleeps", configs)
 
     def terminate_when_started():
         wait_until(lambda: lines(log))
         os.kill(os.getpid(), signal.SIGTERM)
+        wait_until(lambda: WARM in caplog.text, timeout=120)
+        gate.touch()
 
     previous = signal.getsignal(signal.SIGTERM)
     sender = in_thread(terminate_when_started)
-    summary = run_worker(store, study="t")
+    with caplog.at_level("INFO", logger="hpo_service.worker"):
+        summary = run_worker(store, study="t")
     sender.join()
     assert (summary.done, summary.stop_reason) == (1, "warm_stop")
     assert store.get_trial("t", 0).result["loss"] == 1.0
@@ -204,18 +244,23 @@ def test_first_sigterm_finishes_the_trial_then_stops(store, tmp_path):
     assert signal.getsignal(signal.SIGTERM) is previous
 
 
-def test_second_sigterm_kills_the_objective_and_hands_the_trial_back(store, tmp_path):
+def test_second_sigterm_kills_the_objective_and_hands_the_trial_back(
+    store, tmp_path, caplog
+):
     log = tmp_path / "log"
     make_study(store, "t2", f"{OBJ}:sleeps", [{"seconds": 60, "log": str(log)}])
 
     def terminate_twice_when_started():
         wait_until(lambda: lines(log))
         os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(0.3)  # two signals sent at once would arrive as one
+        # Two signals before the first is handled arrive as one: the second waits
+        # for the first's warm stop (it waited a fixed 0.3 s).
+        wait_until(lambda: WARM in caplog.text, timeout=120)
         os.kill(os.getpid(), signal.SIGTERM)
 
     sender = in_thread(terminate_twice_when_started)
-    summary = run_worker(store, study="t2")
+    with caplog.at_level("INFO", logger="hpo_service.worker"):
+        summary = run_worker(store, study="t2")
     sender.join()
     assert (summary.released, summary.stop_reason) == (1, "cold_stop")
     trial = store.get_trial("t2", 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import pytest
@@ -10,7 +11,7 @@ from hpo_service.algorithms.pruners import ASHAPruner, MedianPruner, TrialProgre
 from hpo_service.exceptions import WorkerError
 from hpo_service.store import TrialState, open_store
 from hpo_service.worker import run_worker
-from hpo_service.worker._heartbeat import Lease
+from hpo_service.worker._heartbeat import Heartbeat, Lease
 from hpo_service.worker._reports import ReportHandler, StudyPruning
 
 from .conftest import OBJ, make_study, wait_until
@@ -165,15 +166,18 @@ def test_an_attempt_sees_every_trial_finished_before_it(store):
     assert handler({"kind": "report", "step": 1, "value": 5.0})["prune"] is True
 
 
-def test_a_worker_prunes_after_its_own_finished_trial(store):
+def test_a_worker_prunes_after_its_own_finished_trial(store, caplog):
     # One worker, trials of a few milliseconds: the second and third trials start
     # well within the refresh interval of the first one's end; the median pruner
     # (one startup trial) must compare them with it, as fmin with Trials() does.
     configs = [{"level": 0.0, "steps": 4}, {"level": 5.0}, {"level": 6.0}]
     settings = {"pruner": "median", "pruner_settings": {"n_startup_trials": 1}}
     make_study(store, "w1", CURVE, configs, **settings)
-    summary = run_worker(store, study="w1", idle_timeout=0)
+    with caplog.at_level(logging.INFO, logger="hpo_service.worker"):
+        summary = run_worker(store, study="w1", idle_timeout=0)
     assert (summary.done, summary.pruned) == (1, 2)
+    # Its last line counts them: it said "1 done, 0 failed", as if it ran one trial.
+    assert "worker stopped (idle_timeout): 1 done, 2 pruned, 0 failed" in caplog.text
     trials = store.get_trials("w1")
     assert [t.state for t in trials] == [TrialState.DONE] + [TrialState.PRUNED] * 2
     assert [t.intermediate for t in trials[1:]] == [{0: 6.0}, {0: 7.0}]
@@ -217,6 +221,26 @@ def test_a_refused_batch_loses_the_lease(store):
     assert handler({"kind": "report", "step": 0, "value": 1.0})["prune"] is False
     assert lease.lost.is_set()
     assert handler({"kind": "report", "step": "x", "value": 1.0})["prune"] is False
+
+
+def test_a_refused_batch_takes_the_trial_back_if_nobody_claimed_it(store):
+    """The attempt's lease ran out and the trial was requeued, but no other attempt
+    claimed it: the handler takes it back, the batch is written, the trial runs on."""
+    make_study(store, "s", CURVE, [{}])
+    trial = store.claim("w", 0.05, study="s")
+    wait_until(lambda: store.requeue_expired(max_attempts=3, study="s").requeued)
+    pruning = StudyPruning(store, "s", ASHAPruner(max_resource=9))
+    lease = Lease("s", trial.tid, trial.token, 60.0)
+    beat = Heartbeat(store, owner="w")
+    handler = ReportHandler(
+        trial, pruning, lease, lambda what, fn: fn(),
+        take_back=lambda: beat.take_back(lease),
+    )  # fmt: skip
+    assert handler({"kind": "report", "step": 0, "value": 1.0})["prune"] is False
+    assert not lease.lost.is_set()
+    got = store.get_trial("s", trial.tid)
+    assert (got.state, got.token, got.attempts) == (TrialState.RUNNING, trial.token, 1)
+    assert got.intermediate == {0: 1.0}
 
 
 def test_an_objective_that_never_checks_the_pruner_is_told_once(store):

@@ -1,8 +1,9 @@
 """A worker that cannot write its result keeps it and retries until the store answers.
 
 While the store cannot be written nobody can requeue the trial, so the worker retries
-past the trial's lease; the store takes the outcome then, or refuses it as stale if a
-process that could still write the store requeued the trial meanwhile.
+past the trial's lease; the store takes the outcome then. If a process that could
+still write the store requeued the trial meanwhile, the worker takes it back unless
+another attempt claimed it, and the store refuses the outcome as stale if one did.
 
 A real ``hpo-worker`` process runs a trial against a SQLite file; while the trial
 runs, the process's file-size limit is cut to zero with ``prlimit``, so every write
@@ -158,9 +159,12 @@ def test_a_result_is_written_after_an_outage_longer_than_the_lease(
     assert lines(log) == ["start t0", "end t0"]  # it ran once: the result was kept
 
 
-def test_a_late_result_of_a_trial_requeued_meanwhile_is_refused_and_counted_once(
-    store, db_url, tmp_path: Path
-):
+@contextmanager
+def _requeued_while_cut_off(
+    store, db_url: str, tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[str], _Lines, Path]]:
+    """:func:`_cut_off_worker` (lease 2 s) whose trial this test's process, which can
+    still write the store, requeues once the lease ran out."""
     with _cut_off_worker(
         store,
         db_url,
@@ -169,8 +173,37 @@ def test_a_late_result_of_a_trial_requeued_meanwhile_is_refused_and_counted_once
         lease_seconds=2,
         idle_timeout=8,
     ) as (worker, err, log):
-        # only the worker is cut off: this test's process requeues the trial
         wait_until(lambda: store.requeue_expired(max_attempts=3, study="d").requeued)
+        yield worker, err, log
+
+
+def test_a_late_result_of_a_trial_requeued_but_not_claimed_meanwhile_counts_once(
+    store, db_url, tmp_path: Path
+):
+    """No other attempt claimed the requeued trial: the worker takes it back, and
+    its result counts; the trial does not run again."""
+    with _requeued_while_cut_off(store, db_url, tmp_path) as (worker, err, log):
+        _limit_file_size(worker.pid, resource.RLIM_INFINITY)
+        assert worker.wait(timeout=120) == 0, err.text
+    assert "trial d/0: its lease had run out and it was requeued" in err.text
+    assert "1 done, 0 failed, 0 released, 0 abandoned" in err.text
+    trial = store.get_trial("d", 0)
+    assert (trial.state, trial.attempts, trial.result["loss"]) == (
+        TrialState.DONE, 1, 3.0
+    )  # fmt: skip
+    counts = {state: n for state, n in store.count_by_state("d").items() if n}
+    assert counts == {TrialState.DONE: 1}  # counted once
+    assert lines(log) == ["start t0", "end t0"]  # it ran once
+
+
+def test_a_late_result_of_a_trial_claimed_again_meanwhile_is_refused(
+    store, db_url, tmp_path: Path
+):
+    """Another attempt claimed the requeued trial: the late result is dropped (in
+    the log) and counted as abandoned; the other attempt's result counts, once."""
+    with _requeued_while_cut_off(store, db_url, tmp_path) as (worker, err, log):
+        other = store.claim("other", 600.0, study="d")
+        assert (other.tid, other.attempts) == (0, 2)
         _limit_file_size(worker.pid, resource.RLIM_INFINITY)
         assert worker.wait(timeout=120) == 0, err.text
     assert (
@@ -178,12 +211,13 @@ def test_a_late_result_of_a_trial_requeued_meanwhile_is_refused_and_counted_once
         "for dead) and runs again: dropped its outcome" in err.text
     )
     assert "'loss': 3.0" in err.text  # the dropped result is in the log
-    assert "1 done, 0 failed, 0 released, 1 abandoned" in err.text  # and counted
+    assert "0 done, 0 failed, 0 released, 1 abandoned" in err.text  # and counted
+    assert store.complete("d", 0, other.token, {"loss": 2.0, "status": "ok"})
     trial = store.get_trial("d", 0)
-    assert (trial.state, trial.attempts) == (TrialState.DONE, 2), err.text
-    counts = {state: n for state, n in store.count_by_state("d").items() if n}
-    assert counts == {TrialState.DONE: 1}  # counted once
-    assert lines(log) == ["start t0", "end t0", "start t0", "end t0"]
+    assert (trial.state, trial.attempts, trial.result["loss"]) == (
+        TrialState.DONE, 2, 2.0
+    )  # fmt: skip
+    assert lines(log) == ["start t0", "end t0"]
 
 
 def test_a_second_signal_ends_the_retries_and_logs_the_result(
