@@ -27,7 +27,7 @@ from hpo_service._common.settings import (
     counted_finished,
     record_objective_count,
 )
-from hpo_service._common.stop_signals import STOP_SIGNALS
+from hpo_service._common.stop_signals import DRAIN_SIGNALS, STOP_SIGNALS
 from hpo_service._common.words import counted
 from hpo_service.exceptions import (
     InvalidResultError,
@@ -81,8 +81,6 @@ _MAINTENANCE_AFTER_TRIAL = 0.5
 _SETTINGS_TTL = 30.0
 _SLICE = 0.1
 _WARM, _COLD = 1, 2
-#: hyperopt-mongo-worker's SIGUSR1: finish the current trial, then exit (never cold).
-_DRAIN_SIGNALS = tuple(getattr(signal, n) for n in ("SIGUSR1",) if hasattr(signal, n))
 _MISSING_STUDY_NOTE_SECONDS = 60.0
 
 
@@ -1175,11 +1173,11 @@ class Worker:
             return lambda: None
         previous = {
             signum: handler
-            for signum in (*STOP_SIGNALS, *_DRAIN_SIGNALS)
+            for signum in (*STOP_SIGNALS, *DRAIN_SIGNALS)
             if (handler := signal.getsignal(signum)) != signal.SIG_IGN  # nohup
         }
         for signum in previous:
-            drain = signum in _DRAIN_SIGNALS
+            drain = signum in DRAIN_SIGNALS
             signal.signal(signum, self._on_drain if drain else self._on_signal)
 
         def restore() -> None:

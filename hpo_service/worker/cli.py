@@ -16,7 +16,7 @@ import click
 from click.core import ParameterSource
 
 from hpo_service._common.foreign_options import raise_naming_ours
-from hpo_service._common.stop_signals import STOP_SIGNALS
+from hpo_service._common.stop_signals import DRAIN_SIGNALS, STOP_SIGNALS
 from hpo_service._common.words import counted
 from hpo_service.exceptions import ObjectiveImportError, StoreError, WorkerError
 from hpo_service.store import BaseTrialStore
@@ -280,9 +280,10 @@ def _store_flag() -> str:
 
 @contextlib.contextmanager
 def _stop_requests() -> Iterator[list[str]]:
-    """While the store is not ready yet, SIGTERM, SIGHUP and Ctrl-C are noted (the
-    yielded list gets the signal's name) instead of killing the worker, so that it
-    can say why it stopped and exit 1. Signals ignored at start stay ignored."""
+    """While the store is not ready yet, SIGTERM, SIGHUP, Ctrl-C and SIGUSR1 are
+    noted (the yielded list gets the signal's name) instead of killing the worker,
+    so that it can say why it stopped and exit 1. Signals ignored at start stay
+    ignored."""
     received: list[str] = []
     if threading.current_thread() is not threading.main_thread():
         yield received
@@ -293,7 +294,7 @@ def _stop_requests() -> Iterator[list[str]]:
 
     previous = {
         signum: handler
-        for signum in STOP_SIGNALS
+        for signum in (*STOP_SIGNALS, *DRAIN_SIGNALS)
         if (handler := signal.getsignal(signum)) != signal.SIG_IGN  # nohup
     }
     for signum in previous:
