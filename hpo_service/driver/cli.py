@@ -359,6 +359,7 @@ def start(
     from hpo_service.driver._local_workers import LocalWorkers
     from hpo_service.driver._study import open_driven_study, study_space
     from hpo_service.driver._study_loop import Driver, DriverOptions
+    from hpo_service.driver._worker_hint import errors_hint
 
     stored = _stored_settings(store, study)
     take_algorithm(given, None if stored is None else stored.algorithm)
@@ -373,6 +374,7 @@ def start(
             db_url, study, given.get("objective") or (stored and stored.objective)
         ),
         override_flag="--override",
+        errors_hint=errors_hint(db_url, study),
     )
     try:
         settings, created = open_driven_study(

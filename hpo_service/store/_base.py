@@ -110,6 +110,11 @@ class Trial:
     ``intermediate`` maps step -> value reported by the objective during the current
     attempt (see :meth:`BaseTrialStore.report`); empty for a queued trial.
 
+    ``started_at`` is when the attempt that holds the trial (its ``token``) began;
+    None while no attempt holds it: queued (also once requeued, though the store
+    keeps the expired attempt's start for a :meth:`BaseTrialStore.reclaim`), or
+    cancelled while queued.
+
     ``code`` identifies the code that ran the finished attempt (the worker's
     ``{"module", "sha256", "version"}``: the objective module's name, a hash of its
     file and its distribution's version), or None.
@@ -589,8 +594,9 @@ class BaseTrialStore(abc.ABC):
         ``attempts`` counts claims (a :meth:`release` gives one back). A move is
         conditional on the lease being expired at write time: a heartbeat that lands
         first wins. A requeued trial's ``owner``, ``token`` and lease are cleared
-        (``started_at`` stays); the store keeps the expired attempt's token aside
-        until the next claim, so that attempt can :meth:`reclaim` it.
+        (and reads show no ``started_at``); the store keeps the expired attempt's
+        token and start aside until the next claim, so that attempt can
+        :meth:`reclaim` it.
         """
 
     @abc.abstractmethod

@@ -390,7 +390,7 @@ def _trial(row: Sequence[Any]) -> Trial:
         attempts=row[7],
         lease_expires_at=row[8],
         created_at=row[9],
-        started_at=row[10],
+        started_at=None if row[6] is None else row[10],  # see Trial: its attempt's
         finished_at=row[11],
         result=c.loads(row[12]),
         error=c.loads(row[13]),
@@ -1097,12 +1097,20 @@ class SQLiteTrialStore(BaseTrialStore):
         return self._read("claim", body)
 
     def _current_attempt_write(
-        self, what: str, sql: str, args: tuple[Any, ...], study: str, tid: int
+        self,
+        what: str,
+        sql: str,
+        args: tuple[Any, ...] | Callable[[], tuple[Any, ...]],
+        study: str,
+        tid: int,
     ) -> bool:
-        """Run an UPDATE filtered on an attempt; bump the version if it hit."""
+        """Run an UPDATE filtered on an attempt; bump the version if it hit.
+        ``args`` may be a function, called once the write lock is held (a lease
+        counts from the write, not from a wait for another process's lock)."""
 
         def body(conn: sqlite3.Connection) -> bool:
-            if conn.execute(sql, args).rowcount == 1:
+            values = args() if callable(args) else args
+            if conn.execute(sql, values).rowcount == 1:
                 conn.execute(_BUMP, (study,))
                 return True
             self._require_trial(conn, study, tid)
@@ -1132,7 +1140,10 @@ class SQLiteTrialStore(BaseTrialStore):
         c.check_name(token, "token")
         c.check_name(owner, "owner")
         lease_seconds = c.check_positive(lease_seconds, "lease_seconds")
-        args = (owner, time.time() + lease_seconds, study, tid, token)
+
+        def args() -> tuple[Any, ...]:
+            return (owner, time.time() + lease_seconds, study, tid, token)
+
         return self._current_attempt_write("reclaim", _RECLAIM, args, study, tid)
 
     def complete(

@@ -60,7 +60,7 @@ class Heartbeat:
 
     A beat the store refuses because the lease ran out and the trial was requeued
     takes the trial back (:meth:`take_back`) if no other attempt claimed it since;
-    otherwise the lease is ``lost``.
+    otherwise the lease is ``lost`` and the thread beats for it no more.
 
     Args:
         store: The trials store (used from this thread too, so it must be safe to
@@ -195,7 +195,10 @@ class Heartbeat:
         self._failures.worked(lease, self._log)
         if alive:
             lease.expires = sent + lease.seconds
-        current = self._current(lease)
+        with self._lock:
+            current = self._lease is lease
+            if current and not alive:  # lost: never beaten for again
+                self._lease = None
         if current and not alive:
             self._log.debug("trial %s/%s: lease lost", lease.study, lease.tid)
             lease.lost.set()

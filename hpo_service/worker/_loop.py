@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from hpo_service._common.processes import certainly_dead, owner_id
@@ -27,7 +27,7 @@ from hpo_service._common.settings import (
     counted_finished,
     record_objective_count,
 )
-from hpo_service._common.stop_signals import STOP_SIGNALS
+from hpo_service._common.stop_signals import DRAIN_SIGNALS, STOP_SIGNALS
 from hpo_service._common.words import counted
 from hpo_service.exceptions import (
     InvalidResultError,
@@ -81,8 +81,6 @@ _MAINTENANCE_AFTER_TRIAL = 0.5
 _SETTINGS_TTL = 30.0
 _SLICE = 0.1
 _WARM, _COLD = 1, 2
-#: hyperopt-mongo-worker's SIGUSR1: finish the current trial, then exit (never cold).
-_DRAIN_SIGNALS = tuple(getattr(signal, n) for n in ("SIGUSR1",) if hasattr(signal, n))
 _MISSING_STUDY_NOTE_SECONDS = 60.0
 
 
@@ -106,6 +104,8 @@ class WorkerSummary:
             study some study, existed at some point of the worker's life; the
             ``hpo-worker`` command exits 1 when none was, however the worker stopped
             (its idle timeout, a signal, ``last_job_timeout``).
+        failing_studies: The studies of the trials in the current run of errors in
+            a row (empty after a trial that did not end in error).
     """
 
     worker_id: str
@@ -116,6 +116,7 @@ class WorkerSummary:
     stop_reason: str = ""
     pruned: int = 0
     study_found: bool = True
+    failing_studies: set[str] = field(default_factory=set)
 
     @property
     def trials(self) -> int:
@@ -696,6 +697,10 @@ class Worker:
         if kind in ("result", "pruned", "error"):
             failed = kind == "error"
             self._consecutive_failures = self._consecutive_failures + 1 if failed else 0
+            if failed:
+                self._summary.failing_studies.add(trial.study)
+            else:
+                self._summary.failing_studies.clear()
         if kind == "result":
             if not self._put_attachments(trial, name, data):
                 return
@@ -1168,11 +1173,11 @@ class Worker:
             return lambda: None
         previous = {
             signum: handler
-            for signum in (*STOP_SIGNALS, *_DRAIN_SIGNALS)
+            for signum in (*STOP_SIGNALS, *DRAIN_SIGNALS)
             if (handler := signal.getsignal(signum)) != signal.SIG_IGN  # nohup
         }
         for signum in previous:
-            drain = signum in _DRAIN_SIGNALS
+            drain = signum in DRAIN_SIGNALS
             signal.signal(signum, self._on_drain if drain else self._on_signal)
 
         def restore() -> None:

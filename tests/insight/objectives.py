@@ -45,8 +45,8 @@ def huge(config: dict[str, Any]) -> float:
 
 def narrow(config: dict[str, Any]) -> float:
     """:func:`objective`, but x > 3 raises ValueError too: under seed 5 the first
-    trials, drawn before any result, hold x = 3.05 and x = -2.62, so a study of this
-    objective surely has both a failed and a finished trial."""
+    trials, drawn before any result, hold x = 3.05 and (with 2 workers) x = -4.46,
+    so a study of this objective surely has both a failed and a finished trial."""
     if config["x"] > 3.0:
         raise ValueError(f"x={config['x']:.3f} is above 3")
     return objective(config)

@@ -860,7 +860,7 @@ class TestLateResult:
         assert not store.complete(study, late.tid, late.token, {"loss": 1.0})
         queued_now = store.get_trial(study, late.tid)
         assert queued_now.state is S.NEW and queued_now.intermediate == {}
-        assert queued_now.owner is queued_now.token is None
+        assert queued_now.owner is queued_now.token is queued_now.started_at is None
         before = store.now()
         assert store.reclaim(study, late.tid, late.token, "w1-again", LONG)
         got = store.get_trial(study, late.tid)
@@ -897,7 +897,9 @@ class TestLateResult:
         (late,) = expired_and_requeued(store, study)
         assert store.cancel(study, [late.tid]) == 1
         assert not store.reclaim(study, late.tid, late.token, "w1", LONG)
-        assert store.get_trial(study, late.tid).state is S.CANCELLED
+        got = store.get_trial(study, late.tid)
+        assert got.state is S.CANCELLED
+        assert got.started_at is None  # cancelled while queued: no attempt ran it
 
     def test_claimed_and_handed_back_the_attempt_is_over(
         self, store: BaseTrialStore, study: str

@@ -43,7 +43,7 @@ def make_study(
     return store.insert_trials(name, [NewTrial(params={}, config=c) for c in configs])
 
 
-def wait_until(condition: Callable[[], Any], timeout: float = 20.0) -> Any:
+def wait_until(condition: Callable[[], Any], timeout: float = 60.0) -> Any:
     """Poll ``condition`` until it is truthy; fail the test after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while not (value := condition()):

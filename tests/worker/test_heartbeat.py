@@ -32,7 +32,7 @@ class ScriptedStore:
         return getattr(self, "reclaimable", False)  # claimed by another since
 
 
-def wait_for(condition, timeout=5.0):
+def wait_for(condition, timeout=60.0):
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
@@ -63,7 +63,7 @@ def test_refused_beat_marks_the_lease_lost():
     beat = Heartbeat(store, owner="w")
     try:
         lease = beat.keep_alive("s", 1, "tok", 0.15)
-        assert lease.lost.wait(5.0)
+        assert lease.lost.wait(60.0)
     finally:
         beat.close()
 
@@ -78,51 +78,83 @@ def test_a_refused_beat_takes_the_trial_back_if_nobody_claimed_it():
     assert not lease.lost.is_set()
 
 
-def test_connection_errors_are_retried_not_fatal():
+def test_connection_errors_are_retried_not_fatal_and_a_lost_lease_is_dropped():
+    """Two failed beats are retried; the refusal that follows loses the lease, and
+    the thread beats for it no more (it went on every interval until the worker
+    released it: a loaded machine saw a call more than expected before ``close``)."""
     store = ScriptedStore(
         StoreConnectionError("down"), StoreConnectionError("down"), False
     )
     beat = Heartbeat(store, owner="w")
     try:
         lease = beat.keep_alive("s", 1, "tok", 0.15)
-        assert lease.lost.wait(5.0)
+        assert lease.lost.wait(60.0)
+        time.sleep(0.2)  # four intervals in which a beat would have been due
     finally:
         beat.close()
     assert len(store.calls) == 4  # refused, not taken back, asked once more
 
 
 def test_released_and_replaced_leases_are_not_beaten_for():
-    store = ScriptedStore(True)
+    """The "old" lease is given and released while the thread is held inside a beat
+    for an earlier one, so it cannot have beaten for it before the release (which
+    is allowed: a beat in flight is ignored). It was given and released straight
+    away, and a thread that ran between the two calls did beat for it."""
+    entered, gate = threading.Event(), threading.Event()
+
+    class Held(ScriptedStore):
+        def heartbeat(self, study, tid, token, lease_seconds):
+            if token == "held":
+                entered.set()
+                gate.wait(60.0)
+            return super().heartbeat(study, tid, token, lease_seconds)
+
+    store = Held(True)
     beat = Heartbeat(store, owner="w")
     try:
+        beat.keep_alive("s", 0, "held", 0.03)
+        assert entered.wait(60.0)  # the thread is in a beat: it reads no lease now
         beat.keep_alive("s", 1, "old", 0.15)
         beat.release()
-        time.sleep(0.15)
-        assert store.calls == []
+        gate.set()
+        wait_for(lambda: store.calls)  # the held beat returns
+        time.sleep(0.15)  # three intervals in which a beat for "old" was due
         beat.keep_alive("s", 2, "new", 0.15)
-        wait_for(lambda: store.calls)
+        wait_for(lambda: len(store.calls) > 1)
     finally:
+        gate.set()
         beat.close()
-    assert {c[2] for c in store.calls} == {"new"}
+    assert store.calls[0][2] == "held"
+    assert {c[2] for c in store.calls[1:]} == {"new"}
 
 
 def test_refusal_for_a_released_lease_is_ignored():
-    class SlowRefusal(ScriptedStore):
-        def heartbeat(self, *args):
-            self.called.set()
-            time.sleep(0.2)
-            return False
+    """The refusal comes only after the release (it came after a 0.2 s sleep, which
+    a loaded machine could spend before the release)."""
+    released = threading.Event()
 
-    store = SlowRefusal(False)
+    class HeldRefusal(ScriptedStore):
+        def heartbeat(self, study, tid, token, lease_seconds):
+            if token == "tok":  # refused once the lease is released
+                self.called.set()
+                released.wait(60.0)
+            return super().heartbeat(study, tid, token, lease_seconds)
+
+    store = HeldRefusal(False, True)
     beat = Heartbeat(store, owner="w")
     try:
         lease = beat.keep_alive("s", 1, "tok", 0.06)
-        assert store.called.wait(5.0)
+        assert store.called.wait(60.0)
         beat.release()  # the trial finished while the beat was in flight
-        time.sleep(0.3)
+        released.set()
+        beat.keep_alive("s", 2, "next", 0.06)
+        wait_for(lambda: len(store.calls) >= 2)  # the refusal was handled before
     finally:
+        released.set()
         beat.close()
     assert not lease.lost.is_set()
+    assert [c[2] for c in store.calls[:2]] == ["tok", "next"]
+    assert not getattr(store, "reclaims", [])  # a released lease is not taken back
 
 
 def test_a_beat_failing_past_the_lease_says_the_lease_ended(caplog):

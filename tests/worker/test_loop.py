@@ -216,18 +216,27 @@ def test_exits_when_its_study_is_finished(store):
     assert (summary.done, summary.stop_reason) == (2, "study_finished")
 
 
-def test_first_sigterm_finishes_the_trial_then_stops(store, tmp_path):
-    log = tmp_path / "log"
-    configs = [{"seconds": 0.5, "log": str(log), "loss": 1.0}] * 2
+WARM = "warm stop: finishing the current trial"
+
+
+def test_first_sigterm_finishes_the_trial_then_stops(store, tmp_path, caplog):
+    """The trial runs until the worker has taken the SIGTERM as a warm stop (its
+    gate file is made then): it slept 0.5 s, which a loaded machine could spend
+    before the signal was handled, so that the next trial was claimed."""
+    log, gate = tmp_path / "log", tmp_path / "gate"
+    configs = [{"seconds": 120, "gate": str(gate), "log": str(log), "loss": 1.0}] * 2
     make_study(store, "t", f"{OBJ}:sleeps", configs)
 
     def terminate_when_started():
         wait_until(lambda: lines(log))
         os.kill(os.getpid(), signal.SIGTERM)
+        wait_until(lambda: WARM in caplog.text, timeout=120)
+        gate.touch()
 
     previous = signal.getsignal(signal.SIGTERM)
     sender = in_thread(terminate_when_started)
-    summary = run_worker(store, study="t")
+    with caplog.at_level("INFO", logger="hpo_service.worker"):
+        summary = run_worker(store, study="t")
     sender.join()
     assert (summary.done, summary.stop_reason) == (1, "warm_stop")
     assert store.get_trial("t", 0).result["loss"] == 1.0
@@ -235,18 +244,23 @@ def test_first_sigterm_finishes_the_trial_then_stops(store, tmp_path):
     assert signal.getsignal(signal.SIGTERM) is previous
 
 
-def test_second_sigterm_kills_the_objective_and_hands_the_trial_back(store, tmp_path):
+def test_second_sigterm_kills_the_objective_and_hands_the_trial_back(
+    store, tmp_path, caplog
+):
     log = tmp_path / "log"
     make_study(store, "t2", f"{OBJ}:sleeps", [{"seconds": 60, "log": str(log)}])
 
     def terminate_twice_when_started():
         wait_until(lambda: lines(log))
         os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(0.3)  # two signals sent at once would arrive as one
+        # Two signals before the first is handled arrive as one: the second waits
+        # for the first's warm stop (it waited a fixed 0.3 s).
+        wait_until(lambda: WARM in caplog.text, timeout=120)
         os.kill(os.getpid(), signal.SIGTERM)
 
     sender = in_thread(terminate_twice_when_started)
-    summary = run_worker(store, study="t2")
+    with caplog.at_level("INFO", logger="hpo_service.worker"):
+        summary = run_worker(store, study="t2")
     sender.join()
     assert (summary.released, summary.stop_reason) == (1, "cold_stop")
     trial = store.get_trial("t2", 0)
