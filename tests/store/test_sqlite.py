@@ -131,10 +131,11 @@ def test_busy_writes_are_retried_until_the_lock_frees(
 def test_a_lease_starts_when_its_write_lands_not_when_it_began_to_wait(
     path: Path, locker: sqlite3.Connection
 ) -> None:
-    """claim, heartbeat and reclaim each wait for another process's write lock (up
-    to retry_timeout, 30 s by default): the lease they grant counts from the write,
-    or a long wait hands out a lease that has already run out (reclaim counted it
-    from the call, so a contended store requeued the trial it took back at once)."""
+    """claim, heartbeat, reclaim and complete each wait for another process's write
+    lock (up to retry_timeout, 30 s by default): the lease they grant counts from
+    the write, or a long wait hands out a lease that has already run out (reclaim
+    counted it from the call, so a contended store requeued the trial it took back
+    at once), and so does a finishing time (complete stamped the call's)."""
     lease = 60.0
 
     def held_a_while() -> list[float]:
@@ -163,6 +164,9 @@ def test_a_lease_starts_when_its_write_lands_not_when_it_began_to_wait(
         freed = held_a_while()
         assert store.reclaim("s", 0, trial.token, "w", lease)
         assert store.get_trial("s", 0).lease_expires_at >= freed[0] + lease
+        freed = held_a_while()
+        assert store.complete("s", 0, trial.token, {"loss": 1.0})
+        assert store.get_trial("s", 0).finished_at >= freed[0]
 
 
 def test_idle_claim_never_takes_the_write_lock(
