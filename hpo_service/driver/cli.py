@@ -63,7 +63,25 @@ if TYPE_CHECKING:
 
 _logger = logging.getLogger(__name__)
 
-_study_option = click.option("--study", "study", required=True, help="Study name.")
+
+class _StudyOption(click.Option):
+    """``--study``: when it is missing, the error says where study names come from
+    (a hyperopt user knows the study as the exp_key of its MongoTrials)."""
+
+    def process_value(self, ctx: click.Context, value: Any) -> Any:
+        try:
+            return super().process_value(ctx, value)
+        except click.MissingParameter as e:
+            e.message = (
+                "Name the study: `hpo-driver studies` lists those of the store "
+                "(a MongoTrials study is named by its exp_key)"
+            )
+            raise
+
+
+_study_option = click.option(
+    "--study", "study", required=True, help="Study name.", cls=_StudyOption
+)
 
 
 def _store_command(
