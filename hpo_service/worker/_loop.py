@@ -285,6 +285,12 @@ def _safe_name(study: str) -> str:
     return f"{safe.replace('.', '_')}-{digest}"
 
 
+class _UnusableSettings(ValueError):
+    """A study's stored settings cannot be read (written by a newer version, or
+    edited by hand); only this is skipped by the worker's housekeeping, so a
+    programming error there still surfaces."""
+
+
 class _Prefixed(logging.LoggerAdapter):  # type: ignore[type-arg]
     def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
         return f"[{self.extra['worker_id']}] {msg}", kwargs  # type: ignore[index]
@@ -577,7 +583,7 @@ class Worker:
                 f"read the settings of study {trial.study!r}",
                 lambda: self._settings_for(trial.study),
             )
-        except (TypeError, ValueError) as e:
+        except _UnusableSettings as e:
             self._release(trial, name)
             raise WorkerError(
                 f"study {trial.study!r} has unusable settings: {e}"
@@ -952,7 +958,12 @@ class Worker:
 
     def _settings_for(self, study: str) -> StudySettings:
         """The study's settings: as read after the last claim of one of its trials
-        (see :meth:`_keep_settings`), else read again every ``_SETTINGS_TTL``."""
+        (see :meth:`_keep_settings`), else read again every ``_SETTINGS_TTL``.
+
+        Raises:
+            StudyNotFoundError: No such study.
+            _UnusableSettings: Its stored settings cannot be read.
+        """
         cached = self._settings.get(study)
         now = time.monotonic()
         if cached is not None and now - cached[0] < _SETTINGS_TTL:
@@ -960,7 +971,10 @@ class Worker:
         stored = self._store.get_study(study).settings
         if study == self._study:
             self._summary.study_found = True
-        settings = StudySettings.from_dict(stored)
+        try:
+            settings = StudySettings.from_dict(stored)
+        except (TypeError, ValueError) as e:
+            raise _UnusableSettings(str(e)) from e
         self._settings[study] = (now, settings, stored)
         return settings
 
@@ -999,7 +1013,7 @@ class Worker:
                 return "requeued"
             if self._study is not None and self._finished(self._study):
                 return "finished"
-        except (StudyNotFoundError, TypeError, ValueError) as e:
+        except (StudyNotFoundError, _UnusableSettings) as e:
             self._log.debug("skipped housekeeping: %s", e)
         except (ConnectionError, StoreError) as e:
             self._idle_faults.failed(e)  # raises what cannot pass; logs the rest
@@ -1027,7 +1041,7 @@ class Worker:
             return 0
         try:
             settings = self._settings_for(study)
-        except (StudyNotFoundError, TypeError, ValueError) as e:
+        except (StudyNotFoundError, _UnusableSettings) as e:
             self._log.debug("skipped requeueing study %r: %s", study, e)
             return 0
         dead, report = requeue_dead_owners(
@@ -1117,7 +1131,7 @@ class Worker:
         except StudyNotFoundError:
             self._note_missing_study()
             return
-        except (TypeError, ValueError):
+        except _UnusableSettings:
             return  # said when a trial is claimed
         refusal = self._policy.refusal(settings.objective)
         if refusal is not None:
