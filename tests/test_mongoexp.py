@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -211,6 +212,83 @@ def test_a_driver_without_workers_names_a_hyperopt_worker_command_that_works(
     assert not run.is_alive(), "the pasted worker command did not serve the study"
     assert len(trials.trials) == 3 and min(trials.losses()) >= 0
     assert worker_process[0].wait(timeout=60) == 0
+
+
+def _always_fails(config):
+    raise RuntimeError("CUDA out of memory")
+
+
+def test_waiting_for_workers_after_errors_in_a_row_says_why_they_stopped(
+    hyperopt_db, monkeypatch, caplog
+):
+    """Workers in hyperopt's form stop after 4 errors in a row (as hyperopt's); the
+    driver then said only "no worker has taken one ... start one with", as if none
+    had run. It names the errors now, and the command that lists them works."""
+    import logging
+    import shlex
+
+    from hpo_service.driver import _store_trials
+    from hpo_service.exceptions import AllTrialsFailed
+
+    host, database = hyperopt_db
+    url = f"mongo://{host}/{database}/jobs"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("HPO_DB", None)
+    space = {"x": hp.uniform("x", -2, 2)}
+    trials = MongoTrials(url, exp_key="broken")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "hpo_service.worker", f"--mongo={host}/{database}",
+         "--poll-interval=0.05", "--reserve-timeout=60"],
+        cwd=REPO, env=env, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        with pytest.raises(AllTrialsFailed):
+            fmin(_always_fails, space, trials=trials, max_evals=4, verbose=False)
+        _, err = worker.communicate(timeout=120)  # 4 errors in a row: it stops
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.communicate()
+    assert worker.returncode == 1 and "4 in a row" in err, err
+    quick = functools.partial(_store_trials.DriverOptions, idle_warning=0.2)
+    monkeypatch.setattr(_store_trials, "DriverOptions", quick)
+    again = MongoTrials(url, exp_key="broken")
+    raised = []
+
+    def resume():
+        try:
+            fmin(_always_fails, space, trials=again, max_evals=8, verbose=False)
+        except AllTrialsFailed as e:
+            raised.append(e)
+
+    with caplog.at_level(logging.WARNING):
+        run = threading.Thread(target=resume, daemon=True)
+        run.start()  # resumed: its last 4 finished trials ended in error
+        line = _wait_for_log(caplog, "waiting for workers")
+    assert (
+        ". The last 4 finished trials ended in error (the last: RuntimeError: CUDA "
+        "out of memory); workers stop after such errors in a row"
+    ) in line, line
+    command = shlex.split(line.rsplit("`", 2)[1])
+    assert command[:2] == ["hpo-driver", "trials"], line
+    listed = subprocess.run(
+        [sys.executable, "-m", "hpo_service.driver", *command[1:], "--format", "csv"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    assert len(listed.stdout.splitlines()) == 1 + 4  # the header and the 4 errors
+    # A worker ends the resumed run (its queued trials fail as well).
+    worker = subprocess.run(
+        [sys.executable, "-m", "hpo_service.worker", f"--mongo={host}/{database}",
+         "--exp-key=broken", "--poll-interval=0.05", "--max-jobs=4",
+         "--max-consecutive-failures=10"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    run.join(timeout=120)
+    assert not run.is_alive(), worker.stderr
+    assert len(raised) == 1  # all 8 failed: no best trial, as in hyperopt
+    trials.close()
+    again.close()
 
 
 def _wait_for_log(caplog: pytest.LogCaptureFixture, text: str) -> str:

@@ -9,6 +9,9 @@ one another (the worker imports nothing of :mod:`hpo_service.driver`).
 - ``settings``: a study's stored settings and its budget (depends on the store's
   contract, :mod:`hpo_service.store._base`, only);
 - ``stop_signals``: the signals that ask a driver or a worker to stop;
+- ``processes``: a driver's or worker's owner id and the process identity in it
+  that tells others when that process is certainly dead (``/proc``, no
+  dependencies);
 - ``trial_rows``: a stored trial as a JSON record and a CSV row, what
   ``hpo-driver trials`` writes and ``insight.trials_dataframe`` reads (depends on
   the store, the space and the objective's result rules).

@@ -149,8 +149,10 @@ def flat_row(
     as a JSON list, to one ``constraint.<i>`` column each and to ``feasible`` (every
     one ``<= 0``). Every other key of the result (hyperopt's extra keys, Optuna's
     user attributes) gets a ``result.<key>`` column, a list or dict as JSON text.
-    Times are ISO 8601 (UTC); a choice's column holds the option's index and a
-    ``param.<label>.value`` column the chosen option itself.
+    ``duration`` is the result's (the objective's call, or its own key), else the
+    error's (an error trial's call). Times are ISO 8601 (UTC); a choice's column
+    holds the option's index and a ``param.<label>.value`` column the chosen option
+    itself.
 
     Args:
         record: A :func:`trial_record`.

@@ -27,7 +27,7 @@ from hpo_service.driver._signals import StopSignals
 from hpo_service.driver._study import open_driven_study, space_settings, study_space
 from hpo_service.driver._study_loop import Driver, DriverOptions
 from hpo_service.driver._suggest import Suggester
-from hpo_service.driver._worker_hint import store_trials_worker_hint
+from hpo_service.driver._worker_hint import errors_hint, store_trials_worker_hint
 from hpo_service.exceptions import StudyNotFoundError, TrialNotFoundError
 from hpo_service.fmin import as_generator, best_of, check_stop_rules
 from hpo_service.objective._reference import reference_of
@@ -400,6 +400,7 @@ class StoreTrials(TrialsView):
                 hyperopt=self._hyperopt_worker,
                 objective=given["objective"],
             ),
+            errors_hint=errors_hint(self.db_url, self.study),
         )
         points = self._point_trials(space, points_to_evaluate or [])  # before writes
         settings, _ = open_driven_study(

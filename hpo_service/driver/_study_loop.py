@@ -78,6 +78,9 @@ class DriverOptions:
             (the command in backticks, prose outside them).
         idle_warning: Seconds queued trials may wait with no worker claiming any
             before the driver says so (and again every minute).
+        errors_hint: The command that lists the study's error trials, named in that
+            warning when the last finished trials ended in error (the workers may
+            have stopped for it: ``--max-consecutive-failures``).
         override_flag: How a refused resume names the override (``--override``
             for ``hpo-driver``, ``override=True`` from Python).
     """
@@ -91,6 +94,7 @@ class DriverOptions:
     worker_hint: str = "`hpo-worker --db URL --study NAME`"
     idle_warning: float = 10.0
     override_flag: str = "override=True"
+    errors_hint: str = "`hpo-driver trials --db URL --study NAME --state error`"
 
 
 @dataclass
@@ -149,6 +153,7 @@ class Driver:
         self._cancelled = False
         self._interrupted: str | None = None
         self._failed = 0
+        self._error_streak: tuple[int, dict[str, Any] | None] = (0, None)  # last's
         self._codes: dict[tuple[Any, ...], int] = {}
         self._last_activity = time.monotonic()
         self._exhausted = False  # the algorithm has no new point left (grid)
@@ -370,9 +375,27 @@ class Driver:
             )
         _logger.warning(
             "study %r: %s queued and no worker has taken one for %.0f s: "
-            "waiting for workers; %s",
-            self.name, counted(queued, "trial"), idle, hint,
+            "waiting for workers; %s%s",
+            self.name, counted(queued, "trial"), idle, hint, self._errors_note(),
         )  # fmt: skip
+
+    def _errors_note(self) -> str:
+        """Why the workers may have stopped: the last finished trials ended in error
+        (workers stop after --max-consecutive-failures of them in a row); "" if the
+        last finished trial did not."""
+        streak, error = self._error_streak
+        if not streak:
+            return ""
+        last = error or {}
+        what = f"{last.get('type', 'an error')}: {last.get('message', '')}".strip()
+        if len(what) > 200:
+            what = what[:199] + "…"
+        return (
+            f". The last {counted(streak, 'finished trial')} ended in error (the "
+            f"last: {what}); workers stop after such errors in a row (hpo-worker "
+            "--max-consecutive-failures: 4 with --mongo or --exp-key, as "
+            f"hyperopt's): see {self.options.errors_hint}"
+        )
 
     def _due(self, what: str, interval: float) -> bool:
         """Whether ``interval`` seconds passed since ``what`` was last due."""
@@ -468,6 +491,10 @@ class Driver:
             self._queue_policy.completions.count()
         self._note_activity()
         self._note_code(trial)
+        erred = trial.state == TrialState.ERROR
+        self._error_streak = (
+            (self._error_streak[0] + 1, trial.error) if erred else (0, None)
+        )
         if (
             trial.state == TrialState.DONE
             and (trial.result or {}).get("status") == STATUS_FAIL

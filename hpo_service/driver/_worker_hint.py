@@ -10,6 +10,7 @@ from __future__ import annotations
 import shlex
 
 from hpo_service.objective._reference import is_standard_library
+from hpo_service.store._cli_option import store_command
 from hpo_service.store._url import mask_url, mongodb_url_of_hyperopt, split_scheme
 
 _MONGODB_PREFIX = "mongodb://"
@@ -57,3 +58,10 @@ def _store_argument(db_url: str, *, hyperopt: bool) -> str:
         masked = mask_url(mongodb_url_of_hyperopt(db_url))
         return "--mongo=" + shlex.quote(masked.removeprefix(_MONGODB_PREFIX))
     return "--db " + shlex.quote(mask_url(db_url))
+
+
+def errors_hint(db_url: str, study: str) -> str:
+    """The command that lists a study's error trials, in backticks:
+    ``"`hpo-driver trials --db URL --study S --state error`"`` (the URL masked; no
+    ``--db`` for the default store)."""
+    return f"`{store_command('hpo-driver trials', db_url, study)} --state error`"

@@ -63,7 +63,25 @@ if TYPE_CHECKING:
 
 _logger = logging.getLogger(__name__)
 
-_study_option = click.option("--study", "study", required=True, help="Study name.")
+
+class _StudyOption(click.Option):
+    """``--study``: when it is missing, the error says where study names come from
+    (a hyperopt user knows the study as the exp_key of its MongoTrials)."""
+
+    def process_value(self, ctx: click.Context, value: Any) -> Any:
+        try:
+            return super().process_value(ctx, value)
+        except click.MissingParameter as e:
+            e.message = (
+                "Name the study: `hpo-driver studies` lists those of the store "
+                "(a MongoTrials study is named by its exp_key)"
+            )
+            raise
+
+
+_study_option = click.option(
+    "--study", "study", required=True, help="Study name.", cls=_StudyOption
+)
 
 
 def _store_command(
@@ -359,6 +377,7 @@ def start(
     from hpo_service.driver._local_workers import LocalWorkers
     from hpo_service.driver._study import open_driven_study, study_space
     from hpo_service.driver._study_loop import Driver, DriverOptions
+    from hpo_service.driver._worker_hint import errors_hint
 
     stored = _stored_settings(store, study)
     take_algorithm(given, None if stored is None else stored.algorithm)
@@ -373,6 +392,7 @@ def start(
             db_url, study, given.get("objective") or (stored and stored.objective)
         ),
         override_flag="--override",
+        errors_hint=errors_hint(db_url, study),
     )
     try:
         settings, created = open_driven_study(

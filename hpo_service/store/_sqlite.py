@@ -490,6 +490,21 @@ def _os_user() -> str:
         return f"uid {os.getuid()}"
 
 
+class _Now(NamedTuple):
+    """In a write's arguments: the time the write lands, plus ``offset`` seconds. It
+    is read once the write lock is held, which a busy file makes a write wait for
+    (up to ``retry_timeout``): a lease or a finishing time counts from the write,
+    not from the call."""
+
+    offset: float = 0.0
+
+
+def _at_now(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``args`` with each :class:`_Now` replaced by the time now (plus its offset)."""
+    now = time.time()
+    return tuple(now + a.offset if isinstance(a, _Now) else a for a in args)
+
+
 class _Insert(NamedTuple):
     """A trial row to insert, its values encoded: a new trial's (the defaults), or
     a finished one's with its reports packed under ``token``."""
@@ -1099,10 +1114,11 @@ class SQLiteTrialStore(BaseTrialStore):
     def _current_attempt_write(
         self, what: str, sql: str, args: tuple[Any, ...], study: str, tid: int
     ) -> bool:
-        """Run an UPDATE filtered on an attempt; bump the version if it hit."""
+        """Run an UPDATE filtered on an attempt; bump the version if it hit. An
+        argument :class:`_Now` becomes the time the write lands."""
 
         def body(conn: sqlite3.Connection) -> bool:
-            if conn.execute(sql, args).rowcount == 1:
+            if conn.execute(sql, _at_now(args)).rowcount == 1:
                 conn.execute(_BUMP, (study,))
                 return True
             self._require_trial(conn, study, tid)
@@ -1132,7 +1148,7 @@ class SQLiteTrialStore(BaseTrialStore):
         c.check_name(token, "token")
         c.check_name(owner, "owner")
         lease_seconds = c.check_positive(lease_seconds, "lease_seconds")
-        args = (owner, time.time() + lease_seconds, study, tid, token)
+        args = (owner, _Now(lease_seconds), study, tid, token)
         return self._current_attempt_write("reclaim", _RECLAIM, args, study, tid)
 
     def complete(
@@ -1148,7 +1164,7 @@ class SQLiteTrialStore(BaseTrialStore):
         c.check_tid(tid)
         text = c.dumps(c.check_dict(result, "result"), "result")
         ranked = _ranked(result)
-        args = ("done", text, time.time(), _code_text(code), *ranked, study, tid, token)
+        args = ("done", text, _Now(), _code_text(code), *ranked, study, tid, token)
         return self._current_attempt_write("complete", _COMPLETE, args, study, tid)
 
     def fail(
@@ -1163,7 +1179,7 @@ class SQLiteTrialStore(BaseTrialStore):
         c.check_name(study, "study")
         c.check_tid(tid)
         text = c.dumps(c.check_error(error), "error")
-        args = ("error", text, time.time(), _code_text(code), study, tid, token)
+        args = ("error", text, _Now(), _code_text(code), study, tid, token)
         return self._current_attempt_write("fail", _FAIL, args, study, tid)
 
     def release(self, study: str, tid: int, token: str) -> bool:
@@ -1189,7 +1205,7 @@ class SQLiteTrialStore(BaseTrialStore):
         args = (
             "pruned",
             text,
-            time.time(),
+            _Now(),
             _code_text(code),
             *unranked,
             study,

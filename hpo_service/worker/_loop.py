@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from hpo_service._common.processes import certainly_dead, owner_id
@@ -27,7 +27,7 @@ from hpo_service._common.settings import (
     counted_finished,
     record_objective_count,
 )
-from hpo_service._common.stop_signals import STOP_SIGNALS
+from hpo_service._common.stop_signals import DRAIN_SIGNALS, STOP_SIGNALS
 from hpo_service._common.words import counted
 from hpo_service.exceptions import (
     InvalidResultError,
@@ -81,8 +81,6 @@ _MAINTENANCE_AFTER_TRIAL = 0.5
 _SETTINGS_TTL = 30.0
 _SLICE = 0.1
 _WARM, _COLD = 1, 2
-#: hyperopt-mongo-worker's SIGUSR1: finish the current trial, then exit (never cold).
-_DRAIN_SIGNALS = tuple(getattr(signal, n) for n in ("SIGUSR1",) if hasattr(signal, n))
 _MISSING_STUDY_NOTE_SECONDS = 60.0
 
 
@@ -106,6 +104,8 @@ class WorkerSummary:
             study some study, existed at some point of the worker's life; the
             ``hpo-worker`` command exits 1 when none was, however the worker stopped
             (its idle timeout, a signal, ``last_job_timeout``).
+        failing_studies: The studies of the trials in the current run of errors in
+            a row (empty after a trial that did not end in error).
     """
 
     worker_id: str
@@ -116,6 +116,7 @@ class WorkerSummary:
     stop_reason: str = ""
     pruned: int = 0
     study_found: bool = True
+    failing_studies: set[str] = field(default_factory=set)
 
     @property
     def trials(self) -> int:
@@ -282,6 +283,12 @@ def _safe_name(study: str) -> str:
         return safe
     digest = hashlib.sha256(study.encode()).hexdigest()[:8]
     return f"{safe.replace('.', '_')}-{digest}"
+
+
+class _UnusableSettings(ValueError):
+    """A study's stored settings cannot be read (written by a newer version, or
+    edited by hand); only this is skipped by the worker's housekeeping, so a
+    programming error there still surfaces."""
 
 
 class _Prefixed(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -576,7 +583,7 @@ class Worker:
                 f"read the settings of study {trial.study!r}",
                 lambda: self._settings_for(trial.study),
             )
-        except (TypeError, ValueError) as e:
+        except _UnusableSettings as e:
             self._release(trial, name)
             raise WorkerError(
                 f"study {trial.study!r} has unusable settings: {e}"
@@ -696,6 +703,10 @@ class Worker:
         if kind in ("result", "pruned", "error"):
             failed = kind == "error"
             self._consecutive_failures = self._consecutive_failures + 1 if failed else 0
+            if failed:
+                self._summary.failing_studies.add(trial.study)
+            else:
+                self._summary.failing_studies.clear()
         if kind == "result":
             if not self._put_attachments(trial, name, data):
                 return
@@ -947,7 +958,12 @@ class Worker:
 
     def _settings_for(self, study: str) -> StudySettings:
         """The study's settings: as read after the last claim of one of its trials
-        (see :meth:`_keep_settings`), else read again every ``_SETTINGS_TTL``."""
+        (see :meth:`_keep_settings`), else read again every ``_SETTINGS_TTL``.
+
+        Raises:
+            StudyNotFoundError: No such study.
+            _UnusableSettings: Its stored settings cannot be read.
+        """
         cached = self._settings.get(study)
         now = time.monotonic()
         if cached is not None and now - cached[0] < _SETTINGS_TTL:
@@ -955,7 +971,10 @@ class Worker:
         stored = self._store.get_study(study).settings
         if study == self._study:
             self._summary.study_found = True
-        settings = StudySettings.from_dict(stored)
+        try:
+            settings = StudySettings.from_dict(stored)
+        except (TypeError, ValueError) as e:
+            raise _UnusableSettings(str(e)) from e
         self._settings[study] = (now, settings, stored)
         return settings
 
@@ -994,7 +1013,7 @@ class Worker:
                 return "requeued"
             if self._study is not None and self._finished(self._study):
                 return "finished"
-        except (StudyNotFoundError, TypeError, ValueError) as e:
+        except (StudyNotFoundError, _UnusableSettings) as e:
             self._log.debug("skipped housekeeping: %s", e)
         except (ConnectionError, StoreError) as e:
             self._idle_faults.failed(e)  # raises what cannot pass; logs the rest
@@ -1022,7 +1041,7 @@ class Worker:
             return 0
         try:
             settings = self._settings_for(study)
-        except (StudyNotFoundError, TypeError, ValueError) as e:
+        except (StudyNotFoundError, _UnusableSettings) as e:
             self._log.debug("skipped requeueing study %r: %s", study, e)
             return 0
         dead, report = requeue_dead_owners(
@@ -1112,7 +1131,7 @@ class Worker:
         except StudyNotFoundError:
             self._note_missing_study()
             return
-        except (TypeError, ValueError):
+        except _UnusableSettings:
             return  # said when a trial is claimed
         refusal = self._policy.refusal(settings.objective)
         if refusal is not None:
@@ -1168,11 +1187,11 @@ class Worker:
             return lambda: None
         previous = {
             signum: handler
-            for signum in (*STOP_SIGNALS, *_DRAIN_SIGNALS)
+            for signum in (*STOP_SIGNALS, *DRAIN_SIGNALS)
             if (handler := signal.getsignal(signum)) != signal.SIG_IGN  # nohup
         }
         for signum in previous:
-            drain = signum in _DRAIN_SIGNALS
+            drain = signum in DRAIN_SIGNALS
             signal.signal(signum, self._on_drain if drain else self._on_signal)
 
         def restore() -> None:

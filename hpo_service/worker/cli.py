@@ -16,7 +16,7 @@ import click
 from click.core import ParameterSource
 
 from hpo_service._common.foreign_options import raise_naming_ours
-from hpo_service._common.stop_signals import STOP_SIGNALS
+from hpo_service._common.stop_signals import DRAIN_SIGNALS, STOP_SIGNALS
 from hpo_service._common.words import counted
 from hpo_service.exceptions import ObjectiveImportError, StoreError, WorkerError
 from hpo_service.store import BaseTrialStore
@@ -216,10 +216,12 @@ def main(
     finally:
         store.close()
     if summary.stop_reason == "max_consecutive_failures":
+        failing = sorted(summary.failing_studies)  # one study, most often
+        named = study or (failing[0] if len(failing) == 1 else None)
         raise click.ClickException(
             f"{counted(summary.failed, 'trial')} ended in error, the last "
             f"{hyperopt_options['max_consecutive_failures']} in a row "
-            f"(--max-consecutive-failures): see {_error_trials_command(db_url, study)}"
+            f"(--max-consecutive-failures): see {_error_trials_command(db_url, named)}"
         )
 
 
@@ -278,9 +280,10 @@ def _store_flag() -> str:
 
 @contextlib.contextmanager
 def _stop_requests() -> Iterator[list[str]]:
-    """While the store is not ready yet, SIGTERM, SIGHUP and Ctrl-C are noted (the
-    yielded list gets the signal's name) instead of killing the worker, so that it
-    can say why it stopped and exit 1. Signals ignored at start stay ignored."""
+    """While the store is not ready yet, SIGTERM, SIGHUP, Ctrl-C and SIGUSR1 are
+    noted (the yielded list gets the signal's name) instead of killing the worker,
+    so that it can say why it stopped and exit 1. Signals ignored at start stay
+    ignored."""
     received: list[str] = []
     if threading.current_thread() is not threading.main_thread():
         yield received
@@ -291,7 +294,7 @@ def _stop_requests() -> Iterator[list[str]]:
 
     previous = {
         signum: handler
-        for signum in STOP_SIGNALS
+        for signum in (*STOP_SIGNALS, *DRAIN_SIGNALS)
         if (handler := signal.getsignal(signum)) != signal.SIG_IGN  # nohup
     }
     for signum in previous:

@@ -31,6 +31,9 @@ def db(tmp_path):
     ("args", "code", "message"),
     [
         (["start"], 2, "Missing option '--study'"),
+        (["status"], 2, "Missing option '--study'. Name the study: `hpo-driver "
+         "studies` lists those of the store (a MongoTrials study is named by its "
+         "exp_key)"),
         (["start", "--study", "s", "--max-evals", "0"], 2, "--max-evals"),
         (["start", "--study", "s", "--max-evals", "ten"], 2, "--max-evals"),
         (["start", "--study", "s", "--algo", "annealing"], 2, "--algo"),

@@ -85,6 +85,10 @@ def test_a_worker_started_after_the_death_requeues_and_runs_it(procs, db, name):
     """Also when the dead worker had a name chosen by hand (``--worker-id``, as the
     systemd units and the Slurm script give): its id still proves its death."""
     tid = kill_mid_trial(procs, db, name)
+    status = procs.run(DRIVER, "status", "--db", db, "--study", "s", "--json")
+    (running,) = json.loads(status.stdout)["workers"]  # listed under its name
+    assert running["owner"].startswith(f"{name}/" if name else socket.gethostname())
+    assert (running["tid"], running["alive"]) == (tid, False)
     worker = procs.run(
         WORKER, "--db", db, "--study", "s", "--idle-timeout", "3", timeout=180
     )  # no driver: the worker alone finds the dead worker's trial

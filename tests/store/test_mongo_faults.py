@@ -226,3 +226,29 @@ def test_step_down_in_the_middle_of_a_study(wire: Wire) -> None:
         counts = store.count_by_state("s")
         assert counts[TrialState.DONE] == 30, counts
         assert all(t.attempts == 1 for t in store.get_trials("s"))
+
+
+@pytest.mark.parametrize(
+    ("command", "call", "doing"),
+    [
+        ("findAndModify", "claim", "claiming a trial"),
+        ("update", "heartbeat", "renewing a running trial's lease (heartbeat)"),
+    ],
+)
+def test_a_retry_says_what_the_store_was_doing(
+    wire: Wire, store: MongoTrialStore, caplog, command: str, call: str, doing: str
+) -> None:
+    """During an outage a driver and its workers logged "changes_since failed",
+    "attachments failed": the names of store methods, which a user cannot tell
+    apart. The retry warning says what the call was doing."""
+    queue(store, 2)
+    trial = store.claim("w", LONG, study="s")
+    calls = {
+        "claim": lambda: store.claim("w", LONG, study="s"),
+        "heartbeat": lambda: store.heartbeat("s", trial.tid, trial.token, LONG),
+    }
+    logs = caplog.at_level("WARNING", logger="hpo_service.store")
+    with logs, wire.fault([command], 2, **NETWORK):
+        assert calls[call]()
+    assert f": {doing} failed (attempt 1), retrying in " in caplog.text, caplog.text
+    assert f": {call} failed" not in caplog.text

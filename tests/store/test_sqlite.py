@@ -6,6 +6,7 @@ import json
 import multiprocessing
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -125,6 +126,47 @@ def test_busy_writes_are_retried_until_the_lock_frees(
         threading.Timer(0.4, lambda: locker.execute("ROLLBACK")).start()
         assert store.create_study("b", {}).name == "b"
         assert not locker.in_transaction
+
+
+def test_a_lease_starts_when_its_write_lands_not_when_it_began_to_wait(
+    path: Path, locker: sqlite3.Connection
+) -> None:
+    """claim, heartbeat, reclaim and complete each wait for another process's write
+    lock (up to retry_timeout, 30 s by default): the lease they grant counts from
+    the write, or a long wait hands out a lease that has already run out (reclaim
+    counted it from the call, so a contended store requeued the trial it took back
+    at once), and so does a finishing time (complete stamped the call's)."""
+    lease = 60.0
+
+    def held_a_while() -> list[float]:
+        """Hold the write lock until a timer frees it; the time it was freed."""
+        freed: list[float] = []
+
+        def free() -> None:
+            freed.append(time.time())
+            locker.execute("ROLLBACK")
+
+        locker.execute("BEGIN IMMEDIATE")
+        threading.Timer(0.3, free).start()
+        return freed
+
+    with SQLiteTrialStore(str(path), busy_timeout=0.05, retry_timeout=30) as store:
+        store.insert_trials("s", [NewTrial({"x": 1.0}, {"x": 1.0})])
+        freed = held_a_while()
+        trial = store.claim("w", lease, study="s")
+        assert store.get_trial("s", 0).lease_expires_at >= freed[0] + lease
+        freed = held_a_while()
+        assert store.heartbeat("s", 0, trial.token, lease)
+        assert store.get_trial("s", 0).lease_expires_at >= freed[0] + lease
+        assert store.heartbeat("s", 0, trial.token, 0.001)
+        time.sleep(0.01)
+        assert store.requeue_expired(max_attempts=3, study="s").requeued
+        freed = held_a_while()
+        assert store.reclaim("s", 0, trial.token, "w", lease)
+        assert store.get_trial("s", 0).lease_expires_at >= freed[0] + lease
+        freed = held_a_while()
+        assert store.complete("s", 0, trial.token, {"loss": 1.0})
+        assert store.get_trial("s", 0).finished_at >= freed[0]
 
 
 def test_idle_claim_never_takes_the_write_lock(

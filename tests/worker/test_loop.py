@@ -406,3 +406,25 @@ def test_housekeeping_between_fast_trials_runs_at_most_twice_a_second(store, db_
     feeder.join()
     assert summary.done == 30
     assert len(counted) <= 2 + elapsed / _loop._MAINTENANCE_AFTER_TRIAL
+
+
+def test_a_fault_in_the_housekeeping_code_surfaces_instead_of_a_skipped_pass(store):
+    """Only a study gone or settings it cannot read skip a housekeeping pass: a
+    TypeError of a bug there (one hid behind a name clash once) ends the worker."""
+    make_study(store, "h", f"{OBJ}:quadratic", [], max_evals=1)
+
+    def broken(study):
+        raise TypeError("a bug in housekeeping")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(store, "running_trials", broken)
+        with pytest.raises(TypeError, match="a bug in housekeeping"):
+            run_worker(store, study="h", idle_timeout=5, poll_interval=0.05)
+
+
+def test_housekeeping_skips_a_study_whose_settings_it_cannot_read(store, caplog):
+    store.create_study("u", {"objective": f"{OBJ}:quadratic", "max_evals": "many"})
+    with caplog.at_level("DEBUG", logger="hpo_service.worker"):
+        summary = run_worker(store, study="u", idle_timeout=0.5, poll_interval=0.05)
+    assert summary.stop_reason == "idle_timeout"
+    assert any("skipped housekeeping" in r.getMessage() for r in caplog.records)

@@ -190,12 +190,15 @@ def test_zero_fails_at_once_and_sqlite_is_never_waited_for(
     assert "--wait-for-store" not in caplog.text
 
 
-def test_a_stop_signal_ends_the_wait_with_exit_1(refused_port):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR1])
+def test_a_stop_signal_ends_the_wait_with_exit_1(signum, refused_port):
     """SIGTERM while the server does not answer yet: stop now, saying why (the
-    worker ran nothing), instead of waiting out --wait-for-store."""
+    worker ran nothing), instead of waiting out --wait-for-store. So does SIGUSR1
+    (hyperopt-mongo-worker's "finish, then quit"), whose default action killed the
+    worker without a word."""
     process = launch(url_at(refused_port), "--wait-for-store", "600")
     said, reader = said_it_waits(process)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(signum)
     assert process.wait(timeout=60) == 1, "".join(said)
     reader.join(10)
     assert "Error: cannot reach the store" in "".join(said)

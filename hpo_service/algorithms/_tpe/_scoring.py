@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import special
 
 from hpo_service.algorithms._tpe import _truncnorm
 
@@ -208,7 +207,7 @@ def _log_mass(
     Every mean lies inside its bounds, so each truncation interval straddles it.
     """
     return np.log1p(
-        -special.ndtr((low - mus) / sigmas) - special.ndtr((mus - high) / sigmas)
+        -_truncnorm.ndtr((low - mus) / sigmas) - _truncnorm.ndtr((mus - high) / sigmas)
     )
 
 
