@@ -293,11 +293,14 @@ class ChildRunner:
         self._deadline = None
         if timeout is not None:  # the import's bound; the call's starts with it
             self._deadline = start + max(timeout, self._startup_timeout)
-        got = self._wait(should_abort)
-        while isinstance(got, dict) and got.get("kind") == "report":
-            got = self._answer_report(got, on_report, should_abort)
-        if self._forwarder is not None:
-            self._forwarder.finish()
+        try:
+            got = self._wait(should_abort)
+            while isinstance(got, dict) and got.get("kind") == "report":
+                got = self._answer_report(got, on_report, should_abort)
+        finally:  # the forwarder is this trial's: never polled after it
+            forwarder, self._forwarder = self._forwarder, None
+        if forwarder is not None:
+            forwarder.finish()
         return got
 
     def _failure(self, got: str, code: int | None, sent: float) -> tuple[str, str]:

@@ -275,6 +275,25 @@ def test_output_reaches_the_caller_while_the_objective_runs(fresh, tmp_path):
     assert lines[3:] == ["out line 0", "out line 1", "err line", "raw fd write"]
 
 
+def test_the_next_child_after_a_timeout_is_not_read_for_the_last_trial(fresh):
+    """A trial's output forwarder ends with the trial. It was kept, and polled while
+    the next child started: on the output file's descriptor, closed by then, which
+    raised EBADF and ended the worker (seen once in a shuffled full run), or, when
+    the number was reused, on the new child's file, for the old trial's sink."""
+    # Numbers below the output file's: the next child's file, pipes and selector
+    # get them, so the old number stays closed.
+    low = [os.open(os.devnull, os.O_RDONLY) for _ in range(8)]
+    try:
+        lines = []
+        outcome = fresh.run(f"{OBJ}:hangs", {}, timeout=0.3, on_output=lines.append)
+        assert (outcome.kind, outcome.data["type"]) == ("error", "TrialTimeout")
+    finally:
+        for fd in low:
+            os.close(fd)
+    assert fresh.run(f"{OBJ}:quadratic", {"x": 2.0}).data["loss"] == 1.0
+    assert lines == []
+
+
 def test_os_exit_is_child_process_died_with_last_output(fresh):
     outcome = fresh.run(f"{OBJ}:prints_then_exits", {})
     assert outcome.kind == "error"
