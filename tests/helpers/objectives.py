@@ -82,12 +82,12 @@ def prints(config: dict[str, Any]) -> float:
 
 
 def prints_and_waits(config: dict[str, Any]) -> float:
-    """Prints ``waiting``, then waits up to 20 s for file ``config["seen"]`` to exist
+    """Prints ``waiting``, then waits up to 120 s for file ``config["seen"]`` to exist
     (the test creates it when the line reached it); prints a last partial line.
     Returns 0 if the file appeared, else 1."""
     print("waiting", flush=True)
     print("é \xff", file=sys.stderr, flush=True)
-    deadline = time.monotonic() + 20.0
+    deadline = time.monotonic() + 120.0
     while not os.path.exists(config["seen"]) and time.monotonic() < deadline:
         time.sleep(0.02)
     sys.stdout.write("no line end")
