@@ -129,7 +129,25 @@ def _from_json_export(
             state,
             record.get("error"),
             reports,
+            _json_names(record.get("objectives"), name, i),
         )
+
+
+def _json_names(names: Any, name: str, i: int) -> tuple[str, ...]:
+    """A JSON record's objectives' names (``hpo-driver trials --format json`` of a
+    study with named objectives lists them), or none.
+
+    Raises:
+        ValueError: ``objectives`` is not a list of names (naming the item).
+    """
+    if names is None:
+        return ()
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        raise ValueError(
+            f"{name}: item {i} must name its objectives as a list of strings, but "
+            f"got objectives={names!r:.120}"
+        )
+    return tuple(names)
 
 
 def _as_pruned(result: dict[str, Any], reports: dict[int, float]) -> dict[str, Any]:

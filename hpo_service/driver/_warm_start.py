@@ -77,7 +77,8 @@ class Evaluated:
         error: An error (or cancelled) trial's ``{type, message[, traceback]}``.
         intermediate: step -> value the objective reported.
         names: The objectives' names the file gives (a CSV header's
-            ``objective.<name>`` columns), in the order of the losses; () if none.
+            ``objective.<name>`` columns, a JSON record's ``objectives``), in the
+            order of the losses; () if none.
     """
 
     params: dict[str, Any]

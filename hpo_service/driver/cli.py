@@ -618,7 +618,9 @@ def trials(
     constraint a ``constraint.I`` column, and ``feasible`` is True for a
     successful trial whose every constraint is <= 0, False for any other. JSON is
     standard JSON: a non-finite number is the string "Infinity", "-Infinity" or
-    "NaN" (CSV keeps inf, -inf and nan). JSON also lists each trial's attachments
+    "NaN" (CSV keeps inf, -inf and nan). In a study whose objectives are named,
+    each JSON record names them in the order of its losses ("objectives"), as the
+    CSV's objective.NAME columns do. JSON also lists each trial's attachments
     as {name: size in bytes}, not their contents (from Python:
     StoreTrials(...).trial_attachments(trial); no command reads them yet).
     """
@@ -629,8 +631,9 @@ def trials(
     records = (trial_rows.trial_record(t, count) for t in found)
     if fmt == "json":
         sizes = store.study_attachment_sizes(study)  # JSON only, not CSV
+        named = {"objectives": names} if names else {}  # the order of each loss
         _listing.write_json(
-            ({**r, "attachments": sizes.get(r["tid"], {})} for r in records),
+            ({**r, **named, "attachments": sizes.get(r["tid"], {})} for r in records),
             sys.stdout,
         )
         return

@@ -525,6 +525,35 @@ def test_a_csv_import_takes_the_losses_by_objective_name(store, db_url, tmp_path
     assert store.get_study("d").settings.get("objective_names") is None  # unwritten
 
 
+def test_a_json_import_takes_the_losses_by_objective_name(store, db_url, tmp_path):
+    """A JSON export names the objectives in each record, so an import into a study
+    that names them in another order takes each loss by its name (without them it
+    swapped every pair), and one into a study without names names it."""
+    stored_study(db_url, pair=True)
+    path = _export(db_url, "a", "json", tmp_path / "a.json")
+    assert {tuple(r["objectives"]) for r in json.loads(Path(path).read_text())} == {
+        ("error", "size")
+    }
+    sources = [t for t in store.get_trials("a") if _status(t) == "ok"]
+    new_study(store, "b", ["size", "error"])
+    code, out = cli("import", "--db", db_url, "--study", "b", path)
+    assert code == 0, out
+    done = [t for t in store.get_trials("b") if _status(t) == "ok"]
+    assert [t.result["loss"] for t in done] == [s.result["loss"][::-1] for s in sources]
+    new_study(store, "c", ["error", "latency"])
+    with pytest.raises(ValueError, match="but the file names error, size"):
+        StoreTrials(db_url, study="c").import_results(path)
+    new_study(store, "d", None)
+    StoreTrials(db_url, study="d").import_results(path)
+    assert store.get_study("d").settings["objective_names"] == ["error", "size"]
+    bad = tmp_path / "bad.json"
+    records = json.loads(Path(path).read_text())
+    records[0]["objectives"] = "error,size"
+    bad.write_text(json.dumps(records))
+    with pytest.raises(ValueError, match="item 0 must name its objectives as a list"):
+        StoreTrials(db_url, study="d").import_results(str(bad))
+
+
 @pytest.mark.parametrize(
     ("cells", "message"),
     [({"state": "error", "error_type": ""}, "an error trial must have its error"),
