@@ -142,8 +142,9 @@ def import_results(db_url: str, study: str, paths: tuple[str, ...]) -> None:
     and message; a JSON export also keeps the traceback) and cancelled. Queued and
     running trials have no outcome yet: they are left out and counted in the
     summary (the study's driver suggests its own; `hpo-driver enqueue` queues
-    given params). A CSV's objective.NAME columns name the study's objectives if it
-    has no names yet; a study with names takes the losses by name. A pickled
+    given params). A CSV's objective.NAME columns (a JSON record's "objectives")
+    name the study's objectives if it has no names yet; a study with names takes
+    the losses by name. A pickled
     Trials gives its trials the same way (hyperopt's error trials with their
     exception's type and message).
 

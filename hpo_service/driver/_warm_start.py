@@ -11,9 +11,9 @@ ones), so a bad file changes nothing.
   them), ``error`` (its error), ``cancelled``; the algorithm learns from them at
   once. Each keeps where it came from as ``imported_from`` (``"<source>#<tid>"``,
   for the record only) in its result, or in its error for an error or cancelled
-  trial. Imported trials count toward ``max_evals``. The objectives' names of a CSV
-  export's header become the study's (a study that has names of its own takes the
-  losses by name).
+  trial. Imported trials count toward ``max_evals``. The objectives' names an
+  export gives (a CSV's header, a JSON record's ``objectives``) become the study's
+  (a study that has names of its own takes the losses by name).
 
 Identity of an evaluated trial (what an import is deduplicated by): its params (as
 the space checks them: a choice's option index, ints for integer parameters) and

@@ -563,10 +563,10 @@ def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
         options.pop("connect_timeout", 10.0), "connect_timeout"
     )
     database = options.pop("database", None)
-    named = url.lower() + " " + " ".join(options).lower()
-    if "serverselectiontimeoutms" not in named:
+    given = _option_names(url, options)
+    if "serverselectiontimeoutms" not in given:
         options["serverSelectionTimeoutMS"] = int(connect_timeout * 1000)
-    if not {"sockettimeoutms", "timeoutms"} & _option_names(url, options):
+    if not {"sockettimeoutms", "timeoutms"} & given:
         options["socketTimeoutMS"] = int(SOCKET_TIMEOUT * 1000)
     client = make_client(url, options)
     if database is None:  # the URL's path, as pymongo parses it
