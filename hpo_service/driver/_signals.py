@@ -9,14 +9,13 @@ workers: running trials finish or are handed back); a second one raises
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
-import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
 
-from hpo_service._common.stop_signals import STOP_SIGNALS
+from hpo_service._common.stop_signals import STOP_SIGNALS, handling
 
 _logger = logging.getLogger(__name__)
 
@@ -41,22 +40,16 @@ class StopSignals:
         self.received: signal.Signals | None = None
         self.second: signal.Signals | None = None
         self._callbacks: list[Callable[[str], None]] = []
-        self._previous: dict[signal.Signals, Any] = {}
+        self._handling = contextlib.ExitStack()  # the handlers while inside
 
     def __enter__(self) -> StopSignals:
-        if threading.current_thread() is threading.main_thread():
-            for signum in STOP_SIGNALS:
-                previous = signal.getsignal(signum)
-                if previous == signal.SIG_IGN:  # `nohup` (SIGHUP), `cmd &` (SIGINT)
-                    continue
-                self._previous[signum] = previous
-                signal.signal(signum, self._handle)
+        self._handling.enter_context(
+            handling(dict.fromkeys(STOP_SIGNALS, self._handle))
+        )
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
-        self._previous.clear()
+        self._handling.close()
 
     @property
     def name(self) -> str:

@@ -14,7 +14,6 @@ import logging
 import shlex
 import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +28,7 @@ from hpo_service._common.settings import (
     cancelled_error,
     counted_finished,
 )
-from hpo_service._common.stop_signals import STOP_SIGNALS
+from hpo_service._common.stop_signals import STOP_SIGNALS, handling
 from hpo_service._common.words import counted
 from hpo_service.driver import _listing, _output, _warm_cli
 from hpo_service.driver._algo_options import algo_options, take_algorithm
@@ -131,23 +130,18 @@ def _stops_while_opening(command: str, study: str | None) -> Iterator[None]:
     seconds for a MongoDB that does not answer yet): exit 128+signal saying so, as
     Ctrl-C does, not a silent death (a Kubernetes Job deleted while it waits). A
     signal ignored at start (nohup) stays ignored; other commands keep the default."""
-    if command != "start" or threading.current_thread() is not threading.main_thread():
+    if command != "start":
         yield
         return
 
     def stop(signum: int, frame: object) -> None:
         raise _StoppedWhileOpening(signum)
 
-    previous = {
-        signum: handler
-        for signum in STOP_SIGNALS  # SIGTERM and SIGHUP (none on Windows)
-        if signum != signal.SIGINT  # see _ctrl_c_while_starting
-        and (handler := signal.getsignal(signum)) != signal.SIG_IGN
-    }
-    for signum in previous:
-        signal.signal(signum, stop)
+    # SIGTERM and SIGHUP (none on Windows); SIGINT: see _ctrl_c_while_starting
+    stops = {signum: stop for signum in STOP_SIGNALS if signum != signal.SIGINT}
     try:
-        yield
+        with handling(stops):
+            yield
     except _StoppedWhileOpening as e:
         name = signal.Signals(e.signum).name
         click.echo(
@@ -156,9 +150,6 @@ def _stops_while_opening(command: str, study: str | None) -> Iterator[None]:
             err=True,
         )
         sys.exit(128 + e.signum)
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
 @contextlib.contextmanager

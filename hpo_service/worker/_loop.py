@@ -9,9 +9,7 @@ import logging
 import os
 import random
 import shlex
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +25,7 @@ from hpo_service._common.settings import (
     counted_finished,
     record_objective_count,
 )
-from hpo_service._common.stop_signals import DRAIN_SIGNALS, STOP_SIGNALS
+from hpo_service._common.stop_signals import DRAIN_SIGNALS, STOP_SIGNALS, handling
 from hpo_service._common.words import counted
 from hpo_service.exceptions import (
     InvalidResultError,
@@ -393,19 +391,18 @@ class Worker:
         """
         if self._summary.stop_reason:
             raise RuntimeError("a Worker runs once, but `run` was called again")
-        restore = self._install_signal_handlers()
-        owner = f", owner id {self.worker_id}" if self._named else ""
-        self._log.info("worker started (study=%s%s)", self._study or "any", owner)
-        self._summary.stop_reason = "error"
-        try:
-            self._check_study()
-            self._child.start()
-            self._summary.stop_reason = self._loop()
-            self._look_for_study()
-        finally:
-            self._heartbeat.close()
-            self._child.close()
-            restore()
+        with handling(self._signal_handlers()):
+            owner = f", owner id {self.worker_id}" if self._named else ""
+            self._log.info("worker started (study=%s%s)", self._study or "any", owner)
+            self._summary.stop_reason = "error"
+            try:
+                self._check_study()
+                self._child.start()
+                self._summary.stop_reason = self._loop()
+                self._look_for_study()
+            finally:
+                self._heartbeat.close()
+                self._child.close()
         s = self._summary
         pruned = f", {s.pruned} pruned" if s.pruned else ""
         self._log.info(
@@ -1182,23 +1179,11 @@ class Worker:
                 return
             time.sleep(min(left, _SLICE))
 
-    def _install_signal_handlers(self) -> Callable[[], None]:
-        if threading.current_thread() is not threading.main_thread():
-            return lambda: None
-        previous = {
-            signum: handler
-            for signum in (*STOP_SIGNALS, *DRAIN_SIGNALS)
-            if (handler := signal.getsignal(signum)) != signal.SIG_IGN  # nohup
-        }
-        for signum in previous:
-            drain = signum in DRAIN_SIGNALS
-            signal.signal(signum, self._on_drain if drain else self._on_signal)
-
-        def restore() -> None:
-            for signum, handler in previous.items():
-                signal.signal(signum, signal.SIG_DFL if handler is None else handler)
-
-        return restore
+    def _signal_handlers(self) -> dict[int, Callable[[int, object], None]]:
+        """A stop signal asks for a warm stop, a second one a cold stop; SIGUSR1 only
+        ever a warm one (see :meth:`run`)."""
+        handlers = dict.fromkeys(STOP_SIGNALS, self._on_signal)
+        return {**handlers, **dict.fromkeys(DRAIN_SIGNALS, self._on_drain)}
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self.request_stop()

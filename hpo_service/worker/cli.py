@@ -7,7 +7,6 @@ import logging
 import shlex
 import signal
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,7 +15,7 @@ import click
 from click.core import ParameterSource
 
 from hpo_service._common.foreign_options import raise_naming_ours
-from hpo_service._common.stop_signals import DRAIN_SIGNALS, STOP_SIGNALS
+from hpo_service._common.stop_signals import DRAIN_SIGNALS, STOP_SIGNALS, handling
 from hpo_service._common.words import counted
 from hpo_service.exceptions import ObjectiveImportError, StoreError, WorkerError
 from hpo_service.store import BaseTrialStore
@@ -285,25 +284,12 @@ def _stop_requests() -> Iterator[list[str]]:
     so that it can say why it stopped and exit 1. Signals ignored at start stay
     ignored."""
     received: list[str] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
 
     def note(signum: int, frame: object) -> None:
         received.append(signal.Signals(signum).name)
 
-    previous = {
-        signum: handler
-        for signum in (*STOP_SIGNALS, *DRAIN_SIGNALS)
-        if (handler := signal.getsignal(signum)) != signal.SIG_IGN  # nohup
-    }
-    for signum in previous:
-        signal.signal(signum, note)
-    try:
+    with handling(dict.fromkeys((*STOP_SIGNALS, *DRAIN_SIGNALS), note)):
         yield received
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
 def _open_store(
