@@ -61,7 +61,7 @@ def test_count_draws_nothing_from_the_prior_with_ten_pending_where_none_does():
 
 
 @pytest.mark.parametrize("n_pending", [0, 1, 9])
-def test_count_with_fewer_than_ten_pending_is_the_default_draw_for_draw(n_pending):
+def test_count_with_fewer_than_ten_pending_draws_as_none_does(n_pending):
     assert _draws("count", n_pending).tolist() == _draws("none", n_pending).tolist()
 
 
