@@ -280,9 +280,12 @@ class ReportHandler:
                 self._progress, self.flush, refresh=not self._judged
             )
             self._judged = True
-        except ConnectionError as e:
+        except (
+            ConnectionError,
+            StoreError,
+        ) as e:  # the store's fault, not the pruner's
             self._log.warning(
-                "trial %s: cannot judge it (store unreachable): %s", name, e
+                "trial %s: cannot judge it (the store failed): %s", name, e
             )
             return False
         except Exception:
