@@ -7,7 +7,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from hpo_service.algorithms.pruners import BasePruner, TrialProgress
-from hpo_service.algorithms.pruners._ladder import PruningLadder, pruning_ladder
+from hpo_service.algorithms.pruners._ladder import (
+    PruningLadder,
+    last_step,
+    pruning_ladder,
+)
 from hpo_service.objective._report import TrialContext, trial_context
 from hpo_service.objective._result import STATUS_PRUNED
 from hpo_service.store._base import TrialState
@@ -40,7 +44,7 @@ class LocalPruning:
         """What the pruner did to the finished trial docs ``docs`` (per rung, or
         where it pruned), or None for a pruner that stops nothing."""
         rows = [
-            (doc["tid"], state.value, doc_intermediate(doc))
+            (doc["tid"], state.value, last_step(doc_intermediate(doc)))
             for doc in docs
             if (state := _state_of(doc)) is not None
         ]

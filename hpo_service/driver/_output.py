@@ -18,6 +18,7 @@ from hpo_service.algorithms.pruners import describe_pruner
 from hpo_service.algorithms.pruners._ladder import (
     PruningLadder,
     ladder_lines,
+    last_step,
     pruning_ladder,
 )
 from hpo_service.driver._codes import code_key, describe_codes
@@ -155,8 +156,8 @@ def study_ladder(
         return None
     running = store.running_intermediate(study)
     finished, _ = store.reports_since(study)
-    rows = {tid: (tid, "running", values) for tid, values in running.items()}
-    rows |= {t.tid: (t.tid, t.state.value, t.intermediate) for t in finished}
+    rows = {tid: (tid, "running", last_step(r)) for tid, r in running.items()}
+    rows |= {t.tid: (t.tid, t.state.value, last_step(t.intermediate)) for t in finished}
     return pruning_ladder(pruner, settings, rows.values())
 
 

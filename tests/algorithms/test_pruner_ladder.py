@@ -11,14 +11,17 @@ from hpo_service import TrialPruned, Trials, fmin, hp, rand, report, should_prun
 from hpo_service.algorithms.pruners import ASHAPruner, HyperbandPruner
 from hpo_service.algorithms.pruners._ladder import (
     ladder_lines,
+    last_step,
     pruning_ladder,
     short_rule,
 )
 
 
-def curve(last: int | None) -> dict[int, float]:
-    """Reports at steps 0 .. ``last`` (none for None)."""
-    return {} if last is None else {s: 1.0 / (s + 1) for s in range(last + 1)}
+def curve(last: int | None) -> int | None:
+    """The last step of reports at steps 0 .. ``last`` (none for None)."""
+    return last_step(
+        {} if last is None else {s: 1.0 / (s + 1) for s in range(last + 1)}
+    )
 
 
 def rungs_of(ladder, bracket=0):
@@ -70,6 +73,7 @@ def test_asha_shows_every_bounded_rung_and_only_reached_unbounded_ones():
         (27, 0, 0, 0),
     ]
     assert not bounded.worth_showing  # nothing pruned, everything reported
+    assert not [n for n in bounded.notes if "prune less" in n]
     unbounded = pruning_ladder("asha", {"max_resource": None}, trials)
     assert rungs_of(unbounded) == [(1, 1, 1, 0), (3, 1, 1, 0)]
 
@@ -115,7 +119,7 @@ def test_hyperband_counts_each_bracket_apart():
 
 def test_median_counts_where_trials_were_pruned():
     trials = [(t, "pruned", curve(t % 3 + 2)) for t in range(7)]
-    trials += [(7, "done", curve(9)), (8, "pruned", {})]
+    trials += [(7, "done", curve(9)), (8, "pruned", curve(None))]
     ladder = pruning_ladder("median", {"n_startup_trials": 5}, trials)
     assert ladder.pruned_at_steps == {2: 3, 3: 2, 4: 2}
     assert ladder.pruned_unjudged == 1
@@ -182,7 +186,7 @@ def test_the_counts_match_the_decisions_a_real_pruner_took():
     docs = trials.trials
     rows = [
         (d["tid"], "pruned" if d["result"]["status"] == "pruned" else "done",
-         {int(k): v for k, v in d["intermediate"].items()})
+         last_step(d["intermediate"]))
         for d in docs
     ]  # fmt: skip
     ladder = pruning_ladder("asha", pruner.settings(), rows)
@@ -195,3 +199,16 @@ def test_the_counts_match_the_decisions_a_real_pruner_took():
     ]
     assert rungs_of(ladder) == expected
     assert sum(stopped_at.values()) > 0 and expected[0][1] == 30  # all reached 1
+
+
+def test_rungs_past_the_complete_trials_last_step_are_named():
+    """--max-resource 100 for trials of 30 steps: rung 81 is never reached."""
+    trials = [(0, "done", curve(30)), (1, "pruned", curve(3))]
+    ladder = pruning_ladder("asha", {"max_resource": 100}, trials)
+    assert rungs_of(ladder)[-1] == (81, 0, 0, 0)
+    (note,) = [n for n in ladder.notes if "never reached" in n]
+    assert note.startswith("the complete trials reported up to step 30, below ")
+    assert "--max-resource 100" in note
+    for fits in (81, 31):  # reached, or no rung past step 30
+        ladder = pruning_ladder("asha", {"max_resource": fits}, trials)
+        assert not [n for n in ladder.notes if "never reached" in n]

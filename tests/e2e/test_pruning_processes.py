@@ -112,6 +112,23 @@ def test_asha_study_with_workers_ends_with_exactly_max_evals(procs, tmp_path):
     assert "different pruner" in other.stderr and "--override" in other.stderr
 
 
+def test_an_objective_that_never_reports_is_named_at_the_end(procs, tmp_path):
+    """Under ASHA an objective that never calls report() is never judged: the end of
+    `start` and status say so, instead of a silent 0 pruned."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    quadratic = ["--objective", "tests.e2e.objectives:quadratic",
+                 "--space", "tests.e2e.objectives:space"]  # fmt: skip
+    run = procs.run(DRIVER, "start", "--db", db, "--study", "q", *quadratic,
+                    "--max-evals", "3", "--no-progress", "--workers", "1",
+                    "--pruner", "asha")  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    said = "3 finished without a report: the pruner judges only trials that call "
+    assert "0 pruned" in run.stdout and said in run.stdout
+    status = json.loads(procs.run(DRIVER, "status", "--db", db, "--study", "q",
+                                  "--json").stdout)  # fmt: skip
+    assert status["pruning"]["unreported"] == 3 and status["pruning"]["rungs"] == []
+
+
 def test_worker_killed_mid_report_is_requeued_and_reports_afresh(procs, tmp_path):
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
     attempts = tmp_path / "attempts"

@@ -33,6 +33,13 @@ from hpo_service.algorithms.pruners._hyperband import HyperbandPruner
 _RUNG_PRUNERS = ("asha", "hyperband")
 _STEP_PRUNERS = ("median", "percentile")
 _STEPS_SHOWN = 6  # steps (or step ranges) listed for the median/percentile pruner
+#: A rung's counts (:meth:`Rung.as_dict` keys) and their column titles, in order.
+RUNG_COLUMNS = {
+    "step": "step",
+    "reached": "reached",
+    "went_on": "went on",
+    "pruned": "pruned",
+}
 
 
 @dataclass
@@ -53,12 +60,7 @@ class Rung:
 
     def as_dict(self) -> dict[str, int]:
         """The JSON form: ``{"step", "reached", "went_on", "pruned"}``."""
-        return {
-            "step": self.step,
-            "reached": self.reached,
-            "went_on": self.went_on,
-            "pruned": self.pruned,
-        }
+        return {key: getattr(self, key) for key in RUNG_COLUMNS}
 
 
 @dataclass
@@ -123,16 +125,29 @@ class PruningLadder:
 
 def ladder_lines(record: Mapping[str, Any]) -> list[str]:
     """A few lines of text from :meth:`PruningLadder.as_dict`'s form: the rule, then
-    the rungs as a small table (or the steps trials were pruned at), then what else
-    a user should know."""
+    the rungs as a small table (or the steps trials were pruned at), then
+    :func:`ladder_notes`."""
     lines = [record["rule"]]
     if "rungs" in record:
         lines += _rung_table([record["rungs"]], by_bracket=False)
     elif "brackets" in record:
         lines += _rung_table([b["rungs"] for b in record["brackets"]], by_bracket=True)
     elif record.get("pruned_at_steps"):
-        counts = {int(s): n for s, n in record["pruned_at_steps"].items()}
-        lines.append("pruned at " + _steps_text(counts))
+        lines.append(pruned_at_text(record))
+    return lines + ladder_notes(record)
+
+
+def pruned_at_text(record: Mapping[str, Any]) -> str:
+    """``pruned at step 1: 12, step 2: 5`` (ranges when there are many steps) from
+    a median/percentile record's ``pruned_at_steps``; "" without."""
+    counts = {int(s): n for s, n in (record.get("pruned_at_steps") or {}).items()}
+    return "pruned at " + _steps_text(counts) if counts else ""
+
+
+def ladder_notes(record: Mapping[str, Any]) -> list[str]:
+    """What else a user should know, one sentence each: trials pruned before any
+    judgement, trials that never reported, advice on the settings."""
+    lines = []
     if unjudged := record.get("pruned_unjudged"):
         where = "any report" if "pruned_at_steps" in record else "the first rung"
         lines.append(
@@ -150,7 +165,7 @@ def ladder_lines(record: Mapping[str, Any]) -> list[str]:
 def pruning_ladder(
     name: str,
     settings: Mapping[str, Any] | None,
-    trials: Iterable[tuple[int, str, Mapping[int, float]]],
+    trials: Iterable[tuple[int, str, int | None]],
 ) -> PruningLadder | None:
     """Count what pruner ``name`` did to ``trials``.
 
@@ -158,9 +173,11 @@ def pruning_ladder(
         name: The study's pruner (a key of
             :data:`~hpo_service.algorithms.pruners.PRUNERS`).
         settings: Its settings, as the study stores them.
-        trials: ``(tid, state, {step: value})`` of the study's trials, finished or
+        trials: ``(tid, state, last step)`` of the study's trials, finished or
             running (``state`` as :class:`~hpo_service.store.TrialState` values:
-            ``"done"``, ``"pruned"``, ``"running"``, ...); queued ones may be left out.
+            ``"done"``, ``"pruned"``, ``"running"``, ...; the last step as
+            :func:`last_step` gives it, None for a trial that reported nothing);
+            queued ones may be left out.
 
     Returns:
         The counts, or None for a pruner that stops nothing (``none``) or an unknown
@@ -173,7 +190,7 @@ def pruning_ladder(
 
     if name not in _RUNG_PRUNERS + _STEP_PRUNERS:
         return None
-    rows = [(tid, str(state), _last_step(r)) for tid, state, r in trials]
+    rows = [(tid, str(state), last) for tid, state, last in trials]
     unreported = sum(
         last is None and s not in ("running", "new") for _, s, last in rows
     )
@@ -191,7 +208,9 @@ def pruning_ladder(
     return ladder
 
 
-def _last_step(intermediate: Mapping[Any, Any]) -> int | None:
+def last_step(intermediate: Mapping[Any, Any]) -> int | None:
+    """The highest step of a trial's reports ``{step: value}`` (steps as ints or
+    their text), or None without one."""
     return max((int(s) for s in intermediate), default=None)
 
 
@@ -223,10 +242,30 @@ def _rung_ladder(
         brackets = [[r for r in rungs if r.reached] for rungs in brackets]
     ladder = PruningLadder(pruner.name, _rung_rule(pruner.name, settings), brackets)
     ladder.pruned_unjudged = unjudged
-    ladder.notes.append(_LESS)
+    if any(r.pruned for rungs in brackets for r in rungs):
+        ladder.notes.append(_LESS)
     if settings.get("max_resource") is None:
         ladder.notes += _last_step_note(rows)
+    else:
+        steps = [r.step for rungs in brackets for r in rungs]
+        ladder.notes += _short_trials_note(rows, settings["max_resource"], steps)
     return ladder
+
+
+def _short_trials_note(
+    rows: list[tuple[int, str, int | None]], top: int, rungs: list[int]
+) -> list[str]:
+    """Advice when the complete trials stop reporting below ``max_resource`` (``top``)
+    and before some of the ``rungs``: those are never reached, never judged."""
+    complete = [last for _, s, last in rows if s == "done" and last is not None]
+    last = max(complete, default=None)
+    if last is None or not any(step > last for step in rungs):
+        return []
+    return [
+        f"the complete trials reported up to step {last}, below --max-resource {top} "
+        f"(max_resource): rungs past step {last} are never reached; give the steps "
+        "of a complete trial"
+    ]
 
 
 _LESS = (
@@ -292,15 +331,9 @@ def _step_rule(name: str, settings: Mapping[str, Any]) -> str:
 def _rung_table(brackets: list[list[Mapping[str, int]]], by_bracket: bool) -> list[str]:
     """The rungs (:meth:`Rung.as_dict` forms) as a small right-aligned table, with a
     bracket column for Hyperband."""
-    head = (["bracket"] if by_bracket else []) + [
-        "step",
-        "reached",
-        "went on",
-        "pruned",
-    ]
+    head = (["bracket"] if by_bracket else []) + list(RUNG_COLUMNS.values())
     rows = [
-        ([str(b)] if by_bracket else [])
-        + [str(r[key]) for key in ("step", "reached", "went_on", "pruned")]
+        ([str(b)] if by_bracket else []) + [str(r[key]) for key in RUNG_COLUMNS]
         for b, rungs in enumerate(brackets)
         for r in rungs
     ]
