@@ -73,9 +73,9 @@ def front_text(records: list[dict[str, Any]], names: list[str] | None) -> str:
     lines = [f"Pareto front: {counted(len(records), 'trial')}"]
     for record in records:
         losses = record["result"]["loss"]
+        keys = names or default_names(len(losses))
         shown = ", ".join(
-            f"{name}={value:.6g}"
-            for name, value in zip(names or default_names(losses), losses, strict=False)
+            f"{name}={value:.6g}" for name, value in zip(keys, losses, strict=False)
         )
         lines += [
             f"  trial {record['tid']}: {shown}",

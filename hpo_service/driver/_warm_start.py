@@ -41,7 +41,7 @@ from hpo_service._common.settings import (
     counted_finished,
     record_objective_count,
 )
-from hpo_service._common.trial_rows import each_trial
+from hpo_service._common.trial_rows import default_names, each_trial
 from hpo_service._common.words import counted
 from hpo_service.driver._study import study_space
 from hpo_service.exceptions import InvalidResultError, SpaceError
@@ -132,7 +132,7 @@ def enqueue(
         ValueError: ``points`` is empty, or a point does not fit the study's space
             (naming the point and the label); nothing is queued then.
     """
-    space, compiled = _space_of(store, study)
+    space, compiled = _space_of(_settings_of(store, study))
     if not points:
         raise ValueError("give at least one point (a {label: value} dict) to enqueue")
     trials = []
@@ -160,8 +160,9 @@ def import_results(
             objectives' names the study does not have, naming it; nothing is
             imported then.
     """
-    space, compiled = _space_of(store, study)
-    study_names, new_names = _named_objectives(store, study, records)
+    settings = _settings_of(store, study)  # read once: the checks below share it
+    space, compiled = _space_of(settings)
+    study_names, new_names = _named_objectives(settings, records)
     seen = _finished_identities(store, study)
     report = ImportReport()
     trials = []
@@ -176,7 +177,7 @@ def import_results(
         seen.add(key)
         _mark_origin(trial, record.origin)
         trials.append(trial)
-    _check_objective_counts(store, study, trials)
+    _check_objective_counts(store, study, settings, trials)
     if new_names and trials:
         _record_names(store, study, new_names)
     report.imported = store.insert_finished(study, trials) if trials else []
@@ -229,7 +230,7 @@ def _mark_origin(trial: FinishedTrial, origin: str) -> None:
 
 
 def _named_objectives(
-    store: BaseTrialStore, study: str, records: Sequence[Evaluated]
+    settings: StudySettings, records: Sequence[Evaluated]
 ) -> tuple[list[str] | None, list[str] | None]:
     """The study's objectives' names once the records' are taken in, and the names
     to record (the records', when the study has none), written by the caller once
@@ -239,7 +240,6 @@ def _named_objectives(
         ValueError: Records give names the study does not have (other names, or
             other ones than other records give).
     """
-    settings = StudySettings.from_dict(store.get_study(study).settings)
     names = list(settings.objective_names or []) or None
     given = {record.names for record in records if _real_names(record.names)}
     if not given:
@@ -282,7 +282,7 @@ def _record_names(store: BaseTrialStore, study: str, names: list[str]) -> None:
 def _real_names(names: tuple[str, ...]) -> bool:
     """Whether ``names`` are an export's names of several objectives, not the
     ``loss.0``, ``loss.1``... of a study without names."""
-    return len(names) > 1 and list(names) != [f"loss.{i}" for i in range(len(names))]
+    return len(names) > 1 and list(names) != default_names(len(names))
 
 
 def _by_name(
@@ -300,15 +300,18 @@ def _by_name(
 
 
 def _check_objective_counts(
-    store: BaseTrialStore, study: str, trials: Sequence[FinishedTrial]
+    store: BaseTrialStore,
+    study: str,
+    settings: StudySettings,
+    trials: Sequence[FinishedTrial],
 ) -> None:
-    """Refuse done results whose number of losses is not the study's; record it if
-    new (a pruned trial's loss is its last report, not a loss vector).
+    """Refuse done results whose number of losses is not the study's (``settings``,
+    as read before the import); record it if new (a pruned trial's loss is its last
+    report, not a loss vector).
 
     Raises:
         ValueError: A result's count differs (naming its origin and both counts).
     """
-    settings = StudySettings.from_dict(store.get_study(study).settings)
     results = [t.result for t in trials if t.state is TrialState.DONE and t.result]
     expected = settings.n_objectives or objective_count(results)
     if expected is None:
@@ -328,8 +331,11 @@ def _check_objective_counts(
             )
 
 
-def _space_of(store: BaseTrialStore, study: str) -> tuple[Any, Any]:
-    settings = StudySettings.from_dict(store.get_study(study).settings)
+def _settings_of(store: BaseTrialStore, study: str) -> StudySettings:
+    return StudySettings.from_dict(store.get_study(study).settings)
+
+
+def _space_of(settings: StudySettings) -> tuple[Any, Any]:
     space = study_space(settings)
     return space, compile_space(space)
 

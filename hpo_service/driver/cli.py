@@ -28,7 +28,7 @@ from hpo_service._common.settings import (
     cancelled_error,
     counted_finished,
 )
-from hpo_service._common.stop_signals import STOP_SIGNALS, handling
+from hpo_service._common.stop_signals import STOP_SIGNALS, handling, pause_point
 from hpo_service._common.words import counted
 from hpo_service.driver import _listing, _output, _warm_cli
 from hpo_service.driver._algo_options import algo_options, take_algorithm
@@ -101,6 +101,7 @@ def _store_command(
             name, study = command.__name__, kwargs.get("study")
             with _ctrl_c_while_starting(name, study), _stops_while_opening(name, study):
                 store = _open_store(db_url, kwargs, create, wait)
+            pause_point("store-opened")
             try:
                 with _ctrl_c_while_starting(command.__name__, kwargs.get("study")):
                     return command(store=store, db_url=db_url, **kwargs)
@@ -710,4 +711,7 @@ main.add_command(_warm_cli.enqueue)
 main.add_command(_warm_cli.import_results)
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    from hpo_service.driver._entry import signals_noted
+
+    with signals_noted(sys.argv[1:]):
+        main()
