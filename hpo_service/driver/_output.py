@@ -326,9 +326,13 @@ def outcome_text(study: str, outcome: StudyOutcome, db_url: str = DEFAULT_DB) ->
     return head + "\n" + best_text(trial_record(outcome.best))
 
 
-def no_success_text(study: str, outcome: StudyOutcome, db_url: str = DEFAULT_DB) -> str:
+def no_success_text(
+    study: str, outcome: StudyOutcome, db_url: str = DEFAULT_DB, local_flags: str = ""
+) -> str:
     """Why no trial succeeded (or none feasibly), with the commands that list the
-    failures (naming ``db_url`` unless it is the default store, masked)."""
+    failures (naming ``db_url`` unless it is the default store, masked); the command
+    that resumes a cancelled study ends with ``local_flags``
+    (:func:`local_worker_flags`)."""
     counts = outcome.counts
     reasons = []
     trials = store_command("hpo-driver trials", db_url, study)
@@ -356,7 +360,7 @@ def no_success_text(study: str, outcome: StudyOutcome, db_url: str = DEFAULT_DB)
     if succeeded:
         text += " with its constraints satisfied"
     if outcome.reason == "cancelled":
-        start = store_command("hpo-driver start", db_url, study)
+        start = store_command("hpo-driver start", db_url, study) + local_flags
         text = (
             f"study {study!r} was cancelled before any trial succeeded; "
             f"`{start}` resumes it"
@@ -382,8 +386,22 @@ def _nothing_finished_text(study: str, outcome: StudyOutcome, db_url: str) -> st
     return text
 
 
+def local_worker_flags(workers: int, show_output: bool = True) -> str:
+    """The options of ``hpo-driver start`` that a command to resume its study must
+    repeat: ``" --workers K"`` (and ``" --no-objective-output"``) when it ran local
+    workers, else ``""``. Without them a pasted hint started a driver that waited
+    for workers nobody started."""
+    if workers <= 0:
+        return ""
+    return f" --workers {workers}" + ("" if show_output else " --no-objective-output")
+
+
 def resume_hint(
-    study: str, how: str, db_url: str = DEFAULT_DB, store: BaseTrialStore | None = None
+    study: str,
+    how: str,
+    db_url: str = DEFAULT_DB,
+    store: BaseTrialStore | None = None,
+    local_flags: str = "",
 ) -> str:
     """What an interrupted ``hpo-driver start`` says before it exits.
 
@@ -393,8 +411,9 @@ def resume_hint(
         db_url: The store's URL, for the command to resume.
         store: The open store: the hint then says how many trials finished, read
             once the local workers have settled their running trials.
+        local_flags: :func:`local_worker_flags` of the run, added to the command.
     """
-    start = store_command("hpo-driver start", db_url, study)
+    start = store_command("hpo-driver start", db_url, study) + local_flags
     finished = "" if store is None else _finished_text(store, study)
     return (
         f"hpo-driver {how}: study {study!r} is not finished{finished} (its queued "

@@ -399,6 +399,7 @@ def start(
     space = study_space(settings, study) if space is None else space
     click.echo(f"{'created' if created else 'resuming'} study {study!r}", err=True)
     signals = StopSignals()
+    again = _output.local_worker_flags(workers, show_output)
     try:
         local_workers = LocalWorkers(
             workers,
@@ -423,13 +424,13 @@ def start(
     except KeyboardInterrupt:
         second = signals.second
         how = f"stopped at once by a second {second.name}" if second else "interrupted"
-        click.echo(_output.resume_hint(study, how, db_url, store), err=True)
+        click.echo(_output.resume_hint(study, how, db_url, store, again), err=True)
         sys.exit(128 + (second or signal.SIGINT))
     if signals.received is not None:
         stopped = f"stopped by {signals.name}"
-        click.echo(_output.resume_hint(study, stopped, db_url, store), err=True)
+        click.echo(_output.resume_hint(study, stopped, db_url, store, again), err=True)
         sys.exit(128 + signals.received)
-    _report_outcome(study, outcome, db_url)
+    _report_outcome(study, outcome, db_url, again)
 
 
 def _worker_hint(db_url: str, study: str, objective: str | None) -> str:
@@ -480,11 +481,13 @@ def _stored_pruner(settings: StudySettings | None) -> tuple[str, dict[str, Any]]
     return None if settings is None else (settings.pruner, settings.pruner_settings)
 
 
-def _report_outcome(study: str, outcome: Any, db_url: str) -> None:
-    """Print how the study ended; exit 1 if no trial succeeded."""
+def _report_outcome(study: str, outcome: Any, db_url: str, again: str) -> None:
+    """Print how the study ended; exit 1 if no trial succeeded (``again``: the
+    local-worker options a command to resume it repeats)."""
     click.echo(_output.outcome_text(study, outcome, db_url))
     if outcome.best is None:
-        raise click.ClickException(_output.no_success_text(study, outcome, db_url))
+        text = _output.no_success_text(study, outcome, db_url, again)
+        raise click.ClickException(text)
 
 
 def _given_space(given: dict[str, Any], space_ref: str | None) -> Any:
