@@ -165,20 +165,23 @@ def _age(since: float | None, now: float) -> float | None:
     return None if since is None else round(now - since, 1)
 
 
-def budget_text(max_evals: Any) -> str:
-    """A study's ``max_evals`` as shown: ``unlimited`` for a study run without one
-    (``fmin(max_evals=None)`` beside another stop rule; see ``budget_of``)."""
+def finished_text(finished: int, max_evals: Any) -> str:
+    """``12/50 finished``: a study's finished trials of its ``max_evals``;
+    ``unlimited`` for a study run without one (``fmin(max_evals=None)`` beside
+    another stop rule; see ``budget_of``); none yet for a study that ``hpo-driver
+    import --create`` made (no space, no budget)."""
+    if max_evals is None:
+        return f"{finished} finished (imported; no space or budget yet)"
     budget = budget_of({"max_evals": max_evals})
-    return "unlimited" if budget is None else str(budget)
+    return f"{finished}/{'unlimited' if budget is None else budget} finished"
 
 
 def status_text(summary: dict[str, Any]) -> str:
     """Human-readable form of :func:`status_summary`."""
     counts = summary["counts"]
     finished = sum(counts[state.value] for state in COUNTED_STATES)
-    budget = budget_text(summary["max_evals"])
     lines = [
-        f"study {summary['study']!r}: {finished}/{budget} finished"
+        f"study {summary['study']!r}: {finished_text(finished, summary['max_evals'])}"
         + (" (cancelled)" if summary["cancelled"] else ""),
         "  " + "  ".join(f"{state}={n}" for state, n in counts.items()),
         "  pruner: " + describe_pruner(**summary["pruner"]),

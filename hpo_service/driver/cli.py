@@ -40,6 +40,7 @@ from hpo_service.exceptions import (
     ObjectiveImportError,
     SpaceError,
     StudyNotFoundError,
+    StudyWithoutSpaceError,
     TrialNotFoundError,
 )
 from hpo_service.insight import _cli as _insight_cli
@@ -390,9 +391,12 @@ def start(
         settings, created = open_driven_study(
             store, study, given, override=override, options=options
         )
+    except StudyWithoutSpaceError as e:  # made by an import: say how to go on
+        start = store_command("hpo-driver start", db_url, study)
+        raise click.UsageError(e.text(start) + masked_note(db_url)) from e
     except ValueError as e:
         raise click.UsageError(str(e)) from e
-    space = study_space(settings) if space is None else space
+    space = study_space(settings, study) if space is None else space
     click.echo(f"{'created' if created else 'resuming'} study {study!r}", err=True)
     signals = StopSignals()
     again = _output.local_worker_flags(workers, show_output)
@@ -700,8 +704,8 @@ def list_studies(store: BaseTrialStore, db_url: str) -> None:
     for study in store.list_studies():
         counts = store.count_by_state(study.name)
         finished = counted_finished(counts)
-        budget = _output.budget_text(study.settings.get("max_evals"))
-        click.echo(f"{study.name}\t{finished}/{budget} finished")
+        budget = study.settings.get("max_evals")
+        click.echo(f"{study.name}\t{_output.finished_text(finished, budget)}")
 
 
 main.add_command(_insight_cli.report)
