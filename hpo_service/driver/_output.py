@@ -218,20 +218,23 @@ def _age(since: float | None, now: float) -> float | None:
     return None if since is None else round(now - since, 1)
 
 
-def budget_text(max_evals: Any) -> str:
-    """A study's ``max_evals`` as shown: ``unlimited`` for a study run without one
-    (``fmin(max_evals=None)`` beside another stop rule; see ``budget_of``)."""
+def finished_text(finished: int, max_evals: Any) -> str:
+    """``12/50 finished``: a study's finished trials of its ``max_evals``;
+    ``unlimited`` for a study run without one (``fmin(max_evals=None)`` beside
+    another stop rule; see ``budget_of``); none yet for a study that ``hpo-driver
+    import --create`` made (no space, no budget)."""
+    if max_evals is None:
+        return f"{finished} finished (imported; no space or budget yet)"
     budget = budget_of({"max_evals": max_evals})
-    return "unlimited" if budget is None else str(budget)
+    return f"{finished}/{'unlimited' if budget is None else budget} finished"
 
 
 def status_text(summary: dict[str, Any]) -> str:
     """Human-readable form of :func:`status_summary`."""
     counts = summary["counts"]
     finished = sum(counts[state.value] for state in COUNTED_STATES)
-    budget = budget_text(summary["max_evals"])
     lines = [
-        f"study {summary['study']!r}: {finished}/{budget} finished"
+        f"study {summary['study']!r}: {finished_text(finished, summary['max_evals'])}"
         + (" (cancelled)" if summary["cancelled"] else ""),
         "  " + "  ".join(f"{state}={n}" for state, n in counts.items()),
         "  pruner: " + describe_pruner(**summary["pruner"]),
@@ -380,9 +383,13 @@ def outcome_text(study: str, outcome: StudyOutcome, db_url: str = DEFAULT_DB) ->
     return head + "\n" + best_text(trial_record(outcome.best))
 
 
-def no_success_text(study: str, outcome: StudyOutcome, db_url: str = DEFAULT_DB) -> str:
+def no_success_text(
+    study: str, outcome: StudyOutcome, db_url: str = DEFAULT_DB, local_flags: str = ""
+) -> str:
     """Why no trial succeeded (or none feasibly), with the commands that list the
-    failures (naming ``db_url`` unless it is the default store, masked)."""
+    failures (naming ``db_url`` unless it is the default store, masked); the command
+    that resumes a cancelled study ends with ``local_flags``
+    (:func:`local_worker_flags`)."""
     counts = outcome.counts
     reasons = []
     trials = store_command("hpo-driver trials", db_url, study)
@@ -410,7 +417,7 @@ def no_success_text(study: str, outcome: StudyOutcome, db_url: str = DEFAULT_DB)
     if succeeded:
         text += " with its constraints satisfied"
     if outcome.reason == "cancelled":
-        start = store_command("hpo-driver start", db_url, study)
+        start = store_command("hpo-driver start", db_url, study) + local_flags
         text = (
             f"study {study!r} was cancelled before any trial succeeded; "
             f"`{start}` resumes it"
@@ -436,8 +443,22 @@ def _nothing_finished_text(study: str, outcome: StudyOutcome, db_url: str) -> st
     return text
 
 
+def local_worker_flags(workers: int, show_output: bool = True) -> str:
+    """The options of ``hpo-driver start`` that a command to resume its study must
+    repeat: ``" --workers K"`` (and ``" --no-objective-output"``) when it ran local
+    workers, else ``""``. Without them a pasted hint started a driver that waited
+    for workers nobody started."""
+    if workers <= 0:
+        return ""
+    return f" --workers {workers}" + ("" if show_output else " --no-objective-output")
+
+
 def resume_hint(
-    study: str, how: str, db_url: str = DEFAULT_DB, store: BaseTrialStore | None = None
+    study: str,
+    how: str,
+    db_url: str = DEFAULT_DB,
+    store: BaseTrialStore | None = None,
+    local_flags: str = "",
 ) -> str:
     """What an interrupted ``hpo-driver start`` says before it exits.
 
@@ -447,8 +468,9 @@ def resume_hint(
         db_url: The store's URL, for the command to resume.
         store: The open store: the hint then says how many trials finished, read
             once the local workers have settled their running trials.
+        local_flags: :func:`local_worker_flags` of the run, added to the command.
     """
-    start = store_command("hpo-driver start", db_url, study)
+    start = store_command("hpo-driver start", db_url, study) + local_flags
     finished = "" if store is None else _finished_text(store, study)
     return (
         f"hpo-driver {how}: study {study!r} is not finished{finished} (its queued "

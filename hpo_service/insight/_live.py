@@ -27,6 +27,7 @@ from hpo_service.insight._data import (
 )
 from hpo_service.insight._importance import param_importances
 from hpo_service.insight._report import missing_figures
+from hpo_service.insight._style import fit_renderer
 from hpo_service.insight._workers import timeline_figure
 
 if TYPE_CHECKING:
@@ -132,6 +133,7 @@ class LiveStore:
                 if note := self._missing(live, name):
                     parts.append(f"{json.dumps(name)}: {json.dumps({'note': note})}")
                 elif (fig := self._figure(live, name)) is not None:
+                    fig = fit_renderer(fig, name)
                     parts.append(f"{json.dumps(name)}: {fig.to_json()}")
             if {"importance", "contour"} & set(names) and self._outdated(live):
                 parts.append('"pending": true')

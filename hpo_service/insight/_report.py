@@ -20,6 +20,7 @@ from hpo_service.insight import _figures
 from hpo_service.insight._data import finished_count
 from hpo_service.insight._failures import FailureGroup, failure_groups
 from hpo_service.insight._importance import ParamImportance, param_importances
+from hpo_service.insight._style import fit_renderer
 from hpo_service.insight._workers import WorkerUsage, timeline_figure, worker_usage
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ def build_report(data: StudyData, *, importances: bool = True) -> StudyReport:
     figs["timeline"] = timeline_figure(data, now=data.read_at)
     report.failures = failure_groups(data)
     report.workers = worker_usage(data, now=data.read_at)
-    report.figures = {k: v for k, v in figs.items() if v is not None}
+    report.figures = {k: fit_renderer(v, k) for k, v in figs.items() if v is not None}
     return report
 
 

@@ -91,6 +91,24 @@ def test_zero_dimensional_arrays_are_reported_as_their_number():
         run(lambda config: report(np.array([0.5]), 0), max_evals=1)
 
 
+@pytest.mark.parametrize("value", [[0.2, 3.5], (0.2, 3.5), np.array([0.2, 3.5])])
+def test_a_report_of_several_values_says_to_report_the_one_to_prune_on(value):
+    """A multi-objective study's objective reporting its loss vector was told only
+    "`value` must be a number"."""
+    match = (
+        r"must be a number, but got value=.*0\.2.*3\.5.*\(step=1\): the pruner "
+        r"compares one value per step .* report the one to prune on"
+    )
+    with pytest.raises(ValueError, match=match):
+        run(lambda config: report(value, 1), max_evals=1)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf])
+def test_a_report_of_nan_says_how_to_stop_a_diverged_trial(value):
+    with pytest.raises(ValueError, match=r"raise TrialPruned\(\) .* 'fail'"):
+        run(lambda config: report(value, 1), max_evals=1)
+
+
 @pytest.mark.parametrize("steps", [(3, 2), (3, 3)])
 def test_steps_must_grow(steps):
     def objective(config):
