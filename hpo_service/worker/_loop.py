@@ -1090,7 +1090,8 @@ class Worker:
         counts = self._store.count_by_state(study)
         if counts.get(TrialState.NEW, 0) or counts.get(TrialState.RUNNING, 0):
             return False
-        if counted_finished(counts) >= settings.max_evals:
+        budget = settings.max_evals  # None: no budget yet (a study made by an import)
+        if budget is not None and counted_finished(counts) >= budget:
             return True
         self._settings.pop(study, None)
         return self._settings_for(study).cancelled
@@ -1131,6 +1132,8 @@ class Worker:
             return
         except _UnusableSettings:
             return  # said when a trial is claimed
+        if settings.objective is None:
+            return  # made by an import: no objective (and no trial to run) yet
         refusal = self._policy.refusal(settings.objective)
         if refusal is not None:
             raise ObjectiveRefusedError(f"refused study {self._study!r}: {refusal}")

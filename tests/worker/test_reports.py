@@ -17,6 +17,11 @@ from hpo_service.worker._reports import ReportHandler, StudyPruning
 from .conftest import OBJ, make_study, wait_until
 
 CURVE = f"{OBJ}:learning_curve"
+#: What a worker's error says after a NaN or infinite report: how to end such a trial.
+NOT_FINITE = (
+    ": a pruner cannot rank it; to stop a trial that diverged, raise TrialPruned() "
+    "(it keeps its last finite report) or return {'status': 'fail'}"
+)
 ASHA_9 = {"pruner": "asha", "pruner_settings": {"max_resource": 9}}
 
 
@@ -67,13 +72,13 @@ def test_bad_reports_in_a_worker_are_errors_naming_the_value(store):
     errors = [t.error for t in store.get_trials("bad")]
     assert [e["type"] for e in errors] == ["ValueError"] * 7
     assert [e["message"] for e in errors] == [
-        "`value` must be a finite number, but got value=nan (step=0)",
+        "`value` must be a finite number, but got value=nan (step=0)" + NOT_FINITE,
         "`step` must grow from one report to the next, but got step=2 after step=3",
         "`step` must be an int in [0, 2**63 - 1], but got step=-1",
         "`value` must be a number, but got value='0.5' (step=0)",
         "`step` must be an int in [0, 2**63 - 1], but got step=9223372036854775808",
-        "`value` must be a finite number, but got value=-inf (step=1)",
-        "`value` must be a finite number, but got value=inf (step=0)",
+        "`value` must be a finite number, but got value=-inf (step=1)" + NOT_FINITE,
+        "`value` must be a finite number, but got value=inf (step=0)" + NOT_FINITE,
     ]
     intermediate = [t.intermediate for t in store.get_trials("bad")]
     assert intermediate == [{}, {3: 1.0}, {}, {}, {}, {0: 1.0}, {}]
