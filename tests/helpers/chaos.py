@@ -197,15 +197,20 @@ class Run:
     def _drain_worker(self, slot: int, pause: float, past: float) -> None:
         proc = self._worker(slot)
         if proc is not None:
-            proc.signal(signal.SIGUSR1)
+            self._end(proc, signal.SIGUSR1, "drain_worker")
+
+    def _end(self, proc: Proc | None, sig: int, fault: str) -> None:
+        """Send ``sig``, which ends ``proc`` (if it runs and is not paused)."""
+        if proc is not None and proc.alive() and not proc.stopped:
+            proc.signal(sig)
             proc.expected_exit = True
-            self.faults["drain_worker"] += 1
+            self.faults[fault] += 1
 
     def _kill_driver(self, slot: int, pause: float, past: float) -> None:
-        if self.driver is not None and self.driver.alive() and not self.driver.stopped:
-            self.driver.signal(signal.SIGKILL)
-            self.driver.expected_exit = True
-            self.faults["kill_driver"] += 1
+        self._end(self.driver, signal.SIGKILL, "kill_driver")
+
+    def _stop_driver(self, slot: int, pause: float, past: float) -> None:
+        self._end(self.driver, signal.SIGTERM, "stop_driver")
 
     def _pause_driver(self, slot: int, pause: float, past: float) -> None:
         if self.driver is not None and self.driver.alive() and not self.driver.stopped:
@@ -213,12 +218,6 @@ class Run:
             self.driver.stopped = True
             self.at(self.rng.choice([pause, past]), "resume", (self.driver, False))
             self.faults["pause_driver"] += 1
-
-    def _stop_driver(self, slot: int, pause: float, past: float) -> None:
-        if self.driver is not None and self.driver.alive() and not self.driver.stopped:
-            self.driver.signal(signal.SIGTERM)
-            self.driver.expected_exit = True
-            self.faults["stop_driver"] += 1
 
     def _arm(self, data: dict[str, Any], times: int) -> None:
         command = {
