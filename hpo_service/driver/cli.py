@@ -40,6 +40,7 @@ from hpo_service.exceptions import (
     ObjectiveImportError,
     SpaceError,
     StudyNotFoundError,
+    StudyWithoutSpaceError,
     TrialNotFoundError,
 )
 from hpo_service.insight import _cli as _insight_cli
@@ -390,11 +391,15 @@ def start(
         settings, created = open_driven_study(
             store, study, given, override=override, options=options
         )
+    except StudyWithoutSpaceError as e:  # made by an import: say how to go on
+        start = store_command("hpo-driver start", db_url, study)
+        raise click.UsageError(e.text(start) + masked_note(db_url)) from e
     except ValueError as e:
         raise click.UsageError(str(e)) from e
-    space = study_space(settings) if space is None else space
+    space = study_space(settings, study) if space is None else space
     click.echo(f"{'created' if created else 'resuming'} study {study!r}", err=True)
     signals = StopSignals()
+    again = _output.local_worker_flags(workers, show_output)
     try:
         local_workers = LocalWorkers(
             workers,
@@ -419,13 +424,13 @@ def start(
     except KeyboardInterrupt:
         second = signals.second
         how = f"stopped at once by a second {second.name}" if second else "interrupted"
-        click.echo(_output.resume_hint(study, how, db_url, store), err=True)
+        click.echo(_output.resume_hint(study, how, db_url, store, again), err=True)
         sys.exit(128 + (second or signal.SIGINT))
     if signals.received is not None:
         stopped = f"stopped by {signals.name}"
-        click.echo(_output.resume_hint(study, stopped, db_url, store), err=True)
+        click.echo(_output.resume_hint(study, stopped, db_url, store, again), err=True)
         sys.exit(128 + signals.received)
-    _report_outcome(study, outcome, db_url)
+    _report_outcome(study, outcome, db_url, again)
 
 
 def _worker_hint(db_url: str, study: str, objective: str | None) -> str:
@@ -476,11 +481,13 @@ def _stored_pruner(settings: StudySettings | None) -> tuple[str, dict[str, Any]]
     return None if settings is None else (settings.pruner, settings.pruner_settings)
 
 
-def _report_outcome(study: str, outcome: Any, db_url: str) -> None:
-    """Print how the study ended; exit 1 if no trial succeeded."""
+def _report_outcome(study: str, outcome: Any, db_url: str, again: str) -> None:
+    """Print how the study ended; exit 1 if no trial succeeded (``again``: the
+    local-worker options a command to resume it repeats)."""
     click.echo(_output.outcome_text(study, outcome, db_url))
     if outcome.best is None:
-        raise click.ClickException(_output.no_success_text(study, outcome, db_url))
+        text = _output.no_success_text(study, outcome, db_url, again)
+        raise click.ClickException(text)
 
 
 def _given_space(given: dict[str, Any], space_ref: str | None) -> Any:
@@ -697,8 +704,8 @@ def list_studies(store: BaseTrialStore, db_url: str) -> None:
     for study in store.list_studies():
         counts = store.count_by_state(study.name)
         finished = counted_finished(counts)
-        budget = _output.budget_text(study.settings.get("max_evals"))
-        click.echo(f"{study.name}\t{finished}/{budget} finished")
+        budget = study.settings.get("max_evals")
+        click.echo(f"{study.name}\t{_output.finished_text(finished, budget)}")
 
 
 main.add_command(_insight_cli.report)

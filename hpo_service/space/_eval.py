@@ -33,8 +33,25 @@ def space_eval(space: Any, params: Mapping[str, Any]) -> Any:
 
     Raises:
         SpaceError: An active parameter has no value, or a choice index is invalid.
+        TypeError: ``params`` is not a mapping (anything with ``get``, such as a
+            pandas Series, is taken), e.g. the list of points ``fmin`` returns for a
+            study of several objectives (its Pareto front).
     """
+    if isinstance(params, list | tuple) or not hasattr(params, "get"):
+        raise TypeError(_not_a_point(params))
     return _evaluate(space, params)
+
+
+def _not_a_point(params: Any) -> str:
+    """Why ``params`` (not a mapping) is no point of a space, and what to pass."""
+    if isinstance(params, list | tuple) and all(hasattr(p, "get") for p in params):
+        return (
+            "params must be one point {label: value}, but got a list of "
+            f"{len(params)} points (fmin returns the Pareto front's points for a "
+            "study of several objectives): evaluate each, "
+            "[space_eval(space, point) for point in front]"
+        )
+    return f"params must be a mapping {{label: value}}, but got {type(params).__name__}"
 
 
 def _evaluate(node: Any, params: Mapping[str, Any]) -> Any:

@@ -618,7 +618,7 @@ class Worker:
             raise
         self._lease = lease  # beats go on while the outcome is written
         try:
-            reports.flush()  # the reports belong before the outcome
+            reports.flush(last=True)  # the reports belong before the outcome
             self._settle(trial, name, settings, lease, outcome)
         finally:
             self._heartbeat.release()
@@ -666,6 +666,7 @@ class Worker:
             lambda what, fn: self._retrying(what, fn),
             self._log,
             take_back=lambda: self._take_back(lease),
+            write_last=lambda what, fn: self._retrying(what, fn, lease=lease),
         )
 
     def _take_lease(self, trial: Trial, settings: StudySettings) -> Lease | None:
@@ -1090,7 +1091,8 @@ class Worker:
         counts = self._store.count_by_state(study)
         if counts.get(TrialState.NEW, 0) or counts.get(TrialState.RUNNING, 0):
             return False
-        if counted_finished(counts) >= settings.max_evals:
+        budget = settings.max_evals  # None: no budget yet (a study made by an import)
+        if budget is not None and counted_finished(counts) >= budget:
             return True
         self._settings.pop(study, None)
         return self._settings_for(study).cancelled
@@ -1131,6 +1133,8 @@ class Worker:
             return
         except _UnusableSettings:
             return  # said when a trial is claimed
+        if settings.objective is None:
+            return  # made by an import: no objective (and no trial to run) yet
         refusal = self._policy.refusal(settings.objective)
         if refusal is not None:
             raise ObjectiveRefusedError(f"refused study {self._study!r}: {refusal}")

@@ -125,14 +125,16 @@ def test_every_command_names_the_database_and_its_studies_for_an_unknown_study(
     )
     for command, run in zip(commands, runs, strict=True):
         assert run.returncode == 1, (command, run.stderr)
-        fill = {"enqueue": "enqueue points into", "import": "import into"}
-        how = (
-            f". To {fill[command[0]]} a new study, create it first: `hpo-driver start"
-            f" --db {db} --study gone --objective REF --space REF --max-evals N` "
-            "without --workers queues its first trial and waits for workers"
-            if command[0] in fill
-            else ""
-        )
+        hows = {
+            "enqueue": ". To enqueue points into a new study, create it first: "
+            f"`hpo-driver start --db {db} --study gone --objective REF --space REF "
+            "--max-evals N` without --workers queues its first trial and waits for "
+            "workers",
+            "import": ". To import into a new study, pass --create: it creates the "
+            "study without a search space (a later `hpo-driver start --space REF` "
+            "gives it one)",
+        }
+        how = hows.get(command[0], "")
         assert run.stderr.strip().splitlines() == [
             f"Error: study 'gone' not found in SQLite database {path} (it holds: "
             f"there); pass --db (or set HPO_DB) to use another store{how}"
