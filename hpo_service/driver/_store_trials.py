@@ -24,6 +24,7 @@ from hpo_service.algorithms.pruners import (
     resolve_pruner,
 )
 from hpo_service.driver._local_workers import LocalWorkers
+from hpo_service.driver._progress import show_ladder
 from hpo_service.driver._signals import StopSignals
 from hpo_service.driver._study import open_driven_study, space_settings, study_space
 from hpo_service.driver._study_loop import Driver, DriverOptions
@@ -446,8 +447,9 @@ class StoreTrials(TrialsView):
             )
             driver.attach_local_workers(local)
             signals.on_stop(driver.interrupt)
-            driver.run()
+            outcome = driver.run()
         signals.redeliver()  # terminated: end as the signal would have, cleaned up
+        show_ladder(outcome.pruning, show_progressbar)
         return best_of(self, space, return_argmin=return_argmin)
 
     def _point_trials(
