@@ -15,6 +15,12 @@ from hpo_service._common.settings import (
 from hpo_service._common.trial_rows import default_names, text_json, trial_record
 from hpo_service._common.words import counted
 from hpo_service.algorithms.pruners import describe_pruner
+from hpo_service.algorithms.pruners._ladder import (
+    PruningLadder,
+    ladder_lines,
+    last_step,
+    pruning_ladder,
+)
 from hpo_service.driver._codes import code_key, describe_codes
 from hpo_service.exceptions import HPOServiceError
 from hpo_service.objective._result import (
@@ -114,8 +120,55 @@ def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
             "name": record.settings.get("pruner") or "none",
             "settings": record.settings.get("pruner_settings") or {},
         },
+        "pruning": _as_dict(
+            study_ladder(
+                store,
+                study,
+                record.settings.get("pruner"),
+                record.settings.get("pruner_settings"),
+            )
+        ),
         "pareto_front": front,
     }
+
+
+def study_ladder(
+    store: BaseTrialStore,
+    study: str,
+    pruner: str | None,
+    settings: Mapping[str, Any] | None,
+) -> PruningLadder | None:
+    """What the study's pruner did (per rung, or where it pruned), or None without
+    a pruner that stops trials.
+
+    Args:
+        store: The open store.
+        study: The study.
+        pruner: Its pruner's name (None or ``"none"``: no pruner, nothing read).
+        settings: The pruner's settings, as the study stores them.
+
+    Reads the running trials' reports, then every finished trial's
+    (``reports_since``: tids, states and values only, as a fresh worker's pruner
+    reads them), one read each whatever the study's size; a trial that finished
+    between the two reads counts once, as finished.
+    """
+    if pruner in ("none", None):
+        return None
+    running = store.running_intermediate(study)
+    finished, _ = store.reports_since(study)
+    rows = {tid: (tid, "running", last_step(r)) for tid, r in running.items()}
+    rows |= {t.tid: (t.tid, t.state.value, last_step(t.intermediate)) for t in finished}
+    return pruning_ladder(pruner, settings, rows.values())
+
+
+def _as_dict(ladder: PruningLadder | None) -> dict[str, Any] | None:
+    return None if ladder is None else ladder.as_dict()
+
+
+def _ladder_lines(record: Mapping[str, Any] | None, indent: str) -> list[str]:
+    """The lines of a :func:`study_ladder` record (``status --json``'s
+    ``pruning``), indented; none without one."""
+    return [] if record is None else [indent + line for line in ladder_lines(record)]
 
 
 def _front_losses(store: BaseTrialStore, study: str) -> list[dict[str, Any]]:
@@ -185,6 +238,7 @@ def status_text(summary: dict[str, Any]) -> str:
         + (" (cancelled)" if summary["cancelled"] else ""),
         "  " + "  ".join(f"{state}={n}" for state, n in counts.items()),
         "  pruner: " + describe_pruner(**summary["pruner"]),
+        *_ladder_lines(summary.get("pruning"), "    "),
         "  driver: " + _driver_text(summary["driver"]),
         f"  workers running trials: {counts['running']}",
     ]
@@ -315,6 +369,9 @@ def outcome_text(study: str, outcome: StudyOutcome, db_url: str = DEFAULT_DB) ->
         f"(status fail), {counts[TrialState.PRUNED]} pruned, "
         f"{counts[TrialState.ERROR]} error, {counts[TrialState.CANCELLED]} cancelled"
     )
+    ladder = outcome.pruning
+    if ladder is not None and ladder.worth_showing:
+        head += "\n" + "\n".join("  " + line for line in ladder.lines())
     if outcome.best is None:
         return head
     if isinstance((outcome.best.result or {}).get("loss"), list):

@@ -24,6 +24,7 @@ from hpo_service.algorithms.pruners import (
     resolve_pruner,
 )
 from hpo_service.driver._local_workers import LocalWorkers
+from hpo_service.driver._progress import show_ladder
 from hpo_service.driver._signals import StopSignals
 from hpo_service.driver._study import open_driven_study, space_settings, study_space
 from hpo_service.driver._study_loop import Driver, DriverOptions
@@ -120,7 +121,7 @@ class StoreTrials(TrialsView):
         self._docs: dict[int, dict[str, Any]] = {}
         self._cursor = 0
         self._next_tid = 0  # new_trial_ids handed out the tids below it
-        self._labels: list[str] | None = None
+        self._labels: list[str] | None = None  # the space's; [] none (yet), see fmin
         self._count: int | None = None  # the study's objectives, once known
 
     @property
@@ -428,6 +429,8 @@ class StoreTrials(TrialsView):
         )
         if points and not any(self.store.count_by_state(self.study).values()):
             self.store.insert_trials(self.study, points)  # as Trials(): when empty
+        if self._labels == []:  # read without a space: read again with its labels
+            self._docs, self._cursor = {}, 0
         self._labels = None
         early = _early_stopper(self, early_stop_fn) if early_stop_fn else None
         workers = LocalWorkers(
@@ -444,8 +447,9 @@ class StoreTrials(TrialsView):
             )
             driver.attach_local_workers(local)
             signals.on_stop(driver.interrupt)
-            driver.run()
+            outcome = driver.run()
         signals.redeliver()  # terminated: end as the signal would have, cleaned up
+        show_ladder(outcome.pruning, show_progressbar)
         return best_of(self, space, return_argmin=return_argmin)
 
     def _point_trials(
@@ -482,16 +486,18 @@ class StoreTrials(TrialsView):
             exp_key=self.exp_key,
         )
 
-    def _space_labels(self) -> list[str] | None:
-        """Every label of the space; None for a study without a space yet (made
-        by an import)."""
+    def _space_labels(self) -> list[str]:
+        """Every label of the space, read once; [] for a study without a space
+        (made by an import), until ``fmin`` gives it one."""
         if self._labels is None:
             settings = StudySettings.from_dict(
                 self.store.get_study(self.study).settings
             )
-            if not settings.has_space():
-                return None
-            self._labels = [spec.label for spec in compile_space(study_space(settings))]
+            self._labels = (
+                [spec.label for spec in compile_space(study_space(settings))]
+                if settings.has_space()
+                else []
+            )
         return self._labels
 
 

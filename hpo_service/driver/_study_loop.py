@@ -27,9 +27,11 @@ from hpo_service._common.words import counted
 from hpo_service.algorithms import resolve
 from hpo_service.algorithms._pareto import ParetoArchive
 from hpo_service.algorithms.pruners import make_pruner
+from hpo_service.algorithms.pruners._ladder import PruningLadder, short_rule
 from hpo_service.driver._codes import code_key, describe_codes
 from hpo_service.driver._lease import default_owner, holder_text, take_driver_lease
 from hpo_service.driver._local_workers import LocalWorkers
+from hpo_service.driver._output import study_ladder
 from hpo_service.driver._progress import Progress
 from hpo_service.driver._queue import QueuePolicy
 from hpo_service.driver._serial import check_loss_threshold
@@ -107,12 +109,15 @@ class StudyOutcome:
         counts: Trials in each state.
         best: The best successful trial, or None.
         failed: ``done`` trials whose objective returned status ``fail``.
+        pruning: What the study's pruner did (per rung, or where it pruned), read
+            at the end; None without a pruner, or when the store could not say.
     """
 
     reason: str
     counts: dict[TrialState, int]
     best: Trial | None
     failed: int = 0
+    pruning: PruningLadder | None = None
 
 
 class Driver:
@@ -179,7 +184,9 @@ class Driver:
         self._started = time.monotonic()
         total = self.settings.max_evals
         progress = Progress(
-            total if total < sys.maxsize else None, enabled=self.options.progress
+            total if total < sys.maxsize else None,
+            enabled=self.options.progress,
+            pruning=short_rule(self.settings.pruner, self.settings.pruner_settings),
         )
         try:
             reason = self._loop(progress)
@@ -190,7 +197,26 @@ class Driver:
             progress.close(last_line=self._interrupted is None)
         finally:
             self._release_driver_lease()
-        return StudyOutcome(reason, self.counts(), self._best, failed=self._failed)
+        return StudyOutcome(
+            reason,
+            self.counts(),
+            self._best,
+            failed=self._failed,
+            pruning=self._pruning_ladder(),
+        )
+
+    def _pruning_ladder(self) -> PruningLadder | None:
+        """What the pruner did, read once at the end (None if the store fails)."""
+        try:
+            return study_ladder(
+                self.store,
+                self.name,
+                self.settings.pruner,
+                self.settings.pruner_settings,
+            )
+        except (ConnectionError, StoreError) as e:
+            _logger.debug("study %r: pruning counts not read: %s", self.name, e)
+            return None
 
     def _release_driver_lease(self) -> None:
         """Give the lease back; if the store refuses, say when it frees itself."""

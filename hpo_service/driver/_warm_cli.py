@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,9 @@ from hpo_service.exceptions import (
     StudyNotFoundError,
     StudyWithoutSpaceError,
 )
-from hpo_service.store import BaseTrialStore
+from hpo_service.store import BaseTrialStore, open_store
 from hpo_service.store._cli_option import (
+    MissingStoreError,
     db_option,
     masked_note,
     open_store_for_cli,
@@ -29,12 +30,23 @@ from hpo_service.store._cli_option import (
 
 @contextlib.contextmanager
 def _store(
-    db_url: str, study: str, fill: str, *, create: bool = False
+    db_url: str,
+    study: str,
+    fill: str,
+    *,
+    create: Callable[[], None] | None = None,
 ) -> Iterator[BaseTrialStore]:
     """The store, with our errors and bad input shown as click errors (exit 1);
-    ``fill`` says what the command does to a study (``"import into"``); with
-    ``create`` a missing database is created (``import --create``)."""
-    store = open_store_for_cli(db_url, create=create)
+    ``fill`` says what the command does to a study (``"import into"``). A missing
+    database is created only given ``create`` (``import --create``), which is
+    called first to check the input: an error it raises creates nothing."""
+    try:
+        store = open_store_for_cli(db_url)
+    except MissingStoreError:
+        if create is None:
+            raise
+        create()
+        store = open_store_for_cli(db_url, create=True)
     try:
         yield store
     except StudyNotFoundError as e:
@@ -197,7 +209,14 @@ def import_results(
     records = _read_sources(sources, exp_key, left_out)
     if create:  # before a missing database is created
         _check_new_name(study)
-    with _store(db_url, study, "import into", create=create) as store:
+
+    def rehearse() -> None:  # the same import into a scratch store
+        with open_store("sqlite:///:memory:") as scratch, _click_errors():
+            insert_results(scratch, study, records, create=True)
+
+    with _store(
+        db_url, study, "import into", create=rehearse if create else None
+    ) as store:
         report = insert_results(store, study, records, create=create)
     click.echo(
         (f"created study {study!r} and " if report.created else "")
@@ -259,6 +278,15 @@ def _read_sources(
         except (HPOServiceError, ValueError, OSError) as e:
             raise click.ClickException(str(e)) from e
     return records
+
+
+@contextlib.contextmanager
+def _click_errors() -> Iterator[None]:
+    """Our errors and bad input as click errors (exit 1)."""
+    try:
+        yield
+    except (HPOServiceError, ValueError, OSError) as e:
+        raise click.ClickException(str(e)) from e
 
 
 def _check_new_name(study: str) -> None:

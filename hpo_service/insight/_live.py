@@ -17,6 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from hpo_service._common.settings import budget_of
+from hpo_service.algorithms.pruners._ladder import ladder_notes, pruned_at_text
 from hpo_service.insight import _figures
 from hpo_service.insight._data import (
     StudyData,
@@ -208,12 +209,20 @@ def _wide(
 
 def summary_of(data: StudyData) -> dict[str, Any]:
     """Counts (and how many done trials are infeasible), finished count, budget,
-    objective names, and the best trial (one objective) or the Pareto front's size
-    (``front``, several objectives)."""
+    objective names, the best trial (one objective) or the Pareto front's size
+    (``front``, several objectives), and what the pruner did (``pruning``: as
+    ``hpo-driver status --json`` gives it, with ``notes_text``, its notes as the
+    report words them; None without a pruner)."""
     counts = data.counts()
     best = data.best_row()
     several = data.n_objectives > 1
+    ladder = data.pruning()
+    pruning = None if ladder is None else ladder.as_dict()
+    if pruning is not None:
+        pruning |= {"pruned_at": pruned_at_text(pruning)}
+        pruning |= {"notes_text": ladder_notes(pruning)}
     return {
+        "pruning": pruning,
         "counts": counts,
         "infeasible": data.infeasible_count(),
         "finished": finished_count(counts),

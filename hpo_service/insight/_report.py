@@ -10,6 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpo_service._common.words import counted
+from hpo_service.algorithms.pruners._ladder import (
+    RUNG_COLUMNS,
+    Rung,
+    ladder_notes,
+    pruned_at_text,
+)
 from hpo_service.insight import _figures
 from hpo_service.insight._data import finished_count
 from hpo_service.insight._failures import FailureGroup, failure_groups
@@ -252,6 +258,7 @@ def _sections(report: StudyReport) -> list[str]:
         "timeline": "Workers",
     }
     out = []
+    pruning = pruning_html(report.data)
     for name, fig in report.figures.items():
         out.append(f'<section id="section-{name}"><h2>{titles.get(name, name)}</h2>')
         out.append(figure_div(fig, name))
@@ -260,6 +267,11 @@ def _sections(report: StudyReport) -> list[str]:
         if name == "timeline":
             out.append(workers_table(report.workers))
         out.append("</section>")
+        if name == "intermediate" and pruning:  # what the pruner made of the curves
+            out.append(pruning)
+            pruning = ""
+    if pruning:  # no trial reported: the section says so
+        out.append(pruning)
     out.append('<section id="section-failures"><h2>Failures</h2>')
     out.append(failures_table(report.failures))
     out.append("</section>")
@@ -369,6 +381,42 @@ def workers_table(workers: list[WorkerUsage]) -> str:
         + rows
         + "</table>"
     )
+
+
+def pruning_html(data: StudyData) -> str:
+    """What the study's pruner did, as a section: its rule, the rungs (reached,
+    went on, pruned there; a bracket column for Hyperband) or the steps trials were
+    pruned at, and the notes; "" for a study without a pruner that stops trials."""
+    ladder = data.pruning()
+    if ladder is None:
+        return ""
+    record = ladder.as_dict()
+    parts = [
+        '<section id="section-pruning"><h2>Pruning</h2>',
+        f'<p id="pruning-rule">{_e(record["rule"])}</p>',
+    ]
+    if ladder.brackets:
+        parts.append(_rung_table_html(ladder.brackets, ladder.pruner == "hyperband"))
+    elif text := pruned_at_text(record):
+        parts.append(f'<p id="pruning-steps">{_e(text)}</p>')
+    parts += [f'<p class="muted">{_e(line)}</p>' for line in ladder_notes(record)]
+    return "\n".join([*parts, "</section>"])
+
+
+def _rung_table_html(brackets: list[list[Rung]], by_bracket: bool) -> str:
+    titles = (["bracket"] if by_bracket else []) + list(RUNG_COLUMNS.values())
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f"<td class=num>{n}</td>"
+            for n in ([b] if by_bracket else []) + [getattr(r, k) for k in RUNG_COLUMNS]
+        )
+        + "</tr>"
+        for b, rungs in enumerate(brackets)
+        for r in rungs
+    )
+    head = "".join(f"<th>{title}</th>" for title in titles)
+    return f"<table id='pruning-rungs'><tr>{head}</tr>{rows}</table>"
 
 
 def failures_table(groups: list[FailureGroup]) -> str:

@@ -618,7 +618,7 @@ class Worker:
             raise
         self._lease = lease  # beats go on while the outcome is written
         try:
-            reports.flush()  # the reports belong before the outcome
+            reports.flush(last=True)  # the reports belong before the outcome
             self._settle(trial, name, settings, lease, outcome)
         finally:
             self._heartbeat.release()
@@ -666,6 +666,7 @@ class Worker:
             lambda what, fn: self._retrying(what, fn),
             self._log,
             take_back=lambda: self._take_back(lease),
+            write_last=lambda what, fn: self._retrying(what, fn, lease=lease),
         )
 
     def _take_lease(self, trial: Trial, settings: StudySettings) -> Lease | None:

@@ -165,7 +165,7 @@ def test_store_trials_refuses_a_different_pruner_in_fmin(
     trials.close()
 
 
-def test_store_trials_with_a_pruner(db_url):
+def test_store_trials_with_a_pruner(db_url, capsys):
     from hpo_service import pruners
     from tests.e2e.objectives import curve, curve_space
 
@@ -174,7 +174,7 @@ def test_store_trials_with_a_pruner(db_url):
     # the same pruner given again to fmin (a name and settings, not the object) is fine
     best = fmin(curve, curve_space, max_evals=12, trials=trials,
                 pruner=pruners.ASHAPruner(max_resource=9),
-                rstate=np.random.default_rng(1), show_progressbar=False)  # fmt: skip
+                rstate=np.random.default_rng(1))  # fmt: skip
     settings = trials.store.get_study("pr").settings
     assert settings["pruner"] == "asha"
     assert settings["pruner_settings"] == pruner.settings()
@@ -187,6 +187,16 @@ def test_store_trials_with_a_pruner(db_url):
         assert doc["result"]["loss"] == doc["intermediate"][doc["result"]["step"]]
     assert trials.best_trial["result"]["status"] == STATUS_OK
     assert best == trials.argmin
+    # fmin's end says what the pruner did at each rung (1 and 3), on standard error
+    last = [max(map(int, d["intermediate"])) for d in trials.trials]
+    at = [d["result"]["step"] for d in pruned]
+    rows = [(r, sum(s >= r for s in last), at.count(r)) for r in (1, 3)]
+    err = capsys.readouterr().err.splitlines()
+    table = err.index("step  reached  went on  pruned")
+    assert err[table - 1].startswith("ASHA keeps the best 1/3 at each rung")
+    assert [line.split() for line in err[table + 1 : table + 3]] == [
+        [str(r), str(n), str(n - p), str(p)] for r, n, p in rows
+    ]
     trials.close()
 
 

@@ -192,7 +192,7 @@ def test_resumed_trials_teach_the_pruner():
     assert trials.statuses()[-1] == "pruned"
 
 
-def test_the_progress_line_counts_pruned_trials(caplog):
+def test_the_progress_line_counts_pruned_trials_and_says_the_rule(caplog, capsys):
     caplog.set_level(logging.INFO, logger="hpo_service.driver._progress")
     trials = Trials()
     fmin(curve_objective, SPACE, algo=rand.suggest, max_evals=12, trials=trials,
@@ -201,9 +201,24 @@ def test_the_progress_line_counts_pruned_trials(caplog):
     assert pruned > 0
     last = [r.getMessage() for r in caplog.records][-1]
     assert last.startswith(
-        f"12/12 trials finished ({12 - pruned} done, {pruned} pruned)"
+        f"12/12 trials finished ({12 - pruned} done, {pruned} pruned: the median "
+        "pruner stops trials behind the median)"
     )
     assert ", best loss: " in last
+    # then where the trials were pruned, on standard error
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("the median pruner stops a trial whose best value")
+    where = [int(max(d["intermediate"])) for d in trials.trials
+             if d["result"]["status"] == STATUS_PRUNED]  # fmt: skip
+    shown = ", ".join(f"step {s}: {where.count(s)}" for s in sorted(set(where)))
+    assert err[1] == f"pruned at {shown}"
+
+
+def test_fmin_without_progress_shows_no_pruning_counts(capsys):
+    median = pruners.MedianPruner(n_startup_trials=3)
+    trials = run(curve_objective, max_evals=12, pruner=median)
+    assert STATUS_PRUNED in trials.statuses()
+    assert capsys.readouterr().err == ""
 
 
 def test_an_objective_that_never_checks_the_pruner_is_warned_once(caplog):

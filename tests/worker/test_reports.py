@@ -274,3 +274,42 @@ def test_an_objective_that_checks_and_goes_on_is_not_warned(store):
     trials = store.get_trials("c")
     assert [t.state for t in trials][1:] == [TrialState.PRUNED] * 2
     assert all("output" not in t.result for t in trials)
+
+
+def test_a_store_failure_while_judging_is_said_as_one_not_as_a_pruner_fault(
+    mongo_url, caplog
+):
+    """The pruner's read of the finished trials fails at the server (a write error
+    a retry cannot fix at once, here OutOfDiskSpace): the report is answered "go on"
+    and the log says the store failed, in one line; before, it said "the pruner
+    failed" with a traceback, as for a bug in the pruner."""
+    import uuid
+
+    import pymongo
+
+    from tests.helpers.mongo_wire import fail_point, fail_points_enabled
+
+    if not fail_points_enabled(mongo_url):
+        pytest.skip("the MongoDB server runs without test commands (fail points)")
+    database, app = f"hpo_judge_{uuid.uuid4().hex[:10]}", "hpo-judge-test"
+    try:
+        with open_store(mongo_url, database=database, appname=app) as store:
+            make_study(store, "s", CURVE, [{}], **ASHA_9)
+            trial = store.claim("w", 60.0, study="s")
+            pruning = StudyPruning(store, "s", ASHAPruner(max_resource=9))
+            lease = Lease("s", trial.tid, trial.token, 60.0)
+            handler = ReportHandler(trial, pruning, lease, lambda what, fn: fn())
+            data = {"failCommands": ["find"], "appName": app, "errorCode": 14031}
+            with (
+                caplog.at_level(logging.WARNING),
+                fail_point(mongo_url, data, {"times": 1}),
+            ):
+                assert handler({"kind": "report", "step": 0, "value": 1.0}) == {
+                    "kind": "decision", "prune": False
+                }  # fmt: skip
+            assert store.get_trial("s", trial.tid).intermediate == {0: 1.0}
+    finally:
+        with pymongo.MongoClient(mongo_url) as client:
+            client.drop_database(database)
+    assert "trial s/0: cannot judge it (the store failed)" in caplog.text
+    assert "the pruner failed" not in caplog.text and "Traceback" not in caplog.text

@@ -234,3 +234,36 @@ def test_a_second_signal_ends_the_retries_and_logs_the_result(
     assert "'loss': 3.0" in err.text  # the result is in the log
     assert "0 done, 0 failed, 0 released, 1 abandoned" in err.text
     assert store.get_trial("d", 0).state == TrialState.RUNNING  # requeued later
+
+
+def test_reports_made_while_the_disk_is_full_are_kept_and_written_once_it_clears(
+    store, db_url, tmp_path: Path
+):
+    """Reports belong to the outcome: a report write that fails as on a full disk
+    keeps them (the objective runs on), and they are written before the result once
+    the store takes writes again. Before, they were dropped (the trial ended done
+    without its steps 1 and 2)."""
+    log, gate = tmp_path / "ran.log", tmp_path / "gate"
+    config = {"log": str(log), "gate": str(gate)}
+    make_study(store, "r", f"{OBJ}:reports_at_gate", [config], lease_seconds=120)
+    worker = _worker(db_url, "--study", "r", "--idle-timeout", "1")
+    err = _Lines(worker.stderr)
+    try:
+        wait_until(lambda: lines(log) == ["start"], 60)
+        assert store.get_trial("r", 0).intermediate == {0: 1.0}  # the first, at once
+        _limit_file_size(worker.pid, 0)  # nobody can write the store now
+        gate.touch()  # steps 1 and 2 are reported, then the result
+        wait_until(lambda: "(the store has failed for" in err.text, 60)
+        _limit_file_size(worker.pid, resource.RLIM_INFINITY)  # space is back
+        assert worker.wait(timeout=120) == 0, err.text
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    trial = store.get_trial("r", 0)
+    assert (trial.state, trial.attempts, trial.result["loss"]) == (
+        TrialState.DONE, 1, 0.25
+    )  # fmt: skip
+    assert trial.intermediate == {0: 1.0, 1: 0.5, 2: 0.25}, err.text
+    assert "reports not recorded" not in err.text
+    assert "1 done, 0 failed, 0 released, 0 abandoned" in err.text

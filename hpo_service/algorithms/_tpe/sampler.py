@@ -140,9 +140,13 @@ class TPESettings:
             ``n_startup_jobs`` points are pending (their ``pending_weights``
             summed; a call's earlier suggestions count), its weight in the scores
             unchanged; ``"none"``: the prior gets its share of the draws always
-            (the default before). Sequential runs (nothing pending) and 4 workers
-            (never 10 pending) are untouched; with 16 or 64 workers the prior's
-            random draws only spread points the liars spread already. Measured
+            (the default before). Runs with nothing pending (``fmin`` with
+            ``Trials``) are untouched, and so are 4 workers on trials of a second
+            or more (never 10 pending); on much shorter trials the driver queues
+            more ahead and it acts with fewer workers (``parallel_efficiency.py
+            --workers 4 --eval-median 0.01``: 6.7-9.5 queued on average, every
+            run changed). With 16 or 64 workers the prior's random draws only
+            spread points the liars spread already. Measured
             (``benchmarks/parallel_efficiency.py``, seeds 4000-4063, five
             problems, W=16 and 64, 300 trials, against ``"none"`` seed by seed;
             the rule fixed before the run in commit 39691a4): per seed the mean
