@@ -132,8 +132,9 @@ class Progress:
             ``sys.maxsize`` for no limit, as hyperopt passes it.
         initial: Trials already finished.
         pruning: The study's pruner rule in a few words (``ASHA keeps the best 1/3
-            at each rung``), said beside the pruned count of the end line, so that
-            many pruned trials read as the rule at work; None without a pruner.
+            at each rung``), said beside the pruned count of the bar, the log lines
+            and the end line, so that many pruned trials read as the rule at work;
+            None without a pruner.
     """
 
     def __init__(
@@ -194,7 +195,7 @@ class Progress:
         """
         self._pruned, self._errors, self._failed = pruned, errors, failed
         self._best = _summary_text(best, 0, front, feasible)
-        shown = _summary_text(best, pruned, front, feasible)
+        shown = _summary_text(best, pruned, front, feasible, self._pruning)
         changed = done != self._done or shown != self._shown
         if self._bar is not None and changed:
             if done > self._done:
@@ -250,7 +251,11 @@ class Progress:
 
 
 def _summary_text(
-    best: float | None, pruned: int, front: int | None, feasible: bool
+    best: float | None,
+    pruned: int,
+    front: int | None,
+    feasible: bool,
+    rule: str | None = None,
 ) -> str:
     if front is not None:
         text = f"Pareto front: {counted(front, 'trial')}"
@@ -258,7 +263,9 @@ def _summary_text(
         text = "best loss: none yet"
     else:
         text = f"best loss: {best:.6g}" + ("" if feasible else " (infeasible)")
-    return f"{text}, pruned: {pruned}" if pruned else text
+    if not pruned:
+        return text
+    return f"{text}, pruned: {pruned}" + (f" ({rule})" if rule else "")
 
 
 def show_ladder(

@@ -121,7 +121,7 @@ class StoreTrials(TrialsView):
         self._docs: dict[int, dict[str, Any]] = {}
         self._cursor = 0
         self._next_tid = 0  # new_trial_ids handed out the tids below it
-        self._labels: list[str] | None = None
+        self._labels: list[str] | None = None  # the space's; [] none (yet), see fmin
         self._count: int | None = None  # the study's objectives, once known
 
     @property
@@ -429,6 +429,8 @@ class StoreTrials(TrialsView):
         )
         if points and not any(self.store.count_by_state(self.study).values()):
             self.store.insert_trials(self.study, points)  # as Trials(): when empty
+        if self._labels == []:  # read without a space: read again with its labels
+            self._docs, self._cursor = {}, 0
         self._labels = None
         early = _early_stopper(self, early_stop_fn) if early_stop_fn else None
         workers = LocalWorkers(
@@ -484,16 +486,18 @@ class StoreTrials(TrialsView):
             exp_key=self.exp_key,
         )
 
-    def _space_labels(self) -> list[str] | None:
-        """Every label of the space; None for a study without a space yet (made
-        by an import)."""
+    def _space_labels(self) -> list[str]:
+        """Every label of the space, read once; [] for a study without a space
+        (made by an import), until ``fmin`` gives it one."""
         if self._labels is None:
             settings = StudySettings.from_dict(
                 self.store.get_study(self.study).settings
             )
-            if not settings.has_space():
-                return None
-            self._labels = [spec.label for spec in compile_space(study_space(settings))]
+            self._labels = (
+                [spec.label for spec in compile_space(study_space(settings))]
+                if settings.has_space()
+                else []
+            )
         return self._labels
 
 

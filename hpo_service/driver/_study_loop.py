@@ -23,6 +23,7 @@ from hpo_service._common.settings import (
     record_objective_count,
     stopped_error,
 )
+from hpo_service._common.stop_signals import pause_point
 from hpo_service._common.words import counted
 from hpo_service.algorithms import resolve
 from hpo_service.algorithms._pareto import ParetoArchive
@@ -180,7 +181,8 @@ class Driver:
             DriverLeaseError: Another live driver runs this study.
         """
         self._check_loss_threshold()
-        self._housekeeping()  # takes the driver lease first, then requeues dead ones
+        pause_point("driving")
+        self._first_housekeeping()
         self._started = time.monotonic()
         total = self.settings.max_evals
         progress = Progress(
@@ -204,6 +206,23 @@ class Driver:
             failed=self._failed,
             pruning=self._pruning_ladder(),
         )
+
+    def _first_housekeeping(self) -> None:
+        """Take the driver lease, then requeue dead leases, before anything else;
+        ride out store failures that may pass as the loop does (before, such a
+        failure here ended the driver with exit 1, where the same failure a poll
+        later was waited out). Returns early when the driver is interrupted."""
+        faults = StoreFaults(f"study {self.name!r}", "run the study", _logger)
+        while self._interrupted is None:
+            try:
+                self._housekeeping()
+            except (ConnectionError, StoreError) as e:
+                self._last_done.pop("lease", None)  # both again at the next try
+                self._last_done.pop("requeue", None)
+                self._sleep(faults.failed(e))  # raises what cannot pass
+                continue
+            faults.cleared()
+            return
 
     def _pruning_ladder(self) -> PruningLadder | None:
         """What the pruner did, read once at the end (None if the store fails)."""

@@ -212,3 +212,10 @@ def test_rungs_past_the_complete_trials_last_step_are_named():
     for fits in (81, 31):  # reached, or no rung past step 30
         ladder = pruning_ladder("asha", {"max_resource": fits}, trials)
         assert not [n for n in ladder.notes if "never reached" in n]
+
+
+def test_last_step_reads_steps_as_numbers_also_as_text():
+    """Trial docs read from JSON hold steps as text: "10" is past "9"."""
+    assert last_step({"9": 0.5, "10": 0.4, "2": 0.9}) == 10
+    assert last_step({9: 0.5, 10: 0.4, 2: 0.9}) == 10
+    assert last_step({}) is None

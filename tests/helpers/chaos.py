@@ -174,25 +174,21 @@ class Run:
     def _kill_worker_group(self, slot: int, pause: float, past: float) -> None:
         self._kill_worker(slot, pause, past, group=True)
 
-    def _pause_worker(self, slot: int, pause: float, past: float, group=False) -> None:
+    def _pause_worker(
+        self, slot: int, pause: float, past: float, group=False, fault="pause_worker"
+    ) -> None:
         proc = self._worker(slot)
         if proc is not None:
             proc.signal(signal.SIGSTOP, group=group)
             proc.stopped = True
             self.at(pause, "resume", (proc, group))
-            self.faults["pause_worker"] += 1
+            self.faults[fault] += 1
 
     def _pause_past_lease(self, slot: int, pause: float, past: float) -> None:
-        self._pause_worker(slot, past, past)
-        self.faults["pause_worker"] -= 1
-        self.faults["pause_past_lease"] += 1
+        self._pause_worker(slot, past, past, fault="pause_past_lease")
 
     def _pause_group_past_lease(self, slot: int, pause: float, past: float) -> None:
-        proc = self._worker(slot)
-        self._pause_worker(slot, past, past, group=True)
-        if proc is not None:
-            self.faults["pause_worker"] -= 1
-            self.faults["pause_group_past_lease"] += 1
+        self._pause_worker(slot, past, past, True, "pause_group_past_lease")
 
     def _drain_worker(self, slot: int, pause: float, past: float) -> None:
         proc = self._worker(slot)

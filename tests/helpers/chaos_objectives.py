@@ -62,11 +62,11 @@ def curve(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def pair(config: dict[str, Any]) -> dict[str, Any]:
-    """Two losses that trade off along x (after a few pauses); names its run."""
+    """Two losses that trade off along x (after 8 pauses); names its run."""
     run = os.urandom(6).hex()
     key = {"x": config["x"], "y": config["y"], "run": run}
     _log({"event": "start", "pid": os.getpid(), **key})
-    for _ in range(4):
+    for _ in range(8):  # longer than a pause of a worker past its lease, at times
         _pause()
     x, y = config["x"], config["y"]
     _log({"event": "end", **key})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
@@ -254,3 +255,35 @@ def test_checking_the_pruner_or_having_none_is_not_warned(caplog):
     run(checks_and_goes_on, max_evals=12, pruner=median)
     run(curve_objective, max_evals=12)  # reports, no pruner
     assert caplog.records == []
+
+
+def test_the_progress_bar_says_the_rule_beside_the_pruned_count():
+    """hyperopt's progress callback gets the postfix the bar shows while it runs."""
+    shown = []
+
+    class Bar:
+        def update(self, n):
+            pass
+
+        @property
+        def postfix(self):
+            return shown[-1] if shown else None
+
+        @postfix.setter
+        def postfix(self, text):
+            shown.append(text)
+
+    @contextlib.contextmanager
+    def callback(initial, total):
+        yield Bar()
+
+    trials = Trials()
+    fmin(curve_objective, SPACE, algo=rand.suggest, max_evals=12, trials=trials,
+         rstate=7, pruner=pruners.MedianPruner(n_startup_trials=3),
+         show_progressbar=callback)  # fmt: skip
+    pruned = trials.statuses().count(STATUS_PRUNED)
+    assert pruned > 0
+    assert shown[-1].endswith(
+        f", pruned: {pruned} (the median pruner stops trials behind the median)"
+    )
+    assert shown[0].startswith("best loss: ") and "pruned" not in shown[0]

@@ -211,7 +211,11 @@ def pruning_ladder(
 def last_step(intermediate: Mapping[Any, Any]) -> int | None:
     """The highest step of a trial's reports ``{step: value}`` (steps as ints or
     their text), or None without one."""
-    return max((int(s) for s in intermediate), default=None)
+    if not intermediate:
+        return None
+    if isinstance(next(iter(intermediate)), int):  # a store's: max in C, no int()
+        return int(max(intermediate))
+    return max(int(s) for s in intermediate)
 
 
 def _rung_ladder(
