@@ -25,7 +25,12 @@ from hpo_service._common.settings import (
     counted_finished,
     record_objective_count,
 )
-from hpo_service._common.stop_signals import DRAIN_SIGNALS, STOP_SIGNALS, handling
+from hpo_service._common.stop_signals import (
+    DRAIN_SIGNALS,
+    STOP_SIGNALS,
+    handling,
+    pause_point,
+)
 from hpo_service._common.words import counted
 from hpo_service.exceptions import (
     InvalidResultError,
@@ -591,6 +596,7 @@ class Worker:
         if refusal is not None:
             self._refuse(trial, name, refusal)
             return
+        pause_point("claimed")
         lease = self._take_lease(trial, settings)
         if lease is None:
             self._log.warning("trial %s was taken away before it started", name)
@@ -678,7 +684,9 @@ class Worker:
                 alive = self._store.heartbeat(
                     trial.study, trial.tid, trial.token or "", seconds
                 )
-            except ConnectionError as e:
+            except (ConnectionError, StoreError) as e:  # beaten again in a moment
+                if not may_pass(e):
+                    raise
                 self._log.warning("heartbeat failed, will retry: %s", e)
             else:
                 if not alive:

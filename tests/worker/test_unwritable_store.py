@@ -13,6 +13,7 @@ of the database (its WAL) fails as on a full disk ("disk I/O error"), while its 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import signal
@@ -267,3 +268,47 @@ def test_reports_made_while_the_disk_is_full_are_kept_and_written_once_it_clears
     assert trial.intermediate == {0: 1.0, 1: 0.5, 2: 0.25}, err.text
     assert "reports not recorded" not in err.text
     assert "1 done, 0 failed, 0 released, 0 abandoned" in err.text
+
+
+def test_a_full_disk_as_a_worker_sets_its_first_trials_lease_is_ridden_out(
+    store, db_url, tmp_path: Path
+):
+    """A worker's first trial of a study whose lease is not the claim's (30 s) gets
+    its lease set by one heartbeat before it runs. That beat failing in a way that
+    may pass (a full disk) ended the worker with exit 1, its claimed trial left
+    running until its lease ran out; now it says so and runs the trial (the
+    heartbeat thread sets the lease once the store takes writes again). The worker
+    waits at a test pause point just after its claim while the test fills its disk.
+    """
+    from hpo_service._common.stop_signals import PAUSE_ENV
+
+    log, marker = tmp_path / "ran.log", tmp_path / "paused"
+    point = {"seconds": 0.5, "loss": 4.0, "log": str(log), "tag": "t0"}
+    make_study(store, "h", f"{OBJ}:sleeps", [point], lease_seconds=60)
+    env = {**os.environ, "PYTHONPATH": str(REPO), PAUSE_ENV: f"claimed:{marker}"}
+    env.pop("HPO_DB", None)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "hpo_service.worker", "--db", db_url, "--study", "h",
+         "--idle-timeout", "1"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    err = _Lines(worker.stderr)
+    try:
+        wait_until(lambda: marker.exists() or worker.poll() is not None, 60)
+        assert worker.poll() is None, err.text
+        _limit_file_size(worker.pid, 0)  # nobody can write the store now
+        marker.unlink()
+        wait_until(lambda: lines(log) == ["start t0"] or worker.poll() is not None)
+        with contextlib.suppress(ProcessLookupError):  # space is back
+            _limit_file_size(worker.pid, resource.RLIM_INFINITY)
+        assert worker.wait(timeout=120) == 0, err.text
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert "1 done, 0 failed, 0 released, 0 abandoned" in err.text, err.text
+    trial = store.get_trial("h", 0)
+    assert (trial.state, trial.attempts, trial.result["loss"]) == (
+        TrialState.DONE, 1, 4.0
+    )  # fmt: skip
