@@ -108,7 +108,12 @@ from hpo_service.store._mongo_connect import (
     unreachable_message,
 )
 from hpo_service.store._retry import RetryPolicy
-from hpo_service.store._url import make_scrubber, mask_url, parse_mongomock_url
+from hpo_service.store._url import (
+    make_scrubber,
+    mask_url,
+    option_names,
+    parse_mongomock_url,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -537,13 +542,6 @@ def _migrate(collections: dict[str, Any]) -> None:
         schema.migrate(collections)
 
 
-def _option_names(url: str, options: dict[str, Any]) -> set[str]:
-    """The option names (lower case) given in ``url``'s query and in ``options``."""
-    query = urlsplit(url).query
-    given = {part.partition("=")[0] for part in query.replace(";", "&").split("&")}
-    return {name.lower() for name in (*given, *options) if name}
-
-
 def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
     """Open a store on the MongoDB deployment of a ``mongodb[+srv]://`` URL.
 
@@ -563,7 +561,7 @@ def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
         options.pop("connect_timeout", 10.0), "connect_timeout"
     )
     database = options.pop("database", None)
-    given = _option_names(url, options)
+    given = option_names(url, options)
     if "serverselectiontimeoutms" not in given:
         options["serverSelectionTimeoutMS"] = int(connect_timeout * 1000)
     if not {"sockettimeoutms", "timeoutms"} & given:
