@@ -77,6 +77,7 @@ from pymongo.errors import (
     ServerSelectionTimeoutError,
 )
 
+from hpo_service._common.processes import of_namespace_pattern
 from hpo_service.exceptions import (
     StoreAuthorizationError,
     StoreConnectionError,
@@ -1961,8 +1962,22 @@ class MongoTrialStore(BaseTrialStore):
             self._require_study(study)
         return [_running(doc) for doc in docs]
 
-    def running_by_study(self) -> dict[str, list[summary.RunningTrial]]:
-        query = {"state": TrialState.RUNNING.value}
+    def running_by_study(
+        self,
+        *,
+        study: str | None = None,
+        only_requeuable: bool = False,
+        namespace: str | None = None,
+    ) -> dict[str, list[summary.RunningTrial]]:
+        query: dict[str, Any] = {"state": TrialState.RUNNING.value}
+        if study is not None:
+            c.check_name(study, "study")
+            query["study"] = study
+        if only_requeuable:
+            either = [self._before_now("lease_expires_at")]
+            if namespace is not None:
+                either.append({"owner": {"$regex": of_namespace_pattern(namespace)}})
+            query["$or"] = either
         fields = {**_RUNNING_FIELDS, "study": 1}
         order = [("study", 1), ("tid", 1)]
         docs = self._call(
