@@ -403,6 +403,8 @@ def start(
         raise click.UsageError(str(e)) from e
     space = study_space(settings, study) if space is None else space
     click.echo(f"{'created' if created else 'resuming'} study {study!r}", err=True)
+    if note := _output.pruner_objectives_note(settings):
+        click.echo(note, err=True)
     signals = StopSignals()
     again = _output.local_worker_flags(workers, show_output)
     try:

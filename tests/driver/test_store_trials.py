@@ -220,7 +220,9 @@ def test_store_trials_sets_the_trial_timeout_and_a_resume_keeps_it(db_url, monke
 
     monkeypatch.setenv("HPO_TEST_SLEEP", "30")  # the workers inherit it
     trials = StoreTrials(db_url, study="tt", workers=1, trial_timeout=0.5)
-    with pytest.raises(AllTrialsFailed):
+    # the workers' error, which fmin's user saw nowhere, is named
+    failed = r"no trial finished \(2 ended in error, the last: TrialTimeout: .*0\.5"
+    with pytest.raises(AllTrialsFailed, match=failed):
         fmin(quadratic, space, max_evals=2, trials=trials, show_progressbar=False)
     assert trials.store.get_study("tt").settings["trial_timeout"] == 0.5
     assert trials.store.count_by_state("tt")[TrialState.ERROR] == 2
