@@ -19,7 +19,6 @@ import resource
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from hpo_service.store import TrialState
+from tests.helpers.pipes import PipeLines
 
 from .conftest import OBJ, REPO, lines, make_study, wait_until
 
@@ -38,18 +38,6 @@ pytestmark = pytest.mark.skipif(
 
 def _limit_file_size(pid: int, limit: int) -> None:
     resource.prlimit(pid, resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
-
-
-class _Lines:
-    """Collects a pipe's lines from a thread, so that the test can wait for one."""
-
-    def __init__(self, pipe) -> None:
-        self.text = ""
-        threading.Thread(target=self._read, args=(pipe,), daemon=True).start()
-
-    def _read(self, pipe) -> None:
-        for line in pipe:
-            self.text += line
 
 
 def _worker(db_url: str, *args: str) -> subprocess.Popen[str]:
@@ -74,7 +62,7 @@ def _cut_off_worker(
     *,
     lease_seconds: float,
     idle_timeout: float | None = None,
-) -> Iterator[tuple[subprocess.Popen[str], _Lines, Path]]:
+) -> Iterator[tuple[subprocess.Popen[str], PipeLines, Path]]:
     """A worker (with ``--idle-timeout`` if given) running study d's one trial, the
     ``sleeps`` objective with ``config``, that cannot write the store from the moment
     the trial started until the test lifts its limit; yields it once it said so, with
@@ -86,12 +74,13 @@ def _cut_off_worker(
     make_study(store, "d", f"{OBJ}:sleeps", [point], lease_seconds=lease_seconds)
     idle = () if idle_timeout is None else ("--idle-timeout", str(idle_timeout))
     worker = _worker(db_url, "--study", "d", *idle)
-    err = _Lines(worker.stderr)
+    err = PipeLines(worker.stderr)
     try:
         wait_until(lambda: lines(log) == ["start t0"], 60)
         _limit_file_size(worker.pid, 0)  # nobody can write the store now
         wait_until(lambda: "cannot record trial d/0 (the store" in err.text, 60)
         yield worker, err, log
+        err.finish()  # all of its log: the test reads it once the worker ended
     finally:
         if worker.poll() is None:
             worker.kill()
@@ -163,7 +152,7 @@ def test_a_result_is_written_after_an_outage_longer_than_the_lease(
 @contextmanager
 def _requeued_while_cut_off(
     store, db_url: str, tmp_path: Path
-) -> Iterator[tuple[subprocess.Popen[str], _Lines, Path]]:
+) -> Iterator[tuple[subprocess.Popen[str], PipeLines, Path]]:
     """:func:`_cut_off_worker` (lease 2 s) whose trial this test's process, which can
     still write the store, requeues once the lease ran out."""
     with _cut_off_worker(
@@ -248,7 +237,7 @@ def test_reports_made_while_the_disk_is_full_are_kept_and_written_once_it_clears
     config = {"log": str(log), "gate": str(gate)}
     make_study(store, "r", f"{OBJ}:reports_at_gate", [config], lease_seconds=120)
     worker = _worker(db_url, "--study", "r", "--idle-timeout", "1")
-    err = _Lines(worker.stderr)
+    err = PipeLines(worker.stderr)
     try:
         wait_until(lambda: lines(log) == ["start"], 60)
         assert store.get_trial("r", 0).intermediate == {0: 1.0}  # the first, at once
@@ -261,6 +250,7 @@ def test_reports_made_while_the_disk_is_full_are_kept_and_written_once_it_clears
         if worker.poll() is None:
             worker.kill()
             worker.wait()
+    err.finish()  # all of its log, not only what was read so far
     trial = store.get_trial("r", 0)
     assert (trial.state, trial.attempts, trial.result["loss"]) == (
         TrialState.DONE, 1, 0.25
@@ -293,7 +283,7 @@ def test_a_full_disk_as_a_worker_sets_its_first_trials_lease_is_ridden_out(
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         text=True,
     )  # fmt: skip
-    err = _Lines(worker.stderr)
+    err = PipeLines(worker.stderr)
     try:
         wait_until(lambda: marker.exists() or worker.poll() is not None, 60)
         assert worker.poll() is None, err.text
@@ -307,6 +297,7 @@ def test_a_full_disk_as_a_worker_sets_its_first_trials_lease_is_ridden_out(
         if worker.poll() is None:
             worker.kill()
             worker.wait()
+    err.finish()  # all of its log, not only what was read so far
     assert "1 done, 0 failed, 0 released, 0 abandoned" in err.text, err.text
     trial = store.get_trial("h", 0)
     assert (trial.state, trial.attempts, trial.result["loss"]) == (
