@@ -312,3 +312,46 @@ def test_a_full_disk_as_a_worker_sets_its_first_trials_lease_is_ridden_out(
     assert (trial.state, trial.attempts, trial.result["loss"]) == (
         TrialState.DONE, 1, 4.0
     )  # fmt: skip
+
+
+def test_a_full_disk_as_a_worker_hands_back_a_trial_beyond_the_budget_is_ridden_out(
+    store, db_url, tmp_path: Path
+):
+    """A trial claimed while the running ones take the budget is handed back. That
+    write (like the other writes and reads about a claimed trial: its cancel beyond
+    the budget, its study's settings) failing in a way that may pass ended the
+    worker with exit 1; now it retries until the store answers, as for an outcome.
+    The worker waits at a test pause point just after its claim while the test
+    fills its disk."""
+    from hpo_service._common.stop_signals import PAUSE_ENV
+
+    marker = tmp_path / "paused"
+    make_study(store, "b", f"{OBJ}:quadratic", [{"x": 1.0}, {"x": 2.0}], max_evals=1)
+    store.claim("other", 600.0, study="b")  # running: it takes the budget
+    env = {**os.environ, "PYTHONPATH": str(REPO), PAUSE_ENV: f"claimed:{marker}"}
+    env.pop("HPO_DB", None)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "hpo_service.worker", "--db", db_url, "--study", "b"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    err = _Lines(worker.stderr)
+    try:
+        wait_until(lambda: marker.exists() or worker.poll() is not None, 60)
+        assert worker.poll() is None, err.text
+        _limit_file_size(worker.pid, 0)  # nobody can write the store now
+        marker.unlink()
+        wait_until(lambda: "cannot hand back trial b/1" in err.text or
+                   worker.poll() is not None, 60)  # fmt: skip
+        with contextlib.suppress(ProcessLookupError):  # space is back
+            _limit_file_size(worker.pid, resource.RLIM_INFINITY)
+        wait_until(lambda: "the store works again" in err.text or
+                   worker.poll() is not None, 60)  # fmt: skip
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=120) == 0, err.text
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    trial = store.get_trial("b", 1)
+    assert (trial.state, trial.attempts) == (TrialState.NEW, 0), err.text
