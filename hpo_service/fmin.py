@@ -24,6 +24,7 @@ from hpo_service.driver._checkpoint import load_checkpoint
 from hpo_service.driver._serial import SerialSearch, StopRules, point_docs
 from hpo_service.driver._suggest import Suggester
 from hpo_service.exceptions import AllTrialsFailed, InvalidAnnotatedParameter
+from hpo_service.objective._result import STATUS_OK, STATUS_PRUNED, losses_of
 from hpo_service.space import space_eval
 from hpo_service.space._expr import Expr
 from hpo_service.space._sample import as_generator
@@ -224,11 +225,31 @@ def best_of(trials: Any, space: Any, *, return_argmin: bool) -> Any:
         if not front:
             _logger.warning(
                 "the Pareto front is empty: none of the %d trials is a success "
-                "with every constraint <= 0",
+                "with every constraint <= 0 (%s)",
                 len(trials),
+                _why_no_front(trials),
             )
         return front if return_argmin else [space_eval(space, p) for p in front]
     return trials.argmin if return_argmin else space_eval(space, trials.argmin)
+
+
+def _why_no_front(trials: Any) -> str:
+    """What the finished trials of a study with an empty Pareto front were, e.g.
+    ``"3 pruned, 2 returned status 'fail'"`` (``"4 violate their constraints"``)."""
+    kinds: dict[str, int] = {}
+    for trial in trials.trials:
+        result = trial.get("result") or {}
+        status = result.get("status")
+        if status == STATUS_OK and losses_of(result) is not None:
+            kind = "violate their constraints"
+        elif status == STATUS_OK:
+            kind = "have no loss"
+        elif status == STATUS_PRUNED:
+            kind = "pruned"
+        else:
+            kind = f"returned status {status!r}"
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return ", ".join(f"{n} {kind}" for kind, n in kinds.items())
 
 
 def seed_stream(

@@ -1,17 +1,17 @@
-"""``hpo-driver``'s entry point: ``start`` notes SIGTERM and SIGHUP from its first
-line on.
+"""``hpo-driver``'s entry point: ``start`` notes SIGTERM, SIGHUP and Ctrl-C from its
+first line on.
 
 One sent while the driver imports its modules, or between opening the store and
 driving the study, is handed to what handles it next (the driver then stops before
-driving, saying so) instead of ending it by the default action. Ctrl-C stays
-Python's KeyboardInterrupt until the study is driven; other commands keep the
-default actions (SIGTERM ends ``hpo-driver dashboard``).
+driving, saying so) instead of ending it by the default action, a traceback or
+click's "Aborted!". While the store opens and the objective and space are imported
+Ctrl-C is Python's KeyboardInterrupt (it stops a slow import at once); other
+commands keep the default actions (SIGTERM ends ``hpo-driver dashboard``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import signal
 import sys
 
 from hpo_service._common.stop_signals import STOP_SIGNALS, noted, pause_point
@@ -27,11 +27,11 @@ def main() -> None:
 
 
 def signals_noted(args: list[str]) -> contextlib.AbstractContextManager[None]:
-    """Note SIGTERM and SIGHUP when ``args`` (the command line after the program)
-    run ``start``; nothing otherwise."""
+    """Note SIGTERM, SIGHUP and SIGINT when ``args`` (the command line after the
+    program) run ``start``; nothing otherwise."""
     if _command(args) != "start":
         return contextlib.nullcontext()
-    return noted(tuple(s for s in STOP_SIGNALS if s != signal.SIGINT))
+    return noted(STOP_SIGNALS)
 
 
 def _command(args: list[str]) -> str | None:

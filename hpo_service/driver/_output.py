@@ -36,6 +36,7 @@ from hpo_service.store._cli_option import (
 )
 
 if TYPE_CHECKING:
+    from hpo_service._common.settings import StudySettings
     from hpo_service.driver._study_loop import StudyOutcome
     from hpo_service.store._summary import RunningTrial
 
@@ -441,6 +442,21 @@ def _nothing_finished_text(study: str, outcome: StudyOutcome, db_url: str) -> st
             + masked_note(db_url)
         )
     return text
+
+
+def pruner_objectives_note(settings: StudySettings) -> str | None:
+    """What a study of several objectives with a pruner is told when its driver
+    starts: what the pruner compares (a new user cannot tell from the output that
+    pruning is allowed there, nor on what); None for other studies (or while the
+    number of objectives is unknown, before ``--objectives`` or a first result)."""
+    if settings.pruner in (None, "none") or (settings.n_objectives or 1) < 2:
+        return None
+    return (
+        f"pruner {settings.pruner}: each trial is judged by the one value its "
+        "objective reports (report(value, step)), compared with the other trials' "
+        "values at that step, not by the Pareto front: a trial poor on that value "
+        "is stopped even where it would join the front on another objective"
+    )
 
 
 def local_worker_flags(workers: int, show_output: bool = True) -> str:

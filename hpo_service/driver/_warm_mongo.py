@@ -17,9 +17,15 @@ from typing import Any
 
 from hpo_service.driver._warm_start import Evaluated
 from hpo_service.exceptions import StoreConnectionError
-from hpo_service.store._url import make_scrubber, mask_url, mongodb_url_of_hyperopt
+from hpo_service.store._url import (
+    make_scrubber,
+    mask_url,
+    mongodb_url_of_hyperopt,
+    option_names,
+)
 
-#: Seconds to wait for the server (a wrong host fails within this).
+#: Seconds to wait for the server (a wrong host fails within this), unless the
+#: URL's ``serverSelectionTimeoutMS`` says otherwise.
 _WAIT_SECONDS = 10.0
 #: The fields of a job document the import reads.
 _FIELDS = ("tid", "state", "misc.vals", "misc.error", "error", "result", "exp_key")
@@ -75,17 +81,24 @@ def _find(
     """The job documents of ``exp_key`` (every one when None and there is one
     experiment), by tid."""
     import pymongo
-    from pymongo.errors import PyMongoError
+    from pymongo.errors import PyMongoError, ServerSelectionTimeoutError
 
-    from hpo_service.store._mongo_connect import make_client
+    from hpo_service.store._mongo_connect import make_client, unreachable_message
 
+    address = mongodb_url_of_hyperopt(url)
     wait = {"serverSelectionTimeoutMS": int(_WAIT_SECONDS * 1000)}
-    client = make_client(mongodb_url_of_hyperopt(url), wait)
+    given = option_names(address)  # the URL's own wait, if it names one, wins
+    client = make_client(address, {} if "serverselectiontimeoutms" in given else wait)
     try:
         jobs = client[database][collection]
         _check_experiment(jobs, url, exp_key)
         query = {} if exp_key is None else {"exp_key": exp_key}
         return list(jobs.find(query, list(_FIELDS)).sort("tid", pymongo.ASCENDING))
+    except ServerSelectionTimeoutError:
+        seconds = client.options.server_selection_timeout
+        raise StoreConnectionError(
+            unreachable_message(client, mask_url(url), seconds)
+        ) from None
     except PyMongoError as e:
         raise StoreConnectionError(
             f"hyperopt's jobs collection at {mask_url(url)} must be readable, but: "

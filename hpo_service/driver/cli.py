@@ -157,13 +157,18 @@ def _stops_while_opening(command: str, study: str | None) -> Iterator[None]:
 @contextlib.contextmanager
 def _ctrl_c_while_starting(command: str, study: str | None) -> Iterator[None]:
     """Ctrl-C before ``start`` drives its study (opening the store, importing a slow
-    objective module): exit 130 saying so, not click's "Aborted!" with status 1.
-    Once driving, ``start`` handles its signals itself (see ``StopSignals``)."""
-    try:
+    objective module): exit 130 saying so, not click's "Aborted!" with status 1;
+    also one noted before the block (``hpo_service.driver._entry``: while the
+    driver imported its modules, or between two such blocks). Inside, Ctrl-C is
+    Python's KeyboardInterrupt. Once driving, ``start`` handles its signals itself
+    (see ``StopSignals``)."""
+    if command != "start":
         yield
+        return
+    try:
+        with handling({signal.SIGINT: signal.default_int_handler}):
+            yield
     except KeyboardInterrupt:
-        if command != "start":
-            raise
         click.echo(
             f"hpo-driver interrupted (Ctrl-C) while starting study {study!r}; run the "
             "same command again to start it",
@@ -398,6 +403,8 @@ def start(
         raise click.UsageError(str(e)) from e
     space = study_space(settings, study) if space is None else space
     click.echo(f"{'created' if created else 'resuming'} study {study!r}", err=True)
+    if note := _output.pruner_objectives_note(settings):
+        click.echo(note, err=True)
     signals = StopSignals()
     again = _output.local_worker_flags(workers, show_output)
     try:

@@ -148,7 +148,7 @@ class LiveStore:
         """Why figure ``name`` cannot be drawn yet (the report's note), or None."""
         ranked = None
         if name in ("importance", "contour"):
-            ranked = len(self._importances(live))
+            ranked = self._importances(live)
         return missing_figures(live.data, ranked).get(name)
 
     def _figure(self, live: _LiveStudy, name: str) -> Any:
@@ -158,9 +158,8 @@ class LiveStore:
             if name == "importance":
                 objective = _figures.ranked_objective(data)
                 return _figures.importance_figure(ranked, objective) if ranked else None
-            if len(ranked) < 2:
-                return None
-            return _figures.contour_figure(data, (ranked[0].label, ranked[1].label))
+            pair = _figures.contour_pair(data, ranked) if len(ranked) >= 2 else None
+            return None if pair is None else _figures.contour_figure(data, pair)
         importances = functools.partial(self._importances, live)
         builders = {
             "history": lambda: _figures.history_figure(data, over="number"),

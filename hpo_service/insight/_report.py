@@ -71,7 +71,7 @@ def build_report(data: StudyData, *, importances: bool = True) -> StudyReport:
         figs["pareto"] = _figures.pareto_figure(data)
     if importances:
         report.importances = param_importances(data)
-    missing = missing_figures(data, len(report.importances) if importances else None)
+    missing = missing_figures(data, report.importances if importances else None)
     if data.params and "parallel" not in missing:
         figs["parallel"] = _figures.parallel_figure(data, report.importances)
         figs["slice"] = _figures.slice_figure(data, report.importances)
@@ -79,9 +79,9 @@ def build_report(data: StudyData, *, importances: bool = True) -> StudyReport:
         figs["importance"] = _figures.importance_figure(
             report.importances, _figures.ranked_objective(data)
         )
-    if len(report.importances) >= 2:
-        pair = (report.importances[0].label, report.importances[1].label)
-        figs["contour"] = _figures.contour_figure(data, pair)
+    if "contour" not in missing and len(report.importances) >= 2:
+        pair = _figures.contour_pair(data, report.importances)
+        figs["contour"] = pair and _figures.contour_figure(data, pair)
     report.notes += list(dict.fromkeys(missing.values()))
     if infinite := data.infinite_count():
         report.notes.append(_infinite_note(infinite))
@@ -102,15 +102,17 @@ def _infinite_note(count: int) -> str:
     )
 
 
-def missing_figures(data: StudyData, importances: int | None) -> dict[str, str]:
+def missing_figures(
+    data: StudyData, importances: list[ParamImportance] | None
+) -> dict[str, str]:
     """The figures a study cannot draw yet, each with why (one line, shared by the
     figures it names): the report writes the lines as notes, the dashboard in the
     figures' place.
 
     Args:
         data: The study.
-        importances: How many parameters got an importance, or None when they
-            were not computed (then importance and contour are not named).
+        importances: The parameters' importances, most important first, or None
+            when they were not computed (then importance and contour are not named).
 
     Returns:
         ``{figure name: reason}`` for ``parallel`` and ``slice`` (no completed
@@ -125,9 +127,17 @@ def missing_figures(data: StudyData, importances: int | None) -> dict[str, str]:
             f"and the study has none yet{_not_used(data)}."
         )
         missing |= {"parallel": why, "slice": why}
-    if importances is None or importances >= 2:
+    if importances is None:
         return missing
-    if importances == 1:
+    if len(importances) >= 2:
+        if _figures.contour_pair(data, importances) is None:
+            missing["contour"] = (
+                "No contour: no two of the most important parameters varied together "
+                "in 4 or more completed trials (a choice and a parameter of one of "
+                "its options never do)."
+            )
+        return missing
+    if len(importances) == 1:
         return missing | {
             "contour": "No contour: it needs two parameters that varied, and only "
             "one did."

@@ -77,6 +77,7 @@ from pymongo.errors import (
     ServerSelectionTimeoutError,
 )
 
+from hpo_service._common.processes import of_namespace_pattern
 from hpo_service.exceptions import (
     StoreAuthorizationError,
     StoreConnectionError,
@@ -108,7 +109,12 @@ from hpo_service.store._mongo_connect import (
     unreachable_message,
 )
 from hpo_service.store._retry import RetryPolicy
-from hpo_service.store._url import make_scrubber, mask_url, parse_mongomock_url
+from hpo_service.store._url import (
+    make_scrubber,
+    mask_url,
+    option_names,
+    parse_mongomock_url,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -537,13 +543,6 @@ def _migrate(collections: dict[str, Any]) -> None:
         schema.migrate(collections)
 
 
-def _option_names(url: str, options: dict[str, Any]) -> set[str]:
-    """The option names (lower case) given in ``url``'s query and in ``options``."""
-    query = urlsplit(url).query
-    given = {part.partition("=")[0] for part in query.replace(";", "&").split("&")}
-    return {name.lower() for name in (*given, *options) if name}
-
-
 def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
     """Open a store on the MongoDB deployment of a ``mongodb[+srv]://`` URL.
 
@@ -563,7 +562,7 @@ def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
         options.pop("connect_timeout", 10.0), "connect_timeout"
     )
     database = options.pop("database", None)
-    given = _option_names(url, options)
+    given = option_names(url, options)
     if "serverselectiontimeoutms" not in given:
         options["serverSelectionTimeoutMS"] = int(connect_timeout * 1000)
     if not {"sockettimeoutms", "timeoutms"} & given:
@@ -1963,8 +1962,22 @@ class MongoTrialStore(BaseTrialStore):
             self._require_study(study)
         return [_running(doc) for doc in docs]
 
-    def running_by_study(self) -> dict[str, list[summary.RunningTrial]]:
-        query = {"state": TrialState.RUNNING.value}
+    def running_by_study(
+        self,
+        *,
+        study: str | None = None,
+        only_requeuable: bool = False,
+        namespace: str | None = None,
+    ) -> dict[str, list[summary.RunningTrial]]:
+        query: dict[str, Any] = {"state": TrialState.RUNNING.value}
+        if study is not None:
+            c.check_name(study, "study")
+            query["study"] = study
+        if only_requeuable:
+            either = [self._before_now("lease_expires_at")]
+            if namespace is not None:
+                either.append({"owner": {"$regex": of_namespace_pattern(namespace)}})
+            query["$or"] = either
         fields = {**_RUNNING_FIELDS, "study": 1}
         order = [("study", 1), ("tid", 1)]
         docs = self._call(

@@ -21,6 +21,7 @@ import getpass
 import json
 import logging
 import os
+import re
 import sqlite3
 import struct
 import threading
@@ -29,6 +30,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, TypeVar
 
+from hpo_service._common.processes import of_namespace_pattern
 from hpo_service.exceptions import (
     StoreAuthorizationError,
     StoreConnectionError,
@@ -221,7 +223,8 @@ _RUNNING_ALL = (
 _RUNNING = _RUNNING_ALL + " LIMIT ?"
 _RUNNING_EVERY_STUDY = (
     f"SELECT study, {', '.join(summary.RUNNING_FIELDS)} "
-    "FROM trials INDEXED BY trials_leases WHERE state = 'running' ORDER BY study, tid"
+    "FROM trials INDEXED BY trials_leases WHERE state = 'running'%s "
+    "ORDER BY study, tid"
 )
 _LIGHT = (
     "SELECT tid, light FROM trials INDEXED BY trials_versions "
@@ -534,6 +537,25 @@ def _finished_row(trial: FinishedTrial) -> _Insert:
 
 def _code_text(code: dict[str, Any] | None) -> str | None:
     return None if code is None else c.dumps(c.check_dict(code, "code"), "code")
+
+
+def _running_filter(
+    study: str | None, only_requeuable: bool, namespace: str | None, now: float
+) -> tuple[str, list[Any]]:
+    """The conditions beyond ``state = 'running'`` of ``running_by_study`` and their
+    arguments (an owner of ``namespace`` matched loosely: check it with the pattern
+    of :func:`~hpo_service._common.processes.of_namespace_pattern`)."""
+    where, args = "", []
+    if study is not None:
+        c.check_name(study, "study")
+        where, args = " AND study = ?", [study]
+    if only_requeuable and namespace is None:
+        where += " AND lease_expires_at < ?"
+        args.append(now)
+    elif only_requeuable:
+        where += " AND (lease_expires_at < ? OR owner LIKE ?)"
+        args += [now, f"%/{namespace}-%"]  # loose: a % in it matches more
+    return where, args
 
 
 def _unpack(data: bytes) -> dict[int, float]:
@@ -1309,11 +1331,28 @@ class SQLiteTrialStore(BaseTrialStore):
 
         return self._read("running_trials", body)
 
-    def running_by_study(self) -> dict[str, list[summary.RunningTrial]]:
+    def running_by_study(
+        self,
+        *,
+        study: str | None = None,
+        only_requeuable: bool = False,
+        namespace: str | None = None,
+    ) -> dict[str, list[summary.RunningTrial]]:
+        now = time.time()
+        where, args = _running_filter(study, only_requeuable, namespace, now)
+        owners = re.compile(of_namespace_pattern(namespace)) if namespace else None
+
+        def kept(trial: summary.RunningTrial) -> bool:  # LIKE matched more owners
+            if not only_requeuable or (trial.lease_expires_at or now) < now:
+                return True
+            return owners is not None and owners.search(trial.owner or "") is not None
+
         def body(conn: sqlite3.Connection) -> dict[str, list[summary.RunningTrial]]:
             found: dict[str, list[summary.RunningTrial]] = {}
-            for study, *fields in conn.execute(_RUNNING_EVERY_STUDY):
-                found.setdefault(study, []).append(summary.RunningTrial(*fields))
+            for name, *fields in conn.execute(_RUNNING_EVERY_STUDY % where, args):
+                trial = summary.RunningTrial(*fields)
+                if kept(trial):
+                    found.setdefault(name, []).append(trial)
             return found
 
         return self._read("running_by_study", body)

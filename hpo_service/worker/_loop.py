@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from hpo_service._common.processes import certainly_dead, owner_id
+from hpo_service._common.processes import certainly_dead, namespace_key, owner_id
 from hpo_service._common.settings import (
     DEFAULT_LEASE_SECONDS,
     StudySettings,
@@ -1038,15 +1038,16 @@ class Worker:
         return None
 
     def _running_trials(self) -> dict[str, list[RunningTrial]]:
-        """The running trials of the studies the worker serves, by study, in one
-        read: its study's, or every study's (not one read per study: an idle worker
-        does this every 2 s, see benchmarks/README.md, "Idle workers' housekeeping").
-        """
-        if self._study is not None:
-            return {self._study: self._store.running_trials(self._study)}
-        if not self._summary.study_found:
+        """The running trials the worker may requeue (lease expired, or owned by a
+        process of its namespace, which may be dead) of the studies it serves, by
+        study, in one read: its study's, or every study's (not one read per study,
+        nor every running trial: an idle worker does this every 2 s, see
+        benchmarks/README.md, "Idle workers' housekeeping")."""
+        if self._study is None and not self._summary.study_found:
             self._study_names()  # a worker of any study notes that one exists
-        return self._store.running_by_study()
+        return self._store.running_by_study(
+            study=self._study, only_requeuable=True, namespace=namespace_key()
+        )
 
     def _requeue(self, study: str, running: list[RunningTrial]) -> int:
         """Requeue the study's expired leases, and at once the trials of workers

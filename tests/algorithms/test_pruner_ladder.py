@@ -219,3 +219,27 @@ def test_last_step_reads_steps_as_numbers_also_as_text():
     assert last_step({"9": 0.5, "10": 0.4, "2": 0.9}) == 10
     assert last_step({9: 0.5, 10: 0.4, 2: 0.9}) == 10
     assert last_step({}) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "settings"),
+    [
+        ("asha", {"max_resource": 1}),
+        ("asha", {"min_resource": 3, "max_resource": 3}),
+        ("hyperband", {"min_resource": 2, "max_resource": 2}),
+    ],
+)
+def test_a_ladder_without_rungs_says_the_pruner_stops_nothing(name, settings):
+    """A first rung at max_resource itself is accepted but never judged."""
+    ladder = pruning_ladder(name, settings, [(0, "done", curve(5))])
+    assert all(rungs == [] for rungs in ladder.brackets)
+    (note,) = [n for n in ladder.notes if n.startswith("no rung lies below")]
+    assert f"--max-resource {settings['max_resource']}" in note
+    assert "this pruner stops no trial" in note
+    assert not [line for line in ladder.lines() if "step  reached" in line]
+
+
+def test_an_unbounded_ladder_no_trial_reached_says_so():
+    ladder = pruning_ladder("asha", {"min_resource": 4}, [(0, "running", curve(2))])
+    assert ladder.brackets == [[]]
+    assert ladder.lines()[1:] == ["no trial has reached the first rung (step 4) yet"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import socket
 import uuid
 from collections.abc import Iterator
 
@@ -212,6 +213,10 @@ def test_import_refuses_bad_input_before_creating_the_database(procs, tmp_path):
     record = {"tid": 0, "state": "done", "params": {"x": "a"},
               "result": {"loss": 1.0, "status": "ok"}}  # fmt: skip
     text_param.write_text(json.dumps([record]))
+    with socket.socket() as free:  # a port nobody listens on
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    unreachable = f"mongo://127.0.0.1:{port}/db/jobs?serverSelectionTimeoutMS=300"
     queued_only = tmp_path / "queued.json"
     queued_only.write_text(json.dumps([{"tid": 0, "state": "new", "params": {"x": 1}}]))
     runs = run_together(procs, [
@@ -221,15 +226,21 @@ def test_import_refuses_bad_input_before_creating_the_database(procs, tmp_path):
          str(tmp_path / "missing.pkl")),
         (DRIVER, "import", "--db", db, "--study", "a/b", "--create", str(queued_only)),
         (DRIVER, "import", "--db", db, "--study", "s", "--create", str(text_param)),
+        (DRIVER, "import", "--db", db, "--study", "s", "--create", unreachable),
     ])  # fmt: skip
     codes = [run.returncode for run in runs]
-    assert codes == [2, 2, 2, 1], [run.stderr for run in runs]
+    assert codes == [2, 2, 2, 1, 1], [run.stderr for run in runs]
     assert "--exp-key names an experiment of a mongo:// source" in runs[0].stderr
     assert "must be a file or a mongo://host:port/db/jobs URL" in runs[1].stderr
     assert "`--study` must be 1 to 200 printable characters" in runs[2].stderr
     assert "each param must be a finite number by label, but got 'x': 'a'" in (
         runs[3].stderr
     )
+    assert (
+        f"MongoDB at {unreachable} must be reachable, but no member answered "
+        "within 0.3 s"
+    ) in runs[4].stderr
+    assert "connection refused" in runs[4].stderr
     nothing = procs.run(DRIVER, "import", "--db", db, "--study", "s", "--create",
                         str(queued_only))  # fmt: skip
     assert nothing.returncode == 1

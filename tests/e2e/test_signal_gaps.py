@@ -104,3 +104,19 @@ def test_a_driver_stopped_before_it_drives_says_so(
     if point == "store-opened":  # the study was made; no trial was run
         with open_store(db, create=False) as store:
             assert store.count_by_state("s")[TrialState.DONE] == 0
+
+
+@pytest.mark.parametrize("point", ["started", "store-opened"])
+def test_ctrl_c_before_the_driver_drives_says_so(point: str, tmp_path: Path) -> None:
+    """Ctrl-C while ``start`` imports its modules, or between opening the store and
+    driving, ends it as Ctrl-C while it opens the store does (exit 130, saying how
+    to go on), not with a KeyboardInterrupt traceback."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    command = [
+        "hpo_service.driver", "start", "--db", db, "--study", "s", *QUADRATIC,
+        "--max-evals", "3", "--no-progress",
+    ]  # fmt: skip
+    run = stopped_at(point, signal.SIGINT, command, tmp_path)
+    assert run.returncode == 128 + signal.SIGINT, run.stderr
+    assert "hpo-driver interrupted (Ctrl-C) while starting study 's'" in run.stderr
+    assert "Traceback" not in run.stderr

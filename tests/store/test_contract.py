@@ -1113,6 +1113,46 @@ class TestReads:
         assert [t.tid for t in got[study]] == [first.tid, 2]
         assert [(t.tid, t.owner) for t in got["a-busy"]] == [(1, "w1")]
 
+    def test_running_by_study_reads_only_what_a_worker_may_requeue(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        """An idle worker's read: leases expired by the store's clock, and trials
+        owned by processes of its namespace (which it may find dead); not those of
+        live leases elsewhere, nor other studies' with ``study``."""
+        ours, theirs = "0123456789ab", "ba9876543210"
+        owners = {
+            "ours": f"n/host:11:aaaa/{ours}-1f",  # kept
+            "theirs": f"host:12:bbbb/{theirs}-2e",
+            "plain": "host:13:cccc",  # no namespace (not Linux)
+            "lookalike": f"host:14:dddd/{ours}-1f/x",  # not at the end
+            "late": f"host:15:eeee/{theirs}-3d",  # kept: expired
+        }
+        store.create_study("other", {})
+        for name in (study, "other"):
+            queued(store, name, len(owners))
+            for who, owner in owners.items():
+                lease = SHORT if who == "late" else LONG
+                assert store.claim(owner, lease, study=name) is not None
+        time.sleep(EXPIRE)
+        every = store.running_by_study()
+        expected = {
+            name: [
+                t for t in every[name] if t.owner in (owners["ours"], owners["late"])
+            ]
+            for name in (study, "other")
+        }
+        assert [len(trials) for trials in expected.values()] == [2, 2]
+        got = store.running_by_study(only_requeuable=True, namespace=ours)
+        assert got == expected
+        mine = store.running_by_study(study=study, only_requeuable=True, namespace=ours)
+        assert mine == {study: expected[study]}
+        late = store.running_by_study(only_requeuable=True)  # no namespace
+        assert {n: [t.owner for t in ts] for n, ts in late.items()} == {
+            name: [owners["late"]] for name in (study, "other")
+        }
+        assert store.running_by_study(study=study) == {study: every[study]}
+        assert store.running_by_study(study="missing", only_requeuable=True) == {}
+
     def test_get_tids_reads_the_tids_of_trials_in_states(
         self, store: BaseTrialStore, study: str
     ) -> None:

@@ -242,10 +242,12 @@ def _rung_ladder(
     for rungs in brackets:
         for rung in rungs:
             rung.went_on = rung.reached - rung.pruned
+    first = min((r.step for rungs in brackets for r in rungs), default=None)
     if settings.get("max_resource") is None:  # unbounded: the rungs anyone reached
         brackets = [[r for r in rungs if r.reached] for rungs in brackets]
     ladder = PruningLadder(pruner.name, _rung_rule(pruner.name, settings), brackets)
     ladder.pruned_unjudged = unjudged
+    ladder.notes += _no_rung_note(first, brackets, settings)
     if any(r.pruned for rungs in brackets for r in rungs):
         ladder.notes.append(_LESS)
     if settings.get("max_resource") is None:
@@ -270,6 +272,22 @@ def _short_trials_note(
         f"(max_resource): rungs past step {last} are never reached; give the steps "
         "of a complete trial"
     ]
+
+
+def _no_rung_note(
+    first: int | None, brackets: list[list[Rung]], settings: Mapping[str, Any]
+) -> list[str]:
+    """Why the table is empty: no rung lies below ``max_resource`` (``first`` is
+    None: the pruner judges no trial), or no trial reached the first rung yet."""
+    if first is None:
+        return [
+            f"no rung lies below --max-resource {settings['max_resource']} (rungs at "
+            "min_resource * reduction_factor^k below it): this pruner stops no trial;"
+            " lower --min-resource or raise --max-resource"
+        ]
+    if not any(brackets):
+        return [f"no trial has reached the first rung (step {first}) yet"]
+    return []
 
 
 _LESS = (
@@ -341,8 +359,8 @@ def _rung_table(brackets: list[list[Mapping[str, int]]], by_bracket: bool) -> li
         for b, rungs in enumerate(brackets)
         for r in rungs
     ]
-    if not rows:
-        return ["no trial has reached a rung yet"]
+    if not rows:  # the notes say why (no rung, or none reached yet)
+        return []
     widths = [max(len(row[i]) for row in [head, *rows]) for i in range(len(head))]
     return [
         "  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True))
