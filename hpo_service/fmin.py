@@ -28,7 +28,7 @@ from hpo_service.objective._result import STATUS_OK, STATUS_PRUNED, losses_of
 from hpo_service.space import space_eval
 from hpo_service.space._expr import Expr
 from hpo_service.space._sample import as_generator
-from hpo_service.trials import Trials
+from hpo_service.trials import JOB_STATE_ERROR, Trials
 
 __all__ = ["as_generator", "best_of", "fmin", "generate_trials_to_calculate"]
 
@@ -213,7 +213,7 @@ def best_of(trials: Any, space: Any, *, return_argmin: bool) -> Any:
         if not return_argmin:
             return None  # as hyperopt: every trial raised, nothing to evaluate
         raise AllTrialsFailed(
-            "no trial finished (every one raised or none ran), so there is no best "
+            f"no trial finished ({_why_none_finished(trials)}), so there is no best "
             "trial to return"
         )
     count = trials.n_objectives
@@ -231,6 +231,21 @@ def best_of(trials: Any, space: Any, *, return_argmin: bool) -> Any:
             )
         return front if return_argmin else [space_eval(space, p) for p in front]
     return trials.argmin if return_argmin else space_eval(space, trials.argmin)
+
+
+def _why_none_finished(trials: Any) -> str:
+    """``"3 ended in error, the last: TYPE: MESSAGE"`` (the message cut at 300
+    characters), or ``"none ran"``: on a store the error is a worker's, which the
+    user of ``fmin`` saw nowhere (the workers log it)."""
+    errors = [t for t in trials._dynamic_trials if t.get("state") == JOB_STATE_ERROR]
+    if not errors:
+        return "every one raised or none ran"
+    error = errors[-1].get("misc", {}).get("error")
+    kind, message = (
+        error if isinstance(error, tuple | list) and len(error) == 2 else ("", "")
+    )
+    last = f", the last: {kind}: {message!s:.300}" if kind else ""
+    return f"{len(errors)} ended in error{last}"
 
 
 def _why_no_front(trials: Any) -> str:

@@ -170,7 +170,9 @@ def test_exception_propagates_unless_caught():
     assert [t["state"] for t in raised._dynamic_trials] == [JOB_STATE_ERROR]
     assert len(raised) == 0
     trials = Trials()
-    with pytest.raises(AllTrialsFailed):
+    # the error says what the trials ended with (it said "every one raised")
+    failed = r"no trial finished \(3 ended in error, the last: RuntimeError: boom\)"
+    with pytest.raises(AllTrialsFailed, match=failed):
         fmin(
             explode,
             SPACE,

@@ -57,7 +57,7 @@ def test_asha_counts_each_rung_by_hand():
         "   3        3        2       1",
     ]
     assert "1 pruned before the first rung" in lines[4]
-    assert "1 finished without a report" in lines[5]
+    assert "1 completed without a report" in lines[5]
     assert "--reduction-factor" in lines[6]
     assert ladder_lines(record) == lines  # status --json's form gives the same text
     assert ladder.worth_showing
@@ -128,6 +128,7 @@ def test_median_counts_where_trials_were_pruned():
     assert "from 5 completed trials on" in lines[0]
     assert lines[1] == "pruned at step 2: 3, step 3: 2, step 4: 2"
     assert lines[2].startswith("1 pruned before any report")
+    assert lines[3] == "to prune less: raise --warmup-steps or --startup-trials"
     assert ladder.as_dict()["pruned_at_steps"] == {"2": 3, "3": 2, "4": 2}
 
 
@@ -135,6 +136,7 @@ def test_many_pruning_steps_are_grouped_into_a_few_ranges():
     trials = [(s, "pruned", curve(s)) for s in range(1, 13)]
     ladder = pruning_ladder("percentile", {"percentile": 25.0}, trials)
     assert "25th percentile" in ladder.rule
+    assert ladder.notes[-1].endswith("--startup-trials or --percentile")
     assert ladder.lines()[1] == (
         "pruned at steps 1-2: 2, steps 3-4: 2, steps 5-6: 2, steps 7-8: 2, "
         "steps 9-10: 2, steps 11-12: 2"

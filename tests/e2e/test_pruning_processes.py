@@ -122,7 +122,7 @@ def test_an_objective_that_never_reports_is_named_at_the_end(procs, tmp_path):
                     "--max-evals", "3", "--no-progress", "--workers", "1",
                     "--pruner", "asha")  # fmt: skip
     assert run.returncode == 0, run.stderr
-    said = "3 finished without a report: the pruner judges only trials that call "
+    said = "3 completed without a report: the pruner judges only trials that call "
     assert "0 pruned" in run.stdout and said in run.stdout
     status = json.loads(procs.run(DRIVER, "status", "--db", db, "--study", "q",
                                   "--json").stdout)  # fmt: skip

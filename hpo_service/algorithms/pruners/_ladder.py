@@ -77,8 +77,8 @@ class PruningLadder:
             (median/percentile), in step order.
         pruned_unjudged: Pruned trials that reached no rung (ASHA, Hyperband): their
             objective stopped itself.
-        unreported: Finished trials that reported nothing (a pruner never judges
-            them).
+        unreported: Completed (done) trials that reported nothing (a pruner never
+            judges them).
         notes: Advice on the settings, one sentence each (e.g. a missing
             ``max_resource``).
     """
@@ -116,7 +116,7 @@ class PruningLadder:
 
     @property
     def worth_showing(self) -> bool:
-        """Whether a run's end should show it: a trial was pruned, or finished
+        """Whether a run's end should show it: a trial was pruned, or completed
         without reporting (so the pruner never judged it)."""
         pruned = sum(r.pruned for rungs in self.brackets for r in rungs)
         pruned += sum(self.pruned_at_steps.values()) + self.pruned_unjudged
@@ -156,7 +156,7 @@ def ladder_notes(record: Mapping[str, Any]) -> list[str]:
         )
     if unreported := record.get("unreported"):
         lines.append(
-            f"{unreported} finished without a report: the pruner judges only trials "
+            f"{unreported} completed without a report: the pruner judges only trials "
             "that call hpo_service.report(value, step)"
         )
     return lines + list(record.get("notes") or [])
@@ -191,9 +191,7 @@ def pruning_ladder(
     if name not in _RUNG_PRUNERS + _STEP_PRUNERS:
         return None
     rows = [(tid, str(state), last) for tid, state, last in trials]
-    unreported = sum(
-        last is None and s not in ("running", "new") for _, s, last in rows
-    )
+    unreported = sum(last is None and s == "done" for _, s, last in rows)
     if name in _RUNG_PRUNERS:
         pruner = make_pruner(name, dict(settings or {}))
         ladder = _rung_ladder(cast("ASHAPruner | HyperbandPruner", pruner), rows)
@@ -204,6 +202,11 @@ def pruning_ladder(
             sorted(Counter(s for s in pruned if s is not None).items())
         )
         ladder.pruned_unjudged = pruned.count(None)
+        if ladder.pruned_at_steps:
+            higher = " or --percentile" if name == "percentile" else ""
+            ladder.notes.append(
+                f"to prune less: raise --warmup-steps or --startup-trials{higher}"
+            )
     ladder.unreported = unreported
     return ladder
 
