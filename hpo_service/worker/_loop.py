@@ -428,6 +428,8 @@ class Worker:
             if limit is not None:
                 return limit
             trial = self._claim()
+            if trial is not None:
+                pause_point("claimed")
             if trial is not None and self._fits_budget(trial):
                 self._process(trial)
                 delay = self._poll_interval * _QUICK_REPOLL
@@ -505,6 +507,7 @@ class Worker:
         judged = self._retrying(
             f"read the budget of study {trial.study!r}",
             lambda: self._budget_verdict(trial.study),
+            claimed=True,
         )
         if judged is None:  # cold stop while the store was unreachable
             return True
@@ -520,6 +523,7 @@ class Worker:
             self._retrying(
                 f"hand back trial {name}",
                 lambda: self._store.release(trial.study, trial.tid, trial.token or ""),
+                claimed=True,
             )
             return False
         self._cancel_beyond_budget(trial, max_evals)
@@ -554,6 +558,7 @@ class Worker:
         self._retrying(
             f"cancel trial {name}",
             lambda: self._store.cancel(trial.study, [trial.tid], error=why),
+            claimed=True,
         )
         self._log.info(
             "trial %s not run: its study was cancelled (`hpo-driver start` resumes "
@@ -571,7 +576,9 @@ class Worker:
                 study, tids, error=beyond_budget_error(max_evals, spent=True)
             )
 
-        count = self._retrying(f"cancel trials of study {study!r}", cancel)
+        count = self._retrying(
+            f"cancel trials of study {study!r}", cancel, claimed=True
+        )
         self._log.warning(
             "study %s: cancelled %s (trial %d first): its budget "
             "max_evals=%d is spent; they were queued after it finished",
@@ -584,6 +591,7 @@ class Worker:
             settings = self._retrying(
                 f"read the settings of study {trial.study!r}",
                 lambda: self._settings_for(trial.study),
+                claimed=True,
             )
         except _UnusableSettings as e:
             self._release(trial, name)
@@ -596,7 +604,6 @@ class Worker:
         if refusal is not None:
             self._refuse(trial, name, refusal)
             return
-        pause_point("claimed")
         lease = self._take_lease(trial, settings)
         if lease is None:
             self._log.warning("trial %s was taken away before it started", name)
@@ -885,6 +892,7 @@ class Worker:
         released = self._retrying(
             f"hand back trial {name}",
             lambda: self._store.release(trial.study, trial.tid, trial.token or ""),
+            claimed=True,
         )
         if released is True:
             self._summary.released += 1
@@ -897,6 +905,7 @@ class Worker:
         *,
         keep: Any = None,
         lease: Lease | None = None,
+        claimed: bool = False,
     ) -> Any:
         """``fn()``, retried with backoff while the store is unreachable.
 
@@ -907,7 +916,10 @@ class Worker:
         the trial, and the store takes an outcome only for the attempt's own token
         on a running trial, so a late write counts once or is refused as stale (the
         trial was requeued meanwhile by a process that could reach the store).
-        Without it, only connection errors are retried. Logs quietly (see
+        So is a write or read about a claimed trial (``claimed``: handing it back,
+        cancelling it beyond the budget, its study's settings), whose failure
+        would otherwise end the worker with the trial still claimed. Otherwise
+        only connection errors are retried. Logs quietly (see
         :class:`StoreFaults`). Gives up on a cold stop only (a warm stop waits, as
         for a running trial), returning None and logging ``keep``, the data that
         could not be written.
@@ -920,7 +932,7 @@ class Worker:
             try:
                 answer = fn()
             except (ConnectionError, StoreError) as e:
-                if not _retriable(e, writing_outcome=lease is not None):
+                if not _retriable(e, writing_outcome=lease is not None or claimed):
                     raise
                 if self._stopping(_COLD):
                     self._log.error(

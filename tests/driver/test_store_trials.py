@@ -226,7 +226,8 @@ def test_store_trials_sets_the_trial_timeout_and_a_resume_keeps_it(db_url, monke
         fmin(quadratic, space, max_evals=2, trials=trials, show_progressbar=False)
     assert trials.store.get_study("tt").settings["trial_timeout"] == 0.5
     assert trials.store.count_by_state("tt")[TrialState.ERROR] == 2
-    assert all("trial_timeout=0.5" in d["misc"]["error"][1] for d in trials.trials)
+    errors = [d["misc"]["error"] for d in trials._dynamic_trials]  # trials: none
+    assert len(errors) == 2 and all("trial_timeout=0.5" in e[1] for e in errors)
     trials.close()
     monkeypatch.delenv("HPO_TEST_SLEEP")
     again = StoreTrials(db_url, study="tt", workers=1)  # as the CLI: kept on resume

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from hpo_service._common.stop_signals import PAUSE_ENV
 from hpo_service.store import TrialState
 
 from .conftest import OBJ, REPO, lines, make_study, wait_until
@@ -52,8 +53,8 @@ class _Lines:
             self.text += line
 
 
-def _worker(db_url: str, *args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+def _worker(db_url: str, *args: str, **extra_env: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), **extra_env}
     env.pop("HPO_DB", None)
     return subprocess.Popen(
         [sys.executable, "-m", "hpo_service.worker", "--db", db_url, *args],
@@ -270,6 +271,33 @@ def test_reports_made_while_the_disk_is_full_are_kept_and_written_once_it_clears
     assert "1 done, 0 failed, 0 released, 0 abandoned" in err.text
 
 
+@contextmanager
+def _full_disk_after_claim(
+    db_url: str, tmp_path: Path, *args: str
+) -> Iterator[tuple[subprocess.Popen[str], _Lines]]:
+    """A worker (``--study``, ``args``) that cannot write the store from just after
+    its first claim (it waits at the test pause point ``claimed`` meanwhile) until
+    the test calls :func:`_space_back`; kills it at the end if it still runs."""
+    marker = tmp_path / "paused"
+    worker = _worker(db_url, *args, **{PAUSE_ENV: f"claimed:{marker}"})
+    err = _Lines(worker.stderr)
+    try:
+        wait_until(lambda: marker.exists() or worker.poll() is not None, 60)
+        assert worker.poll() is None, err.text
+        _limit_file_size(worker.pid, 0)  # nobody can write the store now
+        marker.unlink()
+        yield worker, err
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+
+
+def _space_back(worker: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the old code's worker died
+        _limit_file_size(worker.pid, resource.RLIM_INFINITY)
+
+
 def test_a_full_disk_as_a_worker_sets_its_first_trials_lease_is_ridden_out(
     store, db_url, tmp_path: Path
 ):
@@ -277,38 +305,38 @@ def test_a_full_disk_as_a_worker_sets_its_first_trials_lease_is_ridden_out(
     its lease set by one heartbeat before it runs. That beat failing in a way that
     may pass (a full disk) ended the worker with exit 1, its claimed trial left
     running until its lease ran out; now it says so and runs the trial (the
-    heartbeat thread sets the lease once the store takes writes again). The worker
-    waits at a test pause point just after its claim while the test fills its disk.
-    """
-    from hpo_service._common.stop_signals import PAUSE_ENV
-
-    log, marker = tmp_path / "ran.log", tmp_path / "paused"
+    heartbeat thread sets the lease once the store takes writes again)."""
+    log = tmp_path / "ran.log"
     point = {"seconds": 0.5, "loss": 4.0, "log": str(log), "tag": "t0"}
     make_study(store, "h", f"{OBJ}:sleeps", [point], lease_seconds=60)
-    env = {**os.environ, "PYTHONPATH": str(REPO), PAUSE_ENV: f"claimed:{marker}"}
-    env.pop("HPO_DB", None)
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "hpo_service.worker", "--db", db_url, "--study", "h",
-         "--idle-timeout", "1"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    err = _Lines(worker.stderr)
-    try:
-        wait_until(lambda: marker.exists() or worker.poll() is not None, 60)
-        assert worker.poll() is None, err.text
-        _limit_file_size(worker.pid, 0)  # nobody can write the store now
-        marker.unlink()
+    args = ("--study", "h", "--idle-timeout", "1")
+    with _full_disk_after_claim(db_url, tmp_path, *args) as (worker, err):
         wait_until(lambda: lines(log) == ["start t0"] or worker.poll() is not None)
-        with contextlib.suppress(ProcessLookupError):  # space is back
-            _limit_file_size(worker.pid, resource.RLIM_INFINITY)
+        _space_back(worker)
         assert worker.wait(timeout=120) == 0, err.text
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
     assert "1 done, 0 failed, 0 released, 0 abandoned" in err.text, err.text
     trial = store.get_trial("h", 0)
     assert (trial.state, trial.attempts, trial.result["loss"]) == (
         TrialState.DONE, 1, 4.0
     )  # fmt: skip
+
+
+def test_a_full_disk_as_a_worker_hands_back_a_trial_beyond_the_budget_is_ridden_out(
+    store, db_url, tmp_path: Path
+):
+    """A trial claimed while the running ones take the budget is handed back. That
+    write (like the other writes and reads about a claimed trial: its cancel beyond
+    the budget, its study's settings) failing in a way that may pass ended the
+    worker with exit 1; now it retries until the store answers, as for an outcome."""
+    make_study(store, "b", f"{OBJ}:quadratic", [{"x": 1.0}, {"x": 2.0}], max_evals=1)
+    store.claim("other", 600.0, study="b")  # running: it takes the budget
+    with _full_disk_after_claim(db_url, tmp_path, "--study", "b") as (worker, err):
+        wait_until(lambda: "cannot hand back trial b/1" in err.text or
+                   worker.poll() is not None, 60)  # fmt: skip
+        _space_back(worker)
+        wait_until(lambda: "the store works again" in err.text or
+                   worker.poll() is not None, 60)  # fmt: skip
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=120) == 0, err.text
+    trial = store.get_trial("b", 1)
+    assert (trial.state, trial.attempts) == (TrialState.NEW, 0), err.text
