@@ -622,7 +622,9 @@ def trials(
     ``param.LABEL`` and the chosen option in ``param.LABEL.value``; each extra key
     of a result has a ``result.KEY`` column (a list or dict as JSON text), each
     constraint a ``constraint.I`` column, and ``feasible`` is True for a
-    successful trial whose every constraint is <= 0, False for any other. JSON is
+    successful trial whose every constraint is <= 0, False for any other. With
+    --state or --status the CSV keeps the columns of the whole study (it reads
+    every trial for them) and shows only the trials asked for. JSON is
     standard JSON: a non-finite number is the string "Infinity", "-Infinity" or
     "NaN" (CSV keeps inf, -inf and nan). In a study whose objectives are named,
     each JSON record names them in the order of its losses ("objectives"), as the
@@ -633,19 +635,22 @@ def trials(
     wanted = [TrialState(s) for s in states] or None
     names = trial_rows.objective_names(store, study)
     count = len(names) if names else None
+    if fmt == "csv":  # the header follows every trial, whichever rows are shown
+        found = trial_rows.each_trial(store, study)
+        records = (trial_rows.trial_record(t, count) for t in found)
+        choices = trial_rows.study_choices(store, study)
+        rows = (trial_rows.flat_row(r, names, choices) for r in records)
+        shown = _listing.shown_rows(states, statuses)
+        _listing.write_csv(rows, names, sys.stdout, shown=shown)
+        return
     found = trial_rows.each_trial(store, study, wanted, statuses=statuses)
     records = (trial_rows.trial_record(t, count) for t in found)
-    if fmt == "json":
-        sizes = store.study_attachment_sizes(study)  # JSON only, not CSV
-        named = {"objectives": names} if names else {}  # the order of each loss
-        _listing.write_json(
-            ({**r, **named, "attachments": sizes.get(r["tid"], {})} for r in records),
-            sys.stdout,
-        )
-        return
-    choices = trial_rows.study_choices(store, study)
-    rows = (trial_rows.flat_row(r, names, choices) for r in records)
-    _listing.write_csv(rows, names, sys.stdout)
+    sizes = store.study_attachment_sizes(study)  # JSON only, not CSV
+    named = {"objectives": names} if names else {}  # the order of each loss
+    _listing.write_json(
+        ({**r, **named, "attachments": sizes.get(r["tid"], {})} for r in records),
+        sys.stdout,
+    )
 
 
 @main.command()
