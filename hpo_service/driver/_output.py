@@ -18,7 +18,6 @@ from hpo_service.algorithms.pruners import describe_pruner
 from hpo_service.algorithms.pruners._ladder import (
     PruningLadder,
     ladder_lines,
-    last_step,
     pruning_ladder,
 )
 from hpo_service.driver._codes import code_key, describe_codes
@@ -148,18 +147,13 @@ def study_ladder(
         pruner: Its pruner's name (None or ``"none"``: no pruner, nothing read).
         settings: The pruner's settings, as the study stores them.
 
-    Reads the running trials' reports, then every finished trial's
-    (``reports_since``: tids, states and values only, as a fresh worker's pruner
-    reads them), one read each whatever the study's size; a trial that finished
-    between the two reads counts once, as finished.
+    One read (:meth:`~hpo_service.store.BaseTrialStore.last_steps`): each trial's
+    state and highest reported step, not the reports themselves.
     """
     if pruner in ("none", None):
         return None
-    running = store.running_intermediate(study)
-    finished, _ = store.reports_since(study)
-    rows = {tid: (tid, "running", last_step(r)) for tid, r in running.items()}
-    rows |= {t.tid: (t.tid, t.state.value, last_step(t.intermediate)) for t in finished}
-    return pruning_ladder(pruner, settings, rows.values())
+    rows = [(tid, state.value, last) for tid, state, last in store.last_steps(study)]
+    return pruning_ladder(pruner, settings, rows)
 
 
 def _as_dict(ladder: PruningLadder | None) -> dict[str, Any] | None:

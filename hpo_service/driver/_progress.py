@@ -269,15 +269,20 @@ def _summary_text(
 
 
 def show_ladder(
-    ladder: PruningLadder | None, enabled: bool | Callable[..., Any]
+    read: Callable[[], PruningLadder | None], enabled: bool | Callable[..., Any]
 ) -> None:
     """At the end of an ``fmin`` run, write on standard error what its pruner did
     (per rung, or where it pruned) when a trial was pruned or never reported.
 
     Args:
-        ladder: What the pruner did, or None without a pruner.
+        read: Returns what the pruner did, or None without a pruner; called only
+            when it will be shown.
         enabled: ``fmin``'s progress setting: only True (the bar or the end line)
-            shows it; False and hyperopt's progress callbacks show nothing.
+            shows it; False and hyperopt's progress callbacks show nothing (and
+            read nothing).
     """
-    if enabled is True and ladder is not None and ladder.worth_showing:
+    if enabled is not True:
+        return
+    ladder = read()
+    if ladder is not None and ladder.worth_showing:
         print("\n".join(ladder.lines()), file=sys.stderr, flush=True)

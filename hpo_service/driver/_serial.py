@@ -231,7 +231,7 @@ class SerialSearch:
             bar.close(last_line=False)  # the error says how the run ended
             raise
         bar.close()
-        show_ladder(self._pruning.ladder(self.trials._dynamic_trials), progress)
+        show_ladder(lambda: self._pruning.ladder(self.trials._dynamic_trials), progress)
 
     def _show(self, bar: Progress) -> None:
         self._best.show(

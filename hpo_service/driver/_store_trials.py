@@ -422,6 +422,7 @@ class StoreTrials(TrialsView):
                 objective=given["objective"],
             ),
             errors_hint=errors_hint(self.db_url, self.study),
+            pruning_counts=show_progressbar is True,  # what show_ladder shows
         )
         points = self._point_trials(space, points_to_evaluate or [])  # before writes
         settings, _ = open_driven_study(
@@ -449,7 +450,7 @@ class StoreTrials(TrialsView):
             signals.on_stop(driver.interrupt)
             outcome = driver.run()
         signals.redeliver()  # terminated: end as the signal would have, cleaned up
-        show_ladder(outcome.pruning, show_progressbar)
+        show_ladder(lambda: outcome.pruning, show_progressbar)
         return best_of(self, space, return_argmin=return_argmin)
 
     def _point_trials(

@@ -86,6 +86,9 @@ class DriverOptions:
             have stopped for it: ``--max-consecutive-failures``).
         override_flag: How a refused resume names the override (``--override``
             for ``hpo-driver``, ``override=True`` from Python).
+        pruning_counts: Read what the pruner did at the end
+            (:attr:`StudyOutcome.pruning`); False when nothing will show it
+            (``fmin`` without its progress output), so the run ends without the read.
     """
 
     owner: str = field(default_factory=lambda: default_owner("driver"))
@@ -98,6 +101,7 @@ class DriverOptions:
     idle_warning: float = 10.0
     override_flag: str = "override=True"
     errors_hint: str = "`hpo-driver trials --db URL --study NAME --state error`"
+    pruning_counts: bool = True
 
 
 @dataclass
@@ -111,7 +115,8 @@ class StudyOutcome:
         best: The best successful trial, or None.
         failed: ``done`` trials whose objective returned status ``fail``.
         pruning: What the study's pruner did (per rung, or where it pruned), read
-            at the end; None without a pruner, or when the store could not say.
+            at the end; None without a pruner, when the store could not say, or
+            when not asked for (``DriverOptions.pruning_counts``).
     """
 
     reason: str
@@ -225,7 +230,10 @@ class Driver:
             return
 
     def _pruning_ladder(self) -> PruningLadder | None:
-        """What the pruner did, read once at the end (None if the store fails)."""
+        """What the pruner did, read once at the end (None if the store fails, or
+        when nothing shows it)."""
+        if not self.options.pruning_counts:
+            return None
         try:
             return study_ladder(
                 self.store,

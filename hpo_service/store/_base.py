@@ -567,6 +567,28 @@ class BaseTrialStore(abc.ABC):
         """
 
     @abc.abstractmethod
+    def last_steps(self, study: str) -> list[tuple[int, TrialState, int | None]]:
+        """Each running or finished trial's state and the highest step of its
+        current attempt's reports: what the pruning counts need, without the values.
+
+        One read of the study's trials (queued ones are left out), the steps kept in
+        the store: at 10,000 trials x 100 reports a small fraction of
+        :meth:`running_intermediate` plus :meth:`reports_since`, which decode every
+        report.
+
+        Args:
+            study: The study.
+
+        Returns:
+            ``(tid, state, last step)`` by tid; the last step is None for a trial
+            whose current attempt reported nothing (an old attempt's reports do not
+            count).
+
+        Raises:
+            StudyNotFoundError: No such study.
+        """
+
+    @abc.abstractmethod
     def reports_since(
         self, study: str, cursor: int = 0
     ) -> tuple[list[TrialReports], int]:

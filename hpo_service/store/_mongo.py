@@ -322,6 +322,34 @@ def _intermediate(doc: dict[str, Any]) -> dict[int, float]:
     return {int(step): float(value) for step, value in values.items()}
 
 
+#: The steps of a trial's current attempt's reports (the rule of ``_intermediate``),
+#: computed by the server so that no report value is sent; :meth:`last_steps` takes
+#: their ``$max`` in a second stage (a field path: mongomock does not take the max of
+#: an expression's array).
+_REPORTED_STEPS = {
+    "$cond": [
+        {
+            "$and": [
+                {"$ne": [{"$ifNull": ["$token", None]}, None]},
+                {"$eq": ["$intermediate_token", "$token"]},
+            ]
+        },
+        {
+            "$map": {
+                "input": {"$objectToArray": {"$ifNull": ["$intermediate", {}]}},
+                "in": {"$toLong": "$$this.k"},
+            }
+        },
+        [],
+    ]
+}
+
+
+def _int_or_none(value: Any) -> int | None:
+    """``int(value)``, or None for None."""
+    return None if value is None else int(value)
+
+
 def _rank_fields(result: Any) -> dict[str, Any]:
     """The ``best_violation`` and ``best_loss`` fields of a done trial (both None
     when its result has no single loss), which the ``best`` index orders.
@@ -593,6 +621,7 @@ _DOING = {
     "changes_since": "reading the study's changed trials",
     "reports_since": "reading the trials' reports",
     "running_intermediate": "reading the running trials' reports",
+    "last_steps": "reading the trials' last reported steps",
     "claim": "claiming a trial",
     "heartbeat": "renewing a running trial's lease (heartbeat)",
     "report": "storing a trial's report",
@@ -1648,6 +1677,24 @@ class MongoTrialStore(BaseTrialStore):
     ) -> list[dict[str, Any]]:
         kwargs.update(_session_kw(session))
         return self._call(what, lambda _: list(self._trials.find(query, **kwargs)))
+
+    def last_steps(self, study: str) -> list[tuple[int, TrialState, int | None]]:
+        c.check_name(study, "study")
+        pipeline = [
+            {"$match": {"study": study, "state": {"$ne": TrialState.NEW.value}}},
+            {"$project": {"_id": 0, "tid": 1, "state": 1, "steps": _REPORTED_STEPS}},
+            {"$project": {"tid": 1, "state": 1, "last": {"$max": "$steps"}}},
+            {"$sort": {"tid": 1}},
+        ]
+        docs = self._call(
+            "last_steps", lambda _: list(self._trials.aggregate(pipeline))
+        )
+        if not docs:
+            self._require_study(study)
+        return [
+            (doc["tid"], TrialState(doc["state"]), _int_or_none(doc.get("last")))
+            for doc in docs
+        ]
 
     def count_by_state(self, study: str) -> dict[TrialState, int]:
         c.check_name(study, "study")

@@ -17,6 +17,7 @@ Concurrency model:
 
 from __future__ import annotations
 
+import array
 import getpass
 import json
 import logging
@@ -24,6 +25,7 @@ import os
 import re
 import sqlite3
 import struct
+import sys
 import threading
 import time
 import uuid
@@ -320,6 +322,15 @@ _REPORTS_SINCE = (
     "ORDER BY t.version, t.tid"
 )
 
+# Running and finished trials by tid with their current attempt's packed reports,
+# through the (study, tid) index; the highest step is taken from the packed pairs.
+_LAST_STEPS = (
+    "SELECT t.tid, t.state, i.data FROM trials AS t INDEXED BY trials_study_tid "
+    "LEFT JOIN intermediate AS i "
+    "ON i.study = t.study AND i.tid = t.tid AND i.token = t.token "
+    "WHERE t.study = ? AND t.state != 'new' ORDER BY t.tid"
+)
+
 _IS_CURRENT = f"SELECT 1 FROM trials {_CURRENT}"
 # The attachments of the trial's last attempt (those of an abandoned attempt, whose
 # token is no longer the trial's, are not shown): the rule of every attachment read.
@@ -561,6 +572,17 @@ def _running_filter(
 def _unpack(data: bytes) -> dict[int, float]:
     """The ``{step: value}`` of an intermediate row (a later pair of a step wins)."""
     return dict(_PAIR.iter_unpack(data))
+
+
+def _last_step(data: bytes | None) -> int | None:
+    """The highest step of an intermediate row's packed ``(step, value)`` pairs,
+    without decoding the values (the steps are every other 8-byte word), or None."""
+    if not data:
+        return None
+    words = array.array("q", data)
+    if sys.byteorder != "little":  # packed little-endian (``_PAIR``)
+        words.byteswap()
+    return max(words[::2])
 
 
 def _with_intermediate(
@@ -1530,6 +1552,17 @@ class SQLiteTrialStore(BaseTrialStore):
             return found, max(cursor, version)
 
         return self._read("reports_since", body, snapshot=True)
+
+    def last_steps(self, study: str) -> list[tuple[int, TrialState, int | None]]:
+        c.check_name(study, "study")
+
+        def body(conn: sqlite3.Connection) -> list[tuple[int, TrialState, int | None]]:
+            rows = conn.execute(_LAST_STEPS, (study,)).fetchall()
+            if not rows:
+                self._require_study(conn, study)
+            return [(tid, TrialState(s), _last_step(data)) for tid, s, data in rows]
+
+        return self._read("last_steps", body)
 
     def count_by_state(self, study: str) -> dict[TrialState, int]:
         c.check_name(study, "study")

@@ -200,6 +200,39 @@ def test_store_trials_with_a_pruner(db_url, capsys):
     trials.close()
 
 
+def test_quiet_fmin_with_a_pruner_reads_no_pruning_counts(db_url, capsys, monkeypatch):
+    """The counts are read only when shown: fmin with show_progressbar=False (or a
+    progress callback) ends without reading every trial's last step, which costs
+    about 0.1 s per 10,000 trials (benchmarks/README.md)."""
+    from hpo_service import pruners
+    from hpo_service.store._sqlite import SQLiteTrialStore
+    from tests.e2e.objectives import curve, curve_space
+
+    reads = []
+    real = SQLiteTrialStore.last_steps
+
+    def counted(store, study):  # the real read, counted
+        reads.append(study)
+        return real(store, study)
+
+    monkeypatch.setattr(SQLiteTrialStore, "last_steps", counted)
+    from hpo_service.progress import no_progress_callback
+
+    for show, study in ((False, "quiet"), (no_progress_callback, "callback")):
+        trials = StoreTrials(db_url, study=study, workers=1)
+        fmin(curve, curve_space, max_evals=3, trials=trials, show_progressbar=show,
+             pruner=pruners.ASHAPruner(), rstate=np.random.default_rng(1))  # fmt: skip
+        assert len(trials) == 3
+        trials.close()
+    assert reads == []
+    assert "ASHA keeps the best" not in capsys.readouterr().err
+    trials = StoreTrials(db_url, study="shown", workers=1)
+    fmin(curve, curve_space, max_evals=3, trials=trials, show_progressbar=True,
+         pruner=pruners.ASHAPruner(), rstate=np.random.default_rng(1))  # fmt: skip
+    trials.close()
+    assert reads == ["shown"]  # the same run showing its progress reads them once
+
+
 @pytest.mark.parametrize("url", ["mongomock://st", "sqlite:///:memory:"])
 def test_local_workers_need_a_store_other_processes_reach(url):
     """StoreTrials("mongomock://...", workers=2): the worker processes each opened

@@ -2072,6 +2072,79 @@ class TestReportsSince:
             store.reports_since("nope")
 
 
+class TestLastSteps:
+    """What the pruning counts read: state and highest reported step per trial."""
+
+    def test_states_and_highest_steps_queued_left_out(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 6)
+        trials = [claimed(store, study) for _ in range(5)]
+        steps = {0: [(1, 1.0), (3, 0.5)], 1: [(7, 2.0), (2, 1.0)], 2: [(0, 3.0)]}
+        for tid, pairs in steps.items():
+            assert store.report_many(study, tid, trials[tid].token, pairs)
+        assert store.report(study, 3, trials[3].token, 12, 4.0)
+        assert store.report(study, 0, trials[0].token, 3, 0.25)  # a step again
+        store.complete(study, 0, trials[0].token, {"loss": 1.0})
+        store.prune(study, 1, trials[1].token, PRUNED_RESULT)
+        store.fail(study, 2, trials[2].token, error_of("X"))
+        store.complete(study, 4, trials[4].token, {"loss": 2.0})  # never reported
+        assert store.last_steps(study) == [
+            (0, S.DONE, 3), (1, S.PRUNED, 7), (2, S.ERROR, 0), (3, S.RUNNING, 12),
+            (4, S.DONE, None),
+        ]  # fmt: skip
+
+    def test_agrees_with_the_reports_pruners_read(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        pruned = {"status": "pruned", "loss": 0.7, "step": 40}
+        store.insert_finished(study, [
+            FinishedTrial({}, {}, {"loss": 0.5}, intermediate={0: 0.9, 2**40: 0.6}),
+            FinishedTrial({}, {}, pruned, S.PRUNED, intermediate={40: 1.2, 4: 0.7}),
+            FinishedTrial({}, {}, None, S.CANCELLED),
+        ])  # fmt: skip
+        queued(store, study, 2)
+        running = claimed(store, study)
+        store.report_many(study, running.tid, running.token, [(5, 1.0), (9, 1.0)])
+        finished, _ = store.reports_since(study)
+        expected = [
+            (r.tid, r.state, max(r.intermediate, default=None)) for r in finished
+        ]
+        expected.append((running.tid, S.RUNNING, 9))
+        assert store.last_steps(study) == expected
+        assert expected[0][2] == 2**40  # steps past 32 bits
+
+    def test_only_the_current_attempts_reports(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 2)
+        first = claimed(store, study, lease=SHORT)
+        assert store.report_many(study, first.tid, first.token, [(0, 9.0), (8, 8.0)])
+        time.sleep(EXPIRE)
+        store.requeue_expired(max_attempts=3, study=study)
+        assert store.last_steps(study) == []  # queued again: left out
+        second = claimed(store, study)
+        assert second.tid == first.tid
+        assert store.last_steps(study) == [(first.tid, S.RUNNING, None)]
+        assert store.report(study, second.tid, second.token, 2, 5.0)
+        store.complete(study, second.tid, second.token, {"loss": 5.0})
+        store.cancel(study, [1])  # queued: cancelled with no attempt, no reports
+        assert store.last_steps(study) == [(0, S.DONE, 2), (1, S.CANCELLED, None)]
+
+    def test_other_studies_and_missing_study(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        assert store.last_steps(study) == []
+        store.create_study("other", {})
+        store.insert_trials("other", new_trials(1))
+        other = claimed(store, "other")
+        store.report("other", other.tid, other.token, 3, 1.0)
+        assert store.last_steps(study) == []
+        assert store.last_steps("other") == [(other.tid, S.RUNNING, 3)]
+        with pytest.raises(StudyNotFoundError):
+            store.last_steps("nope")
+
+
 # ---- light reads: what `status` and `best` read -------------------------------------
 
 
