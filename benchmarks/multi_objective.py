@@ -310,7 +310,7 @@ def _summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _print_table(table: dict[str, Any], algos: list[str], evals: Any) -> None:
     print(f"\nMedian (mean) hypervolume after {evals} evaluations (higher is better)")
-    names = [a if len(a) <= 20 else f"ours#{i}" for i, a in enumerate(algos)]
+    names = [a if len(a) <= 20 else f"{a.split()[0]}#{i}" for i, a in enumerate(algos)]
     for name, algo in zip(names, algos, strict=True):
         if name != algo:
             print(f"  {name} = {algo}")
