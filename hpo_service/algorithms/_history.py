@@ -162,31 +162,6 @@ class History:
         view._n_objectives = 1
         return view
 
-    def with_trials(
-        self,
-        params: Sequence[Mapping[str, Any]],
-        losses: Sequence[float | Sequence[float] | None],
-    ) -> History:
-        """A copy with more finished trials appended (``self`` is unchanged).
-
-        Args:
-            params: The added trials' params, one mapping each.
-            losses: Their losses, as :meth:`add` takes them.
-
-        Returns:
-            The copy (same pending points).
-        """
-        copied = copy.copy(self)
-        copied._columns = {k: column.copy() for k, column in self._columns.items()}
-        copied._losses = self._losses.copy()
-        copied._violations = self._violations.copy()
-        if self._objectives is not None:
-            copied._objectives = self._objectives.copy()
-        copied.pending = list(self.pending)
-        for point, loss in zip(params, losses, strict=True):
-            copied.add(point, loss)
-        return copied
-
     def set_pending(
         self,
         pending: Sequence[Mapping[str, Any]],

@@ -127,39 +127,8 @@ def suggest(
     if history.n_objectives > 1:
         settings = {**MULTI_OBJECTIVE_DEFAULTS, **settings}
     config = TPESettings.from_kwargs(settings)
-    if _lies_apply(history, config):
-        lie = _lie(history, config.pending_lie)
-        if lie is not None:
-            history = history.with_trials(history.pending, [lie] * len(history.pending))
     ranked = history.scalarised(rank_trials(history, config))
     return tpe.suggest(space, ranked, rng, n, **settings)
-
-
-def _lies_apply(history: History, config: TPESettings) -> bool:
-    """Whether ``pending_lie`` ranks the pending points with lie values now."""
-    return (
-        config.pending_lie in ("nadir", "front")
-        and config.constant_liar
-        and history.n_objectives > 1
-        and bool(history.pending)
-        and len(history) >= config.n_startup_jobs
-    )
-
-
-def _lie(history: History, kind: str) -> np.ndarray | None:
-    """The loss vector each pending point gets: the feasible finished trials' worst
-    value per objective (``"nadir"``) or the per-objective median of their first front
-    (``"front"``); None without such trials."""
-    objectives = history.objectives
-    ok = ~np.isnan(objectives).any(axis=1) & (history.violations <= 0)
-    points = objectives[ok]
-    points = points[np.isfinite(points).all(axis=1)]
-    if points.shape[0] == 0:
-        return None
-    if kind == "nadir":
-        return points.max(axis=0)
-    front = points[non_dominated_ranks(points, max_points=1) == 0]
-    return np.median(front, axis=0)
 
 
 def rank_trials(history: History, settings: TPESettings) -> np.ndarray:

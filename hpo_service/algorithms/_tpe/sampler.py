@@ -46,8 +46,6 @@ _logger = logging.getLogger(__name__)
 
 _RULES = ("scott", "neighbour", "scott_gap")
 _LIAR_WIDTHS = ("above", "good")
-#: MOTPE's treatment of pending points (see ``TPESettings.pending_lie``).
-PENDING_LIES = ("above", "nadir", "front", "none")
 #: The on/off settings: only ``True``/``False`` (a string such as "no" is refused).
 _SWITCHES = (
     "multivariate",
@@ -67,7 +65,7 @@ _COUNTS = (
     "max_above_kernels",
 )
 #: The settings spelt as words (checked against their choices).
-_WORDS = ("bandwidth", "liar_width", "avoid_repeats", "pending_lie")
+_WORDS = ("bandwidth", "liar_width", "avoid_repeats")
 
 
 @dataclass(frozen=True)
@@ -139,12 +137,6 @@ class TPESettings:
             selection splits a non-domination rank, the rank's best trial in each
             objective (the ends of the front) is in the good set first (see
             :mod:`~hpo_service.algorithms.motpe`); no effect on one objective.
-        pending_lie: Several objectives only (MOTPE), how pending points enter the
-            split: ``"above"`` (the constant liar: bad observations, not counted in
-            the good set's size); ``"nadir"`` / ``"front"`` (each pending point gets
-            the finished trials' worst value per objective / the per-objective median
-            of their first front, and is ranked with them); ``"none"`` (in neither
-            density; ``avoid_repeats`` still sees them).
     """
 
     n_startup_jobs: int = 10
@@ -171,7 +163,6 @@ class TPESettings:
     avoid_repeats: str = "none"
     repeat_radius: float = 0.1
     keep_extremes: bool = False
-    pending_lie: str = "above"
 
     def __post_init__(self) -> None:
         for name in _COUNTS:  # 24.0 (JSON from a script) or numpy's 24 is the int 24
@@ -211,11 +202,6 @@ class TPESettings:
                 self.avoid_repeats in _repeats.CHOICES,
             ),
             ("repeat_radius", "repeat_radius >= 0", self.repeat_radius >= 0),
-            (
-                "pending_lie",
-                "pending_lie in ('above', 'nadir', 'front', 'none')",
-                self.pending_lie in PENDING_LIES,
-            ),
             ("max_widen", "max_widen >= 1", self.max_widen >= 1),
             (
                 "max_above_kernels",
@@ -356,10 +342,7 @@ def suggest_batch(
         rows = [i for i, point in enumerate(chosen) if group.is_active(point)]
         if not rows:
             continue
-        liars, weights = (pending, pending_weights)
-        if settings.pending_lie != "above":  # MOTPE ranked them, or leaves them out
-            liars, weights = [], None
-        good, bad = _models(group, history, liars, rng, settings, weights)
+        good, bad = _models(group, history, pending, rng, settings, pending_weights)
         candidates = good.sample(rng, n_ei * len(rows))
         score = _log_ratio(good, bad, candidates)
         best = np.argmax(score.reshape(len(rows), n_ei), axis=1)
