@@ -12,9 +12,10 @@ problem:W`` it prints, for that problem and W, the median regret of the variant 
 the peer after 10, 16, 20, ..., 300 finished trials, their ratio, the share of seeds
 where the variant is ahead, and the p-value: where a gap opens. With ``--paired`` it
 prints, for every cell and each ``--paired-at`` budget (100 and 300 unless given),
-the variant against the default seed by seed: the geometric
-mean of the per-seed regret ratios, the share of seeds where the variant is ahead and
-the Wilcoxon signed-rank test's p-value (``scipy.stats.wilcoxon``). Two settings of
+the variant against the default seed by seed: the geometric mean of the per-seed
+regret ratios, the share of seeds where the variant is ahead and the Wilcoxon
+signed-rank test's p-value (``scipy.stats.wilcoxon``); with ``--pooled W ...`` also one
+test over the five problems at those W and budgets (:func:`pooled`). Two settings of
 ours share each seed's start-up draws and simulated timeline, so the paired test
 sees differences the unpaired one cannot (its seed-to-seed spread is mostly the
 start).
@@ -146,18 +147,80 @@ def _paired(variant: Cells, default: Cells, budgets: list[int]) -> None:
             seeds = [s for s in common if min(len(mine[s]), len(theirs[s])) >= budget]
             if not seeds:
                 continue
-            v, d = (
-                np.array(
-                    [max(np.nanmin(c[s][:budget]) - optimum, 1e-12) for s in seeds]
-                )
-                for c in (mine, theirs)
-            )
+            v, d = (_floored(c, seeds, budget, optimum) for c in (mine, theirs))
             ratio = math.exp(float(np.mean(np.log(v / d))))
             p_value = wilcoxon(v, d).pvalue if np.any(v != d) else 1.0
             print(
                 f"  {problem}:{workers}:{budget} {ratio:6.3f} {np.mean(v < d):5.0%} "
                 f"p={p_value:<8.2g} ({len(seeds)})"
             )
+
+
+def _floored(
+    runs: dict[int, list[float]], seeds: list[int], budget: int, optimum: float
+) -> np.ndarray:
+    """Regret after ``budget`` trials per seed, at least 1e-12 (a ratio of two
+    optima stays finite)."""
+    return np.array([max(np.nanmin(runs[s][:budget]) - optimum, 1e-12) for s in seeds])
+
+
+def pooled(
+    variant: Cells, default: Cells, workers: list[int], budgets: list[int]
+) -> tuple[np.ndarray, float, float]:
+    """One test over many cells: per seed, the mean over every (problem, W, budget)
+    cell of ``log(variant regret / default regret)``; the one-sided Wilcoxon
+    signed-rank test on those means (alternative: below 0, the variant better).
+
+    Args:
+        variant, default: Runs as :func:`load` returns them.
+        workers: The W of the cells, e.g. ``[16, 64]``.
+        budgets: The finished-trial counts, e.g. ``[100, 300]``.
+
+    Returns:
+        The per-seed means ``(seeds,)`` (seeds that ran every cell to the largest
+        budget on both sides), the test's p-value, and the same test's p-value on
+        the per-seed means of the signs of the log ratios.
+
+    Raises:
+        ValueError: If no seed ran every cell on both sides.
+    """
+    keys = [(p, w) for p in _PROBLEMS for w in workers]
+    seeds = sorted(
+        set.intersection(*(set(c.get(k, {})) for c in (variant, default) for k in keys))
+    )
+    seeds = [
+        s
+        for s in seeds
+        if all(len(c[k][s]) >= max(budgets) for c in (variant, default) for k in keys)
+    ]
+    if not seeds:
+        raise ValueError(f"`a seed ran every cell` must hold, but got cells={keys}")
+    logs = []
+    for problem, w in keys:
+        optimum = PROBLEMS[problem].optimum or 0.0
+        for budget in budgets:
+            v, d = (
+                _floored(c[(problem, w)], seeds, budget, optimum)
+                for c in (variant, default)
+            )
+            logs.append(np.log(v / d))
+    logs_by_seed = np.array(logs).T
+    means = logs_by_seed.mean(axis=1)
+    p_value = wilcoxon(means, alternative="less").pvalue
+    p_signs = wilcoxon(np.sign(logs_by_seed).mean(axis=1), alternative="less").pvalue
+    return means, float(p_value), float(p_signs)
+
+
+def _print_pooled(
+    variant: Cells, default: Cells, workers: list[int], budgets: list[int]
+) -> None:
+    means, p_value, p_signs = pooled(variant, default, workers, budgets)
+    print(
+        f"pooled over five problems x W {workers} x @{budgets}, {means.size} seeds: "
+        f"geometric mean of the per-seed ratios {math.exp(means.mean()):.3f}, variant "
+        f"ahead on {np.mean(means < 0):.0%} of the seeds, one-sided Wilcoxon "
+        f"p={p_value:.2g} (on the signs: p={p_signs:.2g})"
+    )
 
 
 def main() -> None:
@@ -178,6 +241,14 @@ def main() -> None:
         metavar="N",
         help="finished trials at which --paired compares [100 300]",
     )
+    parser.add_argument(
+        "--pooled",
+        nargs="+",
+        type=int,
+        default=[],
+        metavar="W",
+        help="one paired test over the five problems x these W x --paired-at budgets",
+    )
     args = parser.parse_args()
     variant, default, peer = load(args.variant), load(args.default), load(args.peer)
     _summary(variant, default, peer)
@@ -188,6 +259,8 @@ def main() -> None:
         _curve(variant, peer, cell)
     if args.paired:
         _paired(variant, default, args.paired_at)
+    if args.pooled:
+        _print_pooled(variant, default, args.pooled, args.paired_at)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,10 @@
     python -m benchmarks.housekeeping                     # starts its own server
     python -m benchmarks.housekeeping --url mongodb://127.0.0.1:27017/
 
-An idle ``hpo-worker`` looks after the studies it serves every 2 s: per study it
-reads the running trials (owner and token each, to requeue at once those of workers
-certainly dead: ``hpo_service.store._dead_owners``) and requeues expired leases.
+An idle ``hpo-worker`` looks after the studies it serves every 2 s: it reads the
+running trials it may requeue (expired leases, and owners of its own namespace, to
+requeue at once those of workers certainly dead: ``hpo_service.store._dead_owners``)
+and requeues expired leases.
 This times one such pass (``Worker._maintain``, settings already cached as in the
 steady state) of a worker of any study (all ``S`` studies) and of a worker of one
 study (``--study``), with ``R`` running trials per study held by live workers of

@@ -95,6 +95,34 @@ class StudyMismatchError(HPOServiceError, ValueError):
     """A resumed study was started with a different space, objective or algorithm."""
 
 
+class StudyWithoutSpaceError(HPOServiceError, ValueError):
+    """The study has no search space yet (``hpo-driver import --create`` made it
+    from imported trials): suggesting or queueing points needs one, given by
+    ``hpo-driver start --space`` or ``fmin(fn, space, trials=StoreTrials(...))``.
+
+    Attributes:
+        study: The study's name.
+        missing: The flags still to give (``["--space", "--objective"]``).
+    """
+
+    def __init__(self, study: str, missing: list[str]) -> None:
+        self.study = study
+        self.missing = missing
+        super().__init__(self.text("hpo-driver start --study " + repr(study)))
+
+    def text(self, start: str) -> str:
+        """The message, naming ``start`` (the command that starts the study, as
+        the user types it) as the way to give what is missing."""
+        return (
+            f"study {self.study!r} has no search space yet (`hpo-driver import "
+            "--create` made it from imported trials): to run or queue trials give "
+            f"{', '.join(self.missing)}: `{start} --space module:attr --objective "
+            "module:function --max-evals N` (from Python: fmin(fn, space, "
+            f"max_evals=N, trials=StoreTrials(URL, study={self.study!r}))); every "
+            "imported trial is checked against the space"
+        )
+
+
 class DriverLeaseError(HPOServiceError):
     """Another live driver holds the study's driver lease.
 

@@ -24,10 +24,11 @@ from hpo_service.driver._checkpoint import load_checkpoint
 from hpo_service.driver._serial import SerialSearch, StopRules, point_docs
 from hpo_service.driver._suggest import Suggester
 from hpo_service.exceptions import AllTrialsFailed, InvalidAnnotatedParameter
+from hpo_service.objective._result import STATUS_OK, STATUS_PRUNED, losses_of
 from hpo_service.space import space_eval
 from hpo_service.space._expr import Expr
 from hpo_service.space._sample import as_generator
-from hpo_service.trials import Trials
+from hpo_service.trials import JOB_STATE_ERROR, Trials
 
 __all__ = ["as_generator", "best_of", "fmin", "generate_trials_to_calculate"]
 
@@ -212,7 +213,7 @@ def best_of(trials: Any, space: Any, *, return_argmin: bool) -> Any:
         if not return_argmin:
             return None  # as hyperopt: every trial raised, nothing to evaluate
         raise AllTrialsFailed(
-            "no trial finished (every one raised or none ran), so there is no best "
+            f"no trial finished ({_why_none_finished(trials)}), so there is no best "
             "trial to return"
         )
     count = trials.n_objectives
@@ -224,11 +225,46 @@ def best_of(trials: Any, space: Any, *, return_argmin: bool) -> Any:
         if not front:
             _logger.warning(
                 "the Pareto front is empty: none of the %d trials is a success "
-                "with every constraint <= 0",
+                "with every constraint <= 0 (%s)",
                 len(trials),
+                _why_no_front(trials),
             )
         return front if return_argmin else [space_eval(space, p) for p in front]
     return trials.argmin if return_argmin else space_eval(space, trials.argmin)
+
+
+def _why_none_finished(trials: Any) -> str:
+    """``"3 ended in error, the last: TYPE: MESSAGE"`` (the message cut at 300
+    characters), or ``"none ran"``: on a store the error is a worker's, which the
+    user of ``fmin`` saw nowhere (the workers log it)."""
+    errors = [t for t in trials._dynamic_trials if t.get("state") == JOB_STATE_ERROR]
+    if not errors:
+        return "every one raised or none ran"
+    error = errors[-1].get("misc", {}).get("error")
+    kind, message = (
+        error if isinstance(error, tuple | list) and len(error) == 2 else ("", "")
+    )
+    last = f", the last: {kind}: {message!s:.300}" if kind else ""
+    return f"{len(errors)} ended in error{last}"
+
+
+def _why_no_front(trials: Any) -> str:
+    """What the finished trials of a study with an empty Pareto front were, e.g.
+    ``"3 pruned, 2 returned status 'fail'"`` (``"4 violate their constraints"``)."""
+    kinds: dict[str, int] = {}
+    for trial in trials.trials:
+        result = trial.get("result") or {}
+        status = result.get("status")
+        if status == STATUS_OK and losses_of(result) is not None:
+            kind = "violate their constraints"
+        elif status == STATUS_OK:
+            kind = "have no loss"
+        elif status == STATUS_PRUNED:
+            kind = "pruned"
+        else:
+            kind = f"returned status {status!r}"
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return ", ".join(f"{n} {kind}" for kind, n in kinds.items())
 
 
 def seed_stream(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from hpo_service.store import FinishedTrial, open_store
+from hpo_service.store import FinishedTrial, TrialState, open_store
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -87,6 +87,38 @@ def test_read_commands_on_sqlite_load_no_heavy_library(tmp_path, args, said):
     output, modules = loaded(tmp_path, "driver", *args, "--db", db_url)
     assert said in output
     assert "hpo_service.store._sqlite" in modules  # the check sees what ran
+    assert heavy_in(modules, HEAVY + MONGO) == []
+
+
+@pytest.mark.parametrize(
+    ("pruner", "settings", "said"),
+    [
+        ("median", {"n_startup_trials": 1}, "pruned at step 3: 1"),
+        ("asha", {"max_resource": 9}, "   3        2        1       1"),
+    ],
+)
+def test_status_of_a_pruned_study_loads_no_heavy_library(
+    tmp_path, pruner, settings, said
+):
+    """The pruning counts come from the stored reports, without numpy (which the
+    median pruner itself loads). With a done trial: with none, status looks for a
+    Pareto front, with numpy."""
+    db_url = f"sqlite:///{tmp_path / 'study.sqlite'}"
+    curve = {0: 1.0, 1: 0.9, 2: 0.8, 3: 0.7}
+    pruned = FinishedTrial(
+        {"x": 2.0}, {"x": 2.0}, {"status": "pruned", "loss": 0.7, "step": 3},
+        state=TrialState.PRUNED, intermediate=curve,
+    )  # fmt: skip
+    with open_store(db_url) as store:
+        store.create_study(
+            "s", {"max_evals": 2, "pruner": pruner, "pruner_settings": settings}
+        )
+        done = FinishedTrial({"x": 0.5}, {"x": 0.5}, {"loss": 0.2, "status": "ok"},
+                             intermediate={s: 0.2 for s in range(9)})  # fmt: skip
+        store.insert_finished("s", [pruned, done])
+    output, modules = loaded(tmp_path, "driver", "status", "--study", "s",
+                             "--db", db_url)  # fmt: skip
+    assert said in output
     assert heavy_in(modules, HEAVY + MONGO) == []
 
 

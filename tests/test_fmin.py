@@ -22,6 +22,7 @@ from hpo_service import (
     space_eval,
     tpe,
 )
+from hpo_service.exceptions import SpaceError
 
 SPACE = {
     "x": hp.uniform("x", -5, 5),
@@ -170,7 +171,9 @@ def test_exception_propagates_unless_caught():
     assert [t["state"] for t in raised._dynamic_trials] == [JOB_STATE_ERROR]
     assert len(raised) == 0
     trials = Trials()
-    with pytest.raises(AllTrialsFailed):
+    # the error says what the trials ended with (it said "every one raised")
+    failed = r"no trial finished \(3 ended in error, the last: RuntimeError: boom\)"
+    with pytest.raises(AllTrialsFailed, match=failed):
         fmin(
             explode,
             SPACE,
@@ -304,6 +307,20 @@ def test_points_to_evaluate_come_first():
     assert trials.trials[0]["misc"]["vals"]["x"] == [1.0]
     assert trials.trials[1]["misc"]["vals"]["k"] == [1.5]
     assert best["x"] == 1.0 and trials.best_trial["result"]["loss"] == 0.0
+
+
+def test_a_point_giving_a_plain_option_is_told_its_index():
+    space = {"loss": hp.choice("loss", ["log", "hinge"])}
+    message = r"but got 'hinge'; 'hinge' is option 1 of loss: give 1$"
+    with pytest.raises(SpaceError, match=message):
+        fmin(
+            lambda config: 0.0,
+            space,
+            algo=rand.suggest,
+            max_evals=1,
+            points_to_evaluate=[{"loss": "hinge"}],
+            show_progressbar=False,
+        )
 
 
 def test_points_to_evaluate_are_not_repeated_when_resuming():

@@ -84,7 +84,33 @@ def test_without_a_feasible_trial_the_front_is_empty_and_fmin_says_so(caplog):
     with caplog.at_level("WARNING", logger="hpo_service.fmin"):
         best, trials = run(fn, evals=6)
     assert best == [] and trials.best_trials == [] and len(trials) == 6
-    assert "the Pareto front is empty: none of the 6 trials" in caplog.text
+    assert (
+        "the Pareto front is empty: none of the 6 trials is a success with every "
+        "constraint <= 0 (6 violate their constraints)"
+    ) in caplog.text
+
+
+def test_an_empty_front_of_pruned_and_failed_trials_says_what_they_were(caplog):
+    """A study whose trials were all pruned (or failed) was told only that none
+    satisfied its constraints, though it had none."""
+
+    def fn(config):
+        if config["x"] < 0.5:
+            report(config["x"], 1)
+            raise TrialPruned()
+        return {"loss": [config["x"], 1.0], "status": "fail"}
+
+    points = [{"x": 0.1}, {"x": 0.2}, {"x": 0.9}]
+    trials = Trials(objectives=["error", "size"])
+    space = {"x": hp.uniform("x", 0, 1)}
+    with caplog.at_level("WARNING", logger="hpo_service.fmin"):
+        best = fmin(fn, space, algo=rand.suggest, max_evals=3, trials=trials,
+                    points_to_evaluate=points, show_progressbar=False)  # fmt: skip
+    assert best == []
+    assert (
+        "none of the 3 trials is a success with every constraint <= 0 "
+        "(2 pruned, 1 returned status 'fail')"
+    ) in caplog.text
 
 
 def test_a_changed_number_of_losses_is_an_error_naming_both_counts():

@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 import socket
 import uuid
 
@@ -95,6 +96,12 @@ def process_of(owner: str | None) -> tuple[str, int, int] | None:
     if len(key) != 12 or pid is None:
         return None
     return key, pid, started
+
+
+def of_namespace_pattern(namespace: str) -> str:
+    """A regular expression matching the owner ids of processes of ``namespace``
+    (ending ``/NAMESPACE-START``): the ids whose death a process there can prove."""
+    return f"/{re.escape(namespace)}-[0-9a-f]+$"
 
 
 def _pid_of(base: str) -> int | None:

@@ -99,6 +99,9 @@ def budget_of(settings: Mapping[str, Any]) -> int | None:
 class StudySettings:
     """Everything a driver or worker needs to know about a study.
 
+    A study that ``hpo-driver import --create`` made from imported trials has no
+    objective, space and budget yet (None): see :meth:`has_space`.
+
     Attributes:
         objective: Import reference of the objective, ``package.module:function``.
         space: The serialised search space (``hpo_service.space.to_document``).
@@ -128,10 +131,10 @@ class StudySettings:
             recorded by the driver from the first successful result; None until then.
     """
 
-    objective: str
-    space: dict[str, Any]
-    space_fingerprint: str
-    max_evals: int
+    objective: str | None
+    space: dict[str, Any] | None
+    space_fingerprint: str | None
+    max_evals: int | None
     algorithm: str = "tpe"
     algorithm_settings: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
@@ -147,6 +150,11 @@ class StudySettings:
     pruner_settings: dict[str, Any] = field(default_factory=dict)
     objective_names: list[str] | None = None
     n_objectives: int | None = None
+
+    def has_space(self) -> bool:
+        """Whether the study has a search space (one made by ``hpo-driver import
+        --create`` has none until ``hpo-driver start --space`` gives it)."""
+        return self.space is not None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict for the store."""

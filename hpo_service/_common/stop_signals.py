@@ -1,13 +1,22 @@
 """The signals that ask a driver or a worker to stop: SIGTERM, SIGHUP and SIGINT;
 and a worker's SIGUSR1 (hyperopt-mongo-worker's "finish the current trial, then
-quit")."""
+quit").
+
+A command that handles them notes them from its first line on (:func:`noted`), so
+that none comes in a gap between two blocks that handle them (importing, between
+opening the store and the loop) and ends the process by the default action; each
+:func:`handling` block gets those noted before it began.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 STOP_SIGNALS = tuple(
@@ -21,6 +30,35 @@ DRAIN_SIGNALS = tuple(getattr(signal, n) for n in ("SIGUSR1",) if hasattr(signal
 """hyperopt-mongo-worker's SIGUSR1, for a worker: finish the running trial, then stop
 (never abort it); none on Windows."""
 
+PAUSE_ENV = "HPO_TEST_PAUSE"
+"""``POINT:PATH``: at :func:`pause_point` ``POINT``, create PATH and wait until it is
+gone (a test sends a signal exactly there). Not for users."""
+
+_PAUSE_LIMIT = 60.0  # seconds a pause waits at most
+_noted: list[int] = []  # signals noted by `noted`, not yet handed to a handler
+
+
+@contextlib.contextmanager
+def noted(signums: tuple[int, ...]) -> Iterator[None]:
+    """Note each of ``signums`` inside the block, except where a :func:`handling`
+    block handles it: that block gets the ones noted before it began. What no block
+    took is dropped at the end (the process is ending).
+
+    For a command's entry point, before its imports: a stop signal sent while it
+    starts, or between two steps that handle signals, must not end it by the
+    default action (SIGUSR1's and SIGTERM's is death). Main thread only; a signal
+    ignored at start stays ignored.
+    """
+
+    def note(signum: int, frame: object) -> None:
+        _noted.append(signum)
+
+    try:
+        with handling(dict.fromkeys(signums, note)):
+            yield
+    finally:
+        _noted.clear()
+
 
 @contextlib.contextmanager
 def handling(handlers: Mapping[int, Callable[[int, Any], Any]]) -> Iterator[None]:
@@ -29,7 +67,8 @@ def handling(handlers: Mapping[int, Callable[[int, Any], Any]]) -> Iterator[None
 
     Python delivers signals to the main thread only, so elsewhere nothing is
     installed; and a signal ignored at start stays ignored (SIG_IGN: ``nohup``'s
-    SIGHUP, a shell's SIGINT for ``cmd &``).
+    SIGHUP, a shell's SIGINT for ``cmd &``). Signals :func:`noted` before the block
+    go to its handlers first, in the order they came.
     """
     previous: dict[int, Any] = {}
     try:
@@ -40,7 +79,31 @@ def handling(handlers: Mapping[int, Callable[[int, Any], Any]]) -> Iterator[None
                     continue
                 previous[signum] = before
                 signal.signal(signum, handler)
+            _hand_over_noted(handlers, previous)
         yield
     finally:
         for signum, before in previous.items():
             signal.signal(signum, signal.SIG_DFL if before is None else before)
+
+
+def _hand_over_noted(
+    handlers: Mapping[int, Callable[[int, Any], Any]], installed: Mapping[int, Any]
+) -> None:
+    """Call the handler of each signal noted so far that it now handles."""
+    for signum in [s for s in _noted if s in installed]:
+        _noted.remove(signum)
+        handlers[signum](signum, None)
+
+
+def pause_point(point: str) -> None:
+    """A test's hook into a race: with ``HPO_TEST_PAUSE=POINT:PATH`` set and
+    ``point`` == POINT, create PATH, then wait until the test removes it (60 s at
+    most) while signals come as they would at that point. Otherwise nothing."""
+    wanted, _, path = os.environ.get(PAUSE_ENV, "").partition(":")
+    if wanted != point or not path:
+        return
+    marker = Path(path)
+    marker.write_text(f"{os.getpid()}\n")
+    deadline = time.monotonic() + _PAUSE_LIMIT
+    while marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)

@@ -97,7 +97,7 @@ def objective_names(store: BaseTrialStore, study: str) -> list[str] | None:
     if names and len(names) > 1:
         return list(names)
     count = settings.get("n_objectives")
-    return [f"loss.{i}" for i in range(count)] if count and count > 1 else None
+    return default_names(count) if count and count > 1 else None
 
 
 def text_json(value: Any, **options: Any) -> str:
@@ -106,8 +106,10 @@ def text_json(value: Any, **options: Any) -> str:
     return json.dumps(value, ensure_ascii=False, **options)
 
 
-def default_names(losses: list[float]) -> list[str]:
-    return [f"loss.{i}" for i in range(len(losses))]
+def default_names(count: int) -> list[str]:
+    """The names of ``count`` unnamed objectives: ``loss.0``, ``loss.1``... (the
+    columns of their losses in exports and reports)."""
+    return [f"loss.{i}" for i in range(count)]
 
 
 def trial_record(trial: Trial, n_objectives: int | None = None) -> dict[str, Any]:
@@ -164,7 +166,7 @@ def flat_row(
     row = {key: record.get(key) for key in _BASE_COLUMNS}
     loss = result.get("loss")
     if isinstance(loss, list):
-        keys = names if names and len(names) == len(loss) else default_names(loss)
+        keys = names if names and len(names) == len(loss) else default_names(len(loss))
         row.update({f"objective.{k}": v for k, v in zip(keys, loss, strict=True)})
         loss = text_json(loss)
     row.update(_constraint_cells(result))

@@ -90,6 +90,7 @@ MULTI_OBJECTIVE_DEFAULTS: dict[str, Any] = {
     # (benchmarks/parallel_efficiency.py); MOTPE keeps the plain constant liar.
     "liar_width": "above",
     "pending_widen": 0.0,
+    "prior_gate": "none",
     # Optuna's integer bins: quantised end values get whole bins in the densities
     # (the startup trials keep the space's prior); see benchmarks/README.md, tree.
     "whole_end_bins": True,

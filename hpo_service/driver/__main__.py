@@ -1,5 +1,5 @@
 """``python -m hpo_service.driver`` runs ``hpo-driver``."""
 
-from hpo_service.driver.cli import main
+from hpo_service.driver._entry import main
 
 main()

@@ -4,7 +4,8 @@ A long study of a wide space holds gigabytes (each trial's params, config and a 
 with its objective's output): the listing reads the trials a window of tids at a time
 (:func:`hpo_service._common.trial_rows.each_trial`) and writes each out before
 reading the next, so its memory does not grow with the
-study. CSV needs its header (every param column any trial has) before the first row:
+study. CSV needs its header (every param column any trial has, whichever trials
+``--state`` and ``--status`` show) before the first row:
 rows are spooled to a temporary file first (``marshal``: the rows hold plain values
 only), then written behind the header.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import csv
 import marshal
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import IO, Any
 
 from hpo_service._common import standard_json as _json
@@ -33,22 +34,44 @@ def write_json(records: Iterable[dict[str, Any]], out: IO[str]) -> None:
     out.write("[]\n" if first else "\n]\n")
 
 
+def shown_rows(
+    states: Collection[str], statuses: Collection[str]
+) -> Callable[[dict[str, Any]], bool]:
+    """Whether a :func:`~hpo_service._common.trial_rows.flat_row` row is in one of
+    ``states`` (``TrialState`` values) and its result's status one of ``statuses``
+    (``ok``, ``fail``); empty for any."""
+    return lambda row: (
+        (not states or row["state"] in states)
+        and (not statuses or row["status"] in statuses)
+    )
+
+
 def write_csv(
-    rows: Iterable[dict[str, Any]], names: list[str] | None, out: IO[str]
+    rows: Iterable[dict[str, Any]],
+    names: list[str] | None,
+    out: IO[str],
+    *,
+    shown: Callable[[dict[str, Any]], bool] | None = None,
 ) -> None:
     """:func:`~hpo_service._common.trial_rows.flat_row` rows as CSV under
     :func:`~hpo_service._common.trial_rows.columns`' header
     (every column any row has), holding one row at a time in memory.
 
+    The header is made of every row, shown or not: a filtered listing has the
+    columns of the whole study (a script reading either finds the same ones).
+
     Args:
-        rows: The rows, in the order written.
+        rows: The rows, in the order written: every trial of the study.
         names: The study's objective names (several objectives), or None.
         out: Where the CSV goes.
+        shown: Which rows are written (:func:`shown_rows`); None for all.
     """
     seen: dict[str, None] = {}  # every key of every row, first seen first
     with tempfile.TemporaryFile() as spool:
         for row in rows:
             seen.update(dict.fromkeys(row))
+            if shown is not None and not shown(row):
+                continue
             data = marshal.dumps(row)  # plain values: fast, and loads runs no code
             spool.write(len(data).to_bytes(8, "little") + data)
         header = columns([seen], names)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from hpo_service.algorithms.pruners import BasePruner, TrialProgress
+from hpo_service.algorithms.pruners._ladder import (
+    PruningLadder,
+    last_step,
+    pruning_ladder,
+)
 from hpo_service.objective._report import TrialContext, trial_context
 from hpo_service.objective._result import STATUS_PRUNED
 from hpo_service.store._base import TrialState
@@ -34,6 +39,16 @@ class LocalPruning:
         if state is not None:
             intermediate = {int(k): float(v) for k, v in doc_intermediate(doc).items()}
             self.pruner.observe(doc["tid"], state, intermediate)
+
+    def ladder(self, docs: Iterable[Mapping[str, Any]]) -> PruningLadder | None:
+        """What the pruner did to the finished trial docs ``docs`` (per rung, or
+        where it pruned), or None for a pruner that stops nothing."""
+        rows = [
+            (doc["tid"], state.value, last_step(doc_intermediate(doc)))
+            for doc in docs
+            if (state := _state_of(doc)) is not None
+        ]
+        return pruning_ladder(self.pruner.name, self.pruner.settings(), rows)
 
     @contextlib.contextmanager
     def running(self, tid: int) -> Iterator[tuple[TrialProgress, TrialContext]]:

@@ -15,6 +15,11 @@ from hpo_service._common.settings import (
 from hpo_service._common.trial_rows import default_names, text_json, trial_record
 from hpo_service._common.words import counted
 from hpo_service.algorithms.pruners import describe_pruner
+from hpo_service.algorithms.pruners._ladder import (
+    PruningLadder,
+    ladder_lines,
+    pruning_ladder,
+)
 from hpo_service.driver._codes import code_key, describe_codes
 from hpo_service.exceptions import HPOServiceError
 from hpo_service.objective._result import (
@@ -30,6 +35,7 @@ from hpo_service.store._cli_option import (
 )
 
 if TYPE_CHECKING:
+    from hpo_service._common.settings import StudySettings
     from hpo_service.driver._study_loop import StudyOutcome
     from hpo_service.store._summary import RunningTrial
 
@@ -73,9 +79,9 @@ def front_text(records: list[dict[str, Any]], names: list[str] | None) -> str:
     lines = [f"Pareto front: {counted(len(records), 'trial')}"]
     for record in records:
         losses = record["result"]["loss"]
+        keys = names or default_names(len(losses))
         shown = ", ".join(
-            f"{name}={value:.6g}"
-            for name, value in zip(names or default_names(losses), losses, strict=False)
+            f"{name}={value:.6g}" for name, value in zip(keys, losses, strict=False)
         )
         lines += [
             f"  trial {record['tid']}: {shown}",
@@ -114,8 +120,50 @@ def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
             "name": record.settings.get("pruner") or "none",
             "settings": record.settings.get("pruner_settings") or {},
         },
+        "pruning": _as_dict(
+            study_ladder(
+                store,
+                study,
+                record.settings.get("pruner"),
+                record.settings.get("pruner_settings"),
+            )
+        ),
         "pareto_front": front,
     }
+
+
+def study_ladder(
+    store: BaseTrialStore,
+    study: str,
+    pruner: str | None,
+    settings: Mapping[str, Any] | None,
+) -> PruningLadder | None:
+    """What the study's pruner did (per rung, or where it pruned), or None without
+    a pruner that stops trials.
+
+    Args:
+        store: The open store.
+        study: The study.
+        pruner: Its pruner's name (None or ``"none"``: no pruner, nothing read).
+        settings: The pruner's settings, as the study stores them.
+
+    One read (:meth:`~hpo_service.store.BaseTrialStore.last_steps`): each trial's
+    state and highest reported step, not the reports themselves.
+    """
+    if pruner in ("none", None):
+        return None
+    rows = [(tid, state.value, last) for tid, state, last in store.last_steps(study)]
+    return pruning_ladder(pruner, settings, rows)
+
+
+def _as_dict(ladder: PruningLadder | None) -> dict[str, Any] | None:
+    return None if ladder is None else ladder.as_dict()
+
+
+def _ladder_lines(record: Mapping[str, Any] | None, indent: str) -> list[str]:
+    """The lines of a :func:`study_ladder` record (``status --json``'s
+    ``pruning``), indented; none without one."""
+    return [] if record is None else [indent + line for line in ladder_lines(record)]
 
 
 def _front_losses(store: BaseTrialStore, study: str) -> list[dict[str, Any]]:
@@ -165,23 +213,27 @@ def _age(since: float | None, now: float) -> float | None:
     return None if since is None else round(now - since, 1)
 
 
-def budget_text(max_evals: Any) -> str:
-    """A study's ``max_evals`` as shown: ``unlimited`` for a study run without one
-    (``fmin(max_evals=None)`` beside another stop rule; see ``budget_of``)."""
+def finished_text(finished: int, max_evals: Any) -> str:
+    """``12/50 finished``: a study's finished trials of its ``max_evals``;
+    ``unlimited`` for a study run without one (``fmin(max_evals=None)`` beside
+    another stop rule; see ``budget_of``); none yet for a study that ``hpo-driver
+    import --create`` made (no space, no budget)."""
+    if max_evals is None:
+        return f"{finished} finished (imported; no space or budget yet)"
     budget = budget_of({"max_evals": max_evals})
-    return "unlimited" if budget is None else str(budget)
+    return f"{finished}/{'unlimited' if budget is None else budget} finished"
 
 
 def status_text(summary: dict[str, Any]) -> str:
     """Human-readable form of :func:`status_summary`."""
     counts = summary["counts"]
     finished = sum(counts[state.value] for state in COUNTED_STATES)
-    budget = budget_text(summary["max_evals"])
     lines = [
-        f"study {summary['study']!r}: {finished}/{budget} finished"
+        f"study {summary['study']!r}: {finished_text(finished, summary['max_evals'])}"
         + (" (cancelled)" if summary["cancelled"] else ""),
         "  " + "  ".join(f"{state}={n}" for state, n in counts.items()),
         "  pruner: " + describe_pruner(**summary["pruner"]),
+        *_ladder_lines(summary.get("pruning"), "    "),
         "  driver: " + _driver_text(summary["driver"]),
         f"  workers running trials: {counts['running']}",
     ]
@@ -312,6 +364,9 @@ def outcome_text(study: str, outcome: StudyOutcome, db_url: str = DEFAULT_DB) ->
         f"(status fail), {counts[TrialState.PRUNED]} pruned, "
         f"{counts[TrialState.ERROR]} error, {counts[TrialState.CANCELLED]} cancelled"
     )
+    ladder = outcome.pruning
+    if ladder is not None and ladder.worth_showing:
+        head += "\n" + "\n".join("  " + line for line in ladder.lines())
     if outcome.best is None:
         return head
     if isinstance((outcome.best.result or {}).get("loss"), list):
@@ -323,9 +378,13 @@ def outcome_text(study: str, outcome: StudyOutcome, db_url: str = DEFAULT_DB) ->
     return head + "\n" + best_text(trial_record(outcome.best))
 
 
-def no_success_text(study: str, outcome: StudyOutcome, db_url: str = DEFAULT_DB) -> str:
+def no_success_text(
+    study: str, outcome: StudyOutcome, db_url: str = DEFAULT_DB, local_flags: str = ""
+) -> str:
     """Why no trial succeeded (or none feasibly), with the commands that list the
-    failures (naming ``db_url`` unless it is the default store, masked)."""
+    failures (naming ``db_url`` unless it is the default store, masked); the command
+    that resumes a cancelled study ends with ``local_flags``
+    (:func:`local_worker_flags`)."""
     counts = outcome.counts
     reasons = []
     trials = store_command("hpo-driver trials", db_url, study)
@@ -353,7 +412,7 @@ def no_success_text(study: str, outcome: StudyOutcome, db_url: str = DEFAULT_DB)
     if succeeded:
         text += " with its constraints satisfied"
     if outcome.reason == "cancelled":
-        start = store_command("hpo-driver start", db_url, study)
+        start = store_command("hpo-driver start", db_url, study) + local_flags
         text = (
             f"study {study!r} was cancelled before any trial succeeded; "
             f"`{start}` resumes it"
@@ -379,8 +438,37 @@ def _nothing_finished_text(study: str, outcome: StudyOutcome, db_url: str) -> st
     return text
 
 
+def pruner_objectives_note(settings: StudySettings) -> str | None:
+    """What a study of several objectives with a pruner is told when its driver
+    starts: what the pruner compares (a new user cannot tell from the output that
+    pruning is allowed there, nor on what); None for other studies (or while the
+    number of objectives is unknown, before ``--objectives`` or a first result)."""
+    if settings.pruner in (None, "none") or (settings.n_objectives or 1) < 2:
+        return None
+    return (
+        f"pruner {settings.pruner}: each trial is judged by the one value its "
+        "objective reports (report(value, step)), compared with the other trials' "
+        "values at that step, not by the Pareto front: a trial poor on that value "
+        "is stopped even where it would join the front on another objective"
+    )
+
+
+def local_worker_flags(workers: int, show_output: bool = True) -> str:
+    """The options of ``hpo-driver start`` that a command to resume its study must
+    repeat: ``" --workers K"`` (and ``" --no-objective-output"``) when it ran local
+    workers, else ``""``. Without them a pasted hint started a driver that waited
+    for workers nobody started."""
+    if workers <= 0:
+        return ""
+    return f" --workers {workers}" + ("" if show_output else " --no-objective-output")
+
+
 def resume_hint(
-    study: str, how: str, db_url: str = DEFAULT_DB, store: BaseTrialStore | None = None
+    study: str,
+    how: str,
+    db_url: str = DEFAULT_DB,
+    store: BaseTrialStore | None = None,
+    local_flags: str = "",
 ) -> str:
     """What an interrupted ``hpo-driver start`` says before it exits.
 
@@ -390,8 +478,9 @@ def resume_hint(
         db_url: The store's URL, for the command to resume.
         store: The open store: the hint then says how many trials finished, read
             once the local workers have settled their running trials.
+        local_flags: :func:`local_worker_flags` of the run, added to the command.
     """
-    start = store_command("hpo-driver start", db_url, study)
+    start = store_command("hpo-driver start", db_url, study) + local_flags
     finished = "" if store is None else _finished_text(store, study)
     return (
         f"hpo-driver {how}: study {study!r} is not finished{finished} (its queued "

@@ -10,11 +10,14 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
 from hpo_service._common.words import counted
+
+if TYPE_CHECKING:
+    from hpo_service.algorithms.pruners._ladder import PruningLadder
 
 _logger = logging.getLogger(__name__)
 _LOG_EVERY_SECONDS = 5.0
@@ -115,7 +118,8 @@ class Progress:
     service's journal) there is no bar: an INFO log line every 5 s (seen when the
     program configured logging), and at the end one line saying how the run ended,
     e.g. ``20/20 trials finished (15 done, 2 pruned, 1 failed, 2 error), best loss:
-    0.0529`` (failed: the objective returned status ``fail``). The end
+    0.0529`` (failed: the objective returned status ``fail``; with a pruner, ``2
+    pruned: ASHA keeps the best 1/3 at each rung``). The end
     line is logged when logging would show it, else written to standard error, so
     a plain script run as ``python script.py > log 2>&1`` shows it too.
 
@@ -127,6 +131,10 @@ class Progress:
             ``postfix`` attribute (set to the best loss text); ``total`` is then
             ``sys.maxsize`` for no limit, as hyperopt passes it.
         initial: Trials already finished.
+        pruning: The study's pruner rule in a few words (``ASHA keeps the best 1/3
+            at each rung``), said beside the pruned count of the bar, the log lines
+            and the end line, so that many pruned trials read as the rule at work;
+            None without a pruner.
     """
 
     def __init__(
@@ -135,8 +143,10 @@ class Progress:
         *,
         enabled: bool | Callable[..., Any] = True,
         initial: int = 0,
+        pruning: str | None = None,
     ):
         self._total = total
+        self._pruning = pruning
         self._done = initial
         self._pruned = 0
         self._failed = 0
@@ -185,7 +195,7 @@ class Progress:
         """
         self._pruned, self._errors, self._failed = pruned, errors, failed
         self._best = _summary_text(best, 0, front, feasible)
-        shown = _summary_text(best, pruned, front, feasible)
+        shown = _summary_text(best, pruned, front, feasible, self._pruning)
         changed = done != self._done or shown != self._shown
         if self._bar is not None and changed:
             if done > self._done:
@@ -227,7 +237,8 @@ class Progress:
         total = "?" if self._total is None else self._total
         ok = self._done - self._pruned - self._failed - self._errors
         states = [f"{ok} done"]
-        states += [f"{self._pruned} pruned"] if self._pruned else []
+        why = f": {self._pruning}" if self._pruning else ""
+        states += [f"{self._pruned} pruned{why}"] if self._pruned else []
         states += [f"{self._failed} failed"] if self._failed else []
         states += [f"{self._errors} error"] if self._errors else []
         text = (
@@ -240,7 +251,11 @@ class Progress:
 
 
 def _summary_text(
-    best: float | None, pruned: int, front: int | None, feasible: bool
+    best: float | None,
+    pruned: int,
+    front: int | None,
+    feasible: bool,
+    rule: str | None = None,
 ) -> str:
     if front is not None:
         text = f"Pareto front: {counted(front, 'trial')}"
@@ -248,4 +263,26 @@ def _summary_text(
         text = "best loss: none yet"
     else:
         text = f"best loss: {best:.6g}" + ("" if feasible else " (infeasible)")
-    return f"{text}, pruned: {pruned}" if pruned else text
+    if not pruned:
+        return text
+    return f"{text}, pruned: {pruned}" + (f" ({rule})" if rule else "")
+
+
+def show_ladder(
+    read: Callable[[], PruningLadder | None], enabled: bool | Callable[..., Any]
+) -> None:
+    """At the end of an ``fmin`` run, write on standard error what its pruner did
+    (per rung, or where it pruned) when a trial was pruned or never reported.
+
+    Args:
+        read: Returns what the pruner did, or None without a pruner; called only
+            when it will be shown.
+        enabled: ``fmin``'s progress setting: only True (the bar or the end line)
+            shows it; False and hyperopt's progress callbacks show nothing (and
+            read nothing).
+    """
+    if enabled is not True:
+        return
+    ladder = read()
+    if ladder is not None and ladder.worth_showing:
+        print("\n".join(ladder.lines()), file=sys.stderr, flush=True)

@@ -20,9 +20,10 @@ import numpy as np
 
 from hpo_service.algorithms._pareto import ParetoArchive
 from hpo_service.algorithms.pruners import BasePruner, NopPruner
+from hpo_service.algorithms.pruners._ladder import short_rule
 from hpo_service.driver._checkpoint import save_checkpoint
 from hpo_service.driver._local_pruning import LocalPruning
-from hpo_service.driver._progress import Progress
+from hpo_service.driver._progress import Progress, show_ladder
 from hpo_service.driver._suggest import Suggester
 from hpo_service.exceptions import (
     InvalidResultError,
@@ -205,10 +206,12 @@ class SerialSearch:
         """Evaluate queued and suggested trials until a stop rule fires."""
         total = self.rules.max_evals
         check_loss_threshold(self.rules.loss_threshold, self.trials.n_objectives)
+        pruner = self._pruning.pruner
         bar = Progress(  # it redirects the prints: closed below, also on an error
             total if total < sys.maxsize else None,
             enabled=progress,
             initial=self._n_finished(),
+            pruning=short_rule(pruner.name, pruner.settings()),
         )
         started = time.monotonic()
         try:
@@ -228,6 +231,7 @@ class SerialSearch:
             bar.close(last_line=False)  # the error says how the run ended
             raise
         bar.close()
+        show_ladder(lambda: self._pruning.ladder(self.trials._dynamic_trials), progress)
 
     def _show(self, bar: Progress) -> None:
         self._best.show(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import numbers
+import os
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -23,6 +24,7 @@ from hpo_service.algorithms.pruners import (
     resolve_pruner,
 )
 from hpo_service.driver._local_workers import LocalWorkers
+from hpo_service.driver._progress import show_ladder
 from hpo_service.driver._signals import StopSignals
 from hpo_service.driver._study import open_driven_study, space_settings, study_space
 from hpo_service.driver._study_loop import Driver, DriverOptions
@@ -119,7 +121,7 @@ class StoreTrials(TrialsView):
         self._docs: dict[int, dict[str, Any]] = {}
         self._cursor = 0
         self._next_tid = 0  # new_trial_ids handed out the tids below it
-        self._labels: list[str] | None = None
+        self._labels: list[str] | None = None  # the space's; [] none (yet), see fmin
         self._count: int | None = None  # the study's objectives, once known
 
     @property
@@ -227,26 +229,45 @@ class StoreTrials(TrialsView):
             f"{self.study!r}: use another study name (exp_key) to start afresh"
         )
 
-    def import_results(self, *paths: str) -> list[int]:
+    def import_results(self, *sources: Any, create: bool = False) -> list[int]:
         """Import already-evaluated results as finished trials the algorithm learns
-        from: exports of another study (``hpo-driver trials --format json|csv``) or
-        a pickled ``Trials``, hyperopt's or ours (your own local files; see
+        from: a ``Trials`` object in memory (hyperopt's, its ``MongoTrials``, or
+        ours), or files: exports of another study (``hpo-driver trials --format
+        json|csv``) or a pickled ``Trials`` (your own local files; see
         ``hpo-driver import``).
+
+        hyperopt's warm start ``fmin(..., trials=old_trials)`` becomes
+        ``trials.import_results(old_trials, create=True)`` then ``fmin(...,
+        trials=trials)``: the imported trials count toward ``max_evals``, as they
+        do in hyperopt.
+
+        Args:
+            sources: ``Trials`` objects and file paths.
+            create: Create the study if it does not exist, without a space (the
+                next ``fmin`` gives it one and checks every imported trial
+                against it); see ``hpo-driver import --create``.
 
         Returns:
             The new trials' tids (a record whose params and outcome equal a
             finished trial's of the study is skipped).
 
         Raises:
-            StudyNotFoundError: The study does not exist yet.
-            ValueError: A file is malformed or a trial does not fit the space;
+            StudyNotFoundError: The study does not exist yet and ``create`` is
+                False.
+            ValueError: A source is malformed or a trial does not fit the space;
                 nothing is imported then.
         """
-        from hpo_service.driver._warm_sources import read_results
+        from hpo_service.driver._warm_sources import read_results, read_trials_object
         from hpo_service.driver._warm_start import import_results
 
-        records = [record for path in paths for record in read_results(path)]
-        return import_results(self.store, self.study, records).imported
+        records = []
+        for i, source in enumerate(sources):
+            if isinstance(source, str | os.PathLike):
+                records += read_results(os.fspath(source))
+            else:
+                records += read_trials_object(source, f"trials#{i}")
+        report = import_results(self.store, self.study, records, create=create)
+        return report.imported
 
     def trial_attachments(self, trial: Mapping[str, Any]) -> Mapping[str, bytes]:
         """The attachments the trial's objective returned, read from the store.
@@ -401,6 +422,7 @@ class StoreTrials(TrialsView):
                 objective=given["objective"],
             ),
             errors_hint=errors_hint(self.db_url, self.study),
+            pruning_counts=show_progressbar is True,  # what show_ladder shows
         )
         points = self._point_trials(space, points_to_evaluate or [])  # before writes
         settings, _ = open_driven_study(
@@ -408,6 +430,8 @@ class StoreTrials(TrialsView):
         )
         if points and not any(self.store.count_by_state(self.study).values()):
             self.store.insert_trials(self.study, points)  # as Trials(): when empty
+        if self._labels == []:  # read without a space: read again with its labels
+            self._docs, self._cursor = {}, 0
         self._labels = None
         early = _early_stopper(self, early_stop_fn) if early_stop_fn else None
         workers = LocalWorkers(
@@ -424,8 +448,9 @@ class StoreTrials(TrialsView):
             )
             driver.attach_local_workers(local)
             signals.on_stop(driver.interrupt)
-            driver.run()
+            outcome = driver.run()
         signals.redeliver()  # terminated: end as the signal would have, cleaned up
+        show_ladder(lambda: outcome.pruning, show_progressbar)
         return best_of(self, space, return_argmin=return_argmin)
 
     def _point_trials(
@@ -452,7 +477,7 @@ class StoreTrials(TrialsView):
             trial.tid,
             state=_JOB_STATE[trial.state],
             params=trial.params,
-            labels=self._space_labels(),
+            labels=self._space_labels() or sorted(trial.params),
             result=result,
             error=error,
             book_time=_datetime(trial.started_at),
@@ -463,11 +488,17 @@ class StoreTrials(TrialsView):
         )
 
     def _space_labels(self) -> list[str]:
+        """Every label of the space, read once; [] for a study without a space
+        (made by an import), until ``fmin`` gives it one."""
         if self._labels is None:
             settings = StudySettings.from_dict(
                 self.store.get_study(self.study).settings
             )
-            self._labels = [spec.label for spec in compile_space(study_space(settings))]
+            self._labels = (
+                [spec.label for spec in compile_space(study_space(settings))]
+                if settings.has_space()
+                else []
+            )
         return self._labels
 
 

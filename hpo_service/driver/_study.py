@@ -23,6 +23,7 @@ from hpo_service.exceptions import (
     StudyExistsError,
     StudyMismatchError,
     StudyNotFoundError,
+    StudyWithoutSpaceError,
 )
 from hpo_service.space import compile_space, fingerprint, from_document, to_document
 from hpo_service.store import BaseTrialStore, TrialState
@@ -123,11 +124,93 @@ def open_study(
         override_flag=override_flag,
         finished=finished,
     )
+    if not stored.has_space():  # made by an import: this start completes it
+        merged = _completed(store, name, merged, given.get("seed"))
     check_algorithm(merged)
     settings = _write_changes(store, name, study.settings, merged)
-    if settings.space_fingerprint != stored.space_fingerprint:
+    if stored.has_space() and settings.space_fingerprint != stored.space_fingerprint:
         drop_stale_queue(store, name, settings)
     return settings, False
+
+
+def create_without_space(
+    store: BaseTrialStore,
+    name: str,
+    *,
+    objective_names: list[str] | None = None,
+    n_objectives: int | None = None,
+) -> StudySettings:
+    """Create study ``name`` to hold imported trials only: it has no objective,
+    space or budget until a start gives them (see :func:`open_study`), so nothing
+    can be suggested or queued before; ``status``, ``best``, ``trials``, ``report``
+    and the dashboard read it as any study.
+
+    Args:
+        store: The trials store.
+        name: The new study's name.
+        objective_names: The objectives' names the imported files give, or None.
+        n_objectives: The imported results' number of losses, or None.
+
+    Raises:
+        ValueError: ``name`` is not a valid study name.
+        StudyExistsError: The study exists.
+    """
+    check_study_name(name)
+    unknown = dict.fromkeys((*_REQUIRED_TO_CREATE, "space_fingerprint"))
+    settings = StudySettings(
+        **unknown, objective_names=objective_names, n_objectives=n_objectives
+    )
+    store.create_study(name, settings.to_dict())
+    _logger.debug("created study %r without a space (for imported trials)", name)
+    return settings
+
+
+def _completed(
+    store: BaseTrialStore, name: str, merged: StudySettings, seed: int | None
+) -> StudySettings:
+    """The settings of a study made by an import once a start gives it an objective,
+    a space and a budget (its seed: the given one, else a random one).
+
+    Raises:
+        StudyWithoutSpaceError: One of them is still missing (naming the flags).
+        StudyMismatchError: An imported trial does not fit the space; nothing is
+            written then.
+    """
+    missing = [k for k in _REQUIRED_TO_CREATE if getattr(merged, k) is None]
+    if missing:
+        raise StudyWithoutSpaceError(name, [_flag(k) for k in missing])
+    check_imported_fit(store, name, study_space(merged))
+    if seed is None:
+        seed = secrets.randbelow(2**31)
+    return StudySettings.from_dict({**merged.to_dict(), "seed": seed})
+
+
+def check_imported_fit(store: BaseTrialStore, name: str, space: Any) -> None:
+    """Check every finished trial of study ``name`` (imported without a space)
+    against ``space``: each one's params must be a point the space can give.
+
+    Raises:
+        StudyMismatchError: Some do not fit; the first five are named, with their
+            origin (``imported_from``) and what is wrong.
+    """
+    from hpo_service._common.trial_rows import each_trial
+    from hpo_service.space import validate_params
+
+    compiled = compile_space(space)
+    misfits = []
+    for trial in each_trial(store, name, [s for s in TrialState if s.is_finished()]):
+        try:
+            validate_params(compiled, trial.params)
+        except HPOServiceError as e:
+            origin = (trial.result or trial.error or {}).get("imported_from")
+            misfits.append(f"trial {trial.tid}{f' ({origin})' if origin else ''}: {e}")
+    if misfits:
+        shown = "; ".join(misfits[:5]) + ("; ..." if len(misfits) > 5 else "")
+        raise StudyMismatchError(
+            f"{counted(len(misfits), 'imported trial')} of study {name!r} "
+            f"{'does' if len(misfits) == 1 else 'do'} not fit the given space, so "
+            f"the study was not changed: {shown}"
+        )
 
 
 def drop_stale_queue(store: BaseTrialStore, name: str, settings: StudySettings) -> int:
@@ -145,7 +228,7 @@ def drop_stale_queue(store: BaseTrialStore, name: str, settings: StudySettings) 
     from hpo_service.space import space_eval, validate_params
     from hpo_service.store._common import normalise
 
-    space = study_space(settings)
+    space = study_space(settings, name)
     compiled = compile_space(space)
     stale = []
     for trial in store.get_trials(name, [TrialState.NEW]):
@@ -283,8 +366,14 @@ def _canonical_algorithm(given: dict[str, Any], current: str) -> dict[str, Any]:
     return {**given, "algorithm_settings": canonical(name, settings)}
 
 
-def study_space(settings: StudySettings) -> Any:
-    """The live search space stored with a study."""
+def study_space(settings: StudySettings, name: str = "") -> Any:
+    """The live search space stored with study ``name`` (named in the error).
+
+    Raises:
+        StudyWithoutSpaceError: The study has none yet (an import made it).
+    """
+    if settings.space is None:
+        raise StudyWithoutSpaceError(name, ["--space"])
     return from_document(settings.space)
 
 
@@ -344,8 +433,8 @@ def _changes(key: str, stored: StudySettings, given: dict[str, Any]) -> bool:
     """Whether ``given`` changes identity setting ``key`` (naming the objectives of a
     study that had no names is not a change)."""
     old, new = getattr(stored, key), given.get(key)
-    if new is None or (key == "objective_names" and old is None):
-        return False
+    if new is None or old is None:  # naming what the study had not (objectives,
+        return False  # or an imported study's objective and space) changes nothing
     return bool(new != old)
 
 

@@ -23,13 +23,16 @@ from hpo_service._common.settings import (
     record_objective_count,
     stopped_error,
 )
+from hpo_service._common.stop_signals import pause_point
 from hpo_service._common.words import counted
 from hpo_service.algorithms import resolve
 from hpo_service.algorithms._pareto import ParetoArchive
 from hpo_service.algorithms.pruners import make_pruner
+from hpo_service.algorithms.pruners._ladder import PruningLadder, short_rule
 from hpo_service.driver._codes import code_key, describe_codes
 from hpo_service.driver._lease import default_owner, holder_text, take_driver_lease
 from hpo_service.driver._local_workers import LocalWorkers
+from hpo_service.driver._output import study_ladder
 from hpo_service.driver._progress import Progress
 from hpo_service.driver._queue import QueuePolicy
 from hpo_service.driver._serial import check_loss_threshold
@@ -83,6 +86,9 @@ class DriverOptions:
             have stopped for it: ``--max-consecutive-failures``).
         override_flag: How a refused resume names the override (``--override``
             for ``hpo-driver``, ``override=True`` from Python).
+        pruning_counts: Read what the pruner did at the end
+            (:attr:`StudyOutcome.pruning`); False when nothing will show it
+            (``fmin`` without its progress output), so the run ends without the read.
     """
 
     owner: str = field(default_factory=lambda: default_owner("driver"))
@@ -95,6 +101,7 @@ class DriverOptions:
     idle_warning: float = 10.0
     override_flag: str = "override=True"
     errors_hint: str = "`hpo-driver trials --db URL --study NAME --state error`"
+    pruning_counts: bool = True
 
 
 @dataclass
@@ -107,12 +114,16 @@ class StudyOutcome:
         counts: Trials in each state.
         best: The best successful trial, or None.
         failed: ``done`` trials whose objective returned status ``fail``.
+        pruning: What the study's pruner did (per rung, or where it pruned), read
+            at the end; None without a pruner, when the store could not say, or
+            when not asked for (``DriverOptions.pruning_counts``).
     """
 
     reason: str
     counts: dict[TrialState, int]
     best: Trial | None
     failed: int = 0
+    pruning: PruningLadder | None = None
 
 
 class Driver:
@@ -175,11 +186,14 @@ class Driver:
             DriverLeaseError: Another live driver runs this study.
         """
         self._check_loss_threshold()
-        self._housekeeping()  # takes the driver lease first, then requeues dead ones
+        pause_point("driving")
+        self._first_housekeeping()
         self._started = time.monotonic()
         total = self.settings.max_evals
         progress = Progress(
-            total if total < sys.maxsize else None, enabled=self.options.progress
+            total if total < sys.maxsize else None,
+            enabled=self.options.progress,
+            pruning=short_rule(self.settings.pruner, self.settings.pruner_settings),
         )
         try:
             reason = self._loop(progress)
@@ -190,7 +204,46 @@ class Driver:
             progress.close(last_line=self._interrupted is None)
         finally:
             self._release_driver_lease()
-        return StudyOutcome(reason, self.counts(), self._best, failed=self._failed)
+        return StudyOutcome(
+            reason,
+            self.counts(),
+            self._best,
+            failed=self._failed,
+            pruning=self._pruning_ladder(),
+        )
+
+    def _first_housekeeping(self) -> None:
+        """Take the driver lease, then requeue dead leases, before anything else;
+        ride out store failures that may pass as the loop does (before, such a
+        failure here ended the driver with exit 1, where the same failure a poll
+        later was waited out). Returns early when the driver is interrupted."""
+        faults = StoreFaults(f"study {self.name!r}", "run the study", _logger)
+        while self._interrupted is None:
+            try:
+                self._housekeeping()
+            except (ConnectionError, StoreError) as e:
+                self._last_done.pop("lease", None)  # both again at the next try
+                self._last_done.pop("requeue", None)
+                self._sleep(faults.failed(e))  # raises what cannot pass
+                continue
+            faults.cleared()
+            return
+
+    def _pruning_ladder(self) -> PruningLadder | None:
+        """What the pruner did, read once at the end (None if the store fails, or
+        when nothing shows it)."""
+        if not self.options.pruning_counts:
+            return None
+        try:
+            return study_ladder(
+                self.store,
+                self.name,
+                self.settings.pruner,
+                self.settings.pruner_settings,
+            )
+        except (ConnectionError, StoreError) as e:
+            _logger.debug("study %r: pruning counts not read: %s", self.name, e)
+            return None
 
     def _release_driver_lease(self) -> None:
         """Give the lease back; if the store refuses, say when it frees itself."""

@@ -5,16 +5,21 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
 from hpo_service._common.words import counted
-from hpo_service.exceptions import HPOServiceError, StudyNotFoundError
-from hpo_service.store import BaseTrialStore
+from hpo_service.exceptions import (
+    HPOServiceError,
+    StudyNotFoundError,
+    StudyWithoutSpaceError,
+)
+from hpo_service.store import BaseTrialStore, open_store
 from hpo_service.store._cli_option import (
+    MissingStoreError,
     db_option,
     masked_note,
     open_store_for_cli,
@@ -24,20 +29,42 @@ from hpo_service.store._cli_option import (
 
 
 @contextlib.contextmanager
-def _store(db_url: str, study: str, fill: str) -> Iterator[BaseTrialStore]:
+def _store(
+    db_url: str,
+    study: str,
+    fill: str,
+    *,
+    create: Callable[[], None] | None = None,
+) -> Iterator[BaseTrialStore]:
     """The store, with our errors and bad input shown as click errors (exit 1);
-    ``fill`` says what the command does to a study (``"import into"``)."""
-    store = open_store_for_cli(db_url)
+    ``fill`` says what the command does to a study (``"import into"``). A missing
+    database is created only given ``create`` (``import --create``), which is
+    called first to check the input: an error it raises creates nothing."""
+    try:
+        store = open_store_for_cli(db_url)
+    except MissingStoreError:
+        if create is None:
+            raise
+        create()
+        store = open_store_for_cli(db_url, create=True)
     try:
         yield store
     except StudyNotFoundError as e:
         start = store_command("hpo-driver start", db_url, study)
+        how = (
+            "pass --create: it creates the study without a search space (a later "
+            "`hpo-driver start --space REF` gives it one)"
+            if fill == "import into"
+            else f"create it first: `{start} --objective REF --space REF --max-evals "
+            "N` without --workers queues its first trial and waits for workers"
+        )
         raise click.ClickException(
-            f"{study_not_found(store, db_url, study)}. To {fill} a new study, create "
-            f"it first: `{start} --objective REF --space REF --max-evals N` without "
-            f"--workers queues its first trial and waits for workers"
+            f"{study_not_found(store, db_url, study)}. To {fill} a new study, {how}"
             + masked_note(db_url)
         ) from e
+    except StudyWithoutSpaceError as e:
+        start = store_command("hpo-driver start", db_url, study)
+        raise click.ClickException(e.text(start) + masked_note(db_url)) from e
     except (HPOServiceError, ValueError, OSError) as e:
         raise click.ClickException(str(e)) from e
     finally:
@@ -123,18 +150,39 @@ def _spent_budget_note(
 
 @click.command("import")
 @db_option
-@click.option("--study", required=True, help="Study name (it must exist).")
-@click.argument(
-    "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False)
+@click.option(
+    "--study",
+    required=True,
+    help="Study name (it must exist, unless --create is given).",
 )
-def import_results(db_url: str, study: str, paths: tuple[str, ...]) -> None:
+@click.option(
+    "--create",
+    is_flag=True,
+    help="Create the study if it does not exist, without a search space: status, "
+    "best, trials, report and dashboard show it; `hpo-driver start --space` gives "
+    "it a space later (and checks every imported trial against it).",
+)
+@click.option(
+    "--exp-key",
+    help="The experiment to read from a mongo:// source (hyperopt's exp_key); "
+    "needed when its jobs collection holds several.",
+)
+@click.argument("sources", nargs=-1, required=True, metavar="SOURCES...")
+def import_results(
+    db_url: str,
+    study: str,
+    create: bool,
+    exp_key: str | None,
+    sources: tuple[str, ...],
+) -> None:
     """Import already-evaluated results into STUDY, so its algorithm learns from
     them without running them again.
 
-    PATHS are exports of another study (`hpo-driver trials --format json` or
-    `--format csv`) or a pickled Trials, hyperopt's or ours (from fmin(...,
+    SOURCES are exports of another study (`hpo-driver trials --format json` or
+    `--format csv`), a pickled Trials, hyperopt's or ours (from fmin(...,
     trials_save_file=...); read from your local file only, with any object other
-    than the trials' data left unloaded).
+    than the trials' data left unloaded), or hyperopt's MongoTrials database,
+    mongo://host:port/db/jobs (its trials of --exp-key; only read).
 
     An export's finished trials come in as they ended: done (every key of the
     result, a CSV's result.KEY and constraint.I columns included), pruned (with
@@ -144,24 +192,35 @@ def import_results(db_url: str, study: str, paths: tuple[str, ...]) -> None:
     summary (the study's driver suggests its own; `hpo-driver enqueue` queues
     given params). A CSV's objective.NAME columns (a JSON record's "objectives")
     name the study's objectives if it has no names yet; a study with names takes
-    the losses by name. A pickled
-    Trials gives its trials the same way (hyperopt's error trials with their
-    exception's type and message).
+    the losses by name. hyperopt's trials (pickled or in MongoDB) come the same
+    way (error trials with their exception's type and message).
 
     Every trial is checked against the study's space first: if one does not fit,
-    nothing is imported. A trial whose params and outcome equal those of a
-    finished trial of the study is skipped, so importing a file twice, or a study's
-    own export, adds nothing. Imported trials count toward --max-evals.
+    nothing is imported. A study made by --create has no space yet: its trials'
+    params need only be numbers by label, and the first `hpo-driver start` that
+    gives --space, --objective and --max-evals checks them all. A trial whose
+    params and outcome equal those of a finished trial of the study is skipped,
+    so importing a file twice, or a study's own export, adds nothing. Imported
+    trials count toward --max-evals.
     """
-    from hpo_service.driver._warm_sources import read_results
     from hpo_service.driver._warm_start import import_results as insert_results
 
     left_out: Counter[str] = Counter()
-    with _store(db_url, study, "import into") as store:
-        records = [r for path in paths for r in read_results(path, left_out)]
-        report = insert_results(store, study, records)
+    records = _read_sources(sources, exp_key, left_out)
+    if create:  # before a missing database is created
+        _check_new_name(study)
+
+    def rehearse() -> None:  # the same import into a scratch store
+        with open_store("sqlite:///:memory:") as scratch, _click_errors():
+            insert_results(scratch, study, records, create=True)
+
+    with _store(
+        db_url, study, "import into", create=rehearse if create else None
+    ) as store:
+        report = insert_results(store, study, records, create=create)
     click.echo(
-        f"imported {counted(len(report.imported), 'finished trial')} "
+        (f"created study {study!r} and " if report.created else "")
+        + f"imported {counted(len(report.imported), 'finished trial')} "
         + _states_text(report.states)
         + f"into study {study!r}"
         + (f" (tids {_span(report.imported)})" if report.imported else "")
@@ -173,6 +232,70 @@ def import_results(db_url: str, study: str, paths: tuple[str, ...]) -> None:
         )
         + _left_out_text(left_out)
     )
+    if report.created:
+        start = store_command("hpo-driver start", db_url, study)
+        click.echo(
+            f"study {study!r} has no search space yet: to run more trials, "
+            f"`{start} --space module:attr --objective module:function --max-evals "
+            "N` (every imported trial is checked against the space)"
+            + masked_note(db_url),
+            err=True,
+        )
+
+
+def _read_sources(
+    sources: tuple[str, ...], exp_key: str | None, left_out: Counter[str]
+) -> list[Any]:
+    """The evaluated records of every source, read before the store is opened (a
+    bad source creates nothing).
+
+    Raises:
+        click.BadParameter: A file does not exist, or --exp-key is given without a
+            mongo:// source.
+        click.ClickException: A source is malformed or cannot be read.
+    """
+    from hpo_service.driver._warm_mongo import is_jobs_url, read_jobs
+    from hpo_service.driver._warm_sources import read_results
+
+    if exp_key is not None and not any(map(is_jobs_url, sources)):
+        raise click.BadParameter(
+            "--exp-key names an experiment of a mongo:// source, but no source is one",
+            param_hint="'--exp-key'",
+        )
+    records = []
+    for source in sources:
+        if not is_jobs_url(source) and not Path(source).is_file():
+            raise click.BadParameter(
+                f"{source!r} must be a file or a mongo://host:port/db/jobs URL, but "
+                "no such file exists",
+                param_hint="'SOURCES...'",
+            )
+        try:
+            if is_jobs_url(source):
+                records += read_jobs(source, exp_key, left_out)
+            else:
+                records += read_results(source, left_out)
+        except (HPOServiceError, ValueError, OSError) as e:
+            raise click.ClickException(str(e)) from e
+    return records
+
+
+@contextlib.contextmanager
+def _click_errors() -> Iterator[None]:
+    """Our errors and bad input as click errors (exit 1)."""
+    try:
+        yield
+    except (HPOServiceError, ValueError, OSError) as e:
+        raise click.ClickException(str(e)) from e
+
+
+def _check_new_name(study: str) -> None:
+    from hpo_service.driver._study import check_study_name
+
+    try:
+        check_study_name(study)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="'--study'") from e
 
 
 def _states_text(states: dict[str, int]) -> str:

@@ -20,7 +20,7 @@ import io
 import json
 import pickle
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -423,6 +423,7 @@ class _TrialsUnpickler(pickle.Unpickler):
 def _from_hyperopt_pickle(
     data: bytes, name: str, left_out: Counter[str]
 ) -> Iterator[Evaluated]:
+    """The finished trials of a pickled ``Trials`` (see :func:`hyperopt_docs`)."""
     try:
         loaded = _TrialsUnpickler(io.BytesIO(data)).load()
     except Exception as e:  # a damaged pickle raises many kinds of error
@@ -434,6 +435,39 @@ def _from_hyperopt_pickle(
             f"{name} must be a pickled Trials (hyperopt's or ours), but holds "
             f"{held or type(loaded).__name__}"
         )
+    return hyperopt_docs(docs, name, left_out)
+
+
+def read_trials_object(trials: Any, name: str = "Trials") -> list[Evaluated]:
+    """The finished trials of a ``Trials`` object in memory: hyperopt's (also its
+    ``MongoTrials``) or ours, as :func:`read_results` reads a pickled one.
+
+    Raises:
+        ValueError: ``trials`` has no trial dicts (``_dynamic_trials``).
+    """
+    docs = getattr(trials, "_dynamic_trials", None)
+    if not isinstance(docs, list):
+        raise ValueError(
+            "a Trials object must be hyperopt's Trials or MongoTrials, or ours, but "
+            f"got {type(trials).__name__}"
+        )
+    return list(hyperopt_docs(docs, name, Counter()))
+
+
+def hyperopt_docs(
+    docs: Iterable[Any], name: str, left_out: Counter[str]
+) -> Iterator[Evaluated]:
+    """The finished trials of hyperopt's trial dicts (a ``Trials``' or a
+    ``MongoTrials`` jobs collection's documents), ``name`` the source's.
+
+    Args:
+        docs: The dicts: ``state`` (hyperopt's ``JOB_STATE_*``), ``tid``,
+            ``misc.vals`` (``{label: [value]}``, ``[]`` for an inactive one),
+            ``result``, the error as ``misc.error`` (``Trials``) or ``error``
+            (``MongoWorker``), ``intermediate`` (ours).
+        name: The source, for each trial's origin ``"<name>#<tid>"``.
+        left_out: Counts the trials not read, by state.
+    """
     for doc in docs:
         state = _pickled_state(doc)
         if state not in _FINISHED:
@@ -446,7 +480,7 @@ def _from_hyperopt_pickle(
             for k, v in dict(doc.get("result") or {}).items()
             if _is_json(v)
         }
-        error = misc.get("error")
+        error = doc.get("error") or misc.get("error")
         yield Evaluated(
             params,
             result if state in _WITH_RESULT else None,

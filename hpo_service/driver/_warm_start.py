@@ -41,10 +41,19 @@ from hpo_service._common.settings import (
     counted_finished,
     record_objective_count,
 )
-from hpo_service._common.trial_rows import each_trial
+from hpo_service._common.trial_rows import default_names, each_trial
 from hpo_service._common.words import counted
-from hpo_service.driver._study import study_space
-from hpo_service.exceptions import InvalidResultError, SpaceError
+from hpo_service.driver._study import (
+    check_study_name,
+    create_without_space,
+    study_space,
+)
+from hpo_service.exceptions import (
+    InvalidResultError,
+    SpaceError,
+    StudyExistsError,
+    StudyNotFoundError,
+)
 from hpo_service.objective._result import (
     STATUS_FAIL,
     STATUS_OK,
@@ -100,12 +109,14 @@ class ImportReport:
         already: Records skipped because the study already holds a finished trial
             with the same params and outcome (or the import repeats them).
         skipped: Why other records were left out (not finished, no result), by origin.
+        created: The import created the study (``create=True``, without a space).
     """
 
     imported: list[int] = field(default_factory=list)
     states: dict[str, int] = field(default_factory=dict)
     already: int = 0
     skipped: dict[str, str] = field(default_factory=dict)
+    created: bool = False
 
 
 def spent_budget(store: BaseTrialStore, study: str) -> tuple[int, int] | None:
@@ -132,7 +143,7 @@ def enqueue(
         ValueError: ``points`` is empty, or a point does not fit the study's space
             (naming the point and the label); nothing is queued then.
     """
-    space, compiled = _space_of(store, study)
+    space, compiled = _space_of(_settings_of(store, study), study)
     if not points:
         raise ValueError("give at least one point (a {label: value} dict) to enqueue")
     trials = []
@@ -147,27 +158,80 @@ def enqueue(
 
 
 def import_results(
-    store: BaseTrialStore, study: str, records: Sequence[Evaluated]
+    store: BaseTrialStore,
+    study: str,
+    records: Sequence[Evaluated],
+    *,
+    create: bool = False,
 ) -> ImportReport:
     """Insert already-evaluated ``records`` into ``study`` as finished trials, each
     in the state it ended in (see the module's docstring).
 
+    Args:
+        store: The trials store.
+        study: The study to import into.
+        records: The evaluated points (:func:`~._warm_sources.read_results`).
+        create: Create the study when it does not exist, without an objective,
+            space or budget (see :func:`~._study.create_without_space`); its
+            trials' params are then checked for their shape only (``{label:
+            number}``), their config is None, and the first start that gives the
+            space checks every one of them against it.
+
     Raises:
-        StudyNotFoundError: No such study (start it once first).
+        StudyNotFoundError: No such study, and ``create`` is False.
         ValueError: A record does not fit the study's space, has an invalid result
             or error, another number of losses than the study's objectives (or
             than the other records, while the study has none recorded), or
             objectives' names the study does not have, naming it; nothing is
-            imported then.
+            imported (or created) then.
     """
-    space, compiled = _space_of(store, study)
-    study_names, new_names = _named_objectives(store, study, records)
-    seen = _finished_identities(store, study)
-    report = ImportReport()
+    settings, new = _target(store, study, create)  # read once: the checks share it
+    study_names, new_names = _named_objectives(settings, records)
+    seen = set() if new else _finished_identities(store, study)
+    report = ImportReport(created=new)
+    trials = _new_trials(settings, study, records, study_names, seen, report)
+    count = _objective_count(settings, trials)
+    if new:
+        _create(store, study, trials, names=new_names, count=count)
+    else:
+        _record_objectives(store, study, settings, count, new_names if trials else None)
+    report.imported = store.insert_finished(study, trials) if trials else []
+    for trial in trials:
+        state = TrialState(trial.state).value
+        report.states[state] = report.states.get(state, 0) + 1
+    return report
+
+
+def _target(
+    store: BaseTrialStore, study: str, create: bool
+) -> tuple[StudySettings, bool]:
+    """The settings of the study to import into, and whether it is to be created
+    (then the settings it will have: no space yet)."""
+    try:
+        return _settings_of(store, study), False
+    except StudyNotFoundError:
+        if not create:
+            raise
+    check_study_name(study)
+    return StudySettings(None, None, None, None), True
+
+
+def _new_trials(
+    settings: StudySettings,
+    study: str,
+    records: Sequence[Evaluated],
+    names: list[str] | None,
+    seen: set[str],
+    report: ImportReport,
+) -> list[FinishedTrial]:
+    """The checked trials of ``records`` that are not in ``seen`` (the identities
+    of the study's finished trials, which it extends; ``report`` counts the rest)."""
+    space, compiled = _space_of(settings, study, required=False)
     trials = []
     for record in records:
         params = _checked(compiled, record.params, record.origin)
-        trial = _finished(record, params, space_eval(space, params), study_names)
+        config = None if space is None else space_eval(space, params)
+        trial = _finished(record, params, config, names)
         key = identity(params, trial.result, trial.state, trial.error,
                        trial.intermediate)  # fmt: skip
         if key in seen:
@@ -176,14 +240,34 @@ def import_results(
         seen.add(key)
         _mark_origin(trial, record.origin)
         trials.append(trial)
-    _check_objective_counts(store, study, trials)
-    if new_names and trials:
-        _record_names(store, study, new_names)
-    report.imported = store.insert_finished(study, trials) if trials else []
-    for trial in trials:
-        state = TrialState(trial.state).value
-        report.states[state] = report.states.get(state, 0) + 1
-    return report
+    return trials
+
+
+def _create(
+    store: BaseTrialStore,
+    study: str,
+    trials: Sequence[FinishedTrial],
+    *,
+    names: list[str] | None,
+    count: int | None,
+) -> None:
+    """Create the study the import fills (``import --create``), once every record
+    passed its checks.
+
+    Raises:
+        ValueError: There is no finished trial to import (nothing is created), or
+            another process created the study meanwhile.
+    """
+    if not trials:
+        raise ValueError(
+            f"there is no finished trial to import, so study {study!r} was not created"
+        )
+    try:
+        create_without_space(store, study, objective_names=names, n_objectives=count)
+    except StudyExistsError:
+        raise ValueError(
+            f"study {study!r} was created meanwhile by another process: import again"
+        ) from None
 
 
 def _finished(
@@ -229,7 +313,7 @@ def _mark_origin(trial: FinishedTrial, origin: str) -> None:
 
 
 def _named_objectives(
-    store: BaseTrialStore, study: str, records: Sequence[Evaluated]
+    settings: StudySettings, records: Sequence[Evaluated]
 ) -> tuple[list[str] | None, list[str] | None]:
     """The study's objectives' names once the records' are taken in, and the names
     to record (the records', when the study has none), written by the caller once
@@ -239,7 +323,6 @@ def _named_objectives(
         ValueError: Records give names the study does not have (other names, or
             other ones than other records give).
     """
-    settings = StudySettings.from_dict(store.get_study(study).settings)
     names = list(settings.objective_names or []) or None
     given = {record.names for record in records if _real_names(record.names)}
     if not given:
@@ -282,7 +365,7 @@ def _record_names(store: BaseTrialStore, study: str, names: list[str]) -> None:
 def _real_names(names: tuple[str, ...]) -> bool:
     """Whether ``names`` are an export's names of several objectives, not the
     ``loss.0``, ``loss.1``... of a study without names."""
-    return len(names) > 1 and list(names) != [f"loss.{i}" for i in range(len(names))]
+    return len(names) > 1 and list(names) != default_names(len(names))
 
 
 def _by_name(
@@ -299,50 +382,104 @@ def _by_name(
     return {**(result or {}), "loss": [by_name[name] for name in names]}
 
 
-def _check_objective_counts(
-    store: BaseTrialStore, study: str, trials: Sequence[FinishedTrial]
-) -> None:
-    """Refuse done results whose number of losses is not the study's; record it if
-    new (a pruned trial's loss is its last report, not a loss vector).
+def _objective_count(
+    settings: StudySettings, trials: Sequence[FinishedTrial]
+) -> int | None:
+    """The number of losses of the imported done results: the study's, which each
+    one must have, else the first result's (a pruned trial's loss is its last
+    report, not a loss vector); None without any.
 
     Raises:
         ValueError: A result's count differs (naming its origin and both counts).
     """
-    settings = StudySettings.from_dict(store.get_study(study).settings)
     results = [t.result for t in trials if t.state is TrialState.DONE and t.result]
     expected = settings.n_objectives or objective_count(results)
     if expected is None:
-        return
+        return None
     names = settings.objective_names or ()
     for result in results:
         try:
             check_objective_count(result, expected, names)
         except InvalidResultError as e:
             raise ValueError(f"{result['imported_from']}: {e}") from None
-    if settings.n_objectives is None:
-        kept = record_objective_count(store, study, expected)
-        if kept != expected:  # a worker recorded another count meanwhile
+    return expected
+
+
+def _record_objectives(
+    store: BaseTrialStore,
+    study: str,
+    settings: StudySettings,
+    count: int | None,
+    names: list[str] | None,
+) -> None:
+    """Record the imported results' number of losses and objectives' names where
+    the study (``settings``, as read before the import) had none.
+
+    Raises:
+        ValueError: A worker recorded another count, or another import other
+            names, meanwhile.
+    """
+    if count is not None and settings.n_objectives is None:
+        kept = record_objective_count(store, study, count)
+        if kept != count:  # a worker recorded another count meanwhile
             raise ValueError(
                 f"the study has {counted(kept, 'objective')}, but the imported "
-                f"results have {counted(expected, 'loss', 'losses')} each"
+                f"results have {counted(count, 'loss', 'losses')} each"
             )
+    if names:
+        _record_names(store, study, names)
 
 
-def _space_of(store: BaseTrialStore, study: str) -> tuple[Any, Any]:
-    settings = StudySettings.from_dict(store.get_study(study).settings)
-    space = study_space(settings)
+def _settings_of(store: BaseTrialStore, study: str) -> StudySettings:
+    return StudySettings.from_dict(store.get_study(study).settings)
+
+
+def _space_of(
+    settings: StudySettings, study: str, *, required: bool = True
+) -> tuple[Any, Any]:
+    """The study's space and its compiled form; (None, None) for a study without
+    one (an import made it) unless ``required``.
+
+    Raises:
+        StudyWithoutSpaceError: The study has no space and ``required`` is True.
+    """
+    if not required and not settings.has_space():
+        return None, None
+    space = study_space(settings, study)
     return space, compile_space(space)
 
 
 def _checked(compiled: Any, params: Mapping[str, Any], what: str) -> dict[str, Any]:
+    """``params`` checked against the compiled space; without one (a study made by
+    an import) only their shape: ``{label: number}``."""
     if not isinstance(params, Mapping):
         raise ValueError(
             f"{what} must be a {{label: value}} dict, but got {params!r:.120}"
         )
+    if compiled is None:
+        return _plain_point(params, what)
     try:
         return validate_params(compiled, params)
     except SpaceError as e:
         raise ValueError(f"{what} does not fit the study's space: {e}") from None
+
+
+def _plain_point(params: Mapping[str, Any], what: str) -> dict[str, Any]:
+    """``params`` as a dict of finite numbers by label (what any space's params
+    are: a choice's option index, a number), for a study without a space.
+
+    Raises:
+        ValueError: A label is not a non-empty string or a value not a finite
+            number (naming them).
+    """
+    for label, value in params.items():
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not (isinstance(label, str) and label and number and math.isfinite(value)):
+            raise ValueError(
+                f"{what}: each param must be a finite number by label, but got "
+                f"{label!r}: {value!r:.60}"
+            )
+    return dict(params)
 
 
 def _checked_result(result: Any, what: str) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from hpo_service._common.settings import (
     cancelled_error,
     counted_finished,
 )
-from hpo_service._common.stop_signals import STOP_SIGNALS, handling
+from hpo_service._common.stop_signals import STOP_SIGNALS, handling, pause_point
 from hpo_service._common.words import counted
 from hpo_service.driver import _listing, _output, _warm_cli
 from hpo_service.driver._algo_options import algo_options, take_algorithm
@@ -40,6 +40,7 @@ from hpo_service.exceptions import (
     ObjectiveImportError,
     SpaceError,
     StudyNotFoundError,
+    StudyWithoutSpaceError,
     TrialNotFoundError,
 )
 from hpo_service.insight import _cli as _insight_cli
@@ -101,6 +102,7 @@ def _store_command(
             name, study = command.__name__, kwargs.get("study")
             with _ctrl_c_while_starting(name, study), _stops_while_opening(name, study):
                 store = _open_store(db_url, kwargs, create, wait)
+            pause_point("store-opened")
             try:
                 with _ctrl_c_while_starting(command.__name__, kwargs.get("study")):
                     return command(store=store, db_url=db_url, **kwargs)
@@ -155,13 +157,18 @@ def _stops_while_opening(command: str, study: str | None) -> Iterator[None]:
 @contextlib.contextmanager
 def _ctrl_c_while_starting(command: str, study: str | None) -> Iterator[None]:
     """Ctrl-C before ``start`` drives its study (opening the store, importing a slow
-    objective module): exit 130 saying so, not click's "Aborted!" with status 1.
-    Once driving, ``start`` handles its signals itself (see ``StopSignals``)."""
-    try:
+    objective module): exit 130 saying so, not click's "Aborted!" with status 1;
+    also one noted before the block (``hpo_service.driver._entry``: while the
+    driver imported its modules, or between two such blocks). Inside, Ctrl-C is
+    Python's KeyboardInterrupt. Once driving, ``start`` handles its signals itself
+    (see ``StopSignals``)."""
+    if command != "start":
         yield
+        return
+    try:
+        with handling({signal.SIGINT: signal.default_int_handler}):
+            yield
     except KeyboardInterrupt:
-        if command != "start":
-            raise
         click.echo(
             f"hpo-driver interrupted (Ctrl-C) while starting study {study!r}; run the "
             "same command again to start it",
@@ -389,11 +396,17 @@ def start(
         settings, created = open_driven_study(
             store, study, given, override=override, options=options
         )
+    except StudyWithoutSpaceError as e:  # made by an import: say how to go on
+        start = store_command("hpo-driver start", db_url, study)
+        raise click.UsageError(e.text(start) + masked_note(db_url)) from e
     except ValueError as e:
         raise click.UsageError(str(e)) from e
-    space = study_space(settings) if space is None else space
+    space = study_space(settings, study) if space is None else space
     click.echo(f"{'created' if created else 'resuming'} study {study!r}", err=True)
+    if note := _output.pruner_objectives_note(settings):
+        click.echo(note, err=True)
     signals = StopSignals()
+    again = _output.local_worker_flags(workers, show_output)
     try:
         local_workers = LocalWorkers(
             workers,
@@ -418,13 +431,13 @@ def start(
     except KeyboardInterrupt:
         second = signals.second
         how = f"stopped at once by a second {second.name}" if second else "interrupted"
-        click.echo(_output.resume_hint(study, how, db_url, store), err=True)
+        click.echo(_output.resume_hint(study, how, db_url, store, again), err=True)
         sys.exit(128 + (second or signal.SIGINT))
     if signals.received is not None:
         stopped = f"stopped by {signals.name}"
-        click.echo(_output.resume_hint(study, stopped, db_url, store), err=True)
+        click.echo(_output.resume_hint(study, stopped, db_url, store, again), err=True)
         sys.exit(128 + signals.received)
-    _report_outcome(study, outcome, db_url)
+    _report_outcome(study, outcome, db_url, again)
 
 
 def _worker_hint(db_url: str, study: str, objective: str | None) -> str:
@@ -475,11 +488,13 @@ def _stored_pruner(settings: StudySettings | None) -> tuple[str, dict[str, Any]]
     return None if settings is None else (settings.pruner, settings.pruner_settings)
 
 
-def _report_outcome(study: str, outcome: Any, db_url: str) -> None:
-    """Print how the study ended; exit 1 if no trial succeeded."""
+def _report_outcome(study: str, outcome: Any, db_url: str, again: str) -> None:
+    """Print how the study ended; exit 1 if no trial succeeded (``again``: the
+    local-worker options a command to resume it repeats)."""
     click.echo(_output.outcome_text(study, outcome, db_url))
     if outcome.best is None:
-        raise click.ClickException(_output.no_success_text(study, outcome, db_url))
+        text = _output.no_success_text(study, outcome, db_url, again)
+        raise click.ClickException(text)
 
 
 def _given_space(given: dict[str, Any], space_ref: str | None) -> Any:
@@ -607,7 +622,9 @@ def trials(
     ``param.LABEL`` and the chosen option in ``param.LABEL.value``; each extra key
     of a result has a ``result.KEY`` column (a list or dict as JSON text), each
     constraint a ``constraint.I`` column, and ``feasible`` is True for a
-    successful trial whose every constraint is <= 0, False for any other. JSON is
+    successful trial whose every constraint is <= 0, False for any other. With
+    --state or --status the CSV keeps the columns of the whole study (it reads
+    every trial for them) and shows only the trials asked for. JSON is
     standard JSON: a non-finite number is the string "Infinity", "-Infinity" or
     "NaN" (CSV keeps inf, -inf and nan). In a study whose objectives are named,
     each JSON record names them in the order of its losses ("objectives"), as the
@@ -618,19 +635,22 @@ def trials(
     wanted = [TrialState(s) for s in states] or None
     names = trial_rows.objective_names(store, study)
     count = len(names) if names else None
+    if fmt == "csv":  # the header follows every trial, whichever rows are shown
+        found = trial_rows.each_trial(store, study)
+        records = (trial_rows.trial_record(t, count) for t in found)
+        choices = trial_rows.study_choices(store, study)
+        rows = (trial_rows.flat_row(r, names, choices) for r in records)
+        shown = _listing.shown_rows(states, statuses)
+        _listing.write_csv(rows, names, sys.stdout, shown=shown)
+        return
     found = trial_rows.each_trial(store, study, wanted, statuses=statuses)
     records = (trial_rows.trial_record(t, count) for t in found)
-    if fmt == "json":
-        sizes = store.study_attachment_sizes(study)  # JSON only, not CSV
-        named = {"objectives": names} if names else {}  # the order of each loss
-        _listing.write_json(
-            ({**r, **named, "attachments": sizes.get(r["tid"], {})} for r in records),
-            sys.stdout,
-        )
-        return
-    choices = trial_rows.study_choices(store, study)
-    rows = (trial_rows.flat_row(r, names, choices) for r in records)
-    _listing.write_csv(rows, names, sys.stdout)
+    sizes = store.study_attachment_sizes(study)  # JSON only, not CSV
+    named = {"objectives": names} if names else {}  # the order of each loss
+    _listing.write_json(
+        ({**r, **named, "attachments": sizes.get(r["tid"], {})} for r in records),
+        sys.stdout,
+    )
 
 
 @main.command()
@@ -696,8 +716,8 @@ def list_studies(store: BaseTrialStore, db_url: str) -> None:
     for study in store.list_studies():
         counts = store.count_by_state(study.name)
         finished = counted_finished(counts)
-        budget = _output.budget_text(study.settings.get("max_evals"))
-        click.echo(f"{study.name}\t{finished}/{budget} finished")
+        budget = study.settings.get("max_evals")
+        click.echo(f"{study.name}\t{_output.finished_text(finished, budget)}")
 
 
 main.add_command(_insight_cli.report)
@@ -707,4 +727,7 @@ main.add_command(_warm_cli.enqueue)
 main.add_command(_warm_cli.import_results)
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    from hpo_service.driver._entry import signals_noted
+
+    with signals_noted(sys.argv[1:]):
+        main()

@@ -7,6 +7,7 @@ dashboard feeds it ``changes_since`` batches instead of rereading the study.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
@@ -16,6 +17,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hpo_service._common.settings import COUNTED_STATES, budget_of
+from hpo_service.algorithms.pruners._ladder import (
+    PruningLadder,
+    last_step,
+    pruning_ladder,
+)
 from hpo_service.insight._params import (
     ParamInfo,
     infer_params,
@@ -74,6 +80,12 @@ class TrialRow:
         if self.loss is not None or self.losses is None:
             return self.loss
         return self.losses[0]
+
+    @functools.cached_property
+    def last_step(self) -> int | None:
+        """The highest step the trial reported, or None (a row is replaced, not
+        changed, when its trial changes)."""
+        return last_step(self.intermediate)
 
     @property
     def duration(self) -> float | None:
@@ -263,6 +275,22 @@ class StudyData:
             "sorted", lambda: [self.rows[tid] for tid in sorted(self.rows)]
         )
         return list(ordered)
+
+    def pruning(self) -> PruningLadder | None:
+        """What the study's pruner did, per rung or per step (see
+        :func:`~hpo_service.algorithms.pruners._ladder.pruning_ladder`); None
+        without a pruner that stops trials (or a study not read from a store)."""
+        pruner = self.settings.get("pruner")
+        if pruner in (None, "none"):
+            return None
+        return self._cached(
+            "pruning",
+            lambda: pruning_ladder(
+                pruner,
+                self.settings.get("pruner_settings"),
+                ((r.tid, r.state, r.last_step) for r in self.rows.values()),
+            ),
+        )
 
     def counts(self) -> dict[str, int]:
         """Number of trials per state (states absent from the study are omitted)."""

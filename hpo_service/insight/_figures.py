@@ -7,6 +7,7 @@ Every function takes a :class:`~hpo_service.insight.StudyData` and returns a
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from typing import TYPE_CHECKING, Any
@@ -524,6 +525,43 @@ def importance_figure(
         **LAYOUT,
     )
     return fig
+
+
+_PAIR_CANDIDATES = 6  # the most important parameters a contour's pair is drawn from
+
+
+def contour_pair(
+    data: StudyData, importances: list[ParamImportance]
+) -> tuple[str, str] | None:
+    """The two parameters the contour shows: the most important pair (by the sum
+    of their ranks, the higher ranked first) that varied together, i.e. took at
+    least two values each over 4 or more completed trials where both were active.
+
+    The two most important parameters of a conditional space are often a choice and
+    a parameter of one of its branches (``model`` and the ``hidden`` units of its
+    ``mlp`` option): wherever ``hidden`` is active ``model`` has one value, so their
+    contour was an empty box with the trials in one row.
+
+    Args:
+        data: The study.
+        importances: Most important first (labels of :attr:`StudyData.params`).
+
+    Returns:
+        ``(x label, y label)``, or None when no two of the 6 most important
+        parameters varied together.
+    """
+    infos = {p.label: p for p in data.params}
+    ranked = [infos[i.label] for i in importances if i.label in infos]
+    ranked = ranked[:_PAIR_CANDIDATES]
+    rows = scored_rows(data)
+    matrix = data.param_matrix(rows, ranked)
+    pairs = sorted(itertools.combinations(range(len(ranked)), 2), key=sum)
+    for i, j in pairs:
+        x, y = matrix[ranked[i].label], matrix[ranked[j].label]
+        both = ~(np.isnan(x) | np.isnan(y))
+        if both.sum() >= 4 and np.ptp(x[both]) > 0 and np.ptp(y[both]) > 0:
+            return ranked[i].label, ranked[j].label
+    return None
 
 
 def contour_figure(data: StudyData, pair: tuple[str, str]) -> go.Figure:

@@ -17,6 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from hpo_service._common.settings import budget_of
+from hpo_service.algorithms.pruners._ladder import ladder_notes, pruned_at_text
 from hpo_service.insight import _figures
 from hpo_service.insight._data import (
     StudyData,
@@ -26,6 +27,7 @@ from hpo_service.insight._data import (
 )
 from hpo_service.insight._importance import param_importances
 from hpo_service.insight._report import missing_figures
+from hpo_service.insight._style import fit_renderer
 from hpo_service.insight._workers import timeline_figure
 
 if TYPE_CHECKING:
@@ -131,6 +133,7 @@ class LiveStore:
                 if note := self._missing(live, name):
                     parts.append(f"{json.dumps(name)}: {json.dumps({'note': note})}")
                 elif (fig := self._figure(live, name)) is not None:
+                    fig = fit_renderer(fig, name)
                     parts.append(f"{json.dumps(name)}: {fig.to_json()}")
             if {"importance", "contour"} & set(names) and self._outdated(live):
                 parts.append('"pending": true')
@@ -145,7 +148,7 @@ class LiveStore:
         """Why figure ``name`` cannot be drawn yet (the report's note), or None."""
         ranked = None
         if name in ("importance", "contour"):
-            ranked = len(self._importances(live))
+            ranked = self._importances(live)
         return missing_figures(live.data, ranked).get(name)
 
     def _figure(self, live: _LiveStudy, name: str) -> Any:
@@ -155,9 +158,8 @@ class LiveStore:
             if name == "importance":
                 objective = _figures.ranked_objective(data)
                 return _figures.importance_figure(ranked, objective) if ranked else None
-            if len(ranked) < 2:
-                return None
-            return _figures.contour_figure(data, (ranked[0].label, ranked[1].label))
+            pair = _figures.contour_pair(data, ranked) if len(ranked) >= 2 else None
+            return None if pair is None else _figures.contour_figure(data, pair)
         importances = functools.partial(self._importances, live)
         builders = {
             "history": lambda: _figures.history_figure(data, over="number"),
@@ -207,12 +209,20 @@ def _wide(
 
 def summary_of(data: StudyData) -> dict[str, Any]:
     """Counts (and how many done trials are infeasible), finished count, budget,
-    objective names, and the best trial (one objective) or the Pareto front's size
-    (``front``, several objectives)."""
+    objective names, the best trial (one objective) or the Pareto front's size
+    (``front``, several objectives), and what the pruner did (``pruning``: as
+    ``hpo-driver status --json`` gives it, with ``notes_text``, its notes as the
+    report words them; None without a pruner)."""
     counts = data.counts()
     best = data.best_row()
     several = data.n_objectives > 1
+    ladder = data.pruning()
+    pruning = None if ladder is None else ladder.as_dict()
+    if pruning is not None:
+        pruning |= {"pruned_at": pruned_at_text(pruning)}
+        pruning |= {"notes_text": ladder_notes(pruning)}
     return {
+        "pruning": pruning,
         "counts": counts,
         "infeasible": data.infeasible_count(),
         "finished": finished_count(counts),

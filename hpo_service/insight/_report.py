@@ -10,10 +10,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpo_service._common.words import counted
+from hpo_service.algorithms.pruners._ladder import (
+    RUNG_COLUMNS,
+    Rung,
+    ladder_notes,
+    pruned_at_text,
+)
 from hpo_service.insight import _figures
 from hpo_service.insight._data import finished_count
 from hpo_service.insight._failures import FailureGroup, failure_groups
 from hpo_service.insight._importance import ParamImportance, param_importances
+from hpo_service.insight._style import fit_renderer
 from hpo_service.insight._workers import WorkerUsage, timeline_figure, worker_usage
 
 if TYPE_CHECKING:
@@ -64,7 +71,7 @@ def build_report(data: StudyData, *, importances: bool = True) -> StudyReport:
         figs["pareto"] = _figures.pareto_figure(data)
     if importances:
         report.importances = param_importances(data)
-    missing = missing_figures(data, len(report.importances) if importances else None)
+    missing = missing_figures(data, report.importances if importances else None)
     if data.params and "parallel" not in missing:
         figs["parallel"] = _figures.parallel_figure(data, report.importances)
         figs["slice"] = _figures.slice_figure(data, report.importances)
@@ -72,9 +79,9 @@ def build_report(data: StudyData, *, importances: bool = True) -> StudyReport:
         figs["importance"] = _figures.importance_figure(
             report.importances, _figures.ranked_objective(data)
         )
-    if len(report.importances) >= 2:
-        pair = (report.importances[0].label, report.importances[1].label)
-        figs["contour"] = _figures.contour_figure(data, pair)
+    if "contour" not in missing and len(report.importances) >= 2:
+        pair = _figures.contour_pair(data, report.importances)
+        figs["contour"] = pair and _figures.contour_figure(data, pair)
     report.notes += list(dict.fromkeys(missing.values()))
     if infinite := data.infinite_count():
         report.notes.append(_infinite_note(infinite))
@@ -82,7 +89,7 @@ def build_report(data: StudyData, *, importances: bool = True) -> StudyReport:
     figs["timeline"] = timeline_figure(data, now=data.read_at)
     report.failures = failure_groups(data)
     report.workers = worker_usage(data, now=data.read_at)
-    report.figures = {k: v for k, v in figs.items() if v is not None}
+    report.figures = {k: fit_renderer(v, k) for k, v in figs.items() if v is not None}
     return report
 
 
@@ -95,15 +102,17 @@ def _infinite_note(count: int) -> str:
     )
 
 
-def missing_figures(data: StudyData, importances: int | None) -> dict[str, str]:
+def missing_figures(
+    data: StudyData, importances: list[ParamImportance] | None
+) -> dict[str, str]:
     """The figures a study cannot draw yet, each with why (one line, shared by the
     figures it names): the report writes the lines as notes, the dashboard in the
     figures' place.
 
     Args:
         data: The study.
-        importances: How many parameters got an importance, or None when they
-            were not computed (then importance and contour are not named).
+        importances: The parameters' importances, most important first, or None
+            when they were not computed (then importance and contour are not named).
 
     Returns:
         ``{figure name: reason}`` for ``parallel`` and ``slice`` (no completed
@@ -118,9 +127,17 @@ def missing_figures(data: StudyData, importances: int | None) -> dict[str, str]:
             f"and the study has none yet{_not_used(data)}."
         )
         missing |= {"parallel": why, "slice": why}
-    if importances is None or importances >= 2:
+    if importances is None:
         return missing
-    if importances == 1:
+    if len(importances) >= 2:
+        if _figures.contour_pair(data, importances) is None:
+            missing["contour"] = (
+                "No contour: no two of the most important parameters varied together "
+                "in 4 or more completed trials (a choice and a parameter of one of "
+                "its options never do)."
+            )
+        return missing
+    if len(importances) == 1:
         return missing | {
             "contour": "No contour: it needs two parameters that varied, and only "
             "one did."
@@ -241,6 +258,7 @@ def _sections(report: StudyReport) -> list[str]:
         "timeline": "Workers",
     }
     out = []
+    pruning = pruning_html(report.data)
     for name, fig in report.figures.items():
         out.append(f'<section id="section-{name}"><h2>{titles.get(name, name)}</h2>')
         out.append(figure_div(fig, name))
@@ -249,6 +267,11 @@ def _sections(report: StudyReport) -> list[str]:
         if name == "timeline":
             out.append(workers_table(report.workers))
         out.append("</section>")
+        if name == "intermediate" and pruning:  # what the pruner made of the curves
+            out.append(pruning)
+            pruning = ""
+    if pruning:  # no trial reported: the section says so
+        out.append(pruning)
     out.append('<section id="section-failures"><h2>Failures</h2>')
     out.append(failures_table(report.failures))
     out.append("</section>")
@@ -358,6 +381,42 @@ def workers_table(workers: list[WorkerUsage]) -> str:
         + rows
         + "</table>"
     )
+
+
+def pruning_html(data: StudyData) -> str:
+    """What the study's pruner did, as a section: its rule, the rungs (reached,
+    went on, pruned there; a bracket column for Hyperband) or the steps trials were
+    pruned at, and the notes; "" for a study without a pruner that stops trials."""
+    ladder = data.pruning()
+    if ladder is None:
+        return ""
+    record = ladder.as_dict()
+    parts = [
+        '<section id="section-pruning"><h2>Pruning</h2>',
+        f'<p id="pruning-rule">{_e(record["rule"])}</p>',
+    ]
+    if ladder.brackets:
+        parts.append(_rung_table_html(ladder.brackets, ladder.pruner == "hyperband"))
+    elif text := pruned_at_text(record):
+        parts.append(f'<p id="pruning-steps">{_e(text)}</p>')
+    parts += [f'<p class="muted">{_e(line)}</p>' for line in ladder_notes(record)]
+    return "\n".join([*parts, "</section>"])
+
+
+def _rung_table_html(brackets: list[list[Rung]], by_bracket: bool) -> str:
+    titles = (["bracket"] if by_bracket else []) + list(RUNG_COLUMNS.values())
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f"<td class=num>{n}</td>"
+            for n in ([b] if by_bracket else []) + [getattr(r, k) for k in RUNG_COLUMNS]
+        )
+        + "</tr>"
+        for b, rungs in enumerate(brackets)
+        for r in rungs
+    )
+    head = "".join(f"<th>{title}</th>" for title in titles)
+    return f"<table id='pruning-rungs'><tr>{head}</tr>{rows}</table>"
 
 
 def failures_table(groups: list[FailureGroup]) -> str:

@@ -49,3 +49,44 @@ def plot_text(text: str) -> str:
     literally: plotly reads titles, axis and category labels and hover text as a
     subset of HTML, so ``<i>`` would turn italic and ``&amp;`` into ``&``."""
     return html.escape(str(text), quote=False)
+
+
+#: A figure drawing more points than this draws them with WebGL (``scattergl``),
+#: fewer as SVG (plotly express's rule for ``render_mode="auto"``). A page keeps at
+#: most 16 WebGL contexts in Chromium (8 on Android) and drops the oldest beyond
+#: them, leaving its figure blank: each WebGL scatter figure takes 2 and the
+#: parallel coordinates 3, so a multi-objective study with pruning, 8 such figures
+#: (17 contexts), lost its history plot, though it had 30 trials.
+WEBGL_MIN_POINTS = 1000
+#: Figures drawn as SVG at any size, so that a page of every figure of a large study
+#: stays within 16 contexts (6 WebGL scatter figures, the parallel coordinates and
+#: a 3-objective Pareto front's one).
+SVG_ONLY = frozenset({"pareto"})
+
+
+def fit_renderer(fig: Any, name: str) -> Any:
+    """``fig`` (figure ``name`` of the report) with its WebGL scatter traces turned
+    into SVG ones when it draws at most :data:`WEBGL_MIN_POINTS` points or is one of
+    :data:`SVG_ONLY` (the same traces, options and data; only the renderer differs).
+
+    Args:
+        fig: A plotly figure (any traces; only ``scattergl`` ones are changed).
+        name: Its name in the report (history, pareto, ...).
+
+    Returns:
+        ``fig`` itself when it keeps WebGL, else a new figure with its layout.
+    """
+    gl = [t for t in fig.data if t.type == "scattergl"]
+    points = sum(len(t.y if t.x is None else t.x) for t in gl if t.y is not None)
+    if not gl or (points > WEBGL_MIN_POINTS and name not in SVG_ONLY):
+        return fig
+    import plotly.graph_objects as go
+
+    def svg(trace: Any) -> Any:
+        if trace.type != "scattergl":
+            return trace
+        spec = trace.to_plotly_json()
+        spec.pop("type")
+        return go.Scatter(spec)
+
+    return go.Figure(data=[svg(t) for t in fig.data], layout=fig.layout)

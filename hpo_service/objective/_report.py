@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hpo_service.exceptions import NoActiveTrialError
-from hpo_service.objective._result import STATUS_PRUNED, _as_real
+from hpo_service.objective._result import STATUS_PRUNED, _as_real, _is_array
 
 #: The largest step a report may carry: stores keep steps as signed 64-bit ints.
 MAX_STEP = 2**63 - 1
@@ -122,8 +122,9 @@ def report(value: float, step: int) -> None:
     says whether to stop. In a study without a pruner reports are only recorded.
 
     Args:
-        value: The loss at this step, a finite float (NaN and +-inf are refused);
-            a 0-d numpy array is taken as its number (as for a result's loss).
+        value: The loss at this step, a finite float (NaN and +-inf are refused,
+            and so are several values: one is compared per step); a 0-d numpy
+            array is taken as its number (as for a result's loss).
         step: Epoch, iteration or budget units used so far; an int >= 0 that grows
             from one report to the next.
 
@@ -198,15 +199,31 @@ def pruned_result(context: TrialContext, duration: float) -> dict[str, Any]:
     }
 
 
+#: What a report of several values is told: the pruner compares one per step.
+_ONE_VALUE = (
+    ": the pruner compares one value per step with the other trials' at that step, "
+    "so in a study of several objectives report the one to prune on (e.g. the "
+    "validation error)"
+)
+#: What a report of NaN or infinity is told: how to end a diverged trial instead.
+_NOT_FINITE = (
+    ": a pruner cannot rank it; to stop a trial that diverged, raise TrialPruned() "
+    "(it keeps its last finite report) or return {'status': 'fail'}"
+)
+
+
 def _checked(value: Any, step: Any, last_step: int | None) -> tuple[float, int]:
     number = _as_real(value)  # a result's loss follows the same rule
     if number is None:
+        several = _ONE_VALUE if _several(value) else ""
         raise ValueError(
             f"`value` must be a number, but got value={value!r:.100} (step={step!r})"
+            + several
         )
     if not math.isfinite(number):
         raise ValueError(
             f"`value` must be a finite number, but got value={number!r} (step={step!r})"
+            + _NOT_FINITE
         )
     integral = isinstance(step, numbers.Integral) and not isinstance(step, bool)
     if not integral or not 0 <= step <= MAX_STEP:
@@ -219,3 +236,10 @@ def _checked(value: Any, step: Any, last_step: int | None) -> tuple[float, int]:
             f"after step={last_step}"
         )
     return number, int(step)
+
+
+def _several(value: Any) -> bool:
+    """Whether ``value`` is a list, tuple or 1-d array of more than one item."""
+    if _is_array(value):
+        return bool(value.ndim == 1 and value.size > 1)
+    return isinstance(value, list | tuple) and len(value) > 1

@@ -7,7 +7,7 @@ from typing import Any
 
 from hpo_service.exceptions import DuplicateLabel, SpaceError
 from hpo_service.space._expr import Choice, Labelled, Op, Param
-from hpo_service.space._spec import CompiledSpace, Condition, ParamSpec
+from hpo_service.space._spec import CompiledSpace, Condition, ParamSpec, plain_values
 
 Path = tuple[str, ...]
 
@@ -77,7 +77,11 @@ def spec_of(node: Labelled) -> ParamSpec:
         total = sum(probs)
         weights = tuple(p / total for p in probs)
         return ParamSpec(
-            node.label, "choice", weights=weights, categorical=node.probs is not None
+            node.label,
+            "choice",
+            weights=weights,
+            categorical=node.probs is not None,
+            values=plain_values(node.options),
         )
     args = node.named_args
     if node.dist == "randint":

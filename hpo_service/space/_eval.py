@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from hpo_service.exceptions import SpaceError
 from hpo_service.space._expr import Choice, Op, Param, call_op, is_number
-from hpo_service.space._spec import CompiledSpace, ParamSpec
+from hpo_service.space._spec import CompiledSpace, ParamSpec, plain_values
 
 _INT_DISTS = frozenset({"randint", "uniformint"})
 _TOLERANCE = 1e-9
@@ -33,8 +33,25 @@ def space_eval(space: Any, params: Mapping[str, Any]) -> Any:
 
     Raises:
         SpaceError: An active parameter has no value, or a choice index is invalid.
+        TypeError: ``params`` is not a mapping (anything with ``get``, such as a
+            pandas Series, is taken), e.g. the list of points ``fmin`` returns for a
+            study of several objectives (its Pareto front).
     """
+    if isinstance(params, list | tuple) or not hasattr(params, "get"):
+        raise TypeError(_not_a_point(params))
     return _evaluate(space, params)
+
+
+def _not_a_point(params: Any) -> str:
+    """Why ``params`` (not a mapping) is no point of a space, and what to pass."""
+    if isinstance(params, list | tuple) and all(hasattr(p, "get") for p in params):
+        return (
+            "params must be one point {label: value}, but got a list of "
+            f"{len(params)} points (fmin returns the Pareto front's points for a "
+            "study of several objectives): evaluate each, "
+            "[space_eval(space, point) for point in front]"
+        )
+    return f"params must be a mapping {{label: value}}, but got {type(params).__name__}"
 
 
 def _evaluate(node: Any, params: Mapping[str, Any]) -> Any:
@@ -89,7 +106,7 @@ def _index(node: Choice, params: Mapping[str, Any]) -> int:
     if not _is_integral(value) or not 0 <= value < n:
         raise SpaceError(
             f"params[{node.label!r}] must be an option index in [0, {n}), "
-            f"but got {value!r}"
+            f"but got {value!r}" + _option_hint(node.label, node.options, value)
         )
     return int(value)
 
@@ -144,6 +161,7 @@ def _checked(spec: ParamSpec, value: Any) -> int | float:
         raise SpaceError(
             f"params[{label!r}] must be the index of an option of choice {label!r}, "
             f"an integer from 0 to {spec.n_options - 1}, but got {value!r}"
+            + _option_hint(label, spec.values, value)
         )
     if not is_number(value) or not math.isfinite(value):
         raise SpaceError(
@@ -162,6 +180,16 @@ def _checked(spec: ParamSpec, value: Any) -> int | float:
             f"but got {label}={value!r}"
         )
     return int(value) if integral else float(value)
+
+
+def _option_hint(label: str, options: Sequence[Any] | None, value: Any) -> str:
+    """``; 'hinge' is option 1 of sgd_loss: give 1`` when ``value`` (no valid
+    index) is one of the options of choice ``label`` and these are plain values
+    (:func:`plain_values`), else ``""``."""
+    for index, option in enumerate(plain_values(options or ()) or ()):
+        if isinstance(option, bool) == isinstance(value, bool) and option == value:
+            return f"; {value!r} is option {index} of {label}: give {index}"
+    return ""
 
 
 def _check_multiple(label: str, value: float, q: float) -> None:

@@ -28,12 +28,19 @@ active parameters only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 ParamKind = Literal["uniform", "normal", "randint", "choice"]
 Condition = tuple[tuple[str, int], ...]
+
+
+def plain_values(options: Sequence[Any]) -> tuple[Any, ...] | None:
+    """A choice's ``options`` if each is a plain value (str, number, bool, None),
+    else None."""
+    plain = all(isinstance(o, str | int | float | None) for o in options)
+    return tuple(options) if plain else None
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,9 @@ class ParamSpec:
     weights: tuple[float, ...] | None = None
     conditions: tuple[Condition, ...] = ()
     categorical: bool = False
+    #: A choice's options when each is a plain value (str, number, bool, None),
+    #: to name the index of one a user gives instead; None otherwise.
+    values: tuple[Any, ...] | None = field(default=None, compare=False)
 
     @property
     def n_options(self) -> int:

@@ -77,6 +77,7 @@ from pymongo.errors import (
     ServerSelectionTimeoutError,
 )
 
+from hpo_service._common.processes import of_namespace_pattern
 from hpo_service.exceptions import (
     StoreAuthorizationError,
     StoreConnectionError,
@@ -108,7 +109,12 @@ from hpo_service.store._mongo_connect import (
     unreachable_message,
 )
 from hpo_service.store._retry import RetryPolicy
-from hpo_service.store._url import make_scrubber, mask_url, parse_mongomock_url
+from hpo_service.store._url import (
+    make_scrubber,
+    mask_url,
+    option_names,
+    parse_mongomock_url,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -314,6 +320,34 @@ def _intermediate(doc: dict[str, Any]) -> dict[int, float]:
         return {}
     values = doc.get("intermediate") or {}
     return {int(step): float(value) for step, value in values.items()}
+
+
+#: The steps of a trial's current attempt's reports (the rule of ``_intermediate``),
+#: computed by the server so that no report value is sent; :meth:`last_steps` takes
+#: their ``$max`` in a second stage (a field path: mongomock does not take the max of
+#: an expression's array).
+_REPORTED_STEPS = {
+    "$cond": [
+        {
+            "$and": [
+                {"$ne": [{"$ifNull": ["$token", None]}, None]},
+                {"$eq": ["$intermediate_token", "$token"]},
+            ]
+        },
+        {
+            "$map": {
+                "input": {"$objectToArray": {"$ifNull": ["$intermediate", {}]}},
+                "in": {"$toLong": "$$this.k"},
+            }
+        },
+        [],
+    ]
+}
+
+
+def _int_or_none(value: Any) -> int | None:
+    """``int(value)``, or None for None."""
+    return None if value is None else int(value)
 
 
 def _rank_fields(result: Any) -> dict[str, Any]:
@@ -537,13 +571,6 @@ def _migrate(collections: dict[str, Any]) -> None:
         schema.migrate(collections)
 
 
-def _option_names(url: str, options: dict[str, Any]) -> set[str]:
-    """The option names (lower case) given in ``url``'s query and in ``options``."""
-    query = urlsplit(url).query
-    given = {part.partition("=")[0] for part in query.replace(";", "&").split("&")}
-    return {name.lower() for name in (*given, *options) if name}
-
-
 def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
     """Open a store on the MongoDB deployment of a ``mongodb[+srv]://`` URL.
 
@@ -563,7 +590,7 @@ def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
         options.pop("connect_timeout", 10.0), "connect_timeout"
     )
     database = options.pop("database", None)
-    given = _option_names(url, options)
+    given = option_names(url, options)
     if "serverselectiontimeoutms" not in given:
         options["serverSelectionTimeoutMS"] = int(connect_timeout * 1000)
     if not {"sockettimeoutms", "timeoutms"} & given:
@@ -594,6 +621,7 @@ _DOING = {
     "changes_since": "reading the study's changed trials",
     "reports_since": "reading the trials' reports",
     "running_intermediate": "reading the running trials' reports",
+    "last_steps": "reading the trials' last reported steps",
     "claim": "claiming a trial",
     "heartbeat": "renewing a running trial's lease (heartbeat)",
     "report": "storing a trial's report",
@@ -1650,6 +1678,24 @@ class MongoTrialStore(BaseTrialStore):
         kwargs.update(_session_kw(session))
         return self._call(what, lambda _: list(self._trials.find(query, **kwargs)))
 
+    def last_steps(self, study: str) -> list[tuple[int, TrialState, int | None]]:
+        c.check_name(study, "study")
+        pipeline = [
+            {"$match": {"study": study, "state": {"$ne": TrialState.NEW.value}}},
+            {"$project": {"_id": 0, "tid": 1, "state": 1, "steps": _REPORTED_STEPS}},
+            {"$project": {"tid": 1, "state": 1, "last": {"$max": "$steps"}}},
+            {"$sort": {"tid": 1}},
+        ]
+        docs = self._call(
+            "last_steps", lambda _: list(self._trials.aggregate(pipeline))
+        )
+        if not docs:
+            self._require_study(study)
+        return [
+            (doc["tid"], TrialState(doc["state"]), _int_or_none(doc.get("last")))
+            for doc in docs
+        ]
+
     def count_by_state(self, study: str) -> dict[TrialState, int]:
         c.check_name(study, "study")
         self._require_study(study)
@@ -1963,8 +2009,22 @@ class MongoTrialStore(BaseTrialStore):
             self._require_study(study)
         return [_running(doc) for doc in docs]
 
-    def running_by_study(self) -> dict[str, list[summary.RunningTrial]]:
-        query = {"state": TrialState.RUNNING.value}
+    def running_by_study(
+        self,
+        *,
+        study: str | None = None,
+        only_requeuable: bool = False,
+        namespace: str | None = None,
+    ) -> dict[str, list[summary.RunningTrial]]:
+        query: dict[str, Any] = {"state": TrialState.RUNNING.value}
+        if study is not None:
+            c.check_name(study, "study")
+            query["study"] = study
+        if only_requeuable:
+            either = [self._before_now("lease_expires_at")]
+            if namespace is not None:
+                either.append({"owner": {"$regex": of_namespace_pattern(namespace)}})
+            query["$or"] = either
         fields = {**_RUNNING_FIELDS, "study": 1}
         order = [("study", 1), ("tid", 1)]
         docs = self._call(

@@ -17,18 +17,22 @@ Concurrency model:
 
 from __future__ import annotations
 
+import array
 import getpass
 import json
 import logging
 import os
+import re
 import sqlite3
 import struct
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, TypeVar
 
+from hpo_service._common.processes import of_namespace_pattern
 from hpo_service.exceptions import (
     StoreAuthorizationError,
     StoreConnectionError,
@@ -221,7 +225,8 @@ _RUNNING_ALL = (
 _RUNNING = _RUNNING_ALL + " LIMIT ?"
 _RUNNING_EVERY_STUDY = (
     f"SELECT study, {', '.join(summary.RUNNING_FIELDS)} "
-    "FROM trials INDEXED BY trials_leases WHERE state = 'running' ORDER BY study, tid"
+    "FROM trials INDEXED BY trials_leases WHERE state = 'running'%s "
+    "ORDER BY study, tid"
 )
 _LIGHT = (
     "SELECT tid, light FROM trials INDEXED BY trials_versions "
@@ -315,6 +320,15 @@ _REPORTS_SINCE = (
     "ON i.study = t.study AND i.tid = t.tid AND i.token = t.token "
     f"WHERE t.study = ? AND t.version > ? AND t.state IN ({_FINISHED_STATES}) "
     "ORDER BY t.version, t.tid"
+)
+
+# Running and finished trials by tid with their current attempt's packed reports,
+# through the (study, tid) index; the highest step is taken from the packed pairs.
+_LAST_STEPS = (
+    "SELECT t.tid, t.state, i.data FROM trials AS t INDEXED BY trials_study_tid "
+    "LEFT JOIN intermediate AS i "
+    "ON i.study = t.study AND i.tid = t.tid AND i.token = t.token "
+    "WHERE t.study = ? AND t.state != 'new' ORDER BY t.tid"
 )
 
 _IS_CURRENT = f"SELECT 1 FROM trials {_CURRENT}"
@@ -536,9 +550,39 @@ def _code_text(code: dict[str, Any] | None) -> str | None:
     return None if code is None else c.dumps(c.check_dict(code, "code"), "code")
 
 
+def _running_filter(
+    study: str | None, only_requeuable: bool, namespace: str | None, now: float
+) -> tuple[str, list[Any]]:
+    """The conditions beyond ``state = 'running'`` of ``running_by_study`` and their
+    arguments (an owner of ``namespace`` matched loosely: check it with the pattern
+    of :func:`~hpo_service._common.processes.of_namespace_pattern`)."""
+    where, args = "", []
+    if study is not None:
+        c.check_name(study, "study")
+        where, args = " AND study = ?", [study]
+    if only_requeuable and namespace is None:
+        where += " AND lease_expires_at < ?"
+        args.append(now)
+    elif only_requeuable:
+        where += " AND (lease_expires_at < ? OR owner LIKE ?)"
+        args += [now, f"%/{namespace}-%"]  # loose: a % in it matches more
+    return where, args
+
+
 def _unpack(data: bytes) -> dict[int, float]:
     """The ``{step: value}`` of an intermediate row (a later pair of a step wins)."""
     return dict(_PAIR.iter_unpack(data))
+
+
+def _last_step(data: bytes | None) -> int | None:
+    """The highest step of an intermediate row's packed ``(step, value)`` pairs,
+    without decoding the values (the steps are every other 8-byte word), or None."""
+    if not data:
+        return None
+    words = array.array("q", data)
+    if sys.byteorder != "little":  # packed little-endian (``_PAIR``)
+        words.byteswap()
+    return max(words[::2])
 
 
 def _with_intermediate(
@@ -1309,11 +1353,28 @@ class SQLiteTrialStore(BaseTrialStore):
 
         return self._read("running_trials", body)
 
-    def running_by_study(self) -> dict[str, list[summary.RunningTrial]]:
+    def running_by_study(
+        self,
+        *,
+        study: str | None = None,
+        only_requeuable: bool = False,
+        namespace: str | None = None,
+    ) -> dict[str, list[summary.RunningTrial]]:
+        now = time.time()
+        where, args = _running_filter(study, only_requeuable, namespace, now)
+        owners = re.compile(of_namespace_pattern(namespace)) if namespace else None
+
+        def kept(trial: summary.RunningTrial) -> bool:  # LIKE matched more owners
+            if not only_requeuable or (trial.lease_expires_at or now) < now:
+                return True
+            return owners is not None and owners.search(trial.owner or "") is not None
+
         def body(conn: sqlite3.Connection) -> dict[str, list[summary.RunningTrial]]:
             found: dict[str, list[summary.RunningTrial]] = {}
-            for study, *fields in conn.execute(_RUNNING_EVERY_STUDY):
-                found.setdefault(study, []).append(summary.RunningTrial(*fields))
+            for name, *fields in conn.execute(_RUNNING_EVERY_STUDY % where, args):
+                trial = summary.RunningTrial(*fields)
+                if kept(trial):
+                    found.setdefault(name, []).append(trial)
             return found
 
         return self._read("running_by_study", body)
@@ -1491,6 +1552,17 @@ class SQLiteTrialStore(BaseTrialStore):
             return found, max(cursor, version)
 
         return self._read("reports_since", body, snapshot=True)
+
+    def last_steps(self, study: str) -> list[tuple[int, TrialState, int | None]]:
+        c.check_name(study, "study")
+
+        def body(conn: sqlite3.Connection) -> list[tuple[int, TrialState, int | None]]:
+            rows = conn.execute(_LAST_STEPS, (study,)).fetchall()
+            if not rows:
+                self._require_study(conn, study)
+            return [(tid, TrialState(s), _last_step(data)) for tid, s, data in rows]
+
+        return self._read("last_steps", body)
 
     def count_by_state(self, study: str) -> dict[TrialState, int]:
         c.check_name(study, "study")

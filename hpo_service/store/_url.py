@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 STORE_URL_ENV = "HPO_DB"
 """Environment variable with the store URL (``--db``'s default; hidden from ``ps``)."""
@@ -211,3 +211,10 @@ def mongodb_url_of_hyperopt(url: str) -> str:
         )
     auth = "" if userinfo is None else f"{userinfo}@"
     return f"mongodb://{auth}{hosts}/{database}{qmark}{query}"
+
+
+def option_names(url: str, options: dict[str, Any] | None = None) -> set[str]:
+    """The option names (lower case) given in ``url``'s query and in ``options``."""
+    query = urlsplit(url).query
+    given = {part.partition("=")[0] for part in query.replace(";", "&").split("&")}
+    return {name.lower() for name in (*given, *(options or {})) if name}

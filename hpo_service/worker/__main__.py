@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from hpo_service.worker.cli import main
+from hpo_service.worker._entry import main
 
-main(prog_name="hpo-worker")
+main()

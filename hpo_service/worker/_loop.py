@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from hpo_service._common.processes import certainly_dead, owner_id
+from hpo_service._common.processes import certainly_dead, namespace_key, owner_id
 from hpo_service._common.settings import (
     DEFAULT_LEASE_SECONDS,
     StudySettings,
@@ -25,7 +25,12 @@ from hpo_service._common.settings import (
     counted_finished,
     record_objective_count,
 )
-from hpo_service._common.stop_signals import DRAIN_SIGNALS, STOP_SIGNALS, handling
+from hpo_service._common.stop_signals import (
+    DRAIN_SIGNALS,
+    STOP_SIGNALS,
+    handling,
+    pause_point,
+)
 from hpo_service._common.words import counted
 from hpo_service.exceptions import (
     InvalidResultError,
@@ -396,7 +401,7 @@ class Worker:
             self._log.info("worker started (study=%s%s)", self._study or "any", owner)
             self._summary.stop_reason = "error"
             try:
-                self._check_study()
+                self._check_study_once()
                 self._child.start()
                 self._summary.stop_reason = self._loop()
                 self._look_for_study()
@@ -423,6 +428,8 @@ class Worker:
             if limit is not None:
                 return limit
             trial = self._claim()
+            if trial is not None:
+                pause_point("claimed")
             if trial is not None and self._fits_budget(trial):
                 self._process(trial)
                 delay = self._poll_interval * _QUICK_REPOLL
@@ -500,6 +507,7 @@ class Worker:
         judged = self._retrying(
             f"read the budget of study {trial.study!r}",
             lambda: self._budget_verdict(trial.study),
+            claimed=True,
         )
         if judged is None:  # cold stop while the store was unreachable
             return True
@@ -515,6 +523,7 @@ class Worker:
             self._retrying(
                 f"hand back trial {name}",
                 lambda: self._store.release(trial.study, trial.tid, trial.token or ""),
+                claimed=True,
             )
             return False
         self._cancel_beyond_budget(trial, max_evals)
@@ -549,6 +558,7 @@ class Worker:
         self._retrying(
             f"cancel trial {name}",
             lambda: self._store.cancel(trial.study, [trial.tid], error=why),
+            claimed=True,
         )
         self._log.info(
             "trial %s not run: its study was cancelled (`hpo-driver start` resumes "
@@ -566,7 +576,9 @@ class Worker:
                 study, tids, error=beyond_budget_error(max_evals, spent=True)
             )
 
-        count = self._retrying(f"cancel trials of study {study!r}", cancel)
+        count = self._retrying(
+            f"cancel trials of study {study!r}", cancel, claimed=True
+        )
         self._log.warning(
             "study %s: cancelled %s (trial %d first): its budget "
             "max_evals=%d is spent; they were queued after it finished",
@@ -579,6 +591,7 @@ class Worker:
             settings = self._retrying(
                 f"read the settings of study {trial.study!r}",
                 lambda: self._settings_for(trial.study),
+                claimed=True,
             )
         except _UnusableSettings as e:
             self._release(trial, name)
@@ -618,7 +631,7 @@ class Worker:
             raise
         self._lease = lease  # beats go on while the outcome is written
         try:
-            reports.flush()  # the reports belong before the outcome
+            reports.flush(last=True)  # the reports belong before the outcome
             self._settle(trial, name, settings, lease, outcome)
         finally:
             self._heartbeat.release()
@@ -666,6 +679,7 @@ class Worker:
             lambda what, fn: self._retrying(what, fn),
             self._log,
             take_back=lambda: self._take_back(lease),
+            write_last=lambda what, fn: self._retrying(what, fn, lease=lease),
         )
 
     def _take_lease(self, trial: Trial, settings: StudySettings) -> Lease | None:
@@ -677,7 +691,9 @@ class Worker:
                 alive = self._store.heartbeat(
                     trial.study, trial.tid, trial.token or "", seconds
                 )
-            except ConnectionError as e:
+            except (ConnectionError, StoreError) as e:  # beaten again in a moment
+                if not may_pass(e):
+                    raise
                 self._log.warning("heartbeat failed, will retry: %s", e)
             else:
                 if not alive:
@@ -876,6 +892,7 @@ class Worker:
         released = self._retrying(
             f"hand back trial {name}",
             lambda: self._store.release(trial.study, trial.tid, trial.token or ""),
+            claimed=True,
         )
         if released is True:
             self._summary.released += 1
@@ -888,6 +905,7 @@ class Worker:
         *,
         keep: Any = None,
         lease: Lease | None = None,
+        claimed: bool = False,
     ) -> Any:
         """``fn()``, retried with backoff while the store is unreachable.
 
@@ -898,7 +916,10 @@ class Worker:
         the trial, and the store takes an outcome only for the attempt's own token
         on a running trial, so a late write counts once or is refused as stale (the
         trial was requeued meanwhile by a process that could reach the store).
-        Without it, only connection errors are retried. Logs quietly (see
+        So is a write or read about a claimed trial (``claimed``: handing it back,
+        cancelling it beyond the budget, its study's settings), whose failure
+        would otherwise end the worker with the trial still claimed. Otherwise
+        only connection errors are retried. Logs quietly (see
         :class:`StoreFaults`). Gives up on a cold stop only (a warm stop waits, as
         for a running trial), returning None and logging ``keep``, the data that
         could not be written.
@@ -911,7 +932,7 @@ class Worker:
             try:
                 answer = fn()
             except (ConnectionError, StoreError) as e:
-                if not _retriable(e, writing_outcome=lease is not None):
+                if not _retriable(e, writing_outcome=lease is not None or claimed):
                     raise
                 if self._stopping(_COLD):
                     self._log.error(
@@ -1017,15 +1038,16 @@ class Worker:
         return None
 
     def _running_trials(self) -> dict[str, list[RunningTrial]]:
-        """The running trials of the studies the worker serves, by study, in one
-        read: its study's, or every study's (not one read per study: an idle worker
-        does this every 2 s, see benchmarks/README.md, "Idle workers' housekeeping").
-        """
-        if self._study is not None:
-            return {self._study: self._store.running_trials(self._study)}
-        if not self._summary.study_found:
+        """The running trials the worker may requeue (lease expired, or owned by a
+        process of its namespace, which may be dead) of the studies it serves, by
+        study, in one read: its study's, or every study's (not one read per study,
+        nor every running trial: an idle worker does this every 2 s, see
+        benchmarks/README.md, "Idle workers' housekeeping")."""
+        if self._study is None and not self._summary.study_found:
             self._study_names()  # a worker of any study notes that one exists
-        return self._store.running_by_study()
+        return self._store.running_by_study(
+            study=self._study, only_requeuable=True, namespace=namespace_key()
+        )
 
     def _requeue(self, study: str, running: list[RunningTrial]) -> int:
         """Requeue the study's expired leases, and at once the trials of workers
@@ -1089,7 +1111,8 @@ class Worker:
         counts = self._store.count_by_state(study)
         if counts.get(TrialState.NEW, 0) or counts.get(TrialState.RUNNING, 0):
             return False
-        if counted_finished(counts) >= settings.max_evals:
+        budget = settings.max_evals  # None: no budget yet (a study made by an import)
+        if budget is not None and counted_finished(counts) >= budget:
             return True
         self._settings.pop(study, None)
         return self._settings_for(study).cancelled
@@ -1114,6 +1137,19 @@ class Worker:
         self._summary.study_found = self._summary.study_found or bool(names)
         return names
 
+    def _check_study_once(self) -> None:
+        """:meth:`_check_study`; a store failure that may pass is said and left to
+        the loop, which rides it out (and judges each claimed trial anyway)."""
+        try:
+            self._check_study()
+        except (ConnectionError, StoreError) as e:
+            if not may_pass(e):
+                raise
+            self._log.warning(
+                "cannot check the study before claiming (the store failed; the "
+                "loop retries): %s", e,
+            )  # fmt: skip
+
     def _check_study(self) -> None:
         """Say if the worker's study is missing; refuse its objective before claiming.
 
@@ -1130,6 +1166,8 @@ class Worker:
             return
         except _UnusableSettings:
             return  # said when a trial is claimed
+        if settings.objective is None:
+            return  # made by an import: no objective (and no trial to run) yet
         refusal = self._policy.refusal(settings.objective)
         if refusal is not None:
             raise ObjectiveRefusedError(f"refused study {self._study!r}: {refusal}")

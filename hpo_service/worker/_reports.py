@@ -20,7 +20,10 @@ several workers reach a rung at once) and before the trial's outcome is recorded
 An objective that reports every few milliseconds thus costs the store one write a
 second, and claims and heartbeats of other workers do not queue behind its reports.
 Reports not yet written when a worker dies belong to an attempt that is discarded
-anyway (a requeued trial reports afresh).
+anyway (a requeued trial reports afresh). A write that fails in a way that may pass
+(a full disk, a locked database, a write error of the server) keeps the reports for
+the next write while the objective runs on; the last write, before the outcome, is
+retried like the outcome's, so a finished trial keeps every report of its attempt.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from hpo_service.algorithms.pruners import (
 from hpo_service.exceptions import StoreError
 from hpo_service.store import _common
 from hpo_service.store._base import BaseTrialStore, Trial, TrialReports
+from hpo_service.store._faults import StoreFaults, may_pass
 from hpo_service.worker._heartbeat import Lease
 
 _logger = logging.getLogger(__name__)
@@ -168,6 +172,9 @@ class ReportHandler:
         take_back: Called when the store refuses a batch: takes the trial back if
             its lease ran out and nothing claimed it since; the batch is then
             written once more (refused again if the attempt is over).
+        write_last: Runs the last write (:meth:`flush` with ``last``), retrying
+            any failure that may pass, as the outcome's write does; default
+            ``write``.
     """
 
     def __init__(
@@ -180,9 +187,11 @@ class ReportHandler:
         *,
         flush_seconds: float = FLUSH_SECONDS,
         take_back: Callable[[], object] | None = None,
+        write_last: Callable[[str, Callable[[], Any]], Any] | None = None,
     ) -> None:
         self._trial = trial
         self._take_back = take_back
+        self._write_last = write_last or write
         self._pruning = pruning
         self._lease = lease
         self._write = write
@@ -193,6 +202,9 @@ class ReportHandler:
         self._flushed_at = -math.inf
         self._judged = False  # the first decision reads every finished trial
         self._name = f"{trial.study}/{trial.tid}"
+        self._faults = StoreFaults(
+            "worker", f"record the reports of trial {self._name}", log
+        )
 
     def __call__(self, frame: dict[str, Any]) -> dict[str, Any]:
         """The answer to one ``{"kind": "report", "step", "value"}`` frame."""
@@ -209,18 +221,24 @@ class ReportHandler:
             return _decision(False)
         return _decision(self._judge(self._name))
 
-    def flush(self) -> bool:
+    def flush(self, *, last: bool = False) -> bool:
         """Write the reports kept so far; False if they were not written.
 
-        A refusal (the attempt is no longer current) sets the lease's ``lost``.
+        A refusal (the attempt is no longer current) sets the lease's ``lost``. A
+        failure that may pass keeps the reports for the next write.
+
+        Args:
+            last: The write before the outcome: failures that may pass are
+                retried (by ``write_last``) until the store takes the reports.
         """
         if not self._pending:
             return True
         t, pending = self._trial, list(self._pending)
         what = f"record the reports of trial {self._name}"
+        retrying = self._write_last if last else self._write
 
         def write() -> Any:
-            return self._write(
+            return retrying(
                 what,
                 lambda: self._pruning.store.report_many(
                     t.study, t.tid, t.token or "", pending
@@ -232,11 +250,10 @@ class ReportHandler:
             if accepted is False and self._take_back is not None:
                 self._take_back()
                 accepted = write()
-        except StoreError as e:  # not a connection error: e.g. a document too large
-            self._log.error("trial %s: reports not recorded: %s", self._name, e)
-            self._pending.clear()
-            return False
+        except StoreError as e:
+            return self._failed(e)
         if accepted is True:
+            self._faults.cleared()
             del self._pending[: len(pending)]
             self._flushed_at = time.monotonic()
             return True
@@ -245,15 +262,30 @@ class ReportHandler:
             self._lease.lost.set()
         return False
 
+    def _failed(self, error: StoreError) -> bool:
+        """A batch the store failed to write: kept if the failure may pass (said
+        quietly, see :class:`StoreFaults`), else dropped (e.g. a document too
+        large). Returns False (not written)."""
+        if may_pass(error):
+            self._faults.failed(error)
+            self._flushed_at = time.monotonic()  # tried again at the next interval
+            return False
+        self._log.error("trial %s: reports not recorded: %s", self._name, error)
+        self._pending.clear()
+        return False
+
     def _judge(self, name: str) -> bool:
         try:
             prune = self._pruning.should_prune(
                 self._progress, self.flush, refresh=not self._judged
             )
             self._judged = True
-        except ConnectionError as e:
+        except (
+            ConnectionError,
+            StoreError,
+        ) as e:  # the store's fault, not the pruner's
             self._log.warning(
-                "trial %s: cannot judge it (store unreachable): %s", name, e
+                "trial %s: cannot judge it (the store failed): %s", name, e
             )
             return False
         except Exception:

@@ -15,7 +15,13 @@ import click
 from click.core import ParameterSource
 
 from hpo_service._common.foreign_options import raise_naming_ours
-from hpo_service._common.stop_signals import DRAIN_SIGNALS, STOP_SIGNALS, handling
+from hpo_service._common.stop_signals import (
+    DRAIN_SIGNALS,
+    STOP_SIGNALS,
+    handling,
+    noted,
+    pause_point,
+)
 from hpo_service._common.words import counted
 from hpo_service.exceptions import ObjectiveImportError, StoreError, WorkerError
 from hpo_service.store import BaseTrialStore
@@ -186,6 +192,7 @@ def main(
     stop_with_driver()
     with _stop_requests() as stopped:
         store = _open_store(db_url, idle_timeout, wait_for_store, stopped)
+    pause_point("store-opened")  # signals from here on go to the loop (see _entry)
     if isinstance(store, MissingStoreError):  # a wrong --db must not look like success
         what = "no study was ever" if study is None else f"study {study!r} was never"
         raise click.ClickException(f"{what} found: {store}")
@@ -337,4 +344,7 @@ def _open_store(
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    from hpo_service.worker._entry import WORKER_SIGNALS
+
+    with noted(WORKER_SIGNALS):
+        main()

@@ -262,5 +262,10 @@ def test_build_context_builds_a_wheel_with_both_commands(
         scripts = archive.read(entry_points).decode()
     assert "hpo_service/__init__.py" in names
     assert "hpo_service/worker/__init__.py" in names
-    assert re.search(r"^hpo-driver = hpo_service\.driver\.cli:main$", scripts, re.M)
-    assert re.search(r"^hpo-worker = hpo_service\.worker\.cli:main$", scripts, re.M)
+    pyproject = (REPO / "pyproject.toml").read_text()
+    for name in ("hpo-driver", "hpo-worker"):
+        script = rf'^{name} = "(hpo_service\.[\w.]+:main)"$'
+        declared = re.search(script, pyproject, re.M)
+        assert declared, f"pyproject.toml declares no {name} script"
+        line = rf"^{name} = {re.escape(declared.group(1))}$"
+        assert re.search(line, scripts, re.M), scripts

@@ -10,6 +10,8 @@ the batch shell (what ``--signal=B:TERM@60`` does) lets the running trial finish
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import re
 import shutil
@@ -33,6 +35,8 @@ from _deploy_support import (
     require_tool,
     unavailable,
 )
+
+from tests.helpers.ports import listening_ports
 
 SBATCH_SCRIPT = DEPLOY / "slurm" / "hpo-worker-array.sbatch"
 RUN_STUDY = DEPLOY / "slurm" / "run-study.sh"
@@ -190,9 +194,15 @@ def test_sigterm_is_forwarded_and_awaited(stub: Path, worker_exit: int) -> None:
 
 
 def _free_port() -> int:
+    """A port free now: slurmctld and slurmd take theirs from slurm.conf, so another
+    program may take it before they bind it (:meth:`_Cluster.start` then retries)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+class _PortTakenError(RuntimeError):
+    """A Slurm daemon could not bind its port: another program holds it."""
 
 
 class _Cluster:
@@ -204,24 +214,67 @@ class _Cluster:
         self.env = clean_env(SLURM_CONF=str(self.conf))
         self.daemons: list[subprocess.Popen[bytes]] = []
 
-    def start(self) -> None:
+    def start(
+        self, free_port: Callable[[], int] = _free_port, attempts: int = 3
+    ) -> None:
+        """Start munged, then slurmctld and slurmd on ports ``free_port`` picks,
+        again on new ports while one was taken before its daemon bound it."""
         self._start_munge()
         node = self.run("slurmd", "-C").stdout.splitlines()[0]
-        self._write_conf(node)
-        for command in (
-            ["slurmctld", "-D", "-c", "-f", str(self.conf)],
-            ["slurmd", "-D", "-f", str(self.conf)],
-        ):
-            self._spawn(command, command[0])
+        taken: list[str] = []
+        while len(taken) < attempts:
+            try:
+                self._start_slurm(node, free_port(), free_port())
+                break
+            except _PortTakenError as e:
+                taken.append(str(e))
+                self._end_slurm()
+        else:
+            raise RuntimeError(
+                f"slurmctld and slurmd must bind their ports, but at each of "
+                f"{attempts} starts another program held one: {'; '.join(taken)}"
+            )
         _wait_for(self._node_idle, "the Slurm node to become idle", 30, 0.5)
 
-    def _spawn(self, command: list[str], name: str) -> None:
-        log = (self.root / f"{name}.out").open("wb")
-        self.daemons.append(
-            subprocess.Popen(
+    def _start_slurm(self, node: str, controller_port: int, node_port: int) -> None:
+        self._write_conf(node, controller_port, node_port)
+        for command, port in (
+            (["slurmctld", "-D", "-c", "-f", str(self.conf)], controller_port),
+            (["slurmd", "-D", "-f", str(self.conf)], node_port),
+        ):
+            daemon = self._spawn(command, command[0])
+            what = f"{command[0]} to listen on port {port}"
+            _wait_for(functools.partial(self._listens, daemon, port), what, 30)
+
+    def _listens(self, daemon: subprocess.Popen[bytes], port: int) -> bool:
+        """Whether ``daemon`` itself listens on ``port`` yet.
+
+        Raises:
+            _PortTakenError: It could not bind ``port``.
+            RuntimeError: It exited for another reason.
+        """
+        if port in listening_ports(daemon.pid):
+            return True
+        name = str(daemon.args[0])
+        if "Address already in use" in (self.root / f"{name}.out").read_text():
+            raise _PortTakenError(f"{name}'s port {port}")
+        if daemon.poll() is not None:
+            raise RuntimeError(f"{name} exited with {daemon.returncode}")
+        return False
+
+    def _end_slurm(self) -> None:
+        """End slurmctld and slurmd (munged, the first daemon, goes on)."""
+        for daemon in reversed(self.daemons[1:]):
+            _end(daemon)
+        del self.daemons[1:]
+
+    def _spawn(self, command: list[str], name: str) -> subprocess.Popen[bytes]:
+        with (self.root / f"{name}.out").open("wb") as log:
+            daemon = subprocess.Popen(
                 command, env=self.env, stdout=log, stderr=log, start_new_session=True
             )
-        )
+        self.daemons.append(daemon)
+        return daemon
 
     def _start_munge(self) -> None:
         munge = self.root / "munge"
@@ -245,16 +298,16 @@ class _Cluster:
         )
         _wait_for(self.socket.exists, "munged's socket")
 
-    def _write_conf(self, node: str) -> None:
+    def _write_conf(self, node: str, controller_port: int, node_port: int) -> None:
         host = re.search(r"NodeName=(\S+)", node)
         assert host, node
         spool = self.root / "spool"
-        spool.mkdir()
+        spool.mkdir(exist_ok=True)
         conf = f"""\
             ClusterName=hpotest
             SlurmctldHost={host.group(1)}(127.0.0.1)
-            SlurmctldPort={_free_port()}
-            SlurmdPort={_free_port()}
+            SlurmctldPort={controller_port}
+            SlurmdPort={node_port}
             SlurmUser=root
             SlurmdUser=root
             AuthType=auth/munge
@@ -348,8 +401,8 @@ def _kill_job_processes(conf: str) -> None:
             continue
 
 
-@pytest.fixture(scope="module")
-def slurm() -> Iterator[_Cluster]:
+@contextlib.contextmanager
+def _running_cluster(free_port: Callable[[], int] = _free_port) -> Iterator[_Cluster]:
     """A running one-node Slurm cluster, torn down (daemons killed) whatever happens."""
     if os.geteuid() != 0:
         unavailable(
@@ -360,13 +413,41 @@ def slurm() -> Iterator[_Cluster]:
     cluster = _Cluster(Path(tempfile.mkdtemp(prefix="hpo-slurm-")))
     try:
         try:
-            cluster.start()
+            cluster.start(free_port)
         except (RuntimeError, AssertionError, OSError) as e:
             unavailable(f"could not start a one-node Slurm: {e}\n{cluster.logs()}")
         yield cluster
     finally:
         cluster.stop()
         shutil.rmtree(cluster.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def slurm() -> Iterator[_Cluster]:
+    """A running one-node Slurm cluster for the module."""
+    with _running_cluster() as cluster:
+        yield cluster
+
+
+def test_a_port_taken_before_slurm_binds_it_is_replaced() -> None:
+    """slurm.conf names the daemons' ports, so they are picked free before the
+    daemons start: another program may take one meanwhile (here, the first pick is a
+    port this test listens on). The cluster starts again on new ports."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        held = holder.getsockname()[1]
+        picks = [held, held]  # slurmctld's and slurmd's port at the first start
+        with _running_cluster(
+            lambda: picks.pop() if picks else _free_port()
+        ) as cluster:
+            conf = cluster.conf.read_text()
+            ports = re.findall(r"^Slurm(?:ctld|d)Port=(\d+)$", conf, re.M)
+            assert len(ports) == 2 and str(held) not in ports, conf
+            log = (cluster.root / "slurmctld.log").read_text()
+            assert "Address already in use" in log, log
+            states = cluster.run("sinfo", "--noheader", "--format=%T").stdout
+            assert states.split() == ["idle"], states
 
 
 OBJECTIVE = """\

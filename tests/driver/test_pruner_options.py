@@ -160,3 +160,31 @@ def test_pruner_options_without_pruner_on_resume_name_the_stored_pruner(
     with open_store(db_url) as store:
         stored = store.get_study("s").settings["pruner_settings"]
     assert (stored["min_resource"], stored["max_resource"]) == (3, 9)
+
+
+@pytest.mark.parametrize(
+    ("args", "noted"),
+    [
+        (["--objectives", "error,size", "--pruner", "median"], True),
+        (["--objectives", "error,size"], False),  # no pruner
+        (["--objectives", "error", "--pruner", "median"], False),  # one objective
+    ],
+)
+def test_a_pruner_of_several_objectives_says_what_it_compares(
+    db_url, args, noted, monkeypatch
+):
+    """A new user could not tell from hpo-driver start's output whether pruning
+    works with several objectives, nor on what: the driver says so when it starts
+    (created or resumed)."""
+
+    def no_trials(self):  # the study is created; do not drive it
+        return StudyOutcome("max_evals", dict.fromkeys(TrialState, 0), None)
+
+    monkeypatch.setattr(Driver, "run", no_trials)
+    note = (
+        "pruner median: each trial is judged by the one value its objective reports "
+        "(report(value, step)), compared with the other trials' values at that "
+        "step, not by the Pareto front"
+    )
+    output = " ".join(start(db_url, *args).output.split())
+    assert (note in output) == noted, output

@@ -6,6 +6,8 @@ import subprocess
 
 import pytest
 
+from hpo_service import hp
+from hpo_service.driver._study import open_study, space_settings
 from hpo_service.store import FinishedTrial, open_store
 
 DRIVER = "hpo_service.driver.cli"
@@ -125,14 +127,16 @@ def test_every_command_names_the_database_and_its_studies_for_an_unknown_study(
     )
     for command, run in zip(commands, runs, strict=True):
         assert run.returncode == 1, (command, run.stderr)
-        fill = {"enqueue": "enqueue points into", "import": "import into"}
-        how = (
-            f". To {fill[command[0]]} a new study, create it first: `hpo-driver start"
-            f" --db {db} --study gone --objective REF --space REF --max-evals N` "
-            "without --workers queues its first trial and waits for workers"
-            if command[0] in fill
-            else ""
-        )
+        hows = {
+            "enqueue": ". To enqueue points into a new study, create it first: "
+            f"`hpo-driver start --db {db} --study gone --objective REF --space REF "
+            "--max-evals N` without --workers queues its first trial and waits for "
+            "workers",
+            "import": ". To import into a new study, pass --create: it creates the "
+            "study without a search space (a later `hpo-driver start --space REF` "
+            "gives it one)",
+        }
+        how = hows.get(command[0], "")
         assert run.stderr.strip().splitlines() == [
             f"Error: study 'gone' not found in SQLite database {path} (it holds: "
             f"there); pass --db (or set HPO_DB) to use another store{how}"
@@ -271,3 +275,19 @@ def test_optunas_option_names_point_at_ours_not_at_the_nearest_spelling(procs, d
         assert message in run.stderr, (command, run.stderr)
         assert "Traceback" not in run.stderr
     assert "Did you mean" not in runs[0].stderr
+
+
+def test_enqueue_of_a_plain_option_names_its_index(procs, db):
+    """A choice's param is the index of its option: given the option itself (one of
+    plain values), the refusal names the index to give."""
+    space = {"loss": hp.choice("sgd_loss", ["log", "hinge", "modified_huber"])}
+    with open_store(db, create=True) as store:
+        given = {"objective": "tests.e2e.objectives:with_extra_keys", "max_evals": 2}
+        open_study(store, "s", {**given, **space_settings(space)})
+    given = ["--params", '{"sgd_loss": "hinge"}']
+    run = procs.run(DRIVER, "enqueue", "--db", db, "--study", "s", *given)
+    assert run.returncode != 0
+    assert "'hinge' is option 1 of sgd_loss: give 1" in run.stderr, run.stderr
+    run = procs.run(DRIVER, "enqueue", "--db", db, "--study", "s", "--params",
+                    '{"sgd_loss": 1}')  # fmt: skip
+    assert run.returncode == 0, run.stderr

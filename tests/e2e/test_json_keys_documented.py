@@ -47,11 +47,12 @@ def keys_of(value: Any, path: str = "") -> set[tuple[str, str]]:
 
 
 def study_with_every_part(db: str) -> None:
-    """Study ``s``: five done trials (one run by known code), one running trial with
-    attachments, and a driver holding the lease."""
+    """Study ``s`` under ASHA: five done trials (one run by known code), one running
+    trial with attachments, and a driver holding the lease."""
     settings = StudySettings(
         objective="tests.e2e.objectives:quadratic", space=to_document(space),
-        space_fingerprint=fingerprint(space), max_evals=10,
+        space_fingerprint=fingerprint(space), max_evals=10, pruner="asha",
+        pruner_settings={"max_resource": 9},
     )  # fmt: skip
     points = [NewTrial({"x": float(i), "y": i / 2}, {}) for i in range(6)]
     with open_store(db) as store:

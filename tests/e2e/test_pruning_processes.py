@@ -59,11 +59,35 @@ def test_asha_study_with_workers_ends_with_exactly_max_evals(procs, tmp_path):
                                   "--json").stdout)  # fmt: skip
     assert status["counts"]["pruned"] == counts[TrialState.PRUNED]
     assert status["pruner"] == {"name": "asha", "settings": settings["pruner_settings"]}
+    # per rung (1 and 3): reached, went on, pruned there, from the trials' reports
+    last = {t.tid: max(t.intermediate) for t in trials}
+    pruned_at = [last[t.tid] for t in trials if t.state is TrialState.PRUNED]
+    rungs = [
+        {"step": rung, "reached": reached, "went_on": reached - pruned_at.count(rung),
+         "pruned": pruned_at.count(rung)}
+        for rung in (1, 3) for reached in [sum(s >= rung for s in last.values())]
+    ]  # fmt: skip
+    assert status["pruning"]["rungs"] == rungs
+    assert rungs[0]["reached"] == 24 and rungs[0]["went_on"] == rungs[1]["reached"]
+    assert status["pruning"]["rule"].startswith("ASHA keeps the best 1/3 at each rung")
+    table = ["step  reached  went on  pruned"] + [
+        f"{r['step']:>4}  {r['reached']:>7}  {r['went_on']:>7}  {r['pruned']:>6}"
+        for r in rungs
+    ]
     text = procs.run(DRIVER, "status", "--db", db, "--study", "p").stdout
     assert "24/24 finished" in text and f"pruned={counts[TrialState.PRUNED]}" in text
-    pruner_line = next(line for line in text.splitlines() if "pruner:" in line)
-    assert pruner_line.strip().startswith("pruner: asha(")
+    lines = [line.strip() for line in text.splitlines()]
+    pruner_line = next(line for line in lines if "pruner:" in line)
+    assert pruner_line.startswith("pruner: asha(")
     assert "max_resource=9" in pruner_line and "reduction_factor=3" in pruner_line
+    at = lines.index(pruner_line)
+    assert lines[at + 1].startswith("ASHA keeps the best 1/3 at each rung")
+    assert lines[at + 2 : at + 5] == [row.strip() for row in table]
+    # the end of `start` shows the same table under its counts
+    end = [line.strip() for line in run.stdout.splitlines()]
+    assert end[end.index(table[0]) : end.index(table[0]) + 3] == [
+        row.strip() for row in table
+    ]
     records = json.loads(procs.run(DRIVER, "trials", "--db", db, "--study", "p",
                                    "--format", "json").stdout)  # fmt: skip
     assert {r["tid"]: r["intermediate"] for r in records} == {
@@ -86,6 +110,23 @@ def test_asha_study_with_workers_ends_with_exactly_max_evals(procs, tmp_path):
     other = procs.run(DRIVER, *start_args(db, "p", 26, "--pruner", "median"))
     assert other.returncode == 2, other.stderr
     assert "different pruner" in other.stderr and "--override" in other.stderr
+
+
+def test_an_objective_that_never_reports_is_named_at_the_end(procs, tmp_path):
+    """Under ASHA an objective that never calls report() is never judged: the end of
+    `start` and status say so, instead of a silent 0 pruned."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    quadratic = ["--objective", "tests.e2e.objectives:quadratic",
+                 "--space", "tests.e2e.objectives:space"]  # fmt: skip
+    run = procs.run(DRIVER, "start", "--db", db, "--study", "q", *quadratic,
+                    "--max-evals", "3", "--no-progress", "--workers", "1",
+                    "--pruner", "asha")  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    said = "3 completed without a report: the pruner judges only trials that call "
+    assert "0 pruned" in run.stdout and said in run.stdout
+    status = json.loads(procs.run(DRIVER, "status", "--db", db, "--study", "q",
+                                  "--json").stdout)  # fmt: skip
+    assert status["pruning"]["unreported"] == 3 and status["pruning"]["rungs"] == []
 
 
 def test_worker_killed_mid_report_is_requeued_and_reports_afresh(procs, tmp_path):

@@ -81,14 +81,19 @@ def test_a_signal_stops_the_driver_its_workers_and_frees_the_lease(
 ):
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
     procs.env["HPO_TEST_SLEEP"] = "0.5"
-    driver = start_driver(procs, db, "s", 200, "--workers", "2")
+    driver = start_driver(
+        procs, db, "s", 200, "--workers", "2", "--no-objective-output"
+    )
     wait_until(lambda: counts(db, "s")[TrialState.RUNNING] == 2, 120)
     workers = children(driver.pid)
     assert len(workers) == 2
     os.kill(driver.pid, signum)  # the driver only, as `kill` or systemd would
     _, err = driver.communicate(timeout=120)
     assert driver.returncode == 128 + signum, err
-    assert f"run `hpo-driver start --db {db} --study s` again" in err
+    # the command to paste starts the local workers again (without --workers the
+    # resumed driver waited for workers nobody started)
+    again = f"hpo-driver start --db {db} --study s --workers 2 --no-objective-output"
+    assert f"run `{again}` again" in err
     assert "Traceback" not in err
     assert not any(alive(pid) for pid in workers)
     with open_store(db) as store:

@@ -87,3 +87,25 @@ def test_hints_mask_the_password(tmp_path):
         assert " --db 'mongodb://user:***@db.example:27017/hpo' --study s" in command
         assert "secret" not in text
         assert text.endswith("(the command shows *** in place of the password)")
+
+
+def test_a_command_to_resume_repeats_the_local_workers():
+    """A hint to resume a study that ran local workers (`--workers K`) starts them
+    again: pasted without them, the resumed driver waited for workers nobody
+    started. Both hints of hpo-driver start that resume: interrupted and cancelled."""
+    db_url = "sqlite:////data/hpo.sqlite"
+    counts = dict.fromkeys(TrialState, 0)
+    cancelled = StudyOutcome("cancelled", counts, None)
+    for workers, show_output, flags in [
+        (3, True, " --workers 3"),
+        (2, False, " --workers 2 --no-objective-output"),
+        (0, False, ""),  # no local workers: nothing to repeat
+    ]:
+        again = _output.local_worker_flags(workers, show_output)
+        assert again == flags
+        command = f"hpo-driver start --db {db_url} --study s{flags}"
+        for text in (
+            _output.resume_hint("s", "interrupted", db_url, local_flags=again),
+            _output.no_success_text("s", cancelled, db_url, again),
+        ):
+            assert COMMAND.findall(text) == [command], text

@@ -48,15 +48,20 @@ def a_long_study(db: str) -> None:
 
 
 def one_read(db: str, states: list[TrialState] | None, status: str | None) -> str:
-    """The CSV of every trial read at once, as the command wrote it until now."""
+    """The CSV of every trial read at once, as the command wrote it until now; its
+    header that of every trial, whichever are shown."""
     with open_store(db) as store:
-        trials = store.get_trials("s", states)
-    trials = [t for t in trials if status is None or t.result["status"] == status]
-    rows = [trial_rows.flat_row(trial_rows.trial_record(t)) for t in trials]
+        every = store.get_trials("s")
+    rows = [trial_rows.flat_row(trial_rows.trial_record(t)) for t in every]
+    header = trial_rows.columns(rows)
+    rows = [
+        row
+        for row, t in zip(rows, every, strict=True)
+        if (states is None or t.state in states)
+        and (status is None or t.result["status"] == status)
+    ]
     out = io.StringIO()
-    writer = csv.DictWriter(
-        out, trial_rows.columns(rows), extrasaction="ignore", lineterminator="\n"
-    )
+    writer = csv.DictWriter(out, header, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
@@ -84,6 +89,12 @@ def test_trials_lists_a_study_of_several_windows_as_one_read_would(
     assert run.returncode == 0, run.stderr
     assert run.stdout == one_read(db, [TrialState.DONE], "fail")
     assert len(run.stdout.splitlines()) == 1 + len(range(0, N, 5))
+    # no failed trial has "late", "curve" or a second constraint: same columns
+    assert run.stdout.split("\n", 1)[0].split(",") == header
+    run = procs.run(DRIVER, "trials", "--db", db, "--study", "s", "--state", "new")
+    assert run.returncode == 0, run.stderr  # a row without a result: same columns
+    assert run.stdout == one_read(db, [TrialState.NEW], None)
+    assert run.stdout.split("\n", 1)[0].split(",") == header
     run = procs.run(DRIVER, "trials", "--db", db, "--study", "s", "--format", "json")
     assert run.returncode == 0, run.stderr
     records = json.loads(run.stdout)
@@ -91,6 +102,10 @@ def test_trials_lists_a_study_of_several_windows_as_one_read_would(
     assert records[0]["result"]["spread"] == "NaN"  # standard JSON
     assert records[-1]["state"] == "new" and records[-2]["state"] == "running"
     assert run.stdout == json.dumps(records, indent=2) + "\n"  # one list, as before
+    json_args = ["--format", "json", "--state", "new"]
+    run = procs.run(DRIVER, "trials", "--db", db, "--study", "s", *json_args)
+    assert run.returncode == 0, run.stderr  # JSON: each record has every key
+    assert [sorted(r) for r in json.loads(run.stdout)] == [sorted(records[-1])]
 
 
 def test_an_empty_listing_is_a_header_or_an_empty_list(

@@ -16,7 +16,11 @@ From a shell (what ``.ci/run`` does)::
     URL=$(python -m tests.helpers.mongo_wire start DIR)   # pid in DIR/server.pid
     python -m tests.helpers.mongo_wire stop DIR
 
-The server only ever listens on 127.0.0.1, on a free port picked at start.
+The server only ever listens on 127.0.0.1, on a port the kernel picks as it binds
+(``--port 0``); the port is read back from the server's log. A port found free and
+closed again before the server binds it could be taken by another process meanwhile
+(CI runs two pytest processes, each starting servers), and a ping on it could then be
+answered by that other server.
 """
 
 from __future__ import annotations
@@ -25,14 +29,15 @@ import argparse
 import contextlib
 import ctypes
 import os
+import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -45,6 +50,8 @@ PID_FILE = "server.pid"
 LOG_FILE = "server.log"
 
 _PR_SET_PDEATHSIG = 1
+#: What ``secantusd-py`` logs (at INFO) once its socket listens.
+_LISTENING = re.compile(rb"secantus listening on ([^\s:]+):(\d+)")
 
 
 def executable() -> str | None:
@@ -66,12 +73,6 @@ def as_user(url: str, user: str, password: str, database: str, source: str) -> s
     database ``database``."""
     host = with_database(url, database).removeprefix("mongodb://")
     return f"mongodb://{user}:{password}@{host}&authSource={source}"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
@@ -106,6 +107,8 @@ class WireServer:
     pid: int
     directory: Path
     process: subprocess.Popen[bytes] | None = None
+    #: Where this start's lines begin in ``server.log`` (earlier starts wrote above).
+    log_offset: int = field(default=0, repr=False)
 
     @classmethod
     def start(
@@ -128,9 +131,8 @@ class WireServer:
             die_with_parent: The server gets SIGTERM when this process dies (for a
                 test session; not for a starter that exits at once).
             timeout: Seconds to wait for each start to answer a ping.
-            attempts: Starts tried, each on a fresh free port (another process may
-                take the port between picking and binding it).
-            storage: The data directory (default: a new one per port), to restart a
+            attempts: Starts tried (a start that exits or never answers is retried).
+            storage: The data directory (default: a new one per start), to restart a
                 server on the same data.
             auth: Require authentication (``--auth``): create users on a start
                 without it first (there is no localhost exception).
@@ -166,11 +168,11 @@ class WireServer:
         die_with_parent: bool,
         storage: Path | None,
     ) -> WireServer:
-        port = _free_port()
-        data = storage or directory / f"data-{port}"
-        command = [program, "--host", HOST, "--port", str(port)]
-        command += ["--storage-path", str(data), "--log-level", "WARNING", *flags]
+        data = storage or Path(tempfile.mkdtemp(prefix="data-", dir=directory))
+        command = [program, "--host", HOST, "--port", "0"]  # the kernel picks one
+        command += ["--storage-path", str(data), "--log-level", "INFO", *flags]
         with open(directory / LOG_FILE, "ab") as log:
+            offset = log.tell()
             process = subprocess.Popen(
                 command,
                 cwd=directory,  # it reads ./secantusd.toml if present: none there
@@ -180,11 +182,14 @@ class WireServer:
                 start_new_session=not die_with_parent,
                 preexec_fn=_die_with_parent if die_with_parent else None,
             )
-        url = f"mongodb://{HOST}:{port}/?replicaSet={REPLICA_SET}"
-        return cls(url=url, pid=process.pid, directory=directory, process=process)
+        return cls(
+            url="", pid=process.pid, directory=directory, process=process,
+            log_offset=offset,
+        )  # fmt: skip
 
     def _wait(self, timeout: float) -> str:
-        """Wait until the server answers a ping; return why not ("" if it does)."""
+        """Wait until the server says its port and answers a ping on it; return why
+        not ("" if it does). Sets :attr:`url`."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
@@ -192,12 +197,27 @@ class WireServer:
                     f"it exited with code {self.process.returncode}; log:\n"
                     + _log_tail(self.directory / LOG_FILE)
                 )
-            if _answers(self.url):
-                return ""
+            port = self.port or self._announced_port()
+            if port:
+                self.url = f"mongodb://{HOST}:{port}/?replicaSet={REPLICA_SET}"
+                if _answers(self.url):
+                    return ""
             time.sleep(0.1)
         return f"it did not answer within {timeout} s; log:\n" + _log_tail(
             self.directory / LOG_FILE
         )
+
+    @property
+    def port(self) -> int:
+        """The TCP port the server listens on (0 before it said which)."""
+        return urlsplit(self.url).port or 0
+
+    def _announced_port(self) -> int:
+        """The port this start logged that it listens on, or 0 if not yet."""
+        with open(self.directory / LOG_FILE, "rb") as log:
+            log.seek(self.log_offset)
+            found = _LISTENING.search(log.read())
+        return int(found.group(2)) if found else 0
 
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM the server, SIGKILL it after ``grace`` seconds; reap it."""

@@ -153,6 +153,25 @@ def learning_curve(config: dict[str, Any]) -> float:
     return config["level"]
 
 
+def reports_at_gate(config: dict[str, Any]) -> float:
+    """Reports 1.0 at step 0, appends ``start`` to file ``config["log"]``, waits (up
+    to 120 s) for file ``config["gate"]`` to exist, then reports 0.5 and 0.25 at
+    steps 1 and 2 and returns 0.25 (or prunes at step 2 when the pruner says so)."""
+    from hpo_service import TrialPruned, report, should_prune
+
+    report(1.0, 0)
+    with Path(config["log"]).open("a") as f:
+        f.write("start\n")
+    deadline = time.monotonic() + 120.0
+    while not os.path.exists(config["gate"]) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    report(0.5, 1)
+    report(0.25, 2)
+    if should_prune():
+        raise TrialPruned()
+    return 0.25
+
+
 def bad_reports(config: dict[str, Any]) -> float:
     """Reports ``config["reports"]`` (``[value, step]`` pairs, ``"nan"``, ``"inf"`` and
     ``"-inf"`` for the non-finite floats)."""

@@ -11,6 +11,10 @@ import sys
 import numpy as np
 import pytest
 
+from hpo_service import hp
+from hpo_service.insight import StudyData, TrialRow, build_report, write_report
+from hpo_service.insight._params import params_from_space_document
+from hpo_service.space import compile_space, sample_params, to_document
 from hpo_service.store import TrialState, open_store
 from tests.e2e.conftest import REPO
 
@@ -313,3 +317,75 @@ def test_a_trial_pruned_at_its_first_report_is_marked_on_the_curves(tmp_path, br
     traces = {t["name"]: t for t in drawn_traces(browser, "intermediate")}
     assert traces["pruned here"]["y"] == 1 and traces["pruned here"]["symbol"] == "x"
     wait_for_colour(browser, "intermediate", ORANGE)  # painted, not only in the data
+
+
+def _every_figure_study(n: int, n_objectives: int) -> StudyData:
+    """A study with every figure of the report: ``n`` trials over three parameters,
+    every third pruned after two reports, the others done with ``n_objectives``
+    losses, a constraint broken by some and reports at 5 steps, on 4 workers."""
+    space = {
+        "a": hp.uniform("a", 0, 1),
+        "b": hp.uniform("b", 0, 1),
+        "c": hp.choice("c", ["x", "y"]),
+    }
+    rng = np.random.default_rng(0)
+    compiled = compile_space(space)
+    data = StudyData("every", params_from_space_document(to_document(space)))
+    rows = [_row(tid, sample_params(compiled, rng), n_objectives) for tid in range(n)]
+    data.apply(rows)
+    return data
+
+
+def _row(tid: int, params: dict, n_objectives: int) -> TrialRow:
+    """Trial ``tid``: pruned after 2 reports when ``tid`` is a multiple of 3, else
+    done with losses ``(a, b, a * b)[:n_objectives]`` and reports at 5 steps."""
+    curve = {step: params["a"] + 1 / step for step in range(1, 6)}
+    worker = {
+        "owner": f"w{tid % 4}",
+        "started_at": 1e9 + tid,
+        "finished_at": 1e9 + tid + 0.5,
+    }
+    if tid % 3 == 0:
+        return TrialRow(tid, "pruned", params, status="pruned",
+                        intermediate={1: curve[1], 2: curve[2]}, **worker)  # fmt: skip
+    a, b = params["a"], params["b"]
+    return TrialRow(tid, "done", params, losses=(a, b, a * b)[:n_objectives],
+                    status="ok", violation=max(0.0, b - 0.8), intermediate=curve,
+                    **worker)  # fmt: skip
+
+
+@pytest.mark.parametrize(("n_trials", "n_objectives"), [(30, 2), (1800, 2)])
+def test_no_figure_of_a_report_loses_its_webgl_context(
+    n_trials, n_objectives, tmp_path, browser
+):
+    """Chromium keeps 16 WebGL contexts per page and drops the oldest beyond: a
+    2-objective study with pruning drew 8 WebGL figures (17 contexts), so its first
+    figure, the history, stayed blank. Small figures are SVG now, and a study of
+    every figure large enough for WebGL stays within the 16."""
+    data = _every_figure_study(n_trials, n_objectives)
+    out = tmp_path / "every.html"
+    write_report(data, out)
+    names = ["history", "history_time", "pareto", "parallel", "slice", "contour",
+             "intermediate", "timeline"]  # fmt: skip
+    assert set(names) <= set(build_report(data).figures)
+    browser.get(out.as_uri())
+    wait_drawn(browser, *names)
+    lost = [e["message"] for e in browser.get_log("browser") if "WebGL" in e["message"]]
+    assert not [m for m in lost if "Too many active WebGL contexts" in m], lost
+    wait_for_colour(browser, "history", BLUE)  # the first figure is painted
+
+
+def test_the_dashboard_draws_a_small_study_as_svg(study):
+    """The dashboard's figures follow the report's rule: a study of 16 trials has
+    no WebGL figure but the parallel coordinates (always WebGL in plotly)."""
+    db, _, _ = study
+    server, port, _ = start_dashboard("--db", db)
+    names = "history,history_time,slice,contour,intermediate,timeline"
+    try:
+        wait_for(lambda: up(f"http://127.0.0.1:{port}/"), what="dashboard up")
+        figures = get(f"http://127.0.0.1:{port}/api/studies/pr/figures?names={names}")
+    finally:
+        stop(server)
+    assert {"history", "slice", "intermediate", "timeline"} <= set(figures)
+    types = {n: {t["type"] for t in f.get("data", [])} for n, f in figures.items()}
+    assert not [n for n, kinds in types.items() if "scattergl" in kinds], types

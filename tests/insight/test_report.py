@@ -7,9 +7,13 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
+from hpo_service import hp
 from hpo_service.exceptions import StoreNotFoundError, StudyNotFoundError
+from hpo_service.insight import StudyData, build_report
+from hpo_service.insight._figures import scored_rows
 from hpo_service.store import TrialState, open_store
 from tests.e2e.conftest import REPO
 
@@ -17,6 +21,7 @@ from ._support import (
     dump_dom,
     hpo_driver,
     plot_section,
+    random_study,
     run_demo_study,
     start,
     stop,
@@ -219,3 +224,50 @@ def test_importance_says_how_many_trials_it_ranks_from_when_some_were_pruned(tmp
         f"ranked from the study's {done} done trials; its {pruned} pruned trials "
         "are not used"
     ) in run.stderr
+
+
+def _branches_study(space: dict, n: int = 60) -> StudyData:
+    """``n`` random trials of a space with a choice ``model`` between option ``a``
+    (``h`` in [0, 100]) and ``b`` (``s`` in [0, 1]): ``a``'s loss spreads with
+    ``h`` (0 to 10), ``b``'s is 5 to 5.01, so ``h`` and ``model`` rank first."""
+
+    def loss(config):
+        model = config["model"]
+        return model["h"] / 10 if "h" in model else 5 + model["s"] / 100
+
+    return random_study(space, loss, n, seed=0)
+
+
+BRANCHES = {
+    "model": hp.choice(
+        "model", [{"h": hp.uniform("h", 0, 100)}, {"s": hp.uniform("s", 0, 1)}]
+    ),
+}
+
+
+def test_the_contour_pairs_parameters_that_varied_together():
+    """A choice and a parameter of one of its options were the contour's pair when
+    they ranked first: wherever ``h`` is active ``model`` is 0, so the figure was
+    an empty box with the trials in one row. The next pair that varied together
+    is drawn instead."""
+    data = _branches_study({**BRANCHES, "noise": hp.uniform("noise", 0, 1)})
+    figures = build_report(data).figures
+    contour = figures["contour"]
+    x_label, y_label = contour.layout.xaxis.title.text, contour.layout.yaxis.title.text
+    infos = [p for p in data.params if p.label in (x_label, y_label)]
+    matrix = data.param_matrix(scored_rows(data), infos)
+    x, y = matrix[x_label], matrix[y_label]
+    both = ~(np.isnan(x) | np.isnan(y))
+    assert both.sum() >= 4 and np.ptp(x[both]) > 0 and np.ptp(y[both]) > 0
+    assert [t.type for t in contour.data] == ["contour", "scatter"]  # a surface
+
+
+def test_no_pair_that_varied_together_gives_a_note_not_an_empty_contour():
+    data = _branches_study(BRANCHES)  # h, s and model: no two are ever both varied
+    report = build_report(data)
+    assert len(report.importances) >= 2 and "contour" not in report.figures
+    assert (
+        "No contour: no two of the most important parameters varied together in 4 "
+        "or more completed trials (a choice and a parameter of one of its options "
+        "never do)."
+    ) in report.notes

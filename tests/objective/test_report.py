@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
@@ -91,6 +92,24 @@ def test_zero_dimensional_arrays_are_reported_as_their_number():
         run(lambda config: report(np.array([0.5]), 0), max_evals=1)
 
 
+@pytest.mark.parametrize("value", [[0.2, 3.5], (0.2, 3.5), np.array([0.2, 3.5])])
+def test_a_report_of_several_values_says_to_report_the_one_to_prune_on(value):
+    """A multi-objective study's objective reporting its loss vector was told only
+    "`value` must be a number"."""
+    match = (
+        r"must be a number, but got value=.*0\.2.*3\.5.*\(step=1\): the pruner "
+        r"compares one value per step .* report the one to prune on"
+    )
+    with pytest.raises(ValueError, match=match):
+        run(lambda config: report(value, 1), max_evals=1)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf])
+def test_a_report_of_nan_says_how_to_stop_a_diverged_trial(value):
+    with pytest.raises(ValueError, match=r"raise TrialPruned\(\) .* 'fail'"):
+        run(lambda config: report(value, 1), max_evals=1)
+
+
 @pytest.mark.parametrize("steps", [(3, 2), (3, 3)])
 def test_steps_must_grow(steps):
     def objective(config):
@@ -174,7 +193,7 @@ def test_resumed_trials_teach_the_pruner():
     assert trials.statuses()[-1] == "pruned"
 
 
-def test_the_progress_line_counts_pruned_trials(caplog):
+def test_the_progress_line_counts_pruned_trials_and_says_the_rule(caplog, capsys):
     caplog.set_level(logging.INFO, logger="hpo_service.driver._progress")
     trials = Trials()
     fmin(curve_objective, SPACE, algo=rand.suggest, max_evals=12, trials=trials,
@@ -183,9 +202,24 @@ def test_the_progress_line_counts_pruned_trials(caplog):
     assert pruned > 0
     last = [r.getMessage() for r in caplog.records][-1]
     assert last.startswith(
-        f"12/12 trials finished ({12 - pruned} done, {pruned} pruned)"
+        f"12/12 trials finished ({12 - pruned} done, {pruned} pruned: the median "
+        "pruner stops trials behind the median)"
     )
     assert ", best loss: " in last
+    # then where the trials were pruned, on standard error
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("the median pruner stops a trial whose best value")
+    where = [int(max(d["intermediate"])) for d in trials.trials
+             if d["result"]["status"] == STATUS_PRUNED]  # fmt: skip
+    shown = ", ".join(f"step {s}: {where.count(s)}" for s in sorted(set(where)))
+    assert err[1] == f"pruned at {shown}"
+
+
+def test_fmin_without_progress_shows_no_pruning_counts(capsys):
+    median = pruners.MedianPruner(n_startup_trials=3)
+    trials = run(curve_objective, max_evals=12, pruner=median)
+    assert STATUS_PRUNED in trials.statuses()
+    assert capsys.readouterr().err == ""
 
 
 def test_an_objective_that_never_checks_the_pruner_is_warned_once(caplog):
@@ -221,3 +255,35 @@ def test_checking_the_pruner_or_having_none_is_not_warned(caplog):
     run(checks_and_goes_on, max_evals=12, pruner=median)
     run(curve_objective, max_evals=12)  # reports, no pruner
     assert caplog.records == []
+
+
+def test_the_progress_bar_says_the_rule_beside_the_pruned_count():
+    """hyperopt's progress callback gets the postfix the bar shows while it runs."""
+    shown = []
+
+    class Bar:
+        def update(self, n):
+            pass
+
+        @property
+        def postfix(self):
+            return shown[-1] if shown else None
+
+        @postfix.setter
+        def postfix(self, text):
+            shown.append(text)
+
+    @contextlib.contextmanager
+    def callback(initial, total):
+        yield Bar()
+
+    trials = Trials()
+    fmin(curve_objective, SPACE, algo=rand.suggest, max_evals=12, trials=trials,
+         rstate=7, pruner=pruners.MedianPruner(n_startup_trials=3),
+         show_progressbar=callback)  # fmt: skip
+    pruned = trials.statuses().count(STATUS_PRUNED)
+    assert pruned > 0
+    assert shown[-1].endswith(
+        f", pruned: {pruned} (the median pruner stops trials behind the median)"
+    )
+    assert shown[0].startswith("best loss: ") and "pruned" not in shown[0]

@@ -110,3 +110,27 @@ def test_nested_choices():
     assert space_eval(space, {"a": 1, "b": 1, "c": 1}) == {"deep": [2]}
     assert space_eval(space, {"a": 1, "b": 0}) == "x"
     assert space_eval(space, {"a": 0}) == 0
+
+
+def test_a_list_of_points_is_refused_saying_to_evaluate_each():
+    """fmin of a study of several objectives returns the Pareto front's points (a
+    list): space_eval of that list said "'list' object has no attribute 'get'"."""
+    from hpo_service import Trials, fmin, rand
+
+    space = {"x": hp.uniform("x", 0, 1)}
+    front = fmin(lambda c: [c["x"], 1 - c["x"]], space, algo=rand.suggest,
+                 max_evals=3, trials=Trials(), show_progressbar=False)  # fmt: skip
+    assert isinstance(front, list) and len(front) == 3  # every trial is on the front
+    with pytest.raises(TypeError, match=r"one point .* list of 3 points .* for point"):
+        space_eval(space, front)
+    assert [space_eval(space, p)["x"] for p in front] == [p["x"] for p in front]
+    with pytest.raises(TypeError, match=r"a mapping \{label: value\}, but got int"):
+        space_eval(space, 3)
+    with pytest.raises(TypeError, match="one point"):
+        space_eval(space, ())
+
+
+def test_a_pandas_row_is_taken_as_a_point():
+    pd = pytest.importorskip("pandas")
+    space = {"x": hp.uniform("x", 0, 1), "k": hp.choice("k", ["a", "b"])}
+    assert space_eval(space, pd.Series({"x": 0.5, "k": 1})) == {"x": 0.5, "k": "b"}

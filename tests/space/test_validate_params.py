@@ -112,6 +112,32 @@ def test_bad_values_are_errors_naming_the_label(label, value, message):
         validate_params(COMPILED, {**VALID, label: value})
 
 
+PLAIN = compile_space(
+    {
+        "loss": hp.choice("loss", ["log", "hinge", None, True]),
+        "width": hp.choice("width", [16, 32.0, 64]),
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("label", "value", "hint"),
+    [
+        ("loss", "hinge", "; 'hinge' is option 1 of loss: give 1"),
+        ("width", 32, "; 32 is option 1 of width: give 1"),  # 32 == 32.0
+        ("width", 64, "; 64 is option 2 of width: give 2"),
+        ("loss", "squared", ""),  # no option
+        ("width", True, ""),  # True is no option 1
+    ],
+)
+def test_a_choice_given_one_of_its_plain_options_names_its_index(label, value, hint):
+    params = {"loss": 0, "width": 0, label: value}
+    message = f"an integer from 0 to {PLAIN[label].n_options - 1}, but got {value!r}"
+    with pytest.raises(SpaceError) as raised:
+        validate_params(PLAIN, params)
+    assert str(raised.value).endswith(message + hint)
+
+
 def test_missing_active_label_is_an_error():
     params = {k: v for k, v in VALID.items() if k != "inner"}
     with pytest.raises(SpaceError, match="must hold active parameter 'inner'"):

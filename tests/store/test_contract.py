@@ -1113,6 +1113,46 @@ class TestReads:
         assert [t.tid for t in got[study]] == [first.tid, 2]
         assert [(t.tid, t.owner) for t in got["a-busy"]] == [(1, "w1")]
 
+    def test_running_by_study_reads_only_what_a_worker_may_requeue(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        """An idle worker's read: leases expired by the store's clock, and trials
+        owned by processes of its namespace (which it may find dead); not those of
+        live leases elsewhere, nor other studies' with ``study``."""
+        ours, theirs = "0123456789ab", "ba9876543210"
+        owners = {
+            "ours": f"n/host:11:aaaa/{ours}-1f",  # kept
+            "theirs": f"host:12:bbbb/{theirs}-2e",
+            "plain": "host:13:cccc",  # no namespace (not Linux)
+            "lookalike": f"host:14:dddd/{ours}-1f/x",  # not at the end
+            "late": f"host:15:eeee/{theirs}-3d",  # kept: expired
+        }
+        store.create_study("other", {})
+        for name in (study, "other"):
+            queued(store, name, len(owners))
+            for who, owner in owners.items():
+                lease = SHORT if who == "late" else LONG
+                assert store.claim(owner, lease, study=name) is not None
+        time.sleep(EXPIRE)
+        every = store.running_by_study()
+        expected = {
+            name: [
+                t for t in every[name] if t.owner in (owners["ours"], owners["late"])
+            ]
+            for name in (study, "other")
+        }
+        assert [len(trials) for trials in expected.values()] == [2, 2]
+        got = store.running_by_study(only_requeuable=True, namespace=ours)
+        assert got == expected
+        mine = store.running_by_study(study=study, only_requeuable=True, namespace=ours)
+        assert mine == {study: expected[study]}
+        late = store.running_by_study(only_requeuable=True)  # no namespace
+        assert {n: [t.owner for t in ts] for n, ts in late.items()} == {
+            name: [owners["late"]] for name in (study, "other")
+        }
+        assert store.running_by_study(study=study) == {study: every[study]}
+        assert store.running_by_study(study="missing", only_requeuable=True) == {}
+
     def test_get_tids_reads_the_tids_of_trials_in_states(
         self, store: BaseTrialStore, study: str
     ) -> None:
@@ -2030,6 +2070,79 @@ class TestReportsSince:
             store.reports_since(study, -1)
         with pytest.raises(StudyNotFoundError):
             store.reports_since("nope")
+
+
+class TestLastSteps:
+    """What the pruning counts read: state and highest reported step per trial."""
+
+    def test_states_and_highest_steps_queued_left_out(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 6)
+        trials = [claimed(store, study) for _ in range(5)]
+        steps = {0: [(1, 1.0), (3, 0.5)], 1: [(7, 2.0), (2, 1.0)], 2: [(0, 3.0)]}
+        for tid, pairs in steps.items():
+            assert store.report_many(study, tid, trials[tid].token, pairs)
+        assert store.report(study, 3, trials[3].token, 12, 4.0)
+        assert store.report(study, 0, trials[0].token, 3, 0.25)  # a step again
+        store.complete(study, 0, trials[0].token, {"loss": 1.0})
+        store.prune(study, 1, trials[1].token, PRUNED_RESULT)
+        store.fail(study, 2, trials[2].token, error_of("X"))
+        store.complete(study, 4, trials[4].token, {"loss": 2.0})  # never reported
+        assert store.last_steps(study) == [
+            (0, S.DONE, 3), (1, S.PRUNED, 7), (2, S.ERROR, 0), (3, S.RUNNING, 12),
+            (4, S.DONE, None),
+        ]  # fmt: skip
+
+    def test_agrees_with_the_reports_pruners_read(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        pruned = {"status": "pruned", "loss": 0.7, "step": 40}
+        store.insert_finished(study, [
+            FinishedTrial({}, {}, {"loss": 0.5}, intermediate={0: 0.9, 2**40: 0.6}),
+            FinishedTrial({}, {}, pruned, S.PRUNED, intermediate={40: 1.2, 4: 0.7}),
+            FinishedTrial({}, {}, None, S.CANCELLED),
+        ])  # fmt: skip
+        queued(store, study, 2)
+        running = claimed(store, study)
+        store.report_many(study, running.tid, running.token, [(5, 1.0), (9, 1.0)])
+        finished, _ = store.reports_since(study)
+        expected = [
+            (r.tid, r.state, max(r.intermediate, default=None)) for r in finished
+        ]
+        expected.append((running.tid, S.RUNNING, 9))
+        assert store.last_steps(study) == expected
+        assert expected[0][2] == 2**40  # steps past 32 bits
+
+    def test_only_the_current_attempts_reports(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 2)
+        first = claimed(store, study, lease=SHORT)
+        assert store.report_many(study, first.tid, first.token, [(0, 9.0), (8, 8.0)])
+        time.sleep(EXPIRE)
+        store.requeue_expired(max_attempts=3, study=study)
+        assert store.last_steps(study) == []  # queued again: left out
+        second = claimed(store, study)
+        assert second.tid == first.tid
+        assert store.last_steps(study) == [(first.tid, S.RUNNING, None)]
+        assert store.report(study, second.tid, second.token, 2, 5.0)
+        store.complete(study, second.tid, second.token, {"loss": 5.0})
+        store.cancel(study, [1])  # queued: cancelled with no attempt, no reports
+        assert store.last_steps(study) == [(0, S.DONE, 2), (1, S.CANCELLED, None)]
+
+    def test_other_studies_and_missing_study(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        assert store.last_steps(study) == []
+        store.create_study("other", {})
+        store.insert_trials("other", new_trials(1))
+        other = claimed(store, "other")
+        store.report("other", other.tid, other.token, 3, 1.0)
+        assert store.last_steps(study) == []
+        assert store.last_steps("other") == [(other.tid, S.RUNNING, 3)]
+        with pytest.raises(StudyNotFoundError):
+            store.last_steps("nope")
 
 
 # ---- light reads: what `status` and `best` read -------------------------------------

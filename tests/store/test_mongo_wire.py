@@ -7,7 +7,6 @@ cannot hold, clear connection errors, a read-only user, and its round trips.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -42,6 +41,7 @@ from tests.helpers.mongo_wire import (
     wait_writable,
     with_database,
 )
+from tests.helpers.ports import held_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -128,11 +128,9 @@ def test_opening_and_reading_create_no_database(mongo_url: str, database: str) -
 
 
 def test_unreachable_server_is_one_clear_line() -> None:
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    started = time.monotonic()
-    with pytest.raises(StoreConnectionError) as info:
+    with held_port() as sock, pytest.raises(StoreConnectionError) as info:
+        port = sock.getsockname()[1]  # bound, not listening: refused, and ours
+        started = time.monotonic()
         open_store(f"mongodb://127.0.0.1:{port}/hpo", connect_timeout=1)
     message = str(info.value)
     assert time.monotonic() - started < 30

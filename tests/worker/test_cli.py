@@ -409,3 +409,24 @@ def test_a_worker_starts_without_numpy():
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["False", "True"]
+
+
+def test_a_worker_of_a_study_made_by_an_import_waits_for_its_space(store, db_url):
+    """`hpo-driver import --create` makes a study with no objective, space or budget
+    yet: a worker of it ran into the missing objective (AttributeError in its
+    objective check) and the missing budget (a TypeError in its end-of-study
+    check); it waits for trials as for any study, here until --idle-timeout."""
+    from hpo_service.driver._warm_start import Evaluated, import_results
+
+    done = Evaluated({"x": 0.5}, {"loss": 0.25, "status": "ok"}, "file#0")
+    import_results(store, "imported", [done], create=True)
+    env = {k: v for k, v in os.environ.items() if k != "HPO_DB"}
+    env["PYTHONPATH"] = str(REPO)
+    run = subprocess.run(
+        [sys.executable, "-m", "hpo_service.worker", "--db", db_url, "--study",
+         "imported", "--idle-timeout", "0.5"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "worker stopped (idle_timeout)" in run.stderr
+    assert "Traceback" not in run.stderr

@@ -413,11 +413,11 @@ def test_a_fault_in_the_housekeeping_code_surfaces_instead_of_a_skipped_pass(sto
     TypeError of a bug there (one hid behind a name clash once) ends the worker."""
     make_study(store, "h", f"{OBJ}:quadratic", [], max_evals=1)
 
-    def broken(study):
+    def broken(**filters):
         raise TypeError("a bug in housekeeping")
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(store, "running_trials", broken)
+        patch.setattr(store, "running_by_study", broken)
         with pytest.raises(TypeError, match="a bug in housekeeping"):
             run_worker(store, study="h", idle_timeout=5, poll_interval=0.05)
 

@@ -17,6 +17,11 @@ from hpo_service.worker._reports import ReportHandler, StudyPruning
 from .conftest import OBJ, make_study, wait_until
 
 CURVE = f"{OBJ}:learning_curve"
+#: What a worker's error says after a NaN or infinite report: how to end such a trial.
+NOT_FINITE = (
+    ": a pruner cannot rank it; to stop a trial that diverged, raise TrialPruned() "
+    "(it keeps its last finite report) or return {'status': 'fail'}"
+)
 ASHA_9 = {"pruner": "asha", "pruner_settings": {"max_resource": 9}}
 
 
@@ -67,13 +72,13 @@ def test_bad_reports_in_a_worker_are_errors_naming_the_value(store):
     errors = [t.error for t in store.get_trials("bad")]
     assert [e["type"] for e in errors] == ["ValueError"] * 7
     assert [e["message"] for e in errors] == [
-        "`value` must be a finite number, but got value=nan (step=0)",
+        "`value` must be a finite number, but got value=nan (step=0)" + NOT_FINITE,
         "`step` must grow from one report to the next, but got step=2 after step=3",
         "`step` must be an int in [0, 2**63 - 1], but got step=-1",
         "`value` must be a number, but got value='0.5' (step=0)",
         "`step` must be an int in [0, 2**63 - 1], but got step=9223372036854775808",
-        "`value` must be a finite number, but got value=-inf (step=1)",
-        "`value` must be a finite number, but got value=inf (step=0)",
+        "`value` must be a finite number, but got value=-inf (step=1)" + NOT_FINITE,
+        "`value` must be a finite number, but got value=inf (step=0)" + NOT_FINITE,
     ]
     intermediate = [t.intermediate for t in store.get_trials("bad")]
     assert intermediate == [{}, {3: 1.0}, {}, {}, {}, {0: 1.0}, {}]
@@ -269,3 +274,42 @@ def test_an_objective_that_checks_and_goes_on_is_not_warned(store):
     trials = store.get_trials("c")
     assert [t.state for t in trials][1:] == [TrialState.PRUNED] * 2
     assert all("output" not in t.result for t in trials)
+
+
+def test_a_store_failure_while_judging_is_said_as_one_not_as_a_pruner_fault(
+    mongo_url, caplog
+):
+    """The pruner's read of the finished trials fails at the server (a write error
+    a retry cannot fix at once, here OutOfDiskSpace): the report is answered "go on"
+    and the log says the store failed, in one line; before, it said "the pruner
+    failed" with a traceback, as for a bug in the pruner."""
+    import uuid
+
+    import pymongo
+
+    from tests.helpers.mongo_wire import fail_point, fail_points_enabled
+
+    if not fail_points_enabled(mongo_url):
+        pytest.skip("the MongoDB server runs without test commands (fail points)")
+    database, app = f"hpo_judge_{uuid.uuid4().hex[:10]}", "hpo-judge-test"
+    try:
+        with open_store(mongo_url, database=database, appname=app) as store:
+            make_study(store, "s", CURVE, [{}], **ASHA_9)
+            trial = store.claim("w", 60.0, study="s")
+            pruning = StudyPruning(store, "s", ASHAPruner(max_resource=9))
+            lease = Lease("s", trial.tid, trial.token, 60.0)
+            handler = ReportHandler(trial, pruning, lease, lambda what, fn: fn())
+            data = {"failCommands": ["find"], "appName": app, "errorCode": 14031}
+            with (
+                caplog.at_level(logging.WARNING),
+                fail_point(mongo_url, data, {"times": 1}),
+            ):
+                assert handler({"kind": "report", "step": 0, "value": 1.0}) == {
+                    "kind": "decision", "prune": False
+                }  # fmt: skip
+            assert store.get_trial("s", trial.tid).intermediate == {0: 1.0}
+    finally:
+        with pymongo.MongoClient(mongo_url) as client:
+            client.drop_database(database)
+    assert "trial s/0: cannot judge it (the store failed)" in caplog.text
+    assert "the pruner failed" not in caplog.text and "Traceback" not in caplog.text

@@ -25,19 +25,10 @@ from click.testing import CliRunner
 from hpo_service.store import TrialState, open_store
 from hpo_service.worker.cli import main
 from tests.helpers.mongo_wire import with_database
+from tests.helpers.ports import held_port
 from tests.worker.conftest import OBJ, REPO, make_study, wait_until
 
 SECRET = "s3cret-pw"
-
-
-def held_port() -> socket.socket:
-    """A socket bound to a free 127.0.0.1 port, not listening: connections to the
-    port are refused until it listens, and no other program can take the port while
-    it is open (one found free and closed again could be taken before use)."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
 
 
 @pytest.fixture

@@ -330,9 +330,17 @@ class ParzenEstimator:
         """Number of mixture components (observations + prior)."""
         return self.weights.size
 
-    def sample(self, rng: np.random.Generator, size: int) -> Candidates:
-        """Draw ``size`` points from the mixture."""
-        comp = _draw_components(self.weights, size, rng)
+    def sample(
+        self, rng: np.random.Generator, size: int, *, with_prior: bool = True
+    ) -> Candidates:
+        """Draw ``size`` points from the mixture; ``with_prior=False`` leaves the
+        prior component out of the draws (unless it is the only one)."""
+        weights = self.weights
+        if not with_prior and weights.size > 1:
+            weights = weights.copy()
+            weights[-1] = 0.0
+            weights /= np.add.reduce(weights)
+        comp = _draw_components(weights, size, rng)
         layout = self.layout
         raw = _truncnorm.sample(
             self.mus[comp], self.sigmas[comp], layout.low, layout.high, rng

@@ -116,6 +116,11 @@ class HyperbandPruner(BasePruner):
             for s in (s_max - b for b in range(s_max + 1))
         ]
 
+    def bracket_rungs(self) -> list[list[int]]:
+        """Each bracket's rung steps, lowest first (bracket 0, the most aggressive,
+        first; the last bracket has none: it runs every trial to ``max_resource``)."""
+        return [list(rungs.steps) for rungs in self._rungs]
+
     def bracket_of(self, tid: int) -> int:
         """The bracket (0 = most aggressive) that trial ``tid`` belongs to."""
         return self._schedule[tid % len(self._schedule)]

@@ -141,10 +141,38 @@ function showSummary(delta) {
       : over ? "no best trial: none of the " + delta.finished + " finished succeeded"
         : "no best trial yet";
   }
+  showPruning(delta.pruning);
   const select = $("state-filter");
   for (const s of Object.keys(delta.counts)) {
     if (![...select.options].some((o) => o.value === s)) select.add(new Option(s, s));
   }
+}
+
+function showPruning(pruning) {  // what the pruner did, as `hpo-driver status`
+  $("pruning").hidden = !pruning;
+  if (!pruning) return;
+  $("pruning-rule").textContent = pruning.rule;
+  const brackets = pruning.brackets
+    || (pruning.rungs ? [{bracket: null, rungs: pruning.rungs}] : []);
+  const by = pruning.brackets ? ["bracket"] : [];
+  const table = $("pruning-rungs");
+  table.replaceChildren();
+  const rows = brackets.flatMap((b) => b.rungs.map((r) =>
+    (by.length ? [b.bracket] : []).concat([r.step, r.reached, r.went_on, r.pruned])));
+  if (rows.length) {
+    const head = table.insertRow();
+    for (const h of by.concat(["step", "reached", "went on", "pruned"])) {
+      head.appendChild(document.createElement("th")).textContent = h;
+    }
+  }
+  for (const cells of rows) {
+    const tr = table.insertRow();
+    for (const n of cells) {
+      const td = tr.insertCell(); td.className = "num"; td.textContent = n;
+    }
+  }
+  $("pruning-steps").textContent = pruning.pruned_at;
+  $("pruning-notes").textContent = pruning.notes_text.join(" ");
 }
 
 async function maybeFigures(generation) {

@@ -1,0 +1,386 @@
+"""What a study's pruner did, in a few numbers a user can read.
+
+A study under ASHA with the default ladder (rungs at steps 1, 3, 9, 27, a third of the
+trials going on at each) ends with most of its trials pruned: by design about one
+trial in ``eta**k`` passes ``k`` rungs. :func:`pruning_ladder` counts, from the
+trials' reports alone, how many trials reached each rung, how many went on past it
+and how many were pruned there (for the median and percentile pruners: at which
+steps trials were pruned), so that ``hpo-driver status``, the end of ``hpo-driver
+start`` and ``fmin``, and the report show it as the rule at work.
+
+Counting rules (the store keeps a trial's reports, not the pruner's decisions):
+
+- a trial *reached* a rung when it reported at or past the rung's step (the pruner
+  judges it at its first report there);
+- a pruned trial was *pruned at* the highest rung its reports reached (the pruner
+  stops a trial at the report that reached the rung, and the objective that asks
+  ``should_prune()`` after each report stops there); a pruned trial that reached
+  no rung stopped itself (raised ``TrialPruned`` without the pruner);
+- the trials that *went on* past a rung are those that reached it and were not
+  pruned there: running on, finished or complete.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from hpo_service.algorithms.pruners._asha import ASHAPruner
+from hpo_service.algorithms.pruners._hyperband import HyperbandPruner
+
+_RUNG_PRUNERS = ("asha", "hyperband")
+_STEP_PRUNERS = ("median", "percentile")
+_STEPS_SHOWN = 6  # steps (or step ranges) listed for the median/percentile pruner
+#: A rung's counts (:meth:`Rung.as_dict` keys) and their column titles, in order.
+RUNG_COLUMNS = {
+    "step": "step",
+    "reached": "reached",
+    "went_on": "went on",
+    "pruned": "pruned",
+}
+
+
+@dataclass
+class Rung:
+    """One rung of an ASHA ladder (or of a Hyperband bracket).
+
+    Attributes:
+        step: The rung's step.
+        reached: Trials that reported at or past ``step``.
+        went_on: Of those, the trials not pruned at this rung.
+        pruned: Of those, the pruned trials whose reports reached no higher rung.
+    """
+
+    step: int
+    reached: int = 0
+    went_on: int = 0
+    pruned: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The JSON form: ``{"step", "reached", "went_on", "pruned"}``."""
+        return {key: getattr(self, key) for key in RUNG_COLUMNS}
+
+
+@dataclass
+class PruningLadder:
+    """What a study's pruner did (see the module's counting rules).
+
+    Attributes:
+        pruner: The pruner's name (``asha``, ``hyperband``, ``median``,
+            ``percentile``).
+        rule: The pruner's rule in one sentence, saying what to expect.
+        brackets: The rungs, one list per bracket (one bracket for ASHA; Hyperband's
+            bracket 0, the most aggressive, first). Empty for median/percentile.
+        pruned_at_steps: ``{step: pruned trials whose last report was at step}``
+            (median/percentile), in step order.
+        pruned_unjudged: Pruned trials that reached no rung (ASHA, Hyperband): their
+            objective stopped itself.
+        unreported: Completed (done) trials that reported nothing (a pruner never
+            judges them).
+        notes: Advice on the settings, one sentence each (e.g. a missing
+            ``max_resource``).
+    """
+
+    pruner: str
+    rule: str
+    brackets: list[list[Rung]] = field(default_factory=list)
+    pruned_at_steps: dict[int, int] = field(default_factory=dict)
+    pruned_unjudged: int = 0
+    unreported: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form (``hpo-driver status --json``'s ``pruning``)."""
+        out: dict[str, Any] = {"pruner": self.pruner, "rule": self.rule}
+        if self.pruner == "asha":
+            out["rungs"] = [r.as_dict() for r in self.brackets[0]]
+        elif self.pruner == "hyperband":
+            out["brackets"] = [
+                {"bracket": b, "rungs": [r.as_dict() for r in rungs]}
+                for b, rungs in enumerate(self.brackets)
+            ]
+        else:
+            out["pruned_at_steps"] = {
+                str(s): n for s, n in self.pruned_at_steps.items()
+            }
+        out["pruned_unjudged"] = self.pruned_unjudged
+        out["unreported"] = self.unreported
+        out["notes"] = list(self.notes)
+        return out
+
+    def lines(self) -> list[str]:
+        """A few lines of text (see :func:`ladder_lines`)."""
+        return ladder_lines(self.as_dict())
+
+    @property
+    def worth_showing(self) -> bool:
+        """Whether a run's end should show it: a trial was pruned, or completed
+        without reporting (so the pruner never judged it)."""
+        pruned = sum(r.pruned for rungs in self.brackets for r in rungs)
+        pruned += sum(self.pruned_at_steps.values()) + self.pruned_unjudged
+        return pruned > 0 or self.unreported > 0
+
+
+def ladder_lines(record: Mapping[str, Any]) -> list[str]:
+    """A few lines of text from :meth:`PruningLadder.as_dict`'s form: the rule, then
+    the rungs as a small table (or the steps trials were pruned at), then
+    :func:`ladder_notes`."""
+    lines = [record["rule"]]
+    if "rungs" in record:
+        lines += _rung_table([record["rungs"]], by_bracket=False)
+    elif "brackets" in record:
+        lines += _rung_table([b["rungs"] for b in record["brackets"]], by_bracket=True)
+    elif record.get("pruned_at_steps"):
+        lines.append(pruned_at_text(record))
+    return lines + ladder_notes(record)
+
+
+def pruned_at_text(record: Mapping[str, Any]) -> str:
+    """``pruned at step 1: 12, step 2: 5`` (ranges when there are many steps) from
+    a median/percentile record's ``pruned_at_steps``; "" without."""
+    counts = {int(s): n for s, n in (record.get("pruned_at_steps") or {}).items()}
+    return "pruned at " + _steps_text(counts) if counts else ""
+
+
+def ladder_notes(record: Mapping[str, Any]) -> list[str]:
+    """What else a user should know, one sentence each: trials pruned before any
+    judgement, trials that never reported, advice on the settings."""
+    lines = []
+    if unjudged := record.get("pruned_unjudged"):
+        where = "any report" if "pruned_at_steps" in record else "the first rung"
+        lines.append(
+            f"{unjudged} pruned before {where} (the objective raised TrialPruned "
+            "itself)"
+        )
+    if unreported := record.get("unreported"):
+        lines.append(
+            f"{unreported} completed without a report: the pruner judges only trials "
+            "that call hpo_service.report(value, step)"
+        )
+    return lines + list(record.get("notes") or [])
+
+
+def pruning_ladder(
+    name: str,
+    settings: Mapping[str, Any] | None,
+    trials: Iterable[tuple[int, str, int | None]],
+) -> PruningLadder | None:
+    """Count what pruner ``name`` did to ``trials``.
+
+    Args:
+        name: The study's pruner (a key of
+            :data:`~hpo_service.algorithms.pruners.PRUNERS`).
+        settings: Its settings, as the study stores them.
+        trials: ``(tid, state, last step)`` of the study's trials, finished or
+            running (``state`` as :class:`~hpo_service.store.TrialState` values:
+            ``"done"``, ``"pruned"``, ``"running"``, ...; the last step as
+            :func:`last_step` gives it, None for a trial that reported nothing);
+            queued ones may be left out.
+
+    Returns:
+        The counts, or None for a pruner that stops nothing (``none``) or an unknown
+        one.
+
+    Raises:
+        ValueError: ``settings`` do not make a valid pruner.
+    """
+    from hpo_service.algorithms.pruners import make_pruner
+
+    if name not in _RUNG_PRUNERS + _STEP_PRUNERS:
+        return None
+    rows = [(tid, str(state), last) for tid, state, last in trials]
+    unreported = sum(last is None and s == "done" for _, s, last in rows)
+    if name in _RUNG_PRUNERS:
+        pruner = make_pruner(name, dict(settings or {}))
+        ladder = _rung_ladder(cast("ASHAPruner | HyperbandPruner", pruner), rows)
+    else:  # not built: the median pruner loads numpy, which `status` does not need
+        ladder = PruningLadder(name, _step_rule(name, settings or {}))
+        pruned = [last for _, s, last in rows if s == "pruned"]
+        ladder.pruned_at_steps = dict(
+            sorted(Counter(s for s in pruned if s is not None).items())
+        )
+        ladder.pruned_unjudged = pruned.count(None)
+        if ladder.pruned_at_steps:
+            higher = " or --percentile" if name == "percentile" else ""
+            ladder.notes.append(
+                f"to prune less: raise --warmup-steps or --startup-trials{higher}"
+            )
+    ladder.unreported = unreported
+    return ladder
+
+
+def last_step(intermediate: Mapping[Any, Any]) -> int | None:
+    """The highest step of a trial's reports ``{step: value}`` (steps as ints or
+    their text), or None without one."""
+    if not intermediate:
+        return None
+    if isinstance(next(iter(intermediate)), int):  # a store's: max in C, no int()
+        return int(max(intermediate))
+    return max(int(s) for s in intermediate)
+
+
+def _rung_ladder(
+    pruner: ASHAPruner | HyperbandPruner, rows: list[tuple[int, str, int | None]]
+) -> PruningLadder:
+    """Count each bracket's rungs (ASHA: one bracket)."""
+    settings = pruner.settings()
+    if isinstance(pruner, ASHAPruner):
+        steps, bracket_of = [pruner.rung_steps()], (lambda tid: 0)
+    else:
+        steps, bracket_of = pruner.bracket_rungs(), pruner.bracket_of
+    brackets = [[Rung(step) for step in ladder] for ladder in steps]
+    unjudged = 0
+    for tid, state, last in rows:
+        rungs = brackets[bracket_of(tid)]
+        reached = [r for r in rungs if last is not None and last >= r.step]
+        for rung in reached:
+            rung.reached += 1
+        if state == "pruned":
+            if reached:
+                reached[-1].pruned += 1
+            else:
+                unjudged += 1
+    for rungs in brackets:
+        for rung in rungs:
+            rung.went_on = rung.reached - rung.pruned
+    first = min((r.step for rungs in brackets for r in rungs), default=None)
+    if settings.get("max_resource") is None:  # unbounded: the rungs anyone reached
+        brackets = [[r for r in rungs if r.reached] for rungs in brackets]
+    ladder = PruningLadder(pruner.name, _rung_rule(pruner.name, settings), brackets)
+    ladder.pruned_unjudged = unjudged
+    ladder.notes += _no_rung_note(first, brackets, settings)
+    if any(r.pruned for rungs in brackets for r in rungs):
+        ladder.notes.append(_LESS)
+    if settings.get("max_resource") is None:
+        ladder.notes += _last_step_note(rows)
+    else:
+        steps = [r.step for rungs in brackets for r in rungs]
+        ladder.notes += _short_trials_note(rows, settings["max_resource"], steps)
+    return ladder
+
+
+def _short_trials_note(
+    rows: list[tuple[int, str, int | None]], top: int, rungs: list[int]
+) -> list[str]:
+    """Advice when the complete trials stop reporting below ``max_resource`` (``top``)
+    and before some of the ``rungs``: those are never reached, never judged."""
+    complete = [last for _, s, last in rows if s == "done" and last is not None]
+    last = max(complete, default=None)
+    if last is None or not any(step > last for step in rungs):
+        return []
+    return [
+        f"the complete trials reported up to step {last}, below --max-resource {top} "
+        f"(max_resource): rungs past step {last} are never reached; give the steps "
+        "of a complete trial"
+    ]
+
+
+def _no_rung_note(
+    first: int | None, brackets: list[list[Rung]], settings: Mapping[str, Any]
+) -> list[str]:
+    """Why the table is empty: no rung lies below ``max_resource`` (``first`` is
+    None: the pruner judges no trial), or no trial reached the first rung yet."""
+    if first is None:
+        return [
+            f"no rung lies below --max-resource {settings['max_resource']} (rungs at "
+            "min_resource * reduction_factor^k below it): this pruner stops no trial;"
+            " lower --min-resource or raise --max-resource"
+        ]
+    if not any(brackets):
+        return [f"no trial has reached the first rung (step {first}) yet"]
+    return []
+
+
+_LESS = (
+    "to prune less: raise --min-resource or lower --reduction-factor (README, "
+    "'Stopping bad trials early')"
+)
+
+
+def _last_step_note(rows: list[tuple[int, str, int | None]]) -> list[str]:
+    """Advice when trials were pruned at the last step of the complete trials: with
+    no ``max_resource`` a rung may sit at a trial's last step, where stopping it
+    saves nothing (a rung at or past ``max_resource`` is never judged)."""
+    complete = max((last or 0 for _, s, last in rows if s == "done"), default=0)
+    late = sum(s == "pruned" and (last or 0) >= complete > 0 for _, s, last in rows)
+    if not late:
+        return []
+    return [
+        f"{late} pruned at step {complete}, the last step of the complete trials, "
+        f"where stopping saves nothing: give --max-resource {complete} "
+        f"(max_resource={complete}), the steps of a complete trial, so that no rung "
+        "sits there"
+    ]
+
+
+def short_rule(name: str, settings: Mapping[str, Any] | None) -> str | None:
+    """The pruner's rule in a few words for a progress line (``ASHA keeps the best
+    1/3 at each rung``), or None for a pruner that stops nothing."""
+    settings = settings or {}
+    if name in _RUNG_PRUNERS:
+        who = "ASHA" if name == "asha" else "Hyperband"
+        eta = settings.get("reduction_factor", 3)
+        return f"{who} keeps the best 1/{eta} at each rung"
+    if name in _STEP_PRUNERS:
+        percentile = settings.get("percentile", 50.0 if name == "median" else 25.0)
+        where = "median" if percentile == 50 else f"{percentile:g}th percentile"
+        return f"the {name} pruner stops trials behind the {where}"
+    return None
+
+
+def _rung_rule(name: str, settings: Mapping[str, Any]) -> str:
+    """``ASHA keeps the best 1/3 at each rung, by design ...``."""
+    eta = settings["reduction_factor"]
+    who = "ASHA" if name == "asha" else "Hyperband (ASHA in each bracket)"
+    return (
+        f"{who} keeps the best 1/{eta} at each rung and prunes the rest, by design: "
+        f"about 1 trial in {eta}^k passes k rungs"
+    )
+
+
+def _step_rule(name: str, settings: Mapping[str, Any]) -> str:
+    """The median/percentile rule with its settings (the defaults where unset)."""
+    percentile = settings.get("percentile", 50.0 if name == "median" else 25.0)
+    against = "the median" if percentile == 50 else f"the {percentile:g}th percentile"
+    averages = "running averages" if settings.get("running_average", True) else "values"
+    return (
+        f"the {name} pruner stops a trial whose best value so far is worse than "
+        f"{against} of the completed trials' {averages} at that step (from "
+        f"{settings.get('n_startup_trials', 5)} completed trials on, and from step "
+        f"{settings.get('n_warmup_steps', 0)})"
+    )
+
+
+def _rung_table(brackets: list[list[Mapping[str, int]]], by_bracket: bool) -> list[str]:
+    """The rungs (:meth:`Rung.as_dict` forms) as a small right-aligned table, with a
+    bracket column for Hyperband."""
+    head = (["bracket"] if by_bracket else []) + list(RUNG_COLUMNS.values())
+    rows = [
+        ([str(b)] if by_bracket else []) + [str(r[key]) for key in RUNG_COLUMNS]
+        for b, rungs in enumerate(brackets)
+        for r in rungs
+    ]
+    if not rows:  # the notes say why (no rung, or none reached yet)
+        return []
+    widths = [max(len(row[i]) for row in [head, *rows]) for i in range(len(head))]
+    return [
+        "  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True))
+        for row in [head, *rows]
+    ]
+
+
+def _steps_text(counts: Mapping[int, int]) -> str:
+    """``step 1: 12, step 2: 5`` (ranges ``steps 3-9: 4`` when there are many)."""
+    steps = list(counts)
+    size = -(-len(steps) // _STEPS_SHOWN)  # steps per group
+    parts = []
+    for i in range(0, len(steps), size):
+        group = steps[i : i + size]
+        n = sum(counts[s] for s in group)
+        where = (
+            f"step {group[0]}" if len(group) == 1 else f"steps {group[0]}-{group[-1]}"
+        )
+        parts.append(f"{where}: {n}")
+    return ", ".join(parts)

@@ -1,0 +1,40 @@
+"""``hpo-driver``'s entry point: ``start`` notes SIGTERM, SIGHUP and Ctrl-C from its
+first line on.
+
+One sent while the driver imports its modules, or between opening the store and
+driving the study, is handed to what handles it next (the driver then stops before
+driving, saying so) instead of ending it by the default action, a traceback or
+click's "Aborted!". While the store opens and the objective and space are imported
+Ctrl-C is Python's KeyboardInterrupt (it stops a slow import at once); other
+commands keep the default actions (SIGTERM ends ``hpo-driver dashboard``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+from hpo_service._common.stop_signals import STOP_SIGNALS, noted, pause_point
+
+
+def main() -> None:
+    """Run ``hpo-driver`` (see :func:`hpo_service.driver.cli.main`)."""
+    with signals_noted(sys.argv[1:]):
+        pause_point("started")
+        from hpo_service.driver.cli import main as command  # after `noted`: slow
+
+        command()
+
+
+def signals_noted(args: list[str]) -> contextlib.AbstractContextManager[None]:
+    """Note SIGTERM, SIGHUP and SIGINT when ``args`` (the command line after the
+    program) run ``start``; nothing otherwise."""
+    if _command(args) != "start":
+        return contextlib.nullcontext()
+    return noted(STOP_SIGNALS)
+
+
+def _command(args: list[str]) -> str | None:
+    """The command ``args`` name: the first that is not an option (the group's
+    options take no values)."""
+    return next((a for a in args if not a.startswith("-")), None)

@@ -1,0 +1,122 @@
+"""A stop signal is handled whenever it comes, from a command's first line on: not only
+while the store opens or the study runs, but also while the command imports its
+modules and between opening the store and driving or claiming.
+
+Before, SIGUSR1 (or SIGTERM) sent to ``hpo-worker`` between opening its store and
+starting its loop ended it by the default action (killed, no word), and so did
+SIGTERM or SIGHUP sent to ``hpo-driver start`` while it imported its modules or
+created its study. Each test stops the real process exactly there: with
+``HPO_TEST_PAUSE=POINT:PATH`` it creates PATH at that point and waits until the test,
+having sent the signal, removes it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hpo_service._common.stop_signals import PAUSE_ENV
+from hpo_service.store import TrialState, open_store
+from tests.helpers.objectives import __name__ as OBJECTIVES
+from tests.worker.conftest import make_study
+
+from .conftest import REPO, wait_until
+
+QUADRATIC = [
+    "--objective", "tests.e2e.objectives:quadratic",
+    "--space", "tests.e2e.objectives:space",
+]  # fmt: skip
+
+
+def _as_from_a_terminal() -> None:  # in the child, before exec
+    """SIGHUP and SIGINT at their defaults, even if this test run ignores them
+    (``nohup``, ``cmd &``): the process keeps an ignored signal ignored."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def stopped_at(
+    point: str, signum: int, command: list[str], tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m COMMAND``, send it ``signum`` while it waits at ``point``,
+    let it go on and return how it ended."""
+    marker = tmp_path / "paused"
+    env = dict(os.environ, PYTHONPATH=str(REPO), **{PAUSE_ENV: f"{point}:{marker}"})
+    process = subprocess.Popen(
+        [sys.executable, "-m", *command],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, preexec_fn=_as_from_a_terminal,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: marker.exists() or process.poll() is not None)
+        assert process.poll() is None, f"it never paused at {point}"
+        process.send_signal(signum)
+        marker.unlink()
+        out, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+        process.wait()
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+WORKER_CASES = [
+    ("started", "SIGUSR1"),
+    ("started", "SIGTERM"),
+    *(("store-opened", name) for name in ("SIGUSR1", "SIGTERM", "SIGHUP", "SIGINT")),
+]
+
+
+@pytest.mark.parametrize(("point", "name"), WORKER_CASES)
+def test_a_worker_stopped_before_its_loop_claims_nothing_and_exits_0(
+    point: str, name: str, tmp_path: Path
+) -> None:
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    with open_store(db) as store:
+        make_study(store, "s", f"{OBJECTIVES}:quadratic", [{"x": 1.0}])
+    command = ["hpo_service.worker", "--db", db, "--study", "s", "--idle-timeout", "30"]
+    run = stopped_at(point, signal.Signals[name], command, tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    with open_store(db) as store:  # stopped before claiming: the trial waits
+        assert store.count_by_state("s")[TrialState.NEW] == 1, run.stderr
+
+
+@pytest.mark.parametrize("point", ["started", "store-opened"])
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_a_driver_stopped_before_it_drives_says_so(
+    point: str, name: str, tmp_path: Path
+) -> None:
+    signum = signal.Signals[name]
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    command = [
+        "hpo_service.driver", "start", "--db", db, "--study", "s", *QUADRATIC,
+        "--max-evals", "3", "--no-progress",
+    ]  # fmt: skip
+    run = stopped_at(point, signum, command, tmp_path)
+    assert run.returncode == 128 + signum, run.stderr
+    assert f"stopped by {name}" in run.stderr
+    assert "Traceback" not in run.stderr
+    if point == "store-opened":  # the study was made; no trial was run
+        with open_store(db, create=False) as store:
+            assert store.count_by_state("s")[TrialState.DONE] == 0
+
+
+@pytest.mark.parametrize("point", ["started", "store-opened"])
+def test_ctrl_c_before_the_driver_drives_says_so(point: str, tmp_path: Path) -> None:
+    """Ctrl-C while ``start`` imports its modules, or between opening the store and
+    driving, ends it as Ctrl-C while it opens the store does (exit 130, saying how
+    to go on), not with a KeyboardInterrupt traceback."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    command = [
+        "hpo_service.driver", "start", "--db", db, "--study", "s", *QUADRATIC,
+        "--max-evals", "3", "--no-progress",
+    ]  # fmt: skip
+    run = stopped_at(point, signal.SIGINT, command, tmp_path)
+    assert run.returncode == 128 + signal.SIGINT, run.stderr
+    assert "hpo-driver interrupted (Ctrl-C) while starting study 's'" in run.stderr
+    assert "Traceback" not in run.stderr
