@@ -505,7 +505,10 @@ def main() -> None:
     _print_table(table, algos, args.evals)
     paired = _paired(runs, algos) if "ours" in algos else {}
     _print_paired(paired)
-    print(f"\nwall time {time.perf_counter() - start:.0f} s, settings={settings}")
+    print(
+        f"\nwall time {time.perf_counter() - start:.0f} s, settings={settings}, "
+        f"optuna settings={per_algo['optuna_tpe']}"
+    )
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"multi_objective{args.tag}.json"
     meta = {"evals": args.evals, "settings": settings, "algos": algos}
