@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.chromedriver import chromedriver, remote_chromium
+
 from ._support import CHROMIUM_FLAGS, chromium
 
 
@@ -34,10 +36,10 @@ def _chromium_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]
                  "--window-size=1400,1500", "--hide-scrollbars"]:  # fmt: skip
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console
-    service = webdriver.ChromeService(executable_path=driver_path)
-    browser = webdriver.Chrome(options=options, service=service)
-    yield browser
-    browser.quit()
+    with chromedriver(driver_path) as (url, _):
+        browser = remote_chromium(url, options)
+        yield browser
+        browser.quit()
 
 
 @pytest.fixture
