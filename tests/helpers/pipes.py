@@ -4,7 +4,7 @@ while the process runs, and read all of it once the process ended."""
 from __future__ import annotations
 
 import threading
-from typing import IO
+from collections.abc import Iterable
 
 import pytest
 
@@ -18,12 +18,12 @@ class PipeLines:
     :meth:`finish`, never ``text`` right after the process ended.
     """
 
-    def __init__(self, pipe: IO[str]) -> None:
+    def __init__(self, pipe: Iterable[str]) -> None:
         self.text = ""
         self._thread = threading.Thread(target=self._read, args=(pipe,), daemon=True)
         self._thread.start()
 
-    def _read(self, pipe: IO[str]) -> None:
+    def _read(self, pipe: Iterable[str]) -> None:
         for line in pipe:
             self.text += line
 
