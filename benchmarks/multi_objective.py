@@ -11,6 +11,8 @@ median hypervolume (computed with ``moocore``) of every run's evaluated points.
     python benchmarks/multi_objective.py --quick           # 5 seeds, 100 evaluations
     python benchmarks/multi_objective.py --problems zdt1 --algos ours --workers 8 \
         --ours-settings '{"gamma": 0.15}' --seeds 10 --seed-offset 100
+    python benchmarks/multi_objective.py --problems tree --algos optuna_tpe \
+        --workers 8 --optuna-settings '{"constant_liar": false}'
 
 Parallel runs are an event simulation, not real processes: ``--workers K`` keeps K
 trials in flight; each trial takes a duration drawn uniformly from [0.5, 1.5] time units
@@ -238,7 +240,7 @@ def run_optuna_tpe(
 ) -> list[list[float]]:
     import optuna
 
-    sampler = optuna.samplers.TPESampler(seed=seed)
+    sampler = optuna.samplers.TPESampler(seed=seed, **settings)
     return _run_optuna(sampler, problem, seed, evals, workers)
 
 
@@ -283,7 +285,7 @@ def _task(job: tuple[str, str, int, int, int, dict[str, Any]]) -> dict[str, Any]
         "losses": losses,
         "hypervolume": hypervolume(losses, problem.reference),
         "seconds": time.perf_counter() - start,
-        **({"settings": settings} if settings and algo == "ours" else {}),
+        **({"settings": settings} if settings else {}),
     }
 
 
@@ -308,7 +310,7 @@ def _summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _print_table(table: dict[str, Any], algos: list[str], evals: Any) -> None:
     print(f"\nMedian (mean) hypervolume after {evals} evaluations (higher is better)")
-    names = [a if len(a) <= 20 else f"ours#{i}" for i, a in enumerate(algos)]
+    names = [a if len(a) <= 20 else f"{a.split()[0]}#{i}" for i, a in enumerate(algos)]
     for name, algo in zip(names, algos, strict=True):
         if name != algo:
             print(f"  {name} = {algo}")
@@ -401,6 +403,11 @@ def _parse() -> argparse.Namespace:
         help="comma-separated numbers of simulated asynchronous workers",
     )
     parser.add_argument("--ours-settings", default="{}", help="JSON for tpe.suggest")
+    parser.add_argument(
+        "--optuna-settings",
+        default="{}",
+        help="JSON of keyword arguments for optuna's TPESampler (optuna_tpe)",
+    )
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="5 seeds, 100 evals")
     parser.add_argument("--tag", default="", help="suffix of the results file name")
@@ -451,12 +458,13 @@ def _latest_runs(runs: list[Any]) -> list[Any]:
     """One run per (algorithm, problem, workers, seed): the last one recorded (a
     stopped run resumed with ``--seed-offset`` repeats the seed it was stopped in).
 
-    Runs of ours with ``--ours-settings`` count as an algorithm of their own, named
-    ``ours {settings}``, so they sit beside the default's runs of the same seeds.
+    Runs with ``--ours-settings`` (``--optuna-settings``) count as an algorithm of
+    their own, named ``ours {settings}`` (``optuna_tpe {settings}``), so they sit
+    beside the default's runs of the same seeds.
     """
     for run in runs:
-        if run["algo"] == "ours" and run.get("settings"):
-            run["algo"] = "ours " + json.dumps(run["settings"], sort_keys=True)
+        if run.get("settings") and " " not in run["algo"]:
+            run["algo"] += " " + json.dumps(run["settings"], sort_keys=True)
     latest = {(r["algo"], r["problem"], r["workers"], r["seed"]): r for r in runs}
     return list(latest.values())
 
@@ -465,7 +473,7 @@ def _summarise_files(paths: list[Path]) -> None:
     """Print the table and the paired comparison of runs read from JSON-lines files."""
     runs = [json.loads(line) for p in paths for line in p.read_text().splitlines()]
     runs = _latest_runs(runs)
-    variants = sorted({r["algo"] for r in runs if r["algo"].startswith("ours ")})
+    variants = sorted({r["algo"] for r in runs if " " in r["algo"]})
     algos = [a for a in ALGOS if any(r["algo"] == a for r in runs)] + variants
     runs = _complete_seeds(runs, algos)
     evals = sorted({len(r["losses"]) for r in runs})
@@ -483,8 +491,9 @@ def main() -> None:
         args.seeds, args.evals = 5, 100
     algos = args.algos.split(",")
     settings = json.loads(args.ours_settings)
+    per_algo = {"ours": settings, "optuna_tpe": json.loads(args.optuna_settings)}
     jobs = [
-        (algo, name, seed, args.evals, int(workers), settings)
+        (algo, name, seed, args.evals, int(workers), per_algo.get(algo, {}))
         for name in args.problems.split(",")
         for workers in args.workers.split(",")
         for seed in range(args.seed_offset, args.seed_offset + args.seeds)
@@ -496,7 +505,10 @@ def main() -> None:
     _print_table(table, algos, args.evals)
     paired = _paired(runs, algos) if "ours" in algos else {}
     _print_paired(paired)
-    print(f"\nwall time {time.perf_counter() - start:.0f} s, settings={settings}")
+    print(
+        f"\nwall time {time.perf_counter() - start:.0f} s, settings={settings}, "
+        f"optuna settings={per_algo['optuna_tpe']}"
+    )
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"multi_objective{args.tag}.json"
     meta = {"evals": args.evals, "settings": settings, "algos": algos}

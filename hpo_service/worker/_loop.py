@@ -401,7 +401,7 @@ class Worker:
             self._log.info("worker started (study=%s%s)", self._study or "any", owner)
             self._summary.stop_reason = "error"
             try:
-                self._check_study()
+                self._check_study_once()
                 self._child.start()
                 self._summary.stop_reason = self._loop()
                 self._look_for_study()
@@ -1136,6 +1136,19 @@ class Worker:
         names = [study.name for study in self._store.list_studies()]
         self._summary.study_found = self._summary.study_found or bool(names)
         return names
+
+    def _check_study_once(self) -> None:
+        """:meth:`_check_study`; a store failure that may pass is said and left to
+        the loop, which rides it out (and judges each claimed trial anyway)."""
+        try:
+            self._check_study()
+        except (ConnectionError, StoreError) as e:
+            if not may_pass(e):
+                raise
+            self._log.warning(
+                "cannot check the study before claiming (the store failed; the "
+                "loop retries): %s", e,
+            )  # fmt: skip
 
     def _check_study(self) -> None:
         """Say if the worker's study is missing; refuse its objective before claiming.

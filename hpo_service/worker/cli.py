@@ -245,7 +245,8 @@ def _stop_before_start(
     store: BaseTrialStore, db_url: str, study: str | None, signal_name: str
 ) -> None:
     """Stop a worker that got a stop signal while its store opened: exit 0 if its
-    study (any study, without ``--study``) exists, else 1 (see :func:`_never_found`).
+    study (any study, without ``--study``) exists (logged at INFO, as a stop by a
+    signal in the loop is), else 1 with a warning (see :func:`_never_found`).
     """
     try:
         names = [s.name for s in store.list_studies()]
@@ -255,9 +256,11 @@ def _stop_before_start(
         error = str(e)
     finally:
         store.close()
-    _logger.warning("stopped by %s before claiming a trial", signal_name)
     if error is not None:
+        _logger.warning("stopped by %s before claiming a trial", signal_name)
         raise click.ClickException(error)
+    # as a signal in the loop: a driver stops its local workers so at a normal end
+    _logger.info("stopped by %s before claiming a trial", signal_name)
 
 
 def _never_found(store: BaseTrialStore, db_url: str, study: str | None) -> str:

@@ -89,8 +89,9 @@ def test_trial_dicts_list_every_label_once_the_space_is_given(db_url):
                   max_evals=4, trials=theirs, rstate=np.random.default_rng(1),
                   show_progressbar=False)  # fmt: skip
     trials = StoreTrials(db_url, study="branchy")
-    trials.import_results(theirs, create=True)
+    assert trials.import_results(theirs, create=True) == [0, 1, 2, 3]
     before = [d["misc"]["vals"] for d in trials.trials]
+    assert len(before) == 4  # the checks below hold for any trial: none must not pass
     assert all(set(vals) == {"m", "a"} or set(vals) == {"m", "b"} for vals in before)
     ours = {"m": hp.choice("m", [{"a": hp.uniform("a", 0, 1)},
                                  {"b": hp.uniform("b", 0, 1)}])}  # fmt: skip

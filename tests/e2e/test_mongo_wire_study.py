@@ -114,3 +114,34 @@ def test_workers_without_a_driver_keep_the_budget(procs, db, tmp_path):
     with open_store(db) as store:
         cancelled = store.get_trials("r", [TrialState.CANCELLED])
     assert {t.error["type"] for t in cancelled} == {"BeyondBudget"}
+
+
+def test_a_worker_whose_first_read_of_its_study_fails_rides_it_out(
+    procs, db, mongo_url, tmp_path
+):
+    """hpo-worker reads its study once before it claims (to say it is missing or to
+    refuse its objective early). A failure that may pass there (here the server
+    answers OutOfDiskSpace) ended the worker with exit 1 before it claimed anything;
+    now it says so, and the loop, which rides such failures out, takes over. The
+    worker waits at its 'store-opened' pause point while the test arms the fault."""
+    from hpo_service._common.stop_signals import PAUSE_ENV
+    from tests.helpers.mongo_wire import fail_point
+
+    if not fail_points_enabled(mongo_url):
+        pytest.skip("the MongoDB server runs without test commands")
+    run = procs.run(DRIVER, *start_args(db, "w", 2, "--workers", "1"))
+    assert run.returncode == 0, run.stderr  # a study to resume, with trials to run
+    marker, app = tmp_path / "paused", f"hpo-first-read-{uuid.uuid4().hex[:6]}"
+    procs.env[PAUSE_ENV] = f"store-opened:{marker}"
+    worker = procs.start(WORKER, "--db", f"{db}&appName={app}", "--study", "w",
+                         "--idle-timeout", "3")  # fmt: skip
+    wait_until(lambda: marker.exists() or worker.poll() is not None, 60)
+    assert worker.poll() is None, worker.stderr.read()
+    data = {"failCommands": ["find"], "appName": app, "errorCode": 14031}
+    with fail_point(mongo_url, data, {"times": 1}):
+        marker.unlink()
+        code = worker.wait(timeout=120)
+    err = worker.stderr.read()
+    assert code == 0, err
+    assert "OutOfDiskSpace" in err and "Traceback" not in err
+    assert "worker stopped (study_finished)" in err

@@ -64,6 +64,7 @@ def stopped_at(
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
+WORKER_CLI = "hpo_service.worker.cli"
 WORKER_CASES = [
     ("started", "SIGUSR1"),
     ("started", "SIGTERM"),
@@ -82,6 +83,10 @@ def test_a_worker_stopped_before_its_loop_claims_nothing_and_exits_0(
     run = stopped_at(point, signal.Signals[name], command, tmp_path)
     assert run.returncode == 0, run.stderr
     assert "Traceback" not in run.stderr
+    # a normal stop (a driver stops its local workers so at its end): no warning
+    assert "WARNING" not in run.stderr, run.stderr
+    if point == "started":  # handed to _stop_requests: noted, as in the loop, at INFO
+        assert f"INFO {WORKER_CLI}: stopped by {name} before claiming" in run.stderr
     with open_store(db) as store:  # stopped before claiming: the trial waits
         assert store.count_by_state("s")[TrialState.NEW] == 1, run.stderr
 

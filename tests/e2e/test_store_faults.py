@@ -12,7 +12,6 @@ import os
 import resource
 import shutil
 import signal
-import threading
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ import pytest
 from hpo_service._common.stop_signals import PAUSE_ENV
 from hpo_service.exceptions import StoreNotFoundError, StudyNotFoundError
 from hpo_service.store import TrialState, open_store
+from tests.helpers.pipes import PipeLines
 
 from .conftest import children, wait_until
 
@@ -142,23 +142,6 @@ def test_study_not_found_names_the_database_and_its_studies(procs, tmp_path):
         )
 
 
-class _Stderr:
-    """Collects a process's stderr from a thread, so a test can wait for a line."""
-
-    def __init__(self, pipe) -> None:
-        self.text = ""
-        self._thread = threading.Thread(target=self._read, args=(pipe,), daemon=True)
-        self._thread.start()
-
-    def _read(self, pipe) -> None:
-        for line in pipe:
-            self.text += line
-
-    def finish(self) -> str:
-        self._thread.join(timeout=30)
-        return self.text
-
-
 def _limit_file_size(pids: list[int], limit: int) -> None:
     """A full disk for these processes: writes past ``limit`` bytes fail (EFBIG)."""
     for pid in pids:
@@ -173,7 +156,7 @@ def test_a_full_disk_stops_neither_the_driver_nor_its_workers(procs, tmp_path):
         DRIVER, "start", "--db", f"sqlite:///{path}", "--study", "s", *QUADRATIC,
         "--max-evals", "6", "--workers", "2", "--no-progress",
     )  # fmt: skip
-    err = _Stderr(driver.stderr)
+    err = PipeLines(driver.stderr)
     wait_until(lambda: running_count(path, "s") == 2, 120)
     writers = [driver.pid, *children(driver.pid)]
     assert len(writers) == 3
@@ -214,7 +197,7 @@ def test_a_full_disk_as_the_driver_starts_driving_is_ridden_out(procs, tmp_path)
         DRIVER, "start", "--db", f"sqlite:///{path}", "--study", "s", *QUADRATIC,
         "--max-evals", "3", "--workers", "1", "--no-progress",
     )  # fmt: skip
-    err = _Stderr(driver.stderr)
+    err = PipeLines(driver.stderr)
     wait_until(lambda: marker.exists() or driver.poll() is not None, 120)
     assert driver.poll() is None, err.finish()
     _limit_file_size([driver.pid], 0)  # the driver's disk is full from now on

@@ -586,7 +586,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=1.0, help="faults per second")
     parser.add_argument("--tick", type=float, default=0.1)
     parser.add_argument("--chaos-seconds", type=float, default=90.0)
-    parser.add_argument("--grace", type=float, default=90.0)
+    parser.add_argument(
+        "--grace", type=float, default=300.0,
+        help="seconds the study may take to finish once the faults stopped",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     args.out = args.out or Path(tempfile.mkdtemp(prefix="hpo-chaos-"))

@@ -19,7 +19,6 @@ import resource
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +28,7 @@ import pytest
 
 from hpo_service._common.stop_signals import PAUSE_ENV
 from hpo_service.store import TrialState
+from tests.helpers.pipes import PipeLines
 
 from .conftest import OBJ, REPO, lines, make_study, wait_until
 
@@ -39,18 +39,6 @@ pytestmark = pytest.mark.skipif(
 
 def _limit_file_size(pid: int, limit: int) -> None:
     resource.prlimit(pid, resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
-
-
-class _Lines:
-    """Collects a pipe's lines from a thread, so that the test can wait for one."""
-
-    def __init__(self, pipe) -> None:
-        self.text = ""
-        threading.Thread(target=self._read, args=(pipe,), daemon=True).start()
-
-    def _read(self, pipe) -> None:
-        for line in pipe:
-            self.text += line
 
 
 def _worker(db_url: str, *args: str, **extra_env: str) -> subprocess.Popen[str]:
@@ -75,7 +63,7 @@ def _cut_off_worker(
     *,
     lease_seconds: float,
     idle_timeout: float | None = None,
-) -> Iterator[tuple[subprocess.Popen[str], _Lines, Path]]:
+) -> Iterator[tuple[subprocess.Popen[str], PipeLines, Path]]:
     """A worker (with ``--idle-timeout`` if given) running study d's one trial, the
     ``sleeps`` objective with ``config``, that cannot write the store from the moment
     the trial started until the test lifts its limit; yields it once it said so, with
@@ -87,12 +75,13 @@ def _cut_off_worker(
     make_study(store, "d", f"{OBJ}:sleeps", [point], lease_seconds=lease_seconds)
     idle = () if idle_timeout is None else ("--idle-timeout", str(idle_timeout))
     worker = _worker(db_url, "--study", "d", *idle)
-    err = _Lines(worker.stderr)
+    err = PipeLines(worker.stderr)
     try:
         wait_until(lambda: lines(log) == ["start t0"], 60)
         _limit_file_size(worker.pid, 0)  # nobody can write the store now
         wait_until(lambda: "cannot record trial d/0 (the store" in err.text, 60)
         yield worker, err, log
+        err.finish()  # all of its log: the test reads it once the worker ended
     finally:
         if worker.poll() is None:
             worker.kill()
@@ -164,7 +153,7 @@ def test_a_result_is_written_after_an_outage_longer_than_the_lease(
 @contextmanager
 def _requeued_while_cut_off(
     store, db_url: str, tmp_path: Path
-) -> Iterator[tuple[subprocess.Popen[str], _Lines, Path]]:
+) -> Iterator[tuple[subprocess.Popen[str], PipeLines, Path]]:
     """:func:`_cut_off_worker` (lease 2 s) whose trial this test's process, which can
     still write the store, requeues once the lease ran out."""
     with _cut_off_worker(
@@ -249,7 +238,7 @@ def test_reports_made_while_the_disk_is_full_are_kept_and_written_once_it_clears
     config = {"log": str(log), "gate": str(gate)}
     make_study(store, "r", f"{OBJ}:reports_at_gate", [config], lease_seconds=120)
     worker = _worker(db_url, "--study", "r", "--idle-timeout", "1")
-    err = _Lines(worker.stderr)
+    err = PipeLines(worker.stderr)
     try:
         wait_until(lambda: lines(log) == ["start"], 60)
         assert store.get_trial("r", 0).intermediate == {0: 1.0}  # the first, at once
@@ -262,6 +251,7 @@ def test_reports_made_while_the_disk_is_full_are_kept_and_written_once_it_clears
         if worker.poll() is None:
             worker.kill()
             worker.wait()
+    err.finish()  # all of its log, not only what was read so far
     trial = store.get_trial("r", 0)
     assert (trial.state, trial.attempts, trial.result["loss"]) == (
         TrialState.DONE, 1, 0.25
@@ -274,19 +264,20 @@ def test_reports_made_while_the_disk_is_full_are_kept_and_written_once_it_clears
 @contextmanager
 def _full_disk_after_claim(
     db_url: str, tmp_path: Path, *args: str
-) -> Iterator[tuple[subprocess.Popen[str], _Lines]]:
+) -> Iterator[tuple[subprocess.Popen[str], PipeLines]]:
     """A worker (``--study``, ``args``) that cannot write the store from just after
     its first claim (it waits at the test pause point ``claimed`` meanwhile) until
     the test calls :func:`_space_back`; kills it at the end if it still runs."""
     marker = tmp_path / "paused"
     worker = _worker(db_url, *args, **{PAUSE_ENV: f"claimed:{marker}"})
-    err = _Lines(worker.stderr)
+    err = PipeLines(worker.stderr)
     try:
         wait_until(lambda: marker.exists() or worker.poll() is not None, 60)
         assert worker.poll() is None, err.text
         _limit_file_size(worker.pid, 0)  # nobody can write the store now
         marker.unlink()
         yield worker, err
+        err.finish()  # all of its log: the test reads it once the worker ended
     finally:
         if worker.poll() is None:
             worker.kill()

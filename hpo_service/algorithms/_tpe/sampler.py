@@ -141,8 +141,9 @@ class TPESettings:
             summed; a call's earlier suggestions count), its weight in the scores
             unchanged; ``"none"``: the prior gets its share of the draws always
             (the default before). Runs with nothing pending (``fmin`` with
-            ``Trials``) are untouched, and so are 4 workers on trials of a second
-            or more (never 10 pending); on much shorter trials the driver queues
+            ``Trials`` and ``max_queue_len=1``; with 11 or more its own earlier
+            suggestions count) are untouched, and so are 4 workers on trials of a
+            second or more (never 10 pending); on much shorter trials the driver queues
             more ahead and it acts with fewer workers (``parallel_efficiency.py
             --workers 4 --eval-median 0.01``: 6.7-9.5 queued on average, every
             run changed). With 16 or 64 workers the prior's random draws only
