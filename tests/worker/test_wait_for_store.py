@@ -25,6 +25,7 @@ from click.testing import CliRunner
 from hpo_service.store import TrialState, open_store
 from hpo_service.worker.cli import main
 from tests.helpers.mongo_wire import with_database
+from tests.helpers.pipes import PipeLines
 from tests.helpers.ports import held_port
 from tests.worker.conftest import OBJ, REPO, make_study, wait_until
 
@@ -97,24 +98,21 @@ def launch(url: str, *args: str, command=WORKER) -> subprocess.Popen[str]:
     )
 
 
-def said_it_waits(process) -> tuple[list[str], threading.Thread]:
-    """Read ``process``'s standard error until it says it waits for the store; the
-    lines so far (the list grows on) and the thread reading them."""
-    said: list[str] = []
-    reader = threading.Thread(target=lambda: said.extend(process.stderr), daemon=True)
-    reader.start()
-    wait_until(lambda: any("--wait-for-store" in line for line in said), 120.0)
-    return said, reader
+def said_it_waits(process) -> PipeLines:
+    """Read ``process``'s standard error until it says it waits for the store; its
+    lines (read on until the process ends: see :meth:`PipeLines.finish`)."""
+    said = PipeLines(process.stderr)
+    wait_until(lambda: "--wait-for-store" in said.text, 120.0)
+    return said
 
 
 def run_until_up(process, start, timeout=60):
     """Let ``process`` say it waits for the store, then bring the server up and wait
     for it to end (exit 0); return everything it said."""
-    said, reader = said_it_waits(process)
+    said = said_it_waits(process)
     start.set()  # the server is up
-    assert process.wait(timeout=timeout) == 0, "".join(said)
-    reader.join(10)
-    return "".join(said)
+    assert process.wait(timeout=timeout) == 0, said.finish()
+    return said.finish()
 
 
 def test_a_worker_waits_for_a_server_that_starts_late(mongo_url, forwarder):
@@ -188,12 +186,12 @@ def test_a_stop_signal_ends_the_wait_with_exit_1(signum, refused_port):
     (hyperopt-mongo-worker's "finish, then quit"), whose default action killed the
     worker without a word."""
     process = launch(url_at(refused_port), "--wait-for-store", "600")
-    said, reader = said_it_waits(process)
+    said = said_it_waits(process)
     process.send_signal(signum)
-    assert process.wait(timeout=60) == 1, "".join(said)
-    reader.join(10)
-    assert "Error: cannot reach the store" in "".join(said)
-    assert SECRET not in "".join(said)
+    assert process.wait(timeout=60) == 1, said.finish()
+    text = said.finish()
+    assert "Error: cannot reach the store" in text
+    assert SECRET not in text
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
@@ -201,15 +199,12 @@ def test_a_driver_stopped_while_it_waits_says_so(signum, refused_port):
     """A Kubernetes Job deleted while its driver waits for MongoDB: exit 128+signal
     with a line saying what happened (it died without a word, -15, before)."""
     process = launch(url_at(refused_port), "--max-evals", "2", command=DRIVER_START)
-    said, reader = said_it_waits(process)
+    said = said_it_waits(process)
     process.send_signal(signum)
-    assert process.wait(timeout=60) == 128 + signum, "".join(said)
-    reader.join(10)
-    name = signal.Signals(signum).name
-    assert f"stopped by {name} while opening the store for study 'late'" in "".join(
-        said
-    )
-    assert SECRET not in "".join(said)
+    assert process.wait(timeout=60) == 128 + signum, said.finish()
+    text, name = said.finish(), signal.Signals(signum).name
+    assert f"stopped by {name} while opening the store for study 'late'" in text
+    assert SECRET not in text
 
 
 def test_the_drivers_stop_handlers_while_opening_take_the_platforms_signals(
