@@ -57,6 +57,7 @@ from hpo_service.store._cli_option import (
     study_not_found,
     wait_for_store_option,
 )
+from hpo_service.store._faults import StoreFaults, ride_out
 
 if TYPE_CHECKING:
     from hpo_service.driver._local_workers import LocalWorkers
@@ -100,7 +101,7 @@ def _store_command(
         def wrapper(db_url: str, **kwargs: Any) -> Any:
             wait = kwargs.pop("wait_for_store", 0.0)  # start's only
             name, study = command.__name__, kwargs.get("study")
-            with _ctrl_c_while_starting(name, study), _stops_while_opening(name, study):
+            with _ctrl_c_while_starting(name, study), _stops_while(name, study):
                 store = _open_store(db_url, kwargs, create, wait)
             pause_point("store-opened")
             try:
@@ -120,35 +121,41 @@ def _store_command(
     return decorate
 
 
-class _StoppedWhileOpening(BaseException):  # as KeyboardInterrupt: no except catches it
+class _StoppedWhileStarting(
+    BaseException
+):  # as KeyboardInterrupt: no except catches it
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
         self.signum = signum
 
 
 @contextlib.contextmanager
-def _stops_while_opening(command: str, study: str | None) -> Iterator[None]:
+def _stops_while(
+    command: str, study: str | None, doing: str = "opening the store for"
+) -> Iterator[None]:
     """SIGTERM or SIGHUP while ``start`` opens the store (up to --wait-for-store
-    seconds for a MongoDB that does not answer yet): exit 128+signal saying so, as
-    Ctrl-C does, not a silent death (a Kubernetes Job deleted while it waits). A
-    signal ignored at start (nohup) stays ignored; other commands keep the default."""
+    seconds for a MongoDB that does not answer yet) or reads its study (retrying a
+    store failure that may pass): exit 128+signal saying so, as Ctrl-C does, not a
+    silent death (a Kubernetes Job deleted while it waits) nor a signal noted until
+    the store answers. A signal ignored at start (nohup) stays ignored; other
+    commands keep the default. ``doing`` completes "while ... study NAME"."""
     if command != "start":
         yield
         return
 
     def stop(signum: int, frame: object) -> None:
-        raise _StoppedWhileOpening(signum)
+        raise _StoppedWhileStarting(signum)
 
     # SIGTERM and SIGHUP (none on Windows); SIGINT: see _ctrl_c_while_starting
     stops = {signum: stop for signum in STOP_SIGNALS if signum != signal.SIGINT}
     try:
         with handling(stops):
             yield
-    except _StoppedWhileOpening as e:
+    except _StoppedWhileStarting as e:
         name = signal.Signals(e.signum).name
         click.echo(
-            f"hpo-driver stopped by {name} while opening the store for study "
-            f"{study!r}; run the same command again to start it",
+            f"hpo-driver stopped by {name} while {doing} study {study!r}; run the "
+            "same command again to start it",
             err=True,
         )
         sys.exit(128 + e.signum)
@@ -377,7 +384,9 @@ def start(
     from hpo_service.driver._study_loop import Driver, DriverOptions
     from hpo_service.driver._worker_hint import errors_hint
 
-    stored = _stored_settings(store, study)
+    faults = StoreFaults(f"study {study!r}", "open the study", _logger)
+    with _stops_while("start", study, "reading the store for"):
+        stored = ride_out(lambda: _stored_settings(store, study), faults)
     take_algorithm(given, None if stored is None else stored.algorithm)
     take_pruner(given, _stored_pruner(stored))
     given["objective_names"] = _objective_names(given["objective_names"])
@@ -393,9 +402,13 @@ def start(
         errors_hint=errors_hint(db_url, study),
     )
     try:
-        settings, created = open_driven_study(
-            store, study, given, override=override, options=options
-        )
+        with _stops_while("start", study, "reading the store for"):
+            settings, created = ride_out(
+                lambda: open_driven_study(
+                    store, study, given, override=override, options=options
+                ),
+                faults,
+            )
     except StudyWithoutSpaceError as e:  # made by an import: say how to go on
         start = store_command("hpo-driver start", db_url, study)
         raise click.UsageError(e.text(start) + masked_note(db_url)) from e

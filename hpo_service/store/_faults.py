@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from hpo_service.exceptions import (
     StoreAuthorizationError,
@@ -19,6 +21,8 @@ from hpo_service.exceptions import (
     TrialNotFoundError,
     UnstorableError,
 )
+
+_T = TypeVar("_T")
 
 FIRST_RETRY_DELAY = 0.5
 """Seconds before the first retry; doubled after each failure."""
@@ -114,3 +118,29 @@ class StoreFaults:
                 time.monotonic() - self._since,
             )
         self._since, self._noted = None, False
+
+
+def ride_out(
+    call: Callable[[], _T],
+    faults: StoreFaults,
+    *,
+    sleep: Callable[[float], object] = time.sleep,
+) -> _T:
+    """``call()``, retried with :class:`StoreFaults`' backoff while it fails in a
+    way that may pass, a lost connection excepted (the store's own retries already
+    waited for it, and the caller reports it).
+
+    Raises:
+        BaseException: What ``call`` raised, when it cannot pass or is a lost
+            connection.
+    """
+    while True:
+        try:
+            answer = call()
+        except StoreError as e:
+            if isinstance(e, ConnectionError) or not may_pass(e):
+                raise
+            sleep(faults.failed(e))
+            continue
+        faults.cleared()
+        return answer

@@ -3,6 +3,7 @@ real pymongo over TCP against the session's MongoDB-wire server."""
 
 from __future__ import annotations
 
+import signal
 import uuid
 from collections.abc import Iterator
 
@@ -145,3 +146,71 @@ def test_a_worker_whose_first_read_of_its_study_fails_rides_it_out(
     assert code == 0, err
     assert "OutOfDiskSpace" in err and "Traceback" not in err
     assert "worker stopped (study_finished)" in err
+
+
+def _resume_paused(procs, db, mongo_url, tmp_path, study):
+    """A finished one-worker study ``study`` (budget 1), then a driver resuming it
+    with its own appName, paused at 'store-opened' (before it reads the study).
+
+    Returns:
+        (driver process, its appName, the pause marker: unlink it to go on).
+    """
+    from hpo_service._common.stop_signals import PAUSE_ENV
+
+    if not fail_points_enabled(mongo_url):
+        pytest.skip("the MongoDB server runs without test commands")
+    run = procs.run(DRIVER, *start_args(db, study, 1, "--workers", "1"))
+    assert run.returncode == 0, run.stderr  # a study to resume
+    marker, app = tmp_path / "paused", f"hpo-driver-{study}-{uuid.uuid4().hex[:6]}"
+    procs.env[PAUSE_ENV] = f"store-opened:{marker}"
+    driver = procs.start(DRIVER, *start_args(f"{db}&appName={app}", study, 1))
+    wait_until(lambda: marker.exists() or driver.poll() is not None, 60)
+    assert driver.poll() is None, driver.stderr.read()
+    return driver, app, marker
+
+
+def test_a_driver_whose_first_read_of_its_study_fails_rides_it_out(
+    procs, db, mongo_url, tmp_path
+):
+    """hpo-driver start reads the study before it drives (its stored settings, then
+    the study it resumes under its lease). A failure that may pass there (here the
+    server answers OutOfDiskSpace) ended the driver with exit 1 ('reading the study
+    failed'); now it says so and retries, and the resume goes on (to the end here: the
+    study's budget is spent, so no worker is needed)."""
+    from tests.helpers.mongo_wire import fail_point
+
+    driver, app, marker = _resume_paused(procs, db, mongo_url, tmp_path, "d")
+    data = {"failCommands": ["find"], "appName": app, "errorCode": 14031}
+    with fail_point(mongo_url, data, {"times": 1}):
+        marker.unlink()
+        code = driver.wait(timeout=180)
+    err = driver.stderr.read()
+    assert code == 0, err
+    assert "OutOfDiskSpace" in err and "Traceback" not in err
+    assert "study 'd' finished (max_evals): 1 done" in driver.stdout.read()
+
+
+def test_a_driver_retrying_its_first_read_stops_on_sigterm(
+    procs, db, mongo_url, tmp_path
+):
+    """While the driver retries a first read of its study that keeps failing in a way
+    that may pass, SIGTERM ends it at once, saying so (exit 143), rather than being
+    noted until the store answers again (it could wait forever)."""
+    from tests.helpers.mongo_wire import fail_point
+    from tests.helpers.pipes import PipeLines
+
+    driver, app, marker = _resume_paused(procs, db, mongo_url, tmp_path, "t")
+    err = PipeLines(driver.stderr)
+    data = {"failCommands": ["find"], "appName": app, "errorCode": 14031}
+    with fail_point(mongo_url, data, "alwaysOn"):
+        marker.unlink()
+        wait_until(
+            lambda: "OutOfDiskSpace" in err.text or driver.poll() is not None, 60
+        )
+        assert driver.poll() is None, err.finish()
+        driver.send_signal(signal.SIGTERM)
+        code = driver.wait(timeout=60)
+    text = err.finish()
+    assert code == 128 + signal.SIGTERM, text
+    assert "stopped by SIGTERM while reading the store for study 't'" in text
+    assert "Traceback" not in text

@@ -219,7 +219,7 @@ def test_the_drivers_stop_handlers_while_opening_take_the_platforms_signals(
     platforms = (signal.SIGTERM, signal.SIGINT)
     monkeypatch.setattr(driver_cli, "STOP_SIGNALS", platforms, raising=False)
     before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
-    with driver_cli._stops_while_opening("start", "s"):
+    with driver_cli._stops_while("start", "s"):
         assert signal.getsignal(signal.SIGTERM) != before[signal.SIGTERM]
         assert signal.getsignal(signal.SIGINT) == before[signal.SIGINT]
     assert {s: signal.getsignal(s) for s in before} == before
