@@ -138,9 +138,9 @@ def ride_out(
         try:
             answer = call()
         except StoreError as e:
-            if isinstance(e, ConnectionError) or not may_pass(e):
+            if isinstance(e, ConnectionError):
                 raise
-            sleep(faults.failed(e))
+            sleep(faults.failed(e))  # raises what cannot pass
             continue
         faults.cleared()
         return answer
