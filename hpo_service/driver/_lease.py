@@ -85,6 +85,13 @@ def take_driver_lease(
         holder, expires = study.driver_owner, study.driver_lease_expires_at
         renewed = ", which renewed its lease while this driver waited: it is alive"
     left = "?" if expires is None else f"{expires - store.now():.0f}"
+    if is_import(holder):
+        raise DriverLeaseError(
+            f"study {name!r} is being filled by `hpo-driver import` ({holder}, lease "
+            f"expires in {left} s){renewed}: run the command again once the import "
+            "ends (a start then checks every imported trial against its space)",
+            holder,
+        )
     raise DriverLeaseError(
         f"study {name!r} is driven by {holder_text(holder)} (lease expires in "
         f"{left} s){renewed}; stop that driver first, or wait for its lease to expire",
@@ -123,6 +130,16 @@ def _outlived(
             continue
         if now_held[0] != holder or (now_held[1] or 0.0) > expires:
             return False
+
+
+IMPORT_KIND = "import"
+"""The kind (:func:`default_owner`) of the lease an ``hpo-driver import`` holds
+while it fills a study without a space (see ``_warm_start``)."""
+
+
+def is_import(holder: str | None) -> bool:
+    """Whether the lease ``holder`` is an import filling the study."""
+    return holder is not None and holder.startswith(f"{IMPORT_KIND}@")
 
 
 def holder_text(holder: str | None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,7 @@ from hpo_service._common.settings import (
     counted_finished,
     record_objective_count,
 )
+from hpo_service._common.stop_signals import pause_point
 from hpo_service._common.words import counted
 from hpo_service.algorithms.pruners import describe_pruner
 from hpo_service.driver._lease import take_driver_lease
@@ -76,6 +78,7 @@ def open_study(
     *,
     override: bool = False,
     override_flag: str = "override=True",
+    before_resume: Callable[[], None] | None = None,
 ) -> tuple[StudySettings, bool]:
     """Create study ``name`` from ``given`` settings, or resume it.
 
@@ -91,6 +94,9 @@ def open_study(
             then those given, not the old algorithm's).
         override_flag: How the refusal names ``override`` to the user (the CLI
             passes ``"--override"``).
+        before_resume: Called before a study that exists is read and changed,
+            also one another process created while this call tried to (the
+            driver takes its lease there: :func:`open_driven_study`).
 
     Returns:
         The study's settings now in force, and whether the study was created.
@@ -105,13 +111,14 @@ def open_study(
     _check_known_keys(given)
     check_seed(given.get("seed"))
     given = _with_objective_count(given)
-    try:
-        study = store.get_study(name)
-    except StudyNotFoundError:
+    if not _exists(store, name):
         try:
             return _create(store, name, _canonical_algorithm(given, "tpe")), True
-        except StudyExistsError:  # another driver created it meanwhile
-            study = store.get_study(name)
+        except StudyExistsError:  # another process created it meanwhile
+            pass
+    if before_resume is not None:
+        before_resume()
+    study = store.get_study(name)
     stored = StudySettings.from_dict(study.settings)
     given = _canonical_algorithm(given, stored.algorithm)
     finished = counted_finished(store.count_by_state(name))
@@ -282,14 +289,25 @@ def open_driven_study(
         ValueError: See :func:`open_study`.
     """
     owner, seconds = options.owner, options.lease_seconds
+
+    def lease() -> None:
+        take_driver_lease(store, name, owner, seconds, watch=True)
+
     try:
         if _exists(store, name):
-            take_driver_lease(store, name, owner, seconds, watch=True)
+            lease()
+        else:  # a test's hook: another process may create the study now
+            pause_point("study-missing")
         settings, created = open_study(
-            store, name, given, override=override, override_flag=options.override_flag
+            store,
+            name,
+            given,
+            override=override,
+            override_flag=options.override_flag,
+            before_resume=lease,  # also a study created meanwhile: never unleased
         )
         if created:
-            take_driver_lease(store, name, owner, seconds, watch=True)
+            lease()
     except DriverLeaseError:
         raise
     except BaseException:

@@ -31,18 +31,26 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from hpo_service._common.processes import certainly_dead
 from hpo_service._common.settings import (
     StudySettings,
     budget_of,
     counted_finished,
     record_objective_count,
 )
+from hpo_service._common.stop_signals import pause_point
 from hpo_service._common.trial_rows import default_names, each_trial
 from hpo_service._common.words import counted
+from hpo_service.driver._lease import (
+    IMPORT_KIND,
+    default_owner,
+    holder_text,
+)
 from hpo_service.driver._study import (
     check_study_name,
     create_without_space,
@@ -70,6 +78,15 @@ _logger = logging.getLogger(__name__)
 #: The states an import brings in (an export's new and running trials have no
 #: outcome yet: they are left out).
 _IMPORTED = (TrialState.DONE, TrialState.PRUNED, TrialState.ERROR, TrialState.CANCELLED)
+
+
+IMPORT_LEASE_SECONDS = 300.0
+"""How long the driver lease an import takes on a study without a space lasts (it
+is given back as soon as the trials are in; a SIGKILLed import's lease is taken
+over at once on its host, elsewhere when it runs out)."""
+IMPORT_WAIT_SECONDS = 60.0
+"""How long an import into a study without a space waits for another holder of
+its driver lease (another import, a start checking the imported trials)."""
 
 
 @dataclass(frozen=True)
@@ -186,20 +203,99 @@ def import_results(
             imported (or created) then.
     """
     settings, new = _target(store, study, create)  # read once: the checks share it
+    if settings.has_space():
+        return _fill(store, study, records, settings, ImportReport())
+    return _fill_spaceless(store, study, records, settings, new)
+
+
+def _fill(
+    store: BaseTrialStore,
+    study: str,
+    records: Sequence[Evaluated],
+    settings: StudySettings,
+    report: ImportReport,
+) -> ImportReport:
+    """Check ``records`` against the study's ``settings`` and insert the ones the
+    study does not hold yet."""
     study_names, new_names = _named_objectives(settings, records)
-    seen = set() if new else _finished_identities(store, study)
-    report = ImportReport(created=new)
+    seen = _finished_identities(store, study)
     trials = _new_trials(settings, study, records, study_names, seen, report)
     count = _objective_count(settings, trials)
-    if new:
-        _create(store, study, trials, names=new_names, count=count)
-    else:
-        _record_objectives(store, study, settings, count, new_names if trials else None)
+    _record_objectives(store, study, settings, count, new_names if trials else None)
     report.imported = store.insert_finished(study, trials) if trials else []
     for trial in trials:
         state = TrialState(trial.state).value
         report.states[state] = report.states.get(state, 0) + 1
     return report
+
+
+def _fill_spaceless(
+    store: BaseTrialStore,
+    study: str,
+    records: Sequence[Evaluated],
+    settings: StudySettings,
+    new: bool,
+) -> ImportReport:
+    """Import into a study without a space (``new``: one to create), holding the
+    study's driver lease from its creation until the trials are in.
+
+    A start that gives the study its space takes the same lease before it checks
+    the imported trials, so the two never overlap: the start is refused while the
+    import holds the lease (saying so), and an import that comes second finds the
+    space and checks its trials against it, as an import into any study does. A
+    study created meanwhile by another process is joined the same way.
+    """
+    if new:  # every record is checked before the study is made
+        names, new_names = _named_objectives(settings, records)
+        trials = _new_trials(settings, study, records, names, set(), ImportReport())
+        count = _objective_count(settings, trials)
+        try:
+            _create(store, study, trials, names=new_names, count=count)
+        except StudyExistsError:  # created meanwhile (a start, another import)
+            return import_results(store, study, records)
+        pause_point("import-created")
+        report = ImportReport(created=True)
+    else:
+        report = ImportReport()
+    owner = default_owner(IMPORT_KIND)
+    try:
+        fresh = _import_lease(store, study, owner)
+        pause_point("import-filling")
+        return _fill(store, study, records, fresh, report)
+    finally:
+        store.release_driver_lease(study, owner)
+
+
+def _import_lease(store: BaseTrialStore, study: str, owner: str) -> StudySettings:
+    """Take the driver lease of ``study`` (one without a space) for ``owner`` and
+    return its settings then; return them at once, unleased, if a start gave the
+    study a space meanwhile.
+
+    Waits while another holds the lease on a study still without a space (another
+    import, or a start checking the imported trials), at most
+    :data:`IMPORT_WAIT_SECONDS`.
+
+    Raises:
+        ValueError: The lease is still held after that wait (naming the holder).
+    """
+    deadline = time.monotonic() + IMPORT_WAIT_SECONDS
+    while True:
+        leased = store.acquire_driver_lease(study, owner, IMPORT_LEASE_SECONDS)
+        held = store.get_study(study)
+        settings = StudySettings.from_dict(held.settings)
+        if leased or settings.has_space():
+            return settings
+        holder = held.driver_owner
+        if holder is not None and certainly_dead(holder):
+            store.release_driver_lease(study, holder)
+        elif time.monotonic() > deadline:
+            raise ValueError(
+                f"study {study!r} has no search space and {holder_text(holder)} "
+                f"held its lease for {IMPORT_WAIT_SECONDS:.0f} s, so nothing was "
+                "imported: import again once it ends"
+            )
+        else:
+            time.sleep(0.1)
 
 
 def _target(
@@ -255,19 +351,14 @@ def _create(
     passed its checks.
 
     Raises:
-        ValueError: There is no finished trial to import (nothing is created), or
-            another process created the study meanwhile.
+        ValueError: There is no finished trial to import (nothing is created).
+        StudyExistsError: Another process created the study meanwhile.
     """
     if not trials:
         raise ValueError(
             f"there is no finished trial to import, so study {study!r} was not created"
         )
-    try:
-        create_without_space(store, study, objective_names=names, n_objectives=count)
-    except StudyExistsError:
-        raise ValueError(
-            f"study {study!r} was created meanwhile by another process: import again"
-        ) from None
+    create_without_space(store, study, objective_names=names, n_objectives=count)
 
 
 def _finished(
