@@ -130,6 +130,7 @@ def _from_json_export(
             record.get("error"),
             reports,
             _json_names(record.get("objectives"), name, i),
+            record.get("config"),
         )
 
 

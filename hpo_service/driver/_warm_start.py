@@ -105,6 +105,11 @@ class Evaluated:
         names: The objectives' names the file gives (a CSV header's
             ``objective.<name>`` columns, a JSON record's ``objectives``), in the
             order of the losses; () if none.
+        config: What the source's space made of ``params`` (the value its
+            objective was called with), where the source keeps it: a JSON export's
+            ``config``. None for a CSV export (its columns are the params) and for
+            hyperopt's trials, which keep only ``misc.vals`` (the params, a
+            choice's option index): the config needs the space.
     """
 
     params: dict[str, Any]
@@ -114,6 +119,7 @@ class Evaluated:
     error: dict[str, Any] | None = None
     intermediate: dict[int, float] = field(default_factory=dict)
     names: tuple[str, ...] = ()
+    config: Any = None
 
 
 @dataclass
@@ -191,8 +197,11 @@ def import_results(
         create: Create the study when it does not exist, without an objective,
             space or budget (see :func:`~._study.create_without_space`); its
             trials' params are then checked for their shape only (``{label:
-            number}``), their config is None, and the first start that gives the
-            space checks every one of them against it.
+            number}``), and the first start that gives the space checks every one
+            of them against it. A trial's config is what the study's space makes
+            of its params (the value an objective is called with), or without a
+            space the source's (:attr:`Evaluated.config`: a JSON export's; None
+            from hyperopt's trials and CSV exports).
 
     Raises:
         StudyNotFoundError: No such study, and ``create`` is False.
@@ -326,7 +335,7 @@ def _new_trials(
     trials = []
     for record in records:
         params = _checked(compiled, record.params, record.origin)
-        config = None if space is None else space_eval(space, params)
+        config = record.config if space is None else space_eval(space, params)
         trial = _finished(record, params, config, names)
         key = identity(params, trial.result, trial.state, trial.error,
                        trial.intermediate)  # fmt: skip

@@ -18,7 +18,8 @@ from hpo_service._common.words import counted
 from hpo_service.driver._study import open_study, space_settings
 from hpo_service.driver._warm_start import Evaluated, import_results
 from hpo_service.driver.cli import main
-from hpo_service.store import TrialState, open_store
+from hpo_service.space import space_eval
+from hpo_service.store import FinishedTrial, TrialState, open_store
 from tests.e2e.objectives import quadratic, quadratic_of_branch
 from tests.helpers.finished_states import STATES, new_study, stored_study
 
@@ -599,3 +600,25 @@ def test_a_csv_without_its_loss_column_takes_the_objective_columns(
     code, out = cli("import", "--db", db_url, "--study", "b", path)
     assert code == 0 and "imported 1 finished trial (1 done)" in out, out
     assert store.get_trials("b")[0].result["loss"] == [0.25, 2.5]
+
+
+def test_a_new_study_keeps_the_config_a_json_export_carries(store, db_url, tmp_path):
+    """A trial's config is what the space made of its params (a choice's option,
+    not its index): a JSON export carries it, and a study made by import --create,
+    which has no space to make it, keeps the export's (it was None); a CSV export
+    carries only the params, so its trials' config stays None until a space."""
+    make(store, "a", BRANCHY)
+    points = [{"m": 0, "a": 2}, {"m": 1, "b": 0.25}]
+    configs = [space_eval(BRANCHY, p) for p in points]
+    assert configs == [{"m": {"a": 2}}, {"m": {"b": 0.25}}]
+    store.insert_finished("a", [
+        FinishedTrial(p, c, {"loss": float(i), "status": "ok"})
+        for i, (p, c) in enumerate(zip(points, configs, strict=True))
+    ])  # fmt: skip
+    for fmt in ("json", "csv"):
+        path = _export(db_url, "a", fmt, tmp_path / f"a.{fmt}")
+        code, out = cli("import", "--db", db_url, "--study", fmt, "--create", path)
+        assert code == 0, out
+    assert [t.config for t in store.get_trials("json")] == configs
+    assert [t.params for t in store.get_trials("json")] == points
+    assert [t.config for t in store.get_trials("csv")] == [None, None]
