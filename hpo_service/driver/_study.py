@@ -671,10 +671,12 @@ def check_seed(seed: Any) -> None:
 def check_study_name(name: str) -> None:
     """Refuse a study name that commands, logs and file names cannot show plainly.
 
-    A name is 1 to :data:`NAME_LIMIT` printable characters without ``/`` (trials are
-    shown as ``study/tid``) and without leading or trailing blanks. Only new studies
-    are checked: existing ones (of older versions, or hyperopt's ``exp_key``) stay
-    usable.
+    A name is 1 to :data:`NAME_LIMIT` printable characters without leading or
+    trailing blanks. ``/`` is allowed (hyperopt's ``exp_key`` may hold one): the
+    stores keep a name as a value, a worker's ``--workdir`` makes one path
+    component of it, the dashboard's URLs percent-encode it, and a trial shown as
+    ``study/tid`` has its tid after the last ``/``. Only new studies are checked:
+    existing ones (of older versions) stay usable.
 
     Raises:
         ValueError: The name breaks one of these rules.
@@ -682,9 +684,8 @@ def check_study_name(name: str) -> None:
     problem = _name_problem(name)
     if problem:
         raise ValueError(
-            f"`--study` must be 1 to {NAME_LIMIT} printable characters without '/' "
-            f"and without leading or trailing blanks, but got study={name!r:.120} "
-            f"({problem})"
+            f"`--study` must be 1 to {NAME_LIMIT} printable characters without "
+            f"leading or trailing blanks, but got study={name!r:.120} ({problem})"
         )
 
 
@@ -693,8 +694,6 @@ def _name_problem(name: str) -> str:
         return "empty"
     if len(name) > NAME_LIMIT:
         return f"{len(name)} characters"
-    if "/" in name:
-        return "holds '/'"
     if name != name.strip():
         return "leading or trailing blanks"
     if not name.isprintable():

@@ -23,7 +23,7 @@ QUADRATIC = [
     ("study", "seed", "message"),
     [
         ("s", "-1", "'--seed': -1 is not in the range 0<=x<=4294967295"),
-        ("a/b", "1", "holds '/'"),  # the other name rules: tests/driver
+        (" a", "1", "leading or trailing blanks"),  # the others: tests/driver
     ],
 )
 def test_a_bad_seed_or_study_name_is_refused_before_anything_is_stored(

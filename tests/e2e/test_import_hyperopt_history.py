@@ -224,7 +224,7 @@ def test_import_refuses_bad_input_before_creating_the_database(procs, tmp_path):
          "--exp-key", "e", str(text_param)),
         (DRIVER, "import", "--db", db, "--study", "s", "--create",
          str(tmp_path / "missing.pkl")),
-        (DRIVER, "import", "--db", db, "--study", "a/b", "--create", str(queued_only)),
+        (DRIVER, "import", "--db", db, "--study", " a", "--create", str(queued_only)),
         (DRIVER, "import", "--db", db, "--study", "s", "--create", str(text_param)),
         (DRIVER, "import", "--db", db, "--study", "s", "--create", unreachable),
     ])  # fmt: skip
