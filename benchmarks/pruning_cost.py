@@ -69,15 +69,21 @@ def curve(rng: np.random.Generator, steps: int) -> np.ndarray:
     return level + 1.0 / np.arange(1, steps + 1) + rng.normal(0, 0.01, steps)
 
 
-def build_study(url: str, n: int, steps: int, running: int) -> list[Any]:
-    """N finished trials with S reports each, then R running ones with S // 2."""
+def build_study(
+    url: str, n: int, steps: int, running: int, *, kept_last_step: bool = True
+) -> list[Any]:
+    """N finished trials with S reports each, then R running ones with S // 2.
+
+    ``kept_last_step=False``: on MongoDB, the documents as a version before the
+    store kept each trial's last step beside its reports wrote them (no
+    ``last_step``), running trials' too."""
     rng = np.random.default_rng(0)
     with open_store(url) as store:
         store.create_study("big", {})
         for start in range(0, n, 1000):
             count = min(1000, n - start)
             if url.startswith("mongodb"):
-                _insert_finished_mongo(store, count, steps, rng)
+                _insert_finished_mongo(store, count, steps, rng, kept_last_step)
             else:
                 store.insert_trials("big", [NewTrial({"x": 0.0}, {"x": 0.0})] * count)
                 _finish_in_bulk(store, start, count, steps, rng)
@@ -88,6 +94,9 @@ def build_study(url: str, n: int, steps: int, running: int) -> list[Any]:
             values = curve(rng, steps)[: steps // 2]
             pairs = [(step, float(value)) for step, value in enumerate(values)]
             assert store.report_many("big", trial.tid, trial.token, pairs)
+        if url.startswith("mongodb") and not kept_last_step:
+            unset = {"$unset": {"last_step": "", "last_step_token": ""}}
+            store._trials.update_many({"study": "big"}, unset)
     return live
 
 
@@ -116,10 +125,13 @@ def _finish_in_bulk(store: Any, start: int, count: int, steps: int, rng: Any) ->
     conn.execute("COMMIT")
 
 
-def _insert_finished_mongo(store: Any, count: int, steps: int, rng: Any) -> None:
+def _insert_finished_mongo(
+    store: Any, count: int, steps: int, rng: Any, kept_last_step: bool = True
+) -> None:
     """``count`` done trials with ``steps`` reports each, as the MongoDB store's own
-    documents (its ``_new_doc`` and encoding), in one ``insert_many``."""
-    from hpo_service.store._mongo import _encode
+    documents (its ``_new_doc``, encoding and last step kept beside the reports,
+    unless ``kept_last_step`` is False), in one ``insert_many``."""
+    from hpo_service.store._mongo import _encode, _last_step_fields
 
     first = store._allocate_tids("big", count)
     token, now = uuid.uuid4().hex, store.now()
@@ -132,8 +144,11 @@ def _insert_finished_mongo(store: Any, count: int, steps: int, rng: Any) -> None
             state="done", token=token, attempts=1, started_at=now, finished_at=now,
             result=_encode({"loss": float(values[-1]), "status": "ok"}, "result"),
             intermediate={str(s): float(v) for s, v in enumerate(values)},
-            intermediate_token=token,
         )  # fmt: skip
+        if kept_last_step:
+            doc.update(_last_step_fields(steps - 1, token))
+        else:
+            doc.update(intermediate_token=token)
         docs.append(doc)
     store._trials.insert_many(docs, ordered=False)
 

@@ -9,8 +9,12 @@ each time, as a user runs it) from the code in ``--old`` and from this checkout,
 alternating, and in this process: the new ``status`` summary, its pruning counts,
 and the two reads of the counts alternating: the reports of every trial
 (``running_intermediate`` and ``reports_since``, what the counts read until
-``last_steps``) and ``last_steps`` (state and highest step per trial, one query).
-Run it under the timing lock, with an old checkout beside it::
+``last_steps``) and ``last_steps`` (state and highest step per trial, one query);
+on MongoDB also the ``find`` that ``last_steps`` sent until each trial's last step
+was kept beside its reports (the reports, their keys converted).
+``--written-before-last-step`` builds the MongoDB documents as older versions wrote
+them (no kept step: ``last_steps`` then reads their reports too). Run it under the
+timing lock, with an old checkout beside it::
 
     git worktree add -f /tmp/old-status REV
     flock /tmp/hpo-bench.lock python benchmarks/status_cost.py --old /tmp/old-status
@@ -80,6 +84,16 @@ def last_steps(store: Any) -> list[tuple[int, str, int | None]]:
     return [(tid, state.value, last) for tid, state, last in store.last_steps("big")]
 
 
+def reports_find(store: Any) -> list[tuple[int, str, int | None]]:
+    """What MongoDB's ``last_steps`` read until each trial's last step was kept
+    beside its reports: one ``find`` sending the reports, their keys converted."""
+    from hpo_service.store._mongo import _OLD_LAST_STEP_FIELDS, _last_step
+
+    query = {"study": "big", "state": {"$ne": "new"}}
+    docs = store._trials.find(query, _OLD_LAST_STEP_FIELDS, sort=[("tid", 1)])
+    return [(d["tid"], d["state"], _last_step(d)) for d in docs]
+
+
 def time_parts(url: str, pruner: str, repeats: int) -> dict[str, float]:
     """Median seconds of the new status's summary, its pruning counts, and the old
     and new reads of the counts alternating, each on a fresh connection; checks the
@@ -90,6 +104,8 @@ def time_parts(url: str, pruner: str, repeats: int) -> dict[str, float]:
         "every_report": every_report,
         "last_steps": last_steps,
     }
+    if url.startswith("mongodb"):
+        steps["reports_find"] = reports_find
     parts: dict[str, list[float]] = {name: [] for name in steps}
     got = {}
     for _ in range(repeats):
@@ -102,6 +118,7 @@ def time_parts(url: str, pruner: str, repeats: int) -> dict[str, float]:
         row for row in got["last_steps"] if row[2] is not None or row[1] != "running"
     ]
     assert got["every_report"] == reported, "the two reads differ"
+    assert got.get("reports_find", got["last_steps"]) == got["last_steps"]
     return {k: statistics.median(v) for k, v in parts.items()}
 
 
@@ -130,10 +147,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--backend", choices=("sqlite", "mongodb"), default="sqlite")
     parser.add_argument("--url", help="a MongoDB server (default: start one)")
+    parser.add_argument(
+        "--written-before-last-step",
+        action="store_true",
+        help="MongoDB: documents without the last step kept beside the reports, "
+        "as older versions wrote them",
+    )
     args = parser.parse_args()
     with study_url(args.backend, args.url) as url:
         started = time.perf_counter()
-        build_study(url, args.trials, args.steps, args.running)
+        kept = not args.written_before_last_step
+        build_study(url, args.trials, args.steps, args.running, kept_last_step=kept)
         print(f"built in {time.perf_counter() - started:.0f} s", flush=True)
         for pruner, settings in PRUNERS.items():
             with open_store(url) as store:
@@ -155,7 +179,13 @@ def main() -> None:
                 f"{parts['status_summary']:.3f} s, of which pruning counts "
                 f"{parts['pruning_counts']:.3f} s; the counts' read: every report "
                 f"{parts['every_report']:.3f} s, last_steps "
-                f"{parts['last_steps']:.3f} s",
+                f"{parts['last_steps']:.3f} s"
+                + (
+                    f", the reports' find (last_steps before the kept step) "
+                    f"{parts['reports_find']:.3f} s"
+                    if "reports_find" in parts
+                    else ""
+                ),
                 flush=True,
             )
 

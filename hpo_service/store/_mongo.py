@@ -60,7 +60,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import unquote, urlsplit
 
 import bson
@@ -140,8 +140,12 @@ _TRANSIENT_CODES = frozenset(
     {6, 7, 64, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436}
 )
 _FINISHED_VALUES = [state.value for state in TrialState if state.is_finished()]
-#: What :meth:`MongoTrialStore.last_steps` reads of a trial.
+#: What :meth:`MongoTrialStore.last_steps` reads of a trial (see ``_kept_last_step``).
 _LAST_STEP_FIELDS = dict.fromkeys(
+    ("tid", "state", "token", "intermediate_token", "last_step", "last_step_token"), 1
+) | {"_id": 0}
+#: What it reads of a trial whose reports an older version wrote (no ``last_step``).
+_OLD_LAST_STEP_FIELDS = dict.fromkeys(
     ("tid", "state", "token", "intermediate", "intermediate_token"), 1
 ) | {"_id": 0}
 #: What :meth:`MongoTrialStore.reports_since` reads of a trial (see ``_intermediate``).
@@ -328,11 +332,41 @@ def _intermediate(doc: dict[str, Any]) -> dict[int, float]:
 
 def _last_step(doc: dict[str, Any]) -> int | None:
     """The highest step of a trial document's current attempt's reports (the rule
-    of ``_intermediate``), without decoding the values; None without any."""
+    of ``_intermediate``), from the reports' keys, no value decoded; None without
+    any."""
     token = doc.get("token")
     if token is None or doc.get("intermediate_token") != token:
         return None
     return max(map(int, doc.get("intermediate") or {}), default=None)
+
+
+def _last_step_fields(top: int, token: str) -> dict[str, Any]:
+    """The fields that start an attempt's reports beside ``intermediate``: its
+    token, and its highest step so far (``top``) kept under the same token."""
+    return {"intermediate_token": token, "last_step": top, "last_step_token": token}
+
+
+_UNKEPT = object()  # ``_kept_last_step``: the reports must be read to say
+
+
+def _kept_last_step(doc: dict[str, Any]) -> int | object | None:
+    """The highest step of the current attempt's reports from the ``last_step``
+    kept beside them (``_LAST_STEP_FIELDS``), None without reports, or ``_UNKEPT``
+    when an older version wrote them (no ``last_step`` under the attempt's token).
+
+    A report keeps its attempt's highest step in ``last_step`` with the attempt's
+    token in ``last_step_token``, in the update that writes it (``report_many``):
+    a requeued trial's new attempt starts both afresh, a stale attempt's report is
+    refused with its write, and reports an older version wrote under the current
+    token leave ``last_step_token`` on another attempt (or unset), so they are
+    never taken for this attempt's.
+    """
+    token = doc.get("token")
+    if token is None or doc.get("intermediate_token") != token:
+        return None
+    if doc.get("last_step_token") != token:
+        return _UNKEPT
+    return int(doc["last_step"])
 
 
 def _rank_fields(result: Any) -> dict[str, Any]:
@@ -1260,7 +1294,8 @@ class MongoTrialStore(BaseTrialStore):
         if trial.intermediate:
             token = uuid.uuid4().hex
             reports = {str(step): v for step, v in trial.intermediate.items()}
-            fields.update(token=token, intermediate=reports, intermediate_token=token)
+            fields.update(token=token, intermediate=reports)
+            fields.update(_last_step_fields(max(trial.intermediate), token))
         return fields
 
     def _insert(
@@ -1664,9 +1699,10 @@ class MongoTrialStore(BaseTrialStore):
         return self._call(what, lambda _: list(self._trials.find(query, **kwargs)))
 
     def last_steps(self, study: str) -> list[tuple[int, TrialState, int | None]]:
-        # A find, not an aggregation that sends the steps alone ($objectToArray,
-        # $map, $toLong, $max): on the pure-Python wire server that took 4.6 times
-        # as long as sending the reports (benchmarks/README.md, status_cost.py).
+        # The step kept beside the reports (``_kept_last_step``), not the reports:
+        # sending them took 0.66-0.74 s for 2,000 trials x 100 reports on the wire
+        # server, and an aggregation sending the steps alone 2.68 s
+        # (benchmarks/README.md, status_cost.py).
         c.check_name(study, "study")
         query = {"study": study, "state": {"$ne": TrialState.NEW.value}}
         docs = self._call(
@@ -1677,7 +1713,29 @@ class MongoTrialStore(BaseTrialStore):
         )
         if not docs:
             self._require_study(study)
-        return [(d["tid"], TrialState(d["state"]), _last_step(d)) for d in docs]
+        rows = {d["tid"]: (TrialState(d["state"]), _kept_last_step(d)) for d in docs}
+        unkept = [tid for tid, (_, last) in rows.items() if last is _UNKEPT]
+        rows.update(self._old_last_steps(study, unkept))
+        return [
+            (tid, state, cast("int | None", last))
+            for tid, (state, last) in rows.items()
+            if state is not TrialState.NEW
+        ]
+
+    def _old_last_steps(
+        self, study: str, tids: list[int]
+    ) -> dict[int, tuple[TrialState, int | None]]:
+        """The state and last step of trials whose reports an older version wrote,
+        read again with their reports (state and step from that read: a trial
+        requeued in between is left out, one finished in between counted so)."""
+        if not tids:
+            return {}
+        query = {"study": study, "tid": {"$in": tids}}
+        docs = self._call(
+            "last_steps",
+            lambda _: list(self._trials.find(query, _OLD_LAST_STEP_FIELDS)),
+        )
+        return {d["tid"]: (TrialState(d["state"]), _last_step(d)) for d in docs}
 
     def count_by_state(self, study: str) -> dict[TrialState, int]:
         c.check_name(study, "study")
@@ -1956,19 +2014,25 @@ class MongoTrialStore(BaseTrialStore):
         """Append to the attempt's reports, or start them if they are another's.
 
         Two conditional updates, each idempotent (a retry sets the same fields), and
-        neither numbered: a report is not a change.
+        neither numbered: a report is not a change. Each keeps the attempt's highest
+        step beside the reports (``_kept_last_step``) in the same update.
         """
         c.check_name(study, "study")
         c.check_tid(tid)
-        pairs = {str(step): value for step, value in c.check_reports(values)}
+        checked = c.check_reports(values)
+        pairs = {str(step): value for step, value in checked}
+        top = max(step for step, _ in checked)
         current = {"tid": tid, "study": study, "token": token, "state": "running"}
         append = (
             {**current, "intermediate_token": token},
-            {"$set": {f"intermediate.{k}": v for k, v in pairs.items()}},
+            {
+                "$set": {f"intermediate.{k}": v for k, v in pairs.items()},
+                "$max": {"last_step": top},
+            },
         )
         start = (
             {**current, "intermediate_token": {"$ne": token}},
-            {"$set": {"intermediate": pairs, "intermediate_token": token}},
+            {"$set": {"intermediate": pairs, **_last_step_fields(top, token)}},
         )
         for query, update in (append, start, append):
             result = self._call(

@@ -2131,6 +2131,43 @@ class TestLastSteps:
         store.cancel(study, [1])  # queued: cancelled with no attempt, no reports
         assert store.last_steps(study) == [(0, S.DONE, 2), (1, S.CANCELLED, None)]
 
+    def test_a_lower_step_later_keeps_the_highest(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        assert store.report_many(study, trial.tid, trial.token, [(9, 1.0), (4, 2.0)])
+        assert store.report(study, trial.tid, trial.token, 5, 0.5)  # lower, later
+        assert store.report(study, trial.tid, trial.token, 9, 0.4)  # again
+        assert store.last_steps(study) == [(trial.tid, S.RUNNING, 9)]
+        assert store.report_many(study, trial.tid, trial.token, [(2, 1.0), (11, 1.0)])
+        store.prune(study, trial.tid, trial.token, PRUNED_RESULT)
+        assert store.last_steps(study) == [(trial.tid, S.PRUNED, 11)]
+
+    def test_a_stale_attempts_late_reports_do_not_count(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        """A requeued trial's new attempt starts its last step afresh (lower than
+        the old attempt's), and the old attempt's reports, refused, change nothing,
+        before and after the new attempt's first report."""
+        queued(store, study, 1)
+        first = claimed(store, study, lease=SHORT)
+        assert store.report_many(study, first.tid, first.token, [(0, 9.0), (30, 8.0)])
+        time.sleep(EXPIRE)
+        store.requeue_expired(max_attempts=3, study=study)
+        second = claimed(store, study)
+        assert not store.report(study, first.tid, first.token, 40, 1.0)  # stale
+        assert store.last_steps(study) == [(first.tid, S.RUNNING, None)]
+        assert store.report(study, second.tid, second.token, 3, 5.0)
+        assert not store.report_many(study, first.tid, first.token, [(50, 1.0)])
+        assert store.last_steps(study) == [(first.tid, S.RUNNING, 3)]
+        assert store.get_trial(study, first.tid).intermediate == {3: 5.0}
+        assert store.release(study, second.tid, second.token)  # given back
+        third = claimed(store, study)
+        assert store.report(study, third.tid, third.token, 1, 5.0)
+        assert not store.report(study, second.tid, second.token, 60, 1.0)
+        assert store.last_steps(study) == [(first.tid, S.RUNNING, 1)]
+
     def test_other_studies_and_missing_study(
         self, store: BaseTrialStore, study: str
     ) -> None:

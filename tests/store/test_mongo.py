@@ -519,3 +519,70 @@ def test_a_trial_that_finishes_while_summarise_reads_is_counted_where_it_is(
     assert summary["counts"]["running"] == 2 and summary["counts"]["done"] == 1
     text = status_text(summary)
     assert "workers running trials: 2\n" in text and "more running" not in text, text
+
+
+class FindsSeen:
+    """Wraps a collection: notes the ``tid`` condition of each ``find``'s query."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.tids: list[Any] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def find(self, query: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        self.tids.append(query.get("tid"))
+        return self.inner.find(query, *args, **kwargs)
+
+
+def _as_written_before_last_step(store: MongoTrialStore, tid: int) -> None:
+    """Make trial ``tid``'s document as a version before ``last_step`` wrote it."""
+    fields = {"last_step": "", "last_step_token": ""}
+    assert raw_trials(store).update_one({"tid": tid}, {"$unset": fields}).matched_count
+
+
+def test_last_steps_of_reports_written_before_the_step_was_kept(
+    store: MongoTrialStore,
+) -> None:
+    """A report keeps its attempt's highest step in ``last_step`` (read instead of
+    the reports); reports an older version wrote (no ``last_step``) are read whole
+    for their trials alone, whatever their state, also once more are appended."""
+    queue(store, 4)
+    trials = [store.claim("w", LONG, study="s") for _ in range(4)]
+    for trial, steps in zip(trials, ([3, 7], [2], [5, 1], [4]), strict=True):
+        pairs = [(step, 1.0) for step in steps]
+        assert store.report_many("s", trial.tid, trial.token, pairs)
+    assert raw_trials(store).find_one({"tid": 0})["last_step"] == 7
+    assert store.complete("s", 0, trials[0].token, {"loss": 1.0})
+    assert store.prune("s", 2, trials[2].token, {"status": "pruned", "loss": 1.0})
+    for tid in (0, 1, 2):
+        _as_written_before_last_step(store, tid)
+    store._trials = finds = FindsSeen(store._trials)
+    assert store.last_steps("s") == [
+        (0, TrialState.DONE, 7), (1, TrialState.RUNNING, 2),
+        (2, TrialState.PRUNED, 5), (3, TrialState.RUNNING, 4),
+    ]  # fmt: skip
+    assert finds.tids == [None, {"$in": [0, 1, 2]}]  # the old ones read again
+    finds.tids.clear()
+    assert store.report("s", 1, trials[1].token, 6, 1.0)  # appends to old reports
+    assert store.last_steps("s")[1] == (1, TrialState.RUNNING, 6)
+    assert finds.tids == [None, {"$in": [0, 1, 2]}]
+
+
+def test_last_step_of_an_earlier_attempt_is_not_taken_for_an_older_writers(
+    store: MongoTrialStore,
+) -> None:
+    """A requeued trial whose first attempt kept ``last_step`` and whose second
+    attempt's reports an older version wrote (``intermediate`` and its token only):
+    the first attempt's step is not this attempt's."""
+    queue(store, 1)
+    first = store.claim("w", 0.1, study="s")
+    assert store.report_many("s", 0, first.token, [(0, 1.0), (30, 1.0)])
+    time.sleep(0.35)
+    store.requeue_expired(max_attempts=3, study="s")
+    second = store.claim("w", LONG, study="s")
+    old_write = {"intermediate": {"2": 0.5}, "intermediate_token": second.token}
+    raw_trials(store).update_one({"tid": 0}, {"$set": old_write})
+    assert raw_trials(store).find_one({"tid": 0})["last_step"] == 30
+    assert store.last_steps("s") == [(0, TrialState.RUNNING, 2)]
