@@ -42,13 +42,15 @@ class LocalPruning:
 
     def ladder(self, docs: Iterable[Mapping[str, Any]]) -> PruningLadder | None:
         """What the pruner did to the finished trial docs ``docs`` (per rung, or
-        where it pruned), or None for a pruner that stops nothing."""
+        where it pruned), or None for a pruner that stops nothing; its advice names
+        the pruner's keyword arguments (the user is in Python)."""
         rows = [
             (doc["tid"], state.value, last_step(doc_intermediate(doc)))
             for doc in docs
             if (state := _state_of(doc)) is not None
         ]
-        return pruning_ladder(self.pruner.name, self.pruner.settings(), rows)
+        settings = self.pruner.settings()
+        return pruning_ladder(self.pruner.name, settings, rows, python=True)
 
     @contextlib.contextmanager
     def running(self, tid: int) -> Iterator[tuple[TrialProgress, TrialContext]]:

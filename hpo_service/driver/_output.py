@@ -137,6 +137,8 @@ def study_ladder(
     study: str,
     pruner: str | None,
     settings: Mapping[str, Any] | None,
+    *,
+    python: bool = False,
 ) -> PruningLadder | None:
     """What the study's pruner did (per rung, or where it pruned), or None without
     a pruner that stops trials.
@@ -146,6 +148,8 @@ def study_ladder(
         study: The study.
         pruner: Its pruner's name (None or ``"none"``: no pruner, nothing read).
         settings: The pruner's settings, as the study stores them.
+        python: The study runs from Python (``fmin`` with ``StoreTrials``): advice
+            names the pruner's keyword arguments, not ``hpo-driver start``'s flags.
 
     One read (:meth:`~hpo_service.store.BaseTrialStore.last_steps`): each trial's
     state and highest reported step, not the reports themselves.
@@ -153,7 +157,7 @@ def study_ladder(
     if pruner in ("none", None):
         return None
     rows = [(tid, state.value, last) for tid, state, last in store.last_steps(study)]
-    return pruning_ladder(pruner, settings, rows)
+    return pruning_ladder(pruner, settings, rows, python=python)
 
 
 def _as_dict(ladder: PruningLadder | None) -> dict[str, Any] | None:

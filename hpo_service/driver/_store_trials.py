@@ -423,6 +423,7 @@ class StoreTrials(TrialsView):
             ),
             errors_hint=errors_hint(self.db_url, self.study),
             pruning_counts=show_progressbar is True,  # what show_ladder shows
+            in_python=True,
         )
         points = self._point_trials(space, points_to_evaluate or [])  # before writes
         settings, _ = open_driven_study(

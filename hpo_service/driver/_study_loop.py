@@ -89,6 +89,8 @@ class DriverOptions:
         pruning_counts: Read what the pruner did at the end
             (:attr:`StudyOutcome.pruning`); False when nothing will show it
             (``fmin`` without its progress output), so the run ends without the read.
+        in_python: The run is ``fmin``'s: what the pruner did is told in Python's
+            words (``max_resource=9``, not ``--max-resource 9``).
     """
 
     owner: str = field(default_factory=lambda: default_owner("driver"))
@@ -102,6 +104,7 @@ class DriverOptions:
     override_flag: str = "override=True"
     errors_hint: str = "`hpo-driver trials --db URL --study NAME --state error`"
     pruning_counts: bool = True
+    in_python: bool = False
 
 
 @dataclass
@@ -240,6 +243,7 @@ class Driver:
                 self.name,
                 self.settings.pruner,
                 self.settings.pruner_settings,
+                python=self.options.in_python,
             )
         except (ConnectionError, StoreError) as e:
             _logger.debug("study %r: pruning counts not read: %s", self.name, e)

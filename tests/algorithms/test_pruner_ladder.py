@@ -245,3 +245,65 @@ def test_an_unbounded_ladder_no_trial_reached_says_so():
     ladder = pruning_ladder("asha", {"min_resource": 4}, [(0, "running", curve(2))])
     assert ladder.brackets == [[]]
     assert ladder.lines()[1:] == ["no trial has reached the first rung (step 4) yet"]
+
+
+# Each note that advises a setting: (pruner, settings, trials, as hpo-driver's flags,
+# as the pruner's keyword arguments in Python).
+ADVICE = [
+    ("median", {}, [(0, "done", curve(9)), (1, "pruned", curve(2))],
+     "raise --warmup-steps or --startup-trials",
+     "raise n_warmup_steps or n_startup_trials"),
+    ("percentile", {"percentile": 10.0}, [(1, "pruned", curve(2))],
+     "raise --warmup-steps or --startup-trials or --percentile",
+     "raise n_warmup_steps or n_startup_trials or percentile"),
+    ("asha", {"max_resource": 9}, [(0, "done", curve(8)), (1, "pruned", curve(1))],
+     "raise --min-resource or lower --reduction-factor",
+     "raise min_resource or lower reduction_factor"),
+    ("asha", {}, [(0, "done", curve(9)), (1, "pruned", curve(9))],
+     "give --max-resource 9 (max_resource=9), the steps",
+     "give max_resource=9, the steps"),
+    ("asha", {"max_resource": 100}, [(0, "done", curve(30))],
+     "below --max-resource 100 (max_resource): rungs past step 30",
+     "below max_resource=100: rungs past step 30"),
+    ("hyperband", {"min_resource": 2, "max_resource": 2}, [(0, "done", curve(5))],
+     "no rung lies below --max-resource 2 (rungs", "no rung lies below max_resource=2"),
+    ("hyperband", {"min_resource": 2, "max_resource": 2}, [(0, "done", curve(5))],
+     "lower --min-resource or raise --max-resource",
+     "lower min_resource or raise max_resource"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "settings", "trials", "flags", "python"), ADVICE)
+def test_advice_names_the_keyword_arguments_in_python(
+    name, settings, trials, flags, python
+):
+    """The same advice names hpo-driver start's flags, or from Python (fmin's
+    pruner=...) the pruner's keyword arguments, and then no flag at all."""
+    for_cli = pruning_ladder(name, settings, trials)
+    in_python = pruning_ladder(name, settings, trials, python=True)
+    assert [n for n in for_cli.notes if flags in n], for_cli.notes
+    assert [n for n in in_python.notes if python in n], in_python.notes
+    assert not [n for n in in_python.notes if "--" in n], in_python.notes
+    assert len(in_python.notes) == len(for_cli.notes)
+
+
+def test_fmin_tells_what_the_pruner_did_in_pythons_words(capsys):
+    """In-process fmin with Trials ends by telling what its median pruner did (on
+    standard error); its advice names MedianPruner's keyword arguments, not the
+    flags of hpo-driver start (which a Python user never typed)."""
+    from hpo_service.algorithms.pruners import MedianPruner
+
+    def objective(config):
+        for step in range(5):
+            report(config["x"] * (step + 1), step)
+            if should_prune():
+                raise TrialPruned()
+        return config["x"]
+
+    trials = Trials()
+    fmin(objective, SPACE, algo=rand.suggest, max_evals=20, trials=trials,
+         rstate=5, pruner=MedianPruner(n_startup_trials=2))  # fmt: skip
+    assert "pruned" in trials.statuses()
+    err = capsys.readouterr().err
+    assert "to prune less: raise n_warmup_steps or n_startup_trials\n" in err, err
+    assert "--warmup-steps" not in err and "--startup-trials" not in err

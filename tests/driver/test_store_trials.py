@@ -194,6 +194,10 @@ def test_store_trials_with_a_pruner(db_url, capsys):
     err = capsys.readouterr().err.splitlines()
     table = err.index("step  reached  went on  pruned")
     assert err[table - 1].startswith("ASHA keeps the best 1/3 at each rung")
+    # in the words of Python, where the user is: keyword arguments, not flags
+    less = "to prune less: raise min_resource or lower reduction_factor"
+    assert [line for line in err if line.startswith(less)], err
+    assert not [line for line in err if "--min-resource" in line]
     assert [line.split() for line in err[table + 1 : table + 3]] == [
         [str(r), str(n), str(n - p), str(p)] for r, n, p in rows
     ]

@@ -33,6 +33,18 @@ from hpo_service.algorithms.pruners._hyperband import HyperbandPruner
 _RUNG_PRUNERS = ("asha", "hyperband")
 _STEP_PRUNERS = ("median", "percentile")
 _STEPS_SHOWN = 6  # steps (or step ranges) listed for the median/percentile pruner
+#: Each pruner setting's ``hpo-driver start`` flag. In Python the setting is named
+#: as its keyword argument, its own name (``ASHAPruner(max_resource=27)``).
+SETTING_FLAGS = {
+    "min_resource": "--min-resource",
+    "max_resource": "--max-resource",
+    "reduction_factor": "--reduction-factor",
+    "min_early_stopping_rate": "--early-stopping-rate",
+    "n_startup_trials": "--startup-trials",
+    "n_warmup_steps": "--warmup-steps",
+    "interval_steps": "--interval-steps",
+    "percentile": "--percentile",
+}
 #: A rung's counts (:meth:`Rung.as_dict` keys) and their column titles, in order.
 RUNG_COLUMNS = {
     "step": "step",
@@ -166,6 +178,8 @@ def pruning_ladder(
     name: str,
     settings: Mapping[str, Any] | None,
     trials: Iterable[tuple[int, str, int | None]],
+    *,
+    python: bool = False,
 ) -> PruningLadder | None:
     """Count what pruner ``name`` did to ``trials``.
 
@@ -178,6 +192,10 @@ def pruning_ladder(
             ``"done"``, ``"pruned"``, ``"running"``, ...; the last step as
             :func:`last_step` gives it, None for a trial that reported nothing);
             queued ones may be left out.
+        python: Whether the user runs the study from Python (``fmin(...,
+            pruner=...)``): the advice in the notes then names the pruner's keyword
+            arguments (``max_resource=9``), else ``hpo-driver start``'s flags
+            (``--max-resource 9``); see :func:`setting_name`.
 
     Returns:
         The counts, or None for a pruner that stops nothing (``none``) or an unknown
@@ -194,7 +212,8 @@ def pruning_ladder(
     unreported = sum(last is None and s == "done" for _, s, last in rows)
     if name in _RUNG_PRUNERS:
         pruner = make_pruner(name, dict(settings or {}))
-        ladder = _rung_ladder(cast("ASHAPruner | HyperbandPruner", pruner), rows)
+        rung_pruner = cast("ASHAPruner | HyperbandPruner", pruner)
+        ladder = _rung_ladder(rung_pruner, rows, python)
     else:  # not built: the median pruner loads numpy, which `status` does not need
         ladder = PruningLadder(name, _step_rule(name, settings or {}))
         pruned = [last for _, s, last in rows if s == "pruned"]
@@ -203,12 +222,22 @@ def pruning_ladder(
         )
         ladder.pruned_unjudged = pruned.count(None)
         if ladder.pruned_at_steps:
-            higher = " or --percentile" if name == "percentile" else ""
-            ladder.notes.append(
-                f"to prune less: raise --warmup-steps or --startup-trials{higher}"
-            )
+            raised = ["n_warmup_steps", "n_startup_trials"]
+            raised += ["percentile"] if name == "percentile" else []
+            names = [setting_name(setting, python) for setting in raised]
+            ladder.notes.append(f"to prune less: raise {' or '.join(names)}")
     ladder.unreported = unreported
     return ladder
+
+
+def setting_name(setting: str, python: bool, value: int | None = None) -> str:
+    """How advice names a pruner setting (a key of :data:`SETTING_FLAGS`), with a
+    value to give it or without: ``--max-resource 9`` (``hpo-driver start``'s flag)
+    or, from Python, ``max_resource=9`` (the pruner's keyword argument)."""
+    if python:
+        return setting if value is None else f"{setting}={value}"
+    flag = SETTING_FLAGS[setting]
+    return flag if value is None else f"{flag} {value}"
 
 
 def last_step(intermediate: Mapping[Any, Any]) -> int | None:
@@ -222,9 +251,12 @@ def last_step(intermediate: Mapping[Any, Any]) -> int | None:
 
 
 def _rung_ladder(
-    pruner: ASHAPruner | HyperbandPruner, rows: list[tuple[int, str, int | None]]
+    pruner: ASHAPruner | HyperbandPruner,
+    rows: list[tuple[int, str, int | None]],
+    python: bool,
 ) -> PruningLadder:
-    """Count each bracket's rungs (ASHA: one bracket)."""
+    """Count each bracket's rungs (ASHA: one bracket); ``python``: see
+    :func:`pruning_ladder`."""
     settings = pruner.settings()
     if isinstance(pruner, ASHAPruner):
         steps, bracket_of = [pruner.rung_steps()], (lambda tid: 0)
@@ -250,19 +282,20 @@ def _rung_ladder(
         brackets = [[r for r in rungs if r.reached] for rungs in brackets]
     ladder = PruningLadder(pruner.name, _rung_rule(pruner.name, settings), brackets)
     ladder.pruned_unjudged = unjudged
-    ladder.notes += _no_rung_note(first, brackets, settings)
+    ladder.notes += _no_rung_note(first, brackets, settings, python)
     if any(r.pruned for rungs in brackets for r in rungs):
-        ladder.notes.append(_LESS)
+        ladder.notes.append(_less_note(python))
     if settings.get("max_resource") is None:
-        ladder.notes += _last_step_note(rows)
+        ladder.notes += _last_step_note(rows, python)
     else:
         steps = [r.step for rungs in brackets for r in rungs]
-        ladder.notes += _short_trials_note(rows, settings["max_resource"], steps)
+        top = settings["max_resource"]
+        ladder.notes += _short_trials_note(rows, top, steps, python)
     return ladder
 
 
 def _short_trials_note(
-    rows: list[tuple[int, str, int | None]], top: int, rungs: list[int]
+    rows: list[tuple[int, str, int | None]], top: int, rungs: list[int], python: bool
 ) -> list[str]:
     """Advice when the complete trials stop reporting below ``max_resource`` (``top``)
     and before some of the ``rungs``: those are never reached, never judged."""
@@ -270,36 +303,44 @@ def _short_trials_note(
     last = max(complete, default=None)
     if last is None or not any(step > last for step in rungs):
         return []
+    below = setting_name("max_resource", python, top)
+    below += "" if python else " (max_resource)"
     return [
-        f"the complete trials reported up to step {last}, below --max-resource {top} "
-        f"(max_resource): rungs past step {last} are never reached; give the steps "
-        "of a complete trial"
+        f"the complete trials reported up to step {last}, below {below}: rungs past "
+        f"step {last} are never reached; give the steps of a complete trial"
     ]
 
 
 def _no_rung_note(
-    first: int | None, brackets: list[list[Rung]], settings: Mapping[str, Any]
+    first: int | None,
+    brackets: list[list[Rung]],
+    settings: Mapping[str, Any],
+    python: bool,
 ) -> list[str]:
     """Why the table is empty: no rung lies below ``max_resource`` (``first`` is
     None: the pruner judges no trial), or no trial reached the first rung yet."""
     if first is None:
+        top = setting_name("max_resource", python, settings["max_resource"])
+        low, high = (setting_name(s, python) for s in ("min_resource", "max_resource"))
         return [
-            f"no rung lies below --max-resource {settings['max_resource']} (rungs at "
-            "min_resource * reduction_factor^k below it): this pruner stops no trial;"
-            " lower --min-resource or raise --max-resource"
+            f"no rung lies below {top} (rungs at min_resource * reduction_factor^k "
+            f"below it): this pruner stops no trial; lower {low} or raise {high}"
         ]
     if not any(brackets):
         return [f"no trial has reached the first rung (step {first}) yet"]
     return []
 
 
-_LESS = (
-    "to prune less: raise --min-resource or lower --reduction-factor (README, "
-    "'Stopping bad trials early')"
-)
+def _less_note(python: bool) -> str:
+    """How to prune less with rungs (``python``: see :func:`pruning_ladder`)."""
+    low, eta = (setting_name(s, python) for s in ("min_resource", "reduction_factor"))
+    return (
+        f"to prune less: raise {low} or lower {eta} (README, 'Stopping bad trials "
+        "early')"
+    )
 
 
-def _last_step_note(rows: list[tuple[int, str, int | None]]) -> list[str]:
+def _last_step_note(rows: list[tuple[int, str, int | None]], python: bool) -> list[str]:
     """Advice when trials were pruned at the last step of the complete trials: with
     no ``max_resource`` a rung may sit at a trial's last step, where stopping it
     saves nothing (a rung at or past ``max_resource`` is never judged)."""
@@ -307,11 +348,12 @@ def _last_step_note(rows: list[tuple[int, str, int | None]]) -> list[str]:
     late = sum(s == "pruned" and (last or 0) >= complete > 0 for _, s, last in rows)
     if not late:
         return []
+    give = setting_name("max_resource", python, complete)
+    give += "" if python else f" (max_resource={complete})"
     return [
         f"{late} pruned at step {complete}, the last step of the complete trials, "
-        f"where stopping saves nothing: give --max-resource {complete} "
-        f"(max_resource={complete}), the steps of a complete trial, so that no rung "
-        "sits there"
+        f"where stopping saves nothing: give {give}, the steps of a complete trial, "
+        "so that no rung sits there"
     ]
 
 
