@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -388,7 +389,7 @@ def no_success_text(
     """Why no trial succeeded (or none feasibly), with the commands that list the
     failures (naming ``db_url`` unless it is the default store, masked); the command
     that resumes a cancelled study ends with ``local_flags``
-    (:func:`local_worker_flags`)."""
+    (:func:`local_worker_flags` and :func:`stop_rule_flags`)."""
     counts = outcome.counts
     reasons = []
     trials = store_command("hpo-driver trials", db_url, study)
@@ -467,6 +468,39 @@ def local_worker_flags(workers: int, show_output: bool = True) -> str:
     return f" --workers {workers}" + ("" if show_output else " --no-objective-output")
 
 
+def stop_rule_flags(settings: StudySettings) -> str:
+    """The stop rules of a run of ``hpo-driver start``, as the options a command to
+    resume its study must repeat: ``" --loss-threshold 0.1 --timeout 600
+    --no-improvement 20"`` (those given), else ``""``.
+
+    The store does not keep them (they belong to the run that gives them,
+    :data:`~hpo_service.driver._study.RUN_ONLY_KEYS`): a pasted hint without them
+    resumed a study that then ran to ``--max-evals``, past the rules it was started
+    with. ``--timeout`` is repeated as given: the resumed run gets that many seconds
+    of its own.
+
+    Args:
+        settings: The settings in force for the run (its stop rules, or None).
+    """
+    rules = (
+        ("--loss-threshold", settings.loss_threshold),
+        ("--timeout", settings.timeout),
+        ("--no-improvement", settings.no_improvement),
+    )
+    return "".join(
+        f" {flag} {shlex.quote(_number_text(value))}"
+        for flag, value in rules
+        if value is not None
+    )
+
+
+def _number_text(value: float) -> str:
+    """A number as an option takes it back unchanged: ``600``, ``0.1``, ``-inf``."""
+    if isinstance(value, int) or (abs(value) < 1e15 and value.is_integer()):
+        return str(int(value))
+    return repr(float(value))
+
+
 def resume_hint(
     study: str,
     how: str,
@@ -482,7 +516,8 @@ def resume_hint(
         db_url: The store's URL, for the command to resume.
         store: The open store: the hint then says how many trials finished, read
             once the local workers have settled their running trials.
-        local_flags: :func:`local_worker_flags` of the run, added to the command.
+        local_flags: :func:`local_worker_flags` and :func:`stop_rule_flags` of the
+            run, added to the command.
     """
     start = store_command("hpo-driver start", db_url, study) + local_flags
     finished = "" if store is None else _finished_text(store, study)

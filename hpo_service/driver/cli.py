@@ -419,7 +419,9 @@ def start(
     if note := _output.pruner_objectives_note(settings):
         click.echo(note, err=True)
     signals = StopSignals()
+    # what a command to resume must repeat: the local workers, the run's stop rules
     again = _output.local_worker_flags(workers, show_output)
+    again += _output.stop_rule_flags(settings)
     try:
         local_workers = LocalWorkers(
             workers,
@@ -503,7 +505,7 @@ def _stored_pruner(settings: StudySettings | None) -> tuple[str, dict[str, Any]]
 
 def _report_outcome(study: str, outcome: Any, db_url: str, again: str) -> None:
     """Print how the study ended; exit 1 if no trial succeeded (``again``: the
-    local-worker options a command to resume it repeats)."""
+    local-worker options and stop rules a command to resume it repeats)."""
     click.echo(_output.outcome_text(study, outcome, db_url))
     if outcome.best is None:
         text = _output.no_success_text(study, outcome, db_url, again)

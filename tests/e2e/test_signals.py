@@ -105,6 +105,21 @@ def test_a_signal_stops_the_driver_its_workers_and_frees_the_lease(
     assert found[TrialState.DONE] >= 2
 
 
+def test_the_command_to_resume_repeats_the_runs_stop_rules(procs, tmp_path):
+    """The store keeps no stop rule (each applies to the run that gives it), so the
+    command a stopped driver gives to resume repeats them: without them the resumed
+    study ran on to --max-evals, past the rules it was started with."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    rules = ["--loss-threshold", "-5", "--timeout", "3600", "--no-improvement", "40"]
+    driver = start_driver(procs, db, "s", 200, *rules)  # no worker: trials wait
+    wait_until(lambda: counts(db, "s")[TrialState.NEW] > 0, 120)
+    os.kill(driver.pid, signal.SIGTERM)
+    _, err = driver.communicate(timeout=120)
+    assert driver.returncode == 128 + signal.SIGTERM, err
+    again = f"hpo-driver start --db {db} --study s {' '.join(rules)}"
+    assert f"run `{again}` again to resume it" in err, err
+
+
 def running_trials(db: str, study: str) -> list[int]:
     with open_store(db) as store:
         return [t.tid for t in store.get_trials(study, [TrialState.RUNNING])]

@@ -109,3 +109,31 @@ def test_a_command_to_resume_repeats_the_local_workers():
             _output.no_success_text("s", cancelled, db_url, again),
         ):
             assert COMMAND.findall(text) == [command], text
+
+
+def test_a_command_to_resume_repeats_the_stop_rules():
+    """The store keeps no stop rule (they apply to the run that gives them): a hint
+    to resume without them resumed a study that then ran to --max-evals. Each is
+    written so that the option reads it back unchanged."""
+    from hpo_service._common.settings import StudySettings
+
+    db_url = "sqlite:////data/hpo.sqlite"
+    cancelled = StudyOutcome("cancelled", dict.fromkeys(TrialState, 0), None)
+    for rules, flags in [
+        ({"loss_threshold": 0.125, "timeout": 600.0, "no_improvement": 20},
+         " --loss-threshold 0.125 --timeout 600 --no-improvement 20"),
+        ({"loss_threshold": float("-inf"), "timeout": 0.5},
+         " --loss-threshold -inf --timeout 0.5"),
+        ({"loss_threshold": 1e-05}, " --loss-threshold 1e-05"),
+        ({}, ""),
+    ]:  # fmt: skip
+        settings = StudySettings("m:f", {}, "fingerprint", 50, **rules)
+        again = _output.stop_rule_flags(settings)
+        assert again == flags
+        command = f"hpo-driver start --db {db_url} --study s --workers 2{flags}"
+        again = _output.local_worker_flags(2) + again
+        for text in (
+            _output.resume_hint("s", "interrupted", db_url, local_flags=again),
+            _output.no_success_text("s", cancelled, db_url, again),
+        ):
+            assert COMMAND.findall(text) == [command], text
