@@ -68,11 +68,11 @@ def test_redraws_take_a_bounded_share_of_the_page_while_trials_arrive(
         browser.execute_script(SLOW_PLOTLY)
         writer.start()
         wait_for(
-            lambda: (
-                browser.execute_script("return performance.now() - window.__t0") > 16000
+            lambda: browser.execute_script(
+                "return performance.now() - window.__t0 > 16000 && window.__draws >= 3"
             ),
-            timeout=180,
-            what="16 s of the page's time",
+            timeout=300,
+            what="16 s of the page's time and 3 redraws",
         )
         draws, share = browser.execute_script(
             "return [window.__draws,"
@@ -83,5 +83,4 @@ def test_redraws_take_a_bounded_share_of_the_page_while_trials_arrive(
         if writer.is_alive():
             writer.join()
         stop(server)
-    assert draws >= 3, draws  # the figures were redrawn while trials arrived
     assert share <= 0.35, (draws, share)
