@@ -4,6 +4,7 @@
     python -m benchmarks.status_reads --code /tmp/old      # another checkout's code
     python -m benchmarks.status_reads --stores sqlite --trials 2000
     python -m benchmarks.status_reads --listing   # trials --format csv / json instead
+    python -m benchmarks.status_reads --listing --running 100   # and a filtered CSV
 
 A study of ``--trials`` done trials (default 10,000) over a ``--params``-parameter
 space (default 100: each trial's params and config hold 100 floats) with results that
@@ -171,7 +172,11 @@ def main() -> None:
         commands = {
             "trials --format csv": ["trials", "--format", "csv"],
             "trials --format json": ["trials", "--format", "json"],
-        }
+            # the header is the whole study's: every trial is read, few are shown
+            "trials --format csv --state running": [
+                "trials", "--format", "csv", "--state", "running",
+            ],
+        }  # fmt: skip
     print(
         f"code: {args.code.resolve()}; {args.trials} trials, {args.params} params, "
         f"{args.objectives} objective(s), {args.running} running"

@@ -19,7 +19,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import IO, Any
 
 from hpo_service._common import standard_json as _json
-from hpo_service._common.trial_rows import columns
+from hpo_service._common.trial_rows import columns, flat_row, row_columns
 
 
 def write_json(records: Iterable[dict[str, Any]], out: IO[str]) -> None:
@@ -34,24 +34,39 @@ def write_json(records: Iterable[dict[str, Any]], out: IO[str]) -> None:
     out.write("[]\n" if first else "\n]\n")
 
 
-def shown_rows(
+def shown_records(
     states: Collection[str], statuses: Collection[str]
 ) -> Callable[[dict[str, Any]], bool]:
-    """Whether a :func:`~hpo_service._common.trial_rows.flat_row` row is in one of
+    """Whether a :func:`~hpo_service._common.trial_rows.trial_record` is in one of
     ``states`` (``TrialState`` values) and its result's status one of ``statuses``
     (``ok``, ``fail``); empty for any."""
-    return lambda row: (
-        (not states or row["state"] in states)
-        and (not statuses or row["status"] in statuses)
+    return lambda record: (
+        (not states or record["state"] in states)
+        and (not statuses or (record["result"] or {}).get("status") in statuses)
     )
 
 
+def csv_rows(
+    records: Iterable[dict[str, Any]],
+    names: list[str] | None,
+    choices: dict[str, list[Any]] | None,
+    shown: Callable[[dict[str, Any]], bool] | None = None,
+) -> Iterator[dict[str, Any] | tuple[str, ...]]:
+    """What :func:`write_csv` takes of each of ``records`` (every trial of the
+    study): the :func:`~hpo_service._common.trial_rows.flat_row` of one it shows,
+    only the columns (:func:`~hpo_service._common.trial_rows.row_columns`) of one
+    it leaves out."""
+    for record in records:
+        if shown is None or shown(record):
+            yield flat_row(record, names, choices)
+        else:
+            yield row_columns(record, names, choices)
+
+
 def write_csv(
-    rows: Iterable[dict[str, Any]],
+    rows: Iterable[dict[str, Any] | tuple[str, ...]],
     names: list[str] | None,
     out: IO[str],
-    *,
-    shown: Callable[[dict[str, Any]], bool] | None = None,
 ) -> None:
     """:func:`~hpo_service._common.trial_rows.flat_row` rows as CSV under
     :func:`~hpo_service._common.trial_rows.columns`' header
@@ -61,16 +76,16 @@ def write_csv(
     columns of the whole study (a script reading either finds the same ones).
 
     Args:
-        rows: The rows, in the order written: every trial of the study.
+        rows: Every trial of the study in the order written (:func:`csv_rows`):
+            the row of one shown, the columns (a tuple) of one left out.
         names: The study's objective names (several objectives), or None.
         out: Where the CSV goes.
-        shown: Which rows are written (:func:`shown_rows`); None for all.
     """
     seen: dict[str, None] = {}  # every key of every row, first seen first
     with tempfile.TemporaryFile() as spool:
         for row in rows:
             seen.update(dict.fromkeys(row))
-            if shown is not None and not shown(row):
+            if isinstance(row, tuple):  # left out: its columns only
                 continue
             data = marshal.dumps(row)  # plain values: fast, and loads runs no code
             spool.write(len(data).to_bytes(8, "little") + data)

@@ -654,9 +654,9 @@ def trials(
         found = trial_rows.each_trial(store, study)
         records = (trial_rows.trial_record(t, count) for t in found)
         choices = trial_rows.study_choices(store, study)
-        rows = (trial_rows.flat_row(r, names, choices) for r in records)
-        shown = _listing.shown_rows(states, statuses)
-        _listing.write_csv(rows, names, sys.stdout, shown=shown)
+        shown = _listing.shown_records(states, statuses) if states or statuses else None
+        rows = _listing.csv_rows(records, names, choices, shown)
+        _listing.write_csv(rows, names, sys.stdout)
         return
     found = trial_rows.each_trial(store, study, wanted, statuses=statuses)
     records = (trial_rows.trial_record(t, count) for t in found)

@@ -83,3 +83,32 @@ def test_a_pruned_trials_step_is_its_last_step_not_a_result_column():
     rows = [trial_rows.flat_row(pruned), trial_rows.flat_row(own)]
     assert rows[0]["last_step"] == 3 and "result.step" not in rows[0]
     assert rows[1]["result.step"] == 40 and "result.step" in trial_rows.columns(rows)
+
+
+def test_the_columns_of_a_trial_left_out_are_those_of_its_row():
+    """A filtered listing takes only the columns of the trials it leaves out
+    (row_columns), not their rows: the same keys in the same order, for every
+    kind of trial (objectives named or not, constraints, pruned, error, choices,
+    extra result keys)."""
+    records = []
+    for tid, (state, loss) in enumerate(
+        [("done", 0.5), ("done", [0.1, 2.0]), ("pruned", None), ("new", None)]
+    ):
+        records.append(_record(tid, state, loss))
+    constrained = _record(4, "done", 0.5)
+    constrained["result"].update(constraints=[0.5, -1.0], output="x", step=3)
+    lone = _record(5, "done", [1.0, 2.0, 3.0])
+    lone["result"]["constraints"] = -2.0
+    pruned = _record(6, "pruned", None)
+    pruned["result"] = {"status": "pruned", "loss": 0.7, "step": 3, "note": [1]}
+    failed = _record(7, "error", None)
+    failed["error"] = {"type": "ValueError", "message": "m", "duration": 0.1}
+    chosen = _record(8, "done", 0.5)
+    chosen["params"] = {"kind": 1, "x": 0.5}
+    records += [constrained, lone, pruned, failed, chosen]
+    choices = {"kind": ["a", {"b": 1}]}
+    for names in (None, ["error", "latency"]):
+        for record in records:
+            row = trial_rows.flat_row(record, names, choices)
+            assert trial_rows.row_columns(record, names, choices) == tuple(row)
+    assert "param.kind.value" in trial_rows.row_columns(chosen, None, choices)
