@@ -123,7 +123,7 @@ def test_killed_worker_trial_is_requeued_and_finished_by_another(
     doomed.join(TIMEOUT)
     assert doomed.exitcode == -signal.SIGKILL
     assert store.get_trial("s", tid).state is TrialState.RUNNING
-    time.sleep(0.8)
+    lease_ended(store, tid)
     assert store.requeue_expired(max_attempts=3).requeued == [("s", tid)]
     go, report = CTX.Event(), CTX.Queue()  # a queue the killed process never touched
     go.set()
@@ -136,6 +136,17 @@ def test_killed_worker_trial_is_requeued_and_finished_by_another(
     assert trial.attempts == 2 and trial.owner == "rescuer"
 
 
+def lease_ended(store: BaseTrialStore, tid: int) -> None:
+    """Wait until trial ``tid``'s lease has run out by the store's clock."""
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        expires = store.get_trial("s", tid).lease_expires_at
+        if expires is not None and store.now() > expires:
+            return
+        assert time.monotonic() < deadline, f"trial {tid}'s lease never ran out"
+        time.sleep(0.05)
+
+
 def test_late_result_of_an_expired_attempt_is_refused(
     url: str, store: BaseTrialStore, processes: list[Any]
 ) -> None:
@@ -143,7 +154,7 @@ def test_late_result_of_an_expired_attempt_is_refused(
     resume, out = CTX.Event(), CTX.Queue()
     start(processes, claim_then_report_late, url, 0.3, resume, out)
     tid, token = out.get(timeout=TIMEOUT)
-    time.sleep(0.6)
+    lease_ended(store, tid)
     assert store.requeue_expired(max_attempts=3).requeued == [("s", tid)]
     retry = store.claim("fresh", 30.0, study="s")
     assert retry.tid == tid and retry.token != token

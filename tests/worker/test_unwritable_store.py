@@ -19,7 +19,6 @@ import resource
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -99,8 +98,11 @@ def test_a_result_survives_a_full_disk_and_is_written_once_it_clears(
         lease_seconds=120,
         idle_timeout=1,
     ) as (worker, err, log):
+        # the worker failed to write the result (it said so) and holds it: the
+        # space comes back during its backoff, and its next try writes it (a
+        # longer outage: test_a_result_is_written_after_an_outage_longer_...)
         assert store.get_trial("d", 0).state == TrialState.RUNNING  # nothing lost yet
-        time.sleep(3)  # a few retries
+        assert worker.poll() is None, err.text
         _limit_file_size(worker.pid, resource.RLIM_INFINITY)  # space is back
         assert worker.wait(timeout=120) == 0, err.text
     trial = store.get_trial("d", 0)
