@@ -51,9 +51,11 @@ curve_space = {"level": hp.uniform("level", 0.0, 10.0)}
 def curve(config: dict[str, Any]) -> float:
     """A learning curve ``level + 1 / (step + 1)`` over ``HPO_TEST_STEPS`` steps.
 
-    Reports each step and stops when pruned. ``HPO_TEST_PAUSE`` seconds pass between
-    reports; with ``HPO_TEST_ATTEMPTS`` (a path) each run appends a line there and
-    adds ``100 * run number`` to its values, so a test can tell the attempts apart.
+    Reports each step and stops when pruned. ``HPO_TEST_STEP_SECONDS`` seconds pass
+    between reports (not ``HPO_TEST_PAUSE``, a process's pause point: see
+    ``hpo_service._common.stop_signals.pause_point``); with ``HPO_TEST_ATTEMPTS`` (a
+    path) each run appends a line there and adds ``100 * run number`` to its values,
+    so a test can tell the attempts apart.
     """
     from hpo_service import TrialPruned, report, should_prune
 
@@ -68,7 +70,7 @@ def curve(config: dict[str, Any]) -> float:
         report(offset + config["level"] + 1.0 / (step + 1), step)
         if should_prune():
             raise TrialPruned()
-        time.sleep(float(os.environ.get("HPO_TEST_PAUSE", "0")))
+        time.sleep(float(os.environ.get("HPO_TEST_STEP_SECONDS", "0")))
     return config["level"]
 
 

@@ -135,7 +135,7 @@ def test_worker_killed_mid_report_is_requeued_and_reports_afresh(procs, tmp_path
     # 600 reports 5 ms apart: the worker writes them about once a second, so the
     # kill lands while reports flow (some written, some kept, one in flight)
     procs.env.update(HPO_TEST_ATTEMPTS=str(attempts), HPO_TEST_STEPS="600",
-                     HPO_TEST_PAUSE="0.005")  # fmt: skip
+                     HPO_TEST_STEP_SECONDS="0.005")  # fmt: skip
     driver = procs.start(DRIVER, *start_args(db, "k", 1, "--lease-seconds", "1",
                                              "--pruner", "median"))  # fmt: skip
     victim = procs.start(WORKER, "--db", db, "--study", "k", "--idle-timeout", "30")
@@ -189,3 +189,21 @@ def test_asha_study_on_mongodb_ends_with_exactly_max_evals(procs, mongo_url):
             assert trial.result["loss"] == trial.intermediate[last]
         else:
             assert trial.state is TrialState.DONE and last == 8
+
+
+def test_the_curve_objective_runs_in_a_process_given_a_pause_point(monkeypatch):
+    """``HPO_TEST_PAUSE`` names a process's pause point (``POINT:PATH``, see
+    ``stop_signals.pause_point``); the curve objective read the same variable as the
+    seconds between its reports, so a worker given a pause point failed every trial
+    of it (ValueError: could not convert string to float)."""
+    from hpo_service import Trials, fmin, rand
+    from hpo_service._common.stop_signals import PAUSE_ENV
+    from tests.e2e.objectives import curve, curve_space
+
+    monkeypatch.setenv(PAUSE_ENV, "claimed:/nonexistent/marker")
+    monkeypatch.setenv("HPO_TEST_STEPS", "2")
+    trials = Trials()
+    fmin(curve, curve_space, algo=rand.suggest, max_evals=1, trials=trials,
+         show_progressbar=False, rstate=0)  # fmt: skip
+    assert trials.statuses() == ["ok"]
+    assert sorted(trials.trials[0]["intermediate"]) == [0, 1]
