@@ -44,14 +44,15 @@ def space_eval(space: Any, params: Mapping[str, Any]) -> Any:
 
 def _not_a_point(params: Any) -> str:
     """Why ``params`` (not a mapping) is no point of a space, and what to pass."""
+    got = f"params={params!r:.80} ({type(params).__name__})"
     if isinstance(params, list | tuple) and all(hasattr(p, "get") for p in params):
         return (
-            "params must be one point {label: value}, but got a list of "
+            f"`params` must be one point {{label: value}}, but got {got}, a list of "
             f"{len(params)} points (fmin returns the Pareto front's points for a "
             "study of several objectives): evaluate each, "
             "[space_eval(space, point) for point in front]"
         )
-    return f"params must be a mapping {{label: value}}, but got {type(params).__name__}"
+    return f"`params` must be a mapping {{label: value}}, but got {got}"
 
 
 def _evaluate(node: Any, params: Mapping[str, Any]) -> Any:

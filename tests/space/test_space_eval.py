@@ -121,10 +121,13 @@ def test_a_list_of_points_is_refused_saying_to_evaluate_each():
     front = fmin(lambda c: [c["x"], 1 - c["x"]], space, algo=rand.suggest,
                  max_evals=3, trials=Trials(), show_progressbar=False)  # fmt: skip
     assert isinstance(front, list) and len(front) == 3  # every trial is on the front
-    with pytest.raises(TypeError, match=r"one point .* list of 3 points .* for point"):
+    one = r"^`params` must be one point \{label: value\}, but got params=\[\{'x': "
+    with pytest.raises(TypeError, match=one + r".* list of 3 points .* for point"):
         space_eval(space, front)
     assert [space_eval(space, p)["x"] for p in front] == [p["x"] for p in front]
-    with pytest.raises(TypeError, match=r"a mapping \{label: value\}, but got int"):
+    with pytest.raises(
+        TypeError, match=r"a mapping \{label: value\}, but got params=3 \(int\)$"
+    ):
         space_eval(space, 3)
     with pytest.raises(TypeError, match="one point"):
         space_eval(space, ())
