@@ -26,6 +26,10 @@ function fmt(v) {
   return String(v);
 }
 
+function counted(n, noun) {  // "1 trial", "2 trials" (as the Python side's counted)
+  return n + " " + noun + (n === 1 ? "" : "s");
+}
+
 async function getJSON(url) {
   const response = await fetch(url);
   if (response.status === 503) {  // the server cannot read the store: say why
@@ -132,7 +136,7 @@ function showSummary(delta) {
       + (k === "done" && delta.infeasible ? " (" + delta.infeasible + " infeasible)" : ""))
     .join(" ") + ")";
   if (delta.front !== null && delta.front !== undefined) {
-    $("best").textContent = "Pareto front: " + delta.front + " trials ("
+    $("best").textContent = "Pareto front: " + counted(delta.front, "trial") + " ("
       + delta.objectives.join(", ") + ")";
   } else {
     const over = delta.max_evals && delta.finished >= delta.max_evals;  // no "yet"
@@ -292,7 +296,7 @@ function renderTable() {
     });
   }
   $("trials").replaceChild(body, $("trials").tBodies[0]);
-  $("table-info").textContent = rows.length + " trials, page " + (state.page + 1) + "/" + pages;
+  $("table-info").textContent = counted(rows.length, "trial") + ", page " + (state.page + 1) + "/" + pages;
 }
 
 $("state-filter").onchange = () => { state.page = 0; renderTable(); };
