@@ -234,8 +234,10 @@ class Driver:
 
     def _pruning_ladder(self) -> PruningLadder | None:
         """What the pruner did, read once at the end (None if the store fails, or
-        when nothing shows it)."""
-        if not self.options.pruning_counts:
+        when nothing shows it: not asked for, or a run stopped by a signal, which
+        ends with a command to resume instead, and whose store may be the reason
+        it was stopped: a read would then wait out the store's retries first)."""
+        if not self.options.pruning_counts or self._interrupted is not None:
             return None
         try:
             return study_ladder(

@@ -311,3 +311,19 @@ def test_stop_rules_apply_to_the_run_that_gives_them(store, db_url, thread_worke
         outcome = drive(store, settings)
     assert outcome.reason == "max_evals"
     assert outcome.counts[TrialState.DONE] == 40
+
+
+def test_a_run_stopped_by_a_signal_reads_no_pruning_counts(store, monkeypatch):
+    """The counts are shown only at a run's normal end: a run stopped by a signal
+    (``interrupt``) ends with a command to resume instead. It read them all the
+    same, every trial's last step, after giving its lease back; when the store was
+    what failed, that read first waited out the store's retries."""
+    settings = new_study(store, pruner="median")
+    driver = Driver(store, "s", settings, space, options=FAST)
+    read = []
+    monkeypatch.setattr(store, "last_steps", lambda study: read.append(study) or [])
+    driver.interrupt("SIGTERM")
+    outcome = driver.run()
+    assert (outcome.reason, outcome.pruning, read) == ("SIGTERM", None, [])
+    ended = Driver(store, "s", settings, space, options=FAST, should_stop=lambda: "x")
+    assert ended.run().pruning is not None and read == ["s"]  # a normal end reads
