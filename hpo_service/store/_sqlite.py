@@ -1418,8 +1418,8 @@ class SQLiteTrialStore(BaseTrialStore):
             )
 
         report = self._write("requeue_expired", body)
-        if report.requeued or report.failed:
-            _logger.info(
+        if report.requeued or report.failed:  # callers say why, per trial
+            _logger.debug(
                 "requeued %d expired trials, failed %d that used their attempts",
                 len(report.requeued),
                 len(report.failed),

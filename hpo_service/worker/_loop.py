@@ -1071,10 +1071,13 @@ class Worker:
                 max_attempts=settings.max_attempts, study=study
             )
         self._say_dead(study, dead, report, settings.max_attempts)
-        if report.requeued or report.failed:
+        said = {trial.tid for trial in dead}  # _say_dead named them, and why
+        expired = [tid for _, tid in report.requeued if tid not in said]
+        failed = [tid for _, tid in report.failed if tid not in said]
+        if expired or failed:
             self._log.info(
-                "study %s: requeued %d trials with expired leases, failed %d",
-                study, len(report.requeued), len(report.failed),
+                "study %s: requeued %s with expired leases, failed %d",
+                study, counted(len(expired), "trial"), len(failed),
             )  # fmt: skip
         return len(report.requeued)
 

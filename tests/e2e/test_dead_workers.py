@@ -74,6 +74,7 @@ def test_a_restarted_driver_requeues_a_sigkilled_workers_trial_at_once(procs, db
     # the driver's own words (its local worker would say "study s: trial ...")
     assert f"study 's': trial {tid} requeued at once: its worker " in resumed.stderr
     assert "lease expired" not in resumed.stderr  # its 600 s lease had not
+    assert "expired" not in resumed.stderr  # nor a line of the store's own
     with open_store(db) as store:
         trials = store.get_trials("s")
     assert [t.state for t in trials] == [TrialState.DONE] * 3  # nothing lost
@@ -94,6 +95,7 @@ def test_a_worker_started_after_the_death_requeues_and_runs_it(procs, db, name):
     )  # no driver: the worker alone finds the dead worker's trial
     assert worker.returncode == 0, worker.stderr
     assert f"study s: trial {tid} requeued at once: its worker " in worker.stderr
+    assert "expired" not in worker.stderr  # its 600 s lease had not
     with open_store(db) as store:
         trial = store.get_trial("s", tid)
     assert (trial.state, trial.attempts) == (TrialState.DONE, 2)
