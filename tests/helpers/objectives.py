@@ -60,6 +60,13 @@ def hangs(config: dict[str, Any]) -> float:
         time.sleep(3600)
 
 
+def marks_then_hangs(config: dict[str, Any]) -> float:
+    """Creates the file ``config["marker"]`` (so a test knows the call began),
+    then never returns (until killed)."""
+    Path(config["marker"]).touch()
+    return hangs(config)
+
+
 def exits(config: dict[str, Any]) -> float:
     """Ends its process at once with ``os._exit(config["code"])``."""
     os._exit(config.get("code", 13))

@@ -567,6 +567,7 @@ def test_the_driver_checks_such_a_module_without_lending_it_its_arguments(
 
 
 def test_child_dies_with_its_worker(tmp_path):
+    marker = tmp_path / "called"
     script = textwrap.dedent(
         f"""
         import sys
@@ -574,7 +575,7 @@ def test_child_dies_with_its_worker(tmp_path):
         runner = ChildRunner()
         runner.start()
         print(runner.pid, flush=True)
-        runner.run("{OBJ}:hangs", {{}})
+        runner.run("{OBJ}:marks_then_hangs", {{"marker": {str(marker)!r}}})
         """
     )
     parent = subprocess.Popen(
@@ -585,7 +586,7 @@ def test_child_dies_with_its_worker(tmp_path):
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
     child_pid = int(parent.stdout.readline())
-    time.sleep(0.2)  # the child is now running the objective
+    wait_until(marker.exists)  # the child is now running the objective
     parent.kill()
     parent.wait()
     parent.stdout.close()

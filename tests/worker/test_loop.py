@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -67,15 +68,21 @@ def test_claims_only_its_study_or_any(store):
     assert store.count_by_state("b")[TrialState.DONE] == 2
 
 
-def test_waits_for_a_study_that_does_not_exist_yet(store, db_url):
-    def create_later():
-        time.sleep(0.3)
-        with open_store(db_url) as other:
-            make_study(other, "later", f"{OBJ}:quadratic", [{"x": 3.0}] * 2)
+def test_waits_for_a_study_that_does_not_exist_yet(store, db_url, caplog):
+    waiting = "study 'later' does not exist (yet)"
+
+    def create_later():  # once the worker said it waits for it (it slept 0.3 s)
+        try:
+            wait_until(lambda: waiting in caplog.text)
+        finally:
+            with open_store(db_url) as other:
+                make_study(other, "later", f"{OBJ}:quadratic", [{"x": 3.0}] * 2)
 
     creator = in_thread(create_later)
-    summary = run_worker(store, study="later", max_trials=2, poll_interval=0.05)
+    with caplog.at_level(logging.WARNING, logger="hpo_service.worker"):
+        summary = run_worker(store, study="later", max_trials=2, poll_interval=0.05)
     creator.join()
+    assert waiting in caplog.text  # it did wait for the study
     assert summary.done == 2
     assert store.count_by_state("later")[TrialState.DONE] == 2
 
