@@ -389,3 +389,43 @@ def test_the_dashboard_draws_a_small_study_as_svg(study):
     assert {"history", "slice", "intermediate", "timeline"} <= set(figures)
     types = {n: {t["type"] for t in f.get("data", [])} for n, f in figures.items()}
     assert not [n for n, kinds in types.items() if "scattergl" in kinds], types
+
+
+#: Counts the WebGL contexts a page creates (put before its scripts): Chromium
+#: keeps 16 per page and drops the oldest beyond them.
+_COUNT_CONTEXTS = """<script>
+window.glContexts = [];
+const made = HTMLCanvasElement.prototype.getContext;
+HTMLCanvasElement.prototype.getContext = function (kind, ...rest) {
+  const context = made.call(this, kind, ...rest);
+  if (context && /webgl/.test(kind) && !window.glContexts.includes(context)) {
+    window.glContexts.push(context);
+  }
+  return context;
+};
+</script>"""
+
+
+@pytest.mark.parametrize("n_trials", [1000, 1800])
+def test_a_three_objective_report_stays_under_the_webgl_context_limit(
+    n_trials, tmp_path, browser
+):
+    """A 3-objective study with pruning adds the 3-D Pareto front's context to the
+    WebGL figures: at 1,800 trials its page opened 16 contexts, Chromium's limit,
+    with nothing to spare. The page, with every figure drawn, now opens fewer."""
+    data = _every_figure_study(n_trials, 3)
+    out = tmp_path / "every.html"
+    write_report(data, out)
+    html = out.read_text()
+    out.write_text(html.replace("<head>", "<head>" + _COUNT_CONTEXTS, 1))
+    names = ["history", "history_time", "pareto", "parallel", "slice", "contour",
+             "intermediate", "timeline"]  # fmt: skip
+    browser.get(out.as_uri())
+    wait_drawn(browser, *names)
+    made = browser.execute_script("return window.glContexts.length")
+    lost = browser.execute_script(
+        "return window.glContexts.filter((c) => c.isContextLost()).length"
+    )
+    assert (made, lost) != (0, 0) or n_trials < 1000, "no WebGL figure to count"
+    assert made < 16 and lost == 0, (made, lost)
+    wait_for_colour(browser, "history", BLUE)  # the first figure is painted
