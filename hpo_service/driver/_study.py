@@ -28,6 +28,7 @@ from hpo_service.exceptions import (
     StudyWithoutSpaceError,
 )
 from hpo_service.space import compile_space, fingerprint, from_document, to_document
+from hpo_service.space._compile import labelled_nodes
 from hpo_service.store import BaseTrialStore, TrialState
 
 if TYPE_CHECKING:
@@ -612,8 +613,10 @@ def space_difference(stored: dict[str, Any], given: dict[str, Any] | None) -> st
         given: The new space document.
     """
     try:
-        old = compile_space(from_document(stored)).by_label
-        new = compile_space(from_document(given)).by_label
+        old_space, new_space = from_document(stored), from_document(given)
+        old = compile_space(old_space).by_label
+        new = compile_space(new_space).by_label
+        old_nodes, new_nodes = labelled_nodes(old_space), labelled_nodes(new_space)
     except (HPOServiceError, KeyError, TypeError, ValueError):
         return "space: the stored space cannot be compared"
     added = sorted(new.keys() - old.keys())
@@ -625,14 +628,19 @@ def space_difference(stored: dict[str, Any], given: dict[str, Any] | None) -> st
     if removed:
         parts.append("labels removed: " + ", ".join(removed))
     for label in changed:
-        parts.append(f"{label} changed from {_spec(old[label])} to {_spec(new[label])}")
+        before, after = repr(old_nodes[label]), repr(new_nodes[label])
+        if before == after:  # the same expression, moved or reweighted
+            before, after = _spec(old[label]), _spec(new[label])
+        parts.append(f"{label} changed from {before} to {after}")
     if not parts:
         parts.append("same labels, but its constants or nesting changed")
     return "space: " + "; ".join(parts)
 
 
 def _spec(spec: Any) -> str:
-    """``uniform(low=-5, high=5)``: a parameter's kind and its non-default fields."""
+    """``uniform(low=-5, high=5)``: a parameter's kind and its non-default fields
+    (where it is active, ``conditions``, and a choice's ``weights`` included), for a
+    change the ``hp.*`` expression alone does not show."""
     shown = {
         f.name: getattr(spec, f.name)
         for f in fields(spec)

@@ -153,7 +153,7 @@ def test_changed_space_is_refused_unless_overridden(store):
     with pytest.raises(
         StudyMismatchError,
         match=r"different space \(space: labels removed: shape, tilt, y; x changed "
-        r"from uniform\(low=-5.0, high=5.0\) to uniform\(low=0.0, high=1.0\)\)",
+        r"from hp.uniform\('x', -5.0, 5.0\) to hp.uniform\('x', 0.0, 1.0\)\)",
     ):
         open_study(store, "s", changed)
     settings, _ = open_study(store, "s", changed, override=True)

@@ -24,8 +24,8 @@ STUDY_MODULE = textwrap.dedent(
     from hpo_service import STATUS_FAIL, STATUS_OK, hp
 
     space = {"x": hp.uniform("x", -5, 5), "kind": hp.choice("kind", ["sgd", "adam"])}
-    wider = {"x": hp.uniform("x", -9, 9), "kind": hp.choice("kind", ["sgd", "adam"]),
-             "z": hp.normal("z", 0, 1)}
+    wider = {"x": hp.quniform("x", -9, 9, 1),
+             "kind": hp.choice("kind", ["sgd", "adam"]), "z": hp.normal("z", 0, 1)}
 
     def fails(config):
         return {"status": STATUS_FAIL, "failure": "diverged"}
@@ -197,8 +197,8 @@ def test_a_changed_space_names_the_labels_that_changed(procs, tmp_path):
     assert second.returncode == 2, second.stderr  # a usage error, as before
     assert "labels added: z" in second.stderr
     assert (
-        "x changed from uniform(low=-5.0, high=5.0) to uniform(low=-9.0, high=9.0)"
-        in second.stderr
+        "x changed from hp.uniform('x', -5.0, 5.0) to hp.quniform('x', -9.0, 9.0, 1.0)"
+        in second.stderr  # as the space says it (not "uniform(..., q=1.0)")
     )
     assert "space_fingerprint" not in second.stderr
 
