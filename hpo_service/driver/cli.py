@@ -61,6 +61,7 @@ from hpo_service.store._faults import StoreFaults, ride_out
 
 if TYPE_CHECKING:
     from hpo_service.driver._local_workers import LocalWorkers
+    from hpo_service.driver._study_loop import Driver, DriverOptions, StudyOutcome
 
 _logger = logging.getLogger(__name__)
 
@@ -380,7 +381,7 @@ def start(
              while starting; the same command resumes the study
     """
     from hpo_service.driver._local_workers import LocalWorkers
-    from hpo_service.driver._study import open_driven_study, study_space
+    from hpo_service.driver._study import study_space
     from hpo_service.driver._study_loop import Driver, DriverOptions
     from hpo_service.driver._worker_hint import errors_hint
 
@@ -401,9 +402,62 @@ def start(
         override_flag="--override",
         errors_hint=errors_hint(db_url, study),
     )
+    settings, created = _open_for_start(
+        store, db_url, study, given, override=override, options=options, faults=faults
+    )
+    space = study_space(settings, study) if space is None else space
+    click.echo(f"{'created' if created else 'resuming'} study {study!r}", err=True)
+    if note := _output.pruner_objectives_note(settings):
+        click.echo(note, err=True)
+    # what a command to resume must repeat: the local workers, the run's stop rules
+    resume_flags = _output.local_worker_flags(workers, show_output)
+    resume_flags += _output.stop_rule_flags(settings)
+    local_workers = LocalWorkers(
+        workers,
+        db_url,
+        study,
+        objective=settings.objective,
+        stop_grace=stop_grace,
+        show_output=show_output,
+    )
+
+    def driver(local: LocalWorkers) -> Driver:
+        stop = _failing_workers(local)
+        return Driver(store, study, settings, space, options=options, should_stop=stop)
+
+    def hint(how: str) -> str:
+        return _output.resume_hint(study, how, db_url, store, resume_flags)
+
+    outcome = _drive(driver, local_workers, hint)
+    _report_outcome(study, outcome, db_url, resume_flags)
+
+
+def _open_for_start(
+    store: BaseTrialStore,
+    db_url: str,
+    study: str,
+    given: dict[str, Any],
+    *,
+    override: bool,
+    options: DriverOptions,
+    faults: StoreFaults,
+) -> tuple[StudySettings, bool]:
+    """``start``'s :func:`~hpo_service.driver._study.open_driven_study`: store
+    failures that may pass are ridden out (SIGTERM or SIGHUP meanwhile ends the
+    command, saying so), and a refusal is a usage error saying what to give.
+
+    Returns:
+        The study's settings and whether it was created.
+
+    Raises:
+        click.UsageError: The study cannot be created or resumed with ``given``
+            (a study made by an import: the flags and the command to type).
+    """
+    from hpo_service.driver._study import open_driven_study
+
     try:
         with _stops_while("start", study, "reading the store for"):
-            settings, created = ride_out(
+            return ride_out(
                 lambda: open_driven_study(
                     store, study, given, override=override, options=options
                 ),
@@ -414,45 +468,36 @@ def start(
         raise click.UsageError(e.text(start) + masked_note(db_url)) from e
     except ValueError as e:
         raise click.UsageError(str(e)) from e
-    space = study_space(settings, study) if space is None else space
-    click.echo(f"{'created' if created else 'resuming'} study {study!r}", err=True)
-    if note := _output.pruner_objectives_note(settings):
-        click.echo(note, err=True)
+
+
+def _drive(
+    make_driver: Callable[[LocalWorkers], Driver],
+    local_workers: LocalWorkers,
+    resume_hint: Callable[[str], str],
+) -> StudyOutcome:
+    """Run the driver ``make_driver`` makes for the running ``local_workers``,
+    stopping cleanly on SIGTERM, SIGHUP or Ctrl-C: then print ``resume_hint(how it
+    stopped)`` and exit 128+signal (a second signal stops it at once).
+
+    Returns:
+        How the study ended, when no signal stopped it.
+    """
     signals = StopSignals()
-    # what a command to resume must repeat: the local workers, the run's stop rules
-    again = _output.local_worker_flags(workers, show_output)
-    again += _output.stop_rule_flags(settings)
     try:
-        local_workers = LocalWorkers(
-            workers,
-            db_url,
-            study,
-            objective=settings.objective,
-            stop_grace=stop_grace,
-            show_output=show_output,
-        )
         with signals, local_workers as local:
-            driver = Driver(
-                store,
-                study,
-                settings,
-                space,
-                options=options,
-                should_stop=_failing_workers(local),
-            )
+            driver = make_driver(local)
             driver.attach_local_workers(local)
             signals.on_stop(driver.interrupt)
             outcome = driver.run()
     except KeyboardInterrupt:
         second = signals.second
         how = f"stopped at once by a second {second.name}" if second else "interrupted"
-        click.echo(_output.resume_hint(study, how, db_url, store, again), err=True)
+        click.echo(resume_hint(how), err=True)
         sys.exit(128 + (second or signal.SIGINT))
     if signals.received is not None:
-        stopped = f"stopped by {signals.name}"
-        click.echo(_output.resume_hint(study, stopped, db_url, store, again), err=True)
+        click.echo(resume_hint(f"stopped by {signals.name}"), err=True)
         sys.exit(128 + signals.received)
-    _report_outcome(study, outcome, db_url, again)
+    return outcome
 
 
 def _worker_hint(db_url: str, study: str, objective: str | None) -> str:
@@ -503,12 +548,12 @@ def _stored_pruner(settings: StudySettings | None) -> tuple[str, dict[str, Any]]
     return None if settings is None else (settings.pruner, settings.pruner_settings)
 
 
-def _report_outcome(study: str, outcome: Any, db_url: str, again: str) -> None:
-    """Print how the study ended; exit 1 if no trial succeeded (``again``: the
+def _report_outcome(study: str, outcome: Any, db_url: str, resume_flags: str) -> None:
+    """Print how the study ended; exit 1 if no trial succeeded (``resume_flags``: the
     local-worker options and stop rules a command to resume it repeats)."""
     click.echo(_output.outcome_text(study, outcome, db_url))
     if outcome.best is None:
-        text = _output.no_success_text(study, outcome, db_url, again)
+        text = _output.no_success_text(study, outcome, db_url, resume_flags)
         raise click.ClickException(text)
 
 
