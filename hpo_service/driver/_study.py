@@ -113,6 +113,7 @@ def open_study(
     check_seed(given.get("seed"))
     given = _with_objective_count(given)
     if not _exists(store, name):
+        pause_point("study-missing")  # a test's hook: another process may create it
         try:
             return _create(store, name, _canonical_algorithm(given, "tpe")), True
         except StudyExistsError:  # another process created it meanwhile
@@ -269,7 +270,9 @@ def open_driven_study(
     override: bool,
     options: DriverOptions,
 ) -> tuple[StudySettings, bool]:
-    """:func:`open_study` holding the study's driver lease, which is taken first.
+    """:func:`open_study` holding the study's driver lease, taken once: before the
+    study is read (also one another process created meanwhile), or right after this
+    call created it.
 
     A second driver is refused before it changes the stored settings, says
     "resuming" or starts workers; on any failure the lease is given back.
@@ -295,10 +298,6 @@ def open_driven_study(
         take_driver_lease(store, name, owner, seconds, watch=True)
 
     try:
-        if _exists(store, name):
-            lease()
-        else:  # a test's hook: another process may create the study now
-            pause_point("study-missing")
         settings, created = open_study(
             store,
             name,

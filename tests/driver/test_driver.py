@@ -327,3 +327,28 @@ def test_a_run_stopped_by_a_signal_reads_no_pruning_counts(store, monkeypatch):
     assert (outcome.reason, outcome.pruning, read) == ("SIGTERM", None, [])
     ended = Driver(store, "s", settings, space, options=FAST, should_stop=lambda: "x")
     assert ended.run().pruning is not None and read == ["s"]  # a normal end reads
+
+
+def test_opening_a_study_takes_its_driver_lease_once(store, monkeypatch):
+    """open_driven_study took the lease of a study that existed twice (before
+    open_study, and again in open_study before it reads the study): one write too
+    many at every start. Now once, when resuming as when creating."""
+    from hpo_service.driver._study import open_driven_study
+
+    taken = []
+    acquire = store.acquire_driver_lease
+
+    def counted(name, owner, seconds):
+        taken.append(owner)
+        return acquire(name, owner, seconds)
+
+    monkeypatch.setattr(store, "acquire_driver_lease", counted)
+    given = {"objective": "examples.quadratic:objective", **space_settings(space),
+             "max_evals": 3}  # fmt: skip
+    options = DriverOptions(owner="driver@here:1:aaaaaa")
+    for created in (True, False):
+        taken.clear()
+        opened = open_driven_study(store, "s", given, override=False, options=options)
+        assert (opened[1], taken) == (created, [options.owner])
+        store.release_driver_lease("s", options.owner)
+    assert store.get_study("s").driver_owner is None
