@@ -574,7 +574,8 @@ class BaseTrialStore(abc.ABC):
         One read of the study's trials (queued ones are left out), where
         :meth:`running_intermediate` plus :meth:`reports_since` took two and decoded
         every report's value (SQLite reads the steps out of the packed reports in C;
-        MongoDB still sends the reports, but only their steps are read).
+        MongoDB reads the last step each report keeps beside the reports, and the
+        reports themselves only of trials an older version wrote).
 
         Args:
             study: The study.
