@@ -94,7 +94,9 @@ def wait_for_store_option(more: str = "") -> Any:
         metavar="SECONDS",
         help="At start-up, keep trying a MongoDB server that does not answer for "
         "this long (it may be starting, as under docker compose or Kubernetes), "
-        "then exit 1; 0 fails at once." + more,
+        "then exit 1; 0 makes one attempt (up to the URL's connect timeout, 10 s "
+        "by default) and no retry. The last attempt may end up to that timeout past "
+        "SECONDS." + more,
     )
 
 
