@@ -2,8 +2,9 @@
 
 Drivers and workers keep going through such failures, retrying with backoff, instead
 of dying and taking their queued trials or held results with them. A store that is
-gone (its SQLite file deleted or replaced), a study or trial that does not exist and
-a document too large to store are not retried: waiting cannot fix them.
+gone (its SQLite file deleted or replaced), a study or trial that does not exist, a
+study created already and a document too large to store are not retried: waiting
+cannot fix them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from hpo_service.exceptions import (
     StoreAuthorizationError,
     StoreError,
     StoreLostError,
+    StudyExistsError,
     StudyNotFoundError,
     TrialNotFoundError,
     UnstorableError,
@@ -35,6 +37,7 @@ _PERMANENT = (
     StoreAuthorizationError,
     UnstorableError,
     StudyNotFoundError,
+    StudyExistsError,
     TrialNotFoundError,
 )
 
@@ -47,7 +50,8 @@ def may_pass(error: BaseException) -> bool:
 
     Returns:
         True for connection errors and store errors other than a lost store, a
-        refused user (no rights), a missing study or trial, or an unstorable
+        refused user (no rights), a missing study or trial, a study that exists
+        already (a create that lost to another process), or an unstorable
         document.
     """
     if isinstance(error, ConnectionError):

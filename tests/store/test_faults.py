@@ -9,8 +9,16 @@ import time
 
 import pytest
 
-from hpo_service.exceptions import StoreConnectionError
-from hpo_service.store._faults import StoreFaults
+from hpo_service.exceptions import (
+    StoreConnectionError,
+    StoreError,
+    StoreLostError,
+    StudyExistsError,
+    StudyNotFoundError,
+    TrialNotFoundError,
+    UnstorableError,
+)
+from hpo_service.store._faults import StoreFaults, may_pass, ride_out
 from hpo_service.store._retry import RetryPolicy
 
 
@@ -55,3 +63,37 @@ def test_a_store_failing_on_and_off_is_told_once_per_pace_not_per_call(caplog):
     assert len(lines) == 2, caplog.text
     assert "cannot claim or requeue trials" in lines[0] and "disk is full" in lines[0]
     assert "works again" in lines[1]
+
+
+@pytest.mark.parametrize(
+    ("error", "passes"),
+    [
+        (StoreConnectionError("connection refused"), True),
+        (StoreError("OutOfDiskSpace"), True),  # a server's write error
+        (StudyExistsError("study 's' exists"), False),  # another process made it
+        (StudyNotFoundError("no study 's'"), False),
+        (TrialNotFoundError("no trial 3"), False),
+        (StoreLostError("the database file was replaced"), False),
+        (UnstorableError("document too large"), False),
+    ],
+)
+def test_which_store_errors_may_pass(error, passes):
+    assert may_pass(error) is passes
+
+
+def test_a_create_that_lost_to_another_process_is_not_ridden_out():
+    """A study that exists already cannot stop existing: ride_out retried such a
+    create for ever (a warning every 30 s), as if the store were failing."""
+    made: list[str] = []
+
+    def create() -> None:
+        made.append("s")
+        raise StudyExistsError("study 's' exists")
+
+    def sleep(seconds: float) -> None:
+        raise AssertionError(f"retried after {seconds} s")
+
+    faults = StoreFaults("study 's'", "create it", logging.getLogger(__name__))
+    with pytest.raises(StudyExistsError):
+        ride_out(create, faults, sleep=sleep)
+    assert made == ["s"]
