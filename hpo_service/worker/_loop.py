@@ -361,6 +361,7 @@ class Worker:
         self._summary = WorkerSummary(self.worker_id, study_found=False)
         self._stop_level = 0
         self._stop_logged = 0
+        self._drained = False  # the warm stop came from SIGUSR1, which never aborts
         # study -> (monotonic time read, settings, the stored dict or None)
         self._settings: dict[str, tuple[float, StudySettings, Any]] = {}
         self._claim_lease = DEFAULT_LEASE_SECONDS
@@ -1205,11 +1206,18 @@ class Worker:
                 self._log.warning("cold stop: abandoning work at once")
             elif self._running:
                 self._log.info(
-                    "warm stop: finishing the current trial (stop again to abort it)"
+                    "warm stop: finishing the current trial (%s)", self._abort_hint()
                 )
             else:
                 self._log.info("warm stop: no trial running; stopping")
         return current >= level
+
+    def _abort_hint(self) -> str:
+        """How to abort the trial a warm stop lets finish: a second stop signal, not
+        another SIGUSR1 (a drain never aborts)."""
+        if self._drained:
+            return "SIGUSR1 drains: sending it again changes nothing; SIGTERM aborts it"
+        return "stop again to abort it"
 
     def _sleep(self, seconds: float, *, until: int) -> None:
         """Sleep in short slices, waking early on a stop request of level ``until``."""
@@ -1232,6 +1240,7 @@ class Worker:
     def _on_drain(self, signum: int, frame: object) -> None:
         """SIGUSR1, hyperopt-mongo-worker's "finish the current trial, then exit":
         a warm stop however often it comes (it never aborts a trial)."""
+        self._drained = self._drained or self._stop_level == 0
         self._stop_level = max(self._stop_level, _WARM)
 
 

@@ -371,6 +371,9 @@ def test_sigusr1_finishes_the_running_trial_then_stops_as_hyperopts_worker(
     err = stderr.read_text()
     assert worker.returncode == 0, err
     assert "warm stop: finishing the current trial" in err
+    # a drain's log line must not tell the operator to send it again to abort
+    assert "stop again to abort it" not in err
+    assert "SIGUSR1 drains: sending it again changes nothing; SIGTERM aborts it" in err
     assert "worker stopped (warm_stop): 1 done" in err
     counts = store.count_by_state("s")
     assert (counts[TrialState.DONE], counts[TrialState.NEW]) == (1, 1)
