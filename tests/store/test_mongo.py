@@ -563,11 +563,23 @@ def test_last_steps_of_reports_written_before_the_step_was_kept(
         (0, TrialState.DONE, 7), (1, TrialState.RUNNING, 2),
         (2, TrialState.PRUNED, 5), (3, TrialState.RUNNING, 4),
     ]  # fmt: skip
-    assert finds.tids == [None, {"$in": [0, 1, 2]}]  # the old ones read again
+    assert finds.tids == [None, {"$gte": 0, "$lte": 2}]  # the old ones read again
     finds.tids.clear()
     assert store.report("s", 1, trials[1].token, 6, 1.0)  # appends to old reports
-    assert store.last_steps("s")[1] == (1, TrialState.RUNNING, 6)
-    assert finds.tids == [None, {"$in": [0, 1, 2]}]
+    _as_written_before_last_step(store, 0)
+    _as_written_before_last_step(store, 3)
+    raw_trials(store).update_one({"tid": 2}, {"$set": {"last_step_token": "x"}})
+    assert store.last_steps("s") == [
+        (0, TrialState.DONE, 7), (1, TrialState.RUNNING, 6),
+        (2, TrialState.PRUNED, 5), (3, TrialState.RUNNING, 4),
+    ]  # fmt: skip
+    assert finds.tids == [None, {"$gte": 0, "$lte": 3}]
+    for trial in trials[:3]:  # kept again: trial 3 alone is read with its reports
+        kept = {"last_step_token": trial.token, "last_step": 1}
+        raw_trials(store).update_one({"tid": trial.tid}, {"$set": kept})
+    finds.tids.clear()
+    assert store.last_steps("s")[3] == (3, TrialState.RUNNING, 4)
+    assert finds.tids == [None, {"$gte": 3, "$lte": 3}]
 
 
 def test_last_step_of_an_earlier_attempt_is_not_taken_for_an_older_writers(
