@@ -1,10 +1,22 @@
-"""End-to-end throughput: hpo-driver with K local workers, trivial objective, SQLite.
+"""End-to-end runs of hpo-driver with workers on SQLite: throughput, or regret and idle.
 
     python -m benchmarks.e2e_throughput --trials 5000 --workers 4
+    python -m benchmarks.e2e_throughput --problems branin hartmann6 --workers 4 8 \
+        --trials 300 --seeds 32 --seed-offset 5000 \
+        --variant count '{"prior_gate": "count"}' auto --variant none \
+        '{"prior_gate": "none"}' auto
 
-Prints trials/s over the whole study (first claim to last finish, from the store's own
+Without ``--problems`` (throughput): a trivial objective, K local workers; prints
+trials/s over the whole study (first claim to last finish, from the store's own
 timestamps, so process start-up is excluded) and the rate over the first and last
 fifths of the study, to show whether per-trial cost grows with the study.
+
+With ``--problems`` (the queue policy, :mod:`benchmarks.quality_e2e`): real
+``hpo-driver start`` and W separate ``hpo-worker`` processes per study, objectives of
+:mod:`benchmarks.sleepy` (a log-normal sleep of median ``--sleep-median`` s), one study
+per problem, W and seed; writes the losses in finishing order, the workers' idle share
+and the pending counts the sampler saw, in ``parallel_efficiency.py``'s format
+(``compare_parallel.py --paired`` reads it).
 """
 
 from __future__ import annotations
@@ -16,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import quality_e2e
 from hpo_service.store import TrialState, open_store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,7 +67,12 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=5000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--algo", default="tpe", choices=["tpe", "rand"])
+    parser.add_argument("--problems", nargs="+", help="regret and idle mode")
+    quality_e2e.add_arguments(parser)
     args = parser.parse_args()
+    if args.problems:
+        quality_e2e.run(args)
+        return
     header = ("workers", "wall s", "trials/s", "first 1/5", "last 1/5")
     print(" ".join(f"{h:>9}" for h in header))
     for workers in args.workers:
