@@ -133,14 +133,16 @@ def measure(trials: list[Trial]) -> dict[str, Any]:
     by_finish = sorted(trials, key=lambda t: t.finished_at or 0.0)
     losses = [float((t.result or {})["loss"]) for t in by_finish]
     pending, queued = _pending_at_ask(sorted(trials, key=lambda t: t.tid))
+    times = [
+        [t.tid, t.owner, t.created_at, t.started_at, t.finished_at] for t in trials
+    ]
     return {
         "losses": losses,
         "idle_share": idle_share(trials),
         "pending_at_ask": pending,
         "queued_at_ask": queued,
-        "times": [
-            [t.tid, t.owner, t.created_at, t.started_at, t.finished_at] for t in trials
-        ],
+        "times": times,
+        "starved_share": starved_share(times),
         "gate_share": float(np.mean([p >= _STARTUP for p in pending]))
         if pending
         else 0.0,
@@ -162,6 +164,32 @@ def idle_share(trials: list[Trial]) -> float:
             for a, b in itertools.pairwise(own)
         )
     return idle / span if span > 0 else 0.0
+
+
+def starved_share(times: list[list[Any]]) -> float:
+    """Like :func:`idle_share`, counting only the part of each gap during which no
+    trial was queued (from the finish until a trial is next created, at most until
+    the worker's next start): the waits the queue depth causes, without the worker's
+    own per-trial overhead. ``times``: ``[tid, owner, created, started, finished]``
+    per trial, as ``measure`` records them."""
+    created = np.sort([row[2] for row in times])
+    started = np.array([row[3] for row in times])
+    by_owner: dict[str, list[list[Any]]] = {}
+    for row in times:
+        by_owner.setdefault(row[1] or "", []).append(row)
+    starved = span = 0.0
+    for own in by_owner.values():
+        own.sort(key=lambda row: row[3])
+        span += own[-1][3] - own[0][3]
+        for a, b in itertools.pairwise(own):
+            free, next_start = a[4], b[3]
+            queued = np.sum(created <= free) - np.sum(started <= free)
+            if queued > 0:
+                continue
+            later = created[created > free]
+            refill = later[0] if later.size else next_start
+            starved += max(0.0, min(refill, next_start) - free)
+    return starved / span if span > 0 else 0.0
 
 
 def _pending_at_ask(in_order: list[Trial]) -> tuple[list[int], list[int]]:
