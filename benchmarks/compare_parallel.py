@@ -165,7 +165,11 @@ def _floored(
 
 
 def pooled(
-    variant: Cells, default: Cells, workers: list[int], budgets: list[int]
+    variant: Cells,
+    default: Cells,
+    workers: list[int],
+    budgets: list[int],
+    problems: tuple[str, ...] = _PROBLEMS,
 ) -> tuple[np.ndarray, float, float]:
     """One test over many cells: per seed, the mean over every (problem, W, budget)
     cell of ``log(variant regret / default regret)``; the one-sided Wilcoxon
@@ -175,6 +179,7 @@ def pooled(
         variant, default: Runs as :func:`load` returns them.
         workers: The W of the cells, e.g. ``[16, 64]``.
         budgets: The finished-trial counts, e.g. ``[100, 300]``.
+        problems: The problems of the cells [the five of ``parallel_efficiency``].
 
     Returns:
         The per-seed means ``(seeds,)`` (seeds that ran every cell to the largest
@@ -184,7 +189,7 @@ def pooled(
     Raises:
         ValueError: If no seed ran every cell on both sides.
     """
-    keys = [(p, w) for p in _PROBLEMS for w in workers]
+    keys = [(p, w) for p in problems for w in workers]
     seeds = sorted(
         set.intersection(*(set(c.get(k, {})) for c in (variant, default) for k in keys))
     )
@@ -212,11 +217,16 @@ def pooled(
 
 
 def _print_pooled(
-    variant: Cells, default: Cells, workers: list[int], budgets: list[int]
+    variant: Cells,
+    default: Cells,
+    workers: list[int],
+    budgets: list[int],
+    problems: tuple[str, ...],
 ) -> None:
-    means, p_value, p_signs = pooled(variant, default, workers, budgets)
+    means, p_value, p_signs = pooled(variant, default, workers, budgets, problems)
     print(
-        f"pooled over five problems x W {workers} x @{budgets}, {means.size} seeds: "
+        f"pooled over {', '.join(problems)} x W {workers} x @{budgets}, "
+        f"{means.size} seeds: "
         f"geometric mean of the per-seed ratios {math.exp(means.mean()):.3f}, variant "
         f"ahead on {np.mean(means < 0):.0%} of the seeds, one-sided Wilcoxon "
         f"p={p_value:.2g} (on the signs: p={p_signs:.2g})"
@@ -249,6 +259,12 @@ def main() -> None:
         metavar="W",
         help="one paired test over the five problems x these W x --paired-at budgets",
     )
+    parser.add_argument(
+        "--pooled-problems",
+        nargs="+",
+        default=list(_PROBLEMS),
+        help="the problems --pooled tests over [the five]",
+    )
     args = parser.parse_args()
     variant, default, peer = load(args.variant), load(args.default), load(args.peer)
     _summary(variant, default, peer)
@@ -260,7 +276,8 @@ def main() -> None:
     if args.paired:
         _paired(variant, default, args.paired_at)
     if args.pooled:
-        _print_pooled(variant, default, args.pooled, args.paired_at)
+        problems = tuple(args.pooled_problems)
+        _print_pooled(variant, default, args.pooled, args.paired_at, problems)
 
 
 if __name__ == "__main__":
