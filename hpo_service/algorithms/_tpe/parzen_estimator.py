@@ -289,6 +289,11 @@ class ParzenEstimator:
             wider of the two, per dimension).
         sigmas: One bandwidth per numeric dimension ``(n_numeric,)`` shared by every
             kernel, instead of the ``bandwidth`` rule (still floored).
+        quantised_gaps: Give the quantised dimensions (``uniformint``, ``q*``)
+            per-kernel widths by the ``"neighbour"`` rule (the larger gap to a sorted
+            neighbour, still floored) whatever ``bandwidth`` and ``sigmas`` say: a
+            value observed many times gets kernels narrower than its rounding bin,
+            as in Optuna's univariate Parzen estimator.
     """
 
     def __init__(
@@ -304,6 +309,7 @@ class ParzenEstimator:
         bandwidth_floor: float | np.ndarray = 1.0,
         bandwidth: str = "neighbour",
         sigmas: np.ndarray | None = None,
+        quantised_gaps: bool = False,
     ) -> None:
         self.layout = layout
         k = numeric.shape[0]
@@ -319,6 +325,9 @@ class ParzenEstimator:
             sigmas = sigmas * bandwidth_factor
         elif sigmas is None:
             sigmas = _bandwidths(layout, numeric, consider_endpoints) * bandwidth_factor
+        if quantised_gaps and k >= 1 and layout.quantised.any():
+            sigmas = _with_quantised_gaps(layout, numeric, sigmas, consider_endpoints)
+            sigmas = sigmas * np.where(layout.quantised, bandwidth_factor, 1.0)
         floor = bandwidth_floor / min(100.0, k + 1.0)
         self.mus = np.concatenate([numeric, layout.prior_mu[None, :]])
         self.sigmas = np.ones_like(self.mus)
@@ -394,6 +403,19 @@ def _bandwidths(
     sigmas = np.empty_like(sorted_sigmas)
     np.put_along_axis(sigmas, order, sorted_sigmas, axis=0)
     return sigmas
+
+
+def _with_quantised_gaps(
+    layout: GroupLayout,
+    mus: np.ndarray,
+    sigmas: np.ndarray,
+    consider_endpoints: bool,
+) -> np.ndarray:
+    """``sigmas`` ``(d,)`` or ``(k, d)`` as per-kernel widths ``(k, d)``, the quantised
+    dimensions' replaced by their neighbour-gap widths (before ``bandwidth_factor``;
+    the others unchanged)."""
+    gaps = _bandwidths(layout, mus, consider_endpoints)
+    return np.where(layout.quantised, gaps, np.broadcast_to(sigmas, gaps.shape))
 
 
 def _scott_width(mus: np.ndarray) -> np.ndarray:

@@ -65,9 +65,11 @@ _COUNTS = (
     "max_above_kernels",
 )
 #: The settings spelt as words (checked against their choices).
-_WORDS = ("bandwidth", "liar_width", "avoid_repeats", "prior_gate")
+_WORDS = ("bandwidth", "liar_width", "avoid_repeats", "prior_gate", "quantised_kernels")
 #: The choices of ``prior_gate``.
 _PRIOR_GATES = ("none", "count")
+#: The choices of ``quantised_kernels``.
+_QUANTISED_KERNELS = ("same", "gaps_above", "gaps")
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,15 @@ class TPESettings:
             selection splits a non-domination rank, the rank's best trial in each
             objective (the ends of the front) is in the good set first (see
             :mod:`~hpo_service.algorithms.motpe`); no effect on one objective.
+        quantised_kernels: Kernel widths of the quantised parameters
+            (``uniformint``, ``q*``): ``"same"`` (the ``bandwidth`` rule, as every
+            numeric parameter); ``"gaps_above"``: in the bad density each kernel is
+            as wide as the larger gap to its sorted neighbours (floored), as in
+            Optuna 5's univariate Parzen estimator, so that a value tried many
+            times gets kernels narrower than its bin and the bad density becomes a
+            histogram of the values tried, where a shared Scott width spreads them
+            over the neighbouring values; ``"gaps"``: the good density too.
+            Continuous and categorical parameters are unchanged either way.
     """
 
     n_startup_jobs: int = 10
@@ -188,6 +199,7 @@ class TPESettings:
     avoid_repeats: str = "none"
     repeat_radius: float = 0.1
     keep_extremes: bool = False
+    quantised_kernels: str = "same"
 
     def __post_init__(self) -> None:
         for name in _COUNTS:  # 24.0 (JSON from a script) or numpy's 24 is the int 24
@@ -232,6 +244,11 @@ class TPESettings:
                 self.prior_gate in _PRIOR_GATES,
             ),
             ("repeat_radius", "repeat_radius >= 0", self.repeat_radius >= 0),
+            (
+                "quantised_kernels",
+                "quantised_kernels in ('same', 'gaps_above', 'gaps')",
+                self.quantised_kernels in _QUANTISED_KERNELS,
+            ),
             ("max_widen", "max_widen >= 1", self.max_widen >= 1),
             (
                 "max_above_kernels",
@@ -459,14 +476,19 @@ def _models(
         group.layout,
         *below,
         **{**options, "bandwidth_factor": settings.bandwidth_factor * widen},
+        quantised_gaps=settings.quantised_kernels == "gaps",
     )
+    options["quantised_gaps"] = settings.quantised_kernels != "same"
     if settings.liar_width == "above" or liars[0].shape[0] == 0:
         merged = (np.concatenate(p) for p in zip(above, liars, strict=True))
         return good, ParzenEstimator(group.layout, *merged, **options)
     bad = ParzenEstimator(group.layout, *above, **options)
     narrow = good.sigmas[0] if good.sigmas.shape[0] > 1 else None
     near = ParzenEstimator(
-        group.layout, *liars, **{**options, "prior_weight": 1e-9}, sigmas=narrow
+        group.layout,
+        *liars,
+        **{**options, "prior_weight": 1e-9, "quantised_gaps": False},
+        sigmas=narrow,
     )
     weight_bad = float(np.sum(above[2])) + settings.prior_weight
     return good, _Mixture([(weight_bad, bad), (float(np.sum(liars[2])), near)])
