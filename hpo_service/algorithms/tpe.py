@@ -18,7 +18,10 @@ list and the defaults):
 - ``constant_liar`` (True): pending trials count as bad observations;
 - ``bandwidth`` ("scott"), ``bandwidth_floor`` (0.3): kernel width rule and its floor;
   ``quantised_floor`` (0: ``bandwidth_floor``): the floor of the quantised parameters'
-  kernels (hyperopt's and Optuna's "magic clip" is 1.0);
+  kernels (hyperopt's and Optuna's "magic clip" is 1.0); ``quantised_kernels``
+  ("same"; "gaps_above" or "gaps"): the quantised parameters' kernels in the bad
+  density (with "gaps" in both) as wide as the larger gap to a sorted neighbour, as in
+  Optuna, so a value tried many times gets narrow kernels on its own bin;
 - ``ignore_failures`` (False): failed trials (NaN loss) count as the worst ones.
 - parallel workers: ``liar_width`` ("good": pending points are kernels of the good
   density's width in the bad density), ``liar_weight`` (1.0), ``pending_widen`` (1.0:
