@@ -16,6 +16,9 @@ _logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
+NOTE_EVERY = 30.0
+"""Seconds between the warnings of one call's failed attempts (others are debug)."""
+
 
 def _keep(text: str) -> str:
     return text
@@ -58,6 +61,12 @@ class RetryPolicy:
         ``op`` receives the attempt number (0 first), so that a retry can first check
         whether the previous attempt's write landed before the error reached us.
 
+        The log stays one line per event however fast the errors come (a
+        write-concern error or a full disk answers at once, so backoff alone gave
+        a line a second): the first failure is a warning, later ones are debug
+        lines but for a warning every :data:`NOTE_EVERY` seconds, and a success
+        after two or more failures says the store works again.
+
         Raises:
             StoreConnectionError: Transient errors lasted longer than ``timeout``
                 (its ``failing_for``: seconds since the call started).
@@ -65,9 +74,10 @@ class RetryPolicy:
         started = time.monotonic()
         deadline = started + self.timeout
         attempt = 0
+        next_note = started
         while True:
             try:
-                return op(attempt)
+                answer = op(attempt)
             except Exception as exc:
                 if not is_transient(exc):
                     raise
@@ -81,7 +91,11 @@ class RetryPolicy:
                     )
                     error.failing_for = time.monotonic() - started
                     raise error from cause
-                _logger.warning(
+                now = time.monotonic()
+                level = logging.WARNING if now >= next_note else logging.DEBUG
+                next_note = now + NOTE_EVERY if now >= next_note else next_note
+                _logger.log(
+                    level,
                     "%s failed (attempt %d), retrying in %.3f s: %s",
                     what,
                     attempt + 1,
@@ -90,3 +104,12 @@ class RetryPolicy:
                 )
                 time.sleep(pause)
                 attempt += 1
+                continue
+            if attempt > 1:  # a single failed attempt's warning says it all
+                _logger.warning(
+                    "%s works again, after %d failed attempts (%.1f s)",
+                    what,
+                    attempt,
+                    time.monotonic() - started,
+                )
+            return answer

@@ -252,3 +252,25 @@ def test_a_retry_says_what_the_store_was_doing(
         assert calls[call]()
     assert f": {doing} failed (attempt 1), retrying in " in caplog.text, caplog.text
     assert f": {call} failed" not in caplog.text
+
+
+def test_fast_failing_retries_log_one_line_then_one_when_it_works_again(
+    wire: Wire, store: MongoTrialStore, caplog
+) -> None:
+    """A write-concern error (or a full disk) answers at once, so the backoff
+    reached its 1 s cap within a second and every attempt logged a warning: 25 s of
+    such errors gave about 40 warnings per process and no line when writes worked
+    again. Now the first failure warns, the next ones are debug lines, and the
+    success after them says so, with the number of failed attempts."""
+    queue(store, 1)
+    logs = caplog.at_level("DEBUG", logger="hpo_service.store")
+    with logs, wire.fault(["findAndModify"], 6, errorCode=64):  # WriteConcernFailed
+        assert store.claim("w", LONG, study="s") is not None
+    failed = [r for r in caplog.records if "claiming a trial failed" in r.message]
+    warned = [r for r in failed if r.levelname == "WARNING"]
+    again = [r for r in caplog.records if "claiming a trial works again" in r.message]
+    assert len(failed) >= 2, caplog.text  # the fault reached the store's retries
+    assert len(warned) == 1, caplog.text
+    assert "(attempt 1)" in warned[0].message
+    assert len(again) == 1, caplog.text
+    assert f"after {len(failed)} failed attempts" in again[0].message
