@@ -14,7 +14,12 @@ From Python::
 From a shell (what ``.ci/run`` does)::
 
     URL=$(python -m tests.helpers.mongo_wire start DIR)   # pid in DIR/server.pid
+    python -m tests.helpers.mongo_wire restart DIR        # same URL, same data
     python -m tests.helpers.mongo_wire stop DIR
+
+``restart`` is the operator's restart under a running study: the server comes back on
+the port and data of the last ``start`` (a second ``start`` would pick a new port and
+an empty data directory, which the study's processes would never find).
 
 The server only ever listens on 127.0.0.1, on a port the kernel picks as it binds
 (``--port 0``); the port is read back from the server's log. A port found free and
@@ -28,6 +33,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import json
 import os
 import re
 import shutil
@@ -47,6 +53,7 @@ HOST = "127.0.0.1"
 REPLICA_SET = "secantus"
 EXECUTABLE = "secantusd-py"
 PID_FILE = "server.pid"
+STATE_FILE = "server.state"  # the last start's port and data directory, for restart
 LOG_FILE = "server.log"
 
 _PR_SET_PDEATHSIG = 1
@@ -109,6 +116,8 @@ class WireServer:
     process: subprocess.Popen[bytes] | None = None
     #: Where this start's lines begin in ``server.log`` (earlier starts wrote above).
     log_offset: int = field(default=0, repr=False)
+    #: The data directory this start serves.
+    storage: Path | None = None
 
     @classmethod
     def start(
@@ -121,6 +130,7 @@ class WireServer:
         attempts: int = 3,
         storage: Path | None = None,
         auth: bool = False,
+        port: int = 0,
     ) -> WireServer:
         """Start a server with its data in ``directory``; return once it answers.
 
@@ -136,6 +146,8 @@ class WireServer:
                 server on the same data.
             auth: Require authentication (``--auth``): create users on a start
                 without it first (there is no localhost exception).
+            port: The TCP port to listen on (0: the kernel picks one), to restart a
+                server on the URL its clients hold.
 
         Raises:
             RuntimeError: ``secantusd-py`` is not installed or never answered.
@@ -151,7 +163,9 @@ class WireServer:
         for _ in range(attempts):
             flags = ["--enable-test-commands"] if test_commands else []
             flags += ["--auth"] if auth else []
-            server = cls._launch(program, directory, flags, die_with_parent, storage)
+            server = cls._launch(
+                program, directory, flags, die_with_parent, storage, port
+            )
             failure = server._wait(timeout)
             if not failure:
                 (directory / PID_FILE).write_text(f"{server.pid}\n")
@@ -167,9 +181,10 @@ class WireServer:
         flags: list[str],
         die_with_parent: bool,
         storage: Path | None,
+        port: int = 0,
     ) -> WireServer:
         data = storage or Path(tempfile.mkdtemp(prefix="data-", dir=directory))
-        command = [program, "--host", HOST, "--port", "0"]  # the kernel picks one
+        command = [program, "--host", HOST, "--port", str(port)]  # 0: the kernel picks
         command += ["--storage-path", str(data), "--log-level", "INFO", *flags]
         with open(directory / LOG_FILE, "ab") as log:
             offset = log.tell()
@@ -184,7 +199,7 @@ class WireServer:
             )
         return cls(
             url="", pid=process.pid, directory=directory, process=process,
-            log_offset=offset,
+            log_offset=offset, storage=data,
         )  # fmt: skip
 
     def _wait(self, timeout: float) -> str:
@@ -336,9 +351,11 @@ def wait_writable(url: str, timeout: float = 60.0) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``start DIR`` prints the URL (pid in DIR/server.pid); ``stop DIR`` stops it."""
+    """``start DIR`` prints the URL (pid in DIR/server.pid); ``stop DIR`` stops it;
+    ``restart DIR`` stops it and starts it on the same port and data, printing the
+    URL."""
     parser = argparse.ArgumentParser(prog="python -m tests.helpers.mongo_wire")
-    parser.add_argument("action", choices=["start", "stop"])
+    parser.add_argument("action", choices=["start", "stop", "restart"])
     parser.add_argument("directory", type=Path)
     parser.add_argument(
         "--no-test-commands",
@@ -346,16 +363,27 @@ def main(argv: list[str] | None = None) -> int:
         help="do not enable fail points and replSetStepDown",
     )
     args = parser.parse_args(argv)
-    if args.action == "start":
-        server = WireServer.start(
-            args.directory, test_commands=not args.no_test_commands
-        )
-        print(server.url)
-        return 0
+    state = args.directory / STATE_FILE
+    port, storage = 0, None
+    if args.action == "restart":
+        if not state.exists():
+            parser.error(f"{state} must exist (written by `start`), but it does not")
+        saved = json.loads(state.read_text())
+        port, storage = saved["port"], Path(saved["storage"])
     pid_file = args.directory / PID_FILE
-    if pid_file.exists():
+    if args.action != "start" and pid_file.exists():
         stop_pid(int(pid_file.read_text()))
         pid_file.unlink()
+    if args.action == "stop":
+        return 0
+    server = WireServer.start(
+        args.directory,
+        test_commands=not args.no_test_commands,
+        storage=storage,
+        port=port,
+    )
+    state.write_text(json.dumps({"port": server.port, "storage": str(server.storage)}))
+    print(server.url)
     return 0
 
 

@@ -723,3 +723,34 @@ def test_queued_tids_are_read_without_the_trials(mongo_url: str, database: str) 
         assert replies.largest(lambda: store.get_tids("s", [TrialState.NEW])) < 2000
         whole = replies.largest(lambda: store.get_trials("s", [TrialState.NEW]))
         assert whole > 39 * len(bson.encode(wide))  # what the worker read before
+
+
+def test_the_helper_restarts_a_server_on_its_url_and_data(tmp_path: Path) -> None:
+    """An operator restarting the server under a running study had only `stop DIR`
+    and `start DIR`, and the new start listened on another port with an empty data
+    directory: the study's processes could never reach their trials again.
+    `restart DIR` comes back on the same URL with the same data."""
+    from tests.helpers.mongo_wire import executable
+
+    if executable() is None:
+        pytest.skip("secantusd-py is not installed")
+    helper = [sys.executable, "-m", "tests.helpers.mongo_wire"]
+
+    def run(action: str) -> str:
+        done = subprocess.run(
+            [*helper, action, str(tmp_path)], cwd=REPO, capture_output=True,
+            text=True, timeout=180, check=True,
+        )  # fmt: skip
+        return done.stdout.strip()
+
+    url = run("start")
+    try:
+        with pymongo.MongoClient(url) as client:
+            client["ops"]["kept"].insert_one({"_id": 1})
+        first_pid = (tmp_path / "server.pid").read_text()
+        assert run("restart") == url
+        assert (tmp_path / "server.pid").read_text() != first_pid
+        with pymongo.MongoClient(url) as client:
+            assert client["ops"]["kept"].find_one({"_id": 1}) == {"_id": 1}
+    finally:
+        run("stop")
