@@ -21,7 +21,9 @@ list and the defaults):
   kernels (hyperopt's and Optuna's "magic clip" is 1.0); ``quantised_kernels``
   ("same"; "gaps_above" or "gaps"): the quantised parameters' kernels in the bad
   density (with "gaps" in both) as wide as the larger gap to a sorted neighbour, as in
-  Optuna, so a value tried many times gets narrow kernels on its own bin;
+  Optuna, so a value tried many times gets narrow kernels on its own bin; ``log_floor``
+  (0: ``bandwidth_floor``): the floor of the log-scaled parameters' kernels
+  (``loguniform``, ``qloguniform``, ``lognormal``; a quantised one takes the larger);
 - ``ignore_failures`` (False): failed trials (NaN loss) count as the worst ones.
 - parallel workers: ``liar_width`` ("good": pending points are kernels of the good
   density's width in the bad density), ``liar_weight`` (1.0), ``pending_widen`` (1.0:

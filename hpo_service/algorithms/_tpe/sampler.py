@@ -102,6 +102,13 @@ class TPESettings:
             (``uniformint``, ``q*``) in the same units, so that their kernels can
             cover neighbouring values (hyperopt's and Optuna's "magic clip" is
             1.0); 0 gives them ``bandwidth_floor``.
+        log_floor: The floor of the log-scaled parameters' bandwidths
+            (``loguniform``, ``qloguniform``, ``lognormal``, ``qlognormal``) in the
+            same units (of the log range; of the prior sigma for lognormal); 0 (the
+            default) gives them ``bandwidth_floor``; a parameter both quantised and
+            log-scaled takes the larger of its two floors. Aimed at real
+            objectives whose parameters span decades (hyperopt's clip is 1.0);
+            measured on svm, see benchmarks/README.md ("Real, noisy objectives").
         max_above_kernels: Cap on the number of components of the "above" density;
             a weighted subsample is used beyond it (keeps latency flat).
         ignore_failures: Leave failed trials (NaN loss) out of both densities instead
@@ -187,6 +194,7 @@ class TPESettings:
     bandwidth_factor: float = 1.0
     bandwidth_floor: float = 0.3
     quantised_floor: float = 0.0
+    log_floor: float = 0.0
     max_above_kernels: int = 256
     ignore_failures: bool = False
     liar_weight: float = 1.0
@@ -226,6 +234,7 @@ class TPESettings:
             ("bandwidth_factor", "bandwidth_factor > 0", self.bandwidth_factor > 0),
             ("bandwidth_floor", "bandwidth_floor > 0", self.bandwidth_floor > 0),
             ("quantised_floor", "quantised_floor >= 0", self.quantised_floor >= 0),
+            ("log_floor", "log_floor >= 0", self.log_floor >= 0),
             ("liar_weight", "liar_weight > 0", self.liar_weight > 0),
             (
                 "liar_width",
@@ -496,12 +505,19 @@ def _models(
 
 def _floor(layout: GroupLayout, settings: TPESettings) -> float | np.ndarray:
     """The bandwidth floor: one number, or one per numeric dimension of ``layout``
-    when ``quantised_floor`` gives the quantised ones their own."""
-    if settings.quantised_floor == 0 or not layout.quantised.any():
+    when ``quantised_floor`` or ``log_floor`` gives those parameters their own."""
+    quantised = settings.quantised_floor != 0 and layout.quantised.any()
+    log = settings.log_floor != 0 and layout.log.any()
+    if not (quantised or log):
         return settings.bandwidth_floor
-    return np.where(
-        layout.quantised, settings.quantised_floor, settings.bandwidth_floor
-    )
+    floor = np.full(layout.log.size, settings.bandwidth_floor)
+    if quantised:
+        floor[layout.quantised] = settings.quantised_floor
+    if log:
+        floor[layout.log] = np.maximum(
+            np.where(layout.quantised, floor, 0.0), settings.log_floor
+        )[layout.log]
+    return floor
 
 
 def _log_ratio(
