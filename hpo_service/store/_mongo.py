@@ -638,6 +638,8 @@ def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
 #: keep their names.
 _DOING = {
     "changes_since": "reading the study's changed trials",
+    "allocate a version": "reading the study's changed trials (taking a version)",
+    "number pending writes": "reading the study's changed trials (numbering them)",
     "reports_since": "reading the trials' reports",
     "running_intermediate": "reading the running trials' reports",
     "last_steps": "reading the trials' last reported steps",

@@ -274,3 +274,21 @@ def test_fast_failing_retries_log_one_line_then_one_when_it_works_again(
     assert "(attempt 1)" in warned[0].message
     assert len(again) == 1, caplog.text
     assert f"after {len(failed)} failed attempts" in again[0].message
+
+
+@pytest.mark.parametrize(
+    ("command", "internal"),
+    [("findAndModify", "allocate a version"), ("update", "number pending writes")],
+)
+def test_reading_the_changed_trials_is_named_in_its_retries(
+    wire: Wire, store: MongoTrialStore, caplog, command: str, internal: str
+) -> None:
+    """A driver's log during a server restart said "number pending writes failed"
+    and "allocate a version failed": the store's inner steps, which an operator
+    cannot place. They are named as the driver's reading of the changed trials."""
+    queue(store, 2)  # new trials: pending writes for the feed to number
+    logs = caplog.at_level("WARNING", logger="hpo_service.store")
+    with logs, wire.fault([command], 2, **NETWORK):  # pymongo retries one itself
+        assert store.changes_since("s", 0)
+    assert ": reading the study's changed trials (" in caplog.text, caplog.text
+    assert internal not in caplog.text
