@@ -40,6 +40,14 @@ class StoreConnectionError(StoreError, ConnectionError):
     failing_for: float = 0.0
 
 
+class StoreTransientError(StoreError):
+    """The store failed in a way that may pass if the call is retried later: a
+    database locked by another process, a full disk, a disk I/O error (SQLite); a
+    primary stepping down, a node shutting down, a write concern not met, a full
+    disk (MongoDB). Drivers and workers retry these; any other :class:`StoreError`
+    ends them with its message, as waiting cannot fix it."""
+
+
 class StoreNotFoundError(StoreError):
     """The store's database does not exist, and the caller asked not to create it."""
 

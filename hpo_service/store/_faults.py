@@ -3,8 +3,9 @@
 Drivers and workers keep going through such failures, retrying with backoff, instead
 of dying and taking their queued trials or held results with them. A store that is
 gone (its SQLite file deleted or replaced), a study or trial that does not exist, a
-study created already and a document too large to store are not retried: waiting
-cannot fix them.
+study created already, a document too large to store, a refused user, a bad query or
+a newer or corrupt database are not retried: waiting cannot fix them, so they end the
+caller with their message. Only what the backends mark as may-pass is retried.
 """
 
 from __future__ import annotations
@@ -14,15 +15,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from hpo_service.exceptions import (
-    StoreAuthorizationError,
-    StoreError,
-    StoreLostError,
-    StudyExistsError,
-    StudyNotFoundError,
-    TrialNotFoundError,
-    UnstorableError,
-)
+from hpo_service.exceptions import StoreError, StoreTransientError
 
 _T = TypeVar("_T")
 
@@ -32,31 +25,24 @@ MAX_RETRY_DELAY = 30.0
 """The longest pause between retries, seconds."""
 _NOTE_EVERY = 30.0
 
-_PERMANENT = (
-    StoreLostError,
-    StoreAuthorizationError,
-    UnstorableError,
-    StudyNotFoundError,
-    StudyExistsError,
-    TrialNotFoundError,
-)
-
 
 def may_pass(error: BaseException) -> bool:
     """Whether a failed store call may succeed if retried later.
+
+    An allow-list: a lost or refused connection (``ConnectionError``, the store's
+    own retries included) and :class:`~hpo_service.exceptions.StoreTransientError`
+    (a locked database, a full disk, a disk I/O error, a stepped-down primary, a
+    write concern not met), which the backends raise only for those causes. Every
+    other error (a refused user, a bad query, a document the server rejects, a
+    newer schema, a corrupt file, a missing study) cannot pass by waiting.
 
     Args:
         error: What the store call raised.
 
     Returns:
-        True for connection errors and store errors other than a lost store, a
-        refused user (no rights), a missing study or trial, a study that exists
-        already (a create that lost to another process), or an unstorable
-        document.
+        True when retrying later may succeed.
     """
-    if isinstance(error, ConnectionError):
-        return True
-    return isinstance(error, StoreError) and not isinstance(error, _PERMANENT)
+    return isinstance(error, (ConnectionError, StoreTransientError))
 
 
 class StoreFaults:

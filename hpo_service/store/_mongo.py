@@ -75,6 +75,7 @@ from pymongo.errors import (
     OperationFailure,
     PyMongoError,
     ServerSelectionTimeoutError,
+    WriteConcernError,
 )
 
 from hpo_service._common.processes import of_namespace_pattern
@@ -82,6 +83,7 @@ from hpo_service.exceptions import (
     StoreAuthorizationError,
     StoreConnectionError,
     StoreError,
+    StoreTransientError,
     StudyExistsError,
     StudyNotFoundError,
     TrialNotFoundError,
@@ -136,9 +138,15 @@ _NOW: dict[str, Any] = {"$divide": [{"$toLong": "$$NOW"}, 1000]}
 # Server error codes that mean "primary changed, shutting down, or replication is
 # slow: try again" (64: write concern timed out; the write may have landed, which the
 # retry's write-id lookup handles).
+# The codes pymongo's retryable-writes helpers name (helpers_shared's
+# _RETRYABLE_ERROR_CODES: not primary, recovering, shutting down, network) and 64.
 _TRANSIENT_CODES = frozenset(
-    {6, 7, 64, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436}
+    {6, 7, 64, 89, 91, 134, 189, 262, 9001, 10058, 10107, 11600, 11602, 13435, 13436}
 )
+# What may still pass after the retries gave up, besides those: OutOfDiskSpace,
+# MaxTimeMSExpired (a loaded server), and any write-concern error.
+_LATER_CODES = _TRANSIENT_CODES | {14031, 50}
+_LATER_LABELS = ("RetryableWriteError", "TransientTransactionError")
 _FINISHED_VALUES = [state.value for state in TrialState if state.is_finished()]
 #: What :meth:`MongoTrialStore.last_steps` reads of a trial (see ``_kept_last_step``).
 _LAST_STEP_FIELDS = dict.fromkeys(
@@ -230,6 +238,23 @@ def _is_transient(exc: BaseException) -> bool:
         return exc.code in _TRANSIENT_CODES or exc.has_error_label(
             "RetryableWriteError"
         )
+    return False
+
+
+def _may_pass_later(exc: BaseException) -> bool:
+    """Whether a driver error that outlasted the retries may still pass later: a
+    transient one, a full disk, a write concern not met. Anything else (a refused
+    operation, a bad query, a validation failure) cannot."""
+    if isinstance(exc, (ConnectionFailure, WriteConcernError)):
+        return True
+    if isinstance(exc, BulkWriteError):
+        details = exc.details
+        codes = {e.get("code") for e in details.get("writeErrors", [])}
+        return codes <= _LATER_CODES and bool(
+            codes or details.get("writeConcernErrors")
+        )
+    if isinstance(exc, OperationFailure):
+        return exc.code in _LATER_CODES or any(map(exc.has_error_label, _LATER_LABELS))
     return False
 
 
@@ -803,7 +828,8 @@ class MongoTrialStore(BaseTrialStore):
                 raise self._refusal(what, exc) from None
             text = self._scrub(f"{label} failed: {detail}")
             cause = exc if text == f"{label} failed: {detail}" else None
-            raise StoreError(text) from cause
+            kind = StoreTransientError if _may_pass_later(exc) else StoreError
+            raise kind(text) from cause
 
     def _refused_login(self, exc: OperationFailure) -> StoreAuthorizationError:
         """The error for a server that refused the URL's user at opening (a wrong

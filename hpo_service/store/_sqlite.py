@@ -39,6 +39,7 @@ from hpo_service.exceptions import (
     StoreError,
     StoreLostError,
     StoreNotFoundError,
+    StoreTransientError,
     StudyExistsError,
     StudyNotFoundError,
     TrialNotFoundError,
@@ -363,6 +364,18 @@ def _is_busy(exc: BaseException) -> bool:
         return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
     text = str(exc).lower()
     return "locked" in text or "busy" in text
+
+
+def _may_pass_later(exc: BaseException) -> bool:
+    """Whether a SQLite error may pass later: a lock held past the retries, a full
+    disk, a disk I/O error. A corrupt file, a malformed statement or a constraint
+    cannot."""
+    if _is_busy(exc):
+        return True
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    text = str(exc).lower()
+    passing = (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR)
+    return code in passing or "disk is full" in text or "disk i/o error" in text
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
@@ -790,7 +803,8 @@ class SQLiteTrialStore(BaseTrialStore):
             _rollback(conn)
             if _is_busy(exc):
                 raise
-            raise StoreConnectionError(
+            kind = StoreConnectionError if _may_pass_later(exc) else StoreError
+            raise kind(
                 f"the SQLite database must be usable, but {self._path!r} gave: {exc}"
                 f"{_upgrade_note(version, exc)}{self._advice(exc)}"
             ) from exc
@@ -855,7 +869,8 @@ class SQLiteTrialStore(BaseTrialStore):
             except sqlite3.Error as exc:
                 if _is_read_only(exc):
                     raise self._refusal(what, exc) from exc
-                raise StoreError(
+                kind = StoreTransientError if _may_pass_later(exc) else StoreError
+                raise kind(
                     f"{self._what(what)} failed: {exc}{self._advice(exc)}"
                 ) from exc
 

@@ -13,6 +13,7 @@ from hpo_service.exceptions import (
     StoreConnectionError,
     StoreError,
     StoreLostError,
+    StoreTransientError,
     StudyExistsError,
     StudyNotFoundError,
     TrialNotFoundError,
@@ -69,7 +70,9 @@ def test_a_store_failing_on_and_off_is_told_once_per_pace_not_per_call(caplog):
     ("error", "passes"),
     [
         (StoreConnectionError("connection refused"), True),
-        (StoreError("OutOfDiskSpace"), True),  # a server's write error
+        (StoreTransientError("OutOfDiskSpace"), True),  # marked by the backend
+        (StoreError("BadValue: unknown operator"), False),  # any other store error
+        (StoreError("schema version must be <= 9, but got 10"), False),
         (StudyExistsError("study 's' exists"), False),  # another process made it
         (StudyNotFoundError("no study 's'"), False),
         (TrialNotFoundError("no trial 3"), False),

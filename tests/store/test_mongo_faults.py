@@ -18,7 +18,9 @@ from typing import Any
 import pymongo
 import pytest
 
+from hpo_service.exceptions import StoreError, StoreTransientError
 from hpo_service.store import NewTrial, TrialState, open_store
+from hpo_service.store._faults import may_pass
 from hpo_service.store._mongo import MongoTrialStore
 from tests.conftest import mongo_lane
 from tests.helpers.mongo_wire import (
@@ -292,3 +294,27 @@ def test_reading_the_changed_trials_is_named_in_its_retries(
         assert store.changes_since("s", 0)
     assert ": reading the study's changed trials (" in caplog.text, caplog.text
     assert internal not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("data", "passes"),
+    [
+        ({"errorCode": 121}, False),  # DocumentValidationFailure
+        ({"errorCode": 2}, False),  # BadValue: a bad query
+        ({"errorCode": 14031}, True),  # OutOfDiskSpace
+        ({"writeConcernError": {"code": 100, "errmsg": "unsatisfiable"}}, True),
+    ],
+)
+def test_only_errors_that_may_pass_are_marked_so(
+    wire: Wire, store: MongoTrialStore, data: dict[str, Any], passes: bool
+) -> None:
+    """A server error outside the allow-list (a validation failure, a bad query)
+    cannot pass by waiting: drivers and workers used to retry it for ever, as every
+    StoreError but a few may have passed. A full disk or a write concern not met
+    still may."""
+    store.insert_trials("s", [NewTrial({"x": 1}, {"x": 1})])
+    failing = wire.fault(["findAndModify", "update"], 1, **data)
+    with failing, pytest.raises(StoreError) as failed:
+        store.claim("w", 10.0, study="s")
+    assert may_pass(failed.value) is passes, failed.value
+    assert isinstance(failed.value, StoreTransientError) is passes

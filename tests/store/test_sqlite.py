@@ -518,3 +518,39 @@ def test_a_loss_or_constraint_beyond_a_float_is_stored_unranked(
     assert store.best_trial("s").tid == 2
     assert store.summarise("s").counts[TrialState.DONE] == 3
     assert [light for _, light in store.done_results("s")] == results
+
+
+def test_store_errors_that_cannot_pass_are_not_marked_so(path: Path) -> None:
+    """A newer schema or a corrupt file cannot pass by waiting: the schema error
+    (raised also when a forked process opens its own connection) was a plain
+    StoreError, which drivers and workers retried for ever, and a corrupt file was
+    a StoreConnectionError, retried the same way."""
+    from hpo_service.store._faults import may_pass
+
+    SQLiteTrialStore(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 999")
+    with pytest.raises(StoreError, match="schema version must be <=") as newer:
+        SQLiteTrialStore(path)
+    assert not may_pass(newer.value)
+    corrupt = path.with_name("corrupt.sqlite")
+    corrupt.write_bytes(b"not a database, " * 512)
+    with pytest.raises(StoreError, match="file is not a database") as broken:
+        SQLiteTrialStore(corrupt)
+    assert not isinstance(broken.value, StoreConnectionError)
+    assert not may_pass(broken.value)
+
+
+def test_a_full_database_may_pass(store: SQLiteTrialStore) -> None:
+    """SQLite's "database or disk is full" (here a real one: the file may not grow
+    past its pages) may pass once space is freed, so it is marked so."""
+    from hpo_service.exceptions import StoreTransientError
+    from hpo_service.store._faults import may_pass
+
+    conn = store._connection()
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages}")
+    big = [NewTrial({"x": i}, {"x": "y" * 100_000}) for i in range(20)]
+    with pytest.raises(StoreTransientError, match="full") as full:
+        store.insert_trials("s", big)
+    assert may_pass(full.value)

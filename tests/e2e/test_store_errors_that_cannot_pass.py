@@ -1,0 +1,100 @@
+"""A store error that waiting cannot fix ends a worker or driver at once, with one
+line naming it; one that may pass (a stepped-down primary, a full disk) is ridden
+out.
+
+Real ``hpo-worker`` and ``hpo-driver`` processes, real pymongo over TCP to the
+session's MongoDB-wire server, whose ``failCommand`` fail point (scoped by appName)
+answers the server errors. Before the allow-list, every store error but a refused
+user, a lost store, an unstorable document or a missing study or trial was retried
+for ever, a warning every 30 s.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from hpo_service._common.settings import StudySettings
+from hpo_service.store import NewTrial, TrialState, open_store
+from tests.conftest import mongo_lane
+from tests.e2e.conftest import wait_until
+from tests.helpers.mongo_wire import fail_point, fail_points_enabled, with_database
+
+pytestmark = pytest.mark.skipif(
+    mongo_lane() is None, reason="no MongoDB-wire server (see tests/conftest.py)"
+)
+
+WRITES = ["findAndModify", "update", "insert"]
+
+
+@pytest.fixture
+def server(mongo_url: str) -> str:
+    if not fail_points_enabled(mongo_url):
+        pytest.skip("the MongoDB server runs without test commands (fail points)")
+    return mongo_url
+
+
+def _url(server: str, app: str) -> str:
+    url = with_database(server, f"hpo_pass_{uuid.uuid4().hex[:10]}")
+    return url + ("&" if "?" in url else "?") + f"appName={app}"
+
+
+def _queued_study(url: str, trials: int) -> None:
+    settings = StudySettings(
+        objective="tests.e2e.objectives:quadratic",
+        space={},
+        space_fingerprint="t",
+        max_evals=trials,
+    )
+    with open_store(url) as store:
+        store.create_study("q", settings.to_dict())
+        store.insert_trials("q", [NewTrial({}, {"x": 0.0, "y": 0.0})] * trials)
+
+
+def test_a_worker_stops_at_once_on_a_validation_failure(server, procs):
+    url = _url(server, "invalid-worker")
+    _queued_study(url, 2)
+    refused = {"failCommands": WRITES, "appName": "invalid-worker", "errorCode": 121}
+    with fail_point(server, refused, "alwaysOn"):
+        run = procs.run(
+            "hpo_service.worker", "--db", url, "--idle-timeout", "60", timeout=60
+        )
+    assert run.returncode == 1, run.stderr
+    error = run.stderr.splitlines()[-1]
+    assert error.startswith("Error: MongoDB store "), error
+    assert "failed: " in error, error
+    assert "retrying" not in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize("code", [189, 14031])  # PrimarySteppedDown, OutOfDiskSpace
+def test_a_worker_rides_out_what_may_pass(server, procs, code):
+    url = _url(server, f"passing-{code}")
+    _queued_study(url, 2)
+    passing = {"failCommands": WRITES, "appName": f"passing-{code}", "errorCode": code}
+    with fail_point(server, passing, {"times": 4}):
+        run = procs.run(
+            "hpo_service.worker", "--db", url, "--max-trials", "2",
+            "--idle-timeout", "60", timeout=120,
+        )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    with open_store(url) as store:
+        assert store.count_by_state("q")[TrialState.DONE] == 2
+
+
+def test_a_driver_stops_at_once_on_a_bad_value(server, procs):
+    url = _url(server, "badvalue-driver")
+    driver = procs.start(
+        "hpo_service.driver", "start", "--db", url, "--study", "d",
+        "--objective", "tests.e2e.objectives:quadratic",
+        "--space", "tests.e2e.objectives:space", "--max-evals", "50",
+        "--lease-seconds", "1.5", "--no-progress",
+    )  # fmt: skip
+    with open_store(url) as store:  # running: the study and its queue exist
+        wait_until(lambda: "d" in {s.name for s in store.list_studies()})
+    bad = {"failCommands": WRITES, "appName": "badvalue-driver", "errorCode": 2}
+    with fail_point(server, bad, "alwaysOn"):
+        _, err = driver.communicate(timeout=60)
+    assert driver.returncode == 1, err
+    assert "failed: " in err.splitlines()[-1], err
+    assert "cannot run the study" not in err, err  # no retrying line
