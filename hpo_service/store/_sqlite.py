@@ -378,6 +378,12 @@ def _may_pass_later(exc: BaseException) -> bool:
     return code in passing or "disk is full" in text or "disk i/o error" in text
 
 
+def _is_corrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` says the file is no SQLite database or a damaged one."""
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
 def _rollback(conn: sqlite3.Connection) -> None:
     """Roll back if a transaction is open; never mask the error being handled."""
     try:
@@ -803,7 +809,7 @@ class SQLiteTrialStore(BaseTrialStore):
             _rollback(conn)
             if _is_busy(exc):
                 raise
-            kind = StoreConnectionError if _may_pass_later(exc) else StoreError
+            kind = StoreError if _is_corrupt(exc) else StoreConnectionError
             raise kind(
                 f"the SQLite database must be usable, but {self._path!r} gave: {exc}"
                 f"{_upgrade_note(version, exc)}{self._advice(exc)}"
