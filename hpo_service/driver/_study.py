@@ -216,9 +216,9 @@ def check_imported_fit(store: BaseTrialStore, name: str, space: Any) -> None:
     if misfits:
         shown = "; ".join(misfits[:5]) + ("; ..." if len(misfits) > 5 else "")
         raise StudyMismatchError(
-            f"{counted(len(misfits), 'imported trial')} of study {name!r} "
-            f"{'does' if len(misfits) == 1 else 'do'} not fit the given space, so "
-            f"the study was not changed: {shown}"
+            f"every imported trial of study {name!r} must fit the given space "
+            f"(`--space`), but got misfits={len(misfits)} (the study was not "
+            f"changed): {shown}"
         )
 
 
@@ -400,8 +400,9 @@ def _create(store: BaseTrialStore, name: str, given: dict[str, Any]) -> StudySet
     missing = [k for k in _REQUIRED_TO_CREATE if given.get(k) is None]
     if missing:
         raise ValueError(
-            f"study {name!r} does not exist yet; to create it give "
-            + ", ".join(_flag(k) for k in missing)
+            f"{', '.join(_flag(k) for k in missing)} must be given to create study "
+            f"{name!r}, which does not exist yet, but got none of them for "
+            f"study={name!r}"
         )
     values = {k: v for k, v in given.items() if v is not None}
     if values.get("seed") is None:

@@ -259,7 +259,8 @@ def _read_sources(
 
     if exp_key is not None and not any(map(is_jobs_url, sources)):
         raise click.BadParameter(
-            "--exp-key names an experiment of a mongo:// source, but no source is one",
+            "`--exp-key` must name an experiment of a mongo:// source, but got "
+            f"--exp-key={exp_key!r} and no mongo:// source",
             param_hint="'--exp-key'",
         )
     records = []

@@ -126,6 +126,6 @@ def _check_experiment(jobs: Any, url: str, exp_key: str | None) -> None:
         )
     if exp_key is None and len(keys) > 1:
         raise ValueError(
-            f"{where} holds the trials of {len(keys)} experiments ({shown}): name "
-            "the one to import with `--exp-key`"
+            f"`--exp-key` must name the experiment to import when {where} holds "
+            f"several, but got no --exp-key and experiments={shown}"
         )

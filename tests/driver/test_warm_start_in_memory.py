@@ -36,7 +36,7 @@ def test_fmin_on_a_store_runs_on_from_a_hyperopt_trials_in_memory(db_url):
         [v] for v in theirs.vals["x"]
     ]  # readable before the space is known
     narrow = {"x": hp.uniform("x", -0.1, 0.1), "y": hp.uniform("y", -5.0, 5.0)}
-    with pytest.raises(StudyMismatchError, match="do not fit the given space"):
+    with pytest.raises(StudyMismatchError, match="must fit the given space"):
         fmin(quadratic, narrow, algo=tpe.suggest, max_evals=7, trials=trials,
              show_progressbar=False)  # fmt: skip
     best = fmin(quadratic, SPACE, algo=tpe.suggest, max_evals=7, trials=trials,

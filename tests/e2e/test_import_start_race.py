@@ -97,7 +97,8 @@ def test_a_start_waits_for_no_import_it_is_refused_while_one_fills_the_study(
 
     again = procs.run(DRIVER, "start", *study, *RUN, "--max-evals", "2")
     assert again.returncode == 2, again.stderr
-    assert "2 imported trials of study 's' do not fit the given space" in again.stderr
+    fit = "every imported trial of study 's' must fit the given space (`--space`)"
+    assert f"{fit}, but got misfits=2" in again.stderr
     with open_store(db) as store:
         assert store.get_study("s").settings["space"] is None
 
