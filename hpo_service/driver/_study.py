@@ -269,6 +269,7 @@ def open_driven_study(
     *,
     override: bool,
     options: DriverOptions,
+    on_create: Callable[[], object] | None = None,
 ) -> tuple[StudySettings, bool]:
     """:func:`open_study` holding the study's driver lease, taken once: before the
     study is read (also one another process created meanwhile), or right after this
@@ -283,6 +284,8 @@ def open_driven_study(
         given: As :func:`open_study`.
         override: As :func:`open_study`.
         options: The driver's options (its owner id and lease length).
+        on_create: Called once this call created the study, before the lease is
+            taken: a caller retrying a failed lease then knows the study is new.
 
     Returns:
         As :func:`open_study`.
@@ -307,6 +310,8 @@ def open_driven_study(
             before_resume=lease,  # also a study created meanwhile: never unleased
         )
         if created:
+            if on_create is not None:
+                on_create()
             lease()
     except DriverLeaseError:
         raise

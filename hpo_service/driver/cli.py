@@ -455,14 +455,17 @@ def _open_for_start(
     """
     from hpo_service.driver._study import open_driven_study
 
+    made: list[bool] = []  # a retried attempt resumes the study an earlier made
     try:
         with _stops_while("start", study, "reading the store for"):
-            return ride_out(
+            settings, created = ride_out(
                 lambda: open_driven_study(
-                    store, study, given, override=override, options=options
+                    store, study, given, override=override, options=options,
+                    on_create=lambda: made.append(True),
                 ),
                 faults,
-            )
+            )  # fmt: skip
+            return settings, created or bool(made)
     except StudyWithoutSpaceError as e:  # made by an import: say how to go on
         start = store_command("hpo-driver start", db_url, study)
         raise click.UsageError(e.text(start) + masked_note(db_url)) from e

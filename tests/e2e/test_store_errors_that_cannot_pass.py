@@ -98,3 +98,30 @@ def test_a_driver_stops_at_once_on_a_bad_value(server, procs):
     assert driver.returncode == 1, err
     assert "failed: " in err.splitlines()[-1], err
     assert "cannot run the study" not in err, err  # no retrying line
+
+
+def test_a_study_made_before_a_failure_that_passed_is_told_created(server, procs):
+    """The first lease write after ``start`` created the study fails with
+    OutOfDiskSpace (may pass): the retried attempt found the study and said
+    "resuming study" of the study it had just made."""
+    url = _url(server, "made-driver")
+    full = {"failCommands": ["update"], "appName": "made-driver", "errorCode": 14031}
+    with fail_point(server, full, {"skip": 1, "times": 1}):
+        driver = procs.start(
+            "hpo_service.driver", "start", "--db", url, "--study", "d",
+            "--objective", "tests.e2e.objectives:quadratic",
+            "--space", "tests.e2e.objectives:space", "--max-evals", "5",
+            "--no-progress",
+        )  # fmt: skip
+        assert driver.stderr is not None
+        seen = []
+        for line in driver.stderr:
+            seen.append(line)
+            if "study 'd'" in line and line.startswith(("created", "resuming")):
+                break
+    driver.terminate()
+    _, rest = driver.communicate(timeout=60)
+    text = "".join(seen)
+    assert "OutOfDiskSpace" in text or "14031" in text, text + rest  # it failed
+    assert "created study 'd'" in text, text + rest
+    assert "resuming study" not in text + rest, text
