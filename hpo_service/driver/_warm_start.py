@@ -31,6 +31,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,6 +59,7 @@ from hpo_service.driver._study import (
     study_space,
 )
 from hpo_service.exceptions import (
+    HPOServiceError,
     InvalidResultError,
     SpaceError,
     StudyExistsError,
@@ -84,6 +87,7 @@ IMPORT_LEASE_SECONDS = 300.0
 """How long the driver lease an import takes on a study without a space lasts (it
 is given back as soon as the trials are in; a SIGKILLed import's lease is taken
 over at once on its host, elsewhere when it runs out)."""
+_LEASE_ENV = "HPO_TEST_IMPORT_LEASE_SECONDS"
 IMPORT_WAIT_SECONDS = 60.0
 """How long an import into a study without a space waits for another holder of
 its driver lease (another import, a start checking the imported trials)."""
@@ -267,12 +271,38 @@ def _fill_spaceless(
     else:
         report = ImportReport()
     owner = default_owner(IMPORT_KIND)
+    stop = threading.Event()
     try:
         fresh = _import_lease(store, study, owner)
+        renewing = threading.Thread(
+            target=_renew, args=(store, study, owner, stop), daemon=True
+        )
+        renewing.start()
         pause_point("import-filling")
         return _fill(store, study, records, fresh, report)
     finally:
+        stop.set()
         store.release_driver_lease(study, owner)
+
+
+def _lease_seconds() -> float:
+    """:data:`IMPORT_LEASE_SECONDS`, or a test's shorter one
+    (``HPO_TEST_IMPORT_LEASE_SECONDS``)."""
+    return float(os.environ.get(_LEASE_ENV) or IMPORT_LEASE_SECONDS)
+
+
+def _renew(
+    store: BaseTrialStore, study: str, owner: str, stop: threading.Event
+) -> None:
+    """Renew the import's lease every third of its length until ``stop`` is set,
+    as a driver renews its own: an import outlasting one lease length (a slow
+    check, a large insert) keeps a start from taking the study mid-import."""
+    seconds = _lease_seconds()
+    while not stop.wait(seconds / 3):
+        try:
+            store.acquire_driver_lease(study, owner, seconds)
+        except HPOServiceError:  # the next renewal tries again
+            continue
 
 
 def _import_lease(store: BaseTrialStore, study: str, owner: str) -> StudySettings:
@@ -289,7 +319,7 @@ def _import_lease(store: BaseTrialStore, study: str, owner: str) -> StudySetting
     """
     deadline = time.monotonic() + IMPORT_WAIT_SECONDS
     while True:
-        leased = store.acquire_driver_lease(study, owner, IMPORT_LEASE_SECONDS)
+        leased = store.acquire_driver_lease(study, owner, _lease_seconds())
         held = store.get_study(study)
         settings = StudySettings.from_dict(held.settings)
         if leased or settings.has_space():

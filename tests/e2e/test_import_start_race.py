@@ -148,3 +148,39 @@ def test_a_start_that_finds_the_study_made_meanwhile_takes_its_lease_first(
     text = second_err.finish()
     assert "study 's' is driven by driver@" in text, text
     assert "resuming study 's'" not in text
+
+
+def test_an_import_outlasting_its_lease_keeps_it(procs, tmp_path):
+    """The import's lease was taken once and never renewed: an import filling the
+    study longer than the lease let a start take it mid-import, write the space
+    after checking none of the trials, and the import's insert then landed trials
+    never checked. Now the import renews it as a driver does (here a 1 s lease,
+    the import paused for three lease lengths before its insert)."""
+    db, marker = new_database(tmp_path), tmp_path / "paused"
+    study = ["--db", db, "--study", "s"]
+    export = str(misfit_export(tmp_path))
+    procs.env["HPO_TEST_IMPORT_LEASE_SECONDS"] = "1"
+    try:
+        importing, import_err = paused(
+            procs, "import-filling", marker, "import", *study, "--create", export
+        )
+    finally:
+        del procs.env["HPO_TEST_IMPORT_LEASE_SECONDS"]
+    leased_until = []
+    with open_store(db) as store:
+        first = store.get_study("s").driver_lease_expires_at
+        wait_until(
+            lambda: (
+                leased_until.append(store.get_study("s").driver_lease_expires_at)
+                or (leased_until[-1] or 0.0) > first + 2
+            ),
+            60,
+        )
+    start = procs.run(DRIVER, "start", *study, *RUN, "--max-evals", "2")
+    assert start.returncode == 1, start.stderr
+    assert "study 's' is being filled by `hpo-driver import` (import@" in start.stderr
+    marker.unlink()
+    assert importing.wait(timeout=120) == 0, import_err.finish()
+    assert misfits(db, "s") == [0, 1]  # in, unchecked by any start: no space yet
+    with open_store(db) as store:
+        assert store.get_study("s").settings["space"] is None
