@@ -272,16 +272,18 @@ def _fill_spaceless(
         report = ImportReport()
     owner = default_owner(IMPORT_KIND)
     stop = threading.Event()
+    renewing = threading.Thread(
+        target=_renew, args=(store, study, owner, stop), daemon=True
+    )
     try:
         fresh = _import_lease(store, study, owner)
-        renewing = threading.Thread(
-            target=_renew, args=(store, study, owner, stop), daemon=True
-        )
         renewing.start()
         pause_point("import-filling")
         return _fill(store, study, records, fresh, report)
     finally:
         stop.set()
+        if renewing.is_alive():  # a renewal after the release would take it back
+            renewing.join()
         store.release_driver_lease(study, owner)
 
 
