@@ -144,8 +144,10 @@ _TRANSIENT_CODES = frozenset(
     {6, 7, 64, 89, 91, 134, 189, 262, 9001, 10058, 10107, 11600, 11602, 13435, 13436}
 )
 # What may still pass after the retries gave up, besides those: OutOfDiskSpace,
-# MaxTimeMSExpired (a loaded server), and any write-concern error.
-_LATER_CODES = _TRANSIENT_CODES | {14031, 50}
+# MaxTimeMSExpired (a loaded server), a conflict with another operation
+# (WriteConflict 112, LockTimeout 24, LockBusy 46, ConflictingOperationInProgress
+# 117, Interrupted 11601), and any write-concern error.
+_LATER_CODES = _TRANSIENT_CODES | {14031, 50, 112, 24, 46, 117, 11601}
 _LATER_LABELS = ("RetryableWriteError", "TransientTransactionError")
 _FINISHED_VALUES = [state.value for state in TrialState if state.is_finished()]
 #: What :meth:`MongoTrialStore.last_steps` reads of a trial (see ``_kept_last_step``).
