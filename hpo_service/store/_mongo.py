@@ -146,8 +146,10 @@ _TRANSIENT_CODES = frozenset(
 # What may still pass after the retries gave up, besides those: OutOfDiskSpace,
 # MaxTimeMSExpired (a loaded server), a conflict with another operation
 # (WriteConflict 112, LockTimeout 24, LockBusy 46, ConflictingOperationInProgress
-# 117, Interrupted 11601), and any write-concern error.
-_LATER_CODES = _TRANSIENT_CODES | {14031, 50, 112, 24, 46, 117, 11601}
+# 117, Interrupted 11601), a read whose cursor a stepdown or restart killed
+# (CursorNotFound 43, QueryPlanKilled 175, CursorKilled 237: read again, it passes),
+# and any write-concern error.
+_LATER_CODES = _TRANSIENT_CODES | {14031, 50, 112, 24, 46, 117, 11601, 43, 175, 237}
 _LATER_LABELS = ("RetryableWriteError", "TransientTransactionError")
 _FINISHED_VALUES = [state.value for state in TrialState if state.is_finished()]
 #: What :meth:`MongoTrialStore.last_steps` reads of a trial (see ``_kept_last_step``).

@@ -69,11 +69,19 @@ def test_a_worker_stops_at_once_on_a_validation_failure(server, procs):
 
 # PrimarySteppedDown, OutOfDiskSpace, WriteConflict (the chaos run's mongodb multi
 # seed 32 ended two workers on 112 while the allow-list lacked it)
-@pytest.mark.parametrize("code", [189, 14031, 112])
-def test_a_worker_rides_out_what_may_pass(server, procs, code):
+# and QueryPlanKilled on its reads (a stepdown kills open cursors)
+@pytest.mark.parametrize(
+    ("code", "commands"),
+    [(189, WRITES), (14031, WRITES), (112, WRITES), (175, ["find", "aggregate"])],
+)
+def test_a_worker_rides_out_what_may_pass(server, procs, code, commands):
     url = _url(server, f"passing-{code}")
     _queued_study(url, 2)
-    passing = {"failCommands": WRITES, "appName": f"passing-{code}", "errorCode": code}
+    passing = {
+        "failCommands": commands,
+        "appName": f"passing-{code}",
+        "errorCode": code,
+    }
     with fail_point(server, passing, {"times": 4}):
         run = procs.run(
             "hpo_service.worker", "--db", url, "--max-trials", "2",
