@@ -25,7 +25,7 @@ def listening_ports(pid: int) -> set[int]:
     port answering a connection may belong to another program."""
     fds = Path(f"/proc/{pid}/fd")
     with contextlib.suppress(OSError):  # the process ended meanwhile
-        inodes = {os.readlink(fd) for fd in fds.iterdir()}
+        inodes = {_link(fd) for fd in fds.iterdir()}
         ports = set()
         for table in ("tcp", "tcp6"):
             lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()
@@ -35,3 +35,13 @@ def listening_ports(pid: int) -> set[int]:
                     ports.add(int(fields[1].rsplit(":", 1)[1], 16))
         return ports
     return set()
+
+
+def _link(fd: Path) -> str:
+    """What the open file ``fd`` is (``socket:[INODE]`` for a socket), or "" for one
+    closed since its folder was listed: a busy server opens and closes files all the
+    time, and one closed file made the whole set come back empty."""
+    try:
+        return os.readlink(fd)
+    except FileNotFoundError:
+        return ""
