@@ -52,6 +52,7 @@ Design notes:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import os
@@ -232,46 +233,59 @@ _WIDS_PER_UPDATE = 50_000
 _IDS_PER_COMMAND = 100_000
 
 
-def _is_transient(exc: BaseException) -> bool:
-    """Whether ``exc`` is a dropped connection, an election or a slow replication."""
+@dataclasses.dataclass(frozen=True)
+class _Passing:
+    """Which driver errors may pass if the operation is tried again.
+
+    Attributes:
+        codes: Server error codes that may pass.
+        labels: Error labels that mark an error as one that may pass.
+        any_write_concern: Whether every write-concern error may pass, whatever
+            its code.
+    """
+
+    codes: frozenset[int]
+    labels: tuple[str, ...]
+    any_write_concern: bool
+
+
+#: What is retried at once: a dropped connection, an election, a slow replication.
+_RETRY_NOW = _Passing(_TRANSIENT_CODES, ("RetryableWriteError",), False)
+#: What may still pass after the retries gave up (:class:`StoreTransientError`).
+_PASS_LATER = _Passing(_LATER_CODES, _LATER_LABELS, True)
+
+
+def _may_pass(exc: BaseException, passing: _Passing) -> bool:
+    """Whether the driver error ``exc`` is one that ``passing`` says may pass.
+
+    A bulk write passes only if each of its write errors may; duplicate keys are
+    left out (the caller decides whether they are its own earlier attempt).
+    """
     if isinstance(exc, ConnectionFailure):
         return True
-    if isinstance(exc, BulkWriteError):
-        return _bulk_is_transient(exc.details)
-    if isinstance(exc, OperationFailure):  # WriteConcernError too: code of the WCE
-        return exc.code in _TRANSIENT_CODES or exc.has_error_label(
-            "RetryableWriteError"
-        )
-    return False
-
-
-def _may_pass_later(exc: BaseException) -> bool:
-    """Whether a driver error that outlasted the retries may still pass later: a
-    transient one, a full disk, a write concern not met. Anything else (a refused
-    operation, a bad query, a validation failure) cannot."""
-    if isinstance(exc, (ConnectionFailure, WriteConcernError)):
+    if isinstance(exc, WriteConcernError) and passing.any_write_concern:
         return True
     if isinstance(exc, BulkWriteError):
-        details = exc.details
-        codes = {e.get("code") for e in details.get("writeErrors", [])}
-        return codes <= _LATER_CODES and bool(
-            codes or details.get("writeConcernErrors")
-        )
-    if isinstance(exc, OperationFailure):
-        return exc.code in _LATER_CODES or any(map(exc.has_error_label, _LATER_LABELS))
+        return _bulk_may_pass(exc.details, passing)
+    if isinstance(exc, OperationFailure):  # WriteConcernError too: code of the WCE
+        labelled = any(map(exc.has_error_label, passing.labels))
+        return exc.code in passing.codes or labelled
     return False
 
 
-def _bulk_is_transient(details: dict[str, Any]) -> bool:
-    """A bulk write failed only by write-concern errors or transient write errors.
-
-    Duplicate keys are left out: the caller decides whether they are its own
-    earlier attempt.
-    """
-    codes = {e.get("code") for e in details.get("writeConcernErrors", [])}
-    codes |= {e.get("code") for e in details.get("writeErrors", [])}
+def _bulk_may_pass(details: dict[str, Any], passing: _Passing) -> bool:
+    """A bulk write failed, and only by errors that ``passing`` says may pass."""
+    codes = {e.get("code") for e in details.get("writeErrors", [])}
     codes.discard(_DUPLICATE_KEY)
-    return bool(codes) and codes <= _TRANSIENT_CODES
+    concern = {e.get("code") for e in details.get("writeConcernErrors", [])}
+    if not passing.any_write_concern:
+        codes |= concern
+    return bool(codes or concern) and codes <= passing.codes
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is a dropped connection, an election or a slow replication."""
+    return _may_pass(exc, _RETRY_NOW)
 
 
 def _only_duplicates(exc: BulkWriteError) -> bool:
@@ -832,7 +846,7 @@ class MongoTrialStore(BaseTrialStore):
                 raise self._refusal(what, exc) from None
             text = self._scrub(f"{label} failed: {detail}")
             cause = exc if text == f"{label} failed: {detail}" else None
-            kind = StoreTransientError if _may_pass_later(exc) else StoreError
+            kind = StoreTransientError if _may_pass(exc, _PASS_LATER) else StoreError
             raise kind(text) from cause
 
     def _refused_login(self, exc: OperationFailure) -> StoreAuthorizationError:

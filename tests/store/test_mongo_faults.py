@@ -318,3 +318,22 @@ def test_only_errors_that_may_pass_are_marked_so(
         store.claim("w", 10.0, study="s")
     assert may_pass(failed.value) is passes, failed.value
     assert isinstance(failed.value, StoreTransientError) is passes
+
+
+@pytest.mark.parametrize(
+    ("data", "passes"),
+    [
+        ({"errorCode": 121}, False),  # DocumentValidationFailure
+        ({"errorCode": 112}, True),  # WriteConflict
+        ({"writeConcernError": {"code": 100, "errmsg": "unsatisfiable"}}, True),
+    ],
+)
+def test_an_insert_that_fails_is_marked_as_a_write_of_one_trial_is(
+    wire: Wire, store: MongoTrialStore, data: dict[str, Any], passes: bool
+) -> None:
+    """Inserting trials is a bulk write (a write-concern error comes back as a
+    BulkWriteError): it is judged by the same allow-list as a write of one trial."""
+    with wire.fault(["insert"], 1, **data), pytest.raises(StoreError) as failed:
+        store.insert_trials("s", [NewTrial({"x": 1}, {"x": 1})])
+    assert may_pass(failed.value) is passes, failed.value
+    assert isinstance(failed.value, StoreTransientError) is passes
