@@ -243,9 +243,9 @@ class StudyData:
         """Insert or replace rows by tid (idempotent).
 
         Rows reach the study only through here: what is derived from them (the tid
-        order, inferred parameters, the parameter matrix) is cached until the next
-        call. In a multi-objective study every pruned row's ``loss`` becomes None
-        (see :class:`TrialRow`).
+        order, inferred parameters, the parameter matrix: :meth:`derived`) is
+        cached until the next call. In a multi-objective study every pruned row's
+        ``loss`` becomes None (see :class:`TrialRow`).
         """
         for row in rows:
             self.rows[row.tid] = row
@@ -255,7 +255,11 @@ class StudyData:
                 if row.state == "pruned":
                     row.loss = None
 
-    def _cached(self, key: str, compute: Callable[[], Any]) -> Any:
+    def derived(self, key: str, compute: Callable[[], Any]) -> Any:
+        """``compute()``, computed once per version of the rows (until the next
+        :meth:`apply`) and kept under ``key``: what several figures or notes need
+        of the same rows (the contour's pair, the parameter matrix) is computed
+        once."""
         if key not in self._cache:
             self._cache[key] = compute()
         return self._cache[key]
@@ -264,14 +268,14 @@ class StudyData:
     def params(self) -> list[ParamInfo]:
         """The study's parameters (from the space, or inferred from the values)."""
         if self._params is None:
-            return self._cached(
+            return self.derived(
                 "params", lambda: infer_params(r.params for r in self.sorted_rows())
             )
         return self._params
 
     def sorted_rows(self) -> list[TrialRow]:
         """The rows ordered by tid (a new list; the rows themselves are shared)."""
-        ordered = self._cached(
+        ordered = self.derived(
             "sorted", lambda: [self.rows[tid] for tid in sorted(self.rows)]
         )
         return list(ordered)
@@ -283,7 +287,7 @@ class StudyData:
         pruner = self.settings.get("pruner")
         if pruner in (None, "none"):
             return None
-        return self._cached(
+        return self.derived(
             "pruning",
             lambda: pruning_ladder(
                 pruner,
@@ -381,7 +385,7 @@ class StudyData:
         Returns:
             One array of ``len(rows)`` floats per label, aligned with ``rows``.
         """
-        tids = self._cached(
+        tids = self.derived(
             "tids", lambda: np.fromiter(sorted(self.rows), int, len(self.rows))
         )
         at = np.searchsorted(tids, np.fromiter((r.tid for r in rows), int, len(rows)))
@@ -389,7 +393,7 @@ class StudyData:
 
     def _column(self, info: ParamInfo) -> np.ndarray:
         """One parameter over every row in tid order (computed once per version)."""
-        return self._cached(
+        return self.derived(
             f"column {info!r}", lambda: param_column(info, self.sorted_rows())
         )
 

@@ -26,7 +26,7 @@ from hpo_service.insight._data import (
     row_from_trial,
 )
 from hpo_service.insight._importance import param_importances
-from hpo_service.insight._report import missing_figures
+from hpo_service.insight._report import contour_pair, missing_figures
 from hpo_service.insight._style import fit_renderer
 from hpo_service.insight._workers import timeline_figure
 
@@ -158,7 +158,7 @@ class LiveStore:
             if name == "importance":
                 objective = _figures.ranked_objective(data)
                 return _figures.importance_figure(ranked, objective) if ranked else None
-            pair = _figures.contour_pair(data, ranked) if len(ranked) >= 2 else None
+            pair = contour_pair(data, ranked)
             return None if pair is None else _figures.contour_figure(data, pair)
         importances = functools.partial(self._importances, live)
         builders = {

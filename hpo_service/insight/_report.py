@@ -80,7 +80,7 @@ def build_report(data: StudyData, *, importances: bool = True) -> StudyReport:
             report.importances, _figures.ranked_objective(data)
         )
     if "contour" not in missing and len(report.importances) >= 2:
-        pair = _figures.contour_pair(data, report.importances)
+        pair = contour_pair(data, report.importances)
         figs["contour"] = pair and _figures.contour_figure(data, pair)
     report.notes += list(dict.fromkeys(missing.values()))
     if infinite := data.infinite_count():
@@ -130,7 +130,7 @@ def missing_figures(
     if importances is None:
         return missing
     if len(importances) >= 2:
-        if _figures.contour_pair(data, importances) is None:
+        if contour_pair(data, importances) is None:
             missing["contour"] = (
                 "No contour: no two of the most important parameters varied together "
                 "in 4 or more completed trials (a choice and a parameter of one of "
@@ -149,6 +149,20 @@ def missing_figures(
         f"{_not_used(data)}."
     )
     return missing | {"importance": why, "contour": why}
+
+
+def contour_pair(
+    data: StudyData, importances: list[ParamImportance]
+) -> tuple[str, str] | None:
+    """:func:`~hpo_service.insight._figures.contour_pair`, computed once per version
+    of the study's trials and ranking: the note on a missing contour and the
+    contour itself (the report's, the dashboard's) both ask for it."""
+    if len(importances) < 2:
+        return None
+    ranking = tuple(p.label for p in importances)
+    return data.derived(
+        f"contour pair {ranking!r}", lambda: _figures.contour_pair(data, importances)
+    )
 
 
 def _not_used(data: StudyData) -> str:
