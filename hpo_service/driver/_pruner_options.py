@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from hpo_service.algorithms.pruners import PRUNERS, describe_pruner, make_pruner
+from hpo_service.algorithms.pruners import (
+    PRUNERS,
+    describe_pruner,
+    make_pruner,
+    with_defaults,
+)
 from hpo_service.algorithms.pruners._asha import LARGEST_STEP, first_rung
 from hpo_service.store._cli_option import NumberRange
 
@@ -151,20 +155,22 @@ def _without_pruner(
 def _flags(name: str, chosen: dict[str, Any], settings: dict[str, Any]) -> list[str]:
     """The options of pruner ``name`` that give ``chosen``, and the ``settings`` that
     differ from the pruner's defaults."""
-    defaults = inspect.signature(PRUNERS[name]).parameters
+    defaults = with_defaults(name, None)
     flags = []
     for dest, (flag, setting, applies, _, _) in _OPTIONS.items():
         value = chosen.get(dest, settings.get(setting))
         if name not in applies or value is None:
             continue
-        default = defaults[setting].default if setting in defaults else None
+        default = defaults.get(setting)
         if dest in chosen or value != default:
             flags.append(f"{flag} {value}")
     return flags
 
 
 def _check_resources(name: str, chosen: dict[str, Any]) -> None:
-    low, high = chosen.get("min_resource", 1), chosen.get("max_resource")
+    defaults = with_defaults(name, None)
+    low = chosen.get("min_resource", defaults.get("min_resource"))
+    high = chosen.get("max_resource")
     if name == "hyperband" and high is None:
         raise click.UsageError(
             "`--max-resource` must be given with --pruner hyperband (the steps of a "
@@ -175,11 +181,15 @@ def _check_resources(name: str, chosen: dict[str, Any]) -> None:
             "`--min-resource <= --max-resource` must hold, but got "
             f"--min-resource {low}, --max-resource {high}"
         )
-    _check_first_rung(low, high, chosen)
+    if low is not None:  # a pruner with rungs
+        eta = chosen.get("reduction_factor", defaults["reduction_factor"])
+        rate = chosen.get(
+            "early_stopping_rate", defaults.get("min_early_stopping_rate", 0)
+        )  # Hyperband has none: its first bracket's rate is 0
+        _check_first_rung(low, high, eta, rate)
 
 
-def _check_first_rung(low: int, high: int | None, chosen: dict[str, Any]) -> None:
-    eta, rate = chosen.get("reduction_factor", 3), chosen.get("early_stopping_rate", 0)
+def _check_first_rung(low: int, high: int | None, eta: int, rate: int) -> None:
     first = first_rung(low, eta, rate, LARGEST_STEP if high is None else high)
     if first is not None and high is None:
         raise click.UsageError(

@@ -307,3 +307,39 @@ def test_fmin_tells_what_the_pruner_did_in_pythons_words(capsys):
     err = capsys.readouterr().err
     assert "to prune less: raise n_warmup_steps or n_startup_trials\n" in err, err
     assert "--warmup-steps" not in err and "--startup-trials" not in err
+
+
+#: Defaults a future release might give each pruner (``__init__`` defaults), and what
+#: the rule of a study that stored no settings must then say.
+CHANGED_DEFAULTS = {
+    "percentile": (
+        "PercentilePruner", (30.0, 7, 2, 1), {"running_average": False},
+        ["the 30th percentile of the completed trials' values", "from 7 completed",
+         "from step 2"], "behind the 30th percentile",
+    ),
+    "median": (
+        "MedianPruner", (8, 3, 1), {},
+        ["the median", "from 8 completed", "from step 3"], "behind the median",
+    ),
+    "asha": ("ASHAPruner", None, {"reduction_factor": 4}, [], "the best 1/4"),
+    "hyperband": ("HyperbandPruner", (1, None, 5, 0), {}, [], "the best 1/5"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(CHANGED_DEFAULTS))
+def test_the_rules_take_the_pruners_own_defaults(name, monkeypatch):
+    """A setting the study did not store is the pruner's default, read from the
+    pruner's class: a changed default changes the rule the report, the dashboard
+    and a progress line state (it was written out again in _ladder.py)."""
+    from hpo_service.algorithms import pruners
+
+    class_name, positional, keywords, rule_parts, short = CHANGED_DEFAULTS[name]
+    init = getattr(pruners, class_name).__init__
+    if positional is not None:
+        monkeypatch.setattr(init, "__defaults__", positional)
+    if keywords:
+        monkeypatch.setattr(init, "__kwdefaults__", {**init.__kwdefaults__, **keywords})
+    assert short in short_rule(name, {})
+    if rule_parts:  # the median and percentile rules, stated without building one
+        rule = pruning_ladder(name, {}, []).rule
+        assert all(part in rule for part in rule_parts), rule

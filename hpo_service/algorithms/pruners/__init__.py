@@ -14,7 +14,9 @@ Choose a pruner per study by name and settings (``hpo-driver start --pruner asha
 
 from __future__ import annotations
 
+import inspect
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from hpo_service.algorithms.pruners._asha import ASHAPruner, SuccessiveHalvingPruner
@@ -114,6 +116,33 @@ def make_pruner(name: str, settings: dict[str, Any] | None = None) -> BasePruner
         raise ValueError(f"invalid settings for pruner {name!r}: {e}") from None
 
 
+def with_defaults(name: str, settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A pruner's settings with its class's defaults where unset, without building
+    it (building a median pruner loads numpy, which ``hpo-driver status`` does not
+    need): the one place advice and rules read a default from.
+
+    Args:
+        name: A key of :data:`PRUNERS`.
+        settings: Settings as a study stores them (any subset), or None.
+
+    Returns:
+        Every keyword setting of the pruner's class, the given ones as given (the
+        median pruner has ``percentile`` too: :attr:`MedianPruner.PERCENTILE`).
+
+    Raises:
+        KeyError: ``name`` is not a key of :data:`PRUNERS`.
+    """
+    cls = PRUNERS[name]
+    defaults = {
+        key: p.default
+        for key, p in inspect.signature(cls).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+    if cls is MedianPruner:
+        defaults["percentile"] = MedianPruner.PERCENTILE
+    return {**defaults, **(settings or {})}
+
+
 def describe_pruner(name: str, settings: dict[str, Any] | None = None) -> str:
     """A pruner and its settings in one line: ``asha(max_resource=27, ...)``.
 
@@ -166,4 +195,5 @@ __all__ = [
     "make_pruner",
     "missing_pruner",
     "resolve_pruner",
+    "with_defaults",
 ]

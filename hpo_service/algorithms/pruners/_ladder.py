@@ -360,16 +360,17 @@ def _last_step_note(rows: list[tuple[int, str, int | None]], python: bool) -> li
 def short_rule(name: str, settings: Mapping[str, Any] | None) -> str | None:
     """The pruner's rule in a few words for a progress line (``ASHA keeps the best
     1/3 at each rung``), or None for a pruner that stops nothing."""
-    settings = settings or {}
+    from hpo_service.algorithms.pruners import with_defaults
+
+    if name not in _RUNG_PRUNERS + _STEP_PRUNERS:
+        return None
+    settings = with_defaults(name, settings)
     if name in _RUNG_PRUNERS:
         who = "ASHA" if name == "asha" else "Hyperband"
-        eta = settings.get("reduction_factor", 3)
-        return f"{who} keeps the best 1/{eta} at each rung"
-    if name in _STEP_PRUNERS:
-        percentile = settings.get("percentile", 50.0 if name == "median" else 25.0)
-        where = "median" if percentile == 50 else f"{percentile:g}th percentile"
-        return f"the {name} pruner stops trials behind the {where}"
-    return None
+        return f"{who} keeps the best 1/{settings['reduction_factor']} at each rung"
+    percentile = settings["percentile"]
+    where = "median" if percentile == 50 else f"{percentile:g}th percentile"
+    return f"the {name} pruner stops trials behind the {where}"
 
 
 def _rung_rule(name: str, settings: Mapping[str, Any]) -> str:
@@ -384,14 +385,17 @@ def _rung_rule(name: str, settings: Mapping[str, Any]) -> str:
 
 def _step_rule(name: str, settings: Mapping[str, Any]) -> str:
     """The median/percentile rule with its settings (the defaults where unset)."""
-    percentile = settings.get("percentile", 50.0 if name == "median" else 25.0)
+    from hpo_service.algorithms.pruners import with_defaults
+
+    settings = with_defaults(name, settings)
+    percentile = settings["percentile"]
     against = "the median" if percentile == 50 else f"the {percentile:g}th percentile"
-    averages = "running averages" if settings.get("running_average", True) else "values"
+    averages = "running averages" if settings["running_average"] else "values"
     return (
         f"the {name} pruner stops a trial whose best value so far is worse than "
         f"{against} of the completed trials' {averages} at that step (from "
-        f"{settings.get('n_startup_trials', 5)} completed trials on, and from step "
-        f"{settings.get('n_warmup_steps', 0)})"
+        f"{settings['n_startup_trials']} completed trials on, and from step "
+        f"{settings['n_warmup_steps']})"
     )
 
 

@@ -153,6 +153,8 @@ class MedianPruner(PercentilePruner):
     """
 
     name = "median"
+    #: The percentile it compares with.
+    PERCENTILE = 50.0
 
     def __init__(
         self,
@@ -164,7 +166,7 @@ class MedianPruner(PercentilePruner):
         running_average: bool = True,
     ) -> None:
         super().__init__(
-            50.0,
+            self.PERCENTILE,
             n_startup_trials=n_startup_trials,
             n_warmup_steps=n_warmup_steps,
             interval_steps=interval_steps,
