@@ -178,9 +178,14 @@ class LiveStore:
         return None if build is None else build()
 
     def _importances(self, live: _LiveStudy) -> list[Any]:
+        """The study's importances, reused for ``_IMPORTANCE_EVERY`` seconds while
+        done trials arrive (a forest fit costs seconds on a big study); an empty
+        result (too few done trials with distinct losses) is never reused: it costs
+        no fit, and the figures it holds back are drawn once the trials are there."""
         n = live.data.counts().get("done", 0)
         stale = time.monotonic() - live.importance_at > _IMPORTANCE_EVERY
-        if n != live.importance_n and (stale or live.importance_n < 0):
+        fresh = live.importance_n < 0 or not live.importances
+        if n != live.importance_n and (stale or fresh):
             live.importances = param_importances(live.data)
             live.importance_at, live.importance_n = time.monotonic(), n
         return live.importances
