@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from hpo_service.exceptions import StoreError
+from hpo_service.store._faults import may_pass
 
 if TYPE_CHECKING:
     from hpo_service.store._base import BaseTrialStore
@@ -35,6 +36,9 @@ class Lease:
             cancelled or finished elsewhere): the worker must drop the trial.
         expires: When the lease ends (``time.monotonic()`` seconds) unless a later
             beat extends it: the last accepted beat's start plus ``seconds``.
+        fatal: A store error that waiting cannot fix (a refused user, a document
+            the server rejects), met by a beat, a report or a pruner's read while
+            the attempt ran: the worker stops the trial and ends with it.
     """
 
     study: str
@@ -44,6 +48,7 @@ class Lease:
     lost: threading.Event = field(default_factory=threading.Event)
     due: float = 0.0
     expires: float = 0.0
+    fatal: BaseException | None = None
 
     @property
     def interval(self) -> float:
@@ -182,6 +187,10 @@ class Heartbeat:
                 )
         except (ConnectionError, StoreError) as e:  # unreachable, locked, disk full
             now = time.monotonic()
+            if not may_pass(e):  # the worker stops the trial and ends with it
+                lease.fatal = e
+                lease.due = now + lease.interval
+                return
             self._failures.failed(lease, now, e, self._log)
             lease.due = now + min(_RETRY_SECONDS, lease.interval)
             return

@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from hpo_service._common.processes import certainly_dead, namespace_key, owner_id
 from hpo_service._common.settings import (
@@ -621,7 +621,11 @@ class Worker:
                 space=settings.space,
                 params=trial.params,
                 timeout=settings.trial_timeout,
-                should_abort=lambda: lease.lost.is_set() or self._stopping(_COLD),
+                should_abort=lambda: (
+                    lease.lost.is_set()
+                    or lease.fatal is not None
+                    or self._stopping(_COLD)
+                ),
                 on_report=reports,
                 on_output=_printer(f"[trial {name}] ") if self._show_output else None,
             )
@@ -630,6 +634,8 @@ class Worker:
             self._release(trial, name)
             self._running = False
             raise
+        if lease.fatal is not None:
+            self._stop_for(trial, name, lease.fatal)
         self._lease = lease  # beats go on while the outcome is written
         try:
             reports.flush(last=True)  # the reports belong before the outcome
@@ -638,6 +644,26 @@ class Worker:
             self._heartbeat.release()
             self._lease = None
             self._running = False  # its outcome is written (or handed back)
+
+    def _stop_for(self, trial: Trial, name: str, error: BaseException) -> NoReturn:
+        """End the worker on a store error that waiting cannot fix, met while the
+        trial ran (a beat, a report, the pruner's read): the objective was stopped;
+        the trial is handed back if the store takes it (else it runs again once its
+        lease ends).
+
+        Raises:
+            BaseException: ``error``.
+        """
+        self._heartbeat.release()
+        self._running = False
+        try:
+            self._release(trial, name)
+        except (ConnectionError, StoreError) as e:
+            self._log.warning(
+                "trial %s not handed back (%s): it runs again once its lease ends",
+                name, e,
+            )  # fmt: skip
+        raise error
 
     def _refuse(self, trial: Trial, name: str, refusal: str) -> None:
         """Hand a trial of a refused objective back; stop, or skip its study.

@@ -24,6 +24,9 @@ anyway (a requeued trial reports afresh). A write that fails in a way that may p
 (a full disk, a locked database, a write error of the server) keeps the reports for
 the next write while the objective runs on; the last write, before the outcome, is
 retried like the outcome's, so a finished trial keeps every report of its attempt.
+A failure that waiting cannot fix (a refused user, a document the server rejects)
+stops the trial at once: it is set as the lease's ``fatal``, and the worker kills
+the objective, hands the trial back and ends with that error.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from hpo_service.algorithms.pruners import (
     TrialProgress,
     make_pruner,
 )
-from hpo_service.exceptions import StoreError
+from hpo_service.exceptions import StoreError, UnstorableError
 from hpo_service.store import _common
 from hpo_service.store._base import BaseTrialStore, Trial, TrialReports
 from hpo_service.store._faults import StoreFaults, may_pass
@@ -208,6 +211,8 @@ class ReportHandler:
 
     def __call__(self, frame: dict[str, Any]) -> dict[str, Any]:
         """The answer to one ``{"kind": "report", "step", "value"}`` frame."""
+        if self._lease.fatal is not None:  # the worker is stopping the trial
+            return _decision(False)
         try:
             step = _common.check_step(frame.get("step"))
             value = _common.check_report_value(frame.get("value"))
@@ -264,14 +269,19 @@ class ReportHandler:
 
     def _failed(self, error: StoreError) -> bool:
         """A batch the store failed to write: kept if the failure may pass (said
-        quietly, see :class:`StoreFaults`), else dropped (e.g. a document too
-        large). Returns False (not written)."""
+        quietly, see :class:`StoreFaults`), dropped if the store cannot hold it (a
+        document too large), else (a refused user, a document the server rejects)
+        set as the lease's ``fatal``: the worker stops the trial and ends with it.
+        Returns False (not written)."""
         if may_pass(error):
             self._faults.failed(error)
             self._flushed_at = time.monotonic()  # tried again at the next interval
             return False
-        self._log.error("trial %s: reports not recorded: %s", self._name, error)
         self._pending.clear()
+        if isinstance(error, UnstorableError):
+            self._log.error("trial %s: reports not recorded: %s", self._name, error)
+        else:
+            self._lease.fatal = error
         return False
 
     def _judge(self, name: str) -> bool:
@@ -284,6 +294,9 @@ class ReportHandler:
             ConnectionError,
             StoreError,
         ) as e:  # the store's fault, not the pruner's
+            if not may_pass(e):  # the worker stops the trial and ends with it
+                self._lease.fatal = e
+                return False
             self._log.warning(
                 "trial %s: cannot judge it (the store failed): %s", name, e
             )

@@ -135,3 +135,49 @@ def test_a_study_made_before_a_failure_that_passed_is_told_created(server, procs
     assert "OutOfDiskSpace" in text or "14031" in text, text + rest  # it failed
     assert "created study 'd'" in text, text + rest
     assert "resuming study" not in text + rest, text
+
+
+def _pruned_study(url: str) -> None:
+    """One queued trial of ``curve`` (reports every step) under ASHA."""
+    settings = StudySettings(
+        objective="tests.e2e.objectives:curve",
+        space={},
+        space_fingerprint="t",
+        max_evals=1,
+        pruner="asha",
+        pruner_settings={"max_resource": 400},
+    )
+    with open_store(url) as store:
+        store.create_study("q", settings.to_dict())
+        store.insert_trials("q", [NewTrial({}, {"level": 1.0})])
+
+
+def test_a_worker_stops_its_trial_at_once_on_a_refused_report(server, procs):
+    """A report write (and a heartbeat: both ``update``) the server rejects with a
+    validation failure (121) while the trial runs: the worker stops the objective,
+    hands the trial back and exits 1 with one line. Before, it logged "reports not
+    recorded" at every report, ran the objective to its end (400 steps here) and
+    recorded it done without its reports."""
+    url = _url(server, "refused-report")
+    _pruned_study(url)
+    refused = {
+        "failCommands": ["update"],
+        "appName": "refused-report",
+        "errorCode": 121,
+    }
+    procs.env.update(HPO_TEST_STEPS="400", HPO_TEST_STEP_SECONDS="0.02")
+    with fail_point(server, refused, "alwaysOn"):
+        run = procs.run(
+            "hpo_service.worker", "--db", url, "--max-trials", "1",
+            "--idle-timeout", "60", timeout=120,
+        )  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    error = run.stderr.splitlines()[-1]
+    assert error.startswith("Error: MongoDB store "), error
+    assert "121" in error or "DocumentValidationFailure" in error, error
+    assert run.stderr.count("reports not recorded") == 0, run.stderr
+    assert "handed back" in run.stderr, run.stderr
+    with open_store(url) as store:
+        trial = store.get_trial("q", 0)
+    assert trial.state is TrialState.NEW, trial
+    assert trial.attempts == 0, trial
