@@ -801,7 +801,9 @@ class SQLiteTrialStore(BaseTrialStore):
             if version > _SCHEMA_VERSION:
                 raise StoreError(
                     f"the SQLite schema version must be <= {_SCHEMA_VERSION}, but got "
-                    f"{version} in {self._path!r} (written by a newer hpo-service)"
+                    f"{version} in {self._path!r} (written by a newer hpo-service): "
+                    "run the hpo-service version that wrote it here too (pip "
+                    "install -U hpo-service), or give --db another file"
                 )
             if version < _SCHEMA_VERSION:
                 self._migrate(conn)
@@ -905,6 +907,19 @@ class SQLiteTrialStore(BaseTrialStore):
             )
         if code == sqlite3.SQLITE_FULL or "disk is full" in text:
             return f": free space on the disk that holds {self._abspath}"
+        if code == sqlite3.SQLITE_IOERR or "disk i/o error" in text:
+            return (
+                f": a read or write of {self._abspath} failed; check the disk's free "
+                "space, the processes' file size limit (`ulimit -f`) and the disk "
+                "or network filesystem (retried: it may pass)"
+            )
+        if _is_corrupt(exc):
+            return (
+                f": {self._abspath} is damaged or no SQLite file (waiting cannot fix "
+                "it); stop the processes that use it and restore a backup (README, "
+                "'Backing up a store'), or copy out what it still holds with "
+                "`sqlite3 FILE .recover`"
+            )
         return ""
 
     def _read(

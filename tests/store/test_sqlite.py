@@ -554,3 +554,67 @@ def test_a_full_database_may_pass(store: SQLiteTrialStore) -> None:
     with pytest.raises(StoreTransientError, match="full") as full:
         store.insert_trials("s", big)
     assert may_pass(full.value)
+
+
+def test_a_damaged_or_newer_file_says_what_to_do(path: Path) -> None:
+    """Errors that end a driver or worker at once say what to do: a file damaged
+    after it opened (pages overwritten: SQLITE_CORRUPT on a read), a file that is
+    no database, and a newer schema. Before, the first two said only "database disk
+    image is malformed" / "file is not a database" and the third what it was."""
+    with SQLiteTrialStore(path) as store:
+        store.create_study("s", {})
+        store.insert_trials(
+            "s", [NewTrial({"x": i}, {"x": "y" * 2000}) for i in range(200)]
+        )
+    pages = path.stat().st_size // 4096
+    with path.open("r+b") as f:
+        for page in range(1, pages):  # page 1 (the schema) stays: it opens
+            f.seek(page * 4096)  # a page type 0xff: no b-tree page
+            f.write(b"\xff" * 4096)
+    with SQLiteTrialStore(path) as store, pytest.raises(StoreError) as damaged:
+        store.get_trials("s")
+    assert "malformed" in str(damaged.value), damaged.value
+    assert "restore a backup" in str(damaged.value), damaged.value
+    assert ".recover" in str(damaged.value), damaged.value
+    noise = path.with_name("noise.sqlite")
+    noise.write_bytes(b"not a database, " * 512)
+    with pytest.raises(StoreError, match="restore a backup"):
+        SQLiteTrialStore(noise)
+    newer = path.with_name("newer.sqlite")
+    SQLiteTrialStore(newer).close()
+    with sqlite3.connect(newer) as conn:
+        conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION + 1}")
+    with pytest.raises(StoreError, match="run the hpo-service version that wrote"):
+        SQLiteTrialStore(newer)
+
+
+_FILE_SIZE_LIMIT = """
+import resource, sys
+from hpo_service.store import NewTrial
+from hpo_service.store._sqlite import SQLiteTrialStore
+store = SQLiteTrialStore(sys.argv[1])
+limit = 256 * 1024
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))  # Python ignores SIGXFSZ
+try:
+    store.insert_trials("s", [NewTrial({}, {"x": "y" * 5000})] * 200)
+except Exception as e:
+    print(type(e).__name__, e)
+"""
+
+
+def test_a_file_size_limit_says_what_to_check(path: Path) -> None:
+    """A write past the process's file size limit (``ulimit -f``: SQLite's "disk
+    I/O error") may pass and says what to check; before, it said only "disk I/O
+    error"."""
+    import subprocess
+    import sys
+
+    with SQLiteTrialStore(path) as store:
+        store.create_study("s", {})
+    run = subprocess.run(
+        [sys.executable, "-c", _FILE_SIZE_LIMIT, str(path)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert run.stdout.startswith("StoreTransientError "), run.stdout + run.stderr
+    assert "disk I/O error" in run.stdout, run.stdout
+    assert "ulimit -f" in run.stdout, run.stdout
