@@ -103,6 +103,7 @@ from hpo_service.store._base import (
     TrialReports,
     TrialState,
 )
+from hpo_service.store._doing import doing
 from hpo_service.store._mongo_connect import (
     check_version,
     hello,
@@ -675,38 +676,6 @@ def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
 # ---- the store -----------------------------------------------------------------------
 
 
-#: What a store call does, in the words its retry warnings and errors use
-#: ("MongoDB store URL: claiming a trial failed (attempt 1), retrying ..."): the
-#: calls a running driver and its workers make while a server is down; the others
-#: keep their names.
-_DOING = {
-    "changes_since": "reading the study's changed trials",
-    "allocate a version": "reading the study's changed trials (taking a version)",
-    "number pending writes": "reading the study's changed trials (numbering them)",
-    "reports_since": "reading the trials' reports",
-    "running_intermediate": "reading the running trials' reports",
-    "last_steps": "reading the trials' last reported steps",
-    "claim": "claiming a trial",
-    "heartbeat": "renewing a running trial's lease (heartbeat)",
-    "report": "storing a trial's report",
-    "complete": "recording a trial's result",
-    "fail": "recording a trial's error",
-    "prune": "recording a pruned trial",
-    "release": "handing a trial back",
-    "reclaim": "taking a trial back after its lease ran out",
-    "attachments": "checking a trial before storing its attachments",
-    "put_attachments": "storing a trial's attachments",
-    "requeue_expired": "requeueing trials whose lease ran out",
-    "running_trials": "reading the running trials",
-    "running_by_study": "reading the running trials",
-    "count_by_state": "counting the study's trials",
-    "acquire_driver_lease": "taking or renewing the driver's lease",
-    "allocate tids": "numbering new trials",
-    "get_study": "reading the study",
-    "read study": "reading the study",
-}
-
-
 class MongoTrialStore(BaseTrialStore):
     """Trials store in a MongoDB database (or mongomock), for any number of machines.
 
@@ -826,7 +795,7 @@ class MongoTrialStore(BaseTrialStore):
             StoreError: Any other driver error.
         """
         self._check_open()
-        label = f"MongoDB store {self._description}: {_DOING.get(what, what)}"
+        label = f"MongoDB store {self._description}: {doing(what)}"
         try:
             return self._retry.call(
                 self._one_line_selection_errors(op),

@@ -56,6 +56,7 @@ from hpo_service.store._base import (
     TrialReports,
     TrialState,
 )
+from hpo_service.store._doing import doing
 from hpo_service.store._retry import RetryPolicy
 from hpo_service.store._url import parse_sqlite_url
 
@@ -872,14 +873,14 @@ class SQLiteTrialStore(BaseTrialStore):
         with self._lock:
             try:
                 return self._retry.call(
-                    attempt, is_transient=_is_busy, what=self._what(what)
+                    attempt, is_transient=_is_busy, what=self._what(doing(what))
                 )
             except sqlite3.Error as exc:
                 if _is_read_only(exc):
                     raise self._refusal(what, exc) from exc
                 kind = StoreTransientError if _may_pass_later(exc) else StoreError
                 raise kind(
-                    f"{self._what(what)} failed: {exc}{self._advice(exc)}"
+                    f"{self._what(doing(what))} failed: {exc}{self._advice(exc)}"
                 ) from exc
 
     def _refusal(self, what: str, exc: sqlite3.Error) -> StoreAuthorizationError:

@@ -554,6 +554,7 @@ def test_a_full_database_may_pass(store: SQLiteTrialStore) -> None:
     with pytest.raises(StoreTransientError, match="full") as full:
         store.insert_trials("s", big)
     assert may_pass(full.value)
+    assert ": adding trials failed: " in str(full.value), full.value
 
 
 def test_a_damaged_or_newer_file_says_what_to_do(path: Path) -> None:
@@ -618,3 +619,4 @@ def test_a_file_size_limit_says_what_to_check(path: Path) -> None:
     assert run.stdout.startswith("StoreTransientError "), run.stdout + run.stderr
     assert "disk I/O error" in run.stdout, run.stdout
     assert "ulimit -f" in run.stdout, run.stdout
+    assert "adding trials failed" in run.stdout, run.stdout  # not "insert_trials"
