@@ -25,6 +25,7 @@ RUNNING trials; NSGA-II's asynchronous generations).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import heapq
 import json
 import logging
@@ -272,9 +273,25 @@ def hypervolume(points: list[list[float]], reference: tuple[float, ...]) -> floa
     return float(moocore.hypervolume(data, ref=np.asarray(reference)))
 
 
+def _recording(problem: MOProblem) -> tuple[MOProblem, list[dict[str, Any]]]:
+    """``problem`` whose losses also append each evaluated configuration (a dict of
+    plain numbers and strings, in finish order) to the returned list; spaces of
+    another shape (ZDT's lists) are not recorded."""
+    configs: list[dict[str, Any]] = []
+
+    def losses(config: Any) -> list[float]:
+        if isinstance(config, dict):
+            configs.append(
+                {k: v if isinstance(v, str) else float(v) for k, v in config.items()}
+            )
+        return problem.losses(config)
+
+    return dataclasses.replace(problem, losses=losses), configs
+
+
 def _task(job: tuple[str, str, int, int, int, dict[str, Any]]) -> dict[str, Any]:
     algo, name, seed, evals, workers, settings = job
-    problem = PROBLEMS[name]
+    problem, configs = _recording(PROBLEMS[name])
     start = time.perf_counter()
     losses = RUNNERS[algo](problem, seed, evals, workers, dict(settings))
     return {
@@ -285,6 +302,7 @@ def _task(job: tuple[str, str, int, int, int, dict[str, Any]]) -> dict[str, Any]
         "losses": losses,
         "hypervolume": hypervolume(losses, problem.reference),
         "seconds": time.perf_counter() - start,
+        **({"configs": configs} if configs else {}),
         **({"settings": settings} if settings else {}),
     }
 

@@ -58,6 +58,11 @@ Differences from the paper and from Optuna 5's ``TPESampler`` on several objecti
   owns a thin strip of volume and is left out of the good set for much of a study
   (neither the paper nor Optuna has it; measured in ``benchmarks/README.md``);
 - failed trials rank after every infeasible one (Optuna leaves them out);
+- a trial whose losses equal an earlier trial's exactly is a tie, as in the paper and
+  Optuna: repeats of a front point are all non-dominated and all join the good set
+  while the front fits in it. With ``duplicate_losses="last"`` (default ``"keep"``)
+  each loss vector counts once: later copies rank after every first arrival (neither
+  the paper nor Optuna has it; measured in ``benchmarks/README.md``);
 - with parallel workers, a proposal whose discrete values equal a pending trial's and
   whose continuous ones lie within a tenth of their range is re-picked where that costs
   the least score (``avoid_repeats="pending"``; neither the paper nor Optuna has it).
@@ -153,17 +158,37 @@ def rank_trials(history: History, settings: TPESettings) -> np.ndarray:
     n_below = min(math.ceil(settings.gamma * rows), settings.max_below, rows)
     feasible = np.flatnonzero(ok & (violations <= 0))
     infeasible = np.flatnonzero(ok & (violations > 0))
-    order = np.concatenate(
-        [
-            feasible[
-                _feasible_order(objectives[feasible], n_below, settings.keep_extremes)
-            ],
-            infeasible[np.argsort(violations[infeasible], kind="stable")],
+    if settings.duplicate_losses == "last" and objectives.shape[1] > 1:
+        feasible = _first_arrivals_order(
+            objectives[feasible], feasible, n_below, settings
+        )
+    else:
+        feasible = feasible[
+            _feasible_order(objectives[feasible], n_below, settings.keep_extremes)
         ]
+    order = np.concatenate(
+        [feasible, infeasible[np.argsort(violations[infeasible], kind="stable")]]
     )
     places = np.full(len(history), np.nan)
     places[order] = np.arange(order.size, dtype=float)
     return places
+
+
+def _first_arrivals_order(
+    points: np.ndarray, rows: np.ndarray, n_below: int, settings: TPESettings
+) -> np.ndarray:
+    """``duplicate_losses="last"``: ``rows`` (the trials of ``points``, in arrival
+    order) ordered first arrivals of each loss vector first, then the later copies,
+    each part in :func:`_feasible_order`'s order."""
+    _, first_index = np.unique(points, axis=0, return_index=True)
+    first = np.zeros(rows.size, dtype=bool)
+    first[first_index] = True
+    parts = []
+    for part in (np.flatnonzero(first), np.flatnonzero(~first)):
+        n_part = max(0, n_below - sum(p.size for p in parts))
+        order = _feasible_order(points[part], n_part, settings.keep_extremes)
+        parts.append(rows[part[order]])
+    return np.concatenate(parts)
 
 
 def _feasible_order(

@@ -43,6 +43,11 @@ list and the defaults):
 - ``keep_extremes`` (False; several objectives only): MOTPE's good set always holds
   the best trial in each objective of the non-domination rank it splits (the ends of
   the front), see :mod:`~hpo_service.algorithms.motpe`.
+- ``duplicate_losses`` ("keep"; "last"; several objectives only): with "last" MOTPE
+  counts each loss vector once when it splits good from bad: a trial giving exactly
+  an earlier trial's losses ranks after every first arrival, so repeats of a
+  Pareto-front point no longer fill the good set (see
+  :mod:`~hpo_service.algorithms.motpe`).
 
 hyperopt's spellings are accepted too, so hyperopt code ports unchanged:
 ``n_EI_candidates`` is ``n_ei_candidates``, and ``verbose`` (hyperopt's logging switch)

@@ -65,11 +65,20 @@ _COUNTS = (
     "max_above_kernels",
 )
 #: The settings spelt as words (checked against their choices).
-_WORDS = ("bandwidth", "liar_width", "avoid_repeats", "prior_gate", "quantised_kernels")
+_WORDS = (
+    "bandwidth",
+    "liar_width",
+    "avoid_repeats",
+    "prior_gate",
+    "quantised_kernels",
+    "duplicate_losses",
+)
 #: The choices of ``prior_gate``.
 _PRIOR_GATES = ("none", "count")
 #: The choices of ``quantised_kernels``.
 _QUANTISED_KERNELS = ("same", "gaps_above", "gaps")
+#: The choices of ``duplicate_losses``.
+_DUPLICATE_LOSSES = ("keep", "last")
 
 
 @dataclass(frozen=True)
@@ -179,6 +188,14 @@ class TPESettings:
             histogram of the values tried, where a shared Scott width spreads them
             over the neighbouring values; ``"gaps"``: the good density too.
             Continuous and categorical parameters are unchanged either way.
+        duplicate_losses: Several objectives only (MOTPE): ``"keep"`` (the paper's
+            and Optuna's ranking) ranks a trial whose losses equal an earlier
+            trial's exactly like that trial, so repeats of a Pareto-front point are
+            non-dominated ties and all join the good set while the front fits in
+            it; ``"last"`` counts each loss vector once: the first trial to give it
+            is ranked as before among the first arrivals, and every later copy
+            ranks after all first arrivals (so copies fill the good set only when
+            too few distinct loss vectors exist). No effect on one objective.
     """
 
     n_startup_jobs: int = 10
@@ -208,6 +225,7 @@ class TPESettings:
     repeat_radius: float = 0.1
     keep_extremes: bool = False
     quantised_kernels: str = "same"
+    duplicate_losses: str = "keep"
 
     def __post_init__(self) -> None:
         for name in _COUNTS:  # 24.0 (JSON from a script) or numpy's 24 is the int 24
@@ -257,6 +275,11 @@ class TPESettings:
                 "quantised_kernels",
                 "quantised_kernels in ('same', 'gaps_above', 'gaps')",
                 self.quantised_kernels in _QUANTISED_KERNELS,
+            ),
+            (
+                "duplicate_losses",
+                "duplicate_losses in ('keep', 'last')",
+                self.duplicate_losses in _DUPLICATE_LOSSES,
             ),
             ("max_widen", "max_widen >= 1", self.max_widen >= 1),
             (
