@@ -10,7 +10,7 @@ record their configurations) and prints, per algorithm and cell, the mean over s
   ``min_samples_leaf``, the number of features ``max(1, int(64 * max_features))`` and
   ``criterion``; what the tree sees apart from ``ccp_alpha``);
 - ``copies``: the share of MOTPE's good set (its default ranking, ``gamma=0.1``,
-  applied to the run's own trials after each of them) taken by copies, i.e. members
+  applied to the run's own first 20, 30, ... trials) taken by copies, i.e. members
   whose losses another member already has;
 - ``in_good``: of the trials repeating a front point, the share that the ranking puts
   in the good set right after they finish.
@@ -78,7 +78,7 @@ def run_shares(run: dict[str, Any]) -> dict[str, float]:
             d = _discrete(configs[i])
             disc += d in seen_disc
             seen_disc.add(d)
-        if i >= 10:
+        if i % 10 == 9 and i >= 19:
             good = losses[_good(losses[: i + 1])]
             copies.append(1.0 - len(np.unique(good, axis=0)) / len(good))
     n = len(losses)
