@@ -129,6 +129,11 @@ class StudySettings:
             or None.
         n_objectives: Number of losses every result must have: from the names, else
             recorded by the driver from the first successful result; None until then.
+        configs_pending: Set, together with the space, by the start that gives a
+            study made by an import its space: the imported trials (params only)
+            are still to get the configs the space makes of them. Cleared once
+            every one has its config; a start finding it set (the last one died
+            while writing them) writes the rest first.
     """
 
     objective: str | None
@@ -150,6 +155,7 @@ class StudySettings:
     pruner_settings: dict[str, Any] = field(default_factory=dict)
     objective_names: list[str] | None = None
     n_objectives: int | None = None
+    configs_pending: bool = False
 
     def has_space(self) -> bool:
         """Whether the study has a search space (one made by ``hpo-driver import

@@ -191,7 +191,9 @@ def _completed(
     check_imported_fit(store, name, study_space(merged))
     if seed is None:
         seed = secrets.randbelow(2**31)
-    return StudySettings.from_dict({**merged.to_dict(), "seed": seed})
+    # written with the space; the imported trials' configs follow (see the caller)
+    completed = {**merged.to_dict(), "seed": seed, "configs_pending": True}
+    return StudySettings.from_dict(completed)
 
 
 def check_imported_fit(store: BaseTrialStore, name: str, space: Any) -> None:
@@ -273,7 +275,9 @@ def open_driven_study(
 ) -> tuple[StudySettings, bool]:
     """:func:`open_study` holding the study's driver lease, taken once: before the
     study is read (also one another process created meanwhile), or right after this
-    call created it.
+    call created it. A study made by an import and given its space by this start
+    (or by one that died before it finished) then gets its imported trials' configs
+    (:func:`~._imported_configs.fill_imported_configs`), the lease renewed as it goes.
 
     A second driver is refused before it changes the stored settings, says
     "resuming" or starts workers; on any failure the lease is given back.
@@ -313,6 +317,13 @@ def open_driven_study(
             if on_create is not None:
                 on_create()
             lease()
+        if settings.configs_pending:  # given its space by this start or the last
+            from hpo_service.driver._imported_configs import fill_imported_configs
+
+            settings = fill_imported_configs(
+                store, name, settings,
+                between=lambda: take_driver_lease(store, name, owner, seconds),
+            )  # fmt: skip
     except DriverLeaseError:
         raise
     except BaseException:

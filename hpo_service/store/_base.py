@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -306,6 +306,34 @@ class BaseTrialStore(abc.ABC):
             ValueError: An item is not a FinishedTrial in a finished state with dict
                 params, a dict result (done, pruned), a valid error (error) and
                 valid reports.
+        """
+
+    @abc.abstractmethod
+    def fill_configs(self, study: str, configs: Mapping[int, Any]) -> int:
+        """Give finished trials that have no config their config, once.
+
+        A trial imported into a study without a space keeps params only (hyperopt's
+        ``misc.vals``, a CSV's columns): its config (the value an objective is
+        called with) needs the space, which a later start gives. Each trial of
+        ``configs`` is written only while it is finished and its config is None,
+        in one conditional write per trial, so a retried or repeated call, or two
+        callers racing, write each config at most once and never change a config
+        that is set. Each write is a change (:meth:`changes_since` returns the
+        trial again, now with its config); nothing else of the trial changes.
+
+        Args:
+            study: The study.
+            configs: ``{tid: config}``; a config must be JSON-able and not None.
+                Unknown tids, and trials not finished or already holding a
+                config, are skipped.
+
+        Returns:
+            How many trials this call gave a config.
+
+        Raises:
+            StudyNotFoundError: No such study.
+            ValueError: A tid is not an int >= 0, or a config is None or holds
+                what JSON cannot.
         """
 
     @abc.abstractmethod

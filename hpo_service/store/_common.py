@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hpo_service.exceptions import StoreError
@@ -245,6 +245,29 @@ def check_tids(tids: Any) -> list[int] | None:
     if isinstance(tids, (str, bytes)) or not isinstance(tids, Sequence):
         raise ValueError(f"`tids` must be a list of ints, but got tids={tids!r:.200}")
     return [check_tid(t) for t in tids]
+
+
+def check_configs(configs: Any) -> dict[int, Any]:
+    """Return ``configs`` (``{tid: config}``, as ``fill_configs`` takes it) with
+    each config as the store keeps it (:func:`normalise`).
+
+    Raises:
+        ValueError: Not a mapping, a tid is not an int >= 0, or a config is None
+            or not JSON-able.
+    """
+    if not isinstance(configs, Mapping):
+        raise ValueError(
+            "`configs` must be a dict of tid to config, but got "
+            f"configs={configs!r:.200}"
+        )
+    checked = {}
+    for tid, config in configs.items():
+        if config is None:
+            raise ValueError(
+                f"each config must be a value, not None, but got configs[{tid!r}]=None"
+            )
+        checked[check_tid(tid)] = normalise(config, "config")
+    return checked
 
 
 def lease_expired_error(max_attempts: int) -> dict[str, Any]:

@@ -45,6 +45,7 @@ _DOING = {
     "done_results": "reading the done trials' results",
     "best_trial": "reading the best trial",
     "cancel": "cancelling trials",
+    "fill_configs": "giving imported trials their configs",
 }
 
 

@@ -59,7 +59,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar, cast
 from urllib.parse import unquote, urlsplit
@@ -228,6 +228,8 @@ _BACKFILL_BATCH = 1000  # done trials ranked per round trip by an index migratio
 # (a backlog of writes that no reader numbered for long, e.g. workers on a queue
 # filled before the driver stopped, can exceed 300,000).
 _WIDS_PER_UPDATE = 50_000
+#: Trials given their config per bulk write (a config of a wide space is a few kB).
+_CONFIGS_PER_WRITE = 1_000
 # Tids (or attachment ids) named per command's ``$in``: 100,000 are about 1.3 MB of
 # BSON (2 MB of ids), well inside a command's 16 MB, where a million tids (a worker
 # cancelling a long queue, ``pareto_trials`` of a large front) are not.
@@ -1381,6 +1383,32 @@ class MongoTrialStore(BaseTrialStore):
             "wid": wid,
             "written_at": now,
         }
+
+    def fill_configs(self, study: str, configs: Mapping[int, Any]) -> int:
+        c.check_name(study, "study")
+        checked = c.check_configs(configs)
+        wid = uuid.uuid4().hex
+        finished = {"$in": _FINISHED_VALUES}
+        updates = [
+            (
+                {"study": study, "tid": tid, "config": None, "state": finished},
+                self._stamped({"config": _escape(config)}, wid),
+            )
+            for tid, config in checked.items()
+        ]
+        for chunk in _batches(updates, _CONFIGS_PER_WRITE):  # a command's 16 MB
+            self._call(
+                "fill_configs", lambda _, chunk=chunk: self._update_each(list(chunk))
+            )
+        mine = {"wid": wid, "study": study}
+        count = int(
+            self._call(
+                "fill_configs", lambda _: self._trials_latest.count_documents(mine)
+            )
+        )
+        if count == 0:
+            self._require_study(study)
+        return count
 
     def claim(
         self, owner: str, lease_seconds: float, *, study: str | None = None

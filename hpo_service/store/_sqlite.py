@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 from hpo_service._common.processes import of_namespace_pattern
@@ -181,6 +181,14 @@ _STUDY_COLUMNS = (
 # Every statement using it is followed by _BUMP for each study it touched.
 _NEXT_VERSION = "(SELECT version + 1 FROM studies WHERE name = trials.study)"
 _BUMP = "UPDATE studies SET version = version + 1 WHERE name = ?"
+
+# A finished trial imported without a space gets its config once (``config`` is
+# the JSON text ``null`` until then).
+_FILL_CONFIG = (
+    f"UPDATE trials SET config = ?, version = {_NEXT_VERSION} "
+    "WHERE study = ? AND tid = ? AND config = 'null' "
+    "AND state IN ('done', 'error', 'cancelled', 'pruned')"
+)
 
 _CLAIM = (
     "UPDATE trials SET state = 'running', owner = ?, token = ?, "
@@ -1154,6 +1162,23 @@ class SQLiteTrialStore(BaseTrialStore):
             return list(range(first, first + len(rows)))
 
         return self._write(what, body)
+
+    def fill_configs(self, study: str, configs: Mapping[int, Any]) -> int:
+        c.check_name(study, "study")
+        rows = [
+            (c.dumps(config, "config"), study, tid)
+            for tid, config in c.check_configs(configs).items()
+        ]
+
+        def body(conn: sqlite3.Connection) -> int:
+            cur = conn.executemany(_FILL_CONFIG, rows)
+            if cur.rowcount > 0:
+                conn.execute(_BUMP, (study,))
+            else:
+                self._require_study(conn, study)
+            return max(cur.rowcount, 0)
+
+        return self._write("fill_configs", body)
 
     def claim(
         self, owner: str, lease_seconds: float, *, study: str | None = None

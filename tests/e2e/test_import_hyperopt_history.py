@@ -20,6 +20,7 @@ from tests.e2e.objectives import quadratic
 from tests.insight._support import get, serving, start_dashboard, stop, wait_for
 
 from .test_cli_errors import run_together
+from .test_import_start_race import paused
 from .test_study_processes import DRIVER
 
 hyperopt = pytest.importorskip("hyperopt")
@@ -126,10 +127,67 @@ def test_a_pickled_hyperopt_trials_becomes_a_study_that_gets_its_space_later(
     assert settings["objective"] == OBJECTIVE_REF and settings["max_evals"] == 6
     assert [t.state for t in trials] == [TrialState.DONE, TrialState.ERROR] + [
         TrialState.DONE] * 4  # fmt: skip
-    assert all(t.config is None for t in trials[:4])
-    for trial in trials[4:]:  # run here: with their config
+    assert not settings["configs_pending"]
+    imported = [
+        {label: values[0] for label, values in doc["misc"]["vals"].items()}
+        for doc in theirs._dynamic_trials
+    ]
+    assert [t.config for t in trials[:4]] == imported  # given by the space: x, y
+    for trial in trials:  # imported or run here: each with its config
         assert trial.config == trial.params
-        assert trial.result["loss"] == pytest.approx(quadratic(trial.config))
+        if trial.state is TrialState.DONE:
+            assert trial.result["loss"] == pytest.approx(quadratic(trial.config))
+
+    # what read the imported trials' config before shows it now
+    best, listed = run_together(procs, [
+        (DRIVER, "best", *study, "--json"),
+        (DRIVER, "trials", *study, "--format", "json"),
+    ])  # fmt: skip
+    assert best.returncode == 0 and listed.returncode == 0, best.stderr + listed.stderr
+    record = json.loads(best.stdout)
+    assert record["config"] == record["params"] is not None
+    assert [r["config"] for r in json.loads(listed.stdout)][:4] == imported
+
+
+def test_a_start_killed_while_giving_imported_trials_their_config_is_resumed(
+    procs, tmp_path
+):
+    """The start that gives an imported study its space writes the imported
+    trials' configs a window of 500 tids at a time; SIGKILLed after the first
+    window, it leaves the rest without config and the study marked, and the next
+    start writes the rest before it drives the study."""
+    theirs = hyperopt_trials(seed=6, n=700)  # two windows
+    path = tmp_path / "trials.pkl"
+    path.write_bytes(pickle.dumps(theirs))
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    study = ["--db", db, "--study", "old"]
+    run = procs.run(DRIVER, "import", *study, "--create", str(path))
+    assert run.returncode == 0, run.stderr
+    start = ["start", *study, "--space", SPACE_REF, "--objective", OBJECTIVE_REF,
+             "--max-evals", "702", "--workers", "1", "--no-progress"]  # fmt: skip
+
+    marker = tmp_path / "paused"
+    killed, err = paused(procs, "configs-filling", marker, *start)
+    killed.kill()  # SIGKILL: no cleanup of any kind
+    assert killed.wait(timeout=60) == -9, err.finish()
+    with open_store(db) as store:
+        settings = store.get_study("old").settings
+        configs = [t.config for t in store.get_trials("old")]
+    assert settings["space"] is not None and settings["configs_pending"]
+    assert len(configs) == 700
+    assert None not in configs[:500] and set(map(type, configs[500:])) == {type(None)}
+
+    run = procs.run(DRIVER, *start)
+    assert run.returncode == 0, run.stderr
+    with open_store(db) as store:
+        settings = store.get_study("old").settings
+        trials = store.get_trials("old")
+    assert not settings["configs_pending"]
+    assert len(trials) == 702
+    assert all(t.config == t.params for t in trials)
+    assert trials[600].config == {
+        label: values[0] for label, values in theirs._dynamic_trials[600]["misc"][
+            "vals"].items()}  # fmt: skip
 
 
 @pytest.fixture
@@ -208,6 +266,21 @@ def test_a_mongo_trials_experiment_imports_from_its_jobs_collection(procs, jobs_
     assert error["message"] == "the second call fails"
     assert "ValueError" in error["type"]
     assert error["imported_from"].endswith("[mine]#1")
+
+    # the space given later makes the imported trials' configs, on MongoDB too
+    run = procs.run(DRIVER, "start", *study, "--space", SPACE_REF, "--objective",
+                    OBJECTIVE_REF, "--max-evals", "7", "--workers", "1",
+                    "--no-progress")  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    with open_store(url) as store:
+        trials = store.get_trials("mine")
+        assert not store.get_study("mine").settings["configs_pending"]
+    assert len(trials) == 7
+    assert [t.config for t in trials[:6]] == [
+        {label: values[0] for label, values in doc["misc"]["vals"].items()}
+        for doc in mine._dynamic_trials
+    ]
+    assert all(t.config == t.params for t in trials)
 
 
 def test_import_refuses_bad_input_before_creating_the_database(procs, tmp_path):

@@ -2002,6 +2002,66 @@ class TestCodeIdentity:
         assert store.get_trial(study, trial.tid).code is None
 
 
+def spaceless(n: int) -> list[FinishedTrial]:
+    """Imported trials without a config (a hyperopt ``Trials``' misc.vals only)."""
+    return [
+        FinishedTrial(params={"x": float(i)}, config=None,
+                      result={"loss": float(i), "status": "ok"})
+        for i in range(n)
+    ]  # fmt: skip
+
+
+class TestFillConfigs:
+    """Configs given later to trials imported without them (a start's space)."""
+
+    def test_each_finished_trial_without_config_gets_it_once(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        tids = store.insert_finished(study, spaceless(3))
+        error = FinishedTrial({"x": 9.0}, None, None, S.ERROR,
+                              {"type": "E", "message": "m"})  # fmt: skip
+        tids += store.insert_finished(study, [error])
+        [queued_tid] = queued(store, study, 1)  # has a config: never rewritten
+        [unconfigured] = store.insert_trials(study, [NewTrial({"x": 8.0}, None)])
+        configs = {t: {"x": float(i), "k": [i, "a.b"]} for i, t in enumerate(tids)}
+        wanted = {**configs, queued_tid: {"other": 1}, unconfigured: {"new": 1}}
+        assert store.fill_configs(study, {tids[0]: configs[tids[0]]}) == 1
+        assert store.fill_configs(study, {**wanted, 99: {"x": 0}}) == 3
+        got = {t.tid: t.config for t in store.get_trials(study)}
+        assert got == {**configs, queued_tid: {"x": 0.0, "tag": "t0"},
+                       unconfigured: None}  # fmt: skip
+        assert store.fill_configs(study, {t: {"y": 1} for t in tids}) == 0
+        assert store.get_trial(study, tids[1]).config == configs[tids[1]]
+        done = store.get_trial(study, tids[0])
+        assert (done.state, done.result) == (S.DONE, {"loss": 0.0, "status": "ok"})
+
+    def test_a_filled_config_is_a_change(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        tids = store.insert_finished(study, spaceless(2))
+        _, cursor = store.changes_since(study)
+        store.fill_configs(study, {tids[1]: {"x": 1.0}})
+        changes, cursor = store.changes_since(study, cursor)
+        assert [(t.tid, t.config) for t in changes] == [(tids[1], {"x": 1.0})]
+        assert store.fill_configs(study, {tids[1]: {"x": 2.0}}) == 0
+        assert store.changes_since(study, cursor)[0] == []
+
+    def test_bad_arguments_and_unknown_study(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        [tid] = store.insert_finished(study, spaceless(1))
+        with pytest.raises(ValueError, match="not None"):
+            store.fill_configs(study, {tid: None})
+        with pytest.raises(ValueError, match="tid"):
+            store.fill_configs(study, {-1: {"x": 1}})
+        with pytest.raises(ValueError, match="JSON"):
+            store.fill_configs(study, {tid: {"x": object()}})
+        with pytest.raises(StudyNotFoundError):
+            store.fill_configs("missing", {0: {"x": 1}})
+        assert store.fill_configs(study, {}) == 0
+        assert store.get_trial(study, tid).config is None
+
+
 class TestReportsSince:
     """What a pruner reads: finished trials' reports, incrementally."""
 

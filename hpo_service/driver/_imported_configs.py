@@ -1,0 +1,97 @@
+"""The configs of trials imported without a space, written once a start gives it.
+
+A trial imported into a study that has no space yet (hyperopt's ``Trials`` or a
+MongoTrials jobs collection: ``misc.vals`` only; a CSV export: its ``param.``
+columns) keeps its params and no config: the value its objective was called with
+needs the space. The start that gives the study its space sets
+``configs_pending`` with it (one atomic write), then gives each such trial the
+config the space makes of its params (:meth:`BaseTrialStore.fill_configs`, a
+window of tids at a time), then clears the flag. A start killed half way leaves
+the flag set, and the next start (which finds the space stored) writes the rest:
+each write is conditional on the trial having no config, so none is written twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from hpo_service._common.settings import StudySettings
+from hpo_service._common.stop_signals import pause_point
+from hpo_service._common.trial_rows import WINDOW
+from hpo_service._common.words import counted
+from hpo_service.driver._study import study_space
+from hpo_service.exceptions import HPOServiceError
+from hpo_service.space import compile_space, space_eval, validate_params
+from hpo_service.store import BaseTrialStore, Trial, TrialState
+
+_logger = logging.getLogger(__name__)
+
+_FINISHED = [state for state in TrialState if state.is_finished()]
+
+
+def fill_imported_configs(
+    store: BaseTrialStore,
+    name: str,
+    settings: StudySettings,
+    *,
+    between: Callable[[], None] = lambda: None,
+) -> StudySettings:
+    """Give every finished trial of study ``name`` that has no config the config
+    the study's space makes of its params, then clear ``configs_pending``.
+
+    Args:
+        store: The trials store.
+        name: The study (its driver lease held by the caller).
+        settings: Its settings, with a space and ``configs_pending`` set.
+        between: Called after each window of :data:`WINDOW` tids (the caller
+            renews its lease there: a large study takes a while).
+
+    Returns:
+        The settings with ``configs_pending`` cleared.
+
+    Raises:
+        StudyWithoutSpaceError: The settings hold no space.
+    """
+    space = study_space(settings, name)
+    compiled = compile_space(space)
+    end = store.get_study(name).next_tid  # trials imported later get theirs
+    filled = 0
+    for start in range(0, end, WINDOW):
+        window = range(start, min(start + WINDOW, end))
+        trials = store.get_trials(name, _FINISHED, tids=window)
+        configs = _configs(space, compiled, trials)
+        if configs:
+            filled += store.fill_configs(name, configs)
+        pause_point("configs-filling")
+        between()
+    store.patch_study_settings(name, {"configs_pending": False})
+    if filled:
+        _logger.info(
+            "study %r: gave %s the config its space makes of their params",
+            name, counted(filled, "imported trial"),
+        )  # fmt: skip
+    return StudySettings.from_dict({**settings.to_dict(), "configs_pending": False})
+
+
+def _configs(space: Any, compiled: Any, trials: list[Trial]) -> dict[int, Any]:
+    """``{tid: config}`` of those ``trials`` without a config. A config the space
+    makes None is left out (there is nothing to write), and so is a trial the
+    space does not give (checked when the space was given, so only after a later
+    ``--override`` of the space): it keeps no config, with a warning."""
+    configs = {}
+    for trial in trials:
+        if trial.config is not None:
+            continue
+        try:
+            config = space_eval(space, validate_params(compiled, trial.params))
+        except (HPOServiceError, ValueError, TypeError, KeyError, IndexError) as e:
+            _logger.warning(
+                "trial %d keeps no config: the study's space does not give its "
+                "params (%s)", trial.tid, e,
+            )  # fmt: skip
+            continue
+        if config is not None:
+            configs[trial.tid] = config
+    return configs

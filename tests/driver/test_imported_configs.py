@@ -1,0 +1,43 @@
+"""The configs an imported study's trials get once a start gives its space
+(``driver/_imported_configs.py``), on a real SQLite store."""
+
+from __future__ import annotations
+
+import logging
+
+from hpo_service._common.settings import StudySettings
+from hpo_service.driver._imported_configs import fill_imported_configs
+from hpo_service.driver._study import create_without_space, space_settings
+from hpo_service.space import hp
+from hpo_service.store import FinishedTrial, TrialState, open_store
+
+SPACE = {"x": hp.uniform("x", -5.0, 5.0), "m": hp.choice("m", ["a", {"b": 1}])}
+
+
+def test_a_trial_the_space_does_not_give_keeps_no_config_and_the_rest_go_on(
+    tmp_path, caplog
+):
+    """After ``--override`` of the space of a study still marked, an imported
+    trial may not fit the space: it is named and skipped, the others get their
+    config, and the study is no longer marked."""
+    with open_store(f"sqlite:///{tmp_path / 'hpo.sqlite'}") as store:
+        create_without_space(store, "s")
+        points = [{"x": 1.0, "m": 0}, {"x": 50.0, "m": 1}, {"x": -2.0, "m": 1}]
+        store.insert_finished("s", [
+            FinishedTrial(p, None, {"loss": 1.0, "status": "ok"}) for p in points
+        ])  # fmt: skip
+        given = {"objective": "m:f", "max_evals": 9, "configs_pending": True,
+                 **space_settings(SPACE)}  # fmt: skip
+        store.patch_study_settings("s", given)
+        settings = StudySettings.from_dict(store.get_study("s").settings)
+        windows = []
+        with caplog.at_level(logging.WARNING):
+            done = fill_imported_configs(
+                store, "s", settings, between=lambda: windows.append(1)
+            )
+        assert not done.configs_pending
+        assert not store.get_study("s").settings["configs_pending"]
+        configs = [t.config for t in store.get_trials("s", [TrialState.DONE])]
+        assert configs == [{"x": 1.0, "m": "a"}, None, {"x": -2.0, "m": {"b": 1}}]
+        assert "trial 1 keeps no config" in caplog.text
+        assert windows == [1]
