@@ -101,11 +101,12 @@ class StoreFaults:
         """Note a success; log the recovery if the store had been failing."""
         if self._since is None:
             return
-        if self._noted:
+        if self._noted:  # what works again: a worker has several at once
             self._log.warning(
-                "%s: the store works again, after %.0f s of failures",
+                "%s: the store works again, after %.0f s of failures (to %s)",
                 self._who,
                 time.monotonic() - self._since,
+                self._doing,
             )
         self._since, self._noted = None, False
 

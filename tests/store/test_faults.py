@@ -64,6 +64,9 @@ def test_a_store_failing_on_and_off_is_told_once_per_pace_not_per_call(caplog):
     assert len(lines) == 2, caplog.text
     assert "cannot claim or requeue trials" in lines[0] and "disk is full" in lines[0]
     assert "works again" in lines[1]
+    # which of a worker's calls (reports, outcome, claims) got through: two
+    # identical "worker: the store works again" lines came at once on a full tmpfs
+    assert lines[1].endswith("(to claim or requeue trials)"), lines[1]
 
 
 @pytest.mark.parametrize(
