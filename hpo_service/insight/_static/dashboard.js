@@ -267,7 +267,7 @@ function renderTable() {
     const tr = head.insertRow();
     for (const [key, title] of COLUMNS) {
       const th = document.createElement("th");
-      th.textContent = title; th.dataset.key = key;
+      th.textContent = title; th.title = title; th.dataset.key = key;
       th.onclick = () => {
         state.sortDesc = state.sortKey === key ? !state.sortDesc : false;
         state.sortKey = key; renderTable();
