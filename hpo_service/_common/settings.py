@@ -134,6 +134,11 @@ class StudySettings:
             are still to get the configs the space makes of them. Cleared once
             every one has its config; a start finding it set (the last one died
             while writing them) writes the rest first.
+        started_by: How the study's latest start was given: ``"fmin"`` (Python:
+            ``fmin`` with ``StoreTrials`` or ``MongoTrials``) or ``"hpo-driver"``
+            (``hpo-driver start``); None for a study stored before it was recorded
+            (or made by an import and not started yet). Advice names settings as
+            that start took them (:func:`started_in_python`).
     """
 
     objective: str | None
@@ -156,6 +161,7 @@ class StudySettings:
     objective_names: list[str] | None = None
     n_objectives: int | None = None
     configs_pending: bool = False
+    started_by: str | None = None
 
     def has_space(self) -> bool:
         """Whether the study has a search space (one made by ``hpo-driver import
@@ -171,6 +177,14 @@ class StudySettings:
         """Rebuild from :meth:`to_dict` output, ignoring keys of newer versions."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def started_in_python(settings: Mapping[str, Any]) -> bool:
+    """Whether a study's stored settings say its latest start was ``fmin``'s: then
+    advice (the report's, the dashboard's, ``hpo-driver status``'s) names a
+    setting as the keyword argument the user passed (``max_resource=9``), else as
+    ``hpo-driver start``'s flag (``--max-resource 9``)."""
+    return settings.get("started_by") == "fmin"
 
 
 def record_objective_count(store: BaseTrialStore, study: str, count: int) -> int:

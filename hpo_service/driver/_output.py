@@ -12,6 +12,7 @@ from hpo_service._common.settings import (
     COUNTED_STATES,
     budget_of,
     counted_finished,
+    started_in_python,
 )
 from hpo_service._common.trial_rows import default_names, text_json, trial_record
 from hpo_service._common.words import counted
@@ -127,6 +128,7 @@ def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
                 study,
                 record.settings.get("pruner"),
                 record.settings.get("pruner_settings"),
+                python=started_in_python(record.settings),
             )
         ),
         "pareto_front": front,

@@ -409,6 +409,7 @@ class StoreTrials(TrialsView):
             "timeout": timeout,
             "objective_names": self._given_names,
             "trial_timeout": self.trial_timeout,
+            "started_by": "fmin",  # advice then names keyword arguments
         }
         if chosen is not None:
             given.update(pruner=chosen.name, pruner_settings=chosen.settings())

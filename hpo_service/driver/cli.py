@@ -391,6 +391,7 @@ def start(
     take_algorithm(given, None if stored is None else stored.algorithm)
     take_pruner(given, _stored_pruner(stored))
     given["objective_names"] = _objective_names(given["objective_names"])
+    given["started_by"] = "hpo-driver"  # advice then names flags (started_in_python)
     _check_loss_threshold(given, stored)
     space = _given_space(given, space_ref)
     options = DriverOptions(

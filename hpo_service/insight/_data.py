@@ -16,7 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hpo_service._common.settings import COUNTED_STATES, budget_of
+from hpo_service._common.settings import (
+    COUNTED_STATES,
+    budget_of,
+    started_in_python,
+)
 from hpo_service.algorithms.pruners._ladder import (
     PruningLadder,
     last_step,
@@ -283,7 +287,9 @@ class StudyData:
     def pruning(self) -> PruningLadder | None:
         """What the study's pruner did, per rung or per step (see
         :func:`~hpo_service.algorithms.pruners._ladder.pruning_ladder`); None
-        without a pruner that stops trials (or a study not read from a store)."""
+        without a pruner that stops trials (or a study not read from a store). Its
+        advice names settings as the study's latest start took them: ``fmin``'s
+        keyword arguments or ``hpo-driver start``'s flags (``started_by``)."""
         pruner = self.settings.get("pruner")
         if pruner in (None, "none"):
             return None
@@ -293,6 +299,7 @@ class StudyData:
                 pruner,
                 self.settings.get("pruner_settings"),
                 ((r.tid, r.state, r.last_step) for r in self.rows.values()),
+                python=started_in_python(self.settings),
             ),
         )
 
