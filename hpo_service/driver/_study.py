@@ -205,16 +205,25 @@ def check_imported_fit(store: BaseTrialStore, name: str, space: Any) -> None:
             origin (``imported_from``) and what is wrong.
     """
     from hpo_service._common.trial_rows import each_trial
-    from hpo_service.space import validate_params
+    from hpo_service.space import space_eval, validate_params
 
     compiled = compile_space(space)
     misfits = []
     for trial in each_trial(store, name, [s for s in TrialState if s.is_finished()]):
         try:
-            validate_params(compiled, trial.params)
+            params = validate_params(compiled, trial.params)
+            made = space_eval(space, params)
         except HPOServiceError as e:
+            problem: str | None = str(e)
+        else:
+            problem = None if kept_config_fits(made, trial.config) else (
+                f"its config {trial.config!r:.120} is not what the space makes of "
+                f"its params {params!r:.120}, {made!r:.120}"
+            )  # fmt: skip
+        if problem is not None:
             origin = (trial.result or trial.error or {}).get("imported_from")
-            misfits.append(f"trial {trial.tid}{f' ({origin})' if origin else ''}: {e}")
+            where = f"trial {trial.tid}{f' ({origin})' if origin else ''}"
+            misfits.append(f"{where}: {problem}")
     if misfits:
         shown = "; ".join(misfits[:5]) + ("; ..." if len(misfits) > 5 else "")
         raise StudyMismatchError(
@@ -222,6 +231,20 @@ def check_imported_fit(store: BaseTrialStore, name: str, space: Any) -> None:
             f"(`--space`), but got misfits={len(misfits)} (the study was not "
             f"changed): {shown}"
         )
+
+
+def kept_config_fits(made: Any, config: Any) -> bool:
+    """Whether a finished trial's ``config`` (the value its objective was called
+    with, as its source kept it) is ``made``, what the study's space makes of its
+    params; True when the source kept none (hyperopt's trials, a CSV export).
+
+    A space whose choice lists its options in another order (or whose constants
+    differ) makes other values of the same params: the trial's loss is then that
+    of another configuration than the space names, and must not be taken for it.
+    """
+    from hpo_service.store._common import normalise
+
+    return config is None or normalise(made, "config") == normalise(config, "config")
 
 
 def drop_stale_queue(store: BaseTrialStore, name: str, settings: StudySettings) -> int:

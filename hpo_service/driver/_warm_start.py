@@ -56,6 +56,7 @@ from hpo_service.driver._lease import (
 from hpo_service.driver._study import (
     check_study_name,
     create_without_space,
+    kept_config_fits,
     study_space,
 )
 from hpo_service.exceptions import (
@@ -367,8 +368,7 @@ def _new_trials(
     trials = []
     for record in records:
         params = _checked(compiled, record.params, record.origin)
-        config = record.config if space is None else space_eval(space, params)
-        trial = _finished(record, params, config, names)
+        trial = _finished(record, params, _config(space, params, record), names)
         key = identity(params, trial.result, trial.state, trial.error,
                        trial.intermediate)  # fmt: skip
         if key in seen:
@@ -378,6 +378,28 @@ def _new_trials(
         _mark_origin(trial, record.origin)
         trials.append(trial)
     return trials
+
+
+def _config(space: Any, params: dict[str, Any], record: Evaluated) -> Any:
+    """The config of an imported trial: what the study's space makes of its checked
+    ``params``; without a space, the source's (:attr:`Evaluated.config`).
+
+    Raises:
+        ValueError: The source kept a config that the space does not make of the
+            params (:func:`~._study.kept_config_fits`): its loss is another
+            configuration's.
+    """
+    if space is None:
+        return record.config
+    made = space_eval(space, params)
+    if not kept_config_fits(made, record.config):
+        raise ValueError(
+            f"{record.origin}'s config must be what the study's space makes of its "
+            f"params, but got config={record.config!r:.120} where the space makes "
+            f"{made!r:.120} of params={params!r:.120} (the source's space gives "
+            "them other values: its loss is not this configuration's)"
+        )
+    return made
 
 
 def _create(

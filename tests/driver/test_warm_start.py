@@ -18,6 +18,7 @@ from hpo_service._common.words import counted
 from hpo_service.driver._study import open_study, space_settings
 from hpo_service.driver._warm_start import Evaluated, import_results
 from hpo_service.driver.cli import main
+from hpo_service.exceptions import StudyMismatchError
 from hpo_service.space import space_eval
 from hpo_service.store import FinishedTrial, TrialState, open_store
 from tests.e2e.objectives import quadratic, quadratic_of_branch
@@ -622,3 +623,65 @@ def test_a_new_study_keeps_the_config_a_json_export_carries(store, db_url, tmp_p
     assert [t.config for t in store.get_trials("json")] == configs
     assert [t.params for t in store.get_trials("json")] == points
     assert [t.config for t in store.get_trials("csv")] == [None, None]
+
+
+#: One choice, its options in either order: params {"opt": 0} mean "sgd" in one and
+#: "adam" in the other.
+OPTIMISERS = {"opt": hp.choice("opt", ["sgd", "adam"]), "x": hp.uniform("x", 0, 1)}
+SWAPPED = {"opt": hp.choice("opt", ["adam", "sgd"]), "x": hp.uniform("x", 0, 1)}
+
+
+def _json_export_of_sgd(store, db_url, tmp_path):
+    """A JSON export of one done trial of ``OPTIMISERS``: params ``{"opt": 0}``,
+    config ``{"opt": "sgd"}``."""
+    make(store, "source", OPTIMISERS)
+    params = {"opt": 0, "x": 0.5}
+    config = space_eval(OPTIMISERS, params)
+    assert config == {"opt": "sgd", "x": 0.5}
+    store.insert_finished("source", [FinishedTrial(params, config, {"loss": 1.0})])
+    return _export(db_url, "source", "json", tmp_path / "sgd.json")
+
+
+def test_an_import_whose_config_the_space_makes_otherwise_is_refused(
+    store, db_url, tmp_path
+):
+    """A JSON export carries the config its objective was called with. Into a study
+    whose space makes another config of the same params (a choice's options in
+    another order), the trial's loss is another option's: the import took the
+    params alone and credited "adam" with the loss "sgd" got. Now it is refused,
+    naming both configs, and the same space's export still goes in."""
+    path = _json_export_of_sgd(store, db_url, tmp_path)
+    make(store, "swapped", SWAPPED)
+    code, out = cli("import", "--db", db_url, "--study", "swapped", path)
+    assert code == 1, out
+    assert "sgd.json#0's config must be what the study's space makes of" in out, out
+    assert "but got config={'opt': 'sgd', 'x': 0.5}" in out, out
+    assert "{'opt': 'adam', 'x': 0.5}" in out, out
+    assert store.get_trials("swapped") == []
+    make(store, "same", OPTIMISERS)
+    code, out = cli("import", "--db", db_url, "--study", "same", path)
+    assert code == 0 and "imported 1 finished trial" in out, out
+    assert [t.config for t in store.get_trials("same")] == [{"opt": "sgd", "x": 0.5}]
+
+
+def test_a_start_refuses_a_space_that_makes_an_imported_config_otherwise(
+    store, db_url, tmp_path
+):
+    """import --create keeps a JSON export's config (the study has no space yet);
+    the start that gives the space checked only the params, so a space whose choice
+    lists its options in another order was taken, the trial's config then naming an
+    option its params do not. Now the start is refused like a trial that does not
+    fit; the export's own space is taken."""
+    path = _json_export_of_sgd(store, db_url, tmp_path)
+    code, out = cli("import", "--db", db_url, "--study", "new", "--create", path)
+    assert code == 0, out
+    swapped = {"objective": "tests.e2e.objectives:quadratic", "max_evals": 5,
+               **space_settings(SWAPPED)}  # fmt: skip
+    with pytest.raises(StudyMismatchError) as refused:
+        open_study(store, "new", swapped)
+    text = str(refused.value)
+    assert "but got misfits=1" in text, text
+    assert "trial 0 (sgd.json#0): its config {'opt': 'sgd', 'x': 0.5} is not" in text
+    assert store.get_study("new").settings["space"] is None
+    given = {**swapped, **space_settings(OPTIMISERS)}
+    assert open_study(store, "new", given)[0].space is not None
