@@ -438,10 +438,11 @@ def _create(store: BaseTrialStore, name: str, given: dict[str, Any]) -> StudySet
     check_study_name(name)
     missing = [k for k in _REQUIRED_TO_CREATE if given.get(k) is None]
     if missing:
+        flags = [_flag(k) for k in missing]
         raise ValueError(
-            f"{', '.join(_flag(k) for k in missing)} must be given to create study "
-            f"{name!r}, which does not exist yet, but got none of them for "
-            f"study={name!r}"
+            f"{' and '.join(f'`{flag}`' for flag in flags)} must be given to create "
+            f"study {name!r} (it does not exist yet), but got "
+            + ", ".join(f"no {flag}" for flag in flags)
         )
     values = {k: v for k, v in given.items() if v is not None}
     if values.get("seed") is None:
