@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from hpo_service.exceptions import StoreError, StoreTransientError
+from hpo_service.store._retry import NOTE_EVERY
 
 _T = TypeVar("_T")
 
@@ -23,7 +24,6 @@ FIRST_RETRY_DELAY = 0.5
 """Seconds before the first retry; doubled after each failure."""
 MAX_RETRY_DELAY = 30.0
 """The longest pause between retries, seconds."""
-_NOTE_EVERY = 30.0
 
 
 def may_pass(error: BaseException) -> bool:
@@ -48,8 +48,9 @@ def may_pass(error: BaseException) -> bool:
 class StoreFaults:
     """Backoff and a quiet log while the store keeps failing.
 
-    The first failure is logged at once, later ones at most every 30 s (with how
-    long the store has been failing); the first success after a logged failure is
+    The first failure is logged at once, later ones at most once per
+    :data:`~hpo_service.store._retry.NOTE_EVERY` (30 s), with how long the store
+    has been failing; the first success after a logged failure is
     logged too. A store that fails on and off (a full disk: reads pass, writes fail)
     keeps that pace, at most one failure and one recovery line per 30 s, instead of
     two lines per call.
@@ -89,7 +90,7 @@ class StoreFaults:
         else:
             self._delay = min(self._delay * 2, MAX_RETRY_DELAY)
         if now >= self._next_note:
-            self._next_note, self._noted = now + _NOTE_EVERY, True
+            self._next_note, self._noted = now + NOTE_EVERY, True
             self._log.warning(
                 "%s: cannot %s (the store has failed for %.0f s; retrying, next in "
                 "%.1f s): %s",

@@ -17,7 +17,9 @@ _logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 NOTE_EVERY = 30.0
-"""Seconds between the warnings of one call's failed attempts (others are debug)."""
+"""Seconds between the warnings of a store that keeps failing (the others are
+debug lines): of one call's failed attempts here, and of a driver's or worker's
+calls riding out a failure (:class:`~hpo_service.store._faults.StoreFaults`)."""
 
 
 def _keep(text: str) -> str:
