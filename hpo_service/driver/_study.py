@@ -14,6 +14,7 @@ from hpo_service._common.settings import (
     StudySettings,
     counted_finished,
     record_objective_count,
+    started_in_python,
 )
 from hpo_service._common.stop_signals import pause_point
 from hpo_service._common.words import counted
@@ -188,7 +189,8 @@ def _completed(
     missing = [k for k in _REQUIRED_TO_CREATE if getattr(merged, k) is None]
     if missing:
         raise StudyWithoutSpaceError(name, [_flag(k) for k in missing])
-    check_imported_fit(store, name, study_space(merged))
+    python = started_in_python(merged.to_dict())
+    check_imported_fit(store, name, study_space(merged), python=python)
     if seed is None:
         seed = secrets.randbelow(2**31)
     # written with the space; the imported trials' configs follow (see the caller)
@@ -196,9 +198,14 @@ def _completed(
     return StudySettings.from_dict(completed)
 
 
-def check_imported_fit(store: BaseTrialStore, name: str, space: Any) -> None:
+def check_imported_fit(
+    store: BaseTrialStore, name: str, space: Any, *, python: bool = False
+) -> None:
     """Check every finished trial of study ``name`` (imported without a space)
     against ``space``: each one's params must be a point the space can give.
+
+    ``python``: the space was given to ``fmin`` (its ``space`` argument), not as
+    ``hpo-driver start``'s ``--space``; the message names it so.
 
     Raises:
         StudyMismatchError: Some do not fit; the first five are named, with their
@@ -226,9 +233,10 @@ def check_imported_fit(store: BaseTrialStore, name: str, space: Any) -> None:
             misfits.append(f"{where}: {problem}")
     if misfits:
         shown = "; ".join(misfits[:5]) + ("; ..." if len(misfits) > 5 else "")
+        given = "fmin's `space`" if python else "`--space`"
         raise StudyMismatchError(
             f"every imported trial of study {name!r} must fit the given space "
-            f"(`--space`), but got misfits={len(misfits)} (the study was not "
+            f"({given}), but got misfits={len(misfits)} (the study was not "
             f"changed): {shown}"
         )
 

@@ -36,9 +36,13 @@ def test_fmin_on_a_store_runs_on_from_a_hyperopt_trials_in_memory(db_url):
         [v] for v in theirs.vals["x"]
     ]  # readable before the space is known
     narrow = {"x": hp.uniform("x", -0.1, 0.1), "y": hp.uniform("y", -5.0, 5.0)}
-    with pytest.raises(StudyMismatchError, match="must fit the given space"):
+    with pytest.raises(StudyMismatchError) as misfit:
         fmin(quadratic, narrow, algo=tpe.suggest, max_evals=7, trials=trials,
              show_progressbar=False)  # fmt: skip
+    # in the words of fmin's user, who typed no --space
+    said = str(misfit.value)
+    assert "must fit the given space (fmin's `space`), but got misfits=" in said
+    assert "--space" not in said, said
     best = fmin(quadratic, SPACE, algo=tpe.suggest, max_evals=7, trials=trials,
                 show_progressbar=False)  # fmt: skip
     docs = trials.trials
