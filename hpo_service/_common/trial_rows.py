@@ -4,7 +4,8 @@ one place for both (neither imports the other).
 
 - :func:`each_trial` reads a study's trials a window of tids at a time;
 - :func:`trial_record` is one trial as a JSON-able dict (the JSON export's item);
-- :func:`flat_row` is a record as one CSV row, :func:`columns` the CSV header;
+- :func:`flat_row` is a record as one CSV row, :func:`columns` the CSV header
+  (:func:`study_row_columns`: a study's columns from the keys its store gathered);
 - :func:`objective_names` and :func:`study_choices` are what a row needs of the
   study (its objectives' names, its choices' options).
 """
@@ -24,7 +25,7 @@ from hpo_service.objective._result import (
     shown_result,
     violation_of,
 )
-from hpo_service.store import BaseTrialStore, Trial, TrialState
+from hpo_service.store import BaseTrialStore, Trial, TrialKeys, TrialState
 
 #: Tids read per store call: a few MB of wide trials.
 WINDOW = 500
@@ -41,6 +42,8 @@ def each_trial(
     after the call starts are left out.
 
     Each window is one read: a trial shows in its state when its window was read.
+    The store chooses the trials (``states``, ``statuses``): one it leaves out is
+    not read.
 
     Args:
         store: The store.
@@ -55,9 +58,7 @@ def each_trial(
     end = store.get_study(study).next_tid
     for start in range(0, end, WINDOW):
         window = range(start, min(start + WINDOW, end))
-        for trial in store.get_trials(study, states, tids=window):
-            if not statuses or (trial.result or {}).get("status") in statuses:
-                yield trial
+        yield from store.get_trials(study, states, tids=window, statuses=statuses)
 
 
 _BASE_COLUMNS = [
@@ -223,6 +224,35 @@ def row_columns(
         if choices is not None and label in choices:
             keys.append(f"param.{label}.value")
     return tuple(keys)
+
+
+def study_row_columns(
+    keys: TrialKeys,
+    names: list[str] | None = None,
+    choices: dict[str, list[Any]] | None = None,
+) -> tuple[str, ...]:
+    """The columns :func:`row_columns` gives the trials of a study together (same
+    arguments), from the keys its store gathered over them
+    (:meth:`~hpo_service.store.BaseTrialStore.trial_keys`), first seen first as
+    the trials by tid would give them: what a filtered CSV listing's header needs
+    of the whole study without reading the trials it does not show."""
+    columns = list(_BASE_COLUMNS)
+    for length in keys.loss_lengths:
+        objectives = names if names and len(names) == length else None
+        columns += [f"objective.{k}" for k in objectives or default_names(length)]
+    if keys.constraints is not None:
+        columns += [
+            "constraints",
+            *(f"constraint.{i}" for i in range(keys.constraints)),
+        ]
+    columns.append("feasible")
+    columns += [f"result.{k}" for k in keys.result_keys if k not in _SHOWN_KEYS]
+    columns += [f"result.{k}" for k in keys.pruned_result_keys if k not in _PRUNED_KEYS]
+    for label in keys.params:
+        columns.append(f"param.{label}")
+        if choices is not None and label in choices:
+            columns.append(f"param.{label}.value")
+    return tuple(dict.fromkeys(columns))
 
 
 def _constraint_cells(result: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,9 @@ reading the next, so its memory does not grow with the
 study. CSV needs its header (every param column any trial has, whichever trials
 ``--state`` and ``--status`` show) before the first row:
 rows are spooled to a temporary file first (``marshal``: the rows hold plain values
-only), then written behind the header.
+only), then written behind the header. A filtered listing reads only the trials it
+shows (the store filters them), and the header's keys of the others from the
+store's gathering of them (:func:`filtered_csv_rows`).
 """
 
 from __future__ import annotations
@@ -15,11 +17,18 @@ from __future__ import annotations
 import csv
 import marshal
 import tempfile
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import IO, Any
 
 from hpo_service._common import standard_json as _json
-from hpo_service._common.trial_rows import columns, flat_row, row_columns
+from hpo_service._common.trial_rows import (
+    columns,
+    each_trial,
+    flat_row,
+    study_row_columns,
+    trial_record,
+)
+from hpo_service.store import BaseTrialStore, TrialState
 
 
 def write_json(records: Iterable[dict[str, Any]], out: IO[str]) -> None:
@@ -34,33 +43,43 @@ def write_json(records: Iterable[dict[str, Any]], out: IO[str]) -> None:
     out.write("[]\n" if first else "\n]\n")
 
 
-def shown_records(
-    states: Collection[str], statuses: Collection[str]
-) -> Callable[[dict[str, Any]], bool]:
-    """Whether a :func:`~hpo_service._common.trial_rows.trial_record` is in one of
-    ``states`` (``TrialState`` values) and its result's status one of ``statuses``
-    (``ok``, ``fail``); empty for any."""
-    return lambda record: (
-        (not states or record["state"] in states)
-        and (not statuses or (record["result"] or {}).get("status") in statuses)
-    )
-
-
 def csv_rows(
     records: Iterable[dict[str, Any]],
     names: list[str] | None,
     choices: dict[str, list[Any]] | None,
-    shown: Callable[[dict[str, Any]], bool] | None = None,
-) -> Iterator[dict[str, Any] | tuple[str, ...]]:
+) -> Iterator[dict[str, Any]]:
     """What :func:`write_csv` takes of each of ``records`` (every trial of the
-    study): the :func:`~hpo_service._common.trial_rows.flat_row` of one it shows,
-    only the columns (:func:`~hpo_service._common.trial_rows.row_columns`) of one
-    it leaves out."""
+    study): its :func:`~hpo_service._common.trial_rows.flat_row`."""
     for record in records:
-        if shown is None or shown(record):
-            yield flat_row(record, names, choices)
-        else:
-            yield row_columns(record, names, choices)
+        yield flat_row(record, names, choices)
+
+
+def filtered_csv_rows(
+    store: BaseTrialStore,
+    study: str,
+    states: list[TrialState] | None,
+    statuses: Collection[str],
+    names: list[str] | None,
+    choices: dict[str, list[Any]] | None,
+) -> Iterator[dict[str, Any] | tuple[str, ...]]:
+    """What :func:`write_csv` takes for a listing of only the trials in ``states``
+    whose status is one of ``statuses`` (empty: any): the columns of the whole
+    study, from the keys its store gathers over every trial
+    (:meth:`~hpo_service.store.BaseTrialStore.trial_keys`), then the row of each
+    trial shown, read by the store's filter. The trials not shown are not read.
+
+    Args:
+        store: The store.
+        study: The study.
+        states: Only trials in these states; None for all.
+        statuses: Only trials whose result's status is one of these.
+        names: The study's objective names (several objectives), or None.
+        choices: The options of each choice label, or None.
+    """
+    yield study_row_columns(store.trial_keys(study), names, choices)
+    count = len(names) if names else None
+    for trial in each_trial(store, study, states, statuses=statuses):
+        yield flat_row(trial_record(trial, count), names, choices)
 
 
 def write_csv(

@@ -687,8 +687,9 @@ def trials(
     of a result has a ``result.KEY`` column (a list or dict as JSON text), each
     constraint a ``constraint.I`` column, and ``feasible`` is True for a
     successful trial whose every constraint is <= 0, False for any other. With
-    --state or --status the CSV keeps the columns of the whole study (it reads
-    every trial for them) and shows only the trials asked for. JSON is
+    --state or --status the CSV keeps the columns of the whole study (the
+    database gathers them) and shows only the trials asked for, reading only
+    those. JSON is
     standard JSON: a non-finite number is the string "Infinity", "-Infinity" or
     "NaN" (CSV keeps inf, -inf and nan). In a study whose objectives are named,
     each JSON record names them in the order of its losses ("objectives"), as the
@@ -700,11 +701,15 @@ def trials(
     names = trial_rows.objective_names(store, study)
     count = len(names) if names else None
     if fmt == "csv":  # the header follows every trial, whichever rows are shown
-        found = trial_rows.each_trial(store, study)
-        records = (trial_rows.trial_record(t, count) for t in found)
         choices = trial_rows.study_choices(store, study)
-        shown = _listing.shown_records(states, statuses) if states or statuses else None
-        rows = _listing.csv_rows(records, names, choices, shown)
+        if states or statuses:  # the store reads only the trials shown
+            rows = _listing.filtered_csv_rows(
+                store, study, wanted, statuses, names, choices
+            )
+        else:
+            found = trial_rows.each_trial(store, study)
+            records = (trial_rows.trial_record(t, count) for t in found)
+            rows = _listing.csv_rows(records, names, choices)
         _listing.write_csv(rows, names, sys.stdout)
         return
     found = trial_rows.each_trial(store, study, wanted, statuses=statuses)

@@ -15,6 +15,7 @@ from hpo_service.store._base import (
     RequeueReport,
     Study,
     Trial,
+    TrialKeys,
     TrialReports,
     TrialState,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "Study",
     "StudySummary",
     "Trial",
+    "TrialKeys",
     "TrialReports",
     "TrialState",
     "make_store",

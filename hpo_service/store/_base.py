@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -138,6 +138,31 @@ class Trial:
     extra: dict[str, Any] = field(default_factory=dict)
     intermediate: dict[int, float] = field(default_factory=dict)
     code: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class TrialKeys:
+    """The keys a study's trials hold, over every trial (see
+    :meth:`BaseTrialStore.trial_keys`): what an export's header needs of the trials
+    it does not show.
+
+    Attributes:
+        params: Every parameter label of any trial, sorted.
+        result_keys: Every key of a result whose ``status`` is not ``"pruned"``,
+            sorted.
+        pruned_result_keys: Every key of a result whose ``status`` is
+            ``"pruned"``, sorted.
+        loss_lengths: The length of each list ``loss`` a result holds (several
+            objectives), each once, in the order of the lowest tid holding it.
+        constraints: The most constraints a result holds (a list's length, 1 for
+            a single value), or None when no result holds any (None).
+    """
+
+    params: tuple[str, ...] = ()
+    result_keys: tuple[str, ...] = ()
+    pruned_result_keys: tuple[str, ...] = ()
+    loss_lengths: tuple[int, ...] = ()
+    constraints: int | None = None
 
 
 @dataclass(frozen=True)
@@ -717,6 +742,7 @@ class BaseTrialStore(abc.ABC):
         states: list[TrialState] | None = None,
         *,
         tids: Sequence[int] | None = None,
+        statuses: Collection[str] | None = None,
     ) -> list[Trial]:
         """Return the study's trials (in those states, if given), ordered by tid.
 
@@ -724,6 +750,22 @@ class BaseTrialStore(abc.ABC):
             study: The study.
             states: Only trials in these states; None for every state.
             tids: Only these trials (unknown tids are left out); None for all.
+            statuses: Only trials whose result's ``status`` is one of these
+                (``"ok"``, ``"fail"``...), chosen by the database (a trial left
+                out is not sent); None or empty for any (also none).
+
+        Raises:
+            StudyNotFoundError: No such study.
+            ValueError: ``statuses`` is not a collection of strings.
+        """
+
+    @abc.abstractmethod
+    def trial_keys(self, study: str) -> TrialKeys:
+        """The keys the study's trials hold (:class:`TrialKeys`), gathered by the
+        database over every trial: the parameter labels, the result keys, the
+        lengths of list losses and the most constraints. What a filtered export
+        needs for the header of the whole study, without reading the trials it
+        does not show.
 
         Raises:
             StudyNotFoundError: No such study.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from hpo_service.exceptions import StoreError
@@ -14,6 +14,7 @@ from hpo_service.store._base import (
     MAX_ATTACHMENT_BYTES,
     FinishedTrial,
     NewTrial,
+    TrialKeys,
     TrialState,
 )
 
@@ -268,6 +269,79 @@ def check_configs(configs: Any) -> dict[int, Any]:
             )
         checked[check_tid(tid)] = normalise(config, "config")
     return checked
+
+
+def check_statuses(statuses: Any) -> list[str] | None:
+    """Return ``statuses`` as a list of strings, None for None or empty (any).
+
+    Raises:
+        ValueError: Not a collection of strings.
+    """
+    if not statuses:
+        return None
+    if isinstance(statuses, (str, bytes)) or not isinstance(statuses, Collection):
+        raise ValueError(
+            f"`statuses` must be a list of strings, but got statuses={statuses!r:.200}"
+        )
+    if not all(isinstance(status, str) for status in statuses):
+        raise ValueError(
+            f"each status must be a string, but got statuses={statuses!r:.200}"
+        )
+    return sorted(set(statuses))
+
+
+def has_status(result: Any, statuses: list[str] | None) -> bool:
+    """Whether a decoded ``result`` has one of ``statuses`` (None: any trial)."""
+    if statuses is None:
+        return True
+    return isinstance(result, dict) and result.get("status") in statuses
+
+
+class KeysGatherer:
+    """Builds a :class:`TrialKeys` from what a backend's database gathered and
+    from the few rows it could not read itself (decoded here), by one rule."""
+
+    def __init__(self) -> None:
+        self.params: set[str] = set()
+        self.results: dict[bool, set[str]] = {False: set(), True: set()}
+        self.losses: dict[int, int] = {}  # length -> lowest tid holding it
+        self.constraints: int | None = None
+
+    def add_loss_length(self, length: int, tid: int) -> None:
+        """A list loss of ``length`` held by trial ``tid`` (or a lower one)."""
+        self.losses[length] = min(tid, self.losses.get(length, tid))
+
+    def add_constraints(self, count: int) -> None:
+        """A result holding ``count`` constraints."""
+        self.constraints = max(count, self.constraints or 0)
+
+    def add_result_keys(self, keys: Iterable[str], *, pruned: bool) -> None:
+        """Keys of a result whose status is ``"pruned"`` (``pruned``) or not."""
+        self.results[pruned].update(keys)
+
+    def add_result(self, tid: int, result: Any) -> None:
+        """One decoded result of trial ``tid``, whole."""
+        if not isinstance(result, dict):
+            return
+        self.add_result_keys(result, pruned=result.get("status") == "pruned")
+        loss = result.get("loss")
+        if isinstance(loss, list):
+            self.add_loss_length(len(loss), tid)
+        constraints = result.get("constraints")
+        if constraints is not None:
+            self.add_constraints(
+                len(constraints) if isinstance(constraints, list) else 1
+            )
+
+    def keys(self) -> TrialKeys:
+        """What was gathered."""
+        return TrialKeys(
+            params=tuple(sorted(self.params)),
+            result_keys=tuple(sorted(self.results[False])),
+            pruned_result_keys=tuple(sorted(self.results[True])),
+            loss_lengths=tuple(sorted(self.losses, key=self.losses.__getitem__)),
+            constraints=self.constraints,
+        )
 
 
 def lease_expired_error(max_attempts: int) -> dict[str, Any]:

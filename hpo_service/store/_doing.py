@@ -46,6 +46,7 @@ _DOING = {
     "best_trial": "reading the best trial",
     "cancel": "cancelling trials",
     "fill_configs": "giving imported trials their configs",
+    "trial_keys": "gathering the keys of the study's trials",
 }
 
 

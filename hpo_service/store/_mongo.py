@@ -59,7 +59,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar, cast
 from urllib.parse import unquote, urlsplit
@@ -100,6 +100,7 @@ from hpo_service.store._base import (
     RequeueReport,
     Study,
     Trial,
+    TrialKeys,
     TrialReports,
     TrialState,
 )
@@ -213,6 +214,49 @@ def _summary_facets() -> dict[str, list[dict[str, Any]]]:
             {"$count": "n"},
         ],
     }
+
+
+# :meth:`MongoTrialStore.trial_keys`'s aggregate: distinct keys and lengths only
+# (a few per label or key), so its one answer document stays small.
+_KEYS_FACETS: dict[str, list[dict[str, Any]]] = {
+    "params": [
+        {"$project": {"k": {"$objectToArray": "$params"}}},
+        {"$unwind": "$k"},
+        {"$group": {"_id": "$k.k"}},
+    ],
+    "results": [
+        {"$match": {"result": {"$type": "object"}}},
+        {
+            "$project": {
+                "p": {"$eq": ["$result.status", "pruned"]},
+                "k": {"$objectToArray": "$result"},
+            }
+        },
+        {"$unwind": "$k"},
+        {"$group": {"_id": {"k": "$k.k", "p": "$p"}}},
+    ],
+    "losses": [
+        {"$match": {"result.loss": {"$type": "array"}}},
+        {"$group": {"_id": {"$size": "$result.loss"}, "tid": {"$min": "$tid"}}},
+    ],
+    "constraints": [
+        {"$match": {"result.constraints": {"$exists": True, "$ne": None}}},
+        {
+            "$group": {
+                "_id": None,
+                "n": {
+                    "$max": {
+                        "$cond": [
+                            {"$isArray": "$result.constraints"},
+                            {"$size": "$result.constraints"},
+                            1,
+                        ]
+                    }
+                },
+            }
+        },
+    ],
+}
 
 
 _DUPLICATE_KEY = 11000
@@ -1656,13 +1700,17 @@ class MongoTrialStore(BaseTrialStore):
         states: list[TrialState] | None = None,
         *,
         tids: Sequence[int] | None = None,
+        statuses: Collection[str] | None = None,
     ) -> list[Trial]:
         c.check_name(study, "study")
         wanted = c.check_states(states)
+        kinds = c.check_statuses(statuses)
         self._require_study(study)
         query: dict[str, Any] = {"study": study}
         if wanted is not None:
             query["state"] = {"$in": [s.value for s in wanted]}
+        if kinds is not None:
+            query["result.status"] = {"$in": kinds}
         queries = [query]
         if tids is not None:
             queries = _by_tids(query, c.check_tids(list(tids)))
@@ -1673,6 +1721,24 @@ class MongoTrialStore(BaseTrialStore):
                 lambda _, q=part: list(self._trials.find(q, sort=[("tid", 1)])),
             )
         return [_trial(doc) for doc in docs]
+
+    def trial_keys(self, study: str) -> TrialKeys:
+        c.check_name(study, "study")
+        self._require_study(study)
+        pipeline = [{"$match": {"study": study}}, {"$facet": _KEYS_FACETS}]
+        [found] = self._call(
+            "trial_keys", lambda _: list(self._trials.aggregate(pipeline))
+        )
+        keys = c.KeysGatherer()
+        keys.params.update(unquote(doc["_id"]) for doc in found["params"])
+        for doc in found["results"]:
+            keys.add_result_keys([unquote(doc["_id"]["k"])], pruned=doc["_id"]["p"])
+        for doc in found["losses"]:
+            keys.add_loss_length(int(doc["_id"]), int(doc["tid"]))
+        for doc in found["constraints"]:  # mongomock: one for no trial, n None
+            if doc.get("n") is not None:
+                keys.add_constraints(int(doc["n"]))
+        return keys.keys()
 
     def get_tids(self, study: str, states: list[TrialState]) -> list[int]:
         c.check_name(study, "study")

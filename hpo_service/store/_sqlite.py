@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 from hpo_service._common.processes import of_namespace_pattern
@@ -53,6 +53,7 @@ from hpo_service.store._base import (
     RequeueReport,
     Study,
     Trial,
+    TrialKeys,
     TrialReports,
     TrialState,
 )
@@ -181,6 +182,43 @@ _STUDY_COLUMNS = (
 # Every statement using it is followed by _BUMP for each study it touched.
 _NEXT_VERSION = "(SELECT version + 1 FROM studies WHERE name = trials.study)"
 _BUMP = "UPDATE studies SET version = version + 1 WHERE name = ?"
+
+# Filters and gatherings the database makes of the JSON it holds (params, result).
+# SQLite before 3.42 cannot read the NaN and Infinity tokens a result may hold
+# (see _common.dumps): such rows pass the status filter and are decoded and
+# filtered in Python; their keys are gathered in Python (_UNREADABLE_*).
+_WITH_STATUS = (
+    " AND result IS NOT NULL AND (NOT json_valid(result) OR "
+    "json_extract(result, '$.status') IN (SELECT value FROM json_each(?)))"
+)
+_READABLE_RESULTS = (
+    "FROM trials WHERE study = ? AND result IS NOT NULL AND json_valid(result)"
+)
+_PARAM_KEYS = (
+    "SELECT DISTINCT key FROM trials, json_each(trials.params) "
+    "WHERE study = ? AND json_valid(params)"
+)
+_UNREADABLE_PARAMS = (
+    "SELECT params FROM trials WHERE study = ? AND NOT json_valid(params)"
+)
+_RESULT_KEYS = (
+    "SELECT DISTINCT key, json_extract(result, '$.status') IS 'pruned' "
+    "FROM trials, json_each(trials.result) WHERE study = ? AND result IS NOT NULL "
+    "AND json_valid(result) AND json_type(result) = 'object'"
+)
+_LOSS_LENGTHS = (
+    "SELECT json_array_length(result, '$.loss') AS n, MIN(tid) "
+    f"{_READABLE_RESULTS} AND json_type(result, '$.loss') = 'array' GROUP BY n"
+)
+_MOST_CONSTRAINTS = (
+    "SELECT MAX(CASE json_type(result, '$.constraints') WHEN 'array' "
+    "THEN json_array_length(result, '$.constraints') ELSE 1 END) "
+    f"{_READABLE_RESULTS} AND json_type(result, '$.constraints') != 'null'"
+)
+_UNREADABLE_RESULTS = (
+    "SELECT tid, result FROM trials WHERE study = ? AND result IS NOT NULL "
+    "AND NOT json_valid(result)"
+)
 
 # A finished trial imported without a space gets its config once (``config`` is
 # the JSON text ``null`` until then).
@@ -1548,9 +1586,11 @@ class SQLiteTrialStore(BaseTrialStore):
         states: list[TrialState] | None = None,
         *,
         tids: Sequence[int] | None = None,
+        statuses: Collection[str] | None = None,
     ) -> list[Trial]:
         c.check_name(study, "study")
         wanted = c.check_states(states)
+        kinds = c.check_statuses(statuses)
         sql = f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE study = ?"
         args: list[Any] = [study]
         if wanted is not None:
@@ -1559,13 +1599,41 @@ class SQLiteTrialStore(BaseTrialStore):
         if tids is not None:
             sql += " AND tid IN (SELECT value FROM json_each(?))"
             args.append(json.dumps(c.check_tids(list(tids))))
+        if kinds is not None:
+            sql += _WITH_STATUS
+            args.append(json.dumps(kinds))
 
         def body(conn: sqlite3.Connection) -> list[Trial]:
             self._require_study(conn, study)
             rows = conn.execute(sql + " ORDER BY tid", args)
-            return _with_intermediate(conn, study, [_trial(row) for row in rows])
+            trials = [_trial(row) for row in rows]
+            if kinds is not None:  # the rows SQLite could not read (NaN) are sent
+                trials = [t for t in trials if c.has_status(t.result, kinds)]
+            return _with_intermediate(conn, study, trials)
 
         return self._read("get_trials", body, snapshot=True)
+
+    def trial_keys(self, study: str) -> TrialKeys:
+        c.check_name(study, "study")
+
+        def body(conn: sqlite3.Connection) -> TrialKeys:
+            self._require_study(conn, study)
+            keys = c.KeysGatherer()
+            keys.params.update(row[0] for row in conn.execute(_PARAM_KEYS, (study,)))
+            for (text,) in conn.execute(_UNREADABLE_PARAMS, (study,)):
+                keys.params.update(c.loads(text))
+            for key, pruned in conn.execute(_RESULT_KEYS, (study,)):
+                keys.add_result_keys([key], pruned=bool(pruned))
+            for length, tid in conn.execute(_LOSS_LENGTHS, (study,)):
+                keys.add_loss_length(length, tid)
+            (most,) = conn.execute(_MOST_CONSTRAINTS, (study,)).fetchone()
+            if most is not None:
+                keys.add_constraints(most)
+            for tid, text in conn.execute(_UNREADABLE_RESULTS, (study,)):
+                keys.add_result(tid, c.loads(text))
+            return keys.keys()
+
+        return self._read("trial_keys", body, snapshot=True)
 
     def get_tids(self, study: str, states: list[TrialState]) -> list[int]:
         c.check_name(study, "study")

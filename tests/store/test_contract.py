@@ -26,6 +26,7 @@ from hpo_service.store import (
     FinishedTrial,
     NewTrial,
     Trial,
+    TrialKeys,
     TrialReports,
     TrialState,
 )
@@ -2060,6 +2061,175 @@ class TestFillConfigs:
             store.fill_configs("missing", {0: {"x": 1}})
         assert store.fill_configs(study, {}) == 0
         assert store.get_trial(study, tid).config is None
+
+
+def varied_study(store: BaseTrialStore, study: str) -> dict[str, int]:
+    """Trials of every kind of key an export's header has, by name: labels and
+    result keys holding ``.`` and ``$``, a pruned result's ``step`` and a done
+    one's, list losses of two lengths, constraints (a list, a value, None), NaN
+    and infinities (which SQLite before 3.42 cannot read as JSON)."""
+    nan, inf = math.nan, math.inf
+    done = [
+        ("ok", {"x": 1.0, "a.b": 2}, {"loss": 1.0, "status": "ok", "step": 3}),
+        ("fail", {"x": 2.0}, {"status": "fail", "why": "x", "$w": 1}),
+        ("pruned", {"x": 3.0}, {"loss": 0.5, "status": "pruned", "step": 4,
+                                "note": 1}),
+        ("two", {"x": 4.0}, {"loss": [1.0, 2.0], "status": "ok",
+                             "constraints": [0.1, -1.0, 2.0]}),
+        ("three", {"x": 5.0}, {"loss": [1.0, 2.0, 3.0], "status": "ok",
+                               "constraints": 0.5}),
+        ("nan", {"x": 6.0}, {"loss": nan, "status": "fail", "inf": inf,
+                             "constraints": None}),
+        ("ok2", {"x": 7.0, "$c": 1}, {"loss": -inf, "status": "ok",
+                                      "constraints": [nan, 1, 2, 3, 4]}),
+    ]  # fmt: skip
+    trials = [
+        FinishedTrial(params, None, result,
+                      S.PRUNED if name == "pruned" else S.DONE)
+        for name, params, result in done
+    ]  # fmt: skip
+    trials.append(FinishedTrial({"e": 1.0}, None, None, S.ERROR,
+                                {"type": "E", "message": "m"}))  # fmt: skip
+    tids = dict(zip([n for n, _, _ in done] + ["error"],
+                    store.insert_finished(study, trials), strict=True))  # fmt: skip
+    [tids["queued"]] = store.insert_trials(study, [NewTrial({"q": nan}, None)])
+    return tids
+
+
+class TestTrialKeys:
+    """The keys the database gathers over a study's trials (an export's header)."""
+
+    def test_every_key_of_every_trial(self, store: BaseTrialStore, study: str) -> None:
+        varied_study(store, study)
+        assert store.trial_keys(study) == TrialKeys(
+            params=("$c", "a.b", "e", "q", "x"),
+            result_keys=("$w", "constraints", "inf", "loss", "status", "step",
+                         "why"),
+            pruned_result_keys=("loss", "note", "status", "step"),
+            loss_lengths=(2, 3),
+            constraints=5,
+        )  # fmt: skip
+
+    def test_an_empty_study_and_an_unknown_one(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        assert store.trial_keys(study) == TrialKeys()
+        queued(store, study, 1)
+        assert store.trial_keys(study) == TrialKeys(params=("x",))
+        with pytest.raises(StudyNotFoundError):
+            store.trial_keys("missing")
+
+
+class TestStatusFilter:
+    """get_trials(statuses=...): the database chooses the trials by status."""
+
+    def test_only_trials_of_those_statuses(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        tids = varied_study(store, study)
+
+        def chosen(*statuses: str, **options: Any) -> list[int]:
+            found = store.get_trials(study, statuses=statuses, **options)
+            return [t.tid for t in found]
+
+        assert chosen("fail") == [tids["fail"], tids["nan"]]  # NaN: read too
+        assert chosen("ok", "pruned") == [
+            tids[k] for k in ("ok", "pruned", "two", "three", "ok2")]  # fmt: skip
+        assert chosen("ok", states=[S.PRUNED]) == []
+        assert chosen("ok", tids=[tids["ok"], tids["ok2"], tids["error"]]) == [
+            tids["ok"], tids["ok2"]]  # fmt: skip
+        assert chosen("other") == []
+        assert len(chosen()) == len(tids)  # none: any trial
+        assert store.get_trials(study, statuses=["fail"])[1].result["inf"] == math.inf
+
+    def test_a_bad_filter(self, store: BaseTrialStore, study: str) -> None:
+        with pytest.raises(ValueError, match="statuses"):
+            store.get_trials(study, statuses="ok")
+        with pytest.raises(ValueError, match="statuses"):
+            store.get_trials(study, statuses=[1])  # type: ignore[list-item]
+
+
+EXPORT_FILTERS = [
+    ((), ("fail",)),
+    (("done",), ()),
+    (("done",), ("ok",)),
+    (("pruned",), ()),
+    (("error", "new"), ()),
+    (("cancelled",), ()),
+]
+
+
+class TestFilteredExport:
+    """``hpo-driver trials --csv`` with filters (the store chooses the trials and
+    gathers the header's keys) agrees with the whole study's CSV, filtered."""
+
+    @pytest.mark.parametrize(("states", "statuses"), EXPORT_FILTERS)
+    def test_the_filtered_csv_is_the_whole_csv_filtered(
+        self, store: BaseTrialStore, states: tuple[str, ...],
+        statuses: tuple[str, ...],
+    ) -> None:  # fmt: skip
+        from hpo_service.driver._study import space_settings
+        from hpo_service.space import hp
+
+        space = {"x": hp.uniform("x", 0, 9), "kind": hp.choice("kind", ["a", "b"])}
+        settings = {"objective": "m:f", "max_evals": 9, **space_settings(space)}
+        store.create_study("v", {**settings, "objective_names": ["a", "b"],
+                                 "n_objectives": 2})  # fmt: skip
+        varied_study(store, "v")
+        queued = [NewTrial({"x": 1.0, "kind": k}, None) for k in (0, 1)]
+        gone = store.insert_trials("v", queued)[1]
+        store.cancel("v", [gone], error={"type": "Cancelled", "message": "m"})
+        whole = export_csv(store, "v", (), ())
+        wanted = [
+            row for row in whole[1:]
+            if (not states or row["state"] in states)
+            and (not statuses or row["status"] in statuses)
+        ]  # fmt: skip
+        read: list[int] = []
+        get_trials = store.get_trials
+
+        def counted(*args: Any, **kwargs: Any) -> list[Trial]:
+            trials = get_trials(*args, **kwargs)
+            read.extend(t.tid for t in trials)
+            return trials
+
+        store.get_trials = counted  # type: ignore[method-assign]
+        filtered = export_csv(store, "v", states, statuses)
+        assert filtered[0] == whole[0]  # the header of the whole study
+        assert filtered[1:] == wanted and wanted
+        assert read == [int(row["tid"]) for row in wanted]  # only what it shows
+
+
+def export_csv(
+    store: BaseTrialStore, study: str, states: tuple[str, ...],
+    statuses: tuple[str, ...],
+) -> list[Any]:  # fmt: skip
+    """``hpo-driver trials --csv`` as the CLI makes it: ``[header, *rows]``."""
+    import csv
+    import io
+
+    from hpo_service._common import trial_rows
+    from hpo_service.driver import _listing
+
+    names = trial_rows.objective_names(store, study)
+    choices = trial_rows.study_choices(store, study)
+    assert choices == {"kind": ["a", "b"]}
+    if states or statuses:
+        wanted = [S(state) for state in states] or None
+        rows = _listing.filtered_csv_rows(
+            store, study, wanted, statuses, names, choices
+        )
+    else:
+        count = len(names) if names else None
+        records = (
+            trial_rows.trial_record(t, count)
+            for t in trial_rows.each_trial(store, study)
+        )
+        rows = _listing.csv_rows(records, names, choices)
+    out = io.StringIO()
+    _listing.write_csv(rows, names, out)
+    reader = csv.DictReader(io.StringIO(out.getvalue()))
+    return [reader.fieldnames, *reader]
 
 
 class TestReportsSince:
