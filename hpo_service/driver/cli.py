@@ -22,6 +22,7 @@ import click
 from hpo_service._common import standard_json as _json
 from hpo_service._common import trial_rows
 from hpo_service._common.foreign_options import raise_naming_ours
+from hpo_service._common.logs import configure as configure_logging
 from hpo_service._common.settings import (
     SEED_LIMIT,
     StudySettings,
@@ -239,7 +240,7 @@ def main(verbose: int) -> None:
     """Run hyperparameter studies: a driver fills a trials store with TPE
     suggestions; any number of `hpo-worker` processes run the objective."""
     level = logging.WARNING - 10 * min(verbose + 1, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging(level)
 
 
 def _creates_study(args: dict[str, Any]) -> bool:

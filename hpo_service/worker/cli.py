@@ -15,6 +15,7 @@ import click
 from click.core import ParameterSource
 
 from hpo_service._common.foreign_options import raise_naming_ours
+from hpo_service._common.logs import configure as configure_logging
 from hpo_service._common.stop_signals import (
     DRAIN_SIGNALS,
     STOP_SIGNALS,
@@ -44,7 +45,6 @@ from hpo_service.worker._policy import ObjectivePolicy
 EXIT_CANNOT_RUN = 3
 """Exit code when the worker cannot run the objective at all (nothing was burnt)."""
 
-_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _MISSING_NOTE_SECONDS = 60.0
 _MISSING_POLL_SECONDS = 0.5
 
@@ -184,11 +184,8 @@ def main(
     --exp-key its defaults too: exit after 120 s without a trial and after 4
     trials in a row in error.
     """
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO,
-        format=_LOG_FORMAT,
-        stream=sys.stderr,
-    )
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    configure_logging(level, stream=sys.stderr)
     stop_with_driver()
     with _stop_requests() as stopped:
         store = _open_store(db_url, idle_timeout, wait_for_store, stopped)
