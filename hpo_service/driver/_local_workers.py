@@ -8,6 +8,8 @@
 - They run in their own session, so a terminal's Ctrl-C reaches the driver only, and
   the driver stops them: SIGTERM (finish the trial), a second SIGTERM after a grace
   period (hand the trial back), SIGKILL as the last resort.
+- They are named ``w1`` ... ``wK`` (``hpo-worker --worker-id``): each line a worker
+  logs starts with its name.
 - A worker killed by a signal is logged and replaced, and the driver is told its pid
   (``on_dead``) so that its trial is requeued at once rather than after its lease.
 """
@@ -81,7 +83,7 @@ class LocalWorkers:
     def __enter__(self) -> LocalWorkers:
         if self._n:
             self._lifeline, self._lifeline_write = os.pipe()
-            self._procs = [self._spawn() for _ in range(self._n)]
+            self._procs = [self._spawn(i) for i in range(self._n)]
             _logger.info("started %s local workers", self._n)
         return self
 
@@ -101,12 +103,15 @@ class LocalWorkers:
         set itself: it grows as workers are replaced)."""
         return self._started
 
-    def _spawn(self) -> subprocess.Popen[bytes]:
+    def _spawn(self, slot: int) -> subprocess.Popen[bytes]:
+        """Start the worker of ``slot`` (0-based), named ``w{slot + 1}``: its log
+        lines read ``[w1] ...`` and its trials' owner ids ``w1/host:pid:...``; a
+        replacement takes the name of the worker it replaces."""
         env = dict(os.environ)
         env[STORE_URL_ENV] = self._db_url
         env[PARENT_FD_ENV] = str(self._lifeline)
         proc = subprocess.Popen(
-            self._command,
+            [*self._command, "--worker-id", f"w{slot + 1}"],
             env=env,
             pass_fds=(self._lifeline,),
             start_new_session=True,
@@ -131,7 +136,7 @@ class LocalWorkers:
             if code is not None and code < 0:
                 self._replace_killed(i, proc, code)
             elif code == 0:
-                self._procs[i] = self._spawn()
+                self._procs[i] = self._spawn(i)
         codes = [p.poll() for p in self._procs]
         if self._procs and all(c is not None and c != 0 for c in codes):
             raise HPOServiceError(
@@ -149,7 +154,7 @@ class LocalWorkers:
         )
         if self.on_dead is not None:
             self.on_dead(proc.pid)
-        self._procs[i] = self._spawn()
+        self._procs[i] = self._spawn(i)
 
     def stop(self, *, at_once: bool = False) -> None:
         """Stop every worker: SIGTERM, a second SIGTERM after the grace, then SIGKILL.

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn
 
+from hpo_service._common.logs import LABELLED
 from hpo_service._common.processes import certainly_dead, namespace_key, owner_id
 from hpo_service._common.settings import (
     DEFAULT_LEASE_SECONDS,
@@ -149,6 +150,7 @@ def run_worker(
     show_output: bool = True,
     serve_finished: bool = False,
     db_url: str | None = None,
+    owner: str | None = None,
 ) -> WorkerSummary:
     """Claim and run trials until a stop condition; see :class:`Worker`.
 
@@ -174,6 +176,9 @@ def run_worker(
             only ``idle_timeout`` (or a signal, or a limit) stops the worker.
         db_url: The store's URL as the user gave it, for the commands the
             worker's messages name (masked); None names ``--db URL``.
+        owner: The owner id to write on claimed trials, made beforehand by
+            :func:`worker_owner` (``hpo-worker`` labels its log lines with it before
+            the worker starts); None: made here from ``worker_id``.
 
     Returns:
         What the worker did.
@@ -200,8 +205,23 @@ def run_worker(
         ),
         show_output=show_output,
         db_url=db_url,
+        owner=owner,
     )
     return worker.run()
+
+
+def worker_owner(worker_id: str | None) -> tuple[str, str]:
+    """A worker's owner id (``NAME/`` then :func:`default_worker_id`, or that
+    alone without a name) and the label its log lines show (the name, else the id).
+
+    Args:
+        worker_id: The worker's name (``hpo-worker --worker-id``), or None.
+
+    Returns:
+        ``(owner id, label)``.
+    """
+    owner = owner_id(name=worker_id) if worker_id else default_worker_id()
+    return owner, worker_id or owner
 
 
 @dataclass(frozen=True)
@@ -295,7 +315,11 @@ class _UnusableSettings(ValueError):
 
 
 class _Prefixed(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """The worker's own lines, ``[label] message``; marked :data:`LABELLED` so that
+    ``hpo-worker``'s handler (which labels the process's other lines) leaves them."""
+
     def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        kwargs["extra"] = {**kwargs.get("extra", {}), LABELLED: True}
         return f"[{self.extra['worker_id']}] {msg}", kwargs  # type: ignore[index]
 
 
@@ -323,6 +347,7 @@ class Worker:
             kept with the trial's result or error either way).
         db_url: The store's URL as the user gave it, for the commands the
             worker's messages name (masked); None names ``--db URL``.
+        owner: As :func:`run_worker`'s.
 
     Raises:
         ValueError: An argument is out of range.
@@ -341,6 +366,7 @@ class Worker:
         limits: WorkerLimits | None = None,
         show_output: bool = True,
         db_url: str | None = None,
+        owner: str | None = None,
     ) -> None:
         _check_args(max_trials, idle_timeout, poll_interval)
         self._show_output = show_output
@@ -349,7 +375,7 @@ class Worker:
         self._limits = limits or WorkerLimits()
         self._consecutive_failures = 0
         self._waiting_since = -1  # trials run when the worker last said it waits
-        self.worker_id = owner_id(name=worker_id) if worker_id else default_worker_id()
+        self.worker_id = owner or worker_owner(worker_id)[0]
         self._store = store
         self._db_url = db_url
         self._study = study

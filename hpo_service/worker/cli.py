@@ -39,7 +39,7 @@ from hpo_service.store._cli_option import (
 )
 from hpo_service.worker._hyperopt_options import hyperopt_worker_options
 from hpo_service.worker._lifeline import stop_with_driver
-from hpo_service.worker._loop import DEFAULT_POLL_INTERVAL, run_worker
+from hpo_service.worker._loop import DEFAULT_POLL_INTERVAL, run_worker, worker_owner
 from hpo_service.worker._policy import ObjectivePolicy
 
 EXIT_CANNOT_RUN = 3
@@ -184,8 +184,9 @@ def main(
     --exp-key its defaults too: exit after 120 s without a trial and after 4
     trials in a row in error.
     """
+    owner, label = worker_owner(worker_id)
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    configure_logging(level, stream=sys.stderr)
+    configure_logging(level, stream=sys.stderr, label=label)
     stop_with_driver()
     with _stop_requests() as stopped:
         store = _open_store(db_url, idle_timeout, wait_for_store, stopped)
@@ -204,6 +205,7 @@ def main(
             idle_timeout=idle_timeout,
             poll_interval=poll_interval,
             worker_id=worker_id,
+            owner=owner,
             policy=ObjectivePolicy(objectives, allow_modules),
             show_output=show_output,
             db_url=db_url,

@@ -1,9 +1,21 @@
 """What an operator reads: every log line of real ``hpo-driver`` and ``hpo-worker``
-processes says when, which process and which module (``TIME PID LEVEL LOGGER:``)."""
+processes says when, which process and which module (``TIME PID LEVEL LOGGER:``),
+and every line of a worker carries the worker's name, the store's retry warnings
+and "works again" lines included (MongoDB-wire fail points make the store fail)."""
 
 from __future__ import annotations
 
 import re
+import uuid
+
+import pytest
+
+from hpo_service._common.settings import StudySettings
+from hpo_service.store import NewTrial, open_store
+from tests.conftest import mongo_lane
+from tests.e2e.conftest import wait_until
+from tests.helpers.mongo_wire import fail_point, fail_points_enabled, with_database
+from tests.helpers.pipes import PipeLines
 
 DRIVER = "hpo_service.driver.cli"
 WORKER = "hpo_service.worker"
@@ -14,6 +26,9 @@ LINE = re.compile(
     r"(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL) (?P<name>[\w.]+): (?P<msg>.*)$"
 )
 STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
+needs_mongo = pytest.mark.skipif(
+    mongo_lane() is None, reason="no MongoDB-wire server (see tests/conftest.py)"
+)
 
 
 def log_lines(text: str) -> list[re.Match[str]]:
@@ -48,3 +63,71 @@ def test_driver_and_worker_lines_name_their_process_and_logger(procs, tmp_path):
     assert any(m["name"] == "hpo_service.worker._loop" for m in theirs)
     assert {m["pid"] for m in theirs} == {str(int(theirs[0]["pid"]))}
     assert theirs[0]["pid"] != str(driver.pid)
+
+
+@pytest.fixture
+def server(mongo_url: str) -> str:
+    if not fail_points_enabled(mongo_url):
+        pytest.skip("the MongoDB server runs without test commands (fail points)")
+    return mongo_url
+
+
+def _url(server: str, app: str) -> str:
+    url = with_database(server, f"hpo_lines_{uuid.uuid4().hex[:10]}")
+    return url + ("&" if "?" in url else "?") + f"appName={app}"
+
+
+@needs_mongo
+def test_every_line_of_a_worker_carries_its_name(server, procs):
+    """The worker's own lines said ``[NAME]``; the store's retry warning and its
+    "works again" line, written by the store's module, did not."""
+    app = f"lines-{uuid.uuid4().hex[:6]}"
+    url = _url(server, app)
+    settings = StudySettings(
+        objective="tests.e2e.objectives:quadratic",
+        space={},
+        space_fingerprint="t",
+        max_evals=1,
+    )
+    with open_store(url) as store:
+        store.create_study("q", settings.to_dict())
+        store.insert_trials("q", [NewTrial({}, {"x": 0.0, "y": 0.0})])
+    stepped = {"failCommands": ["findAndModify"], "appName": app, "errorCode": 189}
+    with fail_point(server, stepped, {"times": 4}):
+        run = procs.run(
+            WORKER, "--db", url, "--worker-id", "ops-7", "--max-trials", "1",
+            "--idle-timeout", "60", timeout=120,
+        )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    lines = log_lines(run.stderr)
+    unnamed = [m[0] for m in lines if not m["msg"].startswith("[ops-7] ")]
+    assert not unnamed, run.stderr
+    said = [m["msg"] for m in lines]
+    assert any("claiming a trial failed (attempt 1)" in m for m in said), said
+    assert any("claiming a trial works again, after" in m for m in said), said
+
+
+@needs_mongo
+def test_local_workers_are_named_on_every_line(server, procs):
+    """``hpo-driver start --workers 2`` while its workers' claims answer
+    PrimarySteppedDown: the workers' store retry warnings carry their names,
+    ``[w1]``/``[w2]``, as their other lines do (the driver's own retries, on the
+    same fail point, carry its pid only)."""
+    app = f"local-{uuid.uuid4().hex[:6]}"
+    url = _url(server, app)
+    driver = procs.start(
+        DRIVER, "start", "--db", url, "--study", "s", *RUN, "--max-evals", "4",
+        "--workers", "2",
+    )  # fmt: skip
+    err = PipeLines(driver.stderr)
+    wait_until(lambda: "started 2 local workers" in err.text, 120)
+    stepped = {"failCommands": ["findAndModify"], "appName": app, "errorCode": 189}
+    with fail_point(server, stepped, "alwaysOn"):  # until a worker's claim failed
+        wait_until(lambda: "claiming a trial failed (attempt 1)" in err.text, 120)
+    driver.wait(timeout=180)
+    text = err.finish()
+    assert driver.returncode == 0, text
+    claims = [m for m in log_lines(text) if "claiming a trial" in m["msg"]]
+    assert claims, text
+    unnamed = [m[0] for m in claims if not re.match(r"\[w[12]\] ", m["msg"])]
+    assert not unnamed, text

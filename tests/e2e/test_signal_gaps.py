@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -87,7 +88,9 @@ def test_a_worker_stopped_before_its_loop_claims_nothing_and_exits_0(
     # a normal stop (a driver stops its local workers so at its end): no warning
     assert "WARNING" not in run.stderr, run.stderr
     if point == "started":  # handed to _stop_requests: noted, as in the loop, at INFO
-        assert f"INFO {WORKER_CLI}: stopped by {name} before claiming" in run.stderr
+        said = f"INFO {WORKER_CLI}: [{socket.gethostname()}:"  # its id, as every line
+        assert said in run.stderr, run.stderr
+        assert f"] stopped by {name} before claiming" in run.stderr
     with open_store(db) as store:  # stopped before claiming: the trial waits
         assert store.count_by_state("s")[TrialState.NEW] == 1, run.stderr
 

@@ -258,8 +258,9 @@ def test_a_sigkilled_local_worker_is_replaced_and_its_trial_requeued_at_once(
         (trial,) = [
             t
             for t in store.get_trials("s", [TrialState.RUNNING])
-            if t.owner.startswith(f"{socket.gethostname()}:{victim}:")
+            if t.owner.split("/")[1].startswith(f"{socket.gethostname()}:{victim}:")
         ]
+    assert trial.owner.startswith(("w1/", "w2/")), trial.owner  # local: named
     os.kill(victim, signal.SIGKILL)
     _, err = driver.communicate(timeout=180)
     assert driver.returncode == 0, err
