@@ -303,6 +303,7 @@ def open_driven_study(
     override: bool,
     options: DriverOptions,
     on_create: Callable[[], object] | None = None,
+    on_lease: Callable[[], object] | None = None,
 ) -> tuple[StudySettings, bool]:
     """:func:`open_study` holding the study's driver lease, taken once: before the
     study is read (also one another process created meanwhile), or right after this
@@ -321,6 +322,8 @@ def open_driven_study(
         options: The driver's options (its owner id and lease length).
         on_create: Called once this call created the study, before the lease is
             taken: a caller retrying a failed lease then knows the study is new.
+        on_lease: Called once the lease is taken: from then on the caller gives it
+            back if it ends before its driver runs (a signal, an error).
 
     Returns:
         As :func:`open_study`.
@@ -334,6 +337,8 @@ def open_driven_study(
 
     def lease() -> None:
         take_driver_lease(store, name, owner, seconds, watch=True)
+        if on_lease is not None:
+            on_lease()
 
     try:
         settings, created = open_study(

@@ -176,6 +176,9 @@ class Driver:
         self._held_lease = False  # the lease was ours once: losing it is a takeover
         self._unsure = False  # an insert failed: it may have landed all the same
         self._suggested: set[int] = set()  # tids this run queued itself
+        #: Whether :meth:`run` gave the driver lease back (or tried to): until
+        #: then the lease ``hpo-driver start`` took is that command's to give back.
+        self.lease_given_back = False
         #: Pids of the local workers (``--workers K``) this driver started, so that
         #: messages name them as such (:meth:`attach_local_workers`).
         self.local_pids: Collection[int] = ()
@@ -188,9 +191,23 @@ class Driver:
         Raises:
             DriverLeaseError: Another live driver runs this study.
         """
-        self._check_loss_threshold()
-        pause_point("driving")
-        self._first_housekeeping()
+        try:  # the lease is given back however the run ends, even before the loop
+            self._check_loss_threshold()
+            pause_point("driving")
+            self._first_housekeeping()
+            reason = self._run_loop()
+        finally:
+            self._release_driver_lease()
+        return StudyOutcome(
+            reason,
+            self.counts(),
+            self._best,
+            failed=self._failed,
+            pruning=self._pruning_ladder(),
+        )
+
+    def _run_loop(self) -> str:
+        """The loop under its progress display; returns why it stopped."""
         self._started = time.monotonic()
         total = self.settings.max_evals
         progress = Progress(
@@ -203,17 +220,9 @@ class Driver:
         except BaseException:
             progress.close(last_line=False)  # its counts may be stale: the error says
             raise
-        else:  # a stop by signal says how far the study got once its trials settle
-            progress.close(last_line=self._interrupted is None)
-        finally:
-            self._release_driver_lease()
-        return StudyOutcome(
-            reason,
-            self.counts(),
-            self._best,
-            failed=self._failed,
-            pruning=self._pruning_ladder(),
-        )
+        # a stop by signal says how far the study got once its trials settle
+        progress.close(last_line=self._interrupted is None)
+        return reason
 
     def _first_housekeeping(self) -> None:
         """Take the driver lease, then requeue dead leases, before anything else;
@@ -253,6 +262,7 @@ class Driver:
 
     def _release_driver_lease(self) -> None:
         """Give the lease back; if the store refuses, say when it frees itself."""
+        self.lease_given_back = True
         try:
             self.store.release_driver_lease(self.name, self.options.owner)
         except (ConnectionError, StoreError) as e:

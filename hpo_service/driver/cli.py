@@ -381,9 +381,7 @@ def start(
       128+N  stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), also
              while starting; the same command resumes the study
     """
-    from hpo_service.driver._local_workers import LocalWorkers
-    from hpo_service.driver._study import study_space
-    from hpo_service.driver._study_loop import Driver, DriverOptions
+    from hpo_service.driver._study_loop import DriverOptions
     from hpo_service.driver._worker_hint import errors_hint
 
     faults = StoreFaults(f"study {study!r}", "open the study", _logger)
@@ -404,9 +402,37 @@ def start(
         override_flag="--override",
         errors_hint=errors_hint(db_url, study),
     )
-    settings, created = _open_for_start(
-        store, db_url, study, given, override=override, options=options, faults=faults
-    )
+    with _LeaseUntilDriving(store, study, options.owner) as lease:
+        settings, created = _open_for_start(
+            store, db_url, study, given, override=override, options=options,
+            faults=faults, on_lease=lease.taken,
+        )  # fmt: skip
+        _drive_opened(
+            store, db_url, study, settings, created, space, options, lease,
+            workers=workers, stop_grace=stop_grace, show_output=show_output,
+        )  # fmt: skip
+
+
+def _drive_opened(
+    store: BaseTrialStore,
+    db_url: str,
+    study: str,
+    settings: StudySettings,
+    created: bool,
+    space: Any,
+    options: DriverOptions,
+    lease: _LeaseUntilDriving,
+    *,
+    workers: int,
+    stop_grace: float,
+    show_output: bool,
+) -> None:
+    """``start`` once its study is open and leased: start the local workers, drive
+    the study (:func:`_drive`) and report how it ended."""
+    from hpo_service.driver._local_workers import LocalWorkers
+    from hpo_service.driver._study import study_space
+    from hpo_service.driver._study_loop import Driver
+
     space = study_space(settings, study) if space is None else space
     click.echo(f"{'created' if created else 'resuming'} study {study!r}", err=True)
     if note := _output.pruner_objectives_note(settings):
@@ -425,13 +451,45 @@ def start(
 
     def driver(local: LocalWorkers) -> Driver:
         stop = _failing_workers(local)
-        return Driver(store, study, settings, space, options=options, should_stop=stop)
+        lease.driver = Driver(
+            store, study, settings, space, options=options, should_stop=stop
+        )
+        return lease.driver
 
     def hint(how: str) -> str:
         return _output.resume_hint(study, how, db_url, store, resume_flags)
 
     outcome = _drive(driver, local_workers, hint)
     _report_outcome(study, outcome, db_url, resume_flags)
+
+
+class _LeaseUntilDriving:
+    """The driver lease ``start`` holds from its study's opening until its
+    :class:`Driver` runs (which gives it back however it ends): ``start`` ending
+    in between (a SIGTERM or SIGHUP just after the study opened, a second signal or
+    a Ctrl-C while the local workers start, a space or driver that cannot be made)
+    gives it back, instead of leaving it to expire (a start elsewhere waited it
+    out)."""
+
+    def __init__(self, store: BaseTrialStore, study: str, owner: str) -> None:
+        self._store, self._study, self._owner = store, study, owner
+        self._taken = False
+        self.driver: Driver | None = None
+
+    def taken(self) -> None:
+        """Note that the lease is held (``open_driven_study``'s ``on_lease``)."""
+        self._taken = True
+
+    def __enter__(self) -> _LeaseUntilDriving:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        if exc_type is None or not self._taken:
+            return
+        if self.driver is not None and self.driver.lease_given_back:
+            return
+        with contextlib.suppress(ConnectionError, HPOServiceError):
+            self._store.release_driver_lease(self._study, self._owner)
 
 
 def _open_for_start(
@@ -443,10 +501,12 @@ def _open_for_start(
     override: bool,
     options: DriverOptions,
     faults: StoreFaults,
+    on_lease: Callable[[], object],
 ) -> tuple[StudySettings, bool]:
     """``start``'s :func:`~hpo_service.driver._study.open_driven_study`: store
     failures that may pass are ridden out (SIGTERM or SIGHUP meanwhile ends the
     command, saying so), and a refusal is a usage error saying what to give.
+    ``on_lease`` is called once the driver lease is taken.
 
     Returns:
         The study's settings and whether it was created.
@@ -463,10 +523,11 @@ def _open_for_start(
             settings, created = ride_out(
                 lambda: open_driven_study(
                     store, study, given, override=override, options=options,
-                    on_create=lambda: made.append(True),
+                    on_create=lambda: made.append(True), on_lease=on_lease,
                 ),
                 faults,
             )  # fmt: skip
+            pause_point("study-opened")  # a test's hook: a signal once it is leased
             return settings, created or bool(made)
     except StudyWithoutSpaceError as e:  # made by an import: say how to go on
         start = store_command("hpo-driver start", db_url, study)

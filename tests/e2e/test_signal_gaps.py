@@ -142,3 +142,19 @@ def test_ctrl_c_before_the_driver_drives_says_so(point: str, tmp_path: Path) -> 
     assert "hpo-driver interrupted (Ctrl-C) while starting study 's'" in run.stderr
     assert "Traceback" not in run.stderr
     assert not study_made(tmp_path), run.stderr
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP", "SIGINT"])
+def test_a_driver_stopped_just_after_its_study_opened_gives_its_lease_back(
+    name: str, tmp_path: Path
+) -> None:
+    """The signal came once the study was made and leased, before the driver ran
+    (which gives its lease back however it ends): ``start`` exited 128+signal
+    holding the lease, which a start on another host then waited out (300 s)."""
+    signum = signal.Signals[name]
+    run = stopped_at("study-opened", signum, driver_start(tmp_path), tmp_path)
+    assert run.returncode == 128 + signum, run.stderr
+    assert "Traceback" not in run.stderr
+    with open_store(f"sqlite:///{tmp_path / 'hpo.sqlite'}") as store:
+        study = store.get_study("s")
+    assert study.driver_owner is None, (study.driver_owner, run.stderr)
