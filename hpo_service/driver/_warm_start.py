@@ -32,9 +32,8 @@ import json
 import logging
 import math
 import os
-import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +47,7 @@ from hpo_service._common.settings import (
 from hpo_service._common.stop_signals import pause_point
 from hpo_service._common.trial_rows import default_names, each_trial
 from hpo_service._common.words import counted
+from hpo_service.driver._import_lease import ImportLease
 from hpo_service.driver._lease import (
     IMPORT_KIND,
     default_owner,
@@ -60,7 +60,6 @@ from hpo_service.driver._study import (
     study_space,
 )
 from hpo_service.exceptions import (
-    HPOServiceError,
     InvalidResultError,
     SpaceError,
     StudyExistsError,
@@ -228,13 +227,18 @@ def _fill(
     records: Sequence[Evaluated],
     settings: StudySettings,
     report: ImportReport,
+    *,
+    confirm: Callable[[], None] | None = None,
 ) -> ImportReport:
     """Check ``records`` against the study's ``settings`` and insert the ones the
-    study does not hold yet."""
+    study does not hold yet; ``confirm()`` (the import's lease still held, or it
+    raises) is called right before the first write."""
     study_names, new_names = _named_objectives(settings, records)
     seen = _finished_identities(store, study)
     trials = _new_trials(settings, study, records, study_names, seen, report)
     count = _objective_count(settings, trials)
+    if confirm is not None:
+        confirm()
     _record_objectives(store, study, settings, count, new_names if trials else None)
     report.imported = store.insert_finished(study, trials) if trials else []
     for trial in trials:
@@ -272,19 +276,17 @@ def _fill_spaceless(
     else:
         report = ImportReport()
     owner = default_owner(IMPORT_KIND)
-    stop = threading.Event()
-    renewing = threading.Thread(
-        target=_renew, args=(store, study, owner, stop), daemon=True
-    )
+    lease: ImportLease | None = None
     try:
-        fresh = _import_lease(store, study, owner)
-        renewing.start()
+        fresh, lease = _import_lease(store, study, owner)
+        if lease is not None:
+            lease.start()
         pause_point("import-filling")
-        return _fill(store, study, records, fresh, report)
+        confirm = None if lease is None else lease.confirm
+        return _fill(store, study, records, fresh, report, confirm=confirm)
     finally:
-        stop.set()
-        if renewing.is_alive():  # a renewal after the release would take it back
-            renewing.join()
+        if lease is not None:
+            lease.stop()
         store.release_driver_lease(study, owner)
 
 
@@ -294,24 +296,12 @@ def _lease_seconds() -> float:
     return float(os.environ.get(_LEASE_ENV) or IMPORT_LEASE_SECONDS)
 
 
-def _renew(
-    store: BaseTrialStore, study: str, owner: str, stop: threading.Event
-) -> None:
-    """Renew the import's lease every third of its length until ``stop`` is set,
-    as a driver renews its own: an import outlasting one lease length (a slow
-    check, a large insert) keeps a start from taking the study mid-import."""
-    seconds = _lease_seconds()
-    while not stop.wait(seconds / 3):
-        try:
-            store.acquire_driver_lease(study, owner, seconds)
-        except HPOServiceError:  # the next renewal tries again
-            continue
-
-
-def _import_lease(store: BaseTrialStore, study: str, owner: str) -> StudySettings:
+def _import_lease(
+    store: BaseTrialStore, study: str, owner: str
+) -> tuple[StudySettings, ImportLease | None]:
     """Take the driver lease of ``study`` (one without a space) for ``owner`` and
-    return its settings then; return them at once, unleased, if a start gave the
-    study a space meanwhile.
+    return its settings then, with the lease (not renewing yet); return them at
+    once, without a lease, if a start gave the study a space meanwhile.
 
     Waits while another holds the lease on a study still without a space (another
     import, or a start checking the imported trials), at most
@@ -322,11 +312,14 @@ def _import_lease(store: BaseTrialStore, study: str, owner: str) -> StudySetting
     """
     deadline = time.monotonic() + IMPORT_WAIT_SECONDS
     while True:
-        leased = store.acquire_driver_lease(study, owner, _lease_seconds())
+        seconds, asked = _lease_seconds(), time.monotonic()
+        leased = store.acquire_driver_lease(study, owner, seconds)
         held = store.get_study(study)
         settings = StudySettings.from_dict(held.settings)
-        if leased or settings.has_space():
-            return settings
+        if leased:
+            return settings, ImportLease(store, study, owner, seconds, taken_at=asked)
+        if settings.has_space():
+            return settings, None
         holder = held.driver_owner
         if holder is not None and certainly_dead(holder):
             store.release_driver_lease(study, holder)

@@ -6,7 +6,10 @@ and the process that loses says so or joins."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
+import time
 from pathlib import Path
 
 from hpo_service._common.stop_signals import PAUSE_ENV
@@ -154,12 +157,14 @@ def test_an_import_outlasting_its_lease_keeps_it(procs, tmp_path):
     """The import's lease was taken once and never renewed: an import filling the
     study longer than the lease let a start take it mid-import, write the space
     after checking none of the trials, and the import's insert then landed trials
-    never checked. Now the import renews it as a driver does (here a 1 s lease,
-    the import paused for three lease lengths before its insert)."""
+    never checked. Now the import renews it as a driver does (here a 2 s lease,
+    the import paused for more than two lease lengths before its insert; 2 s, not
+    1 s: a renewal returning after its lease ran out now ends the import, and a
+    loaded machine can be that late by a second)."""
     db, marker = new_database(tmp_path), tmp_path / "paused"
     study = ["--db", db, "--study", "s"]
     export = str(misfit_export(tmp_path))
-    procs.env["HPO_TEST_IMPORT_LEASE_SECONDS"] = "1"
+    procs.env["HPO_TEST_IMPORT_LEASE_SECONDS"] = "2"
     try:
         importing, import_err = paused(
             procs, "import-filling", marker, "import", *study, "--create", export
@@ -172,7 +177,7 @@ def test_an_import_outlasting_its_lease_keeps_it(procs, tmp_path):
         wait_until(
             lambda: (
                 leased_until.append(store.get_study("s").driver_lease_expires_at)
-                or (leased_until[-1] or 0.0) > first + 2
+                or (leased_until[-1] or 0.0) > first + 4
             ),
             60,
         )
@@ -184,3 +189,37 @@ def test_an_import_outlasting_its_lease_keeps_it(procs, tmp_path):
     assert misfits(db, "s") == [0, 1]  # in, unchecked by any start: no space yet
     with open_store(db) as store:
         assert store.get_study("s").settings["space"] is None
+
+
+def test_an_import_that_lost_its_lease_in_an_outage_imports_nothing(procs, tmp_path):
+    """The store was unreachable (here its database locked) for longer than the
+    import's lease while the import filled its study: the renewals failed, the
+    import ignored it and put its trials in once the store came back, though a
+    start could have taken the lapsed lease and given the study a space meanwhile.
+    Now it imports nothing and says why."""
+    db, marker = new_database(tmp_path), tmp_path / "paused"
+    study = ["--db", db, "--study", "s"]
+    export = str(misfit_export(tmp_path))
+    procs.env["HPO_TEST_IMPORT_LEASE_SECONDS"] = "1"
+    try:
+        importing, import_err = paused(
+            procs, "import-filling", marker, "import", *study, "--create", export
+        )
+    finally:
+        del procs.env["HPO_TEST_IMPORT_LEASE_SECONDS"]
+    path = tmp_path / "hpo.sqlite"
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as outage:
+        outage.execute("BEGIN EXCLUSIVE")  # no renewal lands from now on
+        (expires,) = outage.execute(
+            "SELECT driver_lease_expires_at FROM studies WHERE name = 's'"
+        ).fetchone()
+        wait_until(lambda: time.time() > expires, 60)  # the lease has lapsed
+        outage.execute("ROLLBACK")
+    marker.unlink()
+    assert importing.wait(timeout=120) == 1, import_err.finish()
+    text = import_err.finish()
+    lost = "must hold study 's''s driver lease until its trials are in, but it lost"
+    assert lost in text, text
+    with open_store(db) as store:
+        assert store.get_trials("s") == []
+        assert store.get_study("s").driver_owner is None
