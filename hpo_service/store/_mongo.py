@@ -665,6 +665,19 @@ bounded (windowed reads, batched writes, ``wtimeoutMS`` 10 s), so a healthy serv
 answers each well within it."""
 
 
+MONITORING_MODE = "poll"
+"""pymongo's ``serverMonitoringMode`` unless the URL gives it. A "not primary" answer
+(NotWritablePrimary 10107, PrimarySteppedDown 189, ...) marks the server unknown and
+asks its monitor for a check at once; a streaming monitor (pymongo's default) is
+then blocked in an awaited ``hello`` that the server answers only when its state
+changes or after ``heartbeatFrequencyMS`` (10 s), so the retried call waited for a
+primary about 10 s (8.5-9.7 s measured, ``benchmarks/not_primary_stall.py``) even
+though the server could take writes again. A polling monitor checks within 0.5 s
+(pymongo's minimum interval), and while a call waits for a primary every 0.5 s;
+otherwise one ``hello`` every ``heartbeatFrequencyMS``, as streaming does (and
+without streaming's second connection, the round-trip-time monitor)."""
+
+
 MIGRATION_TIMEOUT = 3600.0
 """Seconds the index migration of an upgrade may take (it replaces
 :data:`SOCKET_TIMEOUT` and the URL's timeouts there): building an index on a trials
@@ -704,6 +717,8 @@ def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
         options["serverSelectionTimeoutMS"] = int(connect_timeout * 1000)
     if not {"sockettimeoutms", "timeoutms"} & given:
         options["socketTimeoutMS"] = int(SOCKET_TIMEOUT * 1000)
+    if "servermonitoringmode" not in given:
+        options["serverMonitoringMode"] = MONITORING_MODE
     client = make_client(url, options)
     if database is None:  # the URL's path, as pymongo parses it
         database = client.get_default_database(DEFAULT_DATABASE).name

@@ -337,3 +337,23 @@ def test_an_insert_that_fails_is_marked_as_a_write_of_one_trial_is(
         store.insert_trials("s", [NewTrial({"x": 1}, {"x": 1})])
     assert may_pass(failed.value) is passes, failed.value
     assert isinstance(failed.value, StoreTransientError) is passes
+
+
+@pytest.mark.parametrize("answer", [NOT_PRIMARY, {"errorCode": 189}])
+def test_a_not_primary_answer_is_ridden_out_within_a_few_seconds(
+    wire: Wire, answer: dict[str, Any]
+) -> None:
+    """A "not primary" answer (NotWritablePrimary, PrimarySteppedDown) marks the
+    server unknown. pymongo's default streaming monitor then waits for the server's
+    next awaited ``hello`` reply, ``heartbeatFrequencyMS`` (10 s) later, so the
+    retried claim waited ~10 s for a primary, past this store's 5 s of server
+    selection and retries. The store's default polling monitor checks at once.
+    Opened with the store's defaults (not :meth:`Wire.open`'s 0.5 s monitor)."""
+    with open_store(
+        wire.server, database=wire.database, appname=APP,
+        retry_timeout=5.0, connect_timeout=5.0,
+    ) as store:  # fmt: skip
+        store.create_study("s", {})
+        queue(store, 1)
+        with wire.fault(["findAndModify"], 1, **answer):
+            assert store.claim("w", LONG, study="s") is not None
