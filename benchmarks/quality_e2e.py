@@ -109,16 +109,33 @@ def one_study(
             "--no-objective-output",
         ]  # fmt: skip
         clock = time.perf_counter()
-        procs = [_spawn(driver, env)] + [_spawn(worker, env) for _ in range(workers)]
-        for proc in procs:
-            if proc.wait(timeout=_WAIT) != 0:
-                raise RuntimeError(f"{proc.args[3:5]} exited {proc.returncode}")
+        _run_all([driver] + [worker] * workers, env)
         wall = time.perf_counter() - clock
         with open_store(db) as store:
             trials = store.get_trials("bench", [TrialState.DONE])
     out = measure(trials)
     out["seconds"] = wall
     return out
+
+
+def _run_all(commands: list[list[str]], env: dict[str, str]) -> None:
+    """Run ``commands`` side by side until each exits 0.
+
+    Raises:
+        RuntimeError: One exited otherwise (the others are killed then, and on a
+            timeout or Ctrl-C: none outlives its study's temporary directory).
+        subprocess.TimeoutExpired: One ran longer than ``_WAIT`` seconds.
+    """
+    procs = [_spawn(command, env) for command in commands]
+    try:
+        for proc in procs:
+            if proc.wait(timeout=_WAIT) != 0:
+                raise RuntimeError(f"{proc.args[3:5]} exited {proc.returncode}")
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 def _spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
