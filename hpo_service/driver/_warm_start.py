@@ -325,8 +325,9 @@ def _import_lease(
             store.release_driver_lease(study, holder)
         elif time.monotonic() > deadline:
             raise ValueError(
-                f"study {study!r} has no search space and {holder_text(holder)} "
-                f"held its lease for {IMPORT_WAIT_SECONDS:.0f} s, so nothing was "
+                f"an import into study {study!r} (no search space yet) "
+                f"must take its driver lease within {IMPORT_WAIT_SECONDS:.0f} s, but "
+                f"got holder={holder_text(holder)} throughout, so nothing was "
                 "imported: import again once it ends"
             )
         else:

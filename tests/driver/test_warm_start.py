@@ -685,3 +685,28 @@ def test_a_start_refuses_a_space_that_makes_an_imported_config_otherwise(
     assert store.get_study("new").settings["space"] is None
     given = {**swapped, **space_settings(OPTIMISERS)}
     assert open_study(store, "new", given)[0].space is not None
+
+
+def test_an_import_kept_out_by_a_held_lease_says_so_in_the_teams_form(
+    store, monkeypatch
+):
+    """An import into a study without a space waits for another holder of its
+    driver lease (here a live driver on another host), then gives up saying what
+    must hold and what it got, and writes nothing."""
+    from hpo_service.driver import _warm_start
+    from hpo_service.driver._study import create_without_space
+
+    create_without_space(store, "s")
+    holder = "driver@elsewhere:1:abcdef"
+    assert store.acquire_driver_lease("s", holder, 600.0)
+    monkeypatch.setattr(_warm_start, "IMPORT_WAIT_SECONDS", 0.0)
+    point = Evaluated({"x": 0.5}, {"loss": 1.0, "status": "ok"}, "f.json#0")
+    with pytest.raises(ValueError) as refused:
+        import_results(store, "s", [point])
+    assert str(refused.value) == (
+        "an import into study 's' (no search space yet) must take its "
+        f"driver lease within 0 s, but got holder={holder} throughout, so nothing "
+        "was imported: import again once it ends"
+    )
+    assert store.get_trials("s") == []
+    assert store.get_study("s").driver_owner == holder
