@@ -62,6 +62,7 @@ from hpo_service.driver._study import (
 from hpo_service.exceptions import (
     InvalidResultError,
     SpaceError,
+    StoreError,
     StudyExistsError,
     StudyNotFoundError,
 )
@@ -287,7 +288,22 @@ def _fill_spaceless(
     finally:
         if lease is not None:
             lease.stop()
+        _give_back(store, study, owner)
+
+
+def _give_back(store: BaseTrialStore, study: str, owner: str) -> None:
+    """Release the import's lease, or say when it ends by itself: a store failing
+    at that moment (the outage that ended the import, or one after its trials went
+    in) must neither hide the import's own error nor turn an import done into a
+    failure."""
+    try:
         store.release_driver_lease(study, owner)
+    except (ConnectionError, StoreError) as e:
+        _logger.warning(
+            "study %r: the import's driver lease was not given back (%s); a start "
+            "can take it once it runs out, within %.0f s",
+            study, e, _lease_seconds(),
+        )  # fmt: skip
 
 
 def _lease_seconds() -> float:

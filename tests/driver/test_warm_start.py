@@ -710,3 +710,29 @@ def test_an_import_kept_out_by_a_held_lease_says_so_in_the_teams_form(
     )
     assert store.get_trials("s") == []
     assert store.get_study("s").driver_owner == holder
+
+
+def test_an_import_done_stays_done_when_its_lease_cannot_be_given_back(
+    store, monkeypatch, caplog
+):
+    """The store fails just as the import gives its lease back (its trials are
+    in): the release's error was raised from the import's ``finally``, so a done
+    import read as failed (and an import's own error was hidden the same way). Now
+    the import returns its report and says when the lease runs out."""
+    from hpo_service.driver._study import create_without_space
+    from hpo_service.exceptions import StoreConnectionError
+
+    create_without_space(store, "s")
+
+    def unreachable(study, owner):
+        raise StoreConnectionError("the store stopped answering")
+
+    monkeypatch.setattr(store, "release_driver_lease", unreachable)
+    point = Evaluated({"x": 0.5}, {"loss": 1.0, "status": "ok"}, "f.json#0")
+    with caplog.at_level("WARNING", logger="hpo_service.driver._warm_start"):
+        report = import_results(store, "s", [point])
+    assert report.imported == [0]
+    assert [t.params for t in store.get_trials("s")] == [{"x": 0.5}]
+    assert "the import's driver lease was not given back (the store stopped" in (
+        caplog.text
+    )
