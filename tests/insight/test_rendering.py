@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -62,7 +63,20 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, set[int], set[
     return db, done, pruned
 
 
-def test_pruned_trials_are_marked_in_the_history(study, tmp_path, browser):
+@pytest.fixture(scope="module")
+def dashboard(study: tuple[str, set[int], set[int]]) -> Iterator[str]:
+    """``hpo-driver dashboard`` over :func:`study` (read-only, shared by the tests
+    that ask it for figures): its base URL."""
+    db, _, _ = study
+    server, port, _ = start_dashboard("--db", db)
+    try:
+        wait_for(lambda: up(f"http://127.0.0.1:{port}/"), what="dashboard up")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(server)
+
+
+def test_pruned_trials_are_marked_in_the_history(study, dashboard, tmp_path, browser):
     db, done, pruned = study
     out = tmp_path / "report.html"
     run = hpo_driver("report", "--db", db, "--study", "pr", "--out", str(out))
@@ -80,12 +94,7 @@ def test_pruned_trials_are_marked_in_the_history(study, tmp_path, browser):
     assert level["y"] == len(done)
     _title_clears_the_axis_names(browser)
 
-    server, port, _ = start_dashboard("--db", db)
-    try:
-        wait_for(lambda: up(f"http://127.0.0.1:{port}/"), what="dashboard up")
-        figures = get(f"http://127.0.0.1:{port}/api/studies/pr/figures?names=history")
-    finally:
-        stop(server)
+    figures = get(f"{dashboard}/api/studies/pr/figures?names=history")
     (marked,) = [t for t in figures["history"]["data"] if t["name"] == "pruned"]
     assert marked["marker"]["symbol"] == "x"
     assert sorted(plotly_array(marked["customdata"])) == sorted(pruned)
@@ -375,17 +384,11 @@ def test_no_figure_of_a_report_loses_its_webgl_context(
     wait_for_colour(browser, "history", BLUE)  # the first figure is painted
 
 
-def test_the_dashboard_draws_a_small_study_as_svg(study):
+def test_the_dashboard_draws_a_small_study_as_svg(dashboard):
     """The dashboard's figures follow the report's rule: a study of 16 trials has
     no WebGL figure but the parallel coordinates (always WebGL in plotly)."""
-    db, _, _ = study
-    server, port, _ = start_dashboard("--db", db)
     names = "history,history_time,slice,contour,intermediate,timeline"
-    try:
-        wait_for(lambda: up(f"http://127.0.0.1:{port}/"), what="dashboard up")
-        figures = get(f"http://127.0.0.1:{port}/api/studies/pr/figures?names={names}")
-    finally:
-        stop(server)
+    figures = get(f"{dashboard}/api/studies/pr/figures?names={names}")
     assert {"history", "slice", "intermediate", "timeline"} <= set(figures)
     types = {n: {t["type"] for t in f.get("data", [])} for n, f in figures.items()}
     assert not [n for n, kinds in types.items() if "scattergl" in kinds], types
