@@ -97,13 +97,16 @@ def _hand_over_noted(
 
 def pause_point(point: str) -> None:
     """A test's hook into a race: with ``HPO_TEST_PAUSE=POINT:PATH`` set and
-    ``point`` == POINT, create PATH, then wait until the test removes it (60 s at
-    most) while signals come as they would at that point. Otherwise nothing."""
+    ``point`` == POINT, create PATH (written, then renamed into place), then wait
+    until the test removes it (60 s at most) while signals come as they would at
+    that point. Otherwise nothing."""
     wanted, _, path = os.environ.get(PAUSE_ENV, "").partition(":")
     if wanted != point or not path:
         return
     marker = Path(path)
-    marker.write_text(f"{os.getpid()}\n")
+    written = marker.with_name(f"{marker.name}.{os.getpid()}.tmp")
+    written.write_text(f"{os.getpid()}\n")
+    written.replace(marker)  # PATH appears whole: the test may act at once
     deadline = time.monotonic() + _PAUSE_LIMIT
     while marker.exists() and time.monotonic() < deadline:
         time.sleep(0.01)
