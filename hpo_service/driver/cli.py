@@ -234,7 +234,12 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="Log debug lines too (info and above without it).",
+)
 @click.version_option(package_name="hpo-service")
 def main(verbose: int) -> None:
     """Run hyperparameter studies: a driver fills a trials store with TPE

@@ -54,6 +54,7 @@ def test_driver_and_worker_lines_name_their_process_and_logger(procs, tmp_path):
     assert driver.returncode == 0, err
     lines = log_lines(err)
     ours = [m for m in lines if m["pid"] == str(driver.pid)]
+    assert any(m["level"] == "DEBUG" for m in ours), err  # -v, as its help says
     assert any(m["name"] == "hpo_service.driver._local_workers" for m in ours), err
     assert all(m["name"].startswith("hpo_service.") for m in lines), err
     worker = procs.run(WORKER, "--db", db, "--study", "s", "--idle-timeout", "1")
@@ -131,3 +132,11 @@ def test_local_workers_are_named_on_every_line(server, procs):
     assert claims, text
     unnamed = [m[0] for m in claims if not re.match(r"\[w[12]\] ", m["msg"])]
     assert not unnamed, text
+
+
+def test_the_driver_help_says_what_v_does(procs):
+    """It said "-vv for debug", but one -v already logs debug lines."""
+    run = procs.run(DRIVER, "--help")
+    assert run.returncode == 0, run.stderr
+    assert "Log debug lines too" in " ".join(run.stdout.split()), run.stdout
+    assert "-vv" not in run.stdout
