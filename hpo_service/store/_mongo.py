@@ -893,8 +893,8 @@ class MongoTrialStore(BaseTrialStore):
         advice = _rights_advice(_short(exc), self._database)
         return self._refused(
             what,
-            f"MongoDB store {self._description}: {what} refused to {self._who()} "
-            f"on database {self._database!r} (not retried): {advice}",
+            f"MongoDB store {self._description}: {doing(what)} was refused to "
+            f"{self._who()} on database {self._database!r} (not retried): {advice}",
         )
 
     def _who(self) -> str:

@@ -934,7 +934,7 @@ class SQLiteTrialStore(BaseTrialStore):
         directory or filesystem): not retried, as waiting cannot fix it."""
         user = _os_user()
         return StoreAuthorizationError(
-            f"{self._what(what)} refused to user {user!r} on database "
+            f"{self._what(doing(what))} was refused to user {user!r} on database "
             f"{self._abspath} (not retried): {exc}{self._advice(exc)}",
             user=user,
             database=self._abspath,

@@ -57,7 +57,9 @@ def test_a_worker_without_write_rights_exits_1_naming_user_database_and_operatio
     assert run.returncode == 1, run.stderr
     error = run.stderr.splitlines()[-1]
     assert error.startswith("Error: MongoDB store mongodb://looker:***@"), error
-    assert "claim refused to user 'looker' on database 'refused'" in error, error
+    assert (
+        "claiming a trial was refused to user 'looker' on database 'refused'" in error
+    ), error
     assert "readWrite role" in error, error
     assert "retrying" not in run.stderr and PASSWORD not in run.stderr, run.stderr
 

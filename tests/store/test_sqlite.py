@@ -338,8 +338,9 @@ def test_a_read_only_database_is_a_refusal_never_retried(
         str(path),
         "claim",
     )
-    assert f"claim refused to user {getpass.getuser()!r} on database {path}" in str(
-        error
+    assert (
+        f"claiming a trial was refused to user {getpass.getuser()!r} on database {path}"
+        in str(error)
     )
     assert not may_pass(error)
     assert store.count_by_state("s")[TrialState.NEW] == 1  # reads still work
