@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hpo_service.insight._params import middle_cut
 from hpo_service.insight._style import (
     BEST_COLOR,
     INFEASIBLE_COLOR,
@@ -356,6 +357,9 @@ def parallel_figure(
     params, shown = most_important(params, importances, MAX_PARALLEL_AXES)
     dims = [drawn[info.label] for info in params]
     width = _axis_name_width(len(dims) + len(objectives))
+    ticks = _tick_text_width(len(dims) + len(objectives))
+    for dim in dims:
+        dim["ticktext"] = [middle_cut(str(text), ticks) for text in dim["ticktext"]]
     for info, dim in zip(params, dims, strict=True):
         dim["label"] = _axis_name(
             str(info.label) + (" (log)" if info.log else ""), width
@@ -386,10 +390,12 @@ def parallel_figure(
     # Axis names sit below the axes, in a bottom margin as tall as their lines; the
     # first name is centred on the left edge: as wide a left margin.
     lines = max(str(d["label"]).count("<br>") + 1 for d in dims)
+    first = max((len(t) for t in dims[0].get("ticktext", [])), default=0)
+    left = max(60, 4 * width + 10, round(first * _TICK_CHAR_PX) + 16)
     fig.update_layout(**LAYOUT)
     fig.update_layout(
         title={"text": title, "y": 0.98, "yanchor": "top"},
-        margin={"t": 80, "b": 40 + 14 * lines, "l": max(60, 4 * width + 10)},
+        margin={"t": 80, "b": 40 + 14 * lines, "l": left},
         height=450 + 14 * (lines - 1),
     )
     return fig
@@ -406,6 +412,19 @@ def _axis_name_width(n_axes: int) -> int:
     between two axes of a 1400 px wide report, at most 24, at least 8."""
     gap = _PLOT_WIDTH_PX / max(n_axes - 1, 1)
     return max(8, min(_AXIS_NAME_CHARS, int(gap / _CHAR_PX) - 2))
+
+
+#: Widest character of a parallel-coordinates tick label (10 px font), in px; the
+#: most characters a label keeps (choices show at most 24: _params._SHORT).
+_TICK_CHAR_PX, _TICK_CHARS = 6.2, 24
+
+
+def _tick_text_width(n_axes: int) -> int:
+    """Characters a tick label (drawn left of its axis, towards the previous one)
+    holds without reaching the previous axis's labels: the space between two axes
+    of a 1400 px wide report, less the label's 7 px offset and a gap; at least 6."""
+    gap = _PLOT_WIDTH_PX / max(n_axes - 1, 1)
+    return max(6, min(_TICK_CHARS, int((gap - 14) / _TICK_CHAR_PX)))
 
 
 def _axis_name(name: str, width: int) -> str:

@@ -132,15 +132,25 @@ def _choice_options(space: Any) -> dict[str, tuple[str, ...]]:
     return found
 
 
+def middle_cut(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters by an ellipsis, keeping its start and
+    the last third or so (options often differ only at their end: ``layer_1``,
+    ``layer_2``); cutting a cut text again to fewer characters keeps only
+    characters of the original."""
+    if len(text) <= width:
+        return text
+    tail = (width - 1) // 3
+    return text[: width - 1 - tail] + "…" + (text[-tail:] if tail else "")
+
+
 def _option_text(index: int, option: Any) -> str:
     """A constant option shows as its value; a nested space as ``#i`` and a summary."""
     if _constant(option):
-        text = str(option)
-        return text if len(text) <= _SHORT else text[: _SHORT - 1] + "…"
+        return middle_cut(str(option), _SHORT)
     if isinstance(option, dict):
         parts = [f"{k}={v}" if _constant(v) else str(k) for k, v in option.items()]
         text = ",".join(parts)
-        return f"#{index} {text if len(text) <= _SHORT else text[: _SHORT - 1] + '…'}"
+        return f"#{index} {middle_cut(text, _SHORT)}"
     if isinstance(option, (Param, Choice)):
         return f"#{index} {option.label}"
     if isinstance(option, Expr):
