@@ -13,8 +13,8 @@ import pytest
 from hpo_service._common.settings import StudySettings
 from hpo_service.store import NewTrial, open_store
 from tests.conftest import AUTH_ADMIN, mongo_lane
-from tests.e2e.conftest import wait_until
-from tests.helpers.mongo_wire import as_user, fail_point, with_database
+from tests.helpers.mongo_wire import as_user, with_database
+from tests.helpers.refused_driver import driver_refused
 
 pytestmark = pytest.mark.skipif(
     mongo_lane() is None, reason="no MongoDB-wire server (see tests/conftest.py)"
@@ -69,20 +69,9 @@ def test_a_driver_whose_rights_are_revoked_stops_with_exit_1(server, procs):
     ``revokeRolesFromUser``; the wire server keeps an open connection's roles, so
     its ``failCommand`` fail point answers the refusal here), the driver stops."""
     url = login(server, "runner") + "&appName=refused-driver"
-    driver = procs.start(
-        "hpo_service.driver", "start", "--db", url, "--study", "d",
-        "--objective", "tests.e2e.objectives:quadratic",
-        "--space", "tests.e2e.objectives:space", "--max-evals", "50",
-        "--lease-seconds", "1.5", "--no-progress",
-    )  # fmt: skip
     admin = as_user(server, *AUTH_ADMIN, DATABASE, "admin")
-    with open_store(admin) as store:  # running: the study and its queue exist
-        wait_until(lambda: "d" in {s.name for s in store.list_studies()})
-    writes = ["findAndModify", "update", "insert"]
-    refused = {"failCommands": writes, "appName": "refused-driver", "errorCode": 13}
-    with fail_point(admin, refused, "alwaysOn"):
-        _, err = driver.communicate(timeout=120)
-    assert driver.returncode == 1, err
+    code, err = driver_refused(procs, url, admin, "refused-driver", 13)
+    assert code == 1, err
     assert "refused to user 'runner' on database 'refused'" in err, err
     assert "cannot run the study" not in err, err  # no retrying line
     assert PASSWORD not in err, err

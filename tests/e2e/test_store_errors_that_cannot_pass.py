@@ -18,14 +18,12 @@ import pytest
 from hpo_service._common.settings import StudySettings
 from hpo_service.store import NewTrial, TrialState, open_store
 from tests.conftest import mongo_lane
-from tests.e2e.conftest import wait_until
 from tests.helpers.mongo_wire import fail_point, fail_points_enabled, with_database
+from tests.helpers.refused_driver import WRITES, driver_refused
 
 pytestmark = pytest.mark.skipif(
     mongo_lane() is None, reason="no MongoDB-wire server (see tests/conftest.py)"
 )
-
-WRITES = ["findAndModify", "update", "insert"]
 
 
 @pytest.fixture
@@ -94,18 +92,8 @@ def test_a_worker_rides_out_what_may_pass(server, procs, code, commands):
 
 def test_a_driver_stops_at_once_on_a_bad_value(server, procs):
     url = _url(server, "badvalue-driver")
-    driver = procs.start(
-        "hpo_service.driver", "start", "--db", url, "--study", "d",
-        "--objective", "tests.e2e.objectives:quadratic",
-        "--space", "tests.e2e.objectives:space", "--max-evals", "50",
-        "--lease-seconds", "1.5", "--no-progress",
-    )  # fmt: skip
-    with open_store(url) as store:  # running: the study and its queue exist
-        wait_until(lambda: "d" in {s.name for s in store.list_studies()})
-    bad = {"failCommands": WRITES, "appName": "badvalue-driver", "errorCode": 2}
-    with fail_point(server, bad, "alwaysOn"):
-        _, err = driver.communicate(timeout=60)
-    assert driver.returncode == 1, err
+    code, err = driver_refused(procs, url, url, "badvalue-driver", 2)
+    assert code == 1, err
     assert "failed: " in err.splitlines()[-1], err
     assert "cannot run the study" not in err, err  # no retrying line
 
