@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import subprocess
 import time
 from pathlib import Path
 
@@ -76,6 +77,26 @@ def new_database(tmp_path: Path) -> str:
     return db
 
 
+def paused_import(
+    procs: Processes, tmp_path: Path, point: str
+) -> tuple[str, Path, object, PipeLines]:
+    """A new database, and ``hpo-driver import --create`` of :func:`misfit_export`
+    into its study ``s`` paused at ``point``. Returns the database URL, the marker
+    whose removal resumes the import, the import's process and its stderr."""
+    db, marker = new_database(tmp_path), tmp_path / "paused"
+    export = str(misfit_export(tmp_path))
+    importing, import_err = paused(
+        procs, point, marker, "import", "--db", db, "--study", "s", "--create", export
+    )
+    return db, marker, importing, import_err
+
+
+def start_one_worker(procs: Processes, db: str) -> subprocess.CompletedProcess[str]:
+    """``hpo-driver start`` of study ``s`` with a space, 2 trials and 1 worker."""
+    return procs.run(DRIVER, "start", "--db", db, "--study", "s", *RUN,
+                     "--max-evals", "2", "--workers", "1")  # fmt: skip
+
+
 def test_a_start_waits_for_no_import_it_is_refused_while_one_fills_the_study(
     procs, tmp_path
 ):
@@ -83,14 +104,8 @@ def test_a_start_waits_for_no_import_it_is_refused_while_one_fills_the_study(
     gives it a space: the start checked zero imported trials, wrote the space and
     ran, and the import then put in trials the space does not give. Now the start
     is refused naming the import, and the next start checks the imported trials."""
-    db, marker = new_database(tmp_path), tmp_path / "paused"
-    study = ["--db", db, "--study", "s"]
-    export = str(misfit_export(tmp_path))
-    importing, import_err = paused(
-        procs, "import-filling", marker, "import", *study, "--create", export
-    )
-    start = procs.run(DRIVER, "start", *study, *RUN, "--max-evals", "2",
-                      "--workers", "1")  # fmt: skip
+    db, marker, importing, import_err = paused_import(procs, tmp_path, "import-filling")
+    start = start_one_worker(procs, db)
     assert start.returncode == 1, start.stderr
     assert "study 's' is being filled by `hpo-driver import` (import@" in start.stderr
     assert "run the command again once the import ends" in start.stderr
@@ -98,7 +113,8 @@ def test_a_start_waits_for_no_import_it_is_refused_while_one_fills_the_study(
     assert importing.wait(timeout=120) == 0, import_err.finish()
     assert "created study 's' and imported 2 finished trials" in importing.stdout.read()
 
-    again = procs.run(DRIVER, "start", *study, *RUN, "--max-evals", "2")
+    again = procs.run(DRIVER, "start", "--db", db, "--study", "s", *RUN,
+                      "--max-evals", "2")  # fmt: skip
     assert again.returncode == 2, again.stderr
     fit = "every imported trial of study 's' must fit the given space (`--space`)"
     assert f"{fit}, but got misfits=2" in again.stderr
@@ -112,14 +128,8 @@ def test_an_import_that_comes_second_checks_its_trials_against_the_space(
     """The import made the study, and a start gave it a space and ran before the
     import put its trials in: they went in unchecked, outside the space. Now the
     import finds the space and refuses them, as into any study with a space."""
-    db, marker = new_database(tmp_path), tmp_path / "paused"
-    study = ["--db", db, "--study", "s"]
-    export = str(misfit_export(tmp_path))
-    importing, import_err = paused(
-        procs, "import-created", marker, "import", *study, "--create", export
-    )
-    start = procs.run(DRIVER, "start", *study, *RUN, "--max-evals", "2",
-                      "--workers", "1")  # fmt: skip
+    db, marker, importing, import_err = paused_import(procs, tmp_path, "import-created")
+    start = start_one_worker(procs, db)
     assert start.returncode == 0, start.stderr
     assert "resuming study 's'" in start.stderr  # the import's study, given a space
     marker.unlink()
@@ -161,13 +171,10 @@ def test_an_import_outlasting_its_lease_keeps_it(procs, tmp_path):
     the import paused for more than two lease lengths before its insert; 2 s, not
     1 s: a renewal returning after its lease ran out now ends the import, and a
     loaded machine can be that late by a second)."""
-    db, marker = new_database(tmp_path), tmp_path / "paused"
-    study = ["--db", db, "--study", "s"]
-    export = str(misfit_export(tmp_path))
     procs.env["HPO_TEST_IMPORT_LEASE_SECONDS"] = "2"
     try:
-        importing, import_err = paused(
-            procs, "import-filling", marker, "import", *study, "--create", export
+        db, marker, importing, import_err = paused_import(
+            procs, tmp_path, "import-filling"
         )
     finally:
         del procs.env["HPO_TEST_IMPORT_LEASE_SECONDS"]
@@ -181,7 +188,8 @@ def test_an_import_outlasting_its_lease_keeps_it(procs, tmp_path):
             ),
             60,
         )
-    start = procs.run(DRIVER, "start", *study, *RUN, "--max-evals", "2")
+    start = procs.run(DRIVER, "start", "--db", db, "--study", "s", *RUN,
+                      "--max-evals", "2")  # fmt: skip
     assert start.returncode == 1, start.stderr
     assert "study 's' is being filled by `hpo-driver import` (import@" in start.stderr
     marker.unlink()
@@ -197,13 +205,10 @@ def test_an_import_that_lost_its_lease_in_an_outage_imports_nothing(procs, tmp_p
     import ignored it and put its trials in once the store came back, though a
     start could have taken the lapsed lease and given the study a space meanwhile.
     Now it imports nothing and says why."""
-    db, marker = new_database(tmp_path), tmp_path / "paused"
-    study = ["--db", db, "--study", "s"]
-    export = str(misfit_export(tmp_path))
     procs.env["HPO_TEST_IMPORT_LEASE_SECONDS"] = "1"
     try:
-        importing, import_err = paused(
-            procs, "import-filling", marker, "import", *study, "--create", export
+        db, marker, importing, import_err = paused_import(
+            procs, tmp_path, "import-filling"
         )
     finally:
         del procs.env["HPO_TEST_IMPORT_LEASE_SECONDS"]
