@@ -164,7 +164,7 @@ def _requeued_while_cut_off(
         tmp_path,
         {"seconds": 0.5, "loss": 3.0},
         lease_seconds=2,
-        idle_timeout=8,
+        idle_timeout=1,
     ) as (worker, err, log):
         wait_until(lambda: store.requeue_expired(max_attempts=3, study="d").requeued)
         yield worker, err, log
