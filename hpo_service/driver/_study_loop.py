@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Collection
@@ -63,6 +64,16 @@ _PENDING = (TrialState.NEW, TrialState.RUNNING)
 _CANCEL_CHECK_SECONDS = 2.0
 _MAX_SUGGESTIONS_PER_POLL = 32
 _DEAD_CHECK_SECONDS = 1.0  # how often running trials' workers are judged dead
+IDLE_WARNING_SECONDS = 10.0
+"""How long queued trials wait with no worker claiming any before the driver says
+so (``DriverOptions.idle_warning``'s default)."""
+_IDLE_WARNING_ENV = "HPO_TEST_IDLE_WARNING_SECONDS"
+
+
+def _idle_warning() -> float:
+    """:data:`IDLE_WARNING_SECONDS`, or a test's shorter wait
+    (``HPO_TEST_IDLE_WARNING_SECONDS``): a test of the warning need not wait 10 s."""
+    return float(os.environ.get(_IDLE_WARNING_ENV) or IDLE_WARNING_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -100,7 +111,7 @@ class DriverOptions:
     progress: bool | Callable[..., Any] = True
     local_workers: int = 0
     worker_hint: str = "`hpo-worker --db URL --study NAME`"
-    idle_warning: float = 10.0
+    idle_warning: float = field(default_factory=_idle_warning)
     override_flag: str = "override=True"
     errors_hint: str = "`hpo-driver trials --db URL --study NAME --state error`"
     pruning_counts: bool = True

@@ -205,6 +205,7 @@ def test_a_changed_space_names_the_labels_that_changed(procs, tmp_path):
 
 def test_a_driver_without_workers_says_how_to_start_one(procs, tmp_path):
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    procs.env["HPO_TEST_IDLE_WARNING_SECONDS"] = "1"  # the warning, 10 s by default
     driver = start_driver(procs, db, "w", 3)
     line = ""
     while "waiting for workers" not in line:
