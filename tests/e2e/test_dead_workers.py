@@ -91,8 +91,8 @@ def test_a_worker_started_after_the_death_requeues_and_runs_it(procs, db, name):
     assert running["owner"].startswith(f"{name}/" if name else socket.gethostname())
     assert (running["tid"], running["alive"]) == (tid, False)
     worker = procs.run(
-        WORKER, "--db", db, "--study", "s", "--idle-timeout", "3", timeout=180
-    )  # no driver: the worker alone finds the dead worker's trial
+        WORKER, "--db", db, "--study", "s", "--idle-timeout", "1", timeout=180
+    )  # no driver: the worker alone finds the dead worker's trial, idle at once
     assert worker.returncode == 0, worker.stderr
     assert f"study s: trial {tid} requeued at once: its worker " in worker.stderr
     assert "expired" not in worker.stderr  # its 600 s lease had not
