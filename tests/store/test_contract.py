@@ -34,13 +34,15 @@ from hpo_service.store._summary import RunningTrial
 from tests.store.conftest import StoreOpener
 
 SHORT = 0.1  # a lease that will have expired after EXPIRE seconds
-EXPIRE = 0.35
 LONG = 60.0  # a lease that will not expire during a test
 # MongoDB's ``now()`` estimates the server's clock (local clock + an offset measured
 # over a round trip, BSON dates truncated to the millisecond), while the times it
 # stores come from the server's own clock: the two may differ by half a round trip
 # and a millisecond. SQLite stores and reads one clock, so it needs no slack.
 CLOCK_ERROR = 0.05
+# A sleep begun after the write that set a SHORT lease: the lease ends before the
+# sleep does, by either clock (a loaded machine only makes the sleep longer).
+EXPIRE = SHORT + 2 * CLOCK_ERROR
 
 S = TrialState
 
