@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from hpo_service._common.settings import StudySettings
+from hpo_service.space import space_eval
 from hpo_service.space._serialise import fingerprint, to_document
 from hpo_service.store import TrialState, open_store
 from hpo_service.store._base import NewTrial
@@ -37,7 +38,8 @@ def study_with_non_finite_floats(db: str) -> None:
         objective="tests.e2e.objectives:quadratic", space=to_document(space),
         space_fingerprint=fingerprint(space), max_evals=5,
     )  # fmt: skip
-    points = [NewTrial({"x": float(i), "y": 0.0}, {}) for i in range(3)]
+    params = [{"x": float(i), "y": 0.0} for i in range(3)]
+    points = [NewTrial(p, space_eval(space, p)) for p in params]
     with open_store(db) as store:
         store.create_study("nf", settings.to_dict())
         store.insert_trials("nf", points)
