@@ -100,6 +100,17 @@ def children(pid: int) -> list[int]:
     return found
 
 
+@pytest.fixture
+def fault_server(mongo_url: str) -> str:
+    """The session's MongoDB-wire URL; the test is skipped when that server runs
+    without test commands (no ``failCommand`` fail points)."""
+    from tests.helpers.mongo_wire import fail_points_enabled
+
+    if not fail_points_enabled(mongo_url):
+        pytest.skip("the MongoDB server runs without test commands (fail points)")
+    return mongo_url
+
+
 @pytest.fixture(params=["sqlite"] + (["mongodb"] if mongo_lane() else []))
 def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh SQLite file, or a fresh database on the session's MongoDB-wire server

@@ -14,7 +14,7 @@ from hpo_service._common.settings import StudySettings
 from hpo_service.store import NewTrial, open_store
 from tests.conftest import mongo_lane
 from tests.e2e.conftest import wait_until
-from tests.helpers.mongo_wire import fail_point, fail_points_enabled, with_database
+from tests.helpers.mongo_wire import app_url, fail_point
 from tests.helpers.pipes import PipeLines
 
 DRIVER = "hpo_service.driver.cli"
@@ -66,24 +66,12 @@ def test_driver_and_worker_lines_name_their_process_and_logger(procs, tmp_path):
     assert theirs[0]["pid"] != str(driver.pid)
 
 
-@pytest.fixture
-def server(mongo_url: str) -> str:
-    if not fail_points_enabled(mongo_url):
-        pytest.skip("the MongoDB server runs without test commands (fail points)")
-    return mongo_url
-
-
-def _url(server: str, app: str) -> str:
-    url = with_database(server, f"hpo_lines_{uuid.uuid4().hex[:10]}")
-    return url + ("&" if "?" in url else "?") + f"appName={app}"
-
-
 @needs_mongo
-def test_every_line_of_a_worker_carries_its_name(server, procs):
+def test_every_line_of_a_worker_carries_its_name(fault_server, procs):
     """The worker's own lines said ``[NAME]``; the store's retry warning and its
     "works again" line, written by the store's module, did not."""
     app = f"lines-{uuid.uuid4().hex[:6]}"
-    url = _url(server, app)
+    url = app_url(fault_server, "hpo_lines", app)
     settings = StudySettings(
         objective="tests.e2e.objectives:quadratic",
         space={},
@@ -94,7 +82,7 @@ def test_every_line_of_a_worker_carries_its_name(server, procs):
         store.create_study("q", settings.to_dict())
         store.insert_trials("q", [NewTrial({}, {"x": 0.0, "y": 0.0})])
     stepped = {"failCommands": ["findAndModify"], "appName": app, "errorCode": 189}
-    with fail_point(server, stepped, {"times": 4}):
+    with fail_point(fault_server, stepped, {"times": 4}):
         run = procs.run(
             WORKER, "--db", url, "--worker-id", "ops-7", "--max-trials", "1",
             "--idle-timeout", "60", timeout=120,
@@ -109,13 +97,13 @@ def test_every_line_of_a_worker_carries_its_name(server, procs):
 
 
 @needs_mongo
-def test_local_workers_are_named_on_every_line(server, procs):
+def test_local_workers_are_named_on_every_line(fault_server, procs):
     """``hpo-driver start --workers 2`` while its workers' claims answer
     PrimarySteppedDown: the workers' store retry warnings carry their names,
     ``[w1]``/``[w2]``, as their other lines do (the driver's own retries, on the
     same fail point, carry its pid only)."""
     app = f"local-{uuid.uuid4().hex[:6]}"
-    url = _url(server, app)
+    url = app_url(fault_server, "hpo_lines", app)
     driver = procs.start(
         DRIVER, "start", "--db", url, "--study", "s", *RUN, "--max-evals", "4",
         "--workers", "2",
@@ -123,7 +111,7 @@ def test_local_workers_are_named_on_every_line(server, procs):
     err = PipeLines(driver.stderr)
     wait_until(lambda: "started 2 local workers" in err.text, 120)
     stepped = {"failCommands": ["findAndModify"], "appName": app, "errorCode": 189}
-    with fail_point(server, stepped, "alwaysOn"):  # until a worker's claim failed
+    with fail_point(fault_server, stepped, "alwaysOn"):  # until a worker's claim failed
         wait_until(lambda: "claiming a trial failed (attempt 1)" in err.text, 120)
     driver.wait(timeout=180)
     text = err.finish()

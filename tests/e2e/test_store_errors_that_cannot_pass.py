@@ -11,31 +11,17 @@ for ever, a warning every 30 s.
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from hpo_service._common.settings import StudySettings
 from hpo_service.store import NewTrial, TrialState, open_store
 from tests.conftest import mongo_lane
-from tests.helpers.mongo_wire import fail_point, fail_points_enabled, with_database
+from tests.helpers.mongo_wire import app_url, fail_point
 from tests.helpers.refused_driver import WRITES, driver_refused
 
 pytestmark = pytest.mark.skipif(
     mongo_lane() is None, reason="no MongoDB-wire server (see tests/conftest.py)"
 )
-
-
-@pytest.fixture
-def server(mongo_url: str) -> str:
-    if not fail_points_enabled(mongo_url):
-        pytest.skip("the MongoDB server runs without test commands (fail points)")
-    return mongo_url
-
-
-def _url(server: str, app: str) -> str:
-    url = with_database(server, f"hpo_pass_{uuid.uuid4().hex[:10]}")
-    return url + ("&" if "?" in url else "?") + f"appName={app}"
 
 
 def _queued_study(url: str, trials: int) -> None:
@@ -50,11 +36,11 @@ def _queued_study(url: str, trials: int) -> None:
         store.insert_trials("q", [NewTrial({}, {"x": 0.0, "y": 0.0})] * trials)
 
 
-def test_a_worker_stops_at_once_on_a_validation_failure(server, procs):
-    url = _url(server, "invalid-worker")
+def test_a_worker_stops_at_once_on_a_validation_failure(fault_server, procs):
+    url = app_url(fault_server, "hpo_pass", "invalid-worker")
     _queued_study(url, 2)
     refused = {"failCommands": WRITES, "appName": "invalid-worker", "errorCode": 121}
-    with fail_point(server, refused, "alwaysOn"):
+    with fail_point(fault_server, refused, "alwaysOn"):
         run = procs.run(
             "hpo_service.worker", "--db", url, "--idle-timeout", "60", timeout=60
         )
@@ -72,15 +58,15 @@ def test_a_worker_stops_at_once_on_a_validation_failure(server, procs):
     ("code", "commands"),
     [(189, WRITES), (14031, WRITES), (112, WRITES), (175, ["find", "aggregate"])],
 )
-def test_a_worker_rides_out_what_may_pass(server, procs, code, commands):
-    url = _url(server, f"passing-{code}")
+def test_a_worker_rides_out_what_may_pass(fault_server, procs, code, commands):
+    url = app_url(fault_server, "hpo_pass", f"passing-{code}")
     _queued_study(url, 2)
     passing = {
         "failCommands": commands,
         "appName": f"passing-{code}",
         "errorCode": code,
     }
-    with fail_point(server, passing, {"times": 4}):
+    with fail_point(fault_server, passing, {"times": 4}):
         run = procs.run(
             "hpo_service.worker", "--db", url, "--max-trials", "2",
             "--idle-timeout", "60", timeout=120,
@@ -90,21 +76,21 @@ def test_a_worker_rides_out_what_may_pass(server, procs, code, commands):
         assert store.count_by_state("q")[TrialState.DONE] == 2
 
 
-def test_a_driver_stops_at_once_on_a_bad_value(server, procs):
-    url = _url(server, "badvalue-driver")
+def test_a_driver_stops_at_once_on_a_bad_value(fault_server, procs):
+    url = app_url(fault_server, "hpo_pass", "badvalue-driver")
     code, err = driver_refused(procs, url, url, "badvalue-driver", 2)
     assert code == 1, err
     assert "failed: " in err.splitlines()[-1], err
     assert "cannot run the study" not in err, err  # no retrying line
 
 
-def test_a_study_made_before_a_failure_that_passed_is_told_created(server, procs):
+def test_a_study_made_before_a_failure_that_passed_is_told_created(fault_server, procs):
     """The first lease write after ``start`` created the study fails with
     OutOfDiskSpace (may pass): the retried attempt found the study and said
     "resuming study" of the study it had just made."""
-    url = _url(server, "made-driver")
+    url = app_url(fault_server, "hpo_pass", "made-driver")
     full = {"failCommands": ["update"], "appName": "made-driver", "errorCode": 14031}
-    with fail_point(server, full, {"skip": 1, "times": 1}):
+    with fail_point(fault_server, full, {"skip": 1, "times": 1}):
         driver = procs.start(
             "hpo_service.driver", "start", "--db", url, "--study", "d",
             "--objective", "tests.e2e.objectives:quadratic",
@@ -140,13 +126,13 @@ def _pruned_study(url: str) -> None:
         store.insert_trials("q", [NewTrial({}, {"level": 1.0})])
 
 
-def test_a_worker_stops_its_trial_at_once_on_a_refused_report(server, procs):
+def test_a_worker_stops_its_trial_at_once_on_a_refused_report(fault_server, procs):
     """A report write (and a heartbeat: both ``update``) the server rejects with a
     validation failure (121) while the trial runs: the worker stops the objective,
     hands the trial back and exits 1 with one line. Before, it logged "reports not
     recorded" at every report, ran the objective to its end (400 steps here) and
     recorded it done without its reports."""
-    url = _url(server, "refused-report")
+    url = app_url(fault_server, "hpo_pass", "refused-report")
     _pruned_study(url)
     refused = {
         "failCommands": ["update"],
@@ -154,7 +140,7 @@ def test_a_worker_stops_its_trial_at_once_on_a_refused_report(server, procs):
         "errorCode": 121,
     }
     procs.env.update(HPO_TEST_STEPS="400", HPO_TEST_STEP_SECONDS="0.02")
-    with fail_point(server, refused, "alwaysOn"):
+    with fail_point(fault_server, refused, "alwaysOn"):
         run = procs.run(
             "hpo_service.worker", "--db", url, "--max-trials", "1",
             "--idle-timeout", "60", timeout=120,

@@ -42,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +74,13 @@ def with_database(url: str, database: str) -> str:
     """``url`` with its path (the database name) replaced by ``database``."""
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+def app_url(url: str, prefix: str, app: str) -> str:
+    """``url`` on a fresh database named ``prefix_<random>``, its clients named
+    ``app`` (the ``appName`` a ``failCommand`` fail point is scoped by)."""
+    fresh = with_database(url, f"{prefix}_{uuid.uuid4().hex[:10]}")
+    return fresh + ("&" if "?" in fresh else "?") + f"appName={app}"
 
 
 def as_user(url: str, user: str, password: str, database: str, source: str) -> str:
