@@ -78,16 +78,25 @@ def new_database(tmp_path: Path) -> str:
 
 
 def paused_import(
-    procs: Processes, tmp_path: Path, point: str
+    procs: Processes, tmp_path: Path, point: str, lease_seconds: float | None = None
 ) -> tuple[str, Path, object, PipeLines]:
     """A new database, and ``hpo-driver import --create`` of :func:`misfit_export`
-    into its study ``s`` paused at ``point``. Returns the database URL, the marker
-    whose removal resumes the import, the import's process and its stderr."""
+    into its study ``s`` paused at ``point``, its driver lease ``lease_seconds`` long
+    (``HPO_TEST_IMPORT_LEASE_SECONDS``; None: the import's own). Returns the
+    database URL, the marker whose removal resumes the import, the import's process
+    and its stderr."""
     db, marker = new_database(tmp_path), tmp_path / "paused"
     export = str(misfit_export(tmp_path))
-    importing, import_err = paused(
-        procs, point, marker, "import", "--db", db, "--study", "s", "--create", export
-    )
+    if lease_seconds is not None:
+        procs.env["HPO_TEST_IMPORT_LEASE_SECONDS"] = f"{lease_seconds:g}"
+    try:
+        importing, import_err = paused(
+            procs, point, marker, "import", "--db", db, "--study", "s", "--create",
+            export,
+        )  # fmt: skip
+    finally:
+        if lease_seconds is not None:
+            del procs.env["HPO_TEST_IMPORT_LEASE_SECONDS"]
     return db, marker, importing, import_err
 
 
@@ -171,13 +180,9 @@ def test_an_import_outlasting_its_lease_keeps_it(procs, tmp_path):
     the import paused for more than two lease lengths before its insert; 2 s, not
     1 s: a renewal returning after its lease ran out now ends the import, and a
     loaded machine can be that late by a second)."""
-    procs.env["HPO_TEST_IMPORT_LEASE_SECONDS"] = "2"
-    try:
-        db, marker, importing, import_err = paused_import(
-            procs, tmp_path, "import-filling"
-        )
-    finally:
-        del procs.env["HPO_TEST_IMPORT_LEASE_SECONDS"]
+    db, marker, importing, import_err = paused_import(
+        procs, tmp_path, "import-filling", lease_seconds=2
+    )
     leased_until = []
     with open_store(db) as store:
         first = store.get_study("s").driver_lease_expires_at
@@ -205,13 +210,9 @@ def test_an_import_that_lost_its_lease_in_an_outage_imports_nothing(procs, tmp_p
     import ignored it and put its trials in once the store came back, though a
     start could have taken the lapsed lease and given the study a space meanwhile.
     Now it imports nothing and says why."""
-    procs.env["HPO_TEST_IMPORT_LEASE_SECONDS"] = "1"
-    try:
-        db, marker, importing, import_err = paused_import(
-            procs, tmp_path, "import-filling"
-        )
-    finally:
-        del procs.env["HPO_TEST_IMPORT_LEASE_SECONDS"]
+    db, marker, importing, import_err = paused_import(
+        procs, tmp_path, "import-filling", lease_seconds=1
+    )
     path = tmp_path / "hpo.sqlite"
     with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as outage:
         outage.execute("BEGIN EXCLUSIVE")  # no renewal lands from now on
