@@ -43,13 +43,15 @@ from tests.helpers.mongo_wire import WireServer, with_database
 
 
 @contextlib.contextmanager
-def server(url: str | None) -> Iterator[str]:
+def server(url: str | None, *, test_commands: bool = False) -> Iterator[str]:
+    """``url``, or else a MongoDB-wire server started in a temporary directory
+    (with its test commands, e.g. fail points, if ``test_commands``)."""
     if url:
         yield url
         return
     with (
         tempfile.TemporaryDirectory() as directory,
-        WireServer.start(Path(directory), test_commands=False) as started,
+        WireServer.start(Path(directory), test_commands=test_commands) as started,
     ):
         yield started.url
 

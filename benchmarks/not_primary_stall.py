@@ -17,20 +17,17 @@ are not heartbeats and not counted).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import statistics
-import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pymongo
 from pymongo import monitoring
 
+from benchmarks.mongo_wire import server
 from hpo_service.store import NewTrial, open_store
-from tests.helpers.mongo_wire import WireServer, fail_point
+from tests.helpers.mongo_wire import fail_point
 
 APP = "hpo-stall-bench"
 NOT_PRIMARY = {"errorCode": 10107, "errorLabels": ["RetryableWriteError"]}
@@ -50,18 +47,6 @@ class _Beats(monitoring.ServerHeartbeatListener):
 
     def failed(self, event: Any) -> None:
         pass
-
-
-@contextlib.contextmanager
-def _server(url: str | None) -> Iterator[str]:
-    if url:
-        yield url
-        return
-    with (
-        tempfile.TemporaryDirectory() as directory,
-        WireServer.start(Path(directory)) as started,
-    ):
-        yield started.url
 
 
 def _one(url: str, mode: str | None, times: int, idle: float) -> tuple[float, float]:
@@ -94,7 +79,7 @@ def main() -> None:
     parser.add_argument("--times", type=int, default=1, help="failing answers")
     parser.add_argument("--idle", type=float, default=20.0, help="idle seconds")
     args = parser.parse_args()
-    with _server(args.url) as url:
+    with server(args.url, test_commands=True) as url:
         for mode in ("stream", "poll", None):
             runs = [_one(url, mode, args.times, args.idle) for _ in range(args.repeats)]
             stalls = [s for s, _ in runs]
