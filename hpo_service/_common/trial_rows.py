@@ -216,41 +216,12 @@ def flat_row(
     return row
 
 
-def row_columns(
-    record: dict[str, Any],
-    names: list[str] | None = None,
-    choices: dict[str, list[Any]] | None = None,
-) -> tuple[str, ...]:
-    """The columns :func:`flat_row` gives ``record`` (same arguments), in its order,
-    without making the cells (no JSON text, dates or chosen options): what a
-    filtered CSV listing needs of each trial it does not show, since its header is
-    that of the whole study."""
-    result = record["result"] or {}
-    keys = list(_BASE_COLUMNS)
-    loss = result.get("loss")
-    if isinstance(loss, list):
-        objectives = names if names and len(names) == len(loss) else None
-        keys += [f"objective.{k}" for k in objectives or default_names(len(loss))]
-    constraints = result.get("constraints")
-    if constraints is not None:
-        count = len(constraints) if isinstance(constraints, list | tuple) else 1
-        keys += ["constraints", *(f"constraint.{i}" for i in range(count))]
-    keys.append("feasible")
-    shown = _PRUNED_KEYS if result.get("status") == STATUS_PRUNED else _SHOWN_KEYS
-    keys += [f"result.{k}" for k in result if k not in shown]
-    for label in record["params"]:
-        keys.append(f"param.{label}")
-        if choices is not None and label in choices:
-            keys.append(f"param.{label}.value")
-    return tuple(keys)
-
-
 def study_row_columns(
     keys: TrialKeys,
     names: list[str] | None = None,
     choices: dict[str, list[Any]] | None = None,
 ) -> tuple[str, ...]:
-    """The columns :func:`row_columns` gives the trials of a study together (same
+    """The columns :func:`flat_row` gives the trials of a study together (same
     arguments), from the keys its store gathered over them
     (:meth:`~hpo_service.store.BaseTrialStore.trial_keys`), first seen first as
     the trials by tid would give them: what a filtered CSV listing's header needs

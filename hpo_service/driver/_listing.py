@@ -95,8 +95,8 @@ def write_csv(
     columns of the whole study (a script reading either finds the same ones).
 
     Args:
-        rows: Every trial of the study in the order written (:func:`csv_rows`):
-            the row of one shown, the columns (a tuple) of one left out.
+        rows: The rows in the order written (:func:`csv_rows`); a tuple among
+            them is columns only (:func:`filtered_csv_rows`: the whole study's).
         names: The study's objective names (several objectives), or None.
         out: Where the CSV goes.
     """
@@ -104,7 +104,7 @@ def write_csv(
     with tempfile.TemporaryFile() as spool:
         for row in rows:
             seen.update(dict.fromkeys(row))
-            if isinstance(row, tuple):  # left out: its columns only
+            if isinstance(row, tuple):  # columns only, no row
                 continue
             data = marshal.dumps(row)  # plain values: fast, and loads runs no code
             spool.write(len(data).to_bytes(8, "little") + data)

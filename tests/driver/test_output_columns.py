@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hpo_service._common import trial_rows
+from hpo_service.store._common import KeysGatherer
 
 
 def _record(tid: int, state: str, loss: object) -> dict[str, object]:
@@ -85,11 +86,11 @@ def test_a_pruned_trials_step_is_its_last_step_not_a_result_column():
     assert rows[1]["result.step"] == 40 and "result.step" in trial_rows.columns(rows)
 
 
-def test_the_columns_of_a_trial_left_out_are_those_of_its_row():
-    """A filtered listing takes only the columns of the trials it leaves out
-    (row_columns), not their rows: the same keys in the same order, for every
-    kind of trial (objectives named or not, constraints, pruned, error, choices,
-    extra result keys)."""
+def test_the_columns_of_gathered_keys_are_those_of_the_rows():
+    """A filtered listing's header comes from the keys the store gathered over
+    every trial (study_row_columns), not from their rows: the same header as the
+    rows give, for every kind of trial (objectives named or not, constraints,
+    pruned, error, choices, extra result keys)."""
     records = []
     for tid, (state, loss) in enumerate(
         [("done", 0.5), ("done", [0.1, 2.0]), ("pruned", None), ("new", None)]
@@ -107,8 +108,15 @@ def test_the_columns_of_a_trial_left_out_are_those_of_its_row():
     chosen["params"] = {"kind": 1, "x": 0.5}
     records += [constrained, lone, pruned, failed, chosen]
     choices = {"kind": ["a", {"b": 1}]}
+    gathered = KeysGatherer()
+    for record in records:
+        gathered.params.update(record["params"])
+        gathered.add_result(record["tid"], record["result"])
+    keys = gathered.keys()
     for names in (None, ["error", "latency"]):
-        for record in records:
-            row = trial_rows.flat_row(record, names, choices)
-            assert trial_rows.row_columns(record, names, choices) == tuple(row)
-    assert "param.kind.value" in trial_rows.row_columns(chosen, None, choices)
+        rows = [trial_rows.flat_row(record, names, choices) for record in records]
+        header = trial_rows.study_row_columns(keys, names, choices)
+        assert trial_rows.columns([dict.fromkeys(header)], names) == (
+            trial_rows.columns(rows, names)
+        )
+    assert "param.kind.value" in trial_rows.study_row_columns(keys, None, choices)
