@@ -413,22 +413,36 @@ def _is_busy(exc: BaseException) -> bool:
     return "locked" in text or "busy" in text
 
 
+def _primary_code(exc: BaseException) -> int:
+    """SQLite's primary result code of ``exc`` (its extended code's low byte), or
+    0 when the error carries none."""
+    return (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite's "database or disk is full"."""
+    return (
+        _primary_code(exc) == sqlite3.SQLITE_FULL or "disk is full" in str(exc).lower()
+    )
+
+
+def _is_io_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite's "disk I/O error"."""
+    return _primary_code(exc) == sqlite3.SQLITE_IOERR or (
+        "disk i/o error" in str(exc).lower()
+    )
+
+
 def _may_pass_later(exc: BaseException) -> bool:
     """Whether a SQLite error may pass later: a lock held past the retries, a full
     disk, a disk I/O error. A corrupt file, a malformed statement or a constraint
     cannot."""
-    if _is_busy(exc):
-        return True
-    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
-    text = str(exc).lower()
-    passing = (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR)
-    return code in passing or "disk is full" in text or "disk i/o error" in text
+    return _is_busy(exc) or _is_disk_full(exc) or _is_io_error(exc)
 
 
 def _is_corrupt(exc: BaseException) -> bool:
     """Whether ``exc`` says the file is no SQLite database or a damaged one."""
-    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
-    return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+    return _primary_code(exc) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
@@ -546,8 +560,9 @@ def _count_states(conn: sqlite3.Connection, study: str) -> dict[TrialState, int]
 def _is_read_only(exc: sqlite3.Error) -> bool:
     """Whether SQLite refused a write to a read-only database (file, directory,
     filesystem or a read-only connection)."""
-    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
-    return code == sqlite3.SQLITE_READONLY or "readonly" in str(exc).lower()
+    return _primary_code(exc) == sqlite3.SQLITE_READONLY or (
+        "readonly" in str(exc).lower()
+    )
 
 
 def _upgrade_note(version: int | None, exc: sqlite3.Error) -> str:
@@ -943,8 +958,6 @@ class SQLiteTrialStore(BaseTrialStore):
 
     def _advice(self, exc: sqlite3.Error) -> str:
         """What the user can do about a failed operation, when we can tell."""
-        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
-        text = str(exc).lower()
         if _is_read_only(exc):
             return (
                 f": this process cannot write {self._abspath} or its directory "
@@ -952,9 +965,9 @@ class SQLiteTrialStore(BaseTrialStore):
                 "as the file's owner, make the file and its directory writable, or "
                 "work on a copy (--db sqlite:////path/to/copy.sqlite)"
             )
-        if code == sqlite3.SQLITE_FULL or "disk is full" in text:
+        if _is_disk_full(exc):
             return f": free space on the disk that holds {self._abspath}"
-        if code == sqlite3.SQLITE_IOERR or "disk i/o error" in text:
+        if _is_io_error(exc):
             return (
                 f": a read or write of {self._abspath} failed; check the disk's free "
                 "space, the processes' file size limit (`ulimit -f`) and the disk "
