@@ -1,0 +1,119 @@
+"""RetryPolicy.call: which errors it retries, what each attempt is told, when it
+gives up (and what the error then keeps of the last failure), and its log lines."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from hpo_service.exceptions import StoreConnectionError
+from hpo_service.store import _retry
+from hpo_service.store._retry import RetryPolicy
+
+FAST = RetryPolicy(timeout=60.0, initial_delay=0.001, max_delay=0.002)
+
+
+class FailsFirst:
+    """An operation that fails ``failures`` times with ``error``, then answers."""
+
+    def __init__(self, failures: int, error: Exception) -> None:
+        self.failures, self.error = failures, error
+        self.attempts: list[int] = []
+
+    def __call__(self, attempt: int) -> str:
+        self.attempts.append(attempt)
+        if len(self.attempts) <= self.failures:
+            raise self.error
+        return "answer"
+
+
+def _lines(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
+    return [(r.levelname, r.getMessage()) for r in caplog.records]
+
+
+def test_transient_errors_are_retried_and_each_attempt_knows_its_number() -> None:
+    op = FailsFirst(3, ConnectionError("refused"))
+    answer = FAST.call(op, is_transient=lambda e: True, what="claim")
+    assert answer == "answer"
+    assert op.attempts == [0, 1, 2, 3]
+
+
+def test_an_error_that_cannot_pass_is_raised_at_once() -> None:
+    op = FailsFirst(5, KeyError("no trial 3"))
+    transient = lambda e: isinstance(e, ConnectionError)  # noqa: E731
+    with pytest.raises(KeyError, match="no trial 3"):
+        FAST.call(op, is_transient=transient, what="claim")
+    assert op.attempts == [0]
+
+
+def test_it_gives_up_after_timeout_with_the_last_error_as_cause() -> None:
+    policy = RetryPolicy(timeout=0.05, initial_delay=0.005, max_delay=0.01)
+    op = FailsFirst(10**9, ConnectionError("refused"))
+    with pytest.raises(StoreConnectionError) as info:
+        policy.call(op, is_transient=lambda e: True, what="claim")
+    error = info.value
+    assert str(error) == (
+        "claim must succeed within retry_timeout=0.05 s, but it still failed after "
+        f"{len(op.attempts)} attempts: ConnectionError: refused"
+    )
+    assert len(op.attempts) >= 2
+    assert error.__cause__ is op.error
+    # it gives up when the next pause would end past the timeout
+    assert error.failing_for >= policy.timeout - policy.max_delay
+
+
+def test_a_scrubbed_error_is_not_kept_as_cause() -> None:
+    """The error text had a password the scrubber took out: the original error,
+    which still holds it, is neither the cause nor the context."""
+    policy = RetryPolicy(timeout=0.02, initial_delay=0.005, max_delay=0.01)
+    op = FailsFirst(10**9, ConnectionError("auth failed for u:hunter2@host"))
+    with pytest.raises(StoreConnectionError) as info:
+        policy.call(
+            op,
+            is_transient=lambda e: True,
+            what="open",
+            scrub=lambda text: text.replace("hunter2", "***"),
+        )
+    error = info.value
+    assert str(error).endswith(": ConnectionError: auth failed for u:***@host")
+    assert error.__cause__ is None and error.__suppress_context__
+
+
+def test_the_first_failure_warns_later_ones_are_debug_and_recovery_is_told(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_retry, "NOTE_EVERY", 3600.0)
+    op = FailsFirst(3, ConnectionError("refused"))
+    with caplog.at_level(logging.DEBUG, logger=_retry.__name__):
+        FAST.call(op, is_transient=lambda e: True, what="claiming a trial")
+    lines = _lines(caplog)
+    assert [level for level, _ in lines] == ["WARNING", "DEBUG", "DEBUG", "WARNING"]
+    for number, (_, text) in enumerate(lines[:3], start=1):
+        assert text.startswith(f"claiming a trial failed (attempt {number}), ")
+        assert text.endswith(" s: ConnectionError: refused"), text
+        assert ", retrying in " in text
+    assert lines[3][1].startswith(
+        "claiming a trial works again, after 3 failed attempts ("
+    ), lines
+
+
+def test_a_failure_warns_again_once_note_every_has_passed(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_retry, "NOTE_EVERY", 0.0)
+    op = FailsFirst(3, ConnectionError("refused"))
+    with caplog.at_level(logging.DEBUG, logger=_retry.__name__):
+        FAST.call(op, is_transient=lambda e: True, what="claim")
+    assert [level for level, _ in _lines(caplog)] == ["WARNING"] * 4
+
+
+def test_one_failed_attempt_is_not_followed_by_a_recovery_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Its warning says it all."""
+    op = FailsFirst(1, ConnectionError("refused"))
+    with caplog.at_level(logging.DEBUG, logger=_retry.__name__):
+        FAST.call(op, is_transient=lambda e: True, what="claim")
+    assert len(_lines(caplog)) == 1
+    assert "works again" not in caplog.text
