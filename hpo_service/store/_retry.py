@@ -6,7 +6,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from hpo_service.exceptions import StoreConnectionError
@@ -73,45 +73,81 @@ class RetryPolicy:
             StoreConnectionError: Transient errors lasted longer than ``timeout``
                 (its ``failing_for``: seconds since the call started).
         """
-        started = time.monotonic()
-        deadline = started + self.timeout
-        attempt = 0
-        next_note = started
+        attempts = _Attempts(self, what, scrub)
         while True:
             try:
-                answer = op(attempt)
+                answer = op(attempts.count)
             except Exception as exc:
                 if not is_transient(exc):
                     raise
-                pause = self.delay(attempt)
-                detail = scrub(f"{type(exc).__name__}: {exc}")
-                if time.monotonic() + pause > deadline:
-                    cause = exc if scrub(str(exc)) == str(exc) else None
-                    error = StoreConnectionError(
-                        f"{what} must succeed within retry_timeout={self.timeout} s, "
-                        f"but it still failed after {attempt + 1} attempts: {detail}"
-                    )
-                    error.failing_for = time.monotonic() - started
-                    raise error from cause
-                now = time.monotonic()
-                level = logging.WARNING if now >= next_note else logging.DEBUG
-                next_note = now + NOTE_EVERY if now >= next_note else next_note
-                _logger.log(
-                    level,
-                    "%s failed (attempt %d), retrying in %.3f s: %s",
-                    what,
-                    attempt + 1,
-                    pause,
-                    detail,
-                )
-                time.sleep(pause)
-                attempt += 1
+                attempts.failed(exc)
                 continue
-            if attempt > 1:  # a single failed attempt's warning says it all
-                _logger.warning(
-                    "%s works again, after %d failed attempts (%.1f s)",
-                    what,
-                    attempt,
-                    time.monotonic() - started,
-                )
+            attempts.succeeded()
             return answer
+
+
+@dataclass
+class _Attempts:
+    """The failed attempts of one :meth:`RetryPolicy.call` so far: when it gives up,
+    and whether its next failure is a warning or a debug line."""
+
+    policy: RetryPolicy
+    what: str
+    scrub: Callable[[str], str]
+    started: float = field(default_factory=time.monotonic)
+    count: int = 0
+    next_note: float = field(init=False)  # when a failure is a warning again
+
+    def __post_init__(self) -> None:
+        self.next_note = self.started
+
+    def failed(self, exc: Exception) -> None:
+        """Log failed attempt ``count + 1`` and pause before the next one.
+
+        Raises:
+            StoreConnectionError: The next attempt would start after the policy's
+                timeout (see :meth:`RetryPolicy.call`).
+        """
+        pause = self.policy.delay(self.count)
+        detail = self.scrub(f"{type(exc).__name__}: {exc}")
+        if time.monotonic() + pause > self.started + self.policy.timeout:
+            cause = exc if self.scrub(str(exc)) == str(exc) else None
+            raise self._gave_up(detail) from cause
+        self._log_failure(pause, detail)
+        time.sleep(pause)
+        self.count += 1
+
+    def _gave_up(self, detail: str) -> StoreConnectionError:
+        """The error that ends the call, with its ``failing_for`` (seconds)."""
+        error = StoreConnectionError(
+            f"{self.what} must succeed within retry_timeout={self.policy.timeout} "
+            f"s, but it still failed after {self.count + 1} attempts: {detail}"
+        )
+        error.failing_for = time.monotonic() - self.started
+        return error
+
+    def _log_failure(self, pause: float, detail: str) -> None:
+        """A warning at most every :data:`NOTE_EVERY` seconds, else a debug line."""
+        now = time.monotonic()
+        due = now >= self.next_note
+        if due:
+            self.next_note = now + NOTE_EVERY
+        _logger.log(
+            logging.WARNING if due else logging.DEBUG,
+            "%s failed (attempt %d), retrying in %.3f s: %s",
+            self.what,
+            self.count + 1,
+            pause,
+            detail,
+        )
+
+    def succeeded(self) -> None:
+        """Say that the store works again, after two or more failed attempts (a
+        single failed attempt's warning says it all)."""
+        if self.count > 1:
+            _logger.warning(
+                "%s works again, after %d failed attempts (%.1f s)",
+                self.what,
+                self.count,
+                time.monotonic() - self.started,
+            )
