@@ -1,0 +1,61 @@
+"""What ``hpo-driver import`` says, word for word, in a real process: the study it
+created, the trials imported by state with their tids, those skipped as already
+held, those left out, and the note that a created study has no space yet (only
+when it created one)."""
+
+from __future__ import annotations
+
+import json
+
+from .test_study_processes import DRIVER
+
+
+def _record(tid: int, state: str, x: float) -> dict[str, object]:
+    record: dict[str, object] = {"tid": tid, "state": state, "params": {"x": x}}
+    if state == "done":
+        record["result"] = {"loss": x * x, "status": "ok"}
+    if state == "error":
+        record["error"] = {"type": "ValueError", "message": f"x={x} fails"}
+    return record
+
+
+def test_import_says_what_it_created_imported_skipped_and_left_out(procs, tmp_path):
+    export = tmp_path / "export.json"
+    states = ["done", "error", "new", "done", "running", "cancelled", "done"]
+    records = [_record(i, s, float(i)) for i, s in enumerate(states)]
+    export.write_text(json.dumps(records))
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    study = ["--db", db, "--study", "s"]
+
+    first = procs.run(DRIVER, "import", *study, "--create", str(export))
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == (
+        "created study 's' and imported 5 finished trials (1 cancelled, 3 done, "
+        "1 error) into study 's' (tids 0..4); left out 2 trials (1 new, 1 running): "
+        "an import takes finished trials only\n"
+    )
+    assert first.stderr == (
+        "study 's' has no search space yet: to run more trials, "
+        f"`hpo-driver start --db {db} --study s --space module:attr --objective "
+        "module:function --max-evals N` (every imported trial is checked against "
+        "the space)\n"
+    )
+
+    again = procs.run(DRIVER, "import", *study, str(export))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == (
+        "imported 0 finished trials into study 's'; skipped 5 the study already "
+        "holds (same params and outcome); left out 2 trials (1 new, 1 running): an "
+        "import takes finished trials only\n"
+    )
+    assert again.stderr == ""
+
+    one_more = tmp_path / "one_more.json"
+    one_more.write_text(json.dumps([_record(0, "done", 9.0), _record(1, "done", 0.0)]))
+    last = procs.run(DRIVER, "import", *study, str(one_more))
+    assert last.returncode == 0, last.stderr
+    assert last.stdout == (
+        "imported 1 finished trial (1 done) into study 's' (tids 5); skipped 1 the "
+        "study already holds (same params and outcome)\n"
+    )
+    assert last.stderr == ""
