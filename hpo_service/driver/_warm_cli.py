@@ -7,7 +7,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -26,6 +26,9 @@ from hpo_service.store._cli_option import (
     store_command,
     study_not_found,
 )
+
+if TYPE_CHECKING:
+    from hpo_service.driver._warm_start import ImportReport
 
 
 @contextlib.contextmanager
@@ -203,12 +206,28 @@ def import_results(
     so importing a file twice, or a study's own export, adds nothing. Imported
     trials count toward --max-evals.
     """
-    from hpo_service.driver._warm_start import import_results as insert_results
-
     left_out: Counter[str] = Counter()
     records = _read_sources(sources, exp_key, left_out)
     if create:  # before a missing database is created
         _check_new_name(study)
+    report = _insert_records(db_url, study, records, create=create)
+    click.echo(_import_summary(study, report, left_out))
+    if report.created:
+        click.echo(_no_space_note(db_url, study), err=True)
+
+
+def _insert_records(
+    db_url: str, study: str, records: list[Any], *, create: bool
+) -> ImportReport:
+    """Import ``records`` into ``study`` of the store at ``db_url``. With ``create``
+    a missing database is made only once the same import into a scratch store
+    passed, so that bad records create nothing.
+
+    Raises:
+        click.ClickException: The study is missing (without ``create``), or the
+            records do not fit it (nothing is imported then).
+    """
+    from hpo_service.driver._warm_start import import_results as insert_results
 
     def rehearse() -> None:  # the same import into a scratch store
         with open_store("sqlite:///:memory:") as scratch, _click_errors():
@@ -217,8 +236,13 @@ def import_results(
     with _store(
         db_url, study, "import into", create=rehearse if create else None
     ) as store:
-        report = insert_results(store, study, records, create=create)
-    click.echo(
+        return insert_results(store, study, records, create=create)
+
+
+def _import_summary(study: str, report: ImportReport, left_out: Counter[str]) -> str:
+    """The line an import prints: the study created, the trials imported (by state,
+    with their tids), skipped as already held, and left out."""
+    return (
         (f"created study {study!r} and " if report.created else "")
         + f"imported {counted(len(report.imported), 'finished trial')} "
         + _states_text(report.states)
@@ -232,15 +256,16 @@ def import_results(
         )
         + _left_out_text(left_out)
     )
-    if report.created:
-        start = store_command("hpo-driver start", db_url, study)
-        click.echo(
-            f"study {study!r} has no search space yet: to run more trials, "
-            f"`{start} --space module:attr --objective module:function --max-evals "
-            "N` (every imported trial is checked against the space)"
-            + masked_note(db_url),
-            err=True,
-        )
+
+
+def _no_space_note(db_url: str, study: str) -> str:
+    """How to run more trials of a study an import created (it has no space)."""
+    start = store_command("hpo-driver start", db_url, study)
+    return (
+        f"study {study!r} has no search space yet: to run more trials, "
+        f"`{start} --space module:attr --objective module:function --max-evals "
+        "N` (every imported trial is checked against the space)" + masked_note(db_url)
+    )
 
 
 def _read_sources(
