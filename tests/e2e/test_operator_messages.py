@@ -15,7 +15,7 @@ import pytest
 from hpo_service.store import NewTrial, TrialState, open_store
 
 from .conftest import wait_until
-from .test_signals import counts, start_driver
+from .test_signals import QUADRATIC, counts, start_driver
 
 DRIVER = "hpo_service.driver.cli"
 WORKER = "hpo_service.worker"
@@ -212,6 +212,29 @@ def test_a_driver_without_workers_says_how_to_start_one(procs, tmp_path):
         line = driver.stderr.readline()
         assert line, "the driver ended without saying it waits for workers"
     objective = "tests.e2e.objectives:quadratic"  # README: workers name it
+    command = f"hpo-worker --db {db} --study w --objective {objective}"
+    assert f"start one with `{command}`, or pass --workers K" in line
+    worker = procs.start(WORKER, "--db", db, "--study", "w", "--idle-timeout", "2")
+    _, err = driver.communicate(timeout=120)
+    assert driver.returncode == 0, err
+    worker.communicate(timeout=60)
+
+
+def test_a_resumed_driver_without_workers_names_the_stored_objective(procs, tmp_path):
+    """A resume given no --objective: the hint names the objective the study
+    stored (README: cluster workers name it), not none."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    study = ["--db", db, "--study", "w"]
+    first = procs.run(DRIVER, "start", *study, *QUADRATIC, "--max-evals", "1",
+                      "--workers", "1", "--no-progress")  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    procs.env["HPO_TEST_IDLE_WARNING_SECONDS"] = "1"
+    driver = procs.start(DRIVER, "start", *study, "--max-evals", "2", "--no-progress")
+    line = ""
+    while "waiting for workers" not in line:
+        line = driver.stderr.readline()
+        assert line, "the driver ended without saying it waits for workers"
+    objective = "tests.e2e.objectives:quadratic"
     command = f"hpo-worker --db {db} --study w --objective {objective}"
     assert f"start one with `{command}`, or pass --workers K" in line
     worker = procs.start(WORKER, "--db", db, "--study", "w", "--idle-timeout", "2")
