@@ -386,26 +386,12 @@ def start(
       128+N  stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), also
              while starting; the same command resumes the study
     """
-    from hpo_service.driver._study_loop import DriverOptions
-    from hpo_service.driver._worker_hint import errors_hint
-
     faults = StoreFaults(f"study {study!r}", "open the study", _logger)
-    with _stops_while("start", study, "reading the store for"):
-        stored = ride_out(lambda: _stored_settings(store, study), faults)
-    take_algorithm(given, None if stored is None else stored.algorithm)
-    take_pruner(given, _stored_pruner(stored))
-    given["objective_names"] = _objective_names(given["objective_names"])
-    given["started_by"] = "hpo-driver"  # advice then names flags (started_in_python)
-    _check_loss_threshold(given, stored)
+    stored = _stored_settings(store, study, faults)
+    _complete_given(given, stored)
     space = _given_space(given, space_ref)
-    options = DriverOptions(
-        progress=not no_progress,
-        local_workers=workers,
-        worker_hint=_worker_hint(
-            db_url, study, given.get("objective") or (stored and stored.objective)
-        ),
-        override_flag="--override",
-        errors_hint=errors_hint(db_url, study),
+    options = _start_options(
+        db_url, study, given, stored, workers=workers, progress=not no_progress
     )
     with _LeaseUntilDriving(store, study, options.owner) as lease:
         settings, created = _open_for_start(
@@ -416,6 +402,57 @@ def start(
             store, db_url, study, settings, created, space, options, lease,
             workers=workers, stop_grace=stop_grace, show_output=show_output,
         )  # fmt: skip
+
+
+def _stored_settings(
+    store: BaseTrialStore, study: str, faults: StoreFaults
+) -> StudySettings | None:
+    """The settings of study ``study``, None if it is new: store failures that may
+    pass are ridden out (SIGTERM or SIGHUP meanwhile ends the command)."""
+
+    def read() -> StudySettings | None:
+        try:
+            return StudySettings.from_dict(store.get_study(study).settings)
+        except StudyNotFoundError:
+            return None
+
+    with _stops_while("start", study, "reading the store for"):
+        return ride_out(read, faults)
+
+
+def _complete_given(given: dict[str, Any], stored: StudySettings | None) -> None:
+    """Turn ``start``'s flags in ``given`` into study settings (the algorithm and
+    pruner, kept from ``stored`` when not given; the objective names checked), and
+    refuse --loss-threshold for several objectives before anything is written."""
+    take_algorithm(given, None if stored is None else stored.algorithm)
+    take_pruner(given, _stored_pruner(stored))
+    given["objective_names"] = _objective_names(given["objective_names"])
+    given["started_by"] = "hpo-driver"  # advice then names flags (started_in_python)
+    _check_loss_threshold(given, stored)
+
+
+def _start_options(
+    db_url: str,
+    study: str,
+    given: dict[str, Any],
+    stored: StudySettings | None,
+    *,
+    workers: int,
+    progress: bool,
+) -> DriverOptions:
+    """``start``'s driver options: progress, local workers, and the hints it gives
+    (how to start a worker for the given or stored objective; where errors are)."""
+    from hpo_service.driver._study_loop import DriverOptions
+    from hpo_service.driver._worker_hint import errors_hint
+
+    objective = given.get("objective") or (stored and stored.objective)
+    return DriverOptions(
+        progress=progress,
+        local_workers=workers,
+        worker_hint=_worker_hint(db_url, study, objective),
+        override_flag="--override",
+        errors_hint=errors_hint(db_url, study),
+    )
 
 
 def _drive_opened(
@@ -580,14 +617,6 @@ def _worker_hint(db_url: str, study: str, objective: str | None) -> str:
     if objective:
         command += " --objective " + shlex.quote(objective)
     return f"`{command}`, or pass --workers K{masked_note(db_url)}"
-
-
-def _stored_settings(store: BaseTrialStore, study: str) -> StudySettings | None:
-    """The settings of study ``study``, or None if it is new."""
-    try:
-        return StudySettings.from_dict(store.get_study(study).settings)
-    except StudyNotFoundError:
-        return None
 
 
 def _objective_names(text: str | None) -> list[str] | None:
