@@ -28,8 +28,9 @@ DIST_ARGS: dict[str, tuple[str, ...]] = {
     "randint": ("low", "high"),
 }
 
-# Functions that an :class:`Op` node may apply: arithmetic, indexing, ``scope`` casts
-# and math (hyperopt's ``scope.exp`` etc.), and unlabelled random draws
+# Functions that an :class:`Op` node may apply: arithmetic, indexing, ``scope`` casts,
+# math and comparisons (hyperopt's ``scope.exp``, ``scope.maximum``, ``scope.lt``
+# etc.), ``scope.switch`` over constants, and unlabelled random draws
 # (``scope.normal(mu, sigma, rng=rng)``). ``scope.define`` adds user functions.
 OPS: dict[str, Callable[..., Any]] = {
     "add": operator.add,
@@ -52,6 +53,16 @@ OPS: dict[str, Callable[..., Any]] = {
     "round": round,
     "min": min,
     "max": max,
+    "minimum": np.minimum,
+    "maximum": np.maximum,
+    "eq": operator.eq,
+    "lt": operator.lt,
+    "le": operator.le,
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "switch": lambda index, *options: options[index],
+    "str_join": lambda separator, items: separator.join(items),
+    "dict": dict,
     "sum": sum,
     "exp": np.exp,
     "log": np.log,

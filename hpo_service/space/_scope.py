@@ -1,6 +1,7 @@
 """``scope``: deferred function calls inside a search space, as hyperopt's pyll has.
 
-``scope.int(hp.quniform(...))``, ``scope.exp(x)``, ``scope.min(a, 10)`` or a function
+``scope.int(hp.quniform(...))``, ``scope.exp(x)``, ``scope.maximum(a, 10)``,
+``scope.switch(i, *options)`` or a function
 registered with ``@scope.define`` build an :class:`~hpo_service.space._expr.Op` node
 when any argument is an expression (so the call runs when a trial's config is
 evaluated), and call the function at once otherwise.
@@ -11,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from hpo_service.space._expr import OPS, Expr, Op
+from hpo_service.exceptions import SpaceError
+from hpo_service.space._expr import OPS, Choice, Expr, Op, Param
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,6 +43,33 @@ class Scope:
     define_pure = define
     define_info = define
 
+    def switch(self, index: Any, *options: Any) -> Any:
+        """``options[index]``, as hyperopt's ``scope.switch``.
+
+        hyperopt's ``hp.choice(label, options)`` is ``scope.switch(hp.randint(label,
+        len(options)), *options)``, and a switch written that way is that choice here
+        too: only the option drawn is evaluated, so the parameters of the others are
+        inactive. Over any other index, the options must be constants.
+
+        Args:
+            index: An int, or an expression giving one (0-based).
+            *options: The values to pick from.
+
+        Raises:
+            SpaceError: The options hold parameters and ``index`` is not
+                ``hp.randint(label, len(options))``.
+        """
+        if _is_choice_index(index, len(options)):
+            return Choice(index.label, options, None)
+        if any(_has_expr(option) for option in options):
+            raise SpaceError(
+                "`scope.switch(index, *options)` with parameters among its options "
+                "must have index=hp.randint(label, len(options)), but got "
+                f"index={index!r} for {len(options)} options: write "
+                "hp.choice(label, options) (only the option drawn is evaluated)"
+            )
+        return apply("switch", index, *options)
+
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("__") or name not in OPS:
             raise AttributeError(
@@ -61,6 +90,15 @@ def as_apply(value: Any) -> Expr:
     """``value`` as an expression (hyperopt's ``pyll.as_apply``), e.g. to index it by
     a choice: ``as_apply([1.0, 2.0])[hp.choice("i", [0, 1])]``."""
     return value if isinstance(value, Expr) else Op("identity", (value,))
+
+
+def _is_choice_index(index: Any, n_options: int) -> bool:
+    """Whether ``index`` is ``hp.randint(label, n_options)``: hyperopt's choice."""
+    return (
+        isinstance(index, Param)
+        and index.dist == "randint"
+        and tuple(index.args) == (0, n_options)
+    )
 
 
 def _has_expr(value: Any) -> bool:

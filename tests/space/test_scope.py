@@ -128,3 +128,61 @@ def test_an_objective_given_expressions_by_hyperopts_fmin_is_told_why():
                           show_progressbar=False)  # fmt: skip
         assert str(e.value).startswith(f"{called} of an hp expression (hp.")
         assert str(e.value).endswith(why)
+
+
+def _hyperopt_and_ours_space(pyll_scope, hp_module):
+    """One space written with hyperopt's scope functions, in either library."""
+    x = hp_module.uniform("x", -2, 2)
+    return {
+        "floor": pyll_scope.maximum(x, 0.5),
+        "cap": pyll_scope.minimum(hp_module.loguniform("lr", -5, 0), 0.1),
+        "neg": pyll_scope.lt(x, 0),
+        "big": pyll_scope.ge(hp_module.quniform("n", 0, 10, 1), 5),
+        "kind": pyll_scope.switch(hp_module.randint("k", 3), "a", "b", "c"),
+        "pick": pyll_scope.switch(
+            hp_module.randint("m", 2),
+            {"svm": hp_module.uniform("c", 0, 1)},
+            {"rf": pyll_scope.int(hp_module.quniform("trees", 10, 50, 10))},
+        ),
+        "name": pyll_scope.str_join("-", ["lr", "sched"]),
+    }
+
+
+def test_hyperopts_scope_functions_draw_what_hyperopts_draw():
+    hyperopt = pytest.importorskip("hyperopt")
+    from hyperopt.pyll import scope as their_scope
+    from hyperopt.pyll import stochastic as their_stochastic
+
+    from hpo_service.pyll import stochastic
+
+    theirs = _hyperopt_and_ours_space(their_scope, hyperopt.hp)
+    ours = _hyperopt_and_ours_space(scope, hp)
+    their_rng, our_rng = np.random.default_rng(5), np.random.default_rng(5)
+    for _ in range(20):
+        expected = their_stochastic.sample(theirs, rng=their_rng)
+        got = stochastic.sample(ours, rng=our_rng)
+        assert got == expected  # same draws in the same order
+
+
+def test_a_switch_over_a_randint_is_a_choice_and_others_take_constants():
+    space = _hyperopt_and_ours_space(scope, hp)
+    specs = compile_space(space)
+    assert specs["m"].kind == "choice" and specs["k"].kind == "choice"
+    assert specs["c"].conditions == ((("m", 0),),)  # inactive when m picks rf
+    params = {"x": -1.0, "lr": 0.5, "n": 7.0, "k": 2, "m": 1, "trees": 20.0}
+    config = space_eval(space, params)
+    assert config == {
+        "floor": 0.5,
+        "cap": 0.1,
+        "neg": True,
+        "big": True,
+        "kind": "c",
+        "pick": {"rf": 20},
+        "name": "lr-sched",
+    }
+    assert space_eval(from_document(to_document(space)), params) == config
+    fixed = scope.switch(hp.choice("i", [0, 1]), 10, 20)
+    assert space_eval(fixed, {"i": 1}) == 20
+    assert compile_space(fixed)["i"].kind == "choice"
+    with pytest.raises(SpaceError, match=r"index=hp\.randint\(label, len\(options\)\)"):
+        scope.switch(hp.randint("j", 1, 3), hp.uniform("a", 0, 1), 2.0)
