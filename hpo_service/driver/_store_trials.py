@@ -27,7 +27,7 @@ from hpo_service.driver._local_workers import LocalWorkers
 from hpo_service.driver._progress import show_ladder
 from hpo_service.driver._signals import StopSignals
 from hpo_service.driver._study import open_driven_study, space_settings, study_space
-from hpo_service.driver._study_loop import Driver, DriverOptions
+from hpo_service.driver._study_loop import Driver, DriverOptions, StudyOutcome
 from hpo_service.driver._suggest import Suggester
 from hpo_service.driver._worker_hint import errors_hint, store_trials_worker_hint
 from hpo_service.exceptions import StudyNotFoundError, TrialNotFoundError
@@ -380,7 +380,28 @@ class StoreTrials(TrialsView):
         """
         if pass_expr_memo_ctrl:
             raise ValueError("`pass_expr_memo_ctrl` is not supported by hpo-service")
-        warn_unsaved(self, trials_save_file)
+        warn_unsaved(self, trials_save_file)  # from here: it names fmin's caller
+        self._check_workers_can_run(_ignored)
+        rules = check_stop_rules(max_evals, timeout, loss_threshold, early_stop_fn)
+        given = self._given_settings(
+            fn, space, algo, rstate, rules.max_evals,
+            loss_threshold=loss_threshold, timeout=timeout, pruner=pruner,
+        )  # fmt: skip
+        options = self._driver_options(show_progressbar, given["objective"])
+        settings = self._open_study(space, points_to_evaluate or [], given, options)
+        early = _early_stopper(self, early_stop_fn) if early_stop_fn else None
+        outcome = self._drive(settings, space, options, early)
+        show_ladder(lambda: outcome.pruning, show_progressbar)
+        return best_of(self, space, return_argmin=return_argmin)
+
+    def _check_workers_can_run(self, ignored: dict[str, Any]) -> None:
+        """Refuse a store no worker process reaches, and a trial timeout given to
+        ``fmin`` (among its ``ignored`` arguments) instead of to this object.
+
+        Raises:
+            ValueError: The store lives inside this process.
+            TypeError: ``trial_timeout`` is among ``ignored``.
+        """
         if is_process_local(self.db_url):
             raise ValueError(
                 f"`fmin` on StoreTrials({self.db_url!r}) needs worker processes, but "
@@ -388,20 +409,38 @@ class StoreTrials(TrialsView):
                 "Trials() to search in this process, or a file (sqlite:///hpo.sqlite)"
                 " or a MongoDB server for workers"
             )
-        if "trial_timeout" in _ignored:
+        if "trial_timeout" in ignored:
             raise TypeError(
                 "a trial timeout is a setting of the study's trials: pass "
-                f"StoreTrials(..., trial_timeout={_ignored['trial_timeout']!r}), not "
+                f"StoreTrials(..., trial_timeout={ignored['trial_timeout']!r}), not "
                 "fmin(trial_timeout=...)"
             )
-        rules = check_stop_rules(max_evals, timeout, loss_threshold, early_stop_fn)
+
+    def _given_settings(
+        self,
+        fn: Callable[[Any], Any],
+        space: Any,
+        algo: Callable[..., Any] | None,
+        rstate: Any,
+        max_evals: int | None,
+        *,
+        loss_threshold: float | None,
+        timeout: float | None,
+        pruner: Any,
+    ) -> dict[str, Any]:
+        """The study settings ``fmin``'s arguments and this object's give (see
+        :func:`~hpo_service.driver._study.open_driven_study`).
+
+        Raises:
+            ValueError: ``pruner`` is not the constructor's.
+        """
         # algo=None: a new study uses tpe, a resumed one keeps its algorithm.
         name, algo_settings = (None, None) if algo is None else describe(algo)
         chosen = _one_pruner(self.pruner, pruner)
         given = {
             "objective": self.objective or reference_of(fn),
             **space_settings(space),
-            "max_evals": rules.max_evals,
+            "max_evals": max_evals,
             "algorithm": name,
             "algorithm_settings": algo_settings,
             "seed": _seed(rstate),
@@ -413,29 +452,62 @@ class StoreTrials(TrialsView):
         }
         if chosen is not None:
             given.update(pruner=chosen.name, pruner_settings=chosen.settings())
-        options = DriverOptions(
+        return given
+
+    def _driver_options(
+        self, show_progressbar: bool | Callable[..., Any], objective: str
+    ) -> DriverOptions:
+        """The driver's options for ``fmin``: progress, local workers, and hints
+        naming this object's keyword arguments."""
+        return DriverOptions(
             progress=show_progressbar,
             local_workers=self.workers,
             worker_hint=store_trials_worker_hint(
                 self.db_url,
                 self.study,
                 hyperopt=self._hyperopt_worker,
-                objective=given["objective"],
+                objective=objective,
             ),
             errors_hint=errors_hint(self.db_url, self.study),
             pruning_counts=show_progressbar is True,  # what show_ladder shows
             in_python=True,
         )
-        points = self._point_trials(space, points_to_evaluate or [])  # before writes
+
+    def _open_study(
+        self,
+        space: Any,
+        points: Sequence[Mapping[str, Any]],
+        given: dict[str, Any],
+        options: DriverOptions,
+    ) -> StudySettings:
+        """Create or resume the study, queue ``points`` into it if it has no trial
+        yet (as ``Trials()``), and read its trials again with the space's labels if
+        they were read without a space.
+
+        Raises:
+            SpaceError: A point does not fit the space (nothing is written then).
+        """
+        point_trials = self._point_trials(space, points)  # before writes
         settings, _ = open_driven_study(
             self.store, self.study, given, override=self.override, options=options
         )
-        if points and not any(self.store.count_by_state(self.study).values()):
-            self.store.insert_trials(self.study, points)  # as Trials(): when empty
+        if point_trials and not any(self.store.count_by_state(self.study).values()):
+            self.store.insert_trials(self.study, point_trials)
         if self._labels == []:  # read without a space: read again with its labels
             self._docs, self._cursor = {}, 0
         self._labels = None
-        early = _early_stopper(self, early_stop_fn) if early_stop_fn else None
+        return settings
+
+    def _drive(
+        self,
+        settings: StudySettings,
+        space: Any,
+        options: DriverOptions,
+        early: Callable[[], str | None] | None,
+    ) -> StudyOutcome:
+        """Run the study's driver beside the local workers until it ends. A
+        stopping signal stops both cleanly, then ends this process as the signal
+        would have."""
         workers = LocalWorkers(
             self.workers, self.db_url, self.study, objective=settings.objective
         )
@@ -452,8 +524,7 @@ class StoreTrials(TrialsView):
             signals.on_stop(driver.interrupt)
             outcome = driver.run()
         signals.redeliver()  # terminated: end as the signal would have, cleaned up
-        show_ladder(lambda: outcome.pruning, show_progressbar)
-        return best_of(self, space, return_argmin=return_argmin)
+        return outcome
 
     def _point_trials(
         self, space: Any, points: Sequence[Mapping[str, Any]]
