@@ -27,6 +27,7 @@ from hpo_service.exceptions import (
     InvalidResultStatus,
     InvalidTrial,
 )
+from hpo_service.objective._report import trial_context
 from hpo_service.objective._result import loss_of, normalise_result
 from hpo_service.space import compile_space, space_eval
 from hpo_service.space._compile import labelled_nodes
@@ -157,7 +158,9 @@ class Domain:
         """Run the objective on one point, in this process, as hyperopt's does.
 
         Real code uses it to run a trial again, e.g. the best one for its model:
-        ``domain.evaluate(spec_from_misc(best["misc"]), Ctrl(trials, best))``.
+        ``domain.evaluate(spec_from_misc(best["misc"]), Ctrl(trials, best))``. An
+        objective that reports (:func:`~hpo_service.report`) runs to its end: its
+        reports are checked but kept nowhere, and ``should_prune()`` is False.
 
         Args:
             config: The point: ``{label: value}`` of the active labels (a choice as
@@ -178,9 +181,9 @@ class Domain:
                 are read-only (after the objective ran: pass False to keep them).
             Exception: Whatever the objective raises.
         """
-        result = normalise_result(
-            self.fn(space_eval(self.expr, config)), storable=False
-        )
+        with trial_context(_never_prune):  # report() is checked, should_prune False
+            raw = self.fn(space_eval(self.expr, config))
+        result = normalise_result(raw, storable=False)
         if attach_attachments and result.get("attachments"):
             if ctrl is None:
                 raise ValueError(
@@ -190,6 +193,11 @@ class Domain:
             for name, value in result.pop("attachments").items():
                 ctrl.attachments[name] = value
         return result
+
+
+def _never_prune(step: int, value: float) -> bool:
+    """The reporter of :meth:`Domain.evaluate`: no study, so no pruner."""
+    return False
 
 
 class Ctrl:

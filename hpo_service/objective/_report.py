@@ -111,7 +111,10 @@ def current_context(what: str) -> TrialContext:
             return _open[0]
     raise NoActiveTrialError(
         f"`{what}` must be called inside an objective run by fmin or an hpo-worker, "
-        "but no trial is being run here"
+        "but no trial is being run here; to run the objective on one point outside "
+        "a search (the best config again, a test), call Domain(fn, space).evaluate("
+        "point, None) (from hpo_service.base import Domain): its reports are checked "
+        "and never prune"
     )
 
 

@@ -21,6 +21,7 @@ from hpo_service import (
     report,
     should_prune,
 )
+from hpo_service.base import Ctrl, Domain, spec_from_misc
 from hpo_service.exceptions import AllTrialsFailed, NoActiveTrialError
 
 SPACE = {"x": hp.uniform("x", 0.0, 1.0)}
@@ -56,6 +57,30 @@ def test_report_outside_an_objective_names_the_call():
     with pytest.raises(NoActiveTrialError, match=r"should_prune\(\)"):
         should_prune()
     assert isinstance(NoActiveTrialError("x"), RuntimeError)
+    with pytest.raises(NoActiveTrialError, match=r"Domain\(fn, space\)\.evaluate"):
+        curve_objective({"x": 0.5})  # says how to run it outside a search
+
+
+def test_domain_evaluate_runs_a_reporting_objective_to_its_end():
+    # hyperopt's way to run the best trial again (for its model) in this process:
+    # the objective's reports must neither fail nor prune it there.
+    trials = run(curve_objective, pruner=pruners.MedianPruner(n_startup_trials=2))
+    assert "pruned" in trials.statuses()
+    best = trials.best_trial
+    domain = Domain(curve_objective, SPACE)
+    again = domain.evaluate(spec_from_misc(best["misc"]), Ctrl(trials, best))
+    assert again == {"loss": best["result"]["loss"], "status": "ok"}
+    worst = max(trials._dynamic_trials, key=lambda t: t["misc"]["vals"]["x"][0])
+    assert worst["result"]["status"] == STATUS_PRUNED  # pruned in the search ...
+    point = spec_from_misc(worst["misc"])
+    assert domain.evaluate(point, None)["loss"] == point["x"] + 0.1  # ... not here
+
+    def bad_report(config):
+        report(math.nan, 0)
+        return 0.0
+
+    with pytest.raises(ValueError, match="value=nan"):
+        Domain(bad_report, SPACE).evaluate({"x": 0.5}, None)
 
 
 @pytest.mark.parametrize(
