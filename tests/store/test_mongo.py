@@ -582,6 +582,43 @@ def test_last_steps_of_reports_written_before_the_step_was_kept(
     assert finds.tids == [None, {"$gte": 3, "$lte": 3}]
 
 
+class DeletesAfterFirstFind:
+    """Wraps a collection: right after the first ``find``, trial ``tid`` of study
+    ``s`` is deleted (as if another process removed it between two reads)."""
+
+    def __init__(self, inner: Any, tid: int) -> None:
+        self.inner, self.tid, self.finds = inner, tid, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def find(self, *args: Any, **kwargs: Any) -> Any:
+        self.finds += 1
+        found = list(self.inner.find(*args, **kwargs))
+        if self.finds == 1:
+            assert self.inner.delete_one({"study": "s", "tid": self.tid}).deleted_count
+        return found
+
+
+def test_last_steps_leave_out_an_old_trial_gone_before_its_reports_are_read(
+    store: MongoTrialStore,
+) -> None:
+    """Trials are never deleted today; if one were, between the read of the kept
+    steps and the read of an older version's reports, it is left out (as if the
+    first read had missed it), not returned with the marker of an unkept step."""
+    queue(store, 3)
+    trials = [store.claim("w", LONG, study="s") for _ in range(3)]
+    for trial in trials:
+        assert store.report_many("s", trial.tid, trial.token, [(trial.tid + 1, 1.0)])
+    for tid in (0, 1):
+        _as_written_before_last_step(store, tid)
+    store._trials = DeletesAfterFirstFind(store._trials, tid=1)
+    assert store.last_steps("s") == [
+        (0, TrialState.RUNNING, 1), (2, TrialState.RUNNING, 3),
+    ]  # fmt: skip
+    assert store._trials.finds == 2  # trial 0 was read again with its reports
+
+
 def test_last_step_of_an_earlier_attempt_is_not_taken_for_an_older_writers(
     store: MongoTrialStore,
 ) -> None:
