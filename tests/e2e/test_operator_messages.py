@@ -207,17 +207,10 @@ def test_a_driver_without_workers_says_how_to_start_one(procs, tmp_path):
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
     procs.env["HPO_TEST_IDLE_WARNING_SECONDS"] = "1"  # the warning, 10 s by default
     driver = start_driver(procs, db, "w", 3)
-    line = ""
-    while "waiting for workers" not in line:
-        line = driver.stderr.readline()
-        assert line, "the driver ended without saying it waits for workers"
     objective = "tests.e2e.objectives:quadratic"  # README: workers name it
     command = f"hpo-worker --db {db} --study w --objective {objective}"
+    line = _waiting_for_workers(procs, db, driver)
     assert f"start one with `{command}`, or pass --workers K" in line
-    worker = procs.start(WORKER, "--db", db, "--study", "w", "--idle-timeout", "2")
-    _, err = driver.communicate(timeout=120)
-    assert driver.returncode == 0, err
-    worker.communicate(timeout=60)
 
 
 def test_a_resumed_driver_without_workers_names_the_stored_objective(procs, tmp_path):
@@ -230,17 +223,24 @@ def test_a_resumed_driver_without_workers_names_the_stored_objective(procs, tmp_
     assert first.returncode == 0, first.stderr
     procs.env["HPO_TEST_IDLE_WARNING_SECONDS"] = "1"
     driver = procs.start(DRIVER, "start", *study, "--max-evals", "2", "--no-progress")
+    objective = "tests.e2e.objectives:quadratic"
+    command = f"hpo-worker --db {db} --study w --objective {objective}"
+    line = _waiting_for_workers(procs, db, driver)
+    assert f"start one with `{command}`, or pass --workers K" in line
+
+
+def _waiting_for_workers(procs, db: str, driver: subprocess.Popen[str]) -> str:
+    """The line in which ``driver`` (of study w) says it waits for workers; then a
+    worker runs the study out and the driver ends with exit code 0."""
     line = ""
     while "waiting for workers" not in line:
         line = driver.stderr.readline()
         assert line, "the driver ended without saying it waits for workers"
-    objective = "tests.e2e.objectives:quadratic"
-    command = f"hpo-worker --db {db} --study w --objective {objective}"
-    assert f"start one with `{command}`, or pass --workers K" in line
     worker = procs.start(WORKER, "--db", db, "--study", "w", "--idle-timeout", "2")
     _, err = driver.communicate(timeout=120)
     assert driver.returncode == 0, err
     worker.communicate(timeout=60)
+    return line
 
 
 def test_a_read_only_database_says_what_to_do(procs, tmp_path):

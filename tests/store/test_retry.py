@@ -28,7 +28,13 @@ class FailsFirst:
         return "answer"
 
 
-def _lines(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
+def _logged(
+    caplog: pytest.LogCaptureFixture, failures: int, what: str = "claim"
+) -> list[tuple[str, str]]:
+    """The log lines (level, text) of a call whose first ``failures`` attempts fail."""
+    op = FailsFirst(failures, ConnectionError("refused"))
+    with caplog.at_level(logging.DEBUG, logger=_retry.__name__):
+        FAST.call(op, is_transient=lambda e: True, what=what)
     return [(r.levelname, r.getMessage()) for r in caplog.records]
 
 
@@ -84,10 +90,7 @@ def test_the_first_failure_warns_later_ones_are_debug_and_recovery_is_told(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(_retry, "NOTE_EVERY", 3600.0)
-    op = FailsFirst(3, ConnectionError("refused"))
-    with caplog.at_level(logging.DEBUG, logger=_retry.__name__):
-        FAST.call(op, is_transient=lambda e: True, what="claiming a trial")
-    lines = _lines(caplog)
+    lines = _logged(caplog, 3, what="claiming a trial")
     assert [level for level, _ in lines] == ["WARNING", "DEBUG", "DEBUG", "WARNING"]
     for number, (_, text) in enumerate(lines[:3], start=1):
         assert text.startswith(f"claiming a trial failed (attempt {number}), ")
@@ -102,18 +105,12 @@ def test_a_failure_warns_again_once_note_every_has_passed(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(_retry, "NOTE_EVERY", 0.0)
-    op = FailsFirst(3, ConnectionError("refused"))
-    with caplog.at_level(logging.DEBUG, logger=_retry.__name__):
-        FAST.call(op, is_transient=lambda e: True, what="claim")
-    assert [level for level, _ in _lines(caplog)] == ["WARNING"] * 4
+    assert [level for level, _ in _logged(caplog, 3)] == ["WARNING"] * 4
 
 
 def test_one_failed_attempt_is_not_followed_by_a_recovery_line(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Its warning says it all."""
-    op = FailsFirst(1, ConnectionError("refused"))
-    with caplog.at_level(logging.DEBUG, logger=_retry.__name__):
-        FAST.call(op, is_transient=lambda e: True, what="claim")
-    assert len(_lines(caplog)) == 1
+    assert [level for level, _ in _logged(caplog, 1)] == ["WARNING"]
     assert "works again" not in caplog.text
