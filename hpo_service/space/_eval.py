@@ -16,30 +16,51 @@ _INT_DISTS = frozenset({"randint", "uniformint"})
 _TOLERANCE = 1e-9
 
 
-def space_eval(space: Any, params: Mapping[str, Any]) -> Any:
-    """Compute the config that ``params`` selects in ``space``, like hyperopt's.
+_MISSING: Any = object()
 
-    Only the options that the choices select are evaluated, so ``params`` needs
+
+def space_eval(
+    space: Any, hp_assignment: Mapping[str, Any] = _MISSING, *, params: Any = _MISSING
+) -> Any:
+    """Compute the config that ``hp_assignment`` selects in ``space``, like hyperopt's.
+
+    Only the options that the choices select are evaluated, so the point needs
     values for the active parameters only; other keys are ignored. A value may also
     be a one-element list (hyperopt's ``trial["misc"]["vals"]`` format), and an
     empty list counts as absent. Unlike hyperopt, lists stay lists (not tuples).
 
     Args:
         space: The search space.
-        params: ``{label: value}``, the index of the option for a choice.
+        hp_assignment: ``{label: value}``, the index of the option for a choice
+            (hyperopt's argument name, so ``space_eval(space=s, hp_assignment=p)``
+            works as there).
+        params: The same point by this module's earlier name (keyword only).
 
     Returns:
         The space with every expression replaced by its value.
 
     Raises:
         SpaceError: An active parameter has no value, or a choice index is invalid.
-        TypeError: ``params`` is not a mapping (anything with ``get``, such as a
+        TypeError: The point is not a mapping (anything with ``get``, such as a
             pandas Series, is taken), e.g. the list of points ``fmin`` returns for a
-            study of several objectives (its Pareto front).
+            study of several objectives (its Pareto front); or it is given by both
+            names, or by neither.
     """
+    params = _one_point(hp_assignment, params)
     if isinstance(params, list | tuple) or not hasattr(params, "get"):
         raise TypeError(_not_a_point(params))
     return _evaluate(space, params)
+
+
+def _one_point(hp_assignment: Any, params: Any) -> Any:
+    """The point given by either name (exactly one of them)."""
+    given = [p for p in (hp_assignment, params) if p is not _MISSING]
+    if len(given) != 1:
+        raise TypeError(
+            "`space_eval` must be given one point, as hp_assignment (or params=), "
+            f"but got {len(given)} points"
+        )
+    return given[0]
 
 
 def _not_a_point(params: Any) -> str:

@@ -137,3 +137,18 @@ def test_a_pandas_row_is_taken_as_a_point():
     pd = pytest.importorskip("pandas")
     space = {"x": hp.uniform("x", 0, 1), "k": hp.choice("k", ["a", "b"])}
     assert space_eval(space, pd.Series({"x": 0.5, "k": 1})) == {"x": 0.5, "k": "b"}
+
+
+def test_the_point_is_taken_by_hyperopts_keyword_too():
+    # Real hyperopt code writes space_eval(space=space, hp_assignment=best).
+    point = {"lr": -1.0, "model": 1, "depth": 3, "n": 2, "l1": 16.0}
+    expected = space_eval(SPACE, point)
+    assert space_eval(space=SPACE, hp_assignment=point) == expected
+    assert space_eval(SPACE, params=point) == expected
+    with pytest.raises(TypeError, match=r"must be given one point.*but got 2"):
+        space_eval(SPACE, point, params=point)
+    with pytest.raises(TypeError, match="but got 0"):
+        space_eval(SPACE)
+    hyperopt = pytest.importorskip("hyperopt")
+    theirs = {"C": hyperopt.hp.uniform("C", 0, 10)}
+    hyperopt.space_eval(space=theirs, hp_assignment={"C": 1.0})  # the name is theirs
