@@ -445,7 +445,7 @@ def _start_options(
     from hpo_service.driver._study_loop import DriverOptions
     from hpo_service.driver._worker_hint import errors_hint
 
-    objective = given.get("objective") or (stored and stored.objective)
+    objective = given.get("objective") or (stored.objective if stored else None)
     return DriverOptions(
         progress=progress,
         local_workers=workers,
