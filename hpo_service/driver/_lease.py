@@ -11,12 +11,17 @@ one lets it run out, and then the new driver takes the study over.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from hpo_service._common.processes import certainly_alive, certainly_dead, owner_id
-from hpo_service.exceptions import DriverLeaseError
+from hpo_service.exceptions import DriverLeaseError, HPOServiceError
 from hpo_service.store import BaseTrialStore
+
+if TYPE_CHECKING:
+    from hpo_service.driver._study_loop import Driver
 
 _logger = logging.getLogger(__name__)
 
@@ -146,3 +151,43 @@ def holder_text(holder: str | None) -> str:
     """A lease holder as a message names it: its id, or "another driver" while the
     store does not show one (a takeover read before its write is visible)."""
     return "another driver" if holder is None else holder
+
+
+class LeaseUntilDriving:
+    """The driver lease a start holds from its study's opening until its
+    :class:`~hpo_service.driver._study_loop.Driver` runs (which gives it back
+    however it ends). A start that ends in between gives it back, instead of
+    leaving it to expire: ``hpo-driver start`` stopped by a SIGTERM or SIGHUP just
+    after the study opened, a second signal or a Ctrl-C while the local workers
+    start, a space or driver that cannot be made; ``fmin`` interrupted (a notebook
+    catches the KeyboardInterrupt and runs the cell again: its own live process
+    held the lease, so it was refused until the lease ran out), or a store error
+    while it queues ``points_to_evaluate``. Store errors while giving it back are
+    ignored: the lease then runs out by itself.
+
+    Args:
+        store: The trials store.
+        study: The study.
+        owner: The start's driver id (``DriverOptions.owner``).
+    """
+
+    def __init__(self, store: BaseTrialStore, study: str, owner: str) -> None:
+        self._store, self._study, self._owner = store, study, owner
+        self._taken = False
+        #: The driver, once made: from its run on, the lease is its to give back.
+        self.driver: Driver | None = None
+
+    def taken(self) -> None:
+        """Note that the lease is held (``open_driven_study``'s ``on_lease``)."""
+        self._taken = True
+
+    def __enter__(self) -> LeaseUntilDriving:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        if exc_type is None or not self._taken:
+            return
+        if self.driver is not None and self.driver.lease_given_back:
+            return
+        with contextlib.suppress(ConnectionError, HPOServiceError):
+            self._store.release_driver_lease(self._study, self._owner)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from hpo_service._common.settings import StudySettings
+from hpo_service._common.stop_signals import pause_point
 from hpo_service._common.words import counted
 from hpo_service.algorithms import describe, resolve
 from hpo_service.algorithms.pruners import (
@@ -23,6 +24,7 @@ from hpo_service.algorithms.pruners import (
     describe_pruner,
     resolve_pruner,
 )
+from hpo_service.driver._lease import LeaseUntilDriving
 from hpo_service.driver._local_workers import LocalWorkers
 from hpo_service.driver._progress import show_ladder
 from hpo_service.driver._signals import StopSignals
@@ -388,9 +390,13 @@ class StoreTrials(TrialsView):
             loss_threshold=loss_threshold, timeout=timeout, pruner=pruner,
         )  # fmt: skip
         options = self._driver_options(show_progressbar, given["objective"])
-        settings = self._open_study(space, points_to_evaluate or [], given, options)
-        early = _early_stopper(self, early_stop_fn) if early_stop_fn else None
-        outcome = self._drive(settings, space, options, early)
+        with LeaseUntilDriving(self.store, self.study, options.owner) as lease:
+            settings = self._open_study(
+                space, points_to_evaluate or [], given, options, on_lease=lease.taken
+            )
+            pause_point("study-opened")  # a test's hook: a signal once it is leased
+            early = _early_stopper(self, early_stop_fn) if early_stop_fn else None
+            outcome = self._drive(settings, space, options, early, lease)
         show_ladder(lambda: outcome.pruning, show_progressbar)
         return best_of(self, space, return_argmin=return_argmin)
 
@@ -479,18 +485,22 @@ class StoreTrials(TrialsView):
         points: Sequence[Mapping[str, Any]],
         given: dict[str, Any],
         options: DriverOptions,
+        *,
+        on_lease: Callable[[], object],
     ) -> StudySettings:
         """Create or resume the study, queue ``points`` into it if it has no trial
         yet (as ``Trials()``), and read its trials again with the space's labels if
-        they were read without a space.
+        they were read without a space. ``on_lease`` is called once the driver
+        lease is taken.
 
         Raises:
             SpaceError: A point does not fit the space (nothing is written then).
         """
         point_trials = self._point_trials(space, points)  # before writes
         settings, _ = open_driven_study(
-            self.store, self.study, given, override=self.override, options=options
-        )
+            self.store, self.study, given, override=self.override, options=options,
+            on_lease=on_lease,
+        )  # fmt: skip
         if point_trials and not any(self.store.count_by_state(self.study).values()):
             self.store.insert_trials(self.study, point_trials)
         if self._labels == []:  # read without a space: read again with its labels
@@ -504,15 +514,17 @@ class StoreTrials(TrialsView):
         space: Any,
         options: DriverOptions,
         early: Callable[[], str | None] | None,
+        lease: LeaseUntilDriving,
     ) -> StudyOutcome:
-        """Run the study's driver beside the local workers until it ends. A
+        """Run the study's driver beside the local workers until it ends (the
+        driver made is noted in ``lease``: its run gives the lease back). A
         stopping signal stops both cleanly, then ends this process as the signal
         would have."""
         workers = LocalWorkers(
             self.workers, self.db_url, self.study, objective=settings.objective
         )
         with StopSignals() as signals, workers as local:
-            driver = Driver(
+            driver = lease.driver = Driver(
                 self.store,
                 self.study,
                 settings,

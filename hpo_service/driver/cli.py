@@ -33,6 +33,7 @@ from hpo_service._common.stop_signals import STOP_SIGNALS, handling, pause_point
 from hpo_service._common.words import counted
 from hpo_service.driver import _listing, _output, _warm_cli
 from hpo_service.driver._algo_options import algo_options, take_algorithm
+from hpo_service.driver._lease import LeaseUntilDriving
 from hpo_service.driver._pruner_options import pruner_options, take_pruner
 from hpo_service.driver._signals import StopSignals
 from hpo_service.exceptions import (
@@ -393,7 +394,7 @@ def start(
     options = _start_options(
         db_url, study, given, stored, workers=workers, progress=not no_progress
     )
-    with _LeaseUntilDriving(store, study, options.owner) as lease:
+    with LeaseUntilDriving(store, study, options.owner) as lease:
         settings, created = _open_for_start(
             store, db_url, study, given, override=override, options=options,
             faults=faults, on_lease=lease.taken,
@@ -463,7 +464,7 @@ def _drive_opened(
     created: bool,
     space: Any,
     options: DriverOptions,
-    lease: _LeaseUntilDriving,
+    lease: LeaseUntilDriving,
     *,
     workers: int,
     stop_grace: float,
@@ -503,35 +504,6 @@ def _drive_opened(
 
     outcome = _drive(driver, local_workers, hint)
     _report_outcome(study, outcome, db_url, resume_flags)
-
-
-class _LeaseUntilDriving:
-    """The driver lease ``start`` holds from its study's opening until its
-    :class:`Driver` runs (which gives it back however it ends): ``start`` ending
-    in between (a SIGTERM or SIGHUP just after the study opened, a second signal or
-    a Ctrl-C while the local workers start, a space or driver that cannot be made)
-    gives it back, instead of leaving it to expire (a start elsewhere waited it
-    out)."""
-
-    def __init__(self, store: BaseTrialStore, study: str, owner: str) -> None:
-        self._store, self._study, self._owner = store, study, owner
-        self._taken = False
-        self.driver: Driver | None = None
-
-    def taken(self) -> None:
-        """Note that the lease is held (``open_driven_study``'s ``on_lease``)."""
-        self._taken = True
-
-    def __enter__(self) -> _LeaseUntilDriving:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
-        if exc_type is None or not self._taken:
-            return
-        if self.driver is not None and self.driver.lease_given_back:
-            return
-        with contextlib.suppress(ConnectionError, HPOServiceError):
-            self._store.release_driver_lease(self._study, self._owner)
 
 
 def _open_for_start(

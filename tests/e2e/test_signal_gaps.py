@@ -158,3 +158,19 @@ def test_a_driver_stopped_just_after_its_study_opened_gives_its_lease_back(
     with open_store(f"sqlite:///{tmp_path / 'hpo.sqlite'}") as store:
         study = store.get_study("s")
     assert study.driver_owner is None, (study.driver_owner, run.stderr)
+
+
+def test_ctrl_c_as_fmin_opens_its_study_gives_its_lease_back(tmp_path: Path) -> None:
+    """``fmin`` on a StoreTrials interrupted (KeyboardInterrupt) once its study is
+    opened and leased, before its driver runs, as ``hpo-driver start`` above: the
+    lease stayed held. A notebook that catches the interrupt and runs the cell
+    again was then refused for the lease's 30 s, as the holder (its own process)
+    lives."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    command = ["tests.helpers.fmin_on_store", db]
+    run = stopped_at("study-opened", signal.SIGINT, command, tmp_path)
+    assert "KeyboardInterrupt" in run.stderr, run.stderr
+    with open_store(db) as store:
+        study = store.get_study("s")
+        assert sum(store.count_by_state("s").values()) == 0  # stopped before driving
+    assert study.driver_owner is None, (study.driver_owner, run.stderr)
