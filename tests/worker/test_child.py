@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import re
 import select
@@ -294,8 +295,12 @@ def test_the_next_child_after_a_timeout_is_not_read_for_the_last_trial(fresh):
     assert lines == []
 
 
-def test_os_exit_is_child_process_died_with_last_output(fresh):
-    outcome = fresh.run(f"{OBJ}:prints_then_exits", {})
+def test_os_exit_is_child_process_died_with_last_output(fresh, caplog):
+    fresh.start()
+    pid = fresh.pid
+    with caplog.at_level(logging.DEBUG, logger="hpo_service.worker._child"):
+        outcome = fresh.run(f"{OBJ}:prints_then_exits", {})
+    assert f"objective process {pid} killed or gone: exit code 7" in caplog.messages
     assert outcome.kind == "error"
     assert outcome.data["type"] == "ChildProcessDied"
     assert outcome.data["message"] == "exit code 7"
@@ -393,11 +398,20 @@ def test_a_trial_of_an_imported_objective_wakes_the_worker_once_before_the_call(
     assert _frames_waiting(replies) == ["received", "started"]
 
 
-def test_a_child_dying_as_it_gets_a_trial_is_replaced_not_an_import_failure(fresh):
+def test_a_child_dying_as_it_gets_a_trial_is_replaced_not_an_import_failure(
+    fresh, caplog
+):
     # The request is written while the child still lives (stopped), then it dies
     # before reading it: the death is the process's, not the objective's import.
-    outcome = _run_as_the_child_dies(fresh, "prints", {"lines": 1})
+    with caplog.at_level(logging.WARNING, logger="hpo_service.worker._child"):
+        outcome = _run_as_the_child_dies(fresh, "prints", {"lines": 1})
     assert outcome.data["output"] == "out line 0\nerr line\nraw fd write\n"
+    [warning] = [m for m in caplog.messages if "died between trials" in m]
+    assert re.fullmatch(
+        rf"objective process \d+ died between trials \(exit code {-signal.SIGKILL} "
+        r"\(SIGKILL\)\)",
+        warning,
+    )
 
 
 def test_a_child_killed_as_it_gets_another_objective_is_replaced(fresh):
@@ -485,6 +499,13 @@ def test_a_death_at_import_is_a_start_failure_with_that_imports_output_only(
     assert outcome.data["output"] == "importing\n"
     # A new child runs the next trial.
     assert fresh.run(f"{OBJ}:quadratic", {"x": 4.0}).data["loss"] == 1.0
+
+
+def test_abort_while_the_child_starts_sends_nothing(fresh):
+    outcome = fresh.run(f"{OBJ}:quadratic", {"x": 1.0}, should_abort=lambda: True)
+    assert (outcome.kind, outcome.data, outcome.code) == ("aborted", {}, None)
+    assert fresh.pid is None
+    assert fresh.run(f"{OBJ}:quadratic", {"x": 1.0}).data["loss"] == 4.0
 
 
 def test_abort_kills_the_running_objective(fresh):
