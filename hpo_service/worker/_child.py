@@ -108,6 +108,26 @@ class ChildOutcome:
     code: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class _Lost:
+    """A request whose child timed out or died before it sent an outcome.
+
+    Attributes:
+        got: ``"died"`` or ``"timeout"``.
+        code: The killed child's exit code.
+        start: When the request was sent (``time.monotonic()``, seconds).
+        pid: The killed child's pid.
+        between_trials: It died before it got the trial, or before it called an
+            objective it had called before (the process died, not the import).
+    """
+
+    got: str
+    code: int | None
+    start: float
+    pid: int | None
+    between_trials: bool
+
+
 class ChildRunner:
     """Runs ``objective(config)`` calls in a child process that is reused across calls.
 
@@ -237,38 +257,72 @@ class ChildRunner:
             }
         )
         for attempt in (1, 2):
-            if not self._send(request, should_abort):
-                return ChildOutcome("aborted")
-            ran_it_before = objective in self._served  # this child imported it
-            start = time.monotonic()
-            got = self._await_outcome(objective, start, timeout, on_report, on_output,
-                                      should_abort)  # fmt: skip
-            if isinstance(got, dict):
-                return ChildOutcome(str(got["kind"]), dict(got["data"]), self._code)
-            proc_pid = self.pid
-            code = self._kill()
-            if got == "aborted":
-                return ChildOutcome("aborted")
-            if got != "died" or self._objective_started:
-                break
-            if self._received and not ran_it_before:  # it died importing
-                break
-            # Killed before it read the trial, or before it called an objective it
-            # had imported already: the process died, not the objective's import.
-            self._log.warning(
-                "objective process %s died between trials (%s)",
-                proc_pid, _describe_exit(code),
-            )  # fmt: skip
-            if attempt == 2:
-                raise WorkerError(
-                    "the objective process died twice in a row before it could call "
-                    f"objective {objective!r} (last: {_describe_exit(code)}; "
-                    "killed from outside? the OOM killer?)"
-                )
-        kind, message = self._failure(got, code, start)
-        self._log.debug("objective process %s killed or gone: %s", proc_pid, message)
+            got = self._attempt(request, objective, timeout, on_report, on_output,
+                                should_abort)  # fmt: skip
+            if isinstance(got, ChildOutcome):
+                return got
+            if not got.between_trials:
+                return self._lost_outcome(got)
+            self._note_death_between_trials(got, objective, attempt)
+        raise AssertionError("unreachable")  # pragma: no cover - attempt 2 raises
+
+    def _attempt(
+        self,
+        request: bytes,
+        objective: str,
+        timeout: float | None,
+        on_report: Callable[[dict[str, Any]], dict[str, Any]] | None,
+        on_output: Callable[[str], None] | None,
+        should_abort: Callable[[], bool] | None,
+    ) -> ChildOutcome | _Lost:
+        """Send the request and wait for its outcome; a child that timed out or died
+        is killed and described by a :class:`_Lost`."""
+        if not self._send(request, should_abort):
+            return ChildOutcome("aborted")
+        ran_it_before = objective in self._served  # this child imported it
+        start = time.monotonic()
+        got = self._await_outcome(objective, start, timeout, on_report, on_output,
+                                  should_abort)  # fmt: skip
+        if isinstance(got, dict):
+            return ChildOutcome(str(got["kind"]), dict(got["data"]), self._code)
+        proc_pid = self.pid
+        code = self._kill()
+        if got == "aborted":
+            return ChildOutcome("aborted")
+        between = self._died_between_trials(got, ran_it_before)
+        return _Lost(got, code, start, proc_pid, between)
+
+    def _died_between_trials(self, got: str, ran_it_before: bool) -> bool:
+        """Whether the child died before it read the trial, or before it called an
+        objective it had imported already: the process died, not the objective's
+        import."""
+        if got != "died" or self._objective_started:
+            return False
+        return not self._received or ran_it_before  # else it died importing
+
+    def _note_death_between_trials(
+        self, lost: _Lost, objective: str, attempt: int
+    ) -> None:
+        """Log a child that died between trials; the second one in a row raises
+        :class:`WorkerError`."""
+        self._log.warning(
+            "objective process %s died between trials (%s)",
+            lost.pid, _describe_exit(lost.code),
+        )  # fmt: skip
+        if attempt == 2:
+            raise WorkerError(
+                "the objective process died twice in a row before it could call "
+                f"objective {objective!r} (last: {_describe_exit(lost.code)}; "
+                "killed from outside? the OOM killer?)"
+            )
+
+    def _lost_outcome(self, lost: _Lost) -> ChildOutcome:
+        """The error outcome of a trial whose child timed out or died: an
+        ``"error"``, or ``"start_failed"`` when the objective was never called."""
+        kind, message = self._failure(lost.got, lost.code, lost.start)
+        self._log.debug("objective process %s killed or gone: %s", lost.pid, message)
         error: dict[str, Any] = {"type": kind, "message": message, "traceback": None}
-        error["duration"] = time.monotonic() - (self._called_at or start)
+        error["duration"] = time.monotonic() - (self._called_at or lost.start)
         output = self._output_tail() if self._received else ""  # else not this trial's
         if output:
             error["output"] = output
