@@ -321,3 +321,32 @@ def test_store_trials_fmin_takes_hyperopts_arguments_by_position(db_url, tmp_pat
     with pytest.raises(ValueError, match="pass_expr_memo_ctrl"):
         trials.fmin(quadratic, space, None, 3, None, None, 1, None, False, True)
     trials.close()
+
+
+def test_a_quiet_fmin_given_no_pruner_keeps_the_store_trials_pruner(db_url, capsys):
+    """fmin passes StoreTrials.fmin no pruner when given none (the constructor's
+    stays), and verbose=False as no progress (so no pruning table at the end)."""
+    from hpo_service import pruners
+    from tests.e2e.objectives import curve, curve_space
+
+    pruner = pruners.ASHAPruner(max_resource=9)
+    trials = StoreTrials(db_url, study="kept", workers=1, pruner=pruner)
+    fmin(curve, curve_space, max_evals=3, trials=trials, verbose=False,
+         rstate=np.random.default_rng(1))  # fmt: skip
+    settings = trials.store.get_study("kept").settings
+    assert (settings["pruner"], settings["pruner_settings"]) == (
+        "asha",
+        pruner.settings(),
+    )
+    assert len(trials) == 3
+    assert "ASHA keeps the best" not in capsys.readouterr().err
+    trials.close()
+
+
+def test_fmin_not_allowed_to_use_store_trials_fmin_refuses_them(trials):
+    with pytest.raises(TypeError) as raised:
+        fmin(quadratic, space, max_evals=1, trials=trials, allow_trials_fmin=False,
+             show_progressbar=False)  # fmt: skip
+    must = "`trials` must be a Trials, a StoreTrials or a MongoTrials"
+    assert str(raised.value) == f"{must}, but got StoreTrials"
+    assert trials.store.list_studies() == []
