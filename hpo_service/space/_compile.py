@@ -24,7 +24,9 @@ def compile_space(space: Any) -> CompiledSpace:
         several paths is active when any of them is taken.
 
     Raises:
-        SpaceError: Two different expressions share a label, a label is another's
+        SpaceError: Two different expressions share a label (but for
+            ``hp.randint(label, n)`` and a ``scope.switch`` over it, hyperopt's
+            ``hp.choice``: one choice parameter), a label is another's
             followed by ``.value`` (their CSV columns would clash), or the space
             contains itself.
     """
@@ -62,6 +64,19 @@ def labelled_nodes(space: Any) -> dict[str, Labelled]:
     collector = _Collector()
     collector.visit(space, (), ())
     return dict(collector.nodes)
+
+
+def indexed_choices(space: Any) -> set[str]:
+    """The labels of ``space`` that name both ``hp.randint(label, n)`` and a choice
+    of ``n`` options (a ``scope.switch`` over that randint): one parameter, whose
+    value is the option's index (see :func:`compile_space`).
+
+    Raises:
+        SpaceError: As :func:`compile_space`.
+    """
+    collector = _Collector()
+    collector.visit(space, (), ())
+    return collector.indexed
 
 
 def format_path(path: Path) -> str:
@@ -105,6 +120,7 @@ class _Collector:
         self.nodes: dict[str, Labelled] = {}
         self.paths: dict[str, Path] = {}
         self.conditions: dict[str, list[Condition]] = {}
+        self.indexed: set[str] = set()  # a randint and the choice it indexes
         self._done: set[tuple[int, Condition]] = set()
         self._open: set[int] = set()
 
@@ -130,7 +146,11 @@ class _Collector:
 
     def _register(self, node: Labelled, condition: Condition, path: Path) -> None:
         first = self.nodes.setdefault(node.label, node)
-        if first is not node:
+        if first is not node and _one_choice(first, node):
+            self.indexed.add(node.label)
+            if isinstance(node, Choice):  # its options name the values
+                self.nodes[node.label] = node
+        elif first is not node:
             raise DuplicateLabel(
                 f"label {node.label!r} must name one expression, but {first!r} at "
                 f"{format_path(self.paths[node.label])} and {node!r} at "
@@ -140,6 +160,23 @@ class _Collector:
         conditions = self.conditions.setdefault(node.label, [])
         if condition not in conditions:
             conditions.append(condition)
+
+
+def _one_choice(a: Labelled, b: Labelled) -> bool:
+    """Whether ``a`` and ``b`` are one parameter: ``hp.randint(label, n)`` and an
+    unweighted choice of ``n`` options. hyperopt's ``hp.choice(label, options)`` is
+    ``scope.switch(hp.randint(label, len(options)), *options)`` (ours makes such a
+    switch a choice: :meth:`~hpo_service.space._scope.Scope.switch`), and a ported
+    space may use that randint's value beside the switch: the option's index."""
+    if isinstance(a, Choice):
+        a, b = b, a
+    return (
+        isinstance(a, Param)
+        and isinstance(b, Choice)
+        and b.probs is None
+        and a.dist == "randint"
+        and tuple(a.args) == (0, len(b.options))
+    )
 
 
 def _refuse_foreign(node: Any, path: Path) -> None:

@@ -8,8 +8,11 @@ A document looks like::
      "root": {"dict": {"classifier": {"param": "clf"}}}}
 
 Every labelled expression is defined once under ``params`` and referred to as
-``{"param": label}``. In ``root`` (and in options) JSON scalars and lists stand for
-themselves; every object is tagged by its one key: ``param``, ``op`` (with ``args``),
+``{"param": label}``; a choice that shares its label with the ``hp.randint``
+indexing it (a ``scope.switch`` beside its index's own value) is stored as that
+switch, ``{"op": "switch", "args": [{"param": label}, *options]}``, over the
+randint. In ``root`` (and in options) JSON scalars and lists stand for themselves;
+every object is tagged by its one key: ``param``, ``op`` (with ``args``),
 ``tuple``, ``dict``, ``dict_items`` (dicts with non-str keys) or ``float`` (nan, inf).
 An ``op`` may carry ``kwargs`` (``{name: node}``) and, for a function that
 ``scope.define`` registered, ``ref``: its import reference ``module:qualname``, imported
@@ -30,7 +33,12 @@ import numpy as np
 
 from hpo_service.exceptions import SpaceError
 from hpo_service.space import hp
-from hpo_service.space._compile import Path, compile_space, format_path
+from hpo_service.space._compile import (
+    Path,
+    compile_space,
+    format_path,
+    indexed_choices,
+)
 from hpo_service.space._expr import (
     BUILTIN_OPS,
     DIST_ARGS,
@@ -40,6 +48,7 @@ from hpo_service.space._expr import (
     Op,
     Param,
 )
+from hpo_service.space._scope import scope
 
 FORMAT = "hpo-service/space"
 VERSION = 1
@@ -60,7 +69,7 @@ def to_document(space: Any) -> dict[str, Any]:
             (such a space still works in-process, but cannot be stored).
     """
     compile_space(space)  # rejects duplicate labels and self-containing spaces
-    writer = _Writer()
+    writer = _Writer(indexed_choices(space))
     root = writer.node(space, ())
     return {"format": FORMAT, "version": VERSION, "params": writer.params, "root": root}
 
@@ -106,10 +115,13 @@ def fingerprint(space: Any) -> str:
 
 
 class _Writer:
-    def __init__(self) -> None:
+    def __init__(self, indexed: set[str]) -> None:
         self.params: dict[str, Any] = {}
+        self._indexed = indexed  # see indexed_choices
 
     def node(self, node: Any, path: Path) -> Any:
+        if isinstance(node, Choice) and node.label in self._indexed:
+            return self._switch(node, path)
         if isinstance(node, (Param, Choice)):
             if node.label not in self.params:
                 self.params[node.label] = None  # keeps parents before children
@@ -141,6 +153,16 @@ class _Writer:
         if node.name not in BUILTIN_OPS:
             doc["ref"] = _reference_of_op(node.name, path)
         return doc
+
+    def _switch(self, node: Choice, path: Path) -> dict[str, Any]:
+        """A choice whose label also names the randint that indexes it, as the
+        ``scope.switch`` over that randint it came from."""
+        index = self.node(hp.randint(node.label, len(node.options)), path)
+        options = [
+            self.node(o, (*path, f"<{node.label}={i}>"))
+            for i, o in enumerate(node.options)
+        ]
+        return {"op": "switch", "args": [index, *options]}
 
     def _dict(self, node: dict[Any, Any], path: Path) -> dict[str, Any]:
         if all(type(k) is str for k in node):
@@ -200,6 +222,7 @@ class _Reader:
         self._definitions = definitions
         self._built: dict[str, Labelled] = {}
         self._building: set[str] = set()
+        self._switches: dict[str, Any] = {}  # one node per stored switch
 
     def node(self, doc: Any) -> Any:
         if isinstance(doc, list):
@@ -220,14 +243,24 @@ class _Reader:
             return float(doc["float"])
         raise SpaceError(f"unknown node {dict(doc)!r} in space document")
 
-    def _op(self, doc: Mapping[str, Any]) -> Op:
+    def _op(self, doc: Mapping[str, Any]) -> Any:
         name = doc["op"]
+        if name == "switch" and "kwargs" not in doc:  # a choice indexed by a randint
+            return self._switch(doc)
         if name not in OPS and "ref" in doc:
             _define_from_reference(name, doc["ref"])
         if name not in OPS:
             raise SpaceError(f"unknown operation {name!r} in space document")
         kwargs = tuple((k, self.node(v)) for k, v in doc.get("kwargs", {}).items())
         return Op(name, tuple(self.node(a) for a in doc["args"]), kwargs)
+
+    def _switch(self, doc: Mapping[str, Any]) -> Any:
+        """``scope.switch`` of the stored arguments (a choice, over a randint of as
+        many values as options); the same stored switch twice is one node."""
+        key = json.dumps(doc["args"], sort_keys=True)
+        if key not in self._switches:
+            self._switches[key] = scope.switch(*self.node(doc["args"]))
+        return self._switches[key]
 
     def _param(self, label: str) -> Labelled:
         if label in self._built:

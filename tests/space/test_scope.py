@@ -186,3 +186,61 @@ def test_a_switch_over_a_randint_is_a_choice_and_others_take_constants():
     assert compile_space(fixed)["i"].kind == "choice"
     with pytest.raises(SpaceError, match=r"index=hp\.randint\(label, len\(options\)\)"):
         scope.switch(hp.randint("j", 1, 3), hp.uniform("a", 0, 1), 2.0)
+
+
+def test_a_randint_used_as_a_value_and_as_a_switchs_index_is_one_parameter():
+    # hyperopt's choice is a switch over a randint: a ported space may use that
+    # randint's value too (a layer count that also picks a width). It was refused:
+    # DuplicateLabel, hp.randint('layers') and hp.choice('layers') "are different".
+    layers = hp.randint("layers", 3)
+    width = scope.switch(layers, 64, 128, 256)
+    space = {
+        "layers": layers,
+        "width": width,
+        "again": width,  # one switch used twice stays one choice once stored
+        "arm": scope.switch(hp.randint("arm", 2), {"lr": hp.uniform("lr", 0, 1)}, 0),
+    }
+    specs = compile_space(space)
+    assert specs["layers"].kind == "choice" and specs["layers"].values == (
+        64,
+        128,
+        256,
+    )
+    params = {"layers": 2, "arm": 1}
+    config = {"layers": 2, "width": 256, "again": 256, "arm": 0}
+    assert space_eval(space, params) == config
+    rebuilt = from_document(to_document(space))  # as a worker reads a study's space
+    assert space_eval(rebuilt, params) == config
+    assert compile_space(rebuilt) == specs
+    assert to_document(rebuilt) == to_document(space)
+    for seed in range(10):  # each draw: the value and its option agree
+        drawn = sample(space, seed)
+        assert drawn["width"] == (64, 128, 256)[drawn["layers"]], drawn
+    hyperopt = pytest.importorskip("hyperopt")
+    from hyperopt.pyll import scope as their_scope
+
+    theirs = hyperopt.hp.randint("layers", 3)
+    their_space = {"layers": theirs, "width": their_scope.switch(theirs, 64, 128, 256)}
+    assert hyperopt.space_eval(their_space, {"layers": 2}) == {
+        "layers": 2,
+        "width": 256,
+    }
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        lambda: hp.randint("k", 4),  # another number of values
+        lambda: hp.randint("k", 1, 4),  # another range
+        lambda: hp.pchoice("k", [(0.5, "a"), (0.3, "b"), (0.2, "c")]),  # weighted
+        lambda: hp.choice("k", ["a", "b", "c"]),  # another choice
+        lambda: hp.uniform("k", 0, 3),
+    ],
+)
+def test_a_switchs_randint_label_still_names_one_parameter(other):
+    """Only ``hp.randint(label, n)`` and the choice a switch over it makes are one
+    parameter (hyperopt's ``hp.choice``); any other pair sharing a label is
+    refused as before."""
+    space = {"a": scope.switch(hp.randint("k", 3), "x", "y", "z"), "b": other()}
+    with pytest.raises(SpaceError, match="must name one expression"):
+        compile_space(space)
