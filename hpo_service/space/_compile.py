@@ -25,8 +25,8 @@ def compile_space(space: Any) -> CompiledSpace:
 
     Raises:
         SpaceError: Two different expressions share a label (but for
-            ``hp.randint(label, n)`` and a ``scope.switch`` over it, hyperopt's
-            ``hp.choice``: one choice parameter), a label is another's
+            ``hp.randint(label, n)`` and the ``scope.switch`` calls over it,
+            hyperopt's ``hp.choice``: one choice parameter), a label is another's
             followed by ``.value`` (their CSV columns would clash), or the space
             contains itself.
     """
@@ -148,7 +148,7 @@ class _Collector:
         first = self.nodes.setdefault(node.label, node)
         if first is not node and _one_choice(first, node):
             self.indexed.add(node.label)
-            if isinstance(node, Choice):  # its options name the values
+            if isinstance(first, Param):  # a choice's options name the values
                 self.nodes[node.label] = node
         elif first is not node:
             raise DuplicateLabel(
@@ -164,10 +164,15 @@ class _Collector:
 
 def _one_choice(a: Labelled, b: Labelled) -> bool:
     """Whether ``a`` and ``b`` are one parameter: ``hp.randint(label, n)`` and an
-    unweighted choice of ``n`` options. hyperopt's ``hp.choice(label, options)`` is
-    ``scope.switch(hp.randint(label, len(options)), *options)`` (ours makes such a
-    switch a choice: :meth:`~hpo_service.space._scope.Scope.switch`), and a ported
-    space may use that randint's value beside the switch: the option's index."""
+    unweighted choice of ``n`` options, or two switches over one such randint.
+    hyperopt's ``hp.choice(label, options)`` is ``scope.switch(hp.randint(label,
+    len(options)), *options)`` (ours makes such a switch a choice:
+    :meth:`~hpo_service.space._scope.Scope.switch`), and a ported space may use that
+    randint's value beside the switch (the option's index), or index several
+    switches with it."""
+    if isinstance(a, Choice) and isinstance(b, Choice):
+        switches = getattr(a, "switch", False) and getattr(b, "switch", False)
+        return switches and len(a.options) == len(b.options)  # (older pickles: none)
     if isinstance(a, Choice):
         a, b = b, a
     return (

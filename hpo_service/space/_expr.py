@@ -264,16 +264,27 @@ class Param(Expr):
 
 
 class Choice(Expr):
-    """A labelled choice among options (``probs`` None means equally likely)."""
+    """A labelled choice among options (``probs`` None means equally likely).
 
-    __slots__ = ("label", "options", "probs")
+    ``switch``: made by ``scope.switch(hp.randint(label, n), *options)`` (hyperopt's
+    ``hp.choice``), whose randint may index several switches: such choices of one
+    label are one parameter (see :func:`~hpo_service.space.compile_space`).
+    """
+
+    __slots__ = ("label", "options", "probs", "switch")
 
     def __init__(
-        self, label: str, options: tuple[Any, ...], probs: tuple[float, ...] | None
+        self,
+        label: str,
+        options: tuple[Any, ...],
+        probs: tuple[float, ...] | None,
+        *,
+        switch: bool = False,
     ) -> None:
         self.label = label
         self.options = options
         self.probs = probs
+        self.switch = switch
 
     def __repr__(self) -> str:
         name = "choice" if self.probs is None else "pchoice"

@@ -60,7 +60,7 @@ class Scope:
                 ``hp.randint(label, len(options))``.
         """
         if _is_choice_index(index, len(options)):
-            return Choice(index.label, options, None)
+            return Choice(index.label, options, None, switch=True)
         if any(_has_expr(option) for option in options):
             raise SpaceError(
                 "`scope.switch(index, *options)` with parameters among its options "

@@ -244,3 +244,38 @@ def test_a_switchs_randint_label_still_names_one_parameter(other):
     space = {"a": scope.switch(hp.randint("k", 3), "x", "y", "z"), "b": other()}
     with pytest.raises(SpaceError, match="must name one expression"):
         compile_space(space)
+
+
+def test_several_switches_over_one_randint_are_one_parameter():
+    """hyperopt takes one randint as the index of several switches (a layer count
+    picking a width and a dropout); each switch was a choice of that label, so two
+    of them were refused as different expressions."""
+    layers = hp.randint("layers", 2)
+    space = {
+        "width": scope.switch(layers, 64, 128),
+        "dropout": scope.switch(layers, {"p": hp.uniform("p", 0, 0.5)}, 0.0),
+    }
+    specs = compile_space(space)
+    assert specs["layers"].kind == "choice" and specs["layers"].values == (64, 128)
+    assert specs["p"].conditions == ((("layers", 0),),)
+    for params, config in [
+        ({"layers": 0, "p": 0.25}, {"width": 64, "dropout": {"p": 0.25}}),
+        ({"layers": 1}, {"width": 128, "dropout": 0.0}),
+    ]:
+        assert space_eval(space, params) == config
+        assert space_eval(from_document(to_document(space)), params) == config
+    assert compile_space(from_document(to_document(space))) == specs
+    hyperopt = pytest.importorskip("hyperopt")
+    from hyperopt.pyll import scope as their_scope
+
+    theirs = hyperopt.hp.randint("layers", 2)
+    their_space = {
+        "width": their_scope.switch(theirs, 64, 128),
+        "dropout": their_scope.switch(theirs, 0.5, 0.0),
+    }
+    assert hyperopt.space_eval(their_space, {"layers": 1}) == {
+        "width": 128,
+        "dropout": 0.0,
+    }
+    with pytest.raises(SpaceError, match="must name one expression"):
+        compile_space({"a": hp.choice("k", [1, 2]), "b": hp.choice("k", [3, 4])})
