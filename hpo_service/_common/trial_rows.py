@@ -2,7 +2,8 @@
 (``--format json`` / ``csv``) and ``hpo_service.insight.trials_dataframe`` reads, in
 one place for both (neither imports the other).
 
-- :func:`each_trial` reads a study's trials a window of tids at a time;
+- :func:`each_trial` reads a study's trials a window of tids at a time (the
+  store's :mod:`hpo_service.store._windows`, named here too);
 - :func:`trial_record` is one trial as a JSON-able dict (the JSON export's item);
 - :func:`flat_row` is a record as one CSV row, :func:`columns` the CSV header
   (:func:`study_row_columns`: a study's columns from the keys its store gathered);
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Collection, Iterator
 from typing import Any
 
 from hpo_service._common.settings import StudySettings
@@ -25,60 +25,10 @@ from hpo_service.objective._result import (
     shown_result,
     violation_of,
 )
-from hpo_service.store import BaseTrialStore, Trial, TrialKeys, TrialState
-
-#: Tids read per store call: a few MB of wide trials.
-WINDOW = 500
-#: The most tids a filtered read names (:func:`each_trial`): a filter showing few
-#: trials reads many tids per call, as many trials per call as an unfiltered read.
-MAX_FILTERED_WINDOW = 20 * WINDOW
-
-
-def each_trial(
-    store: BaseTrialStore,
-    study: str,
-    states: list[TrialState] | None = None,
-    *,
-    statuses: Collection[str] = (),
-) -> Iterator[Trial]:
-    """The study's trials by tid, read ``WINDOW`` tids at a time (a filtered read:
-    about ``WINDOW`` trials shown at a time, :func:`_next_window`); those created
-    after the call starts are left out.
-
-    Each window is one read: a trial shows in its state when its window was read.
-    The store chooses the trials (``states``, ``statuses``): one it leaves out is
-    not read.
-
-    Args:
-        store: The store.
-        study: The study.
-        states: Only trials in these states; None for all.
-        statuses: Only trials whose result's ``status`` is one of these (``ok``,
-            ``fail``); empty for all.
-
-    Raises:
-        StudyNotFoundError: No such study.
-    """
-    end = store.get_study(study).next_tid
-    start, size = 0, WINDOW
-    while start < end:
-        window = range(start, min(start + size, end))
-        shown = store.get_trials(study, states, tids=window, statuses=statuses)
-        yield from shown
-        start = window.stop
-        if states is not None or statuses:
-            size = _next_window(len(window), len(shown))
-
-
-def _next_window(size: int, shown: int) -> int:
-    """Tids a filtered read names next, after ``shown`` of ``size`` tids read were
-    shown: about ``WINDOW`` trials shown per read, from ``WINDOW`` to
-    ``MAX_FILTERED_WINDOW`` tids. Each read is one query: on the MongoDB-wire test
-    server a query costs about one scan of the collection whatever it returns, so a
-    filter showing 1% of the trials read ``WINDOW`` tids at a time costs a scan per
-    ``WINDOW`` tids (benchmarks/README.md, filtered export)."""
-    return max(WINDOW, min(MAX_FILTERED_WINDOW, size * WINDOW // max(shown, 1)))
-
+from hpo_service.store import BaseTrialStore, Trial, TrialKeys
+from hpo_service.store._windows import MAX_FILTERED_WINDOW as MAX_FILTERED_WINDOW
+from hpo_service.store._windows import WINDOW as WINDOW
+from hpo_service.store._windows import each_trial as each_trial
 
 _BASE_COLUMNS = [
     "tid",
