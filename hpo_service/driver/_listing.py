@@ -8,8 +8,8 @@ study. CSV needs its header (every param column any trial has, whichever trials
 ``--state`` and ``--status`` show) before the first row:
 rows are spooled to a temporary file first (``marshal``: the rows hold plain values
 only), then written behind the header. A filtered listing reads only the trials it
-shows (the store filters them), and the header's keys of the others from the
-store's gathering of them (:func:`filtered_csv_rows`).
+shows and the header's keys of the others, as its store reads them in one pass
+(:func:`filtered_csv_rows`).
 """
 
 from __future__ import annotations
@@ -23,12 +23,11 @@ from typing import IO, Any
 from hpo_service._common import standard_json as _json
 from hpo_service._common.trial_rows import (
     columns,
-    each_trial,
     flat_row,
     study_row_columns,
     trial_record,
 )
-from hpo_service.store import BaseTrialStore, TrialState
+from hpo_service.store import BaseTrialStore, TrialKeys, TrialState
 
 
 def write_json(records: Iterable[dict[str, Any]], out: IO[str]) -> None:
@@ -63,10 +62,11 @@ def filtered_csv_rows(
     choices: dict[str, list[Any]] | None,
 ) -> Iterator[dict[str, Any] | tuple[str, ...]]:
     """What :func:`write_csv` takes for a listing of only the trials in ``states``
-    whose status is one of ``statuses`` (empty: any): the columns of the whole
-    study, from the keys its store gathers over every trial
-    (:meth:`~hpo_service.store.BaseTrialStore.trial_keys`), then the row of each
-    trial shown, read by the store's filter. The trials not shown are not read.
+    whose status is one of ``statuses`` (empty: any): the row of each trial shown
+    and the columns of the whole study, from the keys its store gathers over every
+    trial, in one pass (:meth:`~hpo_service.store.BaseTrialStore.export_trials`:
+    the columns come first or last, :func:`write_csv` takes them either way). Only
+    the trials shown are made rows.
 
     Args:
         store: The store.
@@ -75,11 +75,16 @@ def filtered_csv_rows(
         statuses: Only trials whose result's status is one of these.
         names: The study's objective names (several objectives), or None.
         choices: The options of each choice label, or None.
+
+    Raises:
+        StudyNotFoundError: No such study.
     """
-    yield study_row_columns(store.trial_keys(study), names, choices)
     count = len(names) if names else None
-    for trial in each_trial(store, study, states, statuses=statuses):
-        yield flat_row(trial_record(trial, count), names, choices)
+    for item in store.export_trials(study, states, statuses=statuses):
+        if isinstance(item, TrialKeys):
+            yield study_row_columns(item, names, choices)
+        else:
+            yield flat_row(trial_record(item, count), names, choices)
 
 
 def write_csv(
@@ -96,7 +101,8 @@ def write_csv(
 
     Args:
         rows: The rows in the order written (:func:`csv_rows`); a tuple among
-            them is columns only (:func:`filtered_csv_rows`: the whole study's).
+            them, anywhere, is columns only (:func:`filtered_csv_rows`: the whole
+            study's).
         names: The study's objective names (several objectives), or None.
         out: Where the CSV goes.
     """

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -769,6 +769,44 @@ class BaseTrialStore(abc.ABC):
 
         Raises:
             StudyNotFoundError: No such study.
+        """
+
+    @abc.abstractmethod
+    def export_trials(
+        self,
+        study: str,
+        states: list[TrialState] | None = None,
+        *,
+        statuses: Collection[str] | None = None,
+    ) -> Iterator[Trial | TrialKeys]:
+        """What a filtered export (``hpo-driver trials --state S --status S``,
+        CSV) needs, in one pass: the trials it shows, by tid (as
+        :meth:`get_trials` with the same filters chooses them), and once, before
+        or after them, the :class:`TrialKeys` of every trial of the study (as
+        :meth:`trial_keys` gathers them), the trials not shown included. Trials
+        created after the call are left out; each is read in its state at the
+        moment its part of the study was read.
+
+        How a backend makes it cheapest: SQLite yields :meth:`trial_keys` first,
+        then the shown trials read a window of tids at a time, filtered in the
+        database (no trial it does not show is decoded). MongoDB reads the study
+        through one cursor by tid, gathers the keys of every document as it
+        passes and decodes only the trials shown: one query, where a filtered
+        query and the keys' aggregate each cost about a scan of the collection
+        on the MongoDB-wire server (benchmarks/README.md, "A filtered trials
+        CSV").
+
+        Args:
+            study: The study.
+            states: Only trials in these states; None for every state.
+            statuses: Only trials whose result's ``status`` is one of these;
+                None or empty for any.
+
+        Raises:
+            StudyNotFoundError: No such study (at the call, not at the first
+                item).
+            ValueError: ``states`` holds a non-state, or ``statuses`` is not a
+                collection of strings (at the call).
         """
 
     @abc.abstractmethod

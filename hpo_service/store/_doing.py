@@ -47,6 +47,7 @@ _DOING = {
     "cancel": "cancelling trials",
     "fill_configs": "giving imported trials their configs",
     "trial_keys": "gathering the keys of the study's trials",
+    "export_trials": "reading the study's trials for an export",
 }
 
 

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import logging
 import math
 import os
@@ -68,6 +69,7 @@ import bson
 import pymongo
 from bson.errors import InvalidDocument
 from pymongo import ReadPreference, ReturnDocument, UpdateOne
+from pymongo.cursor import Cursor
 from pymongo.errors import (
     AutoReconnect,
     BulkWriteError,
@@ -259,6 +261,10 @@ _KEYS_FACETS: dict[str, list[dict[str, Any]]] = {
 }
 
 
+#: Documents :meth:`MongoTrialStore.export_trials` reads per round trip of its one
+#: cursor: the most it holds at once (a few MB of wide trials).
+_EXPORT_BATCH = 500
+
 _DUPLICATE_KEY = 11000
 _UNAUTHORIZED = 13
 # Refusals of the user, not of the moment: Unauthorized, AuthenticationFailed.
@@ -373,6 +379,20 @@ def _unescape(value: Any) -> Any:
     if isinstance(value, list):
         return [_unescape(v) for v in value]
     return value
+
+
+def _unescaped_keys(value: Any) -> Any:
+    """A stored dict with its own keys unescaped (not its values'): what
+    :class:`~hpo_service.store._common.KeysGatherer` reads of params and results."""
+    if not isinstance(value, dict):
+        return value
+    return {(unquote(k) if "%" in k else k): v for k, v in value.items()}
+
+
+def _close(cursor: Iterator[Any] | None) -> None:
+    """Close a pymongo cursor (its server side too); anything else is left."""
+    if isinstance(cursor, Cursor):
+        cursor.close()
 
 
 def _encode(value: Any, what: str) -> Any:
@@ -1754,6 +1774,67 @@ class MongoTrialStore(BaseTrialStore):
             if doc.get("n") is not None:
                 keys.add_constraints(int(doc["n"]))
         return keys.keys()
+
+    def export_trials(
+        self,
+        study: str,
+        states: list[TrialState] | None = None,
+        *,
+        statuses: Collection[str] | None = None,
+    ) -> Iterator[Trial | TrialKeys]:
+        c.check_name(study, "study")
+        wanted = c.check_states(states)
+        kinds = c.check_statuses(statuses)
+        end = self.get_study(study).next_tid  # raises StudyNotFoundError now
+        shown = None if wanted is None else {s.value for s in wanted}
+        return self._exported(study, end, shown, kinds)
+
+    def _exported(
+        self, study: str, end: int, states: set[str] | None, kinds: list[str] | None
+    ) -> Iterator[Trial | TrialKeys]:
+        """:meth:`export_trials`' items: each trial below tid ``end`` in
+        ``states`` (None: any) whose status is one of ``kinds`` (None: any), then
+        the keys of every trial below ``end``, gathered as the documents pass."""
+        keys = c.KeysGatherer()
+        for doc in self._study_documents("export_trials", study, end):
+            result = _unescaped_keys(doc.get("result"))
+            keys.params.update(_unescaped_keys(doc.get("params")) or ())
+            keys.add_result(doc["tid"], result)
+            if (states is None or doc["state"] in states) and c.has_status(
+                result, kinds
+            ):
+                yield _trial(doc)
+        yield keys.keys()
+
+    def _study_documents(
+        self, what: str, study: str, end: int
+    ) -> Iterator[dict[str, Any]]:
+        """The study's trial documents below tid ``end``, by tid, through one
+        cursor read :data:`_EXPORT_BATCH` documents per round trip. A batch that
+        fails and may pass is read again (``_call``) from a new cursor that starts
+        after the last tid yielded, so no trial is lost or repeated."""
+        last = -1
+        cursor: Iterator[dict[str, Any]] | None = None
+
+        def batch(attempt: int) -> list[dict[str, Any]]:
+            nonlocal cursor
+            if cursor is None or attempt > 0:
+                _close(cursor)
+                query = {"study": study, "tid": {"$gt": last, "$lt": end}}
+                # pymongo's cursor is its own iterator; mongomock's find a list
+                cursor = iter(
+                    self._trials.find(
+                        query, sort=[("tid", 1)], batch_size=_EXPORT_BATCH
+                    )
+                )
+            return list(itertools.islice(cursor, _EXPORT_BATCH))
+
+        try:
+            while docs := self._call(what, batch):
+                yield from docs
+                last = docs[-1]["tid"]
+        finally:
+            _close(cursor)
 
     def get_tids(self, study: str, states: list[TrialState]) -> list[int]:
         c.check_name(study, "study")

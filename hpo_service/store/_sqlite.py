@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 from hpo_service._common.processes import of_namespace_pattern
@@ -60,6 +60,7 @@ from hpo_service.store._base import (
 from hpo_service.store._doing import doing
 from hpo_service.store._retry import RetryPolicy
 from hpo_service.store._url import parse_sqlite_url
+from hpo_service.store._windows import each_trial
 
 _logger = logging.getLogger(__name__)
 
@@ -1647,6 +1648,33 @@ class SQLiteTrialStore(BaseTrialStore):
             return keys.keys()
 
         return self._read("trial_keys", body, snapshot=True)
+
+    def export_trials(
+        self,
+        study: str,
+        states: list[TrialState] | None = None,
+        *,
+        statuses: Collection[str] | None = None,
+    ) -> Iterator[Trial | TrialKeys]:
+        c.check_name(study, "study")
+        c.check_states(states)
+        c.check_statuses(statuses)
+        end = self.get_study(study).next_tid  # raises StudyNotFoundError now
+        keys = self.trial_keys(study)
+        return self._exported(keys, study, states, statuses or (), end)
+
+    def _exported(
+        self,
+        keys: TrialKeys,
+        study: str,
+        states: list[TrialState] | None,
+        statuses: Collection[str],
+        end: int,
+    ) -> Iterator[Trial | TrialKeys]:
+        """:meth:`export_trials`' items: ``keys``, then the trials below tid
+        ``end`` shown, filtered in the database a window of tids at a time."""
+        yield keys
+        yield from each_trial(self, study, states, statuses=statuses, end=end)
 
     def get_tids(self, study: str, states: list[TrialState]) -> list[int]:
         c.check_name(study, "study")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -2161,6 +2162,48 @@ EXPORT_FILTERS = [
 ]
 
 
+class TestExportTrials:
+    """export_trials: a filtered export's trials and the keys of the whole study,
+    in one pass."""
+
+    @pytest.mark.parametrize(("states", "statuses"), [*EXPORT_FILTERS, ((), ())])
+    def test_the_trials_get_trials_chooses_and_the_keys_of_all(
+        self, store: BaseTrialStore, study: str, states: tuple[str, ...],
+        statuses: tuple[str, ...],
+    ) -> None:  # fmt: skip
+        varied_study(store, study)
+        gone = store.insert_trials(study, [NewTrial({"x": 1.0}, None)])[0]
+        store.cancel(study, [gone], error={"type": "Cancelled", "message": "m"})
+        wanted = [S(state) for state in states] or None
+        items = list(store.export_trials(study, wanted, statuses=statuses))
+        keys = [item for item in items if isinstance(item, TrialKeys)]
+        assert keys == [store.trial_keys(study)]  # once, over every trial
+        assert items.index(keys[0]) in (0, len(items) - 1)  # first or last
+        trials = [item for item in items if isinstance(item, Trial)]
+        chosen = store.get_trials(study, wanted, statuses=statuses)
+        assert trials and len(trials) + 1 == len(items)
+        assert list(map(repr, trials)) == list(map(repr, chosen))  # NaN != NaN
+
+    def test_an_unknown_study_and_a_bad_filter_raise_at_the_call(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        with pytest.raises(StudyNotFoundError):
+            store.export_trials("missing")
+        with pytest.raises(ValueError, match="statuses"):
+            store.export_trials(study, statuses="ok")
+        with pytest.raises(ValueError, match="state"):
+            store.export_trials(study, ["finished"])  # type: ignore[list-item]
+        assert list(store.export_trials(study)) == [TrialKeys()]  # no trial yet
+
+    def test_trials_created_after_the_call_are_left_out(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        queued(store, study, 3)
+        items = store.export_trials(study)
+        store.insert_trials(study, [NewTrial({"late": 1.0}, None)] * 2)
+        assert [t.tid for t in items if isinstance(t, Trial)] == [0, 1, 2]
+
+
 class TestFilteredExport:
     """``hpo-driver trials --csv`` with filters (the store chooses the trials and
     gathers the header's keys) agrees with the whole study's CSV, filtered."""
@@ -2188,14 +2231,14 @@ class TestFilteredExport:
             and (not statuses or row["status"] in statuses)
         ]  # fmt: skip
         read: list[int] = []
-        get_trials = store.get_trials
+        export_trials = store.export_trials
 
-        def counted(*args: Any, **kwargs: Any) -> list[Trial]:
-            trials = get_trials(*args, **kwargs)
-            read.extend(t.tid for t in trials)
-            return trials
+        def counted(*args: Any, **kwargs: Any) -> Iterator[Trial | TrialKeys]:
+            for item in export_trials(*args, **kwargs):
+                read.extend([item.tid] if isinstance(item, Trial) else [])
+                yield item
 
-        store.get_trials = counted  # type: ignore[method-assign]
+        store.export_trials = counted  # type: ignore[method-assign]
         filtered = export_csv(store, "v", states, statuses)
         assert filtered[0] == whole[0]  # the header of the whole study
         assert filtered[1:] == wanted and wanted

@@ -452,6 +452,60 @@ def test_round_trips_per_operation(mongo_url: str, database: str) -> None:
         assert done == ["findAndModify"]
 
 
+def _export_study(store: MongoTrialStore, n: int) -> list[int]:
+    """A study ``s`` of ``n`` done trials, every third ``fail``: their tids."""
+    store.create_study("s", {})
+    result = [{"status": "fail" if i % 3 == 0 else "ok", f"k{i}": i} for i in range(n)]
+    trials = [FinishedTrial({"x": float(i)}, None, result[i]) for i in range(n)]
+    store.insert_finished("s", trials)
+    return [i for i in range(n) if i % 3 == 0]
+
+
+def test_a_filtered_export_reads_the_study_through_one_cursor(
+    mongo_url: str, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """export_trials: one ``find`` of the study's trials by tid (its batches
+    fetched by ``getMore``), no aggregate: on the wire server each query costs
+    about a scan of the collection (benchmarks/README.md, "A filtered trials
+    CSV"); before, the keys' ``$facet`` and a filtered ``find`` per window."""
+    monkeypatch.setattr(_mongo, "_EXPORT_BATCH", 4)
+    commands = Commands()
+    with open_at(mongo_url, database, event_listeners=[commands]) as store:
+        fails = _export_study(store, 10)
+        items: list[Any] = []
+        names = commands.during(
+            lambda: items.extend(store.export_trials("s", statuses=["fail"]))
+        )
+        assert [t.tid for t in items[:-1]] == fails
+        assert items[-1] == store.trial_keys("s")  # the keys of all 10
+        assert len(items[-1].result_keys) == 10 + 1
+    # the study (get_study), then the trials: 10 in batches of 4
+    assert names[:2] == ["find", "find"] and "aggregate" not in names
+    assert set(names[2:]) <= {"getMore", "killCursors"} and len(names) <= 2 + 3
+
+
+def test_an_export_whose_batch_fails_resumes_after_its_last_trial(
+    mongo_url: str,
+    database: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A ``getMore`` that fails on a dropped connection is read again from a new
+    cursor after the last trial yielded: no trial is lost or repeated."""
+    if not fail_points_enabled(mongo_url):
+        pytest.skip("the server has no fail points")
+    monkeypatch.setattr(_mongo, "_EXPORT_BATCH", 4)
+    data = {"failCommands": ["getMore"], "appName": "cut", "closeConnection": True}
+    with open_at(mongo_url, database, appname="cut") as store:
+        _export_study(store, 14)
+        with fail_point(mongo_url, data, {"skip": 1, "times": 1}):
+            items = list(store.export_trials("s", [TrialState.DONE]))
+    assert [t.tid for t in items[:-1]] == list(range(14))
+    assert len(items[-1].result_keys) == 14 + 1
+    retried = "reading the study's trials for an export failed (attempt 1)"
+    assert retried in caplog.text  # the third batch (8-11) was read again
+
+
 # ---- light reads: answers that do not grow with the study ----------------------------
 
 

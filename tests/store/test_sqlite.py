@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -621,3 +622,33 @@ def test_a_file_size_limit_says_what_to_check(path: Path) -> None:
     assert "disk I/O error" in run.stdout, run.stdout
     assert "ulimit -f" in run.stdout, run.stdout
     assert "adding trials failed" in run.stdout, run.stdout  # not "insert_trials"
+
+
+def test_a_filtered_export_decodes_only_the_trials_it_shows(
+    store: SQLiteTrialStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """export_trials on SQLite: the database chooses the trials and gathers the
+    keys (a filter showing 1% of 1,250 trials, three windows of tids): no trial
+    it does not show is made a Trial in Python (MongoDB reads them all, by
+    design: benchmarks/README.md, "A filtered trials CSV")."""
+    from hpo_service.store import Trial, TrialKeys, _sqlite
+
+    def result(i: int) -> dict[str, object]:
+        return {"status": "fail" if i % 100 == 7 else "ok", "loss": 1.0, f"k{i}": i}
+
+    store.insert_finished(
+        "s", [FinishedTrial({"x": float(i)}, None, result(i)) for i in range(1250)]
+    )
+    decoded: list[int] = []
+    trial = _sqlite._trial
+
+    def counted(row: Any) -> Trial:
+        decoded.append(trial(row).tid)
+        return trial(row)
+
+    monkeypatch.setattr(_sqlite, "_trial", counted)
+    items = list(store.export_trials("s", [TrialState.DONE], statuses=["fail"]))
+    fails = [i for i in range(1250) if i % 100 == 7]
+    assert [t.tid for t in items if isinstance(t, Trial)] == fails == decoded
+    [keys] = [k for k in items if isinstance(k, TrialKeys)]
+    assert len(keys.result_keys) == 1250 + 2  # every trial's keys, none decoded
