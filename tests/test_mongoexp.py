@@ -10,6 +10,7 @@ import contextlib
 import functools
 import math
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from hpo_service import MongoTrials, fmin, hp, tpe
+from hpo_service import MongoTrials, StoreTrials, fmin, hp, tpe, trials_from_docs
 from hpo_service.mongoexp import MongoTrials as FromModulePath
 
 REPO = Path(__file__).resolve().parents[1]
@@ -320,6 +321,27 @@ def test_view_reads_another_experiment_and_handle_says_what_replaces_it(hyperopt
     assert not hasattr(va, "handle")
     with pytest.raises(NotImplementedError, match=r"^MongoTrials does not delete"):
         va.delete_all()
+
+
+def test_pickling_a_store_s_trials_says_how_to_reopen_or_copy_them(
+    hyperopt_db, tmp_path
+):
+    # A script ported from Trials() that still ends with pickle.dump(trials, f):
+    # the trials live in the store (hyperopt's MongoTrials cannot be pickled
+    # either), so the error names the study to reopen and the copy to pickle.
+    host, database = hyperopt_db
+    mongo = MongoTrials(f"mongo://{host}/{database}/jobs", exp_key="pk", workers=1)
+    fmin(_square, hp.uniform("x", -2, 2), trials=mongo, max_evals=3, verbose=False)
+    sqlite = StoreTrials(f"sqlite:///{tmp_path / 'hpo.sqlite'}", study="pk", workers=1)
+    fmin(_square, hp.uniform("x", -2, 2), trials=sqlite, max_evals=2, verbose=False)
+    for trials, name in ((mongo, "MongoTrials"), (sqlite, "StoreTrials")):
+        with pytest.raises(TypeError, match=rf"^`{name}` must not be pickled: .*'pk'"):
+            pickle.dumps(trials)
+        copy = pickle.loads(pickle.dumps(trials_from_docs(trials._dynamic_trials)))
+        assert copy.best_trial["tid"] == trials.best_trial["tid"]
+        assert copy.losses() == trials.losses()
+    mongo.close()
+    sqlite.close()
 
 
 def test_hyperopts_remaining_mongotrials_calls(hyperopt_db):

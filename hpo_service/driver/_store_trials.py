@@ -13,7 +13,7 @@ import numbers
 import os
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn, SupportsIndex
 
 from hpo_service._common.settings import StudySettings
 from hpo_service._common.stop_signals import pause_point
@@ -37,7 +37,7 @@ from hpo_service.fmin import as_generator, best_of, check_stop_rules
 from hpo_service.objective._reference import reference_of
 from hpo_service.space import compile_space
 from hpo_service.store import BaseTrialStore, NewTrial, Trial, TrialState, open_store
-from hpo_service.store._url import is_process_local
+from hpo_service.store._url import is_process_local, mask_url
 from hpo_service.trials import (
     JOB_STATE_CANCEL,
     JOB_STATE_DONE,
@@ -125,6 +125,24 @@ class StoreTrials(TrialsView):
         self._next_tid = 0  # new_trial_ids handed out the tids below it
         self._labels: list[str] | None = None  # the space's; [] none (yet), see fmin
         self._count: int | None = None  # the study's objectives, once known
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> NoReturn:
+        """Refuse to be pickled, saying what to do instead.
+
+        The trials live in the store (an open client cannot be pickled, nor can
+        hyperopt's ``MongoTrials``): reopen the study, or pickle a copy.
+
+        Raises:
+            TypeError: Always.
+        """
+        name = type(self).__name__
+        raise TypeError(
+            f"`{name}` must not be pickled: its trials live in the store "
+            f"{mask_url(self.db_url)}, study {self.study!r}, where "
+            f"{name}(url, ...) with the same study opens them again; to pickle a "
+            "copy in memory, pickle hpo_service.trials_from_docs(trials."
+            "_dynamic_trials) (a Trials)"
+        )
 
     @property
     def trials(self) -> list[dict[str, Any]]:
