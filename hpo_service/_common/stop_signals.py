@@ -86,6 +86,33 @@ def handling(handlers: Mapping[int, Callable[[int, Any], Any]]) -> Iterator[None
             signal.signal(signum, signal.SIG_DFL if before is None else before)
 
 
+class StopRequested(BaseException):
+    """A stop signal raised in the main thread (:func:`raised`): as
+    KeyboardInterrupt, no ``except Exception`` catches it, so the code it
+    interrupts unwinds through its ``finally`` blocks (a lease given back).
+
+    Attributes:
+        signum: The signal's number.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def raised(signums: tuple[int, ...]) -> Iterator[None]:
+    """Inside the block each of ``signums`` raises :class:`StopRequested` (in the
+    main thread; as :func:`handling`: one ignored at start stays ignored, one
+    :func:`noted` before the block is raised as it begins)."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise StopRequested(signum)
+
+    with handling(dict.fromkeys(signums, stop)):
+        yield
+
+
 def _hand_over_noted(
     handlers: Mapping[int, Callable[[int, Any], Any]], installed: Mapping[int, Any]
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from hpo_service._common.stop_signals import STOP_SIGNALS, StopRequested, raised
 from hpo_service._common.words import counted
 from hpo_service.exceptions import (
     HPOServiceError,
@@ -210,10 +212,31 @@ def import_results(
     records = _read_sources(sources, exp_key, left_out)
     if create:  # before a missing database is created
         _check_new_name(study)
-    report = _insert_records(db_url, study, records, create=create)
+    with _stops_import(study):
+        report = _insert_records(db_url, study, records, create=create)
     click.echo(_import_summary(study, report, left_out))
     if report.created:
         click.echo(_no_space_note(db_url, study), err=True)
+
+
+@contextlib.contextmanager
+def _stops_import(study: str) -> Iterator[None]:
+    """SIGTERM, SIGHUP or Ctrl-C while an import opens its store and imports: the
+    import unwinds, giving back the driver lease it holds on a study without a
+    space (300 s, which a start on another host would wait out), then exits
+    128+signal saying so."""
+    try:
+        with raised(STOP_SIGNALS):
+            yield
+    except StopRequested as e:
+        name = signal.Signals(e.signum).name
+        click.echo(
+            f"hpo-driver import stopped by {name} while importing into study "
+            f"{study!r}; run the same command again (an import adds only the trials "
+            "the study does not hold yet)",
+            err=True,
+        )
+        sys.exit(128 + e.signum)
 
 
 def _insert_records(

@@ -29,7 +29,13 @@ from hpo_service._common.settings import (
     cancelled_error,
     counted_finished,
 )
-from hpo_service._common.stop_signals import STOP_SIGNALS, handling, pause_point
+from hpo_service._common.stop_signals import (
+    STOP_SIGNALS,
+    StopRequested,
+    handling,
+    pause_point,
+    raised,
+)
 from hpo_service._common.words import counted
 from hpo_service.driver import _listing, _output, _warm_cli
 from hpo_service.driver._algo_options import algo_options, take_algorithm
@@ -124,14 +130,6 @@ def _store_command(
     return decorate
 
 
-class _StoppedWhileStarting(
-    BaseException
-):  # as KeyboardInterrupt: no except catches it
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
 @contextlib.contextmanager
 def _stops_while(
     command: str, study: str | None, doing: str = "opening the store for"
@@ -146,15 +144,12 @@ def _stops_while(
         yield
         return
 
-    def stop(signum: int, frame: object) -> None:
-        raise _StoppedWhileStarting(signum)
-
     # SIGTERM and SIGHUP (none on Windows); SIGINT: see _ctrl_c_while_starting
-    stops = {signum: stop for signum in STOP_SIGNALS if signum != signal.SIGINT}
+    stops = tuple(signum for signum in STOP_SIGNALS if signum != signal.SIGINT)
     try:
-        with handling(stops):
+        with raised(stops):
             yield
-    except _StoppedWhileStarting as e:
+    except StopRequested as e:
         name = signal.Signals(e.signum).name
         click.echo(
             f"hpo-driver stopped by {name} while {doing} study {study!r}; run the "

@@ -12,6 +12,7 @@ having sent the signal, removes it.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -174,3 +175,38 @@ def test_ctrl_c_as_fmin_opens_its_study_gives_its_lease_back(tmp_path: Path) -> 
         study = store.get_study("s")
         assert sum(store.count_by_state("s").values()) == 0  # stopped before driving
     assert study.driver_owner is None, (study.driver_owner, run.stderr)
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP", "SIGINT"])
+def test_an_import_stopped_while_it_holds_the_lease_gives_it_back(
+    name: str, tmp_path: Path
+) -> None:
+    """``hpo-driver import --create`` stopped while it fills its new study, holding
+    the study's driver lease (300 s): SIGTERM and SIGHUP killed it with the lease
+    held, which a start on another host then waited out, and Ctrl-C said click's
+    "Aborted!" (exit 1). Now it gives the lease back and exits 128+signal saying
+    so; the same command then imports."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    open_store(db).close()
+    export = tmp_path / "export.json"
+    record = {"tid": 0, "state": "done", "params": {"x": 1.0, "y": 2.0},
+              "result": {"loss": 1.0, "status": "ok"}}  # fmt: skip
+    export.write_text(json.dumps([record]))
+    command = ["hpo_service.driver", "import", "--db", db, "--study", "s", "--create",
+               str(export)]  # fmt: skip
+    signum = signal.Signals[name]
+    run = stopped_at("import-filling", signum, command, tmp_path)
+    assert run.returncode == 128 + signum, run.stderr
+    said = f"hpo-driver import stopped by {name} while importing into study 's'"
+    assert said in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr
+    with open_store(db) as store:
+        study = store.get_study("s")
+        assert store.get_trials("s") == []  # stopped before its trials went in
+    assert study.driver_owner is None, (study.driver_owner, run.stderr)
+    again = subprocess.run(
+        [sys.executable, "-m", *command], cwd=REPO, capture_output=True, text=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=120,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "imported 1 finished trial" in again.stdout, again.stdout
