@@ -149,6 +149,18 @@ class Domain:
         """``result["true_loss"]`` if present, else the loss (hyperopt's rule)."""
         return result.get("true_loss", self.loss(result, config))
 
+    def loss_variance(self, result: Mapping[str, Any], config: Any = None) -> Any:
+        """``result["loss_variance"]`` if present, else 0.0 (hyperopt's rule)."""
+        return result.get("loss_variance", 0.0)
+
+    def new_result(self) -> dict[str, Any]:
+        """The result of a trial not run yet, ``{"status": "new"}``."""
+        return {"status": STATUS_NEW}
+
+    def short_str(self) -> str:
+        """``Domain{<the objective>}``, as hyperopt's names a domain."""
+        return f"Domain{{{self.fn}}}"
+
     def evaluate(
         self,
         config: Mapping[str, Any],

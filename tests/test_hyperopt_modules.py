@@ -185,6 +185,23 @@ def test_the_best_trial_run_again_through_domain_evaluate(lib):
     assert plain.evaluate({"y": 3.0}, base.Ctrl(None)) == {"loss": 9.0, "status": "ok"}
 
 
+@LIBRARIES
+def test_a_domains_result_helpers_answer_as_hyperopts(lib):
+    """``Domain.loss``/``true_loss``/``loss_variance``/``status``, ``new_result``
+    and ``short_str``, which code reading results through a domain calls."""
+    base = _base(lib)
+    domain = base.Domain(_square, lib.hp.uniform("y", 0, 1))
+    noisy = {"loss": 0.5, "status": "ok", "loss_variance": 0.01, "true_loss": 0.4}
+    plain = {"loss": 0.5, "status": "ok"}
+    answers = [
+        domain.loss(noisy), domain.true_loss(noisy), domain.true_loss(plain),
+        domain.loss_variance(noisy), domain.loss_variance(plain),
+        domain.status(noisy), domain.new_result(),
+    ]  # fmt: skip
+    assert answers == [0.5, 0.4, 0.5, 0.01, 0.0, "ok", {"status": "new"}]
+    assert domain.short_str() == f"Domain{{{_square}}}"
+
+
 def test_ctrl_refuses_what_has_no_trial():
     from hpo_service import base
 
