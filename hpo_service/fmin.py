@@ -133,42 +133,69 @@ def fmin(
     rules = check_stop_rules(max_evals, timeout, loss_threshold, early_stop_fn)
     _refuse_hyperopt_trials(trials)
     fn, space = _annotated(fn, space)
+    progress = show_progressbar if verbose else False
     if allow_trials_fmin and hasattr(trials, "fmin") and not isinstance(trials, Trials):
         from hpo_service.driver._store_trials import warn_unsaved
 
-        warn_unsaved(trials, trials_save_file)
-        extra = {} if pruner is None else {"pruner": pruner}
-        return trials.fmin(
-            fn,
-            space,
-            algo=algo,
-            max_evals=max_evals,
-            timeout=timeout,
-            loss_threshold=loss_threshold,
-            rstate=rstate,
-            catch_eval_exceptions=catch_eval_exceptions,
-            return_argmin=return_argmin,
-            points_to_evaluate=points_to_evaluate,
-            show_progressbar=show_progressbar if verbose else False,
-            early_stop_fn=early_stop_fn,
-            max_queue_len=max_queue_len,
-            **extra,
-        )
-    trials = _initial_trials(trials, trials_save_file)
+        warn_unsaved(trials, trials_save_file)  # its stacklevel names fmin's caller
+        return _search_on_store(
+            trials, fn, space, algo=algo, max_evals=max_evals, timeout=timeout,
+            loss_threshold=loss_threshold, rstate=rstate,
+            catch_eval_exceptions=catch_eval_exceptions, return_argmin=return_argmin,
+            points_to_evaluate=points_to_evaluate, show_progressbar=progress,
+            early_stop_fn=early_stop_fn, max_queue_len=max_queue_len, pruner=pruner,
+        )  # fmt: skip
+    return _search_in_process(
+        fn, space, _initial_trials(trials, trials_save_file), rules,
+        algo=algo, rstate=rstate, catch=catch_eval_exceptions,
+        points=points_to_evaluate, max_queue_len=max_queue_len,
+        save_file=trials_save_file, pruner=pruner, progress=progress,
+        return_argmin=return_argmin,
+    )  # fmt: skip
+
+
+def _search_on_store(
+    trials: Any, fn: Any, space: Any, *, pruner: Any, **given: Any
+) -> Any:
+    """Run the search through ``trials``' store (``StoreTrials.fmin``), given
+    fmin's arguments; no ``pruner`` is passed when none is given, so the study's
+    own stays."""
+    extra = {} if pruner is None else {"pruner": pruner}
+    return trials.fmin(fn, space, **given, **extra)
+
+
+def _search_in_process(
+    fn: Callable[[Any], Any],
+    space: Any,
+    trials: Trials,
+    rules: StopRules,
+    *,
+    algo: Algorithm | None,
+    rstate: np.random.Generator | np.random.RandomState | int | None,
+    catch: bool,
+    points: Sequence[Mapping[str, Any]] | None,
+    max_queue_len: int,
+    save_file: str,
+    pruner: Any,
+    progress: bool | Callable[..., Any],
+    return_argmin: bool,
+) -> Any:
+    """Run the search in this process on in-memory ``trials`` (the points to
+    evaluate queued first into empty ones); return fmin's result."""
     suggester = Suggester(space, _algorithm(algo))
-    if points_to_evaluate and not trials._dynamic_trials:
-        trials.insert_trial_docs(point_docs(points_to_evaluate, suggester.labels))
+    if points and not trials._dynamic_trials:
+        trials.insert_trial_docs(point_docs(points, suggester.labels))
     SerialSearch(
         fn,
         suggester,
         trials,
         rules,
         seeds=seed_stream(rstate),
-        catch=catch_eval_exceptions,
+        catch=catch,
         batch=max(1, max_queue_len),
-        save_file=trials_save_file,
+        save_file=save_file,
         pruner=resolve_pruner(pruner),
-    ).run(progress=show_progressbar if verbose else False)
+    ).run(progress=progress)
     return best_of(trials, space, return_argmin=return_argmin)
 
 
