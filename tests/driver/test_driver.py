@@ -352,3 +352,40 @@ def test_opening_a_study_takes_its_driver_lease_once(store, monkeypatch):
         assert (opened[1], taken) == (created, [options.owner])
         store.release_driver_lease("s", options.owner)
     assert store.get_study("s").driver_owner is None
+
+
+def test_opening_a_study_gives_its_own_lease_back_on_failure_only(store):
+    """open_driven_study: a new study is reported (on_create) before its lease is
+    taken (on_lease); a refused resume gives the lease back; another driver's lease
+    is refused and kept."""
+    from hpo_service.driver._lease import default_owner
+    from hpo_service.driver._study import open_driven_study
+
+    given = {"objective": "examples.quadratic:objective", **space_settings(space),
+             "max_evals": 3}  # fmt: skip
+    options = DriverOptions(owner="driver@here:1:aaaaaa")
+    calls = []
+
+    def noting(call):
+        return lambda: calls.append((call, store.get_study("s").driver_owner))
+
+    def opening(given):
+        return open_driven_study(
+            store, "s", given, override=False, options=options,
+            on_create=noting("create"), on_lease=noting("lease"),
+        )  # fmt: skip
+
+    assert opening(given)[1]
+    assert calls == [("create", None), ("lease", options.owner)]
+    store.release_driver_lease("s", options.owner)
+    calls.clear()
+    with pytest.raises(StudyMismatchError):
+        opening({**given, **space_settings({"x": hp.uniform("x", 0, 1)})})
+    assert calls == [("lease", options.owner)]
+    assert store.get_study("s").driver_owner is None
+    calls.clear()
+    alive = default_owner("driver")  # this process: a live holder, refused at once
+    assert store.acquire_driver_lease("s", alive, 30.0)
+    with pytest.raises(DriverLeaseError, match=re.escape(alive)):
+        opening(given)
+    assert (calls, store.get_study("s").driver_owner) == ([], alive)
