@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
@@ -340,7 +340,7 @@ def open_driven_study(
         if on_lease is not None:
             on_lease()
 
-    try:
+    with _lease_given_back_on_failure(store, name, owner):
         settings, created = open_study(
             store,
             name,
@@ -354,19 +354,43 @@ def open_driven_study(
                 on_create()
             lease()
         if settings.configs_pending:  # given its space by this start or the last
-            from hpo_service.driver._imported_configs import fill_imported_configs
+            settings = _fill_configs_leased(store, name, settings, owner, seconds)
+    return settings, created
 
-            settings = fill_imported_configs(
-                store, name, settings,
-                between=lambda: take_driver_lease(store, name, owner, seconds),
-            )  # fmt: skip
+
+@contextlib.contextmanager
+def _lease_given_back_on_failure(
+    store: BaseTrialStore, name: str, owner: str
+) -> Iterator[None]:
+    """Give ``owner``'s driver lease on ``name`` back when the block fails, unless
+    with a :class:`DriverLeaseError` (the lease is another's). Store errors while
+    giving it back are ignored: the lease then runs out by itself."""
+    try:
+        yield
     except DriverLeaseError:
         raise
     except BaseException:
         with contextlib.suppress(HPOServiceError):
             store.release_driver_lease(name, owner)
         raise
-    return settings, created
+
+
+def _fill_configs_leased(
+    store: BaseTrialStore,
+    name: str,
+    settings: StudySettings,
+    owner: str,
+    seconds: float,
+) -> StudySettings:
+    """Give the imported trials their configs
+    (:func:`~._imported_configs.fill_imported_configs`), renewing ``owner``'s lease
+    (``seconds`` long) as it goes; return the settings then stored."""
+    from hpo_service.driver._imported_configs import fill_imported_configs
+
+    return fill_imported_configs(
+        store, name, settings,
+        between=lambda: take_driver_lease(store, name, owner, seconds),
+    )  # fmt: skip
 
 
 def _exists(store: BaseTrialStore, name: str) -> bool:
