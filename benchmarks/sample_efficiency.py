@@ -152,7 +152,9 @@ def _task(job: tuple[str, str, int, list[int], dict[str, Any]]) -> dict[str, Any
     problem = PROBLEMS[name]
     reseed(seed)
     start = time.perf_counter()
-    losses, configs = RUNNERS[algo](problem, seed, max(budgets), settings)
+    # "ours_<variant>" (--variants) runs ours with that variant's settings.
+    runner = RUNNERS[algo.split("_", 1)[0]]
+    losses, configs = runner(problem, seed, max(budgets), settings)
     seconds = time.perf_counter() - start
     run = {"algo": algo, "problem": name, "seed": seed, "losses": losses}
     if problem.true_loss is not None:
@@ -282,6 +284,11 @@ def _parse() -> argparse.Namespace:
     parser.add_argument(
         "--ours-settings", default="{}", help="JSON dict for tpe.suggest"
     )
+    parser.add_argument(
+        "--variants",
+        default="{}",
+        help="JSON {label: settings}: also run ours with each, as algo ours_<label>",
+    )
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="5 seeds, 50 evaluations")
     parser.add_argument("--tag", default="", help="suffix of the results file name")
@@ -304,22 +311,34 @@ def main() -> None:
         algos = [a for a in algos if a == "ours"]
         settings["batch"] = args.batch
     budgets = sorted(args.budgets or [args.evals])
+    variants = json.loads(args.variants)
+    labelled = [(a, settings) for a in algos]
+    labelled += [(f"ours_{label}", s) for label, s in variants.items()]
+    algos = [a for a, _ in labelled]
     jobs = []
     for name in args.problems.split(","):
         seeds = args.expensive_seeds if PROBLEMS[name].expensive else args.seeds
         for seed in range(args.seed_offset, args.seed_offset + seeds):
-            jobs.extend((a, name, seed, budgets, settings) for a in algos)
+            jobs.extend((a, name, seed, budgets, s) for a, s in labelled)
     start = time.perf_counter()
-    with multiprocessing.Pool(args.processes) as pool:
-        runs = pool.map(_task, jobs, chunksize=1)
+    RESULTS.mkdir(exist_ok=True)
+    partial_file = RESULTS / f"sample_efficiency{args.tag}.partial.jsonl"
+    runs = []
+    with multiprocessing.Pool(args.processes) as pool, partial_file.open("w") as log:
+        # Seed-major order, each run logged as it ends: a stopped run leaves whole
+        # seeds to compare (compare_runs.py reads the .partial.jsonl too).
+        for run in pool.imap(_task, jobs, chunksize=1):
+            runs.append(run)
+            log.write(json.dumps(run) + "\n")
+            log.flush()
     tables = _summarise(runs, budgets)
     for budget, table in tables.items():
         _print_table(table, algos, int(budget))
     _print_seconds(tables[str(budgets[-1])])
     print(f"\nwall time {time.perf_counter() - start:.0f} s, settings={settings}")
-    RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"sample_efficiency{args.tag}.json"
     meta = {"budgets": budgets, "settings": settings, "algos": algos}
+    meta["variants"] = variants
     out.write_text(json.dumps({"meta": meta, "tables": tables, "runs": runs}))
     print(f"wrote {out}")
 

@@ -9,6 +9,9 @@ list and the defaults):
 - ``n_ei_candidates`` (24): candidates drawn from the "good" density per suggestion;
 - ``gamma`` (0.07): share of trials forming the "good" set, at most ``max_below``
   (25); note hyperopt's rule is ``ceil(gamma * sqrt(n))`` with gamma 0.25;
+- ``below_rule`` ("share"; "sqrt"): "sqrt" is hyperopt's rule, the best
+  ``ceil(gamma * sqrt(n))`` trials of the whole study form every group's good set
+  (those of them in which the group is active), to be used with ``gamma=0.25``;
 - ``prior_weight`` (1.5): weight of the prior component;
 - ``multivariate`` (True): model parameters that are active together jointly;
 - ``branch_joint`` (False): model each conditional group jointly with the unconditional

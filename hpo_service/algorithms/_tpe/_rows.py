@@ -24,13 +24,13 @@ from hpo_service.algorithms._history import History
 
 _logger = logging.getLogger(__name__)
 
-_CACHE: weakref.WeakKeyDictionary[History, dict[tuple, _GroupRows]] = (
+_CACHE: weakref.WeakKeyDictionary[History, dict[tuple, GroupRows]] = (
     weakref.WeakKeyDictionary()
 )
 
 
 @dataclass
-class _GroupRows:
+class GroupRows:
     """Incremental state of one group in one history."""
 
     seen: int = 0  # history rows scanned for activity
@@ -55,14 +55,14 @@ class _GroupRows:
 
 def group_rows(
     history: History, labels: tuple[str, ...], ignore_failures: bool
-) -> _GroupRows:
+) -> GroupRows:
     """The group's active rows, brought up to date with ``history`` (cached)."""
     per_history = _CACHE.setdefault(history, {})
     key = (labels, ignore_failures)
     state = per_history.get(key)
     n = len(history)
     if state is None or state.seen > n:
-        state = per_history[key] = _GroupRows()
+        state = per_history[key] = GroupRows()
     if state.seen < n:
         active = ~np.isnan(history.values(labels[0])[state.seen :])
         if ignore_failures:
@@ -72,7 +72,7 @@ def group_rows(
     return state
 
 
-def below_rows(history: History, state: _GroupRows, n_below: int) -> np.ndarray:
+def below_rows(history: History, state: GroupRows, n_below: int) -> np.ndarray:
     """The ``n_below`` active rows with the smallest losses, in row order.
 
     Updates ``state``: the best rows found so far plus the rows appended since then
@@ -93,12 +93,28 @@ def below_rows(history: History, state: _GroupRows, n_below: int) -> np.ndarray:
     return np.sort(state.top_rows)
 
 
+def study_best_rows(history: History, n_best: int, ignore_failures: bool) -> np.ndarray:
+    """The ``n_best`` rows of the whole study with the smallest losses, ascending.
+
+    Ties go to the earlier row; failed trials (NaN) count as ``+inf``, and with
+    ``ignore_failures`` are never among them. O(n) per call (no cache: it serves
+    ``below_rule="sqrt"``, an option).
+    """
+    losses = np.nan_to_num(history.losses, nan=np.inf)
+    if ignore_failures:
+        n_best = min(n_best, int(np.count_nonzero(~np.isnan(history.losses))))
+    if n_best <= 0:
+        return np.empty(0, dtype=np.intp)
+    order = np.lexsort((np.arange(losses.size), losses))[:n_best]
+    return np.sort(order).astype(np.intp)
+
+
 def _losses(history: History, rows: np.ndarray) -> np.ndarray:
     return np.nan_to_num(history.losses[rows], nan=np.inf)
 
 
 def above_rows(
-    state: _GroupRows,
+    state: GroupRows,
     below: np.ndarray,
     linear_forgetting: int,
     cap: int,
@@ -176,4 +192,4 @@ def _systematic(
     return np.minimum(x.astype(np.intp), m - 1)
 
 
-__all__ = ["above_rows", "below_rows", "group_rows"]
+__all__ = ["GroupRows", "above_rows", "below_rows", "group_rows", "study_best_rows"]

@@ -72,6 +72,7 @@ _WORDS = (
     "prior_gate",
     "quantised_kernels",
     "duplicate_losses",
+    "below_rule",
 )
 #: The choices of ``prior_gate``.
 _PRIOR_GATES = ("none", "count")
@@ -79,6 +80,8 @@ _PRIOR_GATES = ("none", "count")
 _QUANTISED_KERNELS = ("same", "gaps_above", "gaps")
 #: The choices of ``duplicate_losses``.
 _DUPLICATE_LOSSES = ("keep", "last")
+#: The choices of ``below_rule``.
+_BELOW_RULES = ("share", "sqrt")
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,16 @@ class TPESettings:
     Attributes:
         n_startup_jobs: Trials drawn from the prior before TPE starts modelling.
         n_ei_candidates: Candidates drawn from the "good" density per suggestion.
-        gamma: Fraction of a group's trials that form the "good" (below) set.
+        gamma: Fraction of a group's trials that form the "good" (below) set
+            (with ``below_rule="sqrt"``: the factor of ``sqrt(n)``).
+        below_rule: How many trials are good: ``"share"`` (the default) the best
+            ``ceil(gamma * m)`` of the ``m`` trials in which the group is active;
+            ``"sqrt"`` hyperopt's rule (``ap_split_trials`` in hyperopt/tpe.py,
+            there with gamma 0.25): the best ``ceil(gamma * sqrt(n))`` of all
+            ``n`` trials of the study, and of those the ones in which the group
+            is active (so a conditional group may have none: its good density
+            is then its prior). Both capped at ``max_below``. One objective only
+            (MOTPE splits by its own rule).
         max_below: Upper bound on the size of the below set.
         prior_weight: Weight of the prior component in both densities (relative to
             one observation), also the smoothing strength of categorical kernels.
@@ -201,6 +213,7 @@ class TPESettings:
     n_startup_jobs: int = 10
     n_ei_candidates: int = 24
     gamma: float = 0.07
+    below_rule: str = "share"
     max_below: int = 25
     prior_weight: float = 1.5
     multivariate: bool = True
@@ -280,6 +293,11 @@ class TPESettings:
                 "duplicate_losses",
                 "duplicate_losses in ('keep', 'last')",
                 self.duplicate_losses in _DUPLICATE_LOSSES,
+            ),
+            (
+                "below_rule",
+                "below_rule in ('share', 'sqrt')",
+                self.below_rule in _BELOW_RULES,
             ),
             ("max_widen", "max_widen >= 1", self.max_widen >= 1),
             (
@@ -597,9 +615,14 @@ def _split(
     and the pending points that activate the group (the constant liar's), weighted.
     """
     state = _rows.group_rows(history, group.labels, settings.ignore_failures)
-    n_active = state.count
-    n_below = min(math.ceil(settings.gamma * n_active), settings.max_below, n_active)
-    below_rows = _rows.below_rows(history, state, n_below)
+    if settings.below_rule == "sqrt":
+        below_rows = _study_below_rows(history, state, settings)
+    else:
+        n_active = state.count
+        n_below = min(
+            math.ceil(settings.gamma * n_active), settings.max_below, n_active
+        )
+        below_rows = _rows.below_rows(history, state, n_below)
     above_rows, above_weights = _rows.above_rows(
         state, below_rows, settings.linear_forgetting, settings.max_above_kernels, rng
     )
@@ -611,6 +634,18 @@ def _split(
         (*above, above_weights),
         _liars(group, pending, settings.liar_weight, weights),
     )
+
+
+def _study_below_rows(
+    history: History, state: _rows.GroupRows, settings: TPESettings
+) -> np.ndarray:
+    """``below_rule="sqrt"``: of the best ``ceil(gamma * sqrt(n))`` trials of the
+    study (at most ``max_below``; ties to the earlier row, failed trials last), the
+    rows in which the group is active, ascending."""
+    n = len(history)
+    n_best = min(math.ceil(settings.gamma * math.sqrt(n)), settings.max_below, n)
+    best = _rows.study_best_rows(history, n_best, settings.ignore_failures)
+    return np.intersect1d(best, state.active, assume_unique=True)
 
 
 def _liars(
