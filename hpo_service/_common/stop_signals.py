@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -111,6 +112,24 @@ def raised(signums: tuple[int, ...]) -> Iterator[None]:
 
     with handling(dict.fromkeys(signums, stop)):
         yield
+
+
+@contextlib.contextmanager
+def exiting(signums: tuple[int, ...], said: Callable[[str], str]) -> Iterator[None]:
+    """As :func:`raised`; once the block has unwound from one of ``signums``, write
+    ``said(name)`` (``name``: the signal's, ``"SIGTERM"``) to standard error and
+    exit 128+signal: what a command stopped by a signal says, instead of dying by
+    the default action (leaving a lease held) or printing a traceback.
+
+    Raises:
+        SystemExit: With code 128+signal, after such a signal.
+    """
+    try:
+        with raised(signums):
+            yield
+    except StopRequested as e:
+        print(said(signal.Signals(e.signum).name), file=sys.stderr, flush=True)
+        sys.exit(128 + e.signum)
 
 
 def _hand_over_noted(

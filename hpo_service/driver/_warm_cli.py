@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import signal
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -12,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from hpo_service._common.stop_signals import STOP_SIGNALS, StopRequested, raised
+from hpo_service._common.stop_signals import STOP_SIGNALS, exiting
 from hpo_service._common.words import counted
 from hpo_service.exceptions import (
     HPOServiceError,
@@ -225,18 +224,12 @@ def _stops_import(study: str) -> Iterator[None]:
     import unwinds, giving back the driver lease it holds on a study without a
     space (300 s, which a start on another host would wait out), then exits
     128+signal saying so."""
-    try:
-        with raised(STOP_SIGNALS):
-            yield
-    except StopRequested as e:
-        name = signal.Signals(e.signum).name
-        click.echo(
-            f"hpo-driver import stopped by {name} while importing into study "
-            f"{study!r}; run the same command again (an import adds only the trials "
-            "the study does not hold yet)",
-            err=True,
-        )
-        sys.exit(128 + e.signum)
+    with exiting(STOP_SIGNALS, lambda name: (
+        f"hpo-driver import stopped by {name} while importing into study {study!r}; "
+        "run the same command again (an import adds only the trials the study does "
+        "not hold yet)"
+    )):  # fmt: skip
+        yield
 
 
 def _insert_records(

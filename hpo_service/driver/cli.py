@@ -31,10 +31,9 @@ from hpo_service._common.settings import (
 )
 from hpo_service._common.stop_signals import (
     STOP_SIGNALS,
-    StopRequested,
+    exiting,
     handling,
     pause_point,
-    raised,
 )
 from hpo_service._common.words import counted
 from hpo_service.driver import _listing, _output, _warm_cli
@@ -146,17 +145,11 @@ def _stops_while(
 
     # SIGTERM and SIGHUP (none on Windows); SIGINT: see _ctrl_c_while_starting
     stops = tuple(signum for signum in STOP_SIGNALS if signum != signal.SIGINT)
-    try:
-        with raised(stops):
-            yield
-    except StopRequested as e:
-        name = signal.Signals(e.signum).name
-        click.echo(
-            f"hpo-driver stopped by {name} while {doing} study {study!r}; run the "
-            "same command again to start it",
-            err=True,
-        )
-        sys.exit(128 + e.signum)
+    with exiting(stops, lambda name: (
+        f"hpo-driver stopped by {name} while {doing} study {study!r}; run the same "
+        "command again to start it"
+    )):  # fmt: skip
+        yield
 
 
 @contextlib.contextmanager
