@@ -29,6 +29,7 @@ from hpo_service import (
     tpe,
 )
 from hpo_service.fmin import generate_trials_to_calculate
+from tests.helpers.hyperopt_side_by_side import LIBRARIES
 from tests.helpers.progress import RecordedProgress
 
 QUIET = {"show_progressbar": False}
@@ -158,6 +159,18 @@ def test_show_progressbar_takes_hyperopts_progress_callback():
     fmin(_square, hp.uniform("x", -1, 1), max_evals=1, show_progressbar=quiet,
          verbose=False)  # fmt: skip
     assert quiet.calls == []  # verbose=False shows nothing, as in hyperopt
+
+
+@LIBRARIES
+def test_each_progress_update_shows_the_best_loss_with_that_trial(lib):
+    # hyperopt sets the callback's postfix before its update(n), so a bar drawn at
+    # the update shows the best loss including the trial just finished.
+    recorded, trials = RecordedProgress(), lib.Trials()
+    lib.fmin(_square, lib.hp.uniform("x", -1, 1), algo=lib.rand.suggest,
+             max_evals=5, trials=trials, rstate=np.random.default_rng(4),
+             show_progressbar=recorded)  # fmt: skip
+    shown = [float(text.removeprefix("best loss: ")) for text in recorded.shown]
+    assert shown == pytest.approx(np.minimum.accumulate(trials.losses()), rel=1e-5)
 
 
 # ---- failures --------------------------------------------------------------------

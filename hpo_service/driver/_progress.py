@@ -198,12 +198,12 @@ class Progress:
         shown = _summary_text(best, pruned, front, feasible, self._pruning)
         changed = done != self._done or shown != self._shown
         if self._bar is not None and changed:
+            if not isinstance(self._bar, tqdm):
+                self._bar.postfix = shown  # before update(n), as hyperopt sets it
             if done > self._done:
                 self._bar.update(done - self._done)
             if isinstance(self._bar, tqdm):
                 self._bar.set_postfix_str(shown, refresh=True)
-            else:
-                self._bar.postfix = shown
         self._done, self._shown = done, shown
         if self._log_lines and time.monotonic() - self._last_log >= _LOG_EVERY_SECONDS:
             self._log_line()

@@ -15,6 +15,7 @@ class RecordedProgress:
     def __init__(self) -> None:
         self.calls: list[tuple[Any, ...]] = []
         self.postfix: str | None = None
+        self.shown: list[str | None] = []  # the postfix at each update
 
     @contextlib.contextmanager
     def __call__(self, initial: int, total: int) -> Iterator[RecordedProgress]:
@@ -24,6 +25,7 @@ class RecordedProgress:
 
     def update(self, n: int) -> None:
         self.calls.append(("update", n))
+        self.shown.append(self.postfix)
 
     @property
     def finished(self) -> int:
