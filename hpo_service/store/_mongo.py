@@ -326,7 +326,7 @@ def _may_pass(exc: BaseException, passing: _Passing) -> bool:
     return False
 
 
-def _bulk_may_pass(details: dict[str, Any], passing: _Passing) -> bool:
+def _bulk_may_pass(details: Mapping[str, Any], passing: _Passing) -> bool:
     """A bulk write failed, and only by errors that ``passing`` says may pass."""
     codes = {e.get("code") for e in details.get("writeErrors", [])}
     codes.discard(_DUPLICATE_KEY)
@@ -867,6 +867,10 @@ class MongoTrialStore(BaseTrialStore):
         if self._pid != os.getpid():  # forked: a client must not cross fork()
             self._bind(self._client if self._reconnect is None else self._reconnect())
 
+    def _call_on(self, what: str, op: Callable[..., _T], *args: Any) -> _T:
+        """:meth:`_call` of ``op(*args)``, its arguments bound now (a loop's)."""
+        return self._call(what, lambda _: op(*args))
+
     def _call(self, what: str, op: Callable[[int], _T]) -> _T:
         """Run ``op(attempt)``, retrying transient errors; wrap driver errors.
 
@@ -1013,13 +1017,14 @@ class MongoTrialStore(BaseTrialStore):
         last, ranked = None, 0
         while True:
             query = unranked if last is None else {**unranked, "_id": {"$gt": last}}
-            docs = self._call(
+            docs = self._call_on(
                 "rank done trials",
-                lambda _, q=query: list(
+                lambda q: list(
                     self._trials.find(
                         q, _LIGHT_FIELDS, sort=[("_id", 1)], limit=_BACKFILL_BATCH
                     )
                 ),
+                query,
             )
             if not docs:
                 return ranked
@@ -1030,9 +1035,7 @@ class MongoTrialStore(BaseTrialStore):
                 )
                 for doc in docs
             ]
-            ranked += self._call(
-                "rank done trials", lambda _, u=updates: self._update_each(u)
-            )
+            ranked += self._call_on("rank done trials", self._update_each, updates)
             last = docs[-1]["_id"]
 
     def _update_each(self, updates: list[tuple[dict[str, Any], Any]]) -> int:
@@ -1165,13 +1168,14 @@ class MongoTrialStore(BaseTrialStore):
             raise _study_not_found(study)
         version = int(doc["version"])
         for chunk in _batches(wids, _WIDS_PER_UPDATE):  # a command's 16 MB
-            self._call(
+            self._call_on(
                 "number pending writes",
-                lambda _, chunk=chunk: self._trials.update_many(
+                lambda chunk: self._trials.update_many(
                     {"version": _PENDING, "study": study, "wid": {"$in": chunk}},
                     {"$set": {"version": version}},
                     **_session_kw(session),
                 ),
+                chunk,
             )
         return version
 
@@ -1217,7 +1221,7 @@ class MongoTrialStore(BaseTrialStore):
         a retry leaves the already changed ones as they are.
         """
         for query in queries:
-            self._call(what, lambda _, q=query: self._trials.update_many(q, update))
+            self._call_on(what, lambda q: self._trials.update_many(q, update), query)
         mine = {"wid": wid, "study": study}
         return int(
             self._call(what, lambda _: self._trials_latest.count_documents(mine))
@@ -1357,7 +1361,7 @@ class MongoTrialStore(BaseTrialStore):
 
     def insert_trials(self, study: str, trials: list[NewTrial]) -> list[int]:
         c.check_name(study, "study")
-        payloads = [
+        payloads: list[tuple[Any, Any, dict[str, Any]]] = [
             (_encode(t.params, "params"), _encode(t.config, "config"), {})
             for t in c.check_new_trials(trials)
         ]
@@ -1476,9 +1480,7 @@ class MongoTrialStore(BaseTrialStore):
             for tid, config in checked.items()
         ]
         for chunk in _batches(updates, _CONFIGS_PER_WRITE):  # a command's 16 MB
-            self._call(
-                "fill_configs", lambda _, chunk=chunk: self._update_each(list(chunk))
-            )
+            self._call_on("fill_configs", lambda c: self._update_each(list(c)), chunk)
         mine = {"wid": wid, "study": study}
         count = int(
             self._call(
@@ -1751,9 +1753,10 @@ class MongoTrialStore(BaseTrialStore):
             queries = _by_tids(query, c.check_tids(list(tids)))
         docs = []  # the batches ascend, each read in tid order
         for part in queries:
-            docs += self._call(
+            docs += self._call_on(
                 "get_trials",
-                lambda _, q=part: list(self._trials.find(q, sort=[("tid", 1)])),
+                lambda q: list(self._trials.find(q, sort=[("tid", 1)])),
+                part,
             )
         return [_trial(doc) for doc in docs]
 
@@ -2152,11 +2155,10 @@ class MongoTrialStore(BaseTrialStore):
         older = [doc["_id"] for doc in docs if "size" not in doc]
         collection = self._attachment_docs()
         for batch in _batches(older, _IDS_PER_COMMAND):
-            found = self._call(
+            found = self._call_on(
                 "attachment sizes",
-                lambda _, b=batch: list(
-                    collection.find({"_id": {"$in": list(b)}}, {"data": 1})
-                ),
+                lambda b: list(collection.find({"_id": {"$in": list(b)}}, {"data": 1})),
+                batch,
             )
             sizes.update({doc["_id"]: len(doc["data"]) for doc in found})
         return sizes
@@ -2252,9 +2254,7 @@ class MongoTrialStore(BaseTrialStore):
             {"$set": {"intermediate": pairs, **_last_step_fields(top, token)}},
         )
         for query, update in (append, start, append):
-            result = self._call(
-                "report", lambda _, q=query, u=update: self._trials.update_one(q, u)
-            )
+            result = self._call_on("report", self._trials.update_one, query, update)
             if result.matched_count:
                 return True
         self._require_trial(study, tid)
