@@ -248,6 +248,17 @@ def check_tids(tids: Any) -> list[int] | None:
     return [check_tid(t) for t in tids]
 
 
+def check_tid_list(tids: Iterable[Any]) -> list[int]:
+    """Return the tids of any iterable (a list, tuple, set, range) as a list of
+    ints >= 0, as ``get_trials(tids=...)`` takes them.
+
+    Raises:
+        ValueError: A tid is not an int >= 0.
+        TypeError: ``tids`` is not iterable.
+    """
+    return [check_tid(t) for t in tids]
+
+
 def check_configs(configs: Any) -> dict[int, Any]:
     """Return ``configs`` (``{tid: config}``, as ``fill_configs`` takes it) with
     each config as the store keeps it (:func:`normalise`).

@@ -1750,7 +1750,7 @@ class MongoTrialStore(BaseTrialStore):
             query["result.status"] = {"$in": kinds}
         queries = [query]
         if tids is not None:
-            queries = _by_tids(query, c.check_tids(list(tids)))
+            queries = _by_tids(query, c.check_tid_list(tids))
         docs = []  # the batches ascend, each read in tid order
         for part in queries:
             docs += self._call_on(

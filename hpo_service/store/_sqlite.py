@@ -1612,7 +1612,7 @@ class SQLiteTrialStore(BaseTrialStore):
             args += [s.value for s in wanted]
         if tids is not None:
             sql += " AND tid IN (SELECT value FROM json_each(?))"
-            args.append(json.dumps(c.check_tids(list(tids))))
+            args.append(json.dumps(c.check_tid_list(tids)))
         if kinds is not None:
             sql += _WITH_STATUS
             args.append(json.dumps(kinds))

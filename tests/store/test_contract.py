@@ -1087,6 +1087,10 @@ class TestReads:
         for want, tids in by_tids.items():
             assert tuple(t.tid for t in store.get_trials(study, tids=tids)) == want
         assert [t.tid for t in store.get_trials(study, [S.NEW], tids=range(3))] == [2]
+        assert store.get_trials(study, tids=[]) == []  # no tids: none, not all
+        assert [t.tid for t in store.get_trials(study, tids={3, 1})] == [1, 3]
+        with pytest.raises(ValueError, match=r"`tid` must be an int >= 0.*tid=-1"):
+            store.get_trials(study, tids=[1, -1])
 
     def test_running_trials_name_who_runs_them(
         self, store: BaseTrialStore, study: str
