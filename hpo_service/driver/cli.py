@@ -81,7 +81,9 @@ class _StudyOption(click.Option):
         try:
             return super().process_value(ctx, value)
         except click.MissingParameter as e:
-            e.message = (
+            # click's stubs mark ClickException.message Final; it is a plain
+            # attribute at run time, and format_message() reads it.
+            e.message = (  # type: ignore[misc]
                 "Name the study: `hpo-driver studies` lists those of the store "
                 "(a MongoTrials study is named by its exp_key)"
             )
@@ -815,7 +817,8 @@ def _finished_of(
         click.ClickException: A tid is not a trial of the study; nothing is cancelled.
     """
     store.get_study(study)  # StudyNotFoundError names the database
-    finished, unknown = {}, []
+    finished: dict[int, TrialState] = {}
+    unknown: list[int] = []
     for tid in dict.fromkeys(tids):
         try:
             state = store.get_trial(study, tid).state
