@@ -289,7 +289,11 @@ class StoreTrials(TrialsView):
         report = import_results(self.store, self.study, records, create=create)
         return report.imported
 
-    def trial_attachments(self, trial: Mapping[str, Any]) -> Mapping[str, bytes]:
+    # Read-only, where in-memory Trials' are writable: a write raises TypeError
+    # saying why (attachments come from the objective's result).
+    def trial_attachments(  # type: ignore[override]
+        self, trial: Mapping[str, Any]
+    ) -> Mapping[str, bytes]:
         """The attachments the trial's objective returned, read from the store.
 
         ``trials.trial_attachments(trial)["name"]`` loads one blob (as bytes); the
@@ -787,7 +791,7 @@ def _checked_trial_timeout(value: Any) -> float | None:
         isinstance(value, bool)
         or not isinstance(value, numbers.Real)
         or not math.isfinite(value)
-        or not value > 0
+        or not float(value) > 0  # float(): typeshed's Real has no order with int
     ):
         raise ValueError(
             "`trial_timeout` must be a finite number of seconds > 0 (or None for no "
