@@ -256,9 +256,13 @@ class ChildRunner:
                 "params": params,
             }
         )
+
+        def outcome_of(start: float) -> dict[str, Any] | str:
+            return self._await_outcome(objective, start, timeout, on_report, on_output,
+                                       should_abort)  # fmt: skip
+
         for attempt in (1, 2):
-            got = self._attempt(request, objective, timeout, on_report, on_output,
-                                should_abort)  # fmt: skip
+            got = self._attempt(request, objective, should_abort, outcome_of)
             if isinstance(got, ChildOutcome):
                 return got
             if not got.between_trials:
@@ -270,19 +274,16 @@ class ChildRunner:
         self,
         request: bytes,
         objective: str,
-        timeout: float | None,
-        on_report: Callable[[dict[str, Any]], dict[str, Any]] | None,
-        on_output: Callable[[str], None] | None,
         should_abort: Callable[[], bool] | None,
+        outcome_of: Callable[[float], dict[str, Any] | str],
     ) -> ChildOutcome | _Lost:
-        """Send the request and wait for its outcome; a child that timed out or died
-        is killed and described by a :class:`_Lost`."""
+        """Send the request and wait for its outcome (``outcome_of(sent at)``); a
+        child that timed out or died is killed and described by a :class:`_Lost`."""
         if not self._send(request, should_abort):
             return ChildOutcome("aborted")
         ran_it_before = objective in self._served  # this child imported it
         start = time.monotonic()
-        got = self._await_outcome(objective, start, timeout, on_report, on_output,
-                                  should_abort)  # fmt: skip
+        got = outcome_of(start)
         if isinstance(got, dict):
             return ChildOutcome(str(got["kind"]), dict(got["data"]), self._code)
         proc_pid = self.pid
