@@ -331,6 +331,33 @@ def test_points_to_evaluate_are_not_repeated_when_resuming():
     assert trials.vals["x"].count(1.0) == 1
 
 
+def test_resuming_with_a_changed_space_warns_of_the_trials_it_cannot_use(caplog):
+    # hyperopt refuses such a resume (KeyError on the new label); here it runs, so
+    # say at the start that the old trials are not learnt from and that a best one
+    # among them has no config in this space (return_argmin=False then fails at the
+    # end, after every new trial has run).
+    trials = Trials()
+    fmin(lambda c: c["x"] ** 2, {"x": hp.uniform("x", -5, 5)}, algo=rand.suggest,
+         max_evals=4, trials=trials, rstate=1, show_progressbar=False)  # fmt: skip
+    wider = {"x": hp.uniform("x", -5, 5), "y": hp.uniform("y", 0, 1)}
+    with caplog.at_level("WARNING", logger="hpo_service"):
+        fmin(lambda c: c["x"] ** 2 + c["y"], wider, algo=rand.suggest, max_evals=6,
+             trials=trials, rstate=1, show_progressbar=False)  # fmt: skip
+    [said] = [r.getMessage() for r in caplog.records if "not points of" in r.msg]
+    assert said.startswith("4 of the 4 trials already in `trials` are not points")
+    assert "(trial 0: params must hold active parameter 'y')" in said
+    assert "return_argmin=False" in said
+    caplog.clear()
+    same = Trials()
+    with caplog.at_level("WARNING", logger="hpo_service"):
+        for evals in (3, 5):  # a resume with the same space says nothing
+            fmin(lambda c: c["x"] ** 2 + c["y"], wider, algo=rand.suggest,
+                 max_evals=evals, trials=same, rstate=1,
+                 show_progressbar=False)  # fmt: skip
+    assert len(same) == 5
+    assert not [r for r in caplog.records if "not points of" in r.msg]
+
+
 def test_bad_point_to_evaluate_names_the_label():
     with pytest.raises(ValueError, match="x"):
         run(max_evals=5, points_to_evaluate=[{"branch": 0}])

@@ -426,20 +426,37 @@ def replay(trials: Trials, suggester: Suggester) -> BestSoFar:
     """Feed trials finished before this call to the algorithm; return their best.
 
     A trial whose params are not valid in ``space`` (an out-of-range point that was
-    evaluated as given) is skipped.
+    evaluated as given, or a trial of another space: ``trials`` resumed with a
+    changed space) is skipped, with one warning saying how many and why.
     """
     best = BestSoFar()
+    outside: list[tuple[int, str]] = []
     for doc in trials._dynamic_trials:
         if doc["state"] not in _FINISHED:
             continue
         params = {k: v[0] for k, v in doc["misc"]["vals"].items() if v}
         result = doc["result"] if doc["state"] == JOB_STATE_DONE else None
-        if suggester.is_valid(params):
+        problem = suggester.why_invalid(params)
+        if problem is None:
             suggester.observe(params, result)
         else:
-            _logger.debug("trial %s is outside the space: not learnt from", doc["tid"])
+            outside.append((doc["tid"], problem))
         best.add(result)
+    if outside:
+        _say_outside(outside, len(trials._dynamic_trials))
     return best
+
+
+def _say_outside(outside: list[tuple[int, str]], total: int) -> None:
+    """Warn that finished trials are no points of this search's space."""
+    tid, problem = outside[0]
+    _logger.warning(
+        "%s of the %s trials already in `trials` are not points of this space "
+        "(trial %s: %s), as after a change of the space: the algorithm does not "
+        "learn from them, and if the best trial is one of them, fmin's "
+        "return_argmin=False cannot evaluate it in this space",
+        len(outside), total, tid, problem,
+    )  # fmt: skip
 
 
 def _now() -> _dt.datetime:

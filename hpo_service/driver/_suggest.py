@@ -357,11 +357,16 @@ class Suggester:
 
     def is_valid(self, params: Mapping[str, Any]) -> bool:
         """Whether ``params`` is a point the space can produce."""
+        return self.why_invalid(params) is None
+
+    def why_invalid(self, params: Mapping[str, Any]) -> str | None:
+        """Why the space cannot produce ``params`` (a ``SpaceError``'s text), or
+        None when it can."""
         try:
             validate_params(self.compiled, params)
-        except SpaceError:
-            return False
-        return True
+        except SpaceError as e:
+            return str(e)
+        return None
 
 
 def _seeds_per_tid(algorithm: Algorithm) -> bool:
