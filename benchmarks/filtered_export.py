@@ -26,6 +26,7 @@ byte for byte. Run it under the timing lock, with an old checkout beside it::
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import subprocess
@@ -94,20 +95,37 @@ def cpu_of_children() -> float:
     return used.ru_utime + used.ru_stime
 
 
+def cpu_of_server() -> float:
+    """CPU seconds (user + system) so far of this process's running children: the
+    MongoDB-wire server it started (none on SQLite or with ``--url``: 0). Read
+    between two commands, when no command runs."""
+    total = 0
+    for children in Path("/proc/self/task").glob("*/children"):
+        for pid in children.read_text().split():
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:  # ended meanwhile
+                continue
+            fields = stat.rsplit(")", 1)[1].split()  # from the state (field 3) on
+            total += int(fields[11]) + int(fields[12])  # utime, stime (14, 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def time_command(
     checkout: Path, url: str, flags: list[str]
-) -> tuple[float, float, str]:
-    """Wall-clock and CPU seconds of one ``hpo-driver trials`` (CSV) from
-    ``checkout``'s code, and what it printed. On a loaded machine the CPU seconds
-    (the command's own, a SQLite store's reads included; not a MongoDB server's)
-    are the steadier of the two."""
-    cpu, started = cpu_of_children(), time.perf_counter()
+) -> tuple[float, float, float, str]:
+    """Wall-clock seconds of one ``hpo-driver trials`` (CSV) from ``checkout``'s
+    code, its CPU seconds, the CPU seconds the wire server spent meanwhile (0 on
+    SQLite), and what it printed. On a loaded machine the CPU seconds (the
+    command's own, a SQLite store's reads included) are the steadier."""
+    cpu, server, started = cpu_of_children(), cpu_of_server(), time.perf_counter()
     run = subprocess.run(
         [sys.executable, "-m", "hpo_service.driver.cli", "trials", "--db", url,
          "--study", STUDY, *flags],
         cwd=checkout, capture_output=True, text=True, check=True,
     )  # fmt: skip
-    return time.perf_counter() - started, cpu_of_children() - cpu, run.stdout
+    wall = time.perf_counter() - started
+    return wall, cpu_of_children() - cpu, cpu_of_server() - server, run.stdout
 
 
 def main() -> None:
@@ -128,18 +146,28 @@ def main() -> None:
                 continue
             wall: dict[str, list[float]] = {"old": [], "new": []}
             cpu: dict[str, list[float]] = {"old": [], "new": []}
+            server: dict[str, list[float]] = {"old": [], "new": []}
             for _ in range(args.repeats):
                 shown = {}
                 for which, checkout in (("old", args.old), ("new", REPO)):
-                    seconds, used, shown[which] = time_command(checkout, url, flags)
+                    seconds, used, served, shown[which] = time_command(
+                        checkout, url, flags
+                    )
                     wall[which].append(seconds)
                     cpu[which].append(used)
+                    server[which].append(served)
                 assert shown["old"] == shown["new"], f"{name}: the CSVs differ"
             rows = shown["new"].count("\n") - 1
+            served = (
+                f"; server CPU old {_median(server['old'])}, new "
+                f"{_median(server['new'])}"
+                if any(server["new"])
+                else ""
+            )
             print(
                 f"{name}: {rows} rows; CPU old {_median(cpu['old'])}, new "
-                f"{_median(cpu['new'])}; wall old {_median(wall['old'])}, new "
-                f"{_median(wall['new'])} (median [min-max] of {args.repeats}, "
+                f"{_median(cpu['new'])}{served}; wall old {_median(wall['old'])}, "
+                f"new {_median(wall['new'])} (median [min-max] of {args.repeats}, "
                 "alternating)",
                 flush=True,
             )
