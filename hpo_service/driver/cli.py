@@ -745,9 +745,9 @@ def trials(
     of a result has a ``result.KEY`` column (a list or dict as JSON text), each
     constraint a ``constraint.I`` column, and ``feasible`` is True for a
     successful trial whose every constraint is <= 0, False for any other. With
-    --state or --status the CSV keeps the columns of the whole study (the
-    database gathers them) and shows only the trials asked for, reading only
-    those. JSON is
+    --state or --status the CSV keeps the columns of the whole study and shows
+    only the trials asked for (SQLite reads only those and gathers the columns
+    in the database; MongoDB reads the study once, in one query). JSON is
     standard JSON: a non-finite number is the string "Infinity", "-Infinity" or
     "NaN" (CSV keeps inf, -inf and nan). In a study whose objectives are named,
     each JSON record names them in the order of its losses ("objectives"), as the
@@ -760,7 +760,7 @@ def trials(
     count = len(names) if names else None
     if fmt == "csv":  # the header follows every trial, whichever rows are shown
         choices = trial_rows.study_choices(store, study)
-        if states or statuses:  # the store reads only the trials shown
+        if states or statuses:  # the store's one pass (export_trials)
             rows = _listing.filtered_csv_rows(
                 store, study, wanted, statuses, names, choices
             )
