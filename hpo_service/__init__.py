@@ -73,6 +73,21 @@ _SUBMODULES = (
 
 __all__ = sorted([*_LOCATIONS, *_SUBMODULES, "fmin"])
 
+#: hyperopt's top-level names left out on purpose (README, "Porting hyperopt code"),
+#: and what to use instead.
+_NOT_OFFERED: dict[str, str] = {
+    "SparkTrials": (
+        "to run trials in parallel on many machines, pass trials=StoreTrials(url, "
+        "study=...) (or MongoTrials) and start `hpo-worker` processes there"
+    ),
+    "atpe": "use tpe.suggest (or anneal.suggest, rand.suggest, mix.suggest)",
+    "fmin_pass_expr_memo_ctrl": (
+        "objectives get their config only; Domain(fn, space).evaluate(point, ctrl) "
+        "runs one point with a Ctrl"
+    ),
+    "pyll_utils": "build spaces with hp (from hpo_service import hp)",
+}
+
 
 def __getattr__(name: str) -> Any:
     if name in _ALGORITHMS:
@@ -85,7 +100,21 @@ def __getattr__(name: str) -> Any:
         from hpo_service.algorithms.pruners import missing_pruner
 
         raise missing_pruner(name, __name__)
+    if name in _NOT_OFFERED:
+        raise _not_offered(name)
     raise AttributeError(f"module 'hpo_service' has no attribute {name!r}")
+
+
+def _not_offered(name: str) -> ImportError | AttributeError:
+    """The error for hyperopt's ``name``, left out here: what to use instead, as an
+    ImportError for ``from hpo_service import name`` (Python would otherwise say
+    only "cannot import name"), else an AttributeError (so ``hasattr`` is False)."""
+    from hpo_service.algorithms.pruners import _from_import
+
+    message = f"hpo_service has no {name} (hyperopt's): {_NOT_OFFERED[name]}"
+    if _from_import():
+        return ImportError(message, name=__name__)
+    return AttributeError(message)
 
 
 def __dir__() -> list[str]:

@@ -153,6 +153,21 @@ def test_unknown_name_is_an_attribute_error() -> None:
         _ = hpo_service.no_such_name  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("name", ["SparkTrials", "atpe", "fmin_pass_expr_memo_ctrl"])
+def test_hyperopts_names_left_out_say_what_to_use_instead(name: str) -> None:
+    # A ported script's `from hyperopt import SparkTrials` becomes this import:
+    # Python alone would say only "cannot import name 'SparkTrials'".
+    with pytest.raises(
+        ImportError, match=rf"^hpo_service has no {name} \(hyperopt's\): "
+    ):
+        exec(f"from hpo_service import {name}", {})
+    with pytest.raises(AttributeError, match=f"has no {name}"):
+        getattr(hpo_service, name)
+    assert not hasattr(hpo_service, name)
+    with pytest.raises(ImportError, match="StoreTrials"):
+        from hpo_service import SparkTrials  # noqa: F401
+
+
 @pytest.mark.parametrize(("module", "name"), HYPEROPT_MODULE_PATHS)
 def test_hyperopt_module_paths_import(module: str, name: str) -> None:
     assert hasattr(importlib.import_module(module), name)
