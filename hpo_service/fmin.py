@@ -87,7 +87,8 @@ def fmin(
             get hyperopt's values for a seed); a resumed search first skips one
             seed per finished trial, so it never replays the earlier points, while
             the same seed on fresh trials gives the same sequence.
-        allow_trials_fmin: Let ``trials.fmin`` run the search when it has one.
+        allow_trials_fmin: Let ``trials.fmin`` run the search when it has one. A
+            ``StoreTrials``/``MongoTrials`` needs it (with False it is refused).
         pass_expr_memo_ctrl: Not supported; must be None.
         catch_eval_exceptions: Record an objective that raises (or returns an invalid
             result) as an error trial and go on, instead of raising after recording
@@ -125,7 +126,8 @@ def fmin(
             trial finished but none with status ok).
         MultiObjectiveError: ``loss_threshold`` is given for several objectives.
         TypeError: ``trials`` or ``algo`` come from hyperopt itself (the message
-            says what to pass instead).
+            says what to pass instead); ``trials`` is of no kind listed above, or a
+            ``StoreTrials`` with ``allow_trials_fmin=False``.
         ValueError: Bad arguments.
     """
     if pass_expr_memo_ctrl:
@@ -146,7 +148,7 @@ def fmin(
             early_stop_fn=early_stop_fn, max_queue_len=max_queue_len, pruner=pruner,
         )  # fmt: skip
     return _search_in_process(
-        fn, space, _initial_trials(trials, trials_save_file), rules,
+        fn, space, _initial_trials(trials, trials_save_file, allow_trials_fmin), rules,
         algo=algo, rstate=rstate, catch=catch_eval_exceptions,
         points=points_to_evaluate, max_queue_len=max_queue_len,
         save_file=trials_save_file, pruner=pruner, progress=progress,
@@ -390,18 +392,32 @@ def _annotated(fn: Callable[..., Any], space: Any) -> tuple[Callable[..., Any], 
     return call, dict(annotations)
 
 
-def _initial_trials(trials: Any, save_file: str) -> Trials:
+def _initial_trials(trials: Any, save_file: str, allow_trials_fmin: bool) -> Trials:
+    """The in-memory trials an in-process search runs on: ``trials``, or a fresh
+    (or ``save_file``'s) Trials when None.
+
+    Raises:
+        TypeError: ``trials`` is not a Trials; for a StoreTrials/MongoTrials (which
+            run their search through their own ``fmin``) the message names
+            ``allow_trials_fmin=False`` as the reason.
+    """
     if trials is None:
         if save_file and os.path.exists(save_file):
             _logger.info("resuming from trials_save_file %s", save_file)
             return load_checkpoint(save_file)
         return Trials()
-    if not isinstance(trials, Trials):
+    if isinstance(trials, Trials):
+        return trials
+    name = type(trials).__name__
+    if not allow_trials_fmin and hasattr(trials, "fmin"):
         raise TypeError(
-            "`trials` must be a Trials, a StoreTrials or a MongoTrials, but got "
-            f"{type(trials).__name__}"
+            "`trials` must be a Trials when allow_trials_fmin=False (a StoreTrials "
+            "or MongoTrials runs its search through its store, which needs "
+            f"allow_trials_fmin=True), but got {name}"
         )
-    return trials
+    raise TypeError(
+        f"`trials` must be a Trials, a StoreTrials or a MongoTrials, but got {name}"
+    )
 
 
 def _refuse_hyperopt_trials(trials: Any) -> None:

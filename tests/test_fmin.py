@@ -389,3 +389,12 @@ def test_rstate_accepts_int_and_randomstate():
 def test_unsupported_arguments_are_refused():
     with pytest.raises(ValueError, match="pass_expr_memo_ctrl"):
         fmin(bowl, SPACE, max_evals=1, pass_expr_memo_ctrl=True)
+
+
+@pytest.mark.parametrize("allow_trials_fmin", [True, False])
+def test_trials_of_another_kind_are_refused_naming_the_kinds_taken(allow_trials_fmin):
+    with pytest.raises(TypeError) as raised:
+        fmin(bowl, SPACE, max_evals=1, trials=[], allow_trials_fmin=allow_trials_fmin)
+    assert str(raised.value) == (
+        "`trials` must be a Trials, a StoreTrials or a MongoTrials, but got list"
+    )

@@ -347,6 +347,9 @@ def test_fmin_not_allowed_to_use_store_trials_fmin_refuses_them(trials):
     with pytest.raises(TypeError) as raised:
         fmin(quadratic, space, max_evals=1, trials=trials, allow_trials_fmin=False,
              show_progressbar=False)  # fmt: skip
-    must = "`trials` must be a Trials, a StoreTrials or a MongoTrials"
-    assert str(raised.value) == f"{must}, but got StoreTrials"
+    assert str(raised.value) == (
+        "`trials` must be a Trials when allow_trials_fmin=False (a StoreTrials or "
+        "MongoTrials runs its search through its store, which needs "
+        "allow_trials_fmin=True), but got StoreTrials"
+    )
     assert trials.store.list_studies() == []
