@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
+import re
 import shlex
 import signal
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 import click
 from click.core import ParameterSource
@@ -52,13 +54,58 @@ _logger = logging.getLogger(__name__)
 
 
 class _Command(click.Command):
-    """The worker's command; an unknown option that is Optuna's names ours."""
+    """The worker's command; an unknown option that is Optuna's names ours, and a
+    named worker's ``Error:`` line carries its name (see :class:`_NamedError`)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         try:
             return super().parse_args(ctx, args)
         except click.NoSuchOption as e:
             raise_naming_ours(e, self)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the worker; a click error shows the worker's name if it has one."""
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as e:
+            name = ctx.params.get("worker_id")
+            if not name:
+                raise
+            raise _NamedError(e, name) from e
+
+
+def _prefix(worker_id: str | None) -> str:
+    """What starts a named worker's ``Error:`` line: ``[NAME] ``, as on its log
+    lines (``--workers K`` names its workers ``w1``..``wK``), or nothing."""
+    return f"[{worker_id}] " if worker_id else ""
+
+
+class _NamedError(click.ClickException):
+    """A click error whose ``Error:`` line names the worker, as its log lines do:
+    the workers of one ``hpo-driver start --workers K`` share its terminal.
+
+    Args:
+        error: The error as raised (its exit code and output are kept).
+        worker_id: The worker's name (``--worker-id``).
+    """
+
+    def __init__(self, error: click.ClickException, worker_id: str) -> None:
+        super().__init__(error.message)
+        self.exit_code = error.exit_code
+        self._error = error
+        self._worker_id = worker_id
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        """What ``error.show`` writes, its ``Error:`` line starting ``[NAME] ``."""
+        shown = io.StringIO()
+        self._error.show(shown)
+        text = re.sub(
+            "^Error:",
+            lambda m: _prefix(self._worker_id) + m[0],
+            shown.getvalue(),
+            flags=re.M,
+        )
+        click.echo(text, file=file, err=file is None, nl=False)
 
 
 @click.command(
@@ -214,7 +261,7 @@ def main(
         if not summary.study_found:  # however it stopped: a signal, a timeout
             raise click.ClickException(_never_found(store, db_url, study))
     except (ObjectiveImportError, WorkerError) as e:
-        click.echo(f"Error: {e}", err=True)
+        click.echo(f"{_prefix(worker_id)}Error: {e}", err=True)
         sys.exit(EXIT_CANNOT_RUN)
     except StoreError as e:
         raise click.ClickException(str(e)) from e

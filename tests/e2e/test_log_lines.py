@@ -128,3 +128,44 @@ def test_the_driver_help_says_what_v_does(procs):
     assert run.returncode == 0, run.stderr
     assert "Log debug lines too" in " ".join(run.stdout.split()), run.stdout
     assert "-vv" not in run.stdout
+
+
+def test_a_local_workers_error_line_carries_its_name(procs, tmp_path):
+    """``hpo-driver start --workers 1`` whose worker cannot import the objective
+    (the module refuses a process whose parent is a named worker, and imports in
+    the driver): the worker's final ``Error:`` line said no name, where its log
+    lines say ``[w1]``."""
+    (tmp_path / "driver_only.py").write_text(
+        "import os\n"
+        "from hpo_service import hp\n"
+        "with open(f'/proc/{os.getppid()}/cmdline', 'rb') as f:\n"
+        "    if b'--worker-id' in f.read():\n"
+        "        raise ImportError('a local worker cannot import this module')\n"
+        "space = {'x': hp.uniform('x', -1.0, 1.0)}\n"
+        "def objective(config):\n"
+        "    return config['x'] ** 2\n"
+    )
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    run = procs.run_in(
+        tmp_path, DRIVER, "start", "--db", db, "--study", "s",
+        "--objective", "driver_only:objective", "--space", "driver_only:space",
+        "--max-evals", "2", "--workers", "1", "--no-progress",
+    )  # fmt: skip
+    assert run.returncode != 0, run.stderr
+    errors = [line for line in run.stderr.splitlines() if "Error: " in line]
+    assert any(line.startswith("[w1] Error: ") for line in errors), run.stderr
+    assert "a local worker cannot import this module" in run.stderr
+
+
+def test_a_named_workers_error_line_carries_its_name(procs, tmp_path):
+    """A click error (its study never found) of ``hpo-worker --worker-id ops-7``
+    says ``[ops-7] Error:``; a worker without a name keeps ``Error:``."""
+    db = f"sqlite:///{tmp_path / 'none.sqlite'}"
+    common = ["--db", db, "--study", "s", "--idle-timeout", "0.2"]
+    named = procs.run(WORKER, *common, "--worker-id", "ops-7")
+    assert named.returncode == 1, named.stderr
+    last = named.stderr.splitlines()[-1]
+    assert last.startswith("[ops-7] Error: study 's' was never found"), last
+    plain = procs.run(WORKER, *common)
+    assert plain.returncode == 1, plain.stderr
+    assert plain.stderr.splitlines()[-1].startswith("Error: study 's'"), plain.stderr
