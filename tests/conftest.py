@@ -88,3 +88,13 @@ def auth_mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         directory, storage=storage, auth=True, die_with_parent=True
     ) as server:
         yield server.url
+
+
+@pytest.fixture(autouse=True)
+def _fresh_store_outage() -> None:
+    """Each test starts with no store outage in this process: the warning pace is
+    per process (:mod:`hpo_service.store._outage`), and an outage an earlier test
+    left open would make this test's first failure a debug line."""
+    from hpo_service.store._outage import reset_process_outage
+
+    reset_process_outage()

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from hpo_service.exceptions import StoreError, StoreTransientError
-from hpo_service.store._retry import NOTE_EVERY
+from hpo_service.store._outage import aside, process_outage
 
 _T = TypeVar("_T")
 
@@ -46,14 +46,15 @@ def may_pass(error: BaseException) -> bool:
 
 
 class StoreFaults:
-    """Backoff and a quiet log while the store keeps failing.
+    """Backoff while the store keeps failing, said at the process's pace.
 
-    The first failure is logged at once, later ones at most once per
-    :data:`~hpo_service.store._retry.NOTE_EVERY` (30 s), with how long the store
-    has been failing; the first success after a logged failure is
-    logged too. A store that fails on and off (a full disk: reads pass, writes fail)
-    keeps that pace, at most one failure and one recovery line per 30 s, instead of
-    two lines per call.
+    Whether a failure is a warning is the process's
+    :class:`~hpo_service.store._outage.Outage`'s to say (the first failure of an
+    outage, then one every 30 s, whichever of the process's activities fails; the
+    others are debug lines), and so is the one "the store works again" line. A
+    store that fails on and off (a full disk: reads pass, writes fail) keeps that
+    pace too, at most one failure and one recovery line per 30 s, instead of two
+    lines per call.
 
     Args:
         who: Who fails, for the log (``"study 's'"``).
@@ -70,9 +71,7 @@ class StoreFaults:
         self._who = who
         self._doing = doing
         self._log = log
-        self._since: float | None = None
-        self._next_note = 0.0
-        self._noted = False  # a failure was logged since the last recovery line
+        self._failing = False
         self._delay = FIRST_RETRY_DELAY
 
     def failed(self, error: BaseException) -> float:
@@ -83,33 +82,23 @@ class StoreFaults:
         """
         if not may_pass(error):
             raise error
-        now = time.monotonic()
-        if self._since is None:  # the call may have retried for a while already
-            failing_for = getattr(error, "failing_for", 0.0)
-            self._since, self._delay = now - failing_for, FIRST_RETRY_DELAY
-        else:
+        if self._failing:
             self._delay = min(self._delay * 2, MAX_RETRY_DELAY)
-        if now >= self._next_note:
-            self._next_note, self._noted = now + NOTE_EVERY, True
-            self._log.warning(
-                "%s: cannot %s (the store has failed for %.0f s; retrying, next in "
-                "%.1f s): %s",
-                self._who, self._doing, now - self._since, self._delay, error,
-            )  # fmt: skip
+        else:
+            self._failing, self._delay = True, FIRST_RETRY_DELAY
+        note = process_outage().failed(self._doing)
+        self._log.log(
+            logging.DEBUG if note is None else logging.WARNING,
+            "%s: cannot %s (retrying, next in %.1f s%s): %s",
+            self._who, self._doing, self._delay,
+            aside(note, "; ", ""), error,
+        )  # fmt: skip
         return self._delay
 
     def cleared(self) -> None:
-        """Note a success; log the recovery if the store had been failing."""
-        if self._since is None:
-            return
-        if self._noted:  # what works again: a worker has several at once
-            self._log.warning(
-                "%s: the store works again, after %.0f s of failures (to %s)",
-                self._who,
-                time.monotonic() - self._since,
-                self._doing,
-            )
-        self._since, self._noted = None, False
+        """Note a success; say the store works again if it had been failing."""
+        self._failing = False
+        process_outage().say_worked(self._doing, self._log)
 
 
 def ride_out(

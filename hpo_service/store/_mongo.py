@@ -887,6 +887,7 @@ class MongoTrialStore(BaseTrialStore):
                 is_transient=_is_transient,
                 what=label,
                 scrub=self._scrub,
+                doing=doing(what),
             )
         except InvalidDocument as exc:  # DocumentTooLarge is one; not a PyMongoError
             raise UnstorableError(f"{label}: cannot store it: {exc}") from None

@@ -11,15 +11,11 @@ from typing import TypeVar
 
 from hpo_service.exceptions import StoreConnectionError
 from hpo_service.store._common import check_positive
+from hpo_service.store._outage import Outage, aside, process_outage
 
 _logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
-
-NOTE_EVERY = 30.0
-"""Seconds between the warnings of a store that keeps failing (the others are
-debug lines): of one call's failed attempts here, and of a driver's or worker's
-calls riding out a failure (:class:`~hpo_service.store._faults.StoreFaults`)."""
 
 
 def _keep(text: str) -> str:
@@ -57,6 +53,7 @@ class RetryPolicy:
         is_transient: Callable[[BaseException], bool],
         what: str,
         scrub: Callable[[str], str] = _keep,
+        doing: str | None = None,
     ) -> _T:
         """Run ``op(attempt)`` until it returns, retrying transient errors.
 
@@ -65,15 +62,25 @@ class RetryPolicy:
 
         The log stays one line per event however fast the errors come (a
         write-concern error or a full disk answers at once, so backoff alone gave
-        a line a second): the first failure is a warning, later ones are debug
-        lines but for a warning every :data:`NOTE_EVERY` seconds, and a success
-        after two or more failures says the store works again.
+        a line a second), at the pace of the process's other calls riding out the
+        same outage (:class:`~hpo_service.store._outage.Outage`): the first failure
+        of the outage is a warning, later ones are debug lines but for one warning
+        every 30 s, and the first call that gets through afterwards says the store
+        works again (not after a single failed attempt, whose warning said it all).
+
+        Args:
+            op: The call; gets the attempt number.
+            is_transient: Whether an error may pass by retrying.
+            what: The call for the log (``"SQLite store 'x': claiming a trial"``).
+            scrub: Removes secrets from error text.
+            doing: The call, short, in the list of what waits for the store
+                (``"claiming a trial"``; default ``what``).
 
         Raises:
             StoreConnectionError: Transient errors lasted longer than ``timeout``
                 (its ``failing_for``: seconds since the call started).
         """
-        attempts = _Attempts(self, what, scrub)
+        attempts = _Attempts(self, what, scrub, doing or what, process_outage())
         while True:
             try:
                 answer = op(attempts.count)
@@ -88,18 +95,17 @@ class RetryPolicy:
 
 @dataclass
 class _Attempts:
-    """The failed attempts of one :meth:`RetryPolicy.call` so far: when it gives up,
-    and whether its next failure is a warning or a debug line."""
+    """The failed attempts of one :meth:`RetryPolicy.call` so far: when it gives up;
+    whether a failure is a warning or a debug line is the process's ``outage``'s to
+    say (``doing``: the call in its list of what waits)."""
 
     policy: RetryPolicy
     what: str
     scrub: Callable[[str], str]
+    doing: str
+    outage: Outage
     started: float = field(default_factory=time.monotonic)
     count: int = 0
-    next_note: float = field(init=False)  # when a failure is a warning again
-
-    def __post_init__(self) -> None:
-        self.next_note = self.started
 
     def failed(self, exc: Exception) -> None:
         """Log failed attempt ``count + 1`` and pause before the next one.
@@ -112,6 +118,7 @@ class _Attempts:
         detail = self.scrub(f"{type(exc).__name__}: {exc}")
         if time.monotonic() + pause > self.started + self.policy.timeout:
             cause = exc if self.scrub(str(exc)) == str(exc) else None
+            self.outage.handed_over(self.doing)  # the caller's retries take over
             raise self._gave_up(detail) from cause
         self._log_failure(pause, detail)
         time.sleep(pause)
@@ -127,27 +134,19 @@ class _Attempts:
         return error
 
     def _log_failure(self, pause: float, detail: str) -> None:
-        """A warning at most every :data:`NOTE_EVERY` seconds, else a debug line."""
-        now = time.monotonic()
-        due = now >= self.next_note
-        if due:
-            self.next_note = now + NOTE_EVERY
+        """A warning at the process's pace (naming what waits), else a debug line."""
+        note = self.outage.failed(self.doing)
         _logger.log(
-            logging.WARNING if due else logging.DEBUG,
-            "%s failed (attempt %d), retrying in %.3f s: %s",
+            logging.DEBUG if note is None else logging.WARNING,
+            "%s failed (attempt %d), retrying in %.3f s%s: %s",
             self.what,
             self.count + 1,
             pause,
+            aside(note),
             detail,
         )
 
     def succeeded(self) -> None:
-        """Say that the store works again, after two or more failed attempts (a
-        single failed attempt's warning says it all)."""
-        if self.count > 1:
-            _logger.warning(
-                "%s works again, after %d failed attempts (%.1f s)",
-                self.what,
-                self.count,
-                time.monotonic() - self.started,
-            )
+        """Say once that the store works again if the process had said it failed
+        (not after this call's single failed attempt, whose warning said it all)."""
+        self.outage.say_worked(self.doing, _logger, once=self.count == 1)

@@ -770,7 +770,10 @@ class SQLiteTrialStore(BaseTrialStore):
         self._closed = False
         self._pid = os.getpid()
         self._conn = self._retry.call(
-            lambda _: self._connect(), is_transient=_is_busy, what=self._what("open")
+            lambda _: self._connect(),
+            is_transient=_is_busy,
+            what=self._what("open"),
+            doing="opening the store",
         )
         self._identity = self._file_identity()
         _logger.debug("opened SQLite store %s", path)
@@ -935,7 +938,10 @@ class SQLiteTrialStore(BaseTrialStore):
         with self._lock:
             try:
                 return self._retry.call(
-                    attempt, is_transient=_is_busy, what=self._what(doing(what))
+                    attempt,
+                    is_transient=_is_busy,
+                    what=self._what(doing(what)),
+                    doing=doing(what),
                 )
             except sqlite3.Error as exc:
                 if _is_read_only(exc):

@@ -10,17 +10,17 @@ from typing import TYPE_CHECKING
 
 from hpo_service.exceptions import StoreError
 from hpo_service.store._faults import may_pass
+from hpo_service.store._outage import aside, process_outage
 
 if TYPE_CHECKING:
     from hpo_service.store._base import BaseTrialStore
 
 _logger = logging.getLogger(__name__)
-_Log = logging.Logger | logging.LoggerAdapter  # type: ignore[type-arg]
 
 _RETRY_SECONDS = 1.0
-# Failed beats are retried every second: the first failure is logged, then one note
-# at most this often with the count since, and one line when beats work again.
-_NOTE_SECONDS = 60.0
+# Failed beats are retried every second, said at the process's pace (see
+# hpo_service.store._outage: the first failure of an outage, then one warning every
+# 30 s whichever activity fails, and one line when the store works again).
 
 
 @dataclass
@@ -90,7 +90,6 @@ class Heartbeat:
         self._idle = False
         self._closed = False
         self._thread: threading.Thread | None = None
-        self._failures = _Failures()
 
     def keep_alive(self, study: str, tid: int, token: str, seconds: float) -> Lease:
         """Start beating for an attempt (replacing the previous one).
@@ -191,7 +190,7 @@ class Heartbeat:
                 lease.fatal = e
                 lease.due = now + lease.interval
                 return
-            self._failures.failed(lease, now, e, self._log)
+            self._failed(lease, now, e)
             lease.due = now + min(_RETRY_SECONDS, lease.interval)
             return
         except Exception:
@@ -201,7 +200,7 @@ class Heartbeat:
             lease.due = time.monotonic() + lease.interval
             return
         lease.due = time.monotonic() + lease.interval
-        self._failures.worked(lease, self._log)
+        process_outage().say_worked(_doing(lease), self._log)
         if alive:
             lease.expires = sent + lease.seconds
         with self._lock:
@@ -214,51 +213,26 @@ class Heartbeat:
         elif current:
             self._log.debug("trial %s/%s: heartbeat", lease.study, lease.tid)
 
+    def _failed(self, lease: Lease, now: float, error: BaseException) -> None:
+        """Say a failed beat: a warning at the process's pace (with how long the
+        lease has left), else a debug line."""
+        note = process_outage().failed(_doing(lease))
+        self._log.log(
+            logging.DEBUG if note is None else logging.WARNING,
+            "heartbeat of trial %s/%s failed, retrying every %g s (%s%s): %s",
+            lease.study, lease.tid, min(_RETRY_SECONDS, lease.interval),
+            _lease_left(lease.expires - now), aside(note, "; ", ""), error,
+        )  # fmt: skip
+
     def _current(self, lease: Lease) -> bool:
         """Whether the worker still works on ``lease``'s attempt."""
         with self._lock:
             return self._lease is lease
 
 
-@dataclass
-class _Failures:
-    """Failed beats in a row, and when the log last said so (monotonic seconds)."""
-
-    total: int = 0  # failed beats since the last success
-    unsaid: int = 0  # failed beats since the last log line
-    first: float = 0.0  # when the first of them failed
-    said_at: float = 0.0  # when the log last said so
-
-    def failed(self, lease: Lease, now: float, error: Exception, log: _Log) -> None:
-        """Count a failed beat; log the first, then a note at most every minute."""
-        self.total += 1
-        self.unsaid += 1
-        left = _lease_left(lease.expires - now)
-        if self.total == 1:
-            self.first = now
-            log.warning(
-                "heartbeat of trial %s/%s failed, retrying every %g s (%s): %s",
-                lease.study, lease.tid, min(_RETRY_SECONDS, lease.interval),
-                left, error,
-            )  # fmt: skip
-        elif now >= self.said_at + _NOTE_SECONDS:
-            log.warning(
-                "heartbeat of trial %s/%s still failing: %d failed beats in the last "
-                "%.0f s (%s): %s",
-                lease.study, lease.tid, self.unsaid, now - self.said_at, left, error,
-            )  # fmt: skip
-        else:
-            return
-        self.said_at, self.unsaid = now, 0
-
-    def worked(self, lease: Lease, log: _Log) -> None:
-        """A beat got through: say so once if beats had been failing."""
-        if self.total:
-            log.info(
-                "heartbeat of trial %s/%s works again after %d failed beats (%.0f s)",
-                lease.study, lease.tid, self.total, time.monotonic() - self.first,
-            )  # fmt: skip
-        self.total = self.unsaid = 0
+def _doing(lease: Lease) -> str:
+    """The heartbeat, in the list of what waits for the store."""
+    return f"the heartbeat of trial {lease.study}/{lease.tid}"
 
 
 def _lease_left(seconds: float) -> str:

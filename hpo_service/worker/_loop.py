@@ -60,6 +60,7 @@ from hpo_service.store._faults import (
     StoreFaults,
     may_pass,
 )
+from hpo_service.store._outage import aside, process_outage
 from hpo_service.store._summary import RunningTrial
 from hpo_service.worker._budget import Verdict, budget_verdict
 from hpo_service.worker._child import ChildOutcome, ChildRunner
@@ -747,7 +748,12 @@ class Worker:
             except (ConnectionError, StoreError) as e:  # beaten again in a moment
                 if not may_pass(e):
                     raise
-                self._log.warning("heartbeat failed, will retry: %s", e)
+                beat = f"the heartbeat of trial {trial.study}/{trial.tid}"
+                note = process_outage().failed(beat)
+                self._log.log(
+                    logging.DEBUG if note is None else logging.WARNING,
+                    "heartbeat failed, will retry%s: %s", aside(note), e,
+                )  # fmt: skip
             else:
                 if not alive:
                     return None
@@ -1201,9 +1207,11 @@ class Worker:
         except (ConnectionError, StoreError) as e:
             if not may_pass(e):
                 raise
-            self._log.warning(
+            note = process_outage().failed("checking the study before claiming")
+            self._log.log(
+                logging.DEBUG if note is None else logging.WARNING,
                 "cannot check the study before claiming (the store failed; the "
-                "loop retries): %s", e,
+                "loop retries%s): %s", aside(note, "; ", ""), e,
             )  # fmt: skip
 
     def _check_study(self) -> None:

@@ -47,6 +47,7 @@ from hpo_service.exceptions import StoreError, UnstorableError
 from hpo_service.store import _common
 from hpo_service.store._base import BaseTrialStore, Trial, TrialReports
 from hpo_service.store._faults import StoreFaults, may_pass
+from hpo_service.store._outage import aside, process_outage
 from hpo_service.worker._heartbeat import Lease
 
 _logger = logging.getLogger(__name__)
@@ -297,9 +298,12 @@ class ReportHandler:
             if not may_pass(e):  # the worker stops the trial and ends with it
                 self._lease.fatal = e
                 return False
-            self._log.warning(
-                "trial %s: cannot judge it (the store failed): %s", name, e
-            )
+            note = process_outage().failed(f"the pruner's read for trial {name}")
+            self._log.log(
+                logging.DEBUG if note is None else logging.WARNING,
+                "trial %s: cannot judge it (the store failed%s): %s",
+                name, aside(note, "; ", ""), e,
+            )  # fmt: skip
             return False
         except Exception:
             self._log.error("trial %s: the pruner failed", name, exc_info=True)

@@ -9,6 +9,7 @@ import pytest
 
 from hpo_service.exceptions import StoreConnectionError
 from hpo_service.store import _retry
+from hpo_service.store._outage import reset_process_outage
 from hpo_service.store._retry import RetryPolicy
 
 FAST = RetryPolicy(timeout=60.0, initial_delay=0.001, max_delay=0.002)
@@ -87,24 +88,23 @@ def test_a_scrubbed_error_is_not_kept_as_cause() -> None:
 
 
 def test_the_first_failure_warns_later_ones_are_debug_and_recovery_is_told(
-    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr(_retry, "NOTE_EVERY", 3600.0)
+    reset_process_outage(every=3600.0)  # the process's pace (store/_outage.py)
     lines = _logged(caplog, 3, what="claiming a trial")
     assert [level for level, _ in lines] == ["WARNING", "DEBUG", "DEBUG", "WARNING"]
     for number, (_, text) in enumerate(lines[:3], start=1):
         assert text.startswith(f"claiming a trial failed (attempt {number}), ")
         assert text.endswith(" s: ConnectionError: refused"), text
         assert ", retrying in " in text
-    assert lines[3][1].startswith(
-        "claiming a trial works again, after 3 failed attempts ("
-    ), lines
+    assert lines[3][1].startswith("the store works again, after "), lines
+    assert lines[3][1].endswith(" and 3 failed calls (first through: claiming a trial)")
 
 
-def test_a_failure_warns_again_once_note_every_has_passed(
-    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+def test_a_failure_warns_again_once_the_pace_has_passed(
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr(_retry, "NOTE_EVERY", 0.0)
+    reset_process_outage(every=0.0)
     assert [level for level, _ in _logged(caplog, 3)] == ["WARNING"] * 4
 
 
