@@ -37,6 +37,7 @@ from hpo_service.exceptions import (
     InvalidResultError,
     ObjectiveImportError,
     ObjectiveRefusedError,
+    StoreAuthorizationError,
     StoreError,
     StudyNotFoundError,
     UnstorableError,
@@ -688,7 +689,7 @@ class Worker:
         except (ConnectionError, StoreError) as e:
             self._log.warning(
                 "trial %s not handed back (%s): it runs again once its lease ends",
-                name, e,
+                name, _besides(e, error),
             )  # fmt: skip
         raise error
 
@@ -1318,6 +1319,22 @@ def _checked_objective_count(
         error = {"type": type(e).__name__, "message": str(e), "traceback": None}
         return "error", {**error, "duration": data.get("duration")}
     return kind, data
+
+
+def _besides(error: BaseException, ending: BaseException) -> str:
+    """``error`` for a line said before ``ending`` ends the worker (its ``Error:``
+    line): what the two share is said there only. The same refusal (the same user
+    on the same database: a revoked role refuses the hand-back as it refused the
+    report) and the same text are said once."""
+    if str(error) == str(ending):
+        return "the same error as below"
+    if (
+        isinstance(error, StoreAuthorizationError)
+        and isinstance(ending, StoreAuthorizationError)
+        and (error.user, error.database) == (ending.user, ending.database)
+    ):
+        return "refused too, as below"
+    return str(error)
 
 
 def _retriable(error: Exception, *, writing_outcome: bool) -> bool:

@@ -16,6 +16,7 @@ import pytest
 from hpo_service._common.settings import StudySettings
 from hpo_service.store import NewTrial, TrialState, open_store
 from tests.conftest import mongo_lane
+from tests.e2e.conftest import wait_until
 from tests.helpers.mongo_wire import app_url, fail_point
 from tests.helpers.refused_driver import WRITES, driver_refused
 
@@ -155,3 +156,38 @@ def test_a_worker_stops_its_trial_at_once_on_a_refused_report(fault_server, proc
         trial = store.get_trial("q", 0)
     assert trial.state is TrialState.NEW, trial
     assert trial.attempts == 0, trial
+
+
+def test_a_refused_hand_back_does_not_repeat_the_refusal(fault_server, procs):
+    """The user loses its rights while a trial runs: the report write is refused
+    (Unauthorized), and so is the hand-back. The "not handed back" warning
+    repeated the whole refusal that the final ``Error:`` line prints; now it says
+    the hand-back was refused too, and the refusal is said once."""
+    url = app_url(fault_server, "hpo_pass", "revoked")
+    reader = url.replace("&appName=revoked", "")  # this test's reads pass
+    _pruned_study(url)
+    procs.env.update(HPO_TEST_STEPS="400", HPO_TEST_STEP_SECONDS="0.05")
+    worker = procs.start(
+        "hpo_service.worker", "--db", url, "--max-trials", "1", "--idle-timeout", "60"
+    )
+    try:
+        with open_store(reader) as store:
+            wait_until(lambda: store.get_trial("q", 0).intermediate, 60)
+        refused = {
+            "failCommands": ["update", "findAndModify"],
+            "appName": "revoked",
+            "errorCode": 13,  # Unauthorized
+        }
+        with fail_point(fault_server, refused, "alwaysOn"):
+            _, err = worker.communicate(timeout=120)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert worker.returncode == 1, err
+    error = err.splitlines()[-1]
+    assert error.startswith("Error: MongoDB store ") and "refused" in error, err
+    warning = next(line for line in err.splitlines() if "not handed back" in line)
+    assert "(refused too, as below)" in warning, err
+    refusal = error.removeprefix("Error: ")
+    assert refusal.split(": ", 1)[1] not in warning, err  # said once, by Error:
