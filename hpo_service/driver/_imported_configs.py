@@ -37,6 +37,7 @@ def fill_imported_configs(
     settings: StudySettings,
     *,
     between: Callable[[], None] = lambda: None,
+    made: dict[int, Any] | None = None,
 ) -> StudySettings:
     """Give every finished trial of study ``name`` that has no config the config
     the study's space makes of its params, then clear ``configs_pending``.
@@ -47,6 +48,11 @@ def fill_imported_configs(
         settings: Its settings, with a space and ``configs_pending`` set.
         between: Called after each window of :data:`WINDOW` tids (the caller
             renews its lease there: a large study takes a while).
+        made: ``{tid: config}`` the fit check already made of the same space
+            (:func:`~hpo_service.driver._study.check_imported_fit`, in this
+            start): written as they are, not evaluated again. The other trials
+            without a config (a start resuming a killed one's work, or trials
+            imported since the check) are evaluated here.
 
     Returns:
         The settings with ``configs_pending`` cleared.
@@ -61,7 +67,7 @@ def fill_imported_configs(
     for start in range(0, end, WINDOW):
         window = range(start, min(start + WINDOW, end))
         trials = store.get_trials(name, _FINISHED, tids=window)
-        configs = _configs(space, compiled, trials)
+        configs = _configs(space, compiled, trials, made or {})
         if configs:
             filled += store.fill_configs(name, configs)
         pause_point("configs-filling")
@@ -75,23 +81,33 @@ def fill_imported_configs(
     return StudySettings.from_dict({**settings.to_dict(), "configs_pending": False})
 
 
-def _configs(space: Any, compiled: Any, trials: list[Trial]) -> dict[int, Any]:
-    """``{tid: config}`` of those ``trials`` without a config. A config the space
-    makes None is left out (there is nothing to write), and so is a trial the
-    space does not give (checked when the space was given, so only after a later
-    ``--override`` of the space): it keeps no config, with a warning."""
+def _configs(
+    space: Any, compiled: Any, trials: list[Trial], made: dict[int, Any]
+) -> dict[int, Any]:
+    """``{tid: config}`` of those ``trials`` without a config: from ``made``
+    (already evaluated), else evaluated. A config the space makes None is left out
+    (there is nothing to write), and so is a trial the space does not give
+    (checked when the space was given, so only after a later ``--override`` of the
+    space): it keeps no config, with a warning."""
     configs = {}
     for trial in trials:
         if trial.config is not None:
             continue
-        try:
-            config = space_eval(space, validate_params(compiled, trial.params))
-        except (HPOServiceError, ValueError, TypeError, KeyError, IndexError) as e:
-            _logger.warning(
-                "trial %d keeps no config: the study's space does not give its "
-                "params (%s)", trial.tid, e,
-            )  # fmt: skip
-            continue
+        known = trial.tid in made
+        config = made[trial.tid] if known else _made(space, compiled, trial)
         if config is not None:
             configs[trial.tid] = config
     return configs
+
+
+def _made(space: Any, compiled: Any, trial: Trial) -> Any:
+    """The config the space makes of the trial's params; None (with a warning)
+    if it does not give them."""
+    try:
+        return space_eval(space, validate_params(compiled, trial.params))
+    except (HPOServiceError, ValueError, TypeError, KeyError, IndexError) as e:
+        _logger.warning(
+            "trial %d keeps no config: the study's space does not give its "
+            "params (%s)", trial.tid, e,
+        )  # fmt: skip
+        return None

@@ -81,6 +81,7 @@ def open_study(
     override: bool = False,
     override_flag: str = "override=True",
     before_resume: Callable[[], None] | None = None,
+    made: dict[int, Any] | None = None,
 ) -> tuple[StudySettings, bool]:
     """Create study ``name`` from ``given`` settings, or resume it.
 
@@ -99,6 +100,9 @@ def open_study(
         before_resume: Called before a study that exists is read and changed,
             also one another process created while this call tried to (the
             driver takes its lease there: :func:`open_driven_study`).
+        made: Gets ``{tid: config}``, the configs the space makes of the params
+            of the imported trials that kept none, when this call gives a study
+            made by an import its space (see :func:`check_imported_fit`).
 
     Returns:
         The study's settings now in force, and whether the study was created.
@@ -135,7 +139,7 @@ def open_study(
         finished=finished,
     )
     if not stored.has_space():  # made by an import: this start completes it
-        merged = _completed(store, name, merged, given.get("seed"))
+        merged = _completed(store, name, merged, given.get("seed"), made)
     check_algorithm(merged)
     settings = _write_changes(store, name, study.settings, merged)
     if stored.has_space() and settings.space_fingerprint != stored.space_fingerprint:
@@ -176,10 +180,15 @@ def create_without_space(
 
 
 def _completed(
-    store: BaseTrialStore, name: str, merged: StudySettings, seed: int | None
+    store: BaseTrialStore,
+    name: str,
+    merged: StudySettings,
+    seed: int | None,
+    made: dict[int, Any] | None = None,
 ) -> StudySettings:
     """The settings of a study made by an import once a start gives it an objective,
-    a space and a budget (its seed: the given one, else a random one).
+    a space and a budget (its seed: the given one, else a random one); ``made``:
+    see :func:`check_imported_fit`.
 
     Raises:
         StudyWithoutSpaceError: One of them is still missing (naming the flags).
@@ -190,7 +199,7 @@ def _completed(
     if missing:
         raise StudyWithoutSpaceError(name, [_flag(k) for k in missing])
     python = started_in_python(merged.to_dict())
-    check_imported_fit(store, name, study_space(merged), python=python)
+    check_imported_fit(store, name, study_space(merged), python=python, made=made)
     if seed is None:
         seed = secrets.randbelow(2**31)
     # written with the space; the imported trials' configs follow (see the caller)
@@ -199,13 +208,22 @@ def _completed(
 
 
 def check_imported_fit(
-    store: BaseTrialStore, name: str, space: Any, *, python: bool = False
+    store: BaseTrialStore,
+    name: str,
+    space: Any,
+    *,
+    python: bool = False,
+    made: dict[int, Any] | None = None,
 ) -> None:
     """Check every finished trial of study ``name`` (imported without a space)
     against ``space``: each one's params must be a point the space can give.
 
     ``python``: the space was given to ``fmin`` (its ``space`` argument), not as
-    ``hpo-driver start``'s ``--space``; the message names it so.
+    ``hpo-driver start``'s ``--space``; the message names it so. ``made`` (if
+    given) gets ``{tid: config}`` of the trials that kept no config: the config
+    the space makes of each one's params, evaluated here once, which
+    :func:`~._imported_configs.fill_imported_configs` then writes without
+    evaluating it again.
 
     Raises:
         StudyMismatchError: Some do not fit; the first five are named, with their
@@ -219,14 +237,16 @@ def check_imported_fit(
     for trial in each_trial(store, name, [s for s in TrialState if s.is_finished()]):
         try:
             params = validate_params(compiled, trial.params)
-            made = space_eval(space, params)
+            config = space_eval(space, params)
         except HPOServiceError as e:
             problem: str | None = str(e)
         else:
-            problem = None if kept_config_fits(made, trial.config) else (
+            problem = None if kept_config_fits(config, trial.config) else (
                 f"its config {trial.config!r:.120} is not what the space makes of "
-                f"its params {params!r:.120}, {made!r:.120}"
+                f"its params {params!r:.120}, {config!r:.120}"
             )  # fmt: skip
+            if made is not None and trial.config is None:
+                made[trial.tid] = config
         if problem is not None:
             origin = (trial.result or trial.error or {}).get("imported_from")
             where = f"trial {trial.tid}{f' ({origin})' if origin else ''}"
@@ -340,6 +360,7 @@ def open_driven_study(
         if on_lease is not None:
             on_lease()
 
+    made: dict[int, Any] = {}  # the imported trials' configs, if the fit check ran
     with _lease_given_back_on_failure(store, name, owner):
         settings, created = open_study(
             store,
@@ -348,13 +369,14 @@ def open_driven_study(
             override=override,
             override_flag=options.override_flag,
             before_resume=lease,  # also a study created meanwhile: never unleased
+            made=made,
         )
         if created:
             if on_create is not None:
                 on_create()
             lease()
         if settings.configs_pending:  # given its space by this start or the last
-            settings = _fill_configs_leased(store, name, settings, owner, seconds)
+            settings = _fill_configs_leased(store, name, settings, owner, seconds, made)
     return settings, created
 
 
@@ -381,15 +403,18 @@ def _fill_configs_leased(
     settings: StudySettings,
     owner: str,
     seconds: float,
+    made: dict[int, Any],
 ) -> StudySettings:
     """Give the imported trials their configs
-    (:func:`~._imported_configs.fill_imported_configs`), renewing ``owner``'s lease
-    (``seconds`` long) as it goes; return the settings then stored."""
+    (:func:`~._imported_configs.fill_imported_configs`; ``made``: those the fit
+    check already evaluated), renewing ``owner``'s lease (``seconds`` long) as it
+    goes; return the settings then stored."""
     from hpo_service.driver._imported_configs import fill_imported_configs
 
     return fill_imported_configs(
         store, name, settings,
         between=lambda: take_driver_lease(store, name, owner, seconds),
+        made=made,
     )  # fmt: skip
 
 

@@ -41,3 +41,42 @@ def test_a_trial_the_space_does_not_give_keeps_no_config_and_the_rest_go_on(
         assert configs == [{"x": 1.0, "m": "a"}, None, {"x": -2.0, "m": {"b": 1}}]
         assert "trial 1 keeps no config" in caplog.text
         assert windows == [1]
+
+
+def test_a_start_giving_the_space_evaluates_each_imported_config_once(
+    tmp_path, monkeypatch
+):
+    """The start that gives an imported study its space checked every trial's
+    params against it (the fit check: one space evaluation each), then evaluated
+    each again to write its config. Now the check's configs are written: one
+    evaluation per trial, the same configs."""
+    import hpo_service.driver._imported_configs as imported_configs
+    import hpo_service.space as space_module
+    from hpo_service.driver._study import open_driven_study
+    from hpo_service.driver._study_loop import DriverOptions
+
+    evaluated: list[float] = []
+    real = space_module.space_eval
+
+    def counted(space, params):
+        evaluated.append(params["x"])
+        return real(space, params)
+
+    monkeypatch.setattr(space_module, "space_eval", counted)  # the fit check's
+    monkeypatch.setattr(imported_configs, "space_eval", counted)  # the filling's
+    points = [{"x": float(i), "m": i % 2} for i in range(5)]
+    with open_store(f"sqlite:///{tmp_path / 'hpo.sqlite'}") as store:
+        create_without_space(store, "s")
+        store.insert_finished("s", [
+            FinishedTrial(p, None, {"loss": 1.0, "status": "ok"}) for p in points
+        ])  # fmt: skip
+        given = {"objective": "m:f", "max_evals": 9, **space_settings(SPACE)}
+        settings, _ = open_driven_study(
+            store, "s", given, override=False, options=DriverOptions()
+        )
+        configs = [t.config for t in store.get_trials("s", [TrialState.DONE])]
+    assert not settings.configs_pending
+    assert configs == [
+        {"x": p["x"], "m": "a" if p["m"] == 0 else {"b": 1}} for p in points
+    ]
+    assert sorted(evaluated) == [p["x"] for p in points]  # each once
