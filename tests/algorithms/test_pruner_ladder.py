@@ -56,9 +56,22 @@ def test_asha_counts_each_rung_by_hand():
         "   1        5        4       1",
         "   3        3        2       1",
     ]
-    assert "1 pruned before the first rung" in lines[4]
-    assert "1 completed without a report" in lines[5]
-    assert "--reduction-factor" in lines[6]
+    # judged at rung 1: 0 (passed: reached 3), 1 (pruned), 2 (reached 3), 6 (reached
+    # 3, then failed); 4 runs on below rung 3: neither. At rung 3: 0 (done), 2
+    # (pruned); 6 failed there: not judged
+    assert lines[4].startswith("passed, of the trials judged at each rung")
+    assert lines[5:8] == [
+        "step  judged  passed  first half  last half",
+        "   1       4       3         1/2        2/2",
+        "   3       2       1         1/1        0/1",
+    ]
+    assert record["passed"][1] == {
+        "step": 3, "passed": 1, "judged": 2, "first_half": [1, 1],
+        "last_half": [0, 1],
+    }  # fmt: skip
+    assert "1 pruned before the first rung" in lines[8]
+    assert "1 completed without a report" in lines[9]
+    assert "--reduction-factor" in lines[10]
     assert ladder_lines(record) == lines  # status --json's form gives the same text
     assert ladder.worth_showing
 

@@ -69,10 +69,29 @@ class Rung:
     reached: int = 0
     went_on: int = 0
     pruned: int = 0
+    passed_by_tid: list[tuple[int, bool]] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict[str, int]:
         """The JSON form: ``{"step", "reached", "went_on", "pruned"}``."""
         return {key: getattr(self, key) for key in RUNG_COLUMNS}
+
+    def passed(self) -> dict[str, Any]:
+        """How many of the trials judged at this rung passed it: all of them, the
+        first half by trial number and the last half (``{"step", "passed",
+        "judged", "first_half": [passed, judged], "last_half": [passed,
+        judged]}``). A trial *passed* a rung when it reached the next one, or
+        completed (done); it was *judged* there when it passed or was pruned there
+        (a trial still running below the next rung is neither)."""
+        fates = [passed for _, passed in sorted(self.passed_by_tid)]
+        half = len(fates) // 2
+        first, last = fates[:half], fates[len(fates) - half :]
+        return {
+            "step": self.step,
+            "passed": sum(fates),
+            "judged": len(fates),
+            "first_half": [sum(first), len(first)],
+            "last_half": [sum(last), len(last)],
+        }
 
 
 @dataclass
@@ -113,6 +132,12 @@ class PruningLadder:
                 {"bracket": b, "rungs": [r.as_dict() for r in rungs]}
                 for b, rungs in enumerate(self.brackets)
             ]
+        if self.brackets:
+            out["passed"] = [
+                {**({"bracket": b} if self.pruner == "hyperband" else {}), **r.passed()}
+                for b, rungs in enumerate(self.brackets)
+                for r in rungs
+            ]
         else:
             out["pruned_at_steps"] = {
                 str(s): n for s, n in self.pruned_at_steps.items()
@@ -146,7 +171,33 @@ def ladder_lines(record: Mapping[str, Any]) -> list[str]:
         lines += _rung_table([b["rungs"] for b in record["brackets"]], by_bracket=True)
     elif record.get("pruned_at_steps"):
         lines.append(pruned_at_text(record))
-    return lines + ladder_notes(record)
+    return lines + passed_lines(record) + ladder_notes(record)
+
+
+def passed_lines(record: Mapping[str, Any]) -> list[str]:
+    """How many trials passed each rung, of those judged there, in all and in the
+    first and the last half of them by trial number, from a record's ``passed``,
+    as a small table: the rule's "1 in eta" holds for trials of one quality, and a
+    study that learns passes more of its later trials (README, "What to expect").
+    None before a trial was judged."""
+    rungs = [r for r in record.get("passed") or [] if r["judged"]]
+    if not rungs:
+        return []
+    by_bracket = any("bracket" in r for r in rungs)
+    head = ["bracket"] if by_bracket else []
+    head += ["step", "judged", "passed", "first half", "last half"]
+    rows = [
+        ([str(r["bracket"])] if by_bracket else [])
+        + [str(r["step"]), str(r["judged"]), str(r["passed"])]
+        + ["{}/{}".format(*r["first_half"]), "{}/{}".format(*r["last_half"])]
+        for r in rungs
+    ]
+    return [
+        "passed, of the trials judged at each rung (in all, then the first and the "
+        "last half of them by trial number; a study that learns passes more of its "
+        "later trials):",
+        *_table(head, rows),
+    ]
 
 
 def pruned_at_text(record: Mapping[str, Any]) -> str:
@@ -269,6 +320,10 @@ def _rung_ladder(
         reached = [r for r in rungs if last is not None and last >= r.step]
         for rung in reached:
             rung.reached += 1
+        for rung in reached[:-1]:  # it reached the next rung: passed this one
+            rung.passed_by_tid.append((tid, True))
+        if reached and state in ("done", "pruned"):  # judged at its highest rung
+            reached[-1].passed_by_tid.append((tid, state == "done"))
         if state == "pruned":
             if reached:
                 reached[-1].pruned += 1
@@ -408,8 +463,11 @@ def _rung_table(brackets: list[list[Mapping[str, int]]], by_bracket: bool) -> li
         for b, rungs in enumerate(brackets)
         for r in rungs
     ]
-    if not rows:  # the notes say why (no rung, or none reached yet)
-        return []
+    return _table(head, rows) if rows else []  # none: the notes say why
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    """``head`` and ``rows`` as right-aligned columns, two spaces apart."""
     widths = [max(len(row[i]) for row in [head, *rows]) for i in range(len(head))]
     return [
         "  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True))
