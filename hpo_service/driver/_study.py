@@ -170,9 +170,13 @@ def create_without_space(
         StudyExistsError: The study exists.
     """
     check_study_name(name)
-    unknown = dict.fromkeys((*_REQUIRED_TO_CREATE, "space_fingerprint"))
     settings = StudySettings(
-        **unknown, objective_names=objective_names, n_objectives=n_objectives
+        objective=None,
+        space=None,
+        space_fingerprint=None,
+        max_evals=None,
+        objective_names=objective_names,
+        n_objectives=n_objectives,
     )
     store.create_study(name, settings.to_dict())
     _logger.debug("created study %r without a space (for imported trials)", name)
@@ -663,8 +667,10 @@ def _different(keys: list[str]) -> str:
 
 
 def _difference(key: str, stored: StudySettings, given: dict[str, Any]) -> str:
-    if key == "space_fingerprint":
-        return space_difference(stored.space, given.get("space"))
+    if key == "space_fingerprint":  # both fingerprints set (see _changes), and a
+        # fingerprint is only ever stored or given with its space (space_settings)
+        assert stored.space is not None
+        return space_difference(stored.space, given["space"])
     if key == "pruner":
         old = describe_pruner(stored.pruner, stored.pruner_settings)
         new = describe_pruner(given["pruner"], given.get("pruner_settings"))
@@ -707,7 +713,7 @@ def _value(value: Any) -> str:
     return "(unset)" if value is _UNSET else f"{value!r:.40}"
 
 
-def space_difference(stored: dict[str, Any], given: dict[str, Any] | None) -> str:
+def space_difference(stored: dict[str, Any], given: dict[str, Any]) -> str:
     """Which labels a changed space added, removed or changed, in words.
 
     Args:

@@ -160,6 +160,25 @@ def test_changed_space_is_refused_unless_overridden(store):
     assert settings.space_fingerprint == changed["space_fingerprint"]
 
 
+def test_a_space_given_to_a_study_made_by_an_import_is_compared_on_later_starts(
+    store,
+):
+    """A study made without a space takes the first space given as no change; a
+    later start with another space is refused naming the difference, one with no
+    space resumes it."""
+    from hpo_service.driver._study import create_without_space
+
+    create_without_space(store, "s")
+    first = {"objective": "m:f", "max_evals": 5, **space_settings(space)}
+    settings, created = open_study(store, "s", first)
+    assert not created and settings.space_fingerprint == first["space_fingerprint"]
+    changed = space_settings({"x": hp.uniform("x", 0, 1)})
+    with pytest.raises(StudyMismatchError, match=r"space: labels removed: shape"):
+        open_study(store, "s", changed)
+    settings, _ = open_study(store, "s", {"max_evals": 6})
+    assert settings.space == first["space"] and settings.max_evals == 6
+
+
 def test_loss_threshold_stops_and_cancels_the_queue(store, db_url, thread_workers):
     settings = new_study(store, max_evals=500, loss_threshold=5.0, algorithm="rand")
     with thread_workers(db_url, objective):
