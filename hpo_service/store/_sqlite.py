@@ -638,7 +638,8 @@ def _running_filter(
     """The conditions beyond ``state = 'running'`` of ``running_by_study`` and their
     arguments (an owner of ``namespace`` matched loosely: check it with the pattern
     of :func:`~hpo_service._common.processes.of_namespace_pattern`)."""
-    where, args = "", []
+    where = ""
+    args: list[Any] = []
     if study is not None:
         c.check_name(study, "study")
         where, args = " AND study = ?", [study]
