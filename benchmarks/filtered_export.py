@@ -129,6 +129,9 @@ def time_command(
 
 
 def main() -> None:
+    """Build one study of ``--trials`` trials, then time each filter's export
+    with the old and the new checkout alternately (``--repeats`` each) and print
+    the medians (CPU, server CPU on MongoDB, wall seconds); the CSVs must match."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--old", type=Path, required=True, help="old checkout")
     parser.add_argument("--trials", type=int, default=50_000)

@@ -40,6 +40,8 @@ _N_FEATURES = 64
 
 
 def _discrete(config: dict[str, Any]) -> tuple[Any, ...]:
+    """A config's discrete part (``disc`` in the module docstring): max_depth,
+    min_samples_leaf, the number of features and criterion."""
     features = max(1, int(float(config["max_features"]) * _N_FEATURES))
     return (
         int(config["max_depth"]),
@@ -93,6 +95,7 @@ def run_shares(run: dict[str, Any]) -> dict[str, float]:
 
 
 def _label(run: dict[str, Any]) -> str:
+    """The run's algorithm, with its settings as sorted JSON when it has any."""
     settings = run.get("settings")
     return run["algo"] + (
         " " + json.dumps(settings, sort_keys=True) if settings else ""
@@ -100,6 +103,9 @@ def _label(run: dict[str, Any]) -> str:
 
 
 def main() -> None:
+    """Read the runs files (a later line of one run replaces an earlier one)
+    and print a Markdown table of each cell's shares (means over seeds) and
+    median hypervolume."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs_files", type=Path, nargs="+")
     args = parser.parse_args()

@@ -37,15 +37,19 @@ class _Beats(monitoring.ServerHeartbeatListener):
     """Counts the monitor's ``hello`` checks."""
 
     def __init__(self) -> None:
+        """No check counted yet."""
         self.count = 0
 
     def started(self, event: Any) -> None:
+        """Count one check as it starts."""
         self.count += 1
 
     def succeeded(self, event: Any) -> None:
+        """Nothing: a check is counted when it starts."""
         pass
 
     def failed(self, event: Any) -> None:
+        """Nothing: a check is counted when it starts."""
         pass
 
 
@@ -73,6 +77,9 @@ def _one(url: str, mode: str | None, times: int, idle: float) -> tuple[float, fl
 
 
 def main() -> None:
+    """For each server monitoring mode (stream, poll, pymongo's default), time
+    a claim stalled by ``--times`` not-primary answers and count the idle
+    ``hello`` checks per minute (``--repeats`` stores); print the medians."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a wire server with test commands")
     parser.add_argument("--repeats", type=int, default=5)
