@@ -267,8 +267,9 @@ class Choice(Expr):
     """A labelled choice among options (``probs`` None means equally likely).
 
     ``switch``: made by ``scope.switch(hp.randint(label, n), *options)`` (hyperopt's
-    ``hp.choice``), whose randint may index several switches: such choices of one
-    label are one parameter (see :func:`~hpo_service.space.compile_space`).
+    ``hp.choice``; options past ``n`` are dropped, never drawn), whose randint may
+    index several switches: such choices of one label (each of ``n`` options) are
+    one parameter (see :func:`~hpo_service.space.compile_space`).
     """
 
     __slots__ = ("label", "options", "probs", "switch")

@@ -49,22 +49,32 @@ class Scope:
         hyperopt's ``hp.choice(label, options)`` is ``scope.switch(hp.randint(label,
         len(options)), *options)``, and a switch written that way is that choice here
         too: only the option drawn is evaluated, so the parameters of the others are
-        inactive. Over any other index, the options must be constants.
+        inactive. Over ``hp.randint(label, n)`` with more than ``n`` options holding
+        parameters, the options past ``n`` are never drawn (nor in hyperopt): it is
+        the choice of the first ``n``, so several switches over one randint may have
+        different numbers of options. Over any other index, the options must be
+        constants.
 
         Args:
             index: An int, or an expression giving one (0-based).
             *options: The values to pick from.
 
         Raises:
-            SpaceError: The options hold parameters and ``index`` is not
-                ``hp.randint(label, len(options))``.
+            SpaceError: ``index`` is ``hp.randint`` with a value past the last
+                option (hyperopt raises IndexError when it draws one), or the
+                options hold parameters and ``index`` is not ``hp.randint(label,
+                n)``.
         """
+        _check_in_range(index, len(options))
         if _is_choice_index(index, len(options)):
             return Choice(index.label, options, None, switch=True)
         if any(_has_expr(option) for option in options):
+            drawn = _values_of(index)
+            if drawn is not None:  # hp.randint(label, n): options past n never drawn
+                return Choice(index.label, options[:drawn], None, switch=True)
             raise SpaceError(
                 "`scope.switch(index, *options)` with parameters among its options "
-                "must have index=hp.randint(label, len(options)), but got "
+                "must have index=hp.randint(label, n), but got "
                 f"index={index!r} for {len(options)} options: write "
                 "hp.choice(label, options) (only the option drawn is evaluated)"
             )
@@ -90,6 +100,31 @@ def as_apply(value: Any) -> Expr:
     """``value`` as an expression (hyperopt's ``pyll.as_apply``), e.g. to index it by
     a choice: ``as_apply([1.0, 2.0])[hp.choice("i", [0, 1])]``."""
     return value if isinstance(value, Expr) else Op("identity", (value,))
+
+
+def _check_in_range(index: Any, n_options: int) -> None:
+    """Refuse ``hp.randint`` as a switch's index when it can draw a value past the
+    last option.
+
+    Raises:
+        SpaceError: It can.
+    """
+    if isinstance(index, Param) and index.dist == "randint":
+        high = index.args[1]
+        if high > n_options:
+            raise SpaceError(
+                "`scope.switch(index, *options)` must have an option for every "
+                f"value of index, but got index={index!r} (up to {high - 1}) for "
+                f"{n_options} options; hyperopt raises IndexError when it draws one "
+                "past the last"
+            )
+
+
+def _values_of(index: Any) -> int | None:
+    """``n`` when ``index`` is ``hp.randint(label, n)`` (values ``0..n-1``)."""
+    if isinstance(index, Param) and index.dist == "randint" and index.args[0] == 0:
+        return int(index.args[1])
+    return None
 
 
 def _is_choice_index(index: Any, n_options: int) -> bool:

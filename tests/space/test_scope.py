@@ -184,8 +184,8 @@ def test_a_switch_over_a_randint_is_a_choice_and_others_take_constants():
     fixed = scope.switch(hp.choice("i", [0, 1]), 10, 20)
     assert space_eval(fixed, {"i": 1}) == 20
     assert compile_space(fixed)["i"].kind == "choice"
-    with pytest.raises(SpaceError, match=r"index=hp\.randint\(label, len\(options\)\)"):
-        scope.switch(hp.randint("j", 1, 3), hp.uniform("a", 0, 1), 2.0)
+    with pytest.raises(SpaceError, match=r"must have index=hp\.randint\(label, n\)"):
+        scope.switch(hp.randint("j", 1, 2), hp.uniform("a", 0, 1), 2.0)
 
 
 def test_a_randint_used_as_a_value_and_as_a_switchs_index_is_one_parameter():
@@ -279,3 +279,67 @@ def test_several_switches_over_one_randint_are_one_parameter():
     }
     with pytest.raises(SpaceError, match="must name one expression"):
         compile_space({"a": hp.choice("k", [1, 2]), "b": hp.choice("k", [3, 4])})
+
+
+def test_switches_over_one_randint_may_have_more_options_than_it_draws():
+    """hyperopt takes switches over one ``hp.randint(label, n)`` with different
+    numbers of options (the options past ``n`` are never drawn); one with
+    parameters among more than ``n`` options was refused (``index`` must be
+    ``hp.randint(label, len(options))``). It is the choice of its first ``n``."""
+    layers = hp.randint("layers", 2)
+    space = {
+        "width": scope.switch(layers, 64, 128),
+        "dropout": scope.switch(layers, {"p": hp.uniform("p", 0, 0.5)}, 0.0, 0.9),
+    }
+    specs = compile_space(space)
+    assert [s.label for s in specs] == ["layers", "p"]
+    assert specs["layers"].kind == "choice" and len(specs["layers"].weights) == 2
+    assert specs["p"].conditions == ((("layers", 0),),)
+    rebuilt = from_document(to_document(space))  # as a worker reads a study's space
+    assert compile_space(rebuilt) == specs
+    for params, config in [
+        ({"layers": 0, "p": 0.25}, {"width": 64, "dropout": {"p": 0.25}}),
+        ({"layers": 1}, {"width": 128, "dropout": 0.0}),
+    ]:
+        assert space_eval(space, params) == config
+        assert space_eval(rebuilt, params) == config
+    drawn = {sample(space, seed)["width"] for seed in range(20)}
+    assert drawn == {64, 128}
+    hyperopt = pytest.importorskip("hyperopt")
+    from hyperopt.pyll import scope as their_scope
+
+    theirs = hyperopt.hp.randint("layers", 2)
+    their_space = {
+        "width": their_scope.switch(theirs, 64, 128),
+        "dropout": their_scope.switch(
+            theirs, {"p": hyperopt.hp.uniform("p", 0, 0.5)}, 0.0, 0.9
+        ),
+    }
+    assert hyperopt.space_eval(their_space, {"layers": 1}) == {
+        "width": 128,
+        "dropout": 0.0,
+    }
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ("a", "b"),  # constants: was taken, then failed on the draw of 2
+        ({"p": hp.uniform("p", 0, 1)}, "b"),
+    ],
+)
+@pytest.mark.parametrize(
+    "index", [lambda: hp.randint("k", 3), lambda: hp.randint("k", 1, 3)]
+)
+def test_a_switch_whose_randint_can_draw_past_its_last_option_is_refused(
+    index, options
+):
+    """hyperopt raises IndexError when such an index draws past the last option;
+    here the space is refused when built."""
+    with pytest.raises(SpaceError) as raised:
+        scope.switch(index(), *options)
+    assert str(raised.value).startswith(
+        "`scope.switch(index, *options)` must have an option for every value of "
+        "index, but got index=hp.randint('k', "
+    )
+    assert "(up to 2) for 2 options" in str(raised.value)
