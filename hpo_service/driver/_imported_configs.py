@@ -21,9 +21,9 @@ from hpo_service._common.settings import StudySettings
 from hpo_service._common.stop_signals import pause_point
 from hpo_service._common.trial_rows import WINDOW
 from hpo_service._common.words import counted
-from hpo_service.driver._study import study_space
-from hpo_service.exceptions import HPOServiceError
-from hpo_service.space import compile_space, space_eval, validate_params
+from hpo_service.driver._study import config_made, study_space
+from hpo_service.exceptions import SpaceError
+from hpo_service.space import compile_space
 from hpo_service.store import BaseTrialStore, Trial, TrialState
 
 _logger = logging.getLogger(__name__)
@@ -104,8 +104,8 @@ def _made(space: Any, compiled: Any, trial: Trial) -> Any:
     """The config the space makes of the trial's params; None (with a warning)
     if it does not give them."""
     try:
-        return space_eval(space, validate_params(compiled, trial.params))
-    except (HPOServiceError, ValueError, TypeError, KeyError, IndexError) as e:
+        return config_made(space, compiled, trial.params)
+    except SpaceError as e:
         _logger.warning(
             "trial %d keeps no config: the study's space does not give its "
             "params (%s)", trial.tid, e,

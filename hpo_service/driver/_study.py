@@ -23,6 +23,7 @@ from hpo_service.driver._lease import take_driver_lease
 from hpo_service.exceptions import (
     DriverLeaseError,
     HPOServiceError,
+    SpaceError,
     StudyExistsError,
     StudyMismatchError,
     StudyNotFoundError,
@@ -234,20 +235,18 @@ def check_imported_fit(
             origin (``imported_from``) and what is wrong.
     """
     from hpo_service._common.trial_rows import each_trial
-    from hpo_service.space import space_eval, validate_params
 
     compiled = compile_space(space)
     misfits = []
     for trial in each_trial(store, name, [s for s in TrialState if s.is_finished()]):
         try:
-            params = validate_params(compiled, trial.params)
-            config = space_eval(space, params)
-        except HPOServiceError as e:
+            config = config_made(space, compiled, trial.params)
+        except SpaceError as e:
             problem: str | None = str(e)
         else:
             problem = None if kept_config_fits(config, trial.config) else (
                 f"its config {trial.config!r:.120} is not what the space makes of "
-                f"its params {params!r:.120}, {config!r:.120}"
+                f"its params {trial.params!r:.120}, {config!r:.120}"
             )  # fmt: skip
             if made is not None and trial.config is None:
                 made[trial.tid] = config
@@ -263,6 +262,32 @@ def check_imported_fit(
             f"({given}), but got misfits={len(misfits)} (the study was not "
             f"changed): {shown}"
         )
+
+
+def config_made(space: Any, compiled: Any, params: dict[str, Any]) -> Any:
+    """The config ``space`` makes of a finished trial's ``params``
+    (``{label: value}``); ``compiled`` is ``compile_space(space)``.
+
+    A space may run the user's own code (``scope`` functions), so whatever that
+    raises on these params (say a ``ZeroDivisionError``) means the same as a label
+    the space does not have: the space does not give this point.
+
+    Raises:
+        SpaceError: The params are not a point of the space (see
+            ``validate_params``), or evaluating the space on them raised; the
+            original error is the cause.
+    """
+    from hpo_service.space import space_eval, validate_params
+
+    try:
+        return space_eval(space, validate_params(compiled, params))
+    except SpaceError:
+        raise
+    except Exception as e:
+        raise SpaceError(
+            f"the space must make a config of params {params!r:.120}, but it "
+            f"raised {type(e).__name__}: {e}"
+        ) from e
 
 
 def kept_config_fits(made: Any, config: Any) -> bool:
@@ -291,7 +316,6 @@ def drop_stale_queue(store: BaseTrialStore, name: str, settings: StudySettings) 
     Returns:
         How many trials were cancelled.
     """
-    from hpo_service.space import space_eval, validate_params
     from hpo_service.store._common import normalise
 
     space = study_space(settings, name)
@@ -299,9 +323,9 @@ def drop_stale_queue(store: BaseTrialStore, name: str, settings: StudySettings) 
     stale = []
     for trial in store.get_trials(name, [TrialState.NEW]):
         try:
-            params = validate_params(compiled, trial.params)
-            same = normalise(space_eval(space, params), "config") == trial.config
-        except (HPOServiceError, ValueError, TypeError, KeyError, IndexError):
+            made = config_made(space, compiled, trial.params)
+            same = normalise(made, "config") == trial.config
+        except HPOServiceError:  # the space does not give it, or stores it not
             same = False
         if not same:
             stale.append(trial.tid)
