@@ -66,19 +66,7 @@ class Scope:
                 n)``.
         """
         _check_in_range(index, len(options))
-        if _is_choice_index(index, len(options)):
-            return Choice(index.label, options, None, switch=True)
-        if any(_has_expr(option) for option in options):
-            drawn = _values_of(index)
-            if drawn is not None:  # hp.randint(label, n): options past n never drawn
-                return Choice(index.label, options[:drawn], None, switch=True)
-            raise SpaceError(
-                "`scope.switch(index, *options)` with parameters among its options "
-                "must have index=hp.randint(label, n), but got "
-                f"index={index!r} for {len(options)} options: write "
-                "hp.choice(label, options) (only the option drawn is evaluated)"
-            )
-        return apply("switch", index, *options)
+        return stored_switch(index, *options)
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("__") or name not in OPS:
@@ -87,6 +75,29 @@ class Scope:
                 "or decorate a top-level function with @scope.define"
             )
         return lambda *args, **kwargs: apply(name, *args, **kwargs)
+
+
+def stored_switch(index: Any, *options: Any) -> Any:
+    """:meth:`Scope.switch` without its check that ``hp.randint`` draws no value
+    past the last option: how a stored space reads its switches back, so that a
+    study stored before that check still reads as it was written.
+
+    Raises:
+        SpaceError: As :meth:`Scope.switch`, but for that check.
+    """
+    if _is_choice_index(index, len(options)):
+        return Choice(index.label, options, None, switch=True)
+    if any(_has_expr(option) for option in options):
+        drawn = _values_of(index)
+        if drawn is not None:  # hp.randint(label, n): options past n never drawn
+            return Choice(index.label, options[:drawn], None, switch=True)
+        raise SpaceError(
+            "`scope.switch(index, *options)` with parameters among its options "
+            "must have index=hp.randint(label, n), but got "
+            f"index={index!r} for {len(options)} options: write "
+            "hp.choice(label, options) (only the option drawn is evaluated)"
+        )
+    return apply("switch", index, *options)
 
 
 def apply(name: str, *args: Any, **kwargs: Any) -> Any:

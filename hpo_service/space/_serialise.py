@@ -48,7 +48,7 @@ from hpo_service.space._expr import (
     Op,
     Param,
 )
-from hpo_service.space._scope import scope
+from hpo_service.space._scope import stored_switch
 
 FORMAT = "hpo-service/space"
 VERSION = 1
@@ -259,7 +259,7 @@ class _Reader:
         many values as options); the same stored switch twice is one node."""
         key = json.dumps(doc["args"], sort_keys=True)
         if key not in self._switches:
-            self._switches[key] = scope.switch(*self.node(doc["args"]))
+            self._switches[key] = stored_switch(*self.node(doc["args"]))
         return self._switches[key]
 
     def _param(self, label: str) -> Labelled:

@@ -17,6 +17,7 @@ from hpo_service.space import (
     space_eval,
     to_document,
 )
+from hpo_service.space._expr import Op
 from tests.helpers.scoped import half_plus
 
 
@@ -343,3 +344,14 @@ def test_a_switch_whose_randint_can_draw_past_its_last_option_is_refused(
         "index, but got index=hp.randint('k', "
     )
     assert "(up to 2) for 2 options" in str(raised.value)
+
+
+def test_a_stored_switch_past_its_randints_range_still_reads_as_written():
+    """A study stored before such switches were refused (one over constants was
+    taken) still reads back, so its status, trials and export work; its space
+    is what was stored."""
+    stored = {"kind": Op("switch", (hp.randint("k", 3), "a", "b"), ())}
+    document = to_document(stored)  # what the older version wrote
+    rebuilt = from_document(document)
+    assert to_document(rebuilt) == document
+    assert space_eval(rebuilt, {"k": 1}) == {"kind": "b"}
