@@ -331,31 +331,58 @@ def test_points_to_evaluate_are_not_repeated_when_resuming():
     assert trials.vals["x"].count(1.0) == 1
 
 
-def test_resuming_with_a_changed_space_warns_of_the_trials_it_cannot_use(caplog):
-    # hyperopt refuses such a resume (KeyError on the new label); here it runs, so
-    # say at the start that the old trials are not learnt from and that a best one
-    # among them has no config in this space (return_argmin=False then fails at the
-    # end, after every new trial has run).
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [  # a label added, a label removed
+        (["x"], ["x", "y"], "lack label 'y', which this space adds"),
+        (["x", "z"], ["x"], "hold label 'z', which this space has not"),
+    ],
+)
+def test_resuming_trials_with_a_changed_space_is_refused_before_any_trial(
+    old, new, said
+):
+    # hyperopt refuses such a resume at once (KeyError on the new label); before,
+    # every new trial ran, then return_argmin=False raised SpaceError at the end
+    # (the best trial had no 'y'), or return_argmin=True gave a point of the old
+    # space.
+    def space(labels):
+        return {label: hp.uniform(label, -5, 5) for label in labels}
+
+    calls = []
+
+    def objective(config):
+        calls.append(config)
+        return sum(v**2 for v in config.values())
+
     trials = Trials()
-    fmin(lambda c: c["x"] ** 2, {"x": hp.uniform("x", -5, 5)}, algo=rand.suggest,
-         max_evals=4, trials=trials, rstate=1, show_progressbar=False)  # fmt: skip
-    wider = {"x": hp.uniform("x", -5, 5), "y": hp.uniform("y", 0, 1)}
+    fmin(objective, space(old), algo=rand.suggest, max_evals=4, trials=trials,
+         rstate=1, show_progressbar=False)  # fmt: skip
+    calls.clear()
+    for return_argmin in (True, False):
+        with pytest.raises(SpaceError) as e:
+            fmin(objective, space(new), algo=rand.suggest, max_evals=6,
+                 trials=trials, rstate=1, show_progressbar=False,
+                 return_argmin=return_argmin)  # fmt: skip
+        assert calls == [] and len(trials) == 4
+        message = str(e.value)
+        assert f"4 of its 4 finished trials {said} (trial 0 first)" in message
+        assert "new Trials()" in message and "override=True" in message
+
+
+def test_a_same_space_resume_and_points_out_of_range_are_not_refused(caplog):
+    space = {
+        "x": hp.uniform("x", -5, 5),
+        "c": hp.choice("c", [0, {"y": hp.uniform("y", 0, 1)}]),
+    }
+    trials = Trials()
     with caplog.at_level("WARNING", logger="hpo_service"):
-        fmin(lambda c: c["x"] ** 2 + c["y"], wider, algo=rand.suggest, max_evals=6,
-             trials=trials, rstate=1, show_progressbar=False)  # fmt: skip
+        for evals in (3, 6):  # the first point is outside x's range: run as given
+            fmin(lambda c: c["x"] ** 2, space, algo=rand.suggest, max_evals=evals,
+                 trials=trials, rstate=1, show_progressbar=False,
+                 points_to_evaluate=[{"x": 9.0, "c": 1, "y": 0.5}])  # fmt: skip
+    assert len(trials) == 6 and trials.trials[0]["misc"]["vals"]["x"] == [9.0]
     [said] = [r.getMessage() for r in caplog.records if "not points of" in r.msg]
-    assert said.startswith("4 of the 4 trials already in `trials` are not points")
-    assert "(trial 0: params must hold active parameter 'y')" in said
-    assert "return_argmin=False" in said
-    caplog.clear()
-    same = Trials()
-    with caplog.at_level("WARNING", logger="hpo_service"):
-        for evals in (3, 5):  # a resume with the same space says nothing
-            fmin(lambda c: c["x"] ** 2 + c["y"], wider, algo=rand.suggest,
-                 max_evals=evals, trials=same, rstate=1,
-                 show_progressbar=False)  # fmt: skip
-    assert len(same) == 5
-    assert not [r for r in caplog.records if "not points of" in r.msg]
+    assert said.startswith("1 of the 3 trials already in `trials` are not points")
 
 
 def test_bad_point_to_evaluate_names_the_label():

@@ -24,6 +24,7 @@ from hpo_service.algorithms.pruners._ladder import short_rule
 from hpo_service.driver._checkpoint import save_checkpoint
 from hpo_service.driver._local_pruning import LocalPruning
 from hpo_service.driver._progress import Progress, show_ladder
+from hpo_service.driver._space_fit import refuse_other_space
 from hpo_service.driver._suggest import Suggester
 from hpo_service.exceptions import (
     InvalidResultError,
@@ -426,9 +427,14 @@ def replay(trials: Trials, suggester: Suggester) -> BestSoFar:
     """Feed trials finished before this call to the algorithm; return their best.
 
     A trial whose params are not valid in ``space`` (an out-of-range point that was
-    evaluated as given, or a trial of another space: ``trials`` resumed with a
-    changed space) is skipped, with one warning saying how many and why.
+    evaluated as given) is skipped, with one warning saying how many and why.
+
+    Raises:
+        SpaceError: A finished trial is of another space (it lacks an active label,
+            or holds one the space has not): ``trials`` resumed with a changed
+            space, refused before any trial runs, as hyperopt refuses it.
     """
+    refuse_other_space(suggester.compiled, trials._dynamic_trials)
     best = BestSoFar()
     outside: list[tuple[int, str]] = []
     for doc in trials._dynamic_trials:
@@ -452,9 +458,8 @@ def _say_outside(outside: list[tuple[int, str]], total: int) -> None:
     tid, problem = outside[0]
     _logger.warning(
         "%s of the %s trials already in `trials` are not points of this space "
-        "(trial %s: %s), as after a change of the space: the algorithm does not "
-        "learn from them, and if the best trial is one of them, fmin's "
-        "return_argmin=False cannot evaluate it in this space",
+        "(trial %s: %s), as a point to evaluate out of range: the algorithm does "
+        "not learn from them",
         len(outside), total, tid, problem,
     )  # fmt: skip
 
