@@ -22,10 +22,17 @@ from hpo_service.algorithms.pruners import resolve_pruner
 from hpo_service.base import _is_number, validate_loss_threshold, validate_timeout
 from hpo_service.driver._checkpoint import load_checkpoint
 from hpo_service.driver._serial import SerialSearch, StopRules, point_docs
+from hpo_service.driver._space_fit import fitting_trials, params_of
 from hpo_service.driver._suggest import Suggester
 from hpo_service.exceptions import AllTrialsFailed, InvalidAnnotatedParameter
-from hpo_service.objective._result import STATUS_OK, STATUS_PRUNED, losses_of
-from hpo_service.space import space_eval
+from hpo_service.objective._result import (
+    STATUS_OK,
+    STATUS_PRUNED,
+    best_position,
+    losses_of,
+    pareto_front,
+)
+from hpo_service.space import compile_space, space_eval
 from hpo_service.space._expr import Expr
 from hpo_service.space._sample import as_generator
 from hpo_service.trials import JOB_STATE_ERROR, Trials
@@ -123,7 +130,13 @@ def fmin(
 
     Raises:
         AllTrialsFailed: No trial succeeded (with ``return_argmin``, or when some
-            trial finished but none with status ok).
+            trial finished but none with status ok); on a study resumed with
+            ``StoreTrials(..., override=True)`` and a changed space, none of the
+            trials this space can evaluate succeeded (the best is taken among
+            them, with a warning saying how many finished trials do not fit).
+        SpaceError: In-process ``trials`` hold finished trials of another space
+            (a label added or removed); refused before any trial runs, as in
+            hyperopt.
         MultiObjectiveError: ``loss_threshold`` is given for several objectives.
         TypeError: ``trials`` or ``algo`` come from hyperopt itself (the message
             says what to pass instead); ``trials`` is of no kind listed above, or a
@@ -234,9 +247,13 @@ def best_of(trials: Any, space: Any, *, return_argmin: bool) -> Any:
     With several objectives, a list: one per trial on the Pareto front (empty,
     with a warning, while no successful trial satisfies its constraints).
 
+    When some finished trials are not points of ``space`` (a study resumed with
+    ``override=True`` after a label was added or removed), the best is taken among
+    those that are, with a warning saying how many are not.
+
     Raises:
         AllTrialsFailed: ``return_argmin`` and no trial finished, or trials finished
-            but none with status ok.
+            but none with status ok (none that ``space`` can evaluate).
     """
     if len(trials) == 0:
         if not return_argmin:
@@ -246,11 +263,11 @@ def best_of(trials: Any, space: Any, *, return_argmin: bool) -> Any:
             "trial to return"
         )
     count = trials.n_objectives
+    fitting = fitting_trials(compile_space(space), trials)
+    if fitting is not None:  # a study resumed with override=True and a new space
+        return _best_of_fitting(fitting, space, count, return_argmin=return_argmin)
     if count is not None and count > 1:
-        front = [
-            {k: v[0] for k, v in t["misc"]["vals"].items() if v}
-            for t in trials.best_trials
-        ]
+        front = [params_of(t) for t in trials.best_trials]
         if not front:
             _logger.warning(
                 "the Pareto front is empty: none of the %d trials is a success "
@@ -260,6 +277,31 @@ def best_of(trials: Any, space: Any, *, return_argmin: bool) -> Any:
             )
         return front if return_argmin else [space_eval(space, p) for p in front]
     return trials.argmin if return_argmin else space_eval(space, trials.argmin)
+
+
+def _best_of_fitting(
+    docs: list[dict[str, Any]],
+    space: Any,
+    count: int | None,
+    *,
+    return_argmin: bool,
+) -> Any:
+    """``best_of`` among the trial dicts ``docs`` (those the space can evaluate).
+
+    Raises:
+        AllTrialsFailed: No trial of ``docs`` succeeded (one objective).
+    """
+    results = [d["result"] for d in docs]
+    if count is not None and count > 1:
+        front = [params_of(docs[i]) for i in pareto_front(results)]
+        return front if return_argmin else [space_eval(space, p) for p in front]
+    best = best_position(results)
+    if best is None:
+        raise AllTrialsFailed(
+            "no trial that this space can evaluate has status 'ok' and a numeric loss"
+        )
+    params = params_of(docs[best])
+    return params if return_argmin else space_eval(space, params)
 
 
 def _why_none_finished(trials: Any) -> str:

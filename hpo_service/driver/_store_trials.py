@@ -584,7 +584,7 @@ class StoreTrials(TrialsView):
             trial.tid,
             state=_JOB_STATE[trial.state],
             params=trial.params,
-            labels=self._space_labels() or sorted(trial.params),
+            labels=self._doc_labels(trial.params),
             result=result,
             error=error,
             book_time=_datetime(trial.started_at),
@@ -593,6 +593,13 @@ class StoreTrials(TrialsView):
             intermediate=trial.intermediate,
             exp_key=self.exp_key,
         )
+
+    def _doc_labels(self, params: Mapping[str, Any]) -> list[str]:
+        """The labels of a trial's ``misc.vals``: the space's, then those of
+        ``params`` it has not (a trial run before ``override=True`` changed the
+        space keeps what it was run with, as hyperopt's dicts keep their keys)."""
+        labels = self._space_labels()
+        return labels + sorted(set(params) - set(labels))
 
     def _space_labels(self) -> list[str]:
         """Every label of the space, read once; [] for a study without a space

@@ -10,8 +10,9 @@ import pytest
 from hpo_service import StoreTrials, fmin, hp, rand
 from hpo_service.driver._study import open_study, space_settings
 from hpo_service.driver._warm_start import enqueue
+from hpo_service.exceptions import AllTrialsFailed, StudyMismatchError
 from hpo_service.store import TrialState
-from tests.e2e.objectives import quadratic
+from tests.e2e.objectives import quadratic, sum_of_squares
 
 OLD = {"x": hp.uniform("x", -5.0, 5.0), "y": hp.choice("y", [-2.0, 3.0])}
 NEW = {"x": hp.uniform("x", 0.0, 5.0), "y": hp.choice("y", [-2.0, 4.0])}
@@ -90,3 +91,71 @@ def test_only_new_space_configs_run_after_an_override(db_url):
     )
     assert [t.state for t in after[:2]] == [TrialState.CANCELLED] * 2
     resumed.close()
+
+
+def _uniforms(**bounds):
+    return {label: hp.uniform(label, *bounds[label]) for label in bounds}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [  # a label added (the old trials lack it), a label removed (they hold it)
+        ({"x": (-5, 5)}, {"x": (-5, 5), "y": (1, 2)}, "lack label 'y'"),
+        ({"x": (-5, 5), "z": (-1, 1)}, {"x": (1, 2)}, "hold label 'z'"),
+    ],
+)
+def test_fmin_after_an_override_returns_the_best_trial_the_new_space_evaluates(
+    db_url, caplog, old, new, said
+):
+    """Before, the best trial (x=0, of the old space) was returned whatever the
+    space: return_argmin=False raised SpaceError after every trial had run, and
+    return_argmin=True gave params the new space cannot evaluate."""
+    first = StoreTrials(db_url, study="o", workers=1)
+    point = {label: 0.0 for label in old}  # loss 0: no trial of the new space ties
+    fmin(sum_of_squares, _uniforms(**old), algo=rand.suggest, max_evals=2,
+         trials=first, points_to_evaluate=[point], show_progressbar=False)  # fmt: skip
+    first.close()
+    resumed = StoreTrials(db_url, study="o", workers=1, override=True)
+    with caplog.at_level(logging.WARNING, logger="hpo_service"):
+        config = fmin(sum_of_squares, _uniforms(**new), algo=rand.suggest,
+                      max_evals=5, trials=resumed, return_argmin=False,
+                      show_progressbar=False)  # fmt: skip
+    losses = [t.result["loss"] for t in resumed.store.get_trials("o") if t.tid >= 2]
+    assert len(losses) == 3
+    assert set(config) == set(new) and sum_of_squares(config) == min(losses)
+    warned = f"2 of the 5 finished trials {said}"
+    assert f"{warned}, which this space" in caplog.text
+    assert "the best is the best of the 3 that this space can evaluate" in caplog.text
+    best = fmin(sum_of_squares, _uniforms(**new), algo=rand.suggest, max_evals=5,
+                trials=resumed, show_progressbar=False)  # fmt: skip
+    assert best == {label: config[label] for label in new}
+    resumed.close()
+
+
+def test_fmin_after_an_override_with_no_trial_of_the_new_space_says_why(db_url):
+    first = StoreTrials(db_url, study="o", workers=1)
+    fmin(sum_of_squares, _uniforms(x=(-5, 5)), algo=rand.suggest, max_evals=2,
+         trials=first, show_progressbar=False)  # fmt: skip
+    first.close()
+    resumed = StoreTrials(db_url, study="o", workers=1, override=True)
+    with pytest.raises(AllTrialsFailed) as e:
+        fmin(sum_of_squares, _uniforms(x=(-5, 5), y=(1, 2)), algo=rand.suggest,
+             max_evals=2, trials=resumed, show_progressbar=False)  # fmt: skip
+    said = "none of the 2 finished trials is a point of this space (they lack label"
+    assert f"{said} 'y', which this space adds)" in str(e.value)
+    resumed.close()
+
+
+def test_store_trials_without_override_refuses_a_changed_space_before_any_trial(
+    db_url,
+):
+    first = StoreTrials(db_url, study="o", workers=1)
+    fmin(sum_of_squares, _uniforms(x=(-5, 5)), algo=rand.suggest, max_evals=2,
+         trials=first, show_progressbar=False)  # fmt: skip
+    first.close()
+    again = StoreTrials(db_url, study="o", workers=1)
+    with pytest.raises(StudyMismatchError, match="pass override=True to continue"):
+        fmin(sum_of_squares, _uniforms(x=(-5, 5), y=(1, 2)), algo=rand.suggest,
+             max_evals=5, trials=again, show_progressbar=False)  # fmt: skip
+    assert len(again.store.get_trials("o")) == 2
+    again.close()

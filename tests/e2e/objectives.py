@@ -95,6 +95,12 @@ def quadratic_of_branch(config: dict[str, Any]) -> float:
     return float(branch["a"]) + 1.0 if "a" in branch else (branch["b"] - 0.5) ** 2
 
 
+def sum_of_squares(config: dict[str, Any]) -> float:
+    """The sum of the squares of the config's values, whatever its labels (a space
+    changed between two runs of one study)."""
+    return float(sum(value**2 for value in config.values()))
+
+
 #: numpy values in a space (a choice over an array, numpy constants): stored as JSON.
 numpy_space = {
     "d": hp.choice("d", np.arange(1, 6)),
