@@ -12,7 +12,7 @@ from hpo_service.driver._study import open_study, space_settings
 from hpo_service.driver._warm_start import enqueue
 from hpo_service.exceptions import AllTrialsFailed, StudyMismatchError
 from hpo_service.store import TrialState
-from tests.e2e.objectives import quadratic, sum_of_squares
+from tests.e2e.objectives import quadratic, squares_and_sizes, sum_of_squares
 
 OLD = {"x": hp.uniform("x", -5.0, 5.0), "y": hp.choice("y", [-2.0, 3.0])}
 NEW = {"x": hp.uniform("x", 0.0, 5.0), "y": hp.choice("y", [-2.0, 4.0])}
@@ -159,3 +159,22 @@ def test_store_trials_without_override_refuses_a_changed_space_before_any_trial(
              max_evals=5, trials=again, show_progressbar=False)  # fmt: skip
     assert len(again.store.get_trials("o")) == 2
     again.close()
+
+
+def test_the_pareto_front_after_an_override_holds_trials_of_the_new_space(db_url):
+    """With several objectives the front is that of the trials that fit: before, it
+    was the old trial at (0, 0), which dominates every trial of the new space."""
+    first = StoreTrials(db_url, study="mo", workers=1, objectives="sq,size")
+    fmin(squares_and_sizes, _uniforms(x=(-5, 5)), algo=rand.suggest,
+         max_evals=1, trials=first, points_to_evaluate=[{"x": 0.0}],
+         show_progressbar=False)  # fmt: skip
+    first.close()
+    resumed = StoreTrials(db_url, study="mo", workers=1, override=True)
+    front = fmin(squares_and_sizes, _uniforms(x=(-5, 5), y=(1, 2)),
+                 algo=rand.suggest, max_evals=5, trials=resumed,
+                 show_progressbar=False)  # fmt: skip
+    new = [t for t in resumed.store.get_trials("mo") if t.tid >= 1]
+    assert len(new) == 4 and front
+    assert all(set(point) == {"x", "y"} for point in front)
+    assert all(point in [t.params for t in new] for point in front)
+    resumed.close()

@@ -101,6 +101,12 @@ def sum_of_squares(config: dict[str, Any]) -> float:
     return float(sum(value**2 for value in config.values()))
 
 
+def squares_and_sizes(config: dict[str, Any]) -> list[float]:
+    """Two losses of any config: the sum of its values' squares, and of their sizes."""
+    values = list(config.values())
+    return [float(sum(v**2 for v in values)), float(sum(abs(v) for v in values))]
+
+
 #: numpy values in a space (a choice over an array, numpy constants): stored as JSON.
 numpy_space = {
     "d": hp.choice("d", np.arange(1, 6)),
