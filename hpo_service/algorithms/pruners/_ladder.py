@@ -177,8 +177,9 @@ def ladder_lines(record: Mapping[str, Any]) -> list[str]:
 def passed_lines(record: Mapping[str, Any]) -> list[str]:
     """How many trials passed each rung, of those judged there, in all and in the
     first and the last half of them by trial number, from a record's ``passed``,
-    as a small table: the rule's "1 in eta" holds for trials of one quality, and a
-    study that learns passes more of its later trials (README, "What to expect").
+    as a small table: the rule's "1 in eta" holds for trials of one quality, and
+    the halves show whether later trials passed more often, as they do when the
+    search finds better configurations (README, "What to expect").
     None before a trial was judged."""
     rungs = [r for r in record.get("passed") or [] if r["judged"]]
     if not rungs:
@@ -194,8 +195,8 @@ def passed_lines(record: Mapping[str, Any]) -> list[str]:
     ]
     return [
         "passed, of the trials judged at each rung (in all, then the first and the "
-        "last half of them by trial number; a study that learns passes more of its "
-        "later trials):",
+        "last half of them by trial number: later trials pass more often when the "
+        "search finds better configurations, not in every study):",
         *_table(head, rows),
     ]
 
