@@ -369,6 +369,22 @@ def test_resuming_trials_with_a_changed_space_is_refused_before_any_trial(
         assert "new Trials()" in message and "override=True" in message
 
 
+def test_resuming_trials_after_a_choice_lost_options_is_refused_before_any_trial():
+    # before, the old trial (index 2) was skipped as if out of range, every new
+    # trial ran, then return_argmin=False raised SpaceError on index 2 at the end
+    trials = Trials()
+    fmin(lambda c: c["c"], {"c": hp.choice("c", [5, 6, -9])}, algo=rand.suggest,
+         max_evals=1, trials=trials, points_to_evaluate=[{"c": 2}],
+         show_progressbar=False)  # fmt: skip
+    with pytest.raises(SpaceError) as e:
+        fmin(lambda c: c["c"], {"c": hp.choice("c", [5, 6])}, algo=rand.suggest,
+             max_evals=3, trials=trials, return_argmin=False,
+             show_progressbar=False)  # fmt: skip
+    assert len(trials) == 1
+    said = "1 of its 1 finished trials hold an option index that choice 'c' of "
+    assert f"{said}this space has not (trial 0 first)" in str(e.value)
+
+
 def test_a_same_space_resume_and_points_out_of_range_are_not_refused(caplog):
     space = {
         "x": hp.uniform("x", -5, 5),

@@ -431,8 +431,9 @@ def replay(trials: Trials, suggester: Suggester) -> BestSoFar:
 
     Raises:
         SpaceError: A finished trial is of another space (it lacks an active label,
-            or holds one the space has not): ``trials`` resumed with a changed
-            space, refused before any trial runs, as hyperopt refuses it.
+            holds one the space has not, or a choice index it has not): ``trials``
+            resumed with a changed space, refused before any trial runs, as hyperopt
+            refuses it.
     """
     refuse_other_space(suggester.compiled, trials._dynamic_trials)
     best = BestSoFar()

@@ -3,7 +3,8 @@
 A search resumed with a changed space (a label added or removed) holds trials the
 space cannot evaluate: a trial that lacks an active label has no config in it, one
 that holds a label the space no longer has was measured with a parameter the space
-cannot set. In process such a resume is refused at its start (hyperopt refuses it
+cannot set, and a choice index the space has no option for has no config either. In
+process such a resume is refused at its start (hyperopt refuses it
 too, with a KeyError on the new label); a study resumed with ``override=True`` keeps
 them, and ``fmin`` returns the best trial among those that fit.
 
@@ -29,29 +30,34 @@ _FINISHED = (JOB_STATE_DONE, JOB_STATE_ERROR)
 
 def label_mismatch(
     compiled: CompiledSpace, params: Mapping[str, Any]
-) -> tuple[list[str], list[str]]:
-    """The labels ``params`` lacks and the labels it holds that the space has not.
+) -> tuple[list[str], list[str], list[str]]:
+    """The labels ``params`` lacks or holds that the space has not, and the choices
+    whose index in ``params`` is no option of the space.
 
     Args:
         compiled: The space, from ``compile_space``.
         params: A trial's ``{label: value}`` (active params only).
 
     Returns:
-        ``(added, dropped)``: active labels of the space missing from ``params`` (in
-        the space's order), and labels of ``params`` the space has not (sorted).
-        Both empty when the space can evaluate ``params``.
+        ``(added, dropped, choices)``: active labels of the space missing from
+        ``params`` (in the space's order), labels of ``params`` the space has not
+        (sorted), and choices whose index is not one of their options (a choice
+        with fewer options now). All empty when the space can evaluate ``params``.
     """
     dropped = sorted(set(params) - set(compiled.by_label))
     added: list[str] = []
+    choices: list[str] = []
     seen: dict[str, Any] = {}
     for spec in compiled:
         if not spec.is_active(seen):
             continue
-        if spec.label in params:
-            seen[spec.label] = params[spec.label]
-        else:
+        if spec.label not in params:
             added.append(spec.label)
-    return added, dropped
+            continue
+        value = seen[spec.label] = params[spec.label]
+        if spec.kind == "choice" and value not in range(spec.n_options):
+            choices.append(spec.label)
+    return added, dropped, choices
 
 
 @dataclass
@@ -61,21 +67,29 @@ class Misfits:
     tids: list[int] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
+    choices: list[str] = field(default_factory=list)
 
-    def take(self, tid: int, added: Sequence[str], dropped: Sequence[str]) -> None:
-        """Note trial ``tid``, which lacks ``added`` and holds ``dropped``."""
+    def take(self, tid: int, mismatch: tuple[list[str], list[str], list[str]]) -> None:
+        """Note trial ``tid`` and its :func:`label_mismatch`."""
         self.tids.append(tid)
-        self.added += [label for label in added if label not in self.added]
-        self.dropped += [label for label in dropped if label not in self.dropped]
+        for mine, theirs in zip(
+            (self.added, self.dropped, self.choices), mismatch, strict=True
+        ):
+            mine += [label for label in theirs if label not in mine]
 
     def labels(self) -> str:
-        """``"lack label 'y' that this space adds, and hold 'z' that it has
-        not"``: the difference, for a message."""
+        """``"lack label 'y', which this space adds and hold label 'z', which this
+        space has not"``: the difference, for a message."""
         parts = []
         if self.added:
             parts.append(f"lack {_labels(self.added)}, which this space adds")
         if self.dropped:
             parts.append(f"hold {_labels(self.dropped)}, which this space has not")
+        if self.choices:
+            parts.append(
+                f"hold an option index that {_labels(self.choices, 'choice')} of "
+                "this space has not"
+            )
         return " and ".join(parts)
 
 
@@ -86,9 +100,9 @@ def misfits(compiled: CompiledSpace, docs: Iterable[Mapping[str, Any]]) -> Misfi
     for doc in docs:
         if doc["state"] not in _FINISHED:
             continue
-        added, dropped = label_mismatch(compiled, params_of(doc))
-        if added or dropped:
-            found.take(doc["tid"], added, dropped)
+        mismatch = label_mismatch(compiled, params_of(doc))
+        if any(mismatch):
+            found.take(doc["tid"], mismatch)
     return found
 
 
@@ -159,6 +173,6 @@ def fitting_trials(compiled: CompiledSpace, trials: Any) -> list[dict[str, Any]]
     return fit
 
 
-def _labels(labels: Sequence[str]) -> str:
+def _labels(labels: Sequence[str], noun: str = "label") -> str:
     shown = ", ".join(repr(label) for label in labels)
-    return f"label{'s' if len(labels) > 1 else ''} {shown}"
+    return f"{noun}{'s' if len(labels) > 1 else ''} {shown}"
