@@ -382,7 +382,13 @@ def outcome_text(study: str, outcome: StudyOutcome, db_url: str = DEFAULT_DB) ->
             f"{head}\nseveral objectives: `{best}` shows the Pareto front"
             + masked_note(db_url)
         )
-    return head + "\n" + best_text(trial_record(outcome.best))
+    shown = head + "\n" + best_text(trial_record(outcome.best))
+    if not outcome.best_in_space:  # the config is the one it ran with, stored
+        shown += (
+            "\n  (run with the space before --override: not a point of the "
+            "current space)"
+        )
+    return shown
 
 
 def no_success_text(

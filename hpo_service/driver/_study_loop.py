@@ -37,6 +37,7 @@ from hpo_service.driver._output import study_ladder
 from hpo_service.driver._progress import Progress
 from hpo_service.driver._queue import QueuePolicy
 from hpo_service.driver._serial import check_loss_threshold
+from hpo_service.driver._space_fit import label_mismatch
 from hpo_service.driver._suggest import SURVIVOR_WEIGHT, Suggester, survivor_weights
 from hpo_service.exceptions import DriverLeaseError, SearchExhausted, StoreError
 from hpo_service.objective._result import (
@@ -131,6 +132,8 @@ class StudyOutcome:
         pruning: What the study's pruner did (per rung, or where it pruned), read
             at the end; None without a pruner, when the store could not say, or
             when not asked for (``DriverOptions.pruning_counts``).
+        best_in_space: Whether ``best`` is a point of the study's space (False
+            for a trial run before ``--override`` changed the space).
     """
 
     reason: str
@@ -138,6 +141,7 @@ class StudyOutcome:
     best: Trial | None
     failed: int = 0
     pruning: PruningLadder | None = None
+    best_in_space: bool = True
 
 
 class Driver:
@@ -215,6 +219,8 @@ class Driver:
             self._best,
             failed=self._failed,
             pruning=self._pruning_ladder(),
+            best_in_space=self._best is None
+            or not any(label_mismatch(self._suggester.compiled, self._best.params)),
         )
 
     def _run_loop(self) -> str:

@@ -101,6 +101,12 @@ def sum_of_squares(config: dict[str, Any]) -> float:
     return float(sum(value**2 for value in config.values()))
 
 
+#: Two spaces of one study (``--override``): every config of the second has a larger
+#: sum_of_squares than every config of the first.
+narrow_x_space = {"x": hp.uniform("x", -0.5, 0.5)}
+x_and_y_space = {"x": hp.uniform("x", -0.5, 0.5), "y": hp.uniform("y", 1.0, 2.0)}
+
+
 def squares_and_sizes(config: dict[str, Any]) -> list[float]:
     """Two losses of any config: the sum of its values' squares, and of their sizes."""
     values = list(config.values())

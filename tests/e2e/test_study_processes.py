@@ -310,3 +310,28 @@ def test_a_store_url_with_blanks_or_a_line_end_names_the_same_store(procs, tmp_p
     status = procs.run(DRIVER, "status", "--db", f" {db}\r\n", "--study", "n")
     assert status.returncode == 0, status.stderr
     assert "study 'n': 3/3 finished" in status.stdout
+
+
+def test_start_override_with_a_new_space_says_the_best_trial_is_of_the_old_one(
+    procs, tmp_path
+):
+    """`hpo-driver start --override` shows the study's best trial whatever space it
+    ran with (its stored config: nothing is evaluated), as `best` does; when that
+    trial is of the space before the override, the end says so (it did not)."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    objective = ["--objective", "tests.e2e.objectives:sum_of_squares",
+                 "--workers", "1", "--no-progress", "--algo", "rand", "--db", db,
+                 "--study", "o"]  # fmt: skip
+    spaces = "tests.e2e.objectives:"
+    first = procs.run(DRIVER, "start", *objective, "--space",
+                      spaces + "narrow_x_space", "--max-evals", "2")  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    assert "before --override" not in first.stdout
+    again = procs.run(DRIVER, "start", *objective, "--space", spaces + "x_and_y_space",
+                      "--max-evals", "4", "--override")  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    with open_store(db) as store:
+        old = min(store.get_trials("o")[:2], key=lambda t: t.result["loss"])
+    assert f"best trial {old.tid}: loss" in again.stdout
+    note = "(run with the space before --override: not a point of the current space)"
+    assert again.stdout.rstrip().endswith(note)
