@@ -4,6 +4,7 @@ are cancelled, not run; queued trials the new space gives unchanged are kept."""
 from __future__ import annotations
 
 import logging
+import uuid
 
 import pytest
 
@@ -93,6 +94,17 @@ def test_only_new_space_configs_run_after_an_override(db_url):
     resumed.close()
 
 
+@pytest.fixture(params=["sqlite", "mongodb"])
+def any_db(request, db_url):
+    """The study's store: SQLite, or a fresh database on the MongoDB-wire server."""
+    if request.param == "sqlite":
+        return db_url
+    from tests.helpers.mongo_wire import with_database
+
+    url = request.getfixturevalue("mongo_url")
+    return with_database(url, f"override_{uuid.uuid4().hex[:10]}")
+
+
 def _uniforms(**bounds):
     return {label: hp.uniform(label, *bounds[label]) for label in bounds}
 
@@ -105,17 +117,17 @@ def _uniforms(**bounds):
     ],
 )
 def test_fmin_after_an_override_returns_the_best_trial_the_new_space_evaluates(
-    db_url, caplog, old, new, said
+    any_db, caplog, old, new, said
 ):
     """Before, the best trial (x=0, of the old space) was returned whatever the
     space: return_argmin=False raised SpaceError after every trial had run, and
     return_argmin=True gave params the new space cannot evaluate."""
-    first = StoreTrials(db_url, study="o", workers=1)
+    first = StoreTrials(any_db, study="o", workers=1)
     point = {label: 0.0 for label in old}  # loss 0: no trial of the new space ties
     fmin(sum_of_squares, _uniforms(**old), algo=rand.suggest, max_evals=2,
          trials=first, points_to_evaluate=[point], show_progressbar=False)  # fmt: skip
     first.close()
-    resumed = StoreTrials(db_url, study="o", workers=1, override=True)
+    resumed = StoreTrials(any_db, study="o", workers=1, override=True)
     with caplog.at_level(logging.WARNING, logger="hpo_service"):
         config = fmin(sum_of_squares, _uniforms(**new), algo=rand.suggest,
                       max_evals=5, trials=resumed, return_argmin=False,
