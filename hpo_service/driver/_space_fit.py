@@ -156,7 +156,8 @@ def fitting_trials(compiled: CompiledSpace, trials: Any) -> list[dict[str, Any]]
     if not found.tids:
         return None
     finished = [d for d in trials._dynamic_trials if d["state"] in _FINISHED]
-    fit = [d for d in trials.trials if d["tid"] not in set(found.tids)]
+    misfit = set(found.tids)
+    fit = [d for d in trials.trials if d["tid"] not in misfit]
     if not any(d["state"] in _FINISHED for d in fit):
         raise AllTrialsFailed(
             f"none of the {len(finished)} finished trials is a point of this space "
