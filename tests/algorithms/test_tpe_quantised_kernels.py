@@ -124,3 +124,41 @@ def test_motpe_passes_the_setting_and_unknown_values_are_refused():
         assert 1 <= point["d"] <= 20
     with pytest.raises(ValueError, match="quantised_kernels in"):
         TPESettings(quantised_kernels="optuna")
+
+
+def test_optuna_like_integer_kernels_leave_continuous_and_choices_alone():
+    # The eleventh attempt's candidate for MOTPE, {"quantised_kernels": "gaps",
+    # "quantised_floor": 1.0}: only quantised parameters may change, so ZDT's runs
+    # (continuous) and a categorical parameter's draws stay bit for bit.
+    space = compile_space(
+        {
+            "x": hp.uniform("x", 0, 1),
+            "y": hp.loguniform("y", -3, 0),
+            "c": hp.choice("c", ["a", "b", "c"]),
+        }
+    )
+    history = History(space)
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        x, y = float(rng.random()), float(np.exp(rng.uniform(-3, 0)))
+        c = int(rng.integers(3))
+        history.add({"x": x, "y": y, "c": c}, [x + 0.1 * c, 1 - x + y])
+    history.set_pending([{"x": 0.5, "y": 0.2, "c": 1}])
+
+    def points(**settings: object) -> list[dict]:
+        return motpe.suggest(space, history, np.random.default_rng(3), 4, **settings)
+
+    candidate = points(quantised_kernels="gaps", quantised_floor=1.0)
+    assert candidate == points()
+    # ... while an integer parameter's proposals do change with it.
+    history = History(DEPTH)
+    for d in range(1, 21):
+        history.add({"d": d}, [abs(d - 10), abs(d - 12)])
+    draws = [
+        [
+            motpe.suggest(DEPTH, history, np.random.default_rng(s), **settings)[0]["d"]
+            for s in range(20)
+        ]
+        for settings in ({}, {"quantised_kernels": "gaps", "quantised_floor": 1.0})
+    ]
+    assert draws[0] != draws[1]
