@@ -25,6 +25,7 @@ import json
 import math
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,21 @@ def _label(run: dict[str, Any]) -> str:
     )
 
 
+def latest_runs(
+    paths: list[Path], keep: Callable[[dict[str, Any]], bool] = lambda run: True
+) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """The runs of ``multi_objective.py --runs-file`` files that ``keep`` takes,
+    by ``(label, problem, workers, seed)``: a later line of one run replaces an
+    earlier one."""
+    latest: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for path in paths:
+        for line in path.read_text().splitlines():
+            run = json.loads(line)
+            if keep(run):
+                latest[(_label(run), run["problem"], run["workers"], run["seed"])] = run
+    return latest
+
+
 def main() -> None:
     """Read the runs files (a later line of one run replaces an earlier one)
     and print a Markdown table of each cell's shares (means over seeds) and
@@ -109,11 +125,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs_files", type=Path, nargs="+")
     args = parser.parse_args()
-    latest: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for path in args.runs_files:
-        for line in path.read_text().splitlines():
-            run = json.loads(line)
-            latest[(_label(run), run["problem"], run["workers"], run["seed"])] = run
+    latest = latest_runs(args.runs_files)
     cells: dict[tuple[str, int, str], list[dict[str, float]]] = defaultdict(list)
     for (label, problem, workers, _), run in sorted(latest.items()):
         cells[(problem, workers, label)].append(run_shares(run))

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import heapq
-import json
 import math
 import sys
 from collections import defaultdict
@@ -40,6 +39,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.mo_repeats import latest_runs
 from hpo_service.algorithms.motpe import _feasible_order
 
 _GAMMA = 0.10
@@ -157,23 +157,11 @@ def _add(
     sums["d_seen"].append(float(key in {_discrete(d) for d in done}))
 
 
-def _label(run: dict[str, Any]) -> str:
-    settings = run.get("settings")
-    return run["algo"] + (
-        " " + json.dumps(settings, sort_keys=True) if settings else ""
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs_files", type=Path, nargs="+")
     args = parser.parse_args()
-    latest: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for path in args.runs_files:
-        for line in path.read_text().splitlines():
-            run = json.loads(line)
-            if run.get("configs"):
-                latest[(_label(run), run["problem"], run["workers"], run["seed"])] = run
+    latest = latest_runs(args.runs_files, keep=lambda run: bool(run.get("configs")))
     cells: dict[tuple[str, int, str], list[dict[str, float]]] = defaultdict(list)
     for (label, problem, workers, _), run in sorted(latest.items()):
         cells[(problem, workers, label)].append(run_measures(run))
