@@ -384,33 +384,11 @@ def outcome_text(study: str, outcome: StudyOutcome, db_url: str = DEFAULT_DB) ->
         )
     shown = head + "\n" + best_text(trial_record(outcome.best))
     if not outcome.best_in_space:  # the config is the one it ran with, stored
-        shown += "\n" + OLD_SPACE_NOTE
+        shown += (
+            "\n  (run with the space before --override: not a point of the "
+            "current space)"
+        )
     return shown
-
-
-#: Under a best trial that ran with the study's space before ``--override``
-#: changed it (its config is the one it ran with, as stored).
-OLD_SPACE_NOTE = (
-    "  (run with the space before --override: not a point of the current space)"
-)
-
-
-def in_study_space(store: BaseTrialStore, study: str, trial: Trial) -> bool:
-    """Whether ``trial``'s params are a point of study ``study``'s stored space:
-    False for a trial run before ``--override`` gave the study another space (a
-    label added or removed, a choice with fewer options); True without a stored
-    space, or one this process cannot read back."""
-    from hpo_service.driver._space_fit import label_mismatch
-    from hpo_service.space import compile_space, from_document
-
-    document = store.get_study(study).settings.get("space")
-    if document is None:
-        return True
-    try:
-        compiled = compile_space(from_document(document))
-    except HPOServiceError:
-        return True
-    return not any(label_mismatch(compiled, trial.params))
 
 
 def no_success_text(

@@ -701,13 +701,7 @@ def best(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> None:
         tail = _output.none_yet(store, study)
         raise click.ClickException(f"study {study!r} has no successful trial{tail}")
     record = trial_rows.trial_record(trial)
-    if as_json:
-        click.echo(_json.dumps(record, indent=2))
-        return
-    shown = _output.best_text(record)
-    if not _output.in_study_space(store, study, trial):
-        shown += "\n" + _output.OLD_SPACE_NOTE
-    click.echo(shown)
+    click.echo(_json.dumps(record, indent=2) if as_json else _output.best_text(record))
 
 
 @main.command()
