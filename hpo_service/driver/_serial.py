@@ -24,7 +24,7 @@ from hpo_service.algorithms.pruners._ladder import short_rule
 from hpo_service.driver._checkpoint import save_checkpoint
 from hpo_service.driver._local_pruning import LocalPruning
 from hpo_service.driver._progress import Progress, show_ladder
-from hpo_service.driver._space_fit import refuse_other_space
+from hpo_service.driver._space_fit import params_of, refuse_other_space
 from hpo_service.driver._suggest import Suggester
 from hpo_service.exceptions import (
     InvalidResultError,
@@ -278,7 +278,7 @@ class SerialSearch:
         return self._queued()[0]
 
     def _run_one(self, doc: dict[str, Any]) -> None:
-        params = {k: v[0] for k, v in doc["misc"]["vals"].items() if v}
+        params = params_of(doc)
         new, valid = self.suggester.point_trial(params)
         doc["state"] = JOB_STATE_RUNNING
         doc["book_time"] = _now()
@@ -441,7 +441,7 @@ def replay(trials: Trials, suggester: Suggester) -> BestSoFar:
     for doc in trials._dynamic_trials:
         if doc["state"] not in _FINISHED:
             continue
-        params = {k: v[0] for k, v in doc["misc"]["vals"].items() if v}
+        params = params_of(doc)
         result = doc["result"] if doc["state"] == JOB_STATE_DONE else None
         problem = suggester.why_invalid(params)
         if problem is None:
