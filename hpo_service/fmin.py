@@ -259,8 +259,8 @@ def best_of(trials: Any, space: Any, *, return_argmin: bool) -> Any:
         if not return_argmin:
             return None  # as hyperopt: every trial raised, nothing to evaluate
         raise AllTrialsFailed(
-            f"no trial finished ({_why_none_finished(trials)}), so there is no best "
-            "trial to return"
+            f"no trial finished ({_why_none_finished(trials._dynamic_trials)}), so "
+            "there is no best trial to return"
         )
     count = trials.n_objectives
     fitting = fitting_trials(compile_space(space), trials)
@@ -286,10 +286,12 @@ def _best_of_fitting(
     *,
     return_argmin: bool,
 ) -> Any:
-    """``best_of`` among the trial dicts ``docs`` (those the space can evaluate).
+    """``best_of`` among the trial dicts ``docs`` (those the space can evaluate,
+    error ones included).
 
     Raises:
-        AllTrialsFailed: No trial of ``docs`` succeeded (one objective).
+        AllTrialsFailed: No trial of ``docs`` succeeded (one objective); the
+            message says how many ended in error and the last error.
     """
     results = [d["result"] for d in docs]
     if count is not None and count > 1:
@@ -298,17 +300,19 @@ def _best_of_fitting(
     best = best_position(results)
     if best is None:
         raise AllTrialsFailed(
-            "no trial that this space can evaluate has status 'ok' and a numeric loss"
+            "no trial that this space can evaluate has status 'ok' and a numeric "
+            f"loss ({_why_none_finished(docs)})"
         )
     params = params_of(docs[best])
     return params if return_argmin else space_eval(space, params)
 
 
-def _why_none_finished(trials: Any) -> str:
+def _why_none_finished(docs: list[dict[str, Any]]) -> str:
     """``"3 ended in error, the last: TYPE: MESSAGE"`` (the message cut at 300
-    characters), or ``"none ran"``: on a store the error is a worker's, which the
-    user of ``fmin`` saw nowhere (the workers log it)."""
-    errors = [t for t in trials._dynamic_trials if t.get("state") == JOB_STATE_ERROR]
+    characters), or ``"none ran"``, of the trial dicts ``docs`` (hyperopt's
+    ``_dynamic_trials``, error ones included): on a store the error is a
+    worker's, which the user of ``fmin`` saw nowhere (the workers log it)."""
+    errors = [t for t in docs if t.get("state") == JOB_STATE_ERROR]
     if not errors:
         return "every one raised or none ran"
     error = errors[-1].get("misc", {}).get("error")

@@ -141,26 +141,26 @@ def fitting_trials(compiled: CompiledSpace, trials: Any) -> list[dict[str, Any]]
 
     Args:
         compiled: The space ``fmin`` ran with, from ``compile_space``.
-        trials: A ``Trials`` or ``StoreTrials`` (``trials.trials``, hyperopt's
-            dicts, and ``_dynamic_trials``, error ones included).
+        trials: A ``Trials`` or ``StoreTrials`` (its ``_dynamic_trials``, hyperopt's
+            dicts, error ones included).
 
     Returns:
-        The dicts of ``trials.trials`` that fit, after a warning saying how many
-        finished trials do not and why; None if every one fits.
+        The dicts of ``trials._dynamic_trials`` that fit (error ones included: a
+        trial of this space that raised is one of them), after a warning saying
+        how many finished trials do not and why; None if every one fits.
 
     Raises:
         AllTrialsFailed: No finished trial fits the space, so no best trial can
             be evaluated in it.
     """
-    found = misfits(compiled, trials._dynamic_trials)
+    docs = trials._dynamic_trials  # a StoreTrials reads its store for each
+    found = misfits(compiled, docs)
     if not found.tids:
         return None
-    finished = [d for d in trials._dynamic_trials if d["state"] in _FINISHED]
-    misfit = set(found.tids)
-    fit = [d for d in trials.trials if d["tid"] not in misfit]
-    if not any(d["state"] in _FINISHED for d in fit):
+    finished = sum(1 for d in docs if d["state"] in _FINISHED)
+    if len(found.tids) == finished:
         raise AllTrialsFailed(
-            f"none of the {len(finished)} finished trials is a point of this space "
+            f"none of the {finished} finished trials is a point of this space "
             f"(they {found.labels()}), so there is no best trial this space can "
             "evaluate: give a larger max_evals to run trials of this space"
         )
@@ -168,10 +168,11 @@ def fitting_trials(compiled: CompiledSpace, trials: Any) -> list[dict[str, Any]]
         "%s of the %s finished trials %s (trial %s first): they were run with the "
         "space before the override, so the best is the best of the %s that this "
         "space can evaluate",
-        len(found.tids), len(finished), found.labels(), found.tids[0],
-        len(finished) - len(found.tids),
+        len(found.tids), finished, found.labels(), found.tids[0],
+        finished - len(found.tids),
     )  # fmt: skip
-    return fit
+    misfit = set(found.tids)
+    return [d for d in docs if d["tid"] not in misfit]
 
 
 def _labels(labels: Sequence[str], noun: str = "label") -> str:

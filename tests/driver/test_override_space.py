@@ -13,7 +13,12 @@ from hpo_service.driver._study import open_study, space_settings
 from hpo_service.driver._warm_start import enqueue
 from hpo_service.exceptions import AllTrialsFailed, StudyMismatchError
 from hpo_service.store import TrialState
-from tests.e2e.objectives import quadratic, squares_and_sizes, sum_of_squares
+from tests.e2e.objectives import (
+    always_fails,
+    quadratic,
+    squares_and_sizes,
+    sum_of_squares,
+)
 
 OLD = {"x": hp.uniform("x", -5.0, 5.0), "y": hp.choice("y", [-2.0, 3.0])}
 NEW = {"x": hp.uniform("x", 0.0, 5.0), "y": hp.choice("y", [-2.0, 4.0])}
@@ -189,4 +194,28 @@ def test_the_pareto_front_after_an_override_holds_trials_of_the_new_space(db_url
     assert len(new) == 4 and front
     assert all(set(point) == {"x", "y"} for point in front)
     assert all(point in [t.params for t in new] for point in front)
+    resumed.close()
+
+
+def test_fmin_after_an_override_whose_new_trials_all_failed_says_so(db_url):
+    """The trials of the new space ran and raised: the message says so, with the
+    last error. Before, error trials were left out of those that fit, so it said
+    that no finished trial is a point of this space and to give a larger
+    max_evals."""
+    first = StoreTrials(db_url, study="o", workers=1)
+    fmin(sum_of_squares, _uniforms(x=(-5, 5)), algo=rand.suggest, max_evals=2,
+         trials=first, show_progressbar=False)  # fmt: skip
+    first.close()
+    resumed = StoreTrials(db_url, study="o", workers=1, override=True)
+    for return_argmin in (True, False):
+        with pytest.raises(AllTrialsFailed) as e:
+            fmin(always_fails, _uniforms(x=(-5, 5), y=(1, 2)), algo=rand.suggest,
+                 max_evals=4, trials=resumed, return_argmin=return_argmin,
+                 show_progressbar=False)  # fmt: skip
+        message = str(e.value)
+        assert "no trial that this space can evaluate has status 'ok'" in message
+        assert "(2 ended in error, the last: RuntimeError: this objective always " \
+            "fails)" in message  # fmt: skip
+    states = [t.state for t in resumed.store.get_trials("o")]
+    assert states == [TrialState.DONE] * 2 + [TrialState.ERROR] * 2
     resumed.close()
