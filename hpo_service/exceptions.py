@@ -30,14 +30,7 @@ class StoreError(HPOServiceError):
 
 
 class StoreConnectionError(StoreError, ConnectionError):
-    """The store could not be reached within the allowed time.
-
-    Attributes:
-        failing_for: Seconds the call had kept failing when it gave up (its
-            retries included; 0.0 when unknown).
-    """
-
-    failing_for: float = 0.0
+    """The store could not be reached within the allowed time."""
 
 
 class StoreTransientError(StoreError):

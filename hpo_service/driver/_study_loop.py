@@ -249,7 +249,8 @@ class Driver:
         faults = StoreFaults(f"study {self.name!r}", "run the study", _logger)
         while self._interrupted is None:
             try:
-                self._housekeeping()
+                with faults.trying():
+                    self._housekeeping()
             except (ConnectionError, StoreError) as e:
                 self._last_done.pop("lease", None)  # both again at the next try
                 self._last_done.pop("requeue", None)
@@ -353,7 +354,8 @@ class Driver:
         faults = StoreFaults(f"study {self.name!r}", "run the study", _logger)
         while self._interrupted is None:
             try:
-                ended, changed, again = self._poll(progress)
+                with faults.trying():
+                    ended, changed, again = self._poll(progress)
             except (ConnectionError, StoreError) as e:
                 self._sleep(faults.failed(e))  # raises what cannot pass
                 continue

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TypeVar
 
 from hpo_service.exceptions import StoreError, StoreTransientError
@@ -74,6 +75,12 @@ class StoreFaults:
         self._failing = False
         self._delay = FIRST_RETRY_DELAY
 
+    def trying(self) -> AbstractContextManager[None]:
+        """Within: this thread's store calls are part of this activity, and the
+        store's own retries inside wait under its name (one activity is listed
+        once among what waits for the store)."""
+        return process_outage().doing(self._doing)
+
     def failed(self, error: BaseException) -> float:
         """Note a failure that :func:`may_pass`; return the seconds to wait.
 
@@ -117,7 +124,8 @@ def ride_out(
     """
     while True:
         try:
-            answer = call()
+            with faults.trying():
+                answer = call()
         except StoreError as e:
             if isinstance(e, ConnectionError):
                 raise

@@ -8,6 +8,15 @@ process's :class:`Outage` whether a failure is worth a warning: the first failur
 an outage is, then at most one every :data:`NOTE_EVERY` seconds, naming everything
 that waits; the others are debug lines. The first call that gets through ends the
 outage with one "the store works again" line.
+
+One activity waits under one name. A caller that rides out failures of its own
+(a worker recording a trial's reports) runs its store calls within
+:meth:`Outage.doing`: the store's retries inside it then wait under the caller's
+name, not under their own as well (before, one report write was listed twice:
+``storing a trial's report; record the reports of trial s/0``). The warnings count
+the outage's failed calls, whichever activity made them, as the end line does: a
+call's own attempt number (1 for a claim that started 31 s into an outage) is a
+debug detail.
 """
 
 from __future__ import annotations
@@ -16,7 +25,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 NOTE_EVERY = float(os.environ.get("HPO_TEST_STORE_NOTE_SECONDS", "30"))
@@ -32,20 +42,26 @@ class Note:
 
     Attributes:
         failing_for: Seconds since the outage's first failure.
-        waiting: What waits for the store, the failing call's activity first.
-        first: The outage's first failure (said without the two above).
+        failures: The outage's failed calls so far, this one included.
+        waiting: What waits for the store, each activity once, the failing call's
+            first.
+        first: The outage's first failure (said without the three above).
     """
 
     failing_for: float
+    failures: int
     waiting: tuple[str, ...]
     first: bool = False
 
     def __str__(self) -> str:
-        """``the store has failed for 31 s; waiting: a; b`` ("" if ``first``)."""
+        """``the store has failed for 31 s and 17 calls; waiting: a; b`` ("" if
+        ``first``)."""
         if self.first:
             return ""
-        waiting = "; ".join(self.waiting)
-        return f"the store has failed for {self.failing_for:.0f} s; waiting: {waiting}"
+        return (
+            f"the store has failed for {self.failing_for:.0f} s and "
+            f"{self.failures} calls; waiting: {'; '.join(self.waiting)}"
+        )
 
 
 def aside(note: Note | None, before: str = " (", after: str = ")") -> str:
@@ -76,7 +92,34 @@ class Outage:
         self._failures = 0  # failed calls in this outage
         self._noted = False  # a warning was said in this outage
         self._next_note = -float("inf")  # kept across outages: on and off, too
-        self._waiting: dict[str, None] = {}  # in order of first failure
+        self._waiting: dict[str, None] = {}  # latest failure first
+        self._callers = threading.local()  # .names: this thread's activities
+
+    def _doing_now(self) -> list[str]:
+        """The activities this thread is in (:meth:`doing`), innermost last."""
+        names: list[str] | None = getattr(self._callers, "names", None)
+        if names is None:
+            names = self._callers.names = []
+        return names
+
+    @contextmanager
+    def doing(self, what: str) -> Iterator[None]:
+        """Within: this thread's store calls are part of ``what``, an activity whose
+        caller rides out their failures (``"record the reports of trial s/0"``),
+        and the store's retries inside wait under its name (see :meth:`name`)."""
+        names = self._doing_now()
+        names.append(what)
+        try:
+            yield
+        finally:
+            names.pop()
+
+    def name(self, what: str) -> str:
+        """The name a store call of ``what`` (``"storing a trial's reports"``)
+        waits under: the innermost activity this thread is in (:meth:`doing`),
+        else ``what``."""
+        names = self._doing_now()
+        return names[-1] if names else what
 
     @property
     def on(self) -> bool:
@@ -97,11 +140,14 @@ class Outage:
                 return None
             first = not self._noted and self._failures == 1
             self._next_note, self._noted = now + self._every, True
-            return Note(now - self._since, tuple(self._waiting), first)
+            return Note(now - self._since, self._failures, tuple(self._waiting), first)
 
     def handed_over(self, what: str) -> None:
         """``what`` stopped waiting without getting through (the store's own
-        retries gave up: the caller's retries, under another name, take over)."""
+        retries gave up: the caller's retries, under another name, take over);
+        an activity this thread is in (:meth:`doing`) still waits."""
+        if what in self._doing_now():
+            return
         with self._lock:
             self._waiting.pop(what, None)
 

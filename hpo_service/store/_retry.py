@@ -64,9 +64,12 @@ class RetryPolicy:
         write-concern error or a full disk answers at once, so backoff alone gave
         a line a second), at the pace of the process's other calls riding out the
         same outage (:class:`~hpo_service.store._outage.Outage`): the first failure
-        of the outage is a warning, later ones are debug lines but for one warning
-        every 30 s, and the first call that gets through afterwards says the store
-        works again (not after a single failed attempt, whose warning said it all).
+        of the outage is a warning, later ones are debug lines (with this call's
+        attempt number) but for one warning every 30 s (with the outage's seconds
+        and failed calls), and the first call that gets through afterwards says the
+        store works again (not after a single failed attempt, whose warning said it
+        all). Within a caller's :meth:`~hpo_service.store._outage.Outage.doing`,
+        the call waits under the caller's name instead of ``doing``.
 
         Args:
             op: The call; gets the attempt number.
@@ -78,9 +81,10 @@ class RetryPolicy:
 
         Raises:
             StoreConnectionError: Transient errors lasted longer than ``timeout``
-                (its ``failing_for``: seconds since the call started).
+                (its message says for how long and how many attempts).
         """
-        attempts = _Attempts(self, what, scrub, doing or what, process_outage())
+        outage = process_outage()
+        attempts = _Attempts(self, what, scrub, outage.name(doing or what), outage)
         while True:
             try:
                 answer = op(attempts.count)
@@ -125,24 +129,26 @@ class _Attempts:
         self.count += 1
 
     def _gave_up(self, detail: str) -> StoreConnectionError:
-        """The error that ends the call, with its ``failing_for`` (seconds)."""
-        error = StoreConnectionError(
+        """The error that ends the call, saying how long it failed (an attempt
+        may take long itself: a MongoDB server selection waits up to 30 s)."""
+        return StoreConnectionError(
             f"{self.what} must succeed within retry_timeout={self.policy.timeout} "
-            f"s, but it still failed after {self.count + 1} attempts: {detail}"
+            f"s, but it still failed after {self.count + 1} attempts over "
+            f"{time.monotonic() - self.started:.3g} s: {detail}"
         )
-        error.failing_for = time.monotonic() - self.started
-        return error
 
     def _log_failure(self, pause: float, detail: str) -> None:
-        """A warning at the process's pace (naming what waits), else a debug line."""
+        """A warning at the process's pace (the outage's seconds and failed calls,
+        and what waits), else a debug line (this call's attempt number)."""
         note = self.outage.failed(self.doing)
+        attempt = f" (this call's attempt {self.count + 1})"
+        said = attempt if note is None else aside(note)
         _logger.log(
             logging.DEBUG if note is None else logging.WARNING,
-            "%s failed (attempt %d), retrying in %.3f s%s: %s",
+            "%s failed, retrying in %.3f s%s: %s",
             self.what,
-            self.count + 1,
             pause,
-            aside(note),
+            said,
             detail,
         )
 

@@ -176,14 +176,8 @@ class Heartbeat:
     def _beat(self, lease: Lease) -> None:
         sent = time.monotonic()
         try:
-            alive = self._store.heartbeat(
-                lease.study, lease.tid, lease.token, lease.seconds
-            )
-            if not alive and self._current(lease) and not lease.lost.is_set():
-                self.take_back(lease)  # requeued: unless claimed since
-                alive = self._store.heartbeat(  # ours again, whoever took it back
-                    lease.study, lease.tid, lease.token, lease.seconds
-                )
+            with process_outage().doing(_doing(lease)):
+                alive = self._renew(lease)
         except (ConnectionError, StoreError) as e:  # unreachable, locked, disk full
             now = time.monotonic()
             if not may_pass(e):  # the worker stops the trial and ends with it
@@ -212,6 +206,19 @@ class Heartbeat:
             lease.lost.set()
         elif current:
             self._log.debug("trial %s/%s: heartbeat", lease.study, lease.tid)
+
+    def _renew(self, lease: Lease) -> bool:
+        """One beat: whether the attempt still holds its trial (taken back first
+        if it was requeued and nobody claimed it since)."""
+        alive = self._store.heartbeat(
+            lease.study, lease.tid, lease.token, lease.seconds
+        )
+        if not alive and self._current(lease) and not lease.lost.is_set():
+            self.take_back(lease)  # requeued: unless claimed since
+            alive = self._store.heartbeat(  # ours again, whoever took it back
+                lease.study, lease.tid, lease.token, lease.seconds
+            )
+        return alive
 
     def _failed(self, lease: Lease, now: float, error: BaseException) -> None:
         """Say a failed beat: a warning at the process's pace (with how long the

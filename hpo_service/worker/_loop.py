@@ -500,14 +500,8 @@ class Worker:
         """Claim a trial; None if there is none, or while the store fails (said now
         and then, and when it works again)."""
         try:
-            if self._study is None and self._refused:
-                trial = self._claim_allowed()
-            else:
-                trial = self._store.claim(
-                    self.worker_id, self._claim_lease, study=self._study
-                )
-                if self._study is not None or trial is not None:
-                    self._summary.study_found = True  # no StudyNotFoundError: exists
+            with self._idle_faults.trying():
+                trial = self._claim_any()
             self._idle_faults.cleared()
             return trial
         except StudyNotFoundError:
@@ -516,6 +510,15 @@ class Worker:
         except (ConnectionError, StoreError) as e:
             self._idle_faults.failed(e)  # raises what cannot pass; logs the rest
             return None
+
+    def _claim_any(self) -> Trial | None:
+        """Claim a trial of the worker's study, or of any study not refused."""
+        if self._study is None and self._refused:
+            return self._claim_allowed()
+        trial = self._store.claim(self.worker_id, self._claim_lease, study=self._study)
+        if self._study is not None or trial is not None:
+            self._summary.study_found = True  # no StudyNotFoundError: exists
+        return trial
 
     def _claim_allowed(self) -> Trial | None:
         """Claim from the studies whose objective was not refused, oldest first."""
@@ -742,14 +745,15 @@ class Worker:
         seconds = float(settings.lease_seconds)
         if seconds != self._claim_lease:
             self._claim_lease = seconds  # the next claim is likely the same study's
+            beat = f"the heartbeat of trial {trial.study}/{trial.tid}"
             try:
-                alive = self._store.heartbeat(
-                    trial.study, trial.tid, trial.token or "", seconds
-                )
+                with process_outage().doing(beat):
+                    alive = self._store.heartbeat(
+                        trial.study, trial.tid, trial.token or "", seconds
+                    )
             except (ConnectionError, StoreError) as e:  # beaten again in a moment
                 if not may_pass(e):
                     raise
-                beat = f"the heartbeat of trial {trial.study}/{trial.tid}"
                 note = process_outage().failed(beat)
                 self._log.log(
                     logging.DEBUG if note is None else logging.WARNING,
@@ -990,7 +994,8 @@ class Worker:
         faults = StoreFaults("worker", what, self._log)
         while True:
             try:
-                answer = fn()
+                with faults.trying():
+                    answer = fn()
             except (ConnectionError, StoreError) as e:
                 if not _retriable(e, writing_outcome=lease is not None or claimed):
                     raise
@@ -1086,15 +1091,21 @@ class Worker:
         self._next_maintenance = now + _MAINTENANCE_INTERVAL
         self._last_maintenance = now
         try:
-            running = self._running_trials()
-            if sum(self._requeue(name, trials) for name, trials in running.items()):
-                return "requeued"
-            if self._study is not None and self._finished(self._study):
-                return "finished"
+            with self._idle_faults.trying():
+                return self._requeue_or_finish()
         except (StudyNotFoundError, _UnusableSettings) as e:
             self._log.debug("skipped housekeeping: %s", e)
         except (ConnectionError, StoreError) as e:
             self._idle_faults.failed(e)  # raises what cannot pass; logs the rest
+        return None
+
+    def _requeue_or_finish(self) -> str | None:
+        """:meth:`_maintain`'s store reads and writes (see its returns)."""
+        running = self._running_trials()
+        if sum(self._requeue(name, trials) for name, trials in running.items()):
+            return "requeued"
+        if self._study is not None and self._finished(self._study):
+            return "finished"
         return None
 
     def _running_trials(self) -> dict[str, list[RunningTrial]]:
@@ -1203,12 +1214,14 @@ class Worker:
     def _check_study_once(self) -> None:
         """:meth:`_check_study`; a store failure that may pass is said and left to
         the loop, which rides it out (and judges each claimed trial anyway)."""
+        checking = "checking the study before claiming"
         try:
-            self._check_study()
+            with process_outage().doing(checking):
+                self._check_study()
         except (ConnectionError, StoreError) as e:
             if not may_pass(e):
                 raise
-            note = process_outage().failed("checking the study before claiming")
+            note = process_outage().failed(checking)
             self._log.log(
                 logging.DEBUG if note is None else logging.WARNING,
                 "cannot check the study before claiming (the store failed; the "

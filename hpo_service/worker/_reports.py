@@ -286,10 +286,12 @@ class ReportHandler:
         return False
 
     def _judge(self, name: str) -> bool:
+        reading = f"the pruner's read for trial {name}"
         try:
-            prune = self._pruning.should_prune(
-                self._progress, self.flush, refresh=not self._judged
-            )
+            with process_outage().doing(reading):
+                prune = self._pruning.should_prune(
+                    self._progress, self.flush, refresh=not self._judged
+                )
             self._judged = True
         except (
             ConnectionError,
@@ -298,7 +300,7 @@ class ReportHandler:
             if not may_pass(e):  # the worker stops the trial and ends with it
                 self._lease.fatal = e
                 return False
-            note = process_outage().failed(f"the pruner's read for trial {name}")
+            note = process_outage().failed(reading)
             self._log.log(
                 logging.DEBUG if note is None else logging.WARNING,
                 "trial %s: cannot judge it (the store failed%s): %s",

@@ -16,6 +16,7 @@ import pytest
 
 from hpo_service._common.settings import StudySettings
 from hpo_service.store import NewTrial, TrialState, open_store
+from hpo_service.store._doing import _DOING
 from tests.conftest import mongo_lane
 from tests.e2e.conftest import wait_until
 from tests.helpers.mongo_wire import app_url, fail_point
@@ -27,6 +28,11 @@ pytestmark = pytest.mark.skipif(
 
 PACE = 2.0  # seconds between warnings (HPO_TEST_STORE_NOTE_SECONDS; 30 by default)
 WARNING = re.compile(r"^\S+ \S+ \d+ WARNING \S+: \[w\] (?P<msg>.*)$", re.M)
+
+
+def _waiting(warning: str) -> list[str]:
+    """What a paced warning says waits for the store."""
+    return re.search(r"; waiting: (.*?)\): ", warning)[1].split("; ")
 
 
 def _study(url: str) -> None:
@@ -67,17 +73,11 @@ def test_a_worker_says_an_outage_at_one_pace_and_its_end_once(fault_server, proc
         said = [m["msg"] for m in WARNING.finditer(err.text)]
         return [m for m in said if "; waiting: " in m]
 
+    both = {"the heartbeat of trial q/0", "record the reports of trial q/0"}
     with fail_point(fault_server, stepped, "alwaysOn"):
         # the heartbeat and the report writes wait at once, each retried by the
-        # store, then by the worker: a warning names them both
-        wait_until(
-            lambda: any(
-                "heartbeat" in m.split("waiting: ")[1]
-                and "report" in m.split("waiting: ")[1]
-                for m in paced()
-            ),
-            120,
-        )
+        # store, then by the worker: a warning names them both, once each
+        wait_until(lambda: any(both <= set(_waiting(m)) for m in paced()), 120)
     assert worker.wait(timeout=120) == 0  # its trial done, once the store answers
     text = err.finish()
     said = [m["msg"] for m in WARNING.finditer(text)]
@@ -89,6 +89,20 @@ def test_a_worker_says_an_outage_at_one_pace_and_its_end_once(fault_server, proc
     assert 2 <= len(failing) <= 2 + seconds / PACE, text
     assert "waiting" not in failing[0], text  # the first says what failed
     assert all("; waiting: " in m for m in failing[1:]), text
+    # each activity under one name, its caller's: the store's retries inside it
+    # had a name of their own ("storing a trial's reports; record the reports of
+    # trial q/0", one write twice)
+    store_names = set(_DOING.values())
+    for m in failing[1:]:
+        names = _waiting(m)
+        assert len(set(names)) == len(names), m
+        assert not store_names & set(names), m
+    # the outage's failed calls, as the end line counts them: not a call's own
+    # attempt number ("failed (attempt 1)" 30 s into an outage)
+    assert not any("(attempt" in m for m in said), text
+    counts = [int(re.search(r" and (\d+) calls; waiting", m)[1]) for m in failing[1:]]
+    assert counts == sorted(counts), text
+    assert counts[-1] <= int(re.search(r"and (\d+) failed calls", again[0])[1])
     with open_store(url) as store:
         trial = store.get_trial("q", 0)
     assert (trial.state, trial.attempts) == (TrialState.DONE, 1), trial

@@ -20,6 +20,7 @@ from hpo_service.exceptions import (
     UnstorableError,
 )
 from hpo_service.store._faults import StoreFaults, may_pass, ride_out
+from hpo_service.store._outage import reset_process_outage
 from hpo_service.store._retry import RetryPolicy
 
 
@@ -47,7 +48,7 @@ def test_the_outage_is_counted_from_the_first_failed_call(caplog):
     # one outage, one warning: the ride-out after the store's retries gave up
     # is within the pace of the retries' first warning
     assert text.count("WARNING") == 2, text
-    assert "claim failed (attempt 1)" in text, text
+    assert "claim failed, retrying in " in text, text
     assert _seconds(r"works again, after (\d+) s and", text) >= 3, text
 
 
@@ -106,3 +107,75 @@ def test_a_create_that_lost_to_another_process_is_not_ridden_out():
     with pytest.raises(StudyExistsError):
         ride_out(create, faults, sleep=sleep)
     assert made == ["s"]
+
+
+class Flaky:
+    """A store call that fails as ``errors`` say, one error an attempt, then answers."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors = list(errors)
+
+    def __call__(self, attempt: int) -> str:
+        if self.errors:
+            raise self.errors.pop(0)
+        return "answer"
+
+
+def test_one_activity_is_listed_once_among_what_waits(caplog):
+    """The store's retries inside a ride-out wait under the caller's name. Before,
+    a paced warning listed one activity once per layer (``claiming a trial; run
+    the study``): the store's name while its retries ran, the caller's once they
+    had handed over, and both once the caller tried again."""
+    reset_process_outage(every=0.0)  # every failure is a warning
+    log = logging.getLogger("tests.faults.layers")
+    faults = StoreFaults("study 's'", "run the study", log)
+    policy = RetryPolicy(timeout=60.0, initial_delay=0.001, max_delay=0.002)
+    op = Flaky(
+        ConnectionError("refused"),  # the store retries it
+        StoreTransientError("database is locked"),  # handed to the ride-out
+        ConnectionError("refused"),  # the store retries it again
+    )
+
+    def call() -> str:
+        return policy.call(
+            op,
+            is_transient=lambda e: isinstance(e, ConnectionError),
+            what="SQLite store 'x': claiming a trial",
+            doing="claiming a trial",
+        )
+
+    with caplog.at_level(logging.WARNING):
+        assert ride_out(call, faults, sleep=lambda seconds: None) == "answer"
+    waiting = re.findall(r"; waiting: ([^)]*)\)", "\n".join(caplog.messages))
+    assert waiting == ["run the study"] * 2, caplog.messages
+    assert caplog.messages[-1].endswith("(first through: run the study)")
+
+
+def test_a_paced_warning_counts_the_outage_not_the_call(caplog):
+    """A call that starts late in an outage (its predecessor gave up) said
+    "failed (attempt 1)" beside "the store has failed for 31 s"; the warning now
+    counts the outage's failed calls, as its end line does."""
+    reset_process_outage(every=0.0)
+    gives_up = RetryPolicy(timeout=0.02, initial_delay=0.001, max_delay=0.002)
+    down = Flaky(*[ConnectionError("refused")] * 10**4)
+    with pytest.raises(StoreConnectionError, match="still failed after"):
+        gives_up.call(down, is_transient=lambda e: True, what="claim")
+    failures = 10**4 - len(down.errors) - 1  # noted; the last one ended the call
+    policy = RetryPolicy(timeout=60.0, initial_delay=0.001, max_delay=0.002)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):  # the next call, in the same outage
+        policy.call(
+            Flaky(ConnectionError("refused")),
+            is_transient=lambda e: True,
+            what="claim",
+        )
+    assert len(caplog.messages) == 2, caplog.messages  # its failure, the end
+    assert "(attempt" not in caplog.messages[0], caplog.messages
+    assert re.search(
+        rf"^claim failed, retrying in \S+ s \(the store has failed for \d+ s and "
+        rf"{failures + 1} calls; waiting: claim\): ConnectionError: refused$",
+        caplog.messages[0],
+    ), caplog.messages
+    assert caplog.messages[1].endswith(
+        f" and {failures + 1} failed calls (first through: claim)"
+    ), caplog.messages

@@ -33,9 +33,10 @@ def test_every_activity_shares_one_pace_and_the_warning_names_what_waits():
     assert len(said) == 2, said  # at 30 s and 60 s
     assert [round(n.failing_for) for n in said] == [30, 60]
     assert str(said[0]) == (
-        "the store has failed for 30 s; waiting: claiming a trial; storing a "
-        "report; the heartbeat"
-    )  # the failing call's first, then the others, latest first
+        "the store has failed for 30 s and 17 calls; waiting: claiming a trial; "
+        "storing a report; the heartbeat"
+    )  # the failing call's first, then the others, latest first; the outage's
+    # failed calls, as its end line counts them
 
 
 def test_the_end_is_said_once_and_a_handed_over_call_waits_no_more(caplog):
