@@ -54,14 +54,23 @@ _logger = logging.getLogger(__name__)
 
 
 class _Command(click.Command):
-    """The worker's command; an unknown option that is Optuna's names ours, and a
-    named worker's ``Error:`` line carries its name (see :class:`_NamedError`)."""
+    """The worker's command; an unknown option that is Optuna's names ours, and
+    every line of a named worker's click error carries its name (see
+    :class:`_NamedError`), a usage error met while parsing its options too."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Parse ``args``; a usage error names the worker when ``args`` do."""
+        given = list(args)  # click's parser consumes the list
         try:
-            return super().parse_args(ctx, args)
-        except click.NoSuchOption as e:
-            raise_naming_ours(e, self)
+            try:
+                return super().parse_args(ctx, args)
+            except click.NoSuchOption as e:
+                raise_naming_ours(e, self)
+        except click.ClickException as e:
+            name = ctx.params.get("worker_id") or _worker_id_in(given)
+            if not name:
+                raise
+            raise _NamedError(e, name) from e
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the worker; a click error shows the worker's name if it has one."""
@@ -74,15 +83,32 @@ class _Command(click.Command):
             raise _NamedError(e, name) from e
 
 
-def _prefix(worker_id: str | None) -> str:
-    """What starts a named worker's ``Error:`` line: ``[NAME] ``, as on its log
-    lines (``--workers K`` names its workers ``w1``..``wK``), or nothing."""
-    return f"[{worker_id}] " if worker_id else ""
+def _worker_id_in(args: list[str]) -> str | None:
+    """The ``--worker-id`` of a command line that click could not parse (its last
+    one, as click keeps), or None: the option that failed may come before it."""
+    name = None
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--worker-id" and i + 1 < len(args):
+            name = args[i + 1]
+        elif arg.startswith("--worker-id="):
+            name = arg.partition("=")[2]
+    return name or None
+
+
+def _named(text: str, worker_id: str | None) -> str:
+    """``text`` (an error, one or more lines) as a named worker prints it: each
+    line that is not blank starts ``[NAME] ``, as its log lines do (``--workers K``
+    names its workers ``w1``..``wK``); unchanged without a name."""
+    if not worker_id:
+        return text
+    return re.sub(r"^(?=.)", f"[{worker_id}] ", text, flags=re.M)
 
 
 class _NamedError(click.ClickException):
-    """A click error whose ``Error:`` line names the worker, as its log lines do:
-    the workers of one ``hpo-driver start --workers K`` share its terminal.
+    """A click error whose every line names the worker, as its log lines do: the
+    workers of one ``hpo-driver start --workers K`` share its terminal.
 
     Args:
         error: The error as raised (its exit code and output are kept).
@@ -96,15 +122,11 @@ class _NamedError(click.ClickException):
         self._worker_id = worker_id
 
     def show(self, file: IO[Any] | None = None) -> None:
-        """What ``error.show`` writes, its ``Error:`` line starting ``[NAME] ``."""
+        """What ``error.show`` writes (a usage error's ``Usage:`` and hint lines
+        too), each line starting ``[NAME] ``."""
         shown = io.StringIO()
         self._error.show(shown)
-        text = re.sub(
-            "^Error:",
-            lambda m: _prefix(self._worker_id) + m[0],
-            shown.getvalue(),
-            flags=re.M,
-        )
+        text = _named(shown.getvalue(), self._worker_id)
         click.echo(text, file=file, err=file is None, nl=False)
 
 
@@ -261,7 +283,7 @@ def main(
         if not summary.study_found:  # however it stopped: a signal, a timeout
             raise click.ClickException(_never_found(store, db_url, study))
     except (ObjectiveImportError, WorkerError) as e:
-        click.echo(f"{_prefix(worker_id)}Error: {e}", err=True)
+        click.echo(_named(f"Error: {e}", worker_id), err=True)
         sys.exit(EXIT_CANNOT_RUN)
     except StoreError as e:
         raise click.ClickException(str(e)) from e

@@ -172,3 +172,43 @@ def test_a_named_workers_error_line_carries_its_name(procs, tmp_path):
     plain = procs.run(WORKER, *common)
     assert plain.returncode == 1, plain.stderr
     assert plain.stderr.splitlines()[-1].startswith("Error: study 's'"), plain.stderr
+
+
+# the command line `hpo-driver start --workers K` gives its worker w1 (see
+# hpo_service/driver/_local_workers.py), the store URL coming through HPO_DB
+LOCAL_WORKER = ["--study", "s", "--idle-timeout", "60", "--quiet"]
+NAME = "<--worker-id w1>"  # where the name goes; left out for a standalone worker
+
+
+@pytest.mark.parametrize(
+    ("args", "db", "said"),
+    [
+        (["--max-trials", "0", NAME], None, "Invalid value for '--max-trials'"),
+        (["--bogus", NAME], None, "No such option '--bogus'"),
+        ([NAME, "--objective"], None, "Option '--objective' requires an argument"),
+        ([NAME], "redis://x", "Invalid value for '--db'"),
+    ],
+)
+def test_every_line_of_a_named_workers_usage_error_carries_its_name(
+    procs, tmp_path, args, db, said
+):
+    """A usage error (a bad value, an unknown option, a missing argument, a bad
+    HPO_DB) in a local worker's command line: click's lines did not name the
+    worker (only errors after parsing did, and then the ``Error:`` line alone), so
+    on the driver's terminal they could not be told apart. A standalone worker's
+    usage error prints as before."""
+    procs.env["HPO_DB"] = db or f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    named = procs.run(WORKER, *LOCAL_WORKER, *_with_name(args, ["--worker-id", "w1"]))
+    assert named.returncode == 2, named.stderr
+    lines = [line for line in named.stderr.splitlines() if line]
+    assert all(line.startswith("[w1] ") for line in lines), named.stderr
+    assert f"[w1] Error: {said}" in named.stderr, named.stderr
+    plain = procs.run(WORKER, *LOCAL_WORKER, *_with_name(args, []))
+    assert plain.returncode == 2, plain.stderr
+    assert plain.stderr == named.stderr.replace("[w1] ", ""), plain.stderr
+    assert f"\nError: {said}" in f"\n{plain.stderr}", plain.stderr
+
+
+def _with_name(args: list[str], name: list[str]) -> list[str]:
+    """``args`` with ``name`` (the ``--worker-id`` option, or nothing) for NAME."""
+    return [part for arg in args for part in (name if arg == NAME else [arg])]
