@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +100,22 @@ def _fresh_store_outage() -> None:
     from hpo_service.store._outage import reset_process_outage
 
     reset_process_outage()
+
+
+@pytest.fixture(params=["sqlite"] + (["mongodb"] if mongo_lane() else []))
+def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh SQLite file, or a fresh database on the session's MongoDB-wire server
+    (dropped after): one test on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+        return
+    import pymongo
+
+    from tests.helpers.mongo_wire import wait_writable, with_database
+
+    url = request.getfixturevalue("mongo_url")
+    name = f"hpo_any_{uuid.uuid4().hex[:10]}"
+    yield with_database(url, name)
+    wait_writable(url)
+    with pymongo.MongoClient(url) as client:
+        client.drop_database(name)

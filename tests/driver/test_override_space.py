@@ -4,7 +4,6 @@ are cancelled, not run; queued trials the new space gives unchanged are kept."""
 from __future__ import annotations
 
 import logging
-import uuid
 
 import pytest
 
@@ -97,17 +96,6 @@ def test_only_new_space_configs_run_after_an_override(db_url):
     )
     assert [t.state for t in after[:2]] == [TrialState.CANCELLED] * 2
     resumed.close()
-
-
-@pytest.fixture(params=["sqlite", "mongodb"])
-def any_db(request, db_url):
-    """The study's store: SQLite, or a fresh database on the MongoDB-wire server."""
-    if request.param == "sqlite":
-        return db_url
-    from tests.helpers.mongo_wire import with_database
-
-    url = request.getfixturevalue("mongo_url")
-    return with_database(url, f"override_{uuid.uuid4().hex[:10]}")
 
 
 def _uniforms(**bounds):

@@ -8,13 +8,10 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import mongo_lane
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -109,22 +106,3 @@ def fault_server(mongo_url: str) -> str:
     if not fail_points_enabled(mongo_url):
         pytest.skip("the MongoDB server runs without test commands (fail points)")
     return mongo_url
-
-
-@pytest.fixture(params=["sqlite"] + (["mongodb"] if mongo_lane() else []))
-def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh SQLite file, or a fresh database on the session's MongoDB-wire server
-    (dropped after): one test on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'hpo.sqlite'}"
-        return
-    import pymongo
-
-    from tests.helpers.mongo_wire import wait_writable, with_database
-
-    mongo_url = request.getfixturevalue("mongo_url")
-    name = f"hpo_e2e_{uuid.uuid4().hex[:10]}"
-    yield with_database(mongo_url, name)
-    wait_writable(mongo_url)
-    with pymongo.MongoClient(mongo_url) as client:
-        client.drop_database(name)
