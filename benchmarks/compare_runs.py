@@ -139,7 +139,7 @@ def main() -> None:
                 value = _regret(run, budget, best)
                 if value is not None:
                     table.setdefault(run["label"], {})[run["seed"]] = value
-            if args.whole_seeds:
+            if args.whole_seeds and table:  # none may have reached this budget
                 shared = set.intersection(*(set(t) for t in table.values()))
                 table = {
                     k: {s: v for s, v in t.items() if s in shared}
