@@ -267,15 +267,7 @@ def best_of(trials: Any, space: Any, *, return_argmin: bool) -> Any:
     if fitting is not None:  # a study resumed with override=True and a new space
         return _best_of_fitting(fitting, space, count, return_argmin=return_argmin)
     if count is not None and count > 1:
-        front = [params_of(t) for t in trials.best_trials]
-        if not front:
-            _logger.warning(
-                "the Pareto front is empty: none of the %d trials is a success "
-                "with every constraint <= 0 (%s)",
-                len(trials),
-                _why_no_front(trials),
-            )
-        return front if return_argmin else [space_eval(space, p) for p in front]
+        return _front(trials.trials, space, return_argmin=return_argmin)
     return trials.argmin if return_argmin else space_eval(space, trials.argmin)
 
 
@@ -293,11 +285,9 @@ def _best_of_fitting(
         AllTrialsFailed: No trial of ``docs`` succeeded (one objective); the
             message says how many ended in error and the last error.
     """
-    results = [d["result"] for d in docs]
     if count is not None and count > 1:
-        front = [params_of(docs[i]) for i in pareto_front(results)]
-        return front if return_argmin else [space_eval(space, p) for p in front]
-    best = best_position(results)
+        return _front(docs, space, return_argmin=return_argmin)
+    best = best_position([d["result"] for d in docs])
     if best is None:
         raise AllTrialsFailed(
             "no trial that this space can evaluate has status 'ok' and a numeric "
@@ -305,6 +295,21 @@ def _best_of_fitting(
         )
     params = params_of(docs[best])
     return params if return_argmin else space_eval(space, params)
+
+
+def _front(docs: list[dict[str, Any]], space: Any, *, return_argmin: bool) -> Any:
+    """The Pareto front of the trial dicts ``docs`` (``trials.best_trials`` of
+    them), as params or configs; empty, with a warning saying what the trials
+    were, while no successful trial satisfies its constraints."""
+    front = [params_of(docs[i]) for i in pareto_front([d["result"] for d in docs])]
+    if not front:
+        _logger.warning(
+            "the Pareto front is empty: none of the %d trials is a success with "
+            "every constraint <= 0 (%s)",
+            len(docs),
+            _why_no_front(docs),
+        )
+    return front if return_argmin else [space_eval(space, p) for p in front]
 
 
 def _why_none_finished(docs: list[dict[str, Any]]) -> str:
@@ -323,14 +328,17 @@ def _why_none_finished(docs: list[dict[str, Any]]) -> str:
     return f"{len(errors)} ended in error{last}"
 
 
-def _why_no_front(trials: Any) -> str:
-    """What the finished trials of a study with an empty Pareto front were, e.g.
-    ``"3 pruned, 2 returned status 'fail'"`` (``"4 violate their constraints"``)."""
+def _why_no_front(docs: list[dict[str, Any]]) -> str:
+    """What the trial dicts ``docs`` of a study with an empty Pareto front were,
+    e.g. ``"3 pruned, 2 returned status 'fail'"`` (``"4 violate their
+    constraints"``, ``"2 ended in error"``)."""
     kinds: dict[str, int] = {}
-    for trial in trials.trials:
+    for trial in docs:
         result = trial.get("result") or {}
         status = result.get("status")
-        if status == STATUS_OK and losses_of(result) is not None:
+        if trial.get("state") == JOB_STATE_ERROR:
+            kind = "ended in error"
+        elif status == STATUS_OK and losses_of(result) is not None:
             kind = "violate their constraints"
         elif status == STATUS_OK:
             kind = "have no loss"

@@ -207,3 +207,26 @@ def test_fmin_after_an_override_whose_new_trials_all_failed_says_so(db_url):
     states = [t.state for t in resumed.store.get_trials("o")]
     assert states == [TrialState.DONE] * 2 + [TrialState.ERROR] * 2
     resumed.close()
+
+
+def test_an_empty_pareto_front_after_an_override_says_what_the_trials_were(
+    db_url, caplog
+):
+    """With several objectives and no trial of the new space on the front (here
+    they all raised), fmin returns an empty front with the warning it gives
+    without an override. Before, it returned [] without a word."""
+    first = StoreTrials(db_url, study="mo", workers=1, objectives="sq,size")
+    fmin(squares_and_sizes, _uniforms(x=(-5, 5)), algo=rand.suggest,
+         max_evals=2, trials=first, show_progressbar=False)  # fmt: skip
+    first.close()
+    resumed = StoreTrials(db_url, study="mo", workers=1, override=True)
+    with caplog.at_level(logging.WARNING, logger="hpo_service"):
+        front = fmin(always_fails, _uniforms(x=(-5, 5), y=(1, 2)),
+                     algo=rand.suggest, max_evals=4, trials=resumed,
+                     show_progressbar=False)  # fmt: skip
+    assert front == []
+    assert (
+        "the Pareto front is empty: none of the 2 trials is a success with every "
+        "constraint <= 0 (2 ended in error)"
+    ) in caplog.text
+    resumed.close()
