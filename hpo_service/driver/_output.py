@@ -518,6 +518,10 @@ def resume_hint(
 ) -> str:
     """What an interrupted ``hpo-driver start`` says before it exits.
 
+    Its running trials may complete the budget while the local workers finish
+    them: the study is then said to have finished, with the command that shows its
+    best trial, instead of a command to resume a study that has nothing left to run.
+
     Args:
         study: The study's name.
         how: How the driver stopped (``"stopped by SIGINT"``).
@@ -527,22 +531,31 @@ def resume_hint(
         local_flags: :func:`local_worker_flags` and :func:`stop_rule_flags` of the
             run, added to the command.
     """
+    finished, complete = ("", False) if store is None else _finished_text(store, study)
+    if complete:
+        best = store_command("hpo-driver best", db_url, study)
+        return (
+            f"hpo-driver {how}: study {study!r} finished meanwhile{finished}; "
+            f"`{best}` shows its best trial" + masked_note(db_url)
+        )
     start = store_command("hpo-driver start", db_url, study) + local_flags
-    finished = "" if store is None else _finished_text(store, study)
     return (
         f"hpo-driver {how}: study {study!r} is not finished{finished} (its queued "
         f"trials are kept); run `{start}` again to resume it" + masked_note(db_url)
     )
 
 
-def _finished_text(store: BaseTrialStore, study: str) -> str:
-    """``: 2/50 trials finished (2 done)``, or "" if the store cannot say."""
+def _finished_text(store: BaseTrialStore, study: str) -> tuple[str, bool]:
+    """``: 2/50 trials finished (2 done)`` and whether the finished trials fill the
+    budget (``--max-evals``); ``("", False)`` if the store cannot say."""
     try:
         budget = budget_of(store.get_study(study).settings)
         counts = store.count_by_state(study)
     except (ConnectionError, HPOServiceError):
-        return ""
+        return "", False
     shown = [f"{counts[s]} {s.value}" for s in COUNTED_STATES if counts[s]]
     finished = sum(counts[s] for s in COUNTED_STATES)
     total = "" if budget is None else f"/{budget}"
-    return f": {finished}{total} trials finished ({', '.join(shown) or 'none'})"
+    complete = budget is not None and finished >= budget
+    text = f": {finished}{total} trials finished ({', '.join(shown) or 'none'})"
+    return text, complete

@@ -147,6 +147,26 @@ def test_ctrl_c_in_a_terminal_lets_the_local_workers_finish_their_trials(
     assert "trials finished (" not in err.replace(f"{done}/50 trials finished (", "")
 
 
+def test_a_signal_while_the_last_trials_run_says_the_study_finished(procs, tmp_path):
+    """The local workers finish the budget's last trials after the signal: the
+    driver said "study 's' is not finished: 2/2 trials finished" and gave a command
+    to resume a study with nothing left to run."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    procs.env["HPO_TEST_SLEEP"] = "5"
+    driver = start_driver(procs, db, "s", 2, "--workers", "2", "--stop-grace", "300")
+    wait_until(lambda: counts(db, "s")[TrialState.RUNNING] == 2, 120)
+    os.kill(driver.pid, signal.SIGTERM)
+    _, err = driver.communicate(timeout=120)
+    assert driver.returncode == 128 + signal.SIGTERM, err
+    assert counts(db, "s")[TrialState.DONE] == 2
+    assert "not finished" not in err and "to resume it" not in err
+    assert (
+        "hpo-driver stopped by SIGTERM: study 's' finished meanwhile: 2/2 trials "
+        f"finished (2 done); `hpo-driver best --db {db} --study s` shows its best "
+        "trial"
+    ) in err
+
+
 def test_ctrl_c_while_the_driver_imports_the_objective_exits_130_and_says_so(
     procs, tmp_path
 ):
