@@ -41,7 +41,12 @@ from hpo_service.store._cli_option import (
 )
 from hpo_service.worker._hyperopt_options import hyperopt_worker_options
 from hpo_service.worker._lifeline import stop_with_driver
-from hpo_service.worker._loop import DEFAULT_POLL_INTERVAL, run_worker, worker_owner
+from hpo_service.worker._loop import (
+    DEFAULT_POLL_INTERVAL,
+    WorkerSummary,
+    run_worker,
+    worker_owner,
+)
 from hpo_service.worker._policy import ObjectivePolicy
 
 EXIT_CANNOT_RUN = 3
@@ -130,8 +135,45 @@ class _NamedError(click.ClickException):
         click.echo(text, file=file, err=file is None, nl=False)
 
 
+_HELP = """Claim queued trials, run the study's objective on each in a child process
+and record the results.
+
+The objective (``package.module:function``, from the study's settings) is
+imported with the working directory on the import path. SIGTERM, SIGHUP or
+Ctrl-C finishes the current trial and exits (under nohup SIGHUP is ignored); a
+second one kills the objective, hands the trial back and exits. SIGUSR1 (as for
+hyperopt-mongo-worker) finishes the current trial and exits, however often sent.
+
+\b
+Exit codes:
+  0  stopped by itself (--idle-timeout, its study finished, --max-trials,
+     --last-job-timeout) or by a signal, with its store and study found
+  1  an error: the store unreachable or refusing this user, the last
+     --max-consecutive-failures trials in error, or its database or --study
+     (without --study: any study) never found while it ran, however it
+     stopped (a typo in --db or --study must not look like success)
+  2  bad usage (an unknown option or a bad value)
+  3  it cannot run the objective: it cannot be imported, its process cannot
+     start, or this worker does not run it (--objective, --allow-module); the
+     trial is handed back untouched
+
+Each trial runs with its study's settings as read right after its claim. The
+study's budget holds without a driver too: a trial claimed into a study that
+already finished --max-evals trials is cancelled, not run (`hpo-driver trials`
+shows why), with the study's other queued trials.
+
+hyperopt-mongo-worker's options (--mongo, --exp-key, --max-jobs,
+--reserve-timeout, --max-consecutive-failures, --last-job-timeout, --workdir,
+--no-subprocesses) are accepted with the same meanings, and given --mongo or
+--exp-key its defaults too: exit after 120 s without a trial and after 4
+trials in a row in error.
+"""
+"""``hpo-worker --help``: what the worker does, its signals and exit codes."""
+
+
 @click.command(
     cls=_Command,
+    help=_HELP,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @db_option
@@ -220,65 +262,91 @@ def main(
     quiet: bool,
     **hyperopt_options: Any,
 ) -> None:
-    """Claim queued trials, run the study's objective on each in a child process
-    and record the results.
+    """``hpo-worker``: claim queued trials of the store at ``db_url`` and run them
+    until told or timed out to stop (see :data:`_HELP`, its ``--help``, for the
+    options, signals and exit codes).
 
-    The objective (``package.module:function``, from the study's settings) is
-    imported with the working directory on the import path. SIGTERM, SIGHUP or
-    Ctrl-C finishes the current trial and exits (under nohup SIGHUP is ignored); a
-    second one kills the objective, hands the trial back and exits. SIGUSR1 (as for
-    hyperopt-mongo-worker) finishes the current trial and exits, however often sent.
-
-    \b
-    Exit codes:
-      0  stopped by itself (--idle-timeout, its study finished, --max-trials,
-         --last-job-timeout) or by a signal, with its store and study found
-      1  an error: the store unreachable or refusing this user, the last
-         --max-consecutive-failures trials in error, or its database or --study
-         (without --study: any study) never found while it ran, however it
-         stopped (a typo in --db or --study must not look like success)
-      2  bad usage (an unknown option or a bad value)
-      3  it cannot run the objective: it cannot be imported, its process cannot
-         start, or this worker does not run it (--objective, --allow-module); the
-         trial is handed back untouched
-
-    Each trial runs with its study's settings as read right after its claim. The
-    study's budget holds without a driver too: a trial claimed into a study that
-    already finished --max-evals trials is cancelled, not run (`hpo-driver trials`
-    shows why), with the study's other queued trials.
-
-    hyperopt-mongo-worker's options (--mongo, --exp-key, --max-jobs,
-    --reserve-timeout, --max-consecutive-failures, --last-job-timeout, --workdir,
-    --no-subprocesses) are accepted with the same meanings, and given --mongo or
-    --exp-key its defaults too: exit after 120 s without a trial and after 4
-    trials in a row in error.
+    Raises:
+        click.ClickException: See :func:`_opened_store` and :func:`_run_trials`;
+            or ``--max-consecutive-failures`` trials in a row ended in error.
+        SystemExit: :data:`EXIT_CANNOT_RUN` (see :func:`_run_trials`).
     """
     owner, label = worker_owner(worker_id)
+    _log_to_stderr(label, verbose=verbose, quiet=quiet)
+    stop_with_driver()
+    store = _opened_store(db_url, study, idle_timeout, wait_for_store)
+    if store is None:  # stopped by a signal as it opened
+        return
+    summary = _run_trials(
+        store,
+        db_url,
+        study,
+        worker_id,
+        max_trials=max_trials,
+        idle_timeout=idle_timeout,
+        poll_interval=poll_interval,
+        owner=owner,
+        policy=ObjectivePolicy(objectives, allow_modules),
+        show_output=show_output,
+        **hyperopt_options,
+    )
+    if summary.stop_reason == "max_consecutive_failures":
+        limit = hyperopt_options["max_consecutive_failures"]
+        raise click.ClickException(_failing_trials(summary, db_url, study, limit))
+
+
+def _log_to_stderr(label: str, *, verbose: bool, quiet: bool) -> None:
+    """Log to standard error, each line naming the worker (``label``): debug lines
+    too with ``--verbose``, warnings and errors only with ``--quiet``."""
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     configure_logging(level, stream=sys.stderr, label=label)
-    stop_with_driver()
+
+
+def _opened_store(
+    db_url: str, study: str | None, idle_timeout: float | None, wait_for_store: float
+) -> BaseTrialStore | None:
+    """The worker's store, open; None when a stop signal came as it opened (the
+    worker then stops before claiming, see :func:`_stop_before_start`).
+
+    Raises:
+        click.ClickException: The database never appeared within
+            ``idle_timeout`` seconds or before a stop signal (a wrong ``--db``
+            must not look like success), or (see :func:`_stop_before_start`) the
+            study was not found when the signal came.
+        UnreachableStoreError: The store did not answer (see :func:`_open_store`).
+    """
     with _stop_requests() as stopped:
         store = _open_store(db_url, idle_timeout, wait_for_store, stopped)
     pause_point("store-opened")  # signals from here on go to the loop (see _entry)
-    if isinstance(store, MissingStoreError):  # a wrong --db must not look like success
+    if isinstance(store, MissingStoreError):
         what = "no study was ever" if study is None else f"study {study!r} was never"
         raise click.ClickException(f"{what} found: {store}")
     if stopped:  # the signal came as the store opened: stop before claiming
         _stop_before_start(store, db_url, study, stopped[0])
-        return
+        return None
+    return store
+
+
+def _run_trials(
+    store: BaseTrialStore,
+    db_url: str,
+    study: str | None,
+    worker_id: str | None,
+    **options: Any,
+) -> WorkerSummary:
+    """Run the worker's loop on ``store`` (:func:`run_worker` with ``options``),
+    then close the store.
+
+    Raises:
+        SystemExit: Exit code :data:`EXIT_CANNOT_RUN`: the objective cannot run
+            (said on standard error, named as the worker's log lines are).
+        click.ClickException: The study (any study, without ``study``) was never
+            found while the worker ran, however it stopped; or the store failed in
+            a way the loop does not ride out.
+    """
     try:
         summary = run_worker(
-            store,
-            study=study,
-            max_trials=max_trials,
-            idle_timeout=idle_timeout,
-            poll_interval=poll_interval,
-            worker_id=worker_id,
-            owner=owner,
-            policy=ObjectivePolicy(objectives, allow_modules),
-            show_output=show_output,
-            db_url=db_url,
-            **hyperopt_options,
+            store, study=study, worker_id=worker_id, db_url=db_url, **options
         )
         if not summary.study_found:  # however it stopped: a signal, a timeout
             raise click.ClickException(_never_found(store, db_url, study))
@@ -289,14 +357,21 @@ def main(
         raise click.ClickException(str(e)) from e
     finally:
         store.close()
-    if summary.stop_reason == "max_consecutive_failures":
-        failing = sorted(summary.failing_studies)  # one study, most often
-        named = study or (failing[0] if len(failing) == 1 else None)
-        raise click.ClickException(
-            f"{counted(summary.failed, 'trial')} ended in error, the last "
-            f"{hyperopt_options['max_consecutive_failures']} in a row "
-            f"(--max-consecutive-failures): see {_error_trials_command(db_url, named)}"
-        )
+    return summary
+
+
+def _failing_trials(
+    summary: WorkerSummary, db_url: str, study: str | None, limit: int
+) -> str:
+    """Why a worker stopped after ``limit`` trials in a row ended in error
+    (``--max-consecutive-failures``), with the command that lists them."""
+    failing = sorted(summary.failing_studies)  # one study, most often
+    named = study or (failing[0] if len(failing) == 1 else None)
+    return (
+        f"{counted(summary.failed, 'trial')} ended in error, the last {limit} in a "
+        f"row (--max-consecutive-failures): see "
+        f"{_error_trials_command(db_url, named)}"
+    )
 
 
 def _error_trials_command(db_url: str, study: str | None) -> str:
