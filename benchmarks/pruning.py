@@ -98,6 +98,9 @@ class Outcome:
         default_factory=list
     )  # (true final, pruned)
     curves: set[bytes] = field(default_factory=set)  # distinct configurations' curves
+    log: list[tuple[int, float, float]] = field(
+        default_factory=list
+    )  # (step stopped at, last value, true final), in finish order
 
 
 # ---- the two libraries behind one small interface ------------------------------------
@@ -127,7 +130,8 @@ class OursRunner:
         self.store = SQLiteTrialStore(":memory:")
         self.store.create_study("b", {})
         name, settings = _pruner_settings(pruner, problem.steps, pruner_settings)
-        made = make_pruner("none" if name == "optuna_sha" else name, settings)
+        shadowed = name == "optuna_sha"
+        made = make_pruner("none" if shadowed else name, {} if shadowed else settings)
         groups = made.bracket_of if sampling == "bracket" else None
         tpe = dict(tpe or {})
         self.pending_rule = tpe.pop("pending", SURVIVOR_WEIGHT)
@@ -151,7 +155,8 @@ class OursRunner:
             if pruner in ("none", "optuna_sha")
             else StudyPruning(self.store, "b", made, refresh_seconds=0.0)
         )
-        self.shadow = _ShadowPruner() if pruner == "optuna_sha" else None
+        shadow = {k: v for k, v in settings.items() if k != "max_resource"}
+        self.shadow = _ShadowPruner(**shadow) if pruner == "optuna_sha" else None
         self.rng = np.random.default_rng(seed)
         self.running: dict[int, Any] = {}
         self.pruner = None if pruner == "none" else made
@@ -271,15 +276,14 @@ class _ShadowPruner:
     TPE with optuna's pruner), through a shadow optuna study that holds only the
     trials' reports."""
 
-    def __init__(self) -> None:
+    def __init__(self, **rungs: Any) -> None:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.ERROR)
         self.optuna = optuna
+        rungs = {"min_resource": 1, "reduction_factor": REDUCTION, **rungs}
         self.study = optuna.create_study(
-            pruner=optuna.pruners.SuccessiveHalvingPruner(
-                min_resource=1, reduction_factor=REDUCTION
-            )
+            pruner=optuna.pruners.SuccessiveHalvingPruner(**rungs)
         )
         self.trials: dict[int, Any] = {}
 
@@ -358,9 +362,9 @@ def _pruner_settings(
     """The pruner's name and settings (``extra`` overrides ASHA's and Hyperband's);
     ``median_step`` is the median pruner comparing values at the step (as optuna)
     instead of running averages."""
-    if extra and pruner not in ("asha", "hyperband"):
+    if extra and pruner not in ("asha", "hyperband", "optuna_sha"):
         raise ValueError(f"{pruner!r} takes no {', '.join(extra)}")
-    if pruner in ("asha", "hyperband"):
+    if pruner in ("asha", "hyperband", "optuna_sha"):
         settings = {"max_resource": steps, "reduction_factor": REDUCTION}
         return pruner, {**settings, **(extra or {})}
     if pruner == "median_step":
@@ -441,6 +445,7 @@ def _step(runner, problem, state, out) -> bool:
     if pruned or step == problem.steps:
         runner.finish(state["handle"], step, value, pruned)
         out.tried.append((float(curve[-1]), pruned))
+        out.log.append((step, value, float(curve[-1])))
         if not pruned:
             out.completed.append((out.steps, value))
         return False
@@ -470,8 +475,8 @@ def summarise(outcome: Outcome, budget: int) -> dict[str, Any]:
     }
 
 
-def run_one(task: tuple[str, str, int, int, int]) -> dict[str, Any]:
-    method, problem_name, seed, workers, budget = task
+def run_one(task: tuple[str, str, int, int, int, bool]) -> dict[str, Any]:
+    method, problem_name, seed, workers, budget, trace = task
     problem = PROBLEMS[problem_name]
     started = time.perf_counter()
     outcome = simulate(method, problem, seed, workers, budget)
@@ -483,6 +488,8 @@ def run_one(task: tuple[str, str, int, int, int]) -> dict[str, Any]:
         workers=workers,
         seconds=time.perf_counter() - started,
     )
+    if trace:  # each trial, in finish order: step stopped at, last value, true final
+        summary["log"] = [[s, round(v, 6), round(f, 6)] for s, v, f in outcome.log]
     return summary
 
 
@@ -620,6 +627,11 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--tag", default="", help="suffix of the results file name")
     parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="save every trial's stop step, last value and true final (key 'log')",
+    )
+    parser.add_argument(
         "--table-only",
         action="store_true",
         help="print the table of the runs saved so far, run nothing",
@@ -659,7 +671,14 @@ def main() -> None:
         return
     done = {_key(r) for r in saved}
     tasks = [
-        (method, problem, seed, int(workers), args.budget * PROBLEMS[problem].steps)
+        (
+            method,
+            problem,
+            seed,
+            int(workers),
+            args.budget * PROBLEMS[problem].steps,
+            args.trace,
+        )
         for seed in range(args.seed_offset, args.seed_offset + args.seeds)
         for problem in problems
         for workers in args.workers.split(",")
