@@ -121,6 +121,11 @@ def main() -> None:
             else:
                 cells.append(f"{np.nanmedian(values):.4g}")
         print(f"| {method} | {len(by_seed)} | " + " | ".join(cells) + " |")
+    print("\nseeds in which the best configuration tried was pruned, by step:")
+    for method, by_seed in sorted(runs.items()):
+        stops = [int(r["best_stop"]) for r in by_seed.values() if r["best_pruned"]]
+        counts = {s: stops.count(s) for s in sorted(set(stops))}
+        print(f"- {method}: {len(stops)} of {len(by_seed)} {counts}")
     print(f"\npaired with {args.reference} (better/equal/worse for the method, p):")
     for method, by_seed in sorted(runs.items()):
         seeds = sorted(by_seed.keys() & reference.keys())
