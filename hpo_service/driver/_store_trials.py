@@ -17,7 +17,6 @@ from typing import Any, NoReturn, SupportsIndex
 
 from hpo_service._common.settings import StudySettings
 from hpo_service._common.stop_signals import pause_point
-from hpo_service._common.words import counted
 from hpo_service.algorithms import describe, resolve
 from hpo_service.algorithms.pruners import (
     BasePruner,
@@ -181,13 +180,14 @@ class StoreTrials(TrialsView):
         tids = enqueue(self.store, self.study, points)
         spent = spent_budget(self.store, self.study)
         if spent is not None:
+            n = len(tids)
+            queued, them = ("the queued point", "it") if n == 1 else (
+                f"the {n} queued points", "them")  # fmt: skip
             warnings.warn(
                 f"study {self.study!r} has already finished its budget ({spent[0]} "
-                f"of max_evals={spent[1]}): a worker cancels the "
-                f"{counted(len(tids), 'queued point')} instead of running them, "
-                "unless fmin(..., max_evals=N) "
-                "with a larger N runs first (its driver runs them before its own "
-                "suggestions)",
+                f"of max_evals={spent[1]}): a worker cancels {queued} instead of "
+                f"running {them}, unless fmin(..., max_evals=N) with a larger N runs "
+                f"first (its driver runs {them} before its own suggestions)",
                 UserWarning,
                 stacklevel=3,
             )

@@ -140,13 +140,14 @@ def _spent_budget_note(
     if spent is None:
         return None
     finished, budget = spent
+    them = "it" if count == 1 else "them"
+    points = "this point" if count == 1 else f"these {count} points"
     return (
         f"note: study {study!r} has already finished its budget ({finished} of "
-        f"--max-evals {budget}): a worker cancels these {counted(count, 'point')} "
-        "instead of "
-        f"running them (`{store_command('hpo-driver trials', db_url, study)}` shows "
-        "why). To run them, resume the study with a larger budget before a worker "
-        f"claims them (`{store_command('hpo-driver start', db_url, study)} "
+        f"--max-evals {budget}): a worker cancels {points} instead of running "
+        f"{them} (`{store_command('hpo-driver trials', db_url, study)}` shows why). "
+        f"To run {them}, resume the study with a larger budget before a worker "
+        f"claims {them} (`{store_command('hpo-driver start', db_url, study)} "
         f"--max-evals {finished + count} ...`): its driver runs queued points "
         f"before its own suggestions.{masked_note(db_url)}"
     )

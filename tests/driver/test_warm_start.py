@@ -105,6 +105,9 @@ def test_queued_points_are_run_by_workers(db_url):
     with pytest.warns(UserWarning, match=r"already finished its budget \(2 of") as w:
         tids = trials.enqueue([{"x": 1.0, "y": -2.0}])  # runs: the budget grows next
     assert w[0].filename == __file__  # points at the call
+    assert "a worker cancels the queued point instead of running it, unless " in str(
+        w[0].message
+    )  # it said "the 1 queued point instead of running them"
     fmin(quadratic, SPACE, algo=rand.suggest, max_evals=4, trials=trials,
          show_progressbar=False)  # fmt: skip
     ran = trials.store.get_trial("q", tids[0])

@@ -214,6 +214,13 @@ def test_a_worker_without_driver_cancels_points_queued_into_a_finished_study(
     of 3), and `hpo-driver trials` says why."""
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
     assert procs.run(DRIVER, *start_args(db, "n", 3, "--workers", "1")).returncode == 0
+    one = procs.run(DRIVER, "enqueue", "--db", db, "--study", "n",
+                    "--params", '{"x": 0.5, "y": 0.0}')  # fmt: skip
+    assert one.returncode == 0, one.stderr
+    said = " ".join(one.stderr.split())  # it said "these 1 point ... running them"
+    assert "a worker cancels this point instead of running it (" in said, said
+    assert "To run it, resume the study with a larger budget before a worker " in said
+    assert "claims it (`hpo-driver start --db " in said
     points = ["--params", '{"x": 1.0, "y": 0.0}', "--params", '{"x": 2.0, "y": 0.0}']
     queued = procs.run(DRIVER, "enqueue", "--db", db, "--study", "n", *points)
     assert queued.returncode == 0, queued.stderr
@@ -224,11 +231,11 @@ def test_a_worker_without_driver_cancels_points_queued_into_a_finished_study(
     assert worker.returncode == 0, worker.stderr
     assert "worker stopped (study_finished)" in worker.stderr
     final = counts(db, "n")
-    assert (final[TrialState.DONE], final[TrialState.CANCELLED]) == (3, 2), final
+    assert (final[TrialState.DONE], final[TrialState.CANCELLED]) == (3, 3), final
     listed = procs.run(DRIVER, "trials", "--db", db, "--study", "n", "--state",
                        "cancelled", "--format", "json")  # fmt: skip
     errors = [record["error"] for record in json.loads(listed.stdout)]
-    assert [e["type"] for e in errors] == ["BeyondBudget"] * 2
+    assert [e["type"] for e in errors] == ["BeyondBudget"] * 3
     assert "already finished max_evals=3 trials" in errors[0]["message"]
 
 
