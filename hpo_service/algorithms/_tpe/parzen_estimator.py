@@ -340,25 +340,64 @@ class ParzenEstimator:
         return self.weights.size
 
     def sample(
-        self, rng: np.random.Generator, size: int, *, with_prior: bool = True
+        self,
+        rng: np.random.Generator,
+        size: int,
+        *,
+        with_prior: bool = True,
+        marginal: bool = False,
     ) -> Candidates:
         """Draw ``size`` points from the mixture; ``with_prior=False`` leaves the
-        prior component out of the draws (unless it is the only one)."""
+        prior component out of the draws (unless it is the only one);
+        ``marginal=True`` picks the component of every parameter of a point
+        independently (hyperopt's per-parameter draws), instead of one per point.
+        """
         weights = self.weights
         if not with_prior and weights.size > 1:
             weights = weights.copy()
             weights[-1] = 0.0
             weights /= np.add.reduce(weights)
-        comp = _draw_components(weights, size, rng)
         layout = self.layout
+        if marginal:
+            return self._sample_marginal(rng, size, weights)
+        comp = _draw_components(weights, size, rng)
         raw = _truncnorm.sample(
             self.mus[comp], self.sigmas[comp], layout.low, layout.high, rng
         )
+        return self._finish(rng, size, raw, comp[:, None])
+
+    def _sample_marginal(
+        self, rng: np.random.Generator, size: int, weights: np.ndarray
+    ) -> Candidates:
+        """``size`` points, each parameter from its own component draw."""
+        layout = self.layout
+        n_numeric, n_cat = layout.low.size, layout.n_options.size
+        comp = _draw_components(weights, size * (n_numeric + n_cat), rng)
+        comp = comp.reshape(size, n_numeric + n_cat)
+        dims = np.arange(n_numeric)
+        numeric = comp[:, :n_numeric]
+        raw = _truncnorm.sample(
+            self.mus[numeric, dims],
+            self.sigmas[numeric, dims],
+            layout.low,
+            layout.high,
+            rng,
+        )
+        return self._finish(rng, size, raw, comp[:, n_numeric:])
+
+    def _finish(
+        self, rng: np.random.Generator, size: int, raw: np.ndarray, comp: np.ndarray
+    ) -> Candidates:
+        """The candidates of numeric draws ``raw``, their options drawn from the
+        tables of components ``comp`` (``(size, 1)``: one per point, or ``(size,
+        n_categorical)``: one per option parameter)."""
+        layout = self.layout
         options = np.empty((size, layout.n_options.size), dtype=np.intp)
         for j, (offset, n) in enumerate(
             zip(layout.offsets, layout.n_options, strict=True)
         ):
-            cdf = np.cumsum(np.exp(self.log_tables[comp, offset : offset + n]), axis=1)
+            rows = comp[:, min(j, comp.shape[1] - 1)]
+            cdf = np.cumsum(np.exp(self.log_tables[rows, offset : offset + n]), axis=1)
             u = rng.random(size) * cdf[:, -1]
             options[:, j] = np.minimum((u[:, None] >= cdf).sum(axis=1), n - 1)
         return Candidates(raw=raw, values=layout.to_values(raw), options=options)

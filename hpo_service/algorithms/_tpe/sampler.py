@@ -55,6 +55,8 @@ _SWITCHES = (
     "whole_end_bins",
     "branch_joint",
     "keep_extremes",
+    "ei_per_parameter",
+    "marginal_draws",
 )
 #: The count settings: ints (numpy's too); 2.5 candidates would fail mid-study.
 _COUNTS = (
@@ -92,7 +94,21 @@ class TPESettings:
 
     Attributes:
         n_startup_jobs: Trials drawn from the prior before TPE starts modelling.
-        n_ei_candidates: Candidates drawn from the "good" density per suggestion.
+        n_ei_candidates: Candidates drawn from the "good" density per suggestion
+            (per group of parameters; see ``ei_per_parameter``).
+        ei_per_parameter: Draw ``n_ei_candidates`` per parameter of a group (a
+            group of ``d`` parameters draws ``d * n_ei_candidates``), as hyperopt
+            draws and scores ``n_EI_candidates`` for every parameter on its own
+            (``suggest`` and ``build_posterior`` in hyperopt/tpe.py); False (the
+            default) draws ``n_ei_candidates`` per group. Groups of one parameter
+            are unchanged.
+        marginal_draws: Draw each numeric and each categorical parameter of a
+            candidate from its own, independently chosen component of the good
+            mixture (hyperopt samples every parameter from its own 1-D mixture,
+            so one candidate can take C from one good trial and epsilon from
+            another or from the prior), then score the candidates jointly as
+            before; False (the default) draws a whole candidate from one
+            component. Groups of one parameter draw the same distribution.
         gamma: Fraction of a group's trials that form the "good" (below) set
             (with ``below_rule="sqrt"``: the factor of ``sqrt(n)``).
         below_rule: How many trials are good: ``"share"`` (the default) the best
@@ -212,6 +228,8 @@ class TPESettings:
 
     n_startup_jobs: int = 10
     n_ei_candidates: int = 24
+    ei_per_parameter: bool = False
+    marginal_draws: bool = False
     gamma: float = 0.07
     below_rule: str = "share"
     max_below: int = 25
@@ -431,7 +449,6 @@ def suggest_batch(
     """
     chosen: list[dict[str, Any]] = [{} for _ in range(size)]
     draws: list[_repeats.GroupDraw] = []
-    n_ei = settings.n_ei_candidates
     groups = _groups(
         space, settings.multivariate, settings.whole_end_bins, settings.branch_joint
     )
@@ -439,9 +456,17 @@ def suggest_batch(
         rows = [i for i, point in enumerate(chosen) if group.is_active(point)]
         if not rows:
             continue
+        n_ei = settings.n_ei_candidates
+        if settings.ei_per_parameter:
+            n_ei *= len(group.specs)
         good, bad = _models(group, history, pending, rng, settings, pending_weights)
         with_prior = _prior_draws(settings, pending, pending_weights)
-        candidates = good.sample(rng, n_ei * len(rows), with_prior=with_prior)
+        candidates = good.sample(
+            rng,
+            n_ei * len(rows),
+            with_prior=with_prior,
+            marginal=settings.marginal_draws,
+        )
         score = _log_ratio(good, bad, candidates)
         best = np.argmax(score.reshape(len(rows), n_ei), axis=1)
         for row, index in zip(rows, best + n_ei * np.arange(len(rows)), strict=True):
