@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
@@ -524,8 +524,13 @@ def study_space(settings: StudySettings, name: str = "") -> Any:
     return from_document(settings.space)
 
 
-def _create(store: BaseTrialStore, name: str, given: dict[str, Any]) -> StudySettings:
-    check_study_name(name)
+def check_creatable(name: str, given: Mapping[str, Any]) -> None:
+    """Refuse to create study ``name`` from ``given`` (settings by key:
+    ``objective``, ``space``, ``max_evals``) when one of them is missing.
+
+    Raises:
+        ValueError: Naming the flags to give (``--space``, ``--max-evals``).
+    """
     missing = [k for k in _REQUIRED_TO_CREATE if given.get(k) is None]
     if missing:
         flags = [_flag(k) for k in missing]
@@ -534,6 +539,11 @@ def _create(store: BaseTrialStore, name: str, given: dict[str, Any]) -> StudySet
             f"study {name!r} (it does not exist yet), but got "
             + ", ".join(f"no {flag}" for flag in flags)
         )
+
+
+def _create(store: BaseTrialStore, name: str, given: dict[str, Any]) -> StudySettings:
+    check_study_name(name)
+    check_creatable(name, given)
     values = {k: v for k, v in given.items() if v is not None}
     if values.get("seed") is None:
         values["seed"] = secrets.randbelow(2**31)

@@ -204,7 +204,16 @@ def _open_store(
 
 def _check_new_study(given: dict[str, Any]) -> None:
     """Run ``start``'s option checks for a new study on ``given`` (a copy of the
-    command's arguments), so that a bad option creates no database."""
+    command's arguments), so that a bad option, or a missing --space or
+    --max-evals, creates no database."""
+    from hpo_service.driver._study import check_creatable
+
+    needed = {"objective": given["objective"], "space": given.get("space_ref"),
+              "max_evals": given.get("max_evals")}  # fmt: skip
+    try:
+        check_creatable(given["study"], needed)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from e
     take_algorithm(given, None)
     take_pruner(given, None)
     given["objective_names"] = _objective_names(given["objective_names"])

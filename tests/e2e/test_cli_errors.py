@@ -291,3 +291,25 @@ def test_enqueue_of_a_plain_option_names_its_index(procs, db):
     run = procs.run(DRIVER, "enqueue", "--db", db, "--study", "s", "--params",
                     '{"sgd_loss": 1}')  # fmt: skip
     assert run.returncode == 0, run.stderr
+
+
+@pytest.mark.parametrize(
+    ("given", "missing"),
+    [
+        (["--space", "tests.e2e.objectives:space"], "`--max-evals`"),
+        (["--max-evals", "3"], "`--space`"),
+        ([], "`--space` and `--max-evals`"),
+    ],
+)
+def test_a_new_study_without_space_or_budget_creates_no_database(
+    procs, db, tmp_path, given, missing
+):
+    """`start` of a new study without --space or --max-evals was refused only after
+    it had created an empty database (later commands then said "study not found"
+    instead of "no SQLite database at PATH")."""
+    objective = ["--objective", "tests.e2e.objectives:quadratic"]
+    run = procs.run(DRIVER, "start", "--db", db, "--study", "s", *objective, *given)
+    assert run.returncode == 2, run.stderr
+    assert f"{missing} must be given to create study 's'" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "hpo.sqlite").exists()
