@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import Callable
 
+from hpo_service._common.words import counted
 from hpo_service.exceptions import HPOServiceError
 from hpo_service.store._url import STORE_URL_ENV
 from hpo_service.worker._lifeline import PARENT_FD_ENV
@@ -84,7 +85,7 @@ class LocalWorkers:
         if self._n:
             self._lifeline, self._lifeline_write = os.pipe()
             self._procs = [self._spawn(i) for i in range(self._n)]
-            _logger.info("started %s local workers", self._n)
+            _logger.info("started %s", counted(self._n, "local worker"))
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:

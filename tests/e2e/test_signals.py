@@ -205,6 +205,8 @@ def test_a_trial_longer_than_the_stop_grace_is_handed_back_and_the_driver_says_s
     os.kill(driver.pid, signal.SIGTERM)
     _, err = driver.communicate(timeout=120)
     assert driver.returncode == 128 + signal.SIGTERM, err
+    # it said "started 1 local workers"
+    assert "hpo_service.driver._local_workers: started 1 local worker\n" in err
     assert "hand their running trials back (they did not finish within " in err
     assert "--stop-grace 1 s): those trials run again when the study resumes" in err
     with open_store(db) as store:
