@@ -71,6 +71,14 @@ def aside(note: Note | None, before: str = " (", after: str = ")") -> str:
     return f"{before}{text}{after}" if text else ""
 
 
+def failure(note: Note | None) -> str:
+    """What a line says of the store's failure: ``note`` (how long, how many calls,
+    what waits), or ``"the store failed"`` (the outage's first failure, or a debug
+    line), not both ("the store failed; the store has failed for 31 s ...")."""
+    text = "" if note is None else str(note)
+    return text or "the store failed"
+
+
 class Outage:
     """The store failures of one process, said at one pace (thread-safe: the
     heartbeat thread shares it).

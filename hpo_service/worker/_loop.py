@@ -61,7 +61,7 @@ from hpo_service.store._faults import (
     StoreFaults,
     may_pass,
 )
-from hpo_service.store._outage import aside, process_outage
+from hpo_service.store._outage import aside, failure, process_outage
 from hpo_service.store._summary import RunningTrial
 from hpo_service.worker._budget import Verdict, budget_verdict
 from hpo_service.worker._child import ChildOutcome, ChildRunner
@@ -1224,8 +1224,8 @@ class Worker:
             note = process_outage().failed(checking)
             self._log.log(
                 logging.DEBUG if note is None else logging.WARNING,
-                "cannot check the study before claiming (the store failed; the "
-                "loop retries%s): %s", aside(note, "; ", ""), e,
+                "cannot check the study before claiming, the loop retries (%s): %s",
+                failure(note), e,
             )  # fmt: skip
 
     def _check_study(self) -> None:

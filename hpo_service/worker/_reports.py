@@ -47,7 +47,7 @@ from hpo_service.exceptions import StoreError, UnstorableError
 from hpo_service.store import _common
 from hpo_service.store._base import BaseTrialStore, Trial, TrialReports
 from hpo_service.store._faults import StoreFaults, may_pass
-from hpo_service.store._outage import aside, process_outage
+from hpo_service.store._outage import failure, process_outage
 from hpo_service.worker._heartbeat import Lease
 
 _logger = logging.getLogger(__name__)
@@ -303,8 +303,7 @@ class ReportHandler:
             note = process_outage().failed(reading)
             self._log.log(
                 logging.DEBUG if note is None else logging.WARNING,
-                "trial %s: cannot judge it (the store failed%s): %s",
-                name, aside(note, "; ", ""), e,
+                "trial %s: cannot judge it (%s): %s", name, failure(note), e,
             )  # fmt: skip
             return False
         except Exception:

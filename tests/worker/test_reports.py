@@ -10,6 +10,7 @@ import pytest
 from hpo_service.algorithms.pruners import ASHAPruner, MedianPruner, TrialProgress
 from hpo_service.exceptions import WorkerError
 from hpo_service.store import TrialState, open_store
+from hpo_service.store._outage import reset_process_outage
 from hpo_service.worker import run_worker
 from hpo_service.worker._heartbeat import Heartbeat, Lease
 from hpo_service.worker._reports import ReportHandler, StudyPruning
@@ -276,13 +277,17 @@ def test_an_objective_that_checks_and_goes_on_is_not_warned(store):
     assert all("output" not in t.result for t in trials)
 
 
+@pytest.mark.parametrize("outage", [False, True])
 def test_a_store_failure_while_judging_is_said_as_one_not_as_a_pruner_fault(
-    mongo_url, caplog
+    mongo_url, caplog, outage
 ):
     """The pruner's read of the finished trials fails at the server (a write error
     a retry cannot fix at once, here OutOfDiskSpace): the report is answered "go on"
     and the log says the store failed, in one line; before, it said "the pruner
-    failed" with a traceback, as for a bug in the pruner."""
+    failed" with a traceback, as for a bug in the pruner. Within an outage (another
+    call failed first), the line says the outage's note instead, once: it said
+    "the store failed; the store has failed for 0 s and 2 calls; ...)".
+    """
     import uuid
 
     import pymongo
@@ -298,18 +303,30 @@ def test_a_store_failure_while_judging_is_said_as_one_not_as_a_pruner_fault(
             trial = store.claim("w", 60.0, study="s")
             pruning = StudyPruning(store, "s", ASHAPruner(max_resource=9))
             lease = Lease("s", trial.tid, trial.token, 60.0)
-            handler = ReportHandler(trial, pruning, lease, lambda what, fn: fn())
+            handler = ReportHandler(
+                trial, pruning, lease, lambda what, fn: fn(), flush_seconds=3600.0
+            )  # written at the first report only
             data = {"failCommands": ["find"], "appName": app, "errorCode": 14031}
+            reset_process_outage(every=0.0)  # every failure a warning
+            steps = [0, 1] if outage else [0]  # the second judged within the outage
             with (
                 caplog.at_level(logging.WARNING),
-                fail_point(mongo_url, data, {"times": 1}),
+                fail_point(mongo_url, data, {"times": len(steps)}),
             ):
-                assert handler({"kind": "report", "step": 0, "value": 1.0}) == {
-                    "kind": "decision", "prune": False
-                }  # fmt: skip
+                for step in steps:
+                    assert handler({"kind": "report", "step": step, "value": 1.0}) == {
+                        "kind": "decision", "prune": False
+                    }  # fmt: skip
             assert store.get_trial("s", trial.tid).intermediate == {0: 1.0}
     finally:
         with pymongo.MongoClient(mongo_url) as client:
             client.drop_database(database)
-    assert "trial s/0: cannot judge it (the store failed)" in caplog.text
+    said = [m for m in caplog.messages if "cannot judge it" in m]
+    assert len(said) == len(steps), caplog.text
+    assert said[0].startswith("trial s/0: cannot judge it (the store failed): ")
+    if outage:
+        assert said[1].startswith(
+            "trial s/0: cannot judge it (the store has failed for 0 s and 2 calls; "
+            "waiting: the pruner's read for trial s/0): "
+        ), said[1]
     assert "the pruner failed" not in caplog.text and "Traceback" not in caplog.text
