@@ -31,6 +31,13 @@ _OPTUNA: dict[str, tuple[str | None, str]] = {
 }
 """Optuna's option -> (ours, or None when none is needed, what it is)."""
 
+_WITHOUT_COUNTERPART = {
+    "--n-jobs": "each hpo-worker runs one trial at a time: start one per trial to "
+    "run at once (or `hpo-driver start --workers K`)",
+}
+"""Optuna's option -> what to do instead, for a command that lacks its counterpart
+(``hpo-worker --n-jobs``: click's guess, '--max-jobs', is hyperopt's trial count)."""
+
 
 def foreign_option_message(option: str, flags: Collection[str]) -> str | None:
     """The error for an unknown command-line option that is Optuna's, else None.
@@ -38,7 +45,8 @@ def foreign_option_message(option: str, flags: Collection[str]) -> str | None:
     Args:
         option: The option as typed, e.g. ``"--n-trials"`` or ``"--n-trials=5"``.
         flags: The options of the command it was given to, e.g. ``{"--max-evals"}``;
-            an Optuna option whose counterpart the command lacks gets no message.
+            an Optuna option whose counterpart the command lacks gets no message,
+            unless it says what to do instead (``hpo-worker --n-jobs``).
 
     Returns:
         ``"No such option '--n-trials' (Optuna's): use '--max-evals' (trials to
@@ -46,8 +54,13 @@ def foreign_option_message(option: str, flags: Collection[str]) -> str | None:
     """
     name = option.split("=", 1)[0]
     entry = _OPTUNA.get(name)
-    if entry is None or (entry[0] is not None and entry[0] not in flags):
+    if entry is None:
         return None
+    if entry[0] is not None and entry[0] not in flags:
+        instead = _WITHOUT_COUNTERPART.get(name)
+        if instead is None:
+            return None
+        return f"No such option {name!r} (Optuna's): {instead}."
     ours, what = entry
     if ours is None:
         return f"No such option {name!r} (Optuna's): {what}."

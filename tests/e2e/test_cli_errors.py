@@ -248,6 +248,12 @@ def test_the_failures_command_masks_the_store_password():
     )
 
 
+N_JOBS = (
+    "'--n-jobs' (Optuna's): each hpo-worker runs one trial at a time: start one per "
+    "trial to run at once (or `hpo-driver start --workers K`)."
+)
+
+
 def test_optunas_option_names_point_at_ours_not_at_the_nearest_spelling(procs, db):
     """``--n-trials`` was answered "Did you mean '--startup-trials'?", ``--storage``
     with '--space', ``--direction`` with '--reduction-factor'."""
@@ -267,6 +273,8 @@ def test_optunas_option_names_point_at_ours_not_at_the_nearest_spelling(procs, d
         ),
         ([WORKER, "--storage", db], "'--storage' (Optuna's): use '--db'"),
         ([WORKER, "--n-trials", "3"], "Did you mean '--max-trials'?"),  # no counterpart
+        # click's guess was '--max-jobs', hyperopt's number of trials to run
+        ([WORKER, "--n-jobs", "2"], N_JOBS),
         ([*start, "--nope"], "No such option '--nope'."),  # click's own guess stays
     ]
     runs = run_together(procs, [command for command, _ in cases])
@@ -275,6 +283,7 @@ def test_optunas_option_names_point_at_ours_not_at_the_nearest_spelling(procs, d
         assert message in run.stderr, (command, run.stderr)
         assert "Traceback" not in run.stderr
     assert "Did you mean" not in runs[0].stderr
+    assert "Did you mean" not in runs[-2].stderr
 
 
 def test_enqueue_of_a_plain_option_names_its_index(procs, db):
