@@ -27,6 +27,9 @@ list and the defaults):
   Optuna, so a value tried many times gets narrow kernels on its own bin; ``log_floor``
   (0: ``bandwidth_floor``): the floor of the log-scaled parameters' kernels
   (``loguniform``, ``qloguniform``, ``lognormal``; a quantised one takes the larger);
+  ``continuous_kernels`` ("same"; "gaps"): the continuous parameters' kernels in both
+  densities as wide as the larger gap to a sorted neighbour, as in Optuna (pending
+  points in the bad density get narrow kernels of their own);
 - ``ignore_failures`` (False): failed trials (NaN loss) count as the worst ones.
 - parallel workers: ``liar_width`` ("good": pending points are kernels of the good
   density's width in the bad density), ``liar_weight`` (1.0), ``pending_widen`` (1.0:

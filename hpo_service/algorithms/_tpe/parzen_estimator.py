@@ -294,6 +294,8 @@ class ParzenEstimator:
             neighbour, still floored) whatever ``bandwidth`` and ``sigmas`` say: a
             value observed many times gets kernels narrower than its rounding bin,
             as in Optuna's univariate Parzen estimator.
+        continuous_gaps: The same for the continuous (not quantised) numeric
+            dimensions.
     """
 
     def __init__(
@@ -310,6 +312,7 @@ class ParzenEstimator:
         bandwidth: str = "neighbour",
         sigmas: np.ndarray | None = None,
         quantised_gaps: bool = False,
+        continuous_gaps: bool = False,
     ) -> None:
         self.layout = layout
         k = numeric.shape[0]
@@ -325,9 +328,10 @@ class ParzenEstimator:
             sigmas = sigmas * bandwidth_factor
         elif sigmas is None:
             sigmas = _bandwidths(layout, numeric, consider_endpoints) * bandwidth_factor
-        if quantised_gaps and k >= 1 and layout.quantised.any():
-            sigmas = _with_quantised_gaps(layout, numeric, sigmas, consider_endpoints)
-            sigmas = sigmas * np.where(layout.quantised, bandwidth_factor, 1.0)
+        gap_dims = _gap_dims(layout, quantised_gaps, continuous_gaps)
+        if k >= 1 and gap_dims.any():
+            sigmas = _with_gaps(layout, numeric, sigmas, consider_endpoints, gap_dims)
+            sigmas = sigmas * np.where(gap_dims, bandwidth_factor, 1.0)
         floor = bandwidth_floor / min(100.0, k + 1.0)
         self.mus = np.concatenate([numeric, layout.prior_mu[None, :]])
         self.sigmas = np.ones_like(self.mus)
@@ -444,17 +448,30 @@ def _bandwidths(
     return sigmas
 
 
-def _with_quantised_gaps(
+def _gap_dims(
+    layout: GroupLayout, quantised_gaps: bool, continuous_gaps: bool
+) -> np.ndarray:
+    """Which numeric dimensions get per-kernel neighbour-gap widths ``(d,)``."""
+    dims = np.zeros(layout.quantised.shape, dtype=bool)
+    if quantised_gaps:
+        dims |= layout.quantised
+    if continuous_gaps:
+        dims |= ~layout.quantised
+    return dims
+
+
+def _with_gaps(
     layout: GroupLayout,
     mus: np.ndarray,
     sigmas: np.ndarray,
     consider_endpoints: bool,
+    gap_dims: np.ndarray,
 ) -> np.ndarray:
-    """``sigmas`` ``(d,)`` or ``(k, d)`` as per-kernel widths ``(k, d)``, the quantised
-    dimensions' replaced by their neighbour-gap widths (before ``bandwidth_factor``;
-    the others unchanged)."""
+    """``sigmas`` ``(d,)`` or ``(k, d)`` as per-kernel widths ``(k, d)``, the
+    dimensions ``gap_dims`` replaced by their neighbour-gap widths (before
+    ``bandwidth_factor``; the others unchanged)."""
     gaps = _bandwidths(layout, mus, consider_endpoints)
-    return np.where(layout.quantised, gaps, np.broadcast_to(sigmas, gaps.shape))
+    return np.where(gap_dims, gaps, np.broadcast_to(sigmas, gaps.shape))
 
 
 def _scott_width(mus: np.ndarray) -> np.ndarray:

@@ -73,6 +73,7 @@ _WORDS = (
     "avoid_repeats",
     "prior_gate",
     "quantised_kernels",
+    "continuous_kernels",
     "duplicate_losses",
     "below_rule",
 )
@@ -80,6 +81,8 @@ _WORDS = (
 _PRIOR_GATES = ("none", "count")
 #: The choices of ``quantised_kernels``.
 _QUANTISED_KERNELS = ("same", "gaps_above", "gaps")
+#: The choices of ``continuous_kernels``.
+_CONTINUOUS_KERNELS = ("same", "gaps")
 #: The choices of ``duplicate_losses``.
 _DUPLICATE_LOSSES = ("keep", "last")
 #: The choices of ``below_rule``.
@@ -216,6 +219,16 @@ class TPESettings:
             histogram of the values tried, where a shared Scott width spreads them
             over the neighbouring values; ``"gaps"``: the good density too.
             Continuous and categorical parameters are unchanged either way.
+        continuous_kernels: Kernel widths of the continuous (not quantised)
+            numeric parameters: ``"same"`` (the ``bandwidth`` rule); ``"gaps"``:
+            in both densities each kernel is as wide as the larger gap to its
+            sorted neighbours (floored by ``bandwidth_floor``), as in Optuna 5's
+            univariate Parzen estimator, so that pending points in the bad density
+            get narrow kernels of their own instead of the bad observations' shared
+            width, and an isolated good trial a kernel reaching its neighbours
+            (unlike ``bandwidth="scott_gap"``, a cluster's kernels are not kept at
+            Scott's width or wider). Quantised and categorical parameters are
+            unchanged (see ``quantised_kernels``).
         duplicate_losses: Several objectives only (MOTPE): ``"keep"`` (the paper's
             and Optuna's ranking) ranks a trial whose losses equal an earlier
             trial's exactly like that trial, so repeats of a Pareto-front point are
@@ -256,6 +269,7 @@ class TPESettings:
     repeat_radius: float = 0.1
     keep_extremes: bool = False
     quantised_kernels: str = "same"
+    continuous_kernels: str = "same"
     duplicate_losses: str = "keep"
 
     def __post_init__(self) -> None:
@@ -306,6 +320,11 @@ class TPESettings:
                 "quantised_kernels",
                 "quantised_kernels in ('same', 'gaps_above', 'gaps')",
                 self.quantised_kernels in _QUANTISED_KERNELS,
+            ),
+            (
+                "continuous_kernels",
+                "continuous_kernels in ('same', 'gaps')",
+                self.continuous_kernels in _CONTINUOUS_KERNELS,
             ),
             (
                 "duplicate_losses",
@@ -542,6 +561,7 @@ def _models(
         "bandwidth_factor": settings.bandwidth_factor,
         "bandwidth_floor": _floor(group.layout, settings),
         "bandwidth": settings.bandwidth,
+        "continuous_gaps": settings.continuous_kernels == "gaps",
     }
     widen = min(
         (1.0 + n_pending / max(len(history), 1)) ** settings.pending_widen,
@@ -562,7 +582,12 @@ def _models(
     near = ParzenEstimator(
         group.layout,
         *liars,
-        **{**options, "prior_weight": 1e-9, "quantised_gaps": False},
+        **{
+            **options,
+            "prior_weight": 1e-9,
+            "quantised_gaps": False,
+            "continuous_gaps": False,
+        },
         sigmas=narrow,
     )
     weight_bad = float(np.sum(above[2])) + settings.prior_weight
