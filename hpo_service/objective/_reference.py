@@ -248,11 +248,18 @@ def check_objective(reference: str) -> str | None:
         return f"importing {module_name!r} failed here: {type(e).__name__}: {e}"
     obj = _attribute(module, reference)
     if not callable(obj):
-        raise ObjectiveImportError(
-            f"an objective must be callable, but {reference!r} is a "
-            f"{type(obj).__name__}"
-        )
+        raise ObjectiveImportError(not_callable(reference, obj))
     return None
+
+
+def not_callable(reference: str, obj: object) -> str:
+    """The error for an objective ``reference`` that names ``obj``, no callable:
+    "objective 'm:space' must be callable (a function of the config), but got an
+    object of type dict"."""
+    return (
+        f"objective {reference!r} must be callable (a function of the config), but "
+        f"got an object of type {type(obj).__name__}"
+    )
 
 
 def is_standard_library(module_name: str) -> bool:

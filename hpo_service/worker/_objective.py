@@ -18,7 +18,7 @@ from hpo_service.exceptions import (
     ObjectiveImportError,
     TrialPruned,
 )
-from hpo_service.objective._reference import import_reference
+from hpo_service.objective._reference import import_reference, not_callable
 from hpo_service.objective._report import (
     TrialContext,
     current_context,
@@ -68,9 +68,7 @@ def load_objective(ref: str) -> Objective:
     except ValueError as e:
         raise ObjectiveImportError(str(e)) from e
     if not callable(obj):
-        raise ObjectiveImportError(
-            f"an objective must be callable, but {ref!r} is a {type(obj).__name__}"
-        )
+        raise ObjectiveImportError(not_callable(ref, obj))
     _cache[ref] = obj
     return obj
 

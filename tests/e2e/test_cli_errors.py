@@ -322,3 +322,16 @@ def test_a_new_study_without_space_or_budget_creates_no_database(
     assert f"{missing} must be given to create study 's'" in run.stderr
     assert "Traceback" not in run.stderr
     assert not (tmp_path / "hpo.sqlite").exists()
+
+
+def test_an_objective_that_is_no_function_is_named_with_its_type(procs, db, tmp_path):
+    """`--objective` naming the space (a dict) or a number said "... is a int"."""
+    run = procs.run(DRIVER, "start", "--db", db, "--study", "s", "--max-evals", "2",
+                    "--objective", "tests.helpers.objectives:NOT_CALLABLE",
+                    "--space", "tests.e2e.objectives:space")  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.strip().splitlines()[-1] == (
+        "Error: objective 'tests.helpers.objectives:NOT_CALLABLE' must be callable (a "
+        "function of the config), but got an object of type int"
+    )
+    assert not (tmp_path / "hpo.sqlite").exists()

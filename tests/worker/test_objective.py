@@ -34,8 +34,12 @@ def test_load_objective_failures_name_the_reference(ref, cause):
 
 
 def test_load_objective_rejects_non_callables():
-    with pytest.raises(ObjectiveImportError, match="must be callable"):
+    with pytest.raises(ObjectiveImportError) as e:
         load_objective(f"{OBJ}:NOT_CALLABLE")
+    assert str(e.value) == (  # it said "... but '...:NOT_CALLABLE' is a int"
+        f"objective '{OBJ}:NOT_CALLABLE' must be callable (a function of the "
+        "config), but got an object of type int"
+    )
 
 
 def test_evaluate_number_and_numpy_values():
