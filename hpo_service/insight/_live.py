@@ -16,8 +16,13 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from hpo_service._common.settings import budget_of
-from hpo_service.algorithms.pruners._ladder import ladder_notes, pruned_at_text
+from hpo_service._common.settings import budget_of, started_in_python
+from hpo_service.algorithms.pruners._ladder import (
+    ladder_notes,
+    no_rungs_note,
+    pruned_at_text,
+    rung_table,
+)
 from hpo_service.insight import _figures
 from hpo_service.insight._data import (
     StudyData,
@@ -27,6 +32,7 @@ from hpo_service.insight._data import (
 )
 from hpo_service.insight._importance import param_importances
 from hpo_service.insight._report import contour_pair, missing_figures
+from hpo_service.insight._rungs import rung_figure
 from hpo_service.insight._style import fit_renderer
 from hpo_service.insight._workers import timeline_figure
 
@@ -39,8 +45,8 @@ _logger = logging.getLogger(__name__)
 
 #: Figures the dashboard can ask for, cheapest first.
 FIGURES = (
-    "history", "history_time", "pareto", "parallel", "slice", "intermediate",
-    "timeline", "importance", "contour",
+    "history", "history_time", "pareto", "rungs", "parallel", "slice",
+    "intermediate", "timeline", "importance", "contour",
 )  # fmt: skip
 _REFRESH_EVERY = 0.5  # seconds between two store reads for one study's figures
 _IMPORTANCE_EVERY = 30.0  # seconds an importance result is reused while trials arrive
@@ -173,6 +179,7 @@ class LiveStore:
             ),
             "intermediate": lambda: _figures.intermediate_figure(data),
             "timeline": lambda: timeline_figure(data, now=self.store.now()),
+            "rungs": lambda: _rungs_figure(data),
         }
         build = builders.get(name)
         return None if build is None else build()
@@ -212,22 +219,38 @@ def _wide(
     return figure(data, importances() if len(data.params) > limit else None)
 
 
+def _rungs_figure(data: StudyData) -> Any:
+    """The rungs' figure (the report's) under ASHA or Hyperband, else None."""
+    ladder = data.pruning()
+    return None if ladder is None else rung_figure(ladder.as_dict())
+
+
 def summary_of(data: StudyData) -> dict[str, Any]:
     """Counts (and how many done trials are infeasible), finished count, budget,
     objective names, the best trial (one objective) or the Pareto front's size
     (``front``, several objectives), and what the pruner did (``pruning``: as
     ``hpo-driver status --json`` gives it, with ``notes_text``, its notes as the
-    report words them; None without a pruner)."""
+    report words them, and ``rung_table``, the report's table of the rungs as
+    ``{"head": [...], "rows": [[...], ...]}`` of text, empty without rungs; None
+    without a pruner; ``pruning_note``: why there is no rung table, one line, or
+    None under ASHA or Hyperband)."""
     counts = data.counts()
     best = data.best_row()
     several = data.n_objectives > 1
     ladder = data.pruning()
     pruning = None if ladder is None else ladder.as_dict()
+    note = None
     if pruning is not None:
+        head, rows = rung_table(pruning)
         pruning |= {"pruned_at": pruned_at_text(pruning)}
         pruning |= {"notes_text": ladder_notes(pruning)}
+        pruning |= {"rung_table": {"head": head, "rows": rows}}
+    if ladder is None or not ladder.brackets:
+        name = data.settings.get("pruner")
+        note = no_rungs_note(name, started_in_python(data.settings))
     return {
         "pruning": pruning,
+        "pruning_note": note,
         "counts": counts,
         "infeasible": data.infeasible_count(),
         "finished": finished_count(counts),

@@ -9,17 +9,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hpo_service._common.settings import started_in_python
 from hpo_service._common.words import counted
 from hpo_service.algorithms.pruners._ladder import (
-    RUNG_COLUMNS,
-    Rung,
     ladder_notes,
+    no_rungs_note,
     pruned_at_text,
+    rung_table,
 )
 from hpo_service.insight import _figures
 from hpo_service.insight._data import finished_count
 from hpo_service.insight._failures import FailureGroup, failure_groups
 from hpo_service.insight._importance import ParamImportance, param_importances
+from hpo_service.insight._rungs import rung_figure
 from hpo_service.insight._style import fit_renderer
 from hpo_service.insight._workers import WorkerUsage, timeline_figure, worker_usage
 
@@ -37,7 +39,9 @@ class StudyReport:
 
     Attributes:
         figures: ``{name: figure}`` in page order (names: history, history_time,
-            parallel, slice, importance, contour, intermediate, timeline, pareto).
+            parallel, slice, importance, contour, intermediate, rungs, timeline,
+            pareto; ``rungs``, under ASHA or Hyperband, is drawn in the pruning
+            section).
         importances: fANOVA importances, most important first.
         failures: Error trials grouped by type.
         workers: Per-worker utilisation.
@@ -86,6 +90,8 @@ def build_report(data: StudyData, *, importances: bool = True) -> StudyReport:
     if infinite := data.infinite_count():
         report.notes.append(_infinite_note(infinite))
     figs["intermediate"] = _figures.intermediate_figure(data)
+    if (ladder := data.pruning()) is not None:
+        figs["rungs"] = rung_figure(ladder.as_dict())
     figs["timeline"] = timeline_figure(data, now=data.read_at)
     report.failures = failure_groups(data)
     report.workers = worker_usage(data, now=data.read_at)
@@ -272,8 +278,10 @@ def _sections(report: StudyReport) -> list[str]:
         "timeline": "Workers",
     }
     out = []
-    pruning = pruning_html(report.data)
+    pruning = pruning_html(report.data, report.figures.get("rungs"))
     for name, fig in report.figures.items():
+        if name == "rungs":  # in the pruning section
+            continue
         out.append(f'<section id="section-{name}"><h2>{titles.get(name, name)}</h2>')
         out.append(figure_div(fig, name))
         if name == "importance":
@@ -397,40 +405,53 @@ def workers_table(workers: list[WorkerUsage]) -> str:
     )
 
 
-def pruning_html(data: StudyData) -> str:
-    """What the study's pruner did, as a section: its rule, the rungs (reached,
-    went on, pruned there; a bracket column for Hyperband) or the steps trials were
-    pruned at, and the notes; "" for a study without a pruner that stops trials."""
+def pruning_html(data: StudyData, figure: go.Figure | None = None) -> str:
+    """What the study's pruner did, as a section: its rule; under ASHA or
+    Hyperband one table of the rungs (a bracket column for Hyperband; per rung the
+    trials that reached it, went on and were pruned there, and of the trials judged
+    there how many passed it, in all and in the first and last half by trial
+    number: the counts of ``hpo-driver status``) and ``figure`` (the rungs'
+    figure); under median/percentile the steps trials were pruned at; then the
+    notes. Without rungs a one-line note says why; "" for a study not read from a
+    store (its pruner is not known)."""
     ladder = data.pruning()
+    python = started_in_python(data.settings)
     if ladder is None:
-        return ""
+        if data.read_at is None:
+            return ""
+        note = no_rungs_note(data.settings.get("pruner"), python)
+        return _pruning_section([f'<p class="muted" id="pruning-none">{_e(note)}</p>'])
     record = ladder.as_dict()
-    parts = [
-        '<section id="section-pruning"><h2>Pruning</h2>',
-        f'<p id="pruning-rule">{_e(record["rule"])}</p>',
-    ]
+    parts = [f'<p id="pruning-rule">{_e(record["rule"])}</p>']
     if ladder.brackets:
-        parts.append(_rung_table_html(ladder.brackets, ladder.pruner == "hyperband"))
-    elif text := pruned_at_text(record):
-        parts.append(f'<p id="pruning-steps">{_e(text)}</p>')
+        parts.append(_table_html("pruning-rungs", *rung_table(record)))
+        if figure is not None:
+            parts.append(figure_div(figure, "rungs"))
+    else:
+        if text := pruned_at_text(record):
+            parts.append(f'<p id="pruning-steps">{_e(text)}</p>')
+        note = no_rungs_note(ladder.pruner, python)
+        parts.append(f'<p class="muted" id="pruning-none">{_e(note)}</p>')
     parts += [f'<p class="muted">{_e(line)}</p>' for line in ladder_notes(record)]
-    return "\n".join([*parts, "</section>"])
+    return _pruning_section(parts)
 
 
-def _rung_table_html(brackets: list[list[Rung]], by_bracket: bool) -> str:
-    titles = (["bracket"] if by_bracket else []) + list(RUNG_COLUMNS.values())
-    rows = "".join(
-        "<tr>"
-        + "".join(
-            f"<td class=num>{n}</td>"
-            for n in ([b] if by_bracket else []) + [getattr(r, k) for k in RUNG_COLUMNS]
-        )
-        + "</tr>"
-        for b, rungs in enumerate(brackets)
-        for r in rungs
+def _pruning_section(parts: list[str]) -> str:
+    return "\n".join(
+        ['<section id="section-pruning"><h2>Pruning</h2>', *parts, "</section>"]
     )
-    head = "".join(f"<th>{title}</th>" for title in titles)
-    return f"<table id='pruning-rungs'><tr>{head}</tr>{rows}</table>"
+
+
+def _table_html(table_id: str, head: list[str], rows: list[list[str]]) -> str:
+    """A table of text cells, right-aligned (numbers); "" without rows."""
+    if not rows:
+        return ""
+    titles = "".join(f"<th>{_e(title)}</th>" for title in head)
+    body = "".join(
+        "<tr>" + "".join(f"<td class=num>{_e(cell)}</td>" for cell in row) + "</tr>"
+        for row in rows
+    )
+    return f"<table id='{table_id}'><tr>{titles}</tr>{body}</table>"
 
 
 def failures_table(groups: list[FailureGroup]) -> str:

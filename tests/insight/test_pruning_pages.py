@@ -1,8 +1,11 @@
 """What the pruner did, on the report and the dashboard of a study that ASHA pruned
-(run by real processes), as headless Chromium shows them: the same per-rung table
-as ``hpo-driver status``."""
+(run by real processes), as headless Chromium shows them: the same per-rung counts
+as ``hpo-driver status`` (reached, went on, pruned; of the trials judged there, how
+many passed, in all and by halves)."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -10,14 +13,16 @@ from hpo_service.store import TrialState, open_store
 
 from ._support import hpo_driver, serving, start_dashboard, stop, wait_for
 
-HEAD = ["step", "reached", "went on", "pruned"]
+HEAD = ["step", "reached", "went on", "pruned",
+        "judged", "passed", "first half", "last half"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def pruned_study(tmp_path_factory):
     """Study ``p``: 24 trials of a learning curve under ASHA (rungs 1 and 3, 9
-    steps), one local worker; with the rows its rung table must show, computed
-    from the stored reports."""
+    steps), one local worker; with the rows its rung table must show: reached,
+    went on and pruned computed from the stored reports, the pass counts as
+    ``hpo-driver status --json`` gives them."""
     db = f"sqlite:///{tmp_path_factory.mktemp('pruned') / 'hpo.sqlite'}"
     run = hpo_driver("start", "--db", db, "--study", "p", "--max-evals", "24",
                      "--objective", "tests.e2e.objectives:curve",
@@ -35,6 +40,12 @@ def pruned_study(tmp_path_factory):
         for rung in (1, 3) for reached in [sum(s >= rung for s in last)]
     ]  # fmt: skip
     assert pruned_at and rows[0][1] == "24"  # pruned trials, all judged at rung 1
+    status = hpo_driver("status", "--db", db, "--study", "p", "--json")
+    assert status.returncode == 0, status.stderr[-3000:]
+    passed = json.loads(status.stdout)["pruning"]["passed"]
+    for row, rung in zip(rows, passed, strict=True):
+        row += [str(rung["judged"]), str(rung["passed"])]
+        row += ["{}/{}".format(*rung[half]) for half in ("first_half", "last_half")]
     return db, rows
 
 

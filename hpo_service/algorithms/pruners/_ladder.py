@@ -53,6 +53,15 @@ RUNG_COLUMNS = {
     "pruned": "pruned",
 }
 
+#: The cells of :meth:`Rung.passed` in a table (:func:`passed_cells`), and their
+#: column titles.
+PASSED_COLUMNS = {
+    "judged": "judged",
+    "passed": "passed",
+    "first_half": "first half",
+    "last_half": "last half",
+}
+
 
 @dataclass
 class Rung:
@@ -185,12 +194,9 @@ def passed_lines(record: Mapping[str, Any]) -> list[str]:
     if not rungs:
         return []
     by_bracket = any("bracket" in r for r in rungs)
-    head = ["bracket"] if by_bracket else []
-    head += ["step", "judged", "passed", "first half", "last half"]
+    head = (["bracket"] if by_bracket else []) + ["step", *PASSED_COLUMNS.values()]
     rows = [
-        ([str(r["bracket"])] if by_bracket else [])
-        + [str(r["step"]), str(r["judged"]), str(r["passed"])]
-        + ["{}/{}".format(*r["first_half"]), "{}/{}".format(*r["last_half"])]
+        ([str(r["bracket"])] if by_bracket else []) + [str(r["step"])] + passed_cells(r)
         for r in rungs
     ]
     return [
@@ -199,6 +205,78 @@ def passed_lines(record: Mapping[str, Any]) -> list[str]:
         "search finds better configurations, not in every study):",
         *_table(head, rows),
     ]
+
+
+def passed_cells(passed: Mapping[str, Any]) -> list[str]:
+    """One rung's :meth:`Rung.passed` form as the cells under
+    :data:`PASSED_COLUMNS`: ``["8", "6", "2/4", "4/4"]``."""
+    halves = ["{}/{}".format(*passed[half]) for half in ("first_half", "last_half")]
+    return [str(passed["judged"]), str(passed["passed"]), *halves]
+
+
+def rung_table(record: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The rungs and how many trials passed each, as one table, from
+    :meth:`PruningLadder.as_dict`'s form (what the report and the dashboard show;
+    ``hpo-driver status`` prints the same cells as two tables).
+
+    Args:
+        record: An ASHA or Hyperband record (with ``rungs`` or ``brackets``, and
+            ``passed``, one entry per rung in the same order).
+
+    Returns:
+        ``(head, rows)``, every cell as text: a ``bracket`` column first for
+        Hyperband, then :data:`RUNG_COLUMNS` (step, reached, went on, pruned) and
+        :data:`PASSED_COLUMNS` (judged, passed, first half, last half); ``([], [])``
+        for a record without rungs (median, percentile, or no rung reached yet).
+    """
+    rungs = rungs_with_passed(record)
+    if not rungs:
+        return [], []
+    by_bracket = "brackets" in record
+    head = (["bracket"] if by_bracket else []) + list(RUNG_COLUMNS.values())
+    rows = [
+        ([str(bracket)] if by_bracket else [])
+        + [str(rung[key]) for key in RUNG_COLUMNS]
+        + passed_cells(fates)
+        for bracket, rung, fates in rungs
+    ]
+    return head + list(PASSED_COLUMNS.values()), rows
+
+
+def rungs_with_passed(
+    record: Mapping[str, Any],
+) -> list[tuple[int | None, Mapping[str, Any], Mapping[str, Any]]]:
+    """Each rung of an ASHA or Hyperband record (:meth:`PruningLadder.as_dict`'s
+    form) as ``(bracket, counts, passed)``: its bracket (None under ASHA), its
+    :meth:`Rung.as_dict` form and its :meth:`Rung.passed` form, in the record's
+    order (Hyperband: bracket by bracket); [] for a record without rungs."""
+    if "brackets" in record:
+        rungs = [(b["bracket"], r) for b in record["brackets"] for r in b["rungs"]]
+    else:
+        rungs = [(None, r) for r in record.get("rungs") or []]
+    passed = record.get("passed") or []
+    if len(passed) != len(rungs):  # as_dict gives both, one entry per rung
+        return []
+    return [(b, r, p) for (b, r), p in zip(rungs, passed, strict=True)]
+
+
+def no_rungs_note(name: str | None, python: bool) -> str:
+    """Why a study's page shows no rung table, in one line: its pruner (``name``;
+    None or ``none``: no pruner) has no rungs; ``python``: see
+    :func:`pruning_ladder` (the pruner is then named as ``fmin``'s argument)."""
+    which = "--pruner asha or hyperband"
+    if python:
+        which = 'pruner="asha" or "hyperband"'
+    if name in (None, "none"):
+        return (
+            "No pruner: every trial runs to its end. Under ASHA or Hyperband "
+            f"({which}) this shows, per rung, the trials that reached it, were "
+            "pruned there and passed it."
+        )
+    return (
+        f"No rung table: the {name} pruner judges trials at every step, not at "
+        f"rungs (ASHA and Hyperband have rungs: {which})."
+    )
 
 
 def pruned_at_text(record: Mapping[str, Any]) -> str:

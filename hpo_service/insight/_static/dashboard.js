@@ -4,7 +4,7 @@
 
 const POLL_MS = 1000;
 const PAGE = 100;
-const CHEAP = ["history", "history_time", "pareto", "timeline"];
+const CHEAP = ["history", "history_time", "pareto", "rungs", "timeline"];
 const HEAVY = ["parallel", "slice", "intermediate", "importance", "contour"];
 
 const state = {
@@ -145,38 +145,36 @@ function showSummary(delta) {
       : over ? "no best trial: none of the " + delta.finished + " finished succeeded"
         : "no best trial yet";
   }
-  showPruning(delta.pruning);
+  showPruning(delta.pruning, delta.pruning_note);
   const select = $("state-filter");
   for (const s of Object.keys(delta.counts)) {
     if (![...select.options].some((o) => o.value === s)) select.add(new Option(s, s));
   }
 }
 
-function showPruning(pruning) {  // what the pruner did, as `hpo-driver status`
-  $("pruning").hidden = !pruning;
-  if (!pruning) return;
-  $("pruning-rule").textContent = pruning.rule;
-  const brackets = pruning.brackets
-    || (pruning.rungs ? [{bracket: null, rungs: pruning.rungs}] : []);
-  const by = pruning.brackets ? ["bracket"] : [];
+// What the pruner did, as `hpo-driver status` counts it and the report shows it: the
+// rule, the rungs' table (reached, went on, pruned; judged, passed, first and last
+// half), the steps a median/percentile pruner stopped trials at, the notes; or why
+// there is no rung table (`note`, one line).
+function showPruning(pruning, note) {
+  $("pruning").hidden = !pruning && !note;
+  $("pruning-none").textContent = note || "";
+  $("pruning-rule").textContent = pruning ? pruning.rule : "";
+  const {head, rows} = pruning ? pruning.rung_table : {head: [], rows: []};
   const table = $("pruning-rungs");
   table.replaceChildren();
-  const rows = brackets.flatMap((b) => b.rungs.map((r) =>
-    (by.length ? [b.bracket] : []).concat([r.step, r.reached, r.went_on, r.pruned])));
   if (rows.length) {
-    const head = table.insertRow();
-    for (const h of by.concat(["step", "reached", "went on", "pruned"])) {
-      head.appendChild(document.createElement("th")).textContent = h;
-    }
+    const tr = table.insertRow();
+    for (const h of head) tr.appendChild(document.createElement("th")).textContent = h;
   }
   for (const cells of rows) {
     const tr = table.insertRow();
-    for (const n of cells) {
-      const td = tr.insertCell(); td.className = "num"; td.textContent = n;
+    for (const text of cells) {
+      const td = tr.insertCell(); td.className = "num"; td.textContent = text;
     }
   }
-  $("pruning-steps").textContent = pruning.pruned_at;
-  $("pruning-notes").textContent = pruning.notes_text.join(" ");
+  $("pruning-steps").textContent = pruning ? pruning.pruned_at : "";
+  $("pruning-notes").textContent = pruning ? pruning.notes_text.join(" ") : "";
 }
 
 async function maybeFigures(generation) {
@@ -219,7 +217,8 @@ function drawFigure(name, figure) {
     const before = div.previousElementSibling;
     const repeated = figure && before && before.classList.contains("note")
       && before.textContent === figure.note;
-    div.hidden = repeated || (!figure && (name === "pareto" || name === "intermediate"));
+    div.hidden = repeated
+      || (!figure && ["pareto", "intermediate", "rungs"].includes(name));
     return;
   }
   if (div.classList.contains("note")) {
