@@ -32,7 +32,7 @@ from hpo_service.insight._data import (
 )
 from hpo_service.insight._importance import param_importances
 from hpo_service.insight._report import contour_pair, missing_figures
-from hpo_service.insight._rungs import rung_figure
+from hpo_service.insight._rungs import study_rung_figure
 from hpo_service.insight._style import fit_renderer
 from hpo_service.insight._workers import timeline_figure
 
@@ -179,7 +179,7 @@ class LiveStore:
             ),
             "intermediate": lambda: _figures.intermediate_figure(data),
             "timeline": lambda: timeline_figure(data, now=self.store.now()),
-            "rungs": lambda: _rungs_figure(data),
+            "rungs": lambda: study_rung_figure(data),
         }
         build = builders.get(name)
         return None if build is None else build()
@@ -217,12 +217,6 @@ def _wide(
     if not data.params:
         return None
     return figure(data, importances() if len(data.params) > limit else None)
-
-
-def _rungs_figure(data: StudyData) -> Any:
-    """The rungs' figure (the report's) under ASHA or Hyperband, else None."""
-    ladder = data.pruning()
-    return None if ladder is None else rung_figure(ladder.as_dict())
 
 
 def summary_of(data: StudyData) -> dict[str, Any]:

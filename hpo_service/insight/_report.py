@@ -21,7 +21,7 @@ from hpo_service.insight import _figures
 from hpo_service.insight._data import finished_count
 from hpo_service.insight._failures import FailureGroup, failure_groups
 from hpo_service.insight._importance import ParamImportance, param_importances
-from hpo_service.insight._rungs import rung_figure
+from hpo_service.insight._rungs import study_rung_figure
 from hpo_service.insight._style import fit_renderer
 from hpo_service.insight._workers import WorkerUsage, timeline_figure, worker_usage
 
@@ -90,8 +90,7 @@ def build_report(data: StudyData, *, importances: bool = True) -> StudyReport:
     if infinite := data.infinite_count():
         report.notes.append(_infinite_note(infinite))
     figs["intermediate"] = _figures.intermediate_figure(data)
-    if (ladder := data.pruning()) is not None:
-        figs["rungs"] = rung_figure(ladder.as_dict())
+    figs["rungs"] = study_rung_figure(data)
     figs["timeline"] = timeline_figure(data, now=data.read_at)
     report.failures = failure_groups(data)
     report.workers = worker_usage(data, now=data.read_at)

@@ -18,6 +18,8 @@ from hpo_service.insight._style import LAYOUT, STATE_COLORS
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
+    from hpo_service.insight._data import StudyData
+
 #: Bar colours: passed as the completed trials, pruned as the pruned ones.
 _COLORS = {
     "passed": STATE_COLORS["done"],
@@ -26,6 +28,16 @@ _COLORS = {
     "first half": "#9ecae1",
     "last half": STATE_COLORS["done"],
 }
+
+
+def study_rung_figure(data: StudyData) -> go.Figure | None:
+    """:func:`rung_figure` of the study's pruning record, built once per version of
+    its trials (the report's and the dashboard's, which asks at every poll); None
+    without ASHA or Hyperband."""
+    ladder = data.pruning()
+    if ladder is None:
+        return None
+    return data.derived("rung figure", lambda: rung_figure(ladder.as_dict()))
 
 
 def rung_figure(record: Mapping[str, Any]) -> go.Figure | None:

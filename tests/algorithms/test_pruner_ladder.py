@@ -12,7 +12,9 @@ from hpo_service.algorithms.pruners import ASHAPruner, HyperbandPruner
 from hpo_service.algorithms.pruners._ladder import (
     ladder_lines,
     last_step,
+    no_rungs_note,
     pruning_ladder,
+    rung_table,
     short_rule,
 )
 
@@ -128,6 +130,48 @@ def test_hyperband_counts_each_bracket_apart():
         "      0     3        1        1       0",
         "      1     3        1        0       1",
     ]
+
+
+def test_the_pages_rung_table_joins_each_rungs_counts_and_passes_by_hand():
+    """The report's and the dashboard's one table: Hyperband's brackets as
+    ``hpo-driver status`` counts them, then of the trials judged at each rung how
+    many passed (bracket 0, rung 1: the pruned first trial fails, the second
+    passes; its rung 3: that trial completed; bracket 1, rung 3: pruned)."""
+    settings = {"min_resource": 1, "max_resource": 9, "reduction_factor": 3}
+    pruner = HyperbandPruner(**settings)
+    tids = {b: [t for t in range(40) if pruner.bracket_of(t) == b] for b in range(3)}
+    trials = [
+        (tids[0][0], "pruned", curve(1)),
+        (tids[0][1], "done", curve(8)),
+        (tids[1][0], "pruned", curve(3)),
+        (tids[2][0], "done", curve(8)),
+    ]
+    head, rows = rung_table(pruning_ladder("hyperband", settings, trials).as_dict())
+    assert head == ["bracket", "step", "reached", "went on", "pruned",
+                    "judged", "passed", "first half", "last half"]  # fmt: skip
+    assert rows == [
+        ["0", "1", "2", "1", "1", "2", "1", "0/1", "1/1"],
+        ["0", "3", "1", "1", "0", "1", "1", "0/0", "0/0"],
+        ["1", "3", "1", "0", "1", "1", "0", "0/0", "0/0"],
+    ]
+    median = pruning_ladder("median", {}, [(0, "pruned", curve(2))]).as_dict()
+    assert rung_table(median) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("name", "python", "said"),
+    [
+        (None, False, "No pruner: every trial runs to its end. Under ASHA or "
+         "Hyperband (--pruner asha or hyperband)"),
+        ("none", True, 'No pruner: every trial runs to its end. Under ASHA or '
+         'Hyperband (pruner="asha" or "hyperband")'),
+        ("percentile", False, "No rung table: the percentile pruner judges trials "
+         "at every step, not at rungs (ASHA and Hyperband have rungs: --pruner "
+         "asha or hyperband)."),
+    ],
+)  # fmt: skip
+def test_a_page_without_rungs_says_why(name, python, said):
+    assert no_rungs_note(name, python).startswith(said)
 
 
 def test_median_counts_where_trials_were_pruned():
