@@ -4,17 +4,25 @@ under ASHA, before and after they gained the pass counts (issue 9).
 Builds the study of ``pruning_cost.py`` (default 10,000 finished trials with 100
 reports each and 32 running trials, SQLite) under ASHA (the settings of
 ``status_cost.py``), then, alternating the code of ``--old`` and of this checkout
-(each a fresh interpreter), times in one process: the read the pages make
-(``StudyData.from_store``: one ``changes_since``, every trial with its reports),
-the store calls made while reading and building the pruning parts (counted by
-name: the pages must read nothing more), the dashboard's first answer for the study
-(``LiveStore.changes(study, 0)``: the read and the summary with the pruning
-record), the summary alone (``summary_of``), the report's pruning section (with the
-rungs' figure, as HTML, in the new code; after the report's other figures,
-as a report draws them first), the dashboard's ``rungs`` figure as JSON
-(new code only), and for comparison ``last_steps``, the one read
-``hpo-driver status`` counts from. Run it under the timing lock with an old checkout
-beside it::
+(each a fresh interpreter), measures in one process, each part as wall and CPU
+seconds (CPU time moves less with the machine's load):
+
+- ``read``: what the pages read (``StudyData.from_store``: one ``changes_since``,
+  every trial with its reports), and the store calls made by the read and the
+  report's figures and HTML (``report_calls``, counted by name: the rung table must
+  read nothing more);
+- ``report``: the report without importances (``build_report(importances=False)``
+  and ``report_html``);
+- ``pruning``: the report's pruning section alone (the counts, the table and, new,
+  the rungs' figure) on a fresh copy of the rows (nothing cached);
+- ``dashboard``: the dashboard's first answer for the study
+  (``LiveStore.changes(study, 0)``: the read and the summary with the pruning
+  record) and its first request of figures (``dashboard_figures``: history,
+  history_time, pareto, timeline and, new, rungs, as the page asks for them), with
+  the store calls of both (``dashboard_calls``);
+- ``last_steps``: for comparison, the one read ``hpo-driver status`` counts from.
+
+Run it under the timing lock with an old checkout beside it::
 
     git worktree add -f /tmp/old-pages REV
     flock /tmp/hpo-bench.lock nice -n 19 python -m benchmarks.rung_pages_cost \\
@@ -45,7 +53,7 @@ _PROBE = """
 import collections, inspect, json, sys, time
 from hpo_service.store import open_store
 from hpo_service.insight import StudyData
-from hpo_service.insight._live import FIGURES, LiveStore, summary_of
+from hpo_service.insight._live import FIGURES, LiveStore
 from hpo_service.insight import _report
 url = sys.argv[1]
 calls = collections.Counter()
@@ -61,38 +69,40 @@ def counted(store):
     return store
 out = {}
 def timed(key, f):
-    started = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     value = f()
-    out[key] = time.perf_counter() - started
+    out[key] = [time.perf_counter() - wall, time.process_time() - cpu]
     return value
+def fresh(data):
+    copy = StudyData(data.name, data._params, data.settings)
+    copy.apply(list(data.rows.values()))
+    copy.read_at = data.read_at
+    return copy
 with open_store(url) as store:
     counted(store)
     data = timed("read", lambda: StudyData.from_store(store, "big"))
-    _report.build_report(data, importances=False)  # the figures drawn before it
-    timed("summary", lambda: summary_of(data))
+    report = timed("report", lambda: _report.build_report(data, importances=False))
+    html = _report.report_html(report)
+    out["report_calls"] = dict(calls)
     section = _report.pruning_html
+    copy = fresh(data)
     if "figure" in inspect.signature(section).parameters:
-        from hpo_service.insight._rungs import rung_figure
-        def build():
-            return section(data, rung_figure(data.pruning().as_dict()))
-        timed("section", build)
-        out["section_chars"] = len(build())
+        from hpo_service.insight._rungs import study_rung_figure
+        timed("pruning", lambda: section(copy, study_rung_figure(copy)))
     else:
-        timed("section", lambda: section(data))
-        out["section_chars"] = len(section(data))
-    out["calls"] = dict(calls)
-with open_store(url) as store:
+        timed("pruning", lambda: section(copy))
+    calls.clear()
     live = LiveStore(store)
-    first = timed("dashboard_first", lambda: live.changes("big", 0))
-    out["summary_keys"] = sorted(first)
-    if "rungs" in FIGURES:
-        timed("dashboard_rungs_figure", lambda: live.figures("big", ["rungs"]))
+    timed("dashboard", lambda: live.changes("big", 0))
+    cheap = [n for n in ("history", "history_time", "pareto", "rungs", "timeline")
+             if n in FIGURES]  # the page's first figure request
+    timed("dashboard_figures", lambda: live.figures("big", cheap))
+    out["dashboard_calls"] = dict(calls)
     timed("last_steps", lambda: store.last_steps("big"))
 print(json.dumps(out))
 """
 
-_PARTS = ["read", "summary", "section", "dashboard_first", "dashboard_rungs_figure",
-          "last_steps"]  # fmt: skip
+_PARTS = ["read", "report", "pruning", "dashboard", "dashboard_figures", "last_steps"]
 
 
 def probe(checkout: Path, url: str) -> dict[str, Any]:
@@ -125,20 +135,18 @@ def main() -> None:
             for name, checkout in (("old", args.old), ("new", REPO)):
                 runs[name].append(probe(checkout, url))
     for name, got in runs.items():
-        medians = {
-            part: statistics.median(r[part] for r in got)
-            for part in _PARTS
-            if part in got[0]
-        }
-        calls = got[0]["calls"]
-        assert all(r["calls"] == calls for r in got)
+        parts = []
+        for part in (p for p in _PARTS if p in got[0]):
+            wall, cpu = (statistics.median(r[part][i] for r in got) for i in (0, 1))
+            parts.append(f"{part} {wall:.3f} s ({cpu:.3f} s CPU)")
+        for calls in ("report_calls", "dashboard_calls"):
+            assert all(r[calls] == got[0][calls] for r in got)
         print(
-            f"{name}: "
-            + ", ".join(f"{k} {v:.4f} s" for k, v in medians.items())
-            + f"; store calls while reading and building the section: {calls}; "
-            f"section {got[0]['section_chars']} chars",
+            f"{name}: " + ", ".join(parts)
+            + f"; store calls: report {got[0]['report_calls']}, dashboard "
+            f"{got[0]['dashboard_calls']}",
             flush=True,
-        )
+        )  # fmt: skip
 
 
 if __name__ == "__main__":
