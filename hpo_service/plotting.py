@@ -423,7 +423,9 @@ def report_figures(source: Any, study: str | None = None) -> dict[str, Any]:
 
     Returns:
         ``{name: plotly Figure}``: history, history_time, parallel, slice,
-        importance, contour, intermediate, timeline, pareto (those that apply).
+        importance, contour, intermediate, rungs (ASHA or Hyperband: per rung the
+        trials that passed, were pruned, wait), timeline, pareto (those that
+        apply).
     """
     from hpo_service.insight import build_report
 
