@@ -153,6 +153,7 @@ def _limit_file_size(pids: list[int], limit: int) -> None:
 def test_a_full_disk_stops_neither_the_driver_nor_its_workers(procs, tmp_path):
     path = tmp_path / "hpo.sqlite"
     procs.env["HPO_TEST_SLEEP"] = "2"
+    procs.env["HPO_TEST_STORE_NOTE_SECONDS"] = "0.5"  # paced lines soon
     driver = procs.start(
         DRIVER, "start", "--db", f"sqlite:///{path}", "--study", "s", *QUADRATIC,
         "--max-evals", "4", "--workers", "2", "--no-progress",
@@ -165,6 +166,11 @@ def test_a_full_disk_stops_neither_the_driver_nor_its_workers(procs, tmp_path):
     try:
         wait_until(lambda: "study 's': cannot run the study" in err.text, 60)
         wait_until(lambda: re.search(WORKER_FAILED, err.text), 60)
+        # the driver's and a worker's paced lines count the outage alike: its
+        # seconds and failed calls (a retry line said "attempt 1" 31 s in)
+        wait_until(
+            lambda: {"[w" in line for line in _paced(err.text)} == {True, False}, 60
+        )
     finally:
         _limit_file_size(writers, resource.RLIM_INFINITY)  # space is back
     driver.wait(timeout=180)
@@ -176,6 +182,13 @@ def test_a_full_disk_stops_neither_the_driver_nor_its_workers(procs, tmp_path):
     with open_store(f"sqlite:///{path}") as store:
         trials = store.get_trials("s")
     assert [(t.state, t.attempts) for t in trials] == [(TrialState.DONE, 1)] * 4
+
+
+def _paced(text: str) -> list[str]:
+    """The warnings said at the outage's pace, with its seconds, calls and what
+    waits (see store/_outage.py)."""
+    note = re.compile(r"\(.*the store has failed for \d+ s and \d+ calls; waiting: ")
+    return [line for line in text.splitlines() if note.search(line)]
 
 
 # A local worker's first warning of the outage: its result's or its heartbeat's,
