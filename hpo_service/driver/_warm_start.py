@@ -675,11 +675,12 @@ def identity(
         intermediate: step -> value it reported.
 
     Returns:
-        A canonical JSON text; equal for equal params and outcomes.
+        A canonical JSON text; equal for equal params and outcomes (a param equal
+        as a number is equal whether it is stored as ``1`` or ``1.0``).
     """
     result = result or {}
     key: dict[str, Any] = {
-        "params": dict(params),
+        "params": {label: _whole(value) for label, value in params.items()},
         "status": result.get("status"),
         "losses": losses_of(result),
     }
@@ -691,6 +692,15 @@ def identity(
             reports=sorted((int(k), v) for k, v in (intermediate or {}).items()),
         )
     return json.dumps(key, sort_keys=True, default=str)
+
+
+def _whole(value: Any) -> Any:
+    """``value``, a whole float as an int: a choice's index or a randint's value
+    read back as ``1.0`` (a CSV export's cell, in a study without a space) is the
+    ``1`` a JSON export of the same trial holds."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _finished_identities(store: BaseTrialStore, study: str) -> set[str]:

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import json
 
+from hpo_service import hp, space_eval
+from hpo_service.driver._study import open_study, space_settings
+from hpo_service.store import NewTrial, open_store
+
 from .test_study_processes import DRIVER
 
 
@@ -59,3 +63,37 @@ def test_import_says_what_it_created_imported_skipped_and_left_out(procs, tmp_pa
         "study already holds (same params and outcome)\n"
     )
     assert last.stderr == ""
+
+
+def test_a_csv_export_adds_nothing_after_the_json_export_of_the_same_trials(
+    procs, tmp_path
+):
+    """A choice's index is 1 in the JSON export and the cell "1" in the CSV, read
+    back as 1.0 into a study without a space: importing both exports of one study
+    doubled every trial (the identity of 1.0 was not that of 1)."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    space = {"x": hp.uniform("x", 0, 1), "m": hp.choice("m", ["a", "b", "c"])}
+    with open_store(db, create=True) as store:
+        given = {"objective": "tests.e2e.objectives:quadratic", "max_evals": 3}
+        open_study(store, "run", {**given, **space_settings(space)})
+        for x, m in ((0.25, 1), (0.5, 2), (0.75, 0)):
+            params = {"x": x, "m": m}
+            store.insert_trials("run", [NewTrial(params, space_eval(space, params))])
+            trial = store.claim("test", 30.0, study="run")
+            store.complete("run", trial.tid, trial.token, {"loss": x, "status": "ok"})
+    exports = {}
+    for fmt in ("json", "csv"):
+        listed = procs.run(DRIVER, "trials", "--db", db, "--study", "run",
+                           "--format", fmt)  # fmt: skip
+        assert listed.returncode == 0, listed.stderr
+        exports[fmt] = tmp_path / f"run.{fmt}"
+        exports[fmt].write_text(listed.stdout)
+    study = ["--db", db, "--study", "copy"]
+    first = procs.run(DRIVER, "import", *study, "--create", str(exports["json"]))
+    assert first.returncode == 0, first.stderr
+    again = procs.run(DRIVER, "import", *study, str(exports["csv"]))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == (
+        "imported 0 finished trials into study 'copy'; skipped 3 the study already "
+        "holds (same params and outcome)\n"
+    )
