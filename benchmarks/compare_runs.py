@@ -27,6 +27,9 @@ from scipy.stats import wilcoxon
 
 
 def _load(paths: list[str]) -> list[dict[str, Any]]:
+    """Every run of the results files (a ``.json``'s ``runs``, or a
+    ``.partial.jsonl``'s lines), each labelled ``algo + tag`` (the file name's
+    part after ``sample_efficiency``, up to its first dot)."""
     runs = []
     for path in paths:
         tag = Path(path).name.removeprefix("sample_efficiency").split(".")[0]
@@ -41,6 +44,9 @@ def _load(paths: list[str]) -> list[dict[str, Any]]:
 
 
 def _regret(run: dict[str, Any], budget: int, best: float) -> float | None:
+    """The run's regret after ``budget`` evaluations against ``best`` (its best
+    loss, or for a noisy problem the true loss of its incumbent, minus ``best``);
+    None when the run did not reach ``budget``."""
     if "true_at" in run:
         value = run["true_at"].get(str(budget))
         return None if value is None else value - best
@@ -50,12 +56,17 @@ def _regret(run: dict[str, Any], budget: int, best: float) -> float | None:
 
 
 def _best(runs: list[dict[str, Any]]) -> float:
+    """The best loss of any of one problem's ``runs`` (the best true loss of any
+    incumbent for a noisy problem): what regret is taken against."""
     if "true_at" in runs[0]:
         return min(min(r["true_at"].values()) for r in runs)
     return min(float(np.nanmin(r["losses"])) for r in runs)
 
 
 def _paired(mine: dict[int, float], other: dict[int, float]) -> str:
+    """``"better on 17/30, p=0.2, shift -0.0010 [-0.0030, +0.0005]"``: two labels'
+    regrets ``{seed: regret}`` on the seeds both ran (Wilcoxon signed-rank,
+    Hodges-Lehmann shift); "" with under 5 shared seeds."""
     seeds = sorted(set(mine) & set(other))
     if len(seeds) < 5:
         return ""
@@ -112,6 +123,8 @@ def gap_closed(
 
 
 def main() -> None:
+    """Print, per problem and budget, each label's median and mean regret and its
+    comparisons with the ``--against`` labels (and ``--gap``)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+")
     parser.add_argument("--budgets", type=int, nargs="+", default=[50, 100])
