@@ -117,8 +117,9 @@ def refuse_other_space(
     """Refuse to resume in-process ``Trials`` run with another space.
 
     Raises:
-        SpaceError: A finished trial lacks an active label of the space, or holds a
-            label the space has not; the message names the labels and what to do.
+        SpaceError: A finished trial lacks an active label of the space, holds a
+            label the space has not, or holds a choice index that is no option of
+            it; the message names the labels and what to do.
     """
     found = misfits(compiled, docs)
     if not found.tids:
