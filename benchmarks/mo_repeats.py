@@ -37,13 +37,13 @@ from hpo_service.algorithms._pareto import pareto_mask
 from hpo_service.algorithms.motpe import _feasible_order
 
 _GAMMA = 0.10
-_N_FEATURES = 64
+N_FEATURES = 64
 
 
-def _discrete(config: dict[str, Any]) -> tuple[Any, ...]:
+def discrete_part(config: dict[str, Any]) -> tuple[Any, ...]:
     """A config's discrete part (``disc`` in the module docstring): max_depth,
     min_samples_leaf, the number of features and criterion."""
-    features = max(1, int(float(config["max_features"]) * _N_FEATURES))
+    features = max(1, int(float(config["max_features"]) * N_FEATURES))
     return (
         int(config["max_depth"]),
         int(config["min_samples_leaf"]),
@@ -52,8 +52,10 @@ def _discrete(config: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def _good(points: np.ndarray) -> np.ndarray:
-    """The rows MOTPE's default ranking puts in the good set."""
+def good_rows(points: np.ndarray) -> np.ndarray:
+    """The rows of ``points`` (losses, ``(n, k)``) that MOTPE's default split puts
+    in the good set: the ``ceil(0.1 n)`` best by non-domination rank and hypervolume
+    subset selection."""
     n_below = min(math.ceil(_GAMMA * len(points)), len(points))
     return _feasible_order(points, n_below)[:n_below]
 
@@ -75,14 +77,14 @@ def run_shares(run: dict[str, Any]) -> dict[str, float]:
             on_front = earlier[pareto_mask(earlier)]
             if np.any(np.all(on_front == row, axis=1)):
                 front += 1
-                front_in_good.append(i in set(_good(losses[: i + 1]).tolist()))
+                front_in_good.append(i in set(good_rows(losses[: i + 1]).tolist()))
         seen_losses.add(key)
         if configs:
-            d = _discrete(configs[i])
+            d = discrete_part(configs[i])
             disc += d in seen_disc
             seen_disc.add(d)
         if i % 10 == 9 and i >= 19:
-            good = losses[_good(losses[: i + 1])]
+            good = losses[good_rows(losses[: i + 1])]
             copies.append(1.0 - len(np.unique(good, axis=0)) / len(good))
     n = len(losses)
     return {

@@ -28,7 +28,6 @@ finished trial's, ``d_pend`` to a pending trial's (with several workers).
 from __future__ import annotations
 
 import argparse
-import heapq
 import math
 import sys
 from collections import defaultdict
@@ -39,12 +38,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.mo_repeats import latest_runs
-from hpo_service.algorithms.motpe import _feasible_order
+from benchmarks.mo_repeats import N_FEATURES, discrete_part, good_rows, latest_runs
+from benchmarks.multi_objective import simulate
 
-_GAMMA = 0.10
 _N_STARTUP = 10
-_N_FEATURES = 64
 #: (parameter, log scale, lowest, highest) of the tree space, whole end bins.
 _RANGES = (
     ("max_depth", False, 0.5, 20.5),
@@ -56,20 +53,19 @@ PARAMS = ("max_depth", "min_samples_leaf", "n_features", "criterion", "ccp_alpha
 
 
 def schedule(seed: int, evals: int, workers: int) -> tuple[list[int], list[int]]:
-    """The replayed simulation: the started trial of each finish (in finish order),
-    and per started trial how many trials had finished when it was asked."""
-    durations = np.random.default_rng([seed, 7]).uniform(0.5, 1.5, size=evals)
-    running: list[tuple[float, int]] = []
+    """The replayed simulation (``multi_objective.simulate`` itself, asking for
+    trial numbers): the started trial of each finish (in finish order), and per
+    started trial how many trials had finished when it was asked."""
     finish_order: list[int] = []
     finished_at_ask: list[int] = []
-    now, started = 0.0, 0
-    while len(finish_order) < evals:
-        while len(running) < workers and started < evals:
-            finished_at_ask.append(len(finish_order))
-            heapq.heappush(running, (now + durations[started], started))
-            started += 1
-        now, index = heapq.heappop(running)
-        finish_order.append(index)
+
+    def ask() -> tuple[int, int]:
+        finished_at_ask.append(len(finish_order))
+        started = len(finished_at_ask) - 1
+        return started, started
+
+    simulate(ask, lambda started, _: finish_order.append(started),
+             lambda _: [], evals, workers, seed)  # fmt: skip
     return finish_order, finished_at_ask
 
 
@@ -78,7 +74,7 @@ def _values(config: dict[str, Any]) -> dict[str, Any]:
     return {
         "max_depth": int(config["max_depth"]),
         "min_samples_leaf": int(config["min_samples_leaf"]),
-        "n_features": max(1, int(float(config["max_features"]) * _N_FEATURES)),
+        "n_features": max(1, int(float(config["max_features"]) * N_FEATURES)),
         "criterion": config["criterion"],
         "ccp_alpha": float(config["ccp_alpha"]),
         "max_features": float(config["max_features"]),
@@ -86,6 +82,8 @@ def _values(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _scaled(values: dict[str, Any]) -> dict[str, float]:
+    """The continuous-ish parameters of ``_values`` in units of their range, 0 to 1
+    (log scale where the space samples on one)."""
     out = {}
     for name, log, low, high in _RANGES:
         x = float(values[name])
@@ -93,17 +91,6 @@ def _scaled(values: dict[str, Any]) -> dict[str, float]:
             x, low, high = math.log(max(x, low)), math.log(low), math.log(high)
         out[name] = (x - low) / (high - low)
     return out
-
-
-def _good_rows(losses: np.ndarray) -> np.ndarray:
-    n_below = min(math.ceil(_GAMMA * len(losses)), len(losses))
-    return _feasible_order(losses, n_below)[:n_below]
-
-
-def _discrete(v: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(
-        v[p] for p in ("max_depth", "min_samples_leaf", "n_features", "criterion")
-    )
 
 
 def run_measures(run: dict[str, Any]) -> dict[str, float]:
@@ -124,13 +111,13 @@ def run_measures(run: dict[str, Any]) -> dict[str, float]:
         done_set = set(done)
         pending = [i for i in range(k) if i not in done_set]
         good = [
-            done[i] for i in _good_rows(np.asarray([loss_by_start[i] for i in done]))
+            done[i] for i in good_rows(np.asarray([loss_by_start[i] for i in done]))
         ]
         _add(
             sums, by_start[k], [by_start[i] for i in good], [by_start[i] for i in done]
         )
-        mine = _discrete(by_start[k])
-        pend = {_discrete(by_start[i]) for i in pending}
+        mine = discrete_part(by_start[k])
+        pend = {discrete_part(by_start[i]) for i in pending}
         sums["d_pend"].append(float(mine in pend))
     return {
         name: float(np.median(v) if name.endswith("dist") else np.mean(v))
@@ -144,6 +131,9 @@ def _add(
     good: list[Any],
     done: list[Any],
 ) -> None:
+    """Append one proposal's per-parameter measures (``good``, ``seen``, ``dist``)
+    and its discrete part's (``d_good``, ``d_seen``) to ``sums``; ``point``,
+    ``good`` and ``done`` are ``_values`` dicts."""
     for p in PARAMS:
         sums[f"{p} good"].append(float(any(g[p] == point[p] for g in good)))
         sums[f"{p} seen"].append(float(any(d[p] == point[p] for d in done)))
@@ -152,12 +142,14 @@ def _add(
     for name, *_ in _RANGES:
         nearest = min(abs(scaled[name] - g[name]) for g in good_scaled)
         sums[f"{name} dist"].append(nearest)
-    key = _discrete(point)
-    sums["d_good"].append(float(key in {_discrete(g) for g in good}))
-    sums["d_seen"].append(float(key in {_discrete(d) for d in done}))
+    key = discrete_part(point)
+    sums["d_good"].append(float(key in {discrete_part(g) for g in good}))
+    sums["d_seen"].append(float(key in {discrete_part(d) for d in done}))
 
 
 def main() -> None:
+    """Read the runs files (a later line of one run replaces an earlier one) and
+    print each cell's measures, means over seeds (``dist``: medians per run)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs_files", type=Path, nargs="+")
     args = parser.parse_args()
