@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from hpo_service._common.words import counted
+
 NOTE_EVERY = float(os.environ.get("HPO_TEST_STORE_NOTE_SECONDS", "30"))
 """Seconds between a process's warnings while its store keeps failing (30; a test
 may shorten it with ``HPO_TEST_STORE_NOTE_SECONDS``)."""
@@ -60,7 +62,7 @@ class Note:
             return ""
         return (
             f"the store has failed for {self.failing_for:.0f} s and "
-            f"{self.failures} calls; waiting: {'; '.join(self.waiting)}"
+            f"{counted(self.failures, 'call')}; waiting: {'; '.join(self.waiting)}"
         )
 
 
@@ -184,10 +186,11 @@ class Outage:
         """:meth:`worked`, saying "the store works again" on ``log`` when due."""
         outage = self.worked(what, once=once)
         if outage is not None:
+            seconds, failures = outage
             log.warning(
-                "the store works again, after %.0f s and %d failed calls (first "
-                "through: %s)",
-                *outage,
+                "the store works again, after %.0f s and %s (first through: %s)",
+                seconds,
+                counted(failures, "failed call"),
                 what,
             )
 

@@ -87,3 +87,17 @@ def test_a_store_failing_on_and_off_keeps_the_pace():
     assert outage.worked("reading the study") is None
     clock.now += 25.0
     assert outage.failed("adding trials") is not None  # the pace allows one again
+
+
+def test_the_end_of_an_outage_of_one_failed_call_says_it_in_the_singular(caplog):
+    """A driver's ride-out that failed once ("cannot run the study"), then got
+    through: it said "after 0 s and 1 failed calls"."""
+    outage = Outage(30.0, Clock())
+    log = logging.getLogger("tests.outage.one")
+    assert outage.failed("run the study") is not None
+    with caplog.at_level(logging.WARNING, logger="tests.outage.one"):
+        outage.say_worked("run the study", log)
+    assert caplog.messages == [
+        "the store works again, after 0 s and 1 failed call (first through: run "
+        "the study)"
+    ]
