@@ -10,14 +10,11 @@ Chromium."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from hpo_service._common.settings import StudySettings
 from hpo_service.space._serialise import fingerprint, to_document
 from hpo_service.store import NewTrial, open_store
-from tests.conftest import mongo_lane
 from tests.e2e.objectives import curve_space
 
 from ._support import hpo_driver, serving, start_dashboard, stop, wait_for
@@ -68,25 +65,6 @@ def write_study(db: str, pruner: str = "asha") -> None:
                 assert store.fail(STUDY, tid, trial.token, error)
 
 
-@pytest.fixture(params=["sqlite"] + (["mongodb"] if mongo_lane() else []))
-def db(request, tmp_path):
-    """A fresh SQLite file, or a fresh database on the session's MongoDB-wire
-    server (dropped after)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'hpo.sqlite'}"
-        return
-    import pymongo
-
-    from tests.helpers.mongo_wire import wait_writable, with_database
-
-    url = request.getfixturevalue("mongo_url")
-    name = f"rungs_{uuid.uuid4().hex[:10]}"
-    yield with_database(url, name)
-    wait_writable(url)
-    with pymongo.MongoClient(url) as client:
-        client.drop_database(name)
-
-
 def table_cells(browser, table_id):
     """The text of each row's cells of table ``table_id``, header first."""
     return browser.execute_script(
@@ -131,11 +109,11 @@ def test_the_report_shows_each_rung_and_how_many_passed(browser, tmp_path):
     assert not browser.find_elements("id", "pruning-none")
 
 
-def test_the_dashboard_shows_each_rung_and_how_many_passed(db, browser):
+def test_the_dashboard_shows_each_rung_and_how_many_passed(any_db, browser):
     """On SQLite and MongoDB-wire; before, the table stopped at 'pruned' and the
     page had no rungs figure."""
-    write_study(db)
-    server, port, _ = start_dashboard("--db", db, "--study", STUDY)
+    write_study(any_db)
+    server, port, _ = start_dashboard("--db", any_db, "--study", STUDY)
     try:
         url = f"http://127.0.0.1:{port}/"
         wait_for(lambda: serving(server, url), what="dashboard up")
