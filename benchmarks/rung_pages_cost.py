@@ -115,6 +115,9 @@ def probe(checkout: Path, url: str) -> dict[str, Any]:
 
 
 def main() -> None:
+    """Build the study once, probe ``--old``'s code and this checkout's alternately
+    ``--repeats`` times, and print each side's median wall and CPU seconds per part
+    and its store calls (the same in every probe, asserted)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--old", type=Path, required=True, help="old checkout")
     parser.add_argument("--trials", type=int, default=10_000)
