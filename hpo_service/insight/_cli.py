@@ -7,7 +7,9 @@ scikit-learn are imported inside the commands, so ``hpo-driver --help`` stays ch
 from __future__ import annotations
 
 import errno
+import signal
 import socket
+import sys
 import time
 import unicodedata
 from pathlib import Path
@@ -251,9 +253,26 @@ def dashboard(
         app = create_app(store, study=study, allowed_hosts=allowed)
         config = uvicorn.Config(app, host=host, port=port, log_level="warning")
         with sock:
-            uvicorn.Server(config).run(sockets=[sock])
+            _serve(uvicorn.Server(config), sock)
     finally:
         store.close()
+
+
+def _serve(server: Any, sock: socket.socket) -> None:
+    """Run the uvicorn ``server`` on ``sock`` until Ctrl-C (or SIGTERM) stops it.
+
+    uvicorn shuts down cleanly on Ctrl-C, then raises it again (a KeyboardInterrupt),
+    which click reported as "Aborted!" with exit status 1: the dashboard says it
+    stopped and exits 130 instead, as ``hpo-driver start`` does on Ctrl-C.
+
+    Raises:
+        SystemExit: 130 after Ctrl-C.
+    """
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        click.echo("dashboard stopped (Ctrl-C)", err=True)
+        sys.exit(128 + signal.SIGINT)
 
 
 def _study_exists(store: Any, study: str) -> bool:

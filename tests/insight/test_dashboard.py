@@ -399,3 +399,27 @@ def test_a_port_in_use_or_an_unknown_host_is_one_clear_line(tmp_path, case):
     assert why in error[0], error
     assert "dashboard on http" not in run.stderr and "Traceback" not in run.stderr
     assert run.stderr.strip().splitlines() == error  # no exposure warning before it
+
+
+def test_ctrl_c_stops_the_dashboard_saying_so(tmp_path):
+    """Ctrl-C, the way the 'dashboard on' line says to stop it, ended with click's
+    "Aborted!" and exit status 1 (uvicorn shuts down, then raises the signal again)."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    with open_store(db) as store:
+        store.create_study("s", {})
+    # as from a terminal: SIGINT at its default in the child, even under `pytest &`
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        server, port, _ = start_dashboard("--db", db)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    try:
+        wait_for(lambda: serving(server, f"http://127.0.0.1:{port}/"), what="up")
+        os.kill(server.pid, signal.SIGINT)
+        server.wait(timeout=60)
+        err = server.stderr.read()
+    finally:
+        stop(server)
+    assert server.returncode == 128 + signal.SIGINT, err
+    assert err.strip().splitlines()[-1] == "dashboard stopped (Ctrl-C)", err
+    assert "Aborted!" not in err and "Traceback" not in err
