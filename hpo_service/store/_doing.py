@@ -1,7 +1,7 @@
 """What a store call does, in the words its failures and retry warnings use.
 
 Both backends name their calls by method (``"claim"``, ``"report_many"``); a user
-reading "MongoDB store URL: claiming a trial failed (attempt 1), retrying ..." or
+reading "MongoDB store URL: claiming a trial failed, retrying in 0.010 s ..." or
 "SQLite store 'hpo.sqlite': taking or renewing the driver's lease failed: database
 or disk is full" learns what the driver or worker was doing. Calls not listed keep
 their names.
