@@ -35,12 +35,14 @@ from hpo_service.objective._result import (
 from hpo_service.space import compile_space, space_eval
 from hpo_service.space._expr import Expr
 from hpo_service.space._sample import as_generator
-from hpo_service.trials import JOB_STATE_ERROR, Trials
+from hpo_service.trials import JOB_STATE_DONE, JOB_STATE_ERROR, Trials
 
 __all__ = ["as_generator", "best_of", "fmin", "generate_trials_to_calculate"]
 
 
 _logger = logging.getLogger(__name__)
+
+_FINISHED = (JOB_STATE_DONE, JOB_STATE_ERROR)
 
 EarlyStopFn = Callable[..., tuple[bool, list[Any]]]
 
@@ -300,14 +302,16 @@ def _best_of_fitting(
 def _front(docs: list[dict[str, Any]], space: Any, *, return_argmin: bool) -> Any:
     """The Pareto front of the trial dicts ``docs`` (``trials.best_trials`` of
     them), as params or configs; empty, with a warning saying what the trials
-    were, while no successful trial satisfies its constraints."""
+    were (the finished ones: queued, running and cancelled trials are left out),
+    while no successful trial satisfies its constraints."""
     front = [params_of(docs[i]) for i in pareto_front([d["result"] for d in docs])]
     if not front:
+        finished = [d for d in docs if d["state"] in _FINISHED]
         _logger.warning(
             "the Pareto front is empty: none of the %d trials is a success with "
             "every constraint <= 0 (%s)",
-            len(docs),
-            _why_no_front(docs),
+            len(finished),
+            _why_no_front(finished),
         )
     return front if return_argmin else [space_eval(space, p) for p in front]
 

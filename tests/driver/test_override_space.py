@@ -221,10 +221,14 @@ def test_an_empty_pareto_front_after_an_override_says_what_the_trials_were(
 ):
     """With several objectives and no trial of the new space on the front (here
     they all raised), fmin returns an empty front with the warning it gives
-    without an override. Before, it returned [] without a word."""
+    without an override, counting finished trials only (the point queued before
+    the override, cancelled by it, is not one). Before, it returned [] without a
+    word."""
     first = StoreTrials(db_url, study="mo", workers=1, objectives="sq,size")
     fmin(squares_and_sizes, _uniforms(x=(-5, 5)), algo=rand.suggest,
          max_evals=2, trials=first, show_progressbar=False)  # fmt: skip
+    with pytest.warns(UserWarning, match="already finished its budget"):
+        first.enqueue([{"x": 1.0}])  # of the old space: the override cancels it
     first.close()
     resumed = StoreTrials(db_url, study="mo", workers=1, override=True)
     with caplog.at_level(logging.WARNING, logger="hpo_service"):
@@ -232,6 +236,7 @@ def test_an_empty_pareto_front_after_an_override_says_what_the_trials_were(
                      algo=rand.suggest, max_evals=4, trials=resumed,
                      show_progressbar=False)  # fmt: skip
     assert front == []
+    assert resumed.store.get_trial("mo", 2).state == TrialState.CANCELLED
     assert (
         "the Pareto front is empty: none of the 2 trials is a success with every "
         "constraint <= 0 (2 ended in error)"
