@@ -76,7 +76,8 @@ def require_extra(*modules: str) -> None:
 @db_option
 def report(db_url: str, study: str, out: Path, image_format: str | None) -> None:
     """Write an HTML report of a study: history, parallel coordinates, slices,
-    importances, contour, intermediate values, worker timeline and failures."""
+    importances, contour, intermediate values, what the pruner did (its rungs),
+    worker timeline, failures and, with several objectives, the Pareto front."""
     require_extra("plotly", "sklearn")
     from hpo_service.insight._report import write_report
 
