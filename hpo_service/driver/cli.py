@@ -680,7 +680,8 @@ def _failing_workers(local: LocalWorkers) -> Callable[[], str | None]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_with_store
 def status(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> None:
-    """Counts by state, the workers running trials (lease ages) and the best trial."""
+    """Counts by state, the pruner and what it did (per rung, with how many passed),
+    the driver, the workers running trials (lease ages) and the best trial."""
     summary = _output.status_summary(store, study)
     click.echo(
         _json.dumps(summary, indent=2) if as_json else _output.status_text(summary)
