@@ -21,6 +21,7 @@ from hpo_service.exceptions import (
 from hpo_service.store import BaseTrialStore, open_store
 from hpo_service.store._cli_option import (
     MissingStoreError,
+    StudyOption,
     db_option,
     masked_note,
     open_store_for_cli,
@@ -77,7 +78,9 @@ def _store(
 
 @click.command("enqueue")
 @db_option
-@click.option("--study", required=True, help="Study name (it must exist).")
+@click.option(
+    "--study", required=True, help="Study name (it must exist).", cls=StudyOption
+)
 @click.option(
     "--params",
     "params",
@@ -159,6 +162,7 @@ def _spent_budget_note(
     "--study",
     required=True,
     help="Study name (it must exist, unless --create is given).",
+    cls=StudyOption,
 )
 @click.option(
     "--create",

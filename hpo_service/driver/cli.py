@@ -56,6 +56,7 @@ from hpo_service.store import BaseTrialStore, TrialState
 from hpo_service.store._cli_option import (
     MissingStoreError,
     NumberRange,
+    StudyOption,
     db_option,
     masked_note,
     open_store_for_cli,
@@ -73,25 +74,8 @@ if TYPE_CHECKING:
 _logger = logging.getLogger(__name__)
 
 
-class _StudyOption(click.Option):
-    """``--study``: when it is missing, the error says where study names come from
-    (a hyperopt user knows the study as the exp_key of its MongoTrials)."""
-
-    def process_value(self, ctx: click.Context, value: Any) -> Any:
-        try:
-            return super().process_value(ctx, value)
-        except click.MissingParameter as e:
-            # click's stubs mark ClickException.message Final; it is a plain
-            # attribute at run time, and format_message() reads it.
-            e.message = (  # type: ignore[misc]
-                "Name the study: `hpo-driver studies` lists those of the store "
-                "(a MongoTrials study is named by its exp_key)"
-            )
-            raise
-
-
 _study_option = click.option(
-    "--study", "study", required=True, help="Study name.", cls=_StudyOption
+    "--study", "study", required=True, help="Study name.", cls=StudyOption
 )
 
 

@@ -21,6 +21,7 @@ from hpo_service._common.standard_json import dumps
 from hpo_service._common.words import counted, did_you_mean
 from hpo_service.exceptions import HPOServiceError, StudyNotFoundError
 from hpo_service.store._cli_option import (
+    StudyOption,
     db_option,
     open_store_for_cli,
     study_not_found,
@@ -59,7 +60,7 @@ def require_extra(*modules: str) -> None:
 
 
 @click.command()
-@click.option("--study", required=True, help="Study name.")
+@click.option("--study", required=True, help="Study name.", cls=StudyOption)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
@@ -107,7 +108,7 @@ def report(db_url: str, study: str, out: Path, image_format: str | None) -> None
 
 
 @click.command()
-@click.option("--study", required=True, help="Study name.")
+@click.option("--study", required=True, help="Study name.", cls=StudyOption)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option(
     "--objective",

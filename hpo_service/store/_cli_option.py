@@ -83,6 +83,47 @@ db_option = click.option(
 )
 
 
+_LEFT_OVER = "hpo_service.left_over_arguments"
+
+
+class StudyOption(click.Option):
+    """A required ``--study``: when it is missing, the error says where study names
+    come from (a hyperopt user knows the study as the exp_key of its MongoTrials),
+    or, when the name was given as an argument (``hpo-driver status quadratic``, as
+    ``optuna`` commands take it), how to give it."""
+
+    def handle_parse_result(
+        self, ctx: click.Context, opts: Any, args: list[str]
+    ) -> tuple[Any, list[str]]:
+        ctx.meta[_LEFT_OVER] = list(args)  # what no option took, for process_value
+        return super().handle_parse_result(ctx, opts, args)
+
+    def process_value(self, ctx: click.Context, value: Any) -> Any:
+        try:
+            return super().process_value(ctx, value)
+        except click.MissingParameter as e:
+            # click's stubs mark ClickException.message Final; it is a plain
+            # attribute at run time, and format_message() reads it.
+            e.message = _missing_study_text(ctx)  # type: ignore[misc]
+            raise
+
+
+def _missing_study_text(ctx: click.Context) -> str:
+    """What to do about a missing ``--study``, for :class:`StudyOption`."""
+    given = ctx.meta.get(_LEFT_OVER, [])
+    takes_arguments = any(isinstance(p, click.Argument) for p in ctx.command.params)
+    if len(given) == 1 and not takes_arguments:
+        name = given[0]
+        return (
+            f"Name the study with the option, --study {shlex.quote(name)} (got "
+            f"{name!r} as an argument)"
+        )
+    return (
+        "Name the study: `hpo-driver studies` lists those of the store (a "
+        "MongoTrials study is named by its exp_key)"
+    )
+
+
 def wait_for_store_option(more: str = "") -> Any:
     """``--wait-for-store SECONDS`` (default 60) of ``hpo-worker`` and ``hpo-driver
     start``, for :func:`reach_store`; ``more`` ends its help."""

@@ -335,3 +335,25 @@ def test_an_objective_that_is_no_function_is_named_with_its_type(procs, db, tmp_
         "function of the config), but got an object of type int"
     )
     assert not (tmp_path / "hpo.sqlite").exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["status", "best", "trials", "cancel", "report", "importance", "enqueue", "start"],
+)
+def test_a_study_given_as_an_argument_is_answered_with_the_option(procs, db, command):
+    """`hpo-driver status quadratic` (as optuna's commands take a study) was told
+    "Name the study: `hpo-driver studies` lists those of the store", though it had
+    named it; report, importance and enqueue said only "Missing option '--study'"."""
+    run = procs.run(DRIVER, command, "--db", db, "my study")
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.strip().splitlines()[-1] == (
+        "Error: Missing option '--study'. Name the study with the option, --study "
+        "'my study' (got 'my study' as an argument)"
+    )
+    bare = procs.run(DRIVER, command, "--db", db)
+    assert bare.returncode == 2, bare.stderr
+    assert bare.stderr.strip().splitlines()[-1] == (
+        "Error: Missing option '--study'. Name the study: `hpo-driver studies` lists "
+        "those of the store (a MongoTrials study is named by its exp_key)"
+    )
