@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Callable
 from typing import Any
 
@@ -78,8 +79,10 @@ def _json_object(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as e:
+        pairs = "=" in text and not text.lstrip().startswith("{")
+        hint = f"; one KEY=VALUE is --algo-setting {shlex.quote(text)}" if pairs else ""
         raise click.BadParameter(
-            f"must be a JSON object, but got {text!r} ({e})",
+            f"must be a JSON object, but got {text!r} ({e}){hint}",
             param_hint="'--algo-settings'",
         ) from e
     if not isinstance(value, dict):

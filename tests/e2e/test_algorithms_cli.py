@@ -57,6 +57,11 @@ def test_grid_runs_every_point_once_and_the_study_ends_exhausted(procs, db):
         (["--algo-settings", '{"gama": 0.2}'], "gama"),
         (["--algo-settings", "[1, 2]"], "'--algo-settings'"),
         (["--algo-settings", "{oops"], "must be a JSON object"),
+        (
+            ["--algo-settings", "gamma=0.2"],
+            "(Expecting value: line 1 column 1 (char 0)); one KEY=VALUE is "
+            "--algo-setting gamma=0.2",
+        ),
         (["--algo", "anneal", "--algo-setting", "shrink_coef=-1"], "shrink_coef"),
         (["--algo", "rand", "--algo-setting", "gamma=0.2"], "takes no settings"),
         (["--algo-setting", "novalue"], "KEY=VALUE"),
