@@ -26,11 +26,21 @@ def split_reference(reference: str) -> tuple[str, str]:
     if not sep or not module or not attr or ":" in attr:
         raise ValueError(
             f"a reference must look like `package.module:name`, but got {reference!r}"
+            + _dotted_hint(reference)
         )
     named_file = module.endswith(".py") and os.path.isfile(module)  # not pkg.py
     if "/" in module or os.sep in module or named_file:
         raise ValueError(_file_hint(module, attr, reference))
     return module, attr
+
+
+def _dotted_hint(reference: str) -> str:
+    """``"; did you mean 'pkg.mod:fn'?"`` for a reference written all with dots
+    (``pkg.mod.fn``, as a Python import path), else ``""``."""
+    module, dot, attr = reference.rpartition(".")
+    if ":" in reference or not dot or not module or not attr or "/" in reference:
+        return ""
+    return f"; did you mean '{module}:{attr}'?"
 
 
 def _file_hint(path: str, attr: str, reference: str) -> str:

@@ -357,3 +357,28 @@ def test_a_study_given_as_an_argument_is_answered_with_the_option(procs, db, com
         "Error: Missing option '--study'. Name the study: `hpo-driver studies` lists "
         "those of the store (a MongoTrials study is named by its exp_key)"
     )
+
+
+@pytest.mark.parametrize(
+    ("flags", "flag", "dotted"),
+    [
+        (["--objective", "tests.e2e.objectives.quadratic", "--space",
+          "tests.e2e.objectives:space"], "--objective", "quadratic"),
+        (["--objective", "tests.e2e.objectives:quadratic", "--space",
+          "tests.e2e.objectives.space"], "--space", "space"),
+    ],
+)  # fmt: skip
+def test_a_reference_written_with_dots_only_is_answered_with_the_colon(
+    procs, db, tmp_path, flags, flag, dotted
+):
+    """A Python import path (`pkg.mod.fn`, as hyperopt scripts import it) was
+    answered only "must look like `package.module:name`"."""
+    run = procs.run(DRIVER, "start", "--db", db, "--study", "s", "--max-evals", "2",
+                    *flags)  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.strip().splitlines()[-1] == (
+        f"Error: Invalid value for '{flag}': a reference must look like "
+        f"`package.module:name`, but got 'tests.e2e.objectives.{dotted}'; did you "
+        f"mean 'tests.e2e.objectives:{dotted}'?"
+    )
+    assert not (tmp_path / "hpo.sqlite").exists()
