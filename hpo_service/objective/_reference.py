@@ -36,10 +36,14 @@ def split_reference(reference: str) -> tuple[str, str]:
 
 def _dotted_hint(reference: str) -> str:
     """``"; did you mean 'pkg.mod:fn'?"`` for a reference written all with dots
-    (``pkg.mod.fn``, as a Python import path), else ``""``."""
+    (``pkg.mod.fn``, as a Python import path); for a script's file name
+    (``train.py``, no function named) ``"; name a function in it: 'train:FUNCTION'"``
+    (not 'train:py'); else ``""``."""
     module, dot, attr = reference.rpartition(".")
     if ":" in reference or not dot or not module or not attr or "/" in reference:
         return ""
+    if attr == "py":
+        return f"; name a function in it: '{module}:FUNCTION'"
     return f"; did you mean '{module}:{attr}'?"
 
 

@@ -7,7 +7,11 @@ import sys
 import pytest
 
 from hpo_service.exceptions import ObjectiveImportError
-from hpo_service.objective._reference import check_objective, import_reference
+from hpo_service.objective._reference import (
+    check_objective,
+    import_reference,
+    split_reference,
+)
 
 
 @pytest.mark.parametrize("load", [check_objective, import_reference])
@@ -139,3 +143,25 @@ def test_a_submodule_named_py_is_still_a_module(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
     assert import_reference("tool_xyz.py:fn")({}) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("reference", "hint"),
+    [
+        (
+            "tests.e2e.objectives.quadratic",
+            "did you mean 'tests.e2e.objectives:quadratic'?",
+        ),
+        ("train.py", "name a function in it: 'train:FUNCTION'"),
+        ("pkg.train.py", "name a function in it: 'pkg.train:FUNCTION'"),
+    ],
+)
+def test_a_reference_without_a_colon_gets_a_hint_that_can_work(reference, hint):
+    """A script's file name (`--objective train.py`, as one runs a hyperopt script)
+    was answered "did you mean 'train:py'?", a module train holding py."""
+    with pytest.raises(ValueError) as e:
+        split_reference(reference)
+    assert str(e.value) == (
+        "a reference must look like `package.module:name`, but got "
+        f"{reference!r}; {hint}"
+    )
