@@ -208,6 +208,9 @@ def _record(p: Any) -> dict[str, Any]:
 
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 _WILDCARDS = ("0.0.0.0", "::", "")
+#: Pending connections the socket queues before uvicorn accepts them (uvicorn's own
+#: default backlog, which it sets again when it starts serving).
+_BACKLOG = 2048
 
 
 @click.command()
@@ -348,8 +351,11 @@ def _warn_exposure(host: str, port: int, allow_hosts: tuple[str, ...]) -> None:
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host``:``port``, or a one-line error naming the flags (a
-    taken port, a host name that does not resolve, an address not of this machine)."""
+    """A socket bound to ``host``:``port`` and listening, or a one-line error naming
+    the flags (a taken port, a host name that does not resolve, an address not of
+    this machine). It listens before the "dashboard on" line is printed: a browser or
+    script that connects on reading it waits in the backlog until uvicorn accepts,
+    instead of being refused while the app starts."""
     where = f"--host={host} --port={port}"
     try:
         found = socket.getaddrinfo(
@@ -374,6 +380,7 @@ def _bind(host: str, port: int) -> socket.socket:
                 "use (another dashboard or program serves there; pick another --port)"
             ) from None
         raise click.ClickException(f"cannot serve on {where}: {e.strerror}") from None
+    sock.listen(_BACKLOG)
     return sock
 
 
