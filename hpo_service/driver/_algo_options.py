@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Callable
 from typing import Any
@@ -79,10 +80,8 @@ def _json_object(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as e:
-        pairs = "=" in text and not text.lstrip().startswith("{")
-        hint = f"; one KEY=VALUE is --algo-setting {shlex.quote(text)}" if pairs else ""
         raise click.BadParameter(
-            f"must be a JSON object, but got {text!r} ({e}){hint}",
+            f"must be a JSON object, but got {text!r} ({e}){_pairs_hint(text)}",
             param_hint="'--algo-settings'",
         ) from e
     if not isinstance(value, dict):
@@ -91,6 +90,19 @@ def _json_object(text: str) -> dict[str, Any]:
             param_hint="'--algo-settings'",
         )
     return value
+
+
+def _pairs_hint(text: str) -> str:
+    """For ``--algo-settings`` text written as KEY=VALUE (the form of
+    ``--algo-setting``): ``"; one KEY=VALUE is --algo-setting gamma=0.2"``, or for
+    several pairs (``gamma=0.2,n_ei_candidates=48``) one flag each; else ``""``."""
+    if "=" not in text or text.lstrip().startswith("{"):
+        return ""
+    pairs = [p for p in re.split(r"[,\s]+", text.strip()) if p]
+    if len(pairs) > 1 and all("=" in p for p in pairs):
+        flags = " ".join(f"--algo-setting {shlex.quote(p)}" for p in pairs)
+        return f"; each KEY=VALUE is one --algo-setting: {flags}"
+    return f"; one KEY=VALUE is --algo-setting {shlex.quote(text)}"
 
 
 def _value(text: str) -> Any:

@@ -62,6 +62,11 @@ def test_grid_runs_every_point_once_and_the_study_ends_exhausted(procs, db):
             "(Expecting value: line 1 column 1 (char 0)); one KEY=VALUE is "
             "--algo-setting gamma=0.2",
         ),
+        (  # several pairs: one flag each, not one flag holding them all
+            ["--algo-settings", "gamma=0.2,n_ei_candidates=48"],
+            "; each KEY=VALUE is one --algo-setting: --algo-setting gamma=0.2 "
+            "--algo-setting n_ei_candidates=48",
+        ),
         (["--algo", "anneal", "--algo-setting", "shrink_coef=-1"], "shrink_coef"),
         (["--algo", "rand", "--algo-setting", "gamma=0.2"], "takes no settings"),
         (["--algo-setting", "novalue"], "KEY=VALUE"),
