@@ -298,7 +298,8 @@ def _creates_study(args: dict[str, Any]) -> bool:
 @click.option(
     "--no-improvement",
     type=click.IntRange(min=1),
-    help="Stop after this many finished trials without a better loss.",
+    help="Stop after this many finished trials without a better loss (with several "
+    "objectives: none joining the Pareto front; an infeasible trial never improves).",
 )
 @click.option(
     "--objectives",
