@@ -95,6 +95,8 @@ def test_dashboard_follows_a_running_study(tmp_path, browser):
         wait_for(lambda: _history_points(browser) == done, what="history redrawn")
         assert points <= done
         if os.environ.get("HPO_DASHBOARD_SCREENSHOT"):
+            # the study list polls every 5 s: the picture shows it caught up
+            wait_for(lambda: "60/60" in text(browser, "studies"), what="list count")
             browser.execute_script("window.scrollTo(0, 0)")
             SCREENSHOT.parent.mkdir(exist_ok=True)
             browser.save_screenshot(str(SCREENSHOT))
