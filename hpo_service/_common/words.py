@@ -23,6 +23,21 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
 
 
+def tids_text(tids: list[int]) -> str:
+    """The trials ``tids`` for a message: ``"tid 5"``, ``"tids 0..4"`` (a run of
+    more than two), ``"tids 3, 7"``.
+
+    Args:
+        tids: Trial ids in the order to show them (at least one).
+
+    Returns:
+        The label, singular for one trial, then the ids.
+    """
+    if len(tids) > 2 and tids == list(range(tids[0], tids[-1] + 1)):
+        return f"tids {tids[0]}..{tids[-1]}"
+    return ("tid " if len(tids) == 1 else "tids ") + ", ".join(map(str, tids))
+
+
 def did_you_mean(word: str, candidates: Iterable[str], *, shown: str = "{}") -> str:
     """``"; did you mean 'x'?"`` for the candidates closest to a mistyped ``word``
     (up to 3, closest first; difflib's ratio of at least 0.6), else ``""``.

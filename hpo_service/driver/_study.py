@@ -337,8 +337,9 @@ def drop_stale_queue(store: BaseTrialStore, name: str, settings: StudySettings) 
         shown += f", of which a worker claimed {len(stale) - cancelled} first"
     _logger.warning(
         "study %r: the space changed, so it cancelled %s suggested from the old "
-        "space (tids %s); new ones are suggested from the new space",
-        name, counted(cancelled, "queued trial"), shown,
+        "space (%s %s); new ones are suggested from the new space",
+        name, counted(cancelled, "queued trial"),
+        "tid" if len(stale) == 1 else "tids", shown,
     )  # fmt: skip
     return cancelled
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from hpo_service._common.stop_signals import STOP_SIGNALS, exiting
-from hpo_service._common.words import counted
+from hpo_service._common.words import counted, tids_text
 from hpo_service.exceptions import (
     HPOServiceError,
     StudyNotFoundError,
@@ -125,7 +125,7 @@ def enqueue(db_url: str, study: str, params: tuple[str, ...], path: str | None) 
         tids = queue_points(store, study, points)
         note = _spent_budget_note(store, db_url, study, len(tids))
     click.echo(
-        f"queued {counted(len(tids), 'trial')} of study {study!r}: tids {_span(tids)}"
+        f"queued {counted(len(tids), 'trial')} of study {study!r}: {tids_text(tids)}"
     )
     if note:
         click.echo(note, err=True)
@@ -268,7 +268,7 @@ def _import_summary(study: str, report: ImportReport, left_out: Counter[str]) ->
         + f"imported {counted(len(report.imported), 'finished trial')} "
         + _states_text(report.states)
         + f"into study {study!r}"
-        + (f" (tids {_span(report.imported)})" if report.imported else "")
+        + (f" ({tids_text(report.imported)})" if report.imported else "")
         + (
             f"; skipped {report.already} the study already holds (same params and "
             "outcome)"
@@ -371,9 +371,3 @@ def _points_file(path: str) -> list[dict[str, Any]]:
         return read_points(text, path)
     except (OSError, ValueError) as e:
         raise click.BadParameter(str(e), param_hint="'--file'") from e
-
-
-def _span(tids: list[int]) -> str:
-    if len(tids) > 2 and tids == list(range(tids[0], tids[-1] + 1)):
-        return f"{tids[0]}..{tids[-1]}"
-    return ", ".join(map(str, tids))

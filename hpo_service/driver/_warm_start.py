@@ -46,7 +46,7 @@ from hpo_service._common.settings import (
 )
 from hpo_service._common.stop_signals import pause_point
 from hpo_service._common.trial_rows import default_names, each_trial
-from hpo_service._common.words import counted
+from hpo_service._common.words import counted, tids_text
 from hpo_service.driver._import_lease import ImportLease
 from hpo_service.driver._lease import (
     IMPORT_KIND,
@@ -180,7 +180,10 @@ def enqueue(
         trials.append(NewTrial(params=params, config=space_eval(space, params)))
     tids = store.insert_trials(study, trials)
     _logger.info(
-        "study %r: queued %s: tids %s", study, counted(len(tids), "given point"), tids
+        "study %r: queued %s: %s",
+        study,
+        counted(len(tids), "given point"),
+        tids_text(tids),
     )
     return tids
 

@@ -59,7 +59,7 @@ def test_import_says_what_it_created_imported_skipped_and_left_out(procs, tmp_pa
     last = procs.run(DRIVER, "import", *study, str(one_more))
     assert last.returncode == 0, last.stderr
     assert last.stdout == (
-        "imported 1 finished trial (1 done) into study 's' (tids 5); skipped 1 the "
+        "imported 1 finished trial (1 done) into study 's' (tid 5); skipped 1 the "
         "study already holds (same params and outcome)\n"
     )
     assert last.stderr == ""
@@ -97,3 +97,21 @@ def test_a_csv_export_adds_nothing_after_the_json_export_of_the_same_trials(
         "imported 0 finished trials into study 'copy'; skipped 3 the study already "
         "holds (same params and outcome)\n"
     )
+
+
+def test_one_queued_point_is_one_tid(procs, tmp_path):
+    """``enqueue`` names the tids it queued, "tid" for one ("tids 3" before), as
+    ``import`` does."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    space = {"x": hp.uniform("x", 0, 1)}
+    with open_store(db, create=True) as store:
+        given = {"objective": "tests.e2e.objectives:quadratic", "max_evals": 9}
+        open_study(store, "q", {**given, **space_settings(space)})
+    study = ["--db", db, "--study", "q"]
+    one = procs.run(DRIVER, "enqueue", *study, "--params", '{"x": 0.5}')
+    assert one.returncode == 0, one.stderr
+    assert one.stdout == "queued 1 trial of study 'q': tid 0\n"
+    two = procs.run(DRIVER, "enqueue", *study, "--params", '{"x": 0.1}',
+                    "--params", '{"x": 0.2}')  # fmt: skip
+    assert two.returncode == 0, two.stderr
+    assert two.stdout == "queued 2 trials of study 'q': tids 1, 2\n"
