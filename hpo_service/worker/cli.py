@@ -11,7 +11,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 import click
 from click.core import ParameterSource
@@ -19,11 +19,11 @@ from click.core import ParameterSource
 from hpo_service._common.foreign_options import raise_naming_ours
 from hpo_service._common.logs import configure as configure_logging
 from hpo_service._common.stop_signals import (
-    DRAIN_SIGNALS,
-    STOP_SIGNALS,
+    StopRequested,
     handling,
     noted,
     pause_point,
+    raised,
 )
 from hpo_service._common.words import counted
 from hpo_service.exceptions import ObjectiveImportError, StoreError, WorkerError
@@ -31,6 +31,7 @@ from hpo_service.store import BaseTrialStore
 from hpo_service.store._cli_option import (
     MissingStoreError,
     NumberRange,
+    UnreachableStoreError,
     db_flag,
     db_option,
     masked_note,
@@ -39,6 +40,8 @@ from hpo_service.store._cli_option import (
     study_not_found,
     wait_for_store_option,
 )
+from hpo_service.store._url import mask_url
+from hpo_service.worker._entry import WORKER_SIGNALS
 from hpo_service.worker._hyperopt_options import hyperopt_worker_options
 from hpo_service.worker._lifeline import stop_with_driver
 from hpo_service.worker._loop import (
@@ -156,6 +159,8 @@ Exit codes:
   3  it cannot run the objective: it cannot be imported, its process cannot
      start, or this worker does not run it (--objective, --allow-module); the
      trial is handed back untouched
+  128+N  stopped by signal N (130 Ctrl-C, 143 SIGTERM) before its store
+     answered (a connect attempt is cut short)
 
 Each trial runs with its study's settings as read right after its claim. The
 study's budget holds without a driver too: a trial claimed into a study that
@@ -274,7 +279,7 @@ def main(
     owner, label = worker_owner(worker_id)
     _log_to_stderr(label, verbose=verbose, quiet=quiet)
     stop_with_driver()
-    store = _opened_store(db_url, study, idle_timeout, wait_for_store)
+    store = _opened_store(db_url, study, idle_timeout, wait_for_store, worker_id)
     if store is None:  # stopped by a signal as it opened
         return
     summary = _run_trials(
@@ -303,12 +308,18 @@ def _log_to_stderr(label: str, *, verbose: bool, quiet: bool) -> None:
 
 
 def _opened_store(
-    db_url: str, study: str | None, idle_timeout: float | None, wait_for_store: float
+    db_url: str,
+    study: str | None,
+    idle_timeout: float | None,
+    wait_for_store: float,
+    worker_id: str | None,
 ) -> BaseTrialStore | None:
     """The worker's store, open; None when a stop signal came as it opened (the
     worker then stops before claiming, see :func:`_stop_before_start`).
 
     Raises:
+        SystemExit: 128+signal, when a stop signal came before the store answered
+            (see :func:`_stopped_unreached`).
         click.ClickException: The database never appeared within
             ``idle_timeout`` seconds or before a stop signal (a wrong ``--db``
             must not look like success), or (see :func:`_stop_before_start`) the
@@ -316,7 +327,14 @@ def _opened_store(
         UnreachableStoreError: The store did not answer (see :func:`_open_store`).
     """
     with _stop_requests() as stopped:
-        store = _open_store(db_url, idle_timeout, wait_for_store, stopped)
+        try:
+            store = _open_store(db_url, idle_timeout, wait_for_store, stopped)
+        except StopRequested as e:
+            _stopped_unreached(signal.Signals(e.signum).name, db_url, worker_id)
+        except UnreachableStoreError:
+            if not stopped:
+                raise
+            _stopped_unreached(stopped[0], db_url, worker_id)
     pause_point("store-opened")  # signals from here on go to the loop (see _entry)
     if isinstance(store, MissingStoreError):
         what = "no study was ever" if study is None else f"study {study!r} was never"
@@ -325,6 +343,24 @@ def _opened_store(
         _stop_before_start(store, db_url, study, stopped[0])
         return None
     return store
+
+
+def _stopped_unreached(
+    signal_name: str, db_url: str, worker_id: str | None
+) -> NoReturn:
+    """Exit 128+signal saying so: a stop signal came while the store did not answer
+    (a connect attempt is cut short, as ``hpo-driver start``'s is), so the worker
+    claimed nothing. ``signal_name``: ``"SIGTERM"``.
+
+    Raises:
+        SystemExit: With code 128+signal.
+    """
+    said = (
+        f"hpo-worker stopped by {signal_name} while opening the store "
+        f"{mask_url(db_url)}; it claimed no trial"
+    )
+    click.echo(_named(said, worker_id), err=True)
+    sys.exit(128 + signal.Signals[signal_name])
 
 
 def _run_trials(
@@ -434,14 +470,13 @@ def _store_flag() -> str:
 def _stop_requests() -> Iterator[list[str]]:
     """While the store is not ready yet, SIGTERM, SIGHUP, Ctrl-C and SIGUSR1 are
     noted (the yielded list gets the signal's name) instead of killing the worker,
-    so that it can say why it stopped and exit 1. Signals ignored at start stay
-    ignored."""
+    so that it can say why it stopped. Signals ignored at start stay ignored."""
     received: list[str] = []
 
     def note(signum: int, frame: object) -> None:
         received.append(signal.Signals(signum).name)
 
-    with handling(dict.fromkeys((*STOP_SIGNALS, *DRAIN_SIGNALS), note)):
+    with handling(dict.fromkeys(WORKER_SIGNALS, note)):
         yield received
 
 
@@ -472,7 +507,8 @@ def _open_store(
     next_note = started
     while True:
         try:
-            return reach_store(db_url, wait_for_store, stopped, _logger)
+            with raised(WORKER_SIGNALS):  # a signal cuts a connect attempt short
+                return reach_store(db_url, wait_for_store, stopped, _logger)
         except MissingStoreError as e:
             now = time.monotonic()
             if idle_timeout is not None and now - started >= idle_timeout:
@@ -490,7 +526,5 @@ def _open_store(
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from hpo_service.worker._entry import WORKER_SIGNALS
-
     with noted(WORKER_SIGNALS):
         main()

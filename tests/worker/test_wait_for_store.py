@@ -179,18 +179,46 @@ def test_zero_fails_at_once_and_sqlite_is_never_waited_for(
     assert "--wait-for-store" not in caplog.text
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR1])
-def test_a_stop_signal_ends_the_wait_with_exit_1(signum, refused_port):
-    """SIGTERM while the server does not answer yet: stop now, saying why (the
-    worker ran nothing), instead of waiting out --wait-for-store. So does SIGUSR1
-    (hyperopt-mongo-worker's "finish, then quit"), whose default action killed the
-    worker without a word."""
-    process = launch(url_at(refused_port), "--wait-for-store", "600")
-    said = said_it_waits(process)
-    process.send_signal(signum)
-    assert process.wait(timeout=60) == 1, said.finish()
-    text = said.finish()
-    assert "Error: cannot reach the store" in text
+@pytest.fixture
+def silent_port() -> Iterator[tuple[int, socket.socket]]:
+    """A port that takes connections and never answers (a server hanging at start),
+    and its listening socket: a client's connect attempt then lasts its whole
+    timeout."""
+    with held_port() as sock:
+        sock.listen()
+        yield sock.getsockname()[1], sock
+
+
+@pytest.mark.parametrize(
+    "signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1]
+)
+def test_a_stop_signal_cuts_the_connect_attempt_short(signum, silent_port):
+    """A signal while the worker's connect attempt to a server that does not answer
+    runs (its timeout here 10 minutes; 10 s by default): exit 128+signal at once,
+    saying it was stopped, as ``hpo-driver start`` does. It was acted on only when
+    the attempt ended, then exited 1 with "cannot reach the store" (SIGUSR1,
+    hyperopt-mongo-worker's "finish, then quit", likewise: there is nothing to
+    finish)."""
+    port, listener = silent_port
+    url = url_at(port).replace("serverSelectionTimeoutMS=300", "")
+    url += "serverSelectionTimeoutMS=600000&connectTimeoutMS=600000"
+    process = launch(url, "--wait-for-store", "600", "--worker-id", "w7")
+    said = PipeLines(process.stderr)
+    try:
+        listener.settimeout(120.0)
+        connection, _ = listener.accept()  # the worker is inside its attempt
+        with connection:
+            process.send_signal(signum)
+            code = process.wait(timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+    text, name = said.finish(), signal.Signals(signum).name
+    assert code == 128 + signum, text
+    assert f"[w7] hpo-worker stopped by {name} while opening the store " in text
+    assert "mongodb://hpo:***@127.0.0.1" in text, text
+    assert "cannot reach the store" not in text, text
+    assert "Traceback" not in text, text
     assert SECRET not in text
 
 
