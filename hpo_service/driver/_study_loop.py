@@ -31,6 +31,7 @@ from hpo_service.algorithms._pareto import ParetoArchive
 from hpo_service.algorithms.pruners import make_pruner
 from hpo_service.algorithms.pruners._ladder import PruningLadder, short_rule
 from hpo_service.driver._codes import code_key, describe_codes
+from hpo_service.driver._idle_clock import IdleClock
 from hpo_service.driver._lease import default_owner, holder_text, take_driver_lease
 from hpo_service.driver._local_workers import LocalWorkers
 from hpo_service.driver._output import study_ladder
@@ -92,7 +93,8 @@ class DriverOptions:
         worker_hint: How to start a worker, said when trials wait with no worker
             (the command in backticks, prose outside them).
         idle_warning: Seconds queued trials may wait with no worker claiming any
-            before the driver says so (and again every minute).
+            before the driver says so (and again every minute); time the store
+            failed does not count (``_idle_clock``).
         errors_hint: The command that lists the study's error trials, named in that
             warning when the last finished trials ended in error (the workers may
             have stopped for it: ``--max-consecutive-failures``).
@@ -184,7 +186,7 @@ class Driver:
         self._failed = 0
         self._error_streak: tuple[int, dict[str, Any] | None] = (0, None)  # last's
         self._codes: dict[tuple[Any, ...], int] = {}
-        self._last_activity = time.monotonic()
+        self._idle = IdleClock()  # no claim or result seen, store outages aside
         self._exhausted = False  # the algorithm has no new point left (grid)
         self._queue_policy = QueuePolicy(self.options.local_workers)
         self._replaying = True  # the first read replays what finished before this run
@@ -444,7 +446,7 @@ class Driver:
             )  # fmt: skip
 
     def _note_activity(self) -> None:
-        self._last_activity = time.monotonic()
+        self._idle.restart()
         self._last_done.pop("idle_warning", None)
 
     def _warn_if_no_workers(self) -> None:
@@ -452,7 +454,7 @@ class Driver:
         queued = self._counts[TrialState.NEW]
         if not queued or self._counts[TrialState.RUNNING]:
             return
-        idle = time.monotonic() - self._last_activity
+        idle = self._idle.seconds()  # the time the store failed does not count
         if idle < self.options.idle_warning or not self._due("idle_warning", 60.0):
             return
         hint = f"start one with {self.options.worker_hint}"

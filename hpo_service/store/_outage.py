@@ -100,6 +100,7 @@ class Outage:
         self._lock = threading.Lock()
         self._since: float | None = None  # the outage's first failure
         self._failures = 0  # failed calls in this outage
+        self._ended = -float("inf")  # when the latest outage ended
         self._noted = False  # a warning was said in this outage
         self._next_note = -float("inf")  # kept across outages: on and off, too
         self._waiting: dict[str, None] = {}  # latest failure first
@@ -135,6 +136,12 @@ class Outage:
     def on(self) -> bool:
         """Whether the store is failing (a failure not yet followed by a success)."""
         return self._since is not None
+
+    @property
+    def ended(self) -> float:
+        """When the latest outage ended (its first call that got through), in the
+        ``clock``'s seconds; -inf if none has."""
+        return self._ended
 
     def failed(self, what: str) -> Note | None:
         """Note a failed call (one that may pass) of ``what`` (``"claiming a
@@ -177,7 +184,8 @@ class Outage:
         with self._lock:
             if self._since is None:
                 return None
-            outage = (self._clock() - self._since, self._failures)
+            self._ended = self._clock()
+            outage = (self._ended - self._since, self._failures)
             said = self._noted and not (once and self._failures == 1)
             self._since, self._noted, self._waiting = None, False, {}
             return outage if said else None
