@@ -122,7 +122,8 @@ def hyperopt_worker_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
     ``command`` receives hpo-worker's parameters with the aliases resolved, plus
     ``max_consecutive_failures``, ``last_job_timeout``, ``workdir`` and
-    ``serve_finished`` (True with ``--exp-key``).
+    ``serve_finished`` (True with ``--exp-key``) and ``flags`` (the flag of each
+    parameter given by its hyperopt alias: ``{"idle_timeout": "--reserve-timeout"}``).
     """
 
     @functools.wraps(command)
@@ -135,6 +136,7 @@ def hyperopt_worker_options(command: Callable[..., Any]) -> Callable[..., Any]:
         _default_mongo(kwargs, context)
         if kwargs["max_consecutive_failures"] is None and hyperopt_form:
             kwargs["max_consecutive_failures"] = DEFAULT_MAX_CONSECUTIVE_FAILURES
+        flags: dict[str, str] = {}  # a limit given in hyperopt's form: its flag
         for alias, name, flag in _ALIASES:
             value = kwargs.pop(alias)
             if value is None:
@@ -148,7 +150,8 @@ def hyperopt_worker_options(command: Callable[..., Any]) -> Callable[..., Any]:
                     "setting: give one of them"
                 )
             kwargs[name] = value
-        return command(**kwargs)
+            flags[name] = f"--{alias.replace('_', '-')}"
+        return command(**kwargs, flags=flags)
 
     for option in reversed(_OPTIONS):
         wrapper = option(wrapper)

@@ -11,7 +11,7 @@ import random
 import shlex
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn
 
@@ -69,6 +69,7 @@ from hpo_service.worker._heartbeat import Heartbeat, Lease
 from hpo_service.worker._objective import ATTACHMENTS_KEY
 from hpo_service.worker._policy import ObjectivePolicy
 from hpo_service.worker._reports import ReportHandler, StudyPruning, study_pruning
+from hpo_service.worker._stop_words import stop_said
 
 _logger = logging.getLogger(__name__)
 
@@ -153,6 +154,7 @@ def run_worker(
     serve_finished: bool = False,
     db_url: str | None = None,
     owner: str | None = None,
+    flags: Mapping[str, str] | None = None,
 ) -> WorkerSummary:
     """Claim and run trials until a stop condition; see :class:`Worker`.
 
@@ -181,6 +183,9 @@ def run_worker(
         owner: The owner id to write on claimed trials, made beforehand by
             :func:`worker_owner` (``hpo-worker`` labels its log lines with it before
             the worker starts); None: made here from ``worker_id``.
+        flags: The flag each limit was given with when it is not ``hpo-worker``'s
+            own (``{"idle_timeout": "--reserve-timeout"}``), for the line saying
+            why the worker stopped.
 
     Returns:
         What the worker did.
@@ -208,6 +213,7 @@ def run_worker(
         show_output=show_output,
         db_url=db_url,
         owner=owner,
+        flags=flags,
     )
     return worker.run()
 
@@ -350,6 +356,7 @@ class Worker:
         db_url: The store's URL as the user gave it, for the commands the
             worker's messages name (masked); None names ``--db URL``.
         owner: As :func:`run_worker`'s.
+        flags: As :func:`run_worker`'s.
 
     Raises:
         ValueError: An argument is out of range.
@@ -369,6 +376,7 @@ class Worker:
         show_output: bool = True,
         db_url: str | None = None,
         owner: str | None = None,
+        flags: Mapping[str, str] | None = None,
     ) -> None:
         _check_args(max_trials, idle_timeout, poll_interval)
         self._show_output = show_output
@@ -383,6 +391,7 @@ class Worker:
         self._study = study
         self._max_trials = max_trials
         self._idle_timeout = idle_timeout
+        self._flags = dict(flags or {})
         self._poll_interval = poll_interval
         self._named = bool(worker_id)  # logs show the name, trials get the id
         self._log = _Prefixed(_logger, {"worker_id": worker_id or self.worker_id})
@@ -439,9 +448,13 @@ class Worker:
                 self._child.close()
         s = self._summary
         pruned = f", {s.pruned} pruned" if s.pruned else ""
+        values = {"max_trials": self._max_trials, "idle_timeout": self._idle_timeout,
+                  "max_consecutive_failures": self._limits.max_consecutive_failures,
+                  "last_job_timeout": self._limits.last_job_timeout}  # fmt: skip
         self._log.info(
-            "worker stopped (%s): %d done%s, %d failed, %d released, %d abandoned",
-            s.stop_reason, s.done, pruned, s.failed, s.released, s.abandoned,
+            "worker stopped: %s; %d done%s, %d failed, %d released, %d abandoned",
+            stop_said(s.stop_reason, values, self._flags),
+            s.done, pruned, s.failed, s.released, s.abandoned,
         )  # fmt: skip
         return s
 

@@ -610,7 +610,7 @@ def test_run_study_script_drives_a_study_with_the_array(
         assert _states(store, "rs") == {"done": 4}
     assert slurm.job_tasks(job.group(1)) == [("COMPLETED", "0:0")] * 2
     outputs = "\n".join(p.read_text() for p in tmp_path.glob("hpo-worker-*.out"))
-    assert outputs.count("worker stopped (study_finished)") == 2, outputs
+    assert outputs.count("worker stopped: its study finished;") == 2, outputs
 
 
 def test_script_warns_when_the_workers_objectives_are_not_bounded(stub: Path) -> None:

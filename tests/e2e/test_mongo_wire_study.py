@@ -145,7 +145,7 @@ def test_a_worker_whose_first_read_of_its_study_fails_rides_it_out(
     err = worker.stderr.read()
     assert code == 0, err
     assert "OutOfDiskSpace" in err and "Traceback" not in err
-    assert "worker stopped (study_finished)" in err
+    assert "worker stopped: its study finished;" in err
 
 
 def _resume_paused(procs, db, mongo_url, tmp_path, study):

@@ -127,7 +127,7 @@ def test_a_worker_of_a_cancelled_study_stops_with_it(procs, tmp_path):
     assert procs.run(DRIVER, "cancel", "--db", db, "--study", "s").returncode == 0
     _, err = worker.communicate(timeout=120)
     assert worker.returncode == 0, err
-    assert "worker stopped (study_finished)" in err, err
+    assert "worker stopped: its study finished;" in err, err
 
 
 def test_a_typo_in_the_objective_function_is_refused_before_the_study_exists(

@@ -123,7 +123,7 @@ def test_a_cancelled_study_says_why_on_the_trial_it_stopped(procs, db):
     assert "and 2 of its queued or running trials" in cancel.stdout
     _, err = worker.communicate(timeout=120)  # it stops: its study is over
     assert worker.returncode == 0, err
-    assert "worker stopped (study_finished)" in err
+    assert "worker stopped: its study finished;" in err
     assert "was cancelled while it ran" in err and "WARNING" not in err
     listed = procs.run(DRIVER, "trials", "--db", db, "--study", "c", "--format", "json")
     records = json.loads(listed.stdout)

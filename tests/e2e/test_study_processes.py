@@ -229,7 +229,7 @@ def test_a_worker_without_driver_cancels_points_queued_into_a_finished_study(
     )
     worker = procs.run(WORKER, "--db", db, "--study", "n", "--idle-timeout", "60")
     assert worker.returncode == 0, worker.stderr
-    assert "worker stopped (study_finished)" in worker.stderr
+    assert "worker stopped: its study finished;" in worker.stderr
     final = counts(db, "n")
     assert (final[TrialState.DONE], final[TrialState.CANCELLED]) == (3, 3), final
     listed = procs.run(DRIVER, "trials", "--db", db, "--study", "n", "--state",

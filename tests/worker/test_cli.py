@@ -63,7 +63,7 @@ def test_completes_a_study_and_exits_when_idle(store, db_url, workers):
     assert all(
         "[w-cli]" in line for line in err.splitlines() if "hpo_service.worker" in line
     )
-    assert "worker stopped (idle_timeout): 6 done" in err
+    assert "worker stopped: no trial to claim for 0.5 s (--idle-timeout); 6 done" in err
 
 
 def test_import_failure_exits_3_and_burns_nothing(store, db_url, workers):
@@ -167,7 +167,7 @@ def test_trial_of_a_killed_worker_is_completed_once_by_another(
     second = workers("--db", db_url, "--study", "k", "--worker-id", "second")
     code, err = finish(second)
     assert code == 0, err
-    assert "study_finished" in err
+    assert "worker stopped: its study finished;" in err
     trial = store.get_trial("k", 0)
     assert (trial.state, trial.attempts) == (TrialState.DONE, 2)
     assert trial.owner.startswith(f"second/{socket.gethostname()}:{second.pid}:")
@@ -371,11 +371,11 @@ def test_a_worker_that_found_its_study_exits_0_without_claiming(
     assert store.complete("done", trial.tid, trial.token, {"loss": 4.0, "status": "ok"})
     finished = finish(workers("--db", db_url, "--study", "done"))
     assert finished[0] == 0, finished[1]
-    assert "worker stopped (study_finished): 0 done" in finished[1]
+    assert "worker stopped: its study finished; 0 done" in finished[1]
     args = ["--db", db_url] + (["--study", study] if study else [])
     code, err = _stop_when_waiting(workers(*args), "worker started")
     assert code == 0, err
-    assert "worker stopped (warm_stop): 0 done" in err
+    assert "worker stopped: a stop signal; 0 done" in err
 
 
 def test_a_signal_as_the_store_opens_stops_before_claiming(store, db_url, tmp_path):
@@ -411,6 +411,31 @@ def test_a_worker_starts_without_numpy():
     assert run.stdout.split() == ["False", "True"]
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (
+            ["--reserve-timeout", "0.5"],
+            "no trial to claim for 0.5 s (--reserve-timeout)",
+        ),
+        (["--idle-timeout", "0.5"], "no trial to claim for 0.5 s (--idle-timeout)"),
+        (["--max-jobs", "1"], "ran 1 trial (--max-jobs)"),
+        (["--max-trials", "2"], "ran 2 trials (--max-trials)"),
+    ],
+)
+def test_why_a_worker_stopped_names_the_flag_as_typed(
+    store, db_url, workers, args, said
+):
+    """The last line said "worker stopped (idle_timeout)", an internal name, after
+    ``--reserve-timeout 5``; it names the limit with the flag the user typed."""
+    points = [{"x": 1.0}, {"x": 2.0}]
+    make_study(store, "q", f"{OBJ}:quadratic", points, max_evals=10)  # never ends
+    code, err = finish(workers("--db", db_url, "--study", "q", *args))
+    assert code == 0, err
+    assert f"worker stopped: {said};" in err, err
+    assert "_timeout" not in err and "max_trials" not in err, err
+
+
 def test_a_worker_of_a_study_made_by_an_import_waits_for_its_space(store, db_url):
     """`hpo-driver import --create` makes a study with no objective, space or budget
     yet: a worker of it ran into the missing objective (AttributeError in its
@@ -428,5 +453,5 @@ def test_a_worker_of_a_study_made_by_an_import_waits_for_its_space(store, db_url
         env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
-    assert "worker stopped (idle_timeout)" in run.stderr
+    assert "worker stopped: no trial to claim for 0.5 s (--idle-timeout);" in run.stderr
     assert "Traceback" not in run.stderr

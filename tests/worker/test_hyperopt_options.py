@@ -177,7 +177,9 @@ def test_an_exp_key_worker_outlives_its_finished_study(store, db_url, caplog):
     assert code == 0, out
     assert store.count_by_state("exp1")[TrialState.DONE] == 1
     assert "study exp1 finished; waiting for more of its trials" in caplog.text
-    assert "worker stopped (idle_timeout)" in caplog.text
+    assert (
+        "worker stopped: no trial to claim for 1 s (--reserve-timeout);" in caplog.text
+    )
 
 
 def _without_hpo_db() -> dict[str, str]:
@@ -374,6 +376,6 @@ def test_sigusr1_finishes_the_running_trial_then_stops_as_hyperopts_worker(
     # a drain's log line must not tell the operator to send it again to abort
     assert "stop again to abort it" not in err
     assert "SIGUSR1 drains: sending it again changes nothing; SIGTERM aborts it" in err
-    assert "worker stopped (warm_stop): 1 done" in err
+    assert "worker stopped: a stop signal; 1 done" in err
     counts = store.count_by_state("s")
     assert (counts[TrialState.DONE], counts[TrialState.NEW]) == (1, 1)

@@ -183,7 +183,10 @@ def test_a_worker_prunes_after_its_own_finished_trial(store, caplog):
         summary = run_worker(store, study="w1", idle_timeout=0)
     assert (summary.done, summary.pruned) == (1, 2)
     # Its last line counts them: it said "1 done, 0 failed", as if it ran one trial.
-    assert "worker stopped (idle_timeout): 1 done, 2 pruned, 0 failed" in caplog.text
+    assert (
+        "worker stopped: no trial to claim for 0 s (--idle-timeout); 1 done, "
+        "2 pruned, 0 failed" in caplog.text
+    )
     trials = store.get_trials("w1")
     assert [t.state for t in trials] == [TrialState.DONE] + [TrialState.PRUNED] * 2
     assert [t.intermediate for t in trials[1:]] == [{0: 6.0}, {0: 7.0}]

@@ -139,8 +139,9 @@ def test_a_result_is_written_after_an_outage_longer_than_the_lease(
         assert store.get_trial("d", 0).state == TrialState.RUNNING
         _limit_file_size(worker.pid, resource.RLIM_INFINITY)  # the store is back
         assert worker.wait(timeout=120) == 0, err.text
-    assert "worker stopped (warm_stop): 1 done, 0 failed, 0 released, 0 abandoned" in (
-        err.text
+    assert (
+        "worker stopped: a stop signal; 1 done, 0 failed, 0 released, 0 abandoned"
+        in (err.text)
     )
     assert "gave up" not in err.text
     # a quiet log: one warning for the outage (the heartbeat's, the result's or
