@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from hpo_service._common.settings import StudySettings
@@ -112,7 +113,7 @@ def trial_record(trial: Trial, n_objectives: int | None = None) -> dict[str, Any
 def flat_row(
     record: dict[str, Any],
     names: list[str] | None = None,
-    choices: dict[str, list[Any]] | None = None,
+    choices: dict[str, tuple[Switch, ...]] | None = None,
 ) -> dict[str, Any]:
     """One CSV row: fixed columns, then ``result.<key>`` and ``param.<label>`` columns.
 
@@ -169,7 +170,7 @@ def flat_row(
 def study_row_columns(
     keys: TrialKeys,
     names: list[str] | None = None,
-    choices: dict[str, list[Any]] | None = None,
+    choices: dict[str, tuple[Switch, ...]] | None = None,
 ) -> tuple[str, ...]:
     """The columns :func:`flat_row` gives the trials of a study together (same
     arguments), from the keys its store gathered over them
@@ -222,16 +223,49 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def choice_options(space: Any) -> dict[str, list[Any]]:
-    """The options of every ``hp.choice`` of ``space``, by label."""
-    from hpo_service.space._compile import labelled_nodes
-    from hpo_service.space._expr import Choice
-
-    nodes = labelled_nodes(space)
-    return {k: list(n.options) for k, n in nodes.items() if isinstance(n, Choice)}
+#: ``((label, index), ...)``: a choice's path, taken when each label holds its index.
+Condition = tuple[tuple[str, int], ...]
 
 
-def study_choices(store: BaseTrialStore, study: str) -> dict[str, list[Any]] | None:
+@dataclass(frozen=True)
+class Switch:
+    """One choice of a label: its options, and where it stands in the space.
+
+    A label names several when ``scope.switch`` calls over one ``hp.randint``
+    (hyperopt's ``hp.choice``) stand in several branches or side by side.
+
+    Attributes:
+        options: The choice's options, by index.
+        conditions: The paths reaching it (any one taken reaches it); empty, or
+            holding ``()``, when it is always reached.
+    """
+
+    options: tuple[Any, ...]
+    conditions: tuple[Condition, ...] = ()
+
+    def reached(self, params: dict[str, Any]) -> bool:
+        """Whether a trial's ``params`` take a path to this choice."""
+        return not self.conditions or any(
+            all(params.get(label) == index for label, index in condition)
+            for condition in self.conditions
+        )
+
+
+def choice_options(space: Any) -> dict[str, tuple[Switch, ...]]:
+    """The choices of ``space`` by label: every ``hp.choice``, and every
+    ``scope.switch`` of a label shared by several, each with its conditions."""
+    from hpo_service.space._compile import choice_switches
+
+    return {
+        label: tuple(Switch(tuple(node.options), tuple(reached))
+                     for node, reached in switches)
+        for label, switches in choice_switches(space).items()
+    }  # fmt: skip
+
+
+def study_choices(
+    store: BaseTrialStore, study: str
+) -> dict[str, tuple[Switch, ...]] | None:
     """The study's choice options by label, or None if its space cannot be read."""
     from hpo_service.space import from_document
 
@@ -242,17 +276,36 @@ def study_choices(store: BaseTrialStore, study: str) -> dict[str, list[Any]] | N
         return None
 
 
-def _chosen(options: list[Any], index: Any, params: dict[str, Any]) -> Any:
-    """The option at ``index``, evaluated (JSON text if it is not a plain value)."""
-    from hpo_service.space import space_eval
-
-    try:
-        value = space_eval(options[int(index)], params)
-    except (HPOServiceError, IndexError, TypeError, ValueError):
+def _chosen(switches: tuple[Switch, ...], index: Any, params: dict[str, Any]) -> Any:
+    """The option at ``index`` of the label's choice that ``params`` reach,
+    evaluated (JSON text if it is not a plain value); None when they reach none.
+    A label shared by several switches that ``params`` reach together, with
+    different options chosen, gives their options as a JSON list, in the
+    space's order."""
+    chosen = []
+    for switch in switches:
+        if not switch.reached(params):
+            continue
+        try:
+            chosen.append(_evaluated(switch.options, index, params))
+        except (HPOServiceError, IndexError, TypeError, ValueError):
+            return None
+    distinct = list(dict.fromkeys(text_json(v, sort_keys=True, default=str)
+                                  for v in chosen))  # fmt: skip
+    if len(distinct) > 1:
+        return text_json(chosen, sort_keys=True, default=str)
+    if not chosen:
         return None
+    value = chosen[0]
     if isinstance(value, (dict, list, tuple)):
         return text_json(value, sort_keys=True, default=str)
     return value
+
+
+def _evaluated(options: tuple[Any, ...], index: Any, params: dict[str, Any]) -> Any:
+    from hpo_service.space import space_eval
+
+    return space_eval(options[int(index)], params)
 
 
 def _iso(seconds: float | None) -> str | None:

@@ -22,6 +22,7 @@ from typing import IO, Any
 
 from hpo_service._common import standard_json as _json
 from hpo_service._common.trial_rows import (
+    Switch,
     columns,
     flat_row,
     study_row_columns,
@@ -45,7 +46,7 @@ def write_json(records: Iterable[dict[str, Any]], out: IO[str]) -> None:
 def csv_rows(
     records: Iterable[dict[str, Any]],
     names: list[str] | None,
-    choices: dict[str, list[Any]] | None,
+    choices: dict[str, tuple[Switch, ...]] | None,
 ) -> Iterator[dict[str, Any]]:
     """What :func:`write_csv` takes of each of ``records`` (every trial of the
     study): its :func:`~hpo_service._common.trial_rows.flat_row`."""
@@ -59,7 +60,7 @@ def filtered_csv_rows(
     states: list[TrialState] | None,
     statuses: Collection[str],
     names: list[str] | None,
-    choices: dict[str, list[Any]] | None,
+    choices: dict[str, tuple[Switch, ...]] | None,
 ) -> Iterator[dict[str, Any] | tuple[str, ...]]:
     """What :func:`write_csv` takes for a listing of only the trials in ``states``
     whose status is one of ``statuses`` (empty: any): the row of each trial shown

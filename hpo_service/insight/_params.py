@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from hpo_service.space import compile_space, from_document
-from hpo_service.space._expr import Choice, Expr, Op, Param
+from hpo_service.space._compile import choice_switches
+from hpo_service.space._expr import Choice, Expr, Param
 
 _logger = logging.getLogger(__name__)
 
@@ -109,26 +110,22 @@ def _bounds(
 
 
 def _choice_options(space: Any) -> dict[str, tuple[str, ...]]:
-    """``{label: option texts}`` of every choice in the space."""
+    """``{label: option texts}`` of every choice in the space.
+
+    A label that several ``scope.switch`` calls share (hyperopt's ``hp.choice``
+    over one ``hp.randint``, in several branches) names one index with an option
+    per switch: each index shows its switches' texts, ``sgd / relu``, in the
+    space's order (before, one switch's texts stood for all)."""
     found: dict[str, tuple[str, ...]] = {}
-    stack = [space]
-    seen: set[int] = set()
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if isinstance(node, Choice):
-            found[node.label] = tuple(
-                _option_text(i, o) for i, o in enumerate(node.options)
-            )
-            stack.extend(node.options)
-        elif isinstance(node, dict):
-            stack.extend(node.values())
-        elif isinstance(node, (list, tuple)):
-            stack.extend(node)
-        elif isinstance(node, Op):
-            stack.extend(node.args)
+    for label, switches in choice_switches(space).items():
+        texts = [
+            tuple(_option_text(i, o) for i, o in enumerate(node.options))
+            for node, _ in switches
+        ]
+        found[label] = tuple(
+            middle_cut(" / ".join(dict.fromkeys(each)), _SHORT)
+            for each in zip(*texts, strict=True)
+        )
     return found
 
 

@@ -66,6 +66,23 @@ def labelled_nodes(space: Any) -> dict[str, Labelled]:
     return dict(collector.nodes)
 
 
+def choice_switches(space: Any) -> dict[str, list[tuple[Choice, list[Condition]]]]:
+    """Every choice of ``space`` by label, each with the conditions under which it
+    is reached (any one of them taken reaches it; ``()`` is no condition), in
+    first-seen order.
+
+    A label names several choices when ``scope.switch`` calls over one
+    ``hp.randint`` (hyperopt's ``hp.choice``) stand in several branches, or side
+    by side: one parameter (the option's index), a chosen option per switch.
+
+    Raises:
+        SpaceError: As :func:`compile_space`.
+    """
+    collector = _Collector()
+    collector.visit(space, (), ())
+    return {label: list(found.values()) for label, found in collector.choices.items()}
+
+
 def indexed_choices(space: Any) -> set[str]:
     """The labels of ``space`` that name both ``hp.randint(label, n)`` and a choice
     of ``n`` options (a ``scope.switch`` over that randint): one parameter, whose
@@ -121,6 +138,8 @@ class _Collector:
         self.paths: dict[str, Path] = {}
         self.conditions: dict[str, list[Condition]] = {}
         self.indexed: set[str] = set()  # a randint and the choice it indexes
+        #: label -> id(choice) -> (choice, conditions reaching it)
+        self.choices: dict[str, dict[int, tuple[Choice, list[Condition]]]] = {}
         self._done: set[tuple[int, Condition]] = set()
         self._open: set[int] = set()
 
@@ -160,6 +179,11 @@ class _Collector:
         conditions = self.conditions.setdefault(node.label, [])
         if condition not in conditions:
             conditions.append(condition)
+        if isinstance(node, Choice):
+            switches = self.choices.setdefault(node.label, {})
+            reached = switches.setdefault(id(node), (node, []))[1]
+            if condition not in reached:
+                reached.append(condition)
 
 
 def _one_choice(a: Labelled, b: Labelled) -> bool:

@@ -107,7 +107,7 @@ def test_the_columns_of_gathered_keys_are_those_of_the_rows():
     chosen = _record(8, "done", 0.5)
     chosen["params"] = {"kind": 1, "x": 0.5}
     records += [constrained, lone, pruned, failed, chosen]
-    choices = {"kind": ["a", {"b": 1}]}
+    choices = {"kind": (trial_rows.Switch(("a", {"b": 1})),)}
     gathered = KeysGatherer()
     for record in records:
         gathered.params.update(record["params"])

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from hpo_service import hp
+from hpo_service.pyll import scope
 
 space = {"x": hp.uniform("x", -5.0, 5.0), "y": hp.uniform("y", -5.0, 5.0)}
 
@@ -177,3 +178,23 @@ def rich_curve_pair(config: dict[str, Any]) -> dict[str, Any]:
     result = rich_curve(config)
     result["loss"] = [result["loss"], abs(config["x"])]
     return result
+
+
+_k = hp.randint("k", 2)
+_j = hp.randint("j", 2)
+#: Labels that several ``scope.switch`` calls share (hyperopt's ``hp.choice`` over
+#: one ``hp.randint``): ``k`` in two branches of ``m`` (one reached at a time),
+#: ``j`` in two switches side by side (both reached).
+shared_switch_space = {
+    "m": hp.choice("m", [
+        {"opt": scope.switch(_k, "sgd", "adam")},
+        {"act": scope.switch(_k, "relu", "tanh")},
+    ]),
+    "a": scope.switch(_j, "p", "q"),
+    "b": scope.switch(_j, 10, 20),
+}  # fmt: skip
+
+
+def text_length(config: Any) -> float:
+    """A loss of any config: the length of its text."""
+    return float(len(repr(config)))

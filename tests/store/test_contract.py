@@ -2262,7 +2262,7 @@ def export_csv(
 
     names = trial_rows.objective_names(store, study)
     choices = trial_rows.study_choices(store, study)
-    assert choices == {"kind": ["a", "b"]}
+    assert choices == {"kind": (trial_rows.Switch(("a", "b"), ((),)),)}
     if states or statuses:
         wanted = [S(state) for state in states] or None
         rows = _listing.filtered_csv_rows(
