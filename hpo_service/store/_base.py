@@ -865,7 +865,7 @@ class BaseTrialStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    def best_trial(self, study: str) -> Trial | None:
+    def best_trial(self, study: str, *, first_tid: int = 0) -> Trial | None:
         """The best done single-objective trial: successful, feasible first (the
         least total constraint violation), then the lowest loss, then the lowest
         tid; None when no done trial has a single numeric loss.
@@ -873,8 +873,15 @@ class BaseTrialStore(abc.ABC):
         One ordered, indexed read with a limit, whatever the study's size (the order
         of :func:`hpo_service.objective._result.best_key`).
 
+        Args:
+            study: The study.
+            first_tid: Only trials of this tid or higher take part (the trials
+                queued after ``--override`` gave the study a new space: see
+                :mod:`hpo_service._common.space_mark`).
+
         Raises:
             StudyNotFoundError: No such study.
+            ValueError: ``first_tid`` is negative.
         """
 
     @abc.abstractmethod

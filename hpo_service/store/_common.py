@@ -113,6 +113,15 @@ def check_cursor(value: Any) -> int:
     return value
 
 
+def check_first_tid(value: Any) -> int:
+    """Return ``value`` if it is an int >= 0, else raise ValueError."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(
+            f"`first_tid` must be an int >= 0, but got first_tid={value!r}"
+        )
+    return value
+
+
 def check_dict(value: Any, what: str) -> dict[str, Any]:
     """Return ``value`` if it is a dict, else raise ValueError."""
     if not isinstance(value, dict):

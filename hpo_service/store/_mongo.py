@@ -2036,10 +2036,12 @@ class MongoTrialStore(BaseTrialStore):
         docs = self._find("read trials", query, session, **kwargs)
         return {int(doc["tid"]): doc for doc in docs}
 
-    def best_trial(self, study: str) -> Trial | None:
+    def best_trial(self, study: str, *, first_tid: int = 0) -> Trial | None:
         c.check_name(study, "study")
+        c.check_first_tid(first_tid)
         self._require_study(study)
-        ranked = {"study": study, "state": _DONE, "best_loss": {"$ne": None}}
+        since = {"tid": {"$gte": first_tid}} if first_tid else {}
+        ranked = {"study": study, "state": _DONE, "best_loss": {"$ne": None}, **since}
         order = [("best_violation", 1), ("best_loss", 1), ("tid", 1)]
         top = self._call(
             "best_trial",
@@ -2048,16 +2050,21 @@ class MongoTrialStore(BaseTrialStore):
         best = _trial(top[0]) if top else None
         rank = None if best is None else summary.rank_of(best.result)
         beat = None if best is None or rank is None else (rank, best.tid)
-        tid = self._best_unranked(study, beat)
+        tid = self._best_unranked(study, beat, first_tid)
         return best if tid is None else self.get_trial(study, tid)
 
     def _best_unranked(
-        self, study: str, beat: tuple[tuple[float, float], int] | None
+        self,
+        study: str,
+        beat: tuple[tuple[float, float], int] | None,
+        first_tid: int = 0,
     ) -> int | None:
-        """The tid of a done trial without a rank (written by an older version)
-        whose ``(rank, tid)`` is below ``beat``, or None; their light results are
-        streamed, not kept."""
+        """The tid of a done trial without a rank (written by an older version),
+        of ``first_tid`` or higher, whose ``(rank, tid)`` is below ``beat``, or
+        None; their light results are streamed, not kept."""
         unranked = {"study": study, "state": _DONE, "best_loss": {"$exists": False}}
+        if first_tid:
+            unranked["tid"] = {"$gte": first_tid}
 
         def scan(_: int) -> int | None:
             found, winner = beat, None

@@ -2508,6 +2508,30 @@ class TestLightReads:
         with pytest.raises(StudyNotFoundError):
             store.best_trial("missing")
 
+    def test_best_from_a_first_tid_leaves_the_lower_tids_out(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        """``best_trial(first_tid=N)``: the best of the trials queued with a space
+        ``--override`` gave the study (see ``hpo_service._common.space_mark``)."""
+        finish_all(store, study, [
+            {"loss": 0.0, "status": "ok"},                 # 0 the best of all
+            {"loss": 3.0, "status": "ok"},                 # 1
+            {"loss": 2.0, "status": "ok", "constraints": [1.0]},  # 2 infeasible
+            None,                                          # 3 running
+            {"loss": 5.0, "status": "ok"},                 # 4
+            {"loss": 4.0, "status": "ok"},                 # 5
+        ])  # fmt: skip
+        assert store.best_trial(study, first_tid=0).tid == 0
+        assert store.best_trial(study, first_tid=1).tid == 1
+        assert store.best_trial(study, first_tid=2).tid == 5  # feasible first
+        assert store.best_trial(study, first_tid=5) == store.get_trial(study, 5)
+        assert store.best_trial(study, first_tid=6) is None
+        for bad in (-1, 1.5, True, None):
+            with pytest.raises(ValueError, match="first_tid"):
+                store.best_trial(study, first_tid=bad)  # type: ignore[arg-type]
+        with pytest.raises(StudyNotFoundError):
+            store.best_trial("missing", first_tid=1)
+
     def test_summary_counts_states_failures_codes_and_best(
         self, store: BaseTrialStore, study: str
     ) -> None:

@@ -422,6 +422,8 @@ def test_done_trials_written_before_the_best_index_are_ranked(url: str) -> None:
         store._meta.update_one({}, {"$set": {"indexes": 2}})
     with open_store(url) as store:
         assert store.best_trial("s").tid == 1  # read whole, unranked
+        assert store.best_trial("s", first_tid=1).tid == 1
+        assert store.best_trial("s", first_tid=2).tid == 2  # unranked ones left out
         assert store.summarise("s").best.tid == 1
         store.insert_trials("s", [NewTrial({}, {})])  # a write: the migration
         assert raw_trials(store).find_one({"tid": 1})["best_loss"] == 1.0
