@@ -90,6 +90,31 @@ def test_read_commands_on_sqlite_load_no_heavy_library(tmp_path, args, said):
     assert heavy_in(modules, HEAVY + MONGO) == []
 
 
+@pytest.mark.parametrize("command", ["best", "status"])
+def test_the_note_on_a_best_trial_of_the_space_before_override_loads_no_space(
+    tmp_path, command
+):
+    """The note reads the mark ``--override`` stored (the first tid of the new
+    space), not the space: a7a9b4d compiled the stored space to tell, which
+    loaded hpo_service.space and numpy into ``best``."""
+    db_url = f"sqlite:///{tmp_path / 'study.sqlite'}"
+    mark = {"fingerprint": "new", "first_tid": 1, "kept": []}
+    with open_store(db_url) as store:
+        store.create_study(
+            "s", {"max_evals": 2, "space_fingerprint": "new", "space_mark": mark}
+        )
+        store.insert_finished("s", [
+            FinishedTrial({"x": 0.5}, {"x": 0.5}, {"loss": 0.25, "status": "ok"}),
+            FinishedTrial({"x": 1.0, "y": 1.0}, {"x": 1.0, "y": 1.0},
+                          {"loss": 2.0, "status": "ok"}),
+        ])  # fmt: skip
+    output, modules = loaded(tmp_path, "driver", command, "--study", "s",
+                             "--db", db_url)  # fmt: skip
+    said = "(trial 0 ran with the space before --override; the best trial of the "
+    assert said + "current space is trial 1: loss 2)" in output
+    assert heavy_in(modules, HEAVY + MONGO) == []
+
+
 @pytest.mark.parametrize(
     ("pruner", "settings", "said"),
     [

@@ -139,6 +139,10 @@ class StudySettings:
             (``hpo-driver start``); None for a study stored before it was recorded
             (or made by an import and not started yet). Advice names settings as
             that start took them (:func:`started_in_python`).
+        space_mark: Where the current space begins, written by the start whose
+            ``--override`` changed the space (``{"fingerprint", "first_tid",
+            "kept"}``: see :mod:`hpo_service._common.space_mark`); None for a
+            study whose space never changed (or changed before marks).
     """
 
     objective: str | None
@@ -162,6 +166,7 @@ class StudySettings:
     n_objectives: int | None = None
     configs_pending: bool = False
     started_by: str | None = None
+    space_mark: dict[str, Any] | None = None
 
     def has_space(self) -> bool:
         """Whether the study has a search space (one made by ``hpo-driver import

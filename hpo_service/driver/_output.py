@@ -14,6 +14,7 @@ from hpo_service._common.settings import (
     counted_finished,
     started_in_python,
 )
+from hpo_service._common.space_mark import OldSpaceBest, note_text, old_space_best
 from hpo_service._common.trial_rows import default_names, text_json, trial_record
 from hpo_service._common.words import counted
 from hpo_service.algorithms.pruners import describe_pruner
@@ -29,7 +30,7 @@ from hpo_service.objective._result import (
     pareto_front,
     violation_of,
 )
-from hpo_service.store import BaseTrialStore, Trial, TrialState
+from hpo_service.store import BaseTrialStore, Study, Trial, TrialState
 from hpo_service.store._cli_option import (
     DEFAULT_DB,
     masked_note,
@@ -49,6 +50,14 @@ def best_trial(store: BaseTrialStore, study: str) -> Trial | None:
     its constraints is the best only while no trial is feasible).
     """
     return store.best_trial(study)
+
+
+def old_space_of(store: BaseTrialStore, study: str, best: Trial) -> OldSpaceBest | None:
+    """Whether ``best``, the study's best trial, ran with a space before
+    ``--override`` (by the study's mark: a read of its settings, and of the best
+    trial of the current space if so); see :mod:`hpo_service._common.space_mark`.
+    """
+    return old_space_best(store, study, store.get_study(study).settings, best)
 
 
 def none_yet(store: BaseTrialStore, study: str, what: str = "successful") -> str:
@@ -110,13 +119,7 @@ def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
         "code": _code_summary(read.codes),
         "driver": _driver_summary(record, now),
         "workers": [_running_summary(t, now) for t in read.running],
-        "best": None
-        if best is None
-        else {
-            "tid": best.tid,
-            "loss": loss_of(best.result or {}),
-            "violation": violation_of(best.result or {}),
-        },
+        "best": None if best is None else _best_summary(store, study, record, best),
         "n_objectives": record.settings.get("n_objectives"),
         "pruner": {
             "name": record.settings.get("pruner") or "none",
@@ -161,6 +164,20 @@ def study_ladder(
         return None
     rows = [(tid, state.value, last) for tid, state, last in store.last_steps(study)]
     return pruning_ladder(pruner, settings, rows, python=python)
+
+
+def _best_summary(
+    store: BaseTrialStore, study: str, record: Study, best: Trial
+) -> dict[str, Any]:
+    """``status --json``'s ``best``: tid, loss, violation and ``before_override``
+    (:meth:`~hpo_service._common.space_mark.OldSpaceBest.to_dict`, or None)."""
+    old = old_space_best(store, study, record.settings, best)
+    return {
+        "tid": best.tid,
+        "loss": loss_of(best.result or {}),
+        "violation": violation_of(best.result or {}),
+        "before_override": None if old is None else old.to_dict(),
+    }
 
 
 def _as_dict(ladder: PruningLadder | None) -> dict[str, Any] | None:
@@ -284,6 +301,8 @@ def status_text(summary: dict[str, Any]) -> str:
             + ("" if best is None else f" (trial {best['tid']})")
             + ("" if best is None else _violation_text(best.get("violation", 0.0)))
         )
+        if best is not None and best.get("before_override"):
+            lines.append(note_text(best["tid"], best["before_override"], "    "))
     return "\n".join(lines + _code_warning(summary.get("code") or []))
 
 
@@ -383,11 +402,8 @@ def outcome_text(study: str, outcome: StudyOutcome, db_url: str = DEFAULT_DB) ->
             + masked_note(db_url)
         )
     shown = head + "\n" + best_text(trial_record(outcome.best))
-    if not outcome.best_in_space:  # the config is the one it ran with, stored
-        shown += (
-            "\n  (run with the space before --override: not a point of the "
-            "current space)"
-        )
+    if outcome.old_space is not None:  # its config is the one it ran with, stored
+        shown += "\n" + outcome.old_space.note()
     return shown
 
 

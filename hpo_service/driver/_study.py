@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import secrets
 from collections.abc import Callable, Iterator, Mapping
@@ -16,6 +17,7 @@ from hpo_service._common.settings import (
     record_objective_count,
     started_in_python,
 )
+from hpo_service._common.space_mark import new_mark
 from hpo_service._common.stop_signals import pause_point
 from hpo_service._common.words import counted
 from hpo_service.algorithms.pruners import describe_pruner
@@ -142,9 +144,15 @@ def open_study(
     if not stored.has_space():  # made by an import: this start completes it
         merged = _completed(store, name, merged, given.get("seed"), made)
     check_algorithm(merged)
+    stale: list[int] = []
+    if stored.has_space() and merged.space_fingerprint != stored.space_fingerprint:
+        stale, kept = stale_queue(store, name, merged)
+        assert merged.space_fingerprint is not None  # stored with its space
+        mark = new_mark(merged.space_fingerprint, study.next_tid, kept)
+        merged = dataclasses.replace(merged, space_mark=mark)
     settings = _write_changes(store, name, study.settings, merged)
-    if stored.has_space() and settings.space_fingerprint != stored.space_fingerprint:
-        drop_stale_queue(store, name, settings)
+    if stale:
+        cancel_stale(store, name, stale)
     return settings, False
 
 
@@ -304,33 +312,41 @@ def kept_config_fits(made: Any, config: Any) -> bool:
     return config is None or normalise(made, "config") == normalise(config, "config")
 
 
-def drop_stale_queue(store: BaseTrialStore, name: str, settings: StudySettings) -> int:
-    """Cancel the queued trials that the study's (changed) space would not give.
+def stale_queue(
+    store: BaseTrialStore, name: str, settings: StudySettings
+) -> tuple[list[int], list[int]]:
+    """The queued trials of study ``name`` that its new space (of ``settings``)
+    would not give, and those it gives unchanged: ``(stale, kept)`` tids.
 
     After ``--override`` with a new space, trials queued before (suggested from the
-    old space, or enqueued against it) must not run: each ``new`` trial whose params
-    do not fit the new space, or whose config the new space evaluates differently, is
-    cancelled, with a warning naming them; the driver suggests new trials from the new
-    space in their place. Queued trials the new space gives unchanged are kept.
-
-    Returns:
-        How many trials were cancelled.
+    old space, or enqueued against it) must not run: a ``new`` trial whose params
+    do not fit the new space, or whose config the new space evaluates differently,
+    is stale (:func:`cancel_stale`); the driver suggests new trials from the new
+    space in their place. Queued trials the new space gives unchanged are kept (the
+    mark of the new space names them: :mod:`hpo_service._common.space_mark`).
     """
     from hpo_service.store._common import normalise
 
     space = study_space(settings, name)
     compiled = compile_space(space)
-    stale = []
+    stale, kept = [], []
     for trial in store.get_trials(name, [TrialState.NEW]):
         try:
             made = config_made(space, compiled, trial.params)
             same = normalise(made, "config") == trial.config
         except HPOServiceError:  # the space does not give it, or stores it not
             same = False
-        if not same:
-            stale.append(trial.tid)
-    if not stale:
-        return 0
+        (kept if same else stale).append(trial.tid)
+    return stale, kept
+
+
+def cancel_stale(store: BaseTrialStore, name: str, stale: list[int]) -> int:
+    """Cancel the queued trials ``stale`` (:func:`stale_queue`) with a warning
+    naming them; one a worker claimed meanwhile runs to its end.
+
+    Returns:
+        How many trials were cancelled.
+    """
     cancelled = store.cancel(name, stale, queued_only=True)  # claimed ones finish
     shown = ", ".join(map(str, stale[:20])) + (" ..." if len(stale) > 20 else "")
     if cancelled < len(stale):  # claimed since the read

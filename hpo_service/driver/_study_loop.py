@@ -24,6 +24,7 @@ from hpo_service._common.settings import (
     record_objective_count,
     stopped_error,
 )
+from hpo_service._common.space_mark import OldSpaceBest, old_space_best
 from hpo_service._common.stop_signals import pause_point
 from hpo_service._common.words import counted
 from hpo_service.algorithms import resolve
@@ -38,7 +39,6 @@ from hpo_service.driver._output import study_ladder
 from hpo_service.driver._progress import Progress
 from hpo_service.driver._queue import QueuePolicy
 from hpo_service.driver._serial import check_loss_threshold
-from hpo_service.driver._space_fit import label_mismatch
 from hpo_service.driver._suggest import SURVIVOR_WEIGHT, Suggester, survivor_weights
 from hpo_service.exceptions import DriverLeaseError, SearchExhausted, StoreError
 from hpo_service.objective._result import (
@@ -134,8 +134,9 @@ class StudyOutcome:
         pruning: What the study's pruner did (per rung, or where it pruned), read
             at the end; None without a pruner, when the store could not say, or
             when not asked for (``DriverOptions.pruning_counts``).
-        best_in_space: Whether ``best`` is a point of the study's space (False
-            for a trial run before ``--override`` changed the space).
+        old_space: Set when ``best`` (single objective) ran with a space before
+            ``--override`` changed it (by the study's mark): with the best trial
+            of the current space; None otherwise.
     """
 
     reason: str
@@ -143,7 +144,7 @@ class StudyOutcome:
     best: Trial | None
     failed: int = 0
     pruning: PruningLadder | None = None
-    best_in_space: bool = True
+    old_space: OldSpaceBest | None = None
 
 
 class Driver:
@@ -221,9 +222,23 @@ class Driver:
             self._best,
             failed=self._failed,
             pruning=self._pruning_ladder(),
-            best_in_space=self._best is None
-            or not any(label_mismatch(self._suggester.compiled, self._best.params)),
+            old_space=self._old_space_best(),
         )
+
+    def _old_space_best(self) -> OldSpaceBest | None:
+        """Whether the best trial ran with the space before ``--override``, by
+        the study's mark (:mod:`hpo_service._common.space_mark`), with the best
+        trial of the current space; None when it did not, with several
+        objectives, or when the store cannot say at the end."""
+        best = self._best
+        if best is None or isinstance((best.result or {}).get("loss"), list):
+            return None
+        try:
+            return old_space_best(self.store, self.name, self.settings.to_dict(), best)
+        except (ConnectionError, StoreError) as e:
+            _logger.debug("study %r: best of the current space not read: %s",
+                          self.name, e)  # fmt: skip
+            return None
 
     def _run_loop(self) -> str:
         """The loop under its progress display; returns why it stopped."""
@@ -794,8 +809,23 @@ class Driver:
         there are none when workers claimed them all first; so the study itself is
         read (one small read per batch) and no batch is queued after a cancel that
         landed before it.
+
+        Raises:
+            DriverLeaseError: Another start gave the study another space
+                (``--override``) since this driver read it: this driver lost
+                the study, and queues no trial of the old space after the first
+                tid of the new one (:mod:`hpo_service._common.space_mark`).
         """
         study = self.store.get_study(self.name)
+        stored = study.settings.get("space_fingerprint")
+        if stored != self.settings.space_fingerprint:
+            raise DriverLeaseError(
+                f"this driver lost study {self.name!r}: another start changed its "
+                "space (--override) meanwhile, so this driver stops before it "
+                f"queues a trial of the old space (driver now: "
+                f"{study.driver_owner or 'none'})",
+                study.driver_owner,
+            )
         self._cancelled = bool(study.settings.get("cancelled"))
         return self._cancelled
 

@@ -696,7 +696,13 @@ def best(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> None:
         tail = _output.none_yet(store, study)
         raise click.ClickException(f"study {study!r} has no successful trial{tail}")
     record = trial_rows.trial_record(trial)
-    click.echo(_json.dumps(record, indent=2) if as_json else _output.best_text(record))
+    old = _output.old_space_of(store, study, trial)
+    if as_json:
+        record["before_override"] = None if old is None else old.to_dict()
+        click.echo(_json.dumps(record, indent=2))
+        return
+    shown = _output.best_text(record)
+    click.echo(shown if old is None else f"{shown}\n{old.note()}")
 
 
 @main.command()

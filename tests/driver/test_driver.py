@@ -221,6 +221,22 @@ def test_driver_queues_nothing_once_it_sees_the_study_cancelled(
     assert len(late) <= 4
 
 
+def test_a_driver_whose_study_another_start_gave_a_new_space_queues_nothing(store):
+    """Only the holder of the driver lease queues trials, so every tid from the
+    first one of a new space on (the mark ``--override`` stores) is of that space.
+    A driver that lost its lease without noticing yet (paused between its lease
+    renewal and its next batch) reads the study before each batch: it finds
+    another space and stops, queueing no trial of the old space after the mark."""
+    settings = new_study(store, max_evals=10, timeout=2.0)  # ends without workers
+    mark = {"fingerprint": "another", "first_tid": 0, "kept": []}
+    store.patch_study_settings(  # what another start's --override wrote
+        "s", {"space_fingerprint": "another", "space_mark": mark}
+    )
+    with pytest.raises(DriverLeaseError, match="changed its space"):
+        drive(store, settings)
+    assert store.get_trials("s") == []
+
+
 def _slow_objective(config):
     time.sleep(0.005)
     return objective(config)

@@ -196,7 +196,12 @@ def test_one_objective_best_prefers_feasible_trials_everywhere(
     as_json = json.loads(cli(db_url, "best", "--study", "c", "--json").stdout)
     assert as_json["tid"] == lowest.tid
     status = json.loads(cli(db_url, "status", "--study", "c", "--json").stdout)
-    best = {"tid": lowest.tid, "loss": lowest.result["loss"], "violation": 0.0}
+    best = {
+        "tid": lowest.tid,
+        "loss": lowest.result["loss"],
+        "violation": 0.0,
+        "before_override": None,
+    }
     assert status["best"] == best
 
 

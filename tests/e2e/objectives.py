@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -106,6 +107,22 @@ def sum_of_squares(config: dict[str, Any]) -> float:
 #: sum_of_squares than every config of the first.
 narrow_x_space = {"x": hp.uniform("x", -0.5, 0.5)}
 x_and_y_space = {"x": hp.uniform("x", -0.5, 0.5), "y": hp.uniform("y", 1.0, 2.0)}
+#: ``narrow_x_space`` widened: every point of the narrow one is a point of this one
+#: with the same config (a queued trial of the narrow space stays queued).
+wide_x_space = {"x": hp.uniform("x", -1.0, 1.0)}
+
+
+def gated_sum_of_squares(config: dict[str, Any]) -> float:
+    """:func:`sum_of_squares`; with ``HPO_TEST_GATE`` set, first write
+    ``$HPO_TEST_GATE.started`` and wait (up to 120 s) until ``$HPO_TEST_GATE``
+    exists: a trial a test holds running while it does something else."""
+    gate = os.environ.get("HPO_TEST_GATE")
+    if gate:
+        Path(gate + ".started").write_text("")
+        deadline = time.monotonic() + 120.0
+        while not Path(gate).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    return sum_of_squares(config)
 
 
 def squares_and_sizes(config: dict[str, Any]) -> list[float]:

@@ -48,11 +48,13 @@ def keys_of(value: Any, path: str = "") -> set[tuple[str, str]]:
 
 def study_with_every_part(db: str) -> None:
     """Study ``s`` under ASHA: five done trials (one run by known code), one running
-    trial with attachments, and a driver holding the lease."""
+    trial with attachments, and a driver holding the lease; its best trial ran with
+    the space before an ``--override`` (the mark's first tid is 1)."""
     settings = StudySettings(
         objective="tests.e2e.objectives:quadratic", space=to_document(space),
         space_fingerprint=fingerprint(space), max_evals=10, pruner="asha",
         pruner_settings={"max_resource": 9},
+        space_mark={"fingerprint": fingerprint(space), "first_tid": 1, "kept": []},
     )  # fmt: skip
     points = [NewTrial({"x": float(i), "y": i / 2}, {}) for i in range(6)]
     with open_store(db) as store:
@@ -114,6 +116,10 @@ def test_the_study_shows_every_part_it_documents(outputs):
     """The keys above were checked on a study where nothing is empty."""
     status = outputs["status"]
     assert status["driver"] and status["workers"] and status["code"]
-    assert status["best"] == {"tid": 0, "loss": 0.0, "violation": 0.0}
+    before = {"first_tid": 1, "current_best": {"tid": 1, "loss": 1.0}}
+    assert status["best"] == {
+        "tid": 0, "loss": 0.0, "violation": 0.0, "before_override": before,
+    }  # fmt: skip
+    assert outputs["best"]["before_override"] == before
     assert outputs["trials"][0]["attachments"] == {"log": 3}
     assert isinstance(outputs["best"]["finished_at"], float)  # epoch seconds

@@ -64,7 +64,7 @@ def test_trials_best_and_status_write_standard_json(procs, tmp_path):
     status = procs.run(DRIVER, "status", *study, "--json")
     assert status.returncode == 0, status.stderr
     assert strict(status.stdout)["best"] == {
-        "tid": 0, "loss": "-Infinity", "violation": 0.0,
+        "tid": 0, "loss": "-Infinity", "violation": 0.0, "before_override": None,
     }  # fmt: skip
 
 

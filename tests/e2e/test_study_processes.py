@@ -339,6 +339,10 @@ def test_start_override_with_a_new_space_says_the_best_trial_is_of_the_old_one(
     assert again.returncode == 0, again.stderr
     with open_store(db) as store:
         old = min(store.get_trials("o")[:2], key=lambda t: t.result["loss"])
+        new = min(store.get_trials("o")[2:], key=lambda t: t.result["loss"])
     assert f"best trial {old.tid}: loss" in again.stdout
-    note = "(run with the space before --override: not a point of the current space)"
+    note = (
+        f"(trial {old.tid} ran with the space before --override; the best trial "
+        f"of the current space is trial {new.tid}: loss {new.result['loss']:.6g})"
+    )
     assert again.stdout.rstrip().endswith(note)
