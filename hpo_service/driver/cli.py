@@ -468,7 +468,7 @@ def _drive_opened(
     resume_flags = _output.local_worker_flags(workers, show_output)
     resume_flags += _output.stop_rule_flags(settings)
     local_workers = LocalWorkers(
-        workers,
+        0 if _spent(store, study, settings) else workers,
         db_url,
         study,
         objective=settings.objective,
@@ -488,6 +488,15 @@ def _drive_opened(
 
     outcome = _drive(driver, local_workers, hint)
     _report_outcome(study, outcome, db_url, resume_flags)
+
+
+def _spent(store: BaseTrialStore, study: str, settings: StudySettings) -> bool:
+    """Whether ``study`` already finished its ``--max-evals`` trials: a resumed
+    study with nothing more to run, for which ``start`` starts no local worker."""
+    budget = settings.max_evals
+    if budget is None:
+        return False
+    return counted_finished(store.count_by_state(study)) >= budget
 
 
 def _open_for_start(
