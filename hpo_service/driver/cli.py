@@ -21,6 +21,7 @@ import click
 
 from hpo_service._common import standard_json as _json
 from hpo_service._common import trial_rows
+from hpo_service._common.closed_pipe import ending_quietly_on_closed_pipe
 from hpo_service._common.foreign_options import raise_naming_ours
 from hpo_service._common.logs import configure as configure_logging
 from hpo_service._common.settings import (
@@ -211,8 +212,11 @@ class _Group(click.Group):
     """The command group; an unknown option that is Optuna's names ours."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; a reader that closed standard output ends it quietly
+        (see :func:`ending_quietly_on_closed_pipe`)."""
         try:
-            return super().invoke(ctx)
+            with ending_quietly_on_closed_pipe():
+                return super().invoke(ctx)
         except click.NoSuchOption as e:
             raise_naming_ours(e, self)
 
