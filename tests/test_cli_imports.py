@@ -119,7 +119,11 @@ def test_the_note_on_a_best_trial_of_the_space_before_override_loads_no_space(
     ("pruner", "settings", "said"),
     [
         ("median", {"n_startup_trials": 1}, "pruned at step 3: 1"),
-        ("asha", {"max_resource": 9}, "   3        2        1       1"),
+        (
+            "asha",
+            {"max_resource": 9, "reduction_factor": 3},
+            "   3        2        1       1",
+        ),
     ],
 )
 def test_status_of_a_pruned_study_loads_no_heavy_library(

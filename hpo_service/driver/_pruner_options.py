@@ -40,7 +40,8 @@ _OPTIONS: dict[str, tuple[str, str, tuple[str, ...], Any, str]] = {
         "reduction_factor",
         _RUNGS,
         click.IntRange(min=2),
-        "eta: rungs are eta times apart and 1/eta of a rung continues [3].",
+        "eta: rungs are eta times apart and 1/eta of a rung continues "
+        "[asha: 2, hyperband: 3].",
     ),
     "early_stopping_rate": (
         "--early-stopping-rate",

@@ -18,6 +18,8 @@ from hpo_service.algorithms.pruners._ladder import (
     short_rule,
 )
 
+ETA3 = {"reduction_factor": 3}  # the rungs 1, 3, 9, 27 these tests were written for
+
 
 def curve(last: int | None) -> int | None:
     """The last step of reports at steps 0 .. ``last`` (none for None)."""
@@ -80,7 +82,7 @@ def test_asha_counts_each_rung_by_hand():
 
 def test_asha_shows_every_bounded_rung_and_only_reached_unbounded_ones():
     trials = [(0, "done", curve(5))]
-    bounded = pruning_ladder("asha", {"max_resource": 30}, trials)
+    bounded = pruning_ladder("asha", {"max_resource": 30, **ETA3}, trials)
     assert rungs_of(bounded) == [
         (1, 1, 1, 0),
         (3, 1, 1, 0),
@@ -89,7 +91,7 @@ def test_asha_shows_every_bounded_rung_and_only_reached_unbounded_ones():
     ]
     assert not bounded.worth_showing  # nothing pruned, everything reported
     assert not [n for n in bounded.notes if "prune less" in n]
-    unbounded = pruning_ladder("asha", {"max_resource": None}, trials)
+    unbounded = pruning_ladder("asha", {"max_resource": None, **ETA3}, trials)
     assert rungs_of(unbounded) == [(1, 1, 1, 0), (3, 1, 1, 0)]
 
 
@@ -97,12 +99,12 @@ def test_a_rung_at_the_last_step_without_max_resource_is_named():
     """With no max_resource, a rung at the trials' last step prunes trials that
     already ran every step; the note names the flag that avoids it."""
     trials = [(0, "done", curve(9)), (1, "pruned", curve(9)), (2, "pruned", curve(3))]
-    ladder = pruning_ladder("asha", {"max_resource": None}, trials)
+    ladder = pruning_ladder("asha", {"max_resource": None, **ETA3}, trials)
     assert rungs_of(ladder) == [(1, 3, 3, 0), (3, 3, 2, 1), (9, 2, 1, 1)]
     (note,) = [n for n in ladder.notes if "last step" in n]
     assert note.startswith("1 pruned at step 9, the last step of the complete")
     assert "--max-resource 9" in note
-    bounded = pruning_ladder("asha", {"max_resource": 10}, trials)
+    bounded = pruning_ladder("asha", {"max_resource": 10, **ETA3}, trials)
     assert not [n for n in bounded.notes if "last step" in n]
 
 
@@ -239,7 +241,7 @@ def test_the_counts_match_the_decisions_a_real_pruner_took():
         return config["x"]
 
     trials = Trials()
-    pruner = ASHAPruner(max_resource=12)
+    pruner = ASHAPruner(max_resource=12, reduction_factor=3)
     fmin(objective, SPACE, algo=rand.suggest, max_evals=30, trials=trials,
          show_progressbar=False, rstate=3, pruner=pruner)  # fmt: skip
     docs = trials.trials
@@ -263,13 +265,13 @@ def test_the_counts_match_the_decisions_a_real_pruner_took():
 def test_rungs_past_the_complete_trials_last_step_are_named():
     """--max-resource 100 for trials of 30 steps: rung 81 is never reached."""
     trials = [(0, "done", curve(30)), (1, "pruned", curve(3))]
-    ladder = pruning_ladder("asha", {"max_resource": 100}, trials)
+    ladder = pruning_ladder("asha", {"max_resource": 100, **ETA3}, trials)
     assert rungs_of(ladder)[-1] == (81, 0, 0, 0)
     (note,) = [n for n in ladder.notes if "never reached" in n]
     assert note.startswith("the complete trials reported up to step 30, below ")
     assert "--max-resource 100" in note
     for fits in (81, 31):  # reached, or no rung past step 30
-        ladder = pruning_ladder("asha", {"max_resource": fits}, trials)
+        ladder = pruning_ladder("asha", {"max_resource": fits, **ETA3}, trials)
         assert not [n for n in ladder.notes if "never reached" in n]
 
 
@@ -313,9 +315,14 @@ ADVICE = [
     ("percentile", {"percentile": 10.0}, [(1, "pruned", curve(2))],
      "raise --warmup-steps or --startup-trials or --percentile",
      "raise n_warmup_steps or n_startup_trials or percentile"),
-    ("asha", {"max_resource": 9}, [(0, "done", curve(8)), (1, "pruned", curve(1))],
+    ("asha", {"max_resource": 9, **ETA3},
+     [(0, "done", curve(8)), (1, "pruned", curve(1))],
      "raise --min-resource or lower --reduction-factor",
      "raise min_resource or lower reduction_factor"),
+    # eta 2 (the default) is the smallest: only the first rung can move
+    ("asha", {"max_resource": 9}, [(0, "done", curve(8)), (1, "pruned", curve(1))],
+     "to prune less: raise --min-resource (README",
+     "to prune less: raise min_resource (README"),
     ("asha", {}, [(0, "done", curve(9)), (1, "pruned", curve(9))],
      "give --max-resource 9 (max_resource=9), the steps",
      "give max_resource=9, the steps"),

@@ -183,19 +183,22 @@ F = [
 
 
 def asha(**settings):
-    pruner = ASHAPruner(max_resource=27, **settings)
+    pruner = ASHAPruner(**{"max_resource": 27, "reduction_factor": 3, **settings})
     return with_done(pruner, *F, state=S.PRUNED)
 
 
 class TestASHA:
     def test_rungs(self) -> None:
-        assert ASHAPruner(max_resource=27).rung_steps() == [1, 3, 9]
+        assert ASHAPruner(reduction_factor=3, max_resource=27).rung_steps() == [1, 3, 9]
+        assert ASHAPruner(max_resource=27).rung_steps() == [1, 2, 4, 8, 16]  # eta 2
         halving = ASHAPruner(min_resource=2, reduction_factor=2, max_resource=16)
         assert halving.rung_steps() == [2, 4, 8]
-        later = ASHAPruner(max_resource=27, min_early_stopping_rate=1)
+        later = ASHAPruner(
+            reduction_factor=3, max_resource=27, min_early_stopping_rate=1
+        )
         assert later.rung_steps() == [3, 9]
-        assert ASHAPruner(max_resource=1).rung_steps() == []
-        assert ASHAPruner().rung_steps(len_hint=4) == [1, 3, 9, 27]
+        assert ASHAPruner(reduction_factor=3, max_resource=1).rung_steps() == []
+        assert ASHAPruner(reduction_factor=3).rung_steps(len_hint=4) == [1, 3, 9, 27]
 
     def test_top_third_of_the_rung_continues(self) -> None:
         # rung 1 with 0.65: 6 values, top 2 = 0.5, 0.6 -> stop
@@ -208,7 +211,7 @@ class TestASHA:
         assert judge(asha(), {1: 0.6}) == [False]
 
     def test_first_arrivals(self) -> None:
-        pruner = ASHAPruner(max_resource=27)
+        pruner = ASHAPruner(reduction_factor=3, max_resource=27)
         assert judge(pruner, {1: 5.0}) == [False]  # alone at the rung: continues
         with_done(pruner, {1: 1.0})
         assert judge(pruner, {1: 2.0}) == [True]  # 2 values, keep 1: only the best
@@ -248,12 +251,12 @@ class TestASHA:
         assert pruner.prune(stopped, nobody)
 
     def test_no_rung_at_or_past_max_resource(self) -> None:
-        pruner = ASHAPruner(max_resource=3)
+        pruner = ASHAPruner(reduction_factor=3, max_resource=3)
         with_done(pruner, *[{1: 0.1, 3: 0.1}] * 5)
         assert judge(pruner, {1: 0.1, 3: 9.0, 4: 9.0}) == [False, False, False]
 
     def test_a_finished_trial_is_learned_once(self) -> None:
-        pruner = ASHAPruner(max_resource=27)
+        pruner = ASHAPruner(reduction_factor=3, max_resource=27)
         for _ in range(3):
             pruner.observe(1, S.DONE, {1: 0.1})
         assert judge(pruner, {1: 0.2}) == [True]  # 2 values: 0.1 once
@@ -264,7 +267,7 @@ class TestASHA:
         """9 trials wrote their rung value before any decided: the best 3 continue."""
         values = [0.9, 0.1, 0.5, 0.3, 0.7, 0.2, 0.8, 0.4, 0.6]
         running = {tid: {1: v} for tid, v in enumerate(values)}
-        pruner = ASHAPruner(max_resource=27)
+        pruner = ASHAPruner(reduction_factor=3, max_resource=27)
         kept = [
             tid
             for tid, v in enumerate(values)
@@ -319,11 +322,16 @@ class TestSettings:
         ("make", "match"),
         [
             (lambda: ASHAPruner(reduction_factor=1), "reduction_factor=1"),
-            (lambda: ASHAPruner(min_resource=0), "min_resource=0"),
-            (lambda: ASHAPruner(min_resource=9, max_resource=3), "min_resource=9"),
+            (lambda: ASHAPruner(reduction_factor=3, min_resource=0), "min_resource=0"),
+            (
+                lambda: ASHAPruner(reduction_factor=3, min_resource=9, max_resource=3),
+                "min_resource=9",
+            ),
             (lambda: ASHAPruner(reduction_factor=2.5), "reduction_factor=2.5"),
             (
-                lambda: ASHAPruner(max_resource=27, min_early_stopping_rate=4),
+                lambda: ASHAPruner(
+                    reduction_factor=3, max_resource=27, min_early_stopping_rate=4
+                ),
                 r"rate=4, max_resource=27 \(first rung at 81 steps\)",
             ),
             (
@@ -350,15 +358,26 @@ class TestSettings:
 
     def test_a_rung_beyond_the_largest_step_is_refused_at_once(self) -> None:
         with pytest.raises(ValueError, match=r"<= 2\*\*63 - 1 \(the largest step\)"):
-            ASHAPruner(min_early_stopping_rate=10**9)  # no huge power computed
-        assert ASHAPruner(min_early_stopping_rate=39).rung_steps() == [3**39]
+            ASHAPruner(
+                reduction_factor=3, min_early_stopping_rate=10**9
+            )  # no huge power computed
+        assert ASHAPruner(
+            reduction_factor=3, min_early_stopping_rate=39
+        ).rung_steps() == [3**39]
 
     def test_first_rung_at_max_resource_or_unbounded_is_accepted(self) -> None:
-        assert ASHAPruner(max_resource=81, min_early_stopping_rate=4).rung_steps() == []
-        assert ASHAPruner(min_early_stopping_rate=4).rung_steps(2) == [81, 243]
-        assert ASHAPruner(max_resource=82, min_early_stopping_rate=4).rung_steps() == [
-            81
-        ]
+        assert (
+            ASHAPruner(
+                reduction_factor=3, max_resource=81, min_early_stopping_rate=4
+            ).rung_steps()
+            == []
+        )
+        assert ASHAPruner(reduction_factor=3, min_early_stopping_rate=4).rung_steps(
+            2
+        ) == [81, 243]
+        assert ASHAPruner(
+            reduction_factor=3, max_resource=82, min_early_stopping_rate=4
+        ).rung_steps() == [81]
 
     @pytest.mark.parametrize("name", list(PRUNERS))
     def test_settings_rebuild_an_equal_pruner(self, name: str) -> None:

@@ -25,13 +25,15 @@ def start(db_url, *args):
         (["--pruner", "asha", "--min-resource", "10", "--max-resource", "5"],
          "`--min-resource <= --max-resource` must hold, but got --min-resource 10, "
          "--max-resource 5"),
-        (["--pruner", "asha", "--early-stopping-rate", "4", "--max-resource", "27"],
+        (["--pruner", "asha", "--early-stopping-rate", "4", "--max-resource", "27",
+          "--reduction-factor", "3"],
          "but got --min-resource 1, --reduction-factor 3, --early-stopping-rate 4, "
          "--max-resource 27 (first rung at 81 steps)"),
         (["--pruner", "asha", "--early-stopping-rate", "10000", "--max-resource", "9",
           "--min-resource", "2", "--reduction-factor", "2"],
          "--early-stopping-rate 10000, --max-resource 9 (first rung at 16 steps)"),
-        (["--pruner", "asha", "--early-stopping-rate", "1000000000"],
+        (["--pruner", "asha", "--early-stopping-rate", "1000000000",
+          "--reduction-factor", "3"],
          "(the largest step) must hold, but got --early-stopping-rate 1000000000 "
          "(first rung at 12157665459056928801 steps)"),
         (["--pruner", "asha", "--percentile", "30"],
@@ -105,7 +107,7 @@ def test_another_pruner_on_resume_names_every_changed_setting(db_url):
     message = " ".join(other.output.split())
     assert (
         "exists with a different pruner (pruner: stored asha(min_resource=1, "
-        "max_resource=9, reduction_factor=3, min_early_stopping_rate=1), given "
+        "max_resource=9, reduction_factor=2, min_early_stopping_rate=1), given "
         "percentile(percentile=10.0, n_startup_trials=5, n_warmup_steps=0, "
         "interval_steps=1, n_min_trials=1, running_average=True)); use"
     ) in message
@@ -125,7 +127,7 @@ def test_an_overridden_pruner_is_logged_once_with_both_sides(db_url, caplog):
         open_study(store, "s", {**given, **median}, override=True)
     assert [r.getMessage() for r in caplog.records] == [
         "study 's': overriding stored pruner (pruner: stored asha(min_resource=1, "
-        "max_resource=9, reduction_factor=3, min_early_stopping_rate=0), given "
+        "max_resource=9, reduction_factor=2, min_early_stopping_rate=0), given "
         "median(n_startup_trials=5, n_warmup_steps=0, interval_steps=1, "
         "n_min_trials=1, running_average=True))"
     ]
@@ -145,7 +147,7 @@ def test_pruner_options_without_pruner_on_resume_name_the_stored_pruner(
     message = " ".join(changed.output.split())
     assert (
         "`--max-resource` needs --pruner: the study keeps its pruner asha("
-        "min_resource=3, max_resource=27, reduction_factor=3, "
+        "min_resource=3, max_resource=27, reduction_factor=2, "
         "min_early_stopping_rate=0) unless --pruner and --override are given; to "
         "change its settings, pass --pruner asha --min-resource 3 --max-resource 9 "
         "--override"

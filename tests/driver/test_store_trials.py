@@ -187,15 +187,17 @@ def test_store_trials_with_a_pruner(db_url, capsys):
         assert doc["result"]["loss"] == doc["intermediate"][doc["result"]["step"]]
     assert trials.best_trial["result"]["status"] == STATUS_OK
     assert best == trials.argmin
-    # fmin's end says what the pruner did at each rung (1 and 3), on standard error
+    # fmin's end says what the pruner did at each rung (1 and 2: eta 2, the default),
+    # on standard error
     last = [max(map(int, d["intermediate"])) for d in trials.trials]
     at = [d["result"]["step"] for d in pruned]
-    rows = [(r, sum(s >= r for s in last), at.count(r)) for r in (1, 3)]
+    rows = [(r, sum(s >= r for s in last), at.count(r)) for r in (1, 2)]
     err = capsys.readouterr().err.splitlines()
     table = err.index("step  reached  went on  pruned")
-    assert err[table - 1].startswith("ASHA keeps the best 1/3 at each rung")
+    assert err[table - 1].startswith("ASHA keeps the best 1/2 at each rung")
     # in the words of Python, where the user is: keyword arguments, not flags
-    less = "to prune less: raise min_resource or lower reduction_factor"
+    # (eta 2 is the smallest: only min_resource can change)
+    less = "to prune less: raise min_resource (README"
     assert [line for line in err if line.startswith(less)], err
     assert not [line for line in err if "--min-resource" in line]
     assert [line.split() for line in err[table + 1 : table + 3]] == [

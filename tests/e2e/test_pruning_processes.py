@@ -35,6 +35,7 @@ def start_args(db, study, max_evals, *extra):
 def test_asha_study_with_workers_ends_with_exactly_max_evals(procs, tmp_path):
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
     asha = ["--pruner", "asha", "--max-resource", "9", "--seed", "4"]
+    asha += ["--reduction-factor", "3"]  # the rungs 1 and 3 checked below
     run = procs.run(DRIVER, *start_args(db, "p", 24, "--workers", "2", *asha))
     assert run.returncode == 0, run.stderr
     with open_store(db) as store:
@@ -170,6 +171,7 @@ def test_asha_study_on_mongodb_ends_with_exactly_max_evals(procs, mongo_url):
     db = with_database(mongo_url, name)
     try:
         asha = ["--pruner", "asha", "--max-resource", "9", "--seed", "5"]
+        asha += ["--reduction-factor", "3"]
         run = procs.run(DRIVER, *start_args(db, "m", 15, "--workers", "2", *asha))
         assert run.returncode == 0, run.stderr
         with open_store(db) as store:

@@ -24,7 +24,7 @@ def _study(db: str) -> None:
     settings = StudySettings(
         objective="tests.e2e.objectives:curve", space=to_document(curve_space),
         space_fingerprint=fingerprint(curve_space), max_evals=20, pruner="asha",
-        pruner_settings={"max_resource": 9},
+        pruner_settings={"max_resource": 9, "reduction_factor": 3},
     )  # fmt: skip
     with open_store(db) as store:
         store.create_study("s", settings.to_dict())

@@ -21,9 +21,10 @@ from tests.e2e.objectives import curve, curve_space
 
 from ._support import hpo_driver
 
-#: The advice of an ASHA study that pruned trials, as each start names it.
-FLAGS = "to prune less: raise --min-resource or lower --reduction-factor"
-KEYWORDS = "to prune less: raise min_resource or lower reduction_factor"
+#: The advice of an ASHA study that pruned trials, as each start names it (at eta 2,
+#: the default and the smallest, only the first rung can move).
+FLAGS = "to prune less: raise --min-resource (README"
+KEYWORDS = "to prune less: raise min_resource (README"
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,8 @@ def pruned_study(tmp_path_factory):
     run = hpo_driver("start", "--db", db, "--study", "p", "--max-evals", "24",
                      "--objective", "tests.e2e.objectives:curve",
                      "--space", "tests.e2e.objectives:curve_space", "--seed", "3",
-                     "--pruner", "asha", "--max-resource", "9", "--workers", "1",
+                     "--pruner", "asha", "--max-resource", "9",
+                     "--reduction-factor", "3", "--workers", "1",
                      "--no-progress")  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
     with open_store(db) as store:

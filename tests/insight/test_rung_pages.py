@@ -38,12 +38,15 @@ BARS = [("passed", [7, 4]), ("pruned", [2, 2]), ("not judged yet", [1, 1]),
 STUDY = "r"
 
 
+ASHA_9 = {"max_resource": 9, "reduction_factor": 3}  # the rungs 1 and 3 tested here
+
+
 def write_study(db: str, pruner: str = "asha") -> None:
     """Study ``r`` of :data:`TRIALS` under ``pruner``, through a worker's calls."""
     settings = StudySettings(
         objective="tests.e2e.objectives:curve", space=to_document(curve_space),
         space_fingerprint=fingerprint(curve_space), max_evals=20, pruner=pruner,
-        pruner_settings={"max_resource": 9} if pruner == "asha" else {},
+        pruner_settings=ASHA_9 if pruner == "asha" else {},
     )  # fmt: skip
     with open_store(db) as store:
         store.create_study(STUDY, settings.to_dict())

@@ -23,7 +23,10 @@ NOT_FINITE = (
     ": a pruner cannot rank it; to stop a trial that diverged, raise TrialPruned() "
     "(it keeps its last finite report) or return {'status': 'fail'}"
 )
-ASHA_9 = {"pruner": "asha", "pruner_settings": {"max_resource": 9}}
+ASHA_9 = {
+    "pruner": "asha",
+    "pruner_settings": {"max_resource": 9, "reduction_factor": 3},
+}
 
 
 def test_reports_are_stored_and_asha_prunes(store):
@@ -122,7 +125,9 @@ def test_many_workers_reaching_a_rung_at_once(store, db_url):
 
     def worker(trial, value):
         with open_store(db_url) as own:
-            pruning = StudyPruning(own, "r", ASHAPruner(max_resource=9))
+            pruning = StudyPruning(
+                own, "r", ASHAPruner(max_resource=9, reduction_factor=3)
+            )
             assert own.report("r", trial.tid, trial.token, 1, value)
             everyone_reported.wait(timeout=30)
             progress = TrialProgress(trial.tid, {1: value})
@@ -142,7 +147,7 @@ def test_many_workers_reaching_a_rung_at_once(store, db_url):
 
 def test_pruning_learns_finished_trials_incrementally(store):
     make_study(store, "i", CURVE, [{}] * 3)
-    pruning = StudyPruning(store, "i", ASHAPruner(max_resource=9))
+    pruning = StudyPruning(store, "i", ASHAPruner(max_resource=9, reduction_factor=3))
     first = store.claim("w", 60.0, study="i")
     store.report("i", first.tid, first.token, 1, 0.1)
     store.complete("i", first.tid, first.token, {"loss": 0.1})
@@ -205,7 +210,9 @@ def test_reports_are_written_in_batches(store):
         writes.append(what)
         return fn()
 
-    pruning = StudyPruning(store, "f", ASHAPruner(max_resource=9), refresh_seconds=0)
+    pruning = StudyPruning(
+        store, "f", ASHAPruner(max_resource=9, reduction_factor=3), refresh_seconds=0
+    )
     lease = Lease("f", trial.tid, trial.token, 60.0)
     handler = ReportHandler(trial, pruning, lease, write, flush_seconds=3600)
     assert handler({"kind": "report", "step": 0, "value": 0.9})["prune"] is False
@@ -224,7 +231,7 @@ def test_a_refused_batch_loses_the_lease(store):
     make_study(store, "s", CURVE, [{}])
     trial = store.claim("w", 60.0, study="s")
     store.cancel("s", [trial.tid])
-    pruning = StudyPruning(store, "s", ASHAPruner(max_resource=9))
+    pruning = StudyPruning(store, "s", ASHAPruner(max_resource=9, reduction_factor=3))
     lease = Lease("s", trial.tid, trial.token, 60.0)
     handler = ReportHandler(trial, pruning, lease, lambda what, fn: fn())
     assert handler({"kind": "report", "step": 0, "value": 1.0})["prune"] is False
@@ -238,7 +245,7 @@ def test_a_refused_batch_takes_the_trial_back_if_nobody_claimed_it(store):
     make_study(store, "s", CURVE, [{}])
     trial = store.claim("w", 0.05, study="s")
     wait_until(lambda: store.requeue_expired(max_attempts=3, study="s").requeued)
-    pruning = StudyPruning(store, "s", ASHAPruner(max_resource=9))
+    pruning = StudyPruning(store, "s", ASHAPruner(max_resource=9, reduction_factor=3))
     lease = Lease("s", trial.tid, trial.token, 60.0)
     beat = Heartbeat(store, owner="w")
     handler = ReportHandler(
@@ -304,7 +311,9 @@ def test_a_store_failure_while_judging_is_said_as_one_not_as_a_pruner_fault(
         with open_store(mongo_url, database=database, appname=app) as store:
             make_study(store, "s", CURVE, [{}], **ASHA_9)
             trial = store.claim("w", 60.0, study="s")
-            pruning = StudyPruning(store, "s", ASHAPruner(max_resource=9))
+            pruning = StudyPruning(
+                store, "s", ASHAPruner(max_resource=9, reduction_factor=3)
+            )
             lease = Lease("s", trial.tid, trial.token, 60.0)
             handler = ReportHandler(
                 trial, pruning, lease, lambda what, fn: fn(), flush_seconds=3600.0

@@ -418,7 +418,7 @@ def _rung_ladder(
     ladder.pruned_unjudged = unjudged
     ladder.notes += _no_rung_note(first, brackets, settings, python)
     if any(r.pruned for rungs in brackets for r in rungs):
-        ladder.notes.append(_less_note(python))
+        ladder.notes.append(_less_note(python, settings["reduction_factor"]))
     if settings.get("max_resource") is None:
         ladder.notes += _last_step_note(rows, python)
     else:
@@ -465,13 +465,12 @@ def _no_rung_note(
     return []
 
 
-def _less_note(python: bool) -> str:
-    """How to prune less with rungs (``python``: see :func:`pruning_ladder`)."""
+def _less_note(python: bool, reduction_factor: int) -> str:
+    """How to prune less with rungs (``python``: see :func:`pruning_ladder`); at
+    ``reduction_factor`` 2, the smallest, only ``min_resource`` can change."""
     low, eta = (setting_name(s, python) for s in ("min_resource", "reduction_factor"))
-    return (
-        f"to prune less: raise {low} or lower {eta} (README, 'Stopping bad trials "
-        "early')"
-    )
+    lower = f" or lower {eta}" if reduction_factor > 2 else ""
+    return f"to prune less: raise {low}{lower} (README, 'Stopping bad trials early')"
 
 
 def _last_step_note(rows: list[tuple[int, str, int | None]], python: bool) -> list[str]:
