@@ -288,8 +288,8 @@ def _chosen(switches: tuple[Switch, ...], index: Any, params: dict[str, Any]) ->
             continue
         try:
             chosen.append(_evaluated(switch.options, index, params))
-        except (HPOServiceError, IndexError, TypeError, ValueError):
-            return None
+        except Exception:  # whatever the space's own code raises on these params:
+            return None  # it does not give them (the rule of _study.config_made)
     distinct = list(dict.fromkeys(text_json(v, sort_keys=True, default=str)
                                   for v in chosen))  # fmt: skip
     if len(distinct) > 1:
