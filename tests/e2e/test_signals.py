@@ -152,10 +152,17 @@ def test_a_signal_while_the_last_trials_run_says_the_study_finished(procs, tmp_p
     driver said "study 's' is not finished: 2/2 trials finished" and gave a command
     to resume a study with nothing left to run."""
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
-    procs.env["HPO_TEST_SLEEP"] = "5"
-    driver = start_driver(procs, db, "s", 2, "--workers", "2", "--stop-grace", "300")
+    gate = tmp_path / "gate"  # the trials run until the test opens it
+    procs.env["HPO_TEST_GATE"] = str(gate)
+    driver = procs.start(
+        DRIVER, "start", "--db", db, "--study", "s", "--objective",
+        "tests.e2e.objectives:gated_sum_of_squares", "--space",
+        "tests.e2e.objectives:space", "--max-evals", "2", "--no-progress",
+        "--workers", "2", "--stop-grace", "300",
+    )  # fmt: skip
     wait_until(lambda: counts(db, "s")[TrialState.RUNNING] == 2, 120)
-    os.kill(driver.pid, signal.SIGTERM)
+    os.kill(driver.pid, signal.SIGTERM)  # pending on the driver before the gate opens
+    gate.write_text("")
     _, err = driver.communicate(timeout=120)
     assert driver.returncode == 128 + signal.SIGTERM, err
     assert counts(db, "s")[TrialState.DONE] == 2
