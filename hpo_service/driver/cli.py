@@ -333,7 +333,11 @@ def _creates_study(args: dict[str, Any]) -> bool:
     "the driver is stopped (SIGTERM, SIGHUP, Ctrl-C); then the trials are handed "
     "back, to run again when the study resumes.",
 )
-@click.option("--no-progress", is_flag=True, help="Do not show a progress bar.")
+@click.option(
+    "--no-progress",
+    is_flag=True,
+    help="Show no progress: no bar on a terminal, no progress lines elsewhere.",
+)
 @click.option(
     "--objective-output/--no-objective-output",
     "show_output",
@@ -358,7 +362,7 @@ def start(
     show_output: bool,
     **given: Any,
 ) -> None:
-    """Create study STUDY, or resume it, and run it until it is complete.
+    """Create the study named by --study, or resume it, and run it until it is complete.
 
     SIGTERM, SIGHUP or Ctrl-C stop it cleanly: the local workers finish or hand back
     their trials, the driver lease is released, and the same command resumes.
