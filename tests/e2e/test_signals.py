@@ -23,6 +23,7 @@ from hpo_service.exceptions import StoreNotFoundError, StudyNotFoundError
 from hpo_service.store import TrialState, open_store
 from tests.conftest import AUTH_ADMIN
 from tests.helpers.mongo_wire import as_user, executable
+from tests.helpers.terminal_signals import as_from_a_terminal
 
 from .conftest import REPO, children, wait_until
 
@@ -36,20 +37,10 @@ QUADRATIC = [
 
 @pytest.fixture(autouse=True)
 def signals_as_from_a_terminal():
-    """Children start with SIGINT and SIGHUP at their defaults, as from a terminal.
-
-    A test run started in the background of a non-interactive shell (``cmd &``)
-    inherits SIGINT ignored, and one started under ``nohup`` SIGHUP, and so would
-    every driver and worker it starts: they rightly keep an ignored signal ignored
-    (``StopSignals``, as for ``cmd &`` and ``nohup``), and the tests that send SIGINT
-    or SIGHUP would see them run on. A Python handler in this process becomes the
-    default disposition in children at exec.
-    """
-    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
-    previous_hup = signal.signal(signal.SIGHUP, signal.SIG_DFL)
-    yield
-    signal.signal(signal.SIGINT, previous_int)
-    signal.signal(signal.SIGHUP, previous_hup)
+    """Children start with SIGINT and SIGHUP at their defaults (see
+    :mod:`tests.helpers.terminal_signals`)."""
+    with as_from_a_terminal():
+        yield
 
 
 def alive(pid: int) -> bool:

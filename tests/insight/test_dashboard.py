@@ -17,6 +17,7 @@ import pytest
 from hpo_service.exceptions import StoreNotFoundError, StudyNotFoundError
 from hpo_service.store import TrialState, open_store
 from tests.e2e.conftest import REPO
+from tests.helpers.terminal_signals import as_from_a_terminal
 
 from ._support import dump_dom, get, serving, start, start_dashboard, stop, up, wait_for
 
@@ -409,12 +410,8 @@ def test_ctrl_c_stops_the_dashboard_saying_so(tmp_path):
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
     with open_store(db) as store:
         store.create_study("s", {})
-    # as from a terminal: SIGINT at its default in the child, even under `pytest &`
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
+    with as_from_a_terminal():  # SIGINT not ignored, even under `pytest &`
         server, port, _ = start_dashboard("--db", db)
-    finally:
-        signal.signal(signal.SIGINT, previous)
     try:
         wait_for(lambda: serving(server, f"http://127.0.0.1:{port}/"), what="up")
         os.kill(server.pid, signal.SIGINT)

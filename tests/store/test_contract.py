@@ -1616,7 +1616,7 @@ class TestReport:
             with store_opener() as own:
                 assert own.report(study, trial.tid, trial.token, 1, value)
                 everyone_reported.wait(timeout=60)
-                pruner = ASHAPruner(max_resource=9)
+                pruner = ASHAPruner(max_resource=9, reduction_factor=3)
                 progress = TrialProgress(trial.tid, {1: value})
                 if not pruner.prune(progress, lambda: own.running_intermediate(study)):
                     kept.append(value)

@@ -27,6 +27,7 @@ from hpo_service.worker.cli import main
 from tests.helpers.mongo_wire import with_database
 from tests.helpers.pipes import PipeLines
 from tests.helpers.ports import held_port
+from tests.helpers.terminal_signals import as_from_a_terminal
 from tests.worker.conftest import OBJ, REPO, make_study, wait_until
 
 SECRET = "s3cret-pw"
@@ -89,13 +90,14 @@ DRIVER_START = ("hpo_service.driver.cli", "start", "--study", "late",
 
 def launch(url: str, *args: str, command=WORKER) -> subprocess.Popen[str]:
     env = dict(os.environ, HPO_DB=url, PYTHONPATH=str(REPO))
-    return subprocess.Popen(
-        [sys.executable, "-m", *command, *args],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-    )
+    with as_from_a_terminal():  # the tests send SIGINT and SIGHUP, even under `&`
+        return subprocess.Popen(
+            [sys.executable, "-m", *command, *args],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
 
 
 def said_it_waits(process) -> PipeLines:
