@@ -110,6 +110,12 @@ def test_a_trial_of_the_old_space_finishing_after_the_override_stays_old(
     worker = procs.start(WORKER, "--db", db, "--study", "o", "--max-trials", "1")
     del procs.env["HPO_TEST_GATE"]
     wait_until(Path(f"{gate}.started").exists)  # it runs trial 0
+
+    def queued_rest(store: BaseTrialStore) -> bool:  # the driver queued 1 and 2
+        return [t.tid for t in store.get_trials("o", [TrialState.NEW])] == [1, 2]
+
+    with open_store(db) as store:
+        wait_until(lambda: queued_rest(store))
     os.killpg(driver.pid, signal.SIGKILL)  # trials 1 and 2 stay queued
     driver.wait()
     override = procs.start(DRIVER, "start", "--db", db, "--study", "o",
