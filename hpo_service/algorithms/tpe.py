@@ -32,10 +32,13 @@ list and the defaults):
   points in the bad density get narrow kernels of their own);
 - ``ignore_failures`` (False): failed trials (NaN loss) count as the worst ones.
 - parallel workers: ``liar_width`` ("good": pending points are kernels of the good
-  density's width in the bad density), ``liar_weight`` (1.0), ``pending_widen`` (1.0:
-  the good density widens by ``1 + pending / finished``), ``max_widen`` (2.0: at most
-  that factor), ``prior_gate`` ("count": no candidates from the good density's prior
-  while ``n_startup_jobs`` or more points are pending; "none": always some).
+  density's width in the bad density; "above": they share the bad trials' widths;
+  "gaps": as "above", but a pending point's continuous kernels are as wide as its
+  larger gap to a sorted neighbour there, as Optuna gives its running trials),
+  ``liar_weight`` (1.0), ``pending_widen`` (1.0: the good density widens by
+  ``1 + pending / finished``), ``max_widen`` (2.0: at most that factor),
+  ``prior_gate`` ("count": no candidates from the good density's prior while
+  ``n_startup_jobs`` or more points are pending; "none": always some).
 - ``whole_end_bins`` (False; True on several objectives, see
   :mod:`~hpo_service.algorithms.motpe`): the densities give the end values of
   ``uniformint`` / ``quniform`` / ``qloguniform`` parameters whole rounding bins, as

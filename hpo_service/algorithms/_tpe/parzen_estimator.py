@@ -296,6 +296,12 @@ class ParzenEstimator:
             as in Optuna's univariate Parzen estimator.
         continuous_gaps: The same for the continuous (not quantised) numeric
             dimensions.
+        gap_rows: Observations ``(k,)`` (bool) whose continuous dimensions take
+            the neighbour-gap width among all ``k`` observations (times
+            ``bandwidth_factor``, still floored) whatever the other rules give
+            them, e.g. the pending points of a bad density (``liar_width="gaps"``:
+            as in Optuna's univariate Parzen estimator, which gives every kernel
+            of its bad set, running trials included, its gap width); None: none.
     """
 
     def __init__(
@@ -313,6 +319,7 @@ class ParzenEstimator:
         sigmas: np.ndarray | None = None,
         quantised_gaps: bool = False,
         continuous_gaps: bool = False,
+        gap_rows: np.ndarray | None = None,
     ) -> None:
         self.layout = layout
         k = numeric.shape[0]
@@ -332,6 +339,9 @@ class ParzenEstimator:
         if k >= 1 and gap_dims.any():
             sigmas = _with_gaps(layout, numeric, sigmas, consider_endpoints, gap_dims)
             sigmas = sigmas * np.where(gap_dims, bandwidth_factor, 1.0)
+        if gap_rows is not None and gap_rows.any():
+            gaps = _bandwidths(layout, numeric, consider_endpoints) * bandwidth_factor
+            sigmas = _rows_with_gaps(layout, sigmas, gaps, gap_rows)
         floor = bandwidth_floor / min(100.0, k + 1.0)
         self.mus = np.concatenate([numeric, layout.prior_mu[None, :]])
         self.sigmas = np.ones_like(self.mus)
@@ -472,6 +482,16 @@ def _with_gaps(
     ``bandwidth_factor``; the others unchanged)."""
     gaps = _bandwidths(layout, mus, consider_endpoints)
     return np.where(gap_dims, gaps, np.broadcast_to(sigmas, gaps.shape))
+
+
+def _rows_with_gaps(
+    layout: GroupLayout, sigmas: np.ndarray, gaps: np.ndarray, rows: np.ndarray
+) -> np.ndarray:
+    """``sigmas`` ``(d,)`` or ``(k, d)`` as per-kernel widths ``(k, d)``, the
+    continuous dimensions of the observations ``rows`` ``(k,)`` replaced by their
+    widths in ``gaps`` ``(k, d)``; every other width unchanged."""
+    narrow = rows[:, None] & ~layout.quantised[None, :]
+    return np.where(narrow, gaps, np.broadcast_to(sigmas, gaps.shape))
 
 
 def _scott_width(mus: np.ndarray) -> np.ndarray:

@@ -45,7 +45,7 @@ _logger = logging.getLogger(__name__)
 
 
 _RULES = ("scott", "neighbour", "scott_gap")
-_LIAR_WIDTHS = ("above", "good")
+_LIAR_WIDTHS = ("above", "good", "gaps")
 #: The on/off settings: only ``True``/``False`` (a string such as "no" is refused).
 _SWITCHES = (
     "multivariate",
@@ -159,7 +159,13 @@ class TPESettings:
             ``"above"`` (they join the bad observations and share their
             bandwidths) or ``"good"`` (a component of their own with the good
             density's bandwidths: a pending point repels candidates on the scale at
-            which they are drawn).
+            which they are drawn) or ``"gaps"`` (as ``"above"``, but each pending
+            point's kernel in a continuous parameter is as wide as its larger gap
+            to a sorted neighbour among the bad observations and pending points,
+            floored, as Optuna 5 gives its running trials; the bad trials keep the
+            ``bandwidth`` rule, unlike ``continuous_kernels="gaps"``, which gives
+            gap widths to every kernel of both densities). With nothing pending
+            ``"gaps"`` and ``"above"`` build the same densities.
         pending_widen: With ``p`` pending points and ``n`` finished trials, the good
             density's bandwidths are multiplied by ``(1 + p / n) ** pending_widen``
             (at most ``max_widen``): many workers per finished trial explore more
@@ -301,7 +307,7 @@ class TPESettings:
             ("liar_weight", "liar_weight > 0", self.liar_weight > 0),
             (
                 "liar_width",
-                "liar_width in ('above', 'good')",
+                "liar_width in ('above', 'good', 'gaps')",
                 self.liar_width in _LIAR_WIDTHS,
             ),
             ("pending_widen", "pending_widen >= 0", self.pending_widen >= 0),
@@ -574,8 +580,10 @@ def _models(
         quantised_gaps=settings.quantised_kernels == "gaps",
     )
     options["quantised_gaps"] = settings.quantised_kernels != "same"
-    if settings.liar_width == "above" or liars[0].shape[0] == 0:
-        merged = (np.concatenate(p) for p in zip(above, liars, strict=True))
+    if settings.liar_width in ("above", "gaps") or liars[0].shape[0] == 0:
+        merged = [np.concatenate(p) for p in zip(above, liars, strict=True)]
+        if settings.liar_width == "gaps" and liars[0].shape[0] > 0:
+            options["gap_rows"] = np.arange(merged[0].shape[0]) >= above[0].shape[0]
         return good, ParzenEstimator(group.layout, *merged, **options)
     bad = ParzenEstimator(group.layout, *above, **options)
     narrow = good.sigmas[0] if good.sigmas.shape[0] > 1 else None
