@@ -1,0 +1,159 @@
+"""TPE's ``liar_width="gaps"``: pending points' continuous kernels at their gap width.
+
+The pending points join the bad density (as with ``"above"``, MOTPE's liar), but each
+one's kernel in a continuous parameter is as wide as its larger gap to a sorted
+neighbour there, as Optuna 5 gives its running trials; everything else keeps the
+``bandwidth`` rule, and with nothing pending nothing changes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hpo_service.algorithms import motpe, tpe
+from hpo_service.algorithms._history import History
+from hpo_service.algorithms._tpe import sampler
+from hpo_service.algorithms._tpe.parzen_estimator import (
+    Candidates,
+    GroupLayout,
+    ParzenEstimator,
+)
+from hpo_service.algorithms._tpe.sampler import TPESettings
+from hpo_service.space import compile_space, hp
+
+MIXED = compile_space({"x": hp.uniform("x", 0, 1), "d": hp.uniformint("d", 1, 20)})
+# Two pending points close together, away from most finished trials.
+PENDING = [{"x": 0.30, "d": 5}, {"x": 0.31, "d": 5}]
+G = {"liar_width": "gaps", "avoid_repeats": "none"}
+
+
+def two_objective_history(n: int = 60, seed: int = 0) -> History:
+    """``n`` finished trials of MIXED with two objectives, nothing pending."""
+    history = History(MIXED)
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        x, d = float(rng.random()), int(rng.integers(1, 21))
+        history.add({"x": x, "d": d}, [x + 0.01 * d, 1 - x])
+    return history
+
+
+def bad_density(history: History, **settings: object) -> ParzenEstimator:
+    """MOTPE's bad density of the joint (x, d) group, as the sampler builds it."""
+    config = TPESettings.from_kwargs(
+        {**motpe.MULTI_OBJECTIVE_DEFAULTS, "multivariate": True, **settings}
+    )
+    ranked = history.scalarised(motpe.rank_trials(history, config))
+    (group,) = sampler._groups(MIXED, True, config.whole_end_bins)
+    rng = np.random.default_rng(0)
+    _, bad = sampler._models(group, ranked, history.pending, rng, config)
+    assert isinstance(bad, ParzenEstimator)
+    return bad
+
+
+def test_a_pending_points_kernel_is_its_neighbour_gap_the_rest_unchanged():
+    history = two_objective_history()
+    history.set_pending(PENDING)
+    above = bad_density(history)
+    gaps = bad_density(history, liar_width="gaps")
+    x, d = (
+        [s.label for s in above.layout.numeric].index(label) for label in ("x", "d")
+    )
+    k = above.mus.shape[0] - 1  # the last component is the prior
+    # The same components at the same places with the same weights.
+    assert np.array_equal(gaps.mus, above.mus)
+    assert np.array_equal(gaps.weights, above.weights)
+    # Each pending x kernel is its larger gap to a sorted neighbour among all the
+    # bad density's points (finished and pending), recomputed here from the means.
+    xs = np.sort(above.mus[:k, x])
+    for row in (k - 2, k - 1):
+        at = int(np.searchsorted(xs, above.mus[row, x]))
+        left = xs[at] - xs[at - 1]
+        right = xs[at + 1] - xs[at]
+        floor = 0.3 / min(100.0, k + 1.0)
+        assert gaps.sigmas[row, x] == pytest.approx(max(left, right, floor))
+    # Narrower than the shared Scott width the pending points have with "above".
+    assert np.all(gaps.sigmas[k - 2 : k, x] < 0.5 * above.sigmas[k - 2 : k, x])
+    # The finished trials' kernels, the integer column and the prior: bit for bit.
+    assert np.array_equal(gaps.sigmas[: k - 2], above.sigmas[: k - 2])
+    assert np.array_equal(gaps.sigmas[:, d], above.sigmas[:, d])
+    assert np.array_equal(gaps.sigmas[k:], above.sigmas[k:])
+
+
+def candidates_at(layout: GroupLayout, xs: list[float], d: int) -> Candidates:
+    """Candidates of the (x, d) group at ``xs`` with the integer ``d``."""
+    numeric, options = layout.observations(
+        [
+            np.array(xs) if s.label == "x" else np.full(len(xs), float(d))
+            for s in layout.specs
+        ]
+    )
+    return Candidates(raw=numeric, values=layout.to_values(numeric), options=options)
+
+
+def test_the_bad_density_rises_at_a_pending_point_and_not_far_from_it():
+    history = two_objective_history()
+    history.set_pending(PENDING)
+    above = bad_density(history)
+    gaps = bad_density(history, liar_width="gaps")
+    # At the pending points (x = 0.30, 0.31 with d = 5) the narrow kernels make the
+    # bad density several times higher than the shared width does, so l / g drops
+    # there far more; a proposal 0.15 away, outside avoid_repeats' radius of 0.1
+    # and beyond both kernels' reach, sees the bad density almost unchanged.
+    near = candidates_at(above.layout, [0.30, 0.31], 5)
+    far = candidates_at(above.layout, [0.60, 0.75], 5)
+    rise_near = gaps.log_pdf(near) - above.log_pdf(near)
+    rise_far = gaps.log_pdf(far) - above.log_pdf(far)
+    assert np.all(rise_near > np.log(3.0))
+    assert np.all(np.abs(rise_far) < np.log(1.25))
+
+
+def test_a_proposal_next_to_a_pending_point_is_pushed_away():
+    # Eight workers all pending at the one proposal MOTPE likes best: with the
+    # narrow pending kernels the next proposals keep further away from it than
+    # with the shared width, on a space where avoid_repeats' discrete test never
+    # matches (one continuous parameter: it only looks within 0.1 of the range).
+    space = compile_space({"x": hp.uniform("x", 0, 1)})
+    history = History(space)
+    rng = np.random.default_rng(4)
+    for _ in range(60):
+        x = float(rng.random())
+        history.add({"x": x}, [abs(x - 0.4), abs(x - 0.45)])
+    favourite = motpe.suggest(space, history, np.random.default_rng(0))[0]["x"]
+    history.set_pending([{"x": favourite}] * 8)
+
+    def within(radius: float, **settings: object) -> int:
+        picks = [
+            motpe.suggest(space, history, np.random.default_rng(s), **settings)[0]
+            for s in range(40)
+        ]
+        return sum(abs(p["x"] - favourite) < radius for p in picks)
+
+    assert within(0.01, **G) < within(0.01, avoid_repeats="none")
+
+
+def test_nothing_pending_changes_nothing():
+    history = two_objective_history()
+    plain = motpe.suggest(MIXED, history, np.random.default_rng(3), 1)
+    assert motpe.suggest(MIXED, history, np.random.default_rng(3), 1, **G) == plain
+    # A sequential study (one trial in flight at a time, so nothing pending when it
+    # asks) takes the same trials whichever liar, bit for bit.
+    runs = []
+    for settings in ({}, G):
+        study = History(MIXED)
+        rng = np.random.default_rng(11)
+        for _ in range(40):
+            (params,) = tpe.suggest(MIXED, study, rng, 1, **settings)
+            study.add(params, [params["x"] + 0.01 * params["d"], 1 - params["x"]])
+        runs.append(study.objectives.copy())
+    assert np.array_equal(runs[0], runs[1])
+    # With points pending (and with the points of a call of several) they differ.
+    history.set_pending(PENDING)
+    assert motpe.suggest(MIXED, history, np.random.default_rng(3), 4, **G) != (
+        motpe.suggest(MIXED, history, np.random.default_rng(3), 4, avoid_repeats="none")
+    )
+
+
+def test_unknown_values_are_refused():
+    with pytest.raises(ValueError, match=r"liar_width in \('above', 'good', 'gaps'\)"):
+        TPESettings(liar_width="narrow")
