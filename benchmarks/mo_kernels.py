@@ -201,6 +201,9 @@ def run_rows(
 
 
 def main() -> None:
+    """Replay the latest ``ours`` and ``optuna_tpe`` runs of the runs files (at most
+    ``--seeds`` per problem, worker count and source), and print the mean kernel
+    widths per history point and sampler (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs_files", type=Path, nargs="+")
     parser.add_argument("--ours-settings", type=json.loads, default={})
@@ -226,6 +229,8 @@ def main() -> None:
 def _print(
     table: dict[tuple[Any, ...], list[float]], counts: dict[tuple[Any, ...], int]
 ) -> None:
+    """One block per (problem, workers, history source): a line per history point
+    and sampler, the mean of each width over the runs (``-`` where none)."""
     cells = sorted({k[:3] for k in table})
     for problem, workers, source in cells:
         n = counts[(problem, workers, source)]

@@ -54,6 +54,10 @@ from hpo_service.driver._suggest import SURVIVOR_WEIGHT
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REDUCTION = 3
+"""eta of ASHA/SHA and Hyperband in this benchmark, ours and optuna's alike, unless
+a method sets ``reduction_factor``: 3, as in every table it recorded. It is not
+ASHA's default any more (2 since 20d7da98): runs of the default name
+``reduction_factor=2`` in the method (``ours:asha:reduction_factor=2``)."""
 METHODS = [
     "ours:none",
     "ours:median",
@@ -80,7 +84,8 @@ pruner ``optuna_sha`` (ours) is our TPE with optuna's ``SuccessiveHalvingPruner`
 deciding, through a shadow optuna study (a diagnostic). The ``name=value`` parts
 named in :data:`PRUNER_KEYS` (``min_resource=3``, ``reduction_factor=4``) are pruner
 settings instead, for ours and optuna's ASHA/SHA and Hyperband alike (defaults:
-``min_resource=1``, ``reduction_factor=3``, ``max_resource`` the problem's steps)."""
+``min_resource=1``, ``reduction_factor=3`` (:data:`REDUCTION`), ``max_resource`` the
+problem's steps)."""
 
 PRUNER_KEYS = ("min_resource", "reduction_factor", "min_early_stopping_rate")
 """``name=value`` method parts that set the pruner rather than TPE."""
@@ -382,6 +387,15 @@ def _tpe_setting(text: str) -> tuple[str, Any]:
 
 
 def make_runner(method: str, problem: CurveProblem, seed: int, workers: int) -> Any:
+    """The runner of ``method`` (a :data:`METHODS` string, ``library:pruner[:...]``)
+    for one run: :class:`OursRunner` or :class:`OptunaRunner`, with ``workers``
+    asynchronous workers and ``seed`` for its sampler.
+
+    Raises:
+        ValueError: An optuna method given a rule or a TPE setting (only pruner
+            settings, :data:`PRUNER_KEYS`), or pruner settings its pruner does not
+            take.
+    """
     library, pruner, *extra = method.split(":")
     named = dict(_tpe_setting(e) for e in extra if "=" in e)
     rungs = {k: v for k, v in named.items() if k in PRUNER_KEYS}
@@ -422,6 +436,8 @@ def simulate(
 
 
 def _start(runner, problem, durations, events, now, order, out, budget) -> int:
+    """Start a trial at time ``now`` on a free worker while ``out.steps`` is below
+    ``budget`` (steps); the next event order."""
     if out.steps >= budget:
         return order
     handle, config = runner.ask()
@@ -476,6 +492,10 @@ def summarise(outcome: Outcome, budget: int) -> dict[str, Any]:
 
 
 def run_one(task: tuple[str, str, int, int, int, bool]) -> dict[str, Any]:
+    """One simulated run, for the process pool: ``task`` is ``(method, problem,
+    seed, workers, budget in steps, trace)``; its :func:`summarise` figures with
+    those keys and ``seconds`` (wall time of the run), and with ``trace`` each
+    trial's ``[stop step, last value, true final]`` under ``log``."""
     method, problem_name, seed, workers, budget, trace = task
     problem = PROBLEMS[problem_name]
     started = time.perf_counter()
@@ -494,6 +514,10 @@ def run_one(task: tuple[str, str, int, int, int, bool]) -> dict[str, Any]:
 
 
 def table(rows: list[dict[str, Any]], methods: list[str]) -> str:
+    """A Markdown table per (problem, worker count) of ``rows`` (:func:`run_one`'s),
+    one line per method in ``methods``' order: medians over seeds of the final loss
+    at a third of the budget and at all of it, the trials and the steps saved, and
+    in how many seeds the best configuration tried was pruned."""
     lines = []
     groups = sorted({(r["problem"], r["workers"]) for r in rows})
     for problem, workers in groups:
@@ -615,6 +639,7 @@ def _variant_peers(
 
 
 def _parse() -> argparse.Namespace:
+    """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10, help="seeds per method")
     parser.add_argument("--seed-offset", type=int, default=0)
@@ -653,10 +678,15 @@ def _load_saved(path: Path) -> list[dict[str, Any]]:
 
 
 def _key(row: dict[str, Any]) -> tuple[str, str, int, int]:
+    """What identifies a saved run: method, problem, seed, workers."""
     return (row["method"], row["problem"], row["seed"], row["workers"])
 
 
 def main() -> None:
+    """Run the (method, problem, seed, workers) runs not saved yet in a process
+    pool, appending each to ``results/pruning<--tag>.jsonl`` as it ends, then print
+    :func:`table` and :func:`targets` of the saved and new runs (``--table-only``:
+    of the saved ones, running nothing)."""
     args = _parse()
     logging.basicConfig(level=logging.WARNING)
     problems = args.problems.split(",")

@@ -87,6 +87,11 @@ def run_figures(log: list[list[float]], steps: int) -> dict[str, float]:
 
 
 def main() -> None:
+    """Read ``results/pruning<--tag>.jsonl``'s traced runs of one problem and worker
+    count, and print per method the medians of :func:`run_figures` (means for
+    shares), the steps at which the best configuration tried was pruned, and each
+    method paired per seed with ``--reference`` (better/equal/worse, Wilcoxon
+    signed-rank p)."""
     from scipy.stats import wilcoxon
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -12,6 +12,7 @@ import pytest
 
 from hpo_service.algorithms import tpe
 from hpo_service.algorithms._history import History
+from hpo_service.algorithms._tpe._rows import study_best_rows
 from hpo_service.algorithms._tpe.sampler import TPESettings, _groups, _models, _split
 from hpo_service.space import compile_space, hp
 
@@ -94,14 +95,49 @@ def test_an_empty_good_set_draws_the_branch_parameter_from_its_prior():
     assert 0.4 < np.mean(spread) < 0.6
 
 
-def test_failed_trials_are_never_among_the_best_when_ignored():
+def _mostly_failed() -> History:
+    """16 trials in branch 0, ``u = row / 16``; rows 0-13 failed (NaN loss), rows 14
+    and 15 finished: fewer finished trials than the sqrt rule's 4 best."""
     history = History(BRANCHES)
     for i in range(16):
-        history.add({"x": i / 16, "kernel": 0, "u": 0.5}, float("nan") if i < 8 else i)
-    got = _below_count(
-        history, ("u",), below_rule="sqrt", gamma=1.0, ignore_failures=True
-    )
-    assert got == 4  # ceil(sqrt(16)), all finished trials (rows 8-11)
+        loss = float("nan") if i < 14 else 20.0 - i
+        history.add({"x": 0.5, "kernel": 0, "u": i / 16}, loss)
+    return history
+
+
+def _u_rows(**settings) -> tuple[list[int], list[int]]:
+    """Rows (``16 * u``) of the below and above observations of u's group."""
+    history = _mostly_failed()
+    group = next(g for g in _groups(BRANCHES, True) if g.labels == ("u",))
+    config = TPESettings(below_rule="sqrt", gamma=1.0, **settings)
+    below, above, _ = _split(group, history, [], np.random.default_rng(0), config)
+
+    def rows(observed: np.ndarray) -> list[int]:
+        values = group.layout.to_values(observed)[:, 0]
+        return sorted(np.rint(16 * values).astype(int).tolist())
+
+    return rows(below[0]), rows(above[0])
+
+
+def test_failed_trials_are_never_among_the_best_when_ignored():
+    # ceil(sqrt(16)) = 4 best of the study, but only rows 14 and 15 finished.
+    # hyperopt's rule (failures kept): a failure counts as +inf, ties to the earlier
+    # row, so the two earliest failures fill the good set.
+    below, above = _u_rows()
+    assert below == [0, 1, 14, 15]
+    assert above == list(range(2, 14))
+    # Ignored, failures are in neither density: the good set is the finished rows.
+    below, above = _u_rows(ignore_failures=True)
+    assert below == [14, 15]
+    assert above == []
+
+
+def test_study_best_rows_never_counts_an_ignored_failure():
+    # study_best_rows on its own (the group's active rows are not there to filter).
+    history = _mostly_failed()
+    assert study_best_rows(history, 4, ignore_failures=False).tolist() == [0, 1, 14, 15]
+    assert study_best_rows(history, 4, ignore_failures=True).tolist() == [14, 15]
+    assert study_best_rows(history, 1, ignore_failures=True).tolist() == [15]
 
 
 @pytest.mark.parametrize("value", ["hyperopt", "", 1])

@@ -26,6 +26,7 @@ from hpo_service._common.stop_signals import PAUSE_ENV
 from hpo_service.exceptions import StudyNotFoundError
 from hpo_service.store import TrialState, open_store
 from tests.helpers.objectives import __name__ as OBJECTIVES
+from tests.helpers.terminal_signals import as_from_a_terminal
 from tests.worker.conftest import make_study
 
 from .conftest import REPO, wait_until
@@ -36,13 +37,6 @@ QUADRATIC = [
 ]  # fmt: skip
 
 
-def _as_from_a_terminal() -> None:  # in the child, before exec
-    """SIGHUP and SIGINT at their defaults, even if this test run ignores them
-    (``nohup``, ``cmd &``): the process keeps an ignored signal ignored."""
-    signal.signal(signal.SIGHUP, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def stopped_at(
     point: str, signum: int, command: list[str], tmp_path: Path
 ) -> subprocess.CompletedProcess[str]:
@@ -50,11 +44,12 @@ def stopped_at(
     let it go on and return how it ended."""
     marker = tmp_path / "paused"
     env = dict(os.environ, PYTHONPATH=str(REPO), **{PAUSE_ENV: f"{point}:{marker}"})
-    process = subprocess.Popen(
-        [sys.executable, "-m", *command],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, preexec_fn=_as_from_a_terminal,
-    )  # fmt: skip
+    with as_from_a_terminal():  # SIGINT and SIGHUP not ignored, even under `&`
+        process = subprocess.Popen(
+            [sys.executable, "-m", *command],
+            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
     try:
         wait_until(lambda: marker.exists() or process.poll() is not None)
         assert process.poll() is None, f"it never paused at {point}"
