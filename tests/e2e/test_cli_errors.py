@@ -143,6 +143,31 @@ def test_every_command_names_the_database_and_its_studies_for_an_unknown_study(
         ], command
 
 
+def test_a_mistyped_study_is_answered_with_the_closest_names(procs, db, tmp_path):
+    """Every command (and a worker at its idle timeout) that meets a study the store
+    does not hold names the stored studies closest to it, as the dashboard's warning
+    and a mistyped `--objective` do: before, only the dashboard said "did you mean
+    'noisy'?", and `status --study nosy` left the user to spot the typo in the list."""
+    with open_store(db, create=True) as store:
+        for name in ("noisy", "quadratic", "nosey-long-name"):
+            store.create_study(name, {"max_evals": 1})
+    commands = [["status"], ["best"], ["trials"], ["cancel"], ["importance"],
+                ["report", "--out", str(tmp_path / "r.html")]]  # fmt: skip
+    runs = run_together(
+        procs,
+        [(DRIVER, *command, "--db", db, "--study", "nosy") for command in commands]
+        + [(WORKER, "--db", db, "--study", "nosy", "--idle-timeout", "0.5")],
+    )
+    path = db.removeprefix("sqlite:///")
+    held = f"in SQLite database {path} (it holds: noisy, quadratic, nosey-long-name"
+    for command, run in zip([*commands, ["hpo-worker"]], runs, strict=True):
+        assert run.returncode == 1, (command, run.stderr)
+        last = run.stderr.strip().splitlines()[-1]
+        assert f"{held}; did you mean 'noisy'?); pass --db" in last, (command, last)
+    far = procs.run(DRIVER, "status", "--db", db, "--study", "zzz")
+    assert f"{held}); pass --db" in far.stderr  # nothing close: no hint
+
+
 @pytest.mark.parametrize(
     ("module", "args", "flag"),
     [

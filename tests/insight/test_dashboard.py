@@ -159,9 +159,9 @@ def test_dashboard_started_before_its_study_warns_and_shows_it_once_created(
     try:
         assert said[0] == (
             f"warning: study 'later' not found in SQLite database {path} (it holds: "
-            "mnist, latter); pass --db (or set HPO_DB) to use another store; did you "
-            "mean 'latter'? Serving anyway: the page shows 'later' once its driver "
-            "creates it\n"
+            "mnist, latter; did you mean 'latter'?); pass --db (or set HPO_DB) to "
+            "use another store. Serving anyway: the page shows 'later' once its "
+            "driver creates it\n"
         )
         _banner_until_created(browser, server, db, f"http://127.0.0.1:{port}/")
         assert text(browser, "study-name") == "later"

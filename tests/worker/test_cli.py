@@ -267,7 +267,10 @@ def test_a_study_that_never_existed_exits_1_at_the_idle_timeout(
     )
     assert code == 1, err
     where = f"SQLite database {tmp_path / 'worker.sqlite'}"
-    assert f"Error: study 'reall' was never found in {where} (it holds: real)" in err
+    assert (
+        f"Error: study 'reall' was never found in {where} (it holds: real; "
+        "did you mean 'real'?)" in err
+    )
     assert store.get_trial("real", 0).state == TrialState.NEW  # not served: typo
 
 
@@ -356,7 +359,10 @@ def test_a_signal_before_the_study_exists_exits_1(store, db_url, workers, tmp_pa
     code, err = _stop_when_waiting(proc, "does not exist (yet)")
     assert code == 1, err
     where = f"SQLite database {tmp_path / 'worker.sqlite'}"
-    assert f"Error: study 'reall' was never found in {where} (it holds: real)" in err
+    assert (
+        f"Error: study 'reall' was never found in {where} (it holds: real; "
+        "did you mean 'real'?)" in err
+    )
 
 
 @pytest.mark.parametrize("study", [None, "q"])
