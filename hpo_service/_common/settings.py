@@ -139,9 +139,12 @@ class StudySettings:
             (``hpo-driver start``); None for a study stored before it was recorded
             (or made by an import and not started yet). Advice names settings as
             that start took them (:func:`started_in_python`).
-        space_mark: Where the current space begins, written by the start whose
-            ``--override`` changed the space (``{"fingerprint", "first_tid",
-            "kept"}``: see :mod:`hpo_service._common.space_mark`); None for a
+        space_mark: Which tids ran with which space, written by each start whose
+            ``--override`` changed the space: ``{"fingerprint", "first_tid",
+            "kept", "segments"}``, ``segments`` a list of ``{"fingerprint",
+            "first_tid", "kept"}`` by ``first_tid`` (one per run of a space), the
+            top-level keys those of the last (a mark stored before segments has
+            only them): see :mod:`hpo_service._common.space_mark`; None for a
             study whose space never changed (or changed before marks).
     """
 

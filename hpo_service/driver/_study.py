@@ -148,7 +148,7 @@ def open_study(
     if stored.has_space() and merged.space_fingerprint != stored.space_fingerprint:
         stale, kept = stale_queue(store, name, merged)
         assert merged.space_fingerprint is not None  # stored with its space
-        mark = new_mark(merged.space_fingerprint, study.next_tid, kept)
+        mark = new_mark(study.settings, merged.space_fingerprint, study.next_tid, kept)
         merged = dataclasses.replace(merged, space_mark=mark)
     settings = _write_changes(store, name, study.settings, merged)
     if stale:
