@@ -110,6 +110,18 @@ x_and_y_space = {"x": hp.uniform("x", -0.5, 0.5), "y": hp.uniform("y", 1.0, 2.0)
 #: ``narrow_x_space`` widened: every point of the narrow one is a point of this one
 #: with the same config (a queued trial of the narrow space stays queued).
 wide_x_space = {"x": hp.uniform("x", -1.0, 1.0)}
+#: A choice, a randint and a uniform: params stored as an int index, an int and a
+#: float (an import must keep them so).
+indexed_space = {
+    "c": hp.choice("c", ["a", "b", "z"]),
+    "n": hp.randint("n", 5),
+    "x": hp.uniform("x", 0.0, 2.0),
+}
+
+
+def indexed_loss(config: dict[str, Any]) -> float:
+    """A loss of ``indexed_space``'s config."""
+    return config["x"] + config["n"] + "abz".index(config["c"])
 
 
 def gated_sum_of_squares(config: dict[str, Any]) -> float:
