@@ -273,28 +273,39 @@ def check_imported_fit(
 
 
 def config_made(space: Any, compiled: Any, params: dict[str, Any]) -> Any:
-    """The config ``space`` makes of a finished trial's ``params``
-    (``{label: value}``); ``compiled`` is ``compile_space(space)``.
+    """The config ``space`` makes of a trial's ``params`` (``{label: value}``), as
+    the store gives it back (JSON: tuples as lists, ...); ``compiled`` is
+    ``compile_space(space)``.
 
     A space may run the user's own code (``scope`` functions), so whatever that
     raises on these params (say a ``ZeroDivisionError``) means the same as a label
-    the space does not have: the space does not give this point.
+    the space does not have: the space does not give this point. So does a config
+    the store cannot hold (``x ** 0.5`` at a negative ``x`` is a complex number):
+    no trial can be stored with it.
 
     Raises:
         SpaceError: The params are not a point of the space (see
-            ``validate_params``), or evaluating the space on them raised; the
-            original error is the cause.
+            ``validate_params``), evaluating the space on them raised, or the
+            config is not JSON-serialisable; the original error is the cause.
     """
     from hpo_service.space import space_eval, validate_params
+    from hpo_service.store._common import normalise
 
     try:
-        return space_eval(space, validate_params(compiled, params))
+        made = space_eval(space, validate_params(compiled, params))
     except SpaceError:
         raise
     except Exception as e:
         raise SpaceError(
             f"the space must make a config of params {params!r:.120}, but it "
             f"raised {type(e).__name__}: {e}"
+        ) from e
+    try:
+        return normalise(made, "config")
+    except ValueError as e:
+        raise SpaceError(
+            f"the space must make a config JSON can hold of params "
+            f"{params!r:.120}, but it made {made!r:.120}"
         ) from e
 
 
@@ -325,16 +336,13 @@ def stale_queue(
     space in their place. Queued trials the new space gives unchanged are kept (the
     mark of the new space names them: :mod:`hpo_service._common.space_mark`).
     """
-    from hpo_service.store._common import normalise
-
     space = study_space(settings, name)
     compiled = compile_space(space)
     stale, kept = [], []
     for trial in store.get_trials(name, [TrialState.NEW]):
-        try:
-            made = config_made(space, compiled, trial.params)
-            same = normalise(made, "config") == trial.config
-        except HPOServiceError:  # the space does not give it, or stores it not
+        try:  # config_made: a SpaceError for whatever the space's code raises
+            same = config_made(space, compiled, trial.params) == trial.config
+        except SpaceError:  # the space does not give it, or makes it unstorable
             same = False
         (kept if same else stale).append(trial.tid)
     return stale, kept

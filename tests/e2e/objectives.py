@@ -119,6 +119,11 @@ indexed_space = {
 }
 
 
+#: ``x`` and its square root: a complex number (no JSON value) at a negative ``x``.
+signed_x_space = {"v": hp.uniform("x", -1.0, 1.0)}
+root_x_space = {"v": hp.uniform("x", -1.0, 1.0) ** 0.5}
+
+
 def indexed_loss(config: dict[str, Any]) -> float:
     """A loss of ``indexed_space``'s config."""
     return config["x"] + config["n"] + "abz".index(config["c"])
