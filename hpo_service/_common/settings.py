@@ -61,12 +61,14 @@ CANCELLED = "Cancelled"
 """The ``error`` type of a trial cancelled by ``hpo-driver cancel``."""
 
 
-def stopped_error(reason: str) -> dict[str, Any]:
+def stopped_error(said: str) -> dict[str, Any]:
     """The ``error`` recorded on a queued trial the driver cancels when its study
-    stops; ``reason``: why the study stopped (``early_stop``, ``loss_threshold``...)."""
+    stops; ``said``: what stopped it, in the words of how the rule was set
+    (``"--loss-threshold 0.1 reached"``, ``"early_stop_fn asked to stop"``: see
+    :func:`hpo_service.driver._stop_words.stop_said`)."""
     return {
         "type": STUDY_STOPPED,
-        "message": f"cancelled before it ran: the study stopped ({reason}); the "
+        "message": f"cancelled before it ran: the study stopped ({said}); the "
         "trials running then finished and count",
         "traceback": None,
     }

@@ -24,6 +24,7 @@ from hpo_service.algorithms.pruners._ladder import (
     pruning_ladder,
 )
 from hpo_service.driver._codes import code_key, describe_codes
+from hpo_service.driver._stop_words import number_text
 from hpo_service.exceptions import HPOServiceError
 from hpo_service.objective._result import (
     loss_of,
@@ -380,13 +381,11 @@ def outcome_text(study: str, outcome: StudyOutcome, db_url: str = DEFAULT_DB) ->
     commands it names carry ``db_url`` (masked) unless it is the default store."""
     counts = outcome.counts
     done, failed = counts[TrialState.DONE], outcome.failed
-    how = (
-        "was cancelled (`hpo-driver cancel`)"
-        if outcome.reason == "cancelled"
-        else f"finished ({outcome.reason})"
-    )
+    said = outcome.said or outcome.reason
+    cancelled = outcome.reason == "cancelled"
+    how = f"was cancelled ({said})" if cancelled else f"finished: {said}"
     head = (
-        f"study {study!r} {how}: {done - failed} done, {failed} failed "
+        f"study {study!r} {how}; {done - failed} done, {failed} failed "
         f"(status fail), {counts[TrialState.PRUNED]} pruned, "
         f"{counts[TrialState.ERROR]} error, {counts[TrialState.CANCELLED]} cancelled"
     )
@@ -453,10 +452,7 @@ def no_success_text(
 
 def _nothing_finished_text(study: str, outcome: StudyOutcome, db_url: str) -> str:
     """Why a study ended with no finished trial (a stop rule before the first)."""
-    why = {
-        "timeout": "its --timeout ran out",
-        "exhausted": "its search space was exhausted",
-    }.get(outcome.reason, f"it stopped ({outcome.reason})")
+    why = outcome.said or outcome.reason
     text = f"no trial of study {study!r} finished: {why} before the first one did"
     if outcome.reason == "timeout":
         worker = store_command("hpo-worker", db_url, study)
@@ -512,17 +508,10 @@ def stop_rule_flags(settings: StudySettings) -> str:
         ("--no-improvement", settings.no_improvement),
     )
     return "".join(
-        f" {flag} {shlex.quote(_number_text(value))}"
+        f" {flag} {shlex.quote(number_text(value))}"
         for flag, value in rules
         if value is not None
     )
-
-
-def _number_text(value: float) -> str:
-    """A number as an option takes it back unchanged: ``600``, ``0.1``, ``-inf``."""
-    if isinstance(value, int) or (abs(value) < 1e15 and value.is_integer()):
-        return str(int(value))
-    return repr(float(value))
 
 
 def resume_hint(

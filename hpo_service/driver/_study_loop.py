@@ -39,6 +39,7 @@ from hpo_service.driver._output import study_ladder
 from hpo_service.driver._progress import Progress
 from hpo_service.driver._queue import QueuePolicy
 from hpo_service.driver._serial import check_loss_threshold
+from hpo_service.driver._stop_words import stop_said
 from hpo_service.driver._suggest import SURVIVOR_WEIGHT, Suggester, survivor_weights
 from hpo_service.exceptions import DriverLeaseError, SearchExhausted, StoreError
 from hpo_service.objective._result import (
@@ -137,6 +138,10 @@ class StudyOutcome:
         old_space: Set when ``best`` (single objective) ran with a space before
             ``--override`` changed it (by the study's mark): with the best trial
             of the current space; None otherwise.
+        said: ``reason`` in the words of how the rule was set (``"--max-evals 4
+            reached"``, ``"max_evals=4 reached"`` from ``fmin``:
+            :func:`~hpo_service.driver._stop_words.stop_said`); None: say
+            ``reason``.
     """
 
     reason: str
@@ -145,6 +150,7 @@ class StudyOutcome:
     failed: int = 0
     pruning: PruningLadder | None = None
     old_space: OldSpaceBest | None = None
+    said: str | None = None
 
 
 class Driver:
@@ -223,7 +229,13 @@ class Driver:
             failed=self._failed,
             pruning=self._pruning_ladder(),
             old_space=self._old_space_best(),
+            said=self._said(reason),
         )
+
+    def _said(self, reason: str) -> str:
+        """``reason`` in the words of how its rule was set (the flag as typed, or
+        ``fmin``'s argument)."""
+        return stop_said(reason, self.settings, python=self.options.in_python)
 
     def _old_space_best(self) -> OldSpaceBest | None:
         """Whether the best trial ran with the space before ``--override``, by
@@ -728,7 +740,7 @@ class Driver:
         """
         queued = [t.tid for t in self._pending.values() if t.state == TrialState.NEW]
         if queued:
-            why = stopped_error(self._stop_reason or "stopped")
+            why = stopped_error(self._said(self._stop_reason or "stopped"))
             self.store.cancel(self.name, queued, error=why, queued_only=True)
             self._read_changes()  # the outcome counts them as cancelled
         # a trial handed back (or requeued) since is cancelled at the next poll

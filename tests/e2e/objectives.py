@@ -232,3 +232,8 @@ shared_switch_space = {
 def text_length(config: Any) -> float:
     """A loss of any config: the length of its text."""
     return float(len(repr(config)))
+
+
+#: Two points with one loss under :func:`sum_of_squares` (1.0): no trial improves on
+#: the first (``--no-improvement``).
+flat_space = {"c": hp.choice("c", [1.0, -1.0])}

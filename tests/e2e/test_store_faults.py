@@ -176,7 +176,7 @@ def test_a_full_disk_stops_neither_the_driver_nor_its_workers(procs, tmp_path):
     driver.wait(timeout=180)
     out, text = driver.stdout.read(), err.finish()
     assert driver.returncode == 0, text
-    assert "study 's' finished (max_evals): 4 done" in out
+    assert "study 's' finished: --max-evals 4 reached; 4 done" in out
     again = [line for line in text.splitlines() if "the store works again" in line]
     assert any("[w" not in line for line in again), text  # the driver's
     with open_store(f"sqlite:///{path}") as store:
@@ -239,4 +239,4 @@ def test_a_full_disk_as_the_driver_starts_driving_is_ridden_out(procs, tmp_path)
     out, text = driver.stdout.read(), err.finish()
     assert driver.returncode == 0, text
     assert "study 's': cannot run the study" in text
-    assert "study 's' finished (max_evals): 3 done" in out
+    assert "study 's' finished: --max-evals 3 reached; 3 done" in out

@@ -67,7 +67,9 @@ def test_a_trial_claimed_as_the_stop_rule_fires_runs_and_counts(procs, db):
     assert outcome.best is not None and outcome.best.tid == 0
     for trial in trials[1:]:  # why they did not run, as `hpo-driver trials` shows
         assert trial.error["type"] == "StudyStopped", trial.error
-        assert "the study stopped (early_stop)" in trial.error["message"]
+        assert (
+            "the study stopped (early_stop_fn asked to stop)" in trial.error["message"]
+        )
 
 
 def test_trimming_the_queue_past_the_budget_spares_a_trial_claimed_meanwhile(

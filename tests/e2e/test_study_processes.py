@@ -162,7 +162,7 @@ def test_a_study_where_every_trial_failed_exits_non_zero(procs, tmp_path):
         "--space", "tests.e2e.objectives:space", "--workers", "1", "--no-progress",
     )  # fmt: skip
     assert run.returncode == 1
-    assert "study 'f' finished (max_evals): 0 done, 0 failed" in run.stdout
+    assert "study 'f' finished: --max-evals 3 reached; 0 done, 0 failed" in run.stdout
     assert "Error: no trial of study 'f' succeeded" in run.stderr
     assert (run.stdout + run.stderr).count("succeeded") == 1  # said once
     # the command to paste names the store, which is not the default one
