@@ -406,6 +406,78 @@ def outcome_text(study: str, outcome: StudyOutcome, db_url: str = DEFAULT_DB) ->
     return shown
 
 
+def failure_reasons(
+    counts: Mapping[TrialState, int], failed: int, trials: str, *, infeasible: int = 0
+) -> list[str]:
+    """Why the finished trials of a study did not succeed, one phrase per kind,
+    each with the command that lists them: ``"3 failed with an error (see
+    `hpo-driver trials --study s --state error`)"``.
+
+    Args:
+        counts: Trials per state (``count_by_state``'s).
+        failed: Done trials whose objective returned status ``fail``.
+        trials: The ``hpo-driver trials`` command naming the study (and its store).
+        infeasible: Done trials that succeeded but violate their constraints
+            (counted only where no such trial can be the best: several objectives,
+            or a study that ended without a feasible one).
+
+    Returns:
+        The phrases, infeasible trials first, then status fail, error and
+        pruned trials; empty when no finished trial is of those kinds.
+    """
+    reasons = []
+    if infeasible > 0:
+        reasons.append(
+            f"{infeasible} succeeded but violate their constraints (see `{trials} "
+            "--state done`)"
+        )
+    if failed:
+        reasons.append(
+            f"{failed} returned status 'fail' (see `{trials} --status fail`)"
+        )
+    if counts.get(TrialState.ERROR):
+        reasons.append(
+            f"{counts[TrialState.ERROR]} failed with an error (see `{trials} "
+            "--state error`)"
+        )
+    if counts.get(TrialState.PRUNED):
+        reasons.append(
+            f"{counts[TrialState.PRUNED]} were pruned, and a pruned trial is never "
+            f"the best (see `{trials} --state pruned` for their last reported values)"
+        )
+    return reasons
+
+
+def no_best_text(
+    store: BaseTrialStore,
+    study: str,
+    db_url: str = DEFAULT_DB,
+    what: str = "successful",
+) -> str:
+    """What ``hpo-driver best`` says of a study without a successful (or, with
+    several objectives, feasible: ``what``) trial: whether one may still come,
+    and what its finished trials were, each kind with the command that lists it
+    (naming ``db_url`` unless it is the default store, masked).
+
+    Example: ``study 'f' has no successful trial: none of its 3 finished trials
+    succeeded; 3 failed with an error (see `hpo-driver trials --study f --state
+    error`)``.
+    """
+    summary = store.summarise(study)
+    trials = store_command("hpo-driver trials", db_url, study)
+    succeeded = summary.counts[TrialState.DONE] - summary.failed
+    infeasible = succeeded if what == "feasible" else 0
+    reasons = failure_reasons(
+        summary.counts, summary.failed, trials, infeasible=infeasible
+    )
+    tail = none_yet(store, study, what)
+    text = f"study {study!r} has no {what} trial{tail}"
+    if not reasons:
+        return text
+    so_far = " so far" if tail == " yet" else ""
+    return f"{text};{so_far} " + "; ".join(reasons) + masked_note(db_url)
+
+
 def no_success_text(
     study: str, outcome: StudyOutcome, db_url: str = DEFAULT_DB, local_flags: str = ""
 ) -> str:
@@ -414,26 +486,9 @@ def no_success_text(
     that resumes a cancelled study ends with ``local_flags``
     (:func:`local_worker_flags` and :func:`stop_rule_flags`)."""
     counts = outcome.counts
-    reasons = []
     trials = store_command("hpo-driver trials", db_url, study)
-    if outcome.failed:
-        reasons.append(
-            f"{outcome.failed} returned status 'fail' (see `{trials} --status fail`)"
-        )
-    if counts[TrialState.ERROR]:
-        reasons.append(
-            f"{counts[TrialState.ERROR]} failed with an error (see `{trials} "
-            "--state error`)"
-        )
-    if counts[TrialState.PRUNED]:
-        reasons.append(f"{counts[TrialState.PRUNED]} were pruned")
     succeeded = counts[TrialState.DONE] - outcome.failed
-    if succeeded > 0:  # only with constraints: no success is feasible
-        reasons.insert(
-            0,
-            f"{succeeded} succeeded but violate their constraints (see `{trials} "
-            "--state done`)",
-        )
+    reasons = failure_reasons(counts, outcome.failed, trials, infeasible=succeeded)
     if not reasons and outcome.reason != "cancelled":
         return _nothing_finished_text(study, outcome, db_url)
     text = f"no trial of study {study!r} succeeded"

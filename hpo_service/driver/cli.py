@@ -703,15 +703,13 @@ def best(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> None:
         records = [trial_rows.trial_record(t) for t in front]
         if not records:
             what = "feasible" if _output.has_success(store, study) else "successful"
-            tail = _output.none_yet(store, study, what)
-            raise click.ClickException(f"study {study!r} has no {what} trial{tail}")
+            raise click.ClickException(_output.no_best_text(store, study, db_url, what))
         text = _output.front_text(records, names)
         click.echo(_json.dumps(records, indent=2) if as_json else text)
         return
     trial = _output.best_trial(store, study)
     if trial is None:
-        tail = _output.none_yet(store, study)
-        raise click.ClickException(f"study {study!r} has no successful trial{tail}")
+        raise click.ClickException(_output.no_best_text(store, study, db_url))
     record = trial_rows.trial_record(trial)
     old = _output.old_space_of(store, study, trial)
     if as_json:

@@ -237,3 +237,12 @@ def text_length(config: Any) -> float:
 #: Two points with one loss under :func:`sum_of_squares` (1.0): no trial improves on
 #: the first (``--no-improvement``).
 flat_space = {"c": hp.choice("c", [1.0, -1.0])}
+
+
+def prunes_itself(config: dict[str, Any]) -> float:
+    """Reports its quadratic at step 1, then stops as pruned (a study whose every
+    trial is pruned, whatever its pruner)."""
+    from hpo_service import TrialPruned, report
+
+    report(quadratic(config), step=1)
+    raise TrialPruned()

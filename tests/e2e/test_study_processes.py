@@ -179,9 +179,9 @@ def test_a_study_where_every_trial_failed_exits_non_zero(procs, tmp_path):
     )
     best = procs.run(DRIVER, "best", "--db", db, "--study", "f")
     assert best.returncode == 1
-    assert best.stderr.strip() == (  # not "yet" either
+    assert " ".join(best.stderr.split()) == (  # not "yet" either
         "Error: study 'f' has no successful trial: none of its 3 finished trials "
-        "succeeded"
+        f"succeeded; 3 failed with an error (see `{hint}`)"
     )
 
 
