@@ -213,12 +213,23 @@ class _Group(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; a reader that closed standard output ends it quietly
-        (see :func:`ending_quietly_on_closed_pipe`)."""
+        (see :func:`ending_quietly_on_closed_pipe`), and Ctrl-C ends it with exit
+        130 saying so, as ``start`` and ``dashboard`` do, not click's "Aborted!"
+        with status 1 (which a script cannot tell from an error).
+
+        Raises:
+            SystemExit: 130 after Ctrl-C.
+        """
         try:
             with ending_quietly_on_closed_pipe():
                 return super().invoke(ctx)
         except click.NoSuchOption as e:
             raise_naming_ours(e, self)
+        except KeyboardInterrupt:
+            click.echo(
+                f"hpo-driver {ctx.invoked_subcommand} interrupted (Ctrl-C)", err=True
+            )
+            sys.exit(128 + signal.SIGINT)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from hpo_service._common.standard_json import dumps
+from hpo_service._common.stop_signals import pause_point
 from hpo_service._common.words import counted
 from hpo_service.exceptions import HPOServiceError, StudyNotFoundError
 from hpo_service.store._cli_option import (
@@ -41,7 +42,9 @@ def load_for_cli(db_url: str, study: str) -> StudyData:
 
     store = open_store_for_cli(db_url)
     try:
-        return StudyData.from_store(store, study)
+        data = StudyData.from_store(store, study)
+        pause_point("study-read")  # a test's hook: Ctrl-C while a report is made
+        return data
     except StudyNotFoundError as e:
         raise click.ClickException(study_not_found(store, db_url, study)) from e
     except HPOServiceError as e:
