@@ -16,6 +16,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from hpo_service._common.idle_clock import IdleClock
 from hpo_service._common.processes import certainly_dead, same_process_pid
 from hpo_service._common.settings import (
     COUNTED_STATES,
@@ -32,7 +33,6 @@ from hpo_service.algorithms._pareto import ParetoArchive
 from hpo_service.algorithms.pruners import make_pruner
 from hpo_service.algorithms.pruners._ladder import PruningLadder, short_rule
 from hpo_service.driver._codes import code_key, describe_codes
-from hpo_service.driver._idle_clock import IdleClock
 from hpo_service.driver._lease import default_owner, holder_text, take_driver_lease
 from hpo_service.driver._local_workers import LocalWorkers
 from hpo_service.driver._output import study_ladder
@@ -95,7 +95,7 @@ class DriverOptions:
             (the command in backticks, prose outside them).
         idle_warning: Seconds queued trials may wait with no worker claiming any
             before the driver says so (and again every minute); time the store
-            failed does not count (``_idle_clock``).
+            failed does not count (``_common.idle_clock``).
         errors_hint: The command that lists the study's error trials, named in that
             warning when the last finished trials ended in error (the workers may
             have stopped for it: ``--max-consecutive-failures``).

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn
 
+from hpo_service._common.idle_clock import IdleClock
 from hpo_service._common.logs import LABELLED
 from hpo_service._common.processes import certainly_dead, namespace_key, owner_id
 from hpo_service._common.settings import (
@@ -462,7 +463,8 @@ class Worker:
 
     def _loop(self) -> str:
         delay = self._poll_interval
-        idle_since = started = time.monotonic()
+        started = time.monotonic()
+        idle = IdleClock()  # since the last trial; a store outage does not count
         while not self._stopping(_WARM):
             if self._summary.trials >= (self._max_trials or float("inf")):
                 return "max_trials"
@@ -475,14 +477,14 @@ class Worker:
             if trial is not None and self._fits_budget(trial):
                 self._process(trial)
                 delay = self._poll_interval * _QUICK_REPOLL
-                idle_since = time.monotonic()
+                idle.restart()
                 self._next_maintenance = min(  # housekeeping once the queue empties
                     self._next_maintenance,
                     self._last_maintenance + _MAINTENANCE_AFTER_TRIAL,
                 )
                 continue
-            idle = time.monotonic() - idle_since
-            if self._idle_timeout is not None and idle >= self._idle_timeout:
+            waited = idle.seconds()
+            if self._idle_timeout is not None and waited >= self._idle_timeout:
                 return "idle_timeout"
             housekeeping = self._maintain()
             if housekeeping == "finished" and self._stops_when_finished():
@@ -491,7 +493,7 @@ class Worker:
                 continue
             pause = delay * random.uniform(0.8, 1.2)
             if self._idle_timeout is not None:
-                pause = min(pause, self._idle_timeout - idle)
+                pause = min(pause, self._idle_timeout - waited)
             self._sleep(pause, until=_WARM)
             delay = _next_delay(delay, self._poll_interval)
         return "cold_stop" if self._stop_level >= _COLD else "warm_stop"
