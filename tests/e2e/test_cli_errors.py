@@ -79,6 +79,28 @@ def test_bad_database_urls(procs, db_url):
         assert "secret" not in run.stderr + run.stdout
 
 
+@pytest.mark.parametrize(
+    ("given", "hint"),
+    [("hpo.sqlite", "; did you mean 'sqlite:///hpo.sqlite'?"),
+     ("/abs/dir/study.db", "; did you mean 'sqlite:////abs/dir/study.db'?"),
+     ("sqlite:/hpo.sqlite", "; a SQLite URL is sqlite:/// then the file's path: "
+      "sqlite:///relative.sqlite, sqlite:////abs/path.sqlite"),
+     ("mongo.example", "")],
+)  # fmt: skip
+def test_a_sqlite_file_given_without_its_scheme_is_answered_with_the_url(
+    procs, given, hint
+):
+    """`--db hpo.sqlite` (or HPO_DB=hpo.sqlite) names the URL it means, to a driver
+    command and a worker alike; before, the error listed the schemes only."""
+    procs.env["HPO_DB"] = given
+    runs = run_together(
+        procs, [(DRIVER, "status", "--study", "s"), (WORKER, "--study", "s")]
+    )
+    for run in runs:
+        assert run.returncode == 2, run.stderr
+        assert run.stderr.rstrip().endswith(f"but got url={given!r}{hint}"), run.stderr
+
+
 def test_help_texts(procs):
     for module, args in ((DRIVER, ["--help"]), (DRIVER, ["start", "--help"]),
                          (WORKER, ["--help"])):  # fmt: skip
