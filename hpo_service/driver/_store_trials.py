@@ -76,7 +76,9 @@ class StoreTrials(TrialsView):
         objectives: Names of several objectives (like ``hpo-driver start
             --objectives``); every result must then have that many losses.
         pruner: The study's pruner (see :func:`~hpo_service.fmin`'s ``pruner``);
-            None keeps the stored one (none for a new study).
+            None keeps the stored one (none for a new study); a name
+            (``"asha"``) resuming a study of that pruner keeps its stored
+            settings (a name gives none), a pruner object gives all of its.
         trial_timeout: Seconds (> 0, finite) an objective may run before its worker
             kills it and records an error trial, as ``hpo-driver start
             --trial-timeout``; counted from the objective's call. Stored with the
@@ -117,6 +119,7 @@ class StoreTrials(TrialsView):
         self.objective = objective
         self.override = override
         self.pruner = None if pruner is None else resolve_pruner(pruner)
+        self._pruner_named = isinstance(pruner, str)  # a name gives no setting
         self._given_names = check_objective_names(objectives)
         self.store: BaseTrialStore = open_store(db)
         self._docs: dict[int, dict[str, Any]] = {}
@@ -479,8 +482,26 @@ class StoreTrials(TrialsView):
             "started_by": "fmin",  # advice then names keyword arguments
         }
         if chosen is not None:
-            given.update(pruner=chosen.name, pruner_settings=chosen.settings())
+            named = self._pruner_named or self.pruner is None
+            named = named and (pruner is None or isinstance(pruner, str))
+            settings = self._kept_pruner_settings(chosen.name) if named else None
+            given.update(
+                pruner=chosen.name,
+                pruner_settings=chosen.settings() if settings is None else settings,
+            )
         return given
+
+    def _kept_pruner_settings(self, name: str) -> dict[str, Any] | None:
+        """The stored settings of the study's pruner when it is ``name`` (given as
+        a name only, which gives no setting: the study keeps its own, also after a
+        default changed, as ASHA's ``reduction_factor`` did), else None."""
+        try:
+            stored = self.store.get_study(self.study).settings
+        except StudyNotFoundError:
+            return None
+        if stored.get("pruner") != name:
+            return None
+        return dict(stored.get("pruner_settings") or {})
 
     def _driver_options(
         self, show_progressbar: bool | Callable[..., Any], objective: str

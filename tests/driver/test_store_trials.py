@@ -17,7 +17,7 @@ from hpo_service import (
     tpe,
 )
 from hpo_service.driver._store_trials import _early_stopper
-from hpo_service.exceptions import HPOServiceError
+from hpo_service.exceptions import HPOServiceError, StudyMismatchError
 from hpo_service.store import TrialState
 from hpo_service.trials import make_trial_doc
 from tests.e2e.objectives import quadratic, space
@@ -203,6 +203,36 @@ def test_store_trials_with_a_pruner(db_url, capsys):
     assert [line.split() for line in err[table + 1 : table + 3]] == [
         [str(r), str(n), str(n - p), str(p)] for r, n, p in rows
     ]
+    trials.close()
+
+
+def test_a_pruner_named_on_resume_keeps_the_stored_settings(db_url):
+    """fmin(pruner="asha") resuming a study stored before ASHA's eta default became 2
+    (it stored eta 3, what pruner="asha" gave then) was refused as a change of
+    reduction_factor (3 -> 2), override=True then switching the study to eta 2: a
+    name gives no setting, so the study keeps its own, as ``hpo-driver start
+    --pruner asha`` does. A pruner object is explicit: another eta is a change."""
+    from hpo_service import pruners
+    from tests.e2e.objectives import curve, curve_space
+
+    old_default = pruners.ASHAPruner(max_resource=9, reduction_factor=3)
+    trials = StoreTrials(db_url, study="eta", workers=1, pruner=old_default)
+    fmin(curve, curve_space, max_evals=1, trials=trials, show_progressbar=False,
+         rstate=np.random.default_rng(1))  # fmt: skip
+    trials.close()
+    for constructed, given in (("asha", None), (None, "asha"), ("asha", "asha")):
+        trials = StoreTrials(db_url, study="eta", workers=1, pruner=constructed)
+        fmin(curve, curve_space, max_evals=len(trials) + 1, trials=trials,
+             pruner=given, show_progressbar=False)  # fmt: skip
+        stored = trials.store.get_study("eta").settings
+        assert (stored["pruner"], stored["pruner_settings"]) == (
+            "asha",
+            old_default.settings(),
+        )
+        trials.close()
+    trials = StoreTrials(db_url, study="eta", workers=1, pruner=pruners.ASHAPruner())
+    with pytest.raises(StudyMismatchError, match="reduction_factor 3 -> 2"):
+        fmin(curve, curve_space, max_evals=9, trials=trials, show_progressbar=False)
     trials.close()
 
 
