@@ -9,14 +9,11 @@ import pytest
 
 from hpo_service.store import FinishedTrial, NewTrial, TrialState, open_store
 
+from .conftest import QUADRATIC
 from .test_signals import counts
 
 DRIVER = "hpo_service.driver.cli"
 WORKER = "hpo_service.worker"
-QUADRATIC = [
-    "--objective", "tests.e2e.objectives:quadratic",
-    "--space", "tests.e2e.objectives:space",
-]  # fmt: skip
 
 
 @pytest.mark.parametrize(

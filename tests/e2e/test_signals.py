@@ -25,14 +25,10 @@ from tests.conftest import AUTH_ADMIN
 from tests.helpers.mongo_wire import as_user, executable
 from tests.helpers.terminal_signals import as_from_a_terminal
 
-from .conftest import REPO, children, wait_until
+from .conftest import QUADRATIC, REPO, children, wait_until
 
 DRIVER = "hpo_service.driver.cli"
 WORKER = "hpo_service.worker"
-QUADRATIC = [
-    "--objective", "tests.e2e.objectives:quadratic",
-    "--space", "tests.e2e.objectives:space",
-]  # fmt: skip
 
 
 @pytest.fixture(autouse=True)

@@ -22,14 +22,10 @@ from hpo_service.exceptions import StoreNotFoundError, StudyNotFoundError
 from hpo_service.store import TrialState, open_store
 from tests.helpers.pipes import PipeLines
 
-from .conftest import children, wait_until
+from .conftest import QUADRATIC, children, wait_until
 
 DRIVER = "hpo_service.driver.cli"
 WORKER = "hpo_service.worker"
-QUADRATIC = [
-    "--objective", "tests.e2e.objectives:quadratic",
-    "--space", "tests.e2e.objectives:space",
-]  # fmt: skip
 
 
 def done_count(path: Path, study: str) -> int:
