@@ -40,7 +40,12 @@ from hpo_service.driver._progress import Progress
 from hpo_service.driver._queue import QueuePolicy
 from hpo_service.driver._serial import check_loss_threshold
 from hpo_service.driver._stop_words import stop_said
-from hpo_service.driver._suggest import SURVIVOR_WEIGHT, Suggester, survivor_weights
+from hpo_service.driver._suggest import (
+    SURVIVOR_WEIGHT,
+    Suggester,
+    check_storable,
+    survivor_weights,
+)
 from hpo_service.exceptions import DriverLeaseError, SearchExhausted, StoreError
 from hpo_service.objective._result import (
     STATUS_FAIL,
@@ -764,6 +769,7 @@ class Driver:
             _logger.info("study %r: %s; finishing the running trials", self.name, e)
             self._exhausted = True
             return 0
+        check_storable(new)  # a clear refusal, not the store's ValueError
         self._insert(new)
         return len(new)
 

@@ -3,8 +3,9 @@ hold (``x ** 0.5`` at a negative ``x``: a complex number) does not give that tri
 ``start --override`` cancels such a queued trial as stale, and the start that gives
 a study made by an import its space refuses such an imported trial, naming it (the
 rule of ``driver._study.config_made``). Before, both ended in "Error: `config` must
-be JSON-serialisable", a usage error naming neither the trial nor the space. Real
-``hpo-driver`` and ``hpo-worker`` processes, SQLite."""
+be JSON-serialisable", a usage error naming neither the trial nor the space. A
+driver whose own suggestion gets such a config stops saying so (before: a
+traceback on SQLite). Real ``hpo-driver`` and ``hpo-worker`` processes."""
 
 from __future__ import annotations
 
@@ -57,3 +58,21 @@ def test_a_start_refuses_an_imported_trial_the_space_cannot_store(
         given.stderr
     )
     assert "Traceback" not in given.stderr
+
+
+def test_a_driver_stops_at_a_suggestion_the_space_cannot_store(procs, any_db):
+    """Seed 3's first suggestion has a negative ``x``: the driver stops before
+    queueing it, with the space's fault named, and gives its lease back."""
+    run = procs.run(DRIVER, "start", "--db", any_db, "--study", "o", "--objective",
+                    SPACES + "sum_of_squares", "--space", SPACES + "root_x_space",
+                    "--max-evals", "6", "--algo", "rand", "--seed", "3",
+                    "--workers", "1", "--no-progress")  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stderr
+    assert (
+        "Error: the space must make a config JSON can hold of every point it gives "
+        "(the study stores each one), but of params {'x': -0."
+    ) in run.stderr
+    with open_store(any_db) as store:
+        assert store.get_study("o").driver_owner is None
+        assert store.get_trials("o", [TrialState.NEW]) == []
