@@ -70,7 +70,7 @@ from hpo_service.worker._heartbeat import Heartbeat, Lease
 from hpo_service.worker._objective import ATTACHMENTS_KEY
 from hpo_service.worker._policy import ObjectivePolicy
 from hpo_service.worker._reports import ReportHandler, StudyPruning, study_pruning
-from hpo_service.worker._stop_words import stop_said
+from hpo_service.worker._stop_words import stop_said, typed_flag
 
 _logger = logging.getLogger(__name__)
 
@@ -297,10 +297,12 @@ def _next_delay(delay: float, poll_interval: float) -> float:
     return min(delay * 1.5, max(_MAX_POLL_INTERVAL, poll_interval))
 
 
-def _until(idle_timeout: float | None) -> str:
+def _until(idle_timeout: float | None, flag: str) -> str:
+    """`` for up to 5 s without one (--reserve-timeout)``: how long a worker waits
+    for a trial, with the ``flag`` that set it as typed; "" without a limit."""
     if idle_timeout is None:
         return ""
-    return f" for up to {idle_timeout:g} s without one (--reserve-timeout)"
+    return f" for up to {idle_timeout:g} s without one ({flag})"
 
 
 def _safe_name(study: str) -> str:
@@ -507,7 +509,8 @@ class Worker:
             self._waiting_since = self._summary.trials
             self._log.info(
                 "study %s finished; waiting for more of its trials (--exp-key)%s",
-                self._study, _until(self._idle_timeout),
+                self._study,
+                _until(self._idle_timeout, typed_flag("idle_timeout", self._flags)),
             )  # fmt: skip
         return False
 
