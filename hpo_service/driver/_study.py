@@ -132,7 +132,8 @@ def open_study(
     stored = StudySettings.from_dict(study.settings)
     given = _canonical_algorithm(given, stored.algorithm)
     finished = counted_finished(store.count_by_state(name))
-    _check_objective_count(name, stored.n_objectives, given)
+    names_as = "--objectives" if override_flag.startswith("--") else "objectives"
+    _check_objective_count(name, stored.n_objectives, given, names_as)
     merged = _merge(
         name,
         stored,
@@ -150,7 +151,7 @@ def open_study(
         assert merged.space_fingerprint is not None  # stored with its space
         mark = new_mark(study.settings, merged.space_fingerprint, study.next_tid, kept)
         merged = dataclasses.replace(merged, space_mark=mark)
-    settings = _write_changes(store, name, study.settings, merged)
+    settings = _write_changes(store, name, study.settings, merged, names_as)
     if stale:
         cancel_stale(store, name, stale)
     return settings, False
@@ -675,7 +676,11 @@ def _check_budget(name: str, given: dict[str, Any], finished: int) -> None:
 
 
 def _write_changes(
-    store: BaseTrialStore, name: str, raw: dict[str, Any], merged: StudySettings
+    store: BaseTrialStore,
+    name: str,
+    raw: dict[str, Any],
+    merged: StudySettings,
+    names_as: str = "objectives",
 ) -> StudySettings:
     """Store the settings of ``merged`` that differ from the ``raw`` stored ones.
 
@@ -686,7 +691,7 @@ def _write_changes(
     """
     if merged.n_objectives is not None and raw.get("n_objectives") is None:
         count = record_objective_count(store, name, merged.n_objectives)
-        _check_objective_count(name, count, merged.to_dict())
+        _check_objective_count(name, count, merged.to_dict(), names_as)
     changes = {
         key: value
         for key, value in merged.to_dict().items()
@@ -706,15 +711,18 @@ def _with_objective_count(given: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_objective_count(
-    name: str, stored: int | None, given: dict[str, Any]
+    name: str, stored: int | None, given: dict[str, Any], names_as: str
 ) -> None:
-    """Refuse objective names whose number differs from the study's objectives."""
+    """Refuse objective names whose number differs from the study's objectives
+    (``names_as``: how the caller gave them, ``--objectives`` or ``objectives``)."""
     count = given.get("n_objectives")
     if count is None or stored is None or count == stored:
         return
+    names = given["objective_names"]
+    shown = ",".join(names) if names_as.startswith("--") else repr(names)
     raise StudyMismatchError(
-        f"study {name!r} has {counted(stored, 'objective')}, but --objectives "
-        f"names {count} ({', '.join(given['objective_names'])})"
+        f"`{names_as}` must name each objective of study {name!r}, which has "
+        f"{counted(stored, 'objective')}, but got {count} names: {names_as}={shown}"
     )
 
 

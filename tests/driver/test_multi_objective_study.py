@@ -70,6 +70,14 @@ def test_store_trials_with_workers_returns_the_front(db_url):
              show_progressbar=False)  # fmt: skip
     assert again.objective_names == ["error", "cost"]
     again.close()
+    three = StoreTrials(db_url, "mo", objectives=["a", "b", "c"])
+    with pytest.raises(StudyMismatchError) as refused:  # named as fmin's caller wrote
+        fmin(two_losses, SPACE, max_evals=20, trials=three, show_progressbar=False)
+    three.close()
+    assert str(refused.value) == (
+        "`objectives` must name each objective of study 'mo', which has 2 "
+        "objectives, but got 3 names: objectives=['a', 'b', 'c']"
+    )
 
     shown = cli(db_url, "best", "--study", "mo")
     assert shown.returncode == 0, shown.stderr
