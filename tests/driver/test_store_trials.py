@@ -80,6 +80,51 @@ def test_objective_must_be_importable_by_workers(db_url):
     trials.close()
 
 
+SCRIPT = """
+from hpo_service import StoreTrials, fmin, hp, tpe
+
+def objective(config):
+    return config["x"] ** 2
+
+{search}
+"""
+SEARCH = """trials = StoreTrials("sqlite:///h.sqlite", study="s", workers=1{objective})
+print("best", fmin(objective, {{"x": hp.uniform("x", -1, 1)}}, algo=tpe.suggest,
+                   max_evals=3, trials=trials, show_progressbar=False))
+"""
+
+
+def test_an_objective_of_the_script_run_is_refused_with_advice_that_works(tmp_path):
+    """`python train.py` whose objective lives in the script: the error names the
+    reference workers can import (`train:objective`) and the `__main__` guard that
+    keeps them from running the search again; the script changed so runs its study
+    with a local worker. Before, it said only objective='package.module:function'."""
+    import subprocess
+    import sys
+    import textwrap
+
+    def run(search: str) -> subprocess.CompletedProcess[str]:
+        (tmp_path / "train.py").write_text(SCRIPT.format(search=search))
+        return subprocess.run([sys.executable, "train.py"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+
+    refused = run(SEARCH.format(objective=""))
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines()[-1] == (
+        "ValueError: workers cannot import 'objective' from __main__: move the "
+        "objective to a module, or put the search of 'train.py' under `if __name__ "
+        "== \"__main__\":` and pass objective='train:objective' to StoreTrials (or "
+        f"MongoTrials): workers started in {str(tmp_path)!r} (or with it on "
+        "PYTHONPATH) import the script as module 'train'"
+    )
+    guarded = textwrap.indent(
+        SEARCH.format(objective=', objective="train:objective"'), "    "
+    )
+    done = run('if __name__ == "__main__":\n' + guarded)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("best {'x': ")
+
+
 def test_fmin_fails_instead_of_waiting_when_every_local_worker_dies(db_url):
     trials = StoreTrials(
         db_url, study="bad", workers=1, objective="tests.e2e.objectives:missing"
