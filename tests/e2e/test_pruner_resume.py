@@ -21,10 +21,13 @@ CURVE = [
 
 
 def _stored(db: str) -> tuple[str, dict, int]:
+    """Study s's pruner, its settings and how many of its trials finished (done or
+    pruned: the pruner may stop the second one)."""
     with open_store(db) as store:
         settings = store.get_study("s").settings
-        done = store.count_by_state("s")[TrialState.DONE]
-    return settings["pruner"], settings["pruner_settings"], done
+        counts = store.count_by_state("s")
+    finished = counts[TrialState.DONE] + counts[TrialState.PRUNED]
+    return settings["pruner"], settings["pruner_settings"], finished
 
 
 def test_the_same_command_resumes_a_study_stored_with_the_old_eta(procs, tmp_path):
@@ -38,10 +41,10 @@ def test_the_same_command_resumes_a_study_stored_with_the_old_eta(procs, tmp_pat
                       "--max-evals", "2")  # fmt: skip
     assert again.returncode == 0, again.stderr
     assert "different pruner settings" not in again.stderr
-    name, settings, done = _stored(db)
+    name, settings, finished = _stored(db)
     assert name == "asha"
     assert (settings["reduction_factor"], settings["max_resource"]) == (3, 9)
-    assert done == 2
+    assert finished == 2
 
 
 def test_a_setting_given_on_resume_still_counts_as_a_change(procs, tmp_path):
