@@ -144,10 +144,12 @@ def _kept_settings(
     name: str, stored: tuple[str, dict[str, Any]] | None
 ) -> dict[str, Any]:
     """The stored settings that ``--pruner name`` keeps where no option is given:
-    all of them when the resumed study's pruner is ``name``, else none."""
+    those of ``name``'s settings when the resumed study's pruner is ``name``
+    (one its class no longer takes stays a difference), else none."""
     if stored is None or stored[0] != name:
         return {}
-    return dict(stored[1])
+    known = with_defaults(name, None)
+    return {key: value for key, value in stored[1].items() if key in known}
 
 
 def _without_pruner(
