@@ -80,5 +80,6 @@ def test_an_outage_longer_than_the_idle_timeout_does_not_stop_the_worker(mongo_u
     assert code == 0, text
     assert trial.state == TrialState.DONE, text
     assert "the store works again" in text, text
-    assert "worker stopped: its study finished; 1 done" in text, text
-    assert "no trial to claim" not in text, text
+    # it stopped after running the trial (its study finished, or 1 s idle after it
+    # on a loaded machine), not within the outage
+    assert text.index("trial s/0 ok") < text.index("worker stopped: "), text
