@@ -33,7 +33,7 @@ from hpo_service._common.stop_signals import (
     handling,
     pause_point,
 )
-from hpo_service._common.words import counted
+from hpo_service._common.words import counted, did_you_mean
 from hpo_service.exceptions import (
     InvalidResultError,
     ObjectiveImportError,
@@ -1283,9 +1283,20 @@ class Worker:
             exp_key = f"exp_key={self._study!r}"
             start = f"fmin(..., trials=MongoTrials(..., {exp_key}))` or `{start}"
         self._log.warning(
-            "study %r does not exist (yet) in %s: waiting for `%s` to create it%s",
-            self._study, where, start, masked_note(self._db_url or ""),
+            "study %r does not exist (yet) in %s: waiting for `%s` to create it%s%s",
+            self._study, where, start, self._close_studies(),
+            masked_note(self._db_url or ""),
         )  # fmt: skip
+
+    def _close_studies(self) -> str:
+        """``"; did you mean 'noisy'?"`` when the store holds studies close to the
+        missing one (a typo in ``--study`` shows while the worker waits, not only
+        when it ends), else ``""``; a store that cannot list them gives no hint."""
+        try:
+            names = [s.name for s in self._store.list_studies()]
+        except StoreError:
+            return ""
+        return did_you_mean(self._study or "", names)
 
     # ---- stopping --------------------------------------------------------------------
 

@@ -365,6 +365,26 @@ def test_a_signal_before_the_study_exists_exits_1(store, db_url, workers, tmp_pa
     )
 
 
+def test_a_worker_waiting_for_a_mistyped_study_names_the_close_ones(
+    store, db_url, workers
+):
+    """The line a worker says while it waits for its study names the stored studies
+    close to it, so a typo in --study shows in the first minute of a Slurm job or
+    systemd unit that has no --idle-timeout, not only when it ends."""
+    make_study(store, "real", f"{OBJ}:quadratic", [{"x": 1.0}])
+    make_study(store, "other", f"{OBJ}:quadratic", [{"x": 1.0}])
+    code, err = _stop_when_waiting(workers("--db", db_url, "--study", "reall"),
+                                   "does not exist (yet)")  # fmt: skip
+    waiting = next(line for line in err.splitlines() if "does not exist (yet)" in line)
+    assert waiting.endswith("to create it; did you mean 'real'?"), waiting
+    assert code == 1, err
+    code, err = _stop_when_waiting(workers("--db", db_url, "--study", "zzz"),
+                                   "does not exist (yet)")  # fmt: skip
+    waiting = next(line for line in err.splitlines() if "does not exist (yet)" in line)
+    assert waiting.endswith("to create it"), waiting  # nothing close: no hint
+    assert code == 1, err
+
+
 @pytest.mark.parametrize("study", [None, "q"])
 def test_a_worker_that_found_its_study_exits_0_without_claiming(
     store, db_url, workers, study
