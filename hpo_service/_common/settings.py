@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
+from hpo_service._common.stop_words import setting_name, setting_said
 from hpo_service.store._base import TrialState
 
 if TYPE_CHECKING:
@@ -32,7 +33,9 @@ BEYOND_BUDGET = "BeyondBudget"
 study's budget (by a worker, or by the driver's trimming of its queue)."""
 
 
-def beyond_budget_error(max_evals: int, *, spent: bool) -> dict[str, Any]:
+def beyond_budget_error(
+    max_evals: int, *, spent: bool, python: bool = False
+) -> dict[str, Any]:
     """The ``error`` recorded on a trial cancelled because it does not fit the budget.
 
     Args:
@@ -40,15 +43,19 @@ def beyond_budget_error(max_evals: int, *, spent: bool) -> dict[str, Any]:
         spent: The study had already finished ``max_evals`` trials (a worker's
             cancel), rather than holding that many finished, running or queued
             before this trial (the driver's).
+        python: The study was started by ``fmin``: name its ``max_evals=``
+            argument, not ``hpo-driver start``'s ``--max-evals`` flag.
     """
+    budget = setting_said("max_evals", max_evals, python=python)
     if spent:
-        why = f"the study had already finished max_evals={max_evals} trials"
+        why = f"the study had already finished its {budget} trials"
     else:
-        why = f"beyond max_evals={max_evals} (earlier trials fill the budget)"
+        why = f"beyond {budget} (earlier trials fill the budget)"
+    larger = setting_name("max_evals", python=python)
     return {
         "type": BEYOND_BUDGET,
         "message": f"cancelled before it ran: {why}; to run it, resume the study "
-        "with a larger --max-evals, then queue the point again",
+        f"with a larger {larger}, then queue the point again",
         "traceback": None,
     }
 
@@ -65,7 +72,7 @@ def stopped_error(said: str) -> dict[str, Any]:
     """The ``error`` recorded on a queued trial the driver cancels when its study
     stops; ``said``: what stopped it, in the words of how the rule was set
     (``"--loss-threshold 0.1 reached"``, ``"early_stop_fn asked to stop"``: see
-    :func:`hpo_service.driver._stop_words.stop_said`)."""
+    :func:`hpo_service._common.stop_words.stop_said`)."""
     return {
         "type": STUDY_STOPPED,
         "message": f"cancelled before it ran: the study stopped ({said}); the "

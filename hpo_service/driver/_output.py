@@ -15,6 +15,7 @@ from hpo_service._common.settings import (
     started_in_python,
 )
 from hpo_service._common.space_mark import OldSpaceBest, note_text, old_space_best
+from hpo_service._common.stop_words import number_text
 from hpo_service._common.trial_rows import default_names, text_json, trial_record
 from hpo_service._common.words import counted
 from hpo_service.algorithms.pruners import describe_pruner
@@ -24,7 +25,6 @@ from hpo_service.algorithms.pruners._ladder import (
     pruning_ladder,
 )
 from hpo_service.driver._codes import code_key, describe_codes
-from hpo_service.driver._stop_words import number_text
 from hpo_service.exceptions import HPOServiceError
 from hpo_service.objective._result import (
     loss_of,

@@ -27,6 +27,7 @@ from hpo_service._common.settings import (
 )
 from hpo_service._common.space_mark import OldSpaceBest, old_space_best
 from hpo_service._common.stop_signals import pause_point
+from hpo_service._common.stop_words import setting_said, stop_said
 from hpo_service._common.words import counted
 from hpo_service.algorithms import resolve
 from hpo_service.algorithms._pareto import ParetoArchive
@@ -39,7 +40,6 @@ from hpo_service.driver._output import study_ladder
 from hpo_service.driver._progress import Progress
 from hpo_service.driver._queue import QueuePolicy
 from hpo_service.driver._serial import check_loss_threshold
-from hpo_service.driver._stop_words import stop_said
 from hpo_service.driver._suggest import (
     SURVIVOR_WEIGHT,
     Suggester,
@@ -145,7 +145,7 @@ class StudyOutcome:
             of the current space; None otherwise.
         said: ``reason`` in the words of how the rule was set (``"--max-evals 4
             reached"``, ``"max_evals=4 reached"`` from ``fmin``:
-            :func:`~hpo_service.driver._stop_words.stop_said`); None: say
+            :func:`~hpo_service._common.stop_words.stop_said`); None: say
             ``reason``.
     """
 
@@ -721,14 +721,16 @@ class Driver:
             return
         queued.sort(key=lambda tid: (tid not in self._suggested, -tid))
         surplus = sorted(queued[:excess])
-        why = beyond_budget_error(self.settings.max_evals, spent=False)
+        python = self.options.in_python
+        budget = self.settings.max_evals
+        why = beyond_budget_error(budget, spent=False, python=python)
         cancelled = self.store.cancel(self.name, surplus, error=why, queued_only=True)
         spared = len(surplus) - cancelled  # claimed since the read: they run on
         if cancelled:
             _logger.warning(
-                "study %r: cancelled %s of %s: beyond max_evals=%d%s",
+                "study %r: cancelled %s of %s: beyond %s%s",
                 self.name, counted(cancelled, "queued trial"), surplus,
-                self.settings.max_evals,
+                setting_said("max_evals", budget, python=python),
                 f" (a worker claimed {spared} meanwhile)" if spared else "",
             )  # fmt: skip
         self._read_changes()

@@ -33,6 +33,7 @@ from hpo_service._common.stop_signals import (
     handling,
     pause_point,
 )
+from hpo_service._common.stop_words import setting_said
 from hpo_service._common.words import counted, did_you_mean
 from hpo_service.exceptions import (
     InvalidResultError,
@@ -616,23 +617,27 @@ class Worker:
         )  # fmt: skip
 
     def _cancel_beyond_budget(self, trial: Trial, max_evals: int) -> None:
-        """Cancel the trial and its study's queued trials: the budget is spent."""
+        """Cancel the trial and its study's queued trials: the budget is spent
+        (named as the study's latest start set it: ``--max-evals 3`` or
+        ``max_evals=3``)."""
         study = trial.study
+        kept = self._settings.get(study)
+        python = kept is not None and kept[1].started_by == "fmin"
+        why = beyond_budget_error(max_evals, spent=True, python=python)
 
         def cancel() -> int:
             queued = self._store.get_tids(study, [TrialState.NEW])
             tids = [trial.tid, *queued]
-            return self._store.cancel(
-                study, tids, error=beyond_budget_error(max_evals, spent=True)
-            )
+            return self._store.cancel(study, tids, error=why)
 
         count = self._retrying(
             f"cancel trials of study {study!r}", cancel, claimed=True
         )
         self._log.warning(
             "study %s: cancelled %s (trial %d first): its budget "
-            "max_evals=%d is spent; they were queued after it finished",
-            study, counted(count, "queued trial"), trial.tid, max_evals,
+            "%s is spent; they were queued after it finished",
+            study, counted(count, "queued trial"), trial.tid,
+            setting_said("max_evals", max_evals, python=python),
         )  # fmt: skip
 
     def _process(self, trial: Trial) -> None:

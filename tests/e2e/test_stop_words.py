@@ -162,3 +162,42 @@ def test_fmin_names_its_argument_on_the_trials_a_stop_cancelled(
     assert len(messages) == 2, messages
     for message in messages:
         assert f"the study stopped ({said})" in message, message
+
+
+BUDGET_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from hpo_service import StoreTrials, fmin
+    from tests.e2e.objectives import quadratic, space
+
+    trials = StoreTrials(
+        sys.argv[1], "s", workers=1, objective="tests.e2e.objectives:quadratic"
+    )
+    fmin(quadratic, space, max_evals=2, trials=trials, show_progressbar=False)
+    """
+)
+
+
+def test_a_point_queued_past_the_budget_of_an_fmin_study_names_max_evals(
+    procs, db, tmp_path
+):
+    """A study ``fmin(max_evals=2)`` finished, then a point queued by hand: the
+    worker that claims it cancels it, saying the budget as fmin set it."""
+    script = tmp_path / "script.py"
+    script.write_text(BUDGET_SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script), db], cwd=REPO, env=procs.env,
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    queued = procs.run(DRIVER, "enqueue", "--db", db, "--study", "s",
+                       "--params", '{"x": 0.5, "y": 0.0}')  # fmt: skip
+    assert queued.returncode == 0, queued.stderr
+    worker = procs.run(WORKER, "--db", db, "--study", "s", "--idle-timeout", "60")
+    assert worker.returncode == 0, worker.stderr
+    assert "its budget max_evals=2 is spent" in worker.stderr, worker.stderr
+    with open_store(db) as store:
+        (cancelled,) = store.get_trials("s", [TrialState.CANCELLED])
+    message = cancelled.error["message"]
+    assert "the study had already finished its max_evals=2 trials" in message
+    assert "resume the study with a larger max_evals," in message

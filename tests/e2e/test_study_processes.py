@@ -203,7 +203,7 @@ def test_enqueued_points_beyond_max_evals_are_cancelled_not_run(procs, tmp_path)
     with open_store(db) as store:
         ran = [t.params["x"] for t in store.get_trials("e", [TrialState.DONE])]
     assert ran[3:] == [0.0, 1.0]
-    assert "beyond max_evals=5" in rerun.stderr
+    assert "beyond --max-evals 5" in rerun.stderr
 
 
 def test_a_worker_without_driver_cancels_points_queued_into_a_finished_study(
@@ -236,7 +236,8 @@ def test_a_worker_without_driver_cancels_points_queued_into_a_finished_study(
                        "cancelled", "--format", "json")  # fmt: skip
     errors = [record["error"] for record in json.loads(listed.stdout)]
     assert [e["type"] for e in errors] == ["BeyondBudget"] * 3
-    assert "already finished max_evals=3 trials" in errors[0]["message"]
+    assert "already finished its --max-evals 3 trials" in errors[0]["message"]
+    assert "resume the study with a larger --max-evals," in errors[0]["message"]
 
 
 @pytest.mark.parametrize("flag", ["--objective-output", "--no-objective-output"])
