@@ -385,6 +385,26 @@ def test_a_worker_waiting_for_a_mistyped_study_names_the_close_ones(
     assert code == 1, err
 
 
+def test_idle_timeout_0_exits_at_once_and_its_help_says_so_beside_hyperopts(
+    store, db_url, workers
+):
+    """`--idle-timeout 0` stops a worker as soon as nothing is queued, while
+    hyperopt's `--reserve-timeout 0` (its name for the same option) waits for ever
+    (test_hyperopt_options): the help of each now says so. Before, --idle-timeout's
+    help gave no meaning for 0 and --reserve-timeout's only its own."""
+    make_study(store, "q", f"{OBJ}:quadratic", [], max_evals=5)  # nothing queued
+    code, err = finish(workers("--db", db_url, "--study", "q", "--idle-timeout", "0"))
+    assert code == 0, err
+    assert "worker stopped: no trial to claim for 0 s (--idle-timeout)" in err
+    shown = workers("--help").communicate(timeout=60)[0]
+    text = " ".join(shown.split())
+    assert ("--idle-timeout FLOAT RANGE Exit after this many seconds with nothing to "
+            "run (0: as soon as nothing is queued, where hyperopt's --reserve-timeout "
+            "0 waits for ever)") in text  # fmt: skip
+    assert ("0 or inf waits for ever, as in hyperopt, where --idle-timeout 0 exits "
+            "at once]") in text  # fmt: skip
+
+
 @pytest.mark.parametrize("study", [None, "q"])
 def test_a_worker_that_found_its_study_exits_0_without_claiming(
     store, db_url, workers, study
