@@ -21,6 +21,7 @@ from hpo_service._common.settings import (
     budget_of,
     started_in_python,
 )
+from hpo_service._common.trial_rows import default_names
 from hpo_service.algorithms.pruners._ladder import (
     PruningLadder,
     last_step,
@@ -331,12 +332,13 @@ class StudyData:
     @property
     def objective_names(self) -> list[str]:
         """The ``objective_names`` setting (``hpo-driver start --objectives``), else
-        ``loss`` or ``loss 0``, ``loss 1``..."""
+        ``loss`` or ``loss.0``, ``loss.1``... (as ``hpo-driver best`` and the
+        exports' ``objective.loss.0`` columns name them)."""
         n = self.n_objectives
         names = self.settings.get("objective_names")
         if isinstance(names, (list, tuple)) and len(names) == n:
             return [str(x) for x in names]
-        return ["loss"] if n == 1 else [f"loss {i}" for i in range(n)]
+        return ["loss"] if n == 1 else default_names(n)
 
     def infeasible_count(self) -> int:
         """``done`` trials that break a constraint (a positive ``constraints``
