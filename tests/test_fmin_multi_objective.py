@@ -286,3 +286,22 @@ def test_a_ragged_loss_is_an_invalid_loss_naming_it(ragged):
     errors = [t for t in trials._dynamic_trials if t["state"] == JOB_STATE_ERROR]
     assert 0 < len(errors) < 12
     assert all(str(ragged) in e["misc"]["error"][1] for e in errors)
+
+
+_JUDGED = "pruner median: each trial is judged by the one value its objective reports"
+
+
+@pytest.mark.parametrize(
+    ("trials", "fn", "said"),
+    [
+        (Trials(objectives=["a", "b"]), pruned_or_two_losses, 1),  # known at start
+        (Trials(), pruned_or_two_losses, 1),  # known from the first result
+        (Trials(), _one_loss, 0),
+    ],
+)
+def test_pruning_several_objectives_says_what_the_pruner_judges(
+    trials, fn, said, caplog
+):
+    # hpo-driver start says it; fmin said nothing, in process or on a store
+    _pruned_first_search(trials, fn=fn, pruner="median")
+    assert caplog.text.count(_JUDGED) == said

@@ -523,10 +523,20 @@ def pruner_objectives_note(settings: StudySettings) -> str | None:
     starts: what the pruner compares (a new user cannot tell from the output that
     pruning is allowed there, nor on what); None for other studies (or while the
     number of objectives is unknown, before ``--objectives`` or a first result)."""
-    if settings.pruner in (None, "none") or (settings.n_objectives or 1) < 2:
+    return several_objectives_pruning(settings.pruner, settings.n_objectives)
+
+
+def several_objectives_pruning(
+    pruner: str | None, n_objectives: int | None
+) -> str | None:
+    """What pruner ``pruner`` (its name; None or ``"none"`` for no pruner) compares
+    in a study of ``n_objectives`` objectives (None: not known yet), said when a
+    search starts or first shows several objectives; None when there is nothing to
+    say (no pruner, one objective, or a count not known yet)."""
+    if pruner in (None, "none") or (n_objectives or 1) < 2:
         return None
     return (
-        f"pruner {settings.pruner}: each trial is judged by the one value its "
+        f"pruner {pruner}: each trial is judged by the one value its "
         "objective reports (report(value, step)), compared with the other trials' "
         "values at that step, not by the Pareto front: a trial poor on that value "
         "is stopped even where it would join the front on another objective"

@@ -8,6 +8,7 @@ separately, or by ``workers=K``) run them, and the call returns the best params.
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 import math
 import numbers
 import os
@@ -25,6 +26,7 @@ from hpo_service.algorithms.pruners import (
 )
 from hpo_service.driver._lease import LeaseUntilDriving
 from hpo_service.driver._local_workers import LocalWorkers
+from hpo_service.driver._output import pruner_objectives_note
 from hpo_service.driver._progress import show_ladder
 from hpo_service.driver._signals import StopSignals
 from hpo_service.driver._study import open_driven_study, space_settings, study_space
@@ -52,6 +54,8 @@ from hpo_service.trials import (
     objective_count,
     show_pruned_losses,
 )
+
+_logger = logging.getLogger(__name__)
 
 _JOB_STATE = {
     TrialState.NEW: JOB_STATE_NEW,
@@ -420,6 +424,8 @@ class StoreTrials(TrialsView):
                 space, points_to_evaluate or [], given, options, on_lease=lease.taken
             )
             pause_point("study-opened")  # a test's hook: a signal once it is leased
+            if note := pruner_objectives_note(settings):  # as hpo-driver start says
+                _logger.warning("%s", note)
             early = _early_stopper(self, early_stop_fn) if early_stop_fn else None
             outcome = self._drive(settings, space, options, early, lease)
         show_ladder(lambda: outcome.pruning, show_progressbar)
