@@ -9,7 +9,10 @@
 Without ``--problems`` (throughput): a trivial objective, K local workers; prints
 trials/s over the whole study (first claim to last finish, from the store's own
 timestamps, so process start-up is excluded) and the rate over the first and last
-fifths of the study, to show whether per-trial cost grows with the study.
+fifths of the study, to show whether per-trial cost grows with the study, and the
+CPU milliseconds per trial of the driver, its workers and their objective processes
+together (``getrusage(RUSAGE_CHILDREN)``, start-up included), which hold on a shared
+machine where the rates do not.
 
 With ``--problems`` (the queue policy, :mod:`benchmarks.quality_e2e`): real
 ``hpo-driver start`` and W separate ``hpo-worker`` processes per study, objectives of
@@ -22,6 +25,7 @@ and the pending counts the sampler saw, in ``parallel_efficiency.py``'s format
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import sys
 import tempfile
@@ -32,6 +36,13 @@ from benchmarks import quality_e2e
 from hpo_service.store import TrialState, open_store
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) of this process's ended, waited-for children and
+    theirs: the driver, its local workers and their objective processes."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_study(db: str, trials: int, workers: int, algo: str) -> float:
@@ -73,14 +84,16 @@ def main() -> None:
     if args.problems:
         quality_e2e.run(args)
         return
-    header = ("workers", "wall s", "trials/s", "first 1/5", "last 1/5")
+    header = ("workers", "wall s", "trials/s", "first 1/5", "last 1/5", "cpu ms/t")
     print(" ".join(f"{h:>9}" for h in header))
     for workers in args.workers:
         with tempfile.TemporaryDirectory() as tmp:
             db = f"sqlite:///{tmp}/bench.sqlite"
+            cpu = children_cpu()
             wall = run_study(db, args.trials, workers, args.algo)
+            cpu = children_cpu() - cpu
             r = rates(db)
-        row = (workers, wall, *r.values())
+        row = (workers, wall, *r.values(), 1000 * cpu / args.trials)
         print(" ".join(f"{v:>9.1f}" for v in row))
 
 

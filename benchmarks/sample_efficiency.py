@@ -9,6 +9,13 @@ and writes every run's losses to ``benchmarks/results/``.
     python benchmarks/sample_efficiency.py --problems branin,decoy --algos ours \
         --ours-settings '{"gamma": 0.15}'
     python benchmarks/sample_efficiency.py --algos ours --batch 8   # 8 parallel workers
+    python benchmarks/sample_efficiency.py --algos ours --batch 4 \
+        --ours-settings '{"gamma": 0.15}' --variants '{"g20": {"gamma": 0.2}}'
+
+``--variants`` runs are ours with ``--ours-settings`` and ``--batch`` too, the
+variant's own settings replacing those it names (above: ``ours`` and ``ours_g20``
+both ask 4 points at a time, at gamma 0.15 and 0.2). Each run's record holds the
+settings it ran with.
 """
 
 from __future__ import annotations
@@ -147,8 +154,8 @@ RUNNERS = {
 
 
 def _task(job: tuple[str, str, int, list[int], dict[str, Any]]) -> dict[str, Any]:
-    algo, name, seed, budgets, settings = job
-    settings = dict(settings)
+    algo, name, seed, budgets, given = job
+    settings = dict(given)  # run_ours pops "batch"
     problem = PROBLEMS[name]
     reseed(seed)
     start = time.perf_counter()
@@ -157,6 +164,7 @@ def _task(job: tuple[str, str, int, list[int], dict[str, Any]]) -> dict[str, Any
     losses, configs = runner(problem, seed, max(budgets), settings)
     seconds = time.perf_counter() - start
     run = {"algo": algo, "problem": name, "seed": seed, "losses": losses}
+    run["settings"] = given
     if problem.true_loss is not None:
         # A noisy run is judged by the true loss of the trial it believes best.
         run["true_at"] = {
@@ -293,6 +301,12 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="5 seeds, 50 evaluations")
     parser.add_argument("--tag", default="", help="suffix of the results file name")
     parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=RESULTS,
+        help="where the results files go (default: benchmarks/results)",
+    )
+    parser.add_argument(
         "--batch",
         type=int,
         default=1,
@@ -301,7 +315,25 @@ def _parse() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def labelled_settings(
+    algos: list[str], settings: dict[str, Any], variants: dict[str, dict[str, Any]]
+) -> list[tuple[str, dict[str, Any]]]:
+    """``(label, settings)`` of each algorithm run: ``ours`` with ``settings``
+    (``--ours-settings``, and ``batch`` from ``--batch``), then each variant as
+    ``ours_<label>`` with ``settings`` updated by the variant's own; the other
+    algorithms take none (hyperopt, optuna and random run their defaults)."""
+    labelled = [(a, dict(settings) if a == "ours" else {}) for a in algos]
+    labelled += [(f"ours_{label}", {**settings, **s}) for label, s in variants.items()]
+    return labelled
+
+
 def main() -> None:
+    """Run every (algorithm, problem, seed) of the flags (``--help``); print, per
+    budget, the median simple regret of each algorithm on each problem (with the
+    share of successful seeds where a problem defines success) and the median
+    seconds per run; write every run (losses, settings, seconds) to
+    ``<--results-dir>/sample_efficiency<--tag>.json`` (and, as runs end,
+    ``.partial.jsonl``)."""
     args = _parse()
     if args.quick:
         args.seeds, args.expensive_seeds, args.evals = 5, 3, 50
@@ -312,8 +344,7 @@ def main() -> None:
         settings["batch"] = args.batch
     budgets = sorted(args.budgets or [args.evals])
     variants = json.loads(args.variants)
-    labelled = [(a, settings) for a in algos]
-    labelled += [(f"ours_{label}", s) for label, s in variants.items()]
+    labelled = labelled_settings(algos, settings, variants)
     algos = [a for a, _ in labelled]
     jobs = []
     for name in args.problems.split(","):
@@ -321,8 +352,9 @@ def main() -> None:
         for seed in range(args.seed_offset, args.seed_offset + seeds):
             jobs.extend((a, name, seed, budgets, s) for a, s in labelled)
     start = time.perf_counter()
-    RESULTS.mkdir(exist_ok=True)
-    partial_file = RESULTS / f"sample_efficiency{args.tag}.partial.jsonl"
+    results = args.results_dir
+    results.mkdir(parents=True, exist_ok=True)
+    partial_file = results / f"sample_efficiency{args.tag}.partial.jsonl"
     runs = []
     with multiprocessing.Pool(args.processes) as pool, partial_file.open("w") as log:
         # Seed-major order, each run logged as it ends: a stopped run leaves whole
@@ -336,9 +368,11 @@ def main() -> None:
         _print_table(table, algos, int(budget))
     _print_seconds(tables[str(budgets[-1])])
     print(f"\nwall time {time.perf_counter() - start:.0f} s, settings={settings}")
-    out = RESULTS / f"sample_efficiency{args.tag}.json"
+    out = results / f"sample_efficiency{args.tag}.json"
     meta = {"budgets": budgets, "settings": settings, "algos": algos}
-    meta["variants"] = variants
+    meta["variants"] = {
+        a.removeprefix("ours_"): s for a, s in labelled if a.startswith("ours_")
+    }
     out.write_text(json.dumps({"meta": meta, "tables": tables, "runs": runs}))
     print(f"wrote {out}")
 

@@ -10,13 +10,17 @@ process, record the result) plus the store's. Rates come from the store's timest
 Worker logs (one INFO line per trial) go to /dev/null, as with a quiet journal.
 ``--output both`` runs each case with the objective's output shown (the default: the
 worker polls the output file while the objective runs) and with
-``--no-objective-output``, alternately, to price the polling.
+``--no-objective-output``, alternately, to price the polling. The CPU time per trial
+(user + system of the workers and their objective processes, from
+``getrusage(RUSAGE_CHILDREN)``; start-up and the 1 s idle end included) holds on a
+shared machine where the rate does not.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -62,17 +66,27 @@ def drain(db: str, workers: int, extra: list[str]) -> None:
         raise SystemExit(f"a worker failed: exit codes {codes}")
 
 
-def measure(trials: int, workers: int, extra: list[str]) -> tuple[float, int]:
-    """Trials/s from first claim to last finish, and how many trials were done."""
+def children_cpu() -> float:
+    """CPU seconds (user + system) of this process's ended, waited-for children and
+    theirs: the workers and their objective processes."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(trials: int, workers: int, extra: list[str]) -> tuple[float, int, float]:
+    """Trials/s from first claim to last finish, how many trials were done, and the
+    workers' CPU seconds (start-up and the 1 s idle end included)."""
     with tempfile.TemporaryDirectory() as tmp:
         db = f"sqlite:///{Path(tmp) / 'bench.sqlite'}"
         fill(db, trials)
+        cpu = children_cpu()
         drain(db, workers, extra)
+        cpu = children_cpu() - cpu
         with open_store(db) as store:
             done = store.get_trials("bench", [TrialState.DONE])
     first = min(t.started_at for t in done)
     last = max(t.finished_at for t in done)
-    return len(done) / (last - first), len(done)
+    return len(done) / (last - first), len(done), cpu
 
 
 def main() -> None:
@@ -90,11 +104,11 @@ def main() -> None:
     for workers in args.workers:
         for _ in range(args.repeats):
             for name in names:
-                rate, done = measure(args.trials, workers, variants[name])
+                rate, done, cpu = measure(args.trials, workers, variants[name])
                 print(
                     f"{workers} worker(s), output {name}: {done} trials, "
                     f"{rate:7.1f} trials/s, {1000 * workers / rate:.2f} ms per "
-                    "trial per worker"
+                    f"trial per worker, {1000 * cpu / done:.2f} ms CPU per trial"
                 )
 
 

@@ -8,9 +8,9 @@ study's pruner stops trials that fall behind (needs ``pip install scikit-learn``
         --objective examples.sgd_epochs:objective --space examples.sgd_epochs:space \
         --max-evals 60 --workers 2 --pruner asha --max-resource 30
 
-With ASHA (rungs at 1, 3, 9 and 27 epochs, a third of the trials going on at each)
-most trials stop after one to three epochs, so the study trains far fewer epochs
-than 60 trials x 30 epochs.
+With ASHA's defaults (rungs at 1, 2, 4, 8 and 16 epochs, half of the trials going on
+at each) most trials stop within a few epochs, so the study trains far fewer epochs
+than 60 trials x 30 epochs (566 of the 1,800 in the run the README shows).
 """
 
 from __future__ import annotations

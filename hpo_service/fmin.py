@@ -124,7 +124,8 @@ def fmin(
             from ``hpo_service.pruners`` (hyperband has no default ``max_resource``:
             ``pruners.HyperbandPruner(max_resource=27)``). Pruned trials count
             toward ``max_evals``. With ``StoreTrials``, None keeps the study's
-            pruner.
+            pruner, and a name resuming a study of that pruner keeps its stored
+            settings.
 
     Returns:
         The best params (or config, see ``return_argmin``); with several objectives

@@ -39,3 +39,28 @@ def test_whole_seeds_with_a_budget_no_run_reached(tmp_path):
         ("50", "hyperopt_b", "6"),
         ("50", "ours_a", "6"),
     ], run.stdout
+
+
+def test_sample_efficiency_variants_take_the_batch_and_ours_settings(tmp_path):
+    """benchmarks/sample_efficiency.py --variants: each variant runs as ours with
+    --batch and --ours-settings, its own settings replacing those it names. Before,
+    a variant got its own settings only: `--batch 2 --variants ...` compared
+    ours asking 2 points at a time with variants asking 1, silently."""
+    run = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "sample_efficiency.py"),
+         "--problems", "branin", "--algos", "ours", "--seeds", "1", "--evals", "4",
+         "--processes", "1", "--batch", "2", "--ours-settings", '{"gamma": 0.2}',
+         "--variants", '{"g3": {"gamma": 0.3}, "one": {"batch": 1}}',
+         "--results-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    written = json.loads((tmp_path / "sample_efficiency.json").read_text())
+    ran = {r["algo"]: r["settings"] for r in written["runs"]}
+    assert ran == {
+        "ours": {"gamma": 0.2, "batch": 2},
+        "ours_g3": {"gamma": 0.3, "batch": 2},
+        "ours_one": {"gamma": 0.2, "batch": 1},
+    }
+    assert written["meta"]["variants"] == {"g3": ran["ours_g3"], "one": ran["ours_one"]}
+    assert all(len(r["losses"]) == 4 for r in written["runs"])

@@ -268,3 +268,40 @@ def test_the_end_line_counts_every_trial_of_a_front_with_ties(caplog):
         fmin(lambda config: [1.0, 1.0], SPACE, max_evals=4, trials=trials)
     assert len(trials.best_trials) == 4
     assert "4/4 trials finished (4 done), Pareto front: 4 trials" in caplog.text
+
+
+@pytest.mark.parametrize("ragged", [[[0.5], 1.0], [[0.5, 1.0], [2.0]], [0.5, [1.0]]])
+def test_a_ragged_loss_is_an_invalid_loss_naming_it(ragged):
+    # numpy cannot make an array of these: fmin raised its ValueError ("setting an
+    # array element with a sequence") instead of the InvalidLoss a worker records
+    def sometimes_ragged(config):
+        x = config["x"]
+        return {"loss": ragged if x < 0.5 else [x, 1 - x], "status": STATUS_OK}
+
+    with pytest.raises(InvalidResultError, match=r"result 'loss' must be a number"):
+        run(sometimes_ragged, rand.suggest, evals=12)
+    _, trials = run(
+        sometimes_ragged, rand.suggest, evals=12, catch_eval_exceptions=True
+    )
+    errors = [t for t in trials._dynamic_trials if t["state"] == JOB_STATE_ERROR]
+    assert 0 < len(errors) < 12
+    assert all(str(ragged) in e["misc"]["error"][1] for e in errors)
+
+
+_JUDGED = "pruner median: each trial is judged by the one value its objective reports"
+
+
+@pytest.mark.parametrize(
+    ("trials", "fn", "said"),
+    [
+        (Trials(objectives=["a", "b"]), pruned_or_two_losses, 1),  # known at start
+        (Trials(), pruned_or_two_losses, 1),  # known from the first result
+        (Trials(), _one_loss, 0),
+    ],
+)
+def test_pruning_several_objectives_says_what_the_pruner_judges(
+    trials, fn, said, caplog
+):
+    # hpo-driver start says it; fmin said nothing, in process or on a store
+    _pruned_first_search(trials, fn=fn, pruner="median")
+    assert caplog.text.count(_JUDGED) == said

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
+from hpo_service._common.stop_words import setting_name, setting_said
 from hpo_service.store._base import TrialState
 
 if TYPE_CHECKING:
@@ -32,7 +33,9 @@ BEYOND_BUDGET = "BeyondBudget"
 study's budget (by a worker, or by the driver's trimming of its queue)."""
 
 
-def beyond_budget_error(max_evals: int, *, spent: bool) -> dict[str, Any]:
+def beyond_budget_error(
+    max_evals: int, *, spent: bool, python: bool = False
+) -> dict[str, Any]:
     """The ``error`` recorded on a trial cancelled because it does not fit the budget.
 
     Args:
@@ -40,15 +43,19 @@ def beyond_budget_error(max_evals: int, *, spent: bool) -> dict[str, Any]:
         spent: The study had already finished ``max_evals`` trials (a worker's
             cancel), rather than holding that many finished, running or queued
             before this trial (the driver's).
+        python: The study was started by ``fmin``: name its ``max_evals=``
+            argument, not ``hpo-driver start``'s ``--max-evals`` flag.
     """
+    budget = setting_said("max_evals", max_evals, python=python)
     if spent:
-        why = f"the study had already finished max_evals={max_evals} trials"
+        why = f"the study had already finished its {budget} trials"
     else:
-        why = f"beyond max_evals={max_evals} (earlier trials fill the budget)"
+        why = f"beyond {budget} (earlier trials fill the budget)"
+    larger = setting_name("max_evals", python=python)
     return {
         "type": BEYOND_BUDGET,
         "message": f"cancelled before it ran: {why}; to run it, resume the study "
-        "with a larger --max-evals, then queue the point again",
+        f"with a larger {larger}, then queue the point again",
         "traceback": None,
     }
 
@@ -61,12 +68,14 @@ CANCELLED = "Cancelled"
 """The ``error`` type of a trial cancelled by ``hpo-driver cancel``."""
 
 
-def stopped_error(reason: str) -> dict[str, Any]:
+def stopped_error(said: str) -> dict[str, Any]:
     """The ``error`` recorded on a queued trial the driver cancels when its study
-    stops; ``reason``: why the study stopped (``early_stop``, ``loss_threshold``...)."""
+    stops; ``said``: what stopped it, in the words of how the rule was set
+    (``"--loss-threshold 0.1 reached"``, ``"early_stop_fn asked to stop"``: see
+    :func:`hpo_service._common.stop_words.stop_said`)."""
     return {
         "type": STUDY_STOPPED,
-        "message": f"cancelled before it ran: the study stopped ({reason}); the "
+        "message": f"cancelled before it ran: the study stopped ({said}); the "
         "trials running then finished and count",
         "traceback": None,
     }
@@ -139,9 +148,12 @@ class StudySettings:
             (``hpo-driver start``); None for a study stored before it was recorded
             (or made by an import and not started yet). Advice names settings as
             that start took them (:func:`started_in_python`).
-        space_mark: Where the current space begins, written by the start whose
-            ``--override`` changed the space (``{"fingerprint", "first_tid",
-            "kept"}``: see :mod:`hpo_service._common.space_mark`); None for a
+        space_mark: Which tids ran with which space, written by each start whose
+            ``--override`` changed the space: ``{"fingerprint", "first_tid",
+            "kept", "segments"}``, ``segments`` a list of ``{"fingerprint",
+            "first_tid", "kept"}`` by ``first_tid`` (one per run of a space), the
+            top-level keys those of the last (a mark stored before segments has
+            only them): see :mod:`hpo_service._common.space_mark`; None for a
             study whose space never changed (or changed before marks).
     """
 

@@ -15,6 +15,7 @@ from hpo_service._common.settings import (
     started_in_python,
 )
 from hpo_service._common.space_mark import OldSpaceBest, note_text, old_space_best
+from hpo_service._common.stop_words import number_text
 from hpo_service._common.trial_rows import default_names, text_json, trial_record
 from hpo_service._common.words import counted
 from hpo_service.algorithms.pruners import describe_pruner
@@ -380,13 +381,11 @@ def outcome_text(study: str, outcome: StudyOutcome, db_url: str = DEFAULT_DB) ->
     commands it names carry ``db_url`` (masked) unless it is the default store."""
     counts = outcome.counts
     done, failed = counts[TrialState.DONE], outcome.failed
-    how = (
-        "was cancelled (`hpo-driver cancel`)"
-        if outcome.reason == "cancelled"
-        else f"finished ({outcome.reason})"
-    )
+    said = outcome.said or outcome.reason
+    cancelled = outcome.reason == "cancelled"
+    how = f"was cancelled ({said})" if cancelled else f"finished: {said}"
     head = (
-        f"study {study!r} {how}: {done - failed} done, {failed} failed "
+        f"study {study!r} {how}; {done - failed} done, {failed} failed "
         f"(status fail), {counts[TrialState.PRUNED]} pruned, "
         f"{counts[TrialState.ERROR]} error, {counts[TrialState.CANCELLED]} cancelled"
     )
@@ -407,6 +406,78 @@ def outcome_text(study: str, outcome: StudyOutcome, db_url: str = DEFAULT_DB) ->
     return shown
 
 
+def failure_reasons(
+    counts: Mapping[TrialState, int], failed: int, trials: str, *, infeasible: int = 0
+) -> list[str]:
+    """Why the finished trials of a study did not succeed, one phrase per kind,
+    each with the command that lists them: ``"3 failed with an error (see
+    `hpo-driver trials --study s --state error`)"``.
+
+    Args:
+        counts: Trials per state (``count_by_state``'s).
+        failed: Done trials whose objective returned status ``fail``.
+        trials: The ``hpo-driver trials`` command naming the study (and its store).
+        infeasible: Done trials that succeeded but violate their constraints
+            (counted only where no such trial can be the best: several objectives,
+            or a study that ended without a feasible one).
+
+    Returns:
+        The phrases, infeasible trials first, then status fail, error and
+        pruned trials; empty when no finished trial is of those kinds.
+    """
+    reasons = []
+    if infeasible > 0:
+        reasons.append(
+            f"{infeasible} succeeded but violate their constraints (see `{trials} "
+            "--state done`)"
+        )
+    if failed:
+        reasons.append(
+            f"{failed} returned status 'fail' (see `{trials} --status fail`)"
+        )
+    if counts.get(TrialState.ERROR):
+        reasons.append(
+            f"{counts[TrialState.ERROR]} failed with an error (see `{trials} "
+            "--state error`)"
+        )
+    if counts.get(TrialState.PRUNED):
+        reasons.append(
+            f"{counts[TrialState.PRUNED]} were pruned, and a pruned trial is never "
+            f"the best (see `{trials} --state pruned` for their last reported values)"
+        )
+    return reasons
+
+
+def no_best_text(
+    store: BaseTrialStore,
+    study: str,
+    db_url: str = DEFAULT_DB,
+    what: str = "successful",
+) -> str:
+    """What ``hpo-driver best`` says of a study without a successful (or, with
+    several objectives, feasible: ``what``) trial: whether one may still come,
+    and what its finished trials were, each kind with the command that lists it
+    (naming ``db_url`` unless it is the default store, masked).
+
+    Example: ``study 'f' has no successful trial: none of its 3 finished trials
+    succeeded; 3 failed with an error (see `hpo-driver trials --study f --state
+    error`)``.
+    """
+    summary = store.summarise(study)
+    trials = store_command("hpo-driver trials", db_url, study)
+    succeeded = summary.counts[TrialState.DONE] - summary.failed
+    infeasible = succeeded if what == "feasible" else 0
+    reasons = failure_reasons(
+        summary.counts, summary.failed, trials, infeasible=infeasible
+    )
+    tail = none_yet(store, study, what)
+    text = f"study {study!r} has no {what} trial{tail}"
+    if not reasons:
+        return text
+    so_far = " so far" if tail == " yet" else ""
+    return f"{text};{so_far} " + "; ".join(reasons) + masked_note(db_url)
+
+
 def no_success_text(
     study: str, outcome: StudyOutcome, db_url: str = DEFAULT_DB, local_flags: str = ""
 ) -> str:
@@ -415,26 +486,9 @@ def no_success_text(
     that resumes a cancelled study ends with ``local_flags``
     (:func:`local_worker_flags` and :func:`stop_rule_flags`)."""
     counts = outcome.counts
-    reasons = []
     trials = store_command("hpo-driver trials", db_url, study)
-    if outcome.failed:
-        reasons.append(
-            f"{outcome.failed} returned status 'fail' (see `{trials} --status fail`)"
-        )
-    if counts[TrialState.ERROR]:
-        reasons.append(
-            f"{counts[TrialState.ERROR]} failed with an error (see `{trials} "
-            "--state error`)"
-        )
-    if counts[TrialState.PRUNED]:
-        reasons.append(f"{counts[TrialState.PRUNED]} were pruned")
     succeeded = counts[TrialState.DONE] - outcome.failed
-    if succeeded > 0:  # only with constraints: no success is feasible
-        reasons.insert(
-            0,
-            f"{succeeded} succeeded but violate their constraints (see `{trials} "
-            "--state done`)",
-        )
+    reasons = failure_reasons(counts, outcome.failed, trials, infeasible=succeeded)
     if not reasons and outcome.reason != "cancelled":
         return _nothing_finished_text(study, outcome, db_url)
     text = f"no trial of study {study!r} succeeded"
@@ -453,10 +507,7 @@ def no_success_text(
 
 def _nothing_finished_text(study: str, outcome: StudyOutcome, db_url: str) -> str:
     """Why a study ended with no finished trial (a stop rule before the first)."""
-    why = {
-        "timeout": "its --timeout ran out",
-        "exhausted": "its search space was exhausted",
-    }.get(outcome.reason, f"it stopped ({outcome.reason})")
+    why = outcome.said or outcome.reason
     text = f"no trial of study {study!r} finished: {why} before the first one did"
     if outcome.reason == "timeout":
         worker = store_command("hpo-worker", db_url, study)
@@ -472,10 +523,20 @@ def pruner_objectives_note(settings: StudySettings) -> str | None:
     starts: what the pruner compares (a new user cannot tell from the output that
     pruning is allowed there, nor on what); None for other studies (or while the
     number of objectives is unknown, before ``--objectives`` or a first result)."""
-    if settings.pruner in (None, "none") or (settings.n_objectives or 1) < 2:
+    return several_objectives_pruning(settings.pruner, settings.n_objectives)
+
+
+def several_objectives_pruning(
+    pruner: str | None, n_objectives: int | None
+) -> str | None:
+    """What pruner ``pruner`` (its name; None or ``"none"`` for no pruner) compares
+    in a study of ``n_objectives`` objectives (None: not known yet), said when a
+    search starts or first shows several objectives; None when there is nothing to
+    say (no pruner, one objective, or a count not known yet)."""
+    if pruner in (None, "none") or (n_objectives or 1) < 2:
         return None
     return (
-        f"pruner {settings.pruner}: each trial is judged by the one value its "
+        f"pruner {pruner}: each trial is judged by the one value its "
         "objective reports (report(value, step)), compared with the other trials' "
         "values at that step, not by the Pareto front: a trial poor on that value "
         "is stopped even where it would join the front on another objective"
@@ -512,17 +573,10 @@ def stop_rule_flags(settings: StudySettings) -> str:
         ("--no-improvement", settings.no_improvement),
     )
     return "".join(
-        f" {flag} {shlex.quote(_number_text(value))}"
+        f" {flag} {shlex.quote(number_text(value))}"
         for flag, value in rules
         if value is not None
     )
-
-
-def _number_text(value: float) -> str:
-    """A number as an option takes it back unchanged: ``600``, ``0.1``, ``-inf``."""
-    if isinstance(value, int) or (abs(value) < 1e15 and value.is_integer()):
-        return str(int(value))
-    return repr(float(value))
 
 
 def resume_hint(

@@ -119,7 +119,7 @@ class Progress:
     program configured logging), and at the end one line saying how the run ended,
     e.g. ``20/20 trials finished (15 done, 2 pruned, 1 failed, 2 error), best loss:
     0.0529`` (failed: the objective returned status ``fail``; with a pruner, ``2
-    pruned: ASHA keeps the best 1/3 at each rung``). The end
+    pruned: ASHA keeps the best 1/2 at each rung``). The end
     line is logged when logging would show it, else written to standard error, so
     a plain script run as ``python script.py > log 2>&1`` shows it too.
 
@@ -131,7 +131,7 @@ class Progress:
             ``postfix`` attribute (set to the best loss text); ``total`` is then
             ``sys.maxsize`` for no limit, as hyperopt passes it.
         initial: Trials already finished.
-        pruning: The study's pruner rule in a few words (``ASHA keeps the best 1/3
+        pruning: The study's pruner rule in a few words (``ASHA keeps the best 1/2
             at each rung``), said beside the pruned count of the bar, the log lines
             and the end line, so that many pruned trials read as the rule at work;
             None without a pruner.

@@ -101,7 +101,11 @@ def take_pruner(
 ) -> None:
     """Replace the pruner options in ``given`` by ``pruner`` and ``pruner_settings``.
 
-    Without ``--pruner`` nothing is set (a resumed study keeps its pruner).
+    Without ``--pruner`` nothing is set (a resumed study keeps its pruner). A
+    resumed study given its own pruner again keeps each stored setting that no
+    option gives (:func:`_kept_settings`), so that the command that started it
+    resumes it even after a default changed (ASHA's ``reduction_factor``, 3 until
+    20d7da98, is 2); another pruner takes its defaults.
 
     Args:
         given: The options of ``hpo-driver start``, changed in place.
@@ -126,13 +130,26 @@ def take_pruner(
             )
     if name is None:
         return
-    _check_resources(name, chosen)
-    settings = {_OPTIONS[dest][1]: value for dest, value in chosen.items()}
+    settings = _kept_settings(name, stored)
+    settings.update({_OPTIONS[dest][1]: value for dest, value in chosen.items()})
+    _check_resources(name, with_defaults(name, settings))
     try:
         pruner = make_pruner(name, settings)
     except ValueError as e:
         raise click.UsageError(str(e)) from e
     given["pruner"], given["pruner_settings"] = pruner.name, pruner.settings()
+
+
+def _kept_settings(
+    name: str, stored: tuple[str, dict[str, Any]] | None
+) -> dict[str, Any]:
+    """The stored settings that ``--pruner name`` keeps where no option is given:
+    those of ``name``'s settings when the resumed study's pruner is ``name``
+    (one its class no longer takes stays a difference), else none."""
+    if stored is None or stored[0] != name:
+        return {}
+    known = with_defaults(name, None)
+    return {key: value for key, value in stored[1].items() if key in known}
 
 
 def _without_pruner(
@@ -144,12 +161,12 @@ def _without_pruner(
     if any(name not in _OPTIONS[dest][2] for dest in chosen):
         target, kept = _OPTIONS[next(iter(chosen))][2][0], {}
     options = " ".join(_flags(target, chosen, kept))
+    rest = "keep the stored ones" if target == name else "take their defaults"
     return (
         f"`{flag}` needs --pruner: the study keeps its pruner "
         f"{describe_pruner(name, settings)} unless --pruner and --override "
         f"are given; to {'change its settings' if target == name else 'switch'}, "
-        f"pass --pruner {target} {options} --override (settings not given take "
-        "their defaults)"
+        f"pass --pruner {target} {options} --override (settings not given {rest})"
     )
 
 
@@ -168,10 +185,20 @@ def _flags(name: str, chosen: dict[str, Any], settings: dict[str, Any]) -> list[
     return flags
 
 
-def _check_resources(name: str, chosen: dict[str, Any]) -> None:
-    defaults = with_defaults(name, None)
-    low = chosen.get("min_resource", defaults.get("min_resource"))
-    high = chosen.get("max_resource")
+def _check_resources(name: str, settings: dict[str, Any]) -> None:
+    """Refuse rung settings that do not fit together, naming the flags.
+
+    Args:
+        name: The pruner (a key of :data:`~hpo_service.algorithms.pruners.PRUNERS`).
+        settings: All its settings, by setting name (given, kept or default).
+
+    Raises:
+        click.UsageError: Hyperband without ``--max-resource``, ``--min-resource``
+            above ``--max-resource``, or a first rung past ``--max-resource`` (or
+            the largest step).
+    """
+    low = settings.get("min_resource")
+    high = settings.get("max_resource")
     if name == "hyperband" and high is None:
         raise click.UsageError(
             "`--max-resource` must be given with --pruner hyperband (the steps of a "
@@ -183,10 +210,8 @@ def _check_resources(name: str, chosen: dict[str, Any]) -> None:
             f"--min-resource {low}, --max-resource {high}"
         )
     if low is not None:  # a pruner with rungs
-        eta = chosen.get("reduction_factor", defaults["reduction_factor"])
-        rate = chosen.get(
-            "early_stopping_rate", defaults.get("min_early_stopping_rate", 0)
-        )  # Hyperband has none: its first bracket's rate is 0
+        eta = settings["reduction_factor"]
+        rate = settings.get("min_early_stopping_rate", 0)  # Hyperband's first is 0
         _check_first_rung(low, high, eta, rate)
 
 

@@ -23,6 +23,7 @@ from hpo_service.algorithms.pruners import BasePruner, NopPruner
 from hpo_service.algorithms.pruners._ladder import short_rule
 from hpo_service.driver._checkpoint import save_checkpoint
 from hpo_service.driver._local_pruning import LocalPruning
+from hpo_service.driver._output import several_objectives_pruning
 from hpo_service.driver._progress import Progress, show_ladder
 from hpo_service.driver._space_fit import params_of, refuse_other_space
 from hpo_service.driver._suggest import Suggester
@@ -198,6 +199,7 @@ class SerialSearch:
         self.save_file = save_file
         self._early_state: list[Any] = []
         self._said_ignored_prune = False
+        self._said_pruning_several = False
         requeue_interrupted(trials)
         self._pruning = LocalPruning(pruner or NopPruner(), trials._dynamic_trials)
         self._best = replay(trials, suggester)
@@ -218,6 +220,7 @@ class SerialSearch:
         try:
             self._show(bar)  # trials of an earlier run, if any
             while not self._stopping(started):
+                self._say_pruning_several()  # names given, or a first result
                 doc = self._next_doc()
                 if doc is None:
                     break
@@ -338,6 +341,17 @@ class SerialSearch:
         if problem is not None and not self._said_ignored_prune:
             self._said_ignored_prune = True
             _logger.warning("trial %s: %s (shown once)", tid, problem)
+
+    def _say_pruning_several(self) -> None:
+        """Warn, once per search, that with several objectives the pruner judges
+        the one reported value, not the front (as ``hpo-driver start`` says)."""
+        if self._said_pruning_several:
+            return
+        pruner = self._pruning.pruner.name
+        note = several_objectives_pruning(pruner, self.trials.n_objectives)
+        if note is not None:
+            self._said_pruning_several = True
+            _logger.warning("%s", note)
 
     def _record_result(self, doc: dict[str, Any], result: dict[str, Any]) -> None:
         attachments = result.pop("attachments", None)

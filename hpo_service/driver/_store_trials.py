@@ -8,6 +8,7 @@ separately, or by ``workers=K``) run them, and the call returns the best params.
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 import math
 import numbers
 import os
@@ -25,6 +26,7 @@ from hpo_service.algorithms.pruners import (
 )
 from hpo_service.driver._lease import LeaseUntilDriving
 from hpo_service.driver._local_workers import LocalWorkers
+from hpo_service.driver._output import pruner_objectives_note
 from hpo_service.driver._progress import show_ladder
 from hpo_service.driver._signals import StopSignals
 from hpo_service.driver._study import open_driven_study, space_settings, study_space
@@ -53,6 +55,8 @@ from hpo_service.trials import (
     show_pruned_losses,
 )
 
+_logger = logging.getLogger(__name__)
+
 _JOB_STATE = {
     TrialState.NEW: JOB_STATE_NEW,
     TrialState.RUNNING: JOB_STATE_RUNNING,
@@ -76,7 +80,9 @@ class StoreTrials(TrialsView):
         objectives: Names of several objectives (like ``hpo-driver start
             --objectives``); every result must then have that many losses.
         pruner: The study's pruner (see :func:`~hpo_service.fmin`'s ``pruner``);
-            None keeps the stored one (none for a new study).
+            None keeps the stored one (none for a new study); a name
+            (``"asha"``) resuming a study of that pruner keeps its stored
+            settings (a name gives none), a pruner object gives all of its.
         trial_timeout: Seconds (> 0, finite) an objective may run before its worker
             kills it and records an error trial, as ``hpo-driver start
             --trial-timeout``; counted from the objective's call. Stored with the
@@ -117,6 +123,7 @@ class StoreTrials(TrialsView):
         self.objective = objective
         self.override = override
         self.pruner = None if pruner is None else resolve_pruner(pruner)
+        self._pruner_named = isinstance(pruner, str)  # a name gives no setting
         self._given_names = check_objective_names(objectives)
         self.store: BaseTrialStore = open_store(db)
         self._docs: dict[int, dict[str, Any]] = {}
@@ -417,6 +424,8 @@ class StoreTrials(TrialsView):
                 space, points_to_evaluate or [], given, options, on_lease=lease.taken
             )
             pause_point("study-opened")  # a test's hook: a signal once it is leased
+            if note := pruner_objectives_note(settings):  # as hpo-driver start says
+                _logger.warning("%s", note)
             early = _early_stopper(self, early_stop_fn) if early_stop_fn else None
             outcome = self._drive(settings, space, options, early, lease)
         show_ladder(lambda: outcome.pruning, show_progressbar)
@@ -479,8 +488,26 @@ class StoreTrials(TrialsView):
             "started_by": "fmin",  # advice then names keyword arguments
         }
         if chosen is not None:
-            given.update(pruner=chosen.name, pruner_settings=chosen.settings())
+            named = self._pruner_named or self.pruner is None
+            named = named and (pruner is None or isinstance(pruner, str))
+            settings = self._kept_pruner_settings(chosen.name) if named else None
+            given.update(
+                pruner=chosen.name,
+                pruner_settings=chosen.settings() if settings is None else settings,
+            )
         return given
+
+    def _kept_pruner_settings(self, name: str) -> dict[str, Any] | None:
+        """The stored settings of the study's pruner when it is ``name`` (given as
+        a name only, which gives no setting: the study keeps its own, also after a
+        default changed, as ASHA's ``reduction_factor`` did), else None."""
+        try:
+            stored = self.store.get_study(self.study).settings
+        except StudyNotFoundError:
+            return None
+        if stored.get("pruner") != name:
+            return None
+        return dict(stored.get("pruner_settings") or {})
 
     def _driver_options(
         self, show_progressbar: bool | Callable[..., Any], objective: str

@@ -132,7 +132,8 @@ def open_study(
     stored = StudySettings.from_dict(study.settings)
     given = _canonical_algorithm(given, stored.algorithm)
     finished = counted_finished(store.count_by_state(name))
-    _check_objective_count(name, stored.n_objectives, given)
+    names_as = "--objectives" if override_flag.startswith("--") else "objectives"
+    _check_objective_count(name, stored.n_objectives, given, names_as)
     merged = _merge(
         name,
         stored,
@@ -148,9 +149,9 @@ def open_study(
     if stored.has_space() and merged.space_fingerprint != stored.space_fingerprint:
         stale, kept = stale_queue(store, name, merged)
         assert merged.space_fingerprint is not None  # stored with its space
-        mark = new_mark(merged.space_fingerprint, study.next_tid, kept)
+        mark = new_mark(study.settings, merged.space_fingerprint, study.next_tid, kept)
         merged = dataclasses.replace(merged, space_mark=mark)
-    settings = _write_changes(store, name, study.settings, merged)
+    settings = _write_changes(store, name, study.settings, merged, names_as)
     if stale:
         cancel_stale(store, name, stale)
     return settings, False
@@ -273,28 +274,39 @@ def check_imported_fit(
 
 
 def config_made(space: Any, compiled: Any, params: dict[str, Any]) -> Any:
-    """The config ``space`` makes of a finished trial's ``params``
-    (``{label: value}``); ``compiled`` is ``compile_space(space)``.
+    """The config ``space`` makes of a trial's ``params`` (``{label: value}``), as
+    the store gives it back (JSON: tuples as lists, ...); ``compiled`` is
+    ``compile_space(space)``.
 
     A space may run the user's own code (``scope`` functions), so whatever that
     raises on these params (say a ``ZeroDivisionError``) means the same as a label
-    the space does not have: the space does not give this point.
+    the space does not have: the space does not give this point. So does a config
+    the store cannot hold (``x ** 0.5`` at a negative ``x`` is a complex number):
+    no trial can be stored with it.
 
     Raises:
         SpaceError: The params are not a point of the space (see
-            ``validate_params``), or evaluating the space on them raised; the
-            original error is the cause.
+            ``validate_params``), evaluating the space on them raised, or the
+            config is not JSON-serialisable; the original error is the cause.
     """
     from hpo_service.space import space_eval, validate_params
+    from hpo_service.store._common import normalise
 
     try:
-        return space_eval(space, validate_params(compiled, params))
+        made = space_eval(space, validate_params(compiled, params))
     except SpaceError:
         raise
     except Exception as e:
         raise SpaceError(
             f"the space must make a config of params {params!r:.120}, but it "
             f"raised {type(e).__name__}: {e}"
+        ) from e
+    try:
+        return normalise(made, "config")
+    except ValueError as e:
+        raise SpaceError(
+            f"the space must make a config JSON can hold of params "
+            f"{params!r:.120}, but it made {made!r:.120}"
         ) from e
 
 
@@ -325,16 +337,13 @@ def stale_queue(
     space in their place. Queued trials the new space gives unchanged are kept (the
     mark of the new space names them: :mod:`hpo_service._common.space_mark`).
     """
-    from hpo_service.store._common import normalise
-
     space = study_space(settings, name)
     compiled = compile_space(space)
     stale, kept = [], []
     for trial in store.get_trials(name, [TrialState.NEW]):
-        try:
-            made = config_made(space, compiled, trial.params)
-            same = normalise(made, "config") == trial.config
-        except HPOServiceError:  # the space does not give it, or stores it not
+        try:  # config_made: a SpaceError for whatever the space's code raises
+            same = config_made(space, compiled, trial.params) == trial.config
+        except SpaceError:  # the space does not give it, or makes it unstorable
             same = False
         (kept if same else stale).append(trial.tid)
     return stale, kept
@@ -667,7 +676,11 @@ def _check_budget(name: str, given: dict[str, Any], finished: int) -> None:
 
 
 def _write_changes(
-    store: BaseTrialStore, name: str, raw: dict[str, Any], merged: StudySettings
+    store: BaseTrialStore,
+    name: str,
+    raw: dict[str, Any],
+    merged: StudySettings,
+    names_as: str = "objectives",
 ) -> StudySettings:
     """Store the settings of ``merged`` that differ from the ``raw`` stored ones.
 
@@ -678,7 +691,7 @@ def _write_changes(
     """
     if merged.n_objectives is not None and raw.get("n_objectives") is None:
         count = record_objective_count(store, name, merged.n_objectives)
-        _check_objective_count(name, count, merged.to_dict())
+        _check_objective_count(name, count, merged.to_dict(), names_as)
     changes = {
         key: value
         for key, value in merged.to_dict().items()
@@ -698,15 +711,18 @@ def _with_objective_count(given: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_objective_count(
-    name: str, stored: int | None, given: dict[str, Any]
+    name: str, stored: int | None, given: dict[str, Any], names_as: str
 ) -> None:
-    """Refuse objective names whose number differs from the study's objectives."""
+    """Refuse objective names whose number differs from the study's objectives
+    (``names_as``: how the caller gave them, ``--objectives`` or ``objectives``)."""
     count = given.get("n_objectives")
     if count is None or stored is None or count == stored:
         return
+    names = given["objective_names"]
+    shown = ",".join(names) if names_as.startswith("--") else repr(names)
     raise StudyMismatchError(
-        f"study {name!r} has {counted(stored, 'objective')}, but --objectives "
-        f"names {count} ({', '.join(given['objective_names'])})"
+        f"`{names_as}` must name each objective of study {name!r}, which has "
+        f"{counted(stored, 'objective')}, but got {count} names: {names_as}={shown}"
     )
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from hpo_service._common.idle_clock import IdleClock
 from hpo_service._common.processes import certainly_dead, same_process_pid
 from hpo_service._common.settings import (
     COUNTED_STATES,
@@ -26,20 +27,25 @@ from hpo_service._common.settings import (
 )
 from hpo_service._common.space_mark import OldSpaceBest, old_space_best
 from hpo_service._common.stop_signals import pause_point
+from hpo_service._common.stop_words import setting_said, stop_said
 from hpo_service._common.words import counted
 from hpo_service.algorithms import resolve
 from hpo_service.algorithms._pareto import ParetoArchive
 from hpo_service.algorithms.pruners import make_pruner
 from hpo_service.algorithms.pruners._ladder import PruningLadder, short_rule
 from hpo_service.driver._codes import code_key, describe_codes
-from hpo_service.driver._idle_clock import IdleClock
 from hpo_service.driver._lease import default_owner, holder_text, take_driver_lease
 from hpo_service.driver._local_workers import LocalWorkers
 from hpo_service.driver._output import study_ladder
 from hpo_service.driver._progress import Progress
 from hpo_service.driver._queue import QueuePolicy
 from hpo_service.driver._serial import check_loss_threshold
-from hpo_service.driver._suggest import SURVIVOR_WEIGHT, Suggester, survivor_weights
+from hpo_service.driver._suggest import (
+    SURVIVOR_WEIGHT,
+    Suggester,
+    check_storable,
+    survivor_weights,
+)
 from hpo_service.exceptions import DriverLeaseError, SearchExhausted, StoreError
 from hpo_service.objective._result import (
     STATUS_FAIL,
@@ -94,7 +100,7 @@ class DriverOptions:
             (the command in backticks, prose outside them).
         idle_warning: Seconds queued trials may wait with no worker claiming any
             before the driver says so (and again every minute); time the store
-            failed does not count (``_idle_clock``).
+            failed does not count (``_common.idle_clock``).
         errors_hint: The command that lists the study's error trials, named in that
             warning when the last finished trials ended in error (the workers may
             have stopped for it: ``--max-consecutive-failures``).
@@ -137,6 +143,10 @@ class StudyOutcome:
         old_space: Set when ``best`` (single objective) ran with a space before
             ``--override`` changed it (by the study's mark): with the best trial
             of the current space; None otherwise.
+        said: ``reason`` in the words of how the rule was set (``"--max-evals 4
+            reached"``, ``"max_evals=4 reached"`` from ``fmin``:
+            :func:`~hpo_service._common.stop_words.stop_said`); None: say
+            ``reason``.
     """
 
     reason: str
@@ -145,6 +155,7 @@ class StudyOutcome:
     failed: int = 0
     pruning: PruningLadder | None = None
     old_space: OldSpaceBest | None = None
+    said: str | None = None
 
 
 class Driver:
@@ -223,7 +234,13 @@ class Driver:
             failed=self._failed,
             pruning=self._pruning_ladder(),
             old_space=self._old_space_best(),
+            said=self._said(reason),
         )
+
+    def _said(self, reason: str) -> str:
+        """``reason`` in the words of how its rule was set (the flag as typed, or
+        ``fmin``'s argument)."""
+        return stop_said(reason, self.settings, python=self.options.in_python)
 
     def _old_space_best(self) -> OldSpaceBest | None:
         """Whether the best trial ran with the space before ``--override``, by
@@ -704,14 +721,16 @@ class Driver:
             return
         queued.sort(key=lambda tid: (tid not in self._suggested, -tid))
         surplus = sorted(queued[:excess])
-        why = beyond_budget_error(self.settings.max_evals, spent=False)
+        python = self.options.in_python
+        budget = self.settings.max_evals
+        why = beyond_budget_error(budget, spent=False, python=python)
         cancelled = self.store.cancel(self.name, surplus, error=why, queued_only=True)
         spared = len(surplus) - cancelled  # claimed since the read: they run on
         if cancelled:
             _logger.warning(
-                "study %r: cancelled %s of %s: beyond max_evals=%d%s",
+                "study %r: cancelled %s of %s: beyond %s%s",
                 self.name, counted(cancelled, "queued trial"), surplus,
-                self.settings.max_evals,
+                setting_said("max_evals", budget, python=python),
                 f" (a worker claimed {spared} meanwhile)" if spared else "",
             )  # fmt: skip
         self._read_changes()
@@ -728,7 +747,7 @@ class Driver:
         """
         queued = [t.tid for t in self._pending.values() if t.state == TrialState.NEW]
         if queued:
-            why = stopped_error(self._stop_reason or "stopped")
+            why = stopped_error(self._said(self._stop_reason or "stopped"))
             self.store.cancel(self.name, queued, error=why, queued_only=True)
             self._read_changes()  # the outcome counts them as cancelled
         # a trial handed back (or requeued) since is cancelled at the next poll
@@ -752,6 +771,7 @@ class Driver:
             _logger.info("study %r: %s; finishing the running trials", self.name, e)
             self._exhausted = True
             return 0
+        check_storable(new)  # a clear refusal, not the store's ValueError
         self._insert(new)
         return len(new)
 

@@ -369,6 +369,29 @@ class Suggester:
         return None
 
 
+def check_storable(trials: Sequence[NewTrial]) -> None:
+    """Refuse suggested ``trials`` whose config a store cannot hold (what a study
+    driver queues; in process, ``fmin`` keeps any config): a space may make one of
+    some points only (``x ** 0.5`` is a complex number at a negative ``x``).
+
+    Raises:
+        SpaceError: A config is not JSON-serialisable, naming its params and the
+            value made (a store's own refusal names neither the space nor, on
+            SQLite, ends without a traceback).
+    """
+    from hpo_service.store._common import dumps
+
+    for trial in trials:
+        try:
+            dumps(trial.config, "config")
+        except ValueError as e:
+            raise SpaceError(
+                f"the space must make a config JSON can hold of every point it "
+                f"gives (the study stores each one), but of params "
+                f"{trial.params!r:.120} it made {trial.config!r:.120}"
+            ) from e
+
+
 def _seeds_per_tid(algorithm: Algorithm) -> bool:
     return _flagged(algorithm, "seed_per_tid")
 

@@ -365,7 +365,21 @@ def _loss_cell(value: str | None, name: str, row: int) -> Any:
         ) from None
 
 
-def _number(value: str, name: str, row: int) -> float:
+def _number(value: str, name: str, row: int) -> int | float:
+    """A ``param.<label>`` cell: an int when the text is one as an export writes
+    it (a choice's option index, a ``randint``'s value: ``"1"``), else a float
+    (``"1.0"``, ``"0.25"``), so an exported trial's params come back as stored.
+
+    Raises:
+        ValueError: The text is no number (naming ``name`` and ``row``).
+    """
+    try:
+        whole = int(value)
+    except ValueError:
+        pass
+    else:
+        if str(whole) == value:  # "007" or "+1" are no export's int: floats
+            return whole
     try:
         return float(value)
     except ValueError:

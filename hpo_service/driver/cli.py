@@ -213,12 +213,23 @@ class _Group(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; a reader that closed standard output ends it quietly
-        (see :func:`ending_quietly_on_closed_pipe`)."""
+        (see :func:`ending_quietly_on_closed_pipe`), and Ctrl-C ends it with exit
+        130 saying so, as ``start`` and ``dashboard`` do, not click's "Aborted!"
+        with status 1 (which a script cannot tell from an error).
+
+        Raises:
+            SystemExit: 130 after Ctrl-C.
+        """
         try:
             with ending_quietly_on_closed_pipe():
                 return super().invoke(ctx)
         except click.NoSuchOption as e:
             raise_naming_ours(e, self)
+        except KeyboardInterrupt:
+            click.echo(
+                f"hpo-driver {ctx.invoked_subcommand} interrupted (Ctrl-C)", err=True
+            )
+            sys.exit(128 + signal.SIGINT)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -703,15 +714,13 @@ def best(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> None:
         records = [trial_rows.trial_record(t) for t in front]
         if not records:
             what = "feasible" if _output.has_success(store, study) else "successful"
-            tail = _output.none_yet(store, study, what)
-            raise click.ClickException(f"study {study!r} has no {what} trial{tail}")
+            raise click.ClickException(_output.no_best_text(store, study, db_url, what))
         text = _output.front_text(records, names)
         click.echo(_json.dumps(records, indent=2) if as_json else text)
         return
     trial = _output.best_trial(store, study)
     if trial is None:
-        tail = _output.none_yet(store, study)
-        raise click.ClickException(f"study {study!r} has no successful trial{tail}")
+        raise click.ClickException(_output.no_best_text(store, study, db_url))
     record = trial_rows.trial_record(trial)
     old = _output.old_space_of(store, study, trial)
     if as_json:

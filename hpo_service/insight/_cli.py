@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from hpo_service._common.standard_json import dumps
-from hpo_service._common.words import counted, did_you_mean
+from hpo_service._common.stop_signals import pause_point
+from hpo_service._common.words import counted
 from hpo_service.exceptions import HPOServiceError, StudyNotFoundError
 from hpo_service.store._cli_option import (
     StudyOption,
@@ -41,7 +42,9 @@ def load_for_cli(db_url: str, study: str) -> StudyData:
 
     store = open_store_for_cli(db_url)
     try:
-        return StudyData.from_store(store, study)
+        data = StudyData.from_store(store, study)
+        pause_point("study-read")  # a test's hook: Ctrl-C while a report is made
+        return data
     except StudyNotFoundError as e:
         raise click.ClickException(study_not_found(store, db_url, study)) from e
     except HPOServiceError as e:
@@ -295,13 +298,8 @@ def _warn_study_missing(store: Any, db_url: str, study: str) -> None:
     """Warn that ``--study`` is not in the store (yet), naming the studies it holds
     and the close ones, so a typo stays visible; the dashboard serves anyway, as a
     driver started beside it may create the study later."""
-    try:
-        names = [s.name for s in store.list_studies()]
-    except HPOServiceError:
-        names = []
-    hint = did_you_mean(study, names)
     click.echo(
-        f"warning: {study_not_found(store, db_url, study)}{hint or '.'} Serving "
+        f"warning: {study_not_found(store, db_url, study)}. Serving "
         f"anyway: the page shows {study!r} once its driver creates it",
         err=True,
     )

@@ -21,6 +21,7 @@ from hpo_service._common.settings import (
     budget_of,
     started_in_python,
 )
+from hpo_service._common.trial_rows import default_names
 from hpo_service.algorithms.pruners._ladder import (
     PruningLadder,
     last_step,
@@ -60,6 +61,9 @@ class TrialRow:
         violation: The result's total constraint violation (sum of its positive
             ``constraints``; 0.0 when feasible or without constraints).
         intermediate: ``{step: value}`` the objective reported (pruning).
+        duration: Seconds the objective's call took (the result's ``duration``,
+            else the error's), as ``hpo-driver trials`` shows it; None when
+            unknown (running, cancelled, or not a number).
     """
 
     tid: int
@@ -76,6 +80,7 @@ class TrialRow:
     error_message: str | None = None
     violation: float = 0.0
     intermediate: dict[int, float] = field(default_factory=dict)
+    duration: float | None = None
 
     @property
     def score(self) -> float | None:
@@ -90,13 +95,6 @@ class TrialRow:
         """The highest step the trial reported, or None (a row is replaced, not
         changed, when its trial changes)."""
         return last_step(self.intermediate)
-
-    @property
-    def duration(self) -> float | None:
-        """Seconds from start to finish, or None while unknown."""
-        if self.started_at is None or self.finished_at is None:
-            return None
-        return max(0.0, self.finished_at - self.started_at)
 
 
 def row_from_trial(trial: Trial) -> TrialRow:
@@ -121,7 +119,16 @@ def row_from_trial(trial: Trial) -> TrialRow:
         error_message=_first_line(error.get("message")),
         intermediate=dict(trial.intermediate),
         violation=_violation(result),
+        duration=_seconds(result.get("duration", error.get("duration"))),
     )
+
+
+def _seconds(value: Any) -> float | None:
+    """A stored duration as a float of seconds, or None for anything but a finite
+    number (an objective's own ``duration`` key may hold anything)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
 
 
 def _losses(result: Mapping[str, Any]) -> tuple[float | None, tuple[float, ...] | None]:
@@ -325,12 +332,13 @@ class StudyData:
     @property
     def objective_names(self) -> list[str]:
         """The ``objective_names`` setting (``hpo-driver start --objectives``), else
-        ``loss`` or ``loss 0``, ``loss 1``..."""
+        ``loss`` or ``loss.0``, ``loss.1``... (as ``hpo-driver best`` and the
+        exports' ``objective.loss.0`` columns name them)."""
         n = self.n_objectives
         names = self.settings.get("objective_names")
         if isinstance(names, (list, tuple)) and len(names) == n:
             return [str(x) for x in names]
-        return ["loss"] if n == 1 else [f"loss {i}" for i in range(n)]
+        return ["loss"] if n == 1 else default_names(n)
 
     def infeasible_count(self) -> int:
         """``done`` trials that break a constraint (a positive ``constraints``
@@ -470,6 +478,7 @@ def _row_from_doc(doc: Mapping[str, Any]) -> TrialRow:
         error_message=_first_line(error[1]) if error else None,
         intermediate=intermediate,
         violation=_violation(result),
+        duration=_seconds(result.get("duration")),
     )
 
 

@@ -225,9 +225,25 @@ def reference_of(fn: Any) -> str:
     if module == "__main__":
         raise ValueError(
             f"workers cannot import {qualname!r} from __main__: move the objective to "
-            "a module, or pass objective='package.module:function'"
+            f"a module, or {_script_advice(qualname)}"
         )
     return f"{module}:{qualname}"
+
+
+def _script_advice(qualname: str) -> str:
+    """How to let workers import an objective of the script being run, ``python
+    train.py``: as module ``train``, its search kept from running again inside each
+    worker by the ``__main__`` guard (``"put the script's search under ..."``)."""
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    name = os.path.splitext(os.path.basename(path))[0] if path else ""
+    if not name.isidentifier():  # a notebook, python -c, or an unimportable name
+        return "pass objective='package.module:function'"
+    return (
+        f"put the search of {os.path.basename(path)!r} under `if __name__ == "
+        f"\"__main__\":` and pass objective='{name}:{qualname}' to StoreTrials (or "
+        f"MongoTrials): workers started in {os.path.dirname(os.path.abspath(path))!r} "
+        f"(or with it on PYTHONPATH) import the script as module {name!r}"
+    )
 
 
 def check_objective(reference: str) -> str | None:

@@ -140,9 +140,14 @@ _INFINITE = (
 
 
 def _ndim(value: Any) -> int:
+    """The number of dimensions numpy sees in ``value``; -1 for a ragged nesting
+    (``[[0.1], 2.0]``), which numpy refuses and no loss can be."""
     import numpy as np
 
-    return int(np.ndim(value))
+    try:
+        return int(np.ndim(value))
+    except ValueError:  # inhomogeneous shape: left for _checked_loss to name
+        return -1
 
 
 def _is_infinite(value: Any) -> bool:

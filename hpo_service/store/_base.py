@@ -865,7 +865,9 @@ class BaseTrialStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    def best_trial(self, study: str, *, first_tid: int = 0) -> Trial | None:
+    def best_trial(
+        self, study: str, *, first_tid: int = 0, end_tid: int | None = None
+    ) -> Trial | None:
         """The best done single-objective trial: successful, feasible first (the
         least total constraint violation), then the lowest loss, then the lowest
         tid; None when no done trial has a single numeric loss.
@@ -878,10 +880,14 @@ class BaseTrialStore(abc.ABC):
             first_tid: Only trials of this tid or higher take part (the trials
                 queued after ``--override`` gave the study a new space: see
                 :mod:`hpo_service._common.space_mark`).
+            end_tid: With it, only trials below this tid take part: the tids
+                ``[first_tid, end_tid)`` queued with one space before another
+                ``--override`` changed it again. None: no upper bound.
 
         Raises:
             StudyNotFoundError: No such study.
-            ValueError: ``first_tid`` is negative.
+            ValueError: ``first_tid`` is negative, or ``end_tid`` is not None and
+                not above ``first_tid``.
         """
 
     @abc.abstractmethod

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from hpo_service._common.words import did_you_mean
 from hpo_service.exceptions import (
     HPOServiceError,
     StoreAuthorizationError,
@@ -252,7 +253,8 @@ def study_not_found(
     never: bool = False,
     flag: str = "--db",
 ) -> str:
-    """ "study not found" naming the database looked in and the studies it holds.
+    """ "study not found" naming the database looked in, the studies it holds and
+    the ones closest to ``study`` (a typo: "did you mean 'noisy'?").
 
     Every command that takes ``--study`` says this for an unknown study, so a user in
     the wrong directory (or with the wrong ``--db``) sees where it looked; a worker
@@ -264,7 +266,11 @@ def study_not_found(
         names = [s.name for s in store.list_studies()]
     except HPOServiceError:
         names = []
-    held = f"it holds: {', '.join(names)}" if names else "it holds no study"
+    held = (
+        f"it holds: {', '.join(names)}{did_you_mean(study or '', names)}"
+        if names
+        else "it holds no study"
+    )
     return (
         f"study {study!r} {'was never found' if never else 'not found'} in "
         f"{store_place(store, db_url)} "

@@ -122,6 +122,19 @@ def check_first_tid(value: Any) -> int:
     return value
 
 
+def check_end_tid(value: Any, first_tid: int) -> int | None:
+    """Return ``value`` if it is None or an int above ``first_tid``, else raise
+    ValueError (the tid range ``[first_tid, end_tid)`` of ``best_trial``)."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value <= first_tid:
+        raise ValueError(
+            f"`end_tid` must be None or an int > first_tid={first_tid}, but got "
+            f"end_tid={value!r}"
+        )
+    return value
+
+
 def check_dict(value: Any, what: str) -> dict[str, Any]:
     """Return ``value`` if it is a dict, else raise ValueError."""
     if not isinstance(value, dict):

@@ -399,6 +399,15 @@ def _encode(value: Any, what: str) -> Any:
     return _escape(c.normalise(value, what))
 
 
+def _tid_range(first_tid: int, end_tid: int | None) -> dict[str, Any]:
+    """The query of the tids ``[first_tid, end_tid)`` (``end_tid`` None: no upper
+    bound; an empty query for all of them)."""
+    bounds: dict[str, int] = {"$gte": first_tid} if first_tid else {}
+    if end_tid is not None:
+        bounds["$lt"] = end_tid
+    return {"tid": bounds} if bounds else {}
+
+
 def _trial(doc: dict[str, Any]) -> Trial:
     return Trial(
         study=doc["study"],
@@ -2036,11 +2045,14 @@ class MongoTrialStore(BaseTrialStore):
         docs = self._find("read trials", query, session, **kwargs)
         return {int(doc["tid"]): doc for doc in docs}
 
-    def best_trial(self, study: str, *, first_tid: int = 0) -> Trial | None:
+    def best_trial(
+        self, study: str, *, first_tid: int = 0, end_tid: int | None = None
+    ) -> Trial | None:
         c.check_name(study, "study")
         c.check_first_tid(first_tid)
+        c.check_end_tid(end_tid, first_tid)
         self._require_study(study)
-        since = {"tid": {"$gte": first_tid}} if first_tid else {}
+        since = _tid_range(first_tid, end_tid)
         ranked = {"study": study, "state": _DONE, "best_loss": {"$ne": None}, **since}
         order = [("best_violation", 1), ("best_loss", 1), ("tid", 1)]
         top = self._call(
@@ -2050,21 +2062,24 @@ class MongoTrialStore(BaseTrialStore):
         best = _trial(top[0]) if top else None
         rank = None if best is None else summary.rank_of(best.result)
         beat = None if best is None or rank is None else (rank, best.tid)
-        tid = self._best_unranked(study, beat, first_tid)
+        tid = self._best_unranked(study, beat, since)
         return best if tid is None else self.get_trial(study, tid)
 
     def _best_unranked(
         self,
         study: str,
         beat: tuple[tuple[float, float], int] | None,
-        first_tid: int = 0,
+        since: dict[str, Any],
     ) -> int | None:
         """The tid of a done trial without a rank (written by an older version),
-        of ``first_tid`` or higher, whose ``(rank, tid)`` is below ``beat``, or
-        None; their light results are streamed, not kept."""
-        unranked = {"study": study, "state": _DONE, "best_loss": {"$exists": False}}
-        if first_tid:
-            unranked["tid"] = {"$gte": first_tid}
+        in the tid range ``since`` (:func:`_tid_range`), whose ``(rank, tid)`` is
+        below ``beat``, or None; their light results are streamed, not kept."""
+        unranked = {
+            "study": study,
+            "state": _DONE,
+            "best_loss": {"$exists": False},
+            **since,
+        }
 
         def scan(_: int) -> int | None:
             found, winner = beat, None

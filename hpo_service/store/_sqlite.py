@@ -161,9 +161,11 @@ _LATE_SCHEMA = (
 _BEST = (
     "SELECT {columns} FROM trials WHERE study = ? AND tid = ("
     "SELECT tid FROM trials INDEXED BY trials_versions WHERE study = ? "
-    "AND best_loss IS NOT NULL AND tid >= ? "
+    "AND best_loss IS NOT NULL AND tid >= ? AND tid < ? "
     "ORDER BY best_violation, best_loss, tid LIMIT 1)"
 )
+# The end of an open tid range (SQLite's largest integer).
+_NO_END = 2**63 - 1
 
 _UNRANKED = (
     "SELECT id, result FROM trials WHERE state = 'done' AND light IS NULL AND id > ? "
@@ -287,7 +289,8 @@ _LIGHT = (
 # their index is empty otherwise; read whole, as MongoDB reads its unranked trials.
 _UNRANKED_DONE = (
     f"SELECT {_TRIAL_COLUMNS} FROM trials INDEXED BY trials_unranked "
-    "WHERE study = ? AND state = 'done' AND light IS NULL AND tid >= ? ORDER BY tid"
+    "WHERE study = ? AND state = 'done' AND light IS NULL AND tid >= ? AND tid < ? "
+    "ORDER BY tid"
 )
 _CODES = (
     "SELECT code, count(*) FROM trials INDEXED BY trials_versions "
@@ -545,7 +548,7 @@ def _light_results(
         return rows
     late = {
         trial.tid: summary.light_result(trial.result)
-        for trial in map(_trial, conn.execute(_UNRANKED_DONE, (study, 0)))
+        for trial in map(_trial, conn.execute(_UNRANKED_DONE, (study, 0, _NO_END)))
     }
     return [(tid, late.get(tid, result)) for tid, result in rows]
 
@@ -1778,21 +1781,30 @@ class SQLiteTrialStore(BaseTrialStore):
 
         return self._read("summarise", body, snapshot=True)
 
-    def best_trial(self, study: str, *, first_tid: int = 0) -> Trial | None:
+    def best_trial(
+        self, study: str, *, first_tid: int = 0, end_tid: int | None = None
+    ) -> Trial | None:
         c.check_name(study, "study")
         c.check_first_tid(first_tid)
+        end = c.check_end_tid(end_tid, first_tid)
 
         def body(conn: sqlite3.Connection) -> Trial | None:
             self._require_study(conn, study)
-            return self._best(conn, study, first_tid)
+            return self._best(conn, study, first_tid, end)
 
         return self._read("best_trial", body, snapshot=True)
 
     @staticmethod
-    def _best(conn: sqlite3.Connection, study: str, first_tid: int = 0) -> Trial | None:
+    def _best(
+        conn: sqlite3.Connection,
+        study: str,
+        first_tid: int = 0,
+        end_tid: int | None = None,
+    ) -> Trial | None:
         sql = _BEST.format(columns=_TRIAL_COLUMNS)
-        row = _one(conn.execute(sql, (study, study, first_tid)))
-        unranked = [_trial(r) for r in conn.execute(_UNRANKED_DONE, (study, first_tid))]
+        tids = (first_tid, _NO_END if end_tid is None else end_tid)
+        row = _one(conn.execute(sql, (study, study, *tids)))
+        unranked = [_trial(r) for r in conn.execute(_UNRANKED_DONE, (study, *tids))]
         best = summary.earliest_best(([] if row is None else [_trial(row)]) + unranked)
         return None if best is None else _with_intermediate(conn, study, [best])[0]
 

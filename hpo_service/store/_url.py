@@ -38,6 +38,7 @@ def split_scheme(url: Any) -> tuple[str, str]:
         raise ValueError(
             f"`url` must look like scheme://..., with scheme one of "
             f"{_schemes_text()}, but got url={_safe_repr(url)}"
+            + (_sqlite_hint(url) if isinstance(url, str) else "")
         )
     scheme, _, rest = url.partition("://")
     scheme = scheme.lower()
@@ -47,6 +48,27 @@ def split_scheme(url: Any) -> tuple[str, str]:
             f"but got scheme={scheme!r} in url={mask_url(url)!r}"
         )
     return scheme, rest
+
+
+_SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
+
+
+def _sqlite_hint(url: str) -> str:
+    """How to name a SQLite file given without its scheme: ``"; did you mean
+    'sqlite:///hpo.sqlite'?"`` for a path with a SQLite file's suffix (an absolute
+    one gets the fourth slash: ``sqlite:////abs/hpo.db``), the URL's form for
+    ``sqlite:`` with too few slashes, ``""`` for anything else (and for a text
+    with an ``@``, which may hold a password)."""
+    if "@" in url:
+        return ""
+    if url.lower().startswith("sqlite:"):
+        return (
+            "; a SQLite URL is sqlite:/// then the file's path: "
+            "sqlite:///relative.sqlite, sqlite:////abs/path.sqlite"
+        )
+    if url.lower().endswith(_SQLITE_SUFFIXES):
+        return f"; did you mean {'sqlite:///' + url!r}?"
+    return ""
 
 
 def _schemes_text() -> str:

@@ -76,7 +76,8 @@ _OPTIONS = (
         type=NumberRange(min=0, infinite=True),
         help="hyperopt's name for --idle-timeout: exit after this many seconds "
         "without a trial to reserve [with --mongo or --exp-key: 120, hyperopt's "
-        "default; 0 or inf waits for ever].",
+        "default; 0 or inf waits for ever, as in hyperopt, where --idle-timeout 0 "
+        "exits at once].",
     ),
     click.option(
         "--max-consecutive-failures",

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn
 
+from hpo_service._common.idle_clock import IdleClock
 from hpo_service._common.logs import LABELLED
 from hpo_service._common.processes import certainly_dead, namespace_key, owner_id
 from hpo_service._common.settings import (
@@ -32,7 +33,8 @@ from hpo_service._common.stop_signals import (
     handling,
     pause_point,
 )
-from hpo_service._common.words import counted
+from hpo_service._common.stop_words import setting_said
+from hpo_service._common.words import counted, did_you_mean
 from hpo_service.exceptions import (
     InvalidResultError,
     ObjectiveImportError,
@@ -69,7 +71,7 @@ from hpo_service.worker._heartbeat import Heartbeat, Lease
 from hpo_service.worker._objective import ATTACHMENTS_KEY
 from hpo_service.worker._policy import ObjectivePolicy
 from hpo_service.worker._reports import ReportHandler, StudyPruning, study_pruning
-from hpo_service.worker._stop_words import stop_said
+from hpo_service.worker._stop_words import stop_said, typed_flag
 
 _logger = logging.getLogger(__name__)
 
@@ -296,10 +298,12 @@ def _next_delay(delay: float, poll_interval: float) -> float:
     return min(delay * 1.5, max(_MAX_POLL_INTERVAL, poll_interval))
 
 
-def _until(idle_timeout: float | None) -> str:
+def _until(idle_timeout: float | None, flag: str) -> str:
+    """`` for up to 5 s without one (--reserve-timeout)``: how long a worker waits
+    for a trial, with the ``flag`` that set it as typed; "" without a limit."""
     if idle_timeout is None:
         return ""
-    return f" for up to {idle_timeout:g} s without one (--reserve-timeout)"
+    return f" for up to {idle_timeout:g} s without one ({flag})"
 
 
 def _safe_name(study: str) -> str:
@@ -462,7 +466,8 @@ class Worker:
 
     def _loop(self) -> str:
         delay = self._poll_interval
-        idle_since = started = time.monotonic()
+        started = time.monotonic()
+        idle = IdleClock()  # since the last trial; a store outage does not count
         while not self._stopping(_WARM):
             if self._summary.trials >= (self._max_trials or float("inf")):
                 return "max_trials"
@@ -475,14 +480,14 @@ class Worker:
             if trial is not None and self._fits_budget(trial):
                 self._process(trial)
                 delay = self._poll_interval * _QUICK_REPOLL
-                idle_since = time.monotonic()
+                idle.restart()
                 self._next_maintenance = min(  # housekeeping once the queue empties
                     self._next_maintenance,
                     self._last_maintenance + _MAINTENANCE_AFTER_TRIAL,
                 )
                 continue
-            idle = time.monotonic() - idle_since
-            if self._idle_timeout is not None and idle >= self._idle_timeout:
+            waited = idle.seconds()
+            if self._idle_timeout is not None and waited >= self._idle_timeout:
                 return "idle_timeout"
             housekeeping = self._maintain()
             if housekeeping == "finished" and self._stops_when_finished():
@@ -491,7 +496,7 @@ class Worker:
                 continue
             pause = delay * random.uniform(0.8, 1.2)
             if self._idle_timeout is not None:
-                pause = min(pause, self._idle_timeout - idle)
+                pause = min(pause, self._idle_timeout - waited)
             self._sleep(pause, until=_WARM)
             delay = _next_delay(delay, self._poll_interval)
         return "cold_stop" if self._stop_level >= _COLD else "warm_stop"
@@ -505,7 +510,8 @@ class Worker:
             self._waiting_since = self._summary.trials
             self._log.info(
                 "study %s finished; waiting for more of its trials (--exp-key)%s",
-                self._study, _until(self._idle_timeout),
+                self._study,
+                _until(self._idle_timeout, typed_flag("idle_timeout", self._flags)),
             )  # fmt: skip
         return False
 
@@ -611,23 +617,27 @@ class Worker:
         )  # fmt: skip
 
     def _cancel_beyond_budget(self, trial: Trial, max_evals: int) -> None:
-        """Cancel the trial and its study's queued trials: the budget is spent."""
+        """Cancel the trial and its study's queued trials: the budget is spent
+        (named as the study's latest start set it: ``--max-evals 3`` or
+        ``max_evals=3``)."""
         study = trial.study
+        kept = self._settings.get(study)
+        python = kept is not None and kept[1].started_by == "fmin"
+        why = beyond_budget_error(max_evals, spent=True, python=python)
 
         def cancel() -> int:
             queued = self._store.get_tids(study, [TrialState.NEW])
             tids = [trial.tid, *queued]
-            return self._store.cancel(
-                study, tids, error=beyond_budget_error(max_evals, spent=True)
-            )
+            return self._store.cancel(study, tids, error=why)
 
         count = self._retrying(
             f"cancel trials of study {study!r}", cancel, claimed=True
         )
         self._log.warning(
             "study %s: cancelled %s (trial %d first): its budget "
-            "max_evals=%d is spent; they were queued after it finished",
-            study, counted(count, "queued trial"), trial.tid, max_evals,
+            "%s is spent; they were queued after it finished",
+            study, counted(count, "queued trial"), trial.tid,
+            setting_said("max_evals", max_evals, python=python),
         )  # fmt: skip
 
     def _process(self, trial: Trial) -> None:
@@ -1278,9 +1288,20 @@ class Worker:
             exp_key = f"exp_key={self._study!r}"
             start = f"fmin(..., trials=MongoTrials(..., {exp_key}))` or `{start}"
         self._log.warning(
-            "study %r does not exist (yet) in %s: waiting for `%s` to create it%s",
-            self._study, where, start, masked_note(self._db_url or ""),
+            "study %r does not exist (yet) in %s: waiting for `%s` to create it%s%s",
+            self._study, where, start, self._close_studies(),
+            masked_note(self._db_url or ""),
         )  # fmt: skip
+
+    def _close_studies(self) -> str:
+        """``"; did you mean 'noisy'?"`` when the store holds studies close to the
+        missing one (a typo in ``--study`` shows while the worker waits, not only
+        when it ends), else ``""``; a store that cannot list them gives no hint."""
+        try:
+            names = [s.name for s in self._store.list_studies()]
+        except StoreError:
+            return ""
+        return did_you_mean(self._study or "", names)
 
     # ---- stopping --------------------------------------------------------------------
 

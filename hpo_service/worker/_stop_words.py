@@ -17,6 +17,13 @@ DEFAULT_FLAGS = {
 hyperopt's aliases (``--reserve-timeout``, ``--max-jobs``) replace them when given."""
 
 
+def typed_flag(setting: str, flags: Mapping[str, str]) -> str:
+    """The flag ``setting`` (``"idle_timeout"``) was given with: ``flags``' (a
+    hyperopt alias, ``--reserve-timeout``), else :data:`DEFAULT_FLAGS`'; "" for a
+    setting of neither."""
+    return flags.get(setting) or DEFAULT_FLAGS.get(setting, "")
+
+
 def stop_said(
     reason: str, values: Mapping[str, float | int | None], flags: Mapping[str, str]
 ) -> str:
@@ -33,7 +40,7 @@ def stop_said(
         For example ``"no trial to claim for 5 s (--reserve-timeout)"``; an
         unknown reason is returned as it is.
     """
-    flag = {**DEFAULT_FLAGS, **flags}.get(reason, "")
+    flag = typed_flag(reason, flags)
     value = values.get(reason)
     said = {
         "max_trials": f"ran {counted(int(value or 0), 'trial')} ({flag})",

@@ -195,7 +195,9 @@ trials in a row in error.
     "--idle-timeout",
     type=NumberRange(min=0),
     default=None,
-    help="Exit after this many seconds with nothing to run [default: never].",
+    help="Exit after this many seconds with nothing to run (0: as soon as nothing "
+    "is queued, where hyperopt's --reserve-timeout 0 waits for ever); time the "
+    "store fails (it cannot be asked) does not count [default: never].",
 )
 @wait_for_store_option(
     " Not for SQLite: a file that cannot be opened is a wrong path or permissions "

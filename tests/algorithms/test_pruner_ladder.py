@@ -293,7 +293,7 @@ def test_last_step_reads_steps_as_numbers_also_as_text():
 def test_a_ladder_without_rungs_says_the_pruner_stops_nothing(name, settings):
     """A first rung at max_resource itself is accepted but never judged."""
     ladder = pruning_ladder(name, settings, [(0, "done", curve(5))])
-    assert all(rungs == [] for rungs in ladder.brackets)
+    assert ladder.brackets == [[]]  # one bracket, no rung
     (note,) = [n for n in ladder.notes if n.startswith("no rung lies below")]
     assert f"--max-resource {settings['max_resource']}" in note
     assert "this pruner stops no trial" in note

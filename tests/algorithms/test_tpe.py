@@ -66,6 +66,7 @@ def test_name():
 def test_suggestions_are_valid_typed_and_active_only(multivariate):
     history = _run(MIXED, _loss, 0, 30, n_startup_jobs=8, multivariate=multivariate)
     picks = tpe.suggest(MIXED, history, np.random.default_rng(1), n=20)
+    assert len(picks) == 20
     for params in picks:
         assert validate_params(MIXED, params) == params
         assert set(params) == set(MIXED.active_labels(params))
@@ -230,6 +231,7 @@ def test_above_kernel_cap_still_gives_valid_deterministic_points():
     history = _run(MIXED, _loss, 5, 60, n_startup_jobs=10)
     capped = partial(tpe.suggest, max_above_kernels=8)
     first = capped(MIXED, history, np.random.default_rng(0), n=3)
+    assert len(first) == 3
     assert first == capped(MIXED, history, np.random.default_rng(0), n=3)
     for params in first:
         assert validate_params(MIXED, params) == params

@@ -123,6 +123,7 @@ def test_a_batch_does_not_repeat_its_own_points():
     batch = tpe.suggest(
         SPACE, history, np.random.default_rng(0), n=8, avoid_repeats="pending"
     )
+    assert len(batch) == 8
     for i, point in enumerate(batch):
         assert not repeats(point, batch[:i])
 

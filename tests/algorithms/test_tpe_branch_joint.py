@@ -84,7 +84,7 @@ def test_suggestions_stay_valid_with_pending_points_of_both_branches():
     again = tpe.suggest(
         DIAGONAL, history, np.random.default_rng(0), n=6, branch_joint=True
     )
-    assert points == again
+    assert len(points) == 6 and points == again
     for params in points:
         assert validate_params(DIAGONAL, params) == params
 

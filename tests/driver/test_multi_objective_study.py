@@ -26,7 +26,13 @@ from hpo_service.exceptions import (
 )
 from hpo_service.objective._result import pareto_front
 from hpo_service.store import TrialState
-from tests.helpers.multi_objective import constant_losses, three_losses, two_losses
+from tests.helpers.multi_objective import (
+    constant_losses,
+    pruned_or_two_losses,
+    pruned_space,
+    three_losses,
+    two_losses,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SPACE = {"x": hp.uniform("x", 0, 1), "y": hp.uniform("y", 0, 0.5)}
@@ -70,6 +76,14 @@ def test_store_trials_with_workers_returns_the_front(db_url):
              show_progressbar=False)  # fmt: skip
     assert again.objective_names == ["error", "cost"]
     again.close()
+    three = StoreTrials(db_url, "mo", objectives=["a", "b", "c"])
+    with pytest.raises(StudyMismatchError) as refused:  # named as fmin's caller wrote
+        fmin(two_losses, SPACE, max_evals=20, trials=three, show_progressbar=False)
+    three.close()
+    assert str(refused.value) == (
+        "`objectives` must name each objective of study 'mo', which has 2 "
+        "objectives, but got 3 names: objectives=['a', 'b', 'c']"
+    )
 
     shown = cli(db_url, "best", "--study", "mo")
     assert shown.returncode == 0, shown.stderr
@@ -301,3 +315,15 @@ def test_search_gets_the_trials_in_flight_and_the_front_stays_feasible(
     assert any(r["constraints"][0] > 0 for r in results)  # some were infeasible
     shown = json.loads(cli(db_url, "best", "--study", "fly", "--json").stdout)
     assert sorted(r["tid"] for r in shown) == sorted(trials[i].tid for i in front)
+
+
+def test_store_trials_with_a_pruner_says_what_it_judges(db_url, caplog):
+    # hpo-driver start says it; StoreTrials' fmin said nothing
+    trials = StoreTrials(db_url, "judged", workers=1, objectives=["a", "b"])
+    try:
+        fmin(pruned_or_two_losses, pruned_space, max_evals=3, trials=trials,
+             pruner="median", show_progressbar=False)  # fmt: skip
+    finally:
+        trials.close()
+    judged = "pruner median: each trial is judged by the one value its objective"
+    assert caplog.text.count(judged) == 1

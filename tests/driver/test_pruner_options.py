@@ -190,3 +190,24 @@ def test_a_pruner_of_several_objectives_says_what_it_compares(
     )
     output = " ".join(start(db_url, *args).output.split())
     assert (note in output) == noted, output
+
+
+def test_a_stored_setting_the_pruner_no_longer_takes_is_not_kept():
+    """Resuming with --pruner asha keeps the stored settings no flag gives, but
+    only those ASHA takes: one it no longer takes (a study of an older version)
+    stays a difference for the resume to name, not an error of the pruner's."""
+    from hpo_service.driver._pruner_options import take_pruner
+
+    stored = {"min_resource": 1, "max_resource": 9, "reduction_factor": 3,
+              "min_early_stopping_rate": 0, "rung_cap": 4}  # fmt: skip
+    given = {"pruner": "asha", **dict.fromkeys(_option_dests())}
+    take_pruner(given, ("asha", stored))
+    assert given["pruner_settings"] == {
+        key: value for key, value in stored.items() if key != "rung_cap"
+    }
+
+
+def _option_dests() -> list[str]:
+    from hpo_service.driver._pruner_options import _OPTIONS
+
+    return list(_OPTIONS)

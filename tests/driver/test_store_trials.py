@@ -17,7 +17,7 @@ from hpo_service import (
     tpe,
 )
 from hpo_service.driver._store_trials import _early_stopper
-from hpo_service.exceptions import HPOServiceError
+from hpo_service.exceptions import HPOServiceError, StudyMismatchError
 from hpo_service.store import TrialState
 from hpo_service.trials import make_trial_doc
 from tests.e2e.objectives import quadratic, space
@@ -78,6 +78,51 @@ def test_objective_must_be_importable_by_workers(db_url):
     with pytest.raises(ValueError, match="module-level"):
         fmin(lambda c: 0.0, space, max_evals=2, trials=trials)
     trials.close()
+
+
+SCRIPT = """
+from hpo_service import StoreTrials, fmin, hp, tpe
+
+def objective(config):
+    return config["x"] ** 2
+
+{search}
+"""
+SEARCH = """trials = StoreTrials("sqlite:///h.sqlite", study="s", workers=1{objective})
+print("best", fmin(objective, {{"x": hp.uniform("x", -1, 1)}}, algo=tpe.suggest,
+                   max_evals=3, trials=trials, show_progressbar=False))
+"""
+
+
+def test_an_objective_of_the_script_run_is_refused_with_advice_that_works(tmp_path):
+    """`python train.py` whose objective lives in the script: the error names the
+    reference workers can import (`train:objective`) and the `__main__` guard that
+    keeps them from running the search again; the script changed so runs its study
+    with a local worker. Before, it said only objective='package.module:function'."""
+    import subprocess
+    import sys
+    import textwrap
+
+    def run(search: str) -> subprocess.CompletedProcess[str]:
+        (tmp_path / "train.py").write_text(SCRIPT.format(search=search))
+        return subprocess.run([sys.executable, "train.py"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+
+    refused = run(SEARCH.format(objective=""))
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines()[-1] == (
+        "ValueError: workers cannot import 'objective' from __main__: move the "
+        "objective to a module, or put the search of 'train.py' under `if __name__ "
+        "== \"__main__\":` and pass objective='train:objective' to StoreTrials (or "
+        f"MongoTrials): workers started in {str(tmp_path)!r} (or with it on "
+        "PYTHONPATH) import the script as module 'train'"
+    )
+    guarded = textwrap.indent(
+        SEARCH.format(objective=', objective="train:objective"'), "    "
+    )
+    done = run('if __name__ == "__main__":\n' + guarded)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("best {'x': ")
 
 
 def test_fmin_fails_instead_of_waiting_when_every_local_worker_dies(db_url):
@@ -203,6 +248,36 @@ def test_store_trials_with_a_pruner(db_url, capsys):
     assert [line.split() for line in err[table + 1 : table + 3]] == [
         [str(r), str(n), str(n - p), str(p)] for r, n, p in rows
     ]
+    trials.close()
+
+
+def test_a_pruner_named_on_resume_keeps_the_stored_settings(db_url):
+    """fmin(pruner="asha") resuming a study stored before ASHA's eta default became 2
+    (it stored eta 3, what pruner="asha" gave then) was refused as a change of
+    reduction_factor (3 -> 2), override=True then switching the study to eta 2: a
+    name gives no setting, so the study keeps its own, as ``hpo-driver start
+    --pruner asha`` does. A pruner object is explicit: another eta is a change."""
+    from hpo_service import pruners
+    from tests.e2e.objectives import curve, curve_space
+
+    old_default = pruners.ASHAPruner(max_resource=9, reduction_factor=3)
+    trials = StoreTrials(db_url, study="eta", workers=1, pruner=old_default)
+    fmin(curve, curve_space, max_evals=1, trials=trials, show_progressbar=False,
+         rstate=np.random.default_rng(1))  # fmt: skip
+    trials.close()
+    for constructed, given in (("asha", None), (None, "asha"), ("asha", "asha")):
+        trials = StoreTrials(db_url, study="eta", workers=1, pruner=constructed)
+        fmin(curve, curve_space, max_evals=len(trials) + 1, trials=trials,
+             pruner=given, show_progressbar=False)  # fmt: skip
+        stored = trials.store.get_study("eta").settings
+        assert (stored["pruner"], stored["pruner_settings"]) == (
+            "asha",
+            old_default.settings(),
+        )
+        trials.close()
+    trials = StoreTrials(db_url, study="eta", workers=1, pruner=pruners.ASHAPruner())
+    with pytest.raises(StudyMismatchError, match="reduction_factor 3 -> 2"):
+        fmin(curve, curve_space, max_evals=9, trials=trials, show_progressbar=False)
     trials.close()
 
 

@@ -14,6 +14,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+#: ``hpo-driver start``'s flags for the quadratic study of ``tests/e2e/objectives.py``
+#: (its objective and space), as many of these tests give them.
+QUADRATIC = [
+    "--objective", "tests.e2e.objectives:quadratic",
+    "--space", "tests.e2e.objectives:space",
+]  # fmt: skip
 
 
 class Processes:

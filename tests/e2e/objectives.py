@@ -110,6 +110,23 @@ x_and_y_space = {"x": hp.uniform("x", -0.5, 0.5), "y": hp.uniform("y", 1.0, 2.0)
 #: ``narrow_x_space`` widened: every point of the narrow one is a point of this one
 #: with the same config (a queued trial of the narrow space stays queued).
 wide_x_space = {"x": hp.uniform("x", -1.0, 1.0)}
+#: A choice, a randint and a uniform: params stored as an int index, an int and a
+#: float (an import must keep them so).
+indexed_space = {
+    "c": hp.choice("c", ["a", "b", "z"]),
+    "n": hp.randint("n", 5),
+    "x": hp.uniform("x", 0.0, 2.0),
+}
+
+
+#: ``x`` and its square root: a complex number (no JSON value) at a negative ``x``.
+signed_x_space = {"v": hp.uniform("x", -1.0, 1.0)}
+root_x_space = {"v": hp.uniform("x", -1.0, 1.0) ** 0.5}
+
+
+def indexed_loss(config: dict[str, Any]) -> float:
+    """A loss of ``indexed_space``'s config."""
+    return config["x"] + config["n"] + "abz".index(config["c"])
 
 
 def gated_sum_of_squares(config: dict[str, Any]) -> float:
@@ -215,3 +232,17 @@ shared_switch_space = {
 def text_length(config: Any) -> float:
     """A loss of any config: the length of its text."""
     return float(len(repr(config)))
+
+
+#: Two points with one loss under :func:`sum_of_squares` (1.0): no trial improves on
+#: the first (``--no-improvement``).
+flat_space = {"c": hp.choice("c", [1.0, -1.0])}
+
+
+def prunes_itself(config: dict[str, Any]) -> float:
+    """Reports its quadratic at step 1, then stops as pruned (a study whose every
+    trial is pruned, whatever its pruner)."""
+    from hpo_service import TrialPruned, report
+
+    report(quadratic(config), step=1)
+    raise TrialPruned()

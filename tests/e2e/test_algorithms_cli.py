@@ -41,7 +41,7 @@ def test_grid_runs_every_point_once_and_the_study_ends_exhausted(procs, db):
     args = start(db, "g", "grid_space", "--algo", "grid", "--max-evals", "100")
     run = procs.run(DRIVER, *args, "--workers", "2")
     assert run.returncode == 0, run.stderr
-    assert "finished (exhausted)" in run.stdout
+    assert "finished: its search space was exhausted; " in run.stdout
     with open_store(db) as store:
         trials = store.get_trials("g")
     assert {t.state for t in trials} == {TrialState.DONE}

@@ -9,14 +9,11 @@ import pytest
 
 from hpo_service.store import FinishedTrial, NewTrial, TrialState, open_store
 
+from .conftest import QUADRATIC
 from .test_signals import counts
 
 DRIVER = "hpo_service.driver.cli"
 WORKER = "hpo_service.worker"
-QUADRATIC = [
-    "--objective", "tests.e2e.objectives:quadratic",
-    "--space", "tests.e2e.objectives:space",
-]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -149,7 +146,7 @@ def test_a_timeout_before_any_trial_finished_says_so(procs, tmp_path):
     assert "succeeded" not in run.stdout + run.stderr
     assert "no trial finished" not in run.stdout + run.stderr  # said once, below
     assert (
-        "Error: no trial of study 's' finished: its --timeout ran out before the "
+        "Error: no trial of study 's' finished: --timeout 0.5 s ran out before the "
         "first one did"
     ) in " ".join(run.stderr.split())
     assert f"`hpo-worker --db {db} --study s`" in run.stderr

@@ -79,6 +79,28 @@ def test_bad_database_urls(procs, db_url):
         assert "secret" not in run.stderr + run.stdout
 
 
+@pytest.mark.parametrize(
+    ("given", "hint"),
+    [("hpo.sqlite", "; did you mean 'sqlite:///hpo.sqlite'?"),
+     ("/abs/dir/study.db", "; did you mean 'sqlite:////abs/dir/study.db'?"),
+     ("sqlite:/hpo.sqlite", "; a SQLite URL is sqlite:/// then the file's path: "
+      "sqlite:///relative.sqlite, sqlite:////abs/path.sqlite"),
+     ("mongo.example", "")],
+)  # fmt: skip
+def test_a_sqlite_file_given_without_its_scheme_is_answered_with_the_url(
+    procs, given, hint
+):
+    """`--db hpo.sqlite` (or HPO_DB=hpo.sqlite) names the URL it means, to a driver
+    command and a worker alike; before, the error listed the schemes only."""
+    procs.env["HPO_DB"] = given
+    runs = run_together(
+        procs, [(DRIVER, "status", "--study", "s"), (WORKER, "--study", "s")]
+    )
+    for run in runs:
+        assert run.returncode == 2, run.stderr
+        assert run.stderr.rstrip().endswith(f"but got url={given!r}{hint}"), run.stderr
+
+
 def test_help_texts(procs):
     for module, args in ((DRIVER, ["--help"]), (DRIVER, ["start", "--help"]),
                          (WORKER, ["--help"])):  # fmt: skip
@@ -141,6 +163,31 @@ def test_every_command_names_the_database_and_its_studies_for_an_unknown_study(
             f"Error: study 'gone' not found in SQLite database {path} (it holds: "
             f"there); pass --db (or set HPO_DB) to use another store{how}"
         ], command
+
+
+def test_a_mistyped_study_is_answered_with_the_closest_names(procs, db, tmp_path):
+    """Every command (and a worker at its idle timeout) that meets a study the store
+    does not hold names the stored studies closest to it, as the dashboard's warning
+    and a mistyped `--objective` do: before, only the dashboard said "did you mean
+    'noisy'?", and `status --study nosy` left the user to spot the typo in the list."""
+    with open_store(db, create=True) as store:
+        for name in ("noisy", "quadratic", "nosey-long-name"):
+            store.create_study(name, {"max_evals": 1})
+    commands = [["status"], ["best"], ["trials"], ["cancel"], ["importance"],
+                ["report", "--out", str(tmp_path / "r.html")]]  # fmt: skip
+    runs = run_together(
+        procs,
+        [(DRIVER, *command, "--db", db, "--study", "nosy") for command in commands]
+        + [(WORKER, "--db", db, "--study", "nosy", "--idle-timeout", "0.5")],
+    )
+    path = db.removeprefix("sqlite:///")
+    held = f"in SQLite database {path} (it holds: noisy, quadratic, nosey-long-name"
+    for command, run in zip([*commands, ["hpo-worker"]], runs, strict=True):
+        assert run.returncode == 1, (command, run.stderr)
+        last = run.stderr.strip().splitlines()[-1]
+        assert f"{held}; did you mean 'noisy'?); pass --db" in last, (command, last)
+    far = procs.run(DRIVER, "status", "--db", db, "--study", "zzz")
+    assert f"{held}); pass --db" in far.stderr  # nothing close: no hint
 
 
 @pytest.mark.parametrize(

@@ -9,12 +9,7 @@ import sys
 
 import pytest
 
-from tests.e2e.conftest import REPO
-
-QUADRATIC = [
-    "--objective", "tests.e2e.objectives:quadratic",
-    "--space", "tests.e2e.objectives:space",
-]  # fmt: skip
+from tests.e2e.conftest import QUADRATIC, REPO
 
 
 @pytest.fixture

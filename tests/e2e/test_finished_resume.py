@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-QUADRATIC = [
-    "--objective", "tests.e2e.objectives:quadratic",
-    "--space", "tests.e2e.objectives:space",
-]  # fmt: skip
+from tests.e2e.conftest import QUADRATIC
 
 
 @pytest.mark.parametrize("max_evals", ["1", "2"])

@@ -46,15 +46,22 @@ def keys_of(value: Any, path: str = "") -> set[tuple[str, str]]:
     return found
 
 
+def segment(fingerprint: str, first_tid: int) -> dict[str, Any]:
+    return {"fingerprint": fingerprint, "first_tid": first_tid, "kept": []}
+
+
 def study_with_every_part(db: str) -> None:
     """Study ``s`` under ASHA: five done trials (one run by known code), one running
     trial with attachments, and a driver holding the lease; its best trial ran with
-    the space before an ``--override`` (the mark's first tid is 1)."""
+    the space before an ``--override``, which took the study back to the space of
+    trial 1 (the mark's first tid is 3)."""
     settings = StudySettings(
         objective="tests.e2e.objectives:quadratic", space=to_document(space),
         space_fingerprint=fingerprint(space), max_evals=10, pruner="asha",
         pruner_settings={"max_resource": 9},
-        space_mark={"fingerprint": fingerprint(space), "first_tid": 1, "kept": []},
+        space_mark={**segment(fingerprint(space), 3), "segments": [
+            segment("another", 0), segment(fingerprint(space), 1),
+            segment("another", 2), segment(fingerprint(space), 3)]},
     )  # fmt: skip
     points = [NewTrial({"x": float(i), "y": i / 2}, {}) for i in range(6)]
     with open_store(db) as store:
@@ -116,7 +123,11 @@ def test_the_study_shows_every_part_it_documents(outputs):
     """The keys above were checked on a study where nothing is empty."""
     status = outputs["status"]
     assert status["driver"] and status["workers"] and status["code"]
-    before = {"first_tid": 1, "current_best": {"tid": 1, "loss": 1.0}}
+    before = {
+        "first_tid": 3,
+        "current_best": {"tid": 1, "loss": 1.0},
+        "earlier_runs": [[1, 2]],
+    }
     assert status["best"] == {
         "tid": 0, "loss": 0.0, "violation": 0.0, "before_override": before,
     }  # fmt: skip

@@ -187,7 +187,7 @@ def test_a_driver_whose_first_read_of_its_study_fails_rides_it_out(
     err = driver.stderr.read()
     assert code == 0, err
     assert "OutOfDiskSpace" in err and "Traceback" not in err
-    assert "study 'd' finished (max_evals): 1 done" in driver.stdout.read()
+    assert "study 'd' finished: --max-evals 1 reached; 1 done" in driver.stdout.read()
 
 
 def test_a_driver_retrying_its_first_read_stops_on_sigterm(

@@ -61,7 +61,11 @@ def test_start_runs_a_named_multi_objective_study(tmp_path):
         assert lines[at + 2] == "    config: " + json.dumps(record["config"],
                                                             sort_keys=True)  # fmt: skip
     wrong = start(db_url, "mo", "two_losses", "--objectives", "a,b,c")
-    assert wrong.returncode == 2 and "has 2 objectives" in wrong.stderr
+    assert wrong.returncode == 2
+    assert (
+        "`--objectives` must name each objective of study 'mo', which has 2 "
+        "objectives, but got 3 names: --objectives=a,b,c"
+    ) in wrong.stderr
     threshold = start(db_url, "mo", "two_losses", "--loss-threshold", "0.1")
     assert threshold.returncode == 2  # a usage error, before the driver starts
     assert "`--loss-threshold` needs a single objective, but the study has 2" in (

@@ -29,12 +29,7 @@ from tests.helpers.objectives import __name__ as OBJECTIVES
 from tests.helpers.terminal_signals import as_from_a_terminal
 from tests.worker.conftest import make_study
 
-from .conftest import REPO, wait_until
-
-QUADRATIC = [
-    "--objective", "tests.e2e.objectives:quadratic",
-    "--space", "tests.e2e.objectives:space",
-]  # fmt: skip
+from .conftest import QUADRATIC, REPO, wait_until
 
 
 def stopped_at(

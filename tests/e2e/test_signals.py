@@ -25,14 +25,10 @@ from tests.conftest import AUTH_ADMIN
 from tests.helpers.mongo_wire import as_user, executable
 from tests.helpers.terminal_signals import as_from_a_terminal
 
-from .conftest import REPO, children, wait_until
+from .conftest import QUADRATIC, REPO, children, wait_until
 
 DRIVER = "hpo_service.driver.cli"
 WORKER = "hpo_service.worker"
-QUADRATIC = [
-    "--objective", "tests.e2e.objectives:quadratic",
-    "--space", "tests.e2e.objectives:space",
-]  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -190,6 +186,38 @@ def test_ctrl_c_while_the_driver_imports_the_objective_exits_130_and_says_so(
         "hpo-driver interrupted (Ctrl-C) while starting study 's'; run the same "
         "command again to start it"
     )
+
+
+@pytest.mark.parametrize(
+    ("command", "point"),
+    [(["status"], "store-opened"), (["trials", "--format", "json"], "store-opened"),
+     (["report", "--out", "r.html"], "study-read")],
+)  # fmt: skip
+def test_ctrl_c_in_a_read_command_exits_130_and_says_so(
+    procs, tmp_path, command, point
+):
+    """Ctrl-C in `status`, `trials` or a long `report` ends it as in `start` and
+    `dashboard`: exit 130 and one line naming the command. Before, click said
+    "Aborted!" and exited 1, which a script cannot tell from an error."""
+    from hpo_service._common.stop_signals import PAUSE_ENV
+    from hpo_service.store import FinishedTrial
+
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    with open_store(db, create=True) as store:
+        store.create_study("s", {"max_evals": 1})
+        point_ = {"x": 0.5, "y": 0.0}
+        store.insert_finished(
+            "s", [FinishedTrial(point_, point_, {"loss": 0.25, "status": "ok"})]
+        )
+    marker = tmp_path / "paused"
+    procs.env[PAUSE_ENV] = f"{point}:{marker}"
+    run = procs.start(DRIVER, *command, "--db", db, "--study", "s", cwd=tmp_path)
+    wait_until(marker.exists, 120)  # the command is inside, between two steps
+    os.kill(run.pid, signal.SIGINT)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 130, err
+    assert "Traceback" not in err and "Aborted!" not in err
+    assert err.strip().splitlines() == [f"hpo-driver {command[0]} interrupted (Ctrl-C)"]
 
 
 def test_a_trial_longer_than_the_stop_grace_is_handed_back_and_the_driver_says_so(

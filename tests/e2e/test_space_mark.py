@@ -87,6 +87,7 @@ def test_every_command_says_the_best_trial_ran_with_the_space_before(procs, any_
     field = {
         "first_tid": min(t.tid for t in new),
         "current_best": {"tid": best_of(new).tid, "loss": best_of(new).result["loss"]},
+        "earlier_runs": [],
     }
     assert json.loads(views["best_json"])["before_override"] == field
     assert json.loads(views["status_json"])["best"]["before_override"] == field
@@ -181,3 +182,137 @@ def test_no_mark_or_a_mark_of_another_space_gives_no_note(procs, tmp_path):
     with open_store(db) as store:
         store.patch_study_settings("o", {"space_mark": {**mark, "fingerprint": "f"}})
     assert NOTE not in read(procs, db, "best") + read(procs, db, "status")
+
+
+def enqueue(procs: Processes, db: str, params: str) -> None:
+    queued = procs.run(DRIVER, "enqueue", "--db", db, "--study", "o",
+                       "--params", params)  # fmt: skip
+    assert queued.returncode == 0, queued.stderr
+
+
+def first_run(procs: Processes, db: str, space: str, point: str) -> None:
+    """Trials 0 and 1 suggested from ``space``, then trial 2 at ``point``."""
+    start(procs, db, space, 2)
+    enqueue(procs, db, point)
+    start(procs, db, space, 3)
+
+
+def marked(db: str) -> tuple[list[Trial], dict]:
+    with open_store(db) as store:
+        done = store.get_trials("o", [TrialState.DONE])
+        return done, store.get_study("o").settings["space_mark"]
+
+
+def test_back_to_an_earlier_space_its_first_run_is_of_the_current_space(procs, any_db):
+    """Space A, `--override` with B, then with A again: the best trial, of the
+    first run of A (loss 0), is of the current space, so no command adds a line,
+    though its tid is below the mark's first tid. Fails before segments: the mark
+    held only the last change, and every view said trial 2 ran with the space
+    before --override."""
+    db = any_db
+    first_run(procs, db, "narrow_x_space", '{"x": 0.0}')  # trial 2: loss 0
+    start(procs, db, "x_and_y_space", 5, "--override")
+    assert f"(trial 2 {NOTE}" in read(procs, db, "best")  # B is not A
+    again = start(procs, db, "narrow_x_space", 7, "--override")
+    done, mark = marked(db)
+    a, b, again_a = mark["segments"]
+    assert a["fingerprint"] == again_a["fingerprint"] == mark["fingerprint"]
+    assert b["fingerprint"] != mark["fingerprint"]
+    b_run = [t for t in done if "y" in t.params]
+    assert [a["first_tid"], b["first_tid"]] == [0, min(t.tid for t in b_run)]
+    assert again_a["first_tid"] == mark["first_tid"] > max(t.tid for t in b_run)
+    assert len([t for t in done if t.tid >= mark["first_tid"]]) == 2
+    assert "best trial 2: loss 0" in again and NOTE not in again
+    views = every_view(procs, db)
+    assert views["best"].startswith("best trial 2: loss 0")
+    assert NOTE not in views["best"] + views["status"]
+    assert json.loads(views["best_json"])["before_override"] is None
+    assert json.loads(views["status_json"])["best"]["before_override"] is None
+
+
+def test_back_to_an_earlier_space_its_best_is_of_either_run(procs, tmp_path):
+    """Space A, `--override` with B, then with A again, B's trials the best: they
+    ran with a space before, and the best trial of the current space is of the
+    first run of A (its lowest loss, 1.0), which `--json` names in
+    `earlier_runs`. Fails before segments: the best of the current space was
+    read from the mark's first tid on, so the second run's trials only."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    first_run(procs, db, "x_and_y_space", '{"x": 0.0, "y": 1.0}')  # 2: loss 1
+    start(procs, db, "narrow_x_space", 5, "--override")
+    again = start(procs, db, "x_and_y_space", 7, "--override")
+    done, mark = marked(db)
+    b_run = [t for t in done if "y" not in t.params]
+    assert len(b_run) == 2
+    second, b_first = mark["first_tid"], min(t.tid for t in b_run)
+    assert [s["first_tid"] for s in mark["segments"]] == [0, b_first, second]
+    assert len([t for t in done if t.tid >= second]) == 2
+    current = store_trial(db, 2)
+    assert current.result["loss"] == 1.0
+    line = note(best_of(b_run).tid, current)
+    assert again.rstrip().endswith("\n  " + line)
+    views = every_view(procs, db)
+    assert views["best"].startswith(f"best trial {best_of(b_run).tid}: loss")
+    assert views["best"].rstrip().endswith("\n  " + line)
+    assert f"\n    {line}\n" in views["status"] + "\n"
+    field = {
+        "first_tid": second,
+        "current_best": {"tid": 2, "loss": 1.0},
+        "earlier_runs": [[0, b_first]],
+    }
+    assert json.loads(views["best_json"])["before_override"] == field
+    assert json.loads(views["status_json"])["best"]["before_override"] == field
+
+
+def test_three_spaces_the_first_two_are_old(procs, tmp_path):
+    """Space A, `--override` with B, then with C: the best trial, of A, ran with
+    a space before, and so did B's; the best trial of the current space is of C."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    first_run(procs, db, "narrow_x_space", '{"x": 0.0}')  # trial 2: loss 0
+    start(procs, db, "x_and_y_space", 5, "--override")
+    again = start(procs, db, "wide_x_space", 7, "--override")
+    done, mark = marked(db)
+    fingerprints = [s["fingerprint"] for s in mark["segments"]]
+    assert len(set(fingerprints)) == 3 and fingerprints[-1] == mark["fingerprint"]
+    c_run = [t for t in done if t.tid >= mark["first_tid"]]
+    assert len(c_run) == 2 and all("y" not in t.params for t in c_run)
+    line = note(2, best_of(c_run))
+    assert again.rstrip().endswith("\n  " + line)
+    views = every_view(procs, db)
+    assert views["best"].rstrip().endswith("\n  " + line)
+    best = best_of(c_run)
+    field = {
+        "first_tid": mark["first_tid"],
+        "current_best": {"tid": best.tid, "loss": best.result["loss"]},
+        "earlier_runs": [],
+    }
+    assert json.loads(views["best_json"])["before_override"] == field
+
+
+def test_a_mark_stored_before_segments_is_read_as_before(procs, tmp_path):
+    """A mark without ``segments`` (``fingerprint``, ``first_tid``, ``kept``, as
+    stored before them) counts the tids from its first tid on, and those kept, as
+    of the current space, the lower ones as of no known space; a later
+    `--override` keeps that reading and adds its own segment."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    first_run(procs, db, "narrow_x_space", '{"x": 0.0}')  # trial 2: loss 0
+    start(procs, db, "x_and_y_space", 5, "--override")
+    with open_store(db) as store:
+        mark = store.get_study("o").settings["space_mark"]
+        old = {key: mark[key] for key in ("fingerprint", "first_tid", "kept")}
+        store.patch_study_settings("o", {"space_mark": old})
+    done, _ = marked(db)
+    b_run = [t for t in done if "y" in t.params]
+    line = note(2, best_of(b_run))
+    assert read(procs, db, "best").rstrip().endswith("\n  " + line)
+    start(procs, db, "narrow_x_space", 7, "--override")
+    done, mark = marked(db)
+    assert mark["segments"][0] == {"fingerprint": None, "first_tid": 0, "kept": []}
+    assert mark["segments"][1] == {**old}
+    a_run = [t for t in done if t.tid >= mark["first_tid"]]
+    line = note(2, best_of(a_run))  # the first run of A: of no known space
+    assert read(procs, db, "best").rstrip().endswith("\n  " + line)
+
+
+def store_trial(db: str, tid: int) -> Trial:
+    with open_store(db) as store:
+        return store.get_trial("o", tid)

@@ -22,14 +22,10 @@ from hpo_service.exceptions import StoreNotFoundError, StudyNotFoundError
 from hpo_service.store import TrialState, open_store
 from tests.helpers.pipes import PipeLines
 
-from .conftest import children, wait_until
+from .conftest import QUADRATIC, children, wait_until
 
 DRIVER = "hpo_service.driver.cli"
 WORKER = "hpo_service.worker"
-QUADRATIC = [
-    "--objective", "tests.e2e.objectives:quadratic",
-    "--space", "tests.e2e.objectives:space",
-]  # fmt: skip
 
 
 def done_count(path: Path, study: str) -> int:
@@ -176,7 +172,7 @@ def test_a_full_disk_stops_neither_the_driver_nor_its_workers(procs, tmp_path):
     driver.wait(timeout=180)
     out, text = driver.stdout.read(), err.finish()
     assert driver.returncode == 0, text
-    assert "study 's' finished (max_evals): 4 done" in out
+    assert "study 's' finished: --max-evals 4 reached; 4 done" in out
     again = [line for line in text.splitlines() if "the store works again" in line]
     assert any("[w" not in line for line in again), text  # the driver's
     with open_store(f"sqlite:///{path}") as store:
@@ -239,4 +235,4 @@ def test_a_full_disk_as_the_driver_starts_driving_is_ridden_out(procs, tmp_path)
     out, text = driver.stdout.read(), err.finish()
     assert driver.returncode == 0, text
     assert "study 's': cannot run the study" in text
-    assert "study 's' finished (max_evals): 3 done" in out
+    assert "study 's' finished: --max-evals 3 reached; 3 done" in out

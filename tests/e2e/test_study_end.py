@@ -67,7 +67,9 @@ def test_a_trial_claimed_as_the_stop_rule_fires_runs_and_counts(procs, db):
     assert outcome.best is not None and outcome.best.tid == 0
     for trial in trials[1:]:  # why they did not run, as `hpo-driver trials` shows
         assert trial.error["type"] == "StudyStopped", trial.error
-        assert "the study stopped (early_stop)" in trial.error["message"]
+        assert (
+            "the study stopped (early_stop_fn asked to stop)" in trial.error["message"]
+        )
 
 
 def test_trimming_the_queue_past_the_budget_spares_a_trial_claimed_meanwhile(
@@ -105,8 +107,10 @@ def test_trimming_the_queue_past_the_budget_spares_a_trial_claimed_meanwhile(
         trials = store.get_trials("trim")
     assert [t.state for t in trials] == [TrialState.DONE] * 3 + [TrialState.CANCELLED]
     assert trials[3].started_at is None and trials[3].error["type"] == "BeyondBudget"
-    said = [r.getMessage() for r in caplog.records if "beyond max_evals" in r.message]
-    assert said == ["study 'trim': cancelled 1 queued trial of [3]: beyond max_evals=3"]
+    said = [r.getMessage() for r in caplog.records if "beyond --max" in r.message]
+    assert said == [
+        "study 'trim': cancelled 1 queued trial of [3]: beyond --max-evals 3"
+    ]
 
 
 def test_a_cancelled_study_says_why_on_the_trial_it_stopped(procs, db):

@@ -162,7 +162,7 @@ def test_a_study_where_every_trial_failed_exits_non_zero(procs, tmp_path):
         "--space", "tests.e2e.objectives:space", "--workers", "1", "--no-progress",
     )  # fmt: skip
     assert run.returncode == 1
-    assert "study 'f' finished (max_evals): 0 done, 0 failed" in run.stdout
+    assert "study 'f' finished: --max-evals 3 reached; 0 done, 0 failed" in run.stdout
     assert "Error: no trial of study 'f' succeeded" in run.stderr
     assert (run.stdout + run.stderr).count("succeeded") == 1  # said once
     # the command to paste names the store, which is not the default one
@@ -179,9 +179,9 @@ def test_a_study_where_every_trial_failed_exits_non_zero(procs, tmp_path):
     )
     best = procs.run(DRIVER, "best", "--db", db, "--study", "f")
     assert best.returncode == 1
-    assert best.stderr.strip() == (  # not "yet" either
+    assert " ".join(best.stderr.split()) == (  # not "yet" either
         "Error: study 'f' has no successful trial: none of its 3 finished trials "
-        "succeeded"
+        f"succeeded; 3 failed with an error (see `{hint}`)"
     )
 
 
@@ -203,7 +203,7 @@ def test_enqueued_points_beyond_max_evals_are_cancelled_not_run(procs, tmp_path)
     with open_store(db) as store:
         ran = [t.params["x"] for t in store.get_trials("e", [TrialState.DONE])]
     assert ran[3:] == [0.0, 1.0]
-    assert "beyond max_evals=5" in rerun.stderr
+    assert "beyond --max-evals 5" in rerun.stderr
 
 
 def test_a_worker_without_driver_cancels_points_queued_into_a_finished_study(
@@ -236,7 +236,8 @@ def test_a_worker_without_driver_cancels_points_queued_into_a_finished_study(
                        "cancelled", "--format", "json")  # fmt: skip
     errors = [record["error"] for record in json.loads(listed.stdout)]
     assert [e["type"] for e in errors] == ["BeyondBudget"] * 3
-    assert "already finished max_evals=3 trials" in errors[0]["message"]
+    assert "already finished its --max-evals 3 trials" in errors[0]["message"]
+    assert "resume the study with a larger --max-evals," in errors[0]["message"]
 
 
 @pytest.mark.parametrize("flag", ["--objective-output", "--no-objective-output"])

@@ -508,8 +508,8 @@ def _check_pruned(t: Any, runs: dict[str, Any], rids: list[str]) -> list[str]:
 
 
 _FINISHED_LINE = re.compile(
-    r"study '\w+' finished \(max_evals\): (?P<done>\d+) done, .*?(?P<pruned>\d+) "
-    r"pruned, (?P<error>\d+) error"
+    r"study '\w+' finished: --max-evals \d+ reached; (?P<done>\d+) done, "
+    r".*?(?P<pruned>\d+) pruned, (?P<error>\d+) error"
 )
 
 

@@ -288,10 +288,10 @@ def test_objective_names_and_count_come_from_the_study_settings():
     data = StudyData("mo", settings={"objective_names": ["a", "b"], "n_objectives": 2})
     assert (data.n_objectives, data.objective_names) == (2, ["a", "b"])
     unnamed = StudyData("mo", settings={"n_objectives": 3})
-    assert unnamed.objective_names == ["loss 0", "loss 1", "loss 2"]
+    assert unnamed.objective_names == ["loss.0", "loss.1", "loss.2"]
     seen = StudyData("mo")
     seen.apply([TrialRow(0, "done", {}, losses=(1.0, 2.0), status="ok")])
-    assert (seen.n_objectives, seen.objective_names) == (2, ["loss 0", "loss 1"])
+    assert (seen.n_objectives, seen.objective_names) == (2, ["loss.0", "loss.1"])
     assert StudyData("so").objective_names == ["loss"]
 
 

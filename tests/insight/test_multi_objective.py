@@ -129,7 +129,9 @@ def test_the_dashboard_shows_the_named_front(db):
     front = driver_front(db)
     assert delta["objectives"] == NAMES
     assert delta["front"] == len(front) and delta["best"] is None
-    assert all(len(row["loss"]) == 2 for row in delta["rows"] if row["state"] == "done")
+    done = [row for row in delta["rows"] if row["state"] == "done"]
+    assert len(done) >= len(front) > 0
+    assert all(len(row["loss"]) == 2 for row in done)
     layout = figures["pareto"]["layout"]
     assert (layout["xaxis"]["title"]["text"], layout["yaxis"]["title"]["text"]) == (
         "error",
@@ -203,3 +205,28 @@ def test_every_plot_of_a_multi_objective_report_is_drawn(
     wait_for_colour(browser, "history", BLUE)  # painted, not only in the data
     wait_for_colour(browser, "slice", (8, 48, 107), tolerance=200)
     wait_for_colour(browser, "pareto", RED)
+
+
+def test_unnamed_objectives_have_one_name_in_best_importance_and_report(tmp_path):
+    # hpo-driver best and the exports said loss.1, the report, dashboard and
+    # importance 'loss 1': `importance --objective loss.1` was refused
+    url = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    run = hpo_driver(
+        "start", "--db", url, "--study", "plain",
+        "--objective", "tests.helpers.multi_objective:two_losses",
+        "--space", "tests.helpers.multi_objective:space",
+        "--max-evals", "8", "--workers", "1", "--seed", "3", "--no-progress",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    best = hpo_driver("best", "--db", url, "--study", "plain")
+    assert re.search(r"trial \d+: loss\.0=\S+, loss\.1=", best.stdout), best.stdout
+    shown = hpo_driver("importance", "--db", url, "--study", "plain",
+                       "--objective", "loss.1")  # fmt: skip
+    assert shown.returncode == 0, shown.stderr[-3000:]
+    assert shown.stdout.splitlines()[0] == (
+        "objective 'loss.1' (--objective 1 of loss.0=0, loss.1=1)"
+    )
+    out = tmp_path / "report.html"
+    made = hpo_driver("report", "--db", url, "--study", "plain", "--out", str(out))
+    assert made.returncode == 0, made.stderr[-3000:]
+    assert re.search(r"Pareto front: \d+ trials? \(loss\.0, loss\.1\)", out.read_text())

@@ -148,6 +148,7 @@ def test_a_dashboard_session_of_a_read_only_user_only_reads(server: str) -> None
         assert update["finished"] == finished + 5
         history = json.loads(live.figures(STUDY, ["history"]))["history"]
         assert history["layout"]["title"]["text"].startswith("Optimisation history")
+    assert "find" in commands.succeeded_names  # the listener saw the session's reads
     writes = set(commands.succeeded_names) - READS
     assert not writes, f"a read-only dashboard session wrote: {sorted(writes)}"
     refused = [(name, code) for name, code in commands.failed_names]

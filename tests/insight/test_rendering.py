@@ -228,6 +228,7 @@ def test_long_parameter_names_on_parallel_axes_do_not_overlap(
         "  Array.from(div.querySelectorAll('.tick text')).map(box)];"
     )
     figure, titles, ticks = drawn
+    assert ticks  # the tick labels the names must keep clear of
     assert [text for text, _ in titles] == [*names, "loss"]  # whole, in order
     boxes = sorted(box for _, box in titles)
     for left, right in itertools.pairwise(boxes):
@@ -429,6 +430,6 @@ def test_a_three_objective_report_stays_under_the_webgl_context_limit(
     lost = browser.execute_script(
         "return window.glContexts.filter((c) => c.isContextLost()).length"
     )
-    assert (made, lost) != (0, 0) or n_trials < 1000, "no WebGL figure to count"
+    assert made > 0, "no WebGL figure to count"
     assert made < 16 and lost == 0, (made, lost)
     wait_for_colour(browser, "history", BLUE)  # the first figure is painted

@@ -29,14 +29,20 @@ def test_a_hyperband_figure_has_a_bar_per_bracket_and_rung():
     ]
     record = pruning_ladder("hyperband", SETTINGS, trials).as_dict()
     fig = rung_figure(record)
-    labels = ["bracket 0, step 1", "bracket 0, step 3", "bracket 1, step 3"]
-    bars = {t.name: (list(t.x), list(t.y)) for t in fig.data}
+    # x: a step under its bracket (plotly's two-level, multicategory axis)
+    labels = [["bracket 0", "bracket 0", "bracket 1"], ["step 1", "step 3", "step 3"]]
+    bars = {t.name: ([list(level) for level in t.x], list(t.y)) for t in fig.data}
     assert bars["passed"] == (labels, [1, 1, 0])
     assert bars["pruned"] == (labels, [1, 0, 1])
     assert bars["not judged yet"] == (labels, [1, 0, 0])
     # judged at bracket 0's rung 1: the pruned trial, then the done one
     assert bars["first half"][1] == pytest.approx([0.0, None, None])
     assert bars["last half"][1] == pytest.approx([1.0, None, None])
+    # a half without judged trials gets no "0/0" text (it has no bar either)
+    texts = {t.name: list(t.text) for t in fig.data if t.text is not None}
+    assert texts == {"first half": ["0/1", "", ""], "last half": ["1/1", "", ""]}
+    # three rungs: the panels side by side
+    assert fig.layout.xaxis2.domain[0] > fig.layout.xaxis.domain[1]
 
 
 def test_no_figure_before_a_trial_reached_a_rung_or_without_rungs():

@@ -1,7 +1,8 @@
-"""The report and the dashboard of a study under ASHA show each rung with how many
-of the trials judged there passed it, in all and in the first and the last half by
-trial number (the counts of ``hpo-driver status``), as a table and a figure; under
-another pruner, or none, a one-line note says why there is no rung table.
+"""The report and the dashboard of a study under ASHA or Hyperband show each rung
+(Hyperband: by bracket) with how many of the trials judged there passed it, in all
+and in the first and the last half by trial number (the counts of ``hpo-driver
+status``), as a table and a figure; under another pruner, or none, a one-line note
+says why there is no rung table.
 
 The study is written through the store calls a worker makes (claim, report_many,
 prune, complete, fail) on SQLite and on the MongoDB-wire server; the pages are
@@ -37,21 +38,51 @@ BARS = [("passed", [7, 4]), ("pruned", [2, 2]), ("not judged yet", [1, 1]),
         ("first half", [0.5, 2 / 3]), ("last half", [1.0, 2 / 3])]  # fmt: skip
 STUDY = "r"
 
+HYPERBAND_9 = {"min_resource": 1, "max_resource": 9, "reduction_factor": 3}
+#: tid -> (last reported step, end) under HYPERBAND_9, whose brackets by tid are
+#: 0 1 0 2 0 1 0 0 1 2 0 1: bracket 0 (rungs 1, 3) holds tids 0, 2, 4, 6, 7, 10;
+#: bracket 1 (rung 3) 1, 5, 8, 11; bracket 2 (no rung) 3, 9.
+HYPERBAND_TRIALS = [(1, "pruned"), (3, "pruned"), (9, "done"), (9, "done"),
+                    (3, "pruned"), (9, "done"), (1, "running"), (9, "done"),
+                    (9, "done"), (9, "done"), (3, "error"), (2, "running")]  # fmt: skip
+#: Counted by hand. Bracket 0, rung 1: 6 reached it, 0 pruned there; judged all but
+#: the running 6, of which all but 0 passed: 0, 2 (first half) 1/2; 7, 10 2/2.
+#: Rung 3: 2, 4, 7, 10 reached it, 4 pruned there; judged 2, 4, 7 (10 ended in an
+#: error), 2 and 7 passed (done): 1/1, 1/1. Bracket 1, rung 3: 1, 5, 8 reached it
+#: (11 stopped at 2), 1 pruned there; 5 and 8 passed: 1 0/1, 8 1/1.
+HYPERBAND_ROWS = [["0", "1", "6", "5", "1", "5", "4", "1/2", "2/2"],
+                  ["0", "3", "4", "3", "1", "3", "2", "1/1", "1/1"],
+                  ["1", "3", "3", "2", "1", "3", "2", "0/1", "1/1"]]  # fmt: skip
+#: The figure: x a step under its bracket; bars as in BARS.
+HYPERBAND_X = [["bracket 0", "bracket 0", "bracket 1"], ["step 1", "step 3", "step 3"]]
+HYPERBAND_BARS = [("passed", [4, 2, 2]), ("pruned", [1, 1, 1]),
+                  ("not judged yet", [1, 1, 0]), ("first half", [0.5, 1.0, 0.0]),
+                  ("last half", [1.0, 1.0, 1.0])]  # fmt: skip
+
 
 ASHA_9 = {"max_resource": 9, "reduction_factor": 3}  # the rungs 1 and 3 tested here
 
 
-def write_study(db: str, pruner: str = "asha") -> None:
-    """Study ``r`` of :data:`TRIALS` under ``pruner``, through a worker's calls."""
-    settings = StudySettings(
+def write_study(
+    db: str,
+    pruner: str = "asha",
+    trials: list[tuple[int, str]] = TRIALS,
+    settings: dict | None = None,
+) -> None:
+    """Study ``r`` of ``trials`` (tid -> (last reported step, end)) under ``pruner``
+    (``settings``; ASHA: :data:`ASHA_9`), through a worker's calls."""
+    if settings is None:
+        settings = ASHA_9 if pruner == "asha" else {}
+    study = StudySettings(
         objective="tests.e2e.objectives:curve", space=to_document(curve_space),
         space_fingerprint=fingerprint(curve_space), max_evals=20, pruner=pruner,
-        pruner_settings=ASHA_9 if pruner == "asha" else {},
+        pruner_settings=settings,
     )  # fmt: skip
     with open_store(db) as store:
-        store.create_study(STUDY, settings.to_dict())
-        store.insert_trials(STUDY, [NewTrial({"level": 1.0}, {"level": 1.0})] * 10)
-        for tid, (last, end) in enumerate(TRIALS):
+        store.create_study(STUDY, study.to_dict())
+        n = len(trials)
+        store.insert_trials(STUDY, [NewTrial({"level": 1.0}, {"level": 1.0})] * n)
+        for tid, (last, end) in enumerate(trials):
             trial = store.claim("w", 600.0, study=STUDY)
             assert trial is not None and trial.tid == tid
             reports = [(step, 1.0 / step) for step in range(1, last + 1)]
@@ -85,10 +116,19 @@ def drawn_bars(browser):
     )
 
 
-def assert_bars(bars):
-    assert [name for name, _ in bars] == [name for name, _ in BARS]
-    for (_, got), (_, want) in zip(bars, BARS, strict=True):
-        assert got == pytest.approx(want)
+def drawn_x(browser):
+    """The x of each trace plotly drew in ``plot-rungs`` (a list per axis level)."""
+    return browser.execute_script(
+        "const div = document.getElementById('plot-rungs');"
+        "return div._fullData.map((t) => Array.from(t.x).map("
+        "  (x) => Array.isArray(x) || ArrayBuffer.isView(x) ? Array.from(x) : x));"
+    )
+
+
+def assert_bars(bars, want=BARS):
+    assert [name for name, _ in bars] == [name for name, _ in want]
+    for (_, got), (_, expected) in zip(bars, want, strict=True):
+        assert got == pytest.approx(expected)
 
 
 def report_page(browser, db, tmp_path):
@@ -130,6 +170,92 @@ def test_the_dashboard_shows_each_rung_and_how_many_passed(any_db, browser):
         assert browser.find_element("id", "plot-rungs").is_displayed()
     finally:
         stop(server)
+
+
+def test_a_hyperband_study_shows_each_brackets_rungs_and_how_many_passed(
+    any_db, browser, tmp_path
+):
+    """Both pages: the table has a bracket column, the figure a bar per bracket's
+    rung, labelled with its step under its bracket (it was tested under ASHA only;
+    labels 'bracket 0, step 1' were slanted over each other past a few rungs)."""
+    write_study(any_db, "hyperband", HYPERBAND_TRIALS, HYPERBAND_9)
+    head = ["bracket", *HEAD]
+    report_page(browser, any_db, tmp_path)
+    assert table_cells(browser, "pruning-rungs") == [head, *HYPERBAND_ROWS]
+    wait_for(lambda: drawn_bars(browser), what="the rungs' figure drawn")
+    assert_bars(drawn_bars(browser), HYPERBAND_BARS)
+    assert drawn_x(browser) == [HYPERBAND_X] * len(HYPERBAND_BARS)
+    server, port, _ = start_dashboard("--db", any_db, "--study", STUDY)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        wait_for(lambda: serving(server, url), what="dashboard up")
+        browser.get(url)
+        wait_for(lambda: table_cells(browser, "pruning-rungs"),
+                 what="the rung table shown")  # fmt: skip
+        assert table_cells(browser, "pruning-rungs") == [head, *HYPERBAND_ROWS]
+        wait_for(lambda: drawn_bars(browser), what="the rungs' figure drawn")
+        assert_bars(drawn_bars(browser), HYPERBAND_BARS)
+        assert drawn_x(browser) == [HYPERBAND_X] * len(HYPERBAND_BARS)
+        assert browser.find_element("id", "plot-rungs").is_displayed()
+    finally:
+        stop(server)
+
+
+#: Hyperband's default ladder (max_resource 81, reduction_factor 3): 10 rungs in
+#: brackets 0-3 (steps 1, 3, 9, 27; 3, 9, 27; 9, 27; 27).
+HYPERBAND_81 = {"min_resource": 1, "max_resource": 81, "reduction_factor": 3}
+STEPS = [f"step {s}" for s in (1, 3, 9, 27, 3, 9, 27, 9, 27, 27)]
+BRACKETS = [f"bracket {b}" for b in range(4)]
+
+#: Rectangles ``[left, right, top, bottom]`` of the figure's rung labels (each axis
+#: level) and of its "passed/judged" texts, as drawn.
+_LABEL_BOXES = """
+const div = document.getElementById('plot-rungs');
+const box = (e) => { const r = e.getBoundingClientRect();
+  return [r.left, r.right, r.top, r.bottom]; };
+const shown = (q) => Array.from(div.querySelectorAll(q))
+  .filter((t) => t.textContent !== '').map((t) => [t.textContent, box(t)]);
+return [shown('.xtick text'), shown('.xtick2 text'), shown('.x2tick text'),
+        shown('.x2tick2 text'), shown('text.bartext')];
+"""
+
+
+def _overlapping(labels):
+    """Pairs of ``(text, [left, right, top, bottom])`` whose rectangles overlap."""
+    return [
+        (a, b)
+        for i, (a, p) in enumerate(labels)
+        for b, q in labels[i + 1 :]
+        if p[0] < q[1] and q[0] < p[1] and p[2] < q[3] and q[2] < p[3]
+    ]
+
+
+def test_a_hyperbands_ten_rungs_are_labelled_and_counted_legibly(browser, tmp_path):
+    """40 trials over Hyperband's default 10 rungs: in the report's figure no rung
+    label overlaps another and every passed/judged text is drawn whole, at one
+    size, apart from the others. Before, the labels were slanted over each other,
+    and 20 texts in half the page's width were shrunk to fit their bars (some
+    unreadably small), or ran together ('1/11/1', '0/00/0')."""
+    steps = [1, 2, 3, 5, 9, 12, 27, 30, 81]
+    ends = ["pruned", "pruned", "running", "error"]
+    trials = [
+        (steps[(7 * t) % 9], "done" if steps[(7 * t) % 9] == 81 else ends[t % 4])
+        for t in range(40)
+    ]
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    write_study(db, "hyperband", trials, HYPERBAND_81)
+    report_page(browser, db, tmp_path)
+    wait_for(lambda: drawn_bars(browser), what="the rungs' figure drawn")
+    assert len(table_cells(browser, "pruning-rungs")) == 1 + 10
+    *levels, texts = browser.execute_script(_LABEL_BOXES)
+    for level in levels:
+        assert not _overlapping(level), level
+    assert len(texts) >= 10 and not _overlapping(texts), texts
+    heights = [bottom - top for _, (_, _, top, bottom) in texts]
+    assert min(heights) > 0.9 * max(heights), texts  # none shrunk to fit
+    assert "0/0" not in [text for text, _ in texts]  # a half with no judged trial
+    # each panel: the 10 steps, under them the 4 brackets
+    assert [[text for text, _ in level] for level in levels] == [STEPS, BRACKETS] * 2
 
 
 @pytest.mark.parametrize(

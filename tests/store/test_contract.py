@@ -2532,6 +2532,35 @@ class TestLightReads:
         with pytest.raises(StudyNotFoundError):
             store.best_trial("missing", first_tid=1)
 
+    def test_best_of_a_tid_range_leaves_the_higher_tids_out(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        """``best_trial(first_tid=N, end_tid=M)``: the best of tids ``[N, M)``, the
+        trials queued with one space before another ``--override`` changed it
+        again (see ``hpo_service._common.space_mark``)."""
+        finish_all(store, study, [
+            {"loss": 3.0, "status": "ok"},                 # 0
+            {"loss": 2.0, "status": "ok", "constraints": [1.0]},  # 1 infeasible
+            {"loss": 4.0, "status": "ok"},                 # 2
+            {"status": "fail"},                            # 3
+            {"loss": 0.0, "status": "ok"},                 # 4 the best of all
+            {"loss": 1.0, "status": "ok"},                 # 5
+        ])  # fmt: skip
+        assert store.best_trial(study, end_tid=1).tid == 0
+        assert store.best_trial(study, first_tid=1, end_tid=2).tid == 1  # alone
+        assert store.best_trial(study, first_tid=1, end_tid=3).tid == 2  # feasible
+        assert store.best_trial(study, first_tid=3, end_tid=4) is None
+        assert store.best_trial(study, first_tid=3, end_tid=5).tid == 4
+        assert store.best_trial(study, first_tid=5, end_tid=6).tid == 5
+        assert store.best_trial(study, first_tid=5, end_tid=99).tid == 5
+        assert store.best_trial(study, end_tid=4) == store.get_trial(study, 0)
+        assert store.best_trial(study, first_tid=2, end_tid=None).tid == 4
+        for first, bad in ((0, 0), (3, 3), (3, 2), (0, -1), (0, 1.5), (0, True)):
+            with pytest.raises(ValueError, match="end_tid"):
+                store.best_trial(study, first_tid=first, end_tid=bad)  # type: ignore[arg-type]
+        with pytest.raises(StudyNotFoundError):
+            store.best_trial("missing", first_tid=1, end_tid=2)
+
     def test_summary_counts_states_failures_codes_and_best(
         self, store: BaseTrialStore, study: str
     ) -> None:

@@ -424,6 +424,8 @@ def test_done_trials_written_before_the_best_index_are_ranked(url: str) -> None:
         assert store.best_trial("s").tid == 1  # read whole, unranked
         assert store.best_trial("s", first_tid=1).tid == 1
         assert store.best_trial("s", first_tid=2).tid == 2  # unranked ones left out
+        assert store.best_trial("s", end_tid=1).tid == 0  # unranked, bounded
+        assert store.best_trial("s", first_tid=2, end_tid=3).tid == 2
         assert store.summarise("s").best.tid == 1
         store.insert_trials("s", [NewTrial({}, {})])  # a write: the migration
         assert raw_trials(store).find_one({"tid": 1})["best_loss"] == 1.0

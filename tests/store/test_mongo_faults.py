@@ -17,6 +17,7 @@ from typing import Any
 
 import pymongo
 import pytest
+from pymongo import monitoring
 
 from hpo_service.exceptions import StoreError, StoreTransientError
 from hpo_service.store import NewTrial, TrialState, open_store
@@ -341,21 +342,65 @@ def test_an_insert_that_fails_is_marked_as_a_write_of_one_trial_is(
     assert isinstance(failed.value, StoreTransientError) is passes
 
 
+class _Claims(monitoring.CommandListener):
+    """Appends ``("claim", ok)`` to ``events`` as a ``findAndModify`` ends."""
+
+    def __init__(self, events: list[tuple[str, bool]]) -> None:
+        self.events = events
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        pass
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        if event.command_name == "findAndModify":
+            self.events.append(("claim", True))
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        if event.command_name == "findAndModify":
+            self.events.append(("claim", False))
+
+
+class _Checks(monitoring.ServerHeartbeatListener):
+    """Appends ``("hello", awaited)`` to ``events`` as a server check answers:
+    ``awaited`` for a streaming monitor's awaited ``hello``, else a polled one."""
+
+    def __init__(self, events: list[tuple[str, bool]]) -> None:
+        self.events = events
+
+    def started(self, event: monitoring.ServerHeartbeatStartedEvent) -> None:
+        pass
+
+    def succeeded(self, event: monitoring.ServerHeartbeatSucceededEvent) -> None:
+        self.events.append(("hello", event.awaited))
+
+    def failed(self, event: monitoring.ServerHeartbeatFailedEvent) -> None:
+        pass
+
+
 @pytest.mark.parametrize("answer", [NOT_PRIMARY, {"errorCode": 189}])
-def test_a_not_primary_answer_is_ridden_out_within_a_few_seconds(
+def test_a_not_primary_answer_is_ridden_out_by_an_immediate_check(
     wire: Wire, answer: dict[str, Any]
 ) -> None:
     """A "not primary" answer (NotWritablePrimary, PrimarySteppedDown) marks the
-    server unknown. pymongo's default streaming monitor then waits for the server's
-    next awaited ``hello`` reply, ``heartbeatFrequencyMS`` (10 s) later, so the
-    retried claim waited ~10 s for a primary, past this store's 5 s of server
-    selection and retries. The store's default polling monitor checks at once.
-    Opened with the store's defaults (not :meth:`Wire.open`'s 0.5 s monitor)."""
+    server unknown and asks its monitor for a check. pymongo's default streaming
+    monitor is then blocked in an awaited ``hello`` the server answers only after
+    ``heartbeatFrequencyMS`` (10 s), so the retried claim waited ~10 s for a
+    primary; the store's default polling monitor checks at once. What is checked
+    is what ended the wait, not how long it took (a loaded machine's seconds say
+    nothing): between the refused claim and the one that got through, the server
+    was checked only by polled ``hello`` (none awaited). Opened with the store's
+    defaults (not :meth:`Wire.open`'s 0.5 s monitor) and a budget far past 10 s, so
+    a streaming monitor would get through too, but on an awaited answer."""
+    events: list[tuple[str, bool]] = []
     with open_store(
-        wire.server, database=wire.database, appname=APP,
-        retry_timeout=5.0, connect_timeout=5.0,
+        wire.server, database=wire.database, appname=APP, retry_timeout=LONG,
+        event_listeners=[_Claims(events), _Checks(events)],
     ) as store:  # fmt: skip
         store.create_study("s", {})
         queue(store, 1)
         with wire.fault(["findAndModify"], 1, **answer):
             assert store.claim("w", LONG, study="s") is not None
+    refused = events.index(("claim", False))
+    got_through = events.index(("claim", True), refused)
+    checks = [awaited for _, awaited in events[refused + 1 : got_through]]
+    assert checks and not any(checks), events

@@ -418,6 +418,8 @@ def test_done_trials_an_older_process_writes_after_the_upgrade_still_count(
     assert store.best_trial("s") == store.get_trial("s", 1)
     assert store.best_trial("s", first_tid=1) == store.get_trial("s", 1)
     assert store.best_trial("s", first_tid=2) is None  # unranked ones left out
+    assert store.best_trial("s", end_tid=1) == store.get_trial("s", 0)
+    assert store.best_trial("s", first_tid=1, end_tid=2) == store.get_trial("s", 1)
     read = store.summarise("s")
     assert (read.best.tid, read.failed) == (1, 1)
     assert store.done_results("s") == [

@@ -27,7 +27,7 @@ def test_points_queued_into_a_spent_study_are_cancelled_with_a_reason(store):
     for tid in late:
         trial = store.get_trial("b", tid)
         assert trial.result is None and trial.error["type"] == "BeyondBudget"
-        assert "max_evals=2" in trial.error["message"]
+        assert "--max-evals 2" in trial.error["message"]
 
 
 def test_a_point_that_may_still_fit_waits_in_the_queue(store):

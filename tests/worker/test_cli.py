@@ -267,7 +267,10 @@ def test_a_study_that_never_existed_exits_1_at_the_idle_timeout(
     )
     assert code == 1, err
     where = f"SQLite database {tmp_path / 'worker.sqlite'}"
-    assert f"Error: study 'reall' was never found in {where} (it holds: real)" in err
+    assert (
+        f"Error: study 'reall' was never found in {where} (it holds: real; "
+        "did you mean 'real'?)" in err
+    )
     assert store.get_trial("real", 0).state == TrialState.NEW  # not served: typo
 
 
@@ -356,7 +359,50 @@ def test_a_signal_before_the_study_exists_exits_1(store, db_url, workers, tmp_pa
     code, err = _stop_when_waiting(proc, "does not exist (yet)")
     assert code == 1, err
     where = f"SQLite database {tmp_path / 'worker.sqlite'}"
-    assert f"Error: study 'reall' was never found in {where} (it holds: real)" in err
+    assert (
+        f"Error: study 'reall' was never found in {where} (it holds: real; "
+        "did you mean 'real'?)" in err
+    )
+
+
+def test_a_worker_waiting_for_a_mistyped_study_names_the_close_ones(
+    store, db_url, workers
+):
+    """The line a worker says while it waits for its study names the stored studies
+    close to it, so a typo in --study shows in the first minute of a Slurm job or
+    systemd unit that has no --idle-timeout, not only when it ends."""
+    make_study(store, "real", f"{OBJ}:quadratic", [{"x": 1.0}])
+    make_study(store, "other", f"{OBJ}:quadratic", [{"x": 1.0}])
+    code, err = _stop_when_waiting(workers("--db", db_url, "--study", "reall"),
+                                   "does not exist (yet)")  # fmt: skip
+    waiting = next(line for line in err.splitlines() if "does not exist (yet)" in line)
+    assert waiting.endswith("to create it; did you mean 'real'?"), waiting
+    assert code == 1, err
+    code, err = _stop_when_waiting(workers("--db", db_url, "--study", "zzz"),
+                                   "does not exist (yet)")  # fmt: skip
+    waiting = next(line for line in err.splitlines() if "does not exist (yet)" in line)
+    assert waiting.endswith("to create it"), waiting  # nothing close: no hint
+    assert code == 1, err
+
+
+def test_idle_timeout_0_exits_at_once_and_its_help_says_so_beside_hyperopts(
+    store, db_url, workers
+):
+    """`--idle-timeout 0` stops a worker as soon as nothing is queued, while
+    hyperopt's `--reserve-timeout 0` (its name for the same option) waits for ever
+    (test_hyperopt_options): the help of each now says so. Before, --idle-timeout's
+    help gave no meaning for 0 and --reserve-timeout's only its own."""
+    make_study(store, "q", f"{OBJ}:quadratic", [], max_evals=5)  # nothing queued
+    code, err = finish(workers("--db", db_url, "--study", "q", "--idle-timeout", "0"))
+    assert code == 0, err
+    assert "worker stopped: no trial to claim for 0 s (--idle-timeout)" in err
+    shown = workers("--help").communicate(timeout=60)[0]
+    text = " ".join(shown.split())
+    assert ("--idle-timeout FLOAT RANGE Exit after this many seconds with nothing to "
+            "run (0: as soon as nothing is queued, where hyperopt's --reserve-timeout "
+            "0 waits for ever)") in text  # fmt: skip
+    assert ("0 or inf waits for ever, as in hyperopt, where --idle-timeout 0 exits "
+            "at once]") in text  # fmt: skip
 
 
 @pytest.mark.parametrize("study", [None, "q"])

@@ -169,17 +169,21 @@ def test_an_exp_key_worker_waits_as_hyperopts_does(
     assert seen["serve_finished"] is serve_finished
 
 
-def test_an_exp_key_worker_outlives_its_finished_study(store, db_url, caplog):
+@pytest.mark.parametrize("flag", ["--reserve-timeout", "--idle-timeout"])
+def test_an_exp_key_worker_outlives_its_finished_study(store, db_url, caplog, flag):
+    """Both its lines name the limit by the flag given: the waiting line said
+    "(--reserve-timeout)" after ``--idle-timeout 1`` too."""
     make_study(store, "exp1", f"{OBJ}:quadratic", [{"x": 1.0}])
     with caplog.at_level(logging.INFO):
-        code, out = _run("--db", db_url, "--exp-key", "exp1", "--reserve-timeout",
-                         "1", "--poll-interval", "0.05")  # fmt: skip
+        code, out = _run("--db", db_url, "--exp-key", "exp1", flag, "1",
+                         "--poll-interval", "0.05")  # fmt: skip
     assert code == 0, out
     assert store.count_by_state("exp1")[TrialState.DONE] == 1
-    assert "study exp1 finished; waiting for more of its trials" in caplog.text
     assert (
-        "worker stopped: no trial to claim for 1 s (--reserve-timeout);" in caplog.text
-    )
+        "study exp1 finished; waiting for more of its trials (--exp-key) for up to "
+        f"1 s without one ({flag})"
+    ) in caplog.text
+    assert f"worker stopped: no trial to claim for 1 s ({flag});" in caplog.text
 
 
 def _without_hpo_db() -> dict[str, str]:

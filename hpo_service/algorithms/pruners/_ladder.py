@@ -1,6 +1,6 @@
 """What a study's pruner did, in a few numbers a user can read.
 
-A study under ASHA with the default ladder (rungs at steps 1, 3, 9, 27, a third of the
+A study under ASHA with the default ladder (rungs at steps 1, 2, 4, 8, 16, half of the
 trials going on at each) ends with most of its trials pruned: by design about one
 trial in ``eta**k`` passes ``k`` rungs. :func:`pruning_ladder` counts, from the
 trials' reports alone, how many trials reached each rung, how many went on past it
@@ -492,7 +492,7 @@ def _last_step_note(rows: list[tuple[int, str, int | None]], python: bool) -> li
 
 def short_rule(name: str, settings: Mapping[str, Any] | None) -> str | None:
     """The pruner's rule in a few words for a progress line (``ASHA keeps the best
-    1/3 at each rung``), or None for a pruner that stops nothing."""
+    1/2 at each rung``), or None for a pruner that stops nothing."""
     from hpo_service.algorithms.pruners import with_defaults
 
     if name not in _RUNG_PRUNERS + _STEP_PRUNERS:
@@ -507,7 +507,7 @@ def short_rule(name: str, settings: Mapping[str, Any] | None) -> str | None:
 
 
 def _rung_rule(name: str, settings: Mapping[str, Any]) -> str:
-    """``ASHA keeps the best 1/3 at each rung, by design ...``."""
+    """``ASHA keeps the best 1/2 at each rung, by design ...``."""
     eta = settings["reduction_factor"]
     who = "ASHA" if name == "asha" else "Hyperband (ASHA in each bracket)"
     return (

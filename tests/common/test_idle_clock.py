@@ -1,11 +1,12 @@
-"""The driver's "no worker has taken one for N s" clock counts only time it could
-watch the store (``hpo_service.driver._idle_clock``), on a fake clock."""
+"""The driver's "no worker has taken one for N s" clock and a worker's idle timeout
+count only time the process could watch the store
+(``hpo_service._common.idle_clock``), on a fake clock."""
 
 from __future__ import annotations
 
 import pytest
 
-from hpo_service.driver._idle_clock import IdleClock
+from hpo_service._common.idle_clock import IdleClock
 from hpo_service.store._outage import Outage
 
 

@@ -1,0 +1,91 @@
+"""``hpo-driver import`` of an export keeps each param's type: a choice's option
+index and a ``randint``'s value stay ints, a whole uniform value stays a float, in
+the stored trial and so in what ``trials`` exports and what the space makes of
+them; for a CSV export (whose cells are text) and a JSON one, into a study made by
+the import (no space to check against) and into one with the space. Real
+``hpo-driver`` processes, on SQLite and on the MongoDB-wire server."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from hpo_service.driver._study import open_study, space_settings
+from hpo_service.store import NewTrial, open_store
+from tests.e2e import objectives
+from tests.e2e.conftest import Processes
+
+DRIVER = "hpo_service.driver.cli"
+SPACE = {"objective": "tests.e2e.objectives:indexed_loss", "max_evals": 2}
+#: Two points: ``x`` 1.0 is a whole float, and must stay one.
+POINTS = [{"c": 1, "n": 3, "x": 1.0}, {"c": 2, "n": 0, "x": 0.5}]
+
+
+def new_study(db: str, name: str) -> None:
+    with open_store(db) as store:
+        open_study(store, name, {**SPACE, **space_settings(objectives.indexed_space)})
+
+
+def source_study(db: str) -> None:
+    """Study ``a`` of ``indexed_space``: the two points, done (as a worker ends
+    them)."""
+    new_study(db, "a")
+    configs = [{"c": "abz"[p["c"]], "n": p["n"], "x": p["x"]} for p in POINTS]
+    with open_store(db) as store:
+        store.insert_trials(
+            "a", [NewTrial(p, c) for p, c in zip(POINTS, configs, strict=True)]
+        )
+        for loss in (5.0, 2.5):
+            trial = store.claim("w", 60.0, study="a")
+            store.complete("a", trial.tid, trial.token, {"loss": loss, "status": "ok"})
+
+
+def run(procs: Processes, *args: str) -> str:
+    done = procs.run(DRIVER, *args)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def stored_params(db: str, study: str) -> list[dict]:
+    with open_store(db) as store:
+        return [t.params for t in store.get_trials(study)]
+
+
+def typed(params: list[dict]) -> list[dict]:
+    return [{k: (type(v).__name__, v) for k, v in p.items()} for p in params]
+
+
+@pytest.mark.parametrize("form", ["csv", "json"])
+def test_imported_params_keep_their_types(procs, any_db, tmp_path: Path, form):
+    """Fails before the fix for a CSV into a study the import makes: the cells were
+    read as floats, so the trial held ``c`` 1.0 and ``n`` 3.0, which ``trials``
+    exported as ``1.0`` and ``3.0``."""
+    db = any_db
+    source_study(db)
+    path = tmp_path / f"a.{form}"
+    path.write_text(run(procs, "trials", "--db", db, "--study", "a", "--format", form))
+    run(procs, "import", "--db", db, "--study", "made", "--create", str(path))
+    new_study(db, "given")
+    run(procs, "import", "--db", db, "--study", "given", str(path))
+    for study in ("made", "given"):
+        assert typed(stored_params(db, study)) == typed(POINTS), study
+    cells = csv.DictReader(io.StringIO(run(procs, "trials", "--db", db, "--study",
+                                           "made", "--format", "csv")))  # fmt: skip
+    assert [(r["param.c"], r["param.n"], r["param.x"]) for r in cells] == [
+        ("1", "3", "1.0"),
+        ("2", "0", "0.5"),
+    ]
+    exported = json.loads(run(procs, "trials", "--db", db, "--study", "made",
+                              "--format", "json"))  # fmt: skip
+    assert typed([r["params"] for r in exported]) == typed(POINTS)
+    run(procs, "start", "--db", db, "--study", "made", "--objective",
+        SPACE["objective"], "--space", "tests.e2e.objectives:indexed_space",
+        "--max-evals", "2", "--no-progress")  # fmt: skip
+    with open_store(db) as store:
+        configs = [t.config for t in store.get_trials("made")]
+    assert configs == [{"c": "b", "n": 3, "x": 1.0}, {"c": "z", "n": 0, "x": 0.5}]
+    assert typed(stored_params(db, "made")) == typed(POINTS)
