@@ -165,7 +165,10 @@ class TPESettings:
             floored, as Optuna 5 gives its running trials; the bad trials keep the
             ``bandwidth`` rule, unlike ``continuous_kernels="gaps"``, which gives
             gap widths to every kernel of both densities). With nothing pending
-            ``"gaps"`` and ``"above"`` build the same densities.
+            ``"gaps"`` and ``"above"`` build the same densities. Not MOTPE's
+            default: with 8 workers it lost ZDT hypervolume (1-2.5% by the median)
+            and, without ``avoid_repeats``, ``tree`` hypervolume too
+            (``benchmarks/README.md``, thirteenth attempt at ``tree``).
         pending_widen: With ``p`` pending points and ``n`` finished trials, the good
             density's bandwidths are multiplied by ``(1 + p / n) ** pending_widen``
             (at most ``max_widen``): many workers per finished trial explore more
