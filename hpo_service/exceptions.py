@@ -25,6 +25,41 @@ class DuplicateLabel(BadSearchSpace):
     """Two different expressions of a search space share one label."""
 
 
+class SpaceCodeError(SpaceError):
+    """The user's own code in a search space (a ``scope``-decorated function, a
+    callable of the space) raised while making the config of a point: e.g. a
+    division by zero for some sampled values. The original error is the
+    ``__cause__``.
+
+    Attributes:
+        params: The point (label -> value) whose config the space could not make.
+        error: What the space's code raised.
+        point: ``"sampled point"`` (the search algorithm's) or ``"point"`` (one
+            given by the user).
+    """
+
+    def __init__(
+        self,
+        params: dict[str, object],
+        error: BaseException,
+        *,
+        point: str = "sampled point",
+        space: str | None = None,
+    ) -> None:
+        self.params, self.error, self.point = params, error, point
+        name = "the space" if space is None else f"the space {space}"
+        super().__init__(
+            f"{name} raised {type(error).__name__} for the {point} {params!r:.300}: "
+            f"{error!s:.300}"
+        )
+
+    def naming(self, space: str) -> SpaceCodeError:
+        """The same error, naming the space (its import path, ``--space``'s)."""
+        named = SpaceCodeError(self.params, self.error, point=self.point, space=space)
+        named.__cause__ = self.error
+        return named
+
+
 class StoreError(HPOServiceError):
     """The trials store failed or refused an operation."""
 

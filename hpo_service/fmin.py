@@ -203,7 +203,7 @@ def _search_in_process(
     suggester = Suggester(space, _algorithm(algo))
     if points and not trials._dynamic_trials:
         trials.insert_trial_docs(point_docs(points, suggester.labels))
-    SerialSearch(
+    said = SerialSearch(
         fn,
         suggester,
         trials,
@@ -214,7 +214,7 @@ def _search_in_process(
         save_file=save_file,
         pruner=resolve_pruner(pruner),
     ).run(progress=progress)
-    return best_of(trials, space, return_argmin=return_argmin)
+    return best_of(trials, space, return_argmin=return_argmin, stopped=said)
 
 
 def generate_trials_to_calculate(
@@ -244,7 +244,9 @@ def generate_trials_to_calculate(
     return trials
 
 
-def best_of(trials: Any, space: Any, *, return_argmin: bool) -> Any:
+def best_of(
+    trials: Any, space: Any, *, return_argmin: bool, stopped: str | None = None
+) -> Any:
     """What ``fmin`` returns: the best params, or the best config, of ``trials``.
 
     With several objectives, a list: one per trial on the Pareto front (empty,
@@ -254,6 +256,9 @@ def best_of(trials: Any, space: Any, *, return_argmin: bool) -> Any:
     ``override=True`` after a label was added or removed), the best is taken among
     those that are, with a warning saying how many are not.
 
+    ``stopped`` is what stopped the search (``"timeout=60 s ran out"``), said
+    when it stopped before any trial finished.
+
     Raises:
         AllTrialsFailed: ``return_argmin`` and no trial finished, or trials finished
             but none with status ok (none that ``space`` can evaluate).
@@ -261,9 +266,9 @@ def best_of(trials: Any, space: Any, *, return_argmin: bool) -> Any:
     if len(trials) == 0:
         if not return_argmin:
             return None  # as hyperopt: every trial raised, nothing to evaluate
+        why = _why_none_finished(trials._dynamic_trials, stopped)
         raise AllTrialsFailed(
-            f"no trial finished ({_why_none_finished(trials._dynamic_trials)}), so "
-            "there is no best trial to return"
+            f"no trial finished ({why}), so there is no best trial to return"
         )
     count = trials.n_objectives
     fitting = fitting_trials(compile_space(space), trials)
@@ -317,12 +322,17 @@ def _front(docs: list[dict[str, Any]], space: Any, *, return_argmin: bool) -> An
     return front if return_argmin else [space_eval(space, p) for p in front]
 
 
-def _why_none_finished(docs: list[dict[str, Any]]) -> str:
+def _why_none_finished(docs: list[dict[str, Any]], stopped: str | None = None) -> str:
     """``"3 ended in error, the last: TYPE: MESSAGE"`` (the message cut at 300
-    characters), or ``"none ran"``, of the trial dicts ``docs`` (hyperopt's
-    ``_dynamic_trials``, error ones included): on a store the error is a
-    worker's, which the user of ``fmin`` saw nowhere (the workers log it)."""
+    characters) of the trial dicts ``docs`` (hyperopt's ``_dynamic_trials``,
+    error ones included): on a store the error is a worker's, which the user of
+    ``fmin`` saw nowhere (the workers log it). Without an error trial, what
+    ``stopped`` the search before the first trial finished (``"timeout=1 s ran
+    out before any trial finished"``), or, not known, ``"every one raised or
+    none ran"``."""
     errors = [t for t in docs if t.get("state") == JOB_STATE_ERROR]
+    if not errors and stopped:
+        return f"{stopped} before any trial finished"
     if not errors:
         return "every one raised or none ran"
     error = errors[-1].get("misc", {}).get("error")

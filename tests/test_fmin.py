@@ -22,7 +22,8 @@ from hpo_service import (
     space_eval,
     tpe,
 )
-from hpo_service.exceptions import SpaceError
+from hpo_service.exceptions import SpaceCodeError, SpaceError
+from hpo_service.pyll import scope
 
 SPACE = {
     "x": hp.uniform("x", -5, 5),
@@ -441,3 +442,64 @@ def test_trials_of_another_kind_are_refused_naming_the_kinds_taken(allow_trials_
     assert str(raised.value) == (
         "`trials` must be a Trials, a StoreTrials or a MongoTrials, but got list"
     )
+
+
+@pytest.mark.parametrize(
+    ("rules", "said"),
+    [
+        ({"max_evals": 3}, "max_evals=3 reached"),
+        ({"max_evals": 30, "loss_threshold": 1e9}, "loss_threshold=1000000000 reached"),
+        (
+            {"max_evals": 30, "early_stop_fn": lambda trials, *state: (True, [])},
+            "early_stop_fn asked to stop",
+        ),
+    ],
+)
+def test_the_end_line_says_what_stopped_the_search(capsys, caplog, rules, said):
+    """In the words of ``fmin``'s argument (the stop_words table the driver
+    uses): on the end line, and logged when no progress is shown."""
+    fmin(bowl, SPACE, algo=rand.suggest, trials=Trials(), rstate=0, **rules)
+    end = capsys.readouterr().err.strip().splitlines()[-1]
+    assert end.endswith(f"; stopped: {said}"), end
+    with caplog.at_level("INFO", logger="hpo_service"):
+        fmin(bowl, SPACE, algo=rand.suggest, trials=Trials(), rstate=0,
+             show_progressbar=False, **rules)  # fmt: skip
+    assert f"stopped: {said}" in [r.getMessage() for r in caplog.records]
+
+
+def test_a_timeout_before_any_trial_finished_is_named(caplog):
+    """A timeout out before the first trial: the error names it (before: "every
+    one raised or none ran") and so does the log (before: "timeout of 1e-09 s
+    reached")."""
+    logged = caplog.at_level("INFO", logger="hpo_service")
+    with logged, pytest.raises(AllTrialsFailed) as raised:
+        fmin(bowl, SPACE, algo=rand.suggest, trials=Trials(), rstate=0,
+             max_evals=5, timeout=1e-9, show_progressbar=False)  # fmt: skip
+    assert str(raised.value) == (
+        "no trial finished (timeout=1e-09 s ran out before any trial finished), so "
+        "there is no best trial to return"
+    )
+    said = [r.getMessage() for r in caplog.records]
+    assert "stopped: timeout=1e-09 s ran out" in said
+
+
+@scope.define
+def _reciprocal_for_fmin_test(d):
+    return 1 / d
+
+
+def test_a_space_whose_own_code_raises_is_named_not_a_raw_traceback():
+    """A ``scope`` function of the space divides by zero for the sampled point:
+    fmin refuses with SpaceCodeError naming the point (before: ZeroDivisionError
+    out of the space's evaluation), from the original error."""
+    space = {"v": scope._reciprocal_for_fmin_test(hp.quniform("d", -0.4, 0.4, 1))}
+    trials = Trials()
+    with pytest.raises(SpaceCodeError) as raised:
+        fmin(lambda c: c["v"], space, algo=rand.suggest, max_evals=3,
+             trials=trials, rstate=0, catch_eval_exceptions=True)  # fmt: skip
+    assert str(raised.value).startswith(
+        "the space raised ZeroDivisionError for the sampled point {'d': "
+    ), raised.value
+    assert str(raised.value).endswith(": float division by zero")
+    assert isinstance(raised.value.__cause__, ZeroDivisionError)
+    assert [t for t in trials.trials if t["state"] != 0] == []  # none ran

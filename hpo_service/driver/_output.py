@@ -34,6 +34,7 @@ from hpo_service.objective._result import (
 from hpo_service.store import BaseTrialStore, Study, Trial, TrialState
 from hpo_service.store._cli_option import (
     DEFAULT_DB,
+    ERRORS_LISTED,
     masked_note,
     store_command,
 )
@@ -249,8 +250,10 @@ def finished_text(finished: int, max_evals: Any) -> str:
     return f"{finished}/{'unlimited' if budget is None else budget} finished"
 
 
-def status_text(summary: dict[str, Any]) -> str:
-    """Human-readable form of :func:`status_summary`."""
+def status_text(summary: dict[str, Any], db_url: str = DEFAULT_DB) -> str:
+    """Human-readable form of :func:`status_summary`; a study without a successful
+    trial says what its finished trials were, with the commands that list them
+    (as :func:`no_best_text`; naming ``db_url`` unless it is the default store)."""
     counts = summary["counts"]
     finished = sum(counts[state.value] for state in COUNTED_STATES)
     lines = [
@@ -292,7 +295,11 @@ def status_text(summary: dict[str, Any]) -> str:
         succeeded = counts.get("done", 0) - summary.get("failed", 0)
         why = "feasible" if succeeded > 0 else "successful"
         when = f"of the {finished} finished" if _over(summary, finished) else "yet"
-        lines.append(f"  Pareto front: empty (no {why} trial {when})")
+        infeasible = succeeded if why == "feasible" else 0
+        lines.append(
+            f"  Pareto front: empty (no {why} trial {when})"
+            + _status_reasons(summary, db_url, when == "yet", infeasible)
+        )
     else:
         shown = "none yet" if best is None else f"loss {best['loss']:.6g}"
         if best is None and _over(summary, finished):  # "yet" would promise one
@@ -302,9 +309,27 @@ def status_text(summary: dict[str, Any]) -> str:
             + ("" if best is None else f" (trial {best['tid']})")
             + ("" if best is None else _violation_text(best.get("violation", 0.0)))
         )
+        if best is None:
+            lines[-1] += _status_reasons(summary, db_url, "yet" in shown)
         if best is not None and best.get("before_override"):
             lines.append(note_text(best["tid"], best["before_override"], "    "))
     return "\n".join(lines + _code_warning(summary.get("code") or []))
+
+
+def _status_reasons(
+    summary: dict[str, Any], db_url: str, so_far: bool, infeasible: int = 0
+) -> str:
+    """``"; 3 failed with an error (see `hpo-driver trials ... --state error
+    --format json` for their messages and tracebacks)"`` for the best line of
+    :func:`status_text` (:func:`failure_reasons`' words), ``"; so far ..."``
+    while a success may still come, or ``""`` when no finished trial failed."""
+    counts = {TrialState(state): n for state, n in summary["counts"].items()}
+    trials = store_command("hpo-driver trials", db_url, summary["study"])
+    failed = summary.get("failed") or 0
+    reasons = failure_reasons(counts, failed, trials, infeasible=infeasible)
+    if not reasons:
+        return ""
+    return ("; so far " if so_far else "; ") + "; ".join(reasons) + masked_note(db_url)
 
 
 def _over(settings: Mapping[str, Any], finished: int) -> bool:
@@ -411,7 +436,8 @@ def failure_reasons(
 ) -> list[str]:
     """Why the finished trials of a study did not succeed, one phrase per kind,
     each with the command that lists them: ``"3 failed with an error (see
-    `hpo-driver trials --study s --state error`)"``.
+    `hpo-driver trials --study s --state error --format json` for their messages
+    and tracebacks)"`` (the CSV holds only the message).
 
     Args:
         counts: Trials per state (``count_by_state``'s).
@@ -438,7 +464,7 @@ def failure_reasons(
     if counts.get(TrialState.ERROR):
         reasons.append(
             f"{counts[TrialState.ERROR]} failed with an error (see `{trials} "
-            "--state error`)"
+            f"{ERRORS_LISTED}` for their messages and tracebacks)"
         )
     if counts.get(TrialState.PRUNED):
         reasons.append(
@@ -461,7 +487,7 @@ def no_best_text(
 
     Example: ``study 'f' has no successful trial: none of its 3 finished trials
     succeeded; 3 failed with an error (see `hpo-driver trials --study f --state
-    error`)``.
+    error --format json` for their messages and tracebacks)``.
     """
     summary = store.summarise(study)
     trials = store_command("hpo-driver trials", db_url, study)

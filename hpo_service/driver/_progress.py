@@ -208,18 +208,25 @@ class Progress:
         if self._log_lines and time.monotonic() - self._last_log >= _LOG_EVERY_SECONDS:
             self._log_line()
 
-    def close(self, *, last_line: bool = True) -> None:
+    def close(self, *, last_line: bool = True, why: str | None = None) -> None:
         """Finish the bar or the callback (or write the end line).
 
         Args:
             last_line: Write the end line; False when the run ends with an
                 error, whose message says how it ended (the counts shown may not
                 yet include the trial that caused it).
+            why: What stopped the run (``"timeout=60 s ran out"``), said at the
+                end of the end line (``fmin``'s: ``hpo-driver start`` says it on
+                its own last line), below a bar, or else logged (INFO).
         """
         if self._bar is not None:
             self._exit.close()
-        elif self._log_lines and last_line:
-            self._end_line()
+        if self._log_lines and last_line:
+            self._end_line(why)
+        elif why and last_line and isinstance(self._bar, tqdm):
+            print(f"stopped: {why}", file=sys.stderr, flush=True)  # below the bar
+        elif why and last_line:  # no progress shown, or the caller's
+            _logger.info("stopped: %s", why)
 
     def _log_line(self) -> None:
         self._last_log = time.monotonic()
@@ -231,19 +238,22 @@ class Progress:
             self._shown or _summary_text(None, 0, None, True),
         )
 
-    def _end_line(self) -> None:
+    def _end_line(self, why: str | None = None) -> None:
         """How the run ended: finished trials by state and the best loss (or the
-        front), logged if logging shows INFO lines, else on standard error."""
+        front), then ``why`` it stopped if given, logged if logging shows INFO
+        lines, else on standard error."""
         total = "?" if self._total is None else self._total
         ok = self._done - self._pruned - self._failed - self._errors
         states = [f"{ok} done"]
-        why = f": {self._pruning}" if self._pruning else ""
-        states += [f"{self._pruned} pruned{why}"] if self._pruned else []
+        rule = f": {self._pruning}" if self._pruning else ""
+        states += [f"{self._pruned} pruned{rule}"] if self._pruned else []
         states += [f"{self._failed} failed"] if self._failed else []
         states += [f"{self._errors} error"] if self._errors else []
         text = (
             f"{self._done}/{total} trials finished ({', '.join(states)}), {self._best}"
         )
+        if why:
+            text += f"; stopped: {why}"
         if _logger.isEnabledFor(logging.INFO) and _logger.hasHandlers():
             _logger.info("%s", text)
         else:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from hpo_service._common.stop_words import stop_said
 from hpo_service.algorithms._pareto import ParetoArchive
 from hpo_service.algorithms.pruners import BasePruner, NopPruner
 from hpo_service.algorithms.pruners._ladder import short_rule
@@ -198,6 +199,8 @@ class SerialSearch:
         self.batch = batch
         self.save_file = save_file
         self._early_state: list[Any] = []
+        self._no_doc_reason = "max_evals"  # or "exhausted": why no trial is next
+        self._sampled: set[int] = set()  # tids the algorithm suggested
         self._said_ignored_prune = False
         self._said_pruning_several = False
         requeue_interrupted(trials)
@@ -205,8 +208,14 @@ class SerialSearch:
         self._best = replay(trials, suggester)
         skip_seeds(seeds, self._n_finished())
 
-    def run(self, *, progress: bool | Callable[..., Any]) -> None:
-        """Evaluate queued and suggested trials until a stop rule fires."""
+    def run(self, *, progress: bool | Callable[..., Any]) -> str:
+        """Evaluate queued and suggested trials until a stop rule fires.
+
+        Returns:
+            What stopped the search, in ``fmin``'s words (``"timeout=60 s ran
+            out"``, ``"max_evals=20 reached"``: :func:`~hpo_service._common.
+            stop_words.stop_said`), also said on the end line (or logged).
+        """
         total = self.rules.max_evals
         check_loss_threshold(self.rules.loss_threshold, self.trials.n_objectives)
         pruner = self._pruning.pruner
@@ -216,26 +225,32 @@ class SerialSearch:
             initial=self._n_finished(),
             pruning=short_rule(pruner.name, pruner.settings()),
         )
-        started = time.monotonic()
         try:
-            self._show(bar)  # trials of an earlier run, if any
-            while not self._stopping(started):
-                self._say_pruning_several()  # names given, or a first result
-                doc = self._next_doc()
-                if doc is None:
-                    break
-                self._run_one(doc)
-                check_loss_threshold(
-                    self.rules.loss_threshold, self.trials.n_objectives
-                )
-                self._show(bar)
-                if self._early_stop():
-                    break
+            reason = self._loop(bar)
         except BaseException:
             bar.close(last_line=False)  # the error says how the run ended
             raise
-        bar.close()
+        said = stop_said(reason, self.rules, python=True)
+        bar.close(why=said)
         show_ladder(lambda: self._pruning.ladder(self.trials._dynamic_trials), progress)
+        return said
+
+    def _loop(self, bar: Progress) -> str:
+        """Run trials until a stop rule fires; return its reason (a key of
+        :data:`~hpo_service._common.stop_words.STOP_WORDS`)."""
+        started = time.monotonic()
+        self._show(bar)  # trials of an earlier run, if any
+        while (reason := self._stopping(started)) is None:
+            self._say_pruning_several()  # names given, or a first result
+            doc = self._next_doc()
+            if doc is None:
+                return self._no_doc_reason
+            self._run_one(doc)
+            check_loss_threshold(self.rules.loss_threshold, self.trials.n_objectives)
+            self._show(bar)
+            if self._early_stop():
+                return "early_stop"
+        return reason
 
     def _show(self, bar: Progress) -> None:
         self._best.show(
@@ -244,12 +259,13 @@ class SerialSearch:
 
     # ---- steps -----------------------------------------------------------------
 
-    def _stopping(self, started: float) -> bool:
+    def _stopping(self, started: float) -> str | None:
+        """The stop rule that fires now (``"timeout"``, ``"loss_threshold"``), or
+        None."""
         rules = self.rules
         if rules.timeout is not None and time.monotonic() - started >= rules.timeout:
-            _logger.info("timeout of %s s reached", rules.timeout)
-            return True
-        return self._best.reached(rules.loss_threshold)
+            return "timeout"
+        return "loss_threshold" if self._best.reached(rules.loss_threshold) else None
 
     def _next_doc(self) -> dict[str, Any] | None:
         """The next new trial dict, suggesting a batch when none is queued."""
@@ -257,14 +273,17 @@ class SerialSearch:
         if queued:
             return queued[0]
         room = self.rules.max_evals - self._n_finished()
+        self._no_doc_reason = "max_evals"
         if room <= 0:
             return None
         tids = self.trials.new_trial_ids(min(self.batch, room))
+        self._sampled.update(tids)
         seed = int(self.seeds.integers(_SEED_BOUND))
         try:
             new = self.suggester.suggest_seeded(seed, tids)
         except SearchExhausted as e:
             _logger.info("search exhausted: %s", e)
+            self._no_doc_reason = "exhausted"
             return None
         self.trials.insert_trial_docs(
             [
@@ -282,7 +301,8 @@ class SerialSearch:
 
     def _run_one(self, doc: dict[str, Any]) -> None:
         params = params_of(doc)
-        new, valid = self.suggester.point_trial(params)
+        point = "sampled point" if doc["tid"] in self._sampled else "point"
+        new, valid = self.suggester.point_trial(params, point)  # SpaceCodeError
         doc["state"] = JOB_STATE_RUNNING
         doc["book_time"] = _now()
         result: dict[str, Any] | None = None
@@ -384,8 +404,6 @@ class SerialSearch:
         stop, self._early_state = self.rules.early_stop_fn(
             self.trials, *self._early_state
         )
-        if stop:
-            _logger.info("early stop requested after %s trials", self._n_finished())
         return bool(stop)
 
     def _queued(self) -> list[dict[str, Any]]:

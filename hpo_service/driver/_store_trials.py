@@ -429,7 +429,7 @@ class StoreTrials(TrialsView):
             early = _early_stopper(self, early_stop_fn) if early_stop_fn else None
             outcome = self._drive(settings, space, options, early, lease)
         show_ladder(lambda: outcome.pruning, show_progressbar)
-        return best_of(self, space, return_argmin=return_argmin)
+        return best_of(self, space, return_argmin=return_argmin, stopped=outcome.said)
 
     def _check_workers_can_run(self, ignored: dict[str, Any]) -> None:
         """Refuse a store no worker process reaches, and a trial timeout given to

@@ -122,7 +122,9 @@ class DriverOptions:
     worker_hint: str = "`hpo-worker --db URL --study NAME`"
     idle_warning: float = field(default_factory=_idle_warning)
     override_flag: str = "override=True"
-    errors_hint: str = "`hpo-driver trials --db URL --study NAME --state error`"
+    errors_hint: str = (
+        "`hpo-driver trials --db URL --study NAME --state error --format json`"
+    )
     pruning_counts: bool = True
     in_python: bool = False
 
@@ -271,8 +273,10 @@ class Driver:
         except BaseException:
             progress.close(last_line=False)  # its counts may be stale: the error says
             raise
-        # a stop by signal says how far the study got once its trials settle
-        progress.close(last_line=self._interrupted is None)
+        # a stop by signal says how far the study got once its trials settle;
+        # fmin's end line says why it stopped (hpo-driver start's last line does)
+        why = self._said(reason) if self.options.in_python else None
+        progress.close(last_line=self._interrupted is None, why=why)
         return reason
 
     def _first_housekeeping(self) -> None:

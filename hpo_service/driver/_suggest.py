@@ -11,7 +11,7 @@ import numpy as np
 
 from hpo_service.algorithms import Algorithm, check, describe
 from hpo_service.algorithms._history import History
-from hpo_service.exceptions import SpaceError
+from hpo_service.exceptions import SpaceCodeError, SpaceError
 from hpo_service.objective._result import STATUS_PRUNED, losses_of, violation_of
 from hpo_service.space import compile_space, space_eval, validate_params
 from hpo_service.store._base import NewTrial
@@ -247,8 +247,7 @@ class Suggester:
             for tid, params in zip(members, chosen, strict=True):
                 picks[tid] = validate_params(self.compiled, params)
         return [
-            NewTrial(params=picks[tid], config=space_eval(self.space, picks[tid]))
-            for tid in tids
+            NewTrial(params=picks[tid], config=self.config(picks[tid])) for tid in tids
         ]
 
     def suggest(
@@ -261,9 +260,23 @@ class Suggester:
         """Ask the algorithm for ``n`` new trials, treating ``pending`` as in flight
         (with liar ``weights``, one per pending point; None: all 1)."""
         return [
-            NewTrial(params=params, config=space_eval(self.space, params))
+            NewTrial(params=params, config=self.config(params))
             for params in self.suggest_params(rng, n, pending, weights)
         ]
+
+    def config(self, params: dict[str, Any], point: str = "sampled point") -> Any:
+        """The config the space makes of ``params`` (a point already validated).
+
+        Raises:
+            SpaceCodeError: The space's own code raised for this point (a
+                ``scope`` function dividing by zero at some values, say), from
+                the original error; only the evaluation of the user's space is
+                caught here, so that an algorithm's bug still shows as itself.
+        """
+        try:
+            return space_eval(self.space, params)
+        except Exception as e:
+            raise SpaceCodeError(dict(params), e, point=point) from e
 
     def suggest_numbered(
         self,
@@ -322,17 +335,21 @@ class Suggester:
             new += self.suggest_params(rng, 1, [*pending, *new])
         return new
 
-    def trial_for(self, params: Mapping[str, Any]) -> NewTrial:
+    def trial_for(self, params: Mapping[str, Any], point: str = "point") -> NewTrial:
         """A new trial for given params (validated), with its config evaluated.
 
         Raises:
             SpaceError: A label is unknown, an active one missing, an inactive one
                 given, or a value is outside the space.
+            SpaceCodeError: The space's own code raised for this ``point``
+                (``"point"``, given by the user, or ``"sampled point"``).
         """
         params = validate_params(self.compiled, params)
-        return NewTrial(params=params, config=space_eval(self.space, params))
+        return NewTrial(params=params, config=self.config(params, point))
 
-    def point_trial(self, params: Mapping[str, Any]) -> tuple[NewTrial, bool]:
+    def point_trial(
+        self, params: Mapping[str, Any], point: str = "point"
+    ) -> tuple[NewTrial, bool]:
         """A trial for a user's point, and whether it is valid in the space.
 
         As hyperopt does, a point that the space cannot produce (a value out of
@@ -342,9 +359,13 @@ class Suggester:
         Raises:
             SpaceError: The point cannot be evaluated (an active label is missing or
                 a choice index is invalid).
+            SpaceCodeError: The space's own code raised for this ``point`` (see
+                :meth:`trial_for`).
         """
         try:
-            return self.trial_for(params), True
+            return self.trial_for(params, point), True
+        except SpaceCodeError:
+            raise
         except SpaceError as e:
             config = space_eval(self.space, params)
             _logger.warning(

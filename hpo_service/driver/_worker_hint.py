@@ -10,7 +10,7 @@ from __future__ import annotations
 import shlex
 
 from hpo_service.objective._reference import is_standard_library
-from hpo_service.store._cli_option import store_command
+from hpo_service.store._cli_option import ERRORS_LISTED, store_command
 from hpo_service.store._url import mask_url, mongodb_url_of_hyperopt, split_scheme
 
 _MONGODB_PREFIX = "mongodb://"
@@ -61,7 +61,7 @@ def _store_argument(db_url: str, *, hyperopt: bool) -> str:
 
 
 def errors_hint(db_url: str, study: str) -> str:
-    """The command that lists a study's error trials, in backticks:
-    ``"`hpo-driver trials --db URL --study S --state error`"`` (the URL masked; no
-    ``--db`` for the default store)."""
-    return f"`{store_command('hpo-driver trials', db_url, study)} --state error`"
+    """The command that lists a study's error trials with their tracebacks, in
+    backticks: ``"`hpo-driver trials --db URL --study S --state error --format
+    json`"`` (the URL masked; no ``--db`` for the default store)."""
+    return f"`{store_command('hpo-driver trials', db_url, study)} {ERRORS_LISTED}`"

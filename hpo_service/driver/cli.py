@@ -46,6 +46,7 @@ from hpo_service.exceptions import (
     HPOServiceError,
     MultiObjectiveError,
     ObjectiveImportError,
+    SpaceCodeError,
     SpaceError,
     StudyNotFoundError,
     StudyWithoutSpaceError,
@@ -402,10 +403,14 @@ def start(
             store, db_url, study, given, override=override, options=options,
             faults=faults, on_lease=lease.taken,
         )  # fmt: skip
-        _drive_opened(
-            store, db_url, study, settings, created, space, options, lease,
-            workers=workers, stop_grace=stop_grace, show_output=show_output,
-        )  # fmt: skip
+        try:
+            _drive_opened(
+                store, db_url, study, settings, created, space, options, lease,
+                workers=workers, stop_grace=stop_grace, show_output=show_output,
+            )  # fmt: skip
+        except SpaceCodeError as e:  # the lease is given back, nothing queued
+            named = e if space_ref is None else e.naming(space_ref)
+            raise click.ClickException(str(named)) from e
 
 
 def _stored_settings(
@@ -696,9 +701,8 @@ def status(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> Non
     """Counts by state, the pruner and what it did (per rung, with how many passed),
     the driver, the workers running trials (lease ages) and the best trial."""
     summary = _output.status_summary(store, study)
-    click.echo(
-        _json.dumps(summary, indent=2) if as_json else _output.status_text(summary)
-    )
+    shown = _output.status_text(summary, db_url)
+    click.echo(_json.dumps(summary, indent=2) if as_json else shown)
 
 
 @main.command()

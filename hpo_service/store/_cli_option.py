@@ -44,6 +44,11 @@ def db_flag(db_url: str) -> str:
     return " --db " + shlex.quote(mask_url(db_url))
 
 
+ERRORS_LISTED = "--state error --format json"
+"""The ``hpo-driver trials`` flags that every hint naming a study's error trials
+ends with: JSON holds each one's traceback, the CSV only its message."""
+
+
 def store_command(command: str, db_url: str, study: str) -> str:
     """A command to paste that reads or writes ``study`` in the store ``db_url``:
     ``"hpo-driver trials --db URL --study NAME"`` (the URL masked and shell-quoted,

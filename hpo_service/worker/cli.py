@@ -29,6 +29,7 @@ from hpo_service._common.words import counted
 from hpo_service.exceptions import ObjectiveImportError, StoreError, WorkerError
 from hpo_service.store import BaseTrialStore
 from hpo_service.store._cli_option import (
+    ERRORS_LISTED,
     MissingStoreError,
     NumberRange,
     UnreachableStoreError,
@@ -416,7 +417,7 @@ def _error_trials_command(db_url: str, study: str | None) -> str:
     """The ``hpo-driver trials`` command that lists the error trials: ``--db`` when
     not the default (masked), ``--study`` (``NAME`` for a worker of any study)."""
     name = shlex.quote(study) if study else "NAME"
-    text = f"`hpo-driver trials{db_flag(db_url)} --study {name} --state error`"
+    text = f"`hpo-driver trials{db_flag(db_url)} --study {name} {ERRORS_LISTED}`"
     if not study:
         text += " (NAME: the study)"
     return text + masked_note(db_url)

@@ -246,3 +246,13 @@ def prunes_itself(config: dict[str, Any]) -> float:
 
     report(quadratic(config), step=1)
     raise TrialPruned()
+
+
+@scope.define
+def inverse_of(d: float) -> float:
+    """``1 / d``: the space's own code, which raises ZeroDivisionError at ``d == 0``."""
+    return 1 / d
+
+
+#: A space whose own code raises for the points sampled: ``d`` rounds to 0 always.
+inverse_space = {"v": scope.inverse_of(hp.quniform("d", -0.4, 0.4, 1))}

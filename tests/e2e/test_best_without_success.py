@@ -32,23 +32,38 @@ def best_error(procs, db) -> str:
     return " ".join(best.stderr.split())
 
 
+def status_best(procs, db) -> str:
+    """``hpo-driver status``'s best line, on one line."""
+    status = procs.run(DRIVER, "status", "--db", db, "--study", "s")
+    assert status.returncode == 0, status.stderr
+    line = status.stdout.split("  best: ", 1)[1].split("\n  ")[0]
+    return "best: " + " ".join(line.split())
+
+
 def test_best_of_a_study_whose_trials_all_failed_points_to_them(procs, db):
     run = start(procs, db, "always_fails", "--max-evals", "2", "--workers", "1")
     assert run.returncode == 1, run.stderr
-    listing = f"hpo-driver trials --db {db} --study s --state error"
+    listing = f"hpo-driver trials --db {db} --study s --state error --format json"
+    errors = (
+        f"2 failed with an error (see `{listing}` for their messages and tracebacks)"
+    )
     assert best_error(procs, db) == (
         "Error: study 's' has no successful trial: none of its 2 finished trials "
-        f"succeeded; 2 failed with an error (see `{listing}`)"
+        f"succeeded; {errors}"
     )
-    listed = procs.run(DRIVER, *listing.split()[1:], "--format", "json")
+    assert status_best(procs, db) == (
+        f"best: none: no trial of the 2 finished succeeded; {errors}"
+    )
+    listed = procs.run(DRIVER, *listing.split()[1:])
     assert listed.stdout.count('"tid"') == 2, listed.stderr
+    assert listed.stdout.count("Traceback (most recent call last)") == 2, listed.stdout
     # a larger budget: the study may still get a success ("yet"), so far none
     run = start(procs, db, "always_fails", "--max-evals", "4", "--timeout", "0.5")
     assert run.returncode == 1, run.stderr
     assert best_error(procs, db) == (
-        "Error: study 's' has no successful trial yet; so far 2 failed with an "
-        f"error (see `{listing}`)"
+        f"Error: study 's' has no successful trial yet; so far {errors}"
     )
+    assert status_best(procs, db) == f"best: none yet; so far {errors}"
 
 
 def test_best_of_a_study_whose_trials_were_all_pruned_says_so(procs, db):
@@ -59,6 +74,11 @@ def test_best_of_a_study_whose_trials_were_all_pruned_says_so(procs, db):
         "Error: study 's' has no successful trial: none of its 2 finished trials "
         "succeeded; 2 were pruned, and a pruned trial is never the best (see "
         f"`{listing}` for their last reported values)"
+    )
+    assert status_best(procs, db) == (
+        "best: none: no trial of the 2 finished succeeded; 2 were pruned, and a "
+        f"pruned trial is never the best (see `{listing}` for their last reported "
+        "values)"
     )
     listed = procs.run(DRIVER, *listing.split()[1:], "--format", "json")
     assert listed.stdout.count('"tid"') == 2, listed.stderr

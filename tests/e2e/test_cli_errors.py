@@ -271,13 +271,15 @@ def test_a_worker_stopped_by_failures_names_the_command_that_lists_them(
     limit = ("--max-consecutive-failures", "2", "--idle-timeout", "5")
     default = procs.run_in(tmp_path, WORKER, "--study", "bad", *limit)
     assert default.returncode == 1, default.stderr
-    assert "see `hpo-driver trials --study bad --state error`" in default.stderr
+    assert (
+        "see `hpo-driver trials --study bad --state error --format json`"
+    ) in default.stderr
     elsewhere = procs.run(WORKER, "--db", f"sqlite:///{tmp_path / 'hpo.sqlite'}",
                           "--study", "bad", *limit)  # fmt: skip
     assert elsewhere.returncode == 1, elsewhere.stderr
     command = (
         f"see `hpo-driver trials --db sqlite:///{tmp_path / 'hpo.sqlite'} --study "
-        "bad --state error`"
+        "bad --state error --format json`"
     )
     assert command in " ".join(elsewhere.stderr.split())
 
@@ -288,10 +290,11 @@ def test_the_failures_command_masks_the_store_password():
     command = _error_trials_command("mongodb://u:secret@db:27017/hpo", "my study")
     assert command == (
         "`hpo-driver trials --db 'mongodb://u:***@db:27017/hpo' --study 'my study' "
-        "--state error` (the command shows *** in place of the password)"
+        "--state error --format json` (the command shows *** in place of the "
+        "password)"
     )
     assert _error_trials_command("sqlite:///hpo.sqlite", None) == (
-        "`hpo-driver trials --study NAME --state error` (NAME: the study)"
+        "`hpo-driver trials --study NAME --state error --format json` (NAME: the study)"
     )
 
 

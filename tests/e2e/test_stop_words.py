@@ -201,3 +201,52 @@ def test_a_point_queued_past_the_budget_of_an_fmin_study_names_max_evals(
     message = cancelled.error["message"]
     assert "the study had already finished its max_evals=2 trials" in message
     assert "resume the study with a larger max_evals," in message
+
+
+END_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from hpo_service import StoreTrials, fmin
+    from tests.e2e.objectives import quadratic, space
+
+    workers = int(sys.argv[2])
+    trials = StoreTrials(
+        sys.argv[1], "s", workers=workers, objective="tests.e2e.objectives:quadratic"
+    )
+    stop = {"timeout": 0.5} if workers == 0 else {}
+    fmin(quadratic, space, max_evals=2, trials=trials, **stop)
+    """
+)
+
+
+def run_end_script(procs, db, tmp_path, workers: int):
+    script = tmp_path / "script.py"
+    script.write_text(END_SCRIPT)
+    return subprocess.run(
+        [sys.executable, str(script), db, str(workers)], cwd=REPO, env=procs.env,
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_fmin_through_a_store_says_why_it_stopped_on_its_end_line(procs, db, tmp_path):
+    """Before, its end line was only "2/2 trials finished (2 done), best loss: X"."""
+    done = run_end_script(procs, db, tmp_path, workers=1)
+    assert done.returncode == 0, done.stderr
+    end = done.stderr.strip().splitlines()[-1]
+    assert end.startswith("2/2 trials finished (2 done), best loss: "), end
+    assert end.endswith("; stopped: max_evals=2 reached"), end
+
+
+def test_fmin_through_a_store_names_a_timeout_before_any_trial_finished(
+    procs, db, tmp_path
+):
+    """No worker: ``timeout=0.5`` ends the study with its trials queued. Before,
+    fmin raised "no trial finished (every one raised or none ran)"."""
+    done = run_end_script(procs, db, tmp_path, workers=0)
+    assert done.returncode == 1, done.stderr
+    assert (
+        "AllTrialsFailed: no trial finished (timeout=0.5 s ran out before any trial "
+        "finished), so there is no best trial to return"
+    ) in done.stderr, done.stderr
+    end = [line for line in done.stderr.splitlines() if "trials finished (" in line]
+    assert end[-1].endswith("; stopped: timeout=0.5 s ran out"), end

@@ -166,22 +166,23 @@ def test_a_study_where_every_trial_failed_exits_non_zero(procs, tmp_path):
     assert "Error: no trial of study 'f' succeeded" in run.stderr
     assert (run.stdout + run.stderr).count("succeeded") == 1  # said once
     # the command to paste names the store, which is not the default one
-    hint = f"hpo-driver trials --db {db} --study f --state error"
-    assert f"(see `{hint}`)" in " ".join(run.stderr.split())
-    listed = procs.run(DRIVER, *hint.split()[1:], "--format", "json")
+    hint = f"hpo-driver trials --db {db} --study f --state error --format json"
+    why = f"3 failed with an error (see `{hint}` for their messages and tracebacks)"
+    assert f": {why}" in " ".join(run.stderr.split())
+    listed = procs.run(DRIVER, *hint.split()[1:])
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.count('"tid"') == 3
     assert counts(db, "f")[TrialState.ERROR] == 3
     status = procs.run(DRIVER, "status", "--db", db, "--study", "f")
     assert status.returncode == 0, status.stderr
-    assert status.stdout.splitlines()[-1] == (
-        "  best: none: no trial of the 3 finished succeeded"  # not "none yet"
+    assert " ".join(status.stdout.split("  best: ")[-1].split()) == (
+        f"none: no trial of the 3 finished succeeded; {why}"  # not "none yet"
     )
     best = procs.run(DRIVER, "best", "--db", db, "--study", "f")
     assert best.returncode == 1
     assert " ".join(best.stderr.split()) == (  # not "yet" either
         "Error: study 'f' has no successful trial: none of its 3 finished trials "
-        f"succeeded; 3 failed with an error (see `{hint}`)"
+        f"succeeded; {why}"
     )
 
 

@@ -298,7 +298,7 @@ def test_a_mongo_worker_without_exp_key_keeps_hyperopts_failure_limit(mongo_url)
         assert run.returncode == 1, run.stderr
         assert "4 in a row (--max-consecutive-failures)" in run.stderr
         # A worker of any study names the study its errors came from.
-        assert "--study bad --state error`" in run.stderr, run.stderr
+        assert "--study bad --state error --format json`" in run.stderr, run.stderr
         assert "NAME" not in run.stderr
         counts = store.count_by_state("bad")
         assert (counts[TrialState.DONE], counts[TrialState.ERROR]) == (1, 4)

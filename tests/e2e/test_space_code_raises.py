@@ -1,0 +1,33 @@
+"""A search space whose own code raises (a ``scope`` function dividing by zero)
+for the driver's own suggestion: ``hpo-driver start`` refuses, naming the space's
+import path, the sampled point and the error, gives the study's lease back and
+queues nothing. Before, it ended in a traceback (the ZeroDivisionError out of
+the space's evaluation). Real ``hpo-driver`` processes, SQLite and MongoDB."""
+
+from __future__ import annotations
+
+from hpo_service.store import open_store
+
+DRIVER = "hpo_service.driver.cli"
+SPACE = "tests.e2e.objectives:inverse_space"
+
+
+def test_start_refuses_a_space_that_raises_for_its_sampled_point(procs, any_db):
+    run = procs.run(DRIVER, "start", "--db", any_db, "--study", "z", "--objective",
+                    "tests.e2e.objectives:sum_of_squares", "--space", SPACE,
+                    "--max-evals", "4", "--workers", "1", "--no-progress")  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stderr, run.stderr
+    error = " ".join(run.stderr.split()).split("Error: ", 1)[1]
+    assert error.startswith(
+        f"the space {SPACE} raised ZeroDivisionError for the sampled point {{'d': "
+    ), error
+    assert error.endswith(": float division by zero"), error
+    with open_store(any_db) as store:
+        assert store.get_study("z").driver_owner is None
+        assert sum(store.count_by_state("z").values()) == 0
+    # the lease was given back: the next start takes it (and refuses the same way)
+    again = procs.run(DRIVER, "start", "--db", any_db, "--study", "z",
+                      "--no-progress")  # fmt: skip
+    assert again.returncode == 1, again.stderr
+    assert "raised ZeroDivisionError for the sampled point" in again.stderr
