@@ -1198,21 +1198,27 @@ class MongoTrialStore(BaseTrialStore):
         wid: str,
         lookup: dict[str, Any],
         sort: list[tuple[str, int]] | None = None,
+        recheck: bool = False,
     ) -> dict[str, Any] | None:
         """Apply ``update`` (stamped ``wid``) to the first trial matching ``query``.
 
         ``lookup`` (with the write id added) finds the trial if a retried attempt
-        had in fact landed. Returns the written trial, or None.
+        had in fact landed. With ``recheck``, a write that matched nothing looks
+        for its id once more: an earlier send of it (pymongo's own retry, or ours
+        after a lookup that came too early) may have landed in between and made
+        the trial no longer match ``query``. Returns the written trial, or None.
         """
 
+        def landed() -> dict[str, Any] | None:
+            return self._trials_latest.find_one({**lookup, "wid": wid})
+
         def attempt(n: int) -> dict[str, Any] | None:
-            if n > 0:
-                landed = self._trials_latest.find_one({**lookup, "wid": wid})
-                if landed is not None:
-                    return landed
-            return self._trials.find_one_and_update(
+            if n > 0 and (doc := landed()) is not None:
+                return doc
+            doc = self._trials.find_one_and_update(
                 query, update, sort=sort, return_document=_AFTER
             )
+            return landed() if doc is None and recheck else doc
 
         return self._call(what, attempt)
 
@@ -1593,7 +1599,10 @@ class MongoTrialStore(BaseTrialStore):
         attempt = current or {"token": token, "state": "running"}
         query = {"tid": tid, "study": study, **attempt}
         lookup = {"tid": tid, "study": study}
-        if self._write_one(what, query, update, wid=wid, lookup=lookup) is not None:
+        written = self._write_one(
+            what, query, update, wid=wid, lookup=lookup, recheck=True
+        )  # the query names one trial: a miss is rare, its recheck is cheap
+        if written is not None:
             return True
         self._require_trial(study, tid)
         return False
@@ -1697,7 +1706,9 @@ class MongoTrialStore(BaseTrialStore):
                 "lease_expires_at": None,
             }
             update = self._stamped(fields, wid)
-        written = self._write_one("requeue_expired", query, update, wid=wid, lookup=key)
+        written = self._write_one(
+            "requeue_expired", query, update, wid=wid, lookup=key, recheck=True
+        )
         return written is not None
 
     def cancel(

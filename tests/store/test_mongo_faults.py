@@ -197,6 +197,38 @@ def test_slow_replies_lost_to_a_socket_timeout(wire: Wire, command: str) -> None
         assert all(t.state is TrialState.DONE for t in trials)
 
 
+FINISHES = {
+    "complete": (lambda s, t: s.complete("s", t.tid, t.token, {"loss": 0.0}), "done"),
+    "fail": (
+        lambda s, t: s.fail("s", t.tid, t.token, {"type": "E", "message": "m"}),
+        "error",
+    ),
+    "release": (lambda s, t: s.release("s", t.tid, t.token), "new"),
+}
+
+
+@pytest.mark.parametrize("call", FINISHES)
+def test_a_finish_that_landed_late_says_so(wire: Wire, call: str) -> None:
+    """A worker's complete (fail, release) whose reply is lost lands 1.25 s late:
+    pymongo's retry and the store's look-up of its write id come before that; the
+    store sends it again, and that send's own retry (pymongo's) runs after the
+    first landed, matches no running attempt and answers "nothing". The store
+    said False, "the trial is no longer yours", for a result it had stored: the
+    worker dropped it (in test_slow_replies_lost_to_a_socket_timeout, drain's
+    complete under load). It must say True, and the trial holds that one write."""
+    finish, state = FINISHES[call]
+    with wire.open(socketTimeoutMS=500) as store:
+        store.create_study("s", {})
+        queue(store, 1)
+        trial = store.claim("w", LONG, study="s")
+        assert trial is not None
+        with wire.fault(["findAndModify"], 3, blockConnection=True, blockTimeMS=1250):
+            assert finish(store, trial)
+        (after,) = store.get_trials("s")
+        assert after.state.value == state
+        assert after.attempts == (0 if call == "release" else 1)
+
+
 def test_step_down_in_the_middle_of_a_study(wire: Wire) -> None:
     """Workers in threads keep claiming and completing while the primary steps down
     for 3 s (no primary meanwhile): every trial still finishes exactly once."""
