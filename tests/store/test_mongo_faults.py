@@ -182,12 +182,14 @@ def test_slow_replies_lost_to_a_socket_timeout(wire: Wire, command: str) -> None
     """The reply arrives after the client gave up (twice: pymongo's own retry too),
     and the write may land after the store's retry looked for it: a claim can then
     leak until its lease expires (it is requeued, never run twice at once), but every
-    trial finishes, once."""
+    trial finishes, once. The fault is armed twice: queueing takes the first
+    (findAndModify: the tid allocation), the worker's calls the second (the claim)."""
     slow = {"blockConnection": True, "blockTimeMS": 1500}
     with wire.open(socketTimeoutMS=500) as store:
         store.create_study("s", {})
         with wire.fault([command], 2, **slow):
             queue(store, 3)
+        with wire.fault([command], 2, **slow):
             trial = store.claim("w", 3.0, study="s")  # a leaked claim expires soon
             assert store.heartbeat("s", trial.tid, trial.token, LONG)
             assert store.complete("s", trial.tid, trial.token, {"loss": 0.0})
