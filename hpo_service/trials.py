@@ -22,6 +22,7 @@ from hpo_service.objective._result import (  # noqa: F401 - public names
     STATUS_STRINGS,
     STATUS_SUSPENDED,
     best_position,
+    constraint_count,
     loss_of,
     objective_count,
     pareto_front,
@@ -318,6 +319,12 @@ class TrialsView:
         losses; None while neither is known."""
         names = self.objective_names
         return len(names) if names else objective_count(self.results)
+
+    @property
+    def n_constraints(self) -> int | None:
+        """Number of constraints every successful result must carry: that of the
+        first successful result that carries any; None while none has."""
+        return constraint_count(self.results)
 
     @property
     def best_trials(self) -> list[dict[str, Any]]:

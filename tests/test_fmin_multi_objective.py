@@ -128,6 +128,41 @@ def test_a_changed_number_of_losses_is_an_error_naming_both_counts():
     assert "got 3" in docs[3]["misc"]["error"][1]
 
 
+@pytest.mark.parametrize(
+    ("counts", "said"),
+    [
+        ([None, 2, 2, 1, 2, 3], ["got 1: constraints=", "got 3: constraints="]),
+        ([2, None, 2, 2, 2, 2], ["but got none"]),
+    ],
+)
+def test_a_changed_number_of_constraints_is_an_error_naming_both_counts(counts, said):
+    """The count is fixed by the first result carrying constraints (a result
+    without any before it stays feasible); another count, or none, after it is an
+    error trial, as a changed number of losses is."""
+    counter = itertools.count()
+
+    def fn(config):
+        n = counts[next(counter)]
+        return {
+            "loss": [config["x"], 1.0],
+            "constraints": None if n is None else [-1.0] * n,
+        }
+
+    _, trials = run(fn, evals=len(counts), catch_eval_exceptions=True)
+    docs = trials._dynamic_trials
+    bad = [i for i, n in enumerate(counts) if n != 2 and i > counts.index(2)]
+    assert [t["state"] == JOB_STATE_ERROR for t in docs] == [
+        i in bad for i in range(len(counts))
+    ]
+    messages = [docs[i]["misc"]["error"][1] for i in bad]
+    for message, part in zip(messages, said, strict=True):
+        assert "the study has 2 constraints" in message and part in message
+    assert trials.n_constraints == 2
+    counter = itertools.count()
+    with pytest.raises(InvalidResultError, match=r"has 2 constraints.*but got"):
+        run(fn, evals=len(counts))
+
+
 def test_named_objectives_fix_the_count_from_the_first_trial():
     trials = Trials(objectives=["error", "latency"])
     with pytest.raises(InvalidResultError, match=r"\(error, latency\).*got 3"):

@@ -138,6 +138,10 @@ class StudySettings:
             or None.
         n_objectives: Number of losses every result must have: from the names, else
             recorded by the driver from the first successful result; None until then.
+        n_constraints: Number of constraints every successful result must carry:
+            recorded (by the worker) from the first successful result that carries
+            constraints; None until then. A later result with another number, or
+            with none, becomes an error trial naming both counts.
         configs_pending: Set, together with the space, by the start that gives a
             study made by an import its space: the imported trials (params only)
             are still to get the configs the space makes of them. Cleared once
@@ -176,6 +180,7 @@ class StudySettings:
     pruner_settings: dict[str, Any] = field(default_factory=dict)
     objective_names: list[str] | None = None
     n_objectives: int | None = None
+    n_constraints: int | None = None
     configs_pending: bool = False
     started_by: str | None = None
     space_mark: dict[str, Any] | None = None
@@ -226,3 +231,25 @@ def record_objective_count(store: BaseTrialStore, study: str, count: int) -> int
         study, {"n_objectives": count}, only_unset=True
     )
     return int(study_doc.settings["n_objectives"])
+
+
+def record_constraint_count(store: BaseTrialStore, study: str, count: int) -> int:
+    """Record ``count`` as the study's number of constraints unless one is recorded.
+
+    As :func:`record_objective_count`: one atomic first-writer-wins write, so
+    workers racing with different counts all get the one that was kept.
+
+    Args:
+        study: The study's name.
+        count: The number of constraints of a successful result, >= 1.
+
+    Returns:
+        The study's number of constraints now in force (``count`` if it was first).
+
+    Raises:
+        StudyNotFoundError: No such study.
+    """
+    study_doc = store.patch_study_settings(
+        study, {"n_constraints": count}, only_unset=True
+    )
+    return int(study_doc.settings["n_constraints"])

@@ -38,6 +38,7 @@ from hpo_service.objective._report import TrialContext, ignored_prune, pruned_re
 from hpo_service.objective._result import (
     STATUS_PRUNED,
     best_key,
+    check_constraint_count,
     check_objective_count,
     losses_of,
     normalise_result,
@@ -353,6 +354,7 @@ class SerialSearch:
         result = normalise_result(value, storable=False)
         names = self.trials.objective_names or ()
         check_objective_count(result, self.trials.n_objectives, names)
+        check_constraint_count(result, self.trials.n_constraints)
         return result
 
     def _say_ignored_prune(self, tid: int, context: TrialContext) -> None:

@@ -695,7 +695,7 @@ def _write_changes(
     changes = {
         key: value
         for key, value in merged.to_dict().items()
-        if key != "n_objectives" and raw.get(key) != value
+        if key not in ("n_objectives", "n_constraints") and raw.get(key) != value
     }
     if changes:
         store.patch_study_settings(name, changes)

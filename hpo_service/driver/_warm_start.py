@@ -42,6 +42,7 @@ from hpo_service._common.settings import (
     StudySettings,
     budget_of,
     counted_finished,
+    record_constraint_count,
     record_objective_count,
 )
 from hpo_service._common.stop_signals import pause_point
@@ -69,7 +70,9 @@ from hpo_service.exceptions import (
 from hpo_service.objective._result import (
     STATUS_FAIL,
     STATUS_OK,
+    check_constraint_count,
     check_objective_count,
+    constraints_count,
     losses_of,
     normalise_result,
     objective_count,
@@ -241,9 +244,11 @@ def _fill(
     seen = _finished_identities(store, study)
     trials = _new_trials(settings, study, records, study_names, seen, report)
     count = _objective_count(settings, trials)
+    constraints = _constraint_count(settings, trials)
     if confirm is not None:
         confirm()
     _record_objectives(store, study, settings, count, new_names if trials else None)
+    _record_constraints(store, study, settings, constraints)
     report.imported = store.insert_finished(study, trials) if trials else []
     for trial in trials:
         state = TrialState(trial.state).value
@@ -271,6 +276,7 @@ def _fill_spaceless(
         names, new_names = _named_objectives(settings, records)
         trials = _new_trials(settings, study, records, names, set(), ImportReport())
         count = _objective_count(settings, trials)
+        _constraint_count(settings, trials)  # checked before the study is made
         try:
             _create(store, study, trials, names=new_names, count=count)
         except StudyExistsError:  # created meanwhile (a start, another import)
@@ -570,6 +576,50 @@ def _objective_count(
         except InvalidResultError as e:
             raise ValueError(f"{result['imported_from']}: {e}") from None
     return expected
+
+
+def _constraint_count(
+    settings: StudySettings, trials: Sequence[FinishedTrial]
+) -> int | None:
+    """The number of constraints of the imported done results, in file order: the
+    study's, else fixed by the first one that carries constraints (one without any
+    before it stays as it is, as in a search); None without any.
+
+    Raises:
+        ValueError: A later result's count differs (naming its origin and both
+            counts).
+    """
+    expected = settings.n_constraints
+    for trial in trials:
+        if trial.state is not TrialState.DONE or not trial.result:
+            continue
+        if expected is None:
+            expected = constraints_count(trial.result) or None
+            continue
+        try:
+            check_constraint_count(trial.result, expected)
+        except InvalidResultError as e:
+            raise ValueError(f"{trial.result['imported_from']}: {e}") from None
+    return expected
+
+
+def _record_constraints(
+    store: BaseTrialStore, study: str, settings: StudySettings, count: int | None
+) -> None:
+    """Record the imported results' number of constraints where the study
+    (``settings``, as read before the import) had none.
+
+    Raises:
+        ValueError: A worker recorded another count meanwhile.
+    """
+    if count is None or settings.n_constraints is not None:
+        return
+    kept = record_constraint_count(store, study, count)
+    if kept != count:
+        raise ValueError(
+            f"the study has {counted(kept, 'constraint')}, but the imported "
+            f"results have {counted(count, 'constraint')} each"
+        )
 
 
 def _record_objectives(

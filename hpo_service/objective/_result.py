@@ -443,6 +443,55 @@ def check_objective_count(
     )
 
 
+def constraints_count(result: Mapping[str, Any]) -> int | None:
+    """Number of constraints a successful result carries (0 for none), None for a
+    result that is not successful (failed, pruned, or without a usable loss)."""
+    if losses_of(result) is None:
+        return None
+    constraints = result.get("constraints")
+    if constraints is None:
+        return 0
+    return len(constraints) if _is_sequence(constraints) else 1
+
+
+def constraint_count(results: Iterable[Mapping[str, Any] | None]) -> int | None:
+    """Number of constraints of the first successful result that carries any,
+    None if none does (the study's constraint count is fixed there)."""
+    for result in results:
+        count = None if result is None else constraints_count(result)
+        if count:
+            return count
+    return None
+
+
+def check_constraint_count(result: Mapping[str, Any], expected: int | None) -> None:
+    """Refuse a successful result whose number of constraints is not ``expected``.
+
+    A study's number of constraints is fixed by its first successful result that
+    carries constraints; from then on every successful result must carry that many.
+    A result with no constraints after that is refused too (it would otherwise
+    count as feasible, and could join the front unchecked); successful results
+    without constraints before that one stay as they are (feasible).
+
+    Args:
+        result: A normalised result.
+        expected: The study's number of constraints, None while unknown.
+
+    Raises:
+        InvalidResultError: The counts differ.
+    """
+    count = constraints_count(result)
+    if expected is None or count is None or count == expected:
+        return
+    shown = result.get("constraints")
+    got = f"{count}: constraints={shown!r:.200}" if count else "none"
+    raise InvalidResultError(
+        f"the study has {counted(expected, 'constraint')} (from its first result "
+        f"that carries constraints), so a result must have "
+        f"{counted(expected, 'constraint')}, but got {got}"
+    )
+
+
 def pareto_front(results: Sequence[Mapping[str, Any] | None]) -> list[int]:
     """Positions of the results on the Pareto front, in order.
 

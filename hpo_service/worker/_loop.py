@@ -25,6 +25,7 @@ from hpo_service._common.settings import (
     budget_of,
     cancelled_error,
     counted_finished,
+    record_constraint_count,
     record_objective_count,
 )
 from hpo_service._common.stop_signals import (
@@ -46,7 +47,9 @@ from hpo_service.exceptions import (
     WorkerError,
 )
 from hpo_service.objective._result import (
+    check_constraint_count,
     check_objective_count,
+    constraints_count,
     decode_attachments,
     losses_of,
 )
@@ -798,6 +801,7 @@ class Worker:
         outcome: ChildOutcome,
     ) -> None:
         settings = self._objective_count_known(name, trial.study, settings, outcome)
+        settings = self._constraint_count_known(name, trial.study, settings, outcome)
         kind, data = _checked_objective_count(outcome.kind, outcome.data, settings)
         code = outcome.code
         if kind in ("result", "pruned", "error"):
@@ -1059,6 +1063,29 @@ class Worker:
         if count is None:  # gave up (cold stop): the outcome fails too
             return settings
         settings = dataclasses.replace(settings, n_objectives=count)
+        self._settings[study] = (time.monotonic(), settings, None)
+        return settings
+
+    def _constraint_count_known(
+        self, name: str, study: str, settings: StudySettings, outcome: ChildOutcome
+    ) -> StudySettings:
+        """``settings`` with the study's constraint count, recording it if unknown
+        and this result carries constraints (as :meth:`_objective_count_known`: the
+        first results race, one count is kept, a known count never changes)."""
+        if outcome.kind != "result" or settings.n_constraints is not None:
+            return settings
+        count = constraints_count(outcome.data)
+        if not count:
+            return settings
+        kept = self._retrying(  # part of recording the outcome: retried alike
+            f"record trial {name}",
+            lambda: record_constraint_count(self._store, study, count),
+            keep=outcome.data,
+            lease=self._lease,
+        )
+        if kept is None:  # gave up (cold stop): the outcome fails too
+            return settings
+        settings = dataclasses.replace(settings, n_constraints=kept)
         self._settings[study] = (time.monotonic(), settings, None)
         return settings
 
@@ -1355,13 +1382,15 @@ class Worker:
 def _checked_objective_count(
     kind: str, data: dict[str, Any], settings: StudySettings
 ) -> tuple[str, dict[str, Any]]:
-    """A result with another number of losses than the study's becomes an error."""
+    """A result with another number of losses, or of constraints, than the
+    study's becomes an error."""
     if kind != "result":
         return kind, data
     try:
         check_objective_count(
             data, settings.n_objectives, settings.objective_names or ()
         )
+        check_constraint_count(data, settings.n_constraints)
     except InvalidResultError as e:
         error = {"type": type(e).__name__, "message": str(e), "traceback": None}
         return "error", {**error, "duration": data.get("duration")}

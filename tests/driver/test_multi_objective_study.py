@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hpo_service import StoreTrials, fmin, hp, tpe
+from hpo_service import StoreTrials, fmin, hp, rand, tpe
 from hpo_service._common.words import counted
 from hpo_service.driver._study import open_study, space_settings
 from hpo_service.driver._study_loop import Driver, DriverOptions
@@ -32,6 +32,7 @@ from tests.helpers.multi_objective import (
     pruned_space,
     three_losses,
     two_losses,
+    varying_constraints,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -117,6 +118,30 @@ def test_workers_turn_a_wrong_number_of_losses_into_error_trials(db_url):
         assert trial.error["type"] == "InvalidLoss"
         assert "has 2 objectives (a, b)" in trial.error["message"]
         assert "got 3" in trial.error["message"]
+
+
+def test_workers_turn_a_changed_number_of_constraints_into_error_trials(db_url):
+    """A real hpo-worker fixes the study's constraint count at the first result
+    carrying constraints (recorded with the study) and turns a result with another
+    count, or with none after it, into an error trial naming both counts."""
+    trials = StoreTrials(db_url, "varying", workers=1, objectives="a,b")
+    try:
+        fmin(varying_constraints, SPACE, algo=rand.suggest, max_evals=12,
+             trials=trials, rstate=np.random.default_rng(3),
+             show_progressbar=False)  # fmt: skip
+        count = trials.store.get_study("varying").settings["n_constraints"]
+        done = trials.store.get_trials("varying", [TrialState.DONE])
+        errors = trials.store.get_trials("varying", [TrialState.ERROR])
+    finally:
+        trials.close()
+    carried = [len(t.result.get("constraints") or []) for t in done]
+    assert count in (1, 2) and set(carried) <= {0, count}
+    assert errors, "seed 3 gives both counts: some results must be refused"
+    for trial in errors:
+        message = trial.error["message"]
+        assert trial.error["type"] == "InvalidResultError"
+        assert f"the study has {counted(count, 'constraint')}" in message
+        assert ("but got none" in message) or (f"but got {3 - count}:" in message)
 
 
 def new_study(store, name, objective, **given):
@@ -327,3 +352,34 @@ def test_store_trials_with_a_pruner_says_what_it_judges(db_url, caplog):
         trials.close()
     judged = "pruner median: each trial is judged by the one value its objective"
     assert caplog.text.count(judged) == 1
+
+
+def test_an_import_keeps_the_study_constraint_count(store):
+    """Imported results follow the rule of a search: the first one carrying
+    constraints fixes the count (one without any before it is kept), a later one
+    with another count, or none, refuses the import, naming its origin."""
+    from hpo_service.driver._warm_start import Evaluated, import_results
+
+    def record(tid, constraints):
+        result = {"loss": [1.0 + tid, 2.0 - tid], "status": "ok"}
+        if constraints is not None:
+            result["constraints"] = constraints
+        return Evaluated({"x": tid / 10}, result, f"file#{tid}")
+
+    report = import_results(
+        store, "c", [record(0, None), record(1, [-1.0, 0.5])], create=True
+    )
+    assert report.imported == [0, 1]
+    assert store.get_study("c").settings["n_constraints"] == 2
+    for constraints, got in (([0.1], "1: constraints=[0.1]"), (None, "none")):
+        with pytest.raises(ValueError) as refused:
+            import_results(store, "c", [record(2, constraints)])
+        assert str(refused.value) == (
+            "file#2: the study has 2 constraints (from its first result that carries "
+            f"constraints), so a result must have 2 constraints, but got {got}"
+        )
+    with pytest.raises(ValueError, match=r"file#3: .*has 1 constraint .*got 2"):
+        import_results(
+            store, "new", [record(2, [0.0]), record(3, [0.0, 1.0])], create=True
+        )
+    assert "new" not in [s.name for s in store.list_studies()]

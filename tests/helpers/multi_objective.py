@@ -80,3 +80,11 @@ def _pruned_space() -> dict[str, Any]:
 
 #: Searched by ``grid``: the three pruned trials first (tids 0-2), then three done.
 pruned_space = _pruned_space()
+
+
+def varying_constraints(config: dict[str, Any]) -> dict[str, Any]:
+    """:func:`two_losses` with no constraint for x < 0.2, one for x < 0.6, else two:
+    a study fixes its constraint count at its first result that carries any."""
+    x = config["x"]
+    constraints = [x - 0.5, 0.1 - x][: 0 if x < 0.2 else 1 if x < 0.6 else 2]
+    return {**two_losses(config), "constraints": constraints or None}
