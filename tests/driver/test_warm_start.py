@@ -185,11 +185,14 @@ def test_a_csv_import_reads_result_and_constraint_columns_back(store, db_url, tm
          "result.unit": "", "result.old": "",
          "result.gone": "", "param.x": "1.5", "param.y": "0.0"},
     ]  # fmt: skip
-    path = _csv_file(tmp_path / "edited.csv", rows)
+    # the row without constraints comes first: after one carrying 2 constraints it
+    # would be refused (a study's constraint count is fixed by its first result
+    # that carries any)
+    path = _csv_file(tmp_path / "edited.csv", rows[::-1])
     make(store, "target")
     code, out = cli("import", "--db", db_url, "--study", "target", path)
     assert code == 0 and "imported 2" in out, out
-    first, second = store.get_trials("target")
+    second, first = store.get_trials("target")
     assert first.result == {
         "status": "ok", "loss": 0.25, "duration": 1.5, "constraints": [-1, 0.5],
         "epochs": 6, "acc": 0.9, "on": True, "hist": [1, 2.5], "meta": {"a": [1]},
