@@ -120,12 +120,15 @@ def missing_figures(
             when they were not computed (then importance and contour are not named).
 
     Returns:
-        ``{figure name: reason}`` for ``parallel`` and ``slice`` (no completed
-        trial with a loss to draw), ``importance`` and ``contour``.
+        ``{figure name: reason}`` for ``pareto`` (4 or more objectives: no plot),
+        ``parallel`` and ``slice`` (no completed trial with a loss to draw),
+        ``importance`` and ``contour``.
     """
-    if not data.params:
-        return {}
     missing = {}
+    if (data.n_objectives or 1) > 3:
+        missing["pareto"] = _no_front_plot(data)
+    if not data.params:
+        return missing
     if not _figures.scored_rows(data):
         why = (
             "No parallel coordinates or slices: they draw completed (done) trials, "
@@ -154,6 +157,18 @@ def missing_figures(
         f"{_not_used(data)}."
     )
     return missing | {"importance": why, "contour": why}
+
+
+def _no_front_plot(data: StudyData) -> str:
+    """Why a study of 4 or more objectives has no Pareto front plot, and where its
+    front is listed."""
+    names = ", ".join(data.objective_names)
+    front = counted(len(data.pareto_rows()), "trial")
+    return (
+        "No Pareto front plot: the front is plotted for 2 or 3 objectives, and this "
+        f"study has {data.n_objectives} ({names}); `hpo-driver best --study "
+        f"{data.name}` lists its {front}."
+    )
 
 
 def contour_pair(

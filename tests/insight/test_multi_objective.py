@@ -230,3 +230,75 @@ def test_unnamed_objectives_have_one_name_in_best_importance_and_report(tmp_path
     made = hpo_driver("report", "--db", url, "--study", "plain", "--out", str(out))
     assert made.returncode == 0, made.stderr[-3000:]
     assert re.search(r"Pareto front: \d+ trials? \(loss\.0, loss\.1\)", out.read_text())
+
+
+def four_objective_study(tmp_path) -> str:
+    """A stored 4-objective study ``four`` of 12 random trials; its database URL."""
+    import numpy as np
+
+    from hpo_service import hp
+    from hpo_service.driver._study import space_settings
+    from hpo_service.store import NewTrial
+
+    space = {"x": hp.uniform("x", 0, 1), "y": hp.uniform("y", 0, 1)}
+    rng = np.random.default_rng(4)
+    points = [{"x": float(a), "y": float(b)} for a, b in rng.uniform(0, 1, (12, 2))]
+    names = ["error", "cost", "size", "latency"]
+    url = f"sqlite:///{tmp_path / 'mo4.sqlite'}"
+    with open_store(url) as store:
+        store.create_study(
+            "four",
+            {**space_settings(space), "n_objectives": 4, "objective_names": names},
+        )
+        store.insert_trials("four", [NewTrial(p, p) for p in points])
+        for p in points:
+            trial = store.claim("w", 60.0, study="four")
+            x, y = p["x"], p["y"]
+            losses = [x, 1 - x, y, 1 - y + x * y]
+            store.complete("four", trial.tid, trial.token,
+                           {"loss": losses, "status": "ok"})  # fmt: skip
+    return url
+
+
+def no_front_plot(url: str) -> str:
+    """The note a 4-objective study shows instead of the front plot."""
+    with open_store(url) as store:
+        trials = store.get_trials("four")
+    front = len(pareto_front([t.result for t in trials]))
+    assert front > 1
+    return (
+        "No Pareto front plot: the front is plotted for 2 or 3 objectives, and this "
+        "study has 4 (error, cost, size, latency); `hpo-driver best --study four` "
+        f"lists its {front} trials."
+    )
+
+
+def test_four_objectives_say_why_the_report_has_no_front_plot(tmp_path, browser):
+    # the report showed only "Pareto front: N trials (...)" and left the plot out
+    # without a word
+    url = four_objective_study(tmp_path)
+    out = tmp_path / "four.html"
+    run = hpo_driver("report", "--db", url, "--study", "four", "--out", str(out))
+    assert run.returncode == 0, run.stderr[-3000:]
+    dom = dump_dom(browser, out.as_uri())
+    note = browser.find_element("id", "report-note").text
+    assert note == no_front_plot(url)
+    assert 'id="section-pareto"' not in dom and 'id="section-history"' in dom
+
+
+def test_four_objectives_say_why_the_dashboard_has_no_front_plot(tmp_path, browser):
+    url = four_objective_study(tmp_path)
+    server, port, _ = start_dashboard("--db", url)
+    try:
+        page = f"http://127.0.0.1:{port}/"
+        wait_for(lambda: up(page), what="dashboard up")
+        browser.get(page + "#four")
+        wait_for(
+            lambda: browser.find_element("id", "plot-pareto").text,
+            what="the note in the front plot's place",
+        )
+        pareto = browser.find_element("id", "plot-pareto")
+        assert pareto.is_displayed() and pareto.text == no_front_plot(url)
+        assert not browser.find_elements("css selector", "#plot-pareto .main-svg")
+    finally:
+        stop(server)
