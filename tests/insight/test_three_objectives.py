@@ -80,8 +80,12 @@ def test_four_objectives_have_no_front_figure(tmp_path):
         fill(store, "mo4", [{"loss": x, "status": "ok"} for x in losses])
         data = StudyData.from_store(store, "mo4")
         served = json.loads(LiveStore(store).figures("mo4", ["pareto", "history"]))
-    assert "pareto" not in build_report(data, importances=False).figures
-    assert set(served) == {"history"}
+    report = build_report(data, importances=False)
+    assert "pareto" not in report.figures
+    assert set(served) == {"history", "pareto"}  # the note, in the plot's place
+    note = served["pareto"]["note"]
+    assert note.startswith("No Pareto front plot: the front is plotted for 2 or 3 ")
+    assert "has 4 (loss.0, loss.1, loss.2, loss.3)" in note and note in report.notes
 
 
 def test_the_dashboard_header_says_how_many_done_trials_are_infeasible(
