@@ -227,10 +227,7 @@ def record_objective_count(store: BaseTrialStore, study: str, count: int) -> int
     Raises:
         StudyNotFoundError: No such study.
     """
-    study_doc = store.patch_study_settings(
-        study, {"n_objectives": count}, only_unset=True
-    )
-    return int(study_doc.settings["n_objectives"])
+    return _record_first(store, study, "n_objectives", count)
 
 
 def record_constraint_count(store: BaseTrialStore, study: str, count: int) -> int:
@@ -249,7 +246,11 @@ def record_constraint_count(store: BaseTrialStore, study: str, count: int) -> in
     Raises:
         StudyNotFoundError: No such study.
     """
-    study_doc = store.patch_study_settings(
-        study, {"n_constraints": count}, only_unset=True
-    )
-    return int(study_doc.settings["n_constraints"])
+    return _record_first(store, study, "n_constraints", count)
+
+
+def _record_first(store: BaseTrialStore, study: str, key: str, count: int) -> int:
+    """Set the study setting ``key`` to ``count`` unless it is set (one atomic
+    first-writer-wins write), and return the value in force."""
+    study_doc = store.patch_study_settings(study, {key: count}, only_unset=True)
+    return int(study_doc.settings[key])

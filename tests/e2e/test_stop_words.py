@@ -18,14 +18,10 @@ import pytest
 
 from hpo_service.store import TrialState, open_store
 
-from .conftest import REPO
+from .conftest import QUADRATIC, REPO
 
 DRIVER = "hpo_service.driver.cli"
 WORKER = "hpo_service.worker"
-QUADRATIC = [
-    "--objective", "tests.e2e.objectives:quadratic",
-    "--space", "tests.e2e.objectives:space",
-]  # fmt: skip
 FLAT = [
     "--objective", "tests.e2e.objectives:sum_of_squares",
     "--space", "tests.e2e.objectives:flat_space",

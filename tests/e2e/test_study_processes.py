@@ -13,14 +13,10 @@ import pytest
 from hpo_service.exceptions import StudyNotFoundError
 from hpo_service.store import TrialState, open_store
 
-from .conftest import wait_until
+from .conftest import QUADRATIC, wait_until
 
 DRIVER = "hpo_service.driver.cli"
 WORKER = "hpo_service.worker"
-QUADRATIC = [
-    "--objective", "tests.e2e.objectives:quadratic",
-    "--space", "tests.e2e.objectives:space",
-]  # fmt: skip
 
 
 def start_args(db, study, max_evals, *extra):
