@@ -840,7 +840,12 @@ class BaseTrialStore(abc.ABC):
 
     @abc.abstractmethod
     def count_by_state(self, study: str) -> dict[TrialState, int]:
-        """Return the number of trials in each state (every state a key, zeros too)."""
+        """Return the number of trials in each state (every state a key, zeros too).
+
+        One consistent read: a trial changing state meanwhile is counted once, in
+        its old state or its new one (the worker's budget rule relies on it: see
+        :mod:`hpo_service.worker._budget`).
+        """
 
     # ---- light reads (see ._summary) -------------------------------------------------
 

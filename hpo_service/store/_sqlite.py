@@ -554,7 +554,8 @@ def _light_results(
 
 
 def _count_states(conn: sqlite3.Connection, study: str) -> dict[TrialState, int]:
-    """Trials of ``study`` per state (every state a key), read from indexes."""
+    """Trials of ``study`` per state (every state a key), read from indexes in
+    three statements: call it inside one read transaction (a snapshot)."""
     counts = c.zero_counts()
     for sql in _COUNT_STATES:
         for state, n in conn.execute(sql, (study,)):
@@ -1753,7 +1754,10 @@ class SQLiteTrialStore(BaseTrialStore):
             self._require_study(conn, study)
             return _count_states(conn, study)
 
-        return self._read("count_by_state", body)
+        # One snapshot: _count_states reads each state in its own statement, and a
+        # trial finishing between two of them would be counted in neither (the
+        # budget rule, worker/_budget.py, then lets a trial run past max_evals).
+        return self._read("count_by_state", body, snapshot=True)
 
     # ---- light reads (see ._summary) ---------------------------------------------
 

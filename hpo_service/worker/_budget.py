@@ -22,6 +22,15 @@ the one that read last saw the other's trial running or finished. Were
 ``max_evals`` and not run. The race only errs the other way: two workers may both
 see each other and both hand back (``wait``); they claim again after their next
 poll, so the trial runs a little later. Nothing is counted twice or lost.
+
+This needs the counts to be one consistent read (``count_by_state`` promises it):
+counted state by state in separate reads, a trial finishing between them was
+counted in neither, and a sixth trial of a budget of 5 ran (SQLite, under load).
+
+What it does not cover: a running trial whose lease expired is requeued and not
+counted, so a trial judged meanwhile may run; if the first attempt then reclaims
+it (its heartbeat came late) and finishes, the study ends one past its budget.
+That takes a worker silent for its whole lease (``lease_seconds``).
 """
 
 from __future__ import annotations

@@ -563,8 +563,9 @@ class Worker:
             lambda: self._budget_verdict(trial.study),
             claimed=True,
         )
-        if judged is None:  # cold stop while the store was unreachable
-            return True
+        if judged is None:  # cold stop while the store was unreachable: no verdict,
+            self._release(trial, f"{trial.study}/{trial.tid}")  # so it does not run
+            return False
         verdict, max_evals = judged
         name = f"{trial.study}/{trial.tid}"
         if verdict == "cancelled":

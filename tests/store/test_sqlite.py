@@ -656,3 +656,31 @@ def test_a_filtered_export_decodes_only_the_trials_it_shows(
     assert [t.tid for t in items if isinstance(t, Trial)] == fails == decoded
     [keys] = [k for k in items if isinstance(k, TrialKeys)]
     assert len(keys.result_keys) == 1250 + 2  # every trial's keys, none decoded
+
+
+def test_counts_by_state_are_one_snapshot(path: Path, store: SQLiteTrialStore) -> None:
+    """count_by_state reads each state from its own index, in several statements.
+    A trial that finishes between them must be counted once, running or done: a
+    worker judging its study's budget (``max_evals``) from counts that lost it ran
+    one trial past the budget (6 done of 5 in test_budget under load). Here the
+    trial is completed, through another handle, just as the running count starts."""
+    store.insert_trials("s", [NewTrial({}, {}), NewTrial({}, {})])
+    first = store.claim("w1", 60.0, study="s")
+    store.claim("w2", 60.0, study="s")
+    completed: list[bool] = []
+    with SQLiteTrialStore(str(path)) as other:
+
+        def between(sql: str) -> None:
+            if "'running', count(*)" in sql and not completed:
+                result = {"loss": 1.0, "status": "ok"}
+                completed.append(other.complete("s", first.tid, first.token, result))
+
+        store._connection().set_trace_callback(between)
+        try:
+            counts = store.count_by_state("s")
+        finally:
+            store._connection().set_trace_callback(None)
+    assert completed == [True]  # it did finish mid-count
+    assert (counts[TrialState.DONE], counts[TrialState.RUNNING]) == (0, 2), counts
+    after = store.count_by_state("s")
+    assert (after[TrialState.DONE], after[TrialState.RUNNING]) == (1, 1), after
