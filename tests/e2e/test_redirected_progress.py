@@ -1,7 +1,8 @@
 """A plain script whose output goes to a file (``python script.py > log 2>&1``) and
 that configured no logging: ``fmin``'s default ``show_progressbar=True`` writes one
-end line to standard error (finished trials by state, the best loss) and nothing
-per trial; ``show_progressbar=False`` stays silent. Real processes, stderr a file."""
+end line to standard error (finished trials by state, the best loss, what stopped
+the search) and nothing per trial; ``show_progressbar=False`` stays silent. Real
+processes, stderr a file."""
 
 from __future__ import annotations
 
@@ -49,8 +50,12 @@ SCRIPT = textwrap.dedent(
 END = re.compile(
     r"^(\d+)/(\d+) trials finished \((\d+) done(?:, (\d+) failed)?"
     r"(?:, (\d+) error)?\), "
-    r"best loss: \S+$"
-)
+    r"best loss: \S+; stopped: (.+)$"
+)  # fmin says what stopped it, in its own argument's words
+
+
+TWELVE = "max_evals=12 reached"
+THREE = "max_evals=3 reached"
 
 
 def run(tmp_path: Path, db_url: str) -> list[str]:
@@ -75,16 +80,16 @@ def check(lines: list[str]) -> None:
     assert lines[0] == "== in process"  # show_progressbar=False: nothing
     at = lines.index("== store")
     (end,) = lines[1:at]  # one line, nothing per trial
-    assert END.match(end).groups() == ("12", "12", "8", None, "4"), end
+    assert END.match(end).groups() == ("12", "12", "8", None, "4", TWELVE), end
     (store,) = lines[at + 1 : lines.index("== silent store")]
-    assert END.match(store).groups() == ("3", "3", "3", None, None), store
+    assert END.match(store).groups() == ("3", "3", "3", None, None, THREE), store
     at = lines.index("== silent store")
     assert lines[at + 1] == "== status fail"  # show_progressbar=False: nothing
     # A result of status "fail" (hyperopt's STATUS_FAIL) is no "done" trial
     # for the reader: both paths count them apart, as `hpo-driver status` does.
     in_process, store = lines[at + 2 :]
     for end in (in_process, store):
-        assert END.match(end).groups() == ("3", "3", "1", "2", None), end
+        assert END.match(end).groups() == ("3", "3", "1", "2", None, THREE), end
 
 
 def test_a_redirected_script_shows_how_each_search_ended(tmp_path):
