@@ -1055,17 +1055,10 @@ class Worker:
         losses = losses_of(outcome.data)
         if losses is None:
             return settings
-        count = self._retrying(  # part of recording the outcome: retried alike
-            f"record trial {name}",
-            lambda: record_objective_count(self._store, study, len(losses)),
-            keep=outcome.data,
-            lease=self._lease,
-        )
-        if count is None:  # gave up (cold stop): the outcome fails too
-            return settings
-        settings = dataclasses.replace(settings, n_objectives=count)
-        self._settings[study] = (time.monotonic(), settings, None)
-        return settings
+        return self._count_kept(
+            name, study, settings, outcome, "n_objectives", len(losses),
+            record_objective_count,
+        )  # fmt: skip
 
     def _constraint_count_known(
         self, name: str, study: str, settings: StudySettings, outcome: ChildOutcome
@@ -1078,15 +1071,34 @@ class Worker:
         count = constraints_count(outcome.data)
         if not count:
             return settings
-        kept = self._retrying(  # part of recording the outcome: retried alike
+        return self._count_kept(
+            name, study, settings, outcome, "n_constraints", count,
+            record_constraint_count,
+        )  # fmt: skip
+
+    def _count_kept(
+        self,
+        name: str,
+        study: str,
+        settings: StudySettings,
+        outcome: ChildOutcome,
+        field: str,
+        count: int,
+        record: Callable[[BaseTrialStore, str, int], int],
+    ) -> StudySettings:
+        """Record ``count`` as the study's ``field`` with ``record`` (first writer
+        wins) as part of recording the outcome, retried alike, and cache and return
+        ``settings`` with the count kept; ``settings`` unchanged if the worker gave
+        up on a cold stop (the outcome is not written either)."""
+        kept = self._retrying(
             f"record trial {name}",
-            lambda: record_constraint_count(self._store, study, count),
+            lambda: record(self._store, study, count),
             keep=outcome.data,
             lease=self._lease,
         )
-        if kept is None:  # gave up (cold stop): the outcome fails too
+        if kept is None:
             return settings
-        settings = dataclasses.replace(settings, n_constraints=kept)
+        settings = dataclasses.replace(settings, **{field: kept})
         self._settings[study] = (time.monotonic(), settings, None)
         return settings
 
