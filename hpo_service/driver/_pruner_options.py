@@ -10,6 +10,7 @@ import click
 from hpo_service.algorithms.pruners import (
     PRUNERS,
     describe_pruner,
+    kept_settings,
     make_pruner,
     with_defaults,
 )
@@ -103,9 +104,10 @@ def take_pruner(
 
     Without ``--pruner`` nothing is set (a resumed study keeps its pruner). A
     resumed study given its own pruner again keeps each stored setting that no
-    option gives (:func:`_kept_settings`), so that the command that started it
-    resumes it even after a default changed (ASHA's ``reduction_factor``, 3 until
-    20d7da98, is 2); another pruner takes its defaults.
+    option gives (:func:`~hpo_service.algorithms.pruners.kept_settings`), so that
+    the command that started it resumes it even after a default changed (ASHA's
+    ``reduction_factor``, 3 until 20d7da98, is 2); another pruner takes its
+    defaults.
 
     Args:
         given: The options of ``hpo-driver start``, changed in place.
@@ -130,7 +132,7 @@ def take_pruner(
             )
     if name is None:
         return
-    settings = _kept_settings(name, stored)
+    settings = kept_settings(name, stored)
     settings.update({_OPTIONS[dest][1]: value for dest, value in chosen.items()})
     _check_resources(name, with_defaults(name, settings))
     try:
@@ -138,18 +140,6 @@ def take_pruner(
     except ValueError as e:
         raise click.UsageError(str(e)) from e
     given["pruner"], given["pruner_settings"] = pruner.name, pruner.settings()
-
-
-def _kept_settings(
-    name: str, stored: tuple[str, dict[str, Any]] | None
-) -> dict[str, Any]:
-    """The stored settings that ``--pruner name`` keeps where no option is given:
-    those of ``name``'s settings when the resumed study's pruner is ``name``
-    (one its class no longer takes stays a difference), else none."""
-    if stored is None or stored[0] != name:
-        return {}
-    known = with_defaults(name, None)
-    return {key: value for key, value in stored[1].items() if key in known}
 
 
 def _without_pruner(

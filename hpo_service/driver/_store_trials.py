@@ -22,6 +22,8 @@ from hpo_service.algorithms import describe, resolve
 from hpo_service.algorithms.pruners import (
     BasePruner,
     describe_pruner,
+    kept_settings,
+    make_pruner,
     resolve_pruner,
 )
 from hpo_service.driver._lease import LeaseUntilDriving
@@ -498,16 +500,25 @@ class StoreTrials(TrialsView):
         return given
 
     def _kept_pruner_settings(self, name: str) -> dict[str, Any] | None:
-        """The stored settings of the study's pruner when it is ``name`` (given as
-        a name only, which gives no setting: the study keeps its own, also after a
-        default changed, as ASHA's ``reduction_factor`` did), else None."""
+        """The settings of pruner ``name`` (given as a name only, which gives no
+        setting) on the study: its stored ones when the study's pruner is ``name``
+        (also after a default changed, as ASHA's ``reduction_factor`` did), those
+        its class takes (:func:`~hpo_service.algorithms.pruners.kept_settings`,
+        as ``hpo-driver start --pruner NAME``), with the class's defaults for the
+        rest; None for a new study or another pruner.
+
+        Raises:
+            ValueError: A kept setting is out of the pruner's range.
+        """
         try:
-            stored = self.store.get_study(self.study).settings
+            study = self.store.get_study(self.study)
         except StudyNotFoundError:
             return None
-        if stored.get("pruner") != name:
+        stored = study.settings.get("pruner")
+        if stored != name:
             return None
-        return dict(stored.get("pruner_settings") or {})
+        held = study.settings.get("pruner_settings") or {}
+        return make_pruner(name, kept_settings(name, (stored, held))).settings()
 
     def _driver_options(
         self, show_progressbar: bool | Callable[..., Any], objective: str

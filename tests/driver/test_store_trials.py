@@ -281,6 +281,36 @@ def test_a_pruner_named_on_resume_keeps_the_stored_settings(db_url):
     trials.close()
 
 
+def test_a_stored_pruner_setting_no_longer_taken_is_a_difference_on_resume(db_url):
+    """fmin(pruner="asha") on a study whose stored ASHA settings hold one the class
+    no longer takes (a study of an older version) is refused as a change naming
+    that setting, as ``hpo-driver start --pruner asha`` refuses it (25970347):
+    before, the name kept the stored settings whole and the search failed later
+    with the pruner's own error ("invalid settings for pruner 'asha': ...
+    unexpected keyword argument 'rung_cap'"). With override=True it goes on,
+    without the setting."""
+    from hpo_service import pruners
+    from tests.e2e.objectives import curve, curve_space
+
+    eta_3 = pruners.ASHAPruner(max_resource=9, reduction_factor=3)
+    trials = StoreTrials(db_url, study="old", workers=1, pruner=eta_3)
+    fmin(curve, curve_space, max_evals=1, trials=trials, show_progressbar=False,
+         rstate=np.random.default_rng(1))  # fmt: skip
+    held = dict(trials.store.get_study("old").settings["pruner_settings"])
+    trials.store.patch_study_settings(
+        "old", {"pruner_settings": {**held, "rung_cap": 4}}
+    )
+    trials.close()
+    trials = StoreTrials(db_url, study="old", workers=1, pruner="asha")
+    with pytest.raises(StudyMismatchError, match=r"rung_cap 4 -> \(unset\)"):
+        fmin(curve, curve_space, max_evals=2, trials=trials, show_progressbar=False)
+    trials.close()
+    trials = StoreTrials(db_url, study="old", workers=1, pruner="asha", override=True)
+    fmin(curve, curve_space, max_evals=2, trials=trials, show_progressbar=False)
+    assert trials.store.get_study("old").settings["pruner_settings"] == held
+    trials.close()
+
+
 def test_quiet_fmin_with_a_pruner_reads_no_pruning_counts(db_url, capsys, monkeypatch):
     """The counts are read only when shown: fmin with show_progressbar=False (or a
     progress callback) ends without reading every trial's last step, which costs

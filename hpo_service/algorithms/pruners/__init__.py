@@ -143,6 +143,26 @@ def with_defaults(name: str, settings: Mapping[str, Any] | None) -> dict[str, An
     return {**defaults, **(settings or {})}
 
 
+def kept_settings(
+    name: str, stored: tuple[str, Mapping[str, Any]] | None
+) -> dict[str, Any]:
+    """The stored settings that pruner ``name``, given by its name only (which
+    gives no setting), keeps on a resumed study: those its class takes when the
+    study's pruner is ``name`` (so a default changed since, as ASHA's
+    ``reduction_factor`` 3 -> 2, does not count as a change), else none. A stored
+    setting the class no longer takes (a study of an older version) is left out,
+    so that it stays a difference the resume names, not the class's TypeError.
+
+    Args:
+        name: A key of :data:`PRUNERS`.
+        stored: The resumed study's pruner name and settings; None for a new study.
+    """
+    if stored is None or stored[0] != name:
+        return {}
+    known = with_defaults(name, None)
+    return {key: value for key, value in stored[1].items() if key in known}
+
+
 def describe_pruner(name: str, settings: dict[str, Any] | None = None) -> str:
     """A pruner and its settings in one line: ``asha(max_resource=27, ...)``.
 
