@@ -152,6 +152,16 @@ def make_scrubber(url: str) -> Callable[[str], str]:
     return scrub
 
 
+def _two_slashes_hint(url: str) -> str:
+    """``"; did you mean 'sqlite:///hpo.sqlite'?"`` for ``sqlite://hpo.sqlite`` (a
+    relative path after two slashes, read as a host), ``""`` for anything else (and
+    for a text with an ``@``, which may hold a password)."""
+    scheme, _, rest = url.partition("://")
+    if "@" in url or not rest or rest.startswith("/"):
+        return ""
+    return f"; did you mean {scheme + ':///' + rest!r}?"
+
+
 def parse_sqlite_url(url: str) -> tuple[str, dict[str, str]]:
     """Return the database path and query options of a ``sqlite:///...`` URL.
 
@@ -167,7 +177,7 @@ def parse_sqlite_url(url: str) -> tuple[str, dict[str, str]]:
     if not rest.startswith("/") or rest == "/":
         raise ValueError(
             "`url` must look like sqlite:///relative/path or sqlite:////abs/path, "
-            f"but got url={url!r}"
+            f"but got url={url!r}{_two_slashes_hint(url)}"
         )
     options: dict[str, str] = {}
     for pair in filter(None, query.split("&")):

@@ -85,13 +85,17 @@ def test_bad_database_urls(procs, db_url):
      ("/abs/dir/study.db", "; did you mean 'sqlite:////abs/dir/study.db'?"),
      ("sqlite:/hpo.sqlite", "; a SQLite URL is sqlite:/// then the file's path: "
       "sqlite:///relative.sqlite, sqlite:////abs/path.sqlite"),
+     ("sqlite://hpo.sqlite", "; did you mean 'sqlite:///hpo.sqlite'?"),
+     ("sqlite://", ""),
      ("mongo.example", "")],
 )  # fmt: skip
 def test_a_sqlite_file_given_without_its_scheme_is_answered_with_the_url(
     procs, given, hint
 ):
     """`--db hpo.sqlite` (or HPO_DB=hpo.sqlite) names the URL it means, to a driver
-    command and a worker alike; before, the error listed the schemes only."""
+    command and a worker alike; before, the error listed the schemes only. So does
+    `sqlite://hpo.sqlite`, two slashes where a relative path takes three (before:
+    the URL's form only)."""
     procs.env["HPO_DB"] = given
     runs = run_together(
         procs, [(DRIVER, "status", "--study", "s"), (WORKER, "--study", "s")]
