@@ -27,10 +27,18 @@ This needs the counts to be one consistent read (``count_by_state`` promises it)
 counted state by state in separate reads, a trial finishing between them was
 counted in neither, and a sixth trial of a budget of 5 ran (SQLite, under load).
 
-What it does not cover: a running trial whose lease expired is requeued and not
-counted, so a trial judged meanwhile may run; if the first attempt then reclaims
-it (its heartbeat came late) and finishes, the study ends one past its budget.
-That takes a worker silent for its whole lease (``lease_seconds``).
+A trial taken back is judged like a claimed one. A running trial whose lease ran
+out is requeued and, while queued, counted by nobody, so trials judged meanwhile may
+run and fill the budget. Its first attempt may take it back (its heartbeat came late:
+``reclaim``); the attempt then reads the counts after the take back and obeys the
+verdict as after a claim: ``run`` on, or hand the trial back (``wait``) or cancel it
+(``cancel``) and stop its objective. The worker writes an outcome only with no take
+back pending judgement (a take back whose read failed is judged again first), so the
+rule is: **an attempt's outcome counts only on a ``run`` read after its latest claim
+or take back**. The argument above then holds with "claim" read as "claim or take
+back": from its latest one on, a trial is running or finished, so the last of
+``max_evals + 1`` such reads would have seen the other ``max_evals``. Before, the
+taken-back trial ran on unjudged, and the study ended one past its budget.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -39,6 +41,9 @@ class Lease:
         fatal: A store error that waiting cannot fix (a refused user, a document
             the server rejects), met by a beat, a report or a pruner's read while
             the attempt ran: the worker stops the trial and ends with it.
+        unjudged: Taken back (:meth:`Heartbeat.take_back`) but not judged against
+            the study's budget yet (the store failed meanwhile): the next take
+            back, beat or outcome write judges it first.
     """
 
     study: str
@@ -49,6 +54,7 @@ class Lease:
     due: float = 0.0
     expires: float = 0.0
     fatal: BaseException | None = None
+    unjudged: bool = False
 
     @property
     def interval(self) -> float:
@@ -67,11 +73,20 @@ class Heartbeat:
     takes the trial back (:meth:`take_back`) if no other attempt claimed it since;
     otherwise the lease is ``lost`` and the thread beats for it no more.
 
+    A trial taken back is judged against its study's budget as a claimed one is
+    (``judge``; the rule is in :mod:`hpo_service.worker._budget`), and the worker
+    writes an outcome only inside :meth:`holding`, so no take back lands between
+    its judgement and the write.
+
     Args:
         store: The trials store (used from this thread too, so it must be safe to
             share between threads).
         owner: The worker's id (the owner of the trials it takes back).
         log: Where to log (the worker passes a logger that prefixes its id).
+        judge: Called with the lease of a trial just taken back (on this thread or
+            the worker's); True if the attempt goes on, False if it handed the
+            trial back or cancelled it. Raises what the store raises (then the
+            lease stays ``unjudged``). Default: every take back goes on.
     """
 
     def __init__(
@@ -80,11 +95,14 @@ class Heartbeat:
         *,
         owner: str,
         log: logging.Logger | logging.LoggerAdapter[logging.Logger] = _logger,
+        judge: Callable[[Lease], bool] | None = None,
     ) -> None:
         self._store = store
         self._owner = owner
         self._log = log
+        self._judge = judge or (lambda lease: True)
         self._lock = threading.Lock()
+        self._taking = threading.RLock()  # one take back (and its verdict) at a time
         self._wake = threading.Event()
         self._lease: Lease | None = None
         self._idle = False
@@ -121,27 +139,43 @@ class Heartbeat:
     def take_back(self, lease: Lease) -> bool:
         """Take the attempt's trial back after its lease ran out and it was requeued,
         if no other attempt claimed it since (see
-        :meth:`~hpo_service.store.BaseTrialStore.reclaim`); say so.
+        :meth:`~hpo_service.store.BaseTrialStore.reclaim`), then judge it against
+        the study's budget (``judge``); say so.
 
         Returns:
-            True if the attempt is current again (its lease renewed).
+            True if the attempt is current again (its lease renewed) and goes on.
 
         Raises:
-            ConnectionError: The store could not be reached.
-            StoreError: The store failed.
+            ConnectionError: The store could not be reached (the lease stays
+                ``unjudged`` if the trial was taken back).
+            StoreError: The store failed (likewise).
         """
-        sent = time.monotonic()
-        if not self._store.reclaim(
-            lease.study, lease.tid, lease.token, self._owner, lease.seconds
-        ):
-            return False
-        lease.expires = sent + lease.seconds
-        self._log.warning(
-            "trial %s/%s: its lease had run out and it was requeued, but no other "
-            "attempt had claimed it: took it back, so this attempt's outcome counts",
-            lease.study, lease.tid,
-        )  # fmt: skip
-        return True
+        with self._taking:
+            if not lease.unjudged:
+                sent = time.monotonic()
+                if not self._store.reclaim(
+                    lease.study, lease.tid, lease.token, self._owner, lease.seconds
+                ):
+                    return False
+                lease.expires = sent + lease.seconds
+                lease.unjudged = True
+            goes_on = self._judge(lease)
+            lease.unjudged = False
+        if goes_on:
+            self._log.warning(
+                "trial %s/%s: its lease had run out and it was requeued, but no "
+                "other attempt had claimed it: took it back, so this attempt's "
+                "outcome counts",
+                lease.study, lease.tid,
+            )  # fmt: skip
+        return goes_on
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """While held, no take back lands (one in progress is judged first): the
+        worker writes an attempt's outcome inside it."""
+        with self._taking:
+            yield
 
     def release(self) -> None:
         """Stop beating for the current attempt (a beat in flight is then ignored)."""
@@ -209,7 +243,10 @@ class Heartbeat:
 
     def _renew(self, lease: Lease) -> bool:
         """One beat: whether the attempt still holds its trial (taken back first
-        if it was requeued and nobody claimed it since)."""
+        if it was requeued and nobody claimed it since; judged first if a take
+        back's verdict failed to read)."""
+        if lease.unjudged:
+            self.take_back(lease)
         alive = self._store.heartbeat(
             lease.study, lease.tid, lease.token, lease.seconds
         )

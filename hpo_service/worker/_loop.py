@@ -86,6 +86,12 @@ _MAX_POLL_INTERVAL = 2.0
 _QUICK_REPOLL = 1 / 16
 """A worker fresh from a trial polls an empty queue again after this share of the poll
 interval, doubling up to the interval: a driver's refill is often milliseconds away."""
+# Why a trial taken back after its lease ran out stops (see _budget.py).
+_VERDICT_SAID = {
+    "wait": "the running trials take the budget now: handed it back",
+    "cancel": "its budget is spent",
+    "cancelled": "its study was cancelled",
+}
 _MAINTENANCE_INTERVAL = 2.0
 _MAINTENANCE_AFTER_TRIAL = 0.5
 """Housekeeping runs when the queue empties after a trial, but at most this often
@@ -416,7 +422,9 @@ class Worker:
         self._running = False  # a trial's objective is running
         self._child = ChildRunner(log=self._log)
         self._idle_faults = StoreFaults("worker", "claim or requeue trials", self._log)
-        self._heartbeat = Heartbeat(store, owner=self.worker_id, log=self._log)
+        self._heartbeat = Heartbeat(
+            store, owner=self.worker_id, log=self._log, judge=self._judge_taken_back
+        )
         self._pruning: dict[str, tuple[tuple[str, str], StudyPruning]] = {}
 
     def request_stop(self, *, cold: bool = False) -> None:
@@ -566,35 +574,67 @@ class Worker:
         if judged is None:  # cold stop while the store was unreachable: no verdict,
             self._release(trial, f"{trial.study}/{trial.tid}")  # so it does not run
             return False
-        verdict, max_evals = judged
-        name = f"{trial.study}/{trial.tid}"
+
+        def retried(what: str, fn: Callable[[], Any]) -> Any:
+            return self._retrying(what, fn, claimed=True)
+
+        return self._obey(trial.study, trial.tid, trial.token or "", *judged, retried)
+
+    def _judge_taken_back(self, lease: Lease) -> bool:
+        """The budget verdict on a trial just taken back after its lease ran out, as
+        on a claimed one (the heartbeat's ``judge``; on its thread too, so store
+        calls are not retried: a failure leaves the lease ``unjudged``)."""
+        verdict, max_evals = self._budget_verdict(lease.study, keep=False)
+        if verdict != "run" and (max_evals is not None or verdict == "cancelled"):
+            self._log.warning(
+                "trial %s/%s: took it back after its lease ran out, but it may not "
+                "run on (%s)", lease.study, lease.tid, _VERDICT_SAID[verdict],
+            )  # fmt: skip
+        return self._obey(
+            lease.study, lease.tid, lease.token, verdict, max_evals,
+            lambda what, fn: fn(),
+        )  # fmt: skip
+
+    def _obey(
+        self,
+        study: str,
+        tid: int,
+        token: str,
+        verdict: Verdict | Literal["cancelled"],
+        max_evals: int | None,
+        call: Callable[[str, Callable[[], Any]], Any],
+    ) -> bool:
+        """Act on a budget verdict for the attempt ``token`` at trial ``study/tid``
+        (store calls through ``call(what, fn)``); True if it runs."""
+        name = f"{study}/{tid}"
         if verdict == "cancelled":
-            self._cancel_in_cancelled_study(trial, name)
+            self._cancel_in_cancelled_study(study, tid, call)
             return False
         if verdict == "run" or max_evals is None:
             return True
         if verdict == "wait":
             self._log.debug("trial %s: the running trials take the budget", name)
-            self._retrying(
+            call(
                 f"hand back trial {name}",
-                lambda: self._store.release(trial.study, trial.tid, trial.token or ""),
-                claimed=True,
+                lambda: self._store.release(study, tid, token),
             )
             return False
-        self._cancel_beyond_budget(trial, max_evals)
+        self._cancel_beyond_budget(study, tid, max_evals, call)
         return False
 
     def _budget_verdict(
-        self, study: str
+        self, study: str, *, keep: bool = True
     ) -> tuple[Verdict | Literal["cancelled"], int | None]:
         """:func:`budget_verdict` and the budget, from the study read now;
-        ``"cancelled"`` for a study `hpo-driver cancel` stopped.
+        ``"cancelled"`` for a study `hpo-driver cancel` stopped. With ``keep``
+        (after a claim), the study's settings are kept for the trial.
 
         Counting the trials costs O(study size), so it is skipped when the study
         cannot exceed its budget: it holds at most ``next_tid`` trials.
         """
         record = self._store.get_study(study)
-        self._keep_settings(record)
+        if keep:
+            self._keep_settings(record)
         if record.settings.get("cancelled"):
             return "cancelled", None
         try:
@@ -605,42 +645,45 @@ class Worker:
             return "run", max_evals
         return budget_verdict(self._store.count_by_state(study), max_evals), max_evals
 
-    def _cancel_in_cancelled_study(self, trial: Trial, name: str) -> None:
+    def _cancel_in_cancelled_study(
+        self, study: str, tid: int, call: Callable[[str, Callable[[], Any]], Any]
+    ) -> None:
         """Cancel a trial claimed from a study that was cancelled: one queued after
         the cancel (a driver's batch in flight as it landed, or ``hpo-driver
         enqueue``) must not run until the study is started again."""
         why = cancelled_error("hpo-driver cancel", queued_after=True)
-        self._retrying(
-            f"cancel trial {name}",
-            lambda: self._store.cancel(trial.study, [trial.tid], error=why),
-            claimed=True,
+        call(
+            f"cancel trial {study}/{tid}",
+            lambda: self._store.cancel(study, [tid], error=why),
         )
         self._log.info(
-            "trial %s not run: its study was cancelled (`hpo-driver start` resumes "
-            "it)", name,
+            "trial %s/%s not run: its study was cancelled (`hpo-driver start` "
+            "resumes it)", study, tid,
         )  # fmt: skip
 
-    def _cancel_beyond_budget(self, trial: Trial, max_evals: int) -> None:
+    def _cancel_beyond_budget(
+        self,
+        study: str,
+        tid: int,
+        max_evals: int,
+        call: Callable[[str, Callable[[], Any]], Any],
+    ) -> None:
         """Cancel the trial and its study's queued trials: the budget is spent
         (named as the study's latest start set it: ``--max-evals 3`` or
         ``max_evals=3``)."""
-        study = trial.study
         kept = self._settings.get(study)
         python = kept is not None and kept[1].started_by == "fmin"
         why = beyond_budget_error(max_evals, spent=True, python=python)
 
         def cancel() -> int:
             queued = self._store.get_tids(study, [TrialState.NEW])
-            tids = [trial.tid, *queued]
-            return self._store.cancel(study, tids, error=why)
+            return self._store.cancel(study, [tid, *queued], error=why)
 
-        count = self._retrying(
-            f"cancel trials of study {study!r}", cancel, claimed=True
-        )
+        count = call(f"cancel trials of study {study!r}", cancel)
         self._log.warning(
             "study %s: cancelled %s (trial %d first): its budget "
             "%s is spent; they were queued after it finished",
-            study, counted(count, "queued trial"), trial.tid,
+            study, counted(count, "queued trial"), tid,
             setting_said("max_evals", max_evals, python=python),
         )  # fmt: skip
 
@@ -934,12 +977,20 @@ class Worker:
         """``write()`` (a write of the running attempt, with retries); if the store
         refused it (False), the trial is taken back when its lease ran out and no
         other attempt claimed it since, and ``write()`` runs once more (the
-        heartbeat thread may have taken it back meanwhile)."""
-        answer = write()
+        heartbeat thread may have taken it back meanwhile). A trial taken back is
+        judged against the budget before the write (see :class:`Heartbeat`)."""
         lease = self._lease
-        if answer is False and lease is not None:
-            self._take_back(lease)
+        if lease is None:
+            return write()
+        with self._heartbeat.holding():  # no take back lands before the write
+            if lease.unjudged:  # taken back, its verdict not read: read it first
+                self._take_back(lease)
+                if lease.unjudged:  # cold stop with the store unreachable
+                    return None
             answer = write()
+            if answer is False:
+                self._take_back(lease)
+                answer = write()
         return answer
 
     def _take_back(self, lease: Lease) -> None:

@@ -5,11 +5,34 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 
-from hpo_service.store import NewTrial, TrialState
-from hpo_service.worker import run_worker
+import pymongo
+import pytest
 
-from .conftest import OBJ, REPO, make_study
+from hpo_service.exceptions import StoreConnectionError
+from hpo_service.store import NewTrial, TrialState, open_store
+from hpo_service.worker import Worker, run_worker
+from hpo_service.worker._heartbeat import Lease
+
+from .conftest import OBJ, REPO, make_study, wait_until
+
+OK = {"loss": 0.0, "status": "ok"}
+
+
+@pytest.fixture(params=["sqlite", "mongodb"])
+def any_store(request, db_url):
+    """A SQLite store, or MongoDB through pymongo over TCP (secantusdb)."""
+    if request.param == "sqlite":
+        with open_store(db_url) as store:
+            yield store
+        return
+    mongo_url = request.getfixturevalue("mongo_url")
+    database = f"hpo_budget_{uuid.uuid4().hex[:10]}"
+    with open_store(mongo_url, database=database) as store:
+        yield store
+    with pymongo.MongoClient(mongo_url) as client:
+        client.drop_database(database)
 
 
 def test_points_queued_into_a_spent_study_are_cancelled_with_a_reason(store):
@@ -101,3 +124,87 @@ def test_a_spent_study_is_cancelled_without_reading_its_queued_trials(mongo_url)
         assert store.get_tids("b", [TrialState.CANCELLED]) == late
         assert replies.size < 10 * len(bson.encode(wide)), replies.size
         client.drop_database(database)
+
+
+def late_attempt(store, study, running_elsewhere):
+    """Budget 2, trials 0-2 queued. Worker A claims trial 0 with a short lease, two
+    others claim 1 and 2; A's lease runs out and trial 0 is requeued; the others
+    finish but ``running_elsewhere`` of them. A's worker and its lease for trial 0
+    (its heartbeat comes late: the next thing it does is take the trial back)."""
+    make_study(store, study, f"{OBJ}:quadratic", [{"x": 1.0}] * 3, max_evals=2)
+    worker = Worker(store, study=study, show_output=False)
+    first = store.claim(worker.worker_id, 0.05, study=study)
+    others = [store.claim("other", 600.0, study=study) for _ in range(2)]
+    assert [t.tid for t in (first, *others)] == [0, 1, 2]
+    wait_until(lambda: store.requeue_expired(max_attempts=3, study=study).requeued)
+    for t in others[running_elsewhere:]:
+        assert store.complete(study, t.tid, t.token, OK)
+    return worker, Lease(study, first.tid, first.token, 600.0), others
+
+
+def test_a_trial_taken_back_after_the_budget_was_spent_is_cancelled(any_store):
+    """The hole _budget.py admitted: while trial 0 was requeued, nobody counted it,
+    so trials 1 and 2 ran and filled the budget of 2. Taking trial 0 back judges it
+    as a claim does: cancelled, so its late result is refused (before, it was taken
+    back and counted: 3 done of max_evals=2)."""
+    store = any_store
+    worker, lease, _ = late_attempt(store, "spent", running_elsewhere=0)
+    assert worker._heartbeat.take_back(lease) is False
+    assert not store.complete("spent", 0, lease.token, OK)
+    counts = store.count_by_state("spent")
+    assert (counts[TrialState.DONE], counts[TrialState.CANCELLED]) == (2, 1), counts
+    assert store.get_trial("spent", 0).error["type"] == "BeyondBudget"
+
+
+def test_a_trial_taken_back_while_others_take_the_budget_is_handed_back(any_store):
+    """Trial 2 finished, trial 1 still runs: with trial 0 back there would be 3
+    trials for a budget of 2, so trial 0 is handed back (it runs if trial 1 does
+    not count) and is cancelled once trial 1 finished."""
+    store = any_store
+    worker, lease, (one, _) = late_attempt(store, "taken", running_elsewhere=1)
+    assert worker._heartbeat.take_back(lease) is False
+    assert not store.complete("taken", 0, lease.token, OK)
+    back = store.get_trial("taken", 0)
+    assert (back.state, back.token, back.attempts) == (TrialState.NEW, None, 0)
+    assert store.complete("taken", one.tid, one.token, OK)
+    assert run_worker(store, study="taken", idle_timeout=30).done == 0
+    counts = store.count_by_state("taken")
+    assert (counts[TrialState.DONE], counts[TrialState.CANCELLED]) == (2, 1), counts
+
+
+def test_a_trial_taken_back_within_the_budget_runs_on(any_store):
+    """Trial 1 was handed back, not run: trial 0 still fits and its result counts."""
+    store = any_store
+    worker, lease, (one, _) = late_attempt(store, "room", running_elsewhere=1)
+    assert store.release("room", one.tid, one.token)
+    assert worker._heartbeat.take_back(lease) is True
+    assert store.complete("room", 0, lease.token, OK)
+    assert store.count_by_state("room")[TrialState.DONE] == 2
+
+
+def test_a_take_back_whose_verdict_failed_is_judged_before_the_outcome(
+    any_store, monkeypatch
+):
+    """The store failed between the take back and the budget read: the attempt
+    holds the trial again but unjudged; the worker judges it before it writes the
+    outcome (the next beat would too), and the write is refused."""
+    store = any_store
+    worker, lease, _ = late_attempt(store, "cut", running_elsewhere=0)
+    count = store.count_by_state
+    failures = [StoreConnectionError("down")]
+
+    def flaky(study):
+        if failures:
+            raise failures.pop()
+        return count(study)
+
+    monkeypatch.setattr(store, "count_by_state", flaky)
+    with pytest.raises(StoreConnectionError):
+        worker._heartbeat.take_back(lease)
+    assert lease.unjudged
+    assert store.get_trial("cut", 0).state is TrialState.RUNNING  # taken back
+    worker._lease = lease  # the worker writes its result: judged first, refused
+    write = lambda: store.complete("cut", 0, lease.token, OK)  # noqa: E731
+    assert worker._current_attempt(write) is False
+    assert not lease.unjudged
+    assert store.get_trial("cut", 0).state is TrialState.CANCELLED
