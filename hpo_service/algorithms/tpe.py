@@ -35,6 +35,8 @@ list and the defaults):
   density's width in the bad density; "above": they share the bad trials' widths;
   "gaps": as "above", but a pending point's continuous kernels are as wide as its
   larger gap to a sorted neighbour there, as Optuna gives its running trials),
+  ``liar_floor`` (0.0; with "gaps": those kernels at least ``liar_floor / min(100,
+  k + 1)`` of the range, 1.0 being Optuna's clip),
   ``liar_weight`` (1.0), ``pending_widen`` (1.0: the good density widens by
   ``1 + pending / finished``), ``max_widen`` (2.0: at most that factor),
   ``prior_gate`` ("count": no candidates from the good density's prior while

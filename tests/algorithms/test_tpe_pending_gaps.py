@@ -157,3 +157,133 @@ def test_nothing_pending_changes_nothing():
 def test_unknown_values_are_refused():
     with pytest.raises(ValueError, match=r"liar_width in \('above', 'good', 'gaps'\)"):
         TPESettings(liar_width="narrow")
+
+
+# ``liar_floor``: the pending points' gap widths floored at liar_floor / min(100, k + 1)
+# of the range (1.0: Optuna's magic clip, 1/100 of the range from 99 kernels on).
+# Three pending points 0.001 apart: the middle one's gaps are far below any floor.
+CLUSTER = [{"x": 0.300, "d": 5}, {"x": 0.301, "d": 5}, {"x": 0.302, "d": 5}]
+GF = {"liar_width": "gaps", "liar_floor": 1.0}
+
+
+@pytest.mark.parametrize("liar_floor", [0.5, 1.0, 3.0])
+def test_pending_kernels_are_at_least_the_liar_floor(liar_floor: float):
+    history = two_objective_history()
+    history.set_pending(CLUSTER)
+    gaps = bad_density(history, liar_width="gaps")
+    floored = bad_density(history, liar_width="gaps", liar_floor=liar_floor)
+    x, d = ([s.label for s in gaps.layout.numeric].index(label) for label in ("x", "d"))
+    k = gaps.mus.shape[0] - 1  # the last component is the prior
+    clip = liar_floor / min(100.0, k + 1.0)
+    pending = slice(k - 3, k)
+    # Each pending x kernel is the wider of its gap width and the floor: the middle
+    # point's gaps (0.001) are below it, so its kernel is exactly the floor.
+    expected = np.maximum(gaps.sigmas[pending, x], clip)
+    assert np.array_equal(floored.sigmas[pending, x], expected)
+    assert gaps.sigmas[k - 2, x] < clip
+    assert floored.sigmas[k - 2, x] == clip
+    # The finished trials' kernels, the integer column, the prior, the means and
+    # the weights: bit for bit those of liar_floor=0.
+    assert np.array_equal(floored.sigmas[: k - 3], gaps.sigmas[: k - 3])
+    assert np.array_equal(floored.sigmas[:, d], gaps.sigmas[:, d])
+    assert np.array_equal(floored.sigmas[k:], gaps.sigmas[k:])
+    assert np.array_equal(floored.mus, gaps.mus)
+    assert np.array_equal(floored.weights, gaps.weights)
+
+
+def test_a_gap_wider_than_the_liar_floor_is_kept():
+    # One pending point alone in a wide empty stretch of x: its gap width is above
+    # the floor, so the floor leaves it as it is.
+    history = History(MIXED)
+    for i in range(40):
+        x = 0.5 * i / 39  # finished trials in [0, 0.5] only
+        history.add({"x": x, "d": 1 + i % 20}, [x, 1 - x])
+    history.set_pending([{"x": 0.9, "d": 5}])
+    gaps = bad_density(history, liar_width="gaps")
+    floored = bad_density(history, **GF)
+    x = [s.label for s in gaps.layout.numeric].index("x")
+    k = gaps.mus.shape[0] - 1
+    assert gaps.sigmas[k - 1, x] > 1.0 / min(100.0, k + 1.0)
+    assert np.array_equal(floored.sigmas, gaps.sigmas)
+
+
+def test_liar_floor_changes_nothing_sequentially():
+    history = two_objective_history()
+    plain = motpe.suggest(MIXED, history, np.random.default_rng(3), 1)
+    assert motpe.suggest(MIXED, history, np.random.default_rng(3), 1, **GF) == plain
+    # A 40-trial sequential study takes the same trials as the default, bit for bit.
+    runs = []
+    for settings in ({}, GF):
+        study = History(MIXED)
+        rng = np.random.default_rng(11)
+        for _ in range(40):
+            (params,) = motpe.suggest(MIXED, study, rng, 1, **settings)
+            study.add(params, [params["x"] + 0.01 * params["d"], 1 - params["x"]])
+        runs.append(study.objectives.copy())
+    assert np.array_equal(runs[0], runs[1])
+    # With points pending the floor changes some calls' proposals.
+    history.set_pending(CLUSTER)
+    floored, gaps = (
+        [
+            motpe.suggest(MIXED, history, np.random.default_rng(s), 4, **settings)
+            for s in range(10)
+        ]
+        for settings in (GF, {"liar_width": "gaps"})
+    )
+    assert floored != gaps
+
+
+def test_the_floored_pending_kernels_push_proposals_further_away():
+    # Eight workers pending at the one proposal MOTPE likes best (as above): the
+    # bare gap widths (the 0.3 floor, 0.005 of the range at 60 trials) let most
+    # proposals land 0.015-0.03 from it; Optuna's clip (1/61) keeps them further.
+    space = compile_space({"x": hp.uniform("x", 0, 1)})
+    history = History(space)
+    rng = np.random.default_rng(4)
+    for _ in range(60):
+        x = float(rng.random())
+        history.add({"x": x}, [abs(x - 0.4), abs(x - 0.45)])
+    favourite = motpe.suggest(space, history, np.random.default_rng(0))[0]["x"]
+    history.set_pending([{"x": favourite}] * 8)
+
+    def within(radius: float, **settings: object) -> int:
+        picks = [
+            motpe.suggest(space, history, np.random.default_rng(s), **settings)[0]
+            for s in range(40)
+        ]
+        return sum(abs(p["x"] - favourite) < radius for p in picks)
+
+    assert within(0.03, **G, liar_floor=1.0) < within(0.03, **G) // 2
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"liar_width": "gaps", "liar_floor": -0.01}, r"`liar_floor >= 0` must hold"),
+        (
+            {"liar_width": "gaps", "liar_floor": float("nan")},
+            r"`liar_floor is a finite number` must hold",
+        ),
+        (
+            {"liar_width": "gaps", "liar_floor": "1.0"},
+            r"`liar_floor is a finite number` must hold",
+        ),
+        (
+            {"liar_width": "gaps", "liar_floor": True},
+            r"`liar_floor is a finite number` must hold",
+        ),
+        # A floor with another liar would be silently ignored: refused instead.
+        (
+            {"liar_floor": 1.0},
+            r"`liar_floor == 0 or liar_width == 'gaps'` must hold, "
+            r"but got liar_floor=1.0",
+        ),
+    ],
+)
+def test_bad_liar_floors_are_refused(settings: dict, message: str):
+    with pytest.raises(ValueError, match=message):
+        TPESettings.from_kwargs(settings)
+    history = two_objective_history(20)
+    history.set_pending(CLUSTER)
+    with pytest.raises(ValueError, match=message):
+        motpe.suggest(MIXED, history, np.random.default_rng(0), 1, **settings)

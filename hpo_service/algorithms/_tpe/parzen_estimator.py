@@ -302,6 +302,11 @@ class ParzenEstimator:
             them, e.g. the pending points of a bad density (``liar_width="gaps"``:
             as in Optuna's univariate Parzen estimator, which gives every kernel
             of its bad set, running trials included, its gap width); None: none.
+        gap_floor: The continuous widths of the ``gap_rows`` are at least
+            ``gap_floor / min(100, k + 1)`` (normalised units) besides
+            ``bandwidth_floor``'s floor; with ``gap_floor=1.0`` that is Optuna's
+            "magic clip", 1/100 of the range from 99 observations on (0: no
+            floor of their own).
     """
 
     def __init__(
@@ -320,6 +325,7 @@ class ParzenEstimator:
         quantised_gaps: bool = False,
         continuous_gaps: bool = False,
         gap_rows: np.ndarray | None = None,
+        gap_floor: float = 0.0,
     ) -> None:
         self.layout = layout
         k = numeric.shape[0]
@@ -346,6 +352,12 @@ class ParzenEstimator:
         self.mus = np.concatenate([numeric, layout.prior_mu[None, :]])
         self.sigmas = np.ones_like(self.mus)
         self.sigmas[:k] = np.minimum(np.maximum(sigmas, floor), 1.0)
+        if gap_rows is not None and gap_floor > 0 and gap_rows.any():
+            rows = gap_rows[:, None] & ~layout.quantised[None, :]
+            clip = min(gap_floor / min(100.0, k + 1.0), 1.0)
+            self.sigmas[:k] = np.where(
+                rows, np.maximum(self.sigmas[:k], clip), self.sigmas[:k]
+            )
         self.log_tables = layout.option_tables(options, prior_weight)
 
     @property

@@ -169,6 +169,15 @@ class TPESettings:
             default: with 8 workers it lost ZDT hypervolume (1-2.5% by the median)
             and, without ``avoid_repeats``, ``tree`` hypervolume too
             (``benchmarks/README.md``, thirteenth attempt at ``tree``).
+        liar_floor: With ``liar_width="gaps"``: each pending point's kernel in a
+            continuous parameter is at least ``liar_floor / min(100, k + 1)`` of
+            the range wide for ``k`` kernels in the bad density (besides
+            ``bandwidth_floor``'s floor); 1.0 is Optuna's "magic clip" (1/100 of
+            the range from 99 kernels on), against which ours' floor (0.3) leaves
+            the gap widths 2.5 times narrower late in a run (``benchmarks/
+            README.md``, thirteenth attempt at ``tree``). 0 (the default): no
+            floor of its own. Refused (``ValueError``) when negative, or non-zero
+            with another ``liar_width``.
         pending_widen: With ``p`` pending points and ``n`` finished trials, the good
             density's bandwidths are multiplied by ``(1 + p / n) ** pending_widen``
             (at most ``max_widen``): many workers per finished trial explore more
@@ -269,6 +278,7 @@ class TPESettings:
     ignore_failures: bool = False
     liar_weight: float = 1.0
     liar_width: str = "good"
+    liar_floor: float = 0.0
     pending_widen: float = 1.0
     max_widen: float = 2.0
     prior_gate: str = "count"
@@ -312,6 +322,12 @@ class TPESettings:
                 "liar_width",
                 "liar_width in ('above', 'good', 'gaps')",
                 self.liar_width in _LIAR_WIDTHS,
+            ),
+            ("liar_floor", "liar_floor >= 0", self.liar_floor >= 0),
+            (
+                "liar_floor",
+                "liar_floor == 0 or liar_width == 'gaps'",
+                self.liar_floor == 0 or self.liar_width == "gaps",
             ),
             ("pending_widen", "pending_widen >= 0", self.pending_widen >= 0),
             (
@@ -587,6 +603,7 @@ def _models(
         merged = [np.concatenate(p) for p in zip(above, liars, strict=True)]
         if settings.liar_width == "gaps" and liars[0].shape[0] > 0:
             options["gap_rows"] = np.arange(merged[0].shape[0]) >= above[0].shape[0]
+            options["gap_floor"] = settings.liar_floor
         return good, ParzenEstimator(group.layout, *merged, **options)
     bad = ParzenEstimator(group.layout, *above, **options)
     narrow = good.sigmas[0] if good.sigmas.shape[0] > 1 else None
