@@ -104,14 +104,19 @@ def front_text(records: list[dict[str, Any]], names: list[str] | None) -> str:
     return "\n".join(lines)
 
 
-def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
-    """Counts by state, live workers with lease ages, driver lease and best loss."""
+def status_summary(
+    store: BaseTrialStore, study: str, db_url: str = DEFAULT_DB
+) -> dict[str, Any]:
+    """Counts by state, live workers with lease ages, driver lease and best loss;
+    without a best trial (or Pareto front), why not (``why_no_best``: the commands
+    listing the trials that did not succeed name ``db_url``, masked, unless it is
+    the default store)."""
     record = store.get_study(study)
     now = store.now()
     read = store.summarise(study)  # counts, workers and best from one read
     best = read.best
     front = _front_losses(store, study) if best is None else []
-    return {
+    summary = {
         "study": study,
         "max_evals": record.settings.get("max_evals"),
         "cancelled": bool(record.settings.get("cancelled")),
@@ -138,6 +143,22 @@ def status_summary(store: BaseTrialStore, study: str) -> dict[str, Any]:
         ),
         "pareto_front": front,
     }
+    summary["why_no_best"] = _why_no_best(summary, db_url)
+    return summary
+
+
+def _why_no_best(summary: dict[str, Any], db_url: str) -> list[dict[str, Any]]:
+    """``status --json``'s ``why_no_best``: :func:`failure_kinds` of a study
+    without a best trial or Pareto front (the reasons :func:`status_text` gives);
+    empty when it has one."""
+    if summary["best"] is not None or summary["pareto_front"]:
+        return []
+    counts = {TrialState(state): n for state, n in summary["counts"].items()}
+    succeeded = counts.get(TrialState.DONE, 0) - summary["failed"]
+    several = (summary.get("n_objectives") or 1) > 1
+    trials = store_command("hpo-driver trials", db_url, summary["study"])
+    infeasible = max(succeeded, 0) if several else 0
+    return failure_kinds(counts, summary["failed"], trials, infeasible=infeasible)
 
 
 def study_ladder(
@@ -451,27 +472,39 @@ def failure_reasons(
         The phrases, infeasible trials first, then status fail, error and
         pruned trials; empty when no finished trial is of those kinds.
     """
-    reasons = []
-    if infeasible > 0:
-        reasons.append(
-            f"{infeasible} succeeded but violate their constraints (see `{trials} "
-            "--state done`)"
-        )
-    if failed:
-        reasons.append(
-            f"{failed} returned status 'fail' (see `{trials} --status fail`)"
-        )
-    if counts.get(TrialState.ERROR):
-        reasons.append(
-            f"{counts[TrialState.ERROR]} failed with an error (see `{trials} "
-            f"{ERRORS_LISTED}` for their messages and tracebacks)"
-        )
-    if counts.get(TrialState.PRUNED):
-        reasons.append(
-            f"{counts[TrialState.PRUNED]} were pruned, and a pruned trial is never "
-            f"the best (see `{trials} --state pruned` for their last reported values)"
-        )
-    return reasons
+    kinds = failure_kinds(counts, failed, trials, infeasible=infeasible)
+    return [_FAILURE_PHRASES[k["kind"]].format(**k) for k in kinds]
+
+
+_FAILURE_PHRASES = {
+    "infeasible": "{trials} succeeded but violate their constraints (see `{command}`)",
+    "fail": "{trials} returned status 'fail' (see `{command}`)",
+    "error": "{trials} failed with an error (see `{command}` for their messages and "
+    "tracebacks)",
+    "pruned": "{trials} were pruned, and a pruned trial is never the best (see "
+    "`{command}` for their last reported values)",
+}
+
+
+def failure_kinds(
+    counts: Mapping[TrialState, int], failed: int, trials: str, *, infeasible: int = 0
+) -> list[dict[str, Any]]:
+    """:func:`failure_reasons` as data (``status --json``'s ``why_no_best``): per
+    kind of finished trial that did not succeed, ``{"kind": "infeasible", "fail",
+    "error" or "pruned", "trials": count, "command": the hpo-driver trials command
+    that lists them}``, in that order; the arguments are :func:`failure_reasons`'.
+    """
+    commands = {
+        "infeasible": (infeasible, f"{trials} --state done"),
+        "fail": (failed, f"{trials} --status fail"),
+        "error": (counts.get(TrialState.ERROR, 0), f"{trials} {ERRORS_LISTED}"),
+        "pruned": (counts.get(TrialState.PRUNED, 0), f"{trials} --state pruned"),
+    }
+    return [
+        {"kind": kind, "trials": n, "command": command}
+        for kind, (n, command) in commands.items()
+        if n > 0
+    ]
 
 
 def no_best_text(

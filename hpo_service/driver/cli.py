@@ -700,7 +700,7 @@ def _failing_workers(local: LocalWorkers) -> Callable[[], str | None]:
 def status(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> None:
     """Counts by state, the pruner and what it did (per rung, with how many passed),
     the driver, the workers running trials (lease ages) and the best trial."""
-    summary = _output.status_summary(store, study)
+    summary = _output.status_summary(store, study, db_url)
     shown = _output.status_text(summary, db_url)
     click.echo(_json.dumps(summary, indent=2) if as_json else shown)
 

@@ -6,6 +6,8 @@ pruned. Real ``hpo-driver`` processes on SQLite."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 DRIVER = "hpo_service.driver.cli"
@@ -32,6 +34,13 @@ def best_error(procs, db) -> str:
     return " ".join(best.stderr.split())
 
 
+def why_no_best(procs, db) -> list:
+    """``hpo-driver status --json``'s ``why_no_best``."""
+    status = procs.run(DRIVER, "status", "--db", db, "--study", "s", "--json")
+    assert status.returncode == 0, status.stderr
+    return json.loads(status.stdout)["why_no_best"]
+
+
 def status_best(procs, db) -> str:
     """``hpo-driver status``'s best line, on one line."""
     status = procs.run(DRIVER, "status", "--db", db, "--study", "s")
@@ -54,6 +63,10 @@ def test_best_of_a_study_whose_trials_all_failed_points_to_them(procs, db):
     assert status_best(procs, db) == (
         f"best: none: no trial of the 2 finished succeeded; {errors}"
     )
+    # --json: the same pointer (before, the JSON had no word of it)
+    assert why_no_best(procs, db) == [
+        {"kind": "error", "trials": 2, "command": listing}
+    ]
     listed = procs.run(DRIVER, *listing.split()[1:])
     assert listed.stdout.count('"tid"') == 2, listed.stderr
     assert listed.stdout.count("Traceback (most recent call last)") == 2, listed.stdout
@@ -80,5 +93,8 @@ def test_best_of_a_study_whose_trials_were_all_pruned_says_so(procs, db):
         f"pruned trial is never the best (see `{listing}` for their last reported "
         "values)"
     )
+    assert why_no_best(procs, db) == [
+        {"kind": "pruned", "trials": 2, "command": listing}
+    ]
     listed = procs.run(DRIVER, *listing.split()[1:], "--format", "json")
     assert listed.stdout.count('"tid"') == 2, listed.stderr
