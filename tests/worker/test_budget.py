@@ -3,6 +3,8 @@ budget was spent are cancelled with a reason, never run."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -14,25 +16,31 @@ from hpo_service.exceptions import StoreConnectionError
 from hpo_service.store import NewTrial, TrialState, open_store
 from hpo_service.worker import Worker, run_worker
 from hpo_service.worker._heartbeat import Lease
+from tests.helpers.mongo_wire import with_database
 
-from .conftest import OBJ, REPO, make_study, wait_until
+from .conftest import OBJ, REPO, lines, make_study, wait_until
 
 OK = {"loss": 0.0, "status": "ok"}
 
 
 @pytest.fixture(params=["sqlite", "mongodb"])
-def any_store(request, db_url):
-    """A SQLite store, or MongoDB through pymongo over TCP (secantusdb)."""
+def any_url(request, db_url):
+    """A SQLite store's URL, or a MongoDB database's on the test server (secantusdb,
+    through pymongo over TCP)."""
     if request.param == "sqlite":
-        with open_store(db_url) as store:
-            yield store
+        yield db_url
         return
     mongo_url = request.getfixturevalue("mongo_url")
     database = f"hpo_budget_{uuid.uuid4().hex[:10]}"
-    with open_store(mongo_url, database=database) as store:
-        yield store
+    yield with_database(mongo_url, database)
     with pymongo.MongoClient(mongo_url) as client:
         client.drop_database(database)
+
+
+@pytest.fixture
+def any_store(any_url):
+    with open_store(any_url) as store:
+        yield store
 
 
 def test_points_queued_into_a_spent_study_are_cancelled_with_a_reason(store):
@@ -208,3 +216,39 @@ def test_a_take_back_whose_verdict_failed_is_judged_before_the_outcome(
     assert worker._current_attempt(write) is False
     assert not lease.unjudged
     assert store.get_trial("cut", 0).state is TrialState.CANCELLED
+
+
+def test_a_worker_paused_past_its_lease_does_not_run_its_trial_past_the_budget(
+    any_url, any_store, tmp_path
+):
+    """A real worker process runs trial 0 of a budget of 2 (1 s lease) and is paused
+    (SIGSTOP) past its lease; trial 0 is requeued; trials 1 and 2, queued and claimed
+    meanwhile, finish and spend the budget. Resumed, the worker's heartbeat (or its
+    result's write) takes trial 0 back, finds the budget spent and cancels it: 2
+    done, not 3 (before, it took the trial back and its result counted)."""
+    store = any_store
+    log, gate = tmp_path / "starts", tmp_path / "gate"
+    config = {"seconds": 120, "gate": str(gate), "log": str(log), "loss": 1.0}
+    make_study(store, "p", f"{OBJ}:sleeps", [config], max_evals=2, lease_seconds=1.0)
+    command = [sys.executable, "-m", "hpo_service.worker", "--db", any_url]
+    command += ["--study", "p", "--idle-timeout", "120", "--poll-interval", "0.05"]
+    worker = subprocess.Popen(command, cwd=REPO)
+    try:
+        wait_until(lambda: "start " in lines(log))  # trial 0 runs
+        store.insert_trials("p", [NewTrial({}, {"x": 1.0})] * 2)  # `enqueue`
+        others = [store.claim("other", 600.0, study="p") for _ in range(2)]
+        os.kill(worker.pid, signal.SIGSTOP)
+        wait_until(lambda: store.requeue_expired(max_attempts=3, study="p").requeued)
+        for t in others:
+            assert store.complete("p", t.tid, t.token, OK)
+        gate.touch()  # the objective returns; its worker is still paused
+        os.kill(worker.pid, signal.SIGCONT)
+        assert worker.wait(timeout=120) == 0
+    finally:
+        if worker.poll() is None:  # failed midway: never leave it paused
+            os.kill(worker.pid, signal.SIGCONT)
+            worker.kill()
+        worker.wait()
+    counts = store.count_by_state("p")
+    assert (counts[TrialState.DONE], counts[TrialState.CANCELLED]) == (2, 1), counts
+    assert store.get_trial("p", 0).error["type"] == "BeyondBudget"
