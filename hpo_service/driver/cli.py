@@ -409,8 +409,34 @@ def start(
                 workers=workers, stop_grace=stop_grace, show_output=show_output,
             )  # fmt: skip
         except SpaceCodeError as e:  # the lease is given back, nothing queued
-            named = e if space_ref is None else e.naming(space_ref)
-            raise click.ClickException(str(named)) from e
+            if space_ref is None:
+                shown = _stored_space_raised(e, study, settings)
+                raise click.ClickException(shown) from e
+            raise click.ClickException(str(e.naming(space_ref))) from e
+
+
+def _stored_space_raised(
+    error: SpaceCodeError, study: str, settings: StudySettings
+) -> str:
+    """What ``start`` without ``--space`` says when the space stored with the
+    study raised: which code it imported for it (the stored ``scope``
+    functions' ``module:qualname``), and that ``--space`` gives the space from
+    the user's code instead."""
+    from hpo_service.space._serialise import code_references
+
+    refs = code_references(settings.space)
+    code = (
+        f" (its code imported from {', '.join(refs)})"
+        if refs
+        else " (it calls no scope function: the error is in its own arithmetic)"
+    )
+    named = error.naming(f"stored with study {study!r}{code}")
+    return (
+        f"{named}. Without --space a resumed start runs the space stored at the "
+        "study's first start; fix that code, or pass --space module:attr to give "
+        "the space from your code (with --override if it differs from the stored "
+        "one)"
+    )
 
 
 def _stored_settings(

@@ -95,6 +95,26 @@ def from_document(document: Mapping[str, Any]) -> Any:
         raise SpaceError(f"malformed space document: {type(e).__name__}: {e}") from e
 
 
+def code_references(document: Any) -> list[str]:
+    """The import references (``module:qualname``) of the ``scope.define``
+    functions a space document calls, each once, in the order met: the user's
+    own code that a stored space imports when it is read.
+
+    Args:
+        document: A document of :func:`to_document` (or any part of one).
+    """
+    found: dict[str, None] = {}
+    if isinstance(document, Mapping):
+        if isinstance(document.get("ref"), str):
+            found[document["ref"]] = None
+        for value in document.values():
+            found.update(dict.fromkeys(code_references(value)))
+    elif isinstance(document, list):
+        for value in document:
+            found.update(dict.fromkeys(code_references(value)))
+    return list(found)
+
+
 def fingerprint(space: Any) -> str:
     """SHA-256 (hex) of the canonical JSON of ``to_document(space)``.
 

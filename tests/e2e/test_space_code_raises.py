@@ -2,7 +2,9 @@
 for the driver's own suggestion: ``hpo-driver start`` refuses, naming the space's
 import path, the sampled point and the error, gives the study's lease back and
 queues nothing. Before, it ended in a traceback (the ZeroDivisionError out of
-the space's evaluation). Real ``hpo-driver`` processes, SQLite and MongoDB."""
+the space's evaluation). A resumed start without ``--space`` names the code the
+stored space imported and says to pass ``--space``. Real ``hpo-driver``
+processes, SQLite and MongoDB."""
 
 from __future__ import annotations
 
@@ -30,4 +32,17 @@ def test_start_refuses_a_space_that_raises_for_its_sampled_point(procs, any_db):
     again = procs.run(DRIVER, "start", "--db", any_db, "--study", "z",
                       "--no-progress")  # fmt: skip
     assert again.returncode == 1, again.stderr
-    assert "raised ZeroDivisionError for the sampled point" in again.stderr
+    said = " ".join(again.stderr.split()).split("Error: ", 1)[1]
+    # without --space: which code the stored space imported, and what to pass
+    # (before, only "the space raised ZeroDivisionError ...": which space?)
+    assert said.startswith(
+        "the space stored with study 'z' (its code imported from "
+        "tests.e2e.objectives:inverse_of) raised ZeroDivisionError for the sampled "
+        "point {'d': "
+    ), said
+    assert said.endswith(
+        ": float division by zero. Without --space a resumed start runs the space "
+        "stored at the study's first start; fix that code, or pass --space "
+        "module:attr to give the space from your code (with --override if it "
+        "differs from the stored one)"
+    ), said

@@ -255,3 +255,15 @@ def test_fingerprint_is_stable_across_processes():
 def test_bad_documents_are_space_errors(document, message):
     with pytest.raises(SpaceError, match=message):
         from_document(document)
+
+
+def test_code_references_name_each_stored_scope_function_once():
+    from hpo_service.space._serialise import code_references
+    from tests.e2e import objectives
+
+    inverse = objectives.inverse_space["v"]
+    space = {"a": inverse, "b": [inverse, hp.uniform("u", 0, 1) * 2]}
+    assert code_references(to_document(space)) == [
+        "tests.e2e.objectives:inverse_of"
+    ]
+    assert code_references(to_document({"u": hp.uniform("u", 0, 1) + 1})) == []
