@@ -263,7 +263,5 @@ def test_code_references_name_each_stored_scope_function_once():
 
     inverse = objectives.inverse_space["v"]
     space = {"a": inverse, "b": [inverse, hp.uniform("u", 0, 1) * 2]}
-    assert code_references(to_document(space)) == [
-        "tests.e2e.objectives:inverse_of"
-    ]
+    assert code_references(to_document(space)) == ["tests.e2e.objectives:inverse_of"]
     assert code_references(to_document({"u": hp.uniform("u", 0, 1) + 1})) == []
