@@ -163,6 +163,35 @@ def test_a_changed_number_of_constraints_is_an_error_naming_both_counts(counts, 
         run(fn, evals=len(counts))
 
 
+def test_the_constraint_count_is_read_once_per_result_not_rescanned(monkeypatch):
+    """In process, each result's constraints are counted a bounded number of
+    times: before, every trial counted those of every earlier result
+    (Trials.n_constraints scanned them all while no result carried any, the
+    common case: 300 trials made 45,000 counts, and 4,000 trials took twice the
+    CPU). A resumed search still takes the count of the results it holds."""
+    from hpo_service.driver import _serial
+    from hpo_service.objective import _result
+
+    calls = itertools.count()
+    count = _result.constraints_count
+
+    def counting(result):
+        next(calls)
+        return count(result)
+
+    monkeypatch.setattr(_result, "constraints_count", counting)
+    monkeypatch.setattr(_serial, "constraints_count", counting, raising=False)
+    n = 300
+    run(lambda c: [c["x"], 1.0], algo=rand.suggest, evals=n)
+    assert next(calls) <= 3 * n
+    constrained = Trials()
+    run(lambda c: {"loss": [c["x"], 1.0], "constraints": [-1.0, -1.0]},
+        algo=rand.suggest, evals=2, trials=constrained)  # fmt: skip
+    with pytest.raises(InvalidResultError, match=r"has 2 constraints.*but got 1"):
+        run(lambda c: {"loss": [c["x"], 1.0], "constraints": [-1.0]},
+            algo=rand.suggest, evals=3, trials=constrained)  # fmt: skip
+
+
 def test_named_objectives_fix_the_count_from_the_first_trial():
     trials = Trials(objectives=["error", "latency"])
     with pytest.raises(InvalidResultError, match=r"\(error, latency\).*got 3"):

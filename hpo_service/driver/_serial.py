@@ -40,6 +40,7 @@ from hpo_service.objective._result import (
     best_key,
     check_constraint_count,
     check_objective_count,
+    constraints_count,
     losses_of,
     normalise_result,
     unrankable_loss,
@@ -204,6 +205,9 @@ class SerialSearch:
         self._sampled: set[int] = set()  # tids the algorithm suggested
         self._said_ignored_prune = False
         self._said_pruning_several = False
+        # fixed by the first success carrying constraints: read once, then kept
+        # from each recorded result (a scan of every result per trial was O(n^2))
+        self._n_constraints = trials.n_constraints
         requeue_interrupted(trials)
         self._pruning = LocalPruning(pruner or NopPruner(), trials._dynamic_trials)
         self._best = replay(trials, suggester)
@@ -354,7 +358,7 @@ class SerialSearch:
         result = normalise_result(value, storable=False)
         names = self.trials.objective_names or ()
         check_objective_count(result, self.trials.n_objectives, names)
-        check_constraint_count(result, self.trials.n_constraints)
+        check_constraint_count(result, self._n_constraints)
         return result
 
     def _say_ignored_prune(self, tid: int, context: TrialContext) -> None:
@@ -388,6 +392,8 @@ class SerialSearch:
                 view[str(name)] = value
         doc.update(state=JOB_STATE_DONE, result=result, refresh_time=_now())
         self._best.add(result)
+        if self._n_constraints is None:  # this result may fix the count
+            self._n_constraints = constraints_count(result) or None
 
     def _record_error(self, doc: dict[str, Any], error: Exception) -> None:
         if not isinstance(error, InvalidResultError):
