@@ -108,11 +108,13 @@ from hpo_service.store._base import (
 )
 from hpo_service.store._doing import doing
 from hpo_service.store._mongo_connect import (
+    NO_SNAPSHOT_CODES,
     check_version,
     hello,
     local_reads,
     make_client,
     pinned_options,
+    snapshot_reads,
     unreachable_message,
 )
 from hpo_service.store._retry import RetryPolicy
@@ -809,6 +811,7 @@ class MongoTrialStore(BaseTrialStore):
         self._offset_at = -math.inf
         self._schema_ready = False
         self._numbering_refused = False
+        self._snapshot_refused = False  # read concern "snapshot" (count_by_state)
         self._max_document = _MAX_DOCUMENT
         self._server_clock = lock is None  # mongomock cannot evaluate $$NOW
         self._local_time: Callable[[], float] = time.time  # a test hook
@@ -850,11 +853,13 @@ class MongoTrialStore(BaseTrialStore):
             )
             self._trials_latest = local_reads(self._trials)
             self._studies_latest = local_reads(self._studies)
+            self._trials_at_once = snapshot_reads(self._trials)
         else:
             self._studies, self._trials, self._meta = (
                 _LockedCollection(db[name], self._lock) for name in names
             )
             self._trials_latest, self._studies_latest = self._trials, self._studies
+            self._trials_at_once = self._trials  # one lock: nothing interleaves
 
     def _setup(self) -> None:
         """Check that a server answers (reads only), its version, and its clock."""
@@ -1985,15 +1990,38 @@ class MongoTrialStore(BaseTrialStore):
             {"$match": {"study": study}},
             {"$group": {"_id": "$state", "n": {"$sum": 1}}},
         ]
-        groups = self._call(
-            "count_by_state", lambda _: list(self._trials.aggregate(pipeline))
-        )
+        groups = self._call("count_by_state", lambda _: self._count_groups(pipeline))
         counts = c.zero_counts()
         known = {state.value: state for state in counts}
         for group in groups:  # a state a newer version added is not ours to count
             if group["_id"] in known:
                 counts[known[group["_id"]]] = int(group["n"])
         return counts
+
+    def _count_groups(self, pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``pipeline``'s groups, every trial counted once in one of its states.
+
+        A read that yields (every 10 ms or so of a large study) meets a trial whose
+        ``state`` changed meanwhile twice or not at all if it scans an index with
+        ``state`` in its key (``best`` covers this pipeline, so the planner may
+        take it): a trial finishing mid-scan counted in neither state, and a worker
+        saw budget room that was not there (the race SQLite had, 48c41d31). So the
+        read is one ``snapshot`` (MongoDB 5.0+ on a replica set or sharded
+        cluster). A server that refuses it (a standalone, MongoDB 4.x) is read
+        through the ``study_tid`` index instead, whose entries no state change
+        moves: each trial is counted once, in the state it had when the scan
+        reached it. That is what the budget rule needs (worker/_budget.py), though
+        it is not one instant.
+        """
+        if not self._snapshot_refused:
+            try:
+                return list(self._trials_at_once.aggregate(pipeline))
+            except OperationFailure as exc:
+                if exc.code not in NO_SNAPSHOT_CODES:
+                    raise
+                self._snapshot_refused = True  # from now on: by the tid index
+                _logger.debug("MongoDB refused a snapshot read (%s): %s", exc.code, exc)
+        return list(self._trials.aggregate(pipeline, hint={"study": 1, "tid": 1}))
 
     # ---- light reads (see ._summary) -------------------------------------------------
 

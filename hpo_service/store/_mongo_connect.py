@@ -105,6 +105,25 @@ def local_reads(collection: Any) -> Any:
     return collection.with_options(read_concern=ReadConcern("local"))
 
 
+def snapshot_reads(collection: Any) -> Any:
+    """``collection`` reading at one point in time (read concern ``snapshot``).
+
+    A read that yields sees, in the storage engine, a newer state after each yield
+    under ``local`` and ``majority``: a document whose indexed field changed meanwhile
+    may be met twice in the index or not at all. ``snapshot`` reads majority-committed
+    data at one cluster time across yields. Outside transactions it needs MongoDB 5.0
+    or later on a replica set or sharded cluster (find, aggregate and distinct only);
+    other servers refuse it (:data:`NO_SNAPSHOT_CODES`).
+    """
+    return collection.with_options(read_concern=ReadConcern("snapshot"))
+
+
+#: Codes of a server refusing read concern ``snapshot`` outside a transaction:
+#: IllegalOperation, InvalidOptions (MongoDB < 5.0), ReadConcernMajorityNotEnabled,
+#: NotImplemented, SnapshotUnavailable (a standalone server).
+NO_SNAPSHOT_CODES = frozenset({20, 72, 148, 238, 246})
+
+
 def hello(client: Any, description: str, connect_timeout: float) -> dict[str, Any]:
     """Ask any reachable member ``hello``: reachability, server clock and version.
 

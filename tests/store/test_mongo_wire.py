@@ -109,6 +109,84 @@ def test_the_stores_own_reads_and_writes_ignore_the_urls_concerns(
         assert store._trials.write_concern.document["wtimeout"] == wanted_timeout
 
 
+class Aggregates(monitoring.CommandListener):
+    """The read concern and hint of every ``aggregate`` a client sends, and the
+    codes of those that failed."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[Any, Any]] = []
+        self.failed_codes: list[Any] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "aggregate":
+            command = event.command
+            level = (command.get("readConcern") or {}).get("level")
+            hint = command.get("hint")
+            self.sent.append((level, None if hint is None else dict(hint)))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        if event.command_name == "aggregate":
+            self.failed_codes.append(event.failure.get("code"))
+
+
+def a_study_in_three_states(store: MongoTrialStore) -> None:
+    """Study ``s``: trial 0 done, 1 running, 2 queued."""
+    store.create_study("s", {})
+    store.insert_trials("s", [NewTrial({"i": i}, {"i": i}) for i in range(3)])
+    first = store.claim("w", LONG, study="s")
+    assert store.complete("s", first.tid, first.token, {"loss": 1.0})
+    assert store.claim("w", LONG, study="s").tid == 1
+
+
+THREE_STATES = (1, 1, 1)  # (done, running, new)
+
+
+def done_running_new(store: MongoTrialStore) -> tuple[int, int, int]:
+    counts = store.count_by_state("s")
+    return counts[TrialState.DONE], counts[TrialState.RUNNING], counts[TrialState.NEW]
+
+
+def test_trials_are_counted_by_state_in_one_snapshot_read(
+    mongo_url: str, database: str
+) -> None:
+    """count_by_state is one aggregate with read concern ``snapshot``: a read that
+    yields under ``majority`` may meet a trial that changed state twice or not at
+    all (it was sent with ``majority``, and the worker's budget rule relies on the
+    counts)."""
+    aggregates = Aggregates()
+    with open_at(mongo_url, database, event_listeners=[aggregates]) as store:
+        a_study_in_three_states(store)
+        assert done_running_new(store) == THREE_STATES
+    assert aggregates.sent == [("snapshot", None)]
+
+
+def test_a_server_refusing_snapshot_reads_is_counted_through_the_tid_index(
+    mongo_url: str, database: str
+) -> None:
+    """A standalone server or MongoDB 4.x refuses read concern ``snapshot`` (code
+    246 here, as a standalone answers): the count falls back to the ``study_tid``
+    index, which a state change does not move (each trial counted once), and does
+    not ask for a snapshot again."""
+    if not fail_points_enabled(mongo_url):
+        pytest.skip("the MongoDB server runs without test commands")
+    app = f"nosnap{uuid.uuid4().hex[:8]}"
+    url = with_database(mongo_url, database) + f"&appName={app}"
+    refuse = {"failCommands": ["aggregate"], "appName": app, "errorCode": 246}
+    aggregates = Aggregates()
+    with open_store(url, event_listeners=[aggregates]) as store:
+        assert isinstance(store, MongoTrialStore)
+        a_study_in_three_states(store)
+        with fail_point(mongo_url, refuse, {"times": 1}):
+            assert done_running_new(store) == THREE_STATES
+        assert done_running_new(store) == THREE_STATES
+    by_tid = ("majority", {"study": 1, "tid": 1})
+    assert aggregates.sent == [("snapshot", None), by_tid, by_tid]
+    assert aggregates.failed_codes == [246]
+
+
 def test_unacknowledged_writes_are_refused(mongo_url: str, database: str) -> None:
     with pytest.raises(ValueError, match=r"`w` must ask for acknowledged.*w=0"):
         open_store(url_with(mongo_url, database, "w=0"))
