@@ -9,7 +9,9 @@ changed trials, never a read of the whole study.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import importlib
 import json
 import logging
 import threading
@@ -130,6 +132,7 @@ class LiveStore:
             StudyNotFoundError: No such study.
         """
         live = self._live(study)
+        _import_what_plotly_peeks_at()
         with live.lock:
             if time.monotonic() - live.refreshed > _REFRESH_EVERY:
                 live.data.refresh(self.store)
@@ -204,6 +207,27 @@ class LiveStore:
                 live = _LiveStudy(StudyData.for_study(self.store.get_study(study)))
                 self._studies[study] = live
             return live
+
+
+#: Modules plotly looks up in ``sys.modules`` without importing them (its validators
+#: and JSON encoder test values against ``pandas.Series``, ``PIL.Image.Image``, ...).
+_PEEKED_MODULES = ("pandas", "PIL.Image")
+
+
+@functools.cache
+def _import_what_plotly_peeks_at() -> None:
+    """Import the installed :data:`_PEEKED_MODULES` before a figure is built.
+
+    The dashboard builds figures in several threads at once. scikit-learn imports
+    pandas when the importance's forest is first fitted, and plotly, while it builds
+    another study's figure in another thread, finds that half-imported pandas in
+    ``sys.modules`` and fails on ``pd.Series`` (an ``AttributeError``: a 500 for that
+    figure). An ``import`` waits for another thread's import of the same module to
+    end, so once this has run in a thread every peeked module is whole.
+    """
+    for name in _PEEKED_MODULES:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
 
 
 def _wide(
