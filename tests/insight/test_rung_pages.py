@@ -11,6 +11,8 @@ Chromium."""
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from hpo_service._common.settings import StudySettings
@@ -141,6 +143,20 @@ def report_page(browser, db, tmp_path):
              what="the pruning section")  # fmt: skip
 
 
+@contextlib.contextmanager
+def dashboard_page(browser, db):
+    """``hpo-driver dashboard`` of study ``r`` on ``db``, opened in ``browser``
+    once it serves; stopped on leaving."""
+    server, port, _ = start_dashboard("--db", db, "--study", STUDY)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        wait_for(lambda: serving(server, url), what="dashboard up")
+        browser.get(url)
+        yield
+    finally:
+        stop(server)
+
+
 def test_the_report_shows_each_rung_and_how_many_passed(browser, tmp_path):
     """Before, the report's table stopped at 'pruned' and had no figure."""
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
@@ -156,11 +172,7 @@ def test_the_dashboard_shows_each_rung_and_how_many_passed(any_db, browser):
     """On SQLite and MongoDB-wire; before, the table stopped at 'pruned' and the
     page had no rungs figure."""
     write_study(any_db)
-    server, port, _ = start_dashboard("--db", any_db, "--study", STUDY)
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        wait_for(lambda: serving(server, url), what="dashboard up")
-        browser.get(url)
+    with dashboard_page(browser, any_db):
         wait_for(lambda: table_cells(browser, "pruning-rungs"),
                  what="the rung table shown")  # fmt: skip
         assert table_cells(browser, "pruning-rungs") == [HEAD, *ROWS]
@@ -168,8 +180,6 @@ def test_the_dashboard_shows_each_rung_and_how_many_passed(any_db, browser):
         wait_for(lambda: drawn_bars(browser), what="the rungs' figure drawn")
         assert_bars(drawn_bars(browser))
         assert browser.find_element("id", "plot-rungs").is_displayed()
-    finally:
-        stop(server)
 
 
 def test_a_hyperband_study_shows_each_brackets_rungs_and_how_many_passed(
@@ -185,11 +195,7 @@ def test_a_hyperband_study_shows_each_brackets_rungs_and_how_many_passed(
     wait_for(lambda: drawn_bars(browser), what="the rungs' figure drawn")
     assert_bars(drawn_bars(browser), HYPERBAND_BARS)
     assert drawn_x(browser) == [HYPERBAND_X] * len(HYPERBAND_BARS)
-    server, port, _ = start_dashboard("--db", any_db, "--study", STUDY)
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        wait_for(lambda: serving(server, url), what="dashboard up")
-        browser.get(url)
+    with dashboard_page(browser, any_db):
         wait_for(lambda: table_cells(browser, "pruning-rungs"),
                  what="the rung table shown")  # fmt: skip
         assert table_cells(browser, "pruning-rungs") == [head, *HYPERBAND_ROWS]
@@ -197,8 +203,6 @@ def test_a_hyperband_study_shows_each_brackets_rungs_and_how_many_passed(
         assert_bars(drawn_bars(browser), HYPERBAND_BARS)
         assert drawn_x(browser) == [HYPERBAND_X] * len(HYPERBAND_BARS)
         assert browser.find_element("id", "plot-rungs").is_displayed()
-    finally:
-        stop(server)
 
 
 #: Hyperband's default ladder (max_resource 81, reduction_factor 3): 10 rungs in
@@ -276,11 +280,7 @@ def test_without_rungs_both_pages_say_why_in_one_line(pruner, note, browser, tmp
     assert said.startswith(note) and "--pruner asha or hyperband" in said
     assert not browser.find_elements("id", "pruning-rungs")
     assert not browser.find_elements("id", "plot-rungs")
-    server, port, _ = start_dashboard("--db", db, "--study", STUDY)
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        wait_for(lambda: serving(server, url), what="dashboard up")
-        browser.get(url)
+    with dashboard_page(browser, db):
         wait_for(lambda: browser.find_element("id", "pruning-none").text,
                  what="the note shown")  # fmt: skip
         assert browser.find_element("id", "pruning-none").text == said
@@ -289,5 +289,3 @@ def test_without_rungs_both_pages_say_why_in_one_line(pruner, note, browser, tmp
         wait_for(lambda: browser.find_elements("css selector", ".main-svg"),
                  what="the figures drawn")  # fmt: skip
         assert not browser.find_element("id", "plot-rungs").is_displayed()
-    finally:
-        stop(server)
