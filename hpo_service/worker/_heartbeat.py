@@ -245,8 +245,8 @@ class Heartbeat:
         """One beat: whether the attempt still holds its trial (taken back first
         if it was requeued and nobody claimed it since; judged first if a take
         back's verdict failed to read)."""
-        if lease.unjudged:
-            self.take_back(lease)
+        if lease.unjudged and not self.take_back(lease):
+            return False  # judged: handed back or cancelled
         alive = self._store.heartbeat(
             lease.study, lease.tid, lease.token, lease.seconds
         )

@@ -78,6 +78,34 @@ def test_a_refused_beat_takes_the_trial_back_if_nobody_claimed_it():
     assert not lease.lost.is_set()
 
 
+def test_a_trial_taken_back_is_judged_and_a_failed_judgement_is_read_again():
+    """After a take back the beat asks ``judge`` (the budget verdict) before going
+    on; when the judge cannot read the store the lease stays ``unjudged`` and the
+    next beat judges again, without reclaiming twice; a verdict of no (handed back
+    or cancelled: the store refuses the next beat) loses the lease."""
+    store = ScriptedStore(True, False, False)  # refused ever after the first
+    store.reclaimable = True
+    verdicts = [StoreConnectionError("down"), False]
+    judged = []
+
+    def judge(lease):
+        judged.append(lease.unjudged)
+        verdict = verdicts.pop(0)
+        if isinstance(verdict, Exception):
+            raise verdict
+        return verdict
+
+    beat = Heartbeat(store, owner="w", judge=judge)
+    try:
+        lease = beat.keep_alive("s", 1, "tok", 0.15)
+        assert lease.lost.wait(60.0)
+    finally:
+        beat.close()
+    assert store.reclaims == [("s", 1, "tok", "w")]  # taken back once
+    assert judged == [True, True]  # judged twice, unjudged both times
+    assert not lease.unjudged
+
+
 def test_connection_errors_are_retried_not_fatal_and_a_lost_lease_is_dropped():
     """Two failed beats are retried; the refusal that follows loses the lease, and
     the thread beats for it no more (it went on every interval until the worker
