@@ -47,6 +47,7 @@ from hpo_service.exceptions import (
     WorkerError,
 )
 from hpo_service.objective._result import (
+    STATUS_FAIL,
     check_constraint_count,
     check_objective_count,
     constraints_count,
@@ -109,6 +110,9 @@ class WorkerSummary:
     Attributes:
         worker_id: The worker's id (the ``owner`` of its trials in the store).
         done: Trials recorded as ``done`` (status ``ok`` or ``fail``).
+        status_fail: Of ``done``, those whose objective returned status ``fail``
+            (``STATUS_FAIL``), which the end line counts as failed, as the driver's
+            does.
         failed: Trials recorded as ``error`` (exception, timeout, crash, bad result).
         pruned: Trials recorded as ``pruned`` (stopped early by the study's pruner).
         released: Trials handed back untouched (import failure, cold stop).
@@ -133,6 +137,7 @@ class WorkerSummary:
     abandoned: int = 0
     stop_reason: str = ""
     pruned: int = 0
+    status_fail: int = 0
     study_found: bool = True
     failing_studies: set[str] = field(default_factory=set)
 
@@ -140,6 +145,17 @@ class WorkerSummary:
     def trials(self) -> int:
         """Trials this worker ran (what ``max_trials`` counts)."""
         return self.done + self.failed + self.pruned + self.abandoned
+
+
+def _counts_said(s: WorkerSummary) -> str:
+    """The trials a worker ran, in the words of the driver's end line: ``"3 done, 1
+    failed (status fail), 2 pruned, 1 error, 0 released, 0 abandoned"`` (done
+    without the failed ones; pruned only when some were)."""
+    pruned = f", {s.pruned} pruned" if s.pruned else ""
+    return (
+        f"{s.done - s.status_fail} done, {s.status_fail} failed (status fail)"
+        f"{pruned}, {s.failed} error, {s.released} released, {s.abandoned} abandoned"
+    )
 
 
 def default_worker_id() -> str:
@@ -462,15 +478,14 @@ class Worker:
                 self._heartbeat.close()
                 self._child.close()
         s = self._summary
-        pruned = f", {s.pruned} pruned" if s.pruned else ""
         values = {"max_trials": self._max_trials, "idle_timeout": self._idle_timeout,
                   "max_consecutive_failures": self._limits.max_consecutive_failures,
                   "last_job_timeout": self._limits.last_job_timeout}  # fmt: skip
         self._log.info(
-            "worker stopped: %s; %d done%s, %d failed, %d released, %d abandoned",
+            "worker stopped: %s; %s",
             stop_said(s.stop_reason, values, self._flags),
-            s.done, pruned, s.failed, s.released, s.abandoned,
-        )  # fmt: skip
+            _counts_said(s),
+        )
         return s
 
     # ---- the loop --------------------------------------------------------------------
@@ -865,6 +880,7 @@ class Worker:
                 return
             if recorded:
                 self._summary.done += 1
+                self._summary.status_fail += data.get("status") == STATUS_FAIL
                 self._log.info(
                     "trial %s %s: loss=%s (%s)",
                     name, data.get("status"), data.get("loss"), _seconds(data),

@@ -66,6 +66,28 @@ def test_completes_a_study_and_exits_when_idle(store, db_url, workers):
     assert "worker stopped: no trial to claim for 0.5 s (--idle-timeout); 6 done" in err
 
 
+def test_its_last_line_counts_failed_and_error_trials_as_the_driver_does(
+    store, db_url, workers
+):
+    """It said "2 done, 1 failed" for 1 ok, 1 STATUS_FAIL and 1 error trial, where
+    the driver's end line and `hpo-driver status` call the STATUS_FAIL trial failed
+    and the exception an error."""
+    configs = [{"call": "quadratic", "x": 1.0}, {"call": "raises"},
+               {"call": "returns_dict", "status": "fail"}]  # fmt: skip
+    make_study(store, "mixed", f"{OBJ}:dispatch", configs)
+    code, err = finish(workers("--db", db_url, "--study", "mixed"))
+    assert code == 0, err
+    states = [
+        (t.state, (t.result or {}).get("status")) for t in store.get_trials("mixed")
+    ]
+    assert states == [(TrialState.DONE, "ok"), (TrialState.ERROR, None),
+                      (TrialState.DONE, "fail")]  # fmt: skip
+    assert (
+        "worker stopped: its study finished; 1 done, 1 failed (status fail), "
+        "1 error, 0 released, 0 abandoned"
+    ) in err, err
+
+
 def test_import_failure_exits_3_and_burns_nothing(store, db_url, workers):
     make_study(store, "bad", "no_such_module_xyz:fn", [{"x": 1}])
     code, err = finish(workers("--db", db_url, "--study", "bad"))

@@ -190,7 +190,7 @@ def test_a_worker_prunes_after_its_own_finished_trial(store, caplog):
     # Its last line counts them: it said "1 done, 0 failed", as if it ran one trial.
     assert (
         "worker stopped: no trial to claim for 0 s (--idle-timeout); 1 done, "
-        "2 pruned, 0 failed" in caplog.text
+        "0 failed (status fail), 2 pruned, 0 error" in caplog.text
     )
     trials = store.get_trials("w1")
     assert [t.state for t in trials] == [TrialState.DONE] + [TrialState.PRUNED] * 2

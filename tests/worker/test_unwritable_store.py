@@ -140,8 +140,8 @@ def test_a_result_is_written_after_an_outage_longer_than_the_lease(
         _limit_file_size(worker.pid, resource.RLIM_INFINITY)  # the store is back
         assert worker.wait(timeout=120) == 0, err.text
     assert (
-        "worker stopped: a stop signal; 1 done, 0 failed, 0 released, 0 abandoned"
-        in (err.text)
+        "worker stopped: a stop signal; 1 done, 0 failed (status fail), 0 error, "
+        "0 released, 0 abandoned" in (err.text)
     )
     assert "gave up" not in err.text
     # a quiet log: one warning for the outage (the heartbeat's, the result's or
@@ -186,7 +186,9 @@ def test_a_late_result_of_a_trial_requeued_but_not_claimed_meanwhile_counts_once
         _limit_file_size(worker.pid, resource.RLIM_INFINITY)
         assert worker.wait(timeout=120) == 0, err.text
     assert "trial d/0: its lease had run out and it was requeued" in err.text
-    assert "1 done, 0 failed, 0 released, 0 abandoned" in err.text
+    assert (
+        "1 done, 0 failed (status fail), 0 error, 0 released, 0 abandoned" in err.text
+    )
     trial = store.get_trial("d", 0)
     assert (trial.state, trial.attempts, trial.result["loss"]) == (
         TrialState.DONE, 1, 3.0
@@ -211,7 +213,9 @@ def test_a_late_result_of_a_trial_claimed_again_meanwhile_is_refused(
         "for dead) and runs again: dropped its outcome" in err.text
     )
     assert "'loss': 3.0" in err.text  # the dropped result is in the log
-    assert "0 done, 0 failed, 0 released, 1 abandoned" in err.text  # and counted
+    assert (
+        "0 done, 0 failed (status fail), 0 error, 0 released, 1 abandoned" in err.text
+    )  # and counted
     assert store.complete("d", 0, other.token, {"loss": 2.0, "status": "ok"})
     trial = store.get_trial("d", 0)
     assert (trial.state, trial.attempts, trial.result["loss"]) == (
@@ -232,7 +236,9 @@ def test_a_second_signal_ends_the_retries_and_logs_the_result(
         worker.wait(timeout=60)
     assert "gave up trying to record trial d/0 (cold stop)" in err.text
     assert "'loss': 3.0" in err.text  # the result is in the log
-    assert "0 done, 0 failed, 0 released, 1 abandoned" in err.text
+    assert (
+        "0 done, 0 failed (status fail), 0 error, 0 released, 1 abandoned" in err.text
+    )
     assert store.get_trial("d", 0).state == TrialState.RUNNING  # requeued later
 
 
@@ -267,7 +273,9 @@ def test_reports_made_while_the_disk_is_full_are_kept_and_written_once_it_clears
     )  # fmt: skip
     assert trial.intermediate == {0: 1.0, 1: 0.5, 2: 0.25}, err.text
     assert "reports not recorded" not in err.text
-    assert "1 done, 0 failed, 0 released, 0 abandoned" in err.text
+    assert (
+        "1 done, 0 failed (status fail), 0 error, 0 released, 0 abandoned" in err.text
+    )
 
 
 @contextmanager
@@ -314,7 +322,9 @@ def test_a_full_disk_as_a_worker_sets_its_first_trials_lease_is_ridden_out(
         wait_until(lambda: lines(log) == ["start t0"] or worker.poll() is not None)
         _space_back(worker)
         assert worker.wait(timeout=120) == 0, err.text
-    assert "1 done, 0 failed, 0 released, 0 abandoned" in err.text, err.text
+    assert (
+        "1 done, 0 failed (status fail), 0 error, 0 released, 0 abandoned" in err.text
+    ), err.text
     trial = store.get_trial("h", 0)
     assert (trial.state, trial.attempts, trial.result["loss"]) == (
         TrialState.DONE, 1, 4.0
