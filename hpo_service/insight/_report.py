@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,13 +162,15 @@ def missing_figures(
 
 def _no_front_plot(data: StudyData) -> str:
     """Why a study of 4 or more objectives has no Pareto front plot, and where its
-    front is listed."""
+    front is listed: ``hpo-driver best --db URL --study NAME`` (the page does not
+    know the URL it was read from: a command without ``--db`` would read the
+    default store; the name shell-quoted)."""
     names = ", ".join(data.objective_names)
     front = counted(len(data.pareto_rows()), "trial")
     return (
         "No Pareto front plot: the front is plotted for 2 or 3 objectives, and this "
-        f"study has {data.n_objectives} ({names}); `hpo-driver best --study "
-        f"{data.name}` lists its {front}."
+        f"study has {data.n_objectives} ({names}); `hpo-driver best --db URL --study "
+        f"{shlex.quote(data.name)}` lists its {front}."
     )
 
 

@@ -268,7 +268,8 @@ def no_front_plot(url: str) -> str:
     assert front > 1
     return (
         "No Pareto front plot: the front is plotted for 2 or 3 objectives, and this "
-        "study has 4 (error, cost, size, latency); `hpo-driver best --study four` "
+        "study has 4 (error, cost, size, latency); `hpo-driver best --db URL --study "
+        "four` "
         f"lists its {front} trials."
     )
 
