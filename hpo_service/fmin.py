@@ -12,7 +12,7 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,11 @@ from hpo_service.driver._checkpoint import load_checkpoint
 from hpo_service.driver._serial import SerialSearch, StopRules, point_docs
 from hpo_service.driver._space_fit import fitting_trials, params_of
 from hpo_service.driver._suggest import Suggester
-from hpo_service.exceptions import AllTrialsFailed, InvalidAnnotatedParameter
+from hpo_service.exceptions import (
+    AllTrialsFailed,
+    InvalidAnnotatedParameter,
+    SpaceError,
+)
 from hpo_service.objective._result import (
     STATUS_OK,
     STATUS_PRUNED,
@@ -33,9 +37,10 @@ from hpo_service.objective._result import (
     pareto_front,
 )
 from hpo_service.space import compile_space, space_eval
+from hpo_service.space._eval import misfit_point, non_finite_param
 from hpo_service.space._expr import Expr
 from hpo_service.space._sample import as_generator
-from hpo_service.trials import JOB_STATE_DONE, JOB_STATE_ERROR, Trials
+from hpo_service.trials import JOB_STATE_DONE, JOB_STATE_ERROR, JOB_STATE_NEW, Trials
 
 __all__ = ["as_generator", "best_of", "fmin", "generate_trials_to_calculate"]
 
@@ -139,7 +144,11 @@ def fmin(
             them, with a warning saying how many finished trials do not fit).
         SpaceError: In-process ``trials`` hold finished trials of another space
             (a label added or removed); refused before any trial runs, as in
-            hyperopt.
+            hyperopt. A point to evaluate (or a queued trial of ``trials``) holds
+            a value no parameter takes (NaN, an infinity, no number), refused
+            before any trial runs: ``"point 0 does not fit the space: params['x']
+            must be a finite number, but got nan"``; on a store, any point that
+            does not fit the study's space is refused so.
         MultiObjectiveError: ``loss_threshold`` is given for several objectives.
         TypeError: ``trials`` or ``algo`` come from hyperopt itself (the message
             says what to pass instead); ``trials`` is of no kind listed above, or a
@@ -202,7 +211,10 @@ def _search_in_process(
     evaluate queued first into empty ones); return fmin's result."""
     suggester = Suggester(space, _algorithm(algo))
     if points and not trials._dynamic_trials:
+        _refuse_non_finite(suggester, enumerate(points))
         trials.insert_trial_docs(point_docs(points, suggester.labels))
+    queued = [d for d in trials._dynamic_trials if d["state"] == JOB_STATE_NEW]
+    _refuse_non_finite(suggester, ((d["tid"], params_of(d)) for d in queued))
     said = SerialSearch(
         fn,
         suggester,
@@ -215,6 +227,25 @@ def _search_in_process(
         pruner=resolve_pruner(pruner),
     ).run(progress=progress)
     return best_of(trials, space, return_argmin=return_argmin, stopped=said)
+
+
+def _refuse_non_finite(
+    suggester: Suggester, points: Iterable[tuple[int, Mapping[str, Any]]]
+) -> None:
+    """Refuse, before any trial runs, a point to evaluate (``(tid, params)``: of
+    ``points_to_evaluate`` or a queued trial, ``generate_trials_to_calculate``'s)
+    holding a value no parameter takes (NaN, an infinity, no number), in the
+    words a store's study uses (``non_finite_param``); a value only outside a
+    parameter's range is still evaluated as given, as in hyperopt.
+
+    Raises:
+        SpaceError: ``"point 0 does not fit the space: params['x'] must be a
+            finite number, but got nan"``.
+    """
+    for tid, params in points:
+        problem = non_finite_param(suggester.compiled, params)
+        if problem is not None:
+            raise SpaceError(misfit_point(f"point {tid}", problem, "the space"))
 
 
 def generate_trials_to_calculate(

@@ -35,10 +35,16 @@ from hpo_service.driver._study import open_driven_study, space_settings, study_s
 from hpo_service.driver._study_loop import Driver, DriverOptions, StudyOutcome
 from hpo_service.driver._suggest import Suggester
 from hpo_service.driver._worker_hint import errors_hint, store_trials_worker_hint
-from hpo_service.exceptions import StudyNotFoundError, TrialNotFoundError
+from hpo_service.exceptions import (
+    SpaceCodeError,
+    SpaceError,
+    StudyNotFoundError,
+    TrialNotFoundError,
+)
 from hpo_service.fmin import as_generator, best_of, check_stop_rules
 from hpo_service.objective._reference import reference_of
 from hpo_service.space import compile_space
+from hpo_service.space._eval import misfit_point
 from hpo_service.store import BaseTrialStore, NewTrial, Trial, TrialState, open_store
 from hpo_service.store._url import is_process_local, mask_url
 from hpo_service.trials import (
@@ -604,10 +610,21 @@ class StoreTrials(TrialsView):
         """The trials for ``points_to_evaluate``, each checked against the space.
 
         Raises:
-            SpaceError: A point does not fit the space.
+            SpaceError: A point does not fit the space (named as ``hpo-driver
+                enqueue`` names it: ``"point 0 does not fit the study's space:
+                ..."``).
+            SpaceCodeError: The space's own code raised for a point.
         """
         suggester = Suggester(space, resolve("rand"))
-        return [suggester.trial_for(p) for p in points]
+        trials = []
+        for i, point in enumerate(points):
+            try:
+                trials.append(suggester.trial_for(point))
+            except SpaceCodeError:
+                raise
+            except SpaceError as e:
+                raise SpaceError(misfit_point(f"point {i}", e)) from None
+        return trials
 
     def _doc(self, trial: Trial) -> dict[str, Any]:
         error = None

@@ -78,6 +78,7 @@ from hpo_service.objective._result import (
     objective_count,
 )
 from hpo_service.space import compile_space, space_eval, validate_params
+from hpo_service.space._eval import misfit_point
 from hpo_service.store import BaseTrialStore, FinishedTrial, NewTrial, TrialState
 
 _logger = logging.getLogger(__name__)
@@ -678,7 +679,7 @@ def _checked(compiled: Any, params: Mapping[str, Any], what: str) -> dict[str, A
     try:
         return validate_params(compiled, params)
     except SpaceError as e:
-        raise ValueError(f"{what} does not fit the study's space: {e}") from None
+        raise SpaceError(misfit_point(what, e)) from None
 
 
 def _plain_point(params: Mapping[str, Any], what: str) -> dict[str, Any]:
@@ -690,12 +691,17 @@ def _plain_point(params: Mapping[str, Any], what: str) -> dict[str, Any]:
             number (naming them).
     """
     for label, value in params.items():
-        number = isinstance(value, int | float) and not isinstance(value, bool)
-        if not (isinstance(label, str) and label and number and math.isfinite(value)):
+        if not (isinstance(label, str) and label):
             raise ValueError(
                 f"{what}: each param must be a finite number by label, but got "
                 f"{label!r}: {value!r:.60}"
             )
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not (number and math.isfinite(value)):  # as a space's check says it
+            problem = (
+                f"params[{label!r}] must be a finite number, but got {value!r:.60}"
+            )
+            raise SpaceError(misfit_point(what, problem, "any space"))
     return dict(params)
 
 

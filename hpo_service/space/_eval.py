@@ -175,6 +175,45 @@ def validate_params(
     return checked
 
 
+def non_finite_param(compiled: CompiledSpace, params: Mapping[str, Any]) -> str | None:
+    """Why a user's point holds a value that no parameter of the space takes and
+    no store holds (NaN, an infinity, anything but a number), or None.
+
+    The first parameter (in the space's order) given such a value, other than a
+    choice (whose option index :func:`validate_params` and ``space_eval`` check
+    with a hint, for an option given in its place), in
+    :func:`validate_params`' words: ``"params['x'] must be a finite number, but
+    got nan"``. A value merely outside a parameter's range is no such value: in
+    process it is evaluated as given (as hyperopt does).
+
+    Args:
+        compiled: The space, from :func:`compile_space`.
+        params: ``{label: value}`` as the user gave it (one-element lists too).
+    """
+    for spec in compiled:
+        value = _unwrapped(params.get(spec.label))
+        if spec.kind == "choice" or value is None:
+            continue
+        if not is_number(value) or not math.isfinite(value):
+            return f"params[{spec.label!r}] must be a finite number, but got {value!r}"
+    return None
+
+
+def misfit_point(what: str, problem: object, space: str = "the study's space") -> str:
+    """What every path that takes a user's point (``hpo-driver enqueue``,
+    ``StoreTrials.enqueue``, ``fmin(points_to_evaluate=...)``, an import) says of
+    one that does not fit: ``"point 0 does not fit the study's space: params['x']
+    must be a finite number, but got nan"``.
+
+    Args:
+        what: The point: ``"point 0"`` (its index among those given) or where an
+            imported trial came from (``"a.csv#3"``).
+        problem: What is wrong (a :class:`SpaceError` or its text).
+        space: ``"the study's space"`` on a store, ``"the space"`` in process.
+    """
+    return f"{what} does not fit {space}: {problem}"
+
+
 def _checked(spec: ParamSpec, value: Any) -> int | float:
     label = spec.label
     if spec.kind == "choice" and not (
