@@ -163,6 +163,12 @@ def prints(config: dict[str, Any]) -> float:
     return quadratic(config)
 
 
+def without_status(config: dict[str, Any]) -> dict[str, Any]:
+    """:func:`quadratic` as a result dict with no ``status`` key (hyperopt raises
+    ``KeyError: 'status'`` on it; here it counts as ``"ok"``)."""
+    return {"loss": quadratic(config), "note": "no status"}
+
+
 def with_extra_keys(config: dict[str, Any]) -> dict[str, Any]:
     """:func:`quadratic` as a hyperopt user's result: extra keys (a number, a text,
     a list, a dict; ``late`` only when x > 0) and two constraints (feasible when
