@@ -694,7 +694,9 @@ def _space_settings(space_ref: str) -> tuple[Any, dict[str, Any]]:
     """Import the space ``--space`` names and serialise it (a study setting)."""
     from hpo_service.driver._study import space_settings
 
-    space = _checked_reference("--space", space_ref, import_reference)
+    space = _checked_reference(
+        "--space", space_ref, functools.partial(import_reference, kind="space")
+    )
     try:
         return space, space_settings(space)
     except SpaceError as e:

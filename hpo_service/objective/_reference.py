@@ -16,8 +16,13 @@ from hpo_service._common.words import did_you_mean
 from hpo_service.exceptions import ObjectiveImportError
 
 
-def split_reference(reference: str) -> tuple[str, str]:
+def split_reference(reference: str, kind: str = "function") -> tuple[str, str]:
     """Split ``package.module:attr`` into module and attribute path.
+
+    Args:
+        reference: ``package.module:attr`` (dotted attributes too).
+        kind: What the reference should name (``"function"``, ``"space"``), for the
+            hint of a reference without a colon (``'train:FUNCTION'``).
 
     Raises:
         ValueError: The reference is not of that form.
@@ -26,7 +31,7 @@ def split_reference(reference: str) -> tuple[str, str]:
     if not sep or not module or not attr or ":" in attr:
         raise ValueError(
             f"a reference must look like `package.module:name`, but got {reference!r}"
-            + _dotted_hint(reference)
+            + _dotted_hint(reference, kind)
         )
     named_file = module.endswith(".py") and os.path.isfile(module)  # not pkg.py
     if "/" in module or os.sep in module or named_file:
@@ -34,16 +39,21 @@ def split_reference(reference: str) -> tuple[str, str]:
     return module, attr
 
 
-def _dotted_hint(reference: str) -> str:
+def _dotted_hint(reference: str, kind: str) -> str:
     """``"; did you mean 'pkg.mod:fn'?"`` for a reference written all with dots
     (``pkg.mod.fn``, as a Python import path); for a script's file name
-    (``train.py``, no function named) ``"; name a function in it: 'train:FUNCTION'"``
-    (not 'train:py'); else ``""``."""
+    (``train.py``, nothing named) or a module alone (``train``) ``"; name a function
+    in it: 'train:FUNCTION'"`` (``kind`` "space": ``"; name the space in it:
+    'train:SPACE'"``; not 'train:py'); else ``""``."""
     module, dot, attr = reference.rpartition(".")
-    if ":" in reference or not dot or not module or not attr or "/" in reference:
+    if ":" in reference or "/" in reference or not reference.strip():
         return ""
-    if attr == "py":
-        return f"; name a function in it: '{module}:FUNCTION'"
+    stem = reference if not dot else module if attr == "py" else None
+    if stem:  # a module alone, or a script's file name
+        article = "the" if kind == "space" else "a"
+        return f"; name {article} {kind} in it: '{stem}:{kind.upper()}'"
+    if not module or not attr:
+        return ""
     return f"; did you mean '{module}:{attr}'?"
 
 
@@ -69,14 +79,19 @@ def add_cwd_to_path() -> None:
         sys.path.insert(0, cwd)
 
 
-def import_reference(reference: str) -> Any:
+def import_reference(reference: str, kind: str = "function") -> Any:
     """Import and return the object named by ``reference``.
+
+    Args:
+        reference: ``package.module:attr``.
+        kind: What it should name, for the hint of a malformed one (see
+            :func:`split_reference`).
 
     Raises:
         ValueError: The reference is malformed.
         ObjectiveImportError: The module or attribute cannot be imported.
     """
-    module_name, _ = split_reference(reference)
+    module_name, _ = split_reference(reference, kind)
     add_cwd_to_path()
     try:
         with program_arguments(module_name):

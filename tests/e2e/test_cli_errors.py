@@ -436,3 +436,24 @@ def test_a_reference_written_with_dots_only_is_answered_with_the_colon(
         f"mean 'tests.e2e.objectives:{dotted}'?"
     )
     assert not (tmp_path / "hpo.sqlite").exists()
+
+
+@pytest.mark.parametrize("given", ["myspace.py", "myspace"])
+def test_a_space_given_as_a_file_or_a_module_alone_is_answered_with_a_space(
+    procs, db, tmp_path, given
+):
+    """`--space myspace.py` (a space file, as a hyperopt user keeps one) was told
+    "name a function in it: 'myspace:FUNCTION'", and `--space myspace` got no hint."""
+    (tmp_path / "myspace.py").write_text(
+        "from hpo_service import hp\nspace = {'x': hp.uniform('x', 0, 1)}\n"
+    )
+    run = procs.run_in(tmp_path, DRIVER, "start", "--db", db, "--study", "s",
+                       "--max-evals", "2", "--space", given,
+                       "--objective", "tests.e2e.objectives:quadratic")  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.strip().splitlines()[-1] == (
+        "Error: Invalid value for '--space': a reference must look like "
+        f"`package.module:name`, but got {given!r}; name the space in it: "
+        "'myspace:SPACE'"
+    )
+    assert not (tmp_path / "hpo.sqlite").exists()

@@ -154,6 +154,7 @@ def test_a_submodule_named_py_is_still_a_module(tmp_path, monkeypatch):
         ),
         ("train.py", "name a function in it: 'train:FUNCTION'"),
         ("pkg.train.py", "name a function in it: 'pkg.train:FUNCTION'"),
+        ("train", "name a function in it: 'train:FUNCTION'"),
     ],
 )
 def test_a_reference_without_a_colon_gets_a_hint_that_can_work(reference, hint):
