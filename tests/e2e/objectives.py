@@ -124,6 +124,17 @@ signed_x_space = {"v": hp.uniform("x", -1.0, 1.0)}
 root_x_space = {"v": hp.uniform("x", -1.0, 1.0) ** 0.5}
 
 
+#: Every kind of whole-number parameter: a choice's index, a randint, a
+#: uniformint, an int of a quantised uniform; and a float.
+whole_space = {
+    "c": hp.choice("c", ["a", "b", "z"]),
+    "n": hp.randint("n", 5),
+    "u": hp.uniformint("u", 0, 8),
+    "q": scope.int(hp.quniform("q", 0, 10, 1)),
+    "x": hp.uniform("x", 0.0, 2.0),
+}
+
+
 def indexed_loss(config: dict[str, Any]) -> float:
     """A loss of ``indexed_space``'s config."""
     return config["x"] + config["n"] + "abz".index(config["c"])

@@ -89,3 +89,49 @@ def test_imported_params_keep_their_types(procs, any_db, tmp_path: Path, form):
         configs = [t.config for t in store.get_trials("made")]
     assert configs == [{"c": "b", "n": 3, "x": 1.0}, {"c": "z", "n": 0, "x": 0.5}]
     assert typed(stored_params(db, "made")) == typed(POINTS)
+
+
+#: A CSV as pandas writes one (``DataFrame.to_csv``): every number of a float
+#: column, whole ones too, as "1.0".
+PANDAS = "tid,state,loss,param.c,param.n,param.u,param.q,param.x\n"
+
+
+@pytest.mark.parametrize(
+    ("cells", "refused"),
+    [
+        ("2.5,3.0,4.0,7.0", "params['c'] must be the index of an option of choice "
+                            "'c', an integer from 0 to 2, but got 2.5"),
+        ("1.0,2.5,4.0,7.0", "params['n'] must be an integer, but got 2.5"),
+        ("1.0,3.0,4.5,7.0", "params['u'] must be an integer, but got 4.5"),
+        ("1.0,3.0,4.0,7.5", "params['q'] must be a multiple of q=1, the only values "
+                            "the space gives 'q', but got q=7.5"),
+    ],
+)  # fmt: skip
+def test_whole_numbers_written_as_floats_import_as_ints(
+    procs, tmp_path: Path, cells, refused
+):
+    """A CSV of another tool (pandas) writes the ints of a choice, a randint, a
+    uniformint as "1.0": imported into a study whose space says int, each is
+    stored as the int; a value that is not whole ("2.5") is refused naming the
+    parameter and what it takes, and nothing is imported. (The rule held before
+    this test; it pins it.)"""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    settings = space_settings(objectives.whole_space)
+    with open_store(db, create=True) as store:
+        open_study(store, "w", {**SPACE, **settings})
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    good.write_text(PANDAS + "0,done,1.5,1.0,3.0,4.0,7.0,1.0\n")
+    bad.write_text(PANDAS + f"0,done,1.5,{cells},1.0\n")
+    run(procs, "import", "--db", db, "--study", "w", str(good))
+    assert typed(stored_params(db, "w")) == typed(
+        [{"c": 1, "n": 3, "u": 4, "q": 7.0, "x": 1.0}]  # q: a quniform's float
+    )
+    with open_store(db) as store:
+        assert store.get_trial("w", 0).config == {
+            "c": "b", "n": 3, "u": 4, "q": 7, "x": 1.0,
+        }  # fmt: skip
+    done = procs.run(DRIVER, "import", "--db", db, "--study", "w", str(bad))
+    assert done.returncode == 1, done.stdout
+    said = " ".join(done.stderr.split())
+    assert said == f"Error: bad.csv#0 does not fit the study's space: {refused}"
+    assert len(stored_params(db, "w")) == 1
