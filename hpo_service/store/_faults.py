@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager
 from typing import TypeVar
 
 from hpo_service.exceptions import StoreError, StoreTransientError
-from hpo_service.store._outage import aside, process_outage
+from hpo_service.store._outage import Note, Outage, process_outage
 
 _T = TypeVar("_T")
 
@@ -81,8 +81,26 @@ class StoreFaults:
         once among what waits for the store)."""
         return process_outage().doing(self._doing)
 
-    def failed(self, error: BaseException) -> float:
-        """Note a failure that :func:`may_pass`; return the seconds to wait.
+    def failed(self, error: BaseException, retry: float | str | None = None) -> float:
+        """Note a failure that :func:`may_pass` and say it; return the seconds to
+        wait.
+
+        Args:
+            error: What the store call raised.
+            retry: When the caller really tries again, if it does not wait the
+                returned backoff: seconds or words (``"retrying with the trial's
+                first report after 1 s"``); the line says what holds.
+
+        Raises:
+            BaseException: ``error`` itself when it cannot pass.
+        """
+        self.say(error, self.noted(error), retry)
+        return self._delay
+
+    def noted(self, error: BaseException) -> Note | None:
+        """Note a failure that :func:`may_pass` in the process's outage at once,
+        to :meth:`say` later (a worker's claim: once its loop knows its pause);
+        the outage's note, or None (a debug line).
 
         Raises:
             BaseException: ``error`` itself when it cannot pass.
@@ -93,14 +111,18 @@ class StoreFaults:
             self._delay = min(self._delay * 2, MAX_RETRY_DELAY)
         else:
             self._failing, self._delay = True, FIRST_RETRY_DELAY
-        note = process_outage().failed(self._doing)
-        self._log.log(
-            logging.DEBUG if note is None else logging.WARNING,
-            "%s: cannot %s (retrying, next in %.1f s%s): %s",
-            self._who, self._doing, self._delay,
-            aside(note, "; ", ""), error,
-        )  # fmt: skip
-        return self._delay
+        return process_outage().failed(self._doing, self._delay)
+
+    def say(
+        self, error: BaseException, note: Note | None, retry: float | str | None
+    ) -> None:
+        """Say a failure :meth:`noted` with when the caller tries again (``retry``
+        seconds or words; None: the backoff :meth:`failed` returns)."""
+        retry = self._delay if retry is None else retry
+        if isinstance(retry, int | float):
+            process_outage().expect(self._doing, retry)
+        said = f"{self._who}: cannot {self._doing}"
+        Outage.say(note, self._log, said, error, retry=retry)
 
     def cleared(self) -> None:
         """Note a success; say the store works again if it had been failing."""

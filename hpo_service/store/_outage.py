@@ -17,6 +17,20 @@ name, not under their own as well (before, one report write was listed twice:
 the outage's failed calls, whichever activity made them, as the end line does: a
 call's own attempt number (1 for a claim that started 31 s into an outage) is a
 debug detail.
+
+This module also owns the lines an outage is told in (:meth:`Outage.say_failed`,
+:meth:`Outage.say_worked`), so every caller says them alike: the outage's first
+failure (``... failed, retrying in 1.6 s (the store failed): ...``), then at most
+one warning a pace (``... retrying in 1.6 s (the store has failed for 31 s and 17
+calls; waiting: ...): ...``), each with the delay its caller really waits before
+its next try, then ``the store works again, after 62 s and 31 failed calls (first
+through: ...)``.
+
+A store that fails for one activity while others get through (claims fail,
+housekeeping reads pass) is one outage, not one per success: a call that gets
+through ends it only if it is one of what waits, or once nothing waiting is due to
+try again (the pace past its announced retry). Before, each success in between
+said "the store works again, after 0 s" and the next failure began the count anew.
 """
 
 from __future__ import annotations
@@ -66,11 +80,9 @@ class Note:
         )
 
 
-def aside(note: Note | None, before: str = " (", after: str = ")") -> str:
-    """``note`` for the middle of a log line (``" (the store has failed ...)"``),
-    or "" (no note, or the outage's first failure)."""
-    text = "" if note is None else str(note)
-    return f"{before}{text}{after}" if text else ""
+def retrying_in(seconds: float) -> str:
+    """``"retrying in 1.6 s"`` (``seconds`` >= 0; ``"retrying at once"`` for 0)."""
+    return f"retrying in {seconds:.3g} s" if seconds > 0 else "retrying at once"
 
 
 def failure(note: Note | None) -> str:
@@ -104,6 +116,7 @@ class Outage:
         self._noted = False  # a warning was said in this outage
         self._next_note = -float("inf")  # kept across outages: on and off, too
         self._waiting: dict[str, None] = {}  # latest failure first
+        self._due: dict[str, float] = {}  # a waiting activity's announced next try
         self._callers = threading.local()  # .names: this thread's activities
 
     def _doing_now(self) -> list[str]:
@@ -132,6 +145,13 @@ class Outage:
         names = self._doing_now()
         return names[-1] if names else what
 
+    def inside(self) -> bool:
+        """Whether this thread is in an activity whose caller rides out failures
+        (:meth:`doing`): then the caller, not a store call within, says when the
+        activity got through (a driver's poll reads and writes; a read that passes
+        while the writes fail is not the end of the outage)."""
+        return bool(self._doing_now())
+
     @property
     def on(self) -> bool:
         """Whether the store is failing (a failure not yet followed by a success)."""
@@ -143,9 +163,15 @@ class Outage:
         ``clock``'s seconds; -inf if none has."""
         return self._ended
 
-    def failed(self, what: str) -> Note | None:
+    def failed(self, what: str, retry_in: float | None = None) -> Note | None:
         """Note a failed call (one that may pass) of ``what`` (``"claiming a
-        trial"``); what to say as a warning, or None (then a debug line)."""
+        trial"``); what to say as a warning, or None (then a debug line).
+
+        Args:
+            what: The activity.
+            retry_in: Seconds until ``what`` tries again (None: unknown, as for a
+                pruner's read, done again at the trial's next report).
+        """
         with self._lock:
             now = self._clock()
             if self._since is None:
@@ -153,11 +179,70 @@ class Outage:
             self._failures += 1
             self._waiting.pop(what, None)
             self._waiting = {what: None, **self._waiting}
+            self._due[what] = now + (retry_in or 0.0)
             if now < self._next_note:
                 return None
             first = not self._noted and self._failures == 1
             self._next_note, self._noted = now + self._every, True
             return Note(now - self._since, self._failures, tuple(self._waiting), first)
+
+    def say_failed(
+        self,
+        what: str,
+        log: _Log,
+        said: str,
+        error: object,
+        *,
+        retry: float | str | None = None,
+        context: tuple[str, ...] = (),
+        quiet: tuple[str, ...] = (),
+    ) -> None:
+        """:meth:`failed`, said on ``log`` (:meth:`say`).
+
+        Args:
+            what: The activity, in the list of what waits.
+            log: Where to say it.
+            said: What failed (``"worker: cannot claim trials"``).
+            error: The failure.
+            retry: Seconds until the caller really tries again (said ``retrying
+                in 1.6 s``), or words for when (``"judging it again at its next
+                report"``), or None (not said).
+            context: Words for the parentheses (``"lease ends in 8 s"``).
+            quiet: Words for the parentheses of a debug line only (``"this
+                call's attempt 3"``).
+        """
+        seconds = retry if isinstance(retry, int | float) else None
+        note = self.failed(what, seconds)
+        self.say(note, log, said, error, retry=retry, context=context, quiet=quiet)
+
+    @staticmethod
+    def say(
+        note: Note | None,
+        log: _Log,
+        said: str,
+        error: object,
+        *,
+        retry: float | str | None = None,
+        context: tuple[str, ...] = (),
+        quiet: tuple[str, ...] = (),
+    ) -> None:
+        """Say a failure :meth:`failed` noted (``note``: a warning; None: a debug
+        line) as ``{said}, {retry} ({context}; {failure}): {error}`` (arguments as
+        for :meth:`say_failed`)."""
+        seconds = retry if isinstance(retry, int | float) else None
+        when = retrying_in(seconds) if seconds is not None else retry
+        words = (*context, *(quiet if note is None else ()), failure(note))
+        log.log(
+            logging.DEBUG if note is None else logging.WARNING,
+            "%s%s (%s): %s", said, f", {when}" if when else "", "; ".join(words), error,
+        )  # fmt: skip
+
+    def expect(self, what: str, seconds: float) -> None:
+        """``what``, failed and waiting, tries again in ``seconds`` (known only
+        after its failure was noted: a worker's claim, at the pause of its loop)."""
+        with self._lock:
+            if what in self._waiting:
+                self._due[what] = self._clock() + seconds
 
     def handed_over(self, what: str) -> None:
         """``what`` stopped waiting without getting through (the store's own
@@ -167,32 +252,53 @@ class Outage:
             return
         with self._lock:
             self._waiting.pop(what, None)
+            self._due.pop(what, None)
 
-    def worked(self, what: str, *, once: bool = False) -> tuple[float, int] | None:
+    def worked(
+        self, what: str, *, once: bool = False, alone: bool = False
+    ) -> tuple[float, int] | None:
         """Note a call of ``what`` that got through; the seconds the store failed
         and the failed calls, if a "works again" line is due now (once per outage
-        that said a warning).
+        that said a warning). It ends the outage unless other activities still
+        wait for the store (see :meth:`_still_waiting`).
 
         Args:
             what: The activity.
             once: The call failed once before it got through, and its warning
                 said it retries at once: no line if that was the outage's only
                 failure.
+            alone: End the outage only if its one failure was this call's (a
+                store call within a caller's activity, see :meth:`inside`).
         """
         if self._since is None:  # read without the lock: the common case
             return None
         with self._lock:
-            if self._since is None:
+            if self._since is None or self._still_waiting(what):
+                return None
+            if alone and self._failures != 1:
                 return None
             self._ended = self._clock()
             outage = (self._ended - self._since, self._failures)
             said = self._noted and not (once and self._failures == 1)
             self._since, self._noted, self._waiting = None, False, {}
+            self._due = {}
             return outage if said else None
 
-    def say_worked(self, what: str, log: _Log, *, once: bool = False) -> None:
+    def _still_waiting(self, what: str) -> bool:
+        """Whether the outage goes on although a call of ``what`` got through:
+        ``what`` is not among what waits, and something that is will try again
+        within a pace of its announced retry (a partial outage: claims fail while
+        housekeeping reads pass). Called with the lock held."""
+        if what in self._waiting:
+            return False
+        now = self._clock()
+        return any(now <= due + self._every for due in self._due.values())
+
+    def say_worked(
+        self, what: str, log: _Log, *, once: bool = False, alone: bool = False
+    ) -> None:
         """:meth:`worked`, saying "the store works again" on ``log`` when due."""
-        outage = self.worked(what, once=once)
+        outage = self.worked(what, once=once, alone=alone)
         if outage is not None:
             seconds, failures = outage
             log.warning(

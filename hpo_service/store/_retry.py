@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from hpo_service.exceptions import StoreConnectionError
 from hpo_service.store._common import check_positive
-from hpo_service.store._outage import Outage, aside, process_outage
+from hpo_service.store._outage import Outage, process_outage
 
 _logger = logging.getLogger(__name__)
 
@@ -140,19 +140,17 @@ class _Attempts:
     def _log_failure(self, pause: float, detail: str) -> None:
         """A warning at the process's pace (the outage's seconds and failed calls,
         and what waits), else a debug line (this call's attempt number)."""
-        note = self.outage.failed(self.doing)
-        attempt = f" (this call's attempt {self.count + 1})"
-        said = attempt if note is None else aside(note)
-        _logger.log(
-            logging.DEBUG if note is None else logging.WARNING,
-            "%s failed, retrying in %.3f s%s: %s",
-            self.what,
-            pause,
-            said,
-            detail,
-        )
+        self.outage.say_failed(
+            self.doing, _logger, f"{self.what} failed", detail,
+            retry=pause, quiet=(f"this call's attempt {self.count + 1}",),
+        )  # fmt: skip
 
     def succeeded(self) -> None:
         """Say once that the store works again if the process had said it failed
-        (not after this call's single failed attempt, whose warning said it all)."""
-        self.outage.say_worked(self.doing, _logger, once=self.count == 1)
+        (not after this call's single failed attempt, whose warning said it all).
+        Within a caller's activity (:meth:`Outage.inside`) the caller says it,
+        unless this call's one failure was the outage's only one."""
+        inside = self.outage.inside()
+        if inside and self.count != 1:
+            return  # the caller says when its activity got through
+        self.outage.say_worked(self.doing, _logger, once=self.count == 1, alone=inside)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from hpo_service.exceptions import StoreError
 from hpo_service.store._faults import may_pass
-from hpo_service.store._outage import aside, process_outage
+from hpo_service.store._outage import process_outage
 
 if TYPE_CHECKING:
     from hpo_service.store._base import BaseTrialStore
@@ -260,12 +260,10 @@ class Heartbeat:
     def _failed(self, lease: Lease, now: float, error: BaseException) -> None:
         """Say a failed beat: a warning at the process's pace (with how long the
         lease has left), else a debug line."""
-        note = process_outage().failed(_doing(lease))
-        self._log.log(
-            logging.DEBUG if note is None else logging.WARNING,
-            "heartbeat of trial %s/%s failed, retrying every %g s (%s%s): %s",
-            lease.study, lease.tid, min(_RETRY_SECONDS, lease.interval),
-            _lease_left(lease.expires - now), aside(note, "; ", ""), error,
+        process_outage().say_failed(
+            _doing(lease), self._log, f"heartbeat of trial {lease.study}/{lease.tid} "
+            "failed", error, retry=min(_RETRY_SECONDS, lease.interval),
+            context=(_lease_left(lease.expires - now),),
         )  # fmt: skip
 
     def _current(self, lease: Lease) -> bool:

@@ -67,7 +67,7 @@ from hpo_service.store._faults import (
     StoreFaults,
     may_pass,
 )
-from hpo_service.store._outage import aside, failure, process_outage
+from hpo_service.store._outage import Note, process_outage
 from hpo_service.store._summary import RunningTrial
 from hpo_service.worker._budget import Verdict, budget_verdict
 from hpo_service.worker._child import ChildOutcome, ChildRunner
@@ -437,7 +437,12 @@ class Worker:
         self._lease: Lease | None = None
         self._running = False  # a trial's objective is running
         self._child = ChildRunner(log=self._log)
-        self._idle_faults = StoreFaults("worker", "claim or requeue trials", self._log)
+        # the idle loop's store failures, said once its pause is known (_loop)
+        self._claim_faults = StoreFaults("worker", "claim trials", self._log)
+        self._house_faults = StoreFaults(
+            "worker", "requeue dead workers' trials", self._log
+        )
+        self._unsaid: list[tuple[StoreFaults, BaseException, Note | None]] = []
         self._heartbeat = Heartbeat(
             store, owner=self.worker_id, log=self._log, judge=self._judge_taken_back
         )
@@ -496,10 +501,10 @@ class Worker:
         idle = IdleClock()  # since the last trial; a store outage does not count
         while not self._stopping(_WARM):
             if self._summary.trials >= (self._max_trials or float("inf")):
-                return "max_trials"
+                return self._said_failures("max_trials")
             limit = self._limits.reached(self._consecutive_failures, started)
             if limit is not None:
-                return limit
+                return self._said_failures(limit)
             trial = self._claim()
             if trial is not None:
                 pause_point("claimed")
@@ -514,18 +519,36 @@ class Worker:
                 continue
             waited = idle.seconds()
             if self._idle_timeout is not None and waited >= self._idle_timeout:
-                return "idle_timeout"
+                return self._said_failures("idle_timeout")
             housekeeping = self._maintain()
             if housekeeping == "finished" and self._stops_when_finished():
-                return "study_finished"
+                return self._said_failures("study_finished")
             if housekeeping == "requeued":
+                self._say_failures(0.0)
                 continue
             pause = delay * random.uniform(0.8, 1.2)
             if self._idle_timeout is not None:
                 pause = min(pause, self._idle_timeout - waited)
+            self._say_failures(pause)  # the delay it says is the one waited
             self._sleep(pause, until=_WARM)
             delay = _next_delay(delay, self._poll_interval)
-        return "cold_stop" if self._stop_level >= _COLD else "warm_stop"
+        return self._said_failures(
+            "cold_stop" if self._stop_level >= _COLD else "warm_stop"
+        )
+
+    def _say_failures(self, retry: float | str) -> None:
+        """Say the store failures of this round of the idle loop (a claim, the
+        housekeeping), with when they are tried again: ``retry`` seconds (the
+        loop's pause) or words."""
+        for faults, error, note in self._unsaid:
+            faults.say(error, note, retry)
+        self._unsaid.clear()
+
+    def _said_failures(self, reason: str) -> str:
+        """``reason``, the loop's end, once this round's store failures are said
+        as not tried again."""
+        self._say_failures("not retried: the worker stops")
+        return reason
 
     def _stops_when_finished(self) -> bool:
         """Whether the worker stops now that its study finished (not with
@@ -542,18 +565,19 @@ class Worker:
         return False
 
     def _claim(self) -> Trial | None:
-        """Claim a trial; None if there is none, or while the store fails (said now
-        and then, and when it works again)."""
+        """Claim a trial; None if there is none, or while the store fails (kept
+        for :meth:`_loop` to say with the pause it then waits)."""
         try:
-            with self._idle_faults.trying():
+            with self._claim_faults.trying():
                 trial = self._claim_any()
-            self._idle_faults.cleared()
+            self._claim_faults.cleared()
             return trial
         except StudyNotFoundError:
             self._note_missing_study()  # not created yet: keep polling
             return None
         except (ConnectionError, StoreError) as e:
-            self._idle_faults.failed(e)  # raises what cannot pass; logs the rest
+            note = self._claim_faults.noted(e)  # raises what cannot pass
+            self._unsaid.append((self._claim_faults, e, note))  # said with the pause
             return None
 
     def _claim_any(self) -> Trial | None:
@@ -839,12 +863,13 @@ class Worker:
             except (ConnectionError, StoreError) as e:  # beaten again in a moment
                 if not may_pass(e):
                     raise
-                note = process_outage().failed(beat)
-                self._log.log(
-                    logging.DEBUG if note is None else logging.WARNING,
-                    "heartbeat failed, will retry%s: %s", aside(note), e,
+                process_outage().say_failed(  # keep_alive beats in a third of it
+                    beat, self._log,
+                    f"heartbeat of trial {trial.study}/{trial.tid} failed", e,
+                    retry=seconds / 3,
                 )  # fmt: skip
             else:
+                process_outage().say_worked(beat, self._log)
                 if not alive:
                     return None
         return self._heartbeat.keep_alive(
@@ -1221,12 +1246,16 @@ class Worker:
         self._next_maintenance = now + _MAINTENANCE_INTERVAL
         self._last_maintenance = now
         try:
-            with self._idle_faults.trying():
-                return self._requeue_or_finish()
+            with self._house_faults.trying():
+                done = self._requeue_or_finish()
+            self._house_faults.cleared()
+            return done
         except (StudyNotFoundError, _UnusableSettings) as e:
             self._log.debug("skipped housekeeping: %s", e)
         except (ConnectionError, StoreError) as e:
-            self._idle_faults.failed(e)  # raises what cannot pass; logs the rest
+            note = self._house_faults.noted(e)  # raises what cannot pass
+            self._unsaid.append((self._house_faults, e, note))  # said with the pause
+            self._next_maintenance = now  # tried again at the loop's next pause
         return None
 
     def _requeue_or_finish(self) -> str | None:
@@ -1348,15 +1377,18 @@ class Worker:
         try:
             with process_outage().doing(checking):
                 self._check_study()
+            process_outage().say_worked(checking, self._log)
         except (ConnectionError, StoreError) as e:
             if not may_pass(e):
                 raise
-            note = process_outage().failed(checking)
-            self._log.log(
-                logging.DEBUG if note is None else logging.WARNING,
-                "cannot check the study before claiming, the loop retries (%s): %s",
-                failure(note), e,
-            )  # fmt: skip
+            process_outage().say_failed(
+                checking,
+                self._log,
+                "cannot check the study before claiming",
+                e,
+                retry="claiming at once (each claimed trial is judged)",
+            )
+            process_outage().handed_over(checking)  # never tried again
 
     def _check_study(self) -> None:
         """Say if the worker's study is missing; refuse its objective before claiming.

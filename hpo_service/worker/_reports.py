@@ -47,7 +47,7 @@ from hpo_service.exceptions import StoreError, UnstorableError
 from hpo_service.store import _common
 from hpo_service.store._base import BaseTrialStore, Trial, TrialReports
 from hpo_service.store._faults import StoreFaults, may_pass
-from hpo_service.store._outage import failure, process_outage
+from hpo_service.store._outage import process_outage
 from hpo_service.worker._heartbeat import Lease
 
 _logger = logging.getLogger(__name__)
@@ -275,7 +275,11 @@ class ReportHandler:
         set as the lease's ``fatal``: the worker stops the trial and ends with it.
         Returns False (not written)."""
         if may_pass(error):
-            self._faults.failed(error)
+            self._faults.failed(
+                error,
+                f"retrying with the trial's first report after "
+                f"{self._flush_seconds:g} s or before its outcome",
+            )
             self._flushed_at = time.monotonic()  # tried again at the next interval
             return False
         self._pending.clear()
@@ -293,6 +297,7 @@ class ReportHandler:
                     self._progress, self.flush, refresh=not self._judged
                 )
             self._judged = True
+            process_outage().say_worked(reading, self._log)
         except (
             ConnectionError,
             StoreError,
@@ -300,10 +305,9 @@ class ReportHandler:
             if not may_pass(e):  # the worker stops the trial and ends with it
                 self._lease.fatal = e
                 return False
-            note = process_outage().failed(reading)
-            self._log.log(
-                logging.DEBUG if note is None else logging.WARNING,
-                "trial %s: cannot judge it (%s): %s", name, failure(note), e,
+            process_outage().say_failed(
+                reading, self._log, f"trial {name}: cannot judge it", e,
+                retry="judging it again at its next report",
             )  # fmt: skip
             return False
         except Exception:

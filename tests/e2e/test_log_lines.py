@@ -94,8 +94,7 @@ def test_every_line_of_a_worker_carries_its_name(fault_server, procs):
     said = [m["msg"] for m in lines]
     assert any("claiming a trial failed, retrying in " in m for m in said), said
     assert any(
-        "works again" in m and "(first through: claim or requeue trials)" in m
-        for m in said
+        "works again" in m and "(first through: claim trials)" in m for m in said
     ), said
 
 

@@ -59,18 +59,18 @@ def test_a_store_failing_on_and_off_is_told_once_per_pace_not_per_call(caplog):
     it works. Now one failure and one recovery line until the 30 s pace allows more,
     and a lasting recovery is still told."""
     log = logging.getLogger("tests.faults.onoff")
-    faults = StoreFaults("worker", "claim or requeue trials", log)
+    faults = StoreFaults("worker", "claim trials", log)
     with caplog.at_level(logging.WARNING, logger="tests.faults.onoff"):
         for _ in range(5):
             faults.failed(StoreConnectionError("database or disk is full"))
             faults.cleared()
     lines = caplog.text.splitlines()
     assert len(lines) == 2, caplog.text
-    assert "cannot claim or requeue trials" in lines[0] and "disk is full" in lines[0]
+    assert "cannot claim trials" in lines[0] and "disk is full" in lines[0]
     assert "works again" in lines[1]
     # which of a worker's calls (reports, outcome, claims) got through: two
     # identical "worker: the store works again" lines came at once on a full tmpfs
-    assert lines[1].endswith("(first through: claim or requeue trials)"), lines[1]
+    assert lines[1].endswith("(first through: claim trials)"), lines[1]
 
 
 @pytest.mark.parametrize(

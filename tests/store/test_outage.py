@@ -75,18 +75,83 @@ def test_a_single_failed_retry_says_no_end_but_a_longer_outage_does():
     assert outage.worked("claiming a trial", once=True) == (0.0, 2)
 
 
-def test_a_store_failing_on_and_off_keeps_the_pace():
-    """A full disk: reads pass, writes fail. A failure within the pace of the last
-    warning starts an outage that is said neither at its start nor at its end."""
+def test_a_call_of_another_activity_getting_through_does_not_end_the_outage():
+    """Claims fail (retried every 2 s) while housekeeping reads pass: one outage,
+    its seconds and failed calls rising, not an end at each read that passes
+    ("the store works again, after 0 s and 1 failed call") and a count begun
+    anew at each failure, as before."""
     clock = Clock()
     outage = Outage(30.0, clock)
-    assert outage.failed("adding trials") is not None
-    assert outage.worked("reading the study") is not None
-    clock.now += 10.0
-    assert outage.failed("adding trials") is None
-    assert outage.worked("reading the study") is None
-    clock.now += 25.0
-    assert outage.failed("adding trials") is not None  # the pace allows one again
+    notes = []
+    for _ in range(40):  # 80 s: a claim fails, a housekeeping read passes
+        notes.append(outage.failed("claim trials", 2.0))
+        assert outage.worked("requeue dead workers' trials") is None
+        assert outage.on
+        clock.now += 2.0
+    said = [n for n in notes if n is not None]
+    assert [round(n.failing_for) for n in said] == [0, 30, 60]
+    assert [n.failures for n in said] == [1, 16, 31]
+    assert outage.worked("claim trials") == (80.0, 40)  # what waited got through
+    assert not outage.on
+
+
+def test_an_activity_no_longer_tried_stops_waiting_after_its_retry_and_a_pace():
+    """The heartbeat of a trial that ended is never tried again: a pace past its
+    announced retry, a call of another activity that gets through ends the
+    outage (else the worker's idle clock would stand still for ever)."""
+    clock = Clock()
+    outage = Outage(30.0, clock)
+    outage.failed("the heartbeat of trial s/0", 1.0)
+    clock.now += 31.0
+    assert outage.worked("claim trials") is None  # still due: 1 s + 30 s
+    clock.now += 0.5
+    assert outage.worked("claim trials") == (31.5, 1)
+    assert not outage.on
+
+
+def test_a_store_call_within_an_activity_leaves_the_end_to_its_caller():
+    """A driver's poll reads (they pass) and writes (they fail, a full disk): a
+    read getting through is not the poll getting through. Only a call whose one
+    failure was the outage's only one ends it (silently) from within."""
+    outage = Outage(30.0, Clock())
+    with outage.doing("run the study"):
+        outage.failed("run the study", 0.5)
+        outage.failed("run the study", 1.0)
+        assert outage.worked("run the study", once=True, alone=True) is None
+        assert outage.on
+    assert outage.worked("run the study") == (0.0, 2)
+    outage.failed("run the study", 0.01)
+    assert outage.worked("run the study", once=True, alone=True) is None
+    assert not outage.on  # its warning ("retrying in 0.01 s") said it all
+
+
+def test_every_line_says_the_delay_it_is_given_and_the_pace(caplog):
+    """The entered line and the paced one each say the caller's real next try;
+    between them, debug lines."""
+    clock = Clock()
+    outage = Outage(30.0, clock)
+    log = logging.getLogger("tests.outage.lines")
+    with caplog.at_level(logging.DEBUG, logger="tests.outage.lines"):
+        for _ in range(4):
+            outage.say_failed("claim trials", log, "worker: cannot claim trials",
+                              "down", retry=12.5)  # fmt: skip
+            clock.now += 12.5
+        outage.say_failed("the pruner's read for trial s/0", log,
+                          "trial s/0: cannot judge it", "down",
+                          retry="judging it again at its next report",
+                          context=("step 3",))  # fmt: skip
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("WARNING", "worker: cannot claim trials, retrying in 12.5 s (the store "
+         "failed): down"),
+        ("DEBUG", "worker: cannot claim trials, retrying in 12.5 s (the store "
+         "failed): down"),
+        ("DEBUG", "worker: cannot claim trials, retrying in 12.5 s (the store "
+         "failed): down"),
+        ("WARNING", "worker: cannot claim trials, retrying in 12.5 s (the store "
+         "has failed for 38 s and 4 calls; waiting: claim trials): down"),
+        ("DEBUG", "trial s/0: cannot judge it, judging it again at its next report "
+         "(step 3; the store failed): down"),
+    ]  # fmt: skip
 
 
 def test_the_end_of_an_outage_of_one_failed_call_says_it_in_the_singular(caplog):

@@ -98,11 +98,12 @@ def test_the_first_failure_warns_later_ones_are_debug_and_recovery_is_told(
     assert [level for level, _ in lines] == ["WARNING", "DEBUG", "DEBUG", "WARNING"]
     # the outage's first failure says no count; the debug lines, this call's
     assert lines[0][1].startswith("claiming a trial failed, retrying in "), lines
-    assert lines[0][1].endswith(" s: ConnectionError: refused"), lines
+    assert lines[0][1].endswith(" s (the store failed): ConnectionError: refused")
     for number, (_, text) in enumerate(lines[1:3], start=2):
         assert text.startswith("claiming a trial failed, retrying in "), text
         assert text.endswith(
-            f" s (this call's attempt {number}): ConnectionError: refused"
+            f" s (this call's attempt {number}; the store failed): "
+            "ConnectionError: refused"
         ), text
     assert lines[3][1].startswith("the store works again, after "), lines
     assert lines[3][1].endswith(" and 3 failed calls (first through: claiming a trial)")

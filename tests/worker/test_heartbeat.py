@@ -227,7 +227,7 @@ def test_failing_beats_are_logged_first_then_seldom_then_once_recovered(caplog):
         finally:
             beat.close()
     lines = [r.getMessage() for r in caplog.records]
-    assert "heartbeat of trial s/1 failed, retrying every 0.05 s" in lines[0]
+    assert "heartbeat of trial s/1 failed, retrying in 0.05 s" in lines[0]
     assert "waiting" not in lines[0], lines  # the first says what failed, no more
     waiting = "waiting: the heartbeat of trial s/1): down"
     assert all(waiting in m for m in lines[1:-1]), lines

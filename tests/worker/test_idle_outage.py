@@ -29,6 +29,10 @@ from .conftest import OBJ, REPO, make_study, wait_until
 
 #: A paced outage line, with the outage's length in whole seconds.
 _FAILING_FOR = re.compile(r"the store has failed for (\d+) s")
+#: The pause a failed claim or housekeeping says the worker waits, in seconds.
+_RETRY_IN = re.compile(
+    r"worker: cannot (?:claim trials|requeue dead workers' trials), retrying in (\S+) s"
+)
 
 
 def _failing_for(text: str) -> int:
@@ -83,3 +87,8 @@ def test_an_outage_longer_than_the_idle_timeout_does_not_stop_the_worker(mongo_u
     # it stopped after running the trial (its study finished, or 1 s idle after it
     # on a loaded machine), not within the outage
     assert text.index("trial s/0 ok") < text.index("worker stopped: "), text
+    # each failed claim or housekeeping says the pause the worker waits: its poll
+    # pace cut to the idle timeout, which the outage does not use up (before: "next
+    # in 0.5 s", then 1, 2, 4 ... 30 s, while it polled every second at most)
+    delays = [float(s) for s in _RETRY_IN.findall(text)]
+    assert delays and all(0 < d <= 1.0 for d in delays), text

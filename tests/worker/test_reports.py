@@ -335,10 +335,11 @@ def test_a_store_failure_while_judging_is_said_as_one_not_as_a_pruner_fault(
             client.drop_database(database)
     said = [m for m in caplog.messages if "cannot judge it" in m]
     assert len(said) == len(steps), caplog.text
-    assert said[0].startswith("trial s/0: cannot judge it (the store failed): ")
+    again = "trial s/0: cannot judge it, judging it again at its next report"
+    assert said[0].startswith(f"{again} (the store failed): ")
     if outage:
         assert said[1].startswith(
-            "trial s/0: cannot judge it (the store has failed for 0 s and 2 calls; "
+            f"{again} (the store has failed for 0 s and 2 calls; "
             "waiting: the pruner's read for trial s/0): "
         ), said[1]
     assert "the pruner failed" not in caplog.text and "Traceback" not in caplog.text

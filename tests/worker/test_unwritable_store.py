@@ -80,7 +80,7 @@ def _cut_off_worker(
     try:
         wait_until(lambda: lines(log) == ["start t0"], 60)
         _limit_file_size(worker.pid, 0)  # nobody can write the store now
-        wait_until(lambda: "cannot record trial d/0 (" in err.text, 60)
+        wait_until(lambda: "cannot record trial d/0, retrying in " in err.text, 60)
         yield worker, err, log
         err.finish()  # all of its log: the test reads it once the worker ended
     finally:
