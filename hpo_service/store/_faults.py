@@ -53,9 +53,10 @@ class StoreFaults:
     :class:`~hpo_service.store._outage.Outage`'s to say (the first failure of an
     outage, then one every 30 s, whichever of the process's activities fails; the
     others are debug lines), and so is the one "the store works again" line. A
-    store that fails on and off (a full disk: reads pass, writes fail) keeps that
-    pace too, at most one failure and one recovery line per 30 s, instead of two
-    lines per call.
+    store that fails for some calls only (a full disk: reads pass, writes fail)
+    is one outage until what failed gets through, said at that pace, instead of
+    two lines per call. Each line says when the caller really tries again: the
+    backoff :meth:`failed` returns, or what the caller gives.
 
     Args:
         who: Who fails, for the log (``"study 's'"``).
