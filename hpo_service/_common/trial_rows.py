@@ -278,10 +278,10 @@ def study_choices(
 
 def _chosen(switches: tuple[Switch, ...], index: Any, params: dict[str, Any]) -> Any:
     """The option at ``index`` of the label's choice that ``params`` reach,
-    evaluated (JSON text if it is not a plain value); None when they reach none.
-    A label shared by several switches that ``params`` reach together, with
-    different options chosen, gives their options as a JSON list, in the
-    space's order."""
+    evaluated (JSON text if it is not a plain value, a dict's keys in the space's
+    order, as the config has them); None when they reach none. A label shared by
+    several switches that ``params`` reach together, with different options
+    chosen, gives their options as a JSON list, in the space's order."""
     chosen = []
     for switch in switches:
         if not switch.reached(params):
@@ -293,12 +293,12 @@ def _chosen(switches: tuple[Switch, ...], index: Any, params: dict[str, Any]) ->
     distinct = list(dict.fromkeys(text_json(v, sort_keys=True, default=str)
                                   for v in chosen))  # fmt: skip
     if len(distinct) > 1:
-        return text_json(chosen, sort_keys=True, default=str)
+        return text_json(chosen, default=str)
     if not chosen:
         return None
     value = chosen[0]
     if isinstance(value, (dict, list, tuple)):
-        return text_json(value, sort_keys=True, default=str)
+        return text_json(value, default=str)
     return value
 
 

@@ -39,3 +39,24 @@ def test_a_space_raising_on_an_earlier_trial_leaves_its_value_cell_empty(
     assert run.returncode == 0, run.stderr
     rows = list(csv.DictReader(io.StringIO(run.stdout)))
     assert [row["param.m.value"] for row in rows] == ["", '{"v": 1}', "2"]
+
+
+def test_a_dict_options_value_cell_keeps_the_spaces_key_order(
+    procs: Processes, tmp_path
+) -> None:
+    """The cell gave the option's keys sorted ({"depth": .., "n": .., "type": "rf"})
+    where the trial's config, and the objective, have the space's order."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    svm = {"type": "svm", "c": hp.uniform("c", 0, 1)}
+    space = {"clf": hp.choice("clf", [svm, {"type": "rf", "n": 10, "depth": 3}])}
+    with open_store(db, create=True) as store:
+        given = {"objective": "tests.e2e.objectives:quadratic", "max_evals": 9}
+        open_study(store, "s", {**given, **space_settings(space)})
+        store.insert_finished("s", [
+            FinishedTrial({"clf": 1}, {"clf": {"type": "rf", "n": 10, "depth": 3}},
+                          {"loss": 1.0, "status": "ok"}),
+        ])  # fmt: skip
+    run = procs.run(DRIVER, "trials", "--db", db, "--study", "s", "--format", "csv")
+    assert run.returncode == 0, run.stderr
+    (row,) = csv.DictReader(io.StringIO(run.stdout))
+    assert row["param.clf.value"] == '{"type": "rf", "n": 10, "depth": 3}'
