@@ -1337,18 +1337,29 @@ class Worker:
 
     def _finished(self, study: str) -> bool:
         """Whether ``study`` is over: nothing queued or running, and its budget
-        spent or the study cancelled. The cancel flag is read afresh (one study
-        read, only while the queue is empty), not from the settings kept for up to
-        ``_SETTINGS_TTL``: a worker of a cancelled study idled 30 s before it saw."""
-        settings = self._settings_for(study)
+        spent or the study cancelled. The settings (the cancel flag, the budget) are
+        read afresh (one study read, only while the queue is empty), not kept for up
+        to ``_SETTINGS_TTL``: a worker of a cancelled study idled 30 s before it saw.
+
+        Counting the trials costs O(study size) (an idle worker of a 20,000-trial
+        study scanned it about every second, issue 14), so it is skipped while the
+        budget cannot be spent: the study holds at most ``next_tid`` trials.
+
+        Raises:
+            _UnusableSettings: The study's stored settings cannot be read.
+        """
+        record = self._store.get_study(study)
+        self._keep_settings(record)
+        settings = self._settings_for(study)  # as just read; raises if unusable
+        budget = settings.max_evals  # None: no budget yet (a study made by an import)
+        if not settings.cancelled and (budget is None or record.next_tid < budget):
+            return False
         counts = self._store.count_by_state(study)
         if counts.get(TrialState.NEW, 0) or counts.get(TrialState.RUNNING, 0):
             return False
-        budget = settings.max_evals  # None: no budget yet (a study made by an import)
         if budget is not None and counted_finished(counts) >= budget:
             return True
-        self._settings.pop(study, None)
-        return self._settings_for(study).cancelled
+        return settings.cancelled
 
     def _look_for_study(self) -> None:
         """Look once more, at the stop, for a study not seen yet: one created while
