@@ -72,12 +72,13 @@ _WORDS = (
     "liar_width",
     "avoid_repeats",
     "prior_gate",
+    "marginal_gate",
     "quantised_kernels",
     "continuous_kernels",
     "duplicate_losses",
     "below_rule",
 )
-#: The choices of ``prior_gate``.
+#: The choices of ``prior_gate`` and ``marginal_gate``.
 _PRIOR_GATES = ("none", "count")
 #: The choices of ``quantised_kernels``.
 _QUANTISED_KERNELS = ("same", "gaps_above", "gaps")
@@ -226,6 +227,21 @@ class TPESettings:
             Chosen with the constant liar of the single-objective problems; MOTPE
             keeps ``"none"``. See benchmarks/README.md, "no prior draws while 10
             or more trials are pending".
+        marginal_gate: ``"none"`` (the default): ``marginal_draws`` alone decides
+            how candidates are drawn; ``"count"``: while at least
+            ``n_startup_jobs`` points are pending (their ``pending_weights``
+            summed, a call's earlier suggestions counted, as ``prior_gate``
+            counts them) every candidate is drawn as with ``marginal_draws``
+            (each numeric and categorical parameter from its own, independently
+            chosen component of the good mixture; hyperopt's per-parameter draws),
+            and still scored jointly. With 16 workers a suggestion is made ~16
+            results late, so in 100 trials the search gets only ~5 rounds of
+            moving its good set; per-parameter draws recombine what different
+            good trials got right in one round. Runs with fewer pending points
+            (sequential ones, 4 workers on trials of a second or more) are
+            untouched. An option for issue 14's ackley5 W=16 cell, measured in
+            benchmarks/README.md ("ackley5 at W=16: recombining the good trials
+            under the lag").
         keep_extremes: Several objectives only (MOTPE): when hypervolume subset
             selection splits a non-domination rank, the rank's best trial in each
             objective (the ends of the front) is in the good set first (see
@@ -284,6 +300,7 @@ class TPESettings:
     pending_widen: float = 1.0
     max_widen: float = 2.0
     prior_gate: str = "count"
+    marginal_gate: str = "none"
     whole_end_bins: bool = False
     branch_joint: bool = False
     avoid_repeats: str = "none"
@@ -341,6 +358,11 @@ class TPESettings:
                 "prior_gate",
                 "prior_gate in ('none', 'count')",
                 self.prior_gate in _PRIOR_GATES,
+            ),
+            (
+                "marginal_gate",
+                "marginal_gate in ('none', 'count')",
+                self.marginal_gate in _PRIOR_GATES,
             ),
             ("repeat_radius", "repeat_radius >= 0", self.repeat_radius >= 0),
             (
@@ -511,7 +533,7 @@ def suggest_batch(
             rng,
             n_ei * len(rows),
             with_prior=with_prior,
-            marginal=settings.marginal_draws,
+            marginal=_marginal(settings, pending, pending_weights),
         )
         score = _log_ratio(good, bad, candidates)
         best = np.argmax(score.reshape(len(rows), n_ei), axis=1)
@@ -532,10 +554,32 @@ def _prior_draws(
     """Whether the good density's prior gets its share of the candidate draws:
     always with ``prior_gate="none"``; with ``"count"`` only while fewer than
     ``n_startup_jobs`` points (their weights summed) are pending."""
-    if settings.prior_gate == "none":
-        return True
+    return not _gate_holds(settings.prior_gate, settings, pending, pending_weights)
+
+
+def _marginal(
+    settings: TPESettings,
+    pending: Sequence[Mapping[str, Any]],
+    pending_weights: Sequence[float] | None,
+) -> bool:
+    """Whether candidates are drawn per parameter: with ``marginal_draws``, or
+    while ``marginal_gate`` holds."""
+    gate = _gate_holds(settings.marginal_gate, settings, pending, pending_weights)
+    return settings.marginal_draws or gate
+
+
+def _gate_holds(
+    gate: str,
+    settings: TPESettings,
+    pending: Sequence[Mapping[str, Any]],
+    pending_weights: Sequence[float] | None,
+) -> bool:
+    """Whether a ``"count"`` gate holds: at least ``n_startup_jobs`` points (their
+    weights summed) are pending; ``"none"`` never holds."""
+    if gate == "none":
+        return False
     n_pending = len(pending) if pending_weights is None else sum(pending_weights)
-    return n_pending <= 0 or n_pending < settings.n_startup_jobs
+    return n_pending > 0 and n_pending >= settings.n_startup_jobs
 
 
 def _draw_record(
