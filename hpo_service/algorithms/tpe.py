@@ -40,7 +40,10 @@ list and the defaults):
   ``liar_weight`` (1.0), ``pending_widen`` (1.0: the good density widens by
   ``1 + pending / finished``), ``max_widen`` (2.0: at most that factor),
   ``prior_gate`` ("count": no candidates from the good density's prior while
-  ``n_startup_jobs`` or more points are pending; "none": always some).
+  ``n_startup_jobs`` or more points are pending; "none": always some),
+  ``marginal_gate`` ("none"; "count": while ``n_startup_jobs`` or more points are
+  pending, each parameter of a candidate is drawn from its own good component, as
+  with ``marginal_draws``).
 - ``whole_end_bins`` (False; True on several objectives, see
   :mod:`~hpo_service.algorithms.motpe`): the densities give the end values of
   ``uniformint`` / ``quniform`` / ``qloguniform`` parameters whole rounding bins, as
