@@ -53,6 +53,17 @@ class SpaceCodeError(SpaceError):
             f"{error!s:.300}"
         )
 
+    def where(self) -> str:
+        """Where the space's code raised, as ``" (in FUNCTION at FILE:LINE)"``
+        (the innermost frame of the original error), or ``""`` when unknown."""
+        tb = self.error.__traceback__
+        if tb is None:
+            return ""
+        while tb.tb_next is not None:
+            tb = tb.tb_next
+        code = tb.tb_frame.f_code
+        return f" (in {code.co_name} at {code.co_filename}:{tb.tb_lineno})"
+
     def naming(self, space: str) -> SpaceCodeError:
         """The same error, naming the space (its import path, ``--space``'s)."""
         named = SpaceCodeError(self.params, self.error, point=self.point, space=space)

@@ -488,18 +488,41 @@ def _reciprocal_for_fmin_test(d):
     return 1 / d
 
 
-def test_a_space_whose_own_code_raises_is_named_not_a_raw_traceback():
-    """A ``scope`` function of the space divides by zero for the sampled point:
-    fmin refuses with SpaceCodeError naming the point (before: ZeroDivisionError
-    out of the space's evaluation), from the original error."""
+_reciprocal_for_fmin_test_line = _reciprocal_for_fmin_test.__code__.co_firstlineno
+
+
+def test_a_space_whose_own_code_raises_ends_as_an_error_trial_not_queued():
+    """A ``scope`` function of the space divides by zero for the sampled point.
+    As hyperopt (its Domain.evaluate makes the config inside the trial): without
+    catch_eval_exceptions fmin raises SpaceCodeError naming the point, from the
+    original error, and the trial ends as an error trial, so a resumed Trials goes
+    on to the next point; with it, the trial is an error trial saying where the
+    space raised and the search goes on. Before, the SpaceCodeError was raised
+    either way and the trial was left queued: every resume hit the same point."""
     space = {"v": scope._reciprocal_for_fmin_test(hp.quniform("d", -0.4, 0.4, 1))}
     trials = Trials()
     with pytest.raises(SpaceCodeError) as raised:
         fmin(lambda c: c["v"], space, algo=rand.suggest, max_evals=3,
-             trials=trials, rstate=0, catch_eval_exceptions=True)  # fmt: skip
+             trials=trials, rstate=0, show_progressbar=False)  # fmt: skip
     assert str(raised.value).startswith(
         "the space raised ZeroDivisionError for the sampled point {'d': "
     ), raised.value
     assert str(raised.value).endswith(": float division by zero")
     assert isinstance(raised.value.__cause__, ZeroDivisionError)
-    assert [t for t in trials.trials if t["state"] != 0] == []  # none ran
+    assert [t["state"] for t in trials._dynamic_trials] == [JOB_STATE_ERROR]
+    # resumed with catch_eval_exceptions: the error trial stays, none is queued,
+    # and each later point of the space ends as an error trial too
+    with pytest.raises(AllTrialsFailed):
+        fmin(lambda c: c["v"], space, algo=rand.suggest, max_evals=3,
+             trials=trials, rstate=0, catch_eval_exceptions=True,
+             show_progressbar=False)  # fmt: skip
+    states = [t["state"] for t in trials._dynamic_trials]
+    assert states == [JOB_STATE_ERROR] * 3, states
+    for trial in trials._dynamic_trials:
+        kind, message = trial["misc"]["error"]
+        assert kind == "SpaceCodeError"
+        assert message.startswith("the space raised ZeroDivisionError for the ")
+        assert message.endswith(
+            ": float division by zero (in _reciprocal_for_fmin_test at "
+            f"{__file__}:{_reciprocal_for_fmin_test_line + 2})"  # below the decorator
+        ), message

@@ -32,6 +32,7 @@ from hpo_service.exceptions import (
     InvalidResultError,
     MultiObjectiveError,
     SearchExhausted,
+    SpaceCodeError,
     TrialPruned,
 )
 from hpo_service.objective._report import TrialContext, ignored_prune, pruned_result
@@ -307,10 +308,14 @@ class SerialSearch:
     def _run_one(self, doc: dict[str, Any]) -> None:
         params = params_of(doc)
         point = "sampled point" if doc["tid"] in self._sampled else "point"
-        new, valid = self.suggester.point_trial(params, point)  # SpaceCodeError
         doc["state"] = JOB_STATE_RUNNING
         doc["book_time"] = _now()
         result: dict[str, Any] | None = None
+        try:
+            new, valid = self.suggester.point_trial(params, point)
+        except SpaceCodeError as e:
+            self._space_raised(doc, e)
+            return
         try:
             with self._pruning.running(doc["tid"]) as (progress, context):
                 doc["intermediate"] = progress.intermediate
@@ -335,6 +340,32 @@ class SerialSearch:
                 save_checkpoint(self.trials, self.save_file)
         if valid:
             self.suggester.observe(params, result)
+
+    def _space_raised(self, doc: dict[str, Any], error: SpaceCodeError) -> None:
+        """End the trial whose config the space's own code could not make as an
+        error trial, as hyperopt's ``Domain.evaluate`` does (it evaluates the space
+        inside the trial): never left queued, so a resumed ``trials`` does not run
+        the point again. With ``catch_eval_exceptions`` the search goes on.
+
+        Raises:
+            SpaceCodeError: ``error``, when ``catch_eval_exceptions`` is False.
+        """
+        where = error.where()
+        doc["misc"]["error"] = (type(error).__name__, f"{error}{where}")
+        doc.update(
+            state=JOB_STATE_ERROR, result={"status": STATUS_FAIL}, refresh_time=_now()
+        )
+        self.trials.refresh()
+        if self.save_file:
+            save_checkpoint(self.trials, self.save_file)
+        if self.suggester.is_valid(error.params):  # a failure, as replay() sees it
+            self.suggester.observe(error.params, None)
+        if not self.catch:
+            raise error
+        _logger.warning(
+            "trial %s: SpaceCodeError: %s%s; recorded as an error",
+            doc["tid"], error, where,
+        )  # fmt: skip
 
     def _call(self, config: Any, tid: int, context: TrialContext) -> dict[str, Any]:
         """The objective's normalised result (a NaN loss, or an infinite one among
