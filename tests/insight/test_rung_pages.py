@@ -234,12 +234,22 @@ def _overlapping(labels):
     ]
 
 
-def test_a_hyperbands_ten_rungs_are_labelled_and_counted_legibly(browser, tmp_path):
-    """40 trials over Hyperband's default 10 rungs: in the report's figure no rung
-    label overlaps another and every passed/judged text is drawn whole, at one
-    size, apart from the others. Before, the labels were slanted over each other,
-    and 20 texts in half the page's width were shrunk to fit their bars (some
-    unreadably small), or ran together ('1/11/1', '0/00/0')."""
+@contextlib.contextmanager
+def _report_opened(browser, db, tmp_path):
+    report_page(browser, db, tmp_path)
+    yield
+
+
+@pytest.mark.parametrize("page", ["report", "dashboard"])
+def test_a_hyperbands_ten_rungs_are_labelled_and_counted_legibly(
+    page, browser, tmp_path
+):
+    """40 trials over Hyperband's default 10 rungs: in the report's and the
+    dashboard's figure no rung label overlaps another and every passed/judged text
+    is drawn whole, at one size, apart from the others. Before, the labels were
+    slanted over each other, and 20 texts in half the page's width were shrunk to
+    fit their bars (some unreadably small), or ran together ('1/11/1', '0/00/0');
+    the dashboard's figure was tested only under ASHA and a 3-rung Hyperband."""
     steps = [1, 2, 3, 5, 9, 12, 27, 30, 81]
     ends = ["pruned", "pruned", "running", "error"]
     trials = [
@@ -248,8 +258,20 @@ def test_a_hyperbands_ten_rungs_are_labelled_and_counted_legibly(browser, tmp_pa
     ]
     db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
     write_study(db, "hyperband", trials, HYPERBAND_81)
-    report_page(browser, db, tmp_path)
+    opened = (
+        _report_opened(browser, db, tmp_path)
+        if page == "report"
+        else dashboard_page(browser, db)
+    )
+    with opened:
+        _assert_ten_rungs_legible(browser)
+
+
+def _assert_ten_rungs_legible(browser):
+    """The checks of the 10-rung test, on the page ``browser`` shows."""
     wait_for(lambda: drawn_bars(browser), what="the rungs' figure drawn")
+    wait_for(lambda: len(table_cells(browser, "pruning-rungs")) > 1,
+             what="the rung table shown")  # fmt: skip
     assert len(table_cells(browser, "pruning-rungs")) == 1 + 10
     *levels, texts = browser.execute_script(_LABEL_BOXES)
     for level in levels:
