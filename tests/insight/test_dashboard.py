@@ -339,6 +339,37 @@ def test_a_study_not_in_the_store_is_named_on_the_page_until_it_appears(
         stop(server)
 
 
+def test_a_missing_study_is_asked_for_once_not_at_every_poll(tmp_path, browser):
+    """The page of a study the store lacks asked for its changes every second: each
+    answer a 404, which Chromium logs as an error, with a console warning beside
+    it. It now asks once, and again only when the studies' list holds the study."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    with open_store(db) as store:
+        store.create_study("other", {})
+    server, port, _ = start_dashboard("--db", db)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: serving(server, f"{base}/api/studies"), what="dashboard up")
+        dump_dom(browser, f"{base}/#later",
+                 ready="!document.getElementById('study-error').hidden")  # fmt: skip
+        asked = "return performance.getEntriesByType('resource').map((e) => e.name)"
+
+        def fetched(path):
+            return [u for u in browser.execute_script(asked) if u == base + path]
+
+        # the studies' list is read every 5 s: 3 reads span 10 s, 10 polls of old
+        wait_for(lambda: len(fetched("/api/studies")) >= 3, what="3 list reads")
+        assert len(fetched("/api/studies/later/changes?cursor=0")) == 1
+        logged = browser.get_log("browser")
+        assert [e["source"] for e in logged] == ["network"], logged  # the one 404
+        with open_store(db) as store:
+            store.create_study("later", {})
+        shown = "return !document.getElementById('study-error').hidden"
+        wait_for(lambda: not browser.execute_script(shown), what="the message gone")
+    finally:
+        stop(server)
+
+
 def _banner_until_created(browser, server, db, page):
     """Open ``page`` of the dashboard ``server`` (over store ``db``) for study
     'later', which the store lacks: the page names it as missing until it is

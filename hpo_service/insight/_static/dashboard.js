@@ -11,6 +11,10 @@ const state = {
   study: null, cursor: 0, rows: new Map(), sortKey: "tid", sortDesc: false,
   page: 0, changed: false, figuresAt: {cheap: 0, heavy: 0}, generation: 0, busy: false,
   drawMs: {cheap: 0, heavy: 0},
+  // The study is not in the store (its changes answered 404): its changes are asked
+  // again only once the studies' list holds it, not at every poll (each 404 is a
+  // console error in the browser).
+  missing: false,
 };
 // A figure group waits at least this many times as long as its last redraw took in
 // this browser, so redraws take at most a fifth of the page's time (it stays usable
@@ -81,6 +85,10 @@ async function pollStudies() {
       box.appendChild(a);
     }
     if (state.study === null && studies.length) selectStudy(studies[0].name);
+    if (state.missing && studies.some((s) => s.name === state.study)) {
+      state.missing = false;
+      pollChanges();
+    }
     if (!studies.length) box.textContent = "no study yet";
   } catch (e) { console.warn(e); }
 }
@@ -89,7 +97,7 @@ function selectStudy(name) {
   if (name === state.study) return;
   state.study = name; state.cursor = 0; state.rows = new Map(); state.page = 0;
   state.figuresAt = {cheap: 0, heavy: 0}; state.generation += 1; state.busy = false;
-  state.drawMs = {cheap: 0, heavy: 0};
+  state.drawMs = {cheap: 0, heavy: 0}; state.missing = false;
   showStudyError(null);
   $("study-name").textContent = name;
   for (const a of $("studies").querySelectorAll("a")) {
@@ -101,17 +109,19 @@ function selectStudy(name) {
 async function pollChanges() {
   const generation = state.generation;
   const study = state.study;
-  if (study === null || state.busy) return;
+  if (study === null || state.busy || state.missing) return;
   state.busy = true;
   try {
     const url = "/api/studies/" + encodeURIComponent(study) + "/changes?cursor=" + state.cursor;
     const delta = await getJSON(url).catch((e) => {
       if (generation === state.generation && e.status === 404) {
         showStudyError(e.reason || "no study named " + JSON.stringify(study));
+        state.missing = true;  // said on the page: no console warning
+        return null;
       }
       throw e;
     });
-    if (generation !== state.generation) return;
+    if (delta === null || generation !== state.generation) return;
     showStudyError(null);
     state.cursor = delta.cursor;
     for (const row of delta.rows) state.rows.set(row.tid, row);
