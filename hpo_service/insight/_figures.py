@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hpo_service._common.words import counted
 from hpo_service.insight._params import middle_cut
 from hpo_service.insight._style import (
     BEST_COLOR,
@@ -474,8 +475,7 @@ def _dimension(info: ParamInfo, column: np.ndarray) -> dict[str, Any] | None:
         }
     values = np.log10(column) if info.log else column.copy()
     lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
-    ticks = list(np.linspace(lo, hi, 5)) if hi > lo else [lo]
-    text = [_fmt(10**t if info.log else t) for t in ticks]
+    ticks, text = _round_ticks(lo, hi, log=info.log)
     if not active.all():
         below = lo - 0.15 * (hi - lo or 1.0)
         values[~active] = below
@@ -490,6 +490,46 @@ def _dimension(info: ParamInfo, column: np.ndarray) -> dict[str, Any] | None:
 
 def _fmt(value: float) -> str:
     return f"{value:.3g}"
+
+
+def _round_ticks(lo: float, hi: float, *, log: bool) -> tuple[list[float], list[str]]:
+    """Round tick positions within ``[lo, hi]`` and their labels, chosen by
+    matplotlib's tick locators (``MaxNLocator``: at most 6 ticks at steps of 1, 2,
+    2.5 or 5 times a power of ten; ``LogLocator`` on a log axis: powers of ten, or
+    1, 2 and 5 times them where fewer than 3 powers fall in the range, or the
+    linear steps within a decade), as plotly's parallel coordinates take
+    explicit ticks only (an ``inactive`` tick, log axes drawn in log10).
+
+    Args:
+        lo, hi: The axis's range in plot coordinates (log10 of the value on a log
+            axis), ``lo <= hi``.
+        log: Whether the axis is drawn in log10.
+
+    Returns:
+        ``(positions, labels)``: positions in plot coordinates, labels the values.
+    """
+    from matplotlib.ticker import LogLocator, MaxNLocator
+
+    if hi <= lo:
+        return [lo], [_fmt(10**lo if log else lo)]
+    linear = MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10])
+    if log:  # powers of ten; 1, 2, 5 times them over a decade or two; else linear
+        values: list[float] = []
+        decades = [LogLocator(numticks=7), LogLocator(subs=(1.0, 2.0, 5.0))]
+        for locator in [*decades[: 2 if hi - lo >= 1 else 0], linear]:
+            found = locator.tick_values(10**lo, 10**hi)
+            values = [v for v in found if v > 0 and lo <= math.log10(v) <= hi]
+            if len(values) >= 3:
+                break
+        return [math.log10(v) for v in values], [_tick_text(v) for v in values]
+    values = [float(v) for v in linear.tick_values(lo, hi) if lo <= v <= hi]
+    return values, [_tick_text(v) for v in values]
+
+
+def _tick_text(value: float) -> str:
+    """A round tick value as text, without float noise (``0.30000000000000004``
+    is ``0.3``) and with every digit it has (``2.975``, not ``2.98``)."""
+    return f"{float(f'{value:.12g}'):.10g}"
 
 
 def ranked_objective(data: StudyData) -> str | None:
@@ -763,24 +803,28 @@ def _curves(rows: list[TrialRow]) -> tuple[list[float | None], list[float | None
 
 
 def pareto_figure(data: StudyData) -> go.Figure | None:
-    """The trials and their Pareto front for a 2- or 3-objective study, else None.
+    """The Pareto front of a study of two or more objectives, else None.
 
     Args:
         data: The study (``done`` trials with a full loss vector are drawn; axes are
             titled with :attr:`~hpo_service.insight.StudyData.objective_names`).
 
     Returns:
-        A 2-D (WebGL) or 3-D scatter: the front in red (the front ``hpo-driver best``
-        shows: feasible trials no other feasible one dominates), other feasible
-        trials in blue, infeasible ones (a positive constraint) in grey; or None for
-        a study with another number of objectives or no such trial yet.
+        For 2 or 3 objectives a 2-D (WebGL) or 3-D scatter: the front in red (the
+        front ``hpo-driver best`` shows: feasible trials no other feasible one
+        dominates), other feasible trials in blue, infeasible ones (a positive
+        constraint) in grey. For 4 or more, parallel coordinates of the front: one
+        line per front trial, one axis per objective (see
+        :func:`front_parallel_figure`). None for one objective or no such trial yet.
     """
     go = _go()
     n = data.n_objectives
     # an infinite loss (stored before results had to be finite) has no place on axes
     rows = [r for r in data.objective_rows() if np.isfinite(r.losses).all()]
-    if n not in (2, 3) or not rows:
+    if n < 2 or not rows:
         return None
+    if n > 3:
+        return front_parallel_figure(data, rows)
     points = np.array([r.losses for r in rows], dtype=float)
     front = {r.tid for r in data.pareto_rows()}
     on_front = np.array([r.tid in front for r in rows])
@@ -802,6 +846,50 @@ def pareto_figure(data: StudyData) -> go.Figure | None:
     drawn = int(on_front.sum())
     count = f"{drawn} trial" + ("" if drawn == 1 else "s")
     fig.update_layout(title=f"Pareto front ({count})", **LAYOUT)
+    return fig
+
+
+def front_parallel_figure(data: StudyData, rows: list[TrialRow]) -> go.Figure | None:
+    """Parallel coordinates of the Pareto front of a study of 4 or more objectives:
+    one line per front trial (the front ``hpo-driver best`` lists), one axis per
+    objective in ``--objectives`` order with plotly's own (round) ticks, lines
+    coloured by the first objective (Inselberg's parallel coordinates, as in
+    Deb, *Multi-Objective Optimization using Evolutionary Algorithms*, 2001, for
+    fronts of more than three objectives).
+
+    Args:
+        data: The study.
+        rows: Its trials with a full, finite loss vector (``objective_rows``).
+
+    Returns:
+        One ``Parcoords`` trace, or None while the front is empty.
+    """
+    go = _go()
+    finite = {r.tid for r in rows}
+    front = sorted(
+        (r for r in data.pareto_rows() if r.tid in finite), key=lambda r: r.tid
+    )
+    if not front:
+        return None
+    losses = np.array([r.losses for r in front], dtype=float)
+    names = data.objective_names
+    width = _axis_name_width(len(names))
+    dims = [
+        {"label": _axis_name(name, width), "values": losses[:, i]}
+        for i, name in enumerate(names)
+    ]
+    line = {"color": losses[:, 0], "colorscale": "Viridis_r", "showscale": True,
+            "colorbar": {"title": plot_text(names[0])}}  # fmt: skip
+    fig = go.Figure(go.Parcoords(line=line, dimensions=dims, labelside="bottom"))
+    lines = max(str(d["label"]).count("<br>") + 1 for d in dims)
+    count = counted(len(front), "trial")
+    fig.update_layout(**LAYOUT)
+    fig.update_layout(
+        title={"text": f"Pareto front ({count}; one line per trial)", "y": 0.98,
+               "yanchor": "top"},
+        margin={"t": 80, "b": 40 + 14 * lines, "l": max(60, 4 * width + 10)},
+        height=450 + 14 * (lines - 1),
+    )  # fmt: skip
     return fig
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import logging
-import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,7 +71,7 @@ def build_report(data: StudyData, *, importances: bool = True) -> StudyReport:
     figs = report.figures
     figs["history"] = _figures.history_figure(data, over="number")
     figs["history_time"] = _figures.history_figure(data, over="time")
-    if data.n_objectives in (2, 3):
+    if data.n_objectives > 1:
         figs["pareto"] = _figures.pareto_figure(data)
     if importances:
         report.importances = param_importances(data)
@@ -121,13 +120,10 @@ def missing_figures(
             when they were not computed (then importance and contour are not named).
 
     Returns:
-        ``{figure name: reason}`` for ``pareto`` (4 or more objectives: no plot),
-        ``parallel`` and ``slice`` (no completed trial with a loss to draw),
-        ``importance`` and ``contour``.
+        ``{figure name: reason}`` for ``parallel`` and ``slice`` (no completed
+        trial with a loss to draw), ``importance`` and ``contour``.
     """
-    missing = {}
-    if (data.n_objectives or 1) > 3:
-        missing["pareto"] = _no_front_plot(data)
+    missing: dict[str, str] = {}
     if not data.params:
         return missing
     if not _figures.scored_rows(data):
@@ -158,20 +154,6 @@ def missing_figures(
         f"{_not_used(data)}."
     )
     return missing | {"importance": why, "contour": why}
-
-
-def _no_front_plot(data: StudyData) -> str:
-    """Why a study of 4 or more objectives has no Pareto front plot, and where its
-    front is listed: ``hpo-driver best --db URL --study NAME`` (the page does not
-    know the URL it was read from: a command without ``--db`` would read the
-    default store; the name shell-quoted)."""
-    names = ", ".join(data.objective_names)
-    front = counted(len(data.pareto_rows()), "trial")
-    return (
-        "No Pareto front plot: the front is plotted for 2 or 3 objectives, and this "
-        f"study has {data.n_objectives} ({names}); `hpo-driver best --db URL --study "
-        f"{shlex.quote(data.name)}` lists its {front}."
-    )
 
 
 def contour_pair(

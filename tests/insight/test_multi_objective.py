@@ -260,46 +260,74 @@ def four_objective_study(tmp_path) -> str:
     return url
 
 
-def no_front_plot(url: str) -> str:
-    """The note a 4-objective study shows instead of the front plot."""
+def front_of(url: str) -> list[list[float]]:
+    """The loss vectors of study ``four``'s Pareto front, by tid."""
     with open_store(url) as store:
         trials = store.get_trials("four")
-    front = len(pareto_front([t.result for t in trials]))
-    assert front > 1
-    return (
-        "No Pareto front plot: the front is plotted for 2 or 3 objectives, and this "
-        "study has 4 (error, cost, size, latency); `hpo-driver best --db URL --study "
-        "four` "
-        f"lists its {front} trials."
+    front = sorted(int(i) for i in pareto_front([t.result for t in trials]))
+    assert len(front) > 1
+    return [trials[i].result["loss"] for i in front]
+
+
+#: The front figure as the page drew it: its trace type, each axis's name and
+#: values, and the axis names and tick labels plotly wrote on the page.
+_DRAWN_FRONT = """
+const div = document.getElementById('plot-pareto');
+if (!div || !div._fullData || !div.querySelector('.axis-title')) return null;
+const [trace] = div._fullData;
+return [trace.type,
+        trace.dimensions.map((d) => [d.label, Array.from(d.values)]),
+        [...div.querySelectorAll('.axis-title')].map((t) => t.textContent),
+        [...div.querySelectorAll('.tick text')].map((t) => t.textContent)];
+"""
+
+
+def assert_front_drawn(browser, url: str) -> None:
+    """Plot ``pareto`` is parallel coordinates of the front: one line per front
+    trial (its losses on the axes), one axis per objective, round tick labels."""
+    drawn = wait_for(
+        lambda: browser.execute_script(_DRAWN_FRONT), what="the front's figure drawn"
     )
+    kind, dims, titles, ticks = drawn
+    names = ["error", "cost", "size", "latency"]
+    assert kind == "parcoords"
+    assert [label for label, _ in dims] == names and titles == names
+    front = front_of(url)
+    columns = [list(col) for col in zip(*front, strict=True)]
+    for (_, values), column in zip(dims, columns, strict=True):
+        assert values == pytest.approx(column)
+    assert ticks and all(round_label(t) for t in ticks), ticks
 
 
-def test_four_objectives_say_why_the_report_has_no_front_plot(tmp_path, browser):
-    # the report showed only "Pareto front: N trials (...)" and left the plot out
-    # without a word
+def round_label(text: str) -> bool:
+    """Whether tick label ``text`` is a round number: 2 significant digits at most
+    (``0.25``, ``1.5``, ``200``; not ``0.137``)."""
+    digits = text.replace("−", "").replace("-", "").replace(".", "").strip("0")
+    return len(digits) <= 2
+
+
+def test_four_objectives_draw_their_front_in_the_report(tmp_path, browser):
+    # the report showed only a note ("No Pareto front plot: ... 4 objectives")
     url = four_objective_study(tmp_path)
     out = tmp_path / "four.html"
     run = hpo_driver("report", "--db", url, "--study", "four", "--out", str(out))
     assert run.returncode == 0, run.stderr[-3000:]
     dom = dump_dom(browser, out.as_uri())
-    note = browser.find_element("id", "report-note").text
-    assert note == no_front_plot(url)
-    assert 'id="section-pareto"' not in dom and 'id="section-history"' in dom
+    assert 'id="section-pareto"' in dom and "No Pareto front plot" not in dom
+    assert_front_drawn(browser, url)
+    title = browser.find_element("css selector", "#plot-pareto .gtitle").text
+    assert title == f"Pareto front ({len(front_of(url))} trials; one line per trial)"
 
 
-def test_four_objectives_say_why_the_dashboard_has_no_front_plot(tmp_path, browser):
+def test_four_objectives_draw_their_front_on_the_dashboard(tmp_path, browser):
     url = four_objective_study(tmp_path)
     server, port, _ = start_dashboard("--db", url)
     try:
         page = f"http://127.0.0.1:{port}/"
         wait_for(lambda: up(page), what="dashboard up")
         browser.get(page + "#four")
-        wait_for(
-            lambda: browser.find_element("id", "plot-pareto").text,
-            what="the note in the front plot's place",
-        )
+        assert_front_drawn(browser, url)
         pareto = browser.find_element("id", "plot-pareto")
-        assert pareto.is_displayed() and pareto.text == no_front_plot(url)
-        assert not browser.find_elements("css selector", "#plot-pareto .main-svg")
+        assert pareto.is_displayed() and "No Pareto front plot" not in pareto.text
     finally:
         stop(server)

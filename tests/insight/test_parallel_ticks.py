@@ -7,6 +7,7 @@ axis's labels."""
 from __future__ import annotations
 
 import itertools
+import math
 
 from hpo_service import hp
 from hpo_service.insight import write_report
@@ -63,3 +64,46 @@ def test_long_choice_labels_do_not_overlap(tmp_path, browser):
     for text in shown:
         head, tail = text.split("…")
         assert any(v.startswith(head) and v.endswith(tail) for v in values), text
+
+
+ROUND_SPACE = {
+    "lr": hp.uniform("lr", 0.0137, 0.911),
+    "decay": hp.loguniform("decay", math.log(3e-6), math.log(0.37)),
+    "width": hp.quniform("width", 13, 997, 1),
+    "opt": hp.choice(
+        "opt", [{"m": hp.uniform("m", 0.031, 0.97)}, {"m": None}]
+    ),  # m is inactive in about half the trials: an "inactive" tick
+}
+
+
+def round_label(text: str) -> bool:
+    """Whether tick label ``text`` is a round number: 2 significant digits at most
+    (``0.25``, ``1.5``, ``200``, ``5e-05``; not ``0.137``)."""
+    mantissa = text.split("e")[0]
+    digits = mantissa.replace("−", "").replace("-", "").replace(".", "").strip("0")
+    return len(digits) <= 2
+
+
+def is_number(text: str) -> bool:
+    try:
+        float(text.replace("−", "-"))
+    except ValueError:
+        return False
+    return True
+
+
+def test_numeric_axes_have_round_tick_labels(tmp_path, browser):
+    """Ticks of a numeric parameter's axis (linear, log, with an ``inactive``
+    tick) sit on round values, as matplotlib's tick locators choose them. Before,
+    five evenly spaced ticks from the smallest to the largest value drawn were
+    labelled 0.0215, 0.247, ... ."""
+    data = random_study(ROUND_SPACE, lambda c: c["lr"], 40, seed=3)
+    out = tmp_path / "round.html"
+    write_report(data, out)
+    browser.get(out.as_uri())
+    wait_drawn(browser, "parallel")
+    _, ticks = browser.execute_script(_TICKS)
+    numeric = [t[0] for t in ticks if is_number(t[0])]
+    assert len(numeric) >= 12, numeric  # 3+ per numeric axis, the loss's too
+    assert all(round_label(text) for text in numeric), numeric
+    assert "inactive" in [t[0] for t in ticks]

@@ -3,6 +3,7 @@ fronts of two and three objectives), read from a real SQLite study."""
 
 from __future__ import annotations
 
+import base64
 import json
 
 import numpy as np
@@ -73,19 +74,37 @@ def test_three_objectives_draw_a_3d_front_in_report_and_dashboard(tmp_path):
     assert sorted(_values(served_front["customdata"])) == expected
 
 
-def test_four_objectives_have_no_front_figure(tmp_path):
+def test_four_objectives_draw_their_front_as_parallel_coordinates(tmp_path):
+    """One line per front trial, one axis per objective, in the report and as the
+    dashboard serves it (before: a note in the plot's place)."""
+    losses = [[1.0, 2.0, 3.0, float(i)] for i in range(3)]
+    losses += [[0.5, 2.5, 3.0, 2.0], [2.0, 2.0, 1.0, 9.0]]  # on the front too
     with open_store(f"sqlite:///{tmp_path / 'hpo.sqlite'}") as store:
         store.create_study("mo4", {"n_objectives": 4})
-        losses = [[1.0, 2.0, 3.0, float(i)] for i in range(3)]
         fill(store, "mo4", [{"loss": x, "status": "ok"} for x in losses])
         data = StudyData.from_store(store, "mo4")
         served = json.loads(LiveStore(store).figures("mo4", ["pareto", "history"]))
+    front = [losses[0], losses[3], losses[4]]  # 1 and 2 are dominated by 0
     report = build_report(data, importances=False)
-    assert "pareto" not in report.figures
-    assert set(served) == {"history", "pareto"}  # the note, in the plot's place
-    note = served["pareto"]["note"]
-    assert note.startswith("No Pareto front plot: the front is plotted for 2 or 3 ")
-    assert "has 4 (loss.0, loss.1, loss.2, loss.3)" in note and note in report.notes
+    assert not any("Pareto" in note for note in report.notes)
+    (lines,) = report.figures["pareto"].data
+    assert lines.type == "parcoords"
+    names = ["loss.0", "loss.1", "loss.2", "loss.3"]
+    assert [d.label for d in lines.dimensions] == names
+    columns = [list(c) for c in zip(*front, strict=True)]
+    assert [list(d.values) for d in lines.dimensions] == columns
+    assert all(d.tickvals is None for d in lines.dimensions)  # plotly's own ticks
+    (trace,) = served["pareto"]["data"]
+    assert trace["type"] == "parcoords" and "note" not in served["pareto"]
+    assert [_floats(d["values"]) for d in trace["dimensions"]] == columns
+
+
+def _floats(array) -> list[float]:
+    """The numbers of a plotly JSON array: a list, or a typed array (base64)."""
+    if isinstance(array, list):
+        return [float(v) for v in array]
+    raw = base64.b64decode(array["bdata"])
+    return np.frombuffer(raw, dtype=array["dtype"]).tolist()
 
 
 def test_the_dashboard_header_says_how_many_done_trials_are_infeasible(
