@@ -59,11 +59,13 @@ def plot_text(text: str) -> str:
 #: (17 contexts), lost its history plot, though it had 30 trials.
 WEBGL_MIN_POINTS = 1000
 #: Figures drawn as SVG at any size, so that a page of every figure of a large study
-#: stays under 16 contexts: 5 WebGL scatter figures (history, history_time, slice,
-#: intermediate, timeline: 10), the parallel coordinates (3) and a 3-objective
-#: Pareto front (scatter3d: 1) make 14. The contour's markers were a sixth: a
-#: 3-objective study with pruning then opened exactly 16 (counted in headless
-#: Chromium), with none to spare. The contour draws one pair, a marker per trial.
+#: stays under 16 contexts: 4 WebGL scatter figures (history, history_time, slice,
+#: intermediate: 8), the parameters' parallel coordinates (3) and the Pareto front
+#: (a 3-objective scatter3d: 1; parallel coordinates of a 4+-objective front: 3)
+#: make 14 at most. The contour's markers were a WebGL figure too: a 3-objective
+#: study with pruning then opened exactly 16 (counted in headless Chromium), with
+#: none to spare. The contour draws one pair, a marker per trial; the timeline
+#: (always SVG, :func:`~hpo_service.insight.timeline_figure`) one path per outcome.
 SVG_ONLY = frozenset({"pareto", "contour"})
 
 

@@ -83,13 +83,50 @@ def _usage(groups: dict[str, list[TrialRow]], now: float | None) -> list[WorkerU
     return usage
 
 
+#: A stretch in which no trial runs is cut from the timeline's time axis when it is
+#: longer than this many seconds and than this share of the study's span (a study
+#: stopped and resumed a day later: its trials' bars became sub-pixel).
+QUIET_CUT_SECONDS, QUIET_CUT_SHARE = 600.0, 0.1
+_CUT_EDGE = 0.01  # of the running time, left of a cut stretch on either side
+
+
+def quiet_stretches(starts: np.ndarray, stops: np.ndarray) -> list[tuple[float, float]]:
+    """The stretches in which no trial ran that the timeline cuts from its time axis.
+
+    Args:
+        starts, stops: Each trial's start and end, epoch seconds, shape ``(n,)``.
+
+    Returns:
+        ``(from, to)`` epoch seconds per cut, in time order: each stretch with no
+        trial running that is longer than ``QUIET_CUT_SECONDS`` and than
+        ``QUIET_CUT_SHARE`` of the span from the first start to the last end, less
+        an edge of 1% of the time trials ran on either side (the break shows).
+    """
+    if len(starts) < 2:
+        return []
+    order = np.argsort(starts, kind="stable")
+    starts, stops = starts[order], stops[order]
+    ended = np.maximum.accumulate(stops)[:-1]  # the latest end before each start
+    quiet = starts[1:] - ended
+    span = float(stops.max() - starts[0])
+    long = (quiet > QUIET_CUT_SECONDS) & (quiet > QUIET_CUT_SHARE * span)
+    edge = _CUT_EDGE * (span - float(quiet[long].sum()))
+    return [(float(a) + edge, float(b) - edge)
+            for a, b in zip(ended[long], starts[1:][long], strict=True)]  # fmt: skip
+
+
 def timeline_figure(data: StudyData, now: float | None = None) -> go.Figure:
     """One row per worker, each trial a bar from start to finish coloured by outcome.
 
     Idle gaps between a worker's consecutive trials are drawn as thin grey bars; the
     y label shows the worker's utilisation. Workers sit on numbered rows (first
     owner on top) and times are epoch milliseconds on a date axis, so 20,000 trials
-    travel to the page as typed arrays.
+    travel to the page as typed arrays. Long stretches in which no trial ran (a
+    study stopped and resumed later, :func:`quiet_stretches`) are cut from the
+    time axis with plotly's ``rangebreaks``, so the trials on either side keep a
+    readable width. The bars are SVG lines (one path per outcome): WebGL traces
+    do not draw on a broken axis (plotly.js issue 4630), and a WebGL timeline
+    took 2 of the page's 16 WebGL contexts.
 
     Args:
         data: The study.
@@ -107,6 +144,7 @@ def timeline_figure(data: StudyData, now: float | None = None) -> go.Figure:
     start = floats([r.started_at for r in trials])
     stop = floats([r.finished_at or now for r in trials])
     fig = go.Figure()
+    cuts = quiet_stretches(start, stop)
     gaps = (y[1:] == y[:-1]) & (start[1:] > stop[:-1])  # consecutive, same worker
     if gaps.any():
         x, ys = _bars(stop[:-1][gaps], start[1:][gaps], y[1:][gaps])
@@ -117,14 +155,30 @@ def timeline_figure(data: StudyData, now: float | None = None) -> go.Figure:
         if mask.any():
             x, ys = _bars(start[mask], stop[mask], y[mask])
             fig.add_trace(_trace(go, x, ys, state, STATE_COLORS[state], 12))
-    _timeline_layout(fig, labels)
+    _timeline_layout(fig, labels, cuts)
     return fig
 
 
-def _timeline_layout(fig: Any, labels: list[str]) -> None:
-    """Title, date axis and one labelled row per worker (first on top)."""
+def _timeline_layout(
+    fig: Any, labels: list[str], cuts: list[tuple[float, float]]
+) -> None:
+    """Title, date axis (``cuts`` left out of it) and one labelled row per worker
+    (first on top)."""
+    title = "Worker timeline (utilisation in brackets)"
+    if cuts:
+        hours = sum(b - a for a, b in cuts) / 3600
+        title += (
+            f"; {len(cuts)} idle stretch{'es' if len(cuts) > 1 else ''} "
+            f"({hours:.3g} h) cut from the time axis"
+        )
+        fig.update_xaxes(
+            rangebreaks=[
+                {"values": [epoch_ms(np.array(a)).item()], "dvalue": (b - a) * 1000}
+                for a, b in cuts
+            ]
+        )
     fig.update_layout(
-        title="Worker timeline (utilisation in brackets)",
+        title=title,
         xaxis_title="time (UTC)",
         xaxis_type="date",
         height=max(300, 28 * len(labels) + 150),
@@ -150,15 +204,15 @@ def _bars(
 
 
 def _trace(
-    go: Any, x: np.ndarray, y: np.ndarray, name: str, color: str, width: int, **kw: Any
+    go: Any, x: np.ndarray, y: np.ndarray, name: str, color: str, wide: int, **kw: Any
 ) -> Any:
-    """Horizontal bars as one WebGL line trace (segments split by NaN)."""
-    return go.Scattergl(
+    """Horizontal bars as one SVG line trace (segments split by NaN)."""
+    return go.Scatter(
         x=x,
         y=y,
         mode="lines",
         name=name,
-        line={"color": color, "width": width},
+        line={"color": color, "width": wide},
         connectgaps=False,
         **kw,
     )

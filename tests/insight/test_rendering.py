@@ -348,7 +348,8 @@ def _every_figure_study(n: int, n_objectives: int) -> StudyData:
 
 def _row(tid: int, params: dict, n_objectives: int) -> TrialRow:
     """Trial ``tid``: pruned after 2 reports when ``tid`` is a multiple of 3, else
-    done with losses ``(a, b, a * b)[:n_objectives]`` and reports at 5 steps."""
+    done with losses ``(a, b, a * b, a + b * b)[:n_objectives]`` and reports at 5
+    steps."""
     curve = {step: params["a"] + 1 / step for step in range(1, 6)}
     worker = {
         "owner": f"w{tid % 4}",
@@ -359,7 +360,7 @@ def _row(tid: int, params: dict, n_objectives: int) -> TrialRow:
         return TrialRow(tid, "pruned", params, status="pruned",
                         intermediate={1: curve[1], 2: curve[2]}, **worker)  # fmt: skip
     a, b = params["a"], params["b"]
-    return TrialRow(tid, "done", params, losses=(a, b, a * b)[:n_objectives],
+    return TrialRow(tid, "done", params, losses=(a, b, a * b, a + b * b)[:n_objectives],
                     status="ok", violation=max(0.0, b - 0.8), intermediate=curve,
                     **worker)  # fmt: skip
 
@@ -410,14 +411,17 @@ HTMLCanvasElement.prototype.getContext = function (kind, ...rest) {
 </script>"""
 
 
-@pytest.mark.parametrize("n_trials", [1000, 1800])
+@pytest.mark.parametrize(
+    ("n_trials", "n_objectives"), [(1000, 3), (1800, 3), (1800, 4)]
+)
 def test_a_three_objective_report_stays_under_the_webgl_context_limit(
-    n_trials, tmp_path, browser
+    n_trials, n_objectives, tmp_path, browser
 ):
     """A 3-objective study with pruning adds the 3-D Pareto front's context to the
     WebGL figures: at 1,800 trials its page opened 16 contexts, Chromium's limit,
-    with nothing to spare. The page, with every figure drawn, now opens fewer."""
-    data = _every_figure_study(n_trials, 3)
+    with nothing to spare. The page, with every figure drawn, now opens fewer; so
+    does a 4-objective study's, whose front is parallel coordinates (3 contexts)."""
+    data = _every_figure_study(n_trials, n_objectives)
     out = tmp_path / "every.html"
     write_report(data, out)
     html = out.read_text()
