@@ -1157,16 +1157,40 @@ class Worker:
     ) -> StudySettings:
         """``settings`` with the study's constraint count, recording it if unknown
         and this result carries constraints (as :meth:`_objective_count_known`: the
-        first results race, one count is kept, a known count never changes)."""
+        first results race, one count is kept, a known count never changes).
+
+        A result without constraints while the cached count is unknown reads the
+        stored count again (one store read): another worker may have recorded one
+        since this trial was claimed, and the result must then be refused.
+        """
         if outcome.kind != "result" or settings.n_constraints is not None:
             return settings
         count = constraints_count(outcome.data)
         if not count:
-            return settings
+            return self._count_read(name, study, settings, outcome)
         return self._count_kept(
             name, study, settings, outcome, "n_constraints", count,
             record_constraint_count,
         )  # fmt: skip
+
+    def _count_read(
+        self, name: str, study: str, settings: StudySettings, outcome: ChildOutcome
+    ) -> StudySettings:
+        """``settings`` with the study's constraint count as stored now, read with
+        the retries of recording the outcome (cached once known); ``settings``
+        unchanged if none is stored or the worker gave up on a cold stop."""
+        record = self._retrying(
+            f"record trial {name}",
+            lambda: self._store.get_study(study),
+            keep=outcome.data,
+            lease=self._lease,
+        )
+        stored = None if record is None else record.settings.get("n_constraints")
+        if stored is None:
+            return settings
+        settings = dataclasses.replace(settings, n_constraints=int(stored))
+        self._settings[study] = (time.monotonic(), settings, None)
+        return settings
 
     def _count_kept(
         self,
