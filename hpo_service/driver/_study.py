@@ -287,10 +287,12 @@ def config_made(space: Any, compiled: Any, params: dict[str, Any]) -> Any:
     Raises:
         SpaceError: The params are not a point of the space (see
             ``validate_params``), evaluating the space on them raised, or the
-            config is not JSON-serialisable; the original error is the cause.
+            config is not one every store can hold (``STORABLE``); the original
+            error is the cause.
     """
+    from hpo_service.driver._suggest import STORABLE
     from hpo_service.space import space_eval, validate_params
-    from hpo_service.store._common import normalise
+    from hpo_service.store._common import storable
 
     try:
         made = space_eval(space, validate_params(compiled, params))
@@ -302,10 +304,10 @@ def config_made(space: Any, compiled: Any, params: dict[str, Any]) -> Any:
             f"raised {type(e).__name__}: {e}"
         ) from e
     try:
-        return normalise(made, "config")
+        return storable(made, "config")
     except ValueError as e:
         raise SpaceError(
-            f"the space must make a config JSON can hold of params "
+            f"the space must make a config {STORABLE} of params "
             f"{params!r:.120}, but it made {made!r:.120}"
         ) from e
 

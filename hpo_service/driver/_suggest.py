@@ -390,24 +390,31 @@ class Suggester:
         return None
 
 
+#: What a stored config must be, in the words of each refusal.
+STORABLE = "every store can hold (JSON values, integers within 64 bits)"
+
+
 def check_storable(trials: Sequence[NewTrial]) -> None:
     """Refuse suggested ``trials`` whose config a store cannot hold (what a study
     driver queues; in process, ``fmin`` keeps any config): a space may make one of
     some points only (``x ** 0.5`` is a complex number at a negative ``x``).
 
+    One rule on every backend (:func:`~hpo_service.store._common.storable`): JSON
+    can hold the config and each integer in it fits in 64 bits (MongoDB's limit).
+
     Raises:
-        SpaceError: A config is not JSON-serialisable, naming its params and the
-            value made (a store's own refusal names neither the space nor, on
-            SQLite, ends without a traceback).
+        SpaceError: A config breaks that rule, naming its params and the value
+            made (a store's own refusal names neither the space nor, on SQLite,
+            ends without a traceback).
     """
-    from hpo_service.store._common import dumps
+    from hpo_service.store._common import storable
 
     for trial in trials:
         try:
-            dumps(trial.config, "config")
+            storable(trial.config, "config")
         except ValueError as e:
             raise SpaceError(
-                f"the space must make a config JSON can hold of every point it "
+                f"the space must make a config {STORABLE} of every point it "
                 f"gives (the study stores each one), but of params "
                 f"{trial.params!r:.120} it made {trial.config!r:.120}"
             ) from e

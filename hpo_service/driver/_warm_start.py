@@ -60,6 +60,7 @@ from hpo_service.driver._study import (
     kept_config_fits,
     study_space,
 )
+from hpo_service.driver._suggest import check_storable
 from hpo_service.exceptions import (
     InvalidResultError,
     SpaceError,
@@ -182,6 +183,7 @@ def enqueue(
     for i, point in enumerate(points):
         params = _checked(compiled, point, f"point {i}")
         trials.append(NewTrial(params=params, config=space_eval(space, params)))
+    check_storable(trials)  # the rule of the driver's own suggestions
     tids = store.insert_trials(study, trials)
     _logger.info(
         "study %r: queued %s: %s",

@@ -71,6 +71,41 @@ def normalise(value: Any, what: str) -> Any:
     return json.loads(dumps(value, what))
 
 
+#: The integers every store holds: MongoDB's BSON stores 64-bit signed integers.
+_INT_RANGE = (-(2**63), 2**63)
+
+
+def storable(value: Any, what: str) -> Any:
+    """``value`` as :func:`normalise` gives it, if every backend can hold it: JSON
+    can, and each integer fits in 64 bits (MongoDB's limit; one rule whatever the
+    store, so that a study can move between stores).
+
+    Raises:
+        ValueError: ``value`` holds something JSON cannot represent, or an integer
+            beyond 64 bits.
+    """
+    plain = normalise(value, what)
+    big = _big_int(plain)
+    if big is not None:
+        raise ValueError(
+            f"`{what}` must hold integers within 64 bits, but got {big!r:.60}"
+        )
+    return plain
+
+
+def _big_int(value: Any) -> int | None:
+    """An integer beyond 64 bits in ``value`` (JSON-shaped), or None."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        found = (_big_int(v) for v in value)
+        return next((b for b in found if b is not None), None)
+    low, high = _INT_RANGE
+    if isinstance(value, int) and not low <= value < high:
+        return value
+    return None
+
+
 def check_name(value: Any, what: str) -> str:
     """Return ``value`` if it is a non-empty string, else raise ValueError."""
     if not isinstance(value, str) or not value:

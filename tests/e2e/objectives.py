@@ -273,3 +273,13 @@ def inverse_of(d: float) -> float:
 
 #: A space whose own code raises for the points sampled: ``d`` rounds to 0 always.
 inverse_space = {"v": scope.inverse_of(hp.quniform("d", -0.4, 0.4, 1))}
+
+
+@scope.define
+def power_of_two(e: float) -> int:
+    """``2 ** e``: the space's own code, an integer beyond 64 bits at ``e == 70``."""
+    return 2 ** int(e)
+
+
+#: A space whose config holds an integer MongoDB cannot store: ``e`` rounds to 70.
+big_int_space = {"v": scope.power_of_two(hp.quniform("e", 69.6, 70.4, 1))}

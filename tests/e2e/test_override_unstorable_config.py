@@ -54,9 +54,10 @@ def test_a_start_refuses_an_imported_trial_the_space_cannot_store(
     given = start(procs, db, "root_x_space")
     assert given.returncode == 2, given.stderr  # the misfits refusal
     assert "trial 0 (old.csv#0)" in given.stderr
-    assert "the space must make a config JSON can hold of params {'x': -0.25}" in (
-        given.stderr
-    )
+    assert (
+        "the space must make a config every store can hold (JSON values, integers "
+        "within 64 bits) of params {'x': -0.25}"
+    ) in given.stderr
     assert "Traceback" not in given.stderr
 
 
@@ -70,7 +71,8 @@ def test_a_driver_stops_at_a_suggestion_the_space_cannot_store(procs, any_db):
     assert run.returncode == 1, run.stderr
     assert "Traceback" not in run.stderr
     assert (
-        "Error: the space must make a config JSON can hold of every point it gives "
+        "Error: the space must make a config every store can hold (JSON values, "
+        "integers within 64 bits) of every point it gives "
         "(the study stores each one), but of params {'x': -0."
     ) in run.stderr
     with open_store(any_db) as store:
