@@ -294,8 +294,9 @@ def reach_store(
     not answer again until ``wait_for_store`` seconds have passed or a stop signal
     came (``--wait-for-store``: a server starting beside its clients, as under docker
     compose or Kubernetes). Says once on ``log`` that it waits (the URL's password
-    masked) and once when it got through. A SQLite store is never waited for: a file
-    that cannot be opened is a wrong path or permissions.
+    masked), after the first failed attempt even when that attempt alone used up
+    the wait (a loaded machine), and once when it got through. A SQLite store is
+    never waited for: a file that cannot be opened is a wrong path or permissions.
 
     Args:
         db_url: The store URL.
@@ -316,15 +317,18 @@ def reach_store(
         try:
             store = open_store_for_cli(db_url)
         except UnreachableStoreError as e:
-            if stopped or time.monotonic() - started >= wait_for_store:
-                raise
-            if not waited:
+            if not waited and not stopped:
+                # Said even when the first attempt alone outlasted the wait (a
+                # loaded machine): the user asked to wait and should read that
+                # it was tried.
                 log.warning(
                     "waiting up to %g s (--wait-for-store) for the store %s to "
                     "answer: %s",
                     wait_for_store, mask_url(db_url), e.reason,
                 )  # fmt: skip
                 waited = True
+            if stopped or time.monotonic() - started >= wait_for_store:
+                raise
             time.sleep(_UNREACHABLE_PAUSE_SECONDS)
             continue
         if waited:

@@ -9,12 +9,14 @@ was given, passing bytes to the session's MongoDB-wire server.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -22,7 +24,9 @@ import pymongo
 import pytest
 from click.testing import CliRunner
 
-from hpo_service.store import TrialState, open_store
+from hpo_service.exceptions import StoreConnectionError
+from hpo_service.store import TrialState, _cli_option, open_store
+from hpo_service.store._cli_option import UnreachableStoreError
 from hpo_service.worker.cli import main
 from tests.helpers.mongo_wire import with_database
 from tests.helpers.pipes import PipeLines
@@ -253,3 +257,29 @@ def test_the_drivers_stop_handlers_while_opening_take_the_platforms_signals(
         assert signal.getsignal(signal.SIGTERM) != before[signal.SIGTERM]
         assert signal.getsignal(signal.SIGINT) == before[signal.SIGINT]
     assert {s: signal.getsignal(s) for s in before} == before
+
+
+def test_the_wait_is_said_even_when_the_first_attempt_outlasts_it(monkeypatch, caplog):
+    """A first connect attempt slower than the whole wait (a loaded machine: the
+    process's start and pymongo's import count too) still says that it waited
+    before giving up. It used to give up silently, and the line this file's
+    subprocess tests read was missing under load (CI, load 21)."""
+    attempts = []
+
+    def slow_refusal(db_url: str) -> None:
+        attempts.append(db_url)
+        time.sleep(0.3)
+        raise UnreachableStoreError(StoreConnectionError("connection refused"))
+
+    monkeypatch.setattr(_cli_option, "open_store_for_cli", slow_refusal)
+    log = logging.getLogger("test_wait_for_store")
+    with (
+        caplog.at_level(logging.WARNING, logger=log.name),
+        pytest.raises(UnreachableStoreError),
+    ):
+        _cli_option.reach_store(url_at(1), 0.2, [], log)
+    assert len(attempts) == 1
+    waits = [r for r in caplog.records if "(--wait-for-store)" in r.getMessage()]
+    assert len(waits) == 1, caplog.text
+    assert "waiting up to 0.2 s (--wait-for-store)" in waits[0].getMessage()
+    assert SECRET not in caplog.text
