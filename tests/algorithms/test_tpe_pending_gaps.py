@@ -108,11 +108,10 @@ def test_the_bad_density_rises_at_a_pending_point_and_not_far_from_it():
     assert np.all(np.abs(rise_far) < np.log(1.25))
 
 
-def test_a_proposal_next_to_a_pending_point_is_pushed_away():
-    # Eight workers all pending at the one proposal MOTPE likes best: with the
-    # narrow pending kernels the next proposals keep further away from it than
-    # with the shared width, on a space where avoid_repeats' discrete test never
-    # matches (one continuous parameter: it only looks within 0.1 of the range).
+def picks_near_the_pending_favourite(radius: float, **settings: object) -> int:
+    """Of 40 MOTPE proposals (seeds 0-39) made while eight workers are all pending
+    at the proposal MOTPE likes best (60 finished trials of one continuous
+    parameter, two objectives), how many land within ``radius`` of it."""
     space = compile_space({"x": hp.uniform("x", 0, 1)})
     history = History(space)
     rng = np.random.default_rng(4)
@@ -121,15 +120,20 @@ def test_a_proposal_next_to_a_pending_point_is_pushed_away():
         history.add({"x": x}, [abs(x - 0.4), abs(x - 0.45)])
     favourite = motpe.suggest(space, history, np.random.default_rng(0))[0]["x"]
     history.set_pending([{"x": favourite}] * 8)
+    picks = [
+        motpe.suggest(space, history, np.random.default_rng(s), **settings)[0]
+        for s in range(40)
+    ]
+    return sum(abs(p["x"] - favourite) < radius for p in picks)
 
-    def within(radius: float, **settings: object) -> int:
-        picks = [
-            motpe.suggest(space, history, np.random.default_rng(s), **settings)[0]
-            for s in range(40)
-        ]
-        return sum(abs(p["x"] - favourite) < radius for p in picks)
 
-    assert within(0.01, **G) < within(0.01, avoid_repeats="none")
+def test_a_proposal_next_to_a_pending_point_is_pushed_away():
+    # With the narrow pending kernels the next proposals keep further away from
+    # the pending favourite than with the shared width, on a space where
+    # avoid_repeats' discrete test never matches (one continuous parameter: it
+    # only looks within 0.1 of the range).
+    near = picks_near_the_pending_favourite
+    assert near(0.01, **G) < near(0.01, avoid_repeats="none")
 
 
 def test_nothing_pending_changes_nothing():
@@ -237,23 +241,8 @@ def test_the_floored_pending_kernels_push_proposals_further_away():
     # Eight workers pending at the one proposal MOTPE likes best (as above): the
     # bare gap widths (the 0.3 floor, 0.005 of the range at 60 trials) let most
     # proposals land 0.015-0.03 from it; Optuna's clip (1/61) keeps them further.
-    space = compile_space({"x": hp.uniform("x", 0, 1)})
-    history = History(space)
-    rng = np.random.default_rng(4)
-    for _ in range(60):
-        x = float(rng.random())
-        history.add({"x": x}, [abs(x - 0.4), abs(x - 0.45)])
-    favourite = motpe.suggest(space, history, np.random.default_rng(0))[0]["x"]
-    history.set_pending([{"x": favourite}] * 8)
-
-    def within(radius: float, **settings: object) -> int:
-        picks = [
-            motpe.suggest(space, history, np.random.default_rng(s), **settings)[0]
-            for s in range(40)
-        ]
-        return sum(abs(p["x"] - favourite) < radius for p in picks)
-
-    assert within(0.03, **G, liar_floor=1.0) < within(0.03, **G) // 2
+    near = picks_near_the_pending_favourite
+    assert near(0.03, **G, liar_floor=1.0) < near(0.03, **G) // 2
 
 
 @pytest.mark.parametrize(
