@@ -8,6 +8,8 @@ neighbour there, as Optuna 5 gives its running trials; everything else keeps the
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -136,20 +138,25 @@ def test_a_proposal_next_to_a_pending_point_is_pushed_away():
     assert near(0.01, **G) < near(0.01, avoid_repeats="none")
 
 
+def sequential_losses(suggest: Callable[..., list], **settings: object) -> np.ndarray:
+    """The losses of a 40-trial sequential two-objective study on ``MIXED`` (one
+    trial in flight at a time, so nothing pending when it asks; rng seed 11), its
+    points proposed by ``suggest(space, history, rng, 1, **settings)``."""
+    study = History(MIXED)
+    rng = np.random.default_rng(11)
+    for _ in range(40):
+        (params,) = suggest(MIXED, study, rng, 1, **settings)
+        study.add(params, [params["x"] + 0.01 * params["d"], 1 - params["x"]])
+    return study.objectives.copy()
+
+
 def test_nothing_pending_changes_nothing():
     history = two_objective_history()
     plain = motpe.suggest(MIXED, history, np.random.default_rng(3), 1)
     assert motpe.suggest(MIXED, history, np.random.default_rng(3), 1, **G) == plain
     # A sequential study (one trial in flight at a time, so nothing pending when it
     # asks) takes the same trials whichever liar, bit for bit.
-    runs = []
-    for settings in ({}, G):
-        study = History(MIXED)
-        rng = np.random.default_rng(11)
-        for _ in range(40):
-            (params,) = tpe.suggest(MIXED, study, rng, 1, **settings)
-            study.add(params, [params["x"] + 0.01 * params["d"], 1 - params["x"]])
-        runs.append(study.objectives.copy())
+    runs = [sequential_losses(tpe.suggest, **settings) for settings in ({}, G)]
     assert np.array_equal(runs[0], runs[1])
     # With points pending (and with the points of a call of several) they differ.
     history.set_pending(PENDING)
@@ -216,14 +223,7 @@ def test_liar_floor_changes_nothing_sequentially():
     plain = motpe.suggest(MIXED, history, np.random.default_rng(3), 1)
     assert motpe.suggest(MIXED, history, np.random.default_rng(3), 1, **GF) == plain
     # A 40-trial sequential study takes the same trials as the default, bit for bit.
-    runs = []
-    for settings in ({}, GF):
-        study = History(MIXED)
-        rng = np.random.default_rng(11)
-        for _ in range(40):
-            (params,) = motpe.suggest(MIXED, study, rng, 1, **settings)
-            study.add(params, [params["x"] + 0.01 * params["d"], 1 - params["x"]])
-        runs.append(study.objectives.copy())
+    runs = [sequential_losses(motpe.suggest, **settings) for settings in ({}, GF)]
     assert np.array_equal(runs[0], runs[1])
     # With points pending the floor changes some calls' proposals.
     history.set_pending(CLUSTER)
