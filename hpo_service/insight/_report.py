@@ -396,11 +396,19 @@ def workers_table(workers: list[WorkerUsage]) -> str:
         f"<td class=num>{w.utilisation:.0%}</td></tr>"
         for w in workers
     )
+    quiet = max((w.quiet for w in workers), default=0.0)
+    note = (
+        f'<p class="muted">{quiet / 3600:.3g} h in which no trial of the study ran '
+        "(cut from the timeline) is not counted as idle.</p>"
+        if quiet
+        else ""
+    )
     return (
         "<table id='workers'><tr><th>worker</th><th>trials</th><th>busy (s)</th>"
         "<th>idle (s)</th><th>longest gap (s)</th><th>utilisation</th></tr>"
         + rows
         + "</table>"
+        + note
     )
 
 

@@ -26,8 +26,14 @@ class WorkerUsage:
         trials: Trials it ran (attempts that reached a start time).
         busy: Seconds spent running trials.
         span: Seconds from its first trial's start to its last trial's end.
-        idle: Seconds between its trials (``span - busy``, overlaps counted once).
-        longest_gap: The longest pause between two of its trials, in seconds.
+        idle: Seconds between its trials (``span - busy - quiet``, overlaps counted
+            once).
+        longest_gap: The longest pause between two of its trials, in seconds, less
+            any quiet stretch inside it.
+        quiet: Seconds of its span in which no trial of the study ran, in stretches
+            long enough to be cut from the timeline (:func:`quiet_stretches`: a
+            study stopped and resumed later). Not counted as idle: no worker could
+            have run a trial then.
     """
 
     owner: str
@@ -36,11 +42,13 @@ class WorkerUsage:
     span: float
     idle: float
     longest_gap: float
+    quiet: float = 0.0
 
     @property
     def utilisation(self) -> float:
-        """``busy / span`` (1.0 for a worker whose span is zero)."""
-        return self.busy / self.span if self.span > 0 else 1.0
+        """``busy / (span - quiet)`` (1.0 for a worker with no time left)."""
+        working = self.span - self.quiet
+        return self.busy / working if working > 0 else 1.0
 
 
 def _intervals(data: StudyData, now: float | None) -> dict[str, list[TrialRow]]:
@@ -70,17 +78,27 @@ def worker_usage(data: StudyData, now: float | None = None) -> list[WorkerUsage]
 
 
 def _usage(groups: dict[str, list[TrialRow]], now: float | None) -> list[WorkerUsage]:
+    everyone = [r for rows in groups.values() for r in rows]
+    quiet = _quiet(floats([r.started_at for r in everyone]),
+                   floats([r.finished_at or now for r in everyone]))  # fmt: skip
     usage = []
     for owner, rows in sorted(groups.items()):
         spans = [(r.started_at, r.finished_at or now) for r in rows]
         busy, longest, end = 0.0, 0.0, spans[0][0]
         for start, stop in spans:
-            longest = max(longest, start - end)
+            longest = max(longest, start - end - _overlap(quiet, end, start))
             busy += max(0.0, stop - max(start, end))
             end = max(end, stop)
-        span = end - spans[0][0]
-        usage.append(WorkerUsage(owner, len(rows), busy, span, span - busy, longest))
+        span, cut = end - spans[0][0], _overlap(quiet, spans[0][0], end)
+        usage.append(
+            WorkerUsage(owner, len(rows), busy, span, span - busy - cut, longest, cut)
+        )
     return usage
+
+
+def _overlap(stretches: list[tuple[float, float]], start: float, stop: float) -> float:
+    """Seconds of ``start -> stop`` that fall inside ``stretches``."""
+    return sum(max(0.0, min(b, stop) - max(a, start)) for a, b in stretches)
 
 
 #: A stretch in which no trial runs is cut from the timeline's time axis when it is
@@ -102,6 +120,16 @@ def quiet_stretches(starts: np.ndarray, stops: np.ndarray) -> list[tuple[float, 
         ``QUIET_CUT_SHARE`` of the span from the first start to the last end, less
         an edge of 1% of the time trials ran on either side (the break shows).
     """
+    quiet = _quiet(starts, stops)
+    if not quiet:
+        return []
+    running = float(stops.max() - starts.min()) - sum(b - a for a, b in quiet)
+    edge = _CUT_EDGE * running
+    return [(a + edge, b - edge) for a, b in quiet]
+
+
+def _quiet(starts: np.ndarray, stops: np.ndarray) -> list[tuple[float, float]]:
+    """The whole stretches :func:`quiet_stretches` cuts (before the edges)."""
     if len(starts) < 2:
         return []
     order = np.argsort(starts, kind="stable")
@@ -110,8 +138,7 @@ def quiet_stretches(starts: np.ndarray, stops: np.ndarray) -> list[tuple[float, 
     quiet = starts[1:] - ended
     span = float(stops.max() - starts[0])
     long = (quiet > QUIET_CUT_SECONDS) & (quiet > QUIET_CUT_SHARE * span)
-    edge = _CUT_EDGE * (span - float(quiet[long].sum()))
-    return [(float(a) + edge, float(b) - edge)
+    return [(float(a), float(b))
             for a, b in zip(ended[long], starts[1:][long], strict=True)]  # fmt: skip
 
 

@@ -23,7 +23,7 @@ from hpo_service.insight import (
 )
 from hpo_service.insight._live import LiveStore, summary_of
 from hpo_service.insight._params import params_from_space_document
-from hpo_service.insight._report import summary_html
+from hpo_service.insight._report import summary_html, workers_table
 from hpo_service.space import to_document
 from hpo_service.store import NewTrial, open_store
 from tests.helpers.pruned_search import pruned_search
@@ -65,6 +65,28 @@ def test_worker_usage_counts_busy_time_gaps_and_overlaps_once():
     data.apply([row(6, "w2", 10.0, None, "running")])
     w2 = {u.owner: u for u in worker_usage(data, now=14.0)}["w2"]
     assert (w2.busy, w2.span, w2.longest_gap) == (5.0, 9.0, 4.0)
+
+
+def test_a_stretch_with_no_trial_running_is_not_a_workers_idle_time():
+    """A study stopped for a day and resumed: the day is cut from the timeline,
+    and neither worker was idle in it (before, both read 1% utilisation)."""
+    day = 86_400.0
+    data = StudyData("s")
+    data.apply([
+        row(0, "w1", 0.0, 100.0), row(1, "w1", 110.0, 200.0),
+        row(2, "w2", 0.0, 200.0), row(3, "w2", day, day + 200.0),
+        row(4, "w1", day + 20.0, day + 200.0),
+    ])  # fmt: skip
+    usage = {u.owner: u for u in worker_usage(data)}
+    w1, w2 = usage["w1"], usage["w2"]
+    assert (w1.quiet, w2.quiet) == (day - 200.0, day - 200.0)
+    assert (w1.busy, w1.idle, w1.longest_gap) == (370.0, 30.0, 20.0)
+    assert w1.utilisation == pytest.approx(370 / 400)
+    assert (w2.idle, w2.longest_gap, w2.utilisation) == (0.0, 0.0, 1.0)
+    labels = timeline_figure(data).layout.yaxis.ticktext
+    assert labels == ("w1 (92%)", "w2 (100%)")
+    table = workers_table(list(usage.values()))
+    assert "23.9 h in which no trial of the study ran" in table
 
 
 def test_the_timeline_draws_each_trial_and_each_gap_on_its_workers_row():
