@@ -11,6 +11,7 @@ import pytest
 from hpo_service import (
     JOB_STATE_DONE,
     JOB_STATE_ERROR,
+    JOB_STATE_NEW,
     STATUS_FAIL,
     STATUS_OK,
     AllTrialsFailed,
@@ -526,3 +527,19 @@ def test_a_space_whose_own_code_raises_ends_as_an_error_trial_not_queued():
             ": float division by zero (in _reciprocal_for_fmin_test at "
             f"{__file__}:{_reciprocal_for_fmin_test_line + 2})"  # below the decorator
         ), message
+        assert trial["book_time"] is not None
+
+
+def test_a_point_the_space_cannot_evaluate_is_refused_and_stays_queued():
+    """A point to evaluate without a value for an active label (``y``, under the
+    chosen option) cannot be evaluated: fmin raises SpaceError and the trial is
+    left queued, as it was before the space-raises change (which marked it running
+    first, so a Trials inspected after the error held a trial running for ever)."""
+    space = {"c": hp.choice("c", [0, {"y": hp.uniform("y", 0, 1)}])}
+    trials = Trials()
+    with pytest.raises(SpaceError, match="'y' has none"):
+        fmin(lambda c: 0.0, space, algo=rand.suggest, max_evals=3, trials=trials,
+             points_to_evaluate=[{"c": 1}], show_progressbar=False)  # fmt: skip
+    assert [(t["state"], t["book_time"]) for t in trials._dynamic_trials] == [
+        (JOB_STATE_NEW, None)
+    ]

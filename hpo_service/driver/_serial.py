@@ -308,14 +308,14 @@ class SerialSearch:
     def _run_one(self, doc: dict[str, Any]) -> None:
         params = params_of(doc)
         point = "sampled point" if doc["tid"] in self._sampled else "point"
-        doc["state"] = JOB_STATE_RUNNING
-        doc["book_time"] = _now()
         result: dict[str, Any] | None = None
-        try:
+        try:  # a point that cannot be evaluated (SpaceError) stays queued
             new, valid = self.suggester.point_trial(params, point)
         except SpaceCodeError as e:
             self._space_raised(doc, e)
             return
+        doc["state"] = JOB_STATE_RUNNING
+        doc["book_time"] = _now()
         try:
             with self._pruning.running(doc["tid"]) as (progress, context):
                 doc["intermediate"] = progress.intermediate
@@ -353,7 +353,10 @@ class SerialSearch:
         where = error.where()
         doc["misc"]["error"] = (type(error).__name__, f"{error}{where}")
         doc.update(
-            state=JOB_STATE_ERROR, result={"status": STATUS_FAIL}, refresh_time=_now()
+            state=JOB_STATE_ERROR,
+            result={"status": STATUS_FAIL},
+            book_time=_now(),
+            refresh_time=_now(),
         )
         self.trials.refresh()
         if self.save_file:
@@ -434,7 +437,10 @@ class SerialSearch:
         name = "InvalidLoss" if isinstance(error, _NaNLoss) else type(error).__name__
         doc["misc"]["error"] = (name, str(error))
         doc.update(
-            state=JOB_STATE_ERROR, result={"status": STATUS_FAIL}, refresh_time=_now()
+            state=JOB_STATE_ERROR,
+            result={"status": STATUS_FAIL},
+            book_time=_now(),
+            refresh_time=_now(),
         )
 
     def _early_stop(self) -> bool:

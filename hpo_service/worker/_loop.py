@@ -631,7 +631,7 @@ class Worker:
             )  # fmt: skip
         return self._obey(
             lease.study, lease.tid, lease.token, verdict, max_evals,
-            lambda what, fn: fn(),
+            lambda what, fn: fn(), taken_back=True,
         )  # fmt: skip
 
     def _obey(
@@ -642,12 +642,17 @@ class Worker:
         verdict: Verdict | Literal["cancelled"],
         max_evals: int | None,
         call: Callable[[str, Callable[[], Any]], Any],
+        *,
+        taken_back: bool = False,
     ) -> bool:
         """Act on a budget verdict for the attempt ``token`` at trial ``study/tid``
-        (store calls through ``call(what, fn)``); True if it runs."""
+        (store calls through ``call(what, fn)``); True if it runs. ``taken_back``:
+        the trial ran already (taken back after its lease ran out, and said so by
+        :meth:`_judge_taken_back`), so the lines of a claimed trial ("not run",
+        "queued") are not said of it."""
         name = f"{study}/{tid}"
         if verdict == "cancelled":
-            self._cancel_in_cancelled_study(study, tid, call)
+            self._cancel_in_cancelled_study(study, tid, call, taken_back=taken_back)
             return False
         if verdict == "run" or max_evals is None:
             return True
@@ -658,7 +663,7 @@ class Worker:
                 lambda: self._store.release(study, tid, token),
             )
             return False
-        self._cancel_beyond_budget(study, tid, max_evals, call)
+        self._cancel_beyond_budget(study, tid, max_evals, call, taken_back=taken_back)
         return False
 
     def _budget_verdict(
@@ -685,16 +690,24 @@ class Worker:
         return budget_verdict(self._store.count_by_state(study), max_evals), max_evals
 
     def _cancel_in_cancelled_study(
-        self, study: str, tid: int, call: Callable[[str, Callable[[], Any]], Any]
+        self,
+        study: str,
+        tid: int,
+        call: Callable[[str, Callable[[], Any]], Any],
+        *,
+        taken_back: bool = False,
     ) -> None:
         """Cancel a trial claimed from a study that was cancelled: one queued after
         the cancel (a driver's batch in flight as it landed, or ``hpo-driver
-        enqueue``) must not run until the study is started again."""
+        enqueue``) must not run until the study is started again. A trial
+        ``taken_back`` ran already: its warning is said by the caller."""
         why = cancelled_error("hpo-driver cancel", queued_after=True)
         call(
             f"cancel trial {study}/{tid}",
             lambda: self._store.cancel(study, [tid], error=why),
         )
+        if taken_back:
+            return
         self._log.info(
             "trial %s/%s not run: its study was cancelled (`hpo-driver start` "
             "resumes it)", study, tid,
@@ -706,10 +719,13 @@ class Worker:
         tid: int,
         max_evals: int,
         call: Callable[[str, Callable[[], Any]], Any],
+        *,
+        taken_back: bool = False,
     ) -> None:
         """Cancel the trial and its study's queued trials: the budget is spent
         (named as the study's latest start set it: ``--max-evals 3`` or
-        ``max_evals=3``)."""
+        ``max_evals=3``). A trial ``taken_back`` ran already and is not counted
+        among the queued ones (its warning is said by the caller)."""
         kept = self._settings.get(study)
         python = kept is not None and kept[1].started_by == "fmin"
         why = beyond_budget_error(max_evals, spent=True, python=python)
@@ -719,6 +735,15 @@ class Worker:
             return self._store.cancel(study, [tid, *queued], error=why)
 
         count = call(f"cancel trials of study {study!r}", cancel)
+        if taken_back:
+            if count > 1:
+                self._log.warning(
+                    "study %s: cancelled %s too: its budget %s is spent; they were "
+                    "queued after it finished",
+                    study, counted(count - 1, "queued trial"),
+                    setting_said("max_evals", max_evals, python=python),
+                )  # fmt: skip
+            return
         self._log.warning(
             "study %s: cancelled %s (trial %d first): its budget "
             "%s is spent; they were queued after it finished",

@@ -3,6 +3,7 @@ budget was spent are cancelled with a reason, never run."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -21,6 +22,7 @@ from tests.helpers.mongo_wire import with_database
 from .conftest import OBJ, REPO, lines, make_study, wait_until
 
 OK = {"loss": 0.0, "status": "ok"}
+TOOK_BACK = "took it back after its lease ran out, but it may not run on"
 
 
 @pytest.fixture(params=["sqlite", "mongodb"])
@@ -150,18 +152,38 @@ def late_attempt(store, study, running_elsewhere):
     return worker, Lease(study, first.tid, first.token, 600.0), others
 
 
-def test_a_trial_taken_back_after_the_budget_was_spent_is_cancelled(any_store):
+def test_a_trial_taken_back_after_the_budget_was_spent_is_cancelled(any_store, caplog):
     """The hole _budget.py admitted: while trial 0 was requeued, nobody counted it,
     so trials 1 and 2 ran and filled the budget of 2. Taking trial 0 back judges it
     as a claim does: cancelled, so its late result is refused (before, it was taken
     back and counted: 3 done of max_evals=2)."""
     store = any_store
     worker, lease, _ = late_attempt(store, "spent", running_elsewhere=0)
-    assert worker._heartbeat.take_back(lease) is False
+    with caplog.at_level(logging.INFO):
+        assert worker._heartbeat.take_back(lease) is False
     assert not store.complete("spent", 0, lease.token, OK)
     counts = store.count_by_state("spent")
     assert (counts[TrialState.DONE], counts[TrialState.CANCELLED]) == (2, 1), counts
     assert store.get_trial("spent", 0).error["type"] == "BeyondBudget"
+    # Said as what it is, a trial that ran: not a queued trial cancelled
+    said = caplog.text
+    assert f"spent/0: {TOOK_BACK} (its budget is spent)" in said, said
+    assert "queued trial" not in said, said
+
+
+def test_a_trial_taken_back_in_a_cancelled_study_is_not_said_not_run(any_store, caplog):
+    """The study was cancelled while trial 0's lease had run out: taking it back
+    cancels it, said as a trial that ran and stops, not "not run" (the words of a
+    trial claimed after the cancel)."""
+    store = any_store
+    worker, lease, _ = late_attempt(store, "gone", running_elsewhere=1)
+    store.patch_study_settings("gone", {"cancelled": True})  # `hpo-driver cancel`
+    with caplog.at_level(logging.INFO):
+        assert worker._heartbeat.take_back(lease) is False
+    assert store.get_trial("gone", 0).state is TrialState.CANCELLED
+    said = caplog.text
+    assert f"gone/0: {TOOK_BACK} (its study was cancelled)" in said, said
+    assert "not run:" not in said, said
 
 
 def test_a_trial_taken_back_while_others_take_the_budget_is_handed_back(any_store):
