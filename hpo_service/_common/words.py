@@ -42,6 +42,10 @@ def did_you_mean(word: str, candidates: Iterable[str], *, shown: str = "{}") -> 
     """``"; did you mean 'x'?"`` for the candidates closest to a mistyped ``word``
     (up to 3, closest first; difflib's ratio of at least 0.6), else ``""``.
 
+    Letter case is ignored in the comparison, so ``MNIST`` finds ``mnist`` and
+    ``S1`` finds ``s1`` (compared as typed, their ratio is 0 and 0.5: no hint);
+    candidates that differ only in case are all shown.
+
     Args:
         word: What the user typed, e.g. ``"objectve"``.
         candidates: The names that exist, e.g. a module's attributes.
@@ -53,7 +57,11 @@ def did_you_mean(word: str, candidates: Iterable[str], *, shown: str = "{}") -> 
     """
     import difflib  # only on an error: the objective's process imports this module
 
-    matches = difflib.get_close_matches(word, sorted(set(candidates)), n=3)
+    folded: dict[str, list[str]] = {}
+    for name in sorted(set(candidates)):
+        folded.setdefault(name.casefold(), []).append(name)
+    close = difflib.get_close_matches(word.casefold(), list(folded), n=3)
+    matches = [name for key in close for name in folded[key]][:3]
     if not matches:
         return ""
     return "; did you mean " + " or ".join(repr(shown.format(m)) for m in matches) + "?"

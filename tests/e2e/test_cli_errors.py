@@ -192,6 +192,9 @@ def test_a_mistyped_study_is_answered_with_the_closest_names(procs, db, tmp_path
         assert f"{held}; did you mean 'noisy'?); pass --db" in last, (command, last)
     far = procs.run(DRIVER, "status", "--db", db, "--study", "zzz")
     assert f"{held}); pass --db" in far.stderr  # nothing close: no hint
+    # another case: before, 'NOISY' got no hint (compared as typed, ratio 0)
+    shouted = procs.run(DRIVER, "status", "--db", db, "--study", "NOISY")
+    assert f"{held}; did you mean 'noisy'?); pass --db" in shouted.stderr
 
 
 @pytest.mark.parametrize(
