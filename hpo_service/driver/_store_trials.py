@@ -33,7 +33,7 @@ from hpo_service.driver._progress import show_ladder
 from hpo_service.driver._signals import StopSignals
 from hpo_service.driver._study import open_driven_study, space_settings, study_space
 from hpo_service.driver._study_loop import Driver, DriverOptions, StudyOutcome
-from hpo_service.driver._suggest import Suggester
+from hpo_service.driver._suggest import Suggester, check_storable
 from hpo_service.driver._worker_hint import errors_hint, store_trials_worker_hint
 from hpo_service.exceptions import (
     SpaceCodeError,
@@ -612,7 +612,9 @@ class StoreTrials(TrialsView):
         Raises:
             SpaceError: A point does not fit the space (named as ``hpo-driver
                 enqueue`` names it: ``"point 0 does not fit the study's space:
-                ..."``).
+                ..."``), or its config is not one every store can hold
+                (:func:`~hpo_service.driver._suggest.check_storable`, the rule of
+                ``hpo-driver enqueue`` and of the driver's suggestions).
             SpaceCodeError: The space's own code raised for a point.
         """
         suggester = Suggester(space, resolve("rand"))
@@ -624,6 +626,7 @@ class StoreTrials(TrialsView):
                 raise
             except SpaceError as e:
                 raise SpaceError(misfit_point(f"point {i}", e)) from None
+        check_storable(trials)
         return trials
 
     def _doc(self, trial: Trial) -> dict[str, Any]:

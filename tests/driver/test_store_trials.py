@@ -14,13 +14,19 @@ from hpo_service import (
     StoreTrials,
     early_stop,
     fmin,
+    rand,
     tpe,
 )
 from hpo_service.driver._store_trials import _early_stopper
-from hpo_service.exceptions import HPOServiceError, StudyMismatchError
+from hpo_service.exceptions import (
+    HPOServiceError,
+    SpaceError,
+    StudyMismatchError,
+    StudyNotFoundError,
+)
 from hpo_service.store import TrialState
 from hpo_service.trials import make_trial_doc
-from tests.e2e.objectives import quadratic, space
+from tests.e2e.objectives import big_int_space, quadratic, space, sum_of_squares
 
 
 @pytest.fixture
@@ -460,3 +466,23 @@ def test_fmin_not_allowed_to_use_store_trials_fmin_refuses_them(trials):
         "allow_trials_fmin=True), but got StoreTrials"
     )
     assert trials.store.list_studies() == []
+
+
+def test_a_point_whose_config_no_store_can_hold_is_refused_before_any_write(db_url):
+    """fmin(points_to_evaluate=...) on a StoreTrials checks each point's config by
+    the rule of ``hpo-driver enqueue`` and the driver's suggestions (integers within
+    64 bits, MongoDB's limit): 2**70 is refused naming the point, nothing written.
+    Before, SQLite queued it (and MongoDB refused it at the insert, naming neither
+    the space nor the point)."""
+    trials = StoreTrials(db_url, study="big", workers=0)
+    try:
+        with pytest.raises(SpaceError, match="every store can hold") as refused:
+            fmin(sum_of_squares, big_int_space, algo=rand.suggest, max_evals=1,
+                 trials=trials, points_to_evaluate=[{"e": 70}],
+                 show_progressbar=False, timeout=10)  # fmt: skip  # no worker
+        assert "of params {'e': 70" in str(refused.value), refused.value
+        assert "1180591620717411303424" in str(refused.value), refused.value
+        with pytest.raises(StudyNotFoundError):
+            trials.store.count_by_state("big")
+    finally:
+        trials.close()
