@@ -43,7 +43,9 @@ list and the defaults):
   ``n_startup_jobs`` or more points are pending; "none": always some),
   ``marginal_gate`` ("none"; "count": while ``n_startup_jobs`` or more points are
   pending, each parameter of a candidate is drawn from its own good component, as
-  with ``marginal_draws``).
+  with ``marginal_draws``), ``marginal_share`` (1.0: while per-parameter draws are
+  on, that share of the candidates is drawn so and the rest as whole points, the
+  score picking among both).
 - ``whole_end_bins`` (False; True on several objectives, see
   :mod:`~hpo_service.algorithms.motpe`): the densities give the end values of
   ``uniformint`` / ``quniform`` / ``qloguniform`` parameters whole rounding bins, as

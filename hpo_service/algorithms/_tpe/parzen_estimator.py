@@ -392,6 +392,52 @@ class ParzenEstimator:
         )
         return self._finish(rng, size, raw, comp[:, None])
 
+    def sample_blocks(
+        self,
+        rng: np.random.Generator,
+        n_blocks: int,
+        n_whole: int,
+        n_marginal: int,
+        *,
+        with_prior: bool = True,
+    ) -> Candidates:
+        """``n_blocks`` blocks of ``n_whole + n_marginal`` points: in each block
+        first ``n_whole`` whole-point draws (every parameter from one component, as
+        multivariate TPE draws; Falkner et al. 2018, BOHB), then ``n_marginal``
+        per-parameter draws (as ``sample(marginal=True)``), so that a pick among a
+        block's points sees both kinds. With ``n_marginal == 0`` (``n_whole == 0``)
+        the draws are those of ``sample(rng, n_blocks * n_whole)``
+        (``marginal=True``), number for number.
+
+        Raises:
+            ValueError: If ``n_whole`` or ``n_marginal`` is negative.
+        """
+        if n_whole < 0 or n_marginal < 0:
+            raise ValueError(
+                "`n_whole >= 0 and n_marginal >= 0` must hold, but got "
+                f"n_whole={n_whole}, n_marginal={n_marginal}"
+            )
+        if n_marginal == 0 or n_whole == 0:
+            size = n_blocks * (n_whole + n_marginal)
+            return self.sample(
+                rng, size, with_prior=with_prior, marginal=n_marginal > 0
+            )
+        whole = self.sample(rng, n_blocks * n_whole, with_prior=with_prior)
+        marginal = self.sample(
+            rng, n_blocks * n_marginal, with_prior=with_prior, marginal=True
+        )
+        parts = ((whole, n_whole), (marginal, n_marginal))
+
+        def rows(name: str) -> np.ndarray:
+            width = getattr(whole, name).shape[1]  # 0 without such parameters
+            blocks = [getattr(c, name).reshape(n_blocks, n, width) for c, n in parts]
+            joined = np.concatenate(blocks, axis=1)
+            return joined.reshape(n_blocks * (n_whole + n_marginal), width)
+
+        return Candidates(
+            raw=rows("raw"), values=rows("values"), options=rows("options")
+        )
+
     def _sample_marginal(
         self, rng: np.random.Generator, size: int, weights: np.ndarray
     ) -> Candidates:

@@ -244,6 +244,18 @@ class TPESettings:
             (p = 0.008), but hartmann6's 1.17x by the median (paired p = 0.071), so
             not adopted; benchmarks/README.md ("ackley5 at W=16: recombining the
             good trials under the lag").
+        marginal_share: While candidates are drawn per parameter (with
+            ``marginal_draws``, or while ``marginal_gate`` holds), the share of each
+            suggestion's ``n_ei_candidates`` drawn so (``round(marginal_share *
+            n_ei_candidates)``, halves up); the others are whole-point draws (every
+            parameter from one good component, as multivariate TPE draws), and the
+            joint score picks among both kinds, so a recombined candidate is taken
+            only where it scores better than copies of single good trials. 1.0 (the
+            default): every candidate per parameter; 0.0: none (as without
+            per-parameter draws). For issue 14's ackley5 W=16 cell, where
+            recombining helps ackley5 and costs early hartmann6 and branin (good
+            trials in different basins); benchmarks/README.md ("a share of the
+            candidates recombined").
         keep_extremes: Several objectives only (MOTPE): when hypervolume subset
             selection splits a non-domination rank, the rank's best trial in each
             objective (the ends of the front) is in the good set first (see
@@ -303,6 +315,7 @@ class TPESettings:
     max_widen: float = 2.0
     prior_gate: str = "count"
     marginal_gate: str = "none"
+    marginal_share: float = 1.0
     whole_end_bins: bool = False
     branch_joint: bool = False
     avoid_repeats: str = "none"
@@ -365,6 +378,11 @@ class TPESettings:
                 "marginal_gate",
                 "marginal_gate in ('none', 'count')",
                 self.marginal_gate in _PRIOR_GATES,
+            ),
+            (
+                "marginal_share",
+                "0 <= marginal_share <= 1",
+                0.0 <= self.marginal_share <= 1.0,
             ),
             ("repeat_radius", "repeat_radius >= 0", self.repeat_radius >= 0),
             (
@@ -531,11 +549,11 @@ def suggest_batch(
             n_ei *= len(group.specs)
         good, bad = _models(group, history, pending, rng, settings, pending_weights)
         with_prior = _prior_draws(settings, pending, pending_weights)
-        candidates = good.sample(
-            rng,
-            n_ei * len(rows),
-            with_prior=with_prior,
-            marginal=_marginal(settings, pending, pending_weights),
+        n_marginal = 0
+        if _marginal(settings, pending, pending_weights):
+            n_marginal = math.floor(settings.marginal_share * n_ei + 0.5)
+        candidates = good.sample_blocks(
+            rng, len(rows), n_ei - n_marginal, n_marginal, with_prior=with_prior
         )
         score = _log_ratio(good, bad, candidates)
         best = np.argmax(score.reshape(len(rows), n_ei), axis=1)
