@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:
@@ -55,13 +55,41 @@ def did_you_mean(word: str, candidates: Iterable[str], *, shown: str = "{}") -> 
     Returns:
         The hint to append to an error message, or ``""`` when nothing is close.
     """
+    matches = _closest(word, candidates)
+    if not matches:
+        return ""
+    return "; did you mean " + " or ".join(repr(shown.format(m)) for m in matches) + "?"
+
+
+def did_you_mean_each(words: Sequence[str], candidates: Iterable[str]) -> str:
+    """:func:`did_you_mean` for several mistyped ``words`` at once (unknown setting
+    names): the closest candidate of each word that has one, ``"; did you mean
+    'gamma'?"`` for one word, ``"; did you mean 'gamma' (for 'gama') or
+    'prior_weight' (for 'prior_wieght')?"`` for several, else ``""``.
+
+    Args:
+        words: What the user typed.
+        candidates: The names that exist.
+
+    Returns:
+        The hint to append to an error message, or ``""`` when nothing is close.
+    """
+    names = sorted(set(candidates))
+    if len(words) == 1:
+        return did_you_mean(words[0], names)
+    found = [(w, close[0]) for w in words if (close := _closest(w, names))]
+    if not found:
+        return ""
+    return "; did you mean " + " or ".join(f"{m!r} (for {w!r})" for w, m in found) + "?"
+
+
+def _closest(word: str, candidates: Iterable[str]) -> list[str]:
+    """Up to 3 of ``candidates`` closest to ``word``, closest first, compared
+    without letter case (difflib's ratio of at least 0.6)."""
     import difflib  # only on an error: the objective's process imports this module
 
     folded: dict[str, list[str]] = {}
     for name in sorted(set(candidates)):
         folded.setdefault(name.casefold(), []).append(name)
     close = difflib.get_close_matches(word.casefold(), list(folded), n=3)
-    matches = [name for key in close for name in folded[key]][:3]
-    if not matches:
-        return ""
-    return "; did you mean " + " or ".join(repr(shown.format(m)) for m in matches) + "?"
+    return [name for key in close for name in folded[key]][:3]

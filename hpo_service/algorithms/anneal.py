@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from hpo_service._common.words import did_you_mean_each
 from hpo_service.algorithms._history import History
 from hpo_service.space._sample import draw, finish
 from hpo_service.space._spec import CompiledSpace, ParamSpec
@@ -73,7 +74,8 @@ class AnnealSettings:
         unknown = sorted(set(settings) - known)
         if unknown:
             raise TypeError(
-                f"anneal settings must be among {sorted(known)}, but got {unknown}"
+                f"`settings` must be among {sorted(known)}, but got unknown={unknown}"
+                + did_you_mean_each(unknown, known)
             )
         config = cls(**{k: float(v) for k, v in settings.items()})
         if not config.avg_best_idx >= 1:

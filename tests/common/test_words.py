@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hpo_service._common.words import did_you_mean
+from hpo_service._common.words import did_you_mean, did_you_mean_each
 
 
 @pytest.mark.parametrize(
@@ -29,3 +29,19 @@ def test_the_hint_shows_each_match_in_the_form_given():
     assert did_you_mean("Objective", ["objective", "space"], shown="m:{}") == (
         "; did you mean 'm:objective'?"
     )
+
+
+@pytest.mark.parametrize(
+    ("typed", "hint"),
+    [
+        (["gama"], "; did you mean 'gamma'?"),
+        (["gama", "zzz", "n_startup"],
+         "; did you mean 'gamma' (for 'gama') or 'n_startup_jobs' (for 'n_startup')?"),
+        (["zzz", "qqq"], ""),
+    ],
+)  # fmt: skip
+def test_several_unknown_settings_each_get_the_closest_name(typed, hint):
+    """Unknown algorithm settings: before, the message listed every one of TPE's
+    34 settings and left the user to find 'gamma' for 'gama'."""
+    names = ["gamma", "n_startup_jobs", "n_ei_candidates", "prior_weight"]
+    assert did_you_mean_each(typed, names) == hint

@@ -54,7 +54,16 @@ def test_grid_runs_every_point_once_and_the_study_ends_exhausted(procs, db):
     ("extra", "message"),
     [
         (["--algo", "grid"], "'x' (uniform: continuous)"),
-        (["--algo-settings", '{"gama": 0.2}'], "gama"),
+        (  # a typo is answered with the setting meant (before: only the list)
+            ["--algo-settings", '{"gama": 0.2}'],
+            "but got unknown=['gama']; did you mean 'gamma'?",
+        ),
+        (
+            ["--algo", "anneal", "--algo-setting", "shrink_coeff=0.1"],
+            "anneal settings: `settings` must be among ['avg_best_idx', "
+            "'shrink_coef'], but got unknown=['shrink_coeff']; did you mean "
+            "'shrink_coef'?",
+        ),
         (["--algo-settings", "[1, 2]"], "'--algo-settings'"),
         (["--algo-settings", "{oops"], "must be a JSON object"),
         (

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from hpo_service._common.words import did_you_mean_each
 from hpo_service.algorithms._history import History
 from hpo_service.algorithms._tpe import _observed, _repeats, _rows, _scoring
 from hpo_service.algorithms._tpe.parzen_estimator import (
@@ -426,6 +427,7 @@ class TPESettings:
         if unknown:
             raise TypeError(
                 f"`settings` must be among {sorted(known)}, but got unknown={unknown}"
+                + did_you_mean_each(unknown, known)
             )
         return cls(**settings)
 
