@@ -8,7 +8,6 @@ import pytest
 
 from hpo_service.algorithms import tpe
 from hpo_service.algorithms._history import History
-from hpo_service.algorithms._tpe.sampler import TPESettings
 from hpo_service.space import compile_space, hp
 
 SPACE = compile_space({"x": hp.uniform("x", 0, 1), "y": hp.uniform("y", 0, 1)})
@@ -95,16 +94,3 @@ def test_a_sequential_study_is_unchanged():
         return points
 
     assert study("count") == study("none")
-
-
-@pytest.mark.parametrize("gate", ["Count", "always", "", None, 10])
-def test_an_unknown_gate_is_refused_naming_the_choices(gate):
-    message = (
-        f"`marginal_gate in ('none', 'count')` must hold, "
-        f"but got marginal_gate={gate!r}"
-    )
-    with pytest.raises(ValueError) as error:
-        TPESettings(marginal_gate=gate)
-    assert str(error.value) == message
-    with pytest.raises(ValueError, match="marginal_gate in"):
-        tpe.suggest(SPACE, _history(), np.random.default_rng(0), marginal_gate=gate)

@@ -87,13 +87,13 @@ def test_a_density_of_the_prior_alone_still_draws_from_it():
     assert draws.max() - draws.min() > 0.5
 
 
-@pytest.mark.parametrize("gate", ["Count", "good", "", None, 10])
-def test_an_unknown_gate_is_refused_naming_the_choices(gate):
-    message = (
-        f"`prior_gate in ('none', 'count')` must hold, but got prior_gate={gate!r}"
-    )
+@pytest.mark.parametrize("setting", ["prior_gate", "marginal_gate"])
+@pytest.mark.parametrize("gate", ["Count", "good", "always", "", None, 10])
+def test_an_unknown_gate_is_refused_naming_the_choices(setting, gate):
+    """Both gates (``prior_gate`` and ``marginal_gate``) take the same choices."""
+    message = f"`{setting} in ('none', 'count')` must hold, but got {setting}={gate!r}"
     with pytest.raises(ValueError) as error:
-        TPESettings(prior_gate=gate)
+        TPESettings(**{setting: gate})
     assert str(error.value) == message
-    with pytest.raises(ValueError, match="prior_gate in"):
-        tpe.suggest(SPACE, _history(), np.random.default_rng(0), prior_gate=gate)
+    with pytest.raises(ValueError, match=f"{setting} in"):
+        tpe.suggest(SPACE, _history(), np.random.default_rng(0), **{setting: gate})
