@@ -110,7 +110,20 @@ def status_summary(
     """Counts by state, live workers with lease ages, driver lease and best loss;
     without a best trial (or Pareto front), why not (``why_no_best``: the commands
     listing the trials that did not succeed name ``db_url``, masked, unless it is
-    the default store)."""
+    the default store).
+
+    Args:
+        store: The study's store.
+        study: The study's name.
+        db_url: The store's URL as the user gave it (``--db``), for the commands.
+
+    Returns:
+        ``hpo-driver status --json``'s object (README, "status --json": its keys;
+        lease ages and ``running_for`` in seconds).
+
+    Raises:
+        StudyNotFoundError: No such study.
+    """
     record = store.get_study(study)
     now = store.now()
     read = store.summarise(study)  # counts, workers and best from one read

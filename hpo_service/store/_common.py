@@ -80,9 +80,15 @@ def storable(value: Any, what: str) -> Any:
     can, and each integer fits in 64 bits (MongoDB's limit; one rule whatever the
     store, so that a study can move between stores).
 
+    Args:
+        value: What a store is to hold (a config, a result), JSON-shaped or made of
+            what :func:`normalise` turns into JSON (NumPy scalars and arrays).
+        what: Its name in the message (``"config"``).
+
     Raises:
         ValueError: ``value`` holds something JSON cannot represent, or an integer
-            beyond 64 bits.
+            outside [-2**63, 2**63) (``"`config` must hold integers within 64
+            bits, but got 1180591620717411303424"``).
     """
     plain = normalise(value, what)
     big = _big_int(plain)
