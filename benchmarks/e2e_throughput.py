@@ -12,7 +12,9 @@ timestamps, so process start-up is excluded) and the rate over the first and las
 fifths of the study, to show whether per-trial cost grows with the study, and the
 CPU milliseconds per trial of the driver, its workers and their objective processes
 together (``getrusage(RUSAGE_CHILDREN)``, start-up included), which hold on a shared
-machine where the rates do not.
+machine where the rates do not; then, per run, where it waited in the first and the
+last fifth (:mod:`benchmarks.queue_waits`: the share of time nothing was queued, a
+worker's time from a finish to its next claim, the driver's refills).
 
 With ``--problems`` (the queue policy, :mod:`benchmarks.quality_e2e`): real
 ``hpo-driver start`` and W separate ``hpo-worker`` processes per study, objectives of
@@ -32,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import quality_e2e
+from benchmarks import quality_e2e, queue_waits
 from hpo_service.store import TrialState, open_store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -93,8 +95,11 @@ def main() -> None:
             wall = run_study(db, args.trials, workers, args.algo)
             cpu = children_cpu() - cpu
             r = rates(db)
+            trials = queue_waits.read(db, "bench")
+            waited = queue_waits.said(*queue_waits.fifths(trials))
         row = (workers, wall, *r.values(), 1000 * cpu / args.trials)
         print(" ".join(f"{v:>9.1f}" for v in row))
+        print(f"{'':>9} waits, first / last fifth: {waited}")
 
 
 if __name__ == "__main__":
