@@ -1446,7 +1446,8 @@ class Worker:
                 self._log,
                 "cannot check the study before claiming",
                 e,
-                retry="claiming at once (each claimed trial is judged)",
+                retry="claiming at once",
+                context=("each claimed trial is judged",),
             )
             process_outage().handed_over(checking)  # never tried again
 

@@ -13,6 +13,7 @@ with OutOfDiskSpace, the reads passing.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import resource
@@ -25,7 +26,9 @@ from contextlib import ExitStack
 import pymongo
 import pytest
 
+from hpo_service.exceptions import StoreConnectionError
 from hpo_service.store import NewTrial, TrialState, open_store
+from hpo_service.worker import run_worker
 from tests.helpers.mongo_wire import app_url, fail_point, fail_points_enabled
 from tests.helpers.pipes import PipeLines
 
@@ -140,3 +143,29 @@ def test_a_mongodb_worker_whose_claims_fail_says_its_poll_pace_and_one_outage(
             client.drop_database(url.rsplit("/", 1)[1].split("?")[0])
     _check_lines(text)
     assert state == TrialState.DONE
+
+
+def test_a_failed_study_check_says_when_and_why_in_one_aside(
+    store, monkeypatch, caplog
+):
+    """The check of the study before the first claim fails (the store is down for
+    that one read): the line says the worker claims at once and why that is safe
+    in one parenthesis with the store's failure. Before: "..., claiming at once
+    (each claimed trial is judged) (the store failed): down", two asides in a
+    row."""
+    make_study(store, "s", f"{OBJ}:quadratic", [{"x": 2.0}], max_evals=1)
+    real, fails = store.get_study, [StoreConnectionError("down")]
+
+    def get_study(name):
+        if fails:
+            raise fails.pop()
+        return real(name)
+
+    monkeypatch.setattr(store, "get_study", get_study)
+    with caplog.at_level(logging.WARNING):
+        summary = run_worker(store, study="s", idle_timeout=0)
+    assert not fails and summary.done == 1, caplog.text
+    assert (
+        "cannot check the study before claiming, claiming at once (each claimed "
+        "trial is judged; the store failed): down"
+    ) in caplog.text
