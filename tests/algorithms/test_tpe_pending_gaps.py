@@ -150,14 +150,25 @@ def sequential_losses(suggest: Callable[..., list], **settings: object) -> np.nd
     return study.objectives.copy()
 
 
-def test_nothing_pending_changes_nothing():
+def history_unchanged_without_pending(
+    suggest: Callable[..., list], **settings: object
+) -> History:
+    """Assert that ``settings`` change nothing while nothing is pending: one call
+    of MOTPE on :func:`two_objective_history`, and a 40-trial sequential study of
+    ``suggest`` (one trial in flight at a time), bit for bit as the defaults'.
+    Returns that history, for the caller to set points pending."""
     history = two_objective_history()
     plain = motpe.suggest(MIXED, history, np.random.default_rng(3), 1)
-    assert motpe.suggest(MIXED, history, np.random.default_rng(3), 1, **G) == plain
-    # A sequential study (one trial in flight at a time, so nothing pending when it
-    # asks) takes the same trials whichever liar, bit for bit.
-    runs = [sequential_losses(tpe.suggest, **settings) for settings in ({}, G)]
+    assert motpe.suggest(MIXED, history, np.random.default_rng(3), 1, **settings) == (
+        plain
+    )
+    runs = [sequential_losses(suggest, **given) for given in ({}, settings)]
     assert np.array_equal(runs[0], runs[1])
+    return history
+
+
+def test_nothing_pending_changes_nothing():
+    history = history_unchanged_without_pending(tpe.suggest, **G)
     # With points pending (and with the points of a call of several) they differ.
     history.set_pending(PENDING)
     assert motpe.suggest(MIXED, history, np.random.default_rng(3), 4, **G) != (
@@ -219,12 +230,7 @@ def test_a_gap_wider_than_the_liar_floor_is_kept():
 
 
 def test_liar_floor_changes_nothing_sequentially():
-    history = two_objective_history()
-    plain = motpe.suggest(MIXED, history, np.random.default_rng(3), 1)
-    assert motpe.suggest(MIXED, history, np.random.default_rng(3), 1, **GF) == plain
-    # A 40-trial sequential study takes the same trials as the default, bit for bit.
-    runs = [sequential_losses(motpe.suggest, **settings) for settings in ({}, GF)]
-    assert np.array_equal(runs[0], runs[1])
+    history = history_unchanged_without_pending(motpe.suggest, **GF)
     # With points pending the floor changes some calls' proposals.
     history.set_pending(CLUSTER)
     floored, gaps = (
