@@ -46,6 +46,7 @@ class History:
         self._n_objectives = 0  # 0 until a successful trial fixes it
         self.pending: list[Mapping[str, Any]] = []
         self.pending_weights: list[float] | None = None
+        self._good_weights: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self._n
@@ -142,7 +143,9 @@ class History:
         view.flags.writeable = False
         return view
 
-    def scalarised(self, losses: np.ndarray) -> History:
+    def scalarised(
+        self, losses: np.ndarray, good_weights: np.ndarray | None = None
+    ) -> History:
         """A single-objective, unconstrained view with the given per-trial losses.
 
         The view shares the parameter columns and pending points (do not add to it);
@@ -150,9 +153,16 @@ class History:
 
         Args:
             losses: One loss per recorded trial ``(len(self),)``; NaN for failures.
+            good_weights: Optional weight of each trial's kernel in TPE's good
+                density ``(len(self),)``, each finite and > 0; None: every kernel
+                weighs 1.
 
         Returns:
             The view.
+
+        Raises:
+            ValueError: ``good_weights`` has another length or a weight that is
+                not finite and positive.
         """
         view = copy.copy(self)
         view._losses = np.array(losses, dtype=float).reshape(self._n)
@@ -160,7 +170,24 @@ class History:
         view._violations = np.zeros(self._n)
         view._n_violating = 0
         view._n_objectives = 1
+        view._good_weights = None
+        if good_weights is not None:
+            weights = np.asarray(good_weights, dtype=float)
+            if weights.shape != (self._n,) or not np.all(
+                np.isfinite(weights) & (weights > 0)
+            ):
+                raise ValueError(
+                    "`good_weights` must hold one finite weight > 0 per trial "
+                    f"({self._n}), but got good_weights={good_weights!r}"
+                )
+            view._good_weights = weights
         return view
+
+    @property
+    def good_weights(self) -> np.ndarray | None:
+        """Per-trial kernel weights for TPE's good density (see :meth:`scalarised`),
+        or None when every kernel weighs 1."""
+        return self._good_weights
 
     def set_pending(
         self,

@@ -64,6 +64,9 @@ list and the defaults):
   an earlier trial's losses ranks after every first arrival, so repeats of a
   Pareto-front point no longer fill the good set (see
   :mod:`~hpo_service.algorithms.motpe`).
+- ``good_weights`` ("uniform"; "copies"; several objectives only): with "copies" a
+  good trial's kernel weighs ``1 / c`` for the ``c`` finished trials that gave
+  exactly its loss vector (see :mod:`~hpo_service.algorithms.motpe`).
 
 hyperopt's spellings are accepted too, so hyperopt code ports unchanged:
 ``n_EI_candidates`` is ``n_ei_candidates``, and ``verbose`` (hyperopt's logging switch)

@@ -78,6 +78,7 @@ _WORDS = (
     "continuous_kernels",
     "duplicate_losses",
     "below_rule",
+    "good_weights",
 )
 #: The choices of ``prior_gate`` and ``marginal_gate``.
 _PRIOR_GATES = ("none", "count")
@@ -87,6 +88,8 @@ _QUANTISED_KERNELS = ("same", "gaps_above", "gaps")
 _CONTINUOUS_KERNELS = ("same", "gaps")
 #: The choices of ``duplicate_losses``.
 _DUPLICATE_LOSSES = ("keep", "last")
+#: The choices of ``good_weights``.
+_GOOD_WEIGHTS = ("uniform", "copies")
 #: The choices of ``below_rule``.
 _BELOW_RULES = ("share", "sqrt")
 
@@ -288,6 +291,15 @@ class TPESettings:
             is ranked as before among the first arrivals, and every later copy
             ranks after all first arrivals (so copies fill the good set only when
             too few distinct loss vectors exist). No effect on one objective.
+        good_weights: Several objectives only (MOTPE): the weight of each good
+            trial's kernel in the good density. ``"uniform"`` (the default, as in
+            Optuna 5): 1 each. ``"copies"``: ``1 / c``, where ``c`` counts the
+            finished trials whose loss vector equals the good trial's exactly (the
+            trial itself included), so a front point that proposals keep
+            reproducing (the same small tree from many configurations) draws less
+            of the good density, and the rest of the front more. A loss vector
+            given once weighs 1, so continuous problems, where exact copies do not
+            occur, are unchanged. No effect on one objective.
     """
 
     n_startup_jobs: int = 10
@@ -325,6 +337,7 @@ class TPESettings:
     quantised_kernels: str = "same"
     continuous_kernels: str = "same"
     duplicate_losses: str = "keep"
+    good_weights: str = "uniform"
 
     def __post_init__(self) -> None:
         for name in _COUNTS:  # 24.0 (JSON from a script) or numpy's 24 is the int 24
@@ -400,6 +413,11 @@ class TPESettings:
                 "duplicate_losses",
                 "duplicate_losses in ('keep', 'last')",
                 self.duplicate_losses in _DUPLICATE_LOSSES,
+            ),
+            (
+                "good_weights",
+                "good_weights in ('uniform', 'copies')",
+                self.good_weights in _GOOD_WEIGHTS,
             ),
             (
                 "below_rule",
@@ -759,6 +777,9 @@ def _split(
 ) -> tuple[_Observations, _Observations, _Observations]:
     """Below (best ``gamma`` share) and above observations of the group's trials,
     and the pending points that activate the group (the constant liar's), weighted.
+
+    Below kernels weigh 1 unless the history carries ``good_weights`` (MOTPE's
+    ``good_weights="copies"``).
     """
     state = _rows.group_rows(history, group.labels, settings.ignore_failures)
     if settings.below_rule == "sqrt":
@@ -775,8 +796,14 @@ def _split(
     numeric, options = _observed.observed(history, group.layout)
     below = numeric[below_rows], options[below_rows]
     above = numeric[above_rows], options[above_rows]
+    good_weights = history.good_weights
     return (
-        (*below, np.ones(below_rows.size)),
+        (
+            *below,
+            np.ones(below_rows.size)
+            if good_weights is None
+            else good_weights[below_rows],
+        ),
         (*above, above_weights),
         _liars(group, pending, settings.liar_weight, weights),
     )
