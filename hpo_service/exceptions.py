@@ -138,6 +138,22 @@ class TrialNotFoundError(StoreError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class SettingRecordedError(HPOServiceError):
+    """A conditional write was refused: the study's setting ``key`` holds ``value``
+    (``complete(..., unless_setting=key)``; nothing was written, the attempt still
+    runs). Not a store failure: the caller records the outcome another way.
+
+    Attributes:
+        key: The setting's name (``"n_constraints"``).
+        value: The value it holds in the store.
+    """
+
+    def __init__(self, key: str, value: object) -> None:
+        super().__init__(f"the study's setting {key!r} is recorded: {value!r}")
+        self.key = key
+        self.value = value
+
+
 class StudyMismatchError(HPOServiceError, ValueError):
     """A resumed study was started with a different space, objective or algorithm."""
 

@@ -429,14 +429,28 @@ class BaseTrialStore(abc.ABC):
         result: dict[str, Any],
         *,
         code: dict[str, Any] | None = None,
+        unless_setting: str | None = None,
     ) -> bool:
         """Record ``result`` and move the trial to ``done``.
 
         ``code`` (JSON-able) identifies the code that ran the attempt; it becomes
         the trial's ``code``, as with :meth:`fail` and :meth:`prune`.
 
+        ``unless_setting`` makes the write conditional on the study's settings not
+        holding that key (or holding None) as the write lands: a worker that does
+        not know the study's constraint count yet records a result without
+        constraints with ``unless_setting="n_constraints"``, so a count another
+        worker recorded while the trial ran refuses it without a read of the study
+        before each result (SQLite: the same transaction, no extra statement;
+        MongoDB: one read of the study just before the write).
+
         Returns:
             True if accepted; False if ``token`` is not the current running attempt.
+
+        Raises:
+            SettingRecordedError: The study's settings hold ``unless_setting``
+                (its ``value`` attached); nothing was written and the attempt still
+                runs (a current attempt only: a stale one gets False).
         """
 
     @abc.abstractmethod

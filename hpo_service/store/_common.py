@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -117,6 +118,21 @@ def check_name(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError(
             f"`{what}` must be a non-empty string, but got {what}={value!r}"
+        )
+    return value
+
+
+_SETTING_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def check_setting_key(value: Any, what: str) -> str:
+    """Return ``value`` if it can name a top-level study setting in every store (a
+    JSON path and a MongoDB field path alike: letters, digits and ``_``, not
+    starting with a digit), else raise ValueError."""
+    if not isinstance(value, str) or not _SETTING_KEY.fullmatch(value):
+        raise ValueError(
+            f"`{what}` must name a setting (letters, digits and _, not starting "
+            f"with a digit), but got {what}={value!r}"
         )
     return value
 

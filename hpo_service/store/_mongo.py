@@ -83,6 +83,7 @@ from pymongo.errors import (
 
 from hpo_service._common.processes import of_namespace_pattern
 from hpo_service.exceptions import (
+    SettingRecordedError,
     StoreAuthorizationError,
     StoreConnectionError,
     StoreError,
@@ -1620,10 +1621,15 @@ class MongoTrialStore(BaseTrialStore):
         result: dict[str, Any],
         *,
         code: dict[str, Any] | None = None,
+        unless_setting: str | None = None,
     ) -> bool:
         encoded = self._sized(
             _encode(c.check_dict(result, "result"), "result"), "result"
         )
+        if unless_setting is not None:
+            key = c.check_setting_key(unless_setting, "unless_setting")
+            if not self._current_unless_set(study, tid, token, key):
+                return False
         fields = {
             "state": TrialState.DONE.value,
             "result": encoded,
@@ -1634,6 +1640,31 @@ class MongoTrialStore(BaseTrialStore):
         return self._finish(
             "complete", study, tid, token, fields, times={"finished_at": 0.0}
         )
+
+    def _current_unless_set(self, study: str, tid: int, token: str, key: str) -> bool:
+        """Read the study's setting ``key`` before a conditional write (one read;
+        a trial write cannot test another collection). True if unset; if set,
+        :class:`SettingRecordedError` for the current attempt ``token``, else False
+        (a stale attempt, as the write would say)."""
+        c.check_name(study, "study")
+        c.check_tid(tid)
+        doc = self._call(
+            "read study",
+            lambda _: self._studies.find_one({"_id": study}, {f"settings.{key}": 1}),
+        )
+        if doc is None:
+            raise _study_not_found(study)
+        value = _unescape(doc.get("settings", {}).get(key))
+        if value is None:
+            return True
+        current = {"tid": tid, "study": study, "token": token, "state": "running"}
+        found = self._call(
+            "read trial", lambda _: self._trials.find_one(current, {"_id": 1})
+        )
+        if found is None:
+            self._require_trial(study, tid)
+            return False
+        raise SettingRecordedError(key, value)
 
     def fail(
         self,

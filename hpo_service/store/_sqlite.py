@@ -34,6 +34,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from hpo_service._common.processes import of_namespace_pattern
 from hpo_service.exceptions import (
+    SettingRecordedError,
     StoreAuthorizationError,
     StoreConnectionError,
     StoreError,
@@ -186,6 +187,12 @@ _STUDY_COLUMNS = (
 # Every statement using it is followed by _BUMP for each study it touched.
 _NEXT_VERSION = "(SELECT version + 1 FROM studies WHERE name = trials.study)"
 _BUMP = "UPDATE studies SET version = version + 1 WHERE name = ?"
+# _BUMP reading one setting of the study on the way (a JSON path: '$."key"'); the
+# settings' text itself when SQLite cannot read it (NaN tokens before 3.42).
+_BUMP_READING = (
+    f"{_BUMP} RETURNING json_valid(settings), "
+    "CASE WHEN json_valid(settings) THEN json_extract(settings, ?) ELSE settings END"
+)
 
 # Filters and gatherings the database makes of the JSON it holds (params, result).
 # SQLite before 3.42 cannot read the NaN and Infinity tokens a result may hold
@@ -463,6 +470,20 @@ def _one(cursor: sqlite3.Cursor) -> Any:
     """The single row of a RETURNING statement (fully stepped), or None."""
     rows = cursor.fetchall()
     return rows[0] if rows else None
+
+
+def _bump_unless_set(conn: sqlite3.Connection, study: str, key: str) -> None:
+    """Bump the study's version, reading its setting ``key`` in the same statement;
+    raise :class:`SettingRecordedError` (the transaction is rolled back) if it holds
+    a value."""
+    rows = conn.execute(_BUMP_READING, (study, f'$."{key}"')).fetchall()
+    if not rows:
+        return
+    readable, value = rows[0]
+    if not readable:  # decoded here: SQLite cannot read NaN tokens before 3.42
+        value = c.loads(value).get(key)
+    if value is not None:
+        raise SettingRecordedError(key, value)
 
 
 def _study_not_found(name: str) -> StudyNotFoundError:
@@ -1282,14 +1303,25 @@ class SQLiteTrialStore(BaseTrialStore):
         return self._read("claim", body)
 
     def _current_attempt_write(
-        self, what: str, sql: str, args: tuple[Any, ...], study: str, tid: int
+        self,
+        what: str,
+        sql: str,
+        args: tuple[Any, ...],
+        study: str,
+        tid: int,
+        unless_setting: str | None = None,
     ) -> bool:
         """Run an UPDATE filtered on an attempt; bump the version if it hit. An
-        argument :class:`_Now` becomes the time the write lands."""
+        argument :class:`_Now` becomes the time the write lands. With
+        ``unless_setting``, the bump reads that setting of the study and a value
+        rolls the write back (:class:`SettingRecordedError`): no extra statement."""
 
         def body(conn: sqlite3.Connection) -> bool:
             if conn.execute(sql, _at_now(args)).rowcount == 1:
-                conn.execute(_BUMP, (study,))
+                if unless_setting is None:
+                    conn.execute(_BUMP, (study,))
+                else:
+                    _bump_unless_set(conn, study, unless_setting)
                 return True
             self._require_trial(conn, study, tid)
             return False
@@ -1329,13 +1361,18 @@ class SQLiteTrialStore(BaseTrialStore):
         result: dict[str, Any],
         *,
         code: dict[str, Any] | None = None,
+        unless_setting: str | None = None,
     ) -> bool:
         c.check_name(study, "study")
         c.check_tid(tid)
+        if unless_setting is not None:
+            c.check_setting_key(unless_setting, "unless_setting")
         text = c.dumps(c.check_dict(result, "result"), "result")
         ranked = _ranked(result)
         args = ("done", text, _Now(), _code_text(code), *ranked, study, tid, token)
-        return self._current_attempt_write("complete", _COMPLETE, args, study, tid)
+        return self._current_attempt_write(
+            "complete", _COMPLETE, args, study, tid, unless_setting
+        )
 
     def fail(
         self,

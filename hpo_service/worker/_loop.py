@@ -40,6 +40,7 @@ from hpo_service.exceptions import (
     InvalidResultError,
     ObjectiveImportError,
     ObjectiveRefusedError,
+    SettingRecordedError,
     StoreAuthorizationError,
     StoreError,
     StudyNotFoundError,
@@ -913,29 +914,15 @@ class Worker:
         settings = self._constraint_count_known(name, trial.study, settings, outcome)
         kind, data = _checked_objective_count(outcome.kind, outcome.data, settings)
         code = outcome.code
-        if kind in ("result", "pruned", "error"):
-            failed = kind == "error"
-            self._consecutive_failures = self._consecutive_failures + 1 if failed else 0
-            if failed:
-                self._summary.failing_studies.add(trial.study)
-            else:
-                self._summary.failing_studies.clear()
         if kind == "result":
-            if not self._put_attachments(trial, name, data):
+            refused = self._complete(trial, name, settings, data, code)
+            if refused is None:
+                self._tally(trial.study, failed=False)
                 return
-            try:
-                recorded = self._write(self._store.complete, trial, name, data, code)
-            except UnstorableError as e:  # e.g. over MongoDB's 16 MiB
-                self._record_error(trial, name, _unstorable("result", e), code)
-                return
-            if recorded:
-                self._summary.done += 1
-                self._summary.status_fail += data.get("status") == STATUS_FAIL
-                self._log.info(
-                    "trial %s %s: loss=%s (%s)",
-                    name, data.get("status"), data.get("loss"), _seconds(data),
-                )  # fmt: skip
-        elif kind == "pruned":
+            kind, data = "error", refused  # a constraint count recorded meanwhile
+        if kind in ("pruned", "error"):
+            self._tally(trial.study, failed=kind == "error")
+        if kind == "pruned":
             if self._write(self._store.prune, trial, name, data, code):
                 self._summary.pruned += 1
                 self._log.info(
@@ -966,6 +953,73 @@ class Worker:
             self._log.log(level, "trial %s was %s: abandoned it", name, why)
         else:
             self._release(trial, name)
+
+    def _tally(self, study: str, *, failed: bool) -> None:
+        """Count an outcome in the run of errors in a row
+        (``max_consecutive_failures``)."""
+        self._consecutive_failures = self._consecutive_failures + 1 if failed else 0
+        if failed:
+            self._summary.failing_studies.add(study)
+        else:
+            self._summary.failing_studies.clear()
+
+    def _complete(
+        self,
+        trial: Trial,
+        name: str,
+        settings: StudySettings,
+        data: dict[str, Any],
+        code: dict[str, Any] | None,
+    ) -> dict[str, Any] | None:
+        """Record a result (its attachments first); None once handled, else the
+        error the result is instead (:meth:`_counted_meanwhile`).
+
+        A result without constraints while the study's constraint count is unknown
+        is written on the condition that no count is stored as it lands
+        (``unless_setting``, no read of the study): another worker may have
+        recorded one since this trial's settings were read, and the result must
+        then be refused. Its attachments are stored by then and stay with the
+        error trial.
+        """
+        if not self._put_attachments(trial, name, data):
+            return None
+        unless = None
+        if settings.n_constraints is None and not constraints_count(data):
+            unless = "n_constraints"
+        try:
+            recorded = self._write(
+                self._store.complete, trial, name, data, code, unless_setting=unless
+            )
+        except UnstorableError as e:  # e.g. over MongoDB's 16 MiB
+            self._record_error(trial, name, _unstorable("result", e), code)
+            return None
+        except SettingRecordedError as e:
+            return self._counted_meanwhile(trial.study, settings, data, e)
+        if recorded:
+            self._summary.done += 1
+            self._summary.status_fail += data.get("status") == STATUS_FAIL
+            self._log.info(
+                "trial %s %s: loss=%s (%s)",
+                name, data.get("status"), data.get("loss"), _seconds(data),
+            )  # fmt: skip
+        return None
+
+    def _counted_meanwhile(
+        self,
+        study: str,
+        settings: StudySettings,
+        data: dict[str, Any],
+        refusal: SettingRecordedError,
+    ) -> dict[str, Any]:
+        """The error a result without constraints is once the store refused it for
+        the constraint count recorded since its settings were read (the count is
+        cached: a known count never changes)."""
+        settings = dataclasses.replace(settings, n_constraints=int(refusal.value))
+        self._settings[study] = (time.monotonic(), settings, None)
+        kind, error = _checked_objective_count("result", data, settings)
+        if kind != "error":  # cannot be: the result has no constraints
+            raise AssertionError(f"a result without constraints passed {refusal}")
+        return error
 
     # ---- writes ----------------------------------------------------------------------
 
@@ -1019,12 +1073,16 @@ class Worker:
         name: str,
         data: dict[str, Any],
         code: dict[str, Any] | None = None,
+        **options: Any,
     ) -> bool:
-        """``complete``/``fail``/``prune`` with retries; True if the store took it."""
+        """``complete``/``fail``/``prune`` (with ``options``) with retries; True if
+        the store took it."""
         accepted = self._current_attempt(
             lambda: self._retrying(
                 f"record trial {name}",
-                lambda: op(trial.study, trial.tid, trial.token, data, code=code),
+                lambda: op(
+                    trial.study, trial.tid, trial.token, data, code=code, **options
+                ),
                 keep=data,
                 lease=self._lease,
             )
@@ -1184,38 +1242,18 @@ class Worker:
         and this result carries constraints (as :meth:`_objective_count_known`: the
         first results race, one count is kept, a known count never changes).
 
-        A result without constraints while the cached count is unknown reads the
-        stored count again (one store read): another worker may have recorded one
-        since this trial was claimed, and the result must then be refused.
+        A result without constraints while the count is unknown reads nothing: its
+        write is conditional on no count being stored (see :meth:`_complete`).
         """
         if outcome.kind != "result" or settings.n_constraints is not None:
             return settings
         count = constraints_count(outcome.data)
         if not count:
-            return self._count_read(name, study, settings, outcome)
+            return settings
         return self._count_kept(
             name, study, settings, outcome, "n_constraints", count,
             record_constraint_count,
         )  # fmt: skip
-
-    def _count_read(
-        self, name: str, study: str, settings: StudySettings, outcome: ChildOutcome
-    ) -> StudySettings:
-        """``settings`` with the study's constraint count as stored now, read with
-        the retries of recording the outcome (cached once known); ``settings``
-        unchanged if none is stored or the worker gave up on a cold stop."""
-        record = self._retrying(
-            f"record trial {name}",
-            lambda: self._store.get_study(study),
-            keep=outcome.data,
-            lease=self._lease,
-        )
-        stored = None if record is None else record.settings.get("n_constraints")
-        if stored is None:
-            return settings
-        settings = dataclasses.replace(settings, n_constraints=int(stored))
-        self._settings[study] = (time.monotonic(), settings, None)
-        return settings
 
     def _count_kept(
         self,

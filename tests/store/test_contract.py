@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from hpo_service.exceptions import (
+    SettingRecordedError,
     StoreError,
     StudyExistsError,
     StudyNotFoundError,
@@ -657,6 +658,96 @@ class TestComplete:
             store.complete(study, 3, "t", {"loss": 1.0})
         with pytest.raises(StudyNotFoundError):
             store.complete("nope", 0, "t", {"loss": 1.0})
+
+
+class TestCompleteUnlessSetting:
+    """``complete(..., unless_setting=key)``: what a worker that does not know the
+    study's constraint count yet relies on to refuse a result without constraints
+    once another process recorded a count, without reading the study first."""
+
+    def test_written_while_the_setting_is_unset(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        store.patch_study_settings(study, {"n_constraints": None})
+        queued(store, study, 2)
+        first, second = claimed(store, study), claimed(store, study)
+        assert store.complete(
+            study, first.tid, first.token, {"loss": 1.0}, unless_setting="n_constraints"
+        )  # held as None
+        assert store.complete(
+            study, second.tid, second.token, {"loss": 2.0}, unless_setting="absent"
+        )  # not held at all
+        assert [store.get_trial(study, t).result for t in (0, 1)] == [
+            {"loss": 1.0},
+            {"loss": 2.0},
+        ]
+
+    def test_refused_once_another_store_recorded_it(
+        self, store_opener: StoreOpener
+    ) -> None:
+        worker, other = store_opener(), store_opener()
+        worker.create_study("a", {"objective": "m:f", "max_evals": 2})
+        worker.insert_trials("a", new_trials(1))
+        trial = worker.claim("w", LONG, study="a")
+        assert trial is not None
+        other.patch_study_settings("a", {"n_constraints": 2}, only_unset=True)
+        with pytest.raises(SettingRecordedError) as raised:
+            worker.complete(
+                "a",
+                trial.tid,
+                trial.token,
+                {"loss": 1.0},
+                unless_setting="n_constraints",
+            )
+        assert (raised.value.key, raised.value.value) == ("n_constraints", 2)
+        got = worker.get_trial("a", trial.tid)  # nothing written: still running
+        assert (got.state, got.result, got.token) == (S.RUNNING, None, trial.token)
+        assert worker.fail("a", trial.tid, trial.token, error_of("InvalidResultError"))
+        assert worker.get_trial("a", trial.tid).state is S.ERROR
+
+    def test_a_stale_attempt_gets_false_whatever_the_setting(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        store.patch_study_settings(study, {"n_constraints": 1})
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        store.cancel(study)
+        assert not store.complete(
+            study, trial.tid, trial.token, {"loss": 1.0}, unless_setting="n_constraints"
+        )
+        assert store.get_trial(study, trial.tid).state is S.CANCELLED
+
+    def test_settings_sqlite_cannot_read_still_refuse(
+        self, store: BaseTrialStore
+    ) -> None:
+        """Settings holding NaN (JSON5 tokens SQLite before 3.42 cannot parse)."""
+        store.create_study("n", {"bound": math.inf, "n_constraints": 3})
+        store.insert_trials("n", new_trials(1))
+        trial = claimed(store, "n")
+        with pytest.raises(SettingRecordedError):
+            store.complete(
+                "n",
+                trial.tid,
+                trial.token,
+                {"loss": 1.0},
+                unless_setting="n_constraints",
+            )
+        store.patch_study_settings("n", {"n_constraints": None})
+        assert store.complete(
+            "n", trial.tid, trial.token, {"loss": 1.0}, unless_setting="n_constraints"
+        )
+
+    @pytest.mark.parametrize("key", ["", "a.b", "$x", "1a", 3])
+    def test_a_key_that_is_not_a_setting_name_is_refused(
+        self, store: BaseTrialStore, study: str, key: Any
+    ) -> None:
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        with pytest.raises(ValueError, match="unless_setting"):
+            store.complete(
+                study, trial.tid, trial.token, {"loss": 1.0}, unless_setting=key
+            )
+        assert store.get_trial(study, trial.tid).state is S.RUNNING
 
 
 def error_of(kind: str) -> dict[str, Any]:
