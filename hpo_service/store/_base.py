@@ -379,6 +379,28 @@ class BaseTrialStore(abc.ABC):
             StudyNotFoundError: ``study`` is given but does not exist.
         """
 
+    def claim_with_study(
+        self, owner: str, lease_seconds: float, *, study: str | None = None
+    ) -> tuple[Trial, Study] | None:
+        """:meth:`claim`, with the claimed trial's study as it is once the claim
+        landed (settings, ``next_tid``): what a worker judges the trial by (its
+        budget, a cancel) and runs it with, without a read of its own.
+
+        This default claims, then reads the study (:meth:`get_study`); SQLite reads
+        it in the claim's own transaction, in the statement that already marks the
+        study changed.
+
+        Returns:
+            ``(trial, study)``, or None when nothing is queued.
+
+        Raises:
+            StudyNotFoundError: ``study`` is given but does not exist.
+        """
+        trial = self.claim(owner, lease_seconds, study=study)
+        if trial is None:
+            return None
+        return trial, self.get_study(trial.study)
+
     @abc.abstractmethod
     def heartbeat(self, study: str, tid: int, token: str, lease_seconds: float) -> bool:
         """Extend the lease of the attempt ``token`` to ``now() + lease_seconds``.

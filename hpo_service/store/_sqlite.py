@@ -187,6 +187,8 @@ _STUDY_COLUMNS = (
 # Every statement using it is followed by _BUMP for each study it touched.
 _NEXT_VERSION = "(SELECT version + 1 FROM studies WHERE name = trials.study)"
 _BUMP = "UPDATE studies SET version = version + 1 WHERE name = ?"
+# _BUMP reading the study as it is after the bump.
+_BUMP_STUDY = f"{_BUMP} RETURNING {_STUDY_COLUMNS}"
 # _BUMP reading one setting of the study on the way (a JSON path: '$."key"'); the
 # settings' text itself when SQLite cannot read it (NaN tokens before 3.42).
 _BUMP_READING = (
@@ -1268,6 +1270,20 @@ class SQLiteTrialStore(BaseTrialStore):
     def claim(
         self, owner: str, lease_seconds: float, *, study: str | None = None
     ) -> Trial | None:
+        claimed = self._claim(owner, lease_seconds, study, _BUMP)
+        return None if claimed is None else claimed[0]
+
+    def claim_with_study(
+        self, owner: str, lease_seconds: float, *, study: str | None = None
+    ) -> tuple[Trial, Study] | None:
+        claimed = self._claim(owner, lease_seconds, study, _BUMP_STUDY)
+        return None if claimed is None else (claimed[0], _study(claimed[1]))
+
+    def _claim(
+        self, owner: str, lease_seconds: float, study: str | None, bump: str
+    ) -> tuple[Trial, Any] | None:
+        """Claim a trial; ``bump`` marks its study changed and may return its row
+        (``_BUMP_STUDY``), which comes back with the trial."""
         c.check_name(owner, "owner")
         lease_seconds = c.check_positive(lease_seconds, "lease_seconds")
         if study is not None:
@@ -1275,7 +1291,7 @@ class SQLiteTrialStore(BaseTrialStore):
         if not self._anything_queued(study):
             return None
 
-        def body(conn: sqlite3.Connection) -> Trial | None:
+        def body(conn: sqlite3.Connection) -> tuple[Trial, Any] | None:
             now = time.time()
             args: tuple[Any, ...] = (owner, uuid.uuid4().hex, now, now + lease_seconds)
             if study is None:
@@ -1284,8 +1300,7 @@ class SQLiteTrialStore(BaseTrialStore):
                 row = _one(conn.execute(_CLAIM_STUDY, (*args, study)))
             if row is None:
                 return None
-            conn.execute(_BUMP, (row[0],))
-            return _trial(row)
+            return _trial(row), _one(conn.execute(bump, (row[0],)))
 
         return self._write("claim", body)
 

@@ -448,6 +448,7 @@ class Worker:
             store, owner=self.worker_id, log=self._log, judge=self._judge_taken_back
         )
         self._pruning: dict[str, tuple[tuple[str, str], StudyPruning]] = {}
+        self._study_at_claim: Study | None = None  # read with the last claim
 
     def request_stop(self, *, cold: bool = False) -> None:
         """Ask the worker to stop (safe from signal handlers and other threads).
@@ -585,7 +586,7 @@ class Worker:
         """Claim a trial of the worker's study, or of any study not refused."""
         if self._study is None and self._refused:
             return self._claim_allowed()
-        trial = self._store.claim(self.worker_id, self._claim_lease, study=self._study)
+        trial = self._claimed(self._study)
         if self._study is not None or trial is not None:
             self._summary.study_found = True  # no StudyNotFoundError: exists
         return trial
@@ -595,20 +596,33 @@ class Worker:
         for study in self._store.list_studies():
             if study.name in self._refused:
                 continue
-            trial = self._store.claim(
-                self.worker_id, self._claim_lease, study=study.name
-            )
+            trial = self._claimed(study.name)
             if trial is not None:
                 return trial
         return None
+
+    def _claimed(self, study: str | None) -> Trial | None:
+        """Claim a trial of ``study`` (None: any), keeping its study as read with
+        the claim for :meth:`_fits_budget` (no read of its own)."""
+        claimed = self._store.claim_with_study(
+            self.worker_id, self._claim_lease, study=study
+        )
+        if claimed is None:
+            return None
+        trial, self._study_at_claim = claimed
+        return trial
 
     def _fits_budget(self, trial: Trial) -> bool:
         """Whether the claimed trial runs: else it is handed back (it may still fit)
         or cancelled with the study's other queued trials (the budget is spent).
         See :mod:`hpo_service.worker._budget` for the rule and its races."""
+        read, self._study_at_claim = self._study_at_claim, None
+        at_claim = [read] if read is not None and read.name == trial.study else []
         judged = self._retrying(
             f"read the budget of study {trial.study!r}",
-            lambda: self._budget_verdict(trial.study),
+            lambda: self._budget_verdict(
+                trial.study, read=at_claim.pop() if at_claim else None
+            ),
             claimed=True,
         )
         if judged is None:  # cold stop while the store was unreachable: no verdict,
@@ -668,16 +682,17 @@ class Worker:
         return False
 
     def _budget_verdict(
-        self, study: str, *, keep: bool = True
+        self, study: str, *, keep: bool = True, read: Study | None = None
     ) -> tuple[Verdict | Literal["cancelled"], int | None]:
-        """:func:`budget_verdict` and the budget, from the study read now;
-        ``"cancelled"`` for a study `hpo-driver cancel` stopped. With ``keep``
-        (after a claim), the study's settings are kept for the trial.
+        """:func:`budget_verdict` and the budget, from the study ``read`` with the
+        claim, else read now; ``"cancelled"`` for a study `hpo-driver cancel`
+        stopped. With ``keep`` (after a claim), the study's settings are kept for
+        the trial.
 
         Counting the trials costs O(study size), so it is skipped when the study
         cannot exceed its budget: it holds at most ``next_tid`` trials.
         """
-        record = self._store.get_study(study)
+        record = read if read is not None else self._store.get_study(study)
         if keep:
             self._keep_settings(record)
         if record.settings.get("cancelled"):

@@ -525,6 +525,51 @@ class TestClaim:
 # ---- heartbeat -----------------------------------------------------------------------
 
 
+class TestClaimWithStudy:
+    """``claim_with_study``: the claim and the claimed trial's study as it is once
+    the claim landed, what a worker judges and runs the trial by."""
+
+    def test_the_trial_of_a_claim_and_its_study(
+        self, store_opener: StoreOpener
+    ) -> None:
+        driver, worker = store_opener(), store_opener()
+        driver.create_study("a", {"objective": "m:f", "max_evals": 3})
+        driver.insert_trials("a", new_trials(2))
+        worker.get_study("a")  # the worker read the settings before they changed
+        driver.patch_study_settings("a", {"max_evals": 1, "cancelled": True})
+        claimed = worker.claim_with_study("w1", LONG, study="a")
+        assert claimed is not None
+        trial, study = claimed
+        assert (trial.tid, trial.state, trial.owner, trial.attempts) == (
+            0,
+            S.RUNNING,
+            "w1",
+            1,
+        )
+        assert worker.get_trial("a", 0) == trial
+        assert study == driver.get_study("a")
+        assert study.settings == {"objective": "m:f", "max_evals": 1, "cancelled": True}
+        assert study.next_tid == 2
+
+    def test_of_any_study_the_claimed_trial_s_study(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        store.create_study("other", {"objective": "m:g"})
+        store.insert_trials("other", new_trials(1))
+        claimed = store.claim_with_study("w1", LONG)
+        assert claimed is not None
+        assert claimed[0].study == claimed[1].name == "other"
+        assert claimed[1].settings == {"objective": "m:g"}
+
+    def test_nothing_queued_and_missing_study(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        assert store.claim_with_study("w1", LONG) is None
+        assert store.claim_with_study("w1", LONG, study=study) is None
+        with pytest.raises(StudyNotFoundError):
+            store.claim_with_study("w1", LONG, study="nope")
+
+
 class TestHeartbeat:
     def test_current_attempt_is_extended(
         self, store: BaseTrialStore, study: str

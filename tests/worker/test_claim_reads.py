@@ -1,0 +1,84 @@
+"""A worker judges a claimed trial (its study's budget, a cancel) and runs it with the
+study as read with the claim (``claim_with_study``): on SQLite in the claim's own
+transaction, so a trial costs no read of the study of its own (issue 14, flat cost),
+on MongoDB one read right after the claim, as before."""
+
+from __future__ import annotations
+
+import uuid
+
+import pymongo
+import pytest
+
+from hpo_service.store import NewTrial, TrialState, open_store
+from hpo_service.worker import run_worker
+from tests.helpers.mongo_wire import with_database
+
+from .conftest import OBJ, make_study
+
+
+@pytest.fixture(params=["sqlite", "mongodb"])
+def any_store(request, db_url):
+    """A SQLite store, or a MongoDB database's on the test server (secantusdb,
+    through pymongo over TCP)."""
+    if request.param == "sqlite":
+        with open_store(db_url) as store:
+            yield store
+        return
+    mongo_url = request.getfixturevalue("mongo_url")
+    database = f"hpo_claims_{uuid.uuid4().hex[:10]}"
+    with open_store(with_database(mongo_url, database)) as store:
+        yield store
+    with pymongo.MongoClient(mongo_url) as client:
+        client.drop_database(database)
+
+
+def _reads(store) -> list[str]:
+    """Record the calls of ``store`` (a real store) to ``get_study`` and
+    ``complete``, in order."""
+    calls: list[str] = []
+    for name in ("get_study", "complete"):
+        real = getattr(type(store), name)
+
+        def recorded(*args, _name=name, _real=real, **kwargs):
+            calls.append(_name)
+            return _real(store, *args, **kwargs)
+
+        setattr(store, name, recorded)
+    return calls
+
+
+def test_a_sqlite_worker_reads_no_study_per_trial(store):
+    """After the start's check of its study, 4 trials cost no ``get_study``: the
+    budget verdict and the settings come with each claim. Before, one read after
+    each claim."""
+    make_study(store, "r", f"{OBJ}:quadratic", [{"x": float(i)} for i in range(4)])
+    calls = _reads(store)
+    summary = run_worker(store, study="r", idle_timeout=0)
+    assert (summary.done, summary.failed) == (4, 0), summary
+    later = calls[calls.index("complete") :]  # past the start's study check
+    assert later == ["complete"] * 4, calls
+
+
+def test_a_trial_queued_into_a_cancelled_study_is_cancelled_not_run(any_store):
+    """The claim's read shows the cancel: the trial is cancelled, its objective never
+    runs (it would raise)."""
+    make_study(any_store, "c", f"{OBJ}:raises", [], max_evals=5)
+    any_store.patch_study_settings("c", {"cancelled": True})  # `hpo-driver cancel`
+    any_store.insert_trials("c", [NewTrial({}, {"message": "ran"})])  # `enqueue`
+    summary = run_worker(any_store, study="c", idle_timeout=0)
+    assert (summary.done, summary.failed, summary.trials) == (0, 0, 0), summary
+    trial = any_store.get_trial("c", 0)
+    assert trial.state is TrialState.CANCELLED, trial
+    assert "cancel" in trial.error["message"], trial.error
+
+
+def test_a_budget_lowered_before_the_claim_holds_the_trial_back(any_store):
+    """max_evals lowered to 1 with one trial done: the claim's read shows the spent
+    budget and the trial is cancelled instead of run."""
+    make_study(any_store, "b", f"{OBJ}:quadratic", [{"x": 1.0}, {"x": 2.0}])
+    assert run_worker(any_store, study="b", max_trials=1, idle_timeout=0).done == 1
+    any_store.patch_study_settings("b", {"max_evals": 1})
+    summary = run_worker(any_store, study="b", idle_timeout=0)
+    assert (summary.done, summary.trials) == (0, 0), summary
+    assert any_store.get_trial("b", 1).state is TrialState.CANCELLED
