@@ -88,7 +88,7 @@ def write_study(
             trial = store.claim("w", 600.0, study=STUDY)
             assert trial is not None and trial.tid == tid
             reports = [(step, 1.0 / step) for step in range(1, last + 1)]
-            assert store.report_many(STUDY, tid, trial.token, reports)
+            assert not reports or store.report_many(STUDY, tid, trial.token, reports)
             if end == "pruned":
                 result = {"status": "pruned", "loss": 1.0 / last, "step": last}
                 assert store.prune(STUDY, tid, trial.token, result)
@@ -180,6 +180,23 @@ def test_the_dashboard_shows_each_rung_and_how_many_passed(any_db, browser):
         wait_for(lambda: drawn_bars(browser), what="the rungs' figure drawn")
         assert_bars(drawn_bars(browser))
         assert browser.find_element("id", "plot-rungs").is_displayed()
+
+
+def test_the_dashboard_shows_each_pruning_note_on_its_own_line(browser, tmp_path):
+    """The notes under the rung table are sentences without a full stop, one a line
+    in `hpo-driver status` and the report; the dashboard ran them together ("...
+    call hpo_service.report(value, step) to prune less: raise --min-resource ...")."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    write_study(db, trials=[*TRIALS, (0, "done")])  # a trial that never reported
+    status = hpo_driver("status", "--db", db, "--study", STUDY)
+    assert status.returncode == 0, status.stderr[-3000:]
+    lines = [line.strip() for line in status.stdout.splitlines()]
+    notes = [line for line in lines if line.startswith(("1 completed", "to prune"))]
+    assert len(notes) == 2, status.stdout  # the case: two notes
+    with dashboard_page(browser, db):
+        shown = browser.find_element("id", "pruning-notes")
+        wait_for(lambda: shown.text, what="the pruning notes shown")
+        assert shown.text.splitlines() == notes
 
 
 def test_a_hyperband_study_shows_each_brackets_rungs_and_how_many_passed(

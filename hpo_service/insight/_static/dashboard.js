@@ -184,7 +184,7 @@ function showPruning(pruning, note) {
     }
   }
   $("pruning-steps").textContent = pruning ? pruning.pruned_at : "";
-  $("pruning-notes").textContent = pruning ? pruning.notes_text.join(" ") : "";
+  $("pruning-notes").textContent = pruning ? pruning.notes_text.join("\n") : "";
 }
 
 async function maybeFigures(generation) {
