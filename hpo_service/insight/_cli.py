@@ -22,6 +22,7 @@ from hpo_service._common.stop_signals import pause_point
 from hpo_service._common.words import counted
 from hpo_service.exceptions import HPOServiceError, StudyNotFoundError
 from hpo_service.store._cli_option import (
+    MissingStoreError,
     StudyOption,
     db_option,
     open_store_for_cli,
@@ -249,11 +250,19 @@ def dashboard(
     from hpo_service.insight._dashboard import create_app
 
     allowed = _allowed_hosts(host, allow_hosts)
-    store = open_store_for_cli(db_url)
+    store, no_database = _store_or_stand_in(db_url)
     try:
-        missing = study is not None and not _study_exists(store, study)
+        missing = (
+            study is not None and not no_database and not _study_exists(store, study)
+        )
         sock = _bind(host, port)
         port = sock.getsockname()[1]  # the one the system chose for --port 0
+        if no_database:
+            click.echo(
+                f"warning: {no_database}. Serving anyway: the page shows the "
+                "store's studies once a driver creates the database",
+                err=True,
+            )
         if missing:
             _warn_study_missing(store, db_url, study)
         _warn_exposure(host, port, allow_hosts)
@@ -264,6 +273,20 @@ def dashboard(
             _serve(uvicorn.Server(config), sock)
     finally:
         store.close()
+
+
+def _store_or_stand_in(db_url: str) -> tuple[Any, str]:
+    """The open store and ``""``, or, when its database does not exist yet (the
+    dashboard started beside a driver that has not created it), a
+    :class:`StoreOnceCreated` for it and the reason, for a warning: the dashboard
+    serves and its page says the reason until the database exists (before, the
+    command exited 1 where the README says it serves)."""
+    from hpo_service.insight._store_once_created import StoreOnceCreated
+
+    try:
+        return open_store_for_cli(db_url), ""
+    except MissingStoreError as e:
+        return StoreOnceCreated(db_url), e.message
 
 
 def _serve(server: Any, sock: socket.socket) -> None:

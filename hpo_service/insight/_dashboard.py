@@ -22,7 +22,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from hpo_service._common.standard_json import json_safe
-from hpo_service.exceptions import StoreError, StudyNotFoundError
+from hpo_service.exceptions import StoreError, StoreNotFoundError, StudyNotFoundError
 from hpo_service.insight._live import FIGURES, LiveStore
 
 if TYPE_CHECKING:
@@ -152,6 +152,8 @@ def _for_study(name: str | None, read: Callable[[], Any]) -> Response:
         content = read()
     except StudyNotFoundError:
         return _error(404, f"no study named {name!r}")
+    except StoreNotFoundError as e:  # no database yet: said once, at start-up
+        return _error(503, f"cannot read the store: {e}")
     except StoreError as e:  # unreachable past retry_timeout, lost, ...
         _logger.warning("cannot read the store: %s", e)
         return _error(503, f"cannot read the store: {e}")

@@ -202,6 +202,48 @@ def test_dashboard_started_before_its_study_warns_and_shows_it_once_created(
         stop(server)
 
 
+def test_dashboard_started_before_its_database_serves_and_shows_the_study_once_made(
+    tmp_path, browser
+):
+    """Started beside ``hpo-driver start`` (a script, a compose file), the dashboard
+    may come before the driver has created the SQLite file: it warns, serves, and
+    its page says why it shows nothing (a 503 with the reason, not logged per
+    poll) until the driver creates the database, then shows the study; it creates
+    no file itself. Before, the command exited 1 ("no SQLite database at ...")
+    where the README says it serves."""
+    path = tmp_path / "hpo.sqlite"
+    db = f"sqlite:///{path}"
+    server, port, said = start_dashboard("--db", db, "--study", "later")
+    try:
+        reason = f"no SQLite database at {path} (from '{path}')"
+        assert said[0].startswith(f"warning: {reason}: start a study there"), said
+        assert said[0].endswith(
+            ". Serving anyway: the page shows the store's studies once a driver "
+            "creates the database\n"
+        )
+        url = f"http://127.0.0.1:{port}/"
+        wait_for(lambda: serving(server, url), what="dashboard up")
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            get(url + "api/studies")
+        assert answer.value.code == 503
+        assert json.loads(answer.value.read())["error"].startswith(
+            f"cannot read the store: {reason}"
+        )
+        browser.get(url)
+        wait_for(lambda: reason in text(browser, "store-error"),
+                 what="the page saying there is no database yet")  # fmt: skip
+        assert not path.exists()  # the dashboard created nothing
+        with open_store(db, create=True) as store:
+            store.create_study("later", {})
+        wait_for(lambda: text(browser, "study-name") == "later",
+                 what="the study shown once the database exists")  # fmt: skip
+        assert text(browser, "store-error") == ""
+    finally:
+        stop(server)
+    logged = server.stderr.read()
+    assert "cannot read the store" not in logged, logged
+
+
 def test_figures_a_study_cannot_draw_yet_say_why_until_they_can(tmp_path, browser):
     """A study whose every trial failed: in the dashboard each figure that needs
     completed trials says why in its place, once for its pair (parallel and slice,
