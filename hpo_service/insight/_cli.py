@@ -128,6 +128,7 @@ def importance(db_url: str, study: str, as_json: bool, which: str) -> None:
     """Parameter importances of a study (fANOVA on a random forest)."""
     require_extra("sklearn")
     from hpo_service.insight._importance import param_importances
+    from hpo_service.insight._report import done_with_loss
 
     data = load_for_cli(db_url, study)
     objective = _objective_index(which, data.n_objectives, data.objective_names)
@@ -136,11 +137,11 @@ def importance(db_url: str, study: str, as_json: bool, which: str) -> None:
         click.echo(dumps([_record(p) for p in result], indent=2))
         return
     if not result:
-        done = data.counts().get("done", 0)
+        failed = "failed (status fail), " if data.unscored_done() else ""
         raise click.ClickException(
             f"study {study!r} has too few completed (done) trials with distinct "
-            f"losses for importances (at least 4 are needed, it has {done} done; "
-            "pruned and error trials are not used)"
+            "losses for importances (at least 4 are needed, it has "
+            f"{done_with_loss(data)}; {failed}pruned and error trials are not used)"
         )
     if data.n_objectives > 1:  # say which loss these rank
         names = data.objective_names
@@ -156,19 +157,23 @@ def importance(db_url: str, study: str, as_json: bool, which: str) -> None:
             f"{_pad(p.label, width)} {p.importance:>10.3f} "
             f"{p.variance_fraction:>10.3f} {p.std:>8.3f}"
         )
-    _note_unused_trials(data.counts())
+    _note_unused_trials(data)
 
 
-def _note_unused_trials(counts: dict[str, int]) -> None:
+def _note_unused_trials(data: StudyData) -> None:
     """Say on stderr (stdout stays the table) how many trials the ranking rests on
-    when the study's pruned or error trials were left out: a pruned study's
-    importances may rest on a handful of trials."""
-    unused = {s: counts.get(s, 0) for s in ("pruned", "error") if counts.get(s, 0)}
+    when the study's failed (``STATUS_FAIL``: no loss), pruned or error trials were
+    left out: a pruned study's importances may rest on a handful of trials."""
+    from hpo_service.insight._report import not_used
+
+    unused = {k: n for k, n in not_used(data).items() if k != "cancelled"}
     if unused:
-        left_out = " and ".join(f"{n} {s}" for s, n in unused.items())
+        left_out = " and ".join(f"{n} {kind}" for kind, n in unused.items())
+        failed = data.unscored_done()
+        used = counted(data.counts().get("done", 0) - failed, "done trial")
+        used += " with a loss" if failed else ""
         click.echo(
-            f"ranked from the study's {counted(counts.get('done', 0), 'done trial')}; "
-            f"its {left_out} trials are not used",
+            f"ranked from the study's {used}; its {left_out} trials are not used",
             err=True,
         )
 

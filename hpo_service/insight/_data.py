@@ -317,6 +317,12 @@ class StudyData:
             counts[row.state] = counts.get(row.state, 0) + 1
         return counts
 
+    def unscored_done(self) -> int:
+        """Done trials without a loss (their objective returned ``STATUS_FAIL``):
+        ``counts()["done"]`` holds them, but no figure, importance or contour can
+        use them."""
+        return sum(r.state == "done" and r.score is None for r in self.rows.values())
+
     @property
     def n_objectives(self) -> int:
         """The study's number of objectives: its ``n_objectives`` setting (stored by

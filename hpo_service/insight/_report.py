@@ -147,10 +147,9 @@ def missing_figures(
             "contour": "No contour: it needs two parameters that varied, and only "
             "one did."
         }
-    done = data.counts().get("done", 0)
     why = (
         "No parameter importance or contour: they need at least 4 completed (done) "
-        f"trials with distinct losses, and the study has {done} done"
+        f"trials with distinct losses, and the study has {done_with_loss(data)}"
         f"{_not_used(data)}."
     )
     return missing | {"importance": why, "contour": why}
@@ -170,12 +169,28 @@ def contour_pair(
     )
 
 
-def _not_used(data: StudyData) -> str:
-    """`` (not used: 8 pruned, 2 error)``, the trials the figures leave out."""
+def done_with_loss(data: StudyData) -> str:
+    """``"6 done"``, or with done trials that returned ``STATUS_FAIL`` (no loss)
+    ``"2 done with a loss"``: the done trials figures and importances can use."""
+    failed = data.unscored_done()
+    used = data.counts().get("done", 0) - failed
+    return f"{used} done with a loss" if failed else f"{used} done"
+
+
+def not_used(data: StudyData) -> dict[str, int]:
+    """``{"failed (status fail)": 8, "pruned": 2, ...}``: the finished trials the
+    figures and importances leave out, by kind (kinds without any omitted); the
+    failed are done trials without a loss (``STATUS_FAIL``)."""
     counts = data.counts()
-    left = ", ".join(
-        f"{counts[s]} {s}" for s in ("pruned", "error", "cancelled") if counts.get(s)
-    )
+    left = {"failed (status fail)": data.unscored_done()}
+    left |= {s: counts.get(s, 0) for s in ("pruned", "error", "cancelled")}
+    return {kind: n for kind, n in left.items() if n}
+
+
+def _not_used(data: StudyData) -> str:
+    """`` (not used: 8 failed (status fail), 2 pruned, 1 error)``, the trials the
+    figures leave out."""
+    left = ", ".join(f"{n} {kind}" for kind, n in not_used(data).items())
     return f" (not used: {left})" if left else ""
 
 

@@ -50,3 +50,11 @@ def narrow(config: dict[str, Any]) -> float:
     if config["x"] > 3.0:
         raise ValueError(f"x={config['x']:.3f} is above 3")
     return objective(config)
+
+
+def mostly_fails(config: dict[str, Any]) -> dict[str, Any]:
+    """``STATUS_FAIL`` (a done trial without a loss) for x < 2, else
+    :func:`objective`'s loss: most trials of a study are done but unusable."""
+    if config["x"] < 2.0:
+        return {"status": "fail"}
+    return {"status": "ok", "loss": objective(config)}

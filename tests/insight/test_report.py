@@ -105,6 +105,47 @@ def test_missing_importance_and_contour_are_explained(tmp_path):
     ) in " ".join(run.stderr.split())
 
 
+def test_trials_that_returned_status_fail_are_named_among_the_unused(tmp_path):
+    """A done trial whose objective returned STATUS_FAIL has no loss: no figure or
+    importance uses it. Before, `importance` said "at least 4 are needed, it has 10
+    done" of a study of 10 done trials (8 of them failed), and the report's note
+    "the study has 10 done"; they now count the done trials with a loss and name
+    the failed ones among the trials not used."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    run = hpo_driver(
+        "start", "--db", db, "--study", "demo", "--seed", "5", "--max-evals", "3",
+        "--objective", "tests.insight.objectives:mostly_fails",
+        "--space", "tests.insight.objectives:space", "--workers", "1", "--no-progress",
+    )  # fmt: skip
+    with open_store(db) as store:
+        done = [t for t in store.get_trials("demo") if t.state is TrialState.DONE]
+    failed = sum(t.result["status"] == "fail" for t in done)
+    used = len(done) - failed
+    assert failed >= 1 and used < 4, (failed, used, run.stderr[-3000:])
+    out = tmp_path / "report.html"
+    run = hpo_driver("report", "--db", db, "--study", "demo", "--out", str(out))
+    assert run.returncode == 0, run.stderr[-3000:]
+    note = re.search(r'id="report-note">([^<]*)</p>', out.read_text())
+    assert note is not None
+    assert note.group(1).endswith(
+        f"and the study has {used} done with a loss (not used: {failed} failed "
+        f"(status fail){_and_errors(db)})."
+    )
+    run = hpo_driver("importance", "--db", db, "--study", "demo")
+    assert run.returncode == 1
+    assert (
+        f"(at least 4 are needed, it has {used} done with a loss; failed (status "
+        "fail), pruned and error trials are not used)"
+    ) in " ".join(run.stderr.split())
+
+
+def _and_errors(db):
+    """``", 2 error"`` when the study ``demo`` has error trials, else ``""``."""
+    with open_store(db) as store:
+        errors = store.count_by_state("demo")[TrialState.ERROR]
+    return f", {errors} error" if errors else ""
+
+
 def test_a_study_of_huge_losses_gets_its_report_and_importances(tmp_path):
     """Losses near 1e300 (a diverged model's): the report and the importances come
     out as for any study (their squares overflow a float, which stopped both with
