@@ -135,6 +135,21 @@ def test_ctrl_c_before_the_driver_drives_says_so(point: str, tmp_path: Path) -> 
     assert not study_made(tmp_path), run.stderr
 
 
+@pytest.mark.parametrize("command", [["status"], ["trials", "--format", "csv"]])
+def test_ctrl_c_while_a_read_command_imports_says_so(
+    command: list[str], tmp_path: Path
+) -> None:
+    """Ctrl-C while `status` (any command but `start`, which notes it) imports its
+    modules, the first second or two on a loaded machine, ends it as one while it
+    runs does: exit 130 and one line naming the command. Before, a
+    KeyboardInterrupt traceback (and death by SIGINT)."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    args = ["hpo_service.driver", *command, "--db", db, "--study", "s"]
+    run = stopped_at("started", signal.SIGINT, args, tmp_path)
+    assert run.returncode == 128 + signal.SIGINT, run.stderr
+    assert run.stderr.splitlines() == [f"hpo-driver {command[0]} interrupted (Ctrl-C)"]
+
+
 @pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP", "SIGINT"])
 def test_a_driver_stopped_just_after_its_study_opened_gives_its_lease_back(
     name: str, tmp_path: Path
