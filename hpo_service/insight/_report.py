@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,10 +121,14 @@ def missing_figures(
             when they were not computed (then importance and contour are not named).
 
     Returns:
-        ``{figure name: reason}`` for ``parallel`` and ``slice`` (no completed
-        trial with a loss to draw), ``importance`` and ``contour``.
+        ``{figure name: reason}`` for ``pareto`` (4 or more objectives and no
+        feasible trial: the parallel coordinates draw the front only),
+        ``parallel`` and ``slice`` (no completed trial with a loss to draw),
+        ``importance`` and ``contour``.
     """
     missing: dict[str, str] = {}
+    if (data.n_objectives or 1) > 3:
+        missing |= _no_feasible_front(data)
     if not data.params:
         return missing
     if not _figures.scored_rows(data):
@@ -153,6 +158,25 @@ def missing_figures(
         f"{_not_used(data)}."
     )
     return missing | {"importance": why, "contour": why}
+
+
+def _no_feasible_front(data: StudyData) -> dict[str, str]:
+    """``{"pareto": why}`` for a study of 4 or more objectives whose done trials
+    all break a constraint (its front figure draws front trials only, so it has
+    nothing to draw, where a 2- or 3-objective study's scatter draws them grey);
+    else ``{}``."""
+    done = [r for r in data.objective_rows() if all(map(math.isfinite, r.losses))]
+    if not done or data.pareto_rows():
+        return {}
+    trials = (
+        "its one done trial breaks"
+        if len(done) == 1
+        else f"each of its {len(done)} done trials breaks"
+    )
+    return {
+        "pareto": "No Pareto front plot yet: the front holds feasible trials only, "
+        f"and {trials} a constraint (a positive value)."
+    }
 
 
 def contour_pair(

@@ -99,6 +99,29 @@ def test_four_objectives_draw_their_front_as_parallel_coordinates(tmp_path):
     assert [_floats(d["values"]) for d in trace["dimensions"]] == columns
 
 
+def test_four_objectives_without_a_feasible_trial_say_why_there_is_no_front(
+    tmp_path,
+):
+    """Every done trial breaks a constraint: the front is empty, and its parallel
+    coordinates draw front trials only. The report and the dashboard say why in
+    the figure's place (before, the figure was left out without a word, where a
+    2- or 3-objective study's scatter draws such trials grey)."""
+    losses = [[1.0, 2.0, 3.0, float(i)] for i in range(3)]
+    with open_store(f"sqlite:///{tmp_path / 'hpo.sqlite'}") as store:
+        store.create_study("mo4", {"n_objectives": 4})
+        fill(store, "mo4", [{"loss": x, "constraints": [0.5], "status": "ok"}
+                            for x in losses])  # fmt: skip
+        data = StudyData.from_store(store, "mo4")
+        served = json.loads(LiveStore(store).figures("mo4", ["pareto", "history"]))
+    why = (
+        "No Pareto front plot yet: the front holds feasible trials only, and each "
+        "of its 3 done trials breaks a constraint (a positive value)."
+    )
+    report = build_report(data, importances=False)
+    assert "pareto" not in report.figures and why in report.notes
+    assert served["pareto"] == {"note": why} and "data" in served["history"]
+
+
 def _floats(array) -> list[float]:
     """The numbers of a plotly JSON array: a list, or a typed array (base64)."""
     if isinstance(array, list):
