@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import logging
 import shlex
 import signal
@@ -697,6 +698,12 @@ def _space_settings(space_ref: str) -> tuple[Any, dict[str, Any]]:
     space = _checked_reference(
         "--space", space_ref, functools.partial(import_reference, kind="space")
     )
+    if inspect.isroutine(space) or inspect.isclass(space):  # the objective, say
+        kind = "a class" if inspect.isclass(space) else "a function"
+        raise click.ClickException(
+            f"space {space_ref!r} must be a search space (hp expressions in a dict, "
+            f"list or tuple), but got {kind}"
+        )
     try:
         return space, space_settings(space)
     except SpaceError as e:

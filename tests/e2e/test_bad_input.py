@@ -49,6 +49,12 @@ def test_a_bad_seed_or_study_name_is_refused_before_anything_is_stored(
         # importable but not a valid space: it left an empty ./hpo.sqlite behind
         ("tests.e2e.objectives:quadratic", "tests.e2e.objectives:duplicate_label_space",
          "invalid space 'tests.e2e.objectives:duplicate_label_space'"),
+        # the objective given as the space: before, "constants must be None, bool,
+        # int, float or str to store a space, but space is function <function
+        # quadratic at 0x...> (such a space works in-process only)"
+        ("tests.e2e.objectives:quadratic", "tests.e2e.objectives:quadratic",
+         "Error: space 'tests.e2e.objectives:quadratic' must be a search space (hp "
+         "expressions in a dict, list or tuple), but got a function"),
     ],
 )  # fmt: skip
 def test_an_objective_or_space_that_cannot_be_imported_creates_no_database(
