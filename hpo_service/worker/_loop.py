@@ -618,13 +618,16 @@ class Worker:
         See :mod:`hpo_service.worker._budget` for the rule and its races."""
         read, self._study_at_claim = self._study_at_claim, None
         at_claim = [read] if read is not None and read.name == trial.study else []
-        judged = self._retrying(
-            f"read the budget of study {trial.study!r}",
-            lambda: self._budget_verdict(
-                trial.study, read=at_claim.pop() if at_claim else None
-            ),
-            claimed=True,
-        )
+        if at_claim and _verdict_uncounted(at_claim[0]) is not None:
+            judged = self._budget_verdict(trial.study, read=at_claim[0])  # no call
+        else:  # a count (or a read) to make: retried
+            judged = self._retrying(
+                f"read the budget of study {trial.study!r}",
+                lambda: self._budget_verdict(
+                    trial.study, read=at_claim.pop() if at_claim else None
+                ),
+                claimed=True,
+            )
         if judged is None:  # cold stop while the store was unreachable: no verdict,
             self._release(trial, f"{trial.study}/{trial.tid}")  # so it does not run
             return False
@@ -695,14 +698,10 @@ class Worker:
         record = read if read is not None else self._store.get_study(study)
         if keep:
             self._keep_settings(record)
-        if record.settings.get("cancelled"):
-            return "cancelled", None
-        try:
-            max_evals = budget_of(record.settings)
-        except (TypeError, ValueError):
-            max_evals = None  # unusable settings: said when the trial is processed
-        if max_evals is None or record.next_tid <= max_evals:
-            return "run", max_evals
+        uncounted = _verdict_uncounted(record)
+        if uncounted is not None:
+            return uncounted
+        max_evals = budget_of(record.settings)
         return budget_verdict(self._store.count_by_state(study), max_evals), max_evals
 
     def _cancel_in_cancelled_study(
@@ -1621,6 +1620,23 @@ def _checked_objective_count(
         error = {"type": type(e).__name__, "message": str(e), "traceback": None}
         return "error", {**error, "duration": data.get("duration")}
     return kind, data
+
+
+def _verdict_uncounted(
+    record: Study,
+) -> tuple[Verdict | Literal["cancelled"], int | None] | None:
+    """The budget verdict and budget a study ``record`` gives without counting its
+    trials (cancelled; no usable budget; at most ``next_tid`` trials, so within
+    it), or None when only a count tells."""
+    if record.settings.get("cancelled"):
+        return "cancelled", None
+    try:
+        max_evals = budget_of(record.settings)
+    except (TypeError, ValueError):
+        max_evals = None  # unusable settings: said when the trial is processed
+    if max_evals is None or record.next_tid <= max_evals:
+        return "run", max_evals
+    return None
 
 
 def _besides(error: BaseException, ending: BaseException) -> str:
