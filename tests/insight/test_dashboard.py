@@ -235,9 +235,10 @@ def test_dashboard_started_before_its_database_serves_and_shows_the_study_once_m
         assert not path.exists()  # the dashboard created nothing
         with open_store(db, create=True) as store:
             store.create_study("later", {})
-        wait_for(lambda: text(browser, "study-name") == "later",
-                 what="the study shown once the database exists")  # fmt: skip
-        assert text(browser, "store-error") == ""
+        wait_for(lambda: text(browser, "store-error") == ""
+                 and "later" in text(browser, "studies"),
+                 what="the study listed once the database exists")  # fmt: skip
+        assert text(browser, "study-name") == "later"
     finally:
         stop(server)
     logged = server.stderr.read()
