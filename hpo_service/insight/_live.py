@@ -294,5 +294,17 @@ def table_row(data: StudyData, row: TrialRow) -> dict[str, Any]:
         "owner": row.owner,
         "started_at": row.started_at,
         "finished_at": row.finished_at,
-        "error": row.error_type and f"{row.error_type}: {row.error_message or ''}",
+        "error": _error_text(row),
     }
+
+
+def _error_text(row: TrialRow) -> str | None:
+    """The table's error cell: an error trial's type and message, or for a done
+    trial whose objective returned ``STATUS_FAIL`` (no loss; ``status`` counts it
+    as failed) "status fail (no loss)", so that it does not pass for a done trial
+    with a loss left blank; else None."""
+    if row.error_type:
+        return f"{row.error_type}: {row.error_message or ''}"
+    if row.state == "done" and row.status == "fail":
+        return "status fail (no loss)"
+    return None
