@@ -687,6 +687,7 @@ def _given_space(given: dict[str, Any], space_ref: str | None) -> Any:
     if space_ref is None:
         return None
     space, settings = _space_settings(space_ref)
+    _warn_if_constant(space_ref, space)
     given.update(settings)
     return space
 
@@ -705,9 +706,24 @@ def _space_settings(space_ref: str) -> tuple[Any, dict[str, Any]]:
             f"list or tuple), but got {kind}"
         )
     try:
-        return space, space_settings(space)
+        settings = space_settings(space)
     except SpaceError as e:
         raise click.ClickException(f"invalid space {space_ref!r}: {e}") from e
+    return space, settings
+
+
+def _warn_if_constant(space_ref: str, space: Any) -> None:
+    """Warn when ``space`` holds no ``hp`` expression (``--space`` naming a dict of
+    defaults, say): hyperopt takes such a space too, but every trial then gets the
+    same config, which nothing else would tell the user."""
+    from hpo_service.space._compile import compile_space
+
+    if not list(compile_space(space)):
+        _logger.warning(
+            "space %r holds no hp expression: every trial gets the same config, "
+            "%.60r; name a space of hp.* parameters to search",
+            space_ref, space,
+        )  # fmt: skip
 
 
 def _checked_reference(option: str, reference: str, load: Callable[[str], Any]) -> Any:

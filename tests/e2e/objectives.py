@@ -14,6 +14,8 @@ from hpo_service import hp
 from hpo_service.pyll import scope
 
 space = {"x": hp.uniform("x", -5.0, 5.0), "y": hp.uniform("y", -5.0, 5.0)}
+#: A dict of defaults, no ``hp`` expression: what ``--space`` may name by a slip.
+defaults = {"x": 1.0, "y": -2.0}
 
 BEHAVIOURS = ["ok", "raise", "nan", "exit", "hang"]
 misbehaving_space = {"x": hp.uniform("x", -5.0, 5.0), "do": hp.choice("do", BEHAVIOURS)}

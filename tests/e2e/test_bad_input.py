@@ -186,3 +186,23 @@ def test_a_loss_threshold_with_several_objectives_is_refused_before_the_study(
     assert "local workers" not in run.stderr and "created study" not in run.stderr
     studies = procs.run(DRIVER, "studies", "--db", db)
     assert studies.returncode == 0 and studies.stdout == "", studies.stderr
+
+
+def test_a_space_without_hp_expressions_is_run_with_a_warning(procs, tmp_path):
+    """`--space` naming a dict of defaults: hyperopt takes a constant space too, so
+    the study runs, but every trial gets the same config. Before, nothing said so."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    run = procs.run(
+        DRIVER, "start", "--db", db, "--study", "c", "--max-evals", "1",
+        "--objective", "tests.e2e.objectives:quadratic",
+        "--space", "tests.e2e.objectives:defaults", "--workers", "1", "--no-progress",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    warned = [line for line in run.stderr.splitlines() if "no hp expression" in line]
+    assert len(warned) == 1, run.stderr
+    assert " WARNING " in warned[0]
+    assert warned[0].split(": ", 1)[1] == (
+        "space 'tests.e2e.objectives:defaults' holds "
+        "no hp expression: every trial gets the same config, {'x': 1.0, 'y': -2.0}; "
+        "name a space of hp.* parameters to search"
+    )
