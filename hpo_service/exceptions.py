@@ -8,6 +8,32 @@ hyperopt's exception names (``BadSearchSpace``, ``DuplicateLabel``, ``InvalidTri
 
 from __future__ import annotations
 
+import os
+import sysconfig
+import traceback
+
+_LIBRARY_PATHS = ("stdlib", "platstdlib", "purelib", "platlib")
+#: folders (with a final separator) whose code is not the user's: hpo-service's
+#: own, the standard library's and the installed packages'
+_NOT_USERS = tuple(
+    os.path.join(os.path.realpath(p), "")
+    for p in {os.path.dirname(__file__)}
+    | {sysconfig.get_paths()[k] for k in _LIBRARY_PATHS}
+)
+
+
+def _is_users(filename: str) -> bool:
+    """Whether ``filename`` (a code object's) is the user's own code: not
+    hpo-service's, not an installed package's (site-packages, dist-packages),
+    not the standard library's (nor its frozen modules, ``<frozen os>``)."""
+    if filename.startswith("<frozen "):
+        return False
+    path = os.path.realpath(filename)
+    parts = path.split(os.sep)
+    if "site-packages" in parts or "dist-packages" in parts:
+        return False
+    return not path.startswith(_NOT_USERS)
+
 
 class HPOServiceError(Exception):
     """Base class of every error that hpo-service raises on purpose."""
@@ -54,15 +80,18 @@ class SpaceCodeError(SpaceError):
         )
 
     def where(self) -> str:
-        """Where the space's code raised, as ``" (in FUNCTION at FILE:LINE)"``
-        (the innermost frame of the original error), or ``""`` when unknown."""
-        tb = self.error.__traceback__
-        if tb is None:
+        """Where the space's code raised, as ``" (in FUNCTION at FILE:LINE)"``, or
+        ``""`` when unknown: the innermost frame of the original error that is in
+        the user's code (not in hpo-service, an installed package or the standard
+        library), so a library the space called (``math.log``, numpy) is not named;
+        the innermost frame when no frame is the user's."""
+        frames = list(traceback.walk_tb(self.error.__traceback__))
+        if not frames:
             return ""
-        while tb.tb_next is not None:
-            tb = tb.tb_next
-        code = tb.tb_frame.f_code
-        return f" (in {code.co_name} at {code.co_filename}:{tb.tb_lineno})"
+        users = [(f, line) for f, line in frames if _is_users(f.f_code.co_filename)]
+        frame, line = (users or frames)[-1]
+        code = frame.f_code
+        return f" (in {code.co_name} at {code.co_filename}:{line})"
 
     def naming(self, space: str) -> SpaceCodeError:
         """The same error, naming the space (its import path, ``--space``'s)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import statistics
 
 import numpy as np
 import pytest
@@ -528,6 +529,47 @@ def test_a_space_whose_own_code_raises_ends_as_an_error_trial_not_queued():
             f"{__file__}:{_reciprocal_for_fmin_test_line + 2})"  # below the decorator
         ), message
         assert trial["book_time"] is not None
+
+
+@scope.define
+def _cholesky_for_fmin_test(d):
+    return float(np.linalg.cholesky(np.array([[d]]))[0, 0])  # raises at d == 0
+
+
+@scope.define
+def _stdev_for_fmin_test(d):
+    return statistics.stdev([d])  # raises: one data point
+
+
+@pytest.mark.parametrize(
+    ("function", "kind"),
+    [("_cholesky_for_fmin_test", "LinAlgError"),
+     ("_stdev_for_fmin_test", "StatisticsError")],
+)  # fmt: skip
+def test_a_space_raising_inside_a_library_is_placed_in_the_users_code(
+    function, kind, caplog
+):
+    """The space's own code calls a library (numpy: site-packages; statistics:
+    the standard library) which raises: the error trial and the warning name the
+    user's function and line, not the library's (before: the innermost frame, a
+    line of numpy's linalg or of statistics.py)."""
+    code = globals()[function].__code__
+    space = {"v": getattr(scope, function)(hp.quniform("d", -0.4, 0.4, 1))}
+    trials = Trials()
+    with pytest.raises(AllTrialsFailed):
+        fmin(lambda c: c["v"], space, algo=rand.suggest, max_evals=2, trials=trials,
+             rstate=0, catch_eval_exceptions=True, show_progressbar=False)  # fmt: skip
+    where = f" (in {function} at {__file__}:{code.co_firstlineno + 2})"
+    for trial in trials._dynamic_trials:
+        name, message = trial["misc"]["error"]
+        assert (name, message.split(" for the ")[0]) == (
+            "SpaceCodeError",
+            f"the space raised {kind}",
+        ), message
+        assert message.endswith(where), message
+    said = [r.getMessage() for r in caplog.records]
+    warned = [line for line in said if "SpaceCodeError" in line]
+    assert warned and all(where in line for line in warned), said
 
 
 def test_a_point_the_space_cannot_evaluate_is_refused_and_stays_queued():

@@ -413,7 +413,7 @@ def start(
             if space_ref is None:
                 shown = _stored_space_raised(e, study, settings)
                 raise click.ClickException(shown) from e
-            raise click.ClickException(str(e.naming(space_ref))) from e
+            raise click.ClickException(f"{e.naming(space_ref)}{e.where()}") from e
 
 
 def _stored_space_raised(
@@ -433,10 +433,10 @@ def _stored_space_raised(
     )
     named = error.naming(f"stored with study {study!r}{code}")
     return (
-        f"{named}. Without --space a resumed start runs the space stored at the "
-        "study's first start; fix that code, or pass --space module:attr to give "
-        "the space from your code (with --override if it differs from the stored "
-        "one)"
+        f"{named}{error.where()}. Without --space a resumed start runs the space "
+        "stored at the study's first start; fix that code, or pass --space "
+        "module:attr to give the space from your code (with --override if it "
+        "differs from the stored one)"
     )
 
 

@@ -278,6 +278,17 @@ inverse_space = {"v": scope.inverse_of(hp.quniform("d", -0.4, 0.4, 1))}
 
 
 @scope.define
+def cholesky_of(d: float) -> float:
+    """The Cholesky factor of ``[[d]]``: numpy raises LinAlgError inside its own
+    code at ``d == 0`` (the space's code calls a library that raises)."""
+    return float(np.linalg.cholesky(np.array([[d]]))[0, 0])
+
+
+#: A space whose code calls numpy, which raises for the points sampled.
+cholesky_space = {"v": scope.cholesky_of(hp.quniform("d", -0.4, 0.4, 1))}
+
+
+@scope.define
 def power_of_two(e: float) -> int:
     """``2 ** e``: the space's own code, an integer beyond 64 bits at ``e == 70``."""
     return 2 ** int(e)
