@@ -247,7 +247,10 @@ class TPESettings:
             6000-6031 (W=16, 100 trials) ackley5's regret 0.88 of the default's
             (p = 0.008), but hartmann6's 1.17x by the median (paired p = 0.071), so
             not adopted; benchmarks/README.md ("ackley5 at W=16: recombining the
-            good trials under the lag").
+            good trials under the lag"). Re-measured in s21 for the record: over
+            seeds 6000-6063 hartmann6 1.08 (p = 0.40), ackley5 0.886 (p = 0.0005);
+            on 7000-7063 ackley5 W=16 @100 level with optuna (9.83 vs 9.33, p =
+            0.5) ("a share of the candidates recombined").
         marginal_share: While candidates are drawn per parameter (with
             ``marginal_draws``, or while ``marginal_gate`` holds), the share of each
             suggestion's ``n_ei_candidates`` drawn so (``round(marginal_share *
