@@ -318,7 +318,10 @@ class TrialsView:
         """Number of objectives: of the names, else of the first successful result's
         losses; None while neither is known."""
         names = self.objective_names
-        return len(names) if names else objective_count(self.results)
+        if names:
+            return len(names)
+        # a generator: read up to the first success, not a list of every result
+        return objective_count(t["result"] for t in self.trials)
 
     @property
     def n_constraints(self) -> int | None:

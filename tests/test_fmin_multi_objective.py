@@ -369,3 +369,58 @@ def test_pruning_several_objectives_says_what_the_pruner_judges(
     # hpo-driver start says it; fmin said nothing, in process or on a store
     _pruned_first_search(trials, fn=fn, pruner="median")
     assert caplog.text.count(_JUDGED) == said
+
+
+def _counting_results(monkeypatch):
+    """Count the results ``Trials.results`` builds (each access builds them all)."""
+    built = itertools.count()
+    plain = Trials.results.fget
+
+    def counting(self):
+        results = plain(self)
+        for _ in results:
+            next(built)
+        return results
+
+    monkeypatch.setattr(Trials, "results", property(counting))
+    return built
+
+
+def test_the_objective_count_is_not_rebuilt_from_every_result_per_trial(monkeypatch):
+    """In process, the search reads the objective count once and then keeps it
+    from the first success, and Trials.n_objectives reads results only up to the
+    first success: before, each trial read the count six times (four in the
+    search, two in Trials.refresh), each building the list of every result (300
+    trials built about 270,000 results)."""
+    built = _counting_results(monkeypatch)
+    n = 300
+    run(two_losses, algo=rand.suggest, evals=n)
+    assert next(built) <= 3 * n
+
+
+def test_the_objective_count_is_fixed_by_the_first_success_after_failures():
+    """Failed trials leave the count unknown; the first success fixes it (two
+    losses), a later single loss is refused, and loss_threshold is refused as
+    soon as the count is known, not before."""
+    calls = itertools.count()
+
+    def fails_then_two_then_one(config):
+        i = next(calls)
+        if i < 3:
+            raise RuntimeError("not yet")
+        return [config["x"], 1.0] if i < 5 else config["x"]
+
+    trials = Trials()
+    run(fails_then_two_then_one, algo=rand.suggest, evals=7, trials=trials,
+        catch_eval_exceptions=True)  # fmt: skip
+    errors = [t["misc"].get("error") for t in trials._dynamic_trials]
+    assert [e and e[0] for e in errors] == [
+        "RuntimeError", "RuntimeError", "RuntimeError", None, None,
+        "InvalidLoss", "InvalidLoss",
+    ]  # fmt: skip
+    assert "has 2 objectives" in errors[-1][1]
+    calls, late = itertools.count(), Trials()
+    with pytest.raises(MultiObjectiveError, match="`loss_threshold` needs a single"):
+        run(fails_then_two_then_one, algo=rand.suggest, evals=7, trials=late,
+            catch_eval_exceptions=True, loss_threshold=-1.0)  # fmt: skip
+    assert len(late._dynamic_trials) == 4  # three failures, then the first success

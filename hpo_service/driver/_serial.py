@@ -44,6 +44,7 @@ from hpo_service.objective._result import (
     constraints_count,
     losses_of,
     normalise_result,
+    objective_count,
     unrankable_loss,
     violation_of,
 )
@@ -209,6 +210,8 @@ class SerialSearch:
         # fixed by the first success carrying constraints: read once, then kept
         # from each recorded result (a scan of every result per trial was O(n^2))
         self._n_constraints = trials.n_constraints
+        # likewise the objective count: the names', else the first success's
+        self._n_objectives = trials.n_objectives
         requeue_interrupted(trials)
         self._pruning = LocalPruning(pruner or NopPruner(), trials._dynamic_trials)
         self._best = replay(trials, suggester)
@@ -223,7 +226,7 @@ class SerialSearch:
             stop_words.stop_said`), also said on the end line (or logged).
         """
         total = self.rules.max_evals
-        check_loss_threshold(self.rules.loss_threshold, self.trials.n_objectives)
+        check_loss_threshold(self.rules.loss_threshold, self._n_objectives)
         pruner = self._pruning.pruner
         bar = Progress(  # it redirects the prints: closed below, also on an error
             total if total < sys.maxsize else None,
@@ -252,16 +255,14 @@ class SerialSearch:
             if doc is None:
                 return self._no_doc_reason
             self._run_one(doc)
-            check_loss_threshold(self.rules.loss_threshold, self.trials.n_objectives)
+            check_loss_threshold(self.rules.loss_threshold, self._n_objectives)
             self._show(bar)
             if self._early_stop():
                 return "early_stop"
         return reason
 
     def _show(self, bar: Progress) -> None:
-        self._best.show(
-            bar, self._n_finished(), self.trials.n_objectives, self._n_errors()
-        )
+        self._best.show(bar, self._n_finished(), self._n_objectives, self._n_errors())
 
     # ---- steps -----------------------------------------------------------------
 
@@ -391,7 +392,7 @@ class SerialSearch:
             raise _NaNLoss(problem)
         result = normalise_result(value, storable=False)
         names = self.trials.objective_names or ()
-        check_objective_count(result, self.trials.n_objectives, names)
+        check_objective_count(result, self._n_objectives, names)
         check_constraint_count(result, self._n_constraints)
         return result
 
@@ -408,7 +409,7 @@ class SerialSearch:
         if self._said_pruning_several:
             return
         pruner = self._pruning.pruner.name
-        note = several_objectives_pruning(pruner, self.trials.n_objectives)
+        note = several_objectives_pruning(pruner, self._n_objectives)
         if note is not None:
             self._said_pruning_several = True
             _logger.warning("%s", note)
@@ -428,6 +429,8 @@ class SerialSearch:
         self._best.add(result)
         if self._n_constraints is None:  # this result may fix the count
             self._n_constraints = constraints_count(result) or None
+        if self._n_objectives is None:  # the first success fixes the count
+            self._n_objectives = objective_count([result])
 
     def _record_error(self, doc: dict[str, Any], error: Exception) -> None:
         if not isinstance(error, InvalidResultError):
