@@ -7,6 +7,7 @@ import shlex
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from hpo_service._common.outcomes import FAILED, outcome_counts, outcome_words
 from hpo_service._common.processes import certainly_dead
 from hpo_service._common.settings import (
     COUNTED_STATES,
@@ -108,9 +109,13 @@ def status_summary(
     store: BaseTrialStore, study: str, db_url: str = DEFAULT_DB
 ) -> dict[str, Any]:
     """Counts by state, live workers with lease ages, driver lease and best loss;
-    without a best trial (or Pareto front), why not (``why_no_best``: the commands
-    listing the trials that did not succeed name ``db_url``, masked, unless it is
-    the default store).
+    ``counts`` are the store's states (``done`` holds the trials that returned
+    status ``fail``, also counted as ``failed``), ``outcomes`` the counts as every
+    command words them (``done`` status ok, then ``failed``:
+    :func:`~hpo_service._common.outcomes.outcome_counts`); without a best trial
+    (or Pareto front), why not (``why_no_best``: the commands listing the trials
+    that did not succeed name ``db_url``, masked, unless it is the default
+    store).
 
     Args:
         store: The study's store.
@@ -135,6 +140,9 @@ def status_summary(
         "cancelled": bool(record.settings.get("cancelled")),
         "counts": {state.value: n for state, n in read.counts.items()},
         "failed": read.failed,
+        "outcomes": outcome_counts(
+            {state.value: n for state, n in read.counts.items()}, read.failed
+        ),
         "infeasible": read.infeasible,
         "code": _code_summary(read.codes),
         "driver": _driver_summary(record, now),
@@ -293,16 +301,12 @@ def status_text(summary: dict[str, Any], db_url: str = DEFAULT_DB) -> str:
     lines = [
         f"study {summary['study']!r}: {finished_text(finished, summary['max_evals'])}"
         + (" (cancelled)" if summary["cancelled"] else ""),
-        "  " + "  ".join(f"{state}={n}" for state, n in counts.items()),
+        "  " + "  ".join(_count_cells(summary)),
         "  pruner: " + describe_pruner(**summary["pruner"]),
         *_ladder_lines(summary.get("pruning"), "    "),
         "  driver: " + _driver_text(summary["driver"]),
         f"  workers running trials: {counts['running']}",
     ]
-    if summary.get("failed"):
-        lines.insert(
-            2, f"  of the done trials, {summary['failed']} failed (status fail)"
-        )
     if summary.get("infeasible"):
         lines.insert(
             2,
@@ -348,6 +352,18 @@ def status_text(summary: dict[str, Any], db_url: str = DEFAULT_DB) -> str:
         if best is not None and best.get("before_override"):
             lines.append(note_text(best["tid"], best["before_override"], "    "))
     return "\n".join(lines + _code_warning(summary.get("code") or []))
+
+
+def _count_cells(summary: dict[str, Any]) -> list[str]:
+    """``done=23  failed=6 (status fail)  pruned=0 ...``: the counts of
+    :func:`status_summary` in the words of ``hpo-driver start``'s end line."""
+    shown = summary.get("outcomes") or outcome_counts(
+        summary["counts"], summary.get("failed") or 0
+    )
+    return [
+        f"{word}={n}" + (" (status fail)" if word == FAILED else "")
+        for word, n in shown.items()
+    ]
 
 
 def _status_reasons(
@@ -688,16 +704,18 @@ def resume_hint(
 
 
 def _finished_text(store: BaseTrialStore, study: str) -> tuple[str, bool]:
-    """``: 2/50 trials finished (2 done)`` and whether the finished trials fill the
-    budget (``--max-evals``); ``("", False)`` if the store cannot say."""
+    """``: 3/50 trials finished (2 done, 1 failed (status fail))`` and whether
+    the finished trials fill the budget (``--max-evals``); ``("", False)`` if the
+    store cannot say."""
     try:
         budget = budget_of(store.get_study(study).settings)
-        counts = store.count_by_state(study)
+        summary = store.summarise(study)
     except (ConnectionError, HPOServiceError):
         return "", False
-    shown = [f"{counts[s]} {s.value}" for s in COUNTED_STATES if counts[s]]
-    finished = sum(counts[s] for s in COUNTED_STATES)
+    counts = {s.value: summary.counts[s] for s in COUNTED_STATES}
+    shown = outcome_words(outcome_counts(counts, summary.failed), zeros=False)
+    finished = sum(counts.values())
     total = "" if budget is None else f"/{budget}"
     complete = budget is not None and finished >= budget
-    text = f": {finished}{total} trials finished ({', '.join(shown) or 'none'})"
+    text = f": {finished}{total} trials finished ({shown if finished else 'none'})"
     return text, complete

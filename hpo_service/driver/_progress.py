@@ -117,9 +117,10 @@ class Progress:
     When standard error is no terminal (output redirected to a file, a pipe, a
     service's journal) there is no bar: an INFO log line every 5 s (seen when the
     program configured logging), and at the end one line saying how the run ended,
-    e.g. ``20/20 trials finished (15 done, 2 pruned, 1 failed, 2 error), best loss:
-    0.0529`` (failed: the objective returned status ``fail``; with a pruner, ``2
-    pruned: ASHA keeps the best 1/2 at each rung``). The end
+    e.g. ``20/20 trials finished (15 done, 1 failed, 2 pruned, 2 error), best loss:
+    0.0529`` (done: status ``ok``; failed: the objective returned status ``fail``,
+    in the order and words of ``hpo-driver start``'s end line and status; with a
+    pruner, ``2 pruned: ASHA keeps the best 1/2 at each rung``). The end
     line is logged when logging would show it, else written to standard error, so
     a plain script run as ``python script.py > log 2>&1`` shows it too.
 
@@ -245,9 +246,9 @@ class Progress:
         total = "?" if self._total is None else self._total
         ok = self._done - self._pruned - self._failed - self._errors
         states = [f"{ok} done"]
+        states += [f"{self._failed} failed"] if self._failed else []
         rule = f": {self._pruning}" if self._pruning else ""
         states += [f"{self._pruned} pruned{rule}"] if self._pruned else []
-        states += [f"{self._failed} failed"] if self._failed else []
         states += [f"{self._errors} error"] if self._errors else []
         text = (
             f"{self._done}/{total} trials finished ({', '.join(states)}), {self._best}"

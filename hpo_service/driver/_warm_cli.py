@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from hpo_service._common.outcomes import outcome_counts, outcome_words
 from hpo_service._common.stop_signals import STOP_SIGNALS, exiting
 from hpo_service._common.words import counted, tids_text
 from hpo_service.exceptions import (
@@ -266,7 +267,7 @@ def _import_summary(study: str, report: ImportReport, left_out: Counter[str]) ->
     return (
         (f"created study {study!r} and " if report.created else "")
         + f"imported {counted(len(report.imported), 'finished trial')} "
-        + _states_text(report.states)
+        + _states_text(report.states, report.failed)
         + f"into study {study!r}"
         + (f" ({tids_text(report.imported)})" if report.imported else "")
         + (
@@ -345,11 +346,14 @@ def _check_new_name(study: str) -> None:
         raise click.BadParameter(str(e), param_hint="'--study'") from e
 
 
-def _states_text(states: dict[str, int]) -> str:
-    """``(5 done, 2 pruned, 1 error) `` of the imported trials, or "" if none."""
+def _states_text(states: dict[str, int], failed: int = 0) -> str:
+    """``(5 done, 1 failed (status fail), 2 pruned) `` of the imported trials, by
+    state, ``done`` split as ``hpo-driver start`` and ``status`` split it
+    (:func:`~hpo_service._common.outcomes.outcome_counts`), or "" if none."""
     if not states:
         return ""
-    return "(" + ", ".join(f"{n} {state}" for state, n in sorted(states.items())) + ") "
+    shown = outcome_counts(dict(sorted(states.items())), failed)
+    return f"({outcome_words(shown, zeros=False)}) "
 
 
 def _left_out_text(left_out: Counter[str]) -> str:

@@ -139,6 +139,7 @@ class ImportReport:
     Attributes:
         imported: Tids of the trials inserted.
         states: How many of them are in each state (``"done"``, ``"pruned"``...).
+        failed: How many of the done ones returned status ``fail``.
         already: Records skipped because the study already holds a finished trial
             with the same params and outcome (or the import repeats them).
         skipped: Why other records were left out (not finished, no result), by origin.
@@ -147,6 +148,7 @@ class ImportReport:
 
     imported: list[int] = field(default_factory=list)
     states: dict[str, int] = field(default_factory=dict)
+    failed: int = 0
     already: int = 0
     skipped: dict[str, str] = field(default_factory=dict)
     created: bool = False
@@ -256,6 +258,8 @@ def _fill(
     for trial in trials:
         state = TrialState(trial.state).value
         report.states[state] = report.states.get(state, 0) + 1
+        if state == "done" and (trial.result or {}).get("status") == STATUS_FAIL:
+            report.failed += 1
     return report
 
 

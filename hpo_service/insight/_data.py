@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hpo_service._common.outcomes import FAILED, outcome_counts
 from hpo_service._common.settings import (
     COUNTED_STATES,
     budget_of,
@@ -33,6 +34,7 @@ from hpo_service.insight._params import (
     params_from_space_document,
 )
 from hpo_service.objective._result import (
+    STATUS_FAIL,
     STATUS_PRUNED,
     loss_of,
     losses_of,
@@ -352,6 +354,24 @@ class StudyData:
         return sum(
             1 for r in self.rows.values() if r.state == "done" and r.violation > 0
         )
+
+    def failed_count(self) -> int:
+        """``done`` trials whose objective returned status ``fail``, as ``hpo-driver
+        status`` counts them."""
+        return sum(
+            1
+            for r in self.rows.values()
+            if r.state == "done" and r.status == STATUS_FAIL
+        )
+
+    def outcomes(self) -> dict[str, int]:
+        """:meth:`counts` in the words of ``hpo-driver start`` and ``status``:
+        ``done`` (status ok) then ``failed`` (status fail; left out when 0, as
+        states no trial is in are), the other states as counted.
+        """
+        counts = dict(sorted(self.counts().items()))
+        shown = outcome_counts(counts, self.failed_count())
+        return {k: n for k, n in shown.items() if k != FAILED or n}
 
     def infinite_count(self) -> int:
         """``done`` trials with an infinite loss (or an infinite loss in the vector),

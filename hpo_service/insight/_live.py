@@ -244,7 +244,10 @@ def _wide(
 
 
 def summary_of(data: StudyData) -> dict[str, Any]:
-    """Counts (and how many done trials are infeasible), finished count, budget,
+    """Counts by state (``counts``: ``done`` holds the trials that returned status
+    ``fail``, ``failed`` counts them; ``outcomes``: as shown, ``done`` status ok
+    then ``failed``, :meth:`StudyData.outcomes`), how many done trials are
+    infeasible, finished count, budget,
     objective names, the best trial (one objective) or the Pareto front's size
     (``front``, several objectives), and what the pruner did (``pruning``: as
     ``hpo-driver status --json`` gives it, with ``notes_text``, its notes as the
@@ -270,6 +273,8 @@ def summary_of(data: StudyData) -> dict[str, Any]:
         "pruning": pruning,
         "pruning_note": note,
         "counts": counts,
+        "failed": data.failed_count(),
+        "outcomes": data.outcomes(),
         "infeasible": data.infeasible_count(),
         "finished": finished_count(counts),
         "max_evals": data.max_evals,

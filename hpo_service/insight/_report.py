@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hpo_service._common.outcomes import FAILED
 from hpo_service._common.settings import started_in_python
 from hpo_service._common.words import counted
 from hpo_service.algorithms.pruners._ladder import (
@@ -368,15 +369,17 @@ section { margin-bottom: 2em; }
 
 
 def summary_html(data: StudyData) -> str:
-    """Counts by state (and how many done trials are infeasible), budget and the
-    best trial (or the Pareto front), as HTML."""
+    """Counts by state (``done`` status ok, ``failed`` status fail, as
+    :meth:`StudyData.outcomes`; and how many done trials are infeasible), budget
+    and the best trial (or the Pareto front), as HTML."""
     counts = data.counts()
     budget = data.max_evals
     infeasible = data.infeasible_count()
     cells = " ".join(
         f"{_e(s)}={n}"
         + (f" ({infeasible} infeasible)" if s == "done" and infeasible else "")
-        for s, n in sorted(counts.items())
+        + (" (status fail)" if s == FAILED else "")
+        for s, n in data.outcomes().items()
     )
     return (
         f'<p><b><span id="finished-count">{finished_count(counts)}</span></b> '

@@ -482,7 +482,7 @@ def test_a_json_export_brings_every_finished_state_back(store, db_url, tmp_path,
     new_study(store, "b", ["error", "size"] if pair else None)
     code, out = cli("import", "--db", db_url, "--study", "b", path)
     assert code == 0, out
-    assert "(1 cancelled, 4 done, 1 error, 2 pruned)" in out
+    assert "(1 cancelled, 3 done, 1 failed (status fail), 1 error, 2 pruned)" in out
     assert "left out 2 trials (1 new, 1 running)" in out
     before, after = store.get_trials("a")[:8], store.get_trials("b")
     assert [t.state.value for t in after] == STATES[:8]

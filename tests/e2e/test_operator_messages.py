@@ -66,7 +66,7 @@ def test_status_fail_trials_are_counted_as_failed_and_the_hint_lists_them(
     assert '"failure": "diverged"' in listed.stdout
     assert listed.stdout.count('"tid"') == 4
     status = procs.run_in(where, DRIVER, "status", "--study", "f")
-    assert "of the done trials, 4 failed (status fail)" in status.stdout
+    assert "  done=0  failed=4 (status fail)  " in status.stdout
 
 
 def test_trials_csv_has_messages_iso_times_choice_values_and_lf_lines(procs, tmp_path):

@@ -141,9 +141,11 @@ async function pollChanges() {
 function showSummary(delta) {
   $("finished-count").textContent = delta.finished;
   $("budget").textContent = delta.max_evals ? " of " + delta.max_evals : "";
-  $("counts").textContent = "(" + Object.entries(delta.counts)
+  // done: status ok, failed: status fail, in the words of `hpo-driver status`
+  $("counts").textContent = "(" + Object.entries(delta.outcomes || delta.counts)
     .map(([k, v]) => k + "=" + v
-      + (k === "done" && delta.infeasible ? " (" + delta.infeasible + " infeasible)" : ""))
+      + (k === "done" && delta.infeasible ? " (" + delta.infeasible + " infeasible)" : "")
+      + (k === "failed" ? " (status fail)" : ""))
     .join(" ") + ")";
   if (delta.front !== null && delta.front !== undefined) {
     $("best").textContent = "Pareto front: " + counted(delta.front, "trial") + " ("
