@@ -5,8 +5,10 @@ MongoTrials jobs collection: ``misc.vals`` only; a CSV export: its ``param.``
 columns) keeps its params and no config: the value its objective was called with
 needs the space. The start that gives the study its space sets
 ``configs_pending`` with it (one atomic write), then gives each such trial the
-config the space makes of its params (:meth:`BaseTrialStore.fill_configs`, a
-window of tids at a time), then clears the flag. A start killed half way leaves
+config the space makes of its params, and its params in the types the space
+gives them (a CSV cell ``1.0`` of an ``hp.randint`` becomes ``1``;
+:meth:`BaseTrialStore.fill_configs`, a window of tids at a time), then clears the
+flag. A start killed half way leaves
 the flag set, and the next start (which finds the space stored) writes the rest:
 each write is conditional on the trial having no config, so none is written twice.
 """
@@ -23,7 +25,7 @@ from hpo_service._common.trial_rows import WINDOW
 from hpo_service._common.words import counted
 from hpo_service.driver._study import config_made, study_space
 from hpo_service.exceptions import SpaceError
-from hpo_service.space import compile_space
+from hpo_service.space import compile_space, validate_params
 from hpo_service.store import BaseTrialStore, Trial, TrialState
 
 _logger = logging.getLogger(__name__)
@@ -40,7 +42,8 @@ def fill_imported_configs(
     made: dict[int, Any] | None = None,
 ) -> StudySettings:
     """Give every finished trial of study ``name`` that has no config the config
-    the study's space makes of its params, then clear ``configs_pending``.
+    the study's space makes of its params (and those params in the space's types),
+    then clear ``configs_pending``.
 
     Args:
         store: The trials store.
@@ -69,7 +72,8 @@ def fill_imported_configs(
         trials = store.get_trials(name, _FINISHED, tids=window)
         configs = _configs(space, compiled, trials, made or {})
         if configs:
-            filled += store.fill_configs(name, configs)
+            typed = _typed_params(compiled, trials, configs)
+            filled += store.fill_configs(name, configs, params=typed)
         pause_point("configs-filling")
         between()
     store.patch_study_settings(name, {"configs_pending": False})
@@ -98,6 +102,30 @@ def _configs(
         if config is not None:
             configs[trial.tid] = config
     return configs
+
+
+def _typed_params(
+    compiled: Any, trials: list[Trial], configs: dict[int, Any]
+) -> dict[int, dict[str, Any]]:
+    """``{tid: params}`` of those ``trials`` given a config whose params the space
+    types otherwise (``validate_params``: an int for ``hp.randint``, a choice's
+    index and ``hp.uniformint``, a float for the others): an import without a
+    space keeps a CSV cell ``1.0`` as a float, and a resumed study then held
+    ``1.0`` and ``1`` for one ``hp.randint`` value. Params already typed so are
+    left out (nothing to write)."""
+    typed = {}
+    for trial in trials:
+        if trial.tid not in configs:
+            continue
+        params = validate_params(compiled, trial.params)
+        if _types(params) != _types(trial.params):
+            typed[trial.tid] = params
+    return typed
+
+
+def _types(params: dict[str, Any]) -> dict[str, type]:
+    """Each value's type (``1 == 1.0``: equal values of another type differ)."""
+    return {label: type(value) for label, value in params.items()}
 
 
 def _made(space: Any, compiled: Any, trial: Trial) -> Any:

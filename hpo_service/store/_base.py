@@ -334,7 +334,13 @@ class BaseTrialStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    def fill_configs(self, study: str, configs: Mapping[int, Any]) -> int:
+    def fill_configs(
+        self,
+        study: str,
+        configs: Mapping[int, Any],
+        *,
+        params: Mapping[int, dict[str, Any]] | None = None,
+    ) -> int:
         """Give finished trials that have no config their config, once.
 
         A trial imported into a study without a space keeps params only (hyperopt's
@@ -351,14 +357,21 @@ class BaseTrialStore(abc.ABC):
             configs: ``{tid: config}``; a config must be JSON-able and not None.
                 Unknown tids, and trials not finished or already holding a
                 config, are skipped.
+            params: ``{tid: params}`` (a tid of ``configs``): written with that
+                trial's config, in the same conditional write, in place of the
+                params it holds: the same values in the types the space gives
+                (an import without a space stored a CSV cell ``1.0`` of an
+                ``hp.randint`` as a float; the start that gives the space makes
+                it ``1``). Other tids are refused.
 
         Returns:
             How many trials this call gave a config.
 
         Raises:
             StudyNotFoundError: No such study.
-            ValueError: A tid is not an int >= 0, or a config is None or holds
-                what JSON cannot.
+            ValueError: A tid is not an int >= 0, a config is None or holds
+                what JSON cannot, or ``params`` names a tid ``configs`` does not
+                or holds a value that is not a dict.
         """
 
     @abc.abstractmethod

@@ -361,6 +361,38 @@ def check_configs(configs: Any) -> dict[int, Any]:
     return checked
 
 
+def check_filled_params(
+    params: Any, configs: Mapping[int, Any]
+) -> dict[int, dict[str, Any]]:
+    """Return ``params`` (``{tid: params}``, as ``fill_configs`` takes it beside
+    ``configs``, already checked) with each value as the store keeps it; ``{}``
+    for None.
+
+    Raises:
+        ValueError: Not a mapping, a tid is not one of ``configs``, or a value is
+            not a JSON-able dict.
+    """
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping):
+        raise ValueError(
+            f"`params` must be a dict of tid to params, but got params={params!r:.200}"
+        )
+    checked = {}
+    for tid, value in params.items():
+        if check_tid(tid) not in configs:
+            raise ValueError(
+                "each tid of `params` must be a tid of `configs`, but got "
+                f"params[{tid!r}] and no configs[{tid!r}]"
+            )
+        if not isinstance(value, Mapping):
+            raise ValueError(
+                f"each params must be a dict, but got params[{tid!r}]={value!r:.200}"
+            )
+        checked[tid] = normalise(value, "params")
+    return checked
+
+
 def check_statuses(statuses: Any) -> list[str] | None:
     """Return ``statuses`` as a list of strings, None for None or empty (any).
 

@@ -1489,15 +1489,26 @@ class MongoTrialStore(BaseTrialStore):
             "written_at": now,
         }
 
-    def fill_configs(self, study: str, configs: Mapping[int, Any]) -> int:
+    def fill_configs(
+        self,
+        study: str,
+        configs: Mapping[int, Any],
+        *,
+        params: Mapping[int, dict[str, Any]] | None = None,
+    ) -> int:
         c.check_name(study, "study")
         checked = c.check_configs(configs)
+        typed = c.check_filled_params(params, checked)
         wid = uuid.uuid4().hex
         finished = {"$in": _FINISHED_VALUES}
         updates = [
             (
                 {"study": study, "tid": tid, "config": None, "state": finished},
-                self._stamped({"config": _escape(config)}, wid),
+                self._stamped(
+                    {"config": _escape(config)}
+                    | ({"params": _escape(typed[tid])} if tid in typed else {}),
+                    wid,
+                ),
             )
             for tid, config in checked.items()
         ]

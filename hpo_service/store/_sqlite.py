@@ -236,7 +236,8 @@ _UNREADABLE_RESULTS = (
 # A finished trial imported without a space gets its config once (``config`` is
 # the JSON text ``null`` until then).
 _FILL_CONFIG = (
-    f"UPDATE trials SET config = ?, version = {_NEXT_VERSION} "
+    f"UPDATE trials SET config = ?, params = coalesce(?, params), "
+    f"version = {_NEXT_VERSION} "
     "WHERE study = ? AND tid = ? AND config = 'null' "
     "AND state IN ('done', 'error', 'cancelled', 'pruned')"
 )
@@ -1250,11 +1251,24 @@ class SQLiteTrialStore(BaseTrialStore):
 
         return self._write(what, body)
 
-    def fill_configs(self, study: str, configs: Mapping[int, Any]) -> int:
+    def fill_configs(
+        self,
+        study: str,
+        configs: Mapping[int, Any],
+        *,
+        params: Mapping[int, dict[str, Any]] | None = None,
+    ) -> int:
         c.check_name(study, "study")
+        checked = c.check_configs(configs)
+        typed = c.check_filled_params(params, checked)
         rows = [
-            (c.dumps(config, "config"), study, tid)
-            for tid, config in c.check_configs(configs).items()
+            (
+                c.dumps(config, "config"),
+                c.dumps(typed[tid], "params") if tid in typed else None,
+                study,
+                tid,
+            )
+            for tid, config in checked.items()
         ]
 
         def body(conn: sqlite3.Connection) -> int:

@@ -137,6 +137,11 @@ whole_space = {
 }
 
 
+def whole_loss(config: dict[str, Any]) -> float:
+    """A loss of ``whole_space``'s config."""
+    return config["x"] + config["n"] + config["u"] + config["q"]
+
+
 def indexed_loss(config: dict[str, Any]) -> float:
     """A loss of ``indexed_space``'s config."""
     return config["x"] + config["n"] + "abz".index(config["c"])

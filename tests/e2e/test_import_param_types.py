@@ -135,3 +135,33 @@ def test_whole_numbers_written_as_floats_import_as_ints(
     said = " ".join(done.stderr.split())
     assert said == f"Error: bad.csv#0 does not fit the study's space: {refused}"
     assert len(stored_params(db, "w")) == 1
+
+
+def test_a_start_gives_params_imported_without_a_space_the_space_types(
+    procs, any_db: str, tmp_path: Path
+):
+    """A pandas CSV imported with ``--create`` (no space: nothing says "int") keeps
+    ``n`` 3.0 (an ``hp.randint``); the start that gives the space wrote the
+    trial's config but left its params, so the resumed study held ``n`` 3.0 beside
+    the ints of the trials it ran (and ``c`` 1.0, ``u`` 4.0). Fails before the
+    fix: the imported trial still held floats after the start."""
+    db = any_db
+    source = tmp_path / "pandas.csv"
+    source.write_text(PANDAS + "0,done,1.5,1.0,3.0,4.0,7.0,1.0\n")
+    run(procs, "import", "--db", db, "--study", "p", "--create", str(source))
+    assert typed(stored_params(db, "p")) == typed(
+        [{"c": 1.0, "n": 3.0, "u": 4.0, "q": 7.0, "x": 1.0}]  # no space: as read
+    )
+    run(procs, "start", "--db", db, "--study", "p", "--objective",
+        "tests.e2e.objectives:whole_loss", "--space",
+        "tests.e2e.objectives:whole_space", "--max-evals", "3", "--workers", "1",
+        "--no-progress")  # fmt: skip
+    params = stored_params(db, "p")
+    assert len(params) == 3
+    want = {"c": int, "n": int, "u": int, "q": float, "x": float}
+    for p in params:
+        assert {k: type(v) for k, v in p.items()} == want, params
+    assert params[0] == {"c": 1, "n": 3, "u": 4, "q": 7.0, "x": 1.0}
+    exported = json.loads(run(procs, "trials", "--db", db, "--study", "p",
+                              "--format", "json"))  # fmt: skip
+    assert typed([r["params"] for r in exported]) == typed(params)

@@ -2190,6 +2190,26 @@ class TestFillConfigs:
         assert store.fill_configs(study, {tids[1]: {"x": 2.0}}) == 0
         assert store.changes_since(study, cursor)[0] == []
 
+    def test_params_retyped_with_the_config_once(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        """``params=``: the space's types (a ``randint`` 3.0 read from a CSV cell
+        becomes 3) are written with the config, in its conditional write."""
+        tids = store.insert_finished(study, spaceless(2))
+        assert type(store.get_trial(study, tids[1]).params["x"]) is float
+        given = {tids[0]: {"x": 0.0}, tids[1]: {"x": 1}}
+        assert store.fill_configs(study, given, params={tids[1]: {"x": 1}}) == 2
+        trials = {t.tid: t for t in store.get_trials(study)}
+        assert type(trials[tids[1]].params["x"]) is int
+        assert type(trials[tids[0]].params["x"]) is float  # not given: kept
+        assert trials[tids[1]].config == {"x": 1}
+        again = store.fill_configs(study, given, params={tids[0]: {"x": 7}})
+        assert again == 0 and store.get_trial(study, tids[0]).params == {"x": 0.0}
+        with pytest.raises(ValueError, match="tid of `configs`"):
+            store.fill_configs(study, {tids[0]: {"x": 0}}, params={tids[1]: {}})
+        with pytest.raises(ValueError, match="must be a dict"):
+            store.fill_configs(study, {tids[0]: {"x": 0}}, params={tids[0]: 3})
+
     def test_bad_arguments_and_unknown_study(
         self, store: BaseTrialStore, study: str
     ) -> None:
