@@ -405,9 +405,14 @@ class StoreTrials(TrialsView):
         (``max_queue_len`` and ``verbose`` are accepted: the driver sizes its queue
         itself, and progress is ``show_progressbar``). Objective errors always become
         ``error`` trials here (workers catch them), whatever
-        ``catch_eval_exceptions`` says. ``trials_save_file`` is not written (with
-        a warning): the store keeps every trial. ``pruner`` may repeat the one
-        given to the constructor, not contradict it.
+        ``catch_eval_exceptions`` says. A sampled point whose config the space's
+        own code cannot make (a ``scope`` function dividing by zero) becomes an
+        ``error`` trial too (type ``SpaceCodeError``), as in-process ``fmin``
+        records it: with ``catch_eval_exceptions=True`` the search goes on, without
+        it :class:`~hpo_service.exceptions.SpaceCodeError` is raised once the trial
+        is recorded (a resume goes on to the next point). ``trials_save_file`` is
+        not written (with a warning): the store keeps every trial. ``pruner`` may
+        repeat the one given to the constructor, not contradict it.
 
         Raises:
             ValueError: No stop rule, a bad ``timeout``/``loss_threshold``, a
@@ -426,7 +431,9 @@ class StoreTrials(TrialsView):
             fn, space, algo, rstate, rules.max_evals,
             loss_threshold=loss_threshold, timeout=timeout, pruner=pruner,
         )  # fmt: skip
-        options = self._driver_options(show_progressbar, given["objective"])
+        options = self._driver_options(
+            show_progressbar, given["objective"], catch_eval_exceptions
+        )
         with LeaseUntilDriving(self.store, self.study, options.owner) as lease:
             settings = self._open_study(
                 space, points_to_evaluate or [], given, options, on_lease=lease.taken
@@ -527,11 +534,16 @@ class StoreTrials(TrialsView):
         return make_pruner(name, kept_settings(name, (stored, held))).settings()
 
     def _driver_options(
-        self, show_progressbar: bool | Callable[..., Any], objective: str
+        self,
+        show_progressbar: bool | Callable[..., Any],
+        objective: str,
+        catch_eval_exceptions: bool = False,
     ) -> DriverOptions:
-        """The driver's options for ``fmin``: progress, local workers, and hints
-        naming this object's keyword arguments."""
+        """The driver's options for ``fmin``: progress, local workers, hints
+        naming this object's keyword arguments, and whether a sampled point the
+        space raises for stops the search (see :class:`DriverOptions`)."""
         return DriverOptions(
+            catch_eval_exceptions=catch_eval_exceptions,
             progress=show_progressbar,
             local_workers=self.workers,
             worker_hint=store_trials_worker_hint(

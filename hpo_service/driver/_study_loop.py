@@ -40,13 +40,19 @@ from hpo_service.driver._output import study_ladder
 from hpo_service.driver._progress import Progress
 from hpo_service.driver._queue import QueuePolicy
 from hpo_service.driver._serial import check_loss_threshold
+from hpo_service.driver._space_errors import configured, error_trial
 from hpo_service.driver._suggest import (
     SURVIVOR_WEIGHT,
     Suggester,
     check_storable,
     survivor_weights,
 )
-from hpo_service.exceptions import DriverLeaseError, SearchExhausted, StoreError
+from hpo_service.exceptions import (
+    DriverLeaseError,
+    SearchExhausted,
+    SpaceCodeError,
+    StoreError,
+)
 from hpo_service.objective._result import (
     STATUS_FAIL,
     best_key,
@@ -111,6 +117,11 @@ class DriverOptions:
             (``fmin`` without its progress output), so the run ends without the read.
         in_python: The run is ``fmin``'s: what the pruner did is told in Python's
             words (``max_resource=9``, not ``--max-resource 9``).
+        catch_eval_exceptions: A sampled point whose config the space's own code
+            cannot make is recorded as an error trial either way; with this the
+            driver then goes on (as ``fmin(catch_eval_exceptions=True)``), without
+            it :class:`SpaceCodeError` is raised (``hpo-driver start
+            --catch-space-errors``).
     """
 
     owner: str = field(default_factory=lambda: default_owner("driver"))
@@ -127,6 +138,7 @@ class DriverOptions:
     )
     pruning_counts: bool = True
     in_python: bool = False
+    catch_eval_exceptions: bool = False
 
 
 @dataclass
@@ -770,14 +782,43 @@ class Driver:
         pending, weights = self._liars()
         seed, start = self.settings.seed or 0, len(self._states)
         try:
-            new = self._suggester.suggest_numbered(seed, start, room, pending, weights)
+            points = self._suggester.numbered_params(
+                seed, start, room, pending, weights
+            )
         except SearchExhausted as e:
             _logger.info("study %r: %s; finishing the running trials", self.name, e)
             self._exhausted = True
             return 0
+        new, raised = configured(self._suggester, points)
         check_storable(new)  # a clear refusal, not the store's ValueError
-        self._insert(new)
-        return len(new)
+        if new:
+            self._insert(new)
+        if raised:
+            self._space_raised(raised)
+        return len(new) + len(raised)
+
+    def _space_raised(self, raised: list[SpaceCodeError]) -> None:
+        """Record the sampled points the space's own code raised for as error
+        trials (as in-process ``fmin`` does; :mod:`._space_errors`), then go on
+        with ``catch_eval_exceptions``, else raise the first error.
+
+        Raises:
+            SpaceCodeError: ``raised[0]``, without ``catch_eval_exceptions``.
+        """
+        trials = [error_trial(e) for e in raised]
+        tids = self.store.insert_finished(self.name, trials)
+        for tid, trial in zip(tids, trials, strict=True):
+            self._apply(
+                Trial(self.name, tid, TrialState.ERROR, trial.params, None,
+                      error=trial.error)
+            )  # fmt: skip
+            if self.options.catch_eval_exceptions:
+                _logger.warning(
+                    "trial %s: SpaceCodeError: %s; recorded as an error",
+                    tid, (trial.error or {}).get("message"),
+                )  # fmt: skip
+        if not self.options.catch_eval_exceptions:
+            raise raised[0]
 
     def _liars(self) -> tuple[list[dict[str, Any]], list[float] | None]:
         """The pending trials' params the algorithm counts as in flight, and their

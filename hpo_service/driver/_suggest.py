@@ -294,13 +294,30 @@ class Suggester:
         the same points however the driver batches them (as hyperopt's
         ``MongoTrials`` with ``rand.suggest``).
         """
+        return [
+            NewTrial(params=params, config=self.config(params))
+            for params in self.numbered_params(seed, start, n, pending, weights)
+        ]
+
+    def numbered_params(
+        self,
+        seed: int,
+        start: int,
+        n: int = 1,
+        pending: Sequence[Mapping[str, Any]] = (),
+        weights: Sequence[float] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The params :meth:`suggest_numbered` makes trials of, drawn the same way,
+        configs not evaluated (the driver evaluates each on its own: a space that
+        raises for one point then ends that point's trial only)."""
         if not _flagged(self._algorithm, "independent_points"):
-            return self.suggest(
-                np.random.default_rng([seed, start]), n, pending, weights
-            )
+            rng = np.random.default_rng([seed, start])
+            return self.suggest_params(rng, n, pending, weights)
         rngs = (np.random.default_rng([seed, start + i]) for i in range(n))
         return [
-            trial for rng in rngs for trial in self.suggest(rng, 1, pending, weights)
+            params
+            for rng in rngs
+            for params in self.suggest_params(rng, 1, pending, weights)
         ]
 
     def suggest_params(

@@ -9,6 +9,7 @@ plotting), so that the read commands, ``--help`` and usage errors start quickly
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import inspect
 import logging
@@ -360,6 +361,15 @@ def _creates_study(args: dict[str, Any]) -> bool:
     "terminal, each line prefixed [trial STUDY/TID], as hpo-worker's option of the "
     "same name. The last 10 kB are kept with each trial either way.",
 )
+@click.option(
+    "--catch-space-errors",
+    is_flag=True,
+    help="A sampled point whose config the space's own code cannot make (a scope "
+    "function raising) is recorded as an error trial (type SpaceCodeError) either "
+    "way; with this flag the search goes on, without it the start stops with the "
+    "error (fmin's catch_eval_exceptions, for the space: objective errors are "
+    "always error trials).",
+)
 @pruner_options
 @wait_for_store_option()
 @_store_command(create=_creates_study)
@@ -373,6 +383,7 @@ def start(
     no_progress: bool,
     stop_grace: float,
     show_output: bool,
+    catch_space_errors: bool,
     **given: Any,
 ) -> None:
     """Create the study named by --study, or resume it, and run it until it is complete.
@@ -399,6 +410,7 @@ def start(
     options = _start_options(
         db_url, study, given, stored, workers=workers, progress=not no_progress
     )
+    options = dataclasses.replace(options, catch_eval_exceptions=catch_space_errors)
     with LeaseUntilDriving(store, study, options.owner) as lease:
         settings, created = _open_for_start(
             store, db_url, study, given, override=override, options=options,
@@ -409,7 +421,7 @@ def start(
                 store, db_url, study, settings, created, space, options, lease,
                 workers=workers, stop_grace=stop_grace, show_output=show_output,
             )  # fmt: skip
-        except SpaceCodeError as e:  # the lease is given back, nothing queued
+        except SpaceCodeError as e:  # recorded as an error trial; lease given back
             if space_ref is None:
                 shown = _stored_space_raised(e, study, settings)
                 raise click.ClickException(shown) from e

@@ -281,6 +281,9 @@ def inverse_of(d: float) -> float:
 #: A space whose own code raises for the points sampled: ``d`` rounds to 0 always.
 inverse_space = {"v": scope.inverse_of(hp.quniform("d", -0.4, 0.4, 1))}
 
+#: A space whose own code raises for some points: ``d`` 0 of -2..2.
+sometimes_inverse_space = {"v": scope.inverse_of(hp.quniform("d", -2.4, 2.4, 1))}
+
 
 @scope.define
 def cholesky_of(d: float) -> float:

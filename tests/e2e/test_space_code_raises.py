@@ -1,18 +1,37 @@
 """A search space whose own code raises (a ``scope`` function dividing by zero)
-for the driver's own suggestion: ``hpo-driver start`` refuses, naming the space's
-import path, the sampled point and the error, gives the study's lease back and
-queues nothing. Before, it ended in a traceback (the ZeroDivisionError out of
-the space's evaluation). A resumed start without ``--space`` names the code the
-stored space imported and says to pass ``--space``. Real ``hpo-driver``
-processes, SQLite and MongoDB."""
+for the driver's own suggestion: ``hpo-driver start`` records that trial as an
+error trial (as in-process ``fmin`` does) and refuses, naming the space's import
+path, the sampled point and the error, and gives the study's lease back. Before,
+it ended in a traceback (the ZeroDivisionError out of the space's evaluation). A
+resumed start without ``--space`` names the code the stored space imported and
+says to pass ``--space``. With ``--catch-space-errors`` (``fmin``'s
+``catch_eval_exceptions`` on a ``StoreTrials``) the search goes on past such
+points, as in-process ``fmin`` does. Real ``hpo-driver`` processes, SQLite and
+MongoDB."""
 
 from __future__ import annotations
 
-from hpo_service.store import open_store
+import re
+
+import pytest
+
+from hpo_service import StoreTrials, fmin, rand
+from hpo_service.exceptions import AllTrialsFailed, SpaceCodeError
+from hpo_service.store import TrialState, open_store
 from tests.e2e import objectives
 
 DRIVER = "hpo_service.driver.cli"
 SPACE = "tests.e2e.objectives:inverse_space"
+
+
+def space_errors(db: str, study: str) -> list[str]:
+    """The messages of the study's error trials, each checked to be the space's."""
+    with open_store(db) as store:
+        trials = store.get_trials(study, [TrialState.ERROR])
+    for trial in trials:
+        assert trial.config is None and (trial.error or {})["type"] == "SpaceCodeError"
+        assert "ZeroDivisionError" in trial.error["traceback"]
+    return [t.error["message"] for t in trials]
 
 
 def test_start_refuses_a_space_that_raises_for_its_sampled_point(procs, any_db):
@@ -30,7 +49,11 @@ def test_start_refuses_a_space_that_raises_for_its_sampled_point(procs, any_db):
     assert error.endswith(f": float division by zero{where}"), error
     with open_store(any_db) as store:
         assert store.get_study("z").driver_owner is None
-        assert sum(store.count_by_state("z").values()) == 0
+        assert sum(store.count_by_state("z").values()) == 1
+    [message] = space_errors(any_db, "z")  # as fmin's error trial says it
+    assert message.startswith("the space raised ZeroDivisionError for the sampled ")
+    where = r" \(in inverse_of at " + re.escape(objectives.__file__) + r":\d+\)$"
+    assert re.search(": float division by zero" + where, message), message
     # the lease was given back: the next start takes it (and refuses the same way)
     again = procs.run(DRIVER, "start", "--db", any_db, "--study", "z",
                       "--no-progress")  # fmt: skip
@@ -65,3 +88,39 @@ def test_start_names_the_users_line_when_a_library_raises(procs, tmp_path):
     assert error.startswith(f"the space {space} raised LinAlgError for the "), error
     line = objectives.cholesky_of.__code__.co_firstlineno + 4  # its return
     assert error.endswith(f" (in cholesky_of at {objectives.__file__}:{line})"), error
+
+
+def test_catch_space_errors_goes_on_past_the_points_the_space_raises_for(procs, any_db):
+    """Before, ``start`` stopped at the first such point whatever it was told."""
+    run = procs.run(DRIVER, "start", "--db", any_db, "--study", "c", "--objective",
+                    "tests.e2e.objectives:sum_of_squares", "--space",
+                    "tests.e2e.objectives:sometimes_inverse_space", "--max-evals",
+                    "12", "--seed", "5", "--workers", "1", "--no-progress",
+                    "--catch-space-errors")  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    with open_store(any_db) as store:
+        counts = store.count_by_state("c")
+    errors = space_errors(any_db, "c")
+    assert counts[TrialState.ERROR] == len(errors) > 0, counts
+    assert counts[TrialState.DONE] + len(errors) == 12, counts
+    assert "SpaceCodeError: the space raised ZeroDivisionError" in run.stderr
+
+
+@pytest.mark.parametrize("catch", [True, False])
+def test_store_trials_fmin_records_the_point_and_catches_as_fmin(tmp_path, catch):
+    """``fmin`` on a StoreTrials: each sampled point ends as an error trial;
+    ``catch_eval_exceptions=True`` goes on to ``max_evals`` (then: no trial
+    succeeded), False raises SpaceCodeError at the first. Before, SpaceCodeError
+    was raised either way, and nothing was recorded. No worker is needed: no
+    point of ``inverse_space`` reaches one."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    trials = StoreTrials(db, study="s")
+    expected = AllTrialsFailed if catch else SpaceCodeError
+    try:
+        with pytest.raises(expected):
+            fmin(objectives.sum_of_squares, objectives.inverse_space,
+                 algo=rand.suggest, max_evals=3, trials=trials, rstate=1,
+                 catch_eval_exceptions=catch, show_progressbar=False)  # fmt: skip
+    finally:
+        trials.close()
+    assert len(space_errors(db, "s")) == (3 if catch else 1)
