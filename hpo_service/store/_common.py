@@ -9,7 +9,7 @@ import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from hpo_service.exceptions import StoreError
+from hpo_service.exceptions import StoreError, UnstorableError
 from hpo_service.objective._report import MAX_STEP
 from hpo_service.store._base import (
     MAX_ATTACHMENT_BYTES,
@@ -36,15 +36,78 @@ def dumps(value: Any, what: str) -> str:
 
     Raises:
         ValueError: ``value`` holds something JSON cannot represent.
+        UnstorableError: ``value`` holds an integer beyond 64 bits
+            (:func:`check_int64`).
     """
     try:
-        return json.dumps(
+        text = json.dumps(
             value, separators=(",", ":"), allow_nan=True, default=_numpy_as_plain
         )
     except (TypeError, ValueError) as exc:
         raise ValueError(
             f"`{what}` must be JSON-serialisable, but got {what}={value!r:.200} ({exc})"
         ) from None
+    if _LONG_DIGITS.search(text):  # rare: then find the integer, if any
+        check_int64(json.loads(text), what)
+    return text
+
+
+#: 19 digits in a row: an integer near or beyond 64 bits (a float's JSON has 17
+#: significant digits at most), or digits inside a string.
+_LONG_DIGITS = re.compile(r"\d{19,}")
+
+#: The integers every store holds: MongoDB's BSON stores 64-bit signed integers.
+_INT_RANGE = (-(2**63), 2**63)
+
+
+def check_int64(value: Any, what: str) -> None:
+    """Refuse an integer beyond 64 bits anywhere in ``value`` (JSON-shaped), on
+    every store: MongoDB cannot hold one and SQLite, which can, used to keep it,
+    so a result stored on one backend became an error trial on the other. One
+    rule, so that a study can move between stores.
+
+    Args:
+        value: What a store is asked to write (params, config, result, error...).
+        what: Its name, the start of the path the message names.
+
+    Raises:
+        UnstorableError: Such an integer, named by its path and value:
+            ``"`result['n']` must be an integer from -2**63 to 2**63 - 1 (64
+            bits: what every store holds), but got result['n']=1180591620717411303424"``
+            (``2**70``).
+    """
+    found = _big_int_at(value, what)
+    if found is not None:
+        path, big = found
+        raise UnstorableError(
+            f"`{path}` must be an integer from -2**63 to 2**63 - 1 (64 bits: what "
+            f"every store holds), but got {path}={_digits(big)}"
+        )
+
+
+def _big_int_at(value: Any, path: str) -> tuple[str, int] | None:
+    """The path and value of the first integer beyond 64 bits in ``value``."""
+    if isinstance(value, dict):
+        items: Iterable[tuple[Any, Any]] = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        low, high = _INT_RANGE
+        big = isinstance(value, int) and not low <= value < high
+        return (path, value) if big else None
+    for key, item in items:
+        found = _big_int_at(item, f"{path}[{key!r}]")
+        if found is not None:
+            return found
+    return None
+
+
+def _digits(n: int) -> str:
+    """``n``'s digits, the middle ones elided past 60."""
+    text = str(n)
+    if len(text) <= 60:
+        return text
+    return f"{text[:28]}...{text[-28:]} ({len(text)} digits)"
 
 
 def _numpy_as_plain(value: Any) -> Any:
@@ -72,14 +135,10 @@ def normalise(value: Any, what: str) -> Any:
     return json.loads(dumps(value, what))
 
 
-#: The integers every store holds: MongoDB's BSON stores 64-bit signed integers.
-_INT_RANGE = (-(2**63), 2**63)
-
-
 def storable(value: Any, what: str) -> Any:
     """``value`` as :func:`normalise` gives it, if every backend can hold it: JSON
-    can, and each integer fits in 64 bits (MongoDB's limit; one rule whatever the
-    store, so that a study can move between stores).
+    can, and each integer fits in 64 bits (:func:`check_int64`, the rule every
+    store's writes follow).
 
     Args:
         value: What a store is to hold (a config, a result), JSON-shaped or made of
@@ -88,29 +147,11 @@ def storable(value: Any, what: str) -> Any:
 
     Raises:
         ValueError: ``value`` holds something JSON cannot represent, or an integer
-            outside [-2**63, 2**63) (``"`config` must hold integers within 64
-            bits, but got 1180591620717411303424"``).
+            outside [-2**63, 2**63) (:class:`UnstorableError`, naming its path:
+            ``"`config['v']` must be an integer from -2**63 to 2**63 - 1 (64 bits:
+            what every store holds), but got config['v']=1180591620717411303424"``).
     """
-    plain = normalise(value, what)
-    big = _big_int(plain)
-    if big is not None:
-        raise ValueError(
-            f"`{what}` must hold integers within 64 bits, but got {big!r:.60}"
-        )
-    return plain
-
-
-def _big_int(value: Any) -> int | None:
-    """An integer beyond 64 bits in ``value`` (JSON-shaped), or None."""
-    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, list):
-        found = (_big_int(v) for v in value)
-        return next((b for b in found if b is not None), None)
-    low, high = _INT_RANGE
-    if isinstance(value, int) and not low <= value < high:
-        return value
-    return None
+    return normalise(value, what)
 
 
 def check_name(value: Any, what: str) -> str:

@@ -304,3 +304,8 @@ def power_of_two(e: float) -> int:
 
 #: A space whose config holds an integer MongoDB cannot store: ``e`` rounds to 70.
 big_int_space = {"v": scope.power_of_two(hp.quniform("e", 69.6, 70.4, 1))}
+
+
+def big_int_result(config: dict[str, Any]) -> dict[str, Any]:
+    """A result holding an integer beyond 64 bits (``2**70``) beside its loss."""
+    return {"loss": sum_of_squares(config), "status": "ok", "count": 2**70}

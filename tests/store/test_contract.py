@@ -20,6 +20,7 @@ from hpo_service.exceptions import (
     StudyExistsError,
     StudyNotFoundError,
     TrialNotFoundError,
+    UnstorableError,
 )
 from hpo_service.store import (
     LEASE_EXPIRED,
@@ -1529,6 +1530,37 @@ class TestJsonValues:
             store.complete(study, trial.tid, trial.token, {"model": object()})
         with pytest.raises(ValueError, match="settings"):
             store.create_study("b", {"f": print})
+
+    def test_integers_beyond_64_bits_are_refused_naming_the_field(
+        self, store: BaseTrialStore, study: str
+    ) -> None:
+        """One rule on every backend: SQLite kept a result's 2**70 (JSON can)
+        where MongoDB refused it ("integers stored in MongoDB must fit in 64
+        bits", naming no field), so a worker's trial was done on one store and
+        an error on the other. The limits themselves are stored."""
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        edges = {"loss": 1.0, "low": -(2**63), "high": 2**63 - 1, "id": "9" * 30}
+        big = {**edges, "sizes": {"n": [3, 2**70]}}
+        said = (
+            "`result['sizes']['n'][1]` must be an integer from -2**63 to 2**63 - 1 "
+            "(64 bits: what every store holds), but got "
+            "result['sizes']['n'][1]=1180591620717411303424"
+        )
+        with pytest.raises(UnstorableError) as refused:
+            store.complete(study, trial.tid, trial.token, big)
+        assert str(refused.value) == said
+        assert store.get_trial(study, trial.tid).state == S.RUNNING  # not written
+        with pytest.raises(UnstorableError, match=r"`error\['n'\]` must be"):
+            store.fail(study, trial.tid, trial.token, {"type": "E", "message": "m",
+                                                       "n": -(2**64)})  # fmt: skip
+        with pytest.raises(UnstorableError, match=r"`params\['x'\]` must be"):
+            store.insert_trials(study, [NewTrial({"x": 2**64}, {})])
+        with pytest.raises(UnstorableError, match=r"`config\['x'\]` must be"):
+            store.insert_finished(study, [FinishedTrial({"x": 1}, {"x": 2**63},
+                                                        {"loss": 1.0})])  # fmt: skip
+        store.complete(study, trial.tid, trial.token, edges)
+        assert store.get_trial(study, trial.tid).result == edges
 
 
 # ---- lifecycle -----------------------------------------------------------------------

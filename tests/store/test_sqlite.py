@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import re
 import sqlite3
 import threading
 import time
@@ -18,6 +19,7 @@ from hpo_service.exceptions import (
     StoreError,
     StoreLostError,
     StoreNotFoundError,
+    UnstorableError,
 )
 from hpo_service.store import FinishedTrial, NewTrial, TrialState, open_store
 from hpo_service.store._sqlite import _SCHEMA_VERSION, SQLiteTrialStore
@@ -504,26 +506,31 @@ def test_a_completion_moves_one_entry_of_the_light_reads(path: Path, store) -> N
     }
 
 
-def test_a_loss_or_constraint_beyond_a_float_is_stored_unranked(
+def test_a_loss_or_constraint_beyond_a_float_is_refused_as_on_mongodb(
     store: SQLiteTrialStore,
 ) -> None:
-    """JSON holds an integer of any size (the raw store API lets one through; MongoDB
-    refuses it as unstorable): the completion is stored whole and left unranked,
-    where ranking it raised OverflowError and the completion failed."""
+    """JSON holds an integer of any size, and SQLite used to store a 10**400 loss
+    (left unranked) where MongoDB refused it as unstorable: one rule now
+    (:func:`~hpo_service.store._common.check_int64`, the contract's
+    test_integers_beyond_64_bits_are_refused_naming_the_field), the completion
+    is refused naming the field, nothing is written, and the trials after it rank
+    as usual."""
     huge = 10**400
-    results = [
-        {"loss": huge, "status": "ok"},
-        {"loss": 1.0, "status": "ok", "constraints": [huge]},
-        {"loss": 5.0, "status": "ok"},
-    ]
-    store.insert_trials("s", [NewTrial({"x": i}, {"x": i}) for i in range(3)])
-    for result in results:
+    refused = [
+        ({"loss": huge, "status": "ok"}, "result['loss']"),
+        ({"loss": 1.0, "status": "ok", "constraints": [huge]},
+         "result['constraints'][0]"),
+    ]  # fmt: skip
+    store.insert_trials("s", [NewTrial({"x": i}, {"x": i}) for i in range(2)])
+    for result, field in refused:
         trial = store.claim("w", 60.0, study="s")
-        assert store.complete("s", trial.tid, trial.token, result)
-    assert [t.result for t in store.get_trials("s")] == results
-    assert store.best_trial("s").tid == 2
-    assert store.summarise("s").counts[TrialState.DONE] == 3
-    assert [light for _, light in store.done_results("s")] == results
+        with pytest.raises(UnstorableError, match=re.escape(f"`{field}` must be")):
+            store.complete("s", trial.tid, trial.token, result)
+        assert store.get_trial("s", trial.tid).state == TrialState.RUNNING
+        ok = {"loss": 5.0 - trial.tid, "status": "ok"}
+        assert store.complete("s", trial.tid, trial.token, ok)
+    assert store.best_trial("s").tid == 1
+    assert store.summarise("s").counts[TrialState.DONE] == 2
 
 
 def test_store_errors_that_cannot_pass_are_not_marked_so(path: Path) -> None:
