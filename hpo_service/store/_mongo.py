@@ -119,6 +119,7 @@ from hpo_service.store._mongo_connect import (
     unreachable_message,
 )
 from hpo_service.store._retry import RetryPolicy
+from hpo_service.store._snapshot_retry import SnapshotRetry
 from hpo_service.store._url import (
     make_scrubber,
     mask_url,
@@ -812,7 +813,9 @@ class MongoTrialStore(BaseTrialStore):
         self._offset_at = -math.inf
         self._schema_ready = False
         self._numbering_refused = False
-        self._snapshot_refused = False  # read concern "snapshot" (count_by_state)
+        #: When to ask for read concern "snapshot" (count_by_state) again after
+        #: the server refused it.
+        self._snapshot = SnapshotRetry()
         self._max_document = _MAX_DOCUMENT
         self._server_clock = lock is None  # mongomock cannot evaluate $$NOW
         self._local_time: Callable[[], float] = time.time  # a test hook
@@ -2053,16 +2056,20 @@ class MongoTrialStore(BaseTrialStore):
         through the ``study_tid`` index instead, whose entries no state change
         moves: each trial is counted once, in the state it had when the scan
         reached it. That is what the budget rule needs (worker/_budget.py), though
-        it is not one instant.
+        it is not one instant. A refusal may pass (an election, an upgrade): the
+        snapshot is asked for again after a while (:class:`SnapshotRetry`).
         """
-        if not self._snapshot_refused:
+        if self._snapshot.should_ask():
             try:
-                return list(self._trials_at_once.aggregate(pipeline))
+                groups = list(self._trials_at_once.aggregate(pipeline))
             except OperationFailure as exc:
                 if exc.code not in NO_SNAPSHOT_CODES:
                     raise
-                self._snapshot_refused = True  # from now on: by the tid index
+                self._snapshot.refused()  # by the tid index for a while
                 _logger.debug("MongoDB refused a snapshot read (%s): %s", exc.code, exc)
+            else:
+                self._snapshot.accepted()
+                return groups
         return list(self._trials.aggregate(pipeline, hint={"study": 1, "tid": 1}))
 
     # ---- light reads (see ._summary) -------------------------------------------------

@@ -31,6 +31,7 @@ from hpo_service.exceptions import (
 from hpo_service.store import FinishedTrial, NewTrial, TrialState, _mongo, open_store
 from hpo_service.store import _mongo_schema as schema
 from hpo_service.store._mongo import MongoTrialStore
+from hpo_service.store._snapshot_retry import SnapshotRetry
 from tests.conftest import AUTH_ADMIN, mongo_lane
 from tests.helpers.mongo_wire import (
     as_user,
@@ -184,6 +185,44 @@ def test_a_server_refusing_snapshot_reads_is_counted_through_the_tid_index(
         assert done_running_new(store) == THREE_STATES
     by_tid = ("majority", {"study": 1, "tid": 1})
     assert aggregates.sent == [("snapshot", None), by_tid, by_tid]
+    assert aggregates.failed_codes == [246]
+
+
+@pytest.mark.parametrize("after", ["calls", "seconds"])
+def test_a_refused_snapshot_read_is_asked_for_again_later(
+    mongo_url: str, database: str, after: str
+) -> None:
+    """A refusal may pass (246 SnapshotUnavailable in an election, a node being
+    upgraded): after ``calls`` counts through the index, or once ``seconds``
+    have passed (0 here: the very next count), the store asks for a snapshot
+    again and, given one, keeps asking. Before, one refusal switched the store to
+    the index for the rest of its life."""
+    if not fail_points_enabled(mongo_url):
+        pytest.skip("the MongoDB server runs without test commands")
+    app = f"resnap{uuid.uuid4().hex[:8]}"
+    url = with_database(mongo_url, database) + f"&appName={app}"
+    refuse = {"failCommands": ["aggregate"], "appName": app, "errorCode": 246}
+    aggregates = Aggregates()
+    retry = (
+        SnapshotRetry(calls=2, seconds=3600.0)
+        if after == "calls"
+        else SnapshotRetry(calls=10**6, seconds=0.0)
+    )
+    counts = 4 if after == "calls" else 2  # after the refused one
+    with open_store(url, event_listeners=[aggregates]) as store:
+        assert isinstance(store, MongoTrialStore)
+        store._snapshot = retry
+        a_study_in_three_states(store)
+        with fail_point(mongo_url, refuse, {"times": 1}):
+            assert done_running_new(store) == THREE_STATES
+        for _ in range(counts):
+            assert done_running_new(store) == THREE_STATES
+    by_tid, snapshot = ("majority", {"study": 1, "tid": 1}), ("snapshot", None)
+    if after == "calls":  # the refused count's own fallback, then 2 counts by tid
+        wanted = [snapshot, by_tid, by_tid, by_tid, snapshot, snapshot]
+    else:
+        wanted = [snapshot, by_tid, snapshot, snapshot]
+    assert aggregates.sent == wanted
     assert aggregates.failed_codes == [246]
 
 
