@@ -52,8 +52,8 @@ def test_start_refuses_a_space_that_raises_for_its_sampled_point(procs, any_db):
         assert sum(store.count_by_state("z").values()) == 1
     [message] = space_errors(any_db, "z")  # as fmin's error trial says it
     assert message.startswith("the space raised ZeroDivisionError for the sampled ")
-    where = r" \(in inverse_of at " + re.escape(objectives.__file__) + r":\d+\)$"
-    assert re.search(": float division by zero" + where, message), message
+    at_line = r" \(in inverse_of at " + re.escape(objectives.__file__) + r":\d+\)$"
+    assert re.search(": float division by zero" + at_line, message), message
     # the lease was given back: the next start takes it (and refuses the same way)
     again = procs.run(DRIVER, "start", "--db", any_db, "--study", "z",
                       "--no-progress")  # fmt: skip
