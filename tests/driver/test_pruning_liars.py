@@ -103,9 +103,10 @@ class Recording(Suggester):
 
     given: ClassVar[list[tuple[list[dict], list[float] | None]]] = []
 
-    def suggest(self, rng, n=1, pending=(), weights=None):
+    def suggest_params(self, rng, n=1, pending=(), weights=None):
+        # every suggestion passes here (suggest, numbered_params: the driver's)
         Recording.given.append(([dict(p) for p in pending], weights))
-        return super().suggest(rng, n, pending, weights)
+        return super().suggest_params(rng, n, pending, weights)
 
 
 def test_the_driver_gives_survivors_a_lighter_liar_weight(monkeypatch, store):

@@ -181,10 +181,12 @@ def reports_at_gate(config: dict[str, Any]) -> float:
 
 def bad_reports(config: dict[str, Any]) -> float:
     """Reports ``config["reports"]`` (``[value, step]`` pairs, ``"nan"``, ``"inf"`` and
-    ``"-inf"`` for the non-finite floats)."""
+    ``"-inf"`` for the non-finite floats; a step given as a string of digits is
+    reported as that int: no store holds one beyond 64 bits in a config)."""
     from hpo_service import report
 
     for value, step in config["reports"]:
+        step = int(step) if isinstance(step, str) else step
         report(float(value) if value in ("nan", "inf", "-inf") else value, step)
     return 0.0
 

@@ -65,7 +65,7 @@ def test_bad_reports_in_a_worker_are_errors_naming_the_value(store):
         [[1.0, 3], [1.0, 2]],  # steps going backwards
         [[1.0, -1]],  # a negative step
         [["0.5", 0]],  # not a number
-        [[1.0, 2**63]],  # beyond a 64-bit store column
+        [[1.0, str(2**63)]],  # beyond a 64-bit store column (an int in the child)
         [[1.0, 0], ["-inf", 1]],  # infinite (JSON cannot hold it)
         [["inf", 0]],
     ]
