@@ -67,7 +67,9 @@ def _ride_out(
     ran the trial and stopped."""
     worker, err = _worker(db_url)
     try:
-        wait_until(lambda: "worker started" in err.text, 60)
+        # its objective process first: it makes a temporary file, which a limit on
+        # writes would refuse (the worker logs "worker started" before it)
+        wait_until(lambda: "worker started" in err.text and _has_child(worker.pid), 60)
         fail(worker)
         wait_until(lambda: _claims_failed(err) >= 4 or worker.poll() is not None, 120)
         assert worker.poll() is None, err.finish()
@@ -79,6 +81,21 @@ def _ride_out(
             worker.kill()
             worker.wait()
     return err.finish()
+
+
+def _has_child(pid: int) -> bool:
+    """Whether process ``pid`` has a child process (Linux: ``/proc/*/stat``)."""
+    for stat in os.scandir("/proc"):
+        if not stat.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{stat.name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == pid:
+            return True
+    return False
 
 
 def _check_lines(text: str) -> None:
