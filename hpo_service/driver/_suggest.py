@@ -278,27 +278,6 @@ class Suggester:
         except Exception as e:
             raise SpaceCodeError(dict(params), e, point=point) from e
 
-    def suggest_numbered(
-        self,
-        seed: int,
-        start: int,
-        n: int = 1,
-        pending: Sequence[Mapping[str, Any]] = (),
-        weights: Sequence[float] | None = None,
-    ) -> list[NewTrial]:
-        """:meth:`suggest` for the study's trials number ``start`` to ``start + n - 1``.
-
-        The batch is drawn from ``default_rng([seed, start])``. An algorithm whose
-        ``suggest`` has ``independent_points`` set (random search) draws its ``i``-th
-        point from ``default_rng([seed, start + i])`` instead, so that a seed gives
-        the same points however the driver batches them (as hyperopt's
-        ``MongoTrials`` with ``rand.suggest``).
-        """
-        return [
-            NewTrial(params=params, config=self.config(params))
-            for params in self.numbered_params(seed, start, n, pending, weights)
-        ]
-
     def numbered_params(
         self,
         seed: int,
@@ -307,9 +286,16 @@ class Suggester:
         pending: Sequence[Mapping[str, Any]] = (),
         weights: Sequence[float] | None = None,
     ) -> list[dict[str, Any]]:
-        """The params :meth:`suggest_numbered` makes trials of, drawn the same way,
+        """Params for the study's trials number ``start`` to ``start + n - 1``,
         configs not evaluated (the driver evaluates each on its own: a space that
-        raises for one point then ends that point's trial only)."""
+        raises for one point then ends that point's trial only).
+
+        The batch is drawn from ``default_rng([seed, start])``. An algorithm whose
+        ``suggest`` has ``independent_points`` set (random search) draws its ``i``-th
+        point from ``default_rng([seed, start + i])`` instead, so that a seed gives
+        the same points however the driver batches them (as hyperopt's
+        ``MongoTrials`` with ``rand.suggest``).
+        """
         if not _flagged(self._algorithm, "independent_points"):
             rng = np.random.default_rng([seed, start])
             return self.suggest_params(rng, n, pending, weights)
