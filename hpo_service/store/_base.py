@@ -401,7 +401,8 @@ class BaseTrialStore(abc.ABC):
 
         This default claims, then reads the study (:meth:`get_study`); SQLite reads
         it in the claim's own transaction, in the statement that already marks the
-        study changed.
+        study changed; MongoDB claims and reads too, and keeps what the read says
+        for the attempt's :meth:`complete` (``unless_setting``).
 
         Returns:
             ``(trial, study)``, or None when nothing is queued.
@@ -477,7 +478,10 @@ class BaseTrialStore(abc.ABC):
         constraints with ``unless_setting="n_constraints"``, so a count another
         worker recorded while the trial ran refuses it without a read of the study
         before each result (SQLite: the same transaction, no extra statement;
-        MongoDB: one read of the study just before the write).
+        MongoDB: none either for an attempt this store object claimed with
+        :meth:`claim_with_study`, the key unset then and no settings write open,
+        since settings writes mark the queued and running trials first, see
+        :mod:`._mongo_settings`; else one read of the study just before the write).
 
         Returns:
             True if accepted; False if ``token`` is not the current running attempt.

@@ -39,7 +39,9 @@ Design notes:
   share a causally consistent session, so a failover between them cannot serve an
   older snapshot.
 - **Round trips.** claim 1, heartbeat 1, complete/fail/release 1; insert of a batch 2
-  (allocate tids, insert); a changes_since poll 3, or 4 when it numbers writes. The
+  (allocate tids, insert); a changes_since poll 3, or 4 when it numbers writes; a
+  settings write 3 (begin, mark the queued and running trials, write: so that a
+  result conditional on a setting needs no read, see :mod:`._mongo_settings`). The
   minimum per trial is therefore 2 (claim + complete) plus the driver's share of its
   batch insert and polls; a retry after a lost reply adds a lookup.
 - **User values** are stored as native documents after a JSON round trip (so every
@@ -95,6 +97,7 @@ from hpo_service.exceptions import (
 )
 from hpo_service.store import _common as c
 from hpo_service.store import _mongo_schema as schema
+from hpo_service.store import _mongo_settings as mongo_settings
 from hpo_service.store import _summary as summary
 from hpo_service.store._base import (
     BaseTrialStore,
@@ -813,6 +816,8 @@ class MongoTrialStore(BaseTrialStore):
         self._offset_at = -math.inf
         self._schema_ready = False
         self._numbering_refused = False
+        #: The study as read after each recent claim (``claim_with_study``).
+        self._seen = mongo_settings.SeenAtClaim()
         #: When to ask for read concern "snapshot" (count_by_state) again after
         #: the server refused it.
         self._snapshot = SnapshotRetry()
@@ -1301,7 +1306,7 @@ class MongoTrialStore(BaseTrialStore):
         c.check_name(name, "name")
         encoded = _encode(c.check_dict(settings, "settings"), "settings")
         update = self._update({"settings": encoded}, times={"updated_at": 0.0})
-        return self._update_study("update_study_settings", name, update)
+        return self._write_settings("update_study_settings", name, update)
 
     def patch_study_settings(
         self, name: str, changes: dict[str, Any], *, only_unset: bool = False
@@ -1313,18 +1318,18 @@ class MongoTrialStore(BaseTrialStore):
             with self._lock:
                 if only_unset:
                     fields = self._unset_fields(name, fields)
-                return self._update_study(
+                return self._write_settings(
                     "patch_study_settings", name, self._update(fields, times=_TOUCH)
                 )
         if not only_unset:
-            return self._update_study(
+            return self._write_settings(
                 "patch_study_settings", name, self._update(fields, times=_TOUCH)
             )
         stage = {
             path: {"$ifNull": [f"${path}", {"$literal": value}]}
             for path, value in fields.items()
         }
-        return self._update_study(
+        return self._write_settings(
             "patch_study_settings", name, [{"$set": {**stage, "updated_at": _NOW}}]
         )
 
@@ -1336,6 +1341,36 @@ class MongoTrialStore(BaseTrialStore):
             for path, value in fields.items()
             if stored.get(path.partition(".")[2]) is None
         }
+
+    def _write_settings(self, what: str, name: str, update: Any) -> Study:
+        """Apply the settings ``update`` to study ``name`` as the protocol of
+        :mod:`._mongo_settings` writes settings (begin, stamp the queued and running
+        trials, then write and end: three commands); return the study after it.
+
+        Raises:
+            StudyNotFoundError: No such study.
+        """
+        wid = uuid.uuid4().hex
+        begun = self._call(
+            what,
+            lambda _: self._studies.find_one_and_update(
+                {"_id": name},
+                mongo_settings.begin(wid),
+                projection={mongo_settings.BEGUN: 1},
+                return_document=_AFTER,
+            ),
+        )
+        if begun is None:
+            raise _study_not_found(name)
+        unfinished = {"$in": [TrialState.NEW.value, TrialState.RUNNING.value]}
+        marks = mongo_settings.stamp(int(begun[mongo_settings.BEGUN]))
+        self._call(
+            what,
+            lambda _: self._trials.update_many(
+                {"study": name, "state": unfinished}, marks
+            ),
+        )  # not a change of the trials: no version
+        return self._update_study(what, name, mongo_settings.ending(update, wid))
 
     def _update_study(self, what: str, name: str, update: Any) -> Study:
         """Apply ``update`` to study ``name``; return the study as it is after it."""
@@ -1554,6 +1589,19 @@ class MongoTrialStore(BaseTrialStore):
             return None
         return _trial(doc)
 
+    def claim_with_study(
+        self, owner: str, lease_seconds: float, *, study: str | None = None
+    ) -> tuple[Trial, Study] | None:
+        """Claim, then read the study (two commands), and keep what the read says
+        for the attempt's result write: a ``complete(..., unless_setting=key)`` of
+        it needs no read when ``key`` was unset then (see :mod:`._mongo_settings`)."""
+        trial = self.claim(owner, lease_seconds, study=study)
+        if trial is None:
+            return None
+        doc = self._require_study(trial.study)
+        self._seen.keep(trial.study, trial.tid, trial.token or "", doc)
+        return trial, _study(doc)
+
     def heartbeat(self, study: str, tid: int, token: str, lease_seconds: float) -> bool:
         c.check_name(study, "study")
         c.check_tid(tid)
@@ -1640,10 +1688,6 @@ class MongoTrialStore(BaseTrialStore):
         encoded = self._sized(
             _encode(c.check_dict(result, "result"), "result"), "result"
         )
-        if unless_setting is not None:
-            key = c.check_setting_key(unless_setting, "unless_setting")
-            if not self._current_unless_set(study, tid, token, key):
-                return False
         fields = {
             "state": TrialState.DONE.value,
             "result": encoded,
@@ -1651,9 +1695,38 @@ class MongoTrialStore(BaseTrialStore):
             **_rank_fields(encoded),
             **_code_field(code),
         }
-        return self._finish(
-            "complete", study, tid, token, fields, times={"finished_at": 0.0}
-        )
+        if unless_setting is None:
+            return self._outcome("complete", study, tid, token, fields)
+        key = c.check_setting_key(unless_setting, "unless_setting")
+        guard = self._seen.guard(study, tid, token, key)
+        if guard is not None and self._outcome(
+            "complete", study, tid, token, fields, current=guard
+        ):
+            return True  # no settings write since the read after the claim
+        if not self._current_unless_set(study, tid, token, key):
+            return False  # a stale attempt; else raised: the setting is held
+        return self._outcome("complete", study, tid, token, fields)
+
+    def _outcome(
+        self,
+        what: str,
+        study: str,
+        tid: int,
+        token: str,
+        fields: dict[str, Any],
+        *,
+        current: dict[str, Any] | None = None,
+    ) -> bool:
+        """Write the outcome ``fields`` of attempt ``token`` (``current``: the
+        filter naming it, as :meth:`_finish`'s), stamping ``finished_at``; once
+        written, forget the study read after its claim."""
+        written = self._finish(
+            what, study, tid, token, fields, current=current,
+            times={"finished_at": 0.0},
+        )  # fmt: skip
+        if written:
+            self._seen.forget(study, tid, token)
+        return written
 
     def _current_unless_set(self, study: str, tid: int, token: str, key: str) -> bool:
         """Read the study's setting ``key`` before a conditional write (one read;
@@ -1696,9 +1769,7 @@ class MongoTrialStore(BaseTrialStore):
             "lease_expires_at": None,
             **_code_field(code),
         }
-        return self._finish(
-            "fail", study, tid, token, fields, times={"finished_at": 0.0}
-        )
+        return self._outcome("fail", study, tid, token, fields)
 
     def release(self, study: str, tid: int, token: str) -> bool:
         fields = {
@@ -1708,6 +1779,7 @@ class MongoTrialStore(BaseTrialStore):
             "started_at": None,
             "lease_expires_at": None,
         }
+        self._seen.forget(study, tid, token)  # a later claim reads again
         return self._finish("release", study, tid, token, fields, inc={"attempts": -1})
 
     def requeue_expired(
@@ -2334,9 +2406,7 @@ class MongoTrialStore(BaseTrialStore):
             "lease_expires_at": None,
             **_code_field(code),
         }
-        return self._finish(
-            "prune", study, tid, token, fields, times={"finished_at": 0.0}
-        )
+        return self._outcome("prune", study, tid, token, fields)
 
     def report_many(
         self, study: str, tid: int, token: str, values: Sequence[tuple[int, float]]

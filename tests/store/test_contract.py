@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -782,6 +782,92 @@ class TestCompleteUnlessSetting:
         assert store.complete(
             "n", trial.tid, trial.token, {"loss": 1.0}, unless_setting="n_constraints"
         )
+
+    @pytest.mark.parametrize(
+        "record",
+        [
+            lambda s: s.patch_study_settings(
+                "a", {"n_constraints": 2}, only_unset=True
+            ),
+            lambda s: s.patch_study_settings("a", {"n_constraints": 2}),
+            lambda s: s.update_study_settings(
+                "a", {"max_evals": 3, "n_constraints": 2}
+            ),
+        ],
+        ids=["patch_only_unset", "patch", "update"],
+    )
+    def test_refused_after_claim_with_study_once_recorded_meanwhile(
+        self, store_opener: StoreOpener, record: Callable[[BaseTrialStore], Any]
+    ) -> None:
+        """A worker claims with the study read (``claim_with_study``); a count
+        another store records while the trial runs, by any settings write, still
+        refuses its result (MongoDB writes it without a read of the study)."""
+        worker, other = store_opener(), store_opener()
+        worker.create_study("a", {"objective": "m:f", "max_evals": 3})
+        worker.insert_trials("a", new_trials(2))
+        first = worker.claim_with_study("w", LONG, study="a")
+        assert first is not None and first[1].settings.get("n_constraints") is None
+        trial = first[0]
+        record(other)
+        with pytest.raises(SettingRecordedError) as raised:
+            worker.complete(
+                "a",
+                trial.tid,
+                trial.token,
+                {"loss": 1.0},
+                unless_setting="n_constraints",
+            )
+        assert (raised.value.key, raised.value.value) == ("n_constraints", 2)
+        got = worker.get_trial("a", trial.tid)
+        assert (got.state, got.result) == (S.RUNNING, None)
+        second = worker.claim_with_study("w", LONG, study="a")  # read with the count
+        assert second is not None and second[1].settings["n_constraints"] == 2
+        with pytest.raises(SettingRecordedError):
+            worker.complete(
+                "a", second[0].tid, second[0].token, {"loss": 1.0},
+                unless_setting="n_constraints",
+            )  # fmt: skip
+
+    def test_written_after_claim_with_study_when_other_settings_changed(
+        self, store_opener: StoreOpener
+    ) -> None:
+        """Settings writes that leave the key unset do not refuse the result."""
+        worker, other = store_opener(), store_opener()
+        worker.create_study("a", {"objective": "m:f"})
+        worker.insert_trials("a", new_trials(1))
+        claimed_with = worker.claim_with_study("w", LONG, study="a")
+        assert claimed_with is not None
+        trial = claimed_with[0]
+        other.patch_study_settings("a", {"max_evals": 9})
+        other.patch_study_settings("a", {"n_objectives": 1}, only_unset=True)
+        assert worker.complete(
+            "a", trial.tid, trial.token, {"loss": 1.0}, unless_setting="n_constraints"
+        )
+        assert worker.get_trial("a", trial.tid).result == {"loss": 1.0}
+
+    def test_refused_after_a_take_back_once_recorded_while_requeued(
+        self, store_opener: StoreOpener
+    ) -> None:
+        """An attempt requeued after its lease ran out, the count recorded while
+        its trial waited in the queue, and the attempt taken back: refused."""
+        worker, other = store_opener(), store_opener()
+        worker.create_study("a", {"objective": "m:f"})
+        worker.insert_trials("a", new_trials(1))
+        claimed_with = worker.claim_with_study("w", SHORT, study="a")
+        assert claimed_with is not None
+        trial = claimed_with[0]
+        time.sleep(EXPIRE)
+        assert other.requeue_expired(max_attempts=3, study="a").requeued == [("a", 0)]
+        other.patch_study_settings("a", {"n_constraints": 1}, only_unset=True)
+        assert worker.reclaim("a", trial.tid, trial.token, "w", LONG)
+        with pytest.raises(SettingRecordedError):
+            worker.complete(
+                "a",
+                trial.tid,
+                trial.token,
+                {"loss": 1.0},
+                unless_setting="n_constraints",
+            )
 
     @pytest.mark.parametrize("key", ["", "a.b", "$x", "1a", 3])
     def test_a_key_that_is_not_a_setting_name_is_refused(

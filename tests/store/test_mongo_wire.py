@@ -22,6 +22,7 @@ import pytest
 from pymongo import ReadPreference, monitoring
 
 from hpo_service.exceptions import (
+    SettingRecordedError,
     StoreAuthorizationError,
     StoreConnectionError,
     StoreError,
@@ -30,6 +31,7 @@ from hpo_service.exceptions import (
 )
 from hpo_service.store import FinishedTrial, NewTrial, TrialState, _mongo, open_store
 from hpo_service.store import _mongo_schema as schema
+from hpo_service.store import _mongo_settings as mongo_settings
 from hpo_service.store._mongo import MongoTrialStore
 from hpo_service.store._snapshot_retry import SnapshotRetry
 from tests.conftest import AUTH_ADMIN, mongo_lane
@@ -567,6 +569,79 @@ def test_round_trips_per_operation(mongo_url: str, database: str) -> None:
             lambda: store.complete("s", trial.tid, trial.token, {"loss": 0.0})
         )
         assert done == ["findAndModify"]
+
+
+def test_a_conditional_result_after_claim_with_study_reads_nothing(
+    mongo_url: str, database: str
+) -> None:
+    """A worker's trial on MongoDB: claim and read the study, then a result
+    conditional on an unset constraint count: three round trips (four before: the
+    result write read the study first). Once another store recorded the count
+    meanwhile, the result is refused as before."""
+    commands = Commands()
+    with (
+        open_at(mongo_url, database, event_listeners=[commands]) as store,
+        open_at(mongo_url, database) as other,
+    ):
+        store.create_study("s", {"max_evals": 5})
+        store.insert_trials("s", [NewTrial({"i": i}, {"i": i}) for i in range(2)])
+        got: list[Any] = []
+        claim = commands.during(lambda: got.append(store.claim_with_study("w", LONG)))
+        assert claim == ["findAndModify", "find"]
+        (trial, study) = got[0]
+        assert study.settings == {"max_evals": 5}
+        done = commands.during(
+            lambda: store.complete(
+                "s",
+                trial.tid,
+                trial.token,
+                {"loss": 0.0},
+                unless_setting="n_constraints",
+            )
+        )
+        assert done == ["findAndModify"]
+        second, _ = store.claim_with_study("w", LONG)
+        other.patch_study_settings("s", {"n_constraints": 2}, only_unset=True)
+        with pytest.raises(SettingRecordedError) as refused:
+            store.complete(
+                "s",
+                second.tid,
+                second.token,
+                {"loss": 1.0},
+                unless_setting="n_constraints",
+            )
+        assert refused.value.value == 2
+        assert store.get_trial("s", second.tid).state is TrialState.RUNNING
+
+
+def test_a_settings_write_open_at_the_claims_read_is_read_before_the_result(
+    mongo_url: str, database: str
+) -> None:
+    """A settings write begun and not ended as a worker read the study after its
+    claim (here one whose process stopped after its stamp, its settings then
+    written by hand): that worker's result reads the study before it is written,
+    so the count the write ends with still refuses it."""
+    with (
+        open_at(mongo_url, database) as store,
+        pymongo.MongoClient(mongo_url) as client,
+    ):
+        store.create_study("s", {"objective": "m:f"})
+        store.insert_trials("s", [NewTrial({"i": 0}, {"i": 0})])
+        studies = client[database]["studies"]
+        studies.update_one({"_id": "s"}, mongo_settings.begin("cut"))
+        claimed = store.claim_with_study("w", LONG)
+        assert claimed is not None
+        trial = claimed[0]
+        studies.update_one({"_id": "s"}, {"$set": {"settings.n_constraints": 3}})
+        with pytest.raises(SettingRecordedError) as refused:
+            store.complete(
+                "s",
+                trial.tid,
+                trial.token,
+                {"loss": 0.0},
+                unless_setting="n_constraints",
+            )
+        assert refused.value.value == 3
 
 
 def _export_study(store: MongoTrialStore, n: int) -> list[int]:
