@@ -1,7 +1,7 @@
 """A worker judges a claimed trial (its study's budget, a cancel) and runs it with the
 study as read with the claim (``claim_with_study``): on SQLite in the claim's own
 transaction, so a trial costs no read of the study of its own (issue 14, flat cost),
-on MongoDB one read right after the claim, as before."""
+on MongoDB one read right after the claim, as before, and none before its result."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import uuid
 
 import pymongo
 import pytest
+from pymongo import monitoring
 
 from hpo_service.store import NewTrial, TrialState, open_store
 from hpo_service.worker import run_worker
@@ -82,3 +83,64 @@ def test_a_budget_lowered_before_the_claim_holds_the_trial_back(any_store):
     summary = run_worker(any_store, study="b", idle_timeout=0)
     assert (summary.done, summary.trials) == (0, 0), summary
     assert any_store.get_trial("b", 1).state is TrialState.CANCELLED
+
+
+class _Commands(monitoring.CommandListener):
+    """The trial states a client's ``findAndModify`` commands set on trials (a
+    claim ``running``, a result ``done``), and its reads of the studies, in order."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        command = event.command
+        if event.command_name == "find" and command.get("find") == "studies":
+            self.seen.append("read study")
+        elif event.command_name == "findAndModify" and command["findAndModify"] == (
+            "trials"
+        ):
+            self.seen.append(f"set {_state_set(command['update'])}")
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+def _state_set(update) -> str | None:
+    """The state an update (a document or a pipeline) sets, if any."""
+    for stage in update if isinstance(update, list) else [update]:
+        state = stage.get("$set", {}).get("state")
+        if state is not None:
+            return state.get("$literal") if isinstance(state, dict) else state
+    return None
+
+
+def test_a_mongodb_worker_reads_its_study_once_per_trial(mongo_url):
+    """A result without constraints while the study has no constraint count: on
+    MongoDB the worker reads the study once per trial, with its claim, and writes
+    the result conditional on no settings write since (before: once more, just
+    before the result). The first trial records the objective count (a settings
+    write), so its result reads the study again."""
+    commands = _Commands()
+    database = f"hpo_claims_{uuid.uuid4().hex[:10]}"
+    url = with_database(mongo_url, database)
+    try:
+        with open_store(url, event_listeners=[commands]) as store:
+            make_study(
+                store, "q", f"{OBJ}:quadratic", [{"x": 1.0 + i} for i in range(4)]
+            )
+            summary = run_worker(store, study="q", idle_timeout=0)
+            assert (summary.done, summary.failed) == (4, 0), summary
+            assert store.get_study("q").settings.get("n_constraints") is None
+    finally:
+        with pymongo.MongoClient(mongo_url) as client:
+            client.drop_database(database)
+    claims = " ".join(commands.seen).split("set running")[1:]  # the last found none
+    reads = [
+        part.rsplit("set done", 1)[0].count("read study")
+        for part in claims
+        if "set done" in part
+    ]
+    assert reads == [2, 1, 1, 1], commands.seen
