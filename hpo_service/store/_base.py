@@ -480,7 +480,7 @@ class BaseTrialStore(abc.ABC):
         before each result (SQLite: the same transaction, no extra statement;
         MongoDB: none either for an attempt this store object claimed with
         :meth:`claim_with_study`, the key unset then and no settings write open,
-        since settings writes mark the queued and running trials first, see
+        since settings writes mark the running trials first, see
         :mod:`._mongo_settings`; else one read of the study just before the write).
 
         Returns:

@@ -40,7 +40,7 @@ Design notes:
   older snapshot.
 - **Round trips.** claim 1, heartbeat 1, complete/fail/release 1; insert of a batch 2
   (allocate tids, insert); a changes_since poll 3, or 4 when it numbers writes; a
-  settings write 3 (begin, mark the queued and running trials, write: so that a
+  settings write 3 (begin, mark the running trials, write: so that a
   result conditional on a setting needs no read, see :mod:`._mongo_settings`). The
   minimum per trial is therefore 2 (claim + complete) plus the driver's share of its
   batch insert and polls; a retry after a lost reply adds a lookup.
@@ -1344,8 +1344,8 @@ class MongoTrialStore(BaseTrialStore):
 
     def _write_settings(self, what: str, name: str, update: Any) -> Study:
         """Apply the settings ``update`` to study ``name`` as the protocol of
-        :mod:`._mongo_settings` writes settings (begin, stamp the queued and running
-        trials, then write and end: three commands); return the study after it.
+        :mod:`._mongo_settings` writes settings (begin, stamp the running trials,
+        then write and end: three commands); return the study after it.
 
         Raises:
             StudyNotFoundError: No such study.
@@ -1362,13 +1362,10 @@ class MongoTrialStore(BaseTrialStore):
         )
         if begun is None:
             raise _study_not_found(name)
-        unfinished = {"$in": [TrialState.NEW.value, TrialState.RUNNING.value]}
+        running = {"study": name, "state": TrialState.RUNNING.value}
         marks = mongo_settings.stamp(int(begun[mongo_settings.BEGUN]))
         self._call(
-            what,
-            lambda _: self._trials.update_many(
-                {"study": name, "state": unfinished}, marks
-            ),
+            what, lambda _: self._trials.update_many(running, marks)
         )  # not a change of the trials: no version
         return self._update_study(what, name, mongo_settings.ending(update, wid))
 
@@ -1627,6 +1624,7 @@ class MongoTrialStore(BaseTrialStore):
             "token": token,
             "expired_token": None,
         }
+        self._seen.forget(study, tid, token)  # unstamped while queued: read again
         return self._finish(
             "reclaim", study, tid, token, fields,
             times={"lease_expires_at": lease_seconds},

@@ -15,8 +15,7 @@ and ``patch_study_settings``):
 1. **begin**: the study's ``settings_begun`` counter is incremented and the write's
    id added to its ``settings_open`` set; the counter's new value is the write's
    ticket;
-2. **stamp**: the study's queued and running trials get ``settings_begun = max(own,
-   ticket)``;
+2. **stamp**: the study's running trials get ``settings_begun = max(own, ticket)``;
 3. **end**: the settings are written and the write's id leaves ``settings_open``
    (one command).
 
@@ -26,14 +25,18 @@ ended before that read (its settings were read), or begun after it: its ticket i
 above ``seen`` and its stamp, which comes before its settings, found the trial
 running (it was claimed before the read), so the result write conditional on
 ``settings_begun <= seen`` is refused from the stamp on, before the settings change.
-A refused write, or a read that found a write open, falls back to reading the study
-just before the result write (as before). A settings write cut between begin and end
-(its process killed) leaves its id open: that study's results take the read path
-from then on, which is correct, only one command dearer.
+Queued trials are not stamped: one claimed after a write began reads it open or
+ended, and an attempt requeued (its lease ran out) and taken back (``reclaim``)
+forgets its read.
+A refused write, a read that found a write open, and a taken-back attempt fall back
+to reading the study just before the result write (as before). A settings write
+cut between begin and end (its process killed, the store unreachable) leaves its id
+open: that study's results take the read path from then on, which is correct, only
+one command dearer.
 
 Settings written by an older version of this store (no begin, no stamp) are not seen
-by a result written on this path while its trial ran; no older version writes a
-constraint count a newer worker's result is conditional on without also reading.
+by a result written on this path while its trial ran: a constraint count an older
+worker records while a newer worker's trial runs does not refuse that result.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ import threading
 from typing import Any
 
 #: Study: the settings writes begun (a counter); trial: the latest ticket stamped
-#: while the trial was queued or running.
+#: while the trial was running.
 BEGUN = "settings_begun"
 #: Study: the ids of the settings writes begun and not yet ended.
 OPEN = "settings_open"
