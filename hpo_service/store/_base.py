@@ -12,6 +12,8 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hpo_service.exceptions import StoreError
+
 if TYPE_CHECKING:
     from hpo_service.store._summary import RunningTrial, StudySummary
 
@@ -394,17 +396,21 @@ class BaseTrialStore(abc.ABC):
 
     def claim_with_study(
         self, owner: str, lease_seconds: float, *, study: str | None = None
-    ) -> tuple[Trial, Study] | None:
+    ) -> tuple[Trial, Study | None] | None:
         """:meth:`claim`, with the claimed trial's study as it is once the claim
         landed (settings, ``next_tid``): what a worker judges the trial by (its
         budget, a cancel) and runs it with, without a read of its own.
 
         This default claims, then reads the study (:meth:`get_study`); SQLite reads
         it in the claim's own transaction, in the statement that already marks the
-        study changed.
+        study changed. A read that fails after the claim landed gives the trial
+        with no study (the caller reads it, with its own retries) rather than an
+        error: the claimed trial would be lost to its caller, running under a
+        lease no one renews, until the lease runs out.
 
         Returns:
-            ``(trial, study)``, or None when nothing is queued.
+            ``(trial, study)``; ``(trial, None)`` when the read after the claim
+            failed (this default only); None when nothing is queued.
 
         Raises:
             StudyNotFoundError: ``study`` is given but does not exist.
@@ -412,7 +418,10 @@ class BaseTrialStore(abc.ABC):
         trial = self.claim(owner, lease_seconds, study=study)
         if trial is None:
             return None
-        return trial, self.get_study(trial.study)
+        try:
+            return trial, self.get_study(trial.study)
+        except (ConnectionError, StoreError):  # the trial is claimed: hand it over
+            return trial, None
 
     @abc.abstractmethod
     def heartbeat(self, study: str, tid: int, token: str, lease_seconds: float) -> bool:

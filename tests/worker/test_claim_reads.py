@@ -10,6 +10,7 @@ import uuid
 import pymongo
 import pytest
 
+from hpo_service.exceptions import StoreConnectionError
 from hpo_service.store import NewTrial, TrialState, open_store
 from hpo_service.worker import run_worker
 from tests.helpers.mongo_wire import with_database
@@ -82,3 +83,32 @@ def test_a_budget_lowered_before_the_claim_holds_the_trial_back(any_store):
     summary = run_worker(any_store, study="b", idle_timeout=0)
     assert (summary.done, summary.trials) == (0, 0), summary
     assert any_store.get_trial("b", 1).state is TrialState.CANCELLED
+
+
+@pytest.mark.parametrize("any_store", ["mongodb"], indirect=True)
+def test_a_failed_read_after_a_mongodb_claim_does_not_lose_the_trial(any_store):
+    """MongoDB claims, then reads the study (two commands). The read right after a
+    claim fails (the store is down for that one read): the worker still holds the
+    claimed trial, reads its study again with the retries of the budget verdict,
+    and runs it. Before, the failure came out of ``claim_with_study``: the worker
+    held no trial and the claimed one stayed running under a lease no one renewed
+    (done=0, trial 0 'running' until its lease ran out)."""
+    make_study(any_store, "f", f"{OBJ}:quadratic", [{"x": 1.0}])
+    real_claim, real_read = any_store.claim, any_store.get_study
+    claims = [0]  # claims that landed and whose study read has not failed yet
+
+    def claim(*args, **kwargs):
+        trial = real_claim(*args, **kwargs)
+        claims[0] += trial is not None
+        return trial
+
+    def get_study(name):
+        if claims[0]:
+            claims[0] = 0
+            raise StoreConnectionError("down for the read after the claim")
+        return real_read(name)
+
+    any_store.claim, any_store.get_study = claim, get_study
+    summary = run_worker(any_store, study="f", idle_timeout=0)
+    assert (summary.done, summary.trials) == (1, 1), summary
+    assert any_store.get_trial("f", 0).state is TrialState.DONE
