@@ -481,12 +481,14 @@ class BaseTrialStore(abc.ABC):
         the trial's ``code``, as with :meth:`fail` and :meth:`prune`.
 
         ``unless_setting`` makes the write conditional on the study's settings not
-        holding that key (or holding None) as the write lands: a worker that does
-        not know the study's constraint count yet records a result without
-        constraints with ``unless_setting="n_constraints"``, so a count another
-        worker recorded while the trial ran refuses it without a read of the study
-        before each result (SQLite: the same transaction, no extra statement;
-        MongoDB: one read of the study just before the write).
+        holding that key (or holding None): a worker that does not know the study's
+        constraint count yet records a result without constraints with
+        ``unless_setting="n_constraints"``, so a count another worker recorded while
+        the trial ran refuses it without a read of the study before each result.
+        SQLite tests the setting as the write lands (the same transaction, no extra
+        statement); MongoDB reads it just before the write (one read: a trial write
+        cannot test another collection), so a value recorded between that read and
+        the write is not seen, as with a read of the study before the call.
 
         Returns:
             True if accepted; False if ``token`` is not the current running attempt.
