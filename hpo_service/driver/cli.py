@@ -424,8 +424,19 @@ def start(
         except SpaceCodeError as e:  # recorded as an error trial; lease given back
             if space_ref is None:
                 shown = _stored_space_raised(e, study, settings)
-                raise click.ClickException(shown) from e
-            raise click.ClickException(f"{e.naming(space_ref)}{e.where()}") from e
+                raise click.ClickException(f"{shown}. {_SPACE_RAISED}") from e
+            raise click.ClickException(
+                f"{e.naming(space_ref)}{e.where()}. {_SPACE_RAISED}"
+            ) from e
+
+
+#: What ``start`` adds when a sampled point's config raised in the space's code
+#: (the point is an error trial by then): that it was recorded, and the flag that
+#: searches on past such points (without it, nothing said the flag exists).
+_SPACE_RAISED = (
+    "The point is recorded as an error trial; --catch-space-errors records such "
+    "points and searches on"
+)
 
 
 def _stored_space_raised(
