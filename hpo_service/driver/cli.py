@@ -539,8 +539,10 @@ def _drive_opened(
     if note := _output.pruner_objectives_note(settings):
         click.echo(note, err=True)
     # what a command to resume must repeat: the local workers, the run's stop rules
+    # and --catch-space-errors (the store keeps none of them)
     resume_flags = _output.local_worker_flags(workers, show_output)
     resume_flags += _output.stop_rule_flags(settings)
+    resume_flags += " --catch-space-errors" if options.catch_eval_exceptions else ""
     local_workers = LocalWorkers(
         0 if _spent(store, study, settings) else workers,
         db_url,
