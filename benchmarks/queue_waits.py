@@ -65,10 +65,13 @@ def _empty_seconds(
 
 
 def _gaps(trials: Sequence[Trial]) -> list[tuple[float, float]]:
-    """``(claim time, seconds since the same worker's previous finish)`` per claim."""
+    """``(claim time, seconds since the same worker's previous finish)`` per claim
+    of the finished ``trials`` (one cancelled while queued was never claimed: no
+    gap)."""
     by_owner: dict[str, list[Trial]] = defaultdict(list)
     for t in trials:
-        by_owner[t.owner or ""].append(t)
+        if t.started_at is not None:
+            by_owner[t.owner or ""].append(t)
     gaps = []
     for own in by_owner.values():
         own.sort(key=lambda t: t.started_at or 0.0)
@@ -78,12 +81,21 @@ def _gaps(trials: Sequence[Trial]) -> list[tuple[float, float]]:
     return gaps
 
 
+def _left_queue(trial: Trial) -> tuple[float, int] | None:
+    """``(time, -1)`` when ``trial`` left the queue: claimed, or finished unclaimed
+    (cancelled while queued: a driver's drain); None while it is queued."""
+    left = trial.started_at if trial.started_at is not None else trial.finished_at
+    return None if left is None else (left, -1)
+
+
 def waits(trials: Sequence[Trial], start: float, end: float) -> Waits:
     """:class:`Waits` of the stretch ``[start, end]`` (store clock, seconds).
 
     Args:
         trials: Every trial of the study (queued, claimed and finished ones), with
-            ``created_at``; those without ``started_at`` count as still queued.
+            ``created_at``; one leaves the queue when claimed (``started_at``) or,
+            cancelled unclaimed, when it finished; the others count as still
+            queued.
         start: The stretch's first instant.
         end: Its last instant (> ``start``).
 
@@ -93,8 +105,7 @@ def waits(trials: Sequence[Trial], start: float, end: float) -> Waits:
     if not end > start:
         raise ValueError(f"`end` must be > start, but got end={end}, start={start}")
     queued = [(t.created_at or 0.0, 1) for t in trials]
-    claimed = [(t.started_at, -1) for t in trials if t.started_at is not None]
-    events = sorted(queued + claimed)
+    events = sorted(queued + [left for t in trials if (left := _left_queue(t))])
     finished = [t for t in trials if t.finished_at is not None]
     gaps = [g for when, g in _gaps(finished) if start <= when <= end]
     batches: dict[float, int] = defaultdict(int)

@@ -49,3 +49,17 @@ def test_fifths_are_the_first_and_last_fifth_of_the_done_trials() -> None:
 def test_fifths_needs_ten_done_trials() -> None:
     with pytest.raises(ValueError, match="must hold >= 10 done, but got 9"):
         fifths([_trial(i, "a", i, i, i + 1) for i in range(9)])
+
+
+def test_trials_cancelled_while_queued_leave_the_queue_and_have_no_gap() -> None:
+    """A driver's drain cancels queued trials: they finish unclaimed (no owner, no
+    start). Before, two of them failed the gaps' assertion (a finished trial
+    without a start) and each kept the queue from emptying for the rest of the
+    run."""
+    cancelled = [
+        Trial("s", tid, TrialState.CANCELLED, {}, {}, created_at=2.0, finished_at=3.0)
+        for tid in (1, 2)
+    ]
+    w = waits([_trial(0, "a", 0.0, 1.0, 2.0), *cancelled], 0.0, 4.0)
+    assert w.empty == pytest.approx(2.0 / 4.0)  # 1-2 s and 3-4 s
+    assert w.gap_ms == 0.0

@@ -703,6 +703,16 @@ def resume_hint(
     )
 
 
+#: The order in which ``hpo-driver start``'s end line and progress line name the
+#: finished states (:func:`outcome_text`: done, failed, pruned, error, cancelled).
+_END_LINE_ORDER = (
+    TrialState.DONE,
+    TrialState.PRUNED,
+    TrialState.ERROR,
+    TrialState.CANCELLED,
+)
+
+
 def _finished_text(store: BaseTrialStore, study: str) -> tuple[str, bool]:
     """``: 3/50 trials finished (2 done, 1 failed (status fail))`` and whether
     the finished trials fill the budget (``--max-evals``); ``("", False)`` if the
@@ -712,7 +722,8 @@ def _finished_text(store: BaseTrialStore, study: str) -> tuple[str, bool]:
         summary = store.summarise(study)
     except (ConnectionError, HPOServiceError):
         return "", False
-    counts = {s.value: summary.counts[s] for s in COUNTED_STATES}
+    order = sorted(COUNTED_STATES, key=_END_LINE_ORDER.index)  # as the end line's
+    counts = {s.value: summary.counts[s] for s in order}
     shown = outcome_words(outcome_counts(counts, summary.failed), zeros=False)
     finished = sum(counts.values())
     total = "" if budget is None else f"/{budget}"

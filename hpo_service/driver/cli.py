@@ -424,8 +424,19 @@ def start(
         except SpaceCodeError as e:  # recorded as an error trial; lease given back
             if space_ref is None:
                 shown = _stored_space_raised(e, study, settings)
-                raise click.ClickException(shown) from e
-            raise click.ClickException(f"{e.naming(space_ref)}{e.where()}") from e
+                raise click.ClickException(f"{shown}. {_SPACE_RAISED}") from e
+            raise click.ClickException(
+                f"{e.naming(space_ref)}{e.where()}. {_SPACE_RAISED}"
+            ) from e
+
+
+#: What ``start`` adds when a sampled point's config raised in the space's code
+#: (the point is an error trial by then): that it was recorded, and the flag that
+#: searches on past such points (without it, nothing said the flag exists).
+_SPACE_RAISED = (
+    "The point is recorded as an error trial; --catch-space-errors records such "
+    "points and searches on"
+)
 
 
 def _stored_space_raised(
@@ -528,8 +539,10 @@ def _drive_opened(
     if note := _output.pruner_objectives_note(settings):
         click.echo(note, err=True)
     # what a command to resume must repeat: the local workers, the run's stop rules
+    # and --catch-space-errors (the store keeps none of them)
     resume_flags = _output.local_worker_flags(workers, show_output)
     resume_flags += _output.stop_rule_flags(settings)
+    resume_flags += " --catch-space-errors" if options.catch_eval_exceptions else ""
     local_workers = LocalWorkers(
         0 if _spent(store, study, settings) else workers,
         db_url,

@@ -12,6 +12,8 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hpo_service.exceptions import StoreError
+
 if TYPE_CHECKING:
     from hpo_service.store._summary import RunningTrial, StudySummary
 
@@ -394,18 +396,23 @@ class BaseTrialStore(abc.ABC):
 
     def claim_with_study(
         self, owner: str, lease_seconds: float, *, study: str | None = None
-    ) -> tuple[Trial, Study] | None:
+    ) -> tuple[Trial, Study | None] | None:
         """:meth:`claim`, with the claimed trial's study as it is once the claim
         landed (settings, ``next_tid``): what a worker judges the trial by (its
         budget, a cancel) and runs it with, without a read of its own.
 
         This default claims, then reads the study (:meth:`get_study`); SQLite reads
         it in the claim's own transaction, in the statement that already marks the
-        study changed; MongoDB claims and reads too, and keeps what the read says
-        for the attempt's :meth:`complete` (``unless_setting``).
+        study changed. A read that fails after the claim landed gives the trial
+        with no study (the caller reads it, with its own retries) rather than an
+        error: the claimed trial would be lost to its caller, running under a
+        lease no one renews, until the lease runs out. MongoDB claims and reads
+        so too, and keeps what the read says for the attempt's :meth:`complete`
+        (``unless_setting``).
 
         Returns:
-            ``(trial, study)``, or None when nothing is queued.
+            ``(trial, study)``; ``(trial, None)`` when the read after the claim
+            failed (this default only); None when nothing is queued.
 
         Raises:
             StudyNotFoundError: ``study`` is given but does not exist.
@@ -413,7 +420,10 @@ class BaseTrialStore(abc.ABC):
         trial = self.claim(owner, lease_seconds, study=study)
         if trial is None:
             return None
-        return trial, self.get_study(trial.study)
+        try:
+            return trial, self.get_study(trial.study)
+        except (ConnectionError, StoreError):  # the trial is claimed: hand it over
+            return trial, None
 
     @abc.abstractmethod
     def heartbeat(self, study: str, tid: int, token: str, lease_seconds: float) -> bool:
@@ -473,15 +483,18 @@ class BaseTrialStore(abc.ABC):
         the trial's ``code``, as with :meth:`fail` and :meth:`prune`.
 
         ``unless_setting`` makes the write conditional on the study's settings not
-        holding that key (or holding None) as the write lands: a worker that does
-        not know the study's constraint count yet records a result without
-        constraints with ``unless_setting="n_constraints"``, so a count another
-        worker recorded while the trial ran refuses it without a read of the study
-        before each result (SQLite: the same transaction, no extra statement;
-        MongoDB: none either for an attempt this store object claimed with
-        :meth:`claim_with_study`, the key unset then and no settings write open,
-        since settings writes mark the running trials first, see
-        :mod:`._mongo_settings`; else one read of the study just before the write).
+        holding that key (or holding None): a worker that does not know the study's
+        constraint count yet records a result without constraints with
+        ``unless_setting="n_constraints"``, so a count another worker recorded while
+        the trial ran refuses it without a read of the study before each result.
+        SQLite tests the setting as the write lands (the same transaction, no extra
+        statement). MongoDB does too, with no read, for an attempt this store
+        object claimed with :meth:`claim_with_study` while the key was unset and no
+        settings write was open (settings writes first mark the running trials, see
+        :mod:`._mongo_settings`); otherwise it reads the setting just before the
+        write (one read: a trial write cannot test another collection), so a value
+        recorded between that read and the write is not seen, as with a read of the
+        study before the call.
 
         Returns:
             True if accepted; False if ``token`` is not the current running attempt.

@@ -1588,14 +1588,17 @@ class MongoTrialStore(BaseTrialStore):
 
     def claim_with_study(
         self, owner: str, lease_seconds: float, *, study: str | None = None
-    ) -> tuple[Trial, Study] | None:
+    ) -> tuple[Trial, Study | None] | None:
         """Claim, then read the study (two commands), and keep what the read says
         for the attempt's result write: a ``complete(..., unless_setting=key)`` of
         it needs no read when ``key`` was unset then (see :mod:`._mongo_settings`)."""
         trial = self.claim(owner, lease_seconds, study=study)
         if trial is None:
             return None
-        doc = self._require_study(trial.study)
+        try:
+            doc = self._require_study(trial.study)
+        except (ConnectionError, StoreError):  # the trial is claimed: hand it over
+            return trial, None  # as the default does (its result reads the study)
         self._seen.keep(trial.study, trial.tid, trial.token or "", doc)
         return trial, _study(doc)
 

@@ -189,11 +189,13 @@ _NEXT_VERSION = "(SELECT version + 1 FROM studies WHERE name = trials.study)"
 _BUMP = "UPDATE studies SET version = version + 1 WHERE name = ?"
 # _BUMP reading the study as it is after the bump.
 _BUMP_STUDY = f"{_BUMP} RETURNING {_STUDY_COLUMNS}"
-# _BUMP reading one setting of the study on the way (a JSON path: '$."key"'); the
-# settings' text itself when SQLite cannot read it (NaN tokens before 3.42).
+# _BUMP testing one setting of the study on the way (a JSON path: '$."key"'): NULL
+# while it is unset, else the settings' text, decoded in Python (so a value reads
+# as get_study reads it: true, not json_extract's 1), also when SQLite cannot
+# read the text (NaN tokens before 3.42).
 _BUMP_READING = (
-    f"{_BUMP} RETURNING json_valid(settings), "
-    "CASE WHEN json_valid(settings) THEN json_extract(settings, ?) ELSE settings END"
+    f"{_BUMP} RETURNING CASE WHEN json_valid(settings) "
+    "AND json_extract(settings, ?) IS NULL THEN NULL ELSE settings END"
 )
 
 # Filters and gatherings the database makes of the JSON it holds (params, result).
@@ -480,11 +482,9 @@ def _bump_unless_set(conn: sqlite3.Connection, study: str, key: str) -> None:
     raise :class:`SettingRecordedError` (the transaction is rolled back) if it holds
     a value."""
     rows = conn.execute(_BUMP_READING, (study, f'$."{key}"')).fetchall()
-    if not rows:
+    if not rows or rows[0][0] is None:
         return
-    readable, value = rows[0]
-    if not readable:  # decoded here: SQLite cannot read NaN tokens before 3.42
-        value = c.loads(value).get(key)
+    value = c.loads(rows[0][0]).get(key)  # set (or settings SQLite cannot read)
     if value is not None:
         raise SettingRecordedError(key, value)
 

@@ -603,7 +603,8 @@ class Worker:
 
     def _claimed(self, study: str | None) -> Trial | None:
         """Claim a trial of ``study`` (None: any), keeping its study as read with
-        the claim for :meth:`_fits_budget` (no read of its own)."""
+        the claim for :meth:`_fits_budget` (no read of its own; None when that
+        read failed after the claim: the verdict then reads it, retried)."""
         claimed = self._store.claim_with_study(
             self.worker_id, self._claim_lease, study=study
         )

@@ -107,6 +107,19 @@ def test_the_command_to_resume_repeats_the_runs_stop_rules(procs, tmp_path):
     assert f"run `{again}` again to resume it" in err, err
 
 
+def test_the_command_to_resume_repeats_catch_space_errors(procs, tmp_path):
+    """The store does not keep --catch-space-errors either: without it in the
+    command, the resumed start stopped at the first point the space raised for."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    driver = start_driver(procs, db, "s", 200, "--catch-space-errors")  # no worker
+    wait_until(lambda: counts(db, "s")[TrialState.NEW] > 0, 120)
+    os.kill(driver.pid, signal.SIGTERM)
+    _, err = driver.communicate(timeout=120)
+    assert driver.returncode == 128 + signal.SIGTERM, err
+    again = f"hpo-driver start --db {db} --study s --catch-space-errors"
+    assert f"run `{again}` again to resume it" in err, err
+
+
 def running_trials(db: str, study: str) -> list[int]:
     with open_store(db) as store:
         return [t.tid for t in store.get_trials(study, [TrialState.RUNNING])]

@@ -22,6 +22,11 @@ from tests.e2e import objectives
 
 DRIVER = "hpo_service.driver.cli"
 SPACE = "tests.e2e.objectives:inverse_space"
+#: how ``start`` ends the message: the trial recorded, and the flag to search on
+RECORDED = (
+    "The point is recorded as an error trial; --catch-space-errors records such "
+    "points and searches on"
+)
 
 
 def space_errors(db: str, study: str) -> list[str]:
@@ -46,7 +51,7 @@ def test_start_refuses_a_space_that_raises_for_its_sampled_point(procs, any_db):
     ), error
     line = objectives.inverse_of.__code__.co_firstlineno + 3  # its `return 1 / d`
     where = f" (in inverse_of at {objectives.__file__}:{line})"
-    assert error.endswith(f": float division by zero{where}"), error
+    assert error.endswith(f": float division by zero{where}. {RECORDED}"), error
     with open_store(any_db) as store:
         assert store.get_study("z").driver_owner is None
         assert sum(store.count_by_state("z").values()) == 1
@@ -70,7 +75,7 @@ def test_start_refuses_a_space_that_raises_for_its_sampled_point(procs, any_db):
         f": float division by zero{where}. Without --space a resumed start runs "
         "the space stored at the study's first start; fix that code, or pass --space "
         "module:attr to give the space from your code (with --override if it "
-        "differs from the stored one)"
+        f"differs from the stored one). {RECORDED}"
     ), said
 
 
@@ -87,7 +92,8 @@ def test_start_names_the_users_line_when_a_library_raises(procs, tmp_path):
     error = " ".join(run.stderr.split()).split("Error: ", 1)[1]
     assert error.startswith(f"the space {space} raised LinAlgError for the "), error
     line = objectives.cholesky_of.__code__.co_firstlineno + 4  # its return
-    assert error.endswith(f" (in cholesky_of at {objectives.__file__}:{line})"), error
+    where = f" (in cholesky_of at {objectives.__file__}:{line})"
+    assert error.endswith(f"{where}. {RECORDED}"), error
 
 
 def test_catch_space_errors_goes_on_past_the_points_the_space_raises_for(procs, any_db):

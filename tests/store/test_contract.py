@@ -869,6 +869,23 @@ class TestCompleteUnlessSetting:
                 unless_setting="n_constraints",
             )
 
+    @pytest.mark.parametrize("value", [True, False, 0, 2.5, "x", [1, 2], {"a": 1}])
+    def test_the_refusal_carries_the_value_as_stored(
+        self, store: BaseTrialStore, study: str, value: Any
+    ) -> None:
+        """The same value on every store, as :meth:`get_study` reads it. Before,
+        SQLite gave json_extract's SQL value: 1 for true, a JSON text for a list
+        or an object."""
+        store.patch_study_settings(study, {"flag": value})
+        queued(store, study, 1)
+        trial = claimed(store, study)
+        with pytest.raises(SettingRecordedError) as refused:
+            store.complete(
+                study, trial.tid, trial.token, {"loss": 1.0}, unless_setting="flag"
+            )
+        got = refused.value.value
+        assert (type(got), got) == (type(value), value)
+
     @pytest.mark.parametrize("key", ["", "a.b", "$x", "1a", 3])
     def test_a_key_that_is_not_a_setting_name_is_refused(
         self, store: BaseTrialStore, study: str, key: Any

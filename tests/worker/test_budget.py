@@ -186,6 +186,25 @@ def test_a_trial_taken_back_in_a_cancelled_study_is_not_said_not_run(any_store, 
     assert "not run:" not in said, said
 
 
+def test_queued_trials_cancelled_with_a_trial_taken_back_are_counted_apart(
+    any_store, caplog
+):
+    """A trial enqueued after the budget was spent is cancelled with the trial taken
+    back: the line counts it alone ("1 queued trial too"), not the trial taken back
+    (requeued, so among the queued tids too: counted once)."""
+    store = any_store
+    worker, lease, _ = late_attempt(store, "more", running_elsewhere=0)
+    store.insert_trials("more", [NewTrial({"x": 1.0}, {"x": 1.0})])  # `enqueue`
+    with caplog.at_level(logging.INFO):
+        assert worker._heartbeat.take_back(lease) is False
+    counts = store.count_by_state("more")
+    assert (counts[TrialState.DONE], counts[TrialState.CANCELLED]) == (2, 2), counts
+    said = caplog.text
+    assert f"more/0: {TOOK_BACK} (its budget is spent)" in said, said
+    assert "study more: cancelled 1 queued trial too: its budget" in said, said
+    assert "trial 0 first" not in said, said
+
+
 def test_a_trial_taken_back_while_others_take_the_budget_is_handed_back(any_store):
     """Trial 2 finished, trial 1 still runs: with trial 0 back there would be 3
     trials for a budget of 2, so trial 0 is handed back (it runs if trial 1 does

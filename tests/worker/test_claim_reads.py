@@ -11,6 +11,7 @@ import pymongo
 import pytest
 from pymongo import monitoring
 
+from hpo_service.exceptions import StoreConnectionError
 from hpo_service.store import NewTrial, TrialState, open_store
 from hpo_service.worker import run_worker
 from tests.helpers.mongo_wire import with_database
@@ -144,3 +145,32 @@ def test_a_mongodb_worker_reads_its_study_once_per_trial(mongo_url):
         if "set done" in part
     ]
     assert reads == [2, 1, 1, 1], commands.seen
+
+
+@pytest.mark.parametrize("any_store", ["mongodb"], indirect=True)
+def test_a_failed_read_after_a_mongodb_claim_does_not_lose_the_trial(any_store):
+    """MongoDB claims, then reads the study (two commands). The read right after a
+    claim fails (the store is down for that one read): the worker still holds the
+    claimed trial, reads its study again with the retries of the budget verdict,
+    and runs it. Before, the failure came out of ``claim_with_study``: the worker
+    held no trial and the claimed one stayed running under a lease no one renewed
+    (done=0, trial 0 'running' until its lease ran out)."""
+    make_study(any_store, "f", f"{OBJ}:quadratic", [{"x": 1.0}])
+    real_claim, real_read = any_store.claim, any_store._require_study
+    claims = [0]  # claims that landed and whose study read has not failed yet
+
+    def claim(*args, **kwargs):
+        trial = real_claim(*args, **kwargs)
+        claims[0] += trial is not None
+        return trial
+
+    def read(name, *args):  # the store's study read (``get_study``'s too)
+        if claims[0]:
+            claims[0] = 0
+            raise StoreConnectionError("down for the read after the claim")
+        return real_read(name, *args)
+
+    any_store.claim, any_store._require_study = claim, read
+    summary = run_worker(any_store, study="f", idle_timeout=0)
+    assert (summary.done, summary.trials) == (1, 1), summary
+    assert any_store.get_trial("f", 0).state is TrialState.DONE
