@@ -323,6 +323,8 @@ def losses_of(result: Mapping[str, Any]) -> list[float] | None:
     loss = result.get("loss")
     if loss is None:
         return None
+    if type(loss) is float:  # the common case, answered without the checks below
+        return None if math.isnan(loss) else [loss]
     values = loss if _is_sequence(loss) else [loss]
     try:
         losses = [float(v) for v in values]
