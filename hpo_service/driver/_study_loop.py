@@ -520,7 +520,9 @@ class Driver:
     def _errors_note(self) -> str:
         """Why the workers may have stopped: the last finished trials ended in error
         (workers stop after --max-consecutive-failures of them in a row); "" if the
-        last finished trial did not."""
+        last finished trial did not. Error trials no worker ran (a point the space
+        raised for, recorded by the driver; an imported one) neither count nor end
+        the run of errors: no worker stopped for them."""
         streak, error = self._error_streak
         if not streak:
             return ""
@@ -630,9 +632,10 @@ class Driver:
         self._note_activity()
         self._note_code(trial)
         erred = trial.state == TrialState.ERROR
-        self._error_streak = (
-            (self._error_streak[0] + 1, trial.error) if erred else (0, None)
-        )
+        if not erred or trial.owner is not None:  # a worker's outcome: its streak
+            self._error_streak = (
+                (self._error_streak[0] + 1, trial.error) if erred else (0, None)
+            )
         if (
             trial.state == TrialState.DONE
             and (trial.result or {}).get("status") == STATUS_FAIL

@@ -305,6 +305,8 @@ def loss_of(result: Mapping[str, Any]) -> float | None:
     if result.get("status") != STATUS_OK:
         return None
     loss = result.get("loss")
+    if type(loss) is float:  # the common case, without the checks below
+        return None if math.isnan(loss) else loss
     if loss is None or _is_sequence(loss):
         return None
     loss = float(loss)
@@ -323,6 +325,8 @@ def losses_of(result: Mapping[str, Any]) -> list[float] | None:
     loss = result.get("loss")
     if loss is None:
         return None
+    if type(loss) is float:  # the common case, answered without the checks below
+        return None if math.isnan(loss) else [loss]
     values = loss if _is_sequence(loss) else [loss]
     try:
         losses = [float(v) for v in values]

@@ -233,8 +233,7 @@ def _checked(spec: ParamSpec, value: Any) -> int | float:
         raise SpaceError(f"params[{label!r}] must be an integer, but got {value!r}")
     if spec.q is not None and spec.kind != "randint":
         _check_multiple(label, value, spec.q)
-    low, high = _value_range(spec)
-    slack = _TOLERANCE * max([1.0, *(abs(b) for b in (low, high) if math.isfinite(b))])
+    low, high, slack = _bounds(spec)
     if not low - slack <= value <= high + slack:
         raise SpaceError(
             f"params[{label!r}]: `{low} <= {label} <= {high}` must hold, "
@@ -262,6 +261,26 @@ def _check_multiple(label: str, value: float, q: float) -> None:
             f"params[{label!r}] must be a multiple of q={q:g}, the only values the "
             f"space gives {label!r}, but got {label}={value!r}"
         )
+
+
+#: :func:`_bounds` of the specs seen, by ``id`` (with the spec, so that a reused id
+#: of a spec since freed is not taken for it); cleared when it grows large.
+_BOUNDS: dict[int, tuple[ParamSpec, tuple[float, float, float]]] = {}
+
+
+def _bounds(spec: ParamSpec) -> tuple[float, float, float]:
+    """``(low, high, slack)``: :func:`_value_range` and the float tolerance a value
+    may stray beyond it, kept per spec (every suggested point is checked, each of
+    its parameters against the same bounds)."""
+    kept = _BOUNDS.get(id(spec))
+    if kept is not None and kept[0] is spec:
+        return kept[1]
+    low, high = _value_range(spec)
+    slack = _TOLERANCE * max([1.0, *(abs(b) for b in (low, high) if math.isfinite(b))])
+    if len(_BOUNDS) > 4096:
+        _BOUNDS.clear()
+    _BOUNDS[id(spec)] = (spec, (low, high, slack))
+    return low, high, slack
 
 
 def _value_range(spec: ParamSpec) -> tuple[float, float]:

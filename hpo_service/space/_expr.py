@@ -98,6 +98,9 @@ def _rng(rng: np.random.Generator | None) -> np.random.Generator:
 
 def is_number(value: object) -> bool:
     """Whether ``value`` is a real number (bools excluded), Python's or NumPy's."""
+    kind = type(value)
+    if kind is float or kind is int:  # the common case, without the ABC's check
+        return True
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 

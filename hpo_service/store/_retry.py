@@ -83,8 +83,37 @@ class RetryPolicy:
             StoreConnectionError: Transient errors lasted longer than ``timeout``
                 (its message says for how long and how many attempts).
         """
+        started = time.monotonic()
+        try:  # the first attempt: most calls end here, with no bookkeeping
+            answer = op(0)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            failure = exc
+        else:  # as _Attempts.succeeded after no failure, without building one
+            outage = process_outage()
+            if outage.on and not outage.inside():
+                outage.say_worked(doing or what, _logger)
+            return answer
+        return self._retried(op, is_transient, failure, started, what, scrub, doing)
+
+    def _retried(
+        self,
+        op: Callable[[int], _T],
+        is_transient: Callable[[BaseException], bool],
+        failure: Exception,
+        started: float,
+        what: str,
+        scrub: Callable[[str], str],
+        doing: str | None,
+    ) -> _T:
+        """:meth:`call` after its first attempt (started at ``started``) failed
+        with the transient ``failure``."""
         outage = process_outage()
-        attempts = _Attempts(self, what, scrub, outage.name(doing or what), outage)
+        attempts = _Attempts(
+            self, what, scrub, outage.name(doing or what), outage, started
+        )
+        attempts.failed(failure)
         while True:
             try:
                 answer = op(attempts.count)

@@ -965,13 +965,11 @@ class SQLiteTrialStore(BaseTrialStore):
         if self._pid != os.getpid():
             self._lock = threading.RLock()  # a lock held at fork time stays held
         self._check_identity()
+        said = doing(what)
         with self._lock:
             try:
                 return self._retry.call(
-                    attempt,
-                    is_transient=_is_busy,
-                    what=self._what(doing(what)),
-                    doing=doing(what),
+                    attempt, is_transient=_is_busy, what=self._what(said), doing=said
                 )
             except sqlite3.Error as exc:
                 if _is_read_only(exc):

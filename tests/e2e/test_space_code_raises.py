@@ -130,3 +130,29 @@ def test_store_trials_fmin_records_the_point_and_catches_as_fmin(tmp_path, catch
     finally:
         trials.close()
     assert len(space_errors(db, "s")) == (3 if catch else 1)
+
+
+def test_a_driver_waiting_for_workers_does_not_blame_space_errors_on_them(
+    procs, tmp_path
+):
+    """With --catch-space-errors the driver records the points the space raises for
+    as error trials itself. While it then waits for workers (none started), its
+    warning said "The last 1 finished trial ended in error (the last:
+    SpaceCodeError: ...); workers stop after such errors in a row", which no worker
+    did: only errors of trials workers ran count there now. Seed 6's first point
+    raises (d = 0)."""
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    procs.env["HPO_TEST_IDLE_WARNING_SECONDS"] = "0.5"
+    driver = procs.start(DRIVER, "start", "--db", db, "--study", "w", "--objective",
+                         "tests.e2e.objectives:sum_of_squares", "--space",
+                         "tests.e2e.objectives:sometimes_inverse_space",
+                         "--max-evals", "40", "--seed", "6", "--no-progress",
+                         "--catch-space-errors")  # fmt: skip
+    line = ""
+    while "waiting for workers" not in line:
+        line = driver.stderr.readline()
+        assert line, "the driver ended without saying it waits for workers"
+    driver.terminate()
+    driver.communicate(timeout=120)
+    assert space_errors(db, "w"), "seed 6's first point no longer raises"
+    assert "ended in error" not in line and "workers stop" not in line, line

@@ -250,7 +250,10 @@ class TPESettings:
             good trials under the lag"). Re-measured in s21 for the record: over
             seeds 6000-6063 hartmann6 1.08 (p = 0.40), ackley5 0.886 (p = 0.0005);
             on 7000-7063 ackley5 W=16 @100 level with optuna (9.83 vs 9.33, p =
-            0.5) ("a share of the candidates recombined").
+            0.5) ("a share of the candidates recombined"). s22's confirmation,
+            rule set first (seeds 7064-7127, W=16 and 64): level with optuna on
+            that cell, but decoy W=16 @100 1.56x the default (paired p = 0.036),
+            so still not the default ("Confirming ``marginal_gate="count"``").
         marginal_share: While candidates are drawn per parameter (with
             ``marginal_draws``, or while ``marginal_gate`` holds), the share of each
             suggestion's ``n_ei_candidates`` drawn so (``round(marginal_share *
