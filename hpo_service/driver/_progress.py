@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 _logger = logging.getLogger(__name__)
 _LOG_EVERY_SECONDS = 5.0
+#: While nothing changes (no trial finishes: the study waits for workers, or for a
+#: long trial), the line is repeated this often instead, to show the run is alive.
+_LOG_UNCHANGED_SECONDS = 60.0
 
 
 def in_notebook() -> bool:
@@ -115,8 +118,9 @@ class Progress:
     objectives: the size of the Pareto front).
 
     When standard error is no terminal (output redirected to a file, a pipe, a
-    service's journal) there is no bar: an INFO log line every 5 s (seen when the
-    program configured logging), and at the end one line saying how the run ended,
+    service's journal) there is no bar: an INFO log line every 5 s while trials
+    finish, every 60 s while none does (seen when the program configured
+    logging), and at the end one line saying how the run ended,
     e.g. ``20/20 trials finished (15 done, 1 failed, 2 pruned, 2 error), best loss:
     0.0529`` (done: status ``ok``; failed: the objective returned status ``fail``,
     in the order and words of ``hpo-driver start``'s end line and status; with a
@@ -157,6 +161,7 @@ class Progress:
         self._bar: Any = None
         self._exit = contextlib.ExitStack()
         self._last_log = time.monotonic()
+        self._logged: tuple[int, str] | None = None  # what the last line said
         plain = bool(enabled) and not callable(enabled)
         self._log_lines = plain and not sys.stderr.isatty() and not in_notebook()
         if callable(enabled):
@@ -206,8 +211,19 @@ class Progress:
             if isinstance(self._bar, tqdm):
                 self._bar.set_postfix_str(shown, refresh=True)
         self._done, self._shown = done, shown
-        if self._log_lines and time.monotonic() - self._last_log >= _LOG_EVERY_SECONDS:
+        if self._log_lines and self._log_due():
             self._log_line()
+
+    def _log_due(self) -> bool:
+        """A log line is due: 5 s since the last one and the counts or the best
+        changed, or 60 s with nothing changed (a driver waiting for workers wrote
+        the same line every 5 s, 720 an hour)."""
+        waited = time.monotonic() - self._last_log
+        if waited < _LOG_EVERY_SECONDS:
+            return False
+        return (self._done, self._shown) != self._logged or (
+            waited >= _LOG_UNCHANGED_SECONDS
+        )
 
     def close(self, *, last_line: bool = True, why: str | None = None) -> None:
         """Finish the bar or the callback (or write the end line).
@@ -231,6 +247,7 @@ class Progress:
 
     def _log_line(self) -> None:
         self._last_log = time.monotonic()
+        self._logged = (self._done, self._shown)
         total = "?" if self._total is None else self._total
         _logger.info(
             "%s/%s trials finished, %s",

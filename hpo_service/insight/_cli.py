@@ -19,7 +19,7 @@ import click
 
 from hpo_service._common.standard_json import dumps
 from hpo_service._common.stop_signals import pause_point
-from hpo_service._common.words import counted
+from hpo_service._common.words import counted, did_you_mean
 from hpo_service.exceptions import HPOServiceError, StudyNotFoundError
 from hpo_service.store._cli_option import (
     MissingStoreError,
@@ -182,7 +182,8 @@ def _objective_index(which: str, n: int, names: list[str]) -> int:
     """The 0-based objective ``--objective`` names, by number or by name.
 
     Raises:
-        click.BadParameter: No such objective (the message lists them).
+        click.BadParameter: No such objective (the message lists them, and the
+            name closest to a mistyped one).
     """
     if which.isdigit() and int(which) < n:
         return int(which)
@@ -191,7 +192,7 @@ def _objective_index(which: str, n: int, names: list[str]) -> int:
     choices = ", ".join(f"{i} or {name}" for i, name in enumerate(names))
     raise click.BadParameter(
         f"`--objective` must name one of the study's {counted(n, 'objective')} "
-        f"({choices}), but got --objective={which}",
+        f"({choices}), but got --objective={which}{did_you_mean(which, names)}",
         param_hint="'--objective'",
     )
 

@@ -5,6 +5,7 @@ else log lines. What can be checked outside a notebook: the choice."""
 from __future__ import annotations
 
 import io
+import logging
 import sys
 import types
 
@@ -122,3 +123,35 @@ def test_hyperopts_tqdm_callback_routes_prints_through_tqdm():
         ctx.postfix = "best loss: 4711"
         ctx.update(42)
     assert sys.stdout == real_stdout
+
+
+def test_a_run_where_no_trial_finishes_logs_a_line_a_minute(monkeypatch, caplog):
+    """Without a terminal, progress is an INFO line every 5 s; a driver waiting for
+    workers (or for a long trial) wrote the same '0/6 trials finished, ...' line
+    every 5 s, 720 an hour. An unchanged line now comes once a minute, and a
+    change is logged within 5 s as before. (A clock of our own, not the wall's.)"""
+    now = [0.0]
+    monkeypatch.setattr(
+        _progress, "time", types.SimpleNamespace(monotonic=lambda: now[0])
+    )
+    monkeypatch.setattr(_progress, "in_notebook", lambda: False)
+    caplog.set_level(logging.INFO, logger=_progress.__name__)
+    shown = Progress(6, enabled=True)
+
+    def polls(seconds, done):
+        for _ in range(seconds // 5):  # the driver's poll: every 5 s
+            now[0] += 5
+            shown.update(done, None, front=0)
+
+    polls(125, 0)  # two minutes: nothing finishes
+    polls(10, 2)  # two trials finish
+    polls(10, 2)
+    said = [
+        r.getMessage() for r in caplog.records if "trials finished" in r.getMessage()
+    ]
+    assert said == [
+        "0/6 trials finished, Pareto front: 0 trials",  # at 5 s
+        "0/6 trials finished, Pareto front: 0 trials",  # at 65 s
+        "0/6 trials finished, Pareto front: 0 trials",  # at 125 s
+        "2/6 trials finished, Pareto front: 0 trials",  # at 130 s: it changed
+    ], said

@@ -117,6 +117,18 @@ def test_importance_of_an_objective_the_study_lacks_lists_them(db, which):
     ) in run.stderr
 
 
+@pytest.mark.parametrize(("which", "meant"), [("cots", "cost"), ("Error", "error")])
+def test_a_mistyped_objective_name_gets_the_one_meant(db, which, meant):
+    """As a mistyped study, module or setting name does (``did you mean``); before,
+    the list of objectives alone, to compare letter by letter."""
+    run = hpo_driver("importance", "--db", db, "--study", "mo", "--objective", which)
+    assert run.returncode == 2
+    assert (
+        "study's 2 objectives (0 or error, 1 or cost), but got "
+        f"--objective={which}; did you mean '{meant}'?\n"
+    ) in run.stderr
+
+
 def test_the_dashboard_shows_the_named_front(db):
     server, port, _ = start_dashboard("--db", db)
     base = f"http://127.0.0.1:{port}/api/studies/mo"
