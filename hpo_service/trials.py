@@ -8,7 +8,8 @@ analysis code written against ``hyperopt.Trials`` runs unchanged.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Collection, Iterator, Mapping, MutableMapping, Sequence
+from collections import Counter
+from collections.abc import Container, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -453,6 +454,8 @@ class Trials(TrialsView):
         self._ids: set[int] = set()  # tids new_trial_ids handed out (shared)
         self._removals = [0]  # how often trials left _all (shared)
         self._mine: _Mine | None = None  # this experiment's trials, as last listed
+        self._ledger: _Ledger | None = None  # what refresh saw: only changes are read
+        self._tid_index = _TidIndex()  # every experiment's tids (shared by views)
         self.attachments: dict[str, Any] = {}
         self._objective_names = check_objective_names(objectives)
 
@@ -473,7 +476,7 @@ class Trials(TrialsView):
         """
         view = object.__new__(type(self))
         view.__dict__.update(self.__dict__)
-        view._exp_key, view._mine = exp_key, None
+        view._exp_key, view._mine, view._ledger = exp_key, None, None
         view.refresh()
         return view
 
@@ -490,6 +493,28 @@ class Trials(TrialsView):
     @property
     def trials(self) -> list[dict[str, Any]]:
         return self._trials
+
+    @property
+    def n_objectives(self) -> int | None:
+        """Number of objectives: of the names, else of the first successful result's
+        losses; None while neither is known."""
+        names = self._objective_names
+        return len(names) if names else self._synced().n_objectives
+
+    @property
+    def n_constraints(self) -> int | None:
+        """Number of constraints every successful result must carry: that of the
+        first successful result that carries any; None while none has."""
+        return self._synced().n_constraints
+
+    def count_by_state_unsynced(self, arg: int | Sequence[int]) -> int:
+        """How many of all trials (``_dynamic_trials``) are in ``JOB_STATE_*``
+        states ``arg``: one state or several (hyperopt's names)."""
+        return self._synced().count(arg)
+
+    def open_trials(self) -> list[dict[str, Any]]:
+        """The new and running trials of ``_dynamic_trials``, in its order."""
+        return [doc for _, doc in self._synced().open]
 
     @property
     def _dynamic_trials(self) -> list[dict[str, Any]]:
@@ -528,10 +553,10 @@ class Trials(TrialsView):
         Raises:
             InvalidTrial: A doc lacks a key hyperopt's trials have, or reuses a tid.
         """
-        taken = {doc["tid"] for doc in self._all}
+        taken, fresh = self._indexed().tids, set()
         for doc in docs:
-            check_trial_doc(doc, taken)
-            taken.add(doc["tid"])
+            check_trial_doc(doc, _Either(taken, fresh))
+            fresh.add(doc["tid"])
         for doc in docs:
             doc["exp_key"] = self._exp_key
         self._all.extend(docs)
@@ -544,17 +569,43 @@ class Trials(TrialsView):
     def new_trial_ids(self, n: int) -> list[int]:
         """The next ``n`` unused tids, reserved: never handed out again (as in
         hyperopt), so docs built id by id can be inserted as one batch."""
-        used = (doc["tid"] for doc in self._all if isinstance(doc["tid"], int))
-        start = max(max(self._ids, default=-1), max(used, default=-1)) + 1
+        index = self._indexed()
+        start = index.top + 1
         tids = list(range(start, start + n))
         self._ids.update(tids)
+        index.top = max(index.top, start + n - 1)
         return tids
 
     def refresh(self) -> None:
-        """Recompute :attr:`trials` from every trial (after a trial's state changed)."""
-        docs = self._dynamic_trials
-        self._trials = [d for d in docs if d["state"] in JOB_VALID_STATES]
-        show_pruned_losses(docs, self.n_objectives)
+        """Recompute :attr:`trials` (after a trial's state changed).
+
+        Reads the trials added since the last call and those that were new or
+        running then: a finished trial (done, error or cancelled) is taken to stay
+        as it is, so a search of n trials costs O(n) in all, not O(n^2). After
+        changing a finished trial's state or result by hand, call
+        :meth:`refresh_all`.
+        """
+        self._trials = list(self._synced().valid)
+
+    def refresh_all(self) -> None:
+        """Recompute :attr:`trials` from every trial, finished ones included."""
+        self._ledger = None
+        self.refresh()
+
+    def _synced(self) -> _Ledger:
+        """The ledger of ``_dynamic_trials``, brought up to date (anew after a
+        deletion)."""
+        docs, removals, ledger = self._dynamic_trials, self._removals[0], self._ledger
+        if ledger is None or ledger.removals != removals or ledger.seen > len(docs):
+            ledger = self._ledger = _Ledger(removals)
+        ledger.read(docs, self._objective_names)
+        return ledger
+
+    def _indexed(self) -> _TidIndex:
+        """The index of every experiment's tids, brought up to date."""
+        index = self._tid_index
+        index.read(self._all, self._removals[0], self._ids)
+        return index
 
     def fmin(
         self,
@@ -610,8 +661,8 @@ class Trials(TrialsView):
         self.refresh()
 
     def __getstate__(self) -> dict[str, Any]:
-        """What a pickle keeps: everything but the listing kept for speed."""
-        return {k: v for k, v in self.__dict__.items() if k != "_mine"}
+        """What a pickle keeps: everything but what is kept for speed."""
+        return {k: v for k, v in self.__dict__.items() if k not in _SPEED_KEYS}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickle, also from a pickle written by an earlier version."""
@@ -619,7 +670,7 @@ class Trials(TrialsView):
             state["_all"] = list(state.get("_trials", []))
         self.__dict__.update(state)
         self.__dict__.setdefault("_removals", [0])
-        self._mine = None
+        self._mine, self._ledger, self._tid_index = None, None, _TidIndex()
         self.__dict__.setdefault("_exp_key", state.get("exp_key"))
         self.__dict__.pop("exp_key", None)
         self.__dict__.setdefault("_objective_names", None)
@@ -635,6 +686,171 @@ class _Mine(NamedTuple):
     trials: list[dict[str, Any]]
     removals: int
     seen: int
+
+
+#: What :class:`Trials` keeps only for speed, rebuilt after unpickling.
+_SPEED_KEYS = frozenset({"_mine", "_ledger", "_tid_index"})
+_OPEN_STATES = frozenset({JOB_STATE_NEW, JOB_STATE_RUNNING})
+
+
+class _First(NamedTuple):
+    """The first trial (by position) whose result fixes a count, and the count."""
+
+    position: int
+    count: int
+
+
+def _first(a: _First | None, b: _First | None) -> _First | None:
+    if a is None or b is None:
+        return a or b
+    return min(a, b)
+
+
+class _Ledger:
+    """What :meth:`Trials.refresh` knows of an experiment's trials, so that each
+    call reads only the trials that can have changed: those added since the last
+    call and those that were new or running then. A finished trial (done, error,
+    cancelled) is read once; its state, result and counts are kept here.
+    """
+
+    def __init__(self, removals: int) -> None:
+        self.removals = removals  # Trials._removals when built: anew after a deletion
+        self.seen = 0  # the first `seen` trials were read
+        self.open: list[tuple[int, dict[str, Any]]] = []  # (position, new/running doc)
+        self.valid: list[dict[str, Any]] = []  # new, running and done, in order
+        self.finished: Counter[int] = Counter()  # states of the finished trials
+        self.states: Counter[int] = Counter()  # states of the open trials
+        self.done_objectives: _First | None = None  # among finished trials
+        self.done_constraints: _First | None = None
+        self.n_objectives: int | None = None
+        self.n_constraints: int | None = None
+        self.shown: int | None = None  # the count pruned losses were shown for
+
+    def read(self, docs: Sequence[dict[str, Any]], names: Sequence[str] | None) -> None:
+        """Read the trials of ``docs`` that can have changed since the last call.
+
+        Args:
+            docs: Every trial of the experiment, in order; only appended to between
+                calls (a deletion makes a new ledger).
+            names: The objectives' names, if given (they fix the count).
+        """
+        was_open, self.open, self.states = self.open, [], Counter()
+        added = list(enumerate(docs[self.seen :], self.seen))
+        self.seen = len(docs)
+        gone = [doc for pos, doc in was_open if not self._take(pos, doc)]
+        for doc in gone:  # open trials that ended as errors or cancelled
+            _remove_last(self.valid, doc)
+        for pos, doc in added:
+            self._take(pos, doc)
+            if doc["state"] in JOB_VALID_STATES:
+                self.valid.append(doc)
+        self._count(names)
+        self._show_pruned(docs, was_open, added)
+
+    def _take(self, pos: int, doc: dict[str, Any]) -> bool:
+        """Note one trial's state (and its counts once finished); whether it is
+        among the valid ones (new, running, done)."""
+        state = doc["state"]
+        if state in _OPEN_STATES:
+            self.open.append((pos, doc))
+            self.states[state] += 1
+            return True
+        self.finished[state] += 1
+        if state not in JOB_VALID_STATES:
+            return False
+        self.done_objectives = _first(self.done_objectives, _objectives(pos, doc))
+        self.done_constraints = _first(self.done_constraints, _constraints(pos, doc))
+        return True
+
+    def _count(self, names: Sequence[str] | None) -> None:
+        """The counts fixed by the first successful results (of done trials: a new
+        or running trial's result is not the objective's yet)."""
+        objectives, constraints = self.done_objectives, self.done_constraints
+        self.n_objectives = len(names) if names else objectives and objectives.count
+        self.n_constraints = constraints and constraints.count
+
+    def _show_pruned(
+        self,
+        docs: Sequence[dict[str, Any]],
+        was_open: list[tuple[int, dict[str, Any]]],
+        added: list[tuple[int, dict[str, Any]]],
+    ) -> None:
+        """Show pruned losses as the objective count wants: of the trials that
+        changed, or of all once the count is first known (or changed)."""
+        count = self.n_objectives
+        if (count or 1) <= 1:
+            return
+        if self.shown != count:
+            show_pruned_losses(docs, count)
+            self.shown = count
+            return
+        show_pruned_losses([doc for _, doc in was_open + added], count)
+
+    def count(self, states: int | Sequence[int]) -> int:
+        """How many trials are in ``JOB_STATE_*`` states ``states``."""
+        wanted = {states} if isinstance(states, int) else set(states)
+        return sum(self.finished[s] + self.states[s] for s in wanted)
+
+
+def _remove_last(docs: list[dict[str, Any]], doc: dict[str, Any]) -> None:
+    """Remove ``doc`` (this very dict) from ``docs``, looking from the end (where
+    the open trials are)."""
+    for i in range(len(docs) - 1, -1, -1):
+        if docs[i] is doc:
+            del docs[i]
+            return
+
+
+def _objectives(pos: int, doc: Mapping[str, Any]) -> _First | None:
+    count = objective_count([doc["result"]])
+    return None if count is None else _First(pos, count)
+
+
+def _constraints(pos: int, doc: Mapping[str, Any]) -> _First | None:
+    count = constraint_count([doc["result"]])
+    return None if count is None else _First(pos, count)
+
+
+class _TidIndex:
+    """The tids of every experiment's trials (``Trials._all``) and the largest tid
+    used or handed out, read from the trials added since the last call (anew
+    after a deletion)."""
+
+    def __init__(self) -> None:
+        self.tids: set[Any] = set()
+        self.seen = 0
+        self.removals = -1
+        self.top = -1
+
+    def read(
+        self, docs: Sequence[Mapping[str, Any]], removals: int, ids: set[int]
+    ) -> None:
+        """Read the docs added to ``docs`` since the last call.
+
+        Args:
+            docs: Every trial (``Trials._all``), only appended to between calls.
+            removals: How often trials were deleted (``Trials._removals[0]``).
+            ids: The tids handed out by ``new_trial_ids`` (read when built).
+        """
+        if removals != self.removals or self.seen > len(docs):
+            self.tids, self.seen, self.removals = set(), 0, removals
+            self.top = max(ids, default=-1)
+        for doc in docs[self.seen :]:
+            tid = doc["tid"]
+            self.tids.add(tid)
+            if isinstance(tid, int) and tid > self.top:
+                self.top = tid
+        self.seen = len(docs)
+
+
+class _Either(NamedTuple):
+    """Two collections of tids seen as one, for ``in``."""
+
+    first: Container[Any]
+    second: Container[Any]
+
+    def __contains__(self, item: object) -> bool:
+        return item in self.first or item in self.second
 
 
 _TRIAL_KEYS = ("tid", "state", "result", "misc", "spec")
@@ -659,7 +875,7 @@ def _likely_best_true_loss(results: Sequence[Mapping[str, Any]]) -> float:
     return float((wins / wins.sum() * near[:, 2]).sum())
 
 
-def check_trial_doc(doc: Any, taken: Collection[int] = ()) -> None:
+def check_trial_doc(doc: Any, taken: Container[int] = ()) -> None:
     """Check that ``doc`` has the shape of a hyperopt trial dict.
 
     Raises:

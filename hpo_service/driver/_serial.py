@@ -454,18 +454,19 @@ class SerialSearch:
         )
         return bool(stop)
 
+    # The three below read what Trials keeps between refreshes (the open trials,
+    # counts by state): scans of every trial here, a few per trial, were O(n^2).
     def _queued(self) -> list[dict[str, Any]]:
-        docs = self.trials._dynamic_trials
+        docs = self.trials.open_trials()
         return sorted(
             (d for d in docs if d["state"] == JOB_STATE_NEW), key=lambda d: d["tid"]
         )
 
     def _n_finished(self) -> int:
-        return sum(1 for d in self.trials._dynamic_trials if d["state"] in _FINISHED)
+        return self.trials.count_by_state_unsynced(_FINISHED)
 
     def _n_errors(self) -> int:
-        docs = self.trials._dynamic_trials
-        return sum(1 for d in docs if d["state"] == JOB_STATE_ERROR)
+        return self.trials.count_by_state_unsynced(JOB_STATE_ERROR)
 
 
 class _NaNLoss(InvalidResultError):

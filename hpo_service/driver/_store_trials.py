@@ -139,6 +139,7 @@ class StoreTrials(TrialsView):
         self._next_tid = 0  # new_trial_ids handed out the tids below it
         self._labels: list[str] | None = None  # the space's; [] none (yet), see fmin
         self._count: int | None = None  # the study's objectives, once known
+        self._shown_for: int | None = None  # the count pruned losses were shown for
 
     def __reduce_ex__(self, protocol: SupportsIndex) -> NoReturn:
         """Refuse to be pickled, saying what to do instead.
@@ -336,8 +337,15 @@ class StoreTrials(TrialsView):
             return
         for trial in changes:
             self._docs[trial.tid] = self._doc(trial)
-        if changes:  # pruned trials stored before the count was known, too
-            show_pruned_losses(list(self._docs.values()), self._stored_count())
+        if not changes:
+            return
+        count = self._stored_count()
+        if count == self._shown_for:  # only the changed trials: a scan of all was
+            changed = [self._docs[trial.tid] for trial in changes]  # O(n^2) in all
+            show_pruned_losses(changed, count)
+        else:  # the count is new: pruned trials read before it was known, too
+            show_pruned_losses(list(self._docs.values()), count)
+            self._shown_for = count
 
     def refresh_tids(self, tids: Sequence[int] | None) -> None:
         """hyperopt's ``MongoTrials.refresh_tids``: read the trials written since the
