@@ -41,14 +41,26 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict
 
 from hpo_service._common.words import counted
+
+if TYPE_CHECKING:  # Python 3.10 has no typing.Unpack
+    from typing_extensions import Unpack
 
 NOTE_EVERY = float(os.environ.get("HPO_TEST_STORE_NOTE_SECONDS", "30"))
 """Seconds between a process's warnings while its store keeps failing (30; a test
 may shorten it with ``HPO_TEST_STORE_NOTE_SECONDS``)."""
 
 _Log = logging.Logger | logging.LoggerAdapter  # type: ignore[type-arg]
+
+
+class Words(TypedDict, total=False):
+    """The optional words of an outage line (:meth:`Outage.say`)."""
+
+    retry: float | str | None
+    context: tuple[str, ...]
+    quiet: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -180,15 +192,7 @@ class Outage:
             return Note(now - self._since, self._failures, tuple(self._waiting), first)
 
     def say_failed(
-        self,
-        what: str,
-        log: _Log,
-        said: str,
-        error: object,
-        *,
-        retry: float | str | None = None,
-        context: tuple[str, ...] = (),
-        quiet: tuple[str, ...] = (),
+        self, what: str, log: _Log, said: str, error: object, **words: Unpack[Words]
     ) -> None:
         """:meth:`failed`, said on ``log`` (:meth:`say`).
 
@@ -197,37 +201,38 @@ class Outage:
             log: Where to say it.
             said: What failed (``"worker: cannot claim trials"``).
             error: The failure.
-            retry: Seconds until the caller really tries again (said ``retrying
-                in 1.6 s``), or words for when (``"judging it again at its next
-                report"``), or None (not said).
-            context: Words for the parentheses (``"lease ends in 8 s"``).
-            quiet: Words for the parentheses of a debug line only (``"this
-                call's attempt 3"``).
+            **words: ``retry``, ``context``, ``quiet``, as for :meth:`say`.
         """
+        retry = words.get("retry")
         seconds = retry if isinstance(retry, int | float) else None
-        note = self.failed(what, seconds)
-        self.say(note, log, said, error, retry=retry, context=context, quiet=quiet)
+        self.say(self.failed(what, seconds), log, said, error, **words)
 
     @staticmethod
     def say(
-        note: Note | None,
-        log: _Log,
-        said: str,
-        error: object,
-        *,
-        retry: float | str | None = None,
-        context: tuple[str, ...] = (),
-        quiet: tuple[str, ...] = (),
+        note: Note | None, log: _Log, said: str, error: object, **words: Unpack[Words]
     ) -> None:
         """Say a failure :meth:`failed` noted (``note``: a warning; None: a debug
-        line) as ``{said}, {retry} ({context}; {failure}): {error}`` (arguments as
-        for :meth:`say_failed`)."""
+        line) as ``{said}, {retry} ({context}; {failure}): {error}``.
+
+        Args:
+            note: What :meth:`failed` returned.
+            log: Where to say it.
+            said: What failed (``"worker: cannot claim trials"``).
+            error: The failure.
+            **words: ``retry``: seconds until the caller really tries again (said
+                ``retrying in 1.6 s``), or words for when (``"judging it again at
+                its next report"``), or None (not said); ``context``: words for the
+                parentheses (``"lease ends in 8 s"``); ``quiet``: words for the
+                parentheses of a debug line only (``"this call's attempt 3"``).
+        """
+        retry = words.get("retry")
         seconds = retry if isinstance(retry, int | float) else None
         when = retrying_in(seconds) if seconds is not None else retry
-        words = (*context, *(quiet if note is None else ()), failure(note))
+        quiet = words.get("quiet", ()) if note is None else ()
+        parts = (*words.get("context", ()), *quiet, failure(note))
         log.log(
             logging.DEBUG if note is None else logging.WARNING,
-            "%s%s (%s): %s", said, f", {when}" if when else "", "; ".join(words), error,
+            "%s%s (%s): %s", said, f", {when}" if when else "", "; ".join(parts), error,
         )  # fmt: skip
 
     def expect(self, what: str, seconds: float) -> None:
