@@ -180,6 +180,26 @@ def wait_for(condition, timeout=120.0, what="condition"):
         time.sleep(0.2)
 
 
+def table_cells(
+    browser: Any, server: Any, port: int, count: int
+) -> dict[str, list[str]]:
+    """Open the dashboard ``server`` serves on ``port`` in ``browser``, wait until
+    its trials table holds ``count`` rows, and return each row's cells (their text
+    content) by its first cell, the tid."""
+    url = f"http://127.0.0.1:{port}/"
+    wait_for(lambda: serving(server, url), what="dashboard up")
+    browser.get(url)
+    rows = "#trials tbody tr"
+    wait_for(lambda: len(browser.find_elements("css selector", rows)) == count,
+             what=f"the {count} trials in the table")  # fmt: skip
+    table = {}
+    for row in browser.find_elements("css selector", rows):
+        cells = row.find_elements("tag name", "td")
+        texts = [c.get_attribute("textContent") for c in cells]
+        table[texts[0]] = texts
+    return table
+
+
 def get(url):
     """GET a JSON document."""
     with urllib.request.urlopen(url, timeout=30) as response:

@@ -19,7 +19,17 @@ from hpo_service.store import TrialState, open_store
 from tests.e2e.conftest import REPO
 from tests.helpers.terminal_signals import as_from_a_terminal
 
-from ._support import dump_dom, get, serving, start, start_dashboard, stop, up, wait_for
+from ._support import (
+    dump_dom,
+    get,
+    serving,
+    start,
+    start_dashboard,
+    stop,
+    table_cells,
+    up,
+    wait_for,
+)
 
 STUDY = ["--objective", "tests.insight.objectives:objective",
          "--space", "tests.insight.objectives:space"]  # fmt: skip
@@ -161,16 +171,8 @@ def test_the_tables_duration_is_the_objectives_call_as_hpo_driver_trials_says(
     assert {r["state"] for r in records} == {"done", "error"}  # both kinds shown
     server, port, _ = start_dashboard("--db", db)
     try:
-        url = f"http://127.0.0.1:{port}/"
-        wait_for(lambda: serving(server, url), what="dashboard up")
-        browser.get(url)
-        rows = "#trials tbody tr"
-        wait_for(lambda: len(browser.find_elements("css selector", rows)) == 12,
-                 what="the 12 trials in the table")  # fmt: skip
-        shown = {}
-        for row in browser.find_elements("css selector", rows):
-            cells = [c.text for c in row.find_elements("tag name", "td")]
-            shown[int(cells[0])] = float(cells[4])
+        table = table_cells(browser, server, port, 12)
+        shown = {int(tid): float(cells[4]) for tid, cells in table.items()}
         assert shown == pytest.approx(calls, rel=1e-5)
     finally:
         stop(server)

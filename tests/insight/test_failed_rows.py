@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from ._support import hpo_driver, serving, start_dashboard, stop, wait_for
+from ._support import hpo_driver, start_dashboard, stop, table_cells
 
 
 def test_a_status_fail_trial_is_marked_in_the_trials_table(tmp_path, browser):
@@ -25,17 +25,8 @@ def test_a_status_fail_trial_is_marked_in_the_trials_table(tmp_path, browser):
     assert run.returncode == 0, run.stderr[-3000:]
     server, port, _ = start_dashboard("--db", db, "--study", "s")
     try:
-        url = f"http://127.0.0.1:{port}/"
-        wait_for(lambda: serving(server, url), what="dashboard up")
-        browser.get(url)
-        rows = "#trials tbody tr"
-        wait_for(lambda: len(browser.find_elements("css selector", rows)) == 2,
-                 what="the 2 trials in the table")  # fmt: skip
-        cells = {}
-        for row in browser.find_elements("css selector", rows):
-            texts = [c.get_attribute("textContent") for c in row.find_elements(
-                "tag name", "td")]  # fmt: skip
-            cells[texts[0]] = (texts[1], texts[2], texts[-1])
+        table = table_cells(browser, server, port, 2)
+        cells = {tid: (row[1], row[2], row[-1]) for tid, row in table.items()}
         assert cells == {"0": ("done", "0.250000", ""),
                          "1": ("done", "", "status fail (no loss)")}  # fmt: skip
     finally:
