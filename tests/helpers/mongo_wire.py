@@ -323,6 +323,15 @@ def fail_points_enabled(url: str) -> bool:
     return True
 
 
+def needs_fail_points(url: str) -> None:
+    """Skip the calling test unless the server at ``url`` accepts fail points (it
+    runs with test commands enabled)."""
+    import pytest
+
+    if not fail_points_enabled(url):
+        pytest.skip("the MongoDB server runs without test commands (no fail points)")
+
+
 def numbered_first_by(store: Any, other: Any, study: str) -> None:
     """Make ``other`` number ``study``'s pending writes inside each of ``store``'s
     ``changes_since`` calls, just after ``store`` took its version number (step 2 of

@@ -38,7 +38,7 @@ from tests.conftest import AUTH_ADMIN, mongo_lane
 from tests.helpers.mongo_wire import (
     as_user,
     fail_point,
-    fail_points_enabled,
+    needs_fail_points,
     numbered_first_by,
     step_down,
     wait_writable,
@@ -173,8 +173,7 @@ def test_a_server_refusing_snapshot_reads_is_counted_through_the_tid_index(
     246 here, as a standalone answers): the count falls back to the ``study_tid``
     index, which a state change does not move (each trial counted once), and does
     not ask for a snapshot again."""
-    if not fail_points_enabled(mongo_url):
-        pytest.skip("the MongoDB server runs without test commands")
+    needs_fail_points(mongo_url)
     app = f"nosnap{uuid.uuid4().hex[:8]}"
     url = with_database(mongo_url, database) + f"&appName={app}"
     refuse = {"failCommands": ["aggregate"], "appName": app, "errorCode": 246}
@@ -199,8 +198,7 @@ def test_a_refused_snapshot_read_is_asked_for_again_later(
     have passed (0 here: the very next count), the store asks for a snapshot
     again and, given one, keeps asking. Before, one refusal switched the store to
     the index for the rest of its life."""
-    if not fail_points_enabled(mongo_url):
-        pytest.skip("the MongoDB server runs without test commands")
+    needs_fail_points(mongo_url)
     app = f"resnap{uuid.uuid4().hex[:8]}"
     url = with_database(mongo_url, database) + f"&appName={app}"
     refuse = {"failCommands": ["aggregate"], "appName": app, "errorCode": 246}
@@ -286,8 +284,7 @@ def test_a_stalled_server_fails_a_call_after_retry_timeout(
 ) -> None:
     """Each reply slower than the socket timeout drops its connection and is retried
     (a stall is a dropped connection), until ``retry_timeout``: one clear error."""
-    if not fail_points_enabled(mongo_url):
-        pytest.skip("the MongoDB server runs without test commands")
+    needs_fail_points(mongo_url)
     url = with_database(mongo_url, database) + "&appName=stall&socketTimeoutMS=300"
     stall = {"failCommands": ["find"], "appName": "stall", "blockConnection": True,
              "blockTimeMS": 3000}  # fmt: skip
@@ -312,8 +309,7 @@ def test_a_wrong_replica_set_name_is_named(mongo_url: str) -> None:
 
 def test_opening_during_an_election_rides_it_out(mongo_url: str, database: str) -> None:
     """No primary for 4 s: open (connect timeout 1 s) and the first write wait."""
-    if not fail_points_enabled(mongo_url):
-        pytest.skip("the MongoDB server runs without test commands")
+    needs_fail_points(mongo_url)
     step_down(mongo_url, 4)
     try:
         quick = {"serverMonitoringMode": "poll", "heartbeatFrequencyMS": 500}
@@ -335,20 +331,31 @@ def _indexes(server: str, database: str, collection: str = "trials") -> dict[str
         }
 
 
-def test_changed_index_definitions_are_migrated(mongo_url: str, database: str) -> None:
-    """A database whose ``leases`` index has an older definition (and no version)."""
-    with pymongo.MongoClient(mongo_url) as client:
+def _old_leases_index(server: str, database: str) -> None:
+    """Give ``database`` a ``leases`` index of an older definition (and no index
+    version), as the code before versioned indexes left it."""
+    with pymongo.MongoClient(server) as client:
         trials = client[database]["trials"]
         trials.create_index([("lease_expires_at", 1)], name="leases")
+
+
+def _index_version(server: str, database: str) -> Any:
+    """The index version the database's ``meta`` document records."""
+    with pymongo.MongoClient(server) as client:
+        meta = client[database]["meta"].find_one({"_id": schema.META_ID})
+    return meta["indexes"]
+
+
+def test_changed_index_definitions_are_migrated(mongo_url: str, database: str) -> None:
+    """A database whose ``leases`` index has an older definition (and no version)."""
+    _old_leases_index(mongo_url, database)
     with open_at(mongo_url, database) as store:
         run_a_little_study(store)
     for collection, indexes in schema.INDEXES.items():
         wanted = {name: (keys, unique) for name, keys, unique in indexes}
         have = _indexes(mongo_url, database, collection)
         assert {name: have.get(name) for name in wanted} == wanted, collection
-    with pymongo.MongoClient(mongo_url) as client:
-        meta = client[database]["meta"].find_one({"_id": schema.META_ID})
-    assert meta["indexes"] == schema.INDEX_VERSION
+    assert _index_version(mongo_url, database) == schema.INDEX_VERSION
 
 
 def test_a_migration_index_build_may_outlast_the_socket_timeout(
@@ -357,11 +364,8 @@ def test_a_migration_index_build_may_outlast_the_socket_timeout(
     """Building an index on a large trials collection may take minutes: the reply
     timeout that drops a stalled connection (here 300 ms) must not cut the
     migration's createIndexes, which a retry would only wait on again."""
-    if not fail_points_enabled(mongo_url):
-        pytest.skip("the MongoDB server runs without test commands")
-    with pymongo.MongoClient(mongo_url) as client:
-        trials = client[database]["trials"]
-        trials.create_index([("lease_expires_at", 1)], name="leases")
+    needs_fail_points(mongo_url)
+    _old_leases_index(mongo_url, database)
     url = with_database(mongo_url, database) + "&appName=slowbuild&socketTimeoutMS=300"
     slow = {"failCommands": ["createIndexes"], "appName": "slowbuild",
             "blockConnection": True, "blockTimeMS": 1000}  # fmt: skip
@@ -371,18 +375,15 @@ def test_a_migration_index_build_may_outlast_the_socket_timeout(
         open_store(url, retry_timeout=0.5) as store,
     ):
         run_a_little_study(store)
-    with pymongo.MongoClient(mongo_url) as client:
-        meta = client[database]["meta"].find_one({"_id": schema.META_ID})
-    assert meta["indexes"] == schema.INDEX_VERSION
+    assert _index_version(mongo_url, database) == schema.INDEX_VERSION
 
 
 def test_a_database_migrated_by_newer_code_is_left_alone(
     mongo_url: str, database: str
 ) -> None:
+    _old_leases_index(mongo_url, database)
     with pymongo.MongoClient(mongo_url) as client:
-        db = client[database]
-        db["trials"].create_index([("lease_expires_at", 1)], name="leases")
-        db["meta"].insert_one({"_id": schema.META_ID, "indexes": 99})
+        client[database]["meta"].insert_one({"_id": schema.META_ID, "indexes": 99})
     with open_at(mongo_url, database) as store:
         run_a_little_study(store)
     assert _indexes(mongo_url, database)["leases"] == ([("lease_expires_at", 1)], False)
@@ -422,8 +423,7 @@ def test_ranking_an_old_database_cut_short_is_resumed(
     """The migration to index version 3 ranks old done trials in batches (one
     ``bulk_write`` each) and records the version only once all are ranked: a
     migration that fails half-way is finished by the next store that writes."""
-    if not fail_points_enabled(mongo_url):
-        pytest.skip("the server has no fail points")
+    needs_fail_points(mongo_url)
     monkeypatch.setattr(_mongo, "_BACKFILL_BATCH", 4)
     losses = an_old_database(mongo_url, database, 10)
     data = {"failCommands": ["update"], "appName": "cut", "errorCode": 2}
@@ -471,8 +471,7 @@ def test_two_stores_ranking_an_old_database_at_once(
 ) -> None:
     """Two processes (a driver and a worker, say) that write to an old database at
     the same moment both run its migration: every trial is ranked once, rightly."""
-    if not fail_points_enabled(mongo_url):
-        pytest.skip("the server has no fail points")
+    needs_fail_points(mongo_url)
     losses = an_old_database(mongo_url, database, 45)
     go = tmp_path / "go"
     argv = [sys.executable, "-c", _OPEN_AT_ONCE, mongo_url, database, str(go)]
@@ -684,8 +683,7 @@ def test_an_export_whose_batch_fails_resumes_after_its_last_trial(
 ) -> None:
     """A ``getMore`` that fails on a dropped connection is read again from a new
     cursor after the last trial yielded: no trial is lost or repeated."""
-    if not fail_points_enabled(mongo_url):
-        pytest.skip("the server has no fail points")
+    needs_fail_points(mongo_url)
     monkeypatch.setattr(_mongo, "_EXPORT_BATCH", 4)
     data = {"failCommands": ["getMore"], "appName": "cut", "closeConnection": True}
     with open_at(mongo_url, database, appname="cut") as store:
