@@ -560,7 +560,7 @@ class Trials(TrialsView):
         for doc in docs:
             doc["exp_key"] = self._exp_key
         self._all.extend(docs)
-        self.refresh()
+        self._refresh_changed()
         return [doc["tid"] for doc in docs]
 
     #: hyperopt's unchecked insert; here the docs are checked all the same.
@@ -577,14 +577,24 @@ class Trials(TrialsView):
         return tids
 
     def refresh(self) -> None:
-        """Recompute :attr:`trials` (after a trial's state changed).
-
-        Reads the trials added since the last call and those that were new or
-        running then: a finished trial (done, error or cancelled) is taken to stay
-        as it is, so a search of n trials costs O(n) in all, not O(n^2). After
-        changing a finished trial's state or result by hand, call
-        :meth:`refresh_all`.
+        """Recompute :attr:`trials` (after a trial's state changed), as hyperopt's
+        ``refresh`` does: a finished trial whose state was changed by hand (e.g. a
+        done trial set to ``JOB_STATE_ERROR``) is seen, at the cost of one look at
+        every finished trial's state. fmin's own loop uses the cheaper
+        :meth:`_refresh_changed`. After changing a finished trial's *result* by
+        hand (its loss count or constraints), call :meth:`refresh_all`.
         """
+        ledger = self._synced()
+        if ledger.changed_by_hand():
+            self.refresh_all()
+            return
+        self._trials = list(ledger.valid)
+
+    def _refresh_changed(self) -> None:
+        """Recompute :attr:`trials` from the trials that can have changed since
+        the last call (those added, and those that were new or running then), so
+        a search of n trials costs O(n) in all, not O(n^2): for the search's own
+        state changes, not for a finished trial changed by hand."""
         self._trials = list(self._synced().valid)
 
     def refresh_all(self) -> None:
@@ -719,6 +729,7 @@ class _Ledger:
         self.open: list[tuple[int, dict[str, Any]]] = []  # (position, new/running doc)
         self.valid: list[dict[str, Any]] = []  # new, running and done, in order
         self.finished: Counter[int] = Counter()  # states of the finished trials
+        self.closed: list[tuple[dict[str, Any], int]] = []  # (finished doc, state)
         self.states: Counter[int] = Counter()  # states of the open trials
         self.done_objectives: _First | None = None  # among finished trials
         self.done_constraints: _First | None = None
@@ -756,6 +767,7 @@ class _Ledger:
             self.states[state] += 1
             return True
         self.finished[state] += 1
+        self.closed.append((doc, state))
         if state not in JOB_VALID_STATES:
             return False
         self.done_objectives = _first(self.done_objectives, _objectives(pos, doc))
@@ -785,6 +797,11 @@ class _Ledger:
             self.shown = count
             return
         show_pruned_losses([doc for _, doc in was_open + added], count)
+
+    def changed_by_hand(self) -> bool:
+        """Whether a finished trial's state differs from the one read (someone
+        changed it by hand: the search never changes a finished trial)."""
+        return any(doc["state"] != state for doc, state in self.closed)
 
     def count(self, states: int | Sequence[int]) -> int:
         """How many trials are in ``JOB_STATE_*`` states ``states``."""

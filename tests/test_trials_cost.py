@@ -121,18 +121,22 @@ def test_kept_counts_match_a_full_recount():
     assert fresh.n_objectives == trials.n_objectives == 2
 
 
-def test_a_finished_trial_changed_by_hand_is_seen_after_refresh_all():
-    """refresh reads only the trials that can have changed (the new and running
-    ones, those added): a finished one changed by hand shows after refresh_all."""
+def test_a_finished_trial_changed_by_hand_is_seen_by_refresh_as_in_hyperopt():
+    """hyperopt's refresh recomputes ``trials`` from every trial's state, so a
+    done trial set to an error by hand leaves ``trials`` at the next refresh;
+    fmin's own loop reads only the trials that can have changed (the test above)."""
     trials = search(20)
     first = trials.trials[0]
     first["state"] = JOB_STATE_ERROR
     trials.refresh()
-    assert trials.trials[0] is first
-    trials.refresh_all()
     assert first not in trials.trials
     assert trials.count_by_state_unsynced(JOB_STATE_ERROR) == sum(
         d["state"] == JOB_STATE_ERROR for d in trials._dynamic_trials
+    )
+    first["state"] = JOB_STATE_DONE  # and back, through a search that goes on
+    search(25, trials)
+    assert first in trials.trials and len(trials.trials) == sum(
+        d["state"] == JOB_STATE_DONE for d in trials._dynamic_trials
     )
 
 

@@ -336,7 +336,7 @@ class SerialSearch:
                 raise
         finally:
             self._pruning.observe(doc)
-            self.trials.refresh()
+            self.trials._refresh_changed()
             if self.save_file:
                 save_checkpoint(self.trials, self.save_file)
         if valid:
@@ -359,7 +359,7 @@ class SerialSearch:
             book_time=_now(),
             refresh_time=_now(),
         )
-        self.trials.refresh()
+        self.trials._refresh_changed()
         if self.save_file:
             save_checkpoint(self.trials, self.save_file)
         if self.suggester.is_valid(error.params):  # a failure, as replay() sees it
