@@ -97,7 +97,7 @@ def _store_command(
         @db_option
         @functools.wraps(command)
         def wrapper(db_url: str, **kwargs: Any) -> Any:
-            wait = kwargs.pop("wait_for_store", 0.0)  # start's only
+            wait = kwargs.pop("wait_for_store")
             name, study = command.__name__, kwargs.get("study")
             with _ctrl_c_while_starting(name, study), _stops_while(name, study):
                 store = _open_store(db_url, kwargs, create, wait)
@@ -208,7 +208,10 @@ def _check_new_study(given: dict[str, Any]) -> None:
     _check_loss_threshold(given, None)
 
 
-_with_store = _store_command(create=False)
+def _with_store(command: Callable[..., Any]) -> Callable[..., Any]:
+    """:func:`_store_command` of a command that reads or changes a study (never
+    creates a database), with ``--wait-for-store`` (0 by default: one attempt)."""
+    return wait_for_store_option(default=0.0)(_store_command(create=False)(command))
 
 
 class _Group(click.Group):
