@@ -58,6 +58,7 @@ from hpo_service.insight import _cli as _insight_cli
 from hpo_service.objective._reference import check_objective, import_reference
 from hpo_service.store import BaseTrialStore, TrialState
 from hpo_service.store._cli_option import (
+    ChoiceFlag,
     MissingStoreError,
     NumberRange,
     StudyOption,
@@ -819,7 +820,7 @@ def best(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["csv", "json"]),
+    type=ChoiceFlag(["csv", "json"]),
     default="csv",
     show_default=True,
     help="Output format.",
@@ -828,14 +829,14 @@ def best(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> None:
     "--state",
     "states",
     multiple=True,
-    type=click.Choice([s.value for s in TrialState]),
+    type=ChoiceFlag([s.value for s in TrialState]),
     help="Only trials in this state (repeatable).",
 )
 @click.option(
     "--status",
     "statuses",
     multiple=True,
-    type=click.Choice(["ok", "fail"]),
+    type=ChoiceFlag(["ok", "fail"]),
     help="Only done trials whose objective returned this status (repeatable); "
     "`--status fail` lists the trials that reported a failure.",
 )

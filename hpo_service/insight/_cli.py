@@ -23,6 +23,7 @@ from hpo_service._common.stop_signals import pause_point
 from hpo_service._common.words import counted, did_you_mean
 from hpo_service.exceptions import HPOServiceError, StudyNotFoundError
 from hpo_service.store._cli_option import (
+    ChoiceFlag,
     MissingStoreError,
     StudyOption,
     db_option,
@@ -86,7 +87,7 @@ def require_extra(*modules: str) -> None:
 @click.option(
     "--format",
     "image_format",
-    type=click.Choice(["png", "svg"]),
+    type=ChoiceFlag(["png", "svg"]),
     help="Also write every plot as an image beside the HTML (needs a Chromium).",
 )
 @db_option

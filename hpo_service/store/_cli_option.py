@@ -1,5 +1,5 @@
 """The ``--db URL`` option that ``hpo-driver`` and ``hpo-worker`` share, and opening it;
-the number type of their other options.
+the number and choice types of their other options.
 
 Kept with the store so that a worker does not import the driver.
 """
@@ -179,6 +179,28 @@ class NumberRange(click.FloatRange):
         if self.min is None and self.max is None:
             return ""
         return super()._describe_range()
+
+
+class ChoiceFlag(click.Choice):
+    """click's ``Choice`` for every option that takes one of a few words
+    (``--algo``, ``--pruner``, ``--format``, ``--state``, ``--status``): letter case
+    is ignored (``--pruner ASHA`` is ``asha``; the command gets the word as
+    listed), and a word that is none of them says which is closest (``--algo tp``:
+    "did you mean 'tpe'?")."""
+
+    def __init__(self, choices: list[str]) -> None:
+        super().__init__(choices, case_sensitive=False)
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as e:
+            hint = did_you_mean(str(value), [str(c) for c in self.choices])
+            if not hint:
+                raise
+            self.fail(f"{e.message.rstrip('.')}{hint}", param, ctx)
 
 
 class MissingStoreError(click.ClickException):
