@@ -149,12 +149,14 @@ def importance(
 ) -> None:
     """Parameter importances of a study (fANOVA on a random forest)."""
     require_extra("sklearn")
-    from hpo_service.insight._importance import param_importances
+    from hpo_service.insight._importance import linear_scale_note, param_importances
     from hpo_service.insight._report import done_with_loss
 
     data = load_for_cli(db_url, study, wait_for_store)
     objective = _objective_index(which, data.n_objectives, data.objective_names)
     result = param_importances(data, objective=objective)
+    if result and (note := linear_scale_note(data)):  # stdout stays the table
+        click.echo(f"note: {note}", err=True)
     if as_json:
         click.echo(dumps([_record(p) for p in result], indent=2))
         return

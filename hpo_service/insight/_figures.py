@@ -542,7 +542,10 @@ def ranked_objective(data: StudyData) -> str | None:
 
 
 def importance_figure(
-    importances: list[ParamImportance], objective: str | None = None
+    importances: list[ParamImportance],
+    objective: str | None = None,
+    *,
+    linear: bool = False,
 ) -> go.Figure:
     """Horizontal bars of fANOVA importances, with the spread over trees.
 
@@ -550,6 +553,9 @@ def importance_figure(
         importances: From :func:`~hpo_service.insight.param_importances`.
         objective: The name of the objective they rank, shown in the title (for a
             study with several objectives); None for one.
+        linear: The study has no space: the title says that the parameters were
+            measured on linear scales (see
+            :func:`~hpo_service.insight._importance.linear_scale_note`).
 
     Returns:
         One bar per parameter (most important on top); the error bar is the
@@ -579,9 +585,10 @@ def importance_figure(
             hovertemplate="%{y}: %{x:.3f}<extra></extra>",
         )
     )
+    caveat = "<br><sub>no search space: each parameter on a linear scale</sub>"
     fig.update_layout(
         title=f"Parameter importance{f' for {objective}' if objective else ''} "
-        "(fANOVA)",
+        f"(fANOVA){caveat if linear else ''}",
         xaxis_title="importance",
         height=max(300, 40 * len(importances) + 120),
         **LAYOUT,
