@@ -9,10 +9,16 @@ hyperopt's exception names (``BadSearchSpace``, ``DuplicateLabel``, ``InvalidTri
 from __future__ import annotations
 
 import os
+import sys
 import sysconfig
 import traceback
+from types import FrameType
 
 _LIBRARY_PATHS = ("stdlib", "platstdlib", "purelib", "platlib")
+#: hpo-service's own folder (with a final separator), as code objects name files
+_OWN = os.path.join(os.path.dirname(os.path.realpath(__file__)), "")
+#: the standard library's top-level modules: never the space's own package
+_STDLIB_PACKAGES = frozenset(sys.stdlib_module_names) | {"builtins"}
 #: folders (with a final separator) whose code is not the user's: hpo-service's
 #: own, the standard library's and the installed packages'
 _NOT_USERS = tuple(
@@ -33,6 +39,25 @@ def _is_users(filename: str) -> bool:
     if "site-packages" in parts or "dist-packages" in parts:
         return False
     return not path.startswith(_NOT_USERS)
+
+
+def _package(frame: FrameType) -> str:
+    """The top-level package of ``frame``'s module (``"mypkg"`` of
+    ``mypkg.spaces``), or ``""``."""
+    return str(frame.f_globals.get("__name__") or "").partition(".")[0]
+
+
+def _called_package(frames: list[tuple[FrameType, int]]) -> str | None:
+    """The top-level package of the first function that hpo-service's code called
+    in ``frames`` (outermost first): the space's own function, whoever installed
+    it; None when there is none (hpo-service's code raised)."""
+    ours = False
+    for frame, _ in frames:
+        if os.path.realpath(frame.f_code.co_filename).startswith(_OWN):
+            ours = True
+        elif ours and _package(frame) not in _STDLIB_PACKAGES:
+            return _package(frame) or None
+    return None
 
 
 class HPOServiceError(Exception):
@@ -82,13 +107,22 @@ class SpaceCodeError(SpaceError):
     def where(self) -> str:
         """Where the space's code raised, as ``" (in FUNCTION at FILE:LINE)"``, or
         ``""`` when unknown: the innermost frame of the original error that is in
-        the user's code (not in hpo-service, an installed package or the standard
-        library), so a library the space called (``math.log``, numpy) is not named;
-        the innermost frame when no frame is the user's."""
+        the user's code, so a library the space called (``math.log``, numpy) is not
+        named; the innermost frame when no frame is the user's.
+
+        The user's code is that of the package whose function hpo-service called
+        (the ``scope`` function: its top-level package, wherever it is installed,
+        site-packages included), and any file outside hpo-service, the standard
+        library and the installed packages."""
         frames = list(traceback.walk_tb(self.error.__traceback__))
         if not frames:
             return ""
-        users = [(f, line) for f, line in frames if _is_users(f.f_code.co_filename)]
+        package = _called_package(frames)
+        users = [
+            (f, line)
+            for f, line in frames
+            if _is_users(f.f_code.co_filename) or _package(f) == package
+        ]
         frame, line = (users or frames)[-1]
         code = frame.f_code
         return f" (in {code.co_name} at {code.co_filename}:{line})"

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from hpo_service.algorithms import ALGORITHMS, check
+from hpo_service.store._cli_option import ChoiceFlag
 
 _PYTHON_BOOLS = {"True": True, "False": False}
 
@@ -35,7 +36,7 @@ def algo_options(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
     return click.option(
         "--algo",
-        type=click.Choice(list(ALGORITHMS)),
+        type=ChoiceFlag(list(ALGORITHMS)),
         help="Algorithm [tpe; a resumed study keeps its algorithm, and may switch "
         "to another: the history is kept].",
     )(command)

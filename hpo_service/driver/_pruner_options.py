@@ -15,7 +15,7 @@ from hpo_service.algorithms.pruners import (
     with_defaults,
 )
 from hpo_service.algorithms.pruners._asha import LARGEST_STEP, first_rung
-from hpo_service.store._cli_option import NumberRange
+from hpo_service.store._cli_option import ChoiceFlag, NumberRange
 
 _RUNGS = ("asha", "hyperband")
 _STOPPING = ("median", "percentile")
@@ -91,7 +91,7 @@ def pruner_options(command: Callable[..., Any]) -> Callable[..., Any]:
         )(command)
     return click.option(
         "--pruner",
-        type=click.Choice(list(PRUNERS)),
+        type=ChoiceFlag(list(PRUNERS)),
         help="Stop unpromising trials early from the values they report "
         "(hpo_service.report) [none; a resumed study keeps its pruner].",
     )(command)

@@ -8,6 +8,12 @@ itself, before queueing: here each sampled point's config is made on its own, a
 point the space raises for becomes a finished ``error`` trial in the store (its
 type ``SpaceCodeError``, its message saying where the space raised), and the
 driver goes on or raises as ``fmin`` would.
+
+A point the user gives (``points_to_evaluate``, ``enqueue``,
+``generate_trials_to_calculate`` on a store, ``hpo-driver enqueue``) is checked
+before anything is written, as for one that does not fit the space: one the space
+raises for is refused with :func:`refused_point`'s error, naming the point and
+where the space raised, and nothing is queued.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from hpo_service.driver._suggest import Suggester
-from hpo_service.exceptions import SpaceCodeError
+from hpo_service.exceptions import SpaceCodeError, SpaceError
+from hpo_service.space import space_eval
 from hpo_service.store import FinishedTrial, NewTrial, TrialState
 
 
@@ -56,3 +63,49 @@ def error_trial(error: SpaceCodeError) -> FinishedTrial:
             "traceback": "".join(traceback.format_exception(cause)),
         },
     )
+
+
+def refused_point(
+    error: SpaceCodeError, what: str, nothing: str = "nothing was queued"
+) -> SpaceCodeError:
+    """The error refusing a given point that the space raised for: ``"point 1:
+    the space raised ValueError for the point {'d': 0.0}: math domain error (in f
+    at FILE:LINE); nothing was queued: ..."``.
+
+    Args:
+        error: What the space raised for the point, as a :class:`SpaceCodeError`
+            (:meth:`Suggester.config`'s).
+        what: The point as the user knows it: ``"point 1"`` (0-based, among
+            those given), or an imported record's origin (``"a.csv#0"``).
+        nothing: What was not done, ``"nothing was imported"`` for an import.
+
+    Returns:
+        A :class:`SpaceCodeError` of the same point and original error, whose
+        message says all of that (raise it from ``error.error``).
+    """
+    refused = SpaceCodeError(dict(error.params), error.error, point="point")
+    refused.args = (
+        f"{what}: {error}{error.where()}; {nothing}: a given point whose config the "
+        "space's own code cannot make is refused (a sampled one ends as an error "
+        "trial)",
+    )
+    return refused
+
+
+def given_config(
+    space: Any, params: dict[str, Any], what: str, nothing: str = "nothing was queued"
+) -> Any:
+    """The config ``space`` makes of a given point's checked ``params``.
+
+    Raises:
+        SpaceError: The space cannot be evaluated on the params (as
+            :func:`~hpo_service.space.space_eval` says it).
+        SpaceCodeError: The space's own code raised (:func:`refused_point`).
+    """
+    try:
+        return space_eval(space, params)
+    except SpaceError:
+        raise
+    except Exception as e:
+        error = SpaceCodeError(dict(params), e, point="point")
+        raise refused_point(error, what, nothing) from e

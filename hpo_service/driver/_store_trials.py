@@ -31,6 +31,7 @@ from hpo_service.driver._local_workers import LocalWorkers
 from hpo_service.driver._output import pruner_objectives_note
 from hpo_service.driver._progress import show_ladder
 from hpo_service.driver._signals import StopSignals
+from hpo_service.driver._space_errors import refused_point
 from hpo_service.driver._study import open_driven_study, space_settings, study_space
 from hpo_service.driver._study_loop import Driver, DriverOptions, StudyOutcome
 from hpo_service.driver._suggest import Suggester, check_storable
@@ -635,15 +636,17 @@ class StoreTrials(TrialsView):
                 ..."``), or its config is not one every store can hold
                 (:func:`~hpo_service.driver._suggest.check_storable`, the rule of
                 ``hpo-driver enqueue`` and of the driver's suggestions).
-            SpaceCodeError: The space's own code raised for a point.
+            SpaceCodeError: The space's own code raised for a point (naming it
+                and where the space raised: :func:`refused_point`); nothing is
+                queued.
         """
         suggester = Suggester(space, resolve("rand"))
         trials = []
         for i, point in enumerate(points):
             try:
                 trials.append(suggester.trial_for(point))
-            except SpaceCodeError:
-                raise
+            except SpaceCodeError as e:
+                raise refused_point(e, f"point {i}") from e.error
             except SpaceError as e:
                 raise SpaceError(misfit_point(f"point {i}", e)) from None
         check_storable(trials)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -26,12 +27,16 @@ from hpo_service.store._cli_option import (
     db_option,
     masked_note,
     open_store_for_cli,
+    reach_store,
     store_command,
     study_not_found,
+    wait_for_store_option,
 )
 
 if TYPE_CHECKING:
     from hpo_service.driver._warm_start import ImportReport
+
+_logger = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
@@ -40,14 +45,17 @@ def _store(
     study: str,
     fill: str,
     *,
+    wait_for_store: float,
     create: Callable[[], None] | None = None,
 ) -> Iterator[BaseTrialStore]:
     """The store, with our errors and bad input shown as click errors (exit 1);
-    ``fill`` says what the command does to a study (``"import into"``). A missing
-    database is created only given ``create`` (``import --create``), which is
-    called first to check the input: an error it raises creates nothing."""
+    ``fill`` says what the command does to a study (``"import into"``). A server
+    that does not answer is tried for ``wait_for_store`` seconds
+    (:func:`reach_store`). A missing database is created only given ``create``
+    (``import --create``), which is called first to check the input: an error it
+    raises creates nothing."""
     try:
-        store = open_store_for_cli(db_url)
+        store = reach_store(db_url, wait_for_store, [], _logger)
     except MissingStoreError:
         if create is None:
             raise
@@ -97,7 +105,14 @@ def _store(
     help="Points in a file: a JSON list of dicts, or one dict per line (- for "
     "standard input).",
 )
-def enqueue(db_url: str, study: str, params: tuple[str, ...], path: str | None) -> None:
+@wait_for_store_option(default=0.0)
+def enqueue(
+    db_url: str,
+    study: str,
+    params: tuple[str, ...],
+    path: str | None,
+    wait_for_store: float,
+) -> None:
     """Queue given configurations of STUDY to be evaluated next.
 
     Every point is checked against the study's space first (unknown label, value
@@ -122,7 +137,9 @@ def enqueue(db_url: str, study: str, params: tuple[str, ...], path: str | None) 
         points += _points_file(path)
     if not points:
         raise click.UsageError("give --params JSON (repeatable) or --file PATH")
-    with _store(db_url, study, "enqueue points into") as store:
+    with _store(
+        db_url, study, "enqueue points into", wait_for_store=wait_for_store
+    ) as store:
         tids = queue_points(store, study, points)
         note = _spent_budget_note(store, db_url, study, len(tids))
     click.echo(
@@ -178,12 +195,14 @@ def _spent_budget_note(
     "needed when its jobs collection holds several.",
 )
 @click.argument("sources", nargs=-1, required=True, metavar="SOURCES...")
+@wait_for_store_option(default=0.0)
 def import_results(
     db_url: str,
     study: str,
     create: bool,
     exp_key: str | None,
     sources: tuple[str, ...],
+    wait_for_store: float,
 ) -> None:
     """Import already-evaluated results into STUDY, so its algorithm learns from
     them without running them again.
@@ -218,7 +237,9 @@ def import_results(
     if create:  # before a missing database is created
         _check_new_name(study)
     with _stops_import(study):
-        report = _insert_records(db_url, study, records, create=create)
+        report = _insert_records(
+            db_url, study, records, create=create, wait_for_store=wait_for_store
+        )
     click.echo(_import_summary(study, report, left_out))
     if report.created:
         click.echo(_no_space_note(db_url, study), err=True)
@@ -239,7 +260,12 @@ def _stops_import(study: str) -> Iterator[None]:
 
 
 def _insert_records(
-    db_url: str, study: str, records: list[Any], *, create: bool
+    db_url: str,
+    study: str,
+    records: list[Any],
+    *,
+    create: bool,
+    wait_for_store: float,
 ) -> ImportReport:
     """Import ``records`` into ``study`` of the store at ``db_url``. With ``create``
     a missing database is made only once the same import into a scratch store
@@ -256,7 +282,11 @@ def _insert_records(
             insert_results(scratch, study, records, create=True)
 
     with _store(
-        db_url, study, "import into", create=rehearse if create else None
+        db_url,
+        study,
+        "import into",
+        wait_for_store=wait_for_store,
+        create=rehearse if create else None,
     ) as store:
         return insert_results(store, study, records, create=create)
 

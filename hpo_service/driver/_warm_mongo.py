@@ -83,13 +83,19 @@ def _find(
     import pymongo
     from pymongo.errors import PyMongoError, ServerSelectionTimeoutError
 
-    from hpo_service.store._mongo_connect import make_client, unreachable_message
+    from hpo_service.store._mongo_connect import (
+        await_member,
+        make_client,
+        unreachable_message,
+    )
 
     address = mongodb_url_of_hyperopt(url)
     wait = {"serverSelectionTimeoutMS": int(_WAIT_SECONDS * 1000)}
     given = option_names(address)  # the URL's own wait, if it names one, wins
     client = make_client(address, {} if "serverselectiontimeoutms" in given else wait)
     try:
+        seconds = client.options.server_selection_timeout
+        await_member(client, mask_url(url), seconds)  # a refusal ends it at once
         jobs = client[database][collection]
         _check_experiment(jobs, url, exp_key)
         query = {} if exp_key is None else {"exp_key": exp_key}

@@ -54,6 +54,7 @@ from hpo_service.driver._lease import (
     default_owner,
     holder_text,
 )
+from hpo_service.driver._space_errors import given_config
 from hpo_service.driver._study import (
     check_study_name,
     create_without_space,
@@ -78,7 +79,7 @@ from hpo_service.objective._result import (
     normalise_result,
     objective_count,
 )
-from hpo_service.space import compile_space, space_eval, validate_params
+from hpo_service.space import compile_space, validate_params
 from hpo_service.space._eval import misfit_point
 from hpo_service.store import BaseTrialStore, FinishedTrial, NewTrial, TrialState
 
@@ -176,7 +177,9 @@ def enqueue(
     Raises:
         StudyNotFoundError: No such study (start it once first).
         ValueError: ``points`` is empty, or a point does not fit the study's space
-            (naming the point and the label); nothing is queued then.
+            (naming the point and the label), or the space's own code raised for
+            one (a :class:`SpaceCodeError` naming the point and where the space
+            raised); nothing is queued then.
     """
     space, compiled = _space_of(_settings_of(store, study), study)
     if not points:
@@ -184,7 +187,8 @@ def enqueue(
     trials = []
     for i, point in enumerate(points):
         params = _checked(compiled, point, f"point {i}")
-        trials.append(NewTrial(params=params, config=space_eval(space, params)))
+        config = given_config(space, params, f"point {i}")
+        trials.append(NewTrial(params=params, config=config))
     check_storable(trials)  # the rule of the driver's own suggestions
     tids = store.insert_trials(study, trials)
     _logger.info(
@@ -417,7 +421,7 @@ def _config(space: Any, params: dict[str, Any], record: Evaluated) -> Any:
     """
     if space is None:
         return record.config
-    made = space_eval(space, params)
+    made = given_config(space, params, record.origin, "nothing was imported")
     if not kept_config_fits(made, record.config):
         raise ValueError(
             f"{record.origin}'s config must be what the study's space makes of its "

@@ -58,6 +58,7 @@ from hpo_service.insight import _cli as _insight_cli
 from hpo_service.objective._reference import check_objective, import_reference
 from hpo_service.store import BaseTrialStore, TrialState
 from hpo_service.store._cli_option import (
+    ChoiceFlag,
     MissingStoreError,
     NumberRange,
     StudyOption,
@@ -97,7 +98,7 @@ def _store_command(
         @db_option
         @functools.wraps(command)
         def wrapper(db_url: str, **kwargs: Any) -> Any:
-            wait = kwargs.pop("wait_for_store", 0.0)  # start's only
+            wait = kwargs.pop("wait_for_store")
             name, study = command.__name__, kwargs.get("study")
             with _ctrl_c_while_starting(name, study), _stops_while(name, study):
                 store = _open_store(db_url, kwargs, create, wait)
@@ -208,7 +209,10 @@ def _check_new_study(given: dict[str, Any]) -> None:
     _check_loss_threshold(given, None)
 
 
-_with_store = _store_command(create=False)
+def _with_store(command: Callable[..., Any]) -> Callable[..., Any]:
+    """:func:`_store_command` of a command that reads or changes a study (never
+    creates a database), with ``--wait-for-store`` (0 by default: one attempt)."""
+    return wait_for_store_option(default=0.0)(_store_command(create=False)(command))
 
 
 class _Group(click.Group):
@@ -816,7 +820,7 @@ def best(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["csv", "json"]),
+    type=ChoiceFlag(["csv", "json"]),
     default="csv",
     show_default=True,
     help="Output format.",
@@ -825,14 +829,14 @@ def best(store: BaseTrialStore, db_url: str, study: str, as_json: bool) -> None:
     "--state",
     "states",
     multiple=True,
-    type=click.Choice([s.value for s in TrialState]),
+    type=ChoiceFlag([s.value for s in TrialState]),
     help="Only trials in this state (repeatable).",
 )
 @click.option(
     "--status",
     "statuses",
     multiple=True,
-    type=click.Choice(["ok", "fail"]),
+    type=ChoiceFlag(["ok", "fail"]),
     help="Only done trials whose objective returned this status (repeatable); "
     "`--status fail` lists the trials that reported a failure.",
 )

@@ -7,6 +7,7 @@ scikit-learn are imported inside the commands, so ``hpo-driver --help`` stays ch
 from __future__ import annotations
 
 import errno
+import logging
 import signal
 import socket
 import sys
@@ -22,26 +23,37 @@ from hpo_service._common.stop_signals import pause_point
 from hpo_service._common.words import counted, did_you_mean
 from hpo_service.exceptions import HPOServiceError, StudyNotFoundError
 from hpo_service.store._cli_option import (
+    ChoiceFlag,
     MissingStoreError,
     StudyOption,
     db_option,
-    open_store_for_cli,
+    reach_store,
     study_not_found,
+    wait_for_store_option,
 )
 
 if TYPE_CHECKING:
     from hpo_service.insight._data import StudyData
+
+_logger = logging.getLogger(__name__)
 
 _MISSING_EXTRA = (
     'this command needs the dashboard extra: pip install "hpo-service[dashboard]"'
 )
 
 
-def load_for_cli(db_url: str, study: str) -> StudyData:
-    """Read a study for a command; store and lookup failures become click errors."""
+def load_for_cli(db_url: str, study: str, wait_for_store: float = 0.0) -> StudyData:
+    """Read a study for a command; store and lookup failures become click errors.
+
+    Args:
+        db_url: The store URL.
+        study: The study's name.
+        wait_for_store: Seconds to keep trying a server that does not answer
+            (``--wait-for-store``, see :func:`reach_store`).
+    """
     from hpo_service.insight._data import StudyData
 
-    store = open_store_for_cli(db_url)
+    store = reach_store(db_url, wait_for_store, [], _logger)
     try:
         data = StudyData.from_store(store, study)
         pause_point("study-read")  # a test's hook: Ctrl-C while a report is made
@@ -75,11 +87,18 @@ def require_extra(*modules: str) -> None:
 @click.option(
     "--format",
     "image_format",
-    type=click.Choice(["png", "svg"]),
+    type=ChoiceFlag(["png", "svg"]),
     help="Also write every plot as an image beside the HTML (needs a Chromium).",
 )
 @db_option
-def report(db_url: str, study: str, out: Path, image_format: str | None) -> None:
+@wait_for_store_option(default=0.0)
+def report(
+    db_url: str,
+    study: str,
+    out: Path,
+    image_format: str | None,
+    wait_for_store: float,
+) -> None:
     """Write an HTML report of a study: history, parallel coordinates, slices,
     importances, contour, intermediate values, what the pruner did (its rungs),
     worker timeline, failures and, with several objectives, the Pareto front."""
@@ -92,7 +111,7 @@ def report(db_url: str, study: str, out: Path, image_format: str | None) -> None
             f"the folder of `--out` must exist, but got --out={out}",
             param_hint="'--out'",
         )
-    data = load_for_cli(db_url, study)
+    data = load_for_cli(db_url, study, wait_for_store)
     try:
         written = write_report(data, out, image_format=image_format)
     except ImportError as e:
@@ -124,15 +143,20 @@ def report(db_url: str, study: str, out: Path, image_format: str | None) -> None
     "(--objectives error,latency_ms: 1 or latency_ms).",
 )
 @db_option
-def importance(db_url: str, study: str, as_json: bool, which: str) -> None:
+@wait_for_store_option(default=0.0)
+def importance(
+    db_url: str, study: str, as_json: bool, which: str, wait_for_store: float
+) -> None:
     """Parameter importances of a study (fANOVA on a random forest)."""
     require_extra("sklearn")
-    from hpo_service.insight._importance import param_importances
+    from hpo_service.insight._importance import linear_scale_note, param_importances
     from hpo_service.insight._report import done_with_loss
 
-    data = load_for_cli(db_url, study)
+    data = load_for_cli(db_url, study, wait_for_store)
     objective = _objective_index(which, data.n_objectives, data.objective_names)
     result = param_importances(data, objective=objective)
+    if result and (note := linear_scale_note(data)):  # stdout stays the table
+        click.echo(f"note: {note}", err=True)
     if as_json:
         click.echo(dumps([_record(p) for p in result], indent=2))
         return
@@ -246,8 +270,14 @@ _BACKLOG = 2048
     "loopback names and the --host address are answered (against DNS rebinding).",
 )  # fmt: skip
 @db_option
+@wait_for_store_option(default=0.0)
 def dashboard(
-    db_url: str, study: str | None, port: int, host: str, allow_hosts: tuple[str, ...]
+    db_url: str,
+    study: str | None,
+    port: int,
+    host: str,
+    allow_hosts: tuple[str, ...],
+    wait_for_store: float,
 ) -> None:
     """Serve a live web dashboard of the store's studies (read-only)."""
     require_extra("plotly", "sklearn", "starlette", "uvicorn")
@@ -256,7 +286,7 @@ def dashboard(
     from hpo_service.insight._dashboard import create_app
 
     allowed = _allowed_hosts(host, allow_hosts)
-    store, no_database = _store_or_stand_in(db_url)
+    store, no_database = _store_or_stand_in(db_url, wait_for_store)
     try:
         missing = (
             study is not None and not no_database and not _study_exists(store, study)
@@ -281,7 +311,7 @@ def dashboard(
         store.close()
 
 
-def _store_or_stand_in(db_url: str) -> tuple[Any, str]:
+def _store_or_stand_in(db_url: str, wait_for_store: float) -> tuple[Any, str]:
     """The open store and ``""``, or, when its database does not exist yet (the
     dashboard started beside a driver that has not created it), a
     :class:`StoreOnceCreated` for it and the reason, for a warning: the dashboard
@@ -290,7 +320,7 @@ def _store_or_stand_in(db_url: str) -> tuple[Any, str]:
     from hpo_service.insight._store_once_created import StoreOnceCreated
 
     try:
-        return open_store_for_cli(db_url), ""
+        return reach_store(db_url, wait_for_store, [], _logger), ""
     except MissingStoreError as e:
         return StoreOnceCreated(db_url), e.message
 

@@ -278,6 +278,13 @@ class StudyData:
         return self._cache[key]
 
     @property
+    def has_space(self) -> bool:
+        """Whether the parameters come from the study's stored space (else they are
+        inferred from the values: :func:`~hpo_service.insight._params.infer_params`,
+        every number on a linear scale)."""
+        return self._params is not None
+
+    @property
     def params(self) -> list[ParamInfo]:
         """The study's parameters (from the space, or inferred from the values)."""
         if self._params is None:

@@ -24,6 +24,7 @@ from hpo_service.insight._style import (
     epoch_ms,
     floats,
     loss_axis_type,
+    number_texts,
     plot_text,
 )
 
@@ -168,6 +169,7 @@ def _points(go: Any, x: Any, y: Any, kind: str, rows: list[TrialRow], mask: Any)
         mode="markers",
         name=kind,
         customdata=tids,
+        text=number_texts(y),  # the CLI's number format (plotly's .6g is not)
         marker={
             "color": color,
             "size": 7 if pruned else 5,
@@ -176,7 +178,7 @@ def _points(go: Any, x: Any, y: Any, kind: str, rows: list[TrialRow], mask: Any)
         },
         hovertemplate=(
             f"trial %{{customdata}}<br>{'pruned at ' if pruned else 'loss '}"
-            "%{y:.6g}<extra></extra>"
+            "%{text}<extra></extra>"
         ),
     )
 
@@ -230,7 +232,7 @@ def slice_figure(
     rows = scored_rows(data)
     params, shown = most_important(data.params, importances, MAX_SLICE_PANELS)
     name = plot_text(data.objective_names[0])
-    hover = f"{name} %{{y:.6g}}"
+    hover = f"{name} %{{text}}"  # number_texts: the CLI's number format
     matrix = data.param_matrix(rows, params)
     loss = floats([r.score for r in rows])
     tids = np.array([r.tid for r in rows], dtype=np.int64)
@@ -251,6 +253,7 @@ def slice_figure(
             go.Scattergl(
                 x=x[active],
                 y=loss[active],
+                text=number_texts(loss[active]),
                 mode="markers",
                 showlegend=False,
                 marker={
@@ -539,7 +542,10 @@ def ranked_objective(data: StudyData) -> str | None:
 
 
 def importance_figure(
-    importances: list[ParamImportance], objective: str | None = None
+    importances: list[ParamImportance],
+    objective: str | None = None,
+    *,
+    linear: bool = False,
 ) -> go.Figure:
     """Horizontal bars of fANOVA importances, with the spread over trees.
 
@@ -547,6 +553,9 @@ def importance_figure(
         importances: From :func:`~hpo_service.insight.param_importances`.
         objective: The name of the objective they rank, shown in the title (for a
             study with several objectives); None for one.
+        linear: The study has no space: the title says that the parameters were
+            measured on linear scales (see
+            :func:`~hpo_service.insight._importance.linear_scale_note`).
 
     Returns:
         One bar per parameter (most important on top); the error bar is the
@@ -576,9 +585,10 @@ def importance_figure(
             hovertemplate="%{y}: %{x:.3f}<extra></extra>",
         )
     )
+    caveat = "<br><sub>no search space: each parameter on a linear scale</sub>"
     fig.update_layout(
         title=f"Parameter importance{f' for {objective}' if objective else ''} "
-        "(fANOVA)",
+        f"(fANOVA){caveat if linear else ''}",
         xaxis_title="importance",
         height=max(300, 40 * len(importances) + 120),
         **LAYOUT,
@@ -778,15 +788,17 @@ def _mark_where_pruned(fig: go.Figure, pruned: list[TrialRow]) -> None:
         return
     go = _go()
     last = [max(r.intermediate) for r in pruned]
+    values = [r.intermediate[step] for r, step in zip(pruned, last, strict=True)]
     fig.add_trace(
         go.Scattergl(
             x=last,
-            y=[r.intermediate[step] for r, step in zip(pruned, last, strict=True)],
+            y=values,
+            text=number_texts(values),
             mode="markers",
             name="pruned here",
             marker={"symbol": "x", "size": 8, "color": STATE_COLORS["pruned"]},
             customdata=[r.tid for r in pruned],
-            hovertemplate="trial %{customdata} pruned at step %{x}: %{y:.6g}"
+            hovertemplate="trial %{customdata} pruned at step %{x}: %{text}"
             "<extra></extra>",
         )
     )

@@ -323,3 +323,24 @@ def _ranked(labels: list[str], fractions: np.ndarray) -> list[ParamImportance]:
         for label, m, s in zip(labels, mean, std, strict=True)
     ]
     return sorted(result, key=lambda p: (-p.importance, p.label))
+
+
+def linear_scale_note(data: StudyData) -> str | None:
+    """The caveat of importances computed without the study's space, or None.
+
+    A study without a space (an import's copy made by ``hpo-driver import
+    --create``, an in-memory ``Trials``) has its parameters inferred from the
+    values (:func:`~hpo_service.insight._params.infer_params`): every number on a
+    linear scale, bounded by the values seen. A log-scale parameter
+    (``hp.loguniform``) is then measured linearly, so its importance differs from
+    the original study's.
+    """
+    if data.has_space or not any(p.type != "choice" for p in data.params):
+        return None
+    return (
+        f"study {data.name!r} has no search space (an imported copy?): its numeric "
+        "parameters are measured on a linear scale of the values seen, so the "
+        "importance of a log-scale one (hp.loguniform, hp.qloguniform) may differ "
+        "from the original study's; give the study its space (`hpo-driver start "
+        "--space REF`) to measure each on its prior's scale"
+    )

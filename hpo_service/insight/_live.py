@@ -166,7 +166,12 @@ class LiveStore:
             ranked = self._importances(live)
             if name == "importance":
                 objective = _figures.ranked_objective(data)
-                return _figures.importance_figure(ranked, objective) if ranked else None
+                linear = not data.has_space
+                return (
+                    _figures.importance_figure(ranked, objective, linear=linear)
+                    if ranked
+                    else None
+                )
             pair = contour_pair(data, ranked)
             return None if pair is None else _figures.contour_figure(data, pair)
         importances = functools.partial(self._importances, live)

@@ -22,7 +22,11 @@ from hpo_service.algorithms.pruners._ladder import (
 from hpo_service.insight import _figures
 from hpo_service.insight._data import finished_count
 from hpo_service.insight._failures import FailureGroup, failure_groups
-from hpo_service.insight._importance import ParamImportance, param_importances
+from hpo_service.insight._importance import (
+    ParamImportance,
+    linear_scale_note,
+    param_importances,
+)
 from hpo_service.insight._rungs import study_rung_figure
 from hpo_service.insight._style import fit_renderer
 from hpo_service.insight._workers import WorkerUsage, timeline_figure, worker_usage
@@ -83,8 +87,12 @@ def build_report(data: StudyData, *, importances: bool = True) -> StudyReport:
         figs["slice"] = _figures.slice_figure(data, report.importances)
     if report.importances:
         figs["importance"] = _figures.importance_figure(
-            report.importances, _figures.ranked_objective(data)
+            report.importances,
+            _figures.ranked_objective(data),
+            linear=not data.has_space,
         )
+        if note := linear_scale_note(data):
+            report.notes.append(note)
     if "contour" not in missing and len(report.importances) >= 2:
         pair = contour_pair(data, report.importances)
         figs["contour"] = pair and _figures.contour_figure(data, pair)

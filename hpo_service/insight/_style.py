@@ -51,6 +51,21 @@ def plot_text(text: str) -> str:
     return html.escape(str(text), quote=False)
 
 
+def number_texts(values: Any) -> list[str]:
+    """Each float as the CLI and the dashboard's tables write it, Python's
+    ``format(v, ".6g")``: six significant digits, scientific below 1e-4 and from
+    1e6 (``3.03973e-06``). A plot's hover shows these (``%{text}``): plotly's own
+    ``.6g`` (d3's) writes 3.04e-6 as 0.00000303973.
+
+    Args:
+        values: A sequence (or 1-D array) of floats, NaN allowed.
+
+    Returns:
+        One text per value, in order.
+    """
+    return [format(float(v), ".6g") for v in values]
+
+
 #: A figure drawing more points than this draws them with WebGL (``scattergl``),
 #: fewer as SVG (plotly express's rule for ``render_mode="auto"``). A page keeps at
 #: most 16 WebGL contexts in Chromium (8 on Android) and drops the oldest beyond

@@ -1,5 +1,5 @@
 """The ``--db URL`` option that ``hpo-driver`` and ``hpo-worker`` share, and opening it;
-the number type of their other options.
+the number and choice types of their other options.
 
 Kept with the store so that a worker does not import the driver.
 """
@@ -34,6 +34,10 @@ from hpo_service.store._url import (
 
 DEFAULT_DB = "sqlite:///hpo.sqlite"
 _UNREACHABLE_PAUSE_SECONDS = 1.0  # between attempts, each up to connect_timeout
+#: The shortest wait of one attempt to reach a server: the last attempt of a
+#: --wait-for-store ends at the end of the wait, but gets at least this long for a
+#: server that is up to answer (one round trip, a TLS handshake).
+_SHORTEST_ATTEMPT_SECONDS = 1.0
 
 
 def db_flag(db_url: str) -> str:
@@ -130,20 +134,22 @@ def _missing_study_text(ctx: click.Context) -> str:
     )
 
 
-def wait_for_store_option(more: str = "") -> Any:
-    """``--wait-for-store SECONDS`` (default 60) of ``hpo-worker`` and ``hpo-driver
-    start``, for :func:`reach_store`; ``more`` ends its help."""
+def wait_for_store_option(more: str = "", *, default: float = 60.0) -> Any:
+    """``--wait-for-store SECONDS`` of every command that opens a store, for
+    :func:`reach_store`: 60 s for ``hpo-worker`` and ``hpo-driver start`` (a
+    server starting beside them), 0 for the commands that read or import; ``more``
+    ends its help."""
     return click.option(
         "--wait-for-store",
         type=NumberRange(min=0),
-        default=60.0,
+        default=default,
         show_default=True,
         metavar="SECONDS",
-        help="At start-up, keep trying a MongoDB server that does not answer for "
-        "this long (it may be starting, as under docker compose or Kubernetes), "
-        "then exit 1; 0 makes one attempt (up to the URL's connect timeout, 10 s "
-        "by default) and no retry. The last attempt may end up to that timeout past "
-        "SECONDS." + more,
+        help="Keep trying a MongoDB server that does not answer for this long (it "
+        "may be starting, as under docker compose or Kubernetes), then exit 1; 0 "
+        "makes one attempt, which waits up to the URL's connect timeout (10 s by "
+        "default). An attempt ends at once when the connection is refused, and "
+        "with the wait (given 1 s at least)." + more,
     )
 
 
@@ -175,6 +181,28 @@ class NumberRange(click.FloatRange):
         return super()._describe_range()
 
 
+class ChoiceFlag(click.Choice):
+    """click's ``Choice`` for every option that takes one of a few words
+    (``--algo``, ``--pruner``, ``--format``, ``--state``, ``--status``): letter case
+    is ignored (``--pruner ASHA`` is ``asha``; the command gets the word as
+    listed), and a word that is none of them says which is closest (``--algo tp``:
+    "did you mean 'tpe'?")."""
+
+    def __init__(self, choices: list[str]) -> None:
+        super().__init__(choices, case_sensitive=False)
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as e:
+            hint = did_you_mean(str(value), [str(c) for c in self.choices])
+            if not hint:
+                raise
+            self.fail(f"{e.message.rstrip('.')}{hint}", param, ctx)
+
+
 class MissingStoreError(click.ClickException):
     """The database does not exist and the command does not create one (exit 1)."""
 
@@ -187,13 +215,18 @@ class UnreachableStoreError(click.ClickException):
         self.reason = reason
 
 
-def open_store_for_cli(db_url: str, *, create: bool = False) -> BaseTrialStore:
+def open_store_for_cli(
+    db_url: str, *, create: bool = False, wait: float | None = None
+) -> BaseTrialStore:
     """Open the store, turning failures into click errors.
 
     Args:
         db_url: The store URL.
         create: Create the database if it is missing (only ``hpo-driver start``
             does); read commands and workers never create one.
+        wait: Seconds to wait for a database server to answer, when shorter than
+            its connect timeout (10 s unless the URL says); None: that timeout. A
+            connection refused on every address fails at once either way.
 
     Raises:
         MissingStoreError: ``create`` is False and the database does not exist.
@@ -210,8 +243,11 @@ def open_store_for_cli(db_url: str, *, create: bool = False) -> BaseTrialStore:
             "(mongodb://...)",
             param_hint="'--db'",
         )
+    options: dict[str, Any] = {"create": create}
+    if wait is not None and _is_server(db_url):
+        options["open_timeout"] = max(wait, _SHORTEST_ATTEMPT_SECONDS)
     try:
-        return open_store(db_url, create=create)
+        return open_store(db_url, **options)
     except StoreConnectionError as e:
         raise UnreachableStoreError(e) from e
     except StoreNotFoundError as e:
@@ -314,8 +350,9 @@ def reach_store(
     started = time.monotonic()
     waited = False
     while True:
+        left = wait_for_store - (time.monotonic() - started)
         try:
-            store = open_store_for_cli(db_url)
+            store = open_store_for_cli(db_url, wait=left)
         except UnreachableStoreError as e:
             if not waited and not stopped:
                 # Said even when the first attempt alone outlasted the wait (a

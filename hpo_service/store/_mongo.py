@@ -113,6 +113,7 @@ from hpo_service.store._base import (
 from hpo_service.store._doing import doing
 from hpo_service.store._mongo_connect import (
     NO_SNAPSHOT_CODES,
+    RAISE_THE_WAIT,
     check_version,
     hello,
     local_reads,
@@ -734,11 +735,14 @@ def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
 
     Opening reads only (one ``hello`` of any member for reachability, version and
     clock): it writes nothing and creates no database, and it rides out an election.
+    It waits for a member to answer up to the connect timeout, or ``open_timeout``
+    seconds when that is shorter (``--wait-for-store``'s attempts); a connection
+    refused on every address ends it at once.
 
     Raises:
         ValueError: The URL or an option is invalid, or it asks for ``w=0``.
-        StoreConnectionError: No member answered within the connect timeout, or
-            the server is older than MongoDB 4.2.
+        StoreConnectionError: Every address refused the connection, no member
+            answered within the wait, or the server is older than MongoDB 4.2.
         StoreAuthorizationError: The server refused the URL's user (a wrong user,
             password or authSource): not retried.
     """
@@ -748,6 +752,9 @@ def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
         options.pop("connect_timeout", 10.0), "connect_timeout"
     )
     database = options.pop("database", None)
+    open_timeout = options.pop("open_timeout", None)
+    if open_timeout is not None:
+        open_timeout = c.check_positive(open_timeout, "open_timeout")
     given = option_names(url, options)
     if "serverselectiontimeoutms" not in given:
         options["serverSelectionTimeoutMS"] = int(connect_timeout * 1000)
@@ -767,6 +774,7 @@ def open_mongodb(url: str, **options: Any) -> MongoTrialStore:
         scrub=make_scrubber(url),
         reconnect=lambda: make_client(url, options),
         connect_timeout=seconds,
+        open_timeout=seconds if open_timeout is None else min(seconds, open_timeout),
     )
 
 
@@ -787,6 +795,8 @@ class MongoTrialStore(BaseTrialStore):
         reconnect: Makes a new client in a forked child process (a pymongo client
             must not cross ``fork()``); None keeps the client.
         connect_timeout: Seconds pymongo waits to find a usable server (for messages).
+        open_timeout: Seconds opening waits for a member to answer (default:
+            ``connect_timeout``).
     """
 
     def __init__(
@@ -801,6 +811,7 @@ class MongoTrialStore(BaseTrialStore):
         owns_client: bool = True,
         reconnect: Callable[[], Any] | None = None,
         connect_timeout: float = 10.0,
+        open_timeout: float | None = None,
     ) -> None:
         self._reconnect = reconnect
         self._database = c.check_name(database, "database")
@@ -811,6 +822,7 @@ class MongoTrialStore(BaseTrialStore):
         self._lock = lock
         self._owns_client = owns_client
         self._connect_timeout = connect_timeout
+        self._open_timeout = connect_timeout if open_timeout is None else open_timeout
         self._closed = False
         self._offset = 0.0
         self._offset_at = -math.inf
@@ -875,7 +887,12 @@ class MongoTrialStore(BaseTrialStore):
         if not self._server_clock:
             self._offset_at = math.inf  # in-process: the local clock is the server's
             return
-        reply = hello(self._client, self._description, self._connect_timeout)
+        advice = (  # cut short by the caller (--wait-for-store): say how to wait
+            RAISE_THE_WAIT
+            if self._open_timeout >= self._connect_timeout
+            else "raise the wait with --wait-for-store or open_timeout"
+        )
+        reply = hello(self._client, self._description, self._open_timeout, advice)
         check_version(reply, self._description)
         self._max_document = int(reply.get("maxBsonObjectSize", _MAX_DOCUMENT))
         self._refresh_clock()

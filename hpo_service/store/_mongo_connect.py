@@ -19,6 +19,7 @@ primary. On a standalone server or mongos, ``majority`` means the same as ``w:1`
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import pymongo
@@ -39,6 +40,9 @@ MIN_WIRE_VERSION = 8
 MIN_SERVER_VERSION = "4.2"
 
 DEFAULT_WTIMEOUT_MS = 10_000
+_MONITOR_POLL_SECONDS = 0.02  # between looks at pymongo's view of the deployment
+#: How to wait longer, as :func:`unreachable_message` ends by default.
+RAISE_THE_WAIT = "raise the wait with connect_timeout or serverSelectionTimeoutMS"
 
 #: Servers that answered ``hello`` but cannot take writes now: an election is on.
 _NOT_WRITABLE = frozenset(
@@ -124,7 +128,9 @@ def snapshot_reads(collection: Any) -> Any:
 NO_SNAPSHOT_CODES = frozenset({20, 72, 148, 238, 246})
 
 
-def hello(client: Any, description: str, connect_timeout: float) -> dict[str, Any]:
+def hello(
+    client: Any, description: str, connect_timeout: float, advice: str = RAISE_THE_WAIT
+) -> dict[str, Any]:
     """Ask any reachable member ``hello``: reachability, server clock and version.
 
     Any member will do (a secondary answers during an election), so that opening a
@@ -132,18 +138,74 @@ def hello(client: Any, description: str, connect_timeout: float) -> dict[str, An
     for the primary within ``retry_timeout``.
 
     Raises:
-        StoreConnectionError: No member answered within ``connect_timeout`` seconds;
-            the message says in one line what was tried and the likely cause.
+        StoreConnectionError: Every address refused the connection (at once, see
+            :func:`await_member`), or no member answered within ``connect_timeout``
+            seconds; the message says in one line what was tried and the likely
+            cause, and ``advice`` on how to wait longer.
     """
+    await_member(client, description, connect_timeout, advice)
     try:
         reply: dict[str, Any] = client.admin.command(
             "hello", read_preference=ReadPreference.NEAREST
         )
     except ServerSelectionTimeoutError:
         raise StoreConnectionError(
-            unreachable_message(client, description, connect_timeout)
+            unreachable_message(client, description, connect_timeout, advice)
         ) from None
     return reply
+
+
+def await_member(
+    client: Any, description: str, seconds: float, advice: str = RAISE_THE_WAIT
+) -> None:
+    """Wait until some member of ``client``'s deployment has answered pymongo's
+    monitor, up to ``seconds``; end at once when every address refused the
+    connection.
+
+    A refused connection is a definite answer (nothing listens there), where
+    pymongo's server selection would try again for its whole timeout (10 s by
+    default): ``hpo-driver status`` said "connection refused" only after it. A
+    caller that expects a server to start soon tries again (``--wait-for-store``).
+    A member that does not answer at all (a dropped packet, a server hanging at
+    start) is waited for up to ``seconds``.
+
+    Args:
+        client: A ``pymongo.MongoClient`` (its monitors started: ``connect=True``).
+        description: The URL, masked, for the message.
+        seconds: The longest wait, in seconds.
+        advice: How to wait longer, for the message when none answered in time.
+
+    Raises:
+        StoreConnectionError: Every address refused, or none answered in time.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        topology = client.topology_description
+        if topology.has_readable_server(ReadPreference.NEAREST):
+            return
+        servers = topology.server_descriptions()
+        if servers and all(_refused(sd) for sd in servers.values()):
+            raise StoreConnectionError(refused_message(client, description))
+        if time.monotonic() >= deadline:
+            raise StoreConnectionError(
+                unreachable_message(client, description, seconds, advice)
+            )
+        time.sleep(_MONITOR_POLL_SECONDS)
+
+
+def _refused(server: Any) -> bool:
+    """Whether pymongo's monitor was refused a connection to ``server``."""
+    return "refused" in str(server.error or "").lower()
+
+
+def refused_message(client: Any, description: str) -> str:
+    """One line: every address of ``description`` refused the connection."""
+    servers = client.topology_description.server_descriptions()
+    tried = ", ".join(f"{host}:{port}" for host, port in servers)
+    return (
+        f"MongoDB at {description} must be reachable, but every address refused "
+        f"the connection (tried {tried}): is mongod running there, on that port?"
+    )
 
 
 def check_version(reply: dict[str, Any], description: str) -> None:
@@ -161,8 +223,11 @@ def check_version(reply: dict[str, Any], description: str) -> None:
         )
 
 
-def unreachable_message(client: Any, description: str, seconds: float) -> str:
-    """One line: which addresses were tried, for how long, and the likely cause."""
+def unreachable_message(
+    client: Any, description: str, seconds: float, advice: str = RAISE_THE_WAIT
+) -> str:
+    """One line: which addresses were tried, for how long, the likely cause, and
+    ``advice`` in parentheses."""
     servers = client.topology_description.server_descriptions()
     tried = ", ".join(f"{host}:{port}" for host, port in servers)
     causes = sorted({_likely_cause(sd) for sd in servers.values()})
@@ -173,8 +238,7 @@ def unreachable_message(client: Any, description: str, seconds: float) -> str:
     return (
         f"MongoDB at {description} must be reachable, but no member answered within "
         f"{seconds:g} s (tried {tried or 'no address'}): "
-        f"{'; '.join(causes) or 'unknown'} "
-        "(raise the wait with connect_timeout or serverSelectionTimeoutMS)"
+        f"{'; '.join(causes) or 'unknown'} ({advice})"
     )
 
 

@@ -28,7 +28,9 @@ def open_store(url: str, **options: Any) -> BaseTrialStore:
             of transient errors retried before giving up, default 30). SQLite takes
             ``busy_timeout`` (seconds a write waits for the lock, default 5). MongoDB
             takes ``connect_timeout`` (seconds to find a server, default 10; a
-            ``serverSelectionTimeoutMS`` in the URL wins), ``database`` (overrides the
+            ``serverSelectionTimeoutMS`` in the URL wins), ``open_timeout`` (seconds
+            opening waits for a server, when shorter than that; a connection
+            refused on every address fails at once), ``database`` (overrides the
             URL's) and passes any other keyword to :class:`pymongo.MongoClient`.
             mongomock takes ``database``. Every backend takes ``create`` (default
             True): False opens only an existing store and writes nothing on open

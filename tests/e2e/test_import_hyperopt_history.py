@@ -318,10 +318,9 @@ def test_import_refuses_bad_input_before_creating_the_database(procs, tmp_path):
         in " ".join(runs[3].stderr.split())
     )
     assert (
-        f"MongoDB at {unreachable} must be reachable, but no member answered "
-        "within 0.3 s"
+        f"MongoDB at {unreachable} must be reachable, but every address refused "
+        "the connection"
     ) in runs[4].stderr
-    assert "connection refused" in runs[4].stderr
     nothing = procs.run(DRIVER, "import", "--db", db, "--study", "s", "--create",
                         str(queued_only))  # fmt: skip
     assert nothing.returncode == 1

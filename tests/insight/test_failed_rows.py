@@ -27,7 +27,7 @@ def test_a_status_fail_trial_is_marked_in_the_trials_table(tmp_path, browser):
     try:
         table = table_cells(browser, server, port, 2)
         cells = {tid: (row[1], row[2], row[-1]) for tid, row in table.items()}
-        assert cells == {"0": ("done", "0.250000", ""),
+        assert cells == {"0": ("done", "0.25", ""),
                          "1": ("done", "", "status fail (no loss)")}  # fmt: skip
     finally:
         stop(server)

@@ -20,6 +20,7 @@ from hpo_service.store import (
 from hpo_service.store._mongo import MongoTrialStore, drop_mongomock_server
 from hpo_service.store._sqlite import SQLiteTrialStore
 from hpo_service.store._url import make_scrubber, mongodb_url_of_hyperopt, split_scheme
+from tests.helpers.ports import held_port
 
 UNREACHABLE = "mongodb://user:secret@127.0.0.1:1/?serverSelectionTimeoutMS=300"
 
@@ -155,8 +156,11 @@ class TestMongoErrors:
         assert "secret" not in caplog.text
 
     def test_connect_timeout_option(self) -> None:
-        with pytest.raises(StoreConnectionError, match=r"within 0\.3 s"):
-            open_store("mongodb://user:secret@127.0.0.1:1/", connect_timeout=0.3)
+        with held_port() as sock:  # takes connections, never answers
+            sock.listen()
+            port = sock.getsockname()[1]
+            with pytest.raises(StoreConnectionError, match=r"within 0\.3 s"):
+                open_store(f"mongodb://u:secret@127.0.0.1:{port}/", connect_timeout=0.3)
 
     @pytest.mark.parametrize(
         "url",

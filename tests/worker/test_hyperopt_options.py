@@ -111,7 +111,7 @@ def test_last_job_timeout_stops_reserving(store, db_url):
 def test_mongo_takes_hyperopts_host_port_db_form(monkeypatch):
     opened = []
 
-    def fake_open(url):
+    def fake_open(url, **options):
         opened.append(url)
         raise SystemExit(0)
 

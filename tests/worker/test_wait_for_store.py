@@ -266,7 +266,7 @@ def test_the_wait_is_said_even_when_the_first_attempt_outlasts_it(monkeypatch, c
     subprocess tests read was missing under load (CI, load 21)."""
     attempts = []
 
-    def slow_refusal(db_url: str) -> None:
+    def slow_refusal(db_url: str, **options: object) -> None:
         attempts.append(db_url)
         time.sleep(0.3)
         raise UnreachableStoreError(StoreConnectionError("connection refused"))

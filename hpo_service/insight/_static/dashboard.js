@@ -23,11 +23,38 @@ const IDLE_PER_DRAW = 4;
 
 const $ = (id) => document.getElementById(id);
 
-function fmt(v) {
+function fmt(v) {  // a param's value: an integer exactly (JSON has no int/float)
   if (v === null || v === undefined) return "";
-  if (typeof v === "number") return Number.isInteger(v) ? String(v) : v.toPrecision(6);
+  if (typeof v === "number") return Number.isInteger(v) ? String(v) : numberText(v);
   if (Array.isArray(v)) return v.map(fmt).join(", ");
   return String(v);
+}
+
+function measured(v) {  // a loss or a duration: always numberText, as the CLI's
+  if (typeof v === "number") return numberText(v);
+  if (Array.isArray(v)) return v.map(measured).join(", ");
+  return fmt(v);
+}
+
+// A float as Python's format(v, ".6g") writes it, as the CLI and the report do: six
+// significant digits without trailing zeros, scientific below 1e-4 and from 1e6
+// (3.03973e-06, 0.000123457, 0.5, 1.23457e+06). toPrecision(6) wrote 3.04e-6 as
+// 0.00000303973 and 0.5 as 0.500000.
+function numberText(v) {
+  if (Number.isNaN(v)) return "nan";
+  if (!Number.isFinite(v)) return v > 0 ? "inf" : "-inf";
+  if (v === 0) return "0";
+  const [mantissa, power] = v.toExponential(5).split("e");
+  const exponent = Number(power);  // after rounding: 999999.5 is 1.00000e+6
+  if (exponent < -4 || exponent >= 6) {
+    const digits = String(Math.abs(exponent)).padStart(2, "0");
+    return trimZeros(mantissa) + "e" + (exponent < 0 ? "-" : "+") + digits;
+  }
+  return trimZeros(v.toFixed(5 - exponent));
+}
+
+function trimZeros(text) {  // "0.500000" -> "0.5", "3.00000" -> "3"
+  return text.includes(".") ? text.replace(/\.?0+$/, "") : text;
 }
 
 function counted(n, noun) {  // "1 trial", "2 trials" (as the Python side's counted)
@@ -153,7 +180,7 @@ function showSummary(delta) {
   } else {
     const over = delta.max_evals && delta.finished >= delta.max_evals;  // no "yet"
     $("best").textContent = delta.best
-      ? "best loss " + fmt(delta.best.loss) + " (trial " + delta.best.tid + ")"
+      ? "best loss " + measured(delta.best.loss) + " (trial " + delta.best.tid + ")"
       : over ? "no best trial: none of the " + delta.finished + " finished succeeded"
         : "no best trial yet";
   }
@@ -297,7 +324,7 @@ function renderTable() {
   for (const r of rows.slice(state.page * PAGE, (state.page + 1) * PAGE)) {
     const tr = body.insertRow();
     tr.dataset.tid = r.tid;
-    const cells = [r.tid, r.state, fmt(r.loss), paramsText(r.params), fmt(r.duration),
+    const cells = [r.tid, r.state, measured(r.loss), paramsText(r.params), measured(r.duration),
                    r.owner || "", r.error || ""];
     cells.forEach((text, i) => {
       const td = tr.insertCell();
