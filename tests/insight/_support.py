@@ -105,6 +105,19 @@ def hpo_driver(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[
     )  # fmt: skip
 
 
+def imported_study(
+    tmp_path: Path, records: list[dict[str, Any]], study: str = "s"
+) -> str:
+    """A SQLite study ``study`` made by ``hpo-driver import --create`` of ``records``
+    (trial records as ``trials --format json`` writes them); its ``--db`` URL."""
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(records))
+    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
+    run = hpo_driver("import", "--db", db, "--study", study, "--create", str(export))
+    assert run.returncode == 0, run.stderr[-3000:]
+    return db
+
+
 def run_demo_study(
     db: str, max_evals: int, *, objective: str = "objective", workers: int = 2
 ) -> None:

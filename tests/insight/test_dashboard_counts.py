@@ -4,11 +4,9 @@ trial", not "1 trials", in the Pareto front line and the trials table's line (as
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from ._support import dump_dom, hpo_driver, start_dashboard, stop, up, wait_for
+from ._support import dump_dom, imported_study, start_dashboard, stop, up, wait_for
 
 NAMES = ["error", "cost"]
 
@@ -24,13 +22,8 @@ def record(tid: int, x: float, losses: list[float]) -> dict:
 def db(tmp_path) -> str:
     """Study ``mo`` of 2 objectives: trial 0 dominates trial 1, so its front is 1
     trial."""
-    export = tmp_path / "export.json"
     records = [record(0, 0.5, [1.0, 1.0]), record(1, 0.7, [2.0, 2.0])]
-    export.write_text(json.dumps(records))
-    url = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
-    run = hpo_driver("import", "--db", url, "--study", "mo", "--create", str(export))
-    assert run.returncode == 0, run.stderr[-3000:]
-    return url
+    return imported_study(tmp_path, records, "mo")
 
 
 _SHOWN = (
@@ -48,7 +41,7 @@ def test_one_trial_is_counted_in_the_singular(db, browser):
         assert best == "Pareto front: 1 trial (error, cost)"
         browser.execute_script(
             "const box = document.getElementById('text-filter');"
-            "box.value = 'x=0.700'; box.dispatchEvent(new Event('input'));"
+            "box.value = 'x=0.7'; box.dispatchEvent(new Event('input'));"
         )
         info = wait_for(
             lambda: (

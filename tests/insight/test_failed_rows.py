@@ -4,9 +4,7 @@ it as failed), as read in headless Chromium."""
 
 from __future__ import annotations
 
-import json
-
-from ._support import hpo_driver, start_dashboard, stop, table_cells
+from ._support import imported_study, start_dashboard, stop, table_cells
 
 
 def test_a_status_fail_trial_is_marked_in_the_trials_table(tmp_path, browser):
@@ -18,11 +16,7 @@ def test_a_status_fail_trial_is_marked_in_the_trials_table(tmp_path, browser):
         {"tid": 1, "state": "done", "params": {"x": 0.7},
          "result": {"status": "fail"}},
     ]  # fmt: skip
-    export = tmp_path / "export.json"
-    export.write_text(json.dumps(records))
-    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
-    run = hpo_driver("import", "--db", db, "--study", "s", "--create", str(export))
-    assert run.returncode == 0, run.stderr[-3000:]
+    db = imported_study(tmp_path, records)
     server, port, _ = start_dashboard("--db", db, "--study", "s")
     try:
         table = table_cells(browser, server, port, 2)

@@ -9,9 +9,14 @@ wrote 0.00000303973 too, while `hpo-driver best` said 3.03973e-06.
 
 from __future__ import annotations
 
-import json
-
-from ._support import hpo_driver, serving, start_dashboard, stop, wait_for
+from ._support import (
+    hpo_driver,
+    imported_study,
+    serving,
+    start_dashboard,
+    stop,
+    wait_for,
+)
 
 LOSSES = [3.03973e-06, 0.25, 0.000123456789, 1234567.0, -0.5]
 SHOWN = ["3.03973e-06", "0.25", "0.000123457", "1.23457e+06", "-0.5"]
@@ -23,12 +28,7 @@ def _imported_study(tmp_path) -> str:
          "result": {"loss": loss, "status": "ok"}}
         for i, loss in enumerate(LOSSES)
     ]  # fmt: skip
-    export = tmp_path / "export.json"
-    export.write_text(json.dumps(records))
-    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
-    run = hpo_driver("import", "--db", db, "--study", "s", "--create", str(export))
-    assert run.returncode == 0, run.stderr[-3000:]
-    return db
+    return imported_study(tmp_path, records)
 
 
 _HOVER_TEXTS = """

@@ -10,10 +10,9 @@ Before, the numbers differed from the original study's without a word.
 
 from __future__ import annotations
 
-import json
 import math
 
-from ._support import hpo_driver
+from ._support import hpo_driver, imported_study
 
 NOTE = (
     "study 's' has no search space (an imported copy?): its numeric parameters are "
@@ -34,12 +33,7 @@ def _imported_copy(tmp_path) -> str:
                     + 0.1 * ((i * 0.37) % 1), "status": "ok"}}
         for i in range(20)
     ]  # fmt: skip
-    export = tmp_path / "export.json"
-    export.write_text(json.dumps(records))
-    db = f"sqlite:///{tmp_path / 'hpo.sqlite'}"
-    run = hpo_driver("import", "--db", db, "--study", "s", "--create", str(export))
-    assert run.returncode == 0, run.stderr[-3000:]
-    return db
+    return imported_study(tmp_path, records)
 
 
 def test_importance_and_report_say_the_scales_are_linear(tmp_path):
