@@ -912,4 +912,11 @@ def _name_axes(fig: Any, names: list[str]) -> None:
         fig.update_layout(xaxis_title=names[0], yaxis_title=names[1])
         return
     axes = ("xaxis_title", "yaxis_title", "zaxis_title")
-    fig.update_layout(scene=dict(zip(axes, names, strict=True)))
+    # a cube: objectives have unrelated units, and plotly's "auto" aspect (each axis
+    # as long as its range, unless one is over 4 times another) drew a long box
+    # that ran past the figure's edges, its ticks and names cut off
+    # (plotly's default camera, 1.25 from the centre on each axis, still cut the
+    # first objective's name and last tick at the scene's bottom: 1.6 leaves room)
+    eye = {"x": 1.6, "y": 1.6, "z": 1.6}
+    fig.update_layout(scene={**dict(zip(axes, names, strict=True)),
+                             "aspectmode": "cube", "camera": {"eye": eye}})  # fmt: skip

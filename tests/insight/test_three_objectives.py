@@ -8,12 +8,21 @@ import json
 
 import numpy as np
 
-from hpo_service.insight import StudyData, build_report
+from hpo_service.insight import StudyData, build_report, write_report
 from hpo_service.insight._live import LiveStore
 from hpo_service.objective._result import pareto_front
 from hpo_service.store import NewTrial, open_store
 
-from ._support import dump_dom, start_dashboard, stop, up, wait_for
+from ._support import (
+    dump_dom,
+    plot_area_pixels,
+    start_dashboard,
+    stop,
+    up,
+    wait_drawn,
+    wait_for,
+    wait_for_colour,
+)
 from ._support import plotly_array as _values
 
 NAMES = ["error", "latency", "size"]
@@ -145,3 +154,29 @@ def test_the_dashboard_header_says_how_many_done_trials_are_infeasible(
     finally:
         stop(server)
     assert "(done=14 (1 infeasible))" in dom
+
+
+def test_the_3d_front_is_drawn_whole_not_cut_at_the_scene_edge(tmp_path, browser):
+    """The 3-D Pareto front fits its scene whatever the objectives' units: plotly's
+    "auto" aspect drew each axis as long as its range (when none is over 4 times
+    another), so objectives ranging 8, 25 and 7 (error, latency in ms, size) drew
+    the latency axis 2.2 times as long, the box ran out of the scene at its bottom
+    and the first objective's axis, ticks and name were not drawn at all. Nothing
+    (not even a grid line) may cross the scene's bottom or top edge."""
+    results = three_losses(np.random.default_rng(4))
+    scales = (8, 25, 7)
+    for result in results:
+        result["loss"] = [v * k for v, k in zip(result["loss"], scales, strict=True)]
+    with open_store(f"sqlite:///{tmp_path / 'hpo.sqlite'}") as store:
+        store.create_study("mo3", {"n_objectives": 3, "objective_names": NAMES})
+        fill(store, "mo3", results)
+        data = StudyData.from_store(store, "mo3")
+    out = tmp_path / "report.html"
+    write_report(data, out)
+    browser.get(out.as_uri())
+    wait_drawn(browser, "pareto")
+    wait_for_colour(browser, "pareto", (214, 39, 40))  # the front's markers
+    pixels = plot_area_pixels(browser, "pareto")
+    drawn = (pixels < 245).any(axis=2)  # anything but the white background
+    edges = {"top": int(drawn[:2].sum()), "bottom": int(drawn[-2:].sum())}
+    assert edges == {"top": 0, "bottom": 0}, edges
