@@ -606,7 +606,7 @@ class Trials(TrialsView):
         """The ledger of ``_dynamic_trials``, brought up to date (anew after a
         deletion)."""
         docs, removals, ledger = self._dynamic_trials, self._removals[0], self._ledger
-        if ledger is None or ledger.removals != removals or ledger.seen > len(docs):
+        if ledger is None or ledger.removals != removals or not ledger.prefix_of(docs):
             ledger = self._ledger = _Ledger(removals)
         ledger.read(docs, self._objective_names)
         return ledger
@@ -726,6 +726,7 @@ class _Ledger:
     def __init__(self, removals: int) -> None:
         self.removals = removals  # Trials._removals when built: anew after a deletion
         self.seen = 0  # the first `seen` trials were read
+        self.last: dict[str, Any] | None = None  # the last of them (this very dict)
         self.open: list[tuple[int, dict[str, Any]]] = []  # (position, new/running doc)
         self.valid: list[dict[str, Any]] = []  # new, running and done, in order
         self.finished: Counter[int] = Counter()  # states of the finished trials
@@ -748,6 +749,7 @@ class _Ledger:
         was_open, self.open, self.states = self.open, [], Counter()
         added = list(enumerate(docs[self.seen :], self.seen))
         self.seen = len(docs)
+        self.last = docs[-1] if docs else None
         gone = [doc for pos, doc in was_open if not self._take(pos, doc)]
         for doc in gone:  # open trials that ended as errors or cancelled
             _remove_last(self.valid, doc)
@@ -798,6 +800,14 @@ class _Ledger:
             return
         show_pruned_losses([doc for _, doc in was_open + added], count)
 
+    def prefix_of(self, docs: Sequence[dict[str, Any]]) -> bool:
+        """Whether the trials read are still the first ``seen`` of ``docs`` (the
+        list was only appended to; a trial removed by hand, e.g. with
+        ``_dynamic_trials.pop()``, and another added makes it read anew)."""
+        if self.seen == 0:
+            return True
+        return self.seen <= len(docs) and docs[self.seen - 1] is self.last
+
     def changed_by_hand(self) -> bool:
         """Whether a finished trial's state differs from the one read (someone
         changed it by hand: the search never changes a finished trial)."""
@@ -836,6 +846,7 @@ class _TidIndex:
     def __init__(self) -> None:
         self.tids: set[Any] = set()
         self.seen = 0
+        self.last: Mapping[str, Any] | None = None  # docs[seen - 1], this very dict
         self.removals = -1
         self.top = -1
 
@@ -849,7 +860,10 @@ class _TidIndex:
             removals: How often trials were deleted (``Trials._removals[0]``).
             ids: The tids handed out by ``new_trial_ids`` (read when built).
         """
-        if removals != self.removals or self.seen > len(docs):
+        moved = self.seen > len(docs) or (
+            self.seen > 0 and docs[self.seen - 1] is not self.last
+        )  # a trial removed by hand (not through delete_all)
+        if removals != self.removals or moved:
             self.tids, self.seen, self.removals = set(), 0, removals
             self.top = max(ids, default=-1)
         for doc in docs[self.seen :]:
@@ -858,6 +872,7 @@ class _TidIndex:
             if isinstance(tid, int) and tid > self.top:
                 self.top = tid
         self.seen = len(docs)
+        self.last = docs[-1] if docs else None
 
 
 class _Either(NamedTuple):

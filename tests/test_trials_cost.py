@@ -173,3 +173,23 @@ def test_tids_stay_distinct_across_views_and_pickles(pickled):
     assert trials.new_trial_ids(2) == [9, 10]
     search(12, trials=trials)
     assert sorted(trials.tids) == sorted(set(trials.tids))
+
+
+def test_a_trial_removed_by_hand_and_another_inserted_are_both_seen():
+    """A trial popped from ``_dynamic_trials`` by hand and another inserted before
+    any refresh leave the list as long as before: the kept reading must notice
+    that its last trial moved, or the new trial never shows (as hyperopt's
+    refresh, which rereads everything, shows it)."""
+    trials = search(10)
+    done = [
+        i for i, d in enumerate(trials._dynamic_trials) if d["state"] == JOB_STATE_DONE
+    ]
+    popped = trials._dynamic_trials.pop(done[1])
+    doc = {**popped, "tid": 100, "misc": {**popped["misc"], "tid": 100}}
+    doc["misc"]["idxs"] = {k: [100] for k in popped["misc"]["idxs"]}
+    trials.insert_trial_docs([doc])
+    assert popped not in trials.trials
+    assert doc in trials.trials
+    assert trials.trials == [
+        d for d in trials._dynamic_trials if d["state"] != JOB_STATE_ERROR
+    ]
