@@ -88,8 +88,9 @@ def pareto_trials(store: BaseTrialStore, study: str) -> list[Trial]:
 
 
 def front_text(records: list[dict[str, Any]], names: list[str] | None) -> str:
-    """Human-readable Pareto front: each trial's named losses, then its params and
-    config (as :func:`best_text` shows them for one objective)."""
+    """Human-readable Pareto front: each trial's named losses, its constraint values
+    when its result carries any (as ``best --json`` gives them), then its params
+    and config (as :func:`best_text` shows them for one objective)."""
     lines = [f"Pareto front: {counted(len(records), 'trial')}"]
     for record in records:
         losses = record["result"]["loss"]
@@ -97,8 +98,12 @@ def front_text(records: list[dict[str, Any]], names: list[str] | None) -> str:
         shown = ", ".join(
             f"{name}={value:.6g}" for name, value in zip(keys, losses, strict=False)
         )
+        lines.append(f"  trial {record['tid']}: {shown}")
+        constraints = record["result"].get("constraints")
+        if constraints:
+            values = ", ".join(f"{float(v):.6g}" for v in constraints)
+            lines.append(f"    constraints: {values} (<= 0 is satisfied)")
         lines += [
-            f"  trial {record['tid']}: {shown}",
             f"    params: {text_json(record['params'])}",
             f"    config: {text_json(record['config'])}",
         ]

@@ -28,6 +28,23 @@ def test_messages_with_one_trial_say_trial():
     assert _left_out_text(Counter(pruned=1, error=2)).startswith("; left out 3 trials")
 
 
+def test_the_front_shows_each_trials_constraint_values_when_it_has_some():
+    """``hpo-driver best`` on a constrained study: the text gives what ``--json``
+    gives (it showed the losses only)."""
+    held = {"loss": [0.5, 1.0], "constraints": [-1.5, 0.0]}
+    records = [
+        {"tid": 3, "result": held, "params": {}, "config": {}},
+        {"tid": 4, "result": {"loss": [1.0, 0.5]}, "params": {}, "config": {}},
+    ]
+    lines = _output.front_text(records, ["error", "cost"]).splitlines()
+    assert lines[1:3] == [
+        "  trial 3: error=0.5, cost=1",
+        "    constraints: -1.5, 0 (<= 0 is satisfied)",
+    ]
+    assert lines[5] == "  trial 4: error=1, cost=0.5"
+    assert not any("constraints" in line for line in lines[5:])
+
+
 def test_a_loss_count_mismatch_counts_in_words():
     with pytest.raises(InvalidLoss) as info:
         check_objective_count({"status": "ok", "loss": [1.0, 2.0]}, 1)
