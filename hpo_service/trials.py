@@ -606,7 +606,11 @@ class Trials(TrialsView):
         """The ledger of ``_dynamic_trials``, brought up to date (anew after a
         deletion)."""
         docs, removals, ledger = self._dynamic_trials, self._removals[0], self._ledger
-        if ledger is None or ledger.removals != removals or not ledger.prefix_of(docs):
+        if (
+            ledger is None
+            or ledger.removals != removals
+            or not _still_read(docs, ledger.seen, ledger.last)
+        ):
             ledger = self._ledger = _Ledger(removals)
         ledger.read(docs, self._objective_names)
         return ledger
@@ -800,14 +804,6 @@ class _Ledger:
             return
         show_pruned_losses([doc for _, doc in was_open + added], count)
 
-    def prefix_of(self, docs: Sequence[dict[str, Any]]) -> bool:
-        """Whether the trials read are still the first ``seen`` of ``docs`` (the
-        list was only appended to; a trial removed by hand, e.g. with
-        ``_dynamic_trials.pop()``, and another added makes it read anew)."""
-        if self.seen == 0:
-            return True
-        return self.seen <= len(docs) and docs[self.seen - 1] is self.last
-
     def changed_by_hand(self) -> bool:
         """Whether a finished trial's state differs from the one read (someone
         changed it by hand: the search never changes a finished trial)."""
@@ -817,6 +813,14 @@ class _Ledger:
         """How many trials are in ``JOB_STATE_*`` states ``states``."""
         wanted = {states} if isinstance(states, int) else set(states)
         return sum(self.finished[s] + self.states[s] for s in wanted)
+
+
+def _still_read(docs: Sequence[Any], seen: int, last: Any) -> bool:
+    """Whether the first ``seen`` trials of ``docs`` are still those read, ``last``
+    (this very dict) the last of them: the list was only appended to since. A trial
+    removed by hand (``_dynamic_trials.pop()``, not ``delete_all``), even with
+    another added since, makes the reader read anew."""
+    return seen == 0 or (seen <= len(docs) and docs[seen - 1] is last)
 
 
 def _remove_last(docs: list[dict[str, Any]], doc: dict[str, Any]) -> None:
@@ -860,10 +864,7 @@ class _TidIndex:
             removals: How often trials were deleted (``Trials._removals[0]``).
             ids: The tids handed out by ``new_trial_ids`` (read when built).
         """
-        moved = self.seen > len(docs) or (
-            self.seen > 0 and docs[self.seen - 1] is not self.last
-        )  # a trial removed by hand (not through delete_all)
-        if removals != self.removals or moved:
+        if removals != self.removals or not _still_read(docs, self.seen, self.last):
             self.tids, self.seen, self.removals = set(), 0, removals
             self.top = max(ids, default=-1)
         for doc in docs[self.seen :]:
